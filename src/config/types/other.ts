@@ -1,0 +1,81 @@
+// install.istio.io IstioOperator and the mesh config it carries (the parts a local mesh honours).
+
+export interface ExtensionProvider {
+  name: string;
+  envoyExtAuthzHttp?: {
+    service: string;
+    port: number;
+    pathPrefix?: string;
+    timeout?: string;
+    includeRequestHeadersInCheck?: string[];
+    headersToUpstreamOnAllow?: string[];
+    headersToDownstreamOnDeny?: string[];
+    includeAdditionalHeadersInCheck?: Record<string, string>;
+    failOpen?: boolean;
+    statusOnError?: string;
+  };
+  envoyExtAuthzGrpc?: { service: string; port: number; timeout?: string; failOpen?: boolean };
+  zipkin?: { service: string; port: number; maxTagLength?: number };
+  opentelemetry?: { service: string; port: number; maxTagLength?: number; http?: { path?: string } };
+  prometheus?: Record<string, never>;
+  envoyFileAccessLog?: { path?: string; logFormat?: { text?: string; labels?: Record<string, string> } };
+  envoyOtelAls?: { service: string; port: number };
+  [provider: string]: unknown;
+}
+
+export interface ProxyConfigDefaults {
+  concurrency?: number;
+  holdApplicationUntilProxyStarts?: boolean;
+  tracing?: {
+    sampling?: number;
+    zipkin?: { address?: string };
+    custom_tags?: Record<string, unknown>;
+    max_path_tag_length?: number;
+  };
+  proxyMetadata?: Record<string, string>;
+  terminationDrainDuration?: string;
+  [field: string]: unknown;
+}
+
+export interface MeshConfig {
+  trustDomain?: string;
+  rootNamespace?: string;
+  enableTracing?: boolean;
+  accessLogFile?: string;
+  accessLogEncoding?: 'TEXT' | 'JSON';
+  accessLogFormat?: string;
+  defaultConfig?: ProxyConfigDefaults;
+  extensionProviders?: ExtensionProvider[];
+  defaultProviders?: { tracing?: string[]; metrics?: string[]; accessLogging?: string[] };
+  outboundTrafficPolicy?: { mode?: 'REGISTRY_ONLY' | 'ALLOW_ANY' };
+  enableAutoMtls?: boolean;
+  pathNormalization?: { normalization?: 'DEFAULT' | 'NONE' | 'BASE' | 'MERGE_SLASHES' | 'DECODE_AND_MERGE_SLASHES' };
+  defaultHttpRetryPolicy?: { attempts?: number; perTryTimeout?: string; retryOn?: string };
+  [field: string]: unknown;
+}
+
+export interface ComponentSpec {
+  name?: string;
+  enabled?: boolean;
+  namespace?: string;
+  label?: Record<string, string>;
+  k8s?: Record<string, unknown>;
+}
+
+export interface IstioOperatorSpec {
+  profile?: string;
+  hub?: string;
+  tag?: string;
+  revision?: string;
+  meshConfig?: MeshConfig;
+  components?: {
+    base?: ComponentSpec;
+    pilot?: ComponentSpec;
+    ingressGateways?: ComponentSpec[];
+    egressGateways?: ComponentSpec[];
+    cni?: ComponentSpec;
+    [component: string]: unknown;
+  };
+  /** Helm-style values: `global.proxy.resources`, `pilot.env`, workload cert TTL and grace, ... */
+  values?: Record<string, unknown>;
+}

@@ -1,0 +1,90 @@
+// The Envoy v3 protos Outrigger speaks, loaded once from the copy that @grpc/grpc-js-xds ships,
+// and the codec between xDS resources in Envoy's canonical JSON shape and protobuf `Any`.
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import protobuf from 'protobufjs';
+
+const require = createRequire(import.meta.url);
+const xdsRoot = path.dirname(require.resolve('@grpc/grpc-js-xds/package.json'));
+
+/** Directories that hold the Envoy, xDS, validate and googleapis protos. */
+export const protoIncludeDirs: readonly string[] = [
+  path.join(xdsRoot, 'deps/envoy-api'),
+  path.join(xdsRoot, 'deps/xds'),
+  path.join(xdsRoot, 'deps/googleapis'),
+  path.join(xdsRoot, 'deps/protoc-gen-validate'),
+  path.dirname(require.resolve('protobufjs/package.json')),
+  path.join(path.dirname(new URL(import.meta.url).pathname), 'proto'),
+];
+
+/** Every proto file Outrigger's xDS and CSR contracts need. */
+export const protoFiles: readonly string[] = [
+  'envoy/service/discovery/v3/ads.proto',
+  'envoy/config/listener/v3/listener.proto',
+  'envoy/config/route/v3/route.proto',
+  'envoy/config/cluster/v3/cluster.proto',
+  'envoy/config/endpoint/v3/endpoint.proto',
+  'envoy/extensions/transport_sockets/tls/v3/tls.proto',
+  'envoy/extensions/transport_sockets/tls/v3/secret.proto',
+  'envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.proto',
+  'envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.proto',
+  'envoy/extensions/filters/network/rbac/v3/rbac.proto',
+  'envoy/extensions/filters/http/router/v3/router.proto',
+  'envoy/extensions/filters/http/rbac/v3/rbac.proto',
+  'envoy/extensions/filters/http/fault/v3/fault.proto',
+  'envoy/extensions/filters/http/cors/v3/cors.proto',
+  'envoy/extensions/filters/http/jwt_authn/v3/config.proto',
+  'envoy/extensions/filters/http/ext_authz/v3/ext_authz.proto',
+  'envoy/extensions/upstreams/http/v3/http_protocol_options.proto',
+  'envoy/extensions/load_balancing_policies/ring_hash/v3/ring_hash.proto',
+  'envoy/extensions/load_balancing_policies/maglev/v3/maglev.proto',
+  'envoy/admin/v3/config_dump.proto',
+  'envoy/service/status/v3/csds.proto',
+  'xds/type/v3/typed_struct.proto',
+  'udpa/type/v1/typed_struct.proto',
+  'google/protobuf/struct.proto',
+  'google/protobuf/wrappers.proto',
+];
+
+/** Decoding options shared by every Outrigger xDS codec: snake_case fields as in Envoy's JSON. */
+export const protoLoaderOptions = {
+  keepCase: true,
+  longs: String,
+  enums: String,
+  defaults: false,
+  oneofs: false,
+  json: true,
+} as const;
+
+let root: protobuf.Root | undefined;
+
+/** The protobufjs root with every Outrigger proto loaded; built on first use. */
+export function protoRoot(): protobuf.Root {
+  if (root) return root;
+  const r = new protobuf.Root();
+  r.resolvePath = (_origin, target) => {
+    if (path.isAbsolute(target)) return target;
+    for (const dir of protoIncludeDirs) {
+      const candidate = path.join(dir, target);
+      if (existsSync(candidate)) return candidate;
+    }
+    return target;
+  };
+  r.loadSync([...protoFiles], { keepCase: true });
+  r.resolveAll();
+  root = r;
+  return r;
+}
+
+const typeCache = new Map<string, protobuf.Type>();
+
+/** The message type named by a type URL (`type.googleapis.com/envoy.config.listener.v3.Listener`). */
+export function messageType(typeUrl: string): protobuf.Type {
+  let t = typeCache.get(typeUrl);
+  if (t) return t;
+  const name = typeUrl.slice(typeUrl.lastIndexOf('/') + 1);
+  t = protoRoot().lookupType(name);
+  typeCache.set(typeUrl, t);
+  return t;
+}
