@@ -1,0 +1,60 @@
+// The HTTP filter contract: how rbac, jwt_authn, fault, cors, ext_authz and telemetry plug into the
+// HTTP connection manager without touching it. Config is compiled once per listener by a factory;
+// per-request work happens in the hooks. A hook continues, or answers with a local reply.
+import type { TypedAny } from '../../xds/any.ts';
+import type { DownstreamRequest, HeaderMap, StreamInfo } from './stream.ts';
+
+/** A response the proxy generates itself (see src/proxy/local-reply). */
+export interface LocalReply {
+  status: number;
+  /** Envoy response flag recorded for this reply (`RBAC`, `FI`, `UAEX`, ...). */
+  flag?: string;
+  /** Envoy's response code details string. */
+  details?: string;
+  body?: string;
+  headers?: Record<string, string>;
+}
+
+export type FilterVerdict = { readonly action: 'continue' } | { readonly action: 'respond'; readonly reply: LocalReply };
+
+export const CONTINUE: FilterVerdict = Object.freeze({ action: 'continue' });
+
+/** The route the request matched, as the filters see it (null when no route matched). */
+export interface RouteView {
+  readonly name: string;
+  /** The compiled `typed_per_filter_config` of route, then virtual host (most specific wins). */
+  perFilterConfig(filterName: string): unknown;
+}
+
+export interface RequestContext {
+  readonly request: DownstreamRequest;
+  readonly info: StreamInfo;
+  readonly route: RouteView | null;
+}
+
+export interface ResponseHead {
+  status: number;
+  headers: HeaderMap;
+}
+
+export interface HttpFilter {
+  /** Called once the request head is parsed and routed; may mutate request headers. */
+  onRequest?(ctx: RequestContext): FilterVerdict | Promise<FilterVerdict>;
+  /** Called with the response head before it is sent downstream; may mutate headers. */
+  onResponse?(ctx: RequestContext, response: ResponseHead): void;
+}
+
+export interface HttpFilterFactory {
+  /** Envoy's filter name: `envoy.filters.http.rbac`. */
+  readonly name: string;
+  /** Type URLs this factory accepts as its listener-level typed_config. */
+  readonly typeUrls: readonly string[];
+  /** Compiles listener-level config once; throws a FilterConfigError to NACK. */
+  create(config: TypedAny): HttpFilter;
+  /** Compiles a per-route `typed_per_filter_config` entry once; throws a FilterConfigError to NACK. */
+  compilePerRoute?(config: TypedAny): unknown;
+}
+
+export class FilterConfigError extends Error {
+  readonly code = 'FILTER_CONFIG';
+}

@@ -1,0 +1,49 @@
+// The per-request view every HTTP stage shares: the downstream request after strict parsing and path
+// normalisation (the one request that is authorised, routed and forwarded), its connection, and the
+// stream info that telemetry reads at the end.
+
+/** Lower-case header name → value; repeated headers keep every value. */
+export type HeaderMap = Map<string, string | string[]>;
+
+export interface ConnectionInfo {
+  remoteAddress: string;
+  remotePort: number;
+  /** The logical destination address and port (the service or target port, e.g. 9898), not a mapped port. */
+  localAddress: string;
+  localPort: number;
+  /** The downstream connection is TLS (a mesh tunnel or a gateway TLS listener). */
+  tls: boolean;
+  sni?: string;
+  /** The peer's SPIFFE ID when it presented a verified mesh certificate: `spiffe://td/ns/NS/sa/SA`. */
+  peerPrincipal?: string;
+  /** Source workload metadata from the tunnel (`x-outrigger-peer`), when the peer is a mesh sidecar. */
+  peer?: { workload: string; namespace: string; labels: Record<string, string> };
+}
+
+export interface DownstreamRequest {
+  method: string;
+  scheme: 'http' | 'https';
+  /** `host[:port]`, lower-cased, as routed. */
+  authority: string;
+  /** Normalised path, without query. */
+  path: string;
+  /** Raw query string without `?` ('' when none). */
+  query: string;
+  headers: HeaderMap;
+  protocol: 'HTTP/1.1' | 'HTTP/2';
+  connection: ConnectionInfo;
+}
+
+/** What the stream recorded, for access logs, metrics and traces. */
+export interface StreamInfo {
+  readonly startTime: number;
+  /** Envoy response flags (`NR`, `UH`, `UF`, `UO`, `URX`, `UT`, `FI`, `DI`, `RBAC`, ...). */
+  responseFlags: Set<string>;
+  routeName?: string;
+  clusterName?: string;
+  upstreamHost?: string;
+  /** Why the proxy answered itself (`route_not_found`, `rbac_access_denied_matched_policy[ns[foo]-policy[bar]-rule[0]]`). */
+  responseCodeDetails?: string;
+  /** Filters publish facts for later filters and telemetry (`jwt_authn` payloads, RBAC shadow results). */
+  dynamicMetadata: Map<string, Record<string, unknown>>;
+}
