@@ -1,0 +1,55 @@
+// How a container of a manifest runs as a local process: its own command and args, a built-in program
+// for images Outrigger knows (podinfo, sleep/curl clients), or the `outrigger.dev/command` annotation.
+// Anything else is reported, never guessed.
+import path from 'node:path';
+import type { Container } from '../config/types/kubernetes.ts';
+
+export interface LocalCommand {
+  file: string;
+  args: string[];
+  /** What the command came from, for `outrigger status` and error messages. */
+  origin: 'manifest' | 'built-in' | 'annotation';
+}
+
+export class UnrunnableContainerError extends Error {
+  readonly code = 'UNRUNNABLE_CONTAINER';
+}
+
+const demoDir = path.join(path.dirname(new URL(import.meta.url).pathname), 'demo');
+
+/** Images whose own binary Outrigger replaces with a built-in program. */
+const builtIns: { pattern: RegExp; script: string; ownBinaries: string[] }[] = [
+  { pattern: /(^|\/)stefanprodan\/podinfo(:|@|$)/, script: 'podinfo.ts', ownBinaries: ['./podinfo', 'podinfo', '/home/app/podinfo'] },
+  { pattern: /(^|\/)(curlimages\/curl|busybox|alpine|.*\/sleep|sleep)(:|@|$)/, script: 'sleep.ts', ownBinaries: [] },
+];
+
+/** Splits the annotation value like a shell would for simple words and single/double quotes. */
+export function splitCommandLine(line: string): string[] {
+  const words: string[] = [];
+  const re = /"((?:[^"\\]|\\.)*)"|'([^']*)'|(\S+)/g;
+  for (let m = re.exec(line); m; m = re.exec(line)) words.push(m[1] ?? m[2] ?? m[3] ?? '');
+  return words;
+}
+
+export function resolveCommand(container: Container, annotations: Record<string, string>, nodeBinary: string): LocalCommand {
+  const annotated = annotations['outrigger.dev/command'];
+  if (annotated) {
+    const [file, ...args] = splitCommandLine(annotated);
+    if (!file) throw new UnrunnableContainerError(`container ${container.name}: the outrigger.dev/command annotation is empty`);
+    return { file, args, origin: 'annotation' };
+  }
+  const image = container.image ?? '';
+  const command = [...(container.command ?? []), ...(container.args ?? [])];
+  const builtIn = builtIns.find((b) => b.pattern.test(image));
+  if (builtIn && (command.length === 0 || builtIn.ownBinaries.includes(command[0] ?? ''))) {
+    return { file: nodeBinary, args: [path.join(demoDir, builtIn.script)], origin: 'built-in' };
+  }
+  if (command.length > 0) {
+    const [file, ...args] = command;
+    return { file: file as string, args, origin: 'manifest' };
+  }
+  throw new UnrunnableContainerError(
+    `container ${container.name} (image ${image || 'none'}) has no command and no built-in program; ` +
+      'set `command:` in the manifest or the annotation outrigger.dev/command on the Deployment',
+  );
+}

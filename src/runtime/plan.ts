@@ -1,0 +1,114 @@
+// Turns manifests into what `outrigger up` runs: the gateways, and every workload instance with its
+// containers, whether it gets a sidecar, and its service account. Pure: no ports, no processes.
+import type { AnyResource, Deployment, IstioOperator, Job, Namespace, Service } from '../config/resource.ts';
+import type { Container, PodTemplate } from '../config/types/kubernetes.ts';
+
+export interface PlannedWorkload {
+  /** `podinfo-stable-0`; Jobs: `mesh-test-runner-0`. */
+  name: string;
+  namespace: string;
+  /** The owning Deployment or Job. */
+  owner: { kind: 'Deployment' | 'Job'; name: string };
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  serviceAccount: string;
+  containers: Container[];
+  sidecar: boolean;
+  /** A Job's instance runs to completion; a Deployment's is restarted. */
+  runToCompletion: boolean;
+}
+
+export interface PlannedGateway {
+  /** `istio-ingressgateway`. */
+  name: string;
+  namespace: string;
+  labels: Record<string, string>;
+  kind: 'ingress' | 'egress';
+}
+
+export interface MeshPlan {
+  workloads: PlannedWorkload[];
+  gateways: PlannedGateway[];
+  services: Service[];
+  rootNamespace: string;
+  /** Things that cannot run locally, said once each. */
+  notes: string[];
+}
+
+const defaultIngress: PlannedGateway = {
+  name: 'istio-ingressgateway',
+  namespace: 'istio-system',
+  labels: { app: 'istio-ingressgateway', istio: 'ingressgateway' },
+  kind: 'ingress',
+};
+
+/** Whether pods in this namespace, with these pod annotations/labels, get a sidecar (Istio's injection rules). */
+export function injectionEnabled(ns: Namespace | undefined, podMeta: { labels: Record<string, string>; annotations: Record<string, string> }): boolean {
+  const podOverride = podMeta.labels['sidecar.istio.io/inject'] ?? podMeta.annotations['sidecar.istio.io/inject'];
+  const nsLabels = ns?.metadata.labels ?? {};
+  const nsSays = nsLabels['istio-injection'];
+  if (nsSays === 'disabled') return false;
+  const nsOn = nsSays === 'enabled' || nsLabels['istio.io/rev'] !== undefined;
+  if (podOverride === 'false') return false;
+  if (podOverride === 'true') return nsOn || nsSays === undefined;
+  return nsOn;
+}
+
+function podOf(template: PodTemplate): { labels: Record<string, string>; annotations: Record<string, string> } {
+  return { labels: template.metadata?.labels ?? {}, annotations: template.metadata?.annotations ?? {} };
+}
+
+function gatewaysFrom(operator: IstioOperator | undefined): PlannedGateway[] {
+  const components = operator?.spec.components;
+  if (!components) return [defaultIngress];
+  const out: PlannedGateway[] = [];
+  for (const [list, kind] of [
+    [components.ingressGateways, 'ingress'],
+    [components.egressGateways, 'egress'],
+  ] as const) {
+    for (const c of list ?? []) {
+      if (c.enabled === false) continue;
+      const name = c.name ?? (kind === 'ingress' ? 'istio-ingressgateway' : 'istio-egressgateway');
+      const labels = { app: name, istio: kind === 'ingress' ? 'ingressgateway' : 'egressgateway', ...(c.label ?? {}) };
+      out.push({ name, namespace: c.namespace ?? 'istio-system', labels, kind });
+    }
+  }
+  if (!(components.ingressGateways ?? []).length && !out.some((g) => g.kind === 'ingress')) out.unshift(defaultIngress);
+  return out;
+}
+
+export function planMesh(resources: readonly AnyResource[]): MeshPlan {
+  const namespaces = new Map<string, Namespace>();
+  const services: Service[] = [];
+  const owners: (Deployment | Job)[] = [];
+  let operator: IstioOperator | undefined;
+  for (const r of resources) {
+    if (r.kind === 'Namespace') namespaces.set(r.metadata.name, r as Namespace);
+    else if (r.kind === 'Service') services.push(r as Service);
+    else if (r.kind === 'Deployment' || r.kind === 'Job') owners.push(r as Deployment | Job);
+    else if (r.kind === 'IstioOperator') operator ??= r as IstioOperator;
+  }
+  const rootNamespace = (operator?.spec.meshConfig?.rootNamespace as string | undefined) ?? 'istio-system';
+  const workloads: PlannedWorkload[] = [];
+  const notes: string[] = [];
+  for (const owner of owners) {
+    const template = owner.spec.template;
+    const pod = podOf(template);
+    const replicas = owner.kind === 'Deployment' ? ((owner as Deployment).spec.replicas ?? 1) : ((owner as Job).spec.parallelism ?? 1);
+    if (replicas === 0) notes.push(`${owner.kind} ${owner.metadata.namespace}/${owner.metadata.name}: 0 replicas, nothing to run`);
+    for (let i = 0; i < replicas; i++) {
+      workloads.push({
+        name: `${owner.metadata.name}-${i}`,
+        namespace: owner.metadata.namespace,
+        owner: { kind: owner.kind as 'Deployment' | 'Job', name: owner.metadata.name },
+        labels: { ...pod.labels },
+        annotations: { ...owner.metadata.annotations, ...pod.annotations },
+        serviceAccount: template.spec.serviceAccountName ?? 'default',
+        containers: template.spec.containers,
+        sidecar: injectionEnabled(namespaces.get(owner.metadata.namespace), pod),
+        runToCompletion: owner.kind === 'Job',
+      });
+    }
+  }
+  return { workloads, gateways: gatewaysFrom(operator), services, rootNamespace, notes };
+}

@@ -1,0 +1,79 @@
+// Port allocation for process mode, and naming the process that holds a port when one is taken.
+import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import net from 'node:net';
+
+export class PortInUseError extends Error {
+  readonly code = 'PORT_IN_USE';
+}
+
+/** Asks the kernel for a free loopback port; the set keeps one `up` from handing out a port twice. */
+export async function allocatePort(taken: Set<number>, host = '127.0.0.1'): Promise<number> {
+  for (let tries = 0; tries < 50; tries++) {
+    const port = await new Promise<number>((resolve, reject) => {
+      const server = net.createServer();
+      server.once('error', reject);
+      server.listen(0, host, () => {
+        const address = server.address();
+        server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+      });
+    });
+    if (!taken.has(port)) {
+      taken.add(port);
+      return port;
+    }
+  }
+  throw new PortInUseError('could not find a free port after 50 tries');
+}
+
+/** Resolves when `port` can be bound on `host`; rejects with the holder's name when it cannot. */
+export async function ensurePortFree(port: number, host = '127.0.0.1'): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EADDRINUSE') return reject(err);
+      const holder = portHolder(port);
+      reject(new PortInUseError(`port ${port} is already in use${holder ? ` by ${holder}` : ''}`));
+    });
+    server.listen(port, host, () => server.close(() => resolve()));
+  });
+}
+
+/** `pid 1234 (nginx)` for the process listening on a TCP port, from /proc; undefined where unknown. */
+export function portHolder(port: number): string | undefined {
+  try {
+    const inodes = new Set<string>();
+    for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+      for (const line of readFileSync(table, 'utf8').split('\n').slice(1)) {
+        const cols = line.trim().split(/\s+/);
+        const local = cols[1];
+        if (!local || cols[3] !== '0A') continue; // 0A = LISTEN
+        if (Number.parseInt(local.split(':')[1] ?? '', 16) === port && cols[9]) inodes.add(cols[9]);
+      }
+    }
+    if (inodes.size === 0) return undefined;
+    for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+      let fds: string[];
+      try {
+        fds = readdirSync(`/proc/${pid}/fd`);
+      } catch {
+        continue;
+      }
+      for (const fd of fds) {
+        let target: string;
+        try {
+          target = readlinkSync(`/proc/${pid}/fd/${fd}`);
+        } catch {
+          continue;
+        }
+        const m = /^socket:\[(\d+)\]$/.exec(target);
+        if (m && inodes.has(m[1] as string)) {
+          const comm = readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+          return `pid ${pid} (${comm})`;
+        }
+      }
+    }
+  } catch {
+    return undefined;
+  }
+  return undefined;
+}

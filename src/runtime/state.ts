@@ -1,0 +1,66 @@
+// The local state directory `.outrigger/` of a running mesh: what `status`, `down`, `logs`, `exec` and the
+// CLI's debug commands read. One JSON file, written atomically; secrets and tokens live beside it, 0600.
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+
+export interface ComponentState {
+  /** `podinfo/podinfo-stable-0`, `istio-system/istio-ingressgateway`, `control-plane`. */
+  name: string;
+  kind: 'control-plane' | 'gateway' | 'workload';
+  namespace?: string;
+  pid?: number;
+  proxyPid?: number;
+  /** Named ports: `app:9898` → 41234, `proxy:15000` → 41240, ... */
+  ports: Record<string, number>;
+  sidecar: boolean;
+  status: 'starting' | 'running' | 'restarting' | 'failed' | 'completed' | 'stopped';
+  restarts: number;
+  detail?: string;
+  logFile?: string;
+  proxyLogFile?: string;
+  env?: Record<string, string>;
+}
+
+export interface MeshState {
+  version: 1;
+  /** The `up` process that owns the mesh. */
+  pid: number;
+  startedAt: string;
+  mode: 'process' | 'netns';
+  configDirs: string[];
+  controlPlane: { xdsAddress: string; debugAddress: string; dashboardUrl?: string };
+  ingressUrl?: string;
+  components: ComponentState[];
+}
+
+export function stateDir(cwd: string): string {
+  return path.join(cwd, '.outrigger');
+}
+
+export function readState(dir: string): MeshState | undefined {
+  const file = path.join(dir, 'state.json');
+  if (!existsSync(file)) return undefined;
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as MeshState;
+  } catch {
+    return undefined;
+  }
+}
+
+export function writeState(dir: string, state: MeshState): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const file = path.join(dir, 'state.json');
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
+  renameSync(tmp, file);
+}
+
+/** Whether the process that owns a state file is still alive. */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

@@ -1,0 +1,76 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import { type ExitReport, type Scheduler, Supervised } from './supervisor.ts';
+
+/** A scheduler the test drives by hand: nothing waits for real time. */
+function manualScheduler(): Scheduler & { fire(): number; delays: number[] } {
+  const queue: (() => void)[] = [];
+  const delays: number[] = [];
+  return {
+    delays,
+    setTimeout(fn, ms) {
+      queue.push(fn);
+      delays.push(ms);
+      return { cancel: () => queue.splice(queue.indexOf(fn), 1) };
+    },
+    fire() {
+      const fn = queue.shift();
+      fn?.();
+      return queue.length;
+    },
+  };
+}
+
+const dir = mkdtempSync(path.join(os.tmpdir(), 'outrigger-sup-'));
+
+test('a crashing process is restarted with doubling backoff and reported with its log tail', async () => {
+  const scheduler = manualScheduler();
+  const sup = new Supervised(
+    { label: 'demo', file: process.execPath, args: ['-e', 'console.log("boom at start"); process.exit(3)'], env: {}, logFile: path.join(dir, 'crash.log') },
+    scheduler,
+  );
+  const reports: ExitReport[] = [];
+  sup.on('exit', (r) => reports.push(r));
+  sup.start();
+  await sup.exited();
+  scheduler.fire();
+  await sup.exited();
+  assert.equal(reports.length, 2);
+  assert.equal(reports[0]?.code, 3);
+  assert.match(reports[0]?.logTail ?? '', /boom at start/);
+  assert.deepEqual(scheduler.delays, [500, 1000]);
+  await sup.stop();
+});
+
+test('a job that exits 0 is done, not restarted', async () => {
+  const scheduler = manualScheduler();
+  const sup = new Supervised(
+    { label: 'job', file: process.execPath, args: ['-e', 'process.exit(0)'], env: {}, logFile: path.join(dir, 'job.log'), runToCompletion: true },
+    scheduler,
+  );
+  const done = new Promise<ExitReport>((resolve) => sup.once('done', resolve));
+  sup.start();
+  assert.equal((await done).code, 0);
+  assert.equal(scheduler.delays.length, 0);
+});
+
+test('a command that cannot start is reported with the reason', async () => {
+  const scheduler = manualScheduler();
+  const sup = new Supervised({ label: 'missing', file: '/nonexistent/binary', args: [], env: {}, logFile: path.join(dir, 'missing.log') }, scheduler);
+  const report = new Promise<ExitReport>((resolve) => sup.once('exit', resolve));
+  sup.start();
+  assert.match((await report).logTail, /cannot start \/nonexistent\/binary: .*ENOENT/);
+  await sup.stop();
+});
+
+test('stop terminates a long-running process', async () => {
+  const sup = new Supervised({ label: 'long', file: process.execPath, args: ['-e', 'setInterval(() => {}, 1000)'], env: {}, logFile: path.join(dir, 'long.log') });
+  const done = new Promise<ExitReport>((resolve) => sup.once('done', resolve));
+  sup.start();
+  assert.ok(sup.pid);
+  await sup.stop();
+  assert.equal((await done).signal, 'SIGTERM');
+});

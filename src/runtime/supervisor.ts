@@ -1,0 +1,148 @@
+// Runs one local process and keeps it running: logs to a file, restarts with exponential backoff after
+// a crash, reports exits with their status and the tail of the log, and stops gracefully.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import { closeSync, openSync, readFileSync, statSync } from 'node:fs';
+
+export interface ProcessSpec {
+  /** `podinfo/podinfo-stable-0 app`, for messages. */
+  label: string;
+  file: string;
+  args: readonly string[];
+  env: Record<string, string>;
+  cwd?: string;
+  logFile: string;
+  /** A Job's process: exit 0 is success and ends supervision; Deployments restart whatever the status. */
+  runToCompletion?: boolean;
+}
+
+export interface Scheduler {
+  setTimeout(fn: () => void, ms: number): { cancel(): void };
+}
+
+export const realScheduler: Scheduler = {
+  setTimeout(fn, ms) {
+    const t = setTimeout(fn, ms);
+    t.unref();
+    return { cancel: () => clearTimeout(t) };
+  },
+};
+
+export interface ExitReport {
+  label: string;
+  code: number | null;
+  signal: string | null;
+  /** The last lines of the log, for the person reading the report. */
+  logTail: string;
+  restartInMs?: number;
+}
+
+/** Reads at most the last `lines` lines (and 8 KiB) of a log file. */
+export function tailFile(file: string, lines = 10): string {
+  try {
+    const size = statSync(file).size;
+    const text = readFileSync(file, 'utf8').slice(Math.max(0, size - 8192));
+    return text.trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '';
+  }
+}
+
+const minBackoffMs = 500;
+const maxBackoffMs = 30_000;
+
+export class Supervised extends EventEmitter<{ exit: [ExitReport]; started: [number]; done: [ExitReport] }> {
+  readonly spec: ProcessSpec;
+  #child: ChildProcess | undefined;
+  #stopping = false;
+  #restarts = 0;
+  #pending: { cancel(): void } | undefined;
+  #scheduler: Scheduler;
+  #exited: Promise<void> = Promise.resolve();
+
+  constructor(spec: ProcessSpec, scheduler: Scheduler = realScheduler) {
+    super();
+    this.spec = spec;
+    this.#scheduler = scheduler;
+  }
+
+  get pid(): number | undefined {
+    return this.#child?.pid;
+  }
+
+  get restarts(): number {
+    return this.#restarts;
+  }
+
+  get running(): boolean {
+    return this.#child !== undefined && this.#child.exitCode === null && this.#child.signalCode === null;
+  }
+
+  start(): void {
+    const fd = openSync(this.spec.logFile, 'a', 0o600);
+    let child: ChildProcess;
+    try {
+      child = spawn(this.spec.file, [...this.spec.args], {
+        env: this.spec.env,
+        cwd: this.spec.cwd,
+        stdio: ['ignore', fd, fd],
+      });
+    } finally {
+      closeSync(fd);
+    }
+    this.#child = child;
+    let resolveExit!: () => void;
+    this.#exited = new Promise((r) => {
+      resolveExit = r;
+    });
+    child.once('error', (err) => {
+      this.#onExit(null, null, `cannot start ${this.spec.file}: ${err.message}`);
+      resolveExit();
+    });
+    child.once('exit', (code, signal) => {
+      this.#onExit(code, signal);
+      resolveExit();
+    });
+    if (child.pid !== undefined) this.emit('started', child.pid);
+  }
+
+  #onExit(code: number | null, signal: string | null, startError?: string): void {
+    this.#child = undefined;
+    const report: ExitReport = {
+      label: this.spec.label,
+      code,
+      signal,
+      logTail: startError ?? tailFile(this.spec.logFile),
+    };
+    if (this.#stopping || (this.spec.runToCompletion && code === 0)) {
+      this.emit('done', report);
+      return;
+    }
+    const delay = Math.min(maxBackoffMs, minBackoffMs * 2 ** this.#restarts);
+    this.#restarts++;
+    report.restartInMs = delay;
+    this.emit('exit', report);
+    this.#pending = this.#scheduler.setTimeout(() => {
+      this.#pending = undefined;
+      if (!this.#stopping) this.start();
+    }, delay);
+  }
+
+  /** SIGTERM, then SIGKILL after `graceMs`; resolves when the process is gone. */
+  async stop(graceMs = 5000): Promise<void> {
+    this.#stopping = true;
+    this.#pending?.cancel();
+    const child = this.#child;
+    if (!child) return;
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    timer.unref();
+    await this.#exited;
+    clearTimeout(timer);
+  }
+
+  /** Resolves when the current process exits (for Jobs). */
+  exited(): Promise<void> {
+    return this.#exited;
+  }
+}
