@@ -42,6 +42,22 @@ export interface HttpFilter {
   onRequest?(ctx: RequestContext): FilterVerdict | Promise<FilterVerdict>;
   /** Called with the response head before it is sent downstream; may mutate headers. */
   onResponse?(ctx: RequestContext, response: ResponseHead): void;
+  /** Called once when the stream ends, however it ends (telemetry: metrics, access log, span). */
+  onDone?(ctx: RequestContext, outcome: StreamOutcome): void;
+}
+
+/** How a stream ended, for telemetry. */
+export interface StreamOutcome {
+  /** The status sent downstream; 0 when the downstream went away before a response. */
+  status: number;
+  /** gRPC status from trailers or headers, when the stream was gRPC. */
+  grpcStatus?: number;
+  requestBytes: number;
+  responseBytes: number;
+  /** Milliseconds from the first request byte to the last response byte. */
+  durationMs: number;
+  /** The downstream reset the stream or the connection dropped. */
+  downstreamReset: boolean;
 }
 
 export interface HttpFilterFactory {
