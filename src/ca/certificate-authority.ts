@@ -1,0 +1,199 @@
+// The mesh's certificate authority: a self-signed root kept in a state directory, or a plugged-in
+// Istio `cacerts` root and intermediate; signs workload SVIDs and keeps a multi-root trust bundle.
+import { CaError } from './ca-error.ts';
+import { readCaMaterial, writeCaMaterial, type CaMaterial } from './ca-store.ts';
+import { checkCsr } from './csr-check.ts';
+import { exportPrivateKeyPem, importPrivateKeyPem, signingAlgorithmFor, splitPemCertificates } from './keys.ts';
+import { createSelfSignedRoot, randomSerial } from './self-signed-root.ts';
+import { formatSpiffeId, type WorkloadIdentity } from './spiffe-id.ts';
+import { x509 } from './x509.ts';
+
+export const DEFAULT_WORKLOAD_TTL_SECONDS = 24 * 3600;
+export const MAX_WORKLOAD_TTL_SECONDS = 90 * 24 * 3600;
+
+export interface CertificateAuthorityOptions {
+  trustDomain?: string;
+  defaultTtlSeconds?: number;
+  maxTtlSeconds?: number;
+  /** Wall clock in ms (certificates are checked by peers against real time). */
+  now?: () => number;
+}
+
+interface Signer {
+  cert: x509.X509Certificate;
+  key: CryptoKey;
+  /** The signing certificate and its issuers up to and including the root. */
+  chain: string[];
+}
+
+function dedupe(pems: readonly string[]): string[] {
+  const seen = new Set<string>();
+  return pems.filter((p) => {
+    const k = p.replace(/\s+/g, '');
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}
+
+export class CertificateAuthority {
+  readonly trustDomain: string;
+  #signer: Signer;
+  #roots: string[];
+  #stateDir: string | undefined;
+  #material: CaMaterial;
+  #defaultTtl: number;
+  #maxTtl: number;
+  #now: () => number;
+  #leafExpiry = new Map<string, Date>();
+  #bundleListeners = new Set<(bundle: readonly string[]) => void>();
+
+  private constructor(signer: Signer, material: CaMaterial, stateDir: string | undefined, o: CertificateAuthorityOptions) {
+    this.trustDomain = o.trustDomain ?? 'cluster.local';
+    this.#signer = signer;
+    this.#material = material;
+    this.#roots = dedupe(splitPemCertificates(material.trustBundlePem));
+    this.#stateDir = stateDir;
+    this.#maxTtl = o.maxTtlSeconds ?? MAX_WORKLOAD_TTL_SECONDS;
+    this.#defaultTtl = Math.min(o.defaultTtlSeconds ?? DEFAULT_WORKLOAD_TTL_SECONDS, this.#maxTtl);
+    this.#now = o.now ?? Date.now;
+    if (!(this.#defaultTtl > 0)) throw new CaError('CA_BAD_TTL', `workload TTL must be positive`);
+  }
+
+  /** An in-memory CA with a fresh self-signed root (tests, ephemeral meshes). */
+  static async ephemeral(o: CertificateAuthorityOptions = {}): Promise<CertificateAuthority> {
+    const material = await selfSignedMaterial(o.trustDomain ?? 'cluster.local', (o.now ?? Date.now)());
+    return CertificateAuthority.#fromMaterial(material, undefined, o);
+  }
+
+  /** Loads the CA from `dir`, creating and persisting a self-signed root there (0600) the first time. */
+  static async fromStateDir(dir: string, o: CertificateAuthorityOptions = {}): Promise<CertificateAuthority> {
+    let material = readCaMaterial(dir);
+    if (!material) {
+      material = await selfSignedMaterial(o.trustDomain ?? 'cluster.local', (o.now ?? Date.now)());
+      writeCaMaterial(dir, material);
+    }
+    return CertificateAuthority.#fromMaterial(material, dir, o);
+  }
+
+  /** Uses a plugged-in root and intermediate in Istio's `cacerts` layout; never writes to `dir`. */
+  static async fromCacerts(dir: string, o: CertificateAuthorityOptions = {}): Promise<CertificateAuthority> {
+    const material = readCaMaterial(dir);
+    if (!material) throw new CaError('CA_LOAD_FAILED', `${dir} holds no ca-cert.pem / ca-key.pem`);
+    return CertificateAuthority.#fromMaterial(material, undefined, o);
+  }
+
+  static async #fromMaterial(m: CaMaterial, dir: string | undefined, o: CertificateAuthorityOptions) {
+    const key = await importPrivateKeyPem(m.caKeyPem);
+    const cert = new x509.X509Certificate(m.caCertPem);
+    const chainCerts = splitPemCertificates(m.certChainPem);
+    const root = splitPemCertificates(m.rootCertPem)[0];
+    if (!root) throw new CaError('CA_LOAD_FAILED', 'root-cert.pem holds no certificate');
+    const chain = dedupe([...splitPemCertificates(m.caCertPem), ...chainCerts, root]);
+    return new CertificateAuthority({ cert, key, chain }, m, dir, o);
+  }
+
+  /** Every trusted root (PEM); what proxies receive as the `ROOTCA` secret. */
+  trustBundle(): readonly string[] {
+    return this.#roots;
+  }
+
+  /** Called with the new bundle whenever a root is added or removed (push `ROOTCA` again). */
+  onTrustBundleChange(listener: (bundle: readonly string[]) => void): () => void {
+    this.#bundleListeners.add(listener);
+    return () => this.#bundleListeners.delete(listener);
+  }
+
+  rootExpiry(): Date {
+    return new x509.X509Certificate(this.#signer.chain.at(-1)!).notAfter;
+  }
+
+  /** When the signing certificate (intermediate, or the root when self-signed) expires. */
+  certChainExpiry(): Date {
+    return this.#signer.cert.notAfter;
+  }
+
+  /** Per SPIFFE ID, the expiry of the latest certificate this CA issued. */
+  leafExpiry(): ReadonlyMap<string, Date> {
+    return this.#leafExpiry;
+  }
+
+  /**
+   * Signs `csrPem` for `identity` (the authenticated caller's): the certificate carries exactly that one
+   * URI SAN whatever the CSR asked. Returns `[leaf, ...intermediates, root]` PEMs, root last (Istio's order).
+   */
+  async sign(csrPem: string, identity: WorkloadIdentity, ttlSeconds?: number): Promise<string[]> {
+    const id = formatSpiffeId(this.trustDomain, identity);
+    const csr = await checkCsr(csrPem, id);
+    const requested = ttlSeconds && ttlSeconds > 0 ? ttlSeconds : this.#defaultTtl;
+    const ttl = Math.min(requested, this.#maxTtl);
+    // X.509 times have second precision: round so the stated lifetime is exact.
+    const now = Math.floor(this.#now() / 1000) * 1000;
+    // Never outlive the signer: a leaf past its issuer's expiry fails verification anyway.
+    const notAfter = new Date(Math.min(now + ttl * 1000, this.#signer.cert.notAfter.getTime()));
+    const leaf = await x509.X509CertificateGenerator.create({
+      serialNumber: randomSerial(),
+      subject: '',
+      issuer: this.#signer.cert.subject,
+      notBefore: new Date(now - 60_000),
+      notAfter,
+      publicKey: csr.publicKey,
+      signingKey: this.#signer.key,
+      signingAlgorithm: signingAlgorithmFor(this.#signer.key),
+      extensions: [
+        new x509.BasicConstraintsExtension(false, undefined, true),
+        new x509.KeyUsagesExtension(
+          x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment,
+          true,
+        ),
+        new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]),
+        // Empty subject: the SAN carries the identity and must then be critical (RFC 5280 §4.2.1.6).
+        new x509.SubjectAlternativeNameExtension([{ type: 'url', value: id }], true),
+        await x509.AuthorityKeyIdentifierExtension.create(this.#signer.cert),
+      ],
+    });
+    this.#leafExpiry.set(id, notAfter);
+    return [`${leaf.toString('pem')}\n`, ...this.#signer.chain];
+  }
+
+  /** Adds a root to the trust bundle (first step of a root rotation, or a federated root). */
+  addTrustedRoot(pem: string): void {
+    this.#setRoots(dedupe([...this.#roots, ...splitPemCertificates(pem)]));
+  }
+
+  /** Removes a root from the bundle (last step of a rotation). The signing root cannot be removed. */
+  removeTrustedRoot(pem: string): void {
+    const drop = new Set(splitPemCertificates(pem).map((p) => p.replace(/\s+/g, '')));
+    const signingRoot = this.#signer.chain.at(-1)!.replace(/\s+/g, '');
+    if (drop.has(signingRoot)) throw new CaError('CA_LOAD_FAILED', 'cannot remove the root that signs certificates');
+    this.#setRoots(this.#roots.filter((r) => !drop.has(r.replace(/\s+/g, ''))));
+  }
+
+  /**
+   * Root rotation, step 1+2: a new self-signed root becomes the signer and joins the bundle; the old
+   * root stays trusted until `removeTrustedRoot(old)` once workloads are reissued. Returns the old root.
+   */
+  async rotateSelfSignedRoot(): Promise<string> {
+    const old = this.#signer.chain.at(-1)!;
+    const fresh = await selfSignedMaterial(this.trustDomain, this.#now());
+    const key = await importPrivateKeyPem(fresh.caKeyPem);
+    this.#signer = { cert: new x509.X509Certificate(fresh.caCertPem), key, chain: [fresh.rootCertPem] };
+    this.#material = { ...fresh, trustBundlePem: this.#material.trustBundlePem };
+    this.#setRoots(dedupe([...this.#roots, fresh.rootCertPem]));
+    return old;
+  }
+
+  #setRoots(roots: string[]): void {
+    this.#roots = roots;
+    this.#material = { ...this.#material, trustBundlePem: roots.join('') };
+    if (this.#stateDir) writeCaMaterial(this.#stateDir, this.#material);
+    for (const l of this.#bundleListeners) l(roots);
+  }
+}
+
+async function selfSignedMaterial(trustDomain: string, nowMs: number): Promise<CaMaterial> {
+  const { cert, keys } = await createSelfSignedRoot(trustDomain, nowMs);
+  const pem = `${cert.toString('pem')}\n`;
+  const keyPem = await exportPrivateKeyPem(keys.privateKey);
+  return { caCertPem: pem, caKeyPem: keyPem, rootCertPem: pem, certChainPem: '', trustBundlePem: pem };
+}
