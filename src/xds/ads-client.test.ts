@@ -1,0 +1,150 @@
+// ADS client against a tiny in-test ADS server: subscription order, ACK/NACK with error_detail,
+// keeping the last good config, and resubscribing after the control plane comes back.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import * as grpc from '@grpc/grpc-js';
+import type { TypedAny } from './any.ts';
+import { packAny } from './any.ts';
+import type { AdsEvent, DiscoveryRequest, DiscoveryResponse } from './ads-client.ts';
+import { AdsClient, AdsMethod, adsCodec } from './ads-client.ts';
+import { TypeUrl } from './type-urls.ts';
+
+type Call = grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>;
+
+async function startServer(onCall: (call: Call) => void, port = 0): Promise<{ server: grpc.Server; port: number }> {
+  const server = new grpc.Server();
+  server.addService(
+    {
+      ads: {
+        path: AdsMethod,
+        requestStream: true,
+        responseStream: true,
+        requestSerialize: adsCodec.encodeRequest,
+        requestDeserialize: adsCodec.decodeRequest,
+        responseSerialize: adsCodec.encodeResponse,
+        responseDeserialize: adsCodec.decodeResponse,
+      },
+    },
+    { ads: onCall as grpc.handleBidiStreamingCall<DiscoveryRequest, DiscoveryResponse> },
+  );
+  const bound = await new Promise<number>((resolve, reject) =>
+    server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
+  );
+  return { server, port: bound };
+}
+
+const cluster = (name: string) => packAny(TypeUrl.Cluster, { name, eds_cluster_config: { service_name: name } });
+
+function makeSubscriber() {
+  const applied: { typeUrl: string; names: string[]; version: string }[] = [];
+  let clusters: string[] = [];
+  return {
+    applied,
+    subscriber: {
+      apply(typeUrl: string, resources: TypedAny[], version: string) {
+        const names = resources.map((r) => String(r['name']));
+        if (names.includes('bad')) throw new Error('Cluster bad: unsupported lb_policy MAGLEV');
+        if (typeUrl === TypeUrl.Cluster) clusters = names;
+        applied.push({ typeUrl, names, version });
+      },
+      resourceNames(typeUrl: string) {
+        if (typeUrl === TypeUrl.ClusterLoadAssignment) return clusters;
+        if (typeUrl === TypeUrl.RouteConfiguration || typeUrl === TypeUrl.Secret) return [];
+        return undefined;
+      },
+    },
+  };
+}
+
+/** Collects requests of one stream; `next(pred)` resolves with the first matching request. */
+function requestQueue(call: Call) {
+  const seen: DiscoveryRequest[] = [];
+  const waiters: { pred: (r: DiscoveryRequest) => boolean; resolve: (r: DiscoveryRequest) => void }[] = [];
+  call.on('data', (r: DiscoveryRequest) => {
+    const i = waiters.findIndex((w) => w.pred(r));
+    if (i >= 0) waiters.splice(i, 1)[0]?.resolve(r);
+    else seen.push(r);
+  });
+  call.on('error', () => {});
+  return {
+    next(pred: (r: DiscoveryRequest) => boolean): Promise<DiscoveryRequest> {
+      const i = seen.findIndex(pred);
+      if (i >= 0) return Promise.resolve(seen.splice(i, 1)[0] as DiscoveryRequest);
+      return new Promise((resolve) => waiters.push({ pred, resolve }));
+    },
+  };
+}
+
+test('subscribes CDS then EDS, ACKs good updates and NACKs bad ones with the reason', async (t) => {
+  const calls: Call[] = [];
+  let gotCall!: (c: Call) => void;
+  const callP = new Promise<Call>((r) => (gotCall = r));
+  const { server, port } = await startServer((c) => {
+    calls.push(c);
+    gotCall(c);
+  });
+  t.after(() => server.forceShutdown());
+  const { subscriber, applied } = makeSubscriber();
+  const client = new AdsClient({
+    address: `127.0.0.1:${port}`,
+    node: { id: 'sidecar~10.0.0.1~a.ns~ns.svc.cluster.local', metadata: { NAMESPACE: 'ns' } },
+    token: 'tok',
+    subscriber,
+  });
+  t.after(() => client.stop());
+  client.start();
+  const call = await callP;
+  assert.equal(call.metadata.get('authorization')[0], 'Bearer tok');
+  const q = requestQueue(call);
+  const cds = await q.next((r) => r.type_url === TypeUrl.Cluster);
+  assert.equal(cds.node?.id, 'sidecar~10.0.0.1~a.ns~ns.svc.cluster.local');
+  assert.deepEqual(cds.resource_names ?? [], []);
+
+  call.write({ version_info: 'v1', type_url: TypeUrl.Cluster, nonce: 'n1', resources: [cluster('a'), cluster('b')] });
+  const ack = await q.next((r) => r.type_url === TypeUrl.Cluster && r.response_nonce === 'n1');
+  assert.equal(ack.version_info, 'v1');
+  assert.equal(ack.error_detail, undefined);
+  const eds = await q.next((r) => r.type_url === TypeUrl.ClusterLoadAssignment);
+  assert.deepEqual(eds.resource_names, ['a', 'b']);
+
+  call.write({ version_info: 'v2', type_url: TypeUrl.Cluster, nonce: 'n2', resources: [cluster('a'), cluster('bad')] });
+  const nack = await q.next((r) => r.type_url === TypeUrl.Cluster && r.response_nonce === 'n2');
+  assert.equal(nack.version_info, 'v1');
+  assert.match(nack.error_detail?.message ?? '', /Cluster bad: unsupported lb_policy MAGLEV/);
+  assert.deepEqual(applied.map((a) => a.version), ['v1']);
+  assert.equal(client.status().types[TypeUrl.Cluster]?.error, 'Cluster bad: unsupported lb_policy MAGLEV');
+});
+
+test('keeps the last good config when the control plane goes away and resyncs when it returns', async (t) => {
+  let gotCall!: (c: Call) => void;
+  let callP = new Promise<Call>((r) => (gotCall = r));
+  let { server, port } = await startServer((c) => gotCall(c));
+  const { subscriber, applied } = makeSubscriber();
+  const events: AdsEvent[] = [];
+  const client = new AdsClient({
+    address: `127.0.0.1:${port}`,
+    node: { id: 'router~10.0.0.2~gw.ns~ns.svc.cluster.local', metadata: {} },
+    subscriber,
+    backoff: { initialMs: 20, maxMs: 100 },
+    onEvent: (e) => events.push(e),
+  });
+  t.after(() => client.stop());
+  client.start();
+  let call = await callP;
+  let q = requestQueue(call);
+  await q.next((r) => r.type_url === TypeUrl.Cluster);
+  call.write({ version_info: 'v1', type_url: TypeUrl.Cluster, nonce: 'n1', resources: [cluster('a')] });
+  await q.next((r) => r.response_nonce === 'n1');
+
+  callP = new Promise<Call>((r) => (gotCall = r));
+  server.forceShutdown();
+  ({ server } = await startServer((c) => gotCall(c), port));
+  t.after(() => server.forceShutdown());
+  call = await callP;
+  q = requestQueue(call);
+  const resync = await q.next((r) => r.type_url === TypeUrl.Cluster);
+  assert.equal(resync.version_info, 'v1', 'presents the version it still serves');
+  assert.ok(resync.node, 'a new stream carries the node again');
+  assert.ok(events.some((e) => e.kind === 'disconnected'));
+  assert.deepEqual(applied.map((a) => a.names), [['a']]);
+});

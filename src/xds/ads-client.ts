@@ -1,0 +1,240 @@
+// The proxy's xDS client: one ADS stream (state of the world) to the control plane. Each response is
+// handed to a subscriber that compiles it; a throw becomes a NACK with its message, and the last good
+// config stays in force. When the stream breaks, the client reconnects with backoff and resubscribes.
+import * as grpc from '@grpc/grpc-js';
+import type { TypedAny } from './any.ts';
+import { toStruct, unpackAny } from './any.ts';
+import { messageType } from './protos.ts';
+import { adsOrder } from './type-urls.ts';
+
+export const AdsMethod = '/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources';
+const requestType = () => messageType('type.googleapis.com/envoy.service.discovery.v3.DiscoveryRequest');
+const responseType = () => messageType('type.googleapis.com/envoy.service.discovery.v3.DiscoveryResponse');
+
+export interface DiscoveryRequest {
+  version_info?: string;
+  node?: { id: string; cluster?: string; metadata?: object; user_agent_name?: string };
+  resource_names?: string[];
+  type_url: string;
+  response_nonce?: string;
+  error_detail?: { code: number; message: string };
+}
+
+export interface DiscoveryResponse {
+  version_info: string;
+  type_url: string;
+  nonce: string;
+  resources: { type_url: string; value: Uint8Array }[];
+}
+
+/** gRPC codec for DiscoveryRequest / DiscoveryResponse (shared with in-test servers). */
+export const adsCodec = {
+  encodeRequest: (r: DiscoveryRequest): Buffer =>
+    Buffer.from(requestType().encode(requestType().fromObject(r)).finish()),
+  decodeRequest: (b: Buffer): DiscoveryRequest =>
+    requestType().toObject(requestType().decode(b), { longs: String, enums: String }) as DiscoveryRequest,
+  encodeResponse: (r: DiscoveryResponse): Buffer =>
+    Buffer.from(responseType().encode(responseType().fromObject(r)).finish()),
+  decodeResponse: (b: Buffer): DiscoveryResponse => {
+    const m = responseType().decode(b) as unknown as Partial<DiscoveryResponse>;
+    return {
+      version_info: m.version_info ?? '',
+      type_url: m.type_url ?? '',
+      nonce: m.nonce ?? '',
+      resources: (m.resources ?? []).map((a) => ({ type_url: a.type_url, value: a.value })),
+    };
+  },
+};
+
+/** What the proxy does with resources; `apply` throws to NACK. */
+export interface AdsSubscriber {
+  apply(typeUrl: string, resources: TypedAny[], version: string): void;
+  /** Names to subscribe to for a type; undefined = wildcard; [] = nothing yet (not requested). */
+  resourceNames(typeUrl: string): readonly string[] | undefined;
+}
+
+export interface AdsClientOptions {
+  /** `host:port` of the control plane. */
+  address: string;
+  node: { id: string; cluster?: string; metadata: Record<string, unknown> };
+  token?: string;
+  credentials?: grpc.ChannelCredentials;
+  subscriber: AdsSubscriber;
+  /** Reconnect backoff: first delay and cap (ms). */
+  backoff?: { initialMs: number; maxMs: number };
+  /** Timer used for reconnects (injectable for tests). */
+  schedule?: (fn: () => void, ms: number) => { unref?(): unknown };
+  /** Hook for logs and tests. */
+  onEvent?: (event: AdsEvent) => void;
+}
+
+export type AdsEvent =
+  | { kind: 'connected' }
+  | { kind: 'disconnected'; reason: string; retryInMs: number }
+  | { kind: 'ack'; typeUrl: string; version: string }
+  | { kind: 'nack'; typeUrl: string; version: string; message: string };
+
+interface TypeState {
+  ackedVersion: string;
+  lastNonce: string;
+  sentNames: string | undefined;
+  requested: boolean;
+  lastError?: string;
+}
+
+/** Sync state per type, for the admin endpoint and `proxy-status`. */
+export interface AdsStatus {
+  connected: boolean;
+  types: Record<string, { version: string; nonce: string; error?: string }>;
+}
+
+export class AdsClient {
+  #opts: AdsClientOptions;
+  #client: grpc.Client;
+  #call: grpc.ClientDuplexStream<DiscoveryRequest, DiscoveryResponse> | undefined;
+  #types = new Map<string, TypeState>();
+  #connected = false;
+  #stopped = false;
+  #attempt = 0;
+
+  constructor(opts: AdsClientOptions) {
+    this.#opts = opts;
+    this.#client = new grpc.Client(opts.address, opts.credentials ?? grpc.credentials.createInsecure(), {
+      'grpc.keepalive_time_ms': 30_000,
+    });
+  }
+
+  start(): void {
+    this.#open();
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    this.#call?.cancel();
+    this.#client.close();
+  }
+
+  status(): AdsStatus {
+    const types: AdsStatus['types'] = {};
+    for (const [url, s] of this.#types) {
+      types[url] = s.lastError
+        ? { version: s.ackedVersion, nonce: s.lastNonce, error: s.lastError }
+        : { version: s.ackedVersion, nonce: s.lastNonce };
+    }
+    return { connected: this.#connected, types };
+  }
+
+  /** Re-sends requests whose subscribed names changed (e.g. new clusters need EDS). */
+  refreshSubscriptions(): void {
+    if (!this.#call) return;
+    for (const typeUrl of adsOrder) this.#maybeRequest(typeUrl, false);
+  }
+
+  #open(): void {
+    const meta = new grpc.Metadata();
+    if (this.#opts.token) meta.set('authorization', `Bearer ${this.#opts.token}`);
+    const call = this.#client.makeBidiStreamRequest<DiscoveryRequest, DiscoveryResponse>(
+      AdsMethod,
+      adsCodec.encodeRequest,
+      adsCodec.decodeResponse,
+      meta,
+    );
+    this.#call = call;
+    let ended = false;
+    const onEnd = (reason: string) => {
+      if (ended) return;
+      ended = true;
+      if (this.#call === call) this.#call = undefined;
+      this.#connected = false;
+      if (this.#stopped) return;
+      const { initialMs, maxMs } = this.#opts.backoff ?? { initialMs: 500, maxMs: 30_000 };
+      const base = Math.min(maxMs, initialMs * 2 ** Math.min(this.#attempt, 16));
+      const delay = Math.round(base / 2 + (Math.random() * base) / 2);
+      this.#attempt++;
+      this.#opts.onEvent?.({ kind: 'disconnected', reason, retryInMs: delay });
+      const schedule = this.#opts.schedule ?? ((fn, ms) => setTimeout(fn, ms));
+      schedule(() => {
+        if (!this.#stopped) this.#open();
+      }, delay).unref?.();
+    };
+    call.on('data', (res: DiscoveryResponse) => {
+      if (!this.#connected) {
+        this.#connected = true;
+        this.#attempt = 0;
+      }
+      this.#onResponse(res);
+    });
+    call.on('error', (err: grpc.ServiceError) => onEnd(`${err.code}: ${err.details || err.message}`));
+    call.on('end', () => onEnd('stream ended'));
+    call.on('status', (s: grpc.StatusObject) => {
+      if (s.code !== grpc.status.OK) onEnd(`${s.code}: ${s.details}`);
+    });
+    // A new stream resubscribes everything, presenting the versions we already hold (resync).
+    for (const s of this.#types.values()) {
+      s.requested = false;
+      s.lastNonce = '';
+    }
+    for (const typeUrl of adsOrder) this.#maybeRequest(typeUrl, true);
+    this.#opts.onEvent?.({ kind: 'connected' });
+  }
+
+  #state(typeUrl: string): TypeState {
+    let s = this.#types.get(typeUrl);
+    if (!s) {
+      s = { ackedVersion: '', lastNonce: '', sentNames: undefined, requested: false };
+      this.#types.set(typeUrl, s);
+    }
+    return s;
+  }
+
+  #maybeRequest(typeUrl: string, first: boolean): void {
+    const names = this.#opts.subscriber.resourceNames(typeUrl);
+    if (names && names.length === 0) return;
+    const s = this.#state(typeUrl);
+    const key = names ? [...names].sort().join('\n') : undefined;
+    if (s.requested && key === s.sentNames) return;
+    s.sentNames = key;
+    s.requested = true;
+    this.#send({ typeUrl, names, version: s.ackedVersion, nonce: s.lastNonce, node: first });
+  }
+
+  #send(r: { typeUrl: string; names: readonly string[] | undefined; version: string; nonce: string; node: boolean; error?: string }): void {
+    const req: DiscoveryRequest = { type_url: r.typeUrl, version_info: r.version, response_nonce: r.nonce };
+    if (r.names) req.resource_names = [...r.names];
+    if (r.node) {
+      const { id, cluster, metadata } = this.#opts.node;
+      req.node = { id, cluster: cluster ?? 'outrigger', metadata: toStruct(metadata), user_agent_name: 'outrigger' };
+    }
+    if (r.error !== undefined) req.error_detail = { code: grpc.status.INVALID_ARGUMENT, message: r.error };
+    this.#call?.write(req);
+  }
+
+  #onResponse(res: DiscoveryResponse): void {
+    const s = this.#state(res.type_url);
+    s.lastNonce = res.nonce;
+    let error: string | undefined;
+    try {
+      const decoded: TypedAny[] = [];
+      for (const any of res.resources) {
+        if (any.type_url !== res.type_url) throw new Error(`resource of type ${any.type_url} in a ${res.type_url} response`);
+        decoded.push(unpackAny(any));
+      }
+      this.#opts.subscriber.apply(res.type_url, decoded, res.version_info);
+    } catch (err) {
+      error = err instanceof Error ? err.message : String(err);
+    }
+    const names = this.#opts.subscriber.resourceNames(res.type_url);
+    if (error === undefined) {
+      s.ackedVersion = res.version_info;
+      delete s.lastError;
+      this.#send({ typeUrl: res.type_url, names, version: s.ackedVersion, nonce: res.nonce, node: false });
+      this.#opts.onEvent?.({ kind: 'ack', typeUrl: res.type_url, version: res.version_info });
+      // Dependent types (EDS after CDS, RDS after LDS) may now have names to ask for.
+      this.refreshSubscriptions();
+    } else {
+      s.lastError = error;
+      this.#send({ typeUrl: res.type_url, names, version: s.ackedVersion, nonce: res.nonce, node: false, error });
+      this.#opts.onEvent?.({ kind: 'nack', typeUrl: res.type_url, version: res.version_info, message: error });
+    }
+  }
+}
