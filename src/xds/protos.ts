@@ -44,6 +44,7 @@ export const protoFiles: readonly string[] = [
   'xds/type/v3/typed_struct.proto',
   'udpa/type/v1/typed_struct.proto',
   'google/protobuf/struct.proto',
+  'istio/v1/auth/ca.proto',
   'google/protobuf/wrappers.proto',
 ];
 
