@@ -1,0 +1,262 @@
+// The ADS server (envoy.service.discovery.v3.AggregatedDiscoveryService), state of the world: it
+// authenticates each stream, tracks per-type versions, nonces, ACKs and NACKs, and pushes a type to a
+// proxy only when that proxy's resources of that type changed.
+import * as grpc from '@grpc/grpc-js';
+import type { WorkloadIdentity } from '../controlplane/bootstrap-tokens.ts';
+import { BootstrapTokens } from '../controlplane/bootstrap-tokens.ts';
+import type { Clock } from '../controlplane/clock.ts';
+import { systemClock } from '../controlplane/clock.ts';
+import type { ProxyResources } from '../translate/proxy-resources.ts';
+import type { TypedAny } from './any.ts';
+import type { DiscoveryRequest, DiscoveryResponse } from './ads-client.ts';
+import { AdsMethod, adsCodec } from './ads-client.ts';
+import { AdsConnection } from './ads-connection.ts';
+import { NodeError, parseNode } from './node-view.ts';
+import type { EncodedSet } from './resource-encoder.ts';
+import { ResourceEncoder } from './resource-encoder.ts';
+import { adsOrder, TypeUrl } from './type-urls.ts';
+
+export type AdsServerEvent =
+  | { kind: 'connect'; conn: AdsConnection }
+  | { kind: 'disconnect'; conn: AdsConnection }
+  | { kind: 'refused'; peer: string; code: string; reason: string }
+  | { kind: 'push'; conn: AdsConnection; typeUrl: string; version: string; bytes: number }
+  | { kind: 'ack'; conn: AdsConnection; typeUrl: string; version: string }
+  | { kind: 'nack'; conn: AdsConnection; typeUrl: string; version: string; message: string }
+  | { kind: 'error'; conn: AdsConnection; typeUrl: string; message: string };
+
+export interface AdsServerOptions {
+  /** The identity a bearer token is bound to, or undefined to refuse it. */
+  verifyToken: (token: string) => WorkloadIdentity | undefined;
+  /** Accept streams without a token (they never receive secrets). Off by default. */
+  allowAnonymous?: boolean;
+  /** Everything this connection should hold now. */
+  generate: (conn: AdsConnection) => ProxyResources;
+  /** The current config version, sent as `version_info`. */
+  version: () => string;
+  clock?: Clock;
+  onEvent?: (event: AdsServerEvent) => void;
+}
+
+type AdsCall = grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>;
+
+export const adsServiceDefinition: grpc.ServiceDefinition = {
+  StreamAggregatedResources: {
+    path: AdsMethod,
+    requestStream: true,
+    responseStream: true,
+    requestSerialize: adsCodec.encodeRequest,
+    requestDeserialize: adsCodec.decodeRequest,
+    responseSerialize: adsCodec.encodeResponse,
+    responseDeserialize: adsCodec.decodeResponse,
+  },
+};
+
+function refusal(code: grpc.status, details: string): grpc.ServiceError {
+  return Object.assign(new Error(details), { code, details, metadata: new grpc.Metadata() });
+}
+
+export class AdsServer {
+  #opts: AdsServerOptions;
+  #clock: Clock;
+  #encoder = new ResourceEncoder();
+  #connections = new Set<AdsConnection>();
+  #generated = new WeakMap<AdsConnection, { key: string; resources: ProxyResources }>();
+  #pushing = new Set<AdsConnection>();
+  #calls = new Set<AdsCall>();
+  #seq = 0;
+
+  constructor(opts: AdsServerOptions) {
+    this.#opts = opts;
+    this.#clock = opts.clock ?? systemClock;
+  }
+
+  /** Adds the ADS service to a gRPC server. */
+  register(server: grpc.Server): void {
+    server.addService(adsServiceDefinition, { StreamAggregatedResources: (call: AdsCall) => this.#accept(call) });
+  }
+
+  get connections(): readonly AdsConnection[] {
+    return [...this.#connections];
+  }
+
+  /** Recomputes every connection's resources and pushes the types that changed. */
+  pushAll(): void {
+    for (const conn of this.#connections) this.push(conn);
+  }
+
+  /** Recomputes one connection's resources and pushes the types that changed (`force`: send anyway). */
+  push(conn: AdsConnection, force: ReadonlySet<string> = new Set()): void {
+    if (!this.#connections.has(conn)) return;
+    if (this.#pushing.has(conn)) return;
+    this.#pushing.add(conn);
+    try {
+      const version = this.#opts.version();
+      const all = this.#resourcesFor(conn, version);
+      const now = this.#clock.now();
+      const subscribed = [...conn.subscriptions().keys()].sort(byAdsOrder);
+      for (const typeUrl of subscribed) {
+        const named = selectNames(all.get(typeUrl), conn.state(typeUrl).names);
+        let set: EncodedSet;
+        try {
+          set = this.#encoder.encode(typeUrl, named, version);
+        } catch (err) {
+          // Translation produced something that is not Envoy config: the proxy keeps what it has.
+          this.#opts.onEvent?.({ kind: 'error', conn, typeUrl, message: (err as Error).message });
+          continue;
+        }
+        if (conn.offer(typeUrl, set, [...named.values()], version, now, force.has(typeUrl))) {
+          this.#opts.onEvent?.({ kind: 'push', conn, typeUrl, version, bytes: set.bytes });
+        }
+      }
+    } finally {
+      this.#pushing.delete(conn);
+    }
+  }
+
+  /** Ends every stream (the proxies will reconnect elsewhere or later). */
+  closeStreams(): void {
+    for (const call of this.#calls) call.end();
+  }
+
+  #resourcesFor(conn: AdsConnection, version: string): ProxyResources {
+    const key = `${version}|${[...conn.subscriptions()].map(([t, n]) => `${t}=${n.join(',')}`).join(';')}`;
+    const cached = this.#generated.get(conn);
+    if (cached?.key === key) return cached.resources;
+    let resources: ProxyResources;
+    try {
+      resources = this.#opts.generate(conn);
+    } catch (err) {
+      this.#opts.onEvent?.({ kind: 'error', conn, typeUrl: '', message: `translation failed: ${(err as Error).message}` });
+      resources = cached?.resources ?? new Map();
+    }
+    // A client without a verified identity never receives secrets.
+    if (!conn.identity) resources.delete(TypeUrl.Secret);
+    this.#generated.set(conn, { key, resources });
+    return resources;
+  }
+
+  #accept(call: AdsCall): void {
+    const peer = call.getPeer();
+    const header = call.metadata.get('authorization')[0];
+    const token = BootstrapTokens.fromAuthorization(typeof header === 'string' ? header : undefined);
+    let identity: WorkloadIdentity | undefined;
+    if (token) {
+      identity = this.#opts.verifyToken(token);
+      if (!identity) {
+        this.#refuse(call, peer, grpc.status.UNAUTHENTICATED, 'BAD_TOKEN', 'token not valid');
+        return;
+      }
+    } else if (!this.#opts.allowAnonymous) {
+      this.#refuse(call, peer, grpc.status.UNAUTHENTICATED, 'NO_TOKEN', 'no bearer token');
+      return;
+    }
+    this.#calls.add(call);
+    let conn: AdsConnection | undefined;
+    let closed = false;
+    const close = () => {
+      if (closed) return;
+      closed = true;
+      this.#calls.delete(call);
+      if (conn && this.#connections.delete(conn)) this.#opts.onEvent?.({ kind: 'disconnect', conn });
+    };
+    call.on('data', (req: DiscoveryRequest) => {
+      if (closed) return;
+      if (!conn) {
+        try {
+          const node = parseNode(req.node);
+          if (identity && !sameIdentity(identity, node.view)) {
+            close();
+            const why = `node ${node.view.namespace}/${node.view.serviceAccount}/${node.view.workloadName} is not the token's ${identity.namespace}/${identity.serviceAccount}/${identity.workload}`;
+            return this.#refuse(call, peer, grpc.status.PERMISSION_DENIED, 'IDENTITY_MISMATCH', why);
+          }
+          conn = new AdsConnection({
+            id: `${node.view.id}-${++this.#seq}`,
+            node,
+            identity,
+            connectedAt: this.#clock.now(),
+            peer,
+            writer: { write: (res, done) => call.write(res, () => done()) },
+          });
+          const c = conn;
+          conn.onDrain = () => {
+            if (c.dirtyTypes().length > 0) this.push(c);
+          };
+          this.#connections.add(conn);
+          this.#opts.onEvent?.({ kind: 'connect', conn });
+        } catch (err) {
+          close();
+          const reason = err instanceof NodeError ? err.message : 'bad node';
+          return this.#refuse(call, peer, grpc.status.INVALID_ARGUMENT, 'BAD_NODE', reason);
+        }
+      }
+      this.#onRequest(conn, req);
+    });
+    call.on('end', () => {
+      close();
+      call.end();
+    });
+    call.on('cancelled', close);
+    call.on('error', close);
+    call.on('close', close);
+  }
+
+  #onRequest(conn: AdsConnection, req: DiscoveryRequest): void {
+    const typeUrl = req.type_url;
+    if (!typeUrl) return;
+    const s = conn.state(typeUrl);
+    const names = [...(req.resource_names ?? [])].filter((n) => n !== '*').sort();
+    const namesChanged = names.join('\0') !== s.names.join('\0');
+    if (req.response_nonce) {
+      // A reply to an older response: the newer one is on its way, so this one says nothing.
+      if (req.response_nonce !== s.sentNonce) return;
+      const version = req.version_info ?? '';
+      if (req.error_detail) {
+        const message = req.error_detail.message || `NACK code ${req.error_detail.code}`;
+        s.lastNack = { version: s.sentVersion ?? '', nonce: req.response_nonce, message, at: this.#clock.now() };
+        this.#opts.onEvent?.({ kind: 'nack', conn, typeUrl, version: s.sentVersion ?? '', message });
+      } else {
+        s.ackedNonce = req.response_nonce;
+        s.ackedVersion = version;
+        this.#opts.onEvent?.({ kind: 'ack', conn, typeUrl, version });
+      }
+      if (!namesChanged) return;
+      s.names = names;
+      this.push(conn, new Set([typeUrl]));
+      return;
+    }
+    // A new subscription on this stream (or a proxy that reconnected): it gets its full state.
+    s.subscribed = true;
+    s.names = names;
+    this.push(conn, new Set([typeUrl]));
+  }
+
+  #refuse(call: AdsCall, peer: string, status: grpc.status, code: string, reason: string): void {
+    // The caller learns only the gRPC status; the reason goes to the control plane's log.
+    this.#opts.onEvent?.({ kind: 'refused', peer, code, reason });
+    call.emit('error', refusal(status, status === grpc.status.UNAUTHENTICATED ? 'authentication failed' : 'request refused'));
+  }
+}
+
+function sameIdentity(id: WorkloadIdentity, view: { namespace: string; serviceAccount: string; workloadName: string }): boolean {
+  return id.namespace === view.namespace && id.serviceAccount === view.serviceAccount && id.workload === view.workloadName;
+}
+
+function selectNames(named: ReadonlyMap<string, TypedAny> | undefined, names: readonly string[]): Map<string, TypedAny> {
+  if (!named) return new Map();
+  if (names.length === 0) return new Map(named);
+  const out = new Map<string, TypedAny>();
+  for (const n of names) {
+    const r = named.get(n);
+    if (r) out.set(n, r);
+  }
+  return out;
+}
+
+function byAdsOrder(a: string, b: string): number {
+  const ia = adsOrder.indexOf(a);
+  const ib = adsOrder.indexOf(b);
+  return (ia < 0 ? 99 : ia) - (ib < 0 ? 99 : ib) || a.localeCompare(b);
+}
+
+export type { AdsConnection };
