@@ -1,0 +1,74 @@
+// IstioOperator (install.istio.io/v1alpha1). The top level and components are checked field by field;
+// meshConfig's well-known fields are typed, the rest of MeshConfig and Helm `values` pass through, as
+// istioctl only checks them against the chart.
+import * as z from 'zod';
+import { bool, duration, num, obj, port, str, strList, strMap, uint } from './common.ts';
+
+const any = z.unknown().optional();
+
+const component = obj({
+  enabled: bool.optional(),
+  name: str.optional(),
+  namespace: str.optional(),
+  hub: str.optional(),
+  tag: z.union([str, num]).optional(),
+  label: strMap.optional(),
+  k8s: z.record(z.string(), z.unknown()).optional(),
+  spec: any,
+});
+
+const extensionProvider = z.looseObject({ name: z.string().min(1) });
+
+const defaultConfig = z.looseObject({
+  concurrency: uint.optional(),
+  holdApplicationUntilProxyStarts: bool.optional(),
+  tracing: z.looseObject({ sampling: z.number().min(0).max(100).optional(), max_path_tag_length: uint.optional() }).optional(),
+  proxyMetadata: strMap.optional(),
+  terminationDrainDuration: duration.optional(),
+  drainDuration: duration.optional(),
+});
+
+const meshConfig = z.looseObject({
+  trustDomain: str.optional(),
+  trustDomainAliases: strList.optional(),
+  rootNamespace: str.optional(),
+  enableTracing: bool.optional(),
+  accessLogFile: str.optional(),
+  accessLogEncoding: z.enum(['TEXT', 'JSON']).optional(),
+  accessLogFormat: str.optional(),
+  defaultConfig: defaultConfig.optional(),
+  extensionProviders: z.array(extensionProvider).optional(),
+  defaultProviders: obj({ tracing: strList.optional(), metrics: strList.optional(), accessLogging: strList.optional() }).optional(),
+  outboundTrafficPolicy: obj({ mode: z.enum(['REGISTRY_ONLY', 'ALLOW_ANY']).optional() }).optional(),
+  enableAutoMtls: bool.optional(),
+  connectTimeout: duration.optional(),
+  protocolDetectionTimeout: z.string().optional(),
+  proxyListenPort: port.optional(),
+  proxyHttpPort: port.optional(),
+  pathNormalization: obj({ normalization: z.enum(['DEFAULT', 'NONE', 'BASE', 'MERGE_SLASHES', 'DECODE_AND_MERGE_SLASHES']).optional() }).optional(),
+  defaultHttpRetryPolicy: obj({ attempts: uint.optional(), perTryTimeout: duration.optional(), retryOn: str.optional() }).optional(),
+});
+
+export const istioOperatorSpec = obj({
+  profile: str.optional(),
+  installPackagePath: str.optional(),
+  hub: str.optional(),
+  tag: z.union([str, num]).optional(),
+  resourceSuffix: str.optional(),
+  namespace: str.optional(),
+  revision: str.optional(),
+  compatibilityVersion: str.optional(),
+  defaultRevision: bool.optional(),
+  meshConfig: meshConfig.optional(),
+  components: obj({
+    base: component.optional(),
+    pilot: component.optional(),
+    cni: component.optional(),
+    ztunnel: component.optional(),
+    istiodRemote: component.optional(),
+    ingressGateways: z.array(component).optional(),
+    egressGateways: z.array(component).optional(),
+  }).optional(),
+  values: z.record(z.string(), z.unknown()).optional(),
+  unvalidatedValues: z.record(z.string(), z.unknown()).optional(),
+});

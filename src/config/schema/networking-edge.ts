@@ -1,0 +1,139 @@
+// Gateway, ServiceEntry, WorkloadEntry, WorkloadGroup, Sidecar and ProxyConfig (networking.istio.io).
+import * as z from 'zod';
+import { bool, int, labelSelector, obj, port, str, strList, strMap, uint, withRules } from './common.ts';
+import { connectionPool } from './destination-rule.ts';
+import { destination } from './virtual-service.ts';
+
+const protocols = ['HTTP', 'HTTPS', 'GRPC', 'GRPC-WEB', 'HTTP2', 'MONGO', 'REDIS', 'MYSQL', 'TCP', 'TLS', 'UDP'];
+
+/** Istio matches protocol names case-insensitively; unknown ones are treated as TCP, so they are an error here. */
+const protocol = z.string().superRefine((p, ctx) => {
+  if (!protocols.includes(p.toUpperCase())) {
+    ctx.addIssue({ code: 'custom', message: `unknown protocol "${p}"; expected one of ${protocols.join(', ')}`, params: { code: 'OR1023', values: protocols } });
+  }
+});
+
+export const servicePort = obj({ number: port, protocol, name: z.string().min(1), targetPort: port.optional() });
+const gatewayPort = obj({ number: port, protocol, name: str.optional(), targetPort: port.optional() });
+
+const tlsVersion = z.enum(['TLS_AUTO', 'TLSV1_0', 'TLSV1_1', 'TLSV1_2', 'TLSV1_3']);
+
+export const serverTls = withRules(
+  obj({
+    httpsRedirect: bool.optional(),
+    mode: z.enum(['PASSTHROUGH', 'SIMPLE', 'MUTUAL', 'AUTO_PASSTHROUGH', 'ISTIO_MUTUAL', 'OPTIONAL_MUTUAL']).optional(),
+    serverCertificate: str.optional(),
+    privateKey: str.optional(),
+    caCertificates: str.optional(),
+    caCrl: str.optional(),
+    credentialName: str.optional(),
+    credentialNames: strList.optional(),
+    caCertCredentialName: str.optional(),
+    tlsCertificates: z.array(obj({ serverCertificate: str.optional(), privateKey: str.optional(), caCertificates: str.optional() })).optional(),
+    subjectAltNames: strList.optional(),
+    verifyCertificateSpki: strList.optional(),
+    verifyCertificateHash: strList.optional(),
+    minProtocolVersion: tlsVersion.optional(),
+    maxProtocolVersion: tlsVersion.optional(),
+    cipherSuites: strList.optional(),
+    insecureSkipVerify: bool.optional(),
+  }),
+  (v, add) => {
+    const mode = v['mode'];
+    if ((mode === 'SIMPLE' || mode === 'MUTUAL' || mode === 'OPTIONAL_MUTUAL') && !v['credentialName'] && !v['credentialNames'] && !v['tlsCertificates']) {
+      for (const f of ['serverCertificate', 'privateKey']) {
+        if (v[f] === undefined) add([], 'OR1022', `TLS mode ${String(mode)} needs credentialName or ${f}`);
+      }
+    }
+  },
+);
+
+const server = withRules(
+  obj({
+    port: gatewayPort,
+    bind: str.optional(),
+    hosts: z.array(z.string().min(1)).min(1, 'a server needs at least one host'),
+    tls: serverTls.optional(),
+    defaultEndpoint: str.optional(),
+    name: str.optional(),
+  }),
+  (v, add) => {
+    const p = v['port'] as Record<string, unknown> | undefined;
+    const proto = typeof p?.['protocol'] === 'string' ? (p['protocol'] as string).toUpperCase() : '';
+    const tls = v['tls'] as Record<string, unknown> | undefined;
+    if ((proto === 'HTTPS' || proto === 'TLS') && tls === undefined) add(['port', 'protocol'], 'OR1022', `a ${proto} server needs a tls block`);
+  },
+);
+
+export const gatewaySpec = obj({ servers: z.array(server).min(1, 'a Gateway needs at least one server'), selector: strMap.optional() });
+
+export const workloadEntrySpec = obj({
+  address: str.optional(),
+  ports: z.record(z.string(), port).optional(),
+  labels: strMap.optional(),
+  network: str.optional(),
+  locality: str.optional(),
+  weight: uint.optional(),
+  serviceAccount: str.optional(),
+});
+
+export const serviceEntrySpec = withRules(
+  obj({
+    hosts: z.array(z.string().min(1)).min(1, 'a ServiceEntry needs at least one host'),
+    addresses: strList.optional(),
+    ports: z.array(servicePort).optional(),
+    location: z.enum(['MESH_EXTERNAL', 'MESH_INTERNAL']).optional(),
+    resolution: z.enum(['NONE', 'STATIC', 'DNS', 'DNS_ROUND_ROBIN', 'DYNAMIC_DNS']).optional(),
+    endpoints: z.array(workloadEntrySpec).optional(),
+    workloadSelector: labelSelector.optional(),
+    exportTo: strList.optional(),
+    subjectAltNames: strList.optional(),
+  }),
+  (v, add) => {
+    if (v['workloadSelector'] !== undefined && v['endpoints'] !== undefined) add(['endpoints'], 'OR1029', 'endpoints cannot be used together with workloadSelector');
+    if (v['resolution'] === 'STATIC' && v['endpoints'] === undefined && v['workloadSelector'] === undefined) {
+      add(['resolution'], 'OR1022', 'resolution STATIC needs endpoints or a workloadSelector');
+    }
+  },
+);
+
+const probe = obj({
+  initialDelaySeconds: uint.optional(),
+  timeoutSeconds: uint.optional(),
+  periodSeconds: uint.optional(),
+  successThreshold: uint.optional(),
+  failureThreshold: uint.optional(),
+  httpGet: obj({ path: str.optional(), port, host: str.optional(), scheme: str.optional(), httpHeaders: z.array(obj({ name: str, value: str })).optional() }).optional(),
+  tcpSocket: obj({ host: str.optional(), port }).optional(),
+  exec: obj({ command: strList }).optional(),
+  grpc: obj({ port, service: str.optional() }).optional(),
+});
+
+export const workloadGroupSpec = obj({
+  metadata: obj({ labels: strMap.optional(), annotations: strMap.optional() }).optional(),
+  template: workloadEntrySpec,
+  probe: probe.optional(),
+});
+
+const captureMode = z.enum(['DEFAULT', 'IPTABLES', 'NONE']);
+
+const egressHost = z.string().superRefine((h, ctx) => {
+  if (!/^[^/]+\/[^/]+$/.test(h)) ctx.addIssue({ code: 'custom', message: `egress host "${h}" must be namespace/dnsName (e.g. "./*", "istio-system/*")`, params: { code: 'OR1024' } });
+});
+
+export const sidecarSpec = obj({
+  workloadSelector: labelSelector.optional(),
+  ingress: z
+    .array(obj({ port: gatewayPort, bind: str.optional(), captureMode: captureMode.optional(), defaultEndpoint: str.optional(), tls: serverTls.optional(), connectionPool: connectionPool.optional() }))
+    .optional(),
+  egress: z.array(obj({ port: gatewayPort.optional(), bind: str.optional(), captureMode: captureMode.optional(), hosts: z.array(egressHost).min(1, 'egress needs at least one host') })).optional(),
+  inboundConnectionPool: connectionPool.optional(),
+  outboundTrafficPolicy: obj({ mode: z.enum(['REGISTRY_ONLY', 'ALLOW_ANY']).optional(), egressProxy: destination.optional() }).optional(),
+});
+
+export const proxyConfigSpec = obj({
+  selector: labelSelector.optional(),
+  concurrency: int.min(0).optional(),
+  environmentVariables: strMap.optional(),
+  image: obj({ imageType: str.optional() }).optional(),
+});

@@ -1,0 +1,153 @@
+// One parsed YAML document → a typed resource (when valid) and every diagnostic about it.
+import type { Diagnostic } from './diagnostic.ts';
+import { diagnostic, formatPath } from './diagnostic-build.ts';
+import { closest } from './did-you-mean.ts';
+import { issueDiagnostics } from './issue-diagnostics.ts';
+import { apiVersionsOf, foreignGroup, type KindDef, kindDef, kinds, splitApiVersion, usedForeignKinds } from './kinds.ts';
+import type { ParsedDocument } from './parse-yaml.ts';
+import { type AnyResource, type ResourceOrigin, resourceKey } from './resource.ts';
+import * as z from 'zod';
+import { objectMeta } from './schema/metadata.ts';
+import { buildSpec } from './spec.ts';
+
+export interface ValidateResult {
+  resource?: AnyResource;
+  diagnostics: Diagnostic[];
+}
+
+type Raw = Record<string, unknown>;
+
+function isRecord(v: unknown): v is Raw {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+function strings(v: unknown): Record<string, string> {
+  return isRecord(v) ? (v as Record<string, string>) : {};
+}
+
+/** `Kind ns/name` from raw data, for diagnostics about a resource that may not be valid. */
+function rawKey(raw: Raw, namespaced: boolean): string | undefined {
+  const meta = raw['metadata'];
+  const kind = raw['kind'];
+  if (!isRecord(meta) || typeof meta['name'] !== 'string' || typeof kind !== 'string') return undefined;
+  const ns = namespaced ? (typeof meta['namespace'] === 'string' ? meta['namespace'] : 'default') : '';
+  return resourceKey({ kind, metadata: { name: meta['name'], namespace: ns } });
+}
+
+const allKinds = [...kinds.map((k) => k.kind), 'Jaeger', 'OpenTelemetryCollector', 'ServiceMonitor', 'PodMonitor', 'PrometheusRule', 'Kiali'];
+
+export function validateDocument(doc: ParsedDocument): ValidateResult {
+  const raw = doc.value;
+  const at = (path: (string | number)[]) => doc.valueSpan(path) ?? doc.nearestSpan(path, true) ?? doc.span;
+  if (!isRecord(raw)) {
+    return { diagnostics: [diagnostic('OR1008', `a document must be a mapping with apiVersion and kind, not ${Array.isArray(raw) ? 'a list' : typeof raw}`, { span: doc.span })] };
+  }
+  const diagnostics: Diagnostic[] = [];
+  for (const field of ['apiVersion', 'kind']) {
+    const v = raw[field];
+    if (typeof v !== 'string' || v === '') {
+      const msg = v === undefined ? `missing ${field}` : `${field} must be a non-empty string`;
+      diagnostics.push(diagnostic('OR1010', msg, { span: v === undefined ? doc.span : at([field]), field }));
+    }
+  }
+  if (diagnostics.length) return { diagnostics };
+  const apiVersion = raw['apiVersion'] as string;
+  const kind = raw['kind'] as string;
+  const [group, version] = splitApiVersion(apiVersion);
+  const def = kindDef(kind);
+  if (!def) {
+    const foreign = foreignGroup(group);
+    if (foreign) return foreignResource(doc, raw, apiVersion, kind, usedForeignKinds.has(kind));
+    const guess = closest(kind, allKinds);
+    return {
+      diagnostics: [
+        diagnostic('OR1011', `unknown kind "${kind}" (${apiVersion})`, { span: at(['kind']), field: 'kind', fix: guess ? `did you mean "${guess}"?` : undefined }),
+      ],
+    };
+  }
+  if (def.group !== group || !def.versions.includes(version)) {
+    const accepted = apiVersionsOf(def);
+    return {
+      diagnostics: [
+        diagnostic('OR1012', `${kind} is not served as ${apiVersion}; accepted: ${accepted.join(', ')}`, {
+          span: at(['apiVersion']),
+          field: 'apiVersion',
+          fix: `use apiVersion: ${accepted[accepted.length - 1]}`,
+        }),
+      ],
+    };
+  }
+  return typedResource(doc, raw, def);
+}
+
+function origin(doc: ParsedDocument): ResourceOrigin {
+  return { span: doc.span, documentIndex: doc.index, lookup: (path) => doc.valueSpan(path) };
+}
+
+function typedResource(doc: ParsedDocument, raw: Raw, def: KindDef): ValidateResult {
+  const resource = rawKey(raw, def.namespaced);
+  const diagnostics: Diagnostic[] = [];
+  const parsed = def.schema.safeParse(raw);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) diagnostics.push(...issueDiagnostics(issue, raw, { doc, schema: def.schema, resource }));
+  }
+  if (!def.namespaced && isRecord(raw['metadata']) && raw['metadata']['namespace'] !== undefined) {
+    diagnostics.push(diagnostic('OR1024', `${def.kind} is cluster-scoped; metadata.namespace is ignored`, { span: doc.keySpan(['metadata', 'namespace']), resource, field: 'metadata.namespace' }));
+  }
+  const spec = buildSpec(def.kind, raw, (path, message) => {
+    diagnostics.push(diagnostic('OR1032', message, { span: doc.valueSpan(path) ?? doc.span, resource, field: formatPath(path) }));
+  });
+  if (def.kind === 'EnvoyFilter') {
+    diagnostics.push(diagnostic('OR1040', 'EnvoyFilter is not supported: Outrigger does not patch proxy internals; this resource has no effect', { span: doc.keySpan(['kind']), resource }));
+  }
+  if (diagnostics.some((d) => d.severity === 'error')) return { diagnostics };
+  const meta = raw['metadata'] as Raw;
+  const built = {
+    apiVersion: raw['apiVersion'] as string,
+    kind: def.kind,
+    metadata: {
+      name: meta['name'] as string,
+      namespace: def.namespaced ? ((meta['namespace'] as string | undefined) ?? 'default') : '',
+      labels: strings(meta['labels']),
+      annotations: strings(meta['annotations']),
+      resourceVersion: '0',
+    },
+    spec,
+    origin: origin(doc),
+  };
+  const labels = built.metadata.labels;
+  if (def.kind === 'ConfigMap' && (labels['grafana_dashboard'] !== undefined || labels['grafana-dashboard'] !== undefined)) {
+    diagnostics.push(diagnostic('OR1041', 'Grafana dashboard: not run locally (the Outrigger dashboard shows the same metrics)', { span: doc.keySpan(['kind']), resource }));
+  }
+  return { resource: built as AnyResource, diagnostics };
+}
+
+/** Other systems' kinds: only metadata is checked; the rest belongs to their own schemas. */
+const foreignDoc = z.looseObject({ metadata: objectMeta(false) });
+
+function foreignResource(doc: ParsedDocument, raw: Raw, apiVersion: string, kind: string, used: boolean): ValidateResult {
+  const resource = rawKey(raw, true);
+  const diagnostics: Diagnostic[] = [];
+  const parsed = foreignDoc.safeParse(raw);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) diagnostics.push(...issueDiagnostics(issue, raw, { doc, schema: foreignDoc, resource }));
+    return { diagnostics };
+  }
+  if (!used) diagnostics.push(diagnostic('OR1041', `${kind} (${apiVersion}): not run locally`, { span: doc.keySpan(['kind']), resource }));
+  const meta = raw['metadata'] as Raw;
+  const r = {
+    apiVersion,
+    kind,
+    metadata: {
+      name: meta['name'] as string,
+      namespace: (meta['namespace'] as string | undefined) ?? 'default',
+      labels: strings(meta['labels']),
+      annotations: strings(meta['annotations']),
+      resourceVersion: '0',
+    },
+    spec: isRecord(raw['spec']) ? raw['spec'] : {},
+    origin: origin(doc),
+    foreign: true as const,
+  };
+  return { resource: r, diagnostics };
+}
