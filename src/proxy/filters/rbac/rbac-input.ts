@@ -1,0 +1,88 @@
+// Builds the matchers' view of one HTTP request or one TCP connection. Built once per request; header
+// lists are read lazily so a policy that never looks at headers costs nothing.
+import type { ConnectionInfo, DownstreamRequest, StreamInfo } from '../../http/stream.ts';
+import type { RbacInput } from './rbac-types.ts';
+
+const EMPTY_METADATA: ReadonlyMap<string, Record<string, unknown>> = new Map();
+const EMPTY_STATE: ReadonlyMap<string, string> = new Map();
+
+/** `Example.COM.:80` → `example.com:80`: hosts compare case-insensitively and without the trailing dot. */
+export function canonicalAuthority(authority: string): string {
+  const lower = authority.toLowerCase();
+  if (lower.startsWith('[')) return lower;
+  const colon = lower.lastIndexOf(':');
+  const host = colon === -1 ? lower : lower.slice(0, colon);
+  const port = colon === -1 ? '' : lower.slice(colon);
+  return (host.endsWith('.') ? host.slice(0, -1) : host) + port;
+}
+
+/** Where the proxy records the client address it derived from trusted X-Forwarded-For hops. */
+export const REMOTE_IP_METADATA = 'outrigger.remote_ip';
+
+class HttpInput implements RbacInput {
+  readonly #request: DownstreamRequest;
+  readonly urlPath: string;
+  readonly destinationIp: string;
+  readonly destinationPort: number;
+  readonly sni: string | undefined;
+  readonly principal: string | undefined;
+  readonly directRemoteIp: string;
+  readonly remoteIp: string;
+  readonly metadata: ReadonlyMap<string, Record<string, unknown>>;
+  readonly filterState: ReadonlyMap<string, string> = EMPTY_STATE;
+
+  constructor(request: DownstreamRequest, info: StreamInfo) {
+    const c = request.connection;
+    this.#request = request;
+    this.urlPath = request.path;
+    this.destinationIp = c.localAddress;
+    this.destinationPort = c.localPort;
+    this.sni = c.sni;
+    this.principal = c.peerPrincipal;
+    this.directRemoteIp = c.remoteAddress;
+    const derived = info.dynamicMetadata.get(REMOTE_IP_METADATA)?.['address'];
+    this.remoteIp = typeof derived === 'string' ? derived : c.remoteAddress;
+    this.metadata = info.dynamicMetadata;
+  }
+
+  header(name: string): readonly string[] | undefined {
+    const r = this.#request;
+    switch (name) {
+      case ':method':
+        return [r.method];
+      case ':path':
+        return [r.query === '' ? r.path : `${r.path}?${r.query}`];
+      case ':authority':
+      case 'host':
+        return [canonicalAuthority(r.authority)];
+      case ':scheme':
+        return [r.scheme];
+    }
+    const v = r.headers.get(name);
+    if (v === undefined) return undefined;
+    return typeof v === 'string' ? [v] : v;
+  }
+}
+
+export function httpRbacInput(request: DownstreamRequest, info: StreamInfo): RbacInput {
+  return new HttpInput(request, info);
+}
+
+/** A TCP connection: no headers, no path; HTTP-only matchers never match it. */
+export function connectionRbacInput(
+  c: ConnectionInfo,
+  metadata: ReadonlyMap<string, Record<string, unknown>> = EMPTY_METADATA,
+): RbacInput {
+  return {
+    header: () => undefined,
+    urlPath: null,
+    destinationIp: c.localAddress,
+    destinationPort: c.localPort,
+    sni: c.sni,
+    principal: c.peerPrincipal,
+    directRemoteIp: c.remoteAddress,
+    remoteIp: c.remoteAddress,
+    metadata,
+    filterState: EMPTY_STATE,
+  };
+}

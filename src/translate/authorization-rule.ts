@@ -1,0 +1,228 @@
+// One AuthorizationPolicy rule → one Envoy RBAC Policy, field by field as Istio's authz model builds
+// it (pilot/pkg/security/authz/model). TCP drops HTTP-only fields: ALLOW drops the rule, DENY the field.
+import type { Condition, Operation, Rule, Source } from '../config/types/security.ts';
+
+type Json = Record<string, unknown>;
+export type RbacPolicy = { permissions: Json[]; principals: Json[] };
+
+export interface RuleContext {
+  readonly namespace: string;
+  readonly trustDomain: string;
+  readonly forTcp: boolean;
+  readonly action: 'ALLOW' | 'DENY' | 'AUDIT' | 'CUSTOM';
+}
+
+const ANY = { any: true };
+export const AUTHN_METADATA = 'istio_authn';
+
+function escapeRegex(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/** Istio's value syntax: `*` present, `x*` prefix, `*x` suffix, else exact. */
+export function stringMatch(v: string, ignoreCase = false): Json {
+  const ic = ignoreCase ? { ignore_case: true } : {};
+  if (v === '*') return { safe_regex: { regex: '.+' } };
+  if (v.endsWith('*')) return { prefix: v.slice(0, -1), ...ic };
+  if (v.startsWith('*')) return { suffix: v.slice(1), ...ic };
+  return { exact: v, ...ic };
+}
+
+function principalMatch(v: string): Json {
+  if (v === '*') return { safe_regex: { regex: '.+' } };
+  if (v.startsWith('*')) return { suffix: v.slice(1) };
+  if (v.endsWith('*')) return { prefix: `spiffe://${v.slice(0, -1)}` };
+  return { exact: `spiffe://${v}` };
+}
+
+function namespaceMatch(v: string): Json {
+  const body = v === '*' ? '[^/]+' : escapeRegex(v).replace(/^\\\*/, '[^/]*').replace(/\\\*$/, '[^/]*');
+  return { safe_regex: { regex: `.*/ns/${body}/.*` } };
+}
+
+function serviceAccountPrincipal(v: string, ctx: RuleContext): Json {
+  const slash = v.indexOf('/');
+  const [ns, sa] = slash === -1 ? [ctx.namespace, v] : [v.slice(0, slash), v.slice(slash + 1)];
+  return { authenticated: { principal_name: { exact: `spiffe://${ctx.trustDomain}/ns/${ns}/sa/${sa}` } } };
+}
+
+function cidr(v: string): Json {
+  const [address, len] = v.split('/');
+  const prefix = len !== undefined ? Number(len) : address!.includes(':') ? 128 : 32;
+  return { address_prefix: address, prefix_len: { value: prefix } };
+}
+
+/** `{*}` one segment, `{**}` any number of segments (Envoy's uri_template character classes). */
+function pathTemplateRegex(v: string): string {
+  return v
+    .split(/(\{\*\*\}|\{\*\})/)
+    .map((part) =>
+      part === '{**}' ? "[a-zA-Z0-9\\-._~%!$&'()+,;:@=/]*" : part === '{*}' ? "[a-zA-Z0-9\\-._~%!$&'()+,;:@=]+" : escapeRegex(part),
+    )
+    .join('');
+}
+
+function pathMatch(v: string): Json {
+  if (v.includes('{*}') || v.includes('{**}')) return { url_path: { path: { safe_regex: { regex: pathTemplateRegex(v) } } } };
+  return { url_path: { path: stringMatch(v) } };
+}
+
+/** Hosts compare case-insensitively and a host without a port also matches it with any port. */
+function hostMatch(v: string): Json {
+  const header = (m: Json) => ({ header: { name: ':authority', string_match: m } });
+  if (v === '*') return header({ safe_regex: { regex: '.+' } });
+  if (v.endsWith('*')) return header({ prefix: v.slice(0, -1), ignore_case: true });
+  const hasPort = /:\d+$/.test(v) || v.endsWith(']');
+  if (v.startsWith('*')) {
+    const suffix = v.slice(1).toLowerCase();
+    if (hasPort) return header({ suffix, ignore_case: true });
+    return { or_rules: { rules: [header({ suffix, ignore_case: true }), header({ safe_regex: { regex: `(?i).*${escapeRegex(suffix)}:[0-9]+` } })] } };
+  }
+  const host = v.toLowerCase().replace(/\.$/, '');
+  if (hasPort) return header({ exact: host, ignore_case: true });
+  return { or_rules: { rules: [header({ exact: host, ignore_case: true }), header({ prefix: `${host}:`, ignore_case: true })] } };
+}
+
+function metadata(filter: string, path: string[], value: Json): Json {
+  return { metadata: { filter, path: path.map((key) => ({ key })), value } };
+}
+
+function authnMetadata(key: string, v: string, list: boolean, extra: string[] = []): Json {
+  const s = { string_match: stringMatch(v) };
+  return metadata(AUTHN_METADATA, [key, ...extra], list ? { list_match: { one_of: s } } : s);
+}
+
+type Side = 'permission' | 'principal';
+interface Field {
+  side: Side;
+  http: boolean;
+  leaf: (v: string) => Json;
+}
+
+const orOf = (side: Side, items: Json[]): Json =>
+  items.length === 1 ? items[0]! : side === 'permission' ? { or_rules: { rules: items } } : { or_ids: { ids: items } };
+const andOf = (side: Side, items: Json[]): Json =>
+  items.length === 0 ? ANY : items.length === 1 ? items[0]! : side === 'permission' ? { and_rules: { rules: items } } : { and_ids: { ids: items } };
+const notOf = (side: Side, item: Json): Json => (side === 'permission' ? { not_rule: item } : { not_id: item });
+
+function sourceFields(ctx: RuleContext): Record<string, Field> {
+  const p = (leaf: (v: string) => Json, http = false): Field => ({ side: 'principal', http, leaf });
+  return {
+    principals: p((v) => ({ authenticated: { principal_name: principalMatch(v) } })),
+    requestPrincipals: p((v) => authnMetadata('request.auth.principal', v, false), true),
+    namespaces: p((v) => ({ authenticated: { principal_name: namespaceMatch(v) } })),
+    serviceAccounts: p((v) => serviceAccountPrincipal(v, ctx)),
+    ipBlocks: p((v) => ({ direct_remote_ip: cidr(v) })),
+    remoteIpBlocks: p((v) => ({ remote_ip: cidr(v) })),
+  };
+}
+
+const OPERATION_FIELDS: Record<string, Field> = {
+  hosts: { side: 'permission', http: true, leaf: hostMatch },
+  ports: { side: 'permission', http: false, leaf: (v) => ({ destination_port: Number(v) }) },
+  methods: { side: 'permission', http: true, leaf: (v) => ({ header: { name: ':method', string_match: stringMatch(v) } }) },
+  paths: { side: 'permission', http: true, leaf: pathMatch },
+};
+
+/** A `when` key → its field; null for an unknown key. */
+function conditionField(key: string, ctx: RuleContext): Field | null {
+  const p = (leaf: (v: string) => Json, http = false): Field => ({ side: 'principal', http, leaf });
+  const header = /^request\.headers\[(.+)\]$/.exec(key);
+  if (header) return p((v) => ({ header: { name: header[1]!.toLowerCase(), string_match: stringMatch(v) } }), true);
+  const claim = /^request\.auth\.claims((?:\[[^\]]+\])+)$/.exec(key);
+  if (claim) {
+    const path = [...claim[1]!.matchAll(/\[([^\]]+)\]/g)].map((m) => m[1]!);
+    return p((v) => authnMetadata('request.auth.claims', v, true, path), true);
+  }
+  const filters = /^experimental\.envoy\.filters\.([^[]+)((?:\[[^\]]+\])+)$/.exec(key);
+  if (filters) {
+    const path = [...filters[2]!.matchAll(/\[([^\]]+)\]/g)].map((m) => m[1]!);
+    return { side: 'permission', http: true, leaf: (v) => metadata(`envoy.filters.${filters[1]!}`, path, { string_match: stringMatch(v) }) };
+  }
+  const fields = sourceFields(ctx);
+  switch (key) {
+    case 'source.ip':
+      return fields['ipBlocks']!;
+    case 'remote.ip':
+      return fields['remoteIpBlocks']!;
+    case 'source.namespace':
+      return fields['namespaces']!;
+    case 'source.principal':
+      return fields['principals']!;
+    case 'source.serviceAccount':
+      return fields['serviceAccounts']!;
+    case 'request.auth.principal':
+      return fields['requestPrincipals']!;
+    case 'request.auth.audiences':
+      return p((v) => authnMetadata('request.auth.audiences', v, true), true);
+    case 'request.auth.presenter':
+      return p((v) => authnMetadata('request.auth.presenter', v, false), true);
+    case 'destination.ip':
+      return { side: 'permission', http: false, leaf: (v) => ({ destination_ip: cidr(v) }) };
+    case 'destination.port':
+      return OPERATION_FIELDS['ports']!;
+    case 'connection.sni':
+      return { side: 'permission', http: false, leaf: (v) => ({ requested_server_name: stringMatch(v) }) };
+    default:
+      return null;
+  }
+}
+
+/** Signals that an ALLOW rule cannot apply (HTTP-only field on TCP, unknown key): drop the whole rule. */
+class DropRule extends Error {
+  readonly code = 'AUTHZ_RULE_DROPPED';
+}
+
+function valuesAndNot(f: Field, values: string[] | undefined, notValues: string[] | undefined, ctx: RuleContext): Json[] {
+  const out: Json[] = [];
+  const present = (values?.length ?? 0) > 0 || (notValues?.length ?? 0) > 0;
+  if (!present) return out;
+  if (f.http && ctx.forTcp) {
+    if (ctx.action === 'DENY') return out;
+    throw new DropRule('HTTP-only field on a TCP port');
+  }
+  if (values?.length) out.push(orOf(f.side, values.map(f.leaf)));
+  if (notValues?.length) out.push(notOf(f.side, orOf(f.side, notValues.map(f.leaf))));
+  return out;
+}
+
+function notKey(k: string): string {
+  return `not${k[0]!.toUpperCase()}${k.slice(1)}`;
+}
+
+function block(side: Side, fields: Record<string, Field>, obj: Source | Operation, ctx: RuleContext): Json[] {
+  const record = obj as Record<string, string[] | undefined>;
+  const out: Json[] = [];
+  for (const [key, f] of Object.entries(fields)) out.push(...valuesAndNot(f, record[key], record[notKey(key)], ctx));
+  void side;
+  return out;
+}
+
+/** Translates one rule; null when it is dropped (ALLOW on TCP with HTTP-only fields, or an unknown key). */
+export function translateRule(rule: Rule, ctx: RuleContext): RbacPolicy | null {
+  try {
+    const permission: Json[] = [];
+    const principal: Json[] = [];
+    if (rule.to?.length) {
+      permission.push(orOf('permission', rule.to.map((t) => andOf('permission', block('permission', OPERATION_FIELDS, t.operation ?? {}, ctx)))));
+    }
+    if (rule.from?.length) {
+      const fields = sourceFields(ctx);
+      principal.push(orOf('principal', rule.from.map((f) => andOf('principal', block('principal', fields, f.source ?? {}, ctx)))));
+    }
+    for (const c of rule.when ?? []) {
+      const f = conditionField(c.key, ctx);
+      if (f === null) {
+        if (ctx.action === 'DENY') continue;
+        throw new DropRule(`unknown condition key ${c.key}`);
+      }
+      (f.side === 'permission' ? permission : principal).push(...valuesAndNot(f, c.values, c.notValues, ctx));
+    }
+    return { permissions: [andOf('permission', permission)], principals: [andOf('principal', principal)] };
+  } catch (err) {
+    if (err instanceof DropRule) return null;
+    throw err;
+  }
+}
+
+export type { Condition };

@@ -1,0 +1,161 @@
+// AuthorizationPolicy → the inbound authorization filters of one workload, as Istio builds them:
+// HTTP `ext_authz` (CUSTOM) → `rbac` DENY → `rbac` LOG (AUDIT) → `rbac` ALLOW; network RBAC for TCP.
+import type { AuthorizationPolicy } from '../config/resource.ts';
+import type { ExtensionProvider } from '../config/types/other.ts';
+import type { AuthorizationAction, PolicyTargetReference } from '../config/types/security.ts';
+import type { TypedAny } from '../xds/any.ts';
+import { TypeUrl } from '../xds/type-urls.ts';
+import { type RbacPolicy, translateRule } from './authorization-rule.ts';
+import { translateExtAuthzProvider } from './authorization-ext-authz.ts';
+
+export interface AuthorizationTarget {
+  readonly workloadLabels: Record<string, string>;
+  readonly namespace: string;
+  readonly rootNamespace: string;
+  readonly trustDomain: string;
+  /** The inbound port being built (informational; rules carry their own `ports`). */
+  readonly port?: number;
+  /** Services (same namespace) that select this workload, for `targetRef(s)` of kind Service. */
+  readonly services?: readonly string[];
+  /** meshConfig.extensionProviders, for CUSTOM. */
+  readonly extensionProviders?: readonly ExtensionProvider[];
+}
+
+export interface NamedFilter {
+  name: string;
+  typed_config: TypedAny;
+}
+
+export interface AuthorizationFilters {
+  /** HTTP filters, in the order they go into the inbound HCM (before the router). */
+  readonly http: NamedFilter[];
+  /** Network filters for a TCP filter chain (before tcp_proxy). */
+  readonly tcp: NamedFilter[];
+  /** Problems the user should hear about (unknown provider, several CUSTOM providers). */
+  readonly warnings: string[];
+}
+
+export const DRY_RUN_ANNOTATION = 'istio.io/dry-run';
+
+function refSelects(ref: PolicyTargetReference, policyNs: string, t: AuthorizationTarget): boolean {
+  if ((ref.namespace ?? policyNs) !== t.namespace && policyNs !== t.rootNamespace) return false;
+  switch (ref.kind) {
+    case 'Gateway':
+      return t.workloadLabels['gateway.networking.k8s.io/gateway-name'] === ref.name || t.workloadLabels['istio'] === ref.name;
+    case 'Service':
+    case 'ServiceEntry':
+      return t.services?.includes(ref.name) === true;
+    default:
+      return false;
+  }
+}
+
+/** Istio's selection: root namespace = mesh-wide, else same namespace; selector labels or targetRef(s). */
+export function policySelects(p: AuthorizationPolicy, t: AuthorizationTarget): boolean {
+  const ns = p.metadata.namespace;
+  if (ns !== t.rootNamespace && ns !== t.namespace) return false;
+  const refs = p.spec.targetRefs ?? (p.spec.targetRef ? [p.spec.targetRef] : []);
+  if (refs.length > 0) return refs.some((r) => refSelects(r, ns, t));
+  const labels = p.spec.selector?.matchLabels ?? {};
+  return Object.entries(labels).every(([k, v]) => t.workloadLabels[k] === v);
+}
+
+export function policyName(ns: string, name: string, i: number): string {
+  return `ns[${ns}]-policy[${name}]-rule[${i}]`;
+}
+
+type Policies = Record<string, RbacPolicy>;
+interface Bucket {
+  enforced: Policies | null;
+  shadow: Policies | null;
+}
+
+function addPolicy(bucket: Bucket, dryRun: boolean, policy: AuthorizationPolicy, forTcp: boolean, action: AuthorizationAction, trustDomain: string, prefix = ''): void {
+  const key = dryRun ? 'shadow' : 'enforced';
+  const rules = policy.spec.rules ?? [];
+  const ctx = { namespace: policy.metadata.namespace, trustDomain, forTcp, action };
+  rules.forEach((rule, i) => {
+    const translated = translateRule(rule, ctx);
+    if (!translated) return;
+    const target = bucket[key] ?? {};
+    bucket[key] = target;
+    target[prefix + policyName(policy.metadata.namespace, policy.metadata.name, i)] = translated;
+  });
+}
+
+function sortedPolicies(p: Policies): Policies {
+  return Object.fromEntries(Object.entries(p).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+function rbacConfig(bucket: Bucket, action: 'ALLOW' | 'DENY' | 'LOG', shadowPrefix: string, tcp: boolean): TypedAny | null {
+  if (!bucket.enforced && !bucket.shadow) return null;
+  const config: TypedAny = { '@type': tcp ? TypeUrl.NetworkRbac : TypeUrl.HttpRbac };
+  if (bucket.enforced) config['rules'] = { action, policies: sortedPolicies(bucket.enforced) };
+  if (bucket.shadow) {
+    config['shadow_rules'] = { action, policies: sortedPolicies(bucket.shadow) };
+    config['shadow_rules_stat_prefix'] = shadowPrefix;
+  }
+  if (tcp) config['stat_prefix'] = 'tcp.';
+  return config;
+}
+
+function build(policies: readonly AuthorizationPolicy[], t: AuthorizationTarget, forTcp: boolean, warnings: string[]): NamedFilter[] {
+  const deny: Bucket = { enforced: null, shadow: null };
+  const allow: Bucket = { enforced: null, shadow: null };
+  const audit: Bucket = { enforced: null, shadow: null };
+  const custom: Bucket = { enforced: null, shadow: null };
+  let provider: ExtensionProvider | undefined;
+  for (const p of policies) {
+    const action = p.spec.action ?? 'ALLOW';
+    const dryRun = p.metadata.annotations[DRY_RUN_ANNOTATION] === 'true';
+    if (action === 'CUSTOM') {
+      const name = p.spec.provider?.name;
+      const found = t.extensionProviders?.find((e) => e.name === name && e.envoyExtAuthzHttp);
+      if (!found) {
+        // Fail closed: a CUSTOM policy whose provider is unknown denies the requests it matches.
+        if (!forTcp) warnings.push(`${p.metadata.namespace}/${p.metadata.name}: extension provider ${String(name)} not found (or not envoyExtAuthzHttp); matching requests are denied`);
+        addPolicy(deny, false, p, forTcp, 'DENY', t.trustDomain);
+        continue;
+      }
+      if (forTcp) continue; // an HTTP ext_authz provider does not apply to TCP
+      if (provider && provider.name !== found.name) {
+        warnings.push(`${p.metadata.namespace}/${p.metadata.name}: only one CUSTOM provider per workload; ${found.name} ignored`);
+        continue;
+      }
+      provider = found;
+      addPolicy(custom, true, p, false, 'ALLOW', t.trustDomain, 'istio-ext-authz-');
+    } else if (action === 'DENY') addPolicy(deny, dryRun, p, forTcp, 'DENY', t.trustDomain);
+    else if (action === 'AUDIT') addPolicy(audit, dryRun, p, forTcp, 'AUDIT', t.trustDomain);
+    else {
+      addPolicy(allow, dryRun, p, forTcp, 'ALLOW', t.trustDomain);
+      // An ALLOW policy whose rules were all dropped still makes the workload default-deny.
+      if (!dryRun && !allow.enforced) allow.enforced = {};
+    }
+  }
+  const out: NamedFilter[] = [];
+  const name = forTcp ? 'envoy.filters.network.rbac' : 'envoy.filters.http.rbac';
+  if (custom.shadow && provider) {
+    out.push({ name, typed_config: rbacConfig(custom, 'ALLOW', 'istio_ext_authz_', false)! });
+    out.push({ name: 'envoy.filters.http.ext_authz', typed_config: translateExtAuthzProvider(provider) });
+  }
+  for (const [bucket, action, prefix] of [
+    [deny, 'DENY', 'istio_dry_run_deny_'],
+    [audit, 'LOG', 'istio_dry_run_audit_'],
+    [allow, 'ALLOW', 'istio_dry_run_allow_'],
+  ] as const) {
+    const config = rbacConfig(bucket, action, prefix, forTcp);
+    if (config) out.push({ name, typed_config: config });
+  }
+  return out;
+}
+
+/** Pure: the inbound authorization filters for one workload (HTTP chain and TCP chain). */
+export function translateAuthorization(policies: readonly AuthorizationPolicy[], target: AuthorizationTarget): AuthorizationFilters {
+  const selected = policies
+    .filter((p) => policySelects(p, target))
+    .sort((a, b) => `${a.metadata.namespace}/${a.metadata.name}`.localeCompare(`${b.metadata.namespace}/${b.metadata.name}`));
+  const warnings: string[] = [];
+  const http = build(selected, target, false, warnings);
+  const tcp = build(selected, target, true, []);
+  return { http, tcp, warnings };
+}
