@@ -1,0 +1,88 @@
+// The last-good resource set: each file's latest load result merged by resource key. A resource that
+// turns invalid (its key named by an error diagnostic) keeps its last good version and is reported as held.
+import type { Diagnostic } from '../config/diagnostic.ts';
+import type { LoadResult } from '../config/load.ts';
+import type { AnyResource } from '../config/resource.ts';
+import { resourceKey } from '../config/resource.ts';
+
+export interface HeldResource {
+  key: string;
+  /** The file the last good version came from. */
+  file: string;
+  diagnostics: Diagnostic[];
+}
+
+export interface StoreState {
+  resources: AnyResource[];
+  diagnostics: Diagnostic[];
+  held: HeldResource[];
+}
+
+export class ConfigStore {
+  #files = new Map<string, LoadResult>();
+  #lastGood = new Map<string, { resource: AnyResource; file: string }>();
+  #state: StoreState = { resources: [], diagnostics: [], held: [] };
+
+  /** Replaces one file's load result (undefined: the file is gone). Returns whether the resource set changed. */
+  setFile(file: string, result: LoadResult | undefined): boolean {
+    if (result) this.#files.set(file, result);
+    else this.#files.delete(file);
+    return this.#recompute();
+  }
+
+  get state(): StoreState {
+    return this.#state;
+  }
+
+  get files(): string[] {
+    return [...this.#files.keys()].sort();
+  }
+
+  #recompute(): boolean {
+    const current = new Map<string, { resource: AnyResource; file: string }>();
+    const diagnostics: Diagnostic[] = [];
+    const erroredKeys = new Map<string, Diagnostic[]>();
+    for (const file of this.files) {
+      const r = this.#files.get(file) as LoadResult;
+      for (const res of r.resources) current.set(resourceKey(res), { resource: res, file });
+      for (const d of r.diagnostics) {
+        diagnostics.push(d);
+        if (d.severity === 'error' && d.resource) erroredKeys.set(d.resource, [...(erroredKeys.get(d.resource) ?? []), d]);
+      }
+    }
+    const held: HeldResource[] = [];
+    const next = new Map(current);
+    for (const [key, good] of this.#lastGood) {
+      if (current.has(key)) continue;
+      const why = erroredKeys.get(key);
+      // Gone without an error: deleted. Gone with one: it became invalid, keep what worked.
+      if (why) {
+        next.set(key, good);
+        held.push({ key, file: good.file, diagnostics: why });
+      }
+    }
+    const before = this.#lastGood;
+    this.#lastGood = next;
+    this.#state = {
+      resources: [...next.values()].map((v) => v.resource),
+      diagnostics,
+      held: held.sort((a, b) => a.key.localeCompare(b.key)),
+    };
+    return !sameResources(before, next);
+  }
+}
+
+function sameResources(a: Map<string, { resource: AnyResource }>, b: Map<string, { resource: AnyResource }>): boolean {
+  if (a.size !== b.size) return false;
+  for (const [k, v] of a) {
+    const w = b.get(k);
+    if (!w || (w.resource !== v.resource && JSON.stringify(strip(w.resource)) !== JSON.stringify(strip(v.resource)))) return false;
+  }
+  return true;
+}
+
+/** Compares content, not where in a file it sits. */
+function strip(r: AnyResource): unknown {
+  const { origin: _o, ...rest } = r;
+  return rest;
+}

@@ -1,0 +1,82 @@
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import type { LoadResult } from '../config/load.ts';
+import { ManualClock } from './clock.ts';
+import { ConfigWatcher } from './config-watcher.ts';
+
+const vs = (name: string) => `apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: ${name}}\nspec: {hosts: [${name}]}\n`;
+
+async function setup(rescanMs = 0) {
+  const dir = await mkdtemp(path.join(tmpdir(), 'or-watch-'));
+  const files = new Map<string, LoadResult>();
+  const log: string[] = [];
+  const clock = new ManualClock();
+  const w = new ConfigWatcher({
+    paths: [dir],
+    clock,
+    rescanMs,
+    onFile: (f, r) => {
+      log.push(`${r ? 'load' : 'drop'} ${path.relative(dir, f)}`);
+      if (r) files.set(f, r);
+      else files.delete(f);
+    },
+  });
+  return { dir, files, log, w, clock };
+}
+
+test('add, edit, rename and delete are seen by a rescan', async () => {
+  const { dir, log, w } = await setup();
+  await mkdir(path.join(dir, 'sub'));
+  await writeFile(path.join(dir, 'a.yaml'), vs('a'));
+  await writeFile(path.join(dir, 'sub', 'b.yml'), vs('b'));
+  await writeFile(path.join(dir, 'notes.txt'), 'ignored');
+  await w.start();
+  assert.deepEqual(log.sort(), ['load a.yaml', 'load sub/b.yml']);
+  log.length = 0;
+  assert.equal(await w.rescan(), 0);
+  await writeFile(path.join(dir, 'a.yaml'), vs('a2'));
+  await rename(path.join(dir, 'sub', 'b.yml'), path.join(dir, 'c.yaml'));
+  assert.equal(await w.rescan(), 3);
+  assert.deepEqual(log.sort(), ['drop sub/b.yml', 'load a.yaml', 'load c.yaml']);
+  await rm(path.join(dir, 'a.yaml'));
+  await w.rescan();
+  assert.equal(log.at(-1), 'drop a.yaml');
+  w.close();
+  await rm(dir, { recursive: true });
+});
+
+test('fs.watch reports a new file without a rescan timer', async () => {
+  const { dir, log, w } = await setup();
+  await w.start();
+  const seen = new Promise<void>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error('no watch event within 5 s')), 5000);
+    const i = setInterval(() => {
+      if (log.includes('load new.yaml')) {
+        clearTimeout(t);
+        clearInterval(i);
+        resolve();
+      }
+    }, 10);
+  });
+  await writeFile(path.join(dir, 'new.yaml'), vs('n'));
+  await seen;
+  w.close();
+  await rm(dir, { recursive: true });
+});
+
+test('the periodic rescan runs on the injected clock', async () => {
+  const { dir, log, w, clock } = await setup(1000);
+  await w.start();
+  w.close(); // stop fs.watch; keep only the timer path by restarting without watchers below
+  const w2 = new ConfigWatcher({ paths: [dir], clock, rescanMs: 1000, onFile: (f) => log.push(path.basename(f)) });
+  await w2.start();
+  await writeFile(path.join(dir, 'late.yaml'), vs('l'));
+  clock.advance(1000);
+  await w2.rescan(); // joins the scan the timer started
+  assert.ok(log.includes('late.yaml'));
+  w2.close();
+  await rm(dir, { recursive: true });
+});

@@ -1,0 +1,140 @@
+// Watches directories of YAML (fs.watch, recursive, plus a periodic rescan for file systems where
+// events get lost) and hands each added, changed or removed file's load result to the config store.
+import { watch, type FSWatcher } from 'node:fs';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { LoadResult } from '../config/load.ts';
+import { loadText } from '../config/load.ts';
+import type { Clock, TimerHandle } from './clock.ts';
+
+export interface ConfigWatcherOptions {
+  /** Directories (searched recursively) or single files. */
+  paths: readonly string[];
+  clock: Clock;
+  /** Fallback rescan period; 0 disables it. */
+  rescanMs?: number;
+  /** A file appeared or changed (with its load result) or disappeared (undefined). */
+  onFile: (file: string, result: LoadResult | undefined) => void;
+  /** After a scan that reported at least one file. */
+  onScanned?: (changedFiles: number) => void;
+  onError?: (err: Error) => void;
+}
+
+const yamlFile = /\.ya?ml$/i;
+
+export class ConfigWatcher {
+  #opts: ConfigWatcherOptions;
+  #known = new Map<string, string>();
+  #watchers: FSWatcher[] = [];
+  #timer: TimerHandle | undefined;
+  #scanning: Promise<number> | undefined;
+  #again = false;
+  #closed = false;
+
+  constructor(opts: ConfigWatcherOptions) {
+    this.#opts = opts;
+  }
+
+  /** First full scan, then watching. */
+  async start(): Promise<void> {
+    await this.rescan();
+    for (const p of this.#opts.paths) {
+      try {
+        const w = watch(p, { recursive: true, persistent: false }, () => this.#schedule());
+        w.on('error', (err) => this.#opts.onError?.(err));
+        this.#watchers.push(w);
+      } catch (err) {
+        this.#opts.onError?.(err as Error);
+      }
+    }
+    this.#tick();
+  }
+
+  /** Scans every path now; resolves with how many files changed. Concurrent calls coalesce. */
+  rescan(): Promise<number> {
+    if (this.#scanning) {
+      this.#again = true;
+      return this.#scanning;
+    }
+    this.#scanning = (async () => {
+      let changed = 0;
+      do {
+        this.#again = false;
+        changed += await this.#scan();
+      } while (this.#again && !this.#closed);
+      this.#scanning = undefined;
+      if (changed > 0) this.#opts.onScanned?.(changed);
+      return changed;
+    })();
+    return this.#scanning;
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.#timer?.cancel();
+    for (const w of this.#watchers) w.close();
+    this.#watchers = [];
+  }
+
+  #schedule(): void {
+    if (this.#closed) return;
+    void this.rescan().catch((err: Error) => this.#opts.onError?.(err));
+  }
+
+  #tick(): void {
+    const every = this.#opts.rescanMs ?? 5000;
+    if (every <= 0 || this.#closed) return;
+    this.#timer = this.#opts.clock.setTimer(() => {
+      this.#schedule();
+      this.#tick();
+    }, every);
+  }
+
+  async #scan(): Promise<number> {
+    const seen = new Map<string, string>();
+    for (const p of this.#opts.paths) for (const [file, sig] of await listYaml(p)) seen.set(file, sig);
+    let changed = 0;
+    for (const [file, sig] of seen) {
+      if (this.#known.get(file) === sig) continue;
+      let text: string;
+      try {
+        text = await readFile(file, 'utf8');
+      } catch {
+        continue; // removed between listing and reading: the next scan sees it gone
+      }
+      this.#known.set(file, sig);
+      this.#opts.onFile(file, loadText(text, file));
+      changed++;
+    }
+    for (const file of [...this.#known.keys()]) {
+      if (seen.has(file)) continue;
+      this.#known.delete(file);
+      this.#opts.onFile(file, undefined);
+      changed++;
+    }
+    return changed;
+  }
+}
+
+/** YAML files under a path with a change signature (inode, size, mtime). */
+async function listYaml(p: string): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  let entries: string[];
+  try {
+    const s = await stat(p);
+    if (s.isFile()) entries = [p];
+    else entries = (await readdir(p, { recursive: true })).map((e) => path.join(p, e));
+  } catch {
+    return out;
+  }
+  for (const file of entries) {
+    if (!yamlFile.test(file)) continue;
+    try {
+      const s = await stat(file);
+      if (s.isFile()) out.set(path.resolve(file), `${s.ino}:${s.size}:${s.mtimeMs}`);
+    } catch {
+      // vanished while listing
+    }
+  }
+  return out;
+}

@@ -1,0 +1,75 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { loadText } from '../config/load.ts';
+import type { ProxyView } from '../model/proxy-view.ts';
+import { declaredWorkloads, WorkloadRegistry } from './registry.ts';
+
+const manifests = `
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: podinfo-stable, namespace: podinfo}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: podinfo}}
+  template:
+    metadata: {labels: {app: podinfo, version: stable}}
+    spec:
+      serviceAccountName: podinfo
+      containers: [{name: podinfo, image: ghcr.io/stefanprodan/podinfo, ports: [{containerPort: 9898}]}]
+---
+apiVersion: networking.istio.io/v1
+kind: WorkloadEntry
+metadata: {name: vm-1, namespace: podinfo}
+spec: {address: 10.0.0.9, ports: {http: 8080}, labels: {app: legacy}, serviceAccount: legacy}
+`;
+
+const view = (over: Partial<ProxyView> = {}): ProxyView => ({
+  id: 'sidecar~127.0.0.1~podinfo-stable-0.podinfo~podinfo.svc.cluster.local',
+  role: 'sidecar',
+  namespace: 'podinfo',
+  workloadName: 'podinfo-stable',
+  serviceAccount: 'podinfo',
+  labels: { app: 'podinfo', version: 'stable' },
+  ip: '127.0.0.1',
+  appPorts: { 9898: 41000 },
+  tunnelAddress: '127.0.0.1:41002',
+  ...over,
+});
+
+test('Deployments become replicas and WorkloadEntries become instances', () => {
+  const { resources, diagnostics } = loadText(manifests, 'm.yaml');
+  assert.deepEqual(diagnostics.filter((d) => d.severity === 'error'), []);
+  const ws = declaredWorkloads(resources);
+  assert.deepEqual(ws.map((w) => `${w.namespace}/${w.name}:${w.serviceAccount}:${w.healthy}`), [
+    'podinfo/podinfo-stable-0:podinfo:false',
+    'podinfo/podinfo-stable-1:podinfo:false',
+    'podinfo/vm-1:legacy:true',
+  ]);
+  assert.deepEqual(ws[0]?.labels, { app: 'podinfo', version: 'stable' });
+  assert.deepEqual(ws[2]?.appPorts, { 8080: 8080 });
+});
+
+test('a connected proxy makes its instance healthy with its addresses; disconnecting undoes it', () => {
+  const reg = new WorkloadRegistry();
+  reg.setDeclared(declaredWorkloads(loadText(manifests, 'm.yaml').resources));
+  reg.register({ name: 'podinfo-stable-0', namespace: 'podinfo', labels: { app: 'podinfo' }, serviceAccount: 'podinfo', address: '127.0.0.1', appPorts: { 9898: 41000 }, tunnelAddress: '127.0.0.1:41002', healthy: true, source: 'deployment' });
+  const find = () => reg.instances().find((i) => i.name === 'podinfo-stable-0');
+  assert.equal(find()?.healthy, false, 'expects a sidecar that is not connected');
+  assert.equal(reg.proxyConnected('podinfo-stable-0', view()), true);
+  assert.equal(reg.proxyConnected('podinfo-stable-0', view()), false, 'second stream of the same proxy');
+  assert.deepEqual({ ...find() }, {
+    name: 'podinfo-stable-0', namespace: 'podinfo', labels: { app: 'podinfo', version: 'stable' }, serviceAccount: 'podinfo',
+    address: '127.0.0.1', appPorts: { 9898: 41000 }, healthy: true, source: 'deployment', tunnelAddress: '127.0.0.1:41002',
+  });
+  assert.equal(reg.proxyDisconnected('podinfo-stable-0', 'podinfo'), false);
+  assert.equal(reg.proxyDisconnected('podinfo-stable-0', 'podinfo'), true);
+  assert.equal(find()?.healthy, false);
+  assert.equal(reg.unregister('podinfo', 'podinfo-stable-0'), true);
+  assert.equal(find()?.source, 'deployment');
+});
+
+test('a proxy with no declaration is registered from its node alone', () => {
+  const reg = new WorkloadRegistry();
+  reg.proxyConnected('adhoc-0', view({ namespace: 'x', labels: { app: 'adhoc' } }));
+  assert.deepEqual(reg.instances().map((i) => `${i.namespace}/${i.name}:${i.source}:${i.healthy}`), ['x/adhoc-0:proxy:true']);
+});
