@@ -12,12 +12,12 @@ interface Family {
 }
 
 const labelKey = (l: Labels) => JSON.stringify(Object.entries(l).sort(([a], [b]) => a.localeCompare(b)));
-const escape = (v: string) => v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
+const escapeValue = (v: string) => v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
 
 function fmt(labels: Labels, extra?: [string, string]): string {
   const all = Object.entries(labels);
   if (extra) all.push(extra);
-  return all.length ? `{${all.map(([k, v]) => `${k}="${escape(v)}"`).join(',')}}` : '';
+  return all.length ? `{${all.map(([k, v]) => `${k}="${escapeValue(v)}"`).join(',')}}` : '';
 }
 
 export class MetricRegistry {
@@ -83,7 +83,9 @@ export class MetricRegistry {
           lines.push(`${f.name}${fmt(s.labels)} ${s.value}`);
           continue;
         }
-        (f.bounds ?? []).forEach((b, i) => lines.push(`${f.name}_bucket${fmt(s.labels, ['le', String(b)])} ${s.buckets?.[i] ?? 0}`));
+        (f.bounds ?? []).forEach((b, i) => {
+          lines.push(`${f.name}_bucket${fmt(s.labels, ['le', String(b)])} ${s.buckets?.[i] ?? 0}`);
+        });
         lines.push(`${f.name}_bucket${fmt(s.labels, ['le', '+Inf'])} ${s.count ?? 0}`);
         lines.push(`${f.name}_sum${fmt(s.labels)} ${s.sum ?? 0}`, `${f.name}_count${fmt(s.labels)} ${s.count ?? 0}`);
       }
