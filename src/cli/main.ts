@@ -5,7 +5,9 @@ import { Command, CommanderError } from 'commander';
 type Define = (program: Command) => void;
 
 /** Command modules, in the order `outrigger --help` lists them. */
-const commands: (() => Promise<{ define: Define }>)[] = [];
+const commands: (() => Promise<{ define: Define }>)[] = [
+  () => import('./analyze.ts'),
+];
 
 export async function main(argv: readonly string[]): Promise<number> {
   const program = new Command('outrigger')

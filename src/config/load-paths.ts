@@ -10,6 +10,8 @@ import type { SourceSpan } from './source.ts';
 export interface LoadPathsOptions {
   /** Reads stdin for `-` (injected in tests). */
   readStdin?: () => Buffer;
+  /** Receives each file's decoded text (e.g. to show source lines under diagnostics). */
+  onText?: (file: string, text: string) => void;
 }
 
 const yamlFile = /\.ya?ml$/i;
@@ -20,8 +22,8 @@ export function loadPaths(paths: readonly string[], options: LoadPathsOptions = 
   const results: LoadResult[] = [];
   const seen = new Set<string>();
   for (const p of paths) {
-    if (p === '-') results.push(loadBytes(options.readStdin ? options.readStdin() : readFileSync(0), '<stdin>'));
-    else collect(p, 0, seen, results, true);
+    if (p === '-') results.push(loadBytes(options.readStdin ? options.readStdin() : readFileSync(0), '<stdin>', options.onText));
+    else collect(p, 0, seen, results, true, options.onText);
   }
   return mergeResults(results);
 }
@@ -31,7 +33,9 @@ function unreadable(path: string, err: unknown): LoadResult {
   return { resources: [], diagnostics: [diagnostic('OR1007', `cannot read ${path}: ${why}`, { file: path })] };
 }
 
-function collect(path: string, depth: number, seen: Set<string>, out: LoadResult[], named: boolean): void {
+type OnText = LoadPathsOptions['onText'];
+
+function collect(path: string, depth: number, seen: Set<string>, out: LoadResult[], named: boolean, onText: OnText): void {
   let real: string;
   let isDir: boolean;
   let size: number;
@@ -57,7 +61,7 @@ function collect(path: string, depth: number, seen: Set<string>, out: LoadResult
     }
     for (const name of entries) {
       if (name.startsWith('.')) continue;
-      collect(join(path, name), depth + 1, seen, out, false);
+      collect(join(path, name), depth + 1, seen, out, false, onText);
     }
     return;
   }
@@ -67,7 +71,7 @@ function collect(path: string, depth: number, seen: Set<string>, out: LoadResult
     return;
   }
   try {
-    out.push(loadBytes(readFileSync(real), path));
+    out.push(loadBytes(readFileSync(real), path, onText));
   } catch (err) {
     out.push(unreadable(path, err));
   }
@@ -76,7 +80,7 @@ function collect(path: string, depth: number, seen: Set<string>, out: LoadResult
 const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
 
 /** Loads raw bytes: size limit, UTF-8 check, then YAML. */
-export function loadBytes(bytes: Uint8Array, file: string): LoadResult {
+export function loadBytes(bytes: Uint8Array, file: string, onText?: OnText): LoadResult {
   if (bytes.length > MAX_INPUT_BYTES) {
     return { resources: [], diagnostics: [diagnostic('OR1004', `input is ${bytes.length} bytes; the limit is ${MAX_INPUT_BYTES}`, { file })] };
   }
@@ -87,6 +91,7 @@ export function loadBytes(bytes: Uint8Array, file: string): LoadResult {
     const at = firstInvalidUtf8(bytes);
     return { resources: [], diagnostics: [diagnostic('OR1005', `invalid UTF-8 at byte ${at}: the file is not UTF-8 text`, { file, span: byteSpan(bytes, at, file) })] };
   }
+  onText?.(file, text);
   return loadText(text, file);
 }
 

@@ -3,7 +3,7 @@ import type { Diagnostic } from './diagnostic.ts';
 import { diagnostic, formatPath } from './diagnostic-build.ts';
 import { closest } from './did-you-mean.ts';
 import { issueDiagnostics } from './issue-diagnostics.ts';
-import { apiVersionsOf, foreignGroup, type KindDef, kindDef, kinds, splitApiVersion, usedForeignKinds } from './kinds.ts';
+import { apiVersionsOf, foreignGroup, foreignKinds, type KindDef, kindDef, kinds, splitApiVersion, usedForeignKinds } from './kinds.ts';
 import type { ParsedDocument } from './parse-yaml.ts';
 import { type AnyResource, type ResourceOrigin, resourceKey } from './resource.ts';
 import * as z from 'zod';
@@ -34,7 +34,7 @@ function rawKey(raw: Raw, namespaced: boolean): string | undefined {
   return resourceKey({ kind, metadata: { name: meta['name'], namespace: ns } });
 }
 
-const allKinds = [...kinds.map((k) => k.kind), 'Jaeger', 'OpenTelemetryCollector', 'ServiceMonitor', 'PodMonitor', 'PrometheusRule', 'Kiali'];
+const allKinds = [...kinds.map((k) => k.kind), ...foreignKinds.flatMap((f) => f.kinds)];
 
 export function validateDocument(doc: ParsedDocument): ValidateResult {
   const raw = doc.value;
@@ -58,6 +58,12 @@ export function validateDocument(doc: ParsedDocument): ValidateResult {
   if (!def) {
     const foreign = foreignGroup(group);
     if (foreign) return foreignResource(doc, raw, apiVersion, kind, usedForeignKinds.has(kind));
+    const home = foreignKinds.find((f) => f.kinds.includes(kind));
+    if (home) {
+      return {
+        diagnostics: [diagnostic('OR1012', `${kind} belongs to ${home.group}, not ${apiVersion}`, { span: at(['apiVersion']), field: 'apiVersion', fix: `use apiVersion: ${home.group}/<version>` })],
+      };
+    }
     const guess = closest(kind, allKinds);
     return {
       diagnostics: [
