@@ -61,13 +61,27 @@ function stable(v: unknown): string {
   return JSON.stringify(v);
 }
 
+/** Proto3 drops default scalars and empty maps on the wire; everything else must survive. */
+function withoutDefaults(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(withoutDefaults);
+  if (typeof v !== 'object' || v === null) return v;
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(v)) {
+    if (x === false || x === 0 || x === '') continue;
+    const inner = withoutDefaults(x);
+    if (k === 'policies' && typeof inner === 'object' && inner !== null && Object.keys(inner).length === 0) continue;
+    out[k] = inner;
+  }
+  return out;
+}
+
 /** Encodes and decodes through the Envoy proto (enums as strings, as in config dumps) and checks nothing was lost. */
 export function roundTrip(config: TypedAny): TypedAny {
   const type = messageType(config['@type']);
   const { '@type': url, ...body } = config;
   const decoded = type.toObject(type.decode(type.encode(type.fromObject(body)).finish()), protoLoaderOptions);
   const out = { '@type': url, ...decoded } as TypedAny;
-  if (stable(out) !== stable(config)) {
+  if (stable(out) !== stable(withoutDefaults(config))) {
     throw new Error(`config changed through the proto:\n${JSON.stringify(config)}\n${JSON.stringify(out)}`);
   }
   return out;

@@ -45,12 +45,12 @@ class Affix implements StringPredicate {
 class Regex implements StringPredicate {
   readonly #source: string;
   readonly #re: RE2JS;
-  constructor(source: string) {
+  constructor(source: string, path: string) {
     this.#source = source;
     try {
       this.#re = RE2JS.compile(source);
     } catch (err) {
-      throw new RbacConfigError(`invalid safe_regex ${JSON.stringify(source)}: ${(err as Error).message}`, {
+      throw new RbacConfigError(`${path}: invalid regex ${JSON.stringify(source)}: ${(err as Error).message}`, {
         cause: err,
       });
     }
@@ -78,5 +78,5 @@ export function compileStringMatcher(m: StringMatcher | null | undefined, path =
 
 export function compileRegex(source: string | undefined, path: string): StringPredicate {
   if (source === undefined) throw new RbacConfigError(`${path}: missing regex`);
-  return new Regex(source);
+  return new Regex(source, path);
 }
