@@ -1,6 +1,20 @@
-// The immutable, indexed view of the mesh at one moment: valid resources plus workload instances.
-// PROVISIONAL shape: the model owner fills in the indexes; keep `buildSnapshot`'s signature.
-import type { AnyResource } from '../config/resource.ts';
+// The immutable, indexed view of the mesh at one moment: valid resources plus workload instances,
+// with the services they define and lookups by host, namespace and selector.
+import type {
+  AnyResource,
+  Deployment,
+  DestinationRule,
+  Gateway,
+  Service,
+  ServiceEntry,
+  SidecarResource,
+  VirtualService,
+  WorkloadEntry,
+} from '../config/resource.ts';
+import { hostAliases, resolveHost } from './host.ts';
+import { matchesLabels } from './labels.ts';
+import { type MeshSettings, meshSettingsFrom } from './mesh-config.ts';
+import { type MeshService, servicesFromKubernetes, servicesFromServiceEntry } from './service.ts';
 import type { WorkloadInstance } from './workload.ts';
 
 export interface MeshSnapshot {
@@ -8,6 +22,30 @@ export interface MeshSnapshot {
   readonly version: string;
   readonly resources: readonly AnyResource[];
   readonly workloads: readonly WorkloadInstance[];
+  readonly mesh: MeshSettings;
+  /** Every service, sorted by hostname then namespace. */
+  readonly services: readonly MeshService[];
+  /** Hostname (FQDN, ServiceEntry host, and `name.ns` / `name.ns.svc` forms) → services defining it. */
+  readonly servicesByHost: ReadonlyMap<string, readonly MeshService[]>;
+  readonly servicesByNamespace: ReadonlyMap<string, readonly MeshService[]>;
+  readonly workloadsByNamespace: ReadonlyMap<string, readonly WorkloadInstance[]>;
+  /** Workloads selected by a service, keyed `namespace/hostname`. */
+  readonly endpointsByService: ReadonlyMap<string, readonly WorkloadInstance[]>;
+  /** VirtualServices with hosts, sorted by namespace/name; keyed by each host resolved against the VS namespace. */
+  readonly virtualServices: readonly VirtualService[];
+  readonly virtualServicesByHost: ReadonlyMap<string, readonly VirtualService[]>;
+  /** Every VirtualService by `namespace/name` (delegates included). */
+  readonly virtualServiceByKey: ReadonlyMap<string, VirtualService>;
+  readonly destinationRules: readonly DestinationRule[];
+  readonly destinationRulesByHost: ReadonlyMap<string, readonly DestinationRule[]>;
+  readonly gateways: readonly Gateway[];
+  readonly gatewayByKey: ReadonlyMap<string, Gateway>;
+  readonly sidecars: readonly SidecarResource[];
+}
+
+/** `namespace/hostname`, the key of `endpointsByService`. */
+export function serviceKey(s: MeshService): string {
+  return `${s.namespace}/${s.hostname}`;
 }
 
 export function buildSnapshot(
@@ -15,5 +53,119 @@ export function buildSnapshot(
   workloads: readonly WorkloadInstance[],
   version: string,
 ): MeshSnapshot {
-  return Object.freeze({ version, resources, workloads });
+  const byKind = groupByKind(resources);
+  const deployments = byKind<Deployment>('Deployment');
+  const services: MeshService[] = [];
+  for (const s of byKind<Service>('Service')) services.push(...servicesFromKubernetes(s, deployments));
+  for (const se of byKind<ServiceEntry>('ServiceEntry')) services.push(...servicesFromServiceEntry(se));
+  services.sort((a, b) => cmp(a.hostname, b.hostname) || cmp(a.namespace, b.namespace));
+
+  const allWorkloads = [...workloads, ...workloadEntryInstances(byKind<WorkloadEntry>('WorkloadEntry'), workloads)];
+  const workloadsByNamespace = groupBy(allWorkloads, (w) => [w.namespace]);
+  const servicesByHost = groupBy(services, (s) => hostAliases(s.hostname, ''));
+  const servicesByNamespace = groupBy(services, (s) => [s.namespace]);
+  const endpointsByService = new Map<string, readonly WorkloadInstance[]>();
+  for (const s of services) {
+    const selector = s.selector;
+    const candidates = selector ? (workloadsByNamespace.get(s.namespace) ?? []) : [];
+    endpointsByService.set(
+      serviceKey(s),
+      candidates.filter((w) => matchesLabels(selector, w.labels)),
+    );
+  }
+
+  const allVs = sortByKey(byKind<VirtualService>('VirtualService'));
+  const virtualServices = allVs.filter((vs) => (vs.spec.hosts ?? []).length > 0);
+  const virtualServicesByHost = groupBy(virtualServices, (vs) =>
+    (vs.spec.hosts ?? []).map((h) => resolveHost(h, vs.metadata.namespace)),
+  );
+  const destinationRules = sortByKey(byKind<DestinationRule>('DestinationRule'));
+  const gateways = sortByKey(byKind<Gateway>('Gateway'));
+
+  return Object.freeze({
+    version,
+    resources,
+    workloads: allWorkloads,
+    mesh: meshSettingsFrom(resources),
+    services,
+    servicesByHost,
+    servicesByNamespace,
+    workloadsByNamespace,
+    endpointsByService,
+    virtualServices,
+    virtualServicesByHost,
+    virtualServiceByKey: new Map(allVs.map((vs) => [objectKey(vs), vs])),
+    destinationRules,
+    destinationRulesByHost: groupBy(destinationRules, (dr) => [resolveHost(dr.spec.host, dr.metadata.namespace)]),
+    gateways,
+    gatewayByKey: new Map(gateways.map((g) => [objectKey(g), g])),
+    sidecars: sortByKey(byKind<SidecarResource>('Sidecar')),
+  });
+}
+
+/** `namespace/name` of a resource. */
+export function objectKey(r: { metadata: { name: string; namespace: string } }): string {
+  return `${r.metadata.namespace}/${r.metadata.name}`;
+}
+
+/**
+ * The service a host names, seen from `fromNamespace`: short names resolve against it; when several
+ * namespaces define the host (ServiceEntries), the caller's own namespace wins, then the first.
+ */
+export function lookupService(snapshot: MeshSnapshot, host: string, fromNamespace: string): MeshService | undefined {
+  const list = snapshot.servicesByHost.get(resolveHost(host, fromNamespace)) ?? snapshot.servicesByHost.get(host);
+  if (!list || list.length === 0) return undefined;
+  return list.find((s) => s.namespace === fromNamespace) ?? list[0];
+}
+
+function workloadEntryInstances(entries: readonly WorkloadEntry[], known: readonly WorkloadInstance[]): WorkloadInstance[] {
+  const seen = new Set(known.map((w) => `${w.namespace}/${w.name}`));
+  const out: WorkloadInstance[] = [];
+  for (const we of entries) {
+    if (seen.has(objectKey(we)) || !we.spec.address) continue;
+    const ports: Record<number, number> = {};
+    for (const p of Object.values(we.spec.ports ?? {})) ports[p] = p;
+    out.push({
+      name: we.metadata.name,
+      namespace: we.metadata.namespace,
+      labels: { ...we.metadata.labels, ...we.spec.labels },
+      serviceAccount: we.spec.serviceAccount ?? 'default',
+      address: we.spec.address,
+      appPorts: ports,
+      healthy: true,
+      ...(we.spec.locality ? { locality: we.spec.locality } : {}),
+      source: 'workload-entry',
+    });
+  }
+  return out;
+}
+
+function groupByKind(resources: readonly AnyResource[]): <T>(kind: string) => T[] {
+  const map = new Map<string, AnyResource[]>();
+  for (const r of resources) {
+    const list = map.get(r.kind);
+    if (list) list.push(r);
+    else map.set(r.kind, [r]);
+  }
+  return <T>(kind: string) => (map.get(kind) ?? []) as T[];
+}
+
+function groupBy<T>(items: readonly T[], keys: (item: T) => readonly string[]): Map<string, readonly T[]> {
+  const map = new Map<string, T[]>();
+  for (const item of items) {
+    for (const k of new Set(keys(item))) {
+      const list = map.get(k);
+      if (list) list.push(item);
+      else map.set(k, [item]);
+    }
+  }
+  return map;
+}
+
+function sortByKey<T extends { metadata: { name: string; namespace: string } }>(list: T[]): T[] {
+  return list.sort((a, b) => cmp(objectKey(a), objectKey(b)));
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }

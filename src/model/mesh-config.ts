@@ -1,0 +1,46 @@
+// The mesh-wide settings translation reads, from IstioOperator.spec.meshConfig with Istio's defaults.
+import type { AnyResource, IstioOperator } from '../config/resource.ts';
+import type { MeshConfig } from '../config/types/other.ts';
+import { parseDurationMs } from '../xds/duration.ts';
+
+export interface MeshSettings {
+  readonly trustDomain: string;
+  readonly rootNamespace: string;
+  readonly outboundTrafficPolicy: 'ALLOW_ANY' | 'REGISTRY_ONLY';
+  readonly enableAutoMtls: boolean;
+  /** Milliseconds; Istio's default 10 s. */
+  readonly connectTimeoutMs: number;
+  readonly defaultHttpRetryPolicy: MeshConfig['defaultHttpRetryPolicy'] | undefined;
+  readonly pathNormalization: 'DEFAULT' | 'NONE' | 'BASE' | 'MERGE_SLASHES' | 'DECODE_AND_MERGE_SLASHES';
+  /** The raw mesh config, for parts translation does not interpret (tracing, providers). */
+  readonly raw: MeshConfig;
+}
+
+export const defaultMeshSettings: MeshSettings = Object.freeze({
+  trustDomain: 'cluster.local',
+  rootNamespace: 'istio-system',
+  outboundTrafficPolicy: 'ALLOW_ANY',
+  enableAutoMtls: true,
+  connectTimeoutMs: 10_000,
+  defaultHttpRetryPolicy: undefined,
+  pathNormalization: 'DEFAULT',
+  raw: {},
+});
+
+/** Mesh settings from the first IstioOperator that carries a meshConfig (Istio's defaults otherwise). */
+export function meshSettingsFrom(resources: readonly AnyResource[]): MeshSettings {
+  const op = resources.find((r): r is IstioOperator => r.kind === 'IstioOperator' && !!(r as IstioOperator).spec.meshConfig);
+  const mc = op?.spec.meshConfig;
+  if (!mc) return defaultMeshSettings;
+  const connectTimeout = typeof mc['connectTimeout'] === 'string' ? parseDurationMs(mc['connectTimeout']) : undefined;
+  return Object.freeze({
+    trustDomain: mc.trustDomain || defaultMeshSettings.trustDomain,
+    rootNamespace: mc.rootNamespace || defaultMeshSettings.rootNamespace,
+    outboundTrafficPolicy: mc.outboundTrafficPolicy?.mode ?? 'ALLOW_ANY',
+    enableAutoMtls: mc.enableAutoMtls ?? true,
+    connectTimeoutMs: connectTimeout ?? defaultMeshSettings.connectTimeoutMs,
+    defaultHttpRetryPolicy: mc.defaultHttpRetryPolicy,
+    pathNormalization: mc.pathNormalization?.normalization ?? 'DEFAULT',
+    raw: mc,
+  });
+}

@@ -1,0 +1,47 @@
+// Service port protocols, decided as Istio decides them: `appProtocol` first, then the port name
+// up to its first `-` (`http-web` → HTTP), else left to detection ('auto').
+
+export type Protocol = 'HTTP' | 'HTTP2' | 'GRPC' | 'HTTPS' | 'TLS' | 'TCP' | 'MONGO' | 'REDIS' | 'MYSQL' | 'UDP' | 'auto';
+
+const byName: Record<string, Protocol> = {
+  http: 'HTTP',
+  http2: 'HTTP2',
+  h2c: 'HTTP2',
+  grpc: 'GRPC',
+  'grpc-web': 'HTTP',
+  https: 'HTTPS',
+  tls: 'TLS',
+  tcp: 'TCP',
+  mongo: 'MONGO',
+  redis: 'REDIS',
+  mysql: 'MYSQL',
+  udp: 'UDP',
+  'kubernetes.io/h2c': 'HTTP2',
+  'kubernetes.io/ws': 'HTTP',
+  'kubernetes.io/wss': 'HTTPS',
+};
+
+/** Parses a protocol word (`HTTP`, `grpc`, `kubernetes.io/h2c`); 'auto' when unknown. */
+export function parseProtocol(word: string | undefined): Protocol {
+  if (!word) return 'auto';
+  return byName[word.toLowerCase()] ?? 'auto';
+}
+
+/** The protocol of a Kubernetes Service port. */
+export function kubernetesPortProtocol(port: { name?: string; appProtocol?: string; protocol?: string }): Protocol {
+  if (port.protocol === 'UDP') return 'UDP';
+  if (port.appProtocol) return parseProtocol(port.appProtocol);
+  const name = port.name ?? '';
+  const dash = name.indexOf('-');
+  return parseProtocol(dash >= 0 ? name.slice(0, dash) : name);
+}
+
+/** Protocols that the HTTP connection manager serves (routes, retries, faults). */
+export function isHttp(p: Protocol): boolean {
+  return p === 'HTTP' || p === 'HTTP2' || p === 'GRPC';
+}
+
+/** Protocols spoken as HTTP/2 to the upstream. */
+export function isHttp2(p: Protocol): boolean {
+  return p === 'HTTP2' || p === 'GRPC';
+}

@@ -1,0 +1,47 @@
+// Istio's auto mTLS shape for an outbound cluster, used until the client TLS concept plugs in:
+// endpoints labelled tlsMode=istio get mutual TLS with the workload certificate, others plaintext.
+import type { ProxyView } from '../model/proxy-view.ts';
+import type { MeshSnapshot } from '../model/snapshot.ts';
+import { type TypedAny, toStruct } from '../xds/any.ts';
+import { TypeUrl } from '../xds/type-urls.ts';
+import type { ClusterTlsContext, ClusterTransport } from './options.ts';
+
+const sds = (name: string) => ({ name, sds_config: { ads: {}, resource_api_version: 'V3' } });
+
+/** The UpstreamTlsContext that talks to a peer sidecar's tunnel with the workload identity. */
+export function istioMutualTls(sni: string): TypedAny {
+  return {
+    '@type': TypeUrl.UpstreamTlsContext,
+    common_tls_context: {
+      tls_params: { tls_minimum_protocol_version: 'TLSv1_2', tls_maximum_protocol_version: 'TLSv1_3' },
+      alpn_protocols: ['h2'],
+      tls_certificate_sds_secret_configs: [sds('default')],
+      combined_validation_context: { default_validation_context: {}, validation_context_sds_secret_config: sds('ROOTCA') },
+    },
+    sni,
+  };
+}
+
+export function autoMtlsTransport(snapshot: MeshSnapshot, _proxy: ProxyView, cluster: ClusterTlsContext): ClusterTransport {
+  const mode = cluster.tls?.mode;
+  if (mode === 'DISABLE') return {};
+  const tls = { name: 'envoy.transport_sockets.tls', typed_config: istioMutualTls(cluster.clusterName) };
+  if (mode === 'ISTIO_MUTUAL') return { transport_socket: tls };
+  if (mode === 'SIMPLE' || mode === 'MUTUAL') {
+    const ctx: TypedAny = {
+      '@type': TypeUrl.UpstreamTlsContext,
+      common_tls_context: cluster.tls?.credentialName
+        ? { tls_certificate_sds_secret_configs: [sds(cluster.tls.credentialName)] }
+        : {},
+      ...(cluster.tls?.sni ? { sni: cluster.tls.sni } : {}),
+    };
+    return { transport_socket: { name: 'envoy.transport_sockets.tls', typed_config: ctx } };
+  }
+  if (!snapshot.mesh.enableAutoMtls || cluster.service.location === 'MESH_EXTERNAL') return {};
+  return {
+    transport_socket_matches: [
+      { name: 'tlsMode-istio', match: toStruct({ tlsMode: 'istio' }), transport_socket: tls },
+      { name: 'tlsMode-disabled', transport_socket: { name: 'envoy.transport_sockets.raw_buffer' } },
+    ],
+  };
+}

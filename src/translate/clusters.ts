@@ -1,0 +1,102 @@
+// Clusters for one proxy: `outbound|port|subset|host` per visible service port and subset (with
+// their load assignments), `inbound|port||` to the local app, and Passthrough/BlackHole.
+import type { ProxyScope } from '../model/proxy-scope.ts';
+import { isHttp, isHttp2 } from '../model/protocol.ts';
+import type { MeshService, MeshServicePort } from '../model/service.ts';
+import type { MeshSnapshot } from '../model/snapshot.ts';
+import { destinationRuleFor, effectivePolicy } from './destination-policy.ts';
+import { buildLoadAssignment, dnsLoadAssignment } from './endpoints.ts';
+import type { TranslateOptions } from './options.ts';
+import { translateTrafficPolicy } from './traffic-policy.ts';
+import { durationOf } from './xds-values.ts';
+import { toStruct } from '../xds/any.ts';
+
+export function outboundClusterName(port: number, subset: string, host: string): string {
+  return `outbound|${port}|${subset}|${host}`;
+}
+
+export function inboundClusterName(port: number): string {
+  return `inbound|${port}||`;
+}
+
+export interface ClusterSet {
+  clusters: Record<string, unknown>[];
+  loadAssignments: Record<string, unknown>[];
+}
+
+export function buildOutboundClusters(snapshot: MeshSnapshot, scope: ProxyScope, options: TranslateOptions): ClusterSet {
+  const out: ClusterSet = { clusters: [], loadAssignments: [] };
+  for (const service of scope.services) {
+    const dr = destinationRuleFor(snapshot, scope, service);
+    const subsets = [{ name: '', labels: undefined as Record<string, string> | undefined }, ...(dr?.spec.subsets ?? []).map((s) => ({ name: s.name, labels: s.labels ?? {} }))];
+    for (const port of service.ports) {
+      for (const subset of subsets) {
+        const name = outboundClusterName(port.port, subset.name, service.hostname);
+        const policy = effectivePolicy(dr, subset.name, port.port);
+        const cluster: Record<string, unknown> = {
+          name,
+          ...discovery(name, service, port),
+          ...translateTrafficPolicy({
+            policy,
+            http2: isHttp2(port.protocol),
+            http: isHttp(port.protocol) || port.protocol === 'auto',
+            connectTimeoutMs: snapshot.mesh.connectTimeoutMs,
+          }),
+          ...options.clientTls(snapshot, scope.proxy, { service, port: port.port, subset: subset.name, tls: policy.tls, clusterName: name }),
+          metadata: clusterMetadata(service, subset.name, dr ? `${dr.metadata.namespace}/${dr.metadata.name}` : undefined),
+        };
+        if (cluster['type'] === 'ORIGINAL_DST') delete cluster['eds_cluster_config'];
+        out.clusters.push(cluster);
+        if (cluster['type'] === 'EDS' || cluster['type'] === undefined) {
+          out.loadAssignments.push(buildLoadAssignment(snapshot, name, service, port, subset.labels));
+        }
+      }
+    }
+  }
+  return out;
+}
+
+function discovery(name: string, service: MeshService, port: MeshServicePort): Record<string, unknown> {
+  switch (service.resolution) {
+    case 'NONE':
+      return { type: 'ORIGINAL_DST', lb_policy: 'CLUSTER_PROVIDED' };
+    case 'DNS':
+      return { type: 'STRICT_DNS', load_assignment: dnsLoadAssignment(name, service, port), dns_lookup_family: 'V4_ONLY' };
+    case 'DNS_ROUND_ROBIN':
+      return { type: 'LOGICAL_DNS', load_assignment: dnsLoadAssignment(name, service, port), dns_lookup_family: 'V4_ONLY' };
+    default:
+      return { type: 'EDS', eds_cluster_config: { eds_config: { ads: {}, resource_api_version: 'V3' }, service_name: name } };
+  }
+}
+
+function clusterMetadata(service: MeshService, subset: string, dr: string | undefined): Record<string, unknown> {
+  const istio: Record<string, unknown> = {
+    services: [{ host: service.hostname, name: service.name, namespace: service.namespace }],
+  };
+  if (subset) istio['subset'] = subset;
+  if (dr) {
+    const [ns, name] = dr.split('/');
+    istio['config'] = `/apis/networking.istio.io/v1/namespaces/${ns}/destination-rule/${name}`;
+  }
+  return { filter_metadata: { istio: toStruct(istio) } };
+}
+
+/** `inbound|port||` → the app on loopback at the port it really listens on (process mode). */
+export function buildInboundCluster(port: number, appPort: number): Record<string, unknown> {
+  return {
+    name: inboundClusterName(port),
+    type: 'STATIC',
+    connect_timeout: durationOf(10_000),
+    load_assignment: {
+      cluster_name: inboundClusterName(port),
+      endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: appPort } } } }] }],
+    },
+  };
+}
+
+export function buildFallbackClusters(connectTimeoutMs: number): Record<string, unknown>[] {
+  return [
+    { name: 'BlackHoleCluster', type: 'STATIC', connect_timeout: durationOf(connectTimeoutMs) },
+    { name: 'PassthroughCluster', type: 'ORIGINAL_DST', lb_policy: 'CLUSTER_PROVIDED', connect_timeout: durationOf(connectTimeoutMs) },
+  ];
+}

@@ -1,0 +1,90 @@
+// ClusterLoadAssignments from the registry: healthy workloads (or ServiceEntry endpoints) of one
+// service port and subset, grouped by locality. Meshed endpoints are reached through their tunnel.
+import type { WorkloadEntrySpec } from '../config/types/networking.ts';
+import { matchesLabels } from '../model/labels.ts';
+import type { MeshService, MeshServicePort } from '../model/service.ts';
+import { type MeshSnapshot, serviceKey } from '../model/snapshot.ts';
+import type { WorkloadInstance } from '../model/workload.ts';
+import { toStruct } from '../xds/any.ts';
+
+interface LbEndpoint {
+  locality: string;
+  endpoint: Record<string, unknown>;
+}
+
+export function buildLoadAssignment(
+  snapshot: MeshSnapshot,
+  clusterName: string,
+  service: MeshService,
+  port: MeshServicePort,
+  subsetLabels: Readonly<Record<string, string>> | undefined,
+): Record<string, unknown> {
+  const eps: LbEndpoint[] = [];
+  for (const w of snapshot.endpointsByService.get(serviceKey(service)) ?? []) {
+    if (!w.healthy || !matchesLabels(subsetLabels, w.labels)) continue;
+    eps.push(workloadEndpoint(w, port));
+  }
+  for (const e of service.staticEndpoints) {
+    if (!matchesLabels(subsetLabels, e.labels ?? {})) continue;
+    const ep = staticEndpoint(e, port);
+    if (ep) eps.push(ep);
+  }
+  return { cluster_name: clusterName, endpoints: groupByLocality(eps) };
+}
+
+/** A DNS-resolved cluster's inline endpoints: the ServiceEntry endpoints, or the host itself. */
+export function dnsLoadAssignment(clusterName: string, service: MeshService, port: MeshServicePort): Record<string, unknown> {
+  const eps = service.staticEndpoints.map((e) => staticEndpoint(e, port)).filter((e): e is LbEndpoint => !!e);
+  if (eps.length === 0) eps.push({ locality: '', endpoint: { endpoint: { address: socket(service.hostname, port.targetPort) } } });
+  return { cluster_name: clusterName, endpoints: groupByLocality(eps) };
+}
+
+function workloadEndpoint(w: WorkloadInstance, port: MeshServicePort): LbEndpoint {
+  if (w.tunnelAddress) {
+    const colon = w.tunnelAddress.lastIndexOf(':');
+    return {
+      locality: w.locality ?? '',
+      endpoint: {
+        endpoint: { address: socket(w.tunnelAddress.slice(0, colon), Number(w.tunnelAddress.slice(colon + 1))) },
+        metadata: {
+          filter_metadata: {
+            istio: toStruct({ tlsMode: 'istio', workload: `${w.name};${w.namespace}` }),
+            outrigger: toStruct({ target_port: port.targetPort }),
+          },
+        },
+      },
+    };
+  }
+  return {
+    locality: w.locality ?? '',
+    endpoint: { endpoint: { address: socket(w.address, w.appPorts[port.targetPort] ?? port.targetPort) } },
+  };
+}
+
+function staticEndpoint(e: WorkloadEntrySpec, port: MeshServicePort): LbEndpoint | undefined {
+  if (!e.address) return undefined;
+  const endpoint: Record<string, unknown> = { endpoint: { address: socket(e.address, e.ports?.[port.name] ?? port.targetPort) } };
+  if (e.weight) endpoint['load_balancing_weight'] = { value: e.weight };
+  return { locality: e.locality ?? '', endpoint };
+}
+
+function socket(address: string, port: number): Record<string, unknown> {
+  return { socket_address: { address, port_value: port } };
+}
+
+function groupByLocality(eps: readonly LbEndpoint[]): Record<string, unknown>[] {
+  const groups = new Map<string, Record<string, unknown>[]>();
+  for (const e of eps) {
+    const list = groups.get(e.locality);
+    if (list) list.push(e.endpoint);
+    else groups.set(e.locality, [e.endpoint]);
+  }
+  return [...groups].map(([locality, lb_endpoints]) => {
+    const [region, zone, subZone] = locality.split('/');
+    const loc: Record<string, string> = {};
+    if (region) loc['region'] = region;
+    if (zone) loc['zone'] = zone;
+    if (subZone) loc['sub_zone'] = subZone;
+    return Object.keys(loc).length > 0 ? { locality: loc, lb_endpoints } : { lb_endpoints };
+  });
+}

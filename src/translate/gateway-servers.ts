@@ -1,0 +1,71 @@
+// The Gateway servers a router proxy runs: gateways whose selector matches its labels, grouped by
+// port; and the VirtualService hosts bound to a server (host × server-host intersection).
+import type { Gateway, VirtualService } from '../config/resource.ts';
+import type { Server } from '../config/types/networking.ts';
+import { hostMatches, hostsIntersect } from '../model/host.ts';
+import { matchesLabels } from '../model/labels.ts';
+import type { ProxyScope } from '../model/proxy-scope.ts';
+import { objectKey, type MeshSnapshot } from '../model/snapshot.ts';
+import { boundGateways } from './virtual-service-routes.ts';
+
+export interface GatewayServer {
+  gateway: Gateway;
+  /** `namespace/name` of the gateway. */
+  key: string;
+  server: Server;
+  index: number;
+}
+
+export function gatewayServersByPort(snapshot: MeshSnapshot, scope: ProxyScope): Map<number, GatewayServer[]> {
+  const out = new Map<number, GatewayServer[]>();
+  for (const gateway of snapshot.gateways) {
+    const sel = gateway.spec.selector;
+    if (!sel || Object.keys(sel).length === 0 || !matchesLabels(sel, scope.proxy.labels)) continue;
+    gateway.spec.servers.forEach((server, index) => {
+      const list = out.get(server.port.number) ?? [];
+      list.push({ gateway, key: objectKey(gateway), server, index });
+      out.set(server.port.number, list);
+    });
+  }
+  return new Map([...out].sort((a, b) => a[0] - b[0]));
+}
+
+/** The hosts of a server host entry `ns/host` (namespace `*` or `.` or a name), as [namespace, host]. */
+function splitServerHost(entry: string, gatewayNs: string): [string, string] {
+  const slash = entry.indexOf('/');
+  if (slash < 0) return ['*', entry];
+  const ns = entry.slice(0, slash);
+  return [ns === '.' ? gatewayNs : ns, entry.slice(slash + 1)];
+}
+
+/** VirtualServices bound to the server's gateway, exported to the proxy, with the hosts they serve on it. */
+export function virtualServicesOn(snapshot: MeshSnapshot, scope: ProxyScope, gs: GatewayServer): { vs: VirtualService; hosts: string[] }[] {
+  const out: { vs: VirtualService; hosts: string[] }[] = [];
+  for (const vs of snapshot.virtualServices) {
+    if (!boundGateways(vs).includes(gs.key) || !scope.exported(vs.spec.exportTo, vs.metadata.namespace)) continue;
+    const hosts: string[] = [];
+    for (const h of vs.spec.hosts ?? []) {
+      for (const entry of gs.server.hosts) {
+        const [ns, sh] = splitServerHost(entry, gs.gateway.metadata.namespace);
+        if (ns !== '*' && ns !== vs.metadata.namespace) continue;
+        if (hostsIntersect(sh, h)) {
+          hosts.push(hostMatches(sh, h) ? h : sh);
+          break;
+        }
+      }
+    }
+    if (hosts.length > 0) out.push({ vs, hosts });
+  }
+  return out;
+}
+
+/** SNI names of a server (`*` drops the SNI constraint). */
+export function serverNames(gs: GatewayServer): string[] {
+  const names = gs.server.hosts.map((h) => splitServerHost(h, gs.gateway.metadata.namespace)[1]);
+  return names.includes('*') ? [] : names;
+}
+
+/** Istio's name for the route configuration of a TLS-terminating server. */
+export function httpsRouteName(gs: GatewayServer): string {
+  return `https.${gs.server.port.number}.${gs.server.name ?? gs.index}.${gs.gateway.metadata.name}.${gs.gateway.metadata.namespace}`;
+}

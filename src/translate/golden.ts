@@ -1,0 +1,89 @@
+// Golden-file support for translation tests: a case folder (input.yaml + case.json) in, normalised
+// xDS JSON per proxy out. Every resource is round-tripped through its Envoy proto on the way.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { loadText } from '../config/load.ts';
+import type { ProxyView } from '../model/proxy-view.ts';
+import { buildSnapshot, type MeshSnapshot } from '../model/snapshot.ts';
+import type { WorkloadInstance } from '../model/workload.ts';
+import type { TypedAny } from '../xds/any.ts';
+import { messageType, protoLoaderOptions } from '../xds/protos.ts';
+import type { ProxyResources } from './proxy-resources.ts';
+
+export interface GoldenCase {
+  snapshot: MeshSnapshot;
+  proxies: ProxyView[];
+}
+
+export function loadGoldenCase(dir: string): GoldenCase {
+  const { resources } = loadText(readFileSync(path.join(dir, 'input.yaml'), 'utf8'), 'input.yaml');
+  const c = JSON.parse(readFileSync(path.join(dir, 'case.json'), 'utf8')) as { workloads: WorkloadInstance[]; proxies: ProxyView[] };
+  return { snapshot: buildSnapshot(resources, c.workloads, '1'), proxies: c.proxies };
+}
+
+/** Proxy resources as sorted, canonical JSON: `{ typeUrl: { name: resource } }`. */
+export function normalise(resources: ProxyResources): Record<string, Record<string, unknown>> {
+  const out: Record<string, Record<string, unknown>> = {};
+  for (const [typeUrl, byName] of [...resources].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    const named: Record<string, unknown> = {};
+    for (const [name, r] of [...byName].sort(([a], [b]) => (a < b ? -1 : 1))) named[name] = sortKeys(roundTrip(typeUrl, r));
+    out[typeUrl] = named;
+  }
+  return out;
+}
+
+function sortKeys(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(sortKeys);
+  if (v && typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    return Object.fromEntries(Object.keys(o).sort().map((k) => [k, sortKeys(o[k])]));
+  }
+  return v;
+}
+
+/**
+ * `canonicalize` for Envoy's canonical JSON: converts first, then verifies the message. (`packAny`
+ * verifies the plain object, which refuses enum names and int64 strings — see docs/translation.md.)
+ */
+export function roundTrip(typeUrl: string, resource: object): TypedAny {
+  const type = messageType(typeUrl);
+  const message = type.fromObject(resource);
+  const problem = type.verify(message);
+  if (problem) throw new Error(`${typeUrl}: ${problem}`);
+  const decoded = type.decode(type.encode(message).finish());
+  return { '@type': typeUrl, ...(type.toObject(decoded, protoLoaderOptions) as Record<string, unknown>) };
+}
+
+/** Enum names that are their field's zero value: protobuf drops them, so they may vanish in a round trip. */
+const zeroEnums = new Set(['STATIC', 'ROUND_ROBIN', 'MOVED_PERMANENTLY', 'HUNDRED', 'AUTO', 'V3', 'UNSPECIFIED', 'DEFAULT', 'APPEND_IF_EXISTS_OR_ADD', 'TLS_AUTO', 'NONE', 'ALL']);
+
+/**
+ * Paths of fields the translator emitted that did not survive the proto round trip: a misspelt
+ * field is dropped silently by protobufjs, so this is how a typo fails a test.
+ */
+export function lostFields(original: unknown, canonical: unknown, at = ''): string[] {
+  if (Array.isArray(original)) {
+    if (!Array.isArray(canonical)) return [at];
+    return original.flatMap((v, i) => lostFields(v, canonical[i], `${at}[${i}]`));
+  }
+  if (original && typeof original === 'object') {
+    const c = (canonical ?? {}) as Record<string, unknown>;
+    const out: string[] = [];
+    for (const [k, v] of Object.entries(original)) {
+      if (v === undefined) continue;
+      if (!(k in c)) {
+        if (isZero(v)) continue;
+        out.push(`${at}.${k}`);
+        continue;
+      }
+      out.push(...lostFields(v, c[k], `${at}.${k}`));
+    }
+    return out;
+  }
+  if (typeof original === 'number' && typeof canonical === 'string') return String(original) === canonical ? [] : [at];
+  return original === canonical || canonical === undefined ? [] : [at];
+}
+
+function isZero(v: unknown): boolean {
+  return v === 0 || v === false || v === '' || (typeof v === 'string' && zeroEnums.has(v));
+}

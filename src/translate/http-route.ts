@@ -1,0 +1,121 @@
+// One VirtualService HTTPRoute → Envoy Routes (one per applicable match clause, in order), with
+// its action (weighted clusters, redirect, direct response) and per-route policies.
+import type { Destination, HTTPMatchRequest, HTTPRoute } from '../config/types/networking.ts';
+import type { MeshSettings } from '../model/mesh-config.ts';
+import { toStruct } from '../xds/any.ts';
+import { matchApplies, type RouteContext, translateRouteMatch } from './route-match.ts';
+import { translateCors, translateFault, translateHeaders, translateMirror, translateRetries } from './route-policies.ts';
+import { istioDuration } from './xds-values.ts';
+
+export interface RouteEnv {
+  readonly mesh: MeshSettings;
+  readonly ctx: RouteContext;
+  /** Envoy's `istio.config` metadata names the VirtualService a route came from. */
+  readonly configPath: string;
+  /** The cluster a destination names, and the hash policy of its DestinationRule (consistent hash). */
+  destination(dest: Destination): { cluster: string; hashPolicy?: Record<string, unknown>[] };
+}
+
+const redirectCodes: Record<number, string> = {
+  301: 'MOVED_PERMANENTLY',
+  302: 'FOUND',
+  303: 'SEE_OTHER',
+  307: 'TEMPORARY_REDIRECT',
+  308: 'PERMANENT_REDIRECT',
+};
+
+/** Envoy routes for one HTTPRoute; none when every match clause is filtered out for this proxy. */
+export function translateHttpRoute(route: HTTPRoute, env: RouteEnv): Record<string, unknown>[] {
+  const clauses: (HTTPMatchRequest | undefined)[] = route.match?.length ? route.match : [undefined];
+  const out: Record<string, unknown>[] = [];
+  for (const m of clauses) {
+    if (m ? !matchApplies(m, env.ctx) : !matchApplies({}, env.ctx)) continue;
+    out.push(translateOne(route, m, env));
+  }
+  return out;
+}
+
+function translateOne(route: HTTPRoute, m: HTTPMatchRequest | undefined, env: RouteEnv): Record<string, unknown> {
+  const out: Record<string, unknown> = { match: translateRouteMatch(m) };
+  const name = route.name && m?.name ? `${route.name}.${m.name}` : (route.name ?? m?.name);
+  if (name) out['name'] = name;
+  out['metadata'] = { filter_metadata: { istio: toStruct({ config: env.configPath }) } };
+  Object.assign(out, translateHeaders(route.headers));
+  if (route.redirect) out['redirect'] = translateRedirect(route, env.ctx.port);
+  else if (route.directResponse) {
+    const body = route.directResponse.body;
+    out['direct_response'] = {
+      status: route.directResponse.status,
+      ...(body?.string !== undefined ? { body: { inline_string: body.string } } : {}),
+      ...(body?.bytes !== undefined ? { body: { inline_bytes: body.bytes } } : {}),
+    };
+  } else out['route'] = translateAction(route, env, out);
+  const perFilter: Record<string, unknown> = {};
+  if (route.fault) perFilter['envoy.filters.http.fault'] = translateFault(route.fault);
+  if (route.corsPolicy) perFilter['envoy.filters.http.cors'] = translateCors(route.corsPolicy);
+  if (Object.keys(perFilter).length > 0) out['typed_per_filter_config'] = perFilter;
+  return out;
+}
+
+function translateRedirect(route: HTTPRoute, port: number): Record<string, unknown> {
+  const r = route.redirect ?? {};
+  const out: Record<string, unknown> = {};
+  if (r.uri) out['path_redirect'] = r.uri;
+  if (r.authority) out['host_redirect'] = r.authority;
+  if (r.scheme) out['scheme_redirect'] = r.scheme;
+  if (r.port !== undefined) out['port_redirect'] = r.port;
+  // Envoy cannot derive the port per request, but routes are built per listener port.
+  else if (r.derivePort === 'FROM_REQUEST_PORT') out['port_redirect'] = port;
+  const code = redirectCodes[r.redirectCode ?? 301];
+  if (code && code !== 'MOVED_PERMANENTLY') out['response_code'] = code;
+  return out;
+}
+
+function translateAction(route: HTTPRoute, env: RouteEnv, outRoute: Record<string, unknown>): Record<string, unknown> {
+  const action: Record<string, unknown> = {};
+  const dests = (route.route ?? []).filter((d, _i, all) => all.length === 1 || (d.weight ?? 0) > 0);
+  if (dests.length === 1) {
+    const d = dests[0]!;
+    const target = env.destination(d.destination);
+    action['cluster'] = target.cluster;
+    if (target.hashPolicy) action['hash_policy'] = target.hashPolicy;
+    Object.assign(outRoute, mergeHeaderOps(outRoute, translateHeaders(d.headers)));
+  } else {
+    action['weighted_clusters'] = {
+      clusters: dests.map((d) => ({
+        name: env.destination(d.destination).cluster,
+        weight: { value: d.weight ?? 0 },
+        ...translateHeaders(d.headers),
+      })),
+    };
+  }
+  action['timeout'] = istioDuration(route.timeout) ?? { seconds: 0 };
+  const retry = translateRetries(route.retries, env.mesh);
+  if (retry) action['retry_policy'] = retry;
+  const rw = route.rewrite;
+  if (rw?.uri !== undefined) action['prefix_rewrite'] = rw.uri;
+  if (rw?.uriRegexRewrite) {
+    action['regex_rewrite'] = { pattern: { regex: rw.uriRegexRewrite.match }, substitution: rw.uriRegexRewrite.rewrite };
+  }
+  if (rw?.authority) action['host_rewrite_literal'] = rw.authority;
+  const mirrors = [
+    ...(route.mirror ? [{ destination: route.mirror, percent: route.mirrorPercentage?.value ?? route.mirrorPercent }] : []),
+    ...(route.mirrors ?? []).map((m) => ({ destination: m.destination, percent: m.percentage?.value })),
+  ];
+  if (mirrors.length > 0) {
+    action['request_mirror_policies'] = mirrors.map((m) => translateMirror(env.destination(m.destination).cluster, m.percent));
+  }
+  // Istio's websocket upgrade is on for every HTTP route.
+  action['upgrade_configs'] = [{ upgrade_type: 'websocket' }];
+  return action;
+}
+
+function mergeHeaderOps(route: Record<string, unknown>, extra: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(extra)) {
+    const existing = route[k];
+    out[k] = Array.isArray(existing) && Array.isArray(v) ? [...existing, ...v] : v;
+  }
+  return out;
+}
+

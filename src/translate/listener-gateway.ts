@@ -1,0 +1,74 @@
+// A router's listeners `0.0.0.0_PORT`, one per Gateway server port: plaintext HTTP through RDS
+// `http.PORT`, TLS-terminated HTTPS per server (SNI), TLS passthrough and TCP through tcp_proxy.
+import type { ProxyScope } from '../model/proxy-scope.ts';
+import { isHttp, parseProtocol } from '../model/protocol.ts';
+import type { MeshSnapshot } from '../model/snapshot.ts';
+import { type GatewayServer, httpsRouteName, serverNames, virtualServicesOn } from './gateway-servers.ts';
+import { buildHttpConnectionManager, buildTcpProxy } from './network-filters.ts';
+import type { TranslateOptions } from './options.ts';
+import { buildGatewayRouteConfig } from './route-config-gateway.ts';
+import { tcpTargets, tlsChains } from './tcp-routes.ts';
+
+export interface GatewayOutput {
+  listeners: Record<string, unknown>[];
+  routeConfigs: Record<string, unknown>[];
+}
+
+export function buildGatewayListeners(snapshot: MeshSnapshot, scope: ProxyScope, byPort: Map<number, GatewayServer[]>, options: TranslateOptions): GatewayOutput {
+  const out: GatewayOutput = { listeners: [], routeConfigs: [] };
+  for (const [port, servers] of byPort) {
+    const chains: Record<string, unknown>[] = [];
+    const plainHttp = servers.filter((s) => isHttp(parseProtocol(s.server.port.protocol)));
+    if (plainHttp.length > 0) {
+      out.routeConfigs.push(buildGatewayRouteConfig(snapshot, scope, `http.${port}`, port, plainHttp));
+      chains.push({ filters: [buildHttpConnectionManager(snapshot, scope.proxy, options, { statPrefix: `outbound_0.0.0.0_${port}`, port, direction: 'gateway', rds: `http.${port}` })] });
+    }
+    for (const gs of servers) {
+      const protocol = parseProtocol(gs.server.port.protocol);
+      const mode = gs.server.tls?.mode;
+      const sni = serverNames(gs);
+      if ((protocol === 'HTTPS' || protocol === 'TLS') && (mode === 'PASSTHROUGH' || mode === 'AUTO_PASSTHROUGH')) {
+        for (const { vs } of virtualServicesOn(snapshot, scope, gs)) {
+          for (const c of tlsChains(snapshot, scope, vs, port, [gs.key])) {
+            chains.push({ filter_chain_match: { server_names: c.sniHosts }, filters: [buildTcpProxy(`outbound_0.0.0.0_${port}`, c.targets)] });
+          }
+        }
+      } else if (protocol === 'HTTPS') {
+        const name = httpsRouteName(gs);
+        out.routeConfigs.push(buildGatewayRouteConfig(snapshot, scope, name, port, [gs]));
+        const transport = options.gatewayTls(snapshot, scope.proxy, gs.gateway, gs.server);
+        chains.push({
+          ...(sni.length ? { filter_chain_match: { server_names: sni } } : {}),
+          ...(transport ? { transport_socket: transport } : {}),
+          filters: [buildHttpConnectionManager(snapshot, scope.proxy, options, { statPrefix: `outbound_0.0.0.0_${port}`, port, direction: 'gateway', rds: name })],
+        });
+      } else if (!isHttp(protocol)) {
+        for (const { vs } of virtualServicesOn(snapshot, scope, gs)) {
+          const targets = tcpTargets(snapshot, scope, vs, port, [gs.key]);
+          if (targets) {
+            chains.push({ filters: [buildTcpProxy(`outbound_0.0.0.0_${port}`, targets)] });
+            break;
+          }
+        }
+      }
+    }
+    if (chains.length === 0) continue;
+    out.listeners.push({
+      name: `0.0.0.0_${port}`,
+      address: { socket_address: { address: '0.0.0.0', port_value: port } },
+      traffic_direction: 'OUTBOUND',
+      filter_chains: dedupe(chains),
+    });
+  }
+  return out;
+}
+
+function dedupe(chains: Record<string, unknown>[]): Record<string, unknown>[] {
+  const seen = new Set<string>();
+  return chains.filter((c) => {
+    const key = JSON.stringify(c['filter_chain_match'] ?? {});
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}

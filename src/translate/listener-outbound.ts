@@ -1,0 +1,63 @@
+// The sidecar's `virtualOutbound` listener (15001): one HTTP chain per HTTP port (RDS named by the
+// port), TCP/TLS chains per service port, and a default chain to Passthrough or BlackHole.
+import type { ProxyScope } from '../model/proxy-scope.ts';
+import { isHttp } from '../model/protocol.ts';
+import type { MeshSnapshot } from '../model/snapshot.ts';
+import { toStruct } from '../xds/any.ts';
+import { outboundClusterName } from './clusters.ts';
+import { buildHttpConnectionManager, buildTcpProxy } from './network-filters.ts';
+import type { TranslateOptions } from './options.ts';
+import { domainsFor, httpPorts } from './route-config-sidecar.ts';
+import { tcpTargets, tlsChains } from './tcp-routes.ts';
+import { virtualServiceFor } from './virtual-service-routes.ts';
+
+export function buildOutboundListener(snapshot: MeshSnapshot, scope: ProxyScope, options: TranslateOptions): Record<string, unknown> {
+  const chains: Record<string, unknown>[] = [];
+  const seen = new Set<string>();
+  const add = (chain: Record<string, unknown>) => {
+    const key = JSON.stringify(chain['filter_chain_match']);
+    if (seen.has(key)) return;
+    seen.add(key);
+    chains.push(chain);
+  };
+  for (const port of httpPorts(scope)) {
+    add({
+      name: `0.0.0.0_${port}`,
+      filter_chain_match: { destination_port: { value: port } },
+      filters: [buildHttpConnectionManager(snapshot, scope.proxy, options, { statPrefix: `outbound_0.0.0.0_${port}`, port, direction: 'outbound', rds: String(port) })],
+    });
+  }
+  for (const service of scope.services) {
+    const vs = virtualServiceFor(snapshot, scope, service.hostname, ['mesh']);
+    for (const sp of service.ports) {
+      if (isHttp(sp.protocol) || sp.protocol === 'auto') continue;
+      const ranges = service.addresses.map((a) => ({ address_prefix: a, prefix_len: { value: a.includes(':') ? 128 : 32 } }));
+      const tls = sp.protocol === 'TLS' || sp.protocol === 'HTTPS';
+      const metadata = { filter_metadata: { outrigger: toStruct({ hosts: domainsFor(service, sp.port, scope.proxy.namespace) }) } };
+      const statPrefix = outboundClusterName(sp.port, '', service.hostname);
+      if (tls && vs) {
+        for (const c of tlsChains(snapshot, scope, vs, sp.port, ['mesh'])) {
+          add({
+            name: `${statPrefix}|${c.sniHosts.join(',')}`,
+            filter_chain_match: { destination_port: { value: sp.port }, ...(ranges.length ? { prefix_ranges: ranges } : {}), server_names: c.sniHosts },
+            filters: [buildTcpProxy(statPrefix, c.targets)],
+            metadata,
+          });
+        }
+      }
+      const targets = (vs && tcpTargets(snapshot, scope, vs, sp.port, ['mesh'])) || [{ cluster: statPrefix }];
+      const match: Record<string, unknown> = { destination_port: { value: sp.port } };
+      if (ranges.length) match['prefix_ranges'] = ranges;
+      else if (tls) match['server_names'] = [service.hostname];
+      add({ name: statPrefix, filter_chain_match: match, filters: [buildTcpProxy(statPrefix, targets)], metadata });
+    }
+  }
+  const fallback = scope.outboundTrafficPolicy === 'REGISTRY_ONLY' ? 'BlackHoleCluster' : 'PassthroughCluster';
+  return {
+    name: 'virtualOutbound',
+    address: { socket_address: { address: '0.0.0.0', port_value: 15001 } },
+    traffic_direction: 'OUTBOUND',
+    filter_chains: chains,
+    default_filter_chain: { name: fallback, filters: [buildTcpProxy(fallback, [{ cluster: fallback }])] },
+  };
+}

@@ -1,0 +1,92 @@
+// The seams of translation: HTTP filters and TLS settings that other concepts (authorization,
+// request authentication, telemetry, client and gateway TLS) plug in without editing the builders.
+import type { Gateway } from '../config/resource.ts';
+import type { ClientTLSSettings, Server } from '../config/types/networking.ts';
+import type { ProxyView } from '../model/proxy-view.ts';
+import type { MeshService } from '../model/service.ts';
+import type { MeshSnapshot } from '../model/snapshot.ts';
+import type { TypedAny } from '../xds/any.ts';
+import { autoMtlsTransport } from './auto-mtls.ts';
+
+export type TrafficDirection = 'outbound' | 'inbound' | 'gateway';
+
+/** One HTTP filter entry of an HTTP connection manager. */
+export interface HttpFilterEntry {
+  name: string;
+  typed_config: TypedAny;
+}
+
+/**
+ * Adds HTTP filters to the connection manager of one listener port. They run, in list order, before
+ * Istio's `cors` and `fault` filters and the router, which translation always appends.
+ */
+export type HttpFilterBuilder = (
+  snapshot: MeshSnapshot,
+  proxy: ProxyView,
+  port: number,
+  direction: TrafficDirection,
+) => HttpFilterEntry[];
+
+/** The upstream cluster a transport socket is chosen for. */
+export interface ClusterTlsContext {
+  service: MeshService;
+  port: number;
+  subset: string;
+  /** The DestinationRule `tls` in effect for this cluster (subset and port level applied). */
+  tls: ClientTLSSettings | undefined;
+  /** Whether every endpoint of the cluster may be reached through a sidecar (auto mTLS applies). */
+  clusterName: string;
+}
+
+/** What the cluster builder puts on a cluster: a transport socket, or matches per endpoint metadata. */
+export interface ClusterTransport {
+  transport_socket?: { name: string; typed_config: TypedAny };
+  transport_socket_matches?: { name: string; match?: Record<string, unknown>; transport_socket: { name: string; typed_config?: TypedAny } }[];
+}
+
+export type ClientTlsBuilder = (snapshot: MeshSnapshot, proxy: ProxyView, cluster: ClusterTlsContext) => ClusterTransport;
+
+/** The downstream TLS of one gateway server (SIMPLE, MUTUAL, ISTIO_MUTUAL); undefined = plaintext. */
+export type GatewayTlsBuilder = (
+  snapshot: MeshSnapshot,
+  proxy: ProxyView,
+  gateway: Gateway,
+  server: Server,
+) => { name: string; typed_config: TypedAny } | undefined;
+
+export interface TranslateOptions {
+  readonly httpFilters: readonly HttpFilterBuilder[];
+  readonly clientTls: ClientTlsBuilder;
+  readonly gatewayTls: GatewayTlsBuilder;
+}
+
+export const defaultTranslateOptions: TranslateOptions = Object.freeze({
+  httpFilters: [],
+  clientTls: autoMtlsTransport,
+  gatewayTls: sdsGatewayTls,
+});
+
+/** Default gateway TLS until the identity concept plugs in: certificate from SDS by credentialName. */
+function sdsGatewayTls(
+  _snapshot: MeshSnapshot,
+  _proxy: ProxyView,
+  _gateway: Gateway,
+  server: Server,
+): { name: string; typed_config: TypedAny } | undefined {
+  const tls = server.tls;
+  if (!tls || tls.mode === 'PASSTHROUGH' || tls.mode === 'AUTO_PASSTHROUGH' || !tls.credentialName) return undefined;
+  const sds = (name: string) => ({ name, sds_config: { ads: {}, resource_api_version: 'V3' } });
+  const mutual = tls.mode === 'MUTUAL' || tls.mode === 'OPTIONAL_MUTUAL';
+  return {
+    name: 'envoy.transport_sockets.tls',
+    typed_config: {
+      '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext',
+      common_tls_context: {
+        alpn_protocols: ['h2', 'http/1.1'],
+        tls_certificate_sds_secret_configs: [sds(tls.credentialName)],
+        ...(mutual ? { validation_context_sds_secret_config: sds(`${tls.credentialName}-cacert`) } : {}),
+      },
+      ...(tls.mode === 'MUTUAL' ? { require_client_certificate: { value: true } } : {}),
+    },
+  };
+}

@@ -1,0 +1,80 @@
+// A sidecar's outbound RouteConfigurations, one per HTTP port (named by the port): a virtual host
+// `host:port` per visible service with every domain form Istio emits, routes from VirtualServices.
+import { hostAliases } from '../model/host.ts';
+import type { ProxyScope } from '../model/proxy-scope.ts';
+import { isHttp } from '../model/protocol.ts';
+import type { MeshService } from '../model/service.ts';
+import type { MeshSnapshot } from '../model/snapshot.ts';
+import { outboundClusterName } from './clusters.ts';
+import { translateHttpRoute } from './http-route.ts';
+import { routeEnv } from './route-env.ts';
+import type { RouteContext } from './route-match.ts';
+import { translateRetries } from './route-policies.ts';
+import { boundGateways, expandedHttpRoutes, virtualServiceFor } from './virtual-service-routes.ts';
+
+/** The HTTP ports of the visible services, ascending. */
+export function httpPorts(scope: ProxyScope): number[] {
+  const ports = new Set<number>();
+  for (const s of scope.services) for (const p of s.ports) if (isHttp(p.protocol) || p.protocol === 'auto') ports.add(p.port);
+  return [...ports].sort((a, b) => a - b);
+}
+
+export function buildSidecarRouteConfig(snapshot: MeshSnapshot, scope: ProxyScope, port: number): Record<string, unknown> {
+  const used = new Set<string>();
+  const virtualHosts: Record<string, unknown>[] = [];
+  for (const service of scope.services) {
+    const sp = service.ports.find((p) => p.port === port);
+    if (!sp || !(isHttp(sp.protocol) || sp.protocol === 'auto')) continue;
+    const domains = domainsFor(service, port, scope.proxy.namespace).filter((d) => !used.has(d));
+    if (domains.length === 0) continue;
+    for (const d of domains) used.add(d);
+    virtualHosts.push({ name: `${service.hostname}:${port}`, domains, routes: routesFor(snapshot, scope, service, port), include_request_attempt_count: true });
+  }
+  virtualHosts.push(catchAll(scope));
+  return { name: String(port), virtual_hosts: virtualHosts, validate_clusters: { value: false }, ignore_port_in_host_matching: false };
+}
+
+/** Every name a client may use for a service: short forms in its namespace, FQDN, addresses, each with and without `:port`. */
+export function domainsFor(service: MeshService, port: number, fromNamespace: string): string[] {
+  const names = [...hostAliases(service.hostname, fromNamespace), ...service.addresses];
+  return names.flatMap((n) => [n, `${n}:${port}`]);
+}
+
+function routesFor(snapshot: MeshSnapshot, scope: ProxyScope, service: MeshService, port: number): Record<string, unknown>[] {
+  const vs = virtualServiceFor(snapshot, scope, service.hostname, ['mesh']);
+  const ctx: RouteContext = { proxy: scope.proxy, port, gateways: ['mesh'], vsGateways: vs ? boundGateways(vs) : ['mesh'], vsNamespace: vs?.metadata.namespace ?? service.namespace };
+  if (vs) {
+    const routes: Record<string, unknown>[] = [];
+    for (const { route, source } of expandedHttpRoutes(snapshot, vs)) {
+      routes.push(...translateHttpRoute(route, routeEnv(snapshot, scope, { ...ctx, vsNamespace: source.metadata.namespace }, source)));
+    }
+    if (routes.length > 0) return routes;
+  }
+  const env = routeEnv(snapshot, scope, ctx, undefined);
+  const target = env.destination({ host: service.hostname, port: { number: port } });
+  const retry = translateRetries(undefined, snapshot.mesh);
+  return [
+    {
+      name: 'default',
+      match: { prefix: '/' },
+      route: {
+        cluster: outboundClusterName(port, '', service.hostname),
+        timeout: { seconds: 0 },
+        ...(retry ? { retry_policy: retry } : {}),
+        ...(target.hashPolicy ? { hash_policy: target.hashPolicy } : {}),
+        upgrade_configs: [{ upgrade_type: 'websocket' }],
+      },
+    },
+  ];
+}
+
+function catchAll(scope: ProxyScope): Record<string, unknown> {
+  if (scope.outboundTrafficPolicy === 'REGISTRY_ONLY') {
+    return { name: 'block_all', domains: ['*'], routes: [{ name: 'block_all', match: { prefix: '/' }, direct_response: { status: 502 } }] };
+  }
+  return {
+    name: 'allow_any',
+    domains: ['*'],
+    routes: [{ name: 'allow_any', match: { prefix: '/' }, route: { cluster: 'PassthroughCluster', timeout: { seconds: 0 } } }],
+  };
+}

@@ -1,0 +1,32 @@
+// The environment a VirtualService's routes are translated in: how a destination becomes a cluster
+// name (short hosts resolved from the VS namespace, port inferred) and its consistent-hash policy.
+import type { VirtualService } from '../config/resource.ts';
+import type { Destination } from '../config/types/networking.ts';
+import { resolveHost } from '../model/host.ts';
+import type { ProxyScope } from '../model/proxy-scope.ts';
+import { lookupService, type MeshSnapshot } from '../model/snapshot.ts';
+import { outboundClusterName } from './clusters.ts';
+import { translateHashPolicy } from './consistent-hash.ts';
+import { destinationRuleFor, effectivePolicy } from './destination-policy.ts';
+import type { RouteEnv } from './http-route.ts';
+import type { RouteContext } from './route-match.ts';
+
+export function routeEnv(snapshot: MeshSnapshot, scope: ProxyScope, ctx: RouteContext, vs: VirtualService | undefined): RouteEnv {
+  const ns = vs?.metadata.namespace ?? scope.proxy.namespace;
+  return {
+    mesh: snapshot.mesh,
+    ctx,
+    configPath: vs ? `/apis/networking.istio.io/v1/namespaces/${ns}/virtual-service/${vs.metadata.name}` : '',
+    destination(dest: Destination) {
+      const service = lookupService(snapshot, dest.host, ns);
+      const host = service?.hostname ?? resolveHost(dest.host, ns);
+      const only = service?.ports.length === 1 ? service.ports[0]?.port : undefined;
+      const port = dest.port?.number ?? only ?? ctx.port;
+      const cluster = outboundClusterName(port, dest.subset ?? '', host);
+      if (!service) return { cluster };
+      const dr = destinationRuleFor(snapshot, scope, service);
+      const hashPolicy = translateHashPolicy(effectivePolicy(dr, dest.subset ?? '', port).loadBalancer?.consistentHash);
+      return hashPolicy ? { cluster, hashPolicy } : { cluster };
+    },
+  };
+}

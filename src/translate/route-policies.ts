@@ -1,0 +1,107 @@
+// The per-route policies of an HTTPRoute: retries (with Istio's defaults), faults, CORS, mirrors
+// and header operations, each as the Envoy field or typed_per_filter_config entry it becomes.
+import type { CorsPolicy, Headers, HeaderOperations, HTTPFaultInjection, HTTPRetry } from '../config/types/networking.ts';
+import type { MeshSettings } from '../model/mesh-config.ts';
+import { TypeUrl } from '../xds/type-urls.ts';
+import { fractionalPercent, istioDuration, stringMatcher } from './xds-values.ts';
+
+/** Istio's retry policy when a route says nothing (1.24+: 503 no longer retried by default). */
+export const defaultRetryOn = 'connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes';
+
+/** HTTPRetry → Envoy RetryPolicy; undefined when retries are disabled (`attempts: 0`). */
+export function translateRetries(retries: HTTPRetry | undefined, mesh: MeshSettings): Record<string, unknown> | undefined {
+  const base = retries ?? mesh.defaultHttpRetryPolicy;
+  const attempts = base?.attempts ?? 2;
+  if (attempts <= 0) return undefined;
+  const words = (base?.retryOn ?? defaultRetryOn).split(',').map((w) => w.trim()).filter(Boolean);
+  const codes = words.filter((w) => /^\d{3}$/.test(w)).map(Number);
+  const on = words.filter((w) => !/^\d{3}$/.test(w));
+  if (codes.length > 0 && !on.includes('retriable-status-codes')) on.push('retriable-status-codes');
+  const out: Record<string, unknown> = {
+    retry_on: on.join(','),
+    num_retries: { value: attempts },
+    retry_host_predicate: [{ name: 'envoy.retry_host_predicates.previous_hosts' }],
+    host_selection_retry_max_attempts: 5,
+  };
+  const perTry = istioDuration(base?.perTryTimeout);
+  if (perTry) out['per_try_timeout'] = perTry;
+  if (codes.length > 0) out['retriable_status_codes'] = codes;
+  return out;
+}
+
+/** HTTPFaultInjection → the `envoy.filters.http.fault` per-route HTTPFault. */
+export function translateFault(fault: HTTPFaultInjection): Record<string, unknown> {
+  const out: Record<string, unknown> = { '@type': TypeUrl.HttpFault };
+  if (fault.delay) {
+    const pct = fault.delay.percentage?.value ?? fault.delay.percent ?? 100;
+    const delay: Record<string, unknown> = { percentage: fractionalPercent(pct) };
+    const fixed = istioDuration(fault.delay.fixedDelay ?? fault.delay.exponentialDelay);
+    if (fixed) delay['fixed_delay'] = fixed;
+    out['delay'] = delay;
+  }
+  if (fault.abort) {
+    const abort: Record<string, unknown> = { percentage: fractionalPercent(fault.abort.percentage?.value ?? 100) };
+    if (fault.abort.grpcStatus !== undefined) abort['grpc_status'] = grpcCode(fault.abort.grpcStatus);
+    else if (fault.abort.http2Error !== undefined) abort['http_status'] = 503;
+    else abort['http_status'] = fault.abort.httpStatus ?? 503;
+    out['abort'] = abort;
+  }
+  return out;
+}
+
+const grpcCodes = [
+  'OK', 'CANCELLED', 'UNKNOWN', 'INVALID_ARGUMENT', 'DEADLINE_EXCEEDED', 'NOT_FOUND', 'ALREADY_EXISTS',
+  'PERMISSION_DENIED', 'RESOURCE_EXHAUSTED', 'FAILED_PRECONDITION', 'ABORTED', 'OUT_OF_RANGE',
+  'UNIMPLEMENTED', 'INTERNAL', 'UNAVAILABLE', 'DATA_LOSS', 'UNAUTHENTICATED',
+];
+
+function grpcCode(status: string): number {
+  if (/^\d+$/.test(status)) return Number(status);
+  const i = grpcCodes.indexOf(status.toUpperCase());
+  return i >= 0 ? i : 2;
+}
+
+/** CorsPolicy → the `envoy.filters.http.cors` per-route CorsPolicy. */
+export function translateCors(cors: CorsPolicy): Record<string, unknown> {
+  const origins = [
+    ...(cors.allowOrigins ?? []).map((m) => stringMatcher(m)),
+    ...(cors.allowOrigin ?? []).map((o) => (o === '*' ? { safe_regex: { regex: '.*' } } : { exact: o })),
+  ];
+  const out: Record<string, unknown> = {
+    '@type': TypeUrl.CorsPolicy,
+    allow_origin_string_match: origins,
+    filter_enabled: { default_value: { numerator: 100 } },
+  };
+  if (cors.allowMethods?.length) out['allow_methods'] = cors.allowMethods.join(',');
+  if (cors.allowHeaders?.length) out['allow_headers'] = cors.allowHeaders.join(',');
+  if (cors.exposeHeaders?.length) out['expose_headers'] = cors.exposeHeaders.join(',');
+  const maxAge = istioDuration(cors.maxAge);
+  if (maxAge) out['max_age'] = String(maxAge.seconds);
+  if (cors.allowCredentials !== undefined) out['allow_credentials'] = { value: cors.allowCredentials };
+  if (cors.unmatchedPreflights === 'FORWARD') out['forward_not_matching_preflights'] = { value: true };
+  if (cors.unmatchedPreflights === 'IGNORE') out['forward_not_matching_preflights'] = { value: false };
+  return out;
+}
+
+/** A mirror policy; `percent` is Istio's 0–100 double (100 when unset). */
+export function translateMirror(cluster: string, percent: number | undefined): Record<string, unknown> {
+  return { cluster, runtime_fraction: { default_value: fractionalPercent(percent ?? 100) } };
+}
+
+/** Header operations as the fields of a Route or weighted cluster. */
+export function translateHeaders(headers: Headers | undefined): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  addOps(out, 'request', headers?.request);
+  addOps(out, 'response', headers?.response);
+  return out;
+}
+
+function addOps(out: Record<string, unknown>, side: 'request' | 'response', ops: HeaderOperations | undefined): void {
+  if (!ops) return;
+  const add: Record<string, unknown>[] = [];
+  // Envoy's default append action (APPEND_IF_EXISTS_OR_ADD) is Istio's `add`; `set` overwrites.
+  for (const [key, value] of Object.entries(ops.set ?? {})) add.push({ header: { key, value }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' });
+  for (const [key, value] of Object.entries(ops.add ?? {})) add.push({ header: { key, value } });
+  if (add.length > 0) out[`${side}_headers_to_add`] = add;
+  if (ops.remove?.length) out[`${side}_headers_to_remove`] = [...ops.remove];
+}

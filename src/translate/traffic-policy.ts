@@ -1,0 +1,118 @@
+// A DestinationRule traffic policy → the Envoy Cluster fields it sets: load balancer, circuit
+// breakers (connectionPool), outlier detection, timeouts and HTTP protocol options.
+import type { ConnectionPoolSettings, LoadBalancerSettings, OutlierDetection, PortTrafficPolicy } from '../config/types/networking.ts';
+import { TypeUrl } from '../xds/type-urls.ts';
+import { durationOf, istioDuration } from './xds-values.ts';
+
+const unlimited = 4_294_967_295;
+
+export interface PolicyInputs {
+  policy: PortTrafficPolicy;
+  /** Speak HTTP/2 upstream (http2/grpc ports, or h2UpgradePolicy UPGRADE). */
+  http2: boolean;
+  /** The port carries HTTP (protocol options only make sense there). */
+  http: boolean;
+  connectTimeoutMs: number;
+}
+
+/** Cluster fields for a traffic policy; mutually exclusive LB settings follow Istio's precedence. */
+export function translateTrafficPolicy(inputs: PolicyInputs): Record<string, unknown> {
+  const { policy } = inputs;
+  const out: Record<string, unknown> = {};
+  const tcp = policy.connectionPool?.tcp;
+  out['connect_timeout'] = istioDuration(tcp?.connectTimeout) ?? durationOf(inputs.connectTimeoutMs);
+  Object.assign(out, translateLoadBalancer(policy.loadBalancer));
+  out['circuit_breakers'] = { thresholds: [translateThresholds(policy.connectionPool)] };
+  if (policy.outlierDetection) Object.assign(out, translateOutlier(policy.outlierDetection));
+  if (tcp?.tcpKeepalive) {
+    const k = tcp.tcpKeepalive;
+    const ka: Record<string, unknown> = {};
+    if (k.probes !== undefined) ka['keepalive_probes'] = { value: k.probes };
+    const time = istioDuration(k.time);
+    if (time) ka['keepalive_time'] = { value: time.seconds };
+    const interval = istioDuration(k.interval);
+    if (interval) ka['keepalive_interval'] = { value: interval.seconds };
+    out['upstream_connection_options'] = { tcp_keepalive: ka };
+  }
+  const http2 = inputs.http2 || policy.connectionPool?.http?.h2UpgradePolicy === 'UPGRADE';
+  const options = inputs.http ? translateProtocolOptions(policy.connectionPool, http2) : undefined;
+  if (options) out['typed_extension_protocol_options'] = { 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': options };
+  return out;
+}
+
+function translateLoadBalancer(lb: LoadBalancerSettings | undefined): Record<string, unknown> {
+  const ch = lb?.consistentHash;
+  if (ch) {
+    if (ch.maglev) return { lb_policy: 'MAGLEV', ...(ch.maglev.tableSize ? { maglev_lb_config: { table_size: { value: ch.maglev.tableSize } } } : {}) };
+    const ring = ch.ringHash?.minimumRingSize ?? ch.minimumRingSize ?? 1024;
+    return { lb_policy: 'RING_HASH', ring_hash_lb_config: { minimum_ring_size: { value: ring } } };
+  }
+  switch (lb?.simple) {
+    case 'ROUND_ROBIN':
+      return {}; // Envoy's zero value
+    case 'RANDOM':
+      return { lb_policy: 'RANDOM' };
+    case 'PASSTHROUGH':
+      return { type: 'ORIGINAL_DST', lb_policy: 'CLUSTER_PROVIDED' };
+    default:
+      return { lb_policy: 'LEAST_REQUEST' };
+  }
+}
+
+function translateThresholds(pool: ConnectionPoolSettings | undefined): Record<string, unknown> {
+  return {
+    max_connections: { value: pool?.tcp?.maxConnections ?? unlimited },
+    max_pending_requests: { value: pool?.http?.http1MaxPendingRequests ?? unlimited },
+    max_requests: { value: pool?.http?.http2MaxRequests ?? unlimited },
+    max_retries: { value: pool?.http?.maxRetries ?? unlimited },
+    track_remaining: true,
+  };
+}
+
+function translateOutlier(o: OutlierDetection): Record<string, unknown> {
+  const od: Record<string, unknown> = { enforcing_success_rate: { value: 0 } };
+  const five = o.consecutive5xxErrors;
+  if (five !== undefined) {
+    od['consecutive_5xx'] = { value: five };
+    od['enforcing_consecutive_5xx'] = { value: five > 0 ? 100 : 0 };
+  }
+  const gateway = o.consecutiveGatewayErrors ?? o.consecutiveErrors;
+  if (gateway !== undefined) {
+    od['consecutive_gateway_failure'] = { value: gateway };
+    od['enforcing_consecutive_gateway_failure'] = { value: gateway > 0 ? 100 : 0 };
+  }
+  const interval = istioDuration(o.interval);
+  if (interval) od['interval'] = interval;
+  const base = istioDuration(o.baseEjectionTime);
+  if (base) od['base_ejection_time'] = base;
+  if (o.maxEjectionPercent !== undefined) od['max_ejection_percent'] = { value: o.maxEjectionPercent };
+  if (o.splitExternalLocalOriginErrors) {
+    od['split_external_local_origin_errors'] = true;
+    if (o.consecutiveLocalOriginFailures) {
+      od['consecutive_local_origin_failure'] = { value: o.consecutiveLocalOriginFailures };
+      od['enforcing_consecutive_local_origin_failure'] = { value: 100 };
+    }
+  }
+  // Istio maps minHealthPercent onto the panic threshold (0 = never panic).
+  return { outlier_detection: od, common_lb_config: { healthy_panic_threshold: { value: o.minHealthPercent ?? 0 } } };
+}
+
+function translateProtocolOptions(pool: ConnectionPoolSettings | undefined, http2: boolean): Record<string, unknown> | undefined {
+  const http = pool?.http;
+  const common: Record<string, unknown> = {};
+  const idle = istioDuration(http?.idleTimeout ?? pool?.tcp?.idleTimeout);
+  if (idle) common['idle_timeout'] = idle;
+  if (http?.maxRequestsPerConnection) common['max_requests_per_connection'] = { value: http.maxRequestsPerConnection };
+  const maxDuration = istioDuration(pool?.tcp?.maxConnectionDuration);
+  if (maxDuration) common['max_connection_duration'] = maxDuration;
+  if (!http2 && !http?.useClientProtocol && Object.keys(common).length === 0) return undefined;
+  const out: Record<string, unknown> = { '@type': TypeUrl.HttpProtocolOptions };
+  if (Object.keys(common).length > 0) out['common_http_protocol_options'] = common;
+  if (http?.useClientProtocol) out['use_downstream_protocol_config'] = { http_protocol_options: {}, http2_protocol_options: {} };
+  else if (http2) {
+    const h2: Record<string, unknown> = {};
+    if (http?.maxConcurrentStreams) h2['max_concurrent_streams'] = { value: http.maxConcurrentStreams };
+    out['explicit_http_config'] = { http2_protocol_options: h2 };
+  } else out['explicit_http_config'] = { http_protocol_options: {} };
+  return out;
+}
