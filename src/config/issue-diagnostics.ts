@@ -58,7 +58,9 @@ export function issueDiagnostics(issue: Issue, root: unknown, ctx: IssueContext)
   const path = issue.path as PropertyKey[];
   const place = (code: string, message: string, at: readonly PropertyKey[], opts: { key?: boolean; fix?: string | undefined } = {}): Diagnostic => {
     const p = at as (string | number)[];
-    const span = (opts.key ? ctx.doc.keySpan(p) : ctx.doc.valueSpan(p)) ?? ctx.doc.nearestSpan(p, true) ?? ctx.doc.span;
+    // A mapping or list is pointed at by its key: its value span would start on the next line.
+    const compound = typeof valueAt(root, at) === 'object';
+    const span = (opts.key || compound ? ctx.doc.keySpan(p) : ctx.doc.valueSpan(p)) ?? ctx.doc.nearestSpan(p, true) ?? ctx.doc.span;
     return diagnostic(code, message, { span, resource: ctx.resource, field: formatPath(at), fix: opts.fix });
   };
   const value = valueAt(root, path);
@@ -94,14 +96,14 @@ export function issueDiagnostics(issue: Issue, root: unknown, ctx: IssueContext)
     case 'too_big':
       return [place('OR1024', sizeMessage(issue, value), path)];
     case 'custom': {
-      const params = (issue.params ?? {}) as { code?: string; values?: string[] };
+      const params = (issue.params ?? {}) as { code?: string; values?: string[]; key?: boolean };
       const code = params.code ?? 'OR1024';
       let fix: string | undefined;
       if (code === 'OR1023' && params.values && typeof value === 'string') {
         const guess = closest(value, params.values);
         if (guess) fix = `did you mean "${guess}"?`;
       }
-      if (code === 'OR1020' || code === 'OR1029') return [place(code, issue.message, path, { key: true, fix })];
+      if (params.key || code === 'OR1029') return [place(code, issue.message, path, { key: true, fix })];
       return [place(code, issue.message, path, { fix })];
     }
     default:

@@ -105,7 +105,8 @@ export function withRules<T extends z.ZodType>(schema: T, ...rules: Check[]): T 
       (value, ctx) => {
         if (!value || typeof value !== 'object') return;
         const add = (path: PropertyKey[], code: string, message: string): void => {
-          ctx.addIssue({ code: 'custom', message, path, input: value, ...issueCode(code) });
+          // Deprecations are about the field, not its value: point at the key.
+          ctx.addIssue({ code: 'custom', message, path, input: value, params: { code, key: code === 'OR1033' } });
         };
         for (const rule of rules) rule(value as Record<string, unknown>, add);
       },
