@@ -1,0 +1,71 @@
+// Mutual TLS consistency: one mesh-wide (OR2003) and one namespace-wide (OR2004) PeerAuthentication,
+// and no DestinationRule sending plaintext to workloads that only accept mTLS (OR2002).
+import type { DestinationRule, PeerAuthentication } from '../../config/resource.ts';
+import type { MutualTLSMode } from '../../config/types/security.ts';
+import type { Analyzer, FieldPath, Report } from '../analyzer.ts';
+import type { AnalysisContext, AnalyzedWorkload } from '../context.ts';
+import { fqdn } from '../hosts.ts';
+import { selects } from '../selector.ts';
+
+/** The mode a workload's inbound enforces: workload policy, else namespace, else mesh, else PERMISSIVE. */
+export function effectiveMtlsMode(ctx: AnalysisContext, w: AnalyzedWorkload): MutualTLSMode {
+  const pas = ctx.ofKind<PeerAuthentication>('PeerAuthentication');
+  const pick = (list: PeerAuthentication[]) => list.map((p) => p.spec.mtls?.mode).find((m) => m && m !== 'UNSET');
+  const workload = pas.filter((p) => p.metadata.namespace === w.namespace && p.spec.selector?.matchLabels && selects(p.spec.selector.matchLabels, w.labels));
+  const namespace = pas.filter((p) => p.metadata.namespace === w.namespace && !p.spec.selector?.matchLabels);
+  const mesh = pas.filter((p) => p.metadata.namespace === ctx.rootNamespace && !p.spec.selector?.matchLabels);
+  return pick(workload) ?? pick(namespace) ?? pick(mesh) ?? 'PERMISSIVE';
+}
+
+function duplicates(ctx: AnalysisContext, report: Report): void {
+  const groups = new Map<string, PeerAuthentication[]>();
+  for (const pa of ctx.ofKind<PeerAuthentication>('PeerAuthentication')) {
+    if (pa.spec.selector?.matchLabels) continue;
+    groups.set(pa.metadata.namespace, [...(groups.get(pa.metadata.namespace) ?? []), pa]);
+  }
+  for (const [ns, list] of groups) {
+    const [first, ...rest] = list;
+    if (!first) continue;
+    const mesh = ns === ctx.rootNamespace;
+    for (const pa of rest) {
+      report({
+        code: mesh ? 'OR2003' : 'OR2004',
+        resource: pa,
+        path: ['metadata', 'name'],
+        message: `${mesh ? 'Mesh-wide' : `Namespace-wide (${ns})`} PeerAuthentication ${pa.metadata.name} conflicts with ${first.metadata.name}; Istio applies only the oldest one`,
+        fix: `Keep one PeerAuthentication without selector in ${ns}; use selectors or portLevelMtls for exceptions.`,
+      });
+    }
+  }
+}
+
+function plaintextToStrict(ctx: AnalysisContext, dr: DestinationRule, report: Report): void {
+  const target = ctx.lookupHost(fqdn(dr.spec.host, dr.metadata.namespace));
+  if (!target) return;
+  const pods = ctx.workloadsOf(target).filter((w) => w.meshed);
+  const candidates: { path: FieldPath; labels: Record<string, string> | undefined; mode: string | undefined }[] = [
+    { path: ['spec', 'trafficPolicy', 'tls', 'mode'], labels: undefined, mode: dr.spec.trafficPolicy?.tls?.mode },
+    ...(dr.spec.subsets ?? []).map((s, i) => ({ path: ['spec', 'subsets', i, 'trafficPolicy', 'tls', 'mode'], labels: s.labels, mode: s.trafficPolicy?.tls?.mode })),
+  ];
+  for (const c of candidates) {
+    if (c.mode !== 'DISABLE') continue;
+    const strict = pods.filter((w) => selects(c.labels, w.labels) && effectiveMtlsMode(ctx, w) === 'STRICT');
+    if (strict.length === 0) continue;
+    report({
+      code: 'OR2002',
+      resource: dr,
+      path: c.path,
+      message: `tls.mode DISABLE sends plaintext to ${strict.map((w) => `${w.namespace}/${w.name}`).join(', ')}, whose PeerAuthentication is STRICT: every request will be refused`,
+      fix: 'Use tls.mode ISTIO_MUTUAL (or remove tls to let auto-mTLS decide), or relax the PeerAuthentication to PERMISSIVE.',
+    });
+  }
+}
+
+export const mutualTls: Analyzer = {
+  name: 'outrigger.MutualTLSAnalyzer',
+  codes: ['OR2002', 'OR2003', 'OR2004'],
+  analyze(ctx, report) {
+    duplicates(ctx, report);
+    for (const dr of ctx.ofKind<DestinationRule>('DestinationRule')) plaintextToStrict(ctx, dr, report);
+  },
+};

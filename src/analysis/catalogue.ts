@@ -1,0 +1,51 @@
+// The analyzer message catalogue: stable codes, Istio's name and severity where Istio has the check
+// (pkg/config/analysis/msg/messages.yaml, current codes only), OR2xxx for checks only Outrigger makes.
+import type { Severity } from '../config/diagnostic.ts';
+
+export interface CatalogueEntry {
+  code: string;
+  name: string;
+  severity: Severity;
+  description: string;
+}
+
+export const analyzerCatalogue: readonly CatalogueEntry[] = [
+  { code: 'IST0101', name: 'ReferencedResourceNotFound', severity: 'error', description: 'A referenced resource (host, subset, gateway, namespace, selector target) does not exist.' },
+  { code: 'IST0102', name: 'NamespaceNotInjected', severity: 'info', description: 'A namespace with workloads has no sidecar injection label.' },
+  { code: 'IST0109', name: 'ConflictingMeshGatewayVirtualServiceHosts', severity: 'error', description: 'Several VirtualServices bound to the mesh gateway define the same host.' },
+  { code: 'IST0110', name: 'ConflictingSidecarWorkloadSelectors', severity: 'error', description: 'Several Sidecar resources select the same workload.' },
+  { code: 'IST0111', name: 'MultipleSidecarsWithoutWorkloadSelectors', severity: 'error', description: 'More than one Sidecar without workloadSelector in a namespace.' },
+  { code: 'IST0112', name: 'VirtualServiceDestinationPortSelectorRequired', severity: 'error', description: 'A route to a service with several ports names no port.' },
+  { code: 'IST0118', name: 'PortNameIsNotUnderNamingConvention', severity: 'info', description: 'A Service port name does not follow <protocol>[-suffix], so the protocol is detected instead of declared.' },
+  { code: 'IST0123', name: 'NamespaceMultipleInjectionLabels', severity: 'warning', description: 'A namespace has both istio-injection and istio.io/rev labels.' },
+  { code: 'IST0127', name: 'NoMatchingWorkloadsFound', severity: 'warning', description: 'A policy selector matches no workload.' },
+  { code: 'IST0128', name: 'NoServerCertificateVerificationDestinationLevel', severity: 'warning', description: 'DestinationRule TLS origination (SIMPLE/MUTUAL) without caCertificates does not verify the server.' },
+  { code: 'IST0129', name: 'NoServerCertificateVerificationPortLevel', severity: 'warning', description: 'Port-level TLS origination without caCertificates does not verify the server.' },
+  { code: 'IST0130', name: 'VirtualServiceUnreachableRule', severity: 'warning', description: 'An HTTP rule can never match: an earlier rule matches everything it would.' },
+  { code: 'IST0131', name: 'VirtualServiceIneffectiveMatch', severity: 'info', description: 'A match condition repeats an earlier one and never decides anything.' },
+  { code: 'IST0132', name: 'VirtualServiceHostNotFoundInGateway', severity: 'warning', description: 'A VirtualService host is not served by a Gateway it binds to.' },
+  { code: 'IST0134', name: 'ServiceEntryAddressesRequired', severity: 'warning', description: 'A ServiceEntry with a TCP (or unset-protocol) port has no addresses.' },
+  { code: 'IST0145', name: 'ConflictingGateways', severity: 'error', description: 'Two Gateways with the same selector and port claim overlapping hosts.' },
+  { code: 'IST0149', name: 'JwtClaimBasedRoutingWithoutRequestAuthN', severity: 'error', description: 'Routing on JWT claims without a RequestAuthentication for the gateway.' },
+  { code: 'IST0157', name: 'InvalidTelemetryProvider', severity: 'warning', description: 'A Telemetry entry lists no provider and no default provider is configured, so it is ignored.' },
+  { code: 'IST0160', name: 'MultipleTelemetriesWithoutWorkloadSelectors', severity: 'error', description: 'More than one Telemetry without selector in a namespace.' },
+  { code: 'IST0162', name: 'GatewayPortNotDefinedOnService', severity: 'warning', description: 'A Gateway server port is not a port of the gateway Service.' },
+  { code: 'IST0173', name: 'DestinationRuleSubsetNotSelectPods', severity: 'error', description: 'A DestinationRule subset selects no pod of its host.' },
+  { code: 'IST0174', name: 'UnknownDestinationRuleHost', severity: 'warning', description: 'A DestinationRule host matches no service.' },
+  { code: 'OR2001', name: 'ConflictingDestinationRules', severity: 'warning', description: 'Several DestinationRules for one host in one namespace; Istio merges them and drops what collides.' },
+  { code: 'OR2002', name: 'DestinationRuleDisablesTLSToStrictWorkload', severity: 'error', description: 'A DestinationRule sends plaintext (tls.mode DISABLE) to workloads whose PeerAuthentication is STRICT.' },
+  { code: 'OR2003', name: 'ConflictingMeshWidePeerAuthentication', severity: 'error', description: 'More than one mesh-wide PeerAuthentication in the root namespace.' },
+  { code: 'OR2004', name: 'ConflictingNamespacePeerAuthentication', severity: 'error', description: 'More than one namespace-wide PeerAuthentication in a namespace.' },
+  { code: 'OR2005', name: 'UnknownPortProtocol', severity: 'warning', description: 'A Service appProtocol or port name prefix names a protocol Istio does not know.' },
+  { code: 'OR2006', name: 'PolicyTargetsWorkloadWithoutSidecar', severity: 'warning', description: 'A policy selects workloads that get no sidecar, so nothing enforces it.' },
+  { code: 'OR2007', name: 'AuthorizationSourceWithoutSidecar', severity: 'warning', description: 'An AuthorizationPolicy names callers (namespace or principal) whose workloads get no sidecar, so they carry no identity.' },
+  { code: 'OR2008', name: 'UnknownTelemetryProvider', severity: 'error', description: 'A Telemetry names a provider that meshConfig.extensionProviders does not define.' },
+];
+
+const byCode = new Map(analyzerCatalogue.map((e) => [e.code, e]));
+
+export function catalogueEntry(code: string): CatalogueEntry {
+  const entry = byCode.get(code);
+  if (!entry) throw Object.assign(new Error(`analyzer code ${code} is not in the catalogue`), { code: 'ERR_UNKNOWN_ANALYZER_CODE' });
+  return entry;
+}

@@ -1,0 +1,174 @@
+// The indexes every analyzer reads, built once per run: resources by kind, services by host, the
+// workloads the manifests will run (with whether they get a proxy), namespaces and mesh settings.
+import type {
+  AnyResource,
+  Deployment,
+  DestinationRule,
+  Gateway,
+  IstioOperator,
+  Job,
+  Namespace,
+  Service,
+  ServiceEntry,
+  WorkloadEntry,
+} from '../config/resource.ts';
+import type { PodTemplate } from '../config/types/kubernetes.ts';
+import type { ComponentSpec } from '../config/types/other.ts';
+import { fqdn, hostMatches } from './hosts.ts';
+import { selects } from './selector.ts';
+
+export interface AnalyzedWorkload {
+  name: string;
+  namespace: string;
+  labels: Record<string, string>;
+  serviceAccount: string;
+  /** Gets an Istio proxy: injected sidecar, gateway, or a WorkloadEntry (VMs run their own proxy). */
+  meshed: boolean;
+  kind: 'Deployment' | 'Job' | 'Gateway' | 'WorkloadEntry';
+  /** Gateway Service ports declared in the IstioOperator component (gateways only). */
+  servicePorts?: { port: number; targetPort?: number }[];
+}
+
+/** Namespaces Istio never injects and never reports on for injection. */
+const systemNamespaces = new Set(['kube-system', 'kube-public', 'kube-node-lease', 'local-path-storage']);
+
+function podMeta(t: PodTemplate): { labels: Record<string, string>; annotations: Record<string, string> } {
+  return { labels: t.metadata?.labels ?? {}, annotations: t.metadata?.annotations ?? {} };
+}
+
+/** Istio's injection decision: namespace label, then the pod's `sidecar.istio.io/inject` override. */
+export function injected(ns: Namespace | undefined, pod: { labels: Record<string, string>; annotations: Record<string, string> }): boolean {
+  const labels = ns?.metadata.labels ?? {};
+  if (labels['istio-injection'] === 'disabled') return false;
+  const nsOn = labels['istio-injection'] === 'enabled' || labels['istio.io/rev'] !== undefined;
+  const override = pod.labels['sidecar.istio.io/inject'] ?? pod.annotations['sidecar.istio.io/inject'];
+  if (override === 'false') return false;
+  if (override === 'true') return true;
+  return nsOn;
+}
+
+function gatewayWorkloads(operator: IstioOperator | undefined): AnalyzedWorkload[] {
+  const components = operator?.spec.components;
+  const out: AnalyzedWorkload[] = [];
+  const lists: [ComponentSpec[] | undefined, 'ingress' | 'egress'][] = [
+    [components?.ingressGateways, 'ingress'],
+    [components?.egressGateways, 'egress'],
+  ];
+  for (const [list, kind] of lists) {
+    // Istio's default profile installs an ingress gateway when the operator does not list any.
+    const specs = list ?? (kind === 'ingress' ? [{}] : []);
+    for (const c of specs) {
+      if (c.enabled === false) continue;
+      const name = c.name ?? `istio-${kind}gateway`;
+      const service = (c.k8s?.['service'] ?? {}) as { ports?: { port: number; targetPort?: number }[] };
+      out.push({
+        name,
+        namespace: c.namespace ?? 'istio-system',
+        labels: { app: name, istio: `${kind}gateway`, ...(c.label ?? {}) },
+        serviceAccount: `${name}-service-account`,
+        meshed: true,
+        kind: 'Gateway',
+        ...(service.ports ? { servicePorts: service.ports } : {}),
+      });
+    }
+  }
+  return out;
+}
+
+export class AnalysisContext {
+  readonly resources: readonly AnyResource[];
+  readonly rootNamespace: string;
+  readonly trustDomain: string;
+  readonly operator: IstioOperator | undefined;
+  readonly namespaces = new Map<string, Namespace>();
+  readonly workloads: AnalyzedWorkload[] = [];
+  /** Kubernetes Services by FQDN. */
+  readonly services = new Map<string, Service>();
+  #byKind = new Map<string, AnyResource[]>();
+
+  constructor(resources: readonly AnyResource[]) {
+    this.resources = resources;
+    for (const r of resources) {
+      const list = this.#byKind.get(r.kind) ?? [];
+      list.push(r);
+      this.#byKind.set(r.kind, list);
+    }
+    this.operator = this.ofKind<IstioOperator>('IstioOperator')[0];
+    const mesh = this.operator?.spec.meshConfig;
+    this.rootNamespace = mesh?.rootNamespace ?? 'istio-system';
+    this.trustDomain = mesh?.trustDomain ?? 'cluster.local';
+    for (const ns of this.ofKind<Namespace>('Namespace')) this.namespaces.set(ns.metadata.name, ns);
+    for (const s of this.ofKind<Service>('Service')) this.services.set(fqdn(s.metadata.name, s.metadata.namespace), s);
+    for (const owner of [...this.ofKind<Deployment>('Deployment'), ...this.ofKind<Job>('Job')]) {
+      const pod = podMeta(owner.spec.template);
+      this.workloads.push({
+        name: owner.metadata.name,
+        namespace: owner.metadata.namespace,
+        labels: pod.labels,
+        serviceAccount: owner.spec.template.spec.serviceAccountName ?? 'default',
+        meshed: injected(this.namespaces.get(owner.metadata.namespace), pod),
+        kind: owner.kind,
+      });
+    }
+    for (const we of this.ofKind<WorkloadEntry>('WorkloadEntry')) {
+      this.workloads.push({
+        name: we.metadata.name,
+        namespace: we.metadata.namespace,
+        labels: we.spec.labels ?? {},
+        serviceAccount: we.spec.serviceAccount ?? 'default',
+        meshed: true,
+        kind: 'WorkloadEntry',
+      });
+    }
+    this.workloads.push(...gatewayWorkloads(this.operator));
+  }
+
+  ofKind<R extends AnyResource>(kind: R['kind']): R[] {
+    return (this.#byKind.get(kind) ?? []) as R[];
+  }
+
+  /** Whether a namespace is known: declared, or holding any resource. */
+  namespaceKnown(name: string): boolean {
+    return this.namespaces.has(name) || this.resources.some((r) => r.metadata.namespace === name);
+  }
+
+  isSystemNamespace(name: string): boolean {
+    return systemNamespaces.has(name) || name === this.rootNamespace;
+  }
+
+  /** The Service or ServiceEntry behind a destination host (already an FQDN or wildcard). */
+  lookupHost(host: string): Service | ServiceEntry | undefined {
+    const svc = this.services.get(host);
+    if (svc) return svc;
+    return this.ofKind<ServiceEntry>('ServiceEntry').find((se) => se.spec.hosts.some((h) => hostMatches(h, host)));
+  }
+
+  /** Workloads behind a Service (its selector) or ServiceEntry (workloadSelector or endpoints' labels). */
+  workloadsOf(target: Service | ServiceEntry): AnalyzedWorkload[] {
+    if (target.kind === 'Service') {
+      const selector = target.spec.selector;
+      if (!selector) return [];
+      return this.workloads.filter((w) => w.namespace === target.metadata.namespace && selects(selector, w.labels));
+    }
+    const sel = target.spec.workloadSelector?.matchLabels;
+    return sel ? this.workloads.filter((w) => w.namespace === target.metadata.namespace && selects(sel, w.labels)) : [];
+  }
+
+  /** Workloads a namespaced policy with this selector applies to (root namespace: the whole mesh). */
+  selected(namespace: string, matchLabels: Record<string, string> | undefined): AnalyzedWorkload[] {
+    return this.workloads.filter(
+      (w) => (namespace === this.rootNamespace || w.namespace === namespace) && selects(matchLabels, w.labels),
+    );
+  }
+
+  gateway(ref: string, fromNamespace: string): Gateway | undefined {
+    const [ns, name] = ref.includes('/') ? ref.split('/', 2) : [fromNamespace, ref];
+    return this.ofKind<Gateway>('Gateway').find((g) => g.metadata.namespace === ns && g.metadata.name === name);
+  }
+
+  destinationRulesFor(host: string): DestinationRule[] {
+    return this.ofKind<DestinationRule>('DestinationRule').filter(
+      (dr) => fqdn(dr.spec.host, dr.metadata.namespace) === host,
+    );
+  }
+}

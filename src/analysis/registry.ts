@@ -1,0 +1,31 @@
+// Every analyzer `outrigger analyze` runs, in report order.
+import type { Analyzer } from './analyzer.ts';
+import { authorizationSources } from './analyzers/authorization.ts';
+import { destinationRules } from './analyzers/destination-rules.ts';
+import { gateways } from './analyzers/gateways.ts';
+import { injection } from './analyzers/injection.ts';
+import { mutualTls } from './analyzers/mtls.ts';
+import { portProtocols } from './analyzers/ports.ts';
+import { policySelectors } from './analyzers/selectors.ts';
+import { sidecars } from './analyzers/sidecars.ts';
+import { telemetry } from './analyzers/telemetry.ts';
+import { virtualServiceConflicts } from './analyzers/virtual-service-conflicts.ts';
+import { virtualServiceDestinations } from './analyzers/virtual-service-destinations.ts';
+import { virtualServiceGateways } from './analyzers/virtual-service-gateways.ts';
+import { virtualServiceRules } from './analyzers/virtual-service-rules.ts';
+
+export const analyzers: readonly Analyzer[] = [
+  virtualServiceDestinations,
+  virtualServiceGateways,
+  virtualServiceConflicts,
+  virtualServiceRules,
+  destinationRules,
+  mutualTls,
+  gateways,
+  policySelectors,
+  authorizationSources,
+  portProtocols,
+  injection,
+  sidecars,
+  telemetry,
+];
