@@ -50,8 +50,18 @@ function refSelects(ref: PolicyTargetReference, policyNs: string, t: Authorizati
   }
 }
 
+/** What selection reads from an AuthorizationPolicy or a RequestAuthentication. */
+export interface SelectablePolicy {
+  readonly metadata: { readonly namespace: string };
+  readonly spec: {
+    readonly selector?: { matchLabels?: Record<string, string> };
+    readonly targetRef?: PolicyTargetReference;
+    readonly targetRefs?: PolicyTargetReference[];
+  };
+}
+
 /** Istio's selection: root namespace = mesh-wide, else same namespace; selector labels or targetRef(s). */
-export function policySelects(p: AuthorizationPolicy, t: AuthorizationTarget): boolean {
+export function policySelects(p: SelectablePolicy, t: AuthorizationTarget): boolean {
   const ns = p.metadata.namespace;
   if (ns !== t.rootNamespace && ns !== t.namespace) return false;
   const refs = p.spec.targetRefs ?? (p.spec.targetRef ? [p.spec.targetRef] : []);

@@ -16,7 +16,9 @@ export interface GoldenCase {
 }
 
 export function loadGoldenCase(dir: string): GoldenCase {
-  const { resources } = loadText(readFileSync(path.join(dir, 'input.yaml'), 'utf8'), 'input.yaml');
+  const { resources, diagnostics } = loadText(readFileSync(path.join(dir, 'input.yaml'), 'utf8'), 'input.yaml');
+  const errors = diagnostics.filter((d) => d.severity === 'error');
+  if (errors.length > 0) throw new Error(`${dir}/input.yaml is invalid: ${errors.map((d) => d.message).join('; ')}`);
   const c = JSON.parse(readFileSync(path.join(dir, 'case.json'), 'utf8')) as { workloads: WorkloadInstance[]; proxies: ProxyView[] };
   return { snapshot: buildSnapshot(resources, c.workloads, '1'), proxies: c.proxies };
 }
@@ -85,5 +87,5 @@ export function lostFields(original: unknown, canonical: unknown, at = ''): stri
 }
 
 function isZero(v: unknown): boolean {
-  return v === 0 || v === false || v === '' || (typeof v === 'string' && zeroEnums.has(v));
+  return v === 0 || v === false || v === '' || (Array.isArray(v) && v.length === 0) || (typeof v === 'string' && zeroEnums.has(v));
 }

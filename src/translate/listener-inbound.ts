@@ -59,6 +59,8 @@ export function buildInboundListener(snapshot: MeshSnapshot, scope: ProxyScope, 
     address: { socket_address: { address: '0.0.0.0', port_value: 15006 } },
     traffic_direction: 'INBOUND',
     filter_chains: chains,
+    // Ports no service declares reach nothing (Istio would pass them through to the app).
+    default_filter_chain: { name: 'BlackHoleCluster', filters: [buildTcpProxy('BlackHoleCluster', [{ cluster: 'BlackHoleCluster' }])] },
   };
 }
 
