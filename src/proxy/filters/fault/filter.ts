@@ -38,7 +38,7 @@ class FaultFilter implements HttpFilter {
     const config = (override as FaultConfig | undefined) ?? this.#config;
     for (const h of config.headers) if (!h.match(ctx.request)) return CONTINUE;
     if (this.#active >= config.maxActiveFaults) return CONTINUE;
-    const delay = config.delay !== null && config.delay.fraction.sample(this.#deps.random()) ? config.delay.ms : -1;
+    const delay = config.delay?.fraction.sample(this.#deps.random()) ? config.delay.ms : -1;
     if (delay >= 0) return this.#delayThenAbort(ctx, config, delay);
     return this.#abort(ctx, config);
   }
