@@ -1,11 +1,13 @@
 // Table tests for the scalar rules every schema shares.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import type * as z from 'zod';
 import { duration, headerNameProblem, port, regexProblem } from './common.ts';
 import { dnsNameProblem } from './metadata.ts';
 
-function codes(result: { success: boolean; error?: { issues: { params?: unknown }[] } }): string[] {
-  return result.success ? [] : (result.error?.issues ?? []).map((i) => String((i.params as { code?: string } | undefined)?.code ?? 'zod'));
+function codes(result: z.ZodSafeParseResult<unknown>): string[] {
+  if (result.success) return [];
+  return result.error.issues.map((i) => (i as { params?: { code?: string } }).params?.code ?? 'zod');
 }
 
 test('durations: Go syntax, at least 1ms', () => {
