@@ -1,0 +1,171 @@
+// Holds the proxy's `default` secret (chain + key) and `ROOTCA` (trust bundle): makes the key and CSR,
+// calls the CSR service, renews at the grace ratio on an injected clock, retries with backoff.
+import { EventEmitter } from 'node:events';
+import { X509Certificate } from 'node:crypto';
+import type { CertificateSigner } from './csr-client.ts';
+import { createWorkloadCsr } from './workload-csr.ts';
+
+export interface TlsClock {
+  now(): number;
+  setTimer(fn: () => void, ms: number): { cancel(): void };
+}
+
+const systemClock: TlsClock = {
+  now: () => Date.now(),
+  setTimer(fn, ms) {
+    const t = setTimeout(fn, ms);
+    t.unref();
+    return { cancel: () => clearTimeout(t) };
+  },
+};
+
+export interface CertificateManagerOptions {
+  /** The SPIFFE ID the CSR asks for (the CA decides from the token in the end). */
+  spiffeId: string;
+  sign: CertificateSigner;
+  /** Requested lifetime; Istio's 24 h by default. */
+  ttlSeconds?: number;
+  /** Renew when this fraction of the lifetime has passed: Istio 0.5, the seed 0.75. */
+  graceRatio?: number;
+  clock?: TlsClock;
+  /** Jitter source for retry backoff. */
+  random?: () => number;
+  initialRetryMs?: number;
+  maxRetryMs?: number;
+}
+
+export interface WorkloadCertificate {
+  /** Leaf and intermediates (no root), PEM. */
+  certChainPem: string;
+  keyPem: string;
+  spiffeId: string;
+  serial: string;
+  notBefore: Date;
+  notAfter: Date;
+}
+
+/** Events: `rotated` (a new `default`), `rootca` (a new `ROOTCA`), `renewal-failed` (err, retryInMs). */
+export class CertificateManager extends EventEmitter {
+  #o: Required<Omit<CertificateManagerOptions, 'clock' | 'random'>>;
+  #clock: TlsClock;
+  #random: () => number;
+  #current: WorkloadCertificate | undefined;
+  #rootCa: string[] = [];
+  #rootCaFromSds = false;
+  #timer: { cancel(): void } | undefined;
+  #retryMs: number;
+  #stopped = false;
+  #renewing: Promise<void> | undefined;
+  #rotations = 0;
+
+  constructor(o: CertificateManagerOptions) {
+    super();
+    const graceRatio = o.graceRatio ?? 0.5;
+    if (!(graceRatio > 0 && graceRatio < 1)) {
+      throw Object.assign(new Error(`grace ratio ${graceRatio} must be in (0, 1)`), { code: 'TLS_BAD_GRACE_RATIO' });
+    }
+    this.#o = {
+      spiffeId: o.spiffeId,
+      sign: o.sign,
+      ttlSeconds: o.ttlSeconds ?? 86400,
+      graceRatio,
+      initialRetryMs: o.initialRetryMs ?? 1000,
+      maxRetryMs: o.maxRetryMs ?? 5 * 60_000,
+    };
+    this.#clock = o.clock ?? systemClock;
+    this.#random = o.random ?? Math.random;
+    this.#retryMs = this.#o.initialRetryMs;
+  }
+
+  /** Gets the first certificate; rejects if the CA refuses (a proxy must not serve without one). */
+  async start(): Promise<void> {
+    await this.renew();
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    this.#timer?.cancel();
+    this.#timer = undefined;
+  }
+
+  /** The `default` secret, once the first certificate arrived. */
+  get current(): WorkloadCertificate | undefined {
+    return this.#current;
+  }
+
+  /** The `ROOTCA` secret: every trusted root, PEM. */
+  get rootCa(): readonly string[] {
+    return this.#rootCa;
+  }
+
+  get rotations(): number {
+    return this.#rotations;
+  }
+
+  /** Replaces the trust bundle (from SDS `ROOTCA`); it then wins over the root in the CSR response. */
+  setRootCa(bundle: readonly string[]): void {
+    this.#rootCaFromSds = true;
+    this.#rootCa = [...bundle];
+    this.emit('rootca', this.#rootCa);
+  }
+
+  /** Seconds until `default` expires (Istio's `istio_agent_cert_expiry_seconds`); NaN without one. */
+  expirySeconds(): number {
+    return this.#current ? (this.#current.notAfter.getTime() - this.#clock.now()) / 1000 : Number.NaN;
+  }
+
+  /** Renews now (also what the timer calls). Concurrent calls share one CSR. */
+  renew(): Promise<void> {
+    this.#renewing ??= this.#renewOnce().finally(() => {
+      this.#renewing = undefined;
+    });
+    return this.#renewing;
+  }
+
+  async #renewOnce(): Promise<void> {
+    this.#timer?.cancel();
+    try {
+      const { keyPem, csrPem } = await createWorkloadCsr(this.#o.spiffeId);
+      const chain = await this.#o.sign(csrPem, this.#o.ttlSeconds);
+      this.#install(chain, keyPem);
+      this.#retryMs = this.#o.initialRetryMs;
+      this.#scheduleRenewal();
+    } catch (err) {
+      // Keep serving on the current certificate; retry with backoff and jitter until it really expires.
+      const delay = Math.round(this.#retryMs * (0.5 + this.#random() / 2));
+      this.#retryMs = Math.min(this.#retryMs * 2, this.#o.maxRetryMs);
+      if (!this.#stopped) this.#timer = this.#clock.setTimer(() => void this.renew(), delay);
+      this.emit('renewal-failed', err, delay);
+      if (!this.#current) throw err;
+    }
+  }
+
+  #install(chain: readonly string[], keyPem: string): void {
+    const leafPem = chain[0];
+    if (!leafPem) throw Object.assign(new Error('empty certificate chain'), { code: 'TLS_EMPTY_CHAIN' });
+    const leaf = new X509Certificate(leafPem);
+    const withoutRoot = chain.length > 1 ? chain.slice(0, -1) : chain;
+    this.#current = {
+      certChainPem: withoutRoot.join(''),
+      keyPem,
+      spiffeId: this.#o.spiffeId,
+      serial: leaf.serialNumber,
+      notBefore: new Date(leaf.validFrom),
+      notAfter: new Date(leaf.validTo),
+    };
+    if (!this.#rootCaFromSds && chain.length > 1) {
+      this.#rootCa = [chain.at(-1)!];
+      this.emit('rootca', this.#rootCa);
+    }
+    this.#rotations++;
+    this.emit('rotated', this.#current);
+  }
+
+  #scheduleRenewal(): void {
+    if (this.#stopped || !this.#current) return;
+    const { notBefore, notAfter } = this.#current;
+    const lifetime = notAfter.getTime() - notBefore.getTime();
+    const at = notBefore.getTime() + lifetime * this.#o.graceRatio;
+    this.#timer = this.#clock.setTimer(() => void this.renew(), Math.max(0, at - this.#clock.now()));
+  }
+}
