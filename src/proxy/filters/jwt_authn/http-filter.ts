@@ -1,0 +1,124 @@
+// `envoy.filters.http.jwt_authn`: validates tokens per the first matching rule, rejects an invalid
+// token with 401, lets a missing one pass where allowed, and publishes claims for RBAC (`istio_authn`).
+import type { TypedAny } from '../../../xds/any.ts';
+import { CONTINUE, FilterConfigError, type FilterVerdict, type HttpFilter, type HttpFilterFactory, type RequestContext } from '../../http/filter.ts';
+import { defaultJwksFetcher, type JwksFetcher } from './jwks.ts';
+import { CompiledProvider, type JwtProviderConfig, type Verified } from './provider.ts';
+import { compileRequirement, type JwtRequirementConfig, type Requirement } from './requirement.ts';
+
+export const JWT_AUTHN_FILTER_NAME = 'envoy.filters.http.jwt_authn';
+export const JWT_AUTHN_TYPE_URL = 'type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication';
+/** Istio's request-authentication facts, the metadata RBAC `requestPrincipals` and `request.auth.*` read. */
+export const ISTIO_AUTHN_METADATA = 'istio_authn';
+
+export interface JwtAuthnOptions {
+  /** Milliseconds since the epoch; injected so tests control expiry and JWKS caching. */
+  readonly now?: () => number;
+  readonly fetchJwks?: JwksFetcher;
+}
+
+interface JwtAuthnConfig {
+  providers?: Record<string, JwtProviderConfig>;
+  rules?: { match?: { prefix?: string; path?: string }; requires?: JwtRequirementConfig }[];
+  bypass_cors_preflight?: boolean;
+}
+
+interface CompiledRule {
+  readonly prefix: string | undefined;
+  readonly path: string | undefined;
+  readonly requires: Requirement | null;
+}
+
+function claimHeaderValue(v: unknown): string | undefined {
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  return undefined;
+}
+
+class JwtAuthnFilter implements HttpFilter {
+  readonly #providers: readonly CompiledProvider[];
+  readonly #rules: readonly CompiledRule[];
+  readonly #bypassCors: boolean;
+  constructor(providers: readonly CompiledProvider[], rules: readonly CompiledRule[], bypassCors: boolean) {
+    this.#providers = providers;
+    this.#rules = rules;
+    this.#bypassCors = bypassCors;
+  }
+
+  async onRequest(ctx: RequestContext): Promise<FilterVerdict> {
+    const { request } = ctx;
+    // The proxy alone writes these headers: a client's own copy never reaches the app.
+    for (const p of this.#providers) for (const h of p.outputHeaders()) request.headers.delete(h);
+    if (this.#bypassCors && request.method === 'OPTIONS' && request.headers.has('origin')) return CONTINUE;
+    const rule = this.#rules.find((r) => (r.path !== undefined ? request.path === r.path : request.path.startsWith(r.prefix ?? '/')));
+    if (!rule?.requires) return CONTINUE;
+    const anyToken = this.#providers.some((p) => p.tokens(request.headers, request.query).length > 0);
+    const outcome = await rule.requires({ headers: request.headers, query: request.query, anyToken });
+    if (outcome.kind !== 'ok') {
+      const reason = outcome.kind === 'missing' ? 'Jwt_is_missing' : outcome.reason;
+      return {
+        action: 'respond',
+        reply: {
+          status: 401,
+          details: `jwt_authn_access_denied{${reason}}`,
+          body: reason === 'Jwt_is_missing' ? 'Jwt is missing' : 'Jwt verification fails',
+          headers: { 'www-authenticate': `Bearer realm="${request.scheme}://${request.authority}${request.path}", error="invalid_token"` },
+        },
+      };
+    }
+    this.#publish(ctx, outcome.verified);
+    return CONTINUE;
+  }
+
+  #publish(ctx: RequestContext, verified: readonly Verified[]): void {
+    if (verified.length === 0) return;
+    const { headers } = ctx.request;
+    const payloads: Record<string, unknown> = { ...ctx.info.dynamicMetadata.get(JWT_AUTHN_FILTER_NAME) };
+    for (const v of verified) {
+      const payload = v.jwt.payload;
+      payloads[v.provider.metadataKey] = payload;
+      if (!v.provider.forward && v.found.header) headers.delete(v.found.header);
+      if (v.provider.payloadHeader) headers.set(v.provider.payloadHeader, Buffer.from(JSON.stringify(payload)).toString('base64url'));
+      for (const c of v.provider.claimHeaders) {
+        const value = claimHeaderValue(c.claim.split('.').reduce<unknown>((o, k) => (typeof o === 'object' && o !== null ? (o as Record<string, unknown>)[k] : undefined), payload));
+        if (value !== undefined && !/[\r\n\0]/.test(value)) headers.set(c.header, value);
+      }
+    }
+    ctx.info.dynamicMetadata.set(JWT_AUTHN_FILTER_NAME, payloads);
+    const first = verified[0]!.jwt.payload;
+    const aud = first['aud'];
+    ctx.info.dynamicMetadata.set(ISTIO_AUTHN_METADATA, {
+      'request.auth.principal': `${String(first['iss'] ?? '')}/${String(first['sub'] ?? '')}`,
+      'request.auth.audiences': typeof aud === 'string' ? [aud] : Array.isArray(aud) ? aud : [],
+      ...(typeof first['azp'] === 'string' ? { 'request.auth.presenter': first['azp'] } : {}),
+      'request.auth.claims': first,
+      'request.auth.raw_claims': JSON.stringify(first),
+    });
+  }
+}
+
+export function createJwtAuthnFilterFactory(options: JwtAuthnOptions = {}): HttpFilterFactory {
+  const deps = { now: options.now ?? Date.now, fetchJwks: options.fetchJwks ?? defaultJwksFetcher };
+  return {
+    name: JWT_AUTHN_FILTER_NAME,
+    typeUrls: [JWT_AUTHN_TYPE_URL],
+    create(config: TypedAny): HttpFilter {
+      const c = config as JwtAuthnConfig;
+      const providers = new Map<string, CompiledProvider>();
+      for (const [name, p] of Object.entries(c.providers ?? {})) {
+        try {
+          providers.set(name, new CompiledProvider(name, p, deps));
+        } catch (err) {
+          if (err instanceof FilterConfigError) throw err;
+          throw new FilterConfigError(`${JWT_AUTHN_FILTER_NAME}.providers[${name}]: ${(err as Error).message}`, { cause: err });
+        }
+      }
+      const rules = (c.rules ?? []).map((r, i) => {
+        const at = `${JWT_AUTHN_FILTER_NAME}.rules[${i}]`;
+        if (r.match?.prefix === undefined && r.match?.path === undefined) throw new FilterConfigError(`${at}.match: only prefix and path are supported`);
+        return { prefix: r.match.prefix, path: r.match.path, requires: r.requires ? compileRequirement(r.requires, providers, `${at}.requires`) : null };
+      });
+      return new JwtAuthnFilter([...providers.values()], rules, c.bypass_cors_preflight === true);
+    },
+  };
+}

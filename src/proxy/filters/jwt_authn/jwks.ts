@@ -1,0 +1,102 @@
+// JSON Web Key Sets: parsed once into node:crypto public keys. Only asymmetric keys are kept (RSA,
+// EC, OKP); a set without usable keys rejects every token (fail closed, ISTIO-SECURITY-2026-001).
+import { createPublicKey, type KeyObject } from 'node:crypto';
+
+export interface Jwk {
+  readonly kid: string | undefined;
+  readonly alg: string | undefined;
+  readonly kty: string;
+  readonly crv: string | undefined;
+  readonly key: KeyObject;
+}
+
+export class JwksError extends Error {
+  readonly code = 'JWKS_INVALID';
+}
+
+/** Parses a JWKS document (or a single JWK); keys that node cannot import are skipped. */
+export function parseJwks(text: string): Jwk[] {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (err) {
+    throw new JwksError('JWKS is not JSON', { cause: err });
+  }
+  const raw = (doc as { keys?: unknown }).keys ?? [doc];
+  if (!Array.isArray(raw)) throw new JwksError('JWKS `keys` is not a list');
+  const out: Jwk[] = [];
+  for (const k of raw) {
+    if (typeof k !== 'object' || k === null) continue;
+    const jwk = k as Record<string, unknown>;
+    const kty = jwk['kty'];
+    if (kty !== 'RSA' && kty !== 'EC' && kty !== 'OKP') continue;
+    if (jwk['d'] !== undefined) continue; // never accept a private key as verification material
+    try {
+      const key = createPublicKey({ key: jwk as import('node:crypto').JsonWebKey, format: 'jwk' });
+      out.push({
+        kid: typeof jwk['kid'] === 'string' ? jwk['kid'] : undefined,
+        alg: typeof jwk['alg'] === 'string' ? jwk['alg'] : undefined,
+        kty,
+        crv: typeof jwk['crv'] === 'string' ? jwk['crv'] : undefined,
+        key,
+      });
+    } catch {
+      // An unusable key is skipped; the others still verify.
+    }
+  }
+  return out;
+}
+
+/** Reads a JWKS from a URI: `file://` or http(s). */
+export type JwksFetcher = (uri: string, timeoutMs: number) => Promise<string>;
+
+export const defaultJwksFetcher: JwksFetcher = async (uri, timeoutMs) => {
+  if (uri.startsWith('file://')) {
+    const { readFile } = await import('node:fs/promises');
+    return readFile(new URL(uri), 'utf8');
+  }
+  const res = await fetch(uri, { signal: AbortSignal.timeout(timeoutMs), redirect: 'error' });
+  if (!res.ok) throw new JwksError(`JWKS fetch ${uri}: HTTP ${res.status}`);
+  return res.text();
+};
+
+/** One remote key set: fetched on first use, cached for `cacheMs` by the injected clock, single flight. */
+export class RemoteJwks {
+  readonly #uri: string;
+  readonly #cacheMs: number;
+  readonly #timeoutMs: number;
+  readonly #fetch: JwksFetcher;
+  readonly #now: () => number;
+  #keys: Jwk[] | null = null;
+  #expires = 0;
+  #inflight: Promise<Jwk[]> | null = null;
+
+  constructor(uri: string, opts: { cacheMs: number; timeoutMs: number; fetch: JwksFetcher; now: () => number }) {
+    this.#uri = uri;
+    this.#cacheMs = opts.cacheMs;
+    this.#timeoutMs = opts.timeoutMs;
+    this.#fetch = opts.fetch;
+    this.#now = opts.now;
+  }
+
+  /** The current keys; an empty list when the fetch failed (every token is then rejected). */
+  keys(): Jwk[] | Promise<Jwk[]> {
+    if (this.#keys && this.#now() < this.#expires) return this.#keys;
+    this.#inflight ??= this.#load();
+    return this.#inflight;
+  }
+
+  async #load(): Promise<Jwk[]> {
+    try {
+      this.#keys = parseJwks(await this.#fetch(this.#uri, this.#timeoutMs));
+      this.#expires = this.#now() + this.#cacheMs;
+    } catch {
+      // Fail closed, and retry after a short back-off rather than on every request.
+      this.#keys = [];
+      this.#expires = this.#now() + Math.min(this.#cacheMs, 5_000);
+    } finally {
+      this.#inflight = null;
+    }
+    return this.#keys;
+  }
+}

@@ -1,0 +1,210 @@
+// jwt_authn with real keys generated here (RSA, EC, Ed25519), translated from RequestAuthentication,
+// with an injected clock; remote JWKS from a real HTTP server on an ephemeral port and from a file.
+import assert from 'node:assert/strict';
+import { generateKeyPairSync, type KeyObject, sign } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import type { RequestAuthentication } from '../../../config/resource.ts';
+import type { JWTRule } from '../../../config/types/security.ts';
+import { translateRequestAuthentication } from '../../../translate/request-authentication.ts';
+import type { FilterVerdict, RequestContext } from '../../http/filter.ts';
+import { createJwtAuthnFilterFactory } from './http-filter.ts';
+
+const NOW = 1_800_000_000_000;
+const ISS = 'https://issuer.example';
+const TARGET = { workloadLabels: { app: 'api' }, namespace: 'foo', rootNamespace: 'istio-system', trustDomain: 'cluster.local' };
+
+const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
+const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+const ec384 = generateKeyPairSync('ec', { namedCurve: 'P-384' });
+const ed = generateKeyPairSync('ed25519');
+const other = generateKeyPairSync('rsa', { modulusLength: 2048 });
+
+const jwk = (k: KeyObject, kid: string) => ({ ...k.export({ format: 'jwk' }), kid });
+const JWKS = JSON.stringify({
+  keys: [jwk(rsa.publicKey, 'rsa'), jwk(ec.publicKey, 'ec'), jwk(ec384.publicKey, 'ec384'), jwk(ed.publicKey, 'ed')],
+});
+
+const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
+function token(alg: string, key: KeyObject, kid: string, claims: Record<string, unknown> = {}): string {
+  const input = `${b64({ alg, kid, typ: 'JWT' })}.${b64({ iss: ISS, sub: 'alice', aud: 'api', exp: NOW / 1000 + 600, ...claims })}`;
+  const hash = alg === 'EdDSA' ? null : `sha${alg.slice(2)}`;
+  const opts = alg.startsWith('PS')
+    ? { key, padding: 6, saltLength: -1 }
+    : alg.startsWith('ES')
+      ? { key, dsaEncoding: 'ieee-p1363' as const }
+      : key;
+  return `${input}.${sign(hash, Buffer.from(input), opts).toString('base64url')}`;
+}
+
+function requestAuthn(rule: Partial<JWTRule>): RequestAuthentication {
+  return {
+    apiVersion: 'security.istio.io/v1',
+    kind: 'RequestAuthentication',
+    metadata: { name: 'jwt', namespace: 'foo', labels: {}, annotations: {} },
+    spec: { jwtRules: [{ issuer: ISS, jwks: JWKS, ...rule }] },
+  };
+}
+
+function ctx(headers: Record<string, string | string[]> = {}, query = ''): RequestContext {
+  return {
+    request: {
+      method: 'GET',
+      scheme: 'http',
+      authority: 'api.foo',
+      path: '/x',
+      query,
+      headers: new Map(Object.entries(headers)),
+      protocol: 'HTTP/1.1',
+      connection: { remoteAddress: '127.0.0.1', remotePort: 1, localAddress: '127.0.0.1', localPort: 8080, tls: false },
+    },
+    info: { startTime: 0, responseFlags: new Set(), dynamicMetadata: new Map() },
+    route: null,
+  };
+}
+
+async function run(rule: Partial<JWTRule>, c: RequestContext, now = NOW, fetchJwks?: (u: string) => Promise<string>): Promise<number> {
+  const filter = translateRequestAuthentication([requestAuthn(rule)], TARGET).http;
+  assert.ok(filter);
+  const f = createJwtAuthnFilterFactory({ now: () => now, ...(fetchJwks ? { fetchJwks } : {}) }).create(filter.typed_config);
+  const v = (await f.onRequest!(c)) as FilterVerdict;
+  return v.action === 'respond' ? v.reply.status : 200;
+}
+
+test('valid tokens for every supported algorithm pass and publish istio_authn', async () => {
+  for (const [alg, key, kid] of [
+    ['RS256', rsa.privateKey, 'rsa'],
+    ['RS512', rsa.privateKey, 'rsa'],
+    ['PS256', rsa.privateKey, 'rsa'],
+    ['PS384', rsa.privateKey, 'rsa'],
+    ['ES256', ec.privateKey, 'ec'],
+    ['ES384', ec384.privateKey, 'ec384'],
+    ['EdDSA', ed.privateKey, 'ed'],
+  ] as const) {
+    const c = ctx({ authorization: `Bearer ${token(alg, key, kid, { groups: ['admin'] })}` });
+    assert.equal(await run({}, c), 200, alg);
+    const authn = c.info.dynamicMetadata.get('istio_authn');
+    assert.equal(authn?.['request.auth.principal'], `${ISS}/alice`, alg);
+    assert.deepEqual((authn!['request.auth.claims'] as Record<string, unknown>)['groups'], ['admin']);
+    assert.equal(c.request.headers.has('authorization'), false, 'the token is not forwarded by default');
+  }
+});
+
+test('a missing token passes with no identity; a token without the Bearer scheme is no token', async () => {
+  const c = ctx();
+  assert.equal(await run({}, c), 200);
+  assert.equal(c.info.dynamicMetadata.get('istio_authn'), undefined);
+  assert.equal(await run({}, ctx({ authorization: 'Basic dXNlcjpwYXNz' })), 200);
+});
+
+test('invalid tokens get 401', async () => {
+  const good = token('RS256', rsa.privateKey, 'rsa');
+  const [h, p, s] = good.split('.') as [string, string, string];
+  const hs = `${b64({ alg: 'HS256', kid: 'rsa' })}.${p}`;
+  const bad: [string, string][] = [
+    ['alg none', `${b64({ alg: 'none' })}.${p}.`],
+    ['alg None', `${b64({ alg: 'None' })}.${p}.`],
+    ['HS256 with the public key as secret', `${hs}.${s}`],
+    ['empty signature', `${h}.${p}.`],
+    ['other key, same kid', token('RS256', other.privateKey, 'rsa')],
+    ['kid traversal', token('RS256', rsa.privateKey, '../../dev/null')],
+    ['expired', token('RS256', rsa.privateKey, 'rsa', { exp: NOW / 1000 - 120 })],
+    ['nbf ahead', token('RS256', rsa.privateKey, 'rsa', { nbf: NOW / 1000 + 3600 })],
+    ['wrong issuer', token('RS256', rsa.privateKey, 'rsa', { iss: 'https://evil' })],
+    ['three dots', `${good}.x`],
+    ['base64 padding', `${h}=.${p}.${s}`],
+    ['illegal characters', `${h}.${p}.${s.slice(0, -2)}+/`],
+    ['64 KB token', `${h}.${'A'.repeat(64 * 1024)}.${s}`],
+    ['lower-case bearer, two spaces', good.replace(/^/, ' ')],
+  ];
+  for (const [name, t] of bad) assert.equal(await run({}, ctx({ authorization: `Bearer ${t}` })), 401, name);
+  assert.equal(await run({ audiences: ['other'] }, ctx({ authorization: `Bearer ${good}` })), 401, 'wrong audience');
+  assert.equal(await run({}, ctx({ authorization: `bearer ${good}` })), 200, 'the scheme is case-insensitive');
+  assert.equal(await run({}, ctx({ authorization: `Bearer ${good}` }, `access_token=${hs}.${s}`)), 401, 'a bad second token');
+  assert.equal(await run({}, ctx({ authorization: [`Bearer ${good}`, 'Bearer x.y.z'] })), 401, 'two Authorization headers');
+});
+
+test('clock skew: 60 s either side is tolerated', async () => {
+  const t = token('ES256', ec.privateKey, 'ec', { exp: NOW / 1000 - 30, nbf: NOW / 1000 + 30 });
+  assert.equal(await run({}, ctx({ authorization: `Bearer ${t}` })), 200);
+  assert.equal(await run({}, ctx({ authorization: `Bearer ${t}` }), NOW + 91_000), 401);
+});
+
+test('locations: fromHeaders with prefix, fromParams, fromCookies', async () => {
+  const t = token('RS256', rsa.privateKey, 'rsa');
+  assert.equal(await run({ fromHeaders: [{ name: 'x-jwt', prefix: 'Token ' }] }, ctx({ 'x-jwt': `Token ${t}` })), 200);
+  assert.equal(await run({ fromHeaders: [{ name: 'x-jwt', prefix: 'Token ' }] }, ctx({ 'x-jwt': `Token ${t}x` })), 401);
+  assert.equal(await run({ fromParams: ['tok'] }, ctx({}, `a=1&tok=${t}`)), 200);
+  assert.equal(await run({ fromParams: ['tok'] }, ctx({ authorization: 'Bearer junk' })), 200, 'only configured locations are read');
+  assert.equal(await run({ fromCookies: ['session'] }, ctx({ cookie: `a=b; session=${t}` })), 200);
+  assert.equal(await run({ fromCookies: ['session'] }, ctx({ cookie: 'session=bad.bad.bad' })), 401);
+});
+
+test('outputs: forwardOriginalToken, outputPayloadToHeader, outputClaimToHeaders; client copies overwritten', async () => {
+  const t = token('RS256', rsa.privateKey, 'rsa', { tenant: 'acme', nested: { role: 'ops' } });
+  const c = ctx({ authorization: `Bearer ${t}`, 'x-payload': 'forged', 'x-tenant': 'forged' });
+  const rule = {
+    forwardOriginalToken: true,
+    outputPayloadToHeader: 'x-payload',
+    outputClaimToHeaders: [
+      { header: 'x-tenant', claim: 'tenant' },
+      { header: 'x-role', claim: 'nested.role' },
+    ],
+  };
+  assert.equal(await run(rule, c), 200);
+  assert.equal(c.request.headers.get('authorization'), `Bearer ${t}`);
+  assert.equal(JSON.parse(Buffer.from(String(c.request.headers.get('x-payload')), 'base64url').toString()).tenant, 'acme');
+  assert.equal(c.request.headers.get('x-tenant'), 'acme');
+  assert.equal(c.request.headers.get('x-role'), 'ops');
+  const anonymous = ctx({ 'x-payload': 'forged', 'x-tenant': 'forged' });
+  assert.equal(await run(rule, anonymous), 200);
+  assert.equal(anonymous.request.headers.has('x-payload'), false);
+  assert.equal(anonymous.request.headers.has('x-tenant'), false);
+});
+
+test('jwksUri over real HTTP: fetched once, cached by the injected clock, fail closed when unreachable', async () => {
+  let hits = 0;
+  const server = createServer((_req, res) => {
+    hits++;
+    res.end(JWKS);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  try {
+    const uri = `http://127.0.0.1:${(server.address() as AddressInfo).port}/jwks`;
+    const filter = translateRequestAuthentication([requestAuthn({ jwks: undefined as never, jwksUri: uri })], TARGET).http!;
+    let now = NOW;
+    const f = createJwtAuthnFilterFactory({ now: () => now }).create(filter.typed_config);
+    const t = token('RS256', rsa.privateKey, 'rsa', { exp: NOW / 1000 + 7200 });
+    const status = async () => {
+      const v = (await f.onRequest!(ctx({ authorization: `Bearer ${t}` }))) as FilterVerdict;
+      return v.action === 'respond' ? v.reply.status : 200;
+    };
+    assert.deepEqual(await Promise.all([status(), status(), status()]), [200, 200, 200]);
+    assert.equal(hits, 1);
+    now += 21 * 60 * 1000;
+    assert.equal(await status(), 200);
+    assert.equal(hits, 2);
+  } finally {
+    server.close();
+  }
+  const down = await run({ jwks: undefined as never, jwksUri: 'http://127.0.0.1:9/jwks' }, ctx({ authorization: `Bearer ${token('RS256', rsa.privateKey, 'rsa')}` }), NOW, async () => {
+    throw new Error('unreachable');
+  });
+  assert.equal(down, 401);
+});
+
+test('jwksUri as a file:// URL', async () => {
+  const file = path.join(tmpdir(), `outrigger-jwks-${process.pid}.json`);
+  writeFileSync(file, JWKS);
+  const rule: Partial<JWTRule> = { jwksUri: `file://${file}` };
+  const ra = requestAuthn(rule);
+  delete ra.spec.jwtRules![0]!.jwks;
+  const filter = translateRequestAuthentication([ra], TARGET).http!;
+  const f = createJwtAuthnFilterFactory({ now: () => NOW }).create(filter.typed_config);
+  const v = (await f.onRequest!(ctx({ authorization: `Bearer ${token('ES256', ec.privateKey, 'ec')}` }))) as FilterVerdict;
+  assert.equal(v.action, 'continue');
+});

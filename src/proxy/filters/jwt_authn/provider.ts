@@ -1,0 +1,112 @@
+// One compiled JwtProvider: issuer, audiences, key source, token locations and what to emit for a
+// verified token. Compiled once per listener from `envoy.extensions.filters.http.jwt_authn.v3.JwtProvider`.
+import { durationMs, type XdsDuration } from '../../../xds/duration.ts';
+import { FilterConfigError } from '../../http/filter.ts';
+import type { HeaderMap } from '../../http/stream.ts';
+import { type Jwk, type JwksFetcher, parseJwks, RemoteJwks } from './jwks.ts';
+import { audiencesOf, checkTime, type DecodedJwt, decodeJwt, type JwtFailure, verifySignature } from './jwt-verify.ts';
+import { DEFAULT_LOCATIONS, extractTokens, type FoundToken, type TokenLocations } from './token-locations.ts';
+
+export interface JwtProviderConfig {
+  issuer?: string;
+  audiences?: string[];
+  local_jwks?: { inline_string?: string; filename?: string };
+  remote_jwks?: { http_uri?: { uri?: string; cluster?: string; timeout?: XdsDuration }; cache_duration?: XdsDuration };
+  forward?: boolean;
+  from_headers?: { name?: string; value_prefix?: string }[];
+  from_params?: string[];
+  from_cookies?: string[];
+  forward_payload_header?: string;
+  payload_in_metadata?: string;
+  clock_skew_seconds?: number;
+  claim_to_headers?: { header_name?: string; claim_name?: string }[];
+}
+
+export interface Verified {
+  readonly provider: CompiledProvider;
+  readonly found: FoundToken;
+  readonly jwt: DecodedJwt;
+}
+
+export type ProviderResult = { kind: 'ok'; verified: Verified[] } | { kind: 'missing' } | { kind: 'failed'; reason: JwtFailure };
+
+export interface ProviderDeps {
+  readonly now: () => number;
+  readonly fetchJwks: JwksFetcher;
+}
+
+export class CompiledProvider {
+  readonly name: string;
+  readonly issuer: string | undefined;
+  readonly forward: boolean;
+  readonly payloadHeader: string | undefined;
+  readonly metadataKey: string;
+  readonly claimHeaders: readonly { header: string; claim: string }[];
+  readonly #audiences: readonly string[];
+  readonly #locations: TokenLocations;
+  readonly #skew: number;
+  readonly #keys: Jwk[] | RemoteJwks;
+  readonly #now: () => number;
+
+  constructor(name: string, c: JwtProviderConfig, deps: ProviderDeps) {
+    const at = `providers[${name}]`;
+    this.name = name;
+    this.issuer = c.issuer || undefined;
+    this.forward = c.forward === true;
+    this.payloadHeader = c.forward_payload_header?.toLowerCase() || undefined;
+    this.metadataKey = c.payload_in_metadata || c.issuer || name;
+    this.claimHeaders = (c.claim_to_headers ?? []).map((h, i) => {
+      if (!h.header_name || !h.claim_name) throw new FilterConfigError(`${at}.claim_to_headers[${i}]: header_name and claim_name required`);
+      return { header: h.header_name.toLowerCase(), claim: h.claim_name };
+    });
+    this.#audiences = c.audiences ?? [];
+    this.#skew = c.clock_skew_seconds ?? 60;
+    this.#now = deps.now;
+    const custom = (c.from_headers?.length ?? 0) + (c.from_params?.length ?? 0) + (c.from_cookies?.length ?? 0) > 0;
+    this.#locations = custom
+      ? {
+          headers: (c.from_headers ?? []).map((h) => ({ name: (h.name ?? '').toLowerCase(), prefix: h.value_prefix ?? '' })),
+          params: c.from_params ?? [],
+          cookies: c.from_cookies ?? [],
+        }
+      : DEFAULT_LOCATIONS;
+    if (c.local_jwks?.inline_string !== undefined) this.#keys = parseJwks(c.local_jwks.inline_string);
+    else if (c.remote_jwks?.http_uri?.uri) {
+      const timeoutMs = durationMs(c.remote_jwks.http_uri.timeout) || 5_000;
+      const cacheMs = durationMs(c.remote_jwks.cache_duration) || 600_000;
+      this.#keys = new RemoteJwks(c.remote_jwks.http_uri.uri, { cacheMs, timeoutMs, fetch: deps.fetchJwks, now: deps.now });
+    } else throw new FilterConfigError(`${at}: local_jwks.inline_string or remote_jwks.http_uri.uri required`);
+  }
+
+  /** Headers this provider writes: a client's own copy is always removed first. */
+  outputHeaders(): string[] {
+    return [...(this.payloadHeader ? [this.payloadHeader] : []), ...this.claimHeaders.map((h) => h.header)];
+  }
+
+  tokens(headers: HeaderMap, query: string): FoundToken[] {
+    return extractTokens(this.#locations, headers, query);
+  }
+
+  /** Tokens with this provider's issuer must all verify; a token of another issuer is not this provider's. */
+  async verify(found: readonly FoundToken[]): Promise<ProviderResult> {
+    if (found.length === 0) return { kind: 'missing' };
+    const mine: { found: FoundToken; jwt: DecodedJwt }[] = [];
+    for (const f of found) {
+      const jwt = decodeJwt(f.token);
+      if (typeof jwt === 'string') return { kind: 'failed', reason: jwt };
+      if (this.issuer === undefined || jwt.payload['iss'] === this.issuer) mine.push({ found: f, jwt });
+    }
+    if (mine.length === 0) return { kind: 'failed', reason: 'Jwt_issuer_is_not_configured' };
+    const keyList = this.#keys instanceof RemoteJwks ? await this.#keys.keys() : this.#keys;
+    const verified: Verified[] = [];
+    for (const m of mine) {
+      const bad =
+        verifySignature(m.jwt, keyList) ??
+        checkTime(m.jwt.payload, this.#now(), this.#skew) ??
+        (this.#audiences.length > 0 && !audiencesOf(m.jwt.payload).some((a) => this.#audiences.includes(a)) ? 'Audiences_in_Jwt_are_not_allowed' : null);
+      if (bad) return { kind: 'failed', reason: bad };
+      verified.push({ provider: this, found: m.found, jwt: m.jwt });
+    }
+    return { kind: 'ok', verified };
+  }
+}
