@@ -5,3 +5,13 @@ export function selects(matchLabels: Record<string, string> | undefined, labels:
   for (const [k, v] of Object.entries(matchLabels ?? {})) if (labels[k] !== v) return false;
   return true;
 }
+
+/**
+ * The labels a Sidecar's `workloadSelector` names. Istio spells that field `labels` (networking
+ * v1alpha3 WorkloadSelector), unlike the `matchLabels` of DestinationRule and the security kinds; both are read.
+ */
+export function sidecarSelectorLabels(selector: unknown): Record<string, string> | undefined {
+  if (!selector || typeof selector !== 'object') return undefined;
+  const s = selector as { labels?: Record<string, string>; matchLabels?: Record<string, string> };
+  return s.labels ?? s.matchLabels;
+}

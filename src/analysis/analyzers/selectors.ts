@@ -3,6 +3,7 @@
 import type { AnyResource } from '../../config/resource.ts';
 import type { WorkloadSelector } from '../../config/types/networking.ts';
 import type { Analyzer, FieldPath } from '../analyzer.ts';
+import { sidecarSelectorLabels } from '../selector.ts';
 
 interface Selecting {
   spec: { selector?: WorkloadSelector; workloadSelector?: WorkloadSelector };
@@ -18,10 +19,11 @@ export const policySelectors: Analyzer = {
       for (const resource of ctx.ofKind<AnyResource>(kind)) {
         const spec = (resource as unknown as Selecting).spec;
         const field = kind === 'Sidecar' ? 'workloadSelector' : 'selector';
-        const matchLabels = spec[field]?.matchLabels;
+        const matchLabels = kind === 'Sidecar' ? sidecarSelectorLabels(spec.workloadSelector) : spec.selector?.matchLabels;
+        const labelsField = kind === 'Sidecar' && !('matchLabels' in (spec.workloadSelector ?? {})) ? 'labels' : 'matchLabels';
         const ns = resource.metadata.namespace;
         const selected = ctx.selected(ns, matchLabels);
-        const path: FieldPath = matchLabels ? ['spec', field, 'matchLabels'] : ['metadata', 'namespace'];
+        const path: FieldPath = matchLabels ? ['spec', field, labelsField] : ['metadata', 'namespace'];
         if (matchLabels && Object.keys(matchLabels).length > 0 && selected.length === 0) {
           report({
             code: 'IST0127',

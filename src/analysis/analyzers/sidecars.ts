@@ -1,7 +1,7 @@
 // Sidecar resources: one without selector per namespace (IST0111), no workload selected twice (IST0110).
 import type { SidecarResource } from '../../config/resource.ts';
 import type { Analyzer } from '../analyzer.ts';
-import { selects } from '../selector.ts';
+import { selects, sidecarSelectorLabels } from '../selector.ts';
 
 export const sidecars: Analyzer = {
   name: 'sidecar.SelectorAnalyzer',
@@ -10,7 +10,7 @@ export const sidecars: Analyzer = {
     const all = ctx.ofKind<SidecarResource>('Sidecar');
     const defaults = new Map<string, SidecarResource[]>();
     for (const sc of all) {
-      if (sc.spec.workloadSelector?.matchLabels) continue;
+      if (sidecarSelectorLabels(sc.spec.workloadSelector)) continue;
       defaults.set(sc.metadata.namespace, [...(defaults.get(sc.metadata.namespace) ?? []), sc]);
     }
     for (const [ns, list] of defaults) {
@@ -27,7 +27,7 @@ export const sidecars: Analyzer = {
     }
     const owners = new Map<string, SidecarResource>();
     for (const sc of all) {
-      const sel = sc.spec.workloadSelector?.matchLabels;
+      const sel = sidecarSelectorLabels(sc.spec.workloadSelector);
       if (!sel) continue;
       for (const w of ctx.workloads.filter((x) => x.namespace === sc.metadata.namespace && selects(sel, x.labels))) {
         const key = `${w.namespace}/${w.name}`;
@@ -39,7 +39,7 @@ export const sidecars: Analyzer = {
         report({
           code: 'IST0110',
           resource: sc,
-          path: ['spec', 'workloadSelector', 'matchLabels'],
+          path: ['spec', 'workloadSelector', 'matchLabels' in (sc.spec.workloadSelector ?? {}) ? 'matchLabels' : 'labels'],
           message: `The Sidecars ${other.metadata.name}, ${sc.metadata.name} in namespace ${sc.metadata.namespace} select the same workload ${w.name}`,
           fix: 'Make the workload selectors disjoint.',
         });
