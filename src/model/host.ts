@@ -9,19 +9,12 @@ export function serviceFqdn(name: string, namespace: string): string {
 }
 
 /**
- * Resolves a host as written in a VirtualService/DestinationRule in `namespace`: a bare name is
- * a service of that namespace, `name.ns` a service of `ns`; anything with more dots is taken as is.
+ * Resolves a host as written in a VirtualService/DestinationRule in `namespace`: as in Istio, only a
+ * bare name is short for a service of that namespace; anything with a dot is taken as written.
  */
 export function resolveHost(host: string, namespace: string): string {
-  if (host === '*' || host.startsWith('*.')) return host;
-  const dots = host.split('.').length - 1;
-  if (dots === 0) return serviceFqdn(host, namespace);
-  if (dots === 1) {
-    const [name, ns] = host.split('.') as [string, string];
-    return serviceFqdn(name, ns);
-  }
-  if (host.endsWith('.svc')) return `${host}.${clusterDomain}`;
-  return host;
+  if (host === '*' || host.includes('.')) return host;
+  return serviceFqdn(host, namespace);
 }
 
 /** True when `pattern` (exact, `*`, or `*.suffix`) covers `host`. */

@@ -50,7 +50,8 @@ export function buildProxyScope(snapshot: MeshSnapshot, proxy: ProxyView): Proxy
       services.push(s);
       continue;
     }
-    const sidecarNs = sidecar.metadata.namespace;
+    // `.` is the workload's namespace, also for the mesh-wide Sidecar in the root namespace.
+    const sidecarNs = ns;
     let allPorts = false;
     const ports = new Set<number>();
     for (const listener of egress) {

@@ -1,0 +1,85 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { loadText } from '../config/load.ts';
+import type { ProxyView } from '../model/proxy-view.ts';
+import { buildSnapshot } from '../model/snapshot.ts';
+import { TypeUrl } from '../xds/type-urls.ts';
+import { roundTrip } from './golden.ts';
+import { defaultTranslateOptions, type HttpFilterBuilder } from './options.ts';
+import { buildProxyResources } from './proxy-resources.ts';
+
+const yaml = `
+apiVersion: v1
+kind: Service
+metadata: { name: web, namespace: front }
+spec: { selector: { app: web }, ports: [{ name: http, port: 80, targetPort: 8080 }, { name: tcp-db, port: 5432 }] }
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: web, namespace: front }
+spec:
+  hosts: [web]
+  http: [{ route: [{ destination: { host: web } }] }]
+`;
+
+const proxy: ProxyView = {
+  id: 'sidecar~127.0.0.1~web-0.front~front.svc.cluster.local',
+  role: 'sidecar',
+  namespace: 'front',
+  workloadName: 'web',
+  serviceAccount: 'web',
+  labels: { app: 'web' },
+  ip: '127.0.0.1',
+  appPorts: { 8080: 41000 },
+  tunnelAddress: '127.0.0.1:41008',
+};
+
+const snapshot = () => buildSnapshot(loadText(yaml).resources, [], '7');
+
+function hcmFilters(listener: unknown, chainName: string): string[] {
+  const chains = (listener as { filter_chains: { name: string; filters: { typed_config: { http_filters?: { name: string }[] } }[] }[] }).filter_chains;
+  const chain = chains.find((c) => c.name === chainName);
+  return chain?.filters[0]?.typed_config.http_filters?.map((f) => f.name) ?? [];
+}
+
+test('injected HTTP filters run before cors, fault and router, with the port and direction they serve', () => {
+  const calls: string[] = [];
+  const rbac: HttpFilterBuilder = (_s, p, port, direction) => {
+    calls.push(`${p.workloadName}:${port}:${direction}`);
+    return direction === 'inbound' ? [{ name: 'envoy.filters.http.rbac', typed_config: { '@type': TypeUrl.HttpRbac } }] : [];
+  };
+  const out = buildProxyResources(snapshot(), proxy, { ...defaultTranslateOptions, httpFilters: [rbac] });
+  const listeners = out.get(TypeUrl.Listener)!;
+  assert.deepEqual(hcmFilters(listeners.get('virtualInbound'), 'inbound|8080||'), ['envoy.filters.http.rbac', 'envoy.filters.http.router']);
+  assert.deepEqual(hcmFilters(listeners.get('virtualOutbound'), '0.0.0.0_80'), [
+    'envoy.filters.http.cors',
+    'envoy.filters.http.fault',
+    'envoy.filters.http.router',
+  ]);
+  assert.deepEqual(calls.sort(), ['web:8080:inbound', 'web:80:outbound']);
+});
+
+test('a sidecar gets its three listeners, inbound clusters to the app port, and valid Envoy protos', () => {
+  const out = buildProxyResources(snapshot(), proxy);
+  assert.deepEqual([...out.get(TypeUrl.Listener)!.keys()].sort(), ['connect_terminate', 'virtualInbound', 'virtualOutbound']);
+  const inbound = out.get(TypeUrl.Cluster)!.get('inbound|8080||') as { load_assignment: unknown };
+  assert.deepEqual(inbound.load_assignment, {
+    cluster_name: 'inbound|8080||',
+    endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: 41000 } } } }] }],
+  });
+  for (const [typeUrl, byName] of out) for (const r of byName.values()) assert.doesNotThrow(() => roundTrip(typeUrl, r));
+});
+
+test('translation is pure: the same snapshot and proxy give the same resources', () => {
+  const s = snapshot();
+  const json = (m: ReturnType<typeof buildProxyResources>) => JSON.stringify([...m].map(([t, b]) => [t, [...b]]));
+  assert.equal(json(buildProxyResources(s, proxy)), json(buildProxyResources(s, proxy)));
+});
+
+test('a client-TLS seam replaces the auto-mTLS transport on every outbound cluster', () => {
+  const out = buildProxyResources(snapshot(), proxy, { ...defaultTranslateOptions, clientTls: () => ({}) });
+  const c = out.get(TypeUrl.Cluster)!.get('outbound|80||web.front.svc.cluster.local')!;
+  assert.equal(c['transport_socket_matches'], undefined);
+  const auto = buildProxyResources(snapshot(), proxy).get(TypeUrl.Cluster)!.get('outbound|80||web.front.svc.cluster.local')!;
+  assert.equal((auto['transport_socket_matches'] as unknown[]).length, 2);
+});
