@@ -1,0 +1,256 @@
+// The control plane: config watcher → last-good store → (debounced) snapshot → per-proxy translation →
+// ADS push; plus the workload registry, bootstrap tokens, the CSR service and the metrics behind the debug API.
+import * as grpc from '@grpc/grpc-js';
+import type { CertificateAuthority } from '../ca/certificate-authority.ts';
+import type { WorkloadInstance } from '../model/workload.ts';
+import type { MeshSnapshot } from '../model/snapshot.ts';
+import { buildSnapshot } from '../model/snapshot.ts';
+import type { ProxyResources } from '../translate/proxy-resources.ts';
+import { buildProxyResources } from '../translate/proxy-resources.ts';
+import type { AdsConnection, AdsServerEvent } from '../xds/ads-server.ts';
+import { AdsServer } from '../xds/ads-server.ts';
+import { TypeUrl } from '../xds/type-urls.ts';
+import type { WorkloadIdentity } from './bootstrap-tokens.ts';
+import { BootstrapTokens } from './bootstrap-tokens.ts';
+import type { Clock } from './clock.ts';
+import { systemClock } from './clock.ts';
+import { controlPlaneMetrics, shortType } from './control-plane-metrics.ts';
+import { ConfigStore, type StoreState } from './config-store.ts';
+import { ConfigWatcher } from './config-watcher.ts';
+import { addCsrService } from './csr-service.ts';
+import { Debouncer } from './debouncer.ts';
+import { buildProxylessResources } from './proxyless.ts';
+import { declaredWorkloads, WorkloadRegistry } from './registry.ts';
+
+export interface ControlPlaneOptions {
+  /** Directories or files of YAML to watch. */
+  configPaths: readonly string[];
+  /** `host:port` for ADS (+ CSR), plaintext; default `127.0.0.1:15010`. Port 0 picks one. */
+  xdsAddress?: string;
+  clock?: Clock;
+  debounce?: { quietMs: number; maxMs: number };
+  /** Fallback rescan period of the config directories (ms); 0 disables it. */
+  rescanMs?: number;
+  /** Accept ADS streams without a token (proxyless test clients); they never get secrets. */
+  allowAnonymous?: boolean;
+  /** Signs workload certificates (CSR service) and provides the ROOTCA secret. */
+  ca?: CertificateAuthority;
+  /** Key for bootstrap tokens, so tokens survive a restart; random by default. */
+  tokenKey?: Uint8Array;
+  log?: (level: 'info' | 'warn', message: string) => void;
+}
+
+export class ControlPlane {
+  readonly grpcServer = new grpc.Server();
+  readonly metrics = controlPlaneMetrics();
+  readonly registry = new WorkloadRegistry();
+  readonly store = new ConfigStore();
+  readonly ads: AdsServer;
+  #opts: ControlPlaneOptions;
+  #clock: Clock;
+  #tokens: BootstrapTokens;
+  #watcher: ConfigWatcher;
+  #debouncer: Debouncer;
+  #snapshot: MeshSnapshot;
+  #generation = 0;
+  #versionAt = new Map<string, number>();
+  #heldKeys = new Set<string>();
+  #xdsAddress = '';
+  #log: NonNullable<ControlPlaneOptions['log']>;
+
+  private constructor(opts: ControlPlaneOptions) {
+    this.#opts = opts;
+    this.#clock = opts.clock ?? systemClock;
+    this.#tokens = new BootstrapTokens(opts.tokenKey);
+    this.#log = opts.log ?? ((level, m) => process.stderr.write(`${new Date().toISOString()} ${level} ${m}\n`));
+    this.#snapshot = buildSnapshot([], [], '0');
+    this.ads = new AdsServer({
+      verifyToken: (t) => this.#tokens.verify(t),
+      allowAnonymous: opts.allowAnonymous ?? false,
+      generate: (conn) => this.#generate(conn),
+      version: () => this.#snapshot.version,
+      clock: this.#clock,
+      onEvent: (e) => this.#onAdsEvent(e),
+    });
+    this.ads.register(this.grpcServer);
+    if (opts.ca) addCsrService(this.grpcServer, { ca: opts.ca, authenticate: (t) => this.#tokens.verify(t) });
+    this.#debouncer = new Debouncer({
+      quietMs: opts.debounce?.quietMs ?? 100,
+      maxMs: opts.debounce?.maxMs ?? 10_000,
+      clock: this.#clock,
+      onFire: (_events, waited) => {
+        this.metrics.debounce.observe(waited / 1000);
+        this.rebuild();
+      },
+    });
+    this.#watcher = new ConfigWatcher({
+      paths: opts.configPaths,
+      clock: this.#clock,
+      rescanMs: opts.rescanMs ?? 5000,
+      onFile: (file, result) => {
+        if (this.store.setFile(file, result)) this.#debouncer.trigger();
+        this.#reportConfig();
+      },
+      onError: (err) => this.#log('warn', `config watch: ${err.message}`),
+    });
+  }
+
+  /** Loads the config, builds the first snapshot and starts serving ADS. */
+  static async start(opts: ControlPlaneOptions): Promise<ControlPlane> {
+    const cp = new ControlPlane(opts);
+    await cp.#watcher.start();
+    cp.#debouncer.cancel();
+    cp.rebuild();
+    const address = opts.xdsAddress ?? '127.0.0.1:15010';
+    const port = await new Promise<number>((resolve, reject) =>
+      cp.grpcServer.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+    );
+    cp.#xdsAddress = `${address.slice(0, address.lastIndexOf(':'))}:${port}`;
+    cp.#log('info', `xDS listening on ${cp.#xdsAddress}; ${cp.store.state.resources.length} resources from ${cp.store.files.length} files`);
+    return cp;
+  }
+
+  get xdsAddress(): string {
+    return this.#xdsAddress;
+  }
+
+  get snapshot(): MeshSnapshot {
+    return this.#snapshot;
+  }
+
+  get configState(): StoreState {
+    return this.store.state;
+  }
+
+  get connections(): readonly AdsConnection[] {
+    return this.ads.connections;
+  }
+
+  /** The local runtime announces an instance it started (or its new ports/health). */
+  registerWorkload(instance: WorkloadInstance): void {
+    this.registry.register(instance);
+    this.#debouncer.trigger();
+  }
+
+  unregisterWorkload(namespace: string, name: string): void {
+    if (this.registry.unregister(namespace, name)) this.#debouncer.trigger();
+  }
+
+  /** A token for one workload's proxy: ADS and CSR accept it for exactly this identity. */
+  issueBootstrapToken(id: WorkloadIdentity): string {
+    return this.#tokens.issue(id);
+  }
+
+  verifyBootstrapToken(token: string): WorkloadIdentity | undefined {
+    return this.#tokens.verify(token);
+  }
+
+  /** Rescans the config now (tests, or after `outrigger up` wrote files). */
+  async rescan(): Promise<void> {
+    await this.#watcher.rescan();
+  }
+
+  /** Skips the rest of the debounce and pushes now, if anything is pending. */
+  flush(): void {
+    this.#debouncer.flush();
+  }
+
+  /** Builds a new snapshot from the store and registry and pushes what changed. */
+  rebuild(): void {
+    const resources = this.store.state.resources;
+    this.registry.setDeclared(declaredWorkloads(resources));
+    const version = `${new Date(this.#clock.now()).toISOString()}/${++this.#generation}`;
+    this.#snapshot = buildSnapshot(resources, this.registry.instances(), version);
+    this.metrics.snapshots.inc();
+    this.#versionAt.clear();
+    this.#versionAt.set(version, this.#clock.now());
+    const started = performance.now();
+    this.ads.pushAll();
+    this.metrics.pushTime.observe((performance.now() - started) / 1000);
+  }
+
+  async close(): Promise<void> {
+    this.#watcher.close();
+    this.#debouncer.cancel();
+    this.ads.closeStreams();
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(() => {
+        this.grpcServer.forceShutdown();
+        resolve();
+      }, 2000);
+      t.unref();
+      this.grpcServer.tryShutdown(() => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
+  }
+
+  #generate(conn: AdsConnection): ProxyResources {
+    const started = performance.now();
+    const node = conn.node;
+    const out =
+      node.generator === 'grpc'
+        ? buildProxylessResources(this.#snapshot, node.view.namespace, conn.state(TypeUrl.Listener).names)
+        : buildProxyResources(this.#snapshot, node.view);
+    const ca = this.#opts.ca;
+    if (ca && node.generator !== 'grpc') {
+      const secrets = out.get(TypeUrl.Secret) ?? new Map();
+      if (!secrets.has('ROOTCA')) {
+        secrets.set('ROOTCA', { '@type': TypeUrl.Secret, name: 'ROOTCA', validation_context: { trusted_ca: { inline_string: ca.trustBundle().join('') } } });
+      }
+      out.set(TypeUrl.Secret, secrets);
+    }
+    this.metrics.translationTime.observe((performance.now() - started) / 1000);
+    return out;
+  }
+
+  #onAdsEvent(e: AdsServerEvent): void {
+    const m = this.metrics;
+    switch (e.kind) {
+      case 'connect':
+      case 'disconnect': {
+        m.connected.set(this.ads.connections.length);
+        const { podName, view, generator } = e.conn.node;
+        if (generator === 'grpc') break;
+        const changed = e.kind === 'connect' ? this.registry.proxyConnected(podName, view) : this.registry.proxyDisconnected(podName, view.namespace);
+        this.#log('info', `${e.kind === 'connect' ? 'connected' : 'disconnected'} ${view.id} (${e.conn.peer})`);
+        if (changed) this.#debouncer.trigger();
+        break;
+      }
+      case 'push':
+        m.pushes.inc({ type: shortType(e.typeUrl) });
+        m.configSize.observe(e.bytes, { type: shortType(e.typeUrl) });
+        break;
+      case 'ack': {
+        const at = this.#versionAt.get(e.version);
+        if (at !== undefined) m.convergence.observe((this.#clock.now() - at) / 1000);
+        break;
+      }
+      case 'nack':
+        m.rejects.inc({ type: shortType(e.typeUrl) });
+        this.#log('warn', `NACK ${shortType(e.typeUrl)} ${e.version} from ${e.conn.node.view.id}: ${e.message}`);
+        break;
+      case 'refused':
+        m.refused.inc({ code: e.code });
+        this.#log('warn', `refused ADS stream from ${e.peer}: ${e.code} ${e.reason}`);
+        break;
+      case 'error':
+        m.translationErrors.inc({ type: shortType(e.typeUrl) });
+        this.#log('warn', `config for ${e.conn.node.view.id} not sent: ${e.message}`);
+        break;
+    }
+  }
+
+  #reportConfig(): void {
+    const state = this.store.state;
+    this.metrics.rejectedResources.set(new Set(state.diagnostics.filter((d) => d.severity === 'error').map((d) => d.resource ?? d.span?.file)).size);
+    this.metrics.heldResources.set(state.held.length);
+    const now = new Set(state.held.map((h) => h.key));
+    for (const h of state.held) {
+      if (this.#heldKeys.has(h.key)) continue;
+      this.#log('warn', `${h.key} is invalid; serving its last good version: ${h.diagnostics.map((d) => `${d.code} ${d.message}`).join('; ')}`);
+    }
+    this.#heldKeys = now;
+  }
+}

@@ -1,0 +1,69 @@
+// The control plane's HTTP debug API and metrics (port 15014): /debug/syncz, /debug/config_dump,
+// /debug/registryz, /debug/configz and /metrics. Read-only; bound to loopback by default.
+import { createServer, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { ControlPlane } from './control-plane.ts';
+import { configDumpOf, findConnection, syncOf } from './sync-report.ts';
+
+export interface DebugApi {
+  address: string;
+  close(): Promise<void>;
+}
+
+function json(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(`${JSON.stringify(body, null, 2)}\n`);
+}
+
+export async function startDebugApi(cp: ControlPlane, address = '127.0.0.1:15014', now: () => number = Date.now): Promise<DebugApi> {
+  const server: Server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://debug');
+    if (req.method !== 'GET') return json(res, 405, { error: 'GET only' });
+    switch (url.pathname) {
+      case '/debug/syncz':
+        return json(res, 200, cp.connections.map((c) => syncOf(c, now())));
+      case '/debug/config_dump': {
+        const id = url.searchParams.get('proxyID') ?? '';
+        const conn = findConnection(cp.connections, id);
+        if (!conn) return json(res, 404, { error: `no connected proxy matches "${id}"` });
+        return json(res, 200, configDumpOf(conn));
+      }
+      case '/debug/registryz':
+        return json(res, 200, cp.snapshot.workloads);
+      case '/debug/configz': {
+        const s = cp.configState;
+        return json(res, 200, {
+          version: cp.snapshot.version,
+          resources: s.resources.map((r) => ({ kind: r.kind, namespace: r.metadata.namespace, name: r.metadata.name, file: r.origin?.span.file })),
+          held: s.held,
+          diagnostics: s.diagnostics,
+        });
+      }
+      case '/metrics': {
+        const bytes = cp.metrics.configBytes;
+        bytes.reset();
+        for (const c of cp.connections) bytes.set(c.configBytes, { proxy: c.node.view.id });
+        res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
+        return res.end(cp.metrics.registry.render());
+      }
+      default:
+        return json(res, 404, { error: 'not found', endpoints: ['/debug/syncz', '/debug/config_dump?proxyID=', '/debug/registryz', '/debug/configz', '/metrics'] });
+    }
+  });
+  server.on('clientError', (_err, socket) => socket.destroy());
+  const i = address.lastIndexOf(':');
+  const host = address.slice(0, i);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(Number(address.slice(i + 1)), host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  return {
+    address: `${host}:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
