@@ -1,0 +1,65 @@
+// `outrigger analyze` through its command function: exit codes, text with carets, JSON, --list.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { analyzeCommand } from './analyze.ts';
+
+const tmp = mkdtempSync(join(tmpdir(), 'analyze-'));
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
+async function run(flags: Parameters<typeof analyzeCommand>[0], stdin?: string): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const code = await analyzeCommand(flags, (s) => { out += s; }, (s) => { err += s; }, stdin === undefined ? undefined : () => Buffer.from(stdin));
+  return { code, out, err };
+}
+
+const clean = 'apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: podinfo, namespace: podinfo}\n';
+const bad = 'apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: podinfo}\nspec:\n  host: podinfo\n  trafficPolicy:\n    loadBalancer: {simple: ROUND_ROBBIN}\n';
+const warn = 'apiVersion: networking.istio.io/v1alpha3\nkind: EnvoyFilter\nmetadata: {name: f, namespace: istio-system}\nspec: {}\n';
+
+test('clean input exits 0', async () => {
+  writeFileSync(join(tmp, 'clean.yaml'), clean);
+  const r = await run({ filename: [join(tmp, 'clean.yaml')], output: 'text', failOn: 'error' });
+  assert.equal(r.code, 0);
+  assert.match(r.out, /^0 errors, 0 warnings, 0 infos \(1 valid resource\)$/m);
+});
+
+test('errors exit 1 with file:line:col, the source line and a caret', async () => {
+  const file = join(tmp, 'bad.yaml');
+  writeFileSync(file, bad);
+  const r = await run({ filename: [file], output: 'text', failOn: 'error' });
+  assert.equal(r.code, 1);
+  const lines = r.out.split('\n');
+  assert.equal(lines[0], `${file}:7:28: error OR1023 DestinationRule default/podinfo: spec.trafficPolicy.loadBalancer.simple: string "ROUND_ROBBIN" is not one of UNSPECIFIED, LEAST_CONN, RANDOM, PASSTHROUGH, ROUND_ROBIN, LEAST_REQUEST`);
+  assert.equal(lines[1], '  7 |     loadBalancer: {simple: ROUND_ROBBIN}');
+  assert.equal(lines[2], `    | ${' '.repeat(27)}${'^'.repeat(12)}`);
+  assert.equal(lines[3], '  fix: did you mean "ROUND_ROBIN"?');
+});
+
+test('-o json carries the same fields; stdin works', async () => {
+  const r = await run({ filename: ['-'], output: 'json', failOn: 'error' }, bad);
+  assert.equal(r.code, 1);
+  const [d] = JSON.parse(r.out) as Record<string, unknown>[];
+  assert.deepEqual(
+    { file: d?.['file'], line: d?.['line'], col: d?.['col'], code: d?.['code'], field: d?.['field'], resource: d?.['resource'], severity: d?.['severity'] },
+    { file: '<stdin>', line: 7, col: 28, code: 'OR1023', field: 'spec.trafficPolicy.loadBalancer.simple', resource: 'DestinationRule default/podinfo', severity: 'error' },
+  );
+});
+
+test('warnings fail only with --fail-on warning', async () => {
+  const file = join(tmp, 'warn.yaml');
+  writeFileSync(file, warn);
+  assert.equal((await run({ filename: [file], output: 'text', failOn: 'error' })).code, 0);
+  assert.equal((await run({ filename: [file], output: 'text', failOn: 'warning' })).code, 1);
+});
+
+test('--list prints the catalogue; bad flags exit 2', async () => {
+  const r = await run({ list: true, output: 'json', failOn: 'error' });
+  const codes = (JSON.parse(r.out) as { code: string }[]).map((c) => c.code);
+  assert.ok(codes.includes('OR1020') && codes.includes('IST0101'));
+  assert.equal((await run({ output: 'yaml', failOn: 'error' })).code, 2);
+  assert.equal((await run({ output: 'text', failOn: 'error' })).code, 2);
+});
