@@ -143,3 +143,13 @@ test('a bad RBAC config is rejected with the field path (NACK)', () => {
   assert.throws(() => factory.create(bad({ uri_template: {} })), /unsupported permission/);
   assert.throws(() => factory.create(bad({ destination_ip: { address_prefix: 'nope' } })), /destination_ip/);
 });
+
+test('a policy denial is recorded in stream info (flag and details), an allowed request is not', () => {
+  const deny = [policy('deny-all', 'foo', { action: 'DENY', rules: [{}] })];
+  const denied = decideHttp(deny, {});
+  assert.deepEqual([...denied.ctx.info.responseFlags], ['RBAC']);
+  assert.equal(denied.ctx.info.responseCodeDetails, 'rbac_access_denied_matched_policy[ns[foo]-policy[deny-all]-rule[0]]');
+  const allowed = decideHttp([], {});
+  assert.equal(allowed.ctx.info.responseFlags.size, 0);
+  assert.equal(allowed.ctx.info.responseCodeDetails, undefined);
+});

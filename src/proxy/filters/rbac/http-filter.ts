@@ -93,6 +93,9 @@ class RbacHttpFilter implements HttpFilter {
     if (decision.allowed) return CONTINUE;
     const receipt = denialReceipt(decision.matchedPolicy, engine.action);
     ctx.info.dynamicMetadata.set(RBAC_DENIAL_METADATA, { action: engine.action, policy: receipt.policy, denied_by: receipt.text });
+    // Recorded here as well as on the reply, so telemetry tells a policy 403 from an application 403.
+    ctx.info.responseFlags.add('RBAC');
+    ctx.info.responseCodeDetails = rbacDetails(decision.matchedPolicy);
     const show = this.#localMode || ctx.request.headers.get(DEBUG_HEADER) === '1';
     return {
       action: 'respond',
