@@ -1,0 +1,94 @@
+// The admin endpoint (15000, loopback only) and the health (15021) and Prometheus (15090) ports.
+import http from 'node:http';
+import type net from 'node:net';
+
+export type LogLevel = 'trace' | 'debug' | 'info' | 'warning' | 'error' | 'critical' | 'off';
+const levels = new Set<string>(['trace', 'debug', 'info', 'warning', 'error', 'critical', 'off']);
+
+export interface AdminDeps {
+  configDump(): object;
+  clusters(format: 'text' | 'json'): string;
+  stats(): string;
+  prometheus(): string;
+  ready(): boolean;
+  setLogLevel(level: LogLevel): void;
+  logLevel(): LogLevel;
+  /** Starts the drain; resolves when the proxy has stopped. */
+  quit(): void;
+}
+
+function send(res: http.ServerResponse, status: number, body: string, type = 'text/plain; charset=UTF-8'): void {
+  res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-cache, max-age=0' });
+  res.end(body);
+}
+
+function listen(server: http.Server, port: number): Promise<number> {
+  server.on('clientError', (_e, s) => s.destroy());
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host: '127.0.0.1', port }, () => resolve((server.address() as net.AddressInfo).port));
+  });
+}
+
+export class AdminServers {
+  #admin: http.Server;
+  #health: http.Server;
+  #prom: http.Server;
+
+  constructor(deps: AdminDeps) {
+    this.#admin = http.createServer((req, res) => {
+      const url = new URL(req.url ?? '/', 'http://admin');
+      switch (url.pathname) {
+        case '/config_dump':
+          return send(res, 200, JSON.stringify(deps.configDump(), null, 2), 'application/json');
+        case '/clusters': {
+          const json = url.searchParams.get('format') === 'json';
+          return send(res, 200, deps.clusters(json ? 'json' : 'text'), json ? 'application/json' : undefined);
+        }
+        case '/stats':
+          return send(res, 200, deps.stats());
+        case '/stats/prometheus':
+          return send(res, 200, deps.prometheus(), 'text/plain; version=0.0.4');
+        case '/ready':
+          return deps.ready() ? send(res, 200, 'LIVE\n') : send(res, 503, 'PRE_INITIALIZING\n');
+        case '/logging': {
+          const level = url.searchParams.get('level');
+          if (level !== null) {
+            if (!levels.has(level)) return send(res, 400, `unknown level ${level}\n`);
+            if (req.method !== 'POST') return send(res, 405, 'use POST\n');
+            deps.setLogLevel(level as LogLevel);
+          }
+          return send(res, 200, `active loggers:\n  proxy: ${deps.logLevel()}\n`);
+        }
+        case '/quitquitquit':
+          if (req.method !== 'POST') return send(res, 405, 'use POST\n');
+          send(res, 200, 'OK\n');
+          deps.quit();
+          return;
+        default:
+          return send(res, 404, 'not found: /config_dump /clusters /stats /stats/prometheus /ready /logging /quitquitquit\n');
+      }
+    });
+    this.#health = http.createServer((req, res) => {
+      if (req.url === '/healthz/ready') return deps.ready() ? send(res, 200, '') : send(res, 503, 'not ready\n');
+      send(res, 404, '');
+    });
+    this.#prom = http.createServer((req, res) => {
+      if (req.url === '/stats/prometheus') return send(res, 200, deps.prometheus(), 'text/plain; version=0.0.4');
+      send(res, 404, '');
+    });
+  }
+
+  /** Binds the three servers; returns their actual ports. */
+  async listen(ports: { admin: number; health: number; prometheus: number }): Promise<{ admin: number; health: number; prometheus: number }> {
+    const [admin, health, prometheus] = await Promise.all([listen(this.#admin, ports.admin), listen(this.#health, ports.health), listen(this.#prom, ports.prometheus)]);
+    return { admin, health, prometheus };
+  }
+
+  close(): void {
+    for (const s of [this.#admin, this.#health, this.#prom]) {
+      s.close();
+      s.closeAllConnections();
+    }
+  }
+}

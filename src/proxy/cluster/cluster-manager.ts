@@ -1,0 +1,71 @@
+// Owns the running clusters: applies CDS (keeping pools of unchanged clusters) and EDS (endpoints may
+// arrive before their cluster), and answers lookups by name on the request path.
+import type { SecureClientSessionOptions } from 'node:http2';
+import type { ClusterStatsFamilies } from '../../telemetry/metrics/cluster-stats.ts';
+import { Cluster } from './cluster.ts';
+import type { ClusterSettings } from './compile-cluster.ts';
+import type { Endpoint } from './endpoint.ts';
+import type { Random } from './load-balancer.ts';
+
+export interface ClusterManagerDeps {
+  stats: ClusterStatsFamilies;
+  random?: Random;
+  tunnelTls(): SecureClientSessionOptions | undefined;
+  tunnelHeaders?: Readonly<Record<string, string>>;
+}
+
+export class ClusterManager {
+  #deps: ClusterManagerDeps;
+  #clusters = new Map<string, Cluster>();
+  #endpointsByEds = new Map<string, readonly Endpoint[]>();
+
+  constructor(deps: ClusterManagerDeps) {
+    this.#deps = deps;
+  }
+
+  get(name: string): Cluster | undefined {
+    return this.#clusters.get(name);
+  }
+
+  all(): IterableIterator<Cluster> {
+    return this.#clusters.values();
+  }
+
+  /** EDS service names of EDS clusters, for the subscription. */
+  edsNames(): string[] {
+    const out: string[] = [];
+    for (const c of this.#clusters.values()) if (c.settings.type === 'EDS') out.push(c.settings.edsName);
+    return out;
+  }
+
+  applyClusters(settings: readonly ClusterSettings[]): void {
+    const next = new Map<string, Cluster>();
+    for (const s of settings) {
+      let c = this.#clusters.get(s.name);
+      if (c) c.update(s);
+      else c = new Cluster(s, { stats: this.#deps.stats.bind(s.name), random: this.#deps.random ?? Math.random, tunnelTls: this.#deps.tunnelTls, ...(this.#deps.tunnelHeaders ? { tunnelHeaders: this.#deps.tunnelHeaders } : {}) });
+      const eds = s.type === 'EDS' ? this.#endpointsByEds.get(s.edsName) : undefined;
+      if (eds) c.setEndpoints(eds);
+      next.set(s.name, c);
+    }
+    for (const [name, c] of this.#clusters) {
+      if (next.has(name)) continue;
+      this.#deps.stats.remove(name);
+      void c.close();
+    }
+    this.#clusters = next;
+  }
+
+  /** State of the world for EDS: every assignment the proxy holds. */
+  applyEndpoints(assignments: ReadonlyMap<string, readonly Endpoint[]>): void {
+    this.#endpointsByEds = new Map(assignments);
+    for (const c of this.#clusters.values()) {
+      if (c.settings.type !== 'EDS') continue;
+      c.setEndpoints(this.#endpointsByEds.get(c.settings.edsName) ?? []);
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.#clusters.values()].map((c) => c.close()));
+  }
+}

@@ -1,0 +1,57 @@
+// An upstream endpoint as the load balancer and pools see it, compiled from an EDS LbEndpoint.
+import { fromStruct } from '../../xds/any.ts';
+import { ProxyConfigError } from '../config/config-error.ts';
+import type { EnvoyClusterLoadAssignment, EnvoyLbEndpoint } from '../config/envoy-shapes.ts';
+
+export interface Endpoint {
+  readonly address: string;
+  readonly port: number;
+  /** `host:port`, the pool key and the `upstream_host` in logs. */
+  readonly key: string;
+  /** Reached through the mesh tunnel (`filter_metadata.istio.tlsMode = istio`). */
+  readonly mesh: boolean;
+  /** The container port the tunnel forwards to (`filter_metadata.outrigger.target_port`). */
+  readonly targetPort: number;
+  readonly weight: number;
+  readonly healthy: boolean;
+  /** Requests in flight, for LEAST_REQUEST. */
+  active: number;
+}
+
+function structField(meta: Record<string, unknown> | undefined, ns: string): Record<string, unknown> {
+  const v = meta?.[ns];
+  if (!v || typeof v !== 'object') return {};
+  // Struct values decode as `{ fields: ... }`; tolerate plain JSON too.
+  return 'fields' in v ? fromStruct(v) : (v as Record<string, unknown>);
+}
+
+export function compileEndpoint(e: EnvoyLbEndpoint, where: string): Endpoint {
+  const sa = e.endpoint?.address?.socket_address;
+  if (!sa?.address || sa.port_value === undefined) throw new ProxyConfigError(where, 'endpoint.address.socket_address', 'address and port_value are required');
+  const istio = structField(e.metadata?.filter_metadata, 'istio');
+  const outrigger = structField(e.metadata?.filter_metadata, 'outrigger');
+  const mesh = istio['tlsMode'] === 'istio';
+  const targetPort = Number(outrigger['target_port'] ?? sa.port_value);
+  if (mesh && !Number.isInteger(targetPort)) throw new ProxyConfigError(where, 'metadata.filter_metadata.outrigger.target_port', 'must be a port number');
+  const hs = e.health_status ?? 'UNKNOWN';
+  return {
+    address: sa.address,
+    port: sa.port_value,
+    key: `${sa.address}:${sa.port_value}`,
+    mesh,
+    targetPort,
+    weight: e.load_balancing_weight?.value ?? 1,
+    healthy: hs === 'UNKNOWN' || hs === 'HEALTHY' || hs === 'DEGRADED',
+    active: 0,
+  };
+}
+
+export function compileLoadAssignment(cla: EnvoyClusterLoadAssignment): Endpoint[] {
+  const out: Endpoint[] = [];
+  cla.endpoints?.forEach((locality, i) => {
+    locality.lb_endpoints?.forEach((e, j) => {
+      out.push(compileEndpoint(e, `ClusterLoadAssignment ${cla.cluster_name} endpoints[${i}].lb_endpoints[${j}]`));
+    });
+  });
+  return out;
+}

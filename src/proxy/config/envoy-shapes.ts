@@ -1,0 +1,82 @@
+// Narrow views of the Envoy v3 resources the proxy reads (canonical JSON: snake_case, enums as strings).
+import type { TypedAny } from '../../xds/any.ts';
+import type { XdsDuration } from '../../xds/duration.ts';
+
+export interface SocketAddress {
+  socket_address?: { address?: string; port_value?: number };
+}
+
+export interface EnvoyCluster {
+  name: string;
+  type?: string;
+  connect_timeout?: XdsDuration;
+  lb_policy?: string;
+  eds_cluster_config?: { service_name?: string };
+  load_assignment?: EnvoyClusterLoadAssignment;
+  transport_socket?: { name?: string; typed_config?: TypedAny };
+  typed_extension_protocol_options?: Record<string, TypedAny>;
+  circuit_breakers?: { thresholds?: { max_connections?: { value?: number }; max_pending_requests?: { value?: number }; max_requests?: { value?: number }; max_retries?: { value?: number } }[] };
+}
+
+export interface EnvoyLbEndpoint {
+  endpoint?: { address?: SocketAddress };
+  health_status?: string;
+  load_balancing_weight?: { value?: number };
+  metadata?: { filter_metadata?: Record<string, unknown> };
+}
+
+export interface EnvoyClusterLoadAssignment {
+  cluster_name: string;
+  endpoints?: { lb_endpoints?: EnvoyLbEndpoint[] }[];
+}
+
+export interface EnvoyFilter {
+  name?: string;
+  typed_config?: TypedAny;
+  is_optional?: boolean;
+}
+
+export interface EnvoyFilterChainMatch {
+  destination_port?: { value?: number };
+  server_names?: string[];
+  transport_protocol?: string;
+  application_protocols?: string[];
+}
+
+export interface EnvoyFilterChain {
+  name?: string;
+  filter_chain_match?: EnvoyFilterChainMatch;
+  filters?: EnvoyFilter[];
+  transport_socket?: { name?: string; typed_config?: TypedAny };
+}
+
+export interface EnvoyListener {
+  name: string;
+  address?: SocketAddress;
+  filter_chains?: EnvoyFilterChain[];
+  default_filter_chain?: EnvoyFilterChain;
+  bind_to_port?: { value?: boolean };
+}
+
+export interface EnvoyHcm {
+  stat_prefix?: string;
+  rds?: { route_config_name?: string };
+  route_config?: TypedAny;
+  http_filters?: EnvoyFilter[];
+  upgrade_configs?: { upgrade_type?: string }[];
+  normalize_path?: { value?: boolean };
+  merge_slashes?: boolean;
+  path_with_escaped_slashes_action?: string;
+}
+
+export interface EnvoyTcpProxy {
+  stat_prefix?: string;
+  cluster?: string;
+  weighted_clusters?: { clusters?: { name?: string; weight?: number }[] };
+}
+
+export interface EnvoySecret {
+  name: string;
+  tls_certificate?: { certificate_chain?: { inline_string?: string; inline_bytes?: string }; private_key?: { inline_string?: string; inline_bytes?: string } };
+  validation_context?: { trusted_ca?: { inline_string?: string; inline_bytes?: string } };
+}

@@ -1,0 +1,96 @@
+// SDS secrets (and the locally assembled `default` workload certificate) as PEM, with TLS contexts
+// built once per change, so rotation applies to new handshakes only.
+import tls from 'node:tls';
+import type { TypedAny } from '../../xds/any.ts';
+import { ProxyConfigError } from './config-error.ts';
+import type { EnvoySecret } from './envoy-shapes.ts';
+import { meshContextOptions } from '../tunnel/mesh-tls.ts';
+import type { MeshTlsMaterial } from '../tunnel/mesh-tls.ts';
+
+export interface SecretPem {
+  cert?: string;
+  key?: string;
+  ca?: string;
+}
+
+function pem(ds: { inline_string?: string; inline_bytes?: string } | undefined): string | undefined {
+  if (!ds) return undefined;
+  if (ds.inline_string) return ds.inline_string;
+  if (ds.inline_bytes) return Buffer.from(ds.inline_bytes, 'base64').toString('utf8');
+  return undefined;
+}
+
+export function compileSecret(s: EnvoySecret): SecretPem {
+  const out: SecretPem = {};
+  const cert = pem(s.tls_certificate?.certificate_chain);
+  const key = pem(s.tls_certificate?.private_key);
+  const ca = pem(s.validation_context?.trusted_ca);
+  if (s.tls_certificate && (!cert || !key)) throw new ProxyConfigError(`Secret ${s.name}`, 'tls_certificate', 'certificate_chain and private_key must be inline');
+  if (cert) out.cert = cert;
+  if (key) out.key = key;
+  if (ca) out.ca = ca;
+  if (!cert && !ca) throw new ProxyConfigError(`Secret ${s.name}`, 'type', 'tls_certificate or validation_context is required');
+  return out;
+}
+
+export class SecretStore {
+  #fromXds = new Map<string, SecretPem>();
+  #local = new Map<string, SecretPem>();
+  #contexts = new Map<string, tls.SecureContext>();
+  #raw: TypedAny[] = [];
+  #listeners = new Set<() => void>();
+
+  /** SDS state of the world. */
+  applyXds(secrets: readonly { name: string; pem: SecretPem }[], raw: TypedAny[]): void {
+    this.#fromXds = new Map(secrets.map((s) => [s.name, s.pem]));
+    this.#raw = raw;
+    this.#changed();
+  }
+
+  /** A secret made locally (the `default` workload certificate from the CSR flow). */
+  setLocal(name: string, value: SecretPem): void {
+    this.#local.set(name, value);
+    this.#changed();
+  }
+
+  onChange(fn: () => void): void {
+    this.#listeners.add(fn);
+  }
+
+  #changed(): void {
+    this.#contexts.clear();
+    for (const fn of this.#listeners) fn();
+  }
+
+  get(name: string): SecretPem | undefined {
+    return this.#local.get(name) ?? this.#fromXds.get(name);
+  }
+
+  names(): string[] {
+    return [...new Set([...this.#fromXds.keys(), ...this.#local.keys()])];
+  }
+
+  raw(): readonly TypedAny[] {
+    return this.#raw;
+  }
+
+  /** Mesh material from `default` + `ROOTCA`, when both are present. */
+  mesh(): MeshTlsMaterial | undefined {
+    const d = this.get('default');
+    const root = this.get('ROOTCA');
+    if (!d?.cert || !d.key || !root?.ca) return undefined;
+    return { key: d.key, cert: d.cert, ca: root.ca };
+  }
+
+  secureContext(certSecret: string, caSecret: string | undefined): tls.SecureContext | undefined {
+    const key = `${certSecret}\n${caSecret ?? ''}`;
+    const cached = this.#contexts.get(key);
+    if (cached) return cached;
+    const c = this.get(certSecret);
+    const ca = caSecret ? this.get(caSecret)?.ca : undefined;
+    if (!c?.cert || !c.key || (caSecret && !ca)) return undefined;
+    const ctx = tls.createSecureContext(ca ? meshContextOptions({ key: c.key, cert: c.cert, ca }) : { key: c.key, cert: c.cert, minVersion: 'TLSv1.2' });
+    this.#contexts.set(key, ctx);
+    return ctx;
+  }
+}

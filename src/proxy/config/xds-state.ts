@@ -1,0 +1,130 @@
+// The proxy's side of ADS: compiles each state-of-the-world update (all of it, or none: any error
+// NACKs and the previous config stays) and swaps it into the cluster manager, route tables, listener
+// manager and secret store. Keeps the raw resources for /config_dump.
+import type { AdsSubscriber } from '../../xds/ads-client.ts';
+import type { TypedAny } from '../../xds/any.ts';
+import { TypeUrl } from '../../xds/type-urls.ts';
+import type { ClusterManager } from '../cluster/cluster-manager.ts';
+import { compileCluster } from '../cluster/compile-cluster.ts';
+import type { Endpoint } from '../cluster/endpoint.ts';
+import { compileLoadAssignment } from '../cluster/endpoint.ts';
+import type { HttpFilterRegistry } from '../http/filter-registry.ts';
+import type { RouteTable } from '../http/route-table.ts';
+import { compileRouteTable } from '../http/route-table.ts';
+import type { CompiledListener } from '../listener/compile-listener.ts';
+import { compileListener } from '../listener/compile-listener.ts';
+import type { ListenerManager } from '../listener/listener-manager.ts';
+import { ProxyConfigError } from './config-error.ts';
+import type { EnvoyCluster, EnvoyClusterLoadAssignment, EnvoyListener, EnvoySecret } from './envoy-shapes.ts';
+import type { SecretStore } from './secrets.ts';
+import { compileSecret } from './secrets.ts';
+
+export interface DumpEntry {
+  readonly version: string;
+  readonly resource: TypedAny;
+  readonly lastUpdated: string;
+}
+
+export interface XdsStateDeps {
+  clusters: ClusterManager;
+  listeners: ListenerManager;
+  secrets: SecretStore;
+  filters: HttpFilterRegistry;
+  now(): number;
+  /** Compiles a RouteConfiguration; defaults to the built-in route table. */
+  compileRoutes?(rc: TypedAny, filters: HttpFilterRegistry): RouteTable;
+}
+
+export class XdsState implements AdsSubscriber {
+  #deps: XdsStateDeps;
+  #routes = new Map<string, RouteTable>();
+  #dump = new Map<string, Map<string, DumpEntry>>();
+  #rdsNames: string[] = [];
+  #sdsNames: string[] = ['ROOTCA'];
+
+  constructor(deps: XdsStateDeps) {
+    this.#deps = deps;
+  }
+
+  routeTable(name: string): RouteTable | undefined {
+    return this.#routes.get(name);
+  }
+
+  dump(typeUrl: string): ReadonlyMap<string, DumpEntry> {
+    return this.#dump.get(typeUrl) ?? new Map();
+  }
+
+  #compileRoutes(rc: TypedAny): RouteTable {
+    const f = this.#deps.filters;
+    return this.#deps.compileRoutes ? this.#deps.compileRoutes(rc, f) : compileRouteTable(rc, (name, cfg) => f.compilePerRoute(name, cfg));
+  }
+
+  resourceNames(typeUrl: string): readonly string[] | undefined {
+    switch (typeUrl) {
+      case TypeUrl.ClusterLoadAssignment:
+        return this.#deps.clusters.edsNames();
+      case TypeUrl.RouteConfiguration:
+        return this.#rdsNames;
+      case TypeUrl.Secret:
+        return this.#sdsNames;
+      default:
+        return undefined;
+    }
+  }
+
+  apply(typeUrl: string, resources: TypedAny[], version: string): void {
+    const named = (r: TypedAny, field = 'name') => {
+      const n = r[field];
+      if (typeof n !== 'string' || !n) throw new ProxyConfigError(typeUrl.slice(typeUrl.lastIndexOf('.') + 1), field, 'is required');
+      return n;
+    };
+    switch (typeUrl) {
+      case TypeUrl.Cluster: {
+        const compiled = resources.map((r) => compileCluster(r as unknown as EnvoyCluster));
+        this.#deps.clusters.applyClusters(compiled);
+        break;
+      }
+      case TypeUrl.ClusterLoadAssignment: {
+        const map = new Map<string, Endpoint[]>();
+        for (const r of resources) map.set(named(r, 'cluster_name'), compileLoadAssignment(r as unknown as EnvoyClusterLoadAssignment));
+        this.#deps.clusters.applyEndpoints(map);
+        break;
+      }
+      case TypeUrl.Listener: {
+        const ctx = { filters: this.#deps.filters, compileRoutes: (rc: TypedAny) => this.#compileRoutes(rc) };
+        const compiled: CompiledListener[] = resources.map((r) => compileListener(r as unknown as EnvoyListener, ctx));
+        this.#deps.listeners.apply(compiled);
+        const rds = new Set<string>();
+        const sds = new Set<string>(['ROOTCA']);
+        for (const l of compiled) {
+          for (const c of [...l.chains, ...(l.defaultChain ? [l.defaultChain] : [])]) {
+            if (c.handler.kind === 'http' && c.handler.rdsName) rds.add(c.handler.rdsName);
+            if (c.tls) {
+              sds.add(c.tls.certSecret);
+              if (c.tls.caSecret) sds.add(c.tls.caSecret);
+            }
+          }
+        }
+        this.#rdsNames = [...rds];
+        this.#sdsNames = [...sds];
+        break;
+      }
+      case TypeUrl.RouteConfiguration: {
+        const next = new Map<string, RouteTable>();
+        for (const r of resources) next.set(named(r), this.#compileRoutes(r));
+        this.#routes = next;
+        break;
+      }
+      case TypeUrl.Secret: {
+        const list = resources.map((r) => ({ name: named(r), pem: compileSecret(r as unknown as EnvoySecret) }));
+        this.#deps.secrets.applyXds(list, resources);
+        break;
+      }
+      default:
+        throw new ProxyConfigError('DiscoveryResponse', 'type_url', `unsupported resource type ${typeUrl}`);
+    }
+    const lastUpdated = new Date(this.#deps.now()).toISOString();
+    const key = typeUrl === TypeUrl.ClusterLoadAssignment ? 'cluster_name' : 'name';
+    this.#dump.set(typeUrl, new Map(resources.map((r) => [String(r[key]), { version, resource: r, lastUpdated }])));
+  }
+}

@@ -1,0 +1,194 @@
+// The HTTP connection manager stage: strict parse → strip mesh headers → route → HTTP filters →
+// router, for HTTP/1.1 and HTTP/2 requests alike (Node's compat request/response on both).
+import { randomUUID } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import { Transform } from 'node:stream';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import type { ClusterManager } from '../cluster/cluster-manager.ts';
+import type { HttpChain } from '../listener/compile-listener.ts';
+import { LocalReplies, sendLocalReply } from '../local-reply.ts';
+import type { OutgoingHeaders } from '../upstream/upstream.ts';
+import type { LocalReply, RequestContext, StreamOutcome } from './filter.ts';
+import { stripMeshHeaders } from './mesh-headers.ts';
+import type { PathNormalizer } from './normalize-path.ts';
+import { parseRequest } from './parse-request.ts';
+import type { RouteTable } from './route-table.ts';
+import type { Timers } from './router.ts';
+import { forward, realTimers } from './router.ts';
+import type { ConnectionInfo, DownstreamRequest, StreamInfo } from './stream.ts';
+
+export interface HcmRuntime {
+  readonly clusters: ClusterManager;
+  routeTable(name: string): RouteTable | undefined;
+  readonly normalize: PathNormalizer;
+  readonly random: () => number;
+  readonly timers?: Timers;
+  readonly now: () => number;
+  /** Draining: answer with `Connection: close` (HTTP/1) so clients move away. */
+  draining(): boolean;
+}
+
+type DownstreamReq = IncomingMessage | Http2ServerRequest;
+type DownstreamRes = ServerResponse | Http2ServerResponse;
+
+const hopByHop = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'host', 'expect', 'http2-settings', 'proxy-authorization']);
+
+export function toUpstreamHeaders(req: DownstreamRequest): OutgoingHeaders {
+  const out: OutgoingHeaders = {};
+  // Mesh-internal headers end at this proxy; the upstream never sees them.
+  for (const [k, v] of req.headers) if (!hopByHop.has(k) && !k.startsWith('x-outrigger-')) out[k] = v;
+  if (req.headers.get('te') === 'trailers') out['te'] = 'trailers';
+  out['x-forwarded-proto'] = req.scheme;
+  if (!out['x-request-id']) out['x-request-id'] = randomUUID();
+  return out;
+}
+
+function responseHeaders(h: OutgoingHeaders, h2: boolean, draining: boolean): OutgoingHeaders {
+  const out: OutgoingHeaders = {};
+  for (const [k, v] of Object.entries(h)) if (!hopByHop.has(k) || (!h2 && k === 'upgrade')) out[k] = v;
+  if (draining && !h2) out['connection'] = 'close';
+  return out;
+}
+
+function hasBody(req: DownstreamReq): boolean {
+  if ('stream' in req) return !req.stream.endAfterHeaders;
+  const cl = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (cl !== undefined && cl !== '0');
+}
+
+/** Counts request body bytes for telemetry without taking the stream out of paused mode. */
+function countBytes(req: DownstreamReq, add: (n: number) => void): Readable {
+  const counter = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      add(chunk.length);
+      cb(null, chunk);
+    },
+  });
+  req.on('error', (err) => counter.destroy(err));
+  return req.pipe(counter);
+}
+
+export function newStreamInfo(now: number): StreamInfo {
+  return { startTime: now, responseFlags: new Set(), dynamicMetadata: new Map() };
+}
+
+/** Handles one request on an HTTP filter chain. `chain` may be chosen per request (forward proxy). */
+export async function handleHttp(rt: HcmRuntime, chain: HttpChain | ((req: DownstreamRequest) => HttpChain | undefined), connection: ConnectionInfo, req: DownstreamReq, res: DownstreamRes): Promise<void> {
+  const info = newStreamInfo(rt.now());
+  const h2 = 'stream' in req;
+  const isGrpc = String(req.headers['content-type'] ?? '').startsWith('application/grpc');
+  res.on('error', () => {});
+  req.on('error', () => {});
+  const reply = (r: LocalReply) => sendLocalReply(res as ServerResponse, r, info, isGrpc);
+  const parsed = parseRequest(
+    { method: req.method ?? '', target: req.url ?? '', protocol: h2 ? 'HTTP/2' : 'HTTP/1.1', rawHeaders: req.rawHeaders, ...(h2 ? { h2: req.headers } : {}) },
+    connection,
+    rt.normalize,
+  );
+  if (!parsed.ok) {
+    if (!h2) res.setHeader('connection', 'close');
+    reply(parsed.reply);
+    return;
+  }
+  const request = parsed.request;
+  stripMeshHeaders(request.headers, connection.peerPrincipal !== undefined);
+  const hc = typeof chain === 'function' ? chain(request) : chain;
+  if (!hc) {
+    reply(LocalReplies.routeNotFound);
+    return;
+  }
+  const table = hc.inlineRoutes ?? (hc.rdsName ? rt.routeTable(hc.rdsName) : undefined);
+  const route = table?.match(request) ?? null;
+  if (route) info.routeName = route.name;
+  const ctx: RequestContext = { request, info, route };
+  let requestBytes = 0;
+  let responseBytes = 0;
+  let status = 0;
+  let grpcStatus: number | undefined;
+  res.once('close', () => {
+    const outcome: StreamOutcome = { status, requestBytes, responseBytes, durationMs: rt.now() - info.startTime, downstreamReset: !res.writableFinished };
+    if (grpcStatus !== undefined) outcome.grpcStatus = grpcStatus;
+    for (const f of hc.filters) f.filter.onDone?.(ctx, outcome);
+  });
+  const finalReply = (r: LocalReply) => {
+    status = isGrpc ? 200 : r.status;
+    const headers: OutgoingHeaders = { ...(r.headers ?? {}) };
+    for (const f of hc.filters) f.filter.onResponse?.(ctx, { status: r.status, headers: new Map(Object.entries(headers)) });
+    reply(r);
+  };
+  for (const f of hc.filters) {
+    if (!f.filter.onRequest) continue;
+    const verdict = await f.filter.onRequest(ctx);
+    if (verdict.action === 'respond') {
+      finalReply(verdict.reply);
+      return;
+    }
+  }
+  if (!route) {
+    finalReply(LocalReplies.routeNotFound);
+    return;
+  }
+  const action = route.action;
+  if (action.type === 'direct') {
+    finalReply({ ...LocalReplies.directResponse, status: action.status, body: action.body });
+    return;
+  }
+  if (action.type === 'redirect') {
+    finalReply({ status: action.status, details: 'direct_response', headers: { location: action.location(request) } });
+    return;
+  }
+  let path = request.path;
+  if (action.prefixRewrite && path.startsWith(action.prefixRewrite.prefix)) path = action.prefixRewrite.replacement + path.slice(action.prefixRewrite.prefix.length);
+  const draining = rt.draining();
+  const fwd = forward(
+    rt.clusters,
+    {
+      clusterName: action.pickCluster(rt.random()),
+      head: {
+        method: request.method,
+        path: request.query ? `${path}?${request.query}` : path || '/',
+        authority: action.hostRewrite ?? request.authority,
+        scheme: 'http',
+        headers: toUpstreamHeaders(request),
+      },
+      body: hasBody(req) ? countBytes(req, (n) => (requestBytes += n)) : null,
+      timeoutMs: action.timeoutMs,
+      retries: action.retries,
+      info,
+      originalDst: { address: request.connection.localAddress, port: request.connection.localPort },
+    },
+    {
+      head(s, headers) {
+        status = s;
+        const map = new Map(Object.entries(headers));
+        for (const f of hc.filters) f.filter.onResponse?.(ctx, { status: s, headers: map });
+        const gs = map.get('grpc-status');
+        if (typeof gs === 'string') grpcStatus = Number(gs);
+        (res as ServerResponse).writeHead(s, responseHeaders(Object.fromEntries(map), h2, draining));
+      },
+      data(chunk) {
+        responseBytes += chunk.length;
+        return (res as ServerResponse).write(chunk);
+      },
+      onDrain(fn) {
+        res.on('drain', fn);
+      },
+      end(trailers) {
+        const gs = trailers['grpc-status'];
+        if (typeof gs === 'string') grpcStatus = Number(gs);
+        if (h2 && Object.keys(trailers).length) res.addTrailers(trailers as Record<string, string>);
+        res.end();
+      },
+      reply: finalReply,
+      reset() {
+        if (h2) (res as Http2ServerResponse).stream.close(2);
+        else (res as ServerResponse).destroy();
+      },
+    },
+    rt.timers ?? realTimers,
+  );
+  res.once('close', () => {
+    if (!res.writableFinished) fwd.cancel();
+  });
+}

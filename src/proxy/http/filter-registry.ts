@@ -1,0 +1,64 @@
+// Looks up HttpFilterFactory by Envoy filter name or typed_config type URL. The router is built into
+// the connection manager; every other filter is a factory registered here.
+import type { TypedAny } from '../../xds/any.ts';
+import { TypeUrl } from '../../xds/type-urls.ts';
+import { ProxyConfigError } from '../config/config-error.ts';
+import type { EnvoyFilter } from '../config/envoy-shapes.ts';
+import type { HttpFilter, HttpFilterFactory } from './filter.ts';
+
+export interface ChainedFilter {
+  readonly name: string;
+  readonly filter: HttpFilter;
+}
+
+export class HttpFilterRegistry {
+  #byName = new Map<string, HttpFilterFactory>();
+  #byType = new Map<string, HttpFilterFactory>();
+
+  constructor(factories: readonly HttpFilterFactory[] = []) {
+    for (const f of factories) this.register(f);
+  }
+
+  register(factory: HttpFilterFactory): void {
+    this.#byName.set(factory.name, factory);
+    for (const t of factory.typeUrls) this.#byType.set(t, factory);
+  }
+
+  factory(nameOrType: string): HttpFilterFactory | undefined {
+    return this.#byName.get(nameOrType) ?? this.#byType.get(nameOrType);
+  }
+
+  /** Compiles an HCM's http_filters; the router must come last. Unknown filters NACK unless optional. */
+  compileChain(filters: readonly EnvoyFilter[], where: string): ChainedFilter[] {
+    const out: ChainedFilter[] = [];
+    let sawRouter = false;
+    filters.forEach((f, i) => {
+      const at = `${where}.http_filters[${i}]`;
+      const typeUrl = f.typed_config?.['@type'];
+      if (sawRouter) throw new ProxyConfigError(at, 'name', `filter ${f.name} after envoy.filters.http.router`);
+      if (f.name === 'envoy.filters.http.router' || typeUrl === TypeUrl.Router) {
+        sawRouter = true;
+        return;
+      }
+      const inner = typeUrl === TypeUrl.TypedStruct ? String(f.typed_config?.['type_url'] ?? '') : undefined;
+      const factory = (inner && this.factory(inner)) || (typeUrl && this.factory(typeUrl)) || this.factory(f.name ?? '');
+      if (!factory) {
+        if (f.is_optional) return;
+        throw new ProxyConfigError(at, 'typed_config', `unknown HTTP filter ${f.name} (${typeUrl ?? 'no typed_config'})`);
+      }
+      try {
+        out.push({ name: f.name ?? factory.name, filter: factory.create(f.typed_config ?? { '@type': '' }) });
+      } catch (err) {
+        throw new ProxyConfigError(at, 'typed_config', err instanceof Error ? err.message : String(err));
+      }
+    });
+    if (!sawRouter) throw new ProxyConfigError(where, 'http_filters', 'envoy.filters.http.router must be the last filter');
+    return out;
+  }
+
+  /** Compiles a route's typed_per_filter_config entry with its filter's factory (raw when it has none). */
+  compilePerRoute(filterName: string, config: TypedAny): unknown {
+    const factory = this.factory(filterName) ?? this.factory(config['@type']);
+    return factory?.compilePerRoute ? factory.compilePerRoute(config) : config;
+  }
+}

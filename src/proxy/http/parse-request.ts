@@ -1,0 +1,87 @@
+// Strict parsing of a downstream request head (HTTP/1.1 and HTTP/2 alike) into the one
+// DownstreamRequest that is authorised, routed and forwarded. Rejects what Node lets through:
+// duplicate Host, absolute-form target ≠ Host, host ≠ :authority, mixed-case :scheme, too many headers.
+import type { IncomingHttpHeaders } from 'node:http';
+import type { LocalReply } from './filter.ts';
+import type { PathNormalizer } from './normalize-path.ts';
+import type { ConnectionInfo, DownstreamRequest, HeaderMap } from './stream.ts';
+import { badRequest } from '../local-reply.ts';
+
+export const MAX_HEADERS_COUNT = 100;
+const tokenRe = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const authorityRe = /^(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9\-._~%!$&'()*+,;=]+)(?::\d{1,5})?$/;
+
+export interface RawHead {
+  method: string;
+  /** The request target (HTTP/1) or `:path` (HTTP/2). */
+  target: string;
+  protocol: 'HTTP/1.1' | 'HTTP/2';
+  /** Raw header list as [name, value, name, value, ...] (Node's rawHeaders). */
+  rawHeaders: readonly string[];
+  /** HTTP/2 pseudo-headers from the parsed header object. */
+  h2?: IncomingHttpHeaders;
+}
+
+export type ParseResult = { ok: true; request: DownstreamRequest } | { ok: false; reply: LocalReply };
+
+export function parseRequest(raw: RawHead, connection: ConnectionInfo, normalize: PathNormalizer): ParseResult {
+  if (!tokenRe.test(raw.method)) return { ok: false, reply: badRequest('http.invalid_method') };
+  const headers: HeaderMap = new Map();
+  let hosts = 0;
+  let count = 0;
+  for (let i = 0; i < raw.rawHeaders.length; i += 2) {
+    const name = (raw.rawHeaders[i] as string).toLowerCase();
+    const value = raw.rawHeaders[i + 1] as string;
+    if (name.startsWith(':')) continue;
+    if (++count > MAX_HEADERS_COUNT) return { ok: false, reply: badRequest('http.too_many_headers', 431) };
+    if (name === 'host') hosts++;
+    const prev = headers.get(name);
+    if (prev === undefined) headers.set(name, value);
+    else if (Array.isArray(prev)) prev.push(value);
+    else headers.set(name, [prev, value]);
+  }
+  if (hosts > 1) return { ok: false, reply: badRequest('http.duplicate_host') };
+  const host = headers.get('host') as string | undefined;
+  let scheme: 'http' | 'https' = connection.tls ? 'https' : 'http';
+  let authority: string | undefined;
+  let target = raw.target;
+  if (raw.protocol === 'HTTP/2') {
+    const s = raw.h2?.[':scheme'];
+    if (s !== undefined) {
+      if (s !== 'http' && s !== 'https') return { ok: false, reply: badRequest('http2.invalid_scheme') };
+      scheme = s;
+    }
+    authority = raw.h2?.[':authority'] as string | undefined;
+    if (authority !== undefined && host !== undefined && host.toLowerCase() !== authority.toLowerCase()) {
+      return { ok: false, reply: badRequest('http.host_authority_mismatch') };
+    }
+    authority ??= host;
+  } else if (raw.method !== 'CONNECT' && /^https?:\/\//i.test(target)) {
+    // Absolute form (forward-proxy requests): the target decides, and Host must agree with it.
+    let url: URL;
+    try {
+      url = new URL(target);
+    } catch {
+      return { ok: false, reply: badRequest('http.invalid_url') };
+    }
+    authority = url.host;
+    if (host !== undefined && host.toLowerCase() !== authority.toLowerCase()) return { ok: false, reply: badRequest('http.absolute_form_host_mismatch') };
+    target = target.slice(target.indexOf('/', target.indexOf('//') + 2) >>> 0) || '/';
+    if (!target.startsWith('/')) target = '/';
+  } else authority = host;
+  if (raw.method === 'CONNECT') authority = raw.target;
+  if (!authority || !authorityRe.test(authority)) return { ok: false, reply: badRequest('http.invalid_authority') };
+  authority = authority.toLowerCase();
+  let path = '';
+  let query = '';
+  if (raw.method !== 'CONNECT') {
+    const hash = target.indexOf('#');
+    if (hash >= 0) target = target.slice(0, hash);
+    if (!target.startsWith('/') && !(target === '*' && raw.method === 'OPTIONS')) return { ok: false, reply: badRequest('http.invalid_path') };
+    const n = normalize(target);
+    if (!n.ok) return { ok: false, reply: badRequest(n.details, n.status) };
+    path = n.path;
+    query = n.query;
+  }
+  return { ok: true, request: { method: raw.method, scheme, authority, path, query, headers, protocol: raw.protocol, connection } };
+}

@@ -1,0 +1,156 @@
+// One bound listener: accepts connections (plaintext or TLS), selects the filter chain and hands the
+// connection to tcp_proxy or the HTTP codecs. The compiled config is swappable: new connections use
+// the new chains, open ones keep theirs. `virtualOutbound` is also an HTTP forward proxy (absolute-form
+// requests and CONNECT), choosing chains by the original destination port.
+import type { IncomingMessage } from 'node:http';
+import net from 'node:net';
+import type { Duplex } from 'node:stream';
+import tls from 'node:tls';
+import type { ClusterManager } from '../cluster/cluster-manager.ts';
+import type { HcmRuntime } from '../http/connection-manager.ts';
+import type { ConnectionInfo, DownstreamRequest } from '../http/stream.ts';
+import { spiffeIdOf } from '../tunnel/mesh-tls.ts';
+import type { CompiledListener, FilterChain, HttpChain } from './compile-listener.ts';
+import { HttpServers } from './http-servers.ts';
+import { selectChain } from './select-chain.ts';
+import { proxyTcp } from './tcp-proxy.ts';
+
+export interface ListenerDeps {
+  hcm: HcmRuntime;
+  clusters: ClusterManager;
+  random(): number;
+  /** TLS context for a chain's secrets; undefined while the secret is missing (connection refused). */
+  secureContext(certSecret: string, caSecret: string | undefined): tls.SecureContext | undefined;
+  /** Istio's per-port outbound listeners (`bind_to_port: false`), consulted by the forward proxy. */
+  unboundListener(port: number): CompiledListener | undefined;
+}
+
+export class BoundListener {
+  config: CompiledListener;
+  #deps: ListenerDeps;
+  #server: net.Server;
+  #http: HttpServers;
+  #sockets = new Set<Duplex>();
+  readonly boundPort: Promise<number>;
+
+  constructor(config: CompiledListener, bindPort: number, deps: ListenerDeps) {
+    this.config = config;
+    this.#deps = deps;
+    this.#http = new HttpServers(deps.hcm);
+    const usesTls = config.chains.some((c) => c.tls) || config.defaultChain?.tls !== undefined;
+    this.#server = usesTls
+      ? tls.createServer({ SNICallback: (name, cb) => cb(null, this.#contextFor(name)), ALPNCallback: ({ protocols }) => (protocols.includes('h2') ? 'h2' : protocols.includes('http/1.1') ? 'http/1.1' : undefined), requestCert: true, rejectUnauthorized: false }, (s) => this.#onTls(s))
+      : net.createServer((s) => this.#onPlain(s));
+    this.#server.on('tlsClientError', () => {});
+    this.#server.on('error', () => {});
+    this.boundPort = new Promise((resolve, reject) => {
+      this.#server.once('error', reject);
+      this.#server.listen({ host: config.address === '0.0.0.0' ? '127.0.0.1' : config.address, port: bindPort }, () => resolve((this.#server.address() as net.AddressInfo).port));
+    });
+  }
+
+  #track(s: Duplex): void {
+    this.#sockets.add(s);
+    s.once('close', () => this.#sockets.delete(s));
+    s.on('error', () => {});
+  }
+
+  #contextFor(serverName: string): tls.SecureContext | undefined {
+    const chain = selectChain(this.config, { destinationPort: this.config.port, serverName: serverName.toLowerCase(), transportProtocol: 'tls' });
+    return chain?.tls ? this.#deps.secureContext(chain.tls.certSecret, chain.tls.caSecret) : undefined;
+  }
+
+  #connection(s: net.Socket, extra: Partial<ConnectionInfo> = {}): ConnectionInfo {
+    return { remoteAddress: s.remoteAddress ?? '', remotePort: s.remotePort ?? 0, localAddress: s.localAddress ?? '', localPort: this.config.port, tls: false, ...extra };
+  }
+
+  #onPlain(s: net.Socket): void {
+    this.#track(s);
+    const connection = this.#connection(s);
+    if (this.config.name === 'virtualOutbound') {
+      this.#http.serve(s, this.#forwardProxyContext(connection));
+      return;
+    }
+    const chain = selectChain(this.config, { destinationPort: this.config.port, transportProtocol: 'raw_buffer' });
+    if (!chain || chain.tls) return void s.destroy();
+    this.serveChain(s, chain, connection);
+  }
+
+  #onTls(s: tls.TLSSocket): void {
+    this.#track(s);
+    const alpn = typeof s.alpnProtocol === 'string' ? [s.alpnProtocol] : [];
+    const sni = (s as tls.TLSSocket & { servername?: string | false }).servername || undefined;
+    const chain = selectChain(this.config, { destinationPort: this.config.port, transportProtocol: 'tls', ...(sni ? { serverName: sni } : {}), alpn });
+    if (!chain) return void s.destroy();
+    if (chain.tls?.requireClientCert && !s.authorized) return void s.destroy();
+    const peerPrincipal = s.authorized ? spiffeIdOf(s.getPeerCertificate().raw) : undefined;
+    const connection = this.#connection(s, { tls: true, ...(sni ? { sni } : {}), ...(peerPrincipal ? { peerPrincipal } : {}) });
+    this.serveChain(s, chain, connection, s.alpnProtocol === 'h2');
+  }
+
+  /** Runs one connection (or tunnelled stream) on a chosen filter chain. */
+  serveChain(s: Duplex, chain: FilterChain, connection: ConnectionInfo, knownH2 = false): void {
+    if (chain.handler.kind === 'tcp') {
+      proxyTcp(this.#deps.clusters, chain.handler, s, { address: connection.localAddress, port: connection.localPort }, this.#deps.random);
+      return;
+    }
+    const ctx = { connection, chain: chain.handler, onUpgrade: (req: IncomingMessage, sock: Duplex, head: Buffer) => this.#onUpgrade(chain.handler as HttpChain, connection, req, sock, head) };
+    this.#http.serve(s, ctx, knownH2);
+  }
+
+  #chainForPort(port: number): FilterChain | undefined {
+    const own = this.config.chains.find((c) => c.destinationPort === port);
+    if (own) return own;
+    const l = this.#deps.unboundListener(port);
+    if (l) return selectChain(l, { destinationPort: port, transportProtocol: 'raw_buffer' });
+    return this.config.defaultChain;
+  }
+
+  #forwardProxyContext(connection: ConnectionInfo) {
+    return {
+      connection,
+      chain: (req: DownstreamRequest): HttpChain | undefined => {
+        const { host, port } = splitAuthority(req.authority, 80);
+        req.connection = { ...req.connection, localAddress: host, localPort: port };
+        const c = this.#chainForPort(port);
+        return c?.handler.kind === 'http' ? c.handler : undefined;
+      },
+      onConnect: (req: IncomingMessage, sock: Duplex, head: Buffer) => {
+        const { host, port } = splitAuthority(req.url ?? '', 443);
+        const chain = this.#chainForPort(port);
+        if (!chain || !host) return void sock.end('HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n');
+        // Data sent before our 200 is held (unshifted), never forwarded ahead of the tunnel.
+        if (head.length) sock.unshift(head);
+        sock.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+        this.serveChain(sock, chain, { ...connection, localAddress: host, localPort: port });
+      },
+    };
+  }
+
+  #onUpgrade(chain: HttpChain, connection: ConnectionInfo, req: IncomingMessage, sock: Duplex, head: Buffer): void {
+    void chain;
+    void connection;
+    void req;
+    void head;
+    sock.end('HTTP/1.1 501 Not Implemented\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
+  }
+
+  /** Stop accepting, send GOAWAY / close idle connections. */
+  drain(): void {
+    this.#server.close();
+    this.#http.drain();
+  }
+
+  close(): void {
+    this.#server.close();
+    this.#http.destroy();
+    for (const s of this.#sockets) s.destroy();
+  }
+}
+
+export function splitAuthority(authority: string, defaultPort: number): { host: string; port: number } {
+  const m = /^(\[[^\]]+\]|[^:]*)(?::(\d+))?$/.exec(authority);
+  if (!m) return { host: '', port: defaultPort };
+  const host = (m[1] ?? '').replace(/^\[|\]$/g, '');
+  return { host, port: m[2] ? Number(m[2]) : defaultPort };
+}

@@ -1,0 +1,137 @@
+// Listener (LDS) → filter chains with their match, TLS and network filter (HCM or tcp_proxy), compiled
+// once. An HCM with `rds` names its route configuration; an inline route_config is compiled here.
+import type { TypedAny } from '../../xds/any.ts';
+import { TypeUrl } from '../../xds/type-urls.ts';
+import { compileWeightedPick } from '../cluster/weighted-pick.ts';
+import { ProxyConfigError } from '../config/config-error.ts';
+import type { EnvoyFilterChain, EnvoyHcm, EnvoyListener, EnvoyTcpProxy } from '../config/envoy-shapes.ts';
+import type { ChainedFilter, HttpFilterRegistry } from '../http/filter-registry.ts';
+import type { RouteTable } from '../http/route-table.ts';
+
+export interface HttpChain {
+  readonly kind: 'http';
+  readonly statPrefix: string;
+  readonly rdsName?: string;
+  readonly inlineRoutes?: RouteTable;
+  readonly filters: readonly ChainedFilter[];
+  readonly websocket: boolean;
+}
+
+export interface TcpChain {
+  readonly kind: 'tcp';
+  readonly statPrefix: string;
+  pickCluster(random: number): string;
+}
+
+export interface DownstreamTls {
+  /** SDS secret names (`default`, `ROOTCA`, or a gateway credential). */
+  readonly certSecret: string;
+  readonly caSecret?: string;
+  readonly requireClientCert: boolean;
+  readonly alpn: readonly string[];
+}
+
+export interface FilterChain {
+  readonly name: string;
+  readonly destinationPort?: number;
+  readonly serverNames?: readonly string[];
+  readonly transportProtocol?: string;
+  readonly alpn?: readonly string[];
+  readonly tls?: DownstreamTls;
+  readonly handler: HttpChain | TcpChain;
+}
+
+export interface CompiledListener {
+  readonly name: string;
+  readonly address: string;
+  readonly port: number;
+  readonly chains: readonly FilterChain[];
+  readonly defaultChain?: FilterChain;
+  /** False for Istio's per-port outbound listeners, reached through virtualOutbound. */
+  readonly bindToPort: boolean;
+}
+
+export interface ListenerCompileContext {
+  filters: HttpFilterRegistry;
+  compileRoutes(rc: TypedAny): RouteTable;
+}
+
+function compileTls(ts: EnvoyFilterChain['transport_socket'], where: string): DownstreamTls | undefined {
+  if (!ts) return undefined;
+  const tc = ts.typed_config;
+  if (tc?.['@type'] !== TypeUrl.DownstreamTlsContext) throw new ProxyConfigError(where, 'transport_socket', `unsupported transport socket ${String(tc?.['@type'] ?? ts.name)}`);
+  const common = (tc['common_tls_context'] ?? {}) as {
+    tls_certificate_sds_secret_configs?: { name?: string }[];
+    combined_validation_context?: { validation_context_sds_secret_config?: { name?: string } };
+    validation_context_sds_secret_config?: { name?: string };
+    alpn_protocols?: string[];
+  };
+  const certSecret = common.tls_certificate_sds_secret_configs?.[0]?.name;
+  if (!certSecret) throw new ProxyConfigError(where, 'transport_socket.common_tls_context', 'tls_certificate_sds_secret_configs is required');
+  const caSecret = common.combined_validation_context?.validation_context_sds_secret_config?.name ?? common.validation_context_sds_secret_config?.name;
+  const require = tc['require_client_certificate'] as { value?: boolean } | boolean | undefined;
+  return {
+    certSecret,
+    ...(caSecret ? { caSecret } : {}),
+    requireClientCert: typeof require === 'boolean' ? require : (require?.value ?? false),
+    alpn: common.alpn_protocols ?? [],
+  };
+}
+
+function compileTcp(tp: EnvoyTcpProxy, where: string): TcpChain {
+  const statPrefix = tp.stat_prefix ?? '';
+  if (tp.cluster) {
+    const name = tp.cluster;
+    return { kind: 'tcp', statPrefix, pickCluster: () => name };
+  }
+  const list = (tp.weighted_clusters?.clusters ?? []).map((c) => ({ name: c.name ?? '', weight: c.weight ?? 0 }));
+  const total = list.reduce((s, c) => s + c.weight, 0);
+  if (!list.length || total <= 0) throw new ProxyConfigError(where, 'tcp_proxy', 'cluster or weighted_clusters is required');
+  return { kind: 'tcp', statPrefix, pickCluster: compileWeightedPick(list) };
+}
+
+function compileChain(fc: EnvoyFilterChain, where: string, ctx: ListenerCompileContext): FilterChain {
+  const filters = fc.filters ?? [];
+  let handler: HttpChain | TcpChain | undefined;
+  filters.forEach((f, i) => {
+    const at = `${where}.filters[${i}]`;
+    const type = f.typed_config?.['@type'];
+    if (type === TypeUrl.HttpConnectionManager) {
+      const hcm = f.typed_config as unknown as EnvoyHcm;
+      if (!hcm.rds?.route_config_name && !hcm.route_config) throw new ProxyConfigError(at, 'rds', 'rds or route_config is required');
+      handler = {
+        kind: 'http',
+        statPrefix: hcm.stat_prefix ?? '',
+        ...(hcm.rds?.route_config_name ? { rdsName: hcm.rds.route_config_name } : {}),
+        ...(hcm.route_config ? { inlineRoutes: ctx.compileRoutes(hcm.route_config) } : {}),
+        filters: ctx.filters.compileChain(hcm.http_filters ?? [], at),
+        websocket: (hcm.upgrade_configs ?? []).some((u) => u.upgrade_type?.toLowerCase() === 'websocket'),
+      };
+    } else if (type === TypeUrl.TcpProxy) {
+      handler = compileTcp(f.typed_config as unknown as EnvoyTcpProxy, at);
+    } else if (type === TypeUrl.NetworkRbac || f.is_optional) {
+      // Network RBAC is enforced by the authorization filters on the tunnel; optional filters are skipped.
+    } else throw new ProxyConfigError(at, 'typed_config', `unsupported network filter ${f.name} (${String(type)})`);
+  });
+  if (!handler) throw new ProxyConfigError(where, 'filters', 'needs http_connection_manager or tcp_proxy');
+  const m = fc.filter_chain_match ?? {};
+  const tls = compileTls(fc.transport_socket, where);
+  return {
+    name: fc.name ?? '',
+    ...(m.destination_port?.value !== undefined ? { destinationPort: m.destination_port.value } : {}),
+    ...(m.server_names?.length ? { serverNames: m.server_names.map((s) => s.toLowerCase()) } : {}),
+    ...(m.transport_protocol ? { transportProtocol: m.transport_protocol } : {}),
+    ...(m.application_protocols?.length ? { alpn: m.application_protocols } : {}),
+    ...(tls ? { tls } : {}),
+    handler,
+  };
+}
+
+export function compileListener(l: EnvoyListener, ctx: ListenerCompileContext): CompiledListener {
+  const where = `Listener ${l.name}`;
+  const sa = l.address?.socket_address;
+  if (!sa || sa.port_value === undefined) throw new ProxyConfigError(where, 'address.socket_address', 'address and port_value are required');
+  const chains = (l.filter_chains ?? []).map((fc, i) => compileChain(fc, `${where}.filter_chains[${i}]`, ctx));
+  const defaultChain = l.default_filter_chain ? compileChain(l.default_filter_chain, `${where}.default_filter_chain`, ctx) : undefined;
+  return { name: l.name, address: sa.address || '0.0.0.0', port: sa.port_value, chains, bindToPort: l.bind_to_port?.value ?? true, ...(defaultChain ? { defaultChain } : {}) };
+}

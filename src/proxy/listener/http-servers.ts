@@ -1,0 +1,109 @@
+// The HTTP/1.1 and HTTP/2 codecs of one listener: Node servers that never listen themselves; the
+// listener hands them connections after filter chain selection and protocol detection.
+import http from 'node:http';
+import http2 from 'node:http2';
+import type { Duplex } from 'node:stream';
+import type { HcmRuntime } from '../http/connection-manager.ts';
+import { handleHttp } from '../http/connection-manager.ts';
+import type { ConnectionInfo, DownstreamRequest } from '../http/stream.ts';
+import type { HttpChain } from './compile-listener.ts';
+
+export interface HttpConnContext {
+  connection: ConnectionInfo;
+  chain: HttpChain | ((req: DownstreamRequest) => HttpChain | undefined);
+  /** HTTP/1 CONNECT and Upgrade handlers (forward proxy, WebSocket). */
+  onConnect?: (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void;
+  onUpgrade?: (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void;
+}
+
+const H2_PREFACE = Buffer.from('PRI * HTTP/2.0');
+
+/** Limits from the security reference: Envoy's edge defaults where Node's are unsafe. */
+export const h2Settings: http2.Settings = { maxConcurrentStreams: 100, initialWindowSize: 65_535, maxHeaderListSize: 60 * 1024 };
+
+export class HttpServers {
+  #h1: http.Server;
+  #h2: http2.Http2Server;
+  #byStream = new WeakMap<object, HttpConnContext>();
+  #sessions = new Set<http2.ServerHttp2Session>();
+  #pending: HttpConnContext | undefined;
+
+  constructor(rt: HcmRuntime) {
+    this.#h1 = http.createServer({ maxHeaderSize: 60 * 1024, headersTimeout: 60_000, requestTimeout: 300_000, keepAliveTimeout: 60_000, requireHostHeader: true, joinDuplicateHeaders: false });
+    this.#h1.on('request', (req, res) => {
+      const ctx = this.#byStream.get(req.socket);
+      if (!ctx) return void res.destroy();
+      void handleHttp(rt, ctx.chain, ctx.connection, req, res).catch(() => res.destroy());
+    });
+    this.#h1.on('connect', (req, socket, head) => {
+      const ctx = this.#byStream.get(req.socket);
+      socket.on('error', () => {});
+      if (ctx?.onConnect) ctx.onConnect(req, socket, head);
+      else socket.end('HTTP/1.1 405 Method Not Allowed\r\ncontent-length: 0\r\n\r\n');
+    });
+    this.#h1.on('upgrade', (req, socket, head) => {
+      const ctx = this.#byStream.get(req.socket);
+      socket.on('error', () => {});
+      if (ctx?.onUpgrade) ctx.onUpgrade(req, socket, head);
+      else socket.end('HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
+    });
+    this.#h1.on('clientError', (_err, socket) => {
+      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
+      else socket.destroy();
+    });
+    this.#h2 = http2.createServer({ settings: h2Settings, maxSessionMemory: 10, maxHeaderListPairs: 128 });
+    this.#h2.on('session', (session) => {
+      const ctx = this.#pending;
+      this.#pending = undefined;
+      if (ctx) this.#byStream.set(session, ctx);
+      this.#sessions.add(session);
+      session.on('error', () => {});
+      session.once('close', () => this.#sessions.delete(session));
+    });
+    this.#h2.on('stream', (stream) => stream.on('error', () => {}));
+    this.#h2.on('request', (req, res) => {
+      const ctx = this.#byStream.get(req.stream.session as object);
+      if (!ctx) return void req.stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
+      void handleHttp(rt, ctx.chain, ctx.connection, req, res).catch(() => req.stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR));
+    });
+  }
+
+  /** Detects HTTP/2 (prior knowledge preface) or HTTP/1.1 and hands the stream to that codec. */
+  serve(socket: Duplex, ctx: HttpConnContext, knownH2 = false): void {
+    socket.on('error', () => {});
+    if (knownH2) {
+      this.#serveH2(socket, ctx);
+      return;
+    }
+    socket.once('data', (chunk: Buffer) => {
+      socket.pause();
+      socket.unshift(chunk);
+      const h2 = chunk.length >= 3 && H2_PREFACE.subarray(0, Math.min(chunk.length, H2_PREFACE.length)).equals(chunk.subarray(0, Math.min(chunk.length, H2_PREFACE.length)));
+      if (h2) this.#serveH2(socket, ctx);
+      else {
+        this.#byStream.set(socket, ctx);
+        this.#h1.emit('connection', socket);
+        socket.resume();
+      }
+    });
+  }
+
+  #serveH2(socket: Duplex, ctx: HttpConnContext): void {
+    this.#pending = ctx;
+    this.#h2.emit('connection', socket);
+    this.#pending = undefined;
+    socket.resume();
+  }
+
+  /** Drain: GOAWAY on every HTTP/2 session, close idle HTTP/1 connections. */
+  drain(): void {
+    for (const s of this.#sessions) s.close();
+    this.#h1.closeIdleConnections();
+  }
+
+  /** Hard stop at the drain deadline. */
+  destroy(): void {
+    for (const s of this.#sessions) s.destroy();
+    this.#h1.closeAllConnections();
+  }
+}

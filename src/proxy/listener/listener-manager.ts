@@ -1,0 +1,122 @@
+// Reconciles LDS with bound sockets: new listeners bind (through the port map for Istio's fixed
+// ports), changed ones swap their compiled config in place, removed ones drain. `connect_terminate`
+// is the mesh tunnel; `bind_to_port: false` listeners are only consulted by the forward proxy.
+import type { Http2ServerRequest, Http2ServerResponse, ServerHttp2Stream } from 'node:http2';
+import type { HcmRuntime } from '../http/connection-manager.ts';
+import { handleHttp } from '../http/connection-manager.ts';
+import type { ConnectionInfo } from '../http/stream.ts';
+import type { SecretStore } from '../config/secrets.ts';
+import type { ClusterManager } from '../cluster/cluster-manager.ts';
+import { TunnelServer } from '../tunnel/tunnel-server.ts';
+import { BoundListener } from './bound-listener.ts';
+import type { CompiledListener, FilterChain } from './compile-listener.ts';
+import { selectChain } from './select-chain.ts';
+
+export const TUNNEL_LISTENER = 'connect_terminate';
+export const INBOUND_LISTENER = 'virtualInbound';
+
+export interface ListenerManagerDeps {
+  hcm: HcmRuntime;
+  clusters: ClusterManager;
+  secrets: SecretStore;
+  random(): number;
+  /** Istio port → port to bind (process mode); unmapped ports bind as they are. */
+  portMap: ReadonlyMap<number, number>;
+  onError?(listener: string, err: Error): void;
+}
+
+type Running = { kind: 'listener'; l: BoundListener; port: number } | { kind: 'tunnel'; t: TunnelServer; port: number };
+
+export class ListenerManager {
+  #deps: ListenerManagerDeps;
+  #running = new Map<string, Running>();
+  #all = new Map<string, CompiledListener>();
+  #unboundByPort = new Map<number, CompiledListener>();
+
+  constructor(deps: ListenerManagerDeps) {
+    this.#deps = deps;
+  }
+
+  /** Actual bound ports by listener name (after the port map; 0 binds an ephemeral port). */
+  async boundPorts(): Promise<Record<string, number>> {
+    const out: Record<string, number> = {};
+    for (const [name, r] of this.#running) out[name] = await (r.kind === 'listener' ? r.l.boundPort : r.t.boundPort);
+    return out;
+  }
+
+  listeners(): IterableIterator<CompiledListener> {
+    return this.#all.values();
+  }
+
+  apply(listeners: readonly CompiledListener[]): void {
+    this.#all = new Map(listeners.map((l) => [l.name, l]));
+    this.#unboundByPort = new Map(listeners.filter((l) => !l.bindToPort).map((l) => [l.port, l]));
+    for (const l of listeners) {
+      if (!l.bindToPort) continue;
+      const r = this.#running.get(l.name);
+      if (r && r.port === l.port) {
+        if (r.kind === 'listener') r.l.config = l;
+        continue;
+      }
+      if (r) this.#stop(l.name, r);
+      this.#start(l);
+    }
+    for (const [name, r] of this.#running) if (!this.#all.get(name)?.bindToPort) this.#stop(name, r);
+  }
+
+  #start(l: CompiledListener): void {
+    const bindPort = this.#deps.portMap.get(l.port) ?? l.port;
+    const d = this.#deps;
+    if (l.name === TUNNEL_LISTENER) {
+      const t = new TunnelServer(bindPort, {
+        secureContext: () => d.secrets.secureContext('default', 'ROOTCA'),
+        inboundChain: (port) => this.#inboundChain(port),
+        serveStream: (stream: ServerHttp2Stream, chain: FilterChain, conn: ConnectionInfo) => this.#inbound()?.l.serveChain(stream, chain, conn),
+        serveRequest: (chain: FilterChain, conn: ConnectionInfo, req: Http2ServerRequest, res: Http2ServerResponse) => {
+          if (chain.handler.kind === 'http') void handleHttp(d.hcm, chain.handler, conn, req, res).catch(() => res.stream.close(2));
+        },
+      });
+      t.boundPort.catch((err: Error) => d.onError?.(l.name, err));
+      this.#running.set(l.name, { kind: 'tunnel', t, port: l.port });
+      return;
+    }
+    const bl = new BoundListener(l, bindPort, {
+      hcm: d.hcm,
+      clusters: d.clusters,
+      random: d.random,
+      secureContext: (c, ca) => d.secrets.secureContext(c, ca),
+      unboundListener: (port) => this.#unboundByPort.get(port),
+    });
+    bl.boundPort.catch((err: Error) => d.onError?.(l.name, err));
+    this.#running.set(l.name, { kind: 'listener', l: bl, port: l.port });
+  }
+
+  #inbound(): { l: BoundListener } | undefined {
+    const r = this.#running.get(INBOUND_LISTENER);
+    return r?.kind === 'listener' ? r : undefined;
+  }
+
+  #inboundChain(port: number): FilterChain | undefined {
+    const l = this.#all.get(INBOUND_LISTENER);
+    if (!l) return undefined;
+    return (
+      selectChain(l, { destinationPort: port, transportProtocol: 'tls', alpn: ['istio-peer-exchange', 'istio', 'h2'] }) ??
+      selectChain(l, { destinationPort: port, transportProtocol: 'raw_buffer' })
+    );
+  }
+
+  #stop(name: string, r: Running): void {
+    this.#running.delete(name);
+    if (r.kind === 'listener') r.l.drain();
+    else r.t.drain();
+  }
+
+  drain(): void {
+    for (const r of this.#running.values()) (r.kind === 'listener' ? r.l : r.t).drain();
+  }
+
+  close(): void {
+    for (const r of this.#running.values()) (r.kind === 'listener' ? r.l : r.t).close();
+    this.#running.clear();
+  }
+}

@@ -1,0 +1,54 @@
+// Every response the proxy makes itself comes from here: Envoy's status, response flag, details and
+// short body for each failure, gRPC-shaped (trailers-only) when the request was gRPC.
+import type { LocalReply } from './http/filter.ts';
+import type { StreamInfo } from './http/stream.ts';
+
+export const LocalReplies = {
+  routeNotFound: { status: 404, flag: 'NR', details: 'route_not_found', body: '' },
+  clusterNotFound: { status: 503, flag: 'NC', details: 'cluster_not_found', body: '' },
+  noHealthyUpstream: { status: 503, flag: 'UH', details: 'no_healthy_upstream', body: 'no healthy upstream' },
+  connectFailure: { status: 503, flag: 'UF', details: 'upstream_reset_before_response_started{connection_failure}', body: 'upstream connect error or disconnect/reset before headers. reset reason: connection failure' },
+  upstreamReset: { status: 503, flag: 'UC', details: 'upstream_reset_before_response_started{connection_termination}', body: 'upstream connect error or disconnect/reset before headers. reset reason: connection termination' },
+  upstreamProtocolError: { status: 502, flag: 'UPE', details: 'upstream_reset_before_response_started{protocol_error}', body: 'upstream connect error or disconnect/reset before headers. reset reason: protocol error' },
+  retriesExhausted: { status: 503, flag: 'URX', details: 'upstream_reset_before_response_started{connection_failure}', body: 'upstream connect error or disconnect/reset before headers. retried and the latest reset reason: connection failure' },
+  upstreamTimeout: { status: 504, flag: 'UT', details: 'response_timeout', body: 'upstream request timeout' },
+  overflow: { status: 503, flag: 'UO', details: 'upstream_reset_before_response_started{overflow}', body: 'upstream connect error or disconnect/reset before headers. reset reason: overflow' },
+  protocolError: { status: 400, flag: 'DPE', details: 'http1.codec_error', body: 'Bad Request' },
+  headersTooLarge: { status: 431, flag: 'DPE', details: 'http1.headers_too_large', body: 'Request Header Fields Too Large' },
+  directResponse: { status: 200, flag: '', details: 'direct_response', body: '' },
+} as const satisfies Record<string, Required<Pick<LocalReply, 'status' | 'flag' | 'details' | 'body'>>>;
+
+/** A protocol error with a precise details string (`http.invalid_authority`, `http2.violation.of.messaging.rule`). */
+export function badRequest(details: string, status = 400): LocalReply {
+  return { status, flag: 'DPE', details, body: status === 431 ? 'Request Header Fields Too Large' : 'Bad Request' };
+}
+
+const grpcStatusByHttp: Record<number, number> = { 400: 13, 401: 16, 403: 7, 404: 12, 429: 14, 502: 14, 503: 14, 504: 14 };
+
+export interface ReplyTarget {
+  readonly headersSent: boolean;
+  writeHead(status: number, headers: Record<string, string | number>): unknown;
+  end(body?: string): unknown;
+}
+
+/** Records the flag and details in StreamInfo and writes the reply (no-op when a head already left). */
+export function sendLocalReply(res: ReplyTarget, reply: LocalReply, info: StreamInfo, grpc: boolean): void {
+  if (reply.flag) info.responseFlags.add(reply.flag);
+  if (reply.details) info.responseCodeDetails = reply.details;
+  if (res.headersSent) return;
+  const body = reply.body ?? '';
+  const headers: Record<string, string | number> = { ...(reply.headers ?? {}) };
+  if (grpc) {
+    headers['content-type'] = 'application/grpc';
+    headers['grpc-status'] = grpcStatusByHttp[reply.status] ?? 2;
+    headers['grpc-message'] = encodeURIComponent(body || reply.details || '');
+    res.writeHead(200, headers);
+    res.end();
+    return;
+  }
+  if (body) headers['content-type'] = 'text/plain';
+  headers['content-length'] = Buffer.byteLength(body);
+  if (reply.flag) headers['x-envoy-response-flags'] = reply.flag;
+  res.writeHead(reply.status, headers);
+  res.end(body);
+}

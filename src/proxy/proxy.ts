@@ -1,0 +1,183 @@
+// The proxy process, assembled: ADS client → XdsState (compile + swap) → cluster manager, listener
+// manager, secret store; admin, health and Prometheus ports; drain on /quitquitquit.
+import type { SecureClientSessionOptions } from 'node:http2';
+import { AdsClient } from '../xds/ads-client.ts';
+import { TypeUrl } from '../xds/type-urls.ts';
+import { ClusterStatsFamilies } from '../telemetry/metrics/cluster-stats.ts';
+import { MetricsRegistry } from '../telemetry/metrics/registry.ts';
+import { buildConfigDump } from './admin/config-dump.ts';
+import type { LogLevel } from './admin/admin-server.ts';
+import { AdminServers } from './admin/admin-server.ts';
+import { ClusterManager } from './cluster/cluster-manager.ts';
+import { SecretStore } from './config/secrets.ts';
+import { XdsState } from './config/xds-state.ts';
+import type { HttpFilterFactory } from './http/filter.ts';
+import { HttpFilterRegistry } from './http/filter-registry.ts';
+import type { HcmRuntime } from './http/connection-manager.ts';
+import { compilePathNormalizer } from './http/normalize-path.ts';
+import type { Timers } from './http/router.ts';
+import { ListenerManager } from './listener/listener-manager.ts';
+import { checkMeshServerIdentity, MESH_CIPHERS } from './tunnel/mesh-tls.ts';
+import { PEER_HEADER } from './tunnel/tunnel-server.ts';
+
+export interface ProxyOptions {
+  role: 'sidecar' | 'router';
+  /** Control plane `host:port`; without it the proxy waits for config pushed through `xds.apply`. */
+  xdsAddress?: string;
+  token?: string;
+  nodeId: string;
+  metadata: Record<string, unknown>;
+  /** Istio port → bound port (process mode). Admin 15000, health 15021 and 15090 map too. */
+  portMap?: ReadonlyMap<number, number>;
+  filters?: readonly HttpFilterFactory[];
+  random?: () => number;
+  now?: () => number;
+  timers?: Timers;
+  /** How long in-flight work may take to finish on drain. */
+  drainDeadlineMs?: number;
+  onLog?: (level: LogLevel, message: string) => void;
+  /** Called when the drain has finished (the CLI exits). */
+  onExit?: () => void;
+}
+
+export class OutriggerProxy {
+  readonly metrics = new MetricsRegistry();
+  readonly secrets = new SecretStore();
+  readonly clusters: ClusterManager;
+  readonly listeners: ListenerManager;
+  readonly xds: XdsState;
+  readonly ads: AdsClient | undefined;
+  #opts: ProxyOptions;
+  #admin: AdminServers;
+  #draining = false;
+  #logLevel: LogLevel = 'info';
+  #adminPorts: { admin: number; health: number; prometheus: number } | undefined;
+
+  constructor(opts: ProxyOptions) {
+    this.#opts = opts;
+    const random = opts.random ?? Math.random;
+    const now = opts.now ?? Date.now;
+    const peer = Buffer.from(
+      JSON.stringify({
+        workload: opts.metadata['WORKLOAD_NAME'] ?? '',
+        namespace: opts.metadata['NAMESPACE'] ?? '',
+        labels: opts.metadata['LABELS'] ?? {},
+      }),
+    ).toString('base64');
+    this.clusters = new ClusterManager({
+      stats: new ClusterStatsFamilies(this.metrics),
+      random,
+      tunnelTls: () => this.#tunnelClientTls(),
+      tunnelHeaders: { [PEER_HEADER]: peer },
+    });
+    const hcm: HcmRuntime = {
+      clusters: this.clusters,
+      routeTable: (name) => this.xds.routeTable(name),
+      normalize: compilePathNormalizer('BASE'),
+      random,
+      now,
+      draining: () => this.#draining,
+      ...(opts.timers ? { timers: opts.timers } : {}),
+    };
+    this.listeners = new ListenerManager({
+      hcm,
+      clusters: this.clusters,
+      secrets: this.secrets,
+      random,
+      portMap: opts.portMap ?? new Map(),
+      onError: (name, err) => this.#log('error', `listener ${name}: ${err.message}`),
+    });
+    this.xds = new XdsState({ clusters: this.clusters, listeners: this.listeners, secrets: this.secrets, filters: new HttpFilterRegistry(opts.filters ?? []), now });
+    this.ads = opts.xdsAddress
+      ? new AdsClient({
+          address: opts.xdsAddress,
+          node: { id: opts.nodeId, metadata: opts.metadata },
+          ...(opts.token ? { token: opts.token } : {}),
+          subscriber: this.xds,
+          onEvent: (e) => this.#log(e.kind === 'nack' ? 'warning' : 'debug', `xds ${JSON.stringify(e)}`),
+        })
+      : undefined;
+    this.#admin = new AdminServers({
+      configDump: () => buildConfigDump((t) => this.xds.dump(t)),
+      clusters: (format) => this.#clustersText(format),
+      stats: () => this.#refreshGauges().renderStats(),
+      prometheus: () => this.#refreshGauges().renderPrometheus(),
+      ready: () => this.ready(),
+      setLogLevel: (l) => {
+        this.#logLevel = l;
+      },
+      logLevel: () => this.#logLevel,
+      quit: () => void this.drain(),
+    });
+  }
+
+  /** Binds admin, health and metrics ports and connects to the control plane. */
+  async start(): Promise<{ admin: number; health: number; prometheus: number }> {
+    const map = this.#opts.portMap ?? new Map<number, number>();
+    this.#adminPorts = await this.#admin.listen({ admin: map.get(15000) ?? 15000, health: map.get(15021) ?? 15021, prometheus: map.get(15090) ?? 15090 });
+    this.ads?.start();
+    return this.#adminPorts;
+  }
+
+  ready(): boolean {
+    if (this.#draining) return false;
+    if (!this.ads) return true;
+    const t = this.ads.status().types;
+    return t[TypeUrl.Cluster]?.version !== undefined && t[TypeUrl.Cluster]?.version !== '' && !!t[TypeUrl.Listener]?.version;
+  }
+
+  #log(level: LogLevel, message: string): void {
+    this.#opts.onLog?.(level, message);
+  }
+
+  #tunnelClientTls(): SecureClientSessionOptions | undefined {
+    const m = this.secrets.mesh();
+    if (!m) return undefined;
+    return { key: m.key, cert: m.cert, ca: m.ca, ALPNProtocols: ['h2'], minVersion: 'TLSv1.2', ciphers: MESH_CIPHERS, checkServerIdentity: checkMeshServerIdentity };
+  }
+
+  #refreshGauges(): MetricsRegistry {
+    for (const c of this.clusters.all()) c.stats.upstream_cx_active.set(c.connections());
+    return this.metrics;
+  }
+
+  #clustersText(format: 'text' | 'json'): string {
+    const list = [...this.clusters.all()];
+    if (format === 'json') {
+      return JSON.stringify({
+        cluster_statuses: list.map((c) => ({
+          name: c.settings.name,
+          host_statuses: c.endpoints.map((e) => ({ address: { socket_address: { address: e.address, port_value: e.port } }, weight: e.weight, health_status: { eds_health_status: e.healthy ? 'HEALTHY' : 'UNHEALTHY' } })),
+        })),
+      });
+    }
+    const lines: string[] = [];
+    for (const c of list) {
+      const n = c.settings.name;
+      lines.push(`${n}::default_priority::max_connections::${c.settings.maxConnections}`, `${n}::default_priority::max_pending_requests::${c.settings.maxPendingRequests}`, `${n}::default_priority::max_requests::${c.settings.maxRequests}`, `${n}::default_priority::max_retries::${c.settings.maxRetries}`);
+      for (const e of c.endpoints) {
+        lines.push(`${n}::${e.key}::rq_active::${e.active}`, `${n}::${e.key}::health_flags::${e.healthy ? 'healthy' : '/failed_eds_health'}`, `${n}::${e.key}::weight::${e.weight}`);
+      }
+    }
+    return `${lines.join('\n')}\n`;
+  }
+
+  /** Stop accepting, GOAWAY / Connection: close, wait for in-flight work up to the deadline, then stop. */
+  async drain(): Promise<void> {
+    if (this.#draining) return;
+    this.#draining = true;
+    this.listeners.drain();
+    const deadline = this.#opts.drainDeadlineMs ?? 5000;
+    await new Promise<void>((resolve) => setTimeout(resolve, deadline).unref());
+    await this.close();
+    this.#opts.onExit?.();
+  }
+
+  async close(): Promise<void> {
+    this.#draining = true;
+    this.ads?.stop();
+    this.listeners.close();
+    this.#admin.close();
+    await this.clusters.close();
+  }
+}

@@ -1,0 +1,33 @@
+// TLS material for the mesh tunnel, from the `default` (certificate chain + key) and `ROOTCA` secrets:
+// TLS 1.2+, AEAD ciphers, ALPN h2, peer SPIFFE ID from its single URI SAN. The identity module can
+// replace `meshTlsFromPem` with its own builder behind the same shape.
+import { X509Certificate } from 'node:crypto';
+import type { PeerCertificate, SecureContextOptions } from 'node:tls';
+
+export interface MeshTlsMaterial {
+  readonly key: string;
+  readonly cert: string;
+  readonly ca: string;
+}
+
+export const MESH_CIPHERS = 'ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305';
+
+export function meshContextOptions(m: MeshTlsMaterial): SecureContextOptions {
+  return { key: m.key, cert: m.cert, ca: m.ca, minVersion: 'TLSv1.2', ciphers: MESH_CIPHERS, ecdhCurve: 'X25519:P-256' };
+}
+
+/** The SPIFFE ID of a verified peer certificate: exactly one URI SAN starting `spiffe://`. */
+export function spiffeIdOf(raw: Buffer | undefined): string | undefined {
+  if (!raw || raw.length === 0) return undefined;
+  const san = new X509Certificate(raw).subjectAltName ?? '';
+  const uris = san
+    .split(/,\s*/)
+    .filter((s) => s.startsWith('URI:'))
+    .map((s) => s.slice(4));
+  return uris.length === 1 && uris[0]?.startsWith('spiffe://') ? uris[0] : undefined;
+}
+
+/** Client-side check: the server must present a SPIFFE identity (host names do not apply in the mesh). */
+export function checkMeshServerIdentity(_host: string, cert: PeerCertificate): Error | undefined {
+  return spiffeIdOf(cert.raw) ? undefined : Object.assign(new Error('peer certificate has no single spiffe:// URI SAN'), { code: 'MESH_PEER_IDENTITY' });
+}

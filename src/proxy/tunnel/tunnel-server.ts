@@ -1,0 +1,110 @@
+// The `connect_terminate` listener: mutual TLS (client certificate required, verified against ROOTCA),
+// HTTP/2. A CONNECT stream is a TCP connection to `:authority`'s port; any other request is HTTP for
+// the port in `x-outrigger-target-port`. Both continue on virtualInbound's chain for that port, with
+// the peer's SPIFFE ID as the connection's principal.
+import http2 from 'node:http2';
+import type { Http2ServerRequest, Http2ServerResponse, ServerHttp2Session } from 'node:http2';
+import type net from 'node:net';
+import tls from 'node:tls';
+import { h2Settings } from '../listener/http-servers.ts';
+import type { FilterChain } from '../listener/compile-listener.ts';
+import type { ConnectionInfo } from '../http/stream.ts';
+import { splitAuthority } from '../listener/bound-listener.ts';
+import { TARGET_PORT_HEADER } from '../upstream/h2-upstream.ts';
+import { spiffeIdOf } from './mesh-tls.ts';
+
+export const PEER_HEADER = 'x-outrigger-peer';
+
+export interface TunnelDeps {
+  /** TLS context from `default` + `ROOTCA`; undefined until both exist (handshakes then fail). */
+  secureContext(): tls.SecureContext | undefined;
+  /** virtualInbound's chain for a target port. */
+  inboundChain(port: number): FilterChain | undefined;
+  /** Continue a tunnelled TCP stream or HTTP request on an inbound chain. */
+  serveStream(stream: http2.ServerHttp2Stream, chain: FilterChain, connection: ConnectionInfo): void;
+  serveRequest(chain: FilterChain, connection: ConnectionInfo, req: Http2ServerRequest, res: Http2ServerResponse): void;
+}
+
+function peerOf(value: string | string[] | undefined): ConnectionInfo['peer'] | undefined {
+  if (typeof value !== 'string') return undefined;
+  try {
+    const p = JSON.parse(Buffer.from(value, 'base64').toString('utf8')) as Record<string, unknown>;
+    const labels = (p['labels'] ?? {}) as Record<string, string>;
+    return { workload: String(p['workload'] ?? ''), namespace: String(p['namespace'] ?? ''), labels };
+  } catch {
+    return undefined;
+  }
+}
+
+export class TunnelServer {
+  #deps: TunnelDeps;
+  #tls: tls.Server;
+  #h2: http2.Http2Server;
+  #sessions = new Map<ServerHttp2Session, ConnectionInfo>();
+  #pending: ConnectionInfo | undefined;
+  readonly boundPort: Promise<number>;
+
+  constructor(bindPort: number, deps: TunnelDeps) {
+    this.#deps = deps;
+    this.#h2 = http2.createServer({ settings: h2Settings, maxSessionMemory: 10 });
+    this.#h2.on('session', (session) => {
+      if (this.#pending) this.#sessions.set(session, this.#pending);
+      this.#pending = undefined;
+      session.on('error', () => {});
+      session.once('close', () => this.#sessions.delete(session));
+    });
+    this.#h2.on('stream', (s) => s.on('error', () => {}));
+    this.#h2.on('request', (req, res) => this.#onRequest(req, res));
+    this.#tls = tls.createServer({
+      SNICallback: (_name, cb) => cb(null, deps.secureContext()),
+      requestCert: true,
+      rejectUnauthorized: true,
+      ALPNProtocols: ['h2'],
+      minVersion: 'TLSv1.2',
+    });
+    this.#tls.on('secureConnection', (s) => this.#onSecure(s));
+    this.#tls.on('tlsClientError', () => {});
+    this.#tls.on('error', () => {});
+    this.boundPort = new Promise((resolve, reject) => {
+      this.#tls.once('error', reject);
+      this.#tls.listen({ host: '127.0.0.1', port: bindPort }, () => resolve((this.#tls.address() as net.AddressInfo).port));
+    });
+  }
+
+  #onSecure(s: tls.TLSSocket): void {
+    s.on('error', () => {});
+    const principal = spiffeIdOf(s.getPeerCertificate().raw);
+    if (!principal || s.alpnProtocol !== 'h2') return void s.destroy();
+    this.#pending = { remoteAddress: s.remoteAddress ?? '', remotePort: s.remotePort ?? 0, localAddress: s.localAddress ?? '', localPort: 15008, tls: true, peerPrincipal: principal };
+    this.#h2.emit('connection', s);
+    this.#pending = undefined;
+  }
+
+  #onRequest(req: Http2ServerRequest, res: Http2ServerResponse): void {
+    const base = this.#sessions.get(req.stream.session as ServerHttp2Session);
+    if (!base) return void req.stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
+    const peer = peerOf(req.headers[PEER_HEADER]);
+    if (req.method === 'CONNECT') {
+      const { host, port } = splitAuthority(String(req.headers[':authority'] ?? ''), 0);
+      const chain = port ? this.#deps.inboundChain(port) : undefined;
+      if (!chain) return void res.writeHead(404).end();
+      res.writeHead(200);
+      this.#deps.serveStream(req.stream, chain, { ...base, localAddress: host, localPort: port, ...(peer ? { peer } : {}) });
+      return;
+    }
+    const port = Number(req.headers[TARGET_PORT_HEADER]);
+    const chain = Number.isInteger(port) && port > 0 ? this.#deps.inboundChain(port) : undefined;
+    if (chain?.handler.kind !== 'http') return void res.writeHead(404, { 'content-length': 0 }).end();
+    this.#deps.serveRequest(chain, { ...base, localAddress: '127.0.0.1', localPort: port, ...(peer ? { peer } : {}) }, req, res);
+  }
+
+  drain(): void {
+    this.#tls.close();
+    for (const s of this.#sessions.keys()) s.close();
+  }
+
+  close(): void {
+    this.#tls.close();
+    for (const s of this.#sessions.keys()) s.destroy();
+  }
+}

@@ -1,0 +1,51 @@
+// A raw byte stream to an endpoint: a TCP connection, or an HTTP/2 CONNECT stream through the mesh
+// tunnel when the endpoint is meshed. Used by tcp_proxy, CONNECT and WebSocket upgrades.
+import net from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { Cluster } from '../cluster/cluster.ts';
+import type { Endpoint } from '../cluster/endpoint.ts';
+import { H2Upstream } from './h2-upstream.ts';
+import { UpstreamError } from './upstream.ts';
+
+export function connectStream(cluster: Cluster, e: Pick<Endpoint, 'key' | 'address' | 'port' | 'mesh' | 'targetPort'>): Promise<Duplex> {
+  if (e.mesh) {
+    const u = cluster.upstream(e);
+    if (!(u instanceof H2Upstream)) return Promise.reject(new UpstreamError('connect', 'mesh endpoint without tunnel'));
+    return u.connect(`${e.address.includes(':') ? `[${e.address}]` : e.address}:${e.targetPort}`);
+  }
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host: e.address, port: e.port });
+    const timer = setTimeout(() => socket.destroy(new UpstreamError('connect', 'connect timeout')), cluster.settings.connectTimeoutMs);
+    timer.unref();
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      socket.removeListener('error', onError);
+      socket.on('error', () => {});
+      resolve(socket);
+    });
+    const onError = (err: Error) => {
+      clearTimeout(timer);
+      reject(err instanceof UpstreamError ? err : new UpstreamError('connect', err.message, err));
+    };
+    socket.once('error', onError);
+  });
+}
+
+/** Pipes two streams both ways; half-closes propagate, a reset or error on either side tears down both. */
+export function splice(a: Duplex, b: Duplex, onClose?: () => void): void {
+  let open = 2;
+  const fail = () => {
+    a.destroy();
+    b.destroy();
+  };
+  const closed = (self: Duplex, other: Duplex) => () => {
+    if (!self.readableEnded) other.destroy();
+    if (--open === 0) onClose?.();
+  };
+  a.on('error', fail);
+  b.on('error', fail);
+  a.on('close', closed(a, b));
+  b.on('close', closed(b, a));
+  a.pipe(b);
+  b.pipe(a);
+}

@@ -1,0 +1,93 @@
+// HTTP/1.1 upstream: one undici Pool per endpoint (keep-alive, connect timeout, bounded connections).
+import type { Readable } from 'node:stream';
+import type { Dispatcher } from 'undici';
+import { Pool } from 'undici';
+import type { OutgoingHeaders, Upstream, UpstreamExchange, UpstreamHead, UpstreamSink } from './upstream.ts';
+import { UpstreamError } from './upstream.ts';
+
+const connectCodes = new Set(['UND_ERR_CONNECT_TIMEOUT', 'ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+
+function classify(err: Error & { code?: string }): UpstreamError {
+  if (err instanceof UpstreamError) return err;
+  const code = err.code ?? '';
+  if (connectCodes.has(code)) return new UpstreamError('connect', `${code}: ${err.message}`, err);
+  if (code === 'HPE_INVALID_HEADER_TOKEN' || code.startsWith('HPE_') || code === 'UND_ERR_INFO') return new UpstreamError('protocol', err.message, err);
+  return new UpstreamError('reset', `${code || 'reset'}: ${err.message}`, err);
+}
+
+function flatten(h: Record<string, string | string[] | undefined>): OutgoingHeaders {
+  const out: OutgoingHeaders = {};
+  for (const [k, v] of Object.entries(h)) if (v !== undefined) out[k] = v;
+  return out;
+}
+
+export class H1Upstream implements Upstream {
+  #pool: Pool;
+  #open = 0;
+
+  constructor(origin: string, opts: { connectTimeoutMs: number; maxConnections: number }) {
+    this.#pool = new Pool(origin, {
+      connections: opts.maxConnections,
+      connectTimeout: opts.connectTimeoutMs,
+      keepAliveTimeout: 60_000,
+      headersTimeout: 0,
+      bodyTimeout: 0,
+      pipelining: 1,
+    });
+    this.#pool.on('connect', () => this.#open++);
+    this.#pool.on('disconnect', () => this.#open--);
+    this.#pool.on('connectionError', () => {});
+  }
+
+  connections(): number {
+    return this.#open;
+  }
+
+  request(head: UpstreamHead, body: Readable | null, sink: UpstreamSink): UpstreamExchange {
+    let controller: Dispatcher.DispatchController | undefined;
+    let aborted = false;
+    const handler: Dispatcher.DispatchHandler = {
+      onRequestStart(c) {
+        controller = c;
+        if (aborted) c.abort(new Error('aborted'));
+      },
+      onResponseStart(c, status, headers) {
+        sink.onHead(status, flatten(headers));
+        void c;
+      },
+      onResponseData(c, chunk) {
+        if (!sink.onData(chunk)) c.pause();
+      },
+      onResponseEnd(_c, trailers) {
+        sink.onEnd(flatten(trailers));
+      },
+      onResponseError(_c, err) {
+        if (!aborted) sink.onError(classify(err));
+      },
+    };
+    const headers: Record<string, string | string[]> = { ...head.headers, host: head.authority };
+    this.#pool.dispatch(
+      {
+        origin: undefined as unknown as string,
+        method: head.method as Dispatcher.HttpMethod,
+        path: head.path,
+        headers,
+        body: body ?? null,
+        // Never reuse a connection for an upgraded or uncertain exchange.
+        reset: head.method === 'CONNECT',
+      },
+      handler,
+    );
+    return {
+      resume: () => controller?.resume(),
+      abort: () => {
+        aborted = true;
+        controller?.abort(new Error('aborted'));
+      },
+    };
+  }
+
+  async close(): Promise<void> {
+    await this.#pool.destroy();
+  }
+}

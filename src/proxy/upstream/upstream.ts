@@ -1,0 +1,51 @@
+// The one dispatch contract between the router and an endpoint: send a request head and a body
+// stream, receive head, data and trailers through a sink. HTTP/1.1 pools, h2c sessions and the mesh
+// tunnel all implement it.
+import type { Readable } from 'node:stream';
+
+export type OutgoingHeaders = Record<string, string | string[]>;
+
+export interface UpstreamHead {
+  readonly method: string;
+  /** Path and query. */
+  readonly path: string;
+  readonly authority: string;
+  readonly scheme: 'http' | 'https';
+  readonly headers: OutgoingHeaders;
+  /** The endpoint's container port, for requests that travel through the mesh tunnel. */
+  readonly targetPort?: number;
+}
+
+export type UpstreamFailure = 'connect' | 'reset' | 'protocol' | 'overflow';
+
+export class UpstreamError extends Error {
+  readonly code: string;
+  readonly failure: UpstreamFailure;
+  constructor(failure: UpstreamFailure, message: string, cause?: unknown) {
+    super(message, cause === undefined ? undefined : { cause });
+    this.failure = failure;
+    this.code = `UPSTREAM_${failure.toUpperCase()}`;
+  }
+}
+
+export interface UpstreamSink {
+  onHead(status: number, headers: OutgoingHeaders): void;
+  /** Returns false when the downstream is full; the upstream then waits for `resume()`. */
+  onData(chunk: Buffer): boolean;
+  onEnd(trailers: OutgoingHeaders): void;
+  onError(err: UpstreamError): void;
+}
+
+export interface UpstreamExchange {
+  /** Downstream drained: continue reading the response. */
+  resume(): void;
+  /** Abandon the exchange (downstream went away, timeout). */
+  abort(reason: string): void;
+}
+
+export interface Upstream {
+  request(head: UpstreamHead, body: Readable | null, sink: UpstreamSink): UpstreamExchange;
+  /** Connections currently open, for `upstream_cx_active`. */
+  connections(): number;
+  close(): Promise<void>;
+}

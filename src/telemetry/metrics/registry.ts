@@ -1,0 +1,152 @@
+// A small metrics registry: counters, gauges and histograms whose series are bound once (label values
+// resolved ahead), so recording is a field update. Renders Prometheus text and Envoy's /stats text.
+
+export type Labels = Readonly<Record<string, string>>;
+/** Envoy's dotted stat name for a series (`cluster.NAME.upstream_rq_total`), for /stats. */
+export type StatsName = (labels: Labels) => string;
+
+export class Counter {
+  value = 0;
+  inc(n = 1): void {
+    this.value += n;
+  }
+}
+
+export class Gauge {
+  value = 0;
+  set(v: number): void {
+    this.value = v;
+  }
+  inc(n = 1): void {
+    this.value += n;
+  }
+  dec(n = 1): void {
+    this.value -= n;
+  }
+}
+
+export class Histogram {
+  readonly bounds: readonly number[];
+  readonly counts: number[];
+  sum = 0;
+  count = 0;
+  constructor(bounds: readonly number[]) {
+    this.bounds = bounds;
+    this.counts = new Array<number>(bounds.length).fill(0);
+  }
+  observe(v: number): void {
+    this.sum += v;
+    this.count++;
+    for (let i = 0; i < this.bounds.length; i++) {
+      if (v <= (this.bounds[i] as number)) {
+        this.counts[i] = (this.counts[i] as number) + 1;
+        return;
+      }
+    }
+  }
+}
+
+type Kind = 'counter' | 'gauge' | 'histogram';
+type Series = Counter | Gauge | Histogram;
+
+export class Family<S extends Series> {
+  readonly name: string;
+  readonly help: string;
+  readonly kind: Kind;
+  readonly statsName: StatsName | undefined;
+  #make: () => S;
+  #series = new Map<string, { labels: Labels; series: S }>();
+
+  constructor(name: string, help: string, kind: Kind, make: () => S, statsName?: StatsName) {
+    this.name = name;
+    this.help = help;
+    this.kind = kind;
+    this.#make = make;
+    this.statsName = statsName;
+  }
+
+  /** The series for these label values; call once and keep the result. */
+  bind(labels: Labels = {}): S {
+    const key = labelText(labels);
+    let entry = this.#series.get(key);
+    if (!entry) {
+      entry = { labels, series: this.#make() };
+      this.#series.set(key, entry);
+    }
+    return entry.series;
+  }
+
+  /** Drops the series for these labels (e.g. a removed cluster). */
+  remove(labels: Labels): void {
+    this.#series.delete(labelText(labels));
+  }
+
+  entries(): IterableIterator<{ labels: Labels; series: S }> {
+    return this.#series.values();
+  }
+}
+
+function escapeLabel(v: string): string {
+  return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+}
+
+function labelText(labels: Labels, extra?: [string, string]): string {
+  const parts = Object.entries(labels).map(([k, v]) => `${k}="${escapeLabel(v)}"`);
+  if (extra) parts.push(`${extra[0]}="${extra[1]}"`);
+  return parts.length ? `{${parts.join(',')}}` : '';
+}
+
+export class MetricsRegistry {
+  #families: Family<Series>[] = [];
+
+  counter(name: string, help: string, statsName?: StatsName): Family<Counter> {
+    return this.#add(new Family(name, help, 'counter', () => new Counter(), statsName));
+  }
+
+  gauge(name: string, help: string, statsName?: StatsName): Family<Gauge> {
+    return this.#add(new Family(name, help, 'gauge', () => new Gauge(), statsName));
+  }
+
+  histogram(name: string, help: string, bounds: readonly number[], statsName?: StatsName): Family<Histogram> {
+    return this.#add(new Family(name, help, 'histogram', () => new Histogram(bounds), statsName));
+  }
+
+  #add<S extends Series>(f: Family<S>): Family<S> {
+    if (this.#families.some((x) => x.name === f.name)) throw Object.assign(new Error(`metric ${f.name} registered twice`), { code: 'METRIC_DUPLICATE' });
+    this.#families.push(f as unknown as Family<Series>);
+    return f;
+  }
+
+  /** Prometheus text exposition format 0.0.4. */
+  renderPrometheus(): string {
+    const out: string[] = [];
+    for (const f of this.#families) {
+      out.push(`# HELP ${f.name} ${f.help}`, `# TYPE ${f.name} ${f.kind}`);
+      for (const { labels, series } of f.entries()) {
+        if (series instanceof Histogram) {
+          let cum = 0;
+          series.bounds.forEach((b, i) => {
+            cum += series.counts[i] as number;
+            out.push(`${f.name}_bucket${labelText(labels, ['le', String(b)])} ${cum}`);
+          });
+          out.push(`${f.name}_bucket${labelText(labels, ['le', '+Inf'])} ${series.count}`);
+          out.push(`${f.name}_sum${labelText(labels)} ${series.sum}`, `${f.name}_count${labelText(labels)} ${series.count}`);
+        } else out.push(`${f.name}${labelText(labels)} ${series.value}`);
+      }
+    }
+    return `${out.join('\n')}\n`;
+  }
+
+  /** Envoy's `/stats` text: `name: value`, for families that declare a stats name. */
+  renderStats(): string {
+    const out: string[] = [];
+    for (const f of this.#families) {
+      if (!f.statsName) continue;
+      for (const { labels, series } of f.entries()) {
+        if (series instanceof Histogram) out.push(`${f.statsName(labels)}: P0(nan) count=${series.count} sum=${series.sum}`);
+        else out.push(`${f.statsName(labels)}: ${series.value}`);
+      }
+    }
+    return `${out.sort().join('\n')}\n`;
+  }
+}
