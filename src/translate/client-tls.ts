@@ -1,0 +1,99 @@
+// The upstream transport socket of a cluster from a DestinationRule `tls` setting (DISABLE, SIMPLE,
+// MUTUAL, ISTIO_MUTUAL) or, without one, Istio's auto mTLS (`transport_socket_matches` on tlsMode=istio).
+import type { ClientTLSSettings } from '../config/types/networking.ts';
+import type { ProxyView } from '../model/proxy-view.ts';
+import { type MeshSnapshot, serviceKey } from '../model/snapshot.ts';
+import { type TypedAny, toStruct } from '../xds/any.ts';
+import { TypeUrl } from '../xds/type-urls.ts';
+import type { ClusterTlsContext, ClusterTransport } from './options.ts';
+
+const TLS = 'envoy.transport_sockets.tls';
+const tlsParams = { tls_minimum_protocol_version: 'TLSv1_2', tls_maximum_protocol_version: 'TLSv1_3' };
+
+/** An SDS reference over ADS. `credentialName` secrets are `kubernetes://NAME` (and `-cacert`), as Istio. */
+export function sdsSecret(name: string) {
+  return { name, sds_config: { ads: {}, resource_api_version: 'V3' } };
+}
+
+function sanMatchers(sans: readonly string[]) {
+  return sans.map((san) => ({ san_type: san.includes('://') ? 'URI' : 'DNS', matcher: { exact: san } }));
+}
+
+/** SPIFFE IDs of the workloads behind the cluster's service: Istio's secure naming. */
+function serviceAccountSans(snapshot: MeshSnapshot, cluster: ClusterTlsContext): string[] {
+  const ids = new Set<string>();
+  for (const w of snapshot.endpointsByService.get(serviceKey(cluster.service)) ?? []) {
+    if (w.serviceAccount) ids.add(`spiffe://${snapshot.mesh.trustDomain}/ns/${w.namespace}/sa/${w.serviceAccount}`);
+  }
+  return [...ids].sort();
+}
+
+/** The mesh's own mTLS: workload certificate `default`, trust `ROOTCA`, ALPN h2 (the tunnel). */
+export function istioMutualContext(sni: string, sans: readonly string[]): TypedAny {
+  return {
+    '@type': TypeUrl.UpstreamTlsContext,
+    common_tls_context: {
+      tls_params: tlsParams,
+      alpn_protocols: ['h2'],
+      tls_certificate_sds_secret_configs: [sdsSecret('default')],
+      combined_validation_context: {
+        default_validation_context: sans.length ? { match_typed_subject_alt_names: sanMatchers(sans) } : {},
+        validation_context_sds_secret_config: sdsSecret('ROOTCA'),
+      },
+    },
+    sni,
+  };
+}
+
+/** SIMPLE or MUTUAL origination to a server outside the mesh's identity (files or a Secret). */
+export function originationContext(tls: ClientTLSSettings, defaultSni: string): TypedAny {
+  const mutual = tls.mode === 'MUTUAL';
+  const common: Record<string, unknown> = { tls_params: tlsParams };
+  const sans = tls.subjectAltNames ?? [];
+  const matchers = sans.length ? { match_typed_subject_alt_names: sanMatchers(sans) } : {};
+  if (tls.credentialName) {
+    if (mutual) common['tls_certificate_sds_secret_configs'] = [sdsSecret(`kubernetes://${tls.credentialName}`)];
+    if (!tls.insecureSkipVerify) {
+      common['combined_validation_context'] = {
+        default_validation_context: matchers,
+        validation_context_sds_secret_config: sdsSecret(`kubernetes://${tls.credentialName}${mutual ? '-cacert' : ''}`),
+      };
+    }
+  } else {
+    if (mutual && tls.clientCertificate && tls.privateKey) {
+      common['tls_certificates'] = [
+        { certificate_chain: { filename: tls.clientCertificate }, private_key: { filename: tls.privateKey } },
+      ];
+    }
+    if (!tls.insecureSkipVerify && (tls.caCertificates || sans.length)) {
+      common['validation_context'] = {
+        ...(tls.caCertificates ? { trusted_ca: { filename: tls.caCertificates } } : {}),
+        ...matchers,
+      };
+    }
+  }
+  return { '@type': TypeUrl.UpstreamTlsContext, common_tls_context: common, sni: tls.sni ?? defaultSni };
+}
+
+/** The `ClientTlsBuilder` of translation (src/translate/options.ts). */
+export function clientTlsTransport(snapshot: MeshSnapshot, _proxy: ProxyView, cluster: ClusterTlsContext): ClusterTransport {
+  const tls = cluster.tls;
+  const mode = tls?.mode;
+  if (mode === 'DISABLE') return {};
+  if (mode === 'ISTIO_MUTUAL') {
+    const sans = tls?.subjectAltNames?.length ? tls.subjectAltNames : serviceAccountSans(snapshot, cluster);
+    return { transport_socket: { name: TLS, typed_config: istioMutualContext(tls?.sni ?? cluster.clusterName, sans) } };
+  }
+  if (tls && (mode === 'SIMPLE' || mode === 'MUTUAL')) {
+    return { transport_socket: { name: TLS, typed_config: originationContext(tls, cluster.service.hostname) } };
+  }
+  // No TLS setting: auto mTLS. Endpoints with a sidecar (tlsMode=istio) get mesh mTLS, others plaintext.
+  if (!snapshot.mesh.enableAutoMtls || cluster.service.location === 'MESH_EXTERNAL') return {};
+  const mtls = { name: TLS, typed_config: istioMutualContext(cluster.clusterName, serviceAccountSans(snapshot, cluster)) };
+  return {
+    transport_socket_matches: [
+      { name: 'tlsMode-istio', match: toStruct({ tlsMode: 'istio' }), transport_socket: mtls },
+      { name: 'tlsMode-disabled', transport_socket: { name: 'envoy.transport_sockets.raw_buffer' } },
+    ],
+  };
+}
