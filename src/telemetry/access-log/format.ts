@@ -1,0 +1,134 @@
+// Envoy access-log formats compiled once: the command operators of Istio's default TEXT format
+// (`%START_TIME%`, `%REQ(X?Y):N%`, `%RESPONSE_FLAGS%`, ...) into an array of small field readers,
+// and Istio's default JSON layout. Formatting a line walks the array; nothing is parsed per request.
+import type { AccessLogRecord } from './record.ts';
+
+/** Istio's default TEXT format (`pilot/pkg/model/telemetry_logging.go`). */
+export const ISTIO_DEFAULT_TEXT_FORMAT =
+  '[%START_TIME%] "%REQ(:METHOD)% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)% %PROTOCOL%" %RESPONSE_CODE% %RESPONSE_FLAGS% ' +
+  '%RESPONSE_CODE_DETAILS% %CONNECTION_TERMINATION_DETAILS% "%UPSTREAM_TRANSPORT_FAILURE_REASON%" %BYTES_RECEIVED% ' +
+  '%BYTES_SENT% %DURATION% %RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)% "%REQ(X-FORWARDED-FOR)%" "%REQ(USER-AGENT)%" ' +
+  '"%REQ(X-REQUEST-ID)%" "%REQ(:AUTHORITY)%" "%UPSTREAM_HOST%" %UPSTREAM_CLUSTER% %UPSTREAM_LOCAL_ADDRESS% ' +
+  '%DOWNSTREAM_LOCAL_ADDRESS% %DOWNSTREAM_REMOTE_ADDRESS% %REQUESTED_SERVER_NAME% %ROUTE_NAME%\n';
+
+/** Istio's default JSON access log: key → command operator. */
+export const ISTIO_DEFAULT_JSON_FORMAT: Readonly<Record<string, string>> = Object.freeze({
+  start_time: '%START_TIME%',
+  method: '%REQ(:METHOD)%',
+  path: '%REQ(X-ENVOY-ORIGINAL-PATH?:PATH)%',
+  protocol: '%PROTOCOL%',
+  response_code: '%RESPONSE_CODE%',
+  response_flags: '%RESPONSE_FLAGS%',
+  response_code_details: '%RESPONSE_CODE_DETAILS%',
+  connection_termination_details: '%CONNECTION_TERMINATION_DETAILS%',
+  upstream_transport_failure_reason: '%UPSTREAM_TRANSPORT_FAILURE_REASON%',
+  bytes_received: '%BYTES_RECEIVED%',
+  bytes_sent: '%BYTES_SENT%',
+  duration: '%DURATION%',
+  upstream_service_time: '%RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)%',
+  x_forwarded_for: '%REQ(X-FORWARDED-FOR)%',
+  user_agent: '%REQ(USER-AGENT)%',
+  request_id: '%REQ(X-REQUEST-ID)%',
+  authority: '%REQ(:AUTHORITY)%',
+  upstream_host: '%UPSTREAM_HOST%',
+  upstream_cluster: '%UPSTREAM_CLUSTER%',
+  upstream_local_address: '%UPSTREAM_LOCAL_ADDRESS%',
+  downstream_local_address: '%DOWNSTREAM_LOCAL_ADDRESS%',
+  downstream_remote_address: '%DOWNSTREAM_REMOTE_ADDRESS%',
+  requested_server_name: '%REQUESTED_SERVER_NAME%',
+  route_name: '%ROUTE_NAME%',
+});
+
+export class AccessLogFormatError extends Error {
+  readonly code = 'ACCESS_LOG_FORMAT';
+}
+
+/** Reads one value; `null` renders as `-` in text and `null` in JSON. */
+type Reader = (r: AccessLogRecord) => string | number | null;
+
+const orNull = (v: string) => (v === '' ? null : v);
+
+const simple: Readonly<Record<string, Reader>> = {
+  START_TIME: (r) => new Date(r.startTime).toISOString(),
+  PROTOCOL: (r) => r.protocol,
+  RESPONSE_CODE: (r) => r.responseCode,
+  RESPONSE_FLAGS: (r) => r.responseFlags,
+  RESPONSE_CODE_DETAILS: (r) => orNull(r.responseCodeDetails),
+  CONNECTION_TERMINATION_DETAILS: (r) => orNull(r.connectionTerminationDetails),
+  UPSTREAM_TRANSPORT_FAILURE_REASON: (r) => orNull(r.upstreamTransportFailureReason),
+  BYTES_RECEIVED: (r) => r.bytesReceived,
+  BYTES_SENT: (r) => r.bytesSent,
+  DURATION: (r) => Math.round(r.durationMs),
+  UPSTREAM_HOST: (r) => orNull(r.upstreamHost),
+  UPSTREAM_CLUSTER: (r) => orNull(r.upstreamCluster),
+  UPSTREAM_LOCAL_ADDRESS: (r) => orNull(r.upstreamLocalAddress),
+  DOWNSTREAM_LOCAL_ADDRESS: (r) => orNull(r.downstreamLocalAddress),
+  DOWNSTREAM_REMOTE_ADDRESS: (r) => orNull(r.downstreamRemoteAddress),
+  REQUESTED_SERVER_NAME: (r) => orNull(r.requestedServerName),
+  ROUTE_NAME: (r) => orNull(r.routeName),
+  METHOD: (r) => r.method,
+};
+
+function headerReader(kind: 'REQ' | 'RESP', arg: string, maxLen: number | undefined): Reader {
+  const [main = '', alt] = arg.toLowerCase().split('?');
+  const get = (r: AccessLogRecord, name: string): string | undefined => {
+    if (kind === 'RESP') return r.responseHeader(name);
+    if (name === ':method') return r.method;
+    if (name === ':path') return r.path;
+    return r.requestHeader(name);
+  };
+  return (r) => {
+    let v = get(r, main);
+    if (v === undefined && alt) v = get(r, alt);
+    if (v === undefined) return null;
+    return maxLen !== undefined ? v.slice(0, maxLen) : v;
+  };
+}
+
+const commandPattern = /%([A-Z_]+)(?:\(([^)]*)\))?(?::(\d+))?%/g;
+
+/** Compiles one command operator (`%REQ(:PATH)%`) to a reader; throws on an unknown command. */
+export function compileCommand(cmd: string, arg: string | undefined, maxLen: number | undefined): Reader {
+  if (cmd === 'REQ' || cmd === 'RESP') {
+    if (!arg) throw new AccessLogFormatError(`%${cmd}% needs a header name`);
+    return headerReader(cmd, arg, maxLen);
+  }
+  const r = simple[cmd];
+  if (!r) throw new AccessLogFormatError(`unsupported access log command %${cmd}%`);
+  return r;
+}
+
+/** A compiled TEXT format: literal pieces and readers alternate. */
+export function compileTextFormat(format: string): (r: AccessLogRecord) => string {
+  const literals: string[] = [];
+  const readers: Reader[] = [];
+  let last = 0;
+  for (const m of format.matchAll(commandPattern)) {
+    literals.push(format.slice(last, m.index));
+    readers.push(compileCommand(m[1] ?? '', m[2], m[3] === undefined ? undefined : Number(m[3])));
+    last = m.index + m[0].length;
+  }
+  literals.push(format.slice(last));
+  return (r) => {
+    let out = literals[0] ?? '';
+    for (let i = 0; i < readers.length; i++) {
+      const v = (readers[i] as Reader)(r);
+      out += (v === null ? '-' : String(v)) + (literals[i + 1] ?? '');
+    }
+    return out;
+  };
+}
+
+/** A compiled JSON format: each key holds one command operator (or a literal string). */
+export function compileJsonFormat(format: Readonly<Record<string, string>>): (r: AccessLogRecord) => string {
+  const fields: [string, Reader][] = Object.entries(format).map(([key, value]) => {
+    const m = /^%([A-Z_]+)(?:\(([^)]*)\))?(?::(\d+))?%$/.exec(value);
+    if (!m) return [key, () => value];
+    return [key, compileCommand(m[1] ?? '', m[2], m[3] === undefined ? undefined : Number(m[3]))];
+  });
+  return (r) => {
+    const o: Record<string, string | number | null> = {};
+    for (const [k, read] of fields) o[k] = read(r);
+    return `${JSON.stringify(o)}\n`;
+  };
+}

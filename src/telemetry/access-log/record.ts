@@ -1,0 +1,31 @@
+// What one finished HTTP stream tells the access log: the fields Envoy's command operators read.
+
+export interface AccessLogRecord {
+  /** Epoch milliseconds of the first request byte. */
+  startTime: number;
+  method: string;
+  /** Path with query, as the client sent it after normalisation. */
+  path: string;
+  /** `HTTP/1.1` or `HTTP/2`. */
+  protocol: string;
+  responseCode: number;
+  /** Envoy's `%RESPONSE_FLAGS%`: `-` when none. */
+  responseFlags: string;
+  responseCodeDetails: string;
+  bytesReceived: number;
+  bytesSent: number;
+  durationMs: number;
+  /** Request header by lower-case name (`:authority`, `:path`, `:method` are pseudo headers). */
+  requestHeader(name: string): string | undefined;
+  /** Response header by lower-case name. */
+  responseHeader(name: string): string | undefined;
+  upstreamHost: string;
+  upstreamCluster: string;
+  upstreamLocalAddress: string;
+  downstreamLocalAddress: string;
+  downstreamRemoteAddress: string;
+  requestedServerName: string;
+  routeName: string;
+  upstreamTransportFailureReason: string;
+  connectionTerminationDetails: string;
+}

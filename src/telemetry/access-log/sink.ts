@@ -1,0 +1,68 @@
+// Where access-log lines go: stdout, stderr or an appended file. Writes never block a request; when
+// the destination is slower than traffic and the buffer passes its bound, lines are dropped and counted.
+import { createWriteStream } from 'node:fs';
+import type { Writable } from 'node:stream';
+
+export interface AccessLogSink {
+  write(line: string): void;
+  /** Lines dropped because the destination could not keep up. */
+  readonly dropped: number;
+  close(): Promise<void>;
+}
+
+const DEFAULT_MAX_BUFFERED = 4 * 1024 * 1024;
+
+export class StreamSink implements AccessLogSink {
+  #out: Writable;
+  #owned: boolean;
+  #max: number;
+  dropped = 0;
+
+  constructor(out: Writable, owned: boolean, maxBufferedBytes = DEFAULT_MAX_BUFFERED) {
+    this.#out = out;
+    this.#owned = owned;
+    this.#max = maxBufferedBytes;
+    // A broken log destination must not take the proxy down.
+    out.on('error', () => {});
+  }
+
+  write(line: string): void {
+    if (this.#out.writableLength > this.#max || this.#out.destroyed) {
+      this.dropped++;
+      return;
+    }
+    this.#out.write(line);
+  }
+
+  close(): Promise<void> {
+    if (!this.#owned) return Promise.resolve();
+    return new Promise((resolve) => this.#out.end(resolve));
+  }
+}
+
+/** `/dev/stdout` and `/dev/stderr` go to the process streams; any other path is opened for append. */
+export function openAccessLog(path: string, maxBufferedBytes?: number): AccessLogSink {
+  if (path === '/dev/stdout' || path === '') return new StreamSink(process.stdout, false, maxBufferedBytes);
+  if (path === '/dev/stderr') return new StreamSink(process.stderr, false, maxBufferedBytes);
+  return new StreamSink(createWriteStream(path, { flags: 'a' }), true, maxBufferedBytes);
+}
+
+/** Keeps lines in memory (tests, and the dashboard's recent-requests view). */
+export class MemorySink implements AccessLogSink {
+  readonly lines: string[] = [];
+  dropped = 0;
+  #limit: number;
+  constructor(limit = 1000) {
+    this.#limit = limit;
+  }
+  write(line: string): void {
+    if (this.lines.length >= this.#limit) {
+      this.lines.shift();
+      this.dropped++;
+    }
+    this.lines.push(line);
+  }
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}

@@ -1,0 +1,120 @@
+// Exports spans in batches as OTLP/HTTP JSON (POST {endpoint}/v1/traces). Recording a span is a push
+// onto a bounded queue; a full queue drops the span and counts it. One timer per exporter flushes
+// partial batches; one request is in flight at a time, so a slow collector never piles up sockets.
+import type { AttributeValue, SpanRecord } from './span.ts';
+import { toOtlpRequest } from './span.ts';
+
+export interface ExportTimers {
+  setInterval(fn: () => void, ms: number): unknown;
+  clearInterval(handle: unknown): void;
+}
+
+export const realExportTimers: ExportTimers = {
+  setInterval(fn, ms) {
+    const t = setInterval(fn, ms);
+    t.unref();
+    return t;
+  },
+  clearInterval(handle) {
+    clearInterval(handle as NodeJS.Timeout);
+  },
+};
+
+export interface SpanExporterOptions {
+  /** Full URL of the OTLP/HTTP traces endpoint: `http://127.0.0.1:4318/v1/traces`. */
+  url: string;
+  serviceName: string;
+  resource?: Record<string, AttributeValue>;
+  maxQueue?: number;
+  maxBatch?: number;
+  flushIntervalMs?: number;
+  requestTimeoutMs?: number;
+  timers?: ExportTimers;
+  /** Defaults to global fetch; tests may pass their own. */
+  fetch?: typeof fetch;
+}
+
+export interface ExporterStats {
+  exported: number;
+  dropped: number;
+  failed: number;
+}
+
+export class SpanExporter {
+  readonly stats: ExporterStats = { exported: 0, dropped: 0, failed: 0 };
+  #o: Required<Omit<SpanExporterOptions, 'resource'>> & { resource: Record<string, AttributeValue> };
+  #queue: SpanRecord[] = [];
+  #inFlight: Promise<void> | undefined;
+  #timer: unknown;
+
+  constructor(options: SpanExporterOptions) {
+    this.#o = {
+      maxQueue: 2048,
+      maxBatch: 512,
+      flushIntervalMs: 5000,
+      requestTimeoutMs: 10_000,
+      timers: realExportTimers,
+      fetch: globalThis.fetch,
+      resource: {},
+      ...options,
+    };
+    this.#timer = this.#o.timers.setInterval(() => void this.flush(), this.#o.flushIntervalMs);
+  }
+
+  /** Queues a finished span; never blocks, never throws. */
+  record(span: SpanRecord): void {
+    if (this.#queue.length >= this.#o.maxQueue) {
+      this.stats.dropped++;
+      return;
+    }
+    this.#queue.push(span);
+    if (this.#queue.length >= this.#o.maxBatch && !this.#inFlight) void this.flush();
+  }
+
+  get queued(): number {
+    return this.#queue.length;
+  }
+
+  /** Sends what is queued, one batch after another; resolves when the queue is empty or a send failed. */
+  flush(): Promise<void> {
+    if (this.#inFlight) return this.#inFlight;
+    if (this.#queue.length === 0) return Promise.resolve();
+    this.#inFlight = this.#drain().finally(() => {
+      this.#inFlight = undefined;
+    });
+    return this.#inFlight;
+  }
+
+  async #drain(): Promise<void> {
+    while (this.#queue.length > 0) {
+      const batch = this.#queue.splice(0, this.#o.maxBatch);
+      const ok = await this.#send(batch);
+      if (!ok) {
+        this.stats.failed += batch.length;
+        return;
+      }
+      this.stats.exported += batch.length;
+    }
+  }
+
+  async #send(batch: SpanRecord[]): Promise<boolean> {
+    try {
+      const res = await this.#o.fetch(this.#o.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(toOtlpRequest(this.#o.serviceName, this.#o.resource, batch)),
+        signal: AbortSignal.timeout(this.#o.requestTimeoutMs),
+      });
+      await res.arrayBuffer();
+      return res.ok;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Stops the timer and sends what is left. */
+  async close(): Promise<void> {
+    this.#o.timers.clearInterval(this.#timer);
+    await this.flush();
+  }
+}
