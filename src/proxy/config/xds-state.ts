@@ -9,8 +9,8 @@ import { compileCluster } from '../cluster/compile-cluster.ts';
 import type { Endpoint } from '../cluster/endpoint.ts';
 import { compileLoadAssignment } from '../cluster/endpoint.ts';
 import type { HttpFilterRegistry } from '../http/filter-registry.ts';
-import type { RouteTable } from '../http/route-table.ts';
-import { compileRouteTable } from '../http/route-table.ts';
+import type { EnvoyRouteConfiguration, RouteTable } from '../http/route/index.ts';
+import { compileRouteConfiguration } from '../http/route/index.ts';
 import type { CompiledListener } from '../listener/compile-listener.ts';
 import { compileListener } from '../listener/compile-listener.ts';
 import type { ListenerManager } from '../listener/listener-manager.ts';
@@ -31,8 +31,6 @@ export interface XdsStateDeps {
   secrets: SecretStore;
   filters: HttpFilterRegistry;
   now(): number;
-  /** Compiles a RouteConfiguration; defaults to the built-in route table. */
-  compileRoutes?(rc: TypedAny, filters: HttpFilterRegistry): RouteTable;
 }
 
 export class XdsState implements AdsSubscriber {
@@ -55,8 +53,12 @@ export class XdsState implements AdsSubscriber {
   }
 
   #compileRoutes(rc: TypedAny): RouteTable {
-    const f = this.#deps.filters;
-    return this.#deps.compileRoutes ? this.#deps.compileRoutes(rc, f) : compileRouteTable(rc, (name, cfg) => f.compilePerRoute(name, cfg));
+    const where = `RouteConfiguration ${String(rc['name'] ?? '(inline)')}`;
+    try {
+      return compileRouteConfiguration(rc as unknown as EnvoyRouteConfiguration, { perFilterCompilers: this.#deps.filters.perFilterCompilers() });
+    } catch (err) {
+      throw new ProxyConfigError(where, 'route_config', err instanceof Error ? err.message : String(err));
+    }
   }
 
   resourceNames(typeUrl: string): readonly string[] | undefined {

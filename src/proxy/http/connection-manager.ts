@@ -13,9 +13,9 @@ import type { LocalReply, RequestContext, StreamOutcome } from './filter.ts';
 import { stripMeshHeaders } from './mesh-headers.ts';
 import type { PathNormalizer } from './normalize-path.ts';
 import { parseRequest } from './parse-request.ts';
-import type { RouteTable } from './route-table.ts';
+import type { RouteTable } from './route/index.ts';
 import type { Timers } from './router.ts';
-import { forward, realTimers } from './router.ts';
+import { forward, grpcTimeoutMs, realTimers } from './router.ts';
 import type { ConnectionInfo, DownstreamRequest, StreamInfo } from './stream.ts';
 
 export interface HcmRuntime {
@@ -99,7 +99,7 @@ export async function handleHttp(rt: HcmRuntime, chain: HttpChain | ((req: Downs
     return;
   }
   const table = hc.inlineRoutes ?? (hc.rdsName ? rt.routeTable(hc.rdsName) : undefined);
-  const route = table?.match(request) ?? null;
+  const route = table?.match(request, rt.random()) ?? null;
   if (route) info.routeName = route.name;
   const ctx: RequestContext = { request, info, route };
   let requestBytes = 0;
@@ -129,32 +129,45 @@ export async function handleHttp(rt: HcmRuntime, chain: HttpChain | ((req: Downs
     finalReply(LocalReplies.routeNotFound);
     return;
   }
-  const action = route.action;
-  if (action.type === 'direct') {
-    finalReply({ ...LocalReplies.directResponse, status: action.status, body: action.body });
+  if (route.kind === 'direct_response' && route.directResponse) {
+    finalReply({ ...LocalReplies.directResponse, status: route.directResponse.status, body: route.directResponse.body });
     return;
   }
-  if (action.type === 'redirect') {
-    finalReply({ status: action.status, details: 'direct_response', headers: { location: action.location(request) } });
+  if (route.kind === 'redirect' && route.redirect) {
+    finalReply({ status: route.redirect.status, details: 'direct_response', headers: { location: route.redirect.location(request) } });
     return;
   }
-  let path = request.path;
-  if (action.prefixRewrite && path.startsWith(action.prefixRewrite.prefix)) path = action.prefixRewrite.replacement + path.slice(action.prefixRewrite.prefix.length);
+  const choice = route.kind === 'forward' ? route.pickCluster(rt.random(), request.headers) : null;
+  if (!choice) {
+    finalReply(route.kind === 'forward' ? { ...LocalReplies.clusterNotFound, status: route.clusterNotFoundStatus } : LocalReplies.routeNotFound);
+    return;
+  }
+  const path = route.rewritePath(request.path);
+  const authority = route.rewriteAuthority(request, choice);
+  const upstreamHeaders = toUpstreamHeaders(request);
+  const mutable = new Map(Object.entries(upstreamHeaders));
+  route.mutateRequestHeaders(mutable, choice);
+  const grpcHeaderMs = route.grpcTimeoutHeaderMaxMs !== undefined ? grpcTimeoutMs(request.headers.get('grpc-timeout')) : undefined;
+  let timeoutMs = route.timeoutMs;
+  if (grpcHeaderMs !== undefined) {
+    const capped = route.grpcTimeoutHeaderMaxMs ? Math.min(grpcHeaderMs, route.grpcTimeoutHeaderMaxMs) : grpcHeaderMs;
+    timeoutMs = Math.max(1, capped - route.grpcTimeoutHeaderOffsetMs);
+  }
   const draining = rt.draining();
   const fwd = forward(
     rt.clusters,
     {
-      clusterName: action.pickCluster(rt.random()),
+      clusterName: choice.name,
       head: {
         method: request.method,
         path: request.query ? `${path}?${request.query}` : path || '/',
-        authority: action.hostRewrite ?? request.authority,
+        authority,
         scheme: 'http',
-        headers: toUpstreamHeaders(request),
+        headers: Object.fromEntries(mutable),
       },
       body: hasBody(req) ? countBytes(req, (n) => (requestBytes += n)) : null,
-      timeoutMs: action.timeoutMs,
-      retries: action.retries,
+      timeoutMs,
+      retries: route.retryPolicy?.numRetries ?? 0,
       info,
       originalDst: { address: request.connection.localAddress, port: request.connection.localPort },
     },
@@ -162,6 +175,7 @@ export async function handleHttp(rt: HcmRuntime, chain: HttpChain | ((req: Downs
       head(s, headers) {
         status = s;
         const map = new Map(Object.entries(headers));
+        route.mutateResponseHeaders(map, choice);
         for (const f of hc.filters) f.filter.onResponse?.(ctx, { status: s, headers: map });
         const gs = map.get('grpc-status');
         if (typeof gs === 'string') grpcStatus = Number(gs);

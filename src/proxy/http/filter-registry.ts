@@ -1,10 +1,11 @@
 // Looks up HttpFilterFactory by Envoy filter name or typed_config type URL. The router is built into
 // the connection manager; every other filter is a factory registered here.
-import type { TypedAny } from '../../xds/any.ts';
 import { TypeUrl } from '../../xds/type-urls.ts';
 import { ProxyConfigError } from '../config/config-error.ts';
 import type { EnvoyFilter } from '../config/envoy-shapes.ts';
 import type { HttpFilter, HttpFilterFactory } from './filter.ts';
+import type { PerFilterCompilers } from './route/index.ts';
+import { perFilterCompilersFrom } from './route/index.ts';
 
 export interface ChainedFilter {
   readonly name: string;
@@ -56,9 +57,8 @@ export class HttpFilterRegistry {
     return out;
   }
 
-  /** Compiles a route's typed_per_filter_config entry with its filter's factory (raw when it has none). */
-  compilePerRoute(filterName: string, config: TypedAny): unknown {
-    const factory = this.factory(filterName) ?? this.factory(config['@type']);
-    return factory?.compilePerRoute ? factory.compilePerRoute(config) : config;
+  /** typed_per_filter_config compilers for the route library, keyed by filter name. */
+  perFilterCompilers(): PerFilterCompilers {
+    return perFilterCompilersFrom([...this.#byName.values()]);
   }
 }

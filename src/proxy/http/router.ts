@@ -44,7 +44,7 @@ export const realTimers: Timers = {
 const grpcUnits: Record<string, number> = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 0.001, n: 1e-6 };
 
 /** `grpc-timeout` (`100m`, `5S`) in ms, clamped to a day; undefined when absent or invalid. */
-export function grpcTimeoutMs(value: string | string[] | undefined): number | undefined {
+export function grpcTimeoutMs(value: string | string[] | undefined | null): number | undefined {
   if (typeof value !== 'string' || !/^\d{1,8}[HMSmun]$/.test(value)) return undefined;
   const ms = Number(value.slice(0, -1)) * (grpcUnits[value.slice(-1)] as number);
   return Math.min(Math.max(ms, 1), 86_400_000);
@@ -78,8 +78,7 @@ export function forward(clusters: ClusterManager, req: ForwardRequest, out: Resp
     if (timer !== undefined) timers.clear(timer);
     return true;
   };
-  const grpcMs = grpcTimeoutMs(req.head.headers['grpc-timeout']);
-  const timeoutMs = grpcMs ?? req.timeoutMs;
+  const timeoutMs = req.timeoutMs;
   if (timeoutMs > 0) {
     timer = timers.set(() => {
       if (!done()) return;

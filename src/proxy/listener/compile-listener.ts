@@ -6,7 +6,7 @@ import { compileWeightedPick } from '../cluster/weighted-pick.ts';
 import { ProxyConfigError } from '../config/config-error.ts';
 import type { EnvoyFilterChain, EnvoyHcm, EnvoyListener, EnvoyTcpProxy } from '../config/envoy-shapes.ts';
 import type { ChainedFilter, HttpFilterRegistry } from '../http/filter-registry.ts';
-import type { RouteTable } from '../http/route-table.ts';
+import type { RouteTable } from '../http/route/index.ts';
 
 export interface HttpChain {
   readonly kind: 'http';
