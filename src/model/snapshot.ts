@@ -34,10 +34,14 @@ export interface MeshSnapshot {
   /** VirtualServices with hosts, sorted by namespace/name; keyed by each host resolved against the VS namespace. */
   readonly virtualServices: readonly VirtualService[];
   readonly virtualServicesByHost: ReadonlyMap<string, readonly VirtualService[]>;
+  /** The wildcard keys (`*`, `*.example.com`) of `virtualServicesByHost`, longest first. */
+  readonly virtualServiceWildcards: readonly string[];
   /** Every VirtualService by `namespace/name` (delegates included). */
   readonly virtualServiceByKey: ReadonlyMap<string, VirtualService>;
   readonly destinationRules: readonly DestinationRule[];
   readonly destinationRulesByHost: ReadonlyMap<string, readonly DestinationRule[]>;
+  /** The wildcard keys of `destinationRulesByHost`, longest first. */
+  readonly destinationRuleWildcards: readonly string[];
   readonly gateways: readonly Gateway[];
   readonly gatewayByKey: ReadonlyMap<string, Gateway>;
   readonly sidecars: readonly SidecarResource[];
@@ -80,6 +84,7 @@ export function buildSnapshot(
     (vs.spec.hosts ?? []).map((h) => resolveHost(h, vs.metadata.namespace)),
   );
   const destinationRules = sortByKey(byKind<DestinationRule>('DestinationRule'));
+  const destinationRulesByHost = groupBy(destinationRules, (dr) => [resolveHost(dr.spec.host, dr.metadata.namespace)]);
   const gateways = sortByKey(byKind<Gateway>('Gateway'));
 
   return Object.freeze({
@@ -94,9 +99,11 @@ export function buildSnapshot(
     endpointsByService,
     virtualServices,
     virtualServicesByHost,
+    virtualServiceWildcards: wildcards(virtualServicesByHost),
     virtualServiceByKey: new Map(allVs.map((vs) => [objectKey(vs), vs])),
     destinationRules,
-    destinationRulesByHost: groupBy(destinationRules, (dr) => [resolveHost(dr.spec.host, dr.metadata.namespace)]),
+    destinationRulesByHost,
+    destinationRuleWildcards: wildcards(destinationRulesByHost),
     gateways,
     gatewayByKey: new Map(gateways.map((g) => [objectKey(g), g])),
     sidecars: sortByKey(byKind<SidecarResource>('Sidecar')),
@@ -138,6 +145,10 @@ function workloadEntryInstances(entries: readonly WorkloadEntry[], known: readon
     });
   }
   return out;
+}
+
+function wildcards(byHost: ReadonlyMap<string, unknown>): string[] {
+  return [...byHost.keys()].filter((h) => h.startsWith('*')).sort((a, b) => b.length - a.length);
 }
 
 function groupByKind(resources: readonly AnyResource[]): <T>(kind: string) => T[] {

@@ -8,18 +8,24 @@ import type { ClusterTlsContext, ClusterTransport } from './options.ts';
 
 const sds = (name: string) => ({ name, sds_config: { ads: {}, resource_api_version: 'V3' } });
 
+// Shared by every cluster (translation output is never mutated): thousands of clusters, one copy.
+const istioCommonTls = deepFreeze({
+  tls_params: { tls_minimum_protocol_version: 'TLSv1_2', tls_maximum_protocol_version: 'TLSv1_3' },
+  alpn_protocols: ['h2'],
+  tls_certificate_sds_secret_configs: [sds('default')],
+  validation_context_sds_secret_config: sds('ROOTCA'),
+});
+const plaintextMatch = deepFreeze({ name: 'tlsMode-disabled', transport_socket: { name: 'envoy.transport_sockets.raw_buffer' } });
+const istioMatch = deepFreeze(toStruct({ tlsMode: 'istio' }));
+
+function deepFreeze<T>(o: T): T {
+  if (o && typeof o === 'object') for (const v of Object.values(o)) deepFreeze(v);
+  return Object.freeze(o);
+}
+
 /** The UpstreamTlsContext that talks to a peer sidecar's tunnel with the workload identity. */
 export function istioMutualTls(sni: string): TypedAny {
-  return {
-    '@type': TypeUrl.UpstreamTlsContext,
-    common_tls_context: {
-      tls_params: { tls_minimum_protocol_version: 'TLSv1_2', tls_maximum_protocol_version: 'TLSv1_3' },
-      alpn_protocols: ['h2'],
-      tls_certificate_sds_secret_configs: [sds('default')],
-      combined_validation_context: { default_validation_context: {}, validation_context_sds_secret_config: sds('ROOTCA') },
-    },
-    sni,
-  };
+  return { '@type': TypeUrl.UpstreamTlsContext, common_tls_context: istioCommonTls, sni };
 }
 
 export function autoMtlsTransport(snapshot: MeshSnapshot, _proxy: ProxyView, cluster: ClusterTlsContext): ClusterTransport {
@@ -40,8 +46,8 @@ export function autoMtlsTransport(snapshot: MeshSnapshot, _proxy: ProxyView, clu
   if (!snapshot.mesh.enableAutoMtls || cluster.service.location === 'MESH_EXTERNAL') return {};
   return {
     transport_socket_matches: [
-      { name: 'tlsMode-istio', match: toStruct({ tlsMode: 'istio' }), transport_socket: tls },
-      { name: 'tlsMode-disabled', transport_socket: { name: 'envoy.transport_sockets.raw_buffer' } },
+      { name: 'tlsMode-istio', match: istioMatch, transport_socket: tls },
+      plaintextMatch,
     ],
   };
 }

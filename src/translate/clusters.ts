@@ -5,7 +5,7 @@ import { isHttp, isHttp2 } from '../model/protocol.ts';
 import type { MeshService, MeshServicePort } from '../model/service.ts';
 import type { MeshSnapshot } from '../model/snapshot.ts';
 import { destinationRuleFor, effectivePolicy } from './destination-policy.ts';
-import { buildLoadAssignment, dnsLoadAssignment } from './endpoints.ts';
+import { buildLoadAssignment, dnsLoadAssignment, type EndpointCache } from './endpoints.ts';
 import type { TranslateOptions } from './options.ts';
 import { translateTrafficPolicy } from './traffic-policy.ts';
 import { durationOf } from './xds-values.ts';
@@ -26,9 +26,16 @@ export interface ClusterSet {
 
 export function buildOutboundClusters(snapshot: MeshSnapshot, scope: ProxyScope, options: TranslateOptions): ClusterSet {
   const out: ClusterSet = { clusters: [], loadAssignments: [] };
+  const endpointCache: EndpointCache = new Map();
   for (const service of scope.services) {
     const dr = destinationRuleFor(snapshot, scope, service);
     const subsets = [{ name: '', labels: undefined as Record<string, string> | undefined }, ...(dr?.spec.subsets ?? []).map((s) => ({ name: s.name, labels: s.labels ?? {} }))];
+    const metadata = new Map<string, Record<string, unknown>>();
+    const metadataFor = (subset: string) => {
+      let m = metadata.get(subset);
+      if (!m) metadata.set(subset, (m = clusterMetadata(service, subset, dr ? `${dr.metadata.namespace}/${dr.metadata.name}` : undefined)));
+      return m;
+    };
     for (const port of service.ports) {
       for (const subset of subsets) {
         const name = outboundClusterName(port.port, subset.name, service.hostname);
@@ -43,12 +50,12 @@ export function buildOutboundClusters(snapshot: MeshSnapshot, scope: ProxyScope,
             connectTimeoutMs: snapshot.mesh.connectTimeoutMs,
           }),
           ...options.clientTls(snapshot, scope.proxy, { service, port: port.port, subset: subset.name, tls: policy.tls, clusterName: name }),
-          metadata: clusterMetadata(service, subset.name, dr ? `${dr.metadata.namespace}/${dr.metadata.name}` : undefined),
+          metadata: metadataFor(subset.name),
         };
         if (cluster['type'] === 'ORIGINAL_DST') delete cluster['eds_cluster_config'];
         out.clusters.push(cluster);
         if (cluster['type'] === 'EDS' || cluster['type'] === undefined) {
-          out.loadAssignments.push(buildLoadAssignment(snapshot, name, service, port, subset.labels));
+          out.loadAssignments.push(buildLoadAssignment(snapshot, name, service, port, subset.labels, endpointCache));
         }
       }
     }

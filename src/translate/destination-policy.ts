@@ -11,8 +11,8 @@ import type { MeshSnapshot } from '../model/snapshot.ts';
 export function destinationRuleFor(snapshot: MeshSnapshot, scope: ProxyScope, service: MeshService): DestinationRule | undefined {
   const proxy = scope.proxy;
   const candidates: DestinationRule[] = [...(snapshot.destinationRulesByHost.get(service.hostname) ?? [])];
-  for (const [pattern, list] of snapshot.destinationRulesByHost) {
-    if (pattern.startsWith('*') && hostMatches(pattern, service.hostname)) candidates.push(...list);
+  for (const pattern of snapshot.destinationRuleWildcards) {
+    if (hostMatches(pattern, service.hostname)) candidates.push(...(snapshot.destinationRulesByHost.get(pattern) ?? []));
   }
   const usable = candidates.filter((dr) => {
     if (!scope.exported(dr.spec.exportTo, dr.metadata.namespace)) return false;

@@ -7,7 +7,7 @@ import { type MeshSnapshot, serviceKey } from '../model/snapshot.ts';
 import type { WorkloadInstance } from '../model/workload.ts';
 import { toStruct } from '../xds/any.ts';
 
-interface LbEndpoint {
+export interface LbEndpoint {
   locality: string;
   endpoint: Record<string, unknown>;
 }
@@ -18,11 +18,12 @@ export function buildLoadAssignment(
   service: MeshService,
   port: MeshServicePort,
   subsetLabels: Readonly<Record<string, string>> | undefined,
+  cache: EndpointCache = new Map(),
 ): Record<string, unknown> {
   const eps: LbEndpoint[] = [];
   for (const w of snapshot.endpointsByService.get(serviceKey(service)) ?? []) {
     if (!w.healthy || !matchesLabels(subsetLabels, w.labels)) continue;
-    eps.push(workloadEndpoint(w, port));
+    eps.push(workloadEndpoint(w, port, cache));
   }
   for (const e of service.staticEndpoints) {
     if (!matchesLabels(subsetLabels, e.labels ?? {})) continue;
@@ -39,7 +40,18 @@ export function dnsLoadAssignment(clusterName: string, service: MeshService, por
   return { cluster_name: clusterName, endpoints: groupByLocality(eps) };
 }
 
-function workloadEndpoint(w: WorkloadInstance, port: MeshServicePort): LbEndpoint {
+/** Endpoints per workload and target port, shared by the clusters (subsets) of one translation. */
+export type EndpointCache = Map<WorkloadInstance, Map<number, LbEndpoint>>;
+
+function workloadEndpoint(w: WorkloadInstance, port: MeshServicePort, cache: EndpointCache): LbEndpoint {
+  let byPort = cache.get(w);
+  if (!byPort) cache.set(w, (byPort = new Map()));
+  let ep = byPort.get(port.targetPort);
+  if (!ep) byPort.set(port.targetPort, (ep = makeWorkloadEndpoint(w, port)));
+  return ep;
+}
+
+function makeWorkloadEndpoint(w: WorkloadInstance, port: MeshServicePort): LbEndpoint {
   if (w.tunnelAddress) {
     const colon = w.tunnelAddress.lastIndexOf(':');
     return {

@@ -62,8 +62,8 @@ test('injected HTTP filters run before cors, fault and router, with the port and
 test('a sidecar gets its three listeners, inbound clusters to the app port, and valid Envoy protos', () => {
   const out = buildProxyResources(snapshot(), proxy);
   assert.deepEqual([...out.get(TypeUrl.Listener)!.keys()].sort(), ['connect_terminate', 'virtualInbound', 'virtualOutbound']);
-  const inbound = out.get(TypeUrl.Cluster)!.get('inbound|8080||') as { load_assignment: unknown };
-  assert.deepEqual(inbound.load_assignment, {
+  const inbound = out.get(TypeUrl.Cluster)!.get('inbound|8080||')!;
+  assert.deepEqual(inbound['load_assignment'], {
     cluster_name: 'inbound|8080||',
     endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: 41000 } } } }] }],
   });

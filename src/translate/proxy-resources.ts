@@ -30,7 +30,8 @@ export function buildProxyResources(
     [TypeUrl.RouteConfiguration, new Map()],
   ]);
   const put = (typeUrl: string, key: string, r: Record<string, unknown>) => {
-    out.get(typeUrl)?.set(String(r[key]), { '@type': typeUrl, ...r });
+    r['@type'] = typeUrl;
+    out.get(typeUrl)?.set(String(r[key]), r as TypedAny);
   };
   const outbound = buildOutboundClusters(snapshot, scope, options);
   for (const c of [...outbound.clusters, ...buildFallbackClusters(snapshot.mesh.connectTimeoutMs)]) put(TypeUrl.Cluster, 'name', c);

@@ -27,13 +27,13 @@ export function virtualServiceFor(
     scope.exported(vs.spec.exportTo, vs.metadata.namespace) && boundGateways(vs).some((g) => gateways.includes(g));
   const exact = snapshot.virtualServicesByHost.get(host)?.find(usable);
   if (exact) return exact;
-  let best: { vs: VirtualService; len: number } | undefined;
-  for (const [pattern, list] of snapshot.virtualServicesByHost) {
-    if (!pattern.startsWith('*') || !hostMatches(pattern, host)) continue;
-    const vs = list.find(usable);
-    if (vs && (!best || pattern.length > best.len)) best = { vs, len: pattern.length };
+  // Wildcards are sorted longest first: the most specific pattern wins.
+  for (const pattern of snapshot.virtualServiceWildcards) {
+    if (!hostMatches(pattern, host)) continue;
+    const vs = snapshot.virtualServicesByHost.get(pattern)?.find(usable);
+    if (vs) return vs;
   }
-  return best?.vs;
+  return undefined;
 }
 
 /** HTTP routes of a VirtualService with delegates replaced by their (merged) routes. */
