@@ -7,6 +7,10 @@ type Define = (program: Command) => void;
 /** Command modules, in the order `outrigger --help` lists them. */
 const commands: (() => Promise<{ define: Define }>)[] = [
   () => import('./analyze.ts'),
+  () => import('./control-plane.ts'),
+  () => import('./proxy-status.ts'),
+  () => import('./proxy-config.ts'),
+  () => import('./tls-check.ts'),
 ];
 
 export async function main(argv: readonly string[]): Promise<number> {

@@ -104,6 +104,8 @@ export class AdsConnection {
     }
     if (this.#inFlight) {
       s.dirty = true;
+      // A forced send (new subscription) must still happen after the drain, even if nothing changed.
+      if (force) delete s.sentHash;
       return false;
     }
     s.dirty = false;

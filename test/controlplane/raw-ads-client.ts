@@ -58,8 +58,8 @@ export class RawAdsClient {
     this.send({ type_url: res.type_url, version_info: res.version_info, response_nonce: res.nonce, resource_names: names });
   }
 
-  nack(res: DiscoveryResponse, previousVersion: string, message: string): void {
-    this.send({ type_url: res.type_url, version_info: previousVersion, response_nonce: res.nonce, error_detail: { code: 3, message } });
+  nack(res: DiscoveryResponse, previousVersion: string, message: string, names: string[] = []): void {
+    this.send({ type_url: res.type_url, version_info: previousVersion, response_nonce: res.nonce, resource_names: names, error_detail: { code: 3, message } });
   }
 
   /**
