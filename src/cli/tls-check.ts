@@ -1,0 +1,144 @@
+// `outrigger tls-check [WORKLOAD] [SERVICE]`: per service port, the client TLS mode against the server's
+// mTLS mode and whether they conflict (what `istioctl authn tls-check` showed). Offline from files with
+// `-f DIR` through the translate functions, or live from the control plane's pushed config.
+import type { Command } from 'commander';
+import type { AnyResource, DestinationRule, PeerAuthentication } from '../config/resource.ts';
+import { buildSnapshot, type MeshSnapshot, serviceKey } from '../model/snapshot.ts';
+import { effectiveMtls, type EffectiveMtlsMode } from '../translate/peer-authentication.ts';
+
+export interface TlsCheckRow {
+  host: string;
+  port: number;
+  /** ISTIO_MUTUAL, DISABLE, SIMPLE, MUTUAL, or AUTO (auto mTLS decides per endpoint). */
+  client: string;
+  /** The server mode, or `mixed` when the workloads behind the service disagree. */
+  server: EffectiveMtlsMode | 'mixed' | '-';
+  conflict: boolean;
+  authn: string;
+  destinationRule: string;
+}
+
+function clientMode(rules: readonly DestinationRule[], port: number): { mode: string; rule: string } {
+  for (const dr of rules) {
+    const portLevel = dr.spec.trafficPolicy?.portLevelSettings?.find((p) => p.port?.number === port)?.tls?.mode;
+    const mode = portLevel ?? dr.spec.trafficPolicy?.tls?.mode;
+    if (mode) return { mode, rule: `${dr.metadata.name}/${dr.metadata.namespace}` };
+  }
+  return { mode: 'AUTO', rule: '-' };
+}
+
+/** Whether a client mode and a server mode cannot talk (AUTO adapts, so it never conflicts). */
+export function conflicts(client: string, server: EffectiveMtlsMode): boolean {
+  if (client === 'AUTO') return false;
+  if (client === 'ISTIO_MUTUAL') return server === 'DISABLE';
+  // Plaintext, or TLS with foreign certificates, cannot pass a STRICT mesh port.
+  return server === 'STRICT';
+}
+
+/** The table for a snapshot, optionally narrowed to services whose host contains `service`. */
+export function computeTlsCheck(snapshot: MeshSnapshot, service?: string): TlsCheckRow[] {
+  const policies = snapshot.resources.filter((r): r is PeerAuthentication => r.kind === 'PeerAuthentication');
+  const rows: TlsCheckRow[] = [];
+  for (const svc of snapshot.services) {
+    if (service && !svc.hostname.startsWith(service) && `${svc.name}.${svc.namespace}` !== service) continue;
+    const workloads = snapshot.endpointsByService.get(serviceKey(svc)) ?? [];
+    const rules = snapshot.destinationRulesByHost.get(svc.hostname) ?? [];
+    for (const p of svc.ports) {
+      const modes = new Set<EffectiveMtlsMode>();
+      const deciders = new Set<string>();
+      for (const w of workloads) {
+        const m = effectiveMtls(policies, { namespace: w.namespace, labels: w.labels, port: p.targetPort }, snapshot.mesh.rootNamespace);
+        modes.add(m.mode);
+        deciders.add(m.decidedBy.replace(/^PeerAuthentication /, ''));
+      }
+      if (workloads.length === 0) {
+        const m = effectiveMtls(policies, { namespace: svc.namespace, labels: svc.selector ?? {}, port: p.targetPort }, snapshot.mesh.rootNamespace);
+        modes.add(m.mode);
+        deciders.add(m.decidedBy.replace(/^PeerAuthentication /, ''));
+      }
+      const server = modes.size === 1 ? [...modes][0]! : modes.size === 0 ? '-' : 'mixed';
+      const client = clientMode(rules, p.port);
+      const conflict = [...modes].some((m) => conflicts(client.mode, m));
+      rows.push({ host: svc.hostname, port: p.port, client: client.mode, server, conflict, authn: [...deciders].join(','), destinationRule: client.rule });
+    }
+  }
+  return rows;
+}
+
+/** Client modes as pushed: each outbound cluster's transport socket from a config_dump. */
+export function clientModesFromConfigDump(dump: unknown): Map<string, string> {
+  const out = new Map<string, string>();
+  const visit = (v: unknown): void => {
+    if (Array.isArray(v)) {
+      for (const item of v) visit(item);
+      return;
+    }
+    if (!v || typeof v !== 'object') return;
+    const o = v as Record<string, unknown>;
+    if (typeof o['name'] === 'string' && o['name'].startsWith('outbound|')) {
+      const text = JSON.stringify(o);
+      const mode = o['transport_socket_matches']
+        ? 'AUTO'
+        : /"name":"default"/.test(text) && /"ROOTCA"/.test(text)
+          ? 'ISTIO_MUTUAL'
+          : /UpstreamTlsContext/.test(text)
+            ? /tls_certificate/.test(text) ? 'MUTUAL' : 'SIMPLE'
+            : 'DISABLE';
+      out.set(o['name'], mode);
+      return;
+    }
+    for (const item of Object.values(o)) visit(item);
+  };
+  visit(dump);
+  return out;
+}
+
+function print(rows: readonly TlsCheckRow[], json: boolean, formatTable: (h: string[], r: string[][]) => string): void {
+  if (json) {
+    console.log(JSON.stringify(rows, null, 2));
+    return;
+  }
+  const body = rows.map((r) => [`${r.host}:${r.port}`, r.conflict ? 'CONFLICT' : 'OK', r.client, r.server, r.authn, r.destinationRule]);
+  console.log(formatTable(['HOST:PORT', 'STATUS', 'CLIENT', 'SERVER', 'AUTHN POLICY', 'DESTINATION RULE'], body));
+}
+
+export function define(program: Command): void {
+  program
+    .command('tls-check')
+    .description('client TLS mode vs server mTLS mode per service port, and whether they conflict')
+    .argument('[workload]', 'the client proxy (POD.NAMESPACE) whose pushed config is read (live mode)')
+    .argument('[service]', 'only this service (host prefix or NAME.NAMESPACE)')
+    .option('-f, --filename <paths...>', 'compute offline from these YAML files or directories')
+    .option('--dir <dir>', 'the state directory of the running mesh')
+    .option('-o, --output <format>', 'text or json', 'text')
+    .action(async (workload: string | undefined, service: string | undefined, opts: { filename?: string[]; dir?: string; output: string }) => {
+      const { formatTable } = await import('./table.ts');
+      const { loadPaths } = await import('../config/load.ts');
+      if (opts.filename) {
+        const { resources, diagnostics } = loadPaths(opts.filename);
+        for (const d of diagnostics) if (d.severity === 'error') console.error(`${d.span?.file ?? ''}: ${d.code} ${d.message}`);
+        print(computeTlsCheck(buildSnapshot(resources as AnyResource[], [], 'offline'), service ?? workload), opts.output === 'json', formatTable);
+        return;
+      }
+      const { runningMesh } = await import('./mesh-state.ts');
+      const { state } = runningMesh(opts.dir);
+      const base = `http://${state.controlPlane.debugAddress}`;
+      const config = (await (await fetch(`${base}/debug/configz`)).json()) as { resources?: AnyResource[] } | AnyResource[];
+      const resources = Array.isArray(config) ? config : (config.resources ?? []);
+      const rows = computeTlsCheck(buildSnapshot(resources, [], 'live'), service);
+      if (workload) {
+        // What was really pushed wins over what the files say for the client side.
+        const dump: unknown = await (await fetch(`${base}/debug/config_dump?proxyID=${encodeURIComponent(workload)}`)).json();
+        const pushed = clientModesFromConfigDump(dump);
+        for (const r of rows) {
+          const mode = [...pushed].find(([name]) => name.startsWith(`outbound|${r.port}|`) && name.endsWith(`|${r.host}`))?.[1];
+          if (mode) {
+            r.client = mode;
+            r.conflict = r.server !== '-' && r.server !== 'mixed' && conflicts(mode, r.server);
+          }
+        }
+      }
+      print(rows, opts.output === 'json', formatTable);
+      if (rows.some((r) => r.conflict)) process.exitCode = 1;
+    });
+}
