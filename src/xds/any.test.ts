@@ -39,3 +39,8 @@ test('a field of the wrong type is refused with its path', () => {
     (err: unknown) => err instanceof XdsCodecError && /connect_timeout/.test(err.message),
   );
 });
+
+test('enums travel by name, as in Envoy JSON', () => {
+  const back = canonicalize(TypeUrl.Cluster, { name: 'c', lb_policy: 'LEAST_REQUEST' });
+  assert.equal(back['lb_policy'], 'LEAST_REQUEST');
+});

@@ -22,9 +22,17 @@ export class XdsCodecError extends Error {
 /** Verifies and encodes a resource of the given type into a wire `Any`. */
 export function packAny(typeUrl: string, resource: object): WireAny {
   const type = messageType(typeUrl);
-  const problem = type.verify(resource);
+  // fromObject accepts enums by name (verify on the plain object would not) and throws on wrong shapes;
+  // verify then checks the built message. Unknown enum names are dropped silently by protobufjs, which is
+  // why tests compare `canonicalize` output with their input.
+  let message: ReturnType<typeof type.fromObject>;
+  try {
+    message = type.fromObject(resource);
+  } catch (err) {
+    throw new XdsCodecError(`${typeUrl}: ${(err as Error).message}`);
+  }
+  const problem = type.verify(message);
   if (problem) throw new XdsCodecError(`${typeUrl}: ${problem}`);
-  const message = type.fromObject(resource);
   return { type_url: typeUrl, value: type.encode(message).finish() };
 }
 
