@@ -33,7 +33,10 @@ export function buildOutboundClusters(snapshot: MeshSnapshot, scope: ProxyScope,
     const metadata = new Map<string, Record<string, unknown>>();
     const metadataFor = (subset: string) => {
       let m = metadata.get(subset);
-      if (!m) metadata.set(subset, (m = clusterMetadata(service, subset, dr ? `${dr.metadata.namespace}/${dr.metadata.name}` : undefined)));
+      if (!m) {
+        m = clusterMetadata(service, subset, dr ? `${dr.metadata.namespace}/${dr.metadata.name}` : undefined);
+        metadata.set(subset, m);
+      }
       return m;
     };
     for (const port of service.ports) {

@@ -45,9 +45,15 @@ export type EndpointCache = Map<WorkloadInstance, Map<number, LbEndpoint>>;
 
 function workloadEndpoint(w: WorkloadInstance, port: MeshServicePort, cache: EndpointCache): LbEndpoint {
   let byPort = cache.get(w);
-  if (!byPort) cache.set(w, (byPort = new Map()));
+  if (!byPort) {
+    byPort = new Map();
+    cache.set(w, byPort);
+  }
   let ep = byPort.get(port.targetPort);
-  if (!ep) byPort.set(port.targetPort, (ep = makeWorkloadEndpoint(w, port)));
+  if (!ep) {
+    ep = makeWorkloadEndpoint(w, port);
+    byPort.set(port.targetPort, ep);
+  }
   return ep;
 }
 
