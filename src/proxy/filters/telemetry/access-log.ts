@@ -1,0 +1,50 @@
+// The access-log half of istio.stats: the compiled format, and the record of one finished stream.
+import type { AccessLogConfig } from '../../../telemetry/filter-config.ts';
+import { compileJsonFormat, compileTextFormat, ISTIO_DEFAULT_JSON_FORMAT, ISTIO_DEFAULT_TEXT_FORMAT } from '../../../telemetry/access-log/format.ts';
+import type { AccessLogRecord } from '../../../telemetry/access-log/record.ts';
+import type { AccessLogSink } from '../../../telemetry/access-log/sink.ts';
+import type { ResponseHead, StreamOutcome } from '../../http/filter.ts';
+import type { DownstreamRequest, StreamInfo } from '../../http/stream.ts';
+import { header } from './tracer.ts';
+
+export class AccessLogger {
+  #format: (r: AccessLogRecord) => string;
+  #sink: AccessLogSink;
+
+  constructor(config: AccessLogConfig, sink: AccessLogSink) {
+    this.#format =
+      config.encoding === 'JSON'
+        ? compileJsonFormat(config.json_format ?? ISTIO_DEFAULT_JSON_FORMAT)
+        : compileTextFormat(config.format ? (config.format.endsWith('\n') ? config.format : `${config.format}\n`) : ISTIO_DEFAULT_TEXT_FORMAT);
+    this.#sink = sink;
+  }
+
+  log(request: DownstreamRequest, info: StreamInfo, outcome: StreamOutcome, response: ResponseHead | undefined, flags: string): void {
+    const c = request.connection;
+    this.#sink.write(
+      this.#format({
+        startTime: info.startTime,
+        method: request.method,
+        path: request.query ? `${request.path}?${request.query}` : request.path,
+        protocol: request.protocol,
+        responseCode: outcome.status,
+        responseFlags: flags,
+        responseCodeDetails: info.responseCodeDetails ?? (outcome.status ? 'via_upstream' : ''),
+        connectionTerminationDetails: '',
+        upstreamTransportFailureReason: '',
+        bytesReceived: outcome.requestBytes,
+        bytesSent: outcome.responseBytes,
+        durationMs: outcome.durationMs,
+        requestHeader: (n) => (n === ':authority' ? request.authority : header(request.headers, n)),
+        responseHeader: (n) => (response ? header(response.headers, n) : undefined),
+        upstreamHost: info.upstreamHost ?? '',
+        upstreamCluster: info.clusterName ?? '',
+        upstreamLocalAddress: '',
+        downstreamLocalAddress: `${c.localAddress}:${c.localPort}`,
+        downstreamRemoteAddress: `${c.remoteAddress}:${c.remotePort}`,
+        requestedServerName: c.sni ?? '',
+        routeName: info.routeName ?? '',
+      }),
+    );
+  }
+}

@@ -1,0 +1,138 @@
+// Finds the metric edge (source × destination × service × security) of a finished request through
+// small identity-keyed caches, so a request that looks like the last one costs a few Map lookups.
+import type { IstioMetrics, MetricEdge, Reporter, SecurityPolicy, ServiceLabels } from '../../../telemetry/istio-metrics.ts';
+import type { TelemetryServiceConfig } from '../../../telemetry/filter-config.ts';
+import { UNKNOWN, unknownWorkload, type WorkloadLabels, workloadLabels } from '../../../telemetry/workload-labels.ts';
+import type { ConnectionInfo } from '../../http/stream.ts';
+
+const MAX_ENTRIES = 10_000;
+
+function bounded<K, V>(m: Map<K, V>): Map<K, V> {
+  // Label values come from traffic (hosts, peers): a flood of distinct ones must not grow memory forever.
+  if (m.size >= MAX_ENTRIES) m.clear();
+  return m;
+}
+
+function child<K, V>(m: Map<K, Map<string, V>>, k: K): Map<string, V> {
+  let c = m.get(k);
+  if (!c) {
+    c = new Map();
+    bounded(m).set(k, c);
+  }
+  return c;
+}
+
+/** `outbound|9898|stable|podinfo.podinfo.svc.cluster.local` → the service it names. */
+export function serviceFromCluster(clusterName: string | undefined, authority: string): ServiceLabels {
+  const host = hostOf(authority);
+  if (!clusterName?.includes('|')) return { host: host || UNKNOWN, name: clusterName || UNKNOWN, namespace: UNKNOWN };
+  const svcHost = clusterName.slice(clusterName.lastIndexOf('|') + 1);
+  if (!svcHost) return { host: host || UNKNOWN, name: host || UNKNOWN, namespace: UNKNOWN };
+  const m = /^([^.]+)\.([^.]+)\.svc\./.exec(svcHost);
+  return m ? { host: svcHost, name: m[1] ?? svcHost, namespace: m[2] ?? UNKNOWN } : { host: svcHost, name: svcHost, namespace: UNKNOWN };
+}
+
+export function hostOf(authority: string): string {
+  if (authority.startsWith('[')) return authority.slice(0, authority.indexOf(']') + 1);
+  const i = authority.lastIndexOf(':');
+  return i < 0 ? authority : authority.slice(0, i);
+}
+
+export class EdgeIndex {
+  #metrics: IstioMetrics;
+  #reporter: Reporter;
+  #self: WorkloadLabels;
+  #services: readonly TelemetryServiceConfig[];
+  #peers = new Map<string, Map<string, Map<string, WorkloadLabels>>>();
+  #serviceByAuthority = new Map<string, ServiceLabels>();
+  #serviceByCluster = new Map<string, ServiceLabels>();
+  #edges = new Map<WorkloadLabels, Map<ServiceLabels, MetricEdge>>();
+  #edgesMtls = new Map<WorkloadLabels, Map<ServiceLabels, MetricEdge>>();
+
+  constructor(metrics: IstioMetrics, reporter: Reporter, self: WorkloadLabels, services: readonly TelemetryServiceConfig[]) {
+    this.#metrics = metrics;
+    this.#reporter = reporter;
+    this.#self = self;
+    this.#services = services;
+  }
+
+  /** The labels of the workload at the other end of a mesh connection. */
+  peer(conn: ConnectionInfo): WorkloadLabels {
+    const p = conn.peer;
+    if (!p) return conn.peerPrincipal ? this.#peerFromPrincipal(conn.peerPrincipal) : unknownWorkload;
+    const byNs = child(child(this.#peers, conn.peerPrincipal ?? ''), p.namespace);
+    let l = byNs.get(p.workload);
+    if (!l) {
+      l = workloadLabels({ workload: p.workload, namespace: p.namespace, labels: p.labels, ...(conn.peerPrincipal ? { principal: conn.peerPrincipal } : {}) });
+      bounded(byNs).set(p.workload, l);
+    }
+    return l;
+  }
+
+  #peerFromPrincipal(principal: string): WorkloadLabels {
+    const byNs = child(child(this.#peers, principal), '');
+    let l = byNs.get('');
+    if (!l) {
+      const ns = /\/ns\/([^/]+)\//.exec(principal)?.[1] ?? '';
+      l = { ...unknownWorkload, principal, namespace: ns || UNKNOWN };
+      byNs.set('', l);
+    }
+    return l;
+  }
+
+  /** Reporter destination: the caller is the peer, this workload is the destination. */
+  inbound(conn: ConnectionInfo, authority: string): MetricEdge {
+    const source = this.peer(conn);
+    const service = this.#inboundService(authority, conn.localPort);
+    return this.#edge(conn.peerPrincipal ? this.#edgesMtls : this.#edges, source, this.#self, service, conn.peerPrincipal ? 'mutual_tls' : 'none');
+  }
+
+  /** Reporter source: this workload calls `destination` (from peer metadata exchange, or unknown). */
+  outbound(clusterName: string | undefined, authority: string, destination: WorkloadLabels | undefined): MetricEdge {
+    const key = clusterName ?? '';
+    let service = this.#serviceByCluster.get(key);
+    // Passthrough and no-route requests name the host the client asked for, so key them by it too.
+    if (!service || !key.includes('|')) {
+      service = serviceFromCluster(clusterName, authority);
+      if (key.includes('|')) bounded(this.#serviceByCluster).set(key, service);
+      else service = this.#internService(service);
+    }
+    return this.#edge(this.#edges, this.#self, destination ?? unknownWorkload, service, 'unknown');
+  }
+
+  #interned = new Map<string, ServiceLabels>();
+  #internService(s: ServiceLabels): ServiceLabels {
+    const k = `${s.host}\u0000${s.name}`;
+    const found = this.#interned.get(k);
+    if (found) return found;
+    bounded(this.#interned).set(k, s);
+    return s;
+  }
+
+  #inboundService(authority: string, port: number): ServiceLabels {
+    let s = this.#serviceByAuthority.get(authority);
+    if (s) return s;
+    const host = hostOf(authority);
+    const byHost = this.#services.find((c) => c.host === host || c.host.startsWith(`${host}.`));
+    const byPort = this.#services.find((c) => c.ports?.includes(port));
+    const c = byHost ?? byPort ?? this.#services[0];
+    s = this.#internService(c ? { host: c.host, name: c.name, namespace: c.namespace } : { host: host || UNKNOWN, name: host || UNKNOWN, namespace: this.#self.namespace });
+    bounded(this.#serviceByAuthority).set(authority, s);
+    return s;
+  }
+
+  #edge(cache: Map<WorkloadLabels, Map<ServiceLabels, MetricEdge>>, source: WorkloadLabels, destination: WorkloadLabels, service: ServiceLabels, security: SecurityPolicy): MetricEdge {
+    const other = this.#reporter === 'destination' ? source : destination;
+    let bySvc = cache.get(other);
+    if (!bySvc) {
+      bySvc = new Map();
+      bounded(cache).set(other, bySvc);
+    }
+    let e = bySvc.get(service);
+    if (!e) {
+      e = this.#metrics.edge(this.#reporter, source, destination, service, security);
+      bounded(bySvc).set(service, e);
+    }
+    return e;
+  }
+}

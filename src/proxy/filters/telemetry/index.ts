@@ -1,0 +1,102 @@
+// istio.stats: Istio-style telemetry (metrics, access logs, tracing) as an HTTP filter configured by
+// the TypedStruct `outrigger.dev/outrigger.telemetry.v1.Telemetry`.
+import { openAccessLog, type AccessLogSink } from '../../../telemetry/access-log/sink.ts';
+import type { TelemetryFilterConfig, TracingProviderConfig } from '../../../telemetry/filter-config.ts';
+import { IstioMetrics } from '../../../telemetry/istio-metrics.ts';
+import type { MetricsRegistry } from '../../../telemetry/metrics/registry.ts';
+import { type ExportTimers, SpanExporter } from '../../../telemetry/tracing/exporter.ts';
+import type { Random } from '../../../telemetry/tracing/ids.ts';
+import { type WorkloadLabels, workloadLabels } from '../../../telemetry/workload-labels.ts';
+import type { TypedAny } from '../../../xds/any.ts';
+import { OutriggerExtension } from '../../../xds/type-urls.ts';
+import { FilterConfigError, type HttpFilter, type HttpFilterFactory } from '../../http/filter.ts';
+import { AccessLogger } from './access-log.ts';
+import { parseTelemetryConfig } from './config.ts';
+import { EdgeIndex } from './edges.ts';
+import { TelemetryFilter } from './filter.ts';
+import { Tracer } from './tracer.ts';
+
+export { parseTelemetryConfig } from './config.ts';
+export { flagsText, PEER_RESPONSE_HEADER, TelemetryFilter } from './filter.ts';
+
+export const TELEMETRY_FILTER_NAME = 'istio.stats';
+
+export interface TelemetryDeps {
+  /** The proxy's registry; the Istio families are registered in it once. */
+  registry: MetricsRegistry;
+  now?: () => number;
+  random?: Random;
+  /** Environment for `environment` custom tags (process.env by default). */
+  env?: Readonly<Record<string, string | undefined>>;
+  /** Opens an access-log destination (shared by every listener writing to the same path). */
+  openAccessLog?: (path: string) => AccessLogSink;
+  /**
+   * The OTLP/HTTP URL for a tracing provider. Local mode points this at the built-in collector;
+   * by default `http://{service}:{port}{path or /v1/traces}`.
+   */
+  traceEndpoint?: (provider: TracingProviderConfig) => string | undefined;
+  exportTimers?: ExportTimers;
+  fetch?: typeof fetch;
+}
+
+export interface TelemetryFilterFactory extends HttpFilterFactory {
+  /** Flushes spans and closes owned access-log files (proxy shutdown). */
+  close(): Promise<void>;
+}
+
+export function createTelemetryFilterFactory(deps: TelemetryDeps): TelemetryFilterFactory {
+  let metrics: IstioMetrics | undefined;
+  const sinks = new Map<string, AccessLogSink>();
+  const exporters = new Map<string, SpanExporter>();
+  const peerCache = new Map<string, WorkloadLabels>();
+  const now = deps.now ?? Date.now;
+  const random = deps.random ?? Math.random;
+
+  const exporterFor = (config: TelemetryFilterConfig, self: WorkloadLabels): SpanExporter | undefined => {
+    const p = config.tracing?.provider;
+    if (!p) return undefined;
+    const url = deps.traceEndpoint ? deps.traceEndpoint(p) : `http://${p.service}:${p.port}${p.path ?? '/v1/traces'}`;
+    if (!url) return undefined;
+    const serviceName = `${self.canonicalService}.${self.namespace}`;
+    const key = `${url} ${serviceName}`;
+    let e = exporters.get(key);
+    if (!e) {
+      e = new SpanExporter({ url, serviceName, ...(deps.exportTimers ? { timers: deps.exportTimers } : {}), ...(deps.fetch ? { fetch: deps.fetch } : {}) });
+      exporters.set(key, e);
+    }
+    return e;
+  };
+
+  return {
+    name: TELEMETRY_FILTER_NAME,
+    typeUrls: [OutriggerExtension.Telemetry],
+    create(typed: TypedAny): HttpFilter {
+      const config = parseTelemetryConfig(typed);
+      const self = workloadLabels(config.workload);
+      metrics ??= new IstioMetrics(deps.registry);
+      const edges = config.metrics ? new EdgeIndex(metrics, config.reporter, self, config.services ?? []) : undefined;
+      let tracer: Tracer | undefined;
+      let accessLog: AccessLogger | undefined;
+      try {
+        if (config.tracing) tracer = new Tracer(config.tracing, config.reporter === 'source' ? 'CLIENT' : 'SERVER', self, random, deps.env ?? process.env, exporterFor(config, self));
+        if (config.access_log) {
+          const path = config.access_log.path;
+          let sink = sinks.get(path);
+          if (!sink) {
+            sink = (deps.openAccessLog ?? openAccessLog)(path);
+            sinks.set(path, sink);
+          }
+          accessLog = new AccessLogger(config.access_log, sink);
+        }
+      } catch (err) {
+        if (err instanceof FilterConfigError) throw err;
+        throw new FilterConfigError(`istio.stats: ${(err as Error).message}`, { cause: err });
+      }
+      return new TelemetryFilter({ config, edges, tracer, accessLog, now, peerCache });
+    },
+    async close(): Promise<void> {
+      await Promise.all([...exporters.values()].map((e) => e.close()));
+      await Promise.all([...sinks.values()].map((s) => s.close()));
+    },
+  };
+}

@@ -1,0 +1,118 @@
+// The tracing half of istio.stats, compiled once per listener: sampling, context extraction and
+// injection on the request, and the span recorded when the stream ends.
+import type { CustomTagConfig, TracingConfig } from '../../../telemetry/filter-config.ts';
+import type { SpanExporter } from '../../../telemetry/tracing/exporter.ts';
+import { newRequestId, newSpanId, newTraceId, type Random } from '../../../telemetry/tracing/ids.ts';
+import { Sampler } from '../../../telemetry/tracing/sampler.ts';
+import type { AttributeValue, SpanKind } from '../../../telemetry/tracing/span.ts';
+import { extractTraceContext, injectTraceContext } from '../../../telemetry/tracing/trace-context.ts';
+import type { WorkloadLabels } from '../../../telemetry/workload-labels.ts';
+import type { StreamOutcome } from '../../http/filter.ts';
+import type { DownstreamRequest, HeaderMap, StreamInfo } from '../../http/stream.ts';
+
+export interface TraceState {
+  readonly traceId: string;
+  readonly spanId: string;
+  readonly parentSpanId: string | undefined;
+  readonly sampled: boolean;
+  readonly startMs: number;
+}
+
+export function header(h: HeaderMap, name: string): string | undefined {
+  const v = h.get(name);
+  return typeof v === 'string' ? v : v?.[0];
+}
+
+export class Tracer {
+  #sampler: Sampler;
+  #random: Random;
+  #exporter: SpanExporter | undefined;
+  #kind: SpanKind;
+  #static: Record<string, AttributeValue>;
+  #headerTags: readonly { tag: string; header: string; fallback: string | undefined }[];
+  #maxPath: number;
+
+  constructor(config: TracingConfig, kind: SpanKind, self: WorkloadLabels, random: Random, env: Readonly<Record<string, string | undefined>>, exporter: SpanExporter | undefined) {
+    this.#sampler = new Sampler(config.sampling, config.rules ?? [], random);
+    this.#random = random;
+    this.#exporter = config.disable_span_reporting ? undefined : exporter;
+    this.#kind = kind;
+    this.#maxPath = config.max_path_tag_length ?? 256;
+    // Istio's own tags, then the custom ones; literal and environment tags are resolved once here.
+    this.#static = {
+      component: 'proxy',
+      'istio.canonical_service': self.canonicalService,
+      'istio.canonical_revision': self.canonicalRevision,
+      'istio.namespace': self.namespace,
+      'istio.mesh_id': 'cluster.local',
+    };
+    const headerTags: { tag: string; header: string; fallback: string | undefined }[] = [];
+    for (const [tag, c] of Object.entries(config.custom_tags ?? {})) {
+      const v = staticTag(c, env);
+      if (v !== undefined) this.#static[tag] = v;
+      else if ('header' in c) headerTags.push({ tag, header: c.header.name.toLowerCase(), fallback: c.header.default_value });
+    }
+    this.#headerTags = headerTags;
+  }
+
+  /** Decides sampling, sets x-request-id when absent, and rewrites the trace headers for the upstream. */
+  start(request: DownstreamRequest, startMs: number): TraceState {
+    const h = request.headers;
+    if (!h.has('x-request-id')) h.set('x-request-id', newRequestId(this.#random));
+    const incoming = extractTraceContext((n) => header(h, n));
+    const url = this.#sampler.hasRules ? requestUrl(request) : '';
+    const sampled = this.#sampler.decide(incoming.sampled, url);
+    const traceId = incoming.context?.traceId ?? newTraceId(this.#random);
+    const spanId = newSpanId(this.#random);
+    const parentSpanId = incoming.context?.spanId;
+    injectTraceContext((n, v) => h.set(n, v), traceId, spanId, parentSpanId, sampled, incoming.context);
+    return { traceId, spanId, parentSpanId, sampled, startMs };
+  }
+
+  /** Records the span of a sampled stream; a no-op when not sampled or reporting is disabled. */
+  finish(state: TraceState, request: DownstreamRequest, info: StreamInfo, outcome: StreamOutcome, endMs: number, flags: string): void {
+    if (!state.sampled || !this.#exporter) return;
+    const attributes: Record<string, AttributeValue> = { ...this.#static };
+    attributes['http.method'] = request.method;
+    attributes['http.url'] = requestUrl(request).slice(0, this.#maxPath);
+    attributes['http.protocol'] = request.protocol;
+    attributes['http.status_code'] = String(outcome.status);
+    attributes['response_flags'] = flags;
+    attributes['request_size'] = String(outcome.requestBytes);
+    attributes['response_size'] = String(outcome.responseBytes);
+    attributes['upstream_cluster'] = info.clusterName ?? '-';
+    attributes['upstream_cluster.name'] = info.clusterName ?? '-';
+    attributes['guid:x-request-id'] = header(request.headers, 'x-request-id') ?? '';
+    attributes['user_agent'] = header(request.headers, 'user-agent') ?? '-';
+    attributes['peer.address'] = request.connection.remoteAddress;
+    if (outcome.grpcStatus !== undefined) attributes['grpc.status_code'] = String(outcome.grpcStatus);
+    for (const t of this.#headerTags) {
+      const v = header(request.headers, t.header) ?? t.fallback;
+      if (v !== undefined) attributes[t.tag] = v;
+    }
+    const error = outcome.status >= 500 || outcome.status === 0;
+    if (error) attributes['error'] = true;
+    this.#exporter.record({
+      traceId: state.traceId,
+      spanId: state.spanId,
+      ...(state.parentSpanId ? { parentSpanId: state.parentSpanId } : {}),
+      name: `${request.authority}${request.path}`,
+      kind: this.#kind,
+      startMs: state.startMs,
+      endMs,
+      attributes,
+      error,
+    });
+  }
+}
+
+function staticTag(c: CustomTagConfig, env: Readonly<Record<string, string | undefined>>): string | undefined {
+  if ('literal' in c) return c.literal.value;
+  if ('environment' in c) return env[c.environment.name] ?? c.environment.default_value ?? '';
+  return undefined;
+}
+
+/** `http://host/path?query`: what the span's http.url says and what per-path sampling rules search. */
+export function requestUrl(r: DownstreamRequest): string {
+  return `${r.scheme}://${r.authority}${r.path}${r.query ? `?${r.query}` : ''}`;
+}

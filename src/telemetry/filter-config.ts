@@ -1,0 +1,74 @@
+// The `istio.stats` filter config: the JSON inside the TypedStruct
+// `outrigger.dev/outrigger.telemetry.v1.Telemetry` that translation emits and the proxy compiles.
+// Field names are snake_case like the rest of the xDS config.
+
+export interface TelemetryWorkloadConfig {
+  workload: string;
+  namespace: string;
+  labels: Record<string, string>;
+  /** This workload's SPIFFE ID. */
+  principal?: string;
+  cluster?: string;
+}
+
+/** A service the workload serves (destination reporter): chosen by request host, then by port. */
+export interface TelemetryServiceConfig {
+  host: string;
+  name: string;
+  namespace: string;
+  /** Container (target) ports this service delivers to. */
+  ports?: number[];
+}
+
+export type CustomTagConfig =
+  | { literal: { value: string } }
+  | { environment: { name: string; default_value?: string } }
+  | { header: { name: string; default_value?: string } };
+
+export interface TracingProviderConfig {
+  name: string;
+  /** `opentelemetry` exports OTLP/HTTP JSON; `zipkin` is reported, exported as OTLP to the same host. */
+  kind: 'opentelemetry' | 'zipkin';
+  service: string;
+  port: number;
+  /** OTLP/HTTP path; `/v1/traces` by default. */
+  path?: string;
+}
+
+export interface SamplingRule {
+  /** RE2 regex searched in the request URL `http://host/path?query`. */
+  url: string;
+  percentage: number;
+}
+
+export interface TracingConfig {
+  /** 0..100: the share of new traces (no sampling decision from the caller) that are sampled. */
+  sampling: number;
+  /** Per-path sampling rules, first match wins (Outrigger; see docs/observability.md). */
+  rules?: SamplingRule[];
+  custom_tags?: Record<string, CustomTagConfig>;
+  provider?: TracingProviderConfig;
+  /** Propagate and decide, but never export (Telemetry `disableSpanReporting`). */
+  disable_span_reporting?: boolean;
+  max_path_tag_length?: number;
+}
+
+export interface AccessLogConfig {
+  /** `/dev/stdout`, `/dev/stderr` or a file path. */
+  path: string;
+  encoding: 'TEXT' | 'JSON';
+  /** TEXT: an Envoy format string; Istio's default when absent. */
+  format?: string;
+  /** JSON: key → command operator; Istio's default JSON layout when absent. */
+  json_format?: Record<string, string>;
+}
+
+export interface TelemetryFilterConfig {
+  reporter: 'source' | 'destination';
+  workload: TelemetryWorkloadConfig;
+  services?: TelemetryServiceConfig[];
+  /** Istio standard metrics on or off (Telemetry `metrics[].overrides` disabling ALL_METRICS). */
+  metrics: boolean;
+  tracing?: TracingConfig;
+  access_log?: AccessLogConfig;
+}
