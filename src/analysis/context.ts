@@ -150,7 +150,7 @@ export class AnalysisContext {
       if (!selector) return [];
       return this.workloads.filter((w) => w.namespace === target.metadata.namespace && selects(selector, w.labels));
     }
-    const sel = target.spec.workloadSelector?.matchLabels;
+    const sel = target.spec.workloadSelector?.labels;
     return sel ? this.workloads.filter((w) => w.namespace === target.metadata.namespace && selects(sel, w.labels)) : [];
   }
 

@@ -57,6 +57,8 @@ const token = /^:?[a-zA-Z0-9!#$%&'*+\-.^_`|~]+$/;
 
 /** Why a header name is invalid (`lowerCase` as Istio requires in matches), or undefined. */
 export function headerNameProblem(name: string, lowerCase: boolean): string | undefined {
+  // Gateways may route on JWT claims: `@request.auth.claims.groups` (Istio's claim-based routing).
+  if (name.startsWith('@request.auth.claims.') && name.length > '@request.auth.claims.'.length) return undefined;
   if (!token.test(name)) return `"${name}" is not a valid HTTP header name`;
   if (lowerCase && name !== name.toLowerCase()) return `header name "${name}" must be lower case ("${name.toLowerCase()}")`;
   return undefined;
@@ -90,6 +92,9 @@ export const intOrString = z.union([port, z.string().min(1)]);
 export const percent = obj({ value: z.number().min(0).max(100) });
 
 export const labelSelector = obj({ matchLabels: strMap.optional() });
+
+/** networking.istio.io's own WorkloadSelector (Sidecar, ServiceEntry) spells the field `labels`. */
+export const networkingWorkloadSelector = obj({ labels: strMap.optional() });
 
 const always = (): boolean => true;
 

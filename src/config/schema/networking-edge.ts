@@ -1,6 +1,6 @@
 // Gateway, ServiceEntry, WorkloadEntry, WorkloadGroup, Sidecar and ProxyConfig (networking.istio.io).
 import * as z from 'zod';
-import { bool, int, labelSelector, obj, port, str, strList, strMap, uint, withRules } from './common.ts';
+import { bool, int, labelSelector, networkingWorkloadSelector, obj, port, str, strList, strMap, uint, withRules } from './common.ts';
 import { connectionPool } from './destination-rule.ts';
 import { destination } from './virtual-service.ts';
 
@@ -85,7 +85,7 @@ export const serviceEntrySpec = withRules(
     location: z.enum(['MESH_EXTERNAL', 'MESH_INTERNAL']).optional(),
     resolution: z.enum(['NONE', 'STATIC', 'DNS', 'DNS_ROUND_ROBIN', 'DYNAMIC_DNS']).optional(),
     endpoints: z.array(workloadEntrySpec).optional(),
-    workloadSelector: labelSelector.optional(),
+    workloadSelector: networkingWorkloadSelector.optional(),
     exportTo: strList.optional(),
     subjectAltNames: strList.optional(),
   }),
@@ -122,7 +122,7 @@ const egressHost = z.string().superRefine((h, ctx) => {
 });
 
 export const sidecarSpec = obj({
-  workloadSelector: labelSelector.optional(),
+  workloadSelector: networkingWorkloadSelector.optional(),
   ingress: z
     .array(obj({ port: gatewayPort, bind: str.optional(), captureMode: captureMode.optional(), defaultEndpoint: str.optional(), tls: serverTls.optional(), connectionPool: connectionPool.optional() }))
     .optional(),

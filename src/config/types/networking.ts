@@ -271,8 +271,14 @@ export interface Subset {
   trafficPolicy?: TrafficPolicy;
 }
 
+/** istio.type.v1beta1.WorkloadSelector (DestinationRule, security and telemetry kinds). */
 export interface WorkloadSelector {
   matchLabels?: Record<string, string>;
+}
+
+/** networking.istio.io's own WorkloadSelector (Sidecar, ServiceEntry): the field is `labels`. */
+export interface NetworkingWorkloadSelector {
+  labels?: Record<string, string>;
 }
 
 export interface DestinationRuleSpec {
@@ -344,7 +350,7 @@ export interface ServiceEntrySpec {
   location?: 'MESH_EXTERNAL' | 'MESH_INTERNAL';
   resolution?: 'NONE' | 'STATIC' | 'DNS' | 'DNS_ROUND_ROBIN';
   endpoints?: WorkloadEntrySpec[];
-  workloadSelector?: WorkloadSelector;
+  workloadSelector?: NetworkingWorkloadSelector;
   exportTo?: string[];
   subjectAltNames?: string[];
 }
@@ -374,7 +380,7 @@ export interface IstioEgressListener {
 }
 
 export interface SidecarSpec {
-  workloadSelector?: WorkloadSelector;
+  workloadSelector?: NetworkingWorkloadSelector;
   ingress?: IstioIngressListener[];
   egress?: IstioEgressListener[];
   inboundConnectionPool?: ConnectionPoolSettings;
