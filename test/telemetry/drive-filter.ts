@@ -1,0 +1,64 @@
+// Drives an HTTP filter's hooks the way the connection manager does, for one request, with a
+// constructed request context: onRequest → onResponse → onDone.
+import type { HttpFilter, RequestContext, StreamOutcome } from '../../src/proxy/http/filter.ts';
+import type { ConnectionInfo, DownstreamRequest, HeaderMap, StreamInfo } from '../../src/proxy/http/stream.ts';
+import { typedStruct } from '../../src/xds/any.ts';
+import { OutriggerExtension } from '../../src/xds/type-urls.ts';
+import type { TelemetryFilterConfig } from '../../src/telemetry/filter-config.ts';
+
+export interface DriveRequest {
+  authority: string;
+  path?: string;
+  method?: string;
+  headers?: Record<string, string>;
+  connection?: Partial<ConnectionInfo>;
+  status: number;
+  responseHeaders?: Record<string, string>;
+  durationMs?: number;
+  requestBytes?: number;
+  responseBytes?: number;
+  clusterName?: string;
+  flags?: string[];
+  grpcStatus?: number;
+  startTime?: number;
+}
+
+export interface Driven {
+  ctx: RequestContext;
+  responseHeaders: HeaderMap;
+}
+
+export function telemetryConfig(config: TelemetryFilterConfig): ReturnType<typeof typedStruct> {
+  return typedStruct(OutriggerExtension.Telemetry, config as unknown as Record<string, unknown>);
+}
+
+export async function drive(filter: HttpFilter, r: DriveRequest): Promise<Driven> {
+  const [pathOnly = '/', query = ''] = (r.path ?? '/').split('?');
+  const request: DownstreamRequest = {
+    method: r.method ?? 'GET',
+    scheme: 'http',
+    authority: r.authority,
+    path: pathOnly,
+    query,
+    headers: new Map(Object.entries(r.headers ?? {})),
+    protocol: 'HTTP/1.1',
+    connection: { remoteAddress: '127.0.0.1', remotePort: 40000, localAddress: '127.0.0.1', localPort: 9898, tls: false, ...r.connection },
+  };
+  const info: StreamInfo = { startTime: r.startTime ?? 1_700_000_000_000, responseFlags: new Set(r.flags ?? []), dynamicMetadata: new Map() };
+  if (r.clusterName) info.clusterName = r.clusterName;
+  const ctx: RequestContext = { request, info, route: null };
+  const verdict = await filter.onRequest?.(ctx);
+  if (verdict && verdict.action !== 'continue') throw new Error('filter answered the request itself');
+  const responseHeaders: HeaderMap = new Map(Object.entries(r.responseHeaders ?? {}));
+  filter.onResponse?.(ctx, { status: r.status, headers: responseHeaders });
+  const outcome: StreamOutcome = {
+    status: r.status,
+    requestBytes: r.requestBytes ?? 0,
+    responseBytes: r.responseBytes ?? 0,
+    durationMs: r.durationMs ?? 1,
+    downstreamReset: false,
+  };
+  if (r.grpcStatus !== undefined) outcome.grpcStatus = r.grpcStatus;
+  filter.onDone?.(ctx, outcome);
+  return { ctx, responseHeaders };
+}
