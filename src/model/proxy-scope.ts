@@ -33,7 +33,7 @@ export function isExportedTo(exportTo: readonly string[] | undefined, ownerNames
 export function sidecarFor(snapshot: MeshSnapshot, proxy: ProxyView): SidecarResource | undefined {
   const own = snapshot.sidecars.filter((s) => s.metadata.namespace === proxy.namespace);
   return (
-    own.find((s) => s.spec.workloadSelector?.matchLabels && matchesLabels(s.spec.workloadSelector.matchLabels, proxy.labels)) ??
+    own.find((s) => s.spec.workloadSelector?.labels && matchesLabels(s.spec.workloadSelector.labels, proxy.labels)) ??
     own.find((s) => !s.spec.workloadSelector) ??
     snapshot.sidecars.find((s) => s.metadata.namespace === snapshot.mesh.rootNamespace && !s.spec.workloadSelector)
   );

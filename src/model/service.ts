@@ -111,7 +111,7 @@ export function servicesFromServiceEntry(se: ServiceEntry): MeshService[] {
       name: se.metadata.name,
       source: 'service-entry' as const,
       ports,
-      selector: spec.workloadSelector?.matchLabels,
+      selector: spec.workloadSelector?.labels,
       addresses: spec.addresses ?? [],
       exportTo: spec.exportTo ?? [],
       location: spec.location ?? 'MESH_EXTERNAL',

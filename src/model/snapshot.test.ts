@@ -67,7 +67,7 @@ apiVersion: networking.istio.io/v1
 kind: Sidecar
 metadata: { name: web, namespace: front }
 spec:
-  workloadSelector: { matchLabels: { app: web } }
+  workloadSelector: { labels: { app: web } }
   egress: [{ port: { number: 9000, protocol: GRPC, name: grpc }, hosts: ["back/*"] }, { hosts: ["./*"] }]
 `;
 
