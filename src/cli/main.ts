@@ -6,6 +6,11 @@ type Define = (program: Command) => void;
 
 /** Command modules, in the order `outrigger --help` lists them. */
 const commands: (() => Promise<{ define: Define }>)[] = [
+  () => import('./up.ts'),
+  () => import('./status.ts'),
+  () => import('./down.ts'),
+  () => import('./logs.ts'),
+  () => import('./exec.ts'),
   () => import('./analyze.ts'),
   () => import('./control-plane.ts'),
   () => import('./proxy-status.ts'),

@@ -16,15 +16,34 @@ export interface GatewayServer {
   index: number;
 }
 
+/** Istio's default ingress gateway Service: port 80 → 8080, 443 → 8443 (the pod does not run as root). */
+const defaultGatewayTargetPorts: Record<number, number> = { 80: 8080, 443: 8443 };
+
+/**
+ * The port a gateway pod listens on for a Gateway server port: the targetPort of the gateway's own Service
+ * when the manifests have one, else the default ingress gateway Service's mapping, else the port itself.
+ */
+export function gatewayListenerPort(snapshot: MeshSnapshot, scope: ProxyScope, serverPort: number): number {
+  for (const svc of snapshot.services) {
+    if (svc.source !== 'kubernetes' || svc.namespace !== scope.proxy.namespace || !svc.selector) continue;
+    if (!matchesLabels(svc.selector, scope.proxy.labels)) continue;
+    const p = svc.ports.find((x) => x.port === serverPort);
+    if (p) return p.targetPort;
+  }
+  return defaultGatewayTargetPorts[serverPort] ?? serverPort;
+}
+
+/** Gateway servers selecting this router, keyed by the port its listener binds (see gatewayListenerPort). */
 export function gatewayServersByPort(snapshot: MeshSnapshot, scope: ProxyScope): Map<number, GatewayServer[]> {
   const out = new Map<number, GatewayServer[]>();
   for (const gateway of snapshot.gateways) {
     const sel = gateway.spec.selector;
     if (!sel || Object.keys(sel).length === 0 || !matchesLabels(sel, scope.proxy.labels)) continue;
     gateway.spec.servers.forEach((server, index) => {
-      const list = out.get(server.port.number) ?? [];
+      const port = gatewayListenerPort(snapshot, scope, server.port.number);
+      const list = out.get(port) ?? [];
       list.push({ gateway, key: objectKey(gateway), server, index });
-      out.set(server.port.number, list);
+      out.set(port, list);
     });
   }
   return new Map([...out].sort((a, b) => a[0] - b[0]));

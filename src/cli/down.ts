@@ -1,0 +1,35 @@
+// `outrigger down`: stop the local mesh: its `up` process drains every sidecar and stops every process.
+import type { Command } from 'commander';
+import { isAlive } from '../runtime/state.ts';
+import { runningMesh } from './mesh-state.ts';
+
+async function waitGone(pid: number, deadlineMs: number): Promise<boolean> {
+  const until = Date.now() + deadlineMs;
+  while (Date.now() < until) {
+    if (!isAlive(pid)) return true;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return !isAlive(pid);
+}
+
+export function define(program: Command): void {
+  program
+    .command('down')
+    .description('stop the running local mesh: drain the sidecars, stop apps, gateways and the control plane')
+    .option('--dir <dir>', 'the state directory of the mesh')
+    .option('--timeout <seconds>', 'how long to wait for a graceful stop before killing', (v) => Number(v), 30)
+    .action(async (opts: { dir?: string; timeout: number }) => {
+      const { state } = runningMesh(opts.dir);
+      console.log(`stopping the mesh (pid ${state.pid}) ...`);
+      process.kill(state.pid, 'SIGTERM');
+      if (await waitGone(state.pid, opts.timeout * 1000)) {
+        console.log('stopped');
+        return;
+      }
+      console.log(`the mesh did not stop within ${opts.timeout}s; killing what is left`);
+      for (const pid of [state.pid, ...state.components.flatMap((c) => [c.pid, c.proxyPid])]) {
+        if (pid && isAlive(pid)) process.kill(pid, 'SIGKILL');
+      }
+      process.exitCode = 1;
+    });
+}

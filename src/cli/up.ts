@@ -1,0 +1,146 @@
+// `outrigger up -f DIR`: the seed mesh (or any Istio + Kubernetes manifests) running locally in seconds.
+import { spawn } from 'node:child_process';
+import { closeSync, mkdirSync, openSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import type { Command } from 'commander';
+import { isAlive, readState, stateDir as defaultStateDir } from '../runtime/state.ts';
+
+interface UpOptions {
+  file: string[];
+  detach?: boolean;
+  ingressPort: number;
+  httpsPort: number;
+  ephemeralPorts?: boolean;
+  dir?: string;
+  xdsPort: number;
+  debugPort: number;
+}
+
+const binPath = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../bin/outrigger.ts');
+
+export function define(program: Command): void {
+  program
+    .command('up')
+    .description('run a mesh locally from Istio and Kubernetes manifests: control plane, gateways, workloads and sidecars')
+    .requiredOption('-f, --file <dir...>', 'directories or files of YAML (Istio and Kubernetes kinds)')
+    .option('-d, --detach', 'start in the background; stop with `outrigger down`')
+    .option('--ingress-port <port>', "the ingress gateway's HTTP port on this host", (v) => Number(v), 8080)
+    .option('--https-port <port>', "the ingress gateway's HTTPS port on this host", (v) => Number(v), 8443)
+    .option('--xds-port <port>', 'control-plane xDS port on loopback', (v) => Number(v), 15010)
+    .option('--debug-port <port>', 'control-plane debug and metrics port on loopback', (v) => Number(v), 15014)
+    .option('--ephemeral-ports', 'allocate every port, the ingress and control plane too (for tests and side-by-side meshes)')
+    .option('--dir <dir>', 'state directory', undefined)
+    .addHelpText(
+      'after',
+      `
+Examples:
+  outrigger up -f examples/seed          run the seed mesh in the foreground (Ctrl-C stops it)
+  outrigger up -f examples/seed -d       run it in the background; then: outrigger status, outrigger down
+  curl -s http://127.0.0.1:8080/ -H 'Host: podinfo.example.com'
+  curl -s http://127.0.0.1:8080/ -H 'Host: podinfo.example.com' -H 'X-Canary: true'`,
+    )
+    .action(async (opts: UpOptions) => {
+      process.exitCode = await up(opts);
+    });
+}
+
+async function up(opts: UpOptions): Promise<number> {
+  const dir = path.resolve(opts.dir ?? defaultStateDir(process.cwd()));
+  const existing = readState(dir);
+  if (existing && isAlive(existing.pid)) {
+    console.error(`outrigger up: a mesh is already running here (pid ${existing.pid}, state in ${dir}); see \`outrigger status\` or stop it with \`outrigger down\``);
+    return 1;
+  }
+  if (opts.detach) return detach(dir);
+
+  const { loadPaths } = await import('../config/load.ts');
+  const { formatDiagnostics } = await import('./diagnostic-format.ts');
+  const loaded = await loadPaths(opts.file);
+  const errors = loaded.diagnostics.filter((d) => d.severity === 'error');
+  if (loaded.diagnostics.length) console.error(formatDiagnostics(loaded.diagnostics));
+  if (errors.length) {
+    console.error(`outrigger up: ${errors.length} error(s) in the manifests; nothing was started`);
+    return 1;
+  }
+
+  const { MeshRuntime } = await import('../runtime/mesh-runtime.ts');
+  const { startLocalControlPlane } = await import('../runtime/start-control-plane.ts');
+  const started = Date.now();
+  const progress = (line: string) => console.log(`[${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s] ${line}`);
+  const runtime = new MeshRuntime({
+    configDirs: opts.file.map((f) => path.resolve(f)),
+    stateDir: dir,
+    outriggerBin: binPath,
+    nodeBinary: process.execPath,
+    ingressHttpPort: opts.ephemeralPorts ? 0 : opts.ingressPort,
+    ingressHttpsPort: opts.ephemeralPorts ? 0 : opts.httpsPort,
+    progress,
+    startControlPlane: (resources) =>
+      startLocalControlPlane({
+        configDirs: opts.file.map((f) => path.resolve(f)),
+        resources,
+        stateDir: dir,
+        xdsPort: opts.ephemeralPorts ? 0 : opts.xdsPort,
+        debugPort: opts.ephemeralPorts ? 0 : opts.debugPort,
+      }),
+  });
+  let stopping: Promise<void> | undefined;
+  const stop = () => {
+    stopping ??= (async () => {
+      progress('stopping: draining sidecars, stopping apps, gateways and the control plane');
+      await runtime.stop();
+      rmSync(path.join(dir, 'state.json'), { force: true });
+      progress('stopped');
+    })();
+    return stopping;
+  };
+  process.once('SIGINT', () => void stop());
+  process.once('SIGTERM', () => void stop());
+  try {
+    const state = await runtime.start(loaded.resources);
+    const secs = ((Date.now() - started) / 1000).toFixed(1);
+    console.log(`\nmesh ready in ${secs}s: ${state.components.length} components`);
+    if (state.ingressUrl) console.log(`  ingress:   ${state.ingressUrl}`);
+    if (state.controlPlane.dashboardUrl) console.log(`  dashboard: ${state.controlPlane.dashboardUrl}`);
+    console.log(`  status:    outrigger status`);
+    console.log(`  stop:      Ctrl-C here, or outrigger down`);
+  } catch (err) {
+    console.error(`outrigger up: ${(err as Error).message}`);
+    await stop();
+    return 1;
+  }
+  await new Promise<void>((resolve) => {
+    const wait = () => (stopping ? stopping.then(resolve) : setTimeout(wait, 200));
+    wait();
+  });
+  return 0;
+}
+
+/** Starts `up` again in the background and returns once it has written a state file (or died). */
+async function detach(dir: string): Promise<number> {
+  mkdirSync(path.join(dir, 'logs'), { recursive: true, mode: 0o700 });
+  const logFile = path.join(dir, 'logs', 'up.log');
+  const fd = openSync(logFile, 'w', 0o600);
+  const args = process.argv.slice(1).filter((a) => a !== '-d' && a !== '--detach');
+  const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', fd, fd] });
+  closeSync(fd);
+  child.unref();
+  let exited = false;
+  child.once('exit', () => {
+    exited = true;
+  });
+  const until = Date.now() + 120_000;
+  while (Date.now() < until && !exited) {
+    const s = readState(dir);
+    if (s && s.pid === child.pid && s.components.every((c) => c.status !== 'starting')) {
+      console.log(`mesh running in the background (pid ${child.pid}); log: ${logFile}`);
+      if (s.ingressUrl) console.log(`  ingress: ${s.ingressUrl}`);
+      console.log('  status:  outrigger status\n  stop:    outrigger down');
+      return 0;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const { tailFile } = await import('../runtime/supervisor.ts');
+  console.error(`outrigger up: the mesh did not start; last lines of ${logFile}:\n${tailFile(logFile, 30)}`);
+  return 1;
+}

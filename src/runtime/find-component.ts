@@ -1,0 +1,25 @@
+// Resolves the workload a person names on the command line: `podinfo-stable-0`, `podinfo/podinfo-stable-0`,
+// `deploy/podinfo-stable` or `podinfo-stable` (its first replica), optionally with `-n NAMESPACE`.
+import type { ComponentState, MeshState } from './state.ts';
+
+export class ComponentNotFoundError extends Error {
+  readonly code = 'COMPONENT_NOT_FOUND';
+}
+
+export function findComponent(state: MeshState, ref: string, namespace?: string): ComponentState {
+  let name = ref.replace(/^(deploy|deployment|deployments|pod|pods|job|jobs)\//, '');
+  let ns = namespace;
+  const slash = name.indexOf('/');
+  if (slash > 0) {
+    ns = name.slice(0, slash);
+    name = name.slice(slash + 1);
+  }
+  const candidates = state.components.filter((c) => ns === undefined || c.namespace === ns);
+  const short = (c: ComponentState) => c.name.slice(c.name.indexOf('/') + 1);
+  const exact = candidates.find((c) => short(c) === name);
+  if (exact) return exact;
+  const replicas = candidates.filter((c) => short(c).replace(/-\d+$/, '') === name).sort((a, b) => a.name.localeCompare(b.name));
+  if (replicas[0]) return replicas[0];
+  const known = state.components.filter((c) => c.kind !== 'control-plane').map((c) => c.name);
+  throw new ComponentNotFoundError(`no workload ${ns ? `${ns}/` : ''}${name} in the running mesh; known: ${known.join(', ')}`);
+}

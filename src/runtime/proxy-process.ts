@@ -1,0 +1,89 @@
+// Starting a proxy process for a sidecar or gateway: its ports, its command line, and waiting until it
+// says it is ready on its health port.
+import http from 'node:http';
+import type { ProxyMeta } from './mesh-runtime.ts';
+import { allocatePort } from './ports.ts';
+import type { Supervised } from './supervisor.ts';
+
+/** Istio's fixed proxy ports; in process mode each is mapped to an allocated one. */
+export const proxyPortNumbers = [15000, 15001, 15006, 15008, 15020, 15021, 15090] as const;
+
+export async function proxyPorts(taken: Set<number>, fixed: Record<number, number>): Promise<Record<number, number>> {
+  const ports: Record<number, number> = { ...fixed };
+  for (const p of proxyPortNumbers) ports[p] = await allocatePort(taken);
+  return ports;
+}
+
+export interface ProxyArgsInput {
+  role: 'sidecar' | 'router';
+  xdsAddress: string;
+  tokenFile: string;
+  ports: Record<number, number>;
+  meta: ProxyMeta;
+}
+
+export function proxyArgs(i: ProxyArgsInput): string[] {
+  const { meta } = i;
+  const nodeId = `${i.role}~127.0.0.1~${meta.name}.${meta.namespace}~${meta.namespace}.svc.cluster.local`;
+  const metadata: Record<string, unknown> = {
+    NAMESPACE: meta.namespace,
+    LABELS: meta.labels,
+    SERVICE_ACCOUNT: meta.serviceAccount,
+    WORKLOAD_NAME: meta.name,
+    INSTANCE_IPS: '127.0.0.1',
+    CLUSTER_ID: 'Kubernetes',
+    OUTRIGGER_APP_PORTS: Object.fromEntries(Object.entries(meta.appPorts).map(([k, v]) => [k, v])),
+  };
+  if (i.role === 'sidecar' && i.ports[15008]) metadata['OUTRIGGER_TUNNEL_ADDRESS'] = `127.0.0.1:${i.ports[15008]}`;
+  return [
+    '--role',
+    i.role,
+    '--xds-address',
+    i.xdsAddress,
+    '--token-file',
+    i.tokenFile,
+    '--node-id',
+    nodeId,
+    '--port-map',
+    Object.entries(i.ports)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(','),
+    '--metadata-json',
+    JSON.stringify(metadata),
+  ];
+}
+
+export class ProxyNotReadyError extends Error {
+  readonly code = 'PROXY_NOT_READY';
+}
+
+function probe(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = http.get({ host: '127.0.0.1', port, path: '/healthz/ready', timeout: 1000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode === 200);
+    });
+    req.on('error', () => resolve(false));
+    req.on('timeout', () => req.destroy());
+  });
+}
+
+/** Polls the proxy's health port until it answers 200; fails when the process exits or after `timeoutMs`. */
+export async function waitReady(healthPort: number, proxy: Supervised, timeoutMs = 30_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  let exited: string | undefined;
+  const onExit = (r: { code: number | null; signal: string | null; logTail: string }) => {
+    exited = `exited with ${r.signal ?? `status ${r.code}`}\n${r.logTail}`;
+  };
+  proxy.once('exit', onExit);
+  try {
+    while (Date.now() < until) {
+      if (exited) throw new ProxyNotReadyError(`${proxy.spec.label} ${exited}`);
+      if (await probe(healthPort)) return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new ProxyNotReadyError(`${proxy.spec.label} was not ready on port ${healthPort} within ${timeoutMs / 1000}s`);
+  } finally {
+    proxy.off('exit', onExit);
+  }
+}

@@ -1,0 +1,54 @@
+// Starts the control plane in-process for `outrigger up`: its CA kept in the state directory, ADS and
+// the CSR service on the xDS port, the debug API and metrics on the debug port.
+import path from 'node:path';
+import { CertificateAuthority } from '../ca/certificate-authority.ts';
+import type { AnyResource, IstioOperator } from '../config/resource.ts';
+import { ControlPlane } from '../controlplane/control-plane.ts';
+import { startDebugApi } from '../controlplane/debug-api.ts';
+import { parseDurationMs } from '../xds/duration.ts';
+import type { ControlPlaneHandle } from './control-plane-handle.ts';
+
+export interface LocalControlPlaneOptions {
+  configDirs: string[];
+  resources: readonly AnyResource[];
+  stateDir: string;
+  xdsPort: number;
+  debugPort: number;
+}
+
+/** Certificate settings from the IstioOperator: trust domain, workload TTL and grace ratio (Istio's env names). */
+export function certificateSettings(resources: readonly AnyResource[]): { trustDomain: string; ttlSeconds?: number; graceRatio?: number } {
+  const op = resources.find((r): r is IstioOperator => r.kind === 'IstioOperator');
+  const mesh = op?.spec.meshConfig;
+  const meta = mesh?.defaultConfig?.proxyMetadata ?? {};
+  const ttlMs = meta['SECRET_TTL'] ? parseDurationMs(meta['SECRET_TTL']) : undefined;
+  const ratio = meta['SECRET_GRACE_PERIOD_RATIO'] ? Number(meta['SECRET_GRACE_PERIOD_RATIO']) : undefined;
+  return {
+    trustDomain: mesh?.trustDomain ?? 'cluster.local',
+    ...(ttlMs ? { ttlSeconds: Math.round(ttlMs / 1000) } : {}),
+    ...(ratio && ratio > 0 && ratio < 1 ? { graceRatio: ratio } : {}),
+  };
+}
+
+export async function startLocalControlPlane(o: LocalControlPlaneOptions): Promise<ControlPlaneHandle> {
+  const certs = certificateSettings(o.resources);
+  const ca = await CertificateAuthority.fromStateDir(path.join(o.stateDir, 'ca'), {
+    trustDomain: certs.trustDomain,
+    ...(certs.ttlSeconds ? { defaultTtlSeconds: certs.ttlSeconds } : {}),
+  });
+  const cp = await ControlPlane.start({ configPaths: o.configDirs, xdsAddress: `127.0.0.1:${o.xdsPort}`, ca });
+  const debug = await startDebugApi(cp, `127.0.0.1:${o.debugPort}`);
+  const port = (address: string) => Number(address.slice(address.lastIndexOf(':') + 1));
+  return {
+    xdsAddress: cp.xdsAddress,
+    debugAddress: debug.address,
+    ports: { xds: port(cp.xdsAddress), debug: port(debug.address) },
+    registerWorkload: (i) => cp.registerWorkload(i),
+    unregisterWorkload: (ns, name) => cp.unregisterWorkload(ns, name),
+    issueBootstrapToken: (id) => cp.issueBootstrapToken(id),
+    close: async () => {
+      await debug.close();
+      await cp.close();
+    },
+  };
+}

@@ -1,0 +1,54 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { loadText } from '../config/load.ts';
+import { buildSnapshot } from '../model/snapshot.ts';
+import type { ProxyView } from '../model/proxy-view.ts';
+import { buildProxyResources } from './proxy-resources.ts';
+import { TypeUrl } from '../xds/type-urls.ts';
+
+const gateway = `
+apiVersion: networking.istio.io/v1beta1
+kind: Gateway
+metadata: { name: gw, namespace: shop }
+spec:
+  selector: { istio: ingressgateway }
+  servers:
+    - port: { number: 80, name: http, protocol: HTTP }
+      hosts: ["shop.example.com"]
+    - port: { number: 9000, name: http-admin, protocol: HTTP }
+      hosts: ["admin.example.com"]
+`;
+
+const router: ProxyView = {
+  id: 'router~127.0.0.1~istio-ingressgateway-0.istio-system~istio-system.svc.cluster.local',
+  role: 'router',
+  namespace: 'istio-system',
+  workloadName: 'istio-ingressgateway-0',
+  serviceAccount: 'istio-ingressgateway-service-account',
+  labels: { istio: 'ingressgateway', app: 'istio-ingressgateway' },
+  ip: '127.0.0.1',
+  appPorts: {},
+};
+
+function listenerNames(yaml: string): string[] {
+  const { resources, diagnostics } = loadText(yaml);
+  assert.deepEqual(diagnostics.filter((d) => d.severity === 'error'), []);
+  const out = buildProxyResources(buildSnapshot(resources, [], '1'), router);
+  return [...(out.get(TypeUrl.Listener)?.keys() ?? [])].sort();
+}
+
+test("a Gateway's port 80 binds 8080 on the router, as Istio's default ingress gateway Service maps it", () => {
+  assert.deepEqual(listenerNames(gateway), ['0.0.0.0_8080', '0.0.0.0_9000']);
+});
+
+test("the gateway's own Service decides the target port when the manifests have one", () => {
+  const service = `
+apiVersion: v1
+kind: Service
+metadata: { name: istio-ingressgateway, namespace: istio-system }
+spec:
+  selector: { istio: ingressgateway }
+  ports: [{ name: http2, port: 80, targetPort: 18080 }]
+`;
+  assert.deepEqual(listenerNames(`${gateway}---${service}`), ['0.0.0.0_18080', '0.0.0.0_9000']);
+});
