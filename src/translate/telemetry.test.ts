@@ -1,0 +1,116 @@
+import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
+import { test } from 'node:test';
+import { loadPaths } from '../config/load-paths.ts';
+import { loadText } from '../config/load.ts';
+import type { ProxyView } from '../model/proxy-view.ts';
+import { buildSnapshot } from '../model/snapshot.ts';
+import { parseTelemetryConfig } from '../proxy/filters/telemetry/config.ts';
+import type { Telemetry } from '../config/resource.ts';
+import { buildTelemetryConfig, type TelemetryInputs, telemetryHttpFilters } from './telemetry.ts';
+
+const seedDir = fileURLToPath(new URL('../../examples/seed', import.meta.url));
+
+const podinfo: ProxyView = {
+  id: 'sidecar~127.0.0.1~podinfo-stable-0.podinfo~podinfo.svc.cluster.local',
+  role: 'sidecar',
+  namespace: 'podinfo',
+  workloadName: 'podinfo-stable',
+  serviceAccount: 'podinfo',
+  labels: { app: 'podinfo', version: 'stable' },
+  ip: '127.0.0.1',
+  appPorts: {},
+};
+
+test('the seed gives podinfo 100 % tracing to otel, per-path rules, four custom tags and JSON access logs', () => {
+  const { resources } = loadPaths([seedDir]);
+  const snapshot = buildSnapshot(resources, [], '1');
+  const [entry] = telemetryHttpFilters(snapshot, podinfo, 9898, 'inbound');
+  assert.equal(entry?.name, 'istio.stats');
+  // The proxy compiles exactly what translation emits.
+  const config = parseTelemetryConfig(entry!.typed_config);
+  assert.equal(config.reporter, 'destination');
+  assert.equal(config.workload.principal, 'spiffe://cluster.local/ns/podinfo/sa/podinfo');
+  assert.ok(config.services?.some((s) => s.name === 'podinfo' && s.host === 'podinfo.podinfo.svc.cluster.local'));
+  assert.equal(config.metrics, true);
+  assert.equal(config.tracing?.sampling, 100);
+  assert.deepEqual(config.tracing?.provider, { name: 'otel', kind: 'opentelemetry', service: 'otel-collector.observability.svc.cluster.local', port: 4317, path: '/v1/traces' });
+  assert.deepEqual(config.tracing?.rules?.map((r) => r.percentage), [10, 1]);
+  assert.deepEqual(Object.keys(config.tracing?.custom_tags ?? {}).sort(), ['cluster_name', 'environment', 'namespace', 'pod_name']);
+  assert.deepEqual(config.tracing?.custom_tags?.['pod_name'], { environment: { name: 'POD_NAME', default_value: 'unknown' } });
+  assert.deepEqual(config.access_log, { path: '/dev/stdout', encoding: 'JSON' });
+  const [out] = telemetryHttpFilters(snapshot, podinfo, 9898, 'outbound');
+  assert.equal(parseTelemetryConfig(out!.typed_config).reporter, 'source');
+});
+
+const base = (telemetries: Telemetry[], mesh: TelemetryInputs['mesh'] = {}): TelemetryInputs => ({
+  mesh,
+  rootNamespace: 'istio-system',
+  trustDomain: 'cluster.local',
+  telemetries,
+  collectors: [],
+  workload: { name: 'web', namespace: 'shop', labels: { app: 'web' }, serviceAccount: 'web' },
+  services: [],
+  direction: 'inbound',
+});
+
+const telemetries = (yaml: string) => loadText(yaml).resources.filter((r): r is Telemetry => r.kind === 'Telemetry');
+
+test('precedence: root namespace, then namespace, then workload selector, field by field', () => {
+  const t = telemetries(`
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: { name: mesh, namespace: istio-system }
+spec: { tracing: [{ randomSamplingPercentage: 5, customTags: { env: { literal: { value: prod } } } }] }
+---
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: { name: ns, namespace: shop }
+spec: { tracing: [{ randomSamplingPercentage: 20 }], accessLogging: [{ disabled: true }] }
+---
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: { name: web, namespace: shop }
+spec: { selector: { matchLabels: { app: web } }, tracing: [{ match: { mode: SERVER }, randomSamplingPercentage: 50 }] }
+---
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: { name: other, namespace: shop }
+spec: { selector: { matchLabels: { app: other } }, tracing: [{ randomSamplingPercentage: 99 }] }
+`);
+  const mesh = { accessLogFile: '/dev/stdout' };
+  const inbound = buildTelemetryConfig(base(t, mesh));
+  assert.equal(inbound.tracing?.sampling, 50);
+  assert.deepEqual(inbound.tracing?.custom_tags, { env: { literal: { value: 'prod' } } });
+  assert.equal(inbound.access_log, undefined);
+  const outbound = buildTelemetryConfig({ ...base(t, mesh), direction: 'outbound' });
+  assert.equal(outbound.tracing?.sampling, 20, 'the SERVER-only entry does not apply to client spans');
+  const elsewhere = buildTelemetryConfig({ ...base(t, mesh), workload: { name: 'db', namespace: 'data', labels: {}, serviceAccount: '' } });
+  assert.equal(elsewhere.tracing?.sampling, 5);
+  assert.equal(elsewhere.access_log?.encoding, 'TEXT');
+});
+
+test('meshConfig alone: sampling from defaultConfig, Istio default 1 %, enableTracing false turns tracing off', () => {
+  assert.equal(buildTelemetryConfig(base([], { defaultConfig: { tracing: { sampling: 7 } } })).tracing?.sampling, 7);
+  const d = buildTelemetryConfig(base([]));
+  assert.equal(d.tracing?.sampling, 1);
+  assert.deepEqual(d.tracing?.provider, { name: 'zipkin', kind: 'zipkin', service: 'zipkin.istio-system', port: 9411 });
+  assert.equal(d.access_log, undefined, 'access logs are off by default');
+  assert.equal(buildTelemetryConfig(base([], { enableTracing: false })).tracing, undefined);
+});
+
+test('metrics overrides disable Istio metrics per mode; file access log providers', () => {
+  const t = telemetries(`
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: { name: ns, namespace: shop }
+spec:
+  metrics: [{ providers: [{ name: prometheus }], overrides: [{ match: { metric: ALL_METRICS, mode: CLIENT }, disabled: true }] }]
+  accessLogging: [{ providers: [{ name: file }] }]
+`);
+  const mesh = { extensionProviders: [{ name: 'file', envoyFileAccessLog: { path: '/tmp/a.log', logFormat: { labels: { code: '%RESPONSE_CODE%' } } } }] };
+  const inbound = buildTelemetryConfig(base(t, mesh));
+  assert.equal(inbound.metrics, true);
+  assert.deepEqual(inbound.access_log, { path: '/tmp/a.log', encoding: 'JSON', json_format: { code: '%RESPONSE_CODE%' } });
+  assert.equal(buildTelemetryConfig({ ...base(t, mesh), direction: 'outbound' }).metrics, false);
+});

@@ -1,0 +1,217 @@
+// Telemetry for one proxy: Istio's Telemetry resources (root namespace, then namespace, then
+// workload selector, the more specific overriding field by field) over meshConfig (enableTracing,
+// defaultConfig.tracing, extensionProviders, accessLogFile/Encoding/Format) → the `istio.stats`
+// filter config. Pure: no I/O, no clock.
+import type { Telemetry } from '../config/resource.ts';
+import type { ExtensionProvider, MeshConfig } from '../config/types/other.ts';
+import type { AccessLogging, CustomTag, Tracing } from '../config/types/telemetry.ts';
+import { matchesLabels } from '../model/labels.ts';
+import type { MeshSnapshot } from '../model/snapshot.ts';
+import type {
+  AccessLogConfig,
+  CustomTagConfig,
+  SamplingRule,
+  TelemetryFilterConfig,
+  TelemetryServiceConfig,
+  TracingConfig,
+  TracingProviderConfig,
+} from '../telemetry/filter-config.ts';
+import { samplingRulesFromCollectorConfig } from '../telemetry/tracing/tail-sampling-rules.ts';
+import { typedStruct } from '../xds/any.ts';
+import { OutriggerExtension } from '../xds/type-urls.ts';
+import type { HttpFilterBuilder, HttpFilterEntry, TrafficDirection } from './options.ts';
+
+export interface TelemetryInputs {
+  mesh: MeshConfig;
+  rootNamespace: string;
+  trustDomain: string;
+  /** Every Telemetry resource; selection happens here. */
+  telemetries: readonly Telemetry[];
+  /** OpenTelemetryCollector resources, for per-path sampling rules (see docs/observability.md). */
+  collectors: readonly { metadata: { name: string; namespace: string }; spec: unknown }[];
+  workload: { name: string; namespace: string; labels: Readonly<Record<string, string>>; serviceAccount: string };
+  services: readonly TelemetryServiceConfig[];
+  direction: TrafficDirection;
+}
+
+const ISTIO_DEFAULT_SAMPLING = 1;
+
+/** The Telemetry resources that apply to a workload, least specific first. */
+export function selectTelemetries(all: readonly Telemetry[], rootNamespace: string, namespace: string, labels: Readonly<Record<string, string>>): Telemetry[] {
+  const byName = (a: Telemetry, b: Telemetry) => a.metadata.name.localeCompare(b.metadata.name);
+  const noSelector = (t: Telemetry) => !t.spec.selector && !t.spec.targetRef && !t.spec.targetRefs;
+  const mesh = all.filter((t) => t.metadata.namespace === rootNamespace && noSelector(t)).sort(byName)[0];
+  const ns = namespace === rootNamespace ? undefined : all.filter((t) => t.metadata.namespace === namespace && noSelector(t)).sort(byName)[0];
+  const workload = all.filter((t) => t.metadata.namespace === namespace && t.spec.selector?.matchLabels && matchesLabels(t.spec.selector.matchLabels, labels)).sort(byName)[0];
+  return [mesh, ns, workload].filter((t): t is Telemetry => t !== undefined);
+}
+
+function modeApplies(mode: string | undefined, direction: TrafficDirection): boolean {
+  if (!mode || mode === 'CLIENT_AND_SERVER') return true;
+  return mode === (direction === 'inbound' ? 'SERVER' : 'CLIENT');
+}
+
+/** Field-by-field merge of the tracing entries that apply to this direction, least specific first. */
+function mergeTracing(levels: readonly Telemetry[], direction: TrafficDirection): Tracing | undefined {
+  let out: Tracing | undefined;
+  for (const t of levels) {
+    for (const tr of t.spec.tracing ?? []) {
+      if (!modeApplies(tr.match?.mode, direction)) continue;
+      out = { ...out, ...Object.fromEntries(Object.entries(tr).filter(([, v]) => v !== undefined)) };
+    }
+  }
+  return out;
+}
+
+function mergeAccessLogging(levels: readonly Telemetry[], direction: TrafficDirection): AccessLogging | undefined {
+  let out: AccessLogging | undefined;
+  for (const t of levels) for (const a of t.spec.accessLogging ?? []) if (modeApplies(a.match?.mode, direction)) out = a;
+  return out;
+}
+
+function metricsEnabled(levels: readonly Telemetry[], direction: TrafficDirection): boolean {
+  let enabled = true;
+  for (const t of levels) {
+    for (const m of t.spec.metrics ?? []) {
+      if (m.providers && !m.providers.some((p) => p.name === 'prometheus')) enabled = false;
+      for (const o of m.overrides ?? []) {
+        const all = !o.match?.metric || o.match.metric === 'ALL_METRICS';
+        if (all && modeApplies(o.match?.mode, direction) && o.disabled !== undefined) enabled = !o.disabled;
+      }
+    }
+  }
+  return enabled;
+}
+
+function customTag(c: CustomTag | Record<string, unknown>): CustomTagConfig | undefined {
+  const t = c as CustomTag;
+  if (t.literal) return { literal: { value: t.literal.value } };
+  if (t.environment) return { environment: { name: t.environment.name, ...(t.environment.defaultValue !== undefined ? { default_value: t.environment.defaultValue } : {}) } };
+  if (t.header) return { header: { name: t.header.name, ...(t.header.defaultValue !== undefined ? { default_value: t.header.defaultValue } : {}) } };
+  return undefined;
+}
+
+function tracingProvider(p: ExtensionProvider | undefined): TracingProviderConfig | undefined {
+  if (p?.opentelemetry) return { name: p.name, kind: 'opentelemetry', service: p.opentelemetry.service, port: p.opentelemetry.port, path: p.opentelemetry.http?.path ?? '/v1/traces' };
+  if (p?.zipkin) return { name: p.name, kind: 'zipkin', service: p.zipkin.service, port: p.zipkin.port };
+  return undefined;
+}
+
+/** Rules of the OpenTelemetryCollector the provider sends to (the operator names its Service `NAME-collector`). */
+function collectorRules(provider: TracingProviderConfig | undefined, collectors: TelemetryInputs['collectors']): SamplingRule[] {
+  if (provider?.kind !== 'opentelemetry') return [];
+  const c = collectors.find((c) => {
+    const host = `${c.metadata.name}-collector.${c.metadata.namespace}`;
+    return provider.service === host || provider.service.startsWith(`${host}.`);
+  });
+  return c ? samplingRulesFromCollectorConfig((c.spec as { config?: unknown }).config) : [];
+}
+
+function buildTracing(inputs: TelemetryInputs, levels: readonly Telemetry[]): TracingConfig | undefined {
+  const mesh = inputs.mesh;
+  const tr = mergeTracing(levels, inputs.direction);
+  if (!tr && mesh.enableTracing === false) return undefined;
+  const providerName = tr?.providers?.[0]?.name ?? mesh.defaultProviders?.tracing?.[0];
+  let provider = tracingProvider(mesh.extensionProviders?.find((p) => p.name === providerName));
+  if (!provider && !providerName) {
+    // Istio's legacy default: Zipkin at zipkin.istio-system:9411 (or defaultConfig.tracing.zipkin.address).
+    const [service = 'zipkin.istio-system', port = '9411'] = (mesh.defaultConfig?.tracing?.zipkin?.address ?? '').split(':').filter(Boolean);
+    provider = { name: 'zipkin', kind: 'zipkin', service, port: Number(port) };
+  }
+  const tags: Record<string, CustomTagConfig> = {};
+  for (const [k, v] of Object.entries({ ...(mesh.defaultConfig?.tracing?.custom_tags ?? {}), ...(tr?.customTags ?? {}) })) {
+    const t = customTag(v as CustomTag);
+    if (t) tags[k] = t;
+  }
+  const rules = collectorRules(provider, inputs.collectors);
+  const maxPath = mesh.defaultConfig?.tracing?.max_path_tag_length;
+  return {
+    sampling: tr?.randomSamplingPercentage ?? mesh.defaultConfig?.tracing?.sampling ?? ISTIO_DEFAULT_SAMPLING,
+    ...(rules.length ? { rules } : {}),
+    ...(Object.keys(tags).length ? { custom_tags: tags } : {}),
+    ...(provider ? { provider } : {}),
+    ...(tr?.disableSpanReporting ? { disable_span_reporting: true } : {}),
+    ...(maxPath ? { max_path_tag_length: maxPath } : {}),
+  };
+}
+
+function envoyAccessLog(mesh: MeshConfig): AccessLogConfig {
+  const encoding = mesh.accessLogEncoding ?? 'TEXT';
+  const format = mesh.accessLogFormat;
+  const out: AccessLogConfig = { path: mesh.accessLogFile || '/dev/stdout', encoding };
+  if (format && encoding === 'TEXT') out.format = format;
+  if (format && encoding === 'JSON') {
+    try {
+      out.json_format = JSON.parse(format) as Record<string, string>;
+    } catch {
+      // An unparsable JSON format keeps Istio's default layout; the analyzer reports it.
+    }
+  }
+  return out;
+}
+
+function buildAccessLog(inputs: TelemetryInputs, levels: readonly Telemetry[]): AccessLogConfig | undefined {
+  const mesh = inputs.mesh;
+  const al = mergeAccessLogging(levels, inputs.direction);
+  if (al?.disabled) return undefined;
+  const names = al?.providers?.map((p) => p.name) ?? mesh.defaultProviders?.accessLogging ?? (al || mesh.accessLogFile ? ['envoy'] : []);
+  for (const name of names) {
+    const p = mesh.extensionProviders?.find((x) => x.name === name);
+    const file = p?.envoyFileAccessLog;
+    if (file) {
+      const labels = file.logFormat?.labels;
+      return labels
+        ? { path: file.path || '/dev/stdout', encoding: 'JSON', json_format: labels }
+        : { path: file.path || '/dev/stdout', encoding: 'TEXT', ...(file.logFormat?.text ? { format: file.logFormat.text } : {}) };
+    }
+    if (name === 'envoy' && !p) return envoyAccessLog(mesh);
+  }
+  return undefined;
+}
+
+/** The istio.stats config for one workload and traffic direction. */
+export function buildTelemetryConfig(inputs: TelemetryInputs): TelemetryFilterConfig {
+  const w = inputs.workload;
+  const levels = selectTelemetries(inputs.telemetries, inputs.rootNamespace, w.namespace, w.labels);
+  const tracing = buildTracing(inputs, levels);
+  const accessLog = buildAccessLog(inputs, levels);
+  return {
+    reporter: inputs.direction === 'inbound' ? 'destination' : 'source',
+    workload: {
+      workload: w.name,
+      namespace: w.namespace,
+      labels: { ...w.labels },
+      principal: `spiffe://${inputs.trustDomain}/ns/${w.namespace}/sa/${w.serviceAccount || 'default'}`,
+      cluster: 'Kubernetes',
+    },
+    ...(inputs.direction === 'inbound' ? { services: [...inputs.services] } : {}),
+    metrics: metricsEnabled(levels, inputs.direction),
+    ...(tracing ? { tracing } : {}),
+    ...(accessLog ? { access_log: accessLog } : {}),
+  };
+}
+
+export function translateTelemetryFilter(inputs: TelemetryInputs): HttpFilterEntry {
+  return { name: 'istio.stats', typed_config: typedStruct(OutriggerExtension.Telemetry, buildTelemetryConfig(inputs) as unknown as Record<string, unknown>) };
+}
+
+/** The HttpFilterBuilder for TranslateOptions.httpFilters. */
+export const telemetryHttpFilters: HttpFilterBuilder = (snapshot: MeshSnapshot, proxy, _port, direction) => {
+  const services: TelemetryServiceConfig[] = snapshot.services
+    .filter((s) => s.namespace === proxy.namespace && s.selector && matchesLabels(s.selector, proxy.labels))
+    .map((s) => ({ host: s.hostname, name: s.name, namespace: s.namespace, ports: s.ports.map((p) => p.targetPort) }));
+  const telemetries = snapshot.resources.filter((r): r is Telemetry => r.kind === 'Telemetry');
+  const collectors = snapshot.resources.filter((r) => r.kind === 'OpenTelemetryCollector');
+  return [
+    translateTelemetryFilter({
+      mesh: snapshot.mesh.raw,
+      rootNamespace: snapshot.mesh.rootNamespace,
+      trustDomain: snapshot.mesh.trustDomain,
+      telemetries,
+      collectors,
+      workload: { name: proxy.workloadName, namespace: proxy.namespace, labels: proxy.labels, serviceAccount: proxy.serviceAccount },
+      services,
+      direction,
+    }),
+  ];
+};
