@@ -1,6 +1,7 @@
 // Earliest-deadline-first scheduling, as Envoy's EdfScheduler: each item's next deadline is the current
-// time plus 1/weight, so picks interleave smoothly in proportion to weight (5:1:1 gives A A B A C A A,
-// never five A in a row). Weights are read again each time an item is re-queued, so they may change.
+// time plus 1/weight, so over time each item is picked in proportion to its weight. First deadlines sit
+// half a period in (0.5/weight), so light items are not all queued behind a burst of the heaviest.
+// Weights are read again each time an item is re-queued, so they may change (slow start, active requests).
 
 interface Entry<T> {
   item: T;
@@ -17,7 +18,7 @@ export class EdfScheduler<T> {
 
   constructor(items: readonly T[], weight: (item: T) => number) {
     this.#weight = weight;
-    for (const item of items) this.#push(item);
+    for (const item of items) this.#push(item, 0.5);
   }
 
   get size(): number {
@@ -30,15 +31,15 @@ export class EdfScheduler<T> {
     if (!top) return null;
     this.#time = top.deadline;
     this.#popTop();
-    this.#push(top.item);
+    this.#push(top.item, 1);
     return top.item;
   }
 
-  #push(item: T): void {
+  #push(item: T, periods: number): void {
     const w = this.#weight(item);
     // A zero or negative weight takes no traffic; it is left out until the scheduler is rebuilt.
     if (!(w > 0)) return;
-    const e: Entry<T> = { item, deadline: this.#time + 1 / w, order: this.#order++ };
+    const e: Entry<T> = { item, deadline: this.#time + periods / w, order: this.#order++ };
     const h = this.#heap;
     h.push(e);
     let i = h.length - 1;

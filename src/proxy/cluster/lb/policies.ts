@@ -15,12 +15,40 @@ export function roundRobinFactory<H extends LbHost>(random: Random): SourceFacto
     create(hosts, weightOf): HostSource<H> {
       if (hosts.length === 0) return { pick: () => null };
       if (!equalWeights(hosts, weightOf)) {
+        if (hosts.length <= smoothLimit) return smoothWeighted(hosts, weightOf);
         const edf = new EdfScheduler(hosts, weightOf);
         return { pick: () => edf.pick() };
       }
       // A random start, so proxies that start together do not all send their first request to host 0.
       let next = Math.floor(random() * hosts.length);
       return { pick: () => hosts[next++ % hosts.length] ?? null };
+    },
+  };
+}
+
+/** Up to this many hosts, weighted round robin is nginx's smooth WRR (O(n) a pick); beyond, EDF. */
+const smoothLimit = 64;
+
+/**
+ * Smooth weighted round robin (nginx): every pick adds each host's weight to its credit, takes the
+ * host with the most credit and charges it the total. 5:1:1 gives A A B A C A A: exact shares in every
+ * cycle and the light hosts spread out. Weights are read on every pick, so slow start ramps smoothly.
+ */
+function smoothWeighted<H extends LbHost>(hosts: readonly H[], weightOf: (h: H) => number): HostSource<H> {
+  const credit = new Float64Array(hosts.length);
+  return {
+    pick() {
+      let total = 0;
+      let best = -1;
+      for (let i = 0; i < hosts.length; i++) {
+        const w = weightOf(hosts[i]!);
+        total += w;
+        credit[i]! += w;
+        if (w > 0 && (best < 0 || credit[i]! > credit[best]!)) best = i;
+      }
+      if (best < 0) return null;
+      credit[best]! -= total;
+      return hosts[best]!;
     },
   };
 }

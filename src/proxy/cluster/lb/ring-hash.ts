@@ -43,7 +43,10 @@ export class Ring<H> {
     return this.#positions.length;
   }
 
-  /** The host owning `hash`; `attempt` > 0 walks further round the ring, as Envoy on retries. */
+  /**
+   * The host owning `hash`. On a retry (`attempt` k > 0) the k-th different host met walking on round
+   * the ring, so a retry moves off the host it tried and every retry of a key lands on the same fallback.
+   */
   lookup(hash: number, attempt = 0): H | null {
     const n = this.#positions.length;
     if (n === 0) return null;
@@ -54,7 +57,15 @@ export class Ring<H> {
       if (this.#positions[mid]! < hash) lo = mid + 1;
       else hi = mid;
     }
-    return this.#hosts[(lo + attempt) % n] ?? null;
+    let at = lo % n;
+    for (let changes = 0, i = 1; changes < attempt && i < n; i++) {
+      const next = (lo + i) % n;
+      if (this.#hosts[next] !== this.#hosts[at]) {
+        at = next;
+        changes++;
+      }
+    }
+    return this.#hosts[at] ?? null;
   }
 }
 
