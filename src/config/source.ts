@@ -16,6 +16,4 @@ export interface SourceSpan {
 }
 
 /** Maps a field path inside one YAML document (`['spec','http',0,'route']`) to its span. */
-export interface SpanLookup {
-  (path: readonly (string | number)[]): SourceSpan | undefined;
-}
+export type SpanLookup = (path: readonly (string | number)[]) => SourceSpan | undefined;
