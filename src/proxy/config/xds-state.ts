@@ -8,6 +8,7 @@ import type { ClusterManager } from '../cluster/cluster-manager.ts';
 import { compileCluster } from '../cluster/compile-cluster.ts';
 import type { Endpoint } from '../cluster/endpoint.ts';
 import { compileLoadAssignment } from '../cluster/endpoint.ts';
+import type { HttpFilterFactory } from '../http/filter.ts';
 import type { HttpFilterRegistry } from '../http/filter-registry.ts';
 import type { EnvoyRouteConfiguration, RouteTable } from '../http/route/index.ts';
 import { compileRouteConfiguration } from '../http/route/index.ts';
@@ -42,6 +43,11 @@ export class XdsState implements AdsSubscriber {
 
   constructor(deps: XdsStateDeps) {
     this.#deps = deps;
+  }
+
+  /** Adds an HTTP filter factory; it applies to listeners compiled from now on. */
+  registerFilter(factory: HttpFilterFactory): void {
+    this.#deps.filters.register(factory);
   }
 
   routeTable(name: string): RouteTable | undefined {

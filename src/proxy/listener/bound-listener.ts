@@ -21,6 +21,7 @@ export interface ListenerDeps {
   random(): number;
   /** TLS context for a chain's secrets; undefined while the secret is missing (connection refused). */
   secureContext(certSecret: string, caSecret: string | undefined): tls.SecureContext | undefined;
+  secrets: { get(name: string): { cert?: string; key?: string; ca?: string } | undefined };
   /** Istio's per-port outbound listeners (`bind_to_port: false`), consulted by the forward proxy. */
   unboundListener(port: number): CompiledListener | undefined;
 }
@@ -41,12 +42,22 @@ export class BoundListener {
     this.#server = usesTls
       ? tls.createServer({ SNICallback: (name, cb) => cb(null, this.#contextFor(name)), ALPNCallback: ({ protocols }) => (protocols.includes('h2') ? 'h2' : protocols.includes('http/1.1') ? 'http/1.1' : undefined), requestCert: true, rejectUnauthorized: false }, (s) => this.#onTls(s))
       : net.createServer((s) => this.#onPlain(s));
+    this.refreshTls();
     this.#server.on('tlsClientError', () => {});
     this.#server.on('error', () => {});
     this.boundPort = new Promise((resolve, reject) => {
       this.#server.once('error', reject);
       this.#server.listen({ host: config.address === '0.0.0.0' ? '127.0.0.1' : config.address, port: bindPort }, () => resolve((this.#server.address() as net.AddressInfo).port));
     });
+  }
+
+  /** Clients that send no SNI get the first TLS chain's certificate; SNI picks per chain. */
+  refreshTls(): void {
+    if (!(this.#server instanceof tls.Server)) return;
+    const chain = [...this.config.chains, ...(this.config.defaultChain ? [this.config.defaultChain] : [])].find((c) => c.tls);
+    const cert = chain?.tls ? this.#deps.secrets.get(chain.tls.certSecret) : undefined;
+    const ca = chain?.tls?.caSecret ? this.#deps.secrets.get(chain.tls.caSecret)?.ca : undefined;
+    if (cert?.cert && cert.key) this.#server.setSecureContext({ key: cert.key, cert: cert.cert, ...(ca ? { ca } : {}), minVersion: 'TLSv1.2' });
   }
 
   #track(s: Duplex): void {

@@ -35,6 +35,9 @@ export class ListenerManager {
 
   constructor(deps: ListenerManagerDeps) {
     this.#deps = deps;
+    deps.secrets.onChange(() => {
+      for (const r of this.#running.values()) (r.kind === 'tunnel' ? r.t : r.l).refreshTls();
+    });
   }
 
   /** Actual bound ports by listener name (after the port map; 0 binds an ephemeral port). */
@@ -55,7 +58,10 @@ export class ListenerManager {
       if (!l.bindToPort) continue;
       const r = this.#running.get(l.name);
       if (r && r.port === l.port) {
-        if (r.kind === 'listener') r.l.config = l;
+        if (r.kind === 'listener') {
+          r.l.config = l;
+          r.l.refreshTls();
+        }
         continue;
       }
       if (r) this.#stop(l.name, r);
@@ -69,7 +75,7 @@ export class ListenerManager {
     const d = this.#deps;
     if (l.name === TUNNEL_LISTENER) {
       const t = new TunnelServer(bindPort, {
-        secureContext: () => d.secrets.secureContext('default', 'ROOTCA'),
+        material: () => d.secrets.mesh(),
         inboundChain: (port) => this.#inboundChain(port),
         serveStream: (stream: ServerHttp2Stream, chain: FilterChain, conn: ConnectionInfo) => this.#inbound()?.l.serveChain(stream, chain, conn),
         serveRequest: (chain: FilterChain, conn: ConnectionInfo, req: Http2ServerRequest, res: Http2ServerResponse) => {
@@ -85,6 +91,7 @@ export class ListenerManager {
       clusters: d.clusters,
       random: d.random,
       secureContext: (c, ca) => d.secrets.secureContext(c, ca),
+      secrets: d.secrets,
       unboundListener: (port) => this.#unboundByPort.get(port),
     });
     bl.boundPort.catch((err: Error) => d.onError?.(l.name, err));

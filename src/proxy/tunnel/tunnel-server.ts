@@ -11,13 +11,14 @@ import type { FilterChain } from '../listener/compile-listener.ts';
 import type { ConnectionInfo } from '../http/stream.ts';
 import { splitAuthority } from '../listener/bound-listener.ts';
 import { TARGET_PORT_HEADER } from '../upstream/h2-upstream.ts';
-import { spiffeIdOf } from './mesh-tls.ts';
+import type { MeshTlsMaterial } from './mesh-tls.ts';
+import { meshContextOptions, spiffeIdOf } from './mesh-tls.ts';
 
 export const PEER_HEADER = 'x-outrigger-peer';
 
 export interface TunnelDeps {
-  /** TLS context from `default` + `ROOTCA`; undefined until both exist (handshakes then fail). */
-  secureContext(): tls.SecureContext | undefined;
+  /** Mesh material from `default` + `ROOTCA`; undefined until both exist (handshakes then fail). */
+  material(): MeshTlsMaterial | undefined;
   /** virtualInbound's chain for a target port. */
   inboundChain(port: number): FilterChain | undefined;
   /** Continue a tunnelled TCP stream or HTTP request on an inbound chain. */
@@ -55,13 +56,15 @@ export class TunnelServer {
     });
     this.#h2.on('stream', (s) => s.on('error', () => {}));
     this.#h2.on('request', (req, res) => this.#onRequest(req, res));
+    // The compat layer hands CONNECT streams to 'connect' (and answers 405 without a listener).
+    this.#h2.on('connect', (req: Http2ServerRequest, res: Http2ServerResponse) => this.#onRequest(req, res));
     this.#tls = tls.createServer({
-      SNICallback: (_name, cb) => cb(null, deps.secureContext()),
       requestCert: true,
       rejectUnauthorized: true,
       ALPNProtocols: ['h2'],
       minVersion: 'TLSv1.2',
     });
+    this.refreshTls();
     this.#tls.on('secureConnection', (s) => this.#onSecure(s));
     this.#tls.on('tlsClientError', () => {});
     this.#tls.on('error', () => {});
@@ -69,6 +72,12 @@ export class TunnelServer {
       this.#tls.once('error', reject);
       this.#tls.listen({ host: '127.0.0.1', port: bindPort }, () => resolve((this.#tls.address() as net.AddressInfo).port));
     });
+  }
+
+  /** Applies the current certificate and trust bundle to new handshakes (open connections keep theirs). */
+  refreshTls(): void {
+    const m = this.#deps.material();
+    if (m) this.#tls.setSecureContext({ ...meshContextOptions(m), requestCert: true, rejectUnauthorized: true } as tls.SecureContextOptions);
   }
 
   #onSecure(s: tls.TLSSocket): void {
@@ -87,8 +96,8 @@ export class TunnelServer {
     if (req.method === 'CONNECT') {
       const { host, port } = splitAuthority(String(req.headers[':authority'] ?? ''), 0);
       const chain = port ? this.#deps.inboundChain(port) : undefined;
-      if (!chain) return void res.writeHead(404).end();
-      res.writeHead(200);
+      if (!chain) return void req.stream.respond({ ':status': 404 }, { endStream: true });
+      req.stream.respond({ ':status': 200 });
       this.#deps.serveStream(req.stream, chain, { ...base, localAddress: host, localPort: port, ...(peer ? { peer } : {}) });
       return;
     }

@@ -1,0 +1,143 @@
+// Sidecar to sidecar over the mesh tunnel: mutual TLS with SPIFFE certificates, HTTP as h2 requests
+// carrying the target port, TCP as h2 CONNECT; the destination sees the caller's identity; a client
+// without a mesh certificate is refused.
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import tls from 'node:tls';
+import { after, before, test } from 'node:test';
+import type { TypedAny } from '../../src/xds/any.ts';
+import { TypeUrl } from '../../src/xds/type-urls.ts';
+import { makeCa } from './certs.ts';
+import { cla, cluster, echoBackend, hcm, listener, push, request, routeConfig, startProxy, tcpProxy } from './harness.ts';
+
+const rootSecret = (ca: string): TypedAny => ({ '@type': TypeUrl.Secret, name: 'ROOTCA', validation_context: { trusted_ca: { inline_string: ca } } });
+
+let client: Awaited<ReturnType<typeof startProxy>>;
+let server: Awaited<ReturnType<typeof startProxy>>;
+let app: Awaited<ReturnType<typeof echoBackend>>;
+let tcpApp: net.Server;
+let ca: Awaited<ReturnType<typeof makeCa>>;
+
+before(async () => {
+  ca = await makeCa();
+  app = await echoBackend();
+  tcpApp = net.createServer((s) => s.pipe(s));
+  await new Promise<void>((r) => tcpApp.listen(0, '127.0.0.1', r));
+  const tcpPort = (tcpApp.address() as net.AddressInfo).port;
+
+  server = await startProxy({ nodeId: 'sidecar~127.0.0.1~podinfo.podinfo~podinfo.svc.cluster.local' });
+  server.proxy.secrets.setLocal('default', await ca.issue('spiffe://cluster.local/ns/podinfo/sa/podinfo'));
+  push(server.proxy, [
+    cluster('inbound|9898||'),
+    cluster('inbound|5432||'),
+    cla('inbound|9898||', [{ port: app.port }]),
+    cla('inbound|5432||', [{ port: tcpPort }]),
+    listener('virtualInbound', 15006, [
+      { port: 9898, filter: hcm('inbound|9898||') },
+      { port: 5432, filter: tcpProxy('inbound|5432||') },
+    ]),
+    listener('connect_terminate', 15008, []),
+    routeConfig('inbound|9898||', [{ domains: ['*'], routes: [{ prefix: '/', cluster: 'inbound|9898||' }] }]),
+    rootSecret(ca.ca),
+  ]);
+  const tunnelPort = await server.port('connect_terminate');
+
+  client = await startProxy({ metadata: { NAMESPACE: 'frontend', WORKLOAD_NAME: 'web', LABELS: { app: 'web', version: 'v1' } } });
+  client.proxy.secrets.setLocal('default', await ca.issue('spiffe://cluster.local/ns/frontend/sa/web'));
+  push(client.proxy, [
+    cluster('outbound|9898||podinfo.podinfo.svc.cluster.local'),
+    cluster('outbound|5432||db.podinfo.svc.cluster.local'),
+    cla('outbound|9898||podinfo.podinfo.svc.cluster.local', [{ port: tunnelPort, mesh: { targetPort: 9898 } }]),
+    cla('outbound|5432||db.podinfo.svc.cluster.local', [{ port: tunnelPort, mesh: { targetPort: 5432 } }]),
+    listener('virtualOutbound', 15001, [
+      { port: 9898, filter: hcm('9898') },
+      { port: 5432, filter: tcpProxy('outbound|5432||db.podinfo.svc.cluster.local') },
+    ]),
+    routeConfig('9898', [{ domains: ['podinfo.podinfo.svc.cluster.local', 'podinfo.podinfo', 'podinfo.podinfo:9898'], routes: [{ prefix: '/', cluster: 'outbound|9898||podinfo.podinfo.svc.cluster.local' }] }]),
+    rootSecret(ca.ca),
+  ]);
+});
+
+after(async () => {
+  await client.close();
+  await server.close();
+  app.server.close();
+  tcpApp.close();
+});
+
+test('HTTP through the forward proxy and the mTLS tunnel reaches the app with the caller identity dropped from headers', async () => {
+  const out = await client.port('virtualOutbound');
+  const res = await request(out, 'http://podinfo.podinfo:9898/env?a=1', { host: 'podinfo.podinfo:9898', method: 'POST', body: 'ping' });
+  assert.equal(res.status, 200, res.body);
+  const seen = JSON.parse(res.body) as { url: string; body: string; headers: Record<string, string> };
+  assert.equal(seen.url, '/env?a=1');
+  assert.equal(seen.body, 'ping');
+  assert.equal(seen.headers['x-outrigger-target-port'], undefined, 'mesh headers end at the destination sidecar');
+  assert.equal(seen.headers['x-outrigger-peer'], undefined);
+});
+
+test('TCP through CONNECT on the forward proxy and h2 CONNECT in the tunnel', async () => {
+  const out = await client.port('virtualOutbound');
+  const s = net.connect(out, '127.0.0.1');
+  s.write('CONNECT db.podinfo:5432 HTTP/1.1\r\nhost: db.podinfo:5432\r\n\r\n');
+  let buf = '';
+  const echoed = await new Promise<string>((resolve, reject) => {
+    s.on('error', reject);
+    s.on('data', (c) => {
+      buf += c.toString();
+      if (buf.includes('\r\n\r\n') && !buf.includes('hello-tcp')) s.write('hello-tcp');
+      if (buf.includes('hello-tcp')) resolve(buf);
+    });
+  });
+  s.destroy();
+  assert.match(echoed, /^HTTP\/1.1 200/);
+});
+
+test('the tunnel refuses a client without a mesh certificate', async () => {
+  const tunnelPort = await server.port('connect_terminate');
+  const other = await makeCa('untrusted');
+  const bad = await other.issue('spiffe://cluster.local/ns/evil/sa/evil');
+  const outcome = await new Promise<string>((resolve) => {
+    const s = tls.connect({ host: '127.0.0.1', port: tunnelPort, ...bad, ca: ca.ca, ALPNProtocols: ['h2'], checkServerIdentity: () => undefined });
+    s.on('secureConnect', () => s.once('close', () => resolve('closed')));
+    s.on('error', (e) => resolve(`error: ${e.message}`));
+  });
+  assert.notEqual(outcome, 'open');
+  assert.ok(outcome === 'closed' || outcome.startsWith('error'), outcome);
+});
+
+test('inbound sees the peer SPIFFE ID and source workload on its connection', async () => {
+  const seen: { principal?: string; workload?: string }[] = [];
+  const probe = {
+    name: 'outrigger.test.probe',
+    typeUrls: ['outrigger.test.probe'],
+    create: () => ({
+      onRequest(ctx: { request: { connection: { peerPrincipal?: string; peer?: { workload: string } } } }) {
+        const c = ctx.request.connection;
+        seen.push({ ...(c.peerPrincipal ? { principal: c.peerPrincipal } : {}), ...(c.peer ? { workload: c.peer.workload } : {}) });
+        return { action: 'continue' as const };
+      },
+    }),
+  };
+  server.proxy.xds.registerFilter(probe);
+  push(server.proxy, [
+    listener('virtualInbound', 15006, [
+      {
+        port: 9898,
+        filter: {
+          ...hcm('inbound|9898||'),
+          http_filters: [
+            { name: 'outrigger.test.probe', typed_config: { '@type': TypeUrl.TypedStruct, type_url: 'outrigger.test.probe', value: { fields: {} } } },
+            { name: 'envoy.filters.http.router', typed_config: { '@type': TypeUrl.Router } },
+          ],
+        },
+      },
+      { port: 5432, filter: tcpProxy('inbound|5432||') },
+    ]),
+    listener('connect_terminate', 15008, []),
+  ]);
+  const out = await client.port('virtualOutbound');
+  const res = await request(out, 'http://podinfo.podinfo:9898/', { host: 'podinfo.podinfo:9898' });
+  assert.equal(res.status, 200);
+  assert.deepEqual(seen, [{ principal: 'spiffe://cluster.local/ns/frontend/sa/web', workload: 'web' }]);
+});
