@@ -1,0 +1,110 @@
+import assert from 'node:assert/strict';
+import { after, test } from 'node:test';
+import { drive, telemetryConfig } from '../../../../test/telemetry/drive-filter.ts';
+import { MemorySink } from '../../../telemetry/access-log/sink.ts';
+import type { TelemetryFilterConfig } from '../../../telemetry/filter-config.ts';
+import { MetricsRegistry } from '../../../telemetry/metrics/registry.ts';
+import { TraceCollector } from '../../../telemetry/tracing/collector.ts';
+import type { ExportTimers } from '../../../telemetry/tracing/exporter.ts';
+import { FilterConfigError } from '../../http/filter.ts';
+import { createTelemetryFilterFactory } from './index.ts';
+
+const manualTimers: ExportTimers = { setInterval: () => 0, clearInterval: () => {} };
+const collector = new TraceCollector({ maxTraces: 10 });
+const collectorPort = await collector.listen(0);
+after(() => collector.close());
+
+function setup() {
+  const registry = new MetricsRegistry();
+  const sink = new MemorySink();
+  let seq = 0;
+  const factory = createTelemetryFilterFactory({
+    registry,
+    random: () => ((seq++ * 0.137) % 1) + 0.0001,
+    now: () => 1_700_000_000_250,
+    env: { POD_NAME: 'podinfo-stable-0' },
+    openAccessLog: () => sink,
+    traceEndpoint: () => `http://127.0.0.1:${collectorPort}/v1/traces`,
+    exportTimers: manualTimers,
+  });
+  return { registry, sink, factory };
+}
+
+const podinfoWorkload = { workload: 'podinfo-stable', namespace: 'podinfo', labels: { app: 'podinfo', version: 'stable' }, principal: 'spiffe://cluster.local/ns/podinfo/sa/podinfo' };
+const sleepWorkload = { workload: 'sleep', namespace: 'podinfo', labels: { app: 'sleep' }, principal: 'spiffe://cluster.local/ns/podinfo/sa/sleep' };
+const tracing = {
+  sampling: 100,
+  rules: [{ url: '.*/healthz$', percentage: 0 }],
+  custom_tags: { environment: { literal: { value: 'production' } }, pod_name: { environment: { name: 'POD_NAME', default_value: 'unknown' } }, tenant: { header: { name: 'x-tenant', default_value: 'none' } } },
+  provider: { name: 'otel', kind: 'opentelemetry', service: 'otel-collector.observability', port: 4318 },
+} satisfies TelemetryFilterConfig['tracing'];
+
+test('source and destination filters: peer metadata exchange, Istio labels, spans in one trace, access log', async () => {
+  const { registry, sink, factory } = setup();
+  const src = factory.create(telemetryConfig({ reporter: 'source', workload: sleepWorkload, metrics: true, tracing }));
+  const dst = factory.create(
+    telemetryConfig({ reporter: 'destination', workload: podinfoWorkload, services: [{ host: 'podinfo.podinfo.svc.cluster.local', name: 'podinfo', namespace: 'podinfo', ports: [9898] }], metrics: true, tracing, access_log: { path: '/dev/stdout', encoding: 'TEXT' } }),
+  );
+  // The source sidecar starts the trace; the destination continues it from the forwarded headers.
+  const out = await drive(src, { authority: 'podinfo.podinfo:9898', path: '/api/info', status: 200, clusterName: 'outbound|9898||podinfo.podinfo.svc.cluster.local', headers: { 'x-tenant': 'acme' } });
+  const forwarded = Object.fromEntries(out.ctx.request.headers) as Record<string, string>;
+  assert.match(forwarded['traceparent'] ?? '', /^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
+  assert.ok(forwarded['x-request-id']);
+  const peer = { tls: true, peerPrincipal: sleepWorkload.principal, peer: { workload: 'sleep', namespace: 'podinfo', labels: { app: 'sleep' } } };
+  const inbound = await drive(dst, { authority: 'podinfo.podinfo:9898', path: '/api/info', status: 200, headers: forwarded, connection: peer, responseBytes: 42 });
+  assert.ok(inbound.responseHeaders.get('x-outrigger-peer'), 'destination answers a mesh peer with its metadata');
+  // Replay the source's response hook with the destination's header, as the tunnel would deliver it.
+  const again = await drive(src, { authority: 'podinfo.podinfo:9898', status: 503, clusterName: 'outbound|9898||podinfo.podinfo.svc.cluster.local', flags: ['UF', 'URX'], responseHeaders: { 'x-outrigger-peer': String(inbound.responseHeaders.get('x-outrigger-peer')) } });
+  assert.equal(again.responseHeaders.has('x-outrigger-peer'), false, 'the source strips mesh metadata before the app sees it');
+
+  const text = registry.renderPrometheus();
+  assert.match(text, /istio_requests_total\{reporter="destination",source_workload="sleep",source_workload_namespace="podinfo",source_principal="spiffe:\/\/cluster.local\/ns\/podinfo\/sa\/sleep",source_app="sleep",[^}]*destination_workload="podinfo-stable",[^}]*destination_service="podinfo.podinfo.svc.cluster.local",destination_service_name="podinfo",destination_service_namespace="podinfo",[^}]*request_protocol="http",response_code="200",grpc_response_status="",response_flags="-",connection_security_policy="mutual_tls"\} 1/);
+  assert.match(text, /istio_requests_total\{reporter="source",source_workload="sleep",[^}]*destination_workload="unknown",[^}]*destination_service_name="podinfo",[^}]*response_code="200",[^}]*connection_security_policy="unknown"\} 1/);
+  assert.match(text, /istio_requests_total\{reporter="source",[^}]*destination_workload="podinfo-stable",destination_workload_namespace="podinfo",[^}]*destination_version="stable",[^}]*response_code="503",grpc_response_status="",response_flags="UF,URX",[^}]*\} 1/);
+  assert.match(text, /istio_response_bytes_bucket\{reporter="destination",[^}]*le="100"\} 1/);
+
+  assert.equal(sink.lines.length, 1);
+  assert.match(sink.lines[0] ?? '', /^\[2023-11-14T22:13:20.000Z\] "GET \/api\/info HTTP\/1.1" 200 - via_upstream - "-" 0 42 1 - "-" "-" "[0-9a-f-]{36}" "podinfo.podinfo:9898" "-" - - 127.0.0.1:9898 127.0.0.1:40000 - -\n$/);
+
+  // Both spans reach the real collector over OTLP/HTTP JSON, in one trace, parent → child.
+  await factory.close();
+  const traceId = forwarded['traceparent']?.split('-')[1] ?? '';
+  const trace = collector.trace(traceId);
+  assert.equal(trace?.spans.length, 2);
+  const client = trace?.spans.find((s) => s.kind === 3);
+  const server = trace?.spans.find((s) => s.kind === 2);
+  assert.equal(server?.parentSpanId, client?.spanId);
+  assert.equal(client?.serviceName, 'sleep.podinfo');
+  const attrs = Object.fromEntries((server?.attributes ?? []).map((a) => [a.key, a.value.stringValue]));
+  assert.equal(attrs['environment'], 'production');
+  assert.equal(attrs['pod_name'], 'podinfo-stable-0');
+  assert.equal(attrs['tenant'], 'acme');
+  assert.equal(attrs['http.url'], 'http://podinfo.podinfo:9898/api/info');
+});
+
+test('per-path rule: a health check at 0 % is propagated unsampled and not exported', async () => {
+  const { factory } = setup();
+  const f = factory.create(telemetryConfig({ reporter: 'destination', workload: podinfoWorkload, metrics: false, tracing }));
+  const before = collector.accepted;
+  const d = await drive(f, { authority: 'podinfo:9898', path: '/healthz', status: 200 });
+  assert.match(String(d.ctx.request.headers.get('traceparent')), /-00$/);
+  assert.equal(d.ctx.request.headers.get('x-b3-sampled'), '0');
+  await factory.close();
+  assert.equal(collector.accepted, before);
+});
+
+test('an unreachable collector does not fail the request path or the metrics', async () => {
+  const registry = new MetricsRegistry();
+  const factory = createTelemetryFilterFactory({ registry, traceEndpoint: () => 'http://127.0.0.1:1/v1/traces', exportTimers: manualTimers });
+  const f = factory.create(telemetryConfig({ reporter: 'destination', workload: podinfoWorkload, metrics: true, tracing }));
+  await drive(f, { authority: 'podinfo:9898', status: 200 });
+  await factory.close();
+  assert.match(registry.renderPrometheus(), /istio_requests_total\{[^}]*response_code="200"[^}]*\} 1/);
+});
+
+test('bad config NACKs with the field path', () => {
+  const { factory } = setup();
+  assert.throws(() => factory.create(telemetryConfig({ reporter: 'sideways', workload: podinfoWorkload, metrics: true } as unknown as TelemetryFilterConfig)), (e: unknown) => e instanceof FilterConfigError && /reporter/.test(e.message));
+  assert.throws(() => factory.create(telemetryConfig({ reporter: 'source', workload: podinfoWorkload, metrics: true, tracing: { sampling: 150 } })), /tracing\.sampling/);
+  assert.throws(() => factory.create(telemetryConfig({ reporter: 'source', workload: podinfoWorkload, metrics: true, access_log: { path: '/dev/stdout', encoding: 'TEXT', format: '%NOPE%' } })), /unsupported access log command %NOPE%/);
+});
