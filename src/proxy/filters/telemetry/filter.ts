@@ -35,12 +35,15 @@ export class TelemetryFilter implements HttpFilter {
   #state = new WeakMap<StreamInfo, StreamState>();
   #selfHeader: string;
   #outbound: boolean;
+  /** Whether any hook keeps per-stream state (tracing, access log, or the source side of the exchange). */
+  #stateful: boolean;
 
   constructor(parts: TelemetryParts) {
     this.#p = parts;
     const w = parts.config.workload;
     this.#selfHeader = Buffer.from(JSON.stringify({ workload: w.workload, namespace: w.namespace, labels: w.labels, ...(w.principal ? { principal: w.principal } : {}) })).toString('base64');
     this.#outbound = parts.config.reporter === 'source';
+    this.#stateful = this.#outbound || parts.tracer !== undefined || parts.accessLog !== undefined;
   }
 
   #stateOf(info: StreamInfo): StreamState {
@@ -72,7 +75,7 @@ export class TelemetryFilter implements HttpFilter {
 
   onDone(ctx: RequestContext, outcome: StreamOutcome): void {
     const info = ctx.info;
-    const state = this.#state.get(info);
+    const state = this.#stateful ? this.#state.get(info) : undefined;
     const flags = flagsText(info.responseFlags, outcome);
     const req = ctx.request;
     if (this.#p.edges) {
