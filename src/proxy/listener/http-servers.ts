@@ -2,7 +2,7 @@
 // listener hands them connections after filter chain selection and protocol detection.
 import http from 'node:http';
 import http2 from 'node:http2';
-import type { Duplex } from 'node:stream';
+import { Duplex } from 'node:stream';
 import type { HcmRuntime } from '../http/connection-manager.ts';
 import { handleHttp } from '../http/connection-manager.ts';
 import type { ConnectionInfo, DownstreamRequest } from '../http/stream.ts';
@@ -17,6 +17,36 @@ export interface HttpConnContext {
 }
 
 const H2_PREFACE = Buffer.from('PRI * HTTP/2.0');
+
+/**
+ * A stream that yields `first` and then everything the socket reads. Node's HTTP/2 session reads a
+ * net.Socket's handle directly and would lose bytes already read for detection; this keeps them.
+ */
+function replay(socket: Duplex, first: Buffer | null): Duplex {
+  const wrapper = new Duplex({
+    read() {
+      socket.resume();
+    },
+    write(chunk: Buffer, _enc, cb) {
+      socket.write(chunk, cb);
+    },
+    final(cb) {
+      socket.end(cb);
+    },
+    destroy(err, cb) {
+      socket.destroy(err ?? undefined);
+      cb(err);
+    },
+  });
+  if (first) wrapper.push(first);
+  socket.on('data', (c: Buffer) => {
+    if (!wrapper.push(c)) socket.pause();
+  });
+  socket.on('end', () => wrapper.push(null));
+  socket.on('close', () => wrapper.destroy());
+  wrapper.on('error', () => {});
+  return wrapper;
+}
 
 /** Limits from the security reference: Envoy's edge defaults where Node's are unsafe. */
 export const h2Settings: http2.Settings = { maxConcurrentStreams: 100, initialWindowSize: 65_535, maxHeaderListSize: 60 * 1024 };
@@ -77,14 +107,15 @@ export class HttpServers {
     }
     socket.once('data', (chunk: Buffer) => {
       socket.pause();
-      socket.unshift(chunk);
-      const h2 = chunk.length >= 3 && H2_PREFACE.subarray(0, Math.min(chunk.length, H2_PREFACE.length)).equals(chunk.subarray(0, Math.min(chunk.length, H2_PREFACE.length)));
-      if (h2) this.#serveH2(socket, ctx);
-      else {
-        this.#byStream.set(socket, ctx);
-        this.#h1.emit('connection', socket);
-        socket.resume();
+      const n = Math.min(chunk.length, H2_PREFACE.length);
+      if (chunk.length >= 3 && H2_PREFACE.subarray(0, n).equals(chunk.subarray(0, n))) {
+        this.#serveH2(replay(socket, chunk), ctx);
+        return;
       }
+      socket.unshift(chunk);
+      this.#byStream.set(socket, ctx);
+      this.#h1.emit('connection', socket);
+      socket.resume();
     });
   }
 

@@ -1,0 +1,60 @@
+// Strict HTTP/1.1: the framing and authority attacks from the security reference (§1.4, B-1..B-8),
+// replayed as raw bytes. Nothing malformed may reach the upstream.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { cla, cluster, echoBackend, hcm, listener, push, rawExchange, routeConfig, startProxy } from './harness.ts';
+
+let env: Awaited<ReturnType<typeof startProxy>>;
+let backend: Awaited<ReturnType<typeof echoBackend>>;
+let gw: number;
+
+before(async () => {
+  backend = await echoBackend();
+  env = await startProxy();
+  push(env.proxy, [
+    cluster('echo'),
+    cla('echo', [{ port: backend.port }]),
+    listener('0.0.0.0_8080', 8080, [{ filter: hcm('http.8080') }]),
+    routeConfig('http.8080', [{ domains: ['a.example', 'a.example:*'], routes: [{ prefix: '/', cluster: 'echo' }] }]),
+  ]);
+  gw = await env.port('0.0.0.0_8080');
+});
+
+after(async () => {
+  await env.close();
+  backend.server.close();
+});
+
+const cases: [string, string, RegExp][] = [
+  ['CL + TE', 'POST / HTTP/1.1\r\nHost: a.example\r\nContent-Length: 6\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: a.example\r\n\r\n', /^HTTP\/1\.1 400/],
+  ['obs-fold TE', 'POST / HTTP/1.1\r\nHost: a.example\r\nTransfer-Encoding: chunked\r\n , identity\r\n\r\n0\r\n\r\n', /^HTTP\/1\.1 400/],
+  ['space before colon', 'GET / HTTP/1.1\r\nHost: a.example\r\nTransfer-Encoding : chunked\r\n\r\n', /^HTTP\/1\.1 400/],
+  ['duplicate Host', 'GET / HTTP/1.1\r\nHost: a.example\r\nHost: b.example\r\n\r\n', /^HTTP\/1\.1 400/],
+  ['absolute-form ≠ Host', 'GET http://evil.example/admin HTTP/1.1\r\nHost: a.example\r\n\r\n', /^HTTP\/1\.1 400/],
+  ['missing Host', 'GET / HTTP/1.1\r\n\r\n', /^HTTP\/1\.1 400/],
+  ['lower-case method', 'get / HTTP/1.1\r\nHost: a.example\r\n\r\n', /^HTTP\/1\.1 400/],
+  ['NUL in value', 'GET / HTTP/1.1\r\nHost: a.example\r\nX: a\0b\r\n\r\n', /^HTTP\/1\.1 400/],
+  ['bare LF', 'GET / HTTP/1.1\nHost: a.example\n\n', /^HTTP\/1\.1 400/],
+  ['101 headers', `GET / HTTP/1.1\r\nHost: a.example\r\n${Array.from({ length: 101 }, (_, i) => `x-h${i}: v\r\n`).join('')}\r\n`, /^HTTP\/1\.1 431/],
+];
+
+for (const [name, bytes, expected] of cases) {
+  test(`rejects: ${name}`, async () => {
+    const before = backend.requests.length;
+    const out = await rawExchange(gw, bytes);
+    assert.match(out, expected);
+    assert.equal(backend.requests.length, before, 'nothing reached the upstream');
+  });
+}
+
+test('strips the fragment and serves two pipelined requests in order', async () => {
+  const out = await rawExchange(gw, 'GET /one#frag HTTP/1.1\r\nHost: a.example\r\n\r\nGET /two HTTP/1.1\r\nHost: a.example\r\nConnection: close\r\n\r\n');
+  const urls = [...out.matchAll(/"url":"([^"]*)"/g)].map((m) => m[1]);
+  assert.deepEqual(urls, ['/one', '/two']);
+});
+
+test('absolute-form that agrees with Host is routed by its authority', async () => {
+  const out = await rawExchange(gw, 'GET http://a.example/abs HTTP/1.1\r\nHost: a.example\r\nConnection: close\r\n\r\n');
+  assert.match(out, /^HTTP\/1\.1 200/);
+  assert.match(out, /"url":"\/abs"/);
+});
