@@ -79,9 +79,11 @@ metadata: { name: mesh, namespace: istio-system }
 spec:
   components:
     ingressGateways: [{ name: istio-ingressgateway, enabled: true }]
-    egressGateways: [{ name: istio-egressgateway, enabled: true }, { name: off, enabled: false }]
+    egressGateways: [{ name: istio-egressgateway, enabled: true }, { name: "off", enabled: false }]
 `;
-  const plan = planMesh(loadText(op).resources);
+  const loaded = loadText(op);
+  assert.deepEqual(loaded.diagnostics, []);
+  const plan = planMesh(loaded.resources);
   assert.deepEqual(
     plan.gateways.map((g) => `${g.name}:${g.kind}:${g.labels['istio']}`),
     ['istio-ingressgateway:ingress:ingressgateway', 'istio-egressgateway:egress:egressgateway'],
