@@ -1,0 +1,126 @@
+// The proxy against a small in-test ADS server: config arrives over gRPC, a bad listener is NACKed with
+// its reason while traffic continues on the last good config, and traffic survives the control plane.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import * as grpc from '@grpc/grpc-js';
+import type { DiscoveryRequest, DiscoveryResponse } from '../../src/xds/ads-client.ts';
+import { AdsMethod, adsCodec } from '../../src/xds/ads-client.ts';
+import type { TypedAny } from '../../src/xds/any.ts';
+import { packAny } from '../../src/xds/any.ts';
+import { TypeUrl } from '../../src/xds/type-urls.ts';
+import { cla, echoBackend, hcm, listener, request, routeConfig, startProxy } from './harness.ts';
+
+type Call = grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>;
+
+let server: grpc.Server;
+let env: Awaited<ReturnType<typeof startProxy>>;
+let backend: Awaited<ReturnType<typeof echoBackend>>;
+const calls: Call[] = [];
+const requests: DiscoveryRequest[] = [];
+const waiters: { pred: (r: DiscoveryRequest) => boolean; resolve: (r: DiscoveryRequest) => void }[] = [];
+let resources = new Map<string, TypedAny[]>();
+let version = 1;
+let nonce = 0;
+
+function send(call: Call, typeUrl: string): void {
+  const list = resources.get(typeUrl) ?? [];
+  call.write({ version_info: `v${version}`, type_url: typeUrl, nonce: String(++nonce), resources: list.map((r) => packAny(typeUrl, withoutType(r))) });
+}
+
+function withoutType(r: TypedAny): object {
+  const { '@type': _t, ...rest } = r;
+  return rest;
+}
+
+function nextRequest(pred: (r: DiscoveryRequest) => boolean): Promise<DiscoveryRequest> {
+  const found = requests.find(pred);
+  if (found) return Promise.resolve(found);
+  return new Promise((resolve) => waiters.push({ pred, resolve }));
+}
+
+const router = { name: 'envoy.filters.http.router', typed_config: { '@type': TypeUrl.Router } };
+
+before(async () => {
+  backend = await echoBackend();
+  resources = new Map([
+    [TypeUrl.Cluster, [{ '@type': TypeUrl.Cluster, name: 'echo', eds_cluster_config: { service_name: 'echo' } }]],
+    [TypeUrl.ClusterLoadAssignment, [cla('echo', [{ port: backend.port }])]],
+    [TypeUrl.Listener, [listener('0.0.0.0_8080', 8080, [{ filter: hcm('http.8080') }])]],
+    [TypeUrl.RouteConfiguration, [routeConfig('http.8080', [{ domains: ['*'], routes: [{ prefix: '/', cluster: 'echo' }] }])]],
+  ]);
+  server = new grpc.Server();
+  server.addService(
+    {
+      ads: {
+        path: AdsMethod,
+        requestStream: true,
+        responseStream: true,
+        requestSerialize: adsCodec.encodeRequest,
+        requestDeserialize: adsCodec.decodeRequest,
+        responseSerialize: adsCodec.encodeResponse,
+        responseDeserialize: adsCodec.decodeResponse,
+      },
+    },
+    {
+      ads: ((call: Call) => {
+        calls.push(call);
+        call.on('error', () => {});
+        call.on('data', (r: DiscoveryRequest) => {
+          requests.push(r);
+          for (let i = waiters.length - 1; i >= 0; i--) {
+            const w = waiters[i];
+            if (w?.pred(r)) {
+              waiters.splice(i, 1);
+              w.resolve(r);
+            }
+          }
+          // A request without a nonce (or with new names) asks for the current state.
+          if (!r.response_nonce || (r.resource_names?.length && !r.error_detail && r.version_info === '')) send(call, r.type_url);
+        });
+      }) as grpc.handleBidiStreamingCall<DiscoveryRequest, DiscoveryResponse>,
+    },
+  );
+  const port = await new Promise<number>((res, rej) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? rej(e) : res(p))));
+  env = await startProxy({ xdsAddress: `127.0.0.1:${port}`, token: 'secret-token' });
+  await nextRequest((r) => r.type_url === TypeUrl.RouteConfiguration && !!r.version_info);
+});
+
+after(async () => {
+  server.forceShutdown();
+  await env.close();
+  backend.server.close();
+});
+
+test('serves traffic on config received over ADS and reports readiness', async () => {
+  const res = await request(await env.port('0.0.0.0_8080'), '/over-ads', { host: 'any.example' });
+  assert.equal(res.status, 200);
+  assert.equal(calls[0]?.metadata.get('authorization')[0], 'Bearer secret-token');
+  assert.equal(env.proxy.ready(), true);
+});
+
+test('an unknown HTTP filter is NACKed with the reason; traffic continues on the last good listener', async () => {
+  version = 2;
+  const bad = listener('0.0.0.0_8080', 8080, [{ filter: hcm('http.8080', { http_filters: [{ name: 'acme.filters.http.mystery', typed_config: { '@type': TypeUrl.TypedStruct, type_url: 'acme.dev/Mystery', value: { fields: {} } } }, router] }) }]);
+  resources.set(TypeUrl.Listener, [bad]);
+  for (const c of calls) send(c, TypeUrl.Listener);
+  const nack = await nextRequest((r) => r.type_url === TypeUrl.Listener && r.error_detail !== undefined && r.error_detail !== null);
+  assert.match(nack.error_detail?.message ?? '', /Listener 0\.0\.0\.0_8080\.filter_chains\[0\]\.filters\[0\]\.http_filters\[0\]: typed_config: unknown HTTP filter acme\.filters\.http\.mystery/);
+  assert.equal(nack.version_info, 'v1');
+  const res = await request(await env.port('0.0.0.0_8080'), '/still', { host: 'any.example' });
+  assert.equal(res.status, 200);
+});
+
+test('an optional unknown filter is skipped and ACKed', async () => {
+  version = 3;
+  const ok = listener('0.0.0.0_8080', 8080, [{ filter: hcm('http.8080', { http_filters: [{ name: 'acme.optional', is_optional: true, typed_config: { '@type': TypeUrl.TypedStruct, type_url: 'acme.dev/Opt', value: { fields: {} } } }, router] }) }]);
+  resources.set(TypeUrl.Listener, [ok]);
+  for (const c of calls) send(c, TypeUrl.Listener);
+  const ack = await nextRequest((r) => r.type_url === TypeUrl.Listener && r.version_info === 'v3');
+  assert.ok(!ack.error_detail);
+});
+
+test('keeps serving when the control plane goes away', async () => {
+  server.forceShutdown();
+  const res = await request(await env.port('0.0.0.0_8080'), '/after-cp', { host: 'any.example' });
+  assert.equal(res.status, 200);
+});
