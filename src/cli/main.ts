@@ -13,6 +13,7 @@ const commands: (() => Promise<{ define: Define }>)[] = [
   () => import('./exec.ts'),
   () => import('./analyze.ts'),
   () => import('./control-plane.ts'),
+  () => import('./proxy.ts'),
   () => import('./proxy-status.ts'),
   () => import('./proxy-config.ts'),
   () => import('./tls-check.ts'),
