@@ -8,6 +8,7 @@ import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import type { ClusterManager } from '../cluster/cluster-manager.ts';
 import type { HcmRuntime } from '../http/connection-manager.ts';
+import { handleUpgrade } from '../http/upgrade.ts';
 import type { ConnectionInfo, DownstreamRequest } from '../http/stream.ts';
 import { spiffeIdOf } from '../tunnel/mesh-tls.ts';
 import type { CompiledListener, FilterChain, HttpChain } from './compile-listener.ts';
@@ -126,6 +127,13 @@ export class BoundListener {
         const c = this.#chainForPort(port);
         return c?.handler.kind === 'http' ? c.handler : undefined;
       },
+      onUpgrade: (req: IncomingMessage, sock: Duplex, head: Buffer) => {
+        const authority = /^https?:\/\/([^/]+)/i.exec(req.url ?? '')?.[1] ?? String(req.headers.host ?? '');
+        const { host, port } = splitAuthority(authority, 80);
+        const chain = this.#chainForPort(port);
+        if (chain?.handler.kind !== 'http') return void sock.end('HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
+        handleUpgrade(this.#deps.hcm, chain.handler, { ...connection, localAddress: host, localPort: port }, req, sock, head);
+      },
       onConnect: (req: IncomingMessage, sock: Duplex, head: Buffer) => {
         const { host, port } = splitAuthority(req.url ?? '', 443);
         const chain = this.#chainForPort(port);
@@ -139,11 +147,7 @@ export class BoundListener {
   }
 
   #onUpgrade(chain: HttpChain, connection: ConnectionInfo, req: IncomingMessage, sock: Duplex, head: Buffer): void {
-    void chain;
-    void connection;
-    void req;
-    void head;
-    sock.end('HTTP/1.1 501 Not Implemented\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
+    handleUpgrade(this.#deps.hcm, chain, connection, req, sock, head);
   }
 
   /** Stop accepting, send GOAWAY / close idle connections. */

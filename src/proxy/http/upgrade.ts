@@ -1,0 +1,53 @@
+// HTTP/1.1 Upgrade (WebSocket): routed like any request, then the upstream gets a dedicated connection
+// (direct or through the tunnel) carrying the original head, and bytes are spliced both ways. The
+// connection is never pooled, so an upstream that answers 200 instead of 101 poisons nobody.
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { HttpChain } from '../listener/compile-listener.ts';
+import { connectStream, splice } from '../upstream/connect-stream.ts';
+import type { HcmRuntime } from './connection-manager.ts';
+import { toUpstreamHeaders } from './connection-manager.ts';
+import { stripMeshHeaders } from './mesh-headers.ts';
+import { parseRequest } from './parse-request.ts';
+import type { ConnectionInfo } from './stream.ts';
+
+function refuse(sock: Duplex, status: number, reason: string): void {
+  sock.end(`HTTP/1.1 ${status} ${reason}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n`);
+}
+
+export function handleUpgrade(rt: HcmRuntime, chain: HttpChain, connection: ConnectionInfo, req: IncomingMessage, sock: Duplex, head: Buffer): void {
+  sock.on('error', () => {});
+  const kind = String(req.headers.upgrade ?? '').toLowerCase();
+  if (kind !== 'websocket' || !chain.websocket) return refuse(sock, 400, 'Bad Request');
+  const parsed = parseRequest({ method: req.method ?? '', target: req.url ?? '', protocol: 'HTTP/1.1', rawHeaders: req.rawHeaders }, connection, rt.normalize);
+  if (!parsed.ok) return refuse(sock, parsed.reply.status, 'Bad Request');
+  const request = parsed.request;
+  stripMeshHeaders(request.headers, connection.peerPrincipal !== undefined);
+  const table = chain.inlineRoutes ?? (chain.rdsName ? rt.routeTable(chain.rdsName) : undefined);
+  const route = table?.match(request, rt.random()) ?? null;
+  if (!route || route.kind !== 'forward' || route.upgrades.get('websocket') === false) return refuse(sock, 404, 'Not Found');
+  const choice = route.pickCluster(rt.random(), request.headers);
+  const cluster = choice ? rt.clusters.get(choice.name) : undefined;
+  if (!cluster) return refuse(sock, 503, 'Service Unavailable');
+  const endpoint = cluster.pick();
+  if (!endpoint) return refuse(sock, 503, 'Service Unavailable');
+  const headers = new Map(Object.entries(toUpstreamHeaders(request)));
+  route.mutateRequestHeaders(headers, choice);
+  const path = route.rewritePath(request.path) + (request.query ? `?${request.query}` : '');
+  let text = `${request.method} ${path} HTTP/1.1\r\nhost: ${route.rewriteAuthority(request, choice)}\r\nconnection: Upgrade\r\nupgrade: ${String(req.headers.upgrade)}\r\n`;
+  for (const [k, v] of headers) for (const one of Array.isArray(v) ? v : [v]) text += `${k}: ${one}\r\n`;
+  sock.pause();
+  connectStream(cluster, endpoint).then(
+    (upstream) => {
+      upstream.write(`${text}\r\n`);
+      if (head.length) upstream.write(head);
+      cluster.stats.upstream_cx_active.inc();
+      splice(sock, upstream, () => cluster.stats.upstream_cx_active.dec());
+      sock.resume();
+    },
+    () => {
+      cluster.stats.upstream_cx_connect_fail.inc();
+      refuse(sock, 503, 'Service Unavailable');
+    },
+  );
+}

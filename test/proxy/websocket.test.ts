@@ -1,0 +1,63 @@
+// WebSocket upgrade through the proxy: the 101 and the frames pass both ways on a dedicated upstream
+// connection; a listener without websocket in upgrade_configs refuses the upgrade.
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import net from 'node:net';
+import { after, before, test } from 'node:test';
+import { cla, cluster, hcm, listener, push, routeConfig, startProxy } from './harness.ts';
+
+let env: Awaited<ReturnType<typeof startProxy>>;
+let backend: http.Server;
+const upgraded: net.Socket[] = [];
+
+before(async () => {
+  backend = http.createServer((_req, res) => res.end('plain'));
+  backend.on('upgrade', (req, socket: net.Socket) => {
+    upgraded.push(socket);
+    socket.write(`HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\nx-seen-path: ${req.url}\r\n\r\n`);
+    socket.on('data', (c: Buffer) => socket.write(Buffer.concat([Buffer.from('echo:'), c])));
+    socket.on('error', () => {});
+  });
+  await new Promise<void>((r) => backend.listen(0, '127.0.0.1', r));
+  env = await startProxy();
+  push(env.proxy, [
+    cluster('ws'),
+    cla('ws', [{ port: (backend.address() as net.AddressInfo).port }]),
+    listener('0.0.0.0_8080', 8080, [{ filter: hcm('http.8080', { upgrade_configs: [{ upgrade_type: 'websocket' }] }) }]),
+    listener('0.0.0.0_8443', 8443, [{ filter: hcm('http.8080') }]),
+    routeConfig('http.8080', [{ domains: ['*'], routes: [{ prefix: '/', cluster: 'ws' }] }]),
+  ]);
+});
+
+after(async () => {
+  await env.close();
+  for (const s of upgraded) s.destroy();
+  backend.close();
+});
+
+function upgrade(port: number): Promise<string> {
+  return new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1');
+    let out = '';
+    s.on('error', () => {});
+    s.on('data', (c) => {
+      out += c.toString();
+      if (out.includes('\r\n\r\n') && !out.includes('frame')) s.write('frame');
+      if (out.includes('echo:frame')) s.destroy();
+    });
+    s.on('close', () => resolve(out));
+    s.write('GET /chat HTTP/1.1\r\nHost: ws.example\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n');
+  });
+}
+
+test('a WebSocket upgrade is spliced to the upstream', async () => {
+  const out = await upgrade(await env.port('0.0.0.0_8080'));
+  assert.match(out, /^HTTP\/1\.1 101/);
+  assert.match(out, /x-seen-path: \/chat/);
+  assert.match(out, /echo:frame/);
+});
+
+test('without websocket in upgrade_configs the upgrade is refused', async () => {
+  const out = await upgrade(await env.port('0.0.0.0_8443'));
+  assert.match(out, /^HTTP\/1\.1 400/);
+});
