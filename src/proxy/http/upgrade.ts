@@ -18,19 +18,34 @@ function refuse(sock: Duplex, status: number, reason: string): void {
 export function handleUpgrade(rt: HcmRuntime, chain: HttpChain, connection: ConnectionInfo, req: IncomingMessage, sock: Duplex, head: Buffer): void {
   sock.on('error', () => {});
   const kind = String(req.headers.upgrade ?? '').toLowerCase();
-  if (kind !== 'websocket' || !chain.websocket) return refuse(sock, 400, 'Bad Request');
+  if (kind !== 'websocket' || !chain.websocket) {
+    refuse(sock, 400, 'Bad Request');
+    return;
+  }
   const parsed = parseRequest({ method: req.method ?? '', target: req.url ?? '', protocol: 'HTTP/1.1', rawHeaders: req.rawHeaders }, connection, rt.normalize);
-  if (!parsed.ok) return refuse(sock, parsed.reply.status, 'Bad Request');
+  if (!parsed.ok) {
+    refuse(sock, parsed.reply.status, 'Bad Request');
+    return;
+  }
   const request = parsed.request;
   stripMeshHeaders(request.headers, connection.peerPrincipal !== undefined);
   const table = chain.inlineRoutes ?? (chain.rdsName ? rt.routeTable(chain.rdsName) : undefined);
   const route = table?.match(request, rt.random()) ?? null;
-  if (!route || route.kind !== 'forward' || route.upgrades.get('websocket') === false) return refuse(sock, 404, 'Not Found');
+  if (route?.kind !== 'forward' || route.upgrades.get('websocket') === false) {
+    refuse(sock, 404, 'Not Found');
+    return;
+  }
   const choice = route.pickCluster(rt.random(), request.headers);
   const cluster = choice ? rt.clusters.get(choice.name) : undefined;
-  if (!cluster) return refuse(sock, 503, 'Service Unavailable');
+  if (!cluster) {
+    refuse(sock, 503, 'Service Unavailable');
+    return;
+  }
   const endpoint = cluster.pick();
-  if (!endpoint) return refuse(sock, 503, 'Service Unavailable');
+  if (!endpoint) {
+    refuse(sock, 503, 'Service Unavailable');
+    return;
+  }
   const headers = new Map(Object.entries(toUpstreamHeaders(request)));
   route.mutateRequestHeaders(headers, choice);
   const path = route.rewritePath(request.path) + (request.query ? `?${request.query}` : '');
