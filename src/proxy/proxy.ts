@@ -52,6 +52,8 @@ export class OutriggerProxy {
   #draining = false;
   #logLevel: LogLevel = 'info';
   #adminPorts: { admin: number; health: number; prometheus: number } | undefined;
+  #inflight = 0;
+  #idle: (() => void) | undefined;
 
   constructor(opts: ProxyOptions) {
     this.#opts = opts;
@@ -77,6 +79,15 @@ export class OutriggerProxy {
       random,
       now,
       draining: () => this.#draining,
+      track: () => {
+        this.#inflight++;
+        let done = false;
+        return () => {
+          if (done) return;
+          done = true;
+          if (--this.#inflight === 0) this.#idle?.();
+        };
+      },
       ...(opts.timers ? { timers: opts.timers } : {}),
     };
     this.listeners = new ListenerManager({
@@ -117,6 +128,11 @@ export class OutriggerProxy {
     this.#adminPorts = await this.#admin.listen({ admin: map.get(15000) ?? 15000, health: map.get(15021) ?? 15021, prometheus: map.get(15090) ?? 15090 });
     this.ads?.start();
     return this.#adminPorts;
+  }
+
+  /** Requests in flight right now. */
+  get inflight(): number {
+    return this.#inflight;
   }
 
   ready(): boolean {
@@ -168,7 +184,16 @@ export class OutriggerProxy {
     this.#draining = true;
     this.listeners.drain();
     const deadline = this.#opts.drainDeadlineMs ?? 5000;
-    await new Promise<void>((resolve) => setTimeout(resolve, deadline).unref());
+    const timers = this.#opts.timers ?? { set: (fn: () => void, ms: number) => setTimeout(fn, ms).unref(), clear: (h: unknown) => clearTimeout(h as NodeJS.Timeout) };
+    if (this.#inflight > 0) {
+      await new Promise<void>((resolve) => {
+        const handle = timers.set(resolve, deadline);
+        this.#idle = () => {
+          timers.clear(handle);
+          resolve();
+        };
+      });
+    }
     await this.close();
     this.#opts.onExit?.();
   }

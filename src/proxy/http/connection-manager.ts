@@ -27,6 +27,8 @@ export interface HcmRuntime {
   readonly now: () => number;
   /** Draining: answer with `Connection: close` (HTTP/1) so clients move away. */
   draining(): boolean;
+  /** Counts a stream in flight; the returned function ends it (drain waits for zero). */
+  track?(): () => void;
 }
 
 type DownstreamReq = IncomingMessage | Http2ServerRequest;
@@ -76,6 +78,8 @@ export function newStreamInfo(now: number): StreamInfo {
 /** Handles one request on an HTTP filter chain. `chain` may be chosen per request (forward proxy). */
 export async function handleHttp(rt: HcmRuntime, chain: HttpChain | ((req: DownstreamRequest) => HttpChain | undefined), connection: ConnectionInfo, req: DownstreamReq, res: DownstreamRes): Promise<void> {
   const info = newStreamInfo(rt.now());
+  const untrack = rt.track?.();
+  if (untrack) res.once('close', untrack);
   const h2 = 'stream' in req;
   const isGrpc = String(req.headers['content-type'] ?? '').startsWith('application/grpc');
   res.on('error', () => {});
