@@ -1,0 +1,86 @@
+// The mesh DNS server over real UDP and TCP sockets, asked by Node's own resolver (c-ares) and by hand.
+import assert from 'node:assert/strict';
+import { Resolver } from 'node:dns/promises';
+import net from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { DnsRcode, DnsType, decodeResponse, encodeQuery } from './dns-message.ts';
+import { DnsServer } from './dns-server.ts';
+import { MeshNames } from './mesh-names.ts';
+
+const names = new MeshNames([
+  { service: 'podinfo-stable', namespace: 'podinfo', address: '10.250.9.130' },
+  { service: 'podinfo-canary', namespace: 'podinfo', address: '10.250.9.131' },
+  { service: 'jaeger', namespace: 'observability', address: '10.250.9.132' },
+]);
+
+describe('mesh DNS server', () => {
+  const server = new DnsServer({ host: '127.0.0.1', port: 0, names, clientNamespace: (a) => (a === '127.0.0.1' ? 'podinfo' : undefined) });
+  const resolver = new Resolver({ timeout: 2000, tries: 1 });
+  let port = 0;
+  before(async () => {
+    port = (await server.listen()).udpPort;
+    resolver.setServers([`127.0.0.1:${port}`]);
+  });
+  after(() => server.close());
+
+  it('answers the full name, svc.ns and a bare name from the pod namespace over UDP', async () => {
+    assert.deepEqual(await resolver.resolve4('podinfo-stable.podinfo.svc.cluster.local'), ['10.250.9.130']);
+    assert.deepEqual(await resolver.resolve4('jaeger.observability'), ['10.250.9.132']);
+    assert.deepEqual(await resolver.resolve4('podinfo-canary'), ['10.250.9.131']);
+  });
+
+  it('says NXDOMAIN for unknown names in the cluster domain and REFUSED outside it', async () => {
+    await assert.rejects(resolver.resolve4('nope.podinfo.svc.cluster.local'), { code: 'ENOTFOUND' });
+    await assert.rejects(resolver.resolve4('podinfo-stable.podinfo.podinfo.svc.cluster.local'), { code: 'ENOTFOUND' });
+    await assert.rejects(resolver.resolve4('example.com'), { code: 'EREFUSED' });
+  });
+
+  it('answers AAAA for a mesh name with no records (NODATA) so resolvers fall back to A', async () => {
+    await assert.rejects(resolver.resolve6('podinfo-stable.podinfo.svc.cluster.local'), { code: 'ENODATA' });
+  });
+
+  it('answers over TCP with length-prefixed messages, two on one connection', async () => {
+    const sock = net.connect(port, '127.0.0.1');
+    const frame = (q: Buffer) => Buffer.concat([Buffer.from([q.length >> 8, q.length & 0xff]), q]);
+    sock.write(Buffer.concat([frame(encodeQuery(7, 'podinfo-stable.podinfo.svc.cluster.local')), frame(encodeQuery(8, 'missing.podinfo'))]));
+    let buf = Buffer.alloc(0);
+    const replies: ReturnType<typeof decodeResponse>[] = [];
+    await new Promise<void>((resolve, reject) => {
+      sock.on('error', reject);
+      sock.on('data', (c: Buffer) => {
+        buf = Buffer.concat([buf, c]);
+        while (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
+          replies.push(decodeResponse(buf.subarray(2, 2 + buf.readUInt16BE(0))));
+          buf = buf.subarray(2 + buf.readUInt16BE(0));
+        }
+        if (replies.length === 2) resolve();
+      });
+    });
+    sock.destroy();
+    assert.deepEqual(replies[0], { id: 7, rcode: DnsRcode.NOERROR, authoritative: true, addresses: ['10.250.9.130'] });
+    assert.deepEqual(replies[1], { id: 8, rcode: DnsRcode.NXDOMAIN, authoritative: true, addresses: [] });
+  });
+
+  it('answers a malformed question with FORMERR and ignores a runt', () => {
+    const bad = encodeQuery(9, 'a.b');
+    bad[12] = 0xc0; // a compression pointer where a label belongs
+    assert.equal(decodeResponse(server.answer(bad, '127.0.0.1') as Buffer).rcode, DnsRcode.FORMERR);
+    assert.equal(server.answer(Buffer.alloc(5), '127.0.0.1'), undefined);
+    const notQuery = encodeQuery(10, 'a.b');
+    notQuery[2] = 0x80;
+    assert.equal(decodeResponse(server.answer(notQuery, '127.0.0.1') as Buffer).rcode, DnsRcode.FORMERR);
+    const other = encodeQuery(11, 'podinfo-stable.podinfo', DnsType.AAAA);
+    assert.deepEqual(decodeResponse(server.answer(other, '127.0.0.1') as Buffer).addresses, []);
+  });
+});
+
+describe('mesh names', () => {
+  it('resolves like Kubernetes cluster DNS, with the pod search list', () => {
+    assert.deepEqual(names.resolve('PodInfo-Stable.podinfo.svc.cluster.local.'), { kind: 'address', address: '10.250.9.130' });
+    assert.deepEqual(names.resolve('podinfo-stable', 'observability'), { kind: 'refused' });
+    assert.deepEqual(names.resolve('svc.cluster.local'), { kind: 'nxdomain' });
+    assert.deepEqual(names.resolve('a.b.c.svc.cluster.local'), { kind: 'nxdomain' });
+    assert.deepEqual(names.resolve('github.com'), { kind: 'refused' });
+    assert.deepEqual(names.searchList('podinfo'), ['podinfo.svc.cluster.local', 'svc.cluster.local', 'cluster.local']);
+  });
+});
