@@ -2,7 +2,7 @@
 // xDS JSON per proxy out. Every resource is round-tripped through its Envoy proto on the way.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { loadText } from '../config/load.ts';
+import { loadPaths, loadText } from '../config/load.ts';
 import type { ProxyView } from '../model/proxy-view.ts';
 import { buildSnapshot, type MeshSnapshot } from '../model/snapshot.ts';
 import type { WorkloadInstance } from '../model/workload.ts';
@@ -15,11 +15,14 @@ export interface GoldenCase {
   proxies: ProxyView[];
 }
 
+/** A case's config: its `input.yaml`, or the `inputs` paths (relative to the case) its case.json names. */
 export function loadGoldenCase(dir: string): GoldenCase {
-  const { resources, diagnostics } = loadText(readFileSync(path.join(dir, 'input.yaml'), 'utf8'), 'input.yaml');
+  const c = JSON.parse(readFileSync(path.join(dir, 'case.json'), 'utf8')) as { workloads: WorkloadInstance[]; proxies: ProxyView[]; inputs?: string[] };
+  const { resources, diagnostics } = c.inputs
+    ? loadPaths(c.inputs.map((p) => path.join(dir, p)))
+    : loadText(readFileSync(path.join(dir, 'input.yaml'), 'utf8'), 'input.yaml');
   const errors = diagnostics.filter((d) => d.severity === 'error');
-  if (errors.length > 0) throw new Error(`${dir}/input.yaml is invalid: ${errors.map((d) => d.message).join('; ')}`);
-  const c = JSON.parse(readFileSync(path.join(dir, 'case.json'), 'utf8')) as { workloads: WorkloadInstance[]; proxies: ProxyView[] };
+  if (errors.length > 0) throw new Error(`${dir}: invalid input: ${errors.map((d) => d.message).join('; ')}`);
   return { snapshot: buildSnapshot(resources, c.workloads, '1'), proxies: c.proxies };
 }
 

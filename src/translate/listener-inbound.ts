@@ -1,12 +1,21 @@
 // The sidecar's `virtualInbound` listener (15006): one chain per inbound target port (HTTP through
-// the connection manager to `inbound|port||`, TCP through tcp_proxy), and their local clusters.
+// the connection manager to `inbound|port||`, TCP through network RBAC and tcp_proxy), and their local
+// clusters. PeerAuthentication decides which transports a port's chain accepts: streams arriving through
+// the mesh tunnel count as `tls`, plaintext connections as `raw_buffer` (Istio's filter chain matches).
 import type { ProxyScope } from '../model/proxy-scope.ts';
 import { isHttp, type Protocol, parseProtocol } from '../model/protocol.ts';
 import { matchesLabels } from '../model/labels.ts';
+import type { PeerAuthentication } from '../config/resource.ts';
 import type { MeshSnapshot } from '../model/snapshot.ts';
 import { buildInboundCluster, inboundClusterName } from './clusters.ts';
 import { buildHttpConnectionManager, buildTcpProxy } from './network-filters.ts';
 import type { TranslateOptions } from './options.ts';
+import { type EffectiveMtlsMode, effectiveMtls } from './peer-authentication.ts';
+
+/** The transport a port accepts under its mTLS mode; undefined = both (PERMISSIVE). */
+export function transportFor(mode: EffectiveMtlsMode): 'tls' | 'raw_buffer' | undefined {
+  return mode === 'STRICT' ? 'tls' : mode === 'DISABLE' ? 'raw_buffer' : undefined;
+}
 
 export interface InboundPort {
   /** The container port traffic is addressed to (the service's targetPort). */
@@ -31,7 +40,11 @@ export function inboundPorts(snapshot: MeshSnapshot, scope: ProxyScope): Inbound
 }
 
 export function buildInboundListener(snapshot: MeshSnapshot, scope: ProxyScope, ports: readonly InboundPort[], options: TranslateOptions): Record<string, unknown> {
+  const peerAuthentications = snapshot.resources.filter((r): r is PeerAuthentication => r.kind === 'PeerAuthentication');
+  const proxy = scope.proxy;
   const chains = ports.map(({ port, protocol }) => {
+    const mtls = effectiveMtls(peerAuthentications, { namespace: proxy.namespace, labels: proxy.labels, port }, snapshot.mesh.rootNamespace);
+    const transport = transportFor(mtls.mode);
     const cluster = inboundClusterName(port);
     const filter =
       isHttp(protocol) || protocol === 'auto'
@@ -51,8 +64,15 @@ export function buildInboundListener(snapshot: MeshSnapshot, scope: ProxyScope, 
               validate_clusters: { value: false },
             },
           })
-        : buildTcpProxy(cluster, [{ cluster }]);
-    return { name: cluster, filter_chain_match: { destination_port: { value: port } }, filters: [filter] };
+        : undefined;
+    const filters = filter
+      ? [filter]
+      : [...options.tcpFilters.flatMap((build) => build(snapshot, proxy, port)), buildTcpProxy(cluster, [{ cluster }])];
+    return {
+      name: cluster,
+      filter_chain_match: { destination_port: { value: port }, ...(transport ? { transport_protocol: transport } : {}) },
+      filters,
+    };
   });
   return {
     name: 'virtualInbound',

@@ -27,6 +27,9 @@ export type HttpFilterBuilder = (
   direction: TrafficDirection,
 ) => HttpFilterEntry[];
 
+/** Network filters placed before tcp_proxy on an inbound TCP port (network RBAC). */
+export type NetworkFilterBuilder = (snapshot: MeshSnapshot, proxy: ProxyView, port: number) => HttpFilterEntry[];
+
 /** The upstream cluster a transport socket is chosen for. */
 export interface ClusterTlsContext {
   service: MeshService;
@@ -56,15 +59,19 @@ export type GatewayTlsBuilder = (
 
 export interface TranslateOptions {
   readonly httpFilters: readonly HttpFilterBuilder[];
+  readonly tcpFilters: readonly NetworkFilterBuilder[];
   readonly clientTls: ClientTlsBuilder;
   readonly gatewayTls: GatewayTlsBuilder;
 }
 
-export const defaultTranslateOptions: TranslateOptions = Object.freeze({
+/** Translation with nothing plugged in: routing, clusters and endpoints only (golden tests of those). */
+export const bareTranslateOptions: TranslateOptions = Object.freeze({
   httpFilters: [],
+  tcpFilters: [],
   clientTls: autoMtlsTransport,
   gatewayTls: sdsGatewayTls,
 });
+
 
 /** Default gateway TLS until the identity concept plugs in: certificate from SDS by credentialName. */
 function sdsGatewayTls(

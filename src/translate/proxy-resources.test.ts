@@ -5,7 +5,7 @@ import type { ProxyView } from '../model/proxy-view.ts';
 import { buildSnapshot } from '../model/snapshot.ts';
 import { TypeUrl } from '../xds/type-urls.ts';
 import { roundTrip } from './golden.ts';
-import { defaultTranslateOptions, type HttpFilterBuilder } from './options.ts';
+import { bareTranslateOptions, type HttpFilterBuilder } from './options.ts';
 import { buildProxyResources } from './proxy-resources.ts';
 
 const yaml = `
@@ -48,7 +48,7 @@ test('injected HTTP filters run before cors, fault and router, with the port and
     calls.push(`${p.workloadName}:${port}:${direction}`);
     return direction === 'inbound' ? [{ name: 'envoy.filters.http.rbac', typed_config: { '@type': TypeUrl.HttpRbac } }] : [];
   };
-  const out = buildProxyResources(snapshot(), proxy, { ...defaultTranslateOptions, httpFilters: [rbac] });
+  const out = buildProxyResources(snapshot(), proxy, { ...bareTranslateOptions, httpFilters: [rbac] });
   const listeners = out.get(TypeUrl.Listener)!;
   assert.deepEqual(hcmFilters(listeners.get('virtualInbound'), 'inbound|8080||'), ['envoy.filters.http.rbac', 'envoy.filters.http.router']);
   assert.deepEqual(hcmFilters(listeners.get('virtualOutbound'), '0.0.0.0_80'), [
@@ -77,7 +77,7 @@ test('translation is pure: the same snapshot and proxy give the same resources',
 });
 
 test('a client-TLS seam replaces the auto-mTLS transport on every outbound cluster', () => {
-  const out = buildProxyResources(snapshot(), proxy, { ...defaultTranslateOptions, clientTls: () => ({}) });
+  const out = buildProxyResources(snapshot(), proxy, { ...bareTranslateOptions, clientTls: () => ({}) });
   const c = out.get(TypeUrl.Cluster)!.get('outbound|80||web.front.svc.cluster.local')!;
   assert.equal(c['transport_socket_matches'], undefined);
   const auto = buildProxyResources(snapshot(), proxy).get(TypeUrl.Cluster)!.get('outbound|80||web.front.svc.cluster.local')!;

@@ -11,7 +11,8 @@ import { buildGatewayListeners } from './listener-gateway.ts';
 import { buildInboundClusters, buildInboundListener, inboundPorts } from './listener-inbound.ts';
 import { buildOutboundListener } from './listener-outbound.ts';
 import { buildTunnelListener } from './listener-tunnel.ts';
-import { defaultTranslateOptions, type TranslateOptions } from './options.ts';
+import { meshTranslateOptions } from './default-options.ts';
+import type { TranslateOptions } from './options.ts';
 import { buildSidecarRouteConfig, httpPorts } from './route-config-sidecar.ts';
 
 /** type URL → resource name → resource (Envoy canonical JSON, see docs/internals.md §2). */
@@ -20,7 +21,7 @@ export type ProxyResources = Map<string, Map<string, TypedAny>>;
 export function buildProxyResources(
   snapshot: MeshSnapshot,
   proxy: ProxyView,
-  options: TranslateOptions = defaultTranslateOptions,
+  options: TranslateOptions = meshTranslateOptions,
 ): ProxyResources {
   const scope = buildProxyScope(snapshot, proxy);
   const out: ProxyResources = new Map([
