@@ -123,3 +123,21 @@ test('HTTP/2 strictness: host ≠ :authority and mixed-case :scheme are refused;
   assert.equal(frag.headers['x-path'], '/a');
   s.close();
 });
+
+test('rapid reset: a session resetting most of its streams right after opening them is closed', async () => {
+  const s = http2.connect(`http://127.0.0.1:${gw}`, { settings: { maxConcurrentStreams: 1000 } });
+  s.on('error', () => {});
+  const closed = new Promise<void>((resolve) => s.once('close', () => resolve()));
+  await new Promise<void>((resolve) => s.once('connect', () => resolve()));
+  let opened = 0;
+  // Bounded: stop as soon as the proxy closes the session (it must before 2,000 streams).
+  while (!s.closed && !s.destroyed && opened < 2000) {
+    const req = s.request({ ':path': '/slow', ':authority': 'grpc.example.com' });
+    req.on('error', () => {});
+    req.close(http2.constants.NGHTTP2_CANCEL);
+    opened++;
+    if (opened % 100 === 0) await new Promise((r) => setImmediate(r));
+  }
+  await closed;
+  assert.ok(opened <= 1000, `closed after ${opened} streams`);
+});

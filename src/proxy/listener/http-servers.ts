@@ -7,6 +7,7 @@ import type { HcmRuntime } from '../http/connection-manager.ts';
 import { handleHttp } from '../http/connection-manager.ts';
 import type { ConnectionInfo, DownstreamRequest } from '../http/stream.ts';
 import type { HttpChain } from './compile-listener.ts';
+import { watchPrematureResets } from './h2-abuse.ts';
 
 export interface HttpConnContext {
   connection: ConnectionInfo;
@@ -88,6 +89,7 @@ export class HttpServers {
       if (ctx) this.#byStream.set(session, ctx);
       this.#sessions.add(session);
       session.on('error', () => {});
+      watchPrematureResets(session, rt.now);
       session.once('close', () => this.#sessions.delete(session));
     });
     this.#h2.on('stream', (stream) => stream.on('error', () => {}));

@@ -7,6 +7,7 @@ import type { Http2ServerRequest, Http2ServerResponse, ServerHttp2Session } from
 import type net from 'node:net';
 import tls from 'node:tls';
 import { h2Settings } from '../listener/http-servers.ts';
+import { watchPrematureResets } from '../listener/h2-abuse.ts';
 import type { FilterChain } from '../listener/compile-listener.ts';
 import type { ConnectionInfo } from '../http/stream.ts';
 import { splitAuthority } from '../listener/bound-listener.ts';
@@ -52,6 +53,7 @@ export class TunnelServer {
       if (this.#pending) this.#sessions.set(session, this.#pending);
       this.#pending = undefined;
       session.on('error', () => {});
+      watchPrematureResets(session, Date.now);
       session.once('close', () => this.#sessions.delete(session));
     });
     this.#h2.on('stream', (s) => s.on('error', () => {}));
