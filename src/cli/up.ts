@@ -57,7 +57,10 @@ async function up(opts: UpOptions): Promise<number> {
   const { formatDiagnostics } = await import('./diagnostic-format.ts');
   const loaded = await loadPaths(opts.file);
   const errors = loaded.diagnostics.filter((d) => d.severity === 'error');
-  if (loaded.diagnostics.length) console.error(formatDiagnostics(loaded.diagnostics));
+  const shown = loaded.diagnostics.filter((d) => d.severity !== 'info');
+  if (shown.length) console.error(formatDiagnostics(shown));
+  const notRun = loaded.diagnostics.filter((d) => d.code === 'OR1041').map((d) => d.resource ?? '');
+  if (notRun.length) console.log(`not run locally (Outrigger provides the equivalent): ${notRun.join(', ')}`);
   if (errors.length) {
     console.error(`outrigger up: ${errors.length} error(s) in the manifests; nothing was started`);
     return 1;

@@ -82,7 +82,10 @@ export async function waitReady(healthPort: number, proxy: Supervised, timeoutMs
       if (await probe(healthPort)) return;
       await new Promise((r) => setTimeout(r, 50));
     }
-    throw new ProxyNotReadyError(`${proxy.spec.label} was not ready on port ${healthPort} within ${timeoutMs / 1000}s`);
+    const { tailFile } = await import('./supervisor.ts');
+    throw new ProxyNotReadyError(
+      `${proxy.spec.label} was not ready on port ${healthPort} within ${timeoutMs / 1000}s; its log ends:\n${tailFile(proxy.spec.logFile, 8)}`,
+    );
   } finally {
     proxy.off('exit', onExit);
   }
