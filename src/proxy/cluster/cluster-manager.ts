@@ -5,11 +5,12 @@ import type { ClusterStatsFamilies } from '../../telemetry/metrics/cluster-stats
 import { Cluster } from './cluster.ts';
 import type { ClusterSettings } from './compile-cluster.ts';
 import type { Endpoint } from './endpoint.ts';
-import type { Random } from './load-balancer.ts';
+import type { Random } from './lb/load-balancer.ts';
 
 export interface ClusterManagerDeps {
   stats: ClusterStatsFamilies;
   random?: Random;
+  now?: () => number;
   tunnelTls(): SecureClientSessionOptions | undefined;
   tunnelHeaders?: Readonly<Record<string, string>>;
 }
@@ -43,7 +44,7 @@ export class ClusterManager {
     for (const s of settings) {
       let c = this.#clusters.get(s.name);
       if (c) c.update(s);
-      else c = new Cluster(s, { stats: this.#deps.stats.bind(s.name), random: this.#deps.random ?? Math.random, tunnelTls: this.#deps.tunnelTls, ...(this.#deps.tunnelHeaders ? { tunnelHeaders: this.#deps.tunnelHeaders } : {}) });
+      else c = new Cluster(s, { stats: this.#deps.stats.bind(s.name), random: this.#deps.random ?? Math.random, now: this.#deps.now ?? performance.now.bind(performance), tunnelTls: this.#deps.tunnelTls, ...(this.#deps.tunnelHeaders ? { tunnelHeaders: this.#deps.tunnelHeaders } : {}) });
       const eds = s.type === 'EDS' ? this.#endpointsByEds.get(s.edsName) : undefined;
       if (eds) c.setEndpoints(eds);
       next.set(s.name, c);

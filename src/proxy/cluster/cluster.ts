@@ -7,12 +7,13 @@ import { H2Upstream } from '../upstream/h2-upstream.ts';
 import type { Upstream } from '../upstream/upstream.ts';
 import type { ClusterSettings } from './compile-cluster.ts';
 import type { Endpoint } from './endpoint.ts';
-import type { LoadBalancer, Random } from './load-balancer.ts';
-import { createLoadBalancer } from './load-balancer.ts';
+import { buildLoadBalancer } from './lb/build-load-balancer.ts';
+import type { LoadBalancer, Random } from './lb/load-balancer.ts';
 
 export interface ClusterDeps {
   stats: ClusterStats;
   random: Random;
+  now: () => number;
   /** TLS options for tunnel connections, or undefined when the workload certificate is not ready. */
   tunnelTls(): SecureClientSessionOptions | undefined;
   /** Headers every tunnel request carries (`x-outrigger-peer`). */
@@ -23,7 +24,7 @@ export class Cluster {
   settings: ClusterSettings;
   readonly stats: ClusterStats;
   #deps: ClusterDeps;
-  #lb: LoadBalancer;
+  #lb: LoadBalancer<Endpoint>;
   #endpoints: readonly Endpoint[] = [];
   #upstreams = new Map<string, Upstream>();
 
@@ -31,14 +32,17 @@ export class Cluster {
     this.settings = settings;
     this.stats = deps.stats;
     this.#deps = deps;
-    this.#lb = createLoadBalancer(settings.lbPolicy, deps.random);
+    this.#lb = buildLoadBalancer(settings.lbConfig, [], { random: deps.random, now: deps.now });
     this.setEndpoints(settings.inlineEndpoints);
   }
 
   /** New settings for the same name: pools survive unless how we connect changed. */
   update(settings: ClusterSettings): void {
     const reconnect = settings.http2 !== this.settings.http2 || settings.connectTimeoutMs !== this.settings.connectTimeoutMs || settings.maxConnections !== this.settings.maxConnections;
-    if (settings.lbPolicy !== this.settings.lbPolicy) this.#lb = createLoadBalancer(settings.lbPolicy, this.#deps.random);
+    if (settings.lbKey !== this.settings.lbKey) {
+      this.#lb = buildLoadBalancer(settings.lbConfig, [], { random: this.#deps.random, now: this.#deps.now });
+      this.#lb.update(this.#endpoints);
+    }
     this.settings = settings;
     if (reconnect) this.#closeUpstreams([...this.#upstreams.keys()]);
     if (settings.type !== 'EDS') this.setEndpoints(settings.inlineEndpoints);
@@ -53,6 +57,7 @@ export class Cluster {
     const old = new Map(this.#endpoints.map((e) => [e.key, e]));
     for (const e of endpoints) e.active = old.get(e.key)?.active ?? 0;
     this.#endpoints = endpoints;
+    this.#lb.update(endpoints);
     const keep = new Set(endpoints.map((e) => e.key));
     this.#closeUpstreams([...this.#upstreams.keys()].filter((k) => !keep.has(k)));
     this.stats.membership_total.set(endpoints.length);
@@ -60,7 +65,16 @@ export class Cluster {
   }
 
   pick(): Endpoint | undefined {
-    return this.#lb.pick(this.#endpoints);
+    return this.#lb.pick() ?? undefined;
+  }
+
+  /** In-flight accounting for LEAST_REQUEST and /clusters. */
+  requestStarted(e: Endpoint): void {
+    this.#lb.onRequestStart(e);
+  }
+
+  requestEnded(e: Endpoint): void {
+    this.#lb.onRequestEnd(e);
   }
 
   /** The upstream for an endpoint (or an original destination), created on first use. */

@@ -5,6 +5,8 @@ import { TypeUrl } from '../../xds/type-urls.ts';
 import { ProxyConfigError } from '../config/config-error.ts';
 import type { EnvoyCluster } from '../config/envoy-shapes.ts';
 import type { Endpoint } from './endpoint.ts';
+import type { LbClusterJson } from './lb/build-load-balancer.ts';
+import { buildLoadBalancer } from './lb/build-load-balancer.ts';
 import { compileLoadAssignment } from './endpoint.ts';
 
 export type DiscoveryType = 'EDS' | 'STATIC' | 'STRICT_DNS' | 'LOGICAL_DNS' | 'ORIGINAL_DST';
@@ -26,18 +28,27 @@ export interface ClusterSettings {
   readonly maxRetries: number;
   /** The cluster's TLS transport socket, as configured (shown in dumps; mesh TLS uses the tunnel). */
   readonly tlsMode: 'none' | 'istio-mutual' | 'simple';
+  /** The load-balancing fields of the Cluster, for the load balancer library. */
+  readonly lbConfig: LbClusterJson;
+  /** Identity of lbConfig, to rebuild the balancer only when it changed. */
+  readonly lbKey: string;
 }
 
 const types = new Set(['EDS', 'STATIC', 'STRICT_DNS', 'LOGICAL_DNS', 'ORIGINAL_DST']);
-const lbPolicies = new Set(['ROUND_ROBIN', 'LEAST_REQUEST', 'RANDOM', 'CLUSTER_PROVIDED', 'RING_HASH', 'MAGLEV']);
 
 export function compileCluster(c: EnvoyCluster): ClusterSettings {
   const where = `Cluster ${c.name}`;
   if (!c.name) throw new ProxyConfigError('Cluster', 'name', 'is required');
   const type = c.type ?? (c.eds_cluster_config ? 'EDS' : 'STATIC');
   if (!types.has(type)) throw new ProxyConfigError(where, 'type', `unsupported discovery type ${type}`);
-  const lbPolicy = c.lb_policy ?? 'LEAST_REQUEST';
-  if (!lbPolicies.has(lbPolicy)) throw new ProxyConfigError(where, 'lb_policy', `unsupported lb_policy ${lbPolicy}`);
+  const lbPolicy = c.lb_policy ?? 'ROUND_ROBIN';
+  const lbConfig = c as unknown as LbClusterJson;
+  try {
+    // Built once here so a bad policy config NACKs the update instead of failing on first use.
+    buildLoadBalancer(lbConfig, [], { random: Math.random, now: () => 0 });
+  } catch (err) {
+    throw new ProxyConfigError(where, 'lb_policy', err instanceof Error ? err.message : String(err));
+  }
   const opts = c.typed_extension_protocol_options?.['envoy.extensions.upstreams.http.v3.HttpProtocolOptions'];
   if (opts && opts['@type'] !== TypeUrl.HttpProtocolOptions) {
     throw new ProxyConfigError(where, 'typed_extension_protocol_options', `expected ${TypeUrl.HttpProtocolOptions}`);
@@ -69,5 +80,7 @@ export function compileCluster(c: EnvoyCluster): ClusterSettings {
     maxRequests: t?.max_requests?.value ?? 1024,
     maxRetries: t?.max_retries?.value ?? 3,
     tlsMode,
+    lbConfig,
+    lbKey: JSON.stringify([c.type, c.lb_policy, c.ring_hash_lb_config, c.maglev_lb_config, c.least_request_lb_config, c.round_robin_lb_config, c.common_lb_config]),
   };
 }

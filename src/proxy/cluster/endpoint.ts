@@ -14,6 +14,9 @@ export interface Endpoint {
   readonly targetPort: number;
   readonly weight: number;
   readonly healthy: boolean;
+  readonly priority: number;
+  readonly locality: string;
+  readonly localityWeight?: number;
   /** Requests in flight, for LEAST_REQUEST. */
   active: number;
 }
@@ -25,7 +28,7 @@ function structField(meta: Record<string, unknown> | undefined, ns: string): Rec
   return 'fields' in v ? fromStruct(v) : (v as Record<string, unknown>);
 }
 
-export function compileEndpoint(e: EnvoyLbEndpoint, where: string): Endpoint {
+export function compileEndpoint(e: EnvoyLbEndpoint, where: string, group: { priority?: number; locality?: string; localityWeight?: number } = {}): Endpoint {
   const sa = e.endpoint?.address?.socket_address;
   if (!sa?.address || sa.port_value === undefined) throw new ProxyConfigError(where, 'endpoint.address.socket_address', 'address and port_value are required');
   const istio = structField(e.metadata?.filter_metadata, 'istio');
@@ -42,6 +45,9 @@ export function compileEndpoint(e: EnvoyLbEndpoint, where: string): Endpoint {
     targetPort,
     weight: e.load_balancing_weight?.value ?? 1,
     healthy: hs === 'UNKNOWN' || hs === 'HEALTHY' || hs === 'DEGRADED',
+    priority: group.priority ?? 0,
+    locality: group.locality ?? '',
+    ...(group.localityWeight !== undefined ? { localityWeight: group.localityWeight } : {}),
     active: 0,
   };
 }
@@ -49,8 +55,14 @@ export function compileEndpoint(e: EnvoyLbEndpoint, where: string): Endpoint {
 export function compileLoadAssignment(cla: EnvoyClusterLoadAssignment): Endpoint[] {
   const out: Endpoint[] = [];
   cla.endpoints?.forEach((locality, i) => {
+    const l = locality.locality;
+    const group = {
+      priority: locality.priority ?? 0,
+      locality: l ? `${l.region ?? ''}/${l.zone ?? ''}/${l.sub_zone ?? ''}` : '',
+      ...(locality.load_balancing_weight?.value !== undefined ? { localityWeight: locality.load_balancing_weight.value } : {}),
+    };
     locality.lb_endpoints?.forEach((e, j) => {
-      out.push(compileEndpoint(e, `ClusterLoadAssignment ${cla.cluster_name} endpoints[${i}].lb_endpoints[${j}]`));
+      out.push(compileEndpoint(e, `ClusterLoadAssignment ${cla.cluster_name} endpoints[${i}].lb_endpoints[${j}]`, group));
     });
   });
   return out;

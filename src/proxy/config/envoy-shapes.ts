@@ -15,6 +15,11 @@ export interface EnvoyCluster {
   load_assignment?: EnvoyClusterLoadAssignment;
   transport_socket?: { name?: string; typed_config?: TypedAny };
   typed_extension_protocol_options?: Record<string, TypedAny>;
+  ring_hash_lb_config?: unknown;
+  maglev_lb_config?: unknown;
+  least_request_lb_config?: unknown;
+  round_robin_lb_config?: unknown;
+  common_lb_config?: unknown;
   circuit_breakers?: { thresholds?: { max_connections?: { value?: number }; max_pending_requests?: { value?: number }; max_requests?: { value?: number }; max_retries?: { value?: number } }[] };
 }
 
@@ -27,7 +32,7 @@ export interface EnvoyLbEndpoint {
 
 export interface EnvoyClusterLoadAssignment {
   cluster_name: string;
-  endpoints?: { lb_endpoints?: EnvoyLbEndpoint[] }[];
+  endpoints?: { lb_endpoints?: EnvoyLbEndpoint[]; priority?: number; locality?: { region?: string; zone?: string; sub_zone?: string }; load_balancing_weight?: { value?: number } }[];
 }
 
 export interface EnvoyFilter {

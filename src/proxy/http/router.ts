@@ -58,6 +58,7 @@ export function forward(clusters: ClusterManager, req: ForwardRequest, out: Resp
     return { cancel() {} };
   }
   const stats = cluster.stats;
+  const isOriginal = cluster.settings.type === 'ORIGINAL_DST';
   if (stats.upstream_rq_active.value >= cluster.settings.maxRequests) {
     stats.upstream_rq_pending_overflow.inc();
     out.reply(LocalReplies.overflow);
@@ -74,7 +75,7 @@ export function forward(clusters: ClusterManager, req: ForwardRequest, out: Resp
     if (finished) return false;
     finished = true;
     stats.upstream_rq_active.dec();
-    if (endpoint) endpoint.active--;
+    if (endpoint && !isOriginal) cluster.requestEnded(endpoint);
     if (timer !== undefined) timers.clear(timer);
     return true;
   };
@@ -90,16 +91,16 @@ export function forward(clusters: ClusterManager, req: ForwardRequest, out: Resp
   }
   let headSent = false;
   const attempt = (retried: boolean) => {
-    const e = req.originalDst && cluster.settings.type === 'ORIGINAL_DST'
-      ? { key: `${req.originalDst.address}:${req.originalDst.port}`, address: req.originalDst.address, port: req.originalDst.port, mesh: false, targetPort: req.originalDst.port, weight: 1, healthy: true, active: 0 }
+    const e: Endpoint | undefined = isOriginal && req.originalDst
+      ? { key: `${req.originalDst.address}:${req.originalDst.port}`, address: req.originalDst.address, port: req.originalDst.port, mesh: false, targetPort: req.originalDst.port, weight: 1, healthy: true, priority: 0, locality: '', active: 0 }
       : cluster.pick();
     if (!e) {
       if (done()) out.reply(LocalReplies.noHealthyUpstream);
       return;
     }
-    if (endpoint) endpoint.active--;
+    if (endpoint && e !== endpoint && !isOriginal) cluster.requestEnded(endpoint);
     endpoint = e;
-    e.active++;
+    if (!isOriginal) cluster.requestStarted(e);
     req.info.upstreamHost = e.key;
     const head: UpstreamHead = e.mesh ? { ...req.head, targetPort: e.targetPort } : req.head;
     exchange = cluster.upstream(e).request(head, req.body, {
