@@ -1,0 +1,56 @@
+// The iptables rules inside one pod's network namespace, as iptables-restore input:
+// - OUTRIGGER-INBOUND (filter INPUT): app ports whose PeerAuthentication is STRICT refuse every
+//   connection that does not come over loopback, i.e. from anyone but the pod's own sidecar;
+// - OUTRIGGER-EXPOSE (nat PREROUTING): the proxy binds loopback only, so its tunnel, health and gateway
+//   ports are published on the pod address by DNAT to 127.0.0.1 (needs route_localnet on eth0);
+// - OUTRIGGER-OUTBOUND (nat OUTPUT): connections to service addresses (what the mesh DNS answers) go to
+//   the sidecar's outbound listener, which routes HTTP by its Host header.
+import { run, runIn } from './system-command.ts';
+
+export interface PodFirewall {
+  podAddress: string;
+  /** App (container) ports closed to plaintext from outside the pod. */
+  strictPorts: readonly number[];
+  /** Loopback ports of the proxy published on the pod address. */
+  exposedPorts: readonly number[];
+  /** Publish every TCP port but these (a gateway: its listeners are not known in advance). */
+  exposeAllBut?: readonly number[];
+  /** Service address range captured to `outboundPort`; absent for pods without a sidecar. */
+  serviceCidr?: string;
+  outboundPort?: number;
+}
+
+export const inboundChain = 'OUTRIGGER-INBOUND';
+export const exposeChain = 'OUTRIGGER-EXPOSE';
+export const outboundChain = 'OUTRIGGER-OUTBOUND';
+
+export function buildPodRules(f: PodFirewall): string {
+  const lines = ['*filter', `:${inboundChain} - [0:0]`, `-A INPUT -j ${inboundChain}`, `-A ${inboundChain} -i lo -j RETURN`];
+  for (const port of [...f.strictPorts].sort((a, b) => a - b)) {
+    // A TCP reset, so a client sees "connection refused" at once instead of waiting for a timeout.
+    lines.push(`-A ${inboundChain} -p tcp -m tcp --dport ${port} -j REJECT --reject-with tcp-reset`);
+  }
+  lines.push('COMMIT', '*nat', `:${exposeChain} - [0:0]`, `:${outboundChain} - [0:0]`, `-A PREROUTING -j ${exposeChain}`, `-A OUTPUT -j ${outboundChain}`);
+  const dest = `-d ${f.podAddress}/32 -p tcp -m tcp`;
+  for (const port of [...f.exposedPorts].sort((a, b) => a - b)) {
+    lines.push(`-A ${exposeChain} ${dest} --dport ${port} -j DNAT --to-destination 127.0.0.1:${port}`);
+  }
+  if (f.exposeAllBut) {
+    for (const port of f.exposeAllBut) lines.push(`-A ${exposeChain} ${dest} --dport ${port} -j RETURN`);
+    lines.push(`-A ${exposeChain} -d ${f.podAddress}/32 -p tcp -j DNAT --to-destination 127.0.0.1`);
+  }
+  if (f.serviceCidr && f.outboundPort) {
+    lines.push(`-A ${outboundChain} -d ${f.serviceCidr} -p tcp -j REDIRECT --to-ports ${f.outboundPort}`);
+  }
+  lines.push('COMMIT', '');
+  return lines.join('\n');
+}
+
+/** Installs the rules in `netns` (a fresh namespace: nothing to flush but our own chains). */
+export async function applyPodFirewall(netns: string, f: PodFirewall): Promise<void> {
+  if (f.exposedPorts.length || f.exposeAllBut) {
+    // DNAT to 127.0.0.1 of packets that arrived on eth0 is dropped as martian without this.
+    await run('ip', ['netns', 'exec', netns, 'sysctl', '-qw', 'net.ipv4.conf.eth0.route_localnet=1']);
+  }
+  await runIn(netns, 'iptables-restore', ['--noflush'], { input: buildPodRules(f) });
+}

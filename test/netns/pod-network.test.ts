@@ -1,0 +1,99 @@
+// Netns mode's network layer with plain node servers standing in for the sidecar: pods in their own
+// namespaces on a bridge, STRICT app ports closed to plaintext from outside the pod, the tunnel port
+// published on the pod address, mesh names resolved by the mesh DNS server and captured to the
+// outbound listener, and a teardown that leaves nothing behind.
+import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import { DnsServer } from '../../src/proxy/dns/dns-server.ts';
+import { MeshNames } from '../../src/proxy/dns/mesh-names.ts';
+import { serviceCidr } from '../../src/runtime/netns/addressing.ts';
+import { applyPodFirewall } from '../../src/runtime/netns/pod-firewall.ts';
+import { type PodHandle, PodNetwork, sweepMesh } from '../../src/runtime/netns/pod-network.ts';
+import { httpGetScript, leftovers, netnsUnavailable, runInPod, startInPod } from './pod-processes.ts';
+
+const skip = netnsUnavailable();
+
+const appScript = (name: string) =>
+  `require('node:http').createServer((q, s) => s.end('app ${name} from ' + q.socket.remoteAddress)).listen(9898, '0.0.0.0', () => console.log('ready'))`;
+// Stands in for the sidecar's tunnel: loopback only, forwarding to the app over loopback.
+const sidecarScript = `const net = require('node:net'); net.createServer((c) => { const u = net.connect(9898, '127.0.0.1'); c.pipe(u).pipe(c); u.on('error', () => c.destroy()); c.on('error', () => u.destroy()); }).listen(15008, '127.0.0.1', () => console.log('ready'))`;
+// Stands in for the outbound listener: says which service the Host header named.
+const outboundScript = `require('node:http').createServer((q, s) => s.end('outbound ' + q.headers.host)).listen(15001, '127.0.0.1', () => console.log('ready'))`;
+const connectScript = (host: string, port: number) =>
+  `const s = require('node:net').connect(${port}, '${host}'); s.setTimeout(5000, () => { console.log(JSON.stringify({ error: 'TIMEOUT' })); process.exit(); }); s.on('connect', () => { console.log(JSON.stringify({ connected: true })); s.destroy(); }); s.on('error', (e) => console.log(JSON.stringify({ error: e.code })))`;
+
+describe('netns pod network', { skip }, () => {
+  let net: PodNetwork;
+  let strict: PodHandle;
+  let permissive: PodHandle;
+  let client: PodHandle;
+  let dns: DnsServer | undefined;
+  let stableAddress = '';
+  const children: ChildProcess[] = [];
+
+  before(async () => {
+    net = await PodNetwork.create();
+    strict = await net.addPod();
+    permissive = await net.addPod();
+    client = await net.addPod();
+    await applyPodFirewall(strict.netns, { podAddress: strict.address, strictPorts: [9898], exposedPorts: [15008] });
+    await applyPodFirewall(permissive.netns, { podAddress: permissive.address, strictPorts: [], exposedPorts: [15008] });
+    await applyPodFirewall(client.netns, { podAddress: client.address, strictPorts: [], exposedPorts: [], serviceCidr: serviceCidr(net.addressing), outboundPort: 15001 });
+    stableAddress = net.addresses.serviceAddress('podinfo-stable', 'podinfo');
+    const names = new MeshNames([{ service: 'podinfo-stable', namespace: 'podinfo', address: stableAddress }]);
+    net.writeResolvConf(client, names.searchList('podinfo'));
+    dns = new DnsServer({ host: net.hostAddress, port: 53, names, clientNamespace: (a) => (a === client.address ? 'podinfo' : undefined) });
+    await dns.listen();
+    for (const [pod, name] of [
+      [strict, 'strict'],
+      [permissive, 'permissive'],
+    ] as const) {
+      children.push(await startInPod(pod.netns, appScript(name)), await startInPod(pod.netns, sidecarScript));
+    }
+    children.push(await startInPod(client.netns, outboundScript));
+  });
+
+  after(async () => {
+    for (const c of children) c.kill('SIGKILL');
+    await dns?.close();
+    if (net) await sweepMesh(net.addressing.id);
+  });
+
+  it('refuses a plaintext client in another pod, and the host, on a STRICT app port', async () => {
+    assert.deepEqual(await runInPod(client.netns, connectScript(strict.address, 9898)), { error: 'ECONNREFUSED' });
+    assert.deepEqual(await runInPod(client.netns, httpGetScript(`http://${strict.address}:9898/`)), { error: 'ECONNREFUSED' });
+    await assert.rejects(fetch(`http://${strict.address}:9898/`, { signal: AbortSignal.timeout(5000) }), (e: Error) => (e.cause as { code?: string }).code === 'ECONNREFUSED');
+  });
+
+  it('lets the same client reach a PERMISSIVE app port directly', async () => {
+    assert.deepEqual(await runInPod(client.netns, httpGetScript(`http://${permissive.address}:9898/`)), { status: 200, body: `app permissive from ${client.address}` });
+  });
+
+  it('reaches the STRICT app through the sidecar port published on the pod address, the app seeing loopback', async () => {
+    assert.deepEqual(await runInPod(client.netns, httpGetScript(`http://${strict.address}:15008/`)), { status: 200, body: 'app strict from 127.0.0.1' });
+  });
+
+  it("the pod's own loopback still reaches its STRICT app (the sidecar's path)", async () => {
+    assert.deepEqual(await runInPod(strict.netns, httpGetScript('http://127.0.0.1:9898/')), { status: 200, body: 'app strict from 127.0.0.1' });
+  });
+
+  it('resolves mesh names through the pod resolv.conf and captures them to the outbound listener', async () => {
+    const lookup = `Promise.all(['podinfo-stable', 'podinfo-stable.podinfo', 'podinfo-stable.podinfo.svc.cluster.local'].map((n) => require('node:dns').promises.lookup(n, 4))).then((r) => console.log(JSON.stringify(r.map((x) => x.address))), (e) => console.log(JSON.stringify({ error: e.code })))`;
+    assert.deepEqual(await runInPod(client.netns, lookup), [stableAddress, stableAddress, stableAddress]);
+    assert.deepEqual(await runInPod(client.netns, httpGetScript('http://podinfo-stable.podinfo:9898/')), { status: 200, body: 'outbound podinfo-stable.podinfo:9898' });
+    const missing = `require('node:dns').promises.lookup('nope.podinfo.svc.cluster.local', 4).then(() => console.log('{}'), (e) => console.log(JSON.stringify({ error: e.code })))`;
+    assert.deepEqual(await runInPod(client.netns, missing), { error: 'ENOTFOUND' });
+  });
+
+  it('teardown removes every namespace, link, rule and resolv.conf', async () => {
+    assert.ok(leftovers(net.addressing.id).length > 0, 'the mesh exists before teardown');
+    for (const c of children) c.kill('SIGKILL');
+    await dns?.close();
+    dns = undefined;
+    await net.teardown();
+    assert.deepEqual(leftovers(net.addressing.id), []);
+    assert.equal(existsSync(`/etc/netns/${client.netns}`), false);
+  });
+});
