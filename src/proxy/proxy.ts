@@ -12,6 +12,7 @@ import { ClusterManager } from './cluster/cluster-manager.ts';
 import { SecretStore } from './config/secrets.ts';
 import { XdsState } from './config/xds-state.ts';
 import type { HttpFilterFactory } from './http/filter.ts';
+import { defaultFilterFactories } from './http/filter-factories.ts';
 import { HttpFilterRegistry } from './http/filter-registry.ts';
 import type { HcmRuntime } from './http/connection-manager.ts';
 import { compilePathNormalizer } from './http/normalize-path.ts';
@@ -29,6 +30,7 @@ export interface ProxyOptions {
   metadata: Record<string, unknown>;
   /** Istio port → bound port (process mode). Admin 15000, health 15021 and 15090 map too. */
   portMap?: ReadonlyMap<number, number>;
+  /** HTTP filter factories; defaults to every filter Outrigger ships (rbac, jwt_authn, fault, ...). */
   filters?: readonly HttpFilterFactory[];
   random?: () => number;
   now?: () => number;
@@ -98,7 +100,7 @@ export class OutriggerProxy {
       portMap: opts.portMap ?? new Map(),
       onError: (name, err) => this.#log('error', `listener ${name}: ${err.message}`),
     });
-    this.xds = new XdsState({ clusters: this.clusters, listeners: this.listeners, secrets: this.secrets, filters: new HttpFilterRegistry(opts.filters ?? []), now });
+    this.xds = new XdsState({ clusters: this.clusters, listeners: this.listeners, secrets: this.secrets, filters: new HttpFilterRegistry(opts.filters ?? defaultFilterFactories({ registry: this.metrics, now, random })), now });
     this.ads = opts.xdsAddress
       ? new AdsClient({
           address: opts.xdsAddress,

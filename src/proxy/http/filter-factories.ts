@@ -1,0 +1,28 @@
+// The HTTP filters a proxy knows by default, in one list: the connection manager looks them up by
+// Envoy name or type URL. A new filter is one line here.
+import type { MetricsRegistry } from '../../telemetry/metrics/registry.ts';
+import { createCorsFilterFactory } from '../filters/cors/filter.ts';
+import { createExtAuthzFilterFactory } from '../filters/ext_authz/http-filter.ts';
+import { createFaultFilterFactory } from '../filters/fault/filter.ts';
+import { createJwtAuthnFilterFactory } from '../filters/jwt_authn/http-filter.ts';
+import { createRbacFilterFactory } from '../filters/rbac/http-filter.ts';
+import { createTelemetryFilterFactory } from '../filters/telemetry/index.ts';
+import type { HttpFilterFactory } from './filter.ts';
+
+export interface FilterFactoryDeps {
+  registry: MetricsRegistry;
+  now?: () => number;
+  random?: () => number;
+}
+
+export function defaultFilterFactories(deps: FilterFactoryDeps): HttpFilterFactory[] {
+  const random = deps.random ?? Math.random;
+  return [
+    createRbacFilterFactory(),
+    createJwtAuthnFilterFactory(),
+    createExtAuthzFilterFactory(),
+    createFaultFilterFactory(),
+    createCorsFilterFactory(random),
+    createTelemetryFilterFactory({ registry: deps.registry, random, ...(deps.now ? { now: deps.now } : {}) }),
+  ];
+}
