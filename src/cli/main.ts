@@ -17,6 +17,7 @@ const commands: (() => Promise<{ define: Define }>)[] = [
   () => import('./proxy-status.ts'),
   () => import('./proxy-config.ts'),
   () => import('./tls-check.ts'),
+  () => import('./explain.ts'),
 ];
 
 export async function main(argv: readonly string[]): Promise<number> {

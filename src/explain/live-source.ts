@@ -1,0 +1,79 @@
+// The explainer's config live: proxies from the control plane's `/debug/syncz`, identities from
+// `/debug/registryz`, and each proxy's config as pushed, from `/debug/config_dump?proxyID=`.
+import type { ResourcesByType } from './compiled-proxy.ts';
+import { resourcesFromConfigDump } from './compiled-proxy.ts';
+import { type ConfigSource, ExplainSourceError, pickProxy } from './config-source.ts';
+import type { ProxyIdentity } from './trace.ts';
+
+interface SyncEntry {
+  proxy: string;
+  name: string;
+  namespace: string;
+  workload: string;
+  generator?: string;
+}
+
+interface RegistryEntry {
+  name: string;
+  namespace: string;
+  serviceAccount: string;
+  address: string;
+}
+
+export type DebugFetch = (pathAndQuery: string) => Promise<unknown>;
+
+/** A fetcher for a debug API at `host:port`, with a bound on each call. */
+export function debugFetcher(address: string, timeoutMs = 10_000): DebugFetch {
+  return async (pathAndQuery) => {
+    let res: Response;
+    try {
+      res = await fetch(`http://${address}${pathAndQuery}`, { signal: AbortSignal.timeout(timeoutMs) });
+    } catch (err) {
+      throw new ExplainSourceError('CP_UNREACHABLE', `cannot reach the control plane debug API at ${address}`, { cause: err });
+    }
+    const body: unknown = await res.json();
+    if (!res.ok) throw new ExplainSourceError('CP_DEBUG_ERROR', `${pathAndQuery}: HTTP ${res.status} ${JSON.stringify(body)}`);
+    return body;
+  };
+}
+
+export class LiveSource implements ConfigSource {
+  readonly mode = 'live';
+  readonly #fetch: DebugFetch;
+  readonly #trustDomain: string;
+  #proxies: Promise<ProxyIdentity[]> | undefined;
+
+  constructor(fetchDebug: DebugFetch, trustDomain = 'cluster.local') {
+    this.#fetch = fetchDebug;
+    this.#trustDomain = trustDomain;
+  }
+
+  #list(): Promise<ProxyIdentity[]> {
+    this.#proxies ??= (async () => {
+      const sync = ((await this.#fetch('/debug/syncz')) as SyncEntry[]).filter((s) => s.generator !== 'grpc');
+      const registry = (await this.#fetch('/debug/registryz')) as RegistryEntry[];
+      return sync.map((s): ProxyIdentity => {
+        const role = s.proxy.startsWith('router~') ? 'router' : 'sidecar';
+        const pod = s.name.slice(0, s.name.length - s.namespace.length - 1);
+        const w = registry.find((r) => r.namespace === s.namespace && r.name === pod);
+        // Gateways are not registry workloads; the local runtime names their account `<name>-service-account`.
+        const sa = w?.serviceAccount ?? (role === 'router' ? `${pod}-service-account` : 'default');
+        const ip = w?.address ?? s.proxy.split('~')[1];
+        return { name: s.name, role, namespace: s.namespace, workload: s.workload, principal: `spiffe://${this.#trustDomain}/ns/${s.namespace}/sa/${sa}`, ...(ip ? { address: ip } : {}) };
+      });
+    })();
+    return this.#proxies;
+  }
+
+  async sourceProxy(from: string): Promise<ProxyIdentity> {
+    return pickProxy(await this.#list(), from);
+  }
+
+  async workloadProxy(name: string, namespace: string): Promise<ProxyIdentity | undefined> {
+    return (await this.#list()).find((p) => p.name === `${name}.${namespace}`);
+  }
+
+  async resources(proxy: ProxyIdentity): Promise<ResourcesByType> {
+    return resourcesFromConfigDump(await this.#fetch(`/debug/config_dump?proxyID=${encodeURIComponent(proxy.name)}`));
+  }
+}
