@@ -17,7 +17,7 @@ export interface GraphNode {
   instances?: number;
   healthyInstances?: number;
   sidecar?: boolean;
-  /** Traffic into the node over the window. */
+  /** Traffic into the node over the window; health falls back to its outbound traffic when it has none. */
   stats: TrafficStats;
   health: Health;
 }
@@ -44,6 +44,7 @@ const isUnknown = (ns: string, name: string): boolean => name === 'unknown' || n
 export function buildGraph(snapshot: MeshSnapshot, connections: readonly AdsConnection[], interval: Interval | undefined): ServiceGraph {
   const seconds = interval?.seconds ?? 0;
   const nodeTraffic = new Map<string, EdgeDelta[]>();
+  const nodeOutbound = new Map<string, EdgeDelta[]>();
   const edgeTraffic = new Map<string, { source: string; target: string; protocol: string; deltas: EdgeDelta[] }>();
   const nodes = new Map<string, Omit<GraphNode, 'stats' | 'health'>>();
 
@@ -76,10 +77,10 @@ export function buildGraph(snapshot: MeshSnapshot, connections: readonly AdsConn
     if (version && version !== 'unknown') n.version = version;
     nodes.set(id, n);
   };
-  const traffic = (id: string, d: EdgeDelta) => {
-    const list = nodeTraffic.get(id);
+  const traffic = (id: string, d: EdgeDelta, into = nodeTraffic) => {
+    const list = into.get(id);
     if (list) list.push(d);
-    else nodeTraffic.set(id, [d]);
+    else into.set(id, [d]);
   };
 
   for (const d of interval?.edges ?? []) {
@@ -91,6 +92,7 @@ export function buildGraph(snapshot: MeshSnapshot, connections: readonly AdsConn
     ensure(svc, 'service', i.serviceNamespace, i.serviceName);
     addEdge(src, svc, d);
     traffic(svc, d);
+    traffic(src, d, nodeOutbound);
     if (!isUnknown(i.destinationNamespace, i.destinationWorkload)) {
       const dst = workloadId(i.destinationNamespace, i.destinationWorkload);
       ensure(dst, 'workload', i.destinationNamespace, i.destinationWorkload, i.destinationApp, i.destinationVersion);
@@ -102,7 +104,9 @@ export function buildGraph(snapshot: MeshSnapshot, connections: readonly AdsConn
   const graphNodes = [...nodes.values()]
     .map((n) => {
       const stats = trafficStats(nodeTraffic.get(n.id) ?? [], seconds);
-      return { ...n, stats, health: healthOf(stats) };
+      // A caller without inbound traffic (a gateway, a client) is judged by what it sends.
+      const health = healthOf(stats);
+      return { ...n, stats, health: health === 'idle' ? healthOf(trafficStats(nodeOutbound.get(n.id) ?? [], seconds)) : health };
     })
     .sort((a, b) => a.id.localeCompare(b.id));
   const graphEdges = [...edgeTraffic.entries()]
