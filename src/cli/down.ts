@@ -3,6 +3,13 @@ import type { Command } from 'commander';
 import { isAlive } from '../runtime/state.ts';
 import { runningMesh } from './mesh-state.ts';
 
+/** Netns mode: removes namespaces, links and rules an `up` killed before its teardown left behind. */
+async function sweepNetns(dir: string): Promise<void> {
+  const { sweepRecordedMesh } = await import('../runtime/netns/netns-record.ts');
+  const id = await sweepRecordedMesh(dir);
+  if (id) console.log(`removed the network namespaces, links and rules of mesh ${id}`);
+}
+
 async function waitGone(pid: number, deadlineMs: number): Promise<boolean> {
   const until = Date.now() + deadlineMs;
   while (Date.now() < until) {
@@ -19,10 +26,11 @@ export function define(program: Command): void {
     .option('--dir <dir>', 'the state directory of the mesh')
     .option('--timeout <seconds>', 'how long to wait for a graceful stop before killing', (v) => Number(v), 30)
     .action(async (opts: { dir?: string; timeout: number }) => {
-      const { state } = runningMesh(opts.dir);
+      const { dir, state } = runningMesh(opts.dir);
       console.log(`stopping the mesh (pid ${state.pid}) ...`);
       process.kill(state.pid, 'SIGTERM');
       if (await waitGone(state.pid, opts.timeout * 1000)) {
+        if (state.mode === 'netns') await sweepNetns(dir);
         console.log('stopped');
         return;
       }
@@ -30,6 +38,7 @@ export function define(program: Command): void {
       for (const pid of [state.pid, ...state.components.flatMap((c) => [c.pid, c.proxyPid])]) {
         if (pid && isAlive(pid)) process.kill(pid, 'SIGKILL');
       }
+      if (state.mode === 'netns') await sweepNetns(dir);
       process.exitCode = 1;
     });
 }

@@ -20,7 +20,9 @@ export function define(program: Command): void {
       const c = findComponent(state, ref, opts.namespace);
       const [file, ...args] = command;
       if (!file) throw new Error('no command given: outrigger exec WORKLOAD -- CMD ...');
-      const child = spawn(file, args, { env: { ...process.env, ...(c.env ?? {}) }, stdio: 'inherit' });
+      // Netns mode: inside the pod's network namespace, with its resolv.conf.
+      const [cmd, argv] = c.netns ? ['ip', ['netns', 'exec', c.netns, file, ...args]] : [file, args];
+      const child = spawn(cmd, argv, { env: { ...process.env, ...(c.env ?? {}) }, stdio: 'inherit' });
       const code = await new Promise<number>((resolve) => {
         child.once('error', (err) => {
           console.error(`outrigger exec: cannot run ${file}: ${err.message}`);

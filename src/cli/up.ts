@@ -14,6 +14,7 @@ interface UpOptions {
   dir?: string;
   xdsPort: number;
   debugPort: number;
+  mode: string;
 }
 
 const binPath = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../bin/outrigger.ts');
@@ -30,6 +31,7 @@ export function define(program: Command): void {
     .option('--debug-port <port>', 'control-plane debug and metrics port on loopback', (v) => Number(v), 15014)
     .option('--ephemeral-ports', 'allocate every port, the ingress and control plane too (for tests and side-by-side meshes)')
     .option('--dir <dir>', 'state directory', undefined)
+    .option('--mode <mode>', 'process (default; any OS) or netns (Linux, root: each pod in its own network namespace)', 'process')
     .addHelpText(
       'after',
       `
@@ -51,6 +53,10 @@ async function up(opts: UpOptions): Promise<number> {
     console.error(`outrigger up: a mesh is already running here (pid ${existing.pid}, state in ${dir}); see \`outrigger status\` or stop it with \`outrigger down\``);
     return 1;
   }
+  if (opts.mode !== 'process' && opts.mode !== 'netns') {
+    console.error(`outrigger up: --mode must be process or netns, not ${opts.mode}`);
+    return 1;
+  }
   if (opts.detach) return detach(dir);
 
   const { loadPaths } = await import('../config/load.ts');
@@ -66,7 +72,7 @@ async function up(opts: UpOptions): Promise<number> {
     return 1;
   }
 
-  const { MeshRuntime } = await import('../runtime/mesh-runtime.ts');
+  const { MeshRuntime } = opts.mode === 'netns' ? await import('../runtime/netns/netns-runtime.ts').then((m) => ({ MeshRuntime: m.NetnsMeshRuntime })) : await import('../runtime/mesh-runtime.ts');
   const { startLocalControlPlane } = await import('../runtime/start-control-plane.ts');
   const started = Date.now();
   const progress = (line: string) => console.log(`[${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s] ${line}`);

@@ -19,6 +19,9 @@ export interface ComponentState {
   logFile?: string;
   proxyLogFile?: string;
   env?: Record<string, string>;
+  /** Netns mode: the pod's network namespace and address. */
+  netns?: string;
+  address?: string;
 }
 
 export interface MeshState {

@@ -1,0 +1,288 @@
+// `outrigger up --mode netns`: the mesh with every pod, gateway included, in a network namespace of its
+// own on a bridge. The control plane stays in the `up` process on the host and is reached through the
+// bridge address; the mesh DNS server answers there too; the ingress gateway's ports are forwarded
+// from the host. Same lifecycle as process mode: sidecar ready before its app, reverse-order stop.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { AnyResource } from '../../config/resource.ts';
+import type { WorkloadInstance } from '../../model/workload.ts';
+import { DnsServer } from '../../proxy/dns/dns-server.ts';
+import { type MeshName, MeshNames } from '../../proxy/dns/mesh-names.ts';
+import { buildAppEnv } from '../app-env.ts';
+import { resolveCommand } from '../container-command.ts';
+import type { ControlPlaneHandle } from '../control-plane-handle.ts';
+import type { ProxyMeta, RuntimeOptions } from '../mesh-runtime.ts';
+import { type MeshPlan, type PlannedGateway, type PlannedWorkload, planMesh } from '../plan.ts';
+import { ensurePortFree } from '../ports.ts';
+import type { ComponentState, MeshState } from '../state.ts';
+import { writeState } from '../state.ts';
+import { type ExitReport, Supervised } from '../supervisor.ts';
+import { newMeshId, serviceCidr } from './addressing.ts';
+import { netnsProxyArgs, waitReadyAt } from './netns-proxy.ts';
+import { removeNetnsRecord, writeNetnsRecord } from './netns-record.ts';
+import { applyPodFirewall } from './pod-firewall.ts';
+import { type PodHandle, PodNetwork } from './pod-network.ts';
+import { strictAppPorts } from './strict-ports.ts';
+import { TcpForwarder } from './tcp-forwarder.ts';
+
+/** The sidecar ports published on the pod address: tunnel, health, merged and proxy metrics. */
+const sidecarExposedPorts = [15008, 15020, 15021, 15090];
+/** The xDS port on the bridge address (Istio's plaintext port); the control plane itself is on loopback. */
+const bridgeXdsPort = 15010;
+
+interface Running {
+  state: ComponentState;
+  pod: PodHandle;
+  app?: Supervised;
+  proxy?: Supervised;
+  instance?: WorkloadInstance;
+}
+
+export class NetnsMeshRuntime {
+  #opts: RuntimeOptions;
+  #running: Running[] = [];
+  #cp: ControlPlaneHandle | undefined;
+  #net: PodNetwork | undefined;
+  #dns: DnsServer | undefined;
+  #forwarders: TcpForwarder[] = [];
+  #podNamespaces = new Map<string, string>();
+  #xdsAddress = '';
+  #state: MeshState | undefined;
+  #stopping = false;
+  plan: MeshPlan | undefined;
+
+  constructor(opts: RuntimeOptions) {
+    this.#opts = opts;
+  }
+
+  get state(): MeshState | undefined {
+    return this.#state;
+  }
+
+  /** The pod network, for tests and `status`. */
+  get network(): PodNetwork | undefined {
+    return this.#net;
+  }
+
+  async start(resources: readonly AnyResource[]): Promise<MeshState> {
+    const o = this.#opts;
+    const plan = planMesh(resources);
+    this.plan = plan;
+    mkdirSync(path.join(o.stateDir, 'logs'), { recursive: true, mode: 0o700 });
+    mkdirSync(path.join(o.stateDir, 'tokens'), { recursive: true, mode: 0o700 });
+    for (const note of plan.notes) o.progress(`note: ${note}`);
+    if (o.ingressHttpPort) await ensurePortFree(o.ingressHttpPort, '127.0.0.1');
+    if (o.ingressHttpsPort) await ensurePortFree(o.ingressHttpsPort, '127.0.0.1');
+
+    const id = newMeshId();
+    writeNetnsRecord(o.stateDir, id);
+    const net = await PodNetwork.create({ id });
+    this.#net = net;
+    o.progress(`network: ${net.describe()}`);
+
+    o.progress('control plane: starting');
+    const cp = await o.startControlPlane(resources);
+    this.#cp = cp;
+    const cpPort = Number(cp.xdsAddress.slice(cp.xdsAddress.lastIndexOf(':') + 1));
+    const xdsForwarder = new TcpForwarder({ host: '127.0.0.1', port: cpPort });
+    this.#forwarders.push(xdsForwarder);
+    this.#xdsAddress = `${net.hostAddress}:${await xdsForwarder.listen(net.hostAddress, bridgeXdsPort)}`;
+    o.progress(`control plane: ready (xDS ${cp.xdsAddress}, to pods ${this.#xdsAddress}; debug http://${cp.debugAddress})`);
+
+    const names: MeshName[] = plan.services.map((s) => ({
+      service: s.metadata.name,
+      namespace: s.metadata.namespace,
+      address: net.addresses.serviceAddress(s.metadata.name, s.metadata.namespace),
+    }));
+    const meshNames = new MeshNames(names);
+    this.#dns = new DnsServer({ host: net.hostAddress, port: 53, names: meshNames, clientNamespace: (a) => this.#podNamespaces.get(a) });
+    await this.#dns.listen();
+    o.progress(`dns: ${net.hostAddress}:53, ${names.length} service name(s) in ${serviceCidr(net.addressing)}`);
+
+    this.#state = {
+      version: 1,
+      pid: process.pid,
+      startedAt: new Date().toISOString(),
+      mode: 'netns',
+      configDirs: o.configDirs,
+      controlPlane: { xdsAddress: cp.xdsAddress, debugAddress: cp.debugAddress, ...(cp.dashboardUrl ? { dashboardUrl: cp.dashboardUrl } : {}) },
+      components: [{ name: 'control-plane', kind: 'control-plane', pid: process.pid, ports: cp.ports, sidecar: false, status: 'running', restarts: 0 }],
+    };
+
+    // Namespaces one after another (cheap), processes in parallel (the slow part).
+    const gateways: [PlannedGateway, Running][] = [];
+    for (const g of plan.gateways) gateways.push([g, await this.#addPod(`${g.namespace}/${g.name}`, 'gateway', g.namespace, false, meshNames)]);
+    const workloads: [PlannedWorkload, Running][] = [];
+    for (const w of plan.workloads) workloads.push([w, await this.#addPod(`${w.namespace}/${w.name}`, 'workload', w.namespace, w.sidecar, meshNames)]);
+    await Promise.all(gateways.map(([g, r]) => this.#startGateway(g, r)));
+    await Promise.all(workloads.map(([w, r]) => this.#startWorkload(w, r, resources, plan.rootNamespace)));
+    this.#save();
+    return this.#state;
+  }
+
+  async #addPod(name: string, kind: 'gateway' | 'workload', namespace: string, sidecar: boolean, names: MeshNames): Promise<Running> {
+    const net = this.#net as PodNetwork;
+    const pod = await net.addPod();
+    this.#podNamespaces.set(pod.address, namespace);
+    net.writeResolvConf(pod, names.searchList(namespace));
+    const r: Running = { pod, state: { name, kind, namespace, ports: {}, sidecar, status: 'starting', restarts: 0, netns: pod.netns, address: pod.address } };
+    this.#running.push(r);
+    return r;
+  }
+
+  #save(): void {
+    if (!this.#state) return;
+    this.#state.components = [this.#state.components[0] as ComponentState, ...this.#running.map((r) => r.state)];
+    writeState(this.#opts.stateDir, this.#state);
+  }
+
+  #track(sup: Supervised, r: Running, which: 'app' | 'proxy'): void {
+    sup.on('started', (pid) => {
+      if (which === 'app') r.state.pid = pid;
+      else r.state.proxyPid = pid;
+      if (r.state.status === 'restarting') r.state.status = 'running';
+      this.#save();
+    });
+    sup.on('exit', (report: ExitReport) => {
+      if (this.#stopping) return;
+      r.state.status = 'restarting';
+      r.state.restarts++;
+      r.state.detail = `${which} exited with ${report.signal ?? `status ${report.code}`}; restarting in ${Math.round((report.restartInMs ?? 0) / 1000)}s`;
+      this.#opts.progress(`${r.state.name}: ${which} exited with ${report.signal ?? `status ${report.code}`}, restarting\n${indent(report.logTail)}`);
+      this.#save();
+    });
+  }
+
+  /** `ip netns exec POD file args...`: the process is the command itself (exec, no fork), so signals reach it. */
+  #inPod(r: Running, file: string, args: readonly string[]): { file: string; args: string[] } {
+    return { file: 'ip', args: ['netns', 'exec', r.pod.netns, file, ...args] };
+  }
+
+  async #startProxy(r: Running, role: 'sidecar' | 'router', meta: ProxyMeta): Promise<void> {
+    const o = this.#opts;
+    const cp = this.#cp as ControlPlaneHandle;
+    const token = cp.issueBootstrapToken({ namespace: meta.namespace, serviceAccount: meta.serviceAccount, workload: meta.name });
+    const tokenFile = path.join(o.stateDir, 'tokens', `${meta.namespace}.${meta.name}.token`);
+    writeFileSync(tokenFile, token, { mode: 0o600 });
+    const logFile = path.join(o.stateDir, 'logs', `${meta.namespace}.${meta.name}.proxy.log`);
+    const args = netnsProxyArgs({ role, xdsAddress: this.#xdsAddress, tokenFile, podAddress: r.pod.address, meta });
+    const cmd = this.#inPod(r, o.nodeBinary, [o.outriggerBin, 'proxy', ...args]);
+    const sup = new Supervised({ label: `${r.state.name} proxy`, ...cmd, env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '' }, logFile });
+    r.state.proxyLogFile = logFile;
+    for (const p of [15000, 15001, 15006, 15008, 15020, 15021, 15090]) r.state.ports[`proxy:${p}`] = p;
+    this.#track(sup, r, 'proxy');
+    sup.start();
+    r.proxy = sup;
+    await waitReadyAt(r.pod.address, sup);
+  }
+
+  async #startGateway(g: PlannedGateway, r: Running): Promise<void> {
+    const o = this.#opts;
+    o.progress(`${r.state.name}: starting in ${r.pod.netns} (${r.pod.address})`);
+    // A gateway's listeners come from config: publish every port but the admin one.
+    await applyPodFirewall(r.pod.netns, { podAddress: r.pod.address, strictPorts: [], exposedPorts: [], exposeAllBut: [15000] });
+    await this.#startProxy(r, 'router', { name: g.name, namespace: g.namespace, serviceAccount: `${g.name}-service-account`, labels: g.labels, appPorts: {} });
+    if (g.kind === 'ingress' && !this.#state?.ingressUrl) {
+      const http = new TcpForwarder({ host: r.pod.address, port: 8080 });
+      const https = new TcpForwarder({ host: r.pod.address, port: 8443 });
+      this.#forwarders.push(http, https);
+      const httpPort = await http.listen('127.0.0.1', o.ingressHttpPort);
+      const httpsPort = await https.listen('127.0.0.1', o.ingressHttpsPort);
+      r.state.ports['host:8080'] = httpPort;
+      r.state.ports['host:8443'] = httpsPort;
+      if (this.#state) this.#state.ingressUrl = `http://127.0.0.1:${httpPort}`;
+    }
+    r.state.status = 'running';
+    o.progress(`${r.state.name}: ready`);
+  }
+
+  async #startWorkload(w: PlannedWorkload, r: Running, resources: readonly AnyResource[], rootNamespace: string): Promise<void> {
+    const o = this.#opts;
+    const cp = this.#cp as ControlPlaneHandle;
+    const container = w.containers[0];
+    if (!container) throw new Error(`${r.state.name} has no container`);
+    const command = resolveCommand(container, w.annotations, o.nodeBinary);
+    // Each pod has its own address: the app listens on its real container port.
+    const appPorts: Record<number, number> = {};
+    for (const p of container.ports ?? []) {
+      appPorts[p.containerPort] = p.containerPort;
+      r.state.ports[`app:${p.containerPort}`] = p.containerPort;
+    }
+    const strict = strictAppPorts(resources, w, rootNamespace);
+    await applyPodFirewall(r.pod.netns, {
+      podAddress: r.pod.address,
+      strictPorts: strict,
+      exposedPorts: w.sidecar ? sidecarExposedPorts : [],
+      ...(w.sidecar ? { serviceCidr: serviceCidr((this.#net as PodNetwork).addressing), outboundPort: 15001 } : {}),
+    });
+    if (strict.length) r.state.detail = `mTLS STRICT on ${strict.join(', ')}: plaintext from outside the pod refused`;
+    if (w.sidecar) {
+      o.progress(`${r.state.name}: starting sidecar in ${r.pod.netns} (${r.pod.address})`);
+      await this.#startProxy(r, 'sidecar', { name: w.name, namespace: w.namespace, serviceAccount: w.serviceAccount, labels: w.labels, appPorts });
+    }
+    const env = buildAppEnv({ workload: w, container, resources, appPorts, ...(w.sidecar ? { proxyUrl: 'http://127.0.0.1:15001' } : {}), base: process.env });
+    for (const e of container.env ?? []) {
+      const field = e.valueFrom?.fieldRef?.fieldPath;
+      if (field === 'status.podIP') env[e.name] = r.pod.address;
+    }
+    r.state.env = env;
+    const logFile = path.join(o.stateDir, 'logs', `${w.namespace}.${w.name}.log`);
+    r.state.logFile = logFile;
+    const app = new Supervised({ label: `${r.state.name} app`, ...this.#inPod(r, command.file, command.args), env, logFile, runToCompletion: w.runToCompletion });
+    this.#track(app, r, 'app');
+    app.on('done', (report) => {
+      if (this.#stopping) return;
+      r.state.status = report.code === 0 ? 'completed' : 'failed';
+      r.state.detail = `exited with status ${report.code}`;
+      o.progress(`${r.state.name}: ${r.state.status} (${r.state.detail})\n${indent(report.logTail)}`);
+      void r.proxy?.stop();
+      this.#save();
+    });
+    r.app = app;
+    o.progress(`${r.state.name}: starting app in ${r.pod.netns} (${command.origin}: ${path.basename(command.file)})`);
+    app.start();
+    const instance: WorkloadInstance = {
+      name: w.name,
+      namespace: w.namespace,
+      labels: w.labels,
+      serviceAccount: w.serviceAccount,
+      address: r.pod.address,
+      appPorts,
+      ...(w.sidecar ? { tunnelAddress: `${r.pod.address}:15008` } : {}),
+      healthy: true,
+      source: 'deployment',
+    };
+    r.instance = instance;
+    cp.registerWorkload(instance);
+    r.state.status = 'running';
+    o.progress(`${r.state.name}: running`);
+  }
+
+  /** Apps, then their sidecars (drained), then gateways, the control plane, and the network last. */
+  async stop(): Promise<void> {
+    if (this.#stopping) return;
+    this.#stopping = true;
+    const workloads = this.#running.filter((r) => r.state.kind === 'workload');
+    await Promise.all(
+      workloads.map(async (r) => {
+        if (r.instance) this.#cp?.unregisterWorkload(r.instance.namespace, r.instance.name);
+        await r.app?.stop();
+        await r.proxy?.stop();
+        r.state.status = 'stopped';
+      }),
+    );
+    await Promise.all(this.#running.filter((r) => r.state.kind === 'gateway').map((r) => r.proxy?.stop()));
+    await Promise.all(this.#forwarders.map((f) => f.close()));
+    await this.#dns?.close();
+    await this.#cp?.close();
+    await this.#net?.teardown();
+    removeNetnsRecord(this.#opts.stateDir);
+  }
+}
+
+function indent(text: string): string {
+  return text
+    .split('\n')
+    .map((l) => `    ${l}`)
+    .join('\n');
+}
