@@ -29,6 +29,9 @@ describe('netns pod network', { skip }, () => {
   let strict: PodHandle;
   let permissive: PodHandle;
   let client: PodHandle;
+  let legacy: PodHandle;
+  let permissiveAddress = '';
+  let strictAddress = '';
   let dns: DnsServer | undefined;
   let stableAddress = '';
   const children: ChildProcess[] = [];
@@ -38,10 +41,24 @@ describe('netns pod network', { skip }, () => {
     strict = await net.addPod();
     permissive = await net.addPod();
     client = await net.addPod();
+    legacy = await net.addPod();
     await applyPodFirewall(strict.netns, { podAddress: strict.address, strictPorts: [9898], exposedPorts: [15008] });
     await applyPodFirewall(permissive.netns, { podAddress: permissive.address, strictPorts: [], exposedPorts: [15008] });
     await applyPodFirewall(client.netns, { podAddress: client.address, strictPorts: [], exposedPorts: [], serviceCidr: serviceCidr(net.addressing), outboundPort: 15001 });
     stableAddress = net.addresses.serviceAddress('podinfo-stable', 'podinfo');
+    strictAddress = net.addresses.serviceAddress('strict', 'podinfo');
+    permissiveAddress = net.addresses.serviceAddress('permissive', 'podinfo');
+    // A pod without a sidecar: service addresses lead straight to the service's pods (kube-proxy style).
+    await applyPodFirewall(legacy.netns, {
+      podAddress: legacy.address,
+      strictPorts: [],
+      exposedPorts: [],
+      serviceCidr: serviceCidr(net.addressing),
+      serviceRoutes: [
+        { serviceAddress: strictAddress, port: 9898, backends: [{ address: strict.address, port: 9898 }] },
+        { serviceAddress: permissiveAddress, port: 80, backends: [{ address: permissive.address, port: 9898 }, { address: permissive.address, port: 9898 }] },
+      ],
+    });
     const names = new MeshNames([{ service: 'podinfo-stable', namespace: 'podinfo', address: stableAddress }]);
     net.writeResolvConf(client, names.searchList('podinfo'));
     dns = new DnsServer({ host: net.hostAddress, port: 53, names, clientNamespace: (a) => (a === client.address ? 'podinfo' : undefined) });
@@ -85,6 +102,12 @@ describe('netns pod network', { skip }, () => {
     assert.deepEqual(await runInPod(client.netns, httpGetScript('http://podinfo-stable.podinfo:9898/')), { status: 200, body: 'outbound podinfo-stable.podinfo:9898' });
     const missing = `require('node:dns').promises.lookup('nope.podinfo.svc.cluster.local', 4).then(() => console.log('{}'), (e) => console.log(JSON.stringify({ error: e.code })))`;
     assert.deepEqual(await runInPod(client.netns, missing), { error: 'ENOTFOUND' });
+  });
+
+  it('routes a pod without a sidecar from a service address to the pods, and refuses STRICT and unknown ports', async () => {
+    assert.deepEqual(await runInPod(legacy.netns, httpGetScript(`http://${permissiveAddress}/`)), { status: 200, body: `app permissive from ${legacy.address}` });
+    assert.deepEqual(await runInPod(legacy.netns, httpGetScript(`http://${strictAddress}:9898/`)), { error: 'ECONNREFUSED' });
+    assert.deepEqual(await runInPod(legacy.netns, httpGetScript(`http://${permissiveAddress}:81/`)), { error: 'ECONNREFUSED' });
   });
 
   it('teardown removes every namespace, link, rule and resolv.conf', async () => {

@@ -20,6 +20,7 @@ import { type ExitReport, Supervised } from '../supervisor.ts';
 import { newMeshId, serviceCidr } from './addressing.ts';
 import { netnsProxyArgs, waitReadyAt } from './netns-proxy.ts';
 import { removeNetnsRecord, writeNetnsRecord } from './netns-record.ts';
+import { buildServiceRoutes, type ServiceRoute } from './service-routes.ts';
 import { applyPodFirewall } from './pod-firewall.ts';
 import { type PodHandle, PodNetwork } from './pod-network.ts';
 import { strictAppPorts } from './strict-ports.ts';
@@ -114,8 +115,10 @@ export class NetnsMeshRuntime {
     for (const g of plan.gateways) gateways.push([g, await this.#addPod(`${g.namespace}/${g.name}`, 'gateway', g.namespace, false, meshNames)]);
     const workloads: [PlannedWorkload, Running][] = [];
     for (const w of plan.workloads) workloads.push([w, await this.#addPod(`${w.namespace}/${w.name}`, 'workload', w.namespace, w.sidecar, meshNames)]);
+    const members = workloads.map(([workload, r]) => ({ workload, address: r.pod.address }));
+    const routes = buildServiceRoutes(plan.services, members, (name, ns) => net.addresses.serviceAddress(name, ns));
     await Promise.all(gateways.map(([g, r]) => this.#startGateway(g, r)));
-    await Promise.all(workloads.map(([w, r]) => this.#startWorkload(w, r, resources, plan.rootNamespace)));
+    await Promise.all(workloads.map(([w, r]) => this.#startWorkload(w, r, resources, plan.rootNamespace, routes)));
     this.#save();
     return this.#state;
   }
@@ -196,7 +199,7 @@ export class NetnsMeshRuntime {
     o.progress(`${r.state.name}: ready`);
   }
 
-  async #startWorkload(w: PlannedWorkload, r: Running, resources: readonly AnyResource[], rootNamespace: string): Promise<void> {
+  async #startWorkload(w: PlannedWorkload, r: Running, resources: readonly AnyResource[], rootNamespace: string, routes: readonly ServiceRoute[]): Promise<void> {
     const o = this.#opts;
     const cp = this.#cp as ControlPlaneHandle;
     const container = w.containers[0];
@@ -213,7 +216,9 @@ export class NetnsMeshRuntime {
       podAddress: r.pod.address,
       strictPorts: strict,
       exposedPorts: w.sidecar ? sidecarExposedPorts : [],
-      ...(w.sidecar ? { serviceCidr: serviceCidr((this.#net as PodNetwork).addressing), outboundPort: 15001 } : {}),
+      serviceCidr: serviceCidr((this.#net as PodNetwork).addressing),
+      // With a sidecar, service addresses go to its outbound listener; without, straight to a pod.
+      ...(w.sidecar ? { outboundPort: 15001 } : { serviceRoutes: routes }),
     });
     if (strict.length) r.state.detail = `mTLS STRICT on ${strict.join(', ')}: plaintext from outside the pod refused`;
     if (w.sidecar) {

@@ -4,7 +4,9 @@
 // - OUTRIGGER-EXPOSE (nat PREROUTING): the proxy binds loopback only, so its tunnel, health and gateway
 //   ports are published on the pod address by DNAT to 127.0.0.1 (needs route_localnet on eth0);
 // - OUTRIGGER-OUTBOUND (nat OUTPUT): connections to service addresses (what the mesh DNS answers) go to
-//   the sidecar's outbound listener, which routes HTTP by its Host header.
+//   the sidecar's outbound listener, which routes HTTP by its Host header; in a pod without a sidecar
+//   they go straight to one of the service's pods, as kube-proxy would send them.
+import type { ServiceRoute } from './service-routes.ts';
 import { run, runIn } from './system-command.ts';
 
 export interface PodFirewall {
@@ -15,9 +17,11 @@ export interface PodFirewall {
   exposedPorts: readonly number[];
   /** Publish every TCP port but these (a gateway: its listeners are not known in advance). */
   exposeAllBut?: readonly number[];
-  /** Service address range captured to `outboundPort`; absent for pods without a sidecar. */
+  /** The service address range: captured to `outboundPort` (a sidecar), else routed by `serviceRoutes`. */
   serviceCidr?: string;
   outboundPort?: number;
+  /** A pod without a sidecar: service address and port → one of the service's pods. */
+  serviceRoutes?: readonly ServiceRoute[];
 }
 
 export const inboundChain = 'OUTRIGGER-INBOUND';
@@ -30,6 +34,11 @@ export function buildPodRules(f: PodFirewall): string {
     // A TCP reset, so a client sees "connection refused" at once instead of waiting for a timeout.
     lines.push(`-A ${inboundChain} -p tcp -m tcp --dport ${port} -j REJECT --reject-with tcp-reset`);
   }
+  if (f.serviceCidr) {
+    // What no rule above took (a port the service lacks, a service without pods): refused at once.
+    lines.push(`:${outboundChain} - [0:0]`, `-A OUTPUT -j ${outboundChain}`);
+    lines.push(`-A ${outboundChain} -d ${f.serviceCidr} -p tcp -j REJECT --reject-with tcp-reset`, `-A ${outboundChain} -d ${f.serviceCidr} -j REJECT`);
+  }
   lines.push('COMMIT', '*nat', `:${exposeChain} - [0:0]`, `:${outboundChain} - [0:0]`, `-A PREROUTING -j ${exposeChain}`, `-A OUTPUT -j ${outboundChain}`);
   const dest = `-d ${f.podAddress}/32 -p tcp -m tcp`;
   for (const port of [...f.exposedPorts].sort((a, b) => a - b)) {
@@ -39,8 +48,17 @@ export function buildPodRules(f: PodFirewall): string {
     for (const port of f.exposeAllBut) lines.push(`-A ${exposeChain} ${dest} --dport ${port} -j RETURN`);
     lines.push(`-A ${exposeChain} -d ${f.podAddress}/32 -p tcp -j DNAT --to-destination 127.0.0.1`);
   }
-  if (f.serviceCidr && f.outboundPort) {
+  if (f.serviceCidr && f.outboundPort !== undefined) {
     lines.push(`-A ${outboundChain} -d ${f.serviceCidr} -p tcp -j REDIRECT --to-ports ${f.outboundPort}`);
+  }
+  for (const r of f.serviceRoutes ?? []) {
+    const match = `-d ${r.serviceAddress}/32 -p tcp -m tcp --dport ${r.port}`;
+    r.backends.forEach((b, i) => {
+      // Rule i of n takes 1/(n-i) of what is left, so each backend gets 1/n (kube-proxy's scheme).
+      const left = r.backends.length - i;
+      const pick = left > 1 ? ` -m statistic --mode random --probability ${(1 / left).toFixed(5)}` : '';
+      lines.push(`-A ${outboundChain} ${match}${pick} -j DNAT --to-destination ${b.address}:${b.port}`);
+    });
   }
   lines.push('COMMIT', '');
   return lines.join('\n');
