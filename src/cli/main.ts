@@ -18,6 +18,7 @@ const commands: (() => Promise<{ define: Define }>)[] = [
   () => import('./proxy-config.ts'),
   () => import('./tls-check.ts'),
   () => import('./explain.ts'),
+  () => import('./verify.ts'),
 ];
 
 export async function main(argv: readonly string[]): Promise<number> {

@@ -1,0 +1,36 @@
+// `outrigger verify`: the seed's verification suite against the running local mesh; exit 1 on any FAIL.
+import type { Command } from 'commander';
+
+interface Flags {
+  dir?: string;
+  output: string;
+  requests: string;
+  ingressHost?: string;
+}
+
+export function define(program: Command): void {
+  program
+    .command('verify')
+    .description("run the seed's verification suite against the running mesh: sync, mTLS, split, canary, authorization, metrics, certificates")
+    .option('--dir <dir>', 'the state directory of the running mesh', '.outrigger')
+    .option('--requests <n>', 'requests for the traffic split check', '100')
+    .option('--ingress-host <host>', "the Host the ingress is addressed with (default: the Gateway's host)")
+    .option('-o, --output <format>', 'text or json', 'text')
+    .action(async (flags: Flags) => {
+      const { runningMesh } = await import('./mesh-state.ts');
+      const { runVerify, formatVerifyText } = await import('../verify/run-verify.ts');
+      const { gatewayHost } = await import('../verify/gateway-host.ts');
+      let state: import('../runtime/state.ts').MeshState;
+      try {
+        state = runningMesh(flags.dir).state;
+      } catch (err) {
+        console.error(`verify: ${(err as Error).message}`);
+        process.exitCode = 1;
+        return;
+      }
+      const ingressHost = flags.ingressHost ?? gatewayHost(state.configDirs);
+      const report = await runVerify(state, { settings: { splitRequests: Number(flags.requests), ...(ingressHost ? { ingressHost } : {}) } });
+      process.stdout.write(flags.output === 'json' ? `${JSON.stringify(report, null, 2)}\n` : formatVerifyText(report));
+      if (!report.passed) process.exitCode = 1;
+    });
+}
