@@ -7,6 +7,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import { TypeUrl } from '../../src/xds/type-urls.ts';
+import { RawAdsClient, sidecarNode } from '../controlplane/raw-ads-client.ts';
 import { MeshFixture } from './mesh-fixture.ts';
 
 const executablePath = '/usr/bin/chromium';
@@ -93,8 +95,17 @@ test('the service page, traces, proxies and certificates render', { skip }, asyn
   assert.equal(await page.locator('#waterfall .span-row.error').count(), 3);
   await page.screenshot({ path: path.join(shots, 'trace.png'), fullPage: true });
 
-  await page.goto(`${mesh.dashboard.url}#/proxies`);
-  await page.waitForSelector('text=Metrics scrape');
+  const proxy = new RawAdsClient(mesh.cp.xdsAddress, sidecarNode('podinfo', 'podinfo-canary-0', 'default', 'podinfo-canary'));
+  try {
+    proxy.subscribe(TypeUrl.Cluster);
+    proxy.nack(await proxy.next(), '', 'cluster outbound|9898||podinfo.podinfo.svc.cluster.local: unsupported lb_policy');
+    await proxy.barrier();
+    await page.goto(`${mesh.dashboard.url}#/proxies`);
+    await page.waitForSelector('#proxies-table [data-proxy="podinfo-canary-0.podinfo"]');
+    assert.match((await page.locator('#proxies-table .nack-row').textContent()) ?? '', /unsupported lb_policy/);
+  } finally {
+    proxy.close();
+  }
   await page.screenshot({ path: path.join(shots, 'proxies.png'), fullPage: true });
 
   await page.goto(`${mesh.dashboard.url}#/certificates`);
