@@ -1,0 +1,178 @@
+// Control-plane bench: translation time and xDS bytes per proxy at 100 and 1,000 services, and with
+// 50, 200 and 1,000 simulated proxies (real ADS clients in a child process, ads-swarm.ts) the
+// config-change-to-ACK latency and the control plane's RSS per connected proxy.
+// Run alone: node bench/control-plane.ts [--quick]
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { CertificateAuthority } from '../src/ca/certificate-authority.ts';
+import { loadText } from '../src/config/load.ts';
+import { ControlPlane } from '../src/controlplane/control-plane.ts';
+import type { ProxyView } from '../src/model/proxy-view.ts';
+import { buildSnapshot } from '../src/model/snapshot.ts';
+import { buildProxyResources } from '../src/translate/proxy-resources.ts';
+import { encodeResource } from '../src/xds/resource-encoder.ts';
+import type { SwarmMessage, SwarmProxy } from './ads-swarm.ts';
+import { core } from './processes.ts';
+import { median, quantile } from './stats.ts';
+import type { ControlPlaneSummary } from './summary.ts';
+
+const namespaces = 10;
+
+/** A mesh of `services` Services, each with a Deployment, DestinationRule (2 subsets) and a weighted VirtualService; changing `canaryWeight` changes every VirtualService, so every proxy gets a push. */
+export function scaleMeshYaml(services: number, o: { canaryWeight?: number; scoped?: boolean } = {}): string {
+  const canaryWeight = o.canaryWeight ?? 10;
+  const docs: string[] = [];
+  for (let n = 0; n < namespaces; n++) {
+    docs.push(`apiVersion: v1\nkind: Namespace\nmetadata: { name: ns${n}, labels: { istio-injection: enabled } }`);
+    // Namespace isolation, as Istio recommends at scale: each proxy sees its own namespace only.
+    if (o.scoped) docs.push(`apiVersion: networking.istio.io/v1\nkind: Sidecar\nmetadata: { name: default, namespace: ns${n} }\nspec: { egress: [{ hosts: ["./*"] }] }`);
+  }
+  for (let i = 0; i < services; i++) {
+    const ns = `ns${i % namespaces}`;
+    docs.push(`apiVersion: v1\nkind: Service\nmetadata: { name: svc${i}, namespace: ${ns} }\nspec: { selector: { app: svc${i} }, ports: [{ name: http, port: 8080 }, { name: grpc, port: 9090 }] }`);
+    docs.push(`apiVersion: apps/v1\nkind: Deployment\nmetadata: { name: svc${i}, namespace: ${ns} }\nspec: { replicas: 1, selector: { matchLabels: { app: svc${i} } }, template: { metadata: { labels: { app: svc${i}, version: v1 } }, spec: { serviceAccountName: sa${i}, containers: [{ name: app, image: bench/app, command: ["true"], ports: [{ containerPort: 8080 }, { containerPort: 9090 }] }] } } }`);
+    docs.push(`apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: { name: svc${i}, namespace: ${ns} }\nspec: { host: svc${i}, subsets: [{ name: v1, labels: { version: v1 } }, { name: v2, labels: { version: v2 } }] }`);
+    const w = canaryWeight;
+    docs.push(`apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: { name: svc${i}, namespace: ${ns} }\nspec: { hosts: [svc${i}], http: [{ route: [{ destination: { host: svc${i}, subset: v1 }, weight: ${100 - w} }, { destination: { host: svc${i}, subset: v2 }, weight: ${w} }] }] }`);
+  }
+  return `${docs.join('\n---\n')}\n`;
+}
+
+function view(i: number): ProxyView {
+  const ns = `ns${i % namespaces}`;
+  return { id: `sidecar~127.0.0.1~svc${i}-0.${ns}~${ns}.svc.cluster.local`, role: 'sidecar', namespace: ns, workloadName: `svc${i}-0`, serviceAccount: `sa${i}`, labels: { app: `svc${i}`, version: 'v1' }, ip: '127.0.0.1', appPorts: {} };
+}
+
+/** Translation time (median ms) and wire bytes of one sidecar's full xDS in a mesh of `services`. */
+export function translationCost(services: number, scoped = false): { ms: number; bytes: number } {
+  const snapshot = buildSnapshot(loadText(scaleMeshYaml(services, { scoped }), 'scale.yaml').resources, [], '1');
+  const v = view(0);
+  const runs = services >= 1000 ? 5 : 20;
+  const times: number[] = [];
+  let out = buildProxyResources(snapshot, v);
+  for (let i = 0; i < runs + 2; i++) {
+    const t = performance.now();
+    out = buildProxyResources(snapshot, v);
+    if (i >= 2) times.push(performance.now() - t);
+  }
+  let bytes = 0;
+  for (const [typeUrl, named] of out) for (const r of named.values()) bytes += encodeResource(typeUrl, r).value.length;
+  return { ms: median(times), bytes };
+}
+
+interface Swarm {
+  next(): Promise<SwarmMessage>;
+  send(m: object): void;
+  stop(): Promise<void>;
+}
+
+function startSwarm(address: string, proxies: SwarmProxy[]): Swarm {
+  const file = path.join(import.meta.dirname, 'ads-swarm.ts');
+  // On the load core, so the simulated proxies do not share a core with the control plane.
+  const child = spawn('taskset', ['-c', core('load'), process.execPath, file], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  child.send({ kind: 'start', address, proxies });
+  const queue: SwarmMessage[] = [];
+  const waiters: ((m: SwarmMessage) => void)[] = [];
+  child.on('message', (m: SwarmMessage) => {
+    const w = waiters.shift();
+    if (w) w(m);
+    else queue.push(m);
+  });
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  return {
+    next: () => {
+      const m = queue.shift();
+      if (m) return Promise.resolve(m);
+      return new Promise((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error('ADS swarm did not answer within 120 s')), 120_000);
+        waiters.push((x) => {
+          clearTimeout(t);
+          resolve(x);
+        });
+      });
+    },
+    send: (m) => child.send(m),
+    stop: async () => {
+      child.send({ kind: 'stop' });
+      const t = setTimeout(() => child.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(t);
+    },
+  };
+}
+
+/** N proxies against one control plane: RSS per proxy and change-to-ACK latencies over `changes` edits. */
+export async function ackLatency(proxyCount: number, services: number, changes: number): Promise<{ acksMs: number[]; rssPerProxyMb: number }> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'outrigger-cp-bench-'));
+  const file = path.join(dir, 'mesh.yaml');
+  writeFileSync(file, scaleMeshYaml(services, { scoped: true }));
+  const ca = await CertificateAuthority.ephemeral();
+  const cp = await ControlPlane.start({ configPaths: [dir], xdsAddress: '127.0.0.1:0', ca, rescanMs: 0, log: () => {} });
+  let swarm: Swarm | undefined;
+  try {
+    const proxies: SwarmProxy[] = Array.from({ length: proxyCount }, (_, i) => {
+      const v = view(i % services);
+      const workload = `svc${i % services}-${Math.floor(i / services)}`;
+      return {
+        id: `sidecar~127.0.0.1~${workload}.${v.namespace}~${v.namespace}.svc.cluster.local`,
+        token: cp.issueBootstrapToken({ namespace: v.namespace, serviceAccount: v.serviceAccount, workload }),
+        metadata: { NAMESPACE: v.namespace, SERVICE_ACCOUNT: v.serviceAccount, WORKLOAD_NAME: workload, LABELS: v.labels, INSTANCE_IPS: '127.0.0.1', CLUSTER_ID: 'Kubernetes' },
+      };
+    });
+    const rss0 = process.memoryUsage().rss;
+    swarm = startSwarm(cp.xdsAddress, proxies);
+    await swarm.next();
+    // Connections change the registry (proxies announce themselves): let that push settle first.
+    cp.flush();
+    swarm.send({ kind: 'mark', at: 0 });
+    swarm.send({ kind: 'collect', quietMs: 300 });
+    await swarm.next();
+    const rssPerProxyMb = (process.memoryUsage().rss - rss0) / proxyCount / 2 ** 20;
+    const acksMs: number[] = [];
+    for (let c = 0; c < changes; c++) {
+      const at = performance.timeOrigin + performance.now();
+      swarm.send({ kind: 'mark', at });
+      writeFileSync(file, scaleMeshYaml(services, { scoped: true, canaryWeight: 20 + c }));
+      await cp.rescan();
+      cp.flush();
+      swarm.send({ kind: 'collect', quietMs: 300 });
+      const m = await swarm.next();
+      if (m.kind === 'acks') for (const t of m.lastAckAt) acksMs.push(t > 0 ? t - at : Number.POSITIVE_INFINITY);
+    }
+    return { acksMs, rssPerProxyMb };
+  } finally {
+    await swarm?.stop();
+    await cp.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export async function runControlPlaneBench(o: { quick: boolean; log: (m: string) => void }): Promise<ControlPlaneSummary> {
+  const out: ControlPlaneSummary = { ackP50Ms: {}, ackP99Ms: {}, bytesPerProxy: {}, translateMs: {}, rssPerProxyMb: {} };
+  for (const services of [100, 1000]) {
+    for (const scoped of [false, true]) {
+      const c = translationCost(services, scoped);
+      const key = scoped ? `${services}-scoped` : String(services);
+      out.bytesPerProxy[key] = c.bytes;
+      out.translateMs[key] = c.ms;
+      o.log(`translation, ${key} services: ${c.ms.toFixed(2)} ms and ${(c.bytes / 1024).toFixed(1)} KB per proxy`);
+    }
+  }
+  for (const n of [50, 200, 1000]) {
+    const r = await ackLatency(n, 100, o.quick || n >= 1000 ? 2 : 5);
+    const sorted = [...r.acksMs].sort((a, b) => a - b);
+    out.ackP50Ms[n] = quantile(sorted, 0.5);
+    out.ackP99Ms[n] = quantile(sorted, 0.99);
+    out.rssPerProxyMb[n] = r.rssPerProxyMb;
+    o.log(`${n} proxies: change to ACK p50 ${out.ackP50Ms[n]?.toFixed(0)} ms, p99 ${out.ackP99Ms[n]?.toFixed(0)} ms; ${r.rssPerProxyMb.toFixed(3)} MB per proxy`);
+  }
+  return out;
+}
+
+if (import.meta.main) {
+  const quick = process.argv.includes('--quick');
+  const r = await runControlPlaneBench({ quick, log: (m) => process.stderr.write(`${m}\n`) });
+  process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+}
