@@ -30,7 +30,7 @@ export interface HaproxyPairInput {
 
 const globals = `global
   nbthread 1
-  maxconn 20000
+  maxconn 4000
   ssl-default-bind-options ssl-min-ver TLSv1.3
   ssl-default-server-options ssl-min-ver TLSv1.3
 defaults
@@ -115,8 +115,8 @@ function start(dir: string, name: string, config: string): Started {
 export async function startHaproxyPair(i: HaproxyPairInput): Promise<HaproxyPair> {
   const server = start(i.dir, 'haproxy-server', serverConfig(i));
   const client = start(i.dir, 'haproxy-client', clientConfig(i));
-  for (const p of Object.values(i.back)) await waitForPort(p, 15_000, server.child);
-  for (const p of Object.values(i.front)) await waitForPort(p, 15_000, client.child);
+  for (const p of Object.values(i.back)) await waitForPort(p, 15_000, server);
+  for (const p of Object.values(i.front)) await waitForPort(p, 15_000, client);
   return {
     front: i.front,
     pids: [client.pid, server.pid],

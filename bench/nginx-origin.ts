@@ -37,7 +37,7 @@ http {
   const confFile = path.join(prefix, 'nginx.conf');
   writeFileSync(confFile, conf);
   const p = startPinned(core('server'), 'nginx', ['-p', prefix, '-e', 'stderr', '-c', confFile], path.join(dir, 'nginx.log'));
-  await waitForPort(port, 15_000, p.child);
-  await waitForPort(h2cPort, 15_000, p.child);
+  await waitForPort(port, 15_000, p);
+  await waitForPort(h2cPort, 15_000, p);
   return { ...p, port, h2cPort };
 }

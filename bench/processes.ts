@@ -1,7 +1,7 @@
 // Child processes of the benchmark: started pinned to a core with taskset (servers on core 0, load
 // generators on core 1), logs kept in the work directory, stopped by their own pid only.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { openSync } from 'node:fs';
+import { openSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 
 export class BenchProcessError extends Error {
@@ -11,6 +11,7 @@ export class BenchProcessError extends Error {
 export interface Started {
   pid: number;
   child: ChildProcess;
+  logFile: string;
   stop(): Promise<void>;
 }
 
@@ -28,6 +29,7 @@ export function startPinned(cpu: string, file: string, args: readonly string[], 
   return {
     pid,
     child,
+    logFile,
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill('SIGTERM');
@@ -39,10 +41,13 @@ export function startPinned(cpu: string, file: string, args: readonly string[], 
 }
 
 /** Resolves once something accepts TCP connections on the port; bounded by `timeoutMs`. */
-export async function waitForPort(port: number, timeoutMs = 15_000, child?: ChildProcess): Promise<void> {
+export async function waitForPort(port: number, timeoutMs = 15_000, p?: Started): Promise<void> {
   const until = Date.now() + timeoutMs;
   while (Date.now() < until) {
-    if (child && child.exitCode !== null) throw new BenchProcessError(`process exited with ${child.exitCode} before port ${port} opened`);
+    if (p && p.child.exitCode !== null) {
+      const tail = readFileSync(p.logFile, 'utf8').split('\n').slice(-8).join('\n');
+      throw new BenchProcessError(`process exited with ${p.child.exitCode} before port ${port} opened:\n${tail}`);
+    }
     const ok = await new Promise<boolean>((resolve) => {
       const s = net.connect(port, '127.0.0.1');
       s.once('connect', () => {

@@ -56,7 +56,7 @@ async function main(): Promise<void> {
   const grpcPort = await port();
   const grpcOrigin: Started = startPinned(core('server'), process.execPath, [path.join(import.meta.dirname, 'grpc-origin.ts'), String(grpcPort)], path.join(dir, 'grpc-origin.log'));
   stops.push(() => grpcOrigin.stop());
-  await waitForPort(grpcPort, 15_000, grpcOrigin.child);
+  await waitForPort(grpcPort, 15_000, grpcOrigin);
   const grpcBody = path.join(dir, 'grpc-body.bin');
   writeGrpcBody(grpcBody, 64);
 

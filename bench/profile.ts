@@ -1,0 +1,74 @@
+// CPU profile of the sidecar hot path: the Outrigger pair under closed-loop HTTP/1.1 load with
+// `node --cpu-prof` on both sidecars, then the top self-time functions of each profile.
+// Run: node bench/profile.ts [--seconds N]
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { allocatePort } from '../src/runtime/ports.ts';
+import type { LoadResult } from './load-gen.ts';
+import { originHost, originPorts } from './mesh-yaml.ts';
+import { startNginx } from './nginx-origin.ts';
+import { startOutriggerPair } from './outrigger-pair.ts';
+import { cpuWindow } from './proc-stat.ts';
+import { core, runCommand } from './processes.ts';
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+}
+interface CpuProfile {
+  nodes: ProfileNode[];
+  samples: number[];
+  timeDeltas: number[];
+}
+
+/** Self time per function (ms), largest first, with the share of all samples. */
+export function topSelfTime(profile: CpuProfile, top: number): { fn: string; ms: number; pct: number }[] {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const self = new Map<string, number>();
+  let total = 0;
+  profile.samples.forEach((id, i) => {
+    const n = byId.get(id);
+    const dt = (profile.timeDeltas[i] ?? 0) / 1000;
+    total += dt;
+    if (!n) return;
+    const f = n.callFrame;
+    const where = f.url ? `${f.url.replace(/^file:\/\/.*?\/(src|node_modules)\//, '$1/')}:${f.lineNumber + 1}` : '';
+    const key = `${f.functionName || '(anonymous)'} ${where}`.trim();
+    self.set(key, (self.get(key) ?? 0) + dt);
+  });
+  return [...self.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, top)
+    .map(([fn, ms]) => ({ fn, ms, pct: (ms / total) * 100 }));
+}
+
+if (import.meta.main) {
+  const arg = (name: string, fallback: number) => (process.argv.includes(name) ? Number(process.argv[process.argv.indexOf(name) + 1]) : fallback);
+  const seconds = arg('--seconds', 8);
+  const connections = arg('--connections', 4);
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'outrigger-profile-'));
+  const taken = new Set<number>();
+  const nginx = await startNginx(dir, await allocatePort(taken), await allocatePort(taken));
+  const profDir = path.join(dir, 'profiles');
+  const pair = await startOutriggerPair({ dir, fillerServices: 100, origin: { http: nginx.port, grpc: nginx.port }, taken, nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${profDir}`] });
+  try {
+    const spec = { port: pair.outboundPort, host: `${originHost}:${originPorts.http}`, path: '/', mode: 'closed', rate: 0, durationMs: seconds * 1000, connections, maxConnections: connections };
+    const cpu = cpuWindow(pair.pids);
+    const r = JSON.parse(await runCommand('taskset', ['-c', core('load'), process.execPath, path.join(import.meta.dirname, 'load-gen.ts'), JSON.stringify(spec)], (seconds + 30) * 1000)) as LoadResult;
+    let perRequest = 'unknown (a sidecar exited)';
+    try {
+      perRequest = `${(cpu() / Math.max(1, r.completed)).toFixed(1)} µs/req`;
+    } catch {}
+    process.stdout.write(`${r.completed} requests over ${connections} connections in ${(r.elapsedMs / 1000).toFixed(1)} s, ${r.errors} errors, pair CPU ${perRequest}\n`);
+  } finally {
+    await pair.stop();
+    await nginx.stop();
+  }
+  for (const file of readdirSync(profDir)) {
+    const profile = JSON.parse(readFileSync(path.join(profDir, file), 'utf8')) as CpuProfile;
+    process.stdout.write(`\n${file}\n`);
+    for (const t of topSelfTime(profile, 15)) process.stdout.write(`${t.pct.toFixed(1).padStart(5)}%  ${t.ms.toFixed(0).padStart(6)} ms  ${t.fn}\n`);
+  }
+  process.stdout.write(`\nprofiles kept in ${profDir}\n`);
+}
