@@ -141,3 +141,43 @@ test('inbound sees the peer SPIFFE ID and source workload on its connection', as
   assert.equal(res.status, 200);
   assert.deepEqual(seen, [{ principal: 'spiffe://cluster.local/ns/frontend/sa/web', workload: 'web' }]);
 });
+
+test('network RBAC in front of tcp_proxy refuses a tunnelled TCP caller it denies', async () => {
+  const denyWeb: TypedAny = {
+    '@type': TypeUrl.NetworkRbac,
+    stat_prefix: 'tcp.',
+    rules: {
+      action: 'DENY',
+      policies: {
+        'ns[podinfo]-policy[no-web]-rule[0]': {
+          permissions: [{ any: true }],
+          principals: [{ authenticated: { principal_name: { exact: 'spiffe://cluster.local/ns/frontend/sa/web' } } }],
+        },
+      },
+    },
+  };
+  const inbound = listener('virtualInbound', 15006, [{ port: 9898, filter: hcm('inbound|9898||') }]);
+  (inbound['filter_chains'] as unknown[]).push({
+    filter_chain_match: { destination_port: { value: 5432 } },
+    filters: [
+      { name: 'envoy.filters.network.rbac', typed_config: denyWeb },
+      { name: 'envoy.filters.network.tcp_proxy', typed_config: tcpProxy('inbound|5432||') },
+    ],
+  });
+  push(server.proxy, [inbound, listener('connect_terminate', 15008, [])]);
+  const out = await client.port('virtualOutbound');
+  const s = net.connect(out, '127.0.0.1');
+  s.write('CONNECT db.podinfo:5432 HTTP/1.1\r\nhost: db.podinfo:5432\r\n\r\n');
+  let buf = '';
+  const outcome = await new Promise<string>((resolve) => {
+    s.on('error', () => resolve(buf));
+    s.on('close', () => resolve(buf));
+    s.on('data', (c) => {
+      buf += c.toString();
+      if (buf.includes('hello-tcp')) resolve(buf);
+      else if (buf.includes('\r\n\r\n')) s.write('hello-tcp');
+    });
+  });
+  s.destroy();
+  assert.doesNotMatch(outcome, /hello-tcp/, 'the denied caller never reaches the app');
+});

@@ -32,7 +32,7 @@ export class Cluster {
     this.settings = settings;
     this.stats = deps.stats;
     this.#deps = deps;
-    this.#lb = buildLoadBalancer(settings.lbConfig, [], { random: deps.random, now: deps.now });
+    this.#lb = buildLoadBalancer(settings.lbConfig, [], lbDeps(deps));
     this.setEndpoints(settings.inlineEndpoints);
   }
 
@@ -40,7 +40,7 @@ export class Cluster {
   update(settings: ClusterSettings): void {
     const reconnect = settings.http2 !== this.settings.http2 || settings.connectTimeoutMs !== this.settings.connectTimeoutMs || settings.maxConnections !== this.settings.maxConnections;
     if (settings.lbKey !== this.settings.lbKey) {
-      this.#lb = buildLoadBalancer(settings.lbConfig, [], { random: this.#deps.random, now: this.#deps.now });
+      this.#lb = buildLoadBalancer(settings.lbConfig, [], lbDeps(this.#deps));
       this.#lb.update(this.#endpoints);
     }
     this.settings = settings;
@@ -111,4 +111,24 @@ export class Cluster {
     this.#upstreams.clear();
     await Promise.all(all.map((u) => u.close()));
   }
+}
+
+/** Load-balancer dependencies; ORIGINAL_DST clusters (PassthroughCluster) make a host from the original destination. */
+export function lbDeps(deps: Pick<ClusterDeps, 'random' | 'now'>) {
+  return {
+    random: deps.random,
+    now: deps.now,
+    originalHost: (address: string, port: number): Endpoint => ({
+      address,
+      port,
+      key: `${address}:${port}`,
+      mesh: false,
+      targetPort: port,
+      weight: 1,
+      healthy: true,
+      priority: 0,
+      locality: '',
+      active: 0,
+    }),
+  };
 }

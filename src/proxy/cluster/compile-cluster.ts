@@ -8,6 +8,7 @@ import type { Endpoint } from './endpoint.ts';
 import type { LbClusterJson } from './lb/build-load-balancer.ts';
 import { buildLoadBalancer } from './lb/build-load-balancer.ts';
 import { compileLoadAssignment } from './endpoint.ts';
+import { lbDeps } from './cluster.ts';
 
 export type DiscoveryType = 'EDS' | 'STATIC' | 'STRICT_DNS' | 'LOGICAL_DNS' | 'ORIGINAL_DST';
 
@@ -45,7 +46,7 @@ export function compileCluster(c: EnvoyCluster): ClusterSettings {
   const lbConfig = c as unknown as LbClusterJson;
   try {
     // Built once here so a bad policy config NACKs the update instead of failing on first use.
-    buildLoadBalancer(lbConfig, [], { random: Math.random, now: () => 0 });
+    buildLoadBalancer(lbConfig, [], lbDeps({ random: Math.random, now: () => 0 }));
   } catch (err) {
     throw new ProxyConfigError(where, 'lb_policy', err instanceof Error ? err.message : String(err));
   }

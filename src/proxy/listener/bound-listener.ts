@@ -25,6 +25,8 @@ export interface ListenerDeps {
   secrets: { get(name: string): { cert?: string; key?: string; ca?: string } | undefined };
   /** Istio's per-port outbound listeners (`bind_to_port: false`), consulted by the forward proxy. */
   unboundListener(port: number): CompiledListener | undefined;
+  /** A TCP connection refused by network RBAC (`rbac_access_denied_matched_policy[...]`), for logs and stats. */
+  onRbacDenied?(statPrefix: string, details: string): void;
 }
 
 export class BoundListener {
@@ -103,6 +105,14 @@ export class BoundListener {
   /** Runs one connection (or tunnelled stream) on a chosen filter chain. */
   serveChain(s: Duplex, chain: FilterChain, connection: ConnectionInfo, knownH2 = false): void {
     if (chain.handler.kind === 'tcp') {
+      for (const rbac of chain.handler.rbac) {
+        const verdict = rbac.check(connection);
+        if (!verdict.allowed) {
+          this.#deps.onRbacDenied?.(chain.handler.statPrefix, verdict.details);
+          s.destroy();
+          return;
+        }
+      }
       proxyTcp(this.#deps.clusters, chain.handler, s, { address: connection.localAddress, port: connection.localPort }, this.#deps.random);
       return;
     }

@@ -1,10 +1,11 @@
 // Listener (LDS) → filter chains with their match, TLS and network filter (HCM or tcp_proxy), compiled
 // once. An HCM with `rds` names its route configuration; an inline route_config is compiled here.
-import type { TypedAny } from '../../xds/any.ts';
-import { TypeUrl } from '../../xds/type-urls.ts';
+import { readTypedStruct, type TypedAny } from '../../xds/any.ts';
+import { OutriggerExtension, TypeUrl } from '../../xds/type-urls.ts';
 import { compileWeightedPick } from '../cluster/weighted-pick.ts';
 import { ProxyConfigError } from '../config/config-error.ts';
 import type { EnvoyFilterChain, EnvoyHcm, EnvoyListener, EnvoyTcpProxy } from '../config/envoy-shapes.ts';
+import { compileNetworkRbac, type NetworkRbac } from '../filters/rbac/network-filter.ts';
 import type { ChainedFilter, HttpFilterRegistry } from '../http/filter-registry.ts';
 import type { RouteTable } from '../http/route/index.ts';
 
@@ -21,6 +22,8 @@ export interface TcpChain {
   readonly kind: 'tcp';
   readonly statPrefix: string;
   pickCluster(random: number): string;
+  /** `envoy.filters.network.rbac` filters in front of tcp_proxy, checked once per connection. */
+  readonly rbac: readonly NetworkRbac[];
 }
 
 export interface DownstreamTls {
@@ -82,17 +85,18 @@ function compileTcp(tp: EnvoyTcpProxy, where: string): TcpChain {
   const statPrefix = tp.stat_prefix ?? '';
   if (tp.cluster) {
     const name = tp.cluster;
-    return { kind: 'tcp', statPrefix, pickCluster: () => name };
+    return { kind: 'tcp', statPrefix, pickCluster: () => name, rbac: [] };
   }
   const list = (tp.weighted_clusters?.clusters ?? []).map((c) => ({ name: c.name ?? '', weight: c.weight ?? 0 }));
   const total = list.reduce((s, c) => s + c.weight, 0);
   if (!list.length || total <= 0) throw new ProxyConfigError(where, 'tcp_proxy', 'cluster or weighted_clusters is required');
-  return { kind: 'tcp', statPrefix, pickCluster: compileWeightedPick(list) };
+  return { kind: 'tcp', statPrefix, pickCluster: compileWeightedPick(list), rbac: [] };
 }
 
 function compileChain(fc: EnvoyFilterChain, where: string, ctx: ListenerCompileContext): FilterChain {
   const filters = fc.filters ?? [];
   let handler: HttpChain | TcpChain | undefined;
+  const rbac: NetworkRbac[] = [];
   filters.forEach((f, i) => {
     const at = `${where}.filters[${i}]`;
     const type = f.typed_config?.['@type'];
@@ -109,11 +113,19 @@ function compileChain(fc: EnvoyFilterChain, where: string, ctx: ListenerCompileC
       };
     } else if (type === TypeUrl.TcpProxy) {
       handler = compileTcp(f.typed_config as unknown as EnvoyTcpProxy, at);
-    } else if (type === TypeUrl.NetworkRbac || f.is_optional) {
-      // Network RBAC is enforced by the authorization filters on the tunnel; optional filters are skipped.
-    } else throw new ProxyConfigError(at, 'typed_config', `unsupported network filter ${f.name} (${String(type)})`);
+    } else if (type === TypeUrl.NetworkRbac) {
+      try {
+        rbac.push(compileNetworkRbac(f.typed_config as TypedAny));
+      } catch (err) {
+        throw new ProxyConfigError(at, 'typed_config', err instanceof Error ? err.message : String(err));
+      }
+    } else if (!f.is_optional) throw new ProxyConfigError(at, 'typed_config', `unsupported network filter ${f.name} (${String(type)})`);
   });
   if (!handler) throw new ProxyConfigError(where, 'filters', 'needs http_connection_manager or tcp_proxy');
+  if (rbac.length > 0) {
+    if (handler.kind !== 'tcp') throw new ProxyConfigError(where, 'filters', 'envoy.filters.network.rbac is supported in front of tcp_proxy only');
+    handler = { ...handler, rbac };
+  }
   const m = fc.filter_chain_match ?? {};
   const tls = compileTls(fc.transport_socket, where);
   return {
@@ -127,10 +139,29 @@ function compileChain(fc: EnvoyFilterChain, where: string, ctx: ListenerCompileC
   };
 }
 
+/** The tunnel listener's only filter: it hands streams to `virtualInbound` (docs/internals.md §5). */
+function checkTunnelChains(l: EnvoyListener, where: string): void {
+  (l.filter_chains ?? []).forEach((fc, i) => {
+    const filters = fc.filters ?? [];
+    const at = `${where}.filter_chains[${i}].filters`;
+    if (filters.length !== 1) throw new ProxyConfigError(at, 'filters', 'the tunnel listener takes exactly one outrigger.tunnel filter');
+    try {
+      const cfg = readTypedStruct(filters[0]?.typed_config, OutriggerExtension.Tunnel);
+      if (cfg['inbound_listener'] !== 'virtualInbound') throw new Error(`inbound_listener must be virtualInbound, got ${String(cfg['inbound_listener'])}`);
+    } catch (err) {
+      throw new ProxyConfigError(`${at}[0]`, 'typed_config', err instanceof Error ? err.message : String(err));
+    }
+  });
+}
+
 export function compileListener(l: EnvoyListener, ctx: ListenerCompileContext): CompiledListener {
   const where = `Listener ${l.name}`;
   const sa = l.address?.socket_address;
   if (!sa || sa.port_value === undefined) throw new ProxyConfigError(where, 'address.socket_address', 'address and port_value are required');
+  if (l.name === 'connect_terminate') {
+    checkTunnelChains(l, where);
+    return { name: l.name, address: sa.address || '0.0.0.0', port: sa.port_value, chains: [], bindToPort: true };
+  }
   const chains = (l.filter_chains ?? []).map((fc, i) => compileChain(fc, `${where}.filter_chains[${i}]`, ctx));
   const defaultChain = l.default_filter_chain ? compileChain(l.default_filter_chain, `${where}.default_filter_chain`, ctx) : undefined;
   return { name: l.name, address: sa.address || '0.0.0.0', port: sa.port_value, chains, bindToPort: l.bind_to_port?.value ?? true, ...(defaultChain ? { defaultChain } : {}) };
