@@ -11,6 +11,9 @@ interface Flags {
   portMap?: string;
   metadataJson: string;
   drainSeconds: string;
+  trustDomain: string;
+  certTtl?: string;
+  graceRatio?: string;
 }
 
 export class ProxyArgsError extends Error {
@@ -39,14 +42,23 @@ export function define(program: Command): void {
     .option('--port-map <map>', 'Istio port → bound port, e.g. 15001=41000,15008=41002')
     .option('--metadata-json <json>', 'node metadata (NAMESPACE, LABELS, SERVICE_ACCOUNT, ...)', '{}')
     .option('--drain-seconds <n>', 'how long in-flight work may finish on shutdown', '5')
+    .option('--trust-domain <domain>', 'SPIFFE trust domain of the workload identity (meshConfig.trustDomain)', 'cluster.local')
+    .option('--cert-ttl <duration>', "workload certificate lifetime to ask for (Istio's SECRET_TTL, e.g. 24h)")
+    .option('--grace-ratio <ratio>', "renew when this fraction of the lifetime has passed (Istio's SECRET_GRACE_PERIOD_RATIO, default 0.5)")
     .action(async (flags: Flags) => {
       if (flags.role !== 'sidecar' && flags.role !== 'router') throw new ProxyArgsError(`--role must be sidecar or router, not ${flags.role}`);
       const { readFileSync } = await import('node:fs');
       const { OutriggerProxy } = await import('../proxy/proxy.ts');
       const { CertificateManager } = await import('../proxy/tls/certificate-manager.ts');
       const { createCsrClient } = await import('../proxy/tls/csr-client.ts');
+      const { parseDurationMs } = await import('../xds/duration.ts');
       const metadata = JSON.parse(flags.metadataJson) as Record<string, unknown>;
       const ns = String(metadata['NAMESPACE'] ?? 'default');
+      const identity = `spiffe://${flags.trustDomain}/ns/${ns}/sa/${String(metadata['SERVICE_ACCOUNT'] ?? 'default')}`;
+      const ttlMs = flags.certTtl !== undefined ? parseDurationMs(flags.certTtl) : undefined;
+      if (flags.certTtl !== undefined && !ttlMs) throw new ProxyArgsError(`--cert-ttl: "${flags.certTtl}" is not a duration like 24h or 90m`);
+      const graceRatio = flags.graceRatio !== undefined ? Number(flags.graceRatio) : undefined;
+      if (graceRatio !== undefined && !(graceRatio > 0 && graceRatio < 1)) throw new ProxyArgsError(`--grace-ratio: must be between 0 and 1, not ${flags.graceRatio}`);
       const token = () => (flags.tokenFile ? readFileSync(flags.tokenFile, 'utf8').trim() : '');
       const role = flags.role;
       const nodeId = flags.nodeId ?? `${role}~127.0.0.1~${String(metadata['WORKLOAD_NAME'] ?? 'proxy')}.${ns}~${ns}.svc.cluster.local`;
@@ -58,6 +70,7 @@ export function define(program: Command): void {
         ...(flags.tokenFile ? { token: token() } : {}),
         nodeId,
         metadata,
+        identity,
         portMap: parsePortMap(flags.portMap),
         drainDeadlineMs: Number(flags.drainSeconds) * 1000,
         onLog: (level, message) => {
@@ -66,7 +79,12 @@ export function define(program: Command): void {
         onExit: () => stopped.resolve(),
       });
       const csr = createCsrClient({ address: flags.xdsAddress, token });
-      const certs = new CertificateManager({ spiffeId: `spiffe://cluster.local/ns/${ns}/sa/${String(metadata['SERVICE_ACCOUNT'] ?? 'default')}`, sign: csr.sign });
+      const certs = new CertificateManager({
+        spiffeId: identity,
+        sign: csr.sign,
+        ...(ttlMs ? { ttlSeconds: Math.round(ttlMs / 1000) } : {}),
+        ...(graceRatio !== undefined ? { graceRatio } : {}),
+      });
       const applyCert = () => {
         const c = certs.current;
         if (c) proxy.secrets.setLocal('default', { cert: c.certChainPem, key: c.keyPem });

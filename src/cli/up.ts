@@ -73,7 +73,7 @@ async function up(opts: UpOptions): Promise<number> {
   }
 
   const { MeshRuntime } = opts.mode === 'netns' ? await import('../runtime/netns/netns-runtime.ts').then((m) => ({ MeshRuntime: m.NetnsMeshRuntime })) : await import('../runtime/mesh-runtime.ts');
-  const { startLocalControlPlane } = await import('../runtime/start-control-plane.ts');
+  const { certificateProxyArgs, startLocalControlPlane } = await import('../runtime/start-control-plane.ts');
   const started = Date.now();
   const progress = (line: string) => console.log(`[${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s] ${line}`);
   const runtime = new MeshRuntime({
@@ -84,6 +84,7 @@ async function up(opts: UpOptions): Promise<number> {
     ingressHttpPort: opts.ephemeralPorts ? 0 : opts.ingressPort,
     ingressHttpsPort: opts.ephemeralPorts ? 0 : opts.httpsPort,
     progress,
+    proxyFlags: certificateProxyArgs(loaded.resources),
     startControlPlane: (resources) =>
       startLocalControlPlane({
         configDirs: opts.file.map((f) => path.resolve(f)),

@@ -30,6 +30,8 @@ export interface ProxyOptions {
   metadata: Record<string, unknown>;
   /** Istio port → bound port (process mode). Admin 15000, health 15021 and 15090 map too. */
   portMap?: ReadonlyMap<number, number>;
+  /** This proxy's SPIFFE ID (`spiffe://td/ns/NS/sa/SA`), stated to the app in x-forwarded-client-cert. */
+  identity?: string;
   /** HTTP filter factories; defaults to every filter Outrigger ships (rbac, jwt_authn, fault, ...). */
   filters?: readonly HttpFilterFactory[];
   random?: () => number;
@@ -78,6 +80,7 @@ export class OutriggerProxy {
       clusters: this.clusters,
       routeTable: (name) => this.xds.routeTable(name),
       normalize: compilePathNormalizer('BASE'),
+      ...(opts.identity ? { localPrincipal: opts.identity } : {}),
       random,
       now,
       draining: () => this.#draining,

@@ -26,6 +26,8 @@ export interface RuntimeOptions {
   ingressHttpsPort: number;
   /** Progress lines for the person waiting. */
   progress: (line: string) => void;
+  /** Flags every proxy gets: `--trust-domain`, `--cert-ttl`, `--grace-ratio` (see certificateProxyArgs). */
+  proxyFlags?: readonly string[];
   startControlPlane: (resources: readonly AnyResource[]) => Promise<ControlPlaneHandle>;
 }
 
@@ -122,7 +124,7 @@ export class MeshRuntime {
     const sup = new Supervised({
       label: `${r.state.name} proxy`,
       file: o.nodeBinary,
-      args: [o.outriggerBin, 'proxy', ...proxyArgs({ role, xdsAddress: cp.xdsAddress, tokenFile, ports, meta })],
+      args: [o.outriggerBin, 'proxy', ...proxyArgs({ role, xdsAddress: cp.xdsAddress, tokenFile, ports, meta }), ...(o.proxyFlags ?? [])],
       env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '' },
       logFile,
     });

@@ -101,3 +101,21 @@ test('containers map to their command, a built-in program, or an annotation; not
   assert.deepEqual(annotated, { file: 'python3', args: ['-m', 'http.server', '8000'], origin: 'annotation' });
   assert.throws(() => resolveCommand({ name: 'x', image: 'corp/unknown' }, {}, node), UnrunnableContainerError);
 });
+
+test("the IstioOperator's certificate settings reach every proxy as flags", async () => {
+  const { certificateProxyArgs } = await import('./start-control-plane.ts');
+  const op = `
+apiVersion: install.istio.io/v1alpha1
+kind: IstioOperator
+metadata: { name: mesh, namespace: istio-system }
+spec:
+  meshConfig:
+    trustDomain: example.org
+    defaultConfig:
+      proxyMetadata: { SECRET_TTL: 24h, SECRET_GRACE_PERIOD_RATIO: "0.75" }
+`;
+  const loaded = loadText(op);
+  assert.deepEqual(loaded.diagnostics, []);
+  assert.deepEqual(certificateProxyArgs(loaded.resources), ['--trust-domain', 'example.org', '--cert-ttl', '86400s', '--grace-ratio', '0.75']);
+  assert.deepEqual(certificateProxyArgs([]), ['--trust-domain', 'cluster.local']);
+});

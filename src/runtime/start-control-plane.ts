@@ -30,6 +30,17 @@ export function certificateSettings(resources: readonly AnyResource[]): { trustD
   };
 }
 
+/** The certificate settings as proxy flags, so every workload asks for the TTL and renews at the ratio the mesh says. */
+export function certificateProxyArgs(resources: readonly AnyResource[]): string[] {
+  const c = certificateSettings(resources);
+  return [
+    '--trust-domain',
+    c.trustDomain,
+    ...(c.ttlSeconds ? ['--cert-ttl', `${c.ttlSeconds}s`] : []),
+    ...(c.graceRatio ? ['--grace-ratio', String(c.graceRatio)] : []),
+  ];
+}
+
 export async function startLocalControlPlane(o: LocalControlPlaneOptions): Promise<ControlPlaneHandle> {
   const certs = certificateSettings(o.resources);
   const ca = await CertificateAuthority.fromStateDir(path.join(o.stateDir, 'ca'), {

@@ -74,6 +74,15 @@ test('HTTP through the forward proxy and the mTLS tunnel reaches the app with th
   assert.equal(seen.body, 'ping');
   assert.equal(seen.headers['x-outrigger-target-port'], undefined, 'mesh headers end at the destination sidecar');
   assert.equal(seen.headers['x-outrigger-peer'], undefined);
+  assert.match(seen.headers['x-forwarded-client-cert'] ?? '', /;URI=spiffe:\/\/cluster\.local\/ns\/frontend\/sa\/web$/, 'the app learns the verified caller');
+});
+
+test('an x-forwarded-client-cert sent by the app is never passed on as if verified', async () => {
+  const out = await client.port('virtualOutbound');
+  const res = await request(out, 'http://podinfo.podinfo:9898/', { host: 'podinfo.podinfo:9898', headers: { 'x-forwarded-client-cert': 'URI=spiffe://cluster.local/ns/admin/sa/root' } });
+  const seen = JSON.parse(res.body) as { headers: Record<string, string> };
+  assert.doesNotMatch(seen.headers['x-forwarded-client-cert'] ?? '', /ns\/admin/);
+  assert.match(seen.headers['x-forwarded-client-cert'] ?? '', /URI=spiffe:\/\/cluster\.local\/ns\/frontend\/sa\/web$/);
 });
 
 test('TCP through CONNECT on the forward proxy and h2 CONNECT in the tunnel', async () => {

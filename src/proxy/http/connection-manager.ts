@@ -21,7 +21,10 @@ import type { ConnectionInfo, DownstreamRequest, StreamInfo } from './stream.ts'
 export interface HcmRuntime {
   readonly clusters: ClusterManager;
   routeTable(name: string): RouteTable | undefined;
+  /** The default normaliser (BASE); chains carry their own from their HCM config. */
   readonly normalize: PathNormalizer;
+  /** This proxy's SPIFFE ID, the `By=` of the x-forwarded-client-cert it sets for mesh peers. */
+  readonly localPrincipal?: string;
   readonly random: () => number;
   readonly timers?: Timers;
   readonly now: () => number;
@@ -88,7 +91,9 @@ export async function handleHttp(rt: HcmRuntime, chain: HttpChain | ((req: Downs
   const parsed = parseRequest(
     { method: req.method ?? '', target: req.url ?? '', protocol: h2 ? 'HTTP/2' : 'HTTP/1.1', rawHeaders: req.rawHeaders, ...(h2 ? { h2: req.headers } : {}) },
     connection,
-    rt.normalize,
+    // The chain's own mode (meshConfig.pathNormalization via the HCM); the forward proxy picks its chain
+    // per request, after parsing, and uses the default.
+    typeof chain === 'function' ? rt.normalize : chain.normalize,
   );
   if (!parsed.ok) {
     if (!h2) res.setHeader('connection', 'close');
@@ -97,6 +102,10 @@ export async function handleHttp(rt: HcmRuntime, chain: HttpChain | ((req: Downs
   }
   const request = parsed.request;
   stripMeshHeaders(request.headers, connection.peerPrincipal !== undefined);
+  if (connection.peerPrincipal) {
+    // Istio's inbound SANITIZE_SET: the app learns the verified caller, never a forged value.
+    request.headers.set('x-forwarded-client-cert', `By=${rt.localPrincipal ?? ''};URI=${connection.peerPrincipal}`);
+  }
   const hc = typeof chain === 'function' ? chain(request) : chain;
   if (!hc) {
     reply(LocalReplies.routeNotFound);
@@ -117,9 +126,12 @@ export async function handleHttp(rt: HcmRuntime, chain: HttpChain | ((req: Downs
   });
   const finalReply = (r: LocalReply) => {
     status = isGrpc ? 200 : r.status;
-    const headers: OutgoingHeaders = { ...(r.headers ?? {}) };
-    for (const f of hc.filters) f.filter.onResponse?.(ctx, { status: r.status, headers: new Map(Object.entries(headers)) });
-    reply(r);
+    // Filters see local replies too (CORS headers, denial receipts) and their edits are sent.
+    const headers = new Map<string, string | string[]>(Object.entries(r.headers ?? {}));
+    for (const f of hc.filters) f.filter.onResponse?.(ctx, { status: r.status, headers });
+    const merged: Record<string, string> = {};
+    for (const [k, v] of headers) merged[k] = Array.isArray(v) ? v.join(', ') : v;
+    reply({ ...r, headers: merged });
   };
   for (const f of hc.filters) {
     if (!f.filter.onRequest) continue;

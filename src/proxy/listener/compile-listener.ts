@@ -7,6 +7,7 @@ import { ProxyConfigError } from '../config/config-error.ts';
 import type { EnvoyFilterChain, EnvoyHcm, EnvoyListener, EnvoyTcpProxy } from '../config/envoy-shapes.ts';
 import { compileNetworkRbac, type NetworkRbac } from '../filters/rbac/network-filter.ts';
 import type { ChainedFilter, HttpFilterRegistry } from '../http/filter-registry.ts';
+import { compilePathNormalizer, type PathNormalizationMode, type PathNormalizer } from '../http/normalize-path.ts';
 import type { RouteTable } from '../http/route/index.ts';
 
 export interface HttpChain {
@@ -16,6 +17,23 @@ export interface HttpChain {
   readonly inlineRoutes?: RouteTable;
   readonly filters: readonly ChainedFilter[];
   readonly websocket: boolean;
+  /** Path normalisation from the HCM's normalize_path / merge_slashes / path_with_escaped_slashes_action. */
+  readonly normalize: PathNormalizer;
+}
+
+/** Istio's meshConfig.pathNormalization, as it maps onto the HCM fields (see translate/network-filters.ts). */
+export function hcmNormalizationMode(hcm: EnvoyHcm): PathNormalizationMode {
+  const h = hcm as EnvoyHcm & { normalize_path?: { value?: boolean }; merge_slashes?: boolean; path_with_escaped_slashes_action?: string };
+  if (h.normalize_path?.value === false) return 'NONE';
+  if (!h.merge_slashes) return 'BASE';
+  return h.path_with_escaped_slashes_action === 'UNESCAPE_AND_FORWARD' ? 'DECODE_AND_MERGE_SLASHES' : 'MERGE_SLASHES';
+}
+
+const normalizers = new Map<PathNormalizationMode, PathNormalizer>();
+function normalizerFor(mode: PathNormalizationMode): PathNormalizer {
+  let n = normalizers.get(mode);
+  if (!n) normalizers.set(mode, (n = compilePathNormalizer(mode)));
+  return n;
 }
 
 export interface TcpChain {
@@ -110,6 +128,7 @@ function compileChain(fc: EnvoyFilterChain, where: string, ctx: ListenerCompileC
         ...(hcm.route_config ? { inlineRoutes: ctx.compileRoutes(hcm.route_config) } : {}),
         filters: ctx.filters.compileChain(hcm.http_filters ?? [], at),
         websocket: (hcm.upgrade_configs ?? []).some((u) => u.upgrade_type?.toLowerCase() === 'websocket'),
+        normalize: normalizerFor(hcmNormalizationMode(hcm)),
       };
     } else if (type === TypeUrl.TcpProxy) {
       handler = compileTcp(f.typed_config as unknown as EnvoyTcpProxy, at);

@@ -169,7 +169,7 @@ export class NetnsMeshRuntime {
     writeFileSync(tokenFile, token, { mode: 0o600 });
     const logFile = path.join(o.stateDir, 'logs', `${meta.namespace}.${meta.name}.proxy.log`);
     const args = netnsProxyArgs({ role, xdsAddress: this.#xdsAddress, tokenFile, podAddress: r.pod.address, meta });
-    const cmd = this.#inPod(r, o.nodeBinary, [o.outriggerBin, 'proxy', ...args]);
+    const cmd = this.#inPod(r, o.nodeBinary, [o.outriggerBin, 'proxy', ...args, ...(o.proxyFlags ?? [])]);
     const sup = new Supervised({ label: `${r.state.name} proxy`, ...cmd, env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '' }, logFile });
     r.state.proxyLogFile = logFile;
     for (const p of [15000, 15001, 15006, 15008, 15020, 15021, 15090]) r.state.ports[`proxy:${p}`] = p;
