@@ -32,7 +32,10 @@ export function hcmNormalizationMode(hcm: EnvoyHcm): PathNormalizationMode {
 const normalizers = new Map<PathNormalizationMode, PathNormalizer>();
 function normalizerFor(mode: PathNormalizationMode): PathNormalizer {
   let n = normalizers.get(mode);
-  if (!n) normalizers.set(mode, (n = compilePathNormalizer(mode)));
+  if (!n) {
+    n = compilePathNormalizer(mode);
+    normalizers.set(mode, n);
+  }
   return n;
 }
 
