@@ -14,6 +14,8 @@ interface Flags {
   trustDomain: string;
   certTtl?: string;
   graceRatio?: string;
+  localMode?: boolean;
+  traceEndpoint?: string;
 }
 
 export class ProxyArgsError extends Error {
@@ -44,6 +46,8 @@ export function define(program: Command): void {
     .option('--drain-seconds <n>', 'how long in-flight work may finish on shutdown', '5')
     .option('--trust-domain <domain>', 'SPIFFE trust domain of the workload identity (meshConfig.trustDomain)', 'cluster.local')
     .option('--cert-ttl <duration>', "workload certificate lifetime to ask for (Istio's SECRET_TTL, e.g. 24h)")
+    .option('--local-mode', 'running under `outrigger up`: policy denials name the deciding policy and rule')
+    .option('--trace-endpoint <url>', 'send spans (OTLP/HTTP JSON) here instead of to the tracing provider address')
     .option('--grace-ratio <ratio>', "renew when this fraction of the lifetime has passed (Istio's SECRET_GRACE_PERIOD_RATIO, default 0.5)")
     .action(async (flags: Flags) => {
       if (flags.role !== 'sidecar' && flags.role !== 'router') throw new ProxyArgsError(`--role must be sidecar or router, not ${flags.role}`);
@@ -71,6 +75,8 @@ export function define(program: Command): void {
         nodeId,
         metadata,
         identity,
+        ...(flags.localMode ? { localMode: true } : {}),
+        ...(flags.traceEndpoint ? { traceEndpoint: flags.traceEndpoint } : {}),
         portMap: parsePortMap(flags.portMap),
         drainDeadlineMs: Number(flags.drainSeconds) * 1000,
         onLog: (level, message) => {

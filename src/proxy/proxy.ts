@@ -32,6 +32,10 @@ export interface ProxyOptions {
   portMap?: ReadonlyMap<number, number>;
   /** This proxy's SPIFFE ID (`spiffe://td/ns/NS/sa/SA`), stated to the app in x-forwarded-client-cert. */
   identity?: string;
+  /** Local mode: policy denials name the deciding policy (denial receipts). */
+  localMode?: boolean;
+  /** OTLP/HTTP URL spans are sent to, overriding the tracing provider's address. */
+  traceEndpoint?: string;
   /** HTTP filter factories; defaults to every filter Outrigger ships (rbac, jwt_authn, fault, ...). */
   filters?: readonly HttpFilterFactory[];
   random?: () => number;
@@ -103,7 +107,13 @@ export class OutriggerProxy {
       portMap: opts.portMap ?? new Map(),
       onError: (name, err) => this.#log('error', `listener ${name}: ${err.message}`),
     });
-    this.xds = new XdsState({ clusters: this.clusters, listeners: this.listeners, secrets: this.secrets, filters: new HttpFilterRegistry(opts.filters ?? defaultFilterFactories({ registry: this.metrics, now, random })), now });
+    this.xds = new XdsState({ clusters: this.clusters, listeners: this.listeners, secrets: this.secrets, filters: new HttpFilterRegistry(opts.filters ?? defaultFilterFactories({
+          registry: this.metrics,
+          now,
+          random,
+          ...(opts.localMode ? { localMode: true } : {}),
+          ...(opts.traceEndpoint ? { traceEndpoint: opts.traceEndpoint } : {}),
+        })), now });
     this.ads = opts.xdsAddress
       ? new AdsClient({
           address: opts.xdsAddress,

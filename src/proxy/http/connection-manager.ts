@@ -189,6 +189,12 @@ export async function handleHttp(rt: HcmRuntime, chain: HttpChain | ((req: Downs
     },
     {
       head(s, headers) {
+        if (res.headersSent) {
+          // An upstream that answers twice is a broken peer: end this stream, never the process.
+          if (h2) (res as Http2ServerResponse).stream.close(2);
+          else (res as ServerResponse).destroy();
+          return;
+        }
         status = s;
         const map = new Map(Object.entries(headers));
         route.mutateResponseHeaders(map, choice);

@@ -13,16 +13,25 @@ export interface FilterFactoryDeps {
   registry: MetricsRegistry;
   now?: () => number;
   random?: () => number;
+  /** Local mode: policy denials carry their receipt (deciding policy and rule) without the debug header. */
+  localMode?: boolean;
+  /** Where spans go, overriding the tracing provider's address (local mode: the built-in collector). */
+  traceEndpoint?: string;
 }
 
 export function defaultFilterFactories(deps: FilterFactoryDeps): HttpFilterFactory[] {
   const random = deps.random ?? Math.random;
   return [
-    createRbacFilterFactory(),
+    createRbacFilterFactory({ localMode: deps.localMode === true }),
     createJwtAuthnFilterFactory(),
     createExtAuthzFilterFactory(),
     createFaultFilterFactory(),
     createCorsFilterFactory(random),
-    createTelemetryFilterFactory({ registry: deps.registry, random, ...(deps.now ? { now: deps.now } : {}) }),
+    createTelemetryFilterFactory({
+      registry: deps.registry,
+      random,
+      ...(deps.now ? { now: deps.now } : {}),
+      ...(deps.traceEndpoint ? { traceEndpoint: () => deps.traceEndpoint } : {}),
+    }),
   ];
 }

@@ -86,6 +86,8 @@ export class H2Upstream implements Upstream {
       sink.onError(err instanceof UpstreamError ? err : new UpstreamError(connectPhase ? 'connect' : 'reset', err.message, err));
     };
     stream.on('response', (h) => {
+      // A stream already failed (and perhaps retried elsewhere) must not deliver a second head.
+      if (done) return;
       gotHead = true;
       const out: OutgoingHeaders = {};
       let status = 200;
