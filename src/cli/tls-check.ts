@@ -123,8 +123,9 @@ export function define(program: Command): void {
       const { runningMesh } = await import('./mesh-state.ts');
       const { state } = runningMesh(opts.dir);
       const base = `http://${state.controlPlane.debugAddress}`;
-      const config = (await (await fetch(`${base}/debug/configz`)).json()) as { resources?: AnyResource[] } | AnyResource[];
-      const resources = Array.isArray(config) ? config : (config.resources ?? []);
+      // The server side from the config the control plane serves (its directories, as it loads them);
+      // the client side, below, from what was really pushed to the workload.
+      const { resources } = loadPaths(state.configDirs);
       const rows = computeTlsCheck(buildSnapshot(resources, [], 'live'), service);
       if (workload) {
         // What was really pushed wins over what the files say for the client side.

@@ -14,6 +14,7 @@ interface UpOptions {
   dir?: string;
   xdsPort: number;
   debugPort: number;
+  dashboardPort: number;
   mode: string;
 }
 
@@ -29,6 +30,7 @@ export function define(program: Command): void {
     .option('--https-port <port>', "the ingress gateway's HTTPS port on this host", (v) => Number(v), 8443)
     .option('--xds-port <port>', 'control-plane xDS port on loopback', (v) => Number(v), 15010)
     .option('--debug-port <port>', 'control-plane debug and metrics port on loopback', (v) => Number(v), 15014)
+    .option('--dashboard-port <port>', 'dashboard port on loopback (Kiali\'s)', (v) => Number(v), 20001)
     .option('--ephemeral-ports', 'allocate every port, the ingress and control plane too (for tests and side-by-side meshes)')
     .option('--dir <dir>', 'state directory', undefined)
     .option('--mode <mode>', 'process (default; any OS) or netns (Linux, root: each pod in its own network namespace)', 'process')
@@ -92,6 +94,7 @@ async function up(opts: UpOptions): Promise<number> {
         stateDir: dir,
         xdsPort: opts.ephemeralPorts ? 0 : opts.xdsPort,
         debugPort: opts.ephemeralPorts ? 0 : opts.debugPort,
+        dashboardPort: opts.ephemeralPorts ? 0 : opts.dashboardPort,
       }),
   });
   let stopping: Promise<void> | undefined;

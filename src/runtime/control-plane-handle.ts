@@ -7,6 +7,8 @@ export interface ControlPlaneHandle {
   /** `127.0.0.1:15014`. */
   debugAddress: string;
   dashboardUrl?: string;
+  /** OTLP/HTTP URL of the built-in trace collector, on loopback. */
+  traceEndpoint?: string;
   /** Named ports for `outrigger status`. */
   ports: Record<string, number>;
   registerWorkload(instance: WorkloadInstance): void;

@@ -117,14 +117,14 @@ export class MeshRuntime {
     const o = this.#opts;
     const cp = this.#cp as ControlPlaneHandle;
     const ports = await proxyPorts(this.#taken, fixedPorts);
-    const token = cp.issueBootstrapToken({ namespace: meta.namespace, serviceAccount: meta.serviceAccount, workload: meta.name });
+    const token = cp.issueBootstrapToken({ namespace: meta.namespace, serviceAccount: meta.serviceAccount, workload: meta.workload ?? meta.name });
     const tokenFile = path.join(o.stateDir, 'tokens', `${meta.namespace}.${meta.name}.token`);
     writeFileSync(tokenFile, token, { mode: 0o600 });
     const logFile = path.join(o.stateDir, 'logs', `${meta.namespace}.${meta.name}.proxy.log`);
     const sup = new Supervised({
       label: `${r.state.name} proxy`,
       file: o.nodeBinary,
-      args: [o.outriggerBin, 'proxy', ...proxyArgs({ role, xdsAddress: cp.xdsAddress, tokenFile, ports, meta }), ...(o.proxyFlags ?? [])],
+      args: [o.outriggerBin, 'proxy', ...proxyArgs({ role, xdsAddress: cp.xdsAddress, tokenFile, ports, meta }), ...(o.proxyFlags ?? []), ...localProxyFlags(cp)],
       env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '' },
       logFile,
     });
@@ -163,7 +163,7 @@ export class MeshRuntime {
     let tunnelAddress: string | undefined;
     if (w.sidecar) {
       o.progress(`${r.state.name}: starting sidecar`);
-      const proxy = await this.#startProxy(r, 'sidecar', { name: w.name, namespace: w.namespace, serviceAccount: w.serviceAccount, labels: w.labels, appPorts }, {});
+      const proxy = await this.#startProxy(r, 'sidecar', { name: w.name, workload: w.owner.name, namespace: w.namespace, serviceAccount: w.serviceAccount, labels: w.labels, appPorts }, {});
       void proxy;
       proxyUrl = `http://127.0.0.1:${r.state.ports['proxy:15001']}`;
       tunnelAddress = `127.0.0.1:${r.state.ports['proxy:15008']}`;
@@ -218,8 +218,16 @@ export class MeshRuntime {
   }
 }
 
+/** Local mode: denial receipts on, spans to the built-in collector. */
+function localProxyFlags(cp: ControlPlaneHandle): string[] {
+  return ['--local-mode', ...(cp.traceEndpoint ? ['--trace-endpoint', cp.traceEndpoint] : [])];
+}
+
 export interface ProxyMeta {
+  /** The pod: `podinfo-stable-0` (in the node id). */
   name: string;
+  /** The workload (Deployment) the pod belongs to: `podinfo-stable`, Istio's WORKLOAD_NAME; defaults to `name`. */
+  workload?: string;
   namespace: string;
   serviceAccount: string;
   labels: Record<string, string>;

@@ -29,7 +29,7 @@ export function proxyArgs(i: ProxyArgsInput): string[] {
     NAMESPACE: meta.namespace,
     LABELS: meta.labels,
     SERVICE_ACCOUNT: meta.serviceAccount,
-    WORKLOAD_NAME: meta.name,
+    WORKLOAD_NAME: meta.workload ?? meta.name,
     INSTANCE_IPS: '127.0.0.1',
     CLUSTER_ID: 'Kubernetes',
     OUTRIGGER_APP_PORTS: Object.fromEntries(Object.entries(meta.appPorts).map(([k, v]) => [k, v])),

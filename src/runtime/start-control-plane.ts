@@ -5,6 +5,10 @@ import { CertificateAuthority } from '../ca/certificate-authority.ts';
 import type { AnyResource, IstioOperator } from '../config/resource.ts';
 import { ControlPlane } from '../controlplane/control-plane.ts';
 import { startDebugApi } from '../controlplane/debug-api.ts';
+import { scrapeTargetsFromState } from '../dashboard/scrape-targets.ts';
+import { startDashboard } from '../dashboard/server.ts';
+import { TraceCollector } from '../telemetry/tracing/collector.ts';
+import { readState } from './state.ts';
 import { parseDurationMs } from '../xds/duration.ts';
 import type { ControlPlaneHandle } from './control-plane-handle.ts';
 
@@ -14,6 +18,8 @@ export interface LocalControlPlaneOptions {
   stateDir: string;
   xdsPort: number;
   debugPort: number;
+  /** Kiali's port, 20001, for the dashboard; 0 picks a free one. */
+  dashboardPort: number;
 }
 
 /** Certificate settings from the IstioOperator: trust domain, workload TTL and grace ratio (Istio's env names). */
@@ -49,15 +55,28 @@ export async function startLocalControlPlane(o: LocalControlPlaneOptions): Promi
   });
   const cp = await ControlPlane.start({ configPaths: o.configDirs, xdsAddress: `127.0.0.1:${o.xdsPort}`, ca });
   const debug = await startDebugApi(cp, `127.0.0.1:${o.debugPort}`);
+  const collector = new TraceCollector();
+  const collectorPort = await collector.listen(0);
+  const dashboard = await startDashboard({
+    controlPlane: cp,
+    collector,
+    ca,
+    scrapeTargets: () => scrapeTargetsFromState(readState(o.stateDir)),
+    address: `127.0.0.1:${o.dashboardPort}`,
+  });
   const port = (address: string) => Number(address.slice(address.lastIndexOf(':') + 1));
   return {
     xdsAddress: cp.xdsAddress,
     debugAddress: debug.address,
-    ports: { xds: port(cp.xdsAddress), debug: port(debug.address) },
+    dashboardUrl: dashboard.url,
+    traceEndpoint: `http://127.0.0.1:${collectorPort}/v1/traces`,
+    ports: { xds: port(cp.xdsAddress), debug: port(debug.address), dashboard: port(dashboard.address), traces: collectorPort },
     registerWorkload: (i) => cp.registerWorkload(i),
     unregisterWorkload: (ns, name) => cp.unregisterWorkload(ns, name),
     issueBootstrapToken: (id) => cp.issueBootstrapToken(id),
     close: async () => {
+      await dashboard.close();
+      await collector.close();
       await debug.close();
       await cp.close();
     },

@@ -19,7 +19,7 @@ export function netnsProxyArgs(i: NetnsProxyArgsInput): string[] {
     NAMESPACE: meta.namespace,
     LABELS: meta.labels,
     SERVICE_ACCOUNT: meta.serviceAccount,
-    WORKLOAD_NAME: meta.name,
+    WORKLOAD_NAME: meta.workload ?? meta.name,
     INSTANCE_IPS: i.podAddress,
     CLUSTER_ID: 'Kubernetes',
     OUTRIGGER_APP_PORTS: meta.appPorts,

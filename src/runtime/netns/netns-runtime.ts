@@ -164,12 +164,12 @@ export class NetnsMeshRuntime {
   async #startProxy(r: Running, role: 'sidecar' | 'router', meta: ProxyMeta): Promise<void> {
     const o = this.#opts;
     const cp = this.#cp as ControlPlaneHandle;
-    const token = cp.issueBootstrapToken({ namespace: meta.namespace, serviceAccount: meta.serviceAccount, workload: meta.name });
+    const token = cp.issueBootstrapToken({ namespace: meta.namespace, serviceAccount: meta.serviceAccount, workload: meta.workload ?? meta.name });
     const tokenFile = path.join(o.stateDir, 'tokens', `${meta.namespace}.${meta.name}.token`);
     writeFileSync(tokenFile, token, { mode: 0o600 });
     const logFile = path.join(o.stateDir, 'logs', `${meta.namespace}.${meta.name}.proxy.log`);
     const args = netnsProxyArgs({ role, xdsAddress: this.#xdsAddress, tokenFile, podAddress: r.pod.address, meta });
-    const cmd = this.#inPod(r, o.nodeBinary, [o.outriggerBin, 'proxy', ...args, ...(o.proxyFlags ?? [])]);
+    const cmd = this.#inPod(r, o.nodeBinary, [o.outriggerBin, 'proxy', ...args, ...(o.proxyFlags ?? []), '--local-mode']);
     const sup = new Supervised({ label: `${r.state.name} proxy`, ...cmd, env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '' }, logFile });
     r.state.proxyLogFile = logFile;
     for (const p of [15000, 15001, 15006, 15008, 15020, 15021, 15090]) r.state.ports[`proxy:${p}`] = p;
@@ -223,7 +223,7 @@ export class NetnsMeshRuntime {
     if (strict.length) r.state.detail = `mTLS STRICT on ${strict.join(', ')}: plaintext from outside the pod refused`;
     if (w.sidecar) {
       o.progress(`${r.state.name}: starting sidecar in ${r.pod.netns} (${r.pod.address})`);
-      await this.#startProxy(r, 'sidecar', { name: w.name, namespace: w.namespace, serviceAccount: w.serviceAccount, labels: w.labels, appPorts });
+      await this.#startProxy(r, 'sidecar', { name: w.name, workload: w.owner.name, namespace: w.namespace, serviceAccount: w.serviceAccount, labels: w.labels, appPorts });
     }
     const env = buildAppEnv({ workload: w, container, resources, appPorts, ...(w.sidecar ? { proxyUrl: 'http://127.0.0.1:15001' } : {}), base: process.env });
     for (const e of container.env ?? []) {
