@@ -14,6 +14,7 @@ const commands: (() => Promise<{ define: Define }>)[] = [
   () => import('./analyze.ts'),
   () => import('./control-plane.ts'),
   () => import('./proxy.ts'),
+  () => import('./proxy-host.ts'),
   () => import('./proxy-status.ts'),
   () => import('./proxy-config.ts'),
   () => import('./tls-check.ts'),

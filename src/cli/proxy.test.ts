@@ -1,7 +1,7 @@
 // The proxy command's argument parsing.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parsePortMap } from './proxy.ts';
+import { parsePortMap } from '../proxy/run-proxy.ts';
 
 test('parses --port-map and rejects malformed entries', () => {
   assert.deepEqual([...parsePortMap('15001=41000, 15008=41002')], [

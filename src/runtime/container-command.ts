@@ -15,12 +15,18 @@ export class UnrunnableContainerError extends Error {
   readonly code = 'UNRUNNABLE_CONTAINER';
 }
 
-const demoDir = path.join(path.dirname(new URL(import.meta.url).pathname), 'demo');
+/** The built-in programs beside this file (`.ts`), or in a stripped copy (`.js`, see js-build.ts). */
+export interface DemoPrograms {
+  dir: string;
+  ext: '.ts' | '.js';
+}
+
+export const sourceDemoPrograms: DemoPrograms = { dir: path.join(path.dirname(new URL(import.meta.url).pathname), 'demo'), ext: '.ts' };
 
 /** Images whose own binary Outrigger replaces with a built-in program. */
 const builtIns: { pattern: RegExp; script: string; ownBinaries: string[] }[] = [
-  { pattern: /(^|\/)stefanprodan\/podinfo(:|@|$)/, script: 'podinfo.ts', ownBinaries: ['./podinfo', 'podinfo', '/home/app/podinfo'] },
-  { pattern: /(^|\/)(curlimages\/curl|busybox|alpine|.*\/sleep|sleep)(:|@|$)/, script: 'sleep.ts', ownBinaries: [] },
+  { pattern: /(^|\/)stefanprodan\/podinfo(:|@|$)/, script: 'podinfo', ownBinaries: ['./podinfo', 'podinfo', '/home/app/podinfo'] },
+  { pattern: /(^|\/)(curlimages\/curl|busybox|alpine|.*\/sleep|sleep)(:|@|$)/, script: 'sleep', ownBinaries: [] },
 ];
 
 /** Splits the annotation value like a shell would for simple words and single/double quotes. */
@@ -31,7 +37,12 @@ export function splitCommandLine(line: string): string[] {
   return words;
 }
 
-export function resolveCommand(container: Container, annotations: Record<string, string>, nodeBinary: string): LocalCommand {
+export function resolveCommand(
+  container: Container,
+  annotations: Record<string, string>,
+  nodeBinary: string,
+  demo: DemoPrograms = sourceDemoPrograms,
+): LocalCommand {
   const annotated = annotations['outrigger.dev/command'];
   if (annotated) {
     const [file, ...args] = splitCommandLine(annotated);
@@ -42,7 +53,7 @@ export function resolveCommand(container: Container, annotations: Record<string,
   const command = [...(container.command ?? []), ...(container.args ?? [])];
   const builtIn = builtIns.find((b) => b.pattern.test(image));
   if (builtIn && (command.length === 0 || builtIn.ownBinaries.includes(command[0] ?? ''))) {
-    return { file: nodeBinary, args: [path.join(demoDir, builtIn.script)], origin: 'built-in' };
+    return { file: nodeBinary, args: [path.join(demo.dir, builtIn.script + demo.ext)], origin: 'built-in' };
   }
   if (command.length > 0) {
     const [file, ...args] = command;

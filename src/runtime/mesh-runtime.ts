@@ -1,14 +1,15 @@
-// The local runtime behind `outrigger up` in process mode: validates the manifests, starts the control
-// plane in-process, then the gateways, then each workload's sidecar and, once the sidecar is ready, its
-// app; supervises them; stops them in reverse order, each sidecar draining after its app has exited.
+// The local runtime behind `outrigger up` in process mode: plans everything first (so a manifest that
+// cannot run never half-starts a mesh), starts the control plane in-process, then every gateway and
+// sidecar in one proxy host process, then each app once its sidecar is ready; supervises them; stops
+// apps first, then drains the proxies, then the control plane.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { AnyResource } from '../config/resource.ts';
 import type { WorkloadInstance } from '../model/workload.ts';
 import { buildAppEnv } from './app-env.ts';
-import { resolveCommand } from './container-command.ts';
+import { type DemoPrograms, type LocalCommand, resolveCommand } from './container-command.ts';
 import type { ControlPlaneHandle } from './control-plane-handle.ts';
-import { type MeshPlan, type PlannedGateway, type PlannedWorkload, planMesh } from './plan.ts';
+import { type MeshPlan, type PlannedWorkload, planMesh } from './plan.ts';
 import { allocatePort, ensurePortFree } from './ports.ts';
 import { proxyArgs, proxyPorts, waitReady } from './proxy-process.ts';
 import type { ComponentState, MeshState } from './state.ts';
@@ -20,6 +21,8 @@ export interface RuntimeOptions {
   stateDir: string;
   /** Absolute path of the `outrigger` entry point, to start proxies with. */
   outriggerBin: string;
+  /** Where the built-in programs (podinfo, sleep) are; their sources by default. */
+  demoPrograms?: DemoPrograms;
   nodeBinary: string;
   /** Host ports of the ingress gateway's HTTP and HTTPS listeners (Istio's 8080 / 8443). 0 = allocate. */
   ingressHttpPort: number;
@@ -31,10 +34,29 @@ export interface RuntimeOptions {
   startControlPlane: (resources: readonly AnyResource[]) => Promise<ControlPlaneHandle>;
 }
 
+export interface ProxyMeta {
+  /** The pod: `podinfo-stable-0` (in the node id). */
+  name: string;
+  /** The workload (Deployment) the pod belongs to: `podinfo-stable`, Istio's WORKLOAD_NAME; defaults to `name`. */
+  workload?: string;
+  namespace: string;
+  serviceAccount: string;
+  labels: Record<string, string>;
+  appPorts: Record<number, number>;
+}
+
+interface PlannedProxy {
+  role: 'sidecar' | 'router';
+  meta: ProxyMeta;
+  ports: Record<number, number>;
+}
+
 interface Running {
   state: ComponentState;
+  proxy?: PlannedProxy;
+  workload?: PlannedWorkload;
+  command?: LocalCommand;
   app?: Supervised;
-  proxy?: Supervised;
   instance?: WorkloadInstance;
 }
 
@@ -43,6 +65,7 @@ export class MeshRuntime {
   #taken = new Set<number>();
   #running: Running[] = [];
   #cp: ControlPlaneHandle | undefined;
+  #host: Supervised | undefined;
   #state: MeshState | undefined;
   #stopping = false;
   plan: MeshPlan | undefined;
@@ -63,6 +86,8 @@ export class MeshRuntime {
     mkdirSync(path.join(o.stateDir, 'tokens'), { recursive: true, mode: 0o700 });
     for (const note of plan.notes) o.progress(`note: ${note}`);
 
+    // Everything that can fail without running anything fails here, before the first process starts.
+    const commands = new Map(plan.workloads.map((w) => [w, resolveCommand(firstContainer(w), w.annotations, o.nodeBinary, o.demoPrograms)]));
     const httpPort = o.ingressHttpPort || (await allocatePort(this.#taken));
     const httpsPort = o.ingressHttpsPort || (await allocatePort(this.#taken));
     if (o.ingressHttpPort) await ensurePortFree(o.ingressHttpPort, '0.0.0.0');
@@ -83,9 +108,33 @@ export class MeshRuntime {
       components: [{ name: 'control-plane', kind: 'control-plane', pid: process.pid, ports: cp.ports, sidecar: false, status: 'running', restarts: 0 }],
     };
 
-    await Promise.all(plan.gateways.map((g) => this.#startGateway(g, g.kind === 'ingress' ? { 8080: httpPort, 8443: httpsPort } : {})));
+    for (const g of plan.gateways) {
+      const fixed = g.kind === 'ingress' ? { 8080: httpPort, 8443: httpsPort } : {};
+      const meta: ProxyMeta = { name: g.name, namespace: g.namespace, serviceAccount: `${g.name}-service-account`, labels: g.labels, appPorts: {} };
+      this.#running.push({
+        state: { name: `${g.namespace}/${g.name}`, kind: 'gateway', namespace: g.namespace, ports: {}, sidecar: false, status: 'starting', restarts: 0 },
+        proxy: { role: 'router', meta, ports: await proxyPorts(this.#taken, fixed) },
+      });
+    }
     if (plan.gateways.some((g) => g.kind === 'ingress')) this.#state.ingressUrl = `http://127.0.0.1:${httpPort}`;
-    await Promise.all(plan.workloads.map((w) => this.#startWorkload(w, resources)));
+    for (const w of plan.workloads) {
+      const appPorts: Record<number, number> = {};
+      for (const p of firstContainer(w).ports ?? []) appPorts[p.containerPort] = await allocatePort(this.#taken);
+      const r: Running = {
+        state: { name: `${w.namespace}/${w.name}`, kind: 'workload', namespace: w.namespace, ports: {}, sidecar: w.sidecar, status: 'starting', restarts: 0 },
+        workload: w,
+        command: commands.get(w) as LocalCommand,
+      };
+      for (const [port, local] of Object.entries(appPorts)) r.state.ports[`app:${port}`] = local;
+      if (w.sidecar) {
+        const meta: ProxyMeta = { name: w.name, workload: w.owner.name, namespace: w.namespace, serviceAccount: w.serviceAccount, labels: w.labels, appPorts };
+        r.proxy = { role: 'sidecar', meta, ports: await proxyPorts(this.#taken, {}) };
+      }
+      this.#running.push(r);
+    }
+
+    await this.#startProxyHost();
+    await Promise.all(this.#running.filter((r) => r.workload).map((r) => this.#startApp(r, resources)));
     this.#save();
     return this.#state;
   }
@@ -96,94 +145,95 @@ export class MeshRuntime {
     writeState(this.#opts.stateDir, this.#state);
   }
 
-  #track(sup: Supervised, r: Running, which: 'app' | 'proxy'): void {
-    sup.on('started', (pid) => {
-      if (which === 'app') r.state.pid = pid;
-      else r.state.proxyPid = pid;
-      if (r.state.status === 'restarting') r.state.status = 'running';
-      this.#save();
-    });
-    sup.on('exit', (report: ExitReport) => {
-      if (this.#stopping) return;
-      r.state.status = 'restarting';
-      r.state.restarts++;
-      r.state.detail = `${which} exited with ${report.signal ?? `status ${report.code}`}; restarting in ${Math.round((report.restartInMs ?? 0) / 1000)}s`;
-      this.#opts.progress(`${r.state.name}: ${which} exited with ${report.signal ?? `status ${report.code}`}, restarting\n${indent(report.logTail)}`);
-      this.#save();
-    });
-  }
-
-  async #startProxy(r: Running, role: 'sidecar' | 'router', meta: ProxyMeta, fixedPorts: Record<number, number>): Promise<Supervised> {
+  /** One process for every gateway and sidecar (`outrigger proxy-host`), each proxy with its own log. */
+  async #startProxyHost(): Promise<void> {
     const o = this.#opts;
     const cp = this.#cp as ControlPlaneHandle;
-    const ports = await proxyPorts(this.#taken, fixedPorts);
-    const token = cp.issueBootstrapToken({ namespace: meta.namespace, serviceAccount: meta.serviceAccount, workload: meta.workload ?? meta.name });
-    const tokenFile = path.join(o.stateDir, 'tokens', `${meta.namespace}.${meta.name}.token`);
-    writeFileSync(tokenFile, token, { mode: 0o600 });
-    const logFile = path.join(o.stateDir, 'logs', `${meta.namespace}.${meta.name}.proxy.log`);
-    const sup = new Supervised({
-      label: `${r.state.name} proxy`,
+    const withProxy = this.#running.filter((r): r is Running & { proxy: PlannedProxy } => r.proxy !== undefined);
+    if (withProxy.length === 0) return;
+    const proxies = withProxy.map((r) => {
+      const { meta, role, ports } = r.proxy;
+      const token = cp.issueBootstrapToken({ namespace: meta.namespace, serviceAccount: meta.serviceAccount, workload: meta.workload ?? meta.name });
+      const tokenFile = path.join(o.stateDir, 'tokens', `${meta.namespace}.${meta.name}.token`);
+      writeFileSync(tokenFile, token, { mode: 0o600 });
+      const logFile = path.join(o.stateDir, 'logs', `${meta.namespace}.${meta.name}.proxy.log`);
+      r.state.proxyLogFile = logFile;
+      for (const [k, v] of Object.entries(ports)) r.state.ports[`proxy:${k}`] = v;
+      const args = [...proxyArgs({ role, xdsAddress: cp.xdsAddress, tokenFile, ports, meta }), ...(o.proxyFlags ?? []), ...localProxyFlags(cp)];
+      return { name: r.state.name, args, logFile };
+    });
+    const specFile = path.join(o.stateDir, 'proxies.json');
+    writeFileSync(specFile, `${JSON.stringify({ proxies }, null, 2)}\n`, { mode: 0o600 });
+    o.progress(`proxies: starting ${proxies.length} (${withProxy.filter((r) => r.state.kind === 'gateway').length} gateways, ${withProxy.filter((r) => r.state.kind === 'workload').length} sidecars) in one proxy host`);
+    const host = new Supervised({
+      label: 'proxy host',
       file: o.nodeBinary,
-      args: [o.outriggerBin, 'proxy', ...proxyArgs({ role, xdsAddress: cp.xdsAddress, tokenFile, ports, meta }), ...(o.proxyFlags ?? []), ...localProxyFlags(cp)],
+      args: [...proxyHostNodeFlags, o.outriggerBin, 'proxy-host', '--spec', specFile],
       env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '' },
-      logFile,
+      logFile: path.join(o.stateDir, 'logs', 'proxy-host.log'),
     });
-    r.state.proxyLogFile = logFile;
-    for (const [k, v] of Object.entries(ports)) r.state.ports[`proxy:${k}`] = v;
-    this.#track(sup, r, 'proxy');
-    sup.start();
-    r.proxy = sup;
-    await waitReady(ports[15021] as number, sup);
-    return sup;
+    host.on('started', (pid) => {
+      for (const r of withProxy) r.state.proxyPid = pid;
+      this.#save();
+    });
+    host.on('exit', (report: ExitReport) => {
+      if (this.#stopping) return;
+      for (const r of withProxy) {
+        r.state.restarts++;
+        r.state.detail = `proxy host exited with ${report.signal ?? `status ${report.code}`}; restarting`;
+      }
+      o.progress(`proxy host exited with ${report.signal ?? `status ${report.code}`}, restarting\n${indent(report.logTail)}`);
+      this.#save();
+    });
+    this.#host = host;
+    host.start();
+    await Promise.all(
+      withProxy.map(async (r) => {
+        await waitReady(r.proxy.ports[15021] as number, host, r.state.proxyLogFile);
+        if (r.state.kind === 'gateway') {
+          r.state.status = 'running';
+          o.progress(`${r.state.name}: ready`);
+        }
+      }),
+    );
   }
 
-  async #startGateway(g: PlannedGateway, fixed: Record<number, number>): Promise<void> {
-    const r: Running = { state: { name: `${g.namespace}/${g.name}`, kind: 'gateway', namespace: g.namespace, ports: {}, sidecar: false, status: 'starting', restarts: 0 } };
-    this.#running.push(r);
-    this.#opts.progress(`${r.state.name}: starting`);
-    await this.#startProxy(r, 'router', { name: g.name, namespace: g.namespace, serviceAccount: `${g.name}-service-account`, labels: g.labels, appPorts: {} }, fixed);
-    r.state.status = 'running';
-    this.#opts.progress(`${r.state.name}: ready`);
-  }
-
-  async #startWorkload(w: PlannedWorkload, resources: readonly AnyResource[]): Promise<void> {
+  async #startApp(r: Running, resources: readonly AnyResource[]): Promise<void> {
     const o = this.#opts;
-    const cp = this.#cp as ControlPlaneHandle;
-    const r: Running = { state: { name: `${w.namespace}/${w.name}`, kind: 'workload', namespace: w.namespace, ports: {}, sidecar: w.sidecar, status: 'starting', restarts: 0 } };
-    this.#running.push(r);
-    const container = w.containers[0];
-    if (!container) throw new Error(`${r.state.name} has no container`);
-    const command = resolveCommand(container, w.annotations, o.nodeBinary);
-    const appPorts: Record<number, number> = {};
-    for (const p of container.ports ?? []) {
-      appPorts[p.containerPort] = await allocatePort(this.#taken);
-      r.state.ports[`app:${p.containerPort}`] = appPorts[p.containerPort] as number;
-    }
-    let proxyUrl: string | undefined;
-    let tunnelAddress: string | undefined;
-    if (w.sidecar) {
-      o.progress(`${r.state.name}: starting sidecar`);
-      const proxy = await this.#startProxy(r, 'sidecar', { name: w.name, workload: w.owner.name, namespace: w.namespace, serviceAccount: w.serviceAccount, labels: w.labels, appPorts }, {});
-      void proxy;
-      proxyUrl = `http://127.0.0.1:${r.state.ports['proxy:15001']}`;
-      tunnelAddress = `127.0.0.1:${r.state.ports['proxy:15008']}`;
-    }
-    const env = buildAppEnv({ workload: w, container, resources, appPorts, ...(proxyUrl ? { proxyUrl } : {}), base: process.env });
+    const w = r.workload as PlannedWorkload;
+    const command = r.command as LocalCommand;
+    const appPorts = r.proxy?.meta.appPorts ?? Object.fromEntries(Object.entries(r.state.ports).map(([k, v]) => [Number(k.slice(4)), v]));
+    const ports = r.proxy?.ports;
+    const proxyUrl = ports ? `http://127.0.0.1:${ports[15001]}` : undefined;
+    const env = buildAppEnv({ workload: w, container: firstContainer(w), resources, appPorts, ...(proxyUrl ? { proxyUrl } : {}), base: process.env });
     r.state.env = env;
     const logFile = path.join(o.stateDir, 'logs', `${w.namespace}.${w.name}.log`);
     r.state.logFile = logFile;
     const app = new Supervised({ label: `${r.state.name} app`, file: command.file, args: command.args, env, logFile, runToCompletion: w.runToCompletion });
-    this.#track(app, r, 'app');
+    app.on('started', (pid) => {
+      r.state.pid = pid;
+      if (r.state.status === 'restarting') r.state.status = 'running';
+      this.#save();
+    });
+    app.on('exit', (report: ExitReport) => {
+      if (this.#stopping) return;
+      r.state.status = 'restarting';
+      r.state.restarts++;
+      r.state.detail = `app exited with ${report.signal ?? `status ${report.code}`}; restarting in ${Math.round((report.restartInMs ?? 0) / 1000)}s`;
+      o.progress(`${r.state.name}: app exited with ${report.signal ?? `status ${report.code}`}, restarting\n${indent(report.logTail)}`);
+      this.#save();
+    });
     app.on('done', (report) => {
       if (this.#stopping) return;
       r.state.status = report.code === 0 ? 'completed' : 'failed';
       r.state.detail = `exited with status ${report.code}`;
       o.progress(`${r.state.name}: ${r.state.status} (${r.state.detail})\n${indent(report.logTail)}`);
-      void r.proxy?.stop();
+      // A finished Job takes its sidecar with it.
+      if (ports) void quitProxy(ports[15000] as number);
       this.#save();
     });
     r.app = app;
-    o.progress(`${r.state.name}: starting app (${command.origin}: ${path.basename(command.file)} ${command.args.map((a) => path.basename(a)).join(' ')})`);
+    o.progress(`${r.state.name}: starting app (${command.origin}: ${describe(command)})`);
     app.start();
     const instance: WorkloadInstance = {
       name: w.name,
@@ -192,46 +242,64 @@ export class MeshRuntime {
       serviceAccount: w.serviceAccount,
       address: '127.0.0.1',
       appPorts,
-      ...(tunnelAddress ? { tunnelAddress } : {}),
+      ...(ports ? { tunnelAddress: `127.0.0.1:${ports[15008]}` } : {}),
       healthy: true,
       source: 'deployment',
     };
     r.instance = instance;
-    cp.registerWorkload(instance);
+    this.#cp?.registerWorkload(instance);
     r.state.status = 'running';
     o.progress(`${r.state.name}: running`);
   }
 
-  /** Stops apps first, then their sidecars (drained), then gateways, then the control plane. */
+  /** Stops apps first, then drains every proxy, then the control plane. */
   async stop(): Promise<void> {
     if (this.#stopping) return;
     this.#stopping = true;
-    const workloads = this.#running.filter((r) => r.state.kind === 'workload');
-    await Promise.all(workloads.map(async (r) => {
-      if (r.instance) this.#cp?.unregisterWorkload(r.instance.namespace, r.instance.name);
-      await r.app?.stop();
-      await r.proxy?.stop();
-      r.state.status = 'stopped';
-    }));
-    await Promise.all(this.#running.filter((r) => r.state.kind === 'gateway').map((r) => r.proxy?.stop()));
+    await Promise.all(
+      this.#running.map(async (r) => {
+        if (r.instance) this.#cp?.unregisterWorkload(r.instance.namespace, r.instance.name);
+        await r.app?.stop();
+        r.state.status = 'stopped';
+      }),
+    );
+    await this.#host?.stop(10_000);
     await this.#cp?.close();
   }
 }
+
+function firstContainer(w: PlannedWorkload) {
+  const c = w.containers[0];
+  if (!c) throw new Error(`${w.namespace}/${w.name} has no container`);
+  return c;
+}
+
+/** The command as a person reads it: the program and the start of its arguments, on one line. */
+function describe(c: LocalCommand): string {
+  const text = [path.basename(c.file), ...c.args.map((a) => (a.includes('/') && !a.includes(' ') ? path.basename(a) : a))].join(' ');
+  const line = text.replace(/\s+/g, ' ');
+  return line.length > 60 ? `${line.slice(0, 57)}...` : line;
+}
+
+/**
+ * V8 flags of the proxy host: a smaller young generation. Proxies allocate short-lived objects at a
+ * steady rate, so the default 16 MB semi-spaces mostly hold garbage between scavenges; measured on the
+ * seed, they cost 10-20 MB of resident memory for no throughput gain.
+ */
+const proxyHostNodeFlags = (process.env['OUTRIGGER_PROXY_NODE_FLAGS'] ?? '--max-semi-space-size=4').split(' ').filter(Boolean);
 
 /** Local mode: denial receipts on, spans to the built-in collector. */
 function localProxyFlags(cp: ControlPlaneHandle): string[] {
   return ['--local-mode', ...(cp.traceEndpoint ? ['--trace-endpoint', cp.traceEndpoint] : [])];
 }
 
-export interface ProxyMeta {
-  /** The pod: `podinfo-stable-0` (in the node id). */
-  name: string;
-  /** The workload (Deployment) the pod belongs to: `podinfo-stable`, Istio's WORKLOAD_NAME; defaults to `name`. */
-  workload?: string;
-  namespace: string;
-  serviceAccount: string;
-  labels: Record<string, string>;
-  appPorts: Record<number, number>;
+/** Asks one proxy to drain and leave (Envoy's POST /quitquitquit on its admin port). */
+async function quitProxy(adminPort: number): Promise<void> {
+  try {
+    await fetch(`http://127.0.0.1:${adminPort}/quitquitquit`, { method: 'POST' });
+  } catch {
+    // Already gone: nothing to drain.
+  }
 }
 
 function indent(text: string): string {

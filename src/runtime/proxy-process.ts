@@ -68,8 +68,8 @@ function probe(port: number): Promise<boolean> {
   });
 }
 
-/** Polls the proxy's health port until it answers 200; fails when the process exits or after `timeoutMs`. */
-export async function waitReady(healthPort: number, proxy: Supervised, timeoutMs = 30_000): Promise<void> {
+/** Polls a proxy's health port until it answers 200; fails when its process exits or after `timeoutMs`. */
+export async function waitReady(healthPort: number, proxy: Supervised, logFile = proxy.spec.logFile, timeoutMs = 30_000): Promise<void> {
   const until = Date.now() + timeoutMs;
   let exited: string | undefined;
   const onExit = (r: { code: number | null; signal: string | null; logTail: string }) => {
@@ -84,7 +84,7 @@ export async function waitReady(healthPort: number, proxy: Supervised, timeoutMs
     }
     const { tailFile } = await import('./supervisor.ts');
     throw new ProxyNotReadyError(
-      `${proxy.spec.label} was not ready on port ${healthPort} within ${timeoutMs / 1000}s; its log ends:\n${tailFile(proxy.spec.logFile, 8)}`,
+      `${proxy.spec.label} was not ready on port ${healthPort} within ${timeoutMs / 1000}s; its log ends:\n${tailFile(logFile, 8)}`,
     );
   } finally {
     proxy.off('exit', onExit);

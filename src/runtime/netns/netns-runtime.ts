@@ -204,7 +204,7 @@ export class NetnsMeshRuntime {
     const cp = this.#cp as ControlPlaneHandle;
     const container = w.containers[0];
     if (!container) throw new Error(`${r.state.name} has no container`);
-    const command = resolveCommand(container, w.annotations, o.nodeBinary);
+    const command = resolveCommand(container, w.annotations, o.nodeBinary, o.demoPrograms);
     // Each pod has its own address: the app listens on its real container port.
     const appPorts: Record<number, number> = {};
     for (const p of container.ports ?? []) {

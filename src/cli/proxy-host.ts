@@ -1,0 +1,61 @@
+// `outrigger proxy-host --spec FILE`: several proxies in one process, each exactly what `outrigger proxy`
+// would run (its own node id, identity, certificate, xDS stream, ports and log), sharing one Node runtime.
+// Local process mode uses it so a mesh of N sidecars costs one runtime, not N (memory and start time).
+import { createWriteStream, readFileSync, type WriteStream } from 'node:fs';
+import { Command } from 'commander';
+import type { ProxyFlags, RunningProxy } from '../proxy/run-proxy.ts';
+import { log, proxyOptions } from './proxy.ts';
+
+export interface ProxyHostSpec {
+  proxies: { name: string; args: string[]; logFile?: string }[];
+}
+
+export class ProxyHostSpecError extends Error {
+  readonly code = 'PROXY_HOST_SPEC';
+}
+
+/** Parses one proxy's argument list with the same options, defaults and checks as `outrigger proxy`. */
+export function parseProxyArgs(name: string, args: readonly string[]) {
+  const cmd = proxyOptions(new Command(name)).exitOverride().configureOutput({ writeErr: () => {} });
+  try {
+    cmd.parse([...args], { from: 'user' });
+  } catch (err) {
+    throw new ProxyHostSpecError(`${name}: ${(err as Error).message}`);
+  }
+  return cmd.opts<ProxyFlags>();
+}
+
+export function readSpec(file: string): ProxyHostSpec {
+  const spec = JSON.parse(readFileSync(file, 'utf8')) as ProxyHostSpec;
+  if (!Array.isArray(spec.proxies) || spec.proxies.length === 0) throw new ProxyHostSpecError(`${file}: "proxies" must list at least one proxy`);
+  return spec;
+}
+
+export function define(program: Command): void {
+  program
+    .command('proxy-host')
+    .description('run several proxies (sidecars, gateways) in one process; `outrigger up` uses it in process mode')
+    .requiredOption('--spec <file>', 'JSON: { "proxies": [{ "name", "args": [outrigger proxy flags], "logFile"? }] }')
+    .action(async (opts: { spec: string }) => {
+      const spec = readSpec(opts.spec);
+      const { runProxy } = await import('../proxy/run-proxy.ts');
+      const streams: WriteStream[] = [];
+      const running: RunningProxy[] = [];
+      for (const p of spec.proxies) {
+        const flags = parseProxyArgs(p.name, p.args);
+        const out = p.logFile ? createWriteStream(p.logFile, { flags: 'a', mode: 0o600 }) : undefined;
+        if (out) streams.push(out);
+        const write = out
+          ? (level: string, message: string) => out.write(`${new Date().toISOString()} ${level} ${message}\n`)
+          : (level: string, message: string) => log(level, `[${p.name}] ${message}`);
+        running.push(await runProxy(flags, write));
+      }
+      log('info', `proxy host: ${running.length} proxies running`);
+      const drainAll = () => void Promise.all(running.map((r) => r.drain()));
+      process.once('SIGTERM', drainAll);
+      process.once('SIGINT', drainAll);
+      // Each proxy may also drain on its own (POST /quitquitquit, a finished Job); the host ends with the last.
+      await Promise.all(running.map((r) => r.stopped));
+      for (const s of streams) s.end();
+    });
+}
