@@ -1,14 +1,31 @@
-// A running cluster: its settings, endpoints, load balancer, stats and one upstream per endpoint
-// (HTTP/1.1 pool, h2c session, or the mesh tunnel for `tlsMode=istio` endpoints).
+// A running cluster: its settings, endpoints, load balancer, circuit breakers, outlier detector, stats
+// and one upstream per endpoint (HTTP/1.1 pool, h2c session, or the mesh tunnel for `tlsMode=istio`).
 import type { SecureClientSessionOptions } from 'node:http2';
 import type { ClusterStats } from '../../telemetry/metrics/cluster-stats.ts';
 import { H1Upstream } from '../upstream/h1-upstream.ts';
 import { H2Upstream } from '../upstream/h2-upstream.ts';
-import type { Upstream } from '../upstream/upstream.ts';
+import type { Upstream, UpstreamExchange, UpstreamHead, UpstreamSink } from '../upstream/upstream.ts';
+import type { Readable } from 'node:stream';
+import { CircuitBreakers, type ResourceManager } from './circuit-breaker.ts';
+import { ConnectionGate } from './connection-gate.ts';
+import { type IntervalTimers, OutlierDetector, type OutlierOutcome } from './outlier/outlier-detector.ts';
 import type { ClusterSettings } from './compile-cluster.ts';
 import type { Endpoint } from './endpoint.ts';
 import { buildLoadBalancer } from './lb/build-load-balancer.ts';
-import type { LoadBalancer, Random } from './lb/load-balancer.ts';
+import type { LbContext, LoadBalancer, Random } from './lb/load-balancer.ts';
+
+/** Timers the proxy runs on; a test clock also supplies `now` so ejection times follow it. */
+export interface ClusterTimers extends IntervalTimers {
+  now?(): number;
+}
+
+/** Counters Envoy keeps per cluster that the shared stats families do not carry (yet). */
+export interface ResilienceStats {
+  upstream_rq_retry_success: number;
+  upstream_rq_retry_overflow: number;
+  upstream_rq_per_try_timeout: number;
+  upstream_rq_rx_reset: number;
+}
 
 export interface ClusterDeps {
   stats: ClusterStats;
@@ -27,23 +44,75 @@ export class Cluster {
   #lb: LoadBalancer<Endpoint>;
   #endpoints: readonly Endpoint[] = [];
   #upstreams = new Map<string, Upstream>();
+  #gate: ConnectionGate;
+  breakers: CircuitBreakers;
+  /** The outlier detector, when the cluster configures outlier_detection. */
+  outlier: OutlierDetector | null = null;
+  readonly resilience: ResilienceStats = { upstream_rq_retry_success: 0, upstream_rq_retry_overflow: 0, upstream_rq_per_try_timeout: 0, upstream_rq_rx_reset: 0 };
+  #timers: ClusterTimers | null = null;
 
   constructor(settings: ClusterSettings, deps: ClusterDeps) {
     this.settings = settings;
     this.stats = deps.stats;
     this.#deps = deps;
-    this.#lb = buildLoadBalancer(settings.lbConfig, [], lbDeps(deps));
+    this.#gate = new ConnectionGate(deps.stats);
+    this.breakers = new CircuitBreakers(settings.circuitBreakers);
+    this.#buildOutlier();
+    this.#lb = buildLoadBalancer(settings.lbConfig, [], this.#lbDeps());
     this.setEndpoints(settings.inlineEndpoints);
+  }
+
+  #lbDeps() {
+    return { ...lbDeps(this.#deps), ...(this.outlier ? { health: this.outlier } : {}) };
+  }
+
+  #buildOutlier(): void {
+    this.outlier?.stop();
+    const config = this.settings.outlier;
+    this.outlier = config
+      ? new OutlierDetector(
+          config,
+          this.#endpoints.map((e) => e.key),
+          { now: () => this.#timers?.now?.() ?? this.#deps.now(), random: this.#deps.random },
+        )
+      : null;
+    if (this.outlier && this.#timers) this.outlier.start(this.#timers);
+  }
+
+  /** The timers the request path runs on; the outlier interval is armed on the first ones seen. */
+  useTimers(timers: ClusterTimers): void {
+    if (this.#timers === timers) return;
+    this.#timers = timers;
+    this.outlier?.start(timers);
+  }
+
+  /** One attempt's outcome for outlier detection (status, or a local-origin event). */
+  reportResult(key: string, outcome: OutlierOutcome): void {
+    this.outlier?.onResult(key, outcome);
+  }
+
+  /** The resources of the default routing priority (Istio sets only DEFAULT thresholds). */
+  resources(): ResourceManager {
+    return this.breakers.forPriority('DEFAULT');
   }
 
   /** New settings for the same name: pools survive unless how we connect changed. */
   update(settings: ClusterSettings): void {
-    const reconnect = settings.http2 !== this.settings.http2 || settings.connectTimeoutMs !== this.settings.connectTimeoutMs || settings.maxConnections !== this.settings.maxConnections;
-    if (settings.lbKey !== this.settings.lbKey) {
-      this.#lb = buildLoadBalancer(settings.lbConfig, [], lbDeps(this.#deps));
+    const old = this.settings;
+    const reconnect =
+      settings.http2 !== old.http2 ||
+      settings.connectTimeoutMs !== old.connectTimeoutMs ||
+      settings.maxConnections !== old.maxConnections ||
+      settings.idleTimeoutMs !== old.idleTimeoutMs ||
+      settings.maxRequestsPerConnection !== old.maxRequestsPerConnection;
+    this.settings = settings;
+    if (settings.breakersKey !== old.breakersKey) this.breakers = new CircuitBreakers(settings.circuitBreakers);
+    const outlierChanged = JSON.stringify(settings.outlier) !== JSON.stringify(old.outlier);
+    if (outlierChanged) this.#buildOutlier();
+    if (settings.lbKey !== old.lbKey || outlierChanged) {
+      this.#lb = buildLoadBalancer(settings.lbConfig, [], this.#lbDeps());
       this.#lb.update(this.#endpoints);
     }
-    this.settings = settings;
     if (reconnect) this.#closeUpstreams([...this.#upstreams.keys()]);
     if (settings.type !== 'EDS') this.setEndpoints(settings.inlineEndpoints);
   }
@@ -58,14 +127,30 @@ export class Cluster {
     for (const e of endpoints) e.active = old.get(e.key)?.active ?? 0;
     this.#endpoints = endpoints;
     this.#lb.update(endpoints);
+    this.outlier?.update(endpoints.map((e) => e.key));
     const keep = new Set(endpoints.map((e) => e.key));
     this.#closeUpstreams([...this.#upstreams.keys()].filter((k) => !keep.has(k)));
     this.stats.membership_total.set(endpoints.length);
     this.stats.membership_healthy.set(endpoints.filter((e) => e.healthy).length);
   }
 
-  pick(): Endpoint | undefined {
-    return this.#lb.pick() ?? undefined;
+  pick(context?: LbContext): Endpoint | undefined {
+    return this.#lb.pick(context) ?? undefined;
+  }
+
+  /** Load-balancer counters (`lb_healthy_panic`, `upstream_cx_none_healthy`). */
+  get lbStats(): LoadBalancer<Endpoint>['stats'] {
+    return this.#lb.stats;
+  }
+
+  /**
+   * Sends one attempt to `e`. HTTP/1.1 endpoints go through the connection pool limits (a pending
+   * queue past max_connections); null means max_pending_requests overflowed (503 UO).
+   */
+  send(e: Endpoint, head: UpstreamHead, body: Readable | null, sink: UpstreamSink): UpstreamExchange | null {
+    const u = this.upstream(e);
+    if (e.mesh || this.settings.http2) return u.request(head, body, sink);
+    return this.#gate.send(this.resources(), u, head, body, sink);
   }
 
   /** In-flight accounting for LEAST_REQUEST and /clusters. */
@@ -82,12 +167,12 @@ export class Cluster {
     let u = this.#upstreams.get(e.key);
     if (u) return u;
     const host = e.address.includes(':') ? `[${e.address}]` : e.address;
-    const { connectTimeoutMs, maxConnections, http2 } = this.settings;
+    const { connectTimeoutMs, maxConnections, http2, idleTimeoutMs, maxRequestsPerConnection } = this.settings;
     if (e.mesh) {
       const tls = this.#deps.tunnelTls;
       u = new H2Upstream(`https://${host}:${e.port}`, { connectTimeoutMs, tls: () => tls() ?? {}, ...(this.#deps.tunnelHeaders ? { extraHeaders: this.#deps.tunnelHeaders } : {}) });
     } else if (http2) u = new H2Upstream(`http://${host}:${e.port}`, { connectTimeoutMs });
-    else u = new H1Upstream(`http://${host}:${e.port}`, { connectTimeoutMs, maxConnections });
+    else u = new H1Upstream(`http://${host}:${e.port}`, { connectTimeoutMs, maxConnections, idleTimeoutMs, maxRequestsPerConnection });
     this.#upstreams.set(e.key, u);
     return u;
   }
@@ -107,6 +192,7 @@ export class Cluster {
   }
 
   async close(): Promise<void> {
+    this.outlier?.stop();
     const all = [...this.#upstreams.values()];
     this.#upstreams.clear();
     await Promise.all(all.map((u) => u.close()));

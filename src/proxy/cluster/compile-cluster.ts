@@ -1,6 +1,6 @@
 // Cluster (CDS) → the immutable settings a cluster runs with; anything the proxy cannot honour throws
 // a ProxyConfigError (NACK).
-import { durationMs } from '../../xds/duration.ts';
+import { durationMs, type XdsDuration } from '../../xds/duration.ts';
 import { TypeUrl } from '../../xds/type-urls.ts';
 import { ProxyConfigError } from '../config/config-error.ts';
 import type { EnvoyCluster } from '../config/envoy-shapes.ts';
@@ -9,6 +9,8 @@ import type { LbClusterJson } from './lb/build-load-balancer.ts';
 import { buildLoadBalancer } from './lb/build-load-balancer.ts';
 import { compileLoadAssignment } from './endpoint.ts';
 import { lbDeps } from './cluster.ts';
+import { CircuitBreakers, type ThresholdsJson } from './circuit-breaker.ts';
+import { compileOutlierDetection, type OutlierConfig, type OutlierDetectionJson } from './outlier/outlier-config.ts';
 
 export type DiscoveryType = 'EDS' | 'STATIC' | 'STRICT_DNS' | 'LOGICAL_DNS' | 'ORIGINAL_DST';
 
@@ -27,6 +29,16 @@ export interface ClusterSettings {
   readonly maxPendingRequests: number;
   readonly maxRequests: number;
   readonly maxRetries: number;
+  /** `circuit_breakers` as configured, for the cluster's CircuitBreakers (validated here). */
+  readonly circuitBreakers: { thresholds?: ThresholdsJson[] } | undefined;
+  /** Identity of circuitBreakers, to keep the breakers' counts across unrelated updates. */
+  readonly breakersKey: string;
+  /** Compiled `outlier_detection`, or null when the cluster has none. */
+  readonly outlier: OutlierConfig | null;
+  /** Close an upstream connection idle this long (HttpProtocolOptions common idle_timeout; Envoy 1 h). */
+  readonly idleTimeoutMs: number;
+  /** Requests per upstream connection before it is closed (0 = unlimited). */
+  readonly maxRequestsPerConnection: number;
   /** The cluster's TLS transport socket, as configured (shown in dumps; mesh TLS uses the tunnel). */
   readonly tlsMode: 'none' | 'istio-mutual' | 'simple';
   /** The load-balancing fields of the Cluster, for the load balancer library. */
@@ -66,6 +78,19 @@ export function compileCluster(c: EnvoyCluster): ClusterSettings {
     const sds = JSON.stringify(ts.typed_config);
     tlsMode = sds.includes('"default"') ? 'istio-mutual' : 'simple';
   }
+  const extra = c as unknown as {
+    outlier_detection?: OutlierDetectionJson;
+    circuit_breakers?: { thresholds?: ThresholdsJson[] };
+    max_requests_per_connection?: { value?: number };
+  };
+  let outlier: OutlierConfig | null = null;
+  try {
+    if (extra.outlier_detection) outlier = compileOutlierDetection(extra.outlier_detection, `${where}.outlier_detection`);
+    new CircuitBreakers(extra.circuit_breakers, `${where}.circuit_breakers`);
+  } catch (err) {
+    throw new ProxyConfigError(where, extra.outlier_detection && !outlier ? 'outlier_detection' : 'circuit_breakers', err instanceof Error ? err.message : String(err));
+  }
+  const common = opts?.['common_http_protocol_options'] as { idle_timeout?: XdsDuration; max_requests_per_connection?: { value?: number } } | undefined;
   let inlineEndpoints: Endpoint[] = [];
   if (c.load_assignment) inlineEndpoints = compileLoadAssignment({ ...c.load_assignment, cluster_name: c.name });
   return {
@@ -80,6 +105,11 @@ export function compileCluster(c: EnvoyCluster): ClusterSettings {
     maxPendingRequests: t?.max_pending_requests?.value ?? 1024,
     maxRequests: t?.max_requests?.value ?? 1024,
     maxRetries: t?.max_retries?.value ?? 3,
+    circuitBreakers: extra.circuit_breakers,
+    breakersKey: JSON.stringify(extra.circuit_breakers ?? null),
+    outlier,
+    idleTimeoutMs: common?.idle_timeout !== undefined ? durationMs(common.idle_timeout) : 3_600_000,
+    maxRequestsPerConnection: common?.max_requests_per_connection?.value ?? extra.max_requests_per_connection?.value ?? 0,
     tlsMode,
     lbConfig,
     lbKey: JSON.stringify([c.type, c.lb_policy, c.ring_hash_lb_config, c.maglev_lb_config, c.least_request_lb_config, c.round_robin_lb_config, c.common_lb_config]),

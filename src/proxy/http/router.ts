@@ -1,12 +1,17 @@
-// The router stage: cluster → load balancer → endpoint → upstream, with circuit-breaker overflow,
-// connect-failure retries, the route timeout (or gRPC's grpc-timeout) and streaming both ways.
-import type { Readable } from 'node:stream';
+// The router stage: cluster → load balancer → endpoint → upstream, as Envoy's router filter: circuit
+// breakers, the route's retry policy (back-off on the injected timers, another host on retry, body
+// replay), route and per-try timeouts, outlier reporting, mirrors, hash policies, streaming both ways.
+import { Readable } from 'node:stream';
 import type { ClusterManager } from '../cluster/cluster-manager.ts';
-import type { Endpoint } from '../cluster/endpoint.ts';
-import type { LocalReply } from './filter.ts';
 import { LocalReplies } from '../local-reply.ts';
-import type { OutgoingHeaders, UpstreamError, UpstreamExchange, UpstreamHead } from '../upstream/upstream.ts';
-import type { StreamInfo } from './stream.ts';
+import type { OutgoingHeaders, UpstreamHead } from '../upstream/upstream.ts';
+import { UpstreamRequest } from '../upstream/upstream-request.ts';
+import type { LocalReply } from './filter.ts';
+import { DEFAULT_RETRY_BUFFER_LIMIT } from './retry/retry-buffer.ts';
+import { RetryPolicy } from './retry/retry-policy.ts';
+import type { HashPolicy } from './route/hash-policy.ts';
+import { type MirrorPolicy, shadowAuthority } from './route/mirror-policy.ts';
+import type { DownstreamRequest, StreamInfo } from './stream.ts';
 
 export interface ResponseWriter {
   /** The response head, after the onResponse filters; returns false if the downstream is gone. */
@@ -20,20 +25,39 @@ export interface ResponseWriter {
   reset(): void;
 }
 
+/** What the router reads from the matched route; `MatchedRoute` satisfies it. */
+export interface RouteResilience {
+  readonly retryPolicy: RetryPolicy | null;
+  readonly retryBufferLimit: number;
+  readonly mirrors: readonly MirrorPolicy[];
+  readonly hashPolicy: HashPolicy | null;
+  /** Set when the route caps `grpc-timeout`: the router then rewrites the header to the timeout it applies. */
+  readonly grpcTimeoutHeaderMaxMs: number | undefined;
+}
+
 export interface ForwardRequest {
   clusterName: string;
   head: UpstreamHead;
   body: Readable | null;
   timeoutMs: number;
+  /** Without `route`: connect failures are retried this many times (the legacy contract). */
   retries: number;
   info: StreamInfo;
   /** The original destination, used by ORIGINAL_DST clusters (PassthroughCluster). */
   originalDst?: { address: string; port: number };
+  /** The matched route: retry policy, mirrors and hash policy come from it. */
+  route?: RouteResilience | null;
+  /** The downstream request, for hash policies and retriable_request_headers. */
+  request?: DownstreamRequest;
+  /** Draws in [0, 1) for back-off jitter and mirror fractions (Math.random when absent). */
+  random?: () => number;
 }
 
 export interface Timers {
   set(fn: () => void, ms: number): unknown;
   clear(handle: unknown): void;
+  /** A test clock's time; outlier ejections are measured on it when present. */
+  now?(): number;
 }
 
 export const realTimers: Timers = {
@@ -42,109 +66,76 @@ export const realTimers: Timers = {
 };
 
 const grpcUnits: Record<string, number> = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 0.001, n: 1e-6 };
+const grpcTimeoutSyntax = /^\d{1,8}[HMSmun]$/;
 
 /** `grpc-timeout` (`100m`, `5S`) in ms, clamped to a day; undefined when absent or invalid. */
 export function grpcTimeoutMs(value: string | string[] | undefined | null): number | undefined {
-  if (typeof value !== 'string' || !/^\d{1,8}[HMSmun]$/.test(value)) return undefined;
+  if (typeof value !== 'string' || !grpcTimeoutSyntax.test(value)) return undefined;
   const ms = Number(value.slice(0, -1)) * (grpcUnits[value.slice(-1)] as number);
   return Math.min(Math.max(ms, 1), 86_400_000);
 }
+
+/** Connect-failure-only policies for requests forwarded without a route, one per retry count. */
+const legacyPolicies = new Map<number, RetryPolicy>();
+function legacyPolicy(retries: number): RetryPolicy | null {
+  if (retries <= 0) return null;
+  let p = legacyPolicies.get(retries);
+  if (!p) {
+    p = new RetryPolicy({ retry_on: 'connect-failure', num_retries: { value: retries } }, 'router');
+    legacyPolicies.set(retries, p);
+  }
+  return p;
+}
+
+const noCancel = { cancel() {} };
 
 export function forward(clusters: ClusterManager, req: ForwardRequest, out: ResponseWriter, timers: Timers = realTimers): { cancel(): void } {
   const cluster = clusters.get(req.clusterName);
   req.info.clusterName = req.clusterName;
   if (!cluster) {
     out.reply(LocalReplies.clusterNotFound);
-    return { cancel() {} };
+    return noCancel;
   }
-  const stats = cluster.stats;
-  const isOriginal = cluster.settings.type === 'ORIGINAL_DST';
-  if (stats.upstream_rq_active.value >= cluster.settings.maxRequests) {
-    stats.upstream_rq_pending_overflow.inc();
+  cluster.useTimers(timers);
+  const rm = cluster.resources();
+  if (!rm.tryAcquireRequest()) {
+    cluster.stats.upstream_rq_pending_overflow.inc();
     out.reply(LocalReplies.overflow);
-    return { cancel() {} };
+    return noCancel;
   }
-  let attemptsLeft = req.body === null ? req.retries : 0;
-  let exchange: UpstreamExchange | undefined;
-  let finished = false;
-  let timer: unknown;
-  let endpoint: Endpoint | undefined;
-  stats.upstream_rq_total.inc();
-  stats.upstream_rq_active.inc();
-  const done = () => {
-    if (finished) return false;
-    finished = true;
-    stats.upstream_rq_active.dec();
-    if (endpoint && !isOriginal) cluster.requestEnded(endpoint);
-    if (timer !== undefined) timers.clear(timer);
-    return true;
-  };
-  const timeoutMs = req.timeoutMs;
-  if (timeoutMs > 0) {
-    timer = timers.set(() => {
-      if (!done()) return;
-      stats.upstream_rq_timeout.inc();
-      exchange?.abort('timeout');
-      if (headSent) out.reset();
-      else out.reply(LocalReplies.upstreamTimeout);
-    }, timeoutMs);
+  const route = req.route ?? null;
+  const random = req.random ?? Math.random;
+  const policy = route ? route.retryPolicy : legacyPolicy(req.retries);
+  const retry = policy ? policy.start(req.request) : null;
+  const stream = new UpstreamRequest(cluster, req, out, timers, rm, retry?.enabled ? retry : null, random);
+  if (route && route.mirrors.length > 0) mirror(clusters, route, req, stream, timers, random);
+  stream.start(route ? route.retryBufferLimit : DEFAULT_RETRY_BUFFER_LIMIT);
+  return stream;
+}
+
+const discard: ResponseWriter = {
+  head() {},
+  data: () => true,
+  onDrain() {},
+  end() {},
+  reply() {},
+  reset() {},
+};
+
+/** request_mirror_policies: fire-and-forget copies to `-shadow` authorities; their outcome is ignored. */
+function mirror(clusters: ClusterManager, route: RouteResilience, req: ForwardRequest, stream: UpstreamRequest, timers: Timers, random: () => number): void {
+  for (const m of route.mirrors) {
+    if (!m.shouldMirror(random()) || !clusters.get(m.cluster)) continue;
+    const head: UpstreamHead = { ...req.head, authority: shadowAuthority(req.head.authority) };
+    const send = (body: Readable | null) => {
+      const info: StreamInfo = { startTime: req.info.startTime, responseFlags: new Set(), dynamicMetadata: new Map() };
+      forward(clusters, { clusterName: m.cluster, head, body, timeoutMs: req.timeoutMs, retries: 0, info, random }, discard, timers);
+    };
+    if (req.body === null) send(null);
+    else stream.whenBodyComplete((chunks) => chunks && send(bodyOf(chunks)));
   }
-  let headSent = false;
-  const attempt = (retried: boolean) => {
-    const e: Endpoint | undefined = isOriginal && req.originalDst
-      ? { key: `${req.originalDst.address}:${req.originalDst.port}`, address: req.originalDst.address, port: req.originalDst.port, mesh: false, targetPort: req.originalDst.port, weight: 1, healthy: true, priority: 0, locality: '', active: 0 }
-      : cluster.pick();
-    if (!e) {
-      if (done()) out.reply(LocalReplies.noHealthyUpstream);
-      return;
-    }
-    if (endpoint && e !== endpoint && !isOriginal) cluster.requestEnded(endpoint);
-    endpoint = e;
-    if (!isOriginal) cluster.requestStarted(e);
-    req.info.upstreamHost = e.key;
-    const head: UpstreamHead = e.mesh ? { ...req.head, targetPort: e.targetPort } : req.head;
-    exchange = cluster.upstream(e).request(head, req.body, {
-      onHead(status, headers) {
-        if (finished) return;
-        headSent = true;
-        const cls = status >= 500 ? stats.upstream_rq_5xx : status >= 400 ? stats.upstream_rq_4xx : status >= 300 ? stats.upstream_rq_3xx : stats.upstream_rq_2xx;
-        cls.inc();
-        out.head(status, headers);
-      },
-      onData(chunk) {
-        return finished ? true : out.data(chunk);
-      },
-      onEnd(trailers) {
-        if (!done()) return;
-        stats.upstream_rq_completed.inc();
-        out.end(trailers);
-      },
-      onError(err: UpstreamError) {
-        if (finished) return;
-        if (err.failure === 'connect') stats.upstream_cx_connect_fail.inc();
-        if (!headSent && err.failure === 'connect' && attemptsLeft > 0) {
-          attemptsLeft--;
-          stats.upstream_rq_retry.inc();
-          attempt(true);
-          return;
-        }
-        if (!done()) return;
-        if (headSent) {
-          out.reset();
-          return;
-        }
-        if (retried) out.reply(LocalReplies.retriesExhausted);
-        else if (err.failure === 'connect') out.reply(LocalReplies.connectFailure);
-        else if (err.failure === 'protocol') out.reply(LocalReplies.upstreamProtocolError);
-        else out.reply(LocalReplies.upstreamReset);
-      },
-    });
-  };
-  out.onDrain(() => exchange?.resume());
-  attempt(false);
-  return {
-    cancel() {
-      if (done()) exchange?.abort('downstream reset');
-    },
-  };
+}
+
+function bodyOf(chunks: readonly Uint8Array[]): Readable {
+  return Readable.from(chunks, { objectMode: false });
 }

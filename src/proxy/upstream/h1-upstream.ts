@@ -25,11 +25,15 @@ export class H1Upstream implements Upstream {
   #pool: Pool;
   #open = 0;
 
-  constructor(origin: string, opts: { connectTimeoutMs: number; maxConnections: number }) {
+  constructor(origin: string, opts: { connectTimeoutMs: number; maxConnections: number; idleTimeoutMs?: number; maxRequestsPerConnection?: number }) {
+    // Envoy's idle_timeout closes a connection with no request for that long (0 disables: keep a day).
+    const idle = opts.idleTimeoutMs === undefined ? 60_000 : opts.idleTimeoutMs || 86_400_000;
     this.#pool = new Pool(origin, {
       connections: opts.maxConnections,
       connectTimeout: opts.connectTimeoutMs,
-      keepAliveTimeout: 60_000,
+      keepAliveTimeout: idle,
+      keepAliveMaxTimeout: idle,
+      ...(opts.maxRequestsPerConnection ? { maxRequestsPerClient: opts.maxRequestsPerConnection } : {}),
       headersTimeout: 0,
       bodyTimeout: 0,
       pipelining: 1,

@@ -1,0 +1,314 @@
+// One routed request and its attempts (Envoy's router filter with its UpstreamRequests): picks hosts,
+// sends through the cluster's pool limits, decides retries from each outcome, runs the route, per-try
+// and back-off timers on the injected clock, and reports every result to outlier detection.
+import type { ResourceManager } from '../cluster/circuit-breaker.ts';
+import type { Cluster } from '../cluster/cluster.ts';
+import type { Endpoint } from '../cluster/endpoint.ts';
+import type { OutlierOutcome } from '../cluster/outlier/outlier-detector.ts';
+import type { AttemptOutcome, ResetReason, RetryState } from '../http/retry/retry-policy.ts';
+import type { ForwardRequest, ResponseWriter, Timers } from '../http/router.ts';
+import type { HeaderMap } from '../http/stream.ts';
+import { LocalReplies } from '../local-reply.ts';
+import { ReplayableBody } from './replayable-body.ts';
+import type { OutgoingHeaders, UpstreamError, UpstreamExchange, UpstreamHead, UpstreamSink } from './upstream.ts';
+
+/** One attempt's sink: events of an attempt the request has moved past are dropped. */
+class Attempt implements UpstreamSink {
+  readonly owner: UpstreamRequest;
+  readonly endpoint: Endpoint;
+  constructor(owner: UpstreamRequest, endpoint: Endpoint) {
+    this.owner = owner;
+    this.endpoint = endpoint;
+  }
+  onHead(status: number, headers: OutgoingHeaders): void {
+    this.owner.onHead(this, status, headers);
+  }
+  onData(chunk: Buffer): boolean {
+    return this.owner.onData(this, chunk);
+  }
+  onEnd(trailers: OutgoingHeaders): void {
+    this.owner.onEnd(this, trailers);
+  }
+  onError(err: UpstreamError): void {
+    this.owner.onError(this, err);
+  }
+}
+
+function resetReason(err: UpstreamError): ResetReason {
+  if (err.failure === 'connect') return 'connect-failure';
+  if (err.failure === 'protocol') return 'protocol-error';
+  if (err.failure === 'overflow') return 'overflow';
+  return /REFUSED_STREAM|code 7\)/.test(err.message) ? 'refused-stream' : 'remote-reset';
+}
+
+const outlierOf: Record<UpstreamError['failure'], OutlierOutcome> = { connect: 'connect-failed', reset: 'reset', protocol: 'reset', overflow: 'reset' };
+
+export class UpstreamRequest {
+  readonly #cluster: Cluster;
+  readonly #req: ForwardRequest;
+  readonly #out: ResponseWriter;
+  readonly #timers: Timers;
+  readonly #rm: ResourceManager;
+  readonly #retry: RetryState | null;
+  readonly #random: () => number;
+  readonly #head: UpstreamHead;
+  #body: ReplayableBody | null = null;
+  #ctx: { hash: number | null; attempted?: Set<string>; maxSelectionAttempts?: number } = { hash: null };
+  #setCookie: string | null = null;
+  #attempt: Attempt | null = null;
+  #exchange: UpstreamExchange | null = null;
+  #finished = false;
+  #headSent = false;
+  #attempts = 0;
+  #retryHeld = false;
+  #globalTimer: unknown;
+  #perTryTimer: unknown;
+  #backoffTimer: unknown;
+  #wantsBody = false;
+
+  constructor(cluster: Cluster, req: ForwardRequest, out: ResponseWriter, timers: Timers, rm: ResourceManager, retry: RetryState | null, random: () => number) {
+    this.#cluster = cluster;
+    this.#req = req;
+    this.#out = out;
+    this.#timers = timers;
+    this.#rm = rm;
+    this.#retry = retry;
+    this.#random = random;
+    this.#head = withGrpcTimeout(req, retry);
+    const route = req.route;
+    if (route?.hashPolicy && req.request) {
+      const h = route.hashPolicy.compute(req.request);
+      if (h) {
+        this.#ctx.hash = h.hash;
+        this.#setCookie = h.setCookie;
+      }
+    }
+    if (retry?.policy.rejectPreviousHosts) {
+      this.#ctx.attempted = new Set();
+      this.#ctx.maxSelectionAttempts = retry.policy.hostSelectionMaxAttempts;
+    }
+  }
+
+  start(bufferLimit: number): void {
+    const stats = this.#cluster.stats;
+    stats.upstream_rq_total.inc();
+    stats.upstream_rq_active.inc();
+    // The body is kept for replay only when a retry or a mirror may need it.
+    if (this.#req.body && (this.#retry || this.#wantsBody)) this.#body = new ReplayableBody(this.#req.body, bufferLimit);
+    if (this.#req.timeoutMs > 0) this.#globalTimer = this.#timers.set(this.#onGlobalTimeout, this.#req.timeoutMs);
+    this.#out.onDrain(this.#onDrain);
+    this.#send();
+  }
+
+  /** Mirrors call this before start(): the body is then kept until it has fully arrived. */
+  whenBodyComplete(fn: (chunks: readonly Uint8Array[] | null) => void): void {
+    this.#wantsBody = true;
+    queueMicrotask(() => (this.#body ? this.#body.whenComplete(fn) : fn(null)));
+  }
+
+  cancel(): void {
+    if (this.#done()) this.#exchange?.abort('downstream reset');
+  }
+
+  #send(): void {
+    const req = this.#req;
+    const cluster = this.#cluster;
+    const original = cluster.settings.type === 'ORIGINAL_DST';
+    const e: Endpoint | undefined =
+      original && req.originalDst
+        ? { key: `${req.originalDst.address}:${req.originalDst.port}`, address: req.originalDst.address, port: req.originalDst.port, mesh: false, targetPort: req.originalDst.port, weight: 1, healthy: true, priority: 0, locality: '', active: 0 }
+        : cluster.pick(this.#ctx);
+    if (!e) {
+      if (this.#done()) this.#out.reply(LocalReplies.noHealthyUpstream);
+      return;
+    }
+    this.#attempts++;
+    this.#retry?.recordHost(e.key);
+    this.#ctx.attempted?.add(e.key);
+    if (!original) cluster.requestStarted(e);
+    req.info.upstreamHost = e.key;
+    const attempt = new Attempt(this, e);
+    this.#attempt = attempt;
+    const head: UpstreamHead = e.mesh ? { ...this.#head, targetPort: e.targetPort } : this.#head;
+    const body = this.#body ? this.#body.stream() : req.body;
+    const perTry = this.#retry?.policy.perTryTimeoutMs ?? 0;
+    if (perTry > 0) this.#perTryTimer = this.#timers.set(this.#onPerTryTimeout, perTry);
+    const x = cluster.send(e, head, body, attempt);
+    if (x === null) {
+      // max_pending_requests overflowed: 503 UO, never retried.
+      this.#endAttempt();
+      if (this.#done()) this.#out.reply(LocalReplies.overflow);
+      return;
+    }
+    if (this.#attempt === attempt) this.#exchange = x;
+  }
+
+  /** The current attempt is over (response passed on, retried or failed): end its accounting. */
+  #endAttempt(): Endpoint | undefined {
+    const a = this.#attempt;
+    if (!a) return undefined;
+    this.#attempt = null;
+    this.#exchange = null;
+    if (this.#perTryTimer !== undefined) {
+      this.#timers.clear(this.#perTryTimer);
+      this.#perTryTimer = undefined;
+    }
+    if (this.#cluster.settings.type !== 'ORIGINAL_DST') this.#cluster.requestEnded(a.endpoint);
+    return a.endpoint;
+  }
+
+  onHead(a: Attempt, status: number, headers: OutgoingHeaders): void {
+    if (a !== this.#attempt || this.#finished) return;
+    this.#cluster.reportResult(a.endpoint.key, status);
+    const retry = this.#retry;
+    if (retry && !this.#headSent) {
+      const outcome: AttemptOutcome = { kind: 'response', status, headers: new Map(Object.entries(headers)) as HeaderMap };
+      const decision = this.#decide(retry, outcome);
+      if (decision === 'retry') {
+        const x = this.#exchange;
+        this.#endAttempt();
+        x?.abort('retry');
+        return;
+      }
+      if (decision === 'exhausted') this.#req.info.responseFlags.add('URX');
+    }
+    if (this.#perTryTimer !== undefined) {
+      this.#timers.clear(this.#perTryTimer);
+      this.#perTryTimer = undefined;
+    }
+    const stats = this.#cluster.stats;
+    (status >= 500 ? stats.upstream_rq_5xx : status >= 400 ? stats.upstream_rq_4xx : status >= 300 ? stats.upstream_rq_3xx : stats.upstream_rq_2xx).inc();
+    if (this.#attempts > 1 && status < 500) this.#cluster.resilience.upstream_rq_retry_success++;
+    if (this.#setCookie !== null) headers['set-cookie'] = appendValue(headers['set-cookie'], this.#setCookie);
+    this.#headSent = true;
+    this.#out.head(status, headers);
+  }
+
+  onData(a: Attempt, chunk: Buffer): boolean {
+    return a !== this.#attempt || this.#finished ? true : this.#out.data(chunk);
+  }
+
+  onEnd(a: Attempt, trailers: OutgoingHeaders): void {
+    if (a !== this.#attempt || !this.#done()) return;
+    this.#cluster.stats.upstream_rq_completed.inc();
+    this.#out.end(trailers);
+  }
+
+  onError(a: Attempt, err: UpstreamError): void {
+    if (a !== this.#attempt || this.#finished) return;
+    const cluster = this.#cluster;
+    if (err.failure === 'connect') cluster.stats.upstream_cx_connect_fail.inc();
+    cluster.reportResult(a.endpoint.key, outlierOf[err.failure]);
+    if (this.#headSent) {
+      if (this.#done()) this.#out.reset();
+      return;
+    }
+    const reason = resetReason(err);
+    const decision = this.#retry ? this.#decide(this.#retry, { kind: 'reset', reason }) : 'not-retriable';
+    if (decision === 'retry') {
+      this.#endAttempt();
+      return;
+    }
+    if (!this.#done()) return;
+    if (decision === 'exhausted') this.#out.reply(LocalReplies.retriesExhausted);
+    else if (reason === 'connect-failure') this.#out.reply(LocalReplies.connectFailure);
+    else if (reason === 'protocol-error') this.#out.reply(LocalReplies.upstreamProtocolError);
+    else this.#out.reply(LocalReplies.upstreamReset);
+  }
+
+  /** Asks the retry state; a granted retry also needs the max_retries breaker, then is scheduled. */
+  #decide(retry: RetryState, outcome: AttemptOutcome): ReturnType<RetryState['shouldRetry']> {
+    if (this.#body?.lost) retry.markBodyLost();
+    if (!retry.policy.isRetriable(outcome) || retry.retries >= retry.policy.numRetries) return retry.shouldRetry(outcome);
+    if (this.#body?.lost) return retry.shouldRetry(outcome);
+    if (!this.#rm.tryAcquireRetry()) {
+      this.#cluster.resilience.upstream_rq_retry_overflow++;
+      return 'not-retriable';
+    }
+    const d = retry.shouldRetry(outcome);
+    if (d !== 'retry') {
+      this.#rm.releaseRetry();
+      return d;
+    }
+    this.#retryHeld = true;
+    this.#cluster.stats.upstream_rq_retry.inc();
+    const delay = retry.backoffMs(this.#random());
+    this.#backoffTimer = this.#timers.set(this.#onBackoff, delay);
+    return d;
+  }
+
+  #onBackoff = (): void => {
+    this.#backoffTimer = undefined;
+    this.#releaseRetry();
+    if (!this.#finished) this.#send();
+  };
+
+  #onPerTryTimeout = (): void => {
+    this.#perTryTimer = undefined;
+    const a = this.#attempt;
+    if (!a || this.#finished || this.#headSent) return;
+    this.#cluster.resilience.upstream_rq_per_try_timeout++;
+    this.#cluster.reportResult(a.endpoint.key, 'timeout');
+    const x = this.#exchange;
+    const decision = this.#retry ? this.#decide(this.#retry, { kind: 'reset', reason: 'per-try-timeout' }) : 'not-retriable';
+    this.#endAttempt();
+    x?.abort('per-try timeout');
+    if (decision === 'retry' || !this.#done()) return;
+    this.#cluster.stats.upstream_rq_timeout.inc();
+    this.#out.reply(LocalReplies.upstreamTimeout);
+  };
+
+  #onGlobalTimeout = (): void => {
+    this.#globalTimer = undefined;
+    const x = this.#exchange;
+    const a = this.#attempt;
+    if (!this.#done()) return;
+    this.#cluster.stats.upstream_rq_timeout.inc();
+    if (a) this.#cluster.reportResult(a.endpoint.key, 'timeout');
+    x?.abort('timeout');
+    if (this.#headSent) this.#out.reset();
+    else this.#out.reply(LocalReplies.upstreamTimeout);
+  };
+
+  #onDrain = (): void => {
+    this.#exchange?.resume();
+  };
+
+  #releaseRetry(): void {
+    if (!this.#retryHeld) return;
+    this.#retryHeld = false;
+    this.#rm.releaseRetry();
+  }
+
+  /** Ends the request once: releases the breakers, timers, the current attempt and the body. */
+  #done(): boolean {
+    if (this.#finished) return false;
+    this.#finished = true;
+    const t = this.#timers;
+    if (this.#globalTimer !== undefined) t.clear(this.#globalTimer);
+    if (this.#backoffTimer !== undefined) t.clear(this.#backoffTimer);
+    this.#releaseRetry();
+    const x = this.#exchange;
+    this.#endAttempt();
+    this.#exchange = x;
+    this.#cluster.stats.upstream_rq_active.dec();
+    this.#rm.releaseRequest();
+    this.#body?.detach();
+    return true;
+  }
+}
+
+function appendValue(prev: string | string[] | undefined, v: string): string | string[] {
+  if (prev === undefined) return v;
+  return Array.isArray(prev) ? [...prev, v] : [prev, v];
+}
+
+/** Envoy rewrites `grpc-timeout` to the timeout it applies when the route caps the header. */
+function withGrpcTimeout(req: ForwardRequest, retry: RetryState | null): UpstreamHead {
+  if (req.route?.grpcTimeoutHeaderMaxMs === undefined || req.head.headers['grpc-timeout'] === undefined && !String(req.head.headers['content-type'] ?? '').startsWith('application/grpc')) return req.head;
+  const perTry = retry?.policy.perTryTimeoutMs ?? 0;
+  const expected = perTry > 0 && (req.timeoutMs === 0 || perTry < req.timeoutMs) ? perTry : req.timeoutMs;
+  if (expected <= 0) return req.head;
+  return { ...req.head, headers: { ...req.head.headers, 'grpc-timeout': `${Math.ceil(expected)}m` } };
+}
+
