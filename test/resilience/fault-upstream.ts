@@ -5,7 +5,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from 'node:net';
 
 export type Fault =
-  | { kind: 'ok'; status?: number; body?: string }
+  | { kind: 'ok'; status?: number; body?: string; headers?: Record<string, string> }
   | { kind: 'status'; status: number }
   | { kind: 'reset' }
   | { kind: 'hang' }
@@ -20,6 +20,10 @@ export interface SeenRequest {
   readonly path: string;
   readonly headers: IncomingMessage['headers'];
   readonly fault: Fault['kind'];
+  /** The client port of the connection the request came on (distinct ports = distinct connections). */
+  readonly remotePort: number;
+  /** The request body, filled in once it has fully arrived. */
+  body: string;
 }
 
 export class FaultUpstream {
@@ -64,11 +68,15 @@ export class FaultUpstream {
     const n = this.seen.length;
     const header = req.headers['x-fault'];
     const fault: Fault = typeof header === 'string' ? (JSON.parse(header) as Fault) : this.#plan(n, req);
-    this.seen.push({ method: req.method ?? '', path: req.url ?? '', headers: req.headers, fault: fault.kind });
-    req.resume();
+    const seen: SeenRequest = { method: req.method ?? '', path: req.url ?? '', headers: req.headers, fault: fault.kind, remotePort: req.socket.remotePort ?? 0, body: '' };
+    this.seen.push(seen);
+    req.setEncoding('utf8');
+    req.on('data', (c: string) => {
+      seen.body += c;
+    });
     switch (fault.kind) {
       case 'ok':
-        res.writeHead(fault.status ?? 200, { 'content-type': 'text/plain' }).end(fault.body ?? `ok ${n}\n`);
+        res.writeHead(fault.status ?? 200, { 'content-type': 'text/plain', ...fault.headers }).end(fault.body ?? `ok ${n}\n`);
         return;
       case 'status':
         res.writeHead(fault.status, { 'content-type': 'text/plain' }).end(`fault ${fault.status}\n`);

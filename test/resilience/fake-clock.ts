@@ -1,0 +1,47 @@
+// A manual clock for resilience tests: the proxy's timers run only when the test advances time, so
+// back-off, per-try timeouts and ejection intervals are driven by counts, never by waiting.
+export class FakeClock {
+  #now = 0;
+  #seq = 0;
+  #timers = new Map<number, { at: number; fn: () => void }>();
+
+  now = (): number => this.#now;
+
+  set = (fn: () => void, ms: number): unknown => {
+    const id = ++this.#seq;
+    this.#timers.set(id, { at: this.#now + Math.max(0, ms), fn });
+    return id;
+  };
+
+  clear = (handle: unknown): void => {
+    this.#timers.delete(handle as number);
+  };
+
+  /** Timers armed and not yet fired. */
+  get pending(): number {
+    return this.#timers.size;
+  }
+
+  /** Moves time forward, firing due timers in order (timers they arm fire too when due). */
+  advance(ms: number): void {
+    const end = this.#now + ms;
+    for (let guard = 0; guard < 10_000; guard++) {
+      let next: [number, { at: number; fn: () => void }] | undefined;
+      for (const e of this.#timers) if (e[1].at <= end && (!next || e[1].at < next[1].at)) next = e;
+      if (!next) break;
+      this.#timers.delete(next[0]);
+      this.#now = next[1].at;
+      next[1].fn();
+    }
+    this.#now = end;
+  }
+}
+
+/** Waits (bounded) until `cond` holds, yielding to I/O between checks; throws with `what` if it never does. */
+export async function until(cond: () => boolean, what: string, maxTurns = 400): Promise<void> {
+  for (let i = 0; i < maxTurns; i++) {
+    if (cond()) return;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  throw new Error(`never happened: ${what}`);
+}
