@@ -6,6 +6,7 @@
 import { pathToFileURL } from 'node:url';
 import { buildJsTree, jsTreeDir, packageRoot } from '../src/runtime/js-build.ts';
 
+
 type Main = (argv: readonly string[]) => Promise<number>;
 
 async function loadMain(): Promise<Main> {

@@ -140,7 +140,9 @@ async function detach(dir: string): Promise<number> {
   const logFile = path.join(dir, 'logs', 'up.log');
   const fd = openSync(logFile, 'w', 0o600);
   const args = process.argv.slice(1).filter((a) => a !== '-d' && a !== '--detach');
-  const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', fd, fd] });
+  const { nodeMemoryFlags } = await import('../runtime/node-flags.ts');
+  const flags = [...process.execArgv, ...nodeMemoryFlags.filter((f) => !process.execArgv.includes(f))];
+  const child = spawn(process.execPath, [...flags, ...args], { detached: true, stdio: ['ignore', fd, fd] });
   closeSync(fd);
   child.unref();
   let exited = false;

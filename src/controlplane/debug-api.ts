@@ -30,6 +30,18 @@ export async function startDebugApi(cp: ControlPlane, address = '127.0.0.1:15014
       }
       case '/debug/registryz':
         return json(res, 200, cp.snapshot.workloads);
+      case '/debug/memz': {
+        // Process memory in MB, and per connected proxy the config it holds: where a local mesh's RAM goes.
+        const mb = (n: number) => Math.round(n / 1e5) / 10;
+        const u = process.memoryUsage();
+        return json(res, 200, {
+          rssMb: mb(u.rss),
+          heapUsedMb: mb(u.heapUsed),
+          heapTotalMb: mb(u.heapTotal),
+          externalMb: mb(u.external),
+          proxies: cp.connections.map((c) => ({ proxy: c.node.view.id, configBytes: c.configBytes })),
+        });
+      }
       case '/debug/configz': {
         const s = cp.configState;
         return json(res, 200, {
@@ -47,7 +59,7 @@ export async function startDebugApi(cp: ControlPlane, address = '127.0.0.1:15014
         return res.end(cp.metrics.registry.render());
       }
       default:
-        return json(res, 404, { error: 'not found', endpoints: ['/debug/syncz', '/debug/config_dump?proxyID=', '/debug/registryz', '/debug/configz', '/metrics'] });
+        return json(res, 404, { error: 'not found', endpoints: ['/debug/syncz', '/debug/config_dump?proxyID=', '/debug/registryz', '/debug/configz', '/debug/memz', '/metrics'] });
     }
   });
   server.on('clientError', (_err, socket) => socket.destroy());

@@ -3,6 +3,7 @@
 // Anything else is reported, never guessed.
 import path from 'node:path';
 import type { Container } from '../config/types/kubernetes.ts';
+import { nodeMemoryFlags } from './node-flags.ts';
 
 export interface LocalCommand {
   file: string;
@@ -53,7 +54,7 @@ export function resolveCommand(
   const command = [...(container.command ?? []), ...(container.args ?? [])];
   const builtIn = builtIns.find((b) => b.pattern.test(image));
   if (builtIn && (command.length === 0 || builtIn.ownBinaries.includes(command[0] ?? ''))) {
-    return { file: nodeBinary, args: [path.join(demo.dir, builtIn.script + demo.ext)], origin: 'built-in' };
+    return { file: nodeBinary, args: [...nodeMemoryFlags, path.join(demo.dir, builtIn.script + demo.ext)], origin: 'built-in' };
   }
   if (command.length > 0) {
     const [file, ...args] = command;

@@ -11,6 +11,7 @@ import { type DemoPrograms, type LocalCommand, resolveCommand } from './containe
 import type { ControlPlaneHandle } from './control-plane-handle.ts';
 import { type MeshPlan, type PlannedWorkload, planMesh } from './plan.ts';
 import { allocatePort, ensurePortFree } from './ports.ts';
+import { nodeMemoryFlags } from './node-flags.ts';
 import { proxyArgs, proxyPorts, waitReady } from './proxy-process.ts';
 import type { ComponentState, MeshState } from './state.ts';
 import { writeState } from './state.ts';
@@ -168,7 +169,7 @@ export class MeshRuntime {
     const host = new Supervised({
       label: 'proxy host',
       file: o.nodeBinary,
-      args: [...proxyHostNodeFlags, o.outriggerBin, 'proxy-host', '--spec', specFile],
+      args: [...nodeMemoryFlags, o.outriggerBin, 'proxy-host', '--spec', specFile],
       env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '' },
       logFile: path.join(o.stateDir, 'logs', 'proxy-host.log'),
     });
@@ -281,12 +282,6 @@ function describe(c: LocalCommand): string {
   return line.length > 60 ? `${line.slice(0, 57)}...` : line;
 }
 
-/**
- * V8 flags of the proxy host: a smaller young generation. Proxies allocate short-lived objects at a
- * steady rate, so the default 16 MB semi-spaces mostly hold garbage between scavenges; measured on the
- * seed, they cost 10-20 MB of resident memory for no throughput gain.
- */
-const proxyHostNodeFlags = (process.env['OUTRIGGER_PROXY_NODE_FLAGS'] ?? '--max-semi-space-size=4').split(' ').filter(Boolean);
 
 /** Local mode: denial receipts on, spans to the built-in collector. */
 function localProxyFlags(cp: ControlPlaneHandle): string[] {

@@ -94,7 +94,7 @@ test('containers map to their command, a built-in program, or an annotation; not
   const node = '/usr/bin/node';
   const podinfo = resolveCommand({ name: 'p', image: 'ghcr.io/stefanprodan/podinfo:6.5.0', command: ['./podinfo', '--port=9898'] }, {}, node);
   assert.equal(podinfo.origin, 'built-in');
-  assert.match(podinfo.args[0] ?? '', /demo\/podinfo\.ts$/);
+  assert.match(podinfo.args.at(-1) ?? '', /demo\/podinfo\.ts$/);
   const own = resolveCommand({ name: 'c', image: 'curlimages/curl', command: ['sh', '-c', 'curl x'] }, {}, node);
   assert.deepEqual(own, { file: 'sh', args: ['-c', 'curl x'], origin: 'manifest' });
   const annotated = resolveCommand({ name: 'a', image: 'corp/api' }, { 'outrigger.dev/command': `python3 -m http.server "8000"` }, node);
