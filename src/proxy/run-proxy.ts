@@ -1,0 +1,105 @@
+// One proxy as a unit the CLI runs: its xDS client, its workload certificate (CSR, renewal), its ports;
+// started with the flags of `outrigger proxy`, drained on request. A process may run one (`outrigger
+// proxy`) or several (`outrigger proxy-host`, local process mode).
+import { readFileSync } from 'node:fs';
+import { parseDurationMs } from '../xds/duration.ts';
+import { OutriggerProxy } from './proxy.ts';
+import { CertificateManager } from './tls/certificate-manager.ts';
+import { createCsrClient } from './tls/csr-client.ts';
+
+export interface ProxyFlags {
+  role: string;
+  xdsAddress: string;
+  tokenFile?: string;
+  nodeId?: string;
+  portMap?: string;
+  metadataJson: string;
+  drainSeconds: string;
+  trustDomain: string;
+  certTtl?: string;
+  graceRatio?: string;
+  localMode?: boolean;
+  traceEndpoint?: string;
+}
+
+export class ProxyArgsError extends Error {
+  readonly code = 'PROXY_ARGS';
+}
+
+/** `15001=41000,15008=41002` → Map(15001 → 41000, ...). */
+export function parsePortMap(text: string | undefined): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const part of (text ?? '').split(',').filter(Boolean)) {
+    const m = /^(\d{1,5})=(\d{1,5})$/.exec(part.trim());
+    if (!m) throw new ProxyArgsError(`--port-map: "${part}" is not ISTIO_PORT=PORT`);
+    out.set(Number(m[1]), Number(m[2]));
+  }
+  return out;
+}
+
+export interface RunningProxy {
+  readonly nodeId: string;
+  readonly proxy: OutriggerProxy;
+  /** Resolves when the proxy has drained and closed. */
+  readonly stopped: Promise<void>;
+  drain(): Promise<void>;
+}
+
+export type ProxyLog = (level: string, message: string) => void;
+
+export async function runProxy(flags: ProxyFlags, log: ProxyLog): Promise<RunningProxy> {
+  if (flags.role !== 'sidecar' && flags.role !== 'router') throw new ProxyArgsError(`--role must be sidecar or router, not ${flags.role}`);
+  let metadata: Record<string, unknown>;
+  try {
+    metadata = JSON.parse(flags.metadataJson) as Record<string, unknown>;
+  } catch (err) {
+    throw new ProxyArgsError(`--metadata-json is not JSON: ${(err as Error).message}`);
+  }
+  const ns = String(metadata['NAMESPACE'] ?? 'default');
+  const identity = `spiffe://${flags.trustDomain}/ns/${ns}/sa/${String(metadata['SERVICE_ACCOUNT'] ?? 'default')}`;
+  const ttlMs = flags.certTtl !== undefined ? parseDurationMs(flags.certTtl) : undefined;
+  if (flags.certTtl !== undefined && !ttlMs) throw new ProxyArgsError(`--cert-ttl: "${flags.certTtl}" is not a duration like 24h or 90m`);
+  const graceRatio = flags.graceRatio !== undefined ? Number(flags.graceRatio) : undefined;
+  if (graceRatio !== undefined && !(graceRatio > 0 && graceRatio < 1)) throw new ProxyArgsError(`--grace-ratio: must be between 0 and 1, not ${flags.graceRatio}`);
+  const token = () => (flags.tokenFile ? readFileSync(flags.tokenFile, 'utf8').trim() : '');
+  const role = flags.role;
+  const nodeId = flags.nodeId ?? `${role}~127.0.0.1~${String(metadata['WORKLOAD_NAME'] ?? 'proxy')}.${ns}~${ns}.svc.cluster.local`;
+  const stopped = Promise.withResolvers<void>();
+  const proxy = new OutriggerProxy({
+    role,
+    xdsAddress: flags.xdsAddress,
+    ...(flags.tokenFile ? { token: token() } : {}),
+    nodeId,
+    metadata,
+    identity,
+    ...(flags.localMode ? { localMode: true } : {}),
+    ...(flags.traceEndpoint ? { traceEndpoint: flags.traceEndpoint } : {}),
+    portMap: parsePortMap(flags.portMap),
+    drainDeadlineMs: Number(flags.drainSeconds) * 1000,
+    onLog: (level, message) => {
+      if (level !== 'debug' && level !== 'trace') log(level, message);
+    },
+    onExit: () => stopped.resolve(),
+  });
+  const csr = createCsrClient({ address: flags.xdsAddress, token });
+  const certs = new CertificateManager({
+    spiffeId: identity,
+    sign: csr.sign,
+    ...(ttlMs ? { ttlSeconds: Math.round(ttlMs / 1000) } : {}),
+    ...(graceRatio !== undefined ? { graceRatio } : {}),
+  });
+  const applyCert = () => {
+    const c = certs.current;
+    if (c) proxy.secrets.setLocal('default', { cert: c.certChainPem, key: c.keyPem });
+  };
+  certs.on('rotated', applyCert);
+  certs.on('renewal-failed', (err: Error) => log('warning', `certificate renewal failed: ${err.message}`));
+  const ports = await proxy.start();
+  certs.start().then(applyCert, (err: Error) => log('error', `no workload certificate yet: ${err.message}`));
+  log('info', `proxy ${nodeId}: admin 127.0.0.1:${ports.admin}, health ${ports.health}, prometheus ${ports.prometheus}`);
+  const done = stopped.promise.then(() => {
+    certs.stop();
+    csr.close();
+  });
+  return { nodeId, proxy, stopped: done, drain: () => proxy.drain() };
+}
