@@ -184,6 +184,10 @@ export async function handleHttp(rt: HcmRuntime, chain: HttpChain | ((req: Downs
       body: hasBody(req) ? countBytes(req, (n) => (requestBytes += n)) : null,
       timeoutMs,
       retries: route.retryPolicy?.numRetries ?? 0,
+      // The route's retry policy, mirrors and hash policy; the request they are computed from.
+      route,
+      request,
+      random: rt.random,
       info,
       originalDst: { address: request.connection.localAddress, port: request.connection.localPort },
     },
