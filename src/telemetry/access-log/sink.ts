@@ -12,10 +12,17 @@ export interface AccessLogSink {
 
 const DEFAULT_MAX_BUFFERED = 4 * 1024 * 1024;
 
+/**
+ * Lines are batched and written once per turn of the event loop: stdout redirected to a file writes
+ * synchronously, and one write per request cost about 0.2 ms of the proxy's CPU under load (profiled).
+ */
 export class StreamSink implements AccessLogSink {
   #out: Writable;
   #owned: boolean;
   #max: number;
+  #batch: string[] = [];
+  #batchBytes = 0;
+  #scheduled = false;
   dropped = 0;
 
   constructor(out: Writable, owned: boolean, maxBufferedBytes = DEFAULT_MAX_BUFFERED) {
@@ -27,14 +34,29 @@ export class StreamSink implements AccessLogSink {
   }
 
   write(line: string): void {
-    if (this.#out.writableLength > this.#max || this.#out.destroyed) {
+    if (this.#out.writableLength + this.#batchBytes > this.#max || this.#out.destroyed) {
       this.dropped++;
       return;
     }
-    this.#out.write(line);
+    this.#batch.push(line);
+    this.#batchBytes += line.length;
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      setImmediate(this.#flush);
+    }
   }
 
+  #flush = (): void => {
+    this.#scheduled = false;
+    if (this.#batch.length === 0) return;
+    const text = this.#batch.length === 1 ? (this.#batch[0] as string) : this.#batch.join('');
+    this.#batch = [];
+    this.#batchBytes = 0;
+    if (!this.#out.destroyed) this.#out.write(text);
+  };
+
   close(): Promise<void> {
+    this.#flush();
     if (!this.#owned) return Promise.resolve();
     return new Promise((resolve) => this.#out.end(resolve));
   }
