@@ -95,6 +95,13 @@ test('the seed runs: gateways, the podinfo workloads and the test runner, each w
   for (const c of state.components.filter((x) => x.kind === 'workload')) assert.equal(c.sidecar, true, `${c.name} has a sidecar`);
 });
 
+test('a second up in the same directory says the mesh is already running, and starts nothing', () => {
+  const again = outrigger(['up', '-f', seed, '--ephemeral-ports', '--dir', stateDir]);
+  assert.equal(again.status, 1);
+  assert.match(again.stderr, /already running here \(pid \d+/);
+  assert.equal(readState(stateDir)?.pid, state.pid, 'the running mesh is untouched');
+});
+
 test('1,000 requests through the ingress split 90/10 within ±3 %', async () => {
   const s = await split(1000);
   assert.equal(s.other, 0, JSON.stringify(s));
