@@ -2,20 +2,23 @@
 // cannot run never half-starts a mesh), starts the control plane in-process, then every gateway and
 // sidecar in one proxy host process, then each app once its sidecar is ready; supervises them; stops
 // apps first, then drains the proxies, then the control plane.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { AnyResource } from '../config/resource.ts';
 import type { WorkloadInstance } from '../model/workload.ts';
 import { buildAppEnv } from './app-env.ts';
+import { ComponentTracker } from './component-tracker.ts';
 import { type DemoPrograms, type LocalCommand, resolveCommand } from './container-command.ts';
 import type { ControlPlaneHandle } from './control-plane-handle.ts';
+import { ExitReporter, exitCause } from './exit-reporter.ts';
+import { indent } from './indent.ts';
 import { type MeshPlan, type PlannedWorkload, planMesh } from './plan.ts';
 import { allocatePort, ensurePortFree } from './ports.ts';
 import { nodeMemoryFlags } from './node-flags.ts';
-import { proxyArgs, proxyPorts, waitReady } from './proxy-process.ts';
-import type { ComponentState, MeshState } from './state.ts';
-import { writeState } from './state.ts';
+import { proxyArgs, proxyEnv, proxyFiles, proxyPorts, waitReady } from './proxy-process.ts';
+import { type ComponentState, type MeshState, makeStateDirs } from './state.ts';
 import { type ExitReport, Supervised } from './supervisor.ts';
+import { workloadInstance } from './workload-instance.ts';
 
 export interface RuntimeOptions {
   configDirs: string[];
@@ -67,7 +70,8 @@ export class MeshRuntime {
   #running: Running[] = [];
   #cp: ControlPlaneHandle | undefined;
   #host: Supervised | undefined;
-  #state: MeshState | undefined;
+  #tracker: ComponentTracker | undefined;
+  #reporter: ExitReporter | undefined;
   #stopping = false;
   plan: MeshPlan | undefined;
 
@@ -76,15 +80,14 @@ export class MeshRuntime {
   }
 
   get state(): MeshState | undefined {
-    return this.#state;
+    return this.#tracker?.state;
   }
 
   async start(resources: readonly AnyResource[]): Promise<MeshState> {
     const o = this.#opts;
     const plan = planMesh(resources);
     this.plan = plan;
-    mkdirSync(path.join(o.stateDir, 'logs'), { recursive: true, mode: 0o700 });
-    mkdirSync(path.join(o.stateDir, 'tokens'), { recursive: true, mode: 0o700 });
+    makeStateDirs(o.stateDir);
     for (const note of plan.notes) o.progress(`note: ${note}`);
 
     // Everything that can fail without running anything fails here, before the first process starts.
@@ -99,30 +102,24 @@ export class MeshRuntime {
     const cp = await o.startControlPlane(resources);
     this.#cp = cp;
     o.progress(`control plane: ready (xDS ${cp.xdsAddress}, debug http://${cp.debugAddress})`);
-    this.#state = {
-      version: 1,
-      pid: process.pid,
-      startedAt: new Date().toISOString(),
-      mode: 'process',
-      configDirs: o.configDirs,
-      controlPlane: { xdsAddress: cp.xdsAddress, debugAddress: cp.debugAddress, ...(cp.dashboardUrl ? { dashboardUrl: cp.dashboardUrl } : {}) },
-      components: [{ name: 'control-plane', kind: 'control-plane', pid: process.pid, ports: cp.ports, sidecar: false, status: 'running', restarts: 0 }],
-    };
+    const tracker = new ComponentTracker({ stateDir: o.stateDir, mode: 'process', configDirs: o.configDirs, controlPlane: cp });
+    this.#tracker = tracker;
+    this.#reporter = new ExitReporter({ tracker, progress: o.progress, stopping: () => this.#stopping });
 
     for (const g of plan.gateways) {
       const fixed = g.kind === 'ingress' ? { 8080: httpPort, 8443: httpsPort } : {};
       const meta: ProxyMeta = { name: g.name, namespace: g.namespace, serviceAccount: `${g.name}-service-account`, labels: g.labels, appPorts: {} };
       this.#running.push({
-        state: { name: `${g.namespace}/${g.name}`, kind: 'gateway', namespace: g.namespace, ports: {}, sidecar: false, status: 'starting', restarts: 0 },
+        state: tracker.add({ name: `${g.namespace}/${g.name}`, kind: 'gateway', namespace: g.namespace, ports: {}, sidecar: false, status: 'starting', restarts: 0 }),
         proxy: { role: 'router', meta, ports: await proxyPorts(this.#taken, fixed) },
       });
     }
-    if (plan.gateways.some((g) => g.kind === 'ingress')) this.#state.ingressUrl = `http://127.0.0.1:${httpPort}`;
+    if (plan.gateways.some((g) => g.kind === 'ingress')) tracker.state.ingressUrl = `http://127.0.0.1:${httpPort}`;
     for (const w of plan.workloads) {
       const appPorts: Record<number, number> = {};
       for (const p of firstContainer(w).ports ?? []) appPorts[p.containerPort] = await allocatePort(this.#taken);
       const r: Running = {
-        state: { name: `${w.namespace}/${w.name}`, kind: 'workload', namespace: w.namespace, ports: {}, sidecar: w.sidecar, status: 'starting', restarts: 0 },
+        state: tracker.add({ name: `${w.namespace}/${w.name}`, kind: 'workload', namespace: w.namespace, ports: {}, sidecar: w.sidecar, status: 'starting', restarts: 0 }),
         workload: w,
         command: commands.get(w) as LocalCommand,
       };
@@ -136,28 +133,20 @@ export class MeshRuntime {
 
     await this.#startProxyHost();
     await Promise.all(this.#running.filter((r) => r.workload).map((r) => this.#startApp(r, resources)));
-    this.#save();
-    return this.#state;
-  }
-
-  #save(): void {
-    if (!this.#state) return;
-    this.#state.components = [this.#state.components[0] as ComponentState, ...this.#running.map((r) => r.state)];
-    writeState(this.#opts.stateDir, this.#state);
+    tracker.save();
+    return tracker.state;
   }
 
   /** One process for every gateway and sidecar (`outrigger proxy-host`), each proxy with its own log. */
   async #startProxyHost(): Promise<void> {
     const o = this.#opts;
     const cp = this.#cp as ControlPlaneHandle;
+    const tracker = this.#tracker as ComponentTracker;
     const withProxy = this.#running.filter((r): r is Running & { proxy: PlannedProxy } => r.proxy !== undefined);
     if (withProxy.length === 0) return;
     const proxies = withProxy.map((r) => {
       const { meta, role, ports } = r.proxy;
-      const token = cp.issueBootstrapToken({ namespace: meta.namespace, serviceAccount: meta.serviceAccount, workload: meta.workload ?? meta.name });
-      const tokenFile = path.join(o.stateDir, 'tokens', `${meta.namespace}.${meta.name}.token`);
-      writeFileSync(tokenFile, token, { mode: 0o600 });
-      const logFile = path.join(o.stateDir, 'logs', `${meta.namespace}.${meta.name}.proxy.log`);
+      const { tokenFile, logFile } = proxyFiles(cp, o.stateDir, meta);
       r.state.proxyLogFile = logFile;
       for (const [k, v] of Object.entries(ports)) r.state.ports[`proxy:${k}`] = v;
       const args = [...proxyArgs({ role, xdsAddress: cp.xdsAddress, tokenFile, ports, meta }), ...(o.proxyFlags ?? []), ...localProxyFlags(cp)];
@@ -170,21 +159,21 @@ export class MeshRuntime {
       label: 'proxy host',
       file: o.nodeBinary,
       args: [...nodeMemoryFlags, o.outriggerBin, 'proxy-host', '--spec', specFile],
-      env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '' },
+      env: proxyEnv(),
       logFile: path.join(o.stateDir, 'logs', 'proxy-host.log'),
     });
     host.on('started', (pid) => {
       for (const r of withProxy) r.state.proxyPid = pid;
-      this.#save();
+      tracker.save();
     });
     host.on('exit', (report: ExitReport) => {
       if (this.#stopping) return;
       for (const r of withProxy) {
         r.state.restarts++;
-        r.state.detail = `proxy host exited with ${report.signal ?? `status ${report.code}`}; restarting`;
+        r.state.detail = `proxy host exited with ${exitCause(report)}; restarting`;
       }
-      o.progress(`proxy host exited with ${report.signal ?? `status ${report.code}`}, restarting\n${indent(report.logTail)}`);
-      this.#save();
+      o.progress(`proxy host exited with ${exitCause(report)}, restarting\n${indent(report.logTail)}`);
+      tracker.save();
     });
     this.#host = host;
     host.start();
@@ -211,42 +200,16 @@ export class MeshRuntime {
     const logFile = path.join(o.stateDir, 'logs', `${w.namespace}.${w.name}.log`);
     r.state.logFile = logFile;
     const app = new Supervised({ label: `${r.state.name} app`, file: command.file, args: command.args, env, logFile, runToCompletion: w.runToCompletion });
-    app.on('started', (pid) => {
-      r.state.pid = pid;
-      if (r.state.status === 'restarting') r.state.status = 'running';
-      this.#save();
-    });
-    app.on('exit', (report: ExitReport) => {
-      if (this.#stopping) return;
-      r.state.status = 'restarting';
-      r.state.restarts++;
-      r.state.detail = `app exited with ${report.signal ?? `status ${report.code}`}; restarting in ${Math.round((report.restartInMs ?? 0) / 1000)}s`;
-      o.progress(`${r.state.name}: app exited with ${report.signal ?? `status ${report.code}`}, restarting\n${indent(report.logTail)}`);
-      this.#save();
-    });
-    app.on('done', (report) => {
-      if (this.#stopping) return;
-      r.state.status = report.code === 0 ? 'completed' : 'failed';
-      r.state.detail = `exited with status ${report.code}`;
-      o.progress(`${r.state.name}: ${r.state.status} (${r.state.detail})\n${indent(report.logTail)}`);
-      // A finished Job takes its sidecar with it.
+    const reporter = this.#reporter as ExitReporter;
+    reporter.watch(app, r.state, 'app');
+    // A finished Job takes its sidecar with it.
+    reporter.watchCompletion(app, r.state, () => {
       if (ports) void quitProxy(ports[15000] as number);
-      this.#save();
     });
     r.app = app;
     o.progress(`${r.state.name}: starting app (${command.origin}: ${describe(command)})`);
     app.start();
-    const instance: WorkloadInstance = {
-      name: w.name,
-      namespace: w.namespace,
-      labels: w.labels,
-      serviceAccount: w.serviceAccount,
-      address: '127.0.0.1',
-      appPorts,
-      ...(ports ? { tunnelAddress: `127.0.0.1:${ports[15008]}` } : {}),
-      healthy: true,
-      source: 'deployment',
-    };
+    const instance = workloadInstance(w, { address: '127.0.0.1', appPorts, ...(ports ? { tunnelAddress: `127.0.0.1:${ports[15008]}` } : {}) });
     r.instance = instance;
     this.#cp?.registerWorkload(instance);
     r.state.status = 'running';
@@ -282,7 +245,6 @@ function describe(c: LocalCommand): string {
   return line.length > 60 ? `${line.slice(0, 57)}...` : line;
 }
 
-
 /** Local mode: denial receipts on, spans to the built-in collector. */
 function localProxyFlags(cp: ControlPlaneHandle): string[] {
   return ['--local-mode', ...(cp.traceEndpoint ? ['--trace-endpoint', cp.traceEndpoint] : [])];
@@ -295,11 +257,4 @@ async function quitProxy(adminPort: number): Promise<void> {
   } catch {
     // Already gone: nothing to drain.
   }
-}
-
-function indent(text: string): string {
-  return text
-    .split('\n')
-    .map((l) => `    ${l}`)
-    .join('\n');
 }

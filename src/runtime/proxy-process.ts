@@ -1,6 +1,9 @@
 // Starting a proxy process for a sidecar or gateway: its ports, its command line, and waiting until it
 // says it is ready on its health port.
+import { writeFileSync } from 'node:fs';
 import http from 'node:http';
+import path from 'node:path';
+import type { ControlPlaneHandle } from './control-plane-handle.ts';
 import type { ProxyMeta } from './mesh-runtime.ts';
 import { allocatePort } from './ports.ts';
 import type { Supervised } from './supervisor.ts';
@@ -12,6 +15,19 @@ export async function proxyPorts(taken: Set<number>, fixed: Record<number, numbe
   const ports: Record<number, number> = { ...fixed };
   for (const p of proxyPortNumbers) ports[p] = await allocatePort(taken);
   return ports;
+}
+
+/** Issues the proxy's bootstrap token into its own 0600 file and names its log, both after the pod. */
+export function proxyFiles(cp: ControlPlaneHandle, stateDir: string, meta: ProxyMeta): { tokenFile: string; logFile: string } {
+  const token = cp.issueBootstrapToken({ namespace: meta.namespace, serviceAccount: meta.serviceAccount, workload: meta.workload ?? meta.name });
+  const tokenFile = path.join(stateDir, 'tokens', `${meta.namespace}.${meta.name}.token`);
+  writeFileSync(tokenFile, token, { mode: 0o600 });
+  return { tokenFile, logFile: path.join(stateDir, 'logs', `${meta.namespace}.${meta.name}.proxy.log`) };
+}
+
+/** A proxy process sees only PATH and HOME: nothing of the `up` process's own environment leaks in. */
+export function proxyEnv(): Record<string, string> {
+  return { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '' };
 }
 
 export interface ProxyArgsInput {

@@ -58,6 +58,12 @@ export function writeState(dir: string, state: MeshState): void {
   renameSync(tmp, file);
 }
 
+/** The private folders beside state.json: one for every process's log, one for proxy tokens. */
+export function makeStateDirs(dir: string): void {
+  mkdirSync(path.join(dir, 'logs'), { recursive: true, mode: 0o700 });
+  mkdirSync(path.join(dir, 'tokens'), { recursive: true, mode: 0o700 });
+}
+
 /** Whether the process that owns a state file is still alive. */
 export function isAlive(pid: number): boolean {
   try {

@@ -2,21 +2,23 @@
 // own on a bridge. The control plane stays in the `up` process on the host and is reached through the
 // bridge address; the mesh DNS server answers there too; the ingress gateway's ports are forwarded
 // from the host. Same lifecycle as process mode: sidecar ready before its app, reverse-order stop.
-import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { AnyResource } from '../../config/resource.ts';
 import type { WorkloadInstance } from '../../model/workload.ts';
 import { DnsServer } from '../../proxy/dns/dns-server.ts';
 import { type MeshName, MeshNames } from '../../proxy/dns/mesh-names.ts';
 import { buildAppEnv } from '../app-env.ts';
+import { ComponentTracker } from '../component-tracker.ts';
 import { resolveCommand } from '../container-command.ts';
 import type { ControlPlaneHandle } from '../control-plane-handle.ts';
+import { ExitReporter } from '../exit-reporter.ts';
 import type { ProxyMeta, RuntimeOptions } from '../mesh-runtime.ts';
 import { type MeshPlan, type PlannedGateway, type PlannedWorkload, planMesh } from '../plan.ts';
 import { ensurePortFree } from '../ports.ts';
-import type { ComponentState, MeshState } from '../state.ts';
-import { writeState } from '../state.ts';
-import { type ExitReport, Supervised } from '../supervisor.ts';
+import { proxyEnv, proxyFiles } from '../proxy-process.ts';
+import { type ComponentState, type MeshState, makeStateDirs } from '../state.ts';
+import { Supervised } from '../supervisor.ts';
+import { workloadInstance } from '../workload-instance.ts';
 import { newMeshId, serviceCidr } from './addressing.ts';
 import { netnsProxyArgs, waitReadyAt } from './netns-proxy.ts';
 import { removeNetnsRecord, writeNetnsRecord } from './netns-record.ts';
@@ -48,7 +50,8 @@ export class NetnsMeshRuntime {
   #forwarders: TcpForwarder[] = [];
   #podNamespaces = new Map<string, string>();
   #xdsAddress = '';
-  #state: MeshState | undefined;
+  #tracker: ComponentTracker | undefined;
+  #reporter: ExitReporter | undefined;
   #stopping = false;
   plan: MeshPlan | undefined;
 
@@ -57,7 +60,7 @@ export class NetnsMeshRuntime {
   }
 
   get state(): MeshState | undefined {
-    return this.#state;
+    return this.#tracker?.state;
   }
 
   /** The pod network, for tests and `status`. */
@@ -69,8 +72,7 @@ export class NetnsMeshRuntime {
     const o = this.#opts;
     const plan = planMesh(resources);
     this.plan = plan;
-    mkdirSync(path.join(o.stateDir, 'logs'), { recursive: true, mode: 0o700 });
-    mkdirSync(path.join(o.stateDir, 'tokens'), { recursive: true, mode: 0o700 });
+    makeStateDirs(o.stateDir);
     for (const note of plan.notes) o.progress(`note: ${note}`);
     if (o.ingressHttpPort) await ensurePortFree(o.ingressHttpPort, '127.0.0.1');
     if (o.ingressHttpsPort) await ensurePortFree(o.ingressHttpsPort, '127.0.0.1');
@@ -100,15 +102,9 @@ export class NetnsMeshRuntime {
     await this.#dns.listen();
     o.progress(`dns: ${net.hostAddress}:53, ${names.length} service name(s) in ${serviceCidr(net.addressing)}`);
 
-    this.#state = {
-      version: 1,
-      pid: process.pid,
-      startedAt: new Date().toISOString(),
-      mode: 'netns',
-      configDirs: o.configDirs,
-      controlPlane: { xdsAddress: cp.xdsAddress, debugAddress: cp.debugAddress, ...(cp.dashboardUrl ? { dashboardUrl: cp.dashboardUrl } : {}) },
-      components: [{ name: 'control-plane', kind: 'control-plane', pid: process.pid, ports: cp.ports, sidecar: false, status: 'running', restarts: 0 }],
-    };
+    const tracker = new ComponentTracker({ stateDir: o.stateDir, mode: 'netns', configDirs: o.configDirs, controlPlane: cp });
+    this.#tracker = tracker;
+    this.#reporter = new ExitReporter({ tracker, progress: o.progress, stopping: () => this.#stopping });
 
     // Namespaces one after another (cheap), processes in parallel (the slow part).
     const gateways: [PlannedGateway, Running][] = [];
@@ -119,8 +115,8 @@ export class NetnsMeshRuntime {
     const routes = buildServiceRoutes(plan.services, members, (name, ns) => net.addresses.serviceAddress(name, ns));
     await Promise.all(gateways.map(([g, r]) => this.#startGateway(g, r)));
     await Promise.all(workloads.map(([w, r]) => this.#startWorkload(w, r, resources, plan.rootNamespace, routes)));
-    this.#save();
-    return this.#state;
+    tracker.save();
+    return tracker.state;
   }
 
   async #addPod(name: string, kind: 'gateway' | 'workload', namespace: string, sidecar: boolean, names: MeshNames): Promise<Running> {
@@ -128,32 +124,10 @@ export class NetnsMeshRuntime {
     const pod = await net.addPod();
     this.#podNamespaces.set(pod.address, namespace);
     net.writeResolvConf(pod, names.searchList(namespace));
-    const r: Running = { pod, state: { name, kind, namespace, ports: {}, sidecar, status: 'starting', restarts: 0, netns: pod.netns, address: pod.address } };
+    const state = (this.#tracker as ComponentTracker).add({ name, kind, namespace, ports: {}, sidecar, status: 'starting', restarts: 0, netns: pod.netns, address: pod.address });
+    const r: Running = { pod, state };
     this.#running.push(r);
     return r;
-  }
-
-  #save(): void {
-    if (!this.#state) return;
-    this.#state.components = [this.#state.components[0] as ComponentState, ...this.#running.map((r) => r.state)];
-    writeState(this.#opts.stateDir, this.#state);
-  }
-
-  #track(sup: Supervised, r: Running, which: 'app' | 'proxy'): void {
-    sup.on('started', (pid) => {
-      if (which === 'app') r.state.pid = pid;
-      else r.state.proxyPid = pid;
-      if (r.state.status === 'restarting') r.state.status = 'running';
-      this.#save();
-    });
-    sup.on('exit', (report: ExitReport) => {
-      if (this.#stopping) return;
-      r.state.status = 'restarting';
-      r.state.restarts++;
-      r.state.detail = `${which} exited with ${report.signal ?? `status ${report.code}`}; restarting in ${Math.round((report.restartInMs ?? 0) / 1000)}s`;
-      this.#opts.progress(`${r.state.name}: ${which} exited with ${report.signal ?? `status ${report.code}`}, restarting\n${indent(report.logTail)}`);
-      this.#save();
-    });
   }
 
   /** `ip netns exec POD file args...`: the process is the command itself (exec, no fork), so signals reach it. */
@@ -164,16 +138,13 @@ export class NetnsMeshRuntime {
   async #startProxy(r: Running, role: 'sidecar' | 'router', meta: ProxyMeta): Promise<void> {
     const o = this.#opts;
     const cp = this.#cp as ControlPlaneHandle;
-    const token = cp.issueBootstrapToken({ namespace: meta.namespace, serviceAccount: meta.serviceAccount, workload: meta.workload ?? meta.name });
-    const tokenFile = path.join(o.stateDir, 'tokens', `${meta.namespace}.${meta.name}.token`);
-    writeFileSync(tokenFile, token, { mode: 0o600 });
-    const logFile = path.join(o.stateDir, 'logs', `${meta.namespace}.${meta.name}.proxy.log`);
+    const { tokenFile, logFile } = proxyFiles(cp, o.stateDir, meta);
     const args = netnsProxyArgs({ role, xdsAddress: this.#xdsAddress, tokenFile, podAddress: r.pod.address, meta });
     const cmd = this.#inPod(r, o.nodeBinary, [o.outriggerBin, 'proxy', ...args, ...(o.proxyFlags ?? []), '--local-mode']);
-    const sup = new Supervised({ label: `${r.state.name} proxy`, ...cmd, env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '' }, logFile });
+    const sup = new Supervised({ label: `${r.state.name} proxy`, ...cmd, env: proxyEnv(), logFile });
     r.state.proxyLogFile = logFile;
     for (const p of [15000, 15001, 15006, 15008, 15020, 15021, 15090]) r.state.ports[`proxy:${p}`] = p;
-    this.#track(sup, r, 'proxy');
+    (this.#reporter as ExitReporter).watch(sup, r.state, 'proxy');
     sup.start();
     r.proxy = sup;
     await waitReadyAt(r.pod.address, sup);
@@ -185,7 +156,7 @@ export class NetnsMeshRuntime {
     // A gateway's listeners come from config: publish every port but the admin one.
     await applyPodFirewall(r.pod.netns, { podAddress: r.pod.address, strictPorts: [], exposedPorts: [], exposeAllBut: [15000] });
     await this.#startProxy(r, 'router', { name: g.name, namespace: g.namespace, serviceAccount: `${g.name}-service-account`, labels: g.labels, appPorts: {} });
-    if (g.kind === 'ingress' && !this.#state?.ingressUrl) {
+    if (g.kind === 'ingress' && !this.#tracker?.state.ingressUrl) {
       const http = new TcpForwarder({ host: r.pod.address, port: 8080 });
       const https = new TcpForwarder({ host: r.pod.address, port: 8443 });
       this.#forwarders.push(http, https);
@@ -193,7 +164,7 @@ export class NetnsMeshRuntime {
       const httpsPort = await https.listen('127.0.0.1', o.ingressHttpsPort);
       r.state.ports['host:8080'] = httpPort;
       r.state.ports['host:8443'] = httpsPort;
-      if (this.#state) this.#state.ingressUrl = `http://127.0.0.1:${httpPort}`;
+      if (this.#tracker) this.#tracker.state.ingressUrl = `http://127.0.0.1:${httpPort}`;
     }
     r.state.status = 'running';
     o.progress(`${r.state.name}: ready`);
@@ -234,29 +205,14 @@ export class NetnsMeshRuntime {
     const logFile = path.join(o.stateDir, 'logs', `${w.namespace}.${w.name}.log`);
     r.state.logFile = logFile;
     const app = new Supervised({ label: `${r.state.name} app`, ...this.#inPod(r, command.file, command.args), env, logFile, runToCompletion: w.runToCompletion });
-    this.#track(app, r, 'app');
-    app.on('done', (report) => {
-      if (this.#stopping) return;
-      r.state.status = report.code === 0 ? 'completed' : 'failed';
-      r.state.detail = `exited with status ${report.code}`;
-      o.progress(`${r.state.name}: ${r.state.status} (${r.state.detail})\n${indent(report.logTail)}`);
-      void r.proxy?.stop();
-      this.#save();
-    });
+    const reporter = this.#reporter as ExitReporter;
+    reporter.watch(app, r.state, 'app');
+    // A finished Job takes its sidecar with it.
+    reporter.watchCompletion(app, r.state, () => void r.proxy?.stop());
     r.app = app;
     o.progress(`${r.state.name}: starting app in ${r.pod.netns} (${command.origin}: ${path.basename(command.file)})`);
     app.start();
-    const instance: WorkloadInstance = {
-      name: w.name,
-      namespace: w.namespace,
-      labels: w.labels,
-      serviceAccount: w.serviceAccount,
-      address: r.pod.address,
-      appPorts,
-      ...(w.sidecar ? { tunnelAddress: `${r.pod.address}:15008` } : {}),
-      healthy: true,
-      source: 'deployment',
-    };
+    const instance = workloadInstance(w, { address: r.pod.address, appPorts, ...(w.sidecar ? { tunnelAddress: `${r.pod.address}:15008` } : {}) });
     r.instance = instance;
     cp.registerWorkload(instance);
     r.state.status = 'running';
@@ -283,11 +239,4 @@ export class NetnsMeshRuntime {
     await this.#net?.teardown();
     removeNetnsRecord(this.#opts.stateDir);
   }
-}
-
-function indent(text: string): string {
-  return text
-    .split('\n')
-    .map((l) => `    ${l}`)
-    .join('\n');
 }
