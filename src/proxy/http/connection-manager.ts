@@ -124,10 +124,12 @@ export async function handleHttp(rt: HcmRuntime, chain: HttpChain | ((req: Downs
     if (grpcStatus !== undefined) outcome.grpcStatus = grpcStatus;
     for (const f of hc.filters) f.filter.onDone?.(ctx, outcome);
   });
-  const finalReply = (r: LocalReply) => {
+  const finalReply = (r: LocalReply, fromRoute = false) => {
     status = isGrpc ? 200 : r.status;
     // Filters see local replies too (CORS headers, denial receipts) and their edits are sent.
     const headers = new Map<string, string | string[]>(Object.entries(r.headers ?? {}));
+    // As Envoy does, a direct response or redirect carries its route's response header mutations.
+    if (fromRoute) route?.mutateResponseHeaders(headers);
     for (const f of hc.filters) f.filter.onResponse?.(ctx, { status: r.status, headers });
     const merged: Record<string, string> = {};
     for (const [k, v] of headers) merged[k] = Array.isArray(v) ? v.join(', ') : v;
@@ -146,11 +148,11 @@ export async function handleHttp(rt: HcmRuntime, chain: HttpChain | ((req: Downs
     return;
   }
   if (route.kind === 'direct_response' && route.directResponse) {
-    finalReply({ ...LocalReplies.directResponse, status: route.directResponse.status, body: route.directResponse.body });
+    finalReply({ ...LocalReplies.directResponse, status: route.directResponse.status, body: route.directResponse.body }, true);
     return;
   }
   if (route.kind === 'redirect' && route.redirect) {
-    finalReply({ status: route.redirect.status, details: 'direct_response', headers: { location: route.redirect.location(request) } });
+    finalReply({ status: route.redirect.status, details: 'direct_response', headers: { location: route.redirect.location(request) } }, true);
     return;
   }
   const choice = route.kind === 'forward' ? route.pickCluster(rt.random(), request.headers) : null;
@@ -220,7 +222,7 @@ export async function handleHttp(rt: HcmRuntime, chain: HttpChain | ((req: Downs
         if (h2 && Object.keys(trailers).length) res.addTrailers(trailers as Record<string, string>);
         res.end();
       },
-      reply: finalReply,
+      reply: (r) => finalReply(r),
       reset() {
         if (h2) (res as Http2ServerResponse).stream.close(2);
         else (res as ServerResponse).destroy();
