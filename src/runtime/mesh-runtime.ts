@@ -179,7 +179,7 @@ export class MeshRuntime {
     host.start();
     await Promise.all(
       withProxy.map(async (r) => {
-        await waitReady(r.proxy.ports[15021] as number, host, r.state.proxyLogFile);
+        await waitReady(host, { port: r.proxy.ports[15021] as number, ...(r.state.proxyLogFile ? { logFile: r.state.proxyLogFile } : {}) });
         if (r.state.kind === 'gateway') {
           r.state.status = 'running';
           o.progress(`${r.state.name}: ready`);

@@ -1,4 +1,5 @@
-// Starting a proxy process for a sidecar or gateway: its ports, its command line, and waiting until it
+// Starting a proxy for a sidecar or gateway, in process mode (allocated ports on loopback) or in a pod's
+// namespace (Istio's own ports on the pod address): its ports, its command line, and waiting until it
 // says it is ready on its health port.
 import { writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -34,23 +35,36 @@ export interface ProxyArgsInput {
   role: 'sidecar' | 'router';
   xdsAddress: string;
   tokenFile: string;
-  ports: Record<number, number>;
+  /** Process mode: each of Istio's ports → the one allocated for it. Absent in a pod: Istio's own ports. */
+  ports?: Record<number, number>;
+  /** The proxy's address in its node id and INSTANCE_IPS: the pod's address in netns mode. */
+  address?: string;
   meta: ProxyMeta;
 }
 
 export function proxyArgs(i: ProxyArgsInput): string[] {
   const { meta } = i;
-  const nodeId = `${i.role}~127.0.0.1~${meta.name}.${meta.namespace}~${meta.namespace}.svc.cluster.local`;
+  const address = i.address ?? '127.0.0.1';
   const metadata: Record<string, unknown> = {
     NAMESPACE: meta.namespace,
     LABELS: meta.labels,
     SERVICE_ACCOUNT: meta.serviceAccount,
     WORKLOAD_NAME: meta.workload ?? meta.name,
-    INSTANCE_IPS: '127.0.0.1',
+    INSTANCE_IPS: address,
     CLUSTER_ID: 'Kubernetes',
-    OUTRIGGER_APP_PORTS: Object.fromEntries(Object.entries(meta.appPorts).map(([k, v]) => [k, v])),
+    OUTRIGGER_APP_PORTS: meta.appPorts,
   };
-  if (i.role === 'sidecar' && i.ports[15008]) metadata['OUTRIGGER_TUNNEL_ADDRESS'] = `127.0.0.1:${i.ports[15008]}`;
+  // In a pod the tunnel is bound on loopback and published on the pod address by the pod's firewall.
+  const tunnelPort = i.ports ? i.ports[15008] : 15008;
+  if (i.role === 'sidecar' && tunnelPort) metadata['OUTRIGGER_TUNNEL_ADDRESS'] = `${address}:${tunnelPort}`;
+  const portMap = i.ports
+    ? [
+        '--port-map',
+        Object.entries(i.ports)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(','),
+      ]
+    : [];
   return [
     '--role',
     i.role,
@@ -59,11 +73,8 @@ export function proxyArgs(i: ProxyArgsInput): string[] {
     '--token-file',
     i.tokenFile,
     '--node-id',
-    nodeId,
-    '--port-map',
-    Object.entries(i.ports)
-      .map(([k, v]) => `${k}=${v}`)
-      .join(','),
+    `${i.role}~${address}~${meta.name}.${meta.namespace}~${meta.namespace}.svc.cluster.local`,
+    ...portMap,
     '--metadata-json',
     JSON.stringify(metadata),
   ];
@@ -73,9 +84,9 @@ export class ProxyNotReadyError extends Error {
   readonly code = 'PROXY_NOT_READY';
 }
 
-function probe(port: number): Promise<boolean> {
+function probe(host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
-    const req = http.get({ host: '127.0.0.1', port, path: '/healthz/ready', timeout: 1000 }, (res) => {
+    const req = http.get({ host, port, path: '/healthz/ready', timeout: 1000 }, (res) => {
       res.resume();
       resolve(res.statusCode === 200);
     });
@@ -84,8 +95,19 @@ function probe(port: number): Promise<boolean> {
   });
 }
 
-/** Polls a proxy's health port until it answers 200; fails when its process exits or after `timeoutMs`. */
-export async function waitReady(healthPort: number, proxy: Supervised, logFile = proxy.spec.logFile, timeoutMs = 30_000): Promise<void> {
+export interface HealthCheck {
+  /** The proxy's health port: 15021 in a pod, the one allocated for it in process mode. */
+  port: number;
+  /** Loopback in process mode, the pod's address in netns mode. */
+  host?: string;
+  /** The proxy's own log, quoted when it never gets ready (a proxy host writes one per proxy). */
+  logFile?: string;
+  timeoutMs?: number;
+}
+
+/** Polls the proxy's `/healthz/ready` until it answers 200; fails when its process exits or after the timeout. */
+export async function waitReady(proxy: Supervised, check: HealthCheck): Promise<void> {
+  const { port: healthPort, host = '127.0.0.1', logFile = proxy.spec.logFile, timeoutMs = 30_000 } = check;
   const until = Date.now() + timeoutMs;
   let exited: string | undefined;
   const onExit = (r: { code: number | null; signal: string | null; logTail: string }) => {
@@ -95,12 +117,12 @@ export async function waitReady(healthPort: number, proxy: Supervised, logFile =
   try {
     while (Date.now() < until) {
       if (exited) throw new ProxyNotReadyError(`${proxy.spec.label} ${exited}`);
-      if (await probe(healthPort)) return;
+      if (await probe(host, healthPort)) return;
       await new Promise((r) => setTimeout(r, 50));
     }
     const { tailFile } = await import('./supervisor.ts');
     throw new ProxyNotReadyError(
-      `${proxy.spec.label} was not ready on port ${healthPort} within ${timeoutMs / 1000}s; its log ends:\n${tailFile(logFile, 8)}`,
+      `${proxy.spec.label} was not ready on ${host}:${healthPort} within ${timeoutMs / 1000}s; its log ends:\n${tailFile(logFile, 8)}`,
     );
   } finally {
     proxy.off('exit', onExit);

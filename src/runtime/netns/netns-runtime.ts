@@ -15,12 +15,11 @@ import { ExitReporter } from '../exit-reporter.ts';
 import type { ProxyMeta, RuntimeOptions } from '../mesh-runtime.ts';
 import { type MeshPlan, type PlannedGateway, type PlannedWorkload, planMesh } from '../plan.ts';
 import { ensurePortFree } from '../ports.ts';
-import { proxyEnv, proxyFiles } from '../proxy-process.ts';
+import { proxyArgs, proxyEnv, proxyFiles, waitReady } from '../proxy-process.ts';
 import { type ComponentState, type MeshState, makeStateDirs } from '../state.ts';
 import { Supervised } from '../supervisor.ts';
 import { workloadInstance } from '../workload-instance.ts';
 import { newMeshId, serviceCidr } from './addressing.ts';
-import { netnsProxyArgs, waitReadyAt } from './netns-proxy.ts';
 import { removeNetnsRecord, writeNetnsRecord } from './netns-record.ts';
 import { buildServiceRoutes, type ServiceRoute } from './service-routes.ts';
 import { applyPodFirewall } from './pod-firewall.ts';
@@ -139,7 +138,7 @@ export class NetnsMeshRuntime {
     const o = this.#opts;
     const cp = this.#cp as ControlPlaneHandle;
     const { tokenFile, logFile } = proxyFiles(cp, o.stateDir, meta);
-    const args = netnsProxyArgs({ role, xdsAddress: this.#xdsAddress, tokenFile, podAddress: r.pod.address, meta });
+    const args = proxyArgs({ role, xdsAddress: this.#xdsAddress, tokenFile, address: r.pod.address, meta });
     const cmd = this.#inPod(r, o.nodeBinary, [o.outriggerBin, 'proxy', ...args, ...(o.proxyFlags ?? []), '--local-mode']);
     const sup = new Supervised({ label: `${r.state.name} proxy`, ...cmd, env: proxyEnv(), logFile });
     r.state.proxyLogFile = logFile;
@@ -147,7 +146,7 @@ export class NetnsMeshRuntime {
     (this.#reporter as ExitReporter).watch(sup, r.state, 'proxy');
     sup.start();
     r.proxy = sup;
-    await waitReadyAt(r.pod.address, sup);
+    await waitReady(sup, { host: r.pod.address, port: 15021 });
   }
 
   async #startGateway(g: PlannedGateway, r: Running): Promise<void> {
