@@ -9,67 +9,33 @@ export interface StringPredicate {
   toString(): string;
 }
 
-class ExactMatcher implements StringPredicate {
-  readonly #v: string;
-  readonly #ic: boolean;
-  constructor(v: string, ic: boolean) {
-    this.#ic = ic;
-    this.#v = ic ? v.toLowerCase() : v;
-  }
-  match(value: string): boolean {
-    return (this.#ic ? value.toLowerCase() : value) === this.#v;
-  }
-  toString(): string {
-    return `exact(${this.#v}${this.#ic ? ', ignore_case' : ''})`;
-  }
-}
+type LiteralKind = 'exact' | 'prefix' | 'suffix' | 'contains';
 
-class PrefixMatcher implements StringPredicate {
-  readonly #v: string;
-  readonly #ic: boolean;
-  constructor(v: string, ic: boolean) {
-    this.#ic = ic;
-    this.#v = ic ? v.toLowerCase() : v;
-  }
-  match(value: string): boolean {
-    if (value.length < this.#v.length) return false;
-    if (!this.#ic) return value.startsWith(this.#v);
-    return value.slice(0, this.#v.length).toLowerCase() === this.#v;
-  }
-  toString(): string {
-    return `prefix(${this.#v})`;
-  }
-}
+/** `v` is already lower-cased when `ic`; prefix and suffix lower only the part they compare. */
+const literalTests: Record<LiteralKind, (value: string, v: string, ic: boolean) => boolean> = {
+  exact: (value, v, ic) => (ic ? value.toLowerCase() : value) === v,
+  prefix: (value, v, ic) => value.length >= v.length && (ic ? value.slice(0, v.length).toLowerCase() === v : value.startsWith(v)),
+  suffix: (value, v, ic) => value.length >= v.length && (ic ? value.slice(value.length - v.length).toLowerCase() === v : value.endsWith(v)),
+  contains: (value, v, ic) => (ic ? value.toLowerCase() : value).includes(v),
+};
 
-class SuffixMatcher implements StringPredicate {
+/** exact / prefix / suffix / contains: the literal is lower-cased once, here, for ignore_case. */
+class LiteralMatcher implements StringPredicate {
+  readonly #kind: LiteralKind;
   readonly #v: string;
   readonly #ic: boolean;
-  constructor(v: string, ic: boolean) {
+  readonly #test: (value: string, v: string, ic: boolean) => boolean;
+  constructor(kind: LiteralKind, v: string, ic: boolean) {
+    this.#kind = kind;
     this.#ic = ic;
     this.#v = ic ? v.toLowerCase() : v;
+    this.#test = literalTests[kind];
   }
   match(value: string): boolean {
-    if (value.length < this.#v.length) return false;
-    if (!this.#ic) return value.endsWith(this.#v);
-    return value.slice(value.length - this.#v.length).toLowerCase() === this.#v;
+    return this.#test(value, this.#v, this.#ic);
   }
   toString(): string {
-    return `suffix(${this.#v})`;
-  }
-}
-
-class ContainsMatcher implements StringPredicate {
-  readonly #v: string;
-  readonly #ic: boolean;
-  constructor(v: string, ic: boolean) {
-    this.#ic = ic;
-    this.#v = ic ? v.toLowerCase() : v;
-  }
-  match(value: string): boolean {
-    return (this.#ic ? value.toLowerCase() : value).includes(this.#v);
-  }
-  toString(): string {
-    return `contains(${this.#v})`;
+    return `${this.#kind}(${this.#v}${this.#kind === 'exact' && this.#ic ? ', ignore_case' : ''})`;
   }
 }
 
@@ -92,18 +58,12 @@ export function compileStringMatcher(m: EnvoyStringMatcher | undefined, path: st
   const ic = m.ignore_case === true;
   const set = ['exact', 'prefix', 'suffix', 'contains', 'safe_regex'].filter((k) => m[k as keyof EnvoyStringMatcher] !== undefined);
   if (set.length !== 1) throw new RouteConfigError(path, `exactly one of exact, prefix, suffix, contains, safe_regex is required, got ${set.length}`);
-  if (m.exact !== undefined) return new ExactMatcher(m.exact, ic);
-  if (m.prefix !== undefined) {
-    if (m.prefix === '') throw new RouteConfigError(`${path}.prefix`, 'must not be empty');
-    return new PrefixMatcher(m.prefix, ic);
-  }
-  if (m.suffix !== undefined) {
-    if (m.suffix === '') throw new RouteConfigError(`${path}.suffix`, 'must not be empty');
-    return new SuffixMatcher(m.suffix, ic);
-  }
-  if (m.contains !== undefined) {
-    if (m.contains === '') throw new RouteConfigError(`${path}.contains`, 'must not be empty');
-    return new ContainsMatcher(m.contains, ic);
+  for (const kind of ['exact', 'prefix', 'suffix', 'contains'] as const) {
+    const v = m[kind];
+    if (v === undefined) continue;
+    // An empty exact matches only the empty value; an empty prefix, suffix or contains would match anything.
+    if (v === '' && kind !== 'exact') throw new RouteConfigError(`${path}.${kind}`, 'must not be empty');
+    return new LiteralMatcher(kind, v, ic);
   }
   return new RegexStringMatcher(compileRegexMatcher(m.safe_regex, `${path}.safe_regex`, options));
 }
