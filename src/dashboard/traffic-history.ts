@@ -10,19 +10,8 @@ export interface ScrapeRound {
   targets: ReadonlyMap<string, ReadonlyMap<string, EdgeCounters>>;
 }
 
-/** What an edge did between two rounds. */
-export interface EdgeDelta {
-  identity: EdgeIdentity;
-  protocol: string;
-  requests: number;
-  errors: number;
-  mtls: number;
-  durationSum: number;
-  /** Cumulative bucket increases by upper bound (ms). */
-  buckets: Map<number, number>;
-  tcpOpened: number;
-  tcpBytes: number;
-}
+/** What an edge did between two rounds: its counters' fields, each the increase (buckets still cumulative by bound). */
+export type EdgeDelta = EdgeCounters;
 
 export interface Interval {
   from: number;
