@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { buildJsTree, stripFile } from './js-build.ts';
@@ -24,6 +24,13 @@ test('the stripped copy of the CLI runs without TypeScript support, and a second
     assert.equal(help.status, 0, help.stderr);
     assert.match(help.stdout, /--spec <file>/);
     assert.ok(readFileSync(path.join(out, 'src/xds/proto/istio/v1/auth/ca.proto'), 'utf8').length > 0, 'protos travel with the copy');
+    // A copy written from other sources, even later than its source, is replaced.
+    const copy = path.join(out, 'src/runtime/indent.js');
+    writeFileSync(copy, 'export const broken = true;\n');
+    const later = new Date(Date.now() + 60_000);
+    utimesSync(copy, later, later);
+    assert.equal(buildJsTree(repo, out).written, 1);
+    assert.doesNotMatch(readFileSync(copy, 'utf8'), /broken/);
   } finally {
     rmSync(out, { recursive: true, force: true });
   }

@@ -1,9 +1,10 @@
 // A type-stripped JavaScript copy of Outrigger's own sources for the processes `outrigger up` starts
 // (the proxy host, the built-in demo apps). Node strips types itself when it runs `.ts`, but that loads
 // its TypeScript parser into every process (about 20 MB each); stripping once, ahead, spares it. The
-// copy lives in the state directory, mirrors the tree (assets and protos included, so paths relative to
-// `import.meta` still hold) and is rebuilt only when a source file is newer than its copy.
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+// copy lives inside the package (node_modules/.cache), mirrors the tree (assets and protos included, so
+// paths relative to `import.meta` still hold), and a file is rewritten whenever its copy does not carry
+// the source's exact modification time (newer or older: a copy written from other sources is caught too).
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { stripTypeScriptTypes } from 'node:module';
 import path from 'node:path';
 
@@ -21,8 +22,15 @@ function writeAtomic(dest: string, data: string | Buffer): void {
   renameSync(tmp, dest);
 }
 
-function newer(src: string, dest: string): boolean {
-  return !existsSync(dest) || statSync(src).mtimeMs > statSync(dest).mtimeMs;
+/** A copy is current when it carries its source's modification time exactly (set after each write). */
+function stale(src: string, dest: string): boolean {
+  // Within a millisecond: setting a time through a JS number loses the nanoseconds the disk keeps.
+  return !existsSync(dest) || Math.abs(statSync(src).mtimeMs - statSync(dest).mtimeMs) >= 1;
+}
+
+function stamp(src: string, dest: string): void {
+  const { atimeMs, mtimeMs } = statSync(src);
+  utimesSync(dest, atimeMs / 1000, mtimeMs / 1000);
 }
 
 function mirror(srcDir: string, destDir: string): number {
@@ -36,12 +44,14 @@ function mirror(srcDir: string, destDir: string): number {
       // Tests never run from the copy.
     } else if (entry.name.endsWith('.ts')) {
       const dest = path.join(destDir, `${entry.name.slice(0, -3)}.js`);
-      if (newer(src, dest)) {
+      if (stale(src, dest)) {
         writeAtomic(dest, stripFile(readFileSync(src, 'utf8')));
+        stamp(src, dest);
         written++;
       }
-    } else if (newer(src, path.join(destDir, entry.name))) {
+    } else if (stale(src, path.join(destDir, entry.name))) {
       writeAtomic(path.join(destDir, entry.name), readFileSync(src));
+      stamp(src, path.join(destDir, entry.name));
       written++;
     }
   }

@@ -7,6 +7,7 @@ import path from 'node:path';
 import type { AnyResource } from '../config/resource.ts';
 import type { WorkloadInstance } from '../model/workload.ts';
 import { buildAppEnv } from './app-env.ts';
+import { waitListening } from './app-ready.ts';
 import { ComponentTracker } from './component-tracker.ts';
 import { type DemoPrograms, type LocalCommand, resolveCommand } from './container-command.ts';
 import type { ControlPlaneHandle } from './control-plane-handle.ts';
@@ -209,6 +210,10 @@ export class MeshRuntime {
     r.app = app;
     o.progress(`${r.state.name}: starting app (${command.origin}: ${describe(command)})`);
     app.start();
+    const listening = Object.values(appPorts);
+    if (listening.length > 0 && !(await waitListening('127.0.0.1', listening, app))) {
+      o.progress(`${r.state.name}: warning: the app does not listen on ${listening.join(', ')} yet; it joins its services anyway`);
+    }
     const instance = workloadInstance(w, { address: '127.0.0.1', appPorts, ...(ports ? { tunnelAddress: `127.0.0.1:${ports[15008]}` } : {}) });
     r.instance = instance;
     this.#cp?.registerWorkload(instance);
