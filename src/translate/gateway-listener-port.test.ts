@@ -52,3 +52,22 @@ spec:
 `;
   assert.deepEqual(listenerNames(`${gateway}---${service}`), ['0.0.0.0_18080', '0.0.0.0_9000']);
 });
+
+test("meshConfig's gatewayTopology.numTrustedProxies becomes the gateway HCM's trusted XFF hops", () => {
+  const op = `
+apiVersion: install.istio.io/v1alpha1
+kind: IstioOperator
+metadata: { name: mesh, namespace: istio-system }
+spec:
+  meshConfig:
+    defaultConfig:
+      gatewayTopology: { numTrustedProxies: 2 }
+`;
+  const { resources, diagnostics } = loadText(`${gateway}---${op}`);
+  assert.deepEqual(diagnostics.filter((d) => d.severity === 'error'), []);
+  const out = buildProxyResources(buildSnapshot(resources, [], '1'), router);
+  const listener = out.get(TypeUrl.Listener)?.get('0.0.0.0_8080') as unknown as { filter_chains: { filters: { typed_config: Record<string, unknown> }[] }[] };
+  const hcm = listener.filter_chains[0]?.filters[0]?.typed_config;
+  assert.equal(hcm?.['xff_num_trusted_hops'], 2);
+  assert.deepEqual(hcm?.['use_remote_address'], { value: true });
+});

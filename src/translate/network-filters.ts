@@ -33,6 +33,7 @@ export function buildHttpConnectionManager(
     stat_prefix: inputs.statPrefix,
     http_filters: filters,
     use_remote_address: { value: inputs.direction === 'gateway' },
+    ...(inputs.direction === 'gateway' && trustedHops(snapshot) > 0 ? { xff_num_trusted_hops: trustedHops(snapshot) } : {}),
     normalize_path: { value: snapshot.mesh.pathNormalization !== 'NONE' },
     upgrade_configs: [{ upgrade_type: 'websocket' }],
   };
@@ -50,4 +51,10 @@ export function buildTcpProxy(statPrefix: string, targets: readonly { cluster: s
   if (targets.length === 1) config['cluster'] = targets[0]!.cluster;
   else config['weighted_clusters'] = { clusters: targets.map((t) => ({ name: t.cluster, weight: t.weight ?? 0 })) };
   return { name: 'envoy.filters.network.tcp_proxy', typed_config: config };
+}
+
+/** meshConfig.defaultConfig.gatewayTopology.numTrustedProxies: proxies in front of the gateways. */
+function trustedHops(snapshot: MeshSnapshot): number {
+  const topology = snapshot.mesh.raw.defaultConfig?.['gatewayTopology'] as { numTrustedProxies?: number } | undefined;
+  return topology?.numTrustedProxies ?? 0;
 }

@@ -72,6 +72,8 @@ export interface EnvoyHcm {
   normalize_path?: { value?: boolean };
   merge_slashes?: boolean;
   path_with_escaped_slashes_action?: string;
+  use_remote_address?: { value?: boolean };
+  xff_num_trusted_hops?: number;
 }
 
 export interface EnvoyTcpProxy {

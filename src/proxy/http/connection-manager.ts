@@ -10,6 +10,8 @@ import type { HttpChain } from '../listener/compile-listener.ts';
 import { LocalReplies, sendLocalReply } from '../local-reply.ts';
 import type { OutgoingHeaders } from '../upstream/upstream.ts';
 import type { LocalReply, RequestContext, StreamOutcome } from './filter.ts';
+import { REMOTE_IP_METADATA } from '../filters/rbac/rbac-input.ts';
+import { appendForwardedFor, forwardedAddresses, trustedClientAddress } from './forwarded-for.ts';
 import { stripMeshHeaders } from './mesh-headers.ts';
 import type { PathNormalizer } from './normalize-path.ts';
 import { parseRequest } from './parse-request.ts';
@@ -110,6 +112,14 @@ export async function handleHttp(rt: HcmRuntime, chain: HttpChain | ((req: Downs
   if (!hc) {
     reply(LocalReplies.routeNotFound);
     return;
+  }
+  if (hc.useRemoteAddress) {
+    // At the edge the client address is derived from trusted XFF hops only (policies' remoteIpBlocks
+    // read it), and the peer is appended for the next hop, as Envoy does.
+    const xff = request.headers.get('x-forwarded-for');
+    const client = trustedClientAddress(forwardedAddresses(xff), connection.remoteAddress, hc.xffTrustedHops);
+    info.dynamicMetadata.set(REMOTE_IP_METADATA, { address: client });
+    request.headers.set('x-forwarded-for', appendForwardedFor(xff, connection.remoteAddress));
   }
   const table = hc.inlineRoutes ?? (hc.rdsName ? rt.routeTable(hc.rdsName) : undefined);
   const route = table?.match(request, rt.random()) ?? null;

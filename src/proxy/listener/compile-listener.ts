@@ -19,6 +19,9 @@ export interface HttpChain {
   readonly websocket: boolean;
   /** Path normalisation from the HCM's normalize_path / merge_slashes / path_with_escaped_slashes_action. */
   readonly normalize: PathNormalizer;
+  /** An edge (gateway) HCM: the client address comes from the peer and `xffTrustedHops` XFF entries. */
+  readonly useRemoteAddress: boolean;
+  readonly xffTrustedHops: number;
 }
 
 /** Istio's meshConfig.pathNormalization, as it maps onto the HCM fields (see translate/network-filters.ts). */
@@ -132,6 +135,8 @@ function compileChain(fc: EnvoyFilterChain, where: string, ctx: ListenerCompileC
         filters: ctx.filters.compileChain(hcm.http_filters ?? [], at),
         websocket: (hcm.upgrade_configs ?? []).some((u) => u.upgrade_type?.toLowerCase() === 'websocket'),
         normalize: normalizerFor(hcmNormalizationMode(hcm)),
+        useRemoteAddress: hcm.use_remote_address?.value === true,
+        xffTrustedHops: hcm.xff_num_trusted_hops ?? 0,
       };
     } else if (type === TypeUrl.TcpProxy) {
       handler = compileTcp(f.typed_config as unknown as EnvoyTcpProxy, at);

@@ -1,0 +1,22 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { appendForwardedFor, forwardedAddresses, trustedClientAddress } from './forwarded-for.ts';
+
+test('the trusted client is N hops from the right of XFF and the peer', () => {
+  const cases: [string[], number, string][] = [
+    [[], 0, '10.0.0.9'],
+    [['1.1.1.1'], 0, '10.0.0.9'], // nothing trusted: a client-written XFF changes nothing
+    [['1.1.1.1'], 1, '1.1.1.1'], // one trusted proxy in front (the peer): the client is its XFF entry
+    [['6.6.6.6', '1.1.1.1'], 1, '1.1.1.1'], // a forged leftmost entry is ignored
+    [['6.6.6.6', '1.1.1.1', '2.2.2.2'], 2, '1.1.1.1'],
+    [['1.1.1.1'], 5, '1.1.1.1'], // fewer entries than hops: the leftmost there is
+  ];
+  for (const [xff, hops, want] of cases) assert.equal(trustedClientAddress(xff, '10.0.0.9', hops), want, `${xff.join(',')} hops=${hops}`);
+});
+
+test('XFF lines and lists are one list, and the edge appends its peer', () => {
+  assert.deepEqual(forwardedAddresses(['1.1.1.1, 2.2.2.2', ' 3.3.3.3 ']), ['1.1.1.1', '2.2.2.2', '3.3.3.3']);
+  assert.deepEqual(forwardedAddresses(undefined), []);
+  assert.equal(appendForwardedFor('1.1.1.1', '10.0.0.9'), '1.1.1.1, 10.0.0.9');
+  assert.equal(appendForwardedFor(undefined, '10.0.0.9'), '10.0.0.9');
+});

@@ -1,0 +1,27 @@
+// X-Forwarded-For as Envoy treats it at the edge (`use_remote_address` with `xff_num_trusted_hops`,
+// Istio's `gatewayTopology.numTrustedProxies`): the client is the address that many hops from the
+// right of XFF-plus-the-peer; any address further left was written by the client and is not trusted.
+
+/** The addresses of X-Forwarded-For values, in order (several header lines count as one list). */
+export function forwardedAddresses(values: string | readonly string[] | undefined): string[] {
+  if (values === undefined) return [];
+  const lines = typeof values === 'string' ? [values] : values;
+  const out: string[] = [];
+  for (const line of lines) for (const part of line.split(',')) if (part.trim()) out.push(part.trim());
+  return out;
+}
+
+/**
+ * The trusted client address: with 0 trusted hops the peer itself; with N, the N-th address from the
+ * right of XFF (the peer being the 0-th). Fewer addresses than hops: the leftmost there is.
+ */
+export function trustedClientAddress(xff: readonly string[], peer: string, trustedHops: number): string {
+  if (trustedHops <= 0) return peer;
+  const chain = [...xff, peer];
+  return chain[Math.max(0, chain.length - 1 - trustedHops)] as string;
+}
+
+/** The XFF an edge proxy sends upstream: what it received, then the peer it saw. */
+export function appendForwardedFor(values: string | readonly string[] | undefined, peer: string): string {
+  return [...forwardedAddresses(values), peer].join(', ');
+}
