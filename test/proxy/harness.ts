@@ -110,13 +110,20 @@ export function routeConfig(name: string, vhosts: { domains: string[]; routes: R
 
 const istioPorts = [15000, 15001, 15006, 15008, 15021, 15090, 8080, 8443, 9898];
 
-/** A proxy whose Istio ports all bind ephemeral ports; `port(listener)` tells where each landed. */
+/** A port map that sends every port, Istio's and any a test's listener names, to an ephemeral one. */
+class EphemeralPorts extends Map<number, number> {
+  override get(port: number): number {
+    return super.get(port) ?? 0;
+  }
+}
+
+/** A proxy whose ports all bind ephemeral ports; `port(listener)` tells where each landed. */
 export async function startProxy(opts: Partial<ProxyOptions> = {}): Promise<{ proxy: OutriggerProxy; admin: number; port(name: string): Promise<number>; close(): Promise<void> }> {
   const proxy = new OutriggerProxy({
     role: 'sidecar',
     nodeId: 'sidecar~127.0.0.1~test.default~default.svc.cluster.local',
     metadata: { NAMESPACE: 'default', WORKLOAD_NAME: 'test', LABELS: { app: 'test' } },
-    portMap: new Map(istioPorts.map((p) => [p, 0])),
+    portMap: new EphemeralPorts(istioPorts.map((p) => [p, 0])),
     ...opts,
   });
   const ports = await proxy.start();
