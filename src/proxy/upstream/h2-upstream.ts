@@ -96,16 +96,20 @@ export class H2Upstream implements Upstream {
         else if (!k.startsWith(':') && v !== undefined) out[k] = v as string | string[];
       }
       sink.onHead(status, out);
+      // Node emits 'response' on the next tick but pushes DATA at once: reading only from here keeps
+      // body bytes that arrived with the HEADERS frame from reaching the sink before the head does.
+      if (!done) stream.on('data', onData);
     });
-    stream.on('data', (chunk: Buffer) => {
+    const onData = (chunk: Buffer) => {
       if (!sink.onData(chunk)) stream.pause();
-    });
+    };
     let trailers: OutgoingHeaders = {};
     stream.on('trailers', (t) => {
       for (const [k, v] of Object.entries(t)) if (v !== undefined && !k.startsWith(':')) trailers[k] = v as string | string[];
     });
     stream.on('end', () => {
       if (done) return;
+      if (!gotHead) return fail(new UpstreamError('protocol', 'stream ended without a response head'));
       done = true;
       sink.onEnd(trailers);
       trailers = {};
@@ -119,7 +123,10 @@ export class H2Upstream implements Upstream {
       body.on('error', () => stream.close(http2.constants.NGHTTP2_CANCEL));
     }
     return {
-      resume: () => stream.resume(),
+      // Before the head nothing reads the stream: flowing then would drop body bytes.
+      resume: () => {
+        if (gotHead) stream.resume();
+      },
       abort: () => {
         done = true;
         stream.close(http2.constants.NGHTTP2_CANCEL);
