@@ -1,7 +1,7 @@
 // Clusters for one proxy: `outbound|port|subset|host` per visible service port and subset (with
 // their load assignments), `inbound|port||` to the local app, and Passthrough/BlackHole.
 import type { ProxyScope } from '../model/proxy-scope.ts';
-import { isHttp, isHttp2 } from '../model/protocol.ts';
+import { isHttp, isHttp2, type Protocol } from '../model/protocol.ts';
 import type { MeshService, MeshServicePort } from '../model/service.ts';
 import type { MeshSnapshot } from '../model/snapshot.ts';
 import { destinationRuleFor, effectivePolicy } from './destination-policy.ts';
@@ -10,6 +10,7 @@ import type { TranslateOptions } from './options.ts';
 import { translateTrafficPolicy } from './traffic-policy.ts';
 import { durationOf } from './xds-values.ts';
 import { toStruct } from '../xds/any.ts';
+import { TypeUrl } from '../xds/type-urls.ts';
 
 export function outboundClusterName(port: number, subset: string, host: string): string {
   return `outbound|${port}|${subset}|${host}`;
@@ -92,11 +93,19 @@ function clusterMetadata(service: MeshService, subset: string, dr: string | unde
 }
 
 /** `inbound|port||` → the app on loopback at the port it really listens on (process mode). */
-export function buildInboundCluster(port: number, appPort: number): Record<string, unknown> {
+/** The local cluster of one inbound port; HTTP/2 and gRPC ports talk HTTP/2 to the app, as Istio's do. */
+export function buildInboundCluster(port: number, appPort: number, protocol?: Protocol): Record<string, unknown> {
   return {
     name: inboundClusterName(port),
     type: 'STATIC',
     connect_timeout: durationOf(10_000),
+    ...(protocol && isHttp2(protocol)
+      ? {
+          typed_extension_protocol_options: {
+            'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': { '@type': TypeUrl.HttpProtocolOptions, explicit_http_config: { http2_protocol_options: {} } },
+          },
+        }
+      : {}),
     load_assignment: {
       cluster_name: inboundClusterName(port),
       endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: appPort } } } }] }],

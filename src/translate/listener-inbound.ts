@@ -85,5 +85,5 @@ export function buildInboundListener(snapshot: MeshSnapshot, scope: ProxyScope, 
 }
 
 export function buildInboundClusters(scope: ProxyScope, ports: readonly InboundPort[]): Record<string, unknown>[] {
-  return ports.map(({ port }) => buildInboundCluster(port, scope.proxy.appPorts[port] ?? port));
+  return ports.map(({ port, protocol }) => buildInboundCluster(port, scope.proxy.appPorts[port] ?? port, protocol));
 }
