@@ -78,6 +78,7 @@ export class OutriggerProxy {
       stats: new ClusterStatsFamilies(this.metrics),
       random,
       tunnelTls: () => this.#tunnelClientTls(),
+      secrets: (name) => this.secrets.get(name),
       tunnelHeaders: { [PEER_HEADER]: peer },
     });
     const hcm: HcmRuntime = {

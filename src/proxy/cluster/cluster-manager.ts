@@ -1,5 +1,6 @@
 // Owns the running clusters: applies CDS (keeping pools of unchanged clusters) and EDS (endpoints may
 // arrive before their cluster), and answers lookups by name on the request path.
+import type { SecretLookup } from './origination-tls.ts';
 import type { SecureClientSessionOptions } from 'node:http2';
 import type { ClusterStatsFamilies } from '../../telemetry/metrics/cluster-stats.ts';
 import { Cluster } from './cluster.ts';
@@ -12,6 +13,8 @@ export interface ClusterManagerDeps {
   random?: Random;
   now?: () => number;
   tunnelTls(): SecureClientSessionOptions | undefined;
+  /** SDS secrets by name, for TLS origination. */
+  secrets?: SecretLookup;
   tunnelHeaders?: Readonly<Record<string, string>>;
 }
 
@@ -44,7 +47,7 @@ export class ClusterManager {
     for (const s of settings) {
       let c = this.#clusters.get(s.name);
       if (c) c.update(s);
-      else c = new Cluster(s, { stats: this.#deps.stats.bind(s.name), random: this.#deps.random ?? Math.random, now: this.#deps.now ?? performance.now.bind(performance), tunnelTls: this.#deps.tunnelTls, ...(this.#deps.tunnelHeaders ? { tunnelHeaders: this.#deps.tunnelHeaders } : {}) });
+      else c = new Cluster(s, { stats: this.#deps.stats.bind(s.name), random: this.#deps.random ?? Math.random, now: this.#deps.now ?? performance.now.bind(performance), tunnelTls: this.#deps.tunnelTls, ...(this.#deps.tunnelHeaders ? { tunnelHeaders: this.#deps.tunnelHeaders } : {}), ...(this.#deps.secrets ? { secrets: this.#deps.secrets } : {}) });
       const eds = s.type === 'EDS' ? this.#endpointsByEds.get(s.edsName) : undefined;
       if (eds) c.setEndpoints(eds);
       next.set(s.name, c);

@@ -12,6 +12,7 @@ import { type IntervalTimers, OutlierDetector, type OutlierOutcome } from './out
 import type { ClusterSettings } from './compile-cluster.ts';
 import type { Endpoint } from './endpoint.ts';
 import { buildLoadBalancer } from './lb/build-load-balancer.ts';
+import { originationOptions, type SecretLookup } from './origination-tls.ts';
 import type { LbContext, LoadBalancer, Random } from './lb/load-balancer.ts';
 
 /** Timers the proxy runs on; a test clock also supplies `now` so ejection times follow it. */
@@ -35,6 +36,8 @@ export interface ClusterDeps {
   tunnelTls(): SecureClientSessionOptions | undefined;
   /** Headers every tunnel request carries (`x-outrigger-peer`). */
   tunnelHeaders?: Readonly<Record<string, string>>;
+  /** SDS secrets by name, for TLS origination (`kubernetes://NAME`). */
+  secrets?: SecretLookup;
 }
 
 export class Cluster {
@@ -172,7 +175,17 @@ export class Cluster {
       const tls = this.#deps.tunnelTls;
       u = new H2Upstream(`https://${host}:${e.port}`, { connectTimeoutMs, tls: () => tls() ?? {}, ...(this.#deps.tunnelHeaders ? { extraHeaders: this.#deps.tunnelHeaders } : {}) });
     } else if (http2) u = new H2Upstream(`http://${host}:${e.port}`, { connectTimeoutMs });
-    else u = new H1Upstream(`http://${host}:${e.port}`, { connectTimeoutMs, maxConnections, idleTimeoutMs, maxRequestsPerConnection });
+    else {
+      const origination = this.settings.origination;
+      const tls = origination ? originationOptions(origination, this.#deps.secrets ?? (() => undefined), e.address) : undefined;
+      u = new H1Upstream(`${origination ? 'https' : 'http'}://${host}:${e.port}`, {
+        connectTimeoutMs,
+        maxConnections,
+        idleTimeoutMs,
+        maxRequestsPerConnection,
+        ...(tls !== undefined ? { tls } : {}),
+      });
+    }
     this.#upstreams.set(e.key, u);
     return u;
   }

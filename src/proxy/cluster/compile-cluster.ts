@@ -9,6 +9,7 @@ import type { LbClusterJson } from './lb/build-load-balancer.ts';
 import { buildLoadBalancer } from './lb/build-load-balancer.ts';
 import { compileLoadAssignment } from './endpoint.ts';
 import { lbDeps } from './cluster.ts';
+import { compileOriginationTls, type OriginationTls } from './origination-tls.ts';
 import { CircuitBreakers, type ThresholdsJson } from './circuit-breaker.ts';
 import { compileOutlierDetection, type OutlierConfig, type OutlierDetectionJson } from './outlier/outlier-config.ts';
 
@@ -41,6 +42,8 @@ export interface ClusterSettings {
   readonly maxRequestsPerConnection: number;
   /** The cluster's TLS transport socket, as configured (shown in dumps; mesh TLS uses the tunnel). */
   readonly tlsMode: 'none' | 'istio-mutual' | 'simple';
+  /** TLS to endpoints outside the tunnel (DestinationRule SIMPLE / MUTUAL); absent = plaintext. */
+  readonly origination?: OriginationTls;
   /** The load-balancing fields of the Cluster, for the load balancer library. */
   readonly lbConfig: LbClusterJson;
   /** Identity of lbConfig, to rebuild the balancer only when it changed. */
@@ -71,12 +74,14 @@ export function compileCluster(c: EnvoyCluster): ClusterSettings {
   const t = c.circuit_breakers?.thresholds?.[0];
   const ts = c.transport_socket;
   let tlsMode: ClusterSettings['tlsMode'] = 'none';
+  let origination: OriginationTls | undefined;
   if (ts) {
     if (ts.typed_config?.['@type'] !== TypeUrl.UpstreamTlsContext) {
       throw new ProxyConfigError(where, 'transport_socket', `unsupported transport socket ${String(ts.typed_config?.['@type'] ?? ts.name)}`);
     }
     const sds = JSON.stringify(ts.typed_config);
     tlsMode = sds.includes('"default"') ? 'istio-mutual' : 'simple';
+    if (tlsMode === 'simple') origination = compileOriginationTls(ts.typed_config as Parameters<typeof compileOriginationTls>[0], `${where}.transport_socket`);
   }
   const extra = c as unknown as {
     outlier_detection?: OutlierDetectionJson;
@@ -111,6 +116,7 @@ export function compileCluster(c: EnvoyCluster): ClusterSettings {
     idleTimeoutMs: common?.idle_timeout !== undefined ? durationMs(common.idle_timeout) : 3_600_000,
     maxRequestsPerConnection: common?.max_requests_per_connection?.value ?? extra.max_requests_per_connection?.value ?? 0,
     tlsMode,
+    ...(origination ? { origination } : {}),
     lbConfig,
     lbKey: JSON.stringify([c.type, c.lb_policy, c.ring_hash_lb_config, c.maglev_lb_config, c.least_request_lb_config, c.round_robin_lb_config, c.common_lb_config]),
   };

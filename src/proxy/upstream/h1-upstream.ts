@@ -1,7 +1,8 @@
 // HTTP/1.1 upstream: one undici Pool per endpoint (keep-alive, connect timeout, bounded connections).
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
-import { Pool } from 'undici';
+import type { ConnectionOptions } from 'node:tls';
+import { buildConnector, Pool } from 'undici';
 import type { OutgoingHeaders, Upstream, UpstreamExchange, UpstreamHead, UpstreamSink } from './upstream.ts';
 import { UpstreamError } from './upstream.ts';
 
@@ -10,7 +11,10 @@ const connectCodes = new Set(['UND_ERR_CONNECT_TIMEOUT', 'ECONNREFUSED', 'EHOSTU
 function classify(err: Error & { code?: string }): UpstreamError {
   if (err instanceof UpstreamError) return err;
   const code = err.code ?? '';
-  if (connectCodes.has(code)) return new UpstreamError('connect', `${code}: ${err.message}`, err);
+  // A failed TLS handshake (origination) is a connection failure, Envoy's UF, not a reset.
+  if (connectCodes.has(code) || code.startsWith('ERR_TLS_') || code.startsWith('ERR_SSL_') || code === 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' || code === 'DEPTH_ZERO_SELF_SIGNED_CERT' || code === 'SELF_SIGNED_CERT_IN_CHAIN' || (err as { originationRefused?: boolean }).originationRefused) {
+    return new UpstreamError('connect', `${code || 'tls'}: ${err.message}`, err);
+  }
   if (code === 'HPE_INVALID_HEADER_TOKEN' || code.startsWith('HPE_') || code === 'UND_ERR_INFO') return new UpstreamError('protocol', err.message, err);
   return new UpstreamError('reset', `${code || 'reset'}: ${err.message}`, err);
 }
@@ -25,7 +29,17 @@ export class H1Upstream implements Upstream {
   #pool: Pool;
   #open = 0;
 
-  constructor(origin: string, opts: { connectTimeoutMs: number; maxConnections: number; idleTimeoutMs?: number; maxRequestsPerConnection?: number }) {
+  constructor(
+    origin: string,
+    opts: {
+      connectTimeoutMs: number;
+      maxConnections: number;
+      idleTimeoutMs?: number;
+      maxRequestsPerConnection?: number;
+      /** TLS origination: the options for every connect, or why none can be made (each connect then fails). */
+      tls?: ConnectionOptions | string;
+    },
+  ) {
     // Envoy's idle_timeout closes a connection with no request for that long (0 disables: keep a day).
     const idle = opts.idleTimeoutMs === undefined ? 60_000 : opts.idleTimeoutMs || 86_400_000;
     this.#pool = new Pool(origin, {
@@ -37,6 +51,11 @@ export class H1Upstream implements Upstream {
       headersTimeout: 0,
       bodyTimeout: 0,
       pipelining: 1,
+      ...(typeof opts.tls === 'string'
+        ? { connect: refuse(opts.tls) }
+        : opts.tls
+          ? { connect: buildConnector({ ...opts.tls, timeout: opts.connectTimeoutMs } as buildConnector.BuildOptions) }
+          : {}),
     });
     this.#pool.on('connect', () => this.#open++);
     this.#pool.on('disconnect', () => this.#open--);
@@ -94,4 +113,11 @@ export class H1Upstream implements Upstream {
   async close(): Promise<void> {
     await this.#pool.destroy();
   }
+}
+
+/** A connector that fails every connect with the reason TLS cannot be set up (a secret not yet delivered). */
+function refuse(reason: string): buildConnector.connector {
+  return (_opts, callback) => {
+    callback(Object.assign(new Error(`TLS origination: ${reason}`), { originationRefused: true }), null);
+  };
 }
