@@ -37,8 +37,8 @@ export class FakeClock {
   }
 }
 
-/** Waits (bounded) until `cond` holds, yielding to I/O between checks; throws with `what` if it never does. */
-export async function until(cond: () => boolean, what: string, maxTurns = 400): Promise<void> {
+/** Waits (bounded: about 15 s of I/O on a loaded machine) until `cond` holds; throws with `what` if it never does. */
+export async function until(cond: () => boolean, what: string, maxTurns = 3000): Promise<void> {
   for (let i = 0; i < maxTurns; i++) {
     if (cond()) return;
     await new Promise((r) => setTimeout(r, 5));
