@@ -61,6 +61,8 @@ interface Running {
   proxy?: PlannedProxy;
   workload?: PlannedWorkload;
   command?: LocalCommand;
+  /** Container port → the port the app listens on. */
+  appPorts?: Record<number, number>;
   app?: Supervised;
   instance?: WorkloadInstance;
 }
@@ -123,6 +125,7 @@ export class MeshRuntime {
         state: tracker.add({ name: `${w.namespace}/${w.name}`, kind: 'workload', namespace: w.namespace, ports: {}, sidecar: w.sidecar, status: 'starting', restarts: 0 }),
         workload: w,
         command: commands.get(w) as LocalCommand,
+        appPorts,
       };
       for (const [port, local] of Object.entries(appPorts)) r.state.ports[`app:${port}`] = local;
       if (w.sidecar) {
@@ -193,7 +196,7 @@ export class MeshRuntime {
     const o = this.#opts;
     const w = r.workload as PlannedWorkload;
     const command = r.command as LocalCommand;
-    const appPorts = r.proxy?.meta.appPorts ?? Object.fromEntries(Object.entries(r.state.ports).map(([k, v]) => [Number(k.slice(4)), v]));
+    const appPorts = r.appPorts ?? {};
     const ports = r.proxy?.ports;
     const proxyUrl = ports ? `http://127.0.0.1:${ports[15001]}` : undefined;
     const env = buildAppEnv({ workload: w, container: firstContainer(w), resources, appPorts, ...(proxyUrl ? { proxyUrl } : {}), base: process.env });
