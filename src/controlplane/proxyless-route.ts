@@ -4,6 +4,7 @@ import type { HTTPFaultInjection, HTTPRoute, StringMatch } from '../config/types
 import { duration } from '../xds/duration.ts';
 import { parseDurationMs } from '../xds/duration.ts';
 import { TypeUrl } from '../xds/type-urls.ts';
+import { resolveHost } from '../model/host.ts';
 
 export interface TranslatedRoute {
   routes: Record<string, unknown>[];
@@ -37,19 +38,11 @@ function faultConfig(f: HTTPFaultInjection): Record<string, unknown> {
   return out;
 }
 
-function qualify(host: string, namespace: string): string {
-  if (host.endsWith('.svc.cluster.local')) return host;
-  const dots = host.split('.').length - 1;
-  if (dots === 0) return `${host}.${namespace}.svc.cluster.local`;
-  if (dots === 1) return `${host}.svc.cluster.local`;
-  return host;
-}
-
 /** `defaultHost` is the Service's FQDN; short destination hosts are resolved in its namespace. */
 export function translateHttpRoute(h: HTTPRoute, defaultHost: string, port: number): TranslatedRoute {
   const namespace = defaultHost.split('.')[1] ?? 'default';
   const destinations = (h.route ?? []).map((d) => ({
-    name: `outbound|${d.destination.port?.number ?? port}|${d.destination.subset ?? ''}|${qualify(d.destination.host, namespace)}`,
+    name: `outbound|${d.destination.port?.number ?? port}|${d.destination.subset ?? ''}|${resolveHost(d.destination.host, namespace)}`,
     weight: d.weight,
   }));
   const action: Record<string, unknown> = {};

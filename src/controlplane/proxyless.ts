@@ -2,6 +2,7 @@
 // client asks for (`xds:///name[:port]`), an API listener with inline routes built from the
 // VirtualService for that host, plus the clusters and endpoints those routes name.
 import type { AnyResource, DestinationRule, Service, VirtualService } from '../config/resource.ts';
+import { hostMatches, resolveHost, serviceFqdn } from '../model/host.ts';
 import type { MeshSnapshot } from '../model/snapshot.ts';
 import type { TypedAny } from '../xds/any.ts';
 import { TypeUrl } from '../xds/type-urls.ts';
@@ -32,17 +33,14 @@ function ofKind<T extends AnyResource>(resources: readonly AnyResource[], kind: 
   return resources.filter((r) => r.kind === kind) as T[];
 }
 
-export function fqdn(s: Service): string {
-  return `${s.metadata.name}.${s.metadata.namespace}.svc.cluster.local`;
+/** The Service's FQDN. */
+function fqdn(s: Service): string {
+  return serviceFqdn(s.metadata.name, s.metadata.namespace);
 }
 
-/** Istio's host matching for a VirtualService `hosts` entry against a Service, short names relative to the VS namespace. */
-function hostMatches(host: string, vsNamespace: string, service: Service): boolean {
-  const full = fqdn(service);
-  if (host === full || host === '*') return true;
-  if (!host.includes('.')) return `${host}.${vsNamespace}.svc.cluster.local` === full;
-  if (host.startsWith('*.')) return full.endsWith(host.slice(1));
-  return `${host}.svc.cluster.local` === full;
+/** A VirtualService or DestinationRule host (short names relative to its namespace) covers the Service. */
+function coversService(host: string, namespace: string, service: Service): boolean {
+  return hostMatches(resolveHost(host, namespace), fqdn(service));
 }
 
 export function buildProxylessResources(snapshot: MeshSnapshot, clientNamespace: string, listenerNames: readonly string[]): ProxyResources {
@@ -55,7 +53,7 @@ export function buildProxylessResources(snapshot: MeshSnapshot, clientNamespace:
     const target = resolveTarget(snapshot.resources, listenerName, clientNamespace);
     if (!target) continue;
     const host = fqdn(target.service);
-    const vs = services.find((r) => (r.spec.hosts ?? []).some((h) => hostMatches(h, r.metadata.namespace, target.service)));
+    const vs = services.find((r) => (r.spec.hosts ?? []).some((h) => coversService(h, r.metadata.namespace, target.service)));
     const routes = (vs?.spec.http?.length ? vs.spec.http : [{ route: [{ destination: { host } }] }]).map((h) =>
       translateHttpRoute(h, host, target.port),
     );
@@ -101,7 +99,7 @@ function buildLoadAssignment(snapshot: MeshSnapshot, clusterName: string, rules:
   const service = ofKind<Service>(snapshot.resources, 'Service').find((r) => fqdn(r) === host) ?? target.service;
   const port = service.spec.ports?.find((p) => p.port === Number(portText));
   const targetPort = typeof port?.targetPort === 'number' ? port.targetPort : (port?.port ?? 0);
-  const rule = rules.find((r) => hostMatches(r.spec.host, r.metadata.namespace, service));
+  const rule = rules.find((r) => coversService(r.spec.host, r.metadata.namespace, service));
   const subsetLabels = subset ? (rule?.spec.subsets?.find((s) => s.name === subset)?.labels ?? { 'outrigger.dev/no-such-subset': subset }) : {};
   const selector = { ...(service.spec.selector ?? {}), ...subsetLabels };
   const lb_endpoints = snapshot.workloads
