@@ -169,6 +169,25 @@ export class ControlPlane {
     this.metrics.pushTime.observe((performance.now() - started) / 1000);
   }
 
+  /**
+   * Pushes anything pending now, then resolves once every connected Envoy-style proxy has ACKed what
+   * it was last sent for each type it subscribed to (true), or at the deadline (false). `outrigger up`
+   * waits on this so the mesh it reports as running already routes to the apps it registered.
+   */
+  async whenSynced(timeoutMs: number): Promise<boolean> {
+    this.flush();
+    const until = this.#clock.now() + timeoutMs;
+    const synced = () =>
+      !this.#debouncer.pending &&
+      this.ads.connections.every((c) => c.node.generator === 'grpc' || [...c.subscriptions().keys()].every((t) => c.status(t) !== 'STALE'));
+    while (!synced()) {
+      if (this.#clock.now() > until) return false;
+      await new Promise((r) => setTimeout(r, 20))
+      if (this.#debouncer.pending) this.flush();
+    }
+    return true;
+  }
+
   async close(): Promise<void> {
     this.#watcher.close();
     this.#debouncer.cancel();

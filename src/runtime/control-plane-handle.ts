@@ -13,6 +13,15 @@ export interface ControlPlaneHandle {
   ports: Record<string, number>;
   registerWorkload(instance: WorkloadInstance): void;
   unregisterWorkload(namespace: string, name: string): void;
+  /** Resolves true once every connected proxy has ACKed its latest config, false at the deadline. */
+  whenSynced(timeoutMs: number): Promise<boolean>;
   issueBootstrapToken(identity: { namespace: string; serviceAccount: string; workload: string }): string;
   close(): Promise<void>;
+}
+
+/** The last step of `up`: every proxy holds the config that routes to the apps just registered. */
+export async function awaitProxiesSynced(cp: ControlPlaneHandle, progress: (line: string) => void, timeoutMs = 15_000): Promise<void> {
+  progress('config: waiting for every proxy to acknowledge the latest config');
+  if (await cp.whenSynced(timeoutMs)) progress('config: every proxy in sync');
+  else progress(`config: warning: not every proxy acknowledged within ${timeoutMs / 1000} s; see \`outrigger proxy-status\``);
 }

@@ -9,6 +9,7 @@ import type { WorkloadInstance } from '../model/workload.ts';
 import { buildAppEnv } from './app-env.ts';
 import { waitListening } from './app-ready.ts';
 import { ComponentTracker } from './component-tracker.ts';
+import { awaitProxiesSynced } from './control-plane-handle.ts';
 import { type DemoPrograms, type LocalCommand, resolveCommand } from './container-command.ts';
 import type { ControlPlaneHandle } from './control-plane-handle.ts';
 import { ExitReporter, exitCause } from './exit-reporter.ts';
@@ -137,6 +138,7 @@ export class MeshRuntime {
 
     await this.#startProxyHost();
     await Promise.all(this.#running.filter((r) => r.workload).map((r) => this.#startApp(r, resources)));
+    await awaitProxiesSynced(cp, o.progress);
     tracker.save();
     return tracker.state;
   }

@@ -125,3 +125,32 @@ test('registryz lists registered workloads; unknown debug paths and proxies are 
   assert.equal((await fetch(`http://${debug.address}/debug/config_dump?proxyID=nobody`)).status, 404);
   assert.equal((await fetch(`http://${debug.address}/nope`)).status, 404);
 });
+
+test('whenSynced resolves once a connected proxy has ACKed the push a registration caused, and false at the deadline otherwise', async () => {
+  const c = new RawAdsClient(cp.xdsAddress, { id: 'sidecar~127.0.0.1~sync-0.test~test.svc.cluster.local', metadata: { NAMESPACE: 'test' } });
+  try {
+    const cluster = ['outbound|7070||echo.test.svc.cluster.local'];
+    c.subscribe(TypeUrl.ClusterLoadAssignment, cluster);
+    // No barrier here: its RDS probe would stay un-ACKed and keep the proxy out of sync.
+    c.ack(await c.next(), cluster);
+    cp.registerWorkload({ name: 'echo-v2-0', namespace: 'test', labels: { app: 'echo' }, serviceAccount: 'echo', address: '127.0.0.2', appPorts: { 7070: 7070 }, healthy: true, source: 'deployment' });
+    let settled: boolean | undefined;
+    const synced = cp.whenSynced(60_000).then((ok) => {
+      settled = ok;
+      return ok;
+    });
+    // The registration is flushed at once: the proxy sees the new cluster set without the debounce.
+    const pushed = await c.next();
+    assert.equal(settled, undefined, 'not in sync before the ACK');
+    c.ack(pushed, cluster);
+    assert.equal(await synced, true);
+
+    cp.registerWorkload({ name: 'echo-v3-0', namespace: 'test', labels: { app: 'echo' }, serviceAccount: 'echo', address: '127.0.0.3', appPorts: { 7070: 7070 }, healthy: true, source: 'deployment' });
+    const unacked = cp.whenSynced(5_000);
+    await c.next();
+    clock.advance(5_001);
+    assert.equal(await unacked, false);
+  } finally {
+    c.close();
+  }
+});

@@ -9,6 +9,7 @@ import { DnsServer } from '../../proxy/dns/dns-server.ts';
 import { type MeshName, MeshNames } from '../../proxy/dns/mesh-names.ts';
 import { buildAppEnv } from '../app-env.ts';
 import { ComponentTracker } from '../component-tracker.ts';
+import { awaitProxiesSynced } from '../control-plane-handle.ts';
 import { resolveCommand } from '../container-command.ts';
 import type { ControlPlaneHandle } from '../control-plane-handle.ts';
 import { ExitReporter } from '../exit-reporter.ts';
@@ -23,6 +24,7 @@ import { newMeshId, serviceCidr } from './addressing.ts';
 import { removeNetnsRecord, writeNetnsRecord } from './netns-record.ts';
 import { buildServiceRoutes, type ServiceRoute } from './service-routes.ts';
 import { applyPodFirewall } from './pod-firewall.ts';
+import { waitPodListening } from './pod-readiness.ts';
 import { type PodHandle, PodNetwork } from './pod-network.ts';
 import { strictAppPorts } from './strict-ports.ts';
 import { TcpForwarder } from './tcp-forwarder.ts';
@@ -114,6 +116,7 @@ export class NetnsMeshRuntime {
     const routes = buildServiceRoutes(plan.services, members, (name, ns) => net.addresses.serviceAddress(name, ns));
     await Promise.all(gateways.map(([g, r]) => this.#startGateway(g, r)));
     await Promise.all(workloads.map(([w, r]) => this.#startWorkload(w, r, resources, plan.rootNamespace, routes)));
+    await awaitProxiesSynced(cp, o.progress);
     tracker.save();
     return tracker.state;
   }
@@ -211,6 +214,10 @@ export class NetnsMeshRuntime {
     r.app = app;
     o.progress(`${r.state.name}: starting app in ${r.pod.netns} (${command.origin}: ${path.basename(command.file)})`);
     app.start();
+    const listening = Object.values(appPorts);
+    if (!w.runToCompletion && !(await waitPodListening(r.pod.netns, o.nodeBinary, r.pod.address, listening))) {
+      o.progress(`${r.state.name}: warning: the app does not listen on ${listening.join(', ')} yet; it joins its services anyway`);
+    }
     const instance = workloadInstance(w, { address: r.pod.address, appPorts, ...(w.sidecar ? { tunnelAddress: `${r.pod.address}:15008` } : {}) });
     r.instance = instance;
     cp.registerWorkload(instance);
