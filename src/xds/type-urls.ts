@@ -18,6 +18,7 @@ export const TypeUrl = {
   CorsPolicy: `${prefix}envoy.extensions.filters.http.cors.v3.CorsPolicy`,
   JwtAuthn: `${prefix}envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication`,
   ExtAuthz: `${prefix}envoy.extensions.filters.http.ext_authz.v3.ExtAuthz`,
+  NetworkExtAuthz: `${prefix}envoy.extensions.filters.network.ext_authz.v3.ExtAuthz`,
   UpstreamTlsContext: `${prefix}envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext`,
   DownstreamTlsContext: `${prefix}envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext`,
   HttpProtocolOptions: `${prefix}envoy.extensions.upstreams.http.v3.HttpProtocolOptions`,
