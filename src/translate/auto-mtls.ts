@@ -4,6 +4,7 @@ import type { ProxyView } from '../model/proxy-view.ts';
 import type { MeshSnapshot } from '../model/snapshot.ts';
 import { type TypedAny, toStruct } from '../xds/any.ts';
 import { TypeUrl } from '../xds/type-urls.ts';
+import { serviceMtlsDisabled } from './destination-mtls.ts';
 import type { ClusterTlsContext, ClusterTransport } from './options.ts';
 
 const sds = (name: string) => ({ name, sds_config: { ads: {}, resource_api_version: 'V3' } });
@@ -44,6 +45,7 @@ export function autoMtlsTransport(snapshot: MeshSnapshot, _proxy: ProxyView, clu
     return { transport_socket: { name: 'envoy.transport_sockets.tls', typed_config: ctx } };
   }
   if (!snapshot.mesh.enableAutoMtls || cluster.service.location === 'MESH_EXTERNAL') return {};
+  if (serviceMtlsDisabled(snapshot, cluster.service, cluster.port)) return {};
   return {
     transport_socket_matches: [
       { name: 'tlsMode-istio', match: istioMatch, transport_socket: tls },

@@ -5,6 +5,7 @@ import type { ProxyView } from '../model/proxy-view.ts';
 import { type MeshSnapshot, serviceKey } from '../model/snapshot.ts';
 import { type TypedAny, toStruct } from '../xds/any.ts';
 import { TypeUrl } from '../xds/type-urls.ts';
+import { serviceMtlsDisabled } from './destination-mtls.ts';
 import type { ClusterTlsContext, ClusterTransport } from './options.ts';
 
 const TLS = 'envoy.transport_sockets.tls';
@@ -87,8 +88,10 @@ export function clientTlsTransport(snapshot: MeshSnapshot, _proxy: ProxyView, cl
   if (tls && (mode === 'SIMPLE' || mode === 'MUTUAL')) {
     return { transport_socket: { name: TLS, typed_config: originationContext(tls, cluster.service.hostname) } };
   }
-  // No TLS setting: auto mTLS. Endpoints with a sidecar (tlsMode=istio) get mesh mTLS, others plaintext.
+  // No TLS setting: auto mTLS. Endpoints with a sidecar (tlsMode=istio) get mesh mTLS, others plaintext;
+  // a destination whose PeerAuthentication is DISABLE gets plaintext (Istio's buildAutoMtlsSettings).
   if (!snapshot.mesh.enableAutoMtls || cluster.service.location === 'MESH_EXTERNAL') return {};
+  if (serviceMtlsDisabled(snapshot, cluster.service, cluster.port)) return {};
   const mtls = { name: TLS, typed_config: istioMutualContext(cluster.clusterName, serviceAccountSans(snapshot, cluster)) };
   return {
     transport_socket_matches: [

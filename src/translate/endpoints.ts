@@ -4,12 +4,26 @@ import type { WorkloadEntrySpec } from '../config/types/networking.ts';
 import { matchesLabels } from '../model/labels.ts';
 import type { MeshService, MeshServicePort } from '../model/service.ts';
 import { type MeshSnapshot, serviceKey } from '../model/snapshot.ts';
+import { workloadLocality } from '../model/locality.ts';
 import type { WorkloadInstance } from '../model/workload.ts';
 import { toStruct } from '../xds/any.ts';
+import { endpointMtlsDisabled } from './destination-mtls.ts';
 
 export interface LbEndpoint {
   locality: string;
   endpoint: Record<string, unknown>;
+}
+
+/** The labels of each emitted LbEndpoint, for failoverPriority (Envoy's JSON has no place for them). */
+const labelsByEndpoint = new WeakMap<object, Readonly<Record<string, string>>>();
+
+export function endpointLabels(endpoint: object): Readonly<Record<string, string>> {
+  return labelsByEndpoint.get(endpoint) ?? {};
+}
+
+function labelled(ep: LbEndpoint, labels: Readonly<Record<string, string>>): LbEndpoint {
+  labelsByEndpoint.set(ep.endpoint, labels);
+  return ep;
 }
 
 export function buildLoadAssignment(
@@ -23,7 +37,7 @@ export function buildLoadAssignment(
   const eps: LbEndpoint[] = [];
   for (const w of snapshot.endpointsByService.get(serviceKey(service)) ?? []) {
     if (!w.healthy || !matchesLabels(subsetLabels, w.labels)) continue;
-    eps.push(workloadEndpoint(w, port, cache));
+    eps.push(workloadEndpoint(snapshot, w, port, cache));
   }
   for (const e of service.staticEndpoints) {
     if (!matchesLabels(subsetLabels, e.labels ?? {})) continue;
@@ -43,7 +57,7 @@ export function dnsLoadAssignment(clusterName: string, service: MeshService, por
 /** Endpoints per workload and target port, shared by the clusters (subsets) of one translation. */
 export type EndpointCache = Map<WorkloadInstance, Map<number, LbEndpoint>>;
 
-function workloadEndpoint(w: WorkloadInstance, port: MeshServicePort, cache: EndpointCache): LbEndpoint {
+function workloadEndpoint(snapshot: MeshSnapshot, w: WorkloadInstance, port: MeshServicePort, cache: EndpointCache): LbEndpoint {
   let byPort = cache.get(w);
   if (!byPort) {
     byPort = new Map();
@@ -51,17 +65,20 @@ function workloadEndpoint(w: WorkloadInstance, port: MeshServicePort, cache: End
   }
   let ep = byPort.get(port.targetPort);
   if (!ep) {
-    ep = makeWorkloadEndpoint(w, port);
+    ep = makeWorkloadEndpoint(w, port, endpointMtlsDisabled(snapshot, w, port.targetPort));
     byPort.set(port.targetPort, ep);
   }
   return ep;
 }
 
-function makeWorkloadEndpoint(w: WorkloadInstance, port: MeshServicePort): LbEndpoint {
-  if (w.tunnelAddress) {
+// A sidecar'd workload whose port is in PeerAuthentication DISABLE is reached directly in plaintext,
+// without tlsMode metadata (Istio's endpoint mtlsChecker): its tunnel would demand mTLS.
+function makeWorkloadEndpoint(w: WorkloadInstance, port: MeshServicePort, plaintext: boolean): LbEndpoint {
+  const locality = workloadLocality(w.labels, w.locality) ?? '';
+  if (w.tunnelAddress && !plaintext) {
     const colon = w.tunnelAddress.lastIndexOf(':');
-    return {
-      locality: w.locality ?? '',
+    return labelled({
+      locality,
       endpoint: {
         endpoint: { address: socket(w.tunnelAddress.slice(0, colon), Number(w.tunnelAddress.slice(colon + 1))) },
         metadata: {
@@ -71,19 +88,17 @@ function makeWorkloadEndpoint(w: WorkloadInstance, port: MeshServicePort): LbEnd
           },
         },
       },
-    };
+    }, w.labels);
   }
-  return {
-    locality: w.locality ?? '',
-    endpoint: { endpoint: { address: socket(w.address, w.appPorts[port.targetPort] ?? port.targetPort) } },
-  };
+  return labelled({ locality, endpoint: { endpoint: { address: socket(w.address, w.appPorts[port.targetPort] ?? port.targetPort) } } }, w.labels);
 }
 
 function staticEndpoint(e: WorkloadEntrySpec, port: MeshServicePort): LbEndpoint | undefined {
   if (!e.address) return undefined;
   const endpoint: Record<string, unknown> = { endpoint: { address: socket(e.address, e.ports?.[port.name] ?? port.targetPort) } };
   if (e.weight) endpoint['load_balancing_weight'] = { value: e.weight };
-  return { locality: e.locality ?? '', endpoint };
+  const labels = e.labels ?? {};
+  return labelled({ locality: workloadLocality(labels, e.locality) ?? '', endpoint }, labels);
 }
 
 function socket(address: string, port: number): Record<string, unknown> {

@@ -1,0 +1,54 @@
+// The server side's PeerAuthentication as a client needs it for auto mTLS: whether an endpoint (one
+// workload, one target port) or a whole service port accepts mesh mTLS. Istio's `mtlsChecker` (per
+// endpoint) and `buildAutoMtlsSettings` (per cluster): a destination in DISABLE gets plaintext. Pure.
+import type { PeerAuthentication } from '../config/resource.ts';
+import type { MeshService } from '../model/service.ts';
+import { type MeshSnapshot, serviceKey } from '../model/snapshot.ts';
+import type { WorkloadInstance } from '../model/workload.ts';
+import { type EffectiveMtlsMode, effectiveMtls } from './peer-authentication.ts';
+
+interface Policies {
+  all: readonly PeerAuthentication[];
+  /** Whether any policy says DISABLE anywhere: without one, no endpoint can be DISABLE (the fast path). */
+  anyDisable: boolean;
+}
+
+// Snapshots are immutable: the PeerAuthentication list is filtered once per snapshot, not per endpoint.
+const bySnapshot = new WeakMap<MeshSnapshot, Policies>();
+
+function policiesOf(snapshot: MeshSnapshot): Policies {
+  let p = bySnapshot.get(snapshot);
+  if (!p) {
+    const all = snapshot.resources.filter((r): r is PeerAuthentication => r.kind === 'PeerAuthentication');
+    const anyDisable = all.some(
+      (pa) => pa.spec.mtls?.mode === 'DISABLE' || Object.values(pa.spec.portLevelMtls ?? {}).some((m) => m.mode === 'DISABLE'),
+    );
+    p = { all, anyDisable };
+    bySnapshot.set(snapshot, p);
+  }
+  return p;
+}
+
+/** The effective mode of one workload's target port (workload > namespace > mesh, port level last). */
+export function workloadMtlsMode(snapshot: MeshSnapshot, w: WorkloadInstance, targetPort: number): EffectiveMtlsMode {
+  return effectiveMtls(policiesOf(snapshot).all, { namespace: w.namespace, labels: w.labels, port: targetPort }, snapshot.mesh.rootNamespace).mode;
+}
+
+/** Whether a client must reach this sidecar'd endpoint in plaintext: its port is in DISABLE. */
+export function endpointMtlsDisabled(snapshot: MeshSnapshot, w: WorkloadInstance, targetPort: number): boolean {
+  if (!w.tunnelAddress || !policiesOf(snapshot).anyDisable) return false;
+  return workloadMtlsMode(snapshot, w, targetPort) === 'DISABLE';
+}
+
+/**
+ * Whether auto mTLS must leave the whole cluster in plaintext: every sidecar'd workload behind the
+ * service port is DISABLE, or, with none, the namespace (else mesh) policy says DISABLE.
+ */
+export function serviceMtlsDisabled(snapshot: MeshSnapshot, service: MeshService, port: number): boolean {
+  const policies = policiesOf(snapshot);
+  if (!policies.anyDisable) return false;
+  const targetPort = service.ports.find((p) => p.port === port)?.targetPort ?? port;
+  const meshed = (snapshot.endpointsByService.get(serviceKey(service)) ?? []).filter((w) => w.tunnelAddress);
+  if (meshed.length > 0) return meshed.every((w) => workloadMtlsMode(snapshot, w, targetPort) === 'DISABLE');
+  return effectiveMtls(policies.all, { namespace: service.namespace, labels: {} }, snapshot.mesh.rootNamespace).mode === 'DISABLE';
+}
