@@ -58,6 +58,26 @@ function responseHeaders(h: OutgoingHeaders, h2: boolean, draining: boolean): Ou
   return out;
 }
 
+/** Trailer fields that never travel (RFC 9110 §6.5.1: framing, routing and authentication fields). */
+const forbiddenTrailers = new Set([...hopByHop, 'content-length', 'content-type', 'authorization', 'cookie', 'set-cookie', 'trailer']);
+
+export function forwardableTrailers(t: Record<string, string | string[] | undefined>): OutgoingHeaders {
+  const out: OutgoingHeaders = {};
+  for (const [k, v] of Object.entries(t)) if (v !== undefined && !k.startsWith(':') && !forbiddenTrailers.has(k)) out[k] = v;
+  return out;
+}
+
+/** A downstream that may send trailers: HTTP/2 with a body, or an HTTP/1.1 chunked body. */
+function requestTrailers(req: DownstreamReq): (() => OutgoingHeaders) | undefined {
+  if (!('stream' in req) && req.headers['transfer-encoding'] === undefined) return undefined;
+  return () => forwardableTrailers(req.trailers);
+}
+
+/** HTTP/1.1 clients get response trailers only when they asked for them (`TE: trailers`). */
+function acceptsTrailers(te: string | string[] | undefined): boolean {
+  return te !== undefined && /(^|,)\s*trailers\s*(;|,|$)/i.test(Array.isArray(te) ? te.join(',') : te);
+}
+
 function hasBody(req: DownstreamReq): boolean {
   if ('stream' in req) return !req.stream.endAfterHeaders;
   const cl = req.headers['content-length'];
@@ -182,6 +202,9 @@ export async function handleHttp(rt: HcmRuntime, chain: HttpChain | ((req: Downs
     timeoutMs = Math.max(1, capped - route.grpcTimeoutHeaderOffsetMs);
   }
   const draining = rt.draining();
+  const withBody = hasBody(req);
+  const trailersIn = withBody ? requestTrailers(req) : undefined;
+  const trailersOut = h2 || acceptsTrailers(req.headers['te']);
   const fwd = forward(
     rt.clusters,
     {
@@ -192,8 +215,9 @@ export async function handleHttp(rt: HcmRuntime, chain: HttpChain | ((req: Downs
         authority,
         scheme: 'http',
         headers: Object.fromEntries(mutable),
+        ...(trailersIn ? { trailers: trailersIn } : {}),
       },
-      body: hasBody(req) ? countBytes(req, (n) => (requestBytes += n)) : null,
+      body: withBody ? countBytes(req, (n) => (requestBytes += n)) : null,
       timeoutMs,
       retries: route.retryPolicy?.numRetries ?? 0,
       // The route's retry policy, mirrors and hash policy; the request they are computed from.
@@ -229,7 +253,8 @@ export async function handleHttp(rt: HcmRuntime, chain: HttpChain | ((req: Downs
       end(trailers) {
         const gs = trailers['grpc-status'];
         if (typeof gs === 'string') grpcStatus = Number(gs);
-        if (h2 && Object.keys(trailers).length) res.addTrailers(trailers as Record<string, string>);
+        // HTTP/1.1 sends them as chunked trailers (Node drops them when the response has a length).
+        if (trailersOut && Object.keys(trailers).length) res.addTrailers(forwardableTrailers(trailers) as Record<string, string>);
         res.end();
       },
       reply: (r) => finalReply(r),

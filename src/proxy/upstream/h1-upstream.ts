@@ -3,6 +3,7 @@ import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { ConnectionOptions } from 'node:tls';
 import { buildConnector, Pool } from 'undici';
+import { needsRequestTrailers, TrailerRequester } from './h1-trailer-request.ts';
 import type { OutgoingHeaders, Upstream, UpstreamExchange, UpstreamHead, UpstreamSink } from './upstream.ts';
 import { UpstreamError } from './upstream.ts';
 
@@ -27,7 +28,11 @@ function flatten(h: Record<string, string | string[] | undefined>): OutgoingHead
 
 export class H1Upstream implements Upstream {
   #pool: Pool;
+  #origin: string;
   #open = 0;
+  /** Made on the first request that carries trailers. */
+  #trailered: TrailerRequester | undefined;
+  #trailerOpts: ConstructorParameters<typeof TrailerRequester>[1] | undefined;
 
   constructor(
     origin: string,
@@ -40,6 +45,7 @@ export class H1Upstream implements Upstream {
       tls?: ConnectionOptions | string;
     },
   ) {
+    this.#origin = origin;
     // Envoy's idle_timeout closes a connection with no request for that long (0 disables: keep a day).
     const idle = opts.idleTimeoutMs === undefined ? 60_000 : opts.idleTimeoutMs || 86_400_000;
     this.#pool = new Pool(origin, {
@@ -60,13 +66,19 @@ export class H1Upstream implements Upstream {
     this.#pool.on('connect', () => this.#open++);
     this.#pool.on('disconnect', () => this.#open--);
     this.#pool.on('connectionError', () => {});
+    // A refused origination (string) keeps request trailers on the pool, which fails every connect.
+    if (typeof opts.tls !== 'string') this.#trailerOpts = { connectTimeoutMs: opts.connectTimeoutMs, maxConnections: opts.maxConnections, ...(opts.tls ? { tls: opts.tls } : {}) };
   }
 
   connections(): number {
-    return this.#open;
+    return this.#open + (this.#trailered?.connections() ?? 0);
   }
 
   request(head: UpstreamHead, body: Readable | null, sink: UpstreamSink): UpstreamExchange {
+    if (body && this.#trailerOpts && needsRequestTrailers(head, body)) {
+      this.#trailered ??= new TrailerRequester(this.#origin, this.#trailerOpts);
+      return this.#trailered.request(head, body, sink);
+    }
     let controller: Dispatcher.DispatchController | undefined;
     let aborted = false;
     const handler: Dispatcher.DispatchHandler = {
@@ -111,6 +123,7 @@ export class H1Upstream implements Upstream {
   }
 
   async close(): Promise<void> {
+    this.#trailered?.close();
     await this.#pool.destroy();
   }
 }

@@ -72,7 +72,9 @@ export class H2Upstream implements Upstream {
     const wasConnected = this.#connected;
     let stream: http2.ClientHttp2Stream;
     try {
-      stream = session.request(headers, { endStream: body === null });
+      // With a body that may end in trailers, the stream stays open after the last DATA frame until
+      // they are sent (an empty set ends it with an empty END_STREAM DATA frame).
+      stream = session.request(headers, { endStream: body === null, waitForTrailers: body !== null && head.trailers !== undefined });
     } catch (err) {
       queueMicrotask(() => sink.onError(new UpstreamError('connect', (err as Error).message, err)));
       return { resume() {}, abort() {} };
@@ -119,6 +121,8 @@ export class H2Upstream implements Upstream {
       if (!done) fail(new UpstreamError(gotHead ? 'reset' : this.#connected ? 'reset' : 'connect', `stream closed (code ${stream.rstCode})`));
     });
     if (body) {
+      const trailersOf = head.trailers;
+      if (trailersOf) stream.once('wantTrailers', () => stream.sendTrailers(trailersOf()));
       body.pipe(stream);
       body.on('error', () => stream.close(http2.constants.NGHTTP2_CANCEL));
     }

@@ -14,6 +14,11 @@ export interface UpstreamHead {
   readonly headers: OutgoingHeaders;
   /** The endpoint's container port, for requests that travel through the mesh tunnel. */
   readonly targetPort?: number;
+  /**
+   * The downstream request's trailers, read once its body has ended (HTTP/1.1 chunked trailers or
+   * HTTP/2 trailing HEADERS). Present only when the downstream may send trailers.
+   */
+  readonly trailers?: () => OutgoingHeaders;
 }
 
 export type UpstreamFailure = 'connect' | 'reset' | 'protocol' | 'overflow';

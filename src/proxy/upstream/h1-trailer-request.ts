@@ -1,0 +1,108 @@
+// An HTTP/1.1 upstream request that ends in chunked trailers. undici cannot send request trailers, so a
+// request whose downstream announced them (`Trailer:`) goes through Node's client on its own agent.
+import http from 'node:http';
+import https from 'node:https';
+import type { Readable } from 'node:stream';
+import type { ConnectionOptions } from 'node:tls';
+import type { OutgoingHeaders, UpstreamExchange, UpstreamHead, UpstreamSink } from './upstream.ts';
+import { UpstreamError } from './upstream.ts';
+
+/** True when the request should travel through this path rather than the undici pool. */
+export function needsRequestTrailers(head: UpstreamHead, body: Readable | null): boolean {
+  return body !== null && head.trailers !== undefined && head.headers['trailer'] !== undefined;
+}
+
+function flatten(h: http.IncomingHttpHeaders | NodeJS.Dict<string>): OutgoingHeaders {
+  const out: OutgoingHeaders = {};
+  for (const [k, v] of Object.entries(h)) if (v !== undefined) out[k] = v;
+  return out;
+}
+
+export class TrailerRequester {
+  readonly #origin: URL;
+  readonly #agent: http.Agent;
+  readonly #tls: ConnectionOptions | undefined;
+  readonly #connectTimeoutMs: number;
+
+  constructor(origin: string, opts: { connectTimeoutMs: number; maxConnections: number; tls?: ConnectionOptions }) {
+    this.#origin = new URL(origin);
+    this.#tls = opts.tls;
+    this.#connectTimeoutMs = opts.connectTimeoutMs;
+    const agentOpts = { keepAlive: true, maxSockets: opts.maxConnections };
+    this.#agent = opts.tls ? new https.Agent({ ...agentOpts, ...opts.tls }) : new http.Agent(agentOpts);
+  }
+
+  connections(): number {
+    let n = 0;
+    for (const list of [...Object.values(this.#agent.sockets), ...Object.values(this.#agent.freeSockets)]) n += list?.length ?? 0;
+    return n;
+  }
+
+  request(head: UpstreamHead, body: Readable, sink: UpstreamSink): UpstreamExchange {
+    const { trailer: _announced, ...rest } = head.headers;
+    const mod = this.#tls ? https : http;
+    let done = false;
+    let gotHead = false;
+    let connected = false;
+    const fail = (err: Error & { code?: string }) => {
+      if (done) return;
+      done = true;
+      const failure = err instanceof UpstreamError ? err.failure : !connected ? 'connect' : err.code?.startsWith('HPE_') ? 'protocol' : 'reset';
+      sink.onError(err instanceof UpstreamError ? err : new UpstreamError(failure, `${err.code ?? 'error'}: ${err.message}`, err));
+    };
+    const req = mod.request({
+      agent: this.#agent,
+      host: this.#origin.hostname,
+      port: this.#origin.port,
+      method: head.method,
+      path: head.path,
+      headers: { ...rest, host: head.authority, 'transfer-encoding': 'chunked', trailer: _announced as string | string[] },
+      timeout: this.#connectTimeoutMs,
+    });
+    req.on('socket', (s) => {
+      if (!s.connecting) connected = true;
+      else s.once('connect', () => (connected = true));
+    });
+    req.once('timeout', () => {
+      if (!connected) req.destroy(new UpstreamError('connect', `connect timeout after ${this.#connectTimeoutMs}ms`));
+    });
+    req.on('error', fail);
+    req.on('response', (res) => {
+      if (done) return void res.destroy();
+      gotHead = true;
+      req.setTimeout(0);
+      sink.onHead(res.statusCode ?? 502, flatten(res.headers));
+      res.on('data', (c: Buffer) => {
+        if (!sink.onData(c)) res.pause();
+      });
+      res.on('end', () => {
+        if (done) return;
+        done = true;
+        sink.onEnd(flatten(res.trailers));
+      });
+      res.on('error', fail);
+      res.on('close', () => {
+        if (!res.complete) fail(new UpstreamError('reset', 'upstream closed mid-response'));
+      });
+    });
+    body.on('end', () => {
+      const t = head.trailers?.() ?? {};
+      if (Object.keys(t).length) req.addTrailers(t);
+    });
+    body.on('error', (err) => req.destroy(err));
+    body.pipe(req);
+    return {
+      resume: () => {
+        if (gotHead) req.res?.resume();
+      },
+      abort: () => {
+        done = true;
+        req.destroy();
+      },
+    };
+  }
+
+  close(): void {
+    this.#agent.destroy();
+  }
+}
