@@ -22,6 +22,13 @@ export class FakeClock {
     return this.#timers.size;
   }
 
+  /** When the earliest armed timer is due (undefined when none is armed). */
+  get nextDue(): number | undefined {
+    let at: number | undefined;
+    for (const t of this.#timers.values()) if (at === undefined || t.at < at) at = t.at;
+    return at;
+  }
+
   /** Moves time forward, firing due timers in order (timers they arm fire too when due). */
   advance(ms: number): void {
     const end = this.#now + ms;
