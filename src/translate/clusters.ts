@@ -4,6 +4,7 @@ import type { ProxyScope } from '../model/proxy-scope.ts';
 import { isHttp, isHttp2, type Protocol } from '../model/protocol.ts';
 import type { MeshService, MeshServicePort } from '../model/service.ts';
 import type { MeshSnapshot } from '../model/snapshot.ts';
+import { applyClusterLocality, proxyLocality } from './cluster-locality.ts';
 import { destinationRuleFor, effectivePolicy } from './destination-policy.ts';
 import { buildLoadAssignment, dnsLoadAssignment, type EndpointCache } from './endpoints.ts';
 import type { TranslateOptions } from './options.ts';
@@ -28,6 +29,7 @@ export interface ClusterSet {
 export function buildOutboundClusters(snapshot: MeshSnapshot, scope: ProxyScope, options: TranslateOptions): ClusterSet {
   const out: ClusterSet = { clusters: [], loadAssignments: [] };
   const endpointCache: EndpointCache = new Map();
+  const proxy = { locality: proxyLocality(snapshot, scope.proxy), labels: scope.proxy.labels };
   for (const service of scope.services) {
     const dr = destinationRuleFor(snapshot, scope, service);
     const subsets = [{ name: '', labels: undefined as Record<string, string> | undefined }, ...(dr?.spec.subsets ?? []).map((s) => ({ name: s.name, labels: s.labels ?? {} }))];
@@ -59,7 +61,8 @@ export function buildOutboundClusters(snapshot: MeshSnapshot, scope: ProxyScope,
         if (cluster['type'] === 'ORIGINAL_DST') delete cluster['eds_cluster_config'];
         out.clusters.push(cluster);
         if (cluster['type'] === 'EDS' || cluster['type'] === undefined) {
-          out.loadAssignments.push(buildLoadAssignment(snapshot, name, service, port, subset.labels, endpointCache));
+          const cla = buildLoadAssignment(snapshot, name, service, port, subset.labels, endpointCache);
+          out.loadAssignments.push(applyClusterLocality(cluster, cla, policy.loadBalancer?.localityLbSetting, proxy));
         }
       }
     }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { applyLocalityLbSetting, localityMatch, type LoadAssignmentJson, wantsLocalityWeighted } from './locality.ts';
+import { applyLocalityLbSetting, localityMatch, type LoadAssignmentJson, wantsLocalityWeighted } from './locality-lb.ts';
 
 const ep = (ip: string, labels: Record<string, string> = {}) => ({ endpoint: { address: { socket_address: { address: ip, port_value: 80 } } }, labels });
 const cla: LoadAssignmentJson = {
@@ -23,6 +23,8 @@ test('failover: same zone P0, same region P1, the named failover region P2, the 
 test('failover needs outlier detection (Istio): without it the assignment is unchanged', () => {
   assert.equal(applyLocalityLbSetting(cla, {}, { proxyLocality: proxy, outlierDetection: false }), cla);
   assert.equal(wantsLocalityWeighted({ failover: [{ from: 'us', to: 'eu' }] }, false), false);
+  assert.equal(wantsLocalityWeighted({}, true), true, 'failover is the default once outlier detection is on');
+  assert.equal(wantsLocalityWeighted({ enabled: false }, true), false);
   assert.equal(wantsLocalityWeighted({ failover: [{ from: 'us', to: 'eu' }] }, true), true);
 });
 

@@ -2,6 +2,7 @@
 // ApplyLocalityLoadBalancer), pure over Envoy JSON: `distribute` sets locality weights, `failover` and
 // `failoverPriority` set priorities. Failover only applies when the cluster has outlier detection,
 // as in Istio: without it nothing would ever mark the near endpoints unhealthy.
+import type { LocalityLoadBalancerSetting } from '../config/types/networking.ts';
 
 export interface EnvoyLocality {
   region?: string;
@@ -26,13 +27,7 @@ export interface LoadAssignmentJson {
   endpoints?: LocalityLbEndpointsJson[];
 }
 
-/** Istio's `LocalityLoadBalancerSetting`, field for field (a narrow copy: the proxy never imports config/). */
-export interface LocalityLbSetting {
-  distribute?: { from?: string; to?: Record<string, number> }[];
-  failover?: { from?: string; to?: string }[];
-  failoverPriority?: string[];
-  enabled?: boolean;
-}
+export type LocalityLbSetting = LocalityLoadBalancerSetting;
 
 export interface LocalityInputs {
   /** The proxy's own locality. Without one, nothing is changed (as Istio). */
@@ -44,10 +39,13 @@ export interface LocalityInputs {
   labelsOf?: (e: LbEndpointJson) => Readonly<Record<string, string>>;
 }
 
-/** Whether Istio sets `common_lb_config.locality_weighted_lb_config` for this setting. */
+/**
+ * Whether Istio sets `common_lb_config.locality_weighted_lb_config` (for a proxy with a locality): the
+ * setting is on, with `distribute` or with outlier detection (failover, explicit or by default).
+ */
 export function wantsLocalityWeighted(setting: LocalityLbSetting | undefined, outlierDetection: boolean): boolean {
   if (!setting || setting.enabled === false) return false;
-  return (setting.distribute?.length ?? 0) > 0 || (outlierDetection && ((setting.failover?.length ?? 0) > 0 || (setting.failoverPriority?.length ?? 0) > 0));
+  return (setting.distribute?.length ?? 0) > 0 || outlierDetection;
 }
 
 /** The assignment with Istio's locality weights or priorities applied; the input is not modified. */

@@ -47,16 +47,33 @@ function translateLoadBalancer(lb: LoadBalancerSettings | undefined): Record<str
     const ring = ch.ringHash?.minimumRingSize ?? ch.minimumRingSize ?? 1024;
     return { lb_policy: 'RING_HASH', ring_hash_lb_config: { minimum_ring_size: { value: ring } } };
   }
+  const slowStart = slowStartConfig(lb);
   switch (lb?.simple) {
     case 'ROUND_ROBIN':
-      return {}; // Envoy's zero value
+      // ROUND_ROBIN is Envoy's zero value: only its config is written.
+      return slowStart ? { round_robin_lb_config: { slow_start_config: slowStart } } : {};
     case 'RANDOM':
       return { lb_policy: 'RANDOM' };
     case 'PASSTHROUGH':
       return { type: 'ORIGINAL_DST', lb_policy: 'CLUSTER_PROVIDED' };
     default:
-      return { lb_policy: 'LEAST_REQUEST' };
+      return { lb_policy: 'LEAST_REQUEST', ...(slowStart ? { least_request_lb_config: { slow_start_config: slowStart } } : {}) };
   }
+}
+
+/** `warmupDurationSecs`, or `warmup` (1.24) with its minimum percent and aggression → Envoy's SlowStartConfig. */
+function slowStartConfig(lb: LoadBalancerSettings | undefined): Record<string, unknown> | undefined {
+  const warmup = lb?.warmup;
+  if (warmup) {
+    const window = istioDuration(warmup.duration);
+    if (!window) return undefined;
+    const out: Record<string, unknown> = { slow_start_window: window };
+    if (warmup.aggression !== undefined) out['aggression'] = { default_value: warmup.aggression, runtime_key: 'upstream.slow_start.aggression' };
+    if (warmup.minimumPercent !== undefined) out['min_weight_percent'] = { value: warmup.minimumPercent };
+    return out;
+  }
+  const window = istioDuration(lb?.warmupDurationSecs);
+  return window ? { slow_start_window: window } : undefined;
 }
 
 function translateThresholds(pool: ConnectionPoolSettings | undefined): Record<string, unknown> {
