@@ -39,7 +39,7 @@ export class TrailerRequester {
   }
 
   request(head: UpstreamHead, body: Readable, sink: UpstreamSink): UpstreamExchange {
-    const { trailer: _announced, ...rest } = head.headers;
+    const headers: http.OutgoingHttpHeaders = { ...head.headers, host: head.authority, 'transfer-encoding': 'chunked' };
     const mod = this.#tls ? https : http;
     let done = false;
     let gotHead = false;
@@ -56,7 +56,7 @@ export class TrailerRequester {
       port: this.#origin.port,
       method: head.method,
       path: head.path,
-      headers: { ...rest, host: head.authority, 'transfer-encoding': 'chunked', trailer: _announced as string | string[] },
+      headers,
       timeout: this.#connectTimeoutMs,
     });
     req.on('socket', (s) => {
@@ -67,8 +67,10 @@ export class TrailerRequester {
       if (!connected) req.destroy(new UpstreamError('connect', `connect timeout after ${this.#connectTimeoutMs}ms`));
     });
     req.on('error', fail);
+    let response: http.IncomingMessage | undefined;
     req.on('response', (res) => {
       if (done) return void res.destroy();
+      response = res;
       gotHead = true;
       req.setTimeout(0);
       sink.onHead(res.statusCode ?? 502, flatten(res.headers));
@@ -93,7 +95,7 @@ export class TrailerRequester {
     body.pipe(req);
     return {
       resume: () => {
-        if (gotHead) req.res?.resume();
+        if (gotHead) response?.resume();
       },
       abort: () => {
         done = true;
