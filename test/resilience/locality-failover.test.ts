@@ -1,0 +1,104 @@
+// Locality failover end to end: Istio YAML translated for a proxy in us-east/us-east-1a, the cluster and
+// its prioritised assignment pushed to a real proxy, requests on real sockets. When outlier detection
+// ejects the local endpoint, traffic moves to the next locality, then the next; counted at each upstream.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { loadText } from '../../src/config/load.ts';
+import type { ProxyView } from '../../src/model/proxy-view.ts';
+import { buildSnapshot } from '../../src/model/snapshot.ts';
+import type { WorkloadInstance } from '../../src/model/workload.ts';
+import { buildProxyResources } from '../../src/translate/proxy-resources.ts';
+import type { TypedAny } from '../../src/xds/any.ts';
+import { TypeUrl } from '../../src/xds/type-urls.ts';
+import { hcm, listener, push, request, routeConfig, startProxy } from '../proxy/harness.ts';
+import { FakeClock } from './fake-clock.ts';
+import { FaultUpstream } from './fault-upstream.ts';
+
+const yaml = `
+apiVersion: v1
+kind: Service
+metadata: { name: api, namespace: shop }
+spec:
+  selector: { app: api }
+  ports: [{ name: http, port: 80, targetPort: 8080 }]
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: api, namespace: shop }
+spec:
+  host: api.shop.svc.cluster.local
+  trafficPolicy:
+    loadBalancer: { simple: ROUND_ROBIN }
+    outlierDetection: { consecutive5xxErrors: 2, interval: 30s, baseEjectionTime: 30s, maxEjectionPercent: 100 }
+`;
+
+const topology = (region: string, zone?: string) => ({
+  'topology.kubernetes.io/region': region,
+  ...(zone ? { 'topology.kubernetes.io/zone': zone } : {}),
+});
+
+function workload(name: string, port: number, labels: Record<string, string>): WorkloadInstance {
+  return { name, namespace: 'shop', labels: { app: 'api', ...labels }, serviceAccount: 'api', address: '127.0.0.1', appPorts: { 8080: port }, healthy: true, source: 'deployment' };
+}
+
+const view: ProxyView = {
+  id: 'sidecar~127.0.0.1~web-0.shop~shop.svc.cluster.local',
+  role: 'sidecar',
+  namespace: 'shop',
+  workloadName: 'web',
+  serviceAccount: 'web',
+  labels: { app: 'web', ...topology('us-east', 'us-east-1a') },
+  ip: '127.0.0.1',
+  appPorts: {},
+};
+
+test('locality failover: an ejected local endpoint sends traffic to the same region, then to another region', async () => {
+  const clock = new FakeClock();
+  const local = new FaultUpstream();
+  const near = new FaultUpstream();
+  const far = new FaultUpstream();
+  for (const u of [local, near, far]) await u.listen();
+  const { resources, diagnostics } = loadText(yaml, 'input.yaml');
+  assert.deepEqual(diagnostics.filter((d) => d.severity === 'error'), []);
+  const snapshot = buildSnapshot(
+    resources,
+    [workload('api-0', local.port, topology('us-east', 'us-east-1a')), workload('api-1', near.port, topology('us-east', 'us-east-1b')), workload('api-2', far.port, topology('eu-west'))],
+    '1',
+  );
+  const name = 'outbound|80||api.shop.svc.cluster.local';
+  const translated = buildProxyResources(snapshot, view);
+  const cluster = translated.get(TypeUrl.Cluster)?.get(name) as TypedAny;
+  const cla = translated.get(TypeUrl.ClusterLoadAssignment)?.get(name) as TypedAny;
+  assert.deepEqual((cla['endpoints'] as { priority?: number }[]).map((g) => g.priority), [0, 1, 2]);
+  const p = await startProxy({ timers: clock, random: () => 0 });
+  try {
+    push(p.proxy, [
+      cluster,
+      cla,
+      listener('0.0.0.0_8080', 8080, [{ filter: hcm('http.8080') }]),
+      routeConfig('http.8080', [{ domains: ['*'], routes: [{ prefix: '/', cluster: name, timeout: { seconds: '0' } }] }]),
+    ]);
+    const port = await p.port('0.0.0.0_8080');
+    const send = async (n: number) => {
+      for (let i = 0; i < n; i++) await request(port, '/');
+    };
+    await send(4);
+    assert.deepEqual([local.seen.length, near.seen.length, far.seen.length], [4, 0, 0], 'priority 0 (the proxy zone) takes everything');
+    local.setPlan(() => ({ kind: 'status', status: 503 }));
+    await send(2);
+    assert.equal(p.proxy.clusters.get(name)?.outlier?.stats.ejections_active, 1);
+    await send(5);
+    assert.deepEqual([local.seen.length, near.seen.length, far.seen.length], [6, 5, 0], 'local ejected: the other zone of the region');
+    near.setPlan(() => ({ kind: 'status', status: 503 }));
+    await send(2);
+    await send(3);
+    assert.deepEqual([local.seen.length, near.seen.length, far.seen.length], [6, 7, 3], 'both ejected: the other region');
+    local.setPlan(() => ({ kind: 'ok' }));
+    clock.advance(30_000);
+    await send(2);
+    assert.deepEqual([local.seen.length, far.seen.length], [8, 3], 'back from ejection: the local zone again');
+  } finally {
+    await p.close();
+    for (const u of [local, near, far]) await u.close();
+  }
+});
