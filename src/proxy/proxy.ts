@@ -17,9 +17,11 @@ import { HttpFilterRegistry } from './http/filter-registry.ts';
 import type { HcmRuntime } from './http/connection-manager.ts';
 import { compilePathNormalizer } from './http/normalize-path.ts';
 import type { Timers } from './http/router.ts';
+import { Http2CodecStats } from './listener/h2-codec-stats.ts';
 import { ListenerManager } from './listener/listener-manager.ts';
 import { checkMeshServerIdentity, MESH_CIPHERS } from './tunnel/mesh-tls.ts';
 import { PEER_HEADER } from './tunnel/tunnel-server.ts';
+import { dialCluster } from './upstream/dial-cluster.ts';
 
 export interface ProxyOptions {
   role: 'sidecar' | 'router';
@@ -89,6 +91,7 @@ export class OutriggerProxy {
       random,
       now,
       draining: () => this.#draining,
+      codecStats: new Http2CodecStats(this.metrics),
       track: () => {
         this.#inflight++;
         let done = false;
@@ -114,6 +117,7 @@ export class OutriggerProxy {
           random,
           ...(opts.localMode ? { localMode: true } : {}),
           ...(opts.traceEndpoint ? { traceEndpoint: opts.traceEndpoint } : {}),
+          dialCluster: (name) => dialCluster(this.clusters, name),
         })), now });
     this.ads = opts.xdsAddress
       ? new AdsClient({

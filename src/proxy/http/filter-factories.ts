@@ -1,5 +1,6 @@
 // The HTTP filters a proxy knows by default, in one list: the connection manager looks them up by
 // Envoy name or type URL. A new filter is one line here.
+import type { Duplex } from 'node:stream';
 import type { MetricsRegistry } from '../../telemetry/metrics/registry.ts';
 import { createCorsFilterFactory } from '../filters/cors/filter.ts';
 import { createExtAuthzFilterFactory } from '../filters/ext_authz/http-filter.ts';
@@ -17,6 +18,8 @@ export interface FilterFactoryDeps {
   localMode?: boolean;
   /** Where spans go, overriding the tracing provider's address (local mode: the built-in collector). */
   traceEndpoint?: string;
+  /** Opens a stream to a cluster's endpoint: how ext_authz reaches its service by cluster name. */
+  dialCluster?: (cluster: string) => Promise<Duplex>;
 }
 
 export function defaultFilterFactories(deps: FilterFactoryDeps): HttpFilterFactory[] {
@@ -24,7 +27,7 @@ export function defaultFilterFactories(deps: FilterFactoryDeps): HttpFilterFacto
   return [
     createRbacFilterFactory({ localMode: deps.localMode === true }),
     createJwtAuthnFilterFactory(),
-    createExtAuthzFilterFactory(),
+    createExtAuthzFilterFactory(deps.dialCluster ? { dial: deps.dialCluster } : {}),
     createFaultFilterFactory(),
     createCorsFilterFactory(random),
     createTelemetryFilterFactory({

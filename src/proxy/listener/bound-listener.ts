@@ -10,7 +10,9 @@ import type { ClusterManager } from '../cluster/cluster-manager.ts';
 import type { HcmRuntime } from '../http/connection-manager.ts';
 import { handleUpgrade } from '../http/upgrade.ts';
 import type { ConnectionInfo, DownstreamRequest } from '../http/stream.ts';
+import { runNetworkAuthz } from '../filters/network-authz.ts';
 import { spiffeIdOf } from '../tunnel/mesh-tls.ts';
+import { dialCluster } from '../upstream/dial-cluster.ts';
 import type { CompiledListener, FilterChain, HttpChain } from './compile-listener.ts';
 import { HttpServers } from './http-servers.ts';
 import { selectChain } from './select-chain.ts';
@@ -25,7 +27,7 @@ export interface ListenerDeps {
   secrets: { get(name: string): { cert?: string; key?: string; ca?: string } | undefined };
   /** Istio's per-port outbound listeners (`bind_to_port: false`), consulted by the forward proxy. */
   unboundListener(port: number): CompiledListener | undefined;
-  /** A TCP connection refused by network RBAC (`rbac_access_denied_matched_policy[...]`), for logs and stats. */
+  /** A TCP connection refused by network RBAC or ext_authz (`rbac_access_denied_matched_policy[...]`, `ext_authz_denied`), for logs and stats. */
   onRbacDenied?(statPrefix: string, details: string): void;
 }
 
@@ -105,15 +107,22 @@ export class BoundListener {
   /** Runs one connection (or tunnelled stream) on a chosen filter chain. */
   serveChain(s: Duplex, chain: FilterChain, connection: ConnectionInfo, knownH2 = false): void {
     if (chain.handler.kind === 'tcp') {
-      for (const rbac of chain.handler.rbac) {
-        const verdict = rbac.check(connection);
-        if (!verdict.allowed) {
-          this.#deps.onRbacDenied?.(chain.handler.statPrefix, verdict.details);
+      const tcp = chain.handler;
+      const proceed = (v: { allowed: boolean; details: string }) => {
+        if (!v.allowed) {
+          this.#deps.onRbacDenied?.(tcp.statPrefix, v.details);
           s.destroy();
           return;
         }
-      }
-      proxyTcp(this.#deps.clusters, chain.handler, s, { address: connection.localAddress, port: connection.localPort }, this.#deps.random);
+        if (s.destroyed) return;
+        proxyTcp(this.#deps.clusters, tcp, s, { address: connection.localAddress, port: connection.localPort }, this.#deps.random);
+      };
+      const verdict = runNetworkAuthz(tcp.authz, connection, (name) => dialCluster(this.#deps.clusters, name));
+      if (verdict instanceof Promise) {
+        // An ext_authz check is out: hold the client's bytes until it answers.
+        s.pause();
+        verdict.then(proceed, () => s.destroy());
+      } else proceed(verdict);
       return;
     }
     const ctx = { connection, chain: chain.handler, onUpgrade: (req: IncomingMessage, sock: Duplex, head: Buffer) => this.#onUpgrade(chain.handler as HttpChain, connection, req, sock, head) };

@@ -1,9 +1,12 @@
-// `envoy.filters.http.ext_authz` with an HTTP authorization service (Istio's envoyExtAuthzHttp): asks
-// the service, forwards allowed headers on 2xx, relays its denial otherwise; errors deny (flag UAEX).
-import { request as httpRequest } from 'node:http';
+// `envoy.filters.http.ext_authz` (Istio's envoyExtAuthzHttp and envoyExtAuthzGrpc): asks the service,
+// applies its header mutations on allow, relays its denial otherwise; errors deny (flag UAEX).
+import { type RequestOptions, request as httpRequest } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { TypedAny } from '../../../xds/any.ts';
-import { CONTINUE, type FilterVerdict, type HttpFilter, type HttpFilterFactory, type RequestContext } from '../../http/filter.ts';
-import { type CompiledExtAuthz, compileExtAuthz } from './config.ts';
+import { CONTINUE, type FilterVerdict, type HttpFilter, type HttpFilterFactory, type RequestContext, type ResponseHead } from '../../http/filter.ts';
+import { type CompiledExtAuthz, type CompiledHttpService, compileExtAuthz } from './config.ts';
+import { applyGrpcVerdict, grpcHttpCheckRequest } from './grpc-http-check.ts';
+import { type ClusterDialer, GrpcCheckClient } from './grpc-check.ts';
 
 export const EXT_AUTHZ_FILTER_NAME = 'envoy.filters.http.ext_authz';
 export const EXT_AUTHZ_TYPE_URL = 'type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthz';
@@ -16,6 +19,8 @@ const MAX_DENIAL_BODY = 64 * 1024;
 export interface ExtAuthzOptions {
   /** Maps the provider's cluster (`outbound|8000||authz.foo.svc.cluster.local`) to an address; defaults to the URI's host and port. */
   readonly resolve?: (cluster: string, uri: URL) => { host: string; port: number } | undefined;
+  /** Opens a stream to one endpoint of a cluster (the proxy's cluster manager); the gRPC service needs it. */
+  readonly dial?: ClusterDialer;
 }
 
 interface CheckResponse {
@@ -24,9 +29,15 @@ interface CheckResponse {
   body: string;
 }
 
-function check(target: { host: string; port: number }, path: string, method: string, headers: Record<string, string>, timeoutMs: number): Promise<CheckResponse> {
+type Target = { host: string; port: number } | { dial: () => Promise<Duplex> };
+
+function check(target: Target, path: string, method: string, headers: Record<string, string>, timeoutMs: number): Promise<CheckResponse> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: target.host, port: target.port, path, method, headers, signal: AbortSignal.timeout(timeoutMs) }, (res) => {
+    const where =
+      'dial' in target
+        ? { createConnection: (_o: unknown, cb: (err: Error | null, s?: Duplex) => void) => void target.dial().then((s) => cb(null, s), (err: Error) => cb(err)) }
+        : { host: target.host, port: target.port };
+    const req = httpRequest({ ...where, path, method, headers, signal: AbortSignal.timeout(timeoutMs) } as RequestOptions, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => {
@@ -44,40 +55,86 @@ function first(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v.join(',') : v;
 }
 
+function httpTarget(s: CompiledHttpService, options: ExtAuthzOptions): Target | undefined {
+  if (options.resolve) return options.resolve(s.cluster, s.uri);
+  const dial = options.dial;
+  if (dial && s.cluster) return { dial: () => dial(s.cluster) };
+  return { host: s.uri.hostname, port: Number(s.uri.port || (s.uri.protocol === 'https:' ? 443 : 80)) };
+}
+
 class ExtAuthzFilter implements HttpFilter {
   readonly #c: CompiledExtAuthz;
-  readonly #target: { host: string; port: number } | undefined;
+  readonly #target: Target | undefined;
+  readonly #grpc: GrpcCheckClient | undefined;
+  /** Response headers an OK check asked for (gRPC `response_headers_to_add`), per request. */
+  readonly #responseHeaders = new WeakMap<RequestContext, [string, string, boolean][]>();
   constructor(c: CompiledExtAuthz, options: ExtAuthzOptions) {
     this.#c = c;
-    const port = Number(c.uri.port || (c.uri.protocol === 'https:' ? 443 : 80));
-    this.#target = options.resolve ? options.resolve(c.cluster, c.uri) : { host: c.uri.hostname, port };
+    const s = c.service;
+    if (s.kind === 'grpc') this.#grpc = new GrpcCheckClient(s.cluster, s.authority, options.dial);
+    else this.#target = httpTarget(s, options);
   }
 
-  async onRequest(ctx: RequestContext): Promise<FilterVerdict> {
+  onRequest(ctx: RequestContext): FilterVerdict | Promise<FilterVerdict> {
     const c = this.#c;
     if (c.enabled && !c.enabled(ctx.info.dynamicMetadata)) return CONTINUE;
+    return this.#grpc ? this.#onGrpc(this.#grpc, ctx) : this.#onHttp(ctx);
+  }
+
+  onResponse(ctx: RequestContext, response: ResponseHead): void {
+    const add = this.#responseHeaders.get(ctx);
+    if (!add) return;
+    for (const [name, value, append] of add) {
+      const had = response.headers.get(name);
+      if (append && had !== undefined) response.headers.set(name, [...(Array.isArray(had) ? had : [had]), value]);
+      else response.headers.set(name, value);
+    }
+  }
+
+  #error(): FilterVerdict {
+    if (this.#c.failureModeAllow) return CONTINUE;
+    return { action: 'respond', reply: { status: this.#c.statusOnError, flag: 'UAEX', details: 'ext_authz_error' } };
+  }
+
+  async #onGrpc(client: GrpcCheckClient, ctx: RequestContext): Promise<FilterVerdict> {
+    let res: Awaited<ReturnType<GrpcCheckClient['check']>>;
+    try {
+      res = await client.check(grpcHttpCheckRequest(ctx), this.#c.timeoutMs);
+    } catch {
+      return this.#error();
+    }
+    const v = applyGrpcVerdict(res, ctx.request.headers);
+    if (v.action === 'continue') {
+      if (v.responseHeaders.length) this.#responseHeaders.set(ctx, v.responseHeaders);
+      return CONTINUE;
+    }
+    return { action: 'respond', reply: { status: v.status, flag: 'UAEX', details: 'ext_authz_denied', body: v.body, headers: v.headers } };
+  }
+
+  async #onHttp(ctx: RequestContext): Promise<FilterVerdict> {
+    const c = this.#c;
+    const s = c.service as CompiledHttpService;
     const r = ctx.request;
     const headers: Record<string, string> = {};
     for (const [name, value] of r.headers) {
       if (HOP_BY_HOP.has(name)) continue;
-      if (ALWAYS_SENT.has(name) || c.allowedRequestHeaders?.(name)) headers[name] = Array.isArray(value) ? value.join(',') : value;
+      if (ALWAYS_SENT.has(name) || s.allowedRequestHeaders?.(name)) headers[name] = Array.isArray(value) ? value.join(',') : value;
     }
-    for (const [k, v] of c.headersToAdd) headers[k] = v;
+    for (const [k, v] of s.headersToAdd) headers[k] = v;
     headers['host'] = r.authority;
-    const path = c.pathPrefix + r.path + (r.query ? `?${r.query}` : '');
+    const path = s.pathPrefix + r.path + (r.query ? `?${r.query}` : '');
     let res: CheckResponse;
     try {
-      if (!this.#target) throw Object.assign(new Error(`no address for ${c.cluster}`), { code: 'EXT_AUTHZ_NO_ADDRESS' });
+      if (!this.#target) throw Object.assign(new Error(`no address for ${s.cluster}`), { code: 'EXT_AUTHZ_NO_ADDRESS' });
       res = await check(this.#target, path, r.method, headers, c.timeoutMs);
     } catch {
-      if (c.failureModeAllow) return CONTINUE;
-      return { action: 'respond', reply: { status: c.statusOnError, flag: 'UAEX', details: 'ext_authz_error' } };
+      return this.#error();
     }
     if (res.status >= 200 && res.status < 300) {
-      if (c.allowedUpstreamHeaders) {
+      if (s.allowedUpstreamHeaders) {
         for (const [name, value] of Object.entries(res.headers)) {
           const v = first(value);
-          if (v !== undefined && c.allowedUpstreamHeaders(name)) r.headers.set(name, v);
+          if (v !== undefined && s.allowedUpstreamHeaders(name)) r.headers.set(name, v);
         }
       }
       return CONTINUE;
@@ -86,7 +143,7 @@ class ExtAuthzFilter implements HttpFilter {
     for (const [name, value] of Object.entries(res.headers)) {
       const v = first(value);
       if (v === undefined || HOP_BY_HOP.has(name)) continue;
-      if (c.allowedClientHeaders ? c.allowedClientHeaders(name) : true) out[name] = v;
+      if (s.allowedClientHeaders ? s.allowedClientHeaders(name) : true) out[name] = v;
     }
     return { action: 'respond', reply: { status: res.status, flag: 'UAEX', details: 'ext_authz_denied', body: res.body, headers: out } };
   }
