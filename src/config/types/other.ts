@@ -14,7 +14,15 @@ export interface ExtensionProvider {
     failOpen?: boolean;
     statusOnError?: string;
   };
-  envoyExtAuthzGrpc?: { service: string; port: number; timeout?: string; failOpen?: boolean };
+  envoyExtAuthzGrpc?: {
+    service: string;
+    port: number;
+    timeout?: string;
+    failOpen?: boolean;
+    statusOnError?: string;
+    clearRouteCache?: boolean;
+    includeRequestBodyInCheck?: { maxRequestBytes?: number; allowPartialMessage?: boolean; packAsBytes?: boolean };
+  };
   zipkin?: { service: string; port: number; maxTagLength?: number };
   opentelemetry?: { service: string; port: number; maxTagLength?: number; http?: { path?: string } };
   prometheus?: Record<string, never>;
