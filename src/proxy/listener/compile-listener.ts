@@ -5,7 +5,9 @@ import { OutriggerExtension, TypeUrl } from '../../xds/type-urls.ts';
 import { compileWeightedPick } from '../cluster/weighted-pick.ts';
 import { ProxyConfigError } from '../config/config-error.ts';
 import type { EnvoyFilterChain, EnvoyHcm, EnvoyListener, EnvoyTcpProxy } from '../config/envoy-shapes.ts';
-import { compileNetworkRbac, type NetworkRbac } from '../filters/rbac/network-filter.ts';
+import { compileNetworkExtAuthz } from '../filters/ext_authz/network-filter.ts';
+import type { NetworkAuthzFilter } from '../filters/network-authz.ts';
+import { compileNetworkRbac } from '../filters/rbac/network-filter.ts';
 import type { ChainedFilter, HttpFilterRegistry } from '../http/filter-registry.ts';
 import { compilePathNormalizer, type PathNormalizationMode, type PathNormalizer } from '../http/normalize-path.ts';
 import type { RouteTable } from '../http/route/index.ts';
@@ -47,8 +49,8 @@ export interface TcpChain {
   readonly kind: 'tcp';
   readonly statPrefix: string;
   pickCluster(random: number): string;
-  /** `envoy.filters.network.rbac` filters in front of tcp_proxy, checked once per connection. */
-  readonly rbac: readonly NetworkRbac[];
+  /** `envoy.filters.network.rbac` and `ext_authz` filters in front of tcp_proxy, in order, once per connection. */
+  readonly authz: readonly NetworkAuthzFilter[];
 }
 
 export interface DownstreamTls {
@@ -110,18 +112,18 @@ function compileTcp(tp: EnvoyTcpProxy, where: string): TcpChain {
   const statPrefix = tp.stat_prefix ?? '';
   if (tp.cluster) {
     const name = tp.cluster;
-    return { kind: 'tcp', statPrefix, pickCluster: () => name, rbac: [] };
+    return { kind: 'tcp', statPrefix, pickCluster: () => name, authz: [] };
   }
   const list = (tp.weighted_clusters?.clusters ?? []).map((c) => ({ name: c.name ?? '', weight: c.weight ?? 0 }));
   const total = list.reduce((s, c) => s + c.weight, 0);
   if (!list.length || total <= 0) throw new ProxyConfigError(where, 'tcp_proxy', 'cluster or weighted_clusters is required');
-  return { kind: 'tcp', statPrefix, pickCluster: compileWeightedPick(list), rbac: [] };
+  return { kind: 'tcp', statPrefix, pickCluster: compileWeightedPick(list), authz: [] };
 }
 
 function compileChain(fc: EnvoyFilterChain, where: string, ctx: ListenerCompileContext): FilterChain {
   const filters = fc.filters ?? [];
   let handler: HttpChain | TcpChain | undefined;
-  const rbac: NetworkRbac[] = [];
+  const authz: NetworkAuthzFilter[] = [];
   filters.forEach((f, i) => {
     const at = `${where}.filters[${i}]`;
     const type = f.typed_config?.['@type'];
@@ -141,18 +143,19 @@ function compileChain(fc: EnvoyFilterChain, where: string, ctx: ListenerCompileC
       };
     } else if (type === TypeUrl.TcpProxy) {
       handler = compileTcp(f.typed_config as unknown as EnvoyTcpProxy, at);
-    } else if (type === TypeUrl.NetworkRbac) {
+    } else if (type === TypeUrl.NetworkRbac || type === TypeUrl.NetworkExtAuthz) {
       try {
-        rbac.push(compileNetworkRbac(f.typed_config as TypedAny));
+        const tc = f.typed_config as TypedAny;
+        authz.push(type === TypeUrl.NetworkRbac ? { kind: 'rbac', rbac: compileNetworkRbac(tc) } : { kind: 'ext_authz', extAuthz: compileNetworkExtAuthz(tc) });
       } catch (err) {
         throw new ProxyConfigError(at, 'typed_config', err instanceof Error ? err.message : String(err));
       }
     } else if (!f.is_optional) throw new ProxyConfigError(at, 'typed_config', `unsupported network filter ${f.name} (${String(type)})`);
   });
   if (!handler) throw new ProxyConfigError(where, 'filters', 'needs http_connection_manager or tcp_proxy');
-  if (rbac.length > 0) {
-    if (handler.kind !== 'tcp') throw new ProxyConfigError(where, 'filters', 'envoy.filters.network.rbac is supported in front of tcp_proxy only');
-    handler = { ...handler, rbac };
+  if (authz.length > 0) {
+    if (handler.kind !== 'tcp') throw new ProxyConfigError(where, 'filters', 'envoy.filters.network.rbac and ext_authz are supported in front of tcp_proxy only');
+    handler = { ...handler, authz };
   }
   const m = fc.filter_chain_match ?? {};
   const tls = compileTls(fc.transport_socket, where);
