@@ -149,6 +149,13 @@ test('the route timeout answers 504 UT (clock injected), and max_requests overfl
   assert.match(prom, /# TYPE envoy_cluster_upstream_cx_active gauge/);
 });
 
+test('admin: /memory reports the heap within the resident size, in Envoy\'s keys', async () => {
+  const mem = (await (await fetch(`http://127.0.0.1:${env.admin}/memory`)).json()) as Record<string, string>;
+  const n = (k: string) => Number(mem[k]);
+  assert.ok(n('allocated') > 0 && n('allocated') <= n('heap_size'), JSON.stringify(mem));
+  assert.ok(n('heap_size') < n('total_physical_bytes'), JSON.stringify(mem));
+});
+
 test('admin: config_dump in Envoy shape, clusters, ready, logging', async () => {
   const dump = (await (await fetch(`http://127.0.0.1:${env.admin}/config_dump`)).json()) as { configs: { '@type': string; dynamic_active_clusters?: { cluster: { name: string } }[] }[] };
   const clusters = dump.configs.find((c) => c['@type'].endsWith('ClustersConfigDump'));

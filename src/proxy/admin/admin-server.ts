@@ -30,6 +30,22 @@ function listen(server: http.Server, port: number): Promise<number> {
   });
 }
 
+/**
+ * Envoy's `/memory` keys (as strings, like Envoy's uint64 JSON), read from V8 instead of tcmalloc:
+ * `allocated` is the live JS heap, `heap_size` what V8 reserved for it, `total_physical_bytes` the RSS;
+ * plus Node's own split (external memory and array buffers: TLS and socket buffers live there).
+ */
+function memoryReport(): Record<string, string> {
+  const m = process.memoryUsage();
+  return {
+    allocated: String(m.heapUsed),
+    heap_size: String(m.heapTotal),
+    total_physical_bytes: String(m.rss),
+    external: String(m.external),
+    array_buffers: String(m.arrayBuffers),
+  };
+}
+
 export class AdminServers {
   #admin: http.Server;
   #health: http.Server;
@@ -49,6 +65,8 @@ export class AdminServers {
           return send(res, 200, deps.stats());
         case '/stats/prometheus':
           return send(res, 200, deps.prometheus(), 'text/plain; version=0.0.4');
+        case '/memory':
+          return send(res, 200, JSON.stringify(memoryReport(), null, 2), 'application/json');
         case '/ready':
           return deps.ready() ? send(res, 200, 'LIVE\n') : send(res, 503, 'PRE_INITIALIZING\n');
         case '/logging': {
@@ -66,7 +84,7 @@ export class AdminServers {
           deps.quit();
           return;
         default:
-          return send(res, 404, 'not found: /config_dump /clusters /stats /stats/prometheus /ready /logging /quitquitquit\n');
+          return send(res, 404, 'not found: /config_dump /clusters /stats /stats/prometheus /memory /ready /logging /quitquitquit\n');
       }
     });
     this.#health = http.createServer((req, res) => {
