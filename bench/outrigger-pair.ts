@@ -7,6 +7,8 @@ import path from 'node:path';
 import { CertificateAuthority } from '../src/ca/certificate-authority.ts';
 import { ControlPlane } from '../src/controlplane/control-plane.ts';
 import type { ProxyMeta } from '../src/runtime/mesh-runtime.ts';
+import { buildJsTree, jsTreeDir, packageRoot } from '../src/runtime/js-build.ts';
+import { nodeMemoryFlags } from '../src/runtime/node-flags.ts';
 import { proxyArgs, proxyPorts } from '../src/runtime/proxy-process.ts';
 import { benchMeshYaml, benchNamespace, originHost, originPorts } from './mesh-yaml.ts';
 import { BenchProcessError, core, type Started, startPinned } from './processes.ts';
@@ -30,7 +32,6 @@ export interface OutriggerPairInput {
   taken: Set<number>;
 }
 
-const outriggerBin = path.resolve(import.meta.dirname, '../bin/outrigger.ts');
 
 function get(port: number, reqPath: string, host?: string): Promise<number> {
   return new Promise((resolve) => {
@@ -59,12 +60,14 @@ export async function startOutriggerPair(i: OutriggerPairInput): Promise<Outrigg
   const ca = await CertificateAuthority.ephemeral();
   const cp = await ControlPlane.start({ configPaths: [configDir], xdsAddress: '127.0.0.1:0', ca, rescanMs: 0, log: () => {} });
   const started: Started[] = [];
+  // What `outrigger up` runs: the type-stripped copy, with the mesh processes' memory flags.
+  const outriggerBin = buildJsTree(packageRoot(), jsTreeDir()).bin;
 
   const startSidecar = async (meta: ProxyMeta) => {
     const ports = await proxyPorts(i.taken, {});
     const tokenFile = path.join(i.dir, `${meta.name}.token`);
     writeFileSync(tokenFile, cp.issueBootstrapToken({ namespace: meta.namespace, serviceAccount: meta.serviceAccount, workload: meta.name }), { mode: 0o600 });
-    const args = [...(i.nodeFlags ?? []), outriggerBin, 'proxy', ...proxyArgs({ role: 'sidecar', xdsAddress: cp.xdsAddress, tokenFile, ports, meta })];
+    const args = [...nodeMemoryFlags, ...(i.nodeFlags ?? []), outriggerBin, 'proxy', ...proxyArgs({ role: 'sidecar', xdsAddress: cp.xdsAddress, tokenFile, ports, meta })];
     const p = startPinned(core('server'), process.execPath, args, path.join(i.dir, `${meta.name}.proxy.log`));
     started.push(p);
     await until(`${meta.name} sidecar ready`, async () => (await get(ports[15021] as number, '/healthz/ready')) === 200, 30_000);
