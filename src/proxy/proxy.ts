@@ -129,7 +129,7 @@ export class OutriggerProxy {
         })
       : undefined;
     this.#admin = new AdminServers({
-      configDump: () => buildConfigDump((t) => this.xds.dump(t)),
+      configDump: () => buildConfigDump((t) => this.xds.dump(t), this.secrets),
       clusters: (format) => this.#clustersText(format),
       stats: () => this.#refreshGauges().renderStats(),
       prometheus: () => this.#refreshGauges().renderPrometheus(),

@@ -1,5 +1,6 @@
 // Envoy's /config_dump shape (envoy.admin.v3.ConfigDump): one entry per config type with its dynamic
-// resources, versions and last update; private keys are redacted as Envoy does.
+// resources, versions and last update; private keys are redacted as Envoy does. Secrets made inside the
+// proxy (the `default` workload certificate) are listed too, with their chain PEM and never the key.
 import type { TypedAny } from '../../xds/any.ts';
 import { TypeUrl } from '../../xds/type-urls.ts';
 import type { DumpEntry } from '../config/xds-state.ts';
@@ -12,7 +13,39 @@ function redact(secret: TypedAny): TypedAny {
   return copy;
 }
 
-export function buildConfigDump(dump: (typeUrl: string) => ReadonlyMap<string, DumpEntry>): { configs: object[] } {
+/** The proxy's secrets as the SecretStore holds them: SDS ones (`raw`) and those made locally. */
+export interface SecretSource {
+  names(): string[];
+  get(name: string): { cert?: string; key?: string; ca?: string } | undefined;
+  raw(): readonly TypedAny[];
+}
+
+/** Secrets not delivered over SDS, in Envoy's Secret shape; the key is never included. */
+function localSecrets(source: SecretSource | undefined): object[] {
+  if (!source) return [];
+  const fromXds = new Set(source.raw().map((s) => String(s['name'])));
+  return source
+    .names()
+    .filter((n) => !fromXds.has(n))
+    .sort()
+    .flatMap((name) => {
+      const pem = source.get(name);
+      if (!pem?.cert) return [];
+      return [
+        {
+          name,
+          version_info: 'local',
+          secret: {
+            '@type': TypeUrl.Secret,
+            name,
+            tls_certificate: { certificate_chain: { inline_string: pem.cert }, private_key: { inline_string: '[redacted]' } },
+          },
+        },
+      ];
+    });
+}
+
+export function buildConfigDump(dump: (typeUrl: string) => ReadonlyMap<string, DumpEntry>, secrets?: SecretSource): { configs: object[] } {
   const entries = (t: string) => [...dump(t).values()];
   return {
     configs: [
@@ -34,7 +67,10 @@ export function buildConfigDump(dump: (typeUrl: string) => ReadonlyMap<string, D
       },
       {
         '@type': `${admin}SecretsConfigDump`,
-        dynamic_active_secrets: entries(TypeUrl.Secret).map((e) => ({ name: e.resource['name'], version_info: e.version, last_updated: e.lastUpdated, secret: redact(e.resource) })),
+        dynamic_active_secrets: [
+          ...localSecrets(secrets),
+          ...entries(TypeUrl.Secret).map((e) => ({ name: e.resource['name'], version_info: e.version, last_updated: e.lastUpdated, secret: redact(e.resource) })),
+        ],
       },
       {
         '@type': `${admin}EndpointsConfigDump`,
