@@ -8,7 +8,7 @@ import type { Upstream, UpstreamExchange, UpstreamHead, UpstreamSink } from '../
 import type { Readable } from 'node:stream';
 import { CircuitBreakers, type ResourceManager } from './circuit-breaker.ts';
 import { ConnectionGate } from './connection-gate.ts';
-import { type IntervalTimers, OutlierDetector, type OutlierOutcome } from './outlier/outlier-detector.ts';
+import { type IntervalTimers, OutlierDetector, type OutlierEvent, type OutlierOutcome } from './outlier/outlier-detector.ts';
 import type { ClusterSettings } from './compile-cluster.ts';
 import type { Endpoint } from './endpoint.ts';
 import { buildLoadBalancer } from './lb/build-load-balancer.ts';
@@ -76,11 +76,24 @@ export class Cluster {
       ? new OutlierDetector(
           config,
           this.#endpoints.map((e) => e.key),
-          { now: () => this.#timers?.now?.() ?? this.#deps.now(), random: this.#deps.random },
+          { now: () => this.#timers?.now?.() ?? this.#deps.now(), random: this.#deps.random, onEvent: this.#countOutlier },
         )
       : null;
+    this.stats.outlier.ejections_active.set(0);
     if (this.outlier && this.#timers) this.outlier.start(this.#timers);
   }
+
+  /** Outlier events into the cluster's Prometheus series, which outlive a rebuilt detector (as Envoy's stats). */
+  #countOutlier = (e: OutlierEvent): void => {
+    const o = this.stats.outlier;
+    if (e.action === 'overflow') o.ejections_overflow.inc();
+    else if (e.action === 'detected' && e.type) o[`ejections_detected_${e.type}`].inc();
+    else if (e.action === 'eject' && e.type) {
+      o.ejections_enforced_total.inc();
+      o[`ejections_enforced_${e.type}`].inc();
+    }
+    o.ejections_active.set(this.outlier?.stats.ejections_active ?? 0);
+  };
 
   /** The timers the request path runs on; the outlier interval is armed on the first ones seen. */
   useTimers(timers: ClusterTimers): void {
@@ -131,6 +144,7 @@ export class Cluster {
     this.#endpoints = endpoints;
     this.#lb.update(endpoints);
     this.outlier?.update(endpoints.map((e) => e.key));
+    this.stats.outlier.ejections_active.set(this.outlier?.stats.ejections_active ?? 0);
     const keep = new Set(endpoints.map((e) => e.key));
     this.#closeUpstreams([...this.#upstreams.keys()].filter((k) => !keep.has(k)));
     this.stats.membership_total.set(endpoints.length);

@@ -94,6 +94,7 @@ export class ConnectionGate {
       x.run();
       return x;
     }
+    this.#stats.upstream_cx_overflow.inc();
     if (!rm.tryAcquirePending()) {
       this.#stats.upstream_rq_pending_overflow.inc();
       return null;

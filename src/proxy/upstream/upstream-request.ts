@@ -178,7 +178,10 @@ export class UpstreamRequest {
     }
     const stats = this.#cluster.stats;
     (status >= 500 ? stats.upstream_rq_5xx : status >= 400 ? stats.upstream_rq_4xx : status >= 300 ? stats.upstream_rq_3xx : stats.upstream_rq_2xx).inc();
-    if (this.#attempts > 1 && status < 500) this.#cluster.resilience.upstream_rq_retry_success++;
+    if (this.#attempts > 1 && status < 500) {
+      this.#cluster.resilience.upstream_rq_retry_success++;
+      stats.upstream_rq_retry_success.inc();
+    }
     if (this.#setCookie !== null) headers['set-cookie'] = appendValue(headers['set-cookie'], this.#setCookie);
     this.#headSent = true;
     this.#out.head(status, headers);
@@ -223,6 +226,7 @@ export class UpstreamRequest {
     if (this.#body?.lost) return retry.shouldRetry(outcome);
     if (!this.#rm.tryAcquireRetry()) {
       this.#cluster.resilience.upstream_rq_retry_overflow++;
+      this.#cluster.stats.upstream_rq_retry_overflow.inc();
       return 'not-retriable';
     }
     const d = retry.shouldRetry(outcome);
