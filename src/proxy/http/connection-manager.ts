@@ -7,6 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { ClusterManager } from '../cluster/cluster-manager.ts';
 import type { HttpChain } from '../listener/compile-listener.ts';
+import type { H2CodecStat } from '../listener/h2-codec-stats.ts';
 import { LocalReplies, sendLocalReply } from '../local-reply.ts';
 import type { OutgoingHeaders } from '../upstream/upstream.ts';
 import type { LocalReply, RequestContext, StreamOutcome } from './filter.ts';
@@ -32,6 +33,8 @@ export interface HcmRuntime {
   readonly now: () => number;
   /** Draining: answer with `Connection: close` (HTTP/1) so clients move away. */
   draining(): boolean;
+  /** Downstream HTTP/2 flood counters (`http2.*`). */
+  readonly codecStats?: { inc(stat: H2CodecStat): void };
   /** Counts a stream in flight; the returned function ends it (drain waits for zero). */
   track?(): () => void;
 }

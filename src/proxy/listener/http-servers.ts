@@ -7,7 +7,7 @@ import type { HcmRuntime } from '../http/connection-manager.ts';
 import { handleHttp } from '../http/connection-manager.ts';
 import type { ConnectionInfo, DownstreamRequest } from '../http/stream.ts';
 import type { HttpChain } from './compile-listener.ts';
-import { watchPrematureResets } from './h2-abuse.ts';
+import { MAX_SESSION_INVALID_FRAMES, watchFloods, watchPrematureResets } from './h2-abuse.ts';
 
 export interface HttpConnContext {
   connection: ConnectionInfo;
@@ -82,14 +82,16 @@ export class HttpServers {
       if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
       else socket.destroy();
     });
-    this.#h2 = http2.createServer({ settings: h2Settings, maxSessionMemory: 10, maxHeaderListPairs: 128 });
+    this.#h2 = http2.createServer({ settings: h2Settings, maxSessionMemory: 10, maxHeaderListPairs: 128, maxSessionInvalidFrames: MAX_SESSION_INVALID_FRAMES });
     this.#h2.on('session', (session) => {
       const ctx = this.#pending;
       this.#pending = undefined;
       if (ctx) this.#byStream.set(session, ctx);
       this.#sessions.add(session);
       session.on('error', () => {});
-      watchPrematureResets(session, rt.now);
+      const stats = rt.codecStats;
+      if (stats) watchFloods(session, (stat) => stats.inc(stat));
+      watchPrematureResets(session, rt.now, stats ? { onPrematureResetClose: () => stats.inc('too_many_premature_resets') } : {});
       session.once('close', () => this.#sessions.delete(session));
     });
     this.#h2.on('stream', (stream) => stream.on('error', () => {}));
