@@ -1,6 +1,9 @@
 // `outrigger proxy-config listener|route|cluster|endpoint|secret|all PROXY`: what the control plane
-// sent one proxy, from its config dump, as istioctl-style tables or Envoy JSON (-o json).
+// sent one proxy, from its config dump, as istioctl-style tables or Envoy JSON (-o json). `secret` asks the
+// proxy's own admin API first: the workload certificate is made inside the proxy, not by the control plane.
 import type { Command } from 'commander';
+import { proxyAdminAddress, readMeshState } from './proxy-admin-address.ts';
+import { renderSecretTable } from './secret-table.ts';
 import { formatTable } from './table.ts';
 
 type Dump = { configs: Record<string, unknown>[] };
@@ -35,7 +38,8 @@ export function define(program: Command): void {
       }
       const { fetchDebug, resolveDebugAddress } = await import('../controlplane/debug-client.ts');
       try {
-        const dump = await fetchDebug<Dump>(resolveDebugAddress(flags.controlPlane), `/debug/config_dump?proxyID=${encodeURIComponent(proxy)}`);
+        const fromProxy = kind === 'secret' ? await fetchProxyDump(proxy) : undefined;
+        const dump = fromProxy ?? (await fetchDebug<Dump>(resolveDebugAddress(flags.controlPlane), `/debug/config_dump?proxyID=${encodeURIComponent(proxy)}`));
         process.stdout.write(renderProxyConfig(kind, dump, flags.output === 'json'));
       } catch (err) {
         process.stderr.write(`error: ${(err as Error).message}\n`);
@@ -44,13 +48,25 @@ export function define(program: Command): void {
     });
 }
 
+/** The proxy's own /config_dump through its admin port in the local mesh state; undefined if unreachable. */
+export async function fetchProxyDump(proxy: string, state = readMeshState()): Promise<Dump | undefined> {
+  const address = state ? proxyAdminAddress(state, proxy) : undefined;
+  if (!address) return undefined;
+  try {
+    const res = await fetch(`http://${address}/config_dump`, { signal: AbortSignal.timeout(5_000) });
+    return res.ok ? ((await res.json()) as Dump) : undefined;
+  } catch {
+    return undefined; // the proxy is down or restarting: the control plane's view is the fallback
+  }
+}
+
 function section(dump: Dump, kind: string): Obj {
   return dump.configs.find((c) => String(c['@type']).endsWith(`.${sectionOf[kind]}`)) ?? {};
 }
 
 const list = (o: Obj, key: string) => (Array.isArray(o[key]) ? (o[key] as Obj[]) : []);
 
-export function renderProxyConfig(kind: string, dump: Dump, json: boolean): string {
+export function renderProxyConfig(kind: string, dump: Dump, json: boolean, now = Date.now()): string {
   if (json) return `${JSON.stringify(kind === 'all' ? dump : section(dump, kind), null, 2)}\n`;
   if (kind === 'all') return ['cluster', 'listener', 'route', 'endpoint', 'secret'].map((k) => renderProxyConfig(k, dump, false)).join('\n');
   const s = section(dump, kind);
@@ -92,13 +108,7 @@ export function renderProxyConfig(kind: string, dump: Dump, json: boolean): stri
       });
       return `${formatTable(['ENDPOINT', 'STATUS', 'CLUSTER'], rows)}\n`;
     }
-    default: {
-      const rows = list(s, 'dynamic_active_secrets').map((e) => {
-        const sec = e['secret'] as Obj;
-        const type = sec['tls_certificate'] ? 'Cert Chain' : sec['validation_context'] ? 'CA' : 'Other';
-        return [String(e['name']), type, String(e['version_info'] ?? '')];
-      });
-      return `${formatTable(['RESOURCE NAME', 'TYPE', 'VERSION'], rows)}\n`;
-    }
+    default:
+      return renderSecretTable(list(s, 'dynamic_active_secrets'), now);
   }
 }

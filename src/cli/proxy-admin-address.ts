@@ -1,0 +1,36 @@
+// Where a local proxy's admin API listens, from the mesh state (`.outrigger/state.json`, port
+// `proxy:15000`): the proxy-config commands read what only the proxy knows (its own certificate) there.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { MeshState } from '../runtime/state.ts';
+
+/** `pod.namespace` of a component (`namespace/pod` in the state), as node ids spell it. */
+const proxyName = (component: string) => {
+  const slash = component.indexOf('/');
+  return slash < 0 ? component : `${component.slice(slash + 1)}.${component.slice(0, slash)}`;
+};
+
+/**
+ * `127.0.0.1:PORT` of the admin API of the proxy named `pod.namespace`, a node id naming it, or a
+ * unique prefix; undefined when the state has no such proxy or its admin port is not reachable from
+ * here (netns mode binds it inside the pod).
+ */
+export function proxyAdminAddress(state: Pick<MeshState, 'mode' | 'components'>, proxy: string): string | undefined {
+  if (state.mode !== 'process') return undefined;
+  const candidates = state.components.filter((c) => c.ports['proxy:15000'] !== undefined);
+  const named = (c: (typeof candidates)[number]) => proxyName(c.name);
+  const wanted = proxy.includes('~') ? (proxy.split('~')[2] ?? '') : proxy;
+  const exact = candidates.filter((c) => named(c) === wanted);
+  const matches = exact.length > 0 ? exact : candidates.filter((c) => named(c).startsWith(wanted));
+  if (matches.length !== 1) return undefined;
+  return `127.0.0.1:${matches[0]?.ports['proxy:15000']}`;
+}
+
+/** The local mesh state, or undefined when there is none. */
+export function readMeshState(cwd = process.cwd()): MeshState | undefined {
+  try {
+    return JSON.parse(readFileSync(path.join(cwd, '.outrigger', 'state.json'), 'utf8')) as MeshState;
+  } catch {
+    return undefined;
+  }
+}
