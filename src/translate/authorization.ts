@@ -6,7 +6,7 @@ import type { AuthorizationAction, PolicyTargetReference } from '../config/types
 import type { TypedAny } from '../xds/any.ts';
 import { TypeUrl } from '../xds/type-urls.ts';
 import { type RbacPolicy, translateRule } from './authorization-rule.ts';
-import { translateExtAuthzProvider } from './authorization-ext-authz.ts';
+import { translateExtAuthzProvider, translateNetworkExtAuthz } from './authorization-ext-authz.ts';
 
 export interface AuthorizationTarget {
   readonly workloadLabels: Record<string, string>;
@@ -120,20 +120,23 @@ function build(policies: readonly AuthorizationPolicy[], t: AuthorizationTarget,
     const dryRun = p.metadata.annotations[DRY_RUN_ANNOTATION] === 'true';
     if (action === 'CUSTOM') {
       const name = p.spec.provider?.name;
-      const found = t.extensionProviders?.find((e) => e.name === name && e.envoyExtAuthzHttp);
+      const found = t.extensionProviders?.find((e) => e.name === name && (e.envoyExtAuthzHttp || e.envoyExtAuthzGrpc));
       if (!found) {
         // Fail closed: a CUSTOM policy whose provider is unknown denies the requests it matches.
-        if (!forTcp) warnings.push(`${p.metadata.namespace}/${p.metadata.name}: extension provider ${String(name)} not found (or not envoyExtAuthzHttp); matching requests are denied`);
+        if (!forTcp) warnings.push(`${p.metadata.namespace}/${p.metadata.name}: extension provider ${String(name)} not found (or not envoyExtAuthzHttp/envoyExtAuthzGrpc); matching requests are denied`);
         addPolicy(deny, false, p, forTcp, 'DENY', t.trustDomain);
         continue;
       }
-      if (forTcp) continue; // an HTTP ext_authz provider does not apply to TCP
+      if (forTcp && !found.envoyExtAuthzGrpc) continue; // as Istio: an HTTP provider does not apply to TCP
       if (provider && provider.name !== found.name) {
         warnings.push(`${p.metadata.namespace}/${p.metadata.name}: only one CUSTOM provider per workload; ${found.name} ignored`);
         continue;
       }
+      if (!forTcp && found.envoyExtAuthzGrpc?.includeRequestBodyInCheck) {
+        warnings.push(`${p.metadata.namespace}/${p.metadata.name}: includeRequestBodyInCheck of ${found.name} is not supported; checks carry the request head only`);
+      }
       provider = found;
-      addPolicy(custom, true, p, false, 'ALLOW', t.trustDomain, 'istio-ext-authz-');
+      addPolicy(custom, true, p, forTcp, 'ALLOW', t.trustDomain, 'istio-ext-authz-');
     } else if (action === 'DENY') addPolicy(deny, dryRun, p, forTcp, 'DENY', t.trustDomain);
     else if (action === 'AUDIT') addPolicy(audit, dryRun, p, forTcp, 'AUDIT', t.trustDomain);
     else {
@@ -145,8 +148,10 @@ function build(policies: readonly AuthorizationPolicy[], t: AuthorizationTarget,
   const out: NamedFilter[] = [];
   const name = forTcp ? 'envoy.filters.network.rbac' : 'envoy.filters.http.rbac';
   if (custom.shadow && provider) {
-    out.push({ name, typed_config: rbacConfig(custom, 'ALLOW', 'istio_ext_authz_', false)! });
-    out.push({ name: 'envoy.filters.http.ext_authz', typed_config: translateExtAuthzProvider(provider) });
+    out.push({ name, typed_config: rbacConfig(custom, 'ALLOW', 'istio_ext_authz_', forTcp)! });
+    const network = forTcp ? translateNetworkExtAuthz(provider) : null;
+    if (network) out.push({ name: 'envoy.filters.network.ext_authz', typed_config: network });
+    else out.push({ name: 'envoy.filters.http.ext_authz', typed_config: translateExtAuthzProvider(provider) });
   }
   for (const [bucket, action, prefix] of [
     [deny, 'DENY', 'istio_dry_run_deny_'],
