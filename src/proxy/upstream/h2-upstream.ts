@@ -1,139 +1,71 @@
-// HTTP/2 upstream: one session per endpoint, reopened when it closes. Serves h2c clusters (gRPC) and,
-// with TLS options, the mesh tunnel, where the target port travels in `x-outrigger-target-port`.
-import http2 from 'node:http2';
+// HTTP/2 upstream for one endpoint (h2c clusters, gRPC, the mesh tunnel): Envoy's HTTP/2 connection
+// pool. A stream goes on a session with room under the peer's SETTINGS_MAX_CONCURRENT_STREAMS; when
+// every session is full another is opened (up to max_connections), and requests wait meanwhile.
 import type { Duplex, Readable } from 'node:stream';
 import type { SecureClientSessionOptions } from 'node:http2';
-import type { OutgoingHeaders, Upstream, UpstreamExchange, UpstreamHead, UpstreamSink } from './upstream.ts';
+import { H2Connection } from './h2-connection.ts';
+import type { Upstream, UpstreamExchange, UpstreamHead, UpstreamSink } from './upstream.ts';
 import { UpstreamError } from './upstream.ts';
 
-export const TARGET_PORT_HEADER = 'x-outrigger-target-port';
-
-/** Hop-by-hop headers that HTTP/2 forbids. */
-const hopByHop = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'host', 'te']);
+export { TARGET_PORT_HEADER } from './h2-connection.ts';
 
 export interface H2UpstreamOptions {
   connectTimeoutMs: number;
+  /** TCP keep-alive: first probe after this many ms (0 = OS default); absent = off. */
+  tcpKeepaliveMs?: number;
   /** TLS for the tunnel; absent for h2c. Called per connection so rotated certificates apply. */
   tls?: () => SecureClientSessionOptions;
   /** Added to every request (the tunnel's `x-outrigger-peer` source metadata). */
   extraHeaders?: Readonly<Record<string, string>>;
+  /** Sessions this endpoint may open (the cluster's max_connections; Envoy's default 1024). */
+  maxConnections?: number;
+}
+
+/** A stream waiting for a session with room. */
+interface Waiter {
+  run(c: H2Connection): void;
+  fail(err: UpstreamError): void;
 }
 
 export class H2Upstream implements Upstream {
-  #origin: string;
-  #opts: H2UpstreamOptions;
-  #session: http2.ClientHttp2Session | undefined;
-  #connected = false;
+  readonly #origin: string;
+  readonly #opts: H2UpstreamOptions;
+  readonly #max: number;
+  #conns: H2Connection[] = [];
+  /** The session being opened, if any: one at a time, so a burst does not open one per request. */
+  #opening: H2Connection | undefined;
+  #waiting: Waiter[] = [];
+  #closed = false;
 
   constructor(origin: string, opts: H2UpstreamOptions) {
     this.#origin = origin;
     this.#opts = opts;
+    this.#max = Math.max(1, opts.maxConnections ?? 1024);
   }
 
   connections(): number {
-    return this.#session && this.#connected ? 1 : 0;
-  }
-
-  #getSession(): http2.ClientHttp2Session {
-    const s = this.#session;
-    if (s && !s.closed && !s.destroyed) return s;
-    const session = http2.connect(this.#origin, { ...(this.#opts.tls?.() ?? {}), settings: { enablePush: false } });
-    this.#session = session;
-    this.#connected = false;
-    const timer = setTimeout(() => session.destroy(new UpstreamError('connect', `connect timeout after ${this.#opts.connectTimeoutMs}ms`)), this.#opts.connectTimeoutMs);
-    timer.unref();
-    session.once('connect', () => {
-      clearTimeout(timer);
-      this.#connected = true;
-    });
-    session.on('error', () => {});
-    session.once('close', () => {
-      clearTimeout(timer);
-      if (this.#session === session) this.#session = undefined;
-    });
-    session.on('goaway', () => {
-      if (this.#session === session) this.#session = undefined;
-    });
-    return session;
+    let n = 0;
+    for (const c of this.#conns) if (c.connected) n++;
+    return n;
   }
 
   request(head: UpstreamHead, body: Readable | null, sink: UpstreamSink): UpstreamExchange {
-    const headers: http2.OutgoingHttpHeaders = {
-      ':method': head.method,
-      ':path': head.path,
-      ':authority': head.authority,
-      ':scheme': head.scheme,
-    };
-    for (const [k, v] of Object.entries(head.headers)) if (!hopByHop.has(k)) headers[k] = v;
-    if (head.headers['te'] === 'trailers') headers['te'] = 'trailers';
-    if (head.targetPort !== undefined) headers[TARGET_PORT_HEADER] = String(head.targetPort);
-    if (this.#opts.extraHeaders) Object.assign(headers, this.#opts.extraHeaders);
-    const session = this.#getSession();
-    const wasConnected = this.#connected;
-    let stream: http2.ClientHttp2Stream;
-    try {
-      // With a body that may end in trailers, the stream stays open after the last DATA frame until
-      // they are sent (an empty set ends it with an empty END_STREAM DATA frame).
-      stream = session.request(headers, { endStream: body === null, waitForTrailers: body !== null && head.trailers !== undefined });
-    } catch (err) {
-      queueMicrotask(() => sink.onError(new UpstreamError('connect', (err as Error).message, err)));
-      return { resume() {}, abort() {} };
-    }
-    let done = false;
-    let gotHead = false;
-    const fail = (err: Error & { code?: string }) => {
-      if (done) return;
-      done = true;
-      const connectPhase = !gotHead && (!wasConnected && !this.#connected);
-      sink.onError(err instanceof UpstreamError ? err : new UpstreamError(connectPhase ? 'connect' : 'reset', err.message, err));
-    };
-    stream.on('response', (h) => {
-      // A stream already failed (and perhaps retried elsewhere) must not deliver a second head.
-      if (done) return;
-      gotHead = true;
-      const out: OutgoingHeaders = {};
-      let status = 200;
-      for (const [k, v] of Object.entries(h)) {
-        if (k === ':status') status = Number(v);
-        else if (!k.startsWith(':') && v !== undefined) out[k] = v as string | string[];
-      }
-      sink.onHead(status, out);
-      // Node emits 'response' on the next tick but pushes DATA at once: reading only from here keeps
-      // body bytes that arrived with the HEADERS frame from reaching the sink before the head does.
-      if (!done) stream.on('data', onData);
-    });
-    const onData = (chunk: Buffer) => {
-      if (!sink.onData(chunk)) stream.pause();
-    };
-    let trailers: OutgoingHeaders = {};
-    stream.on('trailers', (t) => {
-      for (const [k, v] of Object.entries(t)) if (v !== undefined && !k.startsWith(':')) trailers[k] = v as string | string[];
-    });
-    stream.on('end', () => {
-      if (done) return;
-      if (!gotHead) return fail(new UpstreamError('protocol', 'stream ended without a response head'));
-      done = true;
-      sink.onEnd(trailers);
-      trailers = {};
-    });
-    stream.on('error', fail);
-    stream.on('close', () => {
-      if (!done) fail(new UpstreamError(gotHead ? 'reset' : this.#connected ? 'reset' : 'connect', `stream closed (code ${stream.rstCode})`));
-    });
-    if (body) {
-      const trailersOf = head.trailers;
-      if (trailersOf) stream.once('wantTrailers', () => stream.sendTrailers(trailersOf()));
-      body.pipe(stream);
-      body.on('error', () => stream.close(http2.constants.NGHTTP2_CANCEL));
-    }
-    return {
-      // Before the head nothing reads the stream: flowing then would drop body bytes.
-      resume: () => {
-        if (gotHead) stream.resume();
+    let inner: UpstreamExchange | undefined;
+    let aborted = false;
+    const waiter: Waiter = {
+      run: (c) => {
+        inner = c.request(head, body, sink);
       },
-      abort: () => {
-        done = true;
-        stream.close(http2.constants.NGHTTP2_CANCEL);
+      fail: (err) => sink.onError(err),
+    };
+    this.#place(waiter);
+    return {
+      resume: () => inner?.resume(),
+      abort: (reason) => {
+        if (aborted) return;
+        aborted = true;
+        if (inner) inner.abort(reason);
+        else this.#waiting = this.#waiting.filter((w) => w !== waiter);
       },
     };
   }
@@ -141,29 +73,77 @@ export class H2Upstream implements Upstream {
   /** Opens a CONNECT tunnel stream to `authority` (TCP through the mesh tunnel). */
   connect(authority: string): Promise<Duplex> {
     return new Promise((resolve, reject) => {
-      let stream: http2.ClientHttp2Stream;
-      try {
-        stream = this.#getSession().request({ ':method': 'CONNECT', ':authority': authority, ...(this.#opts.extraHeaders ?? {}) });
-      } catch (err) {
-        reject(new UpstreamError('connect', (err as Error).message, err));
-        return;
-      }
-      stream.on('error', (err) => reject(new UpstreamError('connect', err.message, err)));
-      stream.once('response', (h) => {
-        const status = Number(h[':status']);
-        if (status >= 200 && status < 300) resolve(stream);
-        else {
-          stream.close();
-          reject(new UpstreamError('connect', `tunnel CONNECT answered ${status}`));
-        }
-      });
+      this.#place({ run: (c) => c.connect(authority).then(resolve, reject), fail: reject });
     });
   }
 
+  #place(w: Waiter): void {
+    if (this.#closed) {
+      queueMicrotask(() => w.fail(new UpstreamError('connect', 'upstream closed')));
+      return;
+    }
+    const c = this.#withRoom();
+    if (c && this.#waiting.length === 0) {
+      w.run(c);
+      return;
+    }
+    this.#waiting.push(w);
+    this.#grow();
+  }
+
+  #withRoom(): H2Connection | undefined {
+    for (const c of this.#conns) if (c.spare() > 0) return c;
+    return undefined;
+  }
+
+  /** Hands waiting streams to sessions with room, then opens one more session if some still wait. */
+  #dispatch = (): void => {
+    while (this.#waiting.length > 0) {
+      const c = this.#withRoom();
+      if (!c) break;
+      (this.#waiting.shift() as Waiter).run(c);
+    }
+    this.#grow();
+  };
+
+  #grow(): void {
+    if (this.#waiting.length === 0 || this.#opening || this.#closed) return;
+    if (this.#conns.length >= this.#max) return;
+    const c = new H2Connection(this.#origin, this.#opts, {
+      onSettings: (conn) => {
+        if (this.#opening === conn) this.#opening = undefined;
+        this.#dispatch();
+      },
+      onStreamEnd: this.#dispatch,
+      onGone: (conn, err) => this.#onGone(conn, err),
+    });
+    this.#opening = c;
+    this.#conns.push(c);
+  }
+
+  #onGone(c: H2Connection, err: UpstreamError | undefined): void {
+    this.#conns = this.#conns.filter((x) => x !== c);
+    if (this.#opening === c) {
+      this.#opening = undefined;
+      // The session never became ready: what waited for it fails as a connect failure (UF, retriable).
+      if (err && !this.#withRoom()) {
+        const failed = this.#waiting;
+        this.#waiting = [];
+        for (const w of failed) w.fail(err);
+        return;
+      }
+    }
+    this.#dispatch();
+  }
+
   async close(): Promise<void> {
-    const s = this.#session;
-    this.#session = undefined;
-    if (!s || s.closed) return;
-    await new Promise<void>((resolve) => s.close(() => resolve()));
+    this.#closed = true;
+    const failed = this.#waiting;
+    this.#waiting = [];
+    for (const w of failed) w.fail(new UpstreamError('connect', 'upstream closed'));
+    const all = this.#conns;
+    this.#conns = [];
+    this.#opening = undefined;
+    await Promise.all(all.map((c) => c.close()));
   }
 }

@@ -1,0 +1,206 @@
+// One HTTP/2 client session to an endpoint (h2c, or the mesh tunnel over TLS): its requests, CONNECT
+// streams, and what the pool needs to place streams — readiness (the peer's SETTINGS), the peer's
+// concurrent-stream limit and the streams open on it. It is never reopened; the pool makes a new one.
+import http2 from 'node:http2';
+import type { Duplex, Readable } from 'node:stream';
+import type { H2UpstreamOptions } from './h2-upstream.ts';
+import type { OutgoingHeaders, UpstreamExchange, UpstreamHead, UpstreamSink } from './upstream.ts';
+import { UpstreamError } from './upstream.ts';
+
+export const TARGET_PORT_HEADER = 'x-outrigger-target-port';
+
+/** Hop-by-hop headers that HTTP/2 forbids. */
+const hopByHop = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'host', 'te']);
+
+export interface H2ConnectionEvents {
+  /** The peer's SETTINGS arrived (first time: ready) or changed. */
+  onSettings(c: H2Connection): void;
+  /** A stream ended: capacity is free again. */
+  onStreamEnd(c: H2Connection): void;
+  /** The session closed, or received GOAWAY: place nothing new on it. */
+  onGone(c: H2Connection, err: UpstreamError | undefined): void;
+}
+
+export class H2Connection {
+  readonly #opts: H2UpstreamOptions;
+  readonly #session: http2.ClientHttp2Session;
+  readonly #events: H2ConnectionEvents;
+  #connected = false;
+  #ready = false;
+  #gone = false;
+  /** Streams placed on this session and not yet closed. */
+  active = 0;
+
+  constructor(origin: string, opts: H2UpstreamOptions, events: H2ConnectionEvents) {
+    this.#opts = opts;
+    this.#events = events;
+    const session = http2.connect(origin, { ...(opts.tls?.() ?? {}), settings: { enablePush: false } });
+    this.#session = session;
+    const timer = setTimeout(() => session.destroy(new UpstreamError('connect', `connect timeout after ${opts.connectTimeoutMs}ms`)), opts.connectTimeoutMs);
+    timer.unref();
+    session.once('connect', () => {
+      this.#connected = true;
+      if (opts.tcpKeepaliveMs !== undefined) session.socket.setKeepAlive(true, opts.tcpKeepaliveMs);
+    });
+    session.on('remoteSettings', () => {
+      clearTimeout(timer);
+      this.#ready = true;
+      if (!this.#gone) events.onSettings(this);
+    });
+    let lastError: UpstreamError | undefined;
+    session.on('error', (err: Error) => {
+      lastError = err instanceof UpstreamError ? err : new UpstreamError(this.#connected ? 'reset' : 'connect', err.message, err);
+    });
+    session.once('close', () => {
+      clearTimeout(timer);
+      this.#connected = false;
+      this.#leave(lastError ?? (this.#ready ? undefined : new UpstreamError('connect', 'connection closed before SETTINGS')));
+    });
+    session.on('goaway', () => this.#leave(undefined));
+  }
+
+  #leave(err: UpstreamError | undefined): void {
+    if (this.#gone) return;
+    this.#gone = true;
+    this.#events.onGone(this, err);
+  }
+
+  get connected(): boolean {
+    return this.#connected;
+  }
+
+  get ready(): boolean {
+    return this.#ready && !this.#gone;
+  }
+
+  /** Streams this session may still open: the peer's SETTINGS_MAX_CONCURRENT_STREAMS minus open ones. */
+  spare(): number {
+    if (!this.ready) return 0;
+    const max = this.#session.remoteSettings.maxConcurrentStreams ?? 2 ** 32 - 1;
+    return Math.max(0, max - this.active);
+  }
+
+  #opened(stream: http2.ClientHttp2Stream): void {
+    this.active++;
+    stream.once('close', () => {
+      this.active--;
+      this.#events.onStreamEnd(this);
+    });
+  }
+
+  request(head: UpstreamHead, body: Readable | null, sink: UpstreamSink): UpstreamExchange {
+    const headers: http2.OutgoingHttpHeaders = {
+      ':method': head.method,
+      ':path': head.path,
+      ':authority': head.authority,
+      ':scheme': head.scheme,
+    };
+    for (const [k, v] of Object.entries(head.headers)) if (!hopByHop.has(k)) headers[k] = v;
+    if (head.headers['te'] === 'trailers') headers['te'] = 'trailers';
+    if (head.targetPort !== undefined) headers[TARGET_PORT_HEADER] = String(head.targetPort);
+    if (this.#opts.extraHeaders) Object.assign(headers, this.#opts.extraHeaders);
+    const session = this.#session;
+    const wasConnected = this.#connected;
+    let stream: http2.ClientHttp2Stream;
+    try {
+      // With a body that may end in trailers, the stream stays open after the last DATA frame until
+      // they are sent (an empty set ends it with an empty END_STREAM DATA frame).
+      stream = session.request(headers, { endStream: body === null, waitForTrailers: body !== null && head.trailers !== undefined });
+    } catch (err) {
+      queueMicrotask(() => sink.onError(new UpstreamError('connect', (err as Error).message, err)));
+      return { resume() {}, abort() {} };
+    }
+    this.#opened(stream);
+    let done = false;
+    let gotHead = false;
+    const fail = (err: Error & { code?: string }) => {
+      if (done) return;
+      done = true;
+      const connectPhase = !gotHead && (!wasConnected && !this.#connected);
+      sink.onError(err instanceof UpstreamError ? err : new UpstreamError(connectPhase ? 'connect' : 'reset', err.message, err));
+    };
+    stream.on('response', (h) => {
+      // A stream already failed (and perhaps retried elsewhere) must not deliver a second head.
+      if (done) return;
+      gotHead = true;
+      const out: OutgoingHeaders = {};
+      let status = 200;
+      for (const [k, v] of Object.entries(h)) {
+        if (k === ':status') status = Number(v);
+        else if (!k.startsWith(':') && v !== undefined) out[k] = v as string | string[];
+      }
+      sink.onHead(status, out);
+      // Node emits 'response' on the next tick but pushes DATA at once: reading only from here keeps
+      // body bytes that arrived with the HEADERS frame from reaching the sink before the head does.
+      if (!done) stream.on('data', onData);
+    });
+    const onData = (chunk: Buffer) => {
+      if (!sink.onData(chunk)) stream.pause();
+    };
+    let trailers: OutgoingHeaders = {};
+    stream.on('trailers', (t) => {
+      for (const [k, v] of Object.entries(t)) if (v !== undefined && !k.startsWith(':')) trailers[k] = v as string | string[];
+    });
+    stream.on('end', () => {
+      if (done) return;
+      if (!gotHead) return fail(new UpstreamError('protocol', 'stream ended without a response head'));
+      done = true;
+      sink.onEnd(trailers);
+      trailers = {};
+    });
+    stream.on('error', fail);
+    stream.on('close', () => {
+      if (!done) fail(new UpstreamError(gotHead ? 'reset' : this.#connected ? 'reset' : 'connect', `stream closed (code ${stream.rstCode})`));
+    });
+    if (body) {
+      const trailersOf = head.trailers;
+      if (trailersOf) stream.once('wantTrailers', () => stream.sendTrailers(trailersOf()));
+      body.pipe(stream);
+      body.on('error', () => stream.close(http2.constants.NGHTTP2_CANCEL));
+    }
+    return {
+      // Before the head nothing reads the stream: flowing then would drop body bytes.
+      resume: () => {
+        if (gotHead) stream.resume();
+      },
+      abort: () => {
+        done = true;
+        stream.close(http2.constants.NGHTTP2_CANCEL);
+      },
+    };
+  }
+
+  /** Opens a CONNECT tunnel stream to `authority` (TCP through the mesh tunnel). */
+  connect(authority: string): Promise<Duplex> {
+    return new Promise((resolve, reject) => {
+      let stream: http2.ClientHttp2Stream;
+      try {
+        stream = this.#session.request({ ':method': 'CONNECT', ':authority': authority, ...(this.#opts.extraHeaders ?? {}) });
+      } catch (err) {
+        reject(new UpstreamError('connect', (err as Error).message, err));
+        return;
+      }
+      this.#opened(stream);
+      stream.on('error', (err) => reject(new UpstreamError('connect', err.message, err)));
+      stream.once('response', (h) => {
+        const status = Number(h[':status']);
+        if (status >= 200 && status < 300) resolve(stream);
+        else {
+          stream.close();
+          reject(new UpstreamError('connect', `tunnel CONNECT answered ${status}`));
+        }
+      });
+    });
+  }
+
+  close(): Promise<void> {
+    const s = this.#session;
+    this.#leave(undefined);
+    if (s.closed || s.destroyed) return Promise.resolve();
+    return new Promise<void>((resolve) => s.close(() => resolve()));
+  }
+
+  destroy(): void {
+    this.#session.destroy();
+  }
+}
