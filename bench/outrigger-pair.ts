@@ -19,6 +19,8 @@ export interface OutriggerPair {
   pids: number[];
   clientPid: number;
   serverPid: number;
+  /** Admin (15000) ports, client then server: `/memory`, `/stats`. */
+  adminPorts: number[];
   stop(): Promise<void>;
 }
 
@@ -96,6 +98,7 @@ export async function startOutriggerPair(i: OutriggerPairInput): Promise<Outrigg
     pids: [client.pid, server.pid],
     clientPid: client.pid,
     serverPid: server.pid,
+    adminPorts: [client.ports[15000] as number, server.ports[15000] as number],
     stop: async () => {
       for (const p of started.reverse()) await p.stop();
       await cp.close();
