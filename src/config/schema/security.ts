@@ -1,6 +1,7 @@
 // PeerAuthentication, AuthorizationPolicy, RequestAuthentication (security.istio.io v1beta1/v1).
 import * as z from 'zod';
 import { bool, duration, labelSelector, obj, oneOf, str, strList, targetRef, withRules } from './common.ts';
+import { pathTemplateProblem } from './path-template.ts';
 
 const mtlsMode = z.enum(['UNSET', 'DISABLE', 'PERMISSIVE', 'STRICT']);
 
@@ -41,6 +42,12 @@ const portString = z.string().superRefine((p, ctx) => {
   if (!/^\d+$/.test(p) || n < 1 || n > 65535) ctx.addIssue({ code: 'custom', message: `port "${p}" must be a number between 1 and 65535`, params: { code: 'OR1028' } });
 });
 
+/** A path: exact, `prefix*`, `*suffix`, `*`, or an Istio path template (`{*}`, `{**}`). */
+const pathString = z.string().superRefine((p, ctx) => {
+  const problem = pathTemplateProblem(p);
+  if (problem) ctx.addIssue({ code: 'custom', message: `invalid path "${p}": ${problem}`, params: { code: 'OR1024' } });
+});
+
 const operation = obj({
   hosts: strList.optional(),
   notHosts: strList.optional(),
@@ -48,8 +55,8 @@ const operation = obj({
   notPorts: z.array(portString).optional(),
   methods: strList.optional(),
   notMethods: strList.optional(),
-  paths: strList.optional(),
-  notPaths: strList.optional(),
+  paths: z.array(pathString).optional(),
+  notPaths: z.array(pathString).optional(),
 });
 
 const condition = withRules(obj({ key: z.string().min(1), values: strList.optional(), notValues: strList.optional() }), (v, add) => {
