@@ -6,6 +6,7 @@ import { TypeUrl } from '../xds/type-urls.ts';
 import { ClusterStatsFamilies } from '../telemetry/metrics/cluster-stats.ts';
 import { MetricsRegistry } from '../telemetry/metrics/registry.ts';
 import { buildConfigDump } from './admin/config-dump.ts';
+import { ListenerSslStats } from './tls/listener-ssl-stats.ts';
 import type { LogLevel } from './admin/admin-server.ts';
 import { AdminServers } from './admin/admin-server.ts';
 import { ClusterManager } from './cluster/cluster-manager.ts';
@@ -110,6 +111,7 @@ export class OutriggerProxy {
       random,
       portMap: opts.portMap ?? new Map(),
       onError: (name, err) => this.#log('error', `listener ${name}: ${err.message}`),
+      sslStats: new ListenerSslStats(this.metrics),
     });
     this.xds = new XdsState({ clusters: this.clusters, listeners: this.listeners, secrets: this.secrets, filters: new HttpFilterRegistry(opts.filters ?? defaultFilterFactories({
           registry: this.metrics,

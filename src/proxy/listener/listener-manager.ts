@@ -11,6 +11,7 @@ import { TunnelServer } from '../tunnel/tunnel-server.ts';
 import { BoundListener } from './bound-listener.ts';
 import type { CompiledListener, FilterChain } from './compile-listener.ts';
 import { selectChain } from './select-chain.ts';
+import type { ListenerSslStats } from '../tls/listener-ssl-stats.ts';
 
 export const TUNNEL_LISTENER = 'connect_terminate';
 export const INBOUND_LISTENER = 'virtualInbound';
@@ -23,6 +24,8 @@ export interface ListenerManagerDeps {
   /** Istio port → port to bind (process mode); unmapped ports bind as they are. */
   portMap: ReadonlyMap<number, number>;
   onError?(listener: string, err: Error): void;
+  /** Mesh TLS handshake counters for the tunnel listener. */
+  sslStats?: ListenerSslStats;
 }
 
 type Running = { kind: 'listener'; l: BoundListener; port: number } | { kind: 'tunnel'; t: TunnelServer; port: number };
@@ -76,6 +79,7 @@ export class ListenerManager {
     if (l.name === TUNNEL_LISTENER) {
       const t = new TunnelServer(bindPort, {
         material: () => d.secrets.mesh(),
+        ...(d.sslStats ? { sslStats: d.sslStats } : {}),
         inboundChain: (port) => this.#inboundChain(port),
         serveStream: (stream: ServerHttp2Stream, chain: FilterChain, conn: ConnectionInfo) => this.#inbound()?.l.serveChain(stream, chain, conn),
         serveRequest: (chain: FilterChain, conn: ConnectionInfo, req: Http2ServerRequest, res: Http2ServerResponse) => {

@@ -14,10 +14,13 @@ import { splitAuthority } from '../listener/bound-listener.ts';
 import { TARGET_PORT_HEADER } from '../upstream/h2-upstream.ts';
 import type { MeshTlsMaterial } from './mesh-tls.ts';
 import { meshContextOptions, spiffeIdOf } from './mesh-tls.ts';
+import type { ListenerSslStats } from '../tls/listener-ssl-stats.ts';
 
 export const PEER_HEADER = 'x-outrigger-peer';
 
 export interface TunnelDeps {
+  /** Handshake counters (`listener.0.0.0.0_15008.ssl.*`). */
+  sslStats?: ListenerSslStats;
   /** Mesh material from `default` + `ROOTCA`; undefined until both exist (handshakes then fail). */
   material(): MeshTlsMaterial | undefined;
   /** virtualInbound's chain for a target port. */
@@ -67,6 +70,8 @@ export class TunnelServer {
       minVersion: 'TLSv1.2',
     });
     this.refreshTls();
+    // Counted before #onSecure, which may destroy the socket.
+    deps.sslStats?.watch(this.#tls, '0.0.0.0_15008');
     this.#tls.on('secureConnection', (s) => this.#onSecure(s));
     this.#tls.on('tlsClientError', () => {});
     this.#tls.on('error', () => {});
