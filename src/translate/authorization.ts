@@ -70,6 +70,9 @@ export function policySelects(p: SelectablePolicy, t: AuthorizationTarget): bool
   return Object.entries(labels).every(([k, v]) => t.workloadLabels[k] === v);
 }
 
+/** Istio's name for the deny-all that stands in for a CUSTOM policy it cannot build. */
+export const BAD_CUSTOM_POLICY = 'default-deny-all-due-to-bad-CUSTOM-action';
+
 export function policyName(ns: string, name: string, i: number): string {
   return `ns[${ns}]-policy[${name}]-rule[${i}]`;
 }
@@ -122,9 +125,9 @@ function build(policies: readonly AuthorizationPolicy[], t: AuthorizationTarget,
       const name = p.spec.provider?.name;
       const found = t.extensionProviders?.find((e) => e.name === name && (e.envoyExtAuthzHttp || e.envoyExtAuthzGrpc));
       if (!found) {
-        // Fail closed: a CUSTOM policy whose provider is unknown denies the requests it matches.
-        if (!forTcp) warnings.push(`${p.metadata.namespace}/${p.metadata.name}: extension provider ${String(name)} not found (or not envoyExtAuthzHttp/envoyExtAuthzGrpc); matching requests are denied`);
-        addPolicy(deny, false, p, forTcp, 'DENY', t.trustDomain);
+        // Fail closed as Istio does: a CUSTOM policy whose provider is unknown denies every request.
+        if (!forTcp) warnings.push(`${p.metadata.namespace}/${p.metadata.name}: extension provider ${String(name)} not found (or not envoyExtAuthzHttp/envoyExtAuthzGrpc); every request to the workload is denied`);
+        deny.enforced = { ...deny.enforced, [BAD_CUSTOM_POLICY]: { permissions: [{ any: true }], principals: [{ any: true }] } };
         continue;
       }
       if (forTcp && !found.envoyExtAuthzGrpc) continue; // as Istio: an HTTP provider does not apply to TCP

@@ -87,7 +87,7 @@ test('AUDIT never denies and marks matching requests for the access log', () => 
   assert.equal(decideHttp([audit], { path: '/y' }).ctx.info.dynamicMetadata.get('envoy.common'), undefined);
 });
 
-test('CUSTOM: shadow marker RBAC then ext_authz; an unknown provider fails closed', () => {
+test('CUSTOM: shadow marker RBAC then ext_authz; an unknown provider denies everything, as in Istio', () => {
   const custom = policy('ext', 'foo', { action: 'CUSTOM', provider: { name: 'opa' }, rules: [{ to: [{ operation: { paths: ['/secure/*'] } }] }] });
   const providers = [{ name: 'opa', envoyExtAuthzHttp: { service: 'opa.foo.svc.cluster.local', port: 8181, failOpen: false } }];
   const out = translateAuthorization([custom, policy('deny', 'foo', { action: 'DENY', rules: [{}] })], { ...TARGET, extensionProviders: providers });
@@ -98,7 +98,10 @@ test('CUSTOM: shadow marker RBAC then ext_authz; an unknown provider fails close
   const unknown = translateAuthorization([custom], TARGET);
   assert.equal(unknown.warnings.length, 1);
   assert.equal(decideHttp([custom], { path: '/secure/x' }).status, 403);
-  assert.equal(decideHttp([custom], { path: '/open' }).status, 200);
+  const open = decideHttp([custom], { path: '/open' });
+  assert.equal(open.status, 403);
+  assert.equal(open.ctx.info.responseCodeDetails, 'rbac_access_denied_matched_policy[default-deny-all-due-to-bad-CUSTOM-action]');
+  assert.equal(decideTcp([custom]), false);
 });
 
 test('denial receipt: names policy and rule with the debug header or in local mode, and always in stream info', () => {
