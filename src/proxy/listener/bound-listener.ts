@@ -14,6 +14,8 @@ import { runNetworkAuthz } from '../filters/network-authz.ts';
 import { spiffeIdOf } from '../tunnel/mesh-tls.ts';
 import { dialCluster } from '../upstream/dial-cluster.ts';
 import type { CompiledListener, FilterChain, HttpChain } from './compile-listener.ts';
+import { realTimers } from '../http/router.ts';
+import { detectProtocol, type Sniffed } from './detect-protocol.ts';
 import { HttpServers } from './http-servers.ts';
 import { selectChain } from './select-chain.ts';
 import { proxyTcp } from './tcp-proxy.ts';
@@ -87,9 +89,30 @@ export class BoundListener {
       this.#http.serve(s, this.#forwardProxyContext(connection));
       return;
     }
-    const chain = selectChain(this.config, { destinationPort: this.config.port, transportProtocol: 'raw_buffer' });
+    const detection = this.config.detection;
+    if (!detection) {
+      this.#servePlain(s, connection, undefined, false);
+      return;
+    }
+    detectProtocol(s, detection, this.#deps.hcm.timers ?? realTimers, (sniffed) => this.#servePlain(s, connection, sniffed, true));
+  }
+
+  /**
+   * A plaintext connection stays `raw_buffer` even when it starts with a ClientHello: in the mesh,
+   * `tls` means the tunnel's verified mTLS (docs/internals.md §5), which these bytes do not have. The
+   * sniffed protocol picks between a port's HTTP chain (`application_protocols`) and its TCP chain.
+   */
+  #servePlain(s: net.Socket, connection: ConnectionInfo, sniffed: Sniffed | undefined, paused: boolean): void {
+    const chain = selectChain(this.config, {
+      destinationPort: this.config.port,
+      transportProtocol: 'raw_buffer',
+      ...(sniffed?.tls?.serverName ? { serverName: sniffed.tls.serverName } : {}),
+      ...(sniffed ? { alpn: sniffed.appProtocol ? [sniffed.appProtocol] : [] } : {}),
+    });
     if (!chain || chain.tls) return void s.destroy();
     this.serveChain(s, chain, connection);
+    // Detection paused the socket; HTTP reads on from here, tcp_proxy resumes once its upstream is up.
+    if (paused && chain.handler.kind === 'http') s.resume();
   }
 
   #onTls(s: tls.TLSSocket): void {

@@ -11,6 +11,7 @@ import { compileNetworkRbac } from '../filters/rbac/network-filter.ts';
 import type { ChainedFilter, HttpFilterRegistry } from '../http/filter-registry.ts';
 import { compilePathNormalizer, type PathNormalizationMode, type PathNormalizer } from '../http/normalize-path.ts';
 import type { RouteTable } from '../http/route/index.ts';
+import { compileDetection, type Detection, type ListenerFilterFields } from './detect-protocol.ts';
 import { withMisdirectedCheck } from '../tls/misdirected-request.ts';
 
 export interface HttpChain {
@@ -79,6 +80,8 @@ export interface CompiledListener {
   readonly defaultChain?: FilterChain;
   /** False for Istio's per-port outbound listeners, reached through virtualOutbound. */
   readonly bindToPort: boolean;
+  /** tls_inspector / http_inspector: plaintext connections are sniffed before chain selection. */
+  readonly detection?: Detection;
 }
 
 export interface ListenerCompileContext {
@@ -196,5 +199,6 @@ export function compileListener(l: EnvoyListener, ctx: ListenerCompileContext): 
   }
   const chains = (l.filter_chains ?? []).map((fc, i) => compileChain(fc, `${where}.filter_chains[${i}]`, ctx));
   const defaultChain = l.default_filter_chain ? compileChain(l.default_filter_chain, `${where}.default_filter_chain`, ctx) : undefined;
-  return { name: l.name, address: sa.address || '0.0.0.0', port: sa.port_value, chains, bindToPort: l.bind_to_port?.value ?? true, ...(defaultChain ? { defaultChain } : {}) };
+  const detection = compileDetection(l as EnvoyListener & ListenerFilterFields);
+  return { name: l.name, address: sa.address || '0.0.0.0', port: sa.port_value, chains, bindToPort: l.bind_to_port?.value ?? true, ...(defaultChain ? { defaultChain } : {}), ...(detection ? { detection } : {}) };
 }

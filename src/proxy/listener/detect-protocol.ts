@@ -1,0 +1,131 @@
+// Envoy's tls_inspector and http_inspector listener filters: read a connection's first bytes to tell a
+// TLS ClientHello (with its SNI), the HTTP/2 preface and an HTTP/1.x request line from anything else,
+// so filter chains can match `application_protocols`. A server-first protocol sends nothing: the wait
+// is bounded only by `listener_filters_timeout` (Istio's protocolDetectionTimeout, 0 = wait forever).
+import type { Duplex } from 'node:stream';
+import type { Timers } from '../http/router.ts';
+
+export interface Detection {
+  http: boolean;
+  tls: boolean;
+  /** 0: no timeout (Istio's default protocolDetectionTimeout 0s). */
+  timeoutMs: number;
+  /** On timeout: go on undetected (Istio sets this) or close the connection (Envoy's default). */
+  continueOnTimeout: boolean;
+}
+
+export interface Sniffed {
+  /** Envoy's detected application protocol (`http/1.1`, `h2c`), absent when not HTTP. */
+  appProtocol?: 'http/1.1' | 'h2c';
+  /** A TLS ClientHello was seen; its SNI when it carried one. */
+  tls?: { serverName?: string };
+}
+
+export interface ListenerFilterFields {
+  listener_filters?: { name?: string; typed_config?: { '@type'?: string } }[];
+  listener_filters_timeout?: { seconds?: string | number; nanos?: number };
+  continue_on_listener_filters_timeout?: boolean;
+}
+
+const has = (l: ListenerFilterFields, what: string) => (l.listener_filters ?? []).some((f) => f.name?.endsWith(what) || f.typed_config?.['@type']?.endsWith(what));
+
+/** The detection a listener asks for, or undefined when it has no inspector. Envoy's timeout default is 15 s. */
+export function compileDetection(l: ListenerFilterFields): Detection | undefined {
+  const http = has(l, 'http_inspector');
+  const tls = has(l, 'tls_inspector');
+  if (!http && !tls) return undefined;
+  const t = l.listener_filters_timeout;
+  const timeoutMs = t ? Number(t.seconds ?? 0) * 1000 + Math.round((t.nanos ?? 0) / 1e6) : 15_000;
+  return { http, tls, timeoutMs, continueOnTimeout: l.continue_on_listener_filters_timeout === true };
+}
+
+const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
+const MAX_SNIFF = 16 * 1024;
+
+/** Decides from the bytes so far, or 'more' when they could still become a match. */
+export function sniff(buf: Buffer, d: Pick<Detection, 'http' | 'tls'>): Sniffed | 'more' {
+  if (buf.length === 0) return 'more';
+  if (d.tls && buf[0] === 0x16) {
+    if (buf.length < 3) return 'more';
+    if (buf[1] === 0x03) return { tls: clientHelloSni(buf) };
+  }
+  if (d.http) {
+    const n = Math.min(buf.length, H2_PREFACE.length);
+    if (H2_PREFACE.subarray(0, n).equals(buf.subarray(0, n))) return n === H2_PREFACE.length ? { appProtocol: 'h2c' } : 'more';
+    // An HTTP/1.x request line: a method token, a space (the target and version follow).
+    const m = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,24}( |$)/.exec(buf.subarray(0, 26).toString('latin1'));
+    if (m) {
+      if (m[1] === ' ') return { appProtocol: 'http/1.1' };
+      if (buf.length < 25) return 'more';
+    }
+  }
+  return {};
+}
+
+/** The server_name extension of a ClientHello in `buf` (one record), if it is all there. */
+export function clientHelloSni(buf: Buffer): { serverName?: string } {
+  try {
+    // record(5) handshake type(1) len(3) version(2) random(32)
+    if (buf[5] !== 0x01) return {};
+    let p = 5 + 4 + 2 + 32;
+    p += 1 + (buf[p] ?? 0); // session id
+    p += 2 + buf.readUInt16BE(p); // cipher suites
+    p += 1 + (buf[p] ?? 0); // compression methods
+    const end = p + 2 + buf.readUInt16BE(p);
+    p += 2;
+    while (p + 4 <= end && p + 4 <= buf.length) {
+      const type = buf.readUInt16BE(p);
+      const len = buf.readUInt16BE(p + 2);
+      p += 4;
+      if (type === 0 && p + 5 <= buf.length) {
+        // server_name_list(2) name_type(1) host_name length(2) host_name
+        const nameLen = buf.readUInt16BE(p + 3);
+        if (buf[p + 2] === 0 && p + 5 + nameLen <= buf.length) return { serverName: buf.toString('latin1', p + 5, p + 5 + nameLen).toLowerCase() };
+      }
+      p += len;
+    }
+  } catch {
+    // A truncated or odd ClientHello is still TLS; it just has no SNI we can read.
+  }
+  return {};
+}
+
+/**
+ * Reads until `sniff` decides, then puts the bytes back so the chosen chain reads them again.
+ * `onResult` gets undefined when the timeout expired and the listener continues undetected; on a
+ * timeout without continue (or EOF first) the socket is closed and onResult is not called.
+ */
+export function detectProtocol(socket: Duplex, d: Detection, timers: Timers, onResult: (s: Sniffed | undefined) => void): void {
+  let buf: Buffer = Buffer.alloc(0);
+  let timer: unknown;
+  const finish = (s: Sniffed | undefined) => {
+    socket.removeListener('data', onData);
+    socket.removeListener('end', onEnd);
+    if (timer !== undefined) timers.clear(timer);
+    socket.pause();
+    if (buf.length) socket.unshift(buf);
+    onResult(s);
+  };
+  const onData = (c: Buffer) => {
+    buf = buf.length ? Buffer.concat([buf, c]) : c;
+    const s = sniff(buf, d);
+    if (s !== 'more') finish(s);
+    else if (buf.length >= MAX_SNIFF) finish({});
+  };
+  const onEnd = () => finish({});
+  if (d.timeoutMs > 0) {
+    timer = timers.set(() => {
+      timer = undefined;
+      if (d.continueOnTimeout) finish(undefined);
+      else {
+        socket.removeListener('data', onData);
+        socket.destroy();
+      }
+    }, d.timeoutMs);
+  }
+  socket.on('data', onData);
+  socket.once('end', onEnd);
+  socket.once('close', () => {
+    if (timer !== undefined) timers.clear(timer);
+  });
+}
