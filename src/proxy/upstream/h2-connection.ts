@@ -38,9 +38,10 @@ export class H2Connection {
     this.#session = session;
     const timer = setTimeout(() => session.destroy(new UpstreamError('connect', `connect timeout after ${opts.connectTimeoutMs}ms`)), opts.connectTimeoutMs);
     timer.unref();
-    session.once('connect', () => {
+    // The event's socket is the real one: `session.socket` is a proxy that refuses setKeepAlive.
+    session.once('connect', (_s: http2.ClientHttp2Session, socket: { setKeepAlive(on: boolean, ms: number): void }) => {
       this.#connected = true;
-      if (opts.tcpKeepaliveMs !== undefined) session.socket.setKeepAlive(true, opts.tcpKeepaliveMs);
+      if (opts.tcpKeepaliveMs !== undefined) socket.setKeepAlive(true, opts.tcpKeepaliveMs);
     });
     session.on('remoteSettings', () => {
       clearTimeout(timer);
