@@ -7,6 +7,7 @@ import type { MeshSnapshot } from '../model/snapshot.ts';
 import { buildSnapshot } from '../model/snapshot.ts';
 import type { ProxyResources } from '../translate/proxy-resources.ts';
 import { buildProxyResources } from '../translate/proxy-resources.ts';
+import { meshTranslateOptions } from '../translate/default-options.ts';
 import type { AdsConnection, AdsServerEvent } from '../xds/ads-server.ts';
 import { AdsServer } from '../xds/ads-server.ts';
 import { TypeUrl } from '../xds/type-urls.ts';
@@ -19,6 +20,7 @@ import { ConfigStore, type StoreState } from './config-store.ts';
 import { ConfigWatcher } from './config-watcher.ts';
 import { addCsrService } from './csr-service.ts';
 import { Debouncer } from './debouncer.ts';
+import { SnapshotMemo } from './translation-memo.ts';
 import { buildProxylessResources } from './proxyless.ts';
 import { declaredWorkloads, WorkloadRegistry } from './registry.ts';
 
@@ -52,6 +54,8 @@ export class ControlPlane {
   #watcher: ConfigWatcher;
   #debouncer: Debouncer;
   #snapshot: MeshSnapshot;
+  /** Translation shared between the proxies of the current snapshot. */
+  #memo = new SnapshotMemo();
   #generation = 0;
   #versionAt = new Map<string, number>();
   #heldKeys = new Set<string>();
@@ -161,6 +165,7 @@ export class ControlPlane {
     this.registry.setDeclared(declaredWorkloads(resources));
     const version = `${new Date(this.#clock.now()).toISOString()}/${++this.#generation}`;
     this.#snapshot = buildSnapshot(resources, this.registry.instances(), version);
+    this.#memo = new SnapshotMemo();
     this.metrics.snapshots.inc();
     this.#versionAt.clear();
     this.#versionAt.set(version, this.#clock.now());
@@ -211,12 +216,15 @@ export class ControlPlane {
     const out =
       node.generator === 'grpc'
         ? buildProxylessResources(this.#snapshot, node.view.namespace, conn.state(TypeUrl.Listener).names)
-        : buildProxyResources(this.#snapshot, node.view);
+        : buildProxyResources(this.#snapshot, node.view, meshTranslateOptions, this.#memo);
     const ca = this.#opts.ca;
     if (ca && node.generator !== 'grpc') {
       const secrets = out.get(TypeUrl.Secret) ?? new Map();
       if (!secrets.has('ROOTCA')) {
-        secrets.set('ROOTCA', { '@type': TypeUrl.Secret, name: 'ROOTCA', validation_context: { trusted_ca: { inline_string: ca.trustBundle().join('') } } });
+        const bundle = ca.trustBundle().join('');
+        // One object per bundle, so its bytes are encoded once for every proxy.
+        const rootCa = this.#memo.once(`ROOTCA\0${bundle}`, () => ({ '@type': TypeUrl.Secret, name: 'ROOTCA', validation_context: { trusted_ca: { inline_string: bundle } } }));
+        secrets.set('ROOTCA', rootCa);
       }
       out.set(TypeUrl.Secret, secrets);
     }

@@ -1,10 +1,11 @@
 // The output of translation for one proxy: every xDS resource it should have, by type URL and name.
 // Sidecars get virtualOutbound/virtualInbound/connect_terminate; routers get their Gateway listeners.
-import { buildProxyScope } from '../model/proxy-scope.ts';
+import { buildProxyScope, type ProxyScope } from '../model/proxy-scope.ts';
 import type { ProxyView } from '../model/proxy-view.ts';
 import type { MeshSnapshot } from '../model/snapshot.ts';
 import type { TypedAny } from '../xds/any.ts';
 import { TypeUrl } from '../xds/type-urls.ts';
+import { proxyLocality } from './cluster-locality.ts';
 import { buildFallbackClusters, buildOutboundClusters } from './clusters.ts';
 import { gatewayServersByPort } from './gateway-servers.ts';
 import { buildGatewayListeners } from './listener-gateway.ts';
@@ -18,10 +19,23 @@ import { buildSidecarRouteConfig, httpPorts } from './route-config-sidecar.ts';
 /** type URL → resource name → resource (Envoy canonical JSON, see docs/internals.md §2). */
 export type ProxyResources = Map<string, Map<string, TypedAny>>;
 
+/**
+ * Work shared between the proxies of one snapshot and one set of options (Istio's XdsCache idea): a
+ * value is built once per key and the same objects are handed to every proxy with that key. Whoever
+ * holds a memo must drop it when the snapshot or the options change.
+ */
+export interface TranslationMemo {
+  once<T>(key: string, build: () => T): T;
+}
+
+/** Builds everything directly: no sharing (tests, one-off translation). */
+export const noMemo: TranslationMemo = { once: (_key, build) => build() };
+
 export function buildProxyResources(
   snapshot: MeshSnapshot,
   proxy: ProxyView,
   options: TranslateOptions = meshTranslateOptions,
+  memo: TranslationMemo = noMemo,
 ): ProxyResources {
   const scope = buildProxyScope(snapshot, proxy);
   const out: ProxyResources = new Map([
@@ -34,8 +48,10 @@ export function buildProxyResources(
     r['@type'] = typeUrl;
     out.get(typeUrl)?.set(String(r[key]), r as TypedAny);
   };
-  const outbound = buildOutboundClusters(snapshot, scope, options);
-  for (const c of [...outbound.clusters, ...buildFallbackClusters(snapshot.mesh.connectTimeoutMs)]) put(TypeUrl.Cluster, 'name', c);
+  const shared = scopeKey(snapshot, scope, memo.once('selected-label-keys', () => selectedLabelKeys(snapshot)));
+  const outbound = memo.once(`clusters\0${shared}`, () => buildOutboundClusters(snapshot, scope, options));
+  const fallback = memo.once('fallback-clusters', () => buildFallbackClusters(snapshot.mesh.connectTimeoutMs));
+  for (const c of [...outbound.clusters, ...fallback]) put(TypeUrl.Cluster, 'name', c);
   for (const la of outbound.loadAssignments) put(TypeUrl.ClusterLoadAssignment, 'cluster_name', la);
 
   if (proxy.role === 'router') {
@@ -48,7 +64,53 @@ export function buildProxyResources(
   for (const c of buildInboundClusters(scope, ports)) put(TypeUrl.Cluster, 'name', c);
   put(TypeUrl.Listener, 'name', buildOutboundListener(snapshot, scope, options));
   put(TypeUrl.Listener, 'name', buildInboundListener(snapshot, scope, ports, options));
-  put(TypeUrl.Listener, 'name', buildTunnelListener());
-  for (const port of httpPorts(scope)) put(TypeUrl.RouteConfiguration, 'name', buildSidecarRouteConfig(snapshot, scope, port));
+  put(TypeUrl.Listener, 'name', memo.once('tunnel-listener', buildTunnelListener));
+  const routes = memo.once(`routes\0${shared}`, () => httpPorts(scope).map((port) => buildSidecarRouteConfig(snapshot, scope, port)));
+  for (const rc of routes) put(TypeUrl.RouteConfiguration, 'name', rc);
   return out;
+}
+
+/**
+ * What outbound clusters, their assignments and sidecar route configurations depend on besides the
+ * snapshot: the proxy's role, namespace (exportTo, `.` hosts, DestinationRule precedence), Sidecar
+ * resource, the labels some config selects on (`labelKeys`: workload-selected DestinationRules,
+ * sourceLabels matches, failoverPriority) and locality. Not the pod name, IP, ports, service account
+ * or other labels: proxies that differ only there share the result. A builder of these resources that
+ * starts reading another proxy field must add it here (test/controlplane/translation-memo.test.ts).
+ */
+export function scopeKey(snapshot: MeshSnapshot, scope: ProxyScope, labelKeys: ReadonlySet<string>): string {
+  const p = scope.proxy;
+  const sidecar = scope.sidecar ? `${scope.sidecar.metadata.namespace}/${scope.sidecar.metadata.name}` : '';
+  const labels = Object.keys(p.labels)
+    .filter((k) => labelKeys.has(k))
+    .sort()
+    .map((k) => `${k}=${p.labels[k]}`)
+    .join(',');
+  const locality = proxyLocality(snapshot, p);
+  const where = locality ? `${locality.region}/${locality.zone ?? ''}/${locality.sub_zone ?? ''}` : '';
+  return `${p.role}\0${p.namespace}\0${sidecar}\0${labels}\0${where}`;
+}
+
+/**
+ * Every label key that a DestinationRule or VirtualService selects proxies by: keys under any
+ * `matchLabels` or `sourceLabels`, and the label names of `failoverPriority` entries. Found by walking
+ * the specs, so a selector in any nesting (delegates, tcp and tls matches, subsets) counts.
+ */
+export function selectedLabelKeys(snapshot: MeshSnapshot): Set<string> {
+  const keys = new Set<string>();
+  const walk = (v: unknown, depth: number): void => {
+    if (depth > 32 || !v || typeof v !== 'object') return;
+    if (Array.isArray(v)) {
+      for (const x of v) walk(x, depth + 1);
+      return;
+    }
+    for (const [k, x] of Object.entries(v)) {
+      if ((k === 'matchLabels' || k === 'sourceLabels') && x && typeof x === 'object') for (const l of Object.keys(x)) keys.add(l);
+      else if (k === 'failoverPriority' && Array.isArray(x)) for (const e of x) keys.add(String(e).split('=')[0] ?? '');
+      else walk(x, depth + 1);
+    }
+  };
+  for (const dr of snapshot.destinationRules) walk(dr.spec, 0);
+  for (const vs of snapshot.virtualServiceByKey.values()) walk(vs.spec, 0);
+  return keys;
 }

@@ -1,5 +1,7 @@
-// Encodes xDS resources to wire `Any` once per distinct resource: proxies that share a resource (most
-// clusters and endpoints) share its bytes, and a per-type hash tells whether a push is needed at all.
+// Encodes xDS resources to wire `Any` once per distinct resource: proxies that share a resource object
+// (the translation memo hands the same clusters, endpoints and routes to every proxy of a scope) share
+// its bytes and its hash, and resources whose content did not change across config generations are
+// not encoded again. A per-type hash over names and resource hashes tells whether a push is needed.
 import { createHash } from 'node:crypto';
 import type { TypedAny, WireAny } from './any.ts';
 import { XdsCodecError } from './any.ts';
@@ -12,39 +14,56 @@ export interface EncodedSet {
   bytes: number;
 }
 
+interface Encoded {
+  wire: WireAny;
+  hash: string;
+}
+
 export class ResourceEncoder {
-  #cache = new Map<string, WireAny>();
+  /** By object identity: a shared object is hashed and encoded once, whoever sends it. */
+  #byObject = new WeakMap<object, Encoded>();
+  /** By content hash, this generation and the previous one: unchanged resources keep their bytes. */
+  #current = new Map<string, Encoded>();
+  #previous = new Map<string, Encoded>();
   #generation = '';
   #limit: number;
 
-  /** `limit` bounds the cache; it is also dropped whenever the config generation changes. */
-  constructor(limit = 20_000) {
+  /** `limit` bounds the content cache of one generation. */
+  constructor(limit = 50_000) {
     this.#limit = limit;
   }
 
   /** Encodes the named resources of one type, sorted by name so the hash is stable. */
   encode(typeUrl: string, named: ReadonlyMap<string, TypedAny>, generation: string): EncodedSet {
     if (generation !== this.#generation) {
-      this.#cache.clear();
+      this.#previous = this.#current;
+      this.#current = new Map();
       this.#generation = generation;
     }
     const hash = createHash('sha1');
     const resources: WireAny[] = [];
     let bytes = 0;
     for (const name of [...named.keys()].sort()) {
-      const resource = named.get(name) as TypedAny;
-      const json = JSON.stringify(resource);
-      hash.update(name).update('\0').update(json).update('\0');
-      let wire = this.#cache.get(json);
-      if (!wire) {
-        wire = encodeResource(typeUrl, resource);
-        if (this.#cache.size >= this.#limit) this.#cache.clear();
-        this.#cache.set(json, wire);
-      }
-      bytes += wire.value.length;
-      resources.push(wire);
+      const e = this.#encoded(typeUrl, named.get(name) as TypedAny);
+      hash.update(name).update('\0').update(e.hash).update('\0');
+      bytes += e.wire.value.length;
+      resources.push(e.wire);
     }
     return { hash: hash.digest('base64url'), resources, bytes };
+  }
+
+  #encoded(typeUrl: string, resource: TypedAny): Encoded {
+    const known = this.#byObject.get(resource);
+    if (known && known.wire.type_url === typeUrl) return known;
+    const hash = createHash('sha1').update(typeUrl).update('\0').update(JSON.stringify(resource)).digest('base64url');
+    let e = this.#current.get(hash);
+    if (!e) {
+      e = this.#previous.get(hash) ?? { wire: encodeResource(typeUrl, resource), hash };
+      if (this.#current.size >= this.#limit) this.#current.clear();
+      this.#current.set(hash, e);
+    }
+    this.#byObject.set(resource, e);
+    return e;
   }
 }
 

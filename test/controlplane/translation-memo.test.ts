@@ -1,0 +1,84 @@
+// Shared translation must not change what any proxy gets: every golden case translated with one memo
+// shared by all its proxies (in both orders) equals the unshared translation, resource for resource.
+import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { loadText } from '../../src/config/load.ts';
+import { SnapshotMemo } from '../../src/controlplane/translation-memo.ts';
+import { buildSnapshot } from '../../src/model/snapshot.ts';
+import type { ProxyView } from '../../src/model/proxy-view.ts';
+import { loadGoldenCase } from '../../src/translate/golden.ts';
+import { buildProxyResources, type ProxyResources } from '../../src/translate/proxy-resources.ts';
+import { meshTranslateOptions } from '../../src/translate/default-options.ts';
+
+const fixtures = path.join(import.meta.dirname, '../fixtures/translate');
+
+function dump(r: ProxyResources): string {
+  return JSON.stringify([...r].map(([t, named]) => [t, [...named]]));
+}
+
+/** A second replica of each proxy: another pod name and IP, same labels; it must share work. */
+function withReplicas(proxies: readonly ProxyView[]): ProxyView[] {
+  return proxies.flatMap((p) => [p, { ...p, id: p.id.replace('~', '~replica-'), workloadName: `${p.workloadName}-replica`, ip: '10.9.9.9' }]);
+}
+
+for (const name of readdirSync(fixtures)) {
+  test(`shared translation equals per-proxy translation: ${name}`, () => {
+    const { snapshot, proxies } = loadGoldenCase(path.join(fixtures, name));
+    const all = withReplicas(proxies);
+    const alone = all.map((p) => dump(buildProxyResources(snapshot, p)));
+    for (const order of [all, [...all].reverse()]) {
+      const memo = new SnapshotMemo();
+      for (const p of order) {
+        const shared = dump(buildProxyResources(snapshot, p, meshTranslateOptions, memo));
+        assert.equal(shared, alone[all.indexOf(p)], `${p.id} differs when translation is shared`);
+      }
+      assert.ok(memo.stats.hits > 0, 'replicas reuse the shared clusters and routes');
+    }
+  });
+}
+
+const selectors = `
+apiVersion: v1
+kind: Service
+metadata: { name: api, namespace: shop }
+spec: { selector: { app: api }, ports: [{ name: http, port: 8080 }] }
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: api-for-canary-clients, namespace: shop }
+spec:
+  host: api
+  workloadSelector: { matchLabels: { track: canary } }
+  trafficPolicy: { connectionPool: { tcp: { maxConnections: 7 } } }
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: api, namespace: shop }
+spec:
+  hosts: [api]
+  http:
+  - match: [{ sourceLabels: { tier: edge } }]
+    route: [{ destination: { host: api } }]
+    timeout: 3s
+  - route: [{ destination: { host: api } }]
+`;
+
+test('proxies whose selected labels differ do not share clusters or routes; other labels do not matter', () => {
+  const { resources } = loadText(selectors, 'selectors.yaml');
+  const snapshot = buildSnapshot(resources, [], '1');
+  const proxy = (pod: string, labels: Record<string, string>): ProxyView => ({ id: `sidecar~10.0.0.1~${pod}.shop~shop.svc.cluster.local`, role: 'sidecar', namespace: 'shop', workloadName: pod, serviceAccount: 'default', labels, ip: '10.0.0.1', appPorts: {} });
+  const proxies = [
+    proxy('web-1', { app: 'web', pod: '1' }),
+    proxy('web-2', { app: 'web', pod: '2' }),
+    proxy('web-canary', { app: 'web', track: 'canary' }),
+    proxy('gw', { app: 'web', tier: 'edge' }),
+  ];
+  const memo = new SnapshotMemo();
+  for (const p of proxies) assert.equal(dump(buildProxyResources(snapshot, p, meshTranslateOptions, memo)), dump(buildProxyResources(snapshot, p)), p.id);
+  // web-1 and web-2 differ only in labels nothing selects on: one shared entry for both.
+  // Entries: label keys, fallback clusters, tunnel listener, then clusters and routes for 3 scopes.
+  // Hits: the first three for each later proxy, and web-2 reusing web-1's clusters and routes.
+  assert.deepEqual(memo.stats, { entries: 3 + 3 * 2, hits: 3 * 3 + 2 });
+});
