@@ -27,13 +27,23 @@ export function parseProtocol(word: string | undefined): Protocol {
   return byName[word.toLowerCase()] ?? 'auto';
 }
 
+// Server-first protocols (the server speaks first, so there is nothing to sniff) on their well-known
+// ports: an undeclared port with one of these numbers is TCP. Istio's `wellKnownPorts` (SMTP 25, DNS 53,
+// MySQL 3306, MongoDB 27017) in pilot/pkg/serviceregistry/kube/conversion.go `ConvertProtocol`, checked
+// against the Service port number.
+const serverFirstPorts: ReadonlySet<number> = new Set([25, 53, 3306, 27017]);
+
 /** The protocol of a Kubernetes Service port. */
-export function kubernetesPortProtocol(port: { name?: string; appProtocol?: string; protocol?: string }): Protocol {
+export function kubernetesPortProtocol(port: { name?: string; appProtocol?: string; protocol?: string; port?: number }): Protocol {
   if (port.protocol === 'UDP') return 'UDP';
-  if (port.appProtocol) return parseProtocol(port.appProtocol);
-  const name = port.name ?? '';
-  const dash = name.indexOf('-');
-  return parseProtocol(dash >= 0 ? name.slice(0, dash) : name);
+  let p: Protocol;
+  if (port.appProtocol) p = parseProtocol(port.appProtocol);
+  else {
+    const name = port.name ?? '';
+    const dash = name.indexOf('-');
+    p = parseProtocol(dash >= 0 ? name.slice(0, dash) : name);
+  }
+  return p === 'auto' && port.port !== undefined && serverFirstPorts.has(port.port) ? 'TCP' : p;
 }
 
 /** Protocols that the HTTP connection manager serves (routes, retries, faults). */
