@@ -1,6 +1,6 @@
 // The sidecar's `virtualInbound` listener (15006): one chain per inbound target port (HTTP through
-// the connection manager to `inbound|port||`, TCP through network RBAC and tcp_proxy), and their local
-// clusters. PeerAuthentication decides which transports a port's chain accepts: streams arriving through
+// the connection manager to `inbound|port||`, TCP through network RBAC and tcp_proxy), two for an
+// undeclared port (detected HTTP, then TCP, behind Istio's inspectors), and their local clusters. PeerAuthentication decides which transports a port's chain accepts: streams arriving through
 // the mesh tunnel count as `tls`, plaintext connections as `raw_buffer` (Istio's filter chain matches).
 import type { ProxyScope } from '../model/proxy-scope.ts';
 import { isHttp, type Protocol, parseProtocol } from '../model/protocol.ts';
@@ -11,6 +11,7 @@ import { buildInboundCluster, inboundClusterName } from './clusters.ts';
 import { buildHttpConnectionManager, buildTcpProxy } from './network-filters.ts';
 import type { TranslateOptions } from './options.ts';
 import { type EffectiveMtlsMode, effectiveMtls } from './peer-authentication.ts';
+import { duration, parseDurationMs } from '../xds/duration.ts';
 
 /** The transport a port accepts under its mTLS mode; undefined = both (PERMISSIVE). */
 export function transportFor(mode: EffectiveMtlsMode): 'tls' | 'raw_buffer' | undefined {
@@ -39,45 +40,76 @@ export function inboundPorts(snapshot: MeshSnapshot, scope: ProxyScope): Inbound
   return [...byPort].sort((a, b) => a[0] - b[0]).map(([port, protocol]) => ({ port, protocol }));
 }
 
+// Istio's ALPN lists for an undeclared port's HTTP chain (pilot/pkg/networking/core/listener.go): what
+// http_inspector reports for plaintext (`http/1.0` only with PILOT_HTTP10), what the client sidecar's
+// ALPN override sends over mTLS. A PERMISSIVE chain (no transport match) stands for both of Istio's
+// chains, so it lists both, as Istio's catch-all HTTP chain does.
+export const PLAINTEXT_HTTP_ALPNS: readonly string[] = ['http/1.1', 'h2c'];
+export const MTLS_HTTP_ALPNS: readonly string[] = ['istio-http/1.0', 'istio-http/1.1', 'istio-h2'];
+
+function httpAlpnsFor(transport: 'tls' | 'raw_buffer' | undefined): string[] {
+  if (transport === 'tls') return [...MTLS_HTTP_ALPNS];
+  if (transport === 'raw_buffer') return [...PLAINTEXT_HTTP_ALPNS];
+  return [...PLAINTEXT_HTTP_ALPNS, ...MTLS_HTTP_ALPNS];
+}
+
+const TLS_INSPECTOR = { name: 'envoy.filters.listener.tls_inspector', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector' } };
+const HTTP_INSPECTOR = { name: 'envoy.filters.listener.http_inspector', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.listener.http_inspector.v3.HttpInspector' } };
+
+/** meshConfig.protocolDetectionTimeout in ms; Istio's default 0s means no timeout. */
+function detectionTimeoutMs(snapshot: MeshSnapshot): number {
+  const raw = (snapshot.mesh.raw as { protocolDetectionTimeout?: unknown }).protocolDetectionTimeout;
+  return typeof raw === 'string' ? (parseDurationMs(raw) ?? 0) : 0;
+}
+
 export function buildInboundListener(snapshot: MeshSnapshot, scope: ProxyScope, ports: readonly InboundPort[], options: TranslateOptions): Record<string, unknown> {
   const peerAuthentications = snapshot.resources.filter((r): r is PeerAuthentication => r.kind === 'PeerAuthentication');
   const proxy = scope.proxy;
-  const chains = ports.map(({ port, protocol }) => {
+  const chains = ports.flatMap(({ port, protocol }) => {
     const mtls = effectiveMtls(peerAuthentications, { namespace: proxy.namespace, labels: proxy.labels, port }, snapshot.mesh.rootNamespace);
     const transport = transportFor(mtls.mode);
     const cluster = inboundClusterName(port);
-    const filter =
-      isHttp(protocol) || protocol === 'auto'
-        ? buildHttpConnectionManager(snapshot, scope.proxy, options, {
-            statPrefix: `inbound_0.0.0.0_${port}`,
-            port,
-            direction: 'inbound',
-            routeConfig: {
-              name: cluster,
-              virtual_hosts: [
-                {
-                  name: `inbound|http|${port}`,
-                  domains: ['*'],
-                  routes: [{ name: 'default', match: { prefix: '/' }, route: { cluster, timeout: { seconds: 0 } } }],
-                },
-              ],
-              validate_clusters: { value: false },
+    const match = { destination_port: { value: port }, ...(transport ? { transport_protocol: transport } : {}) };
+    const http = () =>
+      buildHttpConnectionManager(snapshot, scope.proxy, options, {
+        statPrefix: `inbound_0.0.0.0_${port}`,
+        port,
+        direction: 'inbound',
+        routeConfig: {
+          name: cluster,
+          virtual_hosts: [
+            {
+              name: `inbound|http|${port}`,
+              domains: ['*'],
+              routes: [{ name: 'default', match: { prefix: '/' }, route: { cluster, timeout: { seconds: 0 } } }],
             },
-          })
-        : undefined;
-    const filters = filter
-      ? [filter]
-      : [...options.tcpFilters.flatMap((build) => build(snapshot, proxy, port)), buildTcpProxy(cluster, [{ cluster }])];
-    return {
-      name: cluster,
-      filter_chain_match: { destination_port: { value: port }, ...(transport ? { transport_protocol: transport } : {}) },
-      filters,
-    };
+          ],
+          validate_clusters: { value: false },
+        },
+      });
+    const tcp = () => [...options.tcpFilters.flatMap((build) => build(snapshot, proxy, port)), buildTcpProxy(cluster, [{ cluster }])];
+    if (isHttp(protocol)) return [{ name: cluster, filter_chain_match: match, filters: [http()] }];
+    if (protocol !== 'auto') return [{ name: cluster, filter_chain_match: match, filters: tcp() }];
+    // Undeclared: the inspectors decide. Detected HTTP takes the first chain, anything else the second.
+    return [
+      { name: cluster, filter_chain_match: { ...match, application_protocols: httpAlpnsFor(transport) }, filters: [http()] },
+      { name: `${cluster}-tcp`, filter_chain_match: match, filters: tcp() },
+    ];
   });
+  const detect = ports.some((p) => p.protocol === 'auto');
   return {
     name: 'virtualInbound',
     address: { socket_address: { address: '0.0.0.0', port_value: 15006 } },
     traffic_direction: 'INBOUND',
+    // Only where some port is undeclared: sniffing a declared server-first port would wait for bytes
+    // that never come (Istio disables the inspectors per port for the same reason).
+    ...(detect
+      ? {
+          listener_filters: [TLS_INSPECTOR, HTTP_INSPECTOR],
+          listener_filters_timeout: duration(detectionTimeoutMs(snapshot)),
+          continue_on_listener_filters_timeout: true,
+        }
+      : {}),
     filter_chains: chains,
     // Ports no service declares reach nothing (Istio would pass them through to the app).
     default_filter_chain: { name: 'BlackHoleCluster', filters: [buildTcpProxy('BlackHoleCluster', [{ cluster: 'BlackHoleCluster' }])] },

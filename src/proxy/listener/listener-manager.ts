@@ -7,7 +7,7 @@ import { handleHttp } from '../http/connection-manager.ts';
 import type { ConnectionInfo } from '../http/stream.ts';
 import type { SecretStore } from '../config/secrets.ts';
 import type { ClusterManager } from '../cluster/cluster-manager.ts';
-import { TunnelServer } from '../tunnel/tunnel-server.ts';
+import { TunnelServer, type TunnelStreamKind } from '../tunnel/tunnel-server.ts';
 import { BoundListener } from './bound-listener.ts';
 import type { CompiledListener, FilterChain } from './compile-listener.ts';
 import { selectChain } from './select-chain.ts';
@@ -15,6 +15,11 @@ import type { ListenerSslStats } from '../tls/listener-ssl-stats.ts';
 
 export const TUNNEL_LISTENER = 'connect_terminate';
 export const INBOUND_LISTENER = 'virtualInbound';
+
+// Istio's client-side ALPN for HTTP/2 over mTLS, plus plaintext `h2c`; Istio's TCP ALPNs
+// (`mtlsTCPWithMxcALPNs`) plus `h2`, the tunnel's own.
+const TUNNEL_HTTP_ALPN: readonly string[] = ['istio-h2', 'h2c'];
+const TUNNEL_TCP_ALPN: readonly string[] = ['istio-peer-exchange', 'istio', 'h2'];
 
 export interface ListenerManagerDeps {
   hcm: HcmRuntime;
@@ -80,7 +85,7 @@ export class ListenerManager {
       const t = new TunnelServer(bindPort, {
         material: () => d.secrets.mesh(),
         ...(d.sslStats ? { sslStats: d.sslStats } : {}),
-        inboundChain: (port) => this.#inboundChain(port),
+        inboundChain: (port, kind) => this.#inboundChain(port, kind),
         serveStream: (stream: ServerHttp2Stream, chain: FilterChain, conn: ConnectionInfo) => this.#inbound()?.l.serveChain(stream, chain, conn),
         serveRequest: (chain: FilterChain, conn: ConnectionInfo, req: Http2ServerRequest, res: Http2ServerResponse) => {
           if (chain.handler.kind === 'http') void handleHttp(d.hcm, chain.handler, conn, req, res).catch(() => res.stream.close(2));
@@ -107,13 +112,18 @@ export class ListenerManager {
     return r?.kind === 'listener' ? r : undefined;
   }
 
-  #inboundChain(port: number): FilterChain | undefined {
+  /**
+   * virtualInbound's chain for a tunnelled stream. The tunnel already knows what the stream carries, so
+   * it stands in for the inspectors: a request offers the ALPN an Istio client sidecar sends for HTTP
+   * over mTLS (`istio-h2`; `h2c` for a DISABLE port's plaintext chain), a CONNECT Istio's TCP ALPNs,
+   * which no detected-HTTP chain lists. Tunnel streams are `tls`; the `raw_buffer` query is kept for
+   * ports whose chains only accept plaintext.
+   */
+  #inboundChain(port: number, kind: TunnelStreamKind): FilterChain | undefined {
     const l = this.#all.get(INBOUND_LISTENER);
     if (!l) return undefined;
-    return (
-      selectChain(l, { destinationPort: port, transportProtocol: 'tls', alpn: ['istio-peer-exchange', 'istio', 'h2'] }) ??
-      selectChain(l, { destinationPort: port, transportProtocol: 'raw_buffer' })
-    );
+    const alpn = kind === 'http' ? TUNNEL_HTTP_ALPN : TUNNEL_TCP_ALPN;
+    return selectChain(l, { destinationPort: port, transportProtocol: 'tls', alpn }) ?? selectChain(l, { destinationPort: port, transportProtocol: 'raw_buffer', alpn });
   }
 
   #stop(name: string, r: Running): void {

@@ -18,13 +18,16 @@ import type { ListenerSslStats } from '../tls/listener-ssl-stats.ts';
 
 export const PEER_HEADER = 'x-outrigger-peer';
 
+/** A tunnelled stream is an HTTP request or a CONNECT (TCP). */
+export type TunnelStreamKind = 'http' | 'tcp';
+
 export interface TunnelDeps {
   /** Handshake counters (`listener.0.0.0.0_15008.ssl.*`). */
   sslStats?: ListenerSslStats;
   /** Mesh material from `default` + `ROOTCA`; undefined until both exist (handshakes then fail). */
   material(): MeshTlsMaterial | undefined;
-  /** virtualInbound's chain for a target port. */
-  inboundChain(port: number): FilterChain | undefined;
+  /** virtualInbound's chain for a target port and what the stream carries (an undeclared port has one of each). */
+  inboundChain(port: number, kind: TunnelStreamKind): FilterChain | undefined;
   /** Continue a tunnelled TCP stream or HTTP request on an inbound chain. */
   serveStream(stream: http2.ServerHttp2Stream, chain: FilterChain, connection: ConnectionInfo): void;
   serveRequest(chain: FilterChain, connection: ConnectionInfo, req: Http2ServerRequest, res: Http2ServerResponse): void;
@@ -102,14 +105,14 @@ export class TunnelServer {
     const peer = peerOf(req.headers[PEER_HEADER]);
     if (req.method === 'CONNECT') {
       const { host, port } = splitAuthority(String(req.headers[':authority'] ?? ''), 0);
-      const chain = port ? this.#deps.inboundChain(port) : undefined;
+      const chain = port ? this.#deps.inboundChain(port, 'tcp') : undefined;
       if (!chain) return void req.stream.respond({ ':status': 404 }, { endStream: true });
       req.stream.respond({ ':status': 200 });
       this.#deps.serveStream(req.stream, chain, { ...base, localAddress: host, localPort: port, ...(peer ? { peer } : {}) });
       return;
     }
     const port = Number(req.headers[TARGET_PORT_HEADER]);
-    const chain = Number.isInteger(port) && port > 0 ? this.#deps.inboundChain(port) : undefined;
+    const chain = Number.isInteger(port) && port > 0 ? this.#deps.inboundChain(port, 'http') : undefined;
     if (chain?.handler.kind !== 'http') return void res.writeHead(404, { 'content-length': 0 }).end();
     this.#deps.serveRequest(chain, { ...base, localAddress: '127.0.0.1', localPort: port, ...(peer ? { peer } : {}) }, req, res);
   }
