@@ -92,7 +92,9 @@ export async function explain(source: ConfigSource, opts: ExplainOptions): Promi
   }
   const dest = new CompiledProxy(await source.resources(destId));
   const targetPort = endpoint.targetPort ?? 0;
-  const destQuery: ChainQuery = { destinationPort: targetPort, transportProtocol: tls.uses === 'mtls' ? 'tls' : 'raw_buffer' };
+  // The request is HTTP: offer what the tunnel (or http_inspector, in plaintext) reports, so an
+  // undeclared port's detected-HTTP chain is chosen over its TCP chain.
+  const destQuery: ChainQuery = { destinationPort: targetPort, transportProtocol: tls.uses === 'mtls' ? 'tls' : 'raw_buffer', alpn: tls.uses === 'mtls' ? ['istio-h2', 'h2c'] : ['http/1.1'] };
   const headers = new Map<string, string | string[]>(hop.request?.headers ?? []);
   hop.decision?.route?.mutateRequestHeaders(headers, hop.decision.choice);
   headers.delete('host');
