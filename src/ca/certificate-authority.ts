@@ -3,7 +3,7 @@
 import { CaError } from './ca-error.ts';
 import { readCaMaterial, writeCaMaterial, type CaMaterial } from './ca-store.ts';
 import { checkCsr } from './csr-check.ts';
-import { exportPrivateKeyPem, importPrivateKeyPem, signingAlgorithmFor, splitPemCertificates } from './keys.ts';
+import { exportPrivateKeyPem, generateP256, importPrivateKeyPem, signingAlgorithmFor, splitPemCertificates } from './keys.ts';
 import { createSelfSignedRoot, randomSerial } from './self-signed-root.ts';
 import { formatSpiffeId, type WorkloadIdentity } from './spiffe-id.ts';
 import { x509 } from './x509.ts';
@@ -154,6 +154,37 @@ export class CertificateAuthority {
     });
     this.#leafExpiry.set(id, notAfter);
     return [`${leaf.toString('pem')}\n`, ...this.#signer.chain];
+  }
+
+  /**
+   * A TLS serving certificate for the control plane itself (istiod's `istiod.istio-system.svc` on
+   * 15012): a fresh P-256 key and a leaf with the given DNS SANs, signed like workload certificates.
+   * Returns the chain (leaf first, root last) and the key as PKCS#8 PEM.
+   */
+  async issueServingCertificate(dnsNames: readonly string[], ttlSeconds?: number): Promise<{ certChain: string[]; keyPem: string }> {
+    if (dnsNames.length === 0) throw new CaError('CA_BAD_CSR', 'a serving certificate needs at least one DNS name');
+    const keys = await generateP256();
+    const ttl = Math.min(ttlSeconds && ttlSeconds > 0 ? ttlSeconds : this.#defaultTtl, this.#maxTtl);
+    const now = Math.floor(this.#now() / 1000) * 1000;
+    const notAfter = new Date(Math.min(now + ttl * 1000, this.#signer.cert.notAfter.getTime()));
+    const leaf = await x509.X509CertificateGenerator.create({
+      serialNumber: randomSerial(),
+      subject: '',
+      issuer: this.#signer.cert.subject,
+      notBefore: new Date(now - 60_000),
+      notAfter,
+      publicKey: keys.publicKey,
+      signingKey: this.#signer.key,
+      signingAlgorithm: signingAlgorithmFor(this.#signer.key),
+      extensions: [
+        new x509.BasicConstraintsExtension(false, undefined, true),
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
+        new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
+        new x509.SubjectAlternativeNameExtension(dnsNames.map((value) => ({ type: 'dns' as const, value })), true),
+        await x509.AuthorityKeyIdentifierExtension.create(this.#signer.cert),
+      ],
+    });
+    return { certChain: [`${leaf.toString('pem')}\n`, ...this.#signer.chain], keyPem: await exportPrivateKeyPem(keys.privateKey) };
   }
 
   /** Adds a root to the trust bundle (first step of a root rotation, or a federated root). */
