@@ -15,7 +15,7 @@ import { spiffeIdOf } from '../tunnel/mesh-tls.ts';
 import { dialCluster } from '../upstream/dial-cluster.ts';
 import type { CompiledListener, FilterChain, HttpChain } from './compile-listener.ts';
 import { realTimers } from '../http/router.ts';
-import { detectProtocol, type Sniffed } from './detect-protocol.ts';
+import { detectionFor, detectProtocol, type Sniffed } from './detect-protocol.ts';
 import { HttpServers } from './http-servers.ts';
 import { selectChain } from './select-chain.ts';
 import { proxyTcp } from './tcp-proxy.ts';
@@ -89,7 +89,7 @@ export class BoundListener {
       this.#http.serve(s, this.#forwardProxyContext(connection));
       return;
     }
-    const detection = this.config.detection;
+    const detection = detectionFor(this.config.detection, this.config.port);
     if (!detection) {
       this.#servePlain(s, connection, undefined, false);
       return;

@@ -199,6 +199,11 @@ export function compileListener(l: EnvoyListener, ctx: ListenerCompileContext): 
   }
   const chains = (l.filter_chains ?? []).map((fc, i) => compileChain(fc, `${where}.filter_chains[${i}]`, ctx));
   const defaultChain = l.default_filter_chain ? compileChain(l.default_filter_chain, `${where}.default_filter_chain`, ctx) : undefined;
-  const detection = compileDetection(l as EnvoyListener & ListenerFilterFields);
+  let detection: Detection | undefined;
+  try {
+    detection = compileDetection(l as EnvoyListener & ListenerFilterFields);
+  } catch (err) {
+    throw new ProxyConfigError(where, 'listener_filters', err instanceof Error ? err.message : String(err));
+  }
   return { name: l.name, address: sa.address || '0.0.0.0', port: sa.port_value, chains, bindToPort: l.bind_to_port?.value ?? true, ...(defaultChain ? { defaultChain } : {}), ...(detection ? { detection } : {}) };
 }

@@ -4,6 +4,7 @@
 // is bounded only by `listener_filters_timeout` (Istio's protocolDetectionTimeout, 0 = wait forever).
 import type { Duplex } from 'node:stream';
 import type { Timers } from '../http/router.ts';
+import { compilePredicate, type PortPredicate, type PredicateJson } from './filter-disabled.ts';
 
 export interface Detection {
   http: boolean;
@@ -12,6 +13,9 @@ export interface Detection {
   timeoutMs: number;
   /** On timeout: go on undetected (Istio sets this) or close the connection (Envoy's default). */
   continueOnTimeout: boolean;
+  /** Each inspector's `filter_disabled`: ports it skips. */
+  httpDisabled?: PortPredicate;
+  tlsDisabled?: PortPredicate;
 }
 
 export interface Sniffed {
@@ -22,12 +26,13 @@ export interface Sniffed {
 }
 
 export interface ListenerFilterFields {
-  listener_filters?: { name?: string; typed_config?: { '@type'?: string } }[];
+  listener_filters?: { name?: string; typed_config?: { '@type'?: string }; filter_disabled?: PredicateJson }[];
   listener_filters_timeout?: { seconds?: string | number; nanos?: number };
   continue_on_listener_filters_timeout?: boolean;
 }
 
-const has = (l: ListenerFilterFields, what: string) => (l.listener_filters ?? []).some((f) => f.name?.endsWith(what) || f.typed_config?.['@type']?.endsWith(what));
+const find = (l: ListenerFilterFields, what: string) => (l.listener_filters ?? []).find((f) => f.name?.endsWith(what) || f.typed_config?.['@type']?.endsWith(what));
+const has = (l: ListenerFilterFields, what: string) => find(l, what) !== undefined;
 
 /** The detection a listener asks for, or undefined when it has no inspector. Envoy's timeout default is 15 s. */
 export function compileDetection(l: ListenerFilterFields): Detection | undefined {
@@ -36,7 +41,24 @@ export function compileDetection(l: ListenerFilterFields): Detection | undefined
   if (!http && !tls) return undefined;
   const t = l.listener_filters_timeout;
   const timeoutMs = t ? Number(t.seconds ?? 0) * 1000 + Math.round((t.nanos ?? 0) / 1e6) : 15_000;
-  return { http, tls, timeoutMs, continueOnTimeout: l.continue_on_listener_filters_timeout === true };
+  const httpOff = find(l, 'http_inspector')?.filter_disabled;
+  const tlsOff = find(l, 'tls_inspector')?.filter_disabled;
+  return {
+    http,
+    tls,
+    timeoutMs,
+    continueOnTimeout: l.continue_on_listener_filters_timeout === true,
+    ...(httpOff ? { httpDisabled: compilePredicate(httpOff) } : {}),
+    ...(tlsOff ? { tlsDisabled: compilePredicate(tlsOff) } : {}),
+  };
+}
+
+/** The detection for a connection to `port`, without the inspectors `filter_disabled` skips there. */
+export function detectionFor(d: Detection | undefined, port: number): Detection | undefined {
+  if (!d || (!d.httpDisabled && !d.tlsDisabled)) return d;
+  const http = d.http && !d.httpDisabled?.(port);
+  const tls = d.tls && !d.tlsDisabled?.(port);
+  return http || tls ? { ...d, http, tls } : undefined;
 }
 
 const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
