@@ -97,15 +97,18 @@ export function buildInboundListener(snapshot: MeshSnapshot, scope: ProxyScope, 
     ];
   });
   const detect = ports.some((p) => p.protocol === 'auto');
+  const declared = ports.filter((p) => p.protocol !== 'auto').map((p) => ({ destination_port_range: { start: p.port, end: p.port + 1 } }));
+  // Declared ports are not sniffed (Istio's per-port filter_disabled): a server-first protocol there
+  // would otherwise wait for client bytes that never come.
+  const disabled = declared.length === 0 ? {} : { filter_disabled: declared.length === 1 ? declared[0] : { or_match: { rules: declared } } };
   return {
     name: 'virtualInbound',
     address: { socket_address: { address: '0.0.0.0', port_value: 15006 } },
     traffic_direction: 'INBOUND',
-    // Only where some port is undeclared: sniffing a declared server-first port would wait for bytes
-    // that never come (Istio disables the inspectors per port for the same reason).
+    // Only where some port is undeclared.
     ...(detect
       ? {
-          listener_filters: [TLS_INSPECTOR, HTTP_INSPECTOR],
+          listener_filters: [{ ...TLS_INSPECTOR, ...disabled }, { ...HTTP_INSPECTOR, ...disabled }],
           listener_filters_timeout: duration(detectionTimeoutMs(snapshot)),
           continue_on_listener_filters_timeout: true,
         }
