@@ -19,6 +19,8 @@ import { controlPlaneMetrics, shortType } from './control-plane-metrics.ts';
 import { ConfigStore, type StoreState } from './config-store.ts';
 import { ConfigWatcher } from './config-watcher.ts';
 import { addCsrService } from './csr-service.ts';
+import { addCsdsService } from '../xds/csds-server.ts';
+import { bindGrpc, ControlPlaneError, defaultXdsTlsName, xdsServerCredentials } from './xds-tls.ts';
 import { Debouncer } from './debouncer.ts';
 import { SnapshotMemo } from './translation-memo.ts';
 import { buildProxylessResources } from './proxyless.ts';
@@ -31,6 +33,13 @@ export interface ControlPlaneOptions {
   xdsAddress?: string;
   clock?: Clock;
   debounce?: { quietMs: number; maxMs: number };
+  /**
+   * `host:port` for the same ADS, CSR and CSDS services over TLS (Istio's 15012), served with a
+   * certificate from `ca` for `xdsTlsNames` (default `istiod.istio-system.svc`). Off unless given;
+   * needs `ca`. Port 0 picks one.
+   */
+  xdsTlsAddress?: string;
+  xdsTlsNames?: readonly string[];
   /** Fallback rescan period of the config directories (ms); 0 disables it. */
   rescanMs?: number;
   /** Accept ADS streams without a token (proxyless test clients); they never get secrets. */
@@ -60,6 +69,7 @@ export class ControlPlane {
   #versionAt = new Map<string, number>();
   #heldKeys = new Set<string>();
   #xdsAddress = '';
+  #xdsTlsAddress = '';
   #log: NonNullable<ControlPlaneOptions['log']>;
 
   private constructor(opts: ControlPlaneOptions) {
@@ -78,6 +88,7 @@ export class ControlPlane {
     });
     this.ads.register(this.grpcServer);
     if (opts.ca) addCsrService(this.grpcServer, { ca: opts.ca, authenticate: (t) => this.#tokens.verify(t) });
+    addCsdsService(this.grpcServer, { connections: () => this.ads.connections, verifyToken: (t) => this.#tokens.verify(t), allowAnonymous: opts.allowAnonymous ?? false });
     this.#debouncer = new Debouncer({
       quietMs: opts.debounce?.quietMs ?? 100,
       maxMs: opts.debounce?.maxMs ?? 10_000,
@@ -106,16 +117,24 @@ export class ControlPlane {
     cp.#debouncer.cancel();
     cp.rebuild();
     const address = opts.xdsAddress ?? '127.0.0.1:15010';
-    const port = await new Promise<number>((resolve, reject) =>
-      cp.grpcServer.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
-    );
-    cp.#xdsAddress = `${address.slice(0, address.lastIndexOf(':'))}:${port}`;
+    cp.#xdsAddress = await bindGrpc(cp.grpcServer, address, grpc.ServerCredentials.createInsecure());
     cp.#log('info', `xDS listening on ${cp.#xdsAddress}; ${cp.store.state.resources.length} resources from ${cp.store.files.length} files`);
+    if (opts.xdsTlsAddress) {
+      if (!opts.ca) throw new ControlPlaneError('CP_TLS_NEEDS_CA', 'the TLS xDS port needs the mesh CA for its serving certificate');
+      const credentials = await xdsServerCredentials(opts.ca, opts.xdsTlsNames ?? [defaultXdsTlsName]);
+      cp.#xdsTlsAddress = await bindGrpc(cp.grpcServer, opts.xdsTlsAddress, credentials);
+      cp.#log('info', `xDS over TLS listening on ${cp.#xdsTlsAddress}`);
+    }
     return cp;
   }
 
   get xdsAddress(): string {
     return this.#xdsAddress;
+  }
+
+  /** `host:port` of the TLS xDS port, or '' when it is off. */
+  get xdsTlsAddress(): string {
+    return this.#xdsTlsAddress;
   }
 
   get snapshot(): MeshSnapshot {

@@ -59,6 +59,8 @@ export interface AdsClientOptions {
   node: { id: string; cluster?: string; metadata: Record<string, unknown> };
   token?: string;
   credentials?: grpc.ChannelCredentials;
+  /** The name the TLS xDS server's certificate must carry (`istiod.istio-system.svc`) when `address` is an IP. */
+  serverName?: string;
   subscriber: AdsSubscriber;
   /** Reconnect backoff: first delay and cap (ms). */
   backoff?: { initialMs: number; maxMs: number };
@@ -101,6 +103,7 @@ export class AdsClient {
     this.#opts = opts;
     this.#client = new grpc.Client(opts.address, opts.credentials ?? grpc.credentials.createInsecure(), {
       'grpc.keepalive_time_ms': 30_000,
+      ...(opts.serverName ? { 'grpc.ssl_target_name_override': opts.serverName, 'grpc.default_authority': opts.serverName } : {}),
     });
   }
 

@@ -26,9 +26,10 @@ export class RawAdsClient {
   #node: RawNode;
   #sentNode = false;
 
-  constructor(address: string, node: RawNode, token?: string) {
+  /** `tls`: credentials and channel options for the TLS xDS port (plaintext without). */
+  constructor(address: string, node: RawNode, token?: string, tls?: { credentials: grpc.ChannelCredentials; options: grpc.ChannelOptions }) {
     this.#node = node;
-    this.client = new grpc.Client(address, grpc.credentials.createInsecure());
+    this.client = new grpc.Client(address, tls?.credentials ?? grpc.credentials.createInsecure(), tls?.options ?? {});
     const md = new grpc.Metadata();
     if (token) md.set('authorization', `Bearer ${token}`);
     this.call = this.client.makeBidiStreamRequest(AdsMethod, adsCodec.encodeRequest, adsCodec.decodeResponse, md);
