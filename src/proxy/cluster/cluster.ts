@@ -120,7 +120,8 @@ export class Cluster {
       settings.connectTimeoutMs !== old.connectTimeoutMs ||
       settings.maxConnections !== old.maxConnections ||
       settings.idleTimeoutMs !== old.idleTimeoutMs ||
-      settings.maxRequestsPerConnection !== old.maxRequestsPerConnection;
+      settings.maxRequestsPerConnection !== old.maxRequestsPerConnection ||
+      settings.tcpKeepaliveMs !== old.tcpKeepaliveMs;
     this.settings = settings;
     if (settings.breakersKey !== old.breakersKey) this.breakers = new CircuitBreakers(settings.circuitBreakers);
     const outlierChanged = JSON.stringify(settings.outlier) !== JSON.stringify(old.outlier);
@@ -184,11 +185,12 @@ export class Cluster {
     let u = this.#upstreams.get(e.key);
     if (u) return u;
     const host = e.address.includes(':') ? `[${e.address}]` : e.address;
-    const { connectTimeoutMs, maxConnections, http2, idleTimeoutMs, maxRequestsPerConnection } = this.settings;
+    const { connectTimeoutMs, maxConnections, http2, idleTimeoutMs, maxRequestsPerConnection, tcpKeepaliveMs } = this.settings;
+    const keepalive = tcpKeepaliveMs !== null ? { tcpKeepaliveMs } : {};
     if (e.mesh) {
       const tls = this.#deps.tunnelTls;
-      u = new H2Upstream(`https://${host}:${e.port}`, { connectTimeoutMs, tls: () => tls() ?? {}, ...(this.#deps.tunnelHeaders ? { extraHeaders: this.#deps.tunnelHeaders } : {}) });
-    } else if (http2) u = new H2Upstream(`http://${host}:${e.port}`, { connectTimeoutMs });
+      u = new H2Upstream(`https://${host}:${e.port}`, { connectTimeoutMs, ...keepalive, tls: () => tls() ?? {}, ...(this.#deps.tunnelHeaders ? { extraHeaders: this.#deps.tunnelHeaders } : {}) });
+    } else if (http2) u = new H2Upstream(`http://${host}:${e.port}`, { connectTimeoutMs, ...keepalive });
     else {
       const origination = this.settings.origination;
       const tls = origination ? originationOptions(origination, this.#deps.secrets ?? (() => undefined), e.address) : undefined;
@@ -197,6 +199,7 @@ export class Cluster {
         maxConnections,
         idleTimeoutMs,
         maxRequestsPerConnection,
+        ...keepalive,
         ...(tls !== undefined ? { tls } : {}),
       });
     }

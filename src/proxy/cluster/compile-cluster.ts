@@ -40,6 +40,11 @@ export interface ClusterSettings {
   readonly idleTimeoutMs: number;
   /** Requests per upstream connection before it is closed (0 = unlimited). */
   readonly maxRequestsPerConnection: number;
+  /**
+   * `upstream_connection_options.tcp_keepalive`: TCP keep-alive on upstream sockets, first probe after
+   * `keepalive_time` (0 = the OS default). Node sets no interval or probe count: the OS defaults apply.
+   */
+  readonly tcpKeepaliveMs: number | null;
   /** The cluster's TLS transport socket, as configured (shown in dumps; mesh TLS uses the tunnel). */
   readonly tlsMode: 'none' | 'istio-mutual' | 'simple';
   /** TLS to endpoints outside the tunnel (DestinationRule SIMPLE / MUTUAL); absent = plaintext. */
@@ -87,6 +92,7 @@ export function compileCluster(c: EnvoyCluster): ClusterSettings {
     outlier_detection?: OutlierDetectionJson;
     circuit_breakers?: { thresholds?: ThresholdsJson[] };
     max_requests_per_connection?: { value?: number };
+    upstream_connection_options?: { tcp_keepalive?: { keepalive_time?: { value?: number } } };
   };
   let outlier: OutlierConfig | null = null;
   try {
@@ -96,6 +102,7 @@ export function compileCluster(c: EnvoyCluster): ClusterSettings {
     throw new ProxyConfigError(where, extra.outlier_detection && !outlier ? 'outlier_detection' : 'circuit_breakers', err instanceof Error ? err.message : String(err));
   }
   const common = opts?.['common_http_protocol_options'] as { idle_timeout?: XdsDuration; max_requests_per_connection?: { value?: number } } | undefined;
+  const keepalive = extra.upstream_connection_options?.tcp_keepalive;
   let inlineEndpoints: Endpoint[] = [];
   if (c.load_assignment) inlineEndpoints = compileLoadAssignment({ ...c.load_assignment, cluster_name: c.name });
   return {
@@ -115,6 +122,7 @@ export function compileCluster(c: EnvoyCluster): ClusterSettings {
     outlier,
     idleTimeoutMs: common?.idle_timeout !== undefined ? durationMs(common.idle_timeout) : 3_600_000,
     maxRequestsPerConnection: common?.max_requests_per_connection?.value ?? extra.max_requests_per_connection?.value ?? 0,
+    tcpKeepaliveMs: keepalive ? (keepalive.keepalive_time?.value ?? 0) * 1000 : null,
     tlsMode,
     ...(origination ? { origination } : {}),
     lbConfig,

@@ -41,6 +41,8 @@ export class H1Upstream implements Upstream {
       maxConnections: number;
       idleTimeoutMs?: number;
       maxRequestsPerConnection?: number;
+      /** TCP keep-alive: first probe after this many ms (0 = OS default); absent = undici's default. */
+      tcpKeepaliveMs?: number;
       /** TLS origination: the options for every connect, or why none can be made (each connect then fails). */
       tls?: ConnectionOptions | string;
     },
@@ -48,6 +50,7 @@ export class H1Upstream implements Upstream {
     this.#origin = origin;
     // Envoy's idle_timeout closes a connection with no request for that long (0 disables: keep a day).
     const idle = opts.idleTimeoutMs === undefined ? 60_000 : opts.idleTimeoutMs || 86_400_000;
+    const keepalive = opts.tcpKeepaliveMs !== undefined ? { keepAlive: true, keepAliveInitialDelay: opts.tcpKeepaliveMs } : {};
     this.#pool = new Pool(origin, {
       connections: opts.maxConnections,
       connectTimeout: opts.connectTimeoutMs,
@@ -60,8 +63,10 @@ export class H1Upstream implements Upstream {
       ...(typeof opts.tls === 'string'
         ? { connect: refuse(opts.tls) }
         : opts.tls
-          ? { connect: buildConnector({ ...opts.tls, timeout: opts.connectTimeoutMs } as buildConnector.BuildOptions) }
-          : {}),
+          ? { connect: buildConnector({ ...opts.tls, ...keepalive, timeout: opts.connectTimeoutMs } as buildConnector.BuildOptions) }
+          : opts.tcpKeepaliveMs !== undefined
+            ? { connect: keepalive }
+            : {}),
     });
     this.#pool.on('connect', () => this.#open++);
     this.#pool.on('disconnect', () => this.#open--);
