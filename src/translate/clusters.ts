@@ -61,7 +61,7 @@ export function buildOutboundClusters(snapshot: MeshSnapshot, scope: ProxyScope,
         if (cluster['type'] === 'ORIGINAL_DST') delete cluster['eds_cluster_config'];
         out.clusters.push(cluster);
         if (cluster['type'] === 'EDS' || cluster['type'] === undefined) {
-          const cla = buildLoadAssignment(snapshot, name, service, port, subset.labels, endpointCache);
+          const cla = buildLoadAssignment(snapshot, name, service, port, subset.labels, endpointCache, policy.tls?.mode);
           out.loadAssignments.push(applyClusterLocality(cluster, cla, policy.loadBalancer?.localityLbSetting, proxy));
         }
       }

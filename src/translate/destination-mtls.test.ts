@@ -89,3 +89,18 @@ test('a workload without a sidecar is never "disabled": it has no tunnel to avoi
   const s = snapshotWith(pa('shop', 'default', '{mtls: {mode: DISABLE}}'), [workload('api-0', { app: 'api' }, false)]);
   assert.equal(endpointMtlsDisabled(s, s.workloads[0]!, 8080), false);
 });
+
+test('an explicit ISTIO_MUTUAL keeps a DISABLE endpoint on its tunnel with tlsMode=istio', () => {
+  const s = snapshotWith(pa('shop', 'default', '{mtls: {mode: DISABLE}}'));
+  const w = s.workloads[0]!;
+  assert.equal(endpointMtlsDisabled(s, w, 8080), true, 'auto mTLS: plaintext');
+  assert.equal(endpointMtlsDisabled(s, w, 8080, 'ISTIO_MUTUAL'), false, 'the rule says mTLS');
+  assert.equal(endpointMtlsDisabled(s, w, 8080, 'DISABLE'), true);
+  const cache = new Map();
+  const explicit = JSON.stringify(buildLoadAssignment(s, clusterName, s.services[0]!, s.services[0]!.ports[0]!, undefined, cache, 'ISTIO_MUTUAL'));
+  assert.match(explicit, /tlsMode/);
+  assert.match(explicit, /"port_value":41008/, 'the tunnel, not the app port');
+  // The same cache serves an auto-mTLS cluster of the same port without leaking the explicit choice.
+  const auto = JSON.stringify(buildLoadAssignment(s, clusterName, s.services[0]!, s.services[0]!.ports[0]!, undefined, cache));
+  assert.doesNotMatch(auto, /tlsMode/);
+});

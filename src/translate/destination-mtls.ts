@@ -34,9 +34,16 @@ export function workloadMtlsMode(snapshot: MeshSnapshot, w: WorkloadInstance, ta
   return effectiveMtls(policiesOf(snapshot).all, { namespace: w.namespace, labels: w.labels, port: targetPort }, snapshot.mesh.rootNamespace).mode;
 }
 
-/** Whether a client must reach this sidecar'd endpoint in plaintext: its port is in DISABLE. */
-export function endpointMtlsDisabled(snapshot: MeshSnapshot, w: WorkloadInstance, targetPort: number): boolean {
-  if (!w.tunnelAddress || !policiesOf(snapshot).anyDisable) return false;
+/** A DestinationRule's `trafficPolicy.tls.mode` for the cluster, when one applies. */
+export type RuleTlsMode = 'DISABLE' | 'SIMPLE' | 'MUTUAL' | 'ISTIO_MUTUAL' | undefined;
+
+/**
+ * Whether a client must reach this sidecar'd endpoint in plaintext: its port is in DISABLE. An explicit
+ * ISTIO_MUTUAL in the client's DestinationRule wins (Istio's mtlsChecker only steps in for auto mTLS):
+ * the endpoint keeps its tunnel and tlsMode label, as the user asked for mTLS.
+ */
+export function endpointMtlsDisabled(snapshot: MeshSnapshot, w: WorkloadInstance, targetPort: number, ruleTls?: RuleTlsMode): boolean {
+  if (ruleTls === 'ISTIO_MUTUAL' || !w.tunnelAddress || !policiesOf(snapshot).anyDisable) return false;
   return workloadMtlsMode(snapshot, w, targetPort) === 'DISABLE';
 }
 

@@ -7,7 +7,7 @@ import { type MeshSnapshot, serviceKey } from '../model/snapshot.ts';
 import { workloadLocality } from '../model/locality.ts';
 import type { WorkloadInstance } from '../model/workload.ts';
 import { toStruct } from '../xds/any.ts';
-import { endpointMtlsDisabled } from './destination-mtls.ts';
+import { endpointMtlsDisabled, type RuleTlsMode } from './destination-mtls.ts';
 
 export interface LbEndpoint {
   locality: string;
@@ -33,11 +33,12 @@ export function buildLoadAssignment(
   port: MeshServicePort,
   subsetLabels: Readonly<Record<string, string>> | undefined,
   cache: EndpointCache = new Map(),
+  ruleTls?: RuleTlsMode,
 ): Record<string, unknown> {
   const eps: LbEndpoint[] = [];
   for (const w of snapshot.endpointsByService.get(serviceKey(service)) ?? []) {
     if (!w.healthy || !matchesLabels(subsetLabels, w.labels)) continue;
-    eps.push(workloadEndpoint(snapshot, w, port, cache));
+    eps.push(workloadEndpoint(snapshot, w, port, cache, ruleTls));
   }
   for (const e of service.staticEndpoints) {
     if (!matchesLabels(subsetLabels, e.labels ?? {})) continue;
@@ -57,22 +58,27 @@ export function dnsLoadAssignment(clusterName: string, service: MeshService, por
 /** Endpoints per workload and target port, shared by the clusters (subsets) of one translation. */
 export type EndpointCache = Map<WorkloadInstance, Map<number, LbEndpoint>>;
 
-function workloadEndpoint(snapshot: MeshSnapshot, w: WorkloadInstance, port: MeshServicePort, cache: EndpointCache): LbEndpoint {
+// A rule's explicit ISTIO_MUTUAL can change an endpoint, so it has its own cache slot (above any port).
+const EXPLICIT_MTLS_SLOT = 1 << 16;
+
+function workloadEndpoint(snapshot: MeshSnapshot, w: WorkloadInstance, port: MeshServicePort, cache: EndpointCache, ruleTls: RuleTlsMode): LbEndpoint {
   let byPort = cache.get(w);
   if (!byPort) {
     byPort = new Map();
     cache.set(w, byPort);
   }
-  let ep = byPort.get(port.targetPort);
+  const slot = ruleTls === 'ISTIO_MUTUAL' ? port.targetPort + EXPLICIT_MTLS_SLOT : port.targetPort;
+  let ep = byPort.get(slot);
   if (!ep) {
-    ep = makeWorkloadEndpoint(w, port, endpointMtlsDisabled(snapshot, w, port.targetPort));
-    byPort.set(port.targetPort, ep);
+    ep = makeWorkloadEndpoint(w, port, endpointMtlsDisabled(snapshot, w, port.targetPort, ruleTls));
+    byPort.set(slot, ep);
   }
   return ep;
 }
 
 // A sidecar'd workload whose port is in PeerAuthentication DISABLE is reached directly in plaintext,
-// without tlsMode metadata (Istio's endpoint mtlsChecker): its tunnel would demand mTLS.
+// without tlsMode metadata (Istio's endpoint mtlsChecker): its tunnel would demand mTLS. Not when the
+// DestinationRule says ISTIO_MUTUAL: the user's explicit mTLS goes to the tunnel.
 function makeWorkloadEndpoint(w: WorkloadInstance, port: MeshServicePort, plaintext: boolean): LbEndpoint {
   const locality = workloadLocality(w.labels, w.locality) ?? '';
   if (w.tunnelAddress && !plaintext) {
