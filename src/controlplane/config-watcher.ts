@@ -4,7 +4,7 @@ import { watch, type FSWatcher } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { LoadResult } from '../config/load.ts';
-import { loadText } from '../config/load.ts';
+import { IncrementalLoader } from './incremental-load.ts';
 import type { Clock, TimerHandle } from './clock.ts';
 
 export interface ConfigWatcherOptions {
@@ -25,6 +25,8 @@ const yamlFile = /\.ya?ml$/i;
 export class ConfigWatcher {
   #opts: ConfigWatcherOptions;
   #known = new Map<string, string>();
+  /** An edited file re-parses only the documents that changed. */
+  #loader = new IncrementalLoader();
   #watchers: FSWatcher[] = [];
   #timer: TimerHandle | undefined;
   #scanning: Promise<number> | undefined;
@@ -103,12 +105,13 @@ export class ConfigWatcher {
         continue; // removed between listing and reading: the next scan sees it gone
       }
       this.#known.set(file, sig);
-      this.#opts.onFile(file, loadText(text, file));
+      this.#opts.onFile(file, this.#loader.load(text, file));
       changed++;
     }
     for (const file of [...this.#known.keys()]) {
       if (seen.has(file)) continue;
       this.#known.delete(file);
+      this.#loader.forget(file);
       this.#opts.onFile(file, undefined);
       changed++;
     }
