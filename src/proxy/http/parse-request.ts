@@ -19,7 +19,7 @@ export interface RawHead {
   /** Raw header list as [name, value, name, value, ...] (Node's rawHeaders). */
   rawHeaders: readonly string[];
   /** HTTP/2 pseudo-headers from the parsed header object. */
-  h2?: IncomingHttpHeaders;
+  h2?: IncomingHttpHeaders | undefined;
 }
 
 export type ParseResult = { ok: true; request: DownstreamRequest } | { ok: false; reply: LocalReply };

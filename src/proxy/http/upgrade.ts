@@ -6,7 +6,7 @@ import type { Duplex } from 'node:stream';
 import type { HttpChain } from '../listener/compile-listener.ts';
 import { connectStream, splice } from '../upstream/connect-stream.ts';
 import type { HcmRuntime } from './connection-manager.ts';
-import { toUpstreamHeaders } from './connection-manager.ts';
+import { upstreamHeaderMap } from './connection-manager.ts';
 import { stripMeshHeaders } from './mesh-headers.ts';
 import { parseRequest } from './parse-request.ts';
 import type { ConnectionInfo } from './stream.ts';
@@ -46,7 +46,7 @@ export function handleUpgrade(rt: HcmRuntime, chain: HttpChain, connection: Conn
     refuse(sock, 503, 'Service Unavailable');
     return;
   }
-  const headers = new Map(Object.entries(toUpstreamHeaders(request)));
+  const headers = upstreamHeaderMap(request);
   route.mutateRequestHeaders(headers, choice);
   const path = route.rewritePath(request.path) + (request.query ? `?${request.query}` : '');
   let text = `${request.method} ${path} HTTP/1.1\r\nhost: ${route.rewriteAuthority(request, choice)}\r\nconnection: Upgrade\r\nupgrade: ${String(req.headers.upgrade)}\r\n`;
