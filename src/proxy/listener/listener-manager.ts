@@ -16,9 +16,9 @@ import type { ListenerSslStats } from '../tls/listener-ssl-stats.ts';
 export const TUNNEL_LISTENER = 'connect_terminate';
 export const INBOUND_LISTENER = 'virtualInbound';
 
-// Istio's client-side ALPN for HTTP/2 over mTLS, plus plaintext `h2c`; Istio's TCP ALPNs
-// (`mtlsTCPWithMxcALPNs`) plus `h2`, the tunnel's own.
-const TUNNEL_HTTP_ALPN: readonly string[] = ['istio-h2', 'h2c'];
+// Istio's client-side ALPN for HTTP/2 over mTLS; Istio's TCP ALPNs (`mtlsTCPWithMxcALPNs`) plus `h2`,
+// the tunnel's own.
+const TUNNEL_HTTP_ALPN: readonly string[] = ['istio-h2'];
 const TUNNEL_TCP_ALPN: readonly string[] = ['istio-peer-exchange', 'istio', 'h2'];
 
 export interface ListenerManagerDeps {
@@ -114,16 +114,15 @@ export class ListenerManager {
 
   /**
    * virtualInbound's chain for a tunnelled stream. The tunnel already knows what the stream carries, so
-   * it stands in for the inspectors: a request offers the ALPN an Istio client sidecar sends for HTTP
-   * over mTLS (`istio-h2`; `h2c` for a DISABLE port's plaintext chain), a CONNECT Istio's TCP ALPNs,
-   * which no detected-HTTP chain lists. Tunnel streams are `tls`; the `raw_buffer` query is kept for
-   * ports whose chains only accept plaintext.
+   * it stands in for the inspectors: a request offers the ALPN an Istio client sidecar sends for HTTP/2
+   * over mTLS (`istio-h2`), a CONNECT Istio's TCP ALPNs, which no detected-HTTP chain lists. Tunnel
+   * streams are `tls` (docs/internals.md §5): a DISABLE port's `raw_buffer` chains never take them, as
+   * Istio's plaintext-only chains never take mTLS (they fall to the default chain).
    */
   #inboundChain(port: number, kind: TunnelStreamKind): FilterChain | undefined {
     const l = this.#all.get(INBOUND_LISTENER);
     if (!l) return undefined;
-    const alpn = kind === 'http' ? TUNNEL_HTTP_ALPN : TUNNEL_TCP_ALPN;
-    return selectChain(l, { destinationPort: port, transportProtocol: 'tls', alpn }) ?? selectChain(l, { destinationPort: port, transportProtocol: 'raw_buffer', alpn });
+    return selectChain(l, { destinationPort: port, transportProtocol: 'tls', alpn: kind === 'http' ? TUNNEL_HTTP_ALPN : TUNNEL_TCP_ALPN });
   }
 
   #stop(name: string, r: Running): void {
