@@ -2,7 +2,9 @@
 // sent one proxy, from its config dump, as istioctl-style tables or Envoy JSON (-o json). `secret` asks the
 // proxy's own admin API first: the workload certificate is made inside the proxy, not by the control plane.
 import type { Command } from 'commander';
+import { type ClusterFilter, matchesCluster, renderClusterTable } from './cluster-table.ts';
 import { proxyAdminAddress, readMeshState } from './proxy-admin-address.ts';
+import { renderRouteTable } from './route-table.ts';
 import { renderSecretTable } from './secret-table.ts';
 import { formatTable } from './table.ts';
 
@@ -17,9 +19,17 @@ const sectionOf: Record<string, string> = {
   secret: 'SecretsConfigDump',
 };
 
-interface Flags {
+interface Flags extends ClusterFilter {
   output: string;
   controlPlane?: string;
+  name?: string;
+}
+
+/** How to render: `table`, `wide` (cluster limits, route retries and timeouts) or `json`, and which items. */
+export interface RenderOptions extends ClusterFilter {
+  output: 'table' | 'wide' | 'json';
+  /** A route configuration's name (`9898`, `http.8080`). */
+  name?: string;
 }
 
 export function define(program: Command): void {
@@ -28,7 +38,12 @@ export function define(program: Command): void {
     .description('the xDS config the control plane sent one proxy: listener, route, cluster, endpoint, secret or all')
     .argument('<kind>', kinds.join('|'))
     .argument('<proxy>', 'proxy name (pod.namespace) or node id, or a unique prefix')
-    .option('-o, --output <format>', 'table or json', 'table')
+    .option('-o, --output <format>', 'table, wide (cluster circuit breakers and outlier detection, route timeouts and retries) or json', 'table')
+    .option('--fqdn <host>', 'cluster: only this service FQDN')
+    .option('--port <port>', 'cluster: only this port')
+    .option('--subset <name>', 'cluster: only this subset')
+    .option('--direction <dir>', 'cluster: only inbound or outbound')
+    .option('--name <name>', 'route: only this route configuration')
     .option('--control-plane <address>', 'debug API address (default: from .outrigger/state.json, else 127.0.0.1:15014)')
     .action(async (kind: string, proxy: string, flags: Flags) => {
       if (!(kinds as readonly string[]).includes(kind)) {
@@ -40,7 +55,9 @@ export function define(program: Command): void {
       try {
         const fromProxy = kind === 'secret' ? await fetchProxyDump(proxy) : undefined;
         const dump = fromProxy ?? (await fetchDebug<Dump>(resolveDebugAddress(flags.controlPlane), `/debug/config_dump?proxyID=${encodeURIComponent(proxy)}`));
-        process.stdout.write(renderProxyConfig(kind, dump, flags.output === 'json'));
+        const { controlPlane: _, output, ...filter } = flags;
+        const format = output === 'json' || output === 'wide' ? output : 'table';
+        process.stdout.write(renderProxyConfig(kind, dump, { output: format, ...filter }));
       } catch (err) {
         process.stderr.write(`error: ${(err as Error).message}\n`);
         process.exitCode = 1;
@@ -66,20 +83,25 @@ function section(dump: Dump, kind: string): Obj {
 
 const list = (o: Obj, key: string) => (Array.isArray(o[key]) ? (o[key] as Obj[]) : []);
 
-export function renderProxyConfig(kind: string, dump: Dump, json: boolean, now = Date.now()): string {
-  if (json) return `${JSON.stringify(kind === 'all' ? dump : section(dump, kind), null, 2)}\n`;
-  if (kind === 'all') return ['cluster', 'listener', 'route', 'endpoint', 'secret'].map((k) => renderProxyConfig(k, dump, false)).join('\n');
-  const s = section(dump, kind);
+/** A section with only the clusters / route configurations the filters name. */
+function filtered(kind: string, s: Obj, o: RenderOptions): Obj {
+  if (kind === 'cluster') return { ...s, dynamic_active_clusters: list(s, 'dynamic_active_clusters').filter((e) => matchesCluster(e['cluster'] as Obj, o)) };
+  if (kind === 'route' && o.name !== undefined) return { ...s, dynamic_route_configs: list(s, 'dynamic_route_configs').filter((e) => (e['route_config'] as Obj)['name'] === o.name) };
+  return s;
+}
+
+/** `options`: `true` for JSON, `false` for tables, or the full render options. */
+export function renderProxyConfig(kind: string, dump: Dump, options: boolean | RenderOptions, now = Date.now()): string {
+  const o: RenderOptions = typeof options === 'boolean' ? { output: options ? 'json' : 'table' } : options;
+  if (o.output === 'json') return `${JSON.stringify(kind === 'all' ? dump : filtered(kind, section(dump, kind), o), null, 2)}\n`;
+  if (kind === 'all') return ['cluster', 'listener', 'route', 'endpoint', 'secret'].map((k) => renderProxyConfig(k, dump, { ...o }, now)).join('\n');
+  const s = filtered(kind, section(dump, kind), o);
   switch (kind) {
-    case 'cluster': {
-      const rows = list(s, 'dynamic_active_clusters').map((e) => {
-        const c = e['cluster'] as Obj;
-        const name = String(c['name']);
-        const [dir = '', port = '', subset = '', fqdn = ''] = name.includes('|') ? name.split('|') : ['', '', '', name];
-        return [fqdn || name, port || '-', subset || '-', dir || '-', String(c['type'] ?? 'EDS')];
-      });
-      return `${formatTable(['SERVICE FQDN', 'PORT', 'SUBSET', 'DIRECTION', 'TYPE'], rows)}\n`;
-    }
+    case 'cluster':
+      return renderClusterTable(
+        list(s, 'dynamic_active_clusters').map((e) => e['cluster'] as Obj),
+        o.output === 'wide',
+      );
     case 'listener': {
       const rows = list(s, 'dynamic_listeners').map((e) => {
         const l = (e['active_state'] as Obj)['listener'] as Obj;
@@ -89,13 +111,11 @@ export function renderProxyConfig(kind: string, dump: Dump, json: boolean, now =
       });
       return `${formatTable(['NAME', 'ADDRESS', 'PORT', 'TYPE'], rows)}\n`;
     }
-    case 'route': {
-      const rows = list(s, 'dynamic_route_configs').flatMap((e) => {
-        const rc = e['route_config'] as Obj;
-        return list(rc, 'virtual_hosts').map((vh) => [String(rc['name']), String(vh['name']), list(vh, 'domains').join(','), String(list(vh, 'routes').length)]);
-      });
-      return `${formatTable(['NAME', 'VIRTUAL SERVICE', 'DOMAINS', 'ROUTES'], rows)}\n`;
-    }
+    case 'route':
+      return renderRouteTable(
+        list(s, 'dynamic_route_configs').map((e) => e['route_config'] as Obj),
+        o.output === 'wide',
+      );
     case 'endpoint': {
       const rows = list(s, 'dynamic_endpoint_configs').flatMap((e) => {
         const cla = e['endpoint_config'] as Obj;

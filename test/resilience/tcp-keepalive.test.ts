@@ -16,7 +16,7 @@ before(() => {
   net.Socket.prototype.setKeepAlive = function (this: net.Socket, enable?: boolean, delay?: number) {
     calls.push({ enable, delay });
     return original.call(this, enable, delay);
-  };
+  } as typeof original;
 });
 
 after(() => {
