@@ -42,6 +42,7 @@ export const protoFiles: readonly string[] = [
   'envoy/extensions/upstreams/http/v3/http_protocol_options.proto',
   'envoy/extensions/load_balancing_policies/ring_hash/v3/ring_hash.proto',
   'envoy/extensions/load_balancing_policies/maglev/v3/maglev.proto',
+  'envoy/extensions/retry/priority/previous_priorities/v3/previous_priorities_config.proto',
   'envoy/admin/v3/config_dump.proto',
   'envoy/service/status/v3/csds.proto',
   'xds/type/v3/typed_struct.proto',

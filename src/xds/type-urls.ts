@@ -14,6 +14,7 @@ export const TypeUrl = {
   HttpRbac: `${prefix}envoy.extensions.filters.http.rbac.v3.RBAC`,
   HttpRbacPerRoute: `${prefix}envoy.extensions.filters.http.rbac.v3.RBACPerRoute`,
   HttpFault: `${prefix}envoy.extensions.filters.http.fault.v3.HTTPFault`,
+  PreviousPrioritiesConfig: `${prefix}envoy.extensions.retry.priority.previous_priorities.v3.PreviousPrioritiesConfig`,
   Cors: `${prefix}envoy.extensions.filters.http.cors.v3.Cors`,
   CorsPolicy: `${prefix}envoy.extensions.filters.http.cors.v3.CorsPolicy`,
   JwtAuthn: `${prefix}envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication`,
