@@ -94,7 +94,7 @@ export interface EnvoyRetryPolicy {
   retry_back_off?: { base_interval?: XdsDuration; max_interval?: XdsDuration };
   retriable_headers?: EnvoyHeaderMatcher[];
   retriable_request_headers?: EnvoyHeaderMatcher[];
-  retry_priority?: { name?: string };
+  retry_priority?: { name?: string; typed_config?: TypedAny };
 }
 
 export interface EnvoyHashPolicy {
