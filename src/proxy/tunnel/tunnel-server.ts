@@ -33,12 +33,22 @@ export interface TunnelDeps {
   serveRequest(chain: FilterChain, connection: ConnectionInfo, req: Http2ServerRequest, res: Http2ServerResponse): void;
 }
 
+/** Decoded `x-outrigger-peer` values: a sidecar sends the same one on every request. */
+const peers = new Map<string, ConnectionInfo['peer']>();
+const MAX_PEERS = 1024;
+
 function peerOf(value: string | string[] | undefined): ConnectionInfo['peer'] | undefined {
   if (typeof value !== 'string') return undefined;
+  const hit = peers.get(value);
+  if (hit) return hit;
   try {
     const p = JSON.parse(Buffer.from(value, 'base64').toString('utf8')) as Record<string, unknown>;
-    const labels = (p['labels'] ?? {}) as Record<string, string>;
-    return { workload: String(p['workload'] ?? ''), namespace: String(p['namespace'] ?? ''), labels };
+    const labels = Object.freeze({ ...((p['labels'] ?? {}) as Record<string, string>) });
+    const peer = Object.freeze({ workload: String(p['workload'] ?? ''), namespace: String(p['namespace'] ?? ''), labels });
+    // Values come from peers: a flood of distinct ones must not grow memory forever.
+    if (peers.size >= MAX_PEERS) peers.clear();
+    peers.set(value, peer);
+    return peer;
   } catch {
     return undefined;
   }
