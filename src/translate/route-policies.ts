@@ -26,6 +26,11 @@ export function translateRetries(retries: HTTPRetry | undefined, mesh: MeshSetti
   const perTry = istioDuration(base?.perTryTimeout);
   if (perTry) out['per_try_timeout'] = perTry;
   if (codes.length > 0) out['retriable_status_codes'] = codes;
+  // Istio's fixed update_frequency: the first two tries use the normal priority load, later ones
+  // leave out the priorities (localities, under failover) already tried.
+  if (retries?.retryRemoteLocalities) {
+    out['retry_priority'] = { name: 'envoy.retry_priorities.previous_priorities', typed_config: { '@type': TypeUrl.PreviousPrioritiesConfig, update_frequency: 2 } };
+  }
   return out;
 }
 

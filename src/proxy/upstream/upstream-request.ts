@@ -5,6 +5,7 @@ import type { ResourceManager } from '../cluster/circuit-breaker.ts';
 import type { Cluster } from '../cluster/cluster.ts';
 import type { Endpoint } from '../cluster/endpoint.ts';
 import type { OutlierOutcome } from '../cluster/outlier/outlier-detector.ts';
+import type { LbContext } from '../cluster/lb/load-balancer.ts';
 import type { AttemptOutcome, ResetReason, RetryState } from '../http/retry/retry-policy.ts';
 import type { ForwardRequest, ResponseWriter, Timers } from '../http/router.ts';
 import type { HeaderMap } from '../http/stream.ts';
@@ -53,7 +54,7 @@ export class UpstreamRequest {
   readonly #random: () => number;
   readonly #head: UpstreamHead;
   #body: ReplayableBody | null = null;
-  #ctx: { hash: number | null; attempted?: Set<string>; maxSelectionAttempts?: number } = { hash: null };
+  #ctx: { hash: number | null; attempted?: Set<string>; maxSelectionAttempts?: number; excludedPriorities?: ReadonlySet<number> | undefined } = { hash: null };
   #setCookie: string | null = null;
   #attempt: Attempt | null = null;
   #exchange: UpstreamExchange | null = null;
@@ -110,6 +111,12 @@ export class UpstreamRequest {
     if (this.#done()) this.#exchange?.abort('downstream reset');
   }
 
+  /** The pick context with the priorities a retry leaves out (previous_priorities), if any. */
+  #withRetryPriority(): LbContext {
+    if (this.#retry) this.#ctx.excludedPriorities = this.#retry.excludedPriorities();
+    return this.#ctx;
+  }
+
   #send(): void {
     const req = this.#req;
     const cluster = this.#cluster;
@@ -117,13 +124,13 @@ export class UpstreamRequest {
     const e: Endpoint | undefined =
       original && req.originalDst
         ? { key: `${req.originalDst.address}:${req.originalDst.port}`, address: req.originalDst.address, port: req.originalDst.port, mesh: false, targetPort: req.originalDst.port, weight: 1, healthy: true, priority: 0, locality: '', active: 0 }
-        : cluster.pick(this.#ctx);
+        : cluster.pick(this.#withRetryPriority());
     if (!e) {
       if (this.#done()) this.#out.reply(LocalReplies.noHealthyUpstream);
       return;
     }
     this.#attempts++;
-    this.#retry?.recordHost(e.key);
+    this.#retry?.recordHost(e.key, e.priority);
     this.#ctx.attempted?.add(e.key);
     if (!original) cluster.requestStarted(e);
     req.info.upstreamHost = e.key;

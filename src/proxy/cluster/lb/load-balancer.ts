@@ -38,6 +38,8 @@ export interface LbContext {
   readonly attempted?: ReadonlySet<string>;
   /** How many picks may be rejected by `attempted` before the last one is taken (Istio sets 5). */
   readonly maxSelectionAttempts?: number;
+  /** Priorities a retry leaves out (the `previous_priorities` retry priority); absent for first tries. */
+  readonly excludedPriorities?: ReadonlySet<number> | undefined;
   /** PASSTHROUGH / ORIGINAL_DST: where the downstream connection was going. */
   readonly originalDestination?: { readonly address: string; readonly port: number };
 }

@@ -1,11 +1,12 @@
 // The frame every EDS-driven policy runs in, as Envoy's LoadBalancerBase: hosts grouped by priority,
 // priority chosen by health (overprovisioning 1.4), panic when too few are healthy, locality-weighted
-// choice within a priority, slow start, and the retry host predicate (`previous_hosts`).
+// choice within a priority, slow start, the retry host predicate (`previous_hosts`) and the retry
+// priority (`previous_priorities`: a retry's load without the priorities already tried).
 import { EdfScheduler } from './edf-scheduler.ts';
 import { mix32 } from './hash.ts';
 import type { HostSource, SourceFactory } from './host-source.ts';
 import type { LbContext, LbDeps, LbHost, LoadBalancer, LbStats } from './load-balancer.ts';
-import { choosePriority, computePriorityLoad, type PriorityLoad } from './priority-load.ts';
+import { choosePriority, computePriorityLoad, loadExcluding, type PriorityLoad } from './priority-load.ts';
 import { type SlowStartConfig, slowStartFactor } from './slow-start.ts';
 
 export interface PriorityLbOptions {
@@ -82,9 +83,11 @@ export class PriorityLoadBalancer<H extends LbHost> implements LoadBalancer<H> {
     const attempted = context?.attempted;
     const tries = attempted && attempted.size > 0 ? Math.max(1, context?.maxSelectionAttempts ?? 5) : 1;
     const hash = context?.hash === undefined || context.hash === null ? null : mix32(context.hash);
+    const excluded = context?.excludedPriorities;
+    const load = excluded && excluded.size > 0 ? (loadExcluding(this.#counts(), excluded) ?? this.#load.load) : this.#load.load;
     let last: H | null = null;
     for (let attempt = 0; attempt < tries; attempt++) {
-      const h = this.#pickOnce(hash, attempt);
+      const h = this.#pickOnce(hash, attempt, load);
       if (!h) break;
       last = h;
       if (!attempted?.has(h.key)) return h;
@@ -93,8 +96,12 @@ export class PriorityLoadBalancer<H extends LbHost> implements LoadBalancer<H> {
     return last;
   }
 
-  #pickOnce(hash: number | null, attempt: number): H | null {
-    const { load, panic } = this.#load;
+  #counts() {
+    return this.#priorities.map((p) => ({ total: p.hosts.length, healthy: p.healthy.length }));
+  }
+
+  #pickOnce(hash: number | null, attempt: number, load: readonly number[]): H | null {
+    const { panic } = this.#load;
     // Hash policies choose the priority from the hash too, so a key stays put while health holds.
     const draw = this.#factory.hashBased && hash !== null ? hash % 100 : Math.floor(this.#deps.random() * 100);
     const p = choosePriority(load, draw);
@@ -177,10 +184,7 @@ export class PriorityLoadBalancer<H extends LbHost> implements LoadBalancer<H> {
       for (const loc of prio.localities.values()) if (loc.weight < 0) loc.weight = loc.hosts.reduce((a, h) => a + h.weight, 0);
     }
     this.#priorities = byPriority;
-    this.#load = computePriorityLoad(
-      byPriority.map((p) => ({ total: p.hosts.length, healthy: p.healthy.length })),
-      this.#options.panicThreshold,
-    );
+    this.#load = computePriorityLoad(this.#counts(), this.#options.panicThreshold);
   }
 }
 

@@ -82,3 +82,25 @@ export function choosePriority(load: readonly number[], draw: number): number {
   }
   return -1;
 }
+
+/**
+ * The load with some priorities left out, as Envoy's previous_priorities plugin: their health counts
+ * as 0 and the rest is spread by health again (total capped at 100). Undefined when nothing is left,
+ * so the caller keeps the normal load.
+ */
+export function loadExcluding(counts: readonly PriorityCounts[], excluded: ReadonlySet<number>): number[] | undefined {
+  const health = counts.map((c, i) => (excluded.has(i) ? 0 : priorityHealth(c)));
+  const total = Math.min(100, health.reduce((a, b) => a + b, 0));
+  if (total === 0) return undefined;
+  const load = new Array<number>(counts.length).fill(0);
+  let remaining = 100;
+  // Envoy loops until the rounding rest is placed too, which lands it on the first available priority.
+  for (let guard = 0; remaining > 0 && guard < 100; guard++) {
+    for (let i = 0; i < health.length && remaining > 0; i++) {
+      const delta = Math.min(remaining, Math.floor((health[i]! * 100) / total));
+      load[i]! += delta;
+      remaining -= delta;
+    }
+  }
+  return load;
+}

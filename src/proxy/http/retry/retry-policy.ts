@@ -1,6 +1,7 @@
 // Envoy's RetryPolicy compiled once per route; a RetryState per request counts attempts, decides
 // whether an outcome is retried (Envoy's wouldRetryFromHeaders / wouldRetryFromReset), computes the
-// jittered exponential back-off from an injected draw, and tracks hosts for previous_hosts.
+// jittered exponential back-off from an injected draw, and tracks hosts for previous_hosts and their
+// priorities for previous_priorities (Istio's retryRemoteLocalities).
 import { durationMs } from '../../../xds/duration.ts';
 import type { EnvoyRetryPolicy } from '../route/envoy-types.ts';
 import { RouteConfigError } from '../route/errors.ts';
@@ -31,6 +32,7 @@ export type RetryDecision = 'retry' | 'not-retriable' | 'exhausted' | 'body-too-
 
 export const DEFAULT_BASE_INTERVAL_MS = 25;
 const previousHostsPredicate = 'envoy.retry_host_predicates.previous_hosts';
+const previousPriorities = 'envoy.retry_priorities.previous_priorities';
 
 export class RetryPolicy {
   readonly retryOn: number;
@@ -42,6 +44,8 @@ export class RetryPolicy {
   readonly retriableStatusCodes: ReadonlySet<number>;
   readonly rejectPreviousHosts: boolean;
   readonly hostSelectionMaxAttempts: number;
+  /** previous_priorities' update_frequency; 0 without a retry priority. */
+  readonly priorityUpdateFrequency: number;
   readonly #retriableHeaders: readonly HeaderPredicate[];
   readonly #requestHeaders: readonly HeaderPredicate[];
 
@@ -65,6 +69,7 @@ export class RetryPolicy {
     });
     this.rejectPreviousHosts = predicates.length > 0;
     this.hostSelectionMaxAttempts = Math.max(1, Number(p.host_selection_retry_max_attempts ?? 1));
+    this.priorityUpdateFrequency = compileRetryPriority(p.retry_priority, `${path}.retry_priority`);
     this.#retriableHeaders = compileHeaderMatchers(p.retriable_headers, `${path}.retriable_headers`);
     this.#requestHeaders = compileHeaderMatchers(p.retriable_request_headers, `${path}.retriable_request_headers`);
   }
@@ -118,6 +123,9 @@ export class RetryState {
   #retries = 0;
   #bodyLost = false;
   readonly #hosts = new Set<string>();
+  /** Priority of each attempt, in order (previous_priorities). */
+  readonly #priorities: number[] = [];
+  #excluded: ReadonlySet<number> | undefined;
 
   constructor(policy: RetryPolicy, enabled: boolean) {
     this.policy = policy;
@@ -148,9 +156,23 @@ export class RetryState {
     return this.policy.backoffMs(this.#retries, draw);
   }
 
-  /** Records the host an attempt went to (for previous_hosts). */
-  recordHost(host: string): void {
+  /** Records the host an attempt went to (previous_hosts) and its priority (previous_priorities). */
+  recordHost(host: string, priority = 0): void {
     this.#hosts.add(host);
+    if (this.policy.priorityUpdateFrequency > 0) this.#priorities.push(priority);
+  }
+
+  /**
+   * The priorities the next pick leaves out (previous_priorities), as Envoy's plugin: nothing before
+   * `update_frequency` attempts; at each multiple of it, every priority tried so far; in between, the
+   * last such set. The load balancer falls back to the normal load when every priority is excluded.
+   */
+  excludedPriorities(): ReadonlySet<number> | undefined {
+    const every = this.policy.priorityUpdateFrequency;
+    const n = this.#priorities.length;
+    if (every === 0 || n < every) return undefined;
+    if (n % every === 0) this.#excluded = new Set(this.#priorities);
+    return this.#excluded;
   }
 
   /**
@@ -161,4 +183,13 @@ export class RetryState {
     if (!this.policy.rejectPreviousHosts || selectionTry >= this.policy.hostSelectionMaxAttempts) return false;
     return this.#hosts.has(host);
   }
+}
+
+/** retry_priority → previous_priorities' update_frequency (0 when absent); anything else is refused. */
+function compileRetryPriority(rp: EnvoyRetryPolicy['retry_priority'], path: string): number {
+  if (!rp) return 0;
+  if (rp.name !== previousPriorities) throw new RouteConfigError(`${path}.name`, `unsupported retry priority ${String(rp.name)}`);
+  const frequency = Number(rp.typed_config?.['update_frequency'] ?? 0);
+  if (!Number.isInteger(frequency) || frequency <= 0) throw new RouteConfigError(`${path}.typed_config.update_frequency`, 'must be an integer above 0');
+  return frequency;
 }
