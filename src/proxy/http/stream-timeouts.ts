@@ -1,0 +1,101 @@
+// The connection manager's per-stream timers, as Envoy's: `stream_idle_timeout` (5 min by default; Istio
+// leaves Envoy's default on sidecars and gateways) and `max_stream_duration` (HCM
+// common_http_protocol_options, overridden by the route's max_stream_duration). On the injected clock.
+import type { LocalReply } from './filter.ts';
+import type { Timers } from './router.ts';
+import { durationMs, type XdsDuration } from '../../xds/duration.ts';
+
+/** Envoy's default stream_idle_timeout. */
+export const DEFAULT_STREAM_IDLE_TIMEOUT_MS = 300_000;
+
+export interface StreamTimeoutConfig {
+  /** 0 disables. */
+  readonly idleMs: number;
+  /** 0 means no limit. */
+  readonly maxDurationMs: number;
+}
+
+/** The two HCM fields; an absent stream_idle_timeout is Envoy's 5 min, an explicit 0 disables it. */
+export function compileStreamTimeouts(hcm: { stream_idle_timeout?: XdsDuration; common_http_protocol_options?: { max_stream_duration?: XdsDuration } }): StreamTimeoutConfig {
+  return {
+    idleMs: hcm.stream_idle_timeout === undefined ? DEFAULT_STREAM_IDLE_TIMEOUT_MS : durationMs(hcm.stream_idle_timeout),
+    maxDurationMs: durationMs(hcm.common_http_protocol_options?.max_stream_duration),
+  };
+}
+
+/**
+ * Envoy's maybeRequestTimeoutCode: 504 once the whole request has arrived (the wait is the upstream's),
+ * 408 while the client is still sending.
+ */
+export function timeoutReply(kind: 'idle' | 'duration', requestComplete: boolean): LocalReply {
+  const status = requestComplete ? 504 : 408;
+  return kind === 'idle'
+    ? { status, flag: 'SI', details: 'stream_idle_timeout', body: 'stream timeout' }
+    : { status, flag: 'UMSDR', details: 'max_duration_timeout', body: 'downstream duration timeout' };
+}
+
+/** What the timers need of a stream: its progress (byte counters), whether a head left, how to end it. */
+export interface TimedStream {
+  /** Bytes read and written so far on the stream's transport (any change is activity). */
+  progress(): number;
+  requestComplete(): boolean;
+  /** A local reply when no head has left yet, else a reset; either way the upstream is cancelled. */
+  expire(reply: LocalReply): void;
+}
+
+export class StreamTimeouts {
+  readonly #stream: TimedStream;
+  readonly #timers: Timers;
+  readonly #idleMs: number;
+  #idle: unknown;
+  #duration: unknown;
+  #seen = -1;
+  #done = false;
+
+  /** `routeMaxDurationMs`: the route's max_stream_duration, which replaces the HCM's when set. */
+  constructor(stream: TimedStream, config: StreamTimeoutConfig, timers: Timers, routeMaxDurationMs?: number) {
+    this.#stream = stream;
+    this.#timers = timers;
+    this.#idleMs = config.idleMs;
+    const max = routeMaxDurationMs ?? config.maxDurationMs;
+    if (max > 0) this.#duration = timers.set(this.#onDuration, max);
+    if (this.#idleMs > 0) {
+      this.#seen = stream.progress();
+      this.#idle = timers.set(this.#onIdle, this.#idleMs);
+    }
+  }
+
+  /** The stream ended (finished or reset): no timer may fire on it any more. */
+  clear(): void {
+    this.#done = true;
+    if (this.#idle !== undefined) this.#timers.clear(this.#idle);
+    if (this.#duration !== undefined) this.#timers.clear(this.#duration);
+    this.#idle = this.#duration = undefined;
+  }
+
+  // Activity is read from the transport's byte counters when the timer fires, so the hot path pays
+  // nothing per chunk: a stream that moved re-arms for another full period (an idle stream is caught
+  // between one and two periods after its last byte, where Envoy takes exactly one).
+  #onIdle = (): void => {
+    this.#idle = undefined;
+    if (this.#done) return;
+    const now = this.#stream.progress();
+    if (now !== this.#seen) {
+      this.#seen = now;
+      this.#idle = this.#timers.set(this.#onIdle, this.#idleMs);
+      return;
+    }
+    this.#expire('idle');
+  };
+
+  #onDuration = (): void => {
+    this.#duration = undefined;
+    if (!this.#done) this.#expire('duration');
+  };
+
+  #expire(kind: 'idle' | 'duration'): void {
+    const reply = timeoutReply(kind, this.#stream.requestComplete());
+    this.clear();
+    this.#stream.expire(reply);
+  }
+}
