@@ -107,9 +107,12 @@ export function compilePathNormalizer(mode: PathNormalizationMode): PathNormaliz
     if (!path.startsWith('/') && !path.startsWith('\\')) {
       return { ok: false, status: 400, code: 'PATH_INVALID', details: 'path_not_absolute' };
     }
-    if (decodeSlashes) path = decodeSelected(path, isSlashEscape);
-    path = decodeSelected(path, isUnreserved).replaceAll('\\', '/');
-    path = removeDotSegments(path);
+    // Most paths hold no escape, backslash or dot segment: for them the steps below are the identity.
+    if (path.includes('%') || path.includes('\\') || path.includes('/.')) {
+      if (decodeSlashes) path = decodeSelected(path, isSlashEscape);
+      path = decodeSelected(path, isUnreserved).replaceAll('\\', '/');
+      path = removeDotSegments(path);
+    }
     if (merge) path = path.replace(/\/{2,}/g, '/');
     return { ok: true, path, query };
   };
