@@ -72,7 +72,7 @@ function hasBody(req: DownstreamReq): boolean {
 }
 
 export function newStreamInfo(now: number): StreamInfo {
-  return { startTime: now, responseFlags: new Set(), dynamicMetadata: new Map() };
+  return { startTime: now, responseFlags: new Set(), dynamicMetadata: new Map(), telemetry: undefined };
 }
 
 const settled: Promise<void> = Promise.resolve();

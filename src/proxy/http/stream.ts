@@ -46,4 +46,6 @@ export interface StreamInfo {
   responseCodeDetails?: string;
   /** Filters publish facts for later filters and telemetry (`jwt_authn` payloads, RBAC shadow results). */
   dynamicMetadata: Map<string, Record<string, unknown>>;
+  /** The telemetry filter's per-stream state (trace, peer, response head): a slot, not a WeakMap entry per request. */
+  telemetry?: unknown;
 }

@@ -3,7 +3,13 @@
 
 export type Random = () => number;
 
-const hex8 = (random: Random): string => ((random() * 0x1_0000_0000) >>> 0).toString(16).padStart(8, '0');
+const HEX_BYTE: readonly string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
+/** 32 random bits as 8 hex digits, by byte lookup (no number-to-string conversion per id). */
+const hex8 = (random: Random): string => {
+  const n = (random() * 0x1_0000_0000) >>> 0;
+  return (HEX_BYTE[n >>> 24] as string) + (HEX_BYTE[(n >>> 16) & 0xff] as string) + (HEX_BYTE[(n >>> 8) & 0xff] as string) + (HEX_BYTE[n & 0xff] as string);
+};
 
 const ZERO_TRACE = '0'.repeat(32);
 const ZERO_SPAN = '0'.repeat(16);

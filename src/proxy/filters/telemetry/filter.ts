@@ -15,6 +15,8 @@ export const PEER_RESPONSE_HEADER = 'x-outrigger-peer';
 
 /** Per-stream facts kept between hooks (only allocated when tracing, logging or exchange needs them). */
 interface StreamState {
+  /** The filter that made it (a stream passes one telemetry filter; the check keeps that an assumption no more). */
+  owner: TelemetryFilter;
   trace: TraceState | undefined;
   destination: WorkloadLabels | undefined;
   response: ResponseHead | undefined;
@@ -32,7 +34,6 @@ export interface TelemetryParts {
 
 export class TelemetryFilter implements HttpFilter {
   #p: TelemetryParts;
-  #state = new WeakMap<StreamInfo, StreamState>();
   #selfHeader: string;
   #outbound: boolean;
   /** Whether any hook keeps per-stream state (tracing, access log, or the source side of the exchange). */
@@ -47,12 +48,16 @@ export class TelemetryFilter implements HttpFilter {
   }
 
   #stateOf(info: StreamInfo): StreamState {
-    let s = this.#state.get(info);
-    if (!s) {
-      s = { trace: undefined, destination: undefined, response: undefined };
-      this.#state.set(info, s);
-    }
-    return s;
+    const s = this.#existing(info);
+    if (s) return s;
+    const made: StreamState = { owner: this, trace: undefined, destination: undefined, response: undefined };
+    info.telemetry = made;
+    return made;
+  }
+
+  #existing(info: StreamInfo): StreamState | undefined {
+    const s = info.telemetry as StreamState | undefined;
+    return s?.owner === this ? s : undefined;
   }
 
   onRequest(ctx: RequestContext): FilterVerdict {
@@ -75,7 +80,7 @@ export class TelemetryFilter implements HttpFilter {
 
   onDone(ctx: RequestContext, outcome: StreamOutcome): void {
     const info = ctx.info;
-    const state = this.#stateful ? this.#state.get(info) : undefined;
+    const state = this.#stateful ? this.#existing(info) : undefined;
     const flags = flagsText(info.responseFlags, outcome);
     const req = ctx.request;
     if (this.#p.edges) {
