@@ -120,7 +120,10 @@ export class AdsServer {
   }
 
   #resourcesFor(conn: AdsConnection, version: string): ProxyResources {
-    const key = `${version}|${[...conn.subscriptions()].map(([t, n]) => `${t}=${n.join(',')}`).join(';')}`;
+    // An Envoy proxy's resources depend on the snapshot only (its subscriptions select from them), so a
+    // new subscription or a changed name list does not translate again; proxyless clients' resources
+    // are built from the listener names they ask for.
+    const key = conn.node.generator === 'grpc' ? `${version}|${[...conn.subscriptions()].map(([t, n]) => `${t}=${n.join(',')}`).join(';')}` : version;
     const cached = this.#generated.get(conn);
     if (cached?.key === key) return cached.resources;
     let resources: ProxyResources;
