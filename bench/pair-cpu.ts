@@ -9,7 +9,15 @@ import { runWrk } from './closed-loop.ts';
 import { originHost, originPorts } from './mesh-yaml.ts';
 import { startNginx } from './nginx-origin.ts';
 import { startOutriggerPair } from './outrigger-pair.ts';
+import { readFileSync } from 'node:fs';
 import { cpuWindow } from './proc-stat.ts';
+
+/** User and system CPU of one process in µs (utime, stime at 100 ticks per second). */
+function userSys(pid: number): [number, number] {
+  const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  return [Number(f[11]) * 10_000, Number(f[12]) * 10_000];
+}
 
 const arg = (name: string, fallback: number) => (process.argv.includes(name) ? Number(process.argv[process.argv.indexOf(name) + 1]) : fallback);
 const runs = arg('--runs', 4);
@@ -27,11 +35,16 @@ try {
   for (let i = 0; i < runs; i++) {
     const client = cpuWindow([pair.clientPid]);
     const server = cpuWindow([pair.serverPid]);
+    const [cu0, cs0] = userSys(pair.clientPid);
+    const [su0, ss0] = userSys(pair.serverPid);
     const r = await runWrk({ port: pair.outboundPort, host, seconds, connections });
+    const [cu1, cs1] = userSys(pair.clientPid);
+    const [su1, ss1] = userSys(pair.serverPid);
+    const n = Math.max(1, r.completed);
     const c = client() / Math.max(1, r.completed);
     const s = server() / Math.max(1, r.completed);
     perReq.push(c + s);
-    process.stdout.write(`run ${i + 1}: ${r.completed} req, ${r.rps.toFixed(0)} rps, ${r.errors} errors, pair ${(c + s).toFixed(1)} µs/req (client ${c.toFixed(1)}, server ${s.toFixed(1)})\n`);
+    process.stdout.write(`run ${i + 1}: ${r.completed} req, ${r.rps.toFixed(0)} rps, ${r.errors} errors, pair ${(c + s).toFixed(1)} µs/req (client ${c.toFixed(1)} = user ${((cu1 - cu0) / n).toFixed(0)} + sys ${((cs1 - cs0) / n).toFixed(0)}, server ${s.toFixed(1)} = user ${((su1 - su0) / n).toFixed(0)} + sys ${((ss1 - ss0) / n).toFixed(0)})\n`);
   }
 } finally {
   await pair.stop();

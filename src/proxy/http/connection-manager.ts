@@ -51,7 +51,13 @@ export function upstreamHeaderMap(req: DownstreamRequest): HeaderMap {
 }
 
 export function toUpstreamHeaders(req: DownstreamRequest): OutgoingHeaders {
-  return Object.fromEntries(upstreamHeaderMap(req));
+  return toObject(upstreamHeaderMap(req));
+}
+
+function toObject(m: HeaderMap): OutgoingHeaders {
+  const out: OutgoingHeaders = {};
+  for (const [k, v] of m) out[k] = v;
+  return out;
 }
 
 /** A downstream that may send trailers: HTTP/2 with a body, or an HTTP/1.1 chunked body. */
@@ -202,7 +208,7 @@ function proceed(rt: HcmRuntime, s: HttpStream, req: DownstreamReq, verdict: Fil
     path: request.query ? `${path}?${request.query}` : path || '/',
     authority,
     scheme: 'http',
-    headers: Object.fromEntries(mutable),
+    headers: toObject(mutable),
     ...(trailersIn ? { trailers: trailersIn } : {}),
   };
   const fwd = forward(

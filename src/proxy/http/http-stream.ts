@@ -140,7 +140,7 @@ export class HttpStream implements ResponseWriter {
       return;
     }
     this.#status = s;
-    const map: HeaderMap = new Map(Object.entries(headers));
+    const map = toMap(headers);
     this.route?.mutateResponseHeaders(map, this.choice);
     const ctx = this.ctx as RequestContext;
     for (const f of this.filters) f.filter.onResponse?.(ctx, { status: s, headers: map });
@@ -174,6 +174,13 @@ export class HttpStream implements ResponseWriter {
     if (this.h2) (this.res as Http2ServerResponse).stream.close(2);
     else (this.res as ServerResponse).destroy();
   }
+}
+
+/** Header object to map without the entries arrays `new Map(Object.entries(h))` makes. */
+function toMap(h: OutgoingHeaders): HeaderMap {
+  const m: HeaderMap = new Map();
+  for (const k in h) m.set(k, h[k] as string | string[]);
+  return m;
 }
 
 function hasKeys(o: object): boolean {
