@@ -48,7 +48,8 @@ export function buildProxyResources(
     r['@type'] = typeUrl;
     out.get(typeUrl)?.set(String(r[key]), r as TypedAny);
   };
-  const shared = scopeKey(snapshot, scope, memo.once('selected-label-keys', () => selectedLabelKeys(snapshot)));
+  // Without sharing, the key is never read: skip walking every DestinationRule and VirtualService for it.
+  const shared = memo === noMemo ? '' : scopeKey(snapshot, scope, memo.once('selected-label-keys', () => selectedLabelKeys(snapshot)));
   const outbound = memo.once(`clusters\0${shared}`, () => buildOutboundClusters(snapshot, scope, options));
   const fallback = memo.once('fallback-clusters', () => buildFallbackClusters(snapshot.mesh.connectTimeoutMs));
   for (const c of [...outbound.clusters, ...fallback]) put(TypeUrl.Cluster, 'name', c);

@@ -70,7 +70,11 @@ export type StructValue =
 /** JSON → `google.protobuf.Struct` (protobufjs has no JSON mapping for Struct). */
 export function toStruct(json: Record<string, unknown>): { fields: Record<string, StructValue> } {
   const fields: Record<string, StructValue> = {};
-  for (const [k, v] of Object.entries(json)) if (v !== undefined) fields[k] = toStructValue(v);
+  // Object.keys, not entries: this runs for every cluster's metadata, and entries allocates a pair per key.
+  for (const k of Object.keys(json)) {
+    const v = json[k];
+    if (v !== undefined) fields[k] = toStructValue(v);
+  }
   return { fields };
 }
 
