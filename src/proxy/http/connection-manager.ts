@@ -42,8 +42,10 @@ export { forwardableTrailers } from './http-stream.ts';
 /** The upstream request's headers as one map: hop-by-hop and mesh-internal fields dropped, proto and request id set. */
 export function upstreamHeaderMap(req: DownstreamRequest): HeaderMap {
   const out: HeaderMap = new Map();
-  // Mesh-internal headers end at this proxy; the upstream never sees them.
-  for (const [k, v] of req.headers) if (!hopByHop.has(k) && !k.startsWith('x-outrigger-')) out.set(k, v);
+  // Mesh-internal headers end at this proxy; the upstream never sees them. (forEach: no entry arrays.)
+  req.headers.forEach((v, k) => {
+    if (!hopByHop.has(k) && !k.startsWith('x-outrigger-')) out.set(k, v);
+  });
   if (req.headers.get('te') === 'trailers') out.set('te', 'trailers');
   out.set('x-forwarded-proto', req.scheme);
   if (!out.get('x-request-id')) out.set('x-request-id', randomUUID());
@@ -56,7 +58,9 @@ export function toUpstreamHeaders(req: DownstreamRequest): OutgoingHeaders {
 
 function toObject(m: HeaderMap): OutgoingHeaders {
   const out: OutgoingHeaders = {};
-  for (const [k, v] of m) out[k] = v;
+  m.forEach((v, k) => {
+    out[k] = v;
+  });
   return out;
 }
 

@@ -50,8 +50,12 @@ export class HeaderMutation {
   }
 
   apply(headers: HeaderMap): void {
-    for (const name of this.#remove) headers.delete(name);
-    for (const op of this.#ops) {
+    // Indexed loops: this runs on every request and response, most often with nothing to do.
+    const remove = this.#remove;
+    for (let i = 0; i < remove.length; i++) headers.delete(remove[i] as string);
+    const ops = this.#ops;
+    for (let i = 0; i < ops.length; i++) {
+      const op = ops[i] as HeaderOp;
       if (op.value === '' && !op.keepEmpty) continue;
       const existing = headers.get(op.name);
       switch (op.action) {

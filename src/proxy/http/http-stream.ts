@@ -31,7 +31,9 @@ export function forwardableTrailers(t: Record<string, string | string[] | undefi
 /** The head sent downstream: hop-by-hop fields dropped (HTTP/1.1 keeps `upgrade`), `connection: close` when draining. */
 function responseHeaders(h: HeaderMap, h2: boolean, draining: boolean): OutgoingHeaders {
   const out: OutgoingHeaders = {};
-  for (const [k, v] of h) if (!hopByHop.has(k) || (!h2 && k === 'upgrade')) out[k] = v;
+  h.forEach((v, k) => {
+    if (!hopByHop.has(k) || (!h2 && k === 'upgrade')) out[k] = v;
+  });
   if (draining && !h2) out['connection'] = 'close';
   return out;
 }
@@ -109,7 +111,8 @@ export class HttpStream implements ResponseWriter {
     if (ctx) {
       const outcome: StreamOutcome = { status: this.#status, requestBytes: this.requestBytes, responseBytes: this.#responseBytes, durationMs: this.#now() - this.info.startTime, downstreamReset: !res.writableFinished };
       if (this.#grpcStatus !== undefined) outcome.grpcStatus = this.#grpcStatus;
-      for (const f of this.filters) f.filter.onDone?.(ctx, outcome);
+      const filters = this.filters;
+      for (let i = 0; i < filters.length; i++) (filters[i] as ChainedFilter).filter.onDone?.(ctx, outcome);
     }
     if (this.#upstream && !res.writableFinished) this.#upstream.cancel();
   }
@@ -143,7 +146,8 @@ export class HttpStream implements ResponseWriter {
     const map = toMap(headers);
     this.route?.mutateResponseHeaders(map, this.choice);
     const ctx = this.ctx as RequestContext;
-    for (const f of this.filters) f.filter.onResponse?.(ctx, { status: s, headers: map });
+    const filters = this.filters;
+    for (let i = 0; i < filters.length; i++) (filters[i] as ChainedFilter).filter.onResponse?.(ctx, { status: s, headers: map });
     const gs = map.get('grpc-status');
     if (typeof gs === 'string') this.#grpcStatus = Number(gs);
     (res as ServerResponse).writeHead(s, responseHeaders(map, this.h2, this.draining));

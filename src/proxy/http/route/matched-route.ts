@@ -185,7 +185,7 @@ export class MatchedRoute implements RouteView {
       if (choice?.mutations) apply(choice.mutations, headers, request);
     } else {
       if (choice?.mutations) apply(choice.mutations, headers, request);
-      for (const m of list) apply(m, headers, request);
+      for (let i = 0; i < list.length; i++) apply(list[i] as CompiledHeaderMutations, headers, request);
     }
   }
 
