@@ -4,10 +4,13 @@
 export type Random = () => number;
 
 const HEX_BYTE: readonly string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+const HEX_NIBBLE: readonly string[] = Array.from({ length: 16 }, (_, i) => i.toString(16));
+
+const rand32 = (random: Random): number => (random() * 0x1_0000_0000) >>> 0;
 
 /** 32 random bits as 8 hex digits, by byte lookup (no number-to-string conversion per id). */
 const hex8 = (random: Random): string => {
-  const n = (random() * 0x1_0000_0000) >>> 0;
+  const n = rand32(random);
   return (HEX_BYTE[n >>> 24] as string) + (HEX_BYTE[(n >>> 16) & 0xff] as string) + (HEX_BYTE[(n >>> 8) & 0xff] as string) + (HEX_BYTE[n & 0xff] as string);
 };
 
@@ -26,9 +29,17 @@ export function newSpanId(random: Random): string {
   return id === ZERO_SPAN ? '0'.repeat(15) + '1' : id;
 }
 
-/** A version-4 UUID for x-request-id. */
+const hexByte = (b: number): string => HEX_BYTE[b & 0xff] as string;
+/** The low 12 bits as 3 hex digits. */
+const hex3 = (n: number): string => (hexByte(n >>> 8) as string).slice(1) + hexByte(n);
+
+/** A version-4 UUID for x-request-id: 128 random bits with the version and variant bits set. */
 export function newRequestId(random: Random): string {
-  const h = hex8(random) + hex8(random) + hex8(random) + hex8(random);
-  const variant = ((Number.parseInt(h[16] ?? '0', 16) & 0x3) | 0x8).toString(16);
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-${variant}${h.slice(17, 20)}-${h.slice(20, 32)}`;
+  // The same digits as formatting four hex8 draws and overwriting the version and variant positions.
+  const a = rand32(random);
+  const b = rand32(random);
+  const c = rand32(random);
+  const d = rand32(random);
+  const variant = HEX_NIBBLE[((c >>> 28) & 0x3) | 0x8] as string;
+  return `${hexByte(a >>> 24)}${hexByte(a >>> 16)}${hexByte(a >>> 8)}${hexByte(a)}-${hexByte(b >>> 24)}${hexByte(b >>> 16)}-4${hex3(b)}-${variant}${hex3(c >>> 16)}-${hexByte(c >>> 8)}${hexByte(c)}${hexByte(d >>> 24)}${hexByte(d >>> 16)}${hexByte(d >>> 8)}${hexByte(d)}`;
 }
