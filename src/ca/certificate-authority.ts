@@ -125,35 +125,14 @@ export class CertificateAuthority {
   async sign(csrPem: string, identity: WorkloadIdentity, ttlSeconds?: number): Promise<string[]> {
     const id = formatSpiffeId(this.trustDomain, identity);
     const csr = await checkCsr(csrPem, id);
-    const requested = ttlSeconds && ttlSeconds > 0 ? ttlSeconds : this.#defaultTtl;
-    const ttl = Math.min(requested, this.#maxTtl);
-    // X.509 times have second precision: round so the stated lifetime is exact.
-    const now = Math.floor(this.#now() / 1000) * 1000;
-    // Never outlive the signer: a leaf past its issuer's expiry fails verification anyway.
-    const notAfter = new Date(Math.min(now + ttl * 1000, this.#signer.cert.notAfter.getTime()));
-    const leaf = await x509.X509CertificateGenerator.create({
-      serialNumber: randomSerial(),
-      subject: '',
-      issuer: this.#signer.cert.subject,
-      notBefore: new Date(now - 60_000),
-      notAfter,
-      publicKey: csr.publicKey,
-      signingKey: this.#signer.key,
-      signingAlgorithm: signingAlgorithmFor(this.#signer.key),
-      extensions: [
-        new x509.BasicConstraintsExtension(false, undefined, true),
-        new x509.KeyUsagesExtension(
-          x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment,
-          true,
-        ),
-        new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]),
-        // Empty subject: the SAN carries the identity and must then be critical (RFC 5280 §4.2.1.6).
-        new x509.SubjectAlternativeNameExtension([{ type: 'url', value: id }], true),
-        await x509.AuthorityKeyIdentifierExtension.create(this.#signer.cert),
-      ],
+    const { leaf, notAfter } = await this.#issueLeaf(csr.publicKey, ttlSeconds, {
+      // digitalSignature | keyEncipherment, server and client: a workload is both ends of mesh mTLS.
+      clientAuth: true,
+      // Empty subject: the SAN carries the identity and must then be critical (RFC 5280 §4.2.1.6).
+      san: [{ type: 'url', value: id }],
     });
     this.#leafExpiry.set(id, notAfter);
-    return [`${leaf.toString('pem')}\n`, ...this.#signer.chain];
+    return [leaf, ...this.#signer.chain];
   }
 
   /**
@@ -164,27 +143,41 @@ export class CertificateAuthority {
   async issueServingCertificate(dnsNames: readonly string[], ttlSeconds?: number): Promise<{ certChain: string[]; keyPem: string }> {
     if (dnsNames.length === 0) throw new CaError('CA_BAD_CSR', 'a serving certificate needs at least one DNS name');
     const keys = await generateP256();
-    const ttl = Math.min(ttlSeconds && ttlSeconds > 0 ? ttlSeconds : this.#defaultTtl, this.#maxTtl);
+    const { leaf } = await this.#issueLeaf(keys.publicKey, ttlSeconds, { clientAuth: false, san: dnsNames.map((value) => ({ type: 'dns' as const, value })) });
+    return { certChain: [leaf, ...this.#signer.chain], keyPem: await exportPrivateKeyPem(keys.privateKey) };
+  }
+
+  /** One leaf signed by this CA: TTL capped by the CA's maximum and never past the signer's own expiry. */
+  async #issueLeaf(
+    publicKey: CryptoKey | x509.PublicKey,
+    ttlSeconds: number | undefined,
+    use: { clientAuth: boolean; san: { type: 'url' | 'dns'; value: string }[] },
+  ): Promise<{ leaf: string; notAfter: Date }> {
+    const requested = ttlSeconds && ttlSeconds > 0 ? ttlSeconds : this.#defaultTtl;
+    const ttl = Math.min(requested, this.#maxTtl);
+    // X.509 times have second precision: round so the stated lifetime is exact.
     const now = Math.floor(this.#now() / 1000) * 1000;
+    // Never outlive the signer: a leaf past its issuer's expiry fails verification anyway.
     const notAfter = new Date(Math.min(now + ttl * 1000, this.#signer.cert.notAfter.getTime()));
+    const usages = use.clientAuth ? [x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth] : [x509.ExtendedKeyUsage.serverAuth];
     const leaf = await x509.X509CertificateGenerator.create({
       serialNumber: randomSerial(),
       subject: '',
       issuer: this.#signer.cert.subject,
       notBefore: new Date(now - 60_000),
       notAfter,
-      publicKey: keys.publicKey,
+      publicKey,
       signingKey: this.#signer.key,
       signingAlgorithm: signingAlgorithmFor(this.#signer.key),
       extensions: [
         new x509.BasicConstraintsExtension(false, undefined, true),
         new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
-        new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
-        new x509.SubjectAlternativeNameExtension(dnsNames.map((value) => ({ type: 'dns' as const, value })), true),
+        new x509.ExtendedKeyUsageExtension(usages),
+        new x509.SubjectAlternativeNameExtension(use.san, true),
         await x509.AuthorityKeyIdentifierExtension.create(this.#signer.cert),
       ],
     });
-    return { certChain: [`${leaf.toString('pem')}\n`, ...this.#signer.chain], keyPem: await exportPrivateKeyPem(keys.privateKey) };
+    return { leaf: `${leaf.toString('pem')}\n`, notAfter };
   }
 
   /** Adds a root to the trust bundle (first step of a root rotation, or a federated root). */
