@@ -189,8 +189,7 @@ export class ControlPlane {
     this.#versionAt.clear();
     this.#versionAt.set(version, this.#clock.now());
     const started = performance.now();
-    this.ads.pushAll();
-    this.metrics.pushTime.observe((performance.now() - started) / 1000);
+    this.ads.pushAll(() => this.metrics.pushTime.observe((performance.now() - started) / 1000));
   }
 
   /**
@@ -203,6 +202,7 @@ export class ControlPlane {
     const until = this.#clock.now() + timeoutMs;
     const synced = () =>
       !this.#debouncer.pending &&
+      !this.ads.pushing &&
       this.ads.connections.every((c) => c.node.generator === 'grpc' || [...c.subscriptions().keys()].every((t) => c.status(t) !== 'STALE'));
     while (!synced()) {
       if (this.#clock.now() > until) return false;

@@ -36,6 +36,8 @@ export interface AdsServerOptions {
   version: () => string;
   clock?: Clock;
   onEvent?: (event: AdsServerEvent) => void;
+  /** Connections pushed per turn of the event loop in `pushAll` (default 32). */
+  pushBatch?: number;
 }
 
 type AdsCall = grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>;
@@ -65,6 +67,8 @@ export class AdsServer {
   #pushing = new Set<AdsConnection>();
   #calls = new Set<AdsCall>();
   #seq = 0;
+  #round = 0;
+  #roundActive = false;
 
   constructor(opts: AdsServerOptions) {
     this.#opts = opts;
@@ -80,9 +84,35 @@ export class AdsServer {
     return [...this.#connections];
   }
 
-  /** Recomputes every connection's resources and pushes the types that changed. */
-  pushAll(): void {
-    for (const conn of this.#connections) this.push(conn);
+  /**
+   * Recomputes every connection's resources and pushes the types that changed, `pushBatch` connections
+   * per turn of the event loop: the first responses go on the wire (and proxies start applying them)
+   * while later ones are still being built, instead of every proxy waiting for the whole round. A newer
+   * round supersedes an unfinished one (it covers every connection). `onDone` runs when the round ends.
+   */
+  pushAll(onDone?: () => void): void {
+    const round = ++this.#round;
+    const pending = [...this.#connections];
+    const batch = this.#opts.pushBatch ?? 32;
+    let next = 0;
+    const step = () => {
+      if (round !== this.#round) return;
+      const end = Math.min(pending.length, next + batch);
+      for (; next < end; next++) this.push(pending[next] as AdsConnection);
+      if (next < pending.length) {
+        setImmediate(step);
+        return;
+      }
+      this.#roundActive = false;
+      onDone?.();
+    };
+    this.#roundActive = true;
+    step();
+  }
+
+  /** Whether a push round is still working through the connections. */
+  get pushing(): boolean {
+    return this.#roundActive;
   }
 
   /** Recomputes one connection's resources and pushes the types that changed (`force`: send anyway). */
