@@ -23,6 +23,8 @@ export function header(h: HeaderMap, name: string): string | undefined {
   return typeof v === 'string' ? v : v?.[0];
 }
 
+const noHeaders: HeaderMap = new Map();
+
 export class Tracer {
   #sampler: Sampler;
   #random: Random;
@@ -31,6 +33,12 @@ export class Tracer {
   #static: Record<string, AttributeValue>;
   #headerTags: readonly { tag: string; header: string; fallback: string | undefined }[];
   #maxPath: number;
+  /** The headers `start` works on; the accessors below read it, made once instead of two closures per request. */
+  #headers: HeaderMap = noHeaders;
+  readonly #get = (name: string): string | undefined => header(this.#headers, name);
+  readonly #set = (name: string, value: string): void => {
+    this.#headers.set(name, value);
+  };
 
   constructor(config: TracingConfig, kind: SpanKind, self: WorkloadLabels, random: Random, env: Readonly<Record<string, string | undefined>>, exporter: SpanExporter | undefined) {
     this.#sampler = new Sampler(config.sampling, config.rules ?? [], random);
@@ -59,13 +67,15 @@ export class Tracer {
   start(request: DownstreamRequest, startMs: number): TraceState {
     const h = request.headers;
     if (!h.has('x-request-id')) h.set('x-request-id', newRequestId(this.#random));
-    const incoming = extractTraceContext((n) => header(h, n));
+    this.#headers = h;
+    const incoming = extractTraceContext(this.#get);
     const url = this.#sampler.hasRules ? requestUrl(request) : '';
     const sampled = this.#sampler.decide(incoming.sampled, url);
     const traceId = incoming.context?.traceId ?? newTraceId(this.#random);
     const spanId = newSpanId(this.#random);
     const parentSpanId = incoming.context?.spanId;
-    injectTraceContext((n, v) => h.set(n, v), traceId, spanId, parentSpanId, sampled, incoming.context);
+    injectTraceContext(this.#set, traceId, spanId, parentSpanId, sampled, incoming.context);
+    this.#headers = noHeaders;
     return { traceId, spanId, parentSpanId, sampled, startMs };
   }
 
