@@ -39,21 +39,25 @@ export interface HcmRuntime {
 
 export { forwardableTrailers } from './http-stream.ts';
 
-/** The upstream request's headers as one map: hop-by-hop and mesh-internal fields dropped, proto and request id set. */
-export function upstreamHeaderMap(req: DownstreamRequest): HeaderMap {
-  const out: HeaderMap = new Map();
+/** The upstream request's headers: hop-by-hop and mesh-internal fields dropped, proto and request id set. */
+export function toUpstreamHeaders(req: DownstreamRequest): OutgoingHeaders {
+  const out: OutgoingHeaders = {};
   // Mesh-internal headers end at this proxy; the upstream never sees them. (forEach: no entry arrays.)
   req.headers.forEach((v, k) => {
-    if (!hopByHop.has(k) && !k.startsWith('x-outrigger-')) out.set(k, v);
+    if (!hopByHop.has(k) && !k.startsWith('x-outrigger-')) out[k] = v;
   });
-  if (req.headers.get('te') === 'trailers') out.set('te', 'trailers');
-  out.set('x-forwarded-proto', req.scheme);
-  if (!out.get('x-request-id')) out.set('x-request-id', randomUUID());
+  if (req.headers.get('te') === 'trailers') out['te'] = 'trailers';
+  out['x-forwarded-proto'] = req.scheme;
+  if (!out['x-request-id']) out['x-request-id'] = randomUUID();
   return out;
 }
 
-export function toUpstreamHeaders(req: DownstreamRequest): OutgoingHeaders {
-  return toObject(upstreamHeaderMap(req));
+/** The same as a map, for header mutations. */
+export function upstreamHeaderMap(req: DownstreamRequest): HeaderMap {
+  const h = toUpstreamHeaders(req);
+  const m: HeaderMap = new Map();
+  for (const k in h) m.set(k, h[k] as string | string[]);
+  return m;
 }
 
 function toObject(m: HeaderMap): OutgoingHeaders {
@@ -195,8 +199,12 @@ function proceed(rt: HcmRuntime, s: HttpStream, req: DownstreamReq, verdict: Fil
   s.choice = choice;
   const path = route.rewritePath(request.path);
   const authority = route.rewriteAuthority(request, choice);
-  const mutable = upstreamHeaderMap(request);
-  route.mutateRequestHeaders(mutable, choice);
+  let upstreamHeaders: OutgoingHeaders;
+  if (route.mutatesRequestHeaders(choice)) {
+    const mutable = upstreamHeaderMap(request);
+    route.mutateRequestHeaders(mutable, choice);
+    upstreamHeaders = toObject(mutable);
+  } else upstreamHeaders = toUpstreamHeaders(request);
   const grpcHeaderMs = route.grpcTimeoutHeaderMaxMs !== undefined ? grpcTimeoutMs(request.headers.get('grpc-timeout')) : undefined;
   let timeoutMs = route.timeoutMs;
   if (grpcHeaderMs !== undefined) {
@@ -212,7 +220,7 @@ function proceed(rt: HcmRuntime, s: HttpStream, req: DownstreamReq, verdict: Fil
     path: request.query ? `${path}?${request.query}` : path || '/',
     authority,
     scheme: 'http',
-    headers: toObject(mutable),
+    headers: upstreamHeaders,
     ...(trailersIn ? { trailers: trailersIn } : {}),
   };
   const fwd = forward(

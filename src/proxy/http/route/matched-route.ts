@@ -76,6 +76,8 @@ export class MatchedRoute implements RouteView {
   /** Request mutations in application order (most specific first unless most_specific_header_mutations_wins). */
   readonly #mutations: readonly CompiledHeaderMutations[];
   readonly #mostSpecificWins: boolean;
+  /** Some level of this route changes request headers (most routes: none, and the copy skips the map). */
+  readonly #mutatesRequest: boolean;
   readonly #perFilter: ReadonlyMap<string, unknown>;
 
   constructor(r: EnvoyRoute, vh: VirtualHostContext, path: string) {
@@ -89,6 +91,7 @@ export class MatchedRoute implements RouteView {
     this.#perFilter = perFilter;
     this.#mutations = [compileHeaderMutations(r, path), ...vh.mutations];
     this.#mostSpecificWins = vh.mostSpecificWins;
+    this.#mutatesRequest = this.#mutations.some((m) => !m.request.empty);
     this.retryBufferLimit = r.per_request_buffer_limit_bytes?.value ?? DEFAULT_RETRY_BUFFER_LIMIT;
     if (r.redirect) {
       this.kind = 'redirect';
@@ -165,6 +168,11 @@ export class MatchedRoute implements RouteView {
       if (first) return first;
     }
     return request.authority;
+  }
+
+  /** Whether `mutateRequestHeaders` would change anything for this cluster choice. */
+  mutatesRequestHeaders(choice: ClusterChoice | null = null): boolean {
+    return this.#mutatesRequest || (choice?.mutations !== null && choice?.mutations !== undefined && !choice.mutations.request.empty);
   }
 
   /** Applies request header mutations of weighted cluster, route, virtual host and route configuration. */
