@@ -4,7 +4,6 @@
 export type Random = () => number;
 
 const HEX_BYTE: readonly string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
-const HEX_NIBBLE: readonly string[] = Array.from({ length: 16 }, (_, i) => i.toString(16));
 
 const rand32 = (random: Random): number => (random() * 0x1_0000_0000) >>> 0;
 
@@ -29,17 +28,22 @@ export function newSpanId(random: Random): string {
   return id === ZERO_SPAN ? '0'.repeat(15) + '1' : id;
 }
 
-const hexByte = (b: number): string => HEX_BYTE[b & 0xff] as string;
-/** The low 12 bits as 3 hex digits. */
-const hex3 = (n: number): string => (hexByte(n >>> 8) as string).slice(1) + hexByte(n);
+/** Char code of one hex digit (0-15 → '0'-'9', 'a'-'f'). */
+const hx = (n: number): number => (n < 10 ? 48 + n : 87 + n);
 
 /** A version-4 UUID for x-request-id: 128 random bits with the version and variant bits set. */
 export function newRequestId(random: Random): string {
-  // The same digits as formatting four hex8 draws and overwriting the version and variant positions.
+  // The same digits as formatting four hex8 draws and overwriting the version and variant positions,
+  // built as one string (a template of 16 pieces made ~0.5 KB of intermediate strings per id).
   const a = rand32(random);
   const b = rand32(random);
   const c = rand32(random);
   const d = rand32(random);
-  const variant = HEX_NIBBLE[((c >>> 28) & 0x3) | 0x8] as string;
-  return `${hexByte(a >>> 24)}${hexByte(a >>> 16)}${hexByte(a >>> 8)}${hexByte(a)}-${hexByte(b >>> 24)}${hexByte(b >>> 16)}-4${hex3(b)}-${variant}${hex3(c >>> 16)}-${hexByte(c >>> 8)}${hexByte(c)}${hexByte(d >>> 24)}${hexByte(d >>> 16)}${hexByte(d >>> 8)}${hexByte(d)}`;
+  return String.fromCharCode(
+    hx(a >>> 28), hx((a >>> 24) & 15), hx((a >>> 20) & 15), hx((a >>> 16) & 15), hx((a >>> 12) & 15), hx((a >>> 8) & 15), hx((a >>> 4) & 15), hx(a & 15), 45,
+    hx(b >>> 28), hx((b >>> 24) & 15), hx((b >>> 20) & 15), hx((b >>> 16) & 15), 45,
+    52, hx((b >>> 8) & 15), hx((b >>> 4) & 15), hx(b & 15), 45,
+    hx(((c >>> 28) & 3) | 8), hx((c >>> 24) & 15), hx((c >>> 20) & 15), hx((c >>> 16) & 15), 45,
+    hx((c >>> 12) & 15), hx((c >>> 8) & 15), hx((c >>> 4) & 15), hx(c & 15), hx(d >>> 28), hx((d >>> 24) & 15), hx((d >>> 20) & 15), hx((d >>> 16) & 15), hx((d >>> 12) & 15), hx((d >>> 8) & 15), hx((d >>> 4) & 15), hx(d & 15),
+  );
 }
