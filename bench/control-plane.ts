@@ -6,6 +6,8 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { CertificateAuthority } from '../src/ca/certificate-authority.ts';
 import { loadText } from '../src/config/load.ts';
 import { ControlPlane } from '../src/controlplane/control-plane.ts';
@@ -19,6 +21,18 @@ import { median, quantile } from './stats.ts';
 import type { ControlPlaneSummary } from './summary.ts';
 
 const namespaces = 10;
+
+// A full GC before each memory reading, so per-proxy figures measure what is held, not garbage that a
+// collection happens to land on one side of.
+v8.setFlagsFromString('--expose-gc');
+const collect = vm.runInNewContext('gc') as () => void;
+
+/** Memory the process holds after a full GC: JS heap plus buffers outside it (encoded xDS, sockets). */
+function retained(): number {
+  collect();
+  const m = process.memoryUsage();
+  return m.heapUsed + m.external;
+}
 
 /** A mesh of `services` Services, each with a Deployment, DestinationRule (2 subsets) and a weighted VirtualService; changing `canaryWeight` changes every VirtualService, so every proxy gets a push. */
 export function scaleMeshYaml(services: number, o: { canaryWeight?: number; scoped?: boolean } = {}): string {
@@ -104,7 +118,7 @@ function startSwarm(address: string, proxies: SwarmProxy[]): Swarm {
 }
 
 /** N proxies against one control plane: RSS per proxy and change-to-ACK latencies over `changes` edits. */
-export async function ackLatency(proxyCount: number, services: number, changes: number): Promise<{ acksMs: number[]; rssPerProxyMb: number; cpuPerChangeMs: number }> {
+export async function ackLatency(proxyCount: number, services: number, changes: number): Promise<{ acksMs: number[]; rssPerProxyMb: number; retainedPerProxyMb: number; cpuPerChangeMs: number }> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'outrigger-cp-bench-'));
   const file = path.join(dir, 'mesh.yaml');
   writeFileSync(file, scaleMeshYaml(services, { scoped: true }));
@@ -121,6 +135,7 @@ export async function ackLatency(proxyCount: number, services: number, changes: 
         metadata: { NAMESPACE: v.namespace, SERVICE_ACCOUNT: v.serviceAccount, WORKLOAD_NAME: workload, LABELS: v.labels, INSTANCE_IPS: '127.0.0.1', CLUSTER_ID: 'Kubernetes' },
       };
     });
+    const held0 = retained();
     const rss0 = process.memoryUsage().rss;
     swarm = startSwarm(cp.xdsAddress, proxies);
     await swarm.next();
@@ -129,6 +144,7 @@ export async function ackLatency(proxyCount: number, services: number, changes: 
     swarm.send({ kind: 'mark', at: 0 });
     swarm.send({ kind: 'collect', quietMs: 300 });
     await swarm.next();
+    const retainedPerProxyMb = (retained() - held0) / proxyCount / 2 ** 20;
     const rssPerProxyMb = (process.memoryUsage().rss - rss0) / proxyCount / 2 ** 20;
     const acksMs: number[] = [];
     // CPU the control plane spends per change (parse, snapshot, translation, encoding, ACK handling):
@@ -145,7 +161,7 @@ export async function ackLatency(proxyCount: number, services: number, changes: 
       if (m.kind === 'acks') for (const t of m.lastAckAt) acksMs.push(t > 0 ? t - at : Number.POSITIVE_INFINITY);
     }
     const cpu = process.cpuUsage(cpu0);
-    return { acksMs, rssPerProxyMb, cpuPerChangeMs: (cpu.user + cpu.system) / 1000 / changes };
+    return { acksMs, rssPerProxyMb, retainedPerProxyMb, cpuPerChangeMs: (cpu.user + cpu.system) / 1000 / changes };
   } finally {
     await swarm?.stop();
     await cp.close();
@@ -170,7 +186,7 @@ export async function runControlPlaneBench(o: { quick: boolean; log: (m: string)
     out.ackP50Ms[n] = quantile(sorted, 0.5);
     out.ackP99Ms[n] = quantile(sorted, 0.99);
     out.rssPerProxyMb[n] = r.rssPerProxyMb;
-    o.log(`${n} proxies: change to ACK p50 ${out.ackP50Ms[n]?.toFixed(0)} ms, p99 ${out.ackP99Ms[n]?.toFixed(0)} ms; control-plane CPU ${r.cpuPerChangeMs.toFixed(0)} ms per change; ${r.rssPerProxyMb.toFixed(3)} MB per proxy`);
+    o.log(`${n} proxies: change to ACK p50 ${out.ackP50Ms[n]?.toFixed(0)} ms, p99 ${out.ackP99Ms[n]?.toFixed(0)} ms; control-plane CPU ${r.cpuPerChangeMs.toFixed(0)} ms per change; per proxy ${r.retainedPerProxyMb.toFixed(3)} MB held after GC, ${r.rssPerProxyMb.toFixed(3)} MB RSS`);
   }
   return out;
 }
