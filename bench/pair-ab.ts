@@ -1,0 +1,99 @@
+// Paired A/B of the sidecar pair: two pairs from two source revisions, measured in alternating rounds,
+// CPU per request and V8 bytes allocated per request (from --trace-gc-nvp, immune to CPU contention).
+// On a shared machine single runs swing by ±30 %; the median of per-round ratios does not.
+// Run: node bench/pair-ab.ts --a <rev> [--b <rev>] [--rounds 20] [--seconds 3] [--rate 0|rps]
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { packageRoot } from '../src/runtime/js-build.ts';
+import { allocatePort } from '../src/runtime/ports.ts';
+import { runWrk } from './closed-loop.ts';
+import type { LoadResult } from './load-gen.ts';
+import { originHost, originPorts } from './mesh-yaml.ts';
+import { startNginx } from './nginx-origin.ts';
+import type { OutriggerPair, OutriggerPairInput } from './outrigger-pair.ts';
+import { cpuWindow } from './proc-stat.ts';
+import { core, runCommand } from './processes.ts';
+
+const argv = process.argv;
+const opt = (name: string): string | undefined => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : undefined);
+const revA = opt('--a');
+const revB = opt('--b');
+const rounds = Number(opt('--rounds') ?? 20);
+const seconds = Number(opt('--seconds') ?? 3);
+const rate = Number(opt('--rate') ?? 0);
+if (!revA) throw new Error('usage: node bench/pair-ab.ts --a <rev> [--b <rev>] [--rounds N] [--seconds S] [--rate RPS]');
+
+const repo = packageRoot();
+const work = mkdtempSync(path.join(os.tmpdir(), 'outrigger-pair-ab-'));
+
+/** A source tree of one revision beside the repository's own node_modules (its stripped copy stays inside it). */
+function treeOf(rev: string, name: string): string {
+  const dir = path.join(work, name);
+  mkdirSync(path.join(dir, 'node_modules'), { recursive: true });
+  const tar = execFileSync('git', ['-C', repo, 'archive', '--format=tar', rev, 'src', 'bin', 'bench', 'package.json'], { maxBuffer: 1 << 30 });
+  execFileSync('tar', ['-x', '-C', dir], { input: tar });
+  for (const entry of readdirSync(path.join(repo, 'node_modules'))) {
+    if (entry !== '.cache') symlinkSync(path.join(repo, 'node_modules', entry), path.join(dir, 'node_modules', entry));
+  }
+  return dir;
+}
+
+type Start = (i: OutriggerPairInput) => Promise<OutriggerPair>;
+const roots = [treeOf(revA, 'a'), revB ? treeOf(revB, 'b') : repo];
+const taken = new Set<number>();
+const nginx = await startNginx(work, await allocatePort(taken), await allocatePort(taken));
+const pairs: { pair: OutriggerPair; logs: string[] }[] = [];
+const host = `${originHost}:${originPorts.http}`;
+
+async function load(port: number): Promise<number> {
+  if (rate <= 0) return (await runWrk({ port, host, seconds, connections: 10 })).completed;
+  const spec = { port, host, path: '/', mode: 'open', rate, durationMs: seconds * 1000, connections: 4, maxConnections: 64 };
+  const out = await runCommand('taskset', ['-c', core('load'), process.execPath, path.join(import.meta.dirname, 'load-gen.ts'), JSON.stringify(spec)], (seconds + 30) * 1000);
+  return (JSON.parse(out) as LoadResult).completed;
+}
+
+/** V8 bytes allocated since `from` in a --trace-gc-nvp log (each GC line says what was allocated since the last). */
+function allocated(file: string, from: number): number {
+  const text = readFileSync(file).subarray(from).toString();
+  let sum = 0;
+  for (const m of text.matchAll(/ allocated=(\d+)/g)) sum += Number(m[1]);
+  return sum;
+}
+
+const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
+const cpu: number[][] = [[], []];
+const bytes: number[][] = [[], []];
+try {
+  for (const [i, root] of roots.entries()) {
+    const { startOutriggerPair } = (await import(path.join(root, 'bench', 'outrigger-pair.ts'))) as { startOutriggerPair: Start };
+    const dir = path.join(work, `pair-${i}`);
+    mkdirSync(dir);
+    const pair = await startOutriggerPair({ dir, fillerServices: 100, origin: { http: nginx.port, grpc: nginx.port }, taken, nodeFlags: ['--trace-gc-nvp'] });
+    pairs.push({ pair, logs: ['client-0', 'server-0'].map((n) => path.join(dir, `${n}.proxy.log`)) });
+  }
+  for (const { pair } of pairs) await load(pair.outboundPort);
+  for (let r = 0; r < rounds; r++) {
+    // A B, then B A: whichever runs first in a round has no advantage over the series.
+    for (const k of r % 2 === 0 ? [0, 1] : [1, 0]) {
+      const { pair, logs } = pairs[k] as (typeof pairs)[number];
+      const sizes = logs.map((f) => statSync(f).size);
+      const window = cpuWindow(pair.pids);
+      const n = Math.max(1, await load(pair.outboundPort));
+      const us = window() / n;
+      const kb = logs.reduce((s, f, j) => s + allocated(f, sizes[j] ?? 0), 0) / n / 1024;
+      cpu[k]?.push(us);
+      bytes[k]?.push(kb);
+      process.stdout.write(`round ${r + 1} ${k ? 'B' : 'A'}: ${n} req, pair ${us.toFixed(1)} µs/req, ${kb.toFixed(1)} KB/req allocated (both sidecars)\n`);
+    }
+  }
+} finally {
+  for (const { pair } of pairs) await pair.stop();
+  await nginx.stop();
+  rmSync(work, { recursive: true, force: true });
+}
+const ratios = (m: number[][]) => (m[0] ?? []).map((a, i) => (m[1]?.[i] ?? Number.NaN) / a);
+process.stdout.write(`\nA ${revA}, B ${revB ?? 'working tree'}; ${rounds} rounds of ${seconds} s, ${rate > 0 ? `open loop ${rate} rps` : 'wrk -c10'}\n`);
+process.stdout.write(`pair CPU µs/req: A ${median(cpu[0] ?? []).toFixed(1)}, B ${median(cpu[1] ?? []).toFixed(1)}, B/A median ${median(ratios(cpu)).toFixed(3)}\n`);
+process.stdout.write(`allocated KB/req: A ${median(bytes[0] ?? []).toFixed(1)}, B ${median(bytes[1] ?? []).toFixed(1)}, B/A median ${median(ratios(bytes)).toFixed(3)}\n`);
