@@ -1,6 +1,7 @@
 // The proxy process, assembled: ADS client → XdsState (compile + swap) → cluster manager, listener
 // manager, secret store; admin, health and Prometheus ports; drain on /quitquitquit.
 import type { SecureClientSessionOptions } from 'node:http2';
+import type { ChannelCredentials } from '@grpc/grpc-js';
 import { AdsClient } from '../xds/ads-client.ts';
 import { TypeUrl } from '../xds/type-urls.ts';
 import { ClusterStatsFamilies } from '../telemetry/metrics/cluster-stats.ts';
@@ -28,6 +29,8 @@ export interface ProxyOptions {
   role: 'sidecar' | 'router';
   /** Control plane `host:port`; without it the proxy waits for config pushed through `xds.apply`. */
   xdsAddress?: string;
+  /** TLS to the control plane (15012): credentials trusting the mesh root, and the name its certificate must carry. */
+  xdsTls?: { credentials: ChannelCredentials; serverName: string };
   token?: string;
   nodeId: string;
   metadata: Record<string, unknown>;
@@ -126,6 +129,7 @@ export class OutriggerProxy {
           address: opts.xdsAddress,
           node: { id: opts.nodeId, metadata: opts.metadata },
           ...(opts.token ? { token: opts.token } : {}),
+          ...(opts.xdsTls ? { credentials: opts.xdsTls.credentials, serverName: opts.xdsTls.serverName } : {}),
           subscriber: this.xds,
           onEvent: (e) => this.#log(e.kind === 'nack' ? 'warning' : 'debug', `xds ${JSON.stringify(e)}`),
         })

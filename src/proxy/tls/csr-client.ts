@@ -15,6 +15,8 @@ export interface CsrClientOptions {
   /** Read on every call, so a rotated token file is picked up. */
   token: () => string;
   credentials?: grpc.ChannelCredentials;
+  /** Channel options, e.g. the TLS server name override of the 15012 port (`xdsClientTls`). */
+  options?: grpc.ChannelOptions;
   /** Per-call deadline in ms. */
   timeoutMs?: number;
 }
@@ -33,7 +35,7 @@ type CreateCertificate = (
 
 export function createCsrClient(o: CsrClientOptions): CsrClient {
   const Client = grpc.makeGenericClientConstructor(certificateServiceDefinition(), 'IstioCertificateService');
-  const client = new Client(o.address, o.credentials ?? grpc.credentials.createInsecure());
+  const client = new Client(o.address, o.credentials ?? grpc.credentials.createInsecure(), o.options ?? {});
   const create = (client as unknown as { CreateCertificate: CreateCertificate }).CreateCertificate.bind(client);
   const sign: CertificateSigner = (csrPem, ttlSeconds) =>
     new Promise((resolve, reject) => {
