@@ -1,39 +1,90 @@
 // `outrigger control-plane -f DIR`: runs the control plane — watches the YAML, serves ADS and the CSR
-// service on --xds-port, the debug API and metrics on --debug-port — until interrupted.
+// service on --xds-port (plaintext, local) and --xds-tls-port (TLS, for proxies on other hosts), the
+// debug API and metrics on --debug-port — until interrupted.
+import path from 'node:path';
 import type { Command } from 'commander';
 
 interface Flags {
   filename: string[];
   xdsPort: string;
+  xdsTlsPort?: string;
+  xdsTlsAddress?: string;
+  xdsTls: boolean;
+  xdsTlsName?: string[];
   debugPort: string;
   host: string;
   caDir?: string;
   allowAnonymous?: boolean;
 }
 
+export class ControlPlaneArgsError extends Error {
+  readonly code = 'CONTROL_PLANE_ARGS';
+}
+
+/**
+ * Where the TLS xDS port binds, or undefined when it is off. On by default with a kept CA (`--ca-dir`):
+ * Istio's 15012 on the plaintext port's host. An in-memory root is nowhere on disk for a proxy to
+ * trust, so asking for TLS without `--ca-dir` is an error rather than a port nobody can verify.
+ */
+export function xdsTlsBindAddress(flags: Pick<Flags, 'xdsTlsPort' | 'xdsTlsAddress' | 'xdsTls' | 'host' | 'caDir'>): string | undefined {
+  if (!flags.xdsTls) return undefined;
+  const asked = flags.xdsTlsAddress ?? flags.xdsTlsPort;
+  if (!flags.caDir) {
+    if (asked !== undefined) throw new ControlPlaneArgsError('--xds-tls-port / --xds-tls-address need --ca-dir: proxies must have the mesh root (CA_DIR/root-cert.pem) to verify the control plane');
+    return undefined;
+  }
+  if (flags.xdsTlsAddress !== undefined) {
+    if (!/^.+:\d{1,5}$/.test(flags.xdsTlsAddress)) throw new ControlPlaneArgsError(`--xds-tls-address: "${flags.xdsTlsAddress}" is not HOST:PORT`);
+    return flags.xdsTlsAddress;
+  }
+  const port = Number(flags.xdsTlsPort ?? '15012');
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ControlPlaneArgsError(`--xds-tls-port: "${flags.xdsTlsPort}" is not a port`);
+  return `${flags.host}:${port}`;
+}
+
 export function define(program: Command): void {
   program
     .command('control-plane')
-    .description('run the control plane: config watch, xDS (ADS) and CSR on --xds-port, debug API and metrics on --debug-port')
+    .description('run the control plane: config watch, xDS (ADS) and CSR on --xds-port (plaintext, local) and --xds-tls-port (TLS, for proxies on other hosts), debug API and metrics on --debug-port')
     .requiredOption('-f, --filename <path...>', 'directories or files of YAML to watch')
-    .option('--xds-port <port>', 'ADS + CSR port (plaintext)', '15010')
+    .option('--xds-port <port>', 'ADS + CSR port, plaintext: for proxies on this host (local mode)', '15010')
+    .option('--xds-tls-port <port>', 'ADS + CSR + CSDS over TLS on --host, for proxies on other hosts (default 15012 when --ca-dir is given)')
+    .option('--xds-tls-address <host:port>', 'bind the TLS port here instead (e.g. 0.0.0.0:15012 while plaintext stays on loopback)')
+    .option('--xds-tls-name <name...>', 'DNS names of the TLS port certificate (default istiod.istio-system.svc)')
+    .option('--no-xds-tls', 'serve no TLS port')
     .option('--debug-port <port>', 'debug API and /metrics port', '15014')
     .option('--host <address>', 'address to bind', '127.0.0.1')
-    .option('--ca-dir <dir>', 'keep the CA root here (created on first run); default: a fresh in-memory root')
+    .option('--ca-dir <dir>', 'keep the CA root here (created on first run; proxies trust DIR/root-cert.pem); default: a fresh in-memory root')
     .option('--allow-anonymous', 'accept xDS clients without a bearer token (they never receive secrets)')
     .action(async (flags: Flags) => {
+      let tlsAddress: string | undefined;
+      try {
+        tlsAddress = xdsTlsBindAddress(flags);
+      } catch (err) {
+        if (!(err instanceof ControlPlaneArgsError)) throw err;
+        process.stderr.write(`outrigger control-plane: ${err.message}\n`);
+        process.exitCode = 2;
+        return;
+      }
       const { ControlPlane } = await import('../controlplane/control-plane.ts');
       const { startDebugApi } = await import('../controlplane/debug-api.ts');
       const { CertificateAuthority } = await import('../ca/certificate-authority.ts');
+      const { defaultXdsTlsName } = await import('../controlplane/xds-tls.ts');
       const ca = flags.caDir ? await CertificateAuthority.fromStateDir(flags.caDir) : await CertificateAuthority.ephemeral();
+      const names = flags.xdsTlsName ?? [defaultXdsTlsName];
       const cp = await ControlPlane.start({
         configPaths: flags.filename,
         xdsAddress: `${flags.host}:${Number(flags.xdsPort)}`,
+        ...(tlsAddress ? { xdsTlsAddress: tlsAddress, xdsTlsNames: names } : {}),
         allowAnonymous: flags.allowAnonymous ?? false,
         ca,
       });
       const debug = await startDebugApi(cp, `${flags.host}:${Number(flags.debugPort)}`);
       process.stdout.write(`control plane: xDS ${cp.xdsAddress}, debug http://${debug.address}\n`);
+      if (cp.xdsTlsAddress && flags.caDir) {
+        const root = path.join(flags.caDir, 'root-cert.pem');
+        process.stdout.write(`control plane: xDS over TLS ${cp.xdsTlsAddress} (certificate for ${names.join(', ')}; proxies trust ${root})\n`);
+      }
       await new Promise<void>((resolve) => {
         process.once('SIGINT', resolve);
         process.once('SIGTERM', resolve);

@@ -8,7 +8,10 @@ import type { ProxyFlags } from '../proxy/run-proxy.ts';
 export function proxyOptions(cmd: Command): Command {
   return cmd
     .option('--role <role>', 'sidecar or router (gateway)', 'sidecar')
-    .requiredOption('--xds-address <host:port>', 'control plane ADS and CSR address')
+    .requiredOption('--xds-address <host:port>', 'control plane ADS and CSR address (15010 plaintext on this host; 15012 with --xds-tls)')
+    .option('--xds-tls', "TLS to the control plane (its 15012 port, for a proxy on another host): verified against --root-cert before the token is sent")
+    .option('--root-cert <file>', "mesh root to trust with --xds-tls: the control plane's CA_DIR/root-cert.pem (.outrigger/ca/root-cert.pem under `outrigger up`)")
+    .option('--xds-server-name <name>', 'name the control plane certificate must carry with --xds-tls (default istiod.istio-system.svc)')
     .option('--token-file <file>', 'bearer token for ADS and CSR (re-read on each CSR)')
     .option('--node-id <id>', 'node id: sidecar~IP~POD.NS~NS.svc.cluster.local')
     .option('--port-map <map>', 'Istio port → bound port, e.g. 15001=41000,15008=41002')
@@ -27,7 +30,17 @@ export function define(program: Command): void {
   proxyOptions(program.command('proxy').description('run the proxy (sidecar or gateway): xDS client, listeners, mTLS tunnel, admin on 15000')).action(
     async (flags: ProxyFlags) => {
       const { runProxy } = await import('../proxy/run-proxy.ts');
-      const running = await runProxy(flags, log);
+      let running: Awaited<ReturnType<typeof runProxy>>;
+      try {
+        running = await runProxy(flags, log);
+      } catch (err) {
+        // Bad flags or files: one line naming them, exit 2, no stack.
+        const code = (err as { code?: unknown }).code;
+        if (code !== 'PROXY_ARGS' && code !== 'PROXY_XDS_TLS_ARGS') throw err;
+        process.stderr.write(`outrigger proxy: ${(err as Error).message}\n`);
+        process.exitCode = 2;
+        return;
+      }
       const onSignal = () => void running.drain();
       process.once('SIGTERM', onSignal);
       process.once('SIGINT', onSignal);

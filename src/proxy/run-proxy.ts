@@ -6,8 +6,9 @@ import { parseDurationMs } from '../xds/duration.ts';
 import { OutriggerProxy } from './proxy.ts';
 import { CertificateManager } from './tls/certificate-manager.ts';
 import { createCsrClient } from './tls/csr-client.ts';
+import { diagnoseXdsTls, type XdsTlsFlags, xdsTlsTransport } from './xds-transport.ts';
 
-export interface ProxyFlags {
+export interface ProxyFlags extends XdsTlsFlags {
   role: string;
   xdsAddress: string;
   tokenFile?: string;
@@ -61,6 +62,7 @@ export async function runProxy(flags: ProxyFlags, log: ProxyLog): Promise<Runnin
   if (flags.certTtl !== undefined && !ttlMs) throw new ProxyArgsError(`--cert-ttl: "${flags.certTtl}" is not a duration like 24h or 90m`);
   const graceRatio = flags.graceRatio !== undefined ? Number(flags.graceRatio) : undefined;
   if (graceRatio !== undefined && !(graceRatio > 0 && graceRatio < 1)) throw new ProxyArgsError(`--grace-ratio: must be between 0 and 1, not ${flags.graceRatio}`);
+  const tls = xdsTlsTransport(flags);
   const token = () => (flags.tokenFile ? readFileSync(flags.tokenFile, 'utf8').trim() : '');
   const role = flags.role;
   const nodeId = flags.nodeId ?? `${role}~127.0.0.1~${String(metadata['WORKLOAD_NAME'] ?? 'proxy')}.${ns}~${ns}.svc.cluster.local`;
@@ -68,6 +70,7 @@ export async function runProxy(flags: ProxyFlags, log: ProxyLog): Promise<Runnin
   const proxy = new OutriggerProxy({
     role,
     xdsAddress: flags.xdsAddress,
+    ...(tls ? { xdsTls: { credentials: tls.credentials, serverName: tls.serverName } } : {}),
     ...(flags.tokenFile ? { token: token() } : {}),
     nodeId,
     metadata,
@@ -81,7 +84,8 @@ export async function runProxy(flags: ProxyFlags, log: ProxyLog): Promise<Runnin
     },
     onExit: () => stopped.resolve(),
   });
-  const csr = createCsrClient({ address: flags.xdsAddress, token });
+  // The CSR service shares the xDS port, so the certificate comes over the same verified TLS.
+  const csr = createCsrClient({ address: flags.xdsAddress, token, ...(tls ? { credentials: tls.credentials, options: tls.options } : {}) });
   const certs = new CertificateManager({
     spiffeId: identity,
     sign: csr.sign,
@@ -95,7 +99,13 @@ export async function runProxy(flags: ProxyFlags, log: ProxyLog): Promise<Runnin
   certs.on('rotated', applyCert);
   certs.on('renewal-failed', (err: Error) => log('warning', `certificate renewal failed: ${err.message}`));
   const ports = await proxy.start();
-  certs.start().then(applyCert, (err: Error) => log('error', `no workload certificate yet: ${err.message}`));
+  certs.start().then(applyCert, async (err: Error) => {
+    log('error', `no workload certificate yet: ${err.message}`);
+    // gRPC reports a refused handshake as UNAVAILABLE; say which flag or file is wrong.
+    const why = tls ? await diagnoseXdsTls(flags.xdsAddress, tls) : undefined;
+    if (why) log('error', why);
+  });
+  if (tls) log('info', `proxy ${nodeId}: xDS over TLS to ${flags.xdsAddress}, trusting ${tls.rootCertFile} for ${tls.serverName}`);
   log('info', `proxy ${nodeId}: admin 127.0.0.1:${ports.admin}, health ${ports.health}, prometheus ${ports.prometheus}`);
   const done = stopped.promise.then(() => {
     certs.stop();

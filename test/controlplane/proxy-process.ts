@@ -1,0 +1,72 @@
+// A real `outrigger proxy` CLI process for control-plane tests: spawned from bin/outrigger.ts on
+// allocated ports, its stderr collected so a test can wait (bounded) for a log line or its exit.
+import { type ChildProcess, spawn } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { proxyPorts } from '../../src/runtime/proxy-process.ts';
+
+const bin = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../bin/outrigger.ts');
+
+export class ProxyProcess {
+  readonly child: ChildProcess;
+  readonly ports: Record<number, number>;
+  #log = '';
+  #waiters = new Set<() => void>();
+  readonly exited: Promise<number | null>;
+
+  private constructor(args: readonly string[], ports: Record<number, number>) {
+    this.ports = ports;
+    const portMap = Object.entries(ports).map(([k, v]) => `${k}=${v}`).join(',');
+    this.child = spawn(process.execPath, [bin, 'proxy', '--port-map', portMap, '--drain-seconds', '0', ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', OUTRIGGER_FROM_SOURCE: '1' },
+    });
+    const onData = (d: Buffer) => {
+      this.#log += d.toString();
+      for (const w of this.#waiters) w();
+    };
+    this.child.stdout?.on('data', onData);
+    this.child.stderr?.on('data', onData);
+    this.exited = new Promise((resolve) =>
+      this.child.once('exit', (code) => {
+        for (const w of this.#waiters) w();
+        resolve(code);
+      }),
+    );
+  }
+
+  static async spawn(args: readonly string[]): Promise<ProxyProcess> {
+    return new ProxyProcess(args, await proxyPorts(new Set(), {}));
+  }
+
+  get log(): string {
+    return this.#log;
+  }
+
+  /** Resolves with the first match of `re` in the log; rejects at the deadline or when the process exits first. */
+  waitForLog(re: RegExp, timeoutMs: number): Promise<RegExpExecArray> {
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        const m = re.exec(this.#log);
+        if (m) return finish(() => resolve(m));
+        if (this.child.exitCode !== null) finish(() => reject(new Error(`proxy exited (${this.child.exitCode}) before ${re}; log:\n${this.#log}`)));
+      };
+      const timer = setTimeout(() => finish(() => reject(new Error(`no ${re} within ${timeoutMs} ms; log:\n${this.#log}`))), timeoutMs);
+      const finish = (f: () => void) => {
+        clearTimeout(timer);
+        this.#waiters.delete(check);
+        f();
+      };
+      this.#waiters.add(check);
+      check();
+    });
+  }
+
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    this.child.kill('SIGTERM');
+    const killer = setTimeout(() => this.child.kill('SIGKILL'), 10_000);
+    await this.exited;
+    clearTimeout(killer);
+  }
+}
