@@ -17,6 +17,8 @@ export function define(program: Command): void {
       }
       console.log(`mesh: running since ${state.startedAt} (pid ${state.pid}, ${state.mode} mode)`);
       console.log(`control plane: xDS ${state.controlPlane.xdsAddress}, debug http://${state.controlPlane.debugAddress}`);
+      const cp = state.controlPlane;
+      if (cp.xdsTlsAddress) console.log(`xDS over TLS: ${cp.xdsTlsAddress} for proxies on other hosts (--xds-tls --root-cert ${cp.rootCertFile ?? '.outrigger/ca/root-cert.pem'})`);
       if (state.ingressUrl) console.log(`ingress: ${state.ingressUrl}`);
       if (state.controlPlane.dashboardUrl) console.log(`dashboard: ${state.controlPlane.dashboardUrl}`);
       console.log('');

@@ -120,6 +120,7 @@ async function up(opts: UpOptions): Promise<number> {
     console.log(`\nmesh ready in ${secs}s: ${state.components.length} components`);
     if (state.ingressUrl) console.log(`  ingress:   ${state.ingressUrl}`);
     if (state.controlPlane.dashboardUrl) console.log(`  dashboard: ${state.controlPlane.dashboardUrl}`);
+    if (state.controlPlane.xdsTlsAddress) console.log(`  xDS (TLS): ${state.controlPlane.xdsTlsAddress}, for proxies on other hosts (docs/control-plane.md)`);
     console.log(`  status:    outrigger status`);
     console.log(`  stop:      Ctrl-C here, or outrigger down`);
   } catch (err) {

@@ -78,6 +78,8 @@ export function diagnoseXdsTls(address: string, t: XdsTlsTransport, timeoutMs = 
         done(`xDS TLS: the control plane at ${address} is not trusted: its certificate does not verify against --root-cert ${t.rootCertFile} (${code}: ${err.message}); that file must be the mesh root (the control plane's CA_DIR/root-cert.pem). Retrying`);
       } else if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
         done(`xDS TLS: the control plane at ${address} has no certificate for ${t.serverName} (--xds-server-name): ${err.message}. Retrying`);
+      } else if (code === 'EPROTO' || code.startsWith('ERR_SSL_')) {
+        done(`xDS TLS: ${address} does not answer TLS (${code}): is --xds-address the control plane's TLS port (15012), not the plaintext 15010? Retrying`);
       } else {
         done(`xDS TLS: cannot reach the control plane at ${address} (--xds-address): ${code ? `${code}: ` : ''}${err.message}. Retrying`);
       }

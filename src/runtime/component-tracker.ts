@@ -27,7 +27,13 @@ export class ComponentTracker {
       startedAt: new Date().toISOString(),
       mode: o.mode,
       configDirs: o.configDirs,
-      controlPlane: { xdsAddress: cp.xdsAddress, debugAddress: cp.debugAddress, ...(cp.dashboardUrl ? { dashboardUrl: cp.dashboardUrl } : {}) },
+      controlPlane: {
+        xdsAddress: cp.xdsAddress,
+        ...(cp.xdsTlsAddress ? { xdsTlsAddress: cp.xdsTlsAddress } : {}),
+        ...(cp.rootCertFile ? { rootCertFile: cp.rootCertFile } : {}),
+        debugAddress: cp.debugAddress,
+        ...(cp.dashboardUrl ? { dashboardUrl: cp.dashboardUrl } : {}),
+      },
       components: [this.#controlPlane],
     };
   }

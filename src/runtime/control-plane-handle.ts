@@ -4,6 +4,10 @@ import type { WorkloadInstance } from '../model/workload.ts';
 export interface ControlPlaneHandle {
   /** `127.0.0.1:15010`. */
   xdsAddress: string;
+  /** `0.0.0.0:15012`: the same services over TLS, for proxies on other hosts. */
+  xdsTlsAddress?: string;
+  /** The mesh root those proxies trust (`.outrigger/ca/root-cert.pem`). */
+  rootCertFile?: string;
   /** `127.0.0.1:15014`. */
   debugAddress: string;
   dashboardUrl?: string;

@@ -1,5 +1,6 @@
 // Starts the control plane in-process for `outrigger up`: its CA kept in the state directory, ADS and
-// the CSR service on the xDS port, the debug API and metrics on the debug port.
+// the CSR service on the xDS port (plaintext, loopback) and on the TLS xDS port (all interfaces, so a
+// proxy on another host can join), the debug API and metrics on the debug port.
 import path from 'node:path';
 import { CertificateAuthority } from '../ca/certificate-authority.ts';
 import type { AnyResource, IstioOperator } from '../config/resource.ts';
@@ -17,6 +18,8 @@ export interface LocalControlPlaneOptions {
   resources: readonly AnyResource[];
   stateDir: string;
   xdsPort: number;
+  /** The TLS xDS port on all interfaces; default Istio's 15012, or a free one when `xdsPort` is 0 (ephemeral ports). */
+  xdsTlsPort?: number;
   debugPort: number;
   /** Kiali's port, 20001, for the dashboard; 0 picks a free one. */
   dashboardPort: number;
@@ -53,7 +56,10 @@ export async function startLocalControlPlane(o: LocalControlPlaneOptions): Promi
     trustDomain: certs.trustDomain,
     ...(certs.ttlSeconds ? { defaultTtlSeconds: certs.ttlSeconds } : {}),
   });
-  const cp = await ControlPlane.start({ configPaths: o.configDirs, xdsAddress: `127.0.0.1:${o.xdsPort}`, ca });
+  const caDir = path.join(o.stateDir, 'ca');
+  // Local proxies stay on plaintext loopback (fast); the TLS port is for proxies on other hosts.
+  const xdsTlsAddress = `0.0.0.0:${o.xdsTlsPort ?? (o.xdsPort === 0 ? 0 : 15012)}`;
+  const cp = await ControlPlane.start({ configPaths: o.configDirs, xdsAddress: `127.0.0.1:${o.xdsPort}`, xdsTlsAddress, ca });
   const debug = await startDebugApi(cp, `127.0.0.1:${o.debugPort}`);
   const collector = new TraceCollector();
   const collectorPort = await collector.listen(0);
@@ -67,10 +73,12 @@ export async function startLocalControlPlane(o: LocalControlPlaneOptions): Promi
   const port = (address: string) => Number(address.slice(address.lastIndexOf(':') + 1));
   return {
     xdsAddress: cp.xdsAddress,
+    xdsTlsAddress: cp.xdsTlsAddress,
+    rootCertFile: path.join(caDir, 'root-cert.pem'),
     debugAddress: debug.address,
     dashboardUrl: dashboard.url,
     traceEndpoint: `http://127.0.0.1:${collectorPort}/v1/traces`,
-    ports: { xds: port(cp.xdsAddress), debug: port(debug.address), dashboard: port(dashboard.address), traces: collectorPort },
+    ports: { xds: port(cp.xdsAddress), xdsTls: port(cp.xdsTlsAddress), debug: port(debug.address), dashboard: port(dashboard.address), traces: collectorPort },
     registerWorkload: (i) => cp.registerWorkload(i),
     unregisterWorkload: (ns, name) => cp.unregisterWorkload(ns, name),
     issueBootstrapToken: (id) => cp.issueBootstrapToken(id),

@@ -31,7 +31,7 @@ export interface MeshState {
   startedAt: string;
   mode: 'process' | 'netns';
   configDirs: string[];
-  controlPlane: { xdsAddress: string; debugAddress: string; dashboardUrl?: string };
+  controlPlane: { xdsAddress: string; xdsTlsAddress?: string; rootCertFile?: string; debugAddress: string; dashboardUrl?: string };
   ingressUrl?: string;
   components: ComponentState[];
 }

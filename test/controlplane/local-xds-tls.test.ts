@@ -1,0 +1,35 @@
+// `outrigger up`'s in-process control plane serves the TLS xDS port beside plaintext loopback: on a
+// free port under ephemeral ports, listed in the handle's ports, verifiable with the state dir's root.
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import { diagnoseXdsTls, xdsTlsTransport } from '../../src/proxy/xds-transport.ts';
+import { startLocalControlPlane } from '../../src/runtime/start-control-plane.ts';
+
+test('the local control plane lists its TLS xDS port and the root that verifies it', async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'or-local-xds-tls-'));
+  const config = path.join(dir, 'config');
+  await mkdir(config);
+  await writeFile(path.join(config, 'svc.yaml'), 'apiVersion: v1\nkind: Service\nmetadata: {name: echo, namespace: test}\nspec: {ports: [{port: 8080}]}\n');
+  const cp = await startLocalControlPlane({ configDirs: [config], resources: [], stateDir: dir, xdsPort: 0, debugPort: 0, dashboardPort: 0 });
+  try {
+    assert.match(cp.xdsAddress, /^127\.0\.0\.1:\d+$/);
+    assert.match(cp.xdsTlsAddress ?? '', /^0\.0\.0\.0:\d+$/);
+    const port = cp.ports['xdsTls'];
+    assert.ok(port && port > 0);
+    assert.equal(cp.xdsTlsAddress, `0.0.0.0:${port}`);
+    assert.equal(cp.rootCertFile, path.join(dir, 'ca', 'root-cert.pem'));
+    assert.ok(existsSync(cp.rootCertFile));
+    const tls = xdsTlsTransport({ xdsTls: true, rootCert: cp.rootCertFile });
+    assert.ok(tls);
+    assert.equal(await diagnoseXdsTls(`127.0.0.1:${port}`, tls), undefined);
+    // The plaintext port is not TLS: the probe says it cannot get a handshake there.
+    assert.match((await diagnoseXdsTls(cp.xdsAddress, tls)) ?? '', /does not answer TLS .*--xds-address/);
+  } finally {
+    await cp.close();
+    await rm(dir, { recursive: true });
+  }
+});
