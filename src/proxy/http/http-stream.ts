@@ -79,6 +79,8 @@ export class HttpStream implements ResponseWriter {
   #status = 0;
   #grpcStatus: number | undefined;
   #upstream: { cancel(): void } | undefined;
+  #onDrain: (() => void) | undefined;
+  #drainListened = false;
 
   constructor(res: DownstreamRes, h2: boolean, isGrpc: boolean, info: StreamInfo, now: () => number, untrack: (() => void) | undefined) {
     this.res = res;
@@ -155,11 +157,17 @@ export class HttpStream implements ResponseWriter {
 
   data(chunk: Buffer): boolean {
     this.#responseBytes += chunk.length;
-    return (this.res as ServerResponse).write(chunk);
+    const ok = (this.res as ServerResponse).write(chunk);
+    // 'drain' follows only a write that returned false: listen from the first one, not on every stream.
+    if (!ok && this.#onDrain && !this.#drainListened) {
+      this.#drainListened = true;
+      this.res.on('drain', this.#onDrain);
+    }
+    return ok;
   }
 
   onDrain(fn: () => void): void {
-    this.res.on('drain', fn);
+    this.#onDrain = fn;
   }
 
   end(trailers: OutgoingHeaders): void {
