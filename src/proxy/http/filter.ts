@@ -38,7 +38,10 @@ export interface ResponseHead {
 }
 
 export interface HttpFilter {
-  /** Called once the request head is parsed and routed; may mutate request headers. */
+  /**
+   * Called once the request head is parsed and routed; may mutate request headers. Return a plain
+   * verdict when there is nothing to wait for: the walk then stays synchronous (no microtask per filter).
+   */
   onRequest?(ctx: RequestContext): FilterVerdict | Promise<FilterVerdict>;
   /** Called with the response head before it is sent downstream; may mutate headers. */
   onResponse?(ctx: RequestContext, response: ResponseHead): void;
