@@ -10,6 +10,9 @@ import type { ClusterTlsContext, ClusterTransport } from './options.ts';
 
 const TLS = 'envoy.transport_sockets.tls';
 const tlsParams = { tls_minimum_protocol_version: 'TLSv1_2', tls_maximum_protocol_version: 'TLSv1_3' };
+// The same two values in every auto-mTLS cluster.
+const istioMatch = toStruct({ tlsMode: 'istio' });
+const plaintextMatch = { name: 'tlsMode-disabled', transport_socket: { name: 'envoy.transport_sockets.raw_buffer' } };
 
 /** An SDS reference over ADS. `credentialName` secrets are `kubernetes://NAME` (and `-cacert`), as Istio. */
 export function sdsSecret(name: string) {
@@ -20,20 +23,37 @@ function sanMatchers(sans: readonly string[]) {
   return sans.map((san) => ({ san_type: san.includes('://') ? 'URI' : 'DNS', matcher: { exact: san } }));
 }
 
+// The secure-naming SANs of a service are a fact of the snapshot: every cluster (port × subset) of the
+// service, and every proxy translated from the snapshot, uses the same sorted list.
+const sansBySnapshot = new WeakMap<MeshSnapshot, Map<string, string[]>>();
+
 /** SPIFFE IDs of the workloads behind the cluster's service: Istio's secure naming. */
 function serviceAccountSans(snapshot: MeshSnapshot, cluster: ClusterTlsContext): string[] {
-  const ids = new Set<string>();
-  for (const w of snapshot.endpointsByService.get(serviceKey(cluster.service)) ?? []) {
-    if (w.serviceAccount) ids.add(`spiffe://${snapshot.mesh.trustDomain}/ns/${w.namespace}/sa/${w.serviceAccount}`);
+  let bySvc = sansBySnapshot.get(snapshot);
+  if (!bySvc) {
+    bySvc = new Map();
+    sansBySnapshot.set(snapshot, bySvc);
   }
-  return [...ids].sort();
+  const key = serviceKey(cluster.service);
+  let sans = bySvc.get(key);
+  if (!sans) {
+    const ids = new Set<string>();
+    for (const w of snapshot.endpointsByService.get(key) ?? []) {
+      if (w.serviceAccount) ids.add(`spiffe://${snapshot.mesh.trustDomain}/ns/${w.namespace}/sa/${w.serviceAccount}`);
+    }
+    sans = [...ids].sort();
+    bySvc.set(key, sans);
+  }
+  return sans;
 }
 
-/** The mesh's own mTLS: workload certificate `default`, trust `ROOTCA`, ALPN h2 (the tunnel). */
-export function istioMutualContext(sni: string, sans: readonly string[]): TypedAny {
-  return {
-    '@type': TypeUrl.UpstreamTlsContext,
-    common_tls_context: {
+// Translation output is never mutated: clusters with the same SAN list share one common_tls_context.
+const commonBySans = new WeakMap<readonly string[], Record<string, unknown>>();
+
+function istioCommonTls(sans: readonly string[]): Record<string, unknown> {
+  let common = commonBySans.get(sans);
+  if (!common) {
+    common = {
       tls_params: tlsParams,
       alpn_protocols: ['h2'],
       tls_certificate_sds_secret_configs: [sdsSecret('default')],
@@ -41,9 +61,15 @@ export function istioMutualContext(sni: string, sans: readonly string[]): TypedA
         default_validation_context: sans.length ? { match_typed_subject_alt_names: sanMatchers(sans) } : {},
         validation_context_sds_secret_config: sdsSecret('ROOTCA'),
       },
-    },
-    sni,
-  };
+    };
+    commonBySans.set(sans, common);
+  }
+  return common;
+}
+
+/** The mesh's own mTLS: workload certificate `default`, trust `ROOTCA`, ALPN h2 (the tunnel). */
+export function istioMutualContext(sni: string, sans: readonly string[]): TypedAny {
+  return { '@type': TypeUrl.UpstreamTlsContext, common_tls_context: istioCommonTls(sans), sni };
 }
 
 /** SIMPLE or MUTUAL origination to a server outside the mesh's identity (files or a Secret). */
@@ -93,10 +119,5 @@ export function clientTlsTransport(snapshot: MeshSnapshot, _proxy: ProxyView, cl
   if (!snapshot.mesh.enableAutoMtls || cluster.service.location === 'MESH_EXTERNAL') return {};
   if (serviceMtlsDisabled(snapshot, cluster.service, cluster.port)) return {};
   const mtls = { name: TLS, typed_config: istioMutualContext(cluster.clusterName, serviceAccountSans(snapshot, cluster)) };
-  return {
-    transport_socket_matches: [
-      { name: 'tlsMode-istio', match: toStruct({ tlsMode: 'istio' }), transport_socket: mtls },
-      { name: 'tlsMode-disabled', transport_socket: { name: 'envoy.transport_sockets.raw_buffer' } },
-    ],
-  };
+  return { transport_socket_matches: [{ name: 'tlsMode-istio', match: istioMatch, transport_socket: mtls }, plaintextMatch] };
 }

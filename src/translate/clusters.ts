@@ -1,5 +1,6 @@
 // Clusters for one proxy: `outbound|port|subset|host` per visible service port and subset (with
 // their load assignments), `inbound|port||` to the local app, and Passthrough/BlackHole.
+import type { PortTrafficPolicy } from '../config/types/networking.ts';
 import type { ProxyScope } from '../model/proxy-scope.ts';
 import { isHttp, isHttp2, type Protocol } from '../model/protocol.ts';
 import type { MeshService, MeshServicePort } from '../model/service.ts';
@@ -49,12 +50,7 @@ export function buildOutboundClusters(snapshot: MeshSnapshot, scope: ProxyScope,
         const cluster: Record<string, unknown> = {
           name,
           ...discovery(name, service, port),
-          ...translateTrafficPolicy({
-            policy,
-            http2: isHttp2(port.protocol),
-            http: isHttp(port.protocol) || port.protocol === 'auto',
-            connectTimeoutMs: snapshot.mesh.connectTimeoutMs,
-          }),
+          ...trafficPolicyFields(policy, isHttp2(port.protocol), isHttp(port.protocol) || port.protocol === 'auto', snapshot.mesh.connectTimeoutMs),
           ...options.clientTls(snapshot, scope.proxy, { service, port: port.port, subset: subset.name, tls: policy.tls, clusterName: name }),
           metadata: metadataFor(subset.name),
         };
@@ -68,6 +64,25 @@ export function buildOutboundClusters(snapshot: MeshSnapshot, scope: ProxyScope,
     }
   }
   return out;
+}
+
+// A policy object is shared by the subsets that do not override it (effectivePolicy), and the fields
+// it gives a cluster depend only on it and the port's protocol: built once, shared (output is read-only).
+const policyFields = new WeakMap<PortTrafficPolicy, Map<string, Record<string, unknown>>>();
+
+function trafficPolicyFields(policy: PortTrafficPolicy, http2: boolean, http: boolean, connectTimeoutMs: number): Record<string, unknown> {
+  let byInputs = policyFields.get(policy);
+  if (!byInputs) {
+    byInputs = new Map();
+    policyFields.set(policy, byInputs);
+  }
+  const key = `${http2 ? 2 : 1}${http ? 'h' : 't'}${connectTimeoutMs}`;
+  let fields = byInputs.get(key);
+  if (!fields) {
+    fields = translateTrafficPolicy({ policy, http2, http, connectTimeoutMs });
+    byInputs.set(key, fields);
+  }
+  return fields;
 }
 
 function discovery(name: string, service: MeshService, port: MeshServicePort): Record<string, unknown> {

@@ -8,7 +8,25 @@ import type { ProxyScope } from '../model/proxy-scope.ts';
 import type { MeshService } from '../model/service.ts';
 import type { MeshSnapshot } from '../model/snapshot.ts';
 
+// A scope is made for one proxy and one snapshot, and every cluster and route destination of a service
+// asks for the same rule: chosen once per (scope, service). `null` records "no rule".
+const rulesByScope = new WeakMap<ProxyScope, { snapshot: MeshSnapshot; rules: Map<MeshService, DestinationRule | null> }>();
+
 export function destinationRuleFor(snapshot: MeshSnapshot, scope: ProxyScope, service: MeshService): DestinationRule | undefined {
+  let cached = rulesByScope.get(scope);
+  if (!cached || cached.snapshot !== snapshot) {
+    cached = { snapshot, rules: new Map() };
+    rulesByScope.set(scope, cached);
+  }
+  let dr = cached.rules.get(service);
+  if (dr === undefined) {
+    dr = chooseDestinationRule(snapshot, scope, service) ?? null;
+    cached.rules.set(service, dr);
+  }
+  return dr ?? undefined;
+}
+
+function chooseDestinationRule(snapshot: MeshSnapshot, scope: ProxyScope, service: MeshService): DestinationRule | undefined {
   const proxy = scope.proxy;
   const candidates: DestinationRule[] = [...(snapshot.destinationRulesByHost.get(service.hostname) ?? [])];
   for (const pattern of snapshot.destinationRuleWildcards) {
@@ -26,15 +44,35 @@ export function destinationRuleFor(snapshot: MeshSnapshot, scope: ProxyScope, se
   return usable.sort((a, b) => rank(a) - rank(b))[0];
 }
 
+// Policies are read-only and a DestinationRule never changes: one policy per (rule, port, subset),
+// built once and shared by every cluster and route that asks (a subset without its own policy gets the
+// very object of the port's top-level policy, so what is built from it can be shared too).
+const policies = new WeakMap<DestinationRule, Map<number, Map<string, PortTrafficPolicy>>>();
+const noPolicy: PortTrafficPolicy = Object.freeze({});
+
 /**
  * The policy for one subset and port: the top level, overridden by its port-level settings, then by
- * the subset's policy and the subset's port-level settings (each field replaced whole).
+ * the subset's policy and the subset's port-level settings (each field replaced whole). Read-only.
  */
 export function effectivePolicy(dr: DestinationRule | undefined, subset: string, port: number): PortTrafficPolicy {
-  if (!dr) return {};
-  let policy = applyPortLevel(dr.spec.trafficPolicy, port);
-  const sub = subset ? dr.spec.subsets?.find((s) => s.name === subset) : undefined;
-  if (sub?.trafficPolicy) policy = { ...policy, ...definedOnly(applyPortLevel(sub.trafficPolicy, port)) };
+  if (!dr) return noPolicy;
+  let byPort = policies.get(dr);
+  if (!byPort) {
+    byPort = new Map();
+    policies.set(dr, byPort);
+  }
+  let bySubset = byPort.get(port);
+  if (!bySubset) {
+    bySubset = new Map([['', applyPortLevel(dr.spec.trafficPolicy, port)]]);
+    byPort.set(port, bySubset);
+  }
+  let policy = bySubset.get(subset);
+  if (!policy) {
+    const top = bySubset.get('') ?? noPolicy;
+    const sub = dr.spec.subsets?.find((s) => s.name === subset);
+    policy = sub?.trafficPolicy ? { ...top, ...definedOnly(applyPortLevel(sub.trafficPolicy, port)) } : top;
+    bySubset.set(subset, policy);
+  }
   return policy;
 }
 

@@ -1,6 +1,6 @@
 // One VirtualService HTTPRoute → Envoy Routes (one per applicable match clause, in order), with
 // its action (weighted clusters, redirect, direct response) and per-route policies.
-import type { Destination, HTTPMatchRequest, HTTPRoute } from '../config/types/networking.ts';
+import type { Destination, HTTPMatchRequest, HTTPRetry, HTTPRoute } from '../config/types/networking.ts';
 import type { MeshSettings } from '../model/mesh-config.ts';
 import { toStruct } from '../xds/any.ts';
 import { matchApplies, type RouteContext, translateRouteMatch } from './route-match.ts';
@@ -12,6 +12,8 @@ export interface RouteEnv {
   readonly ctx: RouteContext;
   /** Envoy's `istio.config` metadata names the VirtualService a route came from. */
   readonly configPath: string;
+  /** The route `metadata` naming `configPath`, built once per environment (shared by its routes). */
+  readonly metadata?: Record<string, unknown>;
   /** The cluster a destination names, and the hash policy of its DestinationRule (consistent hash). */
   destination(dest: Destination): { cluster: string; hashPolicy?: Record<string, unknown>[] };
 }
@@ -39,7 +41,7 @@ function translateOne(route: HTTPRoute, m: HTTPMatchRequest | undefined, env: Ro
   const out: Record<string, unknown> = { match: translateRouteMatch(m) };
   const name = route.name && m?.name ? `${route.name}.${m.name}` : (route.name ?? m?.name);
   if (name) out['name'] = name;
-  out['metadata'] = { filter_metadata: { istio: toStruct({ config: env.configPath }) } };
+  out['metadata'] = env.metadata ?? { filter_metadata: { istio: toStruct({ config: env.configPath }) } };
   Object.assign(out, translateHeaders(route.headers));
   if (route.redirect) out['redirect'] = translateRedirect(route, env.ctx.port);
   else if (route.directResponse) {
@@ -90,7 +92,7 @@ function translateAction(route: HTTPRoute, env: RouteEnv, outRoute: Record<strin
     };
   }
   action['timeout'] = istioDuration(route.timeout) ?? { seconds: 0 };
-  const retry = translateRetries(route.retries, env.mesh);
+  const retry = retryPolicy(route.retries, env.mesh);
   if (retry) action['retry_policy'] = retry;
   const rw = route.rewrite;
   if (rw?.uri !== undefined) action['prefix_rewrite'] = rw.uri;
@@ -108,6 +110,23 @@ function translateAction(route: HTTPRoute, env: RouteEnv, outRoute: Record<strin
   // Istio's websocket upgrade is on for every HTTP route.
   action['upgrade_configs'] = [{ upgrade_type: 'websocket' }];
   return action;
+}
+
+// Most routes share one retry setting (the mesh default): its policy is built once per setting and
+// shared (translation output is read-only). Keyed by the setting object; `undefined` is the default.
+const retryPolicies = new WeakMap<MeshSettings, Map<HTTPRetry | undefined, Record<string, unknown> | undefined>>();
+
+/** The route's Envoy retry policy (translateRetries), shared per retry setting. */
+export function retryPolicy(retries: HTTPRetry | undefined, mesh: MeshSettings): Record<string, unknown> | undefined {
+  let byRetries = retryPolicies.get(mesh);
+  if (!byRetries) {
+    byRetries = new Map();
+    retryPolicies.set(mesh, byRetries);
+  }
+  if (byRetries.has(retries)) return byRetries.get(retries);
+  const policy = translateRetries(retries, mesh);
+  byRetries.set(retries, policy);
+  return policy;
 }
 
 function mergeHeaderOps(route: Record<string, unknown>, extra: Record<string, unknown>): Record<string, unknown> {

@@ -1,15 +1,15 @@
 // A sidecar's outbound RouteConfigurations, one per HTTP port (named by the port): a virtual host
 // `host:port` per visible service with every domain form Istio emits, routes from VirtualServices.
+import type { VirtualService } from '../config/resource.ts';
 import { hostAliases } from '../model/host.ts';
 import type { ProxyScope } from '../model/proxy-scope.ts';
 import { isHttp } from '../model/protocol.ts';
 import type { MeshService } from '../model/service.ts';
 import type { MeshSnapshot } from '../model/snapshot.ts';
 import { outboundClusterName } from './clusters.ts';
-import { translateHttpRoute } from './http-route.ts';
+import { type RouteEnv, retryPolicy, translateHttpRoute } from './http-route.ts';
 import { routeEnv } from './route-env.ts';
 import type { RouteContext } from './route-match.ts';
-import { translateRetries } from './route-policies.ts';
 import { boundGateways, expandedHttpRoutes, virtualServiceFor } from './virtual-service-routes.ts';
 
 /** The HTTP ports of the visible services, ascending. */
@@ -45,14 +45,21 @@ function routesFor(snapshot: MeshSnapshot, scope: ProxyScope, service: MeshServi
   const ctx: RouteContext = { proxy: scope.proxy, port, gateways: ['mesh'], vsGateways: vs ? boundGateways(vs) : ['mesh'], vsNamespace: vs?.metadata.namespace ?? service.namespace };
   if (vs) {
     const routes: Record<string, unknown>[] = [];
+    // One environment per source VirtualService (the root, or a delegate), not one per route.
+    let env: RouteEnv | undefined;
+    let envSource: VirtualService | undefined;
     for (const { route, source } of expandedHttpRoutes(snapshot, vs)) {
-      routes.push(...translateHttpRoute(route, routeEnv(snapshot, scope, { ...ctx, vsNamespace: source.metadata.namespace }, source)));
+      if (!env || envSource !== source) {
+        env = routeEnv(snapshot, scope, { ...ctx, vsNamespace: source.metadata.namespace }, source);
+        envSource = source;
+      }
+      for (const r of translateHttpRoute(route, env)) routes.push(r);
     }
     if (routes.length > 0) return routes;
   }
   const env = routeEnv(snapshot, scope, ctx, undefined);
   const target = env.destination({ host: service.hostname, port: { number: port } });
-  const retry = translateRetries(undefined, snapshot.mesh);
+  const retry = retryPolicy(undefined, snapshot.mesh);
   return [
     {
       name: 'default',

@@ -5,18 +5,36 @@ import type { Destination } from '../config/types/networking.ts';
 import { resolveHost } from '../model/host.ts';
 import type { ProxyScope } from '../model/proxy-scope.ts';
 import { lookupService, type MeshSnapshot } from '../model/snapshot.ts';
+import { toStruct } from '../xds/any.ts';
 import { outboundClusterName } from './clusters.ts';
 import { translateHashPolicy } from './consistent-hash.ts';
 import { destinationRuleFor, effectivePolicy } from './destination-policy.ts';
 import type { RouteEnv } from './http-route.ts';
 import type { RouteContext } from './route-match.ts';
 
+// The `istio.config` route metadata names only the VirtualService: one object per VirtualService, shared
+// by all its routes on every port and proxy (translation output is read-only).
+const metadataByVs = new WeakMap<VirtualService, Record<string, unknown>>();
+const noVsMetadata = { filter_metadata: { istio: toStruct({ config: '' }) } };
+
+function configMetadata(vs: VirtualService | undefined, configPath: string): Record<string, unknown> {
+  if (!vs) return noVsMetadata;
+  let m = metadataByVs.get(vs);
+  if (!m) {
+    m = { filter_metadata: { istio: toStruct({ config: configPath }) } };
+    metadataByVs.set(vs, m);
+  }
+  return m;
+}
+
 export function routeEnv(snapshot: MeshSnapshot, scope: ProxyScope, ctx: RouteContext, vs: VirtualService | undefined): RouteEnv {
   const ns = vs?.metadata.namespace ?? scope.proxy.namespace;
+  const configPath = vs ? `/apis/networking.istio.io/v1/namespaces/${ns}/virtual-service/${vs.metadata.name}` : '';
   return {
     mesh: snapshot.mesh,
     ctx,
-    configPath: vs ? `/apis/networking.istio.io/v1/namespaces/${ns}/virtual-service/${vs.metadata.name}` : '',
+    configPath,
+    metadata: configMetadata(vs, configPath),
     destination(dest: Destination) {
       const service = lookupService(snapshot, dest.host, ns);
       const host = service?.hostname ?? resolveHost(dest.host, ns);
