@@ -2,6 +2,7 @@
 // MUTUAL, ISTIO_MUTUAL) or, without one, Istio's auto mTLS (`transport_socket_matches` on tlsMode=istio).
 import type { ClientTLSSettings } from '../config/types/networking.ts';
 import type { ProxyView } from '../model/proxy-view.ts';
+import type { MeshService } from '../model/service.ts';
 import { type MeshSnapshot, serviceKey } from '../model/snapshot.ts';
 import { type TypedAny, toStruct } from '../xds/any.ts';
 import { TypeUrl } from '../xds/type-urls.ts';
@@ -25,7 +26,7 @@ function sanMatchers(sans: readonly string[]) {
 
 // The secure-naming SANs of a service are a fact of the snapshot: every cluster (port × subset) of the
 // service, and every proxy translated from the snapshot, uses the same sorted list.
-const sansBySnapshot = new WeakMap<MeshSnapshot, Map<string, string[]>>();
+const sansBySnapshot = new WeakMap<MeshSnapshot, Map<MeshService, string[]>>();
 
 /** SPIFFE IDs of the workloads behind the cluster's service: Istio's secure naming. */
 function serviceAccountSans(snapshot: MeshSnapshot, cluster: ClusterTlsContext): string[] {
@@ -34,15 +35,14 @@ function serviceAccountSans(snapshot: MeshSnapshot, cluster: ClusterTlsContext):
     bySvc = new Map();
     sansBySnapshot.set(snapshot, bySvc);
   }
-  const key = serviceKey(cluster.service);
-  let sans = bySvc.get(key);
+  let sans = bySvc.get(cluster.service);
   if (!sans) {
     const ids = new Set<string>();
-    for (const w of snapshot.endpointsByService.get(key) ?? []) {
+    for (const w of snapshot.endpointsByService.get(serviceKey(cluster.service)) ?? []) {
       if (w.serviceAccount) ids.add(`spiffe://${snapshot.mesh.trustDomain}/ns/${w.namespace}/sa/${w.serviceAccount}`);
     }
     sans = [...ids].sort();
-    bySvc.set(key, sans);
+    bySvc.set(cluster.service, sans);
   }
   return sans;
 }

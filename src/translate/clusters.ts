@@ -1,5 +1,6 @@
 // Clusters for one proxy: `outbound|port|subset|host` per visible service port and subset (with
 // their load assignments), `inbound|port||` to the local app, and Passthrough/BlackHole.
+import type { DestinationRule } from '../config/resource.ts';
 import type { PortTrafficPolicy } from '../config/types/networking.ts';
 import type { ProxyScope } from '../model/proxy-scope.ts';
 import { isHttp, isHttp2, type Protocol } from '../model/protocol.ts';
@@ -11,7 +12,7 @@ import { buildLoadAssignment, dnsLoadAssignment, type EndpointCache } from './en
 import type { TranslateOptions } from './options.ts';
 import { translateTrafficPolicy } from './traffic-policy.ts';
 import { durationOf } from './xds-values.ts';
-import { toStruct } from '../xds/any.ts';
+import { type StructValue, toStruct } from '../xds/any.ts';
 import { TypeUrl } from '../xds/type-urls.ts';
 
 export function outboundClusterName(port: number, subset: string, host: string): string {
@@ -35,10 +36,11 @@ export function buildOutboundClusters(snapshot: MeshSnapshot, scope: ProxyScope,
     const dr = destinationRuleFor(snapshot, scope, service);
     const subsets = [{ name: '', labels: undefined as Record<string, string> | undefined }, ...(dr?.spec.subsets ?? []).map((s) => ({ name: s.name, labels: s.labels ?? {} }))];
     const metadata = new Map<string, Record<string, unknown>>();
+    const services = servicesStruct(service);
     const metadataFor = (subset: string) => {
       let m = metadata.get(subset);
       if (!m) {
-        m = clusterMetadata(service, subset, dr ? `${dr.metadata.namespace}/${dr.metadata.name}` : undefined);
+        m = clusterMetadata(subset, dr, services);
         metadata.set(subset, m);
       }
       return m;
@@ -98,16 +100,17 @@ function discovery(name: string, service: MeshService, port: MeshServicePort): R
   }
 }
 
-function clusterMetadata(service: MeshService, subset: string, dr: string | undefined): Record<string, unknown> {
-  const istio: Record<string, unknown> = {
-    services: [{ host: service.hostname, name: service.name, namespace: service.namespace }],
-  };
-  if (subset) istio['subset'] = subset;
-  if (dr) {
-    const [ns, name] = dr.split('/');
-    istio['config'] = `/apis/networking.istio.io/v1/namespaces/${ns}/destination-rule/${name}`;
-  }
-  return { filter_metadata: { istio: toStruct(istio) } };
+// Written as the Struct it becomes (toStruct's output for the same JSON): the `services` entry is the
+// same for every subset of the service, so it is built once per service and shared.
+function clusterMetadata(subset: string, dr: DestinationRule | undefined, services: StructValue): Record<string, unknown> {
+  const fields: Record<string, StructValue> = { services };
+  if (subset) fields['subset'] = { stringValue: subset };
+  if (dr) fields['config'] = { stringValue: `/apis/networking.istio.io/v1/namespaces/${dr.metadata.namespace}/destination-rule/${dr.metadata.name}` };
+  return { filter_metadata: { istio: { fields } } };
+}
+
+function servicesStruct(service: MeshService): StructValue {
+  return { listValue: { values: [{ structValue: toStruct({ host: service.hostname, name: service.name, namespace: service.namespace }) }] } };
 }
 
 /** `inbound|port||` → the app on loopback at the port it really listens on (process mode). */

@@ -82,17 +82,11 @@ function workloadEndpoint(snapshot: MeshSnapshot, w: WorkloadInstance, port: Mes
 function makeWorkloadEndpoint(w: WorkloadInstance, port: MeshServicePort, plaintext: boolean): LbEndpoint {
   const locality = workloadLocality(w.labels, w.locality) ?? '';
   if (w.tunnelAddress && !plaintext) {
-    const colon = w.tunnelAddress.lastIndexOf(':');
     return labelled({
       locality,
       endpoint: {
-        endpoint: { address: socket(w.tunnelAddress.slice(0, colon), Number(w.tunnelAddress.slice(colon + 1))) },
-        metadata: {
-          filter_metadata: {
-            istio: toStruct({ tlsMode: 'istio', workload: `${w.name};${w.namespace}` }),
-            outrigger: toStruct({ target_port: port.targetPort }),
-          },
-        },
+        endpoint: { address: tunnelSocket(w.tunnelAddress) },
+        metadata: { filter_metadata: { istio: istioEndpointStruct(w), outrigger: targetPortStruct(port.targetPort) } },
       },
     }, w.labels);
   }
@@ -105,6 +99,43 @@ function staticEndpoint(e: WorkloadEntrySpec, port: MeshServicePort): LbEndpoint
   if (e.weight) endpoint['load_balancing_weight'] = { value: e.weight };
   const labels = e.labels ?? {};
   return labelled({ locality: workloadLocality(labels, e.locality) ?? '', endpoint }, labels);
+}
+
+// A workload's tunnel address and istio metadata are the same for each of its ports and clusters (the
+// output is read-only): one object each per workload, and one `target_port` struct per port number.
+const tunnelSockets = new Map<string, Record<string, unknown>>();
+const istioStructs = new WeakMap<WorkloadInstance, Record<string, unknown>>();
+const targetPortStructs = new Map<number, Record<string, unknown>>();
+
+function tunnelSocket(tunnelAddress: string): Record<string, unknown> {
+  let s = tunnelSockets.get(tunnelAddress);
+  if (!s) {
+    const colon = tunnelAddress.lastIndexOf(':');
+    s = socket(tunnelAddress.slice(0, colon), Number(tunnelAddress.slice(colon + 1)));
+    // Bounded: addresses of workloads that come and go; dropped wholesale rather than grown forever.
+    if (tunnelSockets.size >= 65_536) tunnelSockets.clear();
+    tunnelSockets.set(tunnelAddress, s);
+  }
+  return s;
+}
+
+function istioEndpointStruct(w: WorkloadInstance): Record<string, unknown> {
+  let s = istioStructs.get(w);
+  if (!s) {
+    s = toStruct({ tlsMode: 'istio', workload: `${w.name};${w.namespace}` });
+    istioStructs.set(w, s);
+  }
+  return s;
+}
+
+function targetPortStruct(port: number): Record<string, unknown> {
+  let s = targetPortStructs.get(port);
+  if (!s) {
+    s = toStruct({ target_port: port });
+    if (targetPortStructs.size >= 65_536) targetPortStructs.clear();
+    targetPortStructs.set(port, s);
+  }
+  return s;
 }
 
 function socket(address: string, port: number): Record<string, unknown> {
