@@ -113,20 +113,27 @@ function translateAction(route: HTTPRoute, env: RouteEnv, outRoute: Record<strin
 }
 
 // Most routes share one retry setting (the mesh default): its policy is built once per setting and
-// shared (translation output is read-only). Keyed by the setting object; `undefined` is the default.
-const retryPolicies = new WeakMap<MeshSettings, Map<HTTPRetry | undefined, Record<string, unknown> | undefined>>();
+// shared (translation output is read-only). Weak on both sides, so old snapshots' settings can go.
+interface RetryPolicies {
+  byDefault: { policy: Record<string, unknown> | undefined } | undefined;
+  bySetting: WeakMap<HTTPRetry, { policy: Record<string, unknown> | undefined }>;
+}
+const retryPolicies = new WeakMap<MeshSettings, RetryPolicies>();
 
 /** The route's Envoy retry policy (translateRetries), shared per retry setting. */
 export function retryPolicy(retries: HTTPRetry | undefined, mesh: MeshSettings): Record<string, unknown> | undefined {
-  let byRetries = retryPolicies.get(mesh);
-  if (!byRetries) {
-    byRetries = new Map();
-    retryPolicies.set(mesh, byRetries);
+  let cache = retryPolicies.get(mesh);
+  if (!cache) {
+    cache = { byDefault: undefined, bySetting: new WeakMap() };
+    retryPolicies.set(mesh, cache);
   }
-  if (byRetries.has(retries)) return byRetries.get(retries);
-  const policy = translateRetries(retries, mesh);
-  byRetries.set(retries, policy);
-  return policy;
+  let entry = retries ? cache.bySetting.get(retries) : cache.byDefault;
+  if (!entry) {
+    entry = { policy: translateRetries(retries, mesh) };
+    if (retries) cache.bySetting.set(retries, entry);
+    else cache.byDefault = entry;
+  }
+  return entry.policy;
 }
 
 function mergeHeaderOps(route: Record<string, unknown>, extra: Record<string, unknown>): Record<string, unknown> {
