@@ -11,6 +11,7 @@ import { CONTINUE, type FilterVerdict, type RequestContext } from './filter.ts';
 import type { ChainedFilter } from './filter-registry.ts';
 import { appendForwardedFor, forwardedAddresses, trustedClientAddress } from './forwarded-for.ts';
 import { type DownstreamReq, type DownstreamRes, forwardableTrailers, HttpStream, hopByHop } from './http-stream.ts';
+import { StreamTimeouts, type TimedStream } from './stream-timeouts.ts';
 import { stripMeshHeaders } from './mesh-headers.ts';
 import type { PathNormalizer } from './normalize-path.ts';
 import { parseRequest } from './parse-request.ts';
@@ -150,8 +151,8 @@ function start(rt: HcmRuntime, chain: HttpChain | ((req: DownstreamRequest) => H
   s.filters = hc.filters;
   s.route = route;
   const verdict = requestFilters(hc.filters, s.ctx, 0);
-  if (isPromise(verdict)) return verdict.then((v) => proceed(rt, s, req, v));
-  proceed(rt, s, req, verdict);
+  if (isPromise(verdict)) return verdict.then((v) => proceed(rt, s, req, v, hc));
+  proceed(rt, s, req, verdict, hc);
   return undefined;
 }
 
@@ -172,7 +173,7 @@ function requestFilters(filters: readonly ChainedFilter[], ctx: RequestContext, 
 }
 
 /** After the filters: the route's direct answer, or the router. */
-function proceed(rt: HcmRuntime, s: HttpStream, req: DownstreamReq, verdict: FilterVerdict): void {
+function proceed(rt: HcmRuntime, s: HttpStream, req: DownstreamReq, verdict: FilterVerdict, hc: HttpChain): void {
   if (verdict.action === 'respond') {
     s.finalReply(verdict.reply);
     return;
@@ -242,4 +243,22 @@ function proceed(rt: HcmRuntime, s: HttpStream, req: DownstreamReq, verdict: Fil
     rt.timers ?? realTimers,
   );
   s.forwarding(fwd);
+  const limits = hc.streamTimeouts;
+  if (limits && (limits.idleMs > 0 || limits.maxDurationMs > 0 || route.maxStreamDurationMs)) {
+    s.timed(new StreamTimeouts(timedStream(s, req, fwd), limits, rt.timers ?? realTimers, route.maxStreamDurationMs));
+  }
+}
+
+/** What the stream timers read and do: transport byte counters, request completion, and how to end it. */
+function timedStream(s: HttpStream, req: DownstreamReq, fwd: { cancel(): void }): TimedStream {
+  const socket = req.socket;
+  return {
+    progress: () => socket.bytesRead + socket.bytesWritten,
+    requestComplete: () => req.complete,
+    expire: (reply) => {
+      fwd.cancel();
+      if (s.res.headersSent) s.reset();
+      else s.finalReply(reply);
+    },
+  };
 }

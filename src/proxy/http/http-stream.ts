@@ -81,6 +81,7 @@ export class HttpStream implements ResponseWriter {
   #upstream: { cancel(): void } | undefined;
   #onDrain: (() => void) | undefined;
   #drainListened = false;
+  #timeouts: { clear(): void } | undefined;
 
   constructor(res: DownstreamRes, h2: boolean, isGrpc: boolean, info: StreamInfo, now: () => number, untrack: (() => void) | undefined) {
     this.res = res;
@@ -105,10 +106,16 @@ export class HttpStream implements ResponseWriter {
     this.#upstream = upstream;
   }
 
+  /** The stream's idle and duration timers, cleared when it closes. */
+  timed(timeouts: { clear(): void }): void {
+    this.#timeouts = timeouts;
+  }
+
   closed(): void {
     const res = this.res;
     (res as Tagged)[kStream] = undefined;
     this.#untrack?.();
+    this.#timeouts?.clear();
     const ctx = this.ctx;
     if (ctx) {
       const outcome: StreamOutcome = { status: this.#status, requestBytes: this.requestBytes, responseBytes: this.#responseBytes, durationMs: this.#now() - this.info.startTime, downstreamReset: !res.writableFinished };

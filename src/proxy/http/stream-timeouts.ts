@@ -43,6 +43,12 @@ export interface TimedStream {
   expire(reply: LocalReply): void;
 }
 
+/** A stream's timer never keeps the process alive on its own (a drained proxy exits; a test ends). */
+function unref(handle: unknown): unknown {
+  (handle as { unref?: () => void } | undefined)?.unref?.();
+  return handle;
+}
+
 export class StreamTimeouts {
   readonly #stream: TimedStream;
   readonly #timers: Timers;
@@ -58,10 +64,10 @@ export class StreamTimeouts {
     this.#timers = timers;
     this.#idleMs = config.idleMs;
     const max = routeMaxDurationMs ?? config.maxDurationMs;
-    if (max > 0) this.#duration = timers.set(this.#onDuration, max);
+    if (max > 0) this.#duration = unref(timers.set(this.#onDuration, max));
     if (this.#idleMs > 0) {
       this.#seen = stream.progress();
-      this.#idle = timers.set(this.#onIdle, this.#idleMs);
+      this.#idle = unref(timers.set(this.#onIdle, this.#idleMs));
     }
   }
 
@@ -82,7 +88,7 @@ export class StreamTimeouts {
     const now = this.#stream.progress();
     if (now !== this.#seen) {
       this.#seen = now;
-      this.#idle = this.#timers.set(this.#onIdle, this.#idleMs);
+      this.#idle = unref(this.#timers.set(this.#onIdle, this.#idleMs));
       return;
     }
     this.#expire('idle');

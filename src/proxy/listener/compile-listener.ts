@@ -11,6 +11,7 @@ import { compileNetworkRbac } from '../filters/rbac/network-filter.ts';
 import type { ChainedFilter, HttpFilterRegistry } from '../http/filter-registry.ts';
 import { compilePathNormalizer, type PathNormalizationMode, type PathNormalizer } from '../http/normalize-path.ts';
 import type { RouteTable } from '../http/route/index.ts';
+import { compileStreamTimeouts, type StreamTimeoutConfig } from '../http/stream-timeouts.ts';
 import { compileDetection, type Detection, type ListenerFilterFields } from './detect-protocol.ts';
 import { withMisdirectedCheck } from '../tls/misdirected-request.ts';
 
@@ -26,6 +27,8 @@ export interface HttpChain {
   /** An edge (gateway) HCM: the client address comes from the peer and `xffTrustedHops` XFF entries. */
   readonly useRemoteAddress: boolean;
   readonly xffTrustedHops: number;
+  /** stream_idle_timeout and max_stream_duration; absent: no per-stream timers. */
+  readonly streamTimeouts?: StreamTimeoutConfig;
 }
 
 /** Istio's meshConfig.pathNormalization, as it maps onto the HCM fields (see translate/network-filters.ts). */
@@ -143,6 +146,7 @@ function compileChain(fc: EnvoyFilterChain, where: string, ctx: ListenerCompileC
         normalize: normalizerFor(hcmNormalizationMode(hcm)),
         useRemoteAddress: hcm.use_remote_address?.value === true,
         xffTrustedHops: hcm.xff_num_trusted_hops ?? 0,
+        streamTimeouts: compileStreamTimeouts(hcm as Parameters<typeof compileStreamTimeouts>[0]),
       };
     } else if (type === TypeUrl.TcpProxy) {
       handler = compileTcp(f.typed_config as unknown as EnvoyTcpProxy, at);

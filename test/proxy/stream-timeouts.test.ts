@@ -1,0 +1,138 @@
+// The connection manager's stream timers through a real proxy, on the injected clock: stream_idle_timeout
+// (504 SI once the request is in, 408 SI while the client is still sending), the route's
+// max_stream_duration (504 UMSDR), and an explicit 0 that arms nothing.
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import net from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { test } from 'node:test';
+import { TypeUrl } from '../../src/xds/type-urls.ts';
+import { FakeClock, until } from '../resilience/fake-clock.ts';
+import { cla, cluster, hcm, listener, push, request, startProxy } from './harness.ts';
+
+/** An upstream that reads each request and never answers: only the proxy's timers end the stream. */
+async function hangingUpstream(): Promise<{ port: number; seen: () => number; close(): Promise<void> }> {
+  let seen = 0;
+  const held = new Set<http.ServerResponse>();
+  const server = http.createServer((req, res) => {
+    seen++;
+    held.add(res);
+    req.resume();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    port: (server.address() as AddressInfo).port,
+    seen: () => seen,
+    close: () =>
+      new Promise<void>((r) => {
+        for (const res of held) res.destroy();
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
+}
+
+function routes(maxStreamDuration?: string): Record<string, unknown> {
+  return {
+    '@type': TypeUrl.RouteConfiguration,
+    name: 'r',
+    virtual_hosts: [
+      {
+        name: 'all',
+        domains: ['*'],
+        routes: [
+          {
+            name: 'hang',
+            match: { prefix: '/' },
+            // timeout 0: no route timeout (Envoy's default is 15 s), so only the stream timers run.
+            route: { cluster: 'c', timeout: { seconds: '0' }, ...(maxStreamDuration ? { max_stream_duration: { max_stream_duration: { seconds: maxStreamDuration } } } : {}) },
+          },
+        ],
+      },
+    ],
+  };
+}
+
+async function setup(hcmExtra: Record<string, unknown>, maxStreamDuration?: string) {
+  const clock = new FakeClock();
+  const up = await hangingUpstream();
+  const p = await startProxy({ timers: clock });
+  push(p.proxy, [cluster('c'), cla('c', [{ port: up.port }]), listener('0.0.0.0_8080', 8080, [{ filter: hcm('r', hcmExtra) }]), routes(maxStreamDuration)]);
+  const port = await p.port('0.0.0.0_8080');
+  return {
+    clock,
+    up,
+    port,
+    close: async () => {
+      await p.close();
+      await up.close();
+    },
+  };
+}
+
+test('stream_idle_timeout: a stream with no bytes either way for the period gets 504 with flag SI', async () => {
+  const t = await setup({ stream_idle_timeout: { seconds: '10' } });
+  try {
+    const res = request(t.port, '/');
+    await until(() => t.up.seen() === 1 && t.clock.nextDue === 10_000, 'the request reached the upstream, idle timer armed');
+    t.clock.advance(9_999);
+    assert.equal(t.clock.nextDue, 10_000, 'not yet');
+    t.clock.advance(1);
+    const r = await res;
+    assert.equal(r.status, 504);
+    assert.equal(r.headers['x-envoy-response-flags'], 'SI');
+    assert.equal(r.body, 'stream timeout');
+  } finally {
+    await t.close();
+  }
+});
+
+test('stream_idle_timeout: a client that stops sending its body mid-way gets 408 with flag SI', async () => {
+  const t = await setup({ stream_idle_timeout: { seconds: '10' } });
+  try {
+    const s = net.connect(t.port, '127.0.0.1');
+    let out = '';
+    s.on('data', (c: Buffer) => {
+      out += c.toString('latin1');
+    });
+    const closed = new Promise<void>((r) => s.on('close', () => r()));
+    s.on('error', () => {});
+    s.write('POST / HTTP/1.1\r\nHost: echo.example.com\r\nContent-Length: 100\r\n\r\nhalf');
+    await until(() => t.up.seen() === 1 && t.clock.nextDue === 10_000, 'the head reached the upstream, idle timer armed');
+    t.clock.advance(10_000);
+    await until(() => out.includes('\r\n\r\n'), 'a response head');
+    assert.match(out, /^HTTP\/1\.1 408 /);
+    assert.match(out, /x-envoy-response-flags: SI/i);
+    s.destroy();
+    await closed;
+  } finally {
+    await t.close();
+  }
+});
+
+test("the route's max_stream_duration ends a stream that outlives it with 504 UMSDR", async () => {
+  const t = await setup({ stream_idle_timeout: { seconds: '0' } }, '5');
+  try {
+    const res = request(t.port, '/');
+    await until(() => t.up.seen() === 1 && t.clock.nextDue === 5_000, 'the request reached the upstream, duration timer armed');
+    t.clock.advance(5_000);
+    const r = await res;
+    assert.equal(r.status, 504);
+    assert.equal(r.headers['x-envoy-response-flags'], 'UMSDR');
+  } finally {
+    await t.close();
+  }
+});
+
+test('stream_idle_timeout 0 and no duration arm no timer: the stream waits for its peer', async () => {
+  const t = await setup({ stream_idle_timeout: { seconds: '0' } });
+  try {
+    const res = request(t.port, '/').catch((err: Error) => err);
+    await until(() => t.up.seen() === 1, 'the request reached the upstream');
+    assert.equal(t.clock.pending, 0);
+    await t.up.close();
+    assert.ok(await res);
+  } finally {
+    await t.close();
+  }
+});
