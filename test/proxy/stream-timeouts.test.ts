@@ -6,6 +6,7 @@ import http from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
+import type { TypedAny } from '../../src/xds/any.ts';
 import { TypeUrl } from '../../src/xds/type-urls.ts';
 import { FakeClock, until } from '../resilience/fake-clock.ts';
 import { cla, cluster, hcm, listener, push, request, startProxy } from './harness.ts';
@@ -32,7 +33,7 @@ async function hangingUpstream(): Promise<{ port: number; seen: () => number; cl
   };
 }
 
-function routes(maxStreamDuration?: string): Record<string, unknown> {
+function routes(maxStreamDuration?: string): TypedAny {
   return {
     '@type': TypeUrl.RouteConfiguration,
     name: 'r',

@@ -7,7 +7,7 @@ import type { HttpChain } from '../listener/compile-listener.ts';
 import type { H2CodecStat } from '../listener/h2-codec-stats.ts';
 import { LocalReplies } from '../local-reply.ts';
 import type { OutgoingHeaders, UpstreamHead } from '../upstream/upstream.ts';
-import { CONTINUE, type FilterVerdict, type RequestContext } from './filter.ts';
+import { CONTINUE, type FilterVerdict, type LocalReply, type RequestContext } from './filter.ts';
 import type { ChainedFilter } from './filter-registry.ts';
 import { appendForwardedFor, forwardedAddresses, trustedClientAddress } from './forwarded-for.ts';
 import { type DownstreamReq, type DownstreamRes, forwardableTrailers, HttpStream, hopByHop } from './http-stream.ts';
@@ -245,20 +245,30 @@ function proceed(rt: HcmRuntime, s: HttpStream, req: DownstreamReq, verdict: Fil
   s.forwarding(fwd);
   const limits = hc.streamTimeouts;
   if (limits && (limits.idleMs > 0 || limits.maxDurationMs > 0 || route.maxStreamDurationMs)) {
-    s.timed(new StreamTimeouts(timedStream(s, req, fwd), limits, rt.timers ?? realTimers, route.maxStreamDurationMs));
+    s.timed(new StreamTimeouts(new TimedForward(s, req, fwd), limits, rt.timers ?? realTimers, route.maxStreamDurationMs));
   }
 }
 
-/** What the stream timers read and do: transport byte counters, request completion, and how to end it. */
-function timedStream(s: HttpStream, req: DownstreamReq, fwd: { cancel(): void }): TimedStream {
-  const socket = req.socket;
-  return {
-    progress: () => socket.bytesRead + socket.bytesWritten,
-    requestComplete: () => req.complete,
-    expire: (reply) => {
-      fwd.cancel();
-      if (s.res.headersSent) s.reset();
-      else s.finalReply(reply);
-    },
-  };
+/** What the stream timers read and do: transport byte counters, request completion, and how to end it (one object, no closures). */
+class TimedForward implements TimedStream {
+  readonly #s: HttpStream;
+  readonly #req: DownstreamReq;
+  readonly #fwd: { cancel(): void };
+  constructor(s: HttpStream, req: DownstreamReq, fwd: { cancel(): void }) {
+    this.#s = s;
+    this.#req = req;
+    this.#fwd = fwd;
+  }
+  progress(): number {
+    const socket = this.#req.socket;
+    return socket.bytesRead + socket.bytesWritten;
+  }
+  requestComplete(): boolean {
+    return this.#req.complete;
+  }
+  expire(reply: LocalReply): void {
+    this.#fwd.cancel();
+    if (this.#s.res.headersSent) this.#s.reset();
+    else this.#s.finalReply(reply);
+  }
 }
