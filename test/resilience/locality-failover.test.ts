@@ -4,15 +4,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { loadText } from '../../src/config/load.ts';
-import type { ProxyView } from '../../src/model/proxy-view.ts';
 import { buildSnapshot } from '../../src/model/snapshot.ts';
-import type { WorkloadInstance } from '../../src/model/workload.ts';
 import { buildProxyResources } from '../../src/translate/proxy-resources.ts';
 import type { TypedAny } from '../../src/xds/any.ts';
 import { TypeUrl } from '../../src/xds/type-urls.ts';
 import { hcm, listener, push, request, routeConfig, startProxy } from '../proxy/harness.ts';
 import { FakeClock } from './fake-clock.ts';
 import { FaultUpstream } from './fault-upstream.ts';
+import { apiWorkload as workload, clientView as view, topology } from './locality-fixture.ts';
 
 const yaml = `
 apiVersion: v1
@@ -32,25 +31,6 @@ spec:
     outlierDetection: { consecutive5xxErrors: 2, interval: 30s, baseEjectionTime: 30s, maxEjectionPercent: 100 }
 `;
 
-const topology = (region: string, zone?: string) => ({
-  'topology.kubernetes.io/region': region,
-  ...(zone ? { 'topology.kubernetes.io/zone': zone } : {}),
-});
-
-function workload(name: string, port: number, labels: Record<string, string>): WorkloadInstance {
-  return { name, namespace: 'shop', labels: { app: 'api', ...labels }, serviceAccount: 'api', address: '127.0.0.1', appPorts: { 8080: port }, healthy: true, source: 'deployment' };
-}
-
-const view: ProxyView = {
-  id: 'sidecar~127.0.0.1~web-0.shop~shop.svc.cluster.local',
-  role: 'sidecar',
-  namespace: 'shop',
-  workloadName: 'web',
-  serviceAccount: 'web',
-  labels: { app: 'web', ...topology('us-east', 'us-east-1a') },
-  ip: '127.0.0.1',
-  appPorts: {},
-};
 
 test('locality failover: an ejected local endpoint sends traffic to the same region, then to another region', async () => {
   const clock = new FakeClock();
