@@ -190,3 +190,17 @@ test('network RBAC in front of tcp_proxy refuses a tunnelled TCP caller it denie
   s.destroy();
   assert.doesNotMatch(outcome, /hello-tcp/, 'the denied caller never reaches the app');
 });
+
+test("the forward proxy normalises with the chosen chain's mode (MERGE_SLASHES), not the default", async () => {
+  // Last in this file: it re-pushes the client's outbound listener with merge_slashes on the 9898 chain.
+  push(client.proxy, [
+    listener('virtualOutbound', 15001, [
+      { port: 9898, filter: hcm('9898', { normalize_path: { value: true }, merge_slashes: true }) },
+      { port: 5432, filter: tcpProxy('outbound|5432||db.podinfo.svc.cluster.local') },
+    ]),
+  ]);
+  const out = await client.port('virtualOutbound');
+  const res = await request(out, 'http://podinfo.podinfo:9898//env//a?x=1', { host: 'podinfo.podinfo:9898' });
+  assert.equal(res.status, 200, res.body);
+  assert.equal((JSON.parse(res.body) as { url: string }).url, '/env/a?x=1');
+});

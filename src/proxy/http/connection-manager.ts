@@ -14,7 +14,7 @@ import { type DownstreamReq, type DownstreamRes, forwardableTrailers, HttpStream
 import { StreamTimeouts, type TimedStream } from './stream-timeouts.ts';
 import { stripMeshHeaders } from './mesh-headers.ts';
 import type { PathNormalizer } from './normalize-path.ts';
-import { parseRequest } from './parse-request.ts';
+import { parseRequest, type RawHead } from './parse-request.ts';
 import type { RouteTable } from './route/index.ts';
 import type { Timers } from './router.ts';
 import { forward, grpcTimeoutMs, realTimers } from './router.ts';
@@ -113,28 +113,33 @@ function start(rt: HcmRuntime, chain: HttpChain | ((req: DownstreamRequest) => H
   const s = new HttpStream(res, h2, isGrpc, info, rt.now, rt.track?.());
   res.on('error', noop);
   req.on('error', noop);
-  const parsed = parseRequest(
-    { method: req.method ?? '', target: req.url ?? '', protocol: h2 ? 'HTTP/2' : 'HTTP/1.1', rawHeaders: req.rawHeaders, h2: h2 ? req.headers : undefined },
-    connection,
-    // The chain's own mode (meshConfig.pathNormalization via the HCM); the forward proxy picks its chain
-    // per request, after parsing, and uses the default.
-    typeof chain === 'function' ? rt.normalize : chain.normalize,
-  );
+  const input: RawHead = { method: req.method ?? '', target: req.url ?? '', protocol: h2 ? 'HTTP/2' : 'HTTP/1.1', rawHeaders: req.rawHeaders, h2: h2 ? req.headers : undefined };
+  // The chain's own mode (meshConfig.pathNormalization via the HCM). The forward proxy picks its chain per
+  // request from the parsed Host: it parses with the default first, and again when the chain's mode differs.
+  let parsed = parseRequest(input, connection, typeof chain === 'function' ? rt.normalize : chain.normalize);
   if (!parsed.ok) {
     if (!h2) res.setHeader('connection', 'close');
     s.localReply(parsed.reply);
     return;
+  }
+  const hc = typeof chain === 'function' ? chain(parsed.request) : chain;
+  if (!hc) {
+    s.localReply(LocalReplies.routeNotFound);
+    return;
+  }
+  if (typeof chain === 'function' && hc.normalize !== rt.normalize) {
+    parsed = parseRequest(input, connection, hc.normalize);
+    if (!parsed.ok) {
+      if (!h2) res.setHeader('connection', 'close');
+      s.localReply(parsed.reply);
+      return;
+    }
   }
   const request = parsed.request;
   stripMeshHeaders(request.headers, connection.peerPrincipal !== undefined);
   if (connection.peerPrincipal) {
     // Istio's inbound SANITIZE_SET: the app learns the verified caller, never a forged value.
     request.headers.set('x-forwarded-client-cert', `By=${rt.localPrincipal ?? ''};URI=${connection.peerPrincipal}`);
-  }
-  const hc = typeof chain === 'function' ? chain(request) : chain;
-  if (!hc) {
-    s.localReply(LocalReplies.routeNotFound);
-    return;
   }
   if (hc.useRemoteAddress) {
     // At the edge the client address is derived from trusted XFF hops only (policies' remoteIpBlocks

@@ -85,7 +85,19 @@ export function removeDotSegments(input: string): string {
 }
 
 /** Compiles the mode once; the returned function splits off the query, strips the fragment and normalises. */
+const compiled = new Map<PathNormalizationMode, PathNormalizer>();
+
+/** One normaliser per mode, shared: chains with the same mode hold the same function (identity compares modes). */
 export function compilePathNormalizer(mode: PathNormalizationMode): PathNormalizer {
+  let n = compiled.get(mode);
+  if (!n) {
+    n = buildPathNormalizer(mode);
+    compiled.set(mode, n);
+  }
+  return n;
+}
+
+function buildPathNormalizer(mode: PathNormalizationMode): PathNormalizer {
   const rfc = mode !== 'NONE';
   const merge = mode === 'MERGE_SLASHES' || mode === 'DECODE_AND_MERGE_SLASHES';
   const decodeSlashes = mode === 'DECODE_AND_MERGE_SLASHES';

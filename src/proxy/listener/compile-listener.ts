@@ -39,15 +39,6 @@ export function hcmNormalizationMode(hcm: EnvoyHcm): PathNormalizationMode {
   return h.path_with_escaped_slashes_action === 'UNESCAPE_AND_FORWARD' ? 'DECODE_AND_MERGE_SLASHES' : 'MERGE_SLASHES';
 }
 
-const normalizers = new Map<PathNormalizationMode, PathNormalizer>();
-function normalizerFor(mode: PathNormalizationMode): PathNormalizer {
-  let n = normalizers.get(mode);
-  if (!n) {
-    n = compilePathNormalizer(mode);
-    normalizers.set(mode, n);
-  }
-  return n;
-}
 
 export interface TcpChain {
   readonly kind: 'tcp';
@@ -143,7 +134,7 @@ function compileChain(fc: EnvoyFilterChain, where: string, ctx: ListenerCompileC
         ...(hcm.route_config ? { inlineRoutes: ctx.compileRoutes(hcm.route_config) } : {}),
         filters: ctx.filters.compileChain(hcm.http_filters ?? [], at),
         websocket: (hcm.upgrade_configs ?? []).some((u) => u.upgrade_type?.toLowerCase() === 'websocket'),
-        normalize: normalizerFor(hcmNormalizationMode(hcm)),
+        normalize: compilePathNormalizer(hcmNormalizationMode(hcm)),
         useRemoteAddress: hcm.use_remote_address?.value === true,
         xffTrustedHops: hcm.xff_num_trusted_hops ?? 0,
         streamTimeouts: compileStreamTimeouts(hcm as Parameters<typeof compileStreamTimeouts>[0]),
