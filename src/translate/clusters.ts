@@ -113,19 +113,24 @@ function servicesStruct(service: MeshService): StructValue {
   return { listValue: { values: [{ structValue: toStruct({ host: service.hostname, name: service.name, namespace: service.namespace }) }] } };
 }
 
-/** `inbound|port||` → the app on loopback at the port it really listens on (process mode). */
-/** The local cluster of one inbound port; HTTP/2 and gRPC ports talk HTTP/2 to the app, as Istio's do. */
+/**
+ * `inbound|port||` → the app on loopback at the port it really listens on (process mode). HTTP/2 and
+ * gRPC ports talk HTTP/2 to the app, as Istio's do; an undeclared (sniffed) port speaks whatever the
+ * client spoke (Istio's cluster builder sets use_downstream_protocol_config where the protocol is unsupported).
+ */
 export function buildInboundCluster(port: number, appPort: number, protocol?: Protocol): Record<string, unknown> {
+  const upstream =
+    protocol === 'auto'
+      ? { use_downstream_protocol_config: { http_protocol_options: {}, http2_protocol_options: {} } }
+      : protocol && isHttp2(protocol)
+        ? { explicit_http_config: { http2_protocol_options: {} } }
+        : undefined;
   return {
     name: inboundClusterName(port),
     type: 'STATIC',
     connect_timeout: durationOf(10_000),
-    ...(protocol && isHttp2(protocol)
-      ? {
-          typed_extension_protocol_options: {
-            'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': { '@type': TypeUrl.HttpProtocolOptions, explicit_http_config: { http2_protocol_options: {} } },
-          },
-        }
+    ...(upstream
+      ? { typed_extension_protocol_options: { 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': { '@type': TypeUrl.HttpProtocolOptions, ...upstream } } }
       : {}),
     load_assignment: {
       cluster_name: inboundClusterName(port),

@@ -2,6 +2,7 @@
 // detected-HTTP chain and raw TCP the TCP chain, from a meshed client over the mTLS tunnel and from
 // plaintext (PERMISSIVE); MySQL's well-known port is TCP and its server-first banner is never held.
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import http2 from 'node:http2';
 import net from 'node:net';
 import { after, before, test } from 'node:test';
@@ -13,7 +14,7 @@ import { buildProxyResources } from '../../src/translate/proxy-resources.ts';
 import type { TypedAny } from '../../src/xds/any.ts';
 import { TypeUrl } from '../../src/xds/type-urls.ts';
 import { makeCa, type TestCa } from '../proxy/certs.ts';
-import { echoBackend, push, request, startProxy } from '../proxy/harness.ts';
+import { push, request, startProxy } from '../proxy/harness.ts';
 
 // `web` and `stream` are undeclared (no protocol in the name); `db` is undeclared on 3306.
 const yaml = `apiVersion: v1
@@ -26,7 +27,7 @@ spec:
 
 type Proxy = Awaited<ReturnType<typeof startProxy>>;
 let ca: TestCa;
-let httpApp: Awaited<ReturnType<typeof echoBackend>>;
+let httpApp: Awaited<ReturnType<typeof versionEcho>> | undefined;
 let echoApp: net.Server;
 let bannerApp: net.Server;
 let server: Proxy;
@@ -84,9 +85,40 @@ function plaintextCopies(resources: TypedAny[], ports: number[]): TypedAny[] {
   return ports.map((p) => ({ ...inbound, name: `plaintext_${p}`, address: { socket_address: { address: '0.0.0.0', port_value: p } } }));
 }
 
+/**
+ * The app on the undeclared HTTP port speaks both HTTP/1.1 and h2c (chosen on the first bytes, as a
+ * server with prior-knowledge h2c does: each connection is spliced to a real HTTP/1.1 or h2c server),
+ * and says which one it was asked in.
+ */
+async function versionEcho(): Promise<{ port: number; servers: net.Server[] }> {
+  const answer = (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => {
+    let body = '';
+    req.on('data', (c: Buffer) => {
+      body += c.toString();
+    });
+    req.on('end', () => {
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ method: req.method, url: req.url, version: req.httpVersion, headers: req.headers, body }));
+    });
+  };
+  const h1 = http.createServer(answer);
+  const h2 = http2.createServer(answer);
+  const ports = { h1: await listen(h1), h2: await listen(h2) };
+  const front = net.createServer((s) => {
+    s.on('error', () => {});
+    s.once('data', (first: Buffer) => {
+      const app = net.connect(first.toString('latin1').startsWith('PRI * HTTP/2.0') ? ports.h2 : ports.h1, '127.0.0.1');
+      app.on('error', () => s.destroy());
+      app.write(first);
+      s.pipe(app).pipe(s);
+    });
+  });
+  return { port: await listen(front), servers: [front, h1, h2] };
+}
+
 before(async () => {
   ca = await makeCa();
-  httpApp = await echoBackend();
+  httpApp = await versionEcho();
   echoApp = net.createServer((s) => {
     s.on('error', () => {});
     s.on('data', (c) => s.write(`echo:${c.toString()}`));
@@ -114,7 +146,7 @@ before(async () => {
 after(async () => {
   await client?.close();
   await server?.close();
-  httpApp?.server.close();
+  for (const s of httpApp?.servers ?? []) s.close();
   echoApp?.close();
   bannerApp?.close();
 });
@@ -126,16 +158,19 @@ const cartIdentity = /URI=spiffe:\/\/cluster\.local\/ns\/shop\/sa\/cart/;
 test('meshed HTTP/1.1 to an undeclared port takes its HTTP chain through the tunnel', bounded, async () => {
   const res = await request(await client.port('virtualOutbound'), 'http://orders.shop/h1', { host: 'orders.shop' });
   assert.equal(res.status, 200, res.body);
-  const seen = JSON.parse(res.body) as { url: string; headers: Record<string, string> };
+  const seen = JSON.parse(res.body) as { url: string; version: string; headers: Record<string, string> };
   assert.equal(seen.url, '/h1');
+  assert.equal(seen.version, '1.1', 'the app is asked in the protocol the client spoke, not the tunnel\'s HTTP/2');
   assert.match(seen.headers['x-forwarded-client-cert'] ?? '', cartIdentity, 'the inbound HTTP chain saw the verified caller');
 });
 
 test('meshed h2c to an undeclared port takes its HTTP chain through the tunnel', bounded, async () => {
   const res = await h2cGet(await client.port('virtualOutbound'), 'orders.shop', '/h2c');
   assert.equal(res.status, 200, res.body);
-  const seen = JSON.parse(res.body) as { url: string; headers: Record<string, string> };
+  const seen = JSON.parse(res.body) as { url: string; version: string; headers: Record<string, string> };
   assert.equal(seen.url, '/h2c');
+  assert.equal(seen.version, '2.0', 'use_downstream_protocol_config: an h2c client reaches the app in HTTP/2');
+  assert.equal(seen.headers['x-outrigger-protocol'], undefined, 'the carried protocol ends at the destination sidecar');
   assert.match(seen.headers['x-forwarded-client-cert'] ?? '', cartIdentity);
 });
 
@@ -172,13 +207,16 @@ test('plaintext (PERMISSIVE) HTTP/1.1 and h2c are detected onto the HTTP chain',
   const port = await server.port('plaintext_8080');
   const h1 = await request(port, '/plain-h1', { host: 'orders' });
   assert.equal(h1.status, 200, h1.body);
-  const seen = JSON.parse(h1.body) as { url: string; headers: Record<string, string> };
+  const seen = JSON.parse(h1.body) as { url: string; version: string; headers: Record<string, string> };
   assert.equal(seen.url, '/plain-h1');
+  assert.equal(seen.version, '1.1');
   assert.ok(seen.headers['x-request-id'], 'the HTTP connection manager handled it');
   assert.equal(seen.headers['x-forwarded-client-cert'], undefined, 'no verified peer in plaintext');
   const h2 = await h2cGet(port, 'orders', '/plain-h2c');
   assert.equal(h2.status, 200, h2.body);
-  assert.equal((JSON.parse(h2.body) as { url: string }).url, '/plain-h2c');
+  const seenH2 = JSON.parse(h2.body) as { url: string; version: string };
+  assert.equal(seenH2.url, '/plain-h2c');
+  assert.equal(seenH2.version, '2.0', 'a sniffed h2c connection is forwarded to the app in HTTP/2');
 });
 
 test('plaintext (PERMISSIVE) bytes that are not HTTP take the TCP chain', bounded, async () => {

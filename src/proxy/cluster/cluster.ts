@@ -117,6 +117,7 @@ export class Cluster {
     const old = this.settings;
     const reconnect =
       settings.http2 !== old.http2 ||
+      settings.useDownstreamProtocol !== old.useDownstreamProtocol ||
       settings.connectTimeoutMs !== old.connectTimeoutMs ||
       settings.maxConnections !== old.maxConnections ||
       settings.idleTimeoutMs !== old.idleTimeoutMs ||
@@ -147,7 +148,7 @@ export class Cluster {
     this.outlier?.update(endpoints.map((e) => e.key));
     this.stats.outlier.ejections_active.set(this.outlier?.stats.ejections_active ?? 0);
     const keep = new Set(endpoints.map((e) => e.key));
-    this.#closeUpstreams([...this.#upstreams.keys()].filter((k) => !keep.has(k)));
+    this.#closeUpstreams([...this.#upstreams.keys()].filter((k) => !keep.has(k.endsWith('|h2') ? k.slice(0, -3) : k)));
     this.stats.membership_total.set(endpoints.length);
     this.stats.membership_healthy.set(endpoints.filter((e) => e.healthy).length);
   }
@@ -166,8 +167,10 @@ export class Cluster {
    * queue past max_connections); null means max_pending_requests overflowed (503 UO).
    */
   send(e: Endpoint, head: UpstreamHead, body: Readable | null, sink: UpstreamSink): UpstreamExchange | null {
-    const u = this.upstream(e);
-    if (e.mesh || this.settings.http2) return u.request(head, body, sink);
+    // use_downstream_protocol_config: an HTTP/2 request goes to the endpoint's h2c upstream.
+    const h2 = this.settings.http2 || (this.settings.useDownstreamProtocol && head.downstreamProtocol === 'HTTP/2');
+    const u = this.upstream(e, h2);
+    if (e.mesh || h2) return u.request(head, body, sink);
     return this.#gate.send(this.resources(), u, head, body, sink);
   }
 
@@ -181,11 +184,13 @@ export class Cluster {
   }
 
   /** The upstream for an endpoint (or an original destination), created on first use. */
-  upstream(e: { key: string; address: string; port: number; mesh: boolean }): Upstream {
-    let u = this.#upstreams.get(e.key);
+  upstream(e: { key: string; address: string; port: number; mesh: boolean }, http2 = this.settings.http2): Upstream {
+    // An endpoint of a use-downstream-protocol cluster may have both kinds; the h2c one has its own key.
+    const key = http2 && !this.settings.http2 && !e.mesh ? `${e.key}|h2` : e.key;
+    let u = this.#upstreams.get(key);
     if (u) return u;
     const host = e.address.includes(':') ? `[${e.address}]` : e.address;
-    const { connectTimeoutMs, maxConnections, http2, idleTimeoutMs, maxRequestsPerConnection, tcpKeepaliveMs } = this.settings;
+    const { connectTimeoutMs, maxConnections, idleTimeoutMs, maxRequestsPerConnection, tcpKeepaliveMs } = this.settings;
     const keepalive = tcpKeepaliveMs !== null ? { tcpKeepaliveMs } : {};
     if (e.mesh) {
       const tls = this.#deps.tunnelTls;
@@ -203,7 +208,7 @@ export class Cluster {
         ...(tls !== undefined ? { tls } : {}),
       });
     }
-    this.#upstreams.set(e.key, u);
+    this.#upstreams.set(key, u);
     return u;
   }
 

@@ -24,6 +24,8 @@ export interface ClusterSettings {
   readonly lbPolicy: string;
   /** Upstream speaks HTTP/2 (h2c, or h2 through the tunnel). */
   readonly http2: boolean;
+  /** `use_downstream_protocol_config`: each request goes upstream in the protocol it arrived in. */
+  readonly useDownstreamProtocol: boolean;
   /** Endpoints given inline (STATIC / DNS types). */
   readonly inlineEndpoints: readonly Endpoint[];
   readonly maxConnections: number;
@@ -112,6 +114,7 @@ export function compileCluster(c: EnvoyCluster): ClusterSettings {
     connectTimeoutMs: durationMs(c.connect_timeout) || 10_000,
     lbPolicy,
     http2: explicit?.http2_protocol_options !== undefined && !useDownstream,
+    useDownstreamProtocol: useDownstream,
     inlineEndpoints,
     maxConnections: t?.max_connections?.value ?? 1024,
     maxPendingRequests: t?.max_pending_requests?.value ?? 1024,

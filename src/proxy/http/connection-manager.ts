@@ -6,6 +6,7 @@ import { REMOTE_IP_METADATA } from '../filters/rbac/rbac-input.ts';
 import type { HttpChain } from '../listener/compile-listener.ts';
 import type { H2CodecStat } from '../listener/h2-codec-stats.ts';
 import { LocalReplies } from '../local-reply.ts';
+import { PROTOCOL_HEADER } from '../upstream/h2-connection.ts';
 import type { OutgoingHeaders, UpstreamHead } from '../upstream/upstream.ts';
 import { CONTINUE, type FilterVerdict, type LocalReply, type RequestContext } from './filter.ts';
 import type { ChainedFilter } from './filter-registry.ts';
@@ -78,6 +79,15 @@ function requestTrailers(req: DownstreamReq): (() => OutgoingHeaders) | undefine
 /** HTTP/1.1 clients get response trailers only when they asked for them (`TE: trailers`). */
 function acceptsTrailers(te: string | string[] | undefined): boolean {
   return te !== undefined && /(^|,)\s*trailers\s*(;|,|$)/i.test(Array.isArray(te) ? te.join(',') : te);
+}
+
+/**
+ * The client's protocol: a tunnelled request names the one its source client spoke (the tunnel is
+ * HTTP/2 whatever that was); mesh headers from outside the mesh are already stripped.
+ */
+function downstreamProtocol(request: DownstreamRequest): 'HTTP/1.1' | 'HTTP/2' {
+  const carried = request.headers.get(PROTOCOL_HEADER);
+  return carried === 'HTTP/1.1' || carried === 'HTTP/2' ? carried : request.protocol;
 }
 
 function hasBody(req: DownstreamReq): boolean {
@@ -227,6 +237,7 @@ function proceed(rt: HcmRuntime, s: HttpStream, req: DownstreamReq, verdict: Fil
     authority,
     scheme: 'http',
     headers: upstreamHeaders,
+    downstreamProtocol: downstreamProtocol(request),
     ...(trailersIn ? { trailers: trailersIn } : {}),
   };
   const fwd = forward(

@@ -8,6 +8,8 @@ import type { OutgoingHeaders, UpstreamExchange, UpstreamHead, UpstreamSink } fr
 import { UpstreamError } from './upstream.ts';
 
 export const TARGET_PORT_HEADER = 'x-outrigger-target-port';
+/** The source client's protocol on a tunnelled request: the tunnel is HTTP/2 whatever the client spoke. */
+export const PROTOCOL_HEADER = 'x-outrigger-protocol';
 
 /** Hop-by-hop headers that HTTP/2 forbids. */
 const hopByHop = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'host', 'te']);
@@ -99,7 +101,10 @@ export class H2Connection {
     // for-in, not Object.entries: no entry arrays per header on every request.
     for (const k in head.headers) if (!hopByHop.has(k)) headers[k] = head.headers[k];
     if (head.headers['te'] === 'trailers') headers['te'] = 'trailers';
-    if (head.targetPort !== undefined) headers[TARGET_PORT_HEADER] = String(head.targetPort);
+    if (head.targetPort !== undefined) {
+      headers[TARGET_PORT_HEADER] = String(head.targetPort);
+      if (head.downstreamProtocol) headers[PROTOCOL_HEADER] = head.downstreamProtocol;
+    }
     if (this.#opts.extraHeaders) Object.assign(headers, this.#opts.extraHeaders);
     const session = this.#session;
     const wasConnected = this.#connected;

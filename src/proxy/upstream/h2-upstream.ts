@@ -7,7 +7,7 @@ import { H2Connection } from './h2-connection.ts';
 import type { Upstream, UpstreamExchange, UpstreamHead, UpstreamSink } from './upstream.ts';
 import { UpstreamError } from './upstream.ts';
 
-export { TARGET_PORT_HEADER } from './h2-connection.ts';
+export { PROTOCOL_HEADER, TARGET_PORT_HEADER } from './h2-connection.ts';
 
 export interface H2UpstreamOptions {
   connectTimeoutMs: number;

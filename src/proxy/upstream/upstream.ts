@@ -15,6 +15,11 @@ export interface UpstreamHead {
   /** The endpoint's container port, for requests that travel through the mesh tunnel. */
   readonly targetPort?: number;
   /**
+   * The protocol the request arrived in (for a tunnelled one, what the source sidecar's client spoke):
+   * a cluster with use_downstream_protocol_config forwards in the same one.
+   */
+  readonly downstreamProtocol?: 'HTTP/1.1' | 'HTTP/2';
+  /**
    * The downstream request's trailers, read once its body has ended (HTTP/1.1 chunked trailers or
    * HTTP/2 trailing HEADERS). Present only when the downstream may send trailers.
    */
