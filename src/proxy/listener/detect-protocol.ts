@@ -19,8 +19,8 @@ export interface Detection {
 }
 
 export interface Sniffed {
-  /** Envoy's detected application protocol (`http/1.1`, `h2c`), absent when not HTTP. */
-  appProtocol?: 'http/1.1' | 'h2c';
+  /** Envoy's detected application protocol (`http/1.1`, `http/1.0`, `h2c`), absent when not HTTP. */
+  appProtocol?: 'http/1.1' | 'http/1.0' | 'h2c';
   /** A TLS ClientHello was seen; its SNI when it carried one. */
   tls?: { serverName?: string };
 }
@@ -63,6 +63,8 @@ export function detectionFor(d: Detection | undefined, port: number): Detection 
 
 const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
 const MAX_SNIFF = 16 * 1024;
+/** http_inspector's MAX_INSPECT_SIZE: a request line not complete within it is not HTTP. */
+export const MAX_REQUEST_LINE = 8192;
 
 /** Decides from the bytes so far, or 'more' when they could still become a match. */
 export function sniff(buf: Buffer, d: Pick<Detection, 'http' | 'tls'>): Sniffed | 'more' {
@@ -74,14 +76,41 @@ export function sniff(buf: Buffer, d: Pick<Detection, 'http' | 'tls'>): Sniffed 
   if (d.http) {
     const n = Math.min(buf.length, H2_PREFACE.length);
     if (H2_PREFACE.subarray(0, n).equals(buf.subarray(0, n))) return n === H2_PREFACE.length ? { appProtocol: 'h2c' } : 'more';
-    // An HTTP/1.x request line: a method token, a space (the target and version follow).
-    const m = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,24}( |$)/.exec(buf.subarray(0, 26).toString('latin1'));
-    if (m) {
-      if (m[1] === ' ') return { appProtocol: 'http/1.1' };
-      if (buf.length < 25) return 'more';
-    }
+    const line = requestLine(buf);
+    if (line !== 'no') return line;
   }
   return {};
+}
+
+// Token characters (RFC 9110 tchar) of an HTTP method.
+const TCHAR = new Uint8Array(128);
+for (const c of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") TCHAR[c.charCodeAt(0)] = 1;
+const VERSIONS = ['HTTP/1.1', 'HTTP/1.0'];
+
+/**
+ * http_inspector's HTTP/1.x test: the first line (up to CR or LF) is exactly `METHOD SP TARGET SP
+ * HTTP/1.0|HTTP/1.1`. Bytes that cannot begin such a line decide at once ('no'); a line not yet
+ * complete waits for more, up to MAX_REQUEST_LINE.
+ */
+export function requestLine(buf: Buffer): Sniffed | 'more' | 'no' {
+  const end = Math.min(buf.length, MAX_REQUEST_LINE);
+  let i = 0;
+  while (i < end && (buf[i] ?? 0) < 128 && TCHAR[buf[i] ?? 0] === 1) i++;
+  if (i === end) return end < MAX_REQUEST_LINE ? 'more' : 'no';
+  if (i === 0 || buf[i] !== 0x20) return 'no';
+  const targetStart = ++i;
+  // The target: visible bytes (obs-text included), no spaces or controls.
+  while (i < end && (buf[i] ?? 0) > 0x20 && buf[i] !== 0x7f) i++;
+  if (i === end) return end < MAX_REQUEST_LINE ? 'more' : 'no';
+  if (i === targetStart || buf[i] !== 0x20) return 'no';
+  const v = ++i;
+  const have = buf.toString('latin1', v, Math.min(end, v + 8));
+  const version = VERSIONS.find((x) => x.startsWith(have));
+  if (!version) return 'no';
+  if (have.length < 8 || v + 8 >= end) return end < MAX_REQUEST_LINE ? 'more' : 'no';
+  const after = buf[v + 8];
+  if (after !== 0x0d && after !== 0x0a) return 'no';
+  return { appProtocol: version === 'HTTP/1.1' ? 'http/1.1' : 'http/1.0' };
 }
 
 /** The server_name extension of a ClientHello in `buf` (one record), if it is all there. */

@@ -1,0 +1,62 @@
+// Table tests of the sniffer's decisions: http_inspector's request-line rule, the h2c preface, TLS,
+// and when it must wait for more bytes.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { MAX_REQUEST_LINE, type Sniffed, sniff } from './detect-protocol.ts';
+
+const both = { http: true, tls: true };
+const H1: Sniffed = { appProtocol: 'http/1.1' };
+const H10: Sniffed = { appProtocol: 'http/1.0' };
+const NOT_HTTP: Sniffed = {};
+
+const cases: [string, string | Buffer, Sniffed | 'more'][] = [
+  ['a GET request line', 'GET / HTTP/1.1\r\nhost: a\r\n\r\n', H1],
+  ['a line ending in a bare LF', 'GET /x HTTP/1.1\n', H1],
+  ['any token method', 'PROPFIND /dav HTTP/1.1\r\n', H1],
+  ['an absolute-form target', 'GET http://a.example/x?q=1 HTTP/1.1\r\n', H1],
+  ['HTTP/1.0 reports http/1.0 (no Istio chain lists it without PILOT_HTTP10)', 'GET / HTTP/1.0\r\n', H10],
+  ['the h2c preface', 'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', { appProtocol: 'h2c' }],
+  ['part of the h2c preface waits', 'PRI * HTTP/2.0\r\n', 'more'],
+  ['a method alone waits', 'GET', 'more'],
+  ['a method and a space wait', 'GET ', 'more'],
+  ['a target not yet ended waits', 'GET /very/long', 'more'],
+  ['a version in progress waits', 'GET / HTT', 'more'],
+  ['a full version without its line end waits', 'GET / HTTP/1.1', 'more'],
+  ['a word and a space are not enough: a protocol greeting', 'HELO mail.example\r\n', NOT_HTTP],
+  ['two fields', 'GET /\r\n', NOT_HTTP],
+  ['another version', 'GET / HTTP/2.0\r\n', NOT_HTTP],
+  ['a version with more after it', 'GET / HTTP/1.11\r\n', NOT_HTTP],
+  ['a lower-case version', 'GET / http/1.1\r\n', NOT_HTTP],
+  ['four fields', 'GET / x HTTP/1.1\r\n', NOT_HTTP],
+  ['two spaces after the method', 'GET  / HTTP/1.1\r\n', NOT_HTTP],
+  ['a leading space', ' GET / HTTP/1.1\r\n', NOT_HTTP],
+  ['a non-token byte in the method', 'GE\u0001T / HTTP/1.1\r\n', NOT_HTTP],
+  ['a control byte in the target', 'GET /a\u0000b HTTP/1.1\r\n', NOT_HTTP],
+  ['plain bytes with a line end', 'ping\r\n', NOT_HTTP],
+  ['a server-first client reply (binary)', Buffer.from([0x0a, 0x35, 0x2e, 0x37, 0x00]), NOT_HTTP],
+  ['a TLS ClientHello start is TLS', Buffer.from([0x16, 0x03, 0x01, 0x00, 0x05]), { tls: {} }],
+];
+
+for (const [name, input, want] of cases) {
+  test(`sniff: ${name}`, () => {
+    const buf = typeof input === 'string' ? Buffer.from(input, 'latin1') : input;
+    assert.deepEqual(sniff(buf, both), want);
+  });
+}
+
+test('sniff: every prefix of a request line waits, the whole line decides', () => {
+  const line = 'POST /orders?id=7 HTTP/1.1\r\n';
+  for (let n = 1; n < line.length - 1; n++) assert.equal(sniff(Buffer.from(line.slice(0, n)), both), 'more', line.slice(0, n));
+  assert.deepEqual(sniff(Buffer.from(line), both), H1);
+});
+
+test('sniff: a request line not complete within the inspect limit is not HTTP', () => {
+  const target = `/${'a'.repeat(MAX_REQUEST_LINE)}`;
+  assert.equal(sniff(Buffer.from(`GET ${target.slice(0, MAX_REQUEST_LINE - 10)}`), both), 'more');
+  assert.deepEqual(sniff(Buffer.from(`GET ${target} HTTP/1.1\r\n`), both), NOT_HTTP);
+  assert.deepEqual(sniff(Buffer.from(`GET /${'a'.repeat(MAX_REQUEST_LINE - 20)} HTTP/1.1\r\n`), both), H1, 'a long line inside the limit');
+});
+
+test('sniff: with only the TLS inspector, an HTTP request line is not HTTP', () => {
+  assert.deepEqual(sniff(Buffer.from('GET / HTTP/1.1\r\n'), { http: false, tls: true }), NOT_HTTP);
+});
