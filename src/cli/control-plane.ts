@@ -72,12 +72,15 @@ export function define(program: Command): void {
       const { defaultXdsTlsName } = await import('../controlplane/xds-tls.ts');
       const ca = flags.caDir ? await CertificateAuthority.fromStateDir(flags.caDir) : await CertificateAuthority.ephemeral();
       const names = flags.xdsTlsName ?? [defaultXdsTlsName];
+      const { loadTokenKey } = await import('../controlplane/token-key.ts');
       const cp = await ControlPlane.start({
         configPaths: flags.filename,
         xdsAddress: `${flags.host}:${Number(flags.xdsPort)}`,
         ...(tlsAddress ? { xdsTlsAddress: tlsAddress, xdsTlsNames: names } : {}),
         allowAnonymous: flags.allowAnonymous ?? false,
         ca,
+        // A kept CA keeps its token key too: tokens survive a restart and `outrigger token` can issue them.
+        ...(flags.caDir ? { tokenKey: loadTokenKey(flags.caDir, true) } : {}),
       });
       const debug = await startDebugApi(cp, `${flags.host}:${Number(flags.debugPort)}`);
       process.stdout.write(`control plane: xDS ${cp.xdsAddress}, debug http://${debug.address}\n`);

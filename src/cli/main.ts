@@ -20,6 +20,7 @@ const commands: (() => Promise<{ define: Define }>)[] = [
   () => import('./tls-check.ts'),
   () => import('./explain.ts'),
   () => import('./verify.ts'),
+  () => import('./token.ts'),
 ];
 
 export async function main(argv: readonly string[]): Promise<number> {

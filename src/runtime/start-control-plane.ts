@@ -3,6 +3,7 @@
 // proxy on another host can join), the debug API and metrics on the debug port.
 import path from 'node:path';
 import { CertificateAuthority } from '../ca/certificate-authority.ts';
+import { loadTokenKey } from '../controlplane/token-key.ts';
 import type { AnyResource, IstioOperator } from '../config/resource.ts';
 import { ControlPlane } from '../controlplane/control-plane.ts';
 import { startDebugApi } from '../controlplane/debug-api.ts';
@@ -59,7 +60,8 @@ export async function startLocalControlPlane(o: LocalControlPlaneOptions): Promi
   const caDir = path.join(o.stateDir, 'ca');
   // Local proxies stay on plaintext loopback (fast); the TLS port is for proxies on other hosts.
   const xdsTlsAddress = `0.0.0.0:${o.xdsTlsPort ?? (o.xdsPort === 0 ? 0 : 15012)}`;
-  const cp = await ControlPlane.start({ configPaths: o.configDirs, xdsAddress: `127.0.0.1:${o.xdsPort}`, xdsTlsAddress, ca });
+  // The token key beside the CA: `outrigger token --ca-dir .outrigger/ca` issues tokens this mesh accepts.
+  const cp = await ControlPlane.start({ configPaths: o.configDirs, xdsAddress: `127.0.0.1:${o.xdsPort}`, xdsTlsAddress, ca, tokenKey: loadTokenKey(caDir, true) });
   const debug = await startDebugApi(cp, `127.0.0.1:${o.debugPort}`);
   const collector = new TraceCollector();
   const collectorPort = await collector.listen(0);

@@ -6,6 +6,8 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
+import { BootstrapTokens } from '../../src/controlplane/bootstrap-tokens.ts';
+import { loadTokenKey } from '../../src/controlplane/token-key.ts';
 import { diagnoseXdsTls, xdsTlsTransport } from '../../src/proxy/xds-transport.ts';
 import { startLocalControlPlane } from '../../src/runtime/start-control-plane.ts';
 
@@ -28,6 +30,9 @@ test('the local control plane lists its TLS xDS port and the root that verifies 
     assert.equal(await diagnoseXdsTls(`127.0.0.1:${port}`, tls), undefined);
     // The plaintext port is not TLS: the probe says it cannot get a handshake there.
     assert.match((await diagnoseXdsTls(cp.xdsAddress, tls)) ?? '', /does not answer TLS .*--xds-address/);
+    // Its tokens are made with the key kept beside the CA, which `outrigger token --ca-dir` reads.
+    const id = { namespace: 'test', serviceAccount: 'echo', workload: 'echo' };
+    assert.equal(cp.issueBootstrapToken(id), new BootstrapTokens(loadTokenKey(path.join(dir, 'ca'), false)).issue(id));
   } finally {
     await cp.close();
     await rm(dir, { recursive: true });

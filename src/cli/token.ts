@@ -1,0 +1,40 @@
+// `outrigger token --ca-dir DIR -n NS --service-account SA --workload W`: a bootstrap token for one
+// workload's proxy, made with the key the control plane keeps beside its CA. For proxies on other hosts:
+// `outrigger proxy --token-file F --xds-tls --root-cert DIR/root-cert.pem ...`.
+import { writeFileSync } from 'node:fs';
+import type { Command } from 'commander';
+
+interface Flags {
+  caDir: string;
+  namespace: string;
+  serviceAccount: string;
+  workload: string;
+  output?: string;
+}
+
+export function define(program: Command): void {
+  program
+    .command('token')
+    .description("issue a proxy's bootstrap token (ADS and CSR accept it for exactly this namespace, service account and workload)")
+    .requiredOption('--ca-dir <dir>', "the control plane's CA directory (`outrigger up`: .outrigger/ca)")
+    .requiredOption('-n, --namespace <ns>', "the workload's namespace")
+    .requiredOption('--service-account <sa>', "the workload's service account (its SPIFFE identity)")
+    .requiredOption('--workload <name>', 'the workload (Deployment) name')
+    .option('-o, --output <file>', 'write the token here (mode 0600) instead of stdout')
+    .addHelpText('after', '\nExample, joining a proxy on another host:\n  outrigger token --ca-dir .outrigger/ca -n shop --service-account api --workload api -o api.token\n  outrigger proxy --token-file api.token --xds-address HOST:15012 --xds-tls --root-cert .outrigger/ca/root-cert.pem ...\n')
+    .action(async (flags: Flags) => {
+      const { loadTokenKey } = await import('../controlplane/token-key.ts');
+      const { BootstrapTokens } = await import('../controlplane/bootstrap-tokens.ts');
+      let key: Uint8Array;
+      try {
+        key = loadTokenKey(flags.caDir, false);
+      } catch (err) {
+        process.stderr.write(`outrigger token: ${(err as Error).message}\n`);
+        process.exitCode = 2;
+        return;
+      }
+      const token = new BootstrapTokens(key).issue({ namespace: flags.namespace, serviceAccount: flags.serviceAccount, workload: flags.workload });
+      if (flags.output) writeFileSync(flags.output, `${token}\n`, { mode: 0o600 });
+      else process.stdout.write(`${token}\n`);
+    });
+}

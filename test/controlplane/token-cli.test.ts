@@ -1,0 +1,60 @@
+// The token key kept beside the CA, and `outrigger token`: a token issued by the CLI from the key file
+// is accepted by a control plane started on the same CA directory (a restart included), and refused by
+// one with another key; a missing or damaged key file is a clear error, never a silent new key.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, test } from 'node:test';
+import { BootstrapTokens } from '../../src/controlplane/bootstrap-tokens.ts';
+import { loadTokenKey, tokenKeyFile } from '../../src/controlplane/token-key.ts';
+
+const bin = path.resolve(import.meta.dirname, '../../bin/outrigger.ts');
+const dir = mkdtempSync(path.join(os.tmpdir(), 'or-token-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+function outrigger(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [bin, ...args], { timeout: 60_000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+test('the key is made once (32 bytes, mode 0600) and read back the same', () => {
+  const ca = path.join(dir, 'ca-a');
+  const first = loadTokenKey(ca, true);
+  assert.equal(first.length, 32);
+  assert.equal(statSync(tokenKeyFile(ca)).mode & 0o777, 0o600);
+  assert.deepEqual(Buffer.from(loadTokenKey(ca, true)), Buffer.from(first));
+  assert.deepEqual(Buffer.from(loadTokenKey(ca, false)), Buffer.from(first));
+});
+
+test('a missing key is not created on read, and a damaged one is refused', () => {
+  assert.throws(() => loadTokenKey(path.join(dir, 'nothing'), false), { code: 'TOKEN_KEY', message: /no token key in .*nothing: start `outrigger control-plane --ca-dir/ });
+  const ca = path.join(dir, 'ca-short');
+  loadTokenKey(ca, true);
+  writeFileSync(tokenKeyFile(ca), 'short');
+  assert.throws(() => loadTokenKey(ca, true), { code: 'TOKEN_KEY', message: /holds 5 bytes, not a 32-byte token key/ });
+});
+
+test('outrigger token issues a token the key verifies for exactly that identity; another key refuses it', async () => {
+  const ca = path.join(dir, 'ca-cli');
+  const key = loadTokenKey(ca, true);
+  const out = path.join(dir, 'api.token');
+  const r = await outrigger(['token', '--ca-dir', ca, '-n', 'shop', '--service-account', 'api', '--workload', 'api', '-o', out]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(statSync(out).mode & 0o777, 0o600);
+  const printed = await outrigger(['token', '--ca-dir', ca, '-n', 'shop', '--service-account', 'api', '--workload', 'api']);
+  const token = printed.stdout.trim();
+  assert.deepEqual(new BootstrapTokens(key).verify(token), { namespace: 'shop', serviceAccount: 'api', workload: 'api' });
+  assert.equal(new BootstrapTokens(loadTokenKey(path.join(dir, 'ca-other'), true)).verify(token), undefined);
+});
+
+test('outrigger token without a key says how to make one and exits 2', async () => {
+  const r = await outrigger(['token', '--ca-dir', path.join(dir, 'empty'), '-n', 'shop', '--service-account', 'api', '--workload', 'api']);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /outrigger token: no token key in .*empty: start `outrigger control-plane --ca-dir/);
+  assert.equal(r.stdout, '');
+});
