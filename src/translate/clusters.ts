@@ -52,7 +52,7 @@ export function buildOutboundClusters(snapshot: MeshSnapshot, scope: ProxyScope,
         const cluster: Record<string, unknown> = {
           name,
           ...discovery(name, service, port),
-          ...trafficPolicyFields(policy, isHttp2(port.protocol), isHttp(port.protocol) || port.protocol === 'auto', snapshot.mesh.connectTimeoutMs),
+          ...protocolFields(trafficPolicyFields(policy, isHttp2(port.protocol), isHttp(port.protocol) || port.protocol === 'auto', snapshot.mesh.connectTimeoutMs), port.protocol),
           ...options.clientTls(snapshot, scope.proxy, { service, port: port.port, subset: subset.name, tls: policy.tls, clusterName: name }),
           metadata: metadataFor(subset.name),
         };
@@ -85,6 +85,25 @@ function trafficPolicyFields(policy: PortTrafficPolicy, http2: boolean, http: bo
     byInputs.set(key, fields);
   }
   return fields;
+}
+
+// An undeclared (sniffed) port forwards in whatever protocol the client spoke, as Istio's cluster
+// builder sets use_downstream_protocol_config where the protocol is unsupported; the policy's other
+// HTTP options stay. Memoised per shared fields object so subsets keep sharing one.
+const USE_DOWNSTREAM_PROTOCOL = { use_downstream_protocol_config: { http_protocol_options: {}, http2_protocol_options: {} } };
+const HPO = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
+const downstreamFields = new WeakMap<Record<string, unknown>, Record<string, unknown>>();
+
+function protocolFields(fields: Record<string, unknown>, protocol: Protocol): Record<string, unknown> {
+  if (protocol !== 'auto') return fields;
+  let out = downstreamFields.get(fields);
+  if (!out) {
+    const options = (fields['typed_extension_protocol_options'] as Record<string, Record<string, unknown>> | undefined)?.[HPO];
+    const { explicit_http_config: _explicit, ...rest } = options ?? { '@type': TypeUrl.HttpProtocolOptions };
+    out = { ...fields, typed_extension_protocol_options: { [HPO]: { ...rest, ...USE_DOWNSTREAM_PROTOCOL } } };
+    downstreamFields.set(fields, out);
+  }
+  return out;
 }
 
 function discovery(name: string, service: MeshService, port: MeshServicePort): Record<string, unknown> {
@@ -121,7 +140,7 @@ function servicesStruct(service: MeshService): StructValue {
 export function buildInboundCluster(port: number, appPort: number, protocol?: Protocol): Record<string, unknown> {
   const upstream =
     protocol === 'auto'
-      ? { use_downstream_protocol_config: { http_protocol_options: {}, http2_protocol_options: {} } }
+      ? USE_DOWNSTREAM_PROTOCOL
       : protocol && isHttp2(protocol)
         ? { explicit_http_config: { http2_protocol_options: {} } }
         : undefined;
@@ -130,7 +149,7 @@ export function buildInboundCluster(port: number, appPort: number, protocol?: Pr
     type: 'STATIC',
     connect_timeout: durationOf(10_000),
     ...(upstream
-      ? { typed_extension_protocol_options: { 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': { '@type': TypeUrl.HttpProtocolOptions, ...upstream } } }
+      ? { typed_extension_protocol_options: { [HPO]: { '@type': TypeUrl.HttpProtocolOptions, ...upstream } } }
       : {}),
     load_assignment: {
       cluster_name: inboundClusterName(port),

@@ -62,6 +62,22 @@ function detectionTimeoutMs(snapshot: MeshSnapshot): number {
   return typeof raw === 'string' ? (parseDurationMs(raw) ?? 0) : 0;
 }
 
+/**
+ * The inspectors of a listener with undeclared ports (none where every port is declared). Declared
+ * ports are not sniffed (Istio's per-port filter_disabled): a server-first protocol there would
+ * otherwise wait for client bytes that never come. Shared by virtualInbound and virtualOutbound.
+ */
+export function detectionFields(snapshot: MeshSnapshot, ports: readonly InboundPort[]): Record<string, unknown> {
+  if (!ports.some((p) => p.protocol === 'auto')) return {};
+  const declared = [...new Set(ports.filter((p) => p.protocol !== 'auto').map((p) => p.port))].map((port) => ({ destination_port_range: { start: port, end: port + 1 } }));
+  const disabled = declared.length === 0 ? {} : { filter_disabled: declared.length === 1 ? declared[0] : { or_match: { rules: declared } } };
+  return {
+    listener_filters: [{ ...TLS_INSPECTOR, ...disabled }, { ...HTTP_INSPECTOR, ...disabled }],
+    listener_filters_timeout: duration(detectionTimeoutMs(snapshot)),
+    continue_on_listener_filters_timeout: true,
+  };
+}
+
 export function buildInboundListener(snapshot: MeshSnapshot, scope: ProxyScope, ports: readonly InboundPort[], options: TranslateOptions): Record<string, unknown> {
   const peerAuthentications = snapshot.resources.filter((r): r is PeerAuthentication => r.kind === 'PeerAuthentication');
   const proxy = scope.proxy;
@@ -96,23 +112,11 @@ export function buildInboundListener(snapshot: MeshSnapshot, scope: ProxyScope, 
       { name: `${cluster}-tcp`, filter_chain_match: match, filters: tcp() },
     ];
   });
-  const detect = ports.some((p) => p.protocol === 'auto');
-  const declared = ports.filter((p) => p.protocol !== 'auto').map((p) => ({ destination_port_range: { start: p.port, end: p.port + 1 } }));
-  // Declared ports are not sniffed (Istio's per-port filter_disabled): a server-first protocol there
-  // would otherwise wait for client bytes that never come.
-  const disabled = declared.length === 0 ? {} : { filter_disabled: declared.length === 1 ? declared[0] : { or_match: { rules: declared } } };
   return {
     name: 'virtualInbound',
     address: { socket_address: { address: '0.0.0.0', port_value: 15006 } },
     traffic_direction: 'INBOUND',
-    // Only where some port is undeclared.
-    ...(detect
-      ? {
-          listener_filters: [{ ...TLS_INSPECTOR, ...disabled }, { ...HTTP_INSPECTOR, ...disabled }],
-          listener_filters_timeout: duration(detectionTimeoutMs(snapshot)),
-          continue_on_listener_filters_timeout: true,
-        }
-      : {}),
+    ...detectionFields(snapshot, ports),
     filter_chains: chains,
     // Ports no service declares reach nothing (Istio would pass them through to the app).
     default_filter_chain: { name: 'BlackHoleCluster', filters: [buildTcpProxy('BlackHoleCluster', [{ cluster: 'BlackHoleCluster' }])] },

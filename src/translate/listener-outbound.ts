@@ -1,10 +1,12 @@
 // The sidecar's `virtualOutbound` listener (15001): one HTTP chain per HTTP port (RDS named by the
-// port), TCP/TLS chains per service port, and a default chain to Passthrough or BlackHole.
+// port), TCP/TLS chains per service port, and a default chain to Passthrough or BlackHole. An
+// undeclared port gets both: its HTTP chain for what the http_inspector detects, a TCP chain otherwise.
 import type { ProxyScope } from '../model/proxy-scope.ts';
 import { isHttp } from '../model/protocol.ts';
 import type { MeshSnapshot } from '../model/snapshot.ts';
 import { toStruct } from '../xds/any.ts';
 import { outboundClusterName } from './clusters.ts';
+import { detectionFields, type InboundPort, PLAINTEXT_HTTP_ALPNS } from './listener-inbound.ts';
 import { buildHttpConnectionManager, buildTcpProxy } from './network-filters.ts';
 import type { TranslateOptions } from './options.ts';
 import { domainsFor, httpPorts } from './route-config-sidecar.ts';
@@ -20,17 +22,22 @@ export function buildOutboundListener(snapshot: MeshSnapshot, scope: ProxyScope,
     seen.add(key);
     chains.push(chain);
   };
+  // A port is sniffed when some service leaves it undeclared and none declares it HTTP (Istio's
+  // outbound ALPN list for a detected-HTTP chain, as on virtualInbound's plaintext chains).
+  const ports: InboundPort[] = scope.services.flatMap((s) => s.ports.map((p) => ({ port: p.port, protocol: p.protocol })));
+  const sniffed = new Set(ports.filter((p) => p.protocol === 'auto').map((p) => p.port));
+  for (const p of ports) if (isHttp(p.protocol)) sniffed.delete(p.port);
   for (const port of httpPorts(scope)) {
     add({
       name: `0.0.0.0_${port}`,
-      filter_chain_match: { destination_port: { value: port } },
+      filter_chain_match: { destination_port: { value: port }, ...(sniffed.has(port) ? { application_protocols: [...PLAINTEXT_HTTP_ALPNS] } : {}) },
       filters: [buildHttpConnectionManager(snapshot, scope.proxy, options, { statPrefix: `outbound_0.0.0.0_${port}`, port, direction: 'outbound', rds: String(port) })],
     });
   }
   for (const service of scope.services) {
     const vs = virtualServiceFor(snapshot, scope, service.hostname, ['mesh']);
     for (const sp of service.ports) {
-      if (isHttp(sp.protocol) || sp.protocol === 'auto') continue;
+      if (isHttp(sp.protocol) || (sp.protocol === 'auto' && !sniffed.has(sp.port))) continue;
       const ranges = service.addresses.map((a) => ({ address_prefix: a, prefix_len: { value: a.includes(':') ? 128 : 32 } }));
       const tls = sp.protocol === 'TLS' || sp.protocol === 'HTTPS';
       const metadata = { filter_metadata: { outrigger: toStruct({ hosts: domainsFor(service, sp.port, scope.proxy.namespace) }) } };
@@ -57,6 +64,8 @@ export function buildOutboundListener(snapshot: MeshSnapshot, scope: ProxyScope,
     name: 'virtualOutbound',
     address: { socket_address: { address: '0.0.0.0', port_value: 15001 } },
     traffic_direction: 'OUTBOUND',
+    // Only sniffed ports are inspected; every other port counts as declared.
+    ...detectionFields(snapshot, ports.map((p) => ({ port: p.port, protocol: sniffed.has(p.port) ? 'auto' : 'TCP' }))),
     filter_chains: chains,
     default_filter_chain: { name: fallback, filters: [buildTcpProxy(fallback, [{ cluster: fallback }])] },
   };

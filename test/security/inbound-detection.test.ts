@@ -1,6 +1,7 @@
 // Undeclared inbound ports through real proxies, config translated from YAML: HTTP/1.1 and h2c reach the
 // detected-HTTP chain and raw TCP the TCP chain, from a meshed client over the mTLS tunnel and from
-// plaintext (PERMISSIVE); MySQL's well-known port is TCP and its server-first banner is never held.
+// plaintext (PERMISSIVE), and from the client sidecar's forward proxy (CONNECT takes the outbound TCP
+// chain, a proxied request the HTTP one); MySQL's well-known port is TCP and its server-first banner is never held.
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import http2 from 'node:http2';
@@ -193,6 +194,36 @@ test('a tunnelled CONNECT to an undeclared port takes its TCP chain, even where 
   } finally {
     session.close();
   }
+});
+
+test("meshed raw TCP to an undeclared port: a CONNECT through the client sidecar takes the port's outbound TCP chain", bounded, async () => {
+  const s = net.connect(await client.port('virtualOutbound'), '127.0.0.1');
+  try {
+    s.write('CONNECT orders.shop:7000 HTTP/1.1\r\nhost: orders.shop:7000\r\n\r\n');
+    await readUntil(s, (t) => t.includes('\r\n\r\n'));
+    s.write('ping\r\n');
+    const text = await readUntil(s, (t) => t.includes('echo:'));
+    assert.match(text, /echo:ping\r\n/, 'the bytes crossed the tunnel to the app untouched, not a 400 from an HTTP chain');
+  } finally {
+    s.destroy();
+  }
+});
+
+test('one undeclared port, two outbound chains: CONNECT carries raw HTTP bytes as TCP, a proxied request takes the HTTP chain', bounded, async () => {
+  const s = net.connect(await client.port('virtualOutbound'), '127.0.0.1');
+  try {
+    s.write('CONNECT orders.shop:80 HTTP/1.1\r\nhost: orders.shop:80\r\n\r\n');
+    await readUntil(s, (t) => t.includes('\r\n\r\n'));
+    s.write('GET /tunnelled HTTP/1.1\r\nhost: orders\r\nconnection: close\r\n\r\n');
+    const reply = await readUntil(s, (t) => t.includes('"body"'));
+    assert.match(reply, /HTTP\/1\.1 200[\s\S]*"url":"\/tunnelled"/);
+    assert.doesNotMatch(reply, /x-forwarded-client-cert|x-request-id/, 'no HTTP connection manager on the way');
+  } finally {
+    s.destroy();
+  }
+  const res = await request(await client.port('virtualOutbound'), 'http://orders.shop/routed', { host: 'orders.shop' });
+  assert.equal(res.status, 200, res.body);
+  assert.match((JSON.parse(res.body) as { headers: Record<string, string> }).headers['x-forwarded-client-cert'] ?? '', cartIdentity);
 });
 
 test("meshed TCP to MySQL's well-known port gets the server's banner without sending a byte", bounded, async () => {

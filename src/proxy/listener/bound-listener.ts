@@ -152,11 +152,18 @@ export class BoundListener {
     this.#http.serve(s, ctx, knownH2);
   }
 
-  #chainForPort(port: number): FilterChain | undefined {
-    const own = this.config.chains.find((c) => c.destinationPort === port);
+  /**
+   * The forward proxy stands in for the http_inspector: a proxied HTTP request is `http/1.1`, a CONNECT
+   * tunnel is opaque bytes (no ALPN), so an undeclared port's detected-HTTP chain (which lists
+   * application_protocols) takes the former and its TCP chain the latter. Among a port's chains one
+   * naming the protocol wins over one naming none, as in Envoy's match precedence.
+   */
+  #chainForPort(port: number, appProtocol: 'http/1.1' | undefined): FilterChain | undefined {
+    const fits = (c: FilterChain) => c.destinationPort === port && (!c.alpn || (appProtocol !== undefined && c.alpn.includes(appProtocol)));
+    const own = this.config.chains.find((c) => fits(c) && c.alpn) ?? this.config.chains.find(fits);
     if (own) return own;
     const l = this.#deps.unboundListener(port);
-    if (l) return selectChain(l, { destinationPort: port, transportProtocol: 'raw_buffer' });
+    if (l) return selectChain(l, { destinationPort: port, transportProtocol: 'raw_buffer', alpn: appProtocol ? [appProtocol] : [] });
     return this.config.defaultChain;
   }
 
@@ -166,19 +173,19 @@ export class BoundListener {
       chain: (req: DownstreamRequest): HttpChain | undefined => {
         const { host, port } = splitAuthority(req.authority, 80);
         req.connection = { ...req.connection, localAddress: host, localPort: port };
-        const c = this.#chainForPort(port);
+        const c = this.#chainForPort(port, 'http/1.1');
         return c?.handler.kind === 'http' ? c.handler : undefined;
       },
       onUpgrade: (req: IncomingMessage, sock: Duplex, head: Buffer) => {
         const authority = /^https?:\/\/([^/]+)/i.exec(req.url ?? '')?.[1] ?? String(req.headers.host ?? '');
         const { host, port } = splitAuthority(authority, 80);
-        const chain = this.#chainForPort(port);
+        const chain = this.#chainForPort(port, 'http/1.1');
         if (chain?.handler.kind !== 'http') return void sock.end('HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
         handleUpgrade(this.#deps.hcm, chain.handler, { ...connection, localAddress: host, localPort: port }, req, sock, head);
       },
       onConnect: (req: IncomingMessage, sock: Duplex, head: Buffer) => {
         const { host, port } = splitAuthority(req.url ?? '', 443);
-        const chain = this.#chainForPort(port);
+        const chain = this.#chainForPort(port, undefined);
         if (!chain || !host) return void sock.end('HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n');
         // Data sent before our 200 is held (unshifted), never forwarded ahead of the tunnel.
         if (head.length) sock.unshift(head);
