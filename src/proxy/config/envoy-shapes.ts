@@ -53,6 +53,8 @@ export interface EnvoyFilterChain {
   filter_chain_match?: EnvoyFilterChainMatch;
   filters?: EnvoyFilter[];
   transport_socket?: { name?: string; typed_config?: TypedAny };
+  /** `filter_metadata.outrigger.hosts`: the service names a chain stands for (the forward proxy's pick). */
+  metadata?: { filter_metadata?: Record<string, unknown> };
 }
 
 export interface EnvoyListener {

@@ -158,13 +158,19 @@ export class BoundListener {
    * application_protocols) takes the former and its TCP chain the latter. Among a port's chains one
    * naming the protocol wins over one naming none, as in Envoy's match precedence.
    */
-  #chainForPort(port: number, appProtocol: 'http/1.1' | undefined): FilterChain | undefined {
+  #chainForPort(port: number, appProtocol: 'http/1.1' | undefined, host?: string): FilterChain | undefined {
     const fits = (c: FilterChain) => c.destinationPort === port && (!c.alpn || (appProtocol !== undefined && c.alpn.includes(appProtocol)));
-    const own = this.config.chains.find((c) => fits(c) && c.alpn) ?? this.config.chains.find(fits);
+    // Several services' TCP chains can share a port: a CONNECT names its service, so the chain for that name wins.
+    const named = host ? this.#chainForHost(host.toLowerCase(), port, fits) : undefined;
+    const own = named ?? this.config.chains.find((c) => fits(c) && c.alpn) ?? this.config.chains.find(fits);
     if (own) return own;
     const l = this.#deps.unboundListener(port);
     if (l) return selectChain(l, { destinationPort: port, transportProtocol: 'raw_buffer', alpn: appProtocol ? [appProtocol] : [] });
     return this.config.defaultChain;
+  }
+
+  #chainForHost(host: string, port: number, fits: (c: FilterChain) => boolean): FilterChain | undefined {
+    return this.config.chains.find((c) => fits(c) && (c.hosts?.has(host) || c.hosts?.has(`${host}:${port}`)));
   }
 
   #forwardProxyContext(connection: ConnectionInfo) {
@@ -185,7 +191,7 @@ export class BoundListener {
       },
       onConnect: (req: IncomingMessage, sock: Duplex, head: Buffer) => {
         const { host, port } = splitAuthority(req.url ?? '', 443);
-        const chain = this.#chainForPort(port, undefined);
+        const chain = this.#chainForPort(port, undefined, host);
         if (!chain || !host) return void sock.end('HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n');
         // Data sent before our 200 is held (unshifted), never forwarded ahead of the tunnel.
         if (head.length) sock.unshift(head);

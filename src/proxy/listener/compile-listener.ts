@@ -1,6 +1,6 @@
 // Listener (LDS) → filter chains with their match, TLS and network filter (HCM or tcp_proxy), compiled
 // once. An HCM with `rds` names its route configuration; an inline route_config is compiled here.
-import { readTypedStruct, type TypedAny } from '../../xds/any.ts';
+import { fromStruct, readTypedStruct, type TypedAny } from '../../xds/any.ts';
 import { OutriggerExtension, TypeUrl } from '../../xds/type-urls.ts';
 import { compileWeightedPick } from '../cluster/weighted-pick.ts';
 import { ProxyConfigError } from '../config/config-error.ts';
@@ -63,6 +63,11 @@ export interface FilterChain {
   readonly transportProtocol?: string;
   readonly alpn?: readonly string[];
   readonly tls?: DownstreamTls;
+  /**
+   * The service names (and `name:port`) an outbound chain stands for, from `filter_metadata.outrigger.hosts`:
+   * in process mode there is no service address to match, so the forward proxy picks a CONNECT's chain by name.
+   */
+  readonly hosts?: ReadonlySet<string>;
   readonly handler: HttpChain | TcpChain;
 }
 
@@ -157,6 +162,7 @@ function compileChain(fc: EnvoyFilterChain, where: string, ctx: ListenerCompileC
   }
   const m = fc.filter_chain_match ?? {};
   const tls = compileTls(fc.transport_socket, where);
+  const hosts = chainHosts(fc.metadata?.filter_metadata);
   return {
     name: fc.name ?? '',
     ...(m.destination_port?.value !== undefined ? { destinationPort: m.destination_port.value } : {}),
@@ -164,9 +170,18 @@ function compileChain(fc: EnvoyFilterChain, where: string, ctx: ListenerCompileC
     ...(m.transport_protocol ? { transportProtocol: m.transport_protocol } : {}),
     ...(m.application_protocols?.length ? { alpn: m.application_protocols } : {}),
     ...(tls ? { tls } : {}),
+    ...(hosts ? { hosts } : {}),
     // A gateway's HTTPS chain answers 421 to a Host outside its server names (src/proxy/tls/misdirected-request.ts).
     handler: handler.kind === 'http' ? withMisdirectedCheck(handler, m.server_names, tls !== undefined) : handler,
   };
+}
+
+function chainHosts(meta: Record<string, unknown> | undefined): ReadonlySet<string> | undefined {
+  const raw = meta?.['outrigger'];
+  if (!raw || typeof raw !== 'object') return undefined;
+  // Struct values decode as `{ fields: ... }`; plain JSON is accepted too.
+  const hosts = ('fields' in raw ? fromStruct(raw) : (raw as Record<string, unknown>))['hosts'];
+  return Array.isArray(hosts) && hosts.length ? new Set(hosts.map((h) => String(h).toLowerCase())) : undefined;
 }
 
 /** The tunnel listener's only filter: it hands streams to `virtualInbound` (docs/internals.md §5). */
