@@ -100,6 +100,7 @@ async function up(opts: UpOptions): Promise<number> {
         xdsPort: opts.ephemeralPorts ? 0 : opts.xdsPort,
         debugPort: opts.ephemeralPorts ? 0 : opts.debugPort,
         dashboardPort: opts.ephemeralPorts ? 0 : opts.dashboardPort,
+        progress,
       }),
   });
   let stopping: Promise<void> | undefined;

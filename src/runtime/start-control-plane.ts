@@ -4,6 +4,7 @@
 import path from 'node:path';
 import { CertificateAuthority } from '../ca/certificate-authority.ts';
 import { loadTokenKey } from '../controlplane/token-key.ts';
+import { ensurePortFree, PortInUseError } from './ports.ts';
 import type { AnyResource, IstioOperator } from '../config/resource.ts';
 import { ControlPlane } from '../controlplane/control-plane.ts';
 import { startDebugApi } from '../controlplane/debug-api.ts';
@@ -24,6 +25,8 @@ export interface LocalControlPlaneOptions {
   debugPort: number;
   /** Kiali's port, 20001, for the dashboard; 0 picks a free one. */
   dashboardPort: number;
+  /** Where a note goes (the TLS port left off because its port is taken). */
+  progress?: (line: string) => void;
 }
 
 /** Certificate settings from the IstioOperator: trust domain, workload TTL and grace ratio (Istio's env names). */
@@ -59,9 +62,21 @@ export async function startLocalControlPlane(o: LocalControlPlaneOptions): Promi
   });
   const caDir = path.join(o.stateDir, 'ca');
   // Local proxies stay on plaintext loopback (fast); the TLS port is for proxies on other hosts.
-  const xdsTlsAddress = `0.0.0.0:${o.xdsTlsPort ?? (o.xdsPort === 0 ? 0 : 15012)}`;
+  const tlsPort = o.xdsTlsPort ?? (o.xdsPort === 0 ? 0 : 15012);
+  // The TLS port serves only proxies on other hosts: a fixed port someone else holds turns it off, with a
+  // note, instead of stopping the local mesh.
+  let xdsTlsAddress: string | undefined = `0.0.0.0:${tlsPort}`;
+  if (tlsPort !== 0) {
+    try {
+      await ensurePortFree(tlsPort, '0.0.0.0');
+    } catch (err) {
+      if (!(err instanceof PortInUseError)) throw err;
+      o.progress?.(`note: xDS over TLS not served: ${err.message}; proxies on this host are not affected`);
+      xdsTlsAddress = undefined;
+    }
+  }
   // The token key beside the CA: `outrigger token --ca-dir .outrigger/ca` issues tokens this mesh accepts.
-  const cp = await ControlPlane.start({ configPaths: o.configDirs, xdsAddress: `127.0.0.1:${o.xdsPort}`, xdsTlsAddress, ca, tokenKey: loadTokenKey(caDir, true) });
+  const cp = await ControlPlane.start({ configPaths: o.configDirs, xdsAddress: `127.0.0.1:${o.xdsPort}`, ...(xdsTlsAddress ? { xdsTlsAddress } : {}), ca, tokenKey: loadTokenKey(caDir, true) });
   const debug = await startDebugApi(cp, `127.0.0.1:${o.debugPort}`);
   const collector = new TraceCollector();
   const collectorPort = await collector.listen(0);
@@ -75,12 +90,12 @@ export async function startLocalControlPlane(o: LocalControlPlaneOptions): Promi
   const port = (address: string) => Number(address.slice(address.lastIndexOf(':') + 1));
   return {
     xdsAddress: cp.xdsAddress,
-    xdsTlsAddress: cp.xdsTlsAddress,
+    ...(cp.xdsTlsAddress ? { xdsTlsAddress: cp.xdsTlsAddress } : {}),
     rootCertFile: path.join(caDir, 'root-cert.pem'),
     debugAddress: debug.address,
     dashboardUrl: dashboard.url,
     traceEndpoint: `http://127.0.0.1:${collectorPort}/v1/traces`,
-    ports: { xds: port(cp.xdsAddress), xdsTls: port(cp.xdsTlsAddress), debug: port(debug.address), dashboard: port(dashboard.address), traces: collectorPort },
+    ports: { xds: port(cp.xdsAddress), ...(cp.xdsTlsAddress ? { xdsTls: port(cp.xdsTlsAddress) } : {}), debug: port(debug.address), dashboard: port(dashboard.address), traces: collectorPort },
     registerWorkload: (i) => cp.registerWorkload(i),
     unregisterWorkload: (ns, name) => cp.unregisterWorkload(ns, name),
     issueBootstrapToken: (id) => cp.issueBootstrapToken(id),

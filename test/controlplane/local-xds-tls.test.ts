@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -35,6 +36,27 @@ test('the local control plane lists its TLS xDS port and the root that verifies 
     assert.equal(cp.issueBootstrapToken(id), new BootstrapTokens(loadTokenKey(path.join(dir, 'ca'), false)).issue(id));
   } finally {
     await cp.close();
+    await rm(dir, { recursive: true });
+  }
+});
+
+test('a taken TLS port leaves TLS off with a note; the local control plane still starts', async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'or-local-xds-tls-busy-'));
+  const holder = net.createServer();
+  await new Promise<void>((r) => holder.listen(0, '0.0.0.0', r));
+  const busy = (holder.address() as net.AddressInfo).port;
+  const notes: string[] = [];
+  const cp = await startLocalControlPlane({ configDirs: [], resources: [], stateDir: dir, xdsPort: 0, xdsTlsPort: busy, debugPort: 0, dashboardPort: 0, progress: (l) => notes.push(l) });
+  try {
+    assert.equal(cp.xdsTlsAddress, undefined);
+    assert.equal(cp.ports['xdsTls'], undefined);
+    assert.match(cp.xdsAddress, /^127\.0\.0\.1:\d+$/);
+    const said = notes.filter((n) => n.includes('xDS over TLS not served'));
+    assert.equal(said.length, 1);
+    assert.match(said[0] ?? '', new RegExp(`^note: xDS over TLS not served: port ${busy} is already in use by pid ${process.pid} \\(.+\\); proxies on this host are not affected$`));
+  } finally {
+    await cp.close();
+    holder.close();
     await rm(dir, { recursive: true });
   }
 });
