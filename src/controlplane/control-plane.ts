@@ -113,17 +113,25 @@ export class ControlPlane {
   /** Loads the config, builds the first snapshot and starts serving ADS. */
   static async start(opts: ControlPlaneOptions): Promise<ControlPlane> {
     const cp = new ControlPlane(opts);
-    await cp.#watcher.start();
-    cp.#debouncer.cancel();
-    cp.rebuild();
-    const address = opts.xdsAddress ?? '127.0.0.1:15010';
-    cp.#xdsAddress = await bindGrpc(cp.grpcServer, address, grpc.ServerCredentials.createInsecure());
-    cp.#log('info', `xDS listening on ${cp.#xdsAddress}; ${cp.store.state.resources.length} resources from ${cp.store.files.length} files`);
-    if (opts.xdsTlsAddress) {
-      if (!opts.ca) throw new ControlPlaneError('CP_TLS_NEEDS_CA', 'the TLS xDS port needs the mesh CA for its serving certificate');
-      const credentials = await xdsServerCredentials(opts.ca, opts.xdsTlsNames ?? [defaultXdsTlsName]);
-      cp.#xdsTlsAddress = await bindGrpc(cp.grpcServer, opts.xdsTlsAddress, credentials);
-      cp.#log('info', `xDS over TLS listening on ${cp.#xdsTlsAddress}`);
+    try {
+      await cp.#watcher.start();
+      cp.#debouncer.cancel();
+      cp.rebuild();
+      const address = opts.xdsAddress ?? '127.0.0.1:15010';
+      cp.#xdsAddress = await bindGrpc(cp.grpcServer, address, grpc.ServerCredentials.createInsecure());
+      cp.#log('info', `xDS listening on ${cp.#xdsAddress}; ${cp.store.state.resources.length} resources from ${cp.store.files.length} files`);
+      if (opts.xdsTlsAddress) {
+        if (!opts.ca) throw new ControlPlaneError('CP_TLS_NEEDS_CA', 'the TLS xDS port needs the mesh CA for its serving certificate');
+        const credentials = await xdsServerCredentials(opts.ca, opts.xdsTlsNames ?? [defaultXdsTlsName]);
+        cp.#xdsTlsAddress = await bindGrpc(cp.grpcServer, opts.xdsTlsAddress, credentials);
+        cp.#log('info', `xDS over TLS listening on ${cp.#xdsTlsAddress}`);
+      }
+    } catch (err) {
+      // A half-started control plane must not keep the process alive: the bound port, the watcher's timers.
+      cp.#watcher.close();
+      cp.#debouncer.cancel();
+      cp.grpcServer.forceShutdown();
+      throw err;
     }
     return cp;
   }

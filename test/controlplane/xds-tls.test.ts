@@ -3,6 +3,7 @@
 // name, never gets a stream; plaintext 15010 keeps serving beside it.
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -10,6 +11,7 @@ import * as grpc from '@grpc/grpc-js';
 import { CertificateAuthority } from '../../src/ca/certificate-authority.ts';
 import { ControlPlane } from '../../src/controlplane/control-plane.ts';
 import { xdsClientTls } from '../../src/controlplane/xds-tls.ts';
+import { allocatePort, ensurePortFree } from '../../src/runtime/ports.ts';
 import { type ClientStatusResponse, CsdsMethods, csdsCodec } from '../../src/xds/csds-server.ts';
 import { TypeUrl } from '../../src/xds/type-urls.ts';
 import { RawAdsClient, sidecarNode } from './raw-ads-client.ts';
@@ -82,5 +84,22 @@ test('plaintext stays on the local port: the TLS port refuses a plaintext client
   } finally {
     plain.close();
     onTls.close();
+  }
+});
+
+test('a TLS port that cannot be bound fails the start and releases the plaintext port it had bound', async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'or-cp-busy-'));
+  const holder = net.createServer();
+  await new Promise<void>((r) => holder.listen(0, '127.0.0.1', r));
+  const busy = (holder.address() as net.AddressInfo).port;
+  const plain = await allocatePort(new Set([busy]));
+  try {
+    const ca = await CertificateAuthority.ephemeral();
+    await assert.rejects(ControlPlane.start({ configPaths: [dir], ca, xdsAddress: `127.0.0.1:${plain}`, xdsTlsAddress: `127.0.0.1:${busy}`, rescanMs: 0, log: () => {} }), /EADDRINUSE/);
+    // Nothing is left listening: the plaintext port binds again, and no handle keeps the process alive.
+    await ensurePortFree(plain);
+  } finally {
+    holder.close();
+    await rm(dir, { recursive: true });
   }
 });
