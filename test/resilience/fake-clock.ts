@@ -52,3 +52,16 @@ export async function until(cond: () => boolean, what: string, maxTurns = 3000):
   }
   throw new Error(`never happened: ${what}`);
 }
+
+/** Awaits a request whose back-offs wait on `clock`, advancing it a second at a time until the request settles. */
+export async function advanceUntilSettled<T>(clock: FakeClock, pending: Promise<T>, what: string): Promise<T> {
+  let done = false;
+  const settled = pending.finally(() => {
+    done = true;
+  });
+  await until(() => {
+    clock.advance(1000);
+    return done;
+  }, what);
+  return settled;
+}

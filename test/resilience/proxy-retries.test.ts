@@ -6,7 +6,7 @@ import { after, before, test } from 'node:test';
 import type { TypedAny } from '../../src/xds/any.ts';
 import { TypeUrl } from '../../src/xds/type-urls.ts';
 import { cla, cluster, hcm, listener, push, request, startProxy } from '../proxy/harness.ts';
-import { FakeClock, until } from './fake-clock.ts';
+import { advanceUntilSettled, FakeClock } from './fake-clock.ts';
 import { FaultUpstream } from './fault-upstream.ts';
 
 const clock = new FakeClock();
@@ -55,16 +55,8 @@ after(async () => {
 });
 
 /** Sends a request and advances the clock through its back-offs until it answers. */
-async function send(path: string) {
-  let done = false;
-  const res = request(port, path, { host: 'podinfo' }).finally(() => {
-    done = true;
-  });
-  await until(() => {
-    clock.advance(1000);
-    return done;
-  }, `an answer to ${path}`);
-  return res;
+function send(path: string) {
+  return advanceUntilSettled(clock, request(port, path, { host: 'podinfo' }), `an answer to ${path}`);
 }
 
 const triesOf = (path: string) => upstream.seen.filter((s) => s.path === path).length;

@@ -10,7 +10,7 @@ import { buildProxyResources } from '../../src/translate/proxy-resources.ts';
 import type { TypedAny } from '../../src/xds/any.ts';
 import { TypeUrl } from '../../src/xds/type-urls.ts';
 import { hcm, listener, push, request, startProxy } from '../proxy/harness.ts';
-import { FakeClock, until } from './fake-clock.ts';
+import { advanceUntilSettled, FakeClock } from './fake-clock.ts';
 import { FaultUpstream } from './fault-upstream.ts';
 import { apiWorkload as workload, clientView as view, topology } from './locality-fixture.ts';
 
@@ -88,17 +88,7 @@ test('retryRemoteLocalities: the third try leaves the local zone, as previous_pr
   try {
     push(p.proxy, [cluster, cla, listener('0.0.0.0_8080', 8080, [{ filter: hcm('80') }]), routeConfig]);
     const port = await p.port('0.0.0.0_8080');
-    const send = async (path: string) => {
-      let done = false;
-      const res = request(port, path, { host: 'api.shop.svc.cluster.local' }).finally(() => {
-        done = true;
-      });
-      await until(() => {
-        clock.advance(1000);
-        return done;
-      }, `an answer to ${path}`);
-      return res;
-    };
+    const send = (path: string) => advanceUntilSettled(clock, request(port, path, { host: 'api.shop.svc.cluster.local' }), `an answer to ${path}`);
     const counts = () => all.map((u) => u.seen.length);
 
     const remote = await send('/remote');
