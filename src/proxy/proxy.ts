@@ -21,6 +21,7 @@ import { compilePathNormalizer } from './http/normalize-path.ts';
 import type { Timers } from './http/router.ts';
 import { Http2CodecStats } from './listener/h2-codec-stats.ts';
 import { ListenerManager } from './listener/listener-manager.ts';
+import { loadOriginalDestination, type OriginalDestinationReader } from './listener/original-destination.ts';
 import { checkMeshServerIdentity, MESH_CIPHERS } from './tunnel/mesh-tls.ts';
 import { PEER_HEADER } from './tunnel/tunnel-server.ts';
 import { dialCluster } from './upstream/dial-cluster.ts';
@@ -52,6 +53,8 @@ export interface ProxyOptions {
   onLog?: (level: LogLevel, message: string) => void;
   /** Called when the drain has finished (the CLI exits). */
   onExit?: () => void;
+  /** SO_ORIGINAL_DST reader under INTERCEPTION_MODE REDIRECT; defaults to the kernel's (koffi). */
+  originalDestination?: OriginalDestinationReader;
 }
 
 export class OutriggerProxy {
@@ -115,6 +118,7 @@ export class OutriggerProxy {
       portMap: opts.portMap ?? new Map(),
       onError: (name, err) => this.#log('error', `listener ${name}: ${err.message}`),
       sslStats: new ListenerSslStats(this.metrics),
+      ...this.#interception(),
     });
     this.xds = new XdsState({ clusters: this.clusters, listeners: this.listeners, secrets: this.secrets, filters: new HttpFilterRegistry(opts.filters ?? defaultFilterFactories({
           registry: this.metrics,
@@ -166,6 +170,22 @@ export class OutriggerProxy {
     if (!this.ads) return true;
     const t = this.ads.status().types;
     return t[TypeUrl.Cluster]?.version !== undefined && t[TypeUrl.Cluster]?.version !== '' && !!t[TypeUrl.Listener]?.version;
+  }
+
+  /**
+   * Istio's INTERCEPTION_MODE: REDIRECT (netns mode, iptables capture) makes virtualOutbound read each
+   * connection's original destination. Without it nothing is captured and 15001 is a forward proxy only.
+   */
+  #interception(): { originalDestination?: OriginalDestinationReader } {
+    const mode = this.#opts.metadata['INTERCEPTION_MODE'];
+    if (mode !== 'REDIRECT') return {};
+    if (this.#opts.originalDestination) return { originalDestination: this.#opts.originalDestination };
+    try {
+      return { originalDestination: loadOriginalDestination() };
+    } catch (err) {
+      this.#log('error', `INTERCEPTION_MODE REDIRECT: cannot read SO_ORIGINAL_DST (${err instanceof Error ? err.message : String(err)}); captured connections are served as forward-proxy requests`);
+      return {};
+    }
   }
 
   #log(level: LogLevel, message: string): void {

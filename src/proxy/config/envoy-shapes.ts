@@ -43,6 +43,7 @@ export interface EnvoyFilter {
 
 export interface EnvoyFilterChainMatch {
   destination_port?: { value?: number };
+  prefix_ranges?: { address_prefix?: string; prefix_len?: { value?: number } | number }[];
   server_names?: string[];
   transport_protocol?: string;
   application_protocols?: string[];
@@ -63,6 +64,8 @@ export interface EnvoyListener {
   filter_chains?: EnvoyFilterChain[];
   default_filter_chain?: EnvoyFilterChain;
   bind_to_port?: { value?: boolean };
+  /** virtualOutbound: a captured connection is matched by where it was going (SO_ORIGINAL_DST). */
+  use_original_dst?: { value?: boolean } | boolean;
 }
 
 export interface EnvoyHcm {

@@ -17,6 +17,7 @@ import type { CompiledListener, FilterChain, HttpChain } from './compile-listene
 import { realTimers } from '../http/router.ts';
 import { detectionFor, detectProtocol, type Sniffed } from './detect-protocol.ts';
 import { HttpServers } from './http-servers.ts';
+import type { OriginalDestinationReader } from './original-destination.ts';
 import { selectChain } from './select-chain.ts';
 import { proxyTcp } from './tcp-proxy.ts';
 
@@ -29,6 +30,8 @@ export interface ListenerDeps {
   secrets: { get(name: string): { cert?: string; key?: string; ca?: string } | undefined };
   /** Istio's per-port outbound listeners (`bind_to_port: false`), consulted by the forward proxy. */
   unboundListener(port: number): CompiledListener | undefined;
+  /** SO_ORIGINAL_DST of a connection iptables redirected (netns mode); absent where nothing is captured. */
+  originalDestination?: OriginalDestinationReader;
   /** A TCP connection refused by network RBAC or ext_authz (`rbac_access_denied_matched_policy[...]`, `ext_authz_denied`), for logs and stats. */
   onRbacDenied?(statPrefix: string, details: string): void;
 }
@@ -86,15 +89,36 @@ export class BoundListener {
     this.#track(s);
     const connection = this.#connection(s);
     if (this.config.name === 'virtualOutbound') {
+      const original = this.config.useOriginalDst ? this.#deps.originalDestination?.(s) : undefined;
+      // Under conntrack every connection has an original destination; only a redirected one's differs
+      // from where it landed. A client talking to 15001 itself uses the forward proxy.
+      if (original && (original.port !== s.localPort || original.address !== s.localAddress)) {
+        this.#onCaptured(s, { ...connection, localAddress: original.address, localPort: original.port });
+        return;
+      }
       this.#http.serve(s, this.#forwardProxyContext(connection));
       return;
     }
-    const detection = detectionFor(this.config.detection, this.config.port);
+    this.#detectThenServe(this.config, s, connection, undefined);
+  }
+
+  /**
+   * A connection iptables redirected here (netns mode): as Envoy's `use_original_dst`, it is handed to
+   * the listener for its original port when there is one (`bind_to_port: false`), else matched on this
+   * listener's chains by original port and address, after that listener's inspectors.
+   */
+  #onCaptured(s: net.Socket, connection: ConnectionInfo): void {
+    const target = this.#deps.unboundListener(connection.localPort) ?? this.config;
+    this.#detectThenServe(target, s, connection, connection.localAddress);
+  }
+
+  #detectThenServe(l: CompiledListener, s: net.Socket, connection: ConnectionInfo, destinationIp: string | undefined): void {
+    const detection = detectionFor(l.detection, connection.localPort);
     if (!detection) {
-      this.#servePlain(s, connection, undefined, false);
+      this.#servePlain(l, s, connection, destinationIp, undefined, false);
       return;
     }
-    detectProtocol(s, detection, this.#deps.hcm.timers ?? realTimers, (sniffed) => this.#servePlain(s, connection, sniffed, true));
+    detectProtocol(s, detection, this.#deps.hcm.timers ?? realTimers, (sniffed) => this.#servePlain(l, s, connection, destinationIp, sniffed, true));
   }
 
   /**
@@ -102,9 +126,10 @@ export class BoundListener {
    * `tls` means the tunnel's verified mTLS (docs/internals.md §5), which these bytes do not have. The
    * sniffed protocol picks between a port's HTTP chain (`application_protocols`) and its TCP chain.
    */
-  #servePlain(s: net.Socket, connection: ConnectionInfo, sniffed: Sniffed | undefined, paused: boolean): void {
-    const chain = selectChain(this.config, {
-      destinationPort: this.config.port,
+  #servePlain(l: CompiledListener, s: net.Socket, connection: ConnectionInfo, destinationIp: string | undefined, sniffed: Sniffed | undefined, paused: boolean): void {
+    const chain = selectChain(l, {
+      destinationPort: connection.localPort,
+      ...(destinationIp !== undefined ? { destinationIp } : {}),
       transportProtocol: 'raw_buffer',
       ...(sniffed?.tls?.serverName ? { serverName: sniffed.tls.serverName } : {}),
       ...(sniffed ? { alpn: sniffed.appProtocol ? [sniffed.appProtocol] : [] } : {}),

@@ -4,7 +4,9 @@ import { fromStruct, readTypedStruct, type TypedAny } from '../../xds/any.ts';
 import { OutriggerExtension, TypeUrl } from '../../xds/type-urls.ts';
 import { compileWeightedPick } from '../cluster/weighted-pick.ts';
 import { ProxyConfigError } from '../config/config-error.ts';
-import type { EnvoyFilterChain, EnvoyHcm, EnvoyListener, EnvoyTcpProxy } from '../config/envoy-shapes.ts';
+import type { EnvoyFilterChain, EnvoyFilterChainMatch, EnvoyHcm, EnvoyListener, EnvoyTcpProxy } from '../config/envoy-shapes.ts';
+import { compileCidr, type IpPredicate } from '../filters/rbac/cidr-matcher.ts';
+import type { CidrRange } from '../filters/rbac/rbac-types.ts';
 import { compileNetworkExtAuthz } from '../filters/ext_authz/network-filter.ts';
 import type { NetworkAuthzFilter } from '../filters/network-authz.ts';
 import { compileNetworkRbac } from '../filters/rbac/network-filter.ts';
@@ -59,6 +61,8 @@ export interface DownstreamTls {
 export interface FilterChain {
   readonly name: string;
   readonly destinationPort?: number;
+  /** `prefix_ranges`: the destination addresses a chain takes (a service's addresses), longest prefix first. */
+  readonly destinationRanges?: readonly DestinationRange[];
   readonly serverNames?: readonly string[];
   readonly transportProtocol?: string;
   readonly alpn?: readonly string[];
@@ -71,6 +75,11 @@ export interface FilterChain {
   readonly handler: HttpChain | TcpChain;
 }
 
+export interface DestinationRange {
+  readonly prefixLen: number;
+  readonly contains: IpPredicate;
+}
+
 export interface CompiledListener {
   readonly name: string;
   readonly address: string;
@@ -81,6 +90,8 @@ export interface CompiledListener {
   readonly bindToPort: boolean;
   /** tls_inspector / http_inspector: plaintext connections are sniffed before chain selection. */
   readonly detection?: Detection;
+  /** `use_original_dst`: a redirected connection is matched by its original destination. */
+  readonly useOriginalDst?: boolean;
 }
 
 export interface ListenerCompileContext {
@@ -162,10 +173,12 @@ function compileChain(fc: EnvoyFilterChain, where: string, ctx: ListenerCompileC
   }
   const m = fc.filter_chain_match ?? {};
   const tls = compileTls(fc.transport_socket, where);
+  const ranges = compileRanges(m.prefix_ranges, `${where}.filter_chain_match`);
   const hosts = chainHosts(fc.metadata?.filter_metadata);
   return {
     name: fc.name ?? '',
     ...(m.destination_port?.value !== undefined ? { destinationPort: m.destination_port.value } : {}),
+    ...(ranges ? { destinationRanges: ranges } : {}),
     ...(m.server_names?.length ? { serverNames: m.server_names.map((s) => s.toLowerCase()) } : {}),
     ...(m.transport_protocol ? { transportProtocol: m.transport_protocol } : {}),
     ...(m.application_protocols?.length ? { alpn: m.application_protocols } : {}),
@@ -174,6 +187,18 @@ function compileChain(fc: EnvoyFilterChain, where: string, ctx: ListenerCompileC
     // A gateway's HTTPS chain answers 421 to a Host outside its server names (src/proxy/tls/misdirected-request.ts).
     handler: handler.kind === 'http' ? withMisdirectedCheck(handler, m.server_names, tls !== undefined) : handler,
   };
+}
+
+function compileRanges(raw: EnvoyFilterChainMatch['prefix_ranges'], where: string): DestinationRange[] | undefined {
+  if (!raw?.length) return undefined;
+  return raw.map((r, i) => {
+    try {
+      const contains = compileCidr(r as CidrRange, `prefix_ranges[${i}]`);
+      return { prefixLen: Number(contains.toString().split('/')[1]), contains };
+    } catch (err) {
+      throw new ProxyConfigError(where, `prefix_ranges[${i}]`, err instanceof Error ? err.message : String(err));
+    }
+  }).sort((a, b) => b.prefixLen - a.prefixLen);
 }
 
 function chainHosts(meta: Record<string, unknown> | undefined): ReadonlySet<string> | undefined {
@@ -215,5 +240,16 @@ export function compileListener(l: EnvoyListener, ctx: ListenerCompileContext): 
   } catch (err) {
     throw new ProxyConfigError(where, 'listener_filters', err instanceof Error ? err.message : String(err));
   }
-  return { name: l.name, address: sa.address || '0.0.0.0', port: sa.port_value, chains, bindToPort: l.bind_to_port?.value ?? true, ...(defaultChain ? { defaultChain } : {}), ...(detection ? { detection } : {}) };
+  const od = l.use_original_dst;
+  const useOriginalDst = typeof od === 'boolean' ? od : od?.value === true;
+  return {
+    name: l.name,
+    address: sa.address || '0.0.0.0',
+    port: sa.port_value,
+    chains,
+    bindToPort: l.bind_to_port?.value ?? true,
+    ...(defaultChain ? { defaultChain } : {}),
+    ...(detection ? { detection } : {}),
+    ...(useOriginalDst ? { useOriginalDst } : {}),
+  };
 }

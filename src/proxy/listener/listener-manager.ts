@@ -10,6 +10,7 @@ import type { ClusterManager } from '../cluster/cluster-manager.ts';
 import { TunnelServer, type TunnelStreamKind } from '../tunnel/tunnel-server.ts';
 import { BoundListener } from './bound-listener.ts';
 import type { CompiledListener, FilterChain } from './compile-listener.ts';
+import type { OriginalDestinationReader } from './original-destination.ts';
 import { selectChain } from './select-chain.ts';
 import type { ListenerSslStats } from '../tls/listener-ssl-stats.ts';
 
@@ -31,6 +32,8 @@ export interface ListenerManagerDeps {
   onError?(listener: string, err: Error): void;
   /** Mesh TLS handshake counters for the tunnel listener. */
   sslStats?: ListenerSslStats;
+  /** SO_ORIGINAL_DST, when this proxy's traffic is captured (INTERCEPTION_MODE REDIRECT). */
+  originalDestination?: OriginalDestinationReader;
 }
 
 type Running = { kind: 'listener'; l: BoundListener; port: number } | { kind: 'tunnel'; t: TunnelServer; port: number };
@@ -102,6 +105,7 @@ export class ListenerManager {
       secureContext: (c, ca) => d.secrets.secureContext(c, ca),
       secrets: d.secrets,
       unboundListener: (port) => this.#unboundByPort.get(port),
+      ...(d.originalDestination ? { originalDestination: d.originalDestination } : {}),
     });
     bl.boundPort.catch((err: Error) => d.onError?.(l.name, err));
     this.#running.set(l.name, { kind: 'listener', l: bl, port: l.port });
