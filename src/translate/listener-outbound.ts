@@ -1,6 +1,7 @@
 // The sidecar's `virtualOutbound` listener (15001): one HTTP chain per HTTP port (RDS named by the
-// port), TCP/TLS chains per service port, and a default chain to Passthrough or BlackHole. An
-// undeclared port gets both: its HTTP chain for what the http_inspector detects, a TCP chain otherwise.
+// port), TCP/TLS chains per service port (matched by the service's addresses where it has them), and a
+// default chain to Passthrough or BlackHole. An undeclared port gets both: its HTTP chain for what the
+// http_inspector detects, a TCP chain otherwise; with addresses, both per address.
 import type { ProxyScope } from '../model/proxy-scope.ts';
 import { isHttp } from '../model/protocol.ts';
 import type { MeshSnapshot } from '../model/snapshot.ts';
@@ -52,6 +53,16 @@ export function buildOutboundListener(snapshot: MeshSnapshot, scope: ProxyScope,
           });
         }
       }
+      if (sniffed.has(sp.port) && ranges.length) {
+        // Envoy matches the destination address before application protocols, so an address's TCP
+        // chain would take sniffed HTTP too: the address gets its own detected-HTTP chain first.
+        add({
+          name: `${statPrefix}|http`,
+          filter_chain_match: { destination_port: { value: sp.port }, prefix_ranges: ranges, application_protocols: [...PLAINTEXT_HTTP_ALPNS] },
+          filters: [buildHttpConnectionManager(snapshot, scope.proxy, options, { statPrefix: `outbound_0.0.0.0_${sp.port}`, port: sp.port, direction: 'outbound', rds: String(sp.port) })],
+          metadata,
+        });
+      }
       const targets = (vs && tcpTargets(snapshot, scope, vs, sp.port, ['mesh'])) || [{ cluster: statPrefix }];
       const match: Record<string, unknown> = { destination_port: { value: sp.port } };
       if (ranges.length) match['prefix_ranges'] = ranges;
@@ -64,6 +75,8 @@ export function buildOutboundListener(snapshot: MeshSnapshot, scope: ProxyScope,
     name: 'virtualOutbound',
     address: { socket_address: { address: '0.0.0.0', port_value: 15001 } },
     traffic_direction: 'OUTBOUND',
+    // A captured connection is matched by where it was going (netns mode's iptables REDIRECT).
+    use_original_dst: { value: true },
     // Only sniffed ports are inspected; every other port counts as declared.
     ...detectionFields(snapshot, ports.map((p) => ({ port: p.port, protocol: sniffed.has(p.port) ? 'auto' : 'TCP' }))),
     filter_chains: chains,
