@@ -39,6 +39,8 @@ export interface ProxyArgsInput {
   ports?: Record<number, number>;
   /** The proxy's address in its node id and INSTANCE_IPS: the pod's address in netns mode. */
   address?: string;
+  /** Istio's INTERCEPTION_MODE: REDIRECT where iptables captures the pod's outbound traffic (netns mode). */
+  interception?: 'REDIRECT';
   meta: ProxyMeta;
 }
 
@@ -53,6 +55,7 @@ export function proxyArgs(i: ProxyArgsInput): string[] {
     INSTANCE_IPS: address,
     CLUSTER_ID: 'Kubernetes',
     OUTRIGGER_APP_PORTS: meta.appPorts,
+    ...(i.interception ? { INTERCEPTION_MODE: i.interception } : {}),
   };
   // In a pod the tunnel is bound on loopback and published on the pod address by the pod's firewall.
   const tunnelPort = i.ports ? i.ports[15008] : 15008;

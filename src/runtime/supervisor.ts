@@ -14,6 +14,8 @@ export interface ProcessSpec {
   logFile: string;
   /** A Job's process: exit 0 is success and ends supervision; Deployments restart whatever the status. */
   runToCompletion?: boolean;
+  /** Group id to run as (a netns sidecar: 1337, which the pod's capture rules let through). */
+  gid?: number;
 }
 
 export interface Scheduler {
@@ -86,6 +88,7 @@ export class Supervised extends EventEmitter<{ exit: [ExitReport]; started: [num
         env: this.spec.env,
         cwd: this.spec.cwd,
         stdio: ['ignore', fd, fd],
+        ...(this.spec.gid !== undefined ? { gid: this.spec.gid } : {}),
       });
     } finally {
       closeSync(fd);

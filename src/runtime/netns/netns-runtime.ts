@@ -23,7 +23,7 @@ import { workloadInstance } from '../workload-instance.ts';
 import { newMeshId, serviceCidr } from './addressing.ts';
 import { removeNetnsRecord, writeNetnsRecord } from './netns-record.ts';
 import { buildServiceRoutes, type ServiceRoute } from './service-routes.ts';
-import { applyPodFirewall } from './pod-firewall.ts';
+import { applyPodFirewall, proxyGid } from './pod-firewall.ts';
 import { waitPodListening } from './pod-readiness.ts';
 import { type PodHandle, PodNetwork } from './pod-network.ts';
 import { strictAppPorts } from './strict-ports.ts';
@@ -141,9 +141,10 @@ export class NetnsMeshRuntime {
     const o = this.#opts;
     const cp = this.#cp as ControlPlaneHandle;
     const { tokenFile, logFile } = proxyFiles(cp, o.stateDir, meta);
-    const args = proxyArgs({ role, xdsAddress: this.#xdsAddress, tokenFile, address: r.pod.address, meta });
+    // A sidecar's pod sends service addresses to 15001 by iptables REDIRECT (pod-firewall.ts).
+    const args = proxyArgs({ role, xdsAddress: this.#xdsAddress, tokenFile, address: r.pod.address, meta, ...(role === 'sidecar' ? { interception: 'REDIRECT' as const } : {}) });
     const cmd = this.#inPod(r, o.nodeBinary, [o.outriggerBin, 'proxy', ...args, ...(o.proxyFlags ?? []), '--local-mode']);
-    const sup = new Supervised({ label: `${r.state.name} proxy`, ...cmd, env: proxyEnv(), logFile });
+    const sup = new Supervised({ label: `${r.state.name} proxy`, ...cmd, env: proxyEnv(), logFile, ...(role === 'sidecar' ? { gid: proxyGid } : {}) });
     r.state.proxyLogFile = logFile;
     for (const p of [15000, 15001, 15006, 15008, 15020, 15021, 15090]) r.state.ports[`proxy:${p}`] = p;
     (this.#reporter as ExitReporter).watch(sup, r.state, 'proxy');

@@ -4,8 +4,9 @@
 // - OUTRIGGER-EXPOSE (nat PREROUTING): the proxy binds loopback only, so its tunnel, health and gateway
 //   ports are published on the pod address by DNAT to 127.0.0.1 (needs route_localnet on eth0);
 // - OUTRIGGER-OUTBOUND (nat OUTPUT): connections to service addresses (what the mesh DNS answers) go to
-//   the sidecar's outbound listener, which routes HTTP by its Host header; in a pod without a sidecar
-//   they go straight to one of the service's pods, as kube-proxy would send them.
+//   the sidecar's outbound listener, which reads where each was going (SO_ORIGINAL_DST) and matches it
+//   as Envoy's virtualOutbound does; the sidecar's own connections (gid 1337) are let through. In a pod
+//   without a sidecar they go straight to one of the service's pods, as kube-proxy would send them.
 import type { ServiceRoute } from './service-routes.ts';
 import { run, runIn } from './system-command.ts';
 
@@ -25,6 +26,8 @@ export interface PodFirewall {
 }
 
 export const inboundChain = 'OUTRIGGER-INBOUND';
+/** The group a pod's sidecar runs as; its traffic is not captured (Istio's proxy gid). */
+export const proxyGid = 1337;
 export const exposeChain = 'OUTRIGGER-EXPOSE';
 export const outboundChain = 'OUTRIGGER-OUTBOUND';
 
@@ -49,6 +52,9 @@ export function buildPodRules(f: PodFirewall): string {
     lines.push(`-A ${exposeChain} -d ${f.podAddress}/32 -p tcp -j DNAT --to-destination 127.0.0.1`);
   }
   if (f.serviceCidr && f.outboundPort !== undefined) {
+    // The sidecar's own connections are never captured (Istio's --gid-owner 1337): a passthrough to a
+    // service address without that port would otherwise come straight back to 15001, forever.
+    lines.push(`-A ${outboundChain} -m owner --gid-owner ${proxyGid} -j RETURN`);
     lines.push(`-A ${outboundChain} -d ${f.serviceCidr} -p tcp -j REDIRECT --to-ports ${f.outboundPort}`);
   }
   for (const r of f.serviceRoutes ?? []) {
