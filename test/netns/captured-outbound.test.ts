@@ -10,22 +10,11 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { buildPodRules, proxyGid } from '../../src/runtime/netns/pod-firewall.ts';
-import { netnsUnavailable, runInPod } from './pod-processes.ts';
+import { netnsUnavailable, runInPod, tcpEchoScript } from './pod-processes.ts';
 
 const skip = netnsUnavailable();
 const netns = `or-cap-${process.pid}`;
 const fixture = path.join(import.meta.dirname, 'fixtures/captured-proxy.ts');
-
-/** A client script: connect, send `payload`, print `{ data }` once the echo is back, or how it ended. */
-function tcpScript(host: string, port: number, payload: string): string {
-  return `const s = require('node:net').connect(${port}, ${JSON.stringify(host)}); let data = '';
-const done = (r) => { console.log(JSON.stringify(r)); process.exit(0); };
-s.on('connect', () => s.write(${JSON.stringify(payload)}));
-s.on('data', (c) => { data += c; if (data.endsWith(${JSON.stringify(payload)})) done({ data }); });
-s.on('error', (e) => done({ error: e.code }));
-s.on('close', () => done({ data, closed: true }));
-setTimeout(() => done({ data, timeout: true }), 2000);`;
-}
 
 /** A client script: one HTTP/1.1 GET with a Host header of our choosing (and optionally an absolute-form target). */
 function httpScript(host: string, port: number, target: string, hostHeader: string): string {
@@ -64,8 +53,8 @@ describe('captured outbound traffic in a pod', { skip }, () => {
   });
 
   it('takes raw TCP to each of two services on one port by its original address', async () => {
-    assert.deepEqual(await runInPod(netns, tcpScript('10.96.0.10', 7000, 'ping')), { data: 'orders:ping' });
-    assert.deepEqual(await runInPod(netns, tcpScript('10.96.0.11', 7000, 'ping')), { data: 'billing:ping' });
+    assert.deepEqual(await runInPod(netns, tcpEchoScript('10.96.0.10', 7000, 'ping')), { data: 'orders:ping' });
+    assert.deepEqual(await runInPod(netns, tcpEchoScript('10.96.0.11', 7000, 'ping')), { data: 'billing:ping' });
   });
 
   it('routes HTTP by the port it was sent to, not a port guessed from the Host header', async () => {
@@ -78,14 +67,14 @@ describe('captured outbound traffic in a pod', { skip }, () => {
     const r = await runInPod<{ status: number; body: string }>(netns, httpScript('10.96.0.30', 9000, '/y', 'sniffed'));
     assert.equal(r.status, 200, JSON.stringify(r));
     assert.equal((JSON.parse(r.body) as { path: string }).path, '/y');
-    assert.deepEqual(await runInPod(netns, tcpScript('10.96.0.30', 9000, 'hello\n')), { data: 'raw:hello\n' });
+    assert.deepEqual(await runInPod(netns, tcpEchoScript('10.96.0.30', 9000, 'hello\n')), { data: 'raw:hello\n' });
   });
 
   it('refuses a service address without that port: the passthrough is not captured a second time', async () => {
-    const r = await runInPod<{ data?: string; error?: string; closed?: boolean; timeout?: boolean }>(netns, tcpScript('10.96.0.99', 5555, 'ping\n'));
+    const r = await runInPod<{ data?: string; error?: string; closed?: boolean; timeout?: boolean }>(netns, tcpEchoScript('10.96.0.99', 5555, 'ping\n'));
     assert.ok(r.error === 'ECONNRESET' || (r.closed && r.data === ''), `the connection should be closed at once, got ${JSON.stringify(r)}`);
     // The sidecar is still there and still serving.
-    assert.deepEqual(await runInPod(netns, tcpScript('10.96.0.10', 7000, 'again')), { data: 'orders:again' });
+    assert.deepEqual(await runInPod(netns, tcpEchoScript('10.96.0.10', 7000, 'again')), { data: 'orders:again' });
   });
 
   it('still serves a client that talks to 15001 directly as a forward proxy', async () => {

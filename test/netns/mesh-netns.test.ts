@@ -1,6 +1,7 @@
 // The mesh in netns mode with real sidecars and gateway: two podinfo workloads under mesh-wide STRICT
 // mTLS, the ingress gateway published on the host, a plaintext client without a sidecar refused, a
-// meshed client reaching a service by name through its sidecar (proxy env, and DNS capture without it).
+// meshed client reaching a service by name through its sidecar (proxy env, and DNS capture without it),
+// raw TCP to a service address through capture.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -10,7 +11,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { sweepMesh } from '../../src/runtime/netns/pod-network.ts';
 import type { MeshState } from '../../src/runtime/state.ts';
-import { httpGetScript, leftovers, netnsUnavailable, runInPod } from './pod-processes.ts';
+import { httpGetScript, leftovers, netnsUnavailable, runInPod, tcpEchoScript } from './pod-processes.ts';
 
 const skip = netnsUnavailable();
 const root = path.resolve(import.meta.dirname, '../..');
@@ -76,6 +77,14 @@ describe('the mesh in netns mode, with sidecars', { skip }, () => {
     assert.equal((JSON.parse(viaEnv.body) as { hostname: string }).hostname, 'podinfo-stable-0');
     const viaDns = await runInPod<{ status: number; body: string }>(canary.netns as string, httpGetScript('http://podinfo-stable.podinfo.svc.cluster.local:9898/'));
     assert.equal((JSON.parse(viaDns.body) as { hostname: string }).hostname, 'podinfo-stable-0');
+  });
+
+  it('carries raw TCP to a service address through capture, over mTLS to the pod behind it', async () => {
+    // No proxy environment: the name resolves to the service address, iptables redirects to the
+    // sidecar, which reads the original destination; STRICT refuses any plaintext path to the app.
+    const canary = pod('podinfo/podinfo-canary-0');
+    const echo = await runInPod<{ data?: string; error?: string }>(canary.netns as string, tcpEchoScript('echo.podinfo', 9000, 'ping\n'));
+    assert.deepEqual(echo, { data: 'echo:ping\n' });
   });
 
   it('outrigger down leaves no namespace, link or rule', async () => {

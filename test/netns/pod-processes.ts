@@ -56,6 +56,17 @@ export function httpGetScript(url: string): string {
   return `fetch(${JSON.stringify(url)}, { signal: AbortSignal.timeout(5000) }).then(async (r) => console.log(JSON.stringify({ status: r.status, body: await r.text() })), (e) => console.log(JSON.stringify({ error: e.cause?.code ?? e.code ?? e.message })))`;
 }
 
+/** A client script: connect, send `payload`, print `{ data }` once what was sent comes back, or how it ended. */
+export function tcpEchoScript(host: string, port: number, payload: string): string {
+  return `const s = require('node:net').connect(${port}, ${JSON.stringify(host)}); let data = '';
+const done = (r) => { console.log(JSON.stringify(r)); process.exit(0); };
+s.on('connect', () => s.write(${JSON.stringify(payload)}));
+s.on('data', (c) => { data += c; if (data.endsWith(${JSON.stringify(payload)})) done({ data }); });
+s.on('error', (e) => done({ error: e.code }));
+s.on('close', () => done({ data, closed: true }));
+setTimeout(() => done({ data, timeout: true }), 2000);`;
+}
+
 /** What a host-wide listing holds of one mesh id: for the teardown assertions. */
 export function leftovers(id: string): string[] {
   const text = [
