@@ -38,6 +38,17 @@ export function buildProxyResources(
   memo: TranslationMemo = noMemo,
 ): ProxyResources {
   const scope = buildProxyScope(snapshot, proxy);
+  // Without sharing, the key is never read: skip walking every DestinationRule and VirtualService for it.
+  const shared = memo === noMemo ? '' : scopeKey(snapshot, scope, memo.once('selected-label-keys', () => selectedLabelKeys(snapshot)));
+  if (memo === noMemo || proxy.role === 'router') return translateProxy(snapshot, scope, options, memo, shared);
+  // Replicas of one workload get the same resources: one translation, the per-type maps shared (a
+  // fresh outer map, so callers may add or drop types, never touch a shared map's entries).
+  const all = memo.once(`sidecar\0${shared}\0${workloadKey(proxy)}`, () => translateProxy(snapshot, scope, options, memo, shared));
+  return new Map(all);
+}
+
+function translateProxy(snapshot: MeshSnapshot, scope: ProxyScope, options: TranslateOptions, memo: TranslationMemo, shared: string): ProxyResources {
+  const proxy = scope.proxy;
   const out: ProxyResources = new Map([
     [TypeUrl.Cluster, new Map()],
     [TypeUrl.ClusterLoadAssignment, new Map()],
@@ -48,8 +59,6 @@ export function buildProxyResources(
     r['@type'] = typeUrl;
     out.get(typeUrl)?.set(String(r[key]), r as TypedAny);
   };
-  // Without sharing, the key is never read: skip walking every DestinationRule and VirtualService for it.
-  const shared = memo === noMemo ? '' : scopeKey(snapshot, scope, memo.once('selected-label-keys', () => selectedLabelKeys(snapshot)));
   const outbound = memo.once(`clusters\0${shared}`, () => buildOutboundClusters(snapshot, scope, options));
   const fallback = memo.once('fallback-clusters', () => buildFallbackClusters(snapshot.mesh.connectTimeoutMs));
   for (const c of [...outbound.clusters, ...fallback]) put(TypeUrl.Cluster, 'name', c);
@@ -69,6 +78,23 @@ export function buildProxyResources(
   const routes = memo.once(`routes\0${shared}`, () => httpPorts(scope).map((port) => buildSidecarRouteConfig(snapshot, scope, port)));
   for (const rc of routes) put(TypeUrl.RouteConfiguration, 'name', rc);
   return out;
+}
+
+/**
+ * What a sidecar's listeners and inbound clusters read of the proxy besides its scope: its workload
+ * name, service account, every label (policy and Telemetry selectors, inbound ports) and app ports.
+ * Not the pod name, IP or tunnel address: replicas of one Deployment share everything. A builder that
+ * starts reading another proxy field must add it here (test/controlplane/translation-memo.test.ts).
+ */
+export function workloadKey(p: ProxyView): string {
+  const labels = Object.keys(p.labels)
+    .sort()
+    .map((k) => `${k}=${p.labels[k]}`)
+    .join(',');
+  const ports = Object.entries(p.appPorts)
+    .map(([k, v]) => `${k}:${v}`)
+    .join(',');
+  return `${p.workloadName}\0${p.serviceAccount}\0${labels}\0${ports}`;
 }
 
 /**

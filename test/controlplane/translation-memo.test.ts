@@ -18,9 +18,13 @@ function dump(r: ProxyResources): string {
   return JSON.stringify([...r].map(([t, named]) => [t, [...named]]));
 }
 
-/** A second replica of each proxy: another pod name and IP, same labels; it must share work. */
+/** A replica of the same workload (another pod name, IP and tunnel) and a look-alike of another workload. */
 function withReplicas(proxies: readonly ProxyView[]): ProxyView[] {
-  return proxies.flatMap((p) => [p, { ...p, id: p.id.replace('~', '~replica-'), workloadName: `${p.workloadName}-replica`, ip: '10.9.9.9' }]);
+  return proxies.flatMap((p) => [
+    p,
+    { ...p, id: p.id.replace('~', '~replica-'), ip: '10.9.9.8', ...(p.tunnelAddress ? { tunnelAddress: '10.9.9.8:15008' } : {}) },
+    { ...p, id: p.id.replace('~', '~other-'), workloadName: `${p.workloadName}-other`, ip: '10.9.9.9' },
+  ]);
 }
 
 for (const name of readdirSync(fixtures)) {
@@ -35,6 +39,15 @@ for (const name of readdirSync(fixtures)) {
         assert.equal(shared, alone[all.indexOf(p)], `${p.id} differs when translation is shared`);
       }
       assert.ok(memo.stats.hits > 0, 'replicas reuse the shared clusters and routes');
+    }
+    // A sidecar's replica gets the very same per-type maps: nothing is translated or encoded twice.
+    const memo = new SnapshotMemo();
+    for (const p of proxies.filter((x) => x.role === 'sidecar')) {
+      const [, replica] = withReplicas([p]) as [ProxyView, ProxyView];
+      const a = buildProxyResources(snapshot, p, meshTranslateOptions, memo);
+      const b = buildProxyResources(snapshot, replica, meshTranslateOptions, memo);
+      assert.notEqual(a, b, 'each proxy gets its own outer map');
+      for (const [type, named] of a) assert.equal(b.get(type), named, `${replica.id}: ${type} shared with ${p.id}`);
     }
   });
 }
@@ -78,7 +91,8 @@ test('proxies whose selected labels differ do not share clusters or routes; othe
   const memo = new SnapshotMemo();
   for (const p of proxies) assert.equal(dump(buildProxyResources(snapshot, p, meshTranslateOptions, memo)), dump(buildProxyResources(snapshot, p)), p.id);
   // web-1 and web-2 differ only in labels nothing selects on: one shared entry for both.
-  // Entries: label keys, fallback clusters, tunnel listener, then clusters and routes for 3 scopes.
+  // Entries: label keys, fallback clusters, tunnel listener, then clusters and routes for 3 scopes, and
+  // each of the 4 workloads' whole resources (no two are replicas of one workload).
   // Hits: the first three for each later proxy, and web-2 reusing web-1's clusters and routes.
-  assert.deepEqual(memo.stats, { entries: 3 + 3 * 2, hits: 3 * 3 + 2 });
+  assert.deepEqual(memo.stats, { entries: 3 + 3 * 2 + 4, hits: 3 * 3 + 2 });
 });
