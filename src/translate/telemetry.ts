@@ -195,23 +195,45 @@ export function translateTelemetryFilter(inputs: TelemetryInputs): HttpFilterEnt
   return { name: 'istio.stats', typed_config: typedStruct(OutriggerExtension.Telemetry, buildTelemetryConfig(inputs) as unknown as Record<string, unknown>) };
 }
 
-/** The HttpFilterBuilder for TranslateOptions.httpFilters. */
+/** Per snapshot: its Telemetry and collector resources, and each proxy's filter by direction. */
+const perSnapshot = new WeakMap<MeshSnapshot, { telemetries: Telemetry[]; collectors: MeshSnapshot['resources'][number][]; byProxy: WeakMap<object, Map<TrafficDirection, HttpFilterEntry[]>> }>();
+
+/**
+ * The HttpFilterBuilder for TranslateOptions.httpFilters. The filter depends on the proxy and the
+ * direction, not the port: every HCM of one direction shares one entry (outputs are never mutated).
+ */
 export const telemetryHttpFilters: HttpFilterBuilder = (snapshot: MeshSnapshot, proxy, _port, direction) => {
-  const services: TelemetryServiceConfig[] = snapshot.services
-    .filter((s) => s.namespace === proxy.namespace && s.selector && matchesLabels(s.selector, proxy.labels))
+  let cache = perSnapshot.get(snapshot);
+  if (!cache) {
+    cache = {
+      telemetries: snapshot.resources.filter((r): r is Telemetry => r.kind === 'Telemetry'),
+      collectors: snapshot.resources.filter((r) => r.kind === 'OpenTelemetryCollector'),
+      byProxy: new WeakMap(),
+    };
+    perSnapshot.set(snapshot, cache);
+  }
+  let byDirection = cache.byProxy.get(proxy);
+  if (!byDirection) {
+    byDirection = new Map();
+    cache.byProxy.set(proxy, byDirection);
+  }
+  const known = byDirection.get(direction);
+  if (known) return known;
+  const services: TelemetryServiceConfig[] = (snapshot.servicesByNamespace.get(proxy.namespace) ?? [])
+    .filter((s) => s.selector && matchesLabels(s.selector, proxy.labels))
     .map((s) => ({ host: s.hostname, name: s.name, namespace: s.namespace, ports: s.ports.map((p) => p.targetPort) }));
-  const telemetries = snapshot.resources.filter((r): r is Telemetry => r.kind === 'Telemetry');
-  const collectors = snapshot.resources.filter((r) => r.kind === 'OpenTelemetryCollector');
-  return [
+  const entries = [
     translateTelemetryFilter({
       mesh: snapshot.mesh.raw,
       rootNamespace: snapshot.mesh.rootNamespace,
       trustDomain: snapshot.mesh.trustDomain,
-      telemetries,
-      collectors,
+      telemetries: cache.telemetries,
+      collectors: cache.collectors,
       workload: { name: proxy.workloadName, namespace: proxy.namespace, labels: proxy.labels, serviceAccount: proxy.serviceAccount },
       services,
       direction,
     }),
   ];
+  byDirection.set(direction, entries);
+  return entries;
 };
