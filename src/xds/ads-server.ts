@@ -7,7 +7,6 @@ import { BootstrapTokens } from '../controlplane/bootstrap-tokens.ts';
 import type { Clock } from '../controlplane/clock.ts';
 import { systemClock } from '../controlplane/clock.ts';
 import type { ProxyResources } from '../translate/proxy-resources.ts';
-import type { TypedAny } from './any.ts';
 import type { DiscoveryRequest, DiscoveryResponse } from './ads-client.ts';
 import { AdsMethod, adsCodec } from './ads-client.ts';
 import { AdsConnection } from './ads-connection.ts';
@@ -126,16 +125,15 @@ export class AdsServer {
       const now = this.#clock.now();
       const subscribed = [...conn.subscriptions().keys()].sort(byAdsOrder);
       for (const typeUrl of subscribed) {
-        const named = selectNames(all.get(typeUrl), conn.state(typeUrl).names);
         let set: EncodedSet;
         try {
-          set = this.#encoder.encode(typeUrl, named, version);
+          set = this.#encoder.encodeSelected(typeUrl, all.get(typeUrl), conn.state(typeUrl).names, version);
         } catch (err) {
           // Translation produced something that is not Envoy config: the proxy keeps what it has.
           this.#opts.onEvent?.({ kind: 'error', conn, typeUrl, message: (err as Error).message });
           continue;
         }
-        if (conn.offer(typeUrl, set, [...named.values()], version, now, force.has(typeUrl))) {
+        if (conn.offer(typeUrl, set, set.objects, version, now, force.has(typeUrl))) {
           this.#opts.onEvent?.({ kind: 'push', conn, typeUrl, version, bytes: set.bytes });
         }
       }
@@ -273,17 +271,6 @@ export class AdsServer {
 
 function sameIdentity(id: WorkloadIdentity, view: { namespace: string; serviceAccount: string; workloadName: string }): boolean {
   return id.namespace === view.namespace && id.serviceAccount === view.serviceAccount && id.workload === view.workloadName;
-}
-
-function selectNames(named: ReadonlyMap<string, TypedAny> | undefined, names: readonly string[]): Map<string, TypedAny> {
-  if (!named) return new Map();
-  if (names.length === 0) return new Map(named);
-  const out = new Map<string, TypedAny>();
-  for (const n of names) {
-    const r = named.get(n);
-    if (r) out.set(n, r);
-  }
-  return out;
 }
 
 function byAdsOrder(a: string, b: string): number {

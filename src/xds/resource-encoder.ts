@@ -11,6 +11,8 @@ export interface EncodedSet {
   /** Hash over the names and contents of every resource in the set. */
   hash: string;
   resources: WireAny[];
+  /** The resources as given, in the order of `resources`. */
+  objects: TypedAny[];
   bytes: number;
 }
 
@@ -22,6 +24,8 @@ interface Encoded {
 export class ResourceEncoder {
   /** By object identity: a shared object is hashed and encoded once, whoever sends it. */
   #byObject = new WeakMap<object, Encoded>();
+  /** By source map identity, then type and subscribed names: a shared map's sets are built once. */
+  #bySource = new WeakMap<ReadonlyMap<string, TypedAny>, Map<string, EncodedSet>>();
   /** By content hash, this generation and the previous one: unchanged resources keep their bytes. */
   #current = new Map<string, Encoded>();
   #previous = new Map<string, Encoded>();
@@ -33,23 +37,50 @@ export class ResourceEncoder {
     this.#limit = limit;
   }
 
+  /**
+   * The resources of `source` a proxy subscribed to (`names`; none: all of them). Proxies handed the
+   * same source map (replicas of one workload, see translate/proxy-resources.ts) share one set.
+   */
+  encodeSelected(typeUrl: string, source: ReadonlyMap<string, TypedAny> | undefined, names: readonly string[], generation: string): EncodedSet {
+    if (!source) return this.encode(typeUrl, new Map(), generation);
+    this.#rotate(generation);
+    let bySource = this.#bySource.get(source);
+    if (!bySource) {
+      bySource = new Map();
+      this.#bySource.set(source, bySource);
+    }
+    const key = `${typeUrl}\0${names.join('\0')}`;
+    let set = bySource.get(key);
+    if (!set) {
+      set = this.encode(typeUrl, names.length === 0 ? source : pick(source, names), generation);
+      bySource.set(key, set);
+    }
+    return set;
+  }
+
   /** Encodes the named resources of one type, sorted by name so the hash is stable. */
   encode(typeUrl: string, named: ReadonlyMap<string, TypedAny>, generation: string): EncodedSet {
-    if (generation !== this.#generation) {
-      this.#previous = this.#current;
-      this.#current = new Map();
-      this.#generation = generation;
-    }
+    this.#rotate(generation);
     const hash = createHash('sha1');
     const resources: WireAny[] = [];
+    const objects: TypedAny[] = [];
     let bytes = 0;
     for (const name of [...named.keys()].sort()) {
-      const e = this.#encoded(typeUrl, named.get(name) as TypedAny);
+      const r = named.get(name) as TypedAny;
+      const e = this.#encoded(typeUrl, r);
       hash.update(name).update('\0').update(e.hash).update('\0');
       bytes += e.wire.value.length;
       resources.push(e.wire);
+      objects.push(r);
     }
-    return { hash: hash.digest('base64url'), resources, bytes };
+    return { hash: hash.digest('base64url'), resources, objects, bytes };
+  }
+
+  #rotate(generation: string): void {
+    if (generation === this.#generation) return;
+    this.#previous = this.#current;
+    this.#current = new Map();
+    this.#generation = generation;
   }
 
   #encoded(typeUrl: string, resource: TypedAny): Encoded {
@@ -65,6 +96,15 @@ export class ResourceEncoder {
     this.#byObject.set(resource, e);
     return e;
   }
+}
+
+function pick(source: ReadonlyMap<string, TypedAny>, names: readonly string[]): Map<string, TypedAny> {
+  const out = new Map<string, TypedAny>();
+  for (const n of names) {
+    const r = source.get(n);
+    if (r) out.set(n, r);
+  }
+  return out;
 }
 
 /**
