@@ -1,6 +1,6 @@
 // Control-plane bench: translation time and xDS bytes per proxy at 100 and 1,000 services, and with
 // 50, 200 and 1,000 simulated proxies (real ADS clients in a child process, ads-swarm.ts) the
-// config-change-to-ACK latency and the control plane's RSS per connected proxy.
+// config-change-to-ACK latency (through the control plane's debounce) and its RSS per connected proxy.
 // Run alone: node bench/control-plane.ts [--quick]
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -34,10 +34,17 @@ function retained(): number {
   return m.heapUsed + m.external;
 }
 
-/** A mesh of `services` Services, each with a Deployment, DestinationRule (2 subsets) and a weighted VirtualService; changing `canaryWeight` changes every VirtualService, so every proxy gets a push. */
-export function scaleMeshYaml(services: number, o: { canaryWeight?: number; scoped?: boolean } = {}): string {
+/**
+ * A mesh of `services` Services, each with a Deployment, DestinationRule (2 subsets) and a weighted
+ * VirtualService, and a mesh-wide Telemetry (tracing sampling) in the root namespace. Changing
+ * `canaryWeight` edits every VirtualService (every proxy gets new routes); changing `samplingPercent`
+ * edits one document that every proxy's listeners carry.
+ */
+export function scaleMeshYaml(services: number, o: { canaryWeight?: number; samplingPercent?: number; scoped?: boolean } = {}): string {
   const canaryWeight = o.canaryWeight ?? 10;
-  const docs: string[] = [];
+  const docs: string[] = [
+    `apiVersion: telemetry.istio.io/v1\nkind: Telemetry\nmetadata: { name: mesh-default, namespace: istio-system }\nspec: { tracing: [{ randomSamplingPercentage: ${o.samplingPercent ?? 1} }] }`,
+  ];
   for (let n = 0; n < namespaces; n++) {
     docs.push(`apiVersion: v1\nkind: Namespace\nmetadata: { name: ns${n}, labels: { istio-injection: enabled } }`);
     // Namespace isolation, as Istio recommends at scale: each proxy sees its own namespace only.
@@ -56,7 +63,7 @@ export function scaleMeshYaml(services: number, o: { canaryWeight?: number; scop
 
 function view(i: number): ProxyView {
   const ns = `ns${i % namespaces}`;
-  return { id: `sidecar~127.0.0.1~svc${i}-0.${ns}~${ns}.svc.cluster.local`, role: 'sidecar', namespace: ns, workloadName: `svc${i}-0`, serviceAccount: `sa${i}`, labels: { app: `svc${i}`, version: 'v1' }, ip: '127.0.0.1', appPorts: {} };
+  return { id: `sidecar~127.0.0.1~svc${i}-0.${ns}~${ns}.svc.cluster.local`, role: 'sidecar', namespace: ns, workloadName: `svc${i}`, serviceAccount: `sa${i}`, labels: { app: `svc${i}`, version: 'v1' }, ip: '127.0.0.1', appPorts: {} };
 }
 
 /** Translation time (median ms) and wire bytes of one sidecar's full xDS in a mesh of `services`. */
@@ -117,8 +124,17 @@ function startSwarm(address: string, proxies: SwarmProxy[]): Swarm {
   };
 }
 
-/** N proxies against one control plane: RSS per proxy and change-to-ACK latencies over `changes` edits. */
-export async function ackLatency(proxyCount: number, services: number, changes: number): Promise<{ acksMs: number[]; rssPerProxyMb: number; retainedPerProxyMb: number; cpuPerChangeMs: number }> {
+/**
+ * What one measured change edits: `mesh-wide`, the root Telemetry (one document, every proxy's
+ * listeners); `every-route`, all VirtualServices at once (100 documents, every proxy's routes).
+ */
+export type ConfigChange = 'mesh-wide' | 'every-route';
+
+/**
+ * N proxies against one control plane: RSS per proxy and change-to-ACK latencies over `changes` edits,
+ * each from the file written to every proxy's ACK, through the control plane's own 100 ms debounce.
+ */
+export async function ackLatency(proxyCount: number, services: number, changes: number, change: ConfigChange = 'mesh-wide'): Promise<{ acksMs: number[]; rssPerProxyMb: number; retainedPerProxyMb: number; cpuPerChangeMs: number }> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'outrigger-cp-bench-'));
   const file = path.join(dir, 'mesh.yaml');
   writeFileSync(file, scaleMeshYaml(services, { scoped: true }));
@@ -127,10 +143,13 @@ export async function ackLatency(proxyCount: number, services: number, changes: 
   let swarm: Swarm | undefined;
   try {
     const proxies: SwarmProxy[] = Array.from({ length: proxyCount }, (_, i) => {
+      // Proxy i is pod `svc<k>-<r>`, replica r of Deployment svc<k>: its WORKLOAD_NAME is the Deployment's,
+      // as Istio's injector sets it, so replicas of one workload share their translation.
       const v = view(i % services);
-      const workload = `svc${i % services}-${Math.floor(i / services)}`;
+      const workload = `svc${i % services}`;
+      const pod = `${workload}-${Math.floor(i / services)}`;
       return {
-        id: `sidecar~127.0.0.1~${workload}.${v.namespace}~${v.namespace}.svc.cluster.local`,
+        id: `sidecar~127.0.0.1~${pod}.${v.namespace}~${v.namespace}.svc.cluster.local`,
         token: cp.issueBootstrapToken({ namespace: v.namespace, serviceAccount: v.serviceAccount, workload }),
         metadata: { NAMESPACE: v.namespace, SERVICE_ACCOUNT: v.serviceAccount, WORKLOAD_NAME: workload, LABELS: v.labels, INSTANCE_IPS: '127.0.0.1', CLUSTER_ID: 'Kubernetes' },
       };
@@ -153,9 +172,9 @@ export async function ackLatency(proxyCount: number, services: number, changes: 
     for (let c = 0; c < changes; c++) {
       const at = performance.timeOrigin + performance.now();
       swarm.send({ kind: 'mark', at });
-      writeFileSync(file, scaleMeshYaml(services, { scoped: true, canaryWeight: 20 + c }));
+      writeFileSync(file, scaleMeshYaml(services, { scoped: true, ...(change === 'every-route' ? { canaryWeight: 20 + c } : { samplingPercent: 2 + c }) }));
+      // The watcher's event, done at once instead of on its poll; the debounce then runs as in service.
       await cp.rescan();
-      cp.flush();
       swarm.send({ kind: 'collect', quietMs: 300 });
       const m = await swarm.next();
       if (m.kind === 'acks') for (const t of m.lastAckAt) acksMs.push(t > 0 ? t - at : Number.POSITIVE_INFINITY);
@@ -180,13 +199,20 @@ export async function runControlPlaneBench(o: { quick: boolean; log: (m: string)
       o.log(`translation, ${key} services: ${c.ms.toFixed(2)} ms and ${(c.bytes / 1024).toFixed(1)} KB per proxy`);
     }
   }
-  for (const n of [50, 200, 1000]) {
-    const r = await ackLatency(n, 100, o.quick || n >= 1000 ? 2 : 5);
+  // Keyed by proxy count for the mesh-wide edit; `200-every-route` is the heavier edit of every VirtualService.
+  const runs: [number, ConfigChange, string][] = [
+    [50, 'mesh-wide', '50'],
+    [200, 'mesh-wide', '200'],
+    [200, 'every-route', '200-every-route'],
+    [1000, 'mesh-wide', '1000'],
+  ];
+  for (const [n, change, key] of runs) {
+    const r = await ackLatency(n, 100, o.quick || n >= 1000 ? 2 : 5, change);
     const sorted = [...r.acksMs].sort((a, b) => a - b);
-    out.ackP50Ms[n] = quantile(sorted, 0.5);
-    out.ackP99Ms[n] = quantile(sorted, 0.99);
-    out.rssPerProxyMb[n] = r.rssPerProxyMb;
-    o.log(`${n} proxies: change to ACK p50 ${out.ackP50Ms[n]?.toFixed(0)} ms, p99 ${out.ackP99Ms[n]?.toFixed(0)} ms; control-plane CPU ${r.cpuPerChangeMs.toFixed(0)} ms per change; per proxy ${r.retainedPerProxyMb.toFixed(3)} MB held after GC, ${r.rssPerProxyMb.toFixed(3)} MB RSS`);
+    out.ackP50Ms[key] = quantile(sorted, 0.5);
+    out.ackP99Ms[key] = quantile(sorted, 0.99);
+    if (change === 'mesh-wide') out.rssPerProxyMb[n] = r.rssPerProxyMb;
+    o.log(`${n} proxies, ${change} edit: change to ACK (debounce included) p50 ${out.ackP50Ms[key]?.toFixed(0)} ms, p99 ${out.ackP99Ms[key]?.toFixed(0)} ms; control-plane CPU ${r.cpuPerChangeMs.toFixed(0)} ms per change; per proxy ${r.retainedPerProxyMb.toFixed(3)} MB held after GC, ${r.rssPerProxyMb.toFixed(3)} MB RSS`);
   }
   return out;
 }
