@@ -11,3 +11,27 @@ test('parses --port-map and rejects malformed entries', () => {
   assert.deepEqual([...parsePortMap(undefined)], []);
   assert.throws(() => parsePortMap('15001:41000'), { code: 'PROXY_ARGS' });
 });
+
+test('a port another process holds ends the proxy with one line naming it, not a stack', async () => {
+  const { spawn } = await import('node:child_process');
+  const net = await import('node:net');
+  const path = await import('node:path');
+  const held = net.createServer();
+  await new Promise<void>((r) => held.listen(0, '127.0.0.1', r));
+  const port = (held.address() as import('node:net').AddressInfo).port;
+  const bin = path.resolve(import.meta.dirname, '../../bin/outrigger.ts');
+  const args = ['proxy', '--role', 'sidecar', '--xds-address', '127.0.0.1:1', '--node-id', 'sidecar~127.0.0.1~a.default~default.svc.cluster.local', '--port-map', `15000=${port},15001=0,15006=0,15008=0,15021=0,15090=0`];
+  const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (c: Buffer) => {
+    out += c.toString();
+  });
+  child.stderr.on('data', (c: Buffer) => {
+    out += c.toString();
+  });
+  const code = await new Promise<number | null>((r) => child.once('exit', r));
+  held.close();
+  assert.equal(code, 1, out);
+  assert.match(out, new RegExp(`^outrigger proxy: 127\\.0\\.0\\.1:${port} is already in use; .*--port-map\\n$`, 'm'));
+  assert.doesNotMatch(out, /\n\s+at /, 'no stack trace');
+});

@@ -36,6 +36,14 @@ export function define(program: Command): void {
       } catch (err) {
         // Bad flags or files: one line naming them, exit 2, no stack.
         const code = (err as { code?: unknown }).code;
+        if (code === 'EADDRINUSE' || code === 'EACCES') {
+          // An admin, health or Prometheus port another process holds: say which, and stop (the ADS
+          // client may already be connecting, so end the process rather than wait on it).
+          const e = err as { address?: string; port?: number };
+          const what = code === 'EADDRINUSE' ? 'is already in use' : 'may not be bound by this user';
+          process.stderr.write(`outrigger proxy: ${e.address ?? '127.0.0.1'}:${e.port ?? '?'} ${what}; stop what holds it or map the port elsewhere with --port-map\n`);
+          process.exit(1);
+        }
         if (code !== 'PROXY_ARGS' && code !== 'PROXY_XDS_TLS_ARGS') throw err;
         process.stderr.write(`outrigger proxy: ${(err as Error).message}\n`);
         process.exitCode = 2;
