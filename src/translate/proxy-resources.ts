@@ -37,14 +37,26 @@ export function buildProxyResources(
   options: TranslateOptions = meshTranslateOptions,
   memo: TranslationMemo = noMemo,
 ): ProxyResources {
+  if (memo !== noMemo && proxy.role === 'sidecar') {
+    // Replicas of one workload get the same resources: one translation, the per-type maps shared (a
+    // fresh outer map, so callers may add or drop types, never touch a shared map's entries). The key
+    // holds everything the scope and scopeKey derive from (namespace, labels, locality), so a replica
+    // skips building its scope, which walks every service.
+    const all = memo.once(`sidecar\0${proxy.namespace}\0${localityKey(snapshot, proxy)}\0${workloadKey(proxy)}`, () => {
+      const scope = buildProxyScope(snapshot, proxy);
+      return translateProxy(snapshot, scope, options, memo, scopeKey(snapshot, scope, memo.once('selected-label-keys', () => selectedLabelKeys(snapshot))));
+    });
+    return new Map(all);
+  }
   const scope = buildProxyScope(snapshot, proxy);
   // Without sharing, the key is never read: skip walking every DestinationRule and VirtualService for it.
   const shared = memo === noMemo ? '' : scopeKey(snapshot, scope, memo.once('selected-label-keys', () => selectedLabelKeys(snapshot)));
-  if (memo === noMemo || proxy.role === 'router') return translateProxy(snapshot, scope, options, memo, shared);
-  // Replicas of one workload get the same resources: one translation, the per-type maps shared (a
-  // fresh outer map, so callers may add or drop types, never touch a shared map's entries).
-  const all = memo.once(`sidecar\0${shared}\0${workloadKey(proxy)}`, () => translateProxy(snapshot, scope, options, memo, shared));
-  return new Map(all);
+  return translateProxy(snapshot, scope, options, memo, shared);
+}
+
+function localityKey(snapshot: MeshSnapshot, p: ProxyView): string {
+  const l = proxyLocality(snapshot, p);
+  return l ? `${l.region}/${l.zone ?? ''}/${l.sub_zone ?? ''}` : '';
 }
 
 function translateProxy(snapshot: MeshSnapshot, scope: ProxyScope, options: TranslateOptions, memo: TranslationMemo, shared: string): ProxyResources {
@@ -113,9 +125,7 @@ export function scopeKey(snapshot: MeshSnapshot, scope: ProxyScope, labelKeys: R
     .sort()
     .map((k) => `${k}=${p.labels[k]}`)
     .join(',');
-  const locality = proxyLocality(snapshot, p);
-  const where = locality ? `${locality.region}/${locality.zone ?? ''}/${locality.sub_zone ?? ''}` : '';
-  return `${p.role}\0${p.namespace}\0${sidecar}\0${labels}\0${where}`;
+  return `${p.role}\0${p.namespace}\0${sidecar}\0${labels}\0${localityKey(snapshot, p)}`;
 }
 
 /**
