@@ -53,14 +53,19 @@ export async function until(cond: () => boolean, what: string, maxTurns = 3000):
   throw new Error(`never happened: ${what}`);
 }
 
-/** Awaits a request whose back-offs wait on `clock`, advancing it a second at a time until the request settles. */
-export async function advanceUntilSettled<T>(clock: FakeClock, pending: Promise<T>, what: string): Promise<T> {
+/**
+ * Awaits a request whose retry back-offs wait on `clock`. Only a timer due within `horizonMs` is
+ * fired (a back-off: 25 to 250 ms in Envoy), never one further out: a per-try timeout of a try still
+ * on the wire must not fire because real I/O was slow on a loaded machine.
+ */
+export async function advanceUntilSettled<T>(clock: FakeClock, pending: Promise<T>, what: string, horizonMs = 1000): Promise<T> {
   let done = false;
   const settled = pending.finally(() => {
     done = true;
   });
   await until(() => {
-    clock.advance(1000);
+    const due = clock.nextDue;
+    if (due !== undefined && due - clock.now() <= horizonMs) clock.advance(due - clock.now());
     return done;
   }, what);
   return settled;
