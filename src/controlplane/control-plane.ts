@@ -2,11 +2,13 @@
 // ADS push; plus the workload registry, bootstrap tokens, the CSR service and the metrics behind the debug API.
 import * as grpc from '@grpc/grpc-js';
 import type { CertificateAuthority } from '../ca/certificate-authority.ts';
+import type { AnyResource } from '../config/resource.ts';
 import type { WorkloadInstance } from '../model/workload.ts';
 import type { MeshSnapshot } from '../model/snapshot.ts';
+import type { ProxyView } from '../model/proxy-view.ts';
 import { buildSnapshot } from '../model/snapshot.ts';
 import type { ProxyResources } from '../translate/proxy-resources.ts';
-import { buildProxyResources } from '../translate/proxy-resources.ts';
+import { buildProxyResources, LISTENER_ONLY_KINDS, OUTPUTS_BEYOND_LISTENERS } from '../translate/proxy-resources.ts';
 import { meshTranslateOptions } from '../translate/default-options.ts';
 import type { AdsConnection, AdsServerEvent } from '../xds/ads-server.ts';
 import { AdsServer } from '../xds/ads-server.ts';
@@ -65,6 +67,8 @@ export class ControlPlane {
   #snapshot: MeshSnapshot;
   /** Translation shared between the proxies of the current snapshot. */
   #memo = new SnapshotMemo();
+  /** What the last snapshot's clusters, endpoints and routes were built from (see `rebuild`). */
+  #outputInputs: OutputInputs | undefined;
   #generation = 0;
   #versionAt = new Map<string, number>();
   #heldKeys = new Set<string>();
@@ -191,8 +195,14 @@ export class ControlPlane {
     const resources = this.store.state.resources;
     this.registry.setDeclared(declaredWorkloads(resources));
     const version = `${new Date(this.#clock.now()).toISOString()}/${++this.#generation}`;
-    this.#snapshot = buildSnapshot(resources, this.registry.instances(), version);
-    this.#memo = new SnapshotMemo();
+    const instances = this.registry.instances();
+    this.#snapshot = buildSnapshot(resources, instances, version);
+    // A change to listener-only config (a Telemetry, an AuthorizationPolicy) keeps the clusters, endpoints
+    // and routes already built: the same objects, so nothing there is translated, hashed or encoded again.
+    const inputs = outputInputs(resources, instances);
+    const unchanged = this.#outputInputs !== undefined && sameInputs(this.#outputInputs, inputs);
+    this.#memo = new SnapshotMemo(unchanged ? this.#memo.carry(OUTPUTS_BEYOND_LISTENERS) : undefined);
+    this.#outputInputs = inputs;
     this.metrics.snapshots.inc();
     this.#versionAt.clear();
     this.#versionAt.set(version, this.#clock.now());
@@ -235,6 +245,11 @@ export class ControlPlane {
         resolve();
       });
     });
+  }
+
+  /** What a sidecar or gateway with this view is translated to now, shared work included (tests, debugging). */
+  translateFor(view: ProxyView): ProxyResources {
+    return buildProxyResources(this.#snapshot, view, meshTranslateOptions, this.#memo);
   }
 
   #generate(conn: AdsConnection): ProxyResources {
@@ -307,4 +322,25 @@ export class ControlPlane {
     }
     this.#heldKeys = now;
   }
+}
+
+/** The inputs of clusters, endpoints and routes: every resource but the listener-only kinds, and the workloads. */
+interface OutputInputs {
+  /** Each resource's fields by reference: an unchanged document keeps its parsed objects across loads. */
+  refs: unknown[];
+  instances: string;
+}
+
+function outputInputs(resources: readonly AnyResource[], instances: readonly WorkloadInstance[]): OutputInputs {
+  const refs: unknown[] = [];
+  for (const r of resources) {
+    if (LISTENER_ONLY_KINDS.has(r.kind)) continue;
+    for (const [k, v] of Object.entries(r)) if (k !== 'origin') refs.push(k, v);
+    refs.push('\0');
+  }
+  return { refs, instances: JSON.stringify(instances) };
+}
+
+function sameInputs(a: OutputInputs, b: OutputInputs): boolean {
+  return a.instances === b.instances && a.refs.length === b.refs.length && a.refs.every((v, i) => v === b.refs[i]);
 }

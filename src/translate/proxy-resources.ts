@@ -28,6 +28,16 @@ export interface TranslationMemo {
   once<T>(key: string, build: () => T): T;
 }
 
+/**
+ * Kinds that reach only listeners (HTTP and network filters), never clusters, endpoints or routes. A
+ * new snapshot that differs from the last only in these may keep the last one's `outputsBeyondListeners`
+ * memo entries (test/controlplane/listener-only-kinds.test.ts holds every golden case to this).
+ */
+export const LISTENER_ONLY_KINDS: ReadonlySet<string> = new Set(['Telemetry', 'AuthorizationPolicy', 'RequestAuthentication']);
+
+/** Memo key prefixes of what does not depend on LISTENER_ONLY_KINDS: clusters, endpoints, sidecar routes. */
+export const OUTPUTS_BEYOND_LISTENERS: readonly string[] = ['clusters\0', 'routes\0', 'fallback-clusters', 'selected-label-keys', 'tunnel-listener'];
+
 /** Builds everything directly: no sharing (tests, one-off translation). */
 export const noMemo: TranslationMemo = { once: (_key, build) => build() };
 
