@@ -20,7 +20,7 @@ const beyondListeners = [TypeUrl.Cluster, TypeUrl.ClusterLoadAssignment, TypeUrl
 
 const dumpBeyondListeners = (r: ProxyResources) => JSON.stringify(beyondListeners.map((t) => [t, [...(r.get(t) ?? new Map())]]));
 
-/** A JWT policy with a remote JWKS and a CUSTOM authorization provider: the goldens have neither. */
+/** A JWT policy with a remote JWKS, and an AuthorizationPolicy on request principals: no golden has a RequestAuthentication. */
 const jwtCase = `
 apiVersion: v1
 kind: Service
