@@ -1,22 +1,21 @@
-// A real `outrigger proxy` CLI process for control-plane tests: spawned from bin/outrigger.ts on
-// allocated ports, its stderr collected so a test can wait (bounded) for a log line or its exit.
+// A real `outrigger proxy` CLI process for control-plane tests: spawned from bin/outrigger.ts with every
+// port ephemeral (the proxy binds port 0 and logs where its admin landed, so no other process can take
+// a port chosen here first), its output collected so a test can wait (bounded) for a log line or its exit.
 import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { proxyPorts } from '../../src/runtime/proxy-process.ts';
+import { proxyPortNumbers } from '../../src/runtime/proxy-process.ts';
 
 const bin = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../bin/outrigger.ts');
 
 export class ProxyProcess {
   readonly child: ChildProcess;
-  readonly ports: Record<number, number>;
   #log = '';
   #waiters = new Set<() => void>();
   readonly exited: Promise<number | null>;
 
-  private constructor(args: readonly string[], ports: Record<number, number>) {
-    this.ports = ports;
-    const portMap = Object.entries(ports).map(([k, v]) => `${k}=${v}`).join(',');
+  private constructor(args: readonly string[]) {
+    const portMap = proxyPortNumbers.map((p) => `${p}=0`).join(',');
     this.child = spawn(process.execPath, [bin, 'proxy', '--port-map', portMap, '--drain-seconds', '0', ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', OUTRIGGER_FROM_SOURCE: '1' },
@@ -36,7 +35,12 @@ export class ProxyProcess {
   }
 
   static async spawn(args: readonly string[]): Promise<ProxyProcess> {
-    return new ProxyProcess(args, await proxyPorts(new Set(), {}));
+    return new ProxyProcess(args);
+  }
+
+  /** The admin port the proxy bound, from its startup line. */
+  async adminPort(timeoutMs: number): Promise<number> {
+    return Number((await this.waitForLog(/admin 127\.0\.0\.1:(\d+)/, timeoutMs))[1]);
   }
 
   get log(): string {

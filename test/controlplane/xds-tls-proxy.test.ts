@@ -61,8 +61,7 @@ test('a proxy process with --xds-tls and the root file gets its config and certi
   const proxy = await ProxyProcess.spawn(proxyArgs(['--xds-tls', '--root-cert', path.join(dir, 'ca', 'root-cert.pem')]));
   try {
     await proxy.waitForLog(/xDS over TLS to \S+, trusting \S+root-cert\.pem for istiod\.istio-system\.svc/, 30_000);
-    const admin = Number((await proxy.waitForLog(/admin 127\.0\.0\.1:(\d+)/, 30_000))[1]);
-    assert.equal(admin, proxy.ports[15000]);
+    const admin = await proxy.adminPort(30_000);
     assert.ok(await waitReady(admin, 300), `never ready; log:\n${proxy.log}`);
     const dump = JSON.parse((await get(admin, '/config_dump')).body) as { configs: Record<string, unknown>[] };
     const clusters = dump.configs.find((c) => String(c['@type']).endsWith('ClustersConfigDump'))?.['dynamic_active_clusters'] as unknown[];
