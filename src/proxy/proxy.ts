@@ -53,8 +53,6 @@ export interface ProxyOptions {
   onLog?: (level: LogLevel, message: string) => void;
   /** Called when the drain has finished (the CLI exits). */
   onExit?: () => void;
-  /** SO_ORIGINAL_DST reader under INTERCEPTION_MODE REDIRECT; defaults to the kernel's (koffi). */
-  originalDestination?: OriginalDestinationReader;
 }
 
 export class OutriggerProxy {
@@ -179,7 +177,6 @@ export class OutriggerProxy {
   #interception(): { originalDestination?: OriginalDestinationReader } {
     const mode = this.#opts.metadata['INTERCEPTION_MODE'];
     if (mode !== 'REDIRECT') return {};
-    if (this.#opts.originalDestination) return { originalDestination: this.#opts.originalDestination };
     try {
       return { originalDestination: loadOriginalDestination() };
     } catch (err) {
