@@ -1,7 +1,7 @@
 // Control-plane bench: translation time and xDS bytes per proxy at 100 and 1,000 services, and with
 // 50, 200 and 1,000 simulated proxies (real ADS clients in a child process, ads-swarm.ts) the
 // config-change-to-ACK latency (through the control plane's debounce) and its RSS per connected proxy.
-// Run alone: node bench/control-plane.ts [--quick]
+// Run alone: node bench/control-plane.ts [--quick], or one change-to-ACK run: --ack 200 [--change every-route] [--changes 6]
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -217,8 +217,28 @@ export async function runControlPlaneBench(o: { quick: boolean; log: (m: string)
   return out;
 }
 
+/** `--ack N [--change mesh-wide|every-route] [--changes K]`: one change-to-ACK run alone, for A/B comparisons. */
+async function ackOnly(argv: readonly string[]): Promise<void> {
+  const arg = (name: string) => {
+    const i = argv.indexOf(name);
+    return i >= 0 ? argv[i + 1] : undefined;
+  };
+  const n = Number(arg('--ack'));
+  const change = (arg('--change') ?? 'mesh-wide') as ConfigChange;
+  const changes = Number(arg('--changes') ?? 6);
+  if (!Number.isInteger(n) || n < 1 || (change !== 'mesh-wide' && change !== 'every-route') || !Number.isInteger(changes) || changes < 1) {
+    throw new Error('usage: node bench/control-plane.ts --ack PROXIES [--change mesh-wide|every-route] [--changes K]');
+  }
+  const r = await ackLatency(n, 100, changes, change);
+  const sorted = [...r.acksMs].sort((a, b) => a - b);
+  process.stdout.write(`${n} proxies, ${change} edit, ${changes} changes: change to ACK (debounce included) p50 ${quantile(sorted, 0.5).toFixed(0)} ms, p99 ${quantile(sorted, 0.99).toFixed(0)} ms, max ${sorted.at(-1)?.toFixed(0)} ms; control-plane CPU ${r.cpuPerChangeMs.toFixed(0)} ms per change\n`);
+}
+
 if (import.meta.main) {
-  const quick = process.argv.includes('--quick');
-  const r = await runControlPlaneBench({ quick, log: (m) => process.stderr.write(`${m}\n`) });
-  process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+  if (process.argv.includes('--ack')) await ackOnly(process.argv);
+  else {
+    const quick = process.argv.includes('--quick');
+    const r = await runControlPlaneBench({ quick, log: (m) => process.stderr.write(`${m}\n`) });
+    process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+  }
 }
