@@ -5,7 +5,7 @@ import { OutriggerExtension, TypeUrl } from '../../xds/type-urls.ts';
 import { compileWeightedPick } from '../cluster/weighted-pick.ts';
 import { ProxyConfigError } from '../config/config-error.ts';
 import type { EnvoyFilterChain, EnvoyFilterChainMatch, EnvoyHcm, EnvoyListener, EnvoyTcpProxy } from '../config/envoy-shapes.ts';
-import { compileCidr, type IpPredicate } from '../filters/rbac/cidr-matcher.ts';
+import { type CidrPredicate, compileCidr } from '../filters/rbac/cidr-matcher.ts';
 import type { CidrRange } from '../filters/rbac/rbac-types.ts';
 import { compileNetworkExtAuthz } from '../filters/ext_authz/network-filter.ts';
 import type { NetworkAuthzFilter } from '../filters/network-authz.ts';
@@ -62,7 +62,7 @@ export interface FilterChain {
   readonly name: string;
   readonly destinationPort?: number;
   /** `prefix_ranges`: the destination addresses a chain takes (a service's addresses), longest prefix first. */
-  readonly destinationRanges?: readonly DestinationRange[];
+  readonly destinationRanges?: readonly CidrPredicate[];
   readonly serverNames?: readonly string[];
   readonly transportProtocol?: string;
   readonly alpn?: readonly string[];
@@ -73,11 +73,6 @@ export interface FilterChain {
    */
   readonly hosts?: ReadonlySet<string>;
   readonly handler: HttpChain | TcpChain;
-}
-
-export interface DestinationRange {
-  readonly prefixLen: number;
-  readonly contains: IpPredicate;
 }
 
 export interface CompiledListener {
@@ -189,12 +184,11 @@ function compileChain(fc: EnvoyFilterChain, where: string, ctx: ListenerCompileC
   };
 }
 
-function compileRanges(raw: EnvoyFilterChainMatch['prefix_ranges'], where: string): DestinationRange[] | undefined {
+function compileRanges(raw: EnvoyFilterChainMatch['prefix_ranges'], where: string): CidrPredicate[] | undefined {
   if (!raw?.length) return undefined;
   return raw.map((r, i) => {
     try {
-      const contains = compileCidr(r as CidrRange, `prefix_ranges[${i}]`);
-      return { prefixLen: Number(contains.toString().split('/')[1]), contains };
+      return compileCidr(r as CidrRange, `prefix_ranges[${i}]`);
     } catch (err) {
       throw new ProxyConfigError(where, `prefix_ranges[${i}]`, err instanceof Error ? err.message : String(err));
     }

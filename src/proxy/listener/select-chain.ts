@@ -26,7 +26,7 @@ function sniScore(names: readonly string[] | undefined, sni: string | undefined)
 /** 1 + the longest matching prefix, 0 for a chain without ranges, -1 when no range holds the address. */
 function rangeScore(c: FilterChain, ip: string | undefined): number {
   if (!c.destinationRanges || ip === undefined) return 0;
-  for (const r of c.destinationRanges) if (r.contains.apply(ip)) return 1 + r.prefixLen;
+  for (const r of c.destinationRanges) if (r.apply(ip)) return 1 + r.prefixLen;
   return -1;
 }
 

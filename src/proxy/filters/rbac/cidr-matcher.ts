@@ -7,12 +7,17 @@ export interface IpPredicate {
   toString(): string;
 }
 
+/** A compiled range that also says how long its prefix is (longest-prefix choice between ranges). */
+export interface CidrPredicate extends IpPredicate {
+  readonly prefixLen: number;
+}
+
 /** `::ffff:10.0.0.1` → `10.0.0.1`, so a v4 range matches a dual-stack socket's peer. */
 export function unmapIp(ip: string): string {
   return ip.startsWith('::ffff:') && isIP(ip.slice(7)) === 4 ? ip.slice(7) : ip;
 }
 
-export function compileCidr(range: CidrRange | null | undefined, path: string): IpPredicate {
+export function compileCidr(range: CidrRange | null | undefined, path: string): CidrPredicate {
   const address = range?.address_prefix;
   if (!address || isIP(address) === 0) throw new RbacConfigError(`${path}.address_prefix: not an IP address`);
   const family = isIP(address) === 4 ? 'ipv4' : 'ipv6';
@@ -24,6 +29,7 @@ export function compileCidr(range: CidrRange | null | undefined, path: string): 
   list.addSubnet(address, len, family);
   const text = `${address}/${len}`;
   return {
+    prefixLen: len,
     apply(ip: string): boolean {
       const bare = unmapIp(ip);
       const kind = isIP(bare);
