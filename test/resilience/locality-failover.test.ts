@@ -3,24 +3,12 @@
 // ejects the local endpoint, traffic moves to the next locality, then the next; counted at each upstream.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { loadText } from '../../src/config/load.ts';
-import { buildSnapshot } from '../../src/model/snapshot.ts';
-import { buildProxyResources } from '../../src/translate/proxy-resources.ts';
-import type { TypedAny } from '../../src/xds/any.ts';
-import { TypeUrl } from '../../src/xds/type-urls.ts';
 import { hcm, listener, push, request, routeConfig, startProxy } from '../proxy/harness.ts';
 import { FakeClock } from './fake-clock.ts';
 import { FaultUpstream } from './fault-upstream.ts';
-import { apiWorkload as workload, clientView as view, topology } from './locality-fixture.ts';
+import { apiCluster, apiServiceYaml, apiWorkload as workload, topology, translateForClient } from './locality-fixture.ts';
 
-const yaml = `
-apiVersion: v1
-kind: Service
-metadata: { name: api, namespace: shop }
-spec:
-  selector: { app: api }
-  ports: [{ name: http, port: 80, targetPort: 8080 }]
----
+const yaml = `${apiServiceYaml}---
 apiVersion: networking.istio.io/v1
 kind: DestinationRule
 metadata: { name: api, namespace: shop }
@@ -38,17 +26,12 @@ test('locality failover: an ejected local endpoint sends traffic to the same reg
   const near = new FaultUpstream();
   const far = new FaultUpstream();
   for (const u of [local, near, far]) await u.listen();
-  const { resources, diagnostics } = loadText(yaml, 'input.yaml');
-  assert.deepEqual(diagnostics.filter((d) => d.severity === 'error'), []);
-  const snapshot = buildSnapshot(
-    resources,
-    [workload('api-0', local.port, topology('us-east', 'us-east-1a')), workload('api-1', near.port, topology('us-east', 'us-east-1b')), workload('api-2', far.port, topology('eu-west'))],
-    '1',
-  );
-  const name = 'outbound|80||api.shop.svc.cluster.local';
-  const translated = buildProxyResources(snapshot, view);
-  const cluster = translated.get(TypeUrl.Cluster)?.get(name) as TypedAny;
-  const cla = translated.get(TypeUrl.ClusterLoadAssignment)?.get(name) as TypedAny;
+  const { cluster, cla } = translateForClient(yaml, [
+    workload('api-0', local.port, topology('us-east', 'us-east-1a')),
+    workload('api-1', near.port, topology('us-east', 'us-east-1b')),
+    workload('api-2', far.port, topology('eu-west')),
+  ]);
+  const name = apiCluster;
   assert.deepEqual((cla['endpoints'] as { priority?: number }[]).map((g) => g.priority), [0, 1, 2]);
   const p = await startProxy({ timers: clock, random: () => 0 });
   try {

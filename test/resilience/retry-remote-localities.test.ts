@@ -4,24 +4,14 @@
 // next zone; without it every try stays local. Counted at each upstream; back-off on the injected clock.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { loadText } from '../../src/config/load.ts';
-import { buildSnapshot } from '../../src/model/snapshot.ts';
-import { buildProxyResources } from '../../src/translate/proxy-resources.ts';
 import type { TypedAny } from '../../src/xds/any.ts';
 import { TypeUrl } from '../../src/xds/type-urls.ts';
 import { hcm, listener, push, request, startProxy } from '../proxy/harness.ts';
 import { advanceUntilSettled, FakeClock } from './fake-clock.ts';
 import { FaultUpstream } from './fault-upstream.ts';
-import { apiWorkload as workload, clientView as view, topology } from './locality-fixture.ts';
+import { apiServiceYaml, apiWorkload as workload, topology, translateForClient } from './locality-fixture.ts';
 
-const yaml = `
-apiVersion: v1
-kind: Service
-metadata: { name: api, namespace: shop }
-spec:
-  selector: { app: api }
-  ports: [{ name: http, port: 80, targetPort: 8080 }]
----
+const yaml = `${apiServiceYaml}---
 apiVersion: networking.istio.io/v1
 kind: DestinationRule
 metadata: { name: api, namespace: shop }
@@ -58,22 +48,12 @@ test('retryRemoteLocalities: the third try leaves the local zone, as previous_pr
   const far = new FaultUpstream();
   const all = [localA, localB, near, far];
   for (const u of all) await u.listen();
-  const { resources, diagnostics } = loadText(yaml, 'input.yaml');
-  assert.deepEqual(diagnostics.filter((d) => d.severity === 'error'), []);
-  const snapshot = buildSnapshot(
-    resources,
-    [
-      workload('api-0', localA.port, topology('us-east', 'us-east-1a')),
-      workload('api-1', localB.port, topology('us-east', 'us-east-1a')),
-      workload('api-2', near.port, topology('us-east', 'us-east-1b')),
-      workload('api-3', far.port, topology('eu-west')),
-    ],
-    '1',
-  );
-  const name = 'outbound|80||api.shop.svc.cluster.local';
-  const translated = buildProxyResources(snapshot, view);
-  const cluster = translated.get(TypeUrl.Cluster)?.get(name) as TypedAny;
-  const cla = translated.get(TypeUrl.ClusterLoadAssignment)?.get(name) as TypedAny;
+  const { translated, cluster, cla } = translateForClient(yaml, [
+    workload('api-0', localA.port, topology('us-east', 'us-east-1a')),
+    workload('api-1', localB.port, topology('us-east', 'us-east-1a')),
+    workload('api-2', near.port, topology('us-east', 'us-east-1b')),
+    workload('api-3', far.port, topology('eu-west')),
+  ]);
   const routeConfig = translated.get(TypeUrl.RouteConfiguration)?.get('80') as TypedAny;
   assert.deepEqual((cla['endpoints'] as { priority?: number }[]).map((g) => g.priority ?? 0), [0, 1, 2]);
   const vhost = (routeConfig['virtual_hosts'] as { name: string; routes: Route[] }[]).find((v) => v.name === 'api.shop.svc.cluster.local:80');
