@@ -1,5 +1,8 @@
-// The proxy command's argument parsing.
+// The proxy command's argument parsing, and how it reports a port it cannot bind.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import net from 'node:net';
+import path from 'node:path';
 import { test } from 'node:test';
 import { parsePortMap } from '../proxy/run-proxy.ts';
 
@@ -13,12 +16,9 @@ test('parses --port-map and rejects malformed entries', () => {
 });
 
 test('a port another process holds ends the proxy with one line naming it, not a stack', async () => {
-  const { spawn } = await import('node:child_process');
-  const net = await import('node:net');
-  const path = await import('node:path');
   const held = net.createServer();
   await new Promise<void>((r) => held.listen(0, '127.0.0.1', r));
-  const port = (held.address() as import('node:net').AddressInfo).port;
+  const port = (held.address() as net.AddressInfo).port;
   const bin = path.resolve(import.meta.dirname, '../../bin/outrigger.ts');
   const args = ['proxy', '--role', 'sidecar', '--xds-address', '127.0.0.1:1', '--node-id', 'sidecar~127.0.0.1~a.default~default.svc.cluster.local', '--port-map', `15000=${port},15001=0,15006=0,15008=0,15021=0,15090=0`];
   const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });

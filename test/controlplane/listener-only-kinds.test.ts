@@ -20,13 +20,15 @@ const beyondListeners = [TypeUrl.Cluster, TypeUrl.ClusterLoadAssignment, TypeUrl
 
 const dumpBeyondListeners = (r: ProxyResources) => JSON.stringify(beyondListeners.map((t) => [t, [...(r.get(t) ?? new Map())]]));
 
-/** A JWT policy with a remote JWKS, and an AuthorizationPolicy on request principals: no golden has a RequestAuthentication. */
-const jwtCase = `
-apiVersion: v1
+const apiService = `apiVersion: v1
 kind: Service
 metadata: { name: api, namespace: shop }
 spec: { selector: { app: api }, ports: [{ name: http, port: 8080 }] }
----
+`;
+
+/** A JWT policy with a remote JWKS, and an AuthorizationPolicy on request principals: no golden has a RequestAuthentication. */
+const jwtCase = `
+${apiService}---
 apiVersion: security.istio.io/v1
 kind: RequestAuthentication
 metadata: { name: jwt, namespace: shop }
@@ -64,11 +66,7 @@ test('listener-only kinds never reach clusters, endpoints or routes, in any gold
 });
 
 const mesh = (sampling: number, maxConnections: number) => `
-apiVersion: v1
-kind: Service
-metadata: { name: api, namespace: shop }
-spec: { selector: { app: api }, ports: [{ name: http, port: 8080 }] }
----
+${apiService}---
 apiVersion: networking.istio.io/v1
 kind: DestinationRule
 metadata: { name: api, namespace: shop }
