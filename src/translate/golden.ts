@@ -47,8 +47,8 @@ function sortKeys(v: unknown): unknown {
 }
 
 /**
- * `canonicalize` for Envoy's canonical JSON: converts first, then verifies the message. (`packAny`
- * verifies the plain object, which refuses enum names and int64 strings — see docs/translation.md.)
+ * A round trip through protobufjs's own codec (fromObject, verify, encode, decode, toObject): golden
+ * files are its output, independent of Outrigger's encoder and decoder (docs/translation.md).
  */
 export function roundTrip(typeUrl: string, resource: object): TypedAny {
   const type = messageType(typeUrl);

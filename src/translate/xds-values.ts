@@ -1,5 +1,5 @@
 // Small Envoy value shapes translation emits everywhere: durations, percents, string matchers.
-// int64 fields are emitted as numbers: `packAny` verifies before encoding and refuses strings.
+// int64 fields are emitted as numbers (`packAny` also takes decimal strings, as protobuf's JSON mapping writes them).
 import type { StringMatch } from '../config/types/networking.ts';
 import { parseDurationMs } from '../xds/duration.ts';
 

@@ -1,7 +1,9 @@
 // xDS resources travel as protobuf `Any`. Inside Outrigger they are plain objects in Envoy's canonical
 // JSON shape (snake_case fields, nested `Any` as `{ "@type": url, ...fields }`), the same shape an
 // Envoy config_dump shows, so translator output, golden files and proxy input are one format.
-import { messageType, protoLoaderOptions } from './protos.ts';
+import { XdsCodecError } from './codec-error.ts';
+import { encodeJson } from './json-to-proto.ts';
+import { decodeJson } from './proto-to-json.ts';
 
 /** A nested typed config, as it appears in Envoy JSON. */
 export interface TypedAny {
@@ -15,33 +17,20 @@ export interface WireAny {
   value: Uint8Array;
 }
 
-export class XdsCodecError extends Error {
-  readonly code = 'XDS_CODEC';
-}
+export { XdsCodecError };
 
-/** Verifies and encodes a resource of the given type into a wire `Any`. */
+/**
+ * Encodes a resource into a wire `Any`. Enums by name or number, 64-bit integers as numbers or decimal
+ * strings; an unknown field, enum name or `@type`, or a value of the wrong type, throws an
+ * `XdsCodecError` that names its path (json-to-proto.ts).
+ */
 export function packAny(typeUrl: string, resource: object): WireAny {
-  const type = messageType(typeUrl);
-  // fromObject accepts enums by name (verify on the plain object would not) and throws on wrong shapes;
-  // verify then checks the built message. Unknown enum names are dropped silently by protobufjs, which is
-  // why tests compare `canonicalize` output with their input.
-  let message: ReturnType<typeof type.fromObject>;
-  try {
-    message = type.fromObject(resource);
-  } catch (err) {
-    throw new XdsCodecError(`${typeUrl}: ${(err as Error).message}`);
-  }
-  const problem = type.verify(message);
-  if (problem) throw new XdsCodecError(`${typeUrl}: ${problem}`);
-  return { type_url: typeUrl, value: type.encode(message).finish() };
+  return { type_url: typeUrl, value: encodeJson(typeUrl, resource) };
 }
 
-/** Decodes a wire `Any` into Envoy JSON shape; nested `Any` fields come back as `TypedAny`. */
+/** Decodes a wire `Any` into Envoy JSON shape; nested `Any` fields come back as `TypedAny` (proto-to-json.ts). */
 export function unpackAny(any: WireAny): TypedAny {
-  const type = messageType(any.type_url);
-  const message = type.decode(any.value);
-  const object = type.toObject(message, protoLoaderOptions) as Record<string, unknown>;
-  return { '@type': any.type_url, ...object };
+  return { '@type': any.type_url, ...decodeJson(any.type_url, any.value) };
 }
 
 /** A typed nested config, asserting its type URL. */

@@ -1,11 +1,10 @@
 // Encodes xDS resources to wire `Any` once per distinct resource: proxies that share a resource object
 // (the translation memo hands the same clusters, endpoints and routes to every proxy of a scope) share
-// its bytes and its hash, and resources whose content did not change across config generations are
-// not encoded again. A per-type hash over names and resource hashes tells whether a push is needed.
+// its bytes and its hash, and resources with the same bytes share one wire object across config
+// generations. A per-type hash over names and resource hashes tells whether a push is needed.
 import { createHash } from 'node:crypto';
 import type { TypedAny, WireAny } from './any.ts';
-import { XdsCodecError } from './any.ts';
-import { messageType } from './protos.ts';
+import { packAny } from './any.ts';
 
 export interface EncodedSet {
   /** Hash over the names and contents of every resource in the set. */
@@ -26,7 +25,7 @@ export class ResourceEncoder {
   #byObject = new WeakMap<object, Encoded>();
   /** By source map identity, then type and subscribed names: a shared map's sets are built once. */
   #bySource = new WeakMap<ReadonlyMap<string, TypedAny>, Map<string, EncodedSet>>();
-  /** By content hash, this generation and the previous one: unchanged resources keep their bytes. */
+  /** By content hash, this generation and the previous one: equal bytes are held once. */
   #current = new Map<string, Encoded>();
   #previous = new Map<string, Encoded>();
   #generation = '';
@@ -61,19 +60,22 @@ export class ResourceEncoder {
   /** Encodes the named resources of one type, sorted by name so the hash is stable. */
   encode(typeUrl: string, named: ReadonlyMap<string, TypedAny>, generation: string): EncodedSet {
     this.#rotate(generation);
-    const hash = createHash('sha1');
+    const names = [...named.keys()].sort();
     const resources: WireAny[] = [];
     const objects: TypedAny[] = [];
+    // One digest over "name\0hash\0..." joined: a native hash call per resource costs more than the join.
+    const parts: string[] = [];
     let bytes = 0;
-    for (const name of [...named.keys()].sort()) {
+    for (const name of names) {
       const r = named.get(name) as TypedAny;
       const e = this.#encoded(typeUrl, r);
-      hash.update(name).update('\0').update(e.hash).update('\0');
+      parts.push(name, e.hash);
       bytes += e.wire.value.length;
       resources.push(e.wire);
       objects.push(r);
     }
-    return { hash: hash.digest('base64url'), resources, objects, bytes };
+    parts.push('');
+    return { hash: createHash('sha1').update(parts.join('\0')).digest('base64url'), resources, objects, bytes };
   }
 
   #rotate(generation: string): void {
@@ -86,10 +88,12 @@ export class ResourceEncoder {
   #encoded(typeUrl: string, resource: TypedAny): Encoded {
     const known = this.#byObject.get(resource);
     if (known && known.wire.type_url === typeUrl) return known;
-    const hash = createHash('sha1').update(typeUrl).update('\0').update(JSON.stringify(resource)).digest('base64url');
+    // Encoding is cheaper than a JSON.stringify of the resource, so the bytes are the content key.
+    const wire = encodeResource(typeUrl, resource);
+    const hash = createHash('sha1').update(typeUrl).update('\0').update(wire.value).digest('base64url');
     let e = this.#current.get(hash);
     if (!e) {
-      e = this.#previous.get(hash) ?? { wire: encodeResource(typeUrl, resource), hash };
+      e = this.#previous.get(hash) ?? { wire, hash };
       if (this.#current.size >= this.#limit) this.#current.clear();
       this.#current.set(hash, e);
     }
@@ -107,20 +111,7 @@ function pick(source: ReadonlyMap<string, TypedAny>, names: readonly string[]): 
   return out;
 }
 
-/**
- * Encodes one resource. `fromObject` first (it maps enum names to numbers), then `verify` on the
- * message, so string enums in Envoy's JSON pass and wrong field types are still refused with a path.
- */
+/** Encodes one resource (its `@type` key is the type URL, not a field); see `packAny` for what it refuses. */
 export function encodeResource(typeUrl: string, resource: TypedAny): WireAny {
-  const type = messageType(typeUrl);
-  const { '@type': _t, ...fields } = resource;
-  let message: ReturnType<typeof type.fromObject>;
-  try {
-    message = type.fromObject(fields);
-  } catch (err) {
-    throw new XdsCodecError(`${typeUrl}: ${(err as Error).message}`, { cause: err });
-  }
-  const problem = type.verify(message);
-  if (problem) throw new XdsCodecError(`${typeUrl}: ${problem}`);
-  return { type_url: typeUrl, value: type.encode(message).finish() };
+  return packAny(typeUrl, resource);
 }

@@ -1,0 +1,96 @@
+import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { loadGoldenCase } from '../translate/golden.ts';
+import { buildProxyResources } from '../translate/proxy-resources.ts';
+import { XdsCodecError } from './codec-error.ts';
+import { encodeJson } from './json-to-proto.ts';
+import { messageType, protoLoaderOptions } from './protos.ts';
+import { TypeUrl } from './type-urls.ts';
+
+const fixtures = path.join(import.meta.dirname, '../../test/fixtures/translate');
+
+/** The same resource through protobufjs's own path: fromObject, verify, encode. */
+function protobufjsBytes(typeUrl: string, resource: object): Uint8Array {
+  const type = messageType(typeUrl);
+  const { '@type': _t, ...fields } = resource as Record<string, unknown>;
+  const message = type.fromObject(fields);
+  const problem = type.verify(message);
+  if (problem) throw new Error(problem);
+  return type.encode(message).finish();
+}
+
+function decoded(typeUrl: string, bytes: Uint8Array): unknown {
+  const type = messageType(typeUrl);
+  return type.toObject(type.decode(bytes), protoLoaderOptions);
+}
+
+test('every golden case encodes to the message protobufjs encodes, resource by resource', () => {
+  let compared = 0;
+  for (const name of readdirSync(fixtures)) {
+    const { snapshot, proxies } = loadGoldenCase(path.join(fixtures, name));
+    for (const view of proxies) {
+      for (const [typeUrl, named] of buildProxyResources(snapshot, view)) {
+        for (const [resource, r] of named) {
+          const ours = decoded(typeUrl, encodeJson(typeUrl, r));
+          assert.deepEqual(ours, decoded(typeUrl, protobufjsBytes(typeUrl, r)), `${name}, ${view.id}, ${resource}`);
+          compared++;
+        }
+      }
+    }
+  }
+  // Every fixture folder contributes listeners, routes and clusters; a broken loader would compare nothing.
+  assert.ok(compared > 200, `compared ${compared} resources`);
+});
+
+test('nested Any, maps, packed repeated scalars, 64-bit integers and bytes encode as protobufjs does', () => {
+  const cluster = {
+    name: 'outbound|8080||a.ns.svc.cluster.local',
+    connect_timeout: { seconds: 10, nanos: 5 },
+    lb_policy: 'LEAST_REQUEST',
+    metadata: { filter_metadata: { istio: { fields: { k: { stringValue: 'v' }, n: { numberValue: 1.5 }, l: { listValue: { values: [{ boolValue: true }] } } } } } },
+    typed_extension_protocol_options: {
+      'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': { '@type': TypeUrl.HttpProtocolOptions, explicit_http_config: { http2_protocol_options: {} } },
+    },
+    outlier_detection: { consecutive_5xx: { value: 5 }, base_ejection_time: { seconds: '30' } },
+    common_lb_config: { healthy_panic_threshold: { value: 0 } },
+  };
+  assert.deepEqual(decoded(TypeUrl.Cluster, encodeJson(TypeUrl.Cluster, cluster)), decoded(TypeUrl.Cluster, protobufjsBytes(TypeUrl.Cluster, cluster)));
+  const route = { name: 'r', virtual_hosts: [{ name: 'v', domains: ['a', 'b'], retry_policy: { retriable_status_codes: [502, 503, 504] }, routes: [] }] };
+  const bytes = encodeJson(TypeUrl.RouteConfiguration, route);
+  assert.deepEqual(decoded(TypeUrl.RouteConfiguration, bytes), decoded(TypeUrl.RouteConfiguration, protobufjsBytes(TypeUrl.RouteConfiguration, route)));
+  const any = { name: 's', generic_secret: { secret: { inline_bytes: Buffer.from('key').toString('base64') } } };
+  assert.deepEqual(decoded(TypeUrl.Secret, encodeJson(TypeUrl.Secret, any)), decoded(TypeUrl.Secret, protobufjsBytes(TypeUrl.Secret, any)));
+});
+
+/** The XdsCodecError `encodeJson` throws for `resource`, for assertions on its message. */
+function refusal(typeUrl: string, resource: object): string {
+  try {
+    encodeJson(typeUrl, resource);
+  } catch (err) {
+    assert.ok(err instanceof XdsCodecError, `expected XdsCodecError, got ${String(err)}`);
+    return err.message;
+  }
+  return assert.fail('encoded without an error');
+}
+
+test('what protobufjs would drop or coerce is refused, naming the path', () => {
+  // A misspelt field, deep inside a nested Any.
+  assert.match(
+    refusal(TypeUrl.Listener, { name: 'l', filter_chains: [{ filters: [{ name: 'hcm', typed_config: { '@type': TypeUrl.HttpConnectionManager, stat_prefx: 'x' } }] }] }),
+    /Listener: filter_chains\[0\]\.filters\[0\]\.typed_config\.stat_prefx: no such field in envoy\.extensions\.filters\.network\.http_connection_manager\.v3\.HttpConnectionManager/,
+  );
+  assert.match(refusal(TypeUrl.Cluster, { name: 'c', lb_policy: 'FASTEST' }), /lb_policy: "FASTEST" is not a value of enum LbPolicy/);
+  assert.match(refusal(TypeUrl.Cluster, { name: 'c', connect_timeout: 'soon' }), /connect_timeout: object expected, got string/);
+  assert.match(refusal(TypeUrl.Cluster, { name: 7 }), /name: name: string expected, got number/);
+  assert.match(refusal(TypeUrl.Cluster, { name: 'c', type: 'STATIC', cluster_type: { name: 'x' } }), /cluster_type: a second member of the same oneof is set/);
+  assert.match(refusal(TypeUrl.Listener, { name: 'l', filter_chains: [{ filters: [{ name: 'x', typed_config: { '@type': 'type.googleapis.com/no.Such' } }] }] }), /typed_config: @type type\.googleapis\.com\/no\.Such names no known message type/);
+  assert.match(refusal(TypeUrl.RouteConfiguration, { name: 'r', virtual_hosts: {} }), /virtual_hosts: array expected/);
+  assert.match(refusal(TypeUrl.Cluster, { name: 'c', outlier_detection: { base_ejection_time: { seconds: 1.5 } } }), /seconds: integer expected/);
+});
+
+test('fields set to null or undefined are absent, as in protobufjs', () => {
+  const r = { name: 'c', lb_policy: undefined, connect_timeout: null };
+  assert.deepEqual(decoded(TypeUrl.Cluster, encodeJson(TypeUrl.Cluster, r)), { name: 'c' });
+});
