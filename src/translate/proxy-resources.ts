@@ -84,7 +84,9 @@ function translateProxy(snapshot: MeshSnapshot, scope: ProxyScope, options: Tran
   const outbound = memo.once(`clusters\0${shared}`, () => buildOutboundClusters(snapshot, scope, options));
   const fallback = memo.once('fallback-clusters', () => buildFallbackClusters(snapshot.mesh.connectTimeoutMs));
   for (const c of [...outbound.clusters, ...fallback]) put(TypeUrl.Cluster, 'name', c);
-  for (const la of outbound.loadAssignments) put(TypeUrl.ClusterLoadAssignment, 'cluster_name', la);
+  // Load assignments and sidecar routes are the scope's alone: every proxy of the scope gets the same map,
+  // so the encoder sorts, hashes and encodes the set once for all of them.
+  out.set(TypeUrl.ClusterLoadAssignment, memo.once(`clusters\0${shared}\0map`, () => named(TypeUrl.ClusterLoadAssignment, 'cluster_name', outbound.loadAssignments)));
 
   if (proxy.role === 'router') {
     const gw = buildGatewayListeners(snapshot, scope, gatewayServersByPort(snapshot, scope), options);
@@ -97,8 +99,20 @@ function translateProxy(snapshot: MeshSnapshot, scope: ProxyScope, options: Tran
   put(TypeUrl.Listener, 'name', buildOutboundListener(snapshot, scope, options));
   put(TypeUrl.Listener, 'name', buildInboundListener(snapshot, scope, ports, options));
   put(TypeUrl.Listener, 'name', memo.once('tunnel-listener', buildTunnelListener));
-  const routes = memo.once(`routes\0${shared}`, () => httpPorts(scope).map((port) => buildSidecarRouteConfig(snapshot, scope, port)));
-  for (const rc of routes) put(TypeUrl.RouteConfiguration, 'name', rc);
+  out.set(
+    TypeUrl.RouteConfiguration,
+    memo.once(`routes\0${shared}`, () => named(TypeUrl.RouteConfiguration, 'name', httpPorts(scope).map((port) => buildSidecarRouteConfig(snapshot, scope, port)))),
+  );
+  return out;
+}
+
+/** Resources of one type by name, each stamped with its `@type`. */
+function named(typeUrl: string, key: string, resources: readonly Record<string, unknown>[]): Map<string, TypedAny> {
+  const out = new Map<string, TypedAny>();
+  for (const r of resources) {
+    r['@type'] = typeUrl;
+    out.set(String(r[key]), r as TypedAny);
+  }
   return out;
 }
 

@@ -91,8 +91,8 @@ test('proxies whose selected labels differ do not share clusters or routes; othe
   const memo = new SnapshotMemo();
   for (const p of proxies) assert.equal(dump(buildProxyResources(snapshot, p, meshTranslateOptions, memo)), dump(buildProxyResources(snapshot, p)), p.id);
   // web-1 and web-2 differ only in labels nothing selects on: one shared entry for both.
-  // Entries: label keys, fallback clusters, tunnel listener, then clusters and routes for 3 scopes, and
-  // each of the 4 workloads' whole resources (no two are replicas of one workload).
-  // Hits: the first three for each later proxy, and web-2 reusing web-1's clusters and routes.
-  assert.deepEqual(memo.stats, { entries: 3 + 3 * 2 + 4, hits: 3 * 3 + 2 });
+  // Entries: label keys, fallback clusters, tunnel listener, then clusters, their load-assignment map and
+  // routes for 3 scopes, and each of the 4 workloads' whole resources (no two are replicas of one workload).
+  // Hits: the first three for each later proxy, and web-2 reusing web-1's clusters, assignments and routes.
+  assert.deepEqual(memo.stats, { entries: 3 + 3 * 3 + 4, hits: 3 * 3 + 3 });
 });
