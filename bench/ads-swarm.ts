@@ -28,6 +28,7 @@ function run(address: string, proxies: SwarmProxy[]): void {
       new AdsClient({
         address,
         token: p.token,
+        ownConnection: true,
         node: { id: p.id, metadata: p.metadata },
         subscriber: { apply: () => {}, resourceNames: () => undefined },
         onEvent: (e) => {

@@ -68,6 +68,12 @@ export interface AdsClientOptions {
   schedule?: (fn: () => void, ms: number) => { unref?(): unknown };
   /** Hook for logs and tests. */
   onEvent?: (event: AdsEvent) => void;
+  /**
+   * Open its own HTTP/2 connection. By default grpc-js shares one connection between clients of one
+   * process with the same target and options; simulated proxies set this so that each has a connection,
+   * flow-control window and socket of its own, as separate Envoys do.
+   */
+  ownConnection?: boolean;
 }
 
 export type AdsEvent =
@@ -103,6 +109,7 @@ export class AdsClient {
     this.#opts = opts;
     this.#client = new grpc.Client(opts.address, opts.credentials ?? grpc.credentials.createInsecure(), {
       'grpc.keepalive_time_ms': 30_000,
+      ...(opts.ownConnection ? { 'grpc.use_local_subchannel_pool': 1 } : {}),
       ...(opts.serverName ? { 'grpc.ssl_target_name_override': opts.serverName, 'grpc.default_authority': opts.serverName } : {}),
     });
   }
