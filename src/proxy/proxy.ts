@@ -4,6 +4,7 @@ import type { SecureClientSessionOptions } from 'node:http2';
 import type { ChannelCredentials } from '@grpc/grpc-js';
 import { AdsClient } from '../xds/ads-client.ts';
 import { TypeUrl } from '../xds/type-urls.ts';
+import type { TelemetryWorkloadConfig } from '../telemetry/filter-config.ts';
 import { ClusterStatsFamilies } from '../telemetry/metrics/cluster-stats.ts';
 import { MetricsRegistry } from '../telemetry/metrics/registry.ts';
 import { buildConfigDump } from './admin/config-dump.ts';
@@ -125,6 +126,7 @@ export class OutriggerProxy {
           ...(opts.localMode ? { localMode: true } : {}),
           ...(opts.traceEndpoint ? { traceEndpoint: opts.traceEndpoint } : {}),
           dialCluster: (name) => dialCluster(this.clusters, name),
+          ...localWorkloadOf(opts),
         })), now });
     this.ads = opts.xdsAddress
       ? new AdsClient({
@@ -248,4 +250,17 @@ export class OutriggerProxy {
     this.#admin.close();
     await this.clusters.close();
   }
+}
+
+/** The proxy's workload from its node metadata, as Istio's stats filter reads it; none without WORKLOAD_NAME and NAMESPACE. */
+function localWorkloadOf(opts: ProxyOptions): { localWorkload?: TelemetryWorkloadConfig } {
+  const m = opts.metadata;
+  const workload = m['WORKLOAD_NAME'];
+  const namespace = m['NAMESPACE'];
+  if (typeof workload !== 'string' || typeof namespace !== 'string' || !workload || !namespace) return {};
+  const labels: Record<string, string> = {};
+  const raw = m['LABELS'];
+  if (raw && typeof raw === 'object') for (const [k, v] of Object.entries(raw)) if (typeof v === 'string') labels[k] = v;
+  const cluster = typeof m['CLUSTER_ID'] === 'string' && m['CLUSTER_ID'] ? m['CLUSTER_ID'] : 'Kubernetes';
+  return { localWorkload: { workload, namespace, labels, ...(opts.identity ? { principal: opts.identity } : {}), cluster } };
 }

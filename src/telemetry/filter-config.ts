@@ -65,6 +65,11 @@ export interface AccessLogConfig {
 
 export interface TelemetryFilterConfig {
   reporter: 'source' | 'destination';
+  /**
+   * The workload this proxy serves. Translation leaves it out, as Istio's stats filter reads it from the
+   * node: the proxy fills it from its node metadata (WORKLOAD_NAME, NAMESPACE, LABELS, CLUSTER_ID) and
+   * identity, so proxies of one scope can share one outbound listener. A config may still carry it.
+   */
   workload: TelemetryWorkloadConfig;
   services?: TelemetryServiceConfig[];
   /** Istio standard metrics on or off (Telemetry `metrics[].overrides` disabling ALL_METRICS). */

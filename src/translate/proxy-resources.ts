@@ -15,6 +15,7 @@ import { buildTunnelListener } from './listener-tunnel.ts';
 import { meshTranslateOptions } from './default-options.ts';
 import type { TranslateOptions } from './options.ts';
 import { buildSidecarRouteConfig, httpPorts } from './route-config-sidecar.ts';
+import { telemetrySelectionKey } from './telemetry.ts';
 
 /** type URL → resource name → resource (Envoy canonical JSON, see docs/internals.md §2). */
 export type ProxyResources = Map<string, Map<string, TypedAny>>;
@@ -96,7 +97,9 @@ function translateProxy(snapshot: MeshSnapshot, scope: ProxyScope, options: Tran
   }
   const ports = inboundPorts(snapshot, scope);
   for (const c of buildInboundClusters(scope, ports)) put(TypeUrl.Cluster, 'name', c);
-  put(TypeUrl.Listener, 'name', buildOutboundListener(snapshot, scope, options));
+  // The outbound listener reads the proxy only through its scope and the Telemetry resources that apply to
+  // it (the telemetry filter names no workload): proxies alike in both share it.
+  put(TypeUrl.Listener, 'name', memo === noMemo ? buildOutboundListener(snapshot, scope, options) : memo.once(`outbound-listener\0${shared}\0${telemetrySelectionKey(snapshot, proxy)}`, () => buildOutboundListener(snapshot, scope, options)));
   put(TypeUrl.Listener, 'name', buildInboundListener(snapshot, scope, ports, options));
   put(TypeUrl.Listener, 'name', memo.once('tunnel-listener', buildTunnelListener));
   out.set(

@@ -6,6 +6,8 @@ import { loadText } from '../config/load.ts';
 import type { ProxyView } from '../model/proxy-view.ts';
 import { buildSnapshot } from '../model/snapshot.ts';
 import { parseTelemetryConfig } from '../proxy/filters/telemetry/config.ts';
+import { readTypedStruct } from '../xds/any.ts';
+import { OutriggerExtension } from '../xds/type-urls.ts';
 import type { Telemetry } from '../config/resource.ts';
 import { buildTelemetryConfig, type TelemetryInputs, telemetryHttpFilters } from './telemetry.ts';
 
@@ -27,10 +29,14 @@ test('the seed gives podinfo 100 % tracing to otel, per-path rules, four custom 
   const snapshot = buildSnapshot(resources, [], '1');
   const [entry] = telemetryHttpFilters(snapshot, podinfo, 9898, 'inbound');
   assert.equal(entry?.name, 'istio.stats');
-  // The proxy compiles exactly what translation emits.
-  const config = parseTelemetryConfig(entry!.typed_config);
+  // Translation names no workload: the proxy takes its own from its node metadata, as Istio's stats filter does.
+  assert.equal(readTypedStruct(entry!.typed_config, OutriggerExtension.Telemetry)['workload'], undefined);
+  assert.throws(() => parseTelemetryConfig(entry!.typed_config), /no workload in the config, and the proxy node metadata names none/);
+  // The proxy compiles exactly what translation emits, with its node's workload.
+  const local = { workload: 'podinfo-stable', namespace: 'podinfo', labels: { app: 'podinfo', version: 'stable' }, principal: 'spiffe://cluster.local/ns/podinfo/sa/podinfo', cluster: 'Kubernetes' };
+  const config = parseTelemetryConfig(entry!.typed_config, local);
   assert.equal(config.reporter, 'destination');
-  assert.equal(config.workload.principal, 'spiffe://cluster.local/ns/podinfo/sa/podinfo');
+  assert.deepEqual(config.workload, local);
   assert.ok(config.services?.some((s) => s.name === 'podinfo' && s.host === 'podinfo.podinfo.svc.cluster.local'));
   assert.equal(config.metrics, true);
   assert.equal(config.tracing?.sampling, 100);
@@ -40,16 +46,15 @@ test('the seed gives podinfo 100 % tracing to otel, per-path rules, four custom 
   assert.deepEqual(config.tracing?.custom_tags?.['pod_name'], { environment: { name: 'POD_NAME', default_value: 'unknown' } });
   assert.deepEqual(config.access_log, { path: '/dev/stdout', encoding: 'JSON' });
   const [out] = telemetryHttpFilters(snapshot, podinfo, 9898, 'outbound');
-  assert.equal(parseTelemetryConfig(out!.typed_config).reporter, 'source');
+  assert.equal(parseTelemetryConfig(out!.typed_config, local).reporter, 'source');
 });
 
 const base = (telemetries: Telemetry[], mesh: TelemetryInputs['mesh'] = {}): TelemetryInputs => ({
   mesh,
   rootNamespace: 'istio-system',
-  trustDomain: 'cluster.local',
   telemetries,
   collectors: [],
-  workload: { name: 'web', namespace: 'shop', labels: { app: 'web' }, serviceAccount: 'web' },
+  workload: { namespace: 'shop', labels: { app: 'web' } },
   services: [],
   direction: 'inbound',
 });
@@ -85,7 +90,7 @@ spec: { selector: { matchLabels: { app: other } }, tracing: [{ randomSamplingPer
   assert.equal(inbound.access_log, undefined);
   const outbound = buildTelemetryConfig({ ...base(t, mesh), direction: 'outbound' });
   assert.equal(outbound.tracing?.sampling, 20, 'the SERVER-only entry does not apply to client spans');
-  const elsewhere = buildTelemetryConfig({ ...base(t, mesh), workload: { name: 'db', namespace: 'data', labels: {}, serviceAccount: '' } });
+  const elsewhere = buildTelemetryConfig({ ...base(t, mesh), workload: { namespace: 'data', labels: {} } });
   assert.equal(elsewhere.tracing?.sampling, 5);
   assert.equal(elsewhere.access_log?.encoding, 'TEXT');
 });

@@ -24,12 +24,12 @@ import type { HttpFilterBuilder, HttpFilterEntry, TrafficDirection } from './opt
 export interface TelemetryInputs {
   mesh: MeshConfig;
   rootNamespace: string;
-  trustDomain: string;
   /** Every Telemetry resource; selection happens here. */
   telemetries: readonly Telemetry[];
   /** OpenTelemetryCollector resources, for per-path sampling rules (see docs/observability.md). */
   collectors: readonly { metadata: { name: string; namespace: string }; spec: unknown }[];
-  workload: { name: string; namespace: string; labels: Readonly<Record<string, string>>; serviceAccount: string };
+  /** Where the workload is and its labels, which select Telemetry resources (its identity comes from the proxy's node). */
+  workload: { namespace: string; labels: Readonly<Record<string, string>> };
   services: readonly TelemetryServiceConfig[];
   direction: TrafficDirection;
 }
@@ -44,6 +44,18 @@ export function selectTelemetries(all: readonly Telemetry[], rootNamespace: stri
   const ns = namespace === rootNamespace ? undefined : all.filter((t) => t.metadata.namespace === namespace && noSelector(t)).sort(byName)[0];
   const workload = all.filter((t) => t.metadata.namespace === namespace && t.spec.selector?.matchLabels && matchesLabels(t.spec.selector.matchLabels, labels)).sort(byName)[0];
   return [mesh, ns, workload].filter((t): t is Telemetry => t !== undefined);
+}
+
+/**
+ * What the outbound telemetry filter depends on besides the snapshot: the Telemetry resources that
+ * apply to the proxy (by namespace and workload selector), by name. With the scope key it keys the
+ * outbound listener that proxies share (translate/proxy-resources.ts).
+ */
+export function telemetrySelectionKey(snapshot: MeshSnapshot, proxy: { namespace: string; labels: Readonly<Record<string, string>> }): string {
+  const all = snapshot.resources.filter((r): r is Telemetry => r.kind === 'Telemetry');
+  return selectTelemetries(all, snapshot.mesh.rootNamespace, proxy.namespace, proxy.labels)
+    .map((t) => `${t.metadata.namespace}/${t.metadata.name}`)
+    .join(',');
 }
 
 function modeApplies(mode: string | undefined, direction: TrafficDirection): boolean {
@@ -169,21 +181,19 @@ function buildAccessLog(inputs: TelemetryInputs, levels: readonly Telemetry[]): 
   return undefined;
 }
 
-/** The istio.stats config for one workload and traffic direction. */
-export function buildTelemetryConfig(inputs: TelemetryInputs): TelemetryFilterConfig {
+/**
+ * The istio.stats config for one workload and traffic direction. It names no workload: the proxy reads
+ * its own from its node metadata, as Istio's stats filter does, so the config depends only on which
+ * Telemetry resources apply, the direction and (inbound) the services, and proxies of one scope can
+ * share one outbound listener.
+ */
+export function buildTelemetryConfig(inputs: TelemetryInputs): Omit<TelemetryFilterConfig, 'workload'> {
   const w = inputs.workload;
   const levels = selectTelemetries(inputs.telemetries, inputs.rootNamespace, w.namespace, w.labels);
   const tracing = buildTracing(inputs, levels);
   const accessLog = buildAccessLog(inputs, levels);
   return {
     reporter: inputs.direction === 'inbound' ? 'destination' : 'source',
-    workload: {
-      workload: w.name,
-      namespace: w.namespace,
-      labels: { ...w.labels },
-      principal: `spiffe://${inputs.trustDomain}/ns/${w.namespace}/sa/${w.serviceAccount || 'default'}`,
-      cluster: 'Kubernetes',
-    },
     ...(inputs.direction === 'inbound' ? { services: [...inputs.services] } : {}),
     metrics: metricsEnabled(levels, inputs.direction),
     ...(tracing ? { tracing } : {}),
@@ -226,10 +236,9 @@ export const telemetryHttpFilters: HttpFilterBuilder = (snapshot: MeshSnapshot, 
     translateTelemetryFilter({
       mesh: snapshot.mesh.raw,
       rootNamespace: snapshot.mesh.rootNamespace,
-      trustDomain: snapshot.mesh.trustDomain,
       telemetries: cache.telemetries,
       collectors: cache.collectors,
-      workload: { name: proxy.workloadName, namespace: proxy.namespace, labels: proxy.labels, serviceAccount: proxy.serviceAccount },
+      workload: { namespace: proxy.namespace, labels: proxy.labels },
       services,
       direction,
     }),

@@ -91,8 +91,38 @@ test('proxies whose selected labels differ do not share clusters or routes; othe
   const memo = new SnapshotMemo();
   for (const p of proxies) assert.equal(dump(buildProxyResources(snapshot, p, meshTranslateOptions, memo)), dump(buildProxyResources(snapshot, p)), p.id);
   // web-1 and web-2 differ only in labels nothing selects on: one shared entry for both.
-  // Entries: label keys, fallback clusters, tunnel listener, then clusters, their load-assignment map and
-  // routes for 3 scopes, and each of the 4 workloads' whole resources (no two are replicas of one workload).
-  // Hits: the first three for each later proxy, and web-2 reusing web-1's clusters, assignments and routes.
-  assert.deepEqual(memo.stats, { entries: 3 + 3 * 3 + 4, hits: 3 * 3 + 3 });
+  // Entries: label keys, fallback clusters, tunnel listener, then clusters, their load-assignment map,
+  // routes and the outbound listener for 3 scopes, and each of the 4 workloads' whole resources (no two
+  // are replicas of one workload). Hits: the first three for each later proxy, and web-2 reusing web-1's
+  // clusters, assignments, routes and outbound listener.
+  assert.deepEqual(memo.stats, { entries: 3 + 3 * 4 + 4, hits: 3 * 3 + 4 });
+});
+
+const telemetrySelectors = `
+apiVersion: v1
+kind: Service
+metadata: { name: api, namespace: shop }
+spec: { selector: { app: api }, ports: [{ name: http, port: 8080 }] }
+---
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: { name: web-tracing, namespace: shop }
+spec: { selector: { matchLabels: { app: web } }, tracing: [{ randomSamplingPercentage: 42 }] }
+`;
+
+test('proxies of one scope share the outbound listener only when the same Telemetry resources apply to them', () => {
+  const { resources } = loadText(telemetrySelectors, 'telemetry.yaml');
+  const snapshot = buildSnapshot(resources, [], '1');
+  const proxy = (pod: string, labels: Record<string, string>): ProxyView => ({ id: `sidecar~10.0.0.1~${pod}.shop~shop.svc.cluster.local`, role: 'sidecar', namespace: 'shop', workloadName: pod, serviceAccount: pod, labels, ip: '10.0.0.1', appPorts: {} });
+  const web = proxy('web', { app: 'web' });
+  const cart = proxy('cart', { app: 'cart' });
+  const orders = proxy('orders', { app: 'orders' });
+  const memo = new SnapshotMemo();
+  const outbound = (p: ProxyView) => buildProxyResources(snapshot, p, meshTranslateOptions, memo).get('type.googleapis.com/envoy.config.listener.v3.Listener')?.get('virtualOutbound');
+  for (const p of [web, cart, orders]) assert.equal(dump(buildProxyResources(snapshot, p, meshTranslateOptions, memo)), dump(buildProxyResources(snapshot, p)), p.id);
+  // cart and orders: other workloads and service accounts, nothing selects them; the telemetry filter names no workload.
+  assert.equal(outbound(cart), outbound(orders), 'one object for both');
+  assert.notEqual(outbound(web), outbound(cart), 'the workload-selected Telemetry (42 % sampling) applies to web alone');
+  assert.match(JSON.stringify(outbound(web)), /"numberValue":42/);
+  assert.doesNotMatch(JSON.stringify(outbound(cart)), /"numberValue":42/);
 });

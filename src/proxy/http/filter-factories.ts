@@ -1,6 +1,7 @@
 // The HTTP filters a proxy knows by default, in one list: the connection manager looks them up by
 // Envoy name or type URL. A new filter is one line here.
 import type { Duplex } from 'node:stream';
+import type { TelemetryWorkloadConfig } from '../../telemetry/filter-config.ts';
 import type { MetricsRegistry } from '../../telemetry/metrics/registry.ts';
 import { createCorsFilterFactory } from '../filters/cors/filter.ts';
 import { createExtAuthzFilterFactory } from '../filters/ext_authz/http-filter.ts';
@@ -20,6 +21,8 @@ export interface FilterFactoryDeps {
   traceEndpoint?: string;
   /** Opens a stream to a cluster's endpoint: how ext_authz reaches its service by cluster name. */
   dialCluster?: (cluster: string) => Promise<Duplex>;
+  /** This proxy's workload, from its node metadata: the telemetry filter's local identity. */
+  localWorkload?: TelemetryWorkloadConfig;
 }
 
 export function defaultFilterFactories(deps: FilterFactoryDeps): HttpFilterFactory[] {
@@ -35,6 +38,7 @@ export function defaultFilterFactories(deps: FilterFactoryDeps): HttpFilterFacto
       random,
       ...(deps.now ? { now: deps.now } : {}),
       ...(deps.traceEndpoint ? { traceEndpoint: () => deps.traceEndpoint } : {}),
+      ...(deps.localWorkload ? { localWorkload: deps.localWorkload } : {}),
     }),
   ];
 }

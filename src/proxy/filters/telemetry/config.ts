@@ -1,7 +1,7 @@
 // Reads and validates the `istio.stats` TypedStruct into a TelemetryFilterConfig; every problem is
 // reported with its field path, and any problem NACKs the listener.
 import { z } from 'zod';
-import type { TelemetryFilterConfig } from '../../../telemetry/filter-config.ts';
+import type { TelemetryFilterConfig, TelemetryWorkloadConfig } from '../../../telemetry/filter-config.ts';
 import { readTypedStruct, type TypedAny } from '../../../xds/any.ts';
 import { OutriggerExtension } from '../../../xds/type-urls.ts';
 import { FilterConfigError } from '../../http/filter.ts';
@@ -17,13 +17,15 @@ const customTag = z.union([
 
 const schema = z.strictObject({
   reporter: z.enum(['source', 'destination']),
-  workload: z.strictObject({
-    workload: z.string(),
-    namespace: z.string(),
-    labels: z.record(z.string(), z.string()),
-    principal: z.string().optional(),
-    cluster: z.string().optional(),
-  }),
+  workload: z
+    .strictObject({
+      workload: z.string(),
+      namespace: z.string(),
+      labels: z.record(z.string(), z.string()),
+      principal: z.string().optional(),
+      cluster: z.string().optional(),
+    })
+    .optional(),
   services: z
     .array(z.strictObject({ host: nonEmpty, name: z.string(), namespace: z.string(), ports: z.array(z.number().int()).optional() }))
     .optional(),
@@ -56,8 +58,11 @@ const schema = z.strictObject({
     .optional(),
 });
 
-/** The filter config from its TypedStruct; throws FilterConfigError listing every bad field. */
-export function parseTelemetryConfig(config: TypedAny): TelemetryFilterConfig {
+/**
+ * The filter config from its TypedStruct; throws FilterConfigError listing every bad field. Without a
+ * `workload` in the config, the proxy's own (`local`, from its node) is used.
+ */
+export function parseTelemetryConfig(config: TypedAny, local?: TelemetryWorkloadConfig): TelemetryFilterConfig {
   let raw: Record<string, unknown>;
   try {
     raw = readTypedStruct(config, OutriggerExtension.Telemetry);
@@ -69,5 +74,7 @@ export function parseTelemetryConfig(config: TypedAny): TelemetryFilterConfig {
     const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
     throw new FilterConfigError(`istio.stats: ${problems.join('; ')}`);
   }
-  return parsed.data as TelemetryFilterConfig;
+  const workload = parsed.data.workload ?? local;
+  if (!workload) throw new FilterConfigError('istio.stats: no workload in the config, and the proxy node metadata names none (WORKLOAD_NAME, NAMESPACE)');
+  return { ...parsed.data, workload } as TelemetryFilterConfig;
 }

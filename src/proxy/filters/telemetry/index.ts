@@ -1,7 +1,7 @@
 // istio.stats: Istio-style telemetry (metrics, access logs, tracing) as an HTTP filter configured by
 // the TypedStruct `outrigger.dev/outrigger.telemetry.v1.Telemetry`.
 import { openAccessLog, type AccessLogSink } from '../../../telemetry/access-log/sink.ts';
-import type { TelemetryFilterConfig, TracingProviderConfig } from '../../../telemetry/filter-config.ts';
+import type { TelemetryFilterConfig, TelemetryWorkloadConfig, TracingProviderConfig } from '../../../telemetry/filter-config.ts';
 import { IstioMetrics } from '../../../telemetry/istio-metrics.ts';
 import type { MetricsRegistry } from '../../../telemetry/metrics/registry.ts';
 import { type ExportTimers, SpanExporter } from '../../../telemetry/tracing/exporter.ts';
@@ -37,6 +37,8 @@ export interface TelemetryDeps {
   traceEndpoint?: (provider: TracingProviderConfig) => string | undefined;
   exportTimers?: ExportTimers;
   fetch?: typeof fetch;
+  /** This proxy's workload, from its node, for configs that leave it out (as translation does). */
+  localWorkload?: TelemetryWorkloadConfig;
 }
 
 export interface TelemetryFilterFactory extends HttpFilterFactory {
@@ -71,7 +73,7 @@ export function createTelemetryFilterFactory(deps: TelemetryDeps): TelemetryFilt
     name: TELEMETRY_FILTER_NAME,
     typeUrls: [OutriggerExtension.Telemetry],
     create(typed: TypedAny): HttpFilter {
-      const config = parseTelemetryConfig(typed);
+      const config = parseTelemetryConfig(typed, deps.localWorkload);
       const self = workloadLabels(config.workload);
       metrics ??= new IstioMetrics(deps.registry);
       const edges = config.metrics ? new EdgeIndex(metrics, config.reporter, self, config.services ?? []) : undefined;
