@@ -10,7 +10,7 @@ export interface SwarmProxy {
 }
 
 /** Parent → swarm. The proxy list comes over IPC: it is too long for a command-line argument. */
-export type SwarmCommand = { kind: 'start'; address: string; proxies: SwarmProxy[] } | { kind: 'mark'; at: number } | { kind: 'collect'; quietMs: number } | { kind: 'stop' };
+export type SwarmCommand = { kind: 'start'; address: string; proxies: SwarmProxy[] } | { kind: 'mark'; at: number } | { kind: 'collect'; quietMs: number; everyProxy: boolean } | { kind: 'stop' };
 
 export type SwarmMessage = { kind: 'synced'; count: number } | { kind: 'acks'; lastAckAt: number[] };
 
@@ -54,10 +54,10 @@ function run(address: string, proxies: SwarmProxy[]): void {
       markAt = m.at;
       lastAck.fill(0);
     } else if (m.kind === 'collect') {
-      // Wait until ACKs stop arriving (bounded), then report.
+      // Wait until ACKs stop arriving (and, with `everyProxy`, every proxy has ACKed since the mark), bounded.
       const until = now() + 60_000;
       const check = () => {
-        const quiet = now() - lastEventAt >= m.quietMs && lastAck.every((t) => t > 0);
+        const quiet = now() - lastEventAt >= m.quietMs && (!m.everyProxy || lastAck.every((t) => t > 0));
         if (quiet || now() > until) send({ kind: 'acks', lastAckAt: [...lastAck] });
         else setTimeout(check, 20);
       };

@@ -161,7 +161,8 @@ export async function ackLatency(proxyCount: number, services: number, changes: 
     // Connections change the registry (proxies announce themselves): let that push settle first.
     cp.flush();
     swarm.send({ kind: 'mark', at: 0 });
-    swarm.send({ kind: 'collect', quietMs: 300 });
+    // Not every proxy gets something new from that push, so this waits for quiet only.
+    swarm.send({ kind: 'collect', quietMs: 300, everyProxy: false });
     await swarm.next();
     const retainedPerProxyMb = (retained() - held0) / proxyCount / 2 ** 20;
     const rssPerProxyMb = (process.memoryUsage().rss - rss0) / proxyCount / 2 ** 20;
@@ -177,7 +178,7 @@ export async function ackLatency(proxyCount: number, services: number, changes: 
       writeFileSync(file, scaleMeshYaml(services, { scoped: true, ...(change === 'every-route' ? { canaryWeight: 20 + c } : { samplingPercent: 2 + c }) }));
       // The watcher's event, done at once instead of on its poll; the debounce then runs as in service.
       await cp.rescan();
-      swarm.send({ kind: 'collect', quietMs: 300 });
+      swarm.send({ kind: 'collect', quietMs: 300, everyProxy: true });
       const m = await swarm.next();
       if (m.kind === 'acks' && c > 0) for (const t of m.lastAckAt) acksMs.push(t > 0 ? t - at : Number.POSITIVE_INFINITY);
     }
