@@ -1,6 +1,6 @@
 // Golden-file support for translation tests: a case folder (input.yaml + case.json) in, normalised
 // xDS JSON per proxy out. Every resource is round-tripped through its Envoy proto on the way.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadPaths, loadText } from '../config/load.ts';
 import type { ProxyView } from '../model/proxy-view.ts';
@@ -8,7 +8,7 @@ import { buildSnapshot, type MeshSnapshot } from '../model/snapshot.ts';
 import type { WorkloadInstance } from '../model/workload.ts';
 import type { TypedAny } from '../xds/any.ts';
 import { messageType, protoLoaderOptions } from '../xds/protos.ts';
-import type { ProxyResources } from './proxy-resources.ts';
+import { buildProxyResources, type ProxyResources } from './proxy-resources.ts';
 
 export interface GoldenCase {
   snapshot: MeshSnapshot;
@@ -24,6 +24,20 @@ export function loadGoldenCase(dir: string): GoldenCase {
   const errors = diagnostics.filter((d) => d.severity === 'error');
   if (errors.length > 0) throw new Error(`${dir}: invalid input: ${errors.map((d) => d.message).join('; ')}`);
   return { snapshot: buildSnapshot(resources, c.workloads, '1'), proxies: c.proxies };
+}
+
+/** Every resource every golden case under `fixturesDir` translates to, named by case, proxy and resource (codec tests run over all of them). */
+export function goldenResources(fixturesDir: string): { where: string; typeUrl: string; resource: TypedAny }[] {
+  const out: { where: string; typeUrl: string; resource: TypedAny }[] = [];
+  for (const name of readdirSync(fixturesDir)) {
+    const { snapshot, proxies } = loadGoldenCase(path.join(fixturesDir, name));
+    for (const view of proxies) {
+      for (const [typeUrl, named] of buildProxyResources(snapshot, view)) {
+        for (const [resourceName, resource] of named) out.push({ where: `${name}, ${view.id}, ${resourceName}`, typeUrl, resource });
+      }
+    }
+  }
+  return out;
 }
 
 /** Proxy resources as sorted, canonical JSON: `{ typeUrl: { name: resource } }`. */

@@ -52,12 +52,14 @@ for (const name of readdirSync(fixtures)) {
   });
 }
 
-const selectors = `
+const apiService = `
 apiVersion: v1
 kind: Service
 metadata: { name: api, namespace: shop }
 spec: { selector: { app: api }, ports: [{ name: http, port: 8080 }] }
----
+`;
+
+const selectors = `${apiService}---
 apiVersion: networking.istio.io/v1
 kind: DestinationRule
 metadata: { name: api-for-canary-clients, namespace: shop }
@@ -98,12 +100,7 @@ test('proxies whose selected labels differ do not share clusters or routes; othe
   assert.deepEqual(memo.stats, { entries: 3 + 3 * 4 + 4, hits: 3 * 3 + 4 });
 });
 
-const telemetrySelectors = `
-apiVersion: v1
-kind: Service
-metadata: { name: api, namespace: shop }
-spec: { selector: { app: api }, ports: [{ name: http, port: 8080 }] }
----
+const telemetrySelectors = `${apiService}---
 apiVersion: telemetry.istio.io/v1
 kind: Telemetry
 metadata: { name: web-tracing, namespace: shop }
