@@ -70,7 +70,8 @@ test('what protobufjs would drop or coerce is refused, naming the path', () => {
   );
   assert.match(refusal(TypeUrl.Cluster, { name: 'c', lb_policy: 'FASTEST' }), /lb_policy: "FASTEST" is not a value of enum LbPolicy/);
   assert.match(refusal(TypeUrl.Cluster, { name: 'c', connect_timeout: 'soon' }), /connect_timeout: object expected, got string/);
-  assert.match(refusal(TypeUrl.Cluster, { name: 7 }), /name: name: string expected, got number/);
+  assert.match(refusal(TypeUrl.Cluster, { name: 7 }), /Cluster: name: string expected, got number/);
+  assert.match(refusal(TypeUrl.RouteConfiguration, { name: 'r', virtual_hosts: [{ name: 'v', retry_policy: { retriable_status_codes: [502, 'x'] } }] }), /virtual_hosts\[0\]\.retry_policy\.retriable_status_codes\[1\]: number expected, got string/);
   assert.match(refusal(TypeUrl.Cluster, { name: 'c', type: 'STATIC', cluster_type: { name: 'x' } }), /cluster_type: a second member of the same oneof is set/);
   assert.match(refusal(TypeUrl.Listener, { name: 'l', filter_chains: [{ filters: [{ name: 'x', typed_config: { '@type': 'type.googleapis.com/no.Such' } }] }] }), /typed_config: @type type\.googleapis\.com\/no\.Such names no known message type/);
   assert.match(refusal(TypeUrl.RouteConfiguration, { name: 'r', virtual_hosts: {} }), /virtual_hosts: array expected/);

@@ -14,8 +14,8 @@ import { messageType } from './protos.ts';
 
 type Writer = protobuf.Writer;
 
-/** Writes one scalar or enum value (no tag); `at` names the field for errors. */
-type WriteValue = (w: Writer, v: unknown, at: string) => void;
+/** Writes one scalar or enum value (no tag); errors name no path, the callers add it. */
+type WriteValue = (w: Writer, v: unknown) => void;
 
 interface FieldCodec {
   readonly name: string;
@@ -122,74 +122,74 @@ function wireType(type: string, resolved: protobuf.ReflectionObject | null): num
   return wire;
 }
 
-function number(v: unknown, at: string): number {
+function number(v: unknown): number {
   if (typeof v === 'number') return v;
   if (typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v))) return Number(v);
-  return fail(`${at}: number expected, got ${typeof v}`);
+  return fail(`number expected, got ${typeof v}`);
 }
 
-function integer(v: unknown, at: string): number {
-  const n = number(v, at);
-  if (!Number.isInteger(n)) fail(`${at}: integer expected, got ${n}`);
+function integer(v: unknown): number {
+  const n = number(v);
+  if (!Number.isInteger(n)) fail(`integer expected, got ${n}`);
   return n;
 }
 
 /** 64-bit integers: numbers, or decimal strings as protobuf's JSON mapping writes them. */
-function long(v: unknown, at: string): number | string {
+function long(v: unknown): number | string {
   if (typeof v === 'number' && Number.isInteger(v)) return v;
   if (typeof v === 'string' && /^-?\d+$/.test(v)) return v;
-  return fail(`${at}: integer expected, got ${typeof v === 'string' ? JSON.stringify(v) : typeof v}`);
+  return fail(`integer expected, got ${typeof v === 'string' ? JSON.stringify(v) : typeof v}`);
 }
 
 function valueWriter(type: string, enumType: protobuf.Enum | undefined): WriteValue {
   if (enumType) {
     const values = enumType.values;
-    return (w, v, at) => {
+    return (w, v) => {
       if (typeof v === 'number' && Number.isInteger(v)) w.int32(v);
       else if (typeof v === 'string' && Object.hasOwn(values, v)) w.int32(values[v] as number);
-      else fail(`${at}: ${JSON.stringify(v)} is not a value of enum ${enumType.name}`);
+      else fail(`${JSON.stringify(v)} is not a value of enum ${enumType.name}`);
     };
   }
   switch (type) {
     case 'string':
-      return (w, v, at) => {
-        if (typeof v !== 'string') fail(`${at}: string expected, got ${typeof v}`);
+      return (w, v) => {
+        if (typeof v !== 'string') fail(`string expected, got ${typeof v}`);
         w.string(v);
       };
     case 'bool':
-      return (w, v, at) => {
-        if (typeof v !== 'boolean') fail(`${at}: boolean expected, got ${typeof v}`);
+      return (w, v) => {
+        if (typeof v !== 'boolean') fail(`boolean expected, got ${typeof v}`);
         w.bool(v);
       };
     case 'bytes':
-      return (w, v, at) => {
-        if (typeof v !== 'string' && !(v instanceof Uint8Array)) fail(`${at}: bytes (base64 string or Uint8Array) expected, got ${typeof v}`);
+      return (w, v) => {
+        if (typeof v !== 'string' && !(v instanceof Uint8Array)) fail(`bytes (base64 string or Uint8Array) expected, got ${typeof v}`);
         w.bytes(v);
       };
     case 'double':
-      return (w, v, at) => w.double(number(v, at));
+      return (w, v) => w.double(number(v));
     case 'float':
-      return (w, v, at) => w.float(number(v, at));
+      return (w, v) => w.float(number(v));
     case 'int32':
-      return (w, v, at) => w.int32(integer(v, at));
+      return (w, v) => w.int32(integer(v));
     case 'sint32':
-      return (w, v, at) => w.sint32(integer(v, at));
+      return (w, v) => w.sint32(integer(v));
     case 'sfixed32':
-      return (w, v, at) => w.sfixed32(integer(v, at));
+      return (w, v) => w.sfixed32(integer(v));
     case 'uint32':
-      return (w, v, at) => w.uint32(integer(v, at));
+      return (w, v) => w.uint32(integer(v));
     case 'fixed32':
-      return (w, v, at) => w.fixed32(integer(v, at));
+      return (w, v) => w.fixed32(integer(v));
     case 'int64':
-      return (w, v, at) => w.int64(long(v, at));
+      return (w, v) => w.int64(long(v));
     case 'uint64':
-      return (w, v, at) => w.uint64(long(v, at));
+      return (w, v) => w.uint64(long(v));
     case 'sint64':
-      return (w, v, at) => w.sint64(long(v, at));
+      return (w, v) => w.sint64(long(v));
     case 'fixed64':
-      return (w, v, at) => w.fixed64(long(v, at));
+      return (w, v) => w.fixed64(long(v));
     case 'sfixed64':
-      return (w, v, at) => w.sfixed64(long(v, at));
+      return (w, v) => w.sfixed64(long(v));
     default:
       throw new Error(`no writer for protobuf type ${type}`);
   }
@@ -198,8 +198,8 @@ function valueWriter(type: string, enumType: protobuf.Enum | undefined): WriteVa
 /** Map keys arrive as object keys, so as strings: integers parse, booleans are `true` or `false`. */
 function keyWriter(type: string): WriteValue {
   if (type !== 'bool') return valueWriter(type, undefined);
-  return (w, k, at) => {
-    if (k !== 'true' && k !== 'false') fail(`${at}: true or false expected, got ${JSON.stringify(k)}`);
+  return (w, k) => {
+    if (k !== 'true' && k !== 'false') fail(`true or false expected, got ${JSON.stringify(k)}`);
     w.bool(k === 'true');
   };
 }
@@ -232,7 +232,7 @@ function writeFields(codec: MessageCodec, obj: unknown, w: Writer, typed: boolea
       }
       if (f.map) writeMap(f, f.map, v, w);
       else if (f.repeated) writeRepeated(f, v, w);
-      else writeOne(f, v, w, key);
+      else writeOne(f, v, w);
     }
   } catch (err) {
     if (err instanceof PathError) err.path.unshift(`.${key}`);
@@ -240,9 +240,9 @@ function writeFields(codec: MessageCodec, obj: unknown, w: Writer, typed: boolea
   }
 }
 
-function writeOne(f: FieldCodec, v: unknown, w: Writer, at: string): void {
+function writeOne(f: FieldCodec, v: unknown, w: Writer): void {
   w.uint32(f.tag);
-  if (f.write) f.write(w, v, at);
+  if (f.write) f.write(w, v);
   else writeMessage(f.messageType as protobuf.Type, v, w);
 }
 
@@ -258,7 +258,13 @@ function writeRepeated(f: FieldCodec, v: unknown, w: Writer): void {
   if (f.packed) {
     const write = f.write as WriteValue;
     w.uint32(f.tag).fork();
-    for (let i = 0; i < v.length; i++) write(w, v[i], `[${i}]`);
+    let i = 0;
+    try {
+      for (; i < v.length; i++) write(w, v[i]);
+    } catch (err) {
+      if (err instanceof PathError) err.path.unshift(`[${i}]`);
+      throw err;
+    }
     w.ldelim();
     return;
   }
@@ -267,7 +273,7 @@ function writeRepeated(f: FieldCodec, v: unknown, w: Writer): void {
     for (; i < v.length; i++) {
       const item = v[i];
       if (item === null || item === undefined) fail('null in a repeated field');
-      writeOne(f, item, w, `[${i}]`);
+      writeOne(f, item, w);
     }
   } catch (err) {
     if (err instanceof PathError) err.path.unshift(`[${i}]`);
@@ -284,9 +290,9 @@ function writeMap(f: FieldCodec, m: NonNullable<FieldCodec['map']>, v: unknown, 
       if (value === undefined || value === null) continue;
       w.uint32(f.tag).fork();
       w.uint32(m.keyTag);
-      m.writeKey(w, key, 'key');
+      m.writeKey(w, key);
       w.uint32(m.valueTag);
-      if (f.write) f.write(w, value, 'value');
+      if (f.write) f.write(w, value);
       else writeMessage(f.messageType as protobuf.Type, value, w);
       w.ldelim();
     }
