@@ -24,7 +24,8 @@ interface FieldDecoder {
   readonly packable: boolean;
   readonly read: ReadValue | undefined;
   readonly messageType: protobuf.Type | undefined;
-  readonly map: { readKey: ReadValue; keyIsBool: boolean } | undefined;
+  /** Map fields: the key reader, and what an entry without its key or value holds (the types' defaults). */
+  readonly map: { readKey: ReadValue; keyDefault: unknown; valueDefault: unknown } | undefined;
 }
 
 interface MessageDecoder {
@@ -58,7 +59,7 @@ function decoderFor(type: protobuf.Type): MessageDecoder {
     const enumType = f.resolvedType instanceof protobuf.Enum ? f.resolvedType : undefined;
     const read = message ? undefined : valueReader(f.type, enumType);
     const packable = enumType !== undefined || (protobuf.types.packed as Record<string, number | undefined>)[f.type] !== undefined;
-    const map = f instanceof protobuf.MapField ? { readKey: valueReader(f.keyType, undefined), keyIsBool: f.keyType === 'bool' } : undefined;
+    const map = f instanceof protobuf.MapField ? { readKey: valueReader(f.keyType, undefined), keyDefault: defaultOf(f.keyType, undefined), valueDefault: message ? undefined : defaultOf(f.type, enumType) } : undefined;
     byId.set(f.id, { name: f.name, repeated: f.repeated, packable, read, messageType: message, map });
   }
   d = { byId, isAny: type.fullName === '.google.protobuf.Any' };
@@ -167,7 +168,7 @@ function readNested(type: protobuf.Type, r: Reader, depth: number): Json {
 
 function readMapEntry(f: FieldDecoder, m: NonNullable<FieldDecoder['map']>, r: Reader, into: Json, depth: number): void {
   const end = r.uint32() + r.pos;
-  let key: unknown = m.keyIsBool ? false : '';
+  let key: unknown = m.keyDefault;
   let value: unknown;
   while (r.pos < end) {
     const t = r.uint32();
@@ -175,13 +176,15 @@ function readMapEntry(f: FieldDecoder, m: NonNullable<FieldDecoder['map']>, r: R
     else if (t >>> 3 === 2) value = f.read ? f.read(r) : readNested(f.messageType as protobuf.Type, r, depth);
     else r.skipType(t & 7);
   }
-  into[String(key)] = value ?? (f.messageType ? {} : f.read ? defaultOf(f) : undefined);
+  into[String(key)] = value ?? (f.messageType ? {} : m.valueDefault);
 }
 
-function defaultOf(f: FieldDecoder): unknown {
-  // A map entry without its value carries the value type's default; only strings, numbers and booleans
-  // reach here, and an empty read of each is its default.
-  return f.read?.(protobuf.Reader.create(new Uint8Array(10)));
+/** A scalar's or enum's default as `toObject` shows it: 64-bit integers as strings, enums by name. */
+function defaultOf(type: string, enumType: protobuf.Enum | undefined): unknown {
+  if (enumType) return enumType.valuesById[0] ?? 0;
+  if ((protobuf.types.long as Record<string, number | undefined>)[type] !== undefined) return '0';
+  if (type === 'bytes') return Buffer.alloc(0);
+  return (protobuf.types.defaults as Record<string, unknown>)[type];
 }
 
 /** `{ "@type": url, ...fields }` when the URL names a known message; the raw `type_url` and `value` otherwise. */
