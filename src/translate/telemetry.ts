@@ -52,8 +52,7 @@ export function selectTelemetries(all: readonly Telemetry[], rootNamespace: stri
  * outbound listener that proxies share (translate/proxy-resources.ts).
  */
 export function telemetrySelectionKey(snapshot: MeshSnapshot, proxy: { namespace: string; labels: Readonly<Record<string, string>> }): string {
-  const all = snapshot.resources.filter((r): r is Telemetry => r.kind === 'Telemetry');
-  return selectTelemetries(all, snapshot.mesh.rootNamespace, proxy.namespace, proxy.labels)
+  return selectTelemetries(snapshotCache(snapshot).telemetries, snapshot.mesh.rootNamespace, proxy.namespace, proxy.labels)
     .map((t) => `${t.metadata.namespace}/${t.metadata.name}`)
     .join(',');
 }
@@ -208,11 +207,7 @@ export function translateTelemetryFilter(inputs: TelemetryInputs): HttpFilterEnt
 /** Per snapshot: its Telemetry and collector resources, and each proxy's filter by direction. */
 const perSnapshot = new WeakMap<MeshSnapshot, { telemetries: Telemetry[]; collectors: MeshSnapshot['resources'][number][]; byProxy: WeakMap<object, Map<TrafficDirection, HttpFilterEntry[]>> }>();
 
-/**
- * The HttpFilterBuilder for TranslateOptions.httpFilters. The filter depends on the proxy and the
- * direction, not the port: every HCM of one direction shares one entry (outputs are never mutated).
- */
-export const telemetryHttpFilters: HttpFilterBuilder = (snapshot: MeshSnapshot, proxy, _port, direction) => {
+function snapshotCache(snapshot: MeshSnapshot): NonNullable<ReturnType<typeof perSnapshot.get>> {
   let cache = perSnapshot.get(snapshot);
   if (!cache) {
     cache = {
@@ -222,6 +217,15 @@ export const telemetryHttpFilters: HttpFilterBuilder = (snapshot: MeshSnapshot, 
     };
     perSnapshot.set(snapshot, cache);
   }
+  return cache;
+}
+
+/**
+ * The HttpFilterBuilder for TranslateOptions.httpFilters. The filter depends on the proxy and the
+ * direction, not the port: every HCM of one direction shares one entry (outputs are never mutated).
+ */
+export const telemetryHttpFilters: HttpFilterBuilder = (snapshot: MeshSnapshot, proxy, _port, direction) => {
+  const cache = snapshotCache(snapshot);
   let byDirection = cache.byProxy.get(proxy);
   if (!byDirection) {
     byDirection = new Map();
