@@ -51,6 +51,32 @@ test('nested Any, maps, packed repeated scalars, 64-bit integers and bytes encod
   assert.deepEqual(decoded(TypeUrl.Secret, encodeJson(TypeUrl.Secret, any)), decoded(TypeUrl.Secret, protobufjsBytes(TypeUrl.Secret, any)));
 });
 
+test('every scalar type, at its edges, packed and not, gives the bytes protobufjs gives', () => {
+  // protoc-gen-validate's rule messages carry one field of each scalar type (\`const\`) and a packed list (\`in\`).
+  const cases: [string, unknown, unknown[]][] = [
+    ['Int32Rules', -5, [-1, 0, 2147483647, -2147483648]],
+    ['UInt32Rules', 4294967295, [0, 128, 16384]],
+    ['SInt32Rules', -1, [-2147483648, 2147483647, 0]],
+    ['Int64Rules', '-9007199254740993', [-1, 0, '9223372036854775807']],
+    ['UInt64Rules', '18446744073709551615', [0, 1, '9007199254740993']],
+    ['SInt64Rules', '-9223372036854775808', [-1, 1, 300]],
+    ['Fixed32Rules', 4294967295, [0, 1]],
+    ['Fixed64Rules', '18446744073709551615', [0, 1]],
+    ['SFixed32Rules', -2147483648, [-1, 1]],
+    ['SFixed64Rules', '-9223372036854775808', [-1, 1]],
+    ['FloatRules', 1.5, [-0.25, 3.4e38]],
+    ['DoubleRules', -1e300, [0.1, -2.5]],
+  ];
+  for (const [name, constant, list] of cases) {
+    const typeUrl = `type.googleapis.com/validate.${name}`;
+    const value = { const: constant, in: list };
+    assert.deepEqual(Buffer.from(encodeJson(typeUrl, value)), Buffer.from(protobufjsBytes(typeUrl, value)), name);
+  }
+  const enums = { name: 'r', virtual_hosts: [{ name: 'v', require_tls: 'ALL', routes: [{ match: { prefix: '/' }, direct_response: { status: 200 } }] }] };
+  // Fields go in the object's key order, not by number as protobufjs writes them: the same message.
+  assert.deepEqual(decoded(TypeUrl.RouteConfiguration, encodeJson(TypeUrl.RouteConfiguration, enums)), decoded(TypeUrl.RouteConfiguration, protobufjsBytes(TypeUrl.RouteConfiguration, enums)));
+});
+
 /** The XdsCodecError `encodeJson` throws for `resource`, for assertions on its message. */
 function refusal(typeUrl: string, resource: object): string {
   try {
