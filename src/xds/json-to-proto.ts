@@ -10,7 +10,7 @@
 // `fromObject` drops the field or coerces the value.
 import protobuf from 'protobufjs';
 import { XdsCodecError } from './codec-error.ts';
-import { messageType } from './protos.ts';
+import { fieldKind, messageType } from './protos.ts';
 
 type Writer = protobuf.Writer;
 
@@ -71,18 +71,15 @@ function codecFor(type: protobuf.Type): MessageCodec {
     for (const name of o.oneof) oneofBits.set(name, 1 << i);
   });
   const fields = new Map<string, FieldCodec>();
-  for (const f of type.fieldsArray) {
-    f.resolve();
-    fields.set(f.name, fieldCodec(f, oneofBits.get(f.name) ?? 0));
-  }
+  for (const f of type.fieldsArray) fields.set(f.name, fieldCodec(f, oneofBits.get(f.name) ?? 0));
   c = { type, fields, isAny: type.fullName === ANY };
   codecs.set(type, c);
   return c;
 }
 
 function fieldCodec(f: protobuf.Field, oneofBit: number): FieldCodec {
-  const message = f.resolvedType instanceof protobuf.Type ? f.resolvedType : undefined;
-  const write = message ? undefined : valueWriter(f.type, f.resolvedType instanceof protobuf.Enum ? f.resolvedType : undefined);
+  const { message, enumType, packable } = fieldKind(f);
+  const write = message ? undefined : valueWriter(f.type, enumType);
   if (f instanceof protobuf.MapField) {
     const keyWire = (protobuf.types.mapKey as Record<string, number>)[f.keyType] as number;
     return {
@@ -92,18 +89,17 @@ function fieldCodec(f: protobuf.Field, oneofBit: number): FieldCodec {
       tag: tag(f.id, 2),
       write,
       messageType: message,
-      map: { keyTag: tag(1, keyWire), writeKey: keyWriter(f.keyType), valueTag: tag(2, message ? 2 : wireType(f.type, f.resolvedType)) },
+      map: { keyTag: tag(1, keyWire), writeKey: keyWriter(f.keyType), valueTag: tag(2, message ? 2 : wireType(f.type, enumType)) },
       oneofBit,
     };
   }
-  // Only numeric types pack (strings, bytes and messages never do), whatever the field's option says.
-  const packable = f.resolvedType instanceof protobuf.Enum || (protobuf.types.packed as Record<string, number | undefined>)[f.type] !== undefined;
+  // Only numeric types pack, whatever the field's option says.
   const packed = f.repeated && f.packed && packable;
   return {
     name: f.name,
     repeated: f.repeated,
     packed,
-    tag: tag(f.id, message || packed ? 2 : wireType(f.type, f.resolvedType)),
+    tag: tag(f.id, message || packed ? 2 : wireType(f.type, enumType)),
     write,
     messageType: message,
     map: undefined,
@@ -115,8 +111,8 @@ function tag(id: number, wire: number): number {
   return ((id << 3) | wire) >>> 0;
 }
 
-function wireType(type: string, resolved: protobuf.ReflectionObject | null): number {
-  if (resolved instanceof protobuf.Enum) return 0;
+function wireType(type: string, enumType: protobuf.Enum | undefined): number {
+  if (enumType) return 0;
   const wire = (protobuf.types.basic as Record<string, number | undefined>)[type];
   if (wire === undefined) throw new Error(`no wire type for ${type}`);
   return wire;

@@ -9,7 +9,7 @@
 // on every golden resource.
 import protobuf from 'protobufjs';
 import { XdsCodecError } from './codec-error.ts';
-import { messageType } from './protos.ts';
+import { fieldKind, messageType } from './protos.ts';
 
 type Reader = protobuf.Reader;
 type Json = Record<string, unknown>;
@@ -54,11 +54,8 @@ function decoderFor(type: protobuf.Type): MessageDecoder {
   if (d) return d;
   const byId = new Map<number, FieldDecoder>();
   for (const f of type.fieldsArray) {
-    f.resolve();
-    const message = f.resolvedType instanceof protobuf.Type ? f.resolvedType : undefined;
-    const enumType = f.resolvedType instanceof protobuf.Enum ? f.resolvedType : undefined;
+    const { message, enumType, packable } = fieldKind(f);
     const read = message ? undefined : valueReader(f.type, enumType);
-    const packable = enumType !== undefined || (protobuf.types.packed as Record<string, number | undefined>)[f.type] !== undefined;
     const map = f instanceof protobuf.MapField ? { readKey: valueReader(f.keyType, undefined), keyDefault: defaultOf(f.keyType, undefined), valueDefault: message ? undefined : defaultOf(f.type, enumType) } : undefined;
     byId.set(f.id, { name: f.name, repeated: f.repeated, packable, read, messageType: message, map });
   }

@@ -93,3 +93,20 @@ export function messageType(typeUrl: string): protobuf.Type {
   typeCache.set(typeUrl, t);
   return t;
 }
+
+/** What a field holds, for the codecs (json-to-proto.ts, proto-to-json.ts); resolves the field first. */
+export interface FieldKind {
+  /** The message type of a message field (or of a map's values). */
+  message: protobuf.Type | undefined;
+  enumType: protobuf.Enum | undefined;
+  /** Numbers and enums may travel as one packed run; strings, bytes and messages never do. */
+  packable: boolean;
+}
+
+export function fieldKind(f: protobuf.Field): FieldKind {
+  f.resolve();
+  const message = f.resolvedType instanceof protobuf.Type ? f.resolvedType : undefined;
+  const enumType = f.resolvedType instanceof protobuf.Enum ? f.resolvedType : undefined;
+  const packable = enumType !== undefined || (protobuf.types.packed as Record<string, number | undefined>)[f.type] !== undefined;
+  return { message, enumType, packable };
+}
