@@ -14,7 +14,7 @@ import { ControlPlane } from '../src/controlplane/control-plane.ts';
 import type { ProxyView } from '../src/model/proxy-view.ts';
 import { buildSnapshot } from '../src/model/snapshot.ts';
 import { buildProxyResources } from '../src/translate/proxy-resources.ts';
-import { encodeResource } from '../src/xds/resource-encoder.ts';
+import { packAny } from '../src/xds/any.ts';
 import type { SwarmMessage, SwarmProxy } from './ads-swarm.ts';
 import { core } from './processes.ts';
 import { median, quantile } from './stats.ts';
@@ -79,7 +79,7 @@ export function translationCost(services: number, scoped = false): { ms: number;
     if (i >= 2) times.push(performance.now() - t);
   }
   let bytes = 0;
-  for (const [typeUrl, named] of out) for (const r of named.values()) bytes += encodeResource(typeUrl, r).value.length;
+  for (const [typeUrl, named] of out) for (const r of named.values()) bytes += packAny(typeUrl, r).value.length;
   return { ms: median(times), bytes };
 }
 

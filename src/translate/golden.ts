@@ -65,12 +65,22 @@ function sortKeys(v: unknown): unknown {
  * files are its output, independent of Outrigger's encoder and decoder (docs/translation.md).
  */
 export function roundTrip(typeUrl: string, resource: object): TypedAny {
+  return { '@type': typeUrl, ...protobufjsDecode(typeUrl, protobufjsEncode(typeUrl, resource)) };
+}
+
+/** protobufjs's own encoding (fromObject, verify, encode); its `@type` key is ignored. The codecs are held to it. */
+export function protobufjsEncode(typeUrl: string, resource: object): Uint8Array {
   const type = messageType(typeUrl);
   const message = type.fromObject(resource);
   const problem = type.verify(message);
   if (problem) throw new Error(`${typeUrl}: ${problem}`);
-  const decoded = type.decode(type.encode(message).finish());
-  return { '@type': typeUrl, ...(type.toObject(decoded, protoLoaderOptions) as Record<string, unknown>) };
+  return type.encode(message).finish();
+}
+
+/** protobufjs's own decoding, shown as `toObject` shows it with Outrigger's options. */
+export function protobufjsDecode(typeUrl: string, bytes: Uint8Array): Record<string, unknown> {
+  const type = messageType(typeUrl);
+  return type.toObject(type.decode(bytes), protoLoaderOptions) as Record<string, unknown>;
 }
 
 /** Enum names that are their field's zero value: protobuf drops them, so they may vanish in a round trip. */

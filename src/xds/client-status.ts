@@ -4,7 +4,6 @@
 import type { TypedAny, WireAny } from './any.ts';
 import { packAny, toStruct } from './any.ts';
 import type { AdsConnection, TypeState } from './ads-connection.ts';
-import { encodeResource } from './resource-encoder.ts';
 import { TypeUrl } from './type-urls.ts';
 
 const admin = 'type.googleapis.com/envoy.admin.v3.';
@@ -85,5 +84,5 @@ function dumpOf(typeUrl: string, s: TypeState): WireAny {
 }
 
 function wire(resource: TypedAny): WireAny {
-  return encodeResource(resource['@type'], resource);
+  return packAny(resource['@type'], resource);
 }

@@ -1,34 +1,18 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { test } from 'node:test';
-import { goldenResources } from '../translate/golden.ts';
+import { goldenResources, protobufjsDecode, protobufjsEncode } from '../translate/golden.ts';
 import { XdsCodecError } from './codec-error.ts';
 import { encodeJson } from './json-to-proto.ts';
-import { messageType, protoLoaderOptions } from './protos.ts';
 import { TypeUrl } from './type-urls.ts';
 
 const fixtures = path.join(import.meta.dirname, '../../test/fixtures/translate');
-
-/** The same resource through protobufjs's own path: fromObject, verify, encode. */
-function protobufjsBytes(typeUrl: string, resource: object): Uint8Array {
-  const type = messageType(typeUrl);
-  const { '@type': _t, ...fields } = resource as Record<string, unknown>;
-  const message = type.fromObject(fields);
-  const problem = type.verify(message);
-  if (problem) throw new Error(problem);
-  return type.encode(message).finish();
-}
-
-function decoded(typeUrl: string, bytes: Uint8Array): unknown {
-  const type = messageType(typeUrl);
-  return type.toObject(type.decode(bytes), protoLoaderOptions);
-}
 
 test('every golden case encodes to the message protobufjs encodes, resource by resource', () => {
   const all = goldenResources(fixtures);
   // Every fixture folder contributes listeners, routes and clusters; a broken loader would compare nothing.
   assert.ok(all.length > 200, `${all.length} resources`);
-  for (const { where, typeUrl, resource } of all) assert.deepEqual(decoded(typeUrl, encodeJson(typeUrl, resource)), decoded(typeUrl, protobufjsBytes(typeUrl, resource)), where);
+  for (const { where, typeUrl, resource } of all) assert.deepEqual(protobufjsDecode(typeUrl, encodeJson(typeUrl, resource)), protobufjsDecode(typeUrl, protobufjsEncode(typeUrl, resource)), where);
 });
 
 test('nested Any, maps, packed repeated scalars, 64-bit integers and bytes encode as protobufjs does', () => {
@@ -43,12 +27,12 @@ test('nested Any, maps, packed repeated scalars, 64-bit integers and bytes encod
     outlier_detection: { consecutive_5xx: { value: 5 }, base_ejection_time: { seconds: '30' } },
     common_lb_config: { healthy_panic_threshold: { value: 0 } },
   };
-  assert.deepEqual(decoded(TypeUrl.Cluster, encodeJson(TypeUrl.Cluster, cluster)), decoded(TypeUrl.Cluster, protobufjsBytes(TypeUrl.Cluster, cluster)));
+  assert.deepEqual(protobufjsDecode(TypeUrl.Cluster, encodeJson(TypeUrl.Cluster, cluster)), protobufjsDecode(TypeUrl.Cluster, protobufjsEncode(TypeUrl.Cluster, cluster)));
   const route = { name: 'r', virtual_hosts: [{ name: 'v', domains: ['a', 'b'], retry_policy: { retriable_status_codes: [502, 503, 504] }, routes: [] }] };
   const bytes = encodeJson(TypeUrl.RouteConfiguration, route);
-  assert.deepEqual(decoded(TypeUrl.RouteConfiguration, bytes), decoded(TypeUrl.RouteConfiguration, protobufjsBytes(TypeUrl.RouteConfiguration, route)));
+  assert.deepEqual(protobufjsDecode(TypeUrl.RouteConfiguration, bytes), protobufjsDecode(TypeUrl.RouteConfiguration, protobufjsEncode(TypeUrl.RouteConfiguration, route)));
   const any = { name: 's', generic_secret: { secret: { inline_bytes: Buffer.from('key').toString('base64') } } };
-  assert.deepEqual(decoded(TypeUrl.Secret, encodeJson(TypeUrl.Secret, any)), decoded(TypeUrl.Secret, protobufjsBytes(TypeUrl.Secret, any)));
+  assert.deepEqual(protobufjsDecode(TypeUrl.Secret, encodeJson(TypeUrl.Secret, any)), protobufjsDecode(TypeUrl.Secret, protobufjsEncode(TypeUrl.Secret, any)));
 });
 
 test('every scalar type, at its edges, packed and not, gives the bytes protobufjs gives', () => {
@@ -70,11 +54,11 @@ test('every scalar type, at its edges, packed and not, gives the bytes protobufj
   for (const [name, constant, list] of cases) {
     const typeUrl = `type.googleapis.com/validate.${name}`;
     const value = { const: constant, in: list };
-    assert.deepEqual(Buffer.from(encodeJson(typeUrl, value)), Buffer.from(protobufjsBytes(typeUrl, value)), name);
+    assert.deepEqual(Buffer.from(encodeJson(typeUrl, value)), Buffer.from(protobufjsEncode(typeUrl, value)), name);
   }
   const enums = { name: 'r', virtual_hosts: [{ name: 'v', require_tls: 'ALL', routes: [{ match: { prefix: '/' }, direct_response: { status: 200 } }] }] };
   // Fields go in the object's key order, not by number as protobufjs writes them: the same message.
-  assert.deepEqual(decoded(TypeUrl.RouteConfiguration, encodeJson(TypeUrl.RouteConfiguration, enums)), decoded(TypeUrl.RouteConfiguration, protobufjsBytes(TypeUrl.RouteConfiguration, enums)));
+  assert.deepEqual(protobufjsDecode(TypeUrl.RouteConfiguration, encodeJson(TypeUrl.RouteConfiguration, enums)), protobufjsDecode(TypeUrl.RouteConfiguration, protobufjsEncode(TypeUrl.RouteConfiguration, enums)));
 });
 
 /** The XdsCodecError `encodeJson` throws for `resource`, for assertions on its message. */
@@ -106,5 +90,5 @@ test('what protobufjs would drop or coerce is refused, naming the path', () => {
 
 test('fields set to null or undefined are absent, as in protobufjs', () => {
   const r = { name: 'c', lb_policy: undefined, connect_timeout: null };
-  assert.deepEqual(decoded(TypeUrl.Cluster, encodeJson(TypeUrl.Cluster, r)), { name: 'c' });
+  assert.deepEqual(protobufjsDecode(TypeUrl.Cluster, encodeJson(TypeUrl.Cluster, r)), { name: 'c' });
 });

@@ -4,7 +4,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { TypedAny } from './any.ts';
-import { encodeResource, ResourceEncoder } from './resource-encoder.ts';
+import { packAny } from './any.ts';
+import { ResourceEncoder } from './resource-encoder.ts';
 import { TypeUrl } from './type-urls.ts';
 
 const cla = (name: string, port: number): TypedAny => ({
@@ -20,7 +21,7 @@ test('proxies handed one source map share one set per subscribed names; the name
   const all = enc.encodeSelected(TypeUrl.ClusterLoadAssignment, source, [], 'g1');
   assert.equal(enc.encodeSelected(TypeUrl.ClusterLoadAssignment, source, [], 'g1'), all, 'the second proxy gets the very same set');
   assert.deepEqual(all.objects.map((o) => o['cluster_name']), ['a', 'b', 'c']);
-  assert.deepEqual(all.resources[0]?.value, encodeResource(TypeUrl.ClusterLoadAssignment, cla('a', 1)).value);
+  assert.deepEqual(all.resources[0]?.value, packAny(TypeUrl.ClusterLoadAssignment, cla('a', 1)).value);
   const some = enc.encodeSelected(TypeUrl.ClusterLoadAssignment, source, ['c', 'a', 'zz'], 'g1');
   assert.deepEqual(some.objects.map((o) => o['cluster_name']), ['a', 'c'], 'unknown names are left out');
   assert.notEqual(some.hash, all.hash);

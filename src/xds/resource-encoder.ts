@@ -89,7 +89,7 @@ export class ResourceEncoder {
     const known = this.#byObject.get(resource);
     if (known && known.wire.type_url === typeUrl) return known;
     // Encoding is cheaper than a JSON.stringify of the resource, so the bytes are the content key.
-    const wire = encodeResource(typeUrl, resource);
+    const wire = packAny(typeUrl, resource);
     const hash = createHash('sha1').update(typeUrl).update('\0').update(wire.value).digest('base64url');
     let e = this.#current.get(hash);
     if (!e) {
@@ -109,9 +109,4 @@ function pick(source: ReadonlyMap<string, TypedAny>, names: readonly string[]): 
     if (r) out.set(n, r);
   }
   return out;
-}
-
-/** Encodes one resource (its `@type` key is the type URL, not a field); see `packAny` for what it refuses. */
-export function encodeResource(typeUrl: string, resource: TypedAny): WireAny {
-  return packAny(typeUrl, resource);
 }
