@@ -224,7 +224,7 @@ export class ControlPlane {
       this.ads.connections.every((c) => c.node.generator === 'grpc' || [...c.subscriptions().keys()].every((t) => c.status(t) !== 'STALE'));
     while (!synced()) {
       if (this.#clock.now() > until) return false;
-      await new Promise((r) => setTimeout(r, 20))
+      await new Promise((r) => setTimeout(r, 20));
       if (this.#debouncer.pending) this.flush();
     }
     return true;
@@ -258,7 +258,7 @@ export class ControlPlane {
     const out =
       node.generator === 'grpc'
         ? buildProxylessResources(this.#snapshot, node.view.namespace, conn.state(TypeUrl.Listener).names)
-        : buildProxyResources(this.#snapshot, node.view, meshTranslateOptions, this.#memo);
+        : this.translateFor(node.view);
     const ca = this.#opts.ca;
     if (ca && node.generator !== 'grpc') {
       const secrets = out.get(TypeUrl.Secret) ?? new Map();

@@ -78,10 +78,7 @@ function translateProxy(snapshot: MeshSnapshot, scope: ProxyScope, options: Tran
     [TypeUrl.Listener, new Map()],
     [TypeUrl.RouteConfiguration, new Map()],
   ]);
-  const put = (typeUrl: string, key: string, r: Record<string, unknown>) => {
-    r['@type'] = typeUrl;
-    out.get(typeUrl)?.set(String(r[key]), r as TypedAny);
-  };
+  const put = (typeUrl: string, key: string, r: Record<string, unknown>) => out.get(typeUrl)?.set(String(r[key]), stamped(typeUrl, r));
   const outbound = memo.once(`clusters\0${shared}`, () => buildOutboundClusters(snapshot, scope, options));
   const fallback = memo.once('fallback-clusters', () => buildFallbackClusters(snapshot.mesh.connectTimeoutMs));
   for (const c of [...outbound.clusters, ...fallback]) put(TypeUrl.Cluster, 'name', c);
@@ -99,7 +96,7 @@ function translateProxy(snapshot: MeshSnapshot, scope: ProxyScope, options: Tran
   for (const c of buildInboundClusters(scope, ports)) put(TypeUrl.Cluster, 'name', c);
   // The outbound listener reads the proxy only through its scope and the Telemetry resources that apply to
   // it (the telemetry filter names no workload): proxies alike in both share it.
-  put(TypeUrl.Listener, 'name', memo === noMemo ? buildOutboundListener(snapshot, scope, options) : memo.once(`outbound-listener\0${shared}\0${telemetrySelectionKey(snapshot, proxy)}`, () => buildOutboundListener(snapshot, scope, options)));
+  put(TypeUrl.Listener, 'name', memo.once(`outbound-listener\0${shared}\0${telemetrySelectionKey(snapshot, proxy)}`, () => buildOutboundListener(snapshot, scope, options)));
   put(TypeUrl.Listener, 'name', buildInboundListener(snapshot, scope, ports, options));
   put(TypeUrl.Listener, 'name', memo.once('tunnel-listener', buildTunnelListener));
   out.set(
@@ -109,13 +106,16 @@ function translateProxy(snapshot: MeshSnapshot, scope: ProxyScope, options: Tran
   return out;
 }
 
+/** A translated resource with its `@type` set. */
+function stamped(typeUrl: string, r: Record<string, unknown>): TypedAny {
+  r['@type'] = typeUrl;
+  return r as TypedAny;
+}
+
 /** Resources of one type by name, each stamped with its `@type`. */
 function named(typeUrl: string, key: string, resources: readonly Record<string, unknown>[]): Map<string, TypedAny> {
   const out = new Map<string, TypedAny>();
-  for (const r of resources) {
-    r['@type'] = typeUrl;
-    out.set(String(r[key]), r as TypedAny);
-  }
+  for (const r of resources) out.set(String(r[key]), stamped(typeUrl, r));
   return out;
 }
 
