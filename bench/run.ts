@@ -24,14 +24,21 @@ const { values: flags } = parseArgs({
     services: { type: 'string', default: '100' },
     'no-control-plane': { type: 'boolean', default: false },
     'keep-dir': { type: 'boolean', default: false },
+    scenarios: { type: 'string' },
   },
 });
 const quick = flags.quick ?? false;
 const reps = Number(flags.reps ?? (quick ? 2 : 3));
 const durations: Durations = quick ? { rateSeconds: 5, maxSeconds: 3 } : { rateSeconds: 15, maxSeconds: 8 };
-const scenarios: ScenarioName[] = quick
-  ? ['http1-1000rps', 'http1-max', 'tcp-max', 'h2-max', 'grpc-max']
-  : ['http1-1000rps', 'http1-max', 'tcp-1000rps', 'tcp-max', 'h2-max', 'grpc-max'];
+const allScenarios = Object.keys(scenarioTargets) as ScenarioName[];
+const scenarios: ScenarioName[] = flags.scenarios
+  ? flags.scenarios.split(',').map((s) => {
+      if (!allScenarios.includes(s as ScenarioName)) throw new Error(`--scenarios: unknown scenario '${s}' (known: ${allScenarios.join(', ')})`);
+      return s as ScenarioName;
+    })
+  : quick
+    ? ['http1-1000rps', 'http1-max', 'tcp-max', 'h2-max', 'grpc-max']
+    : ['http1-1000rps', 'http1-max', 'tcp-1000rps', 'tcp-max', 'h2-max', 'grpc-max'];
 const log = (m: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${m}\n`);
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'outrigger-bench-'));
