@@ -126,6 +126,7 @@ export class OutriggerProxy {
           ...(opts.localMode ? { localMode: true } : {}),
           ...(opts.traceEndpoint ? { traceEndpoint: opts.traceEndpoint } : {}),
           dialCluster: (name) => dialCluster(this.clusters, name),
+          clusterServices: (name) => this.clusters.get(name)?.settings.services,
           ...localWorkloadOf(opts),
         })), now });
     this.ads = opts.xdsAddress

@@ -128,8 +128,8 @@ function clusterMetadata(subset: string, dr: DestinationRule | undefined, servic
   return { filter_metadata: { istio: { fields } } };
 }
 
-function servicesStruct(service: MeshService): StructValue {
-  return { listValue: { values: [{ structValue: toStruct({ host: service.hostname, name: service.name, namespace: service.namespace }) }] } };
+function servicesStruct(...services: readonly MeshService[]): StructValue {
+  return { listValue: { values: services.map((s) => ({ structValue: toStruct({ host: s.hostname, name: s.name, namespace: s.namespace }) })) } };
 }
 
 /**
@@ -137,7 +137,7 @@ function servicesStruct(service: MeshService): StructValue {
  * gRPC ports talk HTTP/2 to the app, as Istio's do; an undeclared (sniffed) port speaks whatever the
  * client spoke (Istio's cluster builder sets use_downstream_protocol_config where the protocol is unsupported).
  */
-export function buildInboundCluster(port: number, appPort: number, protocol?: Protocol): Record<string, unknown> {
+export function buildInboundCluster(port: number, appPort: number, protocol?: Protocol, services: readonly MeshService[] = []): Record<string, unknown> {
   const upstream =
     protocol === 'auto'
       ? USE_DOWNSTREAM_PROTOCOL
@@ -155,6 +155,9 @@ export function buildInboundCluster(port: number, appPort: number, protocol?: Pr
       cluster_name: inboundClusterName(port),
       endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: appPort } } } }] }],
     },
+    // The services this port serves, as Istio's inbound clusters carry them: the telemetry filter names the
+    // destination service from the routed cluster, so the inbound listener itself names no service.
+    ...(services.length > 0 ? { metadata: { filter_metadata: { istio: { fields: { services: servicesStruct(...services) } } } } } : {}),
   };
 }
 

@@ -123,6 +123,16 @@ export function buildInboundListener(snapshot: MeshSnapshot, scope: ProxyScope, 
   };
 }
 
-export function buildInboundClusters(scope: ProxyScope, ports: readonly InboundPort[]): Record<string, unknown>[] {
-  return ports.map(({ port, protocol }) => buildInboundCluster(port, scope.proxy.appPorts[port] ?? port, protocol));
+/**
+ * Each inbound port's cluster, carrying the services that deliver to that port (all the services that
+ * select the workload where none does, as a Sidecar's ingress port may be): what the telemetry filter
+ * reports as the destination service.
+ */
+export function buildInboundClusters(snapshot: MeshSnapshot, scope: ProxyScope, ports: readonly InboundPort[]): Record<string, unknown>[] {
+  const proxy = scope.proxy;
+  const selecting = (snapshot.servicesByNamespace.get(proxy.namespace) ?? []).filter((s) => s.selector && matchesLabels(s.selector, proxy.labels));
+  return ports.map(({ port, protocol }) => {
+    const byPort = selecting.filter((s) => s.ports.some((p) => p.targetPort === port));
+    return buildInboundCluster(port, proxy.appPorts[port] ?? port, protocol, byPort.length > 0 ? byPort : selecting);
+  });
 }

@@ -1,5 +1,7 @@
 // The output of translation for one proxy: every xDS resource it should have, by type URL and name.
 // Sidecars get virtualOutbound/virtualInbound/connect_terminate; routers get their Gateway listeners.
+import type { PolicyTargetReference } from '../config/types/security.ts';
+import { matchesLabels } from '../model/labels.ts';
 import { buildProxyScope, type ProxyScope } from '../model/proxy-scope.ts';
 import type { ProxyView } from '../model/proxy-view.ts';
 import type { MeshSnapshot } from '../model/snapshot.ts';
@@ -9,12 +11,13 @@ import { proxyLocality } from './cluster-locality.ts';
 import { buildFallbackClusters, buildOutboundClusters } from './clusters.ts';
 import { gatewayServersByPort } from './gateway-servers.ts';
 import { buildGatewayListeners } from './listener-gateway.ts';
-import { buildInboundClusters, buildInboundListener, inboundPorts } from './listener-inbound.ts';
+import { buildInboundClusters, buildInboundListener, type InboundPort, inboundPorts } from './listener-inbound.ts';
 import { buildOutboundListener } from './listener-outbound.ts';
 import { buildTunnelListener } from './listener-tunnel.ts';
 import { meshTranslateOptions } from './default-options.ts';
 import type { TranslateOptions } from './options.ts';
 import { buildSidecarRouteConfig, httpPorts } from './route-config-sidecar.ts';
+import { policySelects } from './authorization.ts';
 import { telemetrySelectionKey } from './telemetry.ts';
 
 /** type URL → resource name → resource (Envoy canonical JSON, see docs/internals.md §2). */
@@ -81,7 +84,16 @@ function translateProxy(snapshot: MeshSnapshot, scope: ProxyScope, options: Tran
   const put = (typeUrl: string, key: string, r: Record<string, unknown>) => out.get(typeUrl)?.set(String(r[key]), stamped(typeUrl, r));
   const outbound = memo.once(`clusters\0${shared}`, () => buildOutboundClusters(snapshot, scope, options));
   const fallback = memo.once('fallback-clusters', () => buildFallbackClusters(snapshot.mesh.connectTimeoutMs));
-  for (const c of [...outbound.clusters, ...fallback]) put(TypeUrl.Cluster, 'name', c);
+  const ports = proxy.role === 'sidecar' ? inboundPorts(snapshot, scope) : [];
+  // The scope's clusters and a sidecar's own inbound ones, as one map per workload. Its key starts as the
+  // scope's clusters do, so it outlives changes to listener-only kinds: the encoder sorts and hashes the
+  // set again only when some cluster changed.
+  out.set(
+    TypeUrl.Cluster,
+    memo.once(`clusters\0${shared}\0cds\0${proxy.role === 'sidecar' ? workloadKey(proxy) : ''}`, () =>
+      named(TypeUrl.Cluster, 'name', [...outbound.clusters, ...fallback, ...(proxy.role === 'sidecar' ? buildInboundClusters(snapshot, scope, ports) : [])]),
+    ),
+  );
   // Load assignments and sidecar routes are the scope's alone: every proxy of the scope gets the same map,
   // so the encoder sorts, hashes and encodes the set once for all of them.
   out.set(TypeUrl.ClusterLoadAssignment, memo.once(`clusters\0${shared}\0map`, () => named(TypeUrl.ClusterLoadAssignment, 'cluster_name', outbound.loadAssignments)));
@@ -92,12 +104,14 @@ function translateProxy(snapshot: MeshSnapshot, scope: ProxyScope, options: Tran
     for (const rc of gw.routeConfigs) put(TypeUrl.RouteConfiguration, 'name', rc);
     return out;
   }
-  const ports = inboundPorts(snapshot, scope);
-  for (const c of buildInboundClusters(scope, ports)) put(TypeUrl.Cluster, 'name', c);
   // The outbound listener reads the proxy only through its scope and the Telemetry resources that apply to
   // it (the telemetry filter names no workload): proxies alike in both share it.
   put(TypeUrl.Listener, 'name', memo.once(`outbound-listener\0${shared}\0${telemetrySelectionKey(snapshot, proxy)}`, () => buildOutboundListener(snapshot, scope, options)));
-  put(TypeUrl.Listener, 'name', buildInboundListener(snapshot, scope, ports, options));
+  // The inbound listener reads the proxy only through its namespace, its inbound ports and the policies
+  // that select it (the telemetry filter names no service: inbound clusters carry them). Workloads alike
+  // in all three share it.
+  const selectors = memo.once('workload-selectors', () => workloadSelectors(snapshot));
+  put(TypeUrl.Listener, 'name', memo.once(`inbound-listener\0${inboundKey(snapshot, proxy, ports, selectors)}`, () => buildInboundListener(snapshot, scope, ports, options)));
   put(TypeUrl.Listener, 'name', memo.once('tunnel-listener', buildTunnelListener));
   out.set(
     TypeUrl.RouteConfiguration,
@@ -134,6 +148,58 @@ export function workloadKey(p: ProxyView): string {
     .map(([k, v]) => `${k}:${v}`)
     .join(',');
   return `${p.workloadName}\0${p.serviceAccount}\0${labels}\0${ports}`;
+}
+
+/** An Istio resource that picks workloads: by `selector.matchLabels`, `workloadSelector` or `targetRef(s)`. */
+interface WorkloadSelecting {
+  kind: string;
+  metadata: { namespace: string; name: string };
+  spec: { selector?: { matchLabels?: Record<string, string> }; workloadSelector?: { labels?: Record<string, string>; matchLabels?: Record<string, string> }; targetRef?: PolicyTargetReference; targetRefs?: PolicyTargetReference[] };
+}
+
+/**
+ * Every Istio resource (an `*.istio.io` API group) of the snapshot that picks workloads by label or
+ * target reference, in snapshot order. Kubernetes kinds are not: a Service reaches the inbound listener
+ * only as ports, and a Deployment's selector picks its own pods, which no listener reads.
+ */
+export function workloadSelectors(snapshot: MeshSnapshot): WorkloadSelecting[] {
+  const out: WorkloadSelecting[] = [];
+  for (const r of snapshot.resources) {
+    if (!r.apiVersion.split('/')[0]?.endsWith('.istio.io')) continue;
+    const spec = (r as { spec?: WorkloadSelecting['spec'] }).spec;
+    if (!spec || typeof spec !== 'object') continue;
+    if (spec.selector?.matchLabels !== undefined || spec.workloadSelector !== undefined || spec.targetRef !== undefined || spec.targetRefs !== undefined) out.push(r as unknown as WorkloadSelecting);
+  }
+  return out;
+}
+
+/**
+ * What a sidecar's inbound listener depends on besides the snapshot: its namespace, its inbound ports
+ * and their protocols, and which of the workload-selecting resources (`workloadSelectors`) of its own
+ * and the root namespace pick it. That covers every policy the listener's filters select by label
+ * (PeerAuthentication, AuthorizationPolicy, RequestAuthentication, Telemetry), and by `targetRef` to
+ * one of the workload's services or its gateway. Not the workload's name, service account, services or
+ * other labels: workloads that differ only there share the listener. A listener builder that starts
+ * reading another proxy field must add it here (test/controlplane/translation-memo.test.ts).
+ */
+export function inboundKey(snapshot: MeshSnapshot, proxy: ProxyView, ports: readonly InboundPort[], selectors: readonly WorkloadSelecting[]): string {
+  const root = snapshot.mesh.rootNamespace;
+  let services: string[] | undefined;
+  const picked: number[] = [];
+  selectors.forEach((r, i) => {
+    const ns = r.metadata.namespace;
+    if (ns !== proxy.namespace && ns !== root) return;
+    const s = r.spec;
+    let picks: boolean;
+    if (s.targetRef !== undefined || s.targetRefs !== undefined) {
+      services ??= snapshot.services.filter((x) => x.source === 'kubernetes' && x.namespace === proxy.namespace && x.selector && matchesLabels(x.selector, proxy.labels)).map((x) => x.name);
+      picks = policySelects(r, { workloadLabels: proxy.labels, namespace: proxy.namespace, rootNamespace: root, trustDomain: snapshot.mesh.trustDomain, port: 0, services, extensionProviders: [] });
+    } else {
+      picks = matchesLabels(s.selector?.matchLabels ?? s.workloadSelector?.matchLabels ?? s.workloadSelector?.labels, proxy.labels);
+    }
+    if (picks) picked.push(i);
+  });
+  return `${proxy.role}\0${proxy.namespace}\0${ports.map((p) => `${p.port}/${p.protocol}`).join(',')}\0${picked.join(',')}`;
 }
 
 /**

@@ -6,7 +6,9 @@ import { loadText } from '../config/load.ts';
 import type { ProxyView } from '../model/proxy-view.ts';
 import { buildSnapshot } from '../model/snapshot.ts';
 import { parseTelemetryConfig } from '../proxy/filters/telemetry/config.ts';
-import { readTypedStruct } from '../xds/any.ts';
+import { fromStruct, readTypedStruct } from '../xds/any.ts';
+import { TypeUrl } from '../xds/type-urls.ts';
+import { buildProxyResources } from './proxy-resources.ts';
 import { OutriggerExtension } from '../xds/type-urls.ts';
 import type { Telemetry } from '../config/resource.ts';
 import { buildTelemetryConfig, type TelemetryInputs, telemetryHttpFilters } from './telemetry.ts';
@@ -37,7 +39,14 @@ test('the seed gives podinfo 100 % tracing to otel, per-path rules, four custom 
   const config = parseTelemetryConfig(entry!.typed_config, local);
   assert.equal(config.reporter, 'destination');
   assert.deepEqual(config.workload, local);
-  assert.ok(config.services?.some((s) => s.name === 'podinfo' && s.host === 'podinfo.podinfo.svc.cluster.local'));
+  // Nor any service: the inbound clusters carry those (istio.services metadata), so workloads share the filter.
+  assert.equal(config.services, undefined);
+  const cluster = buildProxyResources(snapshot, podinfo).get(TypeUrl.Cluster)?.get('inbound|9898||');
+  const metadata = cluster?.['metadata'] as { filter_metadata: { istio: unknown } } | undefined;
+  assert.deepEqual(fromStruct(metadata?.filter_metadata.istio)['services'], [
+    { host: 'podinfo-stable.podinfo.svc.cluster.local', name: 'podinfo-stable', namespace: 'podinfo' },
+    { host: 'podinfo.podinfo.svc.cluster.local', name: 'podinfo', namespace: 'podinfo' },
+  ]);
   assert.equal(config.metrics, true);
   assert.equal(config.tracing?.sampling, 100);
   assert.deepEqual(config.tracing?.provider, { name: 'otel', kind: 'opentelemetry', service: 'otel-collector.observability.svc.cluster.local', port: 4317, path: '/v1/traces' });
@@ -55,7 +64,6 @@ const base = (telemetries: Telemetry[], mesh: TelemetryInputs['mesh'] = {}): Tel
   telemetries,
   collectors: [],
   workload: { namespace: 'shop', labels: { app: 'web' } },
-  services: [],
   direction: 'inbound',
 });
 

@@ -12,7 +12,6 @@ import type {
   CustomTagConfig,
   SamplingRule,
   TelemetryFilterConfig,
-  TelemetryServiceConfig,
   TracingConfig,
   TracingProviderConfig,
 } from '../telemetry/filter-config.ts';
@@ -30,7 +29,6 @@ export interface TelemetryInputs {
   collectors: readonly { metadata: { name: string; namespace: string }; spec: unknown }[];
   /** Where the workload is and its labels, which select Telemetry resources (its identity comes from the proxy's node). */
   workload: { namespace: string; labels: Readonly<Record<string, string>> };
-  services: readonly TelemetryServiceConfig[];
   direction: TrafficDirection;
 }
 
@@ -183,8 +181,8 @@ function buildAccessLog(inputs: TelemetryInputs, levels: readonly Telemetry[]): 
 /**
  * The istio.stats config for one workload and traffic direction. It names no workload: the proxy reads
  * its own from its node metadata, as Istio's stats filter does, so the config depends only on which
- * Telemetry resources apply, the direction and (inbound) the services, and proxies of one scope can
- * share one outbound listener.
+ * Telemetry resources apply and the direction, and proxies with the same of both share one filter. The
+ * destination service of inbound requests comes from the inbound cluster's `istio.services` metadata.
  */
 export function buildTelemetryConfig(inputs: TelemetryInputs): Omit<TelemetryFilterConfig, 'workload'> {
   const w = inputs.workload;
@@ -193,7 +191,6 @@ export function buildTelemetryConfig(inputs: TelemetryInputs): Omit<TelemetryFil
   const accessLog = buildAccessLog(inputs, levels);
   return {
     reporter: inputs.direction === 'inbound' ? 'destination' : 'source',
-    ...(inputs.direction === 'inbound' ? { services: [...inputs.services] } : {}),
     metrics: metricsEnabled(levels, inputs.direction),
     ...(tracing ? { tracing } : {}),
     ...(accessLog ? { access_log: accessLog } : {}),
@@ -204,8 +201,8 @@ export function translateTelemetryFilter(inputs: TelemetryInputs): HttpFilterEnt
   return { name: 'istio.stats', typed_config: typedStruct(OutriggerExtension.Telemetry, buildTelemetryConfig(inputs) as unknown as Record<string, unknown>) };
 }
 
-/** Per snapshot: its Telemetry and collector resources, and each proxy's filter by direction. */
-const perSnapshot = new WeakMap<MeshSnapshot, { telemetries: Telemetry[]; collectors: MeshSnapshot['resources'][number][]; byProxy: WeakMap<object, Map<TrafficDirection, HttpFilterEntry[]>> }>();
+/** Per snapshot: its Telemetry and collector resources, and the filter by direction and selection. */
+const perSnapshot = new WeakMap<MeshSnapshot, { telemetries: Telemetry[]; collectors: MeshSnapshot['resources'][number][]; bySelection: Map<string, HttpFilterEntry[]> }>();
 
 function snapshotCache(snapshot: MeshSnapshot): NonNullable<ReturnType<typeof perSnapshot.get>> {
   let cache = perSnapshot.get(snapshot);
@@ -213,7 +210,7 @@ function snapshotCache(snapshot: MeshSnapshot): NonNullable<ReturnType<typeof pe
     cache = {
       telemetries: snapshot.resources.filter((r): r is Telemetry => r.kind === 'Telemetry'),
       collectors: snapshot.resources.filter((r) => r.kind === 'OpenTelemetryCollector'),
-      byProxy: new WeakMap(),
+      bySelection: new Map(),
     };
     perSnapshot.set(snapshot, cache);
   }
@@ -221,21 +218,15 @@ function snapshotCache(snapshot: MeshSnapshot): NonNullable<ReturnType<typeof pe
 }
 
 /**
- * The HttpFilterBuilder for TranslateOptions.httpFilters. The filter depends on the proxy and the
- * direction, not the port: every HCM of one direction shares one entry (outputs are never mutated).
+ * The HttpFilterBuilder for TranslateOptions.httpFilters. The filter depends on the direction and on which
+ * Telemetry resources apply, not on the port or the workload (the proxy names itself, and inbound
+ * clusters name the services): every HCM with the same of both shares one entry (outputs are never mutated).
  */
 export const telemetryHttpFilters: HttpFilterBuilder = (snapshot: MeshSnapshot, proxy, _port, direction) => {
   const cache = snapshotCache(snapshot);
-  let byDirection = cache.byProxy.get(proxy);
-  if (!byDirection) {
-    byDirection = new Map();
-    cache.byProxy.set(proxy, byDirection);
-  }
-  const known = byDirection.get(direction);
+  const key = `${direction}\0${telemetrySelectionKey(snapshot, proxy)}`;
+  const known = cache.bySelection.get(key);
   if (known) return known;
-  const services: TelemetryServiceConfig[] = (snapshot.servicesByNamespace.get(proxy.namespace) ?? [])
-    .filter((s) => s.selector && matchesLabels(s.selector, proxy.labels))
-    .map((s) => ({ host: s.hostname, name: s.name, namespace: s.namespace, ports: s.ports.map((p) => p.targetPort) }));
   const entries = [
     translateTelemetryFilter({
       mesh: snapshot.mesh.raw,
@@ -243,10 +234,9 @@ export const telemetryHttpFilters: HttpFilterBuilder = (snapshot: MeshSnapshot, 
       telemetries: cache.telemetries,
       collectors: cache.collectors,
       workload: { namespace: proxy.namespace, labels: proxy.labels },
-      services,
       direction,
     }),
   ];
-  byDirection.set(direction, entries);
+  cache.bySelection.set(key, entries);
   return entries;
 };

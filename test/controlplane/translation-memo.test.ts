@@ -93,11 +93,13 @@ test('proxies whose selected labels differ do not share clusters or routes; othe
   const memo = new SnapshotMemo();
   for (const p of proxies) assert.equal(dump(buildProxyResources(snapshot, p, meshTranslateOptions, memo)), dump(buildProxyResources(snapshot, p)), p.id);
   // web-1 and web-2 differ only in labels nothing selects on: one shared entry for both.
-  // Entries: label keys, fallback clusters, tunnel listener, then clusters, their load-assignment map,
-  // routes and the outbound listener for 3 scopes, and each of the 4 workloads' whole resources (no two
-  // are replicas of one workload). Hits: the first three for each later proxy, and web-2 reusing web-1's
-  // clusters, assignments, routes and outbound listener.
-  assert.deepEqual(memo.stats, { entries: 3 + 3 * 4 + 4, hits: 3 * 3 + 4 });
+  // Entries: label keys, workload selectors, fallback clusters, tunnel listener, then clusters, their
+  // load-assignment map, routes and the outbound listener for 3 scopes, the inbound listener for 2 (the
+  // canary-selecting DestinationRule picks web-canary; no one has inbound ports), and for each of the 4
+  // workloads its cluster map and its whole resources (no two are replicas of one workload). Hits: the
+  // first four for each later proxy, web-2 reusing web-1's clusters, assignments, routes and outbound
+  // listener, and web-2 and gw reusing web-1's inbound listener.
+  assert.deepEqual(memo.stats, { entries: 4 + 3 * 4 + 2 + 4 * 2, hits: 4 * 3 + 4 + 2 });
 });
 
 const telemetrySelectors = `${apiService}---
@@ -122,4 +124,81 @@ test('proxies of one scope share the outbound listener only when the same Teleme
   assert.notEqual(outbound(web), outbound(cart), 'the workload-selected Telemetry (42 % sampling) applies to web alone');
   assert.match(JSON.stringify(outbound(web)), /"numberValue":42/);
   assert.doesNotMatch(JSON.stringify(outbound(cart)), /"numberValue":42/);
+});
+
+const twoServices = `
+apiVersion: v1
+kind: Service
+metadata: { name: cart, namespace: shop }
+spec: { selector: { app: cart }, ports: [{ name: http, port: 80, targetPort: 8080 }] }
+---
+apiVersion: v1
+kind: Service
+metadata: { name: orders, namespace: shop }
+spec: { selector: { app: orders }, ports: [{ name: http, port: 80, targetPort: 8080 }] }
+---
+apiVersion: v1
+kind: Service
+metadata: { name: admin, namespace: shop }
+spec: { selector: { app: admin }, ports: [{ name: http, port: 80, targetPort: 8080 }] }
+`;
+
+/** Whether cart's and orders' virtualInbound come out as one shared object, after the policies below. */
+function inboundShared(policies: string): { shared: boolean; admin: boolean } {
+  const { resources, diagnostics } = loadText(`${twoServices}---\n${policies}`, 'inbound.yaml');
+  assert.deepEqual(diagnostics.filter((d) => d.severity === 'error'), []);
+  const snapshot = buildSnapshot(resources, [], '1');
+  const proxy = (app: string): ProxyView => ({ id: `sidecar~10.0.0.1~${app}-0.shop~shop.svc.cluster.local`, role: 'sidecar', namespace: 'shop', workloadName: app, serviceAccount: app, labels: { app }, ip: '10.0.0.1', appPorts: { 8080: 41000 } });
+  const memo = new SnapshotMemo();
+  const inbound = (p: ProxyView) => {
+    const shared = buildProxyResources(snapshot, p, meshTranslateOptions, memo);
+    assert.equal(dump(shared), dump(buildProxyResources(snapshot, p)), `${p.id} differs when translation is shared`);
+    return shared.get('type.googleapis.com/envoy.config.listener.v3.Listener')?.get('virtualInbound');
+  };
+  const [cart, orders, admin] = ['cart', 'orders', 'admin'].map((a) => inbound(proxy(a)));
+  return { shared: cart === orders, admin: cart === admin };
+}
+
+test('workloads with the same inbound ports and the same policies share one inbound listener; their clusters name their services', () => {
+  assert.deepEqual(inboundShared('apiVersion: v1\nkind: ConfigMap\nmetadata: { name: unrelated, namespace: shop }\ndata: {}'), { shared: true, admin: true });
+  const { resources } = loadText(twoServices, 'inbound.yaml');
+  const snapshot = buildSnapshot(resources, [], '1');
+  const cluster = buildProxyResources(snapshot, { id: 'sidecar~10.0.0.1~cart-0.shop~shop.svc.cluster.local', role: 'sidecar', namespace: 'shop', workloadName: 'cart', serviceAccount: 'cart', labels: { app: 'cart' }, ip: '10.0.0.1', appPorts: { 8080: 41000 } })
+    .get('type.googleapis.com/envoy.config.cluster.v3.Cluster')
+    ?.get('inbound|8080||');
+  assert.match(JSON.stringify(cluster?.['metadata']), /"stringValue":"cart\.shop\.svc\.cluster\.local"/);
+  assert.doesNotMatch(JSON.stringify(cluster?.['metadata']), /orders/);
+});
+
+test('a policy that picks one workload, by label or by its service, keeps its inbound listener apart', () => {
+  const cases: Record<string, string> = {
+    'AuthorizationPolicy by selector': `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: { name: cart-deny, namespace: shop }
+spec: { selector: { matchLabels: { app: cart } }, action: DENY, rules: [{ to: [{ operation: { paths: [/admin] } }] }] }`,
+    'AuthorizationPolicy by targetRef to the Service': `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: { name: cart-deny, namespace: shop }
+spec: { targetRefs: [{ kind: Service, group: '', name: cart }], action: DENY, rules: [{ to: [{ operation: { paths: [/admin] } }] }] }`,
+    'AuthorizationPolicy in the root namespace by selector': `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: { name: cart-deny, namespace: istio-system }
+spec: { selector: { matchLabels: { app: cart } }, action: DENY, rules: [{ to: [{ operation: { paths: [/admin] } }] }] }`,
+    'RequestAuthentication': `apiVersion: security.istio.io/v1
+kind: RequestAuthentication
+metadata: { name: cart-jwt, namespace: shop }
+spec: { selector: { matchLabels: { app: cart } }, jwtRules: [{ issuer: https://issuer.example, jwksUri: https://issuer.example/jwks }] }`,
+    'PeerAuthentication port level': `apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: { name: cart-port, namespace: shop }
+spec: { selector: { matchLabels: { app: cart } }, mtls: { mode: STRICT }, portLevelMtls: { '8080': { mode: DISABLE } } }`,
+    'Telemetry': `apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: { name: cart-tracing, namespace: shop }
+spec: { selector: { matchLabels: { app: cart } }, tracing: [{ randomSamplingPercentage: 42 }] }`,
+  };
+  for (const [name, yaml] of Object.entries(cases)) assert.deepEqual(inboundShared(yaml), { shared: false, admin: false }, name);
+  // A policy for the whole namespace picks every workload alike: still one listener.
+  const namespaceWide = cases['AuthorizationPolicy by selector']!.replace('selector: { matchLabels: { app: cart } }, ', '');
+  assert.deepEqual(inboundShared(namespaceWide), { shared: true, admin: true });
 });

@@ -7,7 +7,7 @@ import type { EnvoyCluster } from '../config/envoy-shapes.ts';
 import type { Endpoint } from './endpoint.ts';
 import type { LbClusterJson } from './lb/build-load-balancer.ts';
 import { buildLoadBalancer } from './lb/build-load-balancer.ts';
-import { compileLoadAssignment } from './endpoint.ts';
+import { compileLoadAssignment, structField } from './endpoint.ts';
 import { lbDeps } from './cluster.ts';
 import { compileOriginationTls, type OriginationTls } from './origination-tls.ts';
 import { CircuitBreakers, type ThresholdsJson } from './circuit-breaker.ts';
@@ -55,6 +55,29 @@ export interface ClusterSettings {
   readonly lbConfig: LbClusterJson;
   /** Identity of lbConfig, to rebuild the balancer only when it changed. */
   readonly lbKey: string;
+  /**
+   * `metadata.filter_metadata.istio.services`: the services the cluster stands for (on an inbound cluster,
+   * those the workload serves on its port). The telemetry filter names the destination service from them.
+   */
+  readonly services: readonly ClusterService[];
+}
+
+export interface ClusterService {
+  readonly host: string;
+  readonly name: string;
+  readonly namespace: string;
+}
+
+function compileServices(c: EnvoyCluster, where: string): ClusterService[] {
+  const list = structField(c.metadata?.filter_metadata, 'istio')['services'];
+  if (list === undefined) return [];
+  const field = 'metadata.filter_metadata.istio.services';
+  if (!Array.isArray(list)) throw new ProxyConfigError(where, field, 'must be a list of {host, name, namespace}');
+  return list.map((s, i) => {
+    const o = (s ?? {}) as Record<string, unknown>;
+    if (typeof o['host'] !== 'string' || o['host'] === '') throw new ProxyConfigError(where, `${field}[${i}].host`, 'must be a non-empty string');
+    return { host: o['host'], name: typeof o['name'] === 'string' ? o['name'] : o['host'], namespace: typeof o['namespace'] === 'string' ? o['namespace'] : '' };
+  });
 }
 
 const types = new Set(['EDS', 'STATIC', 'STRICT_DNS', 'LOGICAL_DNS', 'ORIGINAL_DST']);
@@ -130,5 +153,6 @@ export function compileCluster(c: EnvoyCluster): ClusterSettings {
     ...(origination ? { origination } : {}),
     lbConfig,
     lbKey: JSON.stringify([c.type, c.lb_policy, c.ring_hash_lb_config, c.maglev_lb_config, c.least_request_lb_config, c.round_robin_lb_config, c.common_lb_config]),
+    services: compileServices(c, where),
   };
 }

@@ -21,7 +21,8 @@ export interface Endpoint {
   active: number;
 }
 
-function structField(meta: Record<string, unknown> | undefined, ns: string): Record<string, unknown> {
+/** One namespace of `metadata.filter_metadata`, as plain JSON (an absent or non-object one is `{}`). */
+export function structField(meta: Record<string, unknown> | undefined, ns: string): Record<string, unknown> {
   const v = meta?.[ns];
   if (!v || typeof v !== 'object') return {};
   // Struct values decode as `{ fields: ... }`; tolerate plain JSON too.

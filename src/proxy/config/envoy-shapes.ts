@@ -21,6 +21,7 @@ export interface EnvoyCluster {
   round_robin_lb_config?: unknown;
   common_lb_config?: unknown;
   circuit_breakers?: { thresholds?: { max_connections?: { value?: number }; max_pending_requests?: { value?: number }; max_requests?: { value?: number }; max_retries?: { value?: number } }[] };
+  metadata?: { filter_metadata?: Record<string, unknown> };
 }
 
 export interface EnvoyLbEndpoint {

@@ -8,6 +8,7 @@ import { createExtAuthzFilterFactory } from '../filters/ext_authz/http-filter.ts
 import { createFaultFilterFactory } from '../filters/fault/filter.ts';
 import { createJwtAuthnFilterFactory } from '../filters/jwt_authn/http-filter.ts';
 import { createRbacFilterFactory } from '../filters/rbac/http-filter.ts';
+import type { ClusterServices } from '../filters/telemetry/edges.ts';
 import { createTelemetryFilterFactory } from '../filters/telemetry/index.ts';
 import type { HttpFilterFactory } from './filter.ts';
 
@@ -23,6 +24,8 @@ export interface FilterFactoryDeps {
   dialCluster?: (cluster: string) => Promise<Duplex>;
   /** This proxy's workload, from its node metadata: the telemetry filter's local identity. */
   localWorkload?: TelemetryWorkloadConfig;
+  /** A cluster's `istio.services` metadata, by cluster name (the telemetry filter's inbound service). */
+  clusterServices?: ClusterServices;
 }
 
 export function defaultFilterFactories(deps: FilterFactoryDeps): HttpFilterFactory[] {
@@ -39,6 +42,7 @@ export function defaultFilterFactories(deps: FilterFactoryDeps): HttpFilterFacto
       ...(deps.now ? { now: deps.now } : {}),
       ...(deps.traceEndpoint ? { traceEndpoint: () => deps.traceEndpoint } : {}),
       ...(deps.localWorkload ? { localWorkload: deps.localWorkload } : {}),
+      ...(deps.clusterServices ? { clusterServices: deps.clusterServices } : {}),
     }),
   ];
 }

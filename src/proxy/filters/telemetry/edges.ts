@@ -6,6 +6,10 @@ import { UNKNOWN, unknownWorkload, type WorkloadLabels, workloadLabels } from '.
 import type { ConnectionInfo } from '../../http/stream.ts';
 
 const MAX_ENTRIES = 10_000;
+const NO_SERVICES: readonly TelemetryServiceConfig[] = [];
+
+/** The services a cluster stands for (its `istio.services` metadata), if the proxy has the cluster. */
+export type ClusterServices = (clusterName: string) => readonly TelemetryServiceConfig[] | undefined;
 
 function bounded<K, V>(m: Map<K, V>): Map<K, V> {
   // Label values come from traffic (hosts, peers): a flood of distinct ones must not grow memory forever.
@@ -43,17 +47,24 @@ export class EdgeIndex {
   #reporter: Reporter;
   #self: WorkloadLabels;
   #services: readonly TelemetryServiceConfig[];
+  #clusterServices: ClusterServices;
   #peers = new Map<string, Map<string, Map<string, WorkloadLabels>>>();
-  #serviceByAuthority = new Map<string, ServiceLabels>();
+  /** By the service list the request was matched against (config or cluster), then by authority. */
+  #serviceByAuthority = new WeakMap<readonly TelemetryServiceConfig[], Map<string, ServiceLabels>>();
   #serviceByCluster = new Map<string, ServiceLabels>();
   #edges = new Map<WorkloadLabels, Map<ServiceLabels, MetricEdge>>();
   #edgesMtls = new Map<WorkloadLabels, Map<ServiceLabels, MetricEdge>>();
 
-  constructor(metrics: IstioMetrics, reporter: Reporter, self: WorkloadLabels, services: readonly TelemetryServiceConfig[]) {
+  /**
+   * `services` from the filter config win where given; otherwise an inbound request's service comes from
+   * its cluster's `istio.services` metadata (`clusterServices`), as Istio's stats filter reads it.
+   */
+  constructor(metrics: IstioMetrics, reporter: Reporter, self: WorkloadLabels, services: readonly TelemetryServiceConfig[], clusterServices: ClusterServices = () => undefined) {
     this.#metrics = metrics;
     this.#reporter = reporter;
     this.#self = self;
     this.#services = services;
+    this.#clusterServices = clusterServices;
   }
 
   /** The labels of the workload at the other end of a mesh connection. */
@@ -81,9 +92,11 @@ export class EdgeIndex {
   }
 
   /** Reporter destination: the caller is the peer, this workload is the destination. */
-  inbound(conn: ConnectionInfo, authority: string): MetricEdge {
+  inbound(conn: ConnectionInfo, authority: string, clusterName: string | undefined): MetricEdge {
     const source = this.peer(conn);
-    const service = this.#inboundService(authority, conn.localPort);
+    // A request answered before routing (denied, rate limited) counts against its port's inbound cluster.
+    const services = this.#services.length > 0 ? this.#services : (this.#clusterServices(clusterName ?? `inbound|${conn.localPort}||`) ?? NO_SERVICES);
+    const service = this.#inboundService(services, authority, conn.localPort);
     return this.#edge(conn.peerPrincipal ? this.#edgesMtls : this.#edges, source, this.#self, service, conn.peerPrincipal ? 'mutual_tls' : 'none');
   }
 
@@ -109,15 +122,20 @@ export class EdgeIndex {
     return s;
   }
 
-  #inboundService(authority: string, port: number): ServiceLabels {
-    let s = this.#serviceByAuthority.get(authority);
+  #inboundService(services: readonly TelemetryServiceConfig[], authority: string, port: number): ServiceLabels {
+    let byAuthority = this.#serviceByAuthority.get(services);
+    if (!byAuthority) {
+      byAuthority = new Map();
+      this.#serviceByAuthority.set(services, byAuthority);
+    }
+    let s = byAuthority.get(authority);
     if (s) return s;
     const host = hostOf(authority);
-    const byHost = this.#services.find((c) => c.host === host || c.host.startsWith(`${host}.`));
-    const byPort = this.#services.find((c) => c.ports?.includes(port));
-    const c = byHost ?? byPort ?? this.#services[0];
+    const byHost = services.find((c) => c.host === host || c.host.startsWith(`${host}.`));
+    const byPort = services.find((c) => c.ports?.includes(port));
+    const c = byHost ?? byPort ?? services[0];
     s = this.#internService(c ? { host: c.host, name: c.name, namespace: c.namespace } : { host: host || UNKNOWN, name: host || UNKNOWN, namespace: this.#self.namespace });
-    bounded(this.#serviceByAuthority).set(authority, s);
+    bounded(byAuthority).set(authority, s);
     return s;
   }
 

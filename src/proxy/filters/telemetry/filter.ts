@@ -84,7 +84,7 @@ export class TelemetryFilter implements HttpFilter {
     const flags = flagsText(info.responseFlags, outcome);
     const req = ctx.request;
     if (this.#p.edges) {
-      const edge: MetricEdge = this.#outbound ? this.#p.edges.outbound(info.clusterName, req.authority, state?.destination) : this.#p.edges.inbound(req.connection, req.authority);
+      const edge: MetricEdge = this.#outbound ? this.#p.edges.outbound(info.clusterName, req.authority, state?.destination) : this.#p.edges.inbound(req.connection, req.authority, info.clusterName);
       const grpc = outcome.grpcStatus ?? -1;
       edge.record(isGrpc(ctx) ? 'grpc' : 'http', outcome.status, grpc, flags, outcome.durationMs, outcome.requestBytes, outcome.responseBytes);
     }

@@ -12,7 +12,7 @@ import { OutriggerExtension } from '../../../xds/type-urls.ts';
 import { FilterConfigError, type HttpFilter, type HttpFilterFactory } from '../../http/filter.ts';
 import { AccessLogger } from './access-log.ts';
 import { parseTelemetryConfig } from './config.ts';
-import { EdgeIndex } from './edges.ts';
+import { type ClusterServices, EdgeIndex } from './edges.ts';
 import { TelemetryFilter } from './filter.ts';
 import { Tracer } from './tracer.ts';
 
@@ -39,6 +39,8 @@ export interface TelemetryDeps {
   fetch?: typeof fetch;
   /** This proxy's workload, from its node, for configs that leave it out (as translation does). */
   localWorkload?: TelemetryWorkloadConfig;
+  /** A cluster's `istio.services` metadata: inbound requests' destination service, where the config names none. */
+  clusterServices?: ClusterServices;
 }
 
 export interface TelemetryFilterFactory extends HttpFilterFactory {
@@ -76,7 +78,7 @@ export function createTelemetryFilterFactory(deps: TelemetryDeps): TelemetryFilt
       const config = parseTelemetryConfig(typed, deps.localWorkload);
       const self = workloadLabels(config.workload);
       metrics ??= new IstioMetrics(deps.registry);
-      const edges = config.metrics ? new EdgeIndex(metrics, config.reporter, self, config.services ?? []) : undefined;
+      const edges = config.metrics ? new EdgeIndex(metrics, config.reporter, self, config.services ?? [], deps.clusterServices) : undefined;
       let tracer: Tracer | undefined;
       let accessLog: AccessLogger | undefined;
       try {

@@ -108,3 +108,24 @@ test('bad config NACKs with the field path', () => {
   assert.throws(() => factory.create(telemetryConfig({ reporter: 'source', workload: podinfoWorkload, metrics: true, tracing: { sampling: 150 } })), /tracing\.sampling/);
   assert.throws(() => factory.create(telemetryConfig({ reporter: 'source', workload: podinfoWorkload, metrics: true, access_log: { path: '/dev/stdout', encoding: 'TEXT', format: '%NOPE%' } })), /unsupported access log command %NOPE%/);
 });
+
+test('an inbound request names the service from its cluster metadata, as translation leaves it to the cluster', async () => {
+  const registry = new MetricsRegistry();
+  const stable = [{ host: 'podinfo.podinfo.svc.cluster.local', name: 'podinfo', namespace: 'podinfo' }];
+  let byCluster: Record<string, readonly { host: string; name: string; namespace: string }[]> = { 'inbound|9898||': stable };
+  const factory = createTelemetryFilterFactory({ registry, clusterServices: (name) => byCluster[name] });
+  const dst = factory.create(telemetryConfig({ reporter: 'destination', workload: podinfoWorkload, metrics: true }));
+  // Routed to the port's cluster, and answered before routing (no cluster chosen): both count against it.
+  await drive(dst, { authority: 'podinfo.podinfo:9898', status: 200, clusterName: 'inbound|9898||' });
+  await drive(dst, { authority: 'podinfo.podinfo:9898', status: 403, flags: ['UAEX'] });
+  const text = () => registry.renderPrometheus();
+  assert.match(text(), /istio_requests_total\{reporter="destination",[^}]*destination_service="podinfo.podinfo.svc.cluster.local",destination_service_name="podinfo",[^}]*response_code="200"[^}]*\} 1/);
+  assert.match(text(), /istio_requests_total\{reporter="destination",[^}]*destination_service_name="podinfo",[^}]*response_code="403"[^}]*\} 1/);
+  // A CDS update that adds a service to the cluster shows in the next request, without a new filter.
+  byCluster = { 'inbound|9898||': [{ host: 'podinfo-stable.podinfo.svc.cluster.local', name: 'podinfo-stable', namespace: 'podinfo' }, ...stable] };
+  await drive(dst, { authority: 'podinfo-stable.podinfo:9898', status: 200, clusterName: 'inbound|9898||' });
+  assert.match(text(), /istio_requests_total\{reporter="destination",[^}]*destination_service_name="podinfo-stable",[^}]*response_code="200"[^}]*\} 1/);
+  // A port whose cluster names no service reports the host asked for, in this workload's namespace.
+  await drive(dst, { authority: 'other:9898', status: 200, clusterName: 'inbound|7070||' });
+  assert.match(text(), /istio_requests_total\{reporter="destination",[^}]*destination_service="other",destination_service_name="other",destination_service_namespace="podinfo",[^}]*\} 1/);
+});

@@ -1,0 +1,27 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { buildInboundCluster } from '../../translate/clusters.ts';
+import type { MeshService } from '../../model/service.ts';
+import { toStruct } from '../../xds/any.ts';
+import { ProxyConfigError } from '../config/config-error.ts';
+import type { EnvoyCluster } from '../config/envoy-shapes.ts';
+import { compileCluster } from './compile-cluster.ts';
+
+test("an inbound cluster's istio.services metadata is what the proxy reads back", () => {
+  const services = [
+    { hostname: 'cart.shop.svc.cluster.local', name: 'cart', namespace: 'shop' },
+    { hostname: 'cart-v1.shop.svc.cluster.local', name: 'cart-v1', namespace: 'shop' },
+  ] as MeshService[];
+  const settings = compileCluster(buildInboundCluster(8080, 41000, 'HTTP', services) as unknown as EnvoyCluster);
+  assert.deepEqual(settings.services, [
+    { host: 'cart.shop.svc.cluster.local', name: 'cart', namespace: 'shop' },
+    { host: 'cart-v1.shop.svc.cluster.local', name: 'cart-v1', namespace: 'shop' },
+  ]);
+  assert.deepEqual(compileCluster(buildInboundCluster(8080, 41000, 'HTTP') as unknown as EnvoyCluster).services, []);
+});
+
+test('malformed istio.services metadata is refused with the field that is wrong', () => {
+  const withServices = (services: unknown): EnvoyCluster => ({ name: 'inbound|8080||', type: 'STATIC', metadata: { filter_metadata: { istio: toStruct({ services }) } } });
+  assert.throws(() => compileCluster(withServices('cart')), (e: unknown) => e instanceof ProxyConfigError && /metadata\.filter_metadata\.istio\.services: must be a list/.test(e.message));
+  assert.throws(() => compileCluster(withServices([{ name: 'cart' }])), (e: unknown) => e instanceof ProxyConfigError && /services\[0\]\.host: must be a non-empty string/.test(e.message));
+});
