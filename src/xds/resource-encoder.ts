@@ -48,7 +48,7 @@ export class ResourceEncoder {
       bySource = new Map();
       this.#bySource.set(source, bySource);
     }
-    const key = `${typeUrl}\0${names.join('\0')}`;
+    const key = names.length === 0 ? typeUrl : `${typeUrl}\0${this.#namesKey(names)}`;
     let set = bySource.get(key);
     if (!set) {
       set = this.encode(typeUrl, names.length === 0 ? source : pick(source, names), generation);
@@ -76,6 +76,17 @@ export class ResourceEncoder {
     }
     parts.push('');
     return { hash: createHash('sha1').update(parts.join('\0')).digest('base64url'), resources, objects, bytes };
+  }
+
+  /** Subscribed names joined, once per list: a connection keeps its list until the names change. */
+  #names = new WeakMap<readonly string[], string>();
+  #namesKey(names: readonly string[]): string {
+    let k = this.#names.get(names);
+    if (k === undefined) {
+      k = names.join('\0');
+      this.#names.set(names, k);
+    }
+    return k;
   }
 
   #rotate(generation: string): void {
