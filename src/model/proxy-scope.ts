@@ -39,9 +39,34 @@ export function sidecarFor(snapshot: MeshSnapshot, proxy: ProxyView): SidecarRes
   );
 }
 
+/** Per snapshot, by namespace and Sidecar: the services a proxy sees (every proxy of one namespace and Sidecar sees the same). */
+const visibleCache = new WeakMap<MeshSnapshot, Map<string, MeshService[]>>();
+
 export function buildProxyScope(snapshot: MeshSnapshot, proxy: ProxyView): ProxyScope {
   const ns = proxy.namespace;
   const sidecar = proxy.role === 'sidecar' ? sidecarFor(snapshot, proxy) : undefined;
+  let bySidecar = visibleCache.get(snapshot);
+  if (!bySidecar) {
+    bySidecar = new Map();
+    visibleCache.set(snapshot, bySidecar);
+  }
+  const key = `${ns}\0${sidecar ? `${sidecar.metadata.namespace}/${sidecar.metadata.name}` : ''}`;
+  let services = bySidecar.get(key);
+  if (!services) {
+    services = visibleServices(snapshot, ns, sidecar);
+    bySidecar.set(key, services);
+  }
+  return Object.freeze({
+    proxy,
+    sidecar,
+    services,
+    outboundTrafficPolicy: sidecar?.spec.outboundTrafficPolicy?.mode ?? snapshot.mesh.outboundTrafficPolicy,
+    exported: (exportTo: readonly string[] | undefined, owner: string) => isExportedTo(exportTo, owner, ns),
+  });
+}
+
+/** The services a proxy in `ns` under `sidecar` may reach: exported to `ns`, admitted by the Sidecar's egress (ports narrowed). */
+function visibleServices(snapshot: MeshSnapshot, ns: string, sidecar: SidecarResource | undefined): MeshService[] {
   const egress = sidecar?.spec.egress;
   const services: MeshService[] = [];
   for (const s of snapshot.services) {
@@ -62,13 +87,7 @@ export function buildProxyScope(snapshot: MeshSnapshot, proxy: ProxyView): Proxy
     if (allPorts) services.push(s);
     else if (ports.size > 0) services.push({ ...s, ports: s.ports.filter((p) => ports.has(p.port)) });
   }
-  return Object.freeze({
-    proxy,
-    sidecar,
-    services,
-    outboundTrafficPolicy: sidecar?.spec.outboundTrafficPolicy?.mode ?? snapshot.mesh.outboundTrafficPolicy,
-    exported: (exportTo: readonly string[] | undefined, owner: string) => isExportedTo(exportTo, owner, ns),
-  });
+  return services;
 }
 
 /** One Sidecar egress host `ns/dnsName` against a service. */

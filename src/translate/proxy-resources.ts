@@ -140,6 +140,18 @@ function named(typeUrl: string, key: string, resources: readonly Record<string, 
  * starts reading another proxy field must add it here (test/controlplane/translation-memo.test.ts).
  */
 export function workloadKey(p: ProxyView): string {
+  let k = workloadKeys.get(p);
+  if (k === undefined) {
+    k = computeWorkloadKey(p);
+    workloadKeys.set(p, k);
+  }
+  return k;
+}
+
+/** A connection keeps its ProxyView for its life: its key is computed once. */
+const workloadKeys = new WeakMap<ProxyView, string>();
+
+function computeWorkloadKey(p: ProxyView): string {
   const labels = Object.keys(p.labels)
     .sort()
     .map((k) => `${k}=${p.labels[k]}`)

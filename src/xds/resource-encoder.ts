@@ -23,8 +23,8 @@ interface Encoded {
 export class ResourceEncoder {
   /** By object identity: a shared object is hashed and encoded once, whoever sends it. */
   #byObject = new WeakMap<object, Encoded>();
-  /** By source map identity, then type and subscribed names: a shared map's sets are built once. */
-  #bySource = new WeakMap<ReadonlyMap<string, TypedAny>, Map<string, EncodedSet>>();
+  /** By source map identity, then type, then subscribed names: a shared map's sets are built once. */
+  #bySource = new WeakMap<ReadonlyMap<string, TypedAny>, Map<string, Map<string, EncodedSet>>>();
   /** By content hash, this generation and the previous one: equal bytes are held once. */
   #current = new Map<string, Encoded>();
   #previous = new Map<string, Encoded>();
@@ -48,11 +48,17 @@ export class ResourceEncoder {
       bySource = new Map();
       this.#bySource.set(source, bySource);
     }
-    const key = names.length === 0 ? typeUrl : `${typeUrl}\0${this.#namesKey(names)}`;
-    let set = bySource.get(key);
+    let byNames = bySource.get(typeUrl);
+    if (!byNames) {
+      byNames = new Map();
+      bySource.set(typeUrl, byNames);
+    }
+    // The joined names are one string per list, so the map hashes a long list once, not per push.
+    const key = names.length === 0 ? '' : this.#namesKey(names);
+    let set = byNames.get(key);
     if (!set) {
       set = this.encode(typeUrl, names.length === 0 ? source : pick(source, names), generation);
-      bySource.set(key, set);
+      byNames.set(key, set);
     }
     return set;
   }
