@@ -1,6 +1,6 @@
 // CPU profile of the sidecar hot path: the Outrigger pair under closed-loop HTTP/1.1 load with
 // `node --cpu-prof` on both sidecars, then the top self-time functions of each profile.
-// Run: node bench/profile.ts [--seconds N]
+// Run: node bench/profile.ts [--seconds N] [--connections N] [--rate RPS (open loop; default closed loop)]
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -47,13 +47,14 @@ if (import.meta.main) {
   const arg = (name: string, fallback: number) => (process.argv.includes(name) ? Number(process.argv[process.argv.indexOf(name) + 1]) : fallback);
   const seconds = arg('--seconds', 8);
   const connections = arg('--connections', 4);
+  const rate = arg('--rate', 0);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'outrigger-profile-'));
   const taken = new Set<number>();
   const nginx = await startNginx(dir, await allocatePort(taken), await allocatePort(taken));
   const profDir = path.join(dir, 'profiles');
   const pair = await startOutriggerPair({ dir, fillerServices: 100, origin: { http: nginx.port, grpc: nginx.port }, taken, nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${profDir}`] });
   try {
-    const spec = { port: pair.outboundPort, host: `${originHost}:${originPorts.http}`, path: '/', mode: 'closed', rate: 0, durationMs: seconds * 1000, connections, maxConnections: connections };
+    const spec = { port: pair.outboundPort, host: `${originHost}:${originPorts.http}`, path: '/', mode: rate > 0 ? 'open' : 'closed', rate, durationMs: seconds * 1000, connections, maxConnections: rate > 0 ? connections * 16 : connections };
     const cpu = cpuWindow(pair.pids);
     const r = JSON.parse(await runCommand('taskset', ['-c', core('load'), process.execPath, path.join(import.meta.dirname, 'load-gen.ts'), JSON.stringify(spec)], (seconds + 30) * 1000)) as LoadResult;
     let perRequest = 'unknown (a sidecar exited)';
