@@ -50,8 +50,8 @@ export class BoundListener {
     this.#http = new HttpServers(deps.hcm);
     const usesTls = config.chains.some((c) => c.tls) || config.defaultChain?.tls !== undefined;
     this.#server = usesTls
-      ? tls.createServer({ SNICallback: (name, cb) => cb(null, this.#contextFor(name)), ALPNCallback: ({ protocols }) => (protocols.includes('h2') ? 'h2' : protocols.includes('http/1.1') ? 'http/1.1' : undefined), requestCert: true, rejectUnauthorized: false }, (s) => this.#onTls(s))
-      : net.createServer((s) => this.#onPlain(s));
+      ? tls.createServer({ noDelay: true, SNICallback: (name, cb) => cb(null, this.#contextFor(name)), ALPNCallback: ({ protocols }) => (protocols.includes('h2') ? 'h2' : protocols.includes('http/1.1') ? 'http/1.1' : undefined), requestCert: true, rejectUnauthorized: false }, (s) => this.#onTls(s))
+      : net.createServer({ noDelay: true }, (s) => this.#onPlain(s));
     this.refreshTls();
     this.#server.on('tlsClientError', () => {});
     this.#server.on('error', () => {});

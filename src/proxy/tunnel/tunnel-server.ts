@@ -77,6 +77,7 @@ export class TunnelServer {
     // The compat layer hands CONNECT streams to 'connect' (and answers 405 without a listener).
     this.#h2.on('connect', (req: Http2ServerRequest, res: Http2ServerResponse) => this.#onRequest(req, res));
     this.#tls = tls.createServer({
+      noDelay: true,
       requestCert: true,
       rejectUnauthorized: true,
       ALPNProtocols: ['h2'],

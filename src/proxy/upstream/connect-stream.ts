@@ -14,7 +14,7 @@ export function connectStream(cluster: Cluster, e: Pick<Endpoint, 'key' | 'addre
     return u.connect(`${e.address.includes(':') ? `[${e.address}]` : e.address}:${e.targetPort}`);
   }
   return new Promise((resolve, reject) => {
-    const socket = net.connect({ host: e.address, port: e.port });
+    const socket = net.connect({ host: e.address, port: e.port, noDelay: true });
     const timer = setTimeout(() => socket.destroy(new UpstreamError('connect', 'connect timeout')), cluster.settings.connectTimeoutMs);
     timer.unref();
     socket.once('connect', () => {

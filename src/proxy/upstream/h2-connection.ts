@@ -41,8 +41,9 @@ export class H2Connection {
     const timer = setTimeout(() => session.destroy(new UpstreamError('connect', `connect timeout after ${opts.connectTimeoutMs}ms`)), opts.connectTimeoutMs);
     timer.unref();
     // The event's socket is the real one: `session.socket` is a proxy that refuses setKeepAlive.
-    session.once('connect', (_s: http2.ClientHttp2Session, socket: { setKeepAlive(on: boolean, ms: number): void }) => {
+    session.once('connect', (_s: http2.ClientHttp2Session, socket: { setKeepAlive(on: boolean, ms: number): void; setNoDelay(on: boolean): void }) => {
       this.#connected = true;
+      socket.setNoDelay(true);
       if (opts.tcpKeepaliveMs !== undefined) socket.setKeepAlive(true, opts.tcpKeepaliveMs);
     });
     session.on('remoteSettings', () => {
