@@ -126,26 +126,14 @@ test('proxies of one scope share the outbound listener only when the same Teleme
   assert.doesNotMatch(JSON.stringify(outbound(cart)), /"numberValue":42/);
 });
 
-const twoServices = `
-apiVersion: v1
-kind: Service
-metadata: { name: cart, namespace: shop }
-spec: { selector: { app: cart }, ports: [{ name: http, port: 80, targetPort: 8080 }] }
----
-apiVersion: v1
-kind: Service
-metadata: { name: orders, namespace: shop }
-spec: { selector: { app: orders }, ports: [{ name: http, port: 80, targetPort: 8080 }] }
----
-apiVersion: v1
-kind: Service
-metadata: { name: admin, namespace: shop }
-spec: { selector: { app: admin }, ports: [{ name: http, port: 80, targetPort: 8080 }] }
-`;
+/** Three workloads' Services in one namespace, each on port 80 to target port 8080. */
+const threeServices = ['cart', 'orders', 'admin']
+  .map((app) => `apiVersion: v1\nkind: Service\nmetadata: { name: ${app}, namespace: shop }\nspec: { selector: { app: ${app} }, ports: [{ name: http, port: 80, targetPort: 8080 }] }`)
+  .join('\n---\n');
 
 /** Whether cart's and orders' virtualInbound come out as one shared object, after the policies below. */
 function inboundShared(policies: string): { shared: boolean; admin: boolean } {
-  const { resources, diagnostics } = loadText(`${twoServices}---\n${policies}`, 'inbound.yaml');
+  const { resources, diagnostics } = loadText(`${threeServices}\n---\n${policies}`, 'inbound.yaml');
   assert.deepEqual(diagnostics.filter((d) => d.severity === 'error'), []);
   const snapshot = buildSnapshot(resources, [], '1');
   const proxy = (app: string): ProxyView => ({ id: `sidecar~10.0.0.1~${app}-0.shop~shop.svc.cluster.local`, role: 'sidecar', namespace: 'shop', workloadName: app, serviceAccount: app, labels: { app }, ip: '10.0.0.1', appPorts: { 8080: 41000 } });
@@ -161,7 +149,7 @@ function inboundShared(policies: string): { shared: boolean; admin: boolean } {
 
 test('workloads with the same inbound ports and the same policies share one inbound listener; their clusters name their services', () => {
   assert.deepEqual(inboundShared('apiVersion: v1\nkind: ConfigMap\nmetadata: { name: unrelated, namespace: shop }\ndata: {}'), { shared: true, admin: true });
-  const { resources } = loadText(twoServices, 'inbound.yaml');
+  const { resources } = loadText(threeServices, 'inbound.yaml');
   const snapshot = buildSnapshot(resources, [], '1');
   const cluster = buildProxyResources(snapshot, { id: 'sidecar~10.0.0.1~cart-0.shop~shop.svc.cluster.local', role: 'sidecar', namespace: 'shop', workloadName: 'cart', serviceAccount: 'cart', labels: { app: 'cart' }, ip: '10.0.0.1', appPorts: { 8080: 41000 } })
     .get('type.googleapis.com/envoy.config.cluster.v3.Cluster')
