@@ -134,8 +134,9 @@ function named(typeUrl: string, key: string, resources: readonly Record<string, 
 }
 
 /**
- * What a sidecar's listeners and inbound clusters read of the proxy besides its scope: its workload
- * name, service account, every label (policy and Telemetry selectors, inbound ports) and app ports.
+ * What a sidecar's translation reads of the proxy besides its scope: its workload name and service
+ * account (kept in the key though no builder reads them now), every label (policy and Telemetry
+ * selectors, inbound ports) and app ports.
  * Not the pod name, IP or tunnel address: replicas of one Deployment share everything. A builder that
  * starts reading another proxy field must add it here (test/controlplane/translation-memo.test.ts).
  */
@@ -162,25 +163,27 @@ function computeWorkloadKey(p: ProxyView): string {
   return `${p.workloadName}\0${p.serviceAccount}\0${labels}\0${ports}`;
 }
 
-/** An Istio resource that picks workloads: by `selector.matchLabels`, `workloadSelector` or `targetRef(s)`. */
+/**
+ * The kinds whose selection the inbound listener's filters read: mTLS mode per port, the authorization
+ * and JWT filters, the telemetry filter. A builder of that listener that starts reading another kind must
+ * add it here (test/controlplane/translation-memo.test.ts).
+ */
+export const INBOUND_POLICY_KINDS: ReadonlySet<string> = new Set(['PeerAuthentication', 'AuthorizationPolicy', 'RequestAuthentication', 'Telemetry']);
+
+/** A policy that picks workloads by `selector.matchLabels` or `targetRef(s)` (validated by its schema). */
 interface WorkloadSelecting {
   kind: string;
   metadata: { namespace: string; name: string };
-  spec: { selector?: { matchLabels?: Record<string, string> }; workloadSelector?: { labels?: Record<string, string>; matchLabels?: Record<string, string> }; targetRef?: PolicyTargetReference; targetRefs?: PolicyTargetReference[] };
+  spec: { selector?: { matchLabels?: Record<string, string> }; targetRef?: PolicyTargetReference; targetRefs?: PolicyTargetReference[] };
 }
 
-/**
- * Every Istio resource (an `*.istio.io` API group) of the snapshot that picks workloads by label or
- * target reference, in snapshot order. Kubernetes kinds are not: a Service reaches the inbound listener
- * only as ports, and a Deployment's selector picks its own pods, which no listener reads.
- */
+/** The snapshot's resources of INBOUND_POLICY_KINDS that pick workloads by label or target reference, in snapshot order. */
 export function workloadSelectors(snapshot: MeshSnapshot): WorkloadSelecting[] {
   const out: WorkloadSelecting[] = [];
   for (const r of snapshot.resources) {
-    if (!r.apiVersion.split('/')[0]?.endsWith('.istio.io')) continue;
-    const spec = (r as { spec?: WorkloadSelecting['spec'] }).spec;
-    if (!spec || typeof spec !== 'object') continue;
-    if (spec.selector?.matchLabels !== undefined || spec.workloadSelector !== undefined || spec.targetRef !== undefined || spec.targetRefs !== undefined) out.push(r as unknown as WorkloadSelecting);
+    if (!INBOUND_POLICY_KINDS.has(r.kind)) continue;
+    const spec = (r as unknown as WorkloadSelecting).spec;
+    if (spec.selector?.matchLabels !== undefined || spec.targetRef !== undefined || spec.targetRefs !== undefined) out.push(r as unknown as WorkloadSelecting);
   }
   return out;
 }
@@ -188,9 +191,8 @@ export function workloadSelectors(snapshot: MeshSnapshot): WorkloadSelecting[] {
 /**
  * What a sidecar's inbound listener depends on besides the snapshot: its namespace, its inbound ports
  * and their protocols, and which of the workload-selecting resources (`workloadSelectors`) of its own
- * and the root namespace pick it. That covers every policy the listener's filters select by label
- * (PeerAuthentication, AuthorizationPolicy, RequestAuthentication, Telemetry), and by `targetRef` to
- * one of the workload's services or its gateway. Not the workload's name, service account, services or
+ * and the root namespace pick it, by label or by `targetRef` to one of the workload's services or its
+ * gateway (policies without either apply to the whole namespace, which the key holds). Not the workload's name, service account, services or
  * other labels: workloads that differ only there share the listener. A listener builder that starts
  * reading another proxy field must add it here (test/controlplane/translation-memo.test.ts).
  */
@@ -207,7 +209,7 @@ export function inboundKey(snapshot: MeshSnapshot, proxy: ProxyView, ports: read
       services ??= snapshot.services.filter((x) => x.source === 'kubernetes' && x.namespace === proxy.namespace && x.selector && matchesLabels(x.selector, proxy.labels)).map((x) => x.name);
       picks = policySelects(r, { workloadLabels: proxy.labels, namespace: proxy.namespace, rootNamespace: root, trustDomain: snapshot.mesh.trustDomain, port: 0, services, extensionProviders: [] });
     } else {
-      picks = matchesLabels(s.selector?.matchLabels ?? s.workloadSelector?.matchLabels ?? s.workloadSelector?.labels, proxy.labels);
+      picks = matchesLabels(s.selector?.matchLabels, proxy.labels);
     }
     if (picks) picked.push(i);
   });

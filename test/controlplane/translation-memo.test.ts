@@ -94,12 +94,12 @@ test('proxies whose selected labels differ do not share clusters or routes; othe
   for (const p of proxies) assert.equal(dump(buildProxyResources(snapshot, p, meshTranslateOptions, memo)), dump(buildProxyResources(snapshot, p)), p.id);
   // web-1 and web-2 differ only in labels nothing selects on: one shared entry for both.
   // Entries: label keys, workload selectors, fallback clusters, tunnel listener, then clusters, their
-  // load-assignment map, routes and the outbound listener for 3 scopes, the inbound listener for 2 (the
-  // canary-selecting DestinationRule picks web-canary; no one has inbound ports), and for each of the 4
-  // workloads its cluster map and its whole resources (no two are replicas of one workload). Hits: the
-  // first four for each later proxy, web-2 reusing web-1's clusters, assignments, routes and outbound
-  // listener, and web-2 and gw reusing web-1's inbound listener.
-  assert.deepEqual(memo.stats, { entries: 4 + 3 * 4 + 2 + 4 * 2, hits: 4 * 3 + 4 + 2 });
+  // load-assignment map, routes and the outbound listener for 3 scopes, one inbound listener (no policy
+  // picks any of them; no one has inbound ports), and for each of the 4 workloads its cluster map and its
+  // whole resources (no two are replicas of one workload). Hits: the first four for each later proxy,
+  // web-2 reusing web-1's clusters, assignments, routes and outbound listener, and the other three
+  // reusing web-1's inbound listener.
+  assert.deepEqual(memo.stats, { entries: 4 + 3 * 4 + 1 + 4 * 2, hits: 4 * 3 + 4 + 3 });
 });
 
 const telemetrySelectors = `${apiService}---
@@ -172,6 +172,10 @@ spec: { targetRefs: [{ kind: Service, group: '', name: cart }], action: DENY, ru
 kind: AuthorizationPolicy
 metadata: { name: cart-deny, namespace: istio-system }
 spec: { selector: { matchLabels: { app: cart } }, action: DENY, rules: [{ to: [{ operation: { paths: [/admin] } }] }] }`,
+    'AuthorizationPolicy by a single targetRef': `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: { name: cart-deny, namespace: shop }
+spec: { targetRef: { kind: Service, group: '', name: cart }, action: DENY, rules: [{ to: [{ operation: { paths: [/admin] } }] }] }`,
     'RequestAuthentication': `apiVersion: security.istio.io/v1
 kind: RequestAuthentication
 metadata: { name: cart-jwt, namespace: shop }
@@ -186,6 +190,18 @@ metadata: { name: cart-tracing, namespace: shop }
 spec: { selector: { matchLabels: { app: cart } }, tracing: [{ randomSamplingPercentage: 42 }] }`,
   };
   for (const [name, yaml] of Object.entries(cases)) assert.deepEqual(inboundShared(yaml), { shared: false, admin: false }, name);
+  // Kinds the inbound listener does not read neither split it nor break it: a DestinationRule's
+  // workloadSelector, and an EnvoyFilter (accepted with a warning, any spec) with a malformed targetRefs.
+  const unread = `apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: cart-clients, namespace: shop }
+spec: { host: orders, workloadSelector: { matchLabels: { app: cart } }, trafficPolicy: { connectionPool: { tcp: { maxConnections: 7 } } } }
+---
+apiVersion: networking.istio.io/v1alpha3
+kind: EnvoyFilter
+metadata: { name: odd, namespace: istio-system }
+spec: { targetRefs: abc, workloadSelector: { labels: { app: cart } } }`;
+  assert.deepEqual(inboundShared(unread), { shared: true, admin: true });
   // A policy for the whole namespace picks every workload alike: still one listener.
   const namespaceWide = cases['AuthorizationPolicy by selector']!.replace('selector: { matchLabels: { app: cart } }, ', '');
   assert.deepEqual(inboundShared(namespaceWide), { shared: true, admin: true });
