@@ -3,7 +3,6 @@ import { test } from 'node:test';
 import { buildInboundCluster } from '../../translate/clusters.ts';
 import type { MeshService } from '../../model/service.ts';
 import { toStruct } from '../../xds/any.ts';
-import { ProxyConfigError } from '../config/config-error.ts';
 import type { EnvoyCluster } from '../config/envoy-shapes.ts';
 import { compileCluster } from './compile-cluster.ts';
 
@@ -20,8 +19,10 @@ test("an inbound cluster's istio.services metadata is what the proxy reads back"
   assert.deepEqual(compileCluster(buildInboundCluster(8080, 41000, 'HTTP') as unknown as EnvoyCluster).services, []);
 });
 
-test('malformed istio.services metadata is refused with the field that is wrong', () => {
+test('malformed istio.services metadata is skipped, as Envoy treats metadata as opaque: the cluster is still accepted', () => {
   const withServices = (services: unknown): EnvoyCluster => ({ name: 'inbound|8080||', type: 'STATIC', metadata: { filter_metadata: { istio: toStruct({ services }) } } });
-  assert.throws(() => compileCluster(withServices('cart')), (e: unknown) => e instanceof ProxyConfigError && /metadata\.filter_metadata\.istio\.services: must be a list/.test(e.message));
-  assert.throws(() => compileCluster(withServices([{ name: 'cart' }])), (e: unknown) => e instanceof ProxyConfigError && /services\[0\]\.host: must be a non-empty string/.test(e.message));
+  assert.deepEqual(compileCluster(withServices('cart')).services, []);
+  assert.deepEqual(compileCluster(withServices([{ name: 'no-host' }, null, { host: 'cart.shop.svc.cluster.local', name: 'cart', namespace: 'shop' }])).services, [
+    { host: 'cart.shop.svc.cluster.local', name: 'cart', namespace: 'shop' },
+  ]);
 });

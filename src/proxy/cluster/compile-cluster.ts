@@ -68,16 +68,20 @@ export interface ClusterService {
   readonly namespace: string;
 }
 
-function compileServices(c: EnvoyCluster, where: string): ClusterService[] {
-  const list = structField(c.metadata?.filter_metadata, 'istio')['services'];
-  if (list === undefined) return [];
-  const field = 'metadata.filter_metadata.istio.services';
-  if (!Array.isArray(list)) throw new ProxyConfigError(where, field, 'must be a list of {host, name, namespace}');
-  return list.map((s, i) => {
+/**
+ * The well-formed entries of `istio.services`. Envoy treats metadata as opaque and this only names
+ * services in telemetry, so a malformed list or entry is skipped rather than refusing the cluster.
+ */
+function compileServices(c: EnvoyCluster): ClusterService[] {
+  const list = c.metadata ? structField(c.metadata.filter_metadata, 'istio')['services'] : undefined;
+  if (!Array.isArray(list)) return [];
+  const out: ClusterService[] = [];
+  for (const s of list) {
     const o = (s ?? {}) as Record<string, unknown>;
-    if (typeof o['host'] !== 'string' || o['host'] === '') throw new ProxyConfigError(where, `${field}[${i}].host`, 'must be a non-empty string');
-    return { host: o['host'], name: typeof o['name'] === 'string' ? o['name'] : o['host'], namespace: typeof o['namespace'] === 'string' ? o['namespace'] : '' };
-  });
+    if (typeof o['host'] !== 'string' || o['host'] === '') continue;
+    out.push({ host: o['host'], name: typeof o['name'] === 'string' ? o['name'] : o['host'], namespace: typeof o['namespace'] === 'string' ? o['namespace'] : '' });
+  }
+  return out;
 }
 
 const types = new Set(['EDS', 'STATIC', 'STRICT_DNS', 'LOGICAL_DNS', 'ORIGINAL_DST']);
@@ -153,6 +157,6 @@ export function compileCluster(c: EnvoyCluster): ClusterSettings {
     ...(origination ? { origination } : {}),
     lbConfig,
     lbKey: JSON.stringify([c.type, c.lb_policy, c.ring_hash_lb_config, c.maglev_lb_config, c.least_request_lb_config, c.round_robin_lb_config, c.common_lb_config]),
-    services: compileServices(c, where),
+    services: compileServices(c),
   };
 }
