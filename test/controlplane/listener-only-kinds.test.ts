@@ -84,7 +84,8 @@ test('a Telemetry edit keeps the built clusters and routes; a DestinationRule ed
   writeFileSync(file, mesh(1, 10));
   const cp = await ControlPlane.start({ configPaths: [dir], xdsAddress: '127.0.0.1:0', rescanMs: 0, allowAnonymous: true, log: () => {} });
   try {
-    const view: ProxyView = { id: 'sidecar~10.0.0.1~web-0.shop~shop.svc.cluster.local', role: 'sidecar', namespace: 'shop', workloadName: 'web', serviceAccount: 'default', labels: { app: 'web' }, ip: '10.0.0.1', appPorts: {} };
+    // A workload the Service selects: it has an inbound cluster (with the service in its metadata) too.
+    const view: ProxyView = { id: 'sidecar~10.0.0.1~api-0.shop~shop.svc.cluster.local', role: 'sidecar', namespace: 'shop', workloadName: 'api', serviceAccount: 'default', labels: { app: 'api' }, ip: '10.0.0.1', appPorts: { 8080: 41000 } };
     const first = cp.translateFor(view);
     const edit = async (text: string) => {
       writeFileSync(file, text);
@@ -97,9 +98,13 @@ test('a Telemetry edit keeps the built clusters and routes; a DestinationRule ed
     for (const t of beyondListeners) {
       for (const [name, r] of first.get(t) ?? []) assert.equal(telemetryEdit.get(t)?.get(name), r, `${t} ${name}: the same object after a Telemetry edit`);
     }
+    // The workload's whole cluster map is kept, inbound clusters included: the encoder reuses its set as is.
+    assert.ok(first.get(TypeUrl.Cluster)?.has('inbound|8080||'));
+    assert.equal(telemetryEdit.get(TypeUrl.Cluster), first.get(TypeUrl.Cluster), 'the same cluster map after a Telemetry edit');
     const drEdit = await edit(mesh(50, 20));
     const cluster = 'outbound|8080||api.shop.svc.cluster.local';
     assert.notEqual(drEdit.get(TypeUrl.Cluster)?.get(cluster), telemetryEdit.get(TypeUrl.Cluster)?.get(cluster));
+    assert.notEqual(drEdit.get(TypeUrl.Cluster), telemetryEdit.get(TypeUrl.Cluster), 'a new cluster map after a DestinationRule edit');
     assert.match(JSON.stringify(drEdit.get(TypeUrl.Cluster)?.get(cluster)), /"max_connections":\{"value":20\}/);
   } finally {
     await cp.close();
