@@ -264,3 +264,11 @@ test('plaintext to the declared-TCP 3306 is not sniffed: the banner arrives firs
   s.destroy();
   assert.equal(text, 'mysql-banner 8.0\n');
 });
+
+test('the destination sidecar names the service from its inbound cluster, which translation gives the istio.services metadata', bounded, async () => {
+  const res = await request(await client.port('virtualOutbound'), 'http://orders.shop/service-label', { host: 'orders.shop' });
+  assert.equal(res.status, 200, res.body);
+  const stats = await request(server.admin, '/stats/prometheus');
+  // The inbound telemetry config names no service; only the cluster's metadata can have said `orders`.
+  assert.match(stats.body, /istio_requests_total\{reporter="destination",[^}]*destination_service="orders\.shop\.svc\.cluster\.local",destination_service_name="orders",destination_service_namespace="shop",[^}]*response_code="200"/);
+});
