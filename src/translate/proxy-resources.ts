@@ -19,6 +19,7 @@ import type { TranslateOptions } from './options.ts';
 import { buildSidecarRouteConfig, httpPorts } from './route-config-sidecar.ts';
 import { policySelects } from './authorization.ts';
 import { telemetrySelectionKey } from './telemetry.ts';
+import { selectingServiceNames } from './workload-security.ts';
 
 /** type URL → resource name → resource (Envoy canonical JSON, see docs/internals.md §2). */
 export type ProxyResources = Map<string, Map<string, TypedAny>>;
@@ -192,9 +193,10 @@ export function workloadSelectors(snapshot: MeshSnapshot): WorkloadSelecting[] {
  * What a sidecar's inbound listener depends on besides the snapshot: its namespace, its inbound ports
  * and their protocols, and which of the workload-selecting resources (`workloadSelectors`) of its own
  * and the root namespace pick it, by label or by `targetRef` to one of the workload's services or its
- * gateway (policies without either apply to the whole namespace, which the key holds). Not the workload's name, service account, services or
- * other labels: workloads that differ only there share the listener. A listener builder that starts
- * reading another proxy field must add it here (test/controlplane/translation-memo.test.ts).
+ * gateway (policies without either apply to the whole namespace, which the key holds). Not the
+ * workload's name, service account, services or other labels: workloads that differ only there share
+ * the listener. A listener builder that starts reading another proxy field must add it here
+ * (test/controlplane/translation-memo.test.ts).
  */
 export function inboundKey(snapshot: MeshSnapshot, proxy: ProxyView, ports: readonly InboundPort[], selectors: readonly WorkloadSelecting[]): string {
   const root = snapshot.mesh.rootNamespace;
@@ -206,7 +208,7 @@ export function inboundKey(snapshot: MeshSnapshot, proxy: ProxyView, ports: read
     const s = r.spec;
     let picks: boolean;
     if (s.targetRef !== undefined || s.targetRefs !== undefined) {
-      services ??= snapshot.services.filter((x) => x.source === 'kubernetes' && x.namespace === proxy.namespace && x.selector && matchesLabels(x.selector, proxy.labels)).map((x) => x.name);
+      services ??= selectingServiceNames(snapshot, proxy);
       picks = policySelects(r, { workloadLabels: proxy.labels, namespace: proxy.namespace, rootNamespace: root, trustDomain: snapshot.mesh.trustDomain, port: 0, services, extensionProviders: [] });
     } else {
       picks = matchesLabels(s.selector?.matchLabels, proxy.labels);

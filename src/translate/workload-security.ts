@@ -9,10 +9,15 @@ import { type AuthorizationTarget, translateAuthorization } from './authorizatio
 import type { HttpFilterBuilder, HttpFilterEntry, NetworkFilterBuilder } from './options.ts';
 import { translateRequestAuthentication } from './request-authentication.ts';
 
-function target(snapshot: MeshSnapshot, proxy: ProxyView, port: number): AuthorizationTarget {
-  const services = snapshot.services
+/** The names of the Kubernetes Services that select the workload: what a policy's `targetRef` to a Service matches. */
+export function selectingServiceNames(snapshot: MeshSnapshot, proxy: Pick<ProxyView, 'namespace' | 'labels'>): string[] {
+  return snapshot.services
     .filter((s) => s.source === 'kubernetes' && s.namespace === proxy.namespace && s.selector && matchesLabels(s.selector, proxy.labels))
     .map((s) => s.name);
+}
+
+function target(snapshot: MeshSnapshot, proxy: ProxyView, port: number): AuthorizationTarget {
+  const services = selectingServiceNames(snapshot, proxy);
   return {
     workloadLabels: proxy.labels,
     namespace: proxy.namespace,
