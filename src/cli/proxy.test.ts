@@ -19,7 +19,7 @@ test('a port another process holds ends the proxy with one line naming it, not a
   const held = net.createServer();
   await new Promise<void>((r) => held.listen(0, '127.0.0.1', r));
   const port = (held.address() as net.AddressInfo).port;
-  const bin = path.resolve(import.meta.dirname, '../../bin/outrigger.ts');
+  const bin = path.resolve(import.meta.dirname, '../../bin/outrigger.mjs');
   const args = ['proxy', '--role', 'sidecar', '--xds-address', '127.0.0.1:1', '--node-id', 'sidecar~127.0.0.1~a.default~default.svc.cluster.local', '--port-map', `15000=${port},15001=0,15006=0,15008=0,15021=0,15090=0`];
   const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';

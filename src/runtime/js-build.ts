@@ -60,7 +60,7 @@ function mirror(srcDir: string, destDir: string): number {
 
 /**
  * Builds (or refreshes) `outDir` from the repository's `bin/` and `src/`; returns the path of the
- * stripped `bin/outrigger.js`. `outDir` must sit inside the repository so packages still resolve from
+ * copy's `bin/outrigger.mjs` (plain JavaScript: it runs the copy without Node's TypeScript parser). `outDir` must sit inside the repository so packages still resolve from
  * its `node_modules`.
  */
 export function buildJsTree(repoRoot: string, outDir: string): { bin: string; written: number } {
@@ -79,7 +79,7 @@ export function buildJsTree(repoRoot: string, outDir: string): { bin: string; wr
   const pkg = path.join(outDir, 'package.json');
   // Without this the copy's `.js` files would load as CommonJS.
   if (!existsSync(pkg)) writeFileSync(pkg, '{ "type": "module", "private": true }\n');
-  return { bin: path.join(outDir, 'bin', 'outrigger.js'), written };
+  return { bin: path.join(outDir, 'bin', 'outrigger.mjs'), written };
 }
 
 const cacheSegment = `${path.sep}node_modules${path.sep}.cache${path.sep}outrigger-js${path.sep}`;

@@ -1,4 +1,4 @@
-// A real `outrigger proxy` CLI process for control-plane tests: spawned from bin/outrigger.ts with every
+// A real `outrigger proxy` CLI process for control-plane tests: spawned from bin/outrigger.mjs with every
 // port ephemeral (the proxy binds port 0 and logs where its admin landed, so no other process can take
 // a port chosen here first), its output collected so a test can wait (bounded) for a log line or its exit.
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -6,7 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { proxyPortNumbers } from '../../src/runtime/proxy-process.ts';
 
-const bin = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../bin/outrigger.ts');
+const bin = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../bin/outrigger.mjs');
 
 export class ProxyProcess {
   readonly child: ChildProcess;

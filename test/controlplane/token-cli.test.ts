@@ -10,7 +10,7 @@ import { after, test } from 'node:test';
 import { BootstrapTokens } from '../../src/controlplane/bootstrap-tokens.ts';
 import { loadTokenKey, tokenKeyFile } from '../../src/controlplane/token-key.ts';
 
-const bin = path.resolve(import.meta.dirname, '../../bin/outrigger.ts');
+const bin = path.resolve(import.meta.dirname, '../../bin/outrigger.mjs');
 const dir = mkdtempSync(path.join(os.tmpdir(), 'or-token-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -12,7 +12,7 @@ import { after, before, test } from 'node:test';
 import { isAlive, type MeshState, readState } from '../../src/runtime/state.ts';
 
 const repo = path.resolve(import.meta.dirname, '../..');
-const bin = path.join(repo, 'bin/outrigger.ts');
+const bin = path.join(repo, 'bin/outrigger.mjs');
 const work = mkdtempSync(path.join(os.tmpdir(), 'outrigger-e2e-'));
 const seed = path.join(work, 'seed');
 const stateDir = path.join(work, '.outrigger');

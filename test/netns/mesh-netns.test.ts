@@ -15,7 +15,7 @@ import { httpGetScript, leftovers, netnsUnavailable, runInPod, tcpEchoScript } f
 
 const skip = netnsUnavailable();
 const root = path.resolve(import.meta.dirname, '../..');
-const bin = path.join(root, 'bin/outrigger.ts');
+const bin = path.join(root, 'bin/outrigger.mjs');
 const fixture = path.join(import.meta.dirname, 'fixtures/two-podinfo');
 
 function outrigger(args: string[], timeoutMs = 90_000): Promise<{ code: number; stdout: string; stderr: string }> {

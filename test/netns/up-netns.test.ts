@@ -13,7 +13,7 @@ import { leftovers, netnsUnavailable } from './pod-processes.ts';
 
 const skip = netnsUnavailable();
 const root = path.resolve(import.meta.dirname, '../..');
-const bin = path.join(root, 'bin/outrigger.ts');
+const bin = path.join(root, 'bin/outrigger.mjs');
 const fixture = path.join(import.meta.dirname, 'fixtures/no-sidecars');
 
 function outrigger(args: string[], timeoutMs = 60_000): Promise<{ code: number; stdout: string; stderr: string }> {
