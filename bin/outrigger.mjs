@@ -9,17 +9,16 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
-const cacheSegment = `${path.sep}node_modules${path.sep}.cache${path.sep}outrigger-js${path.sep}`;
-
-/** The package root, whether this file runs from `bin/` or from the stripped copy's `bin/`. */
 const here = path.dirname(fileURLToPath(import.meta.url));
-const root = here.includes(cacheSegment) ? here.slice(0, here.indexOf(cacheSegment)) : path.resolve(here, '..');
-const source = (file) => import(pathToFileURL(path.join(root, file)).href);
+/** This file inside a stripped copy has the copy's js-build.js beside it; in the repository, only sources. */
+const inCopy = existsSync(path.join(here, '..', 'src', 'runtime', 'js-build.js'));
+const local = (file) => import(pathToFileURL(path.join(here, '..', file)).href);
 
-/** js-build from the stripped copy when there is one (no TypeScript parser), else from the sources. */
+/** A copy runs its own js-build; the repository's binary the cached copy's when there is one, else the sources'. */
 async function jsBuild() {
-  const copy = path.join(root, 'node_modules', '.cache', 'outrigger-js', 'src', 'runtime', 'js-build.js');
-  return existsSync(copy) ? import(pathToFileURL(copy).href) : source('src/runtime/js-build.ts');
+  if (inCopy) return local('src/runtime/js-build.js');
+  const cached = path.join(here, '..', 'node_modules', '.cache', 'outrigger-js', 'src', 'runtime', 'js-build.js');
+  return existsSync(cached) ? import(pathToFileURL(cached).href) : local('src/runtime/js-build.ts');
 }
 
 async function loadMain() {
@@ -34,7 +33,7 @@ async function loadMain() {
       if (process.env.OUTRIGGER_DEBUG) console.error(`outrigger: running from source: ${err.message}`);
     }
   }
-  return (await source('src/cli/main.ts')).main;
+  return (await local(inCopy ? 'src/cli/main.js' : 'src/cli/main.ts')).main;
 }
 
 process.exitCode = await (await loadMain())(process.argv);
