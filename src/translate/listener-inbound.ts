@@ -6,6 +6,7 @@ import type { ProxyScope } from '../model/proxy-scope.ts';
 import { isHttp, type Protocol, parseProtocol } from '../model/protocol.ts';
 import { matchesLabels } from '../model/labels.ts';
 import type { PeerAuthentication } from '../config/resource.ts';
+import type { MeshService } from '../model/service.ts';
 import type { MeshSnapshot } from '../model/snapshot.ts';
 import { buildInboundCluster, inboundClusterName } from './clusters.ts';
 import { buildHttpConnectionManager, buildTcpProxy } from './network-filters.ts';
@@ -24,6 +25,11 @@ export interface InboundPort {
   protocol: Protocol;
 }
 
+/** The services of the proxy's namespace whose selector picks it (Kubernetes Services, and ServiceEntries by workloadSelector). */
+export function servicesSelecting(snapshot: MeshSnapshot, proxy: { namespace: string; labels: Readonly<Record<string, string>> }): MeshService[] {
+  return (snapshot.servicesByNamespace.get(proxy.namespace) ?? []).filter((s) => s.selector !== undefined && matchesLabels(s.selector, proxy.labels));
+}
+
 /** Inbound ports: the Sidecar's ingress listeners if it has any, else the target ports of services selecting the proxy. */
 export function inboundPorts(snapshot: MeshSnapshot, scope: ProxyScope): InboundPort[] {
   const ingress = scope.sidecar?.spec.ingress;
@@ -31,9 +37,8 @@ export function inboundPorts(snapshot: MeshSnapshot, scope: ProxyScope): Inbound
   if (ingress?.length) {
     for (const l of ingress) byPort.set(l.port.number, parseProtocol(l.port.protocol));
   } else {
-    const proxy = scope.proxy;
-    for (const s of snapshot.servicesByNamespace.get(proxy.namespace) ?? []) {
-      if (s.source !== 'kubernetes' || !s.selector || !matchesLabels(s.selector, proxy.labels)) continue;
+    for (const s of servicesSelecting(snapshot, scope.proxy)) {
+      if (s.source !== 'kubernetes') continue;
       for (const p of s.ports) if (!byPort.has(p.targetPort)) byPort.set(p.targetPort, p.protocol);
     }
   }
@@ -130,7 +135,7 @@ export function buildInboundListener(snapshot: MeshSnapshot, scope: ProxyScope, 
  */
 export function buildInboundClusters(snapshot: MeshSnapshot, scope: ProxyScope, ports: readonly InboundPort[]): Record<string, unknown>[] {
   const proxy = scope.proxy;
-  const selecting = (snapshot.servicesByNamespace.get(proxy.namespace) ?? []).filter((s) => s.selector && matchesLabels(s.selector, proxy.labels));
+  const selecting = servicesSelecting(snapshot, proxy);
   return ports.map(({ port, protocol }) => {
     const byPort = selecting.filter((s) => s.ports.some((p) => p.targetPort === port));
     return buildInboundCluster(port, proxy.appPorts[port] ?? port, protocol, byPort.length > 0 ? byPort : selecting);

@@ -2,17 +2,17 @@
 // then the authorization filters (CUSTOM ext_authz, DENY, AUDIT, ALLOW) on inbound HTTP and on gateways,
 // and network RBAC in front of tcp_proxy on inbound TCP ports.
 import type { AuthorizationPolicy, RequestAuthentication } from '../config/resource.ts';
-import { matchesLabels } from '../model/labels.ts';
 import type { ProxyView } from '../model/proxy-view.ts';
 import type { MeshSnapshot } from '../model/snapshot.ts';
 import { type AuthorizationTarget, translateAuthorization } from './authorization.ts';
+import { servicesSelecting } from './listener-inbound.ts';
 import type { HttpFilterBuilder, HttpFilterEntry, NetworkFilterBuilder } from './options.ts';
 import { translateRequestAuthentication } from './request-authentication.ts';
 
 /** The names of the Kubernetes Services that select the workload: what a policy's `targetRef` to a Service matches. */
 export function selectingServiceNames(snapshot: MeshSnapshot, proxy: Pick<ProxyView, 'namespace' | 'labels'>): string[] {
-  return snapshot.services
-    .filter((s) => s.source === 'kubernetes' && s.namespace === proxy.namespace && s.selector && matchesLabels(s.selector, proxy.labels))
+  return servicesSelecting(snapshot, proxy)
+    .filter((s) => s.source === 'kubernetes')
     .map((s) => s.name);
 }
 
