@@ -17,6 +17,7 @@ const local = (file) => import(pathToFileURL(path.join(here, '..', file)).href);
 /** A copy runs its own js-build; the repository's binary the cached copy's when there is one, else the sources'. */
 async function jsBuild() {
   if (inCopy) return local('src/runtime/js-build.js');
+  // jsTreeDir()'s place, spelled out: reading it from js-build.ts would load the TypeScript parser this file avoids.
   const cached = path.join(here, '..', 'node_modules', '.cache', 'outrigger-js', 'src', 'runtime', 'js-build.js');
   return existsSync(cached) ? import(pathToFileURL(cached).href) : local('src/runtime/js-build.ts');
 }
