@@ -1,8 +1,10 @@
-// HTTP/1.1 upstream: one undici Pool per endpoint (keep-alive, connect timeout, bounded connections).
+// HTTP/1.1 upstream of one endpoint (keep-alive, connect timeout, bounded connections): plain HTTP goes
+// through the raw-socket pool of h1-client.ts; TLS origination and the rare CONNECT through undici.
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { ConnectionOptions } from 'node:tls';
 import { buildConnector, Pool } from 'undici';
+import { H1Pool } from './h1-client.ts';
 import { needsRequestTrailers, TrailerRequester } from './h1-trailer-request.ts';
 import type { OutgoingHeaders, Upstream, UpstreamExchange, UpstreamHead, UpstreamSink } from './upstream.ts';
 import { UpstreamError } from './upstream.ts';
@@ -31,7 +33,10 @@ function flatten(h: Record<string, string | string[] | undefined>): OutgoingHead
 }
 
 export class H1Upstream implements Upstream {
-  #pool: Pool;
+  /** Plain HTTP (no origination). */
+  #fast: H1Pool | undefined;
+  #pool: Pool | undefined;
+  readonly #makePool: () => Pool;
   #origin: string;
   #open = 0;
   /** Made on the first request that carries trailers. */
@@ -55,7 +60,25 @@ export class H1Upstream implements Upstream {
     // Envoy's idle_timeout closes a connection with no request for that long (0 disables: keep a day).
     const idle = opts.idleTimeoutMs === undefined ? 60_000 : opts.idleTimeoutMs || 86_400_000;
     const keepalive = opts.tcpKeepaliveMs !== undefined ? { keepAlive: true, keepAliveInitialDelay: opts.tcpKeepaliveMs } : {};
-    this.#pool = new Pool(origin, {
+    if (opts.tls === undefined) {
+      const url = new URL(origin);
+      this.#fast = new H1Pool({
+        host: url.hostname.replace(/^\[(.*)\]$/, '$1'),
+        port: Number(url.port) || 80,
+        connectTimeoutMs: opts.connectTimeoutMs,
+        maxConnections: opts.maxConnections,
+        idleTimeoutMs: opts.idleTimeoutMs ?? 60_000,
+        maxRequestsPerConnection: opts.maxRequestsPerConnection ?? 0,
+        ...(opts.tcpKeepaliveMs !== undefined ? { tcpKeepaliveMs: opts.tcpKeepaliveMs } : {}),
+      });
+    }
+    this.#makePool = () => this.#undici(origin, opts, idle, keepalive);
+    // A refused origination (string) keeps request trailers on the pool, which fails every connect.
+    if (typeof opts.tls !== 'string') this.#trailerOpts = { connectTimeoutMs: opts.connectTimeoutMs, maxConnections: opts.maxConnections, ...(opts.tls ? { tls: opts.tls } : {}) };
+  }
+
+  #undici(origin: string, opts: ConstructorParameters<typeof H1Upstream>[1], idle: number, keepalive: object): Pool {
+    const pool = new Pool(origin, {
       connections: opts.maxConnections,
       connectTimeout: opts.connectTimeoutMs,
       keepAliveTimeout: idle,
@@ -72,18 +95,18 @@ export class H1Upstream implements Upstream {
             ? { connect: keepalive }
             : {}),
     });
-    this.#pool.on('connect', () => this.#open++);
-    this.#pool.on('disconnect', () => this.#open--);
-    this.#pool.on('connectionError', () => {});
-    // A refused origination (string) keeps request trailers on the pool, which fails every connect.
-    if (typeof opts.tls !== 'string') this.#trailerOpts = { connectTimeoutMs: opts.connectTimeoutMs, maxConnections: opts.maxConnections, ...(opts.tls ? { tls: opts.tls } : {}) };
+    pool.on('connect', () => this.#open++);
+    pool.on('disconnect', () => this.#open--);
+    pool.on('connectionError', () => {});
+    return pool;
   }
 
   connections(): number {
-    return this.#open + (this.#trailered?.connections() ?? 0);
+    return (this.#fast?.connections() ?? 0) + this.#open + (this.#trailered?.connections() ?? 0);
   }
 
   request(head: UpstreamHead, body: Readable | null, sink: UpstreamSink): UpstreamExchange {
+    if (this.#fast && head.method !== 'CONNECT') return this.#fast.request(head, body, sink);
     if (body && this.#trailerOpts && needsRequestTrailers(head, body)) {
       this.#trailered ??= new TrailerRequester(this.#origin, this.#trailerOpts);
       return this.#trailered.request(head, body, sink);
@@ -110,6 +133,7 @@ export class H1Upstream implements Upstream {
       },
     };
     const headers: Record<string, string | string[]> = { ...head.headers, host: head.authority };
+    this.#pool ??= this.#makePool();
     this.#pool.dispatch(
       {
         origin: undefined as unknown as string,
@@ -133,7 +157,7 @@ export class H1Upstream implements Upstream {
 
   async close(): Promise<void> {
     this.#trailered?.close();
-    await this.#pool.destroy();
+    await Promise.all([this.#fast?.close(), this.#pool?.destroy()]);
   }
 }
 

@@ -1,0 +1,297 @@
+// The raw-socket HTTP/1.1 client against scripted servers on real sockets: each framing, interim
+// responses, keep-alive reuse and its limits, request bodies (length, chunked, trailers), and what a
+// broken or absent peer turns into (connect, reset or protocol failure, never a throw).
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { PassThrough, Readable } from 'node:stream';
+import { after, test } from 'node:test';
+import { H1Pool } from './h1-client.ts';
+import type { OutgoingHeaders, UpstreamError, UpstreamHead } from './upstream.ts';
+
+interface Result {
+  status: number;
+  headers: OutgoingHeaders;
+  body: string;
+  trailers: OutgoingHeaders;
+}
+
+const servers: net.Server[] = [];
+after(() => {
+  for (const s of servers) s.close();
+});
+
+/** A server that answers each request with `reply(requestText, index)`; `requests` records what arrived and on which connection. */
+async function scripted(reply: (req: string, n: number, socket: net.Socket) => string | null): Promise<{ port: number; requests: { text: string; conn: number }[] }> {
+  const requests: { text: string; conn: number }[] = [];
+  let conns = 0;
+  const server = net.createServer((socket) => {
+    const conn = ++conns;
+    let buf = '';
+    socket.on('data', (c) => {
+      buf += c.toString('latin1');
+      for (;;) {
+        const end = buf.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        const head = buf.slice(0, end + 4);
+        let length = Number(/\r\ncontent-length: (\d+)/i.exec(head)?.[1] ?? 0);
+        let total = end + 4 + length;
+        if (/\r\ntransfer-encoding: chunked/i.test(head)) {
+          const last = buf.indexOf('\r\n0\r\n', end);
+          const close = last < 0 ? -1 : buf.indexOf('\r\n\r\n', last + 2);
+          if (close < 0) return;
+          total = close + 4;
+          length = 0;
+        }
+        if (buf.length < total) return;
+        const text = buf.slice(0, total);
+        buf = buf.slice(total);
+        requests.push({ text, conn });
+        const out = reply(text, requests.length - 1, socket);
+        if (out !== null) socket.write(out, 'latin1');
+      }
+    });
+    socket.on('error', () => {});
+  });
+  servers.push(server);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { port: (server.address() as net.AddressInfo).port, requests };
+}
+
+function pool(port: number, over: Partial<ConstructorParameters<typeof H1Pool>[0]> = {}): H1Pool {
+  return new H1Pool({ host: '127.0.0.1', port, connectTimeoutMs: 2000, maxConnections: 4, idleTimeoutMs: 0, maxRequestsPerConnection: 0, ...over });
+}
+
+const get = (over: Partial<UpstreamHead> = {}): UpstreamHead => ({ method: 'GET', path: '/p?q=1', authority: 'app.local', scheme: 'http', headers: { 'x-a': 'one', 'set-it': ['1', '2'] }, ...over });
+
+function send(p: H1Pool, head: UpstreamHead, body: Readable | null = null): Promise<Result> {
+  return new Promise((resolve, reject) => {
+    let status = 0;
+    let headers: OutgoingHeaders = {};
+    const chunks: Buffer[] = [];
+    p.request(head, body, {
+      onHead(s, h) {
+        status = s;
+        headers = h;
+      },
+      onData(c) {
+        chunks.push(Buffer.from(c));
+        return true;
+      },
+      onEnd(trailers) {
+        resolve({ status, headers, body: Buffer.concat(chunks).toString(), trailers });
+      },
+      onError(err: UpstreamError) {
+        reject(err);
+      },
+    });
+  });
+}
+
+/** Waits for socket events to make `cond` true (the events come; no timer decides). */
+async function until(cond: () => boolean): Promise<void> {
+  while (!cond()) await new Promise((r) => setImmediate(r));
+}
+
+const ok = (body: string, extra = ''): string => `HTTP/1.1 200 OK\r\ncontent-length: ${body.length}\r\n${extra}\r\n${body}`;
+
+test('writes one head with host and every field, reads a Content-Length body, and reuses the connection', async () => {
+  const s = await scripted(() => ok('hello', 'Set-Cookie: a=1\r\nset-cookie: b=2\r\n'));
+  const p = pool(s.port);
+  const first = await send(p, get());
+  assert.equal(first.status, 200);
+  assert.equal(first.body, 'hello');
+  assert.deepEqual(first.headers['set-cookie'], ['a=1', 'b=2'], 'repeated fields keep every value, names lower-cased');
+  await send(p, get());
+  assert.equal(s.requests[0]?.text, 'GET /p?q=1 HTTP/1.1\r\nhost: app.local\r\nx-a: one\r\nset-it: 1\r\nset-it: 2\r\n\r\n');
+  assert.equal(s.requests[1]?.conn, 1, 'the second request goes on the kept-alive connection');
+  assert.equal(p.connections(), 1);
+  await p.close();
+});
+
+test('a chunked response is decoded across reads, and its trailers reach the sink', async () => {
+  const s = await scripted((_r, _n, socket) => {
+    socket.write('HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5;ext=1\r\nhel');
+    setImmediate(() => socket.write('lo\r\n6\r\n world\r\n0\r\ngrpc-status: 0\r\nx-t: y\r\n\r\n'));
+    return null;
+  });
+  const p = pool(s.port);
+  const r = await send(p, get());
+  assert.equal(r.body, 'hello world');
+  assert.deepEqual(r.trailers, { 'grpc-status': '0', 'x-t': 'y' });
+  await send(p, get());
+  assert.equal(s.requests[1]?.conn, 1, 'reused after a chunked response');
+  await p.close();
+});
+
+test('HEAD, 204 and 304 have no body whatever their Content-Length; 1xx interim responses are skipped', async () => {
+  const s = await scripted((req) => {
+    if (req.startsWith('HEAD')) return 'HTTP/1.1 200 OK\r\ncontent-length: 500\r\n\r\n';
+    if (req.includes('/nc')) return 'HTTP/1.1 204 No Content\r\n\r\n';
+    if (req.includes('/nm')) return 'HTTP/1.1 304 Not Modified\r\ncontent-length: 10\r\n\r\n';
+    return 'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nlink: </a>\r\n\r\n' + ok('after');
+  });
+  const p = pool(s.port);
+  assert.deepEqual([(await send(p, get({ method: 'HEAD' }))).body, (await send(p, get({ path: '/nc' }))).status, (await send(p, get({ path: '/nm' }))).status], ['', 204, 304]);
+  const interim = await send(p, get());
+  assert.deepEqual([interim.status, interim.body, interim.headers['link']], [200, 'after', undefined]);
+  assert.equal(new Set(s.requests.map((r) => r.conn)).size, 1, 'bodiless responses leave the connection reusable');
+  await p.close();
+});
+
+test('a response without length is read until the connection closes, which is then not reused', async () => {
+  const s = await scripted((_r, _n, socket) => {
+    socket.end('HTTP/1.1 200 OK\r\n\r\nuntil the end');
+    return null;
+  });
+  const p = pool(s.port);
+  assert.equal((await send(p, get())).body, 'until the end');
+  assert.equal((await send(p, get())).body, 'until the end');
+  assert.deepEqual(
+    s.requests.map((r) => r.conn),
+    [1, 2],
+  );
+  await p.close();
+});
+
+test('Connection: close, HTTP/1.0 and max requests per connection each end the connection after the response', async () => {
+  const s = await scripted((req, n) => (req.includes('/close') ? ok('c', 'connection: close\r\n') : req.includes('/old') ? `HTTP/1.0 200 OK\r\ncontent-length: 1\r\n\r\no` : ok(String(n))));
+  const p = pool(s.port);
+  await send(p, get({ path: '/close' }));
+  await send(p, get({ path: '/old' }));
+  await send(p, get());
+  const limited = pool(s.port, { maxRequestsPerConnection: 2 });
+  for (let i = 0; i < 3; i++) await send(limited, get());
+  assert.deepEqual(
+    s.requests.map((r) => r.conn),
+    [1, 2, 3, 4, 4, 5],
+  );
+  await p.close();
+  await limited.close();
+});
+
+test('request bodies: Content-Length as is, chunked without one, and trailers in the last chunk', async () => {
+  const s = await scripted(() => ok('k'));
+  const p = pool(s.port);
+  await send(p, get({ method: 'POST', headers: { 'content-length': '4' } }), Readable.from([Buffer.from('ab'), Buffer.from('cd')]));
+  await send(p, get({ method: 'POST', headers: {} }), Readable.from([Buffer.from('xyz')]));
+  await send(p, get({ method: 'POST', headers: { 'content-length': '2', trailer: 'x-sum' }, trailers: () => ({ 'x-sum': '42' }) }), Readable.from([Buffer.from('hi')]));
+  assert.match(s.requests[0]?.text ?? '', /content-length: 4\r\n\r\nabcd$/);
+  assert.match(s.requests[1]?.text ?? '', /transfer-encoding: chunked\r\n\r\n3\r\nxyz\r\n0\r\n\r\n$/);
+  const trailered = s.requests[2]?.text ?? '';
+  assert.doesNotMatch(trailered, /content-length/, 'a body that ends in trailers goes chunked, without its length');
+  assert.match(trailered, /\r\n2\r\nhi\r\n0\r\nx-sum: 42\r\n\r\n$/);
+  await p.close();
+});
+
+test('a response that ends before the request body is sent leaves the connection unused afterwards', async () => {
+  const s = await scripted(() => null);
+  const server = net.createServer((socket) => {
+    socket.once('data', () => socket.write(ok('early')));
+    socket.on('error', () => {});
+  });
+  servers.push(server);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const p = pool((server.address() as net.AddressInfo).port);
+  const body = new PassThrough();
+  body.write('part');
+  const r = await send(p, get({ method: 'PUT', headers: { 'content-length': '100' } }), body);
+  assert.equal(r.body, 'early');
+  assert.equal(p.connections(), 0, 'a connection with request bytes still owed is closed');
+  body.end();
+  await p.close();
+  void s;
+});
+
+test('broken responses are protocol failures and never throw', async () => {
+  const cases: [string, string][] = [
+    ['garbage\r\n\r\n', 'malformed response status line'],
+    ['HTTP/1.1 200 OK\r\nbad header\r\n\r\n', 'malformed response header'],
+    ['HTTP/1.1 200 OK\r\n folded: x\r\n\r\n', 'malformed response header'],
+    ['HTTP/1.1 200 OK\r\ncontent-length: 1\r\ncontent-length: 2\r\n\r\n', 'invalid response content-length'],
+    ['HTTP/1.1 200 OK\r\ncontent-length: -1\r\n\r\n', 'invalid response content-length'],
+    ['HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n', 'invalid chunk size'],
+    ['HTTP/1.1 101 Switching Protocols\r\n\r\n', 'unexpected 101 Switching Protocols'],
+    [`HTTP/1.1 200 OK\r\nx: ${'a'.repeat(70 * 1024)}\r\n\r\n`, 'response head too large'],
+  ];
+  for (const [response, message] of cases) {
+    const s = await scripted(() => response);
+    const p = pool(s.port);
+    await assert.rejects(send(p, get()), (err: UpstreamError) => err.failure === 'protocol' && err.message === message, message);
+    await p.close();
+  }
+});
+
+test('both Content-Length and chunked: the chunked body is read and the connection is not reused', async () => {
+  const s = await scripted(() => 'HTTP/1.1 200 OK\r\ncontent-length: 3\r\ntransfer-encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n');
+  const p = pool(s.port);
+  assert.equal((await send(p, get())).body, 'ok');
+  await send(p, get());
+  assert.deepEqual(
+    s.requests.map((r) => r.conn),
+    [1, 2],
+  );
+  await p.close();
+});
+
+test('a request field that cannot be sent is refused before any byte is written', async () => {
+  const s = await scripted(() => ok('x'));
+  const p = pool(s.port);
+  await assert.rejects(send(p, get({ headers: { 'x-bad': 'a\r\nx-injected: 1' } })), (err: UpstreamError) => err.failure === 'protocol');
+  await assert.rejects(send(p, get({ headers: { 'bad name': 'v' } })), (err: UpstreamError) => err.failure === 'protocol');
+  assert.equal((await send(p, get())).body, 'x');
+  assert.equal(s.requests.length, 1);
+  await p.close();
+});
+
+test('refused connects are connect failures; a peer that closes mid-response is a reset', async () => {
+  const closed = net.createServer();
+  await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+  const port = (closed.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => closed.close(() => r()));
+  const refused = pool(port);
+  await assert.rejects(send(refused, get()), (err: UpstreamError) => err.failure === 'connect');
+  await refused.close();
+  const s = await scripted((_r, _n, socket) => {
+    socket.end('HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nabc');
+    return null;
+  });
+  const p = pool(s.port);
+  await assert.rejects(send(p, get()), (err: UpstreamError) => err.failure === 'reset');
+  await p.close();
+});
+
+test('an idle connection the server closed is dropped, and the next request opens a new one', async () => {
+  const s = await scripted((_r, _n, socket) => {
+    socket.write(ok('once'));
+    setImmediate(() => socket.end());
+    return null;
+  });
+  const p = pool(s.port);
+  await send(p, get());
+  await until(() => p.connections() === 0);
+  assert.equal((await send(p, get())).body, 'once');
+  await p.close();
+});
+
+test('past max connections requests wait for one to be free', async () => {
+  const held: net.Socket[] = [];
+  const s = await scripted((_r, _n, socket) => {
+    held.push(socket);
+    return null;
+  });
+  const p = pool(s.port, { maxConnections: 1 });
+  const first = send(p, get());
+  const second = send(p, get());
+  await until(() => held.length === 1);
+  assert.equal(s.requests.length, 1, 'the second request waits');
+  (held[0] as net.Socket).write(ok('1'));
+  assert.equal((await first).body, '1');
+  await until(() => held.length === 2);
+  (held[1] as net.Socket).write(ok('2'));
+  assert.equal((await second).body, '2');
+  assert.deepEqual(
+    s.requests.map((r) => r.conn),
+    [1, 1],
+  );
+  await p.close();
+});

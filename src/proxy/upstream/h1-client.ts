@@ -1,0 +1,616 @@
+// HTTP/1.1 client connections to one endpoint and their keep-alive pool: Envoy's HTTP/1 codec and
+// connection pool on raw sockets. A request head is written as one string; the response is parsed in
+// place (status line, fields, then Content-Length, chunked or read-until-close framing) and handed to
+// the sink as slices of the socket's buffers. Plain TCP to local applications, or TLS (the mesh tunnel).
+import net from 'node:net';
+import type { Readable } from 'node:stream';
+import tls from 'node:tls';
+import type { OutgoingHeaders, UpstreamExchange, UpstreamHead, UpstreamSink } from './upstream.ts';
+import { needsRequestTrailers } from './h1-trailer-request.ts';
+import { UpstreamError } from './upstream.ts';
+
+export interface H1ClientOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly connectTimeoutMs: number;
+  /** Connections this endpoint may open; requests past it wait for one to be free. */
+  readonly maxConnections: number;
+  /** Close a connection idle this long (0: never). */
+  readonly idleTimeoutMs: number;
+  /** Close a connection after this many requests (0: no limit). */
+  readonly maxRequestsPerConnection: number;
+  /** TCP keep-alive: first probe after this many ms (0 = OS default); absent = off. */
+  readonly tcpKeepaliveMs?: number;
+  /** TLS for every connect (read per connection, so rotated certificates apply), or why none can be made. */
+  readonly tls?: () => tls.ConnectionOptions | string;
+  /** Header lines added to every request, already serialized (`name: value\r\n`). */
+  readonly extraHead?: string;
+  /** Header name carrying `head.targetPort` (the mesh tunnel's target port). */
+  readonly targetPortHeader?: string;
+}
+
+/** Largest response head accepted (status line and fields): Envoy's default 60 KiB. */
+export const MAX_RESPONSE_HEAD = 60 * 1024;
+
+const CRLF = 0x0a;
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const BAD_VALUE = /[\0\r\n]/;
+const STATUS_LINE = /^HTTP\/1\.([01]) (\d{3})(?: |$)/;
+
+/** Body framing of the response being read. */
+const NONE = 0;
+const LENGTH = 1;
+const CHUNKED = 2;
+const UNTIL_CLOSE = 3;
+/** Chunked decoder states. */
+const SIZE = 0;
+const DATA = 1;
+const DATA_END = 2;
+const TRAILERS = 3;
+
+/** Field lines (`name: value\r\n`); throws an UpstreamError naming a field that cannot be sent. */
+function serializeFields(h: OutgoingHeaders, skipLength: boolean): string {
+  let s = '';
+  for (const k in h) {
+    const v = h[k] as string | string[];
+    if (skipLength && k === 'content-length') continue;
+    if (!TOKEN.test(k)) throw new UpstreamError('protocol', `invalid request header name ${JSON.stringify(k)}`);
+    if (typeof v === 'string') {
+      if (BAD_VALUE.test(v)) throw new UpstreamError('protocol', `invalid value for request header ${k}`);
+      s += `${k}: ${v}\r\n`;
+    } else {
+      for (let i = 0; i < v.length; i++) {
+        const one = v[i] as string;
+        if (BAD_VALUE.test(one)) throw new UpstreamError('protocol', `invalid value for request header ${k}`);
+        s += `${k}: ${one}\r\n`;
+      }
+    }
+  }
+  return s;
+}
+
+/** The request head as one string. A chunked body drops Content-Length (it may carry trailers). */
+export function serializeHead(head: UpstreamHead, extra: string, targetPortHeader: string | undefined, chunked: boolean): string {
+  if (BAD_VALUE.test(head.authority) || /[\s]/.test(head.path) || !TOKEN.test(head.method)) throw new UpstreamError('protocol', 'invalid request line or authority');
+  let s = `${head.method} ${head.path} HTTP/1.1\r\nhost: ${head.authority}\r\n${serializeFields(head.headers, chunked)}`;
+  if (targetPortHeader !== undefined && head.targetPort !== undefined) s += `${targetPortHeader}: ${head.targetPort}\r\n`;
+  if (chunked) s += 'transfer-encoding: chunked\r\n';
+  return `${s}${extra}\r\n`;
+}
+
+function addField(out: OutgoingHeaders, name: string, value: string): void {
+  const had = out[name];
+  if (had === undefined) out[name] = value;
+  else if (typeof had === 'string') out[name] = [had, value];
+  else had.push(value);
+}
+
+/** Parses `name: value` lines from `lines[from]` on into `out`; false on a malformed line. */
+function parseFields(lines: string[], from: number, out: OutgoingHeaders): boolean {
+  for (let i = from; i < lines.length; i++) {
+    const line = lines[i] as string;
+    const colon = line.indexOf(':');
+    // No colon, an empty name, whitespace before the colon, or obs-fold (a continuation line): refused.
+    if (colon <= 0) return false;
+    const name = line.slice(0, colon);
+    if (!TOKEN.test(name)) return false;
+    const value = line.slice(colon + 1).trim();
+    if (value.includes('\0')) return false;
+    addField(out, name.toLowerCase(), value);
+  }
+  return true;
+}
+
+/** One request on a connection, from the head written to the response's end. */
+interface Exchange {
+  readonly head: UpstreamHead;
+  readonly body: Readable | null;
+  readonly sink: UpstreamSink;
+  /** The request body has been written in full. */
+  sent: boolean;
+  done: boolean;
+}
+
+/** One HTTP/1.1 connection: at most one exchange at a time (no pipelining). */
+class H1Connection {
+  readonly #pool: H1Pool;
+  readonly socket: net.Socket;
+  #connected = false;
+  #ex: Exchange | null = null;
+  #requests = 0;
+  #closed = false;
+  #connectTimer: NodeJS.Timeout | undefined;
+  // Response state.
+  #buf: Buffer | null = null;
+  #inHead = true;
+  #framing = NONE;
+  #remaining = 0;
+  #chunkState = SIZE;
+  #keepAlive = true;
+  #trailerLines: string[] | null = null;
+  #reuse = false;
+
+  constructor(pool: H1Pool, opts: H1ClientOptions) {
+    this.#pool = pool;
+    const t = opts.tls?.();
+    if (typeof t === 'string') {
+      // No TLS can be set up yet (a certificate not delivered): a socket that fails as a connect error.
+      this.socket = new net.Socket();
+      queueMicrotask(() => this.#fail(new UpstreamError('connect', `tls: ${t}`), true));
+    } else if (t) {
+      this.socket = tls.connect({ ...t, host: opts.host, port: opts.port });
+      this.socket.setNoDelay(true);
+      this.socket.once('secureConnect', () => this.#onConnect(opts));
+    } else {
+      this.socket = net.connect({ host: opts.host, port: opts.port, noDelay: true });
+      this.socket.once('connect', () => this.#onConnect(opts));
+    }
+    const socket = this.socket;
+    this.#connectTimer = setTimeout(() => this.#fail(new UpstreamError('connect', `connect timeout after ${opts.connectTimeoutMs}ms`), true), opts.connectTimeoutMs);
+    this.#connectTimer.unref();
+    socket.on('data', (chunk: Buffer) => this.#onData(chunk));
+    socket.on('end', () => this.#onEnd());
+    socket.on('error', (err: Error & { code?: string }) => this.#fail(classify(err, this.#connected), !this.#connected));
+    socket.on('close', () => this.#fail(new UpstreamError(this.#connected ? 'reset' : 'connect', 'connection closed'), !this.#connected));
+    socket.on('timeout', () => this.close());
+  }
+
+  get connected(): boolean {
+    return this.#connected;
+  }
+
+  get busy(): boolean {
+    return this.#ex !== null;
+  }
+
+  #onConnect(opts: H1ClientOptions): void {
+    clearTimeout(this.#connectTimer);
+    this.#connected = true;
+    if (opts.tcpKeepaliveMs !== undefined) this.socket.setKeepAlive(true, opts.tcpKeepaliveMs);
+    this.#pool.ready(this);
+  }
+
+  /** Writes one request; the connection is connected and idle. */
+  start(ex: Exchange): void {
+    this.#ex = ex;
+    this.#requests++;
+    this.#inHead = true;
+    this.#keepAlive = true;
+    this.#trailerLines = null;
+    const socket = this.socket;
+    socket.setTimeout(0);
+    const body = ex.body;
+    // Trailers travel only in a chunked body (announced by the downstream's `Trailer:`).
+    const trailered = body !== null && needsRequestTrailers(ex.head, body);
+    const chunked = body !== null && (trailered || ex.head.headers['content-length'] === undefined);
+    let headText: string;
+    try {
+      headText = serializeHead(ex.head, this.#pool.opts.extraHead ?? '', this.#pool.opts.targetPortHeader, chunked);
+    } catch (err) {
+      // Nothing was written: the connection stays good.
+      this.#ex = null;
+      this.#requests--;
+      ex.done = true;
+      this.#pool.idle(this);
+      ex.sink.onError(err as UpstreamError);
+      return;
+    }
+    socket.write(headText, 'latin1');
+    if (body === null) {
+      ex.sent = true;
+      return;
+    }
+    const onData = (c: Buffer): void => {
+      if (ex.done) return;
+      let ok: boolean;
+      if (chunked) {
+        socket.cork();
+        socket.write(`${c.length.toString(16)}\r\n`, 'latin1');
+        socket.write(c);
+        ok = socket.write('\r\n', 'latin1');
+        socket.uncork();
+      } else ok = socket.write(c);
+      if (!ok) {
+        body.pause();
+        socket.once('drain', () => body.resume());
+      }
+    };
+    body.on('data', onData);
+    body.once('end', () => {
+      if (ex.done) return;
+      if (chunked) {
+        let last = '0\r\n';
+        if (trailered) {
+          try {
+            last += serializeFields((ex.head.trailers as () => OutgoingHeaders)(), false);
+          } catch (err) {
+            this.#fail(err as UpstreamError, false);
+            return;
+          }
+        }
+        socket.write(`${last}\r\n`, 'latin1');
+      }
+      ex.sent = true;
+    });
+    body.once('error', () => {
+      if (!ex.done) this.#fail(new UpstreamError('reset', 'request body failed'), false);
+    });
+    body.resume();
+  }
+
+  resume(): void {
+    this.socket.resume();
+  }
+
+  /** Abandons the exchange in progress: the connection cannot be reused. */
+  abort(ex: Exchange): void {
+    if (this.#ex !== ex || ex.done) return;
+    ex.done = true;
+    this.#ex = null;
+    this.close();
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearTimeout(this.#connectTimer);
+    this.socket.destroy();
+    this.#pool.gone(this);
+  }
+
+  /** A socket failure: the exchange in progress (if any) reports it; the pool forgets the connection. */
+  #fail(err: UpstreamError, beforeConnect: boolean): void {
+    const ex = this.#ex;
+    this.#ex = null;
+    if (ex && !ex.done) {
+      ex.done = true;
+      ex.sink.onError(err);
+    }
+    if (this.#closed) return;
+    this.#closed = true;
+    clearTimeout(this.#connectTimer);
+    this.socket.destroy();
+    this.#pool.gone(this, beforeConnect ? err : undefined);
+  }
+
+  #onEnd(): void {
+    const ex = this.#ex;
+    if (ex && !ex.done && !this.#inHead && this.#framing === UNTIL_CLOSE) {
+      // A response without a length ends with the connection.
+      ex.done = true;
+      this.#ex = null;
+      ex.sink.onEnd({});
+      this.close();
+      return;
+    }
+    this.#fail(new UpstreamError(this.#connected ? 'reset' : 'connect', 'upstream closed the connection'), !this.#connected);
+  }
+
+  #onData(chunk: Buffer): void {
+    const ex = this.#ex;
+    if (!ex) {
+      // Bytes with no request outstanding: a broken or closing peer. The connection is not reused.
+      this.close();
+      return;
+    }
+    let buf = this.#buf ? Buffer.concat([this.#buf, chunk]) : chunk;
+    this.#buf = null;
+    while (buf.length > 0 && this.#ex === ex && !ex.done) {
+      if (this.#inHead) {
+        const end = headEnd(buf);
+        if (end < 0) {
+          if (buf.length > MAX_RESPONSE_HEAD) this.#protocolError('response head too large');
+          else this.#buf = buf;
+          return;
+        }
+        if (end > MAX_RESPONSE_HEAD) {
+          this.#protocolError('response head too large');
+          return;
+        }
+        const rest = this.#head(buf, end);
+        if (rest === null) return;
+        buf = rest;
+        continue;
+      }
+      buf = this.#body(buf, ex);
+    }
+    if (ex.done && this.#ex === ex) this.#release(buf.length > 0);
+  }
+
+  /** After a response ended in the bytes just read: back to the pool, or closed (bytes past its end, no keep-alive). */
+  #release(leftover: boolean): void {
+    this.#ex = null;
+    this.#inHead = true;
+    if (this.#reuse && !leftover) {
+      if (this.socket.isPaused()) this.socket.resume();
+      this.#pool.idle(this);
+    } else this.close();
+  }
+
+  #protocolError(message: string): void {
+    this.#fail(new UpstreamError('protocol', message), false);
+  }
+
+  /** Parses the head ending at `end` (the index after its blank line); returns the bytes after it, or null when the exchange ended. */
+  #head(buf: Buffer, end: number): Buffer | null {
+    const ex = this.#ex as Exchange;
+    const lines = buf.toString('latin1', 0, end - (buf[end - 2] === 0x0d ? 4 : 2)).split(/\r?\n/);
+    const m = STATUS_LINE.exec(lines[0] as string);
+    if (!m) {
+      this.#protocolError('malformed response status line');
+      return null;
+    }
+    const status = Number(m[2]);
+    const headers: OutgoingHeaders = {};
+    if (!parseFields(lines, 1, headers)) {
+      this.#protocolError('malformed response header');
+      return null;
+    }
+    const rest = buf.subarray(end);
+    if (status < 200) {
+      // 1xx interim responses are dropped; 101 is never asked for on this path.
+      if (status === 101) {
+        this.#protocolError('unexpected 101 Switching Protocols');
+        return null;
+      }
+      return rest;
+    }
+    const connection = headers['connection'];
+    const conn = typeof connection === 'string' ? connection.toLowerCase() : Array.isArray(connection) ? connection.join(',').toLowerCase() : '';
+    this.#keepAlive = m[1] === '1' ? !/(^|,)\s*close\s*(,|$)/.test(conn) : /(^|,)\s*keep-alive\s*(,|$)/.test(conn);
+    const te = headers['transfer-encoding'];
+    const cl = headers['content-length'];
+    if (ex.head.method === 'HEAD' || status === 204 || status === 304) this.#framing = NONE;
+    else if (te !== undefined) {
+      const codings = (Array.isArray(te) ? te.join(',') : te).toLowerCase();
+      this.#framing = /(^|,)\s*chunked\s*$/.test(codings) ? CHUNKED : UNTIL_CLOSE;
+      this.#chunkState = SIZE;
+      // Both framings at once is a smuggling signal: the message is read, the connection not reused.
+      if (cl !== undefined) this.#keepAlive = false;
+    } else if (cl !== undefined) {
+      const values = Array.isArray(cl) ? cl : [cl];
+      const first = values[0] as string;
+      if (!/^\d{1,15}$/.test(first) || values.some((v) => v !== first)) {
+        this.#protocolError('invalid response content-length');
+        return null;
+      }
+      this.#remaining = Number(first);
+      this.#framing = this.#remaining > 0 ? LENGTH : NONE;
+    } else this.#framing = UNTIL_CLOSE;
+    if (this.#framing === UNTIL_CLOSE) this.#keepAlive = false;
+    this.#inHead = false;
+    ex.sink.onHead(status, headers);
+    if (this.#framing === NONE && !ex.done) this.#finish(ex, {});
+    return rest;
+  }
+
+  /** Consumes body bytes from `buf`; returns what is left (bytes after the response end are an error). */
+  #body(buf: Buffer, ex: Exchange): Buffer {
+    switch (this.#framing) {
+      case LENGTH: {
+        const n = Math.min(this.#remaining, buf.length);
+        this.#remaining -= n;
+        this.#deliver(ex, n === buf.length ? buf : buf.subarray(0, n));
+        if (this.#remaining === 0 && !ex.done) this.#finish(ex, {});
+        return buf.subarray(n);
+      }
+      case UNTIL_CLOSE:
+        this.#deliver(ex, buf);
+        return buf.subarray(buf.length);
+      case CHUNKED:
+        return this.#chunked(buf, ex);
+      default:
+        this.#protocolError('bytes after the response');
+        return buf.subarray(buf.length);
+    }
+  }
+
+  #chunked(buf: Buffer, ex: Exchange): Buffer {
+    let at = 0;
+    while (at < buf.length && !ex.done) {
+      if (this.#chunkState === DATA) {
+        const n = Math.min(this.#remaining, buf.length - at);
+        this.#deliver(ex, buf.subarray(at, at + n));
+        at += n;
+        this.#remaining -= n;
+        if (this.#remaining === 0) this.#chunkState = DATA_END;
+        continue;
+      }
+      const nl = buf.indexOf(CRLF, at);
+      if (nl < 0) {
+        if (buf.length - at > MAX_RESPONSE_HEAD) this.#protocolError('chunk line too long');
+        else this.#buf = buf.subarray(at);
+        return buf.subarray(buf.length);
+      }
+      const line = buf.toString('latin1', at, nl > at && buf[nl - 1] === 0x0d ? nl - 1 : nl);
+      at = nl + 1;
+      if (this.#chunkState === DATA_END) {
+        if (line !== '') {
+          this.#protocolError('missing CRLF after chunk data');
+          return buf.subarray(buf.length);
+        }
+        this.#chunkState = SIZE;
+      } else if (this.#chunkState === SIZE) {
+        const semi = line.indexOf(';');
+        const hex = (semi < 0 ? line : line.slice(0, semi)).trim();
+        if (!/^[0-9a-fA-F]{1,12}$/.test(hex)) {
+          this.#protocolError('invalid chunk size');
+          return buf.subarray(buf.length);
+        }
+        const size = Number.parseInt(hex, 16);
+        if (size === 0) {
+          this.#chunkState = TRAILERS;
+          this.#trailerLines = [];
+        } else {
+          this.#remaining = size;
+          this.#chunkState = DATA;
+        }
+      } else {
+        // Trailer section: fields until an empty line.
+        const lines = this.#trailerLines as string[];
+        if (line !== '') {
+          lines.push(line);
+          if (lines.length > 128) {
+            this.#protocolError('too many trailers');
+            return buf.subarray(buf.length);
+          }
+          continue;
+        }
+        const trailers: OutgoingHeaders = {};
+        if (!parseFields(lines, 0, trailers)) {
+          this.#protocolError('malformed response trailer');
+          return buf.subarray(buf.length);
+        }
+        this.#finish(ex, trailers);
+      }
+    }
+    return buf.subarray(at);
+  }
+
+  #deliver(ex: Exchange, chunk: Buffer): void {
+    if (chunk.length === 0) return;
+    if (!ex.sink.onData(chunk)) this.socket.pause();
+  }
+
+  /** The response ended: the sink hears it; #onData then releases the connection. */
+  #finish(ex: Exchange, trailers: OutgoingHeaders): void {
+    ex.done = true;
+    const max = this.#pool.opts.maxRequestsPerConnection;
+    this.#reuse = this.#keepAlive && ex.sent && (max === 0 || this.#requests < max);
+    ex.sink.onEnd(trailers);
+  }
+
+  /** Idle: closed after the pool's idle timeout. */
+  parked(idleMs: number): void {
+    if (idleMs > 0) this.socket.setTimeout(idleMs);
+  }
+}
+
+/** Index just past the blank line that ends a head (CRLF CRLF, or bare LF LF), or -1. */
+function headEnd(buf: Buffer): number {
+  let i = buf.indexOf('\r\n\r\n', 0, 'latin1');
+  if (i >= 0) return i + 4;
+  i = buf.indexOf('\n\n', 0, 'latin1');
+  return i >= 0 ? i + 2 : -1;
+}
+
+const connectCodes = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT']);
+
+function classify(err: Error & { code?: string }, connected: boolean): UpstreamError {
+  if (err instanceof UpstreamError) return err;
+  const code = err.code ?? '';
+  // A failed TLS handshake is a connection failure (UF), as is any error before the connection is up.
+  if (!connected || connectCodes.has(code) || code.startsWith('ERR_TLS_') || code.startsWith('ERR_SSL_') || code === 'MESH_PEER_IDENTITY') return new UpstreamError('connect', `${code || 'connect'}: ${err.message}`, err);
+  return new UpstreamError('reset', `${code || 'reset'}: ${err.message}`, err);
+}
+
+/** A request waiting for a connection. */
+interface Waiting {
+  readonly ex: Exchange;
+  conn: H1Connection | null;
+}
+
+/** The keep-alive pool of one endpoint: idle connections are reused most-recent first. */
+export class H1Pool {
+  readonly opts: H1ClientOptions;
+  #all = new Set<H1Connection>();
+  #idle: H1Connection[] = [];
+  #connecting = 0;
+  #queue: Waiting[] = [];
+  #closed = false;
+
+  constructor(opts: H1ClientOptions) {
+    this.opts = opts;
+  }
+
+  /** Connections established and not closed. */
+  connections(): number {
+    return this.#all.size - this.#connecting;
+  }
+
+  request(head: UpstreamHead, body: Readable | null, sink: UpstreamSink): UpstreamExchange {
+    const ex: Exchange = { head, body, sink, sent: false, done: false };
+    const w: Waiting = { ex, conn: null };
+    if (this.#closed) queueMicrotask(() => this.#failWaiting(w, new UpstreamError('connect', 'upstream closed')));
+    else {
+      const c = this.#idle.pop();
+      if (c) this.#run(w, c);
+      else {
+        this.#queue.push(w);
+        this.#grow();
+      }
+    }
+    return {
+      resume: () => w.conn?.resume(),
+      abort: () => {
+        if (ex.done) return;
+        if (w.conn) w.conn.abort(ex);
+        else {
+          ex.done = true;
+          const i = this.#queue.indexOf(w);
+          if (i >= 0) this.#queue.splice(i, 1);
+        }
+      },
+    };
+  }
+
+  #run(w: Waiting, c: H1Connection): void {
+    w.conn = c;
+    c.start(w.ex);
+  }
+
+  #failWaiting(w: Waiting, err: UpstreamError): void {
+    if (w.ex.done) return;
+    w.ex.done = true;
+    w.ex.sink.onError(err);
+  }
+
+  /** Opens a connection when requests wait for more than the connections being opened can take. */
+  #grow(): void {
+    while (this.#queue.length > this.#connecting && this.#all.size < this.opts.maxConnections) {
+      this.#connecting++;
+      this.#all.add(new H1Connection(this, this.opts));
+    }
+  }
+
+  /** A new connection is up: it takes the oldest waiting request, or parks. */
+  ready(c: H1Connection): void {
+    this.#connecting--;
+    this.idle(c);
+  }
+
+  idle(c: H1Connection): void {
+    if (this.#closed) {
+      c.close();
+      return;
+    }
+    const w = this.#queue.shift();
+    if (w) {
+      this.#run(w, c);
+      return;
+    }
+    c.parked(this.opts.idleTimeoutMs);
+    this.#idle.push(c);
+  }
+
+  /** A connection closed. If it never connected, the oldest waiting request it was opened for fails. */
+  gone(c: H1Connection, connectError?: UpstreamError): void {
+    if (!this.#all.delete(c)) return;
+    if (!c.connected) this.#connecting--;
+    const i = this.#idle.indexOf(c);
+    if (i >= 0) this.#idle.splice(i, 1);
+    if (connectError && this.#queue.length > this.#connecting) {
+      const w = this.#queue.shift() as Waiting;
+      this.#failWaiting(w, connectError);
+    }
+    this.#grow();
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    const waiting = this.#queue;
+    this.#queue = [];
+    for (const w of waiting) this.#failWaiting(w, new UpstreamError('connect', 'upstream closed'));
+    for (const c of [...this.#all]) c.close();
+  }
+}
