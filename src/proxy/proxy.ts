@@ -1,6 +1,7 @@
 // The proxy process, assembled: ADS client → XdsState (compile + swap) → cluster manager, listener
 // manager, secret store; admin, health and Prometheus ports; drain on /quitquitquit.
 import type { SecureClientSessionOptions } from 'node:http2';
+import tls from 'node:tls';
 import type { ChannelCredentials } from '@grpc/grpc-js';
 import { AdsClient } from '../xds/ads-client.ts';
 import { TypeUrl } from '../xds/type-urls.ts';
@@ -23,7 +24,7 @@ import type { Timers } from './http/router.ts';
 import { Http2CodecStats } from './listener/h2-codec-stats.ts';
 import { ListenerManager } from './listener/listener-manager.ts';
 import { loadOriginalDestination, type OriginalDestinationReader } from './listener/original-destination.ts';
-import { checkMeshServerIdentity, MESH_CIPHERS } from './tunnel/mesh-tls.ts';
+import { checkMeshServerIdentity, MESH_CIPHERS, type MeshTlsMaterial } from './tunnel/mesh-tls.ts';
 import { PEER_HEADER } from './tunnel/tunnel-server.ts';
 import { dialCluster } from './upstream/dial-cluster.ts';
 
@@ -69,6 +70,7 @@ export class OutriggerProxy {
   #logLevel: LogLevel = 'info';
   #adminPorts: { admin: number; health: number; prometheus: number } | undefined;
   #inflight = 0;
+  #tunnelTls: { material: MeshTlsMaterial; options: SecureClientSessionOptions } | undefined;
   #idle: (() => void) | undefined;
 
   constructor(opts: ProxyOptions) {
@@ -192,10 +194,15 @@ export class OutriggerProxy {
     this.#opts.onLog?.(level, message);
   }
 
+  /** The tunnel client's TLS options, with one secure context per certificate and bundle (parsed once, not per connection). */
   #tunnelClientTls(): SecureClientSessionOptions | undefined {
     const m = this.secrets.mesh();
     if (!m) return undefined;
-    return { key: m.key, cert: m.cert, ca: m.ca, ALPNProtocols: ['h2'], minVersion: 'TLSv1.2', ciphers: MESH_CIPHERS, checkServerIdentity: checkMeshServerIdentity };
+    const had = this.#tunnelTls;
+    if (had && had.material.key === m.key && had.material.cert === m.cert && had.material.ca === m.ca) return had.options;
+    const secureContext = tls.createSecureContext({ key: m.key, cert: m.cert, ca: m.ca, minVersion: 'TLSv1.2', ciphers: MESH_CIPHERS });
+    this.#tunnelTls = { material: m, options: { secureContext, ALPNProtocols: ['h2'], minVersion: 'TLSv1.2', checkServerIdentity: checkMeshServerIdentity } };
+    return this.#tunnelTls.options;
   }
 
   #refreshGauges(): MetricsRegistry {

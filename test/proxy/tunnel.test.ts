@@ -1,5 +1,5 @@
-// Sidecar to sidecar over the mesh tunnel: mutual TLS with SPIFFE certificates, HTTP as h2 requests
-// carrying the target port, TCP as h2 CONNECT; the destination sees the caller's identity; a client
+// Sidecar to sidecar over the mesh tunnel: mutual TLS with SPIFFE certificates, HTTP/1.1 as HTTP/1.1 and
+// HTTP/2 as h2 requests, both carrying the target port, TCP as h2 CONNECT; the destination sees the caller's identity; a client
 // without a mesh certificate is refused.
 import assert from 'node:assert/strict';
 import net from 'node:net';
@@ -100,6 +100,45 @@ test('TCP through CONNECT on the forward proxy and h2 CONNECT in the tunnel', as
   });
   s.destroy();
   assert.match(echoed, /^HTTP\/1.1 200/);
+});
+
+test('an HTTP/1.1 request crosses the tunnel as HTTP/1.1 on a pool of its own; the HTTP/2 session is left to streams', async () => {
+  const c = client.proxy.clusters.get('outbound|9898||podinfo.podinfo.svc.cluster.local');
+  assert.ok(c);
+  const h2 = c.upstream(c.endpoints[0] as (typeof c.endpoints)[number]);
+  const before = h2.connections();
+  const out = await client.port('virtualOutbound');
+  const res = await request(out, 'http://podinfo.podinfo:9898/h1', { host: 'podinfo.podinfo:9898' });
+  assert.equal(res.status, 200, res.body);
+  assert.equal(h2.connections(), before, 'no HTTP/2 session was opened for it');
+  assert.ok(c.connections() > h2.connections(), 'it went on an HTTP/1.1 tunnel connection');
+});
+
+/** One raw HTTP/1.1 exchange on the tunnel port with a mesh certificate and ALPN http/1.1. */
+async function rawTunnel(requestText: string): Promise<{ alpn: string | false; response: string }> {
+  const tunnelPort = await server.port('connect_terminate');
+  const cert = await ca.issue('spiffe://cluster.local/ns/frontend/sa/web');
+  return new Promise((resolve, reject) => {
+    const s = tls.connect({ host: '127.0.0.1', port: tunnelPort, ...cert, ca: ca.ca, ALPNProtocols: ['http/1.1'], checkServerIdentity: () => undefined });
+    let response = '';
+    s.on('secureConnect', () => s.write(requestText));
+    s.on('data', (d) => {
+      response += d.toString();
+    });
+    s.on('end', () => resolve({ alpn: s.alpnProtocol ?? false, response }));
+    s.on('error', reject);
+  });
+}
+
+test('the tunnel takes HTTP/1.1 by ALPN: the target port header picks the chain, and the app learns the verified caller', async () => {
+  const ok = await rawTunnel('GET /raw HTTP/1.1\r\nhost: podinfo.podinfo:9898\r\nx-outrigger-target-port: 9898\r\nconnection: close\r\n\r\n');
+  assert.equal(ok.alpn, 'http/1.1');
+  assert.match(ok.response, /^HTTP\/1.1 200/);
+  assert.match(ok.response, /"x-forwarded-client-cert":"By=[^"]*;URI=spiffe:\/\/cluster.local\/ns\/frontend\/sa\/web"/);
+  const unknown = await rawTunnel('GET / HTTP/1.1\r\nhost: x\r\nx-outrigger-target-port: 7777\r\nconnection: close\r\n\r\n');
+  assert.match(unknown.response, /^HTTP\/1.1 404/, 'a port with no inbound chain');
+  const connect = await rawTunnel('CONNECT 127.0.0.1:5432 HTTP/1.1\r\nhost: 127.0.0.1:5432\r\n\r\n');
+  assert.match(connect.response, /^HTTP\/1.1 400/, 'TCP takes HTTP/2 CONNECT, never HTTP/1.1');
 });
 
 test('the tunnel refuses a client without a mesh certificate', async () => {

@@ -1,9 +1,11 @@
 // A running cluster: its settings, endpoints, load balancer, circuit breakers, outlier detector, stats
-// and one upstream per endpoint (HTTP/1.1 pool, h2c session, or the mesh tunnel for `tlsMode=istio`).
+// and one upstream per endpoint (HTTP/1.1 pool, h2c session, or the mesh tunnel for `tlsMode=istio`:
+// HTTP/2 for streams and CONNECT, HTTP/1.1 on its own pool for HTTP/1.1 requests).
 import type { SecureClientSessionOptions } from 'node:http2';
 import type { ClusterStats } from '../../telemetry/metrics/cluster-stats.ts';
 import { H1Upstream } from '../upstream/h1-upstream.ts';
-import { H2Upstream } from '../upstream/h2-upstream.ts';
+import { H1Pool } from '../upstream/h1-client.ts';
+import { H2Upstream, TARGET_PORT_HEADER } from '../upstream/h2-upstream.ts';
 import type { Upstream, UpstreamExchange, UpstreamHead, UpstreamSink } from '../upstream/upstream.ts';
 import type { Readable } from 'node:stream';
 import { CircuitBreakers, type ResourceManager } from './circuit-breaker.ts';
@@ -148,7 +150,7 @@ export class Cluster {
     this.outlier?.update(endpoints.map((e) => e.key));
     this.stats.outlier.ejections_active.set(this.outlier?.stats.ejections_active ?? 0);
     const keep = new Set(endpoints.map((e) => e.key));
-    this.#closeUpstreams([...this.#upstreams.keys()].filter((k) => !keep.has(k.endsWith('|h2') ? k.slice(0, -3) : k)));
+    this.#closeUpstreams([...this.#upstreams.keys()].filter((k) => !keep.has(k.endsWith('|h2') || k.endsWith('|h1') ? k.slice(0, -3) : k)));
     this.stats.membership_total.set(endpoints.length);
     this.stats.membership_healthy.set(endpoints.filter((e) => e.healthy).length);
   }
@@ -169,9 +171,44 @@ export class Cluster {
   send(e: Endpoint, head: UpstreamHead, body: Readable | null, sink: UpstreamSink): UpstreamExchange | null {
     // use_downstream_protocol_config: an HTTP/2 request goes to the endpoint's h2c upstream.
     const h2 = this.settings.http2 || (this.settings.useDownstreamProtocol && head.downstreamProtocol === 'HTTP/2');
+    if (e.mesh) {
+      // Through the tunnel an HTTP/1.1 request stays HTTP/1.1 on mutual TLS, as Istio's sidecars send it
+      // (h2UpgradePolicy DO_NOT_UPGRADE); HTTP/2, gRPC and an upgrading cluster take the HTTP/2 tunnel.
+      if (h2 || head.downstreamProtocol !== 'HTTP/1.1') return this.upstream(e).request(head, body, sink);
+      return this.#gate.send(this.resources(), this.#meshHttp1(e), head, body, sink);
+    }
     const u = this.upstream(e, h2);
-    if (e.mesh || h2) return u.request(head, body, sink);
+    if (h2) return u.request(head, body, sink);
     return this.#gate.send(this.resources(), u, head, body, sink);
+  }
+
+  /** The HTTP/1.1 pool to a meshed endpoint's tunnel port: mutual TLS with ALPN `http/1.1`. */
+  #meshHttp1(e: Endpoint): Upstream {
+    const key = `${e.key}|h1`;
+    let u = this.#upstreams.get(key);
+    if (u) return u;
+    const { connectTimeoutMs, maxConnections, idleTimeoutMs, maxRequestsPerConnection, tcpKeepaliveMs } = this.settings;
+    const tunnelTls = this.#deps.tunnelTls;
+    const extra = this.#deps.tunnelHeaders ?? {};
+    u = new H1Pool({
+      host: e.address,
+      port: e.port,
+      connectTimeoutMs,
+      maxConnections,
+      idleTimeoutMs,
+      maxRequestsPerConnection,
+      ...(tcpKeepaliveMs !== null ? { tcpKeepaliveMs } : {}),
+      tls: () => {
+        const t = tunnelTls();
+        return t ? { ...t, ALPNProtocols: ['http/1.1'] } : 'the workload certificate is not ready';
+      },
+      extraHead: Object.keys(extra)
+        .map((k) => `${k}: ${extra[k]}\r\n`)
+        .join(''),
+      targetPortHeader: TARGET_PORT_HEADER,
+    });
+    this.#upstreams.set(key, u);
+    return u;
   }
 
   /** In-flight accounting for LEAST_REQUEST and /clusters. */

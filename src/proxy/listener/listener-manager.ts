@@ -1,10 +1,11 @@
 // Reconciles LDS with bound sockets: new listeners bind (through the port map for Istio's fixed
 // ports), changed ones swap their compiled config in place, removed ones drain. `connect_terminate`
 // is the mesh tunnel; `bind_to_port: false` listeners are only consulted by the forward proxy.
-import type { Http2ServerRequest, Http2ServerResponse, ServerHttp2Stream } from 'node:http2';
+import type { ServerHttp2Stream } from 'node:http2';
 import type { HcmRuntime } from '../http/connection-manager.ts';
 import { handleHttp } from '../http/connection-manager.ts';
 import type { ConnectionInfo } from '../http/stream.ts';
+import type { DownstreamReq, DownstreamRes } from '../http/http-stream.ts';
 import type { SecretStore } from '../config/secrets.ts';
 import type { ClusterManager } from '../cluster/cluster-manager.ts';
 import { TunnelServer, type TunnelStreamKind } from '../tunnel/tunnel-server.ts';
@@ -90,8 +91,8 @@ export class ListenerManager {
         ...(d.sslStats ? { sslStats: d.sslStats } : {}),
         inboundChain: (port, kind) => this.#inboundChain(port, kind),
         serveStream: (stream: ServerHttp2Stream, chain: FilterChain, conn: ConnectionInfo) => this.#inbound()?.l.serveChain(stream, chain, conn),
-        serveRequest: (chain: FilterChain, conn: ConnectionInfo, req: Http2ServerRequest, res: Http2ServerResponse) => {
-          if (chain.handler.kind === 'http') void handleHttp(d.hcm, chain.handler, conn, req, res).catch(() => res.stream.close(2));
+        serveRequest: (chain: FilterChain, conn: ConnectionInfo, req: DownstreamReq, res: DownstreamRes) => {
+          if (chain.handler.kind === 'http') void handleHttp(d.hcm, chain.handler, conn, req, res).catch(() => ('stream' in res ? res.stream.close(2) : res.destroy()));
         },
       });
       t.boundPort.catch((err: Error) => d.onError?.(l.name, err));

@@ -1,7 +1,8 @@
 // The `connect_terminate` listener: mutual TLS (client certificate required, verified against ROOTCA),
-// HTTP/2. A CONNECT stream is a TCP connection to `:authority`'s port; any other request is HTTP for
-// the port in `x-outrigger-target-port`. Both continue on virtualInbound's chain for that port, with
-// the peer's SPIFFE ID as the connection's principal.
+// HTTP/2 or HTTP/1.1 by ALPN. On HTTP/2 a CONNECT stream is a TCP connection to `:authority`'s port;
+// any other request, on either protocol, is HTTP for the port in `x-outrigger-target-port`. Both
+// continue on virtualInbound's chain for that port, with the peer's SPIFFE ID as the connection's principal.
+import http from 'node:http';
 import http2 from 'node:http2';
 import type { Http2ServerRequest, Http2ServerResponse, ServerHttp2Session } from 'node:http2';
 import type net from 'node:net';
@@ -9,6 +10,7 @@ import tls from 'node:tls';
 import { h2Settings } from '../listener/http-servers.ts';
 import { watchPrematureResets } from '../listener/h2-abuse.ts';
 import type { FilterChain } from '../listener/compile-listener.ts';
+import type { DownstreamReq, DownstreamRes } from '../http/http-stream.ts';
 import type { ConnectionInfo } from '../http/stream.ts';
 import { splitAuthority } from '../listener/bound-listener.ts';
 import { TARGET_PORT_HEADER } from '../upstream/h2-upstream.ts';
@@ -30,7 +32,7 @@ export interface TunnelDeps {
   inboundChain(port: number, kind: TunnelStreamKind): FilterChain | undefined;
   /** Continue a tunnelled TCP stream or HTTP request on an inbound chain. */
   serveStream(stream: http2.ServerHttp2Stream, chain: FilterChain, connection: ConnectionInfo): void;
-  serveRequest(chain: FilterChain, connection: ConnectionInfo, req: Http2ServerRequest, res: Http2ServerResponse): void;
+  serveRequest(chain: FilterChain, connection: ConnectionInfo, req: DownstreamReq, res: DownstreamRes): void;
 }
 
 /** Decoded `x-outrigger-peer` values: a sidecar sends the same one on every request. */
@@ -58,7 +60,10 @@ export class TunnelServer {
   #deps: TunnelDeps;
   #tls: tls.Server;
   #h2: http2.Http2Server;
+  #h1: http.Server;
   #sessions = new Map<ServerHttp2Session, ConnectionInfo>();
+  /** HTTP/1.1 tunnel connections (ALPN `http/1.1`) and the peer each belongs to. */
+  #h1Conns = new WeakMap<object, ConnectionInfo>();
   #pending: ConnectionInfo | undefined;
   readonly boundPort: Promise<number>;
 
@@ -76,11 +81,29 @@ export class TunnelServer {
     this.#h2.on('request', (req, res) => this.#onRequest(req, res));
     // The compat layer hands CONNECT streams to 'connect' (and answers 405 without a listener).
     this.#h2.on('connect', (req: Http2ServerRequest, res: Http2ServerResponse) => this.#onRequest(req, res));
+    // The same limits as a listener's HTTP/1.1 codec. A tunnel peer never sends CONNECT or Upgrade on
+    // HTTP/1.1 (those take HTTP/2): they are refused.
+    this.#h1 = http.createServer({ maxHeaderSize: 60 * 1024, headersTimeout: 60_000, requestTimeout: 300_000, keepAliveTimeout: 60_000, joinDuplicateHeaders: false });
+    this.#h1.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+      const base = this.#h1Conns.get(req.socket);
+      if (!base) return void res.destroy();
+      this.#serveHttp(base, req, res);
+    });
+    const refuse = (_req: http.IncomingMessage, socket: net.Socket): void => {
+      socket.on('error', () => {});
+      socket.end('HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
+    };
+    this.#h1.on('connect', refuse);
+    this.#h1.on('upgrade', refuse);
+    this.#h1.on('clientError', (_err, socket) => {
+      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
+      else socket.destroy();
+    });
     this.#tls = tls.createServer({
       noDelay: true,
       requestCert: true,
       rejectUnauthorized: true,
-      ALPNProtocols: ['h2'],
+      ALPNProtocols: ['h2', 'http/1.1'],
       minVersion: 'TLSv1.2',
     });
     this.refreshTls();
@@ -104,8 +127,14 @@ export class TunnelServer {
   #onSecure(s: tls.TLSSocket): void {
     s.on('error', () => {});
     const principal = spiffeIdOf(s.getPeerCertificate().raw);
-    if (!principal || s.alpnProtocol !== 'h2') return void s.destroy();
-    this.#pending = { remoteAddress: s.remoteAddress ?? '', remotePort: s.remotePort ?? 0, localAddress: s.localAddress ?? '', localPort: 15008, tls: true, peerPrincipal: principal };
+    if (!principal || (s.alpnProtocol !== 'h2' && s.alpnProtocol !== 'http/1.1')) return void s.destroy();
+    const base: ConnectionInfo = { remoteAddress: s.remoteAddress ?? '', remotePort: s.remotePort ?? 0, localAddress: s.localAddress ?? '', localPort: 15008, tls: true, peerPrincipal: principal };
+    if (s.alpnProtocol === 'http/1.1') {
+      this.#h1Conns.set(s, base);
+      this.#h1.emit('connection', s);
+      return;
+    }
+    this.#pending = base;
     this.#h2.emit('connection', s);
     this.#pending = undefined;
   }
@@ -122,19 +151,26 @@ export class TunnelServer {
       this.#deps.serveStream(req.stream, chain, { ...base, localAddress: host, localPort: port, ...(peer ? { peer } : {}) });
       return;
     }
+    this.#serveHttp(base, req, res, peer);
+  }
+
+  /** An HTTP request (either protocol) continues on the chain of its target port. */
+  #serveHttp(base: ConnectionInfo, req: DownstreamReq, res: DownstreamRes, peer = peerOf(req.headers[PEER_HEADER])): void {
     const port = Number(req.headers[TARGET_PORT_HEADER]);
     const chain = Number.isInteger(port) && port > 0 ? this.#deps.inboundChain(port, 'http') : undefined;
-    if (chain?.handler.kind !== 'http') return void res.writeHead(404, { 'content-length': 0 }).end();
+    if (chain?.handler.kind !== 'http') return void (res as http.ServerResponse).writeHead(404, { 'content-length': 0 }).end();
     this.#deps.serveRequest(chain, { ...base, localAddress: '127.0.0.1', localPort: port, ...(peer ? { peer } : {}) }, req, res);
   }
 
   drain(): void {
     this.#tls.close();
     for (const s of this.#sessions.keys()) s.close();
+    this.#h1.closeIdleConnections();
   }
 
   close(): void {
     this.#tls.close();
     for (const s of this.#sessions.keys()) s.destroy();
+    this.#h1.closeAllConnections();
   }
 }
