@@ -200,8 +200,11 @@ export class Cluster {
       ...(tcpKeepaliveMs !== null ? { tcpKeepaliveMs } : {}),
       tls: () => {
         const t = tunnelTls();
-        return t ? { ...t, ALPNProtocols: ['http/1.1'] } : 'the workload certificate is not ready';
+        // h2 second: a tunnel server that predates HTTP/1.1 on the tunnel picks it, and the pool hands
+        // its requests to the HTTP/2 tunnel instead.
+        return t ? { ...t, ALPNProtocols: ['http/1.1', 'h2'] } : 'the workload certificate is not ready';
       },
+      fallback: () => this.upstream(e),
       extraHead: Object.keys(extra)
         .map((k) => `${k}: ${extra[k]}\r\n`)
         .join(''),

@@ -103,7 +103,8 @@ export class TunnelServer {
       noDelay: true,
       requestCert: true,
       rejectUnauthorized: true,
-      ALPNProtocols: ['h2', 'http/1.1'],
+      // The server's order decides: a client offering both (the HTTP/1.1 pool) gets HTTP/1.1.
+      ALPNProtocols: ['http/1.1', 'h2'],
       minVersion: 'TLSv1.2',
     });
     this.refreshTls();

@@ -2,10 +2,13 @@
 // responses, keep-alive reuse and its limits, request bodies (length, chunked, trailers), and what a
 // broken or absent peer turns into (connect, reset or protocol failure, never a throw).
 import assert from 'node:assert/strict';
+import http2 from 'node:http2';
 import net from 'node:net';
 import { PassThrough, Readable } from 'node:stream';
 import { after, test } from 'node:test';
+import { makeCa } from '../../../test/proxy/certs.ts';
 import { H1Pool } from './h1-client.ts';
+import { H2Upstream } from './h2-upstream.ts';
 import type { OutgoingHeaders, UpstreamError, UpstreamHead } from './upstream.ts';
 
 interface Result {
@@ -211,6 +214,9 @@ test('broken responses are protocol failures and never throw', async () => {
     ['HTTP/1.1 200 OK\r\ncontent-length: -1\r\n\r\n', 'invalid response content-length'],
     ['HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n', 'invalid chunk size'],
     ['HTTP/1.1 101 Switching Protocols\r\n\r\n', 'unexpected 101 Switching Protocols'],
+    ['HTTP/1.1 200 OK\r\nx-bad: a\x01b\r\ncontent-length: 0\r\n\r\n', 'malformed response header'],
+    ['HTTP/1.1 200 OK\r\nx-bad: a\rb\r\ncontent-length: 0\r\n\r\n', 'malformed response header'],
+    ['HTTP/1.1 600 Nope\r\ncontent-length: 0\r\n\r\n', 'malformed response status line'],
     [`HTTP/1.1 200 OK\r\nx: ${'a'.repeat(70 * 1024)}\r\n\r\n`, 'response head too large'],
   ];
   for (const [response, message] of cases) {
@@ -294,4 +300,72 @@ test('past max connections requests wait for one to be free', async () => {
     [1, 1],
   );
   await p.close();
+});
+
+test('a sink that throws on the response fails that exchange as a protocol error, never the process', async () => {
+  const s = await scripted(() => ok('fine'));
+  const p = pool(s.port);
+  const err = await new Promise<UpstreamError>((resolve) => {
+    p.request(get(), null, {
+      onHead() {
+        throw new Error('refused by the downstream codec');
+      },
+      onData: () => true,
+      onEnd: () => resolve(new Error('ended') as UpstreamError),
+      onError: resolve,
+    });
+  });
+  assert.equal(err.failure, 'protocol');
+  assert.match(err.message, /refused by the downstream codec/);
+  assert.equal((await send(p, get())).body, 'fine', 'the pool goes on with a new connection');
+  await p.close();
+});
+
+test('a bare-LF head ends at its own blank line, not at a CRLF pair inside the body', async () => {
+  const body = 'a\r\n\r\nb';
+  const s = await scripted(() => `HTTP/1.1 200 OK\ncontent-length: ${body.length}\n\n${body}`);
+  const p = pool(s.port);
+  const r = await send(p, get());
+  assert.deepEqual([r.status, r.body], [200, body]);
+  await p.close();
+});
+
+test('close() lets the exchange in flight finish, closes idle connections, and refuses new requests', async () => {
+  const held: net.Socket[] = [];
+  const s = await scripted((req, _n, socket) => {
+    if (req.includes('/hold')) {
+      held.push(socket);
+      return null;
+    }
+    return ok('quick');
+  });
+  const p = pool(s.port);
+  await send(p, get());
+  const slow = send(p, get({ path: '/hold' }));
+  await until(() => held.length === 1);
+  await send(p, get());
+  assert.equal(p.connections(), 2);
+  await p.close();
+  assert.equal(p.connections(), 1, 'the idle connection closed; the busy one stays for its exchange');
+  await assert.rejects(send(p, get()), (err: UpstreamError) => err.failure === 'connect');
+  (held[0] as net.Socket).write(ok('finished'));
+  assert.equal((await slow).body, 'finished');
+  await until(() => p.connections() === 0);
+});
+
+test('a TLS peer that picks h2 by ALPN gets its requests through the HTTP/2 fallback', async () => {
+  const ca = await makeCa();
+  const cert = await ca.issue('spiffe://cluster.local/ns/a/sa/old');
+  const h2 = http2.createSecureServer({ ...cert, ALPNProtocols: ['h2'] }, (req, res) => res.end(`via ${req.httpVersion}`));
+  await new Promise<void>((r) => h2.listen(0, '127.0.0.1', r));
+  const port = (h2.address() as net.AddressInfo).port;
+  const tlsOptions = { ca: ca.ca, checkServerIdentity: () => undefined };
+  const fallback = new H2Upstream(`https://127.0.0.1:${port}`, { connectTimeoutMs: 2000, tls: () => ({ ...tlsOptions, ALPNProtocols: ['h2'] }) });
+  const p = pool(port, { tls: () => ({ ...tlsOptions, ALPNProtocols: ['http/1.1', 'h2'] }), fallback: () => fallback });
+  const [first, second] = await Promise.all([send(p, get()), send(p, get())]);
+  assert.deepEqual([first.body, second.body, (await send(p, get())).body], ['via 2.0', 'via 2.0', 'via 2.0']);
+  assert.equal(p.connections(), 0, 'no HTTP/1.1 connection is kept to an h2-only peer');
+  await p.close();
+  await fallback.close();
+  h2.close();
 });

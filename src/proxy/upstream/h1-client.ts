@@ -5,7 +5,7 @@
 import net from 'node:net';
 import type { Readable } from 'node:stream';
 import tls from 'node:tls';
-import type { OutgoingHeaders, UpstreamExchange, UpstreamHead, UpstreamSink } from './upstream.ts';
+import type { OutgoingHeaders, Upstream, UpstreamExchange, UpstreamHead, UpstreamSink } from './upstream.ts';
 import { needsRequestTrailers } from './h1-trailer-request.ts';
 import { UpstreamError } from './upstream.ts';
 
@@ -27,6 +27,11 @@ export interface H1ClientOptions {
   readonly extraHead?: string;
   /** Header name carrying `head.targetPort` (the mesh tunnel's target port). */
   readonly targetPortHeader?: string;
+  /**
+   * Where requests go when a TLS peer picks `h2` by ALPN (a tunnel server that predates HTTP/1.1 on
+   * the tunnel): its HTTP/2 upstream. Without one, such a connection is a connect failure.
+   */
+  readonly fallback?: () => Upstream;
 }
 
 /** Largest response head accepted (status line and fields): Envoy's default 60 KiB. */
@@ -35,7 +40,9 @@ export const MAX_RESPONSE_HEAD = 60 * 1024;
 const CRLF = 0x0a;
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const BAD_VALUE = /[\0\r\n]/;
-const STATUS_LINE = /^HTTP\/1\.([01]) (\d{3})(?: |$)/;
+/** What a received field value may hold: HTAB, visible ASCII, space and obs-text (RFC 9110 §5.5). */
+const BAD_RECEIVED = /[^\t\x20-\x7e\x80-\xff]/;
+const STATUS_LINE = /^HTTP\/1\.([01]) ([1-5]\d\d)(?: |$)/;
 
 /** Body framing of the response being read. */
 const NONE = 0;
@@ -95,7 +102,7 @@ function parseFields(lines: string[], from: number, out: OutgoingHeaders): boole
     const name = line.slice(0, colon);
     if (!TOKEN.test(name)) return false;
     const value = line.slice(colon + 1).trim();
-    if (value.includes('\0')) return false;
+    if (BAD_RECEIVED.test(value)) return false;
     addField(out, name.toLowerCase(), value);
   }
   return true;
@@ -148,8 +155,21 @@ class H1Connection {
     const socket = this.socket;
     this.#connectTimer = setTimeout(() => this.#fail(new UpstreamError('connect', `connect timeout after ${opts.connectTimeoutMs}ms`), true), opts.connectTimeoutMs);
     this.#connectTimer.unref();
-    socket.on('data', (chunk: Buffer) => this.#onData(chunk));
-    socket.on('end', () => this.#onEnd());
+    // A sink that throws (a response the downstream codec refuses) fails this exchange, never the process.
+    socket.on('data', (chunk: Buffer) => {
+      try {
+        this.#onData(chunk);
+      } catch (err) {
+        this.#fail(new UpstreamError('protocol', `response refused downstream: ${(err as Error).message}`, err), false);
+      }
+    });
+    socket.on('end', () => {
+      try {
+        this.#onEnd();
+      } catch (err) {
+        this.#fail(new UpstreamError('protocol', `response refused downstream: ${(err as Error).message}`, err), false);
+      }
+    });
     socket.on('error', (err: Error & { code?: string }) => this.#fail(classify(err, this.#connected), !this.#connected));
     socket.on('close', () => this.#fail(new UpstreamError(this.#connected ? 'reset' : 'connect', 'connection closed'), !this.#connected));
     socket.on('timeout', () => this.close());
@@ -166,6 +186,10 @@ class H1Connection {
   #onConnect(opts: H1ClientOptions): void {
     clearTimeout(this.#connectTimer);
     this.#connected = true;
+    if (opts.fallback && (this.socket as tls.TLSSocket).alpnProtocol === 'h2') {
+      this.#pool.speaksH2(this);
+      return;
+    }
     if (opts.tcpKeepaliveMs !== undefined) this.socket.setKeepAlive(true, opts.tcpKeepaliveMs);
     this.#pool.ready(this);
   }
@@ -238,8 +262,9 @@ class H1Connection {
     body.resume();
   }
 
-  resume(): void {
-    this.socket.resume();
+  /** Downstream drained: read on, if `ex` is still this connection's exchange. */
+  resume(ex: Exchange): void {
+    if (this.#ex === ex && !ex.done) this.socket.resume();
   }
 
   /** Abandons the exchange in progress: the connection cannot be reused. */
@@ -488,10 +513,11 @@ class H1Connection {
 
 /** Index just past the blank line that ends a head (CRLF CRLF, or bare LF LF), or -1. */
 function headEnd(buf: Buffer): number {
-  let i = buf.indexOf('\r\n\r\n', 0, 'latin1');
-  if (i >= 0) return i + 4;
-  i = buf.indexOf('\n\n', 0, 'latin1');
-  return i >= 0 ? i + 2 : -1;
+  const crlf = buf.indexOf('\r\n\r\n', 0, 'latin1');
+  const lf = buf.indexOf('\n\n', 0, 'latin1');
+  // Whichever comes first: a body holding the other must not be read as fields.
+  if (lf >= 0 && (crlf < 0 || lf < crlf)) return lf + 2;
+  return crlf >= 0 ? crlf + 4 : -1;
 }
 
 const connectCodes = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT']);
@@ -508,6 +534,8 @@ function classify(err: Error & { code?: string }, connected: boolean): UpstreamE
 interface Waiting {
   readonly ex: Exchange;
   conn: H1Connection | null;
+  /** The exchange on the fallback upstream, once handed there. */
+  inner?: UpstreamExchange;
 }
 
 /** The keep-alive pool of one endpoint: idle connections are reused most-recent first. */
@@ -518,6 +546,8 @@ export class H1Pool {
   #connecting = 0;
   #queue: Waiting[] = [];
   #closed = false;
+  /** The peer chose HTTP/2: every request goes to the fallback. */
+  #h2 = false;
 
   constructor(opts: H1ClientOptions) {
     this.opts = opts;
@@ -529,6 +559,7 @@ export class H1Pool {
   }
 
   request(head: UpstreamHead, body: Readable | null, sink: UpstreamSink): UpstreamExchange {
+    if (this.#h2 && this.opts.fallback) return this.opts.fallback().request(head, body, sink);
     const ex: Exchange = { head, body, sink, sent: false, done: false };
     const w: Waiting = { ex, conn: null };
     if (this.#closed) queueMicrotask(() => this.#failWaiting(w, new UpstreamError('connect', 'upstream closed')));
@@ -541,8 +572,9 @@ export class H1Pool {
       }
     }
     return {
-      resume: () => w.conn?.resume(),
-      abort: () => {
+      resume: () => (w.inner ? w.inner.resume() : w.conn?.resume(ex)),
+      abort: (reason: string) => {
+        if (w.inner) return void w.inner.abort(reason);
         if (ex.done) return;
         if (w.conn) w.conn.abort(ex);
         else {
@@ -571,6 +603,18 @@ export class H1Pool {
       this.#connecting++;
       this.#all.add(new H1Connection(this, this.opts));
     }
+  }
+
+  /** The peer picked h2 by ALPN: this connection closes, and what waits goes to the HTTP/2 fallback. */
+  speaksH2(c: H1Connection): void {
+    this.#h2 = true;
+    this.#connecting--;
+    this.#all.delete(c);
+    c.close();
+    const fallback = (this.opts.fallback as () => Upstream)();
+    const waiting = this.#queue;
+    this.#queue = [];
+    for (const w of waiting) if (!w.ex.done) w.inner = fallback.request(w.ex.head, w.ex.body, w.ex.sink);
   }
 
   /** A new connection is up: it takes the oldest waiting request, or parks. */
@@ -606,11 +650,12 @@ export class H1Pool {
     this.#grow();
   }
 
+  /** Stops taking requests; idle connections close now, busy ones when their exchange ends (as an HTTP/2 GOAWAY lets streams finish). */
   async close(): Promise<void> {
     this.#closed = true;
     const waiting = this.#queue;
     this.#queue = [];
     for (const w of waiting) this.#failWaiting(w, new UpstreamError('connect', 'upstream closed'));
-    for (const c of [...this.#all]) c.close();
+    for (const c of [...this.#all]) if (!c.busy) c.close();
   }
 }
