@@ -11,6 +11,7 @@ import type { OutgoingHeaders, UpstreamHead } from '../upstream/upstream.ts';
 import { CONTINUE, type FilterVerdict, type LocalReply, type RequestContext } from './filter.ts';
 import type { ChainedFilter } from './filter-registry.ts';
 import { appendForwardedFor, forwardedAddresses, trustedClientAddress } from './forwarded-for.ts';
+import { H1Request } from './h1-server.ts';
 import { type DownstreamReq, type DownstreamRes, forwardableTrailers, HttpStream, hopByHop } from './http-stream.ts';
 import { StreamTimeouts, type TimedStream } from './stream-timeouts.ts';
 import { stripMeshHeaders } from './mesh-headers.ts';
@@ -91,6 +92,7 @@ function downstreamProtocol(request: DownstreamRequest): 'HTTP/1.1' | 'HTTP/2' {
 }
 
 function hasBody(req: DownstreamReq): boolean {
+  if (req instanceof H1Request) return req.body !== null;
   if ('stream' in req) return !req.stream.endAfterHeaders;
   const cl = req.headers['content-length'];
   return req.headers['transfer-encoding'] !== undefined || (cl !== undefined && cl !== '0');

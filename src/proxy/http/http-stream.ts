@@ -5,8 +5,9 @@
 import type { ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { IncomingMessage } from 'node:http';
-import { Transform, type TransformCallback } from 'node:stream';
+import { type Readable, Transform, type TransformCallback } from 'node:stream';
 import type { ChainedFilter } from './filter-registry.ts';
+import { H1Request, type H1Response } from './h1-server.ts';
 import { sendLocalReply } from '../local-reply.ts';
 import type { OutgoingHeaders } from '../upstream/upstream.ts';
 import type { LocalReply, RequestContext, StreamOutcome } from './filter.ts';
@@ -14,8 +15,9 @@ import type { ClusterChoice, MatchedRoute } from './route/index.ts';
 import type { ResponseWriter } from './router.ts';
 import type { HeaderMap, StreamInfo } from './stream.ts';
 
-export type DownstreamReq = IncomingMessage | Http2ServerRequest;
-export type DownstreamRes = ServerResponse | Http2ServerResponse;
+/** Node's HTTP/1.1 and HTTP/2 compat objects, or the raw HTTP/1.1 codec's (the tunnel's HTTP/1.1 connections). */
+export type DownstreamReq = IncomingMessage | Http2ServerRequest | H1Request;
+export type DownstreamRes = ServerResponse | Http2ServerResponse | H1Response;
 
 export const hopByHop = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'host', 'expect', 'http2-settings', 'proxy-authorization']);
 
@@ -95,11 +97,12 @@ export class HttpStream implements ResponseWriter {
   }
 
   /** The request body as the upstream reads it: counted when a filter reports sizes at the end. */
-  body(req: DownstreamReq): DownstreamReq | Transform {
-    if (!this.filters.some((f) => f.filter.onDone)) return req;
+  body(req: DownstreamReq): Readable | Transform {
+    const src: Readable = req instanceof H1Request ? (req.body as Readable) : req;
+    if (!this.filters.some((f) => f.filter.onDone)) return src;
     const counter = new ByteCounter(this);
-    req.on('error', (err) => counter.destroy(err));
-    return req.pipe(counter);
+    src.on('error', (err) => counter.destroy(err));
+    return src.pipe(counter);
   }
 
   forwarding(upstream: { cancel(): void }): void {
@@ -181,8 +184,9 @@ export class HttpStream implements ResponseWriter {
     const gs = trailers['grpc-status'];
     if (typeof gs === 'string') this.#grpcStatus = Number(gs);
     // HTTP/1.1 sends them as chunked trailers (Node drops them when the response has a length).
-    if (this.trailersOut && hasKeys(trailers)) this.res.addTrailers(forwardableTrailers(trailers) as Record<string, string>);
-    this.res.end();
+    const res = this.res as ServerResponse;
+    if (this.trailersOut && hasKeys(trailers)) res.addTrailers(forwardableTrailers(trailers) as Record<string, string>);
+    res.end();
   }
 
   reply(r: LocalReply): void {

@@ -2,7 +2,6 @@
 // HTTP/2 or HTTP/1.1 by ALPN. On HTTP/2 a CONNECT stream is a TCP connection to `:authority`'s port;
 // any other request, on either protocol, is HTTP for the port in `x-outrigger-target-port`. Both
 // continue on virtualInbound's chain for that port, with the peer's SPIFFE ID as the connection's principal.
-import http from 'node:http';
 import http2 from 'node:http2';
 import type { Http2ServerRequest, Http2ServerResponse, ServerHttp2Session } from 'node:http2';
 import type net from 'node:net';
@@ -10,6 +9,7 @@ import tls from 'node:tls';
 import { h2Settings } from '../listener/http-servers.ts';
 import { watchPrematureResets } from '../listener/h2-abuse.ts';
 import type { FilterChain } from '../listener/compile-listener.ts';
+import { H1ServerConnection, h1ServerDefaults } from '../http/h1-server.ts';
 import type { DownstreamReq, DownstreamRes } from '../http/http-stream.ts';
 import type { ConnectionInfo } from '../http/stream.ts';
 import { splitAuthority } from '../listener/bound-listener.ts';
@@ -60,10 +60,9 @@ export class TunnelServer {
   #deps: TunnelDeps;
   #tls: tls.Server;
   #h2: http2.Http2Server;
-  #h1: http.Server;
   #sessions = new Map<ServerHttp2Session, ConnectionInfo>();
-  /** HTTP/1.1 tunnel connections (ALPN `http/1.1`) and the peer each belongs to. */
-  #h1Conns = new WeakMap<object, ConnectionInfo>();
+  /** HTTP/1.1 tunnel connections (ALPN `http/1.1`), on the raw codec. */
+  #h1Conns = new Set<H1ServerConnection>();
   #pending: ConnectionInfo | undefined;
   readonly boundPort: Promise<number>;
 
@@ -81,24 +80,6 @@ export class TunnelServer {
     this.#h2.on('request', (req, res) => this.#onRequest(req, res));
     // The compat layer hands CONNECT streams to 'connect' (and answers 405 without a listener).
     this.#h2.on('connect', (req: Http2ServerRequest, res: Http2ServerResponse) => this.#onRequest(req, res));
-    // The same limits as a listener's HTTP/1.1 codec. A tunnel peer never sends CONNECT or Upgrade on
-    // HTTP/1.1 (those take HTTP/2): they are refused.
-    this.#h1 = http.createServer({ maxHeaderSize: 60 * 1024, headersTimeout: 60_000, requestTimeout: 300_000, keepAliveTimeout: 60_000, joinDuplicateHeaders: false });
-    this.#h1.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
-      const base = this.#h1Conns.get(req.socket);
-      if (!base) return void res.destroy();
-      this.#serveHttp(base, req, res);
-    });
-    const refuse = (_req: http.IncomingMessage, socket: net.Socket): void => {
-      socket.on('error', () => {});
-      socket.end('HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
-    };
-    this.#h1.on('connect', refuse);
-    this.#h1.on('upgrade', refuse);
-    this.#h1.on('clientError', (_err, socket) => {
-      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
-      else socket.destroy();
-    });
     this.#tls = tls.createServer({
       noDelay: true,
       requestCert: true,
@@ -131,8 +112,10 @@ export class TunnelServer {
     if (!principal || (s.alpnProtocol !== 'h2' && s.alpnProtocol !== 'http/1.1')) return void s.destroy();
     const base: ConnectionInfo = { remoteAddress: s.remoteAddress ?? '', remotePort: s.remotePort ?? 0, localAddress: s.localAddress ?? '', localPort: 15008, tls: true, peerPrincipal: principal };
     if (s.alpnProtocol === 'http/1.1') {
-      this.#h1Conns.set(s, base);
-      this.#h1.emit('connection', s);
+      // A tunnel peer never sends CONNECT or Upgrade on HTTP/1.1 (those take HTTP/2): the codec refuses them.
+      const c = new H1ServerConnection(s, h1ServerDefaults, (req, res) => this.#serveHttp(base, req, res));
+      this.#h1Conns.add(c);
+      s.once('close', () => this.#h1Conns.delete(c));
       return;
     }
     this.#pending = base;
@@ -159,19 +142,19 @@ export class TunnelServer {
   #serveHttp(base: ConnectionInfo, req: DownstreamReq, res: DownstreamRes, peer = peerOf(req.headers[PEER_HEADER])): void {
     const port = Number(req.headers[TARGET_PORT_HEADER]);
     const chain = Number.isInteger(port) && port > 0 ? this.#deps.inboundChain(port, 'http') : undefined;
-    if (chain?.handler.kind !== 'http') return void (res as http.ServerResponse).writeHead(404, { 'content-length': 0 }).end();
+    if (chain?.handler.kind !== 'http') return void (res as Http2ServerResponse).writeHead(404, { 'content-length': 0 }).end();
     this.#deps.serveRequest(chain, { ...base, localAddress: '127.0.0.1', localPort: port, ...(peer ? { peer } : {}) }, req, res);
   }
 
   drain(): void {
     this.#tls.close();
     for (const s of this.#sessions.keys()) s.close();
-    this.#h1.closeIdleConnections();
+    for (const c of this.#h1Conns) c.drain();
   }
 
   close(): void {
     this.#tls.close();
     for (const s of this.#sessions.keys()) s.destroy();
-    this.#h1.closeAllConnections();
+    for (const c of this.#h1Conns) c.socket.destroy();
   }
 }

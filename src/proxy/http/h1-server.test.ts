@@ -1,0 +1,191 @@
+// The raw HTTP/1.1 server codec on real sockets: framing both ways, keep-alive and pipelining, request
+// bodies and trailers, and the answer every malformed head gets (status, then the connection closes).
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { after, test } from 'node:test';
+import { H1ServerConnection, type H1Request, type H1Response, h1ServerDefaults } from './h1-server.ts';
+
+type Handler = (req: H1Request, res: H1Response) => void;
+
+const servers: net.Server[] = [];
+after(() => {
+  for (const s of servers) s.close();
+});
+
+async function serve(handler: Handler, opts = h1ServerDefaults): Promise<number> {
+  const server = net.createServer((socket) => new H1ServerConnection(socket, opts, handler));
+  servers.push(server);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return (server.address() as net.AddressInfo).port;
+}
+
+/** Writes `text` on a new connection and collects everything until the server closes it (or `until` matches). */
+function exchange(port: number, text: string | string[], until?: RegExp): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1');
+    let got = '';
+    const parts = Array.isArray(text) ? text : [text];
+    socket.on('connect', () => {
+      for (const p of parts) socket.write(p);
+    });
+    socket.on('data', (d) => {
+      got += d.toString('latin1');
+      if (until?.test(got)) socket.destroy();
+    });
+    socket.on('close', () => resolve(got));
+    socket.on('error', reject);
+  });
+}
+
+const echo: Handler = (req, res) => {
+  const chunks: Buffer[] = [];
+  if (!req.body) {
+    res.writeHead(200, { 'content-length': String(req.url.length), 'x-method': req.method });
+    res.end(req.url);
+    return;
+  }
+  req.body.on('data', (c: Buffer) => chunks.push(c));
+  req.body.on('end', () => {
+    const body = Buffer.concat(chunks).toString();
+    res.writeHead(200, { 'content-length': String(body.length), 'x-trailer': req.trailers['x-sum'] ?? '-' });
+    res.end(body);
+  });
+};
+
+test('keep-alive: two requests on one connection, pipelined in one write, answered in order', async () => {
+  const port = await serve(echo);
+  const out = await exchange(port, 'GET /one HTTP/1.1\r\nhost: a\r\n\r\nGET /two HTTP/1.1\r\nhost: a\r\nconnection: close\r\n\r\n');
+  const heads = out.match(/HTTP\/1.1 200 OK/g) ?? [];
+  assert.equal(heads.length, 2);
+  assert.ok(out.indexOf('/one') < out.indexOf('/two'));
+  assert.match(out, /connection: close\r\n\r\n\/two$/, 'the second asked to close: it says so and the connection ends');
+});
+
+test('a response without length is chunked on HTTP/1.1, with trailers; HEAD and 204 carry no body', async () => {
+  const port = await serve((req, res) => {
+    if (req.url === '/nc') {
+      res.writeHead(204, {});
+      res.end();
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'text/plain' });
+    if (req.method === 'HEAD') return void res.end();
+    res.write(Buffer.from('hello '));
+    res.write('world');
+    res.addTrailers({ 'grpc-status': '0' });
+    res.end();
+  });
+  const chunked = await exchange(port, 'GET / HTTP/1.1\r\nhost: a\r\nconnection: close\r\n\r\n');
+  assert.match(chunked, /transfer-encoding: chunked\r\n/);
+  assert.match(chunked, /\r\n\r\n6\r\nhello \r\n5\r\nworld\r\n0\r\ngrpc-status: 0\r\n\r\n$/);
+  const head = await exchange(port, 'HEAD / HTTP/1.1\r\nhost: a\r\nconnection: close\r\n\r\n');
+  assert.doesNotMatch(head, /transfer-encoding|\r\n0\r\n/);
+  const none = await exchange(port, 'GET /nc HTTP/1.1\r\nhost: a\r\nconnection: close\r\n\r\n');
+  assert.match(none, /^HTTP\/1.1 204 No Content\r\nconnection: close\r\n\r\n$/);
+});
+
+test('request bodies: Content-Length across writes, chunked with trailers; Expect: 100-continue is acknowledged', async () => {
+  const port = await serve(echo);
+  const sized = await exchange(port, ['POST / HTTP/1.1\r\nhost: a\r\ncontent-length: 6\r\nconnection: close\r\n\r\nabc', 'def']);
+  assert.match(sized, /x-trailer: -\r\n.*\r\n\r\nabcdef$/s);
+  const chunked = await exchange(port, 'POST / HTTP/1.1\r\nhost: a\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n3;x=y\r\nabc\r\n2\r\nde\r\n0\r\nx-sum: 42\r\n\r\n');
+  assert.match(chunked, /x-trailer: 42\r\n.*\r\n\r\nabcde$/s);
+  const expect = await exchange(port, ['POST / HTTP/1.1\r\nhost: a\r\nexpect: 100-continue\r\ncontent-length: 2\r\nconnection: close\r\n\r\n', 'ok']);
+  assert.match(expect, /^HTTP\/1.1 100 Continue\r\n\r\nHTTP\/1.1 200 OK\r\n/);
+});
+
+test('HTTP/1.0: closed after the response unless it asked for keep-alive', async () => {
+  const port = await serve(echo);
+  assert.match(await exchange(port, 'GET /x HTTP/1.0\r\n\r\n'), /connection: close\r\n\r\n\/x$/);
+  const kept = await exchange(port, 'GET /y HTTP/1.0\r\nconnection: keep-alive\r\n\r\n', /\/y$/);
+  assert.match(kept, /connection: keep-alive\r\n/);
+});
+
+test('malformed heads get their status and the connection closes; nothing reaches the handler', async () => {
+  let reached = 0;
+  const port = await serve((req, res) => {
+    reached++;
+    echo(req, res);
+  });
+  const cases: [string, number][] = [
+    ['POST / HTTP/1.1\r\nhost: a\r\ncontent-length: 3\r\ntransfer-encoding: chunked\r\n\r\n', 400],
+    ['GET / HTTP/1.1\r\nhost: a\r\ncontent-length: 1\r\ncontent-length: 2\r\n\r\n', 400],
+    ['GET / HTTP/1.1\r\nhost: a\r\ncontent-length: +1\r\n\r\n', 400],
+    ['POST / HTTP/1.1\r\nhost: a\r\ntransfer-encoding: gzip\r\n\r\n', 501],
+    ['GET / HTTP/1.1\r\nhost: a\r\nbad name: x\r\n\r\n', 400],
+    ['GET / HTTP/1.1\r\nhost: a\r\n folded: x\r\n\r\n', 400],
+    ['GET / HTTP/1.1\r\nhost: a\r\nx: a\x01b\r\n\r\n', 400],
+    ['GET / HTTP/1.1\r\nx: y\r\n\r\n', 400],
+    ['GET /a b HTTP/1.1\r\nhost: a\r\n\r\n', 400],
+    ['GET / HTTP/2.0\r\nhost: a\r\n\r\n', 505],
+    ['CONNECT a:443 HTTP/1.1\r\nhost: a:443\r\n\r\n', 400],
+    ['GET / HTTP/1.1\r\nhost: a\r\nupgrade: websocket\r\nconnection: upgrade\r\n\r\n', 400],
+    [`GET / HTTP/1.1\r\nhost: a\r\nx: ${'a'.repeat(70 * 1024)}\r\n\r\n`, 431],
+    [`GET / HTTP/1.1\r\nhost: a\r\nx: ${'a'.repeat(70 * 1024)}`, 431],
+  ];
+  for (const [text, status] of cases) {
+    const out = await exchange(port, text);
+    assert.match(out, new RegExp(`^HTTP/1.1 ${status} [^\r]*\r\ncontent-length: 0\r\nconnection: close\r\n\r\n$`), JSON.stringify(text.slice(0, 80)));
+  }
+  assert.equal(reached, 0);
+});
+
+test('a malformed chunk closes the connection and fails the body stream', async () => {
+  let failed: Error | undefined;
+  const port = await serve((req) => {
+    req.body?.on('error', (err) => {
+      failed = err;
+    });
+    req.body?.resume();
+  });
+  await exchange(port, 'POST / HTTP/1.1\r\nhost: a\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n');
+  assert.match(String(failed), /invalid chunk size/);
+});
+
+test('a client gone mid-response closes the stream with the response unfinished', async () => {
+  let res: H1Response | undefined;
+  const closed = new Promise<boolean>((resolve) => {
+    void serve((_req, r) => {
+      res = r;
+      r.on('close', () => resolve(r.writableFinished));
+      r.writeHead(200, { 'content-length': '10' });
+      r.write('abc');
+    }).then((port) => exchange(port, 'GET / HTTP/1.1\r\nhost: a\r\n\r\n', /abc$/));
+  });
+  assert.equal(await closed, false);
+  assert.ok(res);
+});
+
+test('a request body the handler never reads: answered, then the connection closes instead of reading it', async () => {
+  const port = await serve((_req, res) => {
+    res.writeHead(403, { 'content-length': '0' });
+    res.end();
+  });
+  const out = await exchange(port, 'POST / HTTP/1.1\r\nhost: a\r\ncontent-length: 100\r\n\r\nonly part');
+  assert.match(out, /^HTTP\/1.1 403 Forbidden\r\n/);
+});
+
+test('an invalid response field is refused before anything is sent, leaving room for another answer', async () => {
+  const port = await serve((_req, res) => {
+    assert.throws(() => res.writeHead(200, { 'x-bad': 'a\r\nx-injected: 1' }));
+    assert.equal(res.headersSent, false);
+    res.writeHead(502, { 'content-length': '0' });
+    res.end();
+  });
+  const out = await exchange(port, 'GET / HTTP/1.1\r\nhost: a\r\nconnection: close\r\n\r\n');
+  assert.match(out, /^HTTP\/1.1 502 Bad Gateway\r\ncontent-length: 0\r\nconnection: close\r\n\r\n$/);
+});
+
+test('drain: an idle connection closes at once', async () => {
+  const conns: H1ServerConnection[] = [];
+  const server = net.createServer((socket) => conns.push(new H1ServerConnection(socket, h1ServerDefaults, echo)));
+  servers.push(server);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const socket = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
+  const ended = new Promise<void>((r) => socket.on('end', () => r()));
+  await new Promise<void>((r) => socket.on('connect', () => r()));
+  while (conns.length === 0) await new Promise((r) => setImmediate(r));
+  (conns[0] as H1ServerConnection).drain();
+  await ended;
+  socket.destroy();
+});

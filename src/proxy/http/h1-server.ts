@@ -1,0 +1,527 @@
+// HTTP/1.1 server codec on a raw socket, for the mesh tunnel's HTTP/1.1 connections: requests parsed in
+// place into a light request object (a body stream only when there is a body), responses written as
+// one head string merged with the first body bytes. One request at a time; pipelined requests wait in
+// the buffer. Strict where smuggling lives: CRLF line ends, token names, no control characters, no
+// obs-fold, Content-Length digits only and never beside Transfer-Encoding, chunked the only coding.
+import { STATUS_CODES } from 'node:http';
+import { Readable } from 'node:stream';
+import type net from 'node:net';
+import type { OutgoingHeaders } from '../upstream/upstream.ts';
+
+export interface H1ServerOptions {
+  /** Largest request head (request line and fields): Envoy's default 60 KiB. */
+  readonly maxHeadBytes: number;
+  /** A request head must arrive in full within this time of its first byte. */
+  readonly headersTimeoutMs: number;
+  /** An idle keep-alive connection is closed after this long. */
+  readonly keepAliveTimeoutMs: number;
+}
+
+export const h1ServerDefaults: H1ServerOptions = { maxHeadBytes: 60 * 1024, headersTimeoutMs: 60_000, keepAliveTimeoutMs: 60_000 };
+
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** Control characters other than HTAB (field values), or any whitespace and controls (request target). */
+const BAD_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
+const BAD_TARGET = /[\x00-\x20\x7f]/;
+const BAD_OUT = /[\0\r\n]/;
+
+/** One request: what the connection manager reads of Node's IncomingMessage. */
+export class H1Request {
+  readonly method: string;
+  readonly url: string;
+  readonly httpVersion: '1.0' | '1.1';
+  readonly rawHeaders: string[];
+  /** Lower-cased names; repeated fields joined with `, ` (`set-cookie` kept as a list), as Node does. */
+  readonly headers: Record<string, string | string[]>;
+  readonly socket: net.Socket;
+  /** The body, when the request has one (Content-Length > 0 or chunked). */
+  readonly body: Readable | null;
+  trailers: Record<string, string> = {};
+  complete: boolean;
+
+  constructor(method: string, url: string, httpVersion: '1.0' | '1.1', rawHeaders: string[], headers: Record<string, string | string[]>, socket: net.Socket, body: Readable | null) {
+    this.method = method;
+    this.url = url;
+    this.httpVersion = httpVersion;
+    this.rawHeaders = rawHeaders;
+    this.headers = headers;
+    this.socket = socket;
+    this.body = body;
+    this.complete = body === null;
+  }
+
+  /** Errors surface on the body stream; the request itself never emits. */
+  on(_event: string, _fn: (...args: unknown[]) => void): this {
+    return this;
+  }
+}
+
+type Listener = () => void;
+
+/** One response: the part of Node's ServerResponse the connection manager and local replies use. */
+export class H1Response {
+  readonly #conn: H1ServerConnection;
+  readonly #req: H1Request;
+  headersSent = false;
+  writableFinished = false;
+  statusCode = 200;
+  #preset: OutgoingHeaders | undefined;
+  /** The head not yet written: it leaves with the first body bytes. */
+  #pendingHead: string | null = null;
+  #noBody = false;
+  #chunked = false;
+  #trailers: string | null = null;
+  #ended = false;
+  #close: Listener[] | null = null;
+  #drain: Listener[] | null = null;
+  /** Close the connection after this response. */
+  closeAfter = false;
+
+  constructor(conn: H1ServerConnection, req: H1Request) {
+    this.#conn = conn;
+    this.#req = req;
+  }
+
+  on(event: string, fn: Listener): this {
+    if (event === 'close') {
+      this.#close ??= [];
+      this.#close.push(fn);
+    } else if (event === 'drain') {
+      this.#drain ??= [];
+      this.#drain.push(fn);
+    }
+    return this;
+  }
+
+  setHeader(name: string, value: string | string[]): this {
+    this.#preset ??= {};
+    this.#preset[name.toLowerCase()] = value;
+    return this;
+  }
+
+  writeHead(status: number, headers?: Record<string, string | string[] | number>): this {
+    if (this.headersSent) throw new Error('headers already sent');
+    const req = this.#req;
+    const all: Record<string, string | string[] | number> = this.#preset ? { ...this.#preset, ...headers } : (headers ?? {});
+    const noBody = req.method === 'HEAD' || status === 204 || status === 304 || status < 200;
+    let chunked = false;
+    let close = this.closeAfter || this.#conn.closing;
+    if (!Number.isInteger(status) || status < 100 || status > 999) throw new Error(`invalid status ${status}`);
+    let s = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Unknown'}\r\n`;
+    let length = false;
+    let connection: string | undefined;
+    for (const k in all) {
+      const v = all[k] as string | string[] | number;
+      const name = k.toLowerCase();
+      if (!TOKEN.test(name)) throw new Error(`invalid response header name ${JSON.stringify(k)}`);
+      if (name === 'content-length') length = true;
+      if (name === 'connection') {
+        connection = String(v).toLowerCase();
+        continue;
+      }
+      if (name === 'transfer-encoding') continue;
+      if (typeof v === 'object') {
+        for (let i = 0; i < v.length; i++) s += field(name, v[i] as string);
+      } else s += field(name, typeof v === 'number' ? String(v) : v);
+    }
+    if (!noBody && !length) {
+      // HTTP/1.1 frames an unknown length by chunks; HTTP/1.0 by closing the connection.
+      if (req.httpVersion === '1.1') {
+        chunked = true;
+        s += 'transfer-encoding: chunked\r\n';
+      } else close = true;
+    }
+    if (connection !== undefined && /(^|,)\s*close\s*(,|$)/.test(connection)) close = true;
+    if (close) s += 'connection: close\r\n';
+    else if (req.httpVersion === '1.0') s += 'connection: keep-alive\r\n';
+    // Sent only once the head is known to be valid: a refused head leaves room for a local reply.
+    this.headersSent = true;
+    this.statusCode = status;
+    this.#noBody = noBody;
+    this.#chunked = chunked;
+    this.closeAfter = close;
+    this.#pendingHead = `${s}\r\n`;
+    return this;
+  }
+
+  write(chunk: Buffer | string): boolean {
+    if (this.#ended) return false;
+    if (!this.headersSent) this.writeHead(this.statusCode);
+    const socket = this.#conn.socket;
+    const size = typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
+    if (this.#noBody || size === 0) {
+      if (this.#pendingHead !== null) return this.#flushHead();
+      return true;
+    }
+    socket.cork();
+    if (this.#pendingHead !== null) {
+      socket.write(this.#pendingHead, 'latin1');
+      this.#pendingHead = null;
+    }
+    let ok: boolean;
+    if (this.#chunked) {
+      socket.write(`${size.toString(16)}\r\n`, 'latin1');
+      socket.write(chunk);
+      ok = socket.write('\r\n', 'latin1');
+    } else ok = socket.write(chunk);
+    socket.uncork();
+    if (!ok && this.#drain) socket.once('drain', this.#onDrain);
+    return ok;
+  }
+
+  #flushHead(): boolean {
+    const head = this.#pendingHead as string;
+    this.#pendingHead = null;
+    return this.#conn.socket.write(head, 'latin1');
+  }
+
+  #onDrain = (): void => {
+    for (const fn of this.#drain ?? []) fn();
+  };
+
+  addTrailers(trailers: Record<string, string | string[]>): void {
+    let s = '';
+    for (const k in trailers) {
+      const v = trailers[k] as string | string[];
+      if (typeof v === 'string') s += field(k, v);
+      else for (const one of v) s += field(k, one);
+    }
+    this.#trailers = s;
+  }
+
+  end(data?: Buffer | string): this {
+    if (this.#ended) return this;
+    if (!this.headersSent) {
+      // A body given at once has a known length.
+      if (data !== undefined && !this.#preset?.['content-length']) this.setHeader('content-length', String(typeof data === 'string' ? Buffer.byteLength(data) : data.length));
+      this.writeHead(this.statusCode);
+    }
+    const socket = this.#conn.socket;
+    socket.cork();
+    if (data !== undefined) this.write(data);
+    this.#ended = true;
+    if (this.#pendingHead !== null) this.#flushHead();
+    if (this.#chunked) socket.write(`0\r\n${this.#trailers ?? ''}\r\n`, 'latin1');
+    socket.uncork();
+    this.writableFinished = true;
+    this.#conn.responded(this);
+    return this;
+  }
+
+  destroy(): void {
+    this.#conn.socket.destroy();
+  }
+
+  /** The stream is over (response sent, or the connection gone): 'close' listeners run. */
+  closed(): void {
+    const fns = this.#close;
+    this.#close = null;
+    if (fns) for (const fn of fns) fn.call(this);
+  }
+}
+
+function field(name: string, value: string): string {
+  if (BAD_OUT.test(value)) throw new Error(`invalid value for response header ${name}`);
+  return `${name}: ${value}\r\n`;
+}
+
+/** Body framing of the request being read. */
+const NONE = 0;
+const LENGTH = 1;
+const CHUNKED = 2;
+/** Chunked decoder states. */
+const SIZE = 0;
+const DATA = 1;
+const DATA_END = 2;
+const TRAILERS = 3;
+
+/** A request head that cannot be served: the status to answer before closing. */
+class HeadError extends Error {
+  readonly status: number;
+  constructor(status: number, message: string) {
+    super(message);
+    this.status = status;
+  }
+}
+
+/** One client connection: parses requests, hands each to `onRequest`, and writes its response. */
+export class H1ServerConnection {
+  readonly socket: net.Socket;
+  readonly #opts: H1ServerOptions;
+  readonly #onRequest: (req: H1Request, res: H1Response) => void;
+  #buf: Buffer | null = null;
+  #req: H1Request | null = null;
+  #res: H1Response | null = null;
+  #framing = NONE;
+  #remaining = 0;
+  #chunkState = SIZE;
+  #trailerLines: string[] = [];
+  #headTimer: NodeJS.Timeout | undefined;
+  #gone = false;
+  /** Draining: answer the request in flight with `Connection: close`, then close. */
+  closing = false;
+
+  constructor(socket: net.Socket, opts: H1ServerOptions, onRequest: (req: H1Request, res: H1Response) => void) {
+    this.socket = socket;
+    this.#opts = opts;
+    this.#onRequest = onRequest;
+    socket.on('data', (chunk: Buffer) => this.#onData(chunk));
+    socket.on('error', () => {});
+    socket.on('close', () => this.#onClose());
+    socket.on('end', () => {
+      // A client that half-closes between requests is done; mid-request it has reset the stream.
+      if (!this.#req) socket.end();
+    });
+    socket.on('timeout', () => socket.destroy());
+    this.#idle();
+  }
+
+  get idle(): boolean {
+    return this.#req === null && this.#buf === null;
+  }
+
+  /** Close now if idle, else after the response in flight. */
+  drain(): void {
+    this.closing = true;
+    if (this.idle) this.socket.end();
+  }
+
+  #idle(): void {
+    this.socket.setTimeout(this.#opts.keepAliveTimeoutMs);
+  }
+
+  #onData(chunk: Buffer): void {
+    if (this.#gone) return;
+    const buf = this.#buf ? Buffer.concat([this.#buf, chunk]) : chunk;
+    this.#buf = null;
+    this.#consume(buf);
+  }
+
+  /** Parses heads and body bytes from `buf` while a request can take them. */
+  #consume(input: Buffer): void {
+    let buf = input;
+    while (buf.length > 0 && !this.#gone) {
+      const req = this.#req;
+      if (req !== null) {
+        if (req.complete) {
+          // Pipelined bytes wait for the response in flight.
+          this.#buf = buf;
+          if (buf.length > this.#opts.maxHeadBytes) this.socket.pause();
+          return;
+        }
+        buf = this.#body(req, buf);
+        continue;
+      }
+      const end = buf.indexOf('\r\n\r\n', 0, 'latin1');
+      if (end < 0) {
+        if (buf.length > this.#opts.maxHeadBytes) this.#refuse(new HeadError(431, 'request head too large'));
+        else {
+          this.#buf = buf;
+          this.#headTimer ??= setTimeout(() => this.#refuse(new HeadError(408, 'request head timeout')), this.#opts.headersTimeoutMs).unref();
+        }
+        return;
+      }
+      if (end + 4 > this.#opts.maxHeadBytes) {
+        this.#refuse(new HeadError(431, 'request head too large'));
+        return;
+      }
+      clearTimeout(this.#headTimer);
+      this.#headTimer = undefined;
+      let res: H1Response;
+      try {
+        res = this.#head(buf.toString('latin1', 0, end));
+      } catch (err) {
+        this.#refuse(err instanceof HeadError ? err : new HeadError(400, String(err)));
+        return;
+      }
+      buf = buf.subarray(end + 4);
+      try {
+        this.#onRequest(this.#req as H1Request, res);
+      } catch {
+        // A handler that throws ends this connection, never the process.
+        this.socket.destroy();
+        return;
+      }
+    }
+  }
+
+  /** Parses a request head and makes it current; returns its response. */
+  #head(text: string): H1Response {
+    const lines = text.split('\r\n');
+    const line = lines[0] as string;
+    const sp1 = line.indexOf(' ');
+    const sp2 = line.indexOf(' ', sp1 + 1);
+    if (sp1 <= 0 || sp2 < 0 || line.indexOf(' ', sp2 + 1) >= 0) throw new HeadError(400, 'malformed request line');
+    const method = line.slice(0, sp1);
+    const url = line.slice(sp1 + 1, sp2);
+    const version = line.slice(sp2 + 1);
+    if (!TOKEN.test(method) || url === '' || BAD_TARGET.test(url)) throw new HeadError(400, 'malformed request line');
+    if (version !== 'HTTP/1.1' && version !== 'HTTP/1.0') throw new HeadError(version.startsWith('HTTP/') ? 505 : 400, 'unsupported HTTP version');
+    const rawHeaders: string[] = [];
+    const headers: Record<string, string | string[]> = {};
+    for (let i = 1; i < lines.length; i++) {
+      const l = lines[i] as string;
+      const colon = l.indexOf(':');
+      if (colon <= 0) throw new HeadError(400, 'malformed header line');
+      const name = l.slice(0, colon);
+      if (!TOKEN.test(name)) throw new HeadError(400, 'invalid header name');
+      const value = l.slice(colon + 1).trim();
+      if (BAD_VALUE.test(value)) throw new HeadError(400, 'invalid header value');
+      rawHeaders.push(name, value);
+      const lower = name.toLowerCase();
+      const had = headers[lower];
+      if (had === undefined) headers[lower] = lower === 'set-cookie' ? [value] : value;
+      else if (typeof had === 'object') had.push(value);
+      else if (lower === 'content-length') {
+        if (had !== value) throw new HeadError(400, 'conflicting content-length');
+      } else headers[lower] = `${had}, ${value}`;
+    }
+    const httpVersion = version === 'HTTP/1.1' ? '1.1' : '1.0';
+    if (httpVersion === '1.1' && headers['host'] === undefined) throw new HeadError(400, 'missing host');
+    const te = headers['transfer-encoding'];
+    const cl = headers['content-length'];
+    let framing = NONE;
+    if (te !== undefined) {
+      if (cl !== undefined) throw new HeadError(400, 'content-length with transfer-encoding');
+      if ((te as string).toLowerCase() !== 'chunked') throw new HeadError(501, 'unsupported transfer-encoding');
+      framing = CHUNKED;
+      this.#chunkState = SIZE;
+      this.#trailerLines = [];
+    } else if (cl !== undefined) {
+      if (!/^\d{1,15}$/.test(cl as string)) throw new HeadError(400, 'invalid content-length');
+      this.#remaining = Number(cl);
+      if (this.#remaining > 0) framing = LENGTH;
+    }
+    if (method === 'CONNECT' || headers['upgrade'] !== undefined) throw new HeadError(400, 'CONNECT and Upgrade are not served here');
+    this.#framing = framing;
+    const socket = this.socket;
+    const body = framing === NONE ? null : new Readable({ read: () => socket.resume() });
+    const req = new H1Request(method, url, httpVersion, rawHeaders, headers, socket, body);
+    const res = new H1Response(this, req);
+    const conn = headers['connection'];
+    if (conn !== undefined) {
+      const c = (conn as string).toLowerCase();
+      if (httpVersion === '1.1' ? /(^|,)\s*close\s*(,|$)/.test(c) : !/(^|,)\s*keep-alive\s*(,|$)/.test(c)) res.closeAfter = true;
+    } else if (httpVersion === '1.0') res.closeAfter = true;
+    this.#req = req;
+    this.#res = res;
+    socket.setTimeout(0);
+    if (httpVersion === '1.1' && body !== null && (headers['expect'] as string | undefined)?.toLowerCase() === '100-continue') socket.write('HTTP/1.1 100 Continue\r\n\r\n', 'latin1');
+    return res;
+  }
+
+  /** Feeds body bytes to the request; returns the bytes after its end. */
+  #body(req: H1Request, buf: Buffer): Buffer {
+    const body = req.body as Readable;
+    if (this.#framing === LENGTH) {
+      const n = Math.min(this.#remaining, buf.length);
+      this.#remaining -= n;
+      this.#push(body, n === buf.length ? buf : buf.subarray(0, n));
+      if (this.#remaining === 0) this.#bodyDone(req, body);
+      return buf.subarray(n);
+    }
+    let at = 0;
+    while (at < buf.length && !req.complete) {
+      if (this.#chunkState === DATA) {
+        const n = Math.min(this.#remaining, buf.length - at);
+        this.#push(body, buf.subarray(at, at + n));
+        at += n;
+        this.#remaining -= n;
+        if (this.#remaining === 0) this.#chunkState = DATA_END;
+        continue;
+      }
+      const crlf = buf.indexOf('\r\n', at, 'latin1');
+      if (crlf < 0) {
+        if (buf.length - at > this.#opts.maxHeadBytes) this.#bodyError(req, 'chunk line too long');
+        else this.#buf = buf.subarray(at);
+        return buf.subarray(buf.length);
+      }
+      const line = buf.toString('latin1', at, crlf);
+      at = crlf + 2;
+      if (this.#chunkState === DATA_END) {
+        if (line !== '') return this.#bodyError(req, 'missing CRLF after chunk data');
+        this.#chunkState = SIZE;
+      } else if (this.#chunkState === SIZE) {
+        const semi = line.indexOf(';');
+        const hex = semi < 0 ? line : line.slice(0, semi);
+        if (!/^[0-9a-fA-F]{1,12}$/.test(hex)) return this.#bodyError(req, 'invalid chunk size');
+        const size = Number.parseInt(hex, 16);
+        if (size === 0) this.#chunkState = TRAILERS;
+        else {
+          this.#remaining = size;
+          this.#chunkState = DATA;
+        }
+      } else if (line !== '') {
+        if (this.#trailerLines.push(line) > 100) return this.#bodyError(req, 'too many trailers');
+      } else {
+        for (const l of this.#trailerLines) {
+          const colon = l.indexOf(':');
+          const name = colon > 0 ? l.slice(0, colon) : '';
+          const value = l.slice(colon + 1).trim();
+          if (!TOKEN.test(name) || BAD_VALUE.test(value)) return this.#bodyError(req, 'malformed trailer');
+          req.trailers[name.toLowerCase()] = value;
+        }
+        this.#bodyDone(req, body);
+      }
+    }
+    return buf.subarray(at);
+  }
+
+  #push(body: Readable, chunk: Buffer): void {
+    if (chunk.length > 0 && !body.push(chunk)) this.socket.pause();
+  }
+
+  #bodyDone(req: H1Request, body: Readable): void {
+    req.complete = true;
+    body.push(null);
+  }
+
+  /** A malformed request body: the stream fails and the connection closes. */
+  #bodyError(req: H1Request, message: string): Buffer {
+    req.body?.destroy(new Error(message));
+    this.socket.destroy();
+    return Buffer.alloc(0);
+  }
+
+  /** A head that cannot be served: a short answer, then the connection closes. */
+  #refuse(err: HeadError): void {
+    clearTimeout(this.#headTimer);
+    this.#gone = true;
+    this.#buf = null;
+    if (this.#req === null && this.socket.writable) {
+      const reason = STATUS_CODES[err.status] ?? 'Bad Request';
+      this.socket.end(`HTTP/1.1 ${err.status} ${reason}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n`, 'latin1');
+    } else this.socket.destroy();
+  }
+
+  /** The response has been written in full. */
+  responded(res: H1Response): void {
+    if (this.#res !== res) return;
+    const req = this.#req as H1Request;
+    this.#req = null;
+    this.#res = null;
+    queueMicrotask(() => res.closed());
+    // A body the handler never read keeps the connection from the next request: close instead.
+    if (res.closeAfter || !req.complete || this.closing) {
+      this.#gone = true;
+      this.socket.end();
+      return;
+    }
+    this.#idle();
+    if (this.socket.isPaused()) this.socket.resume();
+    const pending = this.#buf;
+    this.#buf = null;
+    if (pending) this.#consume(pending);
+  }
+
+  #onClose(): void {
+    this.#gone = true;
+    clearTimeout(this.#headTimer);
+    const req = this.#req;
+    const res = this.#res;
+    this.#req = null;
+    this.#res = null;
+    if (req && !req.complete) req.body?.destroy(new Error('client closed the connection'));
+    res?.closed();
+  }
+}
