@@ -61,6 +61,9 @@ export class HttpServers {
 
   constructor(rt: HcmRuntime) {
     this.#h1 = http.createServer({ maxHeaderSize: 60 * 1024, headersTimeout: 60_000, requestTimeout: 300_000, keepAliveTimeout: 60_000, requireHostHeader: true, joinDuplicateHeaders: false });
+    // Node arms its connection tracking (headersTimeout, requestTimeout, closeIdleConnections) when a
+    // server starts listening. This one never listens — the listener hands it sockets — so arm it here.
+    this.#h1.emit('listening');
     this.#h1.on('request', (req, res) => {
       const ctx = this.#byStream.get(req.socket);
       if (!ctx) return void res.destroy();
@@ -140,5 +143,7 @@ export class HttpServers {
   destroy(): void {
     for (const s of this.#sessions) s.destroy();
     this.#h1.closeAllConnections();
+    // Stops the tracking interval armed in the constructor.
+    this.#h1.close();
   }
 }
