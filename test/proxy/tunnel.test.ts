@@ -138,7 +138,7 @@ test('the tunnel takes HTTP/1.1 by ALPN: the target port header picks the chain,
   const unknown = await rawTunnel('GET / HTTP/1.1\r\nhost: x\r\nx-outrigger-target-port: 7777\r\nconnection: close\r\n\r\n');
   assert.match(unknown.response, /^HTTP\/1.1 404/, 'a port with no inbound chain');
   const connect = await rawTunnel('CONNECT 127.0.0.1:5432 HTTP/1.1\r\nhost: 127.0.0.1:5432\r\n\r\n');
-  assert.match(connect.response, /^HTTP\/1.1 400/, 'TCP takes HTTP/2 CONNECT, never HTTP/1.1');
+  assert.match(connect.response, /^HTTP\/1.1 405/, 'TCP takes HTTP/2 CONNECT, never HTTP/1.1');
 });
 
 test('the tunnel refuses a client without a mesh certificate', async () => {

@@ -279,7 +279,7 @@ class TimedForward implements TimedStream {
   }
   progress(): number {
     const socket = this.#req.socket;
-    return socket.bytesRead + socket.bytesWritten;
+    return (socket.bytesRead ?? 0) + (socket.bytesWritten ?? 0);
   }
   requestComplete(): boolean {
     return this.#req.complete;

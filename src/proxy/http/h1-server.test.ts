@@ -118,7 +118,7 @@ test('malformed heads get their status and the connection closes; nothing reache
     ['GET / HTTP/1.1\r\nx: y\r\n\r\n', 400],
     ['GET /a b HTTP/1.1\r\nhost: a\r\n\r\n', 400],
     ['GET / HTTP/2.0\r\nhost: a\r\n\r\n', 505],
-    ['CONNECT a:443 HTTP/1.1\r\nhost: a:443\r\n\r\n', 400],
+    ['CONNECT a:443 HTTP/1.1\r\nhost: a:443\r\n\r\n', 405],
     ['GET / HTTP/1.1\r\nhost: a\r\nupgrade: websocket\r\nconnection: upgrade\r\n\r\n', 400],
     [`GET / HTTP/1.1\r\nhost: a\r\nx: ${'a'.repeat(70 * 1024)}\r\n\r\n`, 431],
     [`GET / HTTP/1.1\r\nhost: a\r\nx: ${'a'.repeat(70 * 1024)}`, 431],
@@ -188,4 +188,35 @@ test('drain: an idle connection closes at once', async () => {
   (conns[0] as H1ServerConnection).drain();
   await ended;
   socket.destroy();
+});
+
+test('CONNECT and an upgrade are handed over with the socket and the bytes read past the head', async () => {
+  const handed: string[] = [];
+  const opts = {
+    ...h1ServerDefaults,
+    onConnect: (req: { method?: string | undefined; url?: string | undefined }, socket: import('node:stream').Duplex, head: Buffer) => {
+      handed.push(`${req.method} ${req.url} [${head.toString()}]`);
+      socket.on('data', (d: Buffer) => socket.end(`tunnel got ${d.toString()}`));
+      socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+    },
+    onUpgrade: (req: { headers: NodeJS.Dict<string | string[]> }, socket: import('node:stream').Duplex, head: Buffer) => {
+      handed.push(`upgrade ${String(req.headers['upgrade'])} [${head.toString()}]`);
+      socket.end('HTTP/1.1 101 Switching Protocols\r\n\r\n');
+    },
+  };
+  const port = await serve(echo, opts);
+  const tunnel = await new Promise<string>((resolve) => {
+    const socket = net.connect(port, '127.0.0.1', () => socket.write('CONNECT db:5432 HTTP/1.1\r\nhost: db:5432\r\n\r\nearly'));
+    let got = '';
+    socket.on('data', (d) => {
+      got += d.toString();
+      if (got === 'HTTP/1.1 200 Connection Established\r\n\r\n') socket.write('later');
+    });
+    socket.on('close', () => resolve(got));
+  });
+  assert.equal(tunnel, 'HTTP/1.1 200 Connection Established\r\n\r\ntunnel got later', 'the handler reads on from the socket');
+  await exchange(port, 'GET /ws HTTP/1.1\r\nhost: a\r\nconnection: Upgrade\r\nupgrade: websocket\r\n\r\nframe');
+  assert.deepEqual(handed, ['CONNECT db:5432 [early]', 'upgrade websocket [frame]']);
+  const plain = await exchange(port, 'GET /p HTTP/1.1\r\nhost: a\r\nupgrade: websocket\r\nconnection: close\r\n\r\n');
+  assert.match(plain, /^HTTP\/1.1 200 OK\r\n/, 'Upgrade without Connection: upgrade is an ordinary request');
 });

@@ -1,11 +1,13 @@
-// HTTP/1.1 server codec on a raw socket, for the mesh tunnel's HTTP/1.1 connections: requests parsed in
-// place into a light request object (a body stream only when there is a body), responses written as
-// one head string merged with the first body bytes. One request at a time; pipelined requests wait in
-// the buffer. Strict where smuggling lives: CRLF line ends, token names, no control characters, no
-// obs-fold, Content-Length digits only and never beside Transfer-Encoding, chunked the only coding.
+// HTTP/1.1 server codec on a raw socket, for listeners and the mesh tunnel: requests parsed in place
+// into a light request object (a body stream only when there is a body), responses written as one head
+// string merged with the first body bytes. One request at a time; pipelined requests wait in the
+// buffer. Strict where smuggling lives: CRLF line ends, registered methods, token names, no control
+// characters, no obs-fold, Content-Length digits only and never beside Transfer-Encoding, chunked the
+// only coding. CONNECT and Upgrade requests are handed over with the socket (or refused).
 import { STATUS_CODES } from 'node:http';
 import { Readable } from 'node:stream';
 import type net from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { OutgoingHeaders } from '../upstream/upstream.ts';
 
 export interface H1ServerOptions {
@@ -15,11 +17,33 @@ export interface H1ServerOptions {
   readonly headersTimeoutMs: number;
   /** An idle keep-alive connection is closed after this long. */
   readonly keepAliveTimeoutMs: number;
+  /**
+   * CONNECT, or a request asking to upgrade (`Connection: upgrade` with `Upgrade`): the codec lets go
+   * of the socket and hands it over with the bytes read past the head. Absent: 405 for CONNECT, 400
+   * for an upgrade, and the connection closes.
+   */
+  readonly onConnect?: ((req: HandedRequest, socket: Duplex, head: Buffer) => void) | undefined;
+  readonly onUpgrade?: ((req: HandedRequest, socket: Duplex, head: Buffer) => void) | undefined;
 }
+
+/** What a CONNECT or upgrade handler reads of the request (Node's IncomingMessage has it too). */
+export interface HandedRequest {
+  readonly method?: string | undefined;
+  readonly url?: string | undefined;
+  readonly headers: NodeJS.Dict<string | string[]>;
+  readonly rawHeaders: string[];
+}
+
+/** A TCP or TLS socket, or a tunnelled stream detected as HTTP/1.1 (no timeouts or byte counters there). */
+export type H1Socket = Duplex & Partial<Pick<net.Socket, 'bytesRead' | 'bytesWritten'>> & { setTimeout?(ms: number): unknown };
 
 export const h1ServerDefaults: H1ServerOptions = { maxHeadBytes: 60 * 1024, headersTimeoutMs: 60_000, keepAliveTimeoutMs: 60_000 };
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** The methods Node's parser (llhttp) knows: anything else, a lower-case `get` included, is refused. */
+const METHODS = new Set(
+  'DELETE GET HEAD POST PUT CONNECT OPTIONS TRACE COPY LOCK MKCOL MOVE PROPFIND PROPPATCH SEARCH UNLOCK BIND REBIND UNBIND ACL REPORT MKACTIVITY CHECKOUT MERGE M-SEARCH NOTIFY SUBSCRIBE UNSUBSCRIBE PATCH PURGE MKCALENDAR LINK UNLINK SOURCE QUERY'.split(' '),
+);
 /** Control characters other than HTAB (field values), or any whitespace and controls (request target). */
 const BAD_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
 const BAD_TARGET = /[\x00-\x20\x7f]/;
@@ -33,13 +57,13 @@ export class H1Request {
   readonly rawHeaders: string[];
   /** Lower-cased names; repeated fields joined with `, ` (`set-cookie` kept as a list), as Node does. */
   readonly headers: Record<string, string | string[]>;
-  readonly socket: net.Socket;
+  readonly socket: H1Socket;
   /** The body, when the request has one (Content-Length > 0 or chunked). */
   readonly body: Readable | null;
   trailers: Record<string, string> = {};
   complete: boolean;
 
-  constructor(method: string, url: string, httpVersion: '1.0' | '1.1', rawHeaders: string[], headers: Record<string, string | string[]>, socket: net.Socket, body: Readable | null) {
+  constructor(method: string, url: string, httpVersion: '1.0' | '1.1', rawHeaders: string[], headers: Record<string, string | string[]>, socket: H1Socket, body: Readable | null) {
     this.method = method;
     this.url = url;
     this.httpVersion = httpVersion;
@@ -57,6 +81,7 @@ export class H1Request {
 }
 
 type Listener = () => void;
+const noop = (): void => {};
 
 /** One response: the part of Node's ServerResponse the connection manager and local replies use. */
 export class H1Response {
@@ -74,6 +99,7 @@ export class H1Response {
   #ended = false;
   #close: Listener[] | null = null;
   #drain: Listener[] | null = null;
+  #awaitingDrain = false;
   /** Close the connection after this response. */
   closeAfter = false;
 
@@ -165,7 +191,11 @@ export class H1Response {
       ok = socket.write('\r\n', 'latin1');
     } else ok = socket.write(chunk);
     socket.uncork();
-    if (!ok && this.#drain) socket.once('drain', this.#onDrain);
+    // 'drain' listeners may come after the write that filled the socket (HttpStream adds its own then).
+    if (!ok && !this.#awaitingDrain) {
+      this.#awaitingDrain = true;
+      socket.once('drain', this.#onDrain);
+    }
     return ok;
   }
 
@@ -176,6 +206,7 @@ export class H1Response {
   }
 
   #onDrain = (): void => {
+    this.#awaitingDrain = false;
     for (const fn of this.#drain ?? []) fn();
   };
 
@@ -246,7 +277,7 @@ class HeadError extends Error {
 
 /** One client connection: parses requests, hands each to `onRequest`, and writes its response. */
 export class H1ServerConnection {
-  readonly socket: net.Socket;
+  readonly socket: H1Socket;
   readonly #opts: H1ServerOptions;
   readonly #onRequest: (req: H1Request, res: H1Response) => void;
   #buf: Buffer | null = null;
@@ -258,22 +289,54 @@ export class H1ServerConnection {
   #trailerLines: string[] = [];
   #headTimer: NodeJS.Timeout | undefined;
   #gone = false;
+  /** A CONNECT or upgrade request whose socket goes to its handler. */
+  #handing: H1Request | null = null;
+  readonly #listeners: { data: (chunk: Buffer) => void; end: () => void; close: () => void; timeout: () => void };
   /** Draining: answer the request in flight with `Connection: close`, then close. */
   closing = false;
 
-  constructor(socket: net.Socket, opts: H1ServerOptions, onRequest: (req: H1Request, res: H1Response) => void) {
+  constructor(socket: H1Socket, opts: H1ServerOptions, onRequest: (req: H1Request, res: H1Response) => void) {
     this.socket = socket;
     this.#opts = opts;
     this.#onRequest = onRequest;
-    socket.on('data', (chunk: Buffer) => this.#onData(chunk));
-    socket.on('error', () => {});
-    socket.on('close', () => this.#onClose());
-    socket.on('end', () => {
+    this.#listeners = {
+      data: (chunk: Buffer) => this.#onData(chunk),
+      close: () => this.#onClose(),
       // A client that half-closes between requests is done; mid-request it has reset the stream.
-      if (!this.#req) socket.end();
-    });
-    socket.on('timeout', () => socket.destroy());
+      end: () => {
+        if (!this.#req) socket.end();
+      },
+      timeout: () => socket.destroy(),
+    };
+    socket.on('data', this.#listeners.data);
+    socket.on('error', noop);
+    socket.on('close', this.#listeners.close);
+    socket.on('end', this.#listeners.end);
+    socket.on('timeout', this.#listeners.timeout);
     this.#idle();
+  }
+
+  /** Lets go of the socket: its CONNECT or upgrade handler owns it, with the bytes read past the head. */
+  #handOver(rest: Buffer): void {
+    const req = this.#handing as H1Request;
+    this.#handing = null;
+    this.#gone = true;
+    clearTimeout(this.#headTimer);
+    const socket = this.socket;
+    socket.pause();
+    socket.setTimeout?.(0);
+    socket.removeListener('data', this.#listeners.data);
+    socket.removeListener('close', this.#listeners.close);
+    socket.removeListener('end', this.#listeners.end);
+    socket.removeListener('timeout', this.#listeners.timeout);
+    // As Node's server does: the next reader's on('data') or pipe() starts the flow again.
+    (socket as unknown as { readableFlowing: boolean | null }).readableFlowing = null;
+    const handler = req.method === 'CONNECT' ? this.#opts.onConnect : this.#opts.onUpgrade;
+    try {
+      handler?.(req, socket, rest);
+    } catch {
+      socket.destroy();
+    }
   }
 
   get idle(): boolean {
@@ -287,7 +350,7 @@ export class H1ServerConnection {
   }
 
   #idle(): void {
-    this.socket.setTimeout(this.#opts.keepAliveTimeoutMs);
+    this.socket.setTimeout?.(this.#opts.keepAliveTimeoutMs);
   }
 
   #onData(chunk: Buffer): void {
@@ -315,6 +378,7 @@ export class H1ServerConnection {
       const end = buf.indexOf('\r\n\r\n', 0, 'latin1');
       if (end < 0) {
         if (buf.length > this.#opts.maxHeadBytes) this.#refuse(new HeadError(431, 'request head too large'));
+        else if (buf.indexOf('\n\n', 0, 'latin1') >= 0) this.#refuse(new HeadError(400, 'bare LF line ends'));
         else {
           this.#buf = buf;
           this.#headTimer ??= setTimeout(() => this.#refuse(new HeadError(408, 'request head timeout')), this.#opts.headersTimeoutMs).unref();
@@ -327,7 +391,7 @@ export class H1ServerConnection {
       }
       clearTimeout(this.#headTimer);
       this.#headTimer = undefined;
-      let res: H1Response;
+      let res: H1Response | null;
       try {
         res = this.#head(buf.toString('latin1', 0, end));
       } catch (err) {
@@ -335,6 +399,10 @@ export class H1ServerConnection {
         return;
       }
       buf = buf.subarray(end + 4);
+      if (res === null) {
+        this.#handOver(buf);
+        return;
+      }
       try {
         this.#onRequest(this.#req as H1Request, res);
       } catch {
@@ -345,8 +413,8 @@ export class H1ServerConnection {
     }
   }
 
-  /** Parses a request head and makes it current; returns its response. */
-  #head(text: string): H1Response {
+  /** Parses a request head and makes it current; returns its response, or null for a request to hand over. */
+  #head(text: string): H1Response | null {
     const lines = text.split('\r\n');
     const line = lines[0] as string;
     const sp1 = line.indexOf(' ');
@@ -355,7 +423,7 @@ export class H1ServerConnection {
     const method = line.slice(0, sp1);
     const url = line.slice(sp1 + 1, sp2);
     const version = line.slice(sp2 + 1);
-    if (!TOKEN.test(method) || url === '' || BAD_TARGET.test(url)) throw new HeadError(400, 'malformed request line');
+    if (!METHODS.has(method) || url === '' || BAD_TARGET.test(url)) throw new HeadError(400, 'malformed request line');
     if (version !== 'HTTP/1.1' && version !== 'HTTP/1.0') throw new HeadError(version.startsWith('HTTP/') ? 505 : 400, 'unsupported HTTP version');
     const rawHeaders: string[] = [];
     const headers: Record<string, string | string[]> = {};
@@ -392,20 +460,25 @@ export class H1ServerConnection {
       this.#remaining = Number(cl);
       if (this.#remaining > 0) framing = LENGTH;
     }
-    if (method === 'CONNECT' || headers['upgrade'] !== undefined) throw new HeadError(400, 'CONNECT and Upgrade are not served here');
+    const conn = headers['connection'];
+    const upgrade = method !== 'CONNECT' && headers['upgrade'] !== undefined && conn !== undefined && /(^|,)\s*upgrade\s*(,|$)/i.test(conn as string);
+    if (method === 'CONNECT' || upgrade) {
+      if (method === 'CONNECT' ? !this.#opts.onConnect : !this.#opts.onUpgrade) throw new HeadError(method === 'CONNECT' ? 405 : 400, 'CONNECT and Upgrade are not served here');
+      this.#handing = new H1Request(method, url, httpVersion, rawHeaders, headers, this.socket, null);
+      return null;
+    }
     this.#framing = framing;
     const socket = this.socket;
     const body = framing === NONE ? null : new Readable({ read: () => socket.resume() });
     const req = new H1Request(method, url, httpVersion, rawHeaders, headers, socket, body);
     const res = new H1Response(this, req);
-    const conn = headers['connection'];
     if (conn !== undefined) {
       const c = (conn as string).toLowerCase();
       if (httpVersion === '1.1' ? /(^|,)\s*close\s*(,|$)/.test(c) : !/(^|,)\s*keep-alive\s*(,|$)/.test(c)) res.closeAfter = true;
     } else if (httpVersion === '1.0') res.closeAfter = true;
     this.#req = req;
     this.#res = res;
-    socket.setTimeout(0);
+    socket.setTimeout?.(0);
     if (httpVersion === '1.1' && body !== null && (headers['expect'] as string | undefined)?.toLowerCase() === '100-continue') socket.write('HTTP/1.1 100 Continue\r\n\r\n', 'latin1');
     return res;
   }

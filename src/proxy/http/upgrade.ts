@@ -1,7 +1,7 @@
 // HTTP/1.1 Upgrade (WebSocket): routed like any request, then the upstream gets a dedicated connection
 // (direct or through the tunnel) carrying the original head, and bytes are spliced both ways. The
 // connection is never pooled, so an upstream that answers 200 instead of 101 poisons nobody.
-import type { IncomingMessage } from 'node:http';
+import type { HandedRequest } from './h1-server.ts';
 import type { Duplex } from 'node:stream';
 import type { HttpChain } from '../listener/compile-listener.ts';
 import { connectStream, splice } from '../upstream/connect-stream.ts';
@@ -15,7 +15,7 @@ function refuse(sock: Duplex, status: number, reason: string): void {
   sock.end(`HTTP/1.1 ${status} ${reason}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n`);
 }
 
-export function handleUpgrade(rt: HcmRuntime, chain: HttpChain, connection: ConnectionInfo, req: IncomingMessage, sock: Duplex, head: Buffer): void {
+export function handleUpgrade(rt: HcmRuntime, chain: HttpChain, connection: ConnectionInfo, req: HandedRequest, sock: Duplex, head: Buffer): void {
   sock.on('error', () => {});
   const kind = String(req.headers.upgrade ?? '').toLowerCase();
   if (kind !== 'websocket' || !chain.websocket) {

@@ -2,7 +2,7 @@
 // connection to tcp_proxy or the HTTP codecs. The compiled config is swappable: new connections use
 // the new chains, open ones keep theirs. `virtualOutbound` is also an HTTP forward proxy (absolute-form
 // requests and CONNECT), choosing chains by the original destination port.
-import type { IncomingMessage } from 'node:http';
+import type { HandedRequest } from '../http/h1-server.ts';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
@@ -173,7 +173,7 @@ export class BoundListener {
       } else proceed(verdict);
       return;
     }
-    const ctx = { connection, chain: chain.handler, onUpgrade: (req: IncomingMessage, sock: Duplex, head: Buffer) => this.#onUpgrade(chain.handler as HttpChain, connection, req, sock, head) };
+    const ctx = { connection, chain: chain.handler, onUpgrade: (req: HandedRequest, sock: Duplex, head: Buffer) => this.#onUpgrade(chain.handler as HttpChain, connection, req, sock, head) };
     this.#http.serve(s, ctx, knownH2);
   }
 
@@ -207,14 +207,14 @@ export class BoundListener {
         const c = this.#chainForPort(port, 'http/1.1');
         return c?.handler.kind === 'http' ? c.handler : undefined;
       },
-      onUpgrade: (req: IncomingMessage, sock: Duplex, head: Buffer) => {
+      onUpgrade: (req: HandedRequest, sock: Duplex, head: Buffer) => {
         const authority = /^https?:\/\/([^/]+)/i.exec(req.url ?? '')?.[1] ?? String(req.headers.host ?? '');
         const { host, port } = splitAuthority(authority, 80);
         const chain = this.#chainForPort(port, 'http/1.1');
         if (chain?.handler.kind !== 'http') return void sock.end('HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
         handleUpgrade(this.#deps.hcm, chain.handler, { ...connection, localAddress: host, localPort: port }, req, sock, head);
       },
-      onConnect: (req: IncomingMessage, sock: Duplex, head: Buffer) => {
+      onConnect: (req: HandedRequest, sock: Duplex, head: Buffer) => {
         const { host, port } = splitAuthority(req.url ?? '', 443);
         const chain = this.#chainForPort(port, undefined, host);
         if (!chain || !host) return void sock.end('HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n');
@@ -226,7 +226,7 @@ export class BoundListener {
     };
   }
 
-  #onUpgrade(chain: HttpChain, connection: ConnectionInfo, req: IncomingMessage, sock: Duplex, head: Buffer): void {
+  #onUpgrade(chain: HttpChain, connection: ConnectionInfo, req: HandedRequest, sock: Duplex, head: Buffer): void {
     handleUpgrade(this.#deps.hcm, chain, connection, req, sock, head);
   }
 

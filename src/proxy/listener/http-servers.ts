@@ -1,10 +1,11 @@
-// The HTTP/1.1 and HTTP/2 codecs of one listener: Node servers that never listen themselves; the
-// listener hands them connections after filter chain selection and protocol detection.
-import http from 'node:http';
+// The HTTP/1.1 and HTTP/2 codecs of one listener. HTTP/1.1 is the raw-socket codec (h1-server.ts);
+// HTTP/2 a Node server that never listens itself. The listener hands them connections after filter
+// chain selection and protocol detection.
 import http2 from 'node:http2';
 import { Duplex } from 'node:stream';
 import type { HcmRuntime } from '../http/connection-manager.ts';
 import { handleHttp } from '../http/connection-manager.ts';
+import { type H1Request, type H1Response, H1ServerConnection, type HandedRequest, h1ServerDefaults } from '../http/h1-server.ts';
 import type { ConnectionInfo, DownstreamRequest } from '../http/stream.ts';
 import type { HttpChain } from './compile-listener.ts';
 import { MAX_SESSION_INVALID_FRAMES, watchFloods, watchPrematureResets } from './h2-abuse.ts';
@@ -13,8 +14,8 @@ export interface HttpConnContext {
   connection: ConnectionInfo;
   chain: HttpChain | ((req: DownstreamRequest) => HttpChain | undefined);
   /** HTTP/1 CONNECT and Upgrade handlers (forward proxy, WebSocket). */
-  onConnect?: (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void;
-  onUpgrade?: (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void;
+  onConnect?: (req: HandedRequest, socket: Duplex, head: Buffer) => void;
+  onUpgrade?: (req: HandedRequest, socket: Duplex, head: Buffer) => void;
 }
 
 const H2_PREFACE = Buffer.from('PRI * HTTP/2.0');
@@ -53,38 +54,15 @@ function replay(socket: Duplex, first: Buffer | null): Duplex {
 export const h2Settings: http2.Settings = { maxConcurrentStreams: 100, initialWindowSize: 65_535, maxHeaderListSize: 60 * 1024 };
 
 export class HttpServers {
-  #h1: http.Server;
   #h2: http2.Http2Server;
   #byStream = new WeakMap<object, HttpConnContext>();
   #sessions = new Set<http2.ServerHttp2Session>();
+  #h1Conns = new Set<H1ServerConnection>();
   #pending: HttpConnContext | undefined;
+  readonly #rt: HcmRuntime;
 
   constructor(rt: HcmRuntime) {
-    this.#h1 = http.createServer({ maxHeaderSize: 60 * 1024, headersTimeout: 60_000, requestTimeout: 300_000, keepAliveTimeout: 60_000, requireHostHeader: true, joinDuplicateHeaders: false });
-    // Node arms its connection tracking (headersTimeout, requestTimeout, closeIdleConnections) when a
-    // server starts listening. This one never listens — the listener hands it sockets — so arm it here.
-    this.#h1.emit('listening');
-    this.#h1.on('request', (req, res) => {
-      const ctx = this.#byStream.get(req.socket);
-      if (!ctx) return void res.destroy();
-      void handleHttp(rt, ctx.chain, ctx.connection, req, res).catch(() => res.destroy());
-    });
-    this.#h1.on('connect', (req, socket, head) => {
-      const ctx = this.#byStream.get(req.socket);
-      socket.on('error', () => {});
-      if (ctx?.onConnect) ctx.onConnect(req, socket, head);
-      else socket.end('HTTP/1.1 405 Method Not Allowed\r\ncontent-length: 0\r\n\r\n');
-    });
-    this.#h1.on('upgrade', (req, socket, head) => {
-      const ctx = this.#byStream.get(req.socket);
-      socket.on('error', () => {});
-      if (ctx?.onUpgrade) ctx.onUpgrade(req, socket, head);
-      else socket.end('HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
-    });
-    this.#h1.on('clientError', (_err, socket) => {
-      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
-      else socket.destroy();
-    });
+    this.#rt = rt;
     this.#h2 = http2.createServer({ settings: h2Settings, maxSessionMemory: 10, maxHeaderListPairs: 128, maxSessionInvalidFrames: MAX_SESSION_INVALID_FRAMES });
     this.#h2.on('session', (session) => {
       const ctx = this.#pending;
@@ -120,10 +98,19 @@ export class HttpServers {
         return;
       }
       socket.unshift(chunk);
-      this.#byStream.set(socket, ctx);
-      this.#h1.emit('connection', socket);
+      this.#serveH1(socket, ctx);
       socket.resume();
     });
+  }
+
+  #serveH1(socket: Duplex, ctx: HttpConnContext): void {
+    const rt = this.#rt;
+    const onRequest = (req: H1Request, res: H1Response): void => {
+      void handleHttp(rt, ctx.chain, ctx.connection, req, res).catch(() => res.destroy());
+    };
+    const c = new H1ServerConnection(socket, { ...h1ServerDefaults, onConnect: ctx.onConnect, onUpgrade: ctx.onUpgrade }, onRequest);
+    this.#h1Conns.add(c);
+    socket.once('close', () => this.#h1Conns.delete(c));
   }
 
   #serveH2(socket: Duplex, ctx: HttpConnContext): void {
@@ -136,14 +123,12 @@ export class HttpServers {
   /** Drain: GOAWAY on every HTTP/2 session, close idle HTTP/1 connections. */
   drain(): void {
     for (const s of this.#sessions) s.close();
-    this.#h1.closeIdleConnections();
+    for (const c of this.#h1Conns) c.drain();
   }
 
   /** Hard stop at the drain deadline. */
   destroy(): void {
     for (const s of this.#sessions) s.destroy();
-    this.#h1.closeAllConnections();
-    // Stops the tracking interval armed in the constructor.
-    this.#h1.close();
+    for (const c of this.#h1Conns) c.socket.destroy();
   }
 }
