@@ -9,6 +9,7 @@ import { Readable } from 'node:stream';
 import type net from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { OutgoingHeaders } from '../upstream/upstream.ts';
+import { ChunkedDecoder } from './chunked.ts';
 
 export interface H1ServerOptions {
   /** Largest request head (request line and fields): Envoy's default 60 KiB. */
@@ -260,11 +261,6 @@ function field(name: string, value: string): string {
 const NONE = 0;
 const LENGTH = 1;
 const CHUNKED = 2;
-/** Chunked decoder states. */
-const SIZE = 0;
-const DATA = 1;
-const DATA_END = 2;
-const TRAILERS = 3;
 
 /** A request head that cannot be served: the status to answer before closing. */
 class HeadError extends Error {
@@ -285,8 +281,7 @@ export class H1ServerConnection {
   #res: H1Response | null = null;
   #framing = NONE;
   #remaining = 0;
-  #chunkState = SIZE;
-  #trailerLines: string[] = [];
+  readonly #chunks: ChunkedDecoder;
   #headTimer: NodeJS.Timeout | undefined;
   #gone = false;
   /** A CONNECT or upgrade request whose socket goes to its handler. */
@@ -299,6 +294,7 @@ export class H1ServerConnection {
     this.socket = socket;
     this.#opts = opts;
     this.#onRequest = onRequest;
+    this.#chunks = new ChunkedDecoder(opts.maxHeadBytes, false);
     this.#listeners = {
       data: (chunk: Buffer) => this.#onData(chunk),
       close: () => this.#onClose(),
@@ -453,8 +449,7 @@ export class H1ServerConnection {
       if (cl !== undefined) throw new HeadError(400, 'content-length with transfer-encoding');
       if ((te as string).toLowerCase() !== 'chunked') throw new HeadError(501, 'unsupported transfer-encoding');
       framing = CHUNKED;
-      this.#chunkState = SIZE;
-      this.#trailerLines = [];
+      this.#chunks.reset();
     } else if (cl !== undefined) {
       if (!/^\d{1,15}$/.test(cl as string)) throw new HeadError(400, 'invalid content-length');
       this.#remaining = Number(cl);
@@ -493,51 +488,34 @@ export class H1ServerConnection {
       if (this.#remaining === 0) this.#bodyDone(req, body);
       return buf.subarray(n);
     }
-    let at = 0;
-    while (at < buf.length && !req.complete) {
-      if (this.#chunkState === DATA) {
-        const n = Math.min(this.#remaining, buf.length - at);
-        this.#push(body, buf.subarray(at, at + n));
-        at += n;
-        this.#remaining -= n;
-        if (this.#remaining === 0) this.#chunkState = DATA_END;
-        continue;
-      }
-      const crlf = buf.indexOf('\r\n', at, 'latin1');
-      if (crlf < 0) {
-        if (buf.length - at > this.#opts.maxHeadBytes) this.#bodyError(req, 'chunk line too long');
-        else this.#buf = buf.subarray(at);
-        return buf.subarray(buf.length);
-      }
-      const line = buf.toString('latin1', at, crlf);
-      at = crlf + 2;
-      if (this.#chunkState === DATA_END) {
-        if (line !== '') return this.#bodyError(req, 'missing CRLF after chunk data');
-        this.#chunkState = SIZE;
-      } else if (this.#chunkState === SIZE) {
-        const semi = line.indexOf(';');
-        const hex = semi < 0 ? line : line.slice(0, semi);
-        if (!/^[0-9a-fA-F]{1,12}$/.test(hex)) return this.#bodyError(req, 'invalid chunk size');
-        const size = Number.parseInt(hex, 16);
-        if (size === 0) this.#chunkState = TRAILERS;
-        else {
-          this.#remaining = size;
-          this.#chunkState = DATA;
-        }
-      } else if (line !== '') {
-        if (this.#trailerLines.push(line) > 100) return this.#bodyError(req, 'too many trailers');
-      } else {
-        for (const l of this.#trailerLines) {
+    let failed = false;
+    const used = this.#chunks.decode(buf, {
+      data: (chunk) => this.#push(body, chunk),
+      end: (lines) => {
+        for (const l of lines) {
           const colon = l.indexOf(':');
           const name = colon > 0 ? l.slice(0, colon) : '';
           const value = l.slice(colon + 1).trim();
-          if (!TOKEN.test(name) || BAD_VALUE.test(value)) return this.#bodyError(req, 'malformed trailer');
+          if (!TOKEN.test(name) || BAD_VALUE.test(value)) {
+            failed = true;
+            this.#bodyError(req, 'malformed trailer');
+            return;
+          }
           req.trailers[name.toLowerCase()] = value;
         }
         this.#bodyDone(req, body);
-      }
+      },
+      error: (message) => {
+        failed = true;
+        this.#bodyError(req, message);
+      },
+    });
+    if (failed) return Buffer.alloc(0);
+    if (this.#chunks.needMore) {
+      this.#buf = buf.subarray(used);
+      return Buffer.alloc(0);
     }
-    return buf.subarray(at);
+    return buf.subarray(used);
   }
 
   #push(body: Readable, chunk: Buffer): void {
@@ -550,10 +528,9 @@ export class H1ServerConnection {
   }
 
   /** A malformed request body: the stream fails and the connection closes. */
-  #bodyError(req: H1Request, message: string): Buffer {
+  #bodyError(req: H1Request, message: string): void {
     req.body?.destroy(new Error(message));
     this.socket.destroy();
-    return Buffer.alloc(0);
   }
 
   /** A head that cannot be served: a short answer, then the connection closes. */

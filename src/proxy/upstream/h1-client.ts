@@ -6,6 +6,7 @@ import net from 'node:net';
 import type { Readable } from 'node:stream';
 import tls from 'node:tls';
 import type { OutgoingHeaders, Upstream, UpstreamExchange, UpstreamHead, UpstreamSink } from './upstream.ts';
+import { ChunkedDecoder } from '../http/chunked.ts';
 import { needsRequestTrailers } from './h1-trailer-request.ts';
 import { UpstreamError } from './upstream.ts';
 
@@ -37,7 +38,6 @@ export interface H1ClientOptions {
 /** Largest response head accepted (status line and fields): Envoy's default 60 KiB. */
 export const MAX_RESPONSE_HEAD = 60 * 1024;
 
-const CRLF = 0x0a;
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const BAD_VALUE = /[\0\r\n]/;
 /** What a received field value may hold: HTAB, visible ASCII, space and obs-text (RFC 9110 §5.5). */
@@ -49,11 +49,6 @@ const NONE = 0;
 const LENGTH = 1;
 const CHUNKED = 2;
 const UNTIL_CLOSE = 3;
-/** Chunked decoder states. */
-const SIZE = 0;
-const DATA = 1;
-const DATA_END = 2;
-const TRAILERS = 3;
 
 /** Field lines (`name: value\r\n`); throws an UpstreamError naming a field that cannot be sent. */
 function serializeFields(h: OutgoingHeaders, skipLength: boolean): string {
@@ -132,9 +127,8 @@ class H1Connection {
   #inHead = true;
   #framing = NONE;
   #remaining = 0;
-  #chunkState = SIZE;
+  readonly #chunks = new ChunkedDecoder(MAX_RESPONSE_HEAD, true);
   #keepAlive = true;
-  #trailerLines: string[] | null = null;
   #reuse = false;
 
   constructor(pool: H1Pool, opts: H1ClientOptions) {
@@ -200,7 +194,6 @@ class H1Connection {
     this.#requests++;
     this.#inHead = true;
     this.#keepAlive = true;
-    this.#trailerLines = null;
     const socket = this.socket;
     socket.setTimeout(0);
     const body = ex.body;
@@ -389,7 +382,7 @@ class H1Connection {
     else if (te !== undefined) {
       const codings = (Array.isArray(te) ? te.join(',') : te).toLowerCase();
       this.#framing = /(^|,)\s*chunked\s*$/.test(codings) ? CHUNKED : UNTIL_CLOSE;
-      this.#chunkState = SIZE;
+      this.#chunks.reset();
       // Both framings at once is a smuggling signal: the message is read, the connection not reused.
       if (cl !== undefined) this.#keepAlive = false;
     } else if (cl !== undefined) {
@@ -431,65 +424,22 @@ class H1Connection {
   }
 
   #chunked(buf: Buffer, ex: Exchange): Buffer {
-    let at = 0;
-    while (at < buf.length && !ex.done) {
-      if (this.#chunkState === DATA) {
-        const n = Math.min(this.#remaining, buf.length - at);
-        this.#deliver(ex, buf.subarray(at, at + n));
-        at += n;
-        this.#remaining -= n;
-        if (this.#remaining === 0) this.#chunkState = DATA_END;
-        continue;
-      }
-      const nl = buf.indexOf(CRLF, at);
-      if (nl < 0) {
-        if (buf.length - at > MAX_RESPONSE_HEAD) this.#protocolError('chunk line too long');
-        else this.#buf = buf.subarray(at);
-        return buf.subarray(buf.length);
-      }
-      const line = buf.toString('latin1', at, nl > at && buf[nl - 1] === 0x0d ? nl - 1 : nl);
-      at = nl + 1;
-      if (this.#chunkState === DATA_END) {
-        if (line !== '') {
-          this.#protocolError('missing CRLF after chunk data');
-          return buf.subarray(buf.length);
-        }
-        this.#chunkState = SIZE;
-      } else if (this.#chunkState === SIZE) {
-        const semi = line.indexOf(';');
-        const hex = (semi < 0 ? line : line.slice(0, semi)).trim();
-        if (!/^[0-9a-fA-F]{1,12}$/.test(hex)) {
-          this.#protocolError('invalid chunk size');
-          return buf.subarray(buf.length);
-        }
-        const size = Number.parseInt(hex, 16);
-        if (size === 0) {
-          this.#chunkState = TRAILERS;
-          this.#trailerLines = [];
-        } else {
-          this.#remaining = size;
-          this.#chunkState = DATA;
-        }
-      } else {
-        // Trailer section: fields until an empty line.
-        const lines = this.#trailerLines as string[];
-        if (line !== '') {
-          lines.push(line);
-          if (lines.length > 128) {
-            this.#protocolError('too many trailers');
-            return buf.subarray(buf.length);
-          }
-          continue;
-        }
+    const used = this.#chunks.decode(buf, {
+      data: (chunk) => {
+        if (!ex.done) this.#deliver(ex, chunk);
+      },
+      end: (lines) => {
         const trailers: OutgoingHeaders = {};
-        if (!parseFields(lines, 0, trailers)) {
-          this.#protocolError('malformed response trailer');
-          return buf.subarray(buf.length);
-        }
-        this.#finish(ex, trailers);
-      }
+        if (!parseFields(lines, 0, trailers)) this.#protocolError('malformed response trailer');
+        else if (!ex.done) this.#finish(ex, trailers);
+      },
+      error: (message) => this.#protocolError(message),
+    });
+    if (this.#chunks.needMore) {
+      this.#buf = buf.subarray(used);
+      return buf.subarray(buf.length);
     }
-    return buf.subarray(at);
+    return buf.subarray(used);
   }
 
   #deliver(ex: Exchange, chunk: Buffer): void {
