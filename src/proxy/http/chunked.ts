@@ -16,6 +16,8 @@ const TRAILERS = 3;
 const DONE = 4;
 const HEX = /^[0-9a-fA-F]{1,12}$/;
 const MAX_TRAILERS = 100;
+/** Control characters (HTAB aside) have no place in a chunk line or a trailer: a bare LF there is a desync attempt. */
+const CONTROL = /[\x00-\x08\x0a-\x1f\x7f]/;
 
 export class ChunkedDecoder {
   readonly #maxLine: number;
@@ -23,6 +25,8 @@ export class ChunkedDecoder {
   #state = SIZE;
   #remaining = 0;
   #trailers: string[] = [];
+  /** Bytes of trailer lines so far: together they get the same budget as one line. */
+  #trailerBytes = 0;
   /** After decode(): the bytes past `used` are an unfinished line, to be handed back with more. */
   needMore = false;
 
@@ -37,6 +41,7 @@ export class ChunkedDecoder {
     this.#state = SIZE;
     this.#remaining = 0;
     this.#trailers = [];
+    this.#trailerBytes = 0;
   }
 
   /**
@@ -63,6 +68,8 @@ export class ChunkedDecoder {
       }
       const line = buf.toString('latin1', at, this.#bareLf && lf > at && buf[lf - 1] === 0x0d ? lf - 1 : lf);
       at = lf + (this.#bareLf ? 1 : 2);
+      if (line.length > this.#maxLine) return this.#fail(sink, 'chunk line too long');
+      if (!this.#bareLf && CONTROL.test(line)) return this.#fail(sink, 'control character in a chunk line');
       if (this.#state === DATA_END) {
         if (line !== '') return this.#fail(sink, 'missing CRLF after chunk data');
         this.#state = SIZE;
@@ -79,7 +86,8 @@ export class ChunkedDecoder {
           this.#state = DATA;
         }
       } else if (line !== '') {
-        if (this.#trailers.push(line) > MAX_TRAILERS) return this.#fail(sink, 'too many trailers');
+        this.#trailerBytes += line.length;
+        if (this.#trailers.push(line) > MAX_TRAILERS || this.#trailerBytes > this.#maxLine) return this.#fail(sink, 'trailers too large');
       } else {
         this.#state = DONE;
         sink.end(this.#trailers);

@@ -7,6 +7,11 @@ import { H1ServerConnection, type H1Request, type H1Response, h1ServerDefaults }
 
 type Handler = (req: H1Request, res: H1Response) => void;
 
+/** Waits for socket events to make `cond` true (the events come; no timer decides). */
+async function until(cond: () => boolean): Promise<void> {
+  while (!cond()) await new Promise((r) => setImmediate(r));
+}
+
 const servers: net.Server[] = [];
 after(() => {
   for (const s of servers) s.close();
@@ -219,4 +224,141 @@ test('CONNECT and an upgrade are handed over with the socket and the bytes read 
   assert.deepEqual(handed, ['CONNECT db:5432 [early]', 'upgrade websocket [frame]']);
   const plain = await exchange(port, 'GET /p HTTP/1.1\r\nhost: a\r\nupgrade: websocket\r\nconnection: close\r\n\r\n');
   assert.match(plain, /^HTTP\/1.1 200 OK\r\n/, 'Upgrade without Connection: upgrade is an ordinary request');
+});
+
+test('field values are checked before trimming: \\v, \\f, a bare LF or a trailing \\xa0 never pass as framing', async () => {
+  let reached = 0;
+  const port = await serve((req, res) => {
+    reached++;
+    echo(req, res);
+  });
+  const latin1 = (s: string): string => Buffer.from(s, 'latin1').toString('latin1');
+  const cases: [string, RegExp][] = [
+    ['POST / HTTP/1.1\r\nhost: a\r\ntransfer-encoding: chunked\xa0\r\n\r\n3\r\nabc\r\n0\r\n\r\n', /^HTTP\/1.1 501 /],
+    ['POST / HTTP/1.1\r\nhost: a\r\ntransfer-encoding:\x0bchunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n', /^HTTP\/1.1 400 /],
+    ['POST / HTTP/1.1\r\nhost: a\r\ncontent-length: 3\x0c\r\n\r\nabc', /^HTTP\/1.1 400 /],
+    ['GET / HTTP/1.1\r\nhost: a\n\r\nx: y\r\n\r\n', /^HTTP\/1.1 400 /],
+  ];
+  for (const [text, expected] of cases) assert.match(await exchange(port, latin1(text)), expected, JSON.stringify(text));
+  assert.equal(reached, 0);
+});
+
+test('a bare LF inside a chunk extension (a desync attempt) fails the body and closes the connection', async () => {
+  let failed: Error | undefined;
+  const port = await serve((req) => {
+    req.body?.on('error', (err) => {
+      failed = err;
+    });
+    req.body?.resume();
+  });
+  const out = await exchange(port, 'POST / HTTP/1.1\r\nhost: a\r\ntransfer-encoding: chunked\r\n\r\n3;x\nGET /smuggled HTTP/1.1\r\nabc\r\n0\r\n\r\n');
+  assert.equal(out, '');
+  assert.match(String(failed), /control character/);
+});
+
+test('trailers get one head budget in all (60 KiB), not 100 lines of it', async () => {
+  let failed: Error | undefined;
+  const port = await serve((req) => {
+    req.body?.on('error', (err) => {
+      failed = err;
+    });
+    req.body?.resume();
+  });
+  const trailers = Array.from({ length: 3 }, (_, i) => `x-t${i}: ${'v'.repeat(30 * 1024)}\r\n`).join('');
+  await exchange(port, `POST / HTTP/1.1\r\nhost: a\r\ntransfer-encoding: chunked\r\n\r\n1\r\na\r\n0\r\n${trailers}\r\n`).catch(() => 'reset');
+  assert.match(String(failed), /trailers too large/);
+});
+
+test('a body that fails before anyone reads it (client gone during an async filter) does not take the process down', async () => {
+  let seen: H1Request | undefined;
+  const port = await serve((req) => {
+    seen = req;
+  });
+  await new Promise<void>((resolve) => {
+    const socket = net.connect(port, '127.0.0.1', () => socket.write('POST / HTTP/1.1\r\nhost: a\r\ncontent-length: 100\r\n\r\nonly ten b'));
+    const poll = (): void => {
+      if (seen) {
+        socket.resetAndDestroy();
+        resolve();
+      } else setImmediate(poll);
+    };
+    poll();
+  });
+  await until(() => seen?.body?.destroyed === true);
+});
+
+test('a head sent a byte at a time is parsed, including a blank line split across reads', async () => {
+  const port = await serve(echo);
+  const text = 'GET /slow HTTP/1.1\r\nhost: a\r\nconnection: close\r\n\r\n';
+  const out = await new Promise<string>((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    socket.setNoDelay(true);
+    let got = '';
+    let i = 0;
+    const next = (): void => {
+      if (i < text.length) socket.write(text[i++] as string, () => setImmediate(next));
+    };
+    socket.on('connect', next);
+    socket.on('data', (d) => {
+      got += d.toString();
+    });
+    socket.on('close', () => resolve(got));
+  });
+  assert.match(out, /^HTTP\/1.1 200 OK\r\n[\s\S]*\r\n\r\n\/slow$/);
+});
+
+test('a closing connection is destroyed once its last bytes are out, even if the client never closes its side', async () => {
+  const serverSockets: net.Socket[] = [];
+  const server = net.createServer((socket) => {
+    serverSockets.push(socket);
+    new H1ServerConnection(socket, h1ServerDefaults, echo);
+  });
+  servers.push(server);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const client = net.connect({ port: (server.address() as net.AddressInfo).port, host: '127.0.0.1', allowHalfOpen: true });
+  client.on('data', () => {});
+  client.write('GET / HTTP/1.1\r\nhost: a\r\nconnection: close\r\n\r\n');
+  await until(() => serverSockets[0]?.destroyed === true);
+  client.destroy();
+});
+
+test('drain: a request arriving after an idle connection was told to close is not run; a handed-over tunnel is left alone', async () => {
+  const conns: H1ServerConnection[] = [];
+  let ran = 0;
+  const opts = {
+    ...h1ServerDefaults,
+    onConnect: (_req: unknown, socket: import('node:stream').Duplex) => {
+      socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+      socket.on('data', (d: Buffer) => socket.write(d));
+    },
+  };
+  const server = net.createServer((socket) =>
+    conns.push(
+      new H1ServerConnection(socket, opts, (req, res) => {
+        ran++;
+        echo(req, res);
+      }),
+    ),
+  );
+  servers.push(server);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as net.AddressInfo).port;
+  const idle = net.connect(port, '127.0.0.1');
+  await new Promise<void>((r) => idle.on('connect', () => r()));
+  await until(() => conns.length === 1);
+  (conns[0] as H1ServerConnection).drain();
+  idle.write('POST / HTTP/1.1\r\nhost: a\r\ncontent-length: 0\r\n\r\n');
+  await new Promise<void>((r) => idle.on('close', () => r()));
+  assert.equal(ran, 0);
+  const tunnel = net.connect(port, '127.0.0.1');
+  let got = '';
+  tunnel.on('data', (d) => {
+    got += d.toString();
+  });
+  tunnel.write('CONNECT db:1 HTTP/1.1\r\nhost: db:1\r\n\r\n');
+  await until(() => got.includes('Established'));
+  (conns[1] as H1ServerConnection).drain();
+  tunnel.write('still open');
+  await until(() => got.endsWith('still open'));
+  tunnel.destroy();
 });

@@ -84,6 +84,15 @@ export class H1Request {
 type Listener = () => void;
 const noop = (): void => {};
 
+/** A field value without its optional whitespace (spaces and tabs only, RFC 9110 §5.5). */
+export function ows(s: string): string {
+  let a = 0;
+  let b = s.length;
+  while (a < b && (s.charCodeAt(a) === 0x20 || s.charCodeAt(a) === 0x09)) a++;
+  while (b > a && (s.charCodeAt(b - 1) === 0x20 || s.charCodeAt(b - 1) === 0x09)) b--;
+  return a === 0 && b === s.length ? s : s.slice(a, b);
+}
+
 /** One response: the part of Node's ServerResponse the connection manager and local replies use. */
 export class H1Response {
   readonly #conn: H1ServerConnection;
@@ -257,6 +266,21 @@ function field(name: string, value: string): string {
   return `${name}: ${value}\r\n`;
 }
 
+const EMPTY = Buffer.alloc(0);
+
+/** The last three bytes of `held` followed by `more`. */
+function tail3(held: Buffer, more: Buffer): Buffer {
+  if (more.length >= 3) return more.subarray(more.length - 3);
+  const both = Buffer.concat([held, more]);
+  return both.subarray(Math.max(0, both.length - 3));
+}
+
+/** What the stash holds. */
+const NOTHING = 0;
+const HEAD = 1;
+const CHUNK_LINE = 2;
+const PIPELINED = 3;
+
 /** Body framing of the request being read. */
 const NONE = 0;
 const LENGTH = 1;
@@ -276,7 +300,15 @@ export class H1ServerConnection {
   readonly socket: H1Socket;
   readonly #opts: H1ServerOptions;
   readonly #onRequest: (req: H1Request, res: H1Response) => void;
-  #buf: Buffer | null = null;
+  /**
+   * Bytes held for later, as parts joined once when usable: an unfinished head or chunk line, or
+   * pipelined requests behind the one in flight. A head sent a byte at a time costs linear time.
+   */
+  #stash: Buffer[] = [];
+  #stashLen = 0;
+  #stashKind = NOTHING;
+  /** The last three bytes held, across parts. */
+  #stashTail: Buffer = EMPTY;
   #req: H1Request | null = null;
   #res: H1Response | null = null;
   #framing = NONE;
@@ -286,6 +318,7 @@ export class H1ServerConnection {
   #gone = false;
   /** A CONNECT or upgrade request whose socket goes to its handler. */
   #handing: H1Request | null = null;
+  #handed = false;
   readonly #listeners: { data: (chunk: Buffer) => void; end: () => void; close: () => void; timeout: () => void };
   /** Draining: answer the request in flight with `Connection: close`, then close. */
   closing = false;
@@ -317,6 +350,7 @@ export class H1ServerConnection {
     const req = this.#handing as H1Request;
     this.#handing = null;
     this.#gone = true;
+    this.#handed = true;
     clearTimeout(this.#headTimer);
     const socket = this.socket;
     socket.pause();
@@ -336,13 +370,21 @@ export class H1ServerConnection {
   }
 
   get idle(): boolean {
-    return this.#req === null && this.#buf === null;
+    return this.#req === null && this.#stashLen === 0;
   }
 
-  /** Close now if idle, else after the response in flight. */
+  /** Close now if idle, else after the response in flight. A handed-over socket is its new owner's. */
   drain(): void {
     this.closing = true;
-    if (this.idle) this.socket.end();
+    if (this.#handed) return;
+    if (this.idle) this.#closeSoon();
+  }
+
+  /** No more requests: FIN once written out, then the socket goes (a client that never FINs back cannot keep it). */
+  #closeSoon(text?: string): void {
+    this.#gone = true;
+    const socket = this.socket;
+    socket.end(text ?? '', 'latin1', () => socket.destroy());
   }
 
   #idle(): void {
@@ -351,9 +393,50 @@ export class H1ServerConnection {
 
   #onData(chunk: Buffer): void {
     if (this.#gone) return;
-    const buf = this.#buf ? Buffer.concat([this.#buf, chunk]) : chunk;
-    this.#buf = null;
-    this.#consume(buf);
+    if (this.#stashLen === 0) {
+      this.#consume(chunk);
+      return;
+    }
+    if (!this.#completes(chunk)) {
+      this.#stash.push(chunk);
+      this.#stashLen += chunk.length;
+      this.#stashTail = tail3(this.#stashTail, chunk);
+      if (this.#stashKind === PIPELINED) {
+        if (this.#stashLen > this.#opts.maxHeadBytes) this.socket.pause();
+      } else if (this.#stashLen > this.#opts.maxHeadBytes) {
+        if (this.#stashKind === HEAD) this.#refuse(new HeadError(431, 'request head too large'));
+        else this.#bodyError(this.#req as H1Request, 'chunk line too long');
+      }
+      return;
+    }
+    this.#consume(this.#unstash(chunk));
+  }
+
+  /** Whether `chunk` can finish what the stash holds (a head's blank line, a chunk line's LF); pipelined bytes wait for the response. */
+  #completes(chunk: Buffer): boolean {
+    if (this.#stashKind === PIPELINED) return this.#req === null;
+    if (this.#stashKind === CHUNK_LINE) return chunk.indexOf(0x0a) >= 0;
+    // The blank line may straddle the parts: look at the last three bytes held and the new chunk.
+    const probe = Buffer.concat([this.#stashTail, chunk.subarray(0, 3)]);
+    return chunk.indexOf(0x0a) >= 0 && (chunk.indexOf('\n\n', 0, 'latin1') >= 0 || chunk.indexOf('\r\n\r\n', 0, 'latin1') >= 0 || probe.indexOf('\n\n', 0, 'latin1') >= 0 || probe.indexOf('\r\n\r\n', 0, 'latin1') >= 0);
+  }
+
+  #hold(buf: Buffer, kind: number): void {
+    this.#stash = [buf];
+    this.#stashLen = buf.length;
+    this.#stashKind = kind;
+    this.#stashTail = tail3(EMPTY, buf);
+  }
+
+  /** Everything held, then `chunk`, as one buffer; the stash is empty after. */
+  #unstash(chunk?: Buffer): Buffer {
+    const parts = this.#stash;
+    if (chunk) parts.push(chunk);
+    const buf = parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts);
+    this.#stash = [];
+    this.#stashLen = 0;
+    this.#stashKind = NOTHING;
+    return buf;
   }
 
   /** Parses heads and body bytes from `buf` while a request can take them. */
@@ -364,7 +447,7 @@ export class H1ServerConnection {
       if (req !== null) {
         if (req.complete) {
           // Pipelined bytes wait for the response in flight.
-          this.#buf = buf;
+          this.#hold(buf, PIPELINED);
           if (buf.length > this.#opts.maxHeadBytes) this.socket.pause();
           return;
         }
@@ -376,7 +459,7 @@ export class H1ServerConnection {
         if (buf.length > this.#opts.maxHeadBytes) this.#refuse(new HeadError(431, 'request head too large'));
         else if (buf.indexOf('\n\n', 0, 'latin1') >= 0) this.#refuse(new HeadError(400, 'bare LF line ends'));
         else {
-          this.#buf = buf;
+          this.#hold(buf, HEAD);
           this.#headTimer ??= setTimeout(() => this.#refuse(new HeadError(408, 'request head timeout')), this.#opts.headersTimeoutMs).unref();
         }
         return;
@@ -429,8 +512,10 @@ export class H1ServerConnection {
       if (colon <= 0) throw new HeadError(400, 'malformed header line');
       const name = l.slice(0, colon);
       if (!TOKEN.test(name)) throw new HeadError(400, 'invalid header name');
-      const value = l.slice(colon + 1).trim();
-      if (BAD_VALUE.test(value)) throw new HeadError(400, 'invalid header value');
+      const raw = l.slice(colon + 1);
+      // Checked before trimming, and only spaces and tabs trimmed (JS trim() would also eat \v, \f, \xa0).
+      if (BAD_VALUE.test(raw)) throw new HeadError(400, 'invalid header value');
+      const value = ows(raw);
       rawHeaders.push(name, value);
       const lower = name.toLowerCase();
       const had = headers[lower];
@@ -465,6 +550,9 @@ export class H1ServerConnection {
     this.#framing = framing;
     const socket = this.socket;
     const body = framing === NONE ? null : new Readable({ read: () => socket.resume() });
+    // The body fails when the client goes or sends a bad chunk, maybe before anyone reads it (an async
+    // filter, a wait for a connection): never an unhandled 'error'.
+    body?.on('error', noop);
     const req = new H1Request(method, url, httpVersion, rawHeaders, headers, socket, body);
     const res = new H1Response(this, req);
     if (conn !== undefined) {
@@ -495,8 +583,9 @@ export class H1ServerConnection {
         for (const l of lines) {
           const colon = l.indexOf(':');
           const name = colon > 0 ? l.slice(0, colon) : '';
-          const value = l.slice(colon + 1).trim();
-          if (!TOKEN.test(name) || BAD_VALUE.test(value)) {
+          const raw = l.slice(colon + 1);
+          const value = ows(raw);
+          if (!TOKEN.test(name) || BAD_VALUE.test(raw)) {
             failed = true;
             this.#bodyError(req, 'malformed trailer');
             return;
@@ -512,7 +601,7 @@ export class H1ServerConnection {
     });
     if (failed) return Buffer.alloc(0);
     if (this.#chunks.needMore) {
-      this.#buf = buf.subarray(used);
+      this.#hold(buf.subarray(used), CHUNK_LINE);
       return Buffer.alloc(0);
     }
     return buf.subarray(used);
@@ -537,10 +626,11 @@ export class H1ServerConnection {
   #refuse(err: HeadError): void {
     clearTimeout(this.#headTimer);
     this.#gone = true;
-    this.#buf = null;
+    this.#stash = [];
+    this.#stashLen = 0;
     if (this.#req === null && this.socket.writable) {
       const reason = STATUS_CODES[err.status] ?? 'Bad Request';
-      this.socket.end(`HTTP/1.1 ${err.status} ${reason}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n`, 'latin1');
+      this.#closeSoon(`HTTP/1.1 ${err.status} ${reason}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n`);
     } else this.socket.destroy();
   }
 
@@ -553,15 +643,14 @@ export class H1ServerConnection {
     queueMicrotask(() => res.closed());
     // A body the handler never read keeps the connection from the next request: close instead.
     if (res.closeAfter || !req.complete || this.closing) {
-      this.#gone = true;
-      this.socket.end();
+      // A body the client is still sending is not read: it ends here (mirrors waiting on it too).
+      if (!req.complete) req.body?.destroy(new Error('request answered before its body arrived'));
+      this.#closeSoon();
       return;
     }
     this.#idle();
     if (this.socket.isPaused()) this.socket.resume();
-    const pending = this.#buf;
-    this.#buf = null;
-    if (pending) this.#consume(pending);
+    if (this.#stashLen > 0) this.#consume(this.#unstash());
   }
 
   #onClose(): void {
