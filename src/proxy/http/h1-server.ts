@@ -10,6 +10,7 @@ import type net from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { OutgoingHeaders } from '../upstream/upstream.ts';
 import { ChunkedDecoder } from './chunked.ts';
+import { Stash } from './stash.ts';
 
 export interface H1ServerOptions {
   /** Largest request head (request line and fields): Envoy's default 60 KiB. */
@@ -266,15 +267,6 @@ function field(name: string, value: string): string {
   return `${name}: ${value}\r\n`;
 }
 
-const EMPTY = Buffer.alloc(0);
-
-/** The last three bytes of `held` followed by `more`. */
-function tail3(held: Buffer, more: Buffer): Buffer {
-  if (more.length >= 3) return more.subarray(more.length - 3);
-  const both = Buffer.concat([held, more]);
-  return both.subarray(Math.max(0, both.length - 3));
-}
-
 /** What the stash holds. */
 const NOTHING = 0;
 const HEAD = 1;
@@ -304,11 +296,8 @@ export class H1ServerConnection {
    * Bytes held for later, as parts joined once when usable: an unfinished head or chunk line, or
    * pipelined requests behind the one in flight. A head sent a byte at a time costs linear time.
    */
-  #stash: Buffer[] = [];
-  #stashLen = 0;
+  readonly #stash = new Stash();
   #stashKind = NOTHING;
-  /** The last three bytes held, across parts. */
-  #stashTail: Buffer = EMPTY;
   #req: H1Request | null = null;
   #res: H1Response | null = null;
   #framing = NONE;
@@ -370,7 +359,7 @@ export class H1ServerConnection {
   }
 
   get idle(): boolean {
-    return this.#req === null && this.#stashLen === 0;
+    return this.#req === null && this.#stash.length === 0;
   }
 
   /** Close now if idle, else after the response in flight. A handed-over socket is its new owner's. */
@@ -393,50 +382,35 @@ export class H1ServerConnection {
 
   #onData(chunk: Buffer): void {
     if (this.#gone) return;
-    if (this.#stashLen === 0) {
+    const stash = this.#stash;
+    if (stash.length === 0) {
       this.#consume(chunk);
       return;
     }
     if (!this.#completes(chunk)) {
-      this.#stash.push(chunk);
-      this.#stashLen += chunk.length;
-      this.#stashTail = tail3(this.#stashTail, chunk);
+      stash.add(chunk);
       if (this.#stashKind === PIPELINED) {
-        if (this.#stashLen > this.#opts.maxHeadBytes) this.socket.pause();
-      } else if (this.#stashLen > this.#opts.maxHeadBytes) {
+        if (stash.length > this.#opts.maxHeadBytes) this.socket.pause();
+      } else if (stash.length > this.#opts.maxHeadBytes) {
         if (this.#stashKind === HEAD) this.#refuse(new HeadError(431, 'request head too large'));
         else this.#bodyError(this.#req as H1Request, 'chunk line too long');
       }
       return;
     }
-    this.#consume(this.#unstash(chunk));
+    this.#stashKind = NOTHING;
+    this.#consume(stash.take(chunk));
   }
 
   /** Whether `chunk` can finish what the stash holds (a head's blank line, a chunk line's LF); pipelined bytes wait for the response. */
   #completes(chunk: Buffer): boolean {
     if (this.#stashKind === PIPELINED) return this.#req === null;
     if (this.#stashKind === CHUNK_LINE) return chunk.indexOf(0x0a) >= 0;
-    // The blank line may straddle the parts: look at the last three bytes held and the new chunk.
-    const probe = Buffer.concat([this.#stashTail, chunk.subarray(0, 3)]);
-    return chunk.indexOf(0x0a) >= 0 && (chunk.indexOf('\n\n', 0, 'latin1') >= 0 || chunk.indexOf('\r\n\r\n', 0, 'latin1') >= 0 || probe.indexOf('\n\n', 0, 'latin1') >= 0 || probe.indexOf('\r\n\r\n', 0, 'latin1') >= 0);
+    return this.#stash.endsHead(chunk);
   }
 
   #hold(buf: Buffer, kind: number): void {
-    this.#stash = [buf];
-    this.#stashLen = buf.length;
+    this.#stash.hold(buf);
     this.#stashKind = kind;
-    this.#stashTail = tail3(EMPTY, buf);
-  }
-
-  /** Everything held, then `chunk`, as one buffer; the stash is empty after. */
-  #unstash(chunk?: Buffer): Buffer {
-    const parts = this.#stash;
-    if (chunk) parts.push(chunk);
-    const buf = parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts);
-    this.#stash = [];
-    this.#stashLen = 0;
-    this.#stashKind = NOTHING;
-    return buf;
   }
 
   /** Parses heads and body bytes from `buf` while a request can take them. */
@@ -626,8 +600,7 @@ export class H1ServerConnection {
   #refuse(err: HeadError): void {
     clearTimeout(this.#headTimer);
     this.#gone = true;
-    this.#stash = [];
-    this.#stashLen = 0;
+    this.#stash.clear();
     if (this.#req === null && this.socket.writable) {
       const reason = STATUS_CODES[err.status] ?? 'Bad Request';
       this.#closeSoon(`HTTP/1.1 ${err.status} ${reason}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n`);
@@ -650,7 +623,10 @@ export class H1ServerConnection {
     }
     this.#idle();
     if (this.socket.isPaused()) this.socket.resume();
-    if (this.#stashLen > 0) this.#consume(this.#unstash());
+    if (this.#stash.length > 0) {
+      this.#stashKind = NOTHING;
+      this.#consume(this.#stash.take());
+    }
   }
 
   #onClose(): void {

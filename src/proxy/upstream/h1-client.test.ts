@@ -369,3 +369,20 @@ test('a TLS peer that picks h2 by ALPN gets its requests through the HTTP/2 fall
   await fallback.close();
   h2.close();
 });
+
+test('a response head and chunk lines sent a byte at a time are read, a blank line split across reads included', async () => {
+  const text = 'HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\nx-a: b\r\n\r\n5\r\nhello\r\n0\r\n\r\n';
+  const s = await scripted((_r, _n, socket) => {
+    socket.setNoDelay(true);
+    let i = 0;
+    const next = (): void => {
+      if (i < text.length) socket.write(text[i++] as string, () => setImmediate(next));
+    };
+    next();
+    return null;
+  });
+  const p = pool(s.port);
+  const r = await send(p, get());
+  assert.deepEqual([r.status, r.headers['x-a'], r.body], [200, 'b', 'hello']);
+  await p.close();
+});

@@ -7,6 +7,7 @@ import type { Readable } from 'node:stream';
 import tls from 'node:tls';
 import type { OutgoingHeaders, Upstream, UpstreamExchange, UpstreamHead, UpstreamSink } from './upstream.ts';
 import { ChunkedDecoder } from '../http/chunked.ts';
+import { Stash } from '../http/stash.ts';
 import { needsRequestTrailers } from './h1-trailer-request.ts';
 import { UpstreamError } from './upstream.ts';
 
@@ -123,7 +124,7 @@ class H1Connection {
   #closed = false;
   #connectTimer: NodeJS.Timeout | undefined;
   // Response state.
-  #buf: Buffer | null = null;
+  readonly #stash = new Stash();
   #inHead = true;
   #framing = NONE;
   #remaining = 0;
@@ -311,14 +312,24 @@ class H1Connection {
       this.close();
       return;
     }
-    let buf = this.#buf ? Buffer.concat([this.#buf, chunk]) : chunk;
-    this.#buf = null;
+    // An unfinished head or chunk line is held as parts until a read can finish it (linear in a head
+    // sent a byte at a time).
+    const stash = this.#stash;
+    let buf = chunk;
+    if (stash.length > 0) {
+      if (this.#inHead ? !stash.endsHead(chunk) : chunk.indexOf(0x0a) < 0) {
+        stash.add(chunk);
+        if (stash.length > MAX_RESPONSE_HEAD) this.#protocolError(this.#inHead ? 'response head too large' : 'chunk line too long');
+        return;
+      }
+      buf = stash.take(chunk);
+    }
     while (buf.length > 0 && this.#ex === ex && !ex.done) {
       if (this.#inHead) {
         const end = headEnd(buf);
         if (end < 0) {
           if (buf.length > MAX_RESPONSE_HEAD) this.#protocolError('response head too large');
-          else this.#buf = buf;
+          else stash.hold(buf);
           return;
         }
         if (end > MAX_RESPONSE_HEAD) {
@@ -436,7 +447,7 @@ class H1Connection {
       error: (message) => this.#protocolError(message),
     });
     if (this.#chunks.needMore) {
-      this.#buf = buf.subarray(used);
+      this.#stash.hold(buf.subarray(used));
       return buf.subarray(buf.length);
     }
     return buf.subarray(used);
