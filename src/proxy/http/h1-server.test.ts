@@ -42,6 +42,18 @@ function exchange(port: number, text: string | string[], until?: RegExp): Promis
   });
 }
 
+/** A server whose handler reads each body; `failure()` is the last body error. */
+async function serveBodyReader(): Promise<{ port: number; failure: () => Error | undefined }> {
+  let failed: Error | undefined;
+  const port = await serve((req) => {
+    req.body?.on('error', (err) => {
+      failed = err;
+    });
+    req.body?.resume();
+  });
+  return { port, failure: () => failed };
+}
+
 const echo: Handler = (req, res) => {
   const chunks: Buffer[] = [];
   if (!req.body) {
@@ -136,15 +148,9 @@ test('malformed heads get their status and the connection closes; nothing reache
 });
 
 test('a malformed chunk closes the connection and fails the body stream', async () => {
-  let failed: Error | undefined;
-  const port = await serve((req) => {
-    req.body?.on('error', (err) => {
-      failed = err;
-    });
-    req.body?.resume();
-  });
+  const { port, failure } = await serveBodyReader();
   await exchange(port, 'POST / HTTP/1.1\r\nhost: a\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n');
-  assert.match(String(failed), /invalid chunk size/);
+  assert.match(String(failure()), /invalid chunk size/);
 });
 
 test('a client gone mid-response closes the stream with the response unfinished', async () => {
@@ -244,29 +250,17 @@ test('field values are checked before trimming: \\v, \\f, a bare LF or a trailin
 });
 
 test('a bare LF inside a chunk extension (a desync attempt) fails the body and closes the connection', async () => {
-  let failed: Error | undefined;
-  const port = await serve((req) => {
-    req.body?.on('error', (err) => {
-      failed = err;
-    });
-    req.body?.resume();
-  });
+  const { port, failure } = await serveBodyReader();
   const out = await exchange(port, 'POST / HTTP/1.1\r\nhost: a\r\ntransfer-encoding: chunked\r\n\r\n3;x\nGET /smuggled HTTP/1.1\r\nabc\r\n0\r\n\r\n');
   assert.equal(out, '');
-  assert.match(String(failed), /control character/);
+  assert.match(String(failure()), /control character/);
 });
 
 test('trailers get one head budget in all (60 KiB), not 100 lines of it', async () => {
-  let failed: Error | undefined;
-  const port = await serve((req) => {
-    req.body?.on('error', (err) => {
-      failed = err;
-    });
-    req.body?.resume();
-  });
+  const { port, failure } = await serveBodyReader();
   const trailers = Array.from({ length: 3 }, (_, i) => `x-t${i}: ${'v'.repeat(30 * 1024)}\r\n`).join('');
   await exchange(port, `POST / HTTP/1.1\r\nhost: a\r\ntransfer-encoding: chunked\r\n\r\n1\r\na\r\n0\r\n${trailers}\r\n`).catch(() => 'reset');
-  assert.match(String(failed), /trailers too large/);
+  assert.match(String(failure()), /trailers too large/);
 });
 
 test('a body that fails before anyone reads it (client gone during an async filter) does not take the process down', async () => {
