@@ -175,7 +175,10 @@ export class Cluster {
       // Through the tunnel an HTTP/1.1 request stays HTTP/1.1 on mutual TLS, as Istio's sidecars send it
       // (h2UpgradePolicy DO_NOT_UPGRADE); HTTP/2, gRPC and an upgrading cluster take the HTTP/2 tunnel.
       if (h2 || head.downstreamProtocol !== 'HTTP/1.1') return this.upstream(e).request(head, body, sink);
-      return this.#gate.send(this.resources(), this.#meshHttp1(e), head, body, sink);
+      const pool = this.#meshHttp1(e);
+      // A peer that answered h2 (an older release) gets the multiplexed session, outside the HTTP/1.1 limits.
+      if (pool.speaksH2) return this.upstream(e).request(head, body, sink);
+      return this.#gate.send(this.resources(), pool, head, body, sink);
     }
     const u = this.upstream(e, h2);
     if (h2) return u.request(head, body, sink);
@@ -183,9 +186,9 @@ export class Cluster {
   }
 
   /** The HTTP/1.1 pool to a meshed endpoint's tunnel port: mutual TLS with ALPN `http/1.1`. */
-  #meshHttp1(e: Endpoint): Upstream {
+  #meshHttp1(e: Endpoint): H1Pool {
     const key = `${e.key}|h1`;
-    let u = this.#upstreams.get(key);
+    let u = this.#upstreams.get(key) as H1Pool | undefined;
     if (u) return u;
     const { connectTimeoutMs, maxConnections, idleTimeoutMs, maxRequestsPerConnection, tcpKeepaliveMs } = this.settings;
     const tunnelTls = this.#deps.tunnelTls;

@@ -1,6 +1,7 @@
 // Envoy's HTTP/1.1 connection pool limits for one cluster: a request needs a connection of its own;
 // past max_connections it waits in the pending queue, and past max_pending_requests it is refused
-// (503 UO). Multiplexed upstreams (h2c, the mesh tunnel) never queue here.
+// (503 UO). HTTP/1.1 to an app and through the mesh tunnel comes here; multiplexed upstreams (h2c, the
+// tunnel's HTTP/2 session) never queue here.
 import type { Readable } from 'node:stream';
 import type { ClusterStats } from '../../telemetry/metrics/cluster-stats.ts';
 import type { OutgoingHeaders, Upstream, UpstreamError, UpstreamExchange, UpstreamHead, UpstreamSink } from '../upstream/upstream.ts';

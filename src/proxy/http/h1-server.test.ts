@@ -98,7 +98,7 @@ test('a response without length is chunked on HTTP/1.1, with trailers; HEAD and 
   const head = await exchange(port, 'HEAD / HTTP/1.1\r\nhost: a\r\nconnection: close\r\n\r\n');
   assert.doesNotMatch(head, /transfer-encoding|\r\n0\r\n/);
   const none = await exchange(port, 'GET /nc HTTP/1.1\r\nhost: a\r\nconnection: close\r\n\r\n');
-  assert.match(none, /^HTTP\/1.1 204 No Content\r\nconnection: close\r\n\r\n$/);
+  assert.match(none, /^HTTP\/1.1 204 No Content\r\ndate: [A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d GMT\r\nconnection: close\r\n\r\n$/);
 });
 
 test('request bodies: Content-Length across writes, chunked with trailers; Expect: 100-continue is acknowledged', async () => {
@@ -184,7 +184,7 @@ test('an invalid response field is refused before anything is sent, leaving room
     res.end();
   });
   const out = await exchange(port, 'GET / HTTP/1.1\r\nhost: a\r\nconnection: close\r\n\r\n');
-  assert.match(out, /^HTTP\/1.1 502 Bad Gateway\r\ncontent-length: 0\r\nconnection: close\r\n\r\n$/);
+  assert.match(out, /^HTTP\/1.1 502 Bad Gateway\r\ncontent-length: 0\r\ndate: [^\r]+\r\nconnection: close\r\n\r\n$/);
 });
 
 test('drain: an idle connection closes at once', async () => {
@@ -355,4 +355,15 @@ test('drain: a request arriving after an idle connection was told to close is no
   tunnel.write('still open');
   await until(() => got.endsWith('still open'));
   tunnel.destroy();
+});
+
+test('a kept-alive response announces the keep-alive timeout and carries a Date unless it has one', async () => {
+  const port = await serve((req, res) => {
+    res.writeHead(200, req.url === '/dated' ? { 'content-length': '0', date: 'Mon, 01 Jan 2024 00:00:00 GMT' } : { 'content-length': '0' });
+    res.end();
+  });
+  const out = await exchange(port, 'GET / HTTP/1.1\r\nhost: a\r\n\r\nGET /dated HTTP/1.1\r\nhost: a\r\nconnection: close\r\n\r\n');
+  const [first, second] = out.split('HTTP/1.1 200 OK').slice(1);
+  assert.match(first ?? '', /\r\ndate: [^\r]+ GMT\r\nkeep-alive: timeout=60\r\n\r\n$/);
+  assert.match(second ?? '', /\r\ndate: Mon, 01 Jan 2024 00:00:00 GMT\r\nconnection: close\r\n\r\n$/, 'its own Date kept, no second one');
 });

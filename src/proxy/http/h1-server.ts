@@ -83,6 +83,20 @@ export class H1Request {
 }
 
 type Listener = () => void;
+
+let dateSecond = 0;
+let dateField = '';
+
+/** `date: <IMF-fixdate>\r\n`, made once a second. */
+function httpDate(): string {
+  const now = Date.now();
+  const second = Math.floor(now / 1000);
+  if (second !== dateSecond) {
+    dateSecond = second;
+    dateField = `date: ${new Date(now).toUTCString()}\r\n`;
+  }
+  return dateField;
+}
 const noop = (): void => {};
 
 /** A field value without its optional whitespace (spaces and tabs only, RFC 9110 §5.5). */
@@ -146,12 +160,14 @@ export class H1Response {
     if (!Number.isInteger(status) || status < 100 || status > 999) throw new Error(`invalid status ${status}`);
     let s = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Unknown'}\r\n`;
     let length = false;
+    let date = false;
     let connection: string | undefined;
     for (const k in all) {
       const v = all[k] as string | string[] | number;
       const name = k.toLowerCase();
       if (!TOKEN.test(name)) throw new Error(`invalid response header name ${JSON.stringify(k)}`);
       if (name === 'content-length') length = true;
+      else if (name === 'date') date = true;
       if (name === 'connection') {
         connection = String(v).toLowerCase();
         continue;
@@ -169,8 +185,11 @@ export class H1Response {
       } else close = true;
     }
     if (connection !== undefined && /(^|,)\s*close\s*(,|$)/.test(connection)) close = true;
+    // As Node's server did: a Date when the response has none, and the keep-alive timeout announced
+    // (Outrigger's own HTTP/1.1 client parks a connection a second less than it).
+    if (!date) s += httpDate();
     if (close) s += 'connection: close\r\n';
-    else if (req.httpVersion === '1.0') s += 'connection: keep-alive\r\n';
+    else s += req.httpVersion === '1.0' ? `connection: keep-alive\r\n${this.#conn.keepAliveField}` : this.#conn.keepAliveField;
     // Sent only once the head is known to be valid: a refused head leaves room for a local reply.
     this.headersSent = true;
     this.statusCode = status;
@@ -311,12 +330,15 @@ export class H1ServerConnection {
   readonly #listeners: { data: (chunk: Buffer) => void; end: () => void; close: () => void; timeout: () => void };
   /** Draining: answer the request in flight with `Connection: close`, then close. */
   closing = false;
+  /** `keep-alive: timeout=N` for responses that keep the connection. */
+  readonly keepAliveField: string;
 
   constructor(socket: H1Socket, opts: H1ServerOptions, onRequest: (req: H1Request, res: H1Response) => void) {
     this.socket = socket;
     this.#opts = opts;
     this.#onRequest = onRequest;
     this.#chunks = new ChunkedDecoder(opts.maxHeadBytes, false);
+    this.keepAliveField = `keep-alive: timeout=${Math.floor(opts.keepAliveTimeoutMs / 1000)}\r\n`;
     this.#listeners = {
       data: (chunk: Buffer) => this.#onData(chunk),
       close: () => this.#onClose(),

@@ -1,6 +1,5 @@
-// The listener's HTTP/1.1 codec is a Node server that never listens (the listener hands it sockets).
-// Node arms its connection tracking — what drain's closeIdleConnections and the headers/request
-// timeouts work on — only for a listening server; these check it is armed anyway.
+// A listener's HTTP/1.1 connections are tracked by its codecs: drain closes the idle ones at once.
+// (When the codec was Node's never-listening server, its tracking was off and drain closed nothing.)
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { test } from 'node:test';

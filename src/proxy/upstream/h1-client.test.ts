@@ -227,15 +227,20 @@ test('broken responses are protocol failures and never throw', async () => {
   }
 });
 
-test('both Content-Length and chunked: the chunked body is read and the connection is not reused', async () => {
+test('both Content-Length and chunked: refused as a protocol error, as Envoy refuses it', async () => {
   const s = await scripted(() => 'HTTP/1.1 200 OK\r\ncontent-length: 3\r\ntransfer-encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n');
   const p = pool(s.port);
-  assert.equal((await send(p, get())).body, 'ok');
-  await send(p, get());
-  assert.deepEqual(
-    s.requests.map((r) => r.conn),
-    [1, 2],
-  );
+  await assert.rejects(send(p, get()), (err: UpstreamError) => err.failure === 'protocol' && /both content-length and transfer-encoding/.test(err.message));
+  await p.close();
+});
+
+test('Keep-Alive: timeout=N keeps the connection (parked a second less than N); timeout=1 or less closes it', async () => {
+  const s = await scripted((req) => (req.includes('/short') ? ok('s', 'keep-alive: timeout=1\r\n') : ok('l', 'keep-alive: timeout=3\r\n')));
+  const p = pool(s.port, { idleTimeoutMs: 3_600_000 });
+  await send(p, get({ path: '/short' }));
+  await until(() => p.connections() === 0);
+  await send(p, get({ path: '/long' }));
+  assert.equal(p.connections(), 1, 'kept: it may idle for 2 s');
   await p.close();
 });
 

@@ -131,6 +131,8 @@ class H1Connection {
   readonly #chunks = new ChunkedDecoder(MAX_RESPONSE_HEAD, true);
   #keepAlive = true;
   #reuse = false;
+  /** How long the server keeps this connection idle, less a second (its `Keep-Alive: timeout`). */
+  #parkMs: number | undefined;
 
   constructor(pool: H1Pool, opts: H1ClientOptions) {
     this.#pool = pool;
@@ -182,7 +184,7 @@ class H1Connection {
     clearTimeout(this.#connectTimer);
     this.#connected = true;
     if (opts.fallback && (this.socket as tls.TLSSocket).alpnProtocol === 'h2') {
-      this.#pool.speaksH2(this);
+      this.#pool.pickedH2(this);
       return;
     }
     if (opts.tcpKeepaliveMs !== undefined) this.socket.setKeepAlive(true, opts.tcpKeepaliveMs);
@@ -387,15 +389,25 @@ class H1Connection {
     const connection = headers['connection'];
     const conn = typeof connection === 'string' ? connection.toLowerCase() : Array.isArray(connection) ? connection.join(',').toLowerCase() : '';
     this.#keepAlive = m[1] === '1' ? !/(^|,)\s*close\s*(,|$)/.test(conn) : /(^|,)\s*keep-alive\s*(,|$)/.test(conn);
+    // `Keep-Alive: timeout=N`: the server closes an idle connection after N s; park it a second less,
+    // so a request is never written onto a socket the server is closing (as undici did).
+    const hint = headers['keep-alive'];
+    const seconds = typeof hint === 'string' ? /(?:^|[,;\s])timeout=(\d+)/i.exec(hint)?.[1] : undefined;
+    this.#parkMs = seconds === undefined ? undefined : Number(seconds) * 1000 - 1000;
+    if (this.#parkMs !== undefined && this.#parkMs <= 0) this.#keepAlive = false;
     const te = headers['transfer-encoding'];
     const cl = headers['content-length'];
+    // Both framings at once: which one the server meant is unknowable, so the response is refused, as
+    // Envoy refuses it (passing both on would send the decoded body under the wrong length).
+    if (te !== undefined && cl !== undefined && ex.head.method !== 'HEAD' && status !== 204 && status !== 304) {
+      this.#protocolError('response with both content-length and transfer-encoding');
+      return null;
+    }
     if (ex.head.method === 'HEAD' || status === 204 || status === 304) this.#framing = NONE;
     else if (te !== undefined) {
       const codings = (Array.isArray(te) ? te.join(',') : te).toLowerCase();
       this.#framing = /(^|,)\s*chunked\s*$/.test(codings) ? CHUNKED : UNTIL_CLOSE;
       this.#chunks.reset();
-      // Both framings at once is a smuggling signal: the message is read, the connection not reused.
-      if (cl !== undefined) this.#keepAlive = false;
     } else if (cl !== undefined) {
       const values = Array.isArray(cl) ? cl : [cl];
       const first = values[0] as string;
@@ -468,7 +480,8 @@ class H1Connection {
 
   /** Idle: closed after the pool's idle timeout. */
   parked(idleMs: number): void {
-    if (idleMs > 0) this.socket.setTimeout(idleMs);
+    const ms = this.#parkMs === undefined ? idleMs : idleMs > 0 ? Math.min(idleMs, this.#parkMs) : this.#parkMs;
+    if (ms > 0) this.socket.setTimeout(ms);
   }
 }
 
@@ -507,8 +520,8 @@ export class H1Pool {
   #connecting = 0;
   #queue: Waiting[] = [];
   #closed = false;
-  /** The peer chose HTTP/2: every request goes to the fallback. */
-  #h2 = false;
+  /** The peer chose HTTP/2 (at this time): requests go to the fallback until a minute later, then it is asked again. */
+  #h2Since: number | undefined;
 
   constructor(opts: H1ClientOptions) {
     this.opts = opts;
@@ -520,7 +533,7 @@ export class H1Pool {
   }
 
   request(head: UpstreamHead, body: Readable | null, sink: UpstreamSink): UpstreamExchange {
-    if (this.#h2 && this.opts.fallback) return this.opts.fallback().request(head, body, sink);
+    if (this.speaksH2 && this.opts.fallback) return this.opts.fallback().request(head, body, sink);
     const ex: Exchange = { head, body, sink, sent: false, done: false };
     const w: Waiting = { ex, conn: null };
     if (this.#closed) queueMicrotask(() => this.#failWaiting(w, new UpstreamError('connect', 'upstream closed')));
@@ -567,8 +580,8 @@ export class H1Pool {
   }
 
   /** The peer picked h2 by ALPN: this connection closes, and what waits goes to the HTTP/2 fallback. */
-  speaksH2(c: H1Connection): void {
-    this.#h2 = true;
+  pickedH2(c: H1Connection): void {
+    this.#h2Since = Date.now();
     this.#connecting--;
     this.#all.delete(c);
     c.close();
@@ -576,6 +589,15 @@ export class H1Pool {
     const waiting = this.#queue;
     this.#queue = [];
     for (const w of waiting) if (!w.ex.done) w.inner = fallback.request(w.ex.head, w.ex.body, w.ex.sink);
+  }
+
+  /** The peer speaks only HTTP/2 (a tunnel server that predates HTTP/1.1 on it), as of its last answer: the caller sends HTTP/2. */
+  get speaksH2(): boolean {
+    if (this.#h2Since === undefined) return false;
+    // Peers get upgraded in place: after a minute, the next connection asks again.
+    if (Date.now() - this.#h2Since < 60_000) return true;
+    this.#h2Since = undefined;
+    return false;
   }
 
   /** A new connection is up: it takes the oldest waiting request, or parks. */
