@@ -1,10 +1,12 @@
 // CPU profile of the sidecar hot path: the Outrigger pair under closed-loop HTTP/1.1 load with
 // `node --cpu-prof` on both sidecars, then the top self-time functions of each profile.
 // Run: node bench/profile.ts [--seconds N] [--connections N] [--rate RPS (open loop; default closed loop)]
+//      node bench/profile.ts --h2 [--seconds N] [--connections N]   (h2load, h2c in front, 10 streams per connection)
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { allocatePort } from '../src/runtime/ports.ts';
+import { runH2load } from './closed-loop.ts';
 import type { LoadResult } from './load-gen.ts';
 import { originHost, originPorts } from './mesh-yaml.ts';
 import { startNginx } from './nginx-origin.ts';
@@ -48,20 +50,27 @@ if (import.meta.main) {
   const seconds = arg('--seconds', 8);
   const connections = arg('--connections', 4);
   const rate = arg('--rate', 0);
+  const h2 = process.argv.includes('--h2');
   const dir = mkdtempSync(path.join(os.tmpdir(), 'outrigger-profile-'));
   const taken = new Set<number>();
   const nginx = await startNginx(dir, await allocatePort(taken), await allocatePort(taken));
   const profDir = path.join(dir, 'profiles');
   const pair = await startOutriggerPair({ dir, fillerServices: 100, origin: { http: nginx.port, grpc: nginx.port }, taken, nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${profDir}`] });
   try {
-    const spec = { port: pair.outboundPort, host: `${originHost}:${originPorts.http}`, path: '/', mode: rate > 0 ? 'open' : 'closed', rate, durationMs: seconds * 1000, connections, maxConnections: rate > 0 ? connections * 16 : connections };
-    const cpu = cpuWindow(pair.pids);
-    const r = JSON.parse(await runCommand('taskset', ['-c', core('load'), process.execPath, path.join(import.meta.dirname, 'load-gen.ts'), JSON.stringify(spec)], (seconds + 30) * 1000)) as LoadResult;
-    let perRequest = 'unknown (a sidecar exited)';
-    try {
-      perRequest = `${(cpu() / Math.max(1, r.completed)).toFixed(1)} µs/req`;
-    } catch {}
-    process.stdout.write(`${r.completed} requests over ${connections} connections in ${(r.elapsedMs / 1000).toFixed(1)} s, ${r.errors} errors, pair CPU ${perRequest}\n`);
+    if (h2) {
+      const cpu = cpuWindow(pair.pids);
+      const r = await runH2load({ port: pair.outboundPort, authority: `${originHost}:${originPorts.http}`, path: '/', seconds, clients: connections, streams: 10 });
+      process.stdout.write(`h2load: ${r.completed} requests, ${connections} clients × 10 streams in ${seconds} s, pair CPU ${(cpu() / Math.max(1, r.completed)).toFixed(1)} µs/req\n`);
+    } else {
+      const spec = { port: pair.outboundPort, host: `${originHost}:${originPorts.http}`, path: '/', mode: rate > 0 ? 'open' : 'closed', rate, durationMs: seconds * 1000, connections, maxConnections: rate > 0 ? connections * 16 : connections };
+      const cpu = cpuWindow(pair.pids);
+      const r = JSON.parse(await runCommand('taskset', ['-c', core('load'), process.execPath, path.join(import.meta.dirname, 'load-gen.ts'), JSON.stringify(spec)], (seconds + 30) * 1000)) as LoadResult;
+      let perRequest = 'unknown (a sidecar exited)';
+      try {
+        perRequest = `${(cpu() / Math.max(1, r.completed)).toFixed(1)} µs/req`;
+      } catch {}
+      process.stdout.write(`${r.completed} requests over ${connections} connections in ${(r.elapsedMs / 1000).toFixed(1)} s, ${r.errors} errors, pair CPU ${perRequest}\n`);
+    }
   } finally {
     await pair.stop();
     await nginx.stop();

@@ -2,6 +2,7 @@
 // HTTP/2 a Node server that never listens itself. The listener hands them connections after filter
 // chain selection and protocol detection.
 import http2 from 'node:http2';
+import net from 'node:net';
 import { Duplex } from 'node:stream';
 import type { HcmRuntime } from '../http/connection-manager.ts';
 import { handleHttp } from '../http/connection-manager.ts';
@@ -21,8 +22,8 @@ export interface HttpConnContext {
 const H2_PREFACE = Buffer.from('PRI * HTTP/2.0');
 
 /**
- * A stream that yields `first` and then everything the socket reads. Node's HTTP/2 session reads a
- * net.Socket's handle directly and would lose bytes already read for detection; this keeps them.
+ * A stream that yields `first` and then everything the socket reads: for streams that are not TCP
+ * sockets (a tunnelled CONNECT stream detected as HTTP/2), whose bytes already read must not be lost.
  */
 function replay(socket: Duplex, first: Buffer | null): Duplex {
   const wrapper = new Duplex({
@@ -94,7 +95,13 @@ export class HttpServers {
       socket.pause();
       const n = Math.min(chunk.length, H2_PREFACE.length);
       if (chunk.length >= 3 && H2_PREFACE.subarray(0, n).equals(chunk.subarray(0, n))) {
-        this.#serveH2(replay(socket, chunk), ctx);
+        // A TCP socket goes to the session as it is, the bytes read for detection put back: Node's
+        // session takes what is already buffered and reads the handle natively. Any other stream (a
+        // tunnelled one) needs the replaying wrapper, which runs every byte through JavaScript.
+        if (socket instanceof net.Socket) {
+          socket.unshift(chunk);
+          this.#serveH2(socket, ctx, false);
+        } else this.#serveH2(replay(socket, chunk), ctx);
         return;
       }
       socket.unshift(chunk);
@@ -113,11 +120,12 @@ export class HttpServers {
     socket.once('close', () => this.#h1Conns.delete(c));
   }
 
-  #serveH2(socket: Duplex, ctx: HttpConnContext): void {
+  /** `resume`: false for a socket holding bytes put back, which the session reads itself (resuming would emit them to no one). */
+  #serveH2(socket: Duplex, ctx: HttpConnContext, resume = true): void {
     this.#pending = ctx;
     this.#h2.emit('connection', socket);
     this.#pending = undefined;
-    socket.resume();
+    if (resume) socket.resume();
   }
 
   /** Drain: GOAWAY on every HTTP/2 session, close idle HTTP/1 connections. */
