@@ -100,7 +100,7 @@ function httpDate(): string {
 const noop = (): void => {};
 
 /** A field value without its optional whitespace (spaces and tabs only, RFC 9110 §5.5). */
-export function ows(s: string): string {
+function ows(s: string): string {
   let a = 0;
   let b = s.length;
   while (a < b && (s.charCodeAt(a) === 0x20 || s.charCodeAt(a) === 0x09)) a++;

@@ -37,7 +37,7 @@ export interface H1ClientOptions {
 }
 
 /** Largest response head accepted (status line and fields): Envoy's default 60 KiB. */
-export const MAX_RESPONSE_HEAD = 60 * 1024;
+const MAX_RESPONSE_HEAD = 60 * 1024;
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const BAD_VALUE = /[\0\r\n]/;
@@ -73,7 +73,7 @@ function serializeFields(h: OutgoingHeaders, skipLength: boolean): string {
 }
 
 /** The request head as one string. A chunked body drops Content-Length (it may carry trailers). */
-export function serializeHead(head: UpstreamHead, extra: string, targetPortHeader: string | undefined, chunked: boolean): string {
+function serializeHead(head: UpstreamHead, extra: string, targetPortHeader: string | undefined, chunked: boolean): string {
   if (BAD_VALUE.test(head.authority) || /[\s]/.test(head.path) || !TOKEN.test(head.method)) throw new UpstreamError('protocol', 'invalid request line or authority');
   let s = `${head.method} ${head.path} HTTP/1.1\r\nhost: ${head.authority}\r\n${serializeFields(head.headers, chunked)}`;
   if (targetPortHeader !== undefined && head.targetPort !== undefined) s += `${targetPortHeader}: ${head.targetPort}\r\n`;
