@@ -3,14 +3,11 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, test } from 'node:test';
+import { until } from '../../../test/resilience/fake-clock.ts';
 import { H1ServerConnection, type H1Request, type H1Response, h1ServerDefaults } from './h1-server.ts';
 
 type Handler = (req: H1Request, res: H1Response) => void;
 
-/** Waits for socket events to make `cond` true (the events come; no timer decides). */
-async function until(cond: () => boolean): Promise<void> {
-  while (!cond()) await new Promise((r) => setImmediate(r));
-}
 
 const servers: net.Server[] = [];
 after(() => {
@@ -24,8 +21,8 @@ async function serve(handler: Handler, opts = h1ServerDefaults): Promise<number>
   return (server.address() as net.AddressInfo).port;
 }
 
-/** Writes `text` on a new connection and collects everything until the server closes it (or `until` matches). */
-function exchange(port: number, text: string | string[], until?: RegExp): Promise<string> {
+/** Writes `text` on a new connection and collects everything until the server closes it (or `stopAt` matches). */
+function exchange(port: number, text: string | string[], stopAt?: RegExp): Promise<string> {
   return new Promise((resolve, reject) => {
     const socket = net.connect(port, '127.0.0.1');
     let got = '';
@@ -35,7 +32,7 @@ function exchange(port: number, text: string | string[], until?: RegExp): Promis
     });
     socket.on('data', (d) => {
       got += d.toString('latin1');
-      if (until?.test(got)) socket.destroy();
+      if (stopAt?.test(got)) socket.destroy();
     });
     socket.on('close', () => resolve(got));
     socket.on('error', reject);
@@ -278,7 +275,7 @@ test('a body that fails before anyone reads it (client gone during an async filt
     };
     poll();
   });
-  await until(() => seen?.body?.destroyed === true);
+  await until(() => seen?.body?.destroyed === true, 'seen?.body?.destroyed === true');
 });
 
 test('a head sent a byte at a time is parsed, including a blank line split across reads', async () => {
@@ -312,7 +309,7 @@ test('a closing connection is destroyed once its last bytes are out, even if the
   const client = net.connect({ port: (server.address() as net.AddressInfo).port, host: '127.0.0.1', allowHalfOpen: true });
   client.on('data', () => {});
   client.write('GET / HTTP/1.1\r\nhost: a\r\nconnection: close\r\n\r\n');
-  await until(() => serverSockets[0]?.destroyed === true);
+  await until(() => serverSockets[0]?.destroyed === true, 'serverSockets[0]?.destroyed === true');
   client.destroy();
 });
 
@@ -339,7 +336,7 @@ test('drain: a request arriving after an idle connection was told to close is no
   const port = (server.address() as net.AddressInfo).port;
   const idle = net.connect(port, '127.0.0.1');
   await new Promise<void>((r) => idle.on('connect', () => r()));
-  await until(() => conns.length === 1);
+  await until(() => conns.length === 1, 'conns.length === 1');
   (conns[0] as H1ServerConnection).drain();
   idle.write('POST / HTTP/1.1\r\nhost: a\r\ncontent-length: 0\r\n\r\n');
   await new Promise<void>((r) => idle.on('close', () => r()));
@@ -350,10 +347,10 @@ test('drain: a request arriving after an idle connection was told to close is no
     got += d.toString();
   });
   tunnel.write('CONNECT db:1 HTTP/1.1\r\nhost: db:1\r\n\r\n');
-  await until(() => got.includes('Established'));
+  await until(() => got.includes('Established'), 'got.includes("Established")');
   (conns[1] as H1ServerConnection).drain();
   tunnel.write('still open');
-  await until(() => got.endsWith('still open'));
+  await until(() => got.endsWith('still open'), 'got.endsWith("still open")');
   tunnel.destroy();
 });
 

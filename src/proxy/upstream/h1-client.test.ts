@@ -6,6 +6,7 @@ import http2 from 'node:http2';
 import net from 'node:net';
 import { PassThrough, Readable } from 'node:stream';
 import { after, test } from 'node:test';
+import { until } from '../../../test/resilience/fake-clock.ts';
 import { makeCa } from '../../../test/proxy/certs.ts';
 import { H1Pool } from './h1-client.ts';
 import { H2Upstream } from './h2-upstream.ts';
@@ -90,10 +91,6 @@ function send(p: H1Pool, head: UpstreamHead, body: Readable | null = null): Prom
   });
 }
 
-/** Waits for socket events to make `cond` true (the events come; no timer decides). */
-async function until(cond: () => boolean): Promise<void> {
-  while (!cond()) await new Promise((r) => setImmediate(r));
-}
 
 const ok = (body: string, extra = ''): string => `HTTP/1.1 200 OK\r\ncontent-length: ${body.length}\r\n${extra}\r\n${body}`;
 
@@ -238,7 +235,7 @@ test('Keep-Alive: timeout=N keeps the connection (parked a second less than N); 
   const s = await scripted((req) => (req.includes('/short') ? ok('s', 'keep-alive: timeout=1\r\n') : ok('l', 'keep-alive: timeout=3\r\n')));
   const p = pool(s.port, { idleTimeoutMs: 3_600_000 });
   await send(p, get({ path: '/short' }));
-  await until(() => p.connections() === 0);
+  await until(() => p.connections() === 0, 'p.connections() === 0');
   await send(p, get({ path: '/long' }));
   assert.equal(p.connections(), 1, 'kept: it may idle for 2 s');
   await p.close();
@@ -279,7 +276,7 @@ test('an idle connection the server closed is dropped, and the next request open
   });
   const p = pool(s.port);
   await send(p, get());
-  await until(() => p.connections() === 0);
+  await until(() => p.connections() === 0, 'p.connections() === 0');
   assert.equal((await send(p, get())).body, 'once');
   await p.close();
 });
@@ -293,11 +290,11 @@ test('past max connections requests wait for one to be free', async () => {
   const p = pool(s.port, { maxConnections: 1 });
   const first = send(p, get());
   const second = send(p, get());
-  await until(() => held.length === 1);
+  await until(() => held.length === 1, 'held.length === 1');
   assert.equal(s.requests.length, 1, 'the second request waits');
   (held[0] as net.Socket).write(ok('1'));
   assert.equal((await first).body, '1');
-  await until(() => held.length === 2);
+  await until(() => held.length === 2, 'held.length === 2');
   (held[1] as net.Socket).write(ok('2'));
   assert.equal((await second).body, '2');
   assert.deepEqual(
@@ -347,7 +344,7 @@ test('close() lets the exchange in flight finish, closes idle connections, and r
   const p = pool(s.port);
   await send(p, get());
   const slow = send(p, get({ path: '/hold' }));
-  await until(() => held.length === 1);
+  await until(() => held.length === 1, 'held.length === 1');
   await send(p, get());
   assert.equal(p.connections(), 2);
   await p.close();
@@ -355,7 +352,7 @@ test('close() lets the exchange in flight finish, closes idle connections, and r
   await assert.rejects(send(p, get()), (err: UpstreamError) => err.failure === 'connect');
   (held[0] as net.Socket).write(ok('finished'));
   assert.equal((await slow).body, 'finished');
-  await until(() => p.connections() === 0);
+  await until(() => p.connections() === 0, 'p.connections() === 0');
 });
 
 test('a TLS peer that picks h2 by ALPN gets its requests through the HTTP/2 fallback', async () => {
