@@ -10,6 +10,7 @@ import type net from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { OutgoingHeaders } from '../upstream/upstream.ts';
 import { ChunkedDecoder } from './chunked.ts';
+import { asksClose, asksUpgrade, persists, TOKEN } from './field-syntax.ts';
 import { Stash } from './stash.ts';
 
 export interface H1ServerOptions {
@@ -41,7 +42,6 @@ export type H1Socket = Duplex & Partial<Pick<net.Socket, 'bytesRead' | 'bytesWri
 
 export const h1ServerDefaults: H1ServerOptions = { maxHeadBytes: 60 * 1024, headersTimeoutMs: 60_000, keepAliveTimeoutMs: 60_000 };
 
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /** The methods Node's parser (llhttp) knows: anything else, a lower-case `get` included, is refused. */
 const METHODS = new Set(
   'DELETE GET HEAD POST PUT CONNECT OPTIONS TRACE COPY LOCK MKCOL MOVE PROPFIND PROPPATCH SEARCH UNLOCK BIND REBIND UNBIND ACL REPORT MKACTIVITY CHECKOUT MERGE M-SEARCH NOTIFY SUBSCRIBE UNSUBSCRIBE PATCH PURGE MKCALENDAR LINK UNLINK SOURCE QUERY'.split(' '),
@@ -184,7 +184,7 @@ export class H1Response {
         s += 'transfer-encoding: chunked\r\n';
       } else close = true;
     }
-    if (connection !== undefined && /(^|,)\s*close\s*(,|$)/.test(connection)) close = true;
+    if (connection !== undefined && asksClose(connection)) close = true;
     // As Node's server did: a Date when the response has none, and the keep-alive timeout announced
     // (Outrigger's own HTTP/1.1 client parks a connection a second less than it).
     if (!date) s += httpDate();
@@ -324,8 +324,6 @@ export class H1ServerConnection {
   readonly #chunks: ChunkedDecoder;
   #headTimer: NodeJS.Timeout | undefined;
   #gone = false;
-  /** A CONNECT or upgrade request whose socket goes to its handler. */
-  #handing: H1Request | null = null;
   #handed = false;
   readonly #listeners: { data: (chunk: Buffer) => void; end: () => void; close: () => void; timeout: () => void };
   /** Draining: answer the request in flight with `Connection: close`, then close. */
@@ -357,9 +355,7 @@ export class H1ServerConnection {
   }
 
   /** Lets go of the socket: its CONNECT or upgrade handler owns it, with the bytes read past the head. */
-  #handOver(rest: Buffer): void {
-    const req = this.#handing as H1Request;
-    this.#handing = null;
+  #handOver(req: H1Request, rest: Buffer): void {
     this.#gone = true;
     this.#handed = true;
     clearTimeout(this.#headTimer);
@@ -466,7 +462,7 @@ export class H1ServerConnection {
       }
       clearTimeout(this.#headTimer);
       this.#headTimer = undefined;
-      let res: H1Response | null;
+      let res: H1Response | H1Request;
       try {
         res = this.#head(buf.toString('latin1', 0, end));
       } catch (err) {
@@ -474,8 +470,8 @@ export class H1ServerConnection {
         return;
       }
       buf = buf.subarray(end + 4);
-      if (res === null) {
-        this.#handOver(buf);
+      if (res instanceof H1Request) {
+        this.#handOver(res, buf);
         return;
       }
       try {
@@ -488,8 +484,8 @@ export class H1ServerConnection {
     }
   }
 
-  /** Parses a request head and makes it current; returns its response, or null for a request to hand over. */
-  #head(text: string): H1Response | null {
+  /** Parses a request head and makes it current; returns its response, or a CONNECT/upgrade request to hand over. */
+  #head(text: string): H1Response | H1Request {
     const lines = text.split('\r\n');
     const line = lines[0] as string;
     const sp1 = line.indexOf(' ');
@@ -537,11 +533,10 @@ export class H1ServerConnection {
       if (this.#remaining > 0) framing = LENGTH;
     }
     const conn = headers['connection'];
-    const upgrade = method !== 'CONNECT' && headers['upgrade'] !== undefined && conn !== undefined && /(^|,)\s*upgrade\s*(,|$)/i.test(conn as string);
+    const upgrade = method !== 'CONNECT' && headers['upgrade'] !== undefined && conn !== undefined && asksUpgrade(conn as string);
     if (method === 'CONNECT' || upgrade) {
       if (method === 'CONNECT' ? !this.#opts.onConnect : !this.#opts.onUpgrade) throw new HeadError(method === 'CONNECT' ? 405 : 400, 'CONNECT and Upgrade are not served here');
-      this.#handing = new H1Request(method, url, httpVersion, rawHeaders, headers, this.socket, null);
-      return null;
+      return new H1Request(method, url, httpVersion, rawHeaders, headers, this.socket, null);
     }
     this.#framing = framing;
     const socket = this.socket;
@@ -551,10 +546,7 @@ export class H1ServerConnection {
     body?.on('error', noop);
     const req = new H1Request(method, url, httpVersion, rawHeaders, headers, socket, body);
     const res = new H1Response(this, req);
-    if (conn !== undefined) {
-      const c = (conn as string).toLowerCase();
-      if (httpVersion === '1.1' ? /(^|,)\s*close\s*(,|$)/.test(c) : !/(^|,)\s*keep-alive\s*(,|$)/.test(c)) res.closeAfter = true;
-    } else if (httpVersion === '1.0') res.closeAfter = true;
+    if (!persists(httpVersion === '1.1', conn as string | undefined)) res.closeAfter = true;
     this.#req = req;
     this.#res = res;
     socket.setTimeout?.(0);

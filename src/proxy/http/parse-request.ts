@@ -6,9 +6,9 @@ import type { LocalReply } from './filter.ts';
 import type { PathNormalizer } from './normalize-path.ts';
 import type { ConnectionInfo, DownstreamRequest, HeaderMap } from './stream.ts';
 import { badRequest } from '../local-reply.ts';
+import { TOKEN } from './field-syntax.ts';
 
 export const MAX_HEADERS_COUNT = 100;
-const tokenRe = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const authorityRe = /^(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9\-._~%!$&'()*+,;=]+)(?::\d{1,5})?$/;
 
 export interface RawHead {
@@ -25,7 +25,7 @@ export interface RawHead {
 export type ParseResult = { ok: true; request: DownstreamRequest } | { ok: false; reply: LocalReply };
 
 export function parseRequest(raw: RawHead, connection: ConnectionInfo, normalize: PathNormalizer): ParseResult {
-  if (!tokenRe.test(raw.method)) return { ok: false, reply: badRequest('http.invalid_method') };
+  if (!TOKEN.test(raw.method)) return { ok: false, reply: badRequest('http.invalid_method') };
   const headers: HeaderMap = new Map();
   let hosts = 0;
   let count = 0;

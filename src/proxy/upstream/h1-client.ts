@@ -7,6 +7,7 @@ import type { Readable } from 'node:stream';
 import tls from 'node:tls';
 import type { OutgoingHeaders, Upstream, UpstreamExchange, UpstreamHead, UpstreamSink } from './upstream.ts';
 import { ChunkedDecoder } from '../http/chunked.ts';
+import { persists, TOKEN } from '../http/field-syntax.ts';
 import { Stash } from '../http/stash.ts';
 import { needsRequestTrailers } from './h1-trailer-request.ts';
 import { UpstreamError } from './upstream.ts';
@@ -39,7 +40,6 @@ export interface H1ClientOptions {
 /** Largest response head accepted (status line and fields): Envoy's default 60 KiB. */
 const MAX_RESPONSE_HEAD = 60 * 1024;
 
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const BAD_VALUE = /[\0\r\n]/;
 /** What a received field value may hold: HTAB, visible ASCII, space and obs-text (RFC 9110 §5.5). */
 const BAD_RECEIVED = /[^\t\x20-\x7e\x80-\xff]/;
@@ -387,8 +387,7 @@ class H1Connection {
       return rest;
     }
     const connection = headers['connection'];
-    const conn = typeof connection === 'string' ? connection.toLowerCase() : Array.isArray(connection) ? connection.join(',').toLowerCase() : '';
-    this.#keepAlive = m[1] === '1' ? !/(^|,)\s*close\s*(,|$)/.test(conn) : /(^|,)\s*keep-alive\s*(,|$)/.test(conn);
+    this.#keepAlive = persists(m[1] === '1', Array.isArray(connection) ? connection.join(',') : connection);
     // `Keep-Alive: timeout=N`: the server closes an idle connection after N s; park it a second less,
     // so a request is never written onto a socket the server is closing (as undici did).
     const hint = headers['keep-alive'];
