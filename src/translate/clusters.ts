@@ -36,7 +36,7 @@ export function buildOutboundClusters(snapshot: MeshSnapshot, scope: ProxyScope,
     const dr = destinationRuleFor(snapshot, scope, service);
     const subsets = [{ name: '', labels: undefined as Record<string, string> | undefined }, ...(dr?.spec.subsets ?? []).map((s) => ({ name: s.name, labels: s.labels ?? {} }))];
     const metadata = new Map<string, Record<string, unknown>>();
-    const services = servicesStruct(service);
+    const services = servicesStruct([service]);
     const metadataFor = (subset: string) => {
       let m = metadata.get(subset);
       if (!m) {
@@ -128,7 +128,7 @@ function clusterMetadata(subset: string, dr: DestinationRule | undefined, servic
   return { filter_metadata: { istio: { fields } } };
 }
 
-function servicesStruct(...services: readonly MeshService[]): StructValue {
+function servicesStruct(services: readonly MeshService[]): StructValue {
   return { listValue: { values: services.map((s) => ({ structValue: toStruct({ host: s.hostname, name: s.name, namespace: s.namespace }) })) } };
 }
 
@@ -157,7 +157,7 @@ export function buildInboundCluster(port: number, appPort: number, protocol?: Pr
     },
     // The services this port serves, as Istio's inbound clusters carry them: the telemetry filter names the
     // destination service from the routed cluster, so the inbound listener itself names no service.
-    ...(services.length > 0 ? { metadata: { filter_metadata: { istio: { fields: { services: servicesStruct(...services) } } } } } : {}),
+    ...(services.length > 0 ? { metadata: { filter_metadata: { istio: { fields: { services: servicesStruct(services) } } } } } : {}),
   };
 }
 

@@ -1,7 +1,5 @@
 // The output of translation for one proxy: every xDS resource it should have, by type URL and name.
 // Sidecars get virtualOutbound/virtualInbound/connect_terminate; routers get their Gateway listeners.
-import type { PolicyTargetReference } from '../config/types/security.ts';
-import { matchesLabels } from '../model/labels.ts';
 import { buildProxyScope, type ProxyScope } from '../model/proxy-scope.ts';
 import type { ProxyView } from '../model/proxy-view.ts';
 import type { MeshSnapshot } from '../model/snapshot.ts';
@@ -17,7 +15,7 @@ import { buildTunnelListener } from './listener-tunnel.ts';
 import { meshTranslateOptions } from './default-options.ts';
 import type { TranslateOptions } from './options.ts';
 import { buildSidecarRouteConfig, httpPorts } from './route-config-sidecar.ts';
-import { policySelects } from './authorization.ts';
+import { policySelects, type SelectablePolicy } from './authorization.ts';
 import { telemetrySelectionKey } from './telemetry.ts';
 import { selectingServiceNames } from './workload-security.ts';
 
@@ -85,14 +83,15 @@ function translateProxy(snapshot: MeshSnapshot, scope: ProxyScope, options: Tran
   const put = (typeUrl: string, key: string, r: Record<string, unknown>) => out.get(typeUrl)?.set(String(r[key]), stamped(typeUrl, r));
   const outbound = memo.once(`clusters\0${shared}`, () => buildOutboundClusters(snapshot, scope, options));
   const fallback = memo.once('fallback-clusters', () => buildFallbackClusters(snapshot.mesh.connectTimeoutMs));
-  const ports = proxy.role === 'sidecar' ? inboundPorts(snapshot, scope) : [];
+  const sidecar = proxy.role === 'sidecar';
+  const ports = sidecar ? inboundPorts(snapshot, scope) : [];
   // The scope's clusters and a sidecar's own inbound ones, as one map per workload. Its key starts as the
   // scope's clusters do, so it outlives changes to listener-only kinds: the encoder sorts and hashes the
   // set again only when some cluster changed.
   out.set(
     TypeUrl.Cluster,
-    memo.once(`clusters\0${shared}\0cds\0${proxy.role === 'sidecar' ? workloadKey(proxy) : ''}`, () =>
-      named(TypeUrl.Cluster, 'name', [...outbound.clusters, ...fallback, ...(proxy.role === 'sidecar' ? buildInboundClusters(snapshot, scope, ports) : [])]),
+    memo.once(`clusters\0${shared}\0cds\0${sidecar ? workloadKey(proxy) : ''}`, () =>
+      named(TypeUrl.Cluster, 'name', [...outbound.clusters, ...fallback, ...(sidecar ? buildInboundClusters(snapshot, scope, ports) : [])]),
     ),
   );
   // Load assignments and sidecar routes are the scope's alone: every proxy of the scope gets the same map,
@@ -172,11 +171,7 @@ function computeWorkloadKey(p: ProxyView): string {
 export const INBOUND_POLICY_KINDS: ReadonlySet<string> = new Set(['PeerAuthentication', 'AuthorizationPolicy', 'RequestAuthentication', 'Telemetry']);
 
 /** A policy that picks workloads by `selector.matchLabels` or `targetRef(s)` (validated by its schema). */
-interface WorkloadSelecting {
-  kind: string;
-  metadata: { namespace: string; name: string };
-  spec: { selector?: { matchLabels?: Record<string, string> }; targetRef?: PolicyTargetReference; targetRefs?: PolicyTargetReference[] };
-}
+type WorkloadSelecting = SelectablePolicy;
 
 /** The snapshot's resources of INBOUND_POLICY_KINDS that pick workloads by label or target reference, in snapshot order. */
 export function workloadSelectors(snapshot: MeshSnapshot): WorkloadSelecting[] {
@@ -203,17 +198,10 @@ export function inboundKey(snapshot: MeshSnapshot, proxy: ProxyView, ports: read
   let services: string[] | undefined;
   const picked: number[] = [];
   selectors.forEach((r, i) => {
-    const ns = r.metadata.namespace;
-    if (ns !== proxy.namespace && ns !== root) return;
-    const s = r.spec;
-    let picks: boolean;
-    if (s.targetRef !== undefined || s.targetRefs !== undefined) {
-      services ??= selectingServiceNames(snapshot, proxy);
-      picks = policySelects(r, { workloadLabels: proxy.labels, namespace: proxy.namespace, rootNamespace: root, trustDomain: snapshot.mesh.trustDomain, port: 0, services, extensionProviders: [] });
-    } else {
-      picks = matchesLabels(s.selector?.matchLabels, proxy.labels);
-    }
-    if (picks) picked.push(i);
+    // The workload's services are looked up only for a policy with target references (the only reader).
+    const byRef = r.spec.targetRef !== undefined || r.spec.targetRefs !== undefined;
+    if (byRef) services ??= selectingServiceNames(snapshot, proxy);
+    if (policySelects(r, { workloadLabels: proxy.labels, namespace: proxy.namespace, rootNamespace: root, trustDomain: snapshot.mesh.trustDomain, port: 0, services: byRef ? (services as string[]) : [], extensionProviders: [] })) picked.push(i);
   });
   return `${proxy.role}\0${proxy.namespace}\0${ports.map((p) => `${p.port}/${p.protocol}`).join(',')}\0${picked.join(',')}`;
 }

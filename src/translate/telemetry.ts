@@ -50,9 +50,16 @@ export function selectTelemetries(all: readonly Telemetry[], rootNamespace: stri
  * outbound listener that proxies share (translate/proxy-resources.ts).
  */
 export function telemetrySelectionKey(snapshot: MeshSnapshot, proxy: { namespace: string; labels: Readonly<Record<string, string>> }): string {
-  return selectTelemetries(snapshotCache(snapshot).telemetries, snapshot.mesh.rootNamespace, proxy.namespace, proxy.labels)
-    .map((t) => `${t.metadata.namespace}/${t.metadata.name}`)
-    .join(',');
+  // Asked once per proxy for its outbound listener and again by every HCM it gets: computed once.
+  const cache = snapshotCache(snapshot);
+  let key = cache.selectionKeys.get(proxy);
+  if (key === undefined) {
+    key = selectTelemetries(cache.telemetries, snapshot.mesh.rootNamespace, proxy.namespace, proxy.labels)
+      .map((t) => `${t.metadata.namespace}/${t.metadata.name}`)
+      .join(',');
+    cache.selectionKeys.set(proxy, key);
+  }
+  return key;
 }
 
 function modeApplies(mode: string | undefined, direction: TrafficDirection): boolean {
@@ -202,7 +209,10 @@ export function translateTelemetryFilter(inputs: TelemetryInputs): HttpFilterEnt
 }
 
 /** Per snapshot: its Telemetry and collector resources, and the filter by direction and selection. */
-const perSnapshot = new WeakMap<MeshSnapshot, { telemetries: Telemetry[]; collectors: MeshSnapshot['resources'][number][]; bySelection: Map<string, HttpFilterEntry[]> }>();
+const perSnapshot = new WeakMap<
+  MeshSnapshot,
+  { telemetries: Telemetry[]; collectors: MeshSnapshot['resources'][number][]; bySelection: Map<string, HttpFilterEntry[]>; selectionKeys: WeakMap<object, string> }
+>();
 
 function snapshotCache(snapshot: MeshSnapshot): NonNullable<ReturnType<typeof perSnapshot.get>> {
   let cache = perSnapshot.get(snapshot);
@@ -211,6 +221,7 @@ function snapshotCache(snapshot: MeshSnapshot): NonNullable<ReturnType<typeof pe
       telemetries: snapshot.resources.filter((r): r is Telemetry => r.kind === 'Telemetry'),
       collectors: snapshot.resources.filter((r) => r.kind === 'OpenTelemetryCollector'),
       bySelection: new Map(),
+      selectionKeys: new WeakMap(),
     };
     perSnapshot.set(snapshot, cache);
   }
