@@ -109,6 +109,48 @@ test('bad config NACKs with the field path', () => {
   assert.throws(() => factory.create(telemetryConfig({ reporter: 'source', workload: podinfoWorkload, metrics: true, access_log: { path: '/dev/stdout', encoding: 'TEXT', format: '%NOPE%' } })), /unsupported access log command %NOPE%/);
 });
 
+test('bad config lists every problem with its path: unknown fields, missing fields, wrong types and ranges', () => {
+  const { factory } = setup();
+  const bad = {
+    reporter: 'source',
+    workload: { workload: 'w', namespace: 'n', labels: { app: 7 } },
+    services: [{ host: '', name: 's', namespace: 'n', ports: [80.5] }],
+    tracing: {
+      sampling: 10,
+      custom_tags: { both: { literal: { value: 'x' }, header: { name: 'h' } }, empty: { header: { name: '' } } },
+      provider: { name: 'p', kind: 'jaeger', service: 's', port: 70000, path: 'v1/traces' },
+      max_path_tag_length: 0,
+    },
+    access_log: { path: '/dev/stdout', encoding: 'TEXT', colour: 'blue' },
+    extra: true,
+  };
+  const message = (() => {
+    try {
+      factory.create(telemetryConfig(bad as unknown as TelemetryFilterConfig));
+    } catch (e) {
+      assert.ok(e instanceof FilterConfigError);
+      return e.message;
+    }
+    assert.fail('a bad config was accepted');
+  })();
+  for (const problem of [
+    'metrics: required',
+    'workload.labels.app: expected a string',
+    'services.0.host: must not be empty',
+    'services.0.ports.0: expected an integer',
+    'tracing.custom_tags.both: expected exactly one of literal, environment, header',
+    'tracing.custom_tags.empty.header.name: must not be empty',
+    'tracing.provider.kind: expected one of "opentelemetry", "zipkin"',
+    'tracing.provider.port: must be at most 65535',
+    'tracing.provider.path: must start with "/"',
+    'tracing.max_path_tag_length: must be at least 1',
+    'access_log.colour: unknown field',
+    'extra: unknown field',
+  ]) {
+    assert.ok(message.includes(problem), `missing "${problem}" in: ${message}`);
+  }
+});
+
 test('an inbound request names the service from its cluster metadata, as translation leaves it to the cluster', async () => {
   const registry = new MetricsRegistry();
   const stable = [{ host: 'podinfo.podinfo.svc.cluster.local', name: 'podinfo', namespace: 'podinfo' }];
