@@ -4,24 +4,36 @@ import { Command, CommanderError } from 'commander';
 
 type Define = (program: Command) => void;
 
-/** Command modules, in the order `outrigger --help` lists them. */
-const commands: (() => Promise<{ define: Define }>)[] = [
-  () => import('./up.ts'),
-  () => import('./status.ts'),
-  () => import('./down.ts'),
-  () => import('./logs.ts'),
-  () => import('./exec.ts'),
-  () => import('./analyze.ts'),
-  () => import('./control-plane.ts'),
-  () => import('./proxy.ts'),
-  () => import('./proxy-host.ts'),
-  () => import('./proxy-status.ts'),
-  () => import('./proxy-config.ts'),
-  () => import('./tls-check.ts'),
-  () => import('./explain.ts'),
-  () => import('./verify.ts'),
-  () => import('./token.ts'),
-];
+/** Command modules by command name, in the order `outrigger --help` lists them. */
+const commands: Record<string, () => Promise<{ define: Define }>> = {
+  up: () => import('./up.ts'),
+  status: () => import('./status.ts'),
+  down: () => import('./down.ts'),
+  logs: () => import('./logs.ts'),
+  exec: () => import('./exec.ts'),
+  analyze: () => import('./analyze.ts'),
+  'control-plane': () => import('./control-plane.ts'),
+  proxy: () => import('./proxy.ts'),
+  'proxy-host': () => import('./proxy-host.ts'),
+  'proxy-status': () => import('./proxy-status.ts'),
+  'proxy-config': () => import('./proxy-config.ts'),
+  'tls-check': () => import('./tls-check.ts'),
+  explain: () => import('./explain.ts'),
+  verify: () => import('./verify.ts'),
+  token: () => import('./token.ts'),
+};
+
+/**
+ * The command modules to define for `argv`: only the named command's when the first argument names one,
+ * so a long-running proxy or control plane does not keep every other command's code and dependencies
+ * in memory; all of them for `--help`, `help` or anything unknown, so help and suggestions see every
+ * command.
+ */
+export function commandsFor(argv: readonly string[]): (() => Promise<{ define: Define }>)[] {
+  const name = argv[2];
+  const one = name === undefined ? undefined : Object.hasOwn(commands, name) ? commands[name] : undefined;
+  return one ? [one] : Object.values(commands);
+}
 
 export async function main(argv: readonly string[]): Promise<number> {
   const program = new Command('outrigger')
@@ -29,7 +41,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .version('0.1.0')
     .exitOverride()
     .showHelpAfterError('(run with --help for usage)');
-  for (const load of commands) (await load()).define(program);
+  for (const load of commandsFor(argv)) (await load()).define(program);
   try {
     await program.parseAsync([...argv]);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
