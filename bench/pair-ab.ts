@@ -1,7 +1,9 @@
 // Paired A/B of the sidecar pair: two pairs from two source revisions, measured in alternating rounds,
 // CPU per request and V8 bytes allocated per request (from --trace-gc-nvp, immune to CPU contention).
 // On a shared machine single runs swing by ±30 %; the median of per-round ratios does not.
-// Run: node bench/pair-ab.ts --a <rev> [--b <rev>] [--rounds 20] [--seconds 3] [--rate 0|rps]
+// --tcp measures the L4 path instead: CONNECT through the outbound port to the origin's TCP service,
+// then HTTP/1.1 requests inside, 50 connections closed loop (the bench's tcp-max).
+// Run: node bench/pair-ab.ts --a <rev> [--b <rev>] [--rounds 20] [--seconds 3] [--rate 0|rps] [--tcp]
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
@@ -23,7 +25,8 @@ const revB = opt('--b');
 const rounds = Number(opt('--rounds') ?? 20);
 const seconds = Number(opt('--seconds') ?? 3);
 const rate = Number(opt('--rate') ?? 0);
-if (!revA) throw new Error('usage: node bench/pair-ab.ts --a <rev> [--b <rev>] [--rounds N] [--seconds S] [--rate RPS]');
+const tcp = argv.includes('--tcp');
+if (!revA) throw new Error('usage: node bench/pair-ab.ts --a <rev> [--b <rev>] [--rounds N] [--seconds S] [--rate RPS] [--tcp]');
 
 const repo = packageRoot();
 const work = mkdtempSync(path.join(os.tmpdir(), 'outrigger-pair-ab-'));
@@ -48,8 +51,10 @@ const pairs: { pair: OutriggerPair; logs: string[] }[] = [];
 const host = `${originHost}:${originPorts.http}`;
 
 async function load(port: number): Promise<number> {
-  if (rate <= 0) return (await runWrk({ port, host, seconds, connections: 10 })).completed;
-  const spec = { port, host, path: '/', mode: 'open', rate, durationMs: seconds * 1000, connections: 4, maxConnections: 64 };
+  if (rate <= 0 && !tcp) return (await runWrk({ port, host, seconds, connections: 10 })).completed;
+  const spec = tcp
+    ? { port, host, path: '/', connect: `${originHost}:${originPorts.tcp}`, ...(rate > 0 ? { mode: 'open', rate, connections: 4, maxConnections: 64 } : { mode: 'closed', rate: 0, connections: 50, maxConnections: 50 }), durationMs: seconds * 1000 }
+    : { port, host, path: '/', mode: 'open', rate, durationMs: seconds * 1000, connections: 4, maxConnections: 64 };
   const out = await runCommand('taskset', ['-c', core('load'), process.execPath, path.join(import.meta.dirname, 'load-gen.ts'), JSON.stringify(spec)], (seconds + 30) * 1000);
   return (JSON.parse(out) as LoadResult).completed;
 }
@@ -94,6 +99,6 @@ try {
   rmSync(work, { recursive: true, force: true });
 }
 const ratios = (m: number[][]) => (m[0] ?? []).map((a, i) => (m[1]?.[i] ?? Number.NaN) / a);
-process.stdout.write(`\nA ${revA}, B ${revB ?? 'working tree'}; ${rounds} rounds of ${seconds} s, ${rate > 0 ? `open loop ${rate} rps` : 'wrk -c10'}\n`);
+process.stdout.write(`\nA ${revA}, B ${revB ?? 'working tree'}; ${rounds} rounds of ${seconds} s, ${tcp ? 'TCP through CONNECT, ' : ''}${rate > 0 ? `open loop ${rate} rps` : tcp ? '50 connections closed loop' : 'wrk -c10'}\n`);
 process.stdout.write(`pair CPU µs/req: A ${median(cpu[0] ?? []).toFixed(1)}, B ${median(cpu[1] ?? []).toFixed(1)}, B/A median ${median(ratios(cpu)).toFixed(3)}\n`);
 process.stdout.write(`allocated KB/req: A ${median(bytes[0] ?? []).toFixed(1)}, B ${median(bytes[1] ?? []).toFixed(1)}, B/A median ${median(ratios(bytes)).toFixed(3)}\n`);
