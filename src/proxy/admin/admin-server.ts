@@ -1,5 +1,6 @@
 // The admin endpoint (15000, loopback only) and the health (15021) and Prometheus (15090) ports.
-import http from 'node:http';
+import type { Server, ServerResponse } from 'node:http';
+import { http } from '../node-http.ts';
 import type net from 'node:net';
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warning' | 'error' | 'critical' | 'off';
@@ -17,12 +18,12 @@ export interface AdminDeps {
   quit(): void;
 }
 
-function send(res: http.ServerResponse, status: number, body: string, type = 'text/plain; charset=UTF-8'): void {
+function send(res: ServerResponse, status: number, body: string, type = 'text/plain; charset=UTF-8'): void {
   res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-cache, max-age=0' });
   res.end(body);
 }
 
-function listen(server: http.Server, port: number): Promise<number> {
+function listen(server: Server, port: number): Promise<number> {
   server.on('clientError', (_e, s) => s.destroy());
   return new Promise((resolve, reject) => {
     server.once('error', reject);
@@ -47,9 +48,9 @@ function memoryReport(): Record<string, string> {
 }
 
 export class AdminServers {
-  #admin: http.Server;
-  #health: http.Server;
-  #prom: http.Server;
+  #admin: Server;
+  #health: Server;
+  #prom: Server;
 
   constructor(deps: AdminDeps) {
     this.#admin = http.createServer((req, res) => {

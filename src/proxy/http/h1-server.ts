@@ -4,7 +4,9 @@
 // buffer. Strict where smuggling lives: CRLF line ends, registered methods, token names, no control
 // characters, no obs-fold, Content-Length digits only and never beside Transfer-Encoding, chunked the
 // only coding. CONNECT and Upgrade requests are handed over with the socket (or refused).
-import { STATUS_CODES } from 'node:http';
+import { http } from '../node-http.ts';
+
+const { STATUS_CODES } = http;
 import { Readable } from 'node:stream';
 import type net from 'node:net';
 import type { Duplex } from 'node:stream';

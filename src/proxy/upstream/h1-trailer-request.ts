@@ -1,9 +1,10 @@
 // An HTTP/1.1 upstream request that ends in chunked trailers. undici cannot send request trailers, so a
 // request whose downstream announced them (`Trailer:`) goes through Node's client on its own agent.
-import http from 'node:http';
+import type { Agent, IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import https from 'node:https';
 import type { Readable } from 'node:stream';
 import type { ConnectionOptions } from 'node:tls';
+import { http } from '../node-http.ts';
 import type { OutgoingHeaders, UpstreamExchange, UpstreamHead, UpstreamSink } from './upstream.ts';
 import { UpstreamError } from './upstream.ts';
 
@@ -12,7 +13,7 @@ export function needsRequestTrailers(head: UpstreamHead, body: Readable | null):
   return body !== null && head.trailers !== undefined && head.headers['trailer'] !== undefined;
 }
 
-function flatten(h: http.IncomingHttpHeaders | NodeJS.Dict<string>): OutgoingHeaders {
+function flatten(h: IncomingHttpHeaders | NodeJS.Dict<string>): OutgoingHeaders {
   const out: OutgoingHeaders = {};
   for (const [k, v] of Object.entries(h)) if (v !== undefined) out[k] = v;
   return out;
@@ -20,7 +21,7 @@ function flatten(h: http.IncomingHttpHeaders | NodeJS.Dict<string>): OutgoingHea
 
 export class TrailerRequester {
   readonly #origin: URL;
-  readonly #agent: http.Agent;
+  readonly #agent: Agent;
   readonly #tls: ConnectionOptions | undefined;
   readonly #connectTimeoutMs: number;
 
@@ -39,7 +40,7 @@ export class TrailerRequester {
   }
 
   request(head: UpstreamHead, body: Readable, sink: UpstreamSink): UpstreamExchange {
-    const headers: http.OutgoingHttpHeaders = { ...head.headers, host: head.authority, 'transfer-encoding': 'chunked' };
+    const headers: OutgoingHttpHeaders = { ...head.headers, host: head.authority, 'transfer-encoding': 'chunked' };
     const mod = this.#tls ? https : http;
     let done = false;
     let gotHead = false;
@@ -67,7 +68,7 @@ export class TrailerRequester {
       if (!connected) req.destroy(new UpstreamError('connect', `connect timeout after ${this.#connectTimeoutMs}ms`));
     });
     req.on('error', fail);
-    let response: http.IncomingMessage | undefined;
+    let response: IncomingMessage | undefined;
     req.on('response', (res) => {
       if (done) return void res.destroy();
       response = res;

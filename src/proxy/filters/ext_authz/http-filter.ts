@@ -1,6 +1,7 @@
 // `envoy.filters.http.ext_authz` (Istio's envoyExtAuthzHttp and envoyExtAuthzGrpc): asks the service,
 // applies its header mutations on allow, relays its denial otherwise; errors deny (flag UAEX).
-import { type RequestOptions, request as httpRequest } from 'node:http';
+import type { RequestOptions } from 'node:http';
+import { http } from '../../node-http.ts';
 import type { Duplex } from 'node:stream';
 import type { TypedAny } from '../../../xds/any.ts';
 import { CONTINUE, type FilterVerdict, type HttpFilter, type HttpFilterFactory, type RequestContext, type ResponseHead } from '../../http/filter.ts';
@@ -37,7 +38,7 @@ function check(target: Target, path: string, method: string, headers: Record<str
       'dial' in target
         ? { createConnection: (_o: unknown, cb: (err: Error | null, s?: Duplex) => void) => void target.dial().then((s) => cb(null, s), (err: Error) => cb(err)) }
         : { host: target.host, port: target.port };
-    const req = httpRequest({ ...where, path, method, headers, signal: AbortSignal.timeout(timeoutMs) } as RequestOptions, (res) => {
+    const req = http.request({ ...where, path, method, headers, signal: AbortSignal.timeout(timeoutMs) } as RequestOptions, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => {
