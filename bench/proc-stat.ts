@@ -33,6 +33,20 @@ export function rssMb(pid: number): number {
   return Number(m[1]) / 1024;
 }
 
+/**
+ * Memory only this process holds, in MB (Private_Clean + Private_Dirty of /proc/PID/smaps_rollup). RSS
+ * also counts the pages of the program's binary and libraries it touched, which every process running
+ * the same binary shares: for a Node process that is about 50 MB of node's own code and data, paid once
+ * per machine however many sidecars run.
+ */
+export function privateMb(pid: number): number {
+  const text = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+  const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? Number.NaN);
+  const kb = field('Private_Clean') + field('Private_Dirty');
+  if (!Number.isFinite(kb)) throw new ProcStatError(`no private memory in /proc/${pid}/smaps_rollup`);
+  return kb / 1024;
+}
+
 /** CPU of a named group of processes over one run: `const stop = cpuWindow(pids); ...; stop()`. */
 export function cpuWindow(pids: readonly number[]): () => number {
   const before = pids.map(cpuMicros);

@@ -3,7 +3,7 @@
 import { runH2load, runWrk } from './closed-loop.ts';
 import type { LoadResult, LoadSpec } from './load-gen.ts';
 import { originHost, originPorts } from './mesh-yaml.ts';
-import { cpuWindow, rssMb } from './proc-stat.ts';
+import { cpuWindow, privateMb, rssMb } from './proc-stat.ts';
 import { core, runCommand } from './processes.ts';
 
 export type TargetName = 'direct' | 'haproxy' | 'outrigger';
@@ -39,6 +39,8 @@ export interface Measurement {
   latency?: { p50: number; p90: number; p99: number; p999: number; max: number };
   /** RSS of each pair process after the run, MB. */
   rssMb: number[];
+  /** Private (unshared) memory of each proxy process, MB. */
+  privateMb?: number[];
 }
 
 export const scenarioTargets: Record<ScenarioName, TargetName[]> = {
@@ -107,5 +109,6 @@ export async function measure(scenario: ScenarioName, t: Target, originPid: numb
     originCpuUs: per(originCpu()),
     ...(latency ? { latency } : {}),
     rssMb: t.pids.map(rssMb),
+    privateMb: t.pids.map(privateMb),
   };
 }

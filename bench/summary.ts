@@ -33,6 +33,9 @@ export interface BenchSummary {
   grpcCpuRatio: number;
   sidecarRssMb: number;
   haproxyRssMb: number;
+  /** Private (unshared) memory of the larger sidecar at 1,000 rps: RSS less the binary's shared pages. */
+  sidecarPrivateMb: number;
+  haproxyPrivateMb: number;
   vcpuPer1000Rps: number;
   haproxyVcpuPer1000Rps: number;
   cpAckP50Ms: Record<string, number>;
@@ -57,6 +60,7 @@ export interface Row {
   p90Ms?: number;
   p99Ms?: number;
   rssMb: number;
+  privateMb: number;
   errors: number;
 }
 
@@ -93,6 +97,7 @@ export function buildRows(ms: readonly Measurement[]): Row[] {
       cpuVsHaproxy: m.target === 'direct' ? Number.NaN : paired(ms, m.scenario, m.target, 'haproxy', (x, y) => x.pairCpuUs / y.pairCpuUs),
       ...(lat.length ? { p50Ms: median(lat.map((l) => l.p50)), p90Ms: median(lat.map((l) => l.p90)), p99Ms: median(lat.map((l) => l.p99)) } : {}),
       rssMb: median(all.map((x) => Math.max(0, ...x.rssMb))),
+      privateMb: median(all.map((x) => Math.max(0, ...(x.privateMb ?? [])))),
       errors: all.reduce((s, x) => s + x.errors, 0),
     });
   }
@@ -104,6 +109,7 @@ export function summarise(ms: readonly Measurement[], cp: ControlPlaneSummary | 
   const added = (t: TargetName, q: 'p50' | 'p90' | 'p99') => paired(ms, 'http1-1000rps', t, 'direct', (x, y) => (x.latency?.[q] ?? Number.NaN) - (y.latency?.[q] ?? Number.NaN));
   const at1000 = (t: TargetName) => median(pick(ms, 'http1-1000rps', t).map((x) => x.pairCpuUs));
   const rss = (t: TargetName) => median(pick(ms, 'http1-1000rps', t).map((x) => Math.max(0, ...x.rssMb)));
+  const own = (t: TargetName) => median(pick(ms, 'http1-1000rps', t).map((x) => Math.max(0, ...(x.privateMb ?? []))));
   // vCPU per 1,000 rps for one proxy: the pair's µs per request, halved, times 1,000 requests, in seconds.
   const vcpu = (t: TargetName) => at1000(t) / 2 / 1000;
   return {
@@ -125,6 +131,8 @@ export function summarise(ms: readonly Measurement[], cp: ControlPlaneSummary | 
     grpcCpuRatio: ratio('grpc-max'),
     sidecarRssMb: rss('outrigger'),
     haproxyRssMb: rss('haproxy'),
+    sidecarPrivateMb: own('outrigger'),
+    haproxyPrivateMb: own('haproxy'),
     vcpuPer1000Rps: vcpu('outrigger'),
     haproxyVcpuPer1000Rps: vcpu('haproxy'),
     cpAckP50Ms: cp?.ackP50Ms ?? {},

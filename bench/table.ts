@@ -9,7 +9,7 @@ function line(cells: readonly string[], widths: readonly number[]): string {
 }
 
 export function formatTable(s: BenchSummary): string {
-  const head = ['scenario', 'target', 'rps', '±%', 'pair µs/req', '±%', '×HAProxy', 'origin µs/req', 'p50 ms', 'p90 ms', 'p99 ms', 'RSS MB', 'errors'];
+  const head = ['scenario', 'target', 'rps', '±%', 'pair µs/req', '±%', '×HAProxy', 'origin µs/req', 'p50 ms', 'p90 ms', 'p99 ms', 'RSS MB', 'private MB', 'errors'];
   const cells = (r: Row) => [
     r.scenario,
     r.target,
@@ -23,6 +23,7 @@ export function formatTable(s: BenchSummary): string {
     f(r.p90Ms, 3),
     f(r.p99Ms, 3),
     r.target === 'direct' ? '-' : f(r.rssMb, 0),
+    r.target === 'direct' ? '-' : f(r.privateMb, 0),
     String(r.errors),
   ];
   const body = s.rows.map(cells);
@@ -39,7 +40,7 @@ export function formatTable(s: BenchSummary): string {
     `added latency at 1,000 rps, Outrigger pair: p50 +${f(s.addedP50Ms, 3)} p90 +${f(s.addedP90Ms, 3)} p99 +${f(s.addedP99Ms, 3)} ms (targets p50 ≤ 0.3: ${check(s.addedP50Ms, s.addedP50Ms <= 0.3)}, p99 ≤ 1.0: ${check(s.addedP99Ms, s.addedP99Ms <= 1)}); HAProxy pair: +${f(s.haproxyAddedP50Ms, 3)} / +${f(s.haproxyAddedP90Ms, 3)} / +${f(s.haproxyAddedP99Ms, 3)} ms`,
     `L4 pair CPU/req vs HAProxy TCP mode: ${f(s.l4CpuRatio, 2)}× (target ≤ 1.0×: ${check(s.l4CpuRatio, s.l4CpuRatio <= 1)}); h2: ${f(s.h2CpuRatio, 2)}×; gRPC: ${f(s.grpcCpuRatio, 2)}×`,
     `vCPU per 1,000 rps per sidecar: ${f(s.vcpuPer1000Rps, 3)} (target ≤ 0.05: ${check(s.vcpuPer1000Rps, s.vcpuPer1000Rps <= 0.05)}; HAProxy ${f(s.haproxyVcpuPer1000Rps, 3)}; Istio 1.24 0.20)`,
-    `sidecar RSS at 1,000 rps with the bench's services of config: ${f(s.sidecarRssMb, 0)} MB (target ≤ 50: ${check(s.sidecarRssMb, s.sidecarRssMb <= 50)}; HAProxy ${f(s.haproxyRssMb, 0)} MB)`,
+    `sidecar RSS at 1,000 rps with the bench's services of config: ${f(s.sidecarRssMb, 0)} MB (target ≤ 50: ${check(s.sidecarRssMb, s.sidecarRssMb <= 50)}; HAProxy ${f(s.haproxyRssMb, 0)} MB); of it private to the process: ${f(s.sidecarPrivateMb, 0)} MB (HAProxy ${f(s.haproxyPrivateMb, 0)} MB), the rest the shared pages of the node binary and libraries`,
   ];
   if (cpKeys.length) {
     out.push(`control plane, change to ACK p50/p99 ms by proxies: ${cpKeys.map((k) => `${k}: ${f(s.cpAckP50Ms[k], 0)}/${f(s.cpAckP99Ms[k], 0)}`).join(', ')} (debounce included; targets p99 ≤ 250 @200, ≤ 1000 @1000)`);
