@@ -44,3 +44,11 @@ test('enums travel by name, as in Envoy JSON', () => {
   const back = canonicalize(TypeUrl.Cluster, { name: 'c', lb_policy: 'LEAST_REQUEST' });
   assert.equal(back['lb_policy'], 'LEAST_REQUEST');
 });
+
+test('a Struct key named __proto__ stays an own key both ways, through protobuf too', () => {
+  const value = JSON.parse('{"__proto__":{"x":1},"a":"b"}') as Record<string, unknown>;
+  const back = readTypedStruct(unpackAny(packAny(TypeUrl.TypedStruct, typedStruct('outrigger.test', value))), 'outrigger.test');
+  assert.deepEqual(Object.keys(back), ['__proto__', 'a']);
+  assert.equal(Object.getPrototypeOf(back), Object.prototype);
+  assert.deepEqual(Object.getOwnPropertyDescriptor(back, '__proto__')?.value, { x: 1 });
+});

@@ -62,7 +62,10 @@ export function toStruct(json: Record<string, unknown>): { fields: Record<string
   // Object.keys, not entries: this runs for every cluster's metadata, and entries allocates a pair per key.
   for (const k of Object.keys(json)) {
     const v = json[k];
-    if (v !== undefined) fields[k] = toStructValue(v);
+    if (v === undefined) continue;
+    // A key named `__proto__` (a label, say) stays a key: assigning it would set the prototype instead.
+    if (k === '__proto__') Object.defineProperty(fields, k, { value: toStructValue(v), enumerable: true, writable: true, configurable: true });
+    else fields[k] = toStructValue(v);
   }
   return { fields };
 }
@@ -79,10 +82,10 @@ function toStructValue(v: unknown): StructValue {
 
 /** `google.protobuf.Struct` → JSON. */
 export function fromStruct(struct: unknown): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
   const fields = (struct as { fields?: Record<string, unknown> } | undefined)?.fields ?? {};
-  for (const [k, v] of Object.entries(fields)) out[k] = fromStructValue(v);
-  return out;
+  // fromEntries defines each key as an own property: a key named `__proto__` stays a key, where an
+  // assignment would set the object's prototype and hide fields behind it.
+  return Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, fromStructValue(v)]));
 }
 
 function fromStructValue(v: unknown): unknown {

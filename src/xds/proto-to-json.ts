@@ -173,7 +173,11 @@ function readMapEntry(f: FieldDecoder, m: NonNullable<FieldDecoder['map']>, r: R
     else if (t >>> 3 === 2) value = f.read ? f.read(r) : readNested(f.messageType as protobuf.Type, r, depth);
     else r.skipType(t & 7);
   }
-  into[String(key)] = value ?? (f.messageType ? {} : m.valueDefault);
+  const k = String(key);
+  const v = value ?? (f.messageType ? {} : m.valueDefault);
+  // A map key `__proto__` from the wire stays a key: assigning it would set the map object's prototype.
+  if (k === '__proto__') Object.defineProperty(into, k, { value: v, enumerable: true, writable: true, configurable: true });
+  else into[k] = v;
 }
 
 /** A scalar's or enum's default as `toObject` shows it: 64-bit integers as strings, enums by name. */

@@ -24,7 +24,7 @@ const number =
   (o: { int?: boolean; min?: number; max?: number } = {}): Check =>
   (v, at, p) => {
     if (typeof v !== 'number' || !Number.isFinite(v)) p.push(`${where(at)}: expected a number`);
-    else if (o.int && !Number.isInteger(v)) p.push(`${where(at)}: expected an integer`);
+    else if (o.int && !Number.isSafeInteger(v)) p.push(`${where(at)}: expected an integer`);
     else if (o.min !== undefined && v < o.min) p.push(`${where(at)}: must be at least ${o.min}`);
     else if (o.max !== undefined && v > o.max) p.push(`${where(at)}: must be at most ${o.max}`);
   };
@@ -40,6 +40,8 @@ const oneOf =
   };
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+/** A field the object itself holds: never one inherited from Object.prototype (`constructor`, `toString`). */
+const own = (o: object, k: string): boolean => Object.hasOwn(o, k);
 
 const arrayOf =
   (item: Check): Check =>
@@ -61,11 +63,11 @@ const object =
   (v, at, p) => {
     if (!isObject(v)) return void p.push(`${where(at)}: expected an object`);
     for (const [k, check] of Object.entries(required)) {
-      if (v[k] === undefined) p.push(`${join(at, k)}: required`);
+      if (!own(v, k) || v[k] === undefined) p.push(`${join(at, k)}: required`);
       else check(v[k], join(at, k), p);
     }
-    for (const [k, check] of Object.entries(optional)) if (v[k] !== undefined) check(v[k], join(at, k), p);
-    for (const k of Object.keys(v)) if (!(k in required) && !(k in optional)) p.push(`${join(at, k)}: unknown field`);
+    for (const [k, check] of Object.entries(optional)) if (own(v, k) && v[k] !== undefined) check(v[k], join(at, k), p);
+    for (const k of Object.keys(v)) if (!own(required, k) && !own(optional, k)) p.push(`${join(at, k)}: unknown field`);
   };
 
 /** An object with exactly one of these fields. */
@@ -74,7 +76,7 @@ const exactlyOne =
   (v, at, p) => {
     const keys = isObject(v) ? Object.keys(v) : [];
     const [key] = keys;
-    if (keys.length !== 1 || key === undefined || !(key in variants)) return void p.push(`${where(at)}: expected exactly one of ${Object.keys(variants).join(', ')}`);
+    if (keys.length !== 1 || key === undefined || !own(variants, key)) return void p.push(`${where(at)}: expected exactly one of ${Object.keys(variants).join(', ')}`);
     variants[key]?.((v as Record<string, unknown>)[key], join(at, key), p);
   };
 

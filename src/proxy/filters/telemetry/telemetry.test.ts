@@ -151,6 +151,27 @@ test('bad config lists every problem with its path: unknown fields, missing fiel
   }
 });
 
+test('the checker reads own fields only: inherited names are unknown, a __proto__ key is a key, integers are safe', () => {
+  const { factory } = setup();
+  const problems = (config: unknown) => {
+    try {
+      factory.create(telemetryConfig(config as TelemetryFilterConfig));
+    } catch (e) {
+      assert.ok(e instanceof FilterConfigError);
+      return e.message;
+    }
+    return '';
+  };
+  const base = { reporter: 'source', workload: podinfoWorkload, metrics: true };
+  assert.match(problems(JSON.parse('{"reporter":"source","metrics":true,"constructor":1}')), /constructor: unknown field/);
+  assert.match(problems({ ...base, tracing: { sampling: 1, custom_tags: { t: { valueOf: 'x' } } } }), /tracing\.custom_tags\.t: expected exactly one of/);
+  assert.match(problems({ ...base, access_log: { path: '/dev/stdout', encoding: 'TEXT', isPrototypeOf: 'x' } }), /access_log\.isPrototypeOf: unknown field/);
+  assert.match(problems({ ...base, services: [{ host: 'a', name: 'a', namespace: 'n', ports: [1e20] }] }), /services\.0\.ports\.0: expected an integer/);
+  // Through the Struct both ways, a `__proto__` key is an unknown field, not a prototype hiding the required ones.
+  const smuggled = JSON.parse('{"__proto__":{"reporter":"source","metrics":true}}') as object;
+  assert.match(problems(smuggled), /reporter: required; metrics: required; __proto__: unknown field/);
+});
+
 test('an inbound request names the service from its cluster metadata, as translation leaves it to the cluster', async () => {
   const registry = new MetricsRegistry();
   const stable = [{ host: 'podinfo.podinfo.svc.cluster.local', name: 'podinfo', namespace: 'podinfo' }];
