@@ -3,7 +3,7 @@
 // HTTP/2 for streams and CONNECT, HTTP/1.1 on its own pool for HTTP/1.1 requests).
 import type { SecureClientSessionOptions } from 'node:http2';
 import type { ClusterStats } from '../../telemetry/metrics/cluster-stats.ts';
-import { H1Upstream } from '../upstream/h1-upstream.ts';
+import { H1Upstream, preloadUndici } from '../upstream/h1-upstream.ts';
 import { H1Pool } from '../upstream/h1-client.ts';
 import { H2Upstream, TARGET_PORT_HEADER } from '../upstream/h2-upstream.ts';
 import type { Upstream, UpstreamExchange, UpstreamHead, UpstreamSink } from '../upstream/upstream.ts';
@@ -63,6 +63,7 @@ export class Cluster {
     this.#gate = new ConnectionGate(deps.stats);
     this.breakers = new CircuitBreakers(settings.circuitBreakers);
     this.#buildOutlier();
+    if (settings.origination) preloadUndici();
     this.#lb = buildLoadBalancer(settings.lbConfig, [], this.#lbDeps());
     this.setEndpoints(settings.inlineEndpoints);
   }
@@ -117,6 +118,7 @@ export class Cluster {
   /** New settings for the same name: pools survive unless how we connect changed. */
   update(settings: ClusterSettings): void {
     const old = this.settings;
+    if (settings.origination) preloadUndici();
     const reconnect =
       settings.http2 !== old.http2 ||
       settings.useDownstreamProtocol !== old.useDownstreamProtocol ||
