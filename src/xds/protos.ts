@@ -1,7 +1,7 @@
 // The Envoy v3 protos Outrigger speaks, loaded once from the copy that @grpc/grpc-js-xds ships,
 // and the codec between xDS resources in Envoy's canonical JSON shape and protobuf `Any`.
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { createHash, randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import protobuf from 'protobufjs';
@@ -95,17 +95,25 @@ function filesUnder(dir: string, prefix = ''): string[] {
     .sort();
 }
 
+/** Bumped when parseProtoRoot() changes how it parses (options, resolution), so older caches are not read. */
+const PROTO_CACHE_FORMAT = 1;
+
 /**
- * Where the parsed protos are kept as JSON, named by a hash of what they were parsed from (the versions
- * of the packages that ship them, the file list, and Outrigger's own proto files), so a change to any
- * of those misses the cache instead of reading a stale one.
+ * Where the parsed protos are kept as JSON, named by a hash of what they were parsed from and how (the
+ * versions of the packages that ship them, the include directories, the file list, Outrigger's own
+ * proto files and PROTO_CACHE_FORMAT), so a change to any of those misses the cache instead of reading
+ * a stale one. Files patched inside node_modules without a version change are not seen: delete
+ * `node_modules/.cache/outrigger-protos` after patching them.
  */
 export function protoCacheFile(): string {
   const pkg = (name: string) => (JSON.parse(readFileSync(require.resolve(`${name}/package.json`), 'utf8')) as { version: string }).version;
   const own = path.join(path.dirname(new URL(import.meta.url).pathname), 'proto');
-  const hash = createHash('sha256').update(JSON.stringify({ xds: pkg('@grpc/grpc-js-xds'), protobufjs: pkg('protobufjs'), files: protoFiles }));
-  for (const f of filesUnder(own)) hash.update(f).update(readFileSync(path.join(own, f)));
   const nodeModules = path.dirname(path.dirname(require.resolve('protobufjs/package.json')));
+  const includes = protoIncludeDirs.map((d) => (d.startsWith(nodeModules) ? path.relative(nodeModules, d) : path.basename(d)));
+  const hash = createHash('sha256').update(
+    JSON.stringify({ format: PROTO_CACHE_FORMAT, keepCase: true, xds: pkg('@grpc/grpc-js-xds'), protobufjs: pkg('protobufjs'), includes, files: protoFiles }),
+  );
+  for (const f of filesUnder(own)) hash.update(f).update(readFileSync(path.join(own, f)));
   return path.join(nodeModules, '.cache', 'outrigger-protos', `${hash.digest('hex').slice(0, 16)}.json`);
 }
 
@@ -130,12 +138,18 @@ export function protoRoot(): protobuf.Root {
   if (file) {
     try {
       mkdirSync(path.dirname(file), { recursive: true });
-      // Written beside, then renamed: a process reading the cache never sees half a file.
-      const tmp = `${file}.${process.pid}.tmp`;
-      writeFileSync(tmp, JSON.stringify(root.toJSON()));
-      renameSync(tmp, file);
+      // Written beside, then renamed: a process reading the cache never sees half a file. The name is
+      // unique across machines' PID namespaces sharing one node_modules.
+      const tmp = `${file}.${randomUUID()}.tmp`;
+      try {
+        writeFileSync(tmp, JSON.stringify(root.toJSON()));
+        renameSync(tmp, file);
+      } catch (err) {
+        if (existsSync(tmp)) unlinkSync(tmp);
+        throw err;
+      }
     } catch {
-      // A read-only install: every process parses.
+      // A read-only install or a full disk: every process parses.
     }
   }
   return root;
