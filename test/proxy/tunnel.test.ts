@@ -2,6 +2,7 @@
 // HTTP/2 as h2 requests, both carrying the target port, TCP as h2 CONNECT; the destination sees the caller's identity; a client
 // without a mesh certificate is refused.
 import assert from 'node:assert/strict';
+import http2 from 'node:http2';
 import net from 'node:net';
 import tls from 'node:tls';
 import { after, before, test } from 'node:test';
@@ -112,6 +113,34 @@ test('an HTTP/1.1 request crosses the tunnel as HTTP/1.1 on a pool of its own; t
   assert.equal(res.status, 200, res.body);
   assert.equal(h2.connections(), before, 'no HTTP/2 session was opened for it');
   assert.ok(c.connections() > h2.connections(), 'it went on an HTTP/1.1 tunnel connection');
+});
+
+test("an h2c client's request on an HTTP/1.1 cluster takes the HTTP/1.1 pool, as Envoy downgrades it; the app answers through it", async () => {
+  const c = client.proxy.clusters.get('outbound|9898||podinfo.podinfo.svc.cluster.local');
+  assert.ok(c);
+  const h2 = c.upstream(c.endpoints[0] as (typeof c.endpoints)[number]);
+  const sessions = h2.connections();
+  const out = await client.port('virtualOutbound');
+  const session = http2.connect(`http://127.0.0.1:${out}`);
+  try {
+    const { status, body } = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = session.request({ ':method': 'POST', ':path': '/h2c-downgraded', ':authority': 'podinfo.podinfo:9898' });
+      let text = '';
+      let code = 0;
+      req.on('response', (h) => (code = Number(h[':status'])));
+      req.on('data', (d: Buffer) => (text += d.toString()));
+      req.on('end', () => resolve({ status: code, body: text }));
+      req.on('error', reject);
+      req.end('from-h2c');
+    });
+    assert.equal(status, 200, body);
+    const seen = JSON.parse(body) as { url: string; body: string };
+    assert.equal(seen.url, '/h2c-downgraded');
+    assert.equal(seen.body, 'from-h2c', 'a body without content-length travels chunked on HTTP/1.1');
+    assert.equal(h2.connections(), sessions, 'no HTTP/2 tunnel session carried it');
+  } finally {
+    session.close();
+  }
 });
 
 /** One raw HTTP/1.1 exchange on the tunnel port with a mesh certificate and ALPN http/1.1. */

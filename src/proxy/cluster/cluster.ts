@@ -174,9 +174,11 @@ export class Cluster {
     // use_downstream_protocol_config: an HTTP/2 request goes to the endpoint's h2c upstream.
     const h2 = this.settings.http2 || (this.settings.useDownstreamProtocol && head.downstreamProtocol === 'HTTP/2');
     if (e.mesh) {
-      // Through the tunnel an HTTP/1.1 request stays HTTP/1.1 on mutual TLS, as Istio's sidecars send it
-      // (h2UpgradePolicy DO_NOT_UPGRADE); HTTP/2, gRPC and an upgrading cluster take the HTTP/2 tunnel.
-      if (h2 || head.downstreamProtocol !== 'HTTP/1.1') return this.upstream(e).request(head, body, sink);
+      // Through the tunnel a request travels in the protocol the cluster asks for, as Envoy would send it:
+      // HTTP/1.1 on mutual TLS for an HTTP/1.1 cluster (Istio's h2UpgradePolicy DO_NOT_UPGRADE), whatever
+      // the client spoke, as for an endpoint outside the mesh; HTTP/2 on the HTTP/2 tunnel for an http2
+      // cluster (gRPC) or use_downstream_protocol_config with an HTTP/2 client.
+      if (h2) return this.upstream(e).request(head, body, sink);
       const pool = this.#meshHttp1(e);
       // A peer that answered h2 (an older release) gets the multiplexed session, outside the HTTP/1.1 limits.
       if (pool.speaksH2) return this.upstream(e).request(head, body, sink);
