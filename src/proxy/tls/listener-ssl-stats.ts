@@ -1,16 +1,15 @@
 // Envoy's listener TLS counters for mesh ports (`listener.<address>.ssl.*`, Prometheus
-// `envoy_listener_ssl_*{envoy_listener_address}`): handshakes done and how many resumed a session, and those refused for no client
+// `envoy_listener_ssl_*{envoy_listener_address}`): handshakes done, and those refused for no client
 // certificate, a certificate that does not verify (untrusted CA, expired) or a SAN that is not one SPIFFE ID.
 import type tls from 'node:tls';
 import type { Counter, MetricsRegistry } from '../../telemetry/metrics/registry.ts';
 import { spiffeIdOf } from '../tunnel/mesh-tls.ts';
 
-export const LISTENER_SSL_STATS = ['handshake', 'session_reused', 'connection_error', 'fail_verify_no_cert', 'fail_verify_error', 'fail_verify_san'] as const;
+export const LISTENER_SSL_STATS = ['handshake', 'connection_error', 'fail_verify_no_cert', 'fail_verify_error', 'fail_verify_san'] as const;
 export type ListenerSslStat = (typeof LISTENER_SSL_STATS)[number];
 
 const help: Record<ListenerSslStat, string> = {
   handshake: 'Successful TLS handshakes on the listener',
-  session_reused: 'Successful TLS handshakes that resumed a session (a ticket from an earlier handshake)',
   connection_error: 'TLS handshakes that failed',
   fail_verify_no_cert: 'Connections refused because the client sent no certificate',
   fail_verify_error: 'Connections refused because the client certificate failed verification (CA, expiry)',
@@ -75,7 +74,6 @@ export class ListenerSslStats {
         return;
       }
       this.inc(listenerAddress, 'handshake');
-      if (s.isSessionReused()) this.inc(listenerAddress, 'session_reused');
     });
   }
 }

@@ -142,10 +142,7 @@ class H1Connection {
       this.socket = new net.Socket();
       queueMicrotask(() => this.#fail(new UpstreamError('connect', `tls: ${t}`), true));
     } else if (t) {
-      const session = pool.ticketFor(t);
-      const socket = tls.connect({ ...t, host: opts.host, port: opts.port, ...(session ? { session } : {}) });
-      socket.on('session', (ticket: Buffer) => pool.keepTicket(t, ticket));
-      this.socket = socket;
+      this.socket = tls.connect({ ...t, host: opts.host, port: opts.port });
       this.socket.setNoDelay(true);
       this.socket.once('secureConnect', () => this.#onConnect(opts));
     } else {
@@ -524,8 +521,6 @@ export class H1Pool {
   #closed = false;
   /** The peer chose HTTP/2 (at this time): requests go to the fallback until a minute later, then it is asked again. */
   #h2Since: number | undefined;
-  /** The peer's latest TLS session ticket, and the client context it was issued to. */
-  #ticket: { context: tls.SecureContext; session: Buffer } | undefined;
 
   constructor(opts: H1ClientOptions) {
     this.opts = opts;
@@ -593,20 +588,6 @@ export class H1Pool {
     const waiting = this.#queue;
     this.#queue = [];
     for (const w of waiting) if (!w.ex.done) w.inner = fallback.request(w.ex.head, w.ex.body, w.ex.sink);
-  }
-
-  /**
-   * The session ticket to resume with, for a connection made with `t`: the peer's latest, if it was
-   * issued to the same client context (a new certificate or trust bundle makes a new context, and
-   * starts again with a full handshake). Only connections given a `secureContext` resume.
-   */
-  ticketFor(t: tls.ConnectionOptions): Buffer | undefined {
-    const ticket = this.#ticket;
-    return ticket && t.secureContext !== undefined && ticket.context === t.secureContext ? ticket.session : undefined;
-  }
-
-  keepTicket(t: tls.ConnectionOptions, session: Buffer): void {
-    if (t.secureContext !== undefined) this.#ticket = { context: t.secureContext, session };
   }
 
   /** The peer speaks only HTTP/2 (a tunnel server that predates HTTP/1.1 on it), as of its last answer: the caller sends HTTP/2. */
