@@ -3,6 +3,7 @@
 // HTTP/2 for streams and CONNECT, HTTP/1.1 on its own pool for HTTP/1.1 requests).
 import type { SecureClientSessionOptions } from 'node:http2';
 import type { ClusterStats } from '../../telemetry/metrics/cluster-stats.ts';
+import { H1_METHODS } from '../http/h1-server.ts';
 import { H1Upstream, preloadUndici } from '../upstream/h1-upstream.ts';
 import { H1Pool } from '../upstream/h1-client.ts';
 import { H2Upstream, TARGET_PORT_HEADER } from '../upstream/h2-upstream.ts';
@@ -177,12 +178,17 @@ export class Cluster {
       // Through the tunnel a request travels in the protocol the cluster asks for, as Envoy would send it:
       // HTTP/1.1 on mutual TLS for an HTTP/1.1 cluster (Istio's h2UpgradePolicy DO_NOT_UPGRADE), whatever
       // the client spoke, as for an endpoint outside the mesh; HTTP/2 on the HTTP/2 tunnel for an http2
-      // cluster (gRPC) or use_downstream_protocol_config with an HTTP/2 client.
-      if (h2) return this.upstream(e).request(head, body, sink);
+      // cluster (gRPC) or use_downstream_protocol_config with an HTTP/2 client. A method the tunnel's
+      // HTTP/1.1 codec refuses (an extension an HTTP/2 client may send) takes the HTTP/2 session too.
+      if (h2 || !H1_METHODS.has(head.method)) return this.upstream(e).request(head, body, sink);
       const pool = this.#meshHttp1(e);
       // A peer that answered h2 (an older release) gets the multiplexed session, outside the HTTP/1.1 limits.
       if (pool.speaksH2) return this.upstream(e).request(head, body, sink);
-      return this.#gate.send(this.resources(), pool, head, body, sink);
+      // An HTTP/2 client takes trailers without asking; on HTTP/1.1 the destination passes them only to
+      // a client that sends `TE: trailers`, so ask on its behalf (the source proxy still decides what its
+      // own client gets).
+      const asked = head.downstreamProtocol === 'HTTP/2' && head.headers['te'] === undefined ? { ...head, headers: { ...head.headers, te: 'trailers' } } : head;
+      return this.#gate.send(this.resources(), pool, asked, body, sink);
     }
     const u = this.upstream(e, h2);
     if (h2) return u.request(head, body, sink);

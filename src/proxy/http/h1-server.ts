@@ -45,7 +45,7 @@ export type H1Socket = Duplex & Partial<Pick<net.Socket, 'bytesRead' | 'bytesWri
 export const h1ServerDefaults: H1ServerOptions = { maxHeadBytes: 60 * 1024, headersTimeoutMs: 60_000, keepAliveTimeoutMs: 60_000 };
 
 /** The methods Node's parser (llhttp) knows: anything else, a lower-case `get` included, is refused. */
-const METHODS = new Set(
+export const H1_METHODS: ReadonlySet<string> = new Set(
   'DELETE GET HEAD POST PUT CONNECT OPTIONS TRACE COPY LOCK MKCOL MOVE PROPFIND PROPPATCH SEARCH UNLOCK BIND REBIND UNBIND ACL REPORT MKACTIVITY CHECKOUT MERGE M-SEARCH NOTIFY SUBSCRIBE UNSUBSCRIBE PATCH PURGE MKCALENDAR LINK UNLINK SOURCE QUERY'.split(' '),
 );
 /** Control characters other than HTAB (field values), or any whitespace and controls (request target). */
@@ -496,7 +496,7 @@ export class H1ServerConnection {
     const method = line.slice(0, sp1);
     const url = line.slice(sp1 + 1, sp2);
     const version = line.slice(sp2 + 1);
-    if (!METHODS.has(method) || url === '' || BAD_TARGET.test(url)) throw new HeadError(400, 'malformed request line');
+    if (!H1_METHODS.has(method) || url === '' || BAD_TARGET.test(url)) throw new HeadError(400, 'malformed request line');
     if (version !== 'HTTP/1.1' && version !== 'HTTP/1.0') throw new HeadError(version.startsWith('HTTP/') ? 505 : 400, 'unsupported HTTP version');
     const rawHeaders: string[] = [];
     const headers: Record<string, string | string[]> = {};
