@@ -1,6 +1,7 @@
 // A running cluster: its settings, endpoints, load balancer, circuit breakers, outlier detector, stats
 // and one upstream per endpoint (HTTP/1.1 pool, h2c session, or the mesh tunnel for `tlsMode=istio`:
-// HTTP/2 for streams and CONNECT, HTTP/1.1 on its own pool for HTTP/1.1 requests).
+// HTTP/2 for HTTP/2 clusters, CONNECT and WebSocket, HTTP/1.1 on its own pool for an HTTP/1.1 cluster's
+// requests, whatever the client spoke).
 import type { SecureClientSessionOptions } from 'node:http2';
 import type { ClusterStats } from '../../telemetry/metrics/cluster-stats.ts';
 import { H1_METHODS } from '../http/h1-server.ts';
