@@ -1,7 +1,8 @@
 // Where the CA keeps its material: Istio's `cacerts` layout (ca-cert.pem, ca-key.pem, root-cert.pem,
 // cert-chain.pem) plus `trust-bundle.pem` for extra roots during root rotation. Key files are 0600.
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { writeFileAtomic } from '../runtime/write-atomic.ts';
 import { CaError } from './ca-error.ts';
 
 export interface CaMaterial {
@@ -46,18 +47,13 @@ export function readCaMaterial(dir: string): CaMaterial | undefined {
   return { caCertPem, caKeyPem, rootCertPem, certChainPem, trustBundlePem };
 }
 
-function writeAtomic(file: string, text: string): void {
-  const tmp = `${file}.tmp`;
-  writeFileSync(tmp, text, { mode: 0o600 });
-  renameSync(tmp, file);
-}
 
 /** Writes every file with mode 0600 (replace by rename, so a crash never leaves half a key). */
 export function writeCaMaterial(dir: string, m: CaMaterial): void {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  writeAtomic(path.join(dir, files.caKey), m.caKeyPem);
-  writeAtomic(path.join(dir, files.caCert), m.caCertPem);
-  writeAtomic(path.join(dir, files.root), m.rootCertPem);
-  writeAtomic(path.join(dir, files.chain), m.certChainPem);
-  writeAtomic(path.join(dir, files.bundle), m.trustBundlePem);
+  writeFileAtomic(path.join(dir, files.caKey), m.caKeyPem, { mode: 0o600 });
+  writeFileAtomic(path.join(dir, files.caCert), m.caCertPem, { mode: 0o600 });
+  writeFileAtomic(path.join(dir, files.root), m.rootCertPem, { mode: 0o600 });
+  writeFileAtomic(path.join(dir, files.chain), m.certChainPem, { mode: 0o600 });
+  writeFileAtomic(path.join(dir, files.bundle), m.trustBundlePem, { mode: 0o600 });
 }

@@ -4,9 +4,10 @@
 // copy lives inside the package (node_modules/.cache), mirrors the tree (assets and protos included, so
 // paths relative to `import.meta` still hold), and a file is rewritten whenever its copy does not carry
 // the source's exact modification time (newer or older: a copy written from other sources is caught too).
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { stripTypeScriptTypes } from 'node:module';
 import path from 'node:path';
+import { writeFileAtomic } from './write-atomic.ts';
 
 /** Relative specifiers ending in `.ts` become `.js`: `from './x.ts'`, `import('./x.ts')`. */
 const tsSpecifier = /(['"])(\.{1,2}\/[^'"\n]*?)\.ts\1/g;
@@ -15,12 +16,6 @@ export function stripFile(source: string): string {
   return stripTypeScriptTypes(source, { mode: 'strip' }).replace(tsSpecifier, '$1$2.js$1');
 }
 
-/** Written beside, then renamed: a process importing the copy while another refreshes it never reads half a file. */
-function writeAtomic(dest: string, data: string | Buffer): void {
-  const tmp = `${dest}.${process.pid}.tmp`;
-  writeFileSync(tmp, data);
-  renameSync(tmp, dest);
-}
 
 /** A copy is current when it carries its source's modification time exactly (set after each write). */
 function stale(src: string, dest: string): boolean {
@@ -45,12 +40,12 @@ function mirror(srcDir: string, destDir: string): number {
     } else if (entry.name.endsWith('.ts')) {
       const dest = path.join(destDir, `${entry.name.slice(0, -3)}.js`);
       if (stale(src, dest)) {
-        writeAtomic(dest, stripFile(readFileSync(src, 'utf8')));
+        writeFileAtomic(dest, stripFile(readFileSync(src, 'utf8')));
         stamp(src, dest);
         written++;
       }
     } else if (stale(src, path.join(destDir, entry.name))) {
-      writeAtomic(path.join(destDir, entry.name), readFileSync(src));
+      writeFileAtomic(path.join(destDir, entry.name), readFileSync(src));
       stamp(src, path.join(destDir, entry.name));
       written++;
     }

@@ -1,7 +1,8 @@
 // The local state directory `.outrigger/` of a running mesh: what `status`, `down`, `logs`, `exec` and the
 // CLI's debug commands read. One JSON file, written atomically; secrets and tokens live beside it, 0600.
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { writeFileAtomic } from './write-atomic.ts';
 
 export interface ComponentState {
   /** `podinfo/podinfo-stable-0`, `istio-system/istio-ingressgateway`, `control-plane`. */
@@ -53,9 +54,7 @@ export function readState(dir: string): MeshState | undefined {
 export function writeState(dir: string, state: MeshState): void {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const file = path.join(dir, 'state.json');
-  const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
-  renameSync(tmp, file);
+  writeFileAtomic(file, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
 }
 
 /** The private folders beside state.json: one for every process's log, one for proxy tokens. */

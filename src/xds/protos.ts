@@ -1,10 +1,11 @@
 // The Envoy v3 protos Outrigger speaks, loaded once from the copy that @grpc/grpc-js-xds ships,
 // and the codec between xDS resources in Envoy's canonical JSON shape and protobuf `Any`.
-import { createHash, randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import protobuf from 'protobufjs';
+import { writeFileAtomic } from '../runtime/write-atomic.ts';
 
 const require = createRequire(import.meta.url);
 const xdsRoot = path.dirname(require.resolve('@grpc/grpc-js-xds/package.json'));
@@ -138,16 +139,7 @@ export function protoRoot(): protobuf.Root {
   if (file) {
     try {
       mkdirSync(path.dirname(file), { recursive: true });
-      // Written beside, then renamed: a process reading the cache never sees half a file. The name is
-      // unique across machines' PID namespaces sharing one node_modules.
-      const tmp = `${file}.${randomUUID()}.tmp`;
-      try {
-        writeFileSync(tmp, JSON.stringify(root.toJSON()));
-        renameSync(tmp, file);
-      } catch (err) {
-        if (existsSync(tmp)) unlinkSync(tmp);
-        throw err;
-      }
+      writeFileAtomic(file, JSON.stringify(root.toJSON()));
     } catch {
       // A read-only install or a full disk: every process parses.
     }
