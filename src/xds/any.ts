@@ -3,7 +3,7 @@
 // Envoy config_dump shows, so translator output, golden files and proxy input are one format.
 import { XdsCodecError } from './codec-error.ts';
 import { encodeJson } from './json-to-proto.ts';
-import { decodeJson } from './proto-to-json.ts';
+import { decodeJson, setJsonKey } from './proto-to-json.ts';
 
 /** A nested typed config, as it appears in Envoy JSON. */
 export interface TypedAny {
@@ -62,10 +62,8 @@ export function toStruct(json: Record<string, unknown>): { fields: Record<string
   // Object.keys, not entries: this runs for every cluster's metadata, and entries allocates a pair per key.
   for (const k of Object.keys(json)) {
     const v = json[k];
-    if (v === undefined) continue;
-    // A key named `__proto__` (a label, say) stays a key: assigning it would set the prototype instead.
-    if (k === '__proto__') Object.defineProperty(fields, k, { value: toStructValue(v), enumerable: true, writable: true, configurable: true });
-    else fields[k] = toStructValue(v);
+    // A key named `__proto__` (a label, say) stays a key.
+    if (v !== undefined) setJsonKey(fields, k, toStructValue(v));
   }
   return { fields };
 }

@@ -163,6 +163,15 @@ function readNested(type: protobuf.Type, r: Reader, depth: number): Json {
   return readMessage(decoderFor(type), r, end, depth + 1);
 }
 
+/**
+ * Sets `key` on a JSON object built from data (a map from the wire, a Struct): as an own property even
+ * when it is `__proto__`, which an assignment would take as the object's prototype, hiding fields.
+ */
+export function setJsonKey(into: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === '__proto__') Object.defineProperty(into, key, { value, enumerable: true, writable: true, configurable: true });
+  else into[key] = value;
+}
+
 function readMapEntry(f: FieldDecoder, m: NonNullable<FieldDecoder['map']>, r: Reader, into: Json, depth: number): void {
   const end = r.uint32() + r.pos;
   let key: unknown = m.keyDefault;
@@ -173,11 +182,7 @@ function readMapEntry(f: FieldDecoder, m: NonNullable<FieldDecoder['map']>, r: R
     else if (t >>> 3 === 2) value = f.read ? f.read(r) : readNested(f.messageType as protobuf.Type, r, depth);
     else r.skipType(t & 7);
   }
-  const k = String(key);
-  const v = value ?? (f.messageType ? {} : m.valueDefault);
-  // A map key `__proto__` from the wire stays a key: assigning it would set the map object's prototype.
-  if (k === '__proto__') Object.defineProperty(into, k, { value: v, enumerable: true, writable: true, configurable: true });
-  else into[k] = v;
+  setJsonKey(into, String(key), value ?? (f.messageType ? {} : m.valueDefault));
 }
 
 /** A scalar's or enum's default as `toObject` shows it: 64-bit integers as strings, enums by name. */

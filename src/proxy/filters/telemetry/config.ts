@@ -40,8 +40,6 @@ const oneOf =
   };
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-/** A field the object itself holds: never one inherited from Object.prototype (`constructor`, `toString`). */
-const own = (o: object, k: string): boolean => Object.hasOwn(o, k);
 
 const arrayOf =
   (item: Check): Check =>
@@ -61,13 +59,14 @@ const recordOf =
 const object =
   (required: Record<string, Check>, optional: Record<string, Check> = {}): Check =>
   (v, at, p) => {
+    // Own fields only, on both sides: never one inherited from Object.prototype (`constructor`, `toString`).
     if (!isObject(v)) return void p.push(`${where(at)}: expected an object`);
     for (const [k, check] of Object.entries(required)) {
-      if (!own(v, k) || v[k] === undefined) p.push(`${join(at, k)}: required`);
+      if (!Object.hasOwn(v, k) || v[k] === undefined) p.push(`${join(at, k)}: required`);
       else check(v[k], join(at, k), p);
     }
-    for (const [k, check] of Object.entries(optional)) if (own(v, k) && v[k] !== undefined) check(v[k], join(at, k), p);
-    for (const k of Object.keys(v)) if (!own(required, k) && !own(optional, k)) p.push(`${join(at, k)}: unknown field`);
+    for (const [k, check] of Object.entries(optional)) if (Object.hasOwn(v, k) && v[k] !== undefined) check(v[k], join(at, k), p);
+    for (const k of Object.keys(v)) if (!Object.hasOwn(required, k) && !Object.hasOwn(optional, k)) p.push(`${join(at, k)}: unknown field`);
   };
 
 /** An object with exactly one of these fields. */
@@ -76,7 +75,7 @@ const exactlyOne =
   (v, at, p) => {
     const keys = isObject(v) ? Object.keys(v) : [];
     const [key] = keys;
-    if (keys.length !== 1 || key === undefined || !own(variants, key)) return void p.push(`${where(at)}: expected exactly one of ${Object.keys(variants).join(', ')}`);
+    if (keys.length !== 1 || key === undefined || !Object.hasOwn(variants, key)) return void p.push(`${where(at)}: expected exactly one of ${Object.keys(variants).join(', ')}`);
     variants[key]?.((v as Record<string, unknown>)[key], join(at, key), p);
   };
 
