@@ -103,10 +103,15 @@ test('TCP through CONNECT on the forward proxy and h2 CONNECT in the tunnel', as
   assert.match(echoed, /^HTTP\/1.1 200/);
 });
 
+/** The client's cluster for podinfo:9898, and its HTTP/2 tunnel upstream to the one endpoint. */
+function podinfoTunnel() {
+  const cluster = client.proxy.clusters.get('outbound|9898||podinfo.podinfo.svc.cluster.local');
+  assert.ok(cluster);
+  return { cluster, h2: cluster.upstream(cluster.endpoints[0] as (typeof cluster.endpoints)[number]) };
+}
+
 test('an HTTP/1.1 request crosses the tunnel as HTTP/1.1 on a pool of its own; the HTTP/2 session is left to streams', async () => {
-  const c = client.proxy.clusters.get('outbound|9898||podinfo.podinfo.svc.cluster.local');
-  assert.ok(c);
-  const h2 = c.upstream(c.endpoints[0] as (typeof c.endpoints)[number]);
+  const { cluster: c, h2 } = podinfoTunnel();
   const before = h2.connections();
   const out = await client.port('virtualOutbound');
   const res = await request(out, 'http://podinfo.podinfo:9898/h1', { host: 'podinfo.podinfo:9898' });
@@ -116,9 +121,7 @@ test('an HTTP/1.1 request crosses the tunnel as HTTP/1.1 on a pool of its own; t
 });
 
 test("an h2c client's request on an HTTP/1.1 cluster takes the HTTP/1.1 pool, as Envoy downgrades it; the app answers through it", async () => {
-  const c = client.proxy.clusters.get('outbound|9898||podinfo.podinfo.svc.cluster.local');
-  assert.ok(c);
-  const h2 = c.upstream(c.endpoints[0] as (typeof c.endpoints)[number]);
+  const { h2 } = podinfoTunnel();
   const sessions = h2.connections();
   const out = await client.port('virtualOutbound');
   const session = http2.connect(`http://127.0.0.1:${out}`);
