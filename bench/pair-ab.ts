@@ -4,7 +4,7 @@
 // --tcp measures the L4 path instead: CONNECT through the outbound port to the origin's TCP service,
 // then HTTP/1.1 requests inside, 50 connections closed loop (the bench's tcp-max).
 // --h2 measures HTTP/2 instead: h2load, 10 clients of 10 streams, h2c to the outbound port.
-// Run: node bench/pair-ab.ts --a <rev> [--b <rev>] [--rounds 20] [--seconds 3] [--rate 0|rps] [--tcp | --h2]
+// Run: node bench/pair-ab.ts --a <rev> [--b <rev>] [--rounds 20] [--seconds 3] [--rate 0|rps] [--connections 10] [--tcp | --h2]
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
@@ -28,7 +28,8 @@ const seconds = Number(opt('--seconds') ?? 3);
 const rate = Number(opt('--rate') ?? 0);
 const tcp = argv.includes('--tcp');
 const h2 = argv.includes('--h2');
-if (!revA) throw new Error('usage: node bench/pair-ab.ts --a <rev> [--b <rev>] [--rounds N] [--seconds S] [--rate RPS] [--tcp | --h2]');
+const connections = Number(opt('--connections') ?? 10);
+if (!revA) throw new Error('usage: node bench/pair-ab.ts --a <rev> [--b <rev>] [--rounds N] [--seconds S] [--rate RPS] [--connections N] [--tcp | --h2]');
 
 const repo = packageRoot();
 const work = mkdtempSync(path.join(os.tmpdir(), 'outrigger-pair-ab-'));
@@ -54,7 +55,7 @@ const host = `${originHost}:${originPorts.http}`;
 
 async function load(port: number): Promise<number> {
   if (h2) return (await runH2load({ port, authority: host, path: '/', seconds, clients: 10, streams: 10 })).completed;
-  if (rate <= 0 && !tcp) return (await runWrk({ port, host, seconds, connections: 10 })).completed;
+  if (rate <= 0 && !tcp) return (await runWrk({ port, host, seconds, connections })).completed;
   const spec = tcp
     ? { port, host, path: '/', connect: `${originHost}:${originPorts.tcp}`, ...(rate > 0 ? { mode: 'open', rate, connections: 4, maxConnections: 64 } : { mode: 'closed', rate: 0, connections: 50, maxConnections: 50 }), durationMs: seconds * 1000 }
     : { port, host, path: '/', mode: 'open', rate, durationMs: seconds * 1000, connections: 4, maxConnections: 64 };
@@ -102,6 +103,6 @@ try {
   rmSync(work, { recursive: true, force: true });
 }
 const ratios = (m: number[][]) => (m[0] ?? []).map((a, i) => (m[1]?.[i] ?? Number.NaN) / a);
-process.stdout.write(`\nA ${revA}, B ${revB ?? 'working tree'}; ${rounds} rounds of ${seconds} s, ${h2 ? 'h2load 10×10 streams' : `${tcp ? 'TCP through CONNECT, ' : ''}${rate > 0 ? `open loop ${rate} rps` : tcp ? '50 connections closed loop' : 'wrk -c10'}`}\n`);
+process.stdout.write(`\nA ${revA}, B ${revB ?? 'working tree'}; ${rounds} rounds of ${seconds} s, ${h2 ? 'h2load 10×10 streams' : `${tcp ? 'TCP through CONNECT, ' : ''}${rate > 0 ? `open loop ${rate} rps` : tcp ? '50 connections closed loop' : `wrk -c${connections}`}`}\n`);
 process.stdout.write(`pair CPU µs/req: A ${median(cpu[0] ?? []).toFixed(1)}, B ${median(cpu[1] ?? []).toFixed(1)}, B/A median ${median(ratios(cpu)).toFixed(3)}\n`);
 process.stdout.write(`allocated KB/req: A ${median(bytes[0] ?? []).toFixed(1)}, B ${median(bytes[1] ?? []).toFixed(1)}, B/A median ${median(ratios(bytes)).toFixed(3)}\n`);
