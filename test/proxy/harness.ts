@@ -147,23 +147,25 @@ export function push(proxy: OutriggerProxy, resources: TypedAny[], version = 'v1
   }
 }
 
-/** An HTTP/1.1 backend echoing method, path, and headers as JSON. */
+/** Answers with the request's method, path, headers and body as JSON, and records the request in `requests`. */
+export function echoHandler(requests: http.IncomingMessage[]): http.RequestListener {
+  return (req, res) => {
+    requests.push(req);
+    let body = '';
+    req.on('data', (c) => {
+      body += c;
+    });
+    req.on('end', () => {
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ method: req.method, url: req.url, headers: req.headers, body }));
+    });
+  };
+}
+
+/** An HTTP/1.1 backend: `handler`, or echoing method, path, and headers as JSON. */
 export async function echoBackend(handler?: http.RequestListener): Promise<{ port: number; server: http.Server; requests: http.IncomingMessage[] }> {
   const requests: http.IncomingMessage[] = [];
-  const server = http.createServer(
-    handler ??
-      ((req, res) => {
-        requests.push(req);
-        let body = '';
-        req.on('data', (c) => {
-          body += c;
-        });
-        req.on('end', () => {
-          res.setHeader('content-type', 'application/json');
-          res.end(JSON.stringify({ method: req.method, url: req.url, headers: req.headers, body }));
-        });
-      }),
-  );
+  const server = http.createServer(handler ?? echoHandler(requests));
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return { port: (server.address() as net.AddressInfo).port, server, requests };
 }

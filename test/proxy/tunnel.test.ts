@@ -1,7 +1,9 @@
-// Sidecar to sidecar over the mesh tunnel: mutual TLS with SPIFFE certificates, HTTP/1.1 as HTTP/1.1 and
-// HTTP/2 as h2 requests, both carrying the target port, TCP as h2 CONNECT; the destination sees the caller's identity; a client
-// without a mesh certificate is refused.
+// Sidecar to sidecar over the mesh tunnel: mutual TLS with SPIFFE certificates, HTTP/1.1 as HTTP/1.1
+// connections carried on the HTTP/2 session and HTTP/2 as h2 requests, both carrying the target port,
+// TCP as h2 CONNECT; the destination sees the caller's identity; a client without a mesh certificate is
+// refused.
 import assert from 'node:assert/strict';
+import type http from 'node:http';
 import http2 from 'node:http2';
 import net from 'node:net';
 import tls from 'node:tls';
@@ -9,7 +11,7 @@ import { after, before, test } from 'node:test';
 import type { TypedAny } from '../../src/xds/any.ts';
 import { TypeUrl } from '../../src/xds/type-urls.ts';
 import { makeCa } from './certs.ts';
-import { cla, cluster, echoBackend, hcm, listener, push, request, routeConfig, startProxy, tcpProxy } from './harness.ts';
+import { cla, cluster, echoBackend, echoHandler, hcm, listener, push, request, routeConfig, startProxy, tcpProxy } from './harness.ts';
 
 const rootSecret = (ca: string): TypedAny => ({ '@type': TypeUrl.Secret, name: 'ROOTCA', validation_context: { trusted_ca: { inline_string: ca } } });
 
@@ -18,10 +20,18 @@ let server: Awaited<ReturnType<typeof startProxy>>;
 let app: Awaited<ReturnType<typeof echoBackend>>;
 let tcpApp: net.Server;
 let ca: Awaited<ReturnType<typeof makeCa>>;
+/** Requests to `/hold` the app has not answered: it answers them all once HELD are waiting. */
+const held: http.ServerResponse[] = [];
+const HELD = 4;
 
 before(async () => {
   ca = await makeCa();
-  app = await echoBackend();
+  const echo = echoHandler([]);
+  app = await echoBackend((req, res) => {
+    if (req.url !== '/hold') return echo(req, res);
+    held.push(res);
+    if (held.length === HELD) for (const r of held.splice(0)) r.end(`held ${req.httpVersion}`);
+  });
   tcpApp = net.createServer((s) => s.pipe(s));
   await new Promise<void>((r) => tcpApp.listen(0, '127.0.0.1', r));
   const tcpPort = (tcpApp.address() as net.AddressInfo).port;
@@ -110,14 +120,25 @@ function podinfoTunnel() {
   return { cluster, h2: cluster.upstream(cluster.endpoints[0] as (typeof cluster.endpoints)[number]) };
 }
 
-test('an HTTP/1.1 request crosses the tunnel as HTTP/1.1 on a pool of its own; the HTTP/2 session is left to streams', async () => {
+/** A counter of the destination sidecar (`name: value` in its stats). */
+function serverStat(name: string): number {
+  const m = new RegExp(`^${name.replaceAll('.', '\\.')}: (\\d+)$`, 'm').exec(server.proxy.metrics.renderStats());
+  return m ? Number(m[1]) : 0;
+}
+
+test('HTTP/1.1 requests cross the tunnel as HTTP/1.1 connections carried on its HTTP/2 session: four at once, one TLS connection', async () => {
   const { cluster: c, h2 } = podinfoTunnel();
-  const before = h2.connections();
+  const handshakes = serverStat('listener.0.0.0.0_15008.ssl.handshake');
   const out = await client.port('virtualOutbound');
-  const res = await request(out, 'http://podinfo.podinfo:9898/h1', { host: 'podinfo.podinfo:9898' });
-  assert.equal(res.status, 200, res.body);
-  assert.equal(h2.connections(), before, 'no HTTP/2 session was opened for it');
-  assert.ok(c.connections() > h2.connections(), 'it went on an HTTP/1.1 tunnel connection');
+  // The app answers only when all four are waiting, so the pool holds four connections at once.
+  const all = await Promise.all(Array.from({ length: HELD }, () => request(out, 'http://podinfo.podinfo:9898/hold', { host: 'podinfo.podinfo:9898' })));
+  assert.deepEqual(
+    all.map((r) => `${r.status} ${r.body}`),
+    Array.from({ length: HELD }, () => '200 held 1.1'),
+  );
+  assert.equal(h2.connections(), 1, 'one HTTP/2 session to the destination');
+  assert.ok(c.connections() - h2.connections() >= HELD, `the HTTP/1.1 pool kept its ${HELD} connections (${c.connections() - h2.connections()})`);
+  assert.ok(serverStat('listener.0.0.0.0_15008.ssl.handshake') - handshakes <= 1, 'at most the session\'s handshake, never one per connection');
 });
 
 test("an h2c client's request on an HTTP/1.1 cluster takes the HTTP/1.1 pool, as Envoy downgrades it; the app answers through it", async () => {
@@ -140,7 +161,7 @@ test("an h2c client's request on an HTTP/1.1 cluster takes the HTTP/1.1 pool, as
     const seen = JSON.parse(body) as { url: string; body: string };
     assert.equal(seen.url, '/h2c-downgraded');
     assert.equal(seen.body, 'from-h2c', 'a body without content-length travels chunked on HTTP/1.1');
-    assert.equal(h2.connections(), sessions, 'no HTTP/2 tunnel session carried it');
+    assert.equal(h2.connections(), sessions, 'it took a carried HTTP/1.1 connection on the session already open');
   } finally {
     session.close();
   }
@@ -171,6 +192,30 @@ test('the tunnel takes HTTP/1.1 by ALPN: the target port header picks the chain,
   assert.match(unknown.response, /^HTTP\/1.1 404/, 'a port with no inbound chain');
   const connect = await rawTunnel('CONNECT 127.0.0.1:5432 HTTP/1.1\r\nhost: 127.0.0.1:5432\r\n\r\n');
   assert.match(connect.response, /^HTTP\/1.1 405/, 'TCP takes HTTP/2 CONNECT, never HTTP/1.1');
+});
+
+test('an extended CONNECT for outrigger-http1 carries an HTTP/1.1 connection with the verified caller; any other :protocol gets 501', async () => {
+  const tunnelPort = await server.port('connect_terminate');
+  const cert = await ca.issue('spiffe://cluster.local/ns/frontend/sa/web');
+  const session = http2.connect(`https://127.0.0.1:${tunnelPort}`, { ...cert, ca: ca.ca, checkServerIdentity: () => undefined });
+  try {
+    await new Promise((r) => session.once('remoteSettings', r));
+    assert.equal(session.remoteSettings.enableConnectProtocol, true, 'the tunnel announces extended CONNECT');
+    const open = (protocol: string) => session.request({ ':method': 'CONNECT', ':protocol': protocol, ':scheme': 'https', ':path': '/', ':authority': `127.0.0.1:${tunnelPort}` });
+    const other = open('websocket');
+    assert.equal(await new Promise((r) => other.once('response', (h) => r(h[':status']))), 501);
+    const carried = open('outrigger-http1');
+    assert.equal(await new Promise((r) => carried.once('response', (h) => r(h[':status']))), 200);
+    carried.write('GET /carried HTTP/1.1\r\nhost: podinfo.podinfo:9898\r\nx-outrigger-target-port: 9898\r\nconnection: close\r\n\r\n');
+    let response = '';
+    carried.on('data', (d: Buffer) => (response += d.toString()));
+    await new Promise((r) => carried.once('end', r));
+    assert.match(response, /^HTTP\/1.1 200/);
+    assert.match(response, /"url":"\/carried"/);
+    assert.match(response, /"x-forwarded-client-cert":"By=[^"]*;URI=spiffe:\/\/cluster.local\/ns\/frontend\/sa\/web"/, 'the principal comes from the session\'s certificate');
+  } finally {
+    session.close();
+  }
 });
 
 test('the tunnel refuses a client without a mesh certificate', async () => {

@@ -196,7 +196,7 @@ export class Cluster {
     return this.#gate.send(this.resources(), u, head, body, sink);
   }
 
-  /** The HTTP/1.1 pool to a meshed endpoint's tunnel port: mutual TLS with ALPN `http/1.1`. */
+  /** The HTTP/1.1 pool to a meshed endpoint's tunnel: connections carried on its HTTP/2 session, or TLS with ALPN `http/1.1`. */
   #meshHttp1(e: Endpoint): H1Pool {
     const key = `${e.key}|h1`;
     let u = this.#upstreams.get(key) as H1Pool | undefined;
@@ -219,6 +219,9 @@ export class Cluster {
         return t ? { ...t, ALPNProtocols: ['http/1.1', 'h2'] } : 'the workload certificate is not ready';
       },
       fallback: () => this.upstream(e),
+      // Each connection is a stream on the tunnel's HTTP/2 session: many share one TLS connection,
+      // and their writes one TLS record and one system call.
+      carrier: () => (this.upstream(e) as H2Upstream).carry(`${e.address.includes(':') ? `[${e.address}]` : e.address}:${e.port}`),
       extraHead: Object.keys(extra)
         .map((k) => `${k}: ${extra[k]}\r\n`)
         .join(''),

@@ -1,7 +1,9 @@
 // The `connect_terminate` listener: mutual TLS (client certificate required, verified against ROOTCA),
-// HTTP/2 or HTTP/1.1 by ALPN. On HTTP/2 a CONNECT stream is a TCP connection to `:authority`'s port;
-// any other request, on either protocol, is HTTP for the port in `x-outrigger-target-port`. Both
-// continue on virtualInbound's chain for that port, with the peer's SPIFFE ID as the connection's principal.
+// HTTP/2 or HTTP/1.1 by ALPN. On HTTP/2 a CONNECT stream is a TCP connection to `:authority`'s port,
+// and an extended CONNECT (RFC 8441) with `:protocol` HTTP1_CARRIER_PROTOCOL carries an HTTP/1.1
+// connection to the tunnel itself, as the HTTP/1.1 pool's connections do. Any other request, on
+// either protocol, is HTTP for the port in `x-outrigger-target-port`. All continue on virtualInbound's
+// chain for that port, with the peer's SPIFFE ID as the connection's principal.
 import http2 from 'node:http2';
 import type { Http2ServerRequest, Http2ServerResponse, ServerHttp2Session } from 'node:http2';
 import type net from 'node:net';
@@ -9,11 +11,11 @@ import tls from 'node:tls';
 import { h2Settings } from '../listener/http-servers.ts';
 import { watchPrematureResets } from '../listener/h2-abuse.ts';
 import type { FilterChain } from '../listener/compile-listener.ts';
-import { H1ServerConnection, h1ServerDefaults } from '../http/h1-server.ts';
+import { type H1Socket, H1ServerConnection, h1ServerDefaults } from '../http/h1-server.ts';
 import type { DownstreamReq, DownstreamRes } from '../http/http-stream.ts';
 import type { ConnectionInfo } from '../http/stream.ts';
 import { splitAuthority } from '../listener/bound-listener.ts';
-import { TARGET_PORT_HEADER } from '../upstream/h2-upstream.ts';
+import { HTTP1_CARRIER_PROTOCOL, TARGET_PORT_HEADER } from '../upstream/h2-upstream.ts';
 import type { MeshTlsMaterial } from './mesh-tls.ts';
 import { meshContextOptions, spiffeIdOf } from './mesh-tls.ts';
 import type { ListenerSslStats } from '../tls/listener-ssl-stats.ts';
@@ -68,7 +70,9 @@ export class TunnelServer {
 
   constructor(bindPort: number, deps: TunnelDeps) {
     this.#deps = deps;
-    this.#h2 = http2.createServer({ settings: h2Settings, maxSessionMemory: 10 });
+    // Extended CONNECT on: the HTTP/1.1 pool's connections come as streams (a client reads the setting
+    // before it asks, so an older server is never sent one).
+    this.#h2 = http2.createServer({ settings: { ...h2Settings, enableConnectProtocol: true }, maxSessionMemory: 10 });
     this.#h2.on('session', (session) => {
       if (this.#pending) this.#sessions.set(session, this.#pending);
       this.#pending = undefined;
@@ -111,13 +115,7 @@ export class TunnelServer {
     const principal = spiffeIdOf(s.getPeerCertificate().raw);
     if (!principal || (s.alpnProtocol !== 'h2' && s.alpnProtocol !== 'http/1.1')) return void s.destroy();
     const base: ConnectionInfo = { remoteAddress: s.remoteAddress ?? '', remotePort: s.remotePort ?? 0, localAddress: s.localAddress ?? '', localPort: 15008, tls: true, peerPrincipal: principal };
-    if (s.alpnProtocol === 'http/1.1') {
-      // A tunnel peer never sends CONNECT or Upgrade on HTTP/1.1 (those take HTTP/2): the codec refuses them.
-      const c = new H1ServerConnection(s, h1ServerDefaults, (req, res) => this.#serveHttp(base, req, res));
-      this.#h1Conns.add(c);
-      s.once('close', () => this.#h1Conns.delete(c));
-      return;
-    }
+    if (s.alpnProtocol === 'http/1.1') return void this.#serveH1(s, base);
     this.#pending = base;
     this.#h2.emit('connection', s);
     this.#pending = undefined;
@@ -126,6 +124,12 @@ export class TunnelServer {
   #onRequest(req: Http2ServerRequest, res: Http2ServerResponse): void {
     const base = this.#sessions.get(req.stream.session as ServerHttp2Session);
     if (!base) return void req.stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
+    if (req.method === 'CONNECT' && req.headers[':protocol'] !== undefined) {
+      if (req.headers[':protocol'] !== HTTP1_CARRIER_PROTOCOL) return void req.stream.respond({ ':status': 501 }, { endStream: true });
+      req.stream.respond({ ':status': 200 });
+      this.#serveH1(req.stream, base);
+      return;
+    }
     const peer = peerOf(req.headers[PEER_HEADER]);
     if (req.method === 'CONNECT') {
       const { host, port } = splitAuthority(String(req.headers[':authority'] ?? ''), 0);
@@ -136,6 +140,14 @@ export class TunnelServer {
       return;
     }
     this.#serveHttp(base, req, res, peer);
+  }
+
+  /** An HTTP/1.1 connection: a TLS socket, or a stream carrying one on an HTTP/2 session. */
+  #serveH1(socket: H1Socket, base: ConnectionInfo): void {
+    // A tunnel peer never sends CONNECT or Upgrade on HTTP/1.1 (those take HTTP/2): the codec refuses them.
+    const c = new H1ServerConnection(socket, h1ServerDefaults, (req, res) => this.#serveHttp(base, req, res));
+    this.#h1Conns.add(c);
+    socket.once('close', () => this.#h1Conns.delete(c));
   }
 
   /** An HTTP request (either protocol) continues on the chain of its target port. */

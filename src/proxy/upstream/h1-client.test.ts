@@ -372,6 +372,71 @@ test('a TLS peer that picks h2 by ALPN gets its requests through the HTTP/2 fall
   h2.close();
 });
 
+/** An HTTP/2 TLS server (HTTP/1.1 too, by ALPN) that answers `via <version>`; `carriers` allows extended CONNECT and serves each such stream as an HTTP/1.1 connection. */
+async function carrierServer(carriers: boolean | 'refuse') {
+  const ca = await makeCa();
+  const cert = await ca.issue('spiffe://cluster.local/ns/a/sa/server');
+  const streams: string[] = [];
+  const h2 = http2.createSecureServer({ ...cert, allowHTTP1: true, ALPNProtocols: ['h2', 'http/1.1'], settings: { enableConnectProtocol: carriers !== false } }, (req, res) => res.end(`via ${req.httpVersion}`));
+  // The compatibility layer hands CONNECT requests to 'connect'.
+  h2.on('connect', ({ stream, headers }: http2.Http2ServerRequest) => {
+    streams.push(String(headers[':protocol']));
+    if (carriers === 'refuse') return void stream.respond({ ':status': 501 }, { endStream: true });
+    stream.respond({ ':status': 200 });
+    // Each request read from the stream gets `via carried <n>`, n counting requests on this stream.
+    let buf = '';
+    let n = 0;
+    stream.on('data', (c: Buffer) => {
+      buf += c.toString('latin1');
+      for (let end = buf.indexOf('\r\n\r\n'); end >= 0; end = buf.indexOf('\r\n\r\n')) {
+        buf = buf.slice(end + 4);
+        stream.write(ok(`via carried ${++n}`));
+      }
+    });
+  });
+  await new Promise<void>((r) => h2.listen(0, '127.0.0.1', r));
+  const port = (h2.address() as net.AddressInfo).port;
+  const tlsOptions = { ca: ca.ca, checkServerIdentity: () => undefined };
+  const session = new H2Upstream(`https://127.0.0.1:${port}`, { connectTimeoutMs: 2000, tls: () => ({ ...tlsOptions, ALPNProtocols: ['h2'] }) });
+  const p = pool(port, { tls: () => ({ ...tlsOptions, ALPNProtocols: ['http/1.1'] }), carrier: () => session.carry(`127.0.0.1:${port}`), maxRequestsPerConnection: 2 });
+  return {
+    p,
+    session,
+    streams,
+    async close() {
+      await p.close();
+      await session.close();
+      h2.close();
+    },
+  };
+}
+
+test('with a carrier, each connection is an extended CONNECT stream on the HTTP/2 session, and max requests per connection opens another', async () => {
+  const s = await carrierServer(true);
+  const [a, b] = await Promise.all([send(s.p, get()), send(s.p, get())]);
+  assert.deepEqual([a.body, b.body], ['via carried 1', 'via carried 1'], 'two requests at once: two carried connections');
+  assert.equal(s.session.connections(), 1, 'both on one HTTP/2 session');
+  assert.deepEqual(s.streams, ['outrigger-http1', 'outrigger-http1']);
+  assert.deepEqual([(await send(s.p, get())).body, (await send(s.p, get())).body, (await send(s.p, get())).body], ['via carried 2', 'via carried 2', 'via carried 1'], 'a third request on a connection opens a new stream');
+  assert.equal(s.streams.length, 3);
+  await s.close();
+});
+
+test('a peer that does not allow extended CONNECT gets connections of their own (TLS), and no stream is asked of it', async () => {
+  const s = await carrierServer(false);
+  assert.deepEqual([(await send(s.p, get())).body, (await send(s.p, get())).body], ['via 1.1', 'via 1.1']);
+  assert.equal(s.p.carries, false, 'the pool stops asking for a minute');
+  assert.deepEqual(s.streams, []);
+  await s.close();
+});
+
+test('a carrier stream the peer refuses is a connect failure (UF), not a request sent elsewhere', async () => {
+  const s = await carrierServer('refuse');
+  await assert.rejects(send(s.p, get()), (err: UpstreamError) => err.failure === 'connect' && /501/.test(err.message));
+  assert.equal(s.p.connections(), 0);
+  await s.close();
+});
+
 test('a response head and chunk lines sent a byte at a time are read, a blank line split across reads included', async () => {
   const text = 'HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\nx-a: b\r\n\r\n5\r\nhello\r\n0\r\n\r\n';
   const s = await scripted((_r, _n, socket) => {

@@ -3,7 +3,7 @@
 // place (status line, fields, then Content-Length, chunked or read-until-close framing) and handed to
 // the sink as slices of the socket's buffers. Plain TCP to local applications, or TLS (the mesh tunnel).
 import net from 'node:net';
-import type { Readable } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
 import tls from 'node:tls';
 import type { OutgoingHeaders, Upstream, UpstreamExchange, UpstreamHead, UpstreamSink } from './upstream.ts';
 import { ChunkedDecoder } from '../http/chunked.ts';
@@ -35,7 +35,16 @@ export interface H1ClientOptions {
    * the tunnel): its HTTP/2 upstream. Without one, such a connection is a connect failure.
    */
   readonly fallback?: () => Upstream;
+  /**
+   * Opens each connection as a stream carried on a multiplexed session (the mesh tunnel's HTTP/2
+   * session) instead of a socket of its own. Null when the peer cannot carry one: the pool then
+   * connects with `tls` for a minute before it asks again.
+   */
+  readonly carrier?: () => Promise<Duplex | null>;
 }
+
+/** What a connection runs on: a TCP or TLS socket, or a stream carried on an HTTP/2 session. */
+type ClientSocket = Duplex & { setTimeout(ms: number): unknown };
 
 /** Largest response head accepted (status line and fields): Envoy's default 60 KiB. */
 const MAX_RESPONSE_HEAD = 60 * 1024;
@@ -117,7 +126,8 @@ interface Exchange {
 /** One HTTP/1.1 connection: at most one exchange at a time (no pipelining). */
 class H1Connection {
   readonly #pool: H1Pool;
-  readonly socket: net.Socket;
+  /** Null only while a carried connection is being opened. */
+  #socket: ClientSocket | null = null;
   #connected = false;
   #ex: Exchange | null = null;
   #requests = 0;
@@ -136,22 +146,46 @@ class H1Connection {
 
   constructor(pool: H1Pool, opts: H1ClientOptions) {
     this.#pool = pool;
+    this.#connectTimer = setTimeout(() => this.#fail(new UpstreamError('connect', `connect timeout after ${opts.connectTimeoutMs}ms`), true), opts.connectTimeoutMs);
+    this.#connectTimer.unref();
+    if (opts.carrier && pool.carries) {
+      opts.carrier().then(
+        (stream) => {
+          if (this.#closed) return void stream?.destroy();
+          if (stream === null) {
+            pool.carrierRefused();
+            this.#attach(this.#dial(opts));
+            return;
+          }
+          this.#attach(stream as ClientSocket);
+          this.#onConnect(opts, false);
+        },
+        (err: Error) => this.#fail(classify(err, false), true),
+      );
+    } else this.#attach(this.#dial(opts));
+  }
+
+  /** A socket of its own: TCP, or TLS (the tunnel without a carrier, or a peer that cannot carry). */
+  #dial(opts: H1ClientOptions): net.Socket {
     const t = opts.tls?.();
     if (typeof t === 'string') {
       // No TLS can be set up yet (a certificate not delivered): a socket that fails as a connect error.
-      this.socket = new net.Socket();
       queueMicrotask(() => this.#fail(new UpstreamError('connect', `tls: ${t}`), true));
-    } else if (t) {
-      this.socket = tls.connect({ ...t, host: opts.host, port: opts.port });
-      this.socket.setNoDelay(true);
-      this.socket.once('secureConnect', () => this.#onConnect(opts));
-    } else {
-      this.socket = net.connect({ host: opts.host, port: opts.port, noDelay: true });
-      this.socket.once('connect', () => this.#onConnect(opts));
+      return new net.Socket();
     }
-    const socket = this.socket;
-    this.#connectTimer = setTimeout(() => this.#fail(new UpstreamError('connect', `connect timeout after ${opts.connectTimeoutMs}ms`), true), opts.connectTimeoutMs);
-    this.#connectTimer.unref();
+    if (t) {
+      const socket = tls.connect({ ...t, host: opts.host, port: opts.port });
+      socket.setNoDelay(true);
+      socket.once('secureConnect', () => this.#onConnect(opts, true));
+      return socket;
+    }
+    const socket = net.connect({ host: opts.host, port: opts.port, noDelay: true });
+    socket.once('connect', () => this.#onConnect(opts, true));
+    return socket;
+  }
+
+  #attach(socket: ClientSocket): void {
+    this.#socket = socket;
     // A sink that throws (a response the downstream codec refuses) fails this exchange, never the process.
     socket.on('data', (chunk: Buffer) => {
       try {
@@ -172,6 +206,11 @@ class H1Connection {
     socket.on('timeout', () => this.close());
   }
 
+  /** The connection's socket or carried stream: there is one from the moment it is connected. */
+  get socket(): ClientSocket {
+    return this.#socket as ClientSocket;
+  }
+
   get connected(): boolean {
     return this.#connected;
   }
@@ -180,14 +219,17 @@ class H1Connection {
     return this.#ex !== null;
   }
 
-  #onConnect(opts: H1ClientOptions): void {
+  #onConnect(opts: H1ClientOptions, ownSocket: boolean): void {
     clearTimeout(this.#connectTimer);
     this.#connected = true;
-    if (opts.fallback && (this.socket as tls.TLSSocket).alpnProtocol === 'h2') {
-      this.#pool.pickedH2(this);
-      return;
+    if (ownSocket) {
+      const socket = this.socket as net.Socket;
+      if (opts.fallback && (socket as tls.TLSSocket).alpnProtocol === 'h2') {
+        this.#pool.pickedH2(this);
+        return;
+      }
+      if (opts.tcpKeepaliveMs !== undefined) socket.setKeepAlive(true, opts.tcpKeepaliveMs);
     }
-    if (opts.tcpKeepaliveMs !== undefined) this.socket.setKeepAlive(true, opts.tcpKeepaliveMs);
     this.#pool.ready(this);
   }
 
@@ -275,7 +317,7 @@ class H1Connection {
     if (this.#closed) return;
     this.#closed = true;
     clearTimeout(this.#connectTimer);
-    this.socket.destroy();
+    this.#socket?.destroy();
     this.#pool.gone(this);
   }
 
@@ -290,7 +332,7 @@ class H1Connection {
     if (this.#closed) return;
     this.#closed = true;
     clearTimeout(this.#connectTimer);
-    this.socket.destroy();
+    this.#socket?.destroy();
     this.#pool.gone(this, beforeConnect ? err : undefined);
   }
 
@@ -521,6 +563,8 @@ export class H1Pool {
   #closed = false;
   /** The peer chose HTTP/2 (at this time): requests go to the fallback until a minute later, then it is asked again. */
   #h2Since: number | undefined;
+  /** The peer could not carry a connection (at this time): connections get sockets of their own for a minute. */
+  #noCarrierSince: number | undefined;
 
   constructor(opts: H1ClientOptions) {
     this.opts = opts;
@@ -597,6 +641,18 @@ export class H1Pool {
     if (Date.now() - this.#h2Since < 60_000) return true;
     this.#h2Since = undefined;
     return false;
+  }
+
+  /** New connections are carried streams (the options have a carrier and the peer has not refused one in the last minute). */
+  get carries(): boolean {
+    if (this.#noCarrierSince === undefined) return true;
+    if (Date.now() - this.#noCarrierSince < 60_000) return false;
+    this.#noCarrierSince = undefined;
+    return true;
+  }
+
+  carrierRefused(): void {
+    this.#noCarrierSince = Date.now();
   }
 
   /** A new connection is up: it takes the oldest waiting request, or parks. */

@@ -10,6 +10,8 @@ import { UpstreamError } from './upstream.ts';
 export const TARGET_PORT_HEADER = 'x-outrigger-target-port';
 /** The source client's protocol on a tunnelled request: the tunnel is HTTP/2 whatever the client spoke. */
 export const PROTOCOL_HEADER = 'x-outrigger-protocol';
+/** The extended CONNECT `:protocol` of a stream that carries an HTTP/1.1 connection to the tunnel. */
+export const HTTP1_CARRIER_PROTOCOL = 'outrigger-http1';
 
 /** Hop-by-hop headers that HTTP/2 forbids. */
 const hopByHop = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'host', 'te']);
@@ -181,10 +183,24 @@ export class H2Connection {
 
   /** Opens a CONNECT tunnel stream to `authority` (TCP through the mesh tunnel). */
   connect(authority: string): Promise<Duplex> {
+    return this.#open({ ':method': 'CONNECT', ':authority': authority, ...(this.#opts.extraHeaders ?? {}) });
+  }
+
+  /**
+   * Opens a stream that carries one HTTP/1.1 connection to the tunnel at `authority` (an extended
+   * CONNECT, RFC 8441, with `:protocol` HTTP1_CARRIER_PROTOCOL). Null when the peer's SETTINGS do
+   * not allow extended CONNECT: a tunnel server that predates carried connections.
+   */
+  carry(authority: string): Promise<Duplex | null> {
+    if (this.#session.remoteSettings.enableConnectProtocol !== true) return Promise.resolve(null);
+    return this.#open({ ':method': 'CONNECT', ':protocol': HTTP1_CARRIER_PROTOCOL, ':scheme': 'https', ':path': '/', ':authority': authority });
+  }
+
+  #open(headers: http2.OutgoingHttpHeaders): Promise<Duplex> {
     return new Promise((resolve, reject) => {
       let stream: http2.ClientHttp2Stream;
       try {
-        stream = this.#session.request({ ':method': 'CONNECT', ':authority': authority, ...(this.#opts.extraHeaders ?? {}) });
+        stream = this.#session.request(headers);
       } catch (err) {
         reject(new UpstreamError('connect', (err as Error).message, err));
         return;

@@ -7,7 +7,7 @@ import { H2Connection } from './h2-connection.ts';
 import type { Upstream, UpstreamExchange, UpstreamHead, UpstreamSink } from './upstream.ts';
 import { UpstreamError } from './upstream.ts';
 
-export { PROTOCOL_HEADER, TARGET_PORT_HEADER } from './h2-connection.ts';
+export { HTTP1_CARRIER_PROTOCOL, PROTOCOL_HEADER, TARGET_PORT_HEADER } from './h2-connection.ts';
 
 export interface H2UpstreamOptions {
   connectTimeoutMs: number;
@@ -74,6 +74,13 @@ export class H2Upstream implements Upstream {
   connect(authority: string): Promise<Duplex> {
     return new Promise((resolve, reject) => {
       this.#place({ run: (c) => c.connect(authority).then(resolve, reject), fail: reject });
+    });
+  }
+
+  /** Opens a stream carrying an HTTP/1.1 connection to the tunnel at `authority`; null if the peer cannot take one. */
+  carry(authority: string): Promise<Duplex | null> {
+    return new Promise((resolve, reject) => {
+      this.#place({ run: (c) => c.carry(authority).then(resolve, reject), fail: reject });
     });
   }
 
