@@ -53,14 +53,15 @@ const nginx = await startNginx(work, await allocatePort(taken), await allocatePo
 const pairs: { pair: OutriggerPair; logs: string[] }[] = [];
 const host = `${originHost}:${originPorts.http}`;
 
-async function load(port: number): Promise<number> {
-  if (h2) return (await runH2load({ port, authority: host, path: '/', seconds, clients: 10, streams: 10 })).completed;
-  if (rate <= 0 && !tcp) return (await runWrk({ port, host, seconds, connections })).completed;
+/** Requests completed, and with --rate the latency percentiles from the intended send times. */
+async function load(port: number): Promise<{ completed: number; p50Ms?: number; p99Ms?: number }> {
+  if (h2) return runH2load({ port, authority: host, path: '/', seconds, clients: 10, streams: 10 });
+  if (rate <= 0 && !tcp) return runWrk({ port, host, seconds, connections });
   const spec = tcp
     ? { port, host, path: '/', connect: `${originHost}:${originPorts.tcp}`, ...(rate > 0 ? { mode: 'open', rate, connections: 4, maxConnections: 64 } : { mode: 'closed', rate: 0, connections: 50, maxConnections: 50 }), durationMs: seconds * 1000 }
     : { port, host, path: '/', mode: 'open', rate, durationMs: seconds * 1000, connections: 4, maxConnections: 64 };
   const out = await runCommand('taskset', ['-c', core('load'), process.execPath, path.join(import.meta.dirname, 'load-gen.ts'), JSON.stringify(spec)], (seconds + 30) * 1000);
-  return (JSON.parse(out) as LoadResult).completed;
+  return JSON.parse(out) as LoadResult;
 }
 
 /** V8 bytes allocated since `from` in a --trace-gc-nvp log (each GC line says what was allocated since the last). */
@@ -74,6 +75,8 @@ function allocated(file: string, from: number): number {
 const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
 const cpu: number[][] = [[], []];
 const bytes: number[][] = [[], []];
+const p50: number[][] = [[], []];
+const p99: number[][] = [[], []];
 try {
   for (const [i, root] of roots.entries()) {
     const { startOutriggerPair } = (await import(path.join(root, 'bench', 'outrigger-pair.ts'))) as { startOutriggerPair: Start };
@@ -89,12 +92,18 @@ try {
       const { pair, logs } = pairs[k] as (typeof pairs)[number];
       const sizes = logs.map((f) => statSync(f).size);
       const window = cpuWindow(pair.pids);
-      const n = Math.max(1, await load(pair.outboundPort));
+      const result = await load(pair.outboundPort);
+      const n = Math.max(1, result.completed);
       const us = window() / n;
       const kb = logs.reduce((s, f, j) => s + allocated(f, sizes[j] ?? 0), 0) / n / 1024;
       cpu[k]?.push(us);
       bytes[k]?.push(kb);
-      process.stdout.write(`round ${r + 1} ${k ? 'B' : 'A'}: ${n} req, pair ${us.toFixed(1)} µs/req, ${kb.toFixed(1)} KB/req allocated (both sidecars)\n`);
+      const latency = result.p50Ms !== undefined && result.p99Ms !== undefined ? `, p50 ${result.p50Ms.toFixed(3)} p99 ${result.p99Ms.toFixed(2)} ms` : '';
+      if (latency) {
+        p50[k]?.push(result.p50Ms as number);
+        p99[k]?.push(result.p99Ms as number);
+      }
+      process.stdout.write(`round ${r + 1} ${k ? 'B' : 'A'}: ${n} req, pair ${us.toFixed(1)} µs/req, ${kb.toFixed(1)} KB/req allocated (both sidecars)${latency}\n`);
     }
   }
 } finally {
@@ -106,3 +115,7 @@ const ratios = (m: number[][]) => (m[0] ?? []).map((a, i) => (m[1]?.[i] ?? Numbe
 process.stdout.write(`\nA ${revA}, B ${revB ?? 'working tree'}; ${rounds} rounds of ${seconds} s, ${h2 ? 'h2load 10×10 streams' : `${tcp ? 'TCP through CONNECT, ' : ''}${rate > 0 ? `open loop ${rate} rps` : tcp ? '50 connections closed loop' : `wrk -c${connections}`}`}\n`);
 process.stdout.write(`pair CPU µs/req: A ${median(cpu[0] ?? []).toFixed(1)}, B ${median(cpu[1] ?? []).toFixed(1)}, B/A median ${median(ratios(cpu)).toFixed(3)}\n`);
 process.stdout.write(`allocated KB/req: A ${median(bytes[0] ?? []).toFixed(1)}, B ${median(bytes[1] ?? []).toFixed(1)}, B/A median ${median(ratios(bytes)).toFixed(3)}\n`);
+if (p50[0]?.length) {
+  const diff = (m: number[][]) => median((m[0] ?? []).map((a, i) => (m[1]?.[i] ?? Number.NaN) - a));
+  process.stdout.write(`latency p50 ms: A ${median(p50[0]).toFixed(3)}, B ${median(p50[1] ?? []).toFixed(3)}, B−A median ${diff(p50).toFixed(3)}; p99 ms: A ${median(p99[0] ?? []).toFixed(2)}, B ${median(p99[1] ?? []).toFixed(2)}, B−A median ${diff(p99).toFixed(2)}\n`);
+}
