@@ -88,6 +88,7 @@ export class ListenerManager {
     if (l.name === TUNNEL_LISTENER) {
       const t = new TunnelServer(bindPort, {
         material: () => d.secrets.mesh(),
+        ...(d.hcm.timers ? { timers: d.hcm.timers } : {}),
         ...(d.sslStats ? { sslStats: d.sslStats } : {}),
         inboundChain: (port, kind) => this.#inboundChain(port, kind),
         serveStream: (stream: ServerHttp2Stream, chain: FilterChain, conn: ConnectionInfo) => this.#inbound()?.l.serveChain(stream, chain, conn),

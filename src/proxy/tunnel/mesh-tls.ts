@@ -3,6 +3,7 @@
 // replace `meshTlsFromPem` with its own builder behind the same shape.
 import { X509Certificate } from 'node:crypto';
 import type { PeerCertificate, SecureContextOptions } from 'node:tls';
+import type { Timers } from '../http/router.ts';
 
 export interface MeshTlsMaterial {
   readonly key: string;
@@ -30,4 +31,26 @@ export function spiffeIdOf(raw: Buffer | undefined): string | undefined {
 /** Client-side check: the server must present a SPIFFE identity (host names do not apply in the mesh). */
 export function checkMeshServerIdentity(_host: string, cert: PeerCertificate): Error | undefined {
   return spiffeIdOf(cert.raw) ? undefined : Object.assign(new Error('peer certificate has no single spiffe:// URI SAN'), { code: 'MESH_PEER_IDENTITY' });
+}
+
+/** After a peer certificate expires, what is still open on its connection has this long to finish (Envoy's drain timeout). */
+export const EXPIRED_PEER_GRACE_MS = 5000;
+
+/** The longest delay a Node timer takes. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * Calls `fn` when a verified peer's certificate expires (`valid_to`, on the wall clock; the wait runs
+ * on `timers`): a long-lived tunnel session, and the connections carried on it, must not outlive the
+ * certificate it was verified with. Returns the disarm; nothing is armed without a readable expiry.
+ */
+export function atPeerExpiry(peer: Pick<PeerCertificate, 'valid_to'> | undefined, timers: Timers, fn: () => void): () => void {
+  const at = Date.parse(peer?.valid_to ?? '');
+  if (!Number.isFinite(at)) return () => {};
+  let handle: unknown;
+  const arm = (ms: number): void => {
+    handle = timers.set(() => (ms > MAX_TIMER_MS ? arm(ms - MAX_TIMER_MS) : fn()), Math.min(ms, MAX_TIMER_MS));
+  };
+  arm(Math.max(0, at - Date.now()));
+  return () => timers.clear(handle);
 }

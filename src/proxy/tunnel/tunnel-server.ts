@@ -5,7 +5,7 @@
 // either protocol, is HTTP for the port in `x-outrigger-target-port`. All continue on virtualInbound's
 // chain for that port, with the peer's SPIFFE ID as the connection's principal.
 import http2 from 'node:http2';
-import type { Http2ServerRequest, Http2ServerResponse, ServerHttp2Session } from 'node:http2';
+import type { Http2ServerRequest, Http2ServerResponse, Http2Stream, ServerHttp2Session } from 'node:http2';
 import type net from 'node:net';
 import tls from 'node:tls';
 import { h2Settings } from '../listener/http-servers.ts';
@@ -17,7 +17,8 @@ import type { ConnectionInfo } from '../http/stream.ts';
 import { splitAuthority } from '../listener/bound-listener.ts';
 import { HTTP1_CARRIER_PROTOCOL, TARGET_PORT_HEADER } from '../upstream/h2-upstream.ts';
 import type { MeshTlsMaterial } from './mesh-tls.ts';
-import { meshContextOptions, spiffeIdOf } from './mesh-tls.ts';
+import { atPeerExpiry, EXPIRED_PEER_GRACE_MS, meshContextOptions, spiffeIdOf } from './mesh-tls.ts';
+import { realTimers, type Timers } from '../http/router.ts';
 import type { ListenerSslStats } from '../tls/listener-ssl-stats.ts';
 
 export const PEER_HEADER = 'x-outrigger-peer';
@@ -35,6 +36,8 @@ export interface TunnelDeps {
   /** Continue a tunnelled TCP stream or HTTP request on an inbound chain. */
   serveStream(stream: http2.ServerHttp2Stream, chain: FilterChain, connection: ConnectionInfo): void;
   serveRequest(chain: FilterChain, connection: ConnectionInfo, req: DownstreamReq, res: DownstreamRes): void;
+  /** Timers for certificate expiry and its grace (a test clock in tests). */
+  timers?: Timers;
 }
 
 /** Decoded `x-outrigger-peer` values: a sidecar sends the same one on every request. */
@@ -63,19 +66,25 @@ export class TunnelServer {
   #tls: tls.Server;
   #h2: http2.Http2Server;
   #sessions = new Map<ServerHttp2Session, ConnectionInfo>();
-  /** HTTP/1.1 tunnel connections (ALPN `http/1.1`), on the raw codec. */
+  /** HTTP/1.1 tunnel connections, on the raw codec: TLS sockets (ALPN `http/1.1`) and streams carried on HTTP/2 sessions. */
   #h1Conns = new Set<H1ServerConnection>();
   #pending: ConnectionInfo | undefined;
+  /** The HTTP/2 session on each TLS socket that has one. */
+  #sessionOn = new WeakMap<tls.TLSSocket, ServerHttp2Session>();
+  #pendingSocket: tls.TLSSocket | undefined;
   readonly boundPort: Promise<number>;
 
   constructor(bindPort: number, deps: TunnelDeps) {
     this.#deps = deps;
     // Extended CONNECT on: the HTTP/1.1 pool's connections come as streams (a client reads the setting
-    // before it asks, so an older server is never sent one).
-    this.#h2 = http2.createServer({ settings: { ...h2Settings, enableConnectProtocol: true }, maxSessionMemory: 10 });
+    // before it asks, so an older server is never sent one). Up to 100 of them each hold their
+    // response writes to a high-water mark plus one chunk: more than the 10 MB default of session memory.
+    this.#h2 = http2.createServer({ settings: { ...h2Settings, enableConnectProtocol: true }, maxSessionMemory: 32 });
     this.#h2.on('session', (session) => {
       if (this.#pending) this.#sessions.set(session, this.#pending);
+      if (this.#pendingSocket) this.#sessionOn.set(this.#pendingSocket, session);
       this.#pending = undefined;
+      this.#pendingSocket = undefined;
       session.on('error', () => {});
       watchPrematureResets(session, Date.now);
       session.once('close', () => this.#sessions.delete(session));
@@ -112,13 +121,30 @@ export class TunnelServer {
 
   #onSecure(s: tls.TLSSocket): void {
     s.on('error', () => {});
-    const principal = spiffeIdOf(s.getPeerCertificate().raw);
+    const peerCert = s.getPeerCertificate();
+    const principal = spiffeIdOf(peerCert.raw);
     if (!principal || (s.alpnProtocol !== 'h2' && s.alpnProtocol !== 'http/1.1')) return void s.destroy();
+    const timers = this.#deps.timers ?? realTimers;
+    s.once('close', atPeerExpiry(peerCert, timers, () => this.#expire(s, timers)));
     const base: ConnectionInfo = { remoteAddress: s.remoteAddress ?? '', remotePort: s.remotePort ?? 0, localAddress: s.localAddress ?? '', localPort: 15008, tls: true, peerPrincipal: principal };
     if (s.alpnProtocol === 'http/1.1') return void this.#serveH1(s, base);
     this.#pending = base;
+    this.#pendingSocket = s;
     this.#h2.emit('connection', s);
     this.#pending = undefined;
+    this.#pendingSocket = undefined;
+  }
+
+  /**
+   * The peer's certificate expired: its HTTP/2 session takes no new streams (GOAWAY), its HTTP/1.1
+   * connections, carried or not, close after the response in flight, and what is still open after the
+   * grace is reset. The peer reconnects with its current certificate.
+   */
+  #expire(s: tls.TLSSocket, timers: Timers): void {
+    const session = this.#sessionOn.get(s);
+    session?.close();
+    for (const c of this.#h1Conns) if (c.socket === s || (session && (c.socket as Partial<Http2Stream>).session === session)) c.drain();
+    timers.set(() => s.destroy(), EXPIRED_PEER_GRACE_MS);
   }
 
   #onRequest(req: Http2ServerRequest, res: Http2ServerResponse): void {

@@ -373,7 +373,7 @@ test('a TLS peer that picks h2 by ALPN gets its requests through the HTTP/2 fall
 });
 
 /** An HTTP/2 TLS server (HTTP/1.1 too, by ALPN) that answers `via <version>`; `carriers` allows extended CONNECT and serves each such stream as an HTTP/1.1 connection. */
-async function carrierServer(carriers: boolean | 'refuse') {
+async function carrierServer(carriers: boolean | 'refuse' | 'cancel') {
   const ca = await makeCa();
   const cert = await ca.issue('spiffe://cluster.local/ns/a/sa/server');
   const streams: string[] = [];
@@ -382,6 +382,7 @@ async function carrierServer(carriers: boolean | 'refuse') {
   h2.on('connect', ({ stream, headers }: http2.Http2ServerRequest) => {
     streams.push(String(headers[':protocol']));
     if (carriers === 'refuse') return void stream.respond({ ':status': 501 }, { endStream: true });
+    if (carriers === 'cancel') return void stream.close(http2.constants.NGHTTP2_CANCEL);
     stream.respond({ ':status': 200 });
     // Each request read from the stream gets `via carried <n>`, n counting requests on this stream.
     let buf = '';
@@ -430,6 +431,13 @@ test('a peer that does not allow extended CONNECT gets connections of their own 
   await s.close();
 });
 
+test('a carrier stream the peer resets before answering (CANCEL, no error event) fails at once as a connect failure', async () => {
+  const s = await carrierServer('cancel');
+  // Without its close seen, the request would wait out the pool's connect timeout and fail with that message.
+  await assert.rejects(send(s.p, get()), (err: UpstreamError) => err.failure === 'connect' && /closed before its response/.test(err.message));
+  await s.close();
+});
+
 test('a carrier stream the peer refuses is a connect failure (UF), not a request sent elsewhere', async () => {
   const s = await carrierServer('refuse');
   await assert.rejects(send(s.p, get()), (err: UpstreamError) => err.failure === 'connect' && /501/.test(err.message));
@@ -452,4 +460,24 @@ test('a response head and chunk lines sent a byte at a time are read, a blank li
   const r = await send(p, get());
   assert.deepEqual([r.status, r.headers['x-a'], r.body], [200, 'b', 'hello']);
   await p.close();
+});
+
+test('an HTTP/2 session takes no more streams past maxStreamsPerSession: the next opens a new session, and the old one closes once its streams end', async () => {
+  let sessions = 0;
+  const closed: number[] = [];
+  const h2 = http2.createServer((req, res) => res.end(`session ${(req.stream.session as unknown as { n: number }).n}`));
+  h2.on('session', (session) => {
+    const n = ++sessions;
+    (session as unknown as { n: number }).n = n;
+    session.once('close', () => closed.push(n));
+  });
+  await new Promise<void>((r) => h2.listen(0, '127.0.0.1', r));
+  const up = new H2Upstream(`http://127.0.0.1:${(h2.address() as net.AddressInfo).port}`, { connectTimeoutMs: 2000, maxStreamsPerSession: 2 });
+  const bodies: string[] = [];
+  for (let i = 0; i < 3; i++) bodies.push((await send(up as unknown as H1Pool, get())).body);
+  assert.deepEqual(bodies, ['session 1', 'session 1', 'session 2']);
+  await until(() => closed.includes(1), 'the first session closes');
+  assert.equal(up.connections(), 1, 'only the second session is left');
+  await up.close();
+  h2.close();
 });

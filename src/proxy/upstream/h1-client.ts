@@ -128,6 +128,8 @@ class H1Connection {
   readonly #pool: H1Pool;
   /** Null only while a carried connection is being opened. */
   #socket: ClientSocket | null = null;
+  /** The stream, when the connection is carried on an HTTP/2 session. */
+  #carried: (Duplex & { session?: { closed: boolean } }) | null = null;
   #connected = false;
   #ex: Exchange | null = null;
   #requests = 0;
@@ -157,6 +159,7 @@ class H1Connection {
             this.#attach(this.#dial(opts));
             return;
           }
+          this.#carried = stream;
           this.#attach(stream as ClientSocket);
           this.#onConnect(opts, false);
         },
@@ -213,6 +216,11 @@ class H1Connection {
 
   get connected(): boolean {
     return this.#connected;
+  }
+
+  /** A carried connection whose session is closing (its peer's certificate expired): not reused. */
+  get retired(): boolean {
+    return this.#carried?.session?.closed === true;
   }
 
   get busy(): boolean {
@@ -581,7 +589,11 @@ export class H1Pool {
     const w: Waiting = { ex, conn: null };
     if (this.#closed) queueMicrotask(() => this.#failWaiting(w, new UpstreamError('connect', 'upstream closed')));
     else {
-      const c = this.#idle.pop();
+      let c = this.#idle.pop();
+      while (c?.retired) {
+        c.close();
+        c = this.#idle.pop();
+      }
       if (c) this.#run(w, c);
       else {
         this.#queue.push(w);
@@ -662,7 +674,7 @@ export class H1Pool {
   }
 
   idle(c: H1Connection): void {
-    if (this.#closed) {
+    if (this.#closed || c.retired) {
       c.close();
       return;
     }

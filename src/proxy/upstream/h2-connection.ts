@@ -2,6 +2,10 @@
 // streams, and what the pool needs to place streams — readiness (the peer's SETTINGS), the peer's
 // concurrent-stream limit and the streams open on it. It is never reopened; the pool makes a new one.
 import http2 from 'node:http2';
+import type net from 'node:net';
+import type tls from 'node:tls';
+import { realTimers, type Timers } from '../http/router.ts';
+import { atPeerExpiry, EXPIRED_PEER_GRACE_MS } from '../tunnel/mesh-tls.ts';
 import type { Duplex, Readable } from 'node:stream';
 import type { H2UpstreamOptions } from './h2-upstream.ts';
 import type { OutgoingHeaders, UpstreamExchange, UpstreamHead, UpstreamSink } from './upstream.ts';
@@ -12,6 +16,9 @@ export const TARGET_PORT_HEADER = 'x-outrigger-target-port';
 export const PROTOCOL_HEADER = 'x-outrigger-protocol';
 /** The extended CONNECT `:protocol` of a stream that carries an HTTP/1.1 connection to the tunnel. */
 export const HTTP1_CARRIER_PROTOCOL = 'outrigger-http1';
+
+/** A client's stream IDs are the odd numbers below 2^31; a session stops a little short of them. */
+const MAX_STREAMS_PER_SESSION = 2 ** 30 - 1024;
 
 /** Hop-by-hop headers that HTTP/2 forbids. */
 const hopByHop = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'host', 'te']);
@@ -34,19 +41,27 @@ export class H2Connection {
   #gone = false;
   /** Streams placed on this session and not yet closed. */
   active = 0;
+  /** Streams ever opened on this session. */
+  #streams = 0;
 
   constructor(origin: string, opts: H2UpstreamOptions, events: H2ConnectionEvents) {
     this.#opts = opts;
     this.#events = events;
-    const session = http2.connect(origin, { ...(opts.tls?.() ?? {}), settings: { enablePush: false } });
+    // maxSessionMemory bounds what waits to be sent: the streams' own writes, each held to its
+    // stream's high-water mark plus one chunk (up to 64 KiB), so 100 streams need more than the 10 MB default.
+    const session = http2.connect(origin, { ...(opts.tls?.() ?? {}), settings: { enablePush: false }, maxSessionMemory: 32 });
     this.#session = session;
     const timer = setTimeout(() => session.destroy(new UpstreamError('connect', `connect timeout after ${opts.connectTimeoutMs}ms`)), opts.connectTimeoutMs);
     timer.unref();
     // The event's socket is the real one: `session.socket` is a proxy that refuses setKeepAlive.
-    session.once('connect', (_s: http2.ClientHttp2Session, socket: { setKeepAlive(on: boolean, ms: number): void; setNoDelay(on: boolean): void }) => {
+    session.once('connect', (_s: http2.ClientHttp2Session, socket: net.Socket) => {
       this.#connected = true;
       socket.setNoDelay(true);
       if (opts.tcpKeepaliveMs !== undefined) socket.setKeepAlive(true, opts.tcpKeepaliveMs);
+      if (opts.tls) {
+        const timers = opts.timers ?? realTimers;
+        session.once('close', atPeerExpiry((socket as tls.TLSSocket).getPeerCertificate(), timers, () => this.#retire(timers)));
+      }
     });
     session.on('remoteSettings', () => {
       clearTimeout(timer);
@@ -63,6 +78,17 @@ export class H2Connection {
       this.#leave(lastError ?? (this.#ready ? undefined : new UpstreamError('connect', 'connection closed before SETTINGS')));
     });
     session.on('goaway', () => this.#leave(undefined));
+  }
+
+  /**
+   * The peer's certificate expired: no new stream goes here, the session closes once its streams end
+   * (the HTTP/1.1 pool closes its idle carried connections instead of reusing them), and what is still
+   * open after the grace is reset.
+   */
+  #retire(timers: Timers): void {
+    this.#leave(undefined);
+    this.#session.close();
+    timers.set(() => this.#session.destroy(), EXPIRED_PEER_GRACE_MS);
   }
 
   #leave(err: UpstreamError | undefined): void {
@@ -88,8 +114,11 @@ export class H2Connection {
 
   #opened(stream: http2.ClientHttp2Stream): void {
     this.active++;
+    // Out of stream IDs soon: nothing new goes here, and the session closes once its streams end.
+    if (++this.#streams >= (this.#opts.maxStreamsPerSession ?? MAX_STREAMS_PER_SESSION)) this.#leave(undefined);
     stream.once('close', () => {
       this.active--;
+      if (this.active === 0 && this.#streams >= (this.#opts.maxStreamsPerSession ?? MAX_STREAMS_PER_SESSION)) this.#session.close();
       this.#events.onStreamEnd(this);
     });
   }
@@ -207,6 +236,9 @@ export class H2Connection {
       }
       this.#opened(stream);
       stream.on('error', (err) => reject(new UpstreamError('connect', err.message, err)));
+      // Closed without an error (RST_STREAM CANCEL or NO_ERROR, or the session's socket closing): no
+      // 'error' comes, and the caller must not wait for its connect timeout.
+      stream.once('close', () => reject(new UpstreamError('connect', `tunnel stream closed before its response (code ${stream.rstCode})`)));
       stream.once('response', (h) => {
         const status = Number(h[':status']);
         if (status >= 200 && status < 300) resolve(stream);

@@ -3,6 +3,7 @@
 // every session is full another is opened (up to max_connections), and requests wait meanwhile.
 import type { Duplex, Readable } from 'node:stream';
 import type { SecureClientSessionOptions } from 'node:http2';
+import type { Timers } from '../http/router.ts';
 import { H2Connection } from './h2-connection.ts';
 import type { Upstream, UpstreamExchange, UpstreamHead, UpstreamSink } from './upstream.ts';
 import { UpstreamError } from './upstream.ts';
@@ -19,6 +20,13 @@ export interface H2UpstreamOptions {
   extraHeaders?: Readonly<Record<string, string>>;
   /** Sessions this endpoint may open (the cluster's max_connections; Envoy's default 1024). */
   maxConnections?: number;
+  /**
+   * Streams a session opens before it takes no more and closes once they end (the next go on a new
+   * session): a client's stream IDs run out at 2^30 (odd numbers below 2^31).
+   */
+  maxStreamsPerSession?: number;
+  /** Timers for the peer certificate's expiry and its grace (a test clock in tests). */
+  timers?: Timers;
 }
 
 /** A stream waiting for a session with room. */

@@ -1,0 +1,132 @@
+// A tunnel session never outlives the certificate it was verified with: when the peer's certificate
+// expires, the destination sends GOAWAY and closes its HTTP/1.1 connections (carried ones included)
+// after the response in flight, and the source stops placing streams on the session and closes its
+// idle carried connections instead of reusing them. Real TLS and HTTP/2; the expiry waits run on test
+// clocks, advanced past the one-day certificates.
+import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
+import http2 from 'node:http2';
+import { after, before, test } from 'node:test';
+import type { FilterChain } from '../../src/proxy/listener/compile-listener.ts';
+import type { H1Response } from '../../src/proxy/http/h1-server.ts';
+import { EXPIRED_PEER_GRACE_MS } from '../../src/proxy/tunnel/mesh-tls.ts';
+import { TunnelServer } from '../../src/proxy/tunnel/tunnel-server.ts';
+import { H1Pool } from '../../src/proxy/upstream/h1-client.ts';
+import { H2Upstream } from '../../src/proxy/upstream/h2-upstream.ts';
+import type { UpstreamError } from '../../src/proxy/upstream/upstream.ts';
+import { FakeClock, until } from '../resilience/fake-clock.ts';
+import { makeCa } from './certs.ts';
+
+/** Milliseconds until a certificate expires, on the wall clock (the tunnel arms its expiry timers from it). */
+const untilExpiry = (pem: string): number => Date.parse(new X509Certificate(pem).validTo) - Date.now();
+const serverClock = new FakeClock();
+let tunnel: TunnelServer;
+let port: number;
+let ca: Awaited<ReturnType<typeof makeCa>>;
+let serverCert: { cert: string; key: string };
+
+before(async () => {
+  ca = await makeCa();
+  serverCert = await ca.issue('spiffe://cluster.local/ns/app/sa/app');
+  tunnel = new TunnelServer(0, {
+    material: () => ({ ...serverCert, ca: ca.ca }),
+    inboundChain: () => ({ name: 'http', handler: { kind: 'http' } }) as unknown as FilterChain,
+    serveStream: () => {},
+    serveRequest: (_chain, conn, _req, res) => {
+      const body = `hello ${conn.peerPrincipal}`;
+      (res as H1Response).writeHead(200, { 'content-length': body.length }).end(body);
+    },
+    timers: serverClock,
+  });
+  port = await tunnel.boundPort;
+});
+
+after(() => tunnel.close());
+
+/** A source's HTTP/1.1 pool carried on its HTTP/2 tunnel session, with its own clock. */
+async function source(clock: FakeClock) {
+  const cert = await ca.issue('spiffe://cluster.local/ns/web/sa/web');
+  const tlsOptions = { ...cert, ca: ca.ca, checkServerIdentity: () => undefined };
+  const session = new H2Upstream(`https://127.0.0.1:${port}`, { connectTimeoutMs: 2000, tls: () => ({ ...tlsOptions, ALPNProtocols: ['h2'] }), timers: clock });
+  const pool = new H1Pool({
+    host: '127.0.0.1',
+    port,
+    connectTimeoutMs: 2000,
+    maxConnections: 4,
+    idleTimeoutMs: 0,
+    maxRequestsPerConnection: 0,
+    tls: () => ({ ...tlsOptions, ALPNProtocols: ['http/1.1'] }),
+    carrier: () => session.carry(`127.0.0.1:${port}`),
+    targetPortHeader: 'x-outrigger-target-port',
+  });
+  const get = (): Promise<string> =>
+    new Promise((resolve, reject) => {
+      let body = '';
+      pool.request({ method: 'GET', path: '/', authority: 'app', scheme: 'http', headers: {}, targetPort: 8080 }, null, {
+        onHead() {},
+        onData(c) {
+          body += c.toString();
+          return true;
+        },
+        onEnd: () => resolve(body),
+        onError: (err: UpstreamError) => reject(err),
+      });
+    });
+  return {
+    session,
+    pool,
+    get,
+    async close() {
+      await pool.close();
+      await session.close();
+    },
+  };
+}
+
+test("the destination: at the source's certificate expiry the carried connection closes, no new stream is served, and the socket is reset after the grace", async () => {
+  const clientCert = await ca.issue('spiffe://cluster.local/ns/web/sa/raw');
+  const session = http2.connect(`https://127.0.0.1:${port}`, { ...clientCert, ca: ca.ca, checkServerIdentity: () => undefined });
+  session.on('error', () => {});
+  await new Promise((r) => session.once('remoteSettings', r));
+  const carried = session.request({ ':method': 'CONNECT', ':protocol': 'outrigger-http1', ':scheme': 'https', ':path': '/', ':authority': `127.0.0.1:${port}` });
+  carried.on('error', () => {});
+  let text = '';
+  let ended = false;
+  carried.on('data', (d: Buffer) => (text += d.toString()));
+  carried.on('end', () => (ended = true));
+  carried.write('GET / HTTP/1.1\r\nhost: app\r\nx-outrigger-target-port: 8080\r\n\r\n');
+  await until(() => text.endsWith('hello spiffe://cluster.local/ns/web/sa/raw'), 'the carried response');
+  let closed = false;
+  session.on('close', () => (closed = true));
+  // The timers were armed at the handshake, a moment ago: two seconds short of the expiry, then one past it
+  // (the grace, 5 s later, not yet).
+  serverClock.advance(untilExpiry(clientCert.cert) - 2000);
+  await new Promise((r) => setImmediate(r));
+  assert.equal(ended, false, 'nothing happens before the certificate expires');
+  serverClock.advance(3000);
+  await until(() => ended, 'the carried connection closed');
+  // GOAWAY: a stream opened now is not served.
+  const late = session.request({ ':method': 'CONNECT', ':protocol': 'outrigger-http1', ':scheme': 'https', ':path': '/', ':authority': `127.0.0.1:${port}` });
+  let refused = false;
+  late.on('error', () => (refused = true));
+  late.on('close', () => (refused ||= late.rstCode !== 0));
+  late.on('response', () => assert.fail('a stream after the expiry was served'));
+  await until(() => refused || closed, 'the late stream refused');
+  serverClock.advance(EXPIRED_PEER_GRACE_MS);
+  await until(() => closed, 'the socket reset after the grace');
+});
+
+test("the source: at the destination's certificate expiry, idle carried connections are not reused and the next request opens a new session", async () => {
+  const clock = new FakeClock();
+  const src = await source(clock);
+  const before = src.session.connections();
+  assert.equal(await src.get(), 'hello spiffe://cluster.local/ns/web/sa/web');
+  assert.equal(src.session.connections(), before + 1);
+  assert.equal(src.pool.connections(), 1, 'one carried connection, idle');
+  clock.advance(untilExpiry(serverCert.cert) + 1000);
+  await until(() => src.session.connections() === 0, 'the session is retired');
+  assert.equal(await src.get(), 'hello spiffe://cluster.local/ns/web/sa/web', 'the next request goes through');
+  assert.equal(src.session.connections(), 1, 'on a new session');
+  assert.equal(src.pool.connections(), 1, 'the retired carried connection was closed, not reused');
+  await src.close();
+});
