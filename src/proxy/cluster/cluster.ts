@@ -7,6 +7,7 @@ import type { ClusterStats } from '../../telemetry/metrics/cluster-stats.ts';
 import { H1_METHODS } from '../http/h1-server.ts';
 import { H1Upstream, preloadUndici } from '../upstream/h1-upstream.ts';
 import { H1Pool } from '../upstream/h1-client.ts';
+import { TUNNEL_CLIENT_STREAMS } from '../tunnel/mesh-tls.ts';
 import { H2Upstream, TARGET_PORT_HEADER } from '../upstream/h2-upstream.ts';
 import type { Upstream, UpstreamExchange, UpstreamHead, UpstreamSink } from '../upstream/upstream.ts';
 import type { Readable } from 'node:stream';
@@ -251,7 +252,7 @@ export class Cluster {
     const keepalive = tcpKeepaliveMs !== null ? { tcpKeepaliveMs } : {};
     if (e.mesh) {
       const tls = this.#deps.tunnelTls;
-      u = new H2Upstream(`https://${host}:${e.port}`, { connectTimeoutMs, ...keepalive, tls: () => tls() ?? {}, ...(this.#deps.tunnelHeaders ? { extraHeaders: this.#deps.tunnelHeaders } : {}) });
+      u = new H2Upstream(`https://${host}:${e.port}`, { connectTimeoutMs, ...keepalive, tls: () => tls() ?? {}, maxConcurrentStreams: TUNNEL_CLIENT_STREAMS, ...(this.#deps.tunnelHeaders ? { extraHeaders: this.#deps.tunnelHeaders } : {}) });
     } else if (http2) u = new H2Upstream(`http://${host}:${e.port}`, { connectTimeoutMs, ...keepalive });
     else {
       const origination = this.settings.origination;

@@ -11,6 +11,13 @@ export interface MeshTlsMaterial {
   readonly ca: string;
 }
 
+/**
+ * Streams a tunnel session may have open, as the server counts them, and as its clients open them: the
+ * server's limit leaves room for streams a client has closed and the server has not yet let go of.
+ */
+export const TUNNEL_SERVER_STREAMS = 1000;
+export const TUNNEL_CLIENT_STREAMS = 100;
+
 export const MESH_CIPHERS = 'ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305';
 
 export function meshContextOptions(m: MeshTlsMaterial): SecureContextOptions {

@@ -17,7 +17,7 @@ import type { ConnectionInfo } from '../http/stream.ts';
 import { splitAuthority } from '../listener/bound-listener.ts';
 import { HTTP1_CARRIER_PROTOCOL, TARGET_PORT_HEADER } from '../upstream/h2-upstream.ts';
 import type { MeshTlsMaterial } from './mesh-tls.ts';
-import { atPeerExpiry, EXPIRED_PEER_GRACE_MS, meshContextOptions, spiffeIdOf } from './mesh-tls.ts';
+import { atPeerExpiry, EXPIRED_PEER_GRACE_MS, meshContextOptions, spiffeIdOf, TUNNEL_SERVER_STREAMS } from './mesh-tls.ts';
 import { realTimers, type Timers } from '../http/router.ts';
 import type { ListenerSslStats } from '../tls/listener-ssl-stats.ts';
 
@@ -79,7 +79,15 @@ export class TunnelServer {
     // Extended CONNECT on: the HTTP/1.1 pool's connections come as streams (a client reads the setting
     // before it asks, so an older server is never sent one). Up to 100 of them each hold their
     // response writes to a high-water mark plus one chunk: more than the 10 MB default of session memory.
-    this.#h2 = http2.createServer({ settings: { ...h2Settings, enableConnectProtocol: true }, maxSessionMemory: 32 });
+    // Resets: mesh peers are authenticated, and a busy one cancels requests faster than nghttp2's default
+    // (1,000 in a burst, then 33 a second) allows before it closes the session; the premature-reset
+    // watcher still closes a session whose streams are mostly reset before their answer.
+    this.#h2 = http2.createServer({
+      settings: { ...h2Settings, enableConnectProtocol: true, maxConcurrentStreams: TUNNEL_SERVER_STREAMS },
+      maxSessionMemory: 32,
+      streamResetBurst: 10_000,
+      streamResetRate: 1_000,
+    });
     this.#h2.on('session', (session) => {
       if (this.#pending) this.#sessions.set(session, this.#pending);
       if (this.#pendingSocket) this.#sessionOn.set(this.#pendingSocket, session);

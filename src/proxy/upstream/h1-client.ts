@@ -45,6 +45,11 @@ export interface H1ClientOptions {
 
 /** What a connection runs on: a TCP or TLS socket, or a stream carried on an HTTP/2 session. */
 type ClientSocket = Duplex & { setTimeout(ms: number): unknown };
+/** A carried connection's stream: its session, and an idle timer with a callback. */
+type CarriedStream = Duplex & { session?: { closed: boolean }; setTimeout(ms: number, cb: () => void): unknown };
+
+/** How long a carried connection that was ended waits for its peer's end before it is reset. */
+const CARRIED_END_MS = 5000;
 
 /** Largest response head accepted (status line and fields): Envoy's default 60 KiB. */
 const MAX_RESPONSE_HEAD = 60 * 1024;
@@ -129,7 +134,7 @@ class H1Connection {
   /** Null only while a carried connection is being opened. */
   #socket: ClientSocket | null = null;
   /** The stream, when the connection is carried on an HTTP/2 session. */
-  #carried: (Duplex & { session?: { closed: boolean } }) | null = null;
+  #carried: CarriedStream | null = null;
   #connected = false;
   #ex: Exchange | null = null;
   #requests = 0;
@@ -159,7 +164,7 @@ class H1Connection {
             this.#attach(this.#dial(opts));
             return;
           }
-          this.#carried = stream;
+          this.#carried = stream as CarriedStream;
           this.#attach(stream as ClientSocket);
           this.#onConnect(opts, false);
         },
@@ -318,14 +323,25 @@ class H1Connection {
     if (this.#ex !== ex || ex.done) return;
     ex.done = true;
     this.#ex = null;
-    this.close();
+    this.close(true);
   }
 
-  close(): void {
+  /**
+   * Closes the connection. A carried one between exchanges ends as a TCP connection does, with
+   * END_STREAM each way, not a reset: a Node peer takes resets at a limited rate (1,000 in a burst,
+   * then 33 a second by default) and past it closes the session and every stream on it. `reset` for an
+   * exchange abandoned midway or a peer that broke the protocol.
+   */
+  close(reset = false): void {
     if (this.#closed) return;
     this.#closed = true;
     clearTimeout(this.#connectTimer);
-    this.#socket?.destroy();
+    const carried = this.#carried;
+    if (carried && !reset && this.#ex === null) {
+      carried.end();
+      // A peer that never ends its side is reset after a while.
+      carried.setTimeout(CARRIED_END_MS, () => carried.destroy());
+    } else this.#socket?.destroy();
     this.#pool.gone(this);
   }
 
@@ -354,6 +370,8 @@ class H1Connection {
       this.close();
       return;
     }
+    // The peer closed an idle connection (its keep-alive timeout): it closes on this side too.
+    if (!ex && this.#connected) return void this.close();
     this.#fail(new UpstreamError(this.#connected ? 'reset' : 'connect', 'upstream closed the connection'), !this.#connected);
   }
 
@@ -361,7 +379,7 @@ class H1Connection {
     const ex = this.#ex;
     if (!ex) {
       // Bytes with no request outstanding: a broken or closing peer. The connection is not reused.
-      this.close();
+      this.close(true);
       return;
     }
     // An unfinished head or chunk line is held as parts until a read can finish it (linear in a head
@@ -405,7 +423,7 @@ class H1Connection {
     if (this.#reuse && !leftover) {
       if (this.socket.isPaused()) this.socket.resume();
       this.#pool.idle(this);
-    } else this.close();
+    } else this.close(leftover);
   }
 
   #protocolError(message: string): void {

@@ -108,7 +108,7 @@ export class H2Connection {
   /** Streams this session may still open: the peer's SETTINGS_MAX_CONCURRENT_STREAMS minus open ones. */
   spare(): number {
     if (!this.ready) return 0;
-    const max = this.#session.remoteSettings.maxConcurrentStreams ?? 2 ** 32 - 1;
+    const max = Math.min(this.#session.remoteSettings.maxConcurrentStreams ?? 2 ** 32 - 1, this.#opts.maxConcurrentStreams ?? 2 ** 32 - 1);
     return Math.max(0, max - this.active);
   }
 

@@ -25,6 +25,12 @@ export interface H2UpstreamOptions {
    * session): a client's stream IDs run out at 2^30 (odd numbers below 2^31).
    */
   maxStreamsPerSession?: number;
+  /**
+   * Streams open at once on a session, when below the peer's SETTINGS_MAX_CONCURRENT_STREAMS. A Node
+   * peer counts a stream until its own close event has run, so a stream opened as another closes can
+   * find it full (refused with ENHANCE_YOUR_CALM); the tunnel's client stays well below its server's limit.
+   */
+  maxConcurrentStreams?: number;
   /** Timers for the peer certificate's expiry and its grace (a test clock in tests). */
   timers?: Timers;
 }

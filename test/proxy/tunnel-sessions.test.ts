@@ -1,5 +1,6 @@
-// A tunnel session never outlives the certificate it was verified with: when the peer's certificate
-// expires, the destination sends GOAWAY and closes its HTTP/1.1 connections (carried ones included)
+// Tunnel sessions under churn and over time. Connections carried on the session open and close
+// constantly (max requests per connection), and none is refused for want of room. A session never
+// outlives the certificate it was verified with: when the peer's certificate expires, the destination sends GOAWAY and closes its HTTP/1.1 connections (carried ones included)
 // after the response in flight, and the source stops placing streams on the session and closes its
 // idle carried connections instead of reusing them. Real TLS and HTTP/2; the expiry waits run on test
 // clocks, advanced past the one-day certificates.
@@ -9,7 +10,7 @@ import http2 from 'node:http2';
 import { after, before, test } from 'node:test';
 import type { FilterChain } from '../../src/proxy/listener/compile-listener.ts';
 import type { H1Response } from '../../src/proxy/http/h1-server.ts';
-import { EXPIRED_PEER_GRACE_MS } from '../../src/proxy/tunnel/mesh-tls.ts';
+import { EXPIRED_PEER_GRACE_MS, TUNNEL_CLIENT_STREAMS } from '../../src/proxy/tunnel/mesh-tls.ts';
 import { TunnelServer } from '../../src/proxy/tunnel/tunnel-server.ts';
 import { H1Pool } from '../../src/proxy/upstream/h1-client.ts';
 import { H2Upstream } from '../../src/proxy/upstream/h2-upstream.ts';
@@ -44,17 +45,17 @@ before(async () => {
 after(() => tunnel.close());
 
 /** A source's HTTP/1.1 pool carried on its HTTP/2 tunnel session, with its own clock. */
-async function source(clock: FakeClock) {
+async function source(clock: FakeClock, maxRequestsPerConnection = 0) {
   const cert = await ca.issue('spiffe://cluster.local/ns/web/sa/web');
   const tlsOptions = { ...cert, ca: ca.ca, checkServerIdentity: () => undefined };
-  const session = new H2Upstream(`https://127.0.0.1:${port}`, { connectTimeoutMs: 2000, tls: () => ({ ...tlsOptions, ALPNProtocols: ['h2'] }), timers: clock });
+  const session = new H2Upstream(`https://127.0.0.1:${port}`, { connectTimeoutMs: 2000, tls: () => ({ ...tlsOptions, ALPNProtocols: ['h2'] }), timers: clock, maxConcurrentStreams: TUNNEL_CLIENT_STREAMS });
   const pool = new H1Pool({
     host: '127.0.0.1',
     port,
     connectTimeoutMs: 2000,
-    maxConnections: 4,
+    maxConnections: TUNNEL_CLIENT_STREAMS,
     idleTimeoutMs: 0,
-    maxRequestsPerConnection: 0,
+    maxRequestsPerConnection,
     tls: () => ({ ...tlsOptions, ALPNProtocols: ['http/1.1'] }),
     carrier: () => session.carry(`127.0.0.1:${port}`),
     targetPortHeader: 'x-outrigger-target-port',
@@ -82,6 +83,19 @@ async function source(clock: FakeClock) {
     },
   };
 }
+
+test('a full session of carried connections, each closed after one request and replaced at once, is never refused a stream', async () => {
+  const src = await source(new FakeClock(), 1);
+  const failures: string[] = [];
+  for (let round = 0; round < 20; round++) {
+    const results = await Promise.allSettled(Array.from({ length: TUNNEL_CLIENT_STREAMS }, () => src.get()));
+    for (const r of results) if (r.status === 'rejected') failures.push((r.reason as Error).message);
+  }
+  // Closed with END_STREAM each way, not reset: 2,000 resets would pass nghttp2's default limit, and the
+  // destination would close the session under the requests on it.
+  assert.deepEqual(failures.slice(0, 3), [], `${failures.length} of ${20 * TUNNEL_CLIENT_STREAMS} requests failed`);
+  await src.close();
+});
 
 test("the destination: at the source's certificate expiry the carried connection closes, no new stream is served, and the socket is reset after the grace", async () => {
   const clientCert = await ca.issue('spiffe://cluster.local/ns/web/sa/raw');
