@@ -139,6 +139,8 @@ test("the source: at the destination's certificate expiry, idle carried connecti
   assert.equal(src.pool.connections(), 1, 'one carried connection, idle');
   clock.advance(untilExpiry(serverCert.cert) + 1000);
   await until(() => src.session.connections() === 0, 'the session is retired');
+  await until(() => src.pool.connections() === 0, 'the idle carried connection closes at once, before any request');
+  await until(() => clock.pending === 0, 'the session closed on its own: no grace timer left');
   assert.equal(await src.get(), 'hello spiffe://cluster.local/ns/web/sa/web', 'the next request goes through');
   assert.equal(src.session.connections(), 1, 'on a new session');
   assert.equal(src.pool.connections(), 1, 'the retired carried connection was closed, not reused');

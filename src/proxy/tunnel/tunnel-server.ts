@@ -77,8 +77,9 @@ export class TunnelServer {
   constructor(bindPort: number, deps: TunnelDeps) {
     this.#deps = deps;
     // Extended CONNECT on: the HTTP/1.1 pool's connections come as streams (a client reads the setting
-    // before it asks, so an older server is never sent one). Up to 100 of them each hold their
-    // response writes to a high-water mark plus one chunk: more than the 10 MB default of session memory.
+    // before it asks, so an older server is never sent one). Up to 100 of them (the cap Outrigger's
+    // sources keep to) each hold their response writes to a high-water mark plus one chunk: more than
+    // the 10 MB default of session memory. A peer past it gets its new streams refused.
     // Resets: mesh peers are authenticated, and a busy one cancels requests faster than nghttp2's default
     // (1,000 in a burst, then 33 a second) allows before it closes the session; the premature-reset
     // watcher still closes a session whose streams are mostly reset before their answer.
@@ -152,7 +153,8 @@ export class TunnelServer {
     const session = this.#sessionOn.get(s);
     session?.close();
     for (const c of this.#h1Conns) if (c.socket === s || (session && (c.socket as Partial<Http2Stream>).session === session)) c.drain();
-    timers.set(() => s.destroy(), EXPIRED_PEER_GRACE_MS);
+    const grace = timers.set(() => s.destroy(), EXPIRED_PEER_GRACE_MS);
+    s.once('close', () => timers.clear(grace));
   }
 
   #onRequest(req: Http2ServerRequest, res: Http2ServerResponse): void {

@@ -10,7 +10,7 @@ import { ChunkedDecoder } from '../http/chunked.ts';
 import { persists, TOKEN } from '../http/field-syntax.ts';
 import { Stash } from '../http/stash.ts';
 import { needsRequestTrailers } from './h1-trailer-request.ts';
-import { UpstreamError } from './upstream.ts';
+import { RETIRE_EVENT, UpstreamError } from './upstream.ts';
 
 export interface H1ClientOptions {
   readonly host: string;
@@ -45,8 +45,8 @@ export interface H1ClientOptions {
 
 /** What a connection runs on: a TCP or TLS socket, or a stream carried on an HTTP/2 session. */
 type ClientSocket = Duplex & { setTimeout(ms: number): unknown };
-/** A carried connection's stream: its session, and an idle timer with a callback. */
-type CarriedStream = Duplex & { session?: { closed: boolean }; setTimeout(ms: number, cb: () => void): unknown };
+/** A carried connection's stream and its session. */
+type CarriedStream = Duplex & { session?: { closed: boolean; destroyed: boolean } };
 
 /** How long a carried connection that was ended waits for its peer's end before it is reset. */
 const CARRIED_END_MS = 5000;
@@ -166,6 +166,10 @@ class H1Connection {
           }
           this.#carried = stream as CarriedStream;
           this.#attach(stream as ClientSocket);
+          // The session retires (its peer's certificate expired): an idle connection on it closes now.
+          stream.once(RETIRE_EVENT, () => {
+            if (this.#ex === null) this.close();
+          });
           this.#onConnect(opts, false);
         },
         (err: Error) => this.#fail(classify(err, false), true),
@@ -223,9 +227,10 @@ class H1Connection {
     return this.#connected;
   }
 
-  /** A carried connection whose session is closing (its peer's certificate expired): not reused. */
+  /** A carried connection whose stream or session is going (its peer's certificate expired): not reused. */
   get retired(): boolean {
-    return this.#carried?.session?.closed === true;
+    const s = this.#carried;
+    return s !== null && (s.destroyed || s.session === undefined || s.session.closed || s.session.destroyed);
   }
 
   get busy(): boolean {
@@ -333,14 +338,19 @@ class H1Connection {
    * exchange abandoned midway or a peer that broke the protocol.
    */
   close(reset = false): void {
-    if (this.#closed) return;
+    if (this.#closed) {
+      // A peer that keeps sending after the graceful end (bytes with no request) is reset now.
+      if (reset) this.#socket?.destroy();
+      return;
+    }
     this.#closed = true;
     clearTimeout(this.#connectTimer);
     const carried = this.#carried;
     if (carried && !reset && this.#ex === null) {
       carried.end();
-      // A peer that never ends its side is reset after a while.
-      carried.setTimeout(CARRIED_END_MS, () => carried.destroy());
+      // A peer that never ends its side is reset after a while (a timer its bytes do not refresh).
+      const timer = setTimeout(() => carried.destroy(), CARRIED_END_MS).unref();
+      carried.once('close', () => clearTimeout(timer));
     } else this.#socket?.destroy();
     this.#pool.gone(this);
   }

@@ -9,7 +9,7 @@ import { atPeerExpiry, EXPIRED_PEER_GRACE_MS } from '../tunnel/mesh-tls.ts';
 import type { Duplex, Readable } from 'node:stream';
 import type { H2UpstreamOptions } from './h2-upstream.ts';
 import type { OutgoingHeaders, UpstreamExchange, UpstreamHead, UpstreamSink } from './upstream.ts';
-import { UpstreamError } from './upstream.ts';
+import { RETIRE_EVENT, UpstreamError } from './upstream.ts';
 
 export const TARGET_PORT_HEADER = 'x-outrigger-target-port';
 /** The source client's protocol on a tunnelled request: the tunnel is HTTP/2 whatever the client spoke. */
@@ -43,6 +43,8 @@ export class H2Connection {
   active = 0;
   /** Streams ever opened on this session. */
   #streams = 0;
+  /** Streams carrying HTTP/1.1 connections: told when the session retires. */
+  #carried = new Set<Duplex>();
 
   constructor(origin: string, opts: H2UpstreamOptions, events: H2ConnectionEvents) {
     this.#opts = opts;
@@ -88,7 +90,9 @@ export class H2Connection {
   #retire(timers: Timers): void {
     this.#leave(undefined);
     this.#session.close();
-    timers.set(() => this.#session.destroy(), EXPIRED_PEER_GRACE_MS);
+    for (const s of this.#carried) s.emit(RETIRE_EVENT);
+    const grace = timers.set(() => this.#session.destroy(), EXPIRED_PEER_GRACE_MS);
+    this.#session.once('close', () => timers.clear(grace));
   }
 
   #leave(err: UpstreamError | undefined): void {
@@ -222,7 +226,11 @@ export class H2Connection {
    */
   carry(authority: string): Promise<Duplex | null> {
     if (this.#session.remoteSettings.enableConnectProtocol !== true) return Promise.resolve(null);
-    return this.#open({ ':method': 'CONNECT', ':protocol': HTTP1_CARRIER_PROTOCOL, ':scheme': 'https', ':path': '/', ':authority': authority });
+    return this.#open({ ':method': 'CONNECT', ':protocol': HTTP1_CARRIER_PROTOCOL, ':scheme': 'https', ':path': '/', ':authority': authority }).then((stream) => {
+      this.#carried.add(stream);
+      stream.once('close', () => this.#carried.delete(stream));
+      return stream;
+    });
   }
 
   #open(headers: http2.OutgoingHttpHeaders): Promise<Duplex> {

@@ -28,6 +28,9 @@ export interface UpstreamHead {
 
 export type UpstreamFailure = 'connect' | 'reset' | 'protocol' | 'overflow';
 
+/** Emitted on a carried stream when its HTTP/2 session retires: an idle connection on it closes. */
+export const RETIRE_EVENT = 'outrigger-retire';
+
 export class UpstreamError extends Error {
   readonly code: string;
   readonly failure: UpstreamFailure;
