@@ -10,6 +10,8 @@ import tls from 'node:tls';
 import { after, before, test } from 'node:test';
 import type { TypedAny } from '../../src/xds/any.ts';
 import { TypeUrl } from '../../src/xds/type-urls.ts';
+import { TUNNEL_SESSION_WINDOW, TUNNEL_STREAM_WINDOW } from '../../src/proxy/tunnel/mesh-tls.ts';
+import { until } from '../resilience/fake-clock.ts';
 import { makeCa } from './certs.ts';
 import { cla, cluster, echoBackend, echoHandler, hcm, listener, push, request, routeConfig, startProxy, tcpProxy } from './harness.ts';
 
@@ -201,6 +203,8 @@ test('an extended CONNECT for outrigger-http1 carries an HTTP/1.1 connection wit
   try {
     await new Promise((r) => session.once('remoteSettings', r));
     assert.equal(session.remoteSettings.enableConnectProtocol, true, 'the tunnel announces extended CONNECT');
+    assert.equal(session.remoteSettings.initialWindowSize, TUNNEL_STREAM_WINDOW, 'a 256 KiB window per stream');
+    await until(() => session.state.remoteWindowSize === TUNNEL_SESSION_WINDOW, 'the session window raised to 16 MiB');
     const open = (protocol: string) => session.request({ ':method': 'CONNECT', ':protocol': protocol, ':scheme': 'https', ':path': '/', ':authority': `127.0.0.1:${tunnelPort}` });
     const other = open('websocket');
     assert.equal(await new Promise((r) => other.once('response', (h) => r(h[':status']))), 501);

@@ -17,7 +17,7 @@ import type { ConnectionInfo } from '../http/stream.ts';
 import { splitAuthority } from '../listener/bound-listener.ts';
 import { HTTP1_CARRIER_PROTOCOL, TARGET_PORT_HEADER } from '../upstream/h2-upstream.ts';
 import type { MeshTlsMaterial } from './mesh-tls.ts';
-import { atPeerExpiry, EXPIRED_PEER_GRACE_MS, meshContextOptions, spiffeIdOf, TUNNEL_SERVER_STREAMS } from './mesh-tls.ts';
+import { atPeerExpiry, EXPIRED_PEER_GRACE_MS, meshContextOptions, spiffeIdOf, TUNNEL_SERVER_STREAMS, TUNNEL_SESSION_WINDOW, TUNNEL_STREAM_WINDOW } from './mesh-tls.ts';
 import { realTimers, type Timers } from '../http/router.ts';
 import type { ListenerSslStats } from '../tls/listener-ssl-stats.ts';
 
@@ -84,7 +84,7 @@ export class TunnelServer {
     // (1,000 in a burst, then 33 a second) allows before it closes the session; the premature-reset
     // watcher still closes a session whose streams are mostly reset before their answer.
     this.#h2 = http2.createServer({
-      settings: { ...h2Settings, enableConnectProtocol: true, maxConcurrentStreams: TUNNEL_SERVER_STREAMS },
+      settings: { ...h2Settings, enableConnectProtocol: true, maxConcurrentStreams: TUNNEL_SERVER_STREAMS, initialWindowSize: TUNNEL_STREAM_WINDOW },
       maxSessionMemory: 32,
       streamResetBurst: 10_000,
       streamResetRate: 1_000,
@@ -95,6 +95,7 @@ export class TunnelServer {
       this.#pending = undefined;
       this.#pendingSocket = undefined;
       session.on('error', () => {});
+      session.setLocalWindowSize(TUNNEL_SESSION_WINDOW);
       watchPrematureResets(session, Date.now);
       session.once('close', () => this.#sessions.delete(session));
     });

@@ -8,6 +8,7 @@ import { PassThrough, Readable } from 'node:stream';
 import { after, test } from 'node:test';
 import { until } from '../../../test/resilience/fake-clock.ts';
 import { makeCa } from '../../../test/proxy/certs.ts';
+import { TUNNEL_SESSION_WINDOW, TUNNEL_STREAM_WINDOW } from '../tunnel/mesh-tls.ts';
 import { H1Pool } from './h1-client.ts';
 import { H2Upstream } from './h2-upstream.ts';
 import type { OutgoingHeaders, UpstreamError, UpstreamHead } from './upstream.ts';
@@ -377,7 +378,9 @@ async function carrierServer(carriers: boolean | 'refuse' | 'cancel') {
   const ca = await makeCa();
   const cert = await ca.issue('spiffe://cluster.local/ns/a/sa/server');
   const streams: string[] = [];
+  const sessions: http2.ServerHttp2Session[] = [];
   const h2 = http2.createSecureServer({ ...cert, allowHTTP1: true, ALPNProtocols: ['h2', 'http/1.1'], settings: { enableConnectProtocol: carriers !== false } }, (req, res) => res.end(`via ${req.httpVersion}`));
+  h2.on('session', (session) => sessions.push(session));
   // The compatibility layer hands CONNECT requests to 'connect'.
   h2.on('connect', ({ stream, headers }: http2.Http2ServerRequest) => {
     streams.push(String(headers[':protocol']));
@@ -404,6 +407,7 @@ async function carrierServer(carriers: boolean | 'refuse' | 'cancel') {
     p,
     session,
     streams,
+    sessions,
     async close() {
       await p.close();
       await session.close();
@@ -418,6 +422,10 @@ test('with a carrier, each connection is an extended CONNECT stream on the HTTP/
   assert.deepEqual([a.body, b.body], ['via carried 1', 'via carried 1'], 'two requests at once: two carried connections');
   assert.equal(s.session.connections(), 1, 'both on one HTTP/2 session');
   assert.deepEqual(s.streams, ['outrigger-http1', 'outrigger-http1']);
+  const server = s.sessions[0] as http2.ServerHttp2Session;
+  assert.equal(server.remoteSettings.initialWindowSize, TUNNEL_STREAM_WINDOW, 'a TLS session is the tunnel: 256 KiB stream windows');
+  // Less what the requests have used of it since: a 16 MiB session window, not the 64 KiB default.
+  assert.ok((server.state.remoteWindowSize ?? 0) > TUNNEL_SESSION_WINDOW - 65_536, `session window ${server.state.remoteWindowSize}`);
   assert.deepEqual([(await send(s.p, get())).body, (await send(s.p, get())).body, (await send(s.p, get())).body], ['via carried 2', 'via carried 2', 'via carried 1'], 'a third request on a connection opens a new stream');
   assert.equal(s.streams.length, 3);
   await s.close();

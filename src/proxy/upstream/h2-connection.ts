@@ -5,7 +5,7 @@ import http2 from 'node:http2';
 import type net from 'node:net';
 import type tls from 'node:tls';
 import { realTimers, type Timers } from '../http/router.ts';
-import { atPeerExpiry, EXPIRED_PEER_GRACE_MS } from '../tunnel/mesh-tls.ts';
+import { atPeerExpiry, EXPIRED_PEER_GRACE_MS, TUNNEL_SESSION_WINDOW, TUNNEL_STREAM_WINDOW } from '../tunnel/mesh-tls.ts';
 import type { Duplex, Readable } from 'node:stream';
 import type { H2UpstreamOptions } from './h2-upstream.ts';
 import type { OutgoingHeaders, UpstreamExchange, UpstreamHead, UpstreamSink } from './upstream.ts';
@@ -49,9 +49,11 @@ export class H2Connection {
   constructor(origin: string, opts: H2UpstreamOptions, events: H2ConnectionEvents) {
     this.#opts = opts;
     this.#events = events;
+    // A TLS session is the mesh tunnel: its windows are TUNNEL_STREAM_WINDOW and TUNNEL_SESSION_WINDOW.
     // maxSessionMemory bounds what waits to be sent: the streams' own writes, each held to its
     // stream's high-water mark plus one chunk (up to 64 KiB), so 100 streams need more than the 10 MB default.
-    const session = http2.connect(origin, { ...(opts.tls?.() ?? {}), settings: { enablePush: false }, maxSessionMemory: 32 });
+    const session = http2.connect(origin, { ...(opts.tls?.() ?? {}), settings: { enablePush: false, ...(opts.tls ? { initialWindowSize: TUNNEL_STREAM_WINDOW } : {}) }, maxSessionMemory: 32 });
+    if (opts.tls) session.once('connect', () => session.setLocalWindowSize(TUNNEL_SESSION_WINDOW));
     this.#session = session;
     const timer = setTimeout(() => session.destroy(new UpstreamError('connect', `connect timeout after ${opts.connectTimeoutMs}ms`)), opts.connectTimeoutMs);
     timer.unref();
