@@ -15,7 +15,7 @@ import { CircuitBreakers, type ResourceManager } from './circuit-breaker.ts';
 import { ConnectionGate } from './connection-gate.ts';
 import { type IntervalTimers, OutlierDetector, type OutlierEvent, type OutlierOutcome } from './outlier/outlier-detector.ts';
 import type { ClusterSettings } from './compile-cluster.ts';
-import type { Endpoint } from './endpoint.ts';
+import { type Endpoint, hostOf } from './endpoint.ts';
 import { buildLoadBalancer } from './lb/build-load-balancer.ts';
 import { originationOptions, type SecretLookup } from './origination-tls.ts';
 import type { LbContext, LoadBalancer, Random } from './lb/load-balancer.ts';
@@ -222,7 +222,7 @@ export class Cluster {
       fallback: () => this.upstream(e),
       // Each connection is a stream on the tunnel's HTTP/2 session: many share one TLS connection,
       // and their writes one TLS record and one system call.
-      carrier: () => (this.upstream(e) as H2Upstream).carry(`${e.address.includes(':') ? `[${e.address}]` : e.address}:${e.port}`),
+      carrier: () => (this.upstream(e) as H2Upstream).carry(`${hostOf(e.address)}:${e.port}`),
       extraHead: Object.keys(extra)
         .map((k) => `${k}: ${extra[k]}\r\n`)
         .join(''),
@@ -247,7 +247,7 @@ export class Cluster {
     const key = http2 && !this.settings.http2 && !e.mesh ? `${e.key}|h2` : e.key;
     let u = this.#upstreams.get(key);
     if (u) return u;
-    const host = e.address.includes(':') ? `[${e.address}]` : e.address;
+    const host = hostOf(e.address);
     const { connectTimeoutMs, maxConnections, idleTimeoutMs, maxRequestsPerConnection, tcpKeepaliveMs } = this.settings;
     const keepalive = tcpKeepaliveMs !== null ? { tcpKeepaliveMs } : {};
     if (e.mesh) {

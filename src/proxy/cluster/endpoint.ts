@@ -21,6 +21,11 @@ export interface Endpoint {
   active: number;
 }
 
+/** An endpoint address as the host part of an authority or URL: an IPv6 address in brackets. */
+export function hostOf(address: string): string {
+  return address.includes(':') ? `[${address}]` : address;
+}
+
 /** One namespace of `metadata.filter_metadata`, as plain JSON (an absent or non-object one is `{}`). */
 export function structField(meta: Record<string, unknown> | undefined, ns: string): Record<string, unknown> {
   const v = meta?.[ns];

@@ -68,10 +68,10 @@ export class TunnelServer {
   #sessions = new Map<ServerHttp2Session, ConnectionInfo>();
   /** HTTP/1.1 tunnel connections, on the raw codec: TLS sockets (ALPN `http/1.1`) and streams carried on HTTP/2 sessions. */
   #h1Conns = new Set<H1ServerConnection>();
-  #pending: ConnectionInfo | undefined;
+  /** The TLS socket being handed to the HTTP/2 server, and its connection, for its 'session' event. */
+  #pending: { base: ConnectionInfo; socket: tls.TLSSocket } | undefined;
   /** The HTTP/2 session on each TLS socket that has one. */
   #sessionOn = new WeakMap<tls.TLSSocket, ServerHttp2Session>();
-  #pendingSocket: tls.TLSSocket | undefined;
   readonly boundPort: Promise<number>;
 
   constructor(bindPort: number, deps: TunnelDeps) {
@@ -90,10 +90,11 @@ export class TunnelServer {
       streamResetRate: 1_000,
     });
     this.#h2.on('session', (session) => {
-      if (this.#pending) this.#sessions.set(session, this.#pending);
-      if (this.#pendingSocket) this.#sessionOn.set(this.#pendingSocket, session);
+      if (this.#pending) {
+        this.#sessions.set(session, this.#pending.base);
+        this.#sessionOn.set(this.#pending.socket, session);
+      }
       this.#pending = undefined;
-      this.#pendingSocket = undefined;
       session.on('error', () => {});
       session.setLocalWindowSize(TUNNEL_SESSION_WINDOW);
       watchPrematureResets(session, Date.now);
@@ -138,11 +139,9 @@ export class TunnelServer {
     s.once('close', atPeerExpiry(peerCert, timers, () => this.#expire(s, timers)));
     const base: ConnectionInfo = { remoteAddress: s.remoteAddress ?? '', remotePort: s.remotePort ?? 0, localAddress: s.localAddress ?? '', localPort: 15008, tls: true, peerPrincipal: principal };
     if (s.alpnProtocol === 'http/1.1') return void this.#serveH1(s, base);
-    this.#pending = base;
-    this.#pendingSocket = s;
+    this.#pending = { base, socket: s };
     this.#h2.emit('connection', s);
     this.#pending = undefined;
-    this.#pendingSocket = undefined;
   }
 
   /**

@@ -3,7 +3,7 @@
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Cluster } from '../cluster/cluster.ts';
-import type { Endpoint } from '../cluster/endpoint.ts';
+import { type Endpoint, hostOf } from '../cluster/endpoint.ts';
 import { H2Upstream } from './h2-upstream.ts';
 import { UpstreamError } from './upstream.ts';
 
@@ -11,7 +11,7 @@ export function connectStream(cluster: Cluster, e: Pick<Endpoint, 'key' | 'addre
   if (e.mesh) {
     const u = cluster.upstream(e);
     if (!(u instanceof H2Upstream)) return Promise.reject(new UpstreamError('connect', 'mesh endpoint without tunnel'));
-    return u.connect(`${e.address.includes(':') ? `[${e.address}]` : e.address}:${e.targetPort}`);
+    return u.connect(`${hostOf(e.address)}:${e.targetPort}`);
   }
   return new Promise((resolve, reject) => {
     const socket = net.connect({ host: e.address, port: e.port, noDelay: true });

@@ -41,19 +41,20 @@ export class H2Connection {
   #gone = false;
   /** Streams placed on this session and not yet closed. */
   active = 0;
-  /** Streams ever opened on this session. */
+  /** Streams ever opened on this session, and how many it may open. */
   #streams = 0;
+  readonly #maxStreams: number;
   /** Streams carrying HTTP/1.1 connections: told when the session retires. */
   #carried = new Set<Duplex>();
 
   constructor(origin: string, opts: H2UpstreamOptions, events: H2ConnectionEvents) {
     this.#opts = opts;
     this.#events = events;
+    this.#maxStreams = opts.maxStreamsPerSession ?? MAX_STREAMS_PER_SESSION;
     // A TLS session is the mesh tunnel: its windows are TUNNEL_STREAM_WINDOW and TUNNEL_SESSION_WINDOW.
     // maxSessionMemory bounds what waits to be sent: the streams' own writes, each held to its
     // stream's high-water mark plus one chunk (up to 64 KiB), so 100 streams need more than the 10 MB default.
     const session = http2.connect(origin, { ...(opts.tls?.() ?? {}), settings: { enablePush: false, ...(opts.tls ? { initialWindowSize: TUNNEL_STREAM_WINDOW } : {}) }, maxSessionMemory: 32 });
-    if (opts.tls) session.once('connect', () => session.setLocalWindowSize(TUNNEL_SESSION_WINDOW));
     this.#session = session;
     const timer = setTimeout(() => session.destroy(new UpstreamError('connect', `connect timeout after ${opts.connectTimeoutMs}ms`)), opts.connectTimeoutMs);
     timer.unref();
@@ -63,6 +64,7 @@ export class H2Connection {
       socket.setNoDelay(true);
       if (opts.tcpKeepaliveMs !== undefined) socket.setKeepAlive(true, opts.tcpKeepaliveMs);
       if (opts.tls) {
+        session.setLocalWindowSize(TUNNEL_SESSION_WINDOW);
         const timers = opts.timers ?? realTimers;
         session.once('close', atPeerExpiry((socket as tls.TLSSocket).getPeerCertificate(), timers, () => this.#retire(timers)));
       }
@@ -121,10 +123,10 @@ export class H2Connection {
   #opened(stream: http2.ClientHttp2Stream): void {
     this.active++;
     // Out of stream IDs soon: nothing new goes here, and the session closes once its streams end.
-    if (++this.#streams >= (this.#opts.maxStreamsPerSession ?? MAX_STREAMS_PER_SESSION)) this.#leave(undefined);
+    if (++this.#streams >= this.#maxStreams) this.#leave(undefined);
     stream.once('close', () => {
       this.active--;
-      if (this.active === 0 && this.#streams >= (this.#opts.maxStreamsPerSession ?? MAX_STREAMS_PER_SESSION)) this.#session.close();
+      if (this.active === 0 && this.#streams >= this.#maxStreams) this.#session.close();
       this.#events.onStreamEnd(this);
     });
   }
