@@ -7,7 +7,7 @@ import type { ClusterStats } from '../../telemetry/metrics/cluster-stats.ts';
 import { H1_METHODS } from '../http/h1-server.ts';
 import { H1Upstream, preloadUndici } from '../upstream/h1-upstream.ts';
 import { H1Pool } from '../upstream/h1-client.ts';
-import { TUNNEL_CLIENT_STREAMS } from '../tunnel/mesh-tls.ts';
+import { meshServerIdentity, type ServerIdentityCheck, TUNNEL_CLIENT_STREAMS } from '../tunnel/mesh-tls.ts';
 import { H2Upstream, TARGET_PORT_HEADER } from '../upstream/h2-upstream.ts';
 import type { Upstream, UpstreamExchange, UpstreamHead, UpstreamSink } from '../upstream/upstream.ts';
 import type { Readable } from 'node:stream';
@@ -58,9 +58,12 @@ export class Cluster {
   outlier: OutlierDetector | null = null;
   readonly resilience: ResilienceStats = { upstream_rq_retry_success: 0, upstream_rq_retry_overflow: 0, upstream_rq_per_try_timeout: 0, upstream_rq_rx_reset: 0 };
   #timers: ClusterTimers | null = null;
+  /** Secure naming on every tunnel this cluster opens (`meshSans`). */
+  #serverIdentity: ServerIdentityCheck;
 
   constructor(settings: ClusterSettings, deps: ClusterDeps) {
     this.settings = settings;
+    this.#serverIdentity = meshServerIdentity(settings.meshSans);
     this.stats = deps.stats;
     this.#deps = deps;
     this.#gate = new ConnectionGate(deps.stats);
@@ -129,8 +132,12 @@ export class Cluster {
       settings.maxConnections !== old.maxConnections ||
       settings.idleTimeoutMs !== old.idleTimeoutMs ||
       settings.maxRequestsPerConnection !== old.maxRequestsPerConnection ||
-      settings.tcpKeepaliveMs !== old.tcpKeepaliveMs;
+      settings.tcpKeepaliveMs !== old.tcpKeepaliveMs ||
+      // Who the server must be: a connection verified against the old names may not be one now.
+      settings.meshSans.join() !== old.meshSans.join() ||
+      JSON.stringify(settings.origination) !== JSON.stringify(old.origination);
     this.settings = settings;
+    this.#serverIdentity = meshServerIdentity(settings.meshSans);
     if (settings.breakersKey !== old.breakersKey) this.breakers = new CircuitBreakers(settings.circuitBreakers);
     const outlierChanged = JSON.stringify(settings.outlier) !== JSON.stringify(old.outlier);
     if (outlierChanged) this.#buildOutlier();
@@ -217,7 +224,7 @@ export class Cluster {
         const t = tunnelTls();
         // h2 second: a tunnel server that predates HTTP/1.1 on the tunnel picks it, and the pool hands
         // its requests to the HTTP/2 tunnel instead.
-        return t ? { ...t, ALPNProtocols: ['http/1.1', 'h2'] } : 'the workload certificate is not ready';
+        return t ? { ...t, ALPNProtocols: ['http/1.1', 'h2'], checkServerIdentity: this.#serverIdentity } : 'the workload certificate is not ready';
       },
       fallback: () => this.upstream(e),
       // Each connection is a stream on the tunnel's HTTP/2 session: many share one TLS connection,
@@ -252,7 +259,11 @@ export class Cluster {
     const keepalive = tcpKeepaliveMs !== null ? { tcpKeepaliveMs } : {};
     if (e.mesh) {
       const tls = this.#deps.tunnelTls;
-      u = new H2Upstream(`https://${host}:${e.port}`, { connectTimeoutMs, ...keepalive, tls: () => tls() ?? {}, maxConcurrentStreams: TUNNEL_CLIENT_STREAMS, ...(this.#deps.tunnelHeaders ? { extraHeaders: this.#deps.tunnelHeaders } : {}) });
+      const tlsWithIdentity = () => {
+        const t = tls();
+        return t ? { ...t, checkServerIdentity: this.#serverIdentity } : {};
+      };
+      u = new H2Upstream(`https://${host}:${e.port}`, { connectTimeoutMs, ...keepalive, tls: tlsWithIdentity, maxConcurrentStreams: TUNNEL_CLIENT_STREAMS, ...(this.#deps.tunnelHeaders ? { extraHeaders: this.#deps.tunnelHeaders } : {}) });
     } else if (http2) u = new H2Upstream(`http://${host}:${e.port}`, { connectTimeoutMs, ...keepalive });
     else {
       const origination = this.settings.origination;

@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { buildInboundCluster } from '../../translate/clusters.ts';
 import type { MeshService } from '../../model/service.ts';
+import { istioMutualContext } from '../../translate/client-tls.ts';
 import { toStruct } from '../../xds/any.ts';
+import { TypeUrl } from '../../xds/type-urls.ts';
 import type { EnvoyCluster } from '../config/envoy-shapes.ts';
 import { compileCluster } from './compile-cluster.ts';
 
@@ -25,4 +27,40 @@ test('malformed istio.services metadata is skipped, as Envoy treats metadata as 
   assert.deepEqual(compileCluster(withServices([{ name: 'no-host' }, null, { host: 'cart.shop.svc.cluster.local', name: 'cart', namespace: 'shop' }])).services, [
     { host: 'cart.shop.svc.cluster.local', name: 'cart', namespace: 'shop' },
   ]);
+});
+
+test("secure naming: the service's accounts are read from the mesh TLS context, explicit (ISTIO_MUTUAL) or auto mTLS", () => {
+  const sans = ['spiffe://cluster.local/ns/shop/sa/cart', 'spiffe://cluster.local/ns/shop/sa/cart-canary'];
+  const ctx = istioMutualContext('outbound|8080||cart.shop.svc.cluster.local', sans);
+  const base: EnvoyCluster = { name: 'outbound|8080||cart.shop.svc.cluster.local', type: 'EDS' };
+  const explicit = compileCluster({ ...base, transport_socket: { name: 'envoy.transport_sockets.tls', typed_config: ctx } });
+  assert.equal(explicit.tlsMode, 'istio-mutual');
+  assert.deepEqual(explicit.meshSans, sans);
+  const auto = compileCluster({
+    ...base,
+    transport_socket_matches: [
+      { name: 'tlsMode-istio', match: toStruct({ tlsMode: 'istio' }), transport_socket: { name: 'envoy.transport_sockets.tls', typed_config: ctx } },
+      { name: 'tlsMode-disabled', transport_socket: { name: 'envoy.transport_sockets.raw_buffer' } },
+    ],
+  });
+  assert.deepEqual(auto.meshSans, sans);
+  assert.deepEqual(compileCluster(base).meshSans, [], 'no mesh TLS context: no names to check');
+  assert.deepEqual(compileCluster({ ...base, transport_socket: { name: 'envoy.transport_sockets.tls', typed_config: istioMutualContext('x', []) } }).meshSans, []);
+});
+
+test('a SAN matcher other than exact is refused, on mesh and origination TLS alike, rather than dropped (which could turn the check off)', () => {
+  const prefixed = {
+    '@type': TypeUrl.UpstreamTlsContext,
+    common_tls_context: {
+      tls_certificate_sds_secret_configs: [{ name: 'default' }],
+      combined_validation_context: { default_validation_context: { match_typed_subject_alt_names: [{ san_type: 'URI', matcher: { prefix: 'spiffe://cluster.local/' } }] } },
+    },
+  };
+  const mesh = { name: 'outbound|80||a.b.svc.cluster.local', type: 'EDS', transport_socket: { name: 'tls', typed_config: prefixed } };
+  assert.throws(() => compileCluster(mesh), (err: Error) => {
+    assert.match(err.message, /transport_socket\.common_tls_context: match_typed_subject_alt_names\[0\]\.matcher: only `exact` SAN matchers are supported/);
+    return true;
+  });
+  const origination = { ...prefixed, common_tls_context: { ...prefixed.common_tls_context, tls_certificate_sds_secret_configs: [{ name: 'kubernetes://client' }] } };
+  assert.throws(() => compileCluster({ ...mesh, transport_socket: { name: 'tls', typed_config: origination } }), /only `exact` SAN matchers/);
 });

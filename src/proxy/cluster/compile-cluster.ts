@@ -9,9 +9,14 @@ import type { LbClusterJson } from './lb/build-load-balancer.ts';
 import { buildLoadBalancer } from './lb/build-load-balancer.ts';
 import { compileLoadAssignment, structField } from './endpoint.ts';
 import { lbDeps } from './cluster.ts';
-import { compileOriginationTls, type OriginationTls } from './origination-tls.ts';
+import { compileMeshSans, compileOriginationTls, type OriginationTls } from './origination-tls.ts';
 import { CircuitBreakers, type ThresholdsJson } from './circuit-breaker.ts';
 import { compileOutlierDetection, type OutlierConfig, type OutlierDetectionJson } from './outlier/outlier-config.ts';
+
+/** The mesh's own TLS context: it presents the `default` workload secret. */
+function isMeshTls(ctx: unknown): boolean {
+  return JSON.stringify(ctx).includes('"default"');
+}
 
 export type DiscoveryType = 'EDS' | 'STATIC' | 'STRICT_DNS' | 'LOGICAL_DNS' | 'ORIGINAL_DST';
 
@@ -49,6 +54,11 @@ export interface ClusterSettings {
   readonly tcpKeepaliveMs: number | null;
   /** The cluster's TLS transport socket, as configured (shown in dumps; mesh TLS uses the tunnel). */
   readonly tlsMode: 'none' | 'istio-mutual' | 'simple';
+  /**
+   * Secure naming: the SPIFFE IDs of the service's accounts, of which a meshed endpoint's tunnel must
+   * present one (from the mesh TLS context, explicit or auto mTLS). Empty: any identity of the mesh.
+   */
+  readonly meshSans: readonly string[];
   /** TLS to endpoints outside the tunnel (DestinationRule SIMPLE / MUTUAL); absent = plaintext. */
   readonly origination?: OriginationTls;
   /** The load-balancing fields of the Cluster, for the load balancer library. */
@@ -109,13 +119,20 @@ export function compileCluster(c: EnvoyCluster): ClusterSettings {
   const ts = c.transport_socket;
   let tlsMode: ClusterSettings['tlsMode'] = 'none';
   let origination: OriginationTls | undefined;
+  let meshSans: readonly string[] = [];
   if (ts) {
     if (ts.typed_config?.['@type'] !== TypeUrl.UpstreamTlsContext) {
       throw new ProxyConfigError(where, 'transport_socket', `unsupported transport socket ${String(ts.typed_config?.['@type'] ?? ts.name)}`);
     }
-    const sds = JSON.stringify(ts.typed_config);
-    tlsMode = sds.includes('"default"') ? 'istio-mutual' : 'simple';
+    tlsMode = isMeshTls(ts.typed_config) ? 'istio-mutual' : 'simple';
     if (tlsMode === 'simple') origination = compileOriginationTls(ts.typed_config as Parameters<typeof compileOriginationTls>[0], `${where}.transport_socket`);
+    else meshSans = compileMeshSans(ts.typed_config as Parameters<typeof compileMeshSans>[0], `${where}.transport_socket`);
+  } else {
+    // Auto mTLS: the match for `tlsMode: istio` endpoints carries the mesh TLS context.
+    for (const [i, m] of (c.transport_socket_matches ?? []).entries()) {
+      const t = m.transport_socket?.typed_config;
+      if (t?.['@type'] === TypeUrl.UpstreamTlsContext && isMeshTls(t)) meshSans = compileMeshSans(t as Parameters<typeof compileMeshSans>[0], `${where}.transport_socket_matches[${i}].transport_socket`);
+    }
   }
   const extra = c as unknown as {
     outlier_detection?: OutlierDetectionJson;
@@ -154,6 +171,7 @@ export function compileCluster(c: EnvoyCluster): ClusterSettings {
     maxRequestsPerConnection: common?.max_requests_per_connection?.value ?? extra.max_requests_per_connection?.value ?? 0,
     tcpKeepaliveMs: keepalive ? (keepalive.keepalive_time?.value ?? 0) * 1000 : null,
     tlsMode,
+    meshSans,
     ...(origination ? { origination } : {}),
     lbConfig,
     lbKey: JSON.stringify([c.type, c.lb_policy, c.ring_hash_lb_config, c.maglev_lb_config, c.least_request_lb_config, c.round_robin_lb_config, c.common_lb_config]),

@@ -60,8 +60,29 @@ export function compileOriginationTls(ctx: { sni?: string; common_tls_context?: 
     sni: ctx.sni || undefined,
     ca: caSecret ? { kind: 'secret', name: caSecret } : caPem ? { kind: 'pem', ca: caPem } : undefined,
     cert: certSecret ? { kind: 'secret', name: certSecret } : certPem && keyPem ? { kind: 'pem', cert: certPem, key: keyPem } : undefined,
-    sans: (vc?.match_typed_subject_alt_names ?? []).map((m) => m.matcher?.exact ?? '').filter(Boolean),
+    sans: exactSans(vc, where),
   };
+}
+
+/**
+ * The SANs of `match_typed_subject_alt_names`. Only exact matchers are honoured; any other (prefix,
+ * regex) is refused rather than dropped, since dropping the last one would turn the check off.
+ */
+function exactSans(vc: ValidationContext | undefined, where: string): string[] {
+  return (vc?.match_typed_subject_alt_names ?? []).map((m, i) => {
+    const exact = m.matcher?.exact;
+    if (!exact) throw new ProxyConfigError(`${where}.common_tls_context`, `match_typed_subject_alt_names[${i}].matcher`, 'only `exact` SAN matchers are supported');
+    return exact;
+  });
+}
+
+/**
+ * Secure naming on the mesh's own TLS context (the `default` workload secret): the SPIFFE IDs of which
+ * the tunnel server must present one, from `match_typed_subject_alt_names`. Empty: any mesh identity.
+ */
+export function compileMeshSans(ctx: { common_tls_context?: CommonTls }, where: string): string[] {
+  const c = ctx.common_tls_context ?? {};
+  return exactSans(c.combined_validation_context?.default_validation_context ?? c.validation_context, where);
 }
 
 export type SecretLookup = (name: string) => { cert?: string; key?: string; ca?: string } | undefined;

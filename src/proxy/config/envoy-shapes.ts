@@ -14,6 +14,8 @@ export interface EnvoyCluster {
   eds_cluster_config?: { service_name?: string };
   load_assignment?: EnvoyClusterLoadAssignment;
   transport_socket?: { name?: string; typed_config?: TypedAny };
+  /** Istio's auto mTLS: the mesh's TLS for endpoints labelled `tlsMode: istio`, plaintext for the rest. */
+  transport_socket_matches?: { name?: string; match?: unknown; transport_socket?: { name?: string; typed_config?: TypedAny } }[];
   typed_extension_protocol_options?: Record<string, TypedAny>;
   ring_hash_lb_config?: unknown;
   maglev_lb_config?: unknown;

@@ -48,6 +48,24 @@ export function checkMeshServerIdentity(_host: string, cert: PeerCertificate): E
   return spiffeIdOf(cert.raw) ? undefined : Object.assign(new Error('peer certificate has no single spiffe:// URI SAN'), { code: 'MESH_PEER_IDENTITY' });
 }
 
+export type ServerIdentityCheck = (host: string, cert: PeerCertificate) => Error | undefined;
+
+/**
+ * Secure naming, Istio's client-side check: the tunnel's server must present one SPIFFE ID and, when
+ * the cluster names its service's accounts (`sans`), one of those. A workload with a valid mesh
+ * certificate for another account cannot answer for this service.
+ */
+export function meshServerIdentity(sans: readonly string[]): ServerIdentityCheck {
+  if (sans.length === 0) return checkMeshServerIdentity;
+  const allowed = new Set(sans);
+  return (host, cert) => {
+    const id = spiffeIdOf(cert.raw);
+    if (id === undefined) return checkMeshServerIdentity(host, cert);
+    if (allowed.has(id)) return undefined;
+    return Object.assign(new Error(`server identity ${id} is not one of the service's accounts (${sans.join(', ')})`), { code: 'MESH_PEER_IDENTITY' });
+  };
+}
+
 /** After a peer certificate expires, what is still open on its connection has this long to finish (Envoy's drain timeout). */
 export const EXPIRED_PEER_GRACE_MS = 5000;
 

@@ -1,0 +1,155 @@
+// Secure naming through the mesh tunnel: a source sidecar accepts a destination only if its certificate
+// names one of the service's accounts, as the cluster's mesh TLS context lists them. A workload holding a
+// valid mesh certificate for another account cannot answer for the service: HTTP/1.1, HTTP/2 and TCP
+// all fail as a connection failure (503 UF), and changing the names closes connections made under the old.
+import assert from 'node:assert/strict';
+import http2 from 'node:http2';
+import { after, before, test } from 'node:test';
+import { istioMutualContext } from '../../src/translate/client-tls.ts';
+import { type TypedAny, toStruct } from '../../src/xds/any.ts';
+import { TypeUrl } from '../../src/xds/type-urls.ts';
+import { makeCa } from './certs.ts';
+import { cla, cluster, echoBackend, hcm, listener, push, rawExchange, request, routeConfig, startProxy, tcpProxy } from './harness.ts';
+
+const PODINFO = 'spiffe://cluster.local/ns/podinfo/sa/podinfo';
+const BILLING = 'spiffe://cluster.local/ns/billing/sa/billing';
+
+const rootSecret = (ca: string): TypedAny => ({ '@type': TypeUrl.Secret, name: 'ROOTCA', validation_context: { trusted_ca: { inline_string: ca } } });
+
+/** An outbound cluster with Istio's auto mTLS: the mesh TLS context, naming `sans`, for tlsMode=istio endpoints. */
+function meshCluster(name: string, sans: string[], opts: { http2?: boolean } = {}): TypedAny {
+  const mtls = { name: 'envoy.transport_sockets.tls', typed_config: istioMutualContext(name, sans) };
+  return {
+    ...cluster(name, opts),
+    transport_socket_matches: [
+      { name: 'tlsMode-istio', match: toStruct({ tlsMode: 'istio' }), transport_socket: mtls },
+      { name: 'tlsMode-disabled', transport_socket: { name: 'envoy.transport_sockets.raw_buffer' } },
+    ],
+  };
+}
+
+let client: Awaited<ReturnType<typeof startProxy>>;
+let server: Awaited<ReturnType<typeof startProxy>>;
+let app: Awaited<ReturnType<typeof echoBackend>>;
+let tunnelPort: number;
+
+const HTTP = 'outbound|9898||podinfo.podinfo.svc.cluster.local';
+const IMPOSTOR = 'outbound|9898||billing.billing.svc.cluster.local';
+const GRPC = 'outbound|9000||billing.billing.svc.cluster.local';
+const TCP = 'outbound|5432||billing.billing.svc.cluster.local';
+
+/** The client's config: `podinfoSans` for the podinfo cluster; the billing clusters all expect billing's account. */
+function clientConfig(podinfoSans: string[]): TypedAny[] {
+  return [
+    meshCluster(HTTP, podinfoSans),
+    meshCluster(IMPOSTOR, [BILLING]),
+    meshCluster(GRPC, [BILLING], { http2: true }),
+    meshCluster(TCP, [BILLING]),
+    // Every billing endpoint is the podinfo sidecar's tunnel: a workload answering with podinfo's identity.
+    cla(HTTP, [{ port: tunnelPort, mesh: { targetPort: 9898 } }]),
+    cla(IMPOSTOR, [{ port: tunnelPort, mesh: { targetPort: 9898 } }]),
+    cla(GRPC, [{ port: tunnelPort, mesh: { targetPort: 9898 } }]),
+    cla(TCP, [{ port: tunnelPort, mesh: { targetPort: 9898 } }]),
+    listener('virtualOutbound', 15001, [
+      { port: 9898, filter: hcm('9898') },
+      { port: 9000, filter: hcm('9000') },
+      { port: 5432, filter: tcpProxy(TCP) },
+    ]),
+    routeConfig('9898', [
+      { domains: ['podinfo.podinfo:9898'], routes: [{ prefix: '/', cluster: HTTP }] },
+      { domains: ['billing.billing:9898'], routes: [{ prefix: '/', cluster: IMPOSTOR }] },
+    ]),
+    routeConfig('9000', [{ domains: ['*'], routes: [{ prefix: '/', cluster: GRPC }] }]),
+    rootSecret(ca.ca),
+  ];
+}
+
+let ca: Awaited<ReturnType<typeof makeCa>>;
+
+before(async () => {
+  ca = await makeCa();
+  app = await echoBackend();
+  server = await startProxy({ nodeId: 'sidecar~127.0.0.1~podinfo.podinfo~podinfo.svc.cluster.local' });
+  server.proxy.secrets.setLocal('default', await ca.issue(PODINFO));
+  push(server.proxy, [
+    cluster('inbound|9898||'),
+    cla('inbound|9898||', [{ port: app.port }]),
+    listener('virtualInbound', 15006, [{ port: 9898, filter: hcm('inbound|9898||') }]),
+    listener('connect_terminate', 15008, []),
+    routeConfig('inbound|9898||', [{ domains: ['*'], routes: [{ prefix: '/', cluster: 'inbound|9898||' }] }]),
+    rootSecret(ca.ca),
+  ]);
+  tunnelPort = await server.port('connect_terminate');
+  client = await startProxy({ metadata: { NAMESPACE: 'frontend', WORKLOAD_NAME: 'web', LABELS: { app: 'web' } } });
+  client.proxy.secrets.setLocal('default', await ca.issue('spiffe://cluster.local/ns/frontend/sa/web'));
+  push(client.proxy, clientConfig([PODINFO]));
+});
+
+after(async () => {
+  await client.close();
+  await server.close();
+  app.server.close();
+});
+
+/** A counter of the source sidecar (`name: value` in its stats). */
+function clientStat(name: string): number {
+  const m = new RegExp(`^${name.replaceAll('.', '\\.').replaceAll('|', '\\|')}: (\\d+)$`, 'm').exec(client.proxy.metrics.renderStats());
+  return m ? Number(m[1]) : 0;
+}
+
+test('HTTP/1.1 reaches a destination whose certificate names one of the service accounts', async () => {
+  const out = await client.port('virtualOutbound');
+  const res = await request(out, '/', { host: 'podinfo.podinfo:9898' });
+  assert.equal(res.status, 200, res.body);
+});
+
+test('HTTP/1.1 to a service whose accounts the destination does not hold fails as a connection failure (503 UF)', async () => {
+  const out = await client.port('virtualOutbound');
+  const before = app.requests.length;
+  const res = await request(out, '/', { host: 'billing.billing:9898' });
+  assert.equal(res.status, 503);
+  assert.equal(res.headers['x-envoy-response-flags'], 'UF');
+  assert.ok(clientStat(`cluster.${IMPOSTOR}.upstream_cx_connect_fail`) >= 1);
+  assert.equal(app.requests.length, before, 'the app never saw the request');
+});
+
+test('HTTP/2 (an http2 cluster, as gRPC) to the wrong identity fails the same way', async () => {
+  const out = await client.port('virtualOutbound');
+  const session = http2.connect(`http://127.0.0.1:${out}`);
+  try {
+    const { status, flags } = await new Promise<{ status: number; flags: unknown }>((resolve, reject) => {
+      const req = session.request({ ':path': '/', ':authority': 'billing.billing:9000' });
+      req.on('response', (h) => resolve({ status: h[':status'] as number, flags: h['x-envoy-response-flags'] }));
+      req.on('error', reject);
+      req.resume();
+      req.end();
+    });
+    assert.equal(status, 503);
+    assert.equal(flags, 'UF');
+  } finally {
+    session.close();
+  }
+  assert.ok(clientStat(`cluster.${GRPC}.upstream_cx_connect_fail`) >= 1);
+});
+
+test('TCP to the wrong identity is closed without a byte from the destination', async () => {
+  const out = await client.port('virtualOutbound');
+  const before = clientStat(`cluster.${TCP}.upstream_cx_connect_fail`);
+  // The forward proxy accepts the CONNECT; the tunnel behind it never opens. (With the right identity
+  // the app would answer these bytes with 400.)
+  const reply = await rawExchange(out, 'CONNECT billing.billing:5432 HTTP/1.1\r\nhost: billing.billing:5432\r\n\r\nGET / HTTP/1.1\r\n\r\n');
+  assert.equal(reply.replace(/^HTTP\/1.1 200 Connection Established\r\n\r\n/, ''), '', 'nothing from the destination');
+  assert.equal(clientStat(`cluster.${TCP}.upstream_cx_connect_fail`), before + 1);
+});
+
+test('new names close connections made under the old ones: the next request is checked again', async () => {
+  const out = await client.port('virtualOutbound');
+  assert.equal((await request(out, '/', { host: 'podinfo.podinfo:9898' })).status, 200, 'a tunnel session is open');
+  // The service's accounts change so the destination's identity is no longer among them.
+  push(client.proxy, clientConfig([BILLING]), 'v2');
+  const refused = await request(out, '/', { host: 'podinfo.podinfo:9898' });
+  assert.equal(refused.status, 503, 'the session verified under the old names is gone');
+  assert.equal(refused.headers['x-envoy-response-flags'], 'UF');
+  push(client.proxy, clientConfig([BILLING, PODINFO]), 'v3');
+  assert.equal((await request(out, '/', { host: 'podinfo.podinfo:9898' })).status, 200);
+});
