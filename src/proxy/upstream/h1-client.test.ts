@@ -379,6 +379,9 @@ async function carrierServer(carriers: boolean | 'refuse' | 'cancel') {
   const cert = await ca.issue('spiffe://cluster.local/ns/a/sa/server');
   const streams: string[] = [];
   const sessions: http2.ServerHttp2Session[] = [];
+  /** The RST_STREAM code each carried stream closed with, as the server saw it (0: none or NO_ERROR). */
+  const rstCodes: number[] = [];
+  let heldHeads = 0;
   const h2 = http2.createSecureServer({ ...cert, allowHTTP1: true, ALPNProtocols: ['h2', 'http/1.1'], settings: { enableConnectProtocol: carriers !== false } }, (req, res) => res.end(`via ${req.httpVersion}`));
   h2.on('session', (session) => sessions.push(session));
   // The compatibility layer hands CONNECT requests to 'connect'.
@@ -387,14 +390,22 @@ async function carrierServer(carriers: boolean | 'refuse' | 'cancel') {
     if (carriers === 'refuse') return void stream.respond({ ':status': 501 }, { endStream: true });
     if (carriers === 'cancel') return void stream.close(http2.constants.NGHTTP2_CANCEL);
     stream.respond({ ':status': 200 });
-    // Each request read from the stream gets `via carried <n>`, n counting requests on this stream.
+    stream.once('close', () => rstCodes.push(stream.rstCode ?? -1));
+    // As the tunnel: the client's END_STREAM ends the connection, and the server ends its side. (A
+    // turn later: a stream reset ends its readable side too, and ending the writable one in the same
+    // turn makes Node report the reset's code as 0.)
+    stream.once('end', () => setImmediate(() => stream.destroyed || stream.end()));
+    // Each request read from the stream gets `via carried <n>`, n counting requests on this stream;
+    // one for `/hold` is never answered.
     let buf = '';
     let n = 0;
     stream.on('data', (c: Buffer) => {
       buf += c.toString('latin1');
       for (let end = buf.indexOf('\r\n\r\n'); end >= 0; end = buf.indexOf('\r\n\r\n')) {
+        const held = buf.startsWith('GET /hold ');
         buf = buf.slice(end + 4);
-        stream.write(ok(`via carried ${++n}`));
+        if (held) heldHeads++;
+        else stream.write(ok(`via carried ${++n}`));
       }
     });
   });
@@ -408,6 +419,8 @@ async function carrierServer(carriers: boolean | 'refuse' | 'cancel') {
     session,
     streams,
     sessions,
+    rstCodes,
+    held: () => heldHeads,
     async close() {
       await p.close();
       await session.close();
@@ -428,6 +441,20 @@ test('with a carrier, each connection is an extended CONNECT stream on the HTTP/
   assert.ok((server.state.remoteWindowSize ?? 0) > TUNNEL_SESSION_WINDOW - 65_536, `session window ${server.state.remoteWindowSize}`);
   assert.deepEqual([(await send(s.p, get())).body, (await send(s.p, get())).body, (await send(s.p, get())).body], ['via carried 2', 'via carried 2', 'via carried 1'], 'a third request on a connection opens a new stream');
   assert.equal(s.streams.length, 3);
+  await s.close();
+});
+
+test('a carried connection closed between requests ends without a reset; one abandoned midway is reset with CANCEL', async () => {
+  const s = await carrierServer(true);
+  // max requests per connection 2: the second response closes the connection.
+  assert.deepEqual([(await send(s.p, get())).body, (await send(s.p, get())).body], ['via carried 1', 'via carried 2']);
+  await until(() => s.rstCodes.length === 1, 'the used-up carried stream closes');
+  assert.deepEqual(s.rstCodes, [http2.constants.NGHTTP2_NO_ERROR], 'END_STREAM each way, no RST_STREAM');
+  const ex = s.p.request(get({ path: '/hold' }), null, { onHead() {}, onData: () => true, onEnd() {}, onError() {} });
+  await until(() => s.held() === 1, 'the server has the held request');
+  ex.abort('downstream went away');
+  await until(() => s.rstCodes.length === 2, 'the abandoned carried stream closes');
+  assert.equal(s.rstCodes[1], http2.constants.NGHTTP2_CANCEL, 'a stream no longer wanted: CANCEL, not NO_ERROR');
   await s.close();
 });
 

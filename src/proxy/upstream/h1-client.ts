@@ -2,6 +2,7 @@
 // connection pool on raw sockets. A request head is written as one string; the response is parsed in
 // place (status line, fields, then Content-Length, chunked or read-until-close framing) and handed to
 // the sink as slices of the socket's buffers. Plain TCP to local applications, or TLS (the mesh tunnel).
+import { constants as h2constants } from 'node:http2';
 import net from 'node:net';
 import type { Duplex, Readable } from 'node:stream';
 import tls from 'node:tls';
@@ -11,6 +12,8 @@ import { persists, TOKEN } from '../http/field-syntax.ts';
 import { Stash } from '../http/stash.ts';
 import { needsRequestTrailers } from './h1-trailer-request.ts';
 import { RETIRE_EVENT, UpstreamError } from './upstream.ts';
+
+const { NGHTTP2_CANCEL } = h2constants;
 
 export interface H1ClientOptions {
   readonly host: string;
@@ -46,7 +49,8 @@ export interface H1ClientOptions {
 /** What a connection runs on: a TCP or TLS socket, or a stream carried on an HTTP/2 session. */
 type ClientSocket = Duplex & { setTimeout(ms: number): unknown };
 /** A carried connection's stream and its session. */
-type CarriedStream = Duplex & { session?: { closed: boolean; destroyed: boolean } };
+/** An HTTP/2 stream (`close(code)` resets it with that code), or any duplex standing in for one. */
+type CarriedStream = Duplex & { session?: { closed: boolean; destroyed: boolean }; close?: (code: number) => void };
 
 /** How long a carried connection that was ended waits for its peer's end before it is reset. */
 const CARRIED_END_MS = 5000;
@@ -340,7 +344,7 @@ class H1Connection {
   close(reset = false): void {
     if (this.#closed) {
       // A peer that keeps sending after the graceful end (bytes with no request) is reset now.
-      if (reset) this.#socket?.destroy();
+      if (reset) this.#reset();
       return;
     }
     this.#closed = true;
@@ -349,10 +353,17 @@ class H1Connection {
     if (carried && !reset && this.#ex === null) {
       carried.end();
       // A peer that never ends its side is reset after a while (a timer its bytes do not refresh).
-      const timer = setTimeout(() => carried.destroy(), CARRIED_END_MS).unref();
+      const timer = setTimeout(() => this.#reset(), CARRIED_END_MS).unref();
       carried.once('close', () => clearTimeout(timer));
-    } else this.#socket?.destroy();
+    } else this.#reset();
     this.#pool.gone(this);
+  }
+
+  /** Drops the connection: a carried one with RST_STREAM(CANCEL), the code for a stream no longer wanted. */
+  #reset(): void {
+    const carried = this.#carried;
+    if (carried?.close && !carried.destroyed) carried.close(NGHTTP2_CANCEL);
+    else this.#socket?.destroy();
   }
 
   /** A socket failure: the exchange in progress (if any) reports it; the pool forgets the connection. */
