@@ -70,7 +70,11 @@ export function define(program: Command): void {
       const { startDebugApi } = await import('../controlplane/debug-api.ts');
       const { CertificateAuthority } = await import('../ca/certificate-authority.ts');
       const { defaultXdsTlsName } = await import('../controlplane/xds-tls.ts');
-      const ca = flags.caDir ? await CertificateAuthority.fromStateDir(flags.caDir) : await CertificateAuthority.ephemeral();
+      // The CA issues identities in the config's trust domain, as the translator names them.
+      const { loadPaths } = await import('../config/load-paths.ts');
+      const { meshSettingsFrom } = await import('../model/mesh-config.ts');
+      const trustDomain = meshSettingsFrom(loadPaths(flags.filename).resources).trustDomain;
+      const ca = flags.caDir ? await CertificateAuthority.fromStateDir(flags.caDir, { trustDomain }) : await CertificateAuthority.ephemeral({ trustDomain });
       const names = flags.xdsTlsName ?? [defaultXdsTlsName];
       const { loadTokenKey } = await import('../controlplane/token-key.ts');
       const cp = await ControlPlane.start({

@@ -6,6 +6,7 @@ import type { AnyResource } from '../config/resource.ts';
 import type { WorkloadInstance } from '../model/workload.ts';
 import type { MeshSnapshot } from '../model/snapshot.ts';
 import type { ProxyView } from '../model/proxy-view.ts';
+import { meshSettingsFrom } from '../model/mesh-config.ts';
 import { buildSnapshot } from '../model/snapshot.ts';
 import type { ProxyResources } from '../translate/proxy-resources.ts';
 import { buildProxyResources, LISTENER_ONLY_KINDS, OUTPUTS_BEYOND_LISTENERS } from '../translate/proxy-resources.ts';
@@ -75,6 +76,8 @@ export class ControlPlane {
   #xdsAddress = '';
   #xdsTlsAddress = '';
   #log: NonNullable<ControlPlaneOptions['log']>;
+  /** The configured trust domain last seen, so a mismatch with the CA's is reported once per change. */
+  #warnedTrustDomain: string | undefined;
 
   private constructor(opts: ControlPlaneOptions) {
     this.#opts = opts;
@@ -196,7 +199,15 @@ export class ControlPlane {
     this.registry.setDeclared(declaredWorkloads(resources));
     const version = `${new Date(this.#clock.now()).toISOString()}/${++this.#generation}`;
     const instances = this.registry.instances();
-    this.#snapshot = buildSnapshot(resources, instances, version);
+    // Workload identities are in the CA's trust domain, fixed when it started: the clusters' secure-naming
+    // SANs must name what it issues, whatever a later meshConfig says.
+    const caDomain = this.#opts.ca?.trustDomain;
+    this.#snapshot = buildSnapshot(resources, instances, version, caDomain);
+    const configured = meshSettingsFrom(resources).trustDomain;
+    if (caDomain !== undefined && configured !== caDomain && configured !== this.#warnedTrustDomain) {
+      this.#log('warn', `meshConfig.trustDomain is ${configured}, but the CA issues identities in ${caDomain} (set when the control plane started): identities and secure naming stay in ${caDomain}; restart the control plane to change it`);
+    }
+    this.#warnedTrustDomain = configured;
     // A change to listener-only config (a Telemetry, an AuthorizationPolicy) keeps the clusters, endpoints
     // and routes already built: the same objects, so nothing there is translated, hashed or encoded again.
     const inputs = outputInputs(resources, instances);

@@ -56,6 +56,8 @@ export function buildSnapshot(
   resources: readonly AnyResource[],
   workloads: readonly WorkloadInstance[],
   version: string,
+  /** The trust domain the mesh's CA issues identities in, when it is not the config's (see ControlPlane). */
+  trustDomain?: string,
 ): MeshSnapshot {
   const byKind = groupByKind(resources);
   const deployments = byKind<Deployment>('Deployment');
@@ -91,7 +93,7 @@ export function buildSnapshot(
     version,
     resources,
     workloads: allWorkloads,
-    mesh: meshSettingsFrom(resources),
+    mesh: withTrustDomain(meshSettingsFrom(resources), trustDomain),
     services,
     servicesByHost,
     servicesByNamespace,
@@ -179,4 +181,8 @@ function sortByKey<T extends { metadata: { name: string; namespace: string } }>(
 
 function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function withTrustDomain(mesh: MeshSettings, trustDomain: string | undefined): MeshSettings {
+  return trustDomain === undefined || trustDomain === mesh.trustDomain ? mesh : Object.freeze({ ...mesh, trustDomain });
 }
