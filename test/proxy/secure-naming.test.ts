@@ -8,8 +8,10 @@ import { after, before, test } from 'node:test';
 import { istioMutualContext } from '../../src/translate/client-tls.ts';
 import { type TypedAny, toStruct } from '../../src/xds/any.ts';
 import { TypeUrl } from '../../src/xds/type-urls.ts';
+import { EXPIRED_PEER_GRACE_MS } from '../../src/proxy/tunnel/mesh-tls.ts';
+import { FakeClock, until } from '../resilience/fake-clock.ts';
 import { makeCa } from './certs.ts';
-import { cla, cluster, echoBackend, hcm, listener, push, rawExchange, request, routeConfig, startProxy, tcpProxy } from './harness.ts';
+import { cla, cluster, echoBackend, echoHandler, hcm, listener, push, rawExchange, request, routeConfig, startProxy, tcpProxy } from './harness.ts';
 
 const PODINFO = 'spiffe://cluster.local/ns/podinfo/sa/podinfo';
 const BILLING = 'spiffe://cluster.local/ns/billing/sa/billing';
@@ -65,10 +67,18 @@ function clientConfig(podinfoSans: string[]): TypedAny[] {
 }
 
 let ca: Awaited<ReturnType<typeof makeCa>>;
+/** The source sidecar's timers: the grace after a rename runs on it. */
+const clock = new FakeClock();
+/** Requests to `/hold` the app never answers. */
+let heldRequests = 0;
 
 before(async () => {
   ca = await makeCa();
-  app = await echoBackend();
+  const echo = echoHandler([]);
+  app = await echoBackend((req, res) => {
+    if (req.url === '/hold') heldRequests++;
+    else echo(req, res);
+  });
   server = await startProxy({ nodeId: 'sidecar~127.0.0.1~podinfo.podinfo~podinfo.svc.cluster.local' });
   server.proxy.secrets.setLocal('default', await ca.issue(PODINFO));
   push(server.proxy, [
@@ -80,7 +90,7 @@ before(async () => {
     rootSecret(ca.ca),
   ]);
   tunnelPort = await server.port('connect_terminate');
-  client = await startProxy({ metadata: { NAMESPACE: 'frontend', WORKLOAD_NAME: 'web', LABELS: { app: 'web' } } });
+  client = await startProxy({ metadata: { NAMESPACE: 'frontend', WORKLOAD_NAME: 'web', LABELS: { app: 'web' } }, timers: clock });
   client.proxy.secrets.setLocal('default', await ca.issue('spiffe://cluster.local/ns/frontend/sa/web'));
   push(client.proxy, clientConfig([PODINFO]));
 });
@@ -142,6 +152,26 @@ test('TCP to the wrong identity is closed without a byte from the destination', 
   assert.equal(clientStat(`cluster.${TCP}.upstream_cx_connect_fail`), before + 1);
 });
 
+test('a request open when its destination loses its name is reset after the grace, not left running', async () => {
+  push(client.proxy, clientConfig([PODINFO]), 'v4');
+  const out = await client.port('virtualOutbound');
+  const heldBefore = heldRequests;
+  const held: { outcome?: string } = {};
+  request(out, '/hold', { host: 'podinfo.podinfo:9898' }).then(
+    (r) => (held.outcome = `${r.status} ${r.headers['x-envoy-response-flags']}`),
+    (err: Error) => (held.outcome = err.message),
+  );
+  await until(() => heldRequests === heldBefore + 1, 'the app holds the request');
+  push(client.proxy, clientConfig([BILLING]), 'v5');
+  const refused = await request(out, '/', { host: 'podinfo.podinfo:9898' });
+  assert.equal(refused.status, 503, 'a new request is checked against the new names at once');
+  assert.equal(held.outcome, undefined, 'the open request has the grace to finish');
+  clock.advance(EXPIRED_PEER_GRACE_MS);
+  await until(() => held.outcome !== undefined, 'the open request ends once the grace is over');
+  assert.equal(held.outcome, '503 UC', 'the stream under it was reset: upstream connection termination');
+  push(client.proxy, clientConfig([PODINFO]), 'v6');
+});
+
 test('new names close connections made under the old ones: the next request is checked again', async () => {
   const out = await client.port('virtualOutbound');
   assert.equal((await request(out, '/', { host: 'podinfo.podinfo:9898' })).status, 200, 'a tunnel session is open');
@@ -153,3 +183,20 @@ test('new names close connections made under the old ones: the next request is c
   push(client.proxy, clientConfig([BILLING, PODINFO]), 'v3');
   assert.equal((await request(out, '/', { host: 'podinfo.podinfo:9898' })).status, 200);
 });
+
+test('added names (a canary with a new account) leave the tunnel sessions alone', async () => {
+  const out = await client.port('virtualOutbound');
+  push(client.proxy, clientConfig([PODINFO]), 'v10');
+  assert.equal((await request(out, '/', { host: 'podinfo.podinfo:9898' })).status, 200);
+  const handshakes = serverStat('listener.0.0.0.0_15008.ssl.handshake');
+  assert.ok(handshakes > 0);
+  push(client.proxy, clientConfig([PODINFO, BILLING]), 'v11');
+  assert.equal((await request(out, '/', { host: 'podinfo.podinfo:9898' })).status, 200);
+  assert.equal(serverStat('listener.0.0.0.0_15008.ssl.handshake'), handshakes, 'the session verified before serves on');
+});
+
+/** A counter of the destination sidecar (`name: value` in its stats). */
+function serverStat(name: string): number {
+  const m = new RegExp(`^${name.replaceAll('.', '\\.')}: (\\d+)$`, 'm').exec(server.proxy.metrics.renderStats());
+  return m ? Number(m[1]) : 0;
+}

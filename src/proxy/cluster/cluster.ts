@@ -125,6 +125,9 @@ export class Cluster {
   update(settings: ClusterSettings): void {
     const old = this.settings;
     if (settings.origination) preloadUndici();
+    // Who the server must be: a connection verified against the old names may not be one now. (Added
+    // names, a canary's new account, leave connections alone.)
+    const renamed = narrowed(old.meshSans, settings.meshSans);
     const reconnect =
       settings.http2 !== old.http2 ||
       settings.useDownstreamProtocol !== old.useDownstreamProtocol ||
@@ -133,8 +136,6 @@ export class Cluster {
       settings.idleTimeoutMs !== old.idleTimeoutMs ||
       settings.maxRequestsPerConnection !== old.maxRequestsPerConnection ||
       settings.tcpKeepaliveMs !== old.tcpKeepaliveMs ||
-      // Who the server must be: a connection verified against the old names may not be one now.
-      settings.meshSans.join() !== old.meshSans.join() ||
       JSON.stringify(settings.origination) !== JSON.stringify(old.origination);
     this.settings = settings;
     this.#serverIdentity = meshServerIdentity(settings.meshSans);
@@ -145,7 +146,8 @@ export class Cluster {
       this.#lb = buildLoadBalancer(settings.lbConfig, [], this.#lbDeps());
       this.#lb.update(this.#endpoints);
     }
-    if (reconnect) this.#closeUpstreams([...this.#upstreams.keys()]);
+    if (renamed) this.#retireUpstreams();
+    else if (reconnect) this.#closeUpstreams([...this.#upstreams.keys()]);
     if (settings.type !== 'EDS') this.setEndpoints(settings.inlineEndpoints);
   }
 
@@ -263,7 +265,8 @@ export class Cluster {
         const t = tls();
         return t ? { ...t, checkServerIdentity: this.#serverIdentity } : {};
       };
-      u = new H2Upstream(`https://${host}:${e.port}`, { connectTimeoutMs, ...keepalive, tls: tlsWithIdentity, maxConcurrentStreams: TUNNEL_CLIENT_STREAMS, ...(this.#deps.tunnelHeaders ? { extraHeaders: this.#deps.tunnelHeaders } : {}) });
+      const timers = this.#timers ? { timers: this.#timers } : {};
+      u = new H2Upstream(`https://${host}:${e.port}`, { connectTimeoutMs, ...keepalive, ...timers, tls: tlsWithIdentity, maxConcurrentStreams: TUNNEL_CLIENT_STREAMS, ...(this.#deps.tunnelHeaders ? { extraHeaders: this.#deps.tunnelHeaders } : {}) });
     } else if (http2) u = new H2Upstream(`http://${host}:${e.port}`, { connectTimeoutMs, ...keepalive });
     else {
       const origination = this.settings.origination;
@@ -295,6 +298,21 @@ export class Cluster {
     }
   }
 
+  /**
+   * Every upstream goes; the tunnels' sessions are retired: what is open on them (a TCP stream, a
+   * WebSocket, a carried request) is reset after the grace rather than left running on a peer verified
+   * under names that no longer hold. The pools' own TLS connections (a peer without carried HTTP/1.1)
+   * close once their request ends.
+   */
+  #retireUpstreams(): void {
+    const all = [...this.#upstreams.values()];
+    this.#upstreams.clear();
+    for (const u of all) {
+      if (u instanceof H2Upstream) u.retire();
+      else void u.close();
+    }
+  }
+
   async close(): Promise<void> {
     this.outlier?.stop();
     const all = [...this.#upstreams.values()];
@@ -321,4 +339,10 @@ export function lbDeps(deps: Pick<ClusterDeps, 'random' | 'now'>) {
       active: 0,
     }),
   };
+}
+
+/** Whether `next` refuses a server identity `prev` accepted: a name removed, or the check turned on. */
+function narrowed(prev: readonly string[], next: readonly string[]): boolean {
+  if (next.length === 0) return false;
+  return prev.length === 0 || prev.some((san) => !next.includes(san));
 }

@@ -64,3 +64,15 @@ test('a SAN matcher other than exact is refused, on mesh and origination TLS ali
   const origination = { ...prefixed, common_tls_context: { ...prefixed.common_tls_context, tls_certificate_sds_secret_configs: [{ name: 'kubernetes://client' }] } };
   assert.throws(() => compileCluster({ ...mesh, transport_socket: { name: 'tls', typed_config: origination } }), /only `exact` SAN matchers/);
 });
+
+test("origination TLS whose SNI or SAN is the word 'default' is still origination, not the mesh's context", () => {
+  const simple = {
+    '@type': TypeUrl.UpstreamTlsContext,
+    sni: 'default',
+    common_tls_context: { validation_context: { match_typed_subject_alt_names: [{ san_type: 'DNS', matcher: { exact: 'default' } }] } },
+  };
+  const settings = compileCluster({ name: 'outbound|443||api.example.com', type: 'STRICT_DNS', transport_socket: { name: 'tls', typed_config: simple } });
+  assert.equal(settings.tlsMode, 'simple');
+  assert.deepEqual(settings.origination?.sans, ['default']);
+  assert.deepEqual(settings.meshSans, []);
+});

@@ -13,9 +13,10 @@ import { compileMeshSans, compileOriginationTls, type OriginationTls } from './o
 import { CircuitBreakers, type ThresholdsJson } from './circuit-breaker.ts';
 import { compileOutlierDetection, type OutlierConfig, type OutlierDetectionJson } from './outlier/outlier-config.ts';
 
-/** The mesh's own TLS context: it presents the `default` workload secret. */
+/** The mesh's own TLS context: it presents the `default` workload secret (SDS), whatever its SNI or SANs say. */
 function isMeshTls(ctx: unknown): boolean {
-  return JSON.stringify(ctx).includes('"default"');
+  const secrets = (ctx as { common_tls_context?: { tls_certificate_sds_secret_configs?: { name?: string }[] } }).common_tls_context?.tls_certificate_sds_secret_configs;
+  return secrets?.some((s) => s.name === 'default') ?? false;
 }
 
 export type DiscoveryType = 'EDS' | 'STATIC' | 'STRICT_DNS' | 'LOGICAL_DNS' | 'ORIGINAL_DST';

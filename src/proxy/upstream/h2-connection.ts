@@ -66,7 +66,7 @@ export class H2Connection {
       if (opts.tls) {
         session.setLocalWindowSize(TUNNEL_SESSION_WINDOW);
         const timers = opts.timers ?? realTimers;
-        session.once('close', atPeerExpiry((socket as tls.TLSSocket).getPeerCertificate(), timers, () => this.#retire(timers)));
+        session.once('close', atPeerExpiry((socket as tls.TLSSocket).getPeerCertificate(), timers, () => this.retire(timers)));
       }
     });
     session.on('remoteSettings', () => {
@@ -87,11 +87,12 @@ export class H2Connection {
   }
 
   /**
-   * The peer's certificate expired: no new stream goes here, the session closes once its streams end
-   * (the HTTP/1.1 pool closes its idle carried connections instead of reusing them), and what is still
-   * open after the grace is reset.
+   * The peer no longer qualifies (its certificate expired, or the names it must present changed): no
+   * new stream goes here, the session closes once its streams end (the HTTP/1.1 pool closes its idle
+   * carried connections instead of reusing them), and what is still open after the grace is reset.
    */
-  #retire(timers: Timers): void {
+  retire(timers: Timers): void {
+    if (this.#session.destroyed) return;
     this.#leave(undefined);
     this.#session.close();
     for (const s of this.#carried) s.emit(RETIRE_EVENT);

@@ -3,7 +3,7 @@
 // every session is full another is opened (up to max_connections), and requests wait meanwhile.
 import type { Duplex, Readable } from 'node:stream';
 import type { SecureClientSessionOptions } from 'node:http2';
-import type { Timers } from '../http/router.ts';
+import { realTimers, type Timers } from '../http/router.ts';
 import { H2Connection } from './h2-connection.ts';
 import type { Upstream, UpstreamExchange, UpstreamHead, UpstreamSink } from './upstream.ts';
 import { UpstreamError } from './upstream.ts';
@@ -155,6 +155,22 @@ export class H2Upstream implements Upstream {
       }
     }
     this.#dispatch();
+  }
+
+  /**
+   * Closes as `close` does, but no session outlives the grace: the names the peer must present changed,
+   * and what it verified under may no longer hold. Long-lived streams (TCP, WebSocket, gRPC streams)
+   * are reset after EXPIRED_PEER_GRACE_MS, as at the peer certificate's expiry.
+   */
+  retire(): void {
+    this.#closed = true;
+    const failed = this.#waiting;
+    this.#waiting = [];
+    for (const w of failed) w.fail(new UpstreamError('connect', 'upstream closed'));
+    const all = this.#conns;
+    this.#conns = [];
+    this.#opening = undefined;
+    for (const c of all) c.retire(this.#opts.timers ?? realTimers);
   }
 
   async close(): Promise<void> {
