@@ -155,6 +155,8 @@ const invalid: [kind: string, body: string, code: string, field: string][] = [
   ['DestinationRule', 'spec: {host: a, trafficPolicy: {loadBalancer: {simple: RANDOM, consistentHash: {useSourceIp: true}}}}', 'OR1029', 'spec.trafficPolicy.loadBalancer.consistentHash'],
   ['DestinationRule', 'spec: {host: a, subsets: [{name: v1}, {name: v1}]}', 'OR1024', 'spec.subsets[1].name'],
   ['DestinationRule', 'spec: {host: a, trafficPolicy: {tls: {mode: MUTUAL}}}', 'OR1022', 'spec.trafficPolicy.tls'],
+  ['DestinationRule', 'spec: {host: a, trafficPolicy: {tls: {mode: ISTIO_MUTUAL, subjectAltNames: ["spiffe://cluster.local/ns/a/sa/a", ""]}}}', 'OR1024', 'spec.trafficPolicy.tls.subjectAltNames[1]'],
+  ['ServiceEntry', 'spec: {hosts: [a.example.com], subjectAltNames: [" "]}', 'OR1024', 'spec.subjectAltNames[0]'],
   ['DestinationRule', 'spec: {host: a, trafficPolicy: {connectionPool: {tcp: {connectTimeout: 0s}}}}', 'OR1025', 'spec.trafficPolicy.connectionPool.tcp.connectTimeout'],
   ['Gateway', 'spec: {servers: [{port: {number: 443, name: https, protocol: HTTPS}, hosts: ["*"]}]}', 'OR1022', 'spec.servers[0].port.protocol'],
   ['Gateway', 'spec: {servers: [{port: {number: 80, name: http, protocol: HTTPX}, hosts: ["*"]}]}', 'OR1023', 'spec.servers[0].port.protocol'],

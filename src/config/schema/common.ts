@@ -11,6 +11,15 @@ export const uint = z.number().int().min(0);
 export const num = z.number();
 export const strList = z.array(z.string());
 export const strMap = z.record(z.string(), z.string());
+/**
+ * `subjectAltNames`: names a peer certificate must present one of. An empty entry would reach the proxy
+ * as an exact matcher of nothing, and a cluster the proxy refuses holds back every cluster of the push.
+ */
+export const sanList = z.array(
+  z.string().superRefine((san, ctx) => {
+    if (san.trim() === '') ctx.addIssue({ code: 'custom', message: 'a subject alt name must not be empty; remove the entry', ...issueCode('OR1024') });
+  }),
+);
 
 /** A strict object: unknown fields are errors, as in Istio. */
 export const obj = z.strictObject;

@@ -1,7 +1,7 @@
 // DestinationRule (networking.istio.io v1alpha3/v1beta1/v1): load balancing, connection pools,
 // outlier detection and client TLS, per host, per subset and per port.
 import * as z from 'zod';
-import { bool, deprecated, duration, int, labelSelector, num, obj, oneOf, port, portSelector, str, strList, strMap, uint, withRules } from './common.ts';
+import { bool, deprecated, duration, int, labelSelector, num, obj, oneOf, port, portSelector, sanList, str, strList, strMap, uint, withRules } from './common.ts';
 
 const consistentHash = withRules(
   obj({
@@ -79,7 +79,7 @@ const clientTls = withRules(
     privateKey: str.optional(),
     caCertificates: str.optional(),
     credentialName: str.optional(),
-    subjectAltNames: strList.optional(),
+    subjectAltNames: sanList.optional(),
     sni: str.optional(),
     insecureSkipVerify: bool.optional(),
     caCrl: str.optional(),

@@ -1,6 +1,6 @@
 // Gateway, ServiceEntry, WorkloadEntry, WorkloadGroup, Sidecar and ProxyConfig (networking.istio.io).
 import * as z from 'zod';
-import { bool, int, labelSelector, networkingWorkloadSelector, obj, port, str, strList, strMap, uint, withRules } from './common.ts';
+import { bool, int, labelSelector, networkingWorkloadSelector, obj, port, sanList, str, strList, strMap, uint, withRules } from './common.ts';
 import { connectionPool } from './destination-rule.ts';
 import { destination } from './virtual-service.ts';
 
@@ -30,7 +30,7 @@ export const serverTls = withRules(
     credentialNames: strList.optional(),
     caCertCredentialName: str.optional(),
     tlsCertificates: z.array(obj({ serverCertificate: str.optional(), privateKey: str.optional(), caCertificates: str.optional() })).optional(),
-    subjectAltNames: strList.optional(),
+    subjectAltNames: sanList.optional(),
     verifyCertificateSpki: strList.optional(),
     verifyCertificateHash: strList.optional(),
     minProtocolVersion: tlsVersion.optional(),
@@ -87,7 +87,7 @@ export const serviceEntrySpec = withRules(
     endpoints: z.array(workloadEntrySpec).optional(),
     workloadSelector: networkingWorkloadSelector.optional(),
     exportTo: strList.optional(),
-    subjectAltNames: strList.optional(),
+    subjectAltNames: sanList.optional(),
   }),
   (v, add) => {
     if (v['workloadSelector'] !== undefined && v['endpoints'] !== undefined) add(['endpoints'], 'OR1029', 'endpoints cannot be used together with workloadSelector');
