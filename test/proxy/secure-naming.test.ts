@@ -9,9 +9,10 @@ import { istioMutualContext } from '../../src/translate/client-tls.ts';
 import { type TypedAny, toStruct } from '../../src/xds/any.ts';
 import { TypeUrl } from '../../src/xds/type-urls.ts';
 import { EXPIRED_PEER_GRACE_MS } from '../../src/proxy/tunnel/mesh-tls.ts';
+import { transportFailureReason, type Upstream, type UpstreamError, type UpstreamHead } from '../../src/proxy/upstream/upstream.ts';
 import { FakeClock, until } from '../resilience/fake-clock.ts';
 import { makeCa } from './certs.ts';
-import { cla, cluster, echoBackend, echoHandler, hcm, listener, push, rawExchange, request, routeConfig, startProxy, tcpProxy } from './harness.ts';
+import { cla, closedPort, cluster, echoBackend, echoHandler, hcm, listener, push, rawExchange, request, routeConfig, startProxy, tcpProxy } from './harness.ts';
 
 const PODINFO = 'spiffe://cluster.local/ns/podinfo/sa/podinfo';
 const BILLING = 'spiffe://cluster.local/ns/billing/sa/billing';
@@ -200,3 +201,17 @@ function serverStat(name: string): number {
   const m = new RegExp(`^${name.replaceAll('.', '\\.')}: (\\d+)$`, 'm').exec(server.proxy.metrics.renderStats());
   return m ? Number(m[1]) : 0;
 }
+
+test("the access log's upstream transport failure reason names the refused identity; a refused connect says so plainly", async () => {
+  const cluster = client.proxy.clusters.get(IMPOSTOR);
+  assert.ok(cluster);
+  const failure = (u: Upstream) =>
+    new Promise<UpstreamError>((resolve, reject) => {
+      const head: UpstreamHead = { method: 'GET', path: '/', authority: 'billing.billing:9898', scheme: 'http', headers: {} };
+      u.request(head, null, { onHead: () => reject(new Error('answered')), onData: () => true, onEnd: () => {}, onError: resolve });
+    });
+  const tlsErr = await failure(cluster.upstream(cluster.endpoints[0] as (typeof cluster.endpoints)[number]));
+  assert.equal(transportFailureReason(tlsErr), `TLS_error:MESH_PEER_IDENTITY:server identity ${PODINFO} is not one of the service's accounts (${BILLING})`);
+  const refused = await failure(cluster.upstream({ key: 'closed', address: '127.0.0.1', port: await closedPort(), mesh: true }));
+  assert.match(transportFailureReason(refused), /^connect ECONNREFUSED 127\.0\.0\.1:\d+$/);
+});

@@ -44,6 +44,8 @@ export interface StreamInfo {
   upstreamHost?: string;
   /** Why the proxy answered itself (`route_not_found`, `rbac_access_denied_matched_policy[ns[foo]-policy[bar]-rule[0]]`). */
   responseCodeDetails?: string;
+  /** Why the last upstream connection failed (`%UPSTREAM_TRANSPORT_FAILURE_REASON%`): a refused connect, a TLS error. */
+  upstreamTransportFailureReason?: string;
   /** Filters publish facts for later filters and telemetry (`jwt_authn` payloads, RBAC shadow results). */
   dynamicMetadata: Map<string, Record<string, unknown>>;
   /** The telemetry filter's per-stream state (trace, peer, response head): a slot, not a WeakMap entry per request. */

@@ -11,7 +11,7 @@ import type { ForwardRequest, ResponseWriter, Timers } from '../http/router.ts';
 import type { HeaderMap } from '../http/stream.ts';
 import { LocalReplies } from '../local-reply.ts';
 import { ReplayableBody } from './replayable-body.ts';
-import type { OutgoingHeaders, UpstreamError, UpstreamExchange, UpstreamHead, UpstreamSink } from './upstream.ts';
+import { type OutgoingHeaders, transportFailureReason, type UpstreamError, type UpstreamExchange, type UpstreamHead, type UpstreamSink } from './upstream.ts';
 
 /** One attempt's sink: events of an attempt the request has moved past are dropped. */
 class Attempt implements UpstreamSink {
@@ -207,7 +207,10 @@ export class UpstreamRequest {
   onError(a: Attempt, err: UpstreamError): void {
     if (a !== this.#attempt || this.#finished) return;
     const cluster = this.#cluster;
-    if (err.failure === 'connect') cluster.stats.upstream_cx_connect_fail.inc();
+    if (err.failure === 'connect') {
+      cluster.stats.upstream_cx_connect_fail.inc();
+      this.#req.info.upstreamTransportFailureReason = transportFailureReason(err);
+    }
     cluster.reportResult(a.endpoint.key, outlierOf[err.failure]);
     if (this.#headSent) {
       if (this.#done()) this.#out.reset();

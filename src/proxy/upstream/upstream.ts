@@ -41,6 +41,19 @@ export class UpstreamError extends Error {
   }
 }
 
+/**
+ * `%UPSTREAM_TRANSPORT_FAILURE_REASON%` for a failed connect: TLS failures as Envoy marks them
+ * (`TLS_error:` with the code and what failed, e.g. a server identity secure naming refused), anything
+ * else as the error says.
+ */
+export function transportFailureReason(err: UpstreamError): string {
+  const cause = err.cause as (Error & { code?: unknown }) | undefined;
+  const code = typeof cause?.code === 'string' ? cause.code : '';
+  const tls = /^(ERR_TLS|ERR_SSL|MESH_PEER_IDENTITY|CERT_|UNABLE_TO_|DEPTH_ZERO|SELF_SIGNED|ERR_OSSL)/.test(code) || /SSL routines|certificate/i.test(err.message);
+  const text = err.message.replace(/\s+/g, ' ');
+  return tls ? `TLS_error:${code ? `${code}:` : ''}${text}` : text;
+}
+
 export interface UpstreamSink {
   onHead(status: number, headers: OutgoingHeaders): void;
   /** Returns false when the downstream is full; the upstream then waits for `resume()`. */

@@ -31,7 +31,7 @@ export class AccessLogger {
         responseFlags: flags,
         responseCodeDetails: info.responseCodeDetails ?? (outcome.status ? 'via_upstream' : ''),
         connectionTerminationDetails: '',
-        upstreamTransportFailureReason: '',
+        upstreamTransportFailureReason: info.upstreamTransportFailureReason ?? '',
         bytesReceived: outcome.requestBytes,
         bytesSent: outcome.responseBytes,
         durationMs: outcome.durationMs,
