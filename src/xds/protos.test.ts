@@ -1,9 +1,11 @@
 // The protos loaded from their JSON cache are the protos parsed from source: same descriptors, same bytes.
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { test } from 'node:test';
 import type protobuf from 'protobufjs';
-import { parseProtoRoot, protoCacheFile, protoRoot, protoRootFromJson } from './protos.ts';
+import { dropOtherKeys, parseProtoRoot, protoCacheFile, protoRoot, protoRootFromJson } from './protos.ts';
 
 const parsed = parseProtoRoot();
 const json = parsed.toJSON();
@@ -85,4 +87,17 @@ test('the shared root is the cached JSON once any process has parsed the sources
   // This process, or one before it, wrote the cache (the package directory is writable in tests).
   assert.ok(existsSync(file), file);
   assert.deepEqual(JSON.parse(readFileSync(file, 'utf8')), json);
+});
+
+test('writing a cache removes those under other keys, and nothing else in the directory', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'or-protos-'));
+  try {
+    for (const name of ['0123456789abcdef.json', 'fedcba9876543210.json', 'notes.txt', '.0123456789abcdef.json.tmp']) writeFileSync(path.join(dir, name), '{}');
+    const kept = path.join(dir, 'aaaaaaaaaaaaaaaa.json');
+    writeFileSync(kept, '{}');
+    dropOtherKeys(kept);
+    assert.deepEqual(readdirSync(dir).sort(), ['.0123456789abcdef.json.tmp', 'aaaaaaaaaaaaaaaa.json', 'notes.txt']);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

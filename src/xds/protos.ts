@@ -1,7 +1,7 @@
 // The Envoy v3 protos Outrigger speaks, loaded once from the copy that @grpc/grpc-js-xds ships,
 // and the codec between xDS resources in Envoy's canonical JSON shape and protobuf `Any`.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import protobuf from 'protobufjs';
@@ -140,11 +140,28 @@ export function protoRoot(): protobuf.Root {
     try {
       mkdirSync(path.dirname(file), { recursive: true });
       writeFileAtomic(file, JSON.stringify(root.toJSON()));
+      dropOtherKeys(file);
     } catch {
       // A read-only install or a full disk: every process parses.
     }
   }
   return root;
+}
+
+/**
+ * Removes caches written under other keys (older protos, an older parser): they are never read again. A
+ * process of another version that still wanted one parses the sources instead.
+ */
+export function dropOtherKeys(kept: string): void {
+  const dir = path.dirname(kept);
+  for (const name of readdirSync(dir)) {
+    if (!/^[0-9a-f]{16}\.json$/.test(name) || name === path.basename(kept)) continue;
+    try {
+      unlinkSync(path.join(dir, name));
+    } catch {
+      // Gone already (another process cleaned up), or not ours to remove.
+    }
+  }
 }
 
 const typeCache = new Map<string, protobuf.Type>();
