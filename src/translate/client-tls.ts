@@ -2,11 +2,11 @@
 // MUTUAL, ISTIO_MUTUAL) or, without one, Istio's auto mTLS (`transport_socket_matches` on tlsMode=istio).
 import type { ClientTLSSettings } from '../config/types/networking.ts';
 import type { ProxyView } from '../model/proxy-view.ts';
-import type { MeshService } from '../model/service.ts';
-import { type MeshSnapshot, serviceKey } from '../model/snapshot.ts';
+import type { MeshSnapshot } from '../model/snapshot.ts';
 import { type TypedAny, toStruct } from '../xds/any.ts';
 import { TypeUrl } from '../xds/type-urls.ts';
 import { serviceMtlsDisabled } from './destination-mtls.ts';
+import { serviceAccounts } from './service-accounts.ts';
 import type { ClusterTlsContext, ClusterTransport } from './options.ts';
 
 const TLS = 'envoy.transport_sockets.tls';
@@ -24,27 +24,9 @@ function sanMatchers(sans: readonly string[]) {
   return sans.map((san) => ({ san_type: san.includes('://') ? 'URI' : 'DNS', matcher: { exact: san } }));
 }
 
-// The secure-naming SANs of a service are a fact of the snapshot: every cluster (port × subset) of the
-// service, and every proxy translated from the snapshot, uses the same sorted list.
-const sansBySnapshot = new WeakMap<MeshSnapshot, Map<MeshService, string[]>>();
-
 /** SPIFFE IDs of the workloads behind the cluster's service: Istio's secure naming. */
 function serviceAccountSans(snapshot: MeshSnapshot, cluster: ClusterTlsContext): string[] {
-  let bySvc = sansBySnapshot.get(snapshot);
-  if (!bySvc) {
-    bySvc = new Map();
-    sansBySnapshot.set(snapshot, bySvc);
-  }
-  let sans = bySvc.get(cluster.service);
-  if (!sans) {
-    const ids = new Set<string>();
-    for (const w of snapshot.endpointsByService.get(serviceKey(cluster.service)) ?? []) {
-      if (w.serviceAccount) ids.add(`spiffe://${snapshot.mesh.trustDomain}/ns/${w.namespace}/sa/${w.serviceAccount}`);
-    }
-    sans = [...ids].sort();
-    bySvc.set(cluster.service, sans);
-  }
-  return sans;
+  return serviceAccounts(snapshot, cluster.service);
 }
 
 // Translation output is never mutated: clusters with the same SAN list share one common_tls_context.

@@ -9,7 +9,8 @@ import type { MeshSnapshot } from '../model/snapshot.ts';
 import { applyClusterLocality, proxyLocality } from './cluster-locality.ts';
 import { destinationRuleFor, effectivePolicy } from './destination-policy.ts';
 import { buildLoadAssignment, dnsLoadAssignment, type EndpointCache } from './endpoints.ts';
-import type { TranslateOptions } from './options.ts';
+import type { ClusterTransport, TranslateOptions } from './options.ts';
+import { serviceAccounts } from './service-accounts.ts';
 import { translateTrafficPolicy } from './traffic-policy.ts';
 import { durationOf } from './xds-values.ts';
 import { type StructValue, toStruct } from '../xds/any.ts';
@@ -49,12 +50,13 @@ export function buildOutboundClusters(snapshot: MeshSnapshot, scope: ProxyScope,
       for (const subset of subsets) {
         const name = outboundClusterName(port.port, subset.name, service.hostname);
         const policy = effectivePolicy(dr, subset.name, port.port);
+        const transport = options.clientTls(snapshot, scope.proxy, { service, port: port.port, subset: subset.name, tls: policy.tls, clusterName: name });
         const cluster: Record<string, unknown> = {
           name,
           ...discovery(name, service, port),
           ...protocolFields(trafficPolicyFields(policy, isHttp2(port.protocol), isHttp(port.protocol) || port.protocol === 'auto', snapshot.mesh.connectTimeoutMs), port.protocol),
-          ...options.clientTls(snapshot, scope.proxy, { service, port: port.port, subset: subset.name, tls: policy.tls, clusterName: name }),
-          metadata: metadataFor(subset.name),
+          ...transport,
+          metadata: hasMeshTls(transport) ? metadataFor(subset.name) : withSecureNaming(metadataFor(subset.name), serviceAccounts(snapshot, service)),
         };
         if (cluster['type'] === 'ORIGINAL_DST') delete cluster['eds_cluster_config'];
         out.clusters.push(cluster);
@@ -126,6 +128,37 @@ function clusterMetadata(subset: string, dr: DestinationRule | undefined, servic
   if (subset) fields['subset'] = { stringValue: subset };
   if (dr) fields['config'] = { stringValue: `/apis/networking.istio.io/v1/namespaces/${dr.metadata.namespace}/destination-rule/${dr.metadata.name}` };
   return { filter_metadata: { istio: { fields } } };
+}
+
+/** The transport names the mesh's own TLS (the `default` workload secret), explicitly or by auto mTLS. */
+function hasMeshTls(t: ClusterTransport): boolean {
+  if (t.transport_socket_matches) return true;
+  const common = (t.transport_socket?.typed_config as { common_tls_context?: { tls_certificate_sds_secret_configs?: { name?: string }[] } } | undefined)?.common_tls_context;
+  return common?.tls_certificate_sds_secret_configs?.some((c) => c.name === 'default') ?? false;
+}
+
+// Shared per (metadata, SAN list): the same objects for every cluster of a service (output is read-only).
+const secureNamed = new WeakMap<Record<string, unknown>, WeakMap<readonly string[], Record<string, unknown>>>();
+
+/**
+ * A cluster without the mesh's TLS context (DestinationRule DISABLE, SIMPLE or MUTUAL; auto mTLS off)
+ * still reaches meshed endpoints through the tunnel: its metadata carries the service's accounts
+ * (`outrigger.secure_naming`), which the tunnel's server must present one of.
+ */
+function withSecureNaming(metadata: Record<string, unknown>, sans: readonly string[]): Record<string, unknown> {
+  if (sans.length === 0) return metadata;
+  let bySans = secureNamed.get(metadata);
+  if (!bySans) {
+    bySans = new WeakMap();
+    secureNamed.set(metadata, bySans);
+  }
+  let m = bySans.get(sans);
+  if (!m) {
+    const fm = metadata['filter_metadata'] as Record<string, unknown>;
+    m = { filter_metadata: { ...fm, outrigger: toStruct({ secure_naming: [...sans] }) } };
+    bySans.set(sans, m);
+  }
+  return m;
 }
 
 function servicesStruct(services: readonly MeshService[]): StructValue {

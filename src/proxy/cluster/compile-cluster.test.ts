@@ -76,3 +76,13 @@ test("origination TLS whose SNI or SAN is the word 'default' is still originatio
   assert.deepEqual(settings.origination?.sans, ['default']);
   assert.deepEqual(settings.meshSans, []);
 });
+
+test('without a mesh TLS context (DISABLE, SIMPLE, auto mTLS off) the accounts come from the metadata the control plane adds', () => {
+  const sans = ['spiffe://cluster.local/ns/shop/sa/cart'];
+  const metadata = { filter_metadata: { outrigger: toStruct({ secure_naming: sans }) } };
+  const base: EnvoyCluster = { name: 'outbound|8080||cart.shop.svc.cluster.local', type: 'EDS', metadata };
+  assert.deepEqual(compileCluster(base).meshSans, sans, 'plaintext cluster, meshed endpoints: still checked');
+  const explicit = istioMutualContext('x', ['spiffe://cluster.local/ns/shop/sa/from-destination-rule']);
+  assert.deepEqual(compileCluster({ ...base, transport_socket: { name: 'tls', typed_config: explicit } }).meshSans, ['spiffe://cluster.local/ns/shop/sa/from-destination-rule'], "the mesh TLS context's names win");
+  assert.throws(() => compileCluster({ ...base, metadata: { filter_metadata: { outrigger: toStruct({ secure_naming: [''] }) } } }), /secure_naming: must be a list of SPIFFE IDs/);
+});

@@ -83,6 +83,15 @@ export interface ClusterService {
  * The well-formed entries of `istio.services`. Envoy treats metadata as opaque and this only names
  * services in telemetry, so a malformed list or entry is skipped rather than refusing the cluster.
  */
+function compileSecureNaming(c: EnvoyCluster, where: string): string[] {
+  const list = c.metadata ? structField(c.metadata.filter_metadata, 'outrigger')['secure_naming'] : undefined;
+  if (list === undefined) return [];
+  if (!Array.isArray(list) || list.some((san) => typeof san !== 'string' || san === '')) {
+    throw new ProxyConfigError(where, 'metadata.filter_metadata.outrigger.secure_naming', 'must be a list of SPIFFE IDs');
+  }
+  return list as string[];
+}
+
 function compileServices(c: EnvoyCluster): ClusterService[] {
   const list = c.metadata ? structField(c.metadata.filter_metadata, 'istio')['services'] : undefined;
   if (!Array.isArray(list)) return [];
@@ -135,6 +144,9 @@ export function compileCluster(c: EnvoyCluster): ClusterSettings {
       if (t?.['@type'] === TypeUrl.UpstreamTlsContext && isMeshTls(t)) meshSans = compileMeshSans(t as Parameters<typeof compileMeshSans>[0], `${where}.transport_socket_matches[${i}].transport_socket`);
     }
   }
+  // No mesh TLS context (DISABLE, SIMPLE, MUTUAL, auto mTLS off): meshed endpoints are still reached
+  // through the tunnel, checked against the service's accounts the control plane put in the metadata.
+  if (tlsMode !== 'istio-mutual' && meshSans.length === 0) meshSans = compileSecureNaming(c, where);
   const extra = c as unknown as {
     outlier_detection?: OutlierDetectionJson;
     circuit_breakers?: { thresholds?: ThresholdsJson[] };
