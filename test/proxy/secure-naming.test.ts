@@ -9,7 +9,7 @@ import { istioMutualContext } from '../../src/translate/client-tls.ts';
 import { type TypedAny, toStruct } from '../../src/xds/any.ts';
 import { TypeUrl } from '../../src/xds/type-urls.ts';
 import { EXPIRED_PEER_GRACE_MS } from '../../src/proxy/tunnel/mesh-tls.ts';
-import { transportFailureReason, type Upstream, type UpstreamError, type UpstreamHead } from '../../src/proxy/upstream/upstream.ts';
+import { transportFailureReason, type Upstream, UpstreamError, type UpstreamHead } from '../../src/proxy/upstream/upstream.ts';
 import { FakeClock, until } from '../resilience/fake-clock.ts';
 import { makeCa } from './certs.ts';
 import { cla, closedPort, cluster, echoBackend, echoHandler, hcm, listener, push, rawExchange, request, routeConfig, startProxy, tcpProxy } from './harness.ts';
@@ -40,6 +40,8 @@ const HTTP = 'outbound|9898||podinfo.podinfo.svc.cluster.local';
 const IMPOSTOR = 'outbound|9898||billing.billing.svc.cluster.local';
 const GRPC = 'outbound|9000||billing.billing.svc.cluster.local';
 const TCP = 'outbound|5432||billing.billing.svc.cluster.local';
+/** An HTTP/2 cluster to podinfo (as gRPC): its requests are streams on the tunnel session itself. */
+const H2 = 'outbound|9001||podinfo.podinfo.svc.cluster.local';
 
 /** The client's config: `podinfoSans` for the podinfo cluster; the billing clusters all expect billing's account. */
 function clientConfig(podinfoSans: string[]): TypedAny[] {
@@ -48,21 +50,25 @@ function clientConfig(podinfoSans: string[]): TypedAny[] {
     meshCluster(IMPOSTOR, [BILLING]),
     meshCluster(GRPC, [BILLING], { http2: true }),
     meshCluster(TCP, [BILLING]),
+    meshCluster(H2, podinfoSans, { http2: true }),
     // Every billing endpoint is the podinfo sidecar's tunnel: a workload answering with podinfo's identity.
     cla(HTTP, [{ port: tunnelPort, mesh: { targetPort: 9898 } }]),
     cla(IMPOSTOR, [{ port: tunnelPort, mesh: { targetPort: 9898 } }]),
     cla(GRPC, [{ port: tunnelPort, mesh: { targetPort: 9898 } }]),
     cla(TCP, [{ port: tunnelPort, mesh: { targetPort: 9898 } }]),
+    cla(H2, [{ port: tunnelPort, mesh: { targetPort: 9898 } }]),
     listener('virtualOutbound', 15001, [
       { port: 9898, filter: hcm('9898') },
       { port: 9000, filter: hcm('9000') },
       { port: 5432, filter: tcpProxy(TCP) },
+      { port: 9001, filter: hcm('9001') },
     ]),
     routeConfig('9898', [
       { domains: ['podinfo.podinfo:9898'], routes: [{ prefix: '/', cluster: HTTP }] },
       { domains: ['billing.billing:9898'], routes: [{ prefix: '/', cluster: IMPOSTOR }] },
     ]),
     routeConfig('9000', [{ domains: ['*'], routes: [{ prefix: '/', cluster: GRPC }] }]),
+    routeConfig('9001', [{ domains: ['*'], routes: [{ prefix: '/', cluster: H2 }] }]),
     rootSecret(ca.ca),
   ];
 }
@@ -78,7 +84,12 @@ before(async () => {
   const echo = echoHandler([]);
   app = await echoBackend((req, res) => {
     if (req.url === '/hold') heldRequests++;
-    else echo(req, res);
+    else if (req.url === '/stream') {
+      // Half a response, then nothing: what the source has of it when its tunnel goes.
+      heldRequests++;
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.write('part 1 of 2;');
+    } else echo(req, res);
   });
   server = await startProxy({ nodeId: 'sidecar~127.0.0.1~podinfo.podinfo~podinfo.svc.cluster.local' });
   server.proxy.secrets.setLocal('default', await ca.issue(PODINFO));
@@ -173,6 +184,51 @@ test('a request open when its destination loses its name is reset after the grac
   push(client.proxy, clientConfig([PODINFO]), 'v6');
 });
 
+test('a response cut short by a retired tunnel reaches the client as a reset, never as a complete response', async () => {
+  push(client.proxy, clientConfig([PODINFO]), 'v7');
+  const out = await client.port('virtualOutbound');
+  const heldBefore = heldRequests;
+  const session = http2.connect(`http://127.0.0.1:${out}`);
+  try {
+    let body = '';
+    const outcome = new Promise<string>((resolve) => {
+      const req = session.request({ ':path': '/stream', ':authority': 'podinfo.podinfo:9001' });
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => resolve(`ended cleanly with ${JSON.stringify(body)}`));
+      req.on('error', () => {});
+      req.on('close', () => resolve(`reset (code ${req.rstCode}) after ${JSON.stringify(body)}`));
+      req.end();
+    });
+    await until(() => heldRequests === heldBefore + 1 && body !== '', 'the client has half the response');
+    push(client.proxy, clientConfig([BILLING]), 'v8');
+    clock.advance(EXPIRED_PEER_GRACE_MS);
+    assert.match(await outcome, /^reset \(code [1-9]\d*\) after "part 1 of 2;"$/);
+  } finally {
+    session.close();
+  }
+  push(client.proxy, clientConfig([PODINFO]), 'v9');
+});
+
+test('a narrowed list retires only the tunnels of peers it no longer names', async () => {
+  push(client.proxy, clientConfig([PODINFO, BILLING]), 'v12');
+  const out = await client.port('virtualOutbound');
+  assert.equal((await request(out, '/', { host: 'podinfo.podinfo:9898' })).status, 200);
+  const heldBefore = heldRequests;
+  const held: { outcome?: string } = {};
+  request(out, '/hold', { host: 'podinfo.podinfo:9898' }).then(
+    (r) => (held.outcome = String(r.status)),
+    (err: Error) => (held.outcome = err.message),
+  );
+  await until(() => heldRequests === heldBefore + 1, 'the app holds the request');
+  const handshakes = serverStat('listener.0.0.0.0_15008.ssl.handshake');
+  // Billing's account goes; podinfo's peer is still named.
+  push(client.proxy, clientConfig([PODINFO]), 'v13');
+  clock.advance(EXPIRED_PEER_GRACE_MS);
+  assert.equal((await request(out, '/', { host: 'podinfo.podinfo:9898' })).status, 200);
+  assert.equal(held.outcome, undefined, 'the open request to a peer still named runs on');
+  assert.equal(serverStat('listener.0.0.0.0_15008.ssl.handshake'), handshakes, 'its session serves on');
+});
+
 test('new names close connections made under the old ones: the next request is checked again', async () => {
   const out = await client.port('virtualOutbound');
   assert.equal((await request(out, '/', { host: 'podinfo.podinfo:9898' })).status, 200, 'a tunnel session is open');
@@ -214,4 +270,9 @@ test("the access log's upstream transport failure reason names the refused ident
   assert.equal(transportFailureReason(tlsErr), `TLS_error:MESH_PEER_IDENTITY:server identity ${PODINFO} is not one of the service's accounts (${BILLING})`);
   const refused = await failure(cluster.upstream({ key: 'closed', address: '127.0.0.1', port: await closedPort(), mesh: true }));
   assert.match(transportFailureReason(refused), /^connect ECONNREFUSED 127\.0\.0\.1:\d+$/);
+  // The HTTP/1.1 pool's own TLS sockets prefix the code to the message: it is written once.
+  const cause = Object.assign(new Error('server identity x is not one'), { code: 'MESH_PEER_IDENTITY' });
+  assert.equal(transportFailureReason(new UpstreamError('connect', 'MESH_PEER_IDENTITY: server identity x is not one', cause)), 'TLS_error:MESH_PEER_IDENTITY:server identity x is not one');
+  assert.equal(transportFailureReason(new UpstreamError('connect', 'tls: the workload certificate is not ready')), 'tls: the workload certificate is not ready', 'no handshake happened: not a TLS error');
+  assert.ok(transportFailureReason(new UpstreamError('connect', 'x'.repeat(1000))).length <= 256, 'an access-log field, not a report');
 });

@@ -5,6 +5,7 @@
 import type { SecureClientSessionOptions } from 'node:http2';
 import type { ClusterStats } from '../../telemetry/metrics/cluster-stats.ts';
 import { H1_METHODS } from '../http/h1-server.ts';
+import { realTimers } from '../http/router.ts';
 import { H1Upstream, preloadUndici } from '../upstream/h1-upstream.ts';
 import { H1Pool } from '../upstream/h1-client.ts';
 import { meshServerIdentity, type ServerIdentityCheck, TUNNEL_CLIENT_STREAMS } from '../tunnel/mesh-tls.ts';
@@ -60,6 +61,8 @@ export class Cluster {
   #timers: ClusterTimers | null = null;
   /** Secure naming on every tunnel this cluster opens (`meshSans`). */
   #serverIdentity: ServerIdentityCheck;
+  /** The check as of the handshake, not of the connect: a handshake under way when the names change gets the new ones. */
+  readonly #checkServer: ServerIdentityCheck = (host, cert) => this.#serverIdentity(host, cert);
 
   constructor(settings: ClusterSettings, deps: ClusterDeps) {
     this.settings = settings;
@@ -146,8 +149,8 @@ export class Cluster {
       this.#lb = buildLoadBalancer(settings.lbConfig, [], this.#lbDeps());
       this.#lb.update(this.#endpoints);
     }
-    if (renamed) this.#retireUpstreams();
-    else if (reconnect) this.#closeUpstreams([...this.#upstreams.keys()]);
+    if (renamed) this.#retireRefused();
+    if (reconnect) this.#closeUpstreams([...this.#upstreams.keys()]);
     if (settings.type !== 'EDS') this.setEndpoints(settings.inlineEndpoints);
   }
 
@@ -226,7 +229,7 @@ export class Cluster {
         const t = tunnelTls();
         // h2 second: a tunnel server that predates HTTP/1.1 on the tunnel picks it, and the pool hands
         // its requests to the HTTP/2 tunnel instead.
-        return t ? { ...t, ALPNProtocols: ['http/1.1', 'h2'], checkServerIdentity: this.#serverIdentity } : 'the workload certificate is not ready';
+        return t ? { ...t, ALPNProtocols: ['http/1.1', 'h2'], checkServerIdentity: this.#checkServer } : 'the workload certificate is not ready';
       },
       fallback: () => this.upstream(e),
       // Each connection is a stream on the tunnel's HTTP/2 session: many share one TLS connection,
@@ -263,7 +266,7 @@ export class Cluster {
       const tls = this.#deps.tunnelTls;
       const tlsWithIdentity = () => {
         const t = tls();
-        return t ? { ...t, checkServerIdentity: this.#serverIdentity } : {};
+        return t ? { ...t, checkServerIdentity: this.#checkServer } : {};
       };
       const timers = this.#timers ? { timers: this.#timers } : {};
       u = new H2Upstream(`https://${host}:${e.port}`, { connectTimeoutMs, ...keepalive, ...timers, tls: tlsWithIdentity, maxConcurrentStreams: TUNNEL_CLIENT_STREAMS, ...(this.#deps.tunnelHeaders ? { extraHeaders: this.#deps.tunnelHeaders } : {}) });
@@ -299,17 +302,19 @@ export class Cluster {
   }
 
   /**
-   * Every upstream goes; the tunnels' sessions are retired: what is open on them (a TCP stream, a
-   * WebSocket, a carried request) is reset after the grace rather than left running on a peer verified
-   * under names that no longer hold. The pools' own TLS connections (a peer without carried HTTP/1.1)
-   * close once their request ends.
+   * The service's accounts lost a name: tunnels to peers that presented it are retired. What is open on
+   * them (a TCP stream, a WebSocket, a request) has the grace to finish and is then reset, rather than
+   * left running on a peer verified under names that no longer hold. Tunnels to peers still named, and
+   * plaintext upstreams, are left alone.
    */
-  #retireUpstreams(): void {
-    const all = [...this.#upstreams.values()];
-    this.#upstreams.clear();
-    for (const u of all) {
-      if (u instanceof H2Upstream) u.retire();
-      else void u.close();
+  #retireRefused(): void {
+    const sans = this.settings.meshSans;
+    const refused = (peerId: string | undefined) => peerId === undefined || !sans.includes(peerId);
+    const timers = this.#timers ?? realTimers;
+    for (const u of this.#upstreams.values()) {
+      if (u instanceof H2Upstream) {
+        if (u.tunnel) u.retireIf(refused);
+      } else if (u instanceof H1Pool) u.retireIf(refused, timers);
     }
   }
 

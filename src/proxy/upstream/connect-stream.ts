@@ -5,7 +5,7 @@ import type { Duplex } from 'node:stream';
 import type { Cluster } from '../cluster/cluster.ts';
 import { type Endpoint, hostOf } from '../cluster/endpoint.ts';
 import { H2Upstream } from './h2-upstream.ts';
-import { UpstreamError } from './upstream.ts';
+import { endedByTeardown, UpstreamError } from './upstream.ts';
 
 export function connectStream(cluster: Cluster, e: Pick<Endpoint, 'key' | 'address' | 'port' | 'mesh' | 'targetPort'>): Promise<Duplex> {
   if (e.mesh) {
@@ -31,12 +31,20 @@ export function connectStream(cluster: Cluster, e: Pick<Endpoint, 'key' | 'addre
   });
 }
 
-/** Pipes two streams both ways; half-closes propagate, a reset or error on either side tears down both. */
+/**
+ * Pipes two streams both ways; half-closes propagate, a reset or error on either side tears down both.
+ * An HTTP/2 stream torn down with its session ends too, but that is a reset: the other side is
+ * destroyed, not half-closed, so a TCP client sees the connection fail rather than end cleanly.
+ */
 export function splice(a: Duplex, b: Duplex, onClose?: () => void): void {
   let open = 2;
   const fail = () => {
     a.destroy();
     b.destroy();
+  };
+  const ended = (self: Duplex, other: Duplex) => () => {
+    if (endedByTeardown(self)) fail();
+    else other.end();
   };
   const closed = (self: Duplex, other: Duplex) => () => {
     if (!self.readableEnded) other.destroy();
@@ -44,8 +52,10 @@ export function splice(a: Duplex, b: Duplex, onClose?: () => void): void {
   };
   a.on('error', fail);
   b.on('error', fail);
+  a.on('end', ended(a, b));
+  b.on('end', ended(b, a));
   a.on('close', closed(a, b));
   b.on('close', closed(b, a));
-  a.pipe(b);
-  b.pipe(a);
+  a.pipe(b, { end: false });
+  b.pipe(a, { end: false });
 }

@@ -6,9 +6,9 @@ import http2 from 'node:http2';
 import net from 'node:net';
 import { PassThrough, Readable } from 'node:stream';
 import { after, test } from 'node:test';
-import { until } from '../../../test/resilience/fake-clock.ts';
+import { FakeClock, until } from '../../../test/resilience/fake-clock.ts';
 import { makeCa } from '../../../test/proxy/certs.ts';
-import { TUNNEL_SESSION_WINDOW, TUNNEL_STREAM_WINDOW } from '../tunnel/mesh-tls.ts';
+import { EXPIRED_PEER_GRACE_MS, TUNNEL_SESSION_WINDOW, TUNNEL_STREAM_WINDOW } from '../tunnel/mesh-tls.ts';
 import { H1Pool } from './h1-client.ts';
 import { H2Upstream } from './h2-upstream.ts';
 import type { OutgoingHeaders, UpstreamError, UpstreamHead } from './upstream.ts';
@@ -382,7 +382,11 @@ async function carrierServer(carriers: boolean | 'refuse' | 'cancel') {
   /** The RST_STREAM code each carried stream closed with, as the server saw it (0: none or NO_ERROR). */
   const rstCodes: number[] = [];
   let heldHeads = 0;
-  const h2 = http2.createSecureServer({ ...cert, allowHTTP1: true, ALPNProtocols: ['h2', 'http/1.1'], settings: { enableConnectProtocol: carriers !== false } }, (req, res) => res.end(`via ${req.httpVersion}`));
+  const h2 = http2.createSecureServer({ ...cert, allowHTTP1: true, ALPNProtocols: ['h2', 'http/1.1'], settings: { enableConnectProtocol: carriers !== false } }, (req, res) => {
+    // `/hold` is never answered.
+    if (req.url === '/hold') heldHeads++;
+    else res.end(`via ${req.httpVersion}`);
+  });
   h2.on('session', (session) => sessions.push(session));
   // The compatibility layer hands CONNECT requests to 'connect'.
   h2.on('connect', ({ stream, headers }: http2.Http2ServerRequest) => {
@@ -455,6 +459,26 @@ test('a carried connection closed between requests ends without a reset; one aba
   ex.abort('downstream went away');
   await until(() => s.rstCodes.length === 2, 'the abandoned carried stream closes');
   assert.equal(s.rstCodes[1], http2.constants.NGHTTP2_CANCEL, 'a stream no longer wanted: CANCEL, not NO_ERROR');
+  await s.close();
+});
+
+test('retiring its TLS connections: idle ones close at once, a busy one is reset after the grace, a peer still allowed keeps its own', async () => {
+  const s = await carrierServer(false);
+  const clock = new FakeClock();
+  await Promise.all([send(s.p, get()), send(s.p, get())]);
+  assert.equal(s.p.connections(), 2, 'two idle TLS connections');
+  s.p.retireIf(() => false, clock);
+  assert.equal(s.p.connections(), 2, 'a peer still allowed keeps its connections');
+  let outcome: string | undefined;
+  s.p.request(get({ path: '/hold' }), null, { onHead() {}, onData: () => true, onEnd: () => (outcome = 'ended'), onError: (err: UpstreamError) => (outcome = err.failure) });
+  await until(() => s.held() === 1, 'the server holds the request');
+  s.p.retireIf((peer) => peer === 'spiffe://cluster.local/ns/a/sa/server', clock);
+  await until(() => s.p.connections() === 1, 'the idle connection closes at once');
+  assert.equal(outcome, undefined, 'the busy one has the grace');
+  clock.advance(EXPIRED_PEER_GRACE_MS);
+  await until(() => outcome !== undefined, 'the busy one is reset after it');
+  assert.equal(outcome, 'reset');
+  await until(() => s.p.connections() === 0, 'and gone');
   await s.close();
 });
 

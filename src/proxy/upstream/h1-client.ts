@@ -11,7 +11,9 @@ import { ChunkedDecoder } from '../http/chunked.ts';
 import { persists, TOKEN } from '../http/field-syntax.ts';
 import { Stash } from '../http/stash.ts';
 import { needsRequestTrailers } from './h1-trailer-request.ts';
-import { RETIRE_EVENT, UpstreamError } from './upstream.ts';
+import { endedByTeardown, RETIRE_EVENT, UpstreamError } from './upstream.ts';
+import type { Timers } from '../http/router.ts';
+import { EXPIRED_PEER_GRACE_MS, spiffeIdOf } from '../tunnel/mesh-tls.ts';
 
 const { NGHTTP2_CANCEL } = h2constants;
 
@@ -51,6 +53,13 @@ type ClientSocket = Duplex & { setTimeout(ms: number): unknown };
 /** A carried connection's stream and its session. */
 /** An HTTP/2 stream (`close(code)` resets it with that code), or any duplex standing in for one. */
 type CarriedStream = Duplex & { session?: { closed: boolean; destroyed: boolean }; close?: (code: number) => void };
+
+/** Resets a carried stream with CANCEL (a stand-in without `close` is destroyed). */
+function cancel(stream: CarriedStream): void {
+  if (stream.destroyed) return;
+  if (stream.close) stream.close(NGHTTP2_CANCEL);
+  else stream.destroy();
+}
 
 /** How long a carried connection that was ended waits for its peer's end before it is reset. */
 const CARRIED_END_MS = 5000;
@@ -139,6 +148,7 @@ class H1Connection {
   #socket: ClientSocket | null = null;
   /** The stream, when the connection is carried on an HTTP/2 session. */
   #carried: CarriedStream | null = null;
+  #retired = false;
   #connected = false;
   #ex: Exchange | null = null;
   #requests = 0;
@@ -162,7 +172,7 @@ class H1Connection {
     if (opts.carrier && pool.carries) {
       opts.carrier().then(
         (stream) => {
-          if (this.#closed) return void stream?.destroy();
+          if (this.#closed) return void (stream ? cancel(stream as CarriedStream) : undefined);
           if (stream === null) {
             pool.carrierRefused();
             this.#attach(this.#dial(opts));
@@ -231,10 +241,30 @@ class H1Connection {
     return this.#connected;
   }
 
-  /** A carried connection whose stream or session is going (its peer's certificate expired): not reused. */
+  /** A carried connection whose stream or session is going (its peer's certificate expired), or one the pool retired: not reused. */
   get retired(): boolean {
+    if (this.#retired) return true;
     const s = this.#carried;
     return s !== null && (s.destroyed || s.session === undefined || s.session.closed || s.session.destroyed);
+  }
+
+  /** The verified SPIFFE ID of the peer of a TLS connection of its own; undefined for a carried one (its session knows). */
+  get ownTlsPeer(): string | undefined {
+    const socket = this.#socket;
+    if (this.#carried || !this.#connected || !(socket instanceof tls.TLSSocket)) return undefined;
+    return spiffeIdOf(socket.getPeerCertificate().raw) ?? '';
+  }
+
+  /**
+   * Its peer no longer qualifies: idle, it closes now; busy, its exchange has EXPIRED_PEER_GRACE_MS to
+   * finish before the connection is reset (and it is not reused after).
+   */
+  retire(timers: Timers): void {
+    if (this.#retired || this.#closed) return;
+    this.#retired = true;
+    if (this.#ex === null) return void this.close();
+    const grace = timers.set(() => this.close(true), EXPIRED_PEER_GRACE_MS);
+    this.socket.once('close', () => timers.clear(grace));
   }
 
   get busy(): boolean {
@@ -361,8 +391,7 @@ class H1Connection {
 
   /** Drops the connection: a carried one with RST_STREAM(CANCEL), the code for a stream no longer wanted. */
   #reset(): void {
-    const carried = this.#carried;
-    if (carried?.close && !carried.destroyed) carried.close(NGHTTP2_CANCEL);
+    if (this.#carried) cancel(this.#carried);
     else this.#socket?.destroy();
   }
 
@@ -377,12 +406,17 @@ class H1Connection {
     if (this.#closed) return;
     this.#closed = true;
     clearTimeout(this.#connectTimer);
-    this.#socket?.destroy();
+    this.#reset();
     this.#pool.gone(this, beforeConnect ? err : undefined);
   }
 
   #onEnd(): void {
     const ex = this.#ex;
+    // A carried stream torn down with its session: the connection failed, it did not close.
+    if (this.#carried && endedByTeardown(this.#carried)) {
+      this.#fail(new UpstreamError(this.#connected ? 'reset' : 'connect', 'carried connection lost with its session'), !this.#connected);
+      return;
+    }
     if (ex && !ex.done && !this.#inHead && this.#framing === UNTIL_CLOSE) {
       // A response without a length ends with the connection.
       ex.done = true;
@@ -737,6 +771,17 @@ export class H1Pool {
       this.#failWaiting(w, connectError);
     }
     this.#grow();
+  }
+
+  /**
+   * Retires the connections of their own (TLS, not carried) whose verified peer `refused` now refuses:
+   * idle ones close, busy ones are reset after the grace. Carried connections go with their session.
+   */
+  retireIf(refused: (peerId: string | undefined) => boolean, timers: Timers): void {
+    for (const c of [...this.#all]) {
+      const peer = c.ownTlsPeer;
+      if (peer !== undefined && refused(peer || undefined)) c.retire(timers);
+    }
   }
 
   /** Stops taking requests; idle connections close now, busy ones when their exchange ends (as an HTTP/2 GOAWAY lets streams finish). */

@@ -5,11 +5,11 @@ import http2 from 'node:http2';
 import type net from 'node:net';
 import type tls from 'node:tls';
 import { realTimers, type Timers } from '../http/router.ts';
-import { atPeerExpiry, EXPIRED_PEER_GRACE_MS, TUNNEL_SESSION_WINDOW, TUNNEL_STREAM_WINDOW } from '../tunnel/mesh-tls.ts';
+import { atPeerExpiry, EXPIRED_PEER_GRACE_MS, spiffeIdOf, TUNNEL_SESSION_WINDOW, TUNNEL_STREAM_WINDOW } from '../tunnel/mesh-tls.ts';
 import type { Duplex, Readable } from 'node:stream';
 import type { H2UpstreamOptions } from './h2-upstream.ts';
 import type { OutgoingHeaders, UpstreamExchange, UpstreamHead, UpstreamSink } from './upstream.ts';
-import { RETIRE_EVENT, UpstreamError } from './upstream.ts';
+import { endedByTeardown, RETIRE_EVENT, UpstreamError } from './upstream.ts';
 
 export const TARGET_PORT_HEADER = 'x-outrigger-target-port';
 /** The source client's protocol on a tunnelled request: the tunnel is HTTP/2 whatever the client spoke. */
@@ -46,6 +46,9 @@ export class H2Connection {
   readonly #maxStreams: number;
   /** Streams carrying HTTP/1.1 connections: told when the session retires. */
   #carried = new Set<Duplex>();
+  #retired = false;
+  /** The SPIFFE ID the tunnel's server presented (verified at connect); undefined for h2c or before. */
+  peerId: string | undefined;
 
   constructor(origin: string, opts: H2UpstreamOptions, events: H2ConnectionEvents) {
     this.#opts = opts;
@@ -66,7 +69,9 @@ export class H2Connection {
       if (opts.tls) {
         session.setLocalWindowSize(TUNNEL_SESSION_WINDOW);
         const timers = opts.timers ?? realTimers;
-        session.once('close', atPeerExpiry((socket as tls.TLSSocket).getPeerCertificate(), timers, () => this.retire(timers)));
+        const peer = (socket as tls.TLSSocket).getPeerCertificate();
+        this.peerId = spiffeIdOf(peer.raw);
+        session.once('close', atPeerExpiry(peer, timers, () => this.retire(timers)));
       }
     });
     session.on('remoteSettings', () => {
@@ -92,11 +97,13 @@ export class H2Connection {
    * carried connections instead of reusing them), and what is still open after the grace is reset.
    */
   retire(timers: Timers): void {
-    if (this.#session.destroyed) return;
+    if (this.#retired || this.#session.destroyed) return;
+    this.#retired = true;
     this.#leave(undefined);
     this.#session.close();
     for (const s of this.#carried) s.emit(RETIRE_EVENT);
-    const grace = timers.set(() => this.#session.destroy(), EXPIRED_PEER_GRACE_MS);
+    // With an error, so every stream still open fails (a response cut short must not read as complete).
+    const grace = timers.set(() => this.#session.destroy(new UpstreamError('reset', 'peer retired'), http2.constants.NGHTTP2_CANCEL), EXPIRED_PEER_GRACE_MS);
     this.#session.once('close', () => timers.clear(grace));
   }
 
@@ -192,6 +199,8 @@ export class H2Connection {
     });
     stream.on('end', () => {
       if (done) return;
+      // The session went away under the stream: the response is cut short, not complete.
+      if (endedByTeardown(stream)) return fail(new UpstreamError(gotHead ? 'reset' : 'connect', `stream closed with its session (code ${stream.rstCode})`));
       if (!gotHead) return fail(new UpstreamError('protocol', 'stream ended without a response head'));
       done = true;
       sink.onEnd(trailers);

@@ -157,20 +157,19 @@ export class H2Upstream implements Upstream {
     this.#dispatch();
   }
 
+  /** A mesh tunnel (TLS with a verified SPIFFE peer), not h2c. */
+  get tunnel(): boolean {
+    return this.#opts.tls !== undefined;
+  }
+
   /**
-   * Closes as `close` does, but no session outlives the grace: the names the peer must present changed,
-   * and what it verified under may no longer hold. Long-lived streams (TCP, WebSocket, gRPC streams)
-   * are reset after EXPIRED_PEER_GRACE_MS, as at the peer certificate's expiry.
+   * Retires the sessions whose server identity `refused` now refuses (the names it must present
+   * changed), as at its certificate's expiry: no new streams, idle carried connections close, and what
+   * is still open is reset after EXPIRED_PEER_GRACE_MS. Sessions of peers still allowed, and requests
+   * waiting for a session, are left alone.
    */
-  retire(): void {
-    this.#closed = true;
-    const failed = this.#waiting;
-    this.#waiting = [];
-    for (const w of failed) w.fail(new UpstreamError('connect', 'upstream closed'));
-    const all = this.#conns;
-    this.#conns = [];
-    this.#opening = undefined;
-    for (const c of all) c.retire(this.#opts.timers ?? realTimers);
+  retireIf(refused: (peerId: string | undefined) => boolean): void {
+    for (const c of [...this.#conns]) if (c.connected && refused(c.peerId)) c.retire(this.#opts.timers ?? realTimers);
   }
 
   async close(): Promise<void> {

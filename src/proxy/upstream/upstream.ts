@@ -31,6 +31,15 @@ export type UpstreamFailure = 'connect' | 'reset' | 'protocol' | 'overflow';
 /** Emitted on a carried stream when its HTTP/2 session retires: an idle connection on it closes. */
 export const RETIRE_EVENT = 'outrigger-retire';
 
+/**
+ * Whether an 'end' just emitted is a stream's teardown, not its peer's end: a Node HTTP/2 stream emits
+ * 'end' when its session is destroyed (the connection under it lost, or closed here), and is destroyed
+ * by then; after a real END_STREAM it is not. Sockets never end this way.
+ */
+export function endedByTeardown(s: { readonly destroyed: boolean }): boolean {
+  return 'rstCode' in s && s.destroyed;
+}
+
 export class UpstreamError extends Error {
   readonly code: string;
   readonly failure: UpstreamFailure;
@@ -49,10 +58,18 @@ export class UpstreamError extends Error {
 export function transportFailureReason(err: UpstreamError): string {
   const cause = err.cause as (Error & { code?: unknown }) | undefined;
   const code = typeof cause?.code === 'string' ? cause.code : '';
-  const tls = /^(ERR_TLS|ERR_SSL|MESH_PEER_IDENTITY|CERT_|UNABLE_TO_|DEPTH_ZERO|SELF_SIGNED|ERR_OSSL)/.test(code) || /SSL routines|certificate/i.test(err.message);
-  const text = err.message.replace(/\s+/g, ' ');
-  return tls ? `TLS_error:${code ? `${code}:` : ''}${text}` : text;
+  let text = err.message.replace(/\s+/g, ' ');
+  // The connection pool prefixes the code itself; Node adds advice about system CAs to some messages.
+  if (code && text.startsWith(`${code}: `)) text = text.slice(code.length + 2);
+  text = text.replace(/[;.]? ?(To|try) .*--use-system-ca.*$/i, '');
+  if (text.length > MAX_REASON) text = `${text.slice(0, MAX_REASON - 1)}…`;
+  return TLS_CODE.test(code) ? `TLS_error:${code}:${text}` : text;
 }
+
+/** Error codes of a failed TLS handshake or certificate check (node:tls, OpenSSL, secure naming). */
+const TLS_CODE = /^(ERR_TLS|ERR_SSL|ERR_OSSL|MESH_PEER_IDENTITY|CERT_|UNABLE_TO_|DEPTH_ZERO|SELF_SIGNED)/;
+/** An access-log field, not a report: long lists of names are cut. */
+const MAX_REASON = 256;
 
 export interface UpstreamSink {
   onHead(status: number, headers: OutgoingHeaders): void;

@@ -1,0 +1,82 @@
+// A Node HTTP/2 stream emits 'end' when its session is torn down (the peer's connection lost), not
+// only on END_STREAM. A response cut short that way must fail, never reach the client as complete.
+import assert from 'node:assert/strict';
+import http2 from 'node:http2';
+import type net from 'node:net';
+import { PassThrough } from 'node:stream';
+import { test } from 'node:test';
+import { H2Upstream } from './h2-upstream.ts';
+import { splice } from './connect-stream.ts';
+import { endedByTeardown, type UpstreamError } from './upstream.ts';
+
+/** An h2c server that sends a response head and half a body, then drops its connection. */
+async function droppingServer(): Promise<{ port: number; close(): void }> {
+  const srv = http2.createServer();
+  srv.on('stream', (stream) => {
+    stream.respond({ ':status': 200 });
+    stream.write('part 1 of 2;', () => setImmediate(() => stream.session?.socket.destroy()));
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  return { port: (srv.address() as net.AddressInfo).port, close: () => srv.close() };
+}
+
+test('a response whose session is lost midway fails as a reset; it does not end', async () => {
+  const srv = await droppingServer();
+  const up = new H2Upstream(`http://127.0.0.1:${srv.port}`, { connectTimeoutMs: 2000 });
+  try {
+    let body = '';
+    const outcome = await new Promise<string>((resolve) => {
+      up.request({ method: 'GET', path: '/', authority: 'a', scheme: 'http', headers: {} }, null, {
+        onHead: () => {},
+        onData: (c) => {
+          body += c.toString();
+          return true;
+        },
+        onEnd: () => resolve('ended'),
+        onError: (err: UpstreamError) => resolve(`failed: ${err.failure}`),
+      });
+    });
+    assert.equal(outcome, 'failed: reset');
+    assert.equal(body, 'part 1 of 2;');
+  } finally {
+    await up.close();
+    srv.close();
+  }
+});
+
+test('a spliced HTTP/2 stream torn down with its session tears the other side down; a real end half-closes it', async () => {
+  for (const drop of [true, false]) {
+    const srv = http2.createServer();
+    srv.on('stream', (stream) => {
+      stream.respond({ ':status': 200 });
+      if (drop) stream.write('bytes', () => setImmediate(() => stream.session?.socket.destroy()));
+      else stream.end('bytes');
+    });
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    const session = http2.connect(`http://127.0.0.1:${(srv.address() as net.AddressInfo).port}`);
+    const stream = session.request({ ':path': '/' });
+    stream.end();
+    // The other side: a duplex that records whether it was ended or destroyed.
+    const other = new PassThrough();
+    other.resume();
+    let ended = false;
+    other.on('finish', () => (ended = true));
+    await new Promise<void>((resolve) => {
+      splice(stream, other);
+      stream.on('close', () => setImmediate(resolve));
+    });
+    if (drop) {
+      assert.equal(other.destroyed, true, 'a lost session is a reset');
+      assert.equal(ended, false, 'not a half-close');
+    } else assert.equal(ended, true, 'END_STREAM half-closes the other side');
+    session.destroy();
+    srv.close();
+  }
+});
+
+test('endedByTeardown tells a stream destroyed with its session from sockets and live streams', () => {
+  assert.equal(endedByTeardown({ destroyed: true }), false, 'a socket never ends by teardown');
+  const stream = (destroyed: boolean, rstCode: number | undefined) => ({ destroyed, rstCode });
+  assert.equal(endedByTeardown(stream(false, undefined)), false);
+  assert.equal(endedByTeardown(stream(true, 8)), true);
+});
