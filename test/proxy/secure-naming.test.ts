@@ -275,4 +275,7 @@ test("the access log's upstream transport failure reason names the refused ident
   assert.equal(transportFailureReason(new UpstreamError('connect', 'MESH_PEER_IDENTITY: server identity x is not one', cause)), 'TLS_error:MESH_PEER_IDENTITY:server identity x is not one');
   assert.equal(transportFailureReason(new UpstreamError('connect', 'tls: the workload certificate is not ready')), 'tls: the workload certificate is not ready', 'no handshake happened: not a TLS error');
   assert.ok(transportFailureReason(new UpstreamError('connect', 'x'.repeat(1000))).length <= 256, 'an access-log field, not a report');
+  // Node's own message, with its advice about system CAs dropped (and "unable to" left whole).
+  const leaf = Object.assign(new Error('unable to verify the first certificate; if the root CA is installed locally, try running Node.js with --use-system-ca'), { code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' });
+  assert.equal(transportFailureReason(new UpstreamError('connect', leaf.message, leaf)), 'TLS_error:UNABLE_TO_VERIFY_LEAF_SIGNATURE:unable to verify the first certificate');
 });

@@ -52,10 +52,18 @@ export function splice(a: Duplex, b: Duplex, onClose?: () => void): void {
   };
   a.on('error', fail);
   b.on('error', fail);
-  a.on('end', ended(a, b));
-  b.on('end', ended(b, a));
+  // First in line: Node's own 'end' listener on an HTTP/2 stream may destroy it after a real END_STREAM.
+  a.prependListener('end', ended(a, b));
+  b.prependListener('end', ended(b, a));
   a.on('close', closed(a, b));
   b.on('close', closed(b, a));
   a.pipe(b, { end: false });
   b.pipe(a, { end: false });
+  // A side that ended or closed before the splice (a client's FIN while the upstream was connecting)
+  // emits nothing more: its end and close are handled as if just seen.
+  for (const [self, other] of [[a, b] as const, [b, a] as const]) {
+    const state = (self as Duplex & { _readableState?: { closeEmitted?: boolean } })._readableState;
+    if (self.readableEnded) process.nextTick(ended(self, other));
+    if (state?.closeEmitted) process.nextTick(closed(self, other));
+  }
 }

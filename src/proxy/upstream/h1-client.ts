@@ -220,7 +220,8 @@ class H1Connection {
         this.#fail(new UpstreamError('protocol', `response refused downstream: ${(err as Error).message}`, err), false);
       }
     });
-    socket.on('end', () => {
+    // First in line: Node's own 'end' listener on an HTTP/2 stream may destroy it after a real END_STREAM.
+    socket.prependListener('end', () => {
       try {
         this.#onEnd();
       } catch (err) {
@@ -252,7 +253,7 @@ class H1Connection {
   get ownTlsPeer(): string | undefined {
     const socket = this.#socket;
     if (this.#carried || !this.#connected || !(socket instanceof tls.TLSSocket)) return undefined;
-    return spiffeIdOf(socket.getPeerCertificate().raw) ?? '';
+    return spiffeIdOf(socket.getPeerCertificate()?.raw) ?? '';
   }
 
   /**

@@ -30,6 +30,8 @@ export interface H2ConnectionEvents {
   onStreamEnd(c: H2Connection): void;
   /** The session closed, or received GOAWAY: place nothing new on it. */
   onGone(c: H2Connection, err: UpstreamError | undefined): void;
+  /** The session closed: nothing is left open on it. */
+  onClosed?(c: H2Connection): void;
 }
 
 export class H2Connection {
@@ -85,6 +87,7 @@ export class H2Connection {
     });
     session.once('close', () => {
       clearTimeout(timer);
+      events.onClosed?.(this);
       this.#connected = false;
       this.#leave(lastError ?? (this.#ready ? undefined : new UpstreamError('connect', 'connection closed before SETTINGS')));
     });
@@ -200,7 +203,7 @@ export class H2Connection {
     stream.on('end', () => {
       if (done) return;
       // The session went away under the stream: the response is cut short, not complete.
-      if (endedByTeardown(stream)) return fail(new UpstreamError(gotHead ? 'reset' : 'connect', `stream closed with its session (code ${stream.rstCode})`));
+      if (endedByTeardown(stream)) return fail(new UpstreamError(gotHead || this.#connected ? 'reset' : 'connect', `stream closed with its session (code ${stream.rstCode})`));
       if (!gotHead) return fail(new UpstreamError('protocol', 'stream ended without a response head'));
       done = true;
       sink.onEnd(trailers);

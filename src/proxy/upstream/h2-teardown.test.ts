@@ -2,9 +2,11 @@
 // only on END_STREAM. A response cut short that way must fail, never reach the client as complete.
 import assert from 'node:assert/strict';
 import http2 from 'node:http2';
-import type net from 'node:net';
+import net from 'node:net';
 import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
+import { FakeClock, until } from '../../../test/resilience/fake-clock.ts';
+import { EXPIRED_PEER_GRACE_MS } from '../tunnel/mesh-tls.ts';
 import { H2Upstream } from './h2-upstream.ts';
 import { splice } from './connect-stream.ts';
 import { endedByTeardown, type UpstreamError } from './upstream.ts';
@@ -79,4 +81,60 @@ test('endedByTeardown tells a stream destroyed with its session from sockets and
   const stream = (destroyed: boolean, rstCode: number | undefined) => ({ destroyed, rstCode });
   assert.equal(endedByTeardown(stream(false, undefined)), false);
   assert.equal(endedByTeardown(stream(true, 8)), true);
+});
+
+test('a side that ended before the splice (a FIN while the upstream was connecting) still half-closes the other', async () => {
+  let upstreamSawFin = false;
+  const up = net.createServer((s) => {
+    s.on('end', () => {
+      upstreamSawFin = true;
+      s.end();
+    });
+    s.resume();
+  });
+  await new Promise<void>((r) => up.listen(0, '127.0.0.1', r));
+  const front = net.createServer({ allowHalfOpen: true }, (down) => {
+    down.pause();
+    // The client's FIN arrives, and is read, before the upstream connection is up.
+    down.once('end', () => {
+      const upstream = net.connect((up.address() as net.AddressInfo).port, '127.0.0.1', () => splice(down, upstream));
+    });
+    down.read(0);
+  });
+  await new Promise<void>((r) => front.listen(0, '127.0.0.1', r));
+  net.connect((front.address() as net.AddressInfo).port, '127.0.0.1').end();
+  try {
+    await until(() => upstreamSawFin, 'the upstream sees the FIN');
+  } finally {
+    front.close();
+    up.close();
+  }
+});
+
+test('retiring reaches a session already draining (at its stream limit): its open stream is reset after the grace', async () => {
+  const srv = http2.createServer();
+  // The retired session's GOAWAY carries CANCEL: an error on the peer's session and streams.
+  srv.on('session', (session) => session.on('error', () => {}));
+  srv.on('stream', (stream) => {
+    stream.on('error', () => {});
+    stream.respond({ ':status': 200 });
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const clock = new FakeClock();
+  const up = new H2Upstream(`http://127.0.0.1:${(srv.address() as net.AddressInfo).port}`, { connectTimeoutMs: 2000, maxStreamsPerSession: 1, timers: clock });
+  let outcome: string | undefined;
+  let gotHead = false;
+  up.request({ method: 'GET', path: '/', authority: 'a', scheme: 'http', headers: {} }, null, {
+    onHead: () => (gotHead = true),
+    onData: () => true,
+    onEnd: () => (outcome = 'ended'),
+    onError: (err: UpstreamError) => (outcome = err.failure),
+  });
+  await until(() => gotHead, 'the response head arrives; the session, at its limit, drains');
+  up.retireIf(() => true);
+  clock.advance(EXPIRED_PEER_GRACE_MS);
+  await until(() => outcome !== undefined, 'the stream is reset');
+  assert.equal(outcome, 'reset');
+  await up.close();
+  srv.close();
 });

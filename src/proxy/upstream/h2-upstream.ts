@@ -46,6 +46,8 @@ export class H2Upstream implements Upstream {
   readonly #opts: H2UpstreamOptions;
   readonly #max: number;
   #conns: H2Connection[] = [];
+  /** Every session not yet closed, those draining after a GOAWAY or their stream limit included. */
+  #open = new Set<H2Connection>();
   /** The session being opened, if any: one at a time, so a burst does not open one per request. */
   #opening: H2Connection | undefined;
   #waiting: Waiter[] = [];
@@ -137,7 +139,9 @@ export class H2Upstream implements Upstream {
       },
       onStreamEnd: this.#dispatch,
       onGone: (conn, err) => this.#onGone(conn, err),
+      onClosed: (conn) => this.#open.delete(conn),
     });
+    this.#open.add(c);
     this.#opening = c;
     this.#conns.push(c);
   }
@@ -169,7 +173,7 @@ export class H2Upstream implements Upstream {
    * waiting for a session, are left alone.
    */
   retireIf(refused: (peerId: string | undefined) => boolean): void {
-    for (const c of [...this.#conns]) if (c.connected && refused(c.peerId)) c.retire(this.#opts.timers ?? realTimers);
+    for (const c of [...this.#open]) if (c.connected && refused(c.peerId)) c.retire(this.#opts.timers ?? realTimers);
   }
 
   async close(): Promise<void> {

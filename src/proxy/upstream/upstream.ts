@@ -61,9 +61,9 @@ export function transportFailureReason(err: UpstreamError): string {
   let text = err.message.replace(/\s+/g, ' ');
   // The connection pool prefixes the code itself; Node adds advice about system CAs to some messages.
   if (code && text.startsWith(`${code}: `)) text = text.slice(code.length + 2);
-  text = text.replace(/[;.]? ?(To|try) .*--use-system-ca.*$/i, '');
-  if (text.length > MAX_REASON) text = `${text.slice(0, MAX_REASON - 1)}…`;
-  return TLS_CODE.test(code) ? `TLS_error:${code}:${text}` : text;
+  text = text.replace(/;\s*if the root CA is installed locally, try running Node\.js with\s+--use-system-ca\s*$/, '');
+  const reason = TLS_CODE.test(code) ? `TLS_error:${code}:${text}` : text;
+  return reason.length > MAX_REASON ? `${reason.slice(0, MAX_REASON - 1)}…` : reason;
 }
 
 /** Error codes of a failed TLS handshake or certificate check (node:tls, OpenSSL, secure naming). */
