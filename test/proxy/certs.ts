@@ -15,6 +15,8 @@ async function keyPem(key: CryptoKey): Promise<string> {
 export interface TestCa {
   ca: string;
   issue(spiffeId: string): Promise<{ cert: string; key: string }>;
+  /** A leaf with exactly these SANs (`url`, `dns`, ...): for certificates Outrigger would never issue. */
+  issueWithSans(sans: { type: 'url' | 'dns'; value: string }[]): Promise<{ cert: string; key: string }>;
 }
 
 export async function makeCa(name = 'outrigger-test-root'): Promise<TestCa> {
@@ -30,26 +32,28 @@ export async function makeCa(name = 'outrigger-test-root'): Promise<TestCa> {
     extensions: [new x509.BasicConstraintsExtension(true, undefined, true), new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true)],
   });
   let serial = 2;
+  const issueWithSans = async (sans: { type: 'url' | 'dns'; value: string }[]) => {
+    const k = await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify']);
+    const cert = await x509.X509CertificateGenerator.create({
+      serialNumber: (serial++).toString(16).padStart(2, '0'),
+      subject: '',
+      issuer: root.subject,
+      notBefore: now,
+      notAfter: new Date(now.getTime() + 86_400_000),
+      publicKey: k.publicKey,
+      signingKey: keys.privateKey,
+      signingAlgorithm: alg,
+      extensions: [
+        new x509.SubjectAlternativeNameExtension(sans, true),
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
+        new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]),
+      ],
+    });
+    return { cert: cert.toString('pem'), key: await keyPem(k.privateKey) };
+  };
   return {
     ca: root.toString('pem'),
-    async issue(spiffeId) {
-      const k = await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify']);
-      const cert = await x509.X509CertificateGenerator.create({
-        serialNumber: (serial++).toString(16).padStart(2, '0'),
-        subject: '',
-        issuer: root.subject,
-        notBefore: now,
-        notAfter: new Date(now.getTime() + 86_400_000),
-        publicKey: k.publicKey,
-        signingKey: keys.privateKey,
-        signingAlgorithm: alg,
-        extensions: [
-          new x509.SubjectAlternativeNameExtension([{ type: 'url', value: spiffeId }], true),
-          new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
-          new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]),
-        ],
-      });
-      return { cert: cert.toString('pem'), key: await keyPem(k.privateKey) };
-    },
+    issue: (spiffeId) => issueWithSans([{ type: 'url', value: spiffeId }]),
+    issueWithSans,
   };
 }

@@ -3,6 +3,7 @@
 // replace `meshTlsFromPem` with its own builder behind the same shape.
 import { X509Certificate } from 'node:crypto';
 import type { PeerCertificate, SecureContextOptions } from 'node:tls';
+import { isSpiffeId } from '../../ca/spiffe-id.ts';
 import type { Timers } from '../http/router.ts';
 
 export interface MeshTlsMaterial {
@@ -32,15 +33,21 @@ export function meshContextOptions(m: MeshTlsMaterial): SecureContextOptions {
   return { key: m.key, cert: m.cert, ca: m.ca, minVersion: 'TLSv1.2', ciphers: MESH_CIPHERS, ecdhCurve: 'X25519:P-256' };
 }
 
-/** The SPIFFE ID of a verified peer certificate: exactly one URI SAN starting `spiffe://`. */
+/**
+ * The SPIFFE ID of a verified peer certificate: exactly one URI SAN, a well-formed `spiffe://` ID.
+ * Node lists the SANs as `TYPE:value, TYPE:value` and quotes a value holding a comma, quote or
+ * control character (`DNS:"x, URI:spiffe://…"`): a certificate with any quoted SAN is not an SVID,
+ * so no value can smuggle in a second entry.
+ */
 export function spiffeIdOf(raw: Buffer | undefined): string | undefined {
   if (!raw || raw.length === 0) return undefined;
   const san = new X509Certificate(raw).subjectAltName ?? '';
+  if (san.includes('"')) return undefined;
   const uris = san
-    .split(/,\s*/)
+    .split(', ')
     .filter((s) => s.startsWith('URI:'))
     .map((s) => s.slice(4));
-  return uris.length === 1 && uris[0]?.startsWith('spiffe://') ? uris[0] : undefined;
+  return uris.length === 1 && isSpiffeId(uris[0] as string) ? uris[0] : undefined;
 }
 
 /** Client-side check: the server must present a SPIFFE identity (host names do not apply in the mesh). */
