@@ -2,8 +2,8 @@
 // `connect_terminate` listener and `clientOptions()` for the tunnel client. New certificates and trust
 // bundles apply to new handshakes only (setSecureContext / SNICallback), never by restarting servers.
 import { type ConnectionOptions, createSecureContext, type SecureContext, type Server, type TlsOptions, type TLSSocket } from 'node:tls';
-import { spiffeIdOf } from '../../ca/svid.ts';
 import type { CertificateManager } from './certificate-manager.ts';
+import { meshServerIdentity } from '../tunnel/mesh-tls.ts';
 import { MESH_ALPN, meshTlsBase } from './mesh-tls-policy.ts';
 import { peerPrincipal } from './peer-principal.ts';
 
@@ -87,21 +87,7 @@ export function clientOptions(
     ALPNProtocols: [...MESH_ALPN],
     rejectUnauthorized: true,
     ...(servername ? { servername } : {}),
-    checkServerIdentity: (_host, cert) => {
-      let id: string;
-      try {
-        id = spiffeIdOf(cert.raw);
-      } catch (err) {
-        return Object.assign(new Error(`server certificate is not a workload SVID: ${(err as Error).message}`), {
-          code: 'ERR_TLS_PEER_IDENTITY',
-        });
-      }
-      if (expectedSans && expectedSans.length > 0 && !expectedSans.includes(id)) {
-        return Object.assign(new Error(`server identity ${id} is not one of ${expectedSans.join(', ')}`), {
-          code: 'ERR_TLS_PEER_IDENTITY',
-        });
-      }
-      return undefined;
-    },
+    // Secure naming, the same check the proxy's tunnel client makes.
+    checkServerIdentity: meshServerIdentity(expectedSans ?? []),
   };
 }
