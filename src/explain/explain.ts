@@ -7,7 +7,7 @@ import type { ConfigSource } from './config-source.ts';
 import { type HopResult, traceHop } from './hop-trace.ts';
 import { authorityOf } from './parse-request.ts';
 import type { ExplainRequest, ExplainTrace, HopTrace, Outcome, ProxyIdentity } from './trace.ts';
-import { clientTlsFor, endpointsOf } from './upstream-trace.ts';
+import { clientTlsFor, endpointsOf, secureNamingOf } from './upstream-trace.ts';
 
 export interface ExplainOptions {
   /** A workload (`podinfo-stable`, `podinfo-stable-0.podinfo`, `podinfo/podinfo-stable`) or `ingress`. */
@@ -90,6 +90,12 @@ export async function explain(source: ConfigSource, opts: ExplainOptions): Promi
     trace.mtls = { client: tls.mode, clientUses: tls.uses, conflict: false };
     return done(trace, { status: 200, flag: '-', detail: `forwarded to ${endpoint.address} (no sidecar there: the app answers)` });
   }
+  // Secure naming: the source's tunnel client refuses a server whose identity the cluster does not name.
+  const serverNames = secureNamingOf(cluster);
+  if (serverNames.length > 0 && !serverNames.includes(destId.principal)) {
+    trace.mtls = { client: tls.mode, clientUses: tls.uses, serverNames, conflict: true };
+    return done(trace, { status: 503, flag: 'UF', detail: `${where}: ${destId.name} presents ${destId.principal}, not one of ${clusterName}'s accounts (secure naming)` });
+  }
   const dest = new CompiledProxy(await source.resources(destId));
   const targetPort = endpoint.targetPort ?? 0;
   // The request is HTTP: offer what the tunnel (or http_inspector, in plaintext) reports, so an
@@ -117,7 +123,7 @@ export async function explain(source: ConfigSource, opts: ExplainOptions): Promi
   const policy = source.serverMtls?.(destId, targetPort);
   const server = serverMode(destHop.trace) ?? policy?.mode;
   const conflict = destHop.refused === true || destHop.trace.filterChain === 'BlackHoleCluster';
-  trace.mtls = { client: tls.mode, clientUses: tls.uses, ...(server ? { server } : {}), ...(policy ? { serverDecidedBy: policy.decidedBy } : {}), conflict };
+  trace.mtls = { client: tls.mode, clientUses: tls.uses, ...(server ? { server } : {}), ...(policy ? { serverDecidedBy: policy.decidedBy } : {}), ...(serverNames.length ? { serverNames } : {}), conflict };
   const destWhere = `${destId.name} (sidecar)`;
   if (conflict) return done(trace, { status: 503, flag: 'UF', detail: `${destWhere} refuses a ${tls.uses} connection on port ${targetPort}${server ? ` (PeerAuthentication ${server})` : ''}` });
   const late = routeOutcome(destHop, destWhere);

@@ -55,6 +55,7 @@ export function formatExplainText(t: ExplainTrace): string {
   if (t.mtls) {
     const m = t.mtls;
     out.push(`mTLS on the hop: client ${m.client} → uses ${m.clientUses}; server ${m.server ?? 'n/a'}${m.serverDecidedBy ? ` (${m.serverDecidedBy})` : ''}: ${m.conflict ? 'CONFLICT' : 'ok'}`);
+    if (m.serverNames) out.push(`  secure naming: the server must present one of ${m.serverNames.join(', ')}`);
   }
   if (t.destination) hopLines('destination', t.destination, out);
   for (const n of t.notes) out.push(`note: ${n}`);

@@ -79,6 +79,8 @@ export interface MtlsTrace {
   server?: 'STRICT' | 'PERMISSIVE' | 'DISABLE';
   /** The PeerAuthentication that decided (offline only), or `default`. */
   serverDecidedBy?: string;
+  /** Secure naming: the identities the client accepts from the tunnel's server (none listed: any mesh identity). */
+  serverNames?: string[];
   conflict: boolean;
 }
 

@@ -65,7 +65,7 @@ test('a beta cookie reaches the canary through the second match of the A/B rule'
 
 test('mTLS on the hop: auto/ISTIO_MUTUAL client against STRICT, decided by the mesh-wide policy', async () => {
   const t = await run(seed, 'mesh-test-runner', 'http://podinfo.podinfo:9898/');
-  assert.deepEqual(t.mtls, { client: 'ISTIO_MUTUAL', clientUses: 'mtls', server: 'STRICT', serverDecidedBy: 'PeerAuthentication istio-system/default', conflict: false });
+  assert.deepEqual(t.mtls, { client: 'ISTIO_MUTUAL', clientUses: 'mtls', server: 'STRICT', serverDecidedBy: 'PeerAuthentication istio-system/default', serverNames: ['spiffe://cluster.local/ns/podinfo/sa/podinfo'], conflict: false });
   assert.equal(t.destination?.filterChain, 'inbound|9898||');
 });
 
@@ -139,6 +139,22 @@ spec:
   assert.equal(t.mtls?.client, 'DISABLE');
   assert.equal(t.mtls?.conflict, true);
   assert.deepEqual([t.outcome.status, t.outcome.flag], [503, 'UF']);
+});
+
+test('secure naming: a DestinationRule naming accounts the destination does not hold is a 503 UF at the source', async () => {
+  const dr = `
+apiVersion: networking.istio.io/v1beta1
+kind: DestinationRule
+metadata: { name: named, namespace: podinfo }
+spec:
+  host: podinfo-stable.podinfo.svc.cluster.local
+  trafficPolicy: { tls: { mode: ISTIO_MUTUAL, subjectAltNames: ["spiffe://cluster.local/ns/billing/sa/billing"] } }
+`;
+  const t = await run(withExtra(dr), 'mesh-test-runner', 'http://podinfo-stable.podinfo:9898/');
+  assert.deepEqual(t.mtls?.serverNames, ['spiffe://cluster.local/ns/billing/sa/billing']);
+  assert.deepEqual([t.outcome.status, t.outcome.flag], [503, 'UF']);
+  assert.match(t.outcome.detail, /presents spiffe:\/\/cluster\.local\/ns\/podinfo\/sa\/[a-z-]+, not one of .*'s accounts \(secure naming\)/);
+  assert.match(formatExplainText(t), /secure naming: the server must present one of spiffe:\/\/cluster\.local\/ns\/billing\/sa\/billing/);
 });
 
 test('a fault abort in the VirtualService answers from the source proxy: 503 FI', async () => {
