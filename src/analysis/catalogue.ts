@@ -40,6 +40,7 @@ export const analyzerCatalogue: readonly CatalogueEntry[] = [
   { code: 'OR2006', name: 'PolicyTargetsWorkloadWithoutSidecar', severity: 'warning', description: 'A policy selects workloads that get no sidecar, so nothing enforces it.' },
   { code: 'OR2007', name: 'AuthorizationSourceWithoutSidecar', severity: 'warning', description: 'An AuthorizationPolicy names callers (namespace or principal) whose workloads get no sidecar, so they carry no identity.' },
   { code: 'OR2008', name: 'UnknownTelemetryProvider', severity: 'error', description: 'A Telemetry names a provider that meshConfig.extensionProviders does not define.' },
+  { code: 'OR2009', name: 'SubjectAltNamesMatchNoWorkload', severity: 'error', description: "A DestinationRule's ISTIO_MUTUAL subjectAltNames name none of the accounts of the workloads behind its host, so secure naming refuses every connection." },
 ];
 
 const byCode = new Map(analyzerCatalogue.map((e) => [e.code, e]));

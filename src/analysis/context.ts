@@ -14,6 +14,7 @@ import type {
 } from '../config/resource.ts';
 import type { PodTemplate } from '../config/types/kubernetes.ts';
 import type { ComponentSpec } from '../config/types/other.ts';
+import { meshSettingsFrom } from '../model/mesh-config.ts';
 import { fqdn, hostMatches } from './hosts.ts';
 import { selects } from './selector.ts';
 
@@ -94,9 +95,10 @@ export class AnalysisContext {
       this.#byKind.set(r.kind, list);
     }
     this.operator = this.ofKind<IstioOperator>('IstioOperator')[0];
-    const mesh = this.operator?.spec.meshConfig;
-    this.rootNamespace = mesh?.rootNamespace ?? 'istio-system';
-    this.trustDomain = mesh?.trustDomain ?? 'cluster.local';
+    // As translation and the CA take them: from the first IstioOperator with a meshConfig, defaults if empty.
+    const mesh = meshSettingsFrom(resources);
+    this.rootNamespace = mesh.rootNamespace;
+    this.trustDomain = mesh.trustDomain;
     for (const ns of this.ofKind<Namespace>('Namespace')) this.namespaces.set(ns.metadata.name, ns);
     for (const s of this.ofKind<Service>('Service')) this.services.set(fqdn(s.metadata.name, s.metadata.namespace), s);
     for (const owner of [...this.ofKind<Deployment>('Deployment'), ...this.ofKind<Job>('Job')]) {

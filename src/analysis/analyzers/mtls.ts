@@ -1,5 +1,6 @@
 // Mutual TLS consistency: one mesh-wide (OR2003) and one namespace-wide (OR2004) PeerAuthentication,
-// and no DestinationRule sending plaintext to workloads that only accept mTLS (OR2002).
+// no DestinationRule sending plaintext to workloads that only accept mTLS (OR2002), and none whose
+// secure-naming subjectAltNames name no workload behind its host (OR2009).
 import type { DestinationRule, PeerAuthentication } from '../../config/resource.ts';
 import type { MutualTLSMode } from '../../config/types/security.ts';
 import type { Analyzer, FieldPath, Report } from '../analyzer.ts';
@@ -61,11 +62,44 @@ function plaintextToStrict(ctx: AnalysisContext, dr: DestinationRule, report: Re
   }
 }
 
+/**
+ * ISTIO_MUTUAL with `subjectAltNames` replaces the service's accounts in secure naming: if it names none
+ * of the accounts of the meshed workloads the rule (or its subset) reaches, every connection is refused.
+ */
+function namesNoWorkload(ctx: AnalysisContext, dr: DestinationRule, report: Report): void {
+  const target = ctx.lookupHost(fqdn(dr.spec.host, dr.metadata.namespace));
+  if (!target) return;
+  const pods = ctx.workloadsOf(target).filter((w) => w.meshed);
+  const tls = dr.spec.trafficPolicy?.tls;
+  const candidates: { path: FieldPath; labels: Record<string, string> | undefined; tls: typeof tls }[] = [
+    { path: ['spec', 'trafficPolicy', 'tls', 'subjectAltNames'], labels: undefined, tls },
+    ...(dr.spec.subsets ?? []).map((s, i) => ({ path: ['spec', 'subsets', i, 'trafficPolicy', 'tls', 'subjectAltNames'], labels: s.labels, tls: s.trafficPolicy?.tls })),
+  ];
+  for (const c of candidates) {
+    const names = c.tls?.subjectAltNames;
+    if (c.tls?.mode !== 'ISTIO_MUTUAL' || !names?.length) continue;
+    const reached = pods.filter((w) => selects(c.labels, w.labels));
+    if (reached.length === 0) continue;
+    const accounts = [...new Set(reached.map((w) => `spiffe://${ctx.trustDomain}/ns/${w.namespace}/sa/${w.serviceAccount}`))].sort();
+    if (accounts.some((a) => names.includes(a))) continue;
+    report({
+      code: 'OR2009',
+      resource: dr,
+      path: c.path,
+      message: `subjectAltNames ${names.join(', ')} name none of the accounts of ${reached.map((w) => `${w.namespace}/${w.name}`).join(', ')} (${accounts.join(', ')}): secure naming refuses every connection (503 UF)`,
+      fix: `Name the workloads' accounts (${accounts.join(', ')}), or remove subjectAltNames to check the service's own accounts.`,
+    });
+  }
+}
+
 export const mutualTls: Analyzer = {
   name: 'outrigger.MutualTLSAnalyzer',
-  codes: ['OR2002', 'OR2003', 'OR2004'],
+  codes: ['OR2002', 'OR2003', 'OR2004', 'OR2009'],
   analyze(ctx, report) {
     duplicates(ctx, report);
-    for (const dr of ctx.ofKind<DestinationRule>('DestinationRule')) plaintextToStrict(ctx, dr, report);
+    for (const dr of ctx.ofKind<DestinationRule>('DestinationRule')) {
+      plaintextToStrict(ctx, dr, report);
+      namesNoWorkload(ctx, dr, report);
+    }
   },
 };
