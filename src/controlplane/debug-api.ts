@@ -46,6 +46,8 @@ export async function startDebugApi(cp: ControlPlane, address = '127.0.0.1:15014
         const s = cp.configState;
         return json(res, 200, {
           version: cp.snapshot.version,
+          // The domain identities are issued and translated in (the CA's), for tools naming workloads.
+          trustDomain: cp.snapshot.mesh.trustDomain,
           resources: s.resources.map((r) => ({ kind: r.kind, namespace: r.metadata.namespace, name: r.metadata.name, file: r.origin?.span.file })),
           held: s.held,
           diagnostics: s.diagnostics,

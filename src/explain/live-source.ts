@@ -40,16 +40,18 @@ export function debugFetcher(address: string, timeoutMs = 10_000): DebugFetch {
 export class LiveSource implements ConfigSource {
   readonly mode = 'live';
   readonly #fetch: DebugFetch;
-  readonly #trustDomain: string;
+  readonly #trustDomain: string | undefined;
   #proxies: Promise<ProxyIdentity[]> | undefined;
 
-  constructor(fetchDebug: DebugFetch, trustDomain = 'cluster.local') {
+  /** `trustDomain`: the mesh's, when known; otherwise read from the control plane (`/debug/configz`). */
+  constructor(fetchDebug: DebugFetch, trustDomain?: string) {
     this.#fetch = fetchDebug;
     this.#trustDomain = trustDomain;
   }
 
   #list(): Promise<ProxyIdentity[]> {
     this.#proxies ??= (async () => {
+      const td = this.#trustDomain ?? (await this.#meshTrustDomain());
       const sync = ((await this.#fetch('/debug/syncz')) as SyncEntry[]).filter((s) => s.generator !== 'grpc');
       const registry = (await this.#fetch('/debug/registryz')) as RegistryEntry[];
       return sync.map((s): ProxyIdentity => {
@@ -59,10 +61,16 @@ export class LiveSource implements ConfigSource {
         // Gateways are not registry workloads; the local runtime names their account `<name>-service-account`.
         const sa = w?.serviceAccount ?? (role === 'router' ? `${pod}-service-account` : 'default');
         const ip = w?.address ?? s.proxy.split('~')[1];
-        return { name: s.name, role, namespace: s.namespace, workload: s.workload, principal: `spiffe://${this.#trustDomain}/ns/${s.namespace}/sa/${sa}`, ...(ip ? { address: ip } : {}) };
+        return { name: s.name, role, namespace: s.namespace, workload: s.workload, principal: `spiffe://${td}/ns/${s.namespace}/sa/${sa}`, ...(ip ? { address: ip } : {}) };
       });
     })();
     return this.#proxies;
+  }
+
+  /** The trust domain identities are issued in, as the control plane reports it (`cluster.local` from one that does not). */
+  async #meshTrustDomain(): Promise<string> {
+    const configz = (await this.#fetch('/debug/configz').catch(() => ({}))) as { trustDomain?: unknown };
+    return typeof configz.trustDomain === 'string' && configz.trustDomain ? configz.trustDomain : 'cluster.local';
   }
 
   async sourceProxy(from: string): Promise<ProxyIdentity> {

@@ -22,6 +22,7 @@ async function fakeDebugApi(offline: OfflineSource): Promise<{ address: string; 
     const send = (status: number, body: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
     if (url.pathname === '/debug/syncz') return send(200, proxies.map((p) => ({ proxy: p.view.id, name: p.identity.name, namespace: p.view.namespace, workload: p.view.workloadName, generator: 'envoy', types: {} })));
     if (url.pathname === '/debug/registryz') return send(200, offline.mesh.snapshot.workloads);
+    if (url.pathname === '/debug/configz') return send(200, { version: offline.mesh.snapshot.version, trustDomain: offline.mesh.snapshot.mesh.trustDomain, resources: [], held: [], diagnostics: [] });
     if (url.pathname === '/debug/config_dump') {
       const p = proxies.find((x) => x.identity.name === url.searchParams.get('proxyID'));
       if (!p) return send(404, { error: 'no such proxy' });
@@ -71,6 +72,27 @@ test('live and offline explanations agree (canary header, split, denial)', async
     }
     const denied = await explain(live, { from: 'ingress', request: parseExplainRequest('http://podinfo.example.com/', [], 'DELETE'), random: () => 0.3 });
     assert.deepEqual([denied.outcome.status, denied.outcome.flag], [403, 'RBAC']);
+  } finally {
+    api.close();
+  }
+});
+
+test('live explain names workloads in the trust domain the control plane reports, so secure naming agrees with offline', async () => {
+  const resources = seed.map((r) =>
+    r.kind === 'IstioOperator' && (r as { spec: { meshConfig?: object } }).spec.meshConfig
+      ? ({ ...r, spec: { ...(r as { spec: object }).spec, meshConfig: { ...(r as { spec: { meshConfig: object } }).spec.meshConfig, trustDomain: 'example.org' } } } as AnyResource)
+      : r,
+  );
+  const offline = new OfflineSource(resources);
+  assert.equal(offline.mesh.snapshot.mesh.trustDomain, 'example.org');
+  const api = await fakeDebugApi(offline);
+  try {
+    const opts = { from: 'mesh-test-runner', request: parseExplainRequest('http://podinfo.podinfo:9898/', [], 'GET'), random: () => 0.3 };
+    const a = await explain(offline, opts);
+    const b = await explain(new LiveSource(debugFetcher(api.address, 5000)), opts);
+    assert.deepEqual(b.mtls?.serverNames, ['spiffe://example.org/ns/podinfo/sa/podinfo']);
+    assert.deepEqual(b.outcome, a.outcome);
+    assert.notEqual(b.outcome.flag, 'UF');
   } finally {
     api.close();
   }
