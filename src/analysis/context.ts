@@ -14,7 +14,7 @@ import type {
 } from '../config/resource.ts';
 import type { PodTemplate } from '../config/types/kubernetes.ts';
 import type { ComponentSpec } from '../config/types/other.ts';
-import { meshSettingsFrom } from '../model/mesh-config.ts';
+import { type MeshSettings, meshSettingsFrom } from '../model/mesh-config.ts';
 import { fqdn, hostMatches } from './hosts.ts';
 import { selects } from './selector.ts';
 
@@ -80,6 +80,9 @@ export class AnalysisContext {
   readonly resources: readonly AnyResource[];
   readonly rootNamespace: string;
   readonly trustDomain: string;
+  /** The mesh settings translation uses (the meshConfig of the first IstioOperator that has one). */
+  readonly mesh: MeshSettings;
+  /** The first IstioOperator (its gateway components); its meshConfig may not be the one in force. */
   readonly operator: IstioOperator | undefined;
   readonly namespaces = new Map<string, Namespace>();
   readonly workloads: AnalyzedWorkload[] = [];
@@ -96,9 +99,9 @@ export class AnalysisContext {
     }
     this.operator = this.ofKind<IstioOperator>('IstioOperator')[0];
     // As translation and the CA take them: from the first IstioOperator with a meshConfig, defaults if empty.
-    const mesh = meshSettingsFrom(resources);
-    this.rootNamespace = mesh.rootNamespace;
-    this.trustDomain = mesh.trustDomain;
+    this.mesh = meshSettingsFrom(resources);
+    this.rootNamespace = this.mesh.rootNamespace;
+    this.trustDomain = this.mesh.trustDomain;
     for (const ns of this.ofKind<Namespace>('Namespace')) this.namespaces.set(ns.metadata.name, ns);
     for (const s of this.ofKind<Service>('Service')) this.services.set(fqdn(s.metadata.name, s.metadata.namespace), s);
     for (const owner of [...this.ofKind<Deployment>('Deployment'), ...this.ofKind<Job>('Job')]) {

@@ -6,6 +6,7 @@ export type CaErrorCode =
   | 'CA_BAD_KEY'
   | 'CA_LOAD_FAILED'
   | 'CA_BAD_TTL'
+  | 'CA_BAD_TRUST_DOMAIN'
   | 'SVID_INVALID'
   | 'SVID_SAN_MISMATCH';
 

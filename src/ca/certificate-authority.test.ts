@@ -110,3 +110,8 @@ test('root rotation: new root signs and joins the bundle, old root is removed af
   assert.deepEqual(ca.trustBundle(), [chain[1]]);
   assert.deepEqual(seen, [2, 1]);
 });
+
+test('a trust domain that cannot make a SPIFFE ID is refused up front, not at every handshake', async () => {
+  await assert.rejects(CertificateAuthority.ephemeral({ trustDomain: 'Example.Com' }), (err: Error & { code?: string }) => err.code === 'CA_BAD_TRUST_DOMAIN' && /lower-case/.test(err.message));
+  assert.equal((await CertificateAuthority.ephemeral({ trustDomain: 'example.org' })).trustDomain, 'example.org');
+});

@@ -5,7 +5,7 @@ import { readCaMaterial, writeCaMaterial, type CaMaterial } from './ca-store.ts'
 import { checkCsr } from './csr-check.ts';
 import { exportPrivateKeyPem, generateP256, importPrivateKeyPem, signingAlgorithmFor, splitPemCertificates } from './keys.ts';
 import { createSelfSignedRoot, randomSerial } from './self-signed-root.ts';
-import { formatSpiffeId, type WorkloadIdentity } from './spiffe-id.ts';
+import { formatSpiffeId, isTrustDomain, type WorkloadIdentity } from './spiffe-id.ts';
 import { x509 } from './x509.ts';
 
 export const DEFAULT_WORKLOAD_TTL_SECONDS = 24 * 3600;
@@ -50,6 +50,9 @@ export class CertificateAuthority {
 
   private constructor(signer: Signer, material: CaMaterial, stateDir: string | undefined, o: CertificateAuthorityOptions) {
     this.trustDomain = o.trustDomain ?? 'cluster.local';
+    // Every identity it issues is checked by its peers as a SPIFFE ID: a domain that cannot make one
+    // would make a mesh where every handshake fails.
+    if (!isTrustDomain(this.trustDomain)) throw new CaError('CA_BAD_TRUST_DOMAIN', `trust domain ${JSON.stringify(this.trustDomain)} is not a SPIFFE trust domain (lower-case letters, digits, '.', '-', '_')`);
     this.#signer = signer;
     this.#material = material;
     this.#roots = dedupe(splitPemCertificates(material.trustBundlePem));

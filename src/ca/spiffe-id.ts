@@ -14,6 +14,11 @@ export interface SpiffeIdentity extends WorkloadIdentity {
 const segment = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 const trustDomainPattern = /^[a-z0-9]([-a-z0-9._]{0,253}[a-z0-9])?$/;
 
+/** A trust domain SPIFFE IDs can be made in: lower-case letters, digits, `.`, `-` and `_`. */
+export function isTrustDomain(td: string): boolean {
+  return trustDomainPattern.test(td);
+}
+
 export function formatSpiffeId(trustDomain: string, id: WorkloadIdentity): string {
   return `spiffe://${trustDomain}/ns/${id.namespace}/sa/${id.serviceAccount}`;
 }

@@ -171,6 +171,7 @@ const invalid: [kind: string, body: string, code: string, field: string][] = [
   ['Telemetry', 'spec: {tracing: [{randomSamplingPercentage: 101}]}', 'OR1024', 'spec.tracing[0].randomSamplingPercentage'],
   ['Telemetry', 'spec: {tracing: [{customTags: {a: {}}}]}', 'OR1029', 'spec.tracing[0].customTags.a'],
   ['IstioOperator', 'spec: {meshConfig: {accessLogEncoding: XML}}', 'OR1023', 'spec.meshConfig.accessLogEncoding'],
+  ['IstioOperator', 'spec: {meshConfig: {trustDomain: Example.Com}}', 'OR1024', 'spec.meshConfig.trustDomain'],
   ['IstioOperator', 'spec: {component: {}}', 'OR1020', 'spec.component'],
   ['Service', 'spec: {ports: [{port: 80, protocl: TCP}]}', 'OR1020', 'spec.ports[0].protocl'],
   ['Deployment', 'spec: {selector: {}, template: {spec: {containers: []}}}', 'OR1024', 'spec.template.spec.containers'],

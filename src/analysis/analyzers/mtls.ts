@@ -2,7 +2,9 @@
 // no DestinationRule sending plaintext to workloads that only accept mTLS (OR2002), and none whose
 // secure-naming subjectAltNames name no workload behind its host (OR2009).
 import type { DestinationRule, PeerAuthentication } from '../../config/resource.ts';
+import type { PortTrafficPolicy } from '../../config/types/networking.ts';
 import type { MutualTLSMode } from '../../config/types/security.ts';
+import { effectivePolicy } from '../../translate/destination-policy.ts';
 import type { Analyzer, FieldPath, Report } from '../analyzer.ts';
 import type { AnalysisContext, AnalyzedWorkload } from '../context.ts';
 import { fqdn } from '../hosts.ts';
@@ -64,32 +66,55 @@ function plaintextToStrict(ctx: AnalysisContext, dr: DestinationRule, report: Re
 
 /**
  * ISTIO_MUTUAL with `subjectAltNames` replaces the service's accounts in secure naming: if it names none
- * of the accounts of the meshed workloads the rule (or its subset) reaches, every connection is refused.
+ * of the accounts of the meshed workloads a cluster reaches, every connection is refused. Checked on the
+ * policy each cluster runs with (top level, port level, subset, subset port level, merged as translation
+ * merges them), for every port of the host and every subset.
  */
 function namesNoWorkload(ctx: AnalysisContext, dr: DestinationRule, report: Report): void {
   const target = ctx.lookupHost(fqdn(dr.spec.host, dr.metadata.namespace));
   if (!target) return;
   const pods = ctx.workloadsOf(target).filter((w) => w.meshed);
-  const tls = dr.spec.trafficPolicy?.tls;
-  const candidates: { path: FieldPath; labels: Record<string, string> | undefined; tls: typeof tls }[] = [
-    { path: ['spec', 'trafficPolicy', 'tls', 'subjectAltNames'], labels: undefined, tls },
-    ...(dr.spec.subsets ?? []).map((s, i) => ({ path: ['spec', 'subsets', i, 'trafficPolicy', 'tls', 'subjectAltNames'], labels: s.labels, tls: s.trafficPolicy?.tls })),
-  ];
-  for (const c of candidates) {
-    const names = c.tls?.subjectAltNames;
-    if (c.tls?.mode !== 'ISTIO_MUTUAL' || !names?.length) continue;
-    const reached = pods.filter((w) => selects(c.labels, w.labels));
-    if (reached.length === 0) continue;
-    const accounts = [...new Set(reached.map((w) => `spiffe://${ctx.trustDomain}/ns/${w.namespace}/sa/${w.serviceAccount}`))].sort();
-    if (accounts.some((a) => names.includes(a))) continue;
-    report({
-      code: 'OR2009',
-      resource: dr,
-      path: c.path,
-      message: `subjectAltNames ${names.join(', ')} name none of the accounts of ${reached.map((w) => `${w.namespace}/${w.name}`).join(', ')} (${accounts.join(', ')}): secure naming refuses every connection (503 UF)`,
-      fix: `Name the workloads' accounts (${accounts.join(', ')}), or remove subjectAltNames to check the service's own accounts.`,
-    });
+  if (pods.length === 0) return;
+  // A Service's ports carry `port`, a ServiceEntry's `number`.
+  const ports = (target.spec.ports ?? []).map((p) => ('number' in p ? p.number : p.port)).filter((p): p is number => typeof p === 'number');
+  const subsets = [{ name: '', labels: undefined as Record<string, string> | undefined }, ...(dr.spec.subsets ?? []).map((s) => ({ name: s.name, labels: s.labels }))];
+  const reported = new Set<string>();
+  for (const port of ports.length ? ports : [0]) {
+    for (const subset of subsets) {
+      const tls = effectivePolicy(dr, subset.name, port).tls;
+      const names = tls?.subjectAltNames;
+      if (tls?.mode !== 'ISTIO_MUTUAL' || !names?.length) continue;
+      const reached = pods.filter((w) => selects(subset.labels, w.labels));
+      if (reached.length === 0) continue;
+      const accounts = [...new Set(reached.map((w) => `spiffe://${ctx.trustDomain}/ns/${w.namespace}/sa/${w.serviceAccount}`))].sort();
+      if (accounts.some((a) => names.includes(a))) continue;
+      const path = sansPath(dr, tls);
+      const key = JSON.stringify(path);
+      if (reported.has(key)) continue;
+      reported.add(key);
+      report({
+        code: 'OR2009',
+        resource: dr,
+        path,
+        message: `subjectAltNames ${names.join(', ')} name none of the accounts of ${reached.map((w) => `${w.namespace}/${w.name}`).join(', ')} (${accounts.join(', ')})${subset.name ? ` in subset ${subset.name}` : ''}${port ? ` on port ${port}` : ''}: secure naming refuses every connection (503 UF)`,
+        fix: `Name the workloads' accounts (${accounts.join(', ')}), or remove subjectAltNames to check the service's own accounts.`,
+      });
+    }
   }
+}
+
+/** Where in the rule a policy's `tls` was written (the effective policy keeps the object itself). */
+function sansPath(dr: DestinationRule, tls: NonNullable<PortTrafficPolicy['tls']>): FieldPath {
+  const tp = dr.spec.trafficPolicy;
+  if (tp?.tls === tls) return ['spec', 'trafficPolicy', 'tls', 'subjectAltNames'];
+  const top = tp?.portLevelSettings?.findIndex((p) => p.tls === tls) ?? -1;
+  if (top >= 0) return ['spec', 'trafficPolicy', 'portLevelSettings', top, 'tls', 'subjectAltNames'];
+  for (const [i, s] of (dr.spec.subsets ?? []).entries()) {
+    if (s.trafficPolicy?.tls === tls) return ['spec', 'subsets', i, 'trafficPolicy', 'tls', 'subjectAltNames'];
+    const j = s.trafficPolicy?.portLevelSettings?.findIndex((p) => p.tls === tls) ?? -1;
+    if (j >= 0) return ['spec', 'subsets', i, 'trafficPolicy', 'portLevelSettings', j, 'tls', 'subjectAltNames'];
+  }
+  return ['spec', 'host'];
 }
 
 export const mutualTls: Analyzer = {

@@ -10,7 +10,7 @@ export const telemetry: Analyzer = {
   name: 'telemetry.ProviderAnalyzer',
   codes: ['IST0157', 'IST0160', 'OR2008'],
   analyze(ctx, report) {
-    const mesh = ctx.operator?.spec.meshConfig;
+    const mesh = ctx.mesh.raw;
     const defined = new Set([...builtIn, ...(mesh?.extensionProviders ?? []).map((p) => p.name)]);
     const defaultAccessLog = (mesh?.defaultProviders?.accessLogging ?? []).length > 0;
     const all = ctx.ofKind<Telemetry>('Telemetry');

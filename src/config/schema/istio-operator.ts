@@ -2,7 +2,8 @@
 // meshConfig's well-known fields are typed, the rest of MeshConfig and Helm `values` pass through, as
 // istioctl only checks them against the chart.
 import * as z from 'zod';
-import { bool, duration, num, obj, port, str, strList, strMap, uint } from './common.ts';
+import { isTrustDomain } from '../../ca/spiffe-id.ts';
+import { bool, duration, issueCode, num, obj, port, str, strList, strMap, uint } from './common.ts';
 
 const any = z.unknown().optional();
 
@@ -29,7 +30,14 @@ const defaultConfig = z.looseObject({
 });
 
 const meshConfig = z.looseObject({
-  trustDomain: str.optional(),
+  trustDomain: str
+    .superRefine((td, ctx) => {
+      if (td !== '' && !isTrustDomain(td)) {
+        const lower = td.toLowerCase();
+        ctx.addIssue({ code: 'custom', message: `trustDomain "${td}" is not a SPIFFE trust domain: use lower-case letters, digits, '.', '-' and '_'${lower !== td ? ` (e.g. "${lower}")` : ''}`, ...issueCode('OR1024') });
+      }
+    })
+    .optional(),
   trustDomainAliases: strList.optional(),
   rootNamespace: str.optional(),
   enableTracing: bool.optional(),

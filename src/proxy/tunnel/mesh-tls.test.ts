@@ -1,5 +1,5 @@
-// A peer's SPIFFE ID from its certificate: exactly one URI SAN, a well-formed SPIFFE ID; a SAN Node
-// had to quote (a comma, a quote, a control character in it) makes the certificate no SVID at all.
+// A peer's SPIFFE ID from its certificate: exactly one URI SAN, a well-formed SPIFFE ID; no SAN value
+// can pass for a second entry (Node escapes the commas inside values).
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { test } from 'node:test';
@@ -16,5 +16,6 @@ test('spiffeIdOf takes one well-formed SPIFFE URI SAN and nothing a crafted SAN 
   assert.equal(await id([{ type: 'url', value: 'spiffe://cluster.local/ns/a/sa/b' }, { type: 'url', value: 'spiffe://cluster.local/ns/c/sa/d' }]), undefined, 'two URI SANs');
   assert.equal(await id([{ type: 'url', value: 'spiffe://Cluster.Local//ns/a' }]), undefined, 'not a well-formed SPIFFE ID');
   assert.equal(await id([{ type: 'url', value: 'https://cluster.local/ns/a/sa/b' }]), undefined);
+  assert.equal(await id([{ type: 'dns', value: 'x,y.example.com' }, { type: 'url', value: 'spiffe://cluster.local/ns/a/sa/b' }]), 'spiffe://cluster.local/ns/a/sa/b', 'a quoted value of another type beside it');
   assert.equal(spiffeIdOf(undefined), undefined);
 });

@@ -35,14 +35,13 @@ export function meshContextOptions(m: MeshTlsMaterial): SecureContextOptions {
 
 /**
  * The SPIFFE ID of a verified peer certificate: exactly one URI SAN, a well-formed `spiffe://` ID.
- * Node lists the SANs as `TYPE:value, TYPE:value` and quotes a value holding a comma, quote or
- * control character (`DNS:"x, URI:spiffe://…"`): a certificate with any quoted SAN is not an SVID,
- * so no value can smuggle in a second entry.
+ * Node lists the SANs as `TYPE:value, TYPE:value`, quoting a value that holds a comma (escaped as
+ * `\u002c`), a quote or a control character: splitting on `, ` cannot cut inside a value, and a quoted
+ * URI is never a well-formed SPIFFE ID. Other SAN types (quoted or not) may sit beside it.
  */
 export function spiffeIdOf(raw: Buffer | undefined): string | undefined {
   if (!raw || raw.length === 0) return undefined;
   const san = new X509Certificate(raw).subjectAltName ?? '';
-  if (san.includes('"')) return undefined;
   const uris = san
     .split(', ')
     .filter((s) => s.startsWith('URI:'))

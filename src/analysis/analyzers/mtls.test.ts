@@ -1,0 +1,88 @@
+// OR2009 reads the policy each cluster runs with: a subset inherits the top-level tls, a port-level
+// tls replaces it for its port, and a subset's own tls replaces both.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { loadText } from '../../config/load.ts';
+import { runAnalyzers } from '../run.ts';
+
+const base = `apiVersion: v1
+kind: Namespace
+metadata: { name: shop, labels: { istio-injection: enabled } }
+---
+apiVersion: v1
+kind: Service
+metadata: { name: reviews, namespace: shop }
+spec: { selector: { app: reviews }, ports: [{ name: http, port: 8080 }] }
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: { name: reviews-v1, namespace: shop }
+spec:
+  selector: { matchLabels: { app: reviews, version: v1 } }
+  template:
+    metadata: { labels: { app: reviews, version: v1 } }
+    spec: { serviceAccountName: reviews, containers: [{ name: app, image: example/reviews:1 }] }
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: { name: reviews-v2, namespace: shop }
+spec:
+  selector: { matchLabels: { app: reviews, version: v2 } }
+  template:
+    metadata: { labels: { app: reviews, version: v2 } }
+    spec: { serviceAccountName: reviews-canary, containers: [{ name: app, image: example/reviews:2 }] }
+---
+`;
+const REVIEWS = 'spiffe://cluster.local/ns/shop/sa/reviews';
+const CANARY = 'spiffe://cluster.local/ns/shop/sa/reviews-canary';
+
+function or2009(spec: string): string[] {
+  const { resources, diagnostics } = loadText(`${base}apiVersion: networking.istio.io/v1beta1
+kind: DestinationRule
+metadata: { name: reviews, namespace: shop }
+spec:
+  host: reviews
+${spec}`);
+  assert.deepEqual(diagnostics.filter((d) => d.severity === 'error'), []);
+  return runAnalyzers(resources)
+    .filter((d) => d.code === 'OR2009')
+    .map((d) => d.field ?? '');
+}
+
+test('a subset without its own tls inherits the top-level names and is checked against its own workloads', () => {
+  const fields = or2009(`  trafficPolicy: { tls: { mode: ISTIO_MUTUAL, subjectAltNames: ["${REVIEWS}"] } }
+  subsets:
+    - { name: v1, labels: { version: v1 } }
+    - { name: v2, labels: { version: v2 }, trafficPolicy: { connectionPool: { tcp: { maxConnections: 10 } } } }`);
+  // v1 (reviews) is named; v2 runs as reviews-canary and inherits a list without it.
+  assert.deepEqual(fields, ['spec.trafficPolicy.tls.subjectAltNames']);
+});
+
+test('a port-level tls replaces the top level for its port: wrong names there are reported, right ones clear the top level', () => {
+  assert.deepEqual(
+    or2009(`  trafficPolicy:
+    tls: { mode: ISTIO_MUTUAL, subjectAltNames: ["spiffe://cluster.local/ns/shop/sa/ratings"] }
+    portLevelSettings: [{ port: { number: 8080 }, tls: { mode: ISTIO_MUTUAL } }]`),
+    [],
+    'the only port uses its port-level tls, which names nothing: no false positive',
+  );
+  assert.deepEqual(
+    or2009(`  trafficPolicy:
+    portLevelSettings: [{ port: { number: 8080 }, tls: { mode: ISTIO_MUTUAL, subjectAltNames: ["spiffe://cluster.local/ns/shop/sa/ratings"] } }]`),
+    ['spec.trafficPolicy.portLevelSettings[0].tls.subjectAltNames'],
+  );
+});
+
+test("a subset's own tls naming its workloads' account is fine; naming every account at the top level is fine", () => {
+  assert.deepEqual(
+    or2009(`  trafficPolicy: { tls: { mode: ISTIO_MUTUAL, subjectAltNames: ["${REVIEWS}", "${CANARY}"] } }
+  subsets:
+    - { name: v2, labels: { version: v2 }, trafficPolicy: { tls: { mode: ISTIO_MUTUAL, subjectAltNames: ["${CANARY}"] } } }`),
+    [],
+  );
+  assert.deepEqual(
+    or2009(`  subsets:
+    - { name: v2, labels: { version: v2 }, trafficPolicy: { tls: { mode: ISTIO_MUTUAL, subjectAltNames: ["${REVIEWS}"] } } }`),
+    ['spec.subsets[0].trafficPolicy.tls.subjectAltNames'],
+  );
+});
