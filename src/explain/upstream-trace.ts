@@ -1,5 +1,6 @@
 // The upstream side of a hop read from the pushed cluster and its load assignment: the endpoints
 // (with the workload and tlsMode translation put on them) and the transport the client uses.
+import { compileCluster } from '../proxy/cluster/compile-cluster.ts';
 import type { EnvoyCluster, EnvoyClusterLoadAssignment } from '../proxy/config/envoy-shapes.ts';
 import { fromStruct } from '../xds/any.ts';
 import type { EndpointTrace } from './trace.ts';
@@ -49,20 +50,16 @@ function socketKind(s: Socket): ClientTls['uses'] {
 }
 
 /**
- * Secure naming: the SPIFFE IDs a meshed endpoint's tunnel server must present one of, as the proxy
- * reads them (src/proxy/cluster/compile-cluster.ts): exact SAN matchers of the mesh TLS context, or,
- * without one, `outrigger.secure_naming` in the cluster's metadata. Empty: any mesh identity.
+ * Secure naming: the SPIFFE IDs a meshed endpoint's tunnel server must present one of, read by the
+ * proxy's own cluster compiler (the mesh TLS context's matchers, else `outrigger.secure_naming`).
+ * Empty: any mesh identity, or a cluster the proxy would refuse.
  */
 export function secureNamingOf(cluster: EnvoyCluster): string[] {
-  const mesh = [cluster.transport_socket, ...(cluster.transport_socket_matches ?? []).map((m) => m.transport_socket)].find((s) => socketKind(s as Socket) === 'mtls');
-  if (mesh) {
-    const common = (mesh.typed_config as { common_tls_context?: { combined_validation_context?: { default_validation_context?: { match_typed_subject_alt_names?: { matcher?: { exact?: string } }[] } } } })?.common_tls_context;
-    const matchers = common?.combined_validation_context?.default_validation_context?.match_typed_subject_alt_names ?? [];
-    return matchers.flatMap((m) => (m.matcher?.exact ? [m.matcher.exact] : []));
+  try {
+    return [...compileCluster(cluster).meshSans];
+  } catch {
+    return [];
   }
-  const meta = cluster.metadata?.filter_metadata?.['outrigger'];
-  const list = meta && typeof meta === 'object' ? ('fields' in meta ? fromStruct(meta as Parameters<typeof fromStruct>[0]) : (meta as Record<string, unknown>))['secure_naming'] : undefined;
-  return Array.isArray(list) ? list.filter((x): x is string => typeof x === 'string') : [];
 }
 
 /** The client's TLS for one endpoint: a fixed transport socket, or auto mTLS by the endpoint's tlsMode. */
