@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 import type { AnyResource, DestinationRule, PeerAuthentication } from '../config/resource.ts';
 import { buildSnapshot, type MeshSnapshot, serviceKey } from '../model/snapshot.ts';
 import { effectiveMtls, type EffectiveMtlsMode } from '../translate/peer-authentication.ts';
+import { effectivePolicy } from '../translate/destination-policy.ts';
 
 export interface TlsCheckRow {
   host: string;
@@ -20,8 +21,8 @@ export interface TlsCheckRow {
 
 function clientMode(rules: readonly DestinationRule[], port: number): { mode: string; rule: string } {
   for (const dr of rules) {
-    const portLevel = dr.spec.trafficPolicy?.portLevelSettings?.find((p) => p.port?.number === port)?.tls?.mode;
-    const mode = portLevel ?? dr.spec.trafficPolicy?.tls?.mode;
+    // As translation merges it: a port-level entry for the port replaces the rule's level, tls included.
+    const mode = effectivePolicy(dr, '', port).tls?.mode;
     if (mode) return { mode, rule: `${dr.metadata.name}/${dr.metadata.namespace}` };
   }
   return { mode: 'AUTO', rule: '-' };

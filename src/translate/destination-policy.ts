@@ -51,8 +51,10 @@ const policies = new WeakMap<DestinationRule, Map<number, Map<string, PortTraffi
 const noPolicy: PortTrafficPolicy = Object.freeze({});
 
 /**
- * The policy for one subset and port: the top level, overridden by its port-level settings, then by
- * the subset's policy and the subset's port-level settings (each field replaced whole). Read-only.
+ * The policy for one subset and port, merged as Istio merges it (MergeSubsetTrafficPolicy): a port-level
+ * entry replaces the level it sits in (its load balancer, connection pool, outlier detection and TLS;
+ * what it leaves out takes the defaults, not the level's values); a subset's fields then replace the
+ * destination's one by one, and a subset's port-level entry replaces all four. Read-only.
  */
 export function effectivePolicy(dr: DestinationRule | undefined, subset: string, port: number): PortTrafficPolicy {
   if (!dr) return noPolicy;
@@ -63,26 +65,41 @@ export function effectivePolicy(dr: DestinationRule | undefined, subset: string,
   }
   let bySubset = byPort.get(port);
   if (!bySubset) {
-    bySubset = new Map([['', applyPortLevel(dr.spec.trafficPolicy, port)]]);
+    bySubset = new Map([['', atPort(dr.spec.trafficPolicy, port).policy]]);
     byPort.set(port, bySubset);
   }
   let policy = bySubset.get(subset);
   if (!policy) {
     const top = bySubset.get('') ?? noPolicy;
     const sub = dr.spec.subsets?.find((s) => s.name === subset);
-    policy = sub?.trafficPolicy ? { ...top, ...definedOnly(applyPortLevel(sub.trafficPolicy, port)) } : top;
+    policy = sub?.trafficPolicy ? overlay(top, atPort(sub.trafficPolicy, port)) : top;
     bySubset.set(subset, policy);
   }
   return policy;
 }
 
-function applyPortLevel(tp: TrafficPolicy | undefined, port: number): PortTrafficPolicy {
-  if (!tp) return {};
+/** The fields a port-level entry carries, and replaces together. */
+const PORT_FIELDS = ['loadBalancer', 'connectionPool', 'outlierDetection', 'tls'] as const;
+
+/** One level's policy at `port`: its port-level entry alone when it has one for the port. */
+function atPort(tp: TrafficPolicy | undefined, port: number): { policy: PortTrafficPolicy; portLevel: boolean } {
+  if (!tp) return { policy: {}, portLevel: false };
   const { portLevelSettings, tunnel: _t, proxyProtocol: _p, ...top } = tp;
   const level = portLevelSettings?.find((p) => p.port?.number === port);
-  if (!level) return top;
+  if (!level) return { policy: top, portLevel: false };
   const { port: _port, ...fields } = level;
-  return { ...top, ...definedOnly(fields) };
+  return { policy: definedOnly(fields), portLevel: true };
+}
+
+/** The destination's policy with a subset's over it: field by field, or all four from a port-level entry. */
+function overlay(top: PortTrafficPolicy, sub: { policy: PortTrafficPolicy; portLevel: boolean }): PortTrafficPolicy {
+  const out: PortTrafficPolicy = { ...top };
+  for (const f of PORT_FIELDS) {
+    const v = sub.policy[f];
+    if (v !== undefined) (out as Record<string, unknown>)[f] = v;
+    else if (sub.portLevel) delete out[f];
+  }
+  return out;
 }
 
 function definedOnly<T extends object>(o: T): Partial<T> {
