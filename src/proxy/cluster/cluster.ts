@@ -59,14 +59,14 @@ export class Cluster {
   outlier: OutlierDetector | null = null;
   readonly resilience: ResilienceStats = { upstream_rq_retry_success: 0, upstream_rq_retry_overflow: 0, upstream_rq_per_try_timeout: 0, upstream_rq_rx_reset: 0 };
   #timers: ClusterTimers | null = null;
-  /** Secure naming on every tunnel this cluster opens (`meshSans`). */
-  #serverIdentity: ServerIdentityCheck;
-  /** The check as of the handshake, not of the connect: a handshake under way when the names change gets the new ones. */
-  readonly #checkServer: ServerIdentityCheck = (host, cert) => this.#serverIdentity(host, cert);
+  /**
+   * Secure naming on every tunnel this cluster opens, against `meshSans` as of the handshake, not of the
+   * connect: a handshake under way when the names change gets the new ones.
+   */
+  readonly #checkServer: ServerIdentityCheck = (host, cert) => meshServerIdentity(this.settings.meshSans)(host, cert);
 
   constructor(settings: ClusterSettings, deps: ClusterDeps) {
     this.settings = settings;
-    this.#serverIdentity = meshServerIdentity(settings.meshSans);
     this.stats = deps.stats;
     this.#deps = deps;
     this.#gate = new ConnectionGate(deps.stats);
@@ -141,7 +141,6 @@ export class Cluster {
       settings.tcpKeepaliveMs !== old.tcpKeepaliveMs ||
       JSON.stringify(settings.origination) !== JSON.stringify(old.origination);
     this.settings = settings;
-    this.#serverIdentity = meshServerIdentity(settings.meshSans);
     if (settings.breakersKey !== old.breakersKey) this.breakers = new CircuitBreakers(settings.circuitBreakers);
     const outlierChanged = JSON.stringify(settings.outlier) !== JSON.stringify(old.outlier);
     if (outlierChanged) this.#buildOutlier();

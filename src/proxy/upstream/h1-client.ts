@@ -249,11 +249,11 @@ class H1Connection {
     return s !== null && (s.destroyed || s.session === undefined || s.session.closed || s.session.destroyed);
   }
 
-  /** The verified SPIFFE ID of the peer of a TLS connection of its own; undefined for a carried one (its session knows). */
-  get ownTlsPeer(): string | undefined {
+  /** Whether `refused` refuses the verified peer of this TLS connection of its own; a carried one is its session's to judge. */
+  ownPeerRefused(refused: (peerId: string | undefined) => boolean): boolean {
     const socket = this.#socket;
-    if (this.#carried || !this.#connected || !(socket instanceof tls.TLSSocket)) return undefined;
-    return spiffeIdOf(socket.getPeerCertificate()?.raw) ?? '';
+    if (this.#carried || !this.#connected || !(socket instanceof tls.TLSSocket)) return false;
+    return refused(spiffeIdOf(socket.getPeerCertificate()?.raw));
   }
 
   /**
@@ -779,10 +779,7 @@ export class H1Pool {
    * idle ones close, busy ones are reset after the grace. Carried connections go with their session.
    */
   retireIf(refused: (peerId: string | undefined) => boolean, timers: Timers): void {
-    for (const c of [...this.#all]) {
-      const peer = c.ownTlsPeer;
-      if (peer !== undefined && refused(peer || undefined)) c.retire(timers);
-    }
+    for (const c of [...this.#all]) if (c.ownPeerRefused(refused)) c.retire(timers);
   }
 
   /** Stops taking requests; idle connections close now, busy ones when their exchange ends (as an HTTP/2 GOAWAY lets streams finish). */
