@@ -4,6 +4,7 @@ import type { ClientTLSSettings } from '../config/types/networking.ts';
 import type { ProxyView } from '../model/proxy-view.ts';
 import type { MeshSnapshot } from '../model/snapshot.ts';
 import { type TypedAny, toStruct } from '../xds/any.ts';
+import { WORKLOAD_CERT_SECRET } from '../xds/mesh-tls-context.ts';
 import { TypeUrl } from '../xds/type-urls.ts';
 import { serviceMtlsDisabled } from './destination-mtls.ts';
 import { serviceAccounts } from './service-accounts.ts';
@@ -38,7 +39,7 @@ function istioCommonTls(sans: readonly string[]): Record<string, unknown> {
     common = {
       tls_params: tlsParams,
       alpn_protocols: ['h2'],
-      tls_certificate_sds_secret_configs: [sdsSecret('default')],
+      tls_certificate_sds_secret_configs: [sdsSecret(WORKLOAD_CERT_SECRET)],
       combined_validation_context: {
         default_validation_context: sans.length ? { match_typed_subject_alt_names: sanMatchers(sans) } : {},
         validation_context_sds_secret_config: sdsSecret('ROOTCA'),

@@ -14,6 +14,7 @@ import { serviceAccounts } from './service-accounts.ts';
 import { translateTrafficPolicy } from './traffic-policy.ts';
 import { durationOf } from './xds-values.ts';
 import { type StructValue, toStruct } from '../xds/any.ts';
+import { isMeshTlsContext } from '../xds/mesh-tls-context.ts';
 import { TypeUrl } from '../xds/type-urls.ts';
 
 export function outboundClusterName(port: number, subset: string, host: string): string {
@@ -132,9 +133,7 @@ function clusterMetadata(subset: string, dr: DestinationRule | undefined, servic
 
 /** The transport names the mesh's own TLS (the `default` workload secret), explicitly or by auto mTLS. */
 function hasMeshTls(t: ClusterTransport): boolean {
-  if (t.transport_socket_matches) return true;
-  const common = (t.transport_socket?.typed_config as { common_tls_context?: { tls_certificate_sds_secret_configs?: { name?: string }[] } } | undefined)?.common_tls_context;
-  return common?.tls_certificate_sds_secret_configs?.some((c) => c.name === 'default') ?? false;
+  return t.transport_socket_matches !== undefined || isMeshTlsContext(t.transport_socket?.typed_config);
 }
 
 // Shared per (metadata, SAN list): the same objects for every cluster of a service (output is read-only).

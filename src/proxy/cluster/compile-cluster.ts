@@ -1,6 +1,7 @@
 // Cluster (CDS) → the immutable settings a cluster runs with; anything the proxy cannot honour throws
 // a ProxyConfigError (NACK).
 import { durationMs, type XdsDuration } from '../../xds/duration.ts';
+import { isMeshTlsContext } from '../../xds/mesh-tls-context.ts';
 import { TypeUrl } from '../../xds/type-urls.ts';
 import { ProxyConfigError } from '../config/config-error.ts';
 import type { EnvoyCluster } from '../config/envoy-shapes.ts';
@@ -12,12 +13,6 @@ import { lbDeps } from './cluster.ts';
 import { compileMeshSans, compileOriginationTls, type OriginationTls } from './origination-tls.ts';
 import { CircuitBreakers, type ThresholdsJson } from './circuit-breaker.ts';
 import { compileOutlierDetection, type OutlierConfig, type OutlierDetectionJson } from './outlier/outlier-config.ts';
-
-/** The mesh's own TLS context: it presents the `default` workload secret (SDS), whatever its SNI or SANs say. */
-function isMeshTls(ctx: unknown): boolean {
-  const secrets = (ctx as { common_tls_context?: { tls_certificate_sds_secret_configs?: { name?: string }[] } }).common_tls_context?.tls_certificate_sds_secret_configs;
-  return secrets?.some((s) => s.name === 'default') ?? false;
-}
 
 export type DiscoveryType = 'EDS' | 'STATIC' | 'STRICT_DNS' | 'LOGICAL_DNS' | 'ORIGINAL_DST';
 
@@ -134,14 +129,14 @@ export function compileCluster(c: EnvoyCluster): ClusterSettings {
     if (ts.typed_config?.['@type'] !== TypeUrl.UpstreamTlsContext) {
       throw new ProxyConfigError(where, 'transport_socket', `unsupported transport socket ${String(ts.typed_config?.['@type'] ?? ts.name)}`);
     }
-    tlsMode = isMeshTls(ts.typed_config) ? 'istio-mutual' : 'simple';
+    tlsMode = isMeshTlsContext(ts.typed_config) ? 'istio-mutual' : 'simple';
     if (tlsMode === 'simple') origination = compileOriginationTls(ts.typed_config as Parameters<typeof compileOriginationTls>[0], `${where}.transport_socket`);
     else meshSans = compileMeshSans(ts.typed_config as Parameters<typeof compileMeshSans>[0], `${where}.transport_socket`);
   } else {
     // Auto mTLS: the match for `tlsMode: istio` endpoints carries the mesh TLS context.
     for (const [i, m] of (c.transport_socket_matches ?? []).entries()) {
       const t = m.transport_socket?.typed_config;
-      if (t?.['@type'] === TypeUrl.UpstreamTlsContext && isMeshTls(t)) meshSans = compileMeshSans(t as Parameters<typeof compileMeshSans>[0], `${where}.transport_socket_matches[${i}].transport_socket`);
+      if (t?.['@type'] === TypeUrl.UpstreamTlsContext && isMeshTlsContext(t)) meshSans = compileMeshSans(t as Parameters<typeof compileMeshSans>[0], `${where}.transport_socket_matches[${i}].transport_socket`);
     }
   }
   // No mesh TLS context (DISABLE, SIMPLE, MUTUAL, auto mTLS off): meshed endpoints are still reached

@@ -1,0 +1,10 @@
+// How the translator marks, and the proxy recognises, the mesh's own TLS in an UpstreamTlsContext:
+// it presents the workload certificate, the SDS secret named `default` (trust from `ROOTCA`).
+
+export const WORKLOAD_CERT_SECRET = 'default';
+
+/** An UpstreamTlsContext (its `typed_config`) that is the mesh's own TLS, whatever its SNI or SANs say. */
+export function isMeshTlsContext(ctx: unknown): boolean {
+  const secrets = (ctx as { common_tls_context?: { tls_certificate_sds_secret_configs?: { name?: string }[] } } | undefined)?.common_tls_context?.tls_certificate_sds_secret_configs;
+  return secrets?.some((s) => s.name === WORKLOAD_CERT_SECRET) ?? false;
+}
