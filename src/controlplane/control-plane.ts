@@ -77,7 +77,7 @@ export class ControlPlane {
   #xdsTlsAddress = '';
   #log: NonNullable<ControlPlaneOptions['log']>;
   /** The configured trust domain last seen, so a mismatch with the CA's is reported once per change. */
-  #warnedTrustDomain: string | undefined;
+  #configuredTrustDomain: string | undefined;
 
   private constructor(opts: ControlPlaneOptions) {
     this.#opts = opts;
@@ -204,10 +204,10 @@ export class ControlPlane {
     const caDomain = this.#opts.ca?.trustDomain;
     this.#snapshot = buildSnapshot(resources, instances, version, caDomain);
     const configured = meshSettingsFrom(resources).trustDomain;
-    if (caDomain !== undefined && configured !== caDomain && configured !== this.#warnedTrustDomain) {
+    if (caDomain !== undefined && configured !== caDomain && configured !== this.#configuredTrustDomain) {
       this.#log('warn', `meshConfig.trustDomain is ${configured}, but the CA issues identities in ${caDomain} (set when the control plane started): identities and secure naming stay in ${caDomain}; restart the control plane to change it`);
     }
-    this.#warnedTrustDomain = configured;
+    this.#configuredTrustDomain = configured;
     // A change to listener-only config (a Telemetry, an AuthorizationPolicy) keeps the clusters, endpoints
     // and routes already built: the same objects, so nothing there is translated, hashed or encoded again.
     const inputs = outputInputs(resources, instances);

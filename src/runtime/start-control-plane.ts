@@ -5,7 +5,7 @@ import path from 'node:path';
 import { CertificateAuthority } from '../ca/certificate-authority.ts';
 import { loadTokenKey } from '../controlplane/token-key.ts';
 import { ensurePortFree, PortInUseError } from './ports.ts';
-import type { AnyResource, IstioOperator } from '../config/resource.ts';
+import type { AnyResource } from '../config/resource.ts';
 import { meshSettingsFrom } from '../model/mesh-config.ts';
 import { ControlPlane } from '../controlplane/control-plane.ts';
 import { startDebugApi } from '../controlplane/debug-api.ts';
@@ -32,15 +32,14 @@ export interface LocalControlPlaneOptions {
 
 /** Certificate settings from the IstioOperator: trust domain, workload TTL and grace ratio (Istio's env names). */
 export function certificateSettings(resources: readonly AnyResource[]): { trustDomain: string; ttlSeconds?: number; graceRatio?: number } {
-  // The same IstioOperator, and the same default, as translation's mesh settings: the CA's trust domain
-  // is the one the clusters' secure-naming SANs and the policies' principals are written in.
-  const op = resources.find((r): r is IstioOperator => r.kind === 'IstioOperator' && !!(r as IstioOperator).spec.meshConfig);
-  const mesh = op?.spec.meshConfig;
-  const meta = mesh?.defaultConfig?.proxyMetadata ?? {};
+  // Translation's mesh settings: the CA's trust domain is the one the clusters' secure-naming SANs and
+  // the policies' principals are written in.
+  const mesh = meshSettingsFrom(resources);
+  const meta = mesh.raw.defaultConfig?.proxyMetadata ?? {};
   const ttlMs = meta['SECRET_TTL'] ? parseDurationMs(meta['SECRET_TTL']) : undefined;
   const ratio = meta['SECRET_GRACE_PERIOD_RATIO'] ? Number(meta['SECRET_GRACE_PERIOD_RATIO']) : undefined;
   return {
-    trustDomain: meshSettingsFrom(resources).trustDomain,
+    trustDomain: mesh.trustDomain,
     ...(ttlMs ? { ttlSeconds: Math.round(ttlMs / 1000) } : {}),
     ...(ratio && ratio > 0 && ratio < 1 ? { graceRatio: ratio } : {}),
   };
