@@ -5,6 +5,18 @@ import { test } from 'node:test';
 import { loadText } from '../../config/load.ts';
 import { runAnalyzers } from '../run.ts';
 
+/** A reviews Deployment of one version, running as `account`. */
+const deployment = (version: string, account: string) => `apiVersion: apps/v1
+kind: Deployment
+metadata: { name: reviews-${version}, namespace: shop }
+spec:
+  selector: { matchLabels: { app: reviews, version: ${version} } }
+  template:
+    metadata: { labels: { app: reviews, version: ${version} } }
+    spec: { serviceAccountName: ${account}, containers: [{ name: app, image: example/reviews:${version} }] }
+---
+`;
+
 const base = `apiVersion: v1
 kind: Namespace
 metadata: { name: shop, labels: { istio-injection: enabled } }
@@ -14,25 +26,7 @@ kind: Service
 metadata: { name: reviews, namespace: shop }
 spec: { selector: { app: reviews }, ports: [{ name: http, port: 8080 }] }
 ---
-apiVersion: apps/v1
-kind: Deployment
-metadata: { name: reviews-v1, namespace: shop }
-spec:
-  selector: { matchLabels: { app: reviews, version: v1 } }
-  template:
-    metadata: { labels: { app: reviews, version: v1 } }
-    spec: { serviceAccountName: reviews, containers: [{ name: app, image: example/reviews:1 }] }
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: { name: reviews-v2, namespace: shop }
-spec:
-  selector: { matchLabels: { app: reviews, version: v2 } }
-  template:
-    metadata: { labels: { app: reviews, version: v2 } }
-    spec: { serviceAccountName: reviews-canary, containers: [{ name: app, image: example/reviews:2 }] }
----
-`;
+${deployment('v1', 'reviews')}${deployment('v2', 'reviews-canary')}`;
 const REVIEWS = 'spiffe://cluster.local/ns/shop/sa/reviews';
 const CANARY = 'spiffe://cluster.local/ns/shop/sa/reviews-canary';
 
