@@ -59,6 +59,9 @@ function httpAlpnsFor(transport: 'tls' | 'raw_buffer' | undefined): string[] {
 }
 
 const TLS_INSPECTOR = { name: 'envoy.filters.listener.tls_inspector', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector' } };
+// First on virtualInbound, as in Istio: a connection iptables redirected to 15006 (netns mode's app
+// ports) is matched by the port it was sent to.
+const ORIGINAL_DST = { name: 'envoy.filters.listener.original_dst', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.listener.original_dst.v3.OriginalDst' } };
 const HTTP_INSPECTOR = { name: 'envoy.filters.listener.http_inspector', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.listener.http_inspector.v3.HttpInspector' } };
 
 /** meshConfig.protocolDetectionTimeout in ms; Istio's default 0s means no timeout. */
@@ -117,11 +120,13 @@ export function buildInboundListener(snapshot: MeshSnapshot, scope: ProxyScope, 
       { name: `${cluster}-tcp`, filter_chain_match: match, filters: tcp() },
     ];
   });
+  const detection = detectionFields(snapshot, ports) as { listener_filters?: unknown[] };
   return {
     name: 'virtualInbound',
     address: { socket_address: { address: '0.0.0.0', port_value: 15006 } },
     traffic_direction: 'INBOUND',
-    ...detectionFields(snapshot, ports),
+    ...detection,
+    listener_filters: [ORIGINAL_DST, ...(detection.listener_filters ?? [])],
     filter_chains: chains,
     // Ports no service declares reach nothing (Istio would pass them through to the app).
     default_filter_chain: { name: 'BlackHoleCluster', filters: [buildTcpProxy('BlackHoleCluster', [{ cluster: 'BlackHoleCluster' }])] },

@@ -88,14 +88,14 @@ export class BoundListener {
   #onPlain(s: net.Socket): void {
     this.#track(s);
     const connection = this.#connection(s);
+    const original = this.config.originalDst ? this.#deps.originalDestination?.(s) : undefined;
+    // Under conntrack every connection has an original destination; only a redirected one's differs
+    // from where it landed. A client talking to 15001 itself uses the forward proxy.
+    if (original && (original.port !== s.localPort || original.address !== s.localAddress)) {
+      this.#onCaptured(s, { ...connection, localAddress: original.address, localPort: original.port });
+      return;
+    }
     if (this.config.name === 'virtualOutbound') {
-      const original = this.config.useOriginalDst ? this.#deps.originalDestination?.(s) : undefined;
-      // Under conntrack every connection has an original destination; only a redirected one's differs
-      // from where it landed. A client talking to 15001 itself uses the forward proxy.
-      if (original && (original.port !== s.localPort || original.address !== s.localAddress)) {
-        this.#onCaptured(s, { ...connection, localAddress: original.address, localPort: original.port });
-        return;
-      }
       this.#http.serve(s, this.#forwardProxyContext(connection));
       return;
     }
@@ -103,12 +103,13 @@ export class BoundListener {
   }
 
   /**
-   * A connection iptables redirected here (netns mode): as Envoy's `use_original_dst`, it is handed to
-   * the listener for its original port when there is one (`bind_to_port: false`), else matched on this
-   * listener's chains by original port and address, after that listener's inspectors.
+   * A connection iptables redirected here (netns mode): matched on this listener's chains by original
+   * port and address, after the inspectors, as Envoy's `original_dst` filter has it. With
+   * `use_original_dst` (virtualOutbound) it is first handed to the listener for its original port when
+   * there is one (`bind_to_port: false`). virtualInbound takes an app port's plaintext this way.
    */
   #onCaptured(s: net.Socket, connection: ConnectionInfo): void {
-    const target = this.#deps.unboundListener(connection.localPort) ?? this.config;
+    const target = (this.config.useOriginalDst ? this.#deps.unboundListener(connection.localPort) : undefined) ?? this.config;
     this.#detectThenServe(target, s, connection, connection.localAddress);
   }
 

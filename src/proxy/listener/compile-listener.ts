@@ -14,7 +14,7 @@ import type { ChainedFilter, HttpFilterRegistry } from '../http/filter-registry.
 import { compilePathNormalizer, type PathNormalizationMode, type PathNormalizer } from '../http/normalize-path.ts';
 import type { RouteTable } from '../http/route/index.ts';
 import { compileStreamTimeouts, type StreamTimeoutConfig } from '../http/stream-timeouts.ts';
-import { compileDetection, type Detection, type ListenerFilterFields } from './detect-protocol.ts';
+import { compileDetection, type Detection, hasListenerFilter, type ListenerFilterFields } from './detect-protocol.ts';
 import { withMisdirectedCheck } from '../tls/misdirected-request.ts';
 
 export interface HttpChain {
@@ -85,7 +85,12 @@ export interface CompiledListener {
   readonly bindToPort: boolean;
   /** tls_inspector / http_inspector: plaintext connections are sniffed before chain selection. */
   readonly detection?: Detection;
-  /** `use_original_dst`: a redirected connection is matched by its original destination. */
+  /**
+   * The `original_dst` listener filter (which `use_original_dst` implies, as in Envoy): a connection
+   * iptables redirected here is matched, and reported, by where it was going.
+   */
+  readonly originalDst?: boolean;
+  /** `use_original_dst`: such a connection is handed to the listener for its original port, if there is one. */
   readonly useOriginalDst?: boolean;
 }
 
@@ -236,6 +241,7 @@ export function compileListener(l: EnvoyListener, ctx: ListenerCompileContext): 
   }
   const od = l.use_original_dst;
   const useOriginalDst = typeof od === 'boolean' ? od : od?.value === true;
+  const originalDst = useOriginalDst || hasListenerFilter(l as EnvoyListener & ListenerFilterFields, 'original_dst');
   return {
     name: l.name,
     address: sa.address || '0.0.0.0',
@@ -244,6 +250,7 @@ export function compileListener(l: EnvoyListener, ctx: ListenerCompileContext): 
     bindToPort: l.bind_to_port?.value ?? true,
     ...(defaultChain ? { defaultChain } : {}),
     ...(detection ? { detection } : {}),
+    ...(originalDst ? { originalDst } : {}),
     ...(useOriginalDst ? { useOriginalDst } : {}),
   };
 }

@@ -32,12 +32,13 @@ export interface ListenerFilterFields {
 }
 
 const find = (l: ListenerFilterFields, what: string) => (l.listener_filters ?? []).find((f) => f.name?.endsWith(what) || f.typed_config?.['@type']?.endsWith(what));
-const has = (l: ListenerFilterFields, what: string) => find(l, what) !== undefined;
+/** Whether the listener has the listener filter `what` (by name or type URL suffix). */
+export const hasListenerFilter = (l: ListenerFilterFields, what: string) => find(l, what) !== undefined;
 
 /** The detection a listener asks for, or undefined when it has no inspector. Envoy's timeout default is 15 s. */
 export function compileDetection(l: ListenerFilterFields): Detection | undefined {
-  const http = has(l, 'http_inspector');
-  const tls = has(l, 'tls_inspector');
+  const http = hasListenerFilter(l, 'http_inspector');
+  const tls = hasListenerFilter(l, 'tls_inspector');
   if (!http && !tls) return undefined;
   const t = l.listener_filters_timeout;
   const timeoutMs = t ? Number(t.seconds ?? 0) * 1000 + Math.round((t.nanos ?? 0) / 1e6) : 15_000;
