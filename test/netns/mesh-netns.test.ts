@@ -1,7 +1,8 @@
 // The mesh in netns mode with real sidecars and gateway: two podinfo workloads under mesh-wide STRICT
-// mTLS, the ingress gateway published on the host, a plaintext client without a sidecar refused, a
-// meshed client reaching a service by name through its sidecar (proxy env, and DNS capture without it),
-// raw TCP to a service address through capture.
+// mTLS, the ingress gateway published on the host, a plaintext client without a sidecar refused on a
+// STRICT port and judged by the sidecar on a PERMISSIVE one (inbound capture), a meshed client reaching
+// a service by name through its sidecar (proxy env, and DNS capture without it), raw TCP to a service
+// address through capture.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -68,6 +69,35 @@ describe('the mesh in netns mode, with sidecars', { skip }, () => {
     const legacy = pod('legacy/legacy-client-0').netns as string;
     assert.deepEqual(await runInPod(legacy, httpGetScript(`http://${pod('podinfo/podinfo-stable-0').address}:9898/`)), { error: 'ECONNREFUSED' });
     assert.deepEqual(await runInPod(legacy, httpGetScript('http://podinfo-stable.podinfo:9898/')), { error: 'ECONNREFUSED' });
+  });
+
+  it("sends a plaintext client's connection to a PERMISSIVE port through the pod's sidecar, which judges it", async () => {
+    const legacy = pod('legacy/legacy-client-0').netns as string;
+    const canary = pod('podinfo/podinfo-canary-0').address as string;
+    for (const base of [`http://${canary}:9898`, 'http://podinfo-canary.podinfo:9898']) {
+      const ok = await runInPod<{ status: number; body: string }>(legacy, httpGetScript(`${base}/`));
+      assert.equal(ok.status, 200, JSON.stringify(ok));
+      assert.equal((JSON.parse(ok.body) as { hostname: string }).hostname, 'podinfo-canary-0');
+      // Only the sidecar knows this policy: the app would answer 200.
+      const denied = await runInPod<{ status: number; body: string }>(legacy, httpGetScript(`${base}/env`));
+      assert.equal(denied.status, 403, JSON.stringify(denied));
+      assert.match(denied.body, /^RBAC: access denied\ndenied by podinfo\/canary-no-env/);
+    }
+    // The sidecar counted both as a destination, from a caller without an identity.
+    const metrics = await new Promise<string>((resolve, reject) => {
+      http.get(`http://${canary}:15090/stats/prometheus`, { timeout: 5000 }, (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => (text += c.toString()));
+        res.on('end', () => resolve(text));
+      }).on('error', reject);
+    });
+    const count = (code: number) =>
+      metrics
+        .split('\n')
+        .filter((l) => l.startsWith('istio_requests_total{') && l.includes('reporter="destination"') && l.includes(`response_code="${code}"`) && l.includes('source_principal="unknown"'))
+        .reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+    assert.equal(count(403), 2, metrics);
+    assert.ok(count(200) >= 2, metrics);
   });
 
   it('lets a meshed pod call a service by name through its sidecar, with the proxy env and with DNS capture alone', async () => {

@@ -23,10 +23,10 @@ import { workloadInstance } from '../workload-instance.ts';
 import { newMeshId, serviceCidr } from './addressing.ts';
 import { removeNetnsRecord, writeNetnsRecord } from './netns-record.ts';
 import { buildServiceRoutes, type ServiceRoute } from './service-routes.ts';
+import { inboundFirewallPorts } from './inbound-ports.ts';
 import { applyPodFirewall, proxyGid } from './pod-firewall.ts';
 import { waitPodListening } from './pod-readiness.ts';
 import { type PodHandle, PodNetwork } from './pod-network.ts';
-import { strictAppPorts } from './strict-ports.ts';
 import { TcpForwarder } from './tcp-forwarder.ts';
 
 /** The sidecar ports published on the pod address: tunnel, health, merged and proxy metrics. */
@@ -185,16 +185,21 @@ export class NetnsMeshRuntime {
       appPorts[p.containerPort] = p.containerPort;
       r.state.ports[`app:${p.containerPort}`] = p.containerPort;
     }
-    const strict = strictAppPorts(resources, w, rootNamespace);
+    const { strict, captured } = inboundFirewallPorts(resources, w, rootNamespace);
     await applyPodFirewall(r.pod.netns, {
       podAddress: r.pod.address,
       strictPorts: strict,
+      ...(w.sidecar ? { capturedPorts: captured, inboundPort: 15006 } : {}),
       exposedPorts: w.sidecar ? sidecarExposedPorts : [],
       serviceCidr: serviceCidr((this.#net as PodNetwork).addressing),
       // With a sidecar, service addresses go to its outbound listener; without, straight to a pod.
       ...(w.sidecar ? { outboundPort: 15001 } : { serviceRoutes: routes }),
     });
-    if (strict.length) r.state.detail = `mTLS STRICT on ${strict.join(', ')}: plaintext from outside the pod refused`;
+    const details = [
+      ...(strict.length ? [`mTLS STRICT on ${strict.join(', ')}: plaintext from outside the pod refused`] : []),
+      ...(captured.length ? [`plaintext on ${captured.join(', ')} goes through the sidecar`] : []),
+    ];
+    if (details.length) r.state.detail = details.join('; ');
     if (w.sidecar) {
       o.progress(`${r.state.name}: starting sidecar in ${r.pod.netns} (${r.pod.address})`);
       await this.#startProxy(r, 'sidecar', { name: w.name, workload: w.owner.name, namespace: w.namespace, serviceAccount: w.serviceAccount, labels: w.labels, appPorts });

@@ -1,6 +1,9 @@
 // The iptables rules inside one pod's network namespace, as iptables-restore input:
 // - OUTRIGGER-INBOUND (filter INPUT): app ports whose PeerAuthentication is STRICT refuse every
 //   connection that does not come over loopback, i.e. from anyone but the pod's own sidecar;
+// - OUTRIGGER-INBOUND (nat PREROUTING): the other app ports the pod's services target are DNATed to the
+//   sidecar's virtualInbound on 127.0.0.1, which reads where each was going (SO_ORIGINAL_DST), so
+//   plaintext callers meet its authorization and telemetry as in Istio (needs route_localnet on eth0);
 // - OUTRIGGER-EXPOSE (nat PREROUTING): the proxy binds loopback only, so its tunnel, health and gateway
 //   ports are published on the pod address by DNAT to 127.0.0.1 (needs route_localnet on eth0);
 // - OUTRIGGER-OUTBOUND (nat OUTPUT): connections to service addresses (what the mesh DNS answers) go to
@@ -14,6 +17,9 @@ export interface PodFirewall {
   podAddress: string;
   /** App (container) ports closed to plaintext from outside the pod. */
   strictPorts: readonly number[];
+  /** App ports whose connections from outside the pod go to the sidecar's `inboundPort`. */
+  capturedPorts?: readonly number[];
+  inboundPort?: number;
   /** Loopback ports of the proxy published on the pod address. */
   exposedPorts: readonly number[];
   /** Publish every TCP port but these (a gateway: its listeners are not known in advance). */
@@ -42,8 +48,16 @@ export function buildPodRules(f: PodFirewall): string {
     lines.push(`:${outboundChain} - [0:0]`, `-A OUTPUT -j ${outboundChain}`);
     lines.push(`-A ${outboundChain} -d ${f.serviceCidr} -p tcp -j REJECT --reject-with tcp-reset`, `-A ${outboundChain} -d ${f.serviceCidr} -j REJECT`);
   }
-  lines.push('COMMIT', '*nat', `:${exposeChain} - [0:0]`, `:${outboundChain} - [0:0]`, `-A PREROUTING -j ${exposeChain}`, `-A OUTPUT -j ${outboundChain}`);
+  lines.push('COMMIT', '*nat', `:${exposeChain} - [0:0]`, `:${inboundChain} - [0:0]`, `:${outboundChain} - [0:0]`);
+  lines.push(`-A PREROUTING -j ${exposeChain}`, `-A PREROUTING -j ${inboundChain}`, `-A OUTPUT -j ${outboundChain}`);
   const dest = `-d ${f.podAddress}/32 -p tcp -m tcp`;
+  if (f.inboundPort !== undefined) {
+    // Only what arrives from outside: the sidecar reaches the app over lo, and the app's own calls to
+    // its pod address take OUTPUT, so neither comes back here.
+    for (const port of [...(f.capturedPorts ?? [])].sort((a, b) => a - b)) {
+      lines.push(`-A ${inboundChain} ${dest} --dport ${port} -j DNAT --to-destination 127.0.0.1:${f.inboundPort}`);
+    }
+  }
   for (const port of [...f.exposedPorts].sort((a, b) => a - b)) {
     lines.push(`-A ${exposeChain} ${dest} --dport ${port} -j DNAT --to-destination 127.0.0.1:${port}`);
   }
@@ -72,7 +86,7 @@ export function buildPodRules(f: PodFirewall): string {
 
 /** Installs the rules in `netns` (a fresh namespace: nothing to flush but our own chains). */
 export async function applyPodFirewall(netns: string, f: PodFirewall): Promise<void> {
-  if (f.exposedPorts.length || f.exposeAllBut) {
+  if (f.exposedPorts.length || f.exposeAllBut || (f.inboundPort !== undefined && f.capturedPorts?.length)) {
     // DNAT to 127.0.0.1 of packets that arrived on eth0 is dropped as martian without this.
     await run('ip', ['netns', 'exec', netns, 'sysctl', '-qw', 'net.ipv4.conf.eth0.route_localnet=1']);
   }

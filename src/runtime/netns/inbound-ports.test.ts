@@ -1,0 +1,74 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { loadText } from '../../config/load.ts';
+import { planMesh } from '../plan.ts';
+import { inboundFirewallPorts } from './inbound-ports.ts';
+import { buildPodRules } from './pod-firewall.ts';
+
+const manifests = (injected: boolean) => `
+apiVersion: v1
+kind: Namespace
+metadata: { name: shop${injected ? ', labels: { istio-injection: enabled }' : ''} }
+---
+apiVersion: security.istio.io/v1beta1
+kind: PeerAuthentication
+metadata: { name: default, namespace: shop }
+spec:
+  selector: { matchLabels: { app: web } }
+  mtls: { mode: PERMISSIVE }
+  portLevelMtls: { "9000": { mode: STRICT }, "7000": { mode: DISABLE } }
+---
+apiVersion: v1
+kind: Service
+metadata: { name: web, namespace: shop }
+spec:
+  selector: { app: web }
+  ports: [{ name: http, port: 80, targetPort: http }, { name: tcp-grpc, port: 9000 }, { name: tcp-legacy, port: 7000 }, { name: dns, port: 53, protocol: UDP }]
+---
+apiVersion: v1
+kind: Service
+metadata: { name: other, namespace: shop }
+spec:
+  selector: { app: other }
+  ports: [{ name: http, port: 8081 }]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: { name: web, namespace: shop }
+spec:
+  selector: { matchLabels: { app: web } }
+  template:
+    metadata: { labels: { app: web } }
+    spec:
+      containers:
+        - name: web
+          image: ghcr.io/stefanprodan/podinfo:6.5.0
+          ports: [{ name: http, containerPort: 9898 }, { containerPort: 9000 }, { containerPort: 7000 }, { containerPort: 8081 }, { containerPort: 53, protocol: UDP }]
+`;
+
+function portsOf(injected: boolean) {
+  const resources = loadText(manifests(injected)).resources;
+  const w = planMesh(resources).workloads.find((x) => x.owner.name === 'web') ?? assert.fail('no web');
+  return inboundFirewallPorts(resources, w, 'istio-system');
+}
+
+test('STRICT ports are closed, the other ports its services target are captured, the rest left alone', () => {
+  // 9898 by the named targetPort, 7000 DISABLE still goes through the sidecar; 8081 is another service's
+  // port (this pod's sidecar has no chain for it); 53 is UDP.
+  assert.deepEqual(portsOf(true), { strict: [9000], captured: [9898, 7000] });
+});
+
+test('a pod without a sidecar gets neither', () => {
+  assert.deepEqual(portsOf(false), { strict: [], captured: [] });
+});
+
+test('captured ports are DNATed to the inbound listener from outside the pod only', () => {
+  const rules = buildPodRules({ podAddress: '10.1.0.2', strictPorts: [9000], capturedPorts: [9898, 7000], inboundPort: 15006, exposedPorts: [15008] });
+  const nat = rules.slice(rules.indexOf('*nat'));
+  assert.ok(nat.includes('-A PREROUTING -j OUTRIGGER-INBOUND'));
+  assert.ok(nat.includes('-A OUTRIGGER-INBOUND -d 10.1.0.2/32 -p tcp -m tcp --dport 7000 -j DNAT --to-destination 127.0.0.1:15006'));
+  assert.ok(nat.includes('-A OUTRIGGER-INBOUND -d 10.1.0.2/32 -p tcp -m tcp --dport 9898 -j DNAT --to-destination 127.0.0.1:15006'));
+  assert.ok(!nat.includes('--dport 9000'), 'a STRICT port is refused in the filter table, not captured');
+  // The pod's own connections (OUTPUT) are never sent to the inbound listener.
+  assert.ok(!/-A OUTPUT .*15006|-A OUTRIGGER-OUTBOUND .*15006/.test(nat));
+});
