@@ -5,6 +5,8 @@ import { parseDurationMs } from '../xds/duration.ts';
 
 export interface MeshSettings {
   readonly trustDomain: string;
+  /** meshConfig.trustDomainAliases: other names of the same mesh (authorization principals, secure naming). */
+  readonly trustDomainAliases: readonly string[];
   readonly rootNamespace: string;
   readonly outboundTrafficPolicy: 'ALLOW_ANY' | 'REGISTRY_ONLY';
   readonly enableAutoMtls: boolean;
@@ -18,6 +20,7 @@ export interface MeshSettings {
 
 export const defaultMeshSettings: MeshSettings = Object.freeze({
   trustDomain: 'cluster.local',
+  trustDomainAliases: [],
   rootNamespace: 'istio-system',
   outboundTrafficPolicy: 'ALLOW_ANY',
   enableAutoMtls: true,
@@ -35,6 +38,7 @@ export function meshSettingsFrom(resources: readonly AnyResource[]): MeshSetting
   const connectTimeout = typeof mc['connectTimeout'] === 'string' ? parseDurationMs(mc['connectTimeout']) : undefined;
   return Object.freeze({
     trustDomain: mc.trustDomain || defaultMeshSettings.trustDomain,
+    trustDomainAliases: (mc.trustDomainAliases ?? []).filter((td) => td !== (mc.trustDomain || defaultMeshSettings.trustDomain)),
     rootNamespace: mc.rootNamespace || defaultMeshSettings.rootNamespace,
     outboundTrafficPolicy: mc.outboundTrafficPolicy?.mode ?? 'ALLOW_ANY',
     enableAutoMtls: mc.enableAutoMtls ?? true,

@@ -184,5 +184,6 @@ function cmp(a: string, b: string): number {
 }
 
 function withTrustDomain(mesh: MeshSettings, trustDomain: string | undefined): MeshSettings {
-  return trustDomain === undefined || trustDomain === mesh.trustDomain ? mesh : Object.freeze({ ...mesh, trustDomain });
+  if (trustDomain === undefined || trustDomain === mesh.trustDomain) return mesh;
+  return Object.freeze({ ...mesh, trustDomain, trustDomainAliases: mesh.trustDomainAliases.filter((td) => td !== trustDomain) });
 }

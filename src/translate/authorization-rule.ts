@@ -1,6 +1,7 @@
 // One AuthorizationPolicy rule → one Envoy RBAC Policy, field by field as Istio's authz model builds
 // it (pilot/pkg/security/authz/model). TCP drops HTTP-only fields: ALLOW drops the rule, DENY the field.
 import type { Condition, Operation, Rule, Source } from '../config/types/security.ts';
+import { principalsWithAliases } from './trust-domain-bundle.ts';
 
 type Json = Record<string, unknown>;
 export type RbacPolicy = { permissions: Json[]; principals: Json[] };
@@ -8,6 +9,8 @@ export type RbacPolicy = { permissions: Json[]; principals: Json[] };
 export interface RuleContext {
   readonly namespace: string;
   readonly trustDomain: string;
+  /** meshConfig.trustDomainAliases: principals in the mesh's domain match in these too. */
+  readonly trustDomainAliases?: readonly string[];
   readonly forTcp: boolean;
   readonly action: 'ALLOW' | 'DENY' | 'AUDIT' | 'CUSTOM';
 }
@@ -40,10 +43,11 @@ function namespaceMatch(v: string): Json {
   return { safe_regex: { regex: `.*/ns/${body}/.*` } };
 }
 
+/** Istio's `serviceAccountRegex`: the account in any trust domain, with optional extra segments. */
 function serviceAccountPrincipal(v: string, ctx: RuleContext): Json {
   const slash = v.indexOf('/');
   const [ns, sa] = slash === -1 ? [ctx.namespace, v] : [v.slice(0, slash), v.slice(slash + 1)];
-  return { authenticated: { principal_name: { exact: `spiffe://${ctx.trustDomain}/ns/${ns}/sa/${sa}` } } };
+  return { authenticated: { principal_name: { safe_regex: { regex: `spiffe://.+/ns/${escapeRegex(ns)}/(.+/|)sa/${escapeRegex(sa)}(/.+)?` } } } };
 }
 
 function cidr(v: string): Json {
@@ -97,6 +101,8 @@ interface Field {
   side: Side;
   http: boolean;
   leaf: (v: string) => Json;
+  /** The values (and notValues) as matched, when they are not as written: principals with trust domain aliases. */
+  expand?: (values: readonly string[]) => string[];
 }
 
 const orOf = (side: Side, items: Json[]): Json =>
@@ -107,8 +113,9 @@ const notOf = (side: Side, item: Json): Json => (side === 'permission' ? { not_r
 
 function sourceFields(ctx: RuleContext): Record<string, Field> {
   const p = (leaf: (v: string) => Json, http = false): Field => ({ side: 'principal', http, leaf });
+  const bundle = [ctx.trustDomain, ...(ctx.trustDomainAliases ?? [])];
   return {
-    principals: p((v) => ({ authenticated: { principal_name: principalMatch(v) } })),
+    principals: { ...p((v) => ({ authenticated: { principal_name: principalMatch(v) } })), expand: (vs) => principalsWithAliases(vs, bundle) },
     requestPrincipals: p((v) => authnMetadata('request.auth.principal', v, false), true),
     namespaces: p((v) => ({ authenticated: { principal_name: namespaceMatch(v) } })),
     serviceAccounts: p((v) => serviceAccountPrincipal(v, ctx)),
@@ -181,8 +188,9 @@ function valuesAndNot(f: Field, values: string[] | undefined, notValues: string[
     if (ctx.action === 'DENY') return out;
     throw new DropRule('HTTP-only field on a TCP port');
   }
-  if (values?.length) out.push(orOf(f.side, values.map(f.leaf)));
-  if (notValues?.length) out.push(notOf(f.side, orOf(f.side, notValues.map(f.leaf))));
+  const expand = f.expand ?? ((vs: readonly string[]) => vs);
+  if (values?.length) out.push(orOf(f.side, expand(values).map(f.leaf)));
+  if (notValues?.length) out.push(notOf(f.side, orOf(f.side, expand(notValues).map(f.leaf))));
   return out;
 }
 

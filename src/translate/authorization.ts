@@ -13,6 +13,7 @@ export interface AuthorizationTarget {
   readonly namespace: string;
   readonly rootNamespace: string;
   readonly trustDomain: string;
+  readonly trustDomainAliases?: readonly string[];
   /** The inbound port being built (informational; rules carry their own `ports`). */
   readonly port?: number;
   /** Services (same namespace) that select this workload, for `targetRef(s)` of kind Service. */
@@ -83,10 +84,10 @@ interface Bucket {
   shadow: Policies | null;
 }
 
-function addPolicy(bucket: Bucket, dryRun: boolean, policy: AuthorizationPolicy, forTcp: boolean, action: AuthorizationAction, trustDomain: string, prefix = ''): void {
+function addPolicy(bucket: Bucket, dryRun: boolean, policy: AuthorizationPolicy, forTcp: boolean, action: AuthorizationAction, t: AuthorizationTarget, prefix = ''): void {
   const key = dryRun ? 'shadow' : 'enforced';
   const rules = policy.spec.rules ?? [];
-  const ctx = { namespace: policy.metadata.namespace, trustDomain, forTcp, action };
+  const ctx = { namespace: policy.metadata.namespace, trustDomain: t.trustDomain, trustDomainAliases: t.trustDomainAliases ?? [], forTcp, action };
   rules.forEach((rule, i) => {
     const translated = translateRule(rule, ctx);
     if (!translated) return;
@@ -139,11 +140,11 @@ function build(policies: readonly AuthorizationPolicy[], t: AuthorizationTarget,
         warnings.push(`${p.metadata.namespace}/${p.metadata.name}: includeRequestBodyInCheck of ${found.name} is not supported; checks carry the request head only`);
       }
       provider = found;
-      addPolicy(custom, true, p, forTcp, 'ALLOW', t.trustDomain, 'istio-ext-authz-');
-    } else if (action === 'DENY') addPolicy(deny, dryRun, p, forTcp, 'DENY', t.trustDomain);
-    else if (action === 'AUDIT') addPolicy(audit, dryRun, p, forTcp, 'AUDIT', t.trustDomain);
+      addPolicy(custom, true, p, forTcp, 'ALLOW', t, 'istio-ext-authz-');
+    } else if (action === 'DENY') addPolicy(deny, dryRun, p, forTcp, 'DENY', t);
+    else if (action === 'AUDIT') addPolicy(audit, dryRun, p, forTcp, 'AUDIT', t);
     else {
-      addPolicy(allow, dryRun, p, forTcp, 'ALLOW', t.trustDomain);
+      addPolicy(allow, dryRun, p, forTcp, 'ALLOW', t);
       // An ALLOW policy whose rules were all dropped still makes the workload default-deny.
       if (!dryRun && !allow.enforced) allow.enforced = {};
     }

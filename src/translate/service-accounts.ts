@@ -1,7 +1,9 @@
 // The secure-naming names of a service: the SPIFFE IDs of the workloads behind it, in the mesh's trust
-// domain. Clusters carry them in their mesh TLS context, or in their metadata when they have none.
+// domain and each of its aliases (as Istio's push context expands them). Clusters carry them in their
+// mesh TLS context, or in their metadata when they have none.
 import type { MeshService } from '../model/service.ts';
 import { type MeshSnapshot, serviceKey } from '../model/snapshot.ts';
+import { spiffeIdsWithAliases } from './trust-domain-bundle.ts';
 
 // The secure-naming SANs of a service are a fact of the snapshot: every cluster (port × subset) of the
 // service, and every proxy translated from the snapshot, uses the same sorted list.
@@ -18,7 +20,8 @@ export function serviceAccounts(snapshot: MeshSnapshot, service: MeshService): s
   if (!sans) {
     const ids = new Set<string>();
     for (const w of snapshot.endpointsByService.get(serviceKey(service)) ?? []) {
-      if (w.serviceAccount) ids.add(`spiffe://${snapshot.mesh.trustDomain}/ns/${w.namespace}/sa/${w.serviceAccount}`);
+      if (!w.serviceAccount) continue;
+      for (const id of spiffeIdsWithAliases(`spiffe://${snapshot.mesh.trustDomain}/ns/${w.namespace}/sa/${w.serviceAccount}`, snapshot.mesh.trustDomainAliases)) ids.add(id);
     }
     sans = [...ids].sort();
     bySvc.set(service, sans);

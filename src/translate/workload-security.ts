@@ -23,6 +23,7 @@ function target(snapshot: MeshSnapshot, proxy: ProxyView, port: number): Authori
     namespace: proxy.namespace,
     rootNamespace: snapshot.mesh.rootNamespace,
     trustDomain: snapshot.mesh.trustDomain,
+    trustDomainAliases: snapshot.mesh.trustDomainAliases,
     port,
     services,
     extensionProviders: snapshot.mesh.raw.extensionProviders ?? [],

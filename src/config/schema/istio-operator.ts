@@ -29,16 +29,18 @@ const defaultConfig = z.looseObject({
   drainDuration: duration.optional(),
 });
 
+/** A SPIFFE trust domain: certificates and secure naming are built from it, so a bad one fails every handshake. */
+const trustDomain = (what: string) =>
+  str.superRefine((td, ctx) => {
+    if (td !== '' && !isTrustDomain(td)) {
+      const lower = td.toLowerCase();
+      ctx.addIssue({ code: 'custom', message: `${what} "${td}" is not a SPIFFE trust domain: use lower-case letters, digits, '.', '-' and '_'${lower !== td ? ` (e.g. "${lower}")` : ''}`, ...issueCode('OR1024') });
+    }
+  });
+
 const meshConfig = z.looseObject({
-  trustDomain: str
-    .superRefine((td, ctx) => {
-      if (td !== '' && !isTrustDomain(td)) {
-        const lower = td.toLowerCase();
-        ctx.addIssue({ code: 'custom', message: `trustDomain "${td}" is not a SPIFFE trust domain: use lower-case letters, digits, '.', '-' and '_'${lower !== td ? ` (e.g. "${lower}")` : ''}`, ...issueCode('OR1024') });
-      }
-    })
-    .optional(),
-  trustDomainAliases: strList.optional(),
+  trustDomain: trustDomain('trustDomain').optional(),
+  trustDomainAliases: z.array(trustDomain('trust domain alias')).optional(),
   rootNamespace: str.optional(),
   enableTracing: bool.optional(),
   accessLogFile: str.optional(),

@@ -47,6 +47,7 @@ export interface ProxyConfigDefaults {
 
 export interface MeshConfig {
   trustDomain?: string;
+  trustDomainAliases?: string[];
   rootNamespace?: string;
   enableTracing?: boolean;
   accessLogFile?: string;
