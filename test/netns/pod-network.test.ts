@@ -1,9 +1,10 @@
 // Netns mode's network layer with plain node servers standing in for the sidecar: pods in their own
 // namespaces on a bridge, STRICT app ports closed to plaintext from outside the pod, the tunnel port
 // published on the pod address, mesh names resolved by the mesh DNS server and captured to the
-// outbound listener, and a teardown that leaves nothing behind.
+// outbound listener, no IPv6 to go around the rules, loopback closed to a neighbour that routes
+// 127.0.0.0/8 to a pod, and a teardown that leaves nothing behind.
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
+import { type ChildProcess, execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { DnsServer } from '../../src/proxy/dns/dns-server.ts';
@@ -94,6 +95,25 @@ describe('netns pod network', { skip }, () => {
 
   it("the pod's own loopback still reaches its STRICT app (the sidecar's path)", async () => {
     assert.deepEqual(await runInPod(strict.netns, httpGetScript('http://127.0.0.1:9898/')), { status: 200, body: 'app strict from 127.0.0.1' });
+  });
+
+  it('gives a pod no IPv6 address, so nothing reaches its apps past the IPv4 rules', () => {
+    const v6 = execFileSync('ip', ['-n', strict.netns, '-6', '-o', 'addr', 'show'], { encoding: 'utf8' });
+    assert.equal(v6.trim(), '', `no IPv6 address in the pod: ${v6}`);
+  });
+
+  it("refuses a neighbour that routes loopback addresses to the pod: only the pod's DNATs may reach 127.0.0.0/8", async () => {
+    // The client pod plays the attacker: it may route 127.0.0.2 out of eth0 to the PERMISSIVE pod, whose
+    // eth0 has route_localnet for its published ports. The sidecar stand-in listens on 127.0.0.1:15008
+    // and the app on 0.0.0.0, so 127.0.0.2:9898 would reach the app as if from inside the pod.
+    const sh = (...args: string[]) => execFileSync('ip', ['netns', 'exec', client.netns, ...args]);
+    sh('sysctl', '-qw', 'net.ipv4.conf.all.route_localnet=1', 'net.ipv4.conf.eth0.route_localnet=1');
+    sh('ip', 'route', 'del', 'local', '127.0.0.0/8', 'dev', 'lo', 'table', 'local');
+    sh('ip', 'route', 'replace', 'local', '127.0.0.1/32', 'dev', 'lo', 'table', 'local');
+    sh('ip', 'route', 'add', '127.0.0.2/32', 'via', permissive.address, 'dev', 'eth0');
+    assert.deepEqual(await runInPod(client.netns, connectScript('127.0.0.2', 9898)), { error: 'ECONNREFUSED' });
+    // The published tunnel port (DNATed by the pod's own rule) still answers.
+    assert.deepEqual(await runInPod(client.netns, connectScript(permissive.address, 15008)), { connected: true });
   });
 
   it('resolves mesh names through the pod resolv.conf and captures them to the outbound listener', async () => {

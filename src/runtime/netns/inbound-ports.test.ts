@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { loadText } from '../../config/load.ts';
+import { buildSnapshot } from '../../model/snapshot.ts';
 import { planMesh } from '../plan.ts';
 import { inboundFirewallPorts } from './inbound-ports.ts';
 import { buildPodRules } from './pod-firewall.ts';
 
-const manifests = (injected: boolean) => `
+const manifests = (injected: boolean, extra = '') => `${extra}
+---
 apiVersion: v1
 kind: Namespace
 metadata: { name: shop${injected ? ', labels: { istio-injection: enabled }' : ''} }
@@ -46,16 +48,36 @@ spec:
           ports: [{ name: http, containerPort: 9898 }, { containerPort: 9000 }, { containerPort: 7000 }, { containerPort: 8081 }, { containerPort: 53, protocol: UDP }]
 `;
 
-function portsOf(injected: boolean) {
-  const resources = loadText(manifests(injected)).resources;
+function portsOf(injected: boolean, extra = '') {
+  const { resources, diagnostics } = loadText(manifests(injected, extra));
+  assert.deepEqual(diagnostics.filter((d) => d.severity === 'error'), []);
   const w = planMesh(resources).workloads.find((x) => x.owner.name === 'web') ?? assert.fail('no web');
-  return inboundFirewallPorts(resources, w, 'istio-system');
+  return inboundFirewallPorts(buildSnapshot(resources, [], 'test'), w);
 }
 
 test('STRICT ports are closed, the other ports its services target are captured, the rest left alone', () => {
   // 9898 by the named targetPort, 7000 DISABLE still goes through the sidecar; 8081 is another service's
   // port (this pod's sidecar has no chain for it); 53 is UDP.
-  assert.deepEqual(portsOf(true), { strict: [9000], captured: [9898, 7000] });
+  assert.deepEqual(portsOf(true), { strict: [9000], captured: [7000, 9898] });
+});
+
+test('a port a Service targets is captured even when the container does not declare it', () => {
+  const undeclared = `apiVersion: v1
+kind: Service
+metadata: { name: metrics, namespace: shop }
+spec: { selector: { app: web }, ports: [{ name: http-metrics, port: 9100 }] }`;
+  assert.deepEqual(portsOf(true, undeclared), { strict: [9000], captured: [7000, 9100, 9898] });
+});
+
+test("with a Sidecar's ingress, exactly its ports are the sidecar's, so exactly those are captured", () => {
+  const sidecar = `apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: { name: web, namespace: shop }
+spec:
+  workloadSelector: { labels: { app: web } }
+  ingress: [{ port: { number: 8081, protocol: HTTP, name: http }, defaultEndpoint: "127.0.0.1:8081" }]`;
+  // 9898 and 7000 have no chain on this sidecar: capturing them would close them.
+  assert.deepEqual(portsOf(true, sidecar), { strict: [9000], captured: [8081] });
 });
 
 test('a pod without a sidecar gets neither', () => {

@@ -4,6 +4,7 @@
 // from the host. Same lifecycle as process mode: sidecar ready before its app, reverse-order stop.
 import path from 'node:path';
 import type { AnyResource } from '../../config/resource.ts';
+import { buildSnapshot, type MeshSnapshot } from '../../model/snapshot.ts';
 import type { WorkloadInstance } from '../../model/workload.ts';
 import { DnsServer } from '../../proxy/dns/dns-server.ts';
 import { type MeshName, MeshNames } from '../../proxy/dns/mesh-names.ts';
@@ -115,7 +116,9 @@ export class NetnsMeshRuntime {
     const members = workloads.map(([workload, r]) => ({ workload, address: r.pod.address }));
     const routes = buildServiceRoutes(plan.services, members, (name, ns) => net.addresses.serviceAddress(name, ns));
     await Promise.all(gateways.map(([g, r]) => this.#startGateway(g, r)));
-    await Promise.all(workloads.map(([w, r]) => this.#startWorkload(w, r, resources, plan.rootNamespace, routes)));
+    // The config as translation reads it, for the ports each sidecar serves (no workloads needed).
+    const config = buildSnapshot(resources, [], 'netns');
+    await Promise.all(workloads.map(([w, r]) => this.#startWorkload(w, r, resources, config, routes)));
     await awaitProxiesSynced(cp, o.progress);
     tracker.save();
     return tracker.state;
@@ -173,7 +176,7 @@ export class NetnsMeshRuntime {
     o.progress(`${r.state.name}: ready`);
   }
 
-  async #startWorkload(w: PlannedWorkload, r: Running, resources: readonly AnyResource[], rootNamespace: string, routes: readonly ServiceRoute[]): Promise<void> {
+  async #startWorkload(w: PlannedWorkload, r: Running, resources: readonly AnyResource[], config: MeshSnapshot, routes: readonly ServiceRoute[]): Promise<void> {
     const o = this.#opts;
     const cp = this.#cp as ControlPlaneHandle;
     const container = w.containers[0];
@@ -185,7 +188,7 @@ export class NetnsMeshRuntime {
       appPorts[p.containerPort] = p.containerPort;
       r.state.ports[`app:${p.containerPort}`] = p.containerPort;
     }
-    const { strict, captured } = inboundFirewallPorts(resources, w, rootNamespace);
+    const { strict, captured } = inboundFirewallPorts(config, w);
     await applyPodFirewall(r.pod.netns, {
       podAddress: r.pod.address,
       strictPorts: strict,

@@ -1,6 +1,7 @@
 // The iptables rules inside one pod's network namespace, as iptables-restore input:
 // - OUTRIGGER-INBOUND (filter INPUT): app ports whose PeerAuthentication is STRICT refuse every
-//   connection that does not come over loopback, i.e. from anyone but the pod's own sidecar;
+//   connection that does not come over loopback, i.e. from anyone but the pod's own sidecar; and
+//   nothing from outside reaches 127.0.0.0/8 unless a DNAT below sent it there;
 // - OUTRIGGER-INBOUND (nat PREROUTING): the other app ports the pod's services target are DNATed to the
 //   sidecar's virtualInbound on 127.0.0.1, which reads where each was going (SO_ORIGINAL_DST), so
 //   plaintext callers meet its authorization and telemetry as in Istio (needs route_localnet on eth0);
@@ -39,6 +40,11 @@ export const outboundChain = 'OUTRIGGER-OUTBOUND';
 
 export function buildPodRules(f: PodFirewall): string {
   const lines = ['*filter', `:${inboundChain} - [0:0]`, `-A INPUT -j ${inboundChain}`, `-A ${inboundChain} -i lo -j RETURN`];
+  // route_localnet (for the DNATs below) would also let a neighbour that routes 127.0.0.0/8 to this pod
+  // reach its loopback-only ports (the proxy admin, 15006, and the apps behind the sidecar) directly:
+  // only what a rule here DNATed may arrive for loopback (CVE-2020-8558's pattern, kube-proxy's fix).
+  lines.push(`-A ${inboundChain} -d 127.0.0.0/8 -m conntrack ! --ctstate DNAT -p tcp -j REJECT --reject-with tcp-reset`);
+  lines.push(`-A ${inboundChain} -d 127.0.0.0/8 -m conntrack ! --ctstate DNAT -j DROP`);
   for (const port of [...f.strictPorts].sort((a, b) => a - b)) {
     // A TCP reset, so a client sees "connection refused" at once instead of waiting for a timeout.
     lines.push(`-A ${inboundChain} -p tcp -m tcp --dport ${port} -j REJECT --reject-with tcp-reset`);

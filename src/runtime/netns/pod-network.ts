@@ -84,6 +84,9 @@ export class PodNetwork {
     this.#pods.push(pod);
     const { netns } = pod;
     await run('ip', ['netns', 'add', netns]);
+    // IPv4 only: the pod's rules are iptables rules, and an app listening on `::` would otherwise be
+    // reachable on eth0's link-local IPv6 address past all of them.
+    await run('ip', ['netns', 'exec', netns, 'sysctl', '-qw', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1']);
     await run('ip', ['link', 'add', netns, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', netns]);
     await run('ip', ['link', 'set', netns, 'master', bridgeName(a), 'up']);
     await run('ip', ['-n', netns, 'addr', 'add', `${pod.address}/24`, 'dev', 'eth0']);

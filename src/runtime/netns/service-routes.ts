@@ -9,20 +9,12 @@ export interface ServiceRoute {
   backends: { address: string; port: number }[];
 }
 
-/** The container port a Service port targets on this workload (a named targetPort by its container port name). */
-export function targetPortOf(w: PlannedWorkload, target: number | string | undefined, port: number): number | undefined {
+function targetPortOf(w: PlannedWorkload, target: number | string | undefined, port: number): number | undefined {
   if (target === undefined) return port;
   if (typeof target === 'number') return target;
   if (/^\d+$/.test(target)) return Number(target);
   for (const c of w.containers) for (const p of c.ports ?? []) if (p.name === target) return p.containerPort;
   return undefined;
-}
-
-/** Whether the Service selects the workload (a Service without a selector selects none). */
-export function selectsWorkload(svc: Service, w: PlannedWorkload): boolean {
-  const selector = svc.spec.selector;
-  if (!selector || Object.keys(selector).length === 0) return false;
-  return w.namespace === svc.metadata.namespace && Object.entries(selector).every(([k, v]) => w.labels[k] === v);
 }
 
 export function buildServiceRoutes(
@@ -32,8 +24,11 @@ export function buildServiceRoutes(
 ): ServiceRoute[] {
   const routes: ServiceRoute[] = [];
   for (const svc of services) {
-    if (!svc.spec.selector || Object.keys(svc.spec.selector).length === 0) continue;
-    const members = workloads.filter(({ workload: w }) => selectsWorkload(svc, w));
+    const selector = svc.spec.selector;
+    if (!selector || Object.keys(selector).length === 0) continue;
+    const members = workloads.filter(
+      ({ workload: w }) => w.namespace === svc.metadata.namespace && Object.entries(selector).every(([k, v]) => w.labels[k] === v),
+    );
     for (const p of svc.spec.ports ?? []) {
       if ((p.protocol ?? 'TCP') !== 'TCP') continue;
       const backends = members.flatMap(({ workload, address }) => {
