@@ -205,7 +205,7 @@ export class ControlPlane {
     this.#snapshot = buildSnapshot(resources, instances, version, caDomain);
     const configured = meshSettingsFrom(resources).trustDomain;
     if (caDomain !== undefined && configured !== caDomain && configured !== this.#configuredTrustDomain) {
-      this.#log('warn', `meshConfig.trustDomain is ${configured}, but the CA issues identities in ${caDomain} (set when the control plane started): identities and secure naming stay in ${caDomain}; restart the control plane to change it`);
+      this.#log('warn', `meshConfig.trustDomain is ${configured}, but the CA issues identities in ${caDomain} (set when the control plane started): identities and secure naming stay in ${caDomain}, and authorization treats ${configured} as an alias of it; restart the control plane to change it`);
     }
     this.#configuredTrustDomain = configured;
     // A change to listener-only config (a Telemetry, an AuthorizationPolicy) keeps the clusters, endpoints

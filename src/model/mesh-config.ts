@@ -38,7 +38,7 @@ export function meshSettingsFrom(resources: readonly AnyResource[]): MeshSetting
   const connectTimeout = typeof mc['connectTimeout'] === 'string' ? parseDurationMs(mc['connectTimeout']) : undefined;
   return Object.freeze({
     trustDomain: mc.trustDomain || defaultMeshSettings.trustDomain,
-    trustDomainAliases: (mc.trustDomainAliases ?? []).filter((td) => td !== (mc.trustDomain || defaultMeshSettings.trustDomain)),
+    trustDomainAliases: [...new Set(mc.trustDomainAliases ?? [])].filter((td) => td !== '' && td !== (mc.trustDomain || defaultMeshSettings.trustDomain)),
     rootNamespace: mc.rootNamespace || defaultMeshSettings.rootNamespace,
     outboundTrafficPolicy: mc.outboundTrafficPolicy?.mode ?? 'ALLOW_ANY',
     enableAutoMtls: mc.enableAutoMtls ?? true,

@@ -185,5 +185,8 @@ function cmp(a: string, b: string): number {
 
 function withTrustDomain(mesh: MeshSettings, trustDomain: string | undefined): MeshSettings {
   if (trustDomain === undefined || trustDomain === mesh.trustDomain) return mesh;
-  return Object.freeze({ ...mesh, trustDomain, trustDomainAliases: mesh.trustDomainAliases.filter((td) => td !== trustDomain) });
+  // The configured domain names the same mesh as the CA's until a restart applies it: it joins the
+  // aliases, so a policy written for it still matches the identities the CA issues (a DENY stays shut).
+  const aliases = [...new Set([mesh.trustDomain, ...mesh.trustDomainAliases])].filter((td) => td !== trustDomain);
+  return Object.freeze({ ...mesh, trustDomain, trustDomainAliases: aliases });
 }

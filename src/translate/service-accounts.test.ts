@@ -35,7 +35,9 @@ test("a service's accounts in the mesh's trust domain and each alias", () => {
   ]);
 });
 
-test('an alias that is not a SPIFFE trust domain is OR1024, with where it is', () => {
+test('an alias that is not a SPIFFE trust domain, or empty, is OR1024, with where it is', () => {
+  const empty = loadText(manifests('{trustDomain: new-td, trustDomainAliases: [""]}'), 'mesh.yaml').diagnostics;
+  assert.ok(empty.some((x) => x.code === 'OR1024' && x.field === 'spec.meshConfig.trustDomainAliases[0]'), JSON.stringify(empty));
   const { diagnostics } = loadText(manifests('{trustDomain: new-td, trustDomainAliases: [Old.TD]}'), 'mesh.yaml');
   const d = diagnostics.find((x) => x.code === 'OR1024') ?? assert.fail(JSON.stringify(diagnostics));
   assert.match(d.message, /trust domain alias "Old\.TD" is not a SPIFFE trust domain.*"old\.td"/);

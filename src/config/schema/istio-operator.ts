@@ -30,17 +30,18 @@ const defaultConfig = z.looseObject({
 });
 
 /** A SPIFFE trust domain: certificates and secure naming are built from it, so a bad one fails every handshake. */
-const trustDomain = (what: string) =>
+const trustDomain = (what: string, allowEmpty: boolean) =>
   str.superRefine((td, ctx) => {
-    if (td !== '' && !isTrustDomain(td)) {
+    if (!(allowEmpty && td === '') && !isTrustDomain(td)) {
       const lower = td.toLowerCase();
       ctx.addIssue({ code: 'custom', message: `${what} "${td}" is not a SPIFFE trust domain: use lower-case letters, digits, '.', '-' and '_'${lower !== td ? ` (e.g. "${lower}")` : ''}`, ...issueCode('OR1024') });
     }
   });
 
 const meshConfig = z.looseObject({
-  trustDomain: trustDomain('trustDomain').optional(),
-  trustDomainAliases: z.array(trustDomain('trust domain alias')).optional(),
+  // An empty trustDomain means the default; an empty alias means nothing.
+  trustDomain: trustDomain('trustDomain', true).optional(),
+  trustDomainAliases: z.array(trustDomain('trust domain alias', false)).optional(),
   rootNamespace: str.optional(),
   enableTracing: bool.optional(),
   accessLogFile: str.optional(),
