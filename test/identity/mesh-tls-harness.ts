@@ -1,5 +1,6 @@
-// Test harness: a CA in a temp state dir, workload CertificateManagers wired to it, an HTTP/2 tunnel
-// server built only from the proxy's TLS builders, and a minter for deliberately bad certificates.
+// Test harness: a CA in a temp state dir, workload CertificateManagers wired to it, an HTTP/2 mesh-TLS
+// server built from mesh-tls-options.ts (the proxy's TLS parts), and a minter for deliberately bad
+// certificates.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
@@ -12,7 +13,7 @@ import { createSelfSignedRoot, randomSerial } from '../../src/ca/self-signed-roo
 import { x509 } from '../../src/ca/x509.ts';
 import { CertificateManager, type TlsClock } from '../../src/proxy/tls/certificate-manager.ts';
 import { peerPrincipal } from '../../src/proxy/tls/peer-principal.ts';
-import { enforcePeerIdentity, keepServerCurrent, serverOptions } from '../../src/proxy/tls/tls-options.ts';
+import { enforcePeerIdentity, keepServerCurrent, serverOptions } from './mesh-tls-options.ts';
 
 /** Timers that fire only when the test says so; `now` stays real because peers check real time. */
 export class ManualTimers implements TlsClock {

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import http2 from 'node:http2';
 import { test } from 'node:test';
 import type { TLSSocket } from 'node:tls';
-import { clientOptions } from '../../src/proxy/tls/tls-options.ts';
+import { clientOptions } from './mesh-tls-options.ts';
 import { ManualTimers, MeshFixture, startTunnelServer } from './mesh-tls-harness.ts';
 import type { CertificateManager } from '../../src/proxy/tls/certificate-manager.ts';
 

@@ -1,11 +1,13 @@
-// node:tls options for the mesh tunnel, built from a CertificateManager: `serverOptions()` for the
-// `connect_terminate` listener and `clientOptions()` for the tunnel client. New certificates and trust
-// bundles apply to new handshakes only (setSecureContext / SNICallback), never by restarting servers.
+// Test harness: node:tls options for a mesh-TLS server and client fed by a CertificateManager, for the
+// identity tests (rotation, bad peers). They compose the proxy's own parts (meshTlsBase, MESH_ALPN, the
+// secure-naming check, peerPrincipal); the proxy's tunnel builds its TLS from its SDS secrets instead
+// (tunnel-server.ts, cluster.ts). New certificates and trust bundles apply to new handshakes only
+// (setSecureContext / SNICallback), never by restarting servers.
 import { type ConnectionOptions, createSecureContext, type SecureContext, type Server, type TlsOptions, type TLSSocket } from 'node:tls';
-import type { CertificateManager } from './certificate-manager.ts';
-import { meshServerIdentity } from '../tunnel/mesh-tls.ts';
-import { MESH_ALPN, meshTlsBase } from './mesh-tls-policy.ts';
-import { peerPrincipal } from './peer-principal.ts';
+import type { CertificateManager } from '../../src/proxy/tls/certificate-manager.ts';
+import { meshServerIdentity } from '../../src/proxy/tunnel/mesh-tls.ts';
+import { MESH_ALPN, meshTlsBase } from '../../src/proxy/tls/mesh-tls-policy.ts';
+import { peerPrincipal } from '../../src/proxy/tls/peer-principal.ts';
 
 function material(manager: CertificateManager): { key: string; cert: string; ca: string[] } {
   const current = manager.current;
