@@ -125,7 +125,9 @@ export async function explain(source: ConfigSource, opts: ExplainOptions): Promi
   const conflict = destHop.refused === true || destHop.trace.filterChain === 'BlackHoleCluster';
   trace.mtls = { client: tls.mode, clientUses: tls.uses, ...(server ? { server } : {}), ...(policy ? { serverDecidedBy: policy.decidedBy } : {}), ...(serverNames.length ? { serverNames } : {}), conflict };
   const destWhere = `${destId.name} (sidecar)`;
-  if (conflict) return done(trace, { status: 503, flag: 'UF', detail: `${destWhere} refuses a ${tls.uses} connection on port ${targetPort}${server ? ` (PeerAuthentication ${server})` : ''}` });
+  // TLS the server does not take fails its handshake (a connection failure, UF); plaintext it has no
+  // chain for is accepted, then closed under the request (connection termination, UC).
+  if (conflict) return done(trace, { status: 503, flag: tls.uses === 'plaintext' ? 'UC' : 'UF', detail: `${destWhere} refuses a ${tls.uses} connection on port ${targetPort}${server ? ` (PeerAuthentication ${server})` : ''}` });
   const late = routeOutcome(destHop, destWhere);
   if (late) return done(trace, late);
   return done(trace, { status: 200, flag: '-', detail: `forwarded to ${destId.name} port ${targetPort}: the app answers` });

@@ -126,7 +126,7 @@ test('an unknown host on a mesh port goes to allow_any and passes through (outbo
   assert.match(t.outcome.detail, /passed through/);
 });
 
-test('a DestinationRule turning TLS off against STRICT is a conflict: 503 UF', async () => {
+test('a DestinationRule turning TLS off against STRICT is a conflict: 503 UC, the plaintext connection closed under the request', async () => {
   const dr = `
 apiVersion: networking.istio.io/v1beta1
 kind: DestinationRule
@@ -138,7 +138,7 @@ spec:
   const t = await run(withExtra(dr), 'mesh-test-runner', 'http://podinfo-stable.podinfo:9898/');
   assert.equal(t.mtls?.client, 'DISABLE');
   assert.equal(t.mtls?.conflict, true);
-  assert.deepEqual([t.outcome.status, t.outcome.flag], [503, 'UF']);
+  assert.deepEqual([t.outcome.status, t.outcome.flag], [503, 'UC']);
 });
 
 test('secure naming: a DestinationRule naming accounts the destination does not hold is a 503 UF at the source', async () => {

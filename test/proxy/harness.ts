@@ -2,13 +2,26 @@
 // small raw-socket and HTTP helpers. Config is applied through XdsState, as ADS would.
 import http from 'node:http';
 import net from 'node:net';
-import type { TypedAny } from '../../src/xds/any.ts';
+import { istioMutualContext } from '../../src/translate/client-tls.ts';
+import { type TypedAny, toStruct } from '../../src/xds/any.ts';
 import { TypeUrl } from '../../src/xds/type-urls.ts';
 import type { ProxyOptions } from '../../src/proxy/proxy.ts';
 import { OutriggerProxy } from '../../src/proxy/proxy.ts';
 
-export function cluster(name: string, opts: { http2?: boolean; type?: string; maxRequests?: number; lb?: string } = {}): TypedAny {
+/**
+ * An EDS cluster. `mtls`: Istio's auto mTLS, as translation writes it: the mesh TLS context naming these
+ * accounts for `tlsMode: istio` endpoints (without it, meshed endpoints are reached as plaintext would be).
+ */
+export function cluster(name: string, opts: { http2?: boolean; type?: string; maxRequests?: number; lb?: string; mtls?: string[] } = {}): TypedAny {
   return {
+    ...(opts.mtls
+      ? {
+          transport_socket_matches: [
+            { name: 'tlsMode-istio', match: toStruct({ tlsMode: 'istio' }), transport_socket: { name: 'envoy.transport_sockets.tls', typed_config: istioMutualContext(name, opts.mtls) } },
+            { name: 'tlsMode-disabled', transport_socket: { name: 'envoy.transport_sockets.raw_buffer' } },
+          ],
+        }
+      : {}),
     '@type': TypeUrl.Cluster,
     name,
     type: opts.type ?? 'EDS',

@@ -5,8 +5,7 @@
 import assert from 'node:assert/strict';
 import http2 from 'node:http2';
 import { after, before, test } from 'node:test';
-import { istioMutualContext } from '../../src/translate/client-tls.ts';
-import { type TypedAny, toStruct } from '../../src/xds/any.ts';
+import type { TypedAny } from '../../src/xds/any.ts';
 import { TypeUrl } from '../../src/xds/type-urls.ts';
 import { EXPIRED_PEER_GRACE_MS } from '../../src/proxy/tunnel/mesh-tls.ts';
 import { transportFailureReason, type Upstream, UpstreamError, type UpstreamHead } from '../../src/proxy/upstream/upstream.ts';
@@ -18,18 +17,6 @@ const PODINFO = 'spiffe://cluster.local/ns/podinfo/sa/podinfo';
 const BILLING = 'spiffe://cluster.local/ns/billing/sa/billing';
 
 const rootSecret = (ca: string): TypedAny => ({ '@type': TypeUrl.Secret, name: 'ROOTCA', validation_context: { trusted_ca: { inline_string: ca } } });
-
-/** An outbound cluster with Istio's auto mTLS: the mesh TLS context, naming `sans`, for tlsMode=istio endpoints. */
-function meshCluster(name: string, sans: string[], opts: { http2?: boolean } = {}): TypedAny {
-  const mtls = { name: 'envoy.transport_sockets.tls', typed_config: istioMutualContext(name, sans) };
-  return {
-    ...cluster(name, opts),
-    transport_socket_matches: [
-      { name: 'tlsMode-istio', match: toStruct({ tlsMode: 'istio' }), transport_socket: mtls },
-      { name: 'tlsMode-disabled', transport_socket: { name: 'envoy.transport_sockets.raw_buffer' } },
-    ],
-  };
-}
 
 let client: Awaited<ReturnType<typeof startProxy>>;
 let server: Awaited<ReturnType<typeof startProxy>>;
@@ -46,11 +33,11 @@ const H2 = 'outbound|9001||podinfo.podinfo.svc.cluster.local';
 /** The client's config: `podinfoSans` for the podinfo cluster; the billing clusters all expect billing's account. */
 function clientConfig(podinfoSans: string[]): TypedAny[] {
   return [
-    meshCluster(HTTP, podinfoSans),
-    meshCluster(IMPOSTOR, [BILLING]),
-    meshCluster(GRPC, [BILLING], { http2: true }),
-    meshCluster(TCP, [BILLING]),
-    meshCluster(H2, podinfoSans, { http2: true }),
+    cluster(HTTP, { mtls: podinfoSans }),
+    cluster(IMPOSTOR, { mtls: [BILLING] }),
+    cluster(GRPC, { mtls: [BILLING], http2: true }),
+    cluster(TCP, { mtls: [BILLING] }),
+    cluster(H2, { mtls: podinfoSans, http2: true }),
     // Every billing endpoint is the podinfo sidecar's tunnel: a workload answering with podinfo's identity.
     cla(HTTP, [{ port: tunnelPort, mesh: { targetPort: 9898 } }]),
     cla(IMPOSTOR, [{ port: tunnelPort, mesh: { targetPort: 9898 } }]),

@@ -58,8 +58,8 @@ before(async () => {
   client = await startProxy({ metadata: { NAMESPACE: 'frontend', WORKLOAD_NAME: 'web', LABELS: { app: 'web', version: 'v1' } } });
   client.proxy.secrets.setLocal('default', await ca.issue('spiffe://cluster.local/ns/frontend/sa/web'));
   push(client.proxy, [
-    cluster('outbound|9898||podinfo.podinfo.svc.cluster.local'),
-    cluster('outbound|5432||db.podinfo.svc.cluster.local'),
+    cluster('outbound|9898||podinfo.podinfo.svc.cluster.local', { mtls: [] }),
+    cluster('outbound|5432||db.podinfo.svc.cluster.local', { mtls: [] }),
     cla('outbound|9898||podinfo.podinfo.svc.cluster.local', [{ port: tunnelPort, mesh: { targetPort: 9898 } }]),
     cla('outbound|5432||db.podinfo.svc.cluster.local', [{ port: tunnelPort, mesh: { targetPort: 5432 } }]),
     listener('virtualOutbound', 15001, [

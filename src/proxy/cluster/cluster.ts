@@ -9,7 +9,7 @@ import { realTimers } from '../http/router.ts';
 import { H1Upstream, preloadUndici } from '../upstream/h1-upstream.ts';
 import { H1Pool } from '../upstream/h1-client.ts';
 import { meshServerIdentity, type ServerIdentityCheck, TUNNEL_CLIENT_STREAMS } from '../tunnel/mesh-tls.ts';
-import { H2Upstream, TARGET_PORT_HEADER } from '../upstream/h2-upstream.ts';
+import { H2Upstream, TARGET_PORT_HEADER, TRANSPORT_HEADER } from '../upstream/h2-upstream.ts';
 import type { Upstream, UpstreamExchange, UpstreamHead, UpstreamSink } from '../upstream/upstream.ts';
 import type { Readable } from 'node:stream';
 import { CircuitBreakers, type ResourceManager } from './circuit-breaker.ts';
@@ -139,6 +139,7 @@ export class Cluster {
       settings.idleTimeoutMs !== old.idleTimeoutMs ||
       settings.maxRequestsPerConnection !== old.maxRequestsPerConnection ||
       settings.tcpKeepaliveMs !== old.tcpKeepaliveMs ||
+      settings.meshPlaintext !== old.meshPlaintext ||
       JSON.stringify(settings.origination) !== JSON.stringify(old.origination);
     this.settings = settings;
     if (settings.breakersKey !== old.breakersKey) this.breakers = new CircuitBreakers(settings.circuitBreakers);
@@ -208,6 +209,12 @@ export class Cluster {
     return this.#gate.send(this.resources(), u, head, body, sink);
   }
 
+  /** What every tunnel request of this cluster carries: the source's metadata, and plaintext intent without mesh TLS. */
+  #tunnelHeaders(): Readonly<Record<string, string>> | undefined {
+    const base = this.#deps.tunnelHeaders;
+    return this.settings.meshPlaintext ? { ...base, [TRANSPORT_HEADER]: 'raw_buffer' } : base;
+  }
+
   /** The HTTP/1.1 pool to a meshed endpoint's tunnel: connections carried on its HTTP/2 session, or TLS with ALPN `http/1.1`. */
   #meshHttp1(e: Endpoint): H1Pool {
     const key = `${e.key}|h1`;
@@ -215,7 +222,7 @@ export class Cluster {
     if (u) return u;
     const { connectTimeoutMs, maxConnections, idleTimeoutMs, maxRequestsPerConnection, tcpKeepaliveMs } = this.settings;
     const tunnelTls = this.#deps.tunnelTls;
-    const extra = this.#deps.tunnelHeaders ?? {};
+    const extra = this.#tunnelHeaders() ?? {};
     u = new H1Pool({
       host: e.address,
       port: e.port,
@@ -268,7 +275,8 @@ export class Cluster {
         return t ? { ...t, checkServerIdentity: this.#checkServer } : {};
       };
       const timers = this.#timers ? { timers: this.#timers } : {};
-      u = new H2Upstream(`https://${host}:${e.port}`, { connectTimeoutMs, ...keepalive, ...timers, tls: tlsWithIdentity, maxConcurrentStreams: TUNNEL_CLIENT_STREAMS, ...(this.#deps.tunnelHeaders ? { extraHeaders: this.#deps.tunnelHeaders } : {}) });
+      const extraHeaders = this.#tunnelHeaders();
+      u = new H2Upstream(`https://${host}:${e.port}`, { connectTimeoutMs, ...keepalive, ...timers, tls: tlsWithIdentity, maxConcurrentStreams: TUNNEL_CLIENT_STREAMS, ...(extraHeaders ? { extraHeaders } : {}) });
     } else if (http2) u = new H2Upstream(`http://${host}:${e.port}`, { connectTimeoutMs, ...keepalive });
     else {
       const origination = this.settings.origination;

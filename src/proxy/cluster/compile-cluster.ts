@@ -55,6 +55,12 @@ export interface ClusterSettings {
    * present one (from the mesh TLS context, explicit or auto mTLS). Empty: any identity of the mesh.
    */
   readonly meshSans: readonly string[];
+  /**
+   * No mesh TLS context and no TLS of its own (a DestinationRule `tls.mode: DISABLE`, auto mTLS off):
+   * Istio sends plaintext here, so meshed endpoints, still reached through the tunnel, are asked to
+   * serve each request as plaintext (`x-outrigger-transport: raw_buffer`): a STRICT one refuses it.
+   */
+  readonly meshPlaintext: boolean;
   /** TLS to endpoints outside the tunnel (DestinationRule SIMPLE / MUTUAL); absent = plaintext. */
   readonly origination?: OriginationTls;
   /** The load-balancing fields of the Cluster, for the load balancer library. */
@@ -125,18 +131,23 @@ export function compileCluster(c: EnvoyCluster): ClusterSettings {
   let tlsMode: ClusterSettings['tlsMode'] = 'none';
   let origination: OriginationTls | undefined;
   let meshSans: readonly string[] = [];
+  let meshContext = false;
   if (ts) {
     if (ts.typed_config?.['@type'] !== TypeUrl.UpstreamTlsContext) {
       throw new ProxyConfigError(where, 'transport_socket', `unsupported transport socket ${String(ts.typed_config?.['@type'] ?? ts.name)}`);
     }
     tlsMode = isMeshTlsContext(ts.typed_config) ? 'istio-mutual' : 'simple';
+    meshContext = tlsMode === 'istio-mutual';
     if (tlsMode === 'simple') origination = compileOriginationTls(ts.typed_config as Parameters<typeof compileOriginationTls>[0], `${where}.transport_socket`);
     else meshSans = compileMeshSans(ts.typed_config as Parameters<typeof compileMeshSans>[0], `${where}.transport_socket`);
   } else {
     // Auto mTLS: the match for `tlsMode: istio` endpoints carries the mesh TLS context.
     for (const [i, m] of (c.transport_socket_matches ?? []).entries()) {
       const t = m.transport_socket?.typed_config;
-      if (t?.['@type'] === TypeUrl.UpstreamTlsContext && isMeshTlsContext(t)) meshSans = compileMeshSans(t as Parameters<typeof compileMeshSans>[0], `${where}.transport_socket_matches[${i}].transport_socket`);
+      if (t?.['@type'] === TypeUrl.UpstreamTlsContext && isMeshTlsContext(t)) {
+        meshSans = compileMeshSans(t as Parameters<typeof compileMeshSans>[0], `${where}.transport_socket_matches[${i}].transport_socket`);
+        meshContext = true;
+      }
     }
   }
   // No mesh TLS context (DISABLE, SIMPLE, MUTUAL, auto mTLS off): meshed endpoints are still reached
@@ -180,6 +191,7 @@ export function compileCluster(c: EnvoyCluster): ClusterSettings {
     tcpKeepaliveMs: keepalive ? (keepalive.keepalive_time?.value ?? 0) * 1000 : null,
     tlsMode,
     meshSans,
+    meshPlaintext: !meshContext && tlsMode === 'none',
     ...(origination ? { origination } : {}),
     lbConfig,
     lbKey: JSON.stringify([c.type, c.lb_policy, c.ring_hash_lb_config, c.maglev_lb_config, c.least_request_lb_config, c.round_robin_lb_config, c.common_lb_config]),

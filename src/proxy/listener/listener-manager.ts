@@ -8,7 +8,7 @@ import type { ConnectionInfo } from '../http/stream.ts';
 import type { DownstreamReq, DownstreamRes } from '../http/http-stream.ts';
 import type { SecretStore } from '../config/secrets.ts';
 import type { ClusterManager } from '../cluster/cluster-manager.ts';
-import { TunnelServer, type TunnelStreamKind } from '../tunnel/tunnel-server.ts';
+import { TunnelServer, type TunnelStreamKind, type TunnelTransport } from '../tunnel/tunnel-server.ts';
 import { BoundListener } from './bound-listener.ts';
 import type { CompiledListener, FilterChain } from './compile-listener.ts';
 import type { OriginalDestinationReader } from './original-destination.ts';
@@ -22,6 +22,8 @@ export const INBOUND_LISTENER = 'virtualInbound';
 // the tunnel's own.
 const TUNNEL_HTTP_ALPN: readonly string[] = ['istio-h2'];
 const TUNNEL_TCP_ALPN: readonly string[] = ['istio-peer-exchange', 'istio', 'h2'];
+/** What http_inspector reports for a plaintext HTTP/1.1 request. */
+const PLAINTEXT_HTTP_ALPN: readonly string[] = ['http/1.1'];
 
 export interface ListenerManagerDeps {
   hcm: HcmRuntime;
@@ -90,7 +92,7 @@ export class ListenerManager {
         material: () => d.secrets.mesh(),
         ...(d.hcm.timers ? { timers: d.hcm.timers } : {}),
         ...(d.sslStats ? { sslStats: d.sslStats } : {}),
-        inboundChain: (port, kind) => this.#inboundChain(port, kind),
+        inboundChain: (port, kind, transport) => this.#inboundChain(port, kind, transport),
         serveStream: (stream: ServerHttp2Stream, chain: FilterChain, conn: ConnectionInfo) => this.#inbound()?.l.serveChain(stream, chain, conn),
         serveRequest: (chain: FilterChain, conn: ConnectionInfo, req: DownstreamReq, res: DownstreamRes) => {
           if (chain.handler.kind === 'http') void handleHttp(d.hcm, chain.handler, conn, req, res).catch(() => ('stream' in res ? res.stream.close(2) : res.destroy()));
@@ -123,11 +125,18 @@ export class ListenerManager {
    * it stands in for the inspectors: a request offers the ALPN an Istio client sidecar sends for HTTP/2
    * over mTLS (`istio-h2`), a CONNECT Istio's TCP ALPNs, which no detected-HTTP chain lists. Tunnel
    * streams are `tls` (docs/internals.md §5): a DISABLE port's `raw_buffer` chains never take them, as
-   * Istio's plaintext-only chains never take mTLS (they fall to the default chain).
+   * Istio's plaintext-only chains never take mTLS (they fall to the default chain). A stream standing
+   * for plaintext (`raw_buffer`) offers what http_inspector reports for plaintext HTTP, or nothing for
+   * TCP, and a STRICT port's `tls` chains never take it.
    */
-  #inboundChain(port: number, kind: TunnelStreamKind): FilterChain | undefined {
+  #inboundChain(port: number, kind: TunnelStreamKind, transport: TunnelTransport): FilterChain | undefined {
     const l = this.#all.get(INBOUND_LISTENER);
     if (!l) return undefined;
+    if (transport === 'raw_buffer') {
+      const chain = selectChain(l, { destinationPort: port, transportProtocol: 'raw_buffer', alpn: kind === 'http' ? PLAINTEXT_HTTP_ALPN : [] });
+      // The default chain (BlackHole) is no chain for a port: that is where Istio's server closes it.
+      return chain === l.defaultChain ? undefined : chain;
+    }
     return selectChain(l, { destinationPort: port, transportProtocol: 'tls', alpn: kind === 'http' ? TUNNEL_HTTP_ALPN : TUNNEL_TCP_ALPN });
   }
 

@@ -3,7 +3,10 @@
 // and an extended CONNECT (RFC 8441) with `:protocol` HTTP1_CARRIER_PROTOCOL carries an HTTP/1.1
 // connection to the tunnel itself, as the HTTP/1.1 pool's connections do. Any other request, on
 // either protocol, is HTTP for the port in `x-outrigger-target-port`. All continue on virtualInbound's
-// chain for that port, with the peer's SPIFFE ID as the connection's principal.
+// chain for that port, with the peer's SPIFFE ID as the connection's principal; one marked
+// `x-outrigger-transport: raw_buffer` (its source cluster has no mesh TLS) is served as plaintext instead:
+// on a chain taking `raw_buffer`, without the principal, and reset where there is none (STRICT), as
+// Istio's server closes a plaintext connection it has no chain for.
 import http2 from 'node:http2';
 import type { Http2ServerRequest, Http2ServerResponse, Http2Stream, ServerHttp2Session } from 'node:http2';
 import type net from 'node:net';
@@ -15,7 +18,7 @@ import { type H1Socket, H1ServerConnection, h1ServerDefaults } from '../http/h1-
 import type { DownstreamReq, DownstreamRes } from '../http/http-stream.ts';
 import type { ConnectionInfo } from '../http/stream.ts';
 import { splitAuthority } from '../listener/bound-listener.ts';
-import { HTTP1_CARRIER_PROTOCOL, TARGET_PORT_HEADER } from '../upstream/h2-upstream.ts';
+import { HTTP1_CARRIER_PROTOCOL, TARGET_PORT_HEADER, TRANSPORT_HEADER } from '../upstream/h2-upstream.ts';
 import type { MeshTlsMaterial } from './mesh-tls.ts';
 import { atPeerExpiry, EXPIRED_PEER_GRACE_MS, meshContextOptions, spiffeIdOf, TUNNEL_SERVER_STREAMS, TUNNEL_SESSION_WINDOW, TUNNEL_STREAM_WINDOW } from './mesh-tls.ts';
 import { realTimers, type Timers } from '../http/router.ts';
@@ -25,14 +28,26 @@ export const PEER_HEADER = 'x-outrigger-peer';
 
 /** A tunnelled stream is an HTTP request or a CONNECT (TCP). */
 export type TunnelStreamKind = 'http' | 'tcp';
+/** What a tunnelled stream stands for: the mesh's mTLS, or a plaintext connection (`x-outrigger-transport`). */
+export type TunnelTransport = 'tls' | 'raw_buffer';
+
+function transportOf(value: string | string[] | undefined): TunnelTransport {
+  return value === 'raw_buffer' ? 'raw_buffer' : 'tls';
+}
+
+/** The connection as a plaintext one: no TLS, so no verified caller. */
+function asPlaintext(base: ConnectionInfo): ConnectionInfo {
+  const { peerPrincipal: _, ...rest } = base;
+  return { ...rest, tls: false };
+}
 
 export interface TunnelDeps {
   /** Handshake counters (`listener.0.0.0.0_15008.ssl.*`). */
   sslStats?: ListenerSslStats;
   /** Mesh material from `default` + `ROOTCA`; undefined until both exist (handshakes then fail). */
   material(): MeshTlsMaterial | undefined;
-  /** virtualInbound's chain for a target port and what the stream carries (an undeclared port has one of each). */
-  inboundChain(port: number, kind: TunnelStreamKind): FilterChain | undefined;
+  /** virtualInbound's chain for a target port, what the stream carries (an undeclared port has one of each) and its transport. */
+  inboundChain(port: number, kind: TunnelStreamKind, transport: TunnelTransport): FilterChain | undefined;
   /** Continue a tunnelled TCP stream or HTTP request on an inbound chain. */
   serveStream(stream: http2.ServerHttp2Stream, chain: FilterChain, connection: ConnectionInfo): void;
   serveRequest(chain: FilterChain, connection: ConnectionInfo, req: DownstreamReq, res: DownstreamRes): void;
@@ -169,10 +184,12 @@ export class TunnelServer {
     const peer = peerOf(req.headers[PEER_HEADER]);
     if (req.method === 'CONNECT') {
       const { host, port } = splitAuthority(String(req.headers[':authority'] ?? ''), 0);
-      const chain = port ? this.#deps.inboundChain(port, 'tcp') : undefined;
+      const transport = transportOf(req.headers[TRANSPORT_HEADER]);
+      const chain = port ? this.#deps.inboundChain(port, 'tcp', transport) : undefined;
       if (!chain) return void req.stream.respond({ ':status': 404 }, { endStream: true });
       req.stream.respond({ ':status': 200 });
-      this.#deps.serveStream(req.stream, chain, { ...base, localAddress: host, localPort: port, ...(peer ? { peer } : {}) });
+      const conn = transport === 'raw_buffer' ? asPlaintext(base) : base;
+      this.#deps.serveStream(req.stream, chain, { ...conn, localAddress: host, localPort: port, ...(peer ? { peer } : {}) });
       return;
     }
     this.#serveHttp(base, req, res, peer);
@@ -189,9 +206,16 @@ export class TunnelServer {
   /** An HTTP request (either protocol) continues on the chain of its target port. */
   #serveHttp(base: ConnectionInfo, req: DownstreamReq, res: DownstreamRes, peer = peerOf(req.headers[PEER_HEADER])): void {
     const port = Number(req.headers[TARGET_PORT_HEADER]);
-    const chain = Number.isInteger(port) && port > 0 ? this.#deps.inboundChain(port, 'http') : undefined;
-    if (chain?.handler.kind !== 'http') return void (res as Http2ServerResponse).writeHead(404, { 'content-length': 0 }).end();
-    this.#deps.serveRequest(chain, { ...base, localAddress: '127.0.0.1', localPort: port, ...(peer ? { peer } : {}) }, req, res);
+    const transport = transportOf(req.headers[TRANSPORT_HEADER]);
+    const chain = Number.isInteger(port) && port > 0 ? this.#deps.inboundChain(port, 'http', transport) : undefined;
+    if (chain?.handler.kind !== 'http') {
+      // Plaintext Istio would have sent finds no chain (a STRICT port): the connection is closed under
+      // the request, so the source sees a reset (503 UC), never an answer from this side.
+      if (transport === 'raw_buffer') return void ('stream' in res ? res.stream.close(http2.constants.NGHTTP2_CONNECT_ERROR) : res.destroy());
+      return void (res as Http2ServerResponse).writeHead(404, { 'content-length': 0 }).end();
+    }
+    const conn = transport === 'raw_buffer' ? asPlaintext(base) : base;
+    this.#deps.serveRequest(chain, { ...conn, localAddress: '127.0.0.1', localPort: port, ...(peer ? { peer } : {}) }, req, res);
   }
 
   drain(): void {

@@ -14,6 +14,12 @@ import { endedByTeardown, RETIRE_EVENT, UpstreamError } from './upstream.ts';
 export const TARGET_PORT_HEADER = 'x-outrigger-target-port';
 /** The source client's protocol on a tunnelled request: the tunnel is HTTP/2 whatever the client spoke. */
 export const PROTOCOL_HEADER = 'x-outrigger-protocol';
+/**
+ * `raw_buffer` on a tunnelled request or CONNECT whose cluster has no mesh TLS (a DestinationRule
+ * `tls.mode: DISABLE`, auto mTLS off): the destination serves it as the plaintext connection Istio would
+ * have sent, on a chain that takes `raw_buffer`, without the caller's identity.
+ */
+export const TRANSPORT_HEADER = 'x-outrigger-transport';
 /** The extended CONNECT `:protocol` of a stream that carries an HTTP/1.1 connection to the tunnel. */
 export const HTTP1_CARRIER_PROTOCOL = 'outrigger-http1';
 

@@ -8,7 +8,7 @@ import { H2Connection } from './h2-connection.ts';
 import type { Upstream, UpstreamExchange, UpstreamHead, UpstreamSink } from './upstream.ts';
 import { UpstreamError } from './upstream.ts';
 
-export { HTTP1_CARRIER_PROTOCOL, PROTOCOL_HEADER, TARGET_PORT_HEADER } from './h2-connection.ts';
+export { HTTP1_CARRIER_PROTOCOL, PROTOCOL_HEADER, TARGET_PORT_HEADER, TRANSPORT_HEADER } from './h2-connection.ts';
 
 export interface H2UpstreamOptions {
   connectTimeoutMs: number;
