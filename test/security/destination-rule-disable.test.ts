@@ -28,7 +28,8 @@ spec: {host: ${host}.shop.svc.cluster.local, trafficPolicy: {tls: {mode: DISABLE
 `;
 // One workload behind five services: `plain` and `guarded` PERMISSIVE with DISABLE rules (`guarded`
 // allows only the cart account), `strict` STRICT with a DISABLE rule, `meshed` PERMISSIVE without one,
-// and `db`, TCP, PERMISSIVE with a DISABLE rule, allowing only the cart account.
+// `db`, TCP, PERMISSIVE with a DISABLE rule, allowing only the cart account, and `vault`, TCP, STRICT
+// with a DISABLE rule (and a VirtualService that tries to set the tunnel's marker back).
 const base = [
   service('plain', 8080),
   service('guarded', 8081),
@@ -39,10 +40,22 @@ kind: Service
 metadata: {name: db, namespace: shop}
 spec: {selector: {app: orders}, ports: [{name: tcp-db, port: 5432, targetPort: 8084}]}
 `,
+  `apiVersion: v1
+kind: Service
+metadata: {name: vault, namespace: shop}
+spec: {selector: {app: orders}, ports: [{name: tcp-vault, port: 8200, targetPort: 8085}]}
+`,
+  `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: strict, namespace: shop}
+spec:
+  hosts: [strict.shop.svc.cluster.local]
+  http: [{route: [{destination: {host: strict.shop.svc.cluster.local}}], headers: {request: {set: {x-outrigger-transport: tls}}}}]
+`,
   `apiVersion: security.istio.io/v1
 kind: PeerAuthentication
 metadata: {name: orders, namespace: shop}
-spec: {selector: {matchLabels: {app: orders}}, mtls: {mode: PERMISSIVE}, portLevelMtls: {8082: {mode: STRICT}}}
+spec: {selector: {matchLabels: {app: orders}}, mtls: {mode: PERMISSIVE}, portLevelMtls: {8082: {mode: STRICT}, 8085: {mode: STRICT}}}
 `,
   `apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
@@ -52,11 +65,12 @@ spec:
   rules:
     - from: [{source: {principals: [cluster.local/ns/shop/sa/cart]}}]
       to: [{operation: {ports: ["8081", "8084"]}}]
-    - to: [{operation: {ports: ["8080", "8082", "8083"]}}]
+    - to: [{operation: {ports: ["8080", "8082", "8083", "8085"]}}]
 `,
   disable('guarded'),
   disable('strict'),
   disable('db'),
+  disable('vault'),
 ];
 
 type Proxy = Awaited<ReturnType<typeof startProxy>>;
@@ -92,7 +106,8 @@ before(async () => {
     s.pipe(s);
   });
   await new Promise<void>((r) => db.listen(0, '127.0.0.1', r));
-  const appPorts = { 8080: app.port, 8081: app.port, 8082: app.port, 8083: app.port, 8084: (db.address() as net.AddressInfo).port };
+  const dbPort = (db.address() as net.AddressInfo).port;
+  const appPorts = { 8080: app.port, 8081: app.port, 8082: app.port, 8083: app.port, 8084: dbPort, 8085: dbPort };
   const ordersView = view('orders', appPorts);
   server = await startProxy({ nodeId: ordersView.id, metadata: { NAMESPACE: 'shop', WORKLOAD_NAME: 'orders', LABELS: { app: 'orders' } } });
   server.proxy.secrets.setLocal('default', await ca.issue('spiffe://cluster.local/ns/shop/sa/orders'));
@@ -128,7 +143,12 @@ test('DISABLE to a port whose ALLOW names the caller: denied, as Istio denies a 
   assert.match(res.body, /^RBAC: access denied/);
 });
 
-test('DISABLE to a STRICT port: the destination closes it under the request, 503 UC', async () => {
+function clientStat(name: string): number {
+  const m = new RegExp(`^${name.replaceAll('.', '\\.').replaceAll('|', '\\|')}: (\\d+)$`, 'm').exec(client.proxy.metrics.renderStats());
+  return m ? Number(m[1]) : 0;
+}
+
+test('DISABLE to a STRICT port: the destination closes it under the request, 503 UC, whatever a route sets', async () => {
   const before = app.requests.length;
   const res = await call('strict');
   assert.equal(res.status, 503, res.body);
@@ -141,6 +161,14 @@ test('DISABLE to a TCP port whose ALLOW names the caller: the connection is refu
   const out = await rawExchange(await client.port('virtualOutbound'), 'CONNECT db.shop:5432 HTTP/1.1\r\nhost: db.shop:5432\r\n\r\nping');
   assert.doesNotMatch(out, /ping/, out);
   assert.equal(dbConnections, 0);
+});
+
+test('DISABLE to a STRICT TCP port: accepted, then closed, as Istio closes it (not a connection failure)', async () => {
+  const vault = 'outbound|8200||vault.shop.svc.cluster.local';
+  const out = await rawExchange(await client.port('virtualOutbound'), 'CONNECT vault.shop:8200 HTTP/1.1\r\nhost: vault.shop:8200\r\n\r\nping');
+  assert.doesNotMatch(out, /ping/, out);
+  assert.equal(dbConnections, 0);
+  assert.equal(clientStat(`cluster.${vault}.upstream_cx_connect_fail`), 0);
 });
 
 test('removing the rule reconnects the cluster in mTLS: the caller is verified again', async () => {

@@ -31,8 +31,10 @@ export type TunnelStreamKind = 'http' | 'tcp';
 /** What a tunnelled stream stands for: the mesh's mTLS, or a plaintext connection (`x-outrigger-transport`). */
 export type TunnelTransport = 'tls' | 'raw_buffer';
 
+/** Any mention of `raw_buffer` (a repeated header, joined or not) counts: the marker only ever fails closed. */
 function transportOf(value: string | string[] | undefined): TunnelTransport {
-  return value === 'raw_buffer' ? 'raw_buffer' : 'tls';
+  if (value === undefined) return 'tls';
+  return (Array.isArray(value) ? value.join(',') : value).includes('raw_buffer') ? 'raw_buffer' : 'tls';
 }
 
 /** The connection as a plaintext one: no TLS, so no verified caller. */
@@ -186,10 +188,15 @@ export class TunnelServer {
       const { host, port } = splitAuthority(String(req.headers[':authority'] ?? ''), 0);
       const transport = transportOf(req.headers[TRANSPORT_HEADER]);
       const chain = port ? this.#deps.inboundChain(port, 'tcp', transport) : undefined;
-      if (!chain) return void req.stream.respond({ ':status': 404 }, { endStream: true });
+      if (!chain) {
+        // Plaintext Istio would have sent is accepted, then closed: not a connection failure at the source.
+        if (transport === 'raw_buffer' && port) return void req.stream.respond({ ':status': 200 }, { endStream: true });
+        return void req.stream.respond({ ':status': 404 }, { endStream: true });
+      }
       req.stream.respond({ ':status': 200 });
-      const conn = transport === 'raw_buffer' ? asPlaintext(base) : base;
-      this.#deps.serveStream(req.stream, chain, { ...conn, localAddress: host, localPort: port, ...(peer ? { peer } : {}) });
+      // Plaintext TCP carries no metadata exchange in Istio: the source is unknown, as well as unverified.
+      if (transport === 'raw_buffer') return void this.#deps.serveStream(req.stream, chain, { ...asPlaintext(base), localAddress: host, localPort: port });
+      this.#deps.serveStream(req.stream, chain, { ...base, localAddress: host, localPort: port, ...(peer ? { peer } : {}) });
       return;
     }
     this.#serveHttp(base, req, res, peer);
