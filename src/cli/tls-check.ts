@@ -66,7 +66,20 @@ export function computeTlsCheck(snapshot: MeshSnapshot, service?: string): TlsCh
   return rows;
 }
 
-/** Client modes as pushed: each outbound cluster's transport socket from a config_dump. */
+/** One pushed cluster's client TLS mode, from its transport socket. */
+function pushedMode(cluster: Record<string, unknown>): string {
+  if (cluster['transport_socket_matches']) return 'AUTO';
+  const text = JSON.stringify(cluster['transport_socket'] ?? {});
+  if (/"name":"default"/.test(text) && /"ROOTCA"/.test(text)) return 'ISTIO_MUTUAL';
+  if (/UpstreamTlsContext/.test(text)) return /tls_certificate/.test(text) ? 'MUTUAL' : 'SIMPLE';
+  return 'DISABLE';
+}
+
+/**
+ * Client modes as pushed: each outbound cluster's transport socket, from the clusters section of a
+ * config_dump (`dynamic_active_clusters` / `static_clusters`). Only clusters count: a route's weighted
+ * clusters carry the same names and no TLS at all.
+ */
 export function clientModesFromConfigDump(dump: unknown): Map<string, string> {
   const out = new Map<string, string>();
   const visit = (v: unknown): void => {
@@ -76,22 +89,31 @@ export function clientModesFromConfigDump(dump: unknown): Map<string, string> {
     }
     if (!v || typeof v !== 'object') return;
     const o = v as Record<string, unknown>;
-    if (typeof o['name'] === 'string' && o['name'].startsWith('outbound|')) {
-      const text = JSON.stringify(o);
-      const mode = o['transport_socket_matches']
-        ? 'AUTO'
-        : /"name":"default"/.test(text) && /"ROOTCA"/.test(text)
-          ? 'ISTIO_MUTUAL'
-          : /UpstreamTlsContext/.test(text)
-            ? /tls_certificate/.test(text) ? 'MUTUAL' : 'SIMPLE'
-            : 'DISABLE';
-      out.set(o['name'], mode);
-      return;
+    for (const key of ['dynamic_active_clusters', 'static_clusters']) {
+      const list = o[key];
+      if (!Array.isArray(list)) continue;
+      for (const entry of list as { cluster?: Record<string, unknown> }[]) {
+        const name = entry?.cluster?.['name'];
+        if (typeof name === 'string' && name.startsWith('outbound|')) out.set(name, pushedMode(entry.cluster as Record<string, unknown>));
+      }
     }
     for (const item of Object.values(o)) visit(item);
   };
   visit(dump);
   return out;
+}
+
+/**
+ * The client side of each row from what was really pushed: the service port's own cluster
+ * (`outbound|PORT||HOST`), not a subset's, whose rule may differ.
+ */
+export function applyPushedModes(rows: TlsCheckRow[], pushed: ReadonlyMap<string, string>): void {
+  for (const r of rows) {
+    const mode = pushed.get(`outbound|${r.port}||${r.host}`);
+    if (!mode) continue;
+    r.client = mode;
+    r.conflict = r.server !== '-' && r.server !== 'mixed' && conflicts(mode, r.server);
+  }
 }
 
 function print(rows: readonly TlsCheckRow[], json: boolean, formatTable: (h: string[], r: string[][]) => string): void {
@@ -131,14 +153,7 @@ export function define(program: Command): void {
       if (workload) {
         // What was really pushed wins over what the files say for the client side.
         const dump: unknown = await (await fetch(`${base}/debug/config_dump?proxyID=${encodeURIComponent(workload)}`)).json();
-        const pushed = clientModesFromConfigDump(dump);
-        for (const r of rows) {
-          const mode = [...pushed].find(([name]) => name.startsWith(`outbound|${r.port}|`) && name.endsWith(`|${r.host}`))?.[1];
-          if (mode) {
-            r.client = mode;
-            r.conflict = r.server !== '-' && r.server !== 'mixed' && conflicts(mode, r.server);
-          }
-        }
+        applyPushedModes(rows, clientModesFromConfigDump(dump));
       }
       print(rows, opts.output === 'json', formatTable);
       if (rows.some((r) => r.conflict)) process.exitCode = 1;

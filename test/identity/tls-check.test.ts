@@ -1,9 +1,15 @@
-// tls-check computed offline from YAML: client mode vs server mode and the conflicts between them.
+// tls-check computed offline from YAML: client mode vs server mode and the conflicts between them; and
+// live, with the client side read from a proxy's pushed config as the control plane dumps it.
 import assert from 'node:assert/strict';
+import path from 'node:path';
 import { test } from 'node:test';
-import { computeTlsCheck } from '../../src/cli/tls-check.ts';
-import { loadText } from '../../src/config/load.ts';
+import { applyPushedModes, clientModesFromConfigDump, computeTlsCheck } from '../../src/cli/tls-check.ts';
+import type { AnyResource } from '../../src/config/resource.ts';
+import { loadPaths, loadText } from '../../src/config/load.ts';
+import type { ProxyView } from '../../src/model/proxy-view.ts';
 import { buildSnapshot } from '../../src/model/snapshot.ts';
+import { buildProxyResources } from '../../src/translate/proxy-resources.ts';
+import { TypeUrl } from '../../src/xds/type-urls.ts';
 
 const yaml = `apiVersion: v1
 kind: Service
@@ -38,4 +44,34 @@ test('auto mTLS against STRICT is fine; DISABLE against STRICT conflicts', () =>
   assert.equal(legacy?.conflict, true);
   assert.equal(legacy?.authn, 'istio-system/default');
   assert.equal(legacy?.destinationRule, 'legacy/podinfo');
+});
+
+test("live: the seed's pushed clusters decide the client side, not the routes' weighted clusters of the same names", () => {
+  const seed = loadPaths([path.join(import.meta.dirname, '../../examples/seed')]).resources as AnyResource[];
+  const snapshot = buildSnapshot(seed, [], 'live');
+  const runner = { id: 'sidecar~127.0.0.1~mesh-test-runner-0.istio-system~istio-system.svc.cluster.local', role: 'sidecar', namespace: 'istio-system', workloadName: 'mesh-test-runner', serviceAccount: 'default', labels: { app: 'mesh-test-runner' }, ip: '127.0.0.1', appPorts: {} } as ProxyView;
+  const pushed = buildProxyResources(snapshot, runner);
+  const admin = 'type.googleapis.com/envoy.admin.v3.';
+  // The shape and order of the control plane's /debug/config_dump: clusters, then routes, whose
+  // weighted clusters carry the subset clusters' names.
+  const dump = {
+    configs: [
+      { '@type': `${admin}ClustersConfigDump`, dynamic_active_clusters: [...(pushed.get(TypeUrl.Cluster)?.values() ?? [])].map((cluster) => ({ cluster })) },
+      { '@type': `${admin}RoutesConfigDump`, dynamic_route_configs: [...(pushed.get(TypeUrl.RouteConfiguration)?.values() ?? [])].map((route_config) => ({ route_config })) },
+    ],
+  };
+  const dumpText = JSON.stringify(dump);
+  assert.match(dumpText, /"weight"/, 'the routes split traffic across subset clusters');
+  const modes = clientModesFromConfigDump(dump);
+  // Every podinfo cluster, subsets included, is pushed with mesh mTLS.
+  const podinfo = [...modes].filter(([name]) => name.endsWith('.podinfo.svc.cluster.local'));
+  assert.ok(podinfo.some(([name]) => /^outbound\|9898\|canary\|/.test(name)), JSON.stringify(podinfo));
+  for (const [name, mode] of podinfo) assert.notEqual(mode, 'DISABLE', name);
+  const rows = computeTlsCheck(snapshot, 'podinfo');
+  applyPushedModes(rows, modes);
+  assert.ok(rows.length > 0);
+  for (const r of rows) {
+    assert.equal(r.conflict, false, `${r.host}:${r.port} ${r.client} vs ${r.server}`);
+    assert.notEqual(r.client, 'DISABLE', `${r.host}:${r.port}`);
+  }
 });
