@@ -9,12 +9,12 @@ export function define(program: Command): void {
   program
     .command('exec')
     .description("run a command with a workload's environment, its calls going through its sidecar")
-    .argument('<workload>', 'podinfo-stable-0, podinfo/podinfo-stable-0 or deploy/podinfo')
+    .argument('<workload>', 'podinfo-stable-0, podinfo/podinfo-stable-0 or deploy/podinfo-stable')
     .argument('<command...>', 'the command and its arguments (after --)')
     .option('-n, --namespace <ns>', 'namespace of the workload')
     .option('-c, --container <name>', 'accepted for kubectl compatibility; each pod runs one app process')
     .option('--dir <dir>', 'the state directory of the mesh')
-    .addHelpText('after', '\nExample:\n  outrigger exec -n podinfo deploy/podinfo -- curl -s http://podinfo-stable:9898/')
+    .addHelpText('after', '\nExample:\n  outrigger exec -n podinfo deploy/podinfo-stable -- curl -s http://podinfo-canary:9898/')
     .action(async (ref: string, command: string[], opts: { namespace?: string; dir?: string }) => {
       const { state } = runningMesh(opts.dir);
       const c = findComponent(state, ref, opts.namespace);

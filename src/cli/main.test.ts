@@ -27,3 +27,28 @@ test('help, no command or an unknown one loads every command, each module defini
   assert.deepEqual(await defined(commandsFor(argv('toString'))), all);
   for (const name of all) assert.deepEqual(await defined(commandsFor(argv(name))), [name], `the module listed as ${name}`);
 });
+
+test('a mistake the person can fix is one line on stderr and exit 1, not a stack trace', async () => {
+  const { mkdtempSync, rmSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const path = await import('node:path');
+  const { main } = await import('./main.ts');
+  const dir = mkdtempSync(path.join(tmpdir(), 'or-cli-'));
+  const component = (name: string, namespace: string) => ({ name: `${namespace}/${name}`, kind: 'workload', namespace, ports: {}, sidecar: true, status: 'running', restarts: 0 });
+  const state = { version: 1, pid: process.pid, startedAt: '', mode: 'process', configDirs: [], controlPlane: { xdsAddress: '', debugAddress: '' }, components: [component('podinfo-stable-0', 'podinfo')] };
+  writeFileSync(path.join(dir, 'state.json'), JSON.stringify(state));
+  const written: string[] = [];
+  const write = process.stderr.write;
+  process.stderr.write = ((chunk: string) => written.push(String(chunk)) > 0) as typeof process.stderr.write;
+  try {
+    // The seed README's own target: the seed has no Deployment named podinfo.
+    assert.equal(await main(argv('exec', '--dir', dir, '-n', 'podinfo', 'deploy/podinfo', '--', 'true')), 1);
+    assert.equal(await main(argv('logs', '--dir', path.join(dir, 'none'), 'podinfo-stable-0')), 1);
+  } finally {
+    process.stderr.write = write;
+    rmSync(dir, { recursive: true, force: true });
+  }
+  assert.equal(written.length, 2, written.join(''));
+  assert.match(written[0] ?? '', /^outrigger exec: no workload podinfo\/podinfo in the running mesh; known: podinfo\/podinfo-stable-0\n$/);
+  assert.match(written[1] ?? '', /^outrigger logs: no mesh is running here \(no .*state\.json\); start one with: outrigger up -f DIR\n$/);
+});

@@ -47,6 +47,13 @@ export async function main(argv: readonly string[]): Promise<number> {
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode;
+    // An error that names its kind (NO_MESH, COMPONENT_NOT_FOUND, ENOENT ...) is the person's to fix:
+    // its message says how. Anything else is a bug, and its stack is what a report needs.
+    const code = (err as { code?: unknown }).code;
+    if (err instanceof Error && typeof code === 'string' && !process.env['OUTRIGGER_DEBUG']) {
+      process.stderr.write(`outrigger ${argv[2] ?? ''}: ${err.message}\n`);
+      return 1;
+    }
     throw err;
   }
 }

@@ -4,6 +4,18 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { MeshState } from '../runtime/state.ts';
 
+/**
+ * What a person names a proxy by, as the control plane and the admin lookup match it (`pod.namespace`,
+ * a node id, or a unique prefix): istioctl's forms too, `deploy/NAME` (its first replica, `NAME-0`) and
+ * `pod/NAME`, with `-n NAMESPACE` for a name without one.
+ */
+export function proxyQuery(ref: string, namespace?: string): string {
+  const m = /^(deploy|deployment|deployments|pod|pods|job|jobs)\/(.+)$/.exec(ref);
+  const name = m ? (m[2] as string) : ref;
+  if (ref.includes('~') || name.includes('.') || namespace === undefined) return m && /^(deploy|job)/.test(m[1] as string) ? `${name}-0` : name;
+  return m && /^(deploy|job)/.test(m[1] as string) ? `${name}-0.${namespace}` : `${name}.${namespace}`;
+}
+
 /** `pod.namespace` of a component (`namespace/pod` in the state), as node ids spell it. */
 const proxyName = (component: string) => {
   const slash = component.indexOf('/');

@@ -3,7 +3,7 @@
 // proxy's own admin API first: the workload certificate is made inside the proxy, not by the control plane.
 import type { Command } from 'commander';
 import { type ClusterFilter, matchesCluster, renderClusterTable } from './cluster-table.ts';
-import { proxyAdminAddress, readMeshState } from './proxy-admin-address.ts';
+import { proxyAdminAddress, proxyQuery, readMeshState } from './proxy-admin-address.ts';
 import { renderRouteTable } from './route-table.ts';
 import { renderSecretTable } from './secret-table.ts';
 import { formatTable } from './table.ts';
@@ -37,7 +37,8 @@ export function define(program: Command): void {
     .command('proxy-config')
     .description('the xDS config the control plane sent one proxy: listener, route, cluster, endpoint, secret or all')
     .argument('<kind>', kinds.join('|'))
-    .argument('<proxy>', 'proxy name (pod.namespace) or node id, or a unique prefix')
+    .argument('<proxy>', 'proxy name (pod.namespace, deploy/NAME or pod/NAME with -n) or node id, or a unique prefix')
+    .option('-n, --namespace <ns>', 'namespace of a proxy named without one')
     .option('-o, --output <format>', 'table, wide (cluster circuit breakers and outlier detection, route timeouts and retries) or json', 'table')
     .option('--fqdn <host>', 'cluster: only this service FQDN')
     .option('--port <port>', 'cluster: only this port')
@@ -45,7 +46,8 @@ export function define(program: Command): void {
     .option('--direction <dir>', 'cluster: only inbound or outbound')
     .option('--name <name>', 'route: only this route configuration')
     .option('--control-plane <address>', 'debug API address (default: from .outrigger/state.json, else 127.0.0.1:15014)')
-    .action(async (kind: string, proxy: string, flags: Flags) => {
+    .action(async (kind: string, ref: string, { namespace, ...flags }: Flags & { namespace?: string }) => {
+      const proxy = proxyQuery(ref, namespace);
       if (!(kinds as readonly string[]).includes(kind)) {
         process.stderr.write(`error: kind must be one of ${kinds.join(', ')}\n`);
         process.exitCode = 2;

@@ -1,0 +1,14 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { proxyQuery } from './proxy-admin-address.ts';
+
+test("a proxy named as istioctl names it: pod.namespace, deploy/NAME (its first replica), pod/NAME, with -n", () => {
+  assert.equal(proxyQuery('podinfo-stable-0.podinfo'), 'podinfo-stable-0.podinfo');
+  assert.equal(proxyQuery('podinfo-stable-0', 'podinfo'), 'podinfo-stable-0.podinfo');
+  assert.equal(proxyQuery('deploy/podinfo-stable', 'podinfo'), 'podinfo-stable-0.podinfo');
+  assert.equal(proxyQuery('deploy/podinfo-stable'), 'podinfo-stable-0');
+  assert.equal(proxyQuery('pod/podinfo-canary-0', 'podinfo'), 'podinfo-canary-0.podinfo');
+  assert.equal(proxyQuery('podinfo-stable-0.podinfo', 'other'), 'podinfo-stable-0.podinfo', 'a name with its namespace keeps it');
+  const id = 'sidecar~127.0.0.1~podinfo-stable-0.podinfo~podinfo.svc.cluster.local';
+  assert.equal(proxyQuery(id, 'podinfo'), id);
+});
