@@ -172,7 +172,8 @@ export class OutriggerProxy {
     if (this.#draining) return false;
     if (!this.ads) return true;
     const t = this.ads.status().types;
-    return t[TypeUrl.Cluster]?.version !== undefined && t[TypeUrl.Cluster]?.version !== '' && !!t[TypeUrl.Listener]?.version;
+    // As Envoy's initial fetch: clusters, listeners, and the routes those listeners name.
+    return t[TypeUrl.Cluster]?.version !== undefined && t[TypeUrl.Cluster]?.version !== '' && !!t[TypeUrl.Listener]?.version && this.xds.routesWarm();
   }
 
   /**

@@ -119,6 +119,19 @@ test('an optional unknown filter is skipped and ACKed', async () => {
   assert.ok(!ack.error_detail);
 });
 
+test('a listener whose route configuration has not arrived keeps the proxy unready, as Envoy warms it', async () => {
+  version = 4;
+  const two = [listener('0.0.0.0_8080', 8080, [{ filter: hcm('http.8080') }]), listener('0.0.0.0_9090', 9090, [{ filter: hcm('http.9090') }])];
+  resources.set(TypeUrl.Listener, two);
+  for (const c of calls) send(c, TypeUrl.Listener);
+  await nextRequest((r) => r.type_url === TypeUrl.RouteConfiguration && (r.resource_names ?? []).includes('http.9090'));
+  assert.equal(env.proxy.ready(), false, 'http.9090 named, not yet received');
+  resources.set(TypeUrl.RouteConfiguration, [...(resources.get(TypeUrl.RouteConfiguration) ?? []), routeConfig('http.9090', [{ domains: ['*'], routes: [{ prefix: '/', cluster: 'echo' }] }])]);
+  for (const c of calls) send(c, TypeUrl.RouteConfiguration);
+  await nextRequest((r) => r.type_url === TypeUrl.RouteConfiguration && r.version_info === 'v4');
+  assert.equal(env.proxy.ready(), true);
+});
+
 test('keeps serving when the control plane goes away', async () => {
   server.forceShutdown();
   const res = await request(await env.port('0.0.0.0_8080'), '/after-cp', { host: 'any.example' });

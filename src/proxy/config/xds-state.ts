@@ -67,6 +67,14 @@ export class XdsState implements AdsSubscriber {
     }
   }
 
+  /**
+   * Every route configuration the listeners name has arrived: until then Envoy keeps such a listener
+   * warming, and a request on it would find no route (404 NR) though the config exists.
+   */
+  routesWarm(): boolean {
+    return this.#rdsNames.every((name) => this.#routes.has(name));
+  }
+
   resourceNames(typeUrl: string): readonly string[] | undefined {
     switch (typeUrl) {
       case TypeUrl.ClusterLoadAssignment:
