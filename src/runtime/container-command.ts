@@ -10,6 +10,8 @@ export interface LocalCommand {
   args: string[];
   /** What the command came from, for `outrigger status` and error messages. */
   origin: 'manifest' | 'built-in' | 'annotation';
+  /** Environment a built-in program takes from its image (the manifest's own `env` wins over it). */
+  env?: Record<string, string>;
 }
 
 export class UnrunnableContainerError extends Error {
@@ -25,10 +27,18 @@ export interface DemoPrograms {
 export const sourceDemoPrograms: DemoPrograms = { dir: path.join(path.dirname(new URL(import.meta.url).pathname), 'demo'), ext: '.ts' };
 
 /** Images whose own binary Outrigger replaces with a built-in program. */
-const builtIns: { pattern: RegExp; script: string; ownBinaries: string[] }[] = [
-  { pattern: /(^|\/)stefanprodan\/podinfo(:|@|$)/, script: 'podinfo', ownBinaries: ['./podinfo', 'podinfo', '/home/app/podinfo'] },
+const builtIns: { pattern: RegExp; script: string; ownBinaries: string[]; env?: (tag: string) => Record<string, string> }[] = [
+  // podinfo reports the version it was built as: the image tag (`:6.5.3`), so stable and canary differ.
+  { pattern: /(^|\/)stefanprodan\/podinfo(:|@|$)/, script: 'podinfo', ownBinaries: ['./podinfo', 'podinfo', '/home/app/podinfo'], env: (tag) => (/^v?\d+\.\d+\.\d+/.test(tag) ? { PODINFO_VERSION: tag.replace(/^v/, '') } : {}) },
   { pattern: /(^|\/)(curlimages\/curl|busybox|alpine|.*\/sleep|sleep)(:|@|$)/, script: 'sleep', ownBinaries: [] },
 ];
+
+/** The tag of `registry/name:tag` (not a registry's port, not a digest); '' without one. */
+function imageTag(image: string): string {
+  const name = image.split('@')[0] ?? '';
+  const colon = name.lastIndexOf(':');
+  return colon > name.lastIndexOf('/') ? name.slice(colon + 1) : '';
+}
 
 /** Splits the annotation value like a shell would for simple words and single/double quotes. */
 export function splitCommandLine(line: string): string[] {
@@ -54,7 +64,8 @@ export function resolveCommand(
   const command = [...(container.command ?? []), ...(container.args ?? [])];
   const builtIn = builtIns.find((b) => b.pattern.test(image));
   if (builtIn && (command.length === 0 || builtIn.ownBinaries.includes(command[0] ?? ''))) {
-    return { file: nodeBinary, args: [...nodeMemoryFlags, path.join(demo.dir, builtIn.script + demo.ext)], origin: 'built-in' };
+    const env = builtIn.env?.(imageTag(image)) ?? {};
+    return { file: nodeBinary, args: [...nodeMemoryFlags, path.join(demo.dir, builtIn.script + demo.ext)], origin: 'built-in', ...(Object.keys(env).length ? { env } : {}) };
   }
   if (command.length > 0) {
     const [file, ...args] = command;

@@ -201,7 +201,7 @@ export class MeshRuntime {
     const appPorts = r.appPorts ?? {};
     const ports = r.proxy?.ports;
     const proxyUrl = ports ? `http://127.0.0.1:${ports[15001]}` : undefined;
-    const env = buildAppEnv({ workload: w, container: firstContainer(w), resources, appPorts, ...(proxyUrl ? { proxyUrl } : {}), base: process.env });
+    const env = { ...command.env, ...buildAppEnv({ workload: w, container: firstContainer(w), resources, appPorts, ...(proxyUrl ? { proxyUrl } : {}), base: process.env }) };
     r.state.env = env;
     const logFile = path.join(o.stateDir, 'logs', `${w.namespace}.${w.name}.log`);
     r.state.logFile = logFile;

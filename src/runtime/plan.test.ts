@@ -102,6 +102,16 @@ test('containers map to their command, a built-in program, or an annotation; not
   assert.throws(() => resolveCommand({ name: 'x', image: 'corp/unknown' }, {}, node), UnrunnableContainerError);
 });
 
+test("the built-in podinfo reports its image tag as its version, as podinfo's own build does", () => {
+  const node = '/usr/bin/node';
+  const version = (image: string) => resolveCommand({ name: 'p', image }, {}, node).env?.['PODINFO_VERSION'];
+  assert.equal(version('ghcr.io/stefanprodan/podinfo:6.5.3'), '6.5.3');
+  assert.equal(version('stefanprodan/podinfo:v6.5.4'), '6.5.4');
+  assert.equal(version('localhost:5000/stefanprodan/podinfo'), undefined, "a registry's port is not a tag");
+  assert.equal(version('ghcr.io/stefanprodan/podinfo:latest'), undefined);
+  assert.equal(version('ghcr.io/stefanprodan/podinfo@sha256:abc'), undefined);
+});
+
 test("the IstioOperator's certificate settings reach every proxy as flags", async () => {
   const { certificateProxyArgs } = await import('./start-control-plane.ts');
   const op = `

@@ -207,7 +207,7 @@ export class NetnsMeshRuntime {
       o.progress(`${r.state.name}: starting sidecar in ${r.pod.netns} (${r.pod.address})`);
       await this.#startProxy(r, 'sidecar', { name: w.name, workload: w.owner.name, namespace: w.namespace, serviceAccount: w.serviceAccount, labels: w.labels, appPorts });
     }
-    const env = buildAppEnv({ workload: w, container, resources, appPorts, ...(w.sidecar ? { proxyUrl: 'http://127.0.0.1:15001' } : {}), base: process.env });
+    const env = { ...command.env, ...buildAppEnv({ workload: w, container, resources, appPorts, ...(w.sidecar ? { proxyUrl: 'http://127.0.0.1:15001' } : {}), base: process.env }) };
     for (const e of container.env ?? []) {
       const field = e.valueFrom?.fieldRef?.fieldPath;
       if (field === 'status.podIP') env[e.name] = r.pod.address;
