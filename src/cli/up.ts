@@ -75,6 +75,7 @@ async function up(opts: UpOptions): Promise<number> {
 
   const { MeshRuntime } = opts.mode === 'netns' ? await import('../runtime/netns/netns-runtime.ts').then((m) => ({ MeshRuntime: m.NetnsMeshRuntime })) : await import('../runtime/mesh-runtime.ts');
   const { certificateProxyArgs, startLocalControlPlane } = await import('../runtime/start-control-plane.ts');
+  const { writePrometheusFiles } = await import('../runtime/prometheus-config.ts');
   const started = Date.now();
   const progress = (line: string) => console.log(`[${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s] ${line}`);
   // The processes the mesh starts run a type-stripped copy of Outrigger (less memory, faster start).
@@ -117,11 +118,14 @@ async function up(opts: UpOptions): Promise<number> {
   process.once('SIGTERM', () => void stop());
   try {
     const state = await runtime.start(loaded.resources);
+    const prometheus = writePrometheusFiles(dir, state, loaded.resources);
+    if (prometheus.warning) progress(`warning: ${prometheus.warning}`);
     const secs = ((Date.now() - started) / 1000).toFixed(1);
     console.log(`\nmesh ready in ${secs}s: ${state.components.length} components`);
     if (state.ingressUrl) console.log(`  ingress:   ${state.ingressUrl}`);
     if (state.controlPlane.dashboardUrl) console.log(`  dashboard: ${state.controlPlane.dashboardUrl}`);
     if (state.controlPlane.xdsTlsAddress) console.log(`  xDS (TLS): ${state.controlPlane.xdsTlsAddress}, for proxies on other hosts (docs/control-plane.md)`);
+    console.log(`  alerts:    prometheus --config.file=${prometheus.config} (the mesh's PrometheusRule alerts and scrape targets)`);
     console.log(`  status:    outrigger status`);
     console.log(`  stop:      Ctrl-C here, or outrigger down`);
   } catch (err) {

@@ -94,7 +94,10 @@ export class ControlPlane {
       onEvent: (e) => this.#onAdsEvent(e),
     });
     this.ads.register(this.grpcServer);
-    if (opts.ca) addCsrService(this.grpcServer, { ca: opts.ca, authenticate: (t) => this.#tokens.verify(t) });
+    if (opts.ca) {
+      addCsrService(this.grpcServer, { ca: opts.ca, authenticate: (t) => this.#tokens.verify(t) });
+      this.metrics.rootCertExpiry.set(Math.floor(opts.ca.rootExpiry().getTime() / 1000));
+    }
     addCsdsService(this.grpcServer, { connections: () => this.ads.connections, verifyToken: (t) => this.#tokens.verify(t), allowAnonymous: opts.allowAnonymous ?? false });
     this.#debouncer = new Debouncer({
       quietMs: opts.debounce?.quietMs ?? 100,
@@ -317,6 +320,8 @@ export class ControlPlane {
         break;
       case 'error':
         m.translationErrors.inc({ type: shortType(e.typeUrl) });
+        // Istio counts a response it could not send as `<type>_senderr` (its push-error alert reads it).
+        m.pushes.inc({ type: `${e.typeUrl ? shortType(e.typeUrl) : 'xds'}_senderr` });
         this.#log('warn', `config for ${e.conn.node.view.id} not sent: ${e.message}`);
         break;
     }

@@ -131,7 +131,7 @@ class EphemeralPorts extends Map<number, number> {
 }
 
 /** A proxy whose ports all bind ephemeral ports; `port(listener)` tells where each landed. */
-export async function startProxy(opts: Partial<ProxyOptions> = {}): Promise<{ proxy: OutriggerProxy; admin: number; port(name: string): Promise<number>; close(): Promise<void> }> {
+export async function startProxy(opts: Partial<ProxyOptions> = {}): Promise<{ proxy: OutriggerProxy; admin: number; metricsPort: number; port(name: string): Promise<number>; close(): Promise<void> }> {
   const proxy = new OutriggerProxy({
     role: 'sidecar',
     nodeId: 'sidecar~127.0.0.1~test.default~default.svc.cluster.local',
@@ -143,6 +143,7 @@ export async function startProxy(opts: Partial<ProxyOptions> = {}): Promise<{ pr
   return {
     proxy,
     admin: ports.admin,
+    metricsPort: ports.prometheus,
     async port(name) {
       const p = (await proxy.listeners.boundPorts())[name];
       if (p === undefined) throw new Error(`listener ${name} not bound`);

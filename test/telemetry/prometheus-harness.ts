@@ -65,6 +65,14 @@ export class PrometheusProcess {
     return new PrometheusProcess(child, dir, `http://127.0.0.1:${port}`);
   }
 
+  /** Starts Prometheus on a config file of its own (rule files relative to it); the file's directory is left in place. */
+  static async fromConfig(configFile: string): Promise<PrometheusProcess> {
+    const dir = await mkdtemp(join(tmpdir(), 'outrigger-prom-'));
+    const port = await freePort();
+    const child = spawn(PROMETHEUS, [`--config.file=${configFile}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+    return new PrometheusProcess(child, dir, `http://127.0.0.1:${port}`);
+  }
+
   get log(): string {
     return this.#log;
   }

@@ -1,0 +1,77 @@
+// A Prometheus configuration for the running mesh, written by `outrigger up` to `.outrigger/prometheus/`:
+// the mesh's PrometheusRule resources as a rule file, and scrape targets labelled as Kubernetes
+// service discovery would label Istio's, so the seed's alerts and queries work unchanged:
+// - job `istiod`: the control plane's /metrics (pilot_*, citadel_*);
+// - job `envoy-stats`: every proxy's /stats/prometheus, with `namespace`, `pod` and `app` labels. A
+//   gateway's pod is `<name>-0`, as a single replica's, so `istio-ingressgateway-.*` selects it.
+// Run it with: prometheus --config.file=.outrigger/prometheus/prometheus.yml
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { stringify } from 'yaml';
+import type { AnyResource } from '../config/resource.ts';
+import { buildPrometheusRules } from '../telemetry/prometheus-rules.ts';
+import type { MeshState } from './state.ts';
+import { writeFileAtomic } from './write-atomic.ts';
+
+export const RULES_FILE = 'rules.yml';
+
+interface StaticConfig {
+  targets: string[];
+  labels: Record<string, string>;
+}
+
+/** The address a proxy's merged metrics port (15090) answers on from the host. */
+function metricsTarget(mode: MeshState['mode'], c: MeshState['components'][number]): string | undefined {
+  const port = c.ports['proxy:15090'];
+  if (port === undefined) return undefined;
+  // Netns mode publishes 15090 on the pod address; process mode maps it to a loopback port.
+  if (mode === 'netns') return c.address ? `${c.address}:15090` : undefined;
+  return `127.0.0.1:${port}`;
+}
+
+/** prometheus.yml for the mesh in `state`, reading the rule file beside it. */
+export function buildPrometheusConfig(state: MeshState, scrapeInterval = '15s'): string {
+  const proxies: StaticConfig[] = [];
+  for (const c of state.components) {
+    const target = metricsTarget(state.mode, c);
+    if (!target || !c.namespace) continue;
+    const name = c.name.slice(c.name.indexOf('/') + 1);
+    const pod = c.kind === 'gateway' ? `${name}-0` : name;
+    proxies.push({ targets: [target], labels: { namespace: c.namespace, pod, app: name.replace(/-\d+$/, '') } });
+  }
+  const config = {
+    global: { scrape_interval: scrapeInterval, evaluation_interval: scrapeInterval },
+    rule_files: [RULES_FILE],
+    scrape_configs: [
+      { job_name: 'istiod', metrics_path: '/metrics', static_configs: [{ targets: [state.controlPlane.debugAddress], labels: { namespace: 'istio-system', app: 'istiod' } }] },
+      { job_name: 'envoy-stats', metrics_path: '/stats/prometheus', static_configs: proxies },
+    ],
+  };
+  return `# Written by outrigger up for this mesh; rewritten at every up.\n${stringify(config)}`;
+}
+
+/** The rule file: every PrometheusRule of the config (none: an empty group list). */
+export function buildRulesFile(resources: readonly AnyResource[]): string {
+  const rules = resources.filter((r) => r.kind === 'PrometheusRule');
+  return rules.length ? buildPrometheusRules(rules as Parameters<typeof buildPrometheusRules>[0]) : 'groups: []\n';
+}
+
+/**
+ * Writes prometheus.yml and the rule file under `stateDir/prometheus`; returns prometheus.yml's path,
+ * and why the rules were left out if a PrometheusRule could not become a rule file.
+ */
+export function writePrometheusFiles(stateDir: string, state: MeshState, resources: readonly AnyResource[]): { config: string; warning?: string } {
+  const dir = path.join(stateDir, 'prometheus');
+  mkdirSync(dir, { recursive: true });
+  let warning: string | undefined;
+  let rules = 'groups: []\n';
+  try {
+    rules = buildRulesFile(resources);
+  } catch (err) {
+    warning = `alert rules left out: ${(err as Error).message}`;
+  }
+  writeFileAtomic(path.join(dir, RULES_FILE), rules);
+  const config = path.join(dir, 'prometheus.yml');
+  writeFileAtomic(config, buildPrometheusConfig(state));
+  return { config, ...(warning ? { warning } : {}) };
+}
