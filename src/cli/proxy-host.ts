@@ -48,7 +48,8 @@ export function define(program: Command): void {
         const write = out
           ? (level: string, message: string) => out.write(`${new Date().toISOString()} ${level} ${message}\n`)
           : (level: string, message: string) => log(level, `[${p.name}] ${message}`);
-        running.push(await runProxy(flags, write));
+        // Its own log also takes its `/dev/stdout` access log, as a sidecar's container log does.
+        running.push(await runProxy(flags, write, p.logFile ? { logFile: p.logFile } : {}));
       }
       log('info', `proxy host: ${running.length} proxies running`);
       const drainAll = () => void Promise.all(running.map((r) => r.drain()));

@@ -27,6 +27,7 @@ import { loadOriginalDestination, type OriginalDestinationReader } from './liste
 import { checkMeshServerIdentity, MESH_CIPHERS, type MeshTlsMaterial } from './tunnel/mesh-tls.ts';
 import { PEER_HEADER } from './tunnel/tunnel-server.ts';
 import { dialCluster } from './upstream/dial-cluster.ts';
+import { type Environment, podEnvironment } from './pod-environment.ts';
 
 export interface ProxyOptions {
   role: 'sidecar' | 'router';
@@ -45,6 +46,12 @@ export interface ProxyOptions {
   localMode?: boolean;
   /** OTLP/HTTP URL spans are sent to, overriding the tracing provider's address. */
   traceEndpoint?: string;
+  /**
+   * This proxy's own log, where its `/dev/stdout` and `/dev/stderr` access logs are appended, as a
+   * sidecar's are its container's log. Set where proxies share a process (the proxy host); without it
+   * they go to the process's streams.
+   */
+  logFile?: string;
   /** HTTP filter factories; defaults to every filter Outrigger ships (rbac, jwt_authn, fault, ...). */
   filters?: readonly HttpFilterFactory[];
   random?: () => number;
@@ -64,6 +71,8 @@ export class OutriggerProxy {
   readonly listeners: ListenerManager;
   readonly xds: XdsState;
   readonly ads: AdsClient | undefined;
+  /** The environment of this proxy's pod, as Istio's injector sets it, over the process's: what `environment` span tags read. */
+  readonly environment: Environment;
   #opts: ProxyOptions;
   #admin: AdminServers;
   #draining = false;
@@ -77,6 +86,7 @@ export class OutriggerProxy {
     this.#opts = opts;
     const random = opts.random ?? Math.random;
     const now = opts.now ?? Date.now;
+    this.environment = podEnvironment(opts, process.env);
     const peer = Buffer.from(
       JSON.stringify({
         workload: opts.metadata['WORKLOAD_NAME'] ?? '',
@@ -127,6 +137,8 @@ export class OutriggerProxy {
           random,
           ...(opts.localMode ? { localMode: true } : {}),
           ...(opts.traceEndpoint ? { traceEndpoint: opts.traceEndpoint } : {}),
+          ...(opts.logFile ? { logFile: opts.logFile } : {}),
+          env: this.environment,
           dialCluster: (name) => dialCluster(this.clusters, name),
           clusterServices: (name) => this.clusters.get(name)?.settings.services,
           ...localWorkloadOf(opts),

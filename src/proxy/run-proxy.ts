@@ -48,7 +48,8 @@ export interface RunningProxy {
 
 export type ProxyLog = (level: string, message: string) => void;
 
-export async function runProxy(flags: ProxyFlags, log: ProxyLog): Promise<RunningProxy> {
+/** `logFile`: the proxy's own log where it shares a process (the proxy host); its `/dev/stdout` access log goes there. */
+export async function runProxy(flags: ProxyFlags, log: ProxyLog, options: { logFile?: string } = {}): Promise<RunningProxy> {
   if (flags.role !== 'sidecar' && flags.role !== 'router') throw new ProxyArgsError(`--role must be sidecar or router, not ${flags.role}`);
   let metadata: Record<string, unknown>;
   try {
@@ -77,6 +78,7 @@ export async function runProxy(flags: ProxyFlags, log: ProxyLog): Promise<Runnin
     identity,
     ...(flags.localMode ? { localMode: true } : {}),
     ...(flags.traceEndpoint ? { traceEndpoint: flags.traceEndpoint } : {}),
+    ...(options.logFile ? { logFile: options.logFile } : {}),
     portMap: parsePortMap(flags.portMap),
     drainDeadlineMs: Number(flags.drainSeconds) * 1000,
     onLog: (level, message) => {

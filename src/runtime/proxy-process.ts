@@ -19,7 +19,7 @@ export async function proxyPorts(taken: Set<number>, fixed: Record<number, numbe
 }
 
 /** Issues the proxy's bootstrap token into its own 0600 file and names its log, both after the pod. */
-export function proxyFiles(cp: ControlPlaneHandle, stateDir: string, meta: ProxyMeta): { tokenFile: string; logFile: string } {
+export function proxyFiles(cp: Pick<ControlPlaneHandle, 'issueBootstrapToken'>, stateDir: string, meta: ProxyMeta): { tokenFile: string; logFile: string } {
   const token = cp.issueBootstrapToken({ namespace: meta.namespace, serviceAccount: meta.serviceAccount, workload: meta.workload ?? meta.name });
   const tokenFile = path.join(stateDir, 'tokens', `${meta.namespace}.${meta.name}.token`);
   writeFileSync(tokenFile, token, { mode: 0o600 });
@@ -48,6 +48,7 @@ export function proxyArgs(i: ProxyArgsInput): string[] {
   const { meta } = i;
   const address = i.address ?? '127.0.0.1';
   const metadata: Record<string, unknown> = {
+    NAME: meta.name,
     NAMESPACE: meta.namespace,
     LABELS: meta.labels,
     SERVICE_ACCOUNT: meta.serviceAccount,

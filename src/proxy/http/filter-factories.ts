@@ -20,6 +20,10 @@ export interface FilterFactoryDeps {
   localMode?: boolean;
   /** Where spans go, overriding the tracing provider's address (local mode: the built-in collector). */
   traceEndpoint?: string;
+  /** The proxy's own log: where `/dev/stdout` and `/dev/stderr` access logs go when the proxy shares its process. */
+  logFile?: string;
+  /** The proxy's pod environment: what `environment` span tags read (process.env by default). */
+  env?: Readonly<Record<string, string | undefined>>;
   /** Opens a stream to a cluster's endpoint: how ext_authz reaches its service by cluster name. */
   dialCluster?: (cluster: string) => Promise<Duplex>;
   /** This proxy's workload, from its node metadata: the telemetry filter's local identity. */
@@ -41,6 +45,8 @@ export function defaultFilterFactories(deps: FilterFactoryDeps): HttpFilterFacto
       random,
       ...(deps.now ? { now: deps.now } : {}),
       ...(deps.traceEndpoint ? { traceEndpoint: () => deps.traceEndpoint } : {}),
+      ...(deps.logFile ? { logFile: deps.logFile } : {}),
+      ...(deps.env ? { env: deps.env } : {}),
       ...(deps.localWorkload ? { localWorkload: deps.localWorkload } : {}),
       ...(deps.clusterServices ? { clusterServices: deps.clusterServices } : {}),
     }),

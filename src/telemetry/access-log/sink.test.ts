@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { Writable } from 'node:stream';
-import { test } from 'node:test';
-import { StreamSink } from './sink.ts';
+import { after, test } from 'node:test';
+import { openAccessLog, StreamSink } from './sink.ts';
 
 function collector(): { out: Writable; writes: string[] } {
   const writes: string[] = [];
@@ -34,4 +37,17 @@ test('past the buffer bound lines are dropped and counted, never queued without 
   sink.write('0123456789\n');
   sink.write('more\n');
   assert.equal(sink.dropped, 1);
+});
+
+test("with the proxy's own log, /dev/stdout and /dev/stderr are appended to it; a file path is still that file", async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'outrigger-sink-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  const logFile = path.join(dir, 'podinfo.podinfo-stable-0.proxy.log');
+  const other = path.join(dir, 'access.log');
+  const sinks = ['/dev/stdout', '/dev/stderr', other].map((p) => openAccessLog(p, { logFile }));
+  for (const [i, s] of sinks.entries()) s.write(`line ${i}\n`);
+  await Promise.all(sinks.map((s) => s.close()));
+  assert.deepEqual(readFileSync(logFile, 'utf8').split('\n').sort(), ['', 'line 0', 'line 1']);
+  assert.equal(readFileSync(other, 'utf8'), 'line 2\n');
+  assert.equal(statSync(logFile).mode & 0o777, 0o600, 'as private as the log the proxy host opens');
 });

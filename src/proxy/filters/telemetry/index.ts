@@ -26,10 +26,12 @@ export interface TelemetryDeps {
   registry: MetricsRegistry;
   now?: () => number;
   random?: Random;
-  /** Environment for `environment` custom tags (process.env by default). */
+  /** Environment for `environment` custom tags: the proxy's pod environment (process.env by default). */
   env?: Readonly<Record<string, string | undefined>>;
   /** Opens an access-log destination (shared by every listener writing to the same path). */
   openAccessLog?: (path: string) => AccessLogSink;
+  /** The proxy's own log, standing for `/dev/stdout` and `/dev/stderr` where proxies share a process. */
+  logFile?: string;
   /**
    * The OTLP/HTTP URL for a tracing provider. Local mode points this at the built-in collector;
    * by default `http://{service}:{port}{path or /v1/traces}`.
@@ -87,7 +89,7 @@ export function createTelemetryFilterFactory(deps: TelemetryDeps): TelemetryFilt
           const path = config.access_log.path;
           let sink = sinks.get(path);
           if (!sink) {
-            sink = (deps.openAccessLog ?? openAccessLog)(path);
+            sink = deps.openAccessLog ? deps.openAccessLog(path) : openAccessLog(path, deps.logFile ? { logFile: deps.logFile } : {});
             sinks.set(path, sink);
           }
           accessLog = new AccessLogger(config.access_log, sink);
