@@ -1,4 +1,5 @@
 // Errors of the certificate authority and of certificate checks, each with a stable code.
+import type { Diagnostic } from '../config/diagnostic.ts';
 
 export type CaErrorCode =
   | 'CA_BAD_CSR'
@@ -16,5 +17,18 @@ export class CaError extends Error {
     super(message, options);
     this.code = code;
     this.name = 'CaError';
+  }
+}
+
+/** The CA's settings in the mesh config are wrong: every problem, each a diagnostic with its place. */
+export class CaConfigError extends Error {
+  readonly code = 'CA_BAD_CONFIG';
+  readonly diagnostics: readonly Diagnostic[];
+  constructor(diagnostics: readonly Diagnostic[]) {
+    const where = (d: Diagnostic) => (d.span ? `${d.span.file}:${d.span.start.line}:${d.span.start.col}: ` : '');
+    const lines = diagnostics.map((d) => `  ${where(d)}${d.severity} ${d.code} ${[d.resource, d.field].filter(Boolean).join(': ')}: ${d.message}`);
+    super(`the certificate authority's settings in the mesh config are invalid:\n${lines.join('\n')}`);
+    this.diagnostics = diagnostics;
+    this.name = 'CaConfigError';
   }
 }

@@ -1,7 +1,8 @@
-// CA signing, identity binding, TTL cap, persistence (0600), plugged-in cacerts and root rotation.
+// CA signing, identity binding, istiod's lifetimes (default, maximum, root), persistence (0600),
+// plugged-in cacerts and root rotation.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -40,13 +41,74 @@ test('refuses a CSR that asks for another identity or extra SANs', async () => {
   await assert.rejects(ca.sign(tampered, podinfo), { code: 'CA_BAD_CSR' });
 });
 
-test('caps the TTL and honours a shorter one', async () => {
-  const ca = await CertificateAuthority.ephemeral({ maxTtlSeconds: 3600 });
+// Certificates are dated from the injected clock, in whole seconds.
+const T0 = Date.UTC(2030, 0, 1);
+const HOUR = 3600;
+const DAY = 24 * HOUR;
+
+test("a CSR's TTL as istiod treats it: granted up to MAX_WORKLOAD_CERT_TTL, refused above it, DEFAULT_WORKLOAD_CERT_TTL when it asks for none", async () => {
+  const ca = await CertificateAuthority.ephemeral({ now: () => T0, defaultTtlSeconds: 1800, maxTtlSeconds: 2 * HOUR });
   const { csrPem } = await createWorkloadCsr(podinfoId);
-  const long = new x509.X509Certificate((await ca.sign(csrPem, podinfo, 86400 * 365))[0]!);
-  assert.equal(long.notAfter.getTime() - long.notBefore.getTime(), 3600 * 1000 + 60_000);
-  const short = new x509.X509Certificate((await ca.sign(csrPem, podinfo, 60))[0]!);
-  assert.equal(short.notAfter.getTime() - short.notBefore.getTime(), 60 * 1000 + 60_000);
+  const lifetime = async (ttl?: number) => (new x509.X509Certificate((await ca.sign(csrPem, podinfo, ttl))[0]!).notAfter.getTime() - T0) / 1000;
+  const rows: [number | undefined, number][] = [
+    [undefined, 1800],
+    [0, 1800],
+    [-5, 1800],
+    [60, 60],
+    [2 * HOUR, 2 * HOUR],
+  ];
+  for (const [asked, granted] of rows) assert.equal(await lifetime(asked), granted, `asked ${asked}`);
+  // Refused, not shortened: a proxy that asked for 2h1m would otherwise renew on a schedule its certificate does not keep.
+  await assert.rejects(ca.sign(csrPem, podinfo, 2 * HOUR + 60), (err: Error & { code?: string }) => err.code === 'CA_BAD_TTL' && err.message === 'requested TTL 2h1m is greater than the max allowed TTL 2h');
+  await assert.rejects(ca.sign(csrPem, podinfo, 365 * DAY), { code: 'CA_BAD_TTL' });
+  assert.equal(ca.leafExpiry().get(podinfoId)?.getTime(), T0 + 2 * HOUR * 1000, 'a refused request issues nothing');
+  // The control plane's own serving certificate is capped instead.
+  const serving = await ca.issueServingCertificate(['istiod.istio-system.svc'], 365 * DAY);
+  assert.equal(new x509.X509Certificate(serving.certChain[0]!).notAfter.getTime(), T0 + 2 * HOUR * 1000);
+});
+
+test('the default lifetime is granted even above the maximum, as istiod checks only the TTL a CSR asks for', async () => {
+  const ca = await CertificateAuthority.ephemeral({ now: () => T0, defaultTtlSeconds: 72 * HOUR, maxTtlSeconds: 48 * HOUR });
+  const { csrPem } = await createWorkloadCsr(podinfoId);
+  assert.equal(new x509.X509Certificate((await ca.sign(csrPem, podinfo))[0]!).notAfter.getTime(), T0 + 72 * HOUR * 1000);
+});
+
+test('a self-signed root lives CITADEL_SELF_SIGNED_CA_CERT_TTL when made, first or by rotation; 10 years by default', async () => {
+  let now = T0;
+  const clock = () => now;
+  assert.equal((await CertificateAuthority.ephemeral({ now: clock })).rootExpiry().getTime(), T0 + 3650 * DAY * 1000);
+  const ca = await CertificateAuthority.ephemeral({ now: clock, rootTtlSeconds: 30 * DAY });
+  assert.equal(ca.rootExpiry().getTime(), T0 + 30 * DAY * 1000);
+  assert.equal(ca.rootLifetimeSeconds(), 30 * DAY + 60, 'backdated a minute for clock skew');
+  now += 20 * DAY;
+  await ca.rotateSelfSignedRoot();
+  assert.equal(ca.rootExpiry().getTime(), now + 30 * DAY * 1000);
+});
+
+test('a root kept in the state directory is not remade when CITADEL_SELF_SIGNED_CA_CERT_TTL changes', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'outrigger-ca-'));
+  try {
+    const first = await CertificateAuthority.fromStateDir(path.join(dir, 'ca'), { now: () => T0, rootTtlSeconds: 30 * DAY });
+    assert.equal(first.rootExpiry().getTime(), T0 + 30 * DAY * 1000);
+    const later = await CertificateAuthority.fromStateDir(path.join(dir, 'ca'), { now: () => T0 + DAY * 1000, rootTtlSeconds: 365 * DAY });
+    assert.deepEqual(later.trustBundle(), first.trustBundle());
+    assert.equal(later.rootExpiry().getTime(), T0 + 30 * DAY * 1000);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a lifetime that is not a positive number is refused before any root is made', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'outrigger-ca-'));
+  try {
+    for (const bad of [{ rootTtlSeconds: 0 }, { maxTtlSeconds: Number.NaN }, { defaultTtlSeconds: -1 }]) {
+      await assert.rejects(CertificateAuthority.ephemeral(bad), { code: 'CA_BAD_TTL' }, JSON.stringify(bad));
+      await assert.rejects(CertificateAuthority.fromStateDir(path.join(dir, 'ca'), bad), { code: 'CA_BAD_TTL' });
+    }
+    assert.equal(existsSync(path.join(dir, 'ca')), false);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('persists the self-signed root in the state directory with mode 0600 and reloads it', async () => {

@@ -4,19 +4,43 @@ import { CaError } from './ca-error.ts';
 import { readCaMaterial, writeCaMaterial, type CaMaterial } from './ca-store.ts';
 import { checkCsr } from './csr-check.ts';
 import { exportPrivateKeyPem, generateP256, importPrivateKeyPem, signingAlgorithmFor, splitPemCertificates } from './keys.ts';
+import { DEFAULT_WORKLOAD_TTL_SECONDS, formatTtl, MAX_WORKLOAD_TTL_SECONDS, SELF_SIGNED_ROOT_TTL_SECONDS } from './lifetimes.ts';
 import { createSelfSignedRoot, randomSerial } from './self-signed-root.ts';
 import { formatSpiffeId, isTrustDomain, type WorkloadIdentity } from './spiffe-id.ts';
 import { x509 } from './x509.ts';
 
-export const DEFAULT_WORKLOAD_TTL_SECONDS = 24 * 3600;
-export const MAX_WORKLOAD_TTL_SECONDS = 90 * 24 * 3600;
-
 export interface CertificateAuthorityOptions {
   trustDomain?: string;
+  /** istiod's DEFAULT_WORKLOAD_CERT_TTL: the lifetime of a workload certificate whose CSR asks for none (24 h). */
   defaultTtlSeconds?: number;
+  /** istiod's MAX_WORKLOAD_CERT_TTL: a CSR asking for longer is refused, not capped (90 days). */
   maxTtlSeconds?: number;
+  /**
+   * istiod's CITADEL_SELF_SIGNED_CA_CERT_TTL: the lifetime of a self-signed root this CA makes (first start,
+   * ephemeral, rotation; 10 years). A root already kept in the state directory keeps its own.
+   */
+  rootTtlSeconds?: number;
   /** Wall clock in ms (certificates are checked by peers against real time). */
   now?: () => number;
+}
+
+interface Lifetimes {
+  defaultTtl: number;
+  maxTtl: number;
+  rootTtl: number;
+}
+
+/** The options' lifetimes with Istio's defaults; a lifetime that is not a positive number is refused before any root is made. */
+function lifetimesOf(o: CertificateAuthorityOptions): Lifetimes {
+  for (const name of ['defaultTtlSeconds', 'maxTtlSeconds', 'rootTtlSeconds'] as const) {
+    const v = o[name];
+    if (v !== undefined && !(Number.isFinite(v) && v > 0)) throw new CaError('CA_BAD_TTL', `${name} must be a positive number of seconds, not ${v}`);
+  }
+  return {
+    defaultTtl: o.defaultTtlSeconds ?? DEFAULT_WORKLOAD_TTL_SECONDS,
+    maxTtl: o.maxTtlSeconds ?? MAX_WORKLOAD_TTL_SECONDS,
+    rootTtl: o.rootTtlSeconds ?? SELF_SIGNED_ROOT_TTL_SECONDS,
+  };
 }
 
 interface Signer {
@@ -42,8 +66,7 @@ export class CertificateAuthority {
   #roots: string[];
   #stateDir: string | undefined;
   #material: CaMaterial;
-  #defaultTtl: number;
-  #maxTtl: number;
+  #lifetimes: Lifetimes;
   #now: () => number;
   #leafExpiry = new Map<string, Date>();
   #bundleListeners = new Set<(bundle: readonly string[]) => void>();
@@ -57,23 +80,25 @@ export class CertificateAuthority {
     this.#material = material;
     this.#roots = dedupe(splitPemCertificates(material.trustBundlePem));
     this.#stateDir = stateDir;
-    this.#maxTtl = o.maxTtlSeconds ?? MAX_WORKLOAD_TTL_SECONDS;
-    this.#defaultTtl = Math.min(o.defaultTtlSeconds ?? DEFAULT_WORKLOAD_TTL_SECONDS, this.#maxTtl);
+    this.#lifetimes = lifetimesOf(o);
     this.#now = o.now ?? Date.now;
-    if (!(this.#defaultTtl > 0)) throw new CaError('CA_BAD_TTL', `workload TTL must be positive`);
   }
 
   /** An in-memory CA with a fresh self-signed root (tests, ephemeral meshes). */
   static async ephemeral(o: CertificateAuthorityOptions = {}): Promise<CertificateAuthority> {
-    const material = await selfSignedMaterial(o.trustDomain ?? 'cluster.local', (o.now ?? Date.now)());
+    const material = await selfSignedMaterial(o.trustDomain ?? 'cluster.local', (o.now ?? Date.now)(), lifetimesOf(o).rootTtl);
     return CertificateAuthority.#fromMaterial(material, undefined, o);
   }
 
-  /** Loads the CA from `dir`, creating and persisting a self-signed root there (0600) the first time. */
+  /**
+   * Loads the CA from `dir`, creating and persisting a self-signed root there (0600) the first time. A root
+   * already there is used as it is, whatever `rootTtlSeconds` says now (as istiod keeps istio-ca-secret).
+   */
   static async fromStateDir(dir: string, o: CertificateAuthorityOptions = {}): Promise<CertificateAuthority> {
+    const { rootTtl } = lifetimesOf(o);
     let material = readCaMaterial(dir);
     if (!material) {
-      material = await selfSignedMaterial(o.trustDomain ?? 'cluster.local', (o.now ?? Date.now)());
+      material = await selfSignedMaterial(o.trustDomain ?? 'cluster.local', (o.now ?? Date.now)(), rootTtl);
       writeCaMaterial(dir, material);
     }
     return CertificateAuthority.#fromMaterial(material, dir, o);
@@ -81,6 +106,7 @@ export class CertificateAuthority {
 
   /** Uses a plugged-in root and intermediate in Istio's `cacerts` layout; never writes to `dir`. */
   static async fromCacerts(dir: string, o: CertificateAuthorityOptions = {}): Promise<CertificateAuthority> {
+    lifetimesOf(o);
     const material = readCaMaterial(dir);
     if (!material) throw new CaError('CA_LOAD_FAILED', `${dir} holds no ca-cert.pem / ca-key.pem`);
     return CertificateAuthority.#fromMaterial(material, undefined, o);
@@ -111,6 +137,12 @@ export class CertificateAuthority {
     return new x509.X509Certificate(this.#signer.chain.at(-1)!).notAfter;
   }
 
+  /** How long the signing root was made to live (notAfter − notBefore), in seconds. */
+  rootLifetimeSeconds(): number {
+    const root = new x509.X509Certificate(this.#signer.chain.at(-1)!);
+    return (root.notAfter.getTime() - root.notBefore.getTime()) / 1000;
+  }
+
   /** When the signing certificate (intermediate, or the root when self-signed) expires. */
   certChainExpiry(): Date {
     return this.#signer.cert.notAfter;
@@ -124,11 +156,17 @@ export class CertificateAuthority {
   /**
    * Signs `csrPem` for `identity` (the authenticated caller's): the certificate carries exactly that one
    * URI SAN whatever the CSR asked. Returns `[leaf, ...intermediates, root]` PEMs, root last (Istio's order).
+   * Lifetime as istiod's: `ttlSeconds` when given, the default when not (or ≤ 0, as a CSR says "none"),
+   * and a TTL above the maximum is refused (`CA_BAD_TTL`), not shortened.
    */
   async sign(csrPem: string, identity: WorkloadIdentity, ttlSeconds?: number): Promise<string[]> {
     const id = formatSpiffeId(this.trustDomain, identity);
     const csr = await checkCsr(csrPem, id);
-    const { leaf, notAfter } = await this.#issueLeaf(csr.publicKey, ttlSeconds, {
+    const { defaultTtl, maxTtl } = this.#lifetimes;
+    const asked = ttlSeconds !== undefined && ttlSeconds > 0 ? ttlSeconds : undefined;
+    // istiod checks the requested TTL only: the default is the operator's own choice, granted even above the maximum.
+    if (asked !== undefined && asked > maxTtl) throw new CaError('CA_BAD_TTL', `requested TTL ${formatTtl(asked)} is greater than the max allowed TTL ${formatTtl(maxTtl)}`);
+    const { leaf, notAfter } = await this.#issueLeaf(csr.publicKey, asked ?? defaultTtl, {
       // digitalSignature | keyEncipherment, server and client: a workload is both ends of mesh mTLS.
       clientAuth: true,
       // Empty subject: the SAN carries the identity and must then be critical (RFC 5280 §4.2.1.6).
@@ -146,18 +184,19 @@ export class CertificateAuthority {
   async issueServingCertificate(dnsNames: readonly string[], ttlSeconds?: number): Promise<{ certChain: string[]; keyPem: string }> {
     if (dnsNames.length === 0) throw new CaError('CA_BAD_CSR', 'a serving certificate needs at least one DNS name');
     const keys = await generateP256();
-    const { leaf } = await this.#issueLeaf(keys.publicKey, ttlSeconds, { clientAuth: false, san: dnsNames.map((value) => ({ type: 'dns' as const, value })) });
+    const { defaultTtl, maxTtl } = this.#lifetimes;
+    // The control plane's own certificate is not a request from outside: capped, never refused.
+    const ttl = Math.min(ttlSeconds !== undefined && ttlSeconds > 0 ? ttlSeconds : defaultTtl, maxTtl);
+    const { leaf } = await this.#issueLeaf(keys.publicKey, ttl, { clientAuth: false, san: dnsNames.map((value) => ({ type: 'dns' as const, value })) });
     return { certChain: [leaf, ...this.#signer.chain], keyPem: await exportPrivateKeyPem(keys.privateKey) };
   }
 
-  /** One leaf signed by this CA: TTL capped by the CA's maximum and never past the signer's own expiry. */
+  /** One leaf signed by this CA, living `ttl` seconds but never past the signer's own expiry. */
   async #issueLeaf(
     publicKey: CryptoKey | x509.PublicKey,
-    ttlSeconds: number | undefined,
+    ttl: number,
     use: { clientAuth: boolean; san: { type: 'url' | 'dns'; value: string }[] },
   ): Promise<{ leaf: string; notAfter: Date }> {
-    const requested = ttlSeconds && ttlSeconds > 0 ? ttlSeconds : this.#defaultTtl;
-    const ttl = Math.min(requested, this.#maxTtl);
     // X.509 times have second precision: round so the stated lifetime is exact.
     const now = Math.floor(this.#now() / 1000) * 1000;
     // Never outlive the signer: a leaf past its issuer's expiry fails verification anyway.
@@ -202,7 +241,7 @@ export class CertificateAuthority {
    */
   async rotateSelfSignedRoot(): Promise<string> {
     const old = this.#signer.chain.at(-1)!;
-    const fresh = await selfSignedMaterial(this.trustDomain, this.#now());
+    const fresh = await selfSignedMaterial(this.trustDomain, this.#now(), this.#lifetimes.rootTtl);
     const key = await importPrivateKeyPem(fresh.caKeyPem);
     this.#signer = { cert: new x509.X509Certificate(fresh.caCertPem), key, chain: [fresh.rootCertPem] };
     this.#material = { ...fresh, trustBundlePem: this.#material.trustBundlePem };
@@ -218,8 +257,8 @@ export class CertificateAuthority {
   }
 }
 
-async function selfSignedMaterial(trustDomain: string, nowMs: number): Promise<CaMaterial> {
-  const { cert, keys } = await createSelfSignedRoot(trustDomain, nowMs);
+async function selfSignedMaterial(trustDomain: string, nowMs: number, rootTtlSeconds: number): Promise<CaMaterial> {
+  const { cert, keys } = await createSelfSignedRoot(trustDomain, nowMs, rootTtlSeconds);
   const pem = `${cert.toString('pem')}\n`;
   const keyPem = await exportPrivateKeyPem(keys.privateKey);
   return { caCertPem: pem, caKeyPem: keyPem, rootCertPem: pem, certChainPem: '', trustBundlePem: pem };

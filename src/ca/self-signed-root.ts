@@ -1,9 +1,9 @@
-// Creates a self-signed root CA: ECDSA P-256, 10 years, `O=<trustDomain>` as Istio's self-signed root.
+// Creates a self-signed root CA: ECDSA P-256, `O=<trustDomain>` as Istio's self-signed root, living
+// CITADEL_SELF_SIGNED_CA_CERT_TTL (10 years unless the mesh says otherwise).
 import { randomBytes } from 'node:crypto';
 import { generateP256, signingAlgorithmFor } from './keys.ts';
+import { SELF_SIGNED_ROOT_TTL_SECONDS } from './lifetimes.ts';
 import { x509 } from './x509.ts';
-
-export const ROOT_TTL_MS = 10 * 365 * 24 * 3600 * 1000;
 
 /** A random positive 128-bit serial in hex (RFC 5280: at most 20 octets, positive). */
 export function randomSerial(): string {
@@ -17,13 +17,13 @@ export interface GeneratedRoot {
   keys: CryptoKeyPair;
 }
 
-export async function createSelfSignedRoot(trustDomain: string, nowMs: number): Promise<GeneratedRoot> {
+export async function createSelfSignedRoot(trustDomain: string, nowMs: number, ttlSeconds = SELF_SIGNED_ROOT_TTL_SECONDS): Promise<GeneratedRoot> {
   const keys = await generateP256();
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: randomSerial(),
     name: `O=${trustDomain}`,
     notBefore: new Date(nowMs - 60_000),
-    notAfter: new Date(nowMs + ROOT_TTL_MS),
+    notAfter: new Date(nowMs + ttlSeconds * 1000),
     keys,
     signingAlgorithm: signingAlgorithmFor(keys.privateKey),
     extensions: [

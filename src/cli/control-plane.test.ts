@@ -1,4 +1,4 @@
-// Where `outrigger control-plane` binds its TLS xDS port, from its flags.
+// Where `outrigger control-plane` binds its TLS xDS port, from its flags; bad CA settings in its YAML.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ControlPlaneArgsError, xdsTlsBindAddress } from './control-plane.ts';
@@ -24,4 +24,38 @@ test('asking for TLS without --ca-dir, or a malformed port, is refused with the 
   ] as const) {
     assert.throws(() => xdsTlsBindAddress(flags), (err: Error) => err instanceof ControlPlaneArgsError && re.test(err.message));
   }
+});
+
+test("bad CA lifetimes in the watched YAML: each shown at its place, exit 2, nothing started", async () => {
+  const { existsSync, mkdtempSync, rmSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const path = await import('node:path');
+  const { Command } = await import('commander');
+  const { define } = await import('./control-plane.ts');
+  const dir = mkdtempSync(path.join(tmpdir(), 'or-cp-cli-'));
+  const file = path.join(dir, 'mesh.yaml');
+  writeFileSync(file, 'apiVersion: install.istio.io/v1alpha1\nkind: IstioOperator\nmetadata: { name: mesh, namespace: istio-system }\nspec:\n  values: { pilot: { env: { MAX_WORKLOAD_CERT_TTL: 2d } } }\n');
+  const program = new Command('outrigger').exitOverride();
+  define(program);
+  const written: string[] = [];
+  const write = process.stderr.write;
+  const exitCode = process.exitCode;
+  process.stderr.write = ((chunk: string) => written.push(String(chunk)) > 0) as typeof process.stderr.write;
+  let code: typeof process.exitCode;
+  let caWritten: boolean;
+  try {
+    await program.parseAsync(['node', 'outrigger', 'control-plane', '-f', dir, '--ca-dir', path.join(dir, 'ca'), '--xds-port', '0', '--xds-tls-port', '0', '--debug-port', '0']);
+    code = process.exitCode;
+    caWritten = existsSync(path.join(dir, 'ca'));
+  } finally {
+    process.stderr.write = write;
+    process.exitCode = exitCode;
+    rmSync(dir, { recursive: true, force: true });
+  }
+  assert.equal(code, 2);
+  assert.equal(caWritten, false, 'no root made');
+  const out = written.join('');
+  assert.match(out, new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:5:52: error OR1025 IstioOperator istio-system/mesh: spec\\.values\\.pilot\\.env\\.MAX_WORKLOAD_CERT_TTL: "2d" is not a duration`));
+  assert.match(out, /\n {2}5 \| .*\n {4}\| {52}\^\^\n {2}fix: Write a Go duration in h, m or s, such as 24h or 87600h; Go has no d or y unit\.\n/);
+  assert.match(out, /outrigger control-plane: the certificate authority's settings are invalid; nothing was started\n$/);
 });

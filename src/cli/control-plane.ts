@@ -70,11 +70,23 @@ export function define(program: Command): void {
       const { startDebugApi } = await import('../controlplane/debug-api.ts');
       const { CertificateAuthority } = await import('../ca/certificate-authority.ts');
       const { defaultXdsTlsName } = await import('../controlplane/xds-tls.ts');
-      // The CA issues identities in the config's trust domain, as the translator names them.
+      // The CA issues identities in the config's trust domain, as the translator names them, with the
+      // lifetimes istiod's environment in the IstioOperator sets (as `outrigger up` does).
       const { loadPaths } = await import('../config/load-paths.ts');
-      const { meshSettingsFrom } = await import('../model/mesh-config.ts');
-      const trustDomain = meshSettingsFrom(loadPaths(flags.filename).resources).trustDomain;
-      const ca = flags.caDir ? await CertificateAuthority.fromStateDir(flags.caDir, { trustDomain }) : await CertificateAuthority.ephemeral({ trustDomain });
+      const { caOptionsFrom, openKeptCa } = await import('../ca/local-ca.ts');
+      const { CaConfigError } = await import('../ca/ca-error.ts');
+      const resources = loadPaths(flags.filename).resources;
+      let ca: Awaited<ReturnType<typeof openKeptCa>>;
+      try {
+        const progress = (line: string) => process.stdout.write(`control plane: ${line}\n`);
+        ca = flags.caDir ? await openKeptCa(flags.caDir, resources, { progress }) : await CertificateAuthority.ephemeral(caOptionsFrom(resources));
+      } catch (err) {
+        if (!(err instanceof CaConfigError)) throw err;
+        const { formatDiagnostics } = await import('./diagnostic-format.ts');
+        process.stderr.write(`${formatDiagnostics(err.diagnostics)}\noutrigger control-plane: the certificate authority's settings are invalid; nothing was started\n`);
+        process.exitCode = 2;
+        return;
+      }
       const names = flags.xdsTlsName ?? [defaultXdsTlsName];
       const { loadTokenKey } = await import('../controlplane/token-key.ts');
       const cp = await ControlPlane.start({

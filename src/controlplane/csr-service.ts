@@ -30,7 +30,7 @@ function bearer(metadata: grpc.Metadata): string | undefined {
 function statusFor(err: unknown): grpc.status {
   if (!(err instanceof CaError)) return grpc.status.INTERNAL;
   if (err.code === 'CA_IDENTITY_MISMATCH') return grpc.status.PERMISSION_DENIED;
-  if (err.code === 'CA_BAD_CSR') return grpc.status.INVALID_ARGUMENT;
+  if (err.code === 'CA_BAD_CSR' || err.code === 'CA_BAD_TTL') return grpc.status.INVALID_ARGUMENT;
   return grpc.status.INTERNAL;
 }
 

@@ -2,7 +2,8 @@
 // the CSR service on the xDS port (plaintext, loopback) and on the TLS xDS port (all interfaces, so a
 // proxy on another host can join), the debug API and metrics on the debug port.
 import path from 'node:path';
-import { CertificateAuthority } from '../ca/certificate-authority.ts';
+import { caSettingsFrom } from '../ca/ca-settings.ts';
+import { openKeptCa } from '../ca/local-ca.ts';
 import { loadTokenKey } from '../controlplane/token-key.ts';
 import { ensurePortFree, PortInUseError } from './ports.ts';
 import type { AnyResource } from '../config/resource.ts';
@@ -13,7 +14,6 @@ import { scrapeTargetsFromState } from '../dashboard/scrape-targets.ts';
 import { startDashboard } from '../dashboard/server.ts';
 import { TraceCollector } from '../telemetry/tracing/collector.ts';
 import { readState } from './state.ts';
-import { parseDurationMs } from '../xds/duration.ts';
 import type { ControlPlaneHandle } from './control-plane-handle.ts';
 
 export interface LocalControlPlaneOptions {
@@ -30,17 +30,21 @@ export interface LocalControlPlaneOptions {
   progress?: (line: string) => void;
 }
 
-/** Certificate settings from the IstioOperator: trust domain, workload TTL and grace ratio (Istio's env names). */
+/**
+ * Certificate settings from the IstioOperator, Istio's names: the trust domain, the TTL every proxy asks
+ * for (SECRET_TTL) and its grace ratio. The CA's own lifetimes (istiod's environment) are read where the
+ * CA is opened, openKeptCa.
+ */
 export function certificateSettings(resources: readonly AnyResource[]): { trustDomain: string; ttlSeconds?: number; graceRatio?: number } {
   // Translation's mesh settings: the CA's trust domain is the one the clusters' secure-naming SANs and
   // the policies' principals are written in.
   const mesh = meshSettingsFrom(resources);
   const meta = mesh.raw.defaultConfig?.proxyMetadata ?? {};
-  const ttlMs = meta['SECRET_TTL'] ? parseDurationMs(meta['SECRET_TTL']) : undefined;
+  const requested = caSettingsFrom(resources).requestedTtlSeconds;
   const ratio = meta['SECRET_GRACE_PERIOD_RATIO'] ? Number(meta['SECRET_GRACE_PERIOD_RATIO']) : undefined;
   return {
     trustDomain: mesh.trustDomain,
-    ...(ttlMs ? { ttlSeconds: Math.round(ttlMs / 1000) } : {}),
+    ...(requested ? { ttlSeconds: requested } : {}),
     ...(ratio && ratio > 0 && ratio < 1 ? { graceRatio: ratio } : {}),
   };
 }
@@ -57,12 +61,9 @@ export function certificateProxyArgs(resources: readonly AnyResource[]): string[
 }
 
 export async function startLocalControlPlane(o: LocalControlPlaneOptions): Promise<ControlPlaneHandle> {
-  const certs = certificateSettings(o.resources);
-  const ca = await CertificateAuthority.fromStateDir(path.join(o.stateDir, 'ca'), {
-    trustDomain: certs.trustDomain,
-    ...(certs.ttlSeconds ? { defaultTtlSeconds: certs.ttlSeconds } : {}),
-  });
   const caDir = path.join(o.stateDir, 'ca');
+  // SECRET_TTL is only what proxies ask for (certificateProxyArgs); the CA grants it up to MAX_WORKLOAD_CERT_TTL.
+  const ca = await openKeptCa(caDir, o.resources, o.progress ? { progress: o.progress } : {});
   // Local proxies stay on plaintext loopback (fast); the TLS port is for proxies on other hosts.
   const tlsPort = o.xdsTlsPort ?? (o.xdsPort === 0 ? 0 : 15012);
   // The TLS port serves only proxies on other hosts: a fixed port someone else holds turns it off, with a

@@ -62,3 +62,18 @@ test('refuses a CSR for another identity than the token proves', async () => {
     client.close();
   }
 });
+
+test("refuses a TTL above the CA's maximum as istiod does: INVALID_ARGUMENT, saying both", async () => {
+  const client = createCsrClient({ address, token: () => podinfoToken });
+  try {
+    const { csrPem } = await createWorkloadCsr(podinfoId);
+    await assert.rejects(client.sign(csrPem, 91 * 24 * 3600), (err: Error & { grpcCode?: number }) => {
+      assert.equal(err.grpcCode, grpc.status.INVALID_ARGUMENT);
+      assert.match(err.message, /requested TTL 2184h is greater than the max allowed TTL 2160h/);
+      return true;
+    });
+    assert.equal(results.at(-1)?.code, 'CA_BAD_TTL');
+  } finally {
+    client.close();
+  }
+});
