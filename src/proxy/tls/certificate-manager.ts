@@ -122,6 +122,15 @@ export class CertificateManager extends EventEmitter {
     return this.#renewing;
   }
 
+  /**
+   * A timer's renewal: its failure was already reported (`renewal-failed`) and the next attempt is
+   * scheduled, so nobody awaits it. Before the first certificate a failure rejects; unhandled, that
+   * rejection would end the process (every proxy of a proxy host with it).
+   */
+  #renewFromTimer(): void {
+    this.renew().catch(() => {});
+  }
+
   async #renewOnce(): Promise<void> {
     this.#timer?.cancel();
     try {
@@ -134,7 +143,7 @@ export class CertificateManager extends EventEmitter {
       // Keep serving on the current certificate; retry with backoff and jitter until it really expires.
       const delay = Math.round(this.#retryMs * (0.5 + this.#random() / 2));
       this.#retryMs = Math.min(this.#retryMs * 2, this.#o.maxRetryMs);
-      if (!this.#stopped) this.#timer = this.#clock.setTimer(() => void this.renew(), delay);
+      if (!this.#stopped) this.#timer = this.#clock.setTimer(() => this.#renewFromTimer(), delay);
       this.emit('renewal-failed', err, delay);
       if (!this.#current) throw err;
     }
@@ -166,6 +175,6 @@ export class CertificateManager extends EventEmitter {
     const { notBefore, notAfter } = this.#current;
     const lifetime = notAfter.getTime() - notBefore.getTime();
     const at = notBefore.getTime() + lifetime * this.#o.graceRatio;
-    this.#timer = this.#clock.setTimer(() => void this.renew(), Math.max(0, at - this.#clock.now()));
+    this.#timer = this.#clock.setTimer(() => this.#renewFromTimer(), Math.max(0, at - this.#clock.now()));
   }
 }

@@ -1,0 +1,64 @@
+// The workload certificate manager when the CA cannot be reached: retries, and never ends the process.
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { test } from 'node:test';
+import { CertificateAuthority } from '../../ca/certificate-authority.ts';
+import { CertificateManager, type TlsClock } from './certificate-manager.ts';
+
+/** Timers that fire only when the test says so. */
+class ManualTimers implements TlsClock {
+  pending: { fn: () => void; live: boolean }[] = [];
+  now(): number {
+    return Date.now();
+  }
+  setTimer(fn: () => void): { cancel(): void } {
+    const t = { fn, live: true };
+    this.pending.push(t);
+    return { cancel: () => void (t.live = false) };
+  }
+  fireNext(): void {
+    this.pending = this.pending.filter((t) => t.live);
+    const t = this.pending.shift() ?? assert.fail('no timer pending');
+    t.live = false;
+    t.fn();
+  }
+}
+
+test('before the first certificate, a failed retry is reported, not an unhandled rejection that ends the process', async () => {
+  const ca = await CertificateAuthority.ephemeral();
+  const id = 'spiffe://cluster.local/ns/podinfo/sa/podinfo';
+  let reachable = false;
+  const timers = new ManualTimers();
+  const certs = new CertificateManager({
+    spiffeId: id,
+    clock: timers,
+    random: () => 1,
+    sign: (csrPem, ttl) => (reachable ? ca.sign(csrPem, { namespace: 'podinfo', serviceAccount: 'podinfo' }, ttl) : Promise.reject(new Error('connect ECONNREFUSED'))),
+  });
+  const unhandled: unknown[] = [];
+  const onUnhandled = (reason: unknown) => unhandled.push(reason);
+  process.on('unhandledRejection', onUnhandled);
+  const failures: Error[] = [];
+  certs.on('renewal-failed', (err: Error) => failures.push(err));
+  try {
+    await assert.rejects(certs.start(), /ECONNREFUSED/);
+    // The retries the timer runs fail the same way while the CA is down.
+    for (let i = 0; i < 3; i++) {
+      const failed = once(certs, 'renewal-failed');
+      timers.fireNext();
+      await failed;
+    }
+    assert.equal(failures.length, 4);
+    reachable = true;
+    const rotated = once(certs, 'rotated');
+    timers.fireNext();
+    await rotated;
+    assert.equal(certs.current?.spiffeId, id);
+    // Unhandled rejections are reported after the microtask queue drains: give them a turn.
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(unhandled, []);
+  } finally {
+    process.off('unhandledRejection', onUnhandled);
+    certs.stop();
+  }
+});
