@@ -14,7 +14,11 @@ class ManualTimers implements TlsClock {
   setTimer(fn: () => void): { cancel(): void } {
     const t = { fn, live: true };
     this.pending.push(t);
-    return { cancel: () => void (t.live = false) };
+    return {
+      cancel: () => {
+        t.live = false;
+      },
+    };
   }
   fireNext(): void {
     this.pending = this.pending.filter((t) => t.live);
