@@ -101,3 +101,11 @@ test('writing a cache removes those under other keys, and nothing else in the di
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("the parsed root does not depend on what the process loaded before: @grpc/proto-loader's bundled descriptor.proto", async () => {
+  await import('@grpc/proto-loader');
+  const descriptorProto = (root: ReturnType<typeof parseProtoRoot>) => Object.keys(root.lookupType('google.protobuf.DescriptorProto').fields);
+  const after = parseProtoRoot();
+  assert.ok(descriptorProto(after).includes('enum_type'), descriptorProto(after).join(', '));
+  assert.deepEqual(after.toJSON(), json);
+});

@@ -78,7 +78,18 @@ export function parseProtoRoot(): protobuf.Root {
     }
     return target;
   };
-  r.loadSync([...protoFiles], { keepCase: true });
+  // @grpc/proto-loader, once loaded in a process, registers a bundled descriptor.proto (camelCase
+  // fields) in protobufjs's global `common`, which a load would take over the file. The root, and the
+  // cache other processes read, must not depend on what this process loaded before.
+  const bundled = protobuf.common as unknown as Record<string, unknown>;
+  const descriptor = 'google/protobuf/descriptor.proto';
+  const registered = bundled[descriptor];
+  delete bundled[descriptor];
+  try {
+    r.loadSync([...protoFiles], { keepCase: true });
+  } finally {
+    if (registered !== undefined) bundled[descriptor] = registered;
+  }
   r.resolveAll();
   return r;
 }
@@ -98,7 +109,7 @@ function filesUnder(dir: string, prefix = ''): string[] {
 }
 
 /** Bumped when parseProtoRoot() changes how it parses (options, resolution), so older caches are not read. */
-const PROTO_CACHE_FORMAT = 1;
+const PROTO_CACHE_FORMAT = 2;
 
 /**
  * Where the parsed protos are kept as JSON, named by a hash of what they were parsed from and how (the
