@@ -39,6 +39,14 @@ test('errors exit 1 with file:line:col, the source line and a caret', async () =
   assert.equal(lines[3], '  fix: did you mean "ROUND_ROBIN"?');
 });
 
+test("the CA's certificate lifetimes are checked as the control plane checks them", async () => {
+  const file = join(tmp, 'operator.yaml');
+  writeFileSync(file, 'apiVersion: install.istio.io/v1alpha1\nkind: IstioOperator\nmetadata: {name: mesh, namespace: istio-system}\nspec:\n  values: {pilot: {env: {MAX_WORKLOAD_CERT_TTL: 2d}}}\n');
+  const r = await run({ filename: [file], output: 'text', failOn: 'error' });
+  assert.equal(r.code, 1);
+  assert.match(r.out, new RegExp(`^${file.replaceAll('.', '\\.')}:5:\\d+: error OR1025 IstioOperator istio-system/mesh: spec\\.values\\.pilot\\.env\\.MAX_WORKLOAD_CERT_TTL: "2d" is not a duration`, 'm'));
+});
+
 test('-o json carries the same fields; stdin works', async () => {
   const r = await run({ filename: ['-'], output: 'json', failOn: 'error' }, bad);
   assert.equal(r.code, 1);

@@ -45,7 +45,9 @@ export async function analyzeCommand(flags: AnalyzeFlags, out: (s: string) => vo
   const { runAnalyzers } = await import('../analysis/run.ts');
   const texts = new Map<string, string>();
   const loaded = loadPaths(flags.filename, { onText: (file, text) => texts.set(file, text), ...(readStdin ? { readStdin } : {}) });
-  const diagnostics = [...loaded.diagnostics, ...runAnalyzers(loaded.resources)];
+  const { caSettingsFrom } = await import('../ca/ca-settings.ts');
+  // The CA's lifetimes (istiod's env in the IstioOperator): what the control plane refuses to start with.
+  const diagnostics = [...loaded.diagnostics, ...caSettingsFrom(loaded.resources).diagnostics, ...runAnalyzers(loaded.resources)];
   if (flags.output === 'json') out(`${renderJson(diagnostics)}\n`);
   else {
     const text = renderText(diagnostics, (file) => texts.get(file));
