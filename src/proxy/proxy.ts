@@ -74,6 +74,7 @@ export class OutriggerProxy {
   /** The environment of this proxy's pod, as Istio's injector sets it, over the process's: what `environment` span tags read. */
   readonly environment: Environment;
   #opts: ProxyOptions;
+  #filters: HttpFilterRegistry;
   #admin: AdminServers;
   #draining = false;
   #logLevel: LogLevel = 'info';
@@ -131,7 +132,9 @@ export class OutriggerProxy {
       sslStats: new ListenerSslStats(this.metrics),
       ...this.#interception(),
     });
-    this.xds = new XdsState({ clusters: this.clusters, listeners: this.listeners, secrets: this.secrets, filters: new HttpFilterRegistry(opts.filters ?? defaultFilterFactories({
+    this.#filters = new HttpFilterRegistry(
+      opts.filters ??
+        defaultFilterFactories({
           registry: this.metrics,
           now,
           random,
@@ -142,7 +145,9 @@ export class OutriggerProxy {
           dialCluster: (name) => dialCluster(this.clusters, name),
           clusterServices: (name) => this.clusters.get(name)?.settings.services,
           ...localWorkloadOf(opts),
-        })), now });
+        }),
+    );
+    this.xds = new XdsState({ clusters: this.clusters, listeners: this.listeners, secrets: this.secrets, filters: this.#filters, now });
     this.ads = opts.xdsAddress
       ? new AdsClient({
           address: opts.xdsAddress,
@@ -270,6 +275,8 @@ export class OutriggerProxy {
     this.listeners.close();
     this.#admin.close();
     await this.clusters.close();
+    // What the last requests left buffered: their spans, their access-log lines.
+    await this.#filters.close();
   }
 }
 

@@ -25,6 +25,11 @@ export class HttpFilterRegistry {
     for (const t of factory.typeUrls) this.#byType.set(t, factory);
   }
 
+  /** Closes every factory that holds something (the telemetry filter's span exporters and log files). */
+  async close(): Promise<void> {
+    await Promise.all([...new Set(this.#byName.values())].map((f) => f.close?.()));
+  }
+
   factory(nameOrType: string): HttpFilterFactory | undefined {
     return this.#byName.get(nameOrType) ?? this.#byType.get(nameOrType);
   }

@@ -72,6 +72,8 @@ export interface HttpFilterFactory {
   create(config: TypedAny): HttpFilter;
   /** Compiles a per-route `typed_per_filter_config` entry once; throws a FilterConfigError to NACK. */
   compilePerRoute?(config: TypedAny): unknown;
+  /** At proxy shutdown: send or write what is buffered (spans, access-log lines) and release files. */
+  close?(): Promise<void>;
 }
 
 export class FilterConfigError extends Error {
