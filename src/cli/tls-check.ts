@@ -131,7 +131,8 @@ export function define(program: Command): void {
     .description('client TLS mode vs server mTLS mode per service port, and whether they conflict')
     .argument('[workload]', 'the client proxy (POD.NAMESPACE) whose pushed config is read (live mode)')
     .argument('[service]', 'only this service (host prefix or NAME.NAMESPACE)')
-    .option('-f, --filename <paths...>', 'compute offline from these YAML files or directories')
+    // Repeatable rather than variadic: `tls-check -f DIR SERVICE` keeps SERVICE an argument.
+    .option('-f, --filename <path>', 'compute offline from this YAML file or directory (repeatable)', (v: string, prev: string[] | undefined) => [...(prev ?? []), v])
     .option('--dir <dir>', 'the state directory of the running mesh')
     .option('-o, --output <format>', 'text or json', 'text')
     .action(async (workload: string | undefined, service: string | undefined, opts: { filename?: string[]; dir?: string; output: string }) => {

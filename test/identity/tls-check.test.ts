@@ -75,3 +75,20 @@ test("live: the seed's pushed clusters decide the client side, not the routes' w
     assert.notEqual(r.client, 'DISABLE', `${r.host}:${r.port}`);
   }
 });
+
+test('offline: `tls-check -f DIR SERVICE` keeps SERVICE an argument, and -f repeats', async () => {
+  const { main } = await import('../../src/cli/main.ts');
+  const seedDir = path.join(import.meta.dirname, '../../examples/seed');
+  const printed: string[] = [];
+  const log = console.log;
+  console.log = (line: string) => void printed.push(line);
+  try {
+    assert.equal(await main(['node', 'outrigger', 'tls-check', '-f', seedDir, 'podinfo.podinfo']), 0);
+    assert.equal(await main(['node', 'outrigger', 'tls-check', '-f', path.join(seedDir, '01-mtls-security.yaml'), '-f', path.join(seedDir, 'podinfo.yaml'), 'podinfo-canary.podinfo']), 0);
+  } finally {
+    console.log = log;
+  }
+  const [only, canary] = printed.map((t) => t.split('\n').slice(1));
+  assert.deepEqual(only?.map((l) => l.split(/\s+/)[0]), ['podinfo.podinfo.svc.cluster.local:9898']);
+  assert.deepEqual(canary?.map((l) => l.split(/\s+/)[0]), ['podinfo-canary.podinfo.svc.cluster.local:9898']);
+});
