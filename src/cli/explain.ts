@@ -1,6 +1,6 @@
 // `outrigger explain --from WORKLOAD|ingress --to URL`: the decision trace of one request, computed by
 // the proxy's own matchers over the control plane's own output, offline from files or live.
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 
 interface Flags {
   filename?: string[];
@@ -24,7 +24,7 @@ export function define(program: Command): void {
     .option('-f, --filename <paths...>', 'explain offline from these YAML files or directories')
     .option('--live', 'explain from the config the running control plane pushed')
     .option('--dir <dir>', 'the state directory of the running mesh (with --live)')
-    .option('-o, --output <format>', 'text or json', 'text')
+    .addOption(new Option('-o, --output <format>', 'text or json').choices(['text', 'json']).default('text'))
     .action(async (flags: Flags) => {
       const { explain } = await import('../explain/explain.ts');
       const { parseExplainRequest } = await import('../explain/parse-request.ts');

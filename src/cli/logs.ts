@@ -1,6 +1,7 @@
 // `outrigger logs WORKLOAD [--proxy]`: the app's (or its sidecar's) log, like `kubectl logs [-c istio-proxy]`.
 import { readFileSync } from 'node:fs';
-import type { Command } from 'commander';
+import path from 'node:path';
+import { type Command, InvalidArgumentError } from 'commander';
 import { findComponent } from '../runtime/find-component.ts';
 import { runningMesh } from './mesh-state.ts';
 
@@ -11,15 +12,26 @@ export function define(program: Command): void {
     .argument('<workload>', 'podinfo-stable-0, podinfo/podinfo-stable-0, deploy/podinfo-stable or control-plane')
     .option('-n, --namespace <ns>', 'namespace of the workload')
     .option('--proxy', "the sidecar's log instead of the app's")
-    .option('--tail <lines>', 'only the last N lines', (v) => Number.parseInt(v, 10))
+    .option('--tail <lines>', 'only the last N lines', positiveLines)
     .option('--dir <dir>', 'the state directory of the mesh')
     .action((ref: string, opts: { namespace?: string; proxy?: boolean; tail?: number; dir?: string }) => {
-      const { state } = runningMesh(opts.dir);
+      const { dir, state } = runningMesh(opts.dir);
       const c = findComponent(state, ref, opts.namespace);
-      const file = opts.proxy ? c.proxyLogFile : c.logFile;
-      if (!file) throw new Error(`${c.name} has no ${opts.proxy ? 'sidecar' : 'app'} log`);
+      // The control plane runs in the `up` process, whose log is up.log; a gateway is its proxy.
+      const file = c.kind === 'control-plane' ? path.join(dir, 'logs', 'up.log') : opts.proxy || c.kind === 'gateway' ? c.proxyLogFile : c.logFile;
+      if (!file) throw new NoLogError(`${c.name} has no ${opts.proxy ? 'sidecar' : 'app'} log${!opts.proxy && c.proxyLogFile ? "; for its sidecar's, add --proxy" : ''}`);
       const text = readFileSync(file, 'utf8');
       const lines = text.trimEnd().split('\n');
       process.stdout.write(`${(opts.tail ? lines.slice(-opts.tail) : lines).join('\n')}\n`);
     });
+}
+
+class NoLogError extends Error {
+  readonly code = 'NO_LOG';
+}
+
+function positiveLines(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a whole number of lines, at least 1');
+  return n;
 }

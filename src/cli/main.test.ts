@@ -52,3 +52,44 @@ test('a mistake the person can fix is one line on stderr and exit 1, not a stack
   assert.match(written[0] ?? '', /^outrigger exec: no workload podinfo\/podinfo in the running mesh; known: podinfo\/podinfo-stable-0\n$/);
   assert.match(written[1] ?? '', /^outrigger logs: no mesh is running here \(no .*state\.json\); start one with: outrigger up -f DIR\n$/);
 });
+
+test("logs: the control plane's log is up's, a gateway's is its proxy's, and bad values are refused", async () => {
+  const { mkdirSync, mkdtempSync, rmSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const path = await import('node:path');
+  const { main } = await import('./main.ts');
+  const dir = mkdtempSync(path.join(tmpdir(), 'or-cli-logs-'));
+  mkdirSync(path.join(dir, 'logs'));
+  writeFileSync(path.join(dir, 'logs', 'up.log'), 'control plane line\n');
+  writeFileSync(path.join(dir, 'logs', 'gw.proxy.log'), 'gateway line\n');
+  const state = {
+    version: 1,
+    pid: process.pid,
+    startedAt: '',
+    mode: 'process',
+    configDirs: [],
+    controlPlane: { xdsAddress: '', debugAddress: '' },
+    components: [
+      { name: 'control-plane', kind: 'control-plane', ports: {}, sidecar: false, status: 'running', restarts: 0 },
+      { name: 'istio-system/istio-ingressgateway', kind: 'gateway', namespace: 'istio-system', ports: {}, sidecar: false, status: 'running', restarts: 0, proxyLogFile: path.join(dir, 'logs', 'gw.proxy.log') },
+    ],
+  };
+  writeFileSync(path.join(dir, 'state.json'), JSON.stringify(state));
+  const out: string[] = [];
+  const err: string[] = [];
+  const [write, writeErr] = [process.stdout.write, process.stderr.write];
+  process.stdout.write = ((c: string) => out.push(String(c)) > 0) as typeof process.stdout.write;
+  process.stderr.write = ((c: string) => err.push(String(c)) > 0) as typeof process.stderr.write;
+  try {
+    assert.equal(await main(argv('logs', '--dir', dir, 'control-plane')), 0);
+    assert.equal(await main(argv('logs', '--dir', dir, '-n', 'istio-system', 'istio-ingressgateway')), 0);
+    assert.equal(await main(argv('logs', '--dir', dir, 'control-plane', '--tail', 'abc')), 1);
+    assert.equal(await main(argv('status', '--dir', dir, '-o', 'yaml')), 1);
+  } finally {
+    [process.stdout.write, process.stderr.write] = [write, writeErr];
+    rmSync(dir, { recursive: true, force: true });
+  }
+  assert.deepEqual(out, ['control plane line\n', 'gateway line\n']);
+  assert.match(err.join(''), /--tail <lines>' argument 'abc' is invalid/);
+  assert.match(err.join(''), /argument 'yaml' is invalid\. Allowed choices are text, json/);
+});

@@ -9,6 +9,7 @@ test("a proxy named as istioctl names it: pod.namespace, deploy/NAME (its first 
   assert.equal(proxyQuery('deploy/podinfo-stable'), 'podinfo-stable-0');
   assert.equal(proxyQuery('pod/podinfo-canary-0', 'podinfo'), 'podinfo-canary-0.podinfo');
   assert.equal(proxyQuery('podinfo-stable-0.podinfo', 'other'), 'podinfo-stable-0.podinfo', 'a name with its namespace keeps it');
+  assert.equal(proxyQuery('podinfo/podinfo-stable-0'), 'podinfo-stable-0.podinfo', 'NAMESPACE/POD, as logs and exec take it');
   const id = 'sidecar~127.0.0.1~podinfo-stable-0.podinfo~podinfo.svc.cluster.local';
   assert.equal(proxyQuery(id, 'podinfo'), id);
 });

@@ -11,6 +11,9 @@ import type { MeshState } from '../runtime/state.ts';
  */
 export function proxyQuery(ref: string, namespace?: string): string {
   const m = /^(deploy|deployment|deployments|pod|pods|job|jobs)\/(.+)$/.exec(ref);
+  // `NAMESPACE/POD`, as logs and exec take it.
+  const slashed = !m && !ref.includes('~') ? /^([a-z0-9-]+)\/([^/]+)$/.exec(ref) : null;
+  if (slashed) return `${slashed[2]}.${slashed[1]}`;
   const name = m ? (m[2] as string) : ref;
   if (ref.includes('~') || name.includes('.') || namespace === undefined) return m && /^(deploy|job)/.test(m[1] as string) ? `${name}-0` : name;
   return m && /^(deploy|job)/.test(m[1] as string) ? `${name}-0.${namespace}` : `${name}.${namespace}`;
@@ -39,9 +42,9 @@ export function proxyAdminAddress(state: Pick<MeshState, 'mode' | 'components'>,
 }
 
 /** The local mesh state, or undefined when there is none. */
-export function readMeshState(cwd = process.cwd()): MeshState | undefined {
+export function readMeshState(cwd = process.cwd(), stateDir = path.join(cwd, '.outrigger')): MeshState | undefined {
   try {
-    return JSON.parse(readFileSync(path.join(cwd, '.outrigger', 'state.json'), 'utf8')) as MeshState;
+    return JSON.parse(readFileSync(path.join(stateDir, 'state.json'), 'utf8')) as MeshState;
   } catch {
     return undefined;
   }

@@ -1,7 +1,7 @@
 // `outrigger proxy-config listener|route|cluster|endpoint|secret|all PROXY`: what the control plane
 // sent one proxy, from its config dump, as istioctl-style tables or Envoy JSON (-o json). `secret` asks the
 // proxy's own admin API first: the workload certificate is made inside the proxy, not by the control plane.
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { type ClusterFilter, matchesCluster, renderClusterTable } from './cluster-table.ts';
 import { proxyAdminAddress, proxyQuery, readMeshState } from './proxy-admin-address.ts';
 import { renderRouteTable } from './route-table.ts';
@@ -39,14 +39,15 @@ export function define(program: Command): void {
     .argument('<kind>', kinds.join('|'))
     .argument('<proxy>', 'proxy name (pod.namespace, deploy/NAME or pod/NAME with -n) or node id, or a unique prefix')
     .option('-n, --namespace <ns>', 'namespace of a proxy named without one')
-    .option('-o, --output <format>', 'table, wide (cluster circuit breakers and outlier detection, route timeouts and retries) or json', 'table')
+    .addOption(new Option('-o, --output <format>', 'table, wide (cluster circuit breakers and outlier detection, route timeouts and retries) or json').choices(['table', 'wide', 'json']).default('table'))
     .option('--fqdn <host>', 'cluster: only this service FQDN')
     .option('--port <port>', 'cluster: only this port')
     .option('--subset <name>', 'cluster: only this subset')
     .option('--direction <dir>', 'cluster: only inbound or outbound')
     .option('--name <name>', 'route: only this route configuration')
-    .option('--control-plane <address>', 'debug API address (default: from .outrigger/state.json, else 127.0.0.1:15014)')
-    .action(async (kind: string, ref: string, { namespace, ...flags }: Flags & { namespace?: string }) => {
+    .option('--control-plane <address>', 'debug API address (default: from the mesh state, else 127.0.0.1:15014)')
+    .option('--dir <dir>', 'the state directory of the mesh (default .outrigger)')
+    .action(async (kind: string, ref: string, { namespace, dir, ...flags }: Flags & { namespace?: string; dir?: string }) => {
       const proxy = proxyQuery(ref, namespace);
       if (!(kinds as readonly string[]).includes(kind)) {
         process.stderr.write(`error: kind must be one of ${kinds.join(', ')}\n`);
@@ -55,8 +56,10 @@ export function define(program: Command): void {
       }
       const { fetchDebug, resolveDebugAddress } = await import('../controlplane/debug-client.ts');
       try {
-        const fromProxy = kind === 'secret' ? await fetchProxyDump(proxy) : undefined;
-        const dump = fromProxy ?? (await fetchDebug<Dump>(resolveDebugAddress(flags.controlPlane), `/debug/config_dump?proxyID=${encodeURIComponent(proxy)}`));
+        const state = readMeshState(process.cwd(), dir);
+        const fromProxy = kind === 'secret' || kind === 'all' ? await fetchProxyDump(proxy, state) : undefined;
+        if (kind === 'secret' && !fromProxy) process.stderr.write("note: the proxy's own admin API is not reachable from here; showing what the control plane sent (ROOTCA), not the proxy's certificate\n");
+        const dump = fromProxy ?? (await fetchDebug<Dump>(resolveDebugAddress(flags.controlPlane, process.cwd(), dir), `/debug/config_dump?proxyID=${encodeURIComponent(proxy)}`));
         const { controlPlane: _, output, ...filter } = flags;
         const format = output === 'json' || output === 'wide' ? output : 'table';
         process.stdout.write(renderProxyConfig(kind, dump, { output: format, ...filter }));

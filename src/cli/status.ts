@@ -1,5 +1,5 @@
 // `outrigger status`: what the local mesh runs, where, and how it is doing.
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { runningMesh } from './mesh-state.ts';
 import { formatTable } from './table.ts';
 
@@ -8,7 +8,7 @@ export function define(program: Command): void {
     .command('status')
     .description('show the running local mesh: control plane, gateways, workloads, their proxies, ports and health')
     .option('--dir <dir>', 'the state directory of the mesh', undefined)
-    .option('-o, --output <format>', 'text or json', 'text')
+    .addOption(new Option('-o, --output <format>', 'text or json').choices(['text', 'json']).default('text'))
     .action((opts: { dir?: string; output: string }) => {
       const { state } = runningMesh(opts.dir);
       if (opts.output === 'json') {

@@ -1,7 +1,7 @@
 // `outrigger tls-check [WORKLOAD] [SERVICE]`: per service port, the client TLS mode against the server's
 // mTLS mode and whether they conflict (what `istioctl authn tls-check` showed). Offline from files with
 // `-f DIR` through the translate functions, or live from the control plane's pushed config.
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import type { AnyResource, DestinationRule, PeerAuthentication } from '../config/resource.ts';
 import { buildSnapshot, type MeshSnapshot, serviceKey } from '../model/snapshot.ts';
 import { effectiveMtls, type EffectiveMtlsMode } from '../translate/peer-authentication.ts';
@@ -134,7 +134,7 @@ export function define(program: Command): void {
     // Repeatable rather than variadic: `tls-check -f DIR SERVICE` keeps SERVICE an argument.
     .option('-f, --filename <path>', 'compute offline from this YAML file or directory (repeatable)', (v: string, prev: string[] | undefined) => [...(prev ?? []), v])
     .option('--dir <dir>', 'the state directory of the running mesh')
-    .option('-o, --output <format>', 'text or json', 'text')
+    .addOption(new Option('-o, --output <format>', 'text or json').choices(['text', 'json']).default('text'))
     .action(async (workload: string | undefined, service: string | undefined, opts: { filename?: string[]; dir?: string; output: string }) => {
       const { formatTable } = await import('./table.ts');
       const { loadPaths } = await import('../config/load.ts');
@@ -146,14 +146,27 @@ export function define(program: Command): void {
       }
       const { runningMesh } = await import('./mesh-state.ts');
       const { state } = runningMesh(opts.dir);
-      const base = `http://${state.controlPlane.debugAddress}`;
       // The server side from the config the control plane serves (its directories, as it loads them);
       // the client side, below, from what was really pushed to the workload.
       const { resources } = loadPaths(state.configDirs);
       const rows = computeTlsCheck(buildSnapshot(resources, [], 'live'), service);
+      if (service && rows.length === 0) {
+        console.error(`outrigger tls-check: no service matches "${service}" (a host prefix, or NAME.NAMESPACE)`);
+        process.exitCode = 1;
+        return;
+      }
       if (workload) {
-        // What was really pushed wins over what the files say for the client side.
-        const dump: unknown = await (await fetch(`${base}/debug/config_dump?proxyID=${encodeURIComponent(workload)}`)).json();
+        // What was really pushed wins over what the files say for the client side. An unknown proxy is
+        // the control plane's 404, said as it says it.
+        const { fetchDebug } = await import('../controlplane/debug-client.ts');
+        const dump = await fetchDebug<unknown>(state.controlPlane.debugAddress, `/debug/config_dump?proxyID=${encodeURIComponent(workload)}`).catch((err: Error) => {
+          console.error(`outrigger tls-check: ${err.message}`);
+          return undefined;
+        });
+        if (dump === undefined) {
+          process.exitCode = 1;
+          return;
+        }
         applyPushedModes(rows, clientModesFromConfigDump(dump));
       }
       print(rows, opts.output === 'json', formatTable);

@@ -51,14 +51,14 @@ async function up(opts: UpOptions): Promise<number> {
   const dir = path.resolve(opts.dir ?? defaultStateDir(process.cwd()));
   const existing = readState(dir);
   if (existing && isAlive(existing.pid)) {
-    console.error(`outrigger up: a mesh is already running here (pid ${existing.pid}, state in ${dir}); see \`outrigger status\` or stop it with \`outrigger down\``);
+    console.error(`outrigger up: a mesh is already running here (pid ${existing.pid}, state in ${dir}); see \`outrigger status${dirFlag(opts.dir)}\` or stop it with \`outrigger down${dirFlag(opts.dir)}\``);
     return 1;
   }
   if (opts.mode !== 'process' && opts.mode !== 'netns') {
     console.error(`outrigger up: --mode must be process or netns, not ${opts.mode}`);
     return 1;
   }
-  if (opts.detach) return detach(dir);
+  if (opts.detach) return detach(dir, opts.dir);
 
   const { loadPaths } = await import('../config/load.ts');
   const { formatDiagnostics } = await import('./diagnostic-format.ts');
@@ -126,8 +126,8 @@ async function up(opts: UpOptions): Promise<number> {
     if (state.controlPlane.dashboardUrl) console.log(`  dashboard: ${state.controlPlane.dashboardUrl}`);
     if (state.controlPlane.xdsTlsAddress) console.log(`  xDS (TLS): ${state.controlPlane.xdsTlsAddress}, for proxies on other hosts (docs/control-plane.md)`);
     console.log(`  alerts:    prometheus --config.file=${prometheus.config} (the mesh's PrometheusRule alerts and scrape targets)`);
-    console.log(`  status:    outrigger status`);
-    console.log(`  stop:      Ctrl-C here, or outrigger down`);
+    console.log(`  status:    outrigger status${dirFlag(opts.dir)}`);
+    console.log(`  stop:      Ctrl-C here, or outrigger down${dirFlag(opts.dir)}`);
   } catch (err) {
     console.error(`outrigger up: ${(err as Error).message}`);
     await stop();
@@ -141,7 +141,13 @@ async function up(opts: UpOptions): Promise<number> {
 }
 
 /** Starts `up` again in the background and returns once it has written a state file (or died). */
-async function detach(dir: string): Promise<number> {
+/** ` --dir DIR` when the person gave one, so the commands printed for them work as printed. */
+function dirFlag(given: string | undefined): string {
+  if (given === undefined) return '';
+  return ` --dir ${/\s/.test(given) ? JSON.stringify(given) : given}`;
+}
+
+async function detach(dir: string, givenDir: string | undefined): Promise<number> {
   mkdirSync(path.join(dir, 'logs'), { recursive: true, mode: 0o700 });
   const logFile = path.join(dir, 'logs', 'up.log');
   const fd = openSync(logFile, 'w', 0o600);
@@ -160,8 +166,9 @@ async function detach(dir: string): Promise<number> {
     const s = readState(dir);
     if (s && s.pid === child.pid && s.components.every((c) => c.status !== 'starting')) {
       console.log(`mesh running in the background (pid ${child.pid}); log: ${logFile}`);
-      if (s.ingressUrl) console.log(`  ingress: ${s.ingressUrl}`);
-      console.log('  status:  outrigger status\n  stop:    outrigger down');
+      if (s.ingressUrl) console.log(`  ingress:   ${s.ingressUrl}`);
+      if (s.controlPlane.dashboardUrl) console.log(`  dashboard: ${s.controlPlane.dashboardUrl}`);
+      console.log(`  status:    outrigger status${dirFlag(givenDir)}\n  stop:      outrigger down${dirFlag(givenDir)}`);
       return 0;
     }
     await new Promise((r) => setTimeout(r, 100));

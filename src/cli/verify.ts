@@ -1,5 +1,5 @@
 // `outrigger verify`: the seed's verification suite against the running local mesh; exit 1 on any FAIL.
-import type { Command } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 
 interface Flags {
   dir?: string;
@@ -13,9 +13,13 @@ export function define(program: Command): void {
     .command('verify')
     .description("run the seed's verification suite against the running mesh: sync, mTLS, split, canary, authorization, metrics, certificates")
     .option('--dir <dir>', 'the state directory of the running mesh', '.outrigger')
-    .option('--requests <n>', 'requests for the traffic split check', '100')
+    .option('--requests <n>', 'requests for the traffic split check', (v: string) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a whole number of requests, at least 1');
+      return v;
+    }, '100')
     .option('--ingress-host <host>', "the Host the ingress is addressed with (default: the Gateway's host)")
-    .option('-o, --output <format>', 'text or json', 'text')
+    .addOption(new Option('-o, --output <format>', 'text or json').choices(['text', 'json']).default('text'))
     .action(async (flags: Flags) => {
       const { runningMesh } = await import('./mesh-state.ts');
       const { runVerify, formatVerifyText } = await import('../verify/run-verify.ts');

@@ -25,7 +25,10 @@ export async function startDebugApi(cp: ControlPlane, address = '127.0.0.1:15014
       case '/debug/config_dump': {
         const id = url.searchParams.get('proxyID') ?? '';
         const conn = findConnection(cp.connections, id);
-        if (!conn) return json(res, 404, { error: `no connected proxy matches "${id}"` });
+        if (!conn) {
+          const known = [...new Set(cp.connections.map((c) => `${c.node.podName}.${c.node.view.namespace}`))].sort();
+          return json(res, 404, { error: `no connected proxy matches "${id}"; known: ${known.join(', ') || 'none'}` });
+        }
         return json(res, 200, configDumpOf(conn));
       }
       case '/debug/registryz':

@@ -11,10 +11,10 @@ export class DebugClientError extends Error {
   }
 }
 
-export function resolveDebugAddress(flag: string | undefined, cwd = process.cwd()): string {
+export function resolveDebugAddress(flag: string | undefined, cwd = process.cwd(), stateDir = path.join(cwd, '.outrigger')): string {
   if (flag) return flag.replace(/^https?:\/\//, '');
   try {
-    const state = JSON.parse(readFileSync(path.join(cwd, '.outrigger', 'state.json'), 'utf8')) as { controlPlane?: { debugAddress?: unknown } };
+    const state = JSON.parse(readFileSync(path.join(stateDir, 'state.json'), 'utf8')) as { controlPlane?: { debugAddress?: unknown } };
     const a = state.controlPlane?.debugAddress;
     if (typeof a === 'string' && a) return a.replace(/^https?:\/\//, '');
   } catch {

@@ -17,6 +17,7 @@ const work = mkdtempSync(path.join(os.tmpdir(), 'outrigger-e2e-'));
 const seed = path.join(work, 'seed');
 const stateDir = path.join(work, '.outrigger');
 let state: MeshState;
+let upOutput = '';
 const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
 
 function outrigger(args: string[]): { status: number | null; stdout: string; stderr: string } {
@@ -71,6 +72,7 @@ before(async () => {
   const s = readState(stateDir);
   assert.ok(s, 'up wrote its state');
   state = s;
+  upOutput = up.stdout;
   // Serving means an answer through the ingress, not just processes started.
   for (;;) {
     const r = await get(ingressPort(), host).catch(() => ({ status: 0, body: '' }));
@@ -95,10 +97,17 @@ test('the seed runs: gateways, the podinfo workloads and the test runner, each w
   for (const c of state.components.filter((x) => x.kind === 'workload')) assert.equal(c.sidecar, true, `${c.name} has a sidecar`);
 });
 
+test('up prints commands that work as printed: with the --dir it was given, and the dashboard', () => {
+  assert.match(upOutput, new RegExp(`status: +outrigger status --dir ${stateDir.replaceAll('.', '\\.')}\n`));
+  assert.match(upOutput, new RegExp(`stop: +outrigger down --dir ${stateDir.replaceAll('.', '\\.')}\n`));
+  assert.match(upOutput, /dashboard: +http:\/\/127\.0\.0\.1:\d+/);
+});
+
 test('a second up in the same directory says the mesh is already running, and starts nothing', () => {
   const again = outrigger(['up', '-f', seed, '--ephemeral-ports', '--dir', stateDir]);
   assert.equal(again.status, 1);
   assert.match(again.stderr, /already running here \(pid \d+/);
+  assert.match(again.stderr, new RegExp(`outrigger down --dir ${stateDir.replaceAll('.', '\\.')}`));
   assert.equal(readState(stateDir)?.pid, state.pid, 'the running mesh is untouched');
 });
 
