@@ -93,3 +93,27 @@ test("logs: the control plane's log is up's, a gateway's is its proxy's, and bad
   assert.match(err.join(''), /--tail <lines>' argument 'abc' is invalid/);
   assert.match(err.join(''), /argument 'yaml' is invalid\. Allowed choices are text, json/);
 });
+
+test('up: a workload that cannot run locally is reported at its line before anything starts', async () => {
+  const { mkdtempSync, rmSync, writeFileSync, existsSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const path = await import('node:path');
+  const { main } = await import('./main.ts');
+  const dir = mkdtempSync(path.join(tmpdir(), 'or-cli-up-'));
+  const file = path.join(dir, 'app.yaml');
+  writeFileSync(file, 'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: reviews, namespace: default}\nspec:\n  selector: {matchLabels: {app: reviews}}\n  template:\n    metadata: {labels: {app: reviews}}\n    spec:\n      containers:\n        - name: reviews\n          image: docker.io/istio/examples-bookinfo-reviews-v1:1.18.0\n');
+  const err: string[] = [];
+  const writeErr = console.error;
+  console.error = (line: string) => void err.push(line);
+  try {
+    assert.equal(await main(argv('up', '-f', file, '--dir', path.join(dir, 'state'), '--ephemeral-ports')), 1);
+  } finally {
+    console.error = writeErr;
+    // up's action sets the process's exit code, as the binary needs: not this test process's.
+    process.exitCode = 0;
+  }
+  assert.match(err[0] ?? '', new RegExp(`^${file.replaceAll('.', '\\.')}:10:11: error Deployment default/reviews: container reviews \\(image [^)]+\\) has no command and no built-in program`));
+  assert.equal(err[1], 'outrigger up: 1 workload(s) cannot run locally; nothing was started');
+  assert.equal(existsSync(path.join(dir, 'state', 'state.json')), false, 'nothing started');
+  rmSync(dir, { recursive: true, force: true });
+});

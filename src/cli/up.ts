@@ -72,6 +72,12 @@ async function up(opts: UpOptions): Promise<number> {
     console.error(`outrigger up: ${errors.length} error(s) in the manifests; nothing was started`);
     return 1;
   }
+  const unrunnable = await unrunnableWorkloads(loaded.resources);
+  if (unrunnable.length) {
+    for (const line of unrunnable) console.error(line);
+    console.error(`outrigger up: ${unrunnable.length} workload(s) cannot run locally; nothing was started`);
+    return 1;
+  }
 
   const { MeshRuntime } = opts.mode === 'netns' ? await import('../runtime/netns/netns-runtime.ts').then((m) => ({ MeshRuntime: m.NetnsMeshRuntime })) : await import('../runtime/mesh-runtime.ts');
   const { certificateProxyArgs, startLocalControlPlane } = await import('../runtime/start-control-plane.ts');
@@ -141,6 +147,34 @@ async function up(opts: UpOptions): Promise<number> {
 }
 
 /** Starts `up` again in the background and returns once it has written a state file (or died). */
+/**
+ * Workloads whose container has neither a command nor a built-in program, each as `file:line:col:` and
+ * the fix, found before anything starts (the runtime would otherwise stop at the first, mid-start).
+ */
+async function unrunnableWorkloads(resources: readonly import('../config/resource.ts').AnyResource[]): Promise<string[]> {
+  const { planMesh } = await import('../runtime/plan.ts');
+  const { resolveCommand, UnrunnableContainerError } = await import('../runtime/container-command.ts');
+  const out: string[] = [];
+  const seen = new Set<string>();
+  for (const w of planMesh(resources).workloads) {
+    const key = `${w.owner.kind}/${w.namespace}/${w.owner.name}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    const container = w.containers[0];
+    if (!container) continue;
+    try {
+      resolveCommand(container, w.annotations, process.execPath);
+    } catch (err) {
+      if (!(err instanceof UnrunnableContainerError)) throw err;
+      const owner = resources.find((r) => r.kind === w.owner.kind && r.metadata.name === w.owner.name && r.metadata.namespace === w.namespace);
+      const span = owner?.origin?.lookup(['spec', 'template', 'spec', 'containers', 0]) ?? owner?.origin?.span;
+      const at = span ? `${span.file}:${span.start.line}:${span.start.col}: ` : '';
+      out.push(`${at}error ${w.owner.kind} ${w.namespace}/${w.owner.name}: ${err.message}`);
+    }
+  }
+  return out;
+}
+
 /** ` --dir DIR` when the person gave one, so the commands printed for them work as printed. */
 function dirFlag(given: string | undefined): string {
   if (given === undefined) return '';
