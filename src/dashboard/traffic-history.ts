@@ -1,6 +1,7 @@
 // The short memory of the scraper: a ring of scrape rounds (per proxy, per edge counters) and the
-// increases between two rounds, de-duplicated between source and destination reporters.
-import type { EdgeCounters, EdgeIdentity } from './edge-counters.ts';
+// increases between two rounds, each request counted once though both its sidecars report it.
+import type { EdgeCounters } from './edge-counters.ts';
+import { mergeReporters } from './reporter-merge.ts';
 import { Ring } from './ring.ts';
 
 export interface ScrapeRound {
@@ -42,18 +43,6 @@ function delta(now: EdgeCounters, before: EdgeCounters | undefined): EdgeDelta {
   };
 }
 
-const pairKey = (id: EdgeIdentity): string => `${id.sourceNamespace}|${id.sourceWorkload}|${id.serviceNamespace}|${id.serviceName}`;
-
-/**
- * Both sidecars report a meshed request. Per (source workload, destination service) pair, the
- * destination's report wins (it sees the server's view and the real destination workload); the
- * source's report counts only where no destination reported, e.g. a service without a sidecar.
- */
-export function deduplicateReporters(edges: readonly EdgeDelta[]): EdgeDelta[] {
-  const byDestination = new Set(edges.filter((e) => e.identity.reporter === 'destination').map((e) => pairKey(e.identity)));
-  return edges.filter((e) => e.identity.reporter === 'destination' || !byDestination.has(pairKey(e.identity)));
-}
-
 function add(acc: Map<string, EdgeDelta>, key: string, d: EdgeDelta): void {
   const a = acc.get(key);
   if (!a) {
@@ -93,7 +82,7 @@ export function increaseOver(rounds: readonly ScrapeRound[]): Interval {
   const edges = [...acc.values()].filter((d) => d.requests > 0 || d.tcpOpened > 0 || d.tcpBytes > 0);
   const from = first?.at ?? 0;
   const to = last?.at ?? 0;
-  return { from, to, seconds: Math.max(0.001, (to - from) / 1000), edges: deduplicateReporters(edges) };
+  return { from, to, seconds: Math.max(0.001, (to - from) / 1000), edges: mergeReporters(edges) };
 }
 
 export class TrafficHistory {

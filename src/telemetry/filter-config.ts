@@ -11,7 +11,7 @@ export interface TelemetryWorkloadConfig {
   cluster?: string;
 }
 
-/** A service the workload serves (destination reporter): chosen by request host, then by port. */
+/** A service the workload serves (destination reporter): the first delivering to the request's port, else the first, as Istio takes its cluster's first service. */
 export interface TelemetryServiceConfig {
   host: string;
   name: string;

@@ -49,8 +49,10 @@ export class EdgeIndex {
   #services: readonly TelemetryServiceConfig[];
   #clusterServices: ClusterServices;
   #peers = new Map<string, Map<string, Map<string, WorkloadLabels>>>();
-  /** By the service list the request was matched against (config or cluster), then by authority. */
-  #serviceByAuthority = new WeakMap<readonly TelemetryServiceConfig[], Map<string, ServiceLabels>>();
+  /** By the service list the request was matched against (config or cluster), then by local port. */
+  #serviceByPort = new WeakMap<readonly TelemetryServiceConfig[], Map<number, ServiceLabels>>();
+  /** Inbound requests whose cluster names no service, by authority. */
+  #serviceByHost = new Map<string, ServiceLabels>();
   #serviceByCluster = new Map<string, ServiceLabels>();
   #edges = new Map<WorkloadLabels, Map<ServiceLabels, MetricEdge>>();
   #edgesMtls = new Map<WorkloadLabels, Map<ServiceLabels, MetricEdge>>();
@@ -122,20 +124,36 @@ export class EdgeIndex {
     return s;
   }
 
+  /**
+   * Istio's stats filter (`istio_stats.cc`, populatePeerInfo) takes the first entry of the cluster's
+   * `istio.services`, whatever the request's Host: a workload behind several services on one port reports
+   * the first (pilot lists them by creation time, then hostname) for every request, even one addressed to
+   * another. Nothing tells the destination which service the client routed to: metadata exchange carries
+   * workload metadata only. The Host header stands in only where the cluster names no service.
+   * Config services may carry ports; there the first one delivering to the request's port is taken.
+   */
   #inboundService(services: readonly TelemetryServiceConfig[], authority: string, port: number): ServiceLabels {
-    let byAuthority = this.#serviceByAuthority.get(services);
-    if (!byAuthority) {
-      byAuthority = new Map();
-      this.#serviceByAuthority.set(services, byAuthority);
+    const first = services[0];
+    if (!first) return this.#hostService(authority);
+    let byPort = this.#serviceByPort.get(services);
+    if (!byPort) {
+      byPort = new Map();
+      this.#serviceByPort.set(services, byPort);
     }
-    let s = byAuthority.get(authority);
+    let s = byPort.get(port);
     if (s) return s;
-    const host = hostOf(authority);
-    const byHost = services.find((c) => c.host === host || c.host.startsWith(`${host}.`));
-    const byPort = services.find((c) => c.ports?.includes(port));
-    const c = byHost ?? byPort ?? services[0];
-    s = this.#internService(c ? { host: c.host, name: c.name, namespace: c.namespace } : { host: host || UNKNOWN, name: host || UNKNOWN, namespace: this.#self.namespace });
-    bounded(byAuthority).set(authority, s);
+    const c = services.find((x) => x.ports?.includes(port)) ?? first;
+    s = this.#internService({ host: c.host, name: c.name, namespace: c.namespace });
+    bounded(byPort).set(port, s);
+    return s;
+  }
+
+  #hostService(authority: string): ServiceLabels {
+    let s = this.#serviceByHost.get(authority);
+    if (s) return s;
+    const host = hostOf(authority) || UNKNOWN;
+    s = this.#internService({ host, name: host, namespace: this.#self.namespace });
+    bounded(this.#serviceByHost).set(authority, s);
     return s;
   }
 

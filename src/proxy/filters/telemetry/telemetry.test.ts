@@ -192,3 +192,21 @@ test('an inbound request names the service from its cluster metadata, as transla
   await drive(dst, { authority: 'other:9898', status: 200, clusterName: 'inbound|7070||' });
   assert.match(text(), /istio_requests_total\{reporter="destination",[^}]*destination_service="other",destination_service_name="other",destination_service_namespace="podinfo",[^}]*\} 1/);
 });
+
+test("a workload behind several services on one port reports its cluster's first service, whatever the Host, as Istio's stats filter does", async () => {
+  const registry = new MetricsRegistry();
+  // Pilot's order (creation time, then hostname): `podinfo-canary.…` sorts before `podinfo.…`.
+  const services = [
+    { host: 'podinfo-canary.podinfo.svc.cluster.local', name: 'podinfo-canary', namespace: 'podinfo' },
+    { host: 'podinfo.podinfo.svc.cluster.local', name: 'podinfo', namespace: 'podinfo' },
+  ];
+  const factory = createTelemetryFilterFactory({ registry, clusterServices: (name) => (name === 'inbound|9898||' ? services : undefined) });
+  const dst = factory.create(telemetryConfig({ reporter: 'destination', workload: { ...podinfoWorkload, workload: 'podinfo-canary', labels: { app: 'podinfo', version: 'canary' } }, metrics: true }));
+  const peer = { tls: true, peerPrincipal: sleepWorkload.principal, peer: { workload: 'sleep', namespace: 'podinfo', labels: { app: 'sleep' } } };
+  // The client called `podinfo` by name; the gateway's Host names no service at all.
+  await drive(dst, { authority: 'podinfo.podinfo.svc.cluster.local:9898', status: 200, clusterName: 'inbound|9898||', connection: peer });
+  await drive(dst, { authority: 'podinfo.example.com', status: 200, clusterName: 'inbound|9898||', connection: peer });
+  const text = registry.renderPrometheus();
+  assert.match(text, /istio_requests_total\{reporter="destination",[^}]*destination_service="podinfo-canary.podinfo.svc.cluster.local",destination_service_name="podinfo-canary",[^}]*response_code="200"[^}]*\} 2/);
+  assert.doesNotMatch(text, /destination_service_name="podinfo"/);
+});
