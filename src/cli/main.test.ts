@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Command } from 'commander';
+import { component, meshState } from '../../test/mesh-state-fixture.ts';
 import { commandsFor } from './main.ts';
 
 const argv = (...args: string[]) => ['node', 'outrigger', ...args];
@@ -34,8 +35,7 @@ test('a mistake the person can fix is one line on stderr and exit 1, not a stack
   const path = await import('node:path');
   const { main } = await import('./main.ts');
   const dir = mkdtempSync(path.join(tmpdir(), 'or-cli-'));
-  const component = (name: string, namespace: string) => ({ name: `${namespace}/${name}`, kind: 'workload', namespace, ports: {}, sidecar: true, status: 'running', restarts: 0 });
-  const state = { version: 1, pid: process.pid, startedAt: '', mode: 'process', configDirs: [], controlPlane: { xdsAddress: '', debugAddress: '' }, components: [component('podinfo-stable-0', 'podinfo')] };
+  const state = meshState([component('podinfo/podinfo-stable-0', 'workload')]);
   writeFileSync(path.join(dir, 'state.json'), JSON.stringify(state));
   const written: string[] = [];
   const write = process.stderr.write;
@@ -62,18 +62,11 @@ test("logs: the control plane's log is up's, a gateway's is its proxy's, and bad
   mkdirSync(path.join(dir, 'logs'));
   writeFileSync(path.join(dir, 'logs', 'up.log'), 'control plane line\n');
   writeFileSync(path.join(dir, 'logs', 'gw.proxy.log'), 'gateway line\n');
-  const state = {
-    version: 1,
-    pid: process.pid,
-    startedAt: '',
-    mode: 'process',
-    configDirs: [],
-    controlPlane: { xdsAddress: '', debugAddress: '' },
-    components: [
-      { name: 'control-plane', kind: 'control-plane', ports: {}, sidecar: false, status: 'running', restarts: 0 },
-      { name: 'istio-system/istio-ingressgateway', kind: 'gateway', namespace: 'istio-system', ports: {}, sidecar: false, status: 'running', restarts: 0, proxyLogFile: path.join(dir, 'logs', 'gw.proxy.log') },
-    ],
-  };
+  const state = meshState([
+    component('control-plane', 'control-plane'),
+    component('istio-system/istio-ingressgateway', 'gateway', { proxyLogFile: path.join(dir, 'logs', 'gw.proxy.log') }),
+  ]);
+
   writeFileSync(path.join(dir, 'state.json'), JSON.stringify(state));
   const out: string[] = [];
   const err: string[] = [];

@@ -14,6 +14,7 @@ import { ControlPlane } from '../../src/controlplane/control-plane.ts';
 import { type DebugApi, startDebugApi } from '../../src/controlplane/debug-api.ts';
 import { buildPrometheusConfig, buildRulesFile } from '../../src/runtime/prometheus-config.ts';
 import type { MeshState } from '../../src/runtime/state.ts';
+import { component, meshState } from '../mesh-state-fixture.ts';
 import { startProxy } from '../proxy/harness.ts';
 import { PrometheusProcess, prometheusInstalled, promtool } from './prometheus-harness.ts';
 
@@ -44,16 +45,8 @@ after(async () => {
 });
 
 function state(withGateway: boolean): MeshState {
-  const component = (name: string, namespace: string, kind: 'gateway' | 'workload', metrics: number) => ({ name: `${namespace}/${name}`, kind, namespace, ports: { 'proxy:15090': metrics }, sidecar: kind === 'workload', status: 'running' as const, restarts: 0 });
-  return {
-    version: 1,
-    pid: process.pid,
-    startedAt: '',
-    mode: 'process',
-    configDirs: [],
-    controlPlane: { xdsAddress: '', debugAddress: debug.address },
-    components: withGateway ? [component('istio-ingressgateway', 'istio-system', 'gateway', gateway.metricsPort)] : [],
-  };
+  const gw = component('istio-system/istio-ingressgateway', 'gateway', { ports: { 'proxy:15090': gateway.metricsPort } });
+  return meshState(withGateway ? [gw] : [], { controlPlane: { xdsAddress: '', debugAddress: debug.address } });
 }
 
 test('the written config and rules pass promtool, and name the targets as the alerts expect', { skip }, async () => {
