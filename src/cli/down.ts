@@ -1,6 +1,8 @@
 // `outrigger down`: stop the local mesh: its `up` process drains every sidecar and stops every process.
 import type { Command } from 'commander';
-import { isAlive } from '../runtime/state.ts';
+import { rmSync } from 'node:fs';
+import path from 'node:path';
+import { isAlive, leftoverProcesses, readState, stateDir } from '../runtime/state.ts';
 import { runningMesh } from './mesh-state.ts';
 
 /** Netns mode: removes namespaces, links and rules an `up` killed before its teardown left behind. */
@@ -26,6 +28,12 @@ export function define(program: Command): void {
     .option('--dir <dir>', 'the state directory of the mesh')
     .option('--timeout <seconds>', 'how long to wait for a graceful stop before killing', (v) => Number(v), 30)
     .action(async (opts: { dir?: string; timeout: number }) => {
+      const recorded = opts.dir ?? stateDir(process.cwd());
+      const orphaned = readState(recorded);
+      if (orphaned && !isAlive(orphaned.pid)) {
+        await stopLeftovers(recorded, orphaned, opts.timeout);
+        return;
+      }
       const { dir, state } = runningMesh(opts.dir);
       console.log(`stopping the mesh (pid ${state.pid}) ...`);
       process.kill(state.pid, 'SIGTERM');
@@ -41,4 +49,24 @@ export function define(program: Command): void {
       if (state.mode === 'netns') await sweepNetns(dir);
       process.exitCode = 1;
     });
+}
+
+/**
+ * The `up` that owned the mesh is gone (killed with SIGKILL, or crashed) but may have left its
+ * processes running: stop those that carry this mesh's marker (a reused pid is left alone), then
+ * remove the state so the next `up` starts clean.
+ */
+async function stopLeftovers(dir: string, state: import('../runtime/state.ts').MeshState, timeoutSeconds: number): Promise<void> {
+  const pids = leftoverProcesses(dir, state);
+  if (pids.length === 0) {
+    console.log(`the mesh recorded in ${dir} is not running (pid ${state.pid} is gone) and left no process behind`);
+  } else {
+    console.log(`the mesh's up process (pid ${state.pid}) is gone; stopping the ${pids.length} process(es) it left running: ${pids.join(', ')}`);
+    for (const pid of pids) process.kill(pid, 'SIGTERM');
+    const gone = await Promise.all(pids.map((pid) => waitGone(pid, timeoutSeconds * 1000)));
+    for (const [i, pid] of pids.entries()) if (!gone[i] && isAlive(pid)) process.kill(pid, 'SIGKILL');
+  }
+  if (state.mode === 'netns') await sweepNetns(dir);
+  rmSync(path.join(dir, 'state.json'), { force: true });
+  console.log('stopped');
 }

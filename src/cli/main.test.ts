@@ -110,3 +110,48 @@ test('up: a workload that cannot run locally is reported at its line before anyt
   assert.equal(existsSync(path.join(dir, 'state', 'state.json')), false, 'nothing started');
   rmSync(dir, { recursive: true, force: true });
 });
+
+test("a mesh whose up was killed: status says what it left running, up refuses, down stops only the mesh's own", async () => {
+  const { spawn } = await import('node:child_process');
+  const { once } = await import('node:events').then((m) => m.default);
+  const { existsSync, mkdtempSync, rmSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const path = await import('node:path');
+  const { main } = await import('./main.ts');
+  const { isAlive, MESH_DIR_ENV } = await import('../runtime/state.ts');
+  const dir = mkdtempSync(path.join(tmpdir(), 'or-cli-orphans-'));
+  const idle = (env: NodeJS.ProcessEnv) => spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { env, stdio: 'ignore' });
+  const dead = spawn(process.execPath, ['-e', '']);
+  await once(dead, 'exit');
+  // One process of the mesh (it carries the marker), and one that merely holds a recorded pid.
+  const ours = idle({ ...process.env, [MESH_DIR_ENV]: dir });
+  const stranger = idle({ ...process.env });
+  await Promise.all([once(ours, 'spawn'), once(stranger, 'spawn')]);
+  const state = meshState([component('podinfo/podinfo-stable-0', 'workload', { pid: ours.pid as number }), component('podinfo/podinfo-canary-0', 'workload', { pid: stranger.pid as number })], { pid: dead.pid as number });
+  writeFileSync(path.join(dir, 'state.json'), JSON.stringify(state));
+  const err: string[] = [];
+  const out: string[] = [];
+  const [writeErr, log, error] = [process.stderr.write, console.log, console.error];
+  process.stderr.write = ((c: string) => err.push(String(c)) > 0) as typeof process.stderr.write;
+  console.error = (line: string) => void err.push(line);
+  console.log = (line: string) => void out.push(line);
+  try {
+    assert.equal(await main(argv('status', '--dir', dir)), 1);
+    assert.match(err.join('\n'), new RegExp(`1 of its processes are still running \\(${ours.pid}\\): stop them with outrigger down --dir ${dir.replaceAll('.', '\\.')}`));
+    assert.equal(await main(argv('up', '-f', dir, '--dir', dir)), 1);
+    assert.match(err.join('\n'), /died and left 1 process\(es\) running/);
+    process.exitCode = 0;
+    const exited = once(ours, 'exit');
+    assert.equal(await main(argv('down', '--dir', dir, '--timeout', '5')), 0, `${out.join('\n')}\n${err.join('\n')}`);
+    await exited;
+    assert.equal(isAlive(stranger.pid as number), true, 'a process that is not the mesh keeps running');
+    assert.equal(existsSync(path.join(dir, 'state.json')), false);
+    assert.match(out.join('\n'), /stopping the 1 process\(es\) it left running/);
+  } finally {
+    [process.stderr.write, console.log, console.error] = [writeErr, log, error];
+    process.exitCode = 0;
+    ours.kill('SIGKILL');
+    stranger.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

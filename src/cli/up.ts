@@ -3,7 +3,8 @@ import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { isAlive, readState, stateDir as defaultStateDir } from '../runtime/state.ts';
+import { isAlive, leftoverProcesses, readState, stateDir as defaultStateDir } from '../runtime/state.ts';
+import { dirFlag } from './mesh-state.ts';
 
 interface UpOptions {
   file: string[];
@@ -50,6 +51,11 @@ Examples:
 async function up(opts: UpOptions): Promise<number> {
   const dir = path.resolve(opts.dir ?? defaultStateDir(process.cwd()));
   const existing = readState(dir);
+  const left = existing && !isAlive(existing.pid) ? leftoverProcesses(dir, existing) : [];
+  if (left.length) {
+    console.error(`outrigger up: the last mesh here (state in ${dir}) died and left ${left.length} process(es) running (${left.join(', ')}); stop them with \`outrigger down${dirFlag(opts.dir)}\``);
+    return 1;
+  }
   if (existing && isAlive(existing.pid)) {
     console.error(`outrigger up: a mesh is already running here (pid ${existing.pid}, state in ${dir}); see \`outrigger status${dirFlag(opts.dir)}\` or stop it with \`outrigger down${dirFlag(opts.dir)}\``);
     return 1;
@@ -175,11 +181,6 @@ async function unrunnableWorkloads(resources: readonly import('../config/resourc
   return out;
 }
 
-/** ` --dir DIR` when the person gave one, so the commands printed for them work as printed. */
-function dirFlag(given: string | undefined): string {
-  if (given === undefined) return '';
-  return ` --dir ${/\s/.test(given) ? JSON.stringify(given) : given}`;
-}
 
 async function detach(dir: string, givenDir: string | undefined): Promise<number> {
   mkdirSync(path.join(dir, 'logs'), { recursive: true, mode: 0o700 });

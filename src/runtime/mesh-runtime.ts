@@ -18,7 +18,7 @@ import { type MeshPlan, type PlannedWorkload, planMesh } from './plan.ts';
 import { allocatePort, ensurePortFree } from './ports.ts';
 import { nodeMemoryFlags } from './node-flags.ts';
 import { proxyArgs, proxyEnv, proxyFiles, proxyPorts, waitReady } from './proxy-process.ts';
-import { type ComponentState, type MeshState, makeStateDirs } from './state.ts';
+import { type ComponentState, type MeshState, makeStateDirs, meshMarker } from './state.ts';
 import { type ExitReport, Supervised } from './supervisor.ts';
 import { workloadInstance } from './workload-instance.ts';
 
@@ -165,7 +165,7 @@ export class MeshRuntime {
       label: 'proxy host',
       file: o.nodeBinary,
       args: [...nodeMemoryFlags, o.outriggerBin, 'proxy-host', '--spec', specFile],
-      env: proxyEnv(),
+      env: { ...proxyEnv(), ...meshMarker(o.stateDir) },
       logFile: path.join(o.stateDir, 'logs', 'proxy-host.log'),
     });
     host.on('started', (pid) => {
@@ -205,7 +205,7 @@ export class MeshRuntime {
     r.state.env = env;
     const logFile = path.join(o.stateDir, 'logs', `${w.namespace}.${w.name}.log`);
     r.state.logFile = logFile;
-    const app = new Supervised({ label: `${r.state.name} app`, file: command.file, args: command.args, env, logFile, runToCompletion: w.runToCompletion });
+    const app = new Supervised({ label: `${r.state.name} app`, file: command.file, args: command.args, env: { ...env, ...meshMarker(o.stateDir) }, logFile, runToCompletion: w.runToCompletion });
     const reporter = this.#reporter as ExitReporter;
     reporter.watch(app, r.state, 'app');
     // A finished Job takes its sidecar with it.

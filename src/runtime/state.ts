@@ -72,3 +72,28 @@ export function isAlive(pid: number): boolean {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
+
+/**
+ * In the environment of every process a mesh starts (proxies, proxy host, apps): which mesh it belongs
+ * to, so `outrigger down` can find them after the `up` that started them died without stopping them
+ * (SIGKILL), and never mistakes a process that reused a recorded pid for one of them.
+ */
+export const MESH_DIR_ENV = 'OUTRIGGER_MESH_DIR';
+
+export function meshMarker(stateDir: string): Record<string, string> {
+  return { [MESH_DIR_ENV]: path.resolve(stateDir) };
+}
+
+/** Recorded processes of the mesh in `stateDir` still running (Linux: read from /proc/PID/environ). */
+export function leftoverProcesses(stateDir: string, state: MeshState): number[] {
+  const marker = `\0${MESH_DIR_ENV}=${path.resolve(stateDir)}\0`;
+  const pids = new Set(state.components.flatMap((c) => [c.pid, c.proxyPid]).filter((p): p is number => typeof p === 'number' && p > 0));
+  return [...pids].filter((pid) => {
+    if (!isAlive(pid)) return false;
+    try {
+      return `\0${readFileSync(`/proc/${pid}/environ`, 'latin1')}`.includes(marker);
+    } catch {
+      return false;
+    }
+  });
+}

@@ -9,7 +9,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { isAlive, type MeshState, readState } from '../../src/runtime/state.ts';
+import { isAlive, leftoverProcesses, MESH_DIR_ENV, type MeshState, readState } from '../../src/runtime/state.ts';
 
 const repo = path.resolve(import.meta.dirname, '../..');
 const bin = path.join(repo, 'bin/outrigger.mjs');
@@ -95,6 +95,16 @@ test('the seed runs: gateways, the podinfo workloads and the test runner, each w
     assert.ok(names.includes(name), `${name} in ${names.join(', ')}`);
   }
   for (const c of state.components.filter((x) => x.kind === 'workload')) assert.equal(c.sidecar, true, `${c.name} has a sidecar`);
+});
+
+test("every process of the mesh carries the mesh's marker, so down can find it if up is killed", () => {
+  const marker = `${MESH_DIR_ENV}=${path.resolve(stateDir)}`;
+  // The control plane runs in up itself, which stops its own processes.
+  // A finished Job's app is gone: only what still runs.
+  const pids = new Set(state.components.filter((c) => c.kind !== 'control-plane').flatMap((c) => [c.pid, c.proxyPid]).filter((p): p is number => typeof p === 'number' && isAlive(p)));
+  assert.ok(pids.size >= 3, `apps and the proxy host: ${[...pids].join(', ')}`);
+  for (const pid of pids) assert.ok(readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0').includes(marker), `pid ${pid}`);
+  assert.deepEqual(leftoverProcesses(stateDir, state).sort(), [...pids].sort());
 });
 
 test('up prints commands that work as printed: with the --dir it was given, and the dashboard', () => {

@@ -18,7 +18,7 @@ import type { ProxyMeta, RuntimeOptions } from '../mesh-runtime.ts';
 import { type MeshPlan, type PlannedGateway, type PlannedWorkload, planMesh } from '../plan.ts';
 import { ensurePortFree } from '../ports.ts';
 import { proxyArgs, proxyEnv, proxyFiles, waitReady } from '../proxy-process.ts';
-import { type ComponentState, type MeshState, makeStateDirs } from '../state.ts';
+import { type ComponentState, type MeshState, makeStateDirs, meshMarker } from '../state.ts';
 import { Supervised } from '../supervisor.ts';
 import { workloadInstance } from '../workload-instance.ts';
 import { newMeshId, serviceCidr } from './addressing.ts';
@@ -147,7 +147,7 @@ export class NetnsMeshRuntime {
     // A sidecar's pod sends service addresses to 15001 by iptables REDIRECT (pod-firewall.ts).
     const args = proxyArgs({ role, xdsAddress: this.#xdsAddress, tokenFile, address: r.pod.address, meta, ...(role === 'sidecar' ? { interception: 'REDIRECT' as const } : {}) });
     const cmd = this.#inPod(r, o.nodeBinary, [o.outriggerBin, 'proxy', ...args, ...(o.proxyFlags ?? []), '--local-mode']);
-    const sup = new Supervised({ label: `${r.state.name} proxy`, ...cmd, env: proxyEnv(), logFile, ...(role === 'sidecar' ? { gid: proxyGid } : {}) });
+    const sup = new Supervised({ label: `${r.state.name} proxy`, ...cmd, env: { ...proxyEnv(), ...meshMarker(o.stateDir) }, logFile, ...(role === 'sidecar' ? { gid: proxyGid } : {}) });
     r.state.proxyLogFile = logFile;
     for (const p of [15000, 15001, 15006, 15008, 15020, 15021, 15090]) r.state.ports[`proxy:${p}`] = p;
     (this.#reporter as ExitReporter).watch(sup, r.state, 'proxy');
@@ -215,7 +215,7 @@ export class NetnsMeshRuntime {
     r.state.env = env;
     const logFile = path.join(o.stateDir, 'logs', `${w.namespace}.${w.name}.log`);
     r.state.logFile = logFile;
-    const app = new Supervised({ label: `${r.state.name} app`, ...this.#inPod(r, command.file, command.args), env, logFile, runToCompletion: w.runToCompletion });
+    const app = new Supervised({ label: `${r.state.name} app`, ...this.#inPod(r, command.file, command.args), env: { ...env, ...meshMarker(o.stateDir) }, logFile, runToCompletion: w.runToCompletion });
     const reporter = this.#reporter as ExitReporter;
     reporter.watch(app, r.state, 'app');
     // A finished Job takes its sidecar with it.
