@@ -219,3 +219,28 @@ test('errors: a gRPC error status denies (403 on HTTP, closed on TCP) unless fai
     failWith = undefined;
   }
 });
+
+test("a check after the provider's endpoint moved goes to the new one, not the session kept from before", async () => {
+  const pkg = loadSync('envoy/service/auth/v3/external_auth.proto', { includeDirs: [...protoIncludeDirs], keepCase: true, longs: String, enums: String, defaults: false });
+  const moved: Check[] = [];
+  const second = new grpc.Server();
+  second.addService(pkg['envoy.service.auth.v3.Authorization'] as unknown as grpc.ServiceDefinition, {
+    Check: (call: grpc.ServerUnaryCall<Check, unknown>, cb: grpc.sendUnaryData<unknown>) => {
+      moved.push(call.request);
+      cb(null, { status: { code: 0 } });
+    },
+  });
+  const port = await new Promise<number>((resolve, reject) => second.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));
+  try {
+    checks.length = 0;
+    assert.equal((await request(httpPort, '/secure/a', { headers: { 'x-user': 'alice' } })).status, 200);
+    assert.equal(checks.length, 1, 'the first provider answers, over a session the filter keeps');
+    // EDS is state of the world: the other clusters keep their endpoints.
+    push(env.proxy, [cla(AUTHZ, [{ port }]), cla(INBOUND_HTTP, [{ port: echo.port }]), cla(INBOUND_TCP, [{ port: (tcpBackend.address() as net.AddressInfo).port }])], 'v3');
+    assert.equal((await request(httpPort, '/secure/b', { headers: { 'x-user': 'alice' } })).status, 200);
+    assert.equal(moved.length, 1, 'the moved provider answers');
+    assert.equal(checks.length, 1, 'the old one is asked nothing more');
+  } finally {
+    second.forceShutdown();
+  }
+});

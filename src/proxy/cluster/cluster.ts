@@ -53,6 +53,7 @@ export class Cluster {
   #lb: LoadBalancer<Endpoint>;
   #endpoints: readonly Endpoint[] = [];
   #upstreams = new Map<string, Upstream>();
+  #generation = 0;
   #gate: ConnectionGate;
   breakers: CircuitBreakers;
   /** The outlier detector, when the cluster configures outlier_detection. */
@@ -124,6 +125,14 @@ export class Cluster {
     return this.breakers.forPriority('DEFAULT');
   }
 
+  /**
+   * Bumped whenever an update changes how this cluster connects (and it closes or retires its own
+   * connections): a stream dialed before (an ext_authz session) is then stale too.
+   */
+  get generation(): number {
+    return this.#generation;
+  }
+
   /** New settings for the same name: pools survive unless how we connect changed. */
   update(settings: ClusterSettings): void {
     const old = this.settings;
@@ -151,6 +160,7 @@ export class Cluster {
     }
     if (renamed) this.#retireRefused();
     if (reconnect) this.#closeUpstreams([...this.#upstreams.keys()]);
+    if (renamed || reconnect) this.#generation++;
     if (settings.type !== 'EDS') this.setEndpoints(settings.inlineEndpoints);
   }
 

@@ -5,9 +5,21 @@ import type { ClusterManager } from '../cluster/cluster-manager.ts';
 import { connectStream } from './connect-stream.ts';
 import { UpstreamError } from './upstream.ts';
 
-export function dialCluster(clusters: ClusterManager, name: string): Promise<Duplex> {
+/** A dialed stream, and whether what it was dialed with still holds. */
+export interface DialedStream extends Duplex {
+  /**
+   * True once the cluster is gone or replaced, its endpoint left it, or an update changed how it
+   * connects (TLS, secure naming, the plaintext marker): a caller keeping the stream (an ext_authz
+   * session) should dial again, as the cluster's own connections are closed then.
+   */
+  readonly stale?: () => boolean;
+}
+
+export function dialCluster(clusters: ClusterManager, name: string): Promise<DialedStream> {
   const cluster = clusters.get(name);
   const endpoint = cluster?.pick();
   if (!cluster || !endpoint) return Promise.reject(new UpstreamError('connect', `no healthy endpoint in cluster ${name}`));
-  return connectStream(cluster, endpoint);
+  const generation = cluster.generation;
+  const stale = () => clusters.get(name) !== cluster || cluster.generation !== generation || !cluster.endpoints.some((e) => e.key === endpoint.key);
+  return connectStream(cluster, endpoint).then((stream) => Object.assign(stream, { stale }));
 }

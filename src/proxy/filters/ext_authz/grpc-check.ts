@@ -4,8 +4,11 @@ import http2 from 'node:http2';
 import type { Duplex } from 'node:stream';
 import { CHECK_METHOD_PATH, type CheckRequestJson, type CheckResponseJson, decodeCheckResponse, encodeCheckRequest } from './check-codec.ts';
 
-/** Opens a byte stream to one endpoint of a cluster (`outbound|9000||authz.foo.svc.cluster.local`). */
-export type ClusterDialer = (cluster: string) => Promise<Duplex>;
+/**
+ * Opens a byte stream to one endpoint of a cluster (`outbound|9000||authz.foo.svc.cluster.local`);
+ * `stale()` says when the cluster no longer connects that way (see dial-cluster.ts).
+ */
+export type ClusterDialer = (cluster: string) => Promise<Duplex & { readonly stale?: () => boolean }>;
 
 export class ExtAuthzCallError extends Error {
   readonly code: 'EXT_AUTHZ_UNAVAILABLE' | 'EXT_AUTHZ_TIMEOUT' | 'EXT_AUTHZ_GRPC_STATUS' | 'EXT_AUTHZ_PROTOCOL';
@@ -24,6 +27,8 @@ export class GrpcCheckClient {
   readonly #authority: string;
   readonly #dial: ClusterDialer | undefined;
   #session: Promise<http2.ClientHttp2Session> | undefined;
+  /** Whether the current session's stream was dialed under config that has since changed. */
+  #stale: (() => boolean) | undefined;
 
   constructor(cluster: string, authority: string, dial: ClusterDialer | undefined) {
     this.#cluster = cluster;
@@ -32,10 +37,19 @@ export class GrpcCheckClient {
   }
 
   #connect(): Promise<http2.ClientHttp2Session> {
+    if (this.#session && this.#stale?.()) {
+      // The cluster moved on (an endpoint left, TLS changed): checks already sent finish on the old
+      // session, new ones go where the cluster now connects, as Envoy's pools drain on a cluster update.
+      const old = this.#session;
+      this.#session = undefined;
+      this.#stale = undefined;
+      void old.then((s) => s.close(), () => {});
+    }
     if (this.#session) return this.#session;
     const dial = this.#dial;
     if (!dial) return Promise.reject(new ExtAuthzCallError('EXT_AUTHZ_UNAVAILABLE', `no dialer for cluster ${this.#cluster}`));
     const pending = dial(this.#cluster).then((stream) => {
+      if (this.#session === pending) this.#stale = stream.stale;
       const session = http2.connect(`http://${this.#authority}`, { createConnection: () => stream });
       const forget = () => {
         if (this.#session === pending) this.#session = undefined;
