@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { rmSync } from 'node:fs';
 import path from 'node:path';
-import { isAlive, leftoverProcesses, readState, stateDir } from '../runtime/state.ts';
+import { isAlive, leftoverProcesses, meshOwnerAlive, readState, stateDir } from '../runtime/state.ts';
 import { runningMesh } from './mesh-state.ts';
 
 /** Netns mode: removes namespaces, links and rules an `up` killed before its teardown left behind. */
@@ -30,7 +30,7 @@ export function define(program: Command): void {
     .action(async (opts: { dir?: string; timeout: number }) => {
       const recorded = opts.dir ?? stateDir(process.cwd());
       const orphaned = readState(recorded);
-      if (orphaned && !isAlive(orphaned.pid)) {
+      if (orphaned && !meshOwnerAlive(orphaned)) {
         await stopLeftovers(recorded, orphaned, opts.timeout);
         return;
       }
@@ -43,8 +43,9 @@ export function define(program: Command): void {
         return;
       }
       console.log(`the mesh did not stop within ${opts.timeout}s; killing what is left`);
-      for (const pid of [state.pid, ...state.components.flatMap((c) => [c.pid, c.proxyPid])]) {
-        if (pid && isAlive(pid)) process.kill(pid, 'SIGKILL');
+      // Only processes known to be this mesh's: its up (checked above), and those carrying its marker.
+      for (const pid of [state.pid, ...(leftoverProcesses(dir, state) ?? [])]) {
+        if (isAlive(pid)) process.kill(pid, 'SIGKILL');
       }
       if (state.mode === 'netns') await sweepNetns(dir);
       process.exitCode = 1;
@@ -58,6 +59,17 @@ export function define(program: Command): void {
  */
 async function stopLeftovers(dir: string, state: import('../runtime/state.ts').MeshState, timeoutSeconds: number): Promise<void> {
   const pids = leftoverProcesses(dir, state);
+  if (pids === undefined) {
+    // No way to tell the mesh's processes from others that reused their pids: say, and keep the state.
+    const recorded = state.components.flatMap((c) => [c.pid, c.proxyPid]).filter((p): p is number => typeof p === 'number' && isAlive(p));
+    console.log(
+      `the mesh recorded in ${dir} is not running (pid ${state.pid} is gone), and its processes cannot be told apart from others here${state.marked ? ' (no /proc)' : ' (it was started by an older Outrigger)'}` +
+        (recorded.length ? `; recorded pids still alive: ${recorded.join(', ')}: check them and stop those that are the mesh's` : ''),
+    );
+    process.exitCode = recorded.length ? 1 : 0;
+    if (!recorded.length) rmSync(path.join(dir, 'state.json'), { force: true });
+    return;
+  }
   if (pids.length === 0) {
     console.log(`the mesh recorded in ${dir} is not running (pid ${state.pid} is gone) and left no process behind`);
   } else {

@@ -111,7 +111,7 @@ test('up: a workload that cannot run locally is reported at its line before anyt
   rmSync(dir, { recursive: true, force: true });
 });
 
-test("a mesh whose up was killed: status says what it left running, up refuses, down stops only the mesh's own", async () => {
+test("a mesh whose up was killed (its pid since reused): status says what it left running, up refuses, down stops only the mesh's own", async () => {
   const { spawn } = await import('node:child_process');
   const { once } = await import('node:events').then((m) => m.default);
   const { existsSync, mkdtempSync, rmSync, writeFileSync } = await import('node:fs');
@@ -121,13 +121,16 @@ test("a mesh whose up was killed: status says what it left running, up refuses, 
   const { isAlive, MESH_DIR_ENV } = await import('../runtime/state.ts');
   const dir = mkdtempSync(path.join(tmpdir(), 'or-cli-orphans-'));
   const idle = (env: NodeJS.ProcessEnv) => spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { env, stdio: 'ignore' });
-  const dead = spawn(process.execPath, ['-e', '']);
-  await once(dead, 'exit');
-  // One process of the mesh (it carries the marker), and one that merely holds a recorded pid.
+  // One process of the mesh (it carries the marker), and one that merely holds recorded pids: the
+  // up's, as after a reboot, and a component's.
   const ours = idle({ ...process.env, [MESH_DIR_ENV]: dir });
   const stranger = idle({ ...process.env });
   await Promise.all([once(ours, 'spawn'), once(stranger, 'spawn')]);
-  const state = meshState([component('podinfo/podinfo-stable-0', 'workload', { pid: ours.pid as number }), component('podinfo/podinfo-canary-0', 'workload', { pid: stranger.pid as number })], { pid: dead.pid as number });
+  const state = meshState([component('podinfo/podinfo-stable-0', 'workload', { pid: ours.pid as number }), component('podinfo/podinfo-canary-0', 'workload', { pid: stranger.pid as number })], {
+    pid: stranger.pid as number,
+    startedAt: '2020-01-01T00:00:00.000Z',
+    marked: true,
+  });
   writeFileSync(path.join(dir, 'state.json'), JSON.stringify(state));
   const err: string[] = [];
   const out: string[] = [];
@@ -151,6 +154,35 @@ test("a mesh whose up was killed: status says what it left running, up refuses, 
     [process.stderr.write, console.log, console.error] = [writeErr, log, error];
     process.exitCode = 0;
     ours.kill('SIGKILL');
+    stranger.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a state written before processes were marked: down kills nothing, names the pids, keeps the state', async () => {
+  const { spawn } = await import('node:child_process');
+  const { once } = await import('node:events').then((m) => m.default);
+  const { existsSync, mkdtempSync, rmSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const path = await import('node:path');
+  const { main } = await import('./main.ts');
+  const { isAlive } = await import('../runtime/state.ts');
+  const dir = mkdtempSync(path.join(tmpdir(), 'or-cli-unmarked-'));
+  const stranger = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+  await once(stranger, 'spawn');
+  const pid = stranger.pid as number;
+  writeFileSync(path.join(dir, 'state.json'), JSON.stringify(meshState([component('podinfo/podinfo-stable-0', 'workload', { pid })], { pid, startedAt: '2020-01-01T00:00:00.000Z' })));
+  const out: string[] = [];
+  const log = console.log;
+  console.log = (line: string) => void out.push(line);
+  try {
+    assert.equal(await main(argv('down', '--dir', dir, '--timeout', '1')), 1);
+    assert.equal(isAlive(pid), true);
+    assert.equal(existsSync(path.join(dir, 'state.json')), true);
+    assert.match(out.join('\n'), new RegExp(`started by an older Outrigger\\); recorded pids still alive: ${pid}`));
+  } finally {
+    console.log = log;
+    process.exitCode = 0;
     stranger.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
   }

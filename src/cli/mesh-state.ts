@@ -1,5 +1,5 @@
 // Shared by the commands that act on a running local mesh: find its state or explain why there is none.
-import { isAlive, leftoverProcesses, type MeshState, readState, stateDir } from '../runtime/state.ts';
+import { leftoverProcesses, type MeshState, meshOwnerAlive, readState, stateDir } from '../runtime/state.ts';
 
 export class NoMeshError extends Error {
   readonly code = 'NO_MESH';
@@ -9,9 +9,9 @@ export function runningMesh(dir?: string): { dir: string; state: MeshState } {
   const d = dir ?? stateDir(process.cwd());
   const state = readState(d);
   if (!state) throw new NoMeshError(`no mesh is running here (no ${d}/state.json); start one with: outrigger up -f DIR`);
-  if (!isAlive(state.pid)) {
+  if (!meshOwnerAlive(state)) {
     const left = leftoverProcesses(d, state);
-    const next = left.length ? `${left.length} of its processes are still running (${left.join(', ')}): stop them with outrigger down${dirFlag(dir)}` : 'start it with: outrigger up -f DIR';
+    const next = left?.length ? `${left.length} of its processes are still running (${left.join(', ')}): stop them with outrigger down${dirFlag(dir)}` : 'start it with: outrigger up -f DIR';
     throw new NoMeshError(`the mesh recorded in ${d}/state.json is not running (pid ${state.pid} is gone); ${next}`);
   }
   return { dir: d, state };

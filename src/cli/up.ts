@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { isAlive, leftoverProcesses, readState, stateDir as defaultStateDir } from '../runtime/state.ts';
+import { leftoverProcesses, meshOwnerAlive, readState, stateDir as defaultStateDir } from '../runtime/state.ts';
 import { dirFlag } from './mesh-state.ts';
 
 interface UpOptions {
@@ -51,12 +51,13 @@ Examples:
 async function up(opts: UpOptions): Promise<number> {
   const dir = path.resolve(opts.dir ?? defaultStateDir(process.cwd()));
   const existing = readState(dir);
-  const left = existing && !isAlive(existing.pid) ? leftoverProcesses(dir, existing) : [];
+  const owned = existing !== undefined && meshOwnerAlive(existing);
+  const left = existing && !owned ? (leftoverProcesses(dir, existing) ?? []) : [];
   if (left.length) {
     console.error(`outrigger up: the last mesh here (state in ${dir}) died and left ${left.length} process(es) running (${left.join(', ')}); stop them with \`outrigger down${dirFlag(opts.dir)}\``);
     return 1;
   }
-  if (existing && isAlive(existing.pid)) {
+  if (existing && owned) {
     console.error(`outrigger up: a mesh is already running here (pid ${existing.pid}, state in ${dir}); see \`outrigger status${dirFlag(opts.dir)}\` or stop it with \`outrigger down${dirFlag(opts.dir)}\``);
     return 1;
   }

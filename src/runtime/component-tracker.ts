@@ -25,6 +25,7 @@ export class ComponentTracker {
       version: 1,
       pid: process.pid,
       startedAt: new Date().toISOString(),
+      marked: true,
       mode: o.mode,
       configDirs: o.configDirs,
       controlPlane: {

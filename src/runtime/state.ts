@@ -35,6 +35,8 @@ export interface MeshState {
   controlPlane: { xdsAddress: string; xdsTlsAddress?: string; rootCertFile?: string; debugAddress: string; dashboardUrl?: string };
   ingressUrl?: string;
   components: ComponentState[];
+  /** Every process this mesh started carries MESH_DIR_ENV (absent in states written before it did). */
+  marked?: boolean;
 }
 
 export function stateDir(cwd: string): string {
@@ -84,8 +86,40 @@ export function meshMarker(stateDir: string): Record<string, string> {
   return { [MESH_DIR_ENV]: path.resolve(stateDir) };
 }
 
-/** Recorded processes of the mesh in `stateDir` still running (Linux: read from /proc/PID/environ). */
-export function leftoverProcesses(stateDir: string, state: MeshState): number[] {
+/** When a process started, in ms since the epoch (Linux /proc); undefined where that cannot be read. */
+function processStartMs(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    // Fields after the command name, which may hold spaces and parentheses: starttime is field 22.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(fields[19]);
+    const btime = Number(/^btime (\d+)$/m.exec(readFileSync('/proc/stat', 'latin1'))?.[1]);
+    // The kernel's USER_HZ is 100 on every Linux Node supports.
+    return Number.isFinite(ticks) && Number.isFinite(btime) ? btime * 1000 + (ticks * 1000) / 100 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Whether the `up` that owns `state` still runs: its pid is alive and that process started before the
+ * state says the mesh did (a pid reused after the `up` died, or after a reboot, started later).
+ */
+export function meshOwnerAlive(state: MeshState): boolean {
+  if (!isAlive(state.pid)) return false;
+  const started = processStartMs(state.pid);
+  const recorded = Date.parse(state.startedAt);
+  if (started === undefined || !Number.isFinite(recorded)) return true;
+  return started <= recorded + 2_000;
+}
+
+/**
+ * Recorded processes of the mesh in `stateDir` still running, known by the marker in their environment
+ * (Linux: /proc/PID/environ); undefined when that cannot be told (no /proc, or a state written before
+ * the marker existed).
+ */
+export function leftoverProcesses(stateDir: string, state: MeshState): number[] | undefined {
+  if (!state.marked || !existsSync('/proc/self/environ')) return undefined;
   const marker = `\0${MESH_DIR_ENV}=${path.resolve(stateDir)}\0`;
   const pids = new Set(state.components.flatMap((c) => [c.pid, c.proxyPid]).filter((p): p is number => typeof p === 'number' && p > 0));
   return [...pids].filter((pid) => {
