@@ -132,6 +132,22 @@ test('a listener whose route configuration has not arrived keeps the proxy unrea
   assert.equal(env.proxy.ready(), true);
 });
 
+test('a refused route configuration ends the wait: the proxy is ready, serving what it has, as Envoy', async () => {
+  version = 5;
+  const three = [...(resources.get(TypeUrl.Listener) ?? []), listener('0.0.0.0_7070', 7070, [{ filter: hcm('http.7070') }])];
+  resources.set(TypeUrl.Listener, three);
+  for (const c of calls) send(c, TypeUrl.Listener);
+  await nextRequest((r) => r.type_url === TypeUrl.RouteConfiguration && (r.resource_names ?? []).includes('http.7070'));
+  assert.equal(env.proxy.ready(), false);
+  const bad = routeConfig('http.7070', [{ domains: ['*'], routes: [{ prefix: '/', cluster: 'echo' }] }]);
+  (bad as unknown as { virtual_hosts: { routes: Record<string, unknown>[] }[] }).virtual_hosts[0]!.routes[0]!['match'] = { safe_regex: { regex: '(' } };
+  resources.set(TypeUrl.RouteConfiguration, [...(resources.get(TypeUrl.RouteConfiguration) ?? []), bad]);
+  for (const c of calls) send(c, TypeUrl.RouteConfiguration);
+  await nextRequest((r) => r.type_url === TypeUrl.RouteConfiguration && r.error_detail !== undefined && r.error_detail !== null);
+  assert.equal(env.proxy.ready(), true);
+  assert.equal((await request(await env.port('0.0.0.0_8080'), '/still-served', { host: 'any.example' })).status, 200);
+});
+
 test('keeps serving when the control plane goes away', async () => {
   server.forceShutdown();
   const res = await request(await env.port('0.0.0.0_8080'), '/after-cp', { host: 'any.example' });

@@ -34,12 +34,18 @@ export interface XdsStateDeps {
   now(): number;
 }
 
+/** Envoy's default `initial_fetch_timeout`: how long a listener waits for its routes before it is ready anyway. */
+export const INITIAL_FETCH_TIMEOUT_MS = 15_000;
+
 export class XdsState implements AdsSubscriber {
   #deps: XdsStateDeps;
   #routes = new Map<string, RouteTable>();
   #dump = new Map<string, Map<string, DumpEntry>>();
   #rdsNames: string[] = [];
   #sdsNames: string[] = ['ROOTCA'];
+  /** When the listeners last named routes (initial fetch starts), and whether an RDS update was refused since. */
+  #routesNamedAt: number | undefined;
+  #routesRefused = false;
 
   constructor(deps: XdsStateDeps) {
     this.#deps = deps;
@@ -72,7 +78,10 @@ export class XdsState implements AdsSubscriber {
    * warming, and a request on it would find no route (404 NR) though the config exists.
    */
   routesWarm(): boolean {
-    return this.#rdsNames.every((name) => this.#routes.has(name));
+    if (this.#rdsNames.every((name) => this.#routes.has(name))) return true;
+    // As Envoy's init manager: a refused update ends the wait too (the listener serves what it has), and
+    // so does the initial fetch timeout, so one bad or missing route never keeps the proxy unready.
+    return this.#routesRefused || (this.#routesNamedAt !== undefined && this.#deps.now() - this.#routesNamedAt >= INITIAL_FETCH_TIMEOUT_MS);
   }
 
   resourceNames(typeUrl: string): readonly string[] | undefined {
@@ -121,13 +130,22 @@ export class XdsState implements AdsSubscriber {
             }
           }
         }
+        if ([...rds].some((name) => !this.#rdsNames.includes(name))) {
+          this.#routesNamedAt = this.#deps.now();
+          this.#routesRefused = false;
+        }
         this.#rdsNames = [...rds];
         this.#sdsNames = [...sds];
         break;
       }
       case TypeUrl.RouteConfiguration: {
         const next = new Map<string, RouteTable>();
-        for (const r of resources) next.set(named(r), this.#compileRoutes(r));
+        try {
+          for (const r of resources) next.set(named(r), this.#compileRoutes(r));
+        } catch (err) {
+          this.#routesRefused = true;
+          throw err;
+        }
         this.#routes = next;
         break;
       }
