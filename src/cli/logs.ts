@@ -1,5 +1,5 @@
 // `outrigger logs WORKLOAD [--proxy]`: the app's (or its sidecar's) log, like `kubectl logs [-c istio-proxy]`.
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { type Command, InvalidArgumentError } from 'commander';
 import { findComponent } from '../runtime/find-component.ts';
@@ -18,7 +18,7 @@ export function define(program: Command): void {
       const { dir, state } = runningMesh(opts.dir);
       const c = findComponent(state, ref, opts.namespace);
       // The control plane runs in the `up` process, whose log is up.log; a gateway is its proxy.
-      const file = c.kind === 'control-plane' ? path.join(dir, 'logs', 'up.log') : opts.proxy || c.kind === 'gateway' ? c.proxyLogFile : c.logFile;
+      const file = c.kind === 'control-plane' ? controlPlaneLog(dir, state.startedAt) : opts.proxy || c.kind === 'gateway' ? c.proxyLogFile : c.logFile;
       if (!file) throw new NoLogError(`${c.name} has no ${opts.proxy ? 'sidecar' : 'app'} log${!opts.proxy && c.proxyLogFile ? "; for its sidecar's, add --proxy" : ''}`);
       const text = readFileSync(file, 'utf8');
       const lines = text.trimEnd().split('\n');
@@ -34,4 +34,20 @@ function positiveLines(v: string): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a whole number of lines, at least 1');
   return n;
+}
+
+/**
+ * up.log, which `up -d` writes; not one left by an earlier `up -d` (older than this mesh). A foreground
+ * `up` logs to its terminal.
+ */
+function controlPlaneLog(dir: string, startedAt: string): string {
+  const file = path.join(dir, 'logs', 'up.log');
+  let written: number;
+  try {
+    written = statSync(file).mtimeMs;
+  } catch {
+    written = Number.NaN;
+  }
+  if (!(written >= Date.parse(startedAt) - 60_000)) throw new NoLogError("the control plane logs to the terminal where this mesh's `up` runs (started without -d)");
+  return file;
 }

@@ -62,10 +62,10 @@ test("logs: the control plane's log is up's, a gateway's is its proxy's, and bad
   mkdirSync(path.join(dir, 'logs'));
   writeFileSync(path.join(dir, 'logs', 'up.log'), 'control plane line\n');
   writeFileSync(path.join(dir, 'logs', 'gw.proxy.log'), 'gateway line\n');
-  const state = meshState([
-    component('control-plane', 'control-plane'),
-    component('istio-system/istio-ingressgateway', 'gateway', { proxyLogFile: path.join(dir, 'logs', 'gw.proxy.log') }),
-  ]);
+  const state = meshState(
+    [component('control-plane', 'control-plane'), component('istio-system/istio-ingressgateway', 'gateway', { proxyLogFile: path.join(dir, 'logs', 'gw.proxy.log') })],
+    { startedAt: new Date().toISOString() },
+  );
 
   writeFileSync(path.join(dir, 'state.json'), JSON.stringify(state));
   const out: string[] = [];
@@ -78,6 +78,10 @@ test("logs: the control plane's log is up's, a gateway's is its proxy's, and bad
     assert.equal(await main(argv('logs', '--dir', dir, '-n', 'istio-system', 'istio-ingressgateway')), 0);
     assert.equal(await main(argv('logs', '--dir', dir, 'control-plane', '--tail', 'abc')), 1);
     assert.equal(await main(argv('status', '--dir', dir, '-o', 'yaml')), 1);
+    // An up.log older than this mesh was left by an earlier `up -d`: not this control plane's.
+    const { utimesSync } = await import('node:fs');
+    utimesSync(path.join(dir, 'logs', 'up.log'), new Date(2020, 0, 1), new Date(2020, 0, 1));
+    assert.equal(await main(argv('logs', '--dir', dir, 'control-plane')), 1);
   } finally {
     [process.stdout.write, process.stderr.write] = [write, writeErr];
     rmSync(dir, { recursive: true, force: true });
@@ -85,6 +89,7 @@ test("logs: the control plane's log is up's, a gateway's is its proxy's, and bad
   assert.deepEqual(out, ['control plane line\n', 'gateway line\n']);
   assert.match(err.join(''), /--tail <lines>' argument 'abc' is invalid/);
   assert.match(err.join(''), /argument 'yaml' is invalid\. Allowed choices are text, json/);
+  assert.match(err.join(''), /the control plane logs to the terminal where this mesh's `up` runs/);
 });
 
 test('up: a workload that cannot run locally is reported at its line before anything starts', async () => {

@@ -57,7 +57,8 @@ export function define(program: Command): void {
       const { fetchDebug, resolveDebugAddress } = await import('../controlplane/debug-client.ts');
       try {
         const state = readMeshState(process.cwd(), dir);
-        const fromProxy = kind === 'secret' || kind === 'all' ? await fetchProxyDump(proxy, state) : undefined;
+        // An explicit --control-plane asks for what that control plane sent.
+        const fromProxy = (kind === 'secret' || kind === 'all') && !flags.controlPlane ? await fetchProxyDump(proxy, state) : undefined;
         if (kind === 'secret' && !fromProxy) process.stderr.write("note: the proxy's own admin API is not reachable from here; showing what the control plane sent (ROOTCA), not the proxy's certificate\n");
         const dump = fromProxy ?? (await fetchDebug<Dump>(resolveDebugAddress(flags.controlPlane, process.cwd(), dir), `/debug/config_dump?proxyID=${encodeURIComponent(proxy)}`));
         const { controlPlane: _, output, ...filter } = flags;

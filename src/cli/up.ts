@@ -153,7 +153,6 @@ async function up(opts: UpOptions): Promise<number> {
   return 0;
 }
 
-/** Starts `up` again in the background and returns once it has written a state file (or died). */
 /**
  * Workloads whose container has neither a command nor a built-in program, each as `file:line:col:` and
  * the fix, found before anything starts (the runtime would otherwise stop at the first, mid-start).
@@ -183,6 +182,7 @@ async function unrunnableWorkloads(resources: readonly import('../config/resourc
 }
 
 
+/** Starts `up` again in the background and returns once it has written a state file (or died). */
 async function detach(dir: string, givenDir: string | undefined): Promise<number> {
   mkdirSync(path.join(dir, 'logs'), { recursive: true, mode: 0o700 });
   const logFile = path.join(dir, 'logs', 'up.log');

@@ -95,7 +95,14 @@ export class ControlPlane {
     });
     this.ads.register(this.grpcServer);
     if (opts.ca) {
-      addCsrService(this.grpcServer, { ca: opts.ca, authenticate: (t) => this.#tokens.verify(t) });
+      addCsrService(this.grpcServer, {
+        ca: opts.ca,
+        authenticate: (t) => this.#tokens.verify(t),
+        // A refused certificate leaves a workload without identity (or renewing until it expires): say so here too.
+        onResult: (r) => {
+          if (!r.ok && r.code !== 'UNAUTHENTICATED') this.#log('warn', `certificate refused for ${r.identity ? `${r.identity.namespace}/${r.identity.serviceAccount}` : 'a caller'}: ${r.code} ${r.message ?? ''}`.trim());
+        },
+      });
       this.metrics.rootCertExpiry.set(Math.floor(opts.ca.rootExpiry().getTime() / 1000));
     }
     addCsdsService(this.grpcServer, { connections: () => this.ads.connections, verifyToken: (t) => this.#tokens.verify(t), allowAnonymous: opts.allowAnonymous ?? false });

@@ -17,7 +17,7 @@ export interface CsrServiceOptions {
   ca: CertificateAuthority;
   authenticate: Authenticate;
   /** Called after each decision, for logs and metrics (`citadel_server_csr_count` and friends). */
-  onResult?: (result: { identity?: WorkloadIdentity; ok: boolean; code?: string }) => void;
+  onResult?: (result: { identity?: WorkloadIdentity; ok: boolean; code?: string; message?: string }) => void;
 }
 
 function bearer(metadata: grpc.Metadata): string | undefined {
@@ -52,7 +52,7 @@ export function addCsrService(server: grpc.Server, options: CsrServiceOptions): 
         callback(null, { cert_chain: chain });
       } catch (err) {
         const code = err instanceof CaError ? err.code : 'INTERNAL';
-        options.onResult?.({ identity, ok: false, code });
+        options.onResult?.({ identity, ok: false, code, message: (err as Error).message });
         callback({ code: statusFor(err), details: (err as Error).message });
       }
     })();

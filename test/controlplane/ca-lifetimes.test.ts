@@ -64,3 +64,26 @@ test('a lifetime that is not a duration stops the local control plane before it 
     await rm(dir, { recursive: true });
   }
 });
+
+test('a refused certificate is logged by the control plane too, not only by the proxy that asked', async () => {
+  const { CertificateAuthority } = await import('../../src/ca/certificate-authority.ts');
+  const { ControlPlane } = await import('../../src/controlplane/control-plane.ts');
+  const dir = await mkdtemp(path.join(tmpdir(), 'or-ca-refusal-'));
+  const logs: string[] = [];
+  const ca = await CertificateAuthority.ephemeral({ maxTtlSeconds: 48 * HOUR });
+  const cp = await ControlPlane.start({ configPaths: [dir], xdsAddress: '127.0.0.1:0', allowAnonymous: true, rescanMs: 0, ca, log: (level, m) => logs.push(`${level} ${m}`) });
+  const id = { namespace: 'podinfo', serviceAccount: 'podinfo', workload: 'podinfo-0' };
+  const client = createCsrClient({ address: cp.xdsAddress, token: () => cp.issueBootstrapToken(id) });
+  try {
+    const { csrPem } = await createWorkloadCsr('spiffe://cluster.local/ns/podinfo/sa/podinfo');
+    await assert.rejects(client.sign(csrPem, 72 * HOUR));
+    assert.ok(
+      logs.some((l) => /^warn certificate refused for podinfo\/podinfo: CA_BAD_TTL requested TTL 72h is greater than the max allowed TTL 48h$/.test(l)),
+      logs.join('\n'),
+    );
+  } finally {
+    client.close();
+    await cp.close();
+    await rm(dir, { recursive: true });
+  }
+});
