@@ -4,6 +4,9 @@
 import type { AttributeValue, SpanRecord } from './span.ts';
 import { toOtlpRequest } from './span.ts';
 
+/** How long closing an exporter waits for its last spans to be sent. */
+export const CLOSE_DEADLINE_MS = 2_000;
+
 export interface ExportTimers {
   setInterval(fn: () => void, ms: number): unknown;
   clearInterval(handle: unknown): void;
@@ -112,9 +115,18 @@ export class SpanExporter {
     }
   }
 
-  /** Stops the timer and sends what is left. */
-  async close(): Promise<void> {
+  /**
+   * Stops the timer and sends what is left, waiting at most `deadlineMs`: a proxy shutting down must not
+   * spend its drain on a collector that does not answer (what is still sending finishes on its own).
+   */
+  async close(deadlineMs = CLOSE_DEADLINE_MS): Promise<void> {
     this.#o.timers.clearInterval(this.#timer);
-    await this.flush();
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, deadlineMs);
+      timer.unref();
+    });
+    await Promise.race([this.flush(), deadline]);
+    clearTimeout(timer);
   }
 }

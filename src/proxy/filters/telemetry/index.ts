@@ -101,8 +101,8 @@ export function createTelemetryFilterFactory(deps: TelemetryDeps): TelemetryFilt
       return new TelemetryFilter({ config, edges, tracer, accessLog, now, peerCache });
     },
     async close(): Promise<void> {
-      await Promise.all([...exporters.values()].map((e) => e.close()));
-      await Promise.all([...sinks.values()].map((s) => s.close()));
+      // The log files close while the spans are being sent, not after them.
+      await Promise.all([...[...sinks.values()].map((s) => s.close()), ...[...exporters.values()].map((e) => e.close())]);
     },
   };
 }
