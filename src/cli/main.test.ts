@@ -1,9 +1,15 @@
 // The CLI defines only the command it runs, and the name table stays true to what each module defines.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { test } from 'node:test';
 import { Command } from 'commander';
 import { component, meshState } from '../../test/mesh-state-fixture.ts';
-import { commandsFor } from './main.ts';
+import { isAlive, MESH_DIR_ENV } from '../runtime/state.ts';
+import { commandsFor, main } from './main.ts';
 
 const argv = (...args: string[]) => ['node', 'outrigger', ...args];
 
@@ -30,10 +36,6 @@ test('help, no command or an unknown one loads every command, each module defini
 });
 
 test('a mistake the person can fix is one line on stderr and exit 1, not a stack trace', async () => {
-  const { mkdtempSync, rmSync, writeFileSync } = await import('node:fs');
-  const { tmpdir } = await import('node:os');
-  const path = await import('node:path');
-  const { main } = await import('./main.ts');
   const dir = mkdtempSync(path.join(tmpdir(), 'or-cli-'));
   const state = meshState([component('podinfo/podinfo-stable-0', 'workload')]);
   writeFileSync(path.join(dir, 'state.json'), JSON.stringify(state));
@@ -54,10 +56,6 @@ test('a mistake the person can fix is one line on stderr and exit 1, not a stack
 });
 
 test("logs: the control plane's log is up's, a gateway's is its proxy's, and bad values are refused", async () => {
-  const { mkdirSync, mkdtempSync, rmSync, writeFileSync } = await import('node:fs');
-  const { tmpdir } = await import('node:os');
-  const path = await import('node:path');
-  const { main } = await import('./main.ts');
   const dir = mkdtempSync(path.join(tmpdir(), 'or-cli-logs-'));
   mkdirSync(path.join(dir, 'logs'));
   writeFileSync(path.join(dir, 'logs', 'up.log'), 'control plane line\n');
@@ -79,8 +77,7 @@ test("logs: the control plane's log is up's, a gateway's is its proxy's, and bad
     assert.equal(await main(argv('logs', '--dir', dir, 'control-plane', '--tail', 'abc')), 1);
     assert.equal(await main(argv('status', '--dir', dir, '-o', 'yaml')), 1);
     // An up.log older than this mesh was left by an earlier `up -d`: not this control plane's.
-    const { utimesSync } = await import('node:fs');
-    utimesSync(path.join(dir, 'logs', 'up.log'), new Date(2020, 0, 1), new Date(2020, 0, 1));
+      utimesSync(path.join(dir, 'logs', 'up.log'), new Date(2020, 0, 1), new Date(2020, 0, 1));
     assert.equal(await main(argv('logs', '--dir', dir, 'control-plane')), 1);
   } finally {
     [process.stdout.write, process.stderr.write] = [write, writeErr];
@@ -93,10 +90,6 @@ test("logs: the control plane's log is up's, a gateway's is its proxy's, and bad
 });
 
 test('up: a workload that cannot run locally is reported at its line before anything starts', async () => {
-  const { mkdtempSync, rmSync, writeFileSync, existsSync } = await import('node:fs');
-  const { tmpdir } = await import('node:os');
-  const path = await import('node:path');
-  const { main } = await import('./main.ts');
   const dir = mkdtempSync(path.join(tmpdir(), 'or-cli-up-'));
   const file = path.join(dir, 'app.yaml');
   writeFileSync(file, 'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: reviews, namespace: default}\nspec:\n  selector: {matchLabels: {app: reviews}}\n  template:\n    metadata: {labels: {app: reviews}}\n    spec:\n      containers:\n        - name: reviews\n          image: docker.io/istio/examples-bookinfo-reviews-v1:1.18.0\n');
@@ -117,13 +110,6 @@ test('up: a workload that cannot run locally is reported at its line before anyt
 });
 
 test("a mesh whose up was killed (its pid since reused): status says what it left running, up refuses, down stops only the mesh's own", async () => {
-  const { spawn } = await import('node:child_process');
-  const { once } = await import('node:events').then((m) => m.default);
-  const { existsSync, mkdtempSync, rmSync, writeFileSync } = await import('node:fs');
-  const { tmpdir } = await import('node:os');
-  const path = await import('node:path');
-  const { main } = await import('./main.ts');
-  const { isAlive, MESH_DIR_ENV } = await import('../runtime/state.ts');
   const dir = mkdtempSync(path.join(tmpdir(), 'or-cli-orphans-'));
   const idle = (env: NodeJS.ProcessEnv) => spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { env, stdio: 'ignore' });
   // One process of the mesh (it carries the marker), and one that merely holds recorded pids: the
@@ -165,13 +151,6 @@ test("a mesh whose up was killed (its pid since reused): status says what it lef
 });
 
 test('a state written before processes were marked: down kills nothing, names the pids, keeps the state', async () => {
-  const { spawn } = await import('node:child_process');
-  const { once } = await import('node:events').then((m) => m.default);
-  const { existsSync, mkdtempSync, rmSync, writeFileSync } = await import('node:fs');
-  const { tmpdir } = await import('node:os');
-  const path = await import('node:path');
-  const { main } = await import('./main.ts');
-  const { isAlive } = await import('../runtime/state.ts');
   const dir = mkdtempSync(path.join(tmpdir(), 'or-cli-unmarked-'));
   const stranger = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
   await once(stranger, 'spawn');
