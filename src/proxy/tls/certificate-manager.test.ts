@@ -3,30 +3,9 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { test } from 'node:test';
 import { CertificateAuthority } from '../../ca/certificate-authority.ts';
-import { CertificateManager, type TlsClock } from './certificate-manager.ts';
+import { ManualTimers } from '../../../test/identity/mesh-tls-harness.ts';
+import { CertificateManager } from './certificate-manager.ts';
 
-/** Timers that fire only when the test says so. */
-class ManualTimers implements TlsClock {
-  pending: { fn: () => void; live: boolean }[] = [];
-  now(): number {
-    return Date.now();
-  }
-  setTimer(fn: () => void): { cancel(): void } {
-    const t = { fn, live: true };
-    this.pending.push(t);
-    return {
-      cancel: () => {
-        t.live = false;
-      },
-    };
-  }
-  fireNext(): void {
-    this.pending = this.pending.filter((t) => t.live);
-    const t = this.pending.shift() ?? assert.fail('no timer pending');
-    t.live = false;
-    t.fn();
-  }
-}
 
 test('before the first certificate, a failed retry is reported, not an unhandled rejection that ends the process', async () => {
   const ca = await CertificateAuthority.ephemeral();
