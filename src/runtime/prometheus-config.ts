@@ -13,7 +13,7 @@ import { buildPrometheusRules } from '../telemetry/prometheus-rules.ts';
 import type { MeshState } from './state.ts';
 import { writeFileAtomic } from './write-atomic.ts';
 
-export const RULES_FILE = 'rules.yml';
+const RULES_FILE = 'rules.yml';
 
 interface StaticConfig {
   targets: string[];

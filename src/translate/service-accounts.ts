@@ -3,7 +3,7 @@
 // mesh TLS context, or in their metadata when they have none.
 import type { MeshService } from '../model/service.ts';
 import { type MeshSnapshot, serviceKey } from '../model/snapshot.ts';
-import { spiffeIdsWithAliases } from './trust-domain-bundle.ts';
+import { formatSpiffeId } from '../ca/spiffe-id.ts';
 
 // The secure-naming SANs of a service are a fact of the snapshot: every cluster (port × subset) of the
 // service, and every proxy translated from the snapshot, uses the same sorted list.
@@ -21,7 +21,8 @@ export function serviceAccounts(snapshot: MeshSnapshot, service: MeshService): s
     const ids = new Set<string>();
     for (const w of snapshot.endpointsByService.get(serviceKey(service)) ?? []) {
       if (!w.serviceAccount) continue;
-      for (const id of spiffeIdsWithAliases(`spiffe://${snapshot.mesh.trustDomain}/ns/${w.namespace}/sa/${w.serviceAccount}`, snapshot.mesh.trustDomainAliases)) ids.add(id);
+      // Istio's spiffe.ExpandWithTrustDomains: the account in the trust domain and in each alias.
+      for (const td of [snapshot.mesh.trustDomain, ...snapshot.mesh.trustDomainAliases]) ids.add(formatSpiffeId(td, { namespace: w.namespace, serviceAccount: w.serviceAccount }));
     }
     sans = [...ids].sort();
     bySvc.set(service, sans);

@@ -3,7 +3,7 @@
 // - AuthorizationPolicy `principals` / `notPrincipals` / `source.principal`: a principal whose trust
 //   domain is the mesh's, an alias, or `cluster.local` (a pointer to the mesh's trust domain in
 //   policies) matches in every domain of the bundle;
-// - secure naming: a service's SPIFFE IDs are accepted in every domain of the bundle.
+// (Secure naming lists a service's accounts in every domain of the bundle: service-accounts.ts.)
 
 /** Istio's authorization form `<td>/ns/<ns>/sa/<sa>`: the trust domain, or undefined if not of that shape. */
 function trustDomainOf(principal: string): string | undefined {
@@ -42,11 +42,4 @@ export function principalsWithAliases(principals: readonly string[], bundle: rea
     out.push(...expanded);
   }
   return out;
-}
-
-/** A SPIFFE ID and the same ID in each alias domain (Istio's `spiffe.ExpandWithTrustDomains`). */
-export function spiffeIdsWithAliases(id: string, aliases: readonly string[]): string[] {
-  const m = /^spiffe:\/\/[^/]+(\/ns\/[^/]+\/sa\/[^/]+)$/.exec(id);
-  if (!m) return [id];
-  return [...new Set([id, ...aliases.map((td) => `spiffe://${td}${m[1]}`)])];
 }

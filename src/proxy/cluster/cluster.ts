@@ -126,8 +126,9 @@ export class Cluster {
   }
 
   /**
-   * Bumped whenever an update changes how this cluster connects (and it closes or retires its own
-   * connections): a stream dialed before (an ext_authz session) is then stale too.
+   * Bumped whenever an update changes how this cluster connects, or an endpoint leaves it (and it
+   * closes or retires its own connections): a stream dialed before (an ext_authz session) is then
+   * stale too.
    */
   get generation(): number {
     return this.#generation;
@@ -177,6 +178,11 @@ export class Cluster {
     this.outlier?.update(endpoints.map((e) => e.key));
     this.stats.outlier.ejections_active.set(this.outlier?.stats.ejections_active ?? 0);
     const keep = new Set(endpoints.map((e) => e.key));
+    for (const key of old.keys()) {
+      if (keep.has(key)) continue;
+      this.#generation++;
+      break;
+    }
     this.#closeUpstreams([...this.#upstreams.keys()].filter((k) => !keep.has(k.endsWith('|h2') || k.endsWith('|h1') ? k.slice(0, -3) : k)));
     this.stats.membership_total.set(endpoints.length);
     this.stats.membership_healthy.set(endpoints.filter((e) => e.healthy).length);

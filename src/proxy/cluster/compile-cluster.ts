@@ -131,13 +131,14 @@ export function compileCluster(c: EnvoyCluster): ClusterSettings {
   let tlsMode: ClusterSettings['tlsMode'] = 'none';
   let origination: OriginationTls | undefined;
   let meshSans: readonly string[] = [];
-  let meshContext = false;
+  // Auto mTLS's mesh TLS context (transport_socket_matches), without which a cluster with no TLS of
+  // its own is plaintext toward meshed endpoints.
+  let autoMesh = false;
   if (ts) {
     if (ts.typed_config?.['@type'] !== TypeUrl.UpstreamTlsContext) {
       throw new ProxyConfigError(where, 'transport_socket', `unsupported transport socket ${String(ts.typed_config?.['@type'] ?? ts.name)}`);
     }
     tlsMode = isMeshTlsContext(ts.typed_config) ? 'istio-mutual' : 'simple';
-    meshContext = tlsMode === 'istio-mutual';
     if (tlsMode === 'simple') origination = compileOriginationTls(ts.typed_config as Parameters<typeof compileOriginationTls>[0], `${where}.transport_socket`);
     else meshSans = compileMeshSans(ts.typed_config as Parameters<typeof compileMeshSans>[0], `${where}.transport_socket`);
   } else {
@@ -146,7 +147,7 @@ export function compileCluster(c: EnvoyCluster): ClusterSettings {
       const t = m.transport_socket?.typed_config;
       if (t?.['@type'] === TypeUrl.UpstreamTlsContext && isMeshTlsContext(t)) {
         meshSans = compileMeshSans(t as Parameters<typeof compileMeshSans>[0], `${where}.transport_socket_matches[${i}].transport_socket`);
-        meshContext = true;
+        autoMesh = true;
       }
     }
   }
@@ -191,7 +192,7 @@ export function compileCluster(c: EnvoyCluster): ClusterSettings {
     tcpKeepaliveMs: keepalive ? (keepalive.keepalive_time?.value ?? 0) * 1000 : null,
     tlsMode,
     meshSans,
-    meshPlaintext: !meshContext && tlsMode === 'none',
+    meshPlaintext: tlsMode === 'none' && !autoMesh,
     ...(origination ? { origination } : {}),
     lbConfig,
     lbKey: JSON.stringify([c.type, c.lb_policy, c.ring_hash_lb_config, c.maglev_lb_config, c.least_request_lb_config, c.round_robin_lb_config, c.common_lb_config]),

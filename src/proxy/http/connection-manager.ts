@@ -221,8 +221,6 @@ function proceed(rt: HcmRuntime, s: HttpStream, req: DownstreamReq, verdict: Fil
   if (route.mutatesRequestHeaders(choice)) {
     const mutable = upstreamHeaderMap(request);
     route.mutateRequestHeaders(mutable, choice);
-    // Mesh-internal headers are this proxy's to add: a route's mutation cannot set them either.
-    for (const k of mutable.keys()) if (k.startsWith('x-outrigger-')) mutable.delete(k);
     upstreamHeaders = toObject(mutable);
   } else upstreamHeaders = toUpstreamHeaders(request);
   const grpcHeaderMs = route.grpcTimeoutHeaderMaxMs !== undefined ? grpcTimeoutMs(request.headers.get('grpc-timeout')) : undefined;

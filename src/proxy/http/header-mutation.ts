@@ -27,10 +27,14 @@ export class HeaderMutation {
       }
       return lower;
     });
-    this.#ops = (add ?? []).map((o, i) => {
+    // Mesh-internal request headers are the proxy's own to add (the tunnel's target port, peer
+    // metadata, plaintext marker): a route's addition of one is dropped here, once, not per request.
+    const request = addField.startsWith('request');
+    this.#ops = (add ?? []).flatMap((o, i) => {
       const where = `${path}.${addField}[${i}]`;
       const name = o.header?.key?.toLowerCase() ?? '';
       if (name === '' || name.startsWith(':')) throw new RouteConfigError(`${where}.header.key`, `cannot add ${JSON.stringify(name)}`);
+      if (request && name.startsWith('x-outrigger-')) return [];
       let action: AppendAction = 'APPEND_IF_EXISTS_OR_ADD';
       if (o.append_action !== undefined) {
         if (!actions.has(o.append_action)) throw new RouteConfigError(`${where}.append_action`, `unknown ${o.append_action}`);
@@ -41,7 +45,7 @@ export class HeaderMutation {
       if (value.includes('%') && /%[A-Z_]+(\(.*?\))?%/.test(value)) {
         throw new RouteConfigError(`${where}.header.value`, `header formatters are not supported: ${value}`);
       }
-      return { name, value, action, keepEmpty: o.keep_empty_value === true };
+      return [{ name, value, action, keepEmpty: o.keep_empty_value === true }];
     });
   }
 

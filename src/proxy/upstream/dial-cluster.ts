@@ -20,6 +20,6 @@ export function dialCluster(clusters: ClusterManager, name: string): Promise<Dia
   const endpoint = cluster?.pick();
   if (!cluster || !endpoint) return Promise.reject(new UpstreamError('connect', `no healthy endpoint in cluster ${name}`));
   const generation = cluster.generation;
-  const stale = () => clusters.get(name) !== cluster || cluster.generation !== generation || !cluster.endpoints.some((e) => e.key === endpoint.key);
+  const stale = () => clusters.get(name) !== cluster || cluster.generation !== generation;
   return connectStream(cluster, endpoint).then((stream) => Object.assign(stream, { stale }));
 }

@@ -5,7 +5,7 @@ import type { AttributeValue, SpanRecord } from './span.ts';
 import { toOtlpRequest } from './span.ts';
 
 /** How long closing an exporter waits for its last spans to be sent. */
-export const CLOSE_DEADLINE_MS = 2_000;
+const CLOSE_DEADLINE_MS = 2_000;
 
 export interface ExportTimers {
   setInterval(fn: () => void, ms: number): unknown;
