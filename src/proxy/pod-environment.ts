@@ -1,5 +1,6 @@
 // The environment Istio's injector gives a sidecar container, rebuilt from the proxy's node: what
 // `environment` custom tags read. Proxies sharing one process (the proxy host) each see their own pod.
+import { splitPodDotNamespace } from '../xds/node-view.ts';
 
 export type Environment = Readonly<Record<string, string | undefined>>;
 
@@ -24,10 +25,9 @@ function str(v: unknown): string | undefined {
 export function podEnvironment(node: ProxyNode, processEnv: Environment): Environment {
   const m = node.metadata;
   const parts = node.nodeId.split('~');
-  const podDotNs = parts.length === 4 ? (parts[2] ?? '') : '';
-  // A pod name may hold dots, a namespace may not: the namespace is what follows the last one.
-  const namespace = str(m['NAMESPACE']) ?? (podDotNs.includes('.') ? podDotNs.slice(podDotNs.lastIndexOf('.') + 1) : undefined);
-  const podName = namespace && podDotNs.endsWith(`.${namespace}`) ? podDotNs.slice(0, -namespace.length - 1) : podDotNs;
+  const fromId = splitPodDotNamespace(parts.length === 4 ? (parts[2] ?? '') : '');
+  const namespace = str(m['NAMESPACE']) ?? fromId.namespace;
+  const podName = fromId.pod;
   const pod: Record<string, string | undefined> = {
     POD_NAME: str(m['NAME']) ?? str(podName),
     POD_NAMESPACE: namespace,

@@ -48,3 +48,9 @@ test('a node without id, or whose id and metadata disagree, is refused', () => {
     /disagrees/,
   );
 });
+
+test('a pod name may hold dots, a namespace may not: the namespace follows the last dot', () => {
+  const info = parseNode({ id: 'sidecar~10.0.0.7~web.v2-0.shop~shop.svc.cluster.local', metadata: toStruct({ NAMESPACE: 'shop' }) });
+  assert.equal(info.podName, 'web.v2-0');
+  assert.equal(info.view.namespace, 'shop');
+});

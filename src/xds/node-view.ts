@@ -45,6 +45,15 @@ function portMap(v: unknown): Record<number, number> {
   return out;
 }
 
+/**
+ * `POD.NAMESPACE` of a node id: a namespace is a DNS label (no dots) while a pod name may hold dots,
+ * so the namespace is what follows the last one.
+ */
+export function splitPodDotNamespace(podDotNs: string): { pod: string; namespace?: string } {
+  const dot = podDotNs.lastIndexOf('.');
+  return dot > 0 ? { pod: podDotNs.slice(0, dot), namespace: podDotNs.slice(dot + 1) } : { pod: podDotNs };
+}
+
 /** Parses `sidecar~IP~POD.NAMESPACE~NAMESPACE.svc.cluster.local` and the metadata Struct. */
 export function parseNode(node: XdsNode | undefined): NodeInfo {
   const id = str(node?.id);
@@ -52,10 +61,8 @@ export function parseNode(node: XdsNode | undefined): NodeInfo {
   const metadata = node?.metadata ? fromStruct(node.metadata) : {};
   const parts = id.split('~');
   const role = parts[0] === 'router' ? 'router' : 'sidecar';
-  const podDotNs = parts.length === 4 ? (parts[2] ?? '') : '';
-  const dot = podDotNs.indexOf('.');
-  const idNamespace = dot > 0 ? podDotNs.slice(dot + 1) : undefined;
-  const podName = dot > 0 ? podDotNs.slice(0, dot) : podDotNs || id;
+  const { pod, namespace: idNamespace } = splitPodDotNamespace(parts.length === 4 ? (parts[2] ?? '') : '');
+  const podName = pod || id;
   const namespace = str(metadata['NAMESPACE']) ?? idNamespace ?? 'default';
   if (idNamespace && idNamespace !== namespace) {
     throw new NodeError(`node.id namespace ${idNamespace} disagrees with metadata NAMESPACE ${namespace}`);
