@@ -1,5 +1,6 @@
 // Istio's certificate lifetimes (istiod's defaults and istio-agent's request) and how a lifetime is
 // written in messages: as the settings themselves are written (48h, 1h30m, 90s).
+import { formatDurationMs } from '../xds/duration.ts';
 
 /** DEFAULT_WORKLOAD_CERT_TTL's default: a workload certificate whose CSR asks for no lifetime. */
 export const DEFAULT_WORKLOAD_TTL_SECONDS = 24 * 3600;
@@ -10,11 +11,7 @@ export const SELF_SIGNED_ROOT_TTL_SECONDS = 3650 * 24 * 3600;
 /** SECRET_TTL's default: what istio-agent (and Outrigger's proxy) asks for when the mesh says nothing. */
 export const REQUESTED_TTL_SECONDS = 24 * 3600;
 
-/** `48h`, `1h30m`, `90s`: whole seconds as a Go duration without its zero parts (Go says `48h0m0s`). */
+/** `48h`, `1h30m`, `90s`: whole seconds as the settings themselves are written. */
 export function formatTtl(seconds: number): string {
-  const s = Math.round(seconds);
-  const h = Math.floor(s / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  const rest = s % 60;
-  return `${h ? `${h}h` : ''}${m ? `${m}m` : ''}${rest || s === 0 ? `${rest}s` : ''}`;
+  return formatDurationMs(Math.round(seconds) * 1000);
 }

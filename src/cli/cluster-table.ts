@@ -1,6 +1,6 @@
 // `proxy-config cluster`: istioctl's cluster table, its filters (--fqdn, --port, --subset, --direction)
 // and a wide view with each cluster's circuit breaker and outlier detection, as the proxy received them.
-import { durationMs, type XdsDuration } from '../xds/duration.ts';
+import { durationMs, formatDurationMs, type XdsDuration } from '../xds/duration.ts';
 import { formatTable } from './table.ts';
 
 type Obj = Record<string, unknown>;
@@ -34,13 +34,7 @@ export function matchesCluster(cluster: Obj, f: ClusterFilter): boolean {
 
 /** A duration as people write it: 30s, 1m30s, 250ms. */
 export function formatDuration(d: XdsDuration | undefined): string {
-  const ms = durationMs(d);
-  if (ms === 0) return '0s';
-  if (ms < 1000) return `${ms}ms`;
-  const h = Math.floor(ms / 3_600_000);
-  const m = Math.floor((ms % 3_600_000) / 60_000);
-  const s = (ms % 60_000) / 1000;
-  return `${h ? `${h}h` : ''}${m ? `${m}m` : ''}${s ? `${s}s` : ''}`;
+  return formatDurationMs(durationMs(d));
 }
 
 const wrapped = (v: unknown): number | undefined => {

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { rmSync } from 'node:fs';
 import path from 'node:path';
-import { isAlive, leftoverProcesses, meshOwnerAlive, readState, stateDir } from '../runtime/state.ts';
+import { isAlive, leftoverProcesses, meshOwnerAlive, readState, recordedPids, stateDir } from '../runtime/state.ts';
 import { runningMesh } from './mesh-state.ts';
 
 /** Netns mode: removes namespaces, links and rules an `up` killed before its teardown left behind. */
@@ -28,13 +28,14 @@ export function define(program: Command): void {
     .option('--dir <dir>', 'the state directory of the mesh')
     .option('--timeout <seconds>', 'how long to wait for a graceful stop before killing', (v) => Number(v), 30)
     .action(async (opts: { dir?: string; timeout: number }) => {
-      const recorded = opts.dir ?? stateDir(process.cwd());
-      const orphaned = readState(recorded);
-      if (orphaned && !meshOwnerAlive(orphaned)) {
-        await stopLeftovers(recorded, orphaned, opts.timeout);
+      const dir = opts.dir ?? stateDir(process.cwd());
+      const state = readState(dir);
+      // No state at all: runningMesh says so, and how to start one.
+      if (!state) return void runningMesh(opts.dir);
+      if (!meshOwnerAlive(state)) {
+        await stopLeftovers(dir, state, opts.timeout);
         return;
       }
-      const { dir, state } = runningMesh(opts.dir);
       console.log(`stopping the mesh (pid ${state.pid}) ...`);
       process.kill(state.pid, 'SIGTERM');
       if (await waitGone(state.pid, opts.timeout * 1000)) {
@@ -61,7 +62,7 @@ async function stopLeftovers(dir: string, state: import('../runtime/state.ts').M
   const pids = leftoverProcesses(dir, state);
   if (pids === undefined) {
     // No way to tell the mesh's processes from others that reused their pids: say, and keep the state.
-    const recorded = state.components.flatMap((c) => [c.pid, c.proxyPid]).filter((p): p is number => typeof p === 'number' && isAlive(p));
+    const recorded = recordedPids(state);
     console.log(
       `the mesh recorded in ${dir} is not running (pid ${state.pid} is gone), and its processes cannot be told apart from others here${state.marked ? ' (no /proc)' : ' (it was started by an older Outrigger)'}` +
         (recorded.length ? `; recorded pids still alive: ${recorded.join(', ')}: check them and stop those that are the mesh's` : ''),

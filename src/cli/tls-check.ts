@@ -5,6 +5,8 @@ import { type Command, Option } from 'commander';
 import type { AnyResource, DestinationRule, PeerAuthentication } from '../config/resource.ts';
 import { buildSnapshot, type MeshSnapshot, serviceKey } from '../model/snapshot.ts';
 import { effectiveMtls, type EffectiveMtlsMode } from '../translate/peer-authentication.ts';
+import { clientTlsFor } from '../explain/upstream-trace.ts';
+import type { EnvoyCluster } from '../proxy/config/envoy-shapes.ts';
 import { effectivePolicy } from '../translate/destination-policy.ts';
 
 export interface TlsCheckRow {
@@ -66,15 +68,6 @@ export function computeTlsCheck(snapshot: MeshSnapshot, service?: string): TlsCh
   return rows;
 }
 
-/** One pushed cluster's client TLS mode, from its transport socket. */
-function pushedMode(cluster: Record<string, unknown>): string {
-  if (cluster['transport_socket_matches']) return 'AUTO';
-  const text = JSON.stringify(cluster['transport_socket'] ?? {});
-  if (/"name":"default"/.test(text) && /"ROOTCA"/.test(text)) return 'ISTIO_MUTUAL';
-  if (/UpstreamTlsContext/.test(text)) return /tls_certificate/.test(text) ? 'MUTUAL' : 'SIMPLE';
-  return 'DISABLE';
-}
-
 /**
  * Client modes as pushed: each outbound cluster's transport socket, from the clusters section of a
  * config_dump (`dynamic_active_clusters` / `static_clusters`). Only clusters count: a route's weighted
@@ -94,7 +87,7 @@ export function clientModesFromConfigDump(dump: unknown): Map<string, string> {
       if (!Array.isArray(list)) continue;
       for (const entry of list as { cluster?: Record<string, unknown> }[]) {
         const name = entry?.cluster?.['name'];
-        if (typeof name === 'string' && name.startsWith('outbound|')) out.set(name, pushedMode(entry.cluster as Record<string, unknown>));
+        if (typeof name === 'string' && name.startsWith('outbound|')) out.set(name, clientTlsFor(entry.cluster as unknown as EnvoyCluster, undefined).mode);
       }
     }
     for (const item of Object.values(o)) visit(item);

@@ -113,6 +113,12 @@ export function meshOwnerAlive(state: MeshState): boolean {
   return started <= recorded + 2_000;
 }
 
+/** The pids the state records for apps and proxies (not the `up` itself) that are still alive. */
+export function recordedPids(state: MeshState): number[] {
+  const pids = new Set(state.components.flatMap((c) => [c.pid, c.proxyPid]).filter((p): p is number => typeof p === 'number' && p > 0));
+  return [...pids].filter(isAlive);
+}
+
 /**
  * Recorded processes of the mesh in `stateDir` still running, known by the marker in their environment
  * (Linux: /proc/PID/environ); undefined when that cannot be told (no /proc, or a state written before
@@ -121,9 +127,7 @@ export function meshOwnerAlive(state: MeshState): boolean {
 export function leftoverProcesses(stateDir: string, state: MeshState): number[] | undefined {
   if (!state.marked || !existsSync('/proc/self/environ')) return undefined;
   const marker = `\0${MESH_DIR_ENV}=${path.resolve(stateDir)}\0`;
-  const pids = new Set(state.components.flatMap((c) => [c.pid, c.proxyPid]).filter((p): p is number => typeof p === 'number' && p > 0));
-  return [...pids].filter((pid) => {
-    if (!isAlive(pid)) return false;
+  return recordedPids(state).filter((pid) => {
     try {
       return `\0${readFileSync(`/proc/${pid}/environ`, 'latin1')}`.includes(marker);
     } catch {

@@ -35,3 +35,13 @@ export function parseDurationMs(text: string): number | undefined {
   }
   return Number.isFinite(total) ? total : undefined;
 }
+
+/** `48h`, `1h30m`, `90s`, `250ms`: a duration as Istio's settings write it (Go's, without zero parts). */
+export function formatDurationMs(ms: number): string {
+  if (ms === 0) return '0s';
+  if (ms < 1000) return `${ms}ms`;
+  const h = Math.floor(ms / 3_600_000);
+  const m = Math.floor((ms % 3_600_000) / 60_000);
+  const s = (ms % 60_000) / 1000;
+  return `${h ? `${h}h` : ''}${m ? `${m}m` : ''}${s ? `${s}s` : ''}`;
+}
