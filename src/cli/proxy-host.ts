@@ -49,7 +49,7 @@ export function define(program: Command): void {
           ? (level: string, message: string) => out.write(`${new Date().toISOString()} ${level} ${message}\n`)
           : (level: string, message: string) => log(level, `[${p.name}] ${message}`);
         // Its own log also takes its `/dev/stdout` access log, as a sidecar's container log does.
-        running.push(await runProxy(flags, write, p.logFile ? { logFile: p.logFile } : {}));
+        running.push(await runProxy(flags, write, out ? { output: out } : {}));
       }
       log('info', `proxy host: ${running.length} proxies running`);
       const drainAll = () => void Promise.all(running.map((r) => r.drain()));

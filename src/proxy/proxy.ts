@@ -1,5 +1,6 @@
 // The proxy process, assembled: ADS client → XdsState (compile + swap) → cluster manager, listener
 // manager, secret store; admin, health and Prometheus ports; drain on /quitquitquit.
+import type { Writable } from 'node:stream';
 import type { SecureClientSessionOptions } from 'node:http2';
 import tls from 'node:tls';
 import type { ChannelCredentials } from '@grpc/grpc-js';
@@ -47,11 +48,11 @@ export interface ProxyOptions {
   /** OTLP/HTTP URL spans are sent to, overriding the tracing provider's address. */
   traceEndpoint?: string;
   /**
-   * This proxy's own log, where its `/dev/stdout` and `/dev/stderr` access logs are appended, as a
-   * sidecar's are its container's log. Set where proxies share a process (the proxy host); without it
+   * This proxy's own output (its log), where its `/dev/stdout` and `/dev/stderr` access logs go, as a
+   * sidecar's go to its container's log. Set where proxies share a process (the proxy host); without it
    * they go to the process's streams.
    */
-  logFile?: string;
+  output?: Writable;
   /** HTTP filter factories; defaults to every filter Outrigger ships (rbac, jwt_authn, fault, ...). */
   filters?: readonly HttpFilterFactory[];
   random?: () => number;
@@ -140,7 +141,7 @@ export class OutriggerProxy {
           random,
           ...(opts.localMode ? { localMode: true } : {}),
           ...(opts.traceEndpoint ? { traceEndpoint: opts.traceEndpoint } : {}),
-          ...(opts.logFile ? { logFile: opts.logFile } : {}),
+          ...(opts.output ? { output: opts.output } : {}),
           env: this.environment,
           dialCluster: (name) => dialCluster(this.clusters, name),
           clusterServices: (name) => this.clusters.get(name)?.settings.services,

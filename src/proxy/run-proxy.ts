@@ -1,6 +1,7 @@
 // One proxy as a unit the CLI runs: its xDS client, its workload certificate (CSR, renewal), its ports;
 // started with the flags of `outrigger proxy`, drained on request. A process may run one (`outrigger
 // proxy`) or several (`outrigger proxy-host`, local process mode).
+import type { Writable } from 'node:stream';
 import { readFileSync } from 'node:fs';
 import { parseDurationMs } from '../xds/duration.ts';
 import { OutriggerProxy } from './proxy.ts';
@@ -48,8 +49,8 @@ export interface RunningProxy {
 
 export type ProxyLog = (level: string, message: string) => void;
 
-/** `logFile`: the proxy's own log where it shares a process (the proxy host); its `/dev/stdout` access log goes there. */
-export async function runProxy(flags: ProxyFlags, log: ProxyLog, options: { logFile?: string } = {}): Promise<RunningProxy> {
+/** `output`: the proxy's own log where it shares a process (the proxy host); its `/dev/stdout` access log goes there too. */
+export async function runProxy(flags: ProxyFlags, log: ProxyLog, options: { output?: Writable } = {}): Promise<RunningProxy> {
   if (flags.role !== 'sidecar' && flags.role !== 'router') throw new ProxyArgsError(`--role must be sidecar or router, not ${flags.role}`);
   let metadata: Record<string, unknown>;
   try {
@@ -78,7 +79,7 @@ export async function runProxy(flags: ProxyFlags, log: ProxyLog, options: { logF
     identity,
     ...(flags.localMode ? { localMode: true } : {}),
     ...(flags.traceEndpoint ? { traceEndpoint: flags.traceEndpoint } : {}),
-    ...(options.logFile ? { logFile: options.logFile } : {}),
+    ...(options.output ? { output: options.output } : {}),
     portMap: parsePortMap(flags.portMap),
     drainDeadlineMs: Number(flags.drainSeconds) * 1000,
     onLog: (level, message) => {

@@ -60,7 +60,7 @@ test("a proxy in the proxy host writes its /dev/stdout access log to its own log
   // As `outrigger proxy-host` runs each proxy: the same flags, its log lines appended to its own file.
   const flags = parseProxyArgs('podinfo/podinfo-stable-0', proxyArgs({ role: 'sidecar', xdsAddress: controlPlane.address, tokenFile, ports, meta }));
   const out = createWriteStream(logFile, { flags: 'a', mode: 0o600 });
-  const running = await runProxy(flags, (level, message) => out.write(`${new Date().toISOString()} ${level} ${message}\n`), { logFile });
+  const running = await runProxy(flags, (level, message) => out.write(`${new Date().toISOString()} ${level} ${message}\n`), { output: out });
   const backend = await echoBackend();
   try {
     const stats = {

@@ -1,5 +1,6 @@
 // The HTTP filters a proxy knows by default, in one list: the connection manager looks them up by
 // Envoy name or type URL. A new filter is one line here.
+import type { Writable } from 'node:stream';
 import type { Duplex } from 'node:stream';
 import type { TelemetryWorkloadConfig } from '../../telemetry/filter-config.ts';
 import type { MetricsRegistry } from '../../telemetry/metrics/registry.ts';
@@ -20,8 +21,8 @@ export interface FilterFactoryDeps {
   localMode?: boolean;
   /** Where spans go, overriding the tracing provider's address (local mode: the built-in collector). */
   traceEndpoint?: string;
-  /** The proxy's own log: where `/dev/stdout` and `/dev/stderr` access logs go when the proxy shares its process. */
-  logFile?: string;
+  /** The proxy's own output: where `/dev/stdout` and `/dev/stderr` access logs go when the proxy shares its process. */
+  output?: Writable;
   /** The proxy's pod environment: what `environment` span tags read (process.env by default). */
   env?: Readonly<Record<string, string | undefined>>;
   /** Opens a stream to a cluster's endpoint: how ext_authz reaches its service by cluster name. */
@@ -45,7 +46,7 @@ export function defaultFilterFactories(deps: FilterFactoryDeps): HttpFilterFacto
       random,
       ...(deps.now ? { now: deps.now } : {}),
       ...(deps.traceEndpoint ? { traceEndpoint: () => deps.traceEndpoint } : {}),
-      ...(deps.logFile ? { logFile: deps.logFile } : {}),
+      ...(deps.output ? { output: deps.output } : {}),
       ...(deps.env ? { env: deps.env } : {}),
       ...(deps.localWorkload ? { localWorkload: deps.localWorkload } : {}),
       ...(deps.clusterServices ? { clusterServices: deps.clusterServices } : {}),

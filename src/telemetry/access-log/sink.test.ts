@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
@@ -39,15 +39,17 @@ test('past the buffer bound lines are dropped and counted, never queued without 
   assert.equal(sink.dropped, 1);
 });
 
-test("with the proxy's own log, /dev/stdout and /dev/stderr are appended to it; a file path is still that file", async () => {
+test("with the proxy's own output, /dev/stdout and /dev/stderr go to it, left open for its owner; a file path is still that file", async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'outrigger-sink-'));
   after(() => rmSync(dir, { recursive: true, force: true }));
   const logFile = path.join(dir, 'podinfo.podinfo-stable-0.proxy.log');
   const other = path.join(dir, 'access.log');
-  const sinks = ['/dev/stdout', '/dev/stderr', other].map((p) => openAccessLog(p, { logFile }));
+  const output = createWriteStream(logFile, { flags: 'a', mode: 0o600 });
+  const sinks = ['/dev/stdout', '/dev/stderr', other].map((p) => openAccessLog(p, { output }));
   for (const [i, s] of sinks.entries()) s.write(`line ${i}\n`);
   await Promise.all(sinks.map((s) => s.close()));
+  assert.equal(output.writableEnded, false, 'the owner closes its own log');
+  await new Promise((resolve) => output.end(resolve));
   assert.deepEqual(readFileSync(logFile, 'utf8').split('\n').sort(), ['', 'line 0', 'line 1']);
   assert.equal(readFileSync(other, 'utf8'), 'line 2\n');
-  assert.equal(statSync(logFile).mode & 0o777, 0o600, 'as private as the log the proxy host opens');
 });

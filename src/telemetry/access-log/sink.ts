@@ -65,17 +65,18 @@ export class StreamSink implements AccessLogSink {
 export interface AccessLogOptions {
   maxBufferedBytes?: number;
   /**
-   * The proxy's own log, standing for its `/dev/stdout` and `/dev/stderr` as a container's log does in
-   * Kubernetes: where proxies share a process (the proxy host), each one's lines go to its own log.
+   * The proxy's own output, standing for its `/dev/stdout` and `/dev/stderr` as a container's log does
+   * in Kubernetes: where proxies share a process (the proxy host), the stream of that proxy's own log,
+   * which its owner closes.
    */
-  logFile?: string;
+  output?: Writable;
 }
 
-/** `/dev/stdout` and `/dev/stderr` go to the proxy's log file, else the process streams; any other path is opened for append. */
+/** `/dev/stdout` and `/dev/stderr` go to the proxy's own output, else the process streams; any other path is opened for append. */
 export function openAccessLog(path: string, options: AccessLogOptions = {}): AccessLogSink {
-  const { maxBufferedBytes, logFile } = options;
+  const { maxBufferedBytes, output } = options;
   const stdio = path === '/dev/stdout' || path === '/dev/stderr' || path === '';
-  if (stdio && logFile) return new StreamSink(createWriteStream(logFile, { flags: 'a', mode: 0o600 }), true, maxBufferedBytes);
+  if (stdio && output) return new StreamSink(output, false, maxBufferedBytes);
   if (path === '/dev/stdout' || path === '') return new StreamSink(process.stdout, false, maxBufferedBytes);
   if (path === '/dev/stderr') return new StreamSink(process.stderr, false, maxBufferedBytes);
   return new StreamSink(createWriteStream(path, { flags: 'a' }), true, maxBufferedBytes);

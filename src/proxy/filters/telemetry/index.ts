@@ -1,5 +1,6 @@
 // istio.stats: Istio-style telemetry (metrics, access logs, tracing) as an HTTP filter configured by
 // the TypedStruct `outrigger.dev/outrigger.telemetry.v1.Telemetry`.
+import type { Writable } from 'node:stream';
 import { openAccessLog, type AccessLogSink } from '../../../telemetry/access-log/sink.ts';
 import type { TelemetryFilterConfig, TelemetryWorkloadConfig, TracingProviderConfig } from '../../../telemetry/filter-config.ts';
 import { IstioMetrics } from '../../../telemetry/istio-metrics.ts';
@@ -30,8 +31,8 @@ export interface TelemetryDeps {
   env?: Readonly<Record<string, string | undefined>>;
   /** Opens an access-log destination (shared by every listener writing to the same path). */
   openAccessLog?: (path: string) => AccessLogSink;
-  /** The proxy's own log, standing for `/dev/stdout` and `/dev/stderr` where proxies share a process. */
-  logFile?: string;
+  /** The proxy's own output, standing for `/dev/stdout` and `/dev/stderr` where proxies share a process. */
+  output?: Writable;
   /**
    * The OTLP/HTTP URL for a tracing provider. Local mode points this at the built-in collector;
    * by default `http://{service}:{port}{path or /v1/traces}`.
@@ -89,7 +90,7 @@ export function createTelemetryFilterFactory(deps: TelemetryDeps): TelemetryFilt
           const path = config.access_log.path;
           let sink = sinks.get(path);
           if (!sink) {
-            sink = deps.openAccessLog ? deps.openAccessLog(path) : openAccessLog(path, deps.logFile ? { logFile: deps.logFile } : {});
+            sink = deps.openAccessLog ? deps.openAccessLog(path) : openAccessLog(path, deps.output ? { output: deps.output } : {});
             sinks.set(path, sink);
           }
           accessLog = new AccessLogger(config.access_log, sink);
