@@ -1,5 +1,5 @@
 // Errors of the certificate authority and of certificate checks, each with a stable code.
-import type { Diagnostic } from '../config/diagnostic.ts';
+import { type Diagnostic, headline } from '../config/diagnostic.ts';
 
 export type CaErrorCode =
   | 'CA_BAD_CSR'
@@ -25,8 +25,7 @@ export class CaConfigError extends Error {
   readonly code = 'CA_BAD_CONFIG';
   readonly diagnostics: readonly Diagnostic[];
   constructor(diagnostics: readonly Diagnostic[]) {
-    const where = (d: Diagnostic) => (d.span ? `${d.span.file}:${d.span.start.line}:${d.span.start.col}: ` : '');
-    const lines = diagnostics.map((d) => `  ${where(d)}${d.severity} ${d.code} ${[d.resource, d.field].filter(Boolean).join(': ')}: ${d.message}`);
+    const lines = diagnostics.map((d) => `  ${headline(d)}`);
     super(`the certificate authority's settings in the mesh config are invalid:\n${lines.join('\n')}`);
     this.diagnostics = diagnostics;
     this.name = 'CaConfigError';

@@ -1,7 +1,7 @@
 // Renders diagnostics for people (`file:line:col: error CODE Kind ns/name: field: message`, the source
 // line and a caret under the span) and for programs (`-o json`, the same fields).
 import { readFileSync } from 'node:fs';
-import type { Diagnostic } from '../config/diagnostic.ts';
+import { type Diagnostic, headline } from '../config/diagnostic.ts';
 
 /** Gives the text of a file, for showing source lines; undefined when unknown. */
 export type SourceText = (file: string) => string | undefined;
@@ -49,12 +49,6 @@ export function renderJson(diagnostics: readonly Diagnostic[]): string {
   return JSON.stringify(sortDiagnostics(diagnostics).map(toRecord), null, 2);
 }
 
-/** The headline of one diagnostic. */
-export function headline(d: Diagnostic): string {
-  const where = d.span ? `${d.span.file}:${d.span.start.line}:${d.span.start.col}: ` : '';
-  const what = [d.resource, d.field].filter(Boolean).join(': ');
-  return `${where}${d.severity} ${d.code}${what ? ` ${what}` : ''}: ${d.message}`;
-}
 
 const MAX_SHOWN_LINE = 200;
 

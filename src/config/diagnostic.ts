@@ -16,3 +16,10 @@ export interface Diagnostic {
   /** One line on how to fix it. */
   fix?: string;
 }
+
+/** The headline of one diagnostic: `file:line:col: error CODE Kind ns/name: field: message`. */
+export function headline(d: Diagnostic): string {
+  const where = d.span ? `${d.span.file}:${d.span.start.line}:${d.span.start.col}: ` : '';
+  const what = [d.resource, d.field].filter(Boolean).join(': ');
+  return `${where}${d.severity} ${d.code}${what ? ` ${what}` : ''}: ${d.message}`;
+}
