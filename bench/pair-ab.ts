@@ -4,20 +4,25 @@
 // --tcp measures the L4 path instead: CONNECT through the outbound port to the origin's TCP service,
 // then HTTP/1.1 requests inside, 50 connections closed loop (the bench's tcp-max).
 // --h2 measures HTTP/2 instead: h2load, 10 clients of 10 streams, h2c to the outbound port.
-// Run: node bench/pair-ab.ts --a <rev> [--b <rev>] [--rounds 20] [--seconds 3] [--rate 0|rps] [--connections 10] [--tcp | --h2]
+// --grpc measures unary gRPC the same way, against the bench's gRPC echo origin (the bench's grpc-max).
+// --flags-a / --flags-b add Node flags to one pair's sidecars (after the mesh's own), to pair a flag
+// against its absence on one revision: --a HEAD --b HEAD --flags-b '--heap-growing-percent=50'.
+// Run: node bench/pair-ab.ts --a <rev> [--b <rev>] [--rounds 20] [--seconds 3] [--rate 0|rps] [--connections 10] [--tcp | --h2 | --grpc]
+//        [--flags-a '...'] [--flags-b '...']
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { packageRoot } from '../src/runtime/js-build.ts';
 import { allocatePort } from '../src/runtime/ports.ts';
-import { runH2load, runWrk } from './closed-loop.ts';
+import { runH2load, runWrk, writeGrpcBody } from './closed-loop.ts';
+import { echoPath } from './grpc-origin.ts';
 import type { LoadResult } from './load-gen.ts';
 import { originHost, originPorts } from './mesh-yaml.ts';
 import { startNginx } from './nginx-origin.ts';
 import type { OutriggerPair, OutriggerPairInput } from './outrigger-pair.ts';
 import { cpuWindow } from './proc-stat.ts';
-import { core, runCommand } from './processes.ts';
+import { core, runCommand, startPinned, waitForPort } from './processes.ts';
 
 const argv = process.argv;
 const opt = (name: string): string | undefined => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : undefined);
@@ -28,8 +33,10 @@ const seconds = Number(opt('--seconds') ?? 3);
 const rate = Number(opt('--rate') ?? 0);
 const tcp = argv.includes('--tcp');
 const h2 = argv.includes('--h2');
+const grpc = argv.includes('--grpc');
 const connections = Number(opt('--connections') ?? 10);
-if (!revA) throw new Error('usage: node bench/pair-ab.ts --a <rev> [--b <rev>] [--rounds N] [--seconds S] [--rate RPS] [--connections N] [--tcp | --h2]');
+const extraFlags = [opt('--flags-a'), opt('--flags-b')].map((f) => (f ?? '').split(' ').filter(Boolean));
+if (!revA) throw new Error('usage: node bench/pair-ab.ts --a <rev> [--b <rev>] [--rounds N] [--seconds S] [--rate RPS] [--connections N] [--tcp | --h2 | --grpc]');
 
 const repo = packageRoot();
 const work = mkdtempSync(path.join(os.tmpdir(), 'outrigger-pair-ab-'));
@@ -50,11 +57,17 @@ type Start = (i: OutriggerPairInput) => Promise<OutriggerPair>;
 const roots = [treeOf(revA, 'a'), revB ? treeOf(revB, 'b') : repo];
 const taken = new Set<number>();
 const nginx = await startNginx(work, await allocatePort(taken), await allocatePort(taken));
+const grpcPort = await allocatePort(taken);
+const grpcOrigin = grpc ? startPinned(core('server'), process.execPath, [path.join(import.meta.dirname, 'grpc-origin.ts'), String(grpcPort)], path.join(work, 'grpc-origin.log')) : undefined;
+if (grpcOrigin) await waitForPort(grpcPort, 15_000, grpcOrigin);
+const grpcBody = path.join(work, 'grpc-body.bin');
+writeGrpcBody(grpcBody, 64);
 const pairs: { pair: OutriggerPair; logs: string[] }[] = [];
 const host = `${originHost}:${originPorts.http}`;
 
 /** Requests completed, and with --rate the latency percentiles from the intended send times. */
 async function load(port: number): Promise<{ completed: number; p50Ms?: number; p99Ms?: number }> {
+  if (grpc) return runH2load({ port, authority: `${originHost}:${originPorts.grpc}`, path: echoPath, seconds, clients: 10, streams: 10, dataFile: grpcBody, headers: ['content-type: application/grpc', 'te: trailers'] });
   if (h2) return runH2load({ port, authority: host, path: '/', seconds, clients: 10, streams: 10 });
   if (rate <= 0 && !tcp) return runWrk({ port, host, seconds, connections });
   const spec = tcp
@@ -82,7 +95,7 @@ try {
     const { startOutriggerPair } = (await import(path.join(root, 'bench', 'outrigger-pair.ts'))) as { startOutriggerPair: Start };
     const dir = path.join(work, `pair-${i}`);
     mkdirSync(dir);
-    const pair = await startOutriggerPair({ dir, fillerServices: 100, origin: { http: nginx.port, grpc: nginx.port }, taken, nodeFlags: ['--trace-gc-nvp'] });
+    const pair = await startOutriggerPair({ dir, fillerServices: 100, origin: { http: nginx.port, grpc: grpc ? grpcPort : nginx.port }, taken, nodeFlags: ['--trace-gc-nvp', ...(extraFlags[i] ?? [])] });
     pairs.push({ pair, logs: ['client-0', 'server-0'].map((n) => path.join(dir, `${n}.proxy.log`)) });
   }
   for (const { pair } of pairs) await load(pair.outboundPort);
@@ -108,11 +121,13 @@ try {
   }
 } finally {
   for (const { pair } of pairs) await pair.stop();
+  await grpcOrigin?.stop();
   await nginx.stop();
   rmSync(work, { recursive: true, force: true });
 }
 const ratios = (m: number[][]) => (m[0] ?? []).map((a, i) => (m[1]?.[i] ?? Number.NaN) / a);
-process.stdout.write(`\nA ${revA}, B ${revB ?? 'working tree'}; ${rounds} rounds of ${seconds} s, ${h2 ? 'h2load 10×10 streams' : `${tcp ? 'TCP through CONNECT, ' : ''}${rate > 0 ? `open loop ${rate} rps` : tcp ? '50 connections closed loop' : `wrk -c${connections}`}`}\n`);
+const flagsNote = (k: number) => ((extraFlags[k] ?? []).length ? ` (${(extraFlags[k] ?? []).join(' ')})` : '');
+process.stdout.write(`\nA ${revA}${flagsNote(0)}, B ${revB ?? 'working tree'}${flagsNote(1)}; ${rounds} rounds of ${seconds} s, ${grpc ? 'h2load gRPC 10×10 streams' : h2 ? 'h2load 10×10 streams' : `${tcp ? 'TCP through CONNECT, ' : ''}${rate > 0 ? `open loop ${rate} rps` : tcp ? '50 connections closed loop' : `wrk -c${connections}`}`}\n`);
 process.stdout.write(`pair CPU µs/req: A ${median(cpu[0] ?? []).toFixed(1)}, B ${median(cpu[1] ?? []).toFixed(1)}, B/A median ${median(ratios(cpu)).toFixed(3)}\n`);
 process.stdout.write(`allocated KB/req: A ${median(bytes[0] ?? []).toFixed(1)}, B ${median(bytes[1] ?? []).toFixed(1)}, B/A median ${median(ratios(bytes)).toFixed(3)}\n`);
 if (p50[0]?.length) {

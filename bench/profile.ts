@@ -2,17 +2,19 @@
 // `node --cpu-prof` on both sidecars, then the top self-time functions of each profile.
 // Run: node bench/profile.ts [--seconds N] [--connections N] [--rate RPS (open loop; default closed loop)]
 //      node bench/profile.ts --h2 [--seconds N] [--connections N]   (h2load, h2c in front, 10 streams per connection)
+//      node bench/profile.ts --grpc [--seconds N] [--connections N] (h2load unary gRPC echo, 10 streams per connection)
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { allocatePort } from '../src/runtime/ports.ts';
-import { runH2load } from './closed-loop.ts';
+import { runH2load, writeGrpcBody } from './closed-loop.ts';
+import { echoPath } from './grpc-origin.ts';
 import type { LoadResult } from './load-gen.ts';
 import { originHost, originPorts } from './mesh-yaml.ts';
 import { startNginx } from './nginx-origin.ts';
 import { startOutriggerPair } from './outrigger-pair.ts';
 import { cpuWindow } from './proc-stat.ts';
-import { core, runCommand } from './processes.ts';
+import { core, runCommand, startPinned, waitForPort } from './processes.ts';
 
 interface ProfileNode {
   id: number;
@@ -51,13 +53,23 @@ if (import.meta.main) {
   const connections = arg('--connections', 4);
   const rate = arg('--rate', 0);
   const h2 = process.argv.includes('--h2');
+  const grpc = process.argv.includes('--grpc');
   const dir = mkdtempSync(path.join(os.tmpdir(), 'outrigger-profile-'));
   const taken = new Set<number>();
   const nginx = await startNginx(dir, await allocatePort(taken), await allocatePort(taken));
   const profDir = path.join(dir, 'profiles');
-  const pair = await startOutriggerPair({ dir, fillerServices: 100, origin: { http: nginx.port, grpc: nginx.port }, taken, nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${profDir}`] });
+  const grpcPort = await allocatePort(taken);
+  const grpcOrigin = grpc ? startPinned(core('server'), process.execPath, [path.join(import.meta.dirname, 'grpc-origin.ts'), String(grpcPort)], path.join(dir, 'grpc-origin.log')) : undefined;
+  if (grpcOrigin) await waitForPort(grpcPort, 15_000, grpcOrigin);
+  const pair = await startOutriggerPair({ dir, fillerServices: 100, origin: { http: nginx.port, grpc: grpcPort }, taken, nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${profDir}`] });
   try {
-    if (h2) {
+    if (grpc) {
+      const body = path.join(dir, 'grpc-body.bin');
+      writeGrpcBody(body, 64);
+      const cpu = cpuWindow(pair.pids);
+      const r = await runH2load({ port: pair.outboundPort, authority: `${originHost}:${originPorts.grpc}`, path: echoPath, seconds, clients: connections, streams: 10, dataFile: body, headers: ['content-type: application/grpc', 'te: trailers'] });
+      process.stdout.write(`h2load gRPC: ${r.completed} requests (${r.errors} errors), ${connections} clients × 10 streams in ${seconds} s, pair CPU ${(cpu() / Math.max(1, r.completed)).toFixed(1)} µs/req\n`);
+    } else if (h2) {
       const cpu = cpuWindow(pair.pids);
       const r = await runH2load({ port: pair.outboundPort, authority: `${originHost}:${originPorts.http}`, path: '/', seconds, clients: connections, streams: 10 });
       process.stdout.write(`h2load: ${r.completed} requests, ${connections} clients × 10 streams in ${seconds} s, pair CPU ${(cpu() / Math.max(1, r.completed)).toFixed(1)} µs/req\n`);
@@ -73,6 +85,7 @@ if (import.meta.main) {
     }
   } finally {
     await pair.stop();
+    await grpcOrigin?.stop();
     await nginx.stop();
   }
   for (const file of readdirSync(profDir)) {
