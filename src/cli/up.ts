@@ -188,8 +188,8 @@ async function detach(dir: string, givenDir: string | undefined): Promise<number
   const logFile = path.join(dir, 'logs', 'up.log');
   const fd = openSync(logFile, 'w', 0o600);
   const args = process.argv.slice(1).filter((a) => a !== '-d' && a !== '--detach');
-  const { nodeMemoryFlags } = await import('../runtime/node-flags.ts');
-  const flags = [...process.execArgv, ...nodeMemoryFlags.filter((f) => !process.execArgv.includes(f))];
+  const { meshNodeFlags } = await import('../runtime/node-flags.ts');
+  const flags = [...process.execArgv, ...meshNodeFlags.filter((f) => !process.execArgv.includes(f))];
   const child = spawn(process.execPath, [...flags, ...args], { detached: true, stdio: ['ignore', fd, fd] });
   closeSync(fd);
   child.unref();

@@ -3,7 +3,7 @@
 // Anything else is reported, never guessed.
 import path from 'node:path';
 import type { Container } from '../config/types/kubernetes.ts';
-import { nodeMemoryFlags } from './node-flags.ts';
+import { meshNodeFlags } from './node-flags.ts';
 
 export interface LocalCommand {
   file: string;
@@ -65,7 +65,7 @@ export function resolveCommand(
   const builtIn = builtIns.find((b) => b.pattern.test(image));
   if (builtIn && (command.length === 0 || builtIn.ownBinaries.includes(command[0] ?? ''))) {
     const env = builtIn.env?.(imageTag(image)) ?? {};
-    return { file: nodeBinary, args: [...nodeMemoryFlags, path.join(demo.dir, builtIn.script + demo.ext)], origin: 'built-in', ...(Object.keys(env).length ? { env } : {}) };
+    return { file: nodeBinary, args: [...meshNodeFlags, path.join(demo.dir, builtIn.script + demo.ext)], origin: 'built-in', ...(Object.keys(env).length ? { env } : {}) };
   }
   if (command.length > 0) {
     const [file, ...args] = command;

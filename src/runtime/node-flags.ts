@@ -1,9 +1,14 @@
 // Node flags for the processes a local mesh runs: the control plane, the proxy host, built-in apps.
 
 /**
- * A smaller young generation for the long-running processes of a local mesh: they make short-lived garbage at a
- * steady rate and the default 16 MB semi-spaces mostly hold it. Measured on the seed under load: the
- * control plane 233 → 170 MB resident, the proxy host about 40 MB less, no throughput change. (As a
- * command-line flag: `v8.setFlagsFromString` after start did not reliably take effect.)
+ * - `--max-semi-space-size=4`: a smaller young generation for the long-running processes of a local
+ *   mesh: they make short-lived garbage at a steady rate and the default 16 MB semi-spaces mostly hold
+ *   it. Measured on the seed under load: the control plane 233 → 170 MB resident, the proxy host about
+ *   40 MB less, no throughput change. (As a command-line flag: `v8.setFlagsFromString` after start did
+ *   not reliably take effect.)
+ * - `--v8-pool-size=1`: one V8 background thread instead of four. A proxy warming up under load
+ *   optimizes dozens of functions at once; four compiler threads per process, on the cores the proxies
+ *   share, took the core from the event loops for 100–200 ms, and that burst was the 1,000 rps p99
+ *   (bench/RESULTS.md, "Compiler threads and the 1,000 rps tail").
  */
-export const nodeMemoryFlags: readonly string[] = ['--max-semi-space-size=4'];
+export const meshNodeFlags: readonly string[] = ['--max-semi-space-size=4', '--v8-pool-size=1'];
