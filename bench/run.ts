@@ -6,9 +6,10 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { allocatePort } from '../src/runtime/ports.ts';
 import { makePairCerts } from './certs.ts';
-import { writeGrpcBody } from './closed-loop.ts';
+import { runWrk, writeGrpcBody } from './closed-loop.ts';
 import { runControlPlaneBench } from './control-plane.ts';
 import { startHaproxyPair } from './haproxy-pair.ts';
+import { originHost, originPorts } from './mesh-yaml.ts';
 import { startNginx } from './nginx-origin.ts';
 import { type OutriggerPair, startOutriggerPair } from './outrigger-pair.ts';
 import { core, type Started, startPinned, waitForPort } from './processes.ts';
@@ -97,11 +98,17 @@ async function main(): Promise<void> {
   ];
   if (outrigger) targets.push({ name: 'outrigger', http: outrigger.outboundPort, tcp: outrigger.outboundPort, h2: outrigger.outboundPort, grpc: outrigger.outboundPort, pids: outrigger.pids });
 
-  // Warm-up (JIT, pools, tunnel connections), the same for every target: not in the table, but logged.
-  // A fresh Outrigger sidecar at 1,000 rps spends about 12 s, some 15,000 requests, before V8 has
-  // optimized its hot path; until then CPU per request is 1.5–2 × and compiler bursts set the p99
-  // (bench/RESULTS.md, "Compiler threads and the 1,000 rps tail"). Envoy and HAProxy have no JIT.
-  // A full run warms longer; --quick keeps to its 3 minutes.
+  // V8 needs about 12 s of saturating HTTP/1.1 (some 40,000 requests) before it has optimized a fresh
+  // sidecar's hot path, and CPU per request falls by half meanwhile (bench/RESULTS.md, "Compiler
+  // threads and the 1,000 rps tail"). The table is of steady state, so the Outrigger pair runs that
+  // first; HAProxy has no JIT to warm. Logged, not in the table.
+  if (outrigger) {
+    const seconds = quick ? 12 : 20;
+    const w = await runWrk({ port: outrigger.outboundPort, host: `${originHost}:${originPorts.http}`, seconds, connections: 50 });
+    log(`JIT warm-up of the Outrigger pair: wrk -c50 for ${seconds} s, ${w.rps.toFixed(0)} rps, ${w.errors} errors`);
+  }
+  // Then every scenario on every pair (pools, tunnel connections, the type feedback of each path):
+  // not in the table, but logged.
   const warm: Durations = quick ? { rateSeconds: 1, maxSeconds: 1 } : { rateSeconds: 5, maxSeconds: 3 };
   for (const s of scenarios) {
     for (const t of targets) {
