@@ -25,7 +25,7 @@ function clientMode(rules: readonly DestinationRule[], port: number): { mode: st
   for (const dr of rules) {
     // As translation merges it: a port-level entry for the port replaces the rule's level, tls included.
     const mode = effectivePolicy(dr, '', port).tls?.mode;
-    if (mode) return { mode, rule: `${dr.metadata.name}/${dr.metadata.namespace}` };
+    if (mode) return { mode, rule: `${dr.metadata.namespace}/${dr.metadata.name}` };
   }
   return { mode: 'AUTO', rule: '-' };
 }
@@ -114,8 +114,8 @@ function print(rows: readonly TlsCheckRow[], json: boolean, formatTable: (h: str
     console.log(JSON.stringify(rows, null, 2));
     return;
   }
-  const body = rows.map((r) => [`${r.host}:${r.port}`, r.conflict ? 'CONFLICT' : 'OK', r.client, r.server, r.authn, r.destinationRule]);
-  console.log(formatTable(['HOST:PORT', 'STATUS', 'CLIENT', 'SERVER', 'AUTHN POLICY', 'DESTINATION RULE'], body));
+  const body = rows.map((r) => [`${r.host}:${r.port}`, r.conflict ? 'CONFLICT' : 'OK', r.server, r.client, r.authn, r.destinationRule]);
+  console.log(formatTable(['HOST:PORT', 'STATUS', 'SERVER', 'CLIENT', 'AUTHN POLICY', 'DESTINATION RULE'], body));
 }
 
 export function define(program: Command): void {

@@ -43,7 +43,7 @@ test('auto mTLS against STRICT is fine; DISABLE against STRICT conflicts', () =>
   assert.equal(legacy?.client, 'DISABLE');
   assert.equal(legacy?.conflict, true);
   assert.equal(legacy?.authn, 'istio-system/default');
-  assert.equal(legacy?.destinationRule, 'legacy/podinfo');
+  assert.equal(legacy?.destinationRule, 'podinfo/legacy');
 });
 
 test("live: the seed's pushed clusters decide the client side, not the routes' weighted clusters of the same names", () => {
