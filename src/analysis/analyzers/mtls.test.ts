@@ -80,3 +80,28 @@ test("a subset's own tls naming its workloads' account is fine; naming every acc
     ['spec.subsets[0].trafficPolicy.tls.subjectAltNames'],
   );
 });
+
+test('during a trust domain migration, names in the old domain (an alias) are reported as such, and naming both clears it', () => {
+  const operator = `apiVersion: install.istio.io/v1alpha1
+kind: IstioOperator
+metadata: { name: mesh, namespace: istio-system }
+spec: { meshConfig: { trustDomain: new.example, trustDomainAliases: [cluster.local] } }
+---
+`;
+  const findings = (sans: string[]) => {
+    const { resources } = loadText(`${operator}${base}apiVersion: networking.istio.io/v1beta1
+kind: DestinationRule
+metadata: { name: reviews, namespace: shop }
+spec:
+  host: reviews
+  subsets: [{ name: v1, labels: { version: v1 }, trafficPolicy: { tls: { mode: ISTIO_MUTUAL, subjectAltNames: ${JSON.stringify(sans)} } } }]
+`);
+    return runAnalyzers(resources).filter((d) => d.code === 'OR2009');
+  };
+  const [old] = findings([REVIEWS]);
+  assert.match(old?.message ?? '', /in trust domain alias cluster\.local, not in the trust domain new\.example/);
+  assert.match(old?.fix ?? '', /spiffe:\/\/new\.example\/ns\/shop\/sa\/reviews as well/);
+  assert.deepEqual(findings([REVIEWS, 'spiffe://new.example/ns/shop/sa/reviews']), []);
+  // A name in neither domain keeps the plain message.
+  assert.match(findings(['spiffe://cluster.local/ns/shop/sa/ratings'])[0]?.message ?? '', /name none of the accounts/);
+});

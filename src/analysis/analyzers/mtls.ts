@@ -86,17 +86,32 @@ function namesNoWorkload(ctx: AnalysisContext, dr: DestinationRule, report: Repo
       if (tls?.mode !== 'ISTIO_MUTUAL' || !names?.length) continue;
       const reached = pods.filter((w) => selects(subset.labels, w.labels));
       if (reached.length === 0) continue;
-      const accounts = [...new Set(reached.map((w) => `spiffe://${ctx.trustDomain}/ns/${w.namespace}/sa/${w.serviceAccount}`))].sort();
+      const accountsIn = (td: string) => [...new Set(reached.map((w) => `spiffe://${td}/ns/${w.namespace}/sa/${w.serviceAccount}`))].sort();
+      const accounts = accountsIn(ctx.trustDomain);
       if (accounts.some((a) => names.includes(a))) continue;
       const path = sansPath(dr, tls);
       const key = JSON.stringify(path);
       if (reported.has(key)) continue;
       reported.add(key);
+      const where = `${subset.name ? ` in subset ${subset.name}` : ''}${port ? ` on port ${port}` : ''}`;
+      // A trust-domain migration: the rule names the accounts in the old domain, kept as an alias. The
+      // certificates carry it only until the CA issues in the configured domain; then every connection fails.
+      const aliases = ctx.mesh.trustDomainAliases.filter((td) => accountsIn(td).some((a) => names.includes(a)));
+      if (aliases.length > 0) {
+        report({
+          code: 'OR2009',
+          resource: dr,
+          path,
+          message: `subjectAltNames ${names.join(', ')} name the accounts of ${reached.map((w) => `${w.namespace}/${w.name}`).join(', ')} in trust domain alias ${aliases.join(', ')}, not in the trust domain ${ctx.trustDomain}${where}: secure naming accepts them only while the CA still issues in ${aliases.join(', ')}, and refuses every connection (503 UF) once it issues in ${ctx.trustDomain}`,
+          fix: `During the migration name both (${accounts.join(', ')} as well), or remove subjectAltNames: the service's own accounts are checked in every alias.`,
+        });
+        continue;
+      }
       report({
         code: 'OR2009',
         resource: dr,
         path,
-        message: `subjectAltNames ${names.join(', ')} name none of the accounts of ${reached.map((w) => `${w.namespace}/${w.name}`).join(', ')} (${accounts.join(', ')})${subset.name ? ` in subset ${subset.name}` : ''}${port ? ` on port ${port}` : ''}: secure naming refuses every connection (503 UF)`,
+        message: `subjectAltNames ${names.join(', ')} name none of the accounts of ${reached.map((w) => `${w.namespace}/${w.name}`).join(', ')} (${accounts.join(', ')})${where}: secure naming refuses every connection (503 UF)`,
         fix: `Name the workloads' accounts (${accounts.join(', ')}), or remove subjectAltNames to check the service's own accounts.`,
       });
     }
