@@ -4,6 +4,25 @@
 /** A token: a method or a field name. */
 export const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
+/** Field names seen before, by their spelling on the wire, lower-cased: see fieldName. */
+const fieldNames = new Map<string, string>();
+/** Names are remembered up to this many: a peer sending endless new names cannot grow the map. */
+const MAX_FIELD_NAMES = 512;
+
+/**
+ * A received field name, lower-cased; undefined if it is not a token. A name seen before costs one map
+ * lookup instead of a pattern test and a new lower-cased string, and every request then uses the same
+ * string as its header-map key, which V8 has already internalized (no string-table lookup per store).
+ */
+export function fieldName(raw: string): string | undefined {
+  const known = fieldNames.get(raw);
+  if (known !== undefined) return known;
+  if (!TOKEN.test(raw)) return undefined;
+  const lower = raw.toLowerCase();
+  if (fieldNames.size < MAX_FIELD_NAMES) fieldNames.set(raw, lower);
+  return lower;
+}
+
 const CLOSE = /(^|,)\s*close\s*(,|$)/i;
 const KEEP_ALIVE = /(^|,)\s*keep-alive\s*(,|$)/i;
 const UPGRADE = /(^|,)\s*upgrade\s*(,|$)/i;

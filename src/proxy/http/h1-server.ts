@@ -12,7 +12,7 @@ import type net from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { OutgoingHeaders } from '../upstream/upstream.ts';
 import { ChunkedDecoder } from './chunked.ts';
-import { asksClose, asksUpgrade, persists, TOKEN } from './field-syntax.ts';
+import { asksClose, asksUpgrade, fieldName, persists, TOKEN } from './field-syntax.ts';
 import { Stash } from './stash.ts';
 
 export interface H1ServerOptions {
@@ -185,8 +185,8 @@ export class H1Response {
     let connection: string | undefined;
     for (const k in all) {
       const v = all[k] as string | string[] | number;
-      const name = k.toLowerCase();
-      if (!TOKEN.test(name)) throw new Error(`invalid response header name ${JSON.stringify(k)}`);
+      const name = fieldName(k);
+      if (name === undefined) throw new Error(`invalid response header name ${JSON.stringify(k)}`);
       if (name === 'content-length') length = true;
       else if (name === 'date') date = true;
       if (name === 'connection') {
@@ -525,13 +525,13 @@ export class H1ServerConnection {
       const colon = l.indexOf(':');
       if (colon <= 0) throw new HeadError(400, 'malformed header line');
       const name = l.slice(0, colon);
-      if (!TOKEN.test(name)) throw new HeadError(400, 'invalid header name');
+      const lower = fieldName(name);
+      if (lower === undefined) throw new HeadError(400, 'invalid header name');
       const raw = l.slice(colon + 1);
       // Checked before trimming, and only spaces and tabs trimmed (JS trim() would also eat \v, \f, \xa0).
       if (BAD_VALUE.test(raw)) throw new HeadError(400, 'invalid header value');
       const value = ows(raw);
       rawHeaders.push(name, value);
-      const lower = name.toLowerCase();
       const had = headers[lower];
       if (had === undefined) headers[lower] = lower === 'set-cookie' ? [value] : value;
       else if (typeof had === 'object') had.push(value);

@@ -8,7 +8,7 @@ import type { Duplex, Readable } from 'node:stream';
 import tls from 'node:tls';
 import type { OutgoingHeaders, Upstream, UpstreamExchange, UpstreamHead, UpstreamSink } from './upstream.ts';
 import { ChunkedDecoder } from '../http/chunked.ts';
-import { persists, TOKEN } from '../http/field-syntax.ts';
+import { fieldName, persists, TOKEN } from '../http/field-syntax.ts';
 import { Stash } from '../http/stash.ts';
 import { needsRequestTrailers } from './h1-trailer-request.ts';
 import { endedByTeardown, RETIRE_EVENT, UpstreamError } from './upstream.ts';
@@ -84,7 +84,7 @@ function serializeFields(h: OutgoingHeaders, skipLength: boolean): string {
   for (const k in h) {
     const v = h[k] as string | string[];
     if (skipLength && k === 'content-length') continue;
-    if (!TOKEN.test(k)) throw new UpstreamError('protocol', `invalid request header name ${JSON.stringify(k)}`);
+    if (fieldName(k) === undefined) throw new UpstreamError('protocol', `invalid request header name ${JSON.stringify(k)}`);
     if (typeof v === 'string') {
       if (BAD_VALUE.test(v)) throw new UpstreamError('protocol', `invalid value for request header ${k}`);
       s += `${k}: ${v}\r\n`;
@@ -122,11 +122,11 @@ function parseFields(lines: string[], from: number, out: OutgoingHeaders): boole
     const colon = line.indexOf(':');
     // No colon, an empty name, whitespace before the colon, or obs-fold (a continuation line): refused.
     if (colon <= 0) return false;
-    const name = line.slice(0, colon);
-    if (!TOKEN.test(name)) return false;
+    const name = fieldName(line.slice(0, colon));
+    if (name === undefined) return false;
     const value = line.slice(colon + 1).trim();
     if (BAD_RECEIVED.test(value)) return false;
-    addField(out, name.toLowerCase(), value);
+    addField(out, name, value);
   }
   return true;
 }

@@ -1,0 +1,20 @@
+// fieldName: the parsers' one check and lower-casing of a received field name, remembered per spelling.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { fieldName } from './field-syntax.ts';
+
+test('a token is lower-cased, and a spelling seen again gives back the same string', () => {
+  const first = fieldName(['Content', 'Type'].join('-'));
+  assert.equal(first, 'content-type');
+  // A fresh string of the same spelling, as each parsed head makes: the remembered one comes back.
+  assert.equal(Object.is(fieldName(`Content-${'Type'}`), first), true);
+  assert.equal(fieldName('x-custom_1.a~b'), 'x-custom_1.a~b');
+});
+
+test('what is not a token is refused, however often it is sent and after the memory is full', () => {
+  for (const bad of ['', 'bad name', 'x:y', 'na\tme', 'é', 'a\r', '(x)']) assert.equal(fieldName(bad), undefined, JSON.stringify(bad));
+  for (let i = 0; i < 2000; i++) assert.equal(fieldName(`X-Name-${i}`), `x-name-${i}`);
+  assert.equal(fieldName('bad name'), undefined);
+  assert.equal(fieldName('X-Name-1999'), 'x-name-1999');
+  assert.equal(fieldName('Late-Arrival'), 'late-arrival');
+});
