@@ -8,7 +8,7 @@ import type { Duplex, Readable } from 'node:stream';
 import tls from 'node:tls';
 import type { OutgoingHeaders, Upstream, UpstreamExchange, UpstreamHead, UpstreamSink } from './upstream.ts';
 import { ChunkedDecoder } from '../http/chunked.ts';
-import { fieldName, persists, TOKEN } from '../http/field-syntax.ts';
+import { fieldName, headLines, persists, TOKEN } from '../http/field-syntax.ts';
 import { Stash } from '../http/stash.ts';
 import { needsRequestTrailers } from './h1-trailer-request.ts';
 import { endedByTeardown, RETIRE_EVENT, UpstreamError } from './upstream.ts';
@@ -489,7 +489,7 @@ class H1Connection {
   /** Parses the head ending at `end` (the index after its blank line); returns the bytes after it, or null when the exchange ended. */
   #head(buf: Buffer, end: number): Buffer | null {
     const ex = this.#ex as Exchange;
-    const lines = buf.toString('latin1', 0, end - (buf[end - 2] === 0x0d ? 4 : 2)).split(/\r?\n/);
+    const lines = headLines(buf.toString('latin1', 0, end - (buf[end - 2] === 0x0d ? 4 : 2)));
     const m = STATUS_LINE.exec(lines[0] as string);
     if (!m) {
       this.#protocolError('malformed response status line');
