@@ -5,7 +5,7 @@
 import type { ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { IncomingMessage } from 'node:http';
-import { type Readable, Transform, type TransformCallback } from 'node:stream';
+import type { Readable } from 'node:stream';
 import type { ChainedFilter } from './filter-registry.ts';
 import { H1Request, type H1Response } from './h1-server.ts';
 import { sendLocalReply } from '../local-reply.ts';
@@ -48,19 +48,6 @@ function onResponseClose(this: DownstreamRes): void {
   (this as Tagged)[kStream]?.closed();
 }
 
-/** Counts request body bytes for telemetry without taking the stream out of paused mode. */
-class ByteCounter extends Transform {
-  readonly #stream: HttpStream;
-  constructor(stream: HttpStream) {
-    super();
-    this.#stream = stream;
-  }
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    this.#stream.requestBytes += chunk.length;
-    cb(null, chunk);
-  }
-}
-
 export class HttpStream implements ResponseWriter {
   readonly res: DownstreamRes;
   readonly h2: boolean;
@@ -96,13 +83,19 @@ export class HttpStream implements ResponseWriter {
     res.on('close', onResponseClose);
   }
 
-  /** The request body as the upstream reads it: counted when a filter reports sizes at the end. */
-  body(req: DownstreamReq): Readable | Transform {
+  /**
+   * The request body as the upstream reads it, counted when a filter reports sizes at the end. The count
+   * listens beside the upstream's reader rather than in a stream between them (no Transform and pipe per
+   * request); the body is paused again at once, so it flows only when the upstream resumes or pipes it.
+   */
+  body(req: DownstreamReq): Readable {
     const src: Readable = req instanceof H1Request ? (req.body as Readable) : req;
     if (!this.filters.some((f) => f.filter.onDone)) return src;
-    const counter = new ByteCounter(this);
-    src.on('error', (err) => counter.destroy(err));
-    return src.pipe(counter);
+    src.on('data', (chunk: Buffer) => {
+      this.requestBytes += chunk.length;
+    });
+    src.pause();
+    return src;
   }
 
   forwarding(upstream: { cancel(): void }): void {
