@@ -71,6 +71,8 @@ export class HttpStream implements ResponseWriter {
   #onDrain: (() => void) | undefined;
   #drainListened = false;
   #timeouts: { clear(): void } | undefined;
+  /** The request body, once counted: drained when the proxy answers itself and nothing upstream reads it. */
+  #body: Readable | undefined;
 
   constructor(res: DownstreamRes, h2: boolean, isGrpc: boolean, info: StreamInfo, now: () => number, untrack: (() => void) | undefined) {
     this.res = res;
@@ -95,6 +97,7 @@ export class HttpStream implements ResponseWriter {
       this.requestBytes += chunk.length;
     });
     src.pause();
+    this.#body = src;
     return src;
   }
 
@@ -138,6 +141,9 @@ export class HttpStream implements ResponseWriter {
     const merged: Record<string, string> = {};
     for (const [k, v] of headers) merged[k] = Array.isArray(v) ? v.join(', ') : v;
     this.localReply({ ...r, headers: merged });
+    // Nothing upstream reads the body now. Left paused, an HTTP/2 stream whose body outgrew its buffers
+    // would never end (the listener above has already asked it to read), and never close.
+    this.#body?.resume();
   }
 
   head(s: number, headers: OutgoingHeaders): void {
