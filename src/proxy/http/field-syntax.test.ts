@@ -2,6 +2,8 @@
 // headLines: a head split into lines.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import v8 from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { fieldName, headLines } from './field-syntax.ts';
 
 test('a token is lower-cased, and a spelling seen again gives back the same string', () => {
@@ -25,4 +27,23 @@ test('head lines split at CRLF, and at a bare LF wherever one appears', () => {
   assert.deepEqual(headLines('HTTP/1.1 200 OK\na: 1\r\nb: 2'), ['HTTP/1.1 200 OK', 'a: 1', 'b: 2']);
   assert.deepEqual(headLines('HTTP/1.1 200 OK\r\na: 1\nb: 2'), ['HTTP/1.1 200 OK', 'a: 1', 'b: 2']);
   assert.deepEqual(headLines('HTTP/1.1 204 No Content'), ['HTTP/1.1 204 No Content']);
+});
+
+test('a remembered name does not keep the head it was cut from alive', async () => {
+  // A module instance of its own: the tests above have filled this one's memory of names.
+  const { fieldName: remember } = (await import(new URL('./field-syntax.ts?retention', import.meta.url).href)) as typeof import('./field-syntax.ts');
+  // gc() for this test only.
+  v8.setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  gc();
+  const before = process.memoryUsage().heapUsed;
+  for (let i = 0; i < 200; i++) {
+    // As the parser cuts a name from a head's text: a slice of a 50 KB string.
+    const head = `X-Retained-Name-${String(i).padStart(5, '0')}: 1\r\nx-pad: ${String(i).repeat(1).padEnd(50_000, 'a')}`;
+    remember(head.slice(0, head.indexOf(':')));
+  }
+  gc();
+  const grownMb = (process.memoryUsage().heapUsed - before) / 2 ** 20;
+  // Pinned heads would be 200 × 50 KB ≈ 10 MB; the names themselves are a few KB.
+  assert.ok(grownMb < 2, `heap grew ${grownMb.toFixed(1)} MB`);
 });

@@ -9,6 +9,11 @@ const fieldNames = new Map<string, string>();
 /** Names are remembered up to this many: a peer sending endless new names cannot grow the map. */
 const MAX_FIELD_NAMES = 512;
 
+/** A string that shares no storage with the one it copies (a token is ASCII, so latin1 is exact). */
+function flatCopy(s: string): string {
+  return Buffer.from(s, 'latin1').toString('latin1');
+}
+
 /**
  * A received field name, lower-cased; undefined if it is not a token. A name seen before costs one map
  * lookup instead of a pattern test and a new lower-cased string, and every request then uses the same
@@ -19,8 +24,12 @@ export function fieldName(raw: string): string | undefined {
   if (known !== undefined) return known;
   if (!TOKEN.test(raw)) return undefined;
   const lower = raw.toLowerCase();
-  if (fieldNames.size < MAX_FIELD_NAMES) fieldNames.set(raw, lower);
-  return lower;
+  if (fieldNames.size >= MAX_FIELD_NAMES) return lower;
+  // Kept as copies of their own: `raw` is a slice of the whole head (and `lower` may be `raw`), and a
+  // slice kept in the map would keep that head, up to 60 KB, alive for the life of the process.
+  const name = flatCopy(lower);
+  fieldNames.set(flatCopy(raw), name);
+  return name;
 }
 
 /** A head's lines, split at CRLF or a bare LF (RFC 9112 §2.2); a plain string split when all are CRLF. */
