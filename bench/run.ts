@@ -104,8 +104,10 @@ async function main(): Promise<void> {
   // first; HAProxy has no JIT to warm. Logged, not in the table.
   if (outrigger) {
     const seconds = quick ? 12 : 20;
-    const w = await runWrk({ port: outrigger.outboundPort, host: `${originHost}:${originPorts.http}`, seconds, connections: 50 });
-    log(`JIT warm-up of the Outrigger pair: wrk -c50 for ${seconds} s, ${w.rps.toFixed(0)} rps, ${w.errors} errors`);
+    await runWrk({ port: outrigger.outboundPort, host: `${originHost}:${originPorts.http}`, seconds, connections: 50 }).then(
+      (w) => log(`JIT warm-up of the Outrigger pair: wrk -c50 for ${seconds} s, ${w.rps.toFixed(0)} rps, ${w.errors} errors`),
+      (err: Error) => errors.push(`JIT warm-up: ${err.message}`),
+    );
   }
   // Then every scenario on every pair (pools, tunnel connections, the type feedback of each path):
   // not in the table, but logged.
