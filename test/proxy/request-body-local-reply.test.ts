@@ -1,14 +1,17 @@
-// A request body nothing upstream reads: the proxy answers itself after routing (here every endpoint
-// refuses, so 503 UF) while the client is still sending. With telemetry counting the body, the body
-// must still be drained: an HTTP/2 stream whose body outgrew its buffers otherwise never ends, and the
-// request is never logged, never counted and never leaves the proxy's in-flight count.
+// A request body nothing reads any more: the proxy answers itself after routing (every endpoint
+// refuses: 503 UF; the route times out mid-upload: 504 UT), or the upstream's response is complete
+// before the body is. The body must still be drained: an HTTP/2 stream whose body outgrew its buffers
+// otherwise never ends, and the request is never logged, never counted and never leaves the proxy's
+// in-flight count.
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import http2 from 'node:http2';
+import type net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
+import type { Timers } from '../../src/proxy/http/router.ts';
 import { TypeUrl } from '../../src/xds/type-urls.ts';
 import { telemetryConfig } from '../telemetry/drive-filter.ts';
 import * as H from './harness.ts';
@@ -88,4 +91,127 @@ test('HTTP/1.1: the same request gets its 503 and its log line', async (t) => {
   await until('the proxy ends the stream', () => env.proxy.inflight === 0);
   await until('the access log has the request', () => logged().length === 1);
   assert.equal(logged()[0]?.['response_code'], 503);
+});
+
+/** Timers fired by hand: the route timeout below is the only one set at its length. */
+class ManualTimers implements Timers {
+  readonly pending = new Map<number, { fn: () => void; ms: number }>();
+  #next = 1;
+  set(fn: () => void, ms: number): unknown {
+    const id = this.#next++;
+    this.pending.set(id, { fn, ms });
+    return id;
+  }
+  clear(h: unknown): void {
+    this.pending.delete(h as number);
+  }
+  fire(ms: number): boolean {
+    for (const [id, t] of this.pending) {
+      if (t.ms !== ms) continue;
+      this.pending.delete(id);
+      t.fn();
+      return true;
+    }
+    return false;
+  }
+}
+
+/** An HTTP/2 upstream that reads request bodies and never answers. */
+async function silentH2Upstream(t: { after(fn: () => unknown): void }): Promise<{ port: number; received: () => number }> {
+  let received = 0;
+  const server = http2.createServer();
+  server.on('stream', (stream) => {
+    stream.on('error', () => {});
+    stream.on('data', (c: Buffer) => {
+      received += c.length;
+    });
+  });
+  const sessions = new Set<http2.ServerHttp2Session>();
+  server.on('session', (s) => sessions.add(s));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.after(() => {
+    for (const s of sessions) s.destroy();
+    server.close();
+  });
+  return { port: (server.address() as net.AddressInfo).port, received: () => received };
+}
+
+test('HTTP/2 cluster: the route times out mid-upload, and the 504 still ends the downstream stream', async (t) => {
+  const ROUTE_TIMEOUT_MS = 7321;
+  const timers = new ManualTimers();
+  const dir = mkdtempSync(path.join(tmpdir(), 'or-body-timeout-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const logFile = path.join(dir, 'access.log');
+  const upstream = await silentH2Upstream(t);
+  const env = await H.startProxy({ timers, metadata: { NAMESPACE: 'shop', WORKLOAD_NAME: 'api', LABELS: { app: 'api' } } });
+  t.after(() => env.close());
+  const stats = { name: 'istio.stats', typed_config: telemetryConfig({ reporter: 'destination', workload: { workload: 'api', namespace: 'shop', labels: {} }, metrics: false, access_log: { path: logFile, encoding: 'JSON' } }) };
+  H.push(env.proxy, [
+    H.cluster('app', { http2: true }),
+    H.cla('app', [{ port: upstream.port }]),
+    H.listener('0.0.0.0_8080', 8080, [{ filter: H.hcm('http.8080', { http_filters: [stats, { name: 'envoy.filters.http.router', typed_config: { '@type': TypeUrl.Router } }] }) }]),
+    H.routeConfig('http.8080', [{ domains: ['*'], routes: [{ prefix: '/', cluster: 'app', timeout: { seconds: '7', nanos: 321_000_000 } }] }]),
+  ]);
+  const client = http2.connect(`http://127.0.0.1:${await env.port('0.0.0.0_8080')}`);
+  t.after(() => client.destroy());
+  const stream = client.request({ ':method': 'POST', ':path': '/upload', ':authority': 'api' });
+  stream.on('error', () => {});
+  let status = 0;
+  let closed = false;
+  stream.on('response', (h) => {
+    status = Number(h[':status']);
+  });
+  stream.once('close', () => {
+    closed = true;
+  });
+  stream.resume();
+  // The upload is under way (the upstream reads it) when the route's timeout fires.
+  stream.write(Buffer.alloc(64 * 1024, 1));
+  await until('the upstream reads the upload', () => upstream.received() > 0);
+  assert.equal(timers.fire(ROUTE_TIMEOUT_MS), true, 'the route timeout was armed');
+  await until('the 504 arrives', () => status !== 0);
+  assert.equal(status, 504);
+  stream.end(Buffer.alloc(BODY, 1));
+  await until('the client stream closes', () => closed);
+  await until('the proxy ends the stream', () => env.proxy.inflight === 0);
+  const lines = (): string[] => (existsSync(logFile) ? readFileSync(logFile, 'utf8').split('\n').filter(Boolean) : []);
+  await until('the access log has the request', () => lines().length === 1);
+  assert.equal((JSON.parse(lines()[0] as string) as Record<string, unknown>)['response_flags'], 'UT');
+});
+
+test('HTTP/2 cluster without telemetry: an upstream answering in full before reading the body ends the stream', async (t) => {
+  const server = http2.createServer();
+  server.on('stream', (stream) => {
+    stream.on('error', () => {});
+    // Answered at once; the body is never read.
+    stream.respond({ ':status': 200 });
+    stream.end('ok');
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.after(() => server.close());
+  const env = await H.startProxy();
+  t.after(() => env.close());
+  H.push(env.proxy, [
+    H.cluster('app', { http2: true }),
+    H.cla('app', [{ port: (server.address() as net.AddressInfo).port }]),
+    H.listener('0.0.0.0_8080', 8080, [{ filter: H.hcm('http.8080') }]),
+    H.routeConfig('http.8080', [{ domains: ['*'], routes: [{ prefix: '/', cluster: 'app' }] }]),
+  ]);
+  const client = http2.connect(`http://127.0.0.1:${await env.port('0.0.0.0_8080')}`);
+  t.after(() => client.destroy());
+  const stream = client.request({ ':method': 'POST', ':path': '/upload', ':authority': 'api' });
+  stream.on('error', () => {});
+  let status = 0;
+  let closed = false;
+  stream.on('response', (h) => {
+    status = Number(h[':status']);
+  });
+  stream.once('close', () => {
+    closed = true;
+  });
+  stream.resume();
+  stream.end(Buffer.alloc(BODY, 1));
+  await until('the client stream closes', () => closed);
+  assert.equal(status, 200);
+  await until('the proxy ends the stream', () => env.proxy.inflight === 0);
 });

@@ -92,13 +92,26 @@ export class HttpStream implements ResponseWriter {
    */
   body(req: DownstreamReq): Readable {
     const src: Readable = req instanceof H1Request ? (req.body as Readable) : req;
+    this.#body = src;
     if (!this.filters.some((f) => f.filter.onDone)) return src;
     src.on('data', (chunk: Buffer) => {
       this.requestBytes += chunk.length;
     });
     src.pause();
-    this.#body = src;
     return src;
+  }
+
+  /**
+   * Nothing reads the request body any more (the response is complete, or the proxy answered itself):
+   * it is drained. Left paused, an HTTP/2 stream whose body outgrew its buffers never ends, so it is
+   * never logged and never leaves the in-flight count. Unpiped first: a pipe into an upstream stream
+   * that finishes later would pause it again in its own cleanup.
+   */
+  #bodyDone(): void {
+    const body = this.#body;
+    if (body === undefined || body.readableEnded) return;
+    body.unpipe();
+    body.resume();
   }
 
   forwarding(upstream: { cancel(): void }): void {
@@ -141,9 +154,7 @@ export class HttpStream implements ResponseWriter {
     const merged: Record<string, string> = {};
     for (const [k, v] of headers) merged[k] = Array.isArray(v) ? v.join(', ') : v;
     this.localReply({ ...r, headers: merged });
-    // Nothing upstream reads the body now. Left paused, an HTTP/2 stream whose body outgrew its buffers
-    // would never end (the listener above has already asked it to read), and never close.
-    this.#body?.resume();
+    this.#bodyDone();
   }
 
   head(s: number, headers: OutgoingHeaders): void {
@@ -186,6 +197,7 @@ export class HttpStream implements ResponseWriter {
     const res = this.res as ServerResponse;
     if (this.trailersOut && hasKeys(trailers)) res.addTrailers(forwardableTrailers(trailers) as Record<string, string>);
     res.end();
+    this.#bodyDone();
   }
 
   reply(r: LocalReply): void {
