@@ -5,6 +5,7 @@ import net from 'node:net';
 import { istioMutualContext } from '../../src/translate/client-tls.ts';
 import { type TypedAny, toStruct } from '../../src/xds/any.ts';
 import { TypeUrl } from '../../src/xds/type-urls.ts';
+import type { Timers } from '../../src/proxy/http/router.ts';
 import type { ProxyOptions } from '../../src/proxy/proxy.ts';
 import { OutriggerProxy } from '../../src/proxy/proxy.ts';
 
@@ -232,4 +233,27 @@ export function request(port: number, path: string, opts: { host?: string; metho
     req.on('error', reject);
     req.end(opts.body);
   });
+}
+
+/** Timers a test fires by hand (`startProxy({ timers })`): `fire(ms)` runs the first pending one of that length. */
+export class ManualTimers implements Timers {
+  readonly pending = new Map<number, { fn: () => void; ms: number }>();
+  #next = 1;
+  set(fn: () => void, ms: number): unknown {
+    const id = this.#next++;
+    this.pending.set(id, { fn, ms });
+    return id;
+  }
+  clear(h: unknown): void {
+    this.pending.delete(h as number);
+  }
+  fire(ms: number): boolean {
+    for (const [id, t] of this.pending) {
+      if (t.ms !== ms) continue;
+      this.pending.delete(id);
+      t.fn();
+      return true;
+    }
+    return false;
+  }
 }

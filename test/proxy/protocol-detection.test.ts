@@ -8,34 +8,11 @@ import net from 'node:net';
 import { after, before, test } from 'node:test';
 import tls from 'node:tls';
 import type { TypedAny } from '../../src/xds/any.ts';
-import type { Timers } from '../../src/proxy/http/router.ts';
 import { TypeUrl } from '../../src/xds/type-urls.ts';
 import { makeCa } from './certs.ts';
-import { cla, cluster, hcm, push, request, routeConfig, startProxy, tcpProxy } from './harness.ts';
+import { cla, cluster, hcm, ManualTimers, push, request, routeConfig, startProxy, tcpProxy } from './harness.ts';
 
-/** Timers the test fires by hand; only the detection timeout is set on them here. */
-class ManualTimers implements Timers {
-  pending = new Map<number, { fn: () => void; ms: number }>();
-  #next = 1;
-  set(fn: () => void, ms: number): unknown {
-    const id = this.#next++;
-    this.pending.set(id, { fn, ms });
-    return id;
-  }
-  clear(h: unknown): void {
-    this.pending.delete(h as number);
-  }
-  fire(ms: number): boolean {
-    for (const [id, t] of this.pending) {
-      if (t.ms !== ms) continue;
-      this.pending.delete(id);
-      t.fn();
-      return true;
-    }
-    return false;
-  }
-}
-
+// Timers the test fires by hand; only the detection timeout is set on them here.
 const timers = new ManualTimers();
 let env: Awaited<ReturnType<typeof startProxy>>;
 let app: net.Server;

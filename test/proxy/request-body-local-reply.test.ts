@@ -11,7 +11,6 @@ import type net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import type { Timers } from '../../src/proxy/http/router.ts';
 import { TypeUrl } from '../../src/xds/type-urls.ts';
 import { telemetryConfig } from '../telemetry/drive-filter.ts';
 import * as H from './harness.ts';
@@ -50,24 +49,30 @@ async function refusingProxy(t: { after(fn: () => unknown): void }) {
   return { env, port: await env.port('0.0.0.0_8080'), logged };
 }
 
+/** A POST stream on `client` whose response is read and discarded; its status and whether it closed. */
+function upload(client: http2.ClientHttp2Session): { stream: http2.ClientHttp2Stream; status: () => number; closed: () => boolean } {
+  const stream = client.request({ ':method': 'POST', ':path': '/upload', ':authority': 'api' });
+  stream.on('error', () => {});
+  let status = 0;
+  let closed = false;
+  stream.on('response', (h) => {
+    status = Number(h[':status']);
+  });
+  stream.once('close', () => {
+    closed = true;
+  });
+  stream.resume();
+  return { stream, status: () => status, closed: () => closed };
+}
+
 test('HTTP/2: a 300 KB body answered 503 before any upstream reads it ends, is logged and leaves nothing in flight', async (t) => {
   const { env, port, logged } = await refusingProxy(t);
   const client = http2.connect(`http://127.0.0.1:${port}`);
   t.after(() => client.destroy());
-  const stream = client.request({ ':method': 'POST', ':path': '/upload', ':authority': 'api' });
-  stream.on('error', () => {});
-  let status = 0;
-  stream.on('response', (h) => {
-    status = Number(h[':status']);
-  });
-  stream.resume();
-  let closed = false;
-  stream.once('close', () => {
-    closed = true;
-  });
+  const { stream, status, closed } = upload(client);
   stream.end(Buffer.alloc(BODY, 1));
-  await until('the client stream closes', () => closed);
-  assert.equal(status, 503);
+  await until('the client stream closes', closed);
+  assert.equal(status(), 503);
   await until('the proxy ends the stream', () => env.proxy.inflight === 0);
   await until('the access log has the request', () => logged().length === 1);
   const [line] = logged();
@@ -93,29 +98,6 @@ test('HTTP/1.1: the same request gets its 503 and its log line', async (t) => {
   assert.equal(logged()[0]?.['response_code'], 503);
 });
 
-/** Timers fired by hand: the route timeout below is the only one set at its length. */
-class ManualTimers implements Timers {
-  readonly pending = new Map<number, { fn: () => void; ms: number }>();
-  #next = 1;
-  set(fn: () => void, ms: number): unknown {
-    const id = this.#next++;
-    this.pending.set(id, { fn, ms });
-    return id;
-  }
-  clear(h: unknown): void {
-    this.pending.delete(h as number);
-  }
-  fire(ms: number): boolean {
-    for (const [id, t] of this.pending) {
-      if (t.ms !== ms) continue;
-      this.pending.delete(id);
-      t.fn();
-      return true;
-    }
-    return false;
-  }
-}
-
 /** An HTTP/2 upstream that reads request bodies and never answers. */
 async function silentH2Upstream(t: { after(fn: () => unknown): void }): Promise<{ port: number; received: () => number }> {
   let received = 0;
@@ -138,7 +120,8 @@ async function silentH2Upstream(t: { after(fn: () => unknown): void }): Promise<
 
 test('HTTP/2 cluster: the route times out mid-upload, and the 504 still ends the downstream stream', async (t) => {
   const ROUTE_TIMEOUT_MS = 7321;
-  const timers = new ManualTimers();
+  // Fired by hand: the route timeout is the only timer set at its length.
+  const timers = new H.ManualTimers();
   const dir = mkdtempSync(path.join(tmpdir(), 'or-body-timeout-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const logFile = path.join(dir, 'access.log');
@@ -154,25 +137,15 @@ test('HTTP/2 cluster: the route times out mid-upload, and the 504 still ends the
   ]);
   const client = http2.connect(`http://127.0.0.1:${await env.port('0.0.0.0_8080')}`);
   t.after(() => client.destroy());
-  const stream = client.request({ ':method': 'POST', ':path': '/upload', ':authority': 'api' });
-  stream.on('error', () => {});
-  let status = 0;
-  let closed = false;
-  stream.on('response', (h) => {
-    status = Number(h[':status']);
-  });
-  stream.once('close', () => {
-    closed = true;
-  });
-  stream.resume();
+  const { stream, status, closed } = upload(client);
   // The upload is under way (the upstream reads it) when the route's timeout fires.
   stream.write(Buffer.alloc(64 * 1024, 1));
   await until('the upstream reads the upload', () => upstream.received() > 0);
   assert.equal(timers.fire(ROUTE_TIMEOUT_MS), true, 'the route timeout was armed');
-  await until('the 504 arrives', () => status !== 0);
-  assert.equal(status, 504);
+  await until('the 504 arrives', () => status() !== 0);
+  assert.equal(status(), 504);
   stream.end(Buffer.alloc(BODY, 1));
-  await until('the client stream closes', () => closed);
+  await until('the client stream closes', closed);
   await until('the proxy ends the stream', () => env.proxy.inflight === 0);
   const lines = (): string[] => (existsSync(logFile) ? readFileSync(logFile, 'utf8').split('\n').filter(Boolean) : []);
   await until('the access log has the request', () => lines().length === 1);
@@ -199,19 +172,9 @@ test('HTTP/2 cluster without telemetry: an upstream answering in full before rea
   ]);
   const client = http2.connect(`http://127.0.0.1:${await env.port('0.0.0.0_8080')}`);
   t.after(() => client.destroy());
-  const stream = client.request({ ':method': 'POST', ':path': '/upload', ':authority': 'api' });
-  stream.on('error', () => {});
-  let status = 0;
-  let closed = false;
-  stream.on('response', (h) => {
-    status = Number(h[':status']);
-  });
-  stream.once('close', () => {
-    closed = true;
-  });
-  stream.resume();
+  const { stream, status, closed } = upload(client);
   stream.end(Buffer.alloc(BODY, 1));
-  await until('the client stream closes', () => closed);
-  assert.equal(status, 200);
+  await until('the client stream closes', closed);
+  assert.equal(status(), 200);
   await until('the proxy ends the stream', () => env.proxy.inflight === 0);
 });
