@@ -71,7 +71,7 @@ export class HttpStream implements ResponseWriter {
   #onDrain: (() => void) | undefined;
   #drainListened = false;
   #timeouts: { clear(): void } | undefined;
-  /** The request body, once counted: drained when the proxy answers itself and nothing upstream reads it. */
+  /** The request body, once handed to the upstream: drained by #bodyDone when nothing reads it any more. */
   #body: Readable | undefined;
 
   constructor(res: DownstreamRes, h2: boolean, isGrpc: boolean, info: StreamInfo, now: () => number, untrack: (() => void) | undefined) {
