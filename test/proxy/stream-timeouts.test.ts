@@ -1,8 +1,10 @@
 // The connection manager's stream timers through a real proxy, on the injected clock: stream_idle_timeout
-// (504 SI once the request is in, 408 SI while the client is still sending), the route's
-// max_stream_duration (504 UMSDR), and an explicit 0 that arms nothing.
+// (504 SI once the request is in, 408 SI while the client is still sending; each stream by its own
+// bytes, not its connection's), the route's max_stream_duration (504 UMSDR), and an explicit 0 that
+// arms nothing.
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import http2 from 'node:http2';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
@@ -12,18 +14,22 @@ import { FakeClock, until } from '../resilience/fake-clock.ts';
 import { cla, cluster, hcm, listener, push, request, startProxy } from './harness.ts';
 
 /** An upstream that reads each request and never answers: only the proxy's timers end the stream. */
-async function hangingUpstream(): Promise<{ port: number; seen: () => number; close(): Promise<void> }> {
+async function hangingUpstream(): Promise<{ port: number; seen: () => number; bodyBytes: () => number; close(): Promise<void> }> {
   let seen = 0;
+  let bodyBytes = 0;
   const held = new Set<http.ServerResponse>();
   const server = http.createServer((req, res) => {
     seen++;
     held.add(res);
-    req.resume();
+    req.on('data', (c: Buffer) => {
+      bodyBytes += c.length;
+    });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return {
     port: (server.address() as AddressInfo).port,
     seen: () => seen,
+    bodyBytes: () => bodyBytes,
     close: () =>
       new Promise<void>((r) => {
         for (const res of held) res.destroy();
@@ -100,6 +106,9 @@ test('stream_idle_timeout: a client that stops sending its body mid-way gets 408
     s.on('error', () => {});
     s.write('POST / HTTP/1.1\r\nHost: echo.example.com\r\nContent-Length: 100\r\n\r\nhalf');
     await until(() => t.up.seen() === 1 && t.clock.nextDue === 10_000, 'the head reached the upstream, idle timer armed');
+    // The first 4 bytes reach the upstream after the timer is armed: the first period saw them move,
+    // the second sees nothing (an idle stream is caught between one and two periods after its last byte).
+    t.clock.advance(10_000);
     t.clock.advance(10_000);
     await until(() => out.includes('\r\n\r\n'), 'a response head');
     assert.match(out, /^HTTP\/1\.1 408 /);
@@ -137,6 +146,40 @@ test('stream_idle_timeout 0 and no duration arm no timer: the stream ends only w
     assert.equal(r.status, 503);
     assert.equal(r.headers['x-envoy-response-flags'], 'UC');
   } finally {
+    await t.close();
+  }
+});
+
+test('stream_idle_timeout is per stream: an idle HTTP/2 stream times out while another on its connection keeps sending', async () => {
+  const t = await setup({ stream_idle_timeout: { seconds: '10' } });
+  const client = http2.connect(`http://127.0.0.1:${t.port}`);
+  client.on('error', () => {});
+  try {
+    const open = (method: string) => {
+      const stream = client.request({ ':method': method, ':path': '/', ':authority': 'echo.example.com' });
+      stream.on('error', () => {});
+      let status = 0;
+      let flags = '';
+      stream.on('response', (h) => {
+        status = Number(h[':status']);
+        flags = String(h['x-envoy-response-flags'] ?? '');
+      });
+      stream.resume();
+      return { stream, status: () => status, flags: () => flags };
+    };
+    const idle = open('GET');
+    const busy = open('POST');
+    await until(() => t.up.seen() === 2 && t.clock.pending >= 2, 'both requests reached the upstream, idle timers armed');
+    // Within the period the busy stream moves (its bytes reach the upstream); the idle one does not.
+    busy.stream.write('still sending');
+    await until(() => t.up.bodyBytes() === 'still sending'.length, 'the busy stream moved');
+    t.clock.advance(10_000);
+    await until(() => idle.status() !== 0, 'the idle stream is answered');
+    assert.equal(idle.status(), 504);
+    assert.equal(idle.flags(), 'SI');
+    assert.equal(busy.status(), 0, 'the stream that kept sending is still open');
+  } finally {
+    client.destroy();
     await t.close();
   }
 });

@@ -267,7 +267,7 @@ function proceed(rt: HcmRuntime, s: HttpStream, req: DownstreamReq, verdict: Fil
   }
 }
 
-/** What the stream timers read and do: transport byte counters, request completion, and how to end it (one object, no closures). */
+/** What the stream timers read and do: the stream's own progress, request completion, and how to end it (one object, no closures). */
 class TimedForward implements TimedStream {
   readonly #s: HttpStream;
   readonly #req: DownstreamReq;
@@ -278,11 +278,12 @@ class TimedForward implements TimedStream {
     this.#fwd = fwd;
   }
   progress(): number {
-    const socket = this.#req.socket;
-    return (socket.bytesRead ?? 0) + (socket.bytesWritten ?? 0);
+    return this.#s.progress();
   }
   requestComplete(): boolean {
-    return this.#req.complete;
+    const req = this.#req;
+    // An HTTP/2 request that ended with its HEADERS is complete though nothing has read its (empty) body.
+    return req.complete || ('stream' in req && req.stream.endAfterHeaders);
   }
   expire(reply: LocalReply): void {
     this.#fwd.cancel();

@@ -86,14 +86,14 @@ export class HttpStream implements ResponseWriter {
   }
 
   /**
-   * The request body as the upstream reads it, counted when a filter reports sizes at the end. The count
-   * listens beside the upstream's reader rather than in a stream between them (no Transform and pipe per
-   * request); the body is paused again at once, so it flows only when the upstream resumes or pipes it.
+   * The request body as the upstream reads it, counted (for telemetry's sizes and the stream idle
+   * timer). The count listens beside the upstream's reader rather than in a stream between them (no
+   * Transform and pipe per request); the body is paused again at once, so it flows only when the
+   * upstream resumes or pipes it.
    */
   body(req: DownstreamReq): Readable {
     const src: Readable = req instanceof H1Request ? (req.body as Readable) : req;
     this.#body = src;
-    if (!this.filters.some((f) => f.filter.onDone)) return src;
     src.on('data', (chunk: Buffer) => {
       this.requestBytes += chunk.length;
     });
@@ -112,6 +112,15 @@ export class HttpStream implements ResponseWriter {
     if (body === undefined || body.readableEnded) return;
     body.unpipe();
     body.resume();
+  }
+
+  /**
+   * This stream's own activity, for the stream idle timer: body bytes each way and its response head.
+   * Not the transport's counters: an HTTP/2 session (the mesh tunnel above all) carries many streams,
+   * and a carried HTTP/1.1 connection's stream has no counters at all.
+   */
+  progress(): number {
+    return this.requestBytes + this.#responseBytes + (this.res.headersSent ? 1 : 0);
   }
 
   forwarding(upstream: { cancel(): void }): void {

@@ -34,9 +34,9 @@ export function timeoutReply(kind: 'idle' | 'duration', requestComplete: boolean
     : { status, flag: 'UMSDR', details: 'max_duration_timeout', body: 'downstream duration timeout' };
 }
 
-/** What the timers need of a stream: its progress (byte counters), whether a head left, how to end it. */
+/** What the timers need of a stream: its progress (its own byte counts), whether its request is in, how to end it. */
 export interface TimedStream {
-  /** Bytes read and written so far on the stream's transport (any change is activity). */
+  /** The stream's own progress so far: its body bytes each way and its response head (any change is activity). */
   progress(): number;
   requestComplete(): boolean;
   /** A local reply when no head has left yet, else a reset; either way the upstream is cancelled. */
@@ -79,8 +79,8 @@ export class StreamTimeouts {
     this.#idle = this.#duration = undefined;
   }
 
-  // Activity is read from the transport's byte counters when the timer fires, so the hot path pays
-  // nothing per chunk: a stream that moved re-arms for another full period (an idle stream is caught
+  // Activity is read from the stream's counters when the timer fires, so the hot path pays nothing
+  // per chunk beyond the count: a stream that moved re-arms for another full period (an idle stream is caught
   // between one and two periods after its last byte, where Envoy takes exactly one).
   #onIdle = (): void => {
     this.#idle = undefined;
