@@ -1,7 +1,6 @@
 // The raw HTTP/1.1 server codec on real sockets: framing both ways, keep-alive and pipelining, request
 // bodies and trailers, and the answer every malformed head gets (status, then the connection closes).
 import assert from 'node:assert/strict';
-import http2 from 'node:http2';
 import net from 'node:net';
 import { after, test } from 'node:test';
 import { until } from '../../../test/resilience/fake-clock.ts';
@@ -364,35 +363,4 @@ test('a kept-alive response announces the keep-alive timeout and carries a Date 
   const [first, second] = out.split('HTTP/1.1 200 OK').slice(1);
   assert.match(first ?? '', /\r\ndate: [^\r]+ GMT\r\nkeep-alive: timeout=60\r\n\r\n$/);
   assert.match(second ?? '', /\r\ndate: Mon, 01 Jan 2024 00:00:00 GMT\r\nconnection: close\r\n\r\n$/, 'its own Date kept, no second one');
-});
-
-test('on an HTTP/2 stream (a carried connection) the codec counts bytes read and written, as a socket does: the stream idle timeout reads them', async () => {
-  const server = http2.createServer({ settings: { enableConnectProtocol: true } });
-  let stream: http2.ServerHttp2Stream | undefined;
-  server.on('stream', (s) => {
-    stream = s;
-    s.respond({ ':status': 200 });
-    new H1ServerConnection(s, h1ServerDefaults, (_req: H1Request, res: H1Response) => {
-      res.writeHead(200, { 'content-length': '5' });
-      res.end('hello');
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const session = http2.connect(`http://127.0.0.1:${(server.address() as net.AddressInfo).port}`);
-  await new Promise((r) => session.once('remoteSettings', r));
-  const carried = session.request({ ':method': 'CONNECT', ':protocol': 'outrigger-http1', ':scheme': 'http', ':path': '/', ':authority': 'x:1' });
-  const request = 'GET / HTTP/1.1\r\nhost: x\r\n\r\n';
-  carried.write(request);
-  const response = await new Promise<string>((resolve) => {
-    let text = '';
-    carried.on('data', (d: Buffer) => {
-      text += d.toString('latin1');
-      if (text.endsWith('hello')) resolve(text);
-    });
-  });
-  const counted = stream as unknown as { bytesRead: number; bytesWritten: number };
-  assert.equal(counted.bytesRead, request.length);
-  assert.equal(counted.bytesWritten, response.length);
-  session.destroy();
-  server.close();
 });

@@ -42,25 +42,6 @@ export interface HandedRequest {
 /** A TCP or TLS socket, or an HTTP/2 stream: a carried connection, or a tunnelled stream detected as HTTP/1.1. */
 export type H1Socket = Duplex & Partial<Pick<net.Socket, 'bytesRead' | 'bytesWritten'>> & { setTimeout?(ms: number): unknown };
 
-/**
- * Gives a stream without a socket's byte counters (an HTTP/2 stream) its own: the stream idle timeout
- * reads them to tell a request that is moving data from one that is not. Counts string characters,
- * which the codec writes as latin1.
- */
-function countBytes(stream: H1Socket): void {
-  const counted = stream as H1Socket & { bytesRead: number; bytesWritten: number };
-  counted.bytesRead = 0;
-  counted.bytesWritten = 0;
-  stream.on('data', (chunk: Buffer) => {
-    counted.bytesRead += chunk.length;
-  });
-  const write = stream.write;
-  stream.write = function (this: Duplex, chunk: string | Uint8Array, encoding?: BufferEncoding, cb?: (err?: Error | null) => void): boolean {
-    counted.bytesWritten += chunk.length;
-    return write.call(this, chunk, encoding as BufferEncoding, cb);
-  } as typeof stream.write;
-}
-
 export const h1ServerDefaults: H1ServerOptions = { maxHeadBytes: 60 * 1024, headersTimeoutMs: 60_000, keepAliveTimeoutMs: 60_000 };
 
 /** The methods Node's parser (llhttp) knows: anything else, a lower-case `get` included, is refused. */
@@ -353,7 +334,6 @@ export class H1ServerConnection {
   readonly keepAliveField: string;
 
   constructor(socket: H1Socket, opts: H1ServerOptions, onRequest: (req: H1Request, res: H1Response) => void) {
-    if (socket.bytesRead === undefined) countBytes(socket);
     this.socket = socket;
     this.#opts = opts;
     this.#onRequest = onRequest;
