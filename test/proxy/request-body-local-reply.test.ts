@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { TypeUrl } from '../../src/xds/type-urls.ts';
+import { FakeClock } from '../resilience/fake-clock.ts';
 import { telemetryConfig } from '../telemetry/drive-filter.ts';
 import * as H from './harness.ts';
 
@@ -120,13 +121,12 @@ async function silentH2Upstream(t: { after(fn: () => unknown): void }): Promise<
 
 test('HTTP/2 cluster: the route times out mid-upload, and the 504 still ends the downstream stream', async (t) => {
   const ROUTE_TIMEOUT_MS = 7321;
-  // Fired by hand: the route timeout is the only timer set at its length.
-  const timers = new H.ManualTimers();
+  const clock = new FakeClock();
   const dir = mkdtempSync(path.join(tmpdir(), 'or-body-timeout-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const logFile = path.join(dir, 'access.log');
   const upstream = await silentH2Upstream(t);
-  const env = await H.startProxy({ timers, metadata: { NAMESPACE: 'shop', WORKLOAD_NAME: 'api', LABELS: { app: 'api' } } });
+  const env = await H.startProxy({ timers: clock, metadata: { NAMESPACE: 'shop', WORKLOAD_NAME: 'api', LABELS: { app: 'api' } } });
   t.after(() => env.close());
   const stats = { name: 'istio.stats', typed_config: telemetryConfig({ reporter: 'destination', workload: { workload: 'api', namespace: 'shop', labels: {} }, metrics: false, access_log: { path: logFile, encoding: 'JSON' } }) };
   H.push(env.proxy, [
@@ -141,7 +141,7 @@ test('HTTP/2 cluster: the route times out mid-upload, and the 504 still ends the
   // The upload is under way (the upstream reads it) when the route's timeout fires.
   stream.write(Buffer.alloc(64 * 1024, 1));
   await until('the upstream reads the upload', () => upstream.received() > 0);
-  assert.equal(timers.fire(ROUTE_TIMEOUT_MS), true, 'the route timeout was armed');
+  clock.advance(ROUTE_TIMEOUT_MS);
   await until('the 504 arrives', () => status() !== 0);
   assert.equal(status(), 504);
   stream.end(Buffer.alloc(BODY, 1));

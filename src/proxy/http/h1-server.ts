@@ -8,7 +8,6 @@ import { http } from '../node-http.ts';
 
 const { STATUS_CODES } = http;
 import { Readable } from 'node:stream';
-import type net from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { OutgoingHeaders } from '../upstream/upstream.ts';
 import { ChunkedDecoder } from './chunked.ts';
@@ -40,7 +39,7 @@ export interface HandedRequest {
 }
 
 /** A TCP or TLS socket, or an HTTP/2 stream: a carried connection, or a tunnelled stream detected as HTTP/1.1. */
-export type H1Socket = Duplex & Partial<Pick<net.Socket, 'bytesRead' | 'bytesWritten'>> & { setTimeout?(ms: number): unknown };
+export type H1Socket = Duplex & { setTimeout?(ms: number): unknown };
 
 export const h1ServerDefaults: H1ServerOptions = { maxHeadBytes: 60 * 1024, headersTimeoutMs: 60_000, keepAliveTimeoutMs: 60_000 };
 
