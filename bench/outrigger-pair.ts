@@ -8,7 +8,7 @@ import { CertificateAuthority } from '../src/ca/certificate-authority.ts';
 import { ControlPlane } from '../src/controlplane/control-plane.ts';
 import type { ProxyMeta } from '../src/runtime/mesh-runtime.ts';
 import { buildJsTree, jsTreeDir, packageRoot } from '../src/runtime/js-build.ts';
-import { meshNodeFlags } from '../src/runtime/node-flags.ts';
+import { proxyNodeFlags } from '../src/runtime/node-flags.ts';
 import { proxyArgs, proxyPorts } from '../src/runtime/proxy-process.ts';
 import { benchMeshYaml, benchNamespace, originHost, originPorts } from './mesh-yaml.ts';
 import { BenchProcessError, core, type Started, startPinned } from './processes.ts';
@@ -69,7 +69,7 @@ export async function startOutriggerPair(i: OutriggerPairInput): Promise<Outrigg
     const ports = await proxyPorts(i.taken, {});
     const tokenFile = path.join(i.dir, `${meta.name}.token`);
     writeFileSync(tokenFile, cp.issueBootstrapToken({ namespace: meta.namespace, serviceAccount: meta.serviceAccount, workload: meta.name }), { mode: 0o600 });
-    const args = [...meshNodeFlags, ...(i.nodeFlags ?? []), outriggerBin, 'proxy', ...proxyArgs({ role: 'sidecar', xdsAddress: cp.xdsAddress, tokenFile, ports, meta })];
+    const args = [...proxyNodeFlags, ...(i.nodeFlags ?? []), outriggerBin, 'proxy', ...proxyArgs({ role: 'sidecar', xdsAddress: cp.xdsAddress, tokenFile, ports, meta })];
     const p = startPinned(core('server'), process.execPath, args, path.join(i.dir, `${meta.name}.proxy.log`));
     started.push(p);
     await until(`${meta.name} sidecar ready`, async () => (await get(ports[15021] as number, '/healthz/ready')) === 200, 30_000);

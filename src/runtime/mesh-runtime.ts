@@ -16,7 +16,7 @@ import { ExitReporter, exitCause } from './exit-reporter.ts';
 import { indent } from './indent.ts';
 import { type MeshPlan, type PlannedWorkload, planMesh } from './plan.ts';
 import { allocatePort, ensurePortFree } from './ports.ts';
-import { meshNodeFlags } from './node-flags.ts';
+import { proxyNodeFlags } from './node-flags.ts';
 import { proxyArgs, proxyEnv, proxyFiles, proxyPorts, waitReady } from './proxy-process.ts';
 import { type ComponentState, type MeshState, makeStateDirs, meshMarker } from './state.ts';
 import { type ExitReport, Supervised } from './supervisor.ts';
@@ -164,7 +164,7 @@ export class MeshRuntime {
     const host = new Supervised({
       label: 'proxy host',
       file: o.nodeBinary,
-      args: [...meshNodeFlags, o.outriggerBin, 'proxy-host', '--spec', specFile],
+      args: [...proxyNodeFlags, o.outriggerBin, 'proxy-host', '--spec', specFile],
       env: { ...proxyEnv(), ...meshMarker(o.stateDir) },
       logFile: path.join(o.stateDir, 'logs', 'proxy-host.log'),
     });

@@ -29,7 +29,7 @@ import { applyPodFirewall, proxyGid } from './pod-firewall.ts';
 import { waitPodListening } from './pod-readiness.ts';
 import { type PodHandle, PodNetwork } from './pod-network.ts';
 import { TcpForwarder } from './tcp-forwarder.ts';
-import { meshNodeFlags } from '../node-flags.ts';
+import { proxyNodeFlags } from '../node-flags.ts';
 
 /** The sidecar ports published on the pod address: tunnel, health, merged and proxy metrics. */
 const sidecarExposedPorts = [15008, 15020, 15021, 15090];
@@ -147,7 +147,7 @@ export class NetnsMeshRuntime {
     const { tokenFile, logFile } = proxyFiles(cp, o.stateDir, meta);
     // A sidecar's pod sends service addresses to 15001 by iptables REDIRECT (pod-firewall.ts).
     const args = proxyArgs({ role, xdsAddress: this.#xdsAddress, tokenFile, address: r.pod.address, meta, ...(role === 'sidecar' ? { interception: 'REDIRECT' as const } : {}) });
-    const cmd = this.#inPod(r, o.nodeBinary, [...meshNodeFlags, o.outriggerBin, 'proxy', ...args, ...(o.proxyFlags ?? []), '--local-mode']);
+    const cmd = this.#inPod(r, o.nodeBinary, [...proxyNodeFlags, o.outriggerBin, 'proxy', ...args, ...(o.proxyFlags ?? []), '--local-mode']);
     const sup = new Supervised({ label: `${r.state.name} proxy`, ...cmd, env: { ...proxyEnv(), ...meshMarker(o.stateDir) }, logFile, ...(role === 'sidecar' ? { gid: proxyGid } : {}) });
     r.state.proxyLogFile = logFile;
     for (const p of [15000, 15001, 15006, 15008, 15020, 15021, 15090]) r.state.ports[`proxy:${p}`] = p;
