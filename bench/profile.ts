@@ -3,7 +3,9 @@
 // Run: node bench/profile.ts [--seconds N] [--connections N] [--rate RPS (open loop; default closed loop)]
 //      node bench/profile.ts --h2 [--seconds N] [--connections N]   (h2load, h2c in front, 10 streams per connection)
 //      node bench/profile.ts --grpc [--seconds N] [--connections N] (h2load unary gRPC echo, 10 streams per connection)
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+// --alloc profiles allocation instead of CPU: V8's sampling heap profiler over the middle of the load
+// (bench/alloc-sampler.ts), counting collected objects too, then the top allocating functions.
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { allocatePort } from '../src/runtime/ports.ts';
@@ -20,10 +22,28 @@ interface ProfileNode {
   id: number;
   callFrame: { functionName: string; url: string; lineNumber: number };
 }
+interface HeapNode {
+  callFrame: ProfileNode['callFrame'];
+  selfSize: number;
+  children: HeapNode[];
+}
 interface CpuProfile {
   nodes: ProfileNode[];
   samples: number[];
   timeDeltas: number[];
+}
+
+/** A profile node's function and where it is, with the type-stripped tree's path cut to `src/...`. */
+function frameName(f: ProfileNode['callFrame']): string {
+  const where = f.url ? `${f.url.replace(/^.*\/outrigger-js\//, '').replace(/^file:\/\/.*?\/(src|node_modules)\//, '$1/')}:${f.lineNumber + 1}` : '';
+  return `${f.functionName || '(anonymous)'} ${where}`.trim();
+}
+
+function largest(self: Map<string, number>, total: number, top: number): { fn: string; amount: number; pct: number }[] {
+  return [...self.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, top)
+    .map(([fn, amount]) => ({ fn, amount, pct: (amount / total) * 100 }));
 }
 
 /** Self time per function (ms), largest first, with the share of all samples. */
@@ -36,15 +56,23 @@ export function topSelfTime(profile: CpuProfile, top: number): { fn: string; ms:
     const dt = (profile.timeDeltas[i] ?? 0) / 1000;
     total += dt;
     if (!n) return;
-    const f = n.callFrame;
-    const where = f.url ? `${f.url.replace(/^file:\/\/.*?\/(src|node_modules)\//, '$1/')}:${f.lineNumber + 1}` : '';
-    const key = `${f.functionName || '(anonymous)'} ${where}`.trim();
+    const key = frameName(n.callFrame);
     self.set(key, (self.get(key) ?? 0) + dt);
   });
-  return [...self.entries()]
-    .sort((a, b) => b[1] - a[1])
-    .slice(0, top)
-    .map(([fn, ms]) => ({ fn, ms, pct: (ms / total) * 100 }));
+  return largest(self, total, top).map(({ fn, amount, pct }) => ({ fn, ms: amount, pct }));
+}
+
+/** Sampled bytes allocated per function, largest first, with the share of all sampled bytes. */
+export function topAllocation(head: HeapNode, top: number): { fn: string; bytes: number; pct: number; total: number } [] {
+  const self = new Map<string, number>();
+  let total = 0;
+  const walk = (n: HeapNode) => {
+    total += n.selfSize;
+    if (n.selfSize > 0) self.set(frameName(n.callFrame), (self.get(frameName(n.callFrame)) ?? 0) + n.selfSize);
+    for (const c of n.children) walk(c);
+  };
+  walk(head);
+  return largest(self, total, top).map(({ fn, amount, pct }) => ({ fn, bytes: amount, pct, total }));
 }
 
 if (import.meta.main) {
@@ -54,6 +82,7 @@ if (import.meta.main) {
   const rate = arg('--rate', 0);
   const h2 = process.argv.includes('--h2');
   const grpc = process.argv.includes('--grpc');
+  const alloc = process.argv.includes('--alloc');
   const dir = mkdtempSync(path.join(os.tmpdir(), 'outrigger-profile-'));
   const taken = new Set<number>();
   const nginx = await startNginx(dir, await allocatePort(taken), await allocatePort(taken));
@@ -61,7 +90,15 @@ if (import.meta.main) {
   const grpcPort = await allocatePort(taken);
   const grpcOrigin = grpc ? startPinned(core('server'), process.execPath, [path.join(import.meta.dirname, 'grpc-origin.ts'), String(grpcPort)], path.join(dir, 'grpc-origin.log')) : undefined;
   if (grpcOrigin) await waitForPort(grpcPort, 15_000, grpcOrigin);
-  const pair = await startOutriggerPair({ dir, fillerServices: 100, origin: { http: nginx.port, grpc: grpcPort }, taken, nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${profDir}`] });
+  mkdirSync(profDir, { recursive: true });
+  if (alloc) process.env['OUTRIGGER_ALLOC_PROFILE_DIR'] = profDir;
+  const nodeFlags = alloc ? [`--import=${path.join(import.meta.dirname, 'alloc-sampler.ts')}`] : ['--cpu-prof', `--cpu-prof-dir=${profDir}`];
+  const pair = await startOutriggerPair({ dir, fillerServices: 100, origin: { http: nginx.port, grpc: grpcPort }, taken, nodeFlags });
+  // The allocation sampler runs over the middle of the load: from a fifth of it to four fifths.
+  const signal = () => {
+    for (const pid of pair.pids) process.kill(pid, 'SIGUSR2');
+  };
+  const window = alloc ? [setTimeout(signal, seconds * 200), setTimeout(signal, seconds * 800)] : [];
   try {
     if (grpc) {
       const body = path.join(dir, 'grpc-body.bin');
@@ -84,13 +121,20 @@ if (import.meta.main) {
       process.stdout.write(`${r.completed} requests over ${connections} connections in ${(r.elapsedMs / 1000).toFixed(1)} s, ${r.errors} errors, pair CPU ${perRequest}\n`);
     }
   } finally {
+    for (const t of window) clearTimeout(t);
     await pair.stop();
     await grpcOrigin?.stop();
     await nginx.stop();
   }
   for (const file of readdirSync(profDir)) {
-    const profile = JSON.parse(readFileSync(path.join(profDir, file), 'utf8')) as CpuProfile;
     process.stdout.write(`\n${file}\n`);
+    if (file.endsWith('.heapprofile')) {
+      const top = topAllocation((JSON.parse(readFileSync(path.join(profDir, file), 'utf8')) as { head: HeapNode }).head, 25);
+      process.stdout.write(`sampled ${((top[0]?.total ?? 0) / 1e6).toFixed(1)} MB allocated in the middle three fifths of the load\n`);
+      for (const t of top) process.stdout.write(`${t.pct.toFixed(1).padStart(5)}%  ${(t.bytes / 1e6).toFixed(1).padStart(6)} MB  ${t.fn}\n`);
+      continue;
+    }
+    const profile = JSON.parse(readFileSync(path.join(profDir, file), 'utf8')) as CpuProfile;
     for (const t of topSelfTime(profile, 15)) process.stdout.write(`${t.pct.toFixed(1).padStart(5)}%  ${t.ms.toFixed(0).padStart(6)} ms  ${t.fn}\n`);
   }
   process.stdout.write(`\nprofiles kept in ${profDir}\n`);
