@@ -13,7 +13,7 @@ import type { OutgoingHeaders } from '../upstream/upstream.ts';
 import type { LocalReply, RequestContext, StreamOutcome } from './filter.ts';
 import type { ClusterChoice, MatchedRoute } from './route/index.ts';
 import type { ResponseWriter } from './router.ts';
-import type { HeaderMap, StreamInfo } from './stream.ts';
+import { type HeaderMap, headerMapOf, type StreamInfo } from './stream.ts';
 
 /** Node's HTTP/1.1 and HTTP/2 compat objects, or the raw HTTP/1.1 codec's (the tunnel's HTTP/1.1 connections). */
 export type DownstreamReq = IncomingMessage | Http2ServerRequest | H1Request;
@@ -166,7 +166,7 @@ export class HttpStream implements ResponseWriter {
     this.#bodyDone();
   }
 
-  head(s: number, headers: OutgoingHeaders): void {
+  head(s: number, headers: OutgoingHeaders, made?: HeaderMap): void {
     const res = this.res;
     if (res.headersSent) {
       // An upstream that answers twice is a broken peer: end this stream, never the process.
@@ -174,7 +174,7 @@ export class HttpStream implements ResponseWriter {
       return;
     }
     this.#status = s;
-    const map = toMap(headers);
+    const map = made ?? headerMapOf(headers);
     this.route?.mutateResponseHeaders(map, this.choice);
     const ctx = this.ctx as RequestContext;
     const filters = this.filters;
@@ -217,13 +217,6 @@ export class HttpStream implements ResponseWriter {
     if (this.h2) (this.res as Http2ServerResponse).stream.close(2);
     else (this.res as ServerResponse).destroy();
   }
-}
-
-/** Header object to map without the entries arrays `new Map(Object.entries(h))` makes. */
-function toMap(h: OutgoingHeaders): HeaderMap {
-  const m: HeaderMap = new Map();
-  for (const k in h) m.set(k, h[k] as string | string[]);
-  return m;
 }
 
 function hasKeys(o: object): boolean {

@@ -11,11 +11,14 @@ import { DEFAULT_RETRY_BUFFER_LIMIT } from './retry/retry-buffer.ts';
 import { RetryPolicy } from './retry/retry-policy.ts';
 import type { HashPolicy } from './route/hash-policy.ts';
 import { type MirrorPolicy, shadowAuthority } from './route/mirror-policy.ts';
-import type { DownstreamRequest, StreamInfo } from './stream.ts';
+import type { DownstreamRequest, HeaderMap, StreamInfo } from './stream.ts';
 
 export interface ResponseWriter {
-  /** The response head, after the onResponse filters; returns false if the downstream is gone. */
-  head(status: number, headers: OutgoingHeaders): void;
+  /**
+   * The response head, after the onResponse filters. `map` is `headers` as a map when the caller
+   * already made one (for a retry decision); the writer may then change it instead of making its own.
+   */
+  head(status: number, headers: OutgoingHeaders, map?: HeaderMap): void;
   data(chunk: Buffer): boolean;
   /** Called once writes may continue after `data` returned false. */
   onDrain(fn: () => void): void;

@@ -5,6 +5,13 @@
 /** Lower-case header name → value; repeated headers keep every value. */
 export type HeaderMap = Map<string, string | string[]>;
 
+/** A header object as a map, without the entries arrays `new Map(Object.entries(h))` makes. */
+export function headerMapOf(h: Readonly<Record<string, string | string[]>>): HeaderMap {
+  const m: HeaderMap = new Map();
+  for (const k in h) m.set(k, h[k] as string | string[]);
+  return m;
+}
+
 export interface ConnectionInfo {
   remoteAddress: string;
   remotePort: number;

@@ -8,7 +8,7 @@ import type { OutlierOutcome } from '../cluster/outlier/outlier-detector.ts';
 import type { LbContext } from '../cluster/lb/load-balancer.ts';
 import type { AttemptOutcome, ResetReason, RetryState } from '../http/retry/retry-policy.ts';
 import type { ForwardRequest, ResponseWriter, Timers } from '../http/router.ts';
-import type { HeaderMap } from '../http/stream.ts';
+import { type HeaderMap, headerMapOf } from '../http/stream.ts';
 import { LocalReplies } from '../local-reply.ts';
 import { ReplayableBody } from './replayable-body.ts';
 import { type OutgoingHeaders, transportFailureReason, type UpstreamError, type UpstreamExchange, type UpstreamHead, type UpstreamSink } from './upstream.ts';
@@ -56,6 +56,9 @@ export class UpstreamRequest {
   #body: ReplayableBody | null = null;
   #ctx: { hash: number | null; attempted?: Set<string>; maxSelectionAttempts?: number; excludedPriorities?: ReadonlySet<number> | undefined } = { hash: null };
   #setCookie: string | null = null;
+  /** previous_hosts: the first attempt's host, until a retry makes the set of tried hosts. */
+  #firstHost: string | undefined;
+  readonly #rejectPreviousHosts: boolean;
   #attempt: Attempt | null = null;
   #exchange: UpstreamExchange | null = null;
   #finished = false;
@@ -84,10 +87,8 @@ export class UpstreamRequest {
         this.#setCookie = h.setCookie;
       }
     }
-    if (retry?.policy.rejectPreviousHosts) {
-      this.#ctx.attempted = new Set();
-      this.#ctx.maxSelectionAttempts = retry.policy.hostSelectionMaxAttempts;
-    }
+    this.#rejectPreviousHosts = retry?.policy.rejectPreviousHosts === true;
+    if (retry?.policy.rejectPreviousHosts) this.#ctx.maxSelectionAttempts = retry.policy.hostSelectionMaxAttempts;
   }
 
   start(bufferLimit: number): void {
@@ -113,8 +114,11 @@ export class UpstreamRequest {
 
   /** The pick context with the priorities a retry leaves out (previous_priorities), if any. */
   #withRetryPriority(): LbContext {
-    if (this.#retry) this.#ctx.excludedPriorities = this.#retry.excludedPriorities();
-    return this.#ctx;
+    const ctx = this.#ctx;
+    if (this.#retry) ctx.excludedPriorities = this.#retry.excludedPriorities();
+    // Most requests are never retried: the set of tried hosts is made at the first retry.
+    if (this.#firstHost !== undefined && ctx.attempted === undefined) ctx.attempted = new Set([this.#firstHost]);
+    return ctx;
   }
 
   #send(): void {
@@ -130,8 +134,11 @@ export class UpstreamRequest {
       return;
     }
     this.#attempts++;
-    this.#retry?.recordHost(e.key, e.priority);
-    this.#ctx.attempted?.add(e.key);
+    this.#retry?.recordPriority(e.priority);
+    if (this.#rejectPreviousHosts) {
+      if (this.#ctx.attempted) this.#ctx.attempted.add(e.key);
+      else this.#firstHost = e.key;
+    }
     if (!original) cluster.requestStarted(e);
     req.info.upstreamHost = e.key;
     const attempt = new Attempt(this, e);
@@ -168,8 +175,11 @@ export class UpstreamRequest {
     if (a !== this.#attempt || this.#finished) return;
     this.#cluster.reportResult(a.endpoint.key, status);
     const retry = this.#retry;
+    // One map of the head serves the retry decision and, passed on, the response filters.
+    let map: HeaderMap | undefined;
     if (retry && !this.#headSent) {
-      const outcome: AttemptOutcome = { kind: 'response', status, headers: new Map(Object.entries(headers)) as HeaderMap };
+      map = headerMapOf(headers);
+      const outcome: AttemptOutcome = { kind: 'response', status, headers: map };
       const decision = this.#decide(retry, outcome);
       if (decision === 'retry') {
         const x = this.#exchange;
@@ -189,9 +199,12 @@ export class UpstreamRequest {
       this.#cluster.resilience.upstream_rq_retry_success++;
       stats.upstream_rq_retry_success.inc();
     }
-    if (this.#setCookie !== null) headers['set-cookie'] = appendValue(headers['set-cookie'], this.#setCookie);
+    if (this.#setCookie !== null) {
+      headers['set-cookie'] = appendValue(headers['set-cookie'], this.#setCookie);
+      map?.set('set-cookie', headers['set-cookie']);
+    }
     this.#headSent = true;
-    this.#out.head(status, headers);
+    this.#out.head(status, headers, map);
   }
 
   onData(a: Attempt, chunk: Buffer): boolean {

@@ -71,17 +71,14 @@ test('the state gives the back-off of the retry just granted', () => {
   assert.equal(state.retries, 2);
 });
 
-test('previous_hosts rejects tried hosts up to host_selection_retry_max_attempts', () => {
+test('previous_hosts and host_selection_retry_max_attempts compile (the router applies them: test/resilience/retry-previous-hosts.test.ts)', () => {
   const p = new RetryPolicy(
     { retry_on: '5xx', retry_host_predicate: [{ name: 'envoy.retry_host_predicates.previous_hosts' }], host_selection_retry_max_attempts: '5' },
     'p',
   );
-  const state = p.start();
-  state.recordHost('10.0.0.1:80');
-  assert.equal(state.rejectHost('10.0.0.1:80', 0), true);
-  assert.equal(state.rejectHost('10.0.0.2:80', 0), false);
-  assert.equal(state.rejectHost('10.0.0.1:80', 5), false);
-  assert.equal(seed.start().rejectHost('x', 0), false);
+  assert.equal(p.rejectPreviousHosts, true);
+  assert.equal(p.hostSelectionMaxAttempts, 5);
+  assert.equal(seed.rejectPreviousHosts, false);
 });
 
 test('a body past the buffer bound stops retries', () => {

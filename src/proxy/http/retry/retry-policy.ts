@@ -122,9 +122,8 @@ export class RetryState {
   readonly enabled: boolean;
   #retries = 0;
   #bodyLost = false;
-  readonly #hosts = new Set<string>();
-  /** Priority of each attempt, in order (previous_priorities). */
-  readonly #priorities: number[] = [];
+  /** Priority of each attempt, in order (previous_priorities); made only where the policy has one. */
+  #priorities: number[] | undefined;
   #excluded: ReadonlySet<number> | undefined;
 
   constructor(policy: RetryPolicy, enabled: boolean) {
@@ -156,10 +155,11 @@ export class RetryState {
     return this.policy.backoffMs(this.#retries, draw);
   }
 
-  /** Records the host an attempt went to (previous_hosts) and its priority (previous_priorities). */
-  recordHost(host: string, priority = 0): void {
-    this.#hosts.add(host);
-    if (this.policy.priorityUpdateFrequency > 0) this.#priorities.push(priority);
+  /** Records the priority an attempt went to (previous_priorities). The router keeps the hosts (previous_hosts). */
+  recordPriority(priority: number): void {
+    if (this.policy.priorityUpdateFrequency === 0) return;
+    this.#priorities ??= [];
+    this.#priorities.push(priority);
   }
 
   /**
@@ -169,20 +169,12 @@ export class RetryState {
    */
   excludedPriorities(): ReadonlySet<number> | undefined {
     const every = this.policy.priorityUpdateFrequency;
-    const n = this.#priorities.length;
+    const n = this.#priorities?.length ?? 0;
     if (every === 0 || n < every) return undefined;
     if (n % every === 0) this.#excluded = new Set(this.#priorities);
     return this.#excluded;
   }
 
-  /**
-   * Whether the load balancer should pick again instead of `host` on this selection try (0-based):
-   * previous_hosts rejects a host already tried, up to host_selection_retry_max_attempts re-picks.
-   */
-  rejectHost(host: string, selectionTry: number): boolean {
-    if (!this.policy.rejectPreviousHosts || selectionTry >= this.policy.hostSelectionMaxAttempts) return false;
-    return this.#hosts.has(host);
-  }
 }
 
 /** retry_priority → previous_priorities' update_frequency (0 when absent); anything else is refused. */

@@ -18,7 +18,7 @@ test('update_frequency 2: tries 1-2 normal, 3-4 without the first two tries, 5-6
   for (const p of tried) {
     const ex = state.excludedPriorities();
     seen.push(ex ? [...ex].sort() : undefined);
-    state.recordHost(`h${seen.length}`, p);
+    state.recordPriority(p);
   }
   assert.deepEqual(seen, [undefined, undefined, [0], [0], [0, 1], [0, 1]]);
 });
@@ -26,9 +26,9 @@ test('update_frequency 2: tries 1-2 normal, 3-4 without the first two tries, 5-6
 test('update_frequency 1 renews the set at every try', () => {
   const state = new RetryPolicy(priority(1) as never, 'r').start();
   assert.equal(state.excludedPriorities(), undefined);
-  state.recordHost('a', 0);
+  state.recordPriority(0);
   assert.deepEqual([...(state.excludedPriorities() ?? [])], [0]);
-  state.recordHost('b', 1);
+  state.recordPriority(1);
   assert.deepEqual([...(state.excludedPriorities() ?? [])].sort(), [0, 1]);
 });
 
@@ -36,7 +36,7 @@ test('without retry_priority nothing is ever left out', () => {
   const state = new RetryPolicy({ retry_on: '5xx', num_retries: { value: 3 } }, 'r').start();
   for (let i = 0; i < 4; i++) {
     assert.equal(state.excludedPriorities(), undefined);
-    state.recordHost(`h${i}`, i);
+    state.recordPriority(i);
   }
 });
 
