@@ -108,6 +108,24 @@ test('request bodies: Content-Length across writes, chunked with trailers; Expec
   assert.match(expect, /^HTTP\/1.1 100 Continue\r\n\r\nHTTP\/1.1 200 OK\r\n/);
 });
 
+test('the head and a first body chunk, small (copied in behind the head) or large, go out with their framing', async () => {
+  const port = await serve((req, res) => {
+    const size = Number(req.url.slice(2));
+    const body = Buffer.alloc(size, 'ab');
+    res.writeHead(200, req.url.startsWith('/l') ? { 'content-length': String(size) } : {});
+    res.write(body);
+    res.end();
+  });
+  for (const size of [10, 16 * 1024, 16 * 1024 + 1, 70_000]) {
+    const body = Buffer.alloc(size, 'ab').toString('latin1');
+    const sized = await exchange(port, `GET /l${size} HTTP/1.1\r\nhost: a\r\nconnection: close\r\n\r\n`);
+    assert.ok(sized.endsWith(`\r\n\r\n${body}`), `content-length ${size}`);
+    assert.match(sized, new RegExp(`content-length: ${size}\r\n`));
+    const chunked = await exchange(port, `GET /c${size} HTTP/1.1\r\nhost: a\r\nconnection: close\r\n\r\n`);
+    assert.ok(chunked.endsWith(`\r\n\r\n${size.toString(16)}\r\n${body}\r\n0\r\n\r\n`), `chunked ${size}`);
+  }
+});
+
 test('HTTP/1.0: closed after the response unless it asked for keep-alive', async () => {
   const port = await serve(echo);
   assert.match(await exchange(port, 'GET /x HTTP/1.0\r\n\r\n'), /connection: close\r\n\r\n\/x$/);

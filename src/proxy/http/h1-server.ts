@@ -210,24 +210,44 @@ export class H1Response {
       if (this.#pendingHead !== null) return this.#flushHead();
       return true;
     }
-    socket.cork();
-    if (this.#pendingHead !== null) {
-      socket.write(this.#pendingHead, 'latin1');
-      this.#pendingHead = null;
-    }
     let ok: boolean;
-    if (this.#chunked) {
-      socket.write(`${size.toString(16)}\r\n`, 'latin1');
-      socket.write(chunk);
-      ok = socket.write('\r\n', 'latin1');
-    } else ok = socket.write(chunk);
-    socket.uncork();
+    if (this.#pendingHead !== null && typeof chunk !== 'string' && size <= COALESCE_MAX) ok = socket.write(this.#headWith(chunk));
+    else {
+      socket.cork();
+      if (this.#pendingHead !== null) {
+        socket.write(this.#pendingHead, 'latin1');
+        this.#pendingHead = null;
+      }
+      if (this.#chunked) {
+        socket.write(`${size.toString(16)}\r\n`, 'latin1');
+        socket.write(chunk);
+        ok = socket.write('\r\n', 'latin1');
+      } else ok = socket.write(chunk);
+      socket.uncork();
+    }
     // 'drain' listeners may come after the write that filled the socket (HttpStream adds its own then).
     if (!ok && !this.#awaitingDrain) {
       this.#awaitingDrain = true;
       socket.once('drain', this.#onDrain);
     }
     return ok;
+  }
+
+  /**
+   * The pending head and a small first chunk (with its chunk framing) as one buffer: one plain write,
+   * where cork and uncork would gather two or four pieces through the stream's writev path.
+   */
+  #headWith(chunk: Buffer): Buffer {
+    const head = this.#chunked ? `${this.#pendingHead as string}${chunk.length.toString(16)}\r\n` : (this.#pendingHead as string);
+    this.#pendingHead = null;
+    const out = Buffer.allocUnsafe(head.length + chunk.length + (this.#chunked ? 2 : 0));
+    out.write(head, 0, 'latin1');
+    chunk.copy(out, head.length);
+    if (this.#chunked) {
+      out[out.length - 2] = 0x0d;
+      out[out.length - 1] = 0x0a;
+    }
+    return out;
   }
 
   #flushHead(): boolean {
@@ -286,6 +306,9 @@ function field(name: string, value: string): string {
   if (BAD_OUT.test(value)) throw new Error(`invalid value for response header ${name}`);
   return `${name}: ${value}\r\n`;
 }
+
+/** Largest first body chunk copied in behind the response head (larger ones go out beside it, uncopied). */
+const COALESCE_MAX = 16 * 1024;
 
 /** What the stash holds. */
 const NOTHING = 0;
