@@ -183,3 +183,43 @@ test('stream_idle_timeout is per stream: an idle HTTP/2 stream times out while a
     await t.close();
   }
 });
+
+test('stream_idle_timeout: an HTTP/2 request whose body is all in, though nothing upstream has read it yet, gets 504 (not 408)', async () => {
+  // max_connections 1: the first request holds the only connection to the hanging upstream, so the
+  // second waits in the pool with its body, END_STREAM included, unread.
+  const clock = new FakeClock();
+  const up = await hangingUpstream();
+  const p = await startProxy({ timers: clock });
+  const one = { ...cluster('c'), circuit_breakers: { thresholds: [{ max_connections: { value: 1 } }] } };
+  push(p.proxy, [one, cla('c', [{ port: up.port }]), listener('0.0.0.0_8080', 8080, [{ filter: hcm('r', { stream_idle_timeout: { seconds: '10' } }) }]), routes()]);
+  const port = await p.port('0.0.0.0_8080');
+  const client = http2.connect(`http://127.0.0.1:${port}`);
+  client.on('error', () => {});
+  try {
+    const open = (method: string, body?: string) => {
+      const stream = client.request({ ':method': method, ':path': '/', ':authority': 'echo.example.com' }, { endStream: body === undefined });
+      stream.on('error', () => {});
+      let status = 0;
+      stream.on('response', (h) => {
+        status = Number(h[':status']);
+      });
+      if (body !== undefined) stream.end(body);
+      stream.resume();
+      return () => status;
+    };
+    open('GET');
+    await until(() => up.seen() === 1, 'the first request holds the connection');
+    const waiting = open('POST', 'all of it');
+    await until(() => clock.pending >= 2, 'both idle timers armed');
+    // The proxy answers a PING after it has taken in the frames before it: the body's DATA, END_STREAM with it.
+    await new Promise((r) => client.ping(r));
+    assert.equal(up.seen(), 1, 'the second request is still waiting for a connection');
+    clock.advance(10_000);
+    await until(() => waiting() !== 0, 'the waiting stream is answered');
+    assert.equal(waiting(), 504);
+  } finally {
+    client.destroy();
+    await p.close();
+    await up.close();
+  }
+});

@@ -282,8 +282,12 @@ class TimedForward implements TimedStream {
   }
   requestComplete(): boolean {
     const req = this.#req;
-    // An HTTP/2 request that ended with its HEADERS is complete though nothing has read its (empty) body.
-    return req.complete || ('stream' in req && req.stream.endAfterHeaders);
+    // Complete is the client's END_STREAM received, as Envoy's remote decode complete: on HTTP/2 the
+    // stream's state says so though nothing has read the body yet (it may wait for a connection).
+    if (req.complete) return true;
+    if (!('stream' in req)) return false;
+    const stream = req.stream;
+    return stream.endAfterHeaders || (!stream.destroyed && stream.state.remoteClose === 1);
   }
   expire(reply: LocalReply): void {
     this.#fwd.cancel();
