@@ -215,6 +215,9 @@ test('broken responses are protocol failures and never throw', async () => {
     ['HTTP/1.1 200 OK\r\nx-bad: a\x01b\r\ncontent-length: 0\r\n\r\n', 'malformed response header'],
     ['HTTP/1.1 200 OK\r\nx-bad: a\rb\r\ncontent-length: 0\r\n\r\n', 'malformed response header'],
     ['HTTP/1.1 600 Nope\r\ncontent-length: 0\r\n\r\n', 'malformed response status line'],
+    ...['HTTP/1.2 200 OK', 'HTTP/1.1 20 OK', 'HTTP/1.1 2000 OK', 'HTTP/1.1  200 OK', 'HTTP/1.1 2x0 OK', 'HTTP/2 200 OK', 'http/1.1 200 OK', 'HTTP/1.1 099 Low'].map(
+      (line): [string, string] => [`${line}\r\ncontent-length: 0\r\n\r\n`, 'malformed response status line'],
+    ),
     [`HTTP/1.1 200 OK\r\nx: ${'a'.repeat(70 * 1024)}\r\n\r\n`, 'response head too large'],
   ];
   for (const [response, message] of cases) {
@@ -223,6 +226,17 @@ test('broken responses are protocol failures and never throw', async () => {
     await assert.rejects(send(p, get()), (err: UpstreamError) => err.failure === 'protocol' && err.message === message, message);
     await p.close();
   }
+});
+
+test('status lines: a reason phrase is optional, and HTTP/1.0 closes the connection after its response', async () => {
+  const s = await scripted((req) => (req.includes('/ten') ? 'HTTP/1.0 200 OK\r\ncontent-length: 0\r\n\r\n' : 'HTTP/1.1 204\r\n\r\n'));
+  const p = pool(s.port);
+  assert.equal((await send(p, get({ path: '/bare' }))).status, 204);
+  assert.equal((await send(p, get({ path: '/bare' }))).status, 204);
+  assert.equal(p.connections(), 1, 'an HTTP/1.1 204 without a reason keeps its connection');
+  assert.equal((await send(p, get({ path: '/ten' }))).status, 200);
+  await until(() => p.connections() === 0, 'the HTTP/1.0 connection is closed');
+  await p.close();
 });
 
 test('both Content-Length and chunked: refused as a protocol error, as Envoy refuses it', async () => {

@@ -70,7 +70,16 @@ const MAX_RESPONSE_HEAD = 60 * 1024;
 const BAD_VALUE = /[\0\r\n]/;
 /** What a received field value may hold: HTAB, visible ASCII, space and obs-text (RFC 9110 §5.5). */
 const BAD_RECEIVED = /[^\t\x20-\x7e\x80-\xff]/;
-const STATUS_LINE = /^HTTP\/1\.([01]) ([1-5]\d\d)(?: |$)/;
+/** The status of a status line `HTTP/1.0|1 SSS[ reason]` (1xx to 5xx), or -1: char codes, no match arrays. */
+function statusOf(line: string): number {
+  if (line.length < 12 || !line.startsWith('HTTP/1.') || line.charCodeAt(8) !== 0x20 || (line.length > 12 && line.charCodeAt(12) !== 0x20)) return -1;
+  const minor = line.charCodeAt(7);
+  const a = line.charCodeAt(9) - 0x30;
+  const b = line.charCodeAt(10) - 0x30;
+  const c = line.charCodeAt(11) - 0x30;
+  if ((minor !== 0x30 && minor !== 0x31) || a < 1 || a > 5 || b < 0 || b > 9 || c < 0 || c > 9) return -1;
+  return a * 100 + b * 10 + c;
+}
 
 /** Body framing of the response being read. */
 const NONE = 0;
@@ -490,12 +499,12 @@ class H1Connection {
   #head(buf: Buffer, end: number): Buffer | null {
     const ex = this.#ex as Exchange;
     const lines = headLines(buf.toString('latin1', 0, end - (buf[end - 2] === 0x0d ? 4 : 2)));
-    const m = STATUS_LINE.exec(lines[0] as string);
-    if (!m) {
+    const line = lines[0] as string;
+    const status = statusOf(line);
+    if (status < 0) {
       this.#protocolError('malformed response status line');
       return null;
     }
-    const status = Number(m[2]);
     const headers: OutgoingHeaders = {};
     if (!parseFields(lines, 1, headers)) {
       this.#protocolError('malformed response header');
@@ -511,7 +520,7 @@ class H1Connection {
       return rest;
     }
     const connection = headers['connection'];
-    this.#keepAlive = persists(m[1] === '1', Array.isArray(connection) ? connection.join(',') : connection);
+    this.#keepAlive = persists(line.charCodeAt(7) === 0x31, Array.isArray(connection) ? connection.join(',') : connection);
     // `Keep-Alive: timeout=N`: the server closes an idle connection after N s; park it a second less,
     // so a request is never written onto a socket the server is closing (as undici did).
     const hint = headers['keep-alive'];

@@ -3,28 +3,35 @@
 
 export type Random = () => number;
 
-const HEX_BYTE: readonly string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
-
 const rand32 = (random: Random): number => (random() * 0x1_0000_0000) >>> 0;
-
-/** 32 random bits as 8 hex digits, by byte lookup (no number-to-string conversion per id). */
-const hex8 = (random: Random): string => {
-  const n = rand32(random);
-  return (HEX_BYTE[n >>> 24] as string) + (HEX_BYTE[(n >>> 16) & 0xff] as string) + (HEX_BYTE[(n >>> 8) & 0xff] as string) + (HEX_BYTE[n & 0xff] as string);
-};
 
 const ZERO_TRACE = '0'.repeat(32);
 const ZERO_SPAN = '0'.repeat(16);
 
 /** 128-bit trace id as 32 hex digits, never all zeros. */
 export function newTraceId(random: Random): string {
-  const id = hex8(random) + hex8(random) + hex8(random) + hex8(random);
+  const a = rand32(random);
+  const b = rand32(random);
+  const c = rand32(random);
+  const d = rand32(random);
+  // One string from char codes, as newRequestId: no per-byte pieces to concatenate and flatten.
+  const id = String.fromCharCode(
+    hx(a >>> 28), hx((a >>> 24) & 15), hx((a >>> 20) & 15), hx((a >>> 16) & 15), hx((a >>> 12) & 15), hx((a >>> 8) & 15), hx((a >>> 4) & 15), hx(a & 15),
+    hx(b >>> 28), hx((b >>> 24) & 15), hx((b >>> 20) & 15), hx((b >>> 16) & 15), hx((b >>> 12) & 15), hx((b >>> 8) & 15), hx((b >>> 4) & 15), hx(b & 15),
+    hx(c >>> 28), hx((c >>> 24) & 15), hx((c >>> 20) & 15), hx((c >>> 16) & 15), hx((c >>> 12) & 15), hx((c >>> 8) & 15), hx((c >>> 4) & 15), hx(c & 15),
+    hx(d >>> 28), hx((d >>> 24) & 15), hx((d >>> 20) & 15), hx((d >>> 16) & 15), hx((d >>> 12) & 15), hx((d >>> 8) & 15), hx((d >>> 4) & 15), hx(d & 15),
+  );
   return id === ZERO_TRACE ? '0'.repeat(31) + '1' : id;
 }
 
 /** 64-bit span id as 16 hex digits, never all zeros. */
 export function newSpanId(random: Random): string {
-  const id = hex8(random) + hex8(random);
+  const a = rand32(random);
+  const b = rand32(random);
+  const id = String.fromCharCode(
+    hx(a >>> 28), hx((a >>> 24) & 15), hx((a >>> 20) & 15), hx((a >>> 16) & 15), hx((a >>> 12) & 15), hx((a >>> 8) & 15), hx((a >>> 4) & 15), hx(a & 15),
+    hx(b >>> 28), hx((b >>> 24) & 15), hx((b >>> 20) & 15), hx((b >>> 16) & 15), hx((b >>> 12) & 15), hx((b >>> 8) & 15), hx((b >>> 4) & 15), hx(b & 15),
+  );
   return id === ZERO_SPAN ? '0'.repeat(15) + '1' : id;
 }
 

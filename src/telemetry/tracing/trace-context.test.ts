@@ -49,6 +49,13 @@ test('ids come from the injected random source and have the right shapes', () =>
   assert.match(newSpanId(seq), /^[0-9a-f]{16}$/);
   assert.match(newRequestId(seq), /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
   assert.equal(newSpanId(() => 0), '0000000000000001', 'never all zeros');
+  assert.equal(newTraceId(() => 0), `${'0'.repeat(31)}1`, 'never all zeros');
+  // Each draw is 32 bits, written big-endian as 8 hex digits, in draw order.
+  const draws = [0x01234567, 0x89abcdef, 0xfedcba98, 0x0000000f].map((n) => n / 0x1_0000_0000);
+  let j = 0;
+  const exact = () => draws[j++ % 4] as number;
+  assert.equal(newTraceId(exact), '0123456789abcdeffedcba980000000f');
+  assert.equal(newSpanId(exact), '0123456789abcdef');
 });
 
 test('sampler: caller decision first, then the first matching path rule, then the default', () => {
