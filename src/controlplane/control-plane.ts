@@ -11,6 +11,7 @@ import { buildSnapshot } from '../model/snapshot.ts';
 import type { ProxyResources } from '../translate/proxy-resources.ts';
 import { buildProxyResources, LISTENER_ONLY_KINDS, OUTPUTS_BEYOND_LISTENERS } from '../translate/proxy-resources.ts';
 import { meshTranslateOptions } from '../translate/default-options.ts';
+import type { TranslateOptions } from '../translate/options.ts';
 import type { AdsConnection, AdsServerEvent } from '../xds/ads-server.ts';
 import { AdsServer } from '../xds/ads-server.ts';
 import { TypeUrl } from '../xds/type-urls.ts';
@@ -52,6 +53,8 @@ export interface ControlPlaneOptions {
   /** Key for bootstrap tokens, so tokens survive a restart; random by default. */
   tokenKey?: Uint8Array;
   log?: (level: 'info' | 'warn', message: string) => void;
+  /** What translation plugs in (filters, client and gateway TLS); default `meshTranslateOptions`. Fixed for the control plane's life. */
+  translateOptions?: TranslateOptions;
 }
 
 export class ControlPlane {
@@ -270,7 +273,7 @@ export class ControlPlane {
 
   /** What a sidecar or gateway with this view is translated to now, shared work included (tests, debugging). */
   translateFor(view: ProxyView): ProxyResources {
-    return buildProxyResources(this.#snapshot, view, meshTranslateOptions, this.#memo);
+    return buildProxyResources(this.#snapshot, view, this.#opts.translateOptions ?? meshTranslateOptions, this.#memo);
   }
 
   #generate(conn: AdsConnection): ProxyResources {
@@ -325,12 +328,17 @@ export class ControlPlane {
         m.refused.inc({ code: e.code });
         this.#log('warn', `refused ADS stream from ${e.peer}: ${e.code} ${e.reason}`);
         break;
-      case 'error':
-        m.translationErrors.inc({ type: shortType(e.typeUrl) });
-        // Istio counts a response it could not send as `<type>_senderr` (its push-error alert reads it).
-        m.pushes.inc({ type: `${e.typeUrl ? shortType(e.typeUrl) : 'xds'}_senderr` });
+      case 'error': {
+        // A failure of the whole translation has no type: `xds`.
+        const type = e.typeUrl ? shortType(e.typeUrl) : 'xds';
+        m.translationErrors.inc({ type });
+        // Config the control plane could not send counts as `<type>_senderr`, which the seed's push-error
+        // alert reads. (Istio counts failed stream writes there; here a write to a closing stream is not
+        // an error, and what fails is translation.)
+        m.pushes.inc({ type: `${type}_senderr` });
         this.#log('warn', `config for ${e.conn.node.view.id} not sent: ${e.message}`);
         break;
+      }
     }
   }
 

@@ -122,6 +122,9 @@ export class AdsServer {
     try {
       const version = this.#opts.version();
       const all = this.#resourcesFor(conn, version);
+      // Translation failed and this connection has had nothing yet: send nothing, not an empty config
+      // that would tell a proxy reconnecting with config of its own to drop it. A later change retries.
+      if (all === undefined) return;
       const now = this.#clock.now();
       const subscribed = [...conn.subscriptions().keys()].sort(byAdsOrder);
       for (const typeUrl of subscribed) {
@@ -147,7 +150,7 @@ export class AdsServer {
     for (const call of this.#calls) call.end();
   }
 
-  #resourcesFor(conn: AdsConnection, version: string): ProxyResources {
+  #resourcesFor(conn: AdsConnection, version: string): ProxyResources | undefined {
     // An Envoy proxy's resources depend on the snapshot only (its subscriptions select from them), so a
     // new subscription or a changed name list does not translate again; proxyless clients' resources
     // are built from the listener names they ask for.
@@ -159,7 +162,9 @@ export class AdsServer {
       resources = this.#opts.generate(conn);
     } catch (err) {
       this.#opts.onEvent?.({ kind: 'error', conn, typeUrl: '', message: `translation failed: ${(err as Error).message}` });
-      resources = cached?.resources ?? new Map();
+      // The proxy keeps what it was last sent; one that was sent nothing yet waits.
+      if (!cached) return undefined;
+      resources = cached.resources;
     }
     // A client without a verified identity never receives secrets.
     if (!conn.identity) resources.delete(TypeUrl.Secret);
