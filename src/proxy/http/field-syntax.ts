@@ -4,6 +4,17 @@
 /** A token: a method or a field name. */
 export const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
+/**
+ * A field value written in config (UTF-8 text) as the proxy carries values: one character per byte, as
+ * Node reads and writes them on both HTTP/1.1 and HTTP/2. Envoy sends such a value's UTF-8 bytes; a
+ * character above U+00FF written as it stands would lose its high byte on the wire (U+010A would become
+ * a line feed).
+ */
+export function configFieldValue(text: string): string {
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0x7f) return Buffer.from(text, 'utf8').toString('latin1');
+  return text;
+}
+
 /** Field names seen before, by their spelling on the wire, lower-cased: see fieldName. */
 const fieldNames = new Map<string, string>();
 /** Names are remembered up to this many: a peer sending endless new names cannot grow the map. */

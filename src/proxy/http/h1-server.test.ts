@@ -194,6 +194,8 @@ test('a request body the handler never reads: answered, then the connection clos
 test('an invalid response field is refused before anything is sent, leaving room for another answer', async () => {
   const port = await serve((_req, res) => {
     assert.throws(() => res.writeHead(200, { 'x-bad': 'a\r\nx-injected: 1' }));
+    // U+010A written as latin1 would go out as its low byte, a line feed.
+    assert.throws(() => res.writeHead(200, { 'x-bad': 'a\u010ax-injected: 1' }));
     assert.equal(res.headersSent, false);
     res.writeHead(502, { 'content-length': '0' });
     res.end();

@@ -50,7 +50,8 @@ export const H1_METHODS: ReadonlySet<string> = new Set(
 /** Control characters other than HTAB (field values), or any whitespace and controls (request target). */
 const BAD_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
 const BAD_TARGET = /[\x00-\x20\x7f]/;
-const BAD_OUT = /[\0\r\n]/;
+/** What no value may carry out: NUL, CR, LF, or a character that is not one byte (latin1 would drop its high byte). */
+const BAD_OUT = /[\0\r\n\u0100-\uffff]/;
 
 /** One request: what the connection manager reads of Node's IncomingMessage. */
 export class H1Request {

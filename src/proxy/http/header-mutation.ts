@@ -1,6 +1,7 @@
 // Envoy's header mutations (`*_headers_to_add` with append_action, `*_headers_to_remove`) compiled
 // once per level; applied in place to a HeaderMap. Removals run before additions, as in Envoy.
 import type { EnvoyHeaderMutationFields, EnvoyHeaderValueOption } from './route/envoy-types.ts';
+import { configFieldValue } from './field-syntax.ts';
 import { RouteConfigError } from './route/errors.ts';
 import type { HeaderMap } from './stream.ts';
 
@@ -41,7 +42,9 @@ export class HeaderMutation {
         if (o.append !== undefined) throw new RouteConfigError(where, 'append and append_action are exclusive');
         action = o.append_action as AppendAction;
       } else if (o.append?.value === false) action = 'OVERWRITE_IF_EXISTS_OR_ADD';
-      const value = o.header?.value ?? (o.header?.raw_value !== undefined ? Buffer.from(o.header.raw_value, 'base64').toString('latin1') : '');
+      const value = o.header?.value !== undefined ? configFieldValue(o.header.value) : o.header?.raw_value !== undefined ? Buffer.from(o.header.raw_value, 'base64').toString('latin1') : '';
+      // Envoy's HeaderValue validation: no NUL, CR or LF in a value.
+      if (/[\0\r\n]/.test(value)) throw new RouteConfigError(`${where}.header.value`, 'a header value cannot hold NUL, CR or LF');
       if (value.includes('%') && /%[A-Z_]+(\(.*?\))?%/.test(value)) {
         throw new RouteConfigError(`${where}.header.value`, `header formatters are not supported: ${value}`);
       }

@@ -67,7 +67,8 @@ const CARRIED_END_MS = 5000;
 /** Largest response head accepted (status line and fields): Envoy's default 60 KiB. */
 const MAX_RESPONSE_HEAD = 60 * 1024;
 
-const BAD_VALUE = /[\0\r\n]/;
+/** What no value may carry out: NUL, CR, LF, or a character that is not one byte (latin1 would drop its high byte). */
+const BAD_VALUE = /[\0\r\n\u0100-\uffff]/;
 /** What a received field value may hold: HTAB, visible ASCII, space and obs-text (RFC 9110 §5.5). */
 const BAD_RECEIVED = /[^\t\x20-\x7e\x80-\xff]/;
 /** The status of a status line `HTTP/1.0|1 SSS[ reason]` (1xx to 5xx), or -1: char codes, no match arrays. */

@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import protobuf from 'protobufjs';
 import { protoIncludeDirs } from '../../../xds/protos.ts';
+import { configFieldValue } from '../../http/field-syntax.ts';
 
 export const CHECK_METHOD_PATH = '/envoy.service.auth.v3.Authorization/Check';
 
@@ -83,7 +84,8 @@ export function decodeCheckResponse(bytes: Uint8Array): CheckResponseJson {
 export function headerOptionValue(h: HeaderValueOptionJson): string {
   const v = h.header?.value ?? '';
   if (v === '' && h.header?.raw_value) return Buffer.from(h.header.raw_value).toString('latin1');
-  return v;
+  // Decoded from protobuf as UTF-8 text: carried as its bytes, as Envoy sends it.
+  return configFieldValue(v);
 }
 
 /** Envoy: append_action when given; else `append: true` appends, unset or false overwrites. */
