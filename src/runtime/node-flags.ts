@@ -14,10 +14,12 @@
 export const meshNodeFlags: readonly string[] = ['--max-semi-space-size=4', '--v8-pool-size=1'];
 
 /**
- * The proxies' flags: as {@link meshNodeFlags}, but with 16 MB semi-spaces. A proxy allocates 15–50 KB
- * per request, and each scavenge copies the requests in flight; with 4 MB semi-spaces it scavenged four
- * times as often. Paired on the sidecar pair (bench/RESULTS.md, "Young generation of the proxies"):
- * HTTP/1.1 at saturation 0.88 × the CPU per request, 1,000 rps 0.97 ×, for about 18 MB more
- * resident memory per proxy process.
+ * The proxies' flags: as {@link meshNodeFlags}, but with 8 MB semi-spaces. A proxy allocates 15–50 KB
+ * per request, and each scavenge copies the requests in flight, so a small young generation costs CPU
+ * at high load. Paired on the sidecar pair under wrk -c50 (bench/RESULTS.md, "Young generation of the
+ * proxies"): against 4 MB, 8 MB took 0.91–0.98 × the CPU per request and 16 MB 0.87 ×; at 1,000 rps
+ * 16 MB took 0.97 ×. Resident memory grows with it: about 10 MB per proxy process for 8 MB, 20–35 MB
+ * for 16 MB. Most sidecars run far below saturation, where the young generation matters least, so
+ * the proxies take the middle.
  */
-export const proxyNodeFlags: readonly string[] = ['--max-semi-space-size=16', '--v8-pool-size=1'];
+export const proxyNodeFlags: readonly string[] = ['--max-semi-space-size=8', '--v8-pool-size=1'];
