@@ -32,7 +32,7 @@ export function define(program: Command): void {
       const { runProxy } = await import('../proxy/run-proxy.ts');
       let running: Awaited<ReturnType<typeof runProxy>>;
       try {
-        running = await runProxy(flags, log);
+        running = await runProxy(flags, log, { ownsProcess: true });
       } catch (err) {
         // Bad flags or files: one line naming them, exit 2, no stack.
         const code = (err as { code?: unknown }).code;

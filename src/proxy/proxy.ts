@@ -60,6 +60,13 @@ export interface ProxyOptions {
   timers?: Timers;
   /** How long in-flight work may take to finish on drain. */
   drainDeadlineMs?: number;
+  /**
+   * The proxy is the only one in its process (`outrigger proxy`, as netns mode runs each sidecar and
+   * gateway): /stats/prometheus then also reports the process's CPU and memory as cAdvisor reports the
+   * `istio-proxy` container's, which the seed's IstioProxyHighResourceUsage alert reads. Proxies sharing
+   * a process (the proxy host) leave them out: no one of them owns its CPU or memory.
+   */
+  ownsProcess?: boolean;
   onLog?: (level: LogLevel, message: string) => void;
   /** Called when the drain has finished (the CLI exits). */
   onExit?: () => void;
@@ -163,7 +170,7 @@ export class OutriggerProxy {
       configDump: () => buildConfigDump((t) => this.xds.dump(t), this.secrets),
       clusters: (format) => this.#clustersText(format),
       stats: () => this.#refreshGauges().renderStats(),
-      prometheus: () => this.#refreshGauges().renderPrometheus(),
+      prometheus: () => this.#refreshGauges().renderPrometheus() + (this.#opts.ownsProcess ? containerMetrics() : ''),
       ready: () => this.ready(),
       setLogLevel: (l) => {
         this.#logLevel = l;
@@ -292,4 +299,22 @@ function localWorkloadOf(opts: ProxyOptions): { localWorkload?: TelemetryWorkloa
   if (raw && typeof raw === 'object') for (const [k, v] of Object.entries(raw)) if (typeof v === 'string') labels[k] = v;
   const cluster = typeof m['CLUSTER_ID'] === 'string' && m['CLUSTER_ID'] ? m['CLUSTER_ID'] : 'Kubernetes';
   return { localWorkload: { workload, namespace, labels, ...(opts.identity ? { principal: opts.identity } : {}), cluster } };
+}
+
+/**
+ * The process's CPU and memory as cAdvisor's series for the `istio-proxy` container. Prometheus's
+ * scrape adds `namespace` and `pod` from the target (as Kubernetes service discovery would).
+ * `container_memory_working_set_bytes` is the resident set here: what the kernel holds for the process.
+ */
+function containerMetrics(): string {
+  const cpu = process.cpuUsage();
+  const seconds = (cpu.user + cpu.system) / 1e6;
+  return (
+    '# HELP container_cpu_usage_seconds_total Cumulative CPU time of the proxy process, as cAdvisor reports a container.\n' +
+    '# TYPE container_cpu_usage_seconds_total counter\n' +
+    `container_cpu_usage_seconds_total{container="istio-proxy"} ${seconds}\n` +
+    '# HELP container_memory_working_set_bytes Resident memory of the proxy process, as cAdvisor reports a container.\n' +
+    '# TYPE container_memory_working_set_bytes gauge\n' +
+    `container_memory_working_set_bytes{container="istio-proxy"} ${process.memoryUsage.rss()}\n`
+  );
 }

@@ -50,7 +50,8 @@ export interface RunningProxy {
 export type ProxyLog = (level: string, message: string) => void;
 
 /** `output`: the proxy's own log where it shares a process (the proxy host); its `/dev/stdout` access log goes there too. */
-export async function runProxy(flags: ProxyFlags, log: ProxyLog, options: { output?: Writable } = {}): Promise<RunningProxy> {
+/** `ownsProcess`: the only proxy in this process (the `outrigger proxy` command), not one of the proxy host's. */
+export async function runProxy(flags: ProxyFlags, log: ProxyLog, options: { output?: Writable; ownsProcess?: boolean } = {}): Promise<RunningProxy> {
   if (flags.role !== 'sidecar' && flags.role !== 'router') throw new ProxyArgsError(`--role must be sidecar or router, not ${flags.role}`);
   let metadata: Record<string, unknown>;
   try {
@@ -80,6 +81,7 @@ export async function runProxy(flags: ProxyFlags, log: ProxyLog, options: { outp
     ...(flags.localMode ? { localMode: true } : {}),
     ...(flags.traceEndpoint ? { traceEndpoint: flags.traceEndpoint } : {}),
     ...(options.output ? { output: options.output } : {}),
+    ...(options.ownsProcess ? { ownsProcess: true } : {}),
     portMap: parsePortMap(flags.portMap),
     drainDeadlineMs: Number(flags.drainSeconds) * 1000,
     onLog: (level, message) => {

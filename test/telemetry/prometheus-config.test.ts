@@ -2,7 +2,8 @@
 // (with its CA) and a real proxy as targets, labelled as Kubernetes would label Istio's, and the
 // seed's PrometheusRule alerts evaluated over them: with the control plane scraped as `istiod` and the
 // gateway by a pod label its rule selects, IstioControlPlaneUnavailable and IstioGatewayUnhealthy
-// stay inactive, and the root certificate's expiry is there for IstioCertificateExpiringSoon.
+// stay inactive, the root certificate's expiry is there for IstioCertificateExpiringSoon, and a proxy
+// alone in its process gives IstioProxyHighResourceUsage its container CPU and memory by namespace and pod.
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -33,7 +34,8 @@ before(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'or-prom-config-'));
   cp = await ControlPlane.start({ configPaths: [dir], xdsAddress: '127.0.0.1:0', allowAnonymous: true, rescanMs: 0, ca, log: () => {} });
   debug = await startDebugApi(cp, '127.0.0.1:0');
-  gateway = await startProxy({ metadata: { NAMESPACE: 'istio-system', WORKLOAD_NAME: 'istio-ingressgateway', LABELS: { istio: 'ingressgateway' } } });
+  // As netns mode runs it: alone in its process, so it reports the istio-proxy container's CPU and memory.
+  gateway = await startProxy({ ownsProcess: true, metadata: { NAMESPACE: 'istio-system', WORKLOAD_NAME: 'istio-ingressgateway', LABELS: { istio: 'ingressgateway' } } });
 });
 
 after(async () => {
@@ -79,4 +81,14 @@ test('a real Prometheus scrapes the control plane as istiod and the gateway by p
     return all.length === 8 && all.every((r) => r.health === 'ok') && state('IstioControlPlaneUnavailable') === 'inactive' && state('IstioGatewayUnhealthy') === 'inactive' ? all : undefined;
   });
   assert.equal(settled.length, 8);
+  // IstioProxyHighResourceUsage's inputs, summed by namespace and pod as the rule sums them.
+  const memory = await p.until('the gateway container memory', async () => {
+    const r = await p.query('sum by (namespace, pod) (container_memory_working_set_bytes{container="istio-proxy"})');
+    return r.length === 1 ? r[0] : undefined;
+  });
+  assert.deepEqual(memory.metric, { namespace: 'istio-system', pod: 'istio-ingressgateway-0' });
+  assert.ok(Number(memory.value[1]) > 10 * 1024 * 1024, `resident memory ${memory.value[1]}`);
+  const cpu = await p.query('sum by (namespace, pod) (container_cpu_usage_seconds_total{container="istio-proxy"})');
+  assert.deepEqual(cpu[0]?.metric, { namespace: 'istio-system', pod: 'istio-ingressgateway-0' });
+  assert.ok(Number(cpu[0]?.value[1]) > 0);
 });
