@@ -20,7 +20,7 @@ import { parseRequest, type RawHead } from './parse-request.ts';
 import type { RouteTable } from './route/index.ts';
 import type { Timers } from './router.ts';
 import { forward, grpcTimeoutMs, realTimers } from './router.ts';
-import type { ConnectionInfo, DownstreamRequest, HeaderMap, StreamInfo } from './stream.ts';
+import { type ConnectionInfo, type DownstreamRequest, type HeaderMap, headerMapOf, type StreamInfo } from './stream.ts';
 
 export interface HcmRuntime {
   readonly clusters: ClusterManager;
@@ -57,10 +57,7 @@ export function toUpstreamHeaders(req: DownstreamRequest): OutgoingHeaders {
 
 /** The same as a map, for header mutations. */
 export function upstreamHeaderMap(req: DownstreamRequest): HeaderMap {
-  const h = toUpstreamHeaders(req);
-  const m: HeaderMap = new Map();
-  for (const k in h) m.set(k, h[k] as string | string[]);
-  return m;
+  return headerMapOf(toUpstreamHeaders(req));
 }
 
 function toObject(m: HeaderMap): OutgoingHeaders {
