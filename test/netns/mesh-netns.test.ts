@@ -1,8 +1,8 @@
 // The mesh in netns mode with real sidecars and gateway: two podinfo workloads under mesh-wide STRICT
 // mTLS, the ingress gateway published on the host, a plaintext client without a sidecar refused on a
 // STRICT port and judged by the sidecar on a PERMISSIVE one (inbound capture), a meshed client reaching
-// a service by name through its sidecar (proxy env, and DNS capture without it), raw TCP to a service
-// address through capture.
+// a service by name through its sidecar (proxy env, and DNS capture without it), a pod calling its own
+// service, raw TCP to a service address through capture.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -107,6 +107,16 @@ describe('the mesh in netns mode, with sidecars', { skip }, () => {
     assert.equal((JSON.parse(viaEnv.body) as { hostname: string }).hostname, 'podinfo-stable-0');
     const viaDns = await runInPod<{ status: number; body: string }>(canary.netns as string, httpGetScript('http://podinfo-stable.podinfo.svc.cluster.local:9898/'));
     assert.equal((JSON.parse(viaDns.body) as { hostname: string }).hostname, 'podinfo-stable-0');
+  });
+
+  it('lets a pod call its own service: its sidecar reaches its own tunnel on the pod address', async () => {
+    // The sidecar dials the endpoint, this pod's address, on 15008; the proxy listens on loopback.
+    const canary = pod('podinfo/podinfo-canary-0');
+    const viaEnv = await runInPod<{ status: number; body: string }>(canary.netns as string, httpGetScript('http://podinfo-canary:9898/'), { ...(canary.env ?? {}) });
+    assert.equal(viaEnv.status, 200, viaEnv.body);
+    assert.equal((JSON.parse(viaEnv.body) as { hostname: string }).hostname, 'podinfo-canary-0');
+    const viaDns = await runInPod<{ status: number; body: string }>(canary.netns as string, httpGetScript('http://podinfo-canary.podinfo.svc.cluster.local:9898/'));
+    assert.equal(viaDns.status, 200, viaDns.body);
   });
 
   it('carries raw TCP to a service address through capture, over mTLS to the pod behind it', async () => {

@@ -93,4 +93,7 @@ test('captured ports are DNATed to the inbound listener from outside the pod onl
   assert.ok(!nat.includes('--dport 9000'), 'a STRICT port is refused in the filter table, not captured');
   // The pod's own connections (OUTPUT) are never sent to the inbound listener.
   assert.ok(!/-A OUTPUT .*15006|-A OUTRIGGER-OUTBOUND .*15006/.test(nat));
+  // They do reach the proxy's published ports on the pod address (its sidecar's mTLS to its own pod).
+  const selfTunnel = '-A OUTRIGGER-OUTBOUND -d 10.1.0.2/32 -p tcp -m tcp --dport 15008 -j DNAT --to-destination 127.0.0.1:15008';
+  assert.ok(nat.includes(selfTunnel));
 });

@@ -6,7 +6,8 @@
 //   sidecar's virtualInbound on 127.0.0.1, which reads where each was going (SO_ORIGINAL_DST), so
 //   plaintext callers meet its authorization and telemetry as in Istio (needs route_localnet on eth0);
 // - OUTRIGGER-EXPOSE (nat PREROUTING): the proxy binds loopback only, so its tunnel, health and gateway
-//   ports are published on the pod address by DNAT to 127.0.0.1 (needs route_localnet on eth0);
+//   ports are published on the pod address by DNAT to 127.0.0.1 (needs route_localnet on eth0); a
+//   sidecar's ports are published to the pod's own connections too (nat OUTPUT);
 // - OUTRIGGER-OUTBOUND (nat OUTPUT): connections to service addresses (what the mesh DNS answers) go to
 //   the sidecar's outbound listener, which reads where each was going (SO_ORIGINAL_DST) and matches it
 //   as Envoy's virtualOutbound does; the sidecar's own connections (gid 1337) are let through. In a pod
@@ -66,6 +67,10 @@ export function buildPodRules(f: PodFirewall): string {
   }
   for (const port of [...f.exposedPorts].sort((a, b) => a - b)) {
     lines.push(`-A ${exposeChain} ${dest} --dport ${port} -j DNAT --to-destination 127.0.0.1:${port}`);
+    // The pod's own connections take OUTPUT, not PREROUTING: without this, its sidecar's mTLS to its own
+    // pod (a service whose endpoints include this pod) would find nothing on the pod address's 15008.
+    // As on Kubernetes, where the sidecar listens on every address, these ports answer there too.
+    lines.push(`-A ${outboundChain} ${dest} --dport ${port} -j DNAT --to-destination 127.0.0.1:${port}`);
   }
   if (f.exposeAllBut) {
     for (const port of f.exposeAllBut) lines.push(`-A ${exposeChain} ${dest} --dport ${port} -j RETURN`);
