@@ -45,6 +45,7 @@ export const configCatalogue: readonly CodeInfo[] = [
   entry('OR1033', 'DeprecatedField', 'info', 'A field is deprecated in Istio; it still works.', 'Use the replacement named in the message.'),
   entry('OR1040', 'UnsupportedEnvoyFilter', 'warning', 'EnvoyFilter patches Envoy internals; Outrigger does not apply it.', 'Express the behaviour with VirtualService, DestinationRule or Telemetry where possible.'),
   entry('OR1041', 'NotRunLocally', 'info', 'A resource of another system (Jaeger, ServiceMonitor, Kiali, ...) is recognised but not run locally.', 'Nothing to do; Outrigger provides the equivalent (tracing export, metrics, dashboard) itself.'),
+  entry('OR1042', 'InvalidHeaderValue', 'error', 'A header value to set or add holds NUL, CR or LF, which no HTTP header may carry.', 'Write the value on one line, without control characters.'),
 ];
 
 const byCode = new Map(configCatalogue.map((c) => [c.code, c]));

@@ -79,6 +79,11 @@ export function headerMap<T extends z.ZodType>(value: T, lowerCase: boolean) {
     for (const key of Object.keys(map)) {
       const problem = headerNameProblem(key, lowerCase);
       if (problem) ctx.addIssue({ code: 'custom', message: problem, path: [key], ...issueCode('OR1027') });
+      // A value to set or add: the proxy refuses one that would break the header block (Envoy does too).
+      const v = map[key];
+      if (typeof v === 'string' && /[\0\r\n]/.test(v)) {
+        ctx.addIssue({ code: 'custom', message: `header value of ${JSON.stringify(key)} holds NUL, CR or LF`, path: [key], ...issueCode('OR1042') });
+      }
     }
   });
 }
