@@ -9,8 +9,14 @@ import { kubernetesPortProtocol, type Protocol, parseProtocol } from './protocol
 export interface MeshServicePort {
   readonly name: string;
   readonly port: number;
-  /** The container port traffic is delivered to (a named targetPort resolved where possible). */
+  /**
+   * The container port traffic is delivered to. A named targetPort is resolved per workload
+   * (`targetPortName`, see snapshot.targetPortFor); this is its number in the first Deployment the
+   * service selects, for what has no workload to ask (clusters, DNS endpoints).
+   */
   readonly targetPort: number;
+  /** A named `targetPort` (`http`), as Kubernetes resolves it: each pod's own container port of that name. */
+  readonly targetPortName?: string;
   readonly protocol: Protocol;
 }
 
@@ -49,10 +55,12 @@ export function servicesFromKubernetes(svc: Service, deployments: readonly Deplo
   for (const p of svc.spec.ports ?? []) {
     const protocol = kubernetesPortProtocol(p);
     if (protocol === 'UDP') continue;
+    const named = typeof p.targetPort === 'string' && !/^\d+$/.test(p.targetPort) ? p.targetPort : undefined;
     ports.push({
       name: p.name ?? '',
       port: p.port,
       targetPort: resolveTargetPort(p.targetPort, p.port, svc.metadata.namespace, selector, deployments),
+      ...(named ? { targetPortName: named } : {}),
       protocol,
     });
   }
@@ -119,4 +127,20 @@ export function servicesFromServiceEntry(se: ServiceEntry): MeshService[] {
       staticEndpoints: spec.endpoints ?? [],
     }),
   );
+}
+
+/**
+ * The named container ports of the workload with these pod labels: those of the first Deployment in its
+ * namespace whose pod template it is (every template label on the pod).
+ */
+export function namedContainerPorts(deployments: readonly Deployment[], namespace: string, labels: Readonly<Record<string, string>>): Readonly<Record<string, number>> {
+  for (const d of deployments) {
+    if (d.metadata.namespace !== namespace) continue;
+    const template = d.spec.template.metadata?.labels ?? {};
+    if (Object.keys(template).length === 0 || !matchesLabels(template, labels)) continue;
+    const out: Record<string, number> = {};
+    for (const c of d.spec.template.spec.containers) for (const cp of c.ports ?? []) if (cp.name && out[cp.name] === undefined) out[cp.name] = cp.containerPort;
+    return out;
+  }
+  return {};
 }

@@ -14,7 +14,7 @@ import type {
 import { hostAliases, resolveHost } from './host.ts';
 import { matchesLabels } from './labels.ts';
 import { type MeshSettings, meshSettingsFrom } from './mesh-config.ts';
-import { type MeshService, servicesFromKubernetes, servicesFromServiceEntry } from './service.ts';
+import { type MeshService, type MeshServicePort, namedContainerPorts, servicesFromKubernetes, servicesFromServiceEntry } from './service.ts';
 import type { WorkloadInstance } from './workload.ts';
 
 export interface MeshSnapshot {
@@ -45,6 +45,11 @@ export interface MeshSnapshot {
   readonly gateways: readonly Gateway[];
   readonly gatewayByKey: ReadonlyMap<string, Gateway>;
   readonly sidecars: readonly SidecarResource[];
+  /**
+   * The container port a service port delivers to on one workload: a named targetPort is that workload's
+   * own container port of the name (Kubernetes resolves it per pod, so stable and canary may differ).
+   */
+  targetPortFor(port: MeshServicePort, workload: { readonly namespace: string; readonly labels: Readonly<Record<string, string>> }): number;
 }
 
 /** `namespace/hostname`, the key of `endpointsByService`. */
@@ -109,7 +114,26 @@ export function buildSnapshot(
     gateways,
     gatewayByKey: new Map(gateways.map((g) => [objectKey(g), g])),
     sidecars: sortByKey(byKind<SidecarResource>('Sidecar')),
+    targetPortFor: targetPortResolver(deployments),
   });
+}
+
+/** Per snapshot: the named container ports of each workload, by namespace and pod labels. */
+function targetPortResolver(deployments: readonly Deployment[]): MeshSnapshot['targetPortFor'] {
+  const named = new Map<string, Readonly<Record<string, number>>>();
+  return (port, w) => {
+    if (port.targetPortName === undefined) return port.targetPort;
+    const key = `${w.namespace}\u0000${Object.entries(w.labels)
+      .sort(([a], [b]) => cmp(a, b))
+      .map(([k, v]) => `${k}=${v}`)
+      .join(',')}`;
+    let ports = named.get(key);
+    if (!ports) {
+      ports = namedContainerPorts(deployments, w.namespace, w.labels);
+      named.set(key, ports);
+    }
+    return ports[port.targetPortName] ?? port.targetPort;
+  };
 }
 
 /** `namespace/name` of a resource. */

@@ -54,8 +54,10 @@ export function endpointMtlsDisabled(snapshot: MeshSnapshot, w: WorkloadInstance
 export function serviceMtlsDisabled(snapshot: MeshSnapshot, service: MeshService, port: number): boolean {
   const policies = policiesOf(snapshot);
   if (!policies.anyDisable) return false;
-  const targetPort = service.ports.find((p) => p.port === port)?.targetPort ?? port;
+  const servicePort = service.ports.find((p) => p.port === port);
+  // Each workload's own target port (a named targetPort may differ between them).
+  const targetOf = (w: WorkloadInstance) => (servicePort ? snapshot.targetPortFor(servicePort, w) : port);
   const meshed = (snapshot.endpointsByService.get(serviceKey(service)) ?? []).filter((w) => w.tunnelAddress);
-  if (meshed.length > 0) return meshed.every((w) => workloadMtlsMode(snapshot, w, targetPort) === 'DISABLE');
+  if (meshed.length > 0) return meshed.every((w) => workloadMtlsMode(snapshot, w, targetOf(w)) === 'DISABLE');
   return effectiveMtls(policies.all, { namespace: service.namespace, labels: {} }, snapshot.mesh.rootNamespace).mode === 'DISABLE';
 }

@@ -67,10 +67,12 @@ function workloadEndpoint(snapshot: MeshSnapshot, w: WorkloadInstance, port: Mes
     byPort = new Map();
     cache.set(w, byPort);
   }
-  const slot = ruleTls === 'ISTIO_MUTUAL' ? port.targetPort + EXPLICIT_MTLS_SLOT : port.targetPort;
+  // A named targetPort is this workload's own container port of that name.
+  const target = snapshot.targetPortFor(port, w);
+  const slot = ruleTls === 'ISTIO_MUTUAL' ? target + EXPLICIT_MTLS_SLOT : target;
   let ep = byPort.get(slot);
   if (!ep) {
-    ep = makeWorkloadEndpoint(w, port, endpointMtlsDisabled(snapshot, w, port.targetPort, ruleTls));
+    ep = makeWorkloadEndpoint(w, target, endpointMtlsDisabled(snapshot, w, target, ruleTls));
     byPort.set(slot, ep);
   }
   return ep;
@@ -79,18 +81,18 @@ function workloadEndpoint(snapshot: MeshSnapshot, w: WorkloadInstance, port: Mes
 // A sidecar'd workload whose port is in PeerAuthentication DISABLE is reached directly in plaintext,
 // without tlsMode metadata (Istio's endpoint mtlsChecker): its tunnel would demand mTLS. Not when the
 // DestinationRule says ISTIO_MUTUAL: the user's explicit mTLS goes to the tunnel.
-function makeWorkloadEndpoint(w: WorkloadInstance, port: MeshServicePort, plaintext: boolean): LbEndpoint {
+function makeWorkloadEndpoint(w: WorkloadInstance, targetPort: number, plaintext: boolean): LbEndpoint {
   const locality = workloadLocality(w.labels, w.locality) ?? '';
   if (w.tunnelAddress && !plaintext) {
     return labelled({
       locality,
       endpoint: {
         endpoint: { address: tunnelSocket(w.tunnelAddress) },
-        metadata: { filter_metadata: { istio: istioEndpointStruct(w), outrigger: targetPortStruct(port.targetPort) } },
+        metadata: { filter_metadata: { istio: istioEndpointStruct(w), outrigger: targetPortStruct(targetPort) } },
       },
     }, w.labels);
   }
-  return labelled({ locality, endpoint: { endpoint: { address: socket(w.address, w.appPorts[port.targetPort] ?? port.targetPort) } } }, w.labels);
+  return labelled({ locality, endpoint: { endpoint: { address: socket(w.address, w.appPorts[targetPort] ?? targetPort) } } }, w.labels);
 }
 
 function staticEndpoint(e: WorkloadEntrySpec, port: MeshServicePort): LbEndpoint | undefined {

@@ -28,7 +28,7 @@ export function gatewayListenerPort(snapshot: MeshSnapshot, scope: ProxyScope, s
     if (svc.source !== 'kubernetes' || svc.namespace !== scope.proxy.namespace || !svc.selector) continue;
     if (!matchesLabels(svc.selector, scope.proxy.labels)) continue;
     const p = svc.ports.find((x) => x.port === serverPort);
-    if (p) return p.targetPort;
+    if (p) return snapshot.targetPortFor(p, scope.proxy);
   }
   return defaultGatewayTargetPorts[serverPort] ?? serverPort;
 }

@@ -39,7 +39,10 @@ export function inboundPorts(snapshot: MeshSnapshot, scope: ProxyScope): Inbound
   } else {
     for (const s of servicesSelecting(snapshot, scope.proxy)) {
       if (s.source !== 'kubernetes') continue;
-      for (const p of s.ports) if (!byPort.has(p.targetPort)) byPort.set(p.targetPort, p.protocol);
+      for (const p of s.ports) {
+        const target = snapshot.targetPortFor(p, scope.proxy);
+        if (!byPort.has(target)) byPort.set(target, p.protocol);
+      }
     }
   }
   return [...byPort].sort((a, b) => a[0] - b[0]).map(([port, protocol]) => ({ port, protocol }));
@@ -142,7 +145,7 @@ export function buildInboundClusters(snapshot: MeshSnapshot, scope: ProxyScope, 
   const proxy = scope.proxy;
   const selecting = servicesSelecting(snapshot, proxy);
   return ports.map(({ port, protocol }) => {
-    const byPort = selecting.filter((s) => s.ports.some((p) => p.targetPort === port));
+    const byPort = selecting.filter((s) => s.ports.some((p) => snapshot.targetPortFor(p, proxy) === port));
     return buildInboundCluster(port, proxy.appPorts[port] ?? port, protocol, byPort.length > 0 ? byPort : selecting);
   });
 }
