@@ -261,10 +261,16 @@ export class Cluster {
         .map((k) => `${k}: ${extra[k]}\r\n`)
         .join(''),
       targetPortHeader: TARGET_PORT_HEADER,
+      onConnected: this.#onConnected,
     });
     this.#upstreams.set(key, u);
     return u;
   }
+
+  /** Envoy's `upstream_cx_total`: every connection an upstream of this cluster makes. */
+  readonly #onConnected = (): void => {
+    this.stats.upstream_cx_total.inc();
+  };
 
   /** In-flight accounting for LEAST_REQUEST and /clusters. */
   requestStarted(e: Endpoint): void {
@@ -292,8 +298,16 @@ export class Cluster {
       };
       const timers = this.#timers ? { timers: this.#timers } : {};
       const extraHeaders = this.#tunnelHeaders();
-      u = new H2Upstream(`https://${host}:${e.port}`, { connectTimeoutMs, ...keepalive, ...timers, tls: tlsWithIdentity, maxConcurrentStreams: TUNNEL_CLIENT_STREAMS, ...(extraHeaders ? { extraHeaders } : {}) });
-    } else if (http2) u = new H2Upstream(`http://${host}:${e.port}`, { connectTimeoutMs, ...keepalive });
+      u = new H2Upstream(`https://${host}:${e.port}`, {
+        connectTimeoutMs,
+        ...keepalive,
+        ...timers,
+        tls: tlsWithIdentity,
+        maxConcurrentStreams: TUNNEL_CLIENT_STREAMS,
+        ...(extraHeaders ? { extraHeaders } : {}),
+        onConnected: this.#onConnected,
+      });
+    } else if (http2) u = new H2Upstream(`http://${host}:${e.port}`, { connectTimeoutMs, ...keepalive, onConnected: this.#onConnected });
     else {
       const origination = this.settings.origination;
       const tls = origination ? originationOptions(origination, this.#deps.secrets ?? (() => undefined), e.address) : undefined;
@@ -304,6 +318,7 @@ export class Cluster {
         maxRequestsPerConnection,
         ...keepalive,
         ...(tls !== undefined ? { tls } : {}),
+        onConnected: this.#onConnected,
       });
     }
     this.#upstreams.set(key, u);

@@ -46,6 +46,8 @@ export interface H1ClientOptions {
    * connects with `tls` for a minute before it asks again.
    */
   readonly carrier?: () => Promise<Duplex | null>;
+  /** Each connection made (the cluster's `upstream_cx_total`). */
+  readonly onConnected?: () => void;
 }
 
 /** What a connection runs on: a TCP or TLS socket, or a stream carried on an HTTP/2 session. */
@@ -285,6 +287,7 @@ class H1Connection {
   #onConnect(opts: H1ClientOptions, ownSocket: boolean): void {
     clearTimeout(this.#connectTimer);
     this.#connected = true;
+    opts.onConnected?.();
     if (ownSocket) {
       const socket = this.socket as net.Socket;
       if (opts.fallback && (socket as tls.TLSSocket).alpnProtocol === 'h2') {

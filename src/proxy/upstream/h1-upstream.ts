@@ -71,6 +71,8 @@ export class H1Upstream implements Upstream {
       tcpKeepaliveMs?: number;
       /** TLS origination: the options for every connect, or why none can be made (each connect then fails). */
       tls?: ConnectionOptions | string;
+      /** Each connection made (the cluster's `upstream_cx_total`). */
+      onConnected?: () => void;
     },
   ) {
     this.#origin = origin;
@@ -87,6 +89,7 @@ export class H1Upstream implements Upstream {
         idleTimeoutMs: opts.idleTimeoutMs ?? 60_000,
         maxRequestsPerConnection: opts.maxRequestsPerConnection ?? 0,
         ...(opts.tcpKeepaliveMs !== undefined ? { tcpKeepaliveMs: opts.tcpKeepaliveMs } : {}),
+        ...(opts.onConnected ? { onConnected: opts.onConnected } : {}),
       });
     }
     this.#makePool = () => this.#undici(origin, opts, idle, keepalive);
@@ -113,7 +116,10 @@ export class H1Upstream implements Upstream {
             ? { connect: keepalive }
             : {}),
     });
-    pool.on('connect', () => this.#open++);
+    pool.on('connect', () => {
+      this.#open++;
+      opts.onConnected?.();
+    });
     pool.on('disconnect', () => this.#open--);
     pool.on('connectionError', () => {});
     return pool;

@@ -72,6 +72,7 @@ export class H2Connection {
     // The event's socket is the real one: `session.socket` is a proxy that refuses setKeepAlive.
     session.once('connect', (_s: http2.ClientHttp2Session, socket: net.Socket) => {
       this.#connected = true;
+      opts.onConnected?.();
       socket.setNoDelay(true);
       if (opts.tcpKeepaliveMs !== undefined) socket.setKeepAlive(true, opts.tcpKeepaliveMs);
       if (opts.tls) {

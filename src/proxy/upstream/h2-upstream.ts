@@ -33,6 +33,8 @@ export interface H2UpstreamOptions {
   maxConcurrentStreams?: number;
   /** Timers for the peer certificate's expiry and its grace (a test clock in tests). */
   timers?: Timers;
+  /** Each session connected (the cluster's `upstream_cx_total`). */
+  onConnected?: () => void;
 }
 
 /** A stream waiting for a session with room. */
