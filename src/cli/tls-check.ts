@@ -49,12 +49,14 @@ export function computeTlsCheck(snapshot: MeshSnapshot, service?: string): TlsCh
     for (const p of svc.ports) {
       const modes = new Set<EffectiveMtlsMode>();
       const deciders = new Set<string>();
-      for (const w of workloads) {
-        const m = effectiveMtls(policies, { namespace: w.namespace, labels: w.labels, port: p.targetPort }, snapshot.mesh.rootNamespace);
+      // A host outside the mesh has no server side that PeerAuthentication selects: nothing to conflict with.
+      const external = svc.location === 'MESH_EXTERNAL';
+      for (const w of external ? [] : workloads) {
+        const m = effectiveMtls(policies, { namespace: w.namespace, labels: w.labels, port: snapshot.targetPortFor(p, w) }, snapshot.mesh.rootNamespace);
         modes.add(m.mode);
         deciders.add(m.decidedBy.replace(/^PeerAuthentication /, ''));
       }
-      if (workloads.length === 0) {
+      if (workloads.length === 0 && !external) {
         const m = effectiveMtls(policies, { namespace: svc.namespace, labels: svc.selector ?? {}, port: p.targetPort }, snapshot.mesh.rootNamespace);
         modes.add(m.mode);
         deciders.add(m.decidedBy.replace(/^PeerAuthentication /, ''));

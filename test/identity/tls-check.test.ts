@@ -46,6 +46,22 @@ test('auto mTLS against STRICT is fine; DISABLE against STRICT conflicts', () =>
   assert.equal(legacy?.destinationRule, 'podinfo/legacy');
 });
 
+test('TLS origination to a MESH_EXTERNAL host is no conflict: no PeerAuthentication selects its server', () => {
+  const external = `${yaml}---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: ext, namespace: podinfo}
+spec: {hosts: [ext.test], location: MESH_EXTERNAL, resolution: STATIC, ports: [{number: 80, name: http, protocol: HTTP, targetPort: 443}], endpoints: [{address: 127.0.0.1}]}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: ext, namespace: podinfo}
+spec: {host: ext.test, trafficPolicy: {tls: {mode: SIMPLE, sni: ext.test}}}
+`;
+  const row = computeTlsCheck(buildSnapshot(loadText(external).resources, [], '1')).find((r) => r.host === 'ext.test');
+  assert.deepEqual({ client: row?.client, server: row?.server, conflict: row?.conflict }, { client: 'SIMPLE', server: '-', conflict: false });
+});
+
 test("live: the seed's pushed clusters decide the client side, not the routes' weighted clusters of the same names", () => {
   const seed = loadPaths([path.join(import.meta.dirname, '../../examples/seed')]).resources as AnyResource[];
   const snapshot = buildSnapshot(seed, [], 'live');
