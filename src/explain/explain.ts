@@ -86,7 +86,8 @@ export async function explain(source: ConfigSource, opts: ExplainOptions): Promi
   const tls = clientTlsFor(cluster, endpoint);
   const [wlName, wlNs] = (endpoint.workload ?? '').split('.');
   const destId = endpoint.workload && wlName && wlNs ? await source.workloadProxy(wlName, wlNs) : undefined;
-  if (!destId || endpoint.tlsMode !== 'istio') {
+  // A DISABLE endpoint is reached through its sidecar too, as plaintext: traced into it like the rest.
+  if (!destId || (endpoint.tlsMode !== 'istio' && !endpoint.viaTunnel)) {
     trace.mtls = { client: tls.mode, clientUses: tls.uses, conflict: false };
     return done(trace, { status: 200, flag: '-', detail: `forwarded to ${endpoint.address} (no sidecar there: the app answers)` });
   }

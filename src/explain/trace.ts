@@ -67,6 +67,8 @@ export interface EndpointTrace {
   /** `istio` when the endpoint has a sidecar (reached through its mTLS tunnel). */
   tlsMode?: string;
   targetPort?: number;
+  /** Reached through its sidecar's tunnel as plaintext (a PeerAuthentication DISABLE port). */
+  viaTunnel?: boolean;
   healthy: boolean;
 }
 

@@ -29,6 +29,7 @@ export function endpointsOf(cluster: EnvoyCluster, assignments: ReadonlyMap<stri
       }
       if (typeof istio['tlsMode'] === 'string') t.tlsMode = istio['tlsMode'];
       if (typeof outrigger['target_port'] === 'number') t.targetPort = outrigger['target_port'];
+      if (outrigger['via_tunnel'] === true) t.viaTunnel = true;
       out.push(t);
     }
   }

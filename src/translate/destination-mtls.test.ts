@@ -52,13 +52,16 @@ test('no policy, STRICT or PERMISSIVE: auto mTLS matches tlsMode=istio endpoints
   }
 });
 
-test('namespace or mesh DISABLE: the cluster is plaintext and its endpoints are direct', () => {
+test('namespace or mesh DISABLE: the cluster is plaintext and its endpoints are reached through their tunnels as plaintext', () => {
   for (const body of [pa('shop', 'default', '{mtls: {mode: DISABLE}}'), pa('istio-system', 'default', '{mtls: {mode: DISABLE}}')]) {
     const s = snapshotWith(body);
     for (const t of transports(s)) assert.deepEqual(t, {});
     const cla = JSON.stringify(buildLoadAssignment(s, clusterName, s.services[0]!, s.services[0]!.ports[0]!, undefined));
     assert.doesNotMatch(cla, /tlsMode/);
-    assert.match(cla, /"port_value":41080/, 'the app port, not the tunnel');
+    // Through the sidecar (so its authorization and telemetry apply), marked plaintext; never the app's own port.
+    assert.match(cla, /"port_value":41008/, 'the tunnel');
+    assert.match(cla, /via_tunnel/);
+    assert.doesNotMatch(cla, /"port_value":41080/);
   }
 });
 
@@ -82,7 +85,8 @@ test('one workload DISABLE, one not: the cluster keeps the match, only that endp
   const cla = buildLoadAssignment(s, clusterName, s.services[0]!, s.services[0]!.ports[0]!, undefined) as { endpoints: { lb_endpoints: unknown[] }[] };
   const eps = cla.endpoints.flatMap((g) => g.lb_endpoints).map((e) => JSON.stringify(e));
   assert.equal(eps.filter((e) => e.includes('tlsMode')).length, 1);
-  assert.equal(eps.filter((e) => e.includes('"port_value":41080')).length, 1);
+  assert.equal(eps.filter((e) => e.includes('via_tunnel')).length, 1);
+  assert.equal(eps.filter((e) => e.includes('"port_value":41080')).length, 0, 'neither goes straight to the app');
 });
 
 test('a workload without a sidecar is never "disabled": it has no tunnel to avoid', () => {

@@ -78,17 +78,20 @@ function workloadEndpoint(snapshot: MeshSnapshot, w: WorkloadInstance, port: Mes
   return ep;
 }
 
-// A sidecar'd workload whose port is in PeerAuthentication DISABLE is reached directly in plaintext,
-// without tlsMode metadata (Istio's endpoint mtlsChecker): its tunnel would demand mTLS. Not when the
-// DestinationRule says ISTIO_MUTUAL: the user's explicit mTLS goes to the tunnel.
+// A sidecar'd workload whose port is in PeerAuthentication DISABLE is reached in plaintext, without
+// tlsMode metadata (Istio's endpoint mtlsChecker). Not when the DestinationRule says ISTIO_MUTUAL: the
+// user's explicit mTLS goes to the tunnel. The plaintext still passes the workload's sidecar, as Istio's
+// inbound capture sends it there: through the tunnel, marked plaintext (`via_tunnel`), so its
+// authorization and telemetry apply. (Straight to the app address, a process-mode app would answer
+// past its sidecar.)
 function makeWorkloadEndpoint(w: WorkloadInstance, targetPort: number, plaintext: boolean): LbEndpoint {
   const locality = workloadLocality(w.labels, w.locality) ?? '';
-  if (w.tunnelAddress && !plaintext) {
+  if (w.tunnelAddress) {
     return labelled({
       locality,
       endpoint: {
         endpoint: { address: tunnelSocket(w.tunnelAddress) },
-        metadata: { filter_metadata: { istio: istioEndpointStruct(w), outrigger: targetPortStruct(targetPort) } },
+        metadata: { filter_metadata: plaintext ? plaintextTunnelStruct(w, targetPort) : { istio: istioEndpointStruct(w), outrigger: targetPortStruct(targetPort) } },
       },
     }, w.labels);
   }
@@ -128,6 +131,11 @@ function istioEndpointStruct(w: WorkloadInstance): Record<string, unknown> {
     istioStructs.set(w, s);
   }
   return s;
+}
+
+/** A DISABLE endpoint's metadata: the workload (no tlsMode), and the tunnel it is reached through as plaintext. */
+function plaintextTunnelStruct(w: WorkloadInstance, port: number): Record<string, unknown> {
+  return { istio: toStruct({ workload: `${w.name};${w.namespace}` }), outrigger: toStruct({ target_port: port, via_tunnel: true }) };
 }
 
 function targetPortStruct(port: number): Record<string, unknown> {

@@ -1,5 +1,6 @@
 // Auto mTLS through real proxies, config translated from YAML: the client sidecar reaches a server whose
-// PeerAuthentication is DISABLE in plaintext (straight to its app, never its tunnel) and a STRICT one
+// PeerAuthentication is DISABLE in plaintext, through that server's sidecar as Istio's inbound capture
+// sends it there (its AuthorizationPolicy applies; the app learns no verified caller), and a STRICT one
 // over the mutual-TLS tunnel (the app sees the verified caller).
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -11,7 +12,7 @@ import { buildProxyResources } from '../../src/translate/proxy-resources.ts';
 import type { TypedAny } from '../../src/xds/any.ts';
 import { TypeUrl } from '../../src/xds/type-urls.ts';
 import { makeCa, type TestCa } from '../proxy/certs.ts';
-import { closedPort, echoBackend, push, request, startProxy } from '../proxy/harness.ts';
+import { echoBackend, push, request, startProxy } from '../proxy/harness.ts';
 
 const yaml = `apiVersion: v1
 kind: Service
@@ -32,6 +33,11 @@ apiVersion: security.istio.io/v1
 kind: PeerAuthentication
 metadata: {name: default, namespace: shop}
 spec: {mtls: {mode: STRICT}}
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: legacy, namespace: legacy}
+spec: {selector: {matchLabels: {app: legacy}}, rules: [{to: [{operation: {paths: [/hello]}}]}]}
 `;
 
 type Proxy = Awaited<ReturnType<typeof startProxy>>;
@@ -40,6 +46,7 @@ let ca: TestCa;
 let legacyApp: App;
 let ordersApp: App;
 let server: Proxy;
+let legacy: Proxy;
 let client: Proxy;
 
 const view = (ns: string, name: string, appPorts: Record<number, number>): ProxyView =>
@@ -72,8 +79,11 @@ before(async () => {
   server.proxy.secrets.setLocal('default', await ca.issue('spiffe://cluster.local/ns/shop/sa/orders'));
   push(server.proxy, [...translated([workload('shop', 'orders', ordersApp.port, 15008)], ordersView), rootSecret()]);
   const ordersTunnel = await server.port('connect_terminate');
-  // legacy's sidecar tunnel is a closed port: a client that tried mTLS there would fail.
-  const legacyTunnel = await closedPort();
+  const legacyView = view('legacy', 'legacy', { 8080: legacyApp.port });
+  legacy = await startProxy({ nodeId: legacyView.id, metadata: { NAMESPACE: 'legacy', WORKLOAD_NAME: 'legacy', LABELS: { app: 'legacy' } } });
+  legacy.proxy.secrets.setLocal('default', await ca.issue('spiffe://cluster.local/ns/legacy/sa/legacy'));
+  push(legacy.proxy, [...translated([workload('legacy', 'legacy', legacyApp.port, 15008)], legacyView), rootSecret()]);
+  const legacyTunnel = await legacy.port('connect_terminate');
   const workloads = [workload('legacy', 'legacy', legacyApp.port, legacyTunnel), workload('shop', 'orders', ordersApp.port, ordersTunnel)];
   const cartView = view('shop', 'cart', {});
   client = await startProxy({ nodeId: cartView.id, metadata: { NAMESPACE: 'shop', WORKLOAD_NAME: 'cart', LABELS: { app: 'cart' } } });
@@ -84,18 +94,24 @@ before(async () => {
 after(async () => {
   await client?.close();
   await server?.close();
+  await legacy?.close();
   legacyApp?.server.close();
   ordersApp?.server.close();
 });
 
-test('a DISABLE destination is reached in plaintext, directly at its app', async () => {
+test('a DISABLE destination is reached in plaintext through its sidecar: its policy applies, its app learns no caller', async () => {
   const out = await client.port('virtualOutbound');
   const res = await request(out, 'http://legacy.legacy/hello', { host: 'legacy.legacy' });
   assert.equal(res.status, 200, res.body);
   const seen = JSON.parse(res.body) as { url: string; headers: Record<string, string> };
   assert.equal(seen.url, '/hello');
-  assert.equal(seen.headers['x-forwarded-client-cert'], undefined, 'no tunnel, no verified peer');
+  assert.equal(seen.headers['x-forwarded-client-cert'], undefined, 'plaintext: no verified peer');
   assert.equal(legacyApp.requests.length, 1);
+  // The destination's AuthorizationPolicy allows /hello only: a plaintext caller is judged by it too.
+  const denied = await request(out, 'http://legacy.legacy/admin', { host: 'legacy.legacy' });
+  assert.equal(denied.status, 403, denied.body);
+  assert.match(denied.body, /^RBAC: access denied/);
+  assert.equal(legacyApp.requests.length, 1, 'the app never saw the denied request');
 });
 
 test('a STRICT destination is reached over the mTLS tunnel with the caller identity', async () => {

@@ -225,20 +225,24 @@ export class Cluster {
     return this.#gate.send(this.resources(), u, head, body, sink);
   }
 
-  /** What every tunnel request of this cluster carries: the source's metadata, and plaintext intent without mesh TLS. */
-  #tunnelHeaders(): Readonly<Record<string, string>> | undefined {
+  /**
+   * What every tunnel request to `e` carries: the source's metadata, and plaintext intent without mesh
+   * TLS (a DestinationRule DISABLE cluster, or a DISABLE endpoint).
+   */
+  #tunnelHeaders(e: { plaintext?: boolean }): Readonly<Record<string, string>> | undefined {
     const base = this.#deps.tunnelHeaders;
-    return this.settings.meshPlaintext ? { ...base, [TRANSPORT_HEADER]: 'raw_buffer' } : base;
+    return this.settings.meshPlaintext || e.plaintext ? { ...base, [TRANSPORT_HEADER]: 'raw_buffer' } : base;
   }
 
   /** The HTTP/1.1 pool to a meshed endpoint's tunnel: connections carried on its HTTP/2 session, or TLS with ALPN `http/1.1`. */
   #meshHttp1(e: Endpoint): H1Pool {
-    const key = `${e.key}|h1`;
+    // A plaintext endpoint has pools of its own: their requests carry the plaintext marker.
+    const key = `${e.key}|h1${e.plaintext ? '|plaintext' : ''}`;
     let u = this.#upstreams.get(key) as H1Pool | undefined;
     if (u) return u;
     const { connectTimeoutMs, maxConnections, idleTimeoutMs, maxRequestsPerConnection, tcpKeepaliveMs } = this.settings;
     const tunnelTls = this.#deps.tunnelTls;
-    const extra = this.#tunnelHeaders() ?? {};
+    const extra = this.#tunnelHeaders(e) ?? {};
     u = new H1Pool({
       host: e.address,
       port: e.port,
@@ -282,9 +286,9 @@ export class Cluster {
   }
 
   /** The upstream for an endpoint (or an original destination), created on first use. */
-  upstream(e: { key: string; address: string; port: number; mesh: boolean }, http2 = this.settings.http2): Upstream {
+  upstream(e: { key: string; address: string; port: number; mesh: boolean; plaintext?: boolean }, http2 = this.settings.http2): Upstream {
     // An endpoint of a use-downstream-protocol cluster may have both kinds; the h2c one has its own key.
-    const key = http2 && !this.settings.http2 && !e.mesh ? `${e.key}|h2` : e.key;
+    const key = http2 && !this.settings.http2 && !e.mesh ? `${e.key}|h2` : e.plaintext ? `${e.key}|plaintext` : e.key;
     let u = this.#upstreams.get(key);
     if (u) return u;
     const host = hostOf(e.address);
@@ -297,7 +301,7 @@ export class Cluster {
         return t ? { ...t, checkServerIdentity: this.#checkServer } : {};
       };
       const timers = this.#timers ? { timers: this.#timers } : {};
-      const extraHeaders = this.#tunnelHeaders();
+      const extraHeaders = this.#tunnelHeaders(e);
       u = new H2Upstream(`https://${host}:${e.port}`, {
         connectTimeoutMs,
         ...keepalive,

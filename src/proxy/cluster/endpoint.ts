@@ -8,8 +8,14 @@ export interface Endpoint {
   readonly port: number;
   /** `host:port`, the pool key and the `upstream_host` in logs. */
   readonly key: string;
-  /** Reached through the mesh tunnel (`filter_metadata.istio.tlsMode = istio`). */
+  /** Reached through the mesh tunnel (`filter_metadata.istio.tlsMode = istio`, or `outrigger.via_tunnel`). */
   readonly mesh: boolean;
+  /**
+   * Through the tunnel, but served at the other end as plaintext (`outrigger.via_tunnel` without
+   * tlsMode: a workload whose port is PeerAuthentication DISABLE): its requests carry the tunnel's
+   * plaintext marker, as a DestinationRule DISABLE cluster's do.
+   */
+  readonly plaintext?: boolean;
   /** The container port the tunnel forwards to (`filter_metadata.outrigger.target_port`). */
   readonly targetPort: number;
   readonly weight: number;
@@ -39,7 +45,8 @@ export function compileEndpoint(e: EnvoyLbEndpoint, where: string, group: { prio
   if (!sa?.address || sa.port_value === undefined) throw new ProxyConfigError(where, 'endpoint.address.socket_address', 'address and port_value are required');
   const istio = structField(e.metadata?.filter_metadata, 'istio');
   const outrigger = structField(e.metadata?.filter_metadata, 'outrigger');
-  const mesh = istio['tlsMode'] === 'istio';
+  const viaTunnel = outrigger['via_tunnel'] === true && istio['tlsMode'] !== 'istio';
+  const mesh = istio['tlsMode'] === 'istio' || viaTunnel;
   const targetPort = Number(outrigger['target_port'] ?? sa.port_value);
   if (mesh && !Number.isInteger(targetPort)) throw new ProxyConfigError(where, 'metadata.filter_metadata.outrigger.target_port', 'must be a port number');
   const hs = e.health_status ?? 'UNKNOWN';
@@ -48,6 +55,7 @@ export function compileEndpoint(e: EnvoyLbEndpoint, where: string, group: { prio
     port: sa.port_value,
     key: `${sa.address}:${sa.port_value}`,
     mesh,
+    ...(viaTunnel ? { plaintext: true } : {}),
     targetPort,
     weight: e.load_balancing_weight?.value ?? 1,
     healthy: hs === 'UNKNOWN' || hs === 'HEALTHY' || hs === 'DEGRADED',
