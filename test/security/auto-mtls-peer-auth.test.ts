@@ -34,6 +34,16 @@ kind: PeerAuthentication
 metadata: {name: default, namespace: shop}
 spec: {mtls: {mode: STRICT}}
 ---
+apiVersion: v1
+kind: Service
+metadata: {name: legacy-mtls, namespace: legacy}
+spec: {selector: {app: legacy}, ports: [{name: http, port: 80, targetPort: 8080}]}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: legacy-mtls, namespace: legacy}
+spec: {host: legacy-mtls.legacy.svc.cluster.local, trafficPolicy: {tls: {mode: ISTIO_MUTUAL}}}
+---
 apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
 metadata: {name: legacy, namespace: legacy}
@@ -121,4 +131,12 @@ test('a STRICT destination is reached over the mTLS tunnel with the caller ident
   const seen = JSON.parse(res.body) as { headers: Record<string, string> };
   assert.match(seen.headers['x-forwarded-client-cert'] ?? '', /URI=spiffe:\/\/cluster\.local\/ns\/shop\/sa\/cart/);
   assert.equal(ordersApp.requests.length, 1);
+});
+
+test('an explicit ISTIO_MUTUAL toward a DISABLE port fails (503), as the handshake fails in Istio, never an answer', async () => {
+  const before = legacyApp.requests.length;
+  const out = await client.port('virtualOutbound');
+  const res = await request(out, 'http://legacy-mtls.legacy/hello', { host: 'legacy-mtls.legacy' });
+  assert.equal(res.status, 503, res.body);
+  assert.equal(legacyApp.requests.length, before, 'the app never saw it');
 });

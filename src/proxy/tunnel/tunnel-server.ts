@@ -216,9 +216,11 @@ export class TunnelServer {
     const transport = transportOf(req.headers[TRANSPORT_HEADER]);
     const chain = Number.isInteger(port) && port > 0 ? this.#deps.inboundChain(port, 'http', transport) : undefined;
     if (chain?.handler.kind !== 'http') {
-      // Plaintext Istio would have sent finds no chain (a STRICT port): the connection is closed under
-      // the request, so the source sees a reset (503 UC), never an answer from this side.
-      if (transport === 'raw_buffer') return void ('stream' in res ? res.stream.close(http2.constants.NGHTTP2_CONNECT_ERROR) : res.destroy());
+      // Plaintext Istio would have sent finds no chain (a STRICT port), or mTLS finds a port that takes
+      // plaintext only (DISABLE, where Istio's handshake fails): the connection is closed under the
+      // request, so the source sees a reset (503), never an answer from this side.
+      const refused = transport === 'raw_buffer' || (Number.isInteger(port) && port > 0 && this.#deps.inboundChain(port, 'http', 'raw_buffer') !== undefined);
+      if (refused) return void ('stream' in res ? res.stream.close(http2.constants.NGHTTP2_CONNECT_ERROR) : res.destroy());
       return void (res as Http2ServerResponse).writeHead(404, { 'content-length': 0 }).end();
     }
     const conn = transport === 'raw_buffer' ? asPlaintext(base) : base;
