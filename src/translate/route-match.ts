@@ -16,13 +16,17 @@ export interface RouteContext {
   vsNamespace: string;
 }
 
-/** Whether one match clause applies to routes built for this proxy and port. */
+/**
+ * Whether one match clause applies to routes built for this proxy and port, as Istio's sourceMatchHTTP:
+ * a clause naming gateways applies on those (its sourceLabels and sourceNamespace are then not read);
+ * otherwise sourceLabels and sourceNamespace are the proxy's own, a gateway's as a sidecar's.
+ */
 export function matchApplies(m: HTTPMatchRequest | { port?: number; sourceLabels?: Record<string, string>; gateways?: string[]; sourceNamespace?: string }, ctx: RouteContext): boolean {
   if (m.port !== undefined && m.port !== ctx.port) return false;
-  if (m.sourceLabels && (ctx.proxy.role !== 'sidecar' || !matchesLabels(m.sourceLabels, ctx.proxy.labels))) return false;
+  if (m.gateways && m.gateways.length > 0) return m.gateways.some((g) => ctx.gateways.includes(qualifyGateway(g, ctx.vsNamespace)));
+  if (m.sourceLabels && !matchesLabels(m.sourceLabels, ctx.proxy.labels)) return false;
   if (m.sourceNamespace !== undefined && m.sourceNamespace !== ctx.proxy.namespace) return false;
-  const bound = m.gateways && m.gateways.length > 0 ? m.gateways.map((g) => qualifyGateway(g, ctx.vsNamespace)) : ctx.vsGateways;
-  return bound.some((g) => ctx.gateways.includes(g));
+  return ctx.vsGateways.some((g) => ctx.gateways.includes(g));
 }
 
 /** `name` → `vsNamespace/name`; `mesh` stays `mesh`. */
@@ -60,7 +64,12 @@ function headerMatcher(name: string, match: StringMatch, invert: boolean): Recor
   const out: Record<string, unknown> = { name: name.toLowerCase() };
   if (isEmpty(match)) out['present_match'] = true;
   else out['string_match'] = stringMatcher(match);
-  if (invert) out['invert_match'] = true;
+  if (invert) {
+    out['invert_match'] = true;
+    // Istio's withoutHeaders: a missing header counts as empty, so a request without it matches (unless
+    // the value asked to be absent is ""); a presence-only match keeps Envoy's "absent" meaning.
+    if (!isEmpty(match)) out['treat_missing_header_as_empty'] = true;
+  }
   return out;
 }
 
