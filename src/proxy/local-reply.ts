@@ -12,11 +12,13 @@ export const LocalReplies = {
   upstreamProtocolError: { status: 502, flag: 'UPE', details: 'upstream_reset_before_response_started{protocol_error}', body: 'upstream connect error or disconnect/reset before headers. reset reason: protocol error' },
   retriesExhausted: { status: 503, flag: 'URX', details: 'upstream_reset_before_response_started{connection_failure}', body: 'upstream connect error or disconnect/reset before headers. retried and the latest reset reason: connection failure' },
   upstreamTimeout: { status: 504, flag: 'UT', details: 'response_timeout', body: 'upstream request timeout' },
-  overflow: { status: 503, flag: 'UO', details: 'upstream_reset_before_response_started{overflow}', body: 'upstream connect error or disconnect/reset before headers. reset reason: overflow' },
+  // Envoy marks a circuit breaker's refusal `x-envoy-overloaded: true` (unless suppress_envoy_headers), and
+  // a proxy downstream does not retry it.
+  overflow: { status: 503, flag: 'UO', details: 'upstream_reset_before_response_started{overflow}', body: 'upstream connect error or disconnect/reset before headers. reset reason: overflow', headers: { 'x-envoy-overloaded': 'true' } },
   protocolError: { status: 400, flag: 'DPE', details: 'http1.codec_error', body: 'Bad Request' },
   headersTooLarge: { status: 431, flag: 'DPE', details: 'http1.headers_too_large', body: 'Request Header Fields Too Large' },
   directResponse: { status: 200, flag: '', details: 'direct_response', body: '' },
-} as const satisfies Record<string, Required<Pick<LocalReply, 'status' | 'flag' | 'details' | 'body'>>>;
+} as const satisfies Record<string, Required<Pick<LocalReply, 'status' | 'flag' | 'details' | 'body'>> & Pick<LocalReply, 'headers'>>;
 
 /** A protocol error with a precise details string (`http.invalid_authority`, `http2.violation.of.messaging.rule`). */
 export function badRequest(details: string, status = 400): LocalReply {

@@ -139,6 +139,7 @@ test('the route timeout answers 504 UT (clock injected), and max_requests overfl
   const overflow = await get('/slow/2');
   assert.equal(overflow.status, 503);
   assert.equal(overflow.headers['x-envoy-response-flags'], 'UO');
+  assert.equal(overflow.headers['x-envoy-overloaded'], 'true', "Envoy's mark on a circuit breaker's refusal");
   assert.equal(fire(3000), 1, 'one route timeout of 3 s is pending');
   const res = await slow;
   assert.equal(res.status, 504);

@@ -170,6 +170,10 @@ test('per-try timeout: a hung try is abandoned after 2 s on the clock and retrie
     const r = await timedOut;
     assert.equal(r.status, 504);
     assert.equal(r.headers['x-envoy-response-flags'], 'UT');
+    // Every abandoned try is a per-try timeout, on /stats too; none is the route's timeout.
+    const stats = f.clusters.get('c')!.stats;
+    assert.equal(stats.upstream_rq_per_try_timeout.value, 5);
+    assert.equal(stats.upstream_rq_timeout.value, 0);
   } finally {
     await f.close();
     await u.close();

@@ -275,13 +275,14 @@ export class UpstreamRequest {
     const a = this.#attempt;
     if (!a || this.#finished || this.#headSent) return;
     this.#cluster.resilience.upstream_rq_per_try_timeout++;
+    this.#cluster.stats.upstream_rq_per_try_timeout.inc();
     this.#cluster.reportResult(a.endpoint.key, 'timeout');
     const x = this.#exchange;
     const decision = this.#retry ? this.#decide(this.#retry, { kind: 'reset', reason: 'per-try-timeout' }) : 'not-retriable';
     this.#endAttempt();
     x?.abort('per-try timeout');
     if (decision === 'retry' || !this.#done()) return;
-    this.#cluster.stats.upstream_rq_timeout.inc();
+    // 504 UT, but counted as the per-try timeout it was: Envoy's upstream_rq_timeout is the route's.
     this.#out.reply(LocalReplies.upstreamTimeout);
   };
 
