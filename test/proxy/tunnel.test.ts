@@ -14,9 +14,11 @@ import { TUNNEL_SESSION_WINDOW, TUNNEL_STREAM_WINDOW } from '../../src/proxy/tun
 import { until } from '../resilience/fake-clock.ts';
 import { makeCa } from './certs.ts';
 import { cla, cluster, echoBackend, echoHandler, hcm, listener, push, request, routeConfig, startProxy, tcpProxy } from './harness.ts';
+import { createHash, X509Certificate } from 'node:crypto';
 
 const rootSecret = (ca: string): TypedAny => ({ '@type': TypeUrl.Secret, name: 'ROOTCA', validation_context: { trusted_ca: { inline_string: ca } } });
 
+let clientCertHash = '';
 let client: Awaited<ReturnType<typeof startProxy>>;
 let server: Awaited<ReturnType<typeof startProxy>>;
 let app: Awaited<ReturnType<typeof echoBackend>>;
@@ -56,7 +58,9 @@ before(async () => {
   const tunnelPort = await server.port('connect_terminate');
 
   client = await startProxy({ metadata: { NAMESPACE: 'frontend', WORKLOAD_NAME: 'web', LABELS: { app: 'web', version: 'v1' } } });
-  client.proxy.secrets.setLocal('default', await ca.issue('spiffe://cluster.local/ns/frontend/sa/web'));
+  const clientCert = await ca.issue('spiffe://cluster.local/ns/frontend/sa/web');
+  clientCertHash = createHash('sha256').update(new X509Certificate(clientCert.cert).raw).digest('hex');
+  client.proxy.secrets.setLocal('default', clientCert);
   push(client.proxy, [
     cluster('outbound|9898||podinfo.podinfo.svc.cluster.local', { mtls: [] }),
     cluster('outbound|5432||db.podinfo.svc.cluster.local', { mtls: [] }),
@@ -87,7 +91,9 @@ test('HTTP through the forward proxy and the mTLS tunnel reaches the app with th
   assert.equal(seen.body, 'ping');
   assert.equal(seen.headers['x-outrigger-target-port'], undefined, 'mesh headers end at the destination sidecar');
   assert.equal(seen.headers['x-outrigger-peer'], undefined);
-  assert.match(seen.headers['x-forwarded-client-cert'] ?? '', /;URI=spiffe:\/\/cluster\.local\/ns\/frontend\/sa\/web$/, 'the app learns the verified caller');
+  // Istio's element: the server's identity, the client certificate's SHA-256, its (empty) subject, its URI.
+  // (By is the proxy's own identity option, which this harness leaves unset.)
+  assert.equal(seen.headers['x-forwarded-client-cert'], `By=;Hash=${clientCertHash};Subject="";URI=spiffe://cluster.local/ns/frontend/sa/web`, 'the app learns the verified caller');
 });
 
 test('an x-forwarded-client-cert sent by the app is never passed on as if verified', async () => {
@@ -189,7 +195,7 @@ test('the tunnel takes HTTP/1.1 by ALPN: the target port header picks the chain,
   const ok = await rawTunnel('GET /raw HTTP/1.1\r\nhost: podinfo.podinfo:9898\r\nx-outrigger-target-port: 9898\r\nconnection: close\r\n\r\n');
   assert.equal(ok.alpn, 'http/1.1');
   assert.match(ok.response, /^HTTP\/1.1 200/);
-  assert.match(ok.response, /"x-forwarded-client-cert":"By=[^"]*;URI=spiffe:\/\/cluster.local\/ns\/frontend\/sa\/web"/);
+  assert.match(ok.response, /"x-forwarded-client-cert":"By=[^"]*;Hash=[0-9a-f]{64};Subject=\\"\\";URI=spiffe:\/\/cluster.local\/ns\/frontend\/sa\/web"/);
   const unknown = await rawTunnel('GET / HTTP/1.1\r\nhost: x\r\nx-outrigger-target-port: 7777\r\nconnection: close\r\n\r\n');
   assert.match(unknown.response, /^HTTP\/1.1 404/, 'a port with no inbound chain');
   const connect = await rawTunnel('CONNECT 127.0.0.1:5432 HTTP/1.1\r\nhost: 127.0.0.1:5432\r\n\r\n');
@@ -216,7 +222,7 @@ test('an extended CONNECT for outrigger-http1 carries an HTTP/1.1 connection wit
     await new Promise((r) => carried.once('end', r));
     assert.match(response, /^HTTP\/1.1 200/);
     assert.match(response, /"url":"\/carried"/);
-    assert.match(response, /"x-forwarded-client-cert":"By=[^"]*;URI=spiffe:\/\/cluster.local\/ns\/frontend\/sa\/web"/, 'the principal comes from the session\'s certificate');
+    assert.match(response, /"x-forwarded-client-cert":"By=[^"]*;Hash=[0-9a-f]{64};Subject=\\"\\";URI=spiffe:\/\/cluster.local\/ns\/frontend\/sa\/web"/, "the principal comes from the session's certificate");
   } finally {
     session.close();
   }

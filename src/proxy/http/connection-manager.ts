@@ -147,8 +147,9 @@ function start(rt: HcmRuntime, chain: HttpChain | ((req: DownstreamRequest) => H
   const request = parsed.request;
   stripMeshHeaders(request.headers, connection.peerPrincipal !== undefined);
   if (connection.peerPrincipal) {
-    // Istio's inbound SANITIZE_SET: the app learns the verified caller, never a forged value.
-    request.headers.set('x-forwarded-client-cert', `By=${rt.localPrincipal ?? ''};URI=${connection.peerPrincipal}`);
+    // The app learns the verified caller, never a forged value (a client's own is stripped above), in
+    // Istio's element: By, Hash, Subject (a workload certificate's is empty), URI.
+    request.headers.set('x-forwarded-client-cert', `By=${rt.localPrincipal ?? ''};Hash=${connection.peerCertHash ?? ''};Subject="";URI=${connection.peerPrincipal}`);
   }
   if (hc.useRemoteAddress) {
     // At the edge the client address is derived from trusted XFF hops only (policies' remoteIpBlocks

@@ -23,6 +23,8 @@ export interface ConnectionInfo {
   sni?: string;
   /** The peer's SPIFFE ID when it presented a verified mesh certificate: `spiffe://td/ns/NS/sa/SA`. */
   peerPrincipal?: string;
+  /** SHA-256 of that certificate (DER), lower-case hex: the `Hash` of the x-forwarded-client-cert element. */
+  peerCertHash?: string;
   /** Source workload metadata from the tunnel (`x-outrigger-peer`), when the peer is a mesh sidecar. */
   peer?: { workload: string; namespace: string; labels: Record<string, string> };
 }

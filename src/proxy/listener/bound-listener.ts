@@ -11,7 +11,7 @@ import type { HcmRuntime } from '../http/connection-manager.ts';
 import { handleUpgrade } from '../http/upgrade.ts';
 import type { ConnectionInfo, DownstreamRequest } from '../http/stream.ts';
 import { runNetworkAuthz } from '../filters/network-authz.ts';
-import { spiffeIdOf } from '../tunnel/mesh-tls.ts';
+import { certificateHash, spiffeIdOf } from '../tunnel/mesh-tls.ts';
 import { dialCluster } from '../upstream/dial-cluster.ts';
 import type { CompiledListener, FilterChain, HttpChain } from './compile-listener.ts';
 import { realTimers } from '../http/router.ts';
@@ -148,8 +148,9 @@ export class BoundListener {
     const chain = selectChain(this.config, { destinationPort: this.config.port, transportProtocol: 'tls', ...(sni ? { serverName: sni } : {}), alpn });
     if (!chain) return void s.destroy();
     if (chain.tls?.requireClientCert && !s.authorized) return void s.destroy();
-    const peerPrincipal = s.authorized ? spiffeIdOf(s.getPeerCertificate().raw) : undefined;
-    const connection = this.#connection(s, { tls: true, ...(sni ? { sni } : {}), ...(peerPrincipal ? { peerPrincipal } : {}) });
+    const peerRaw = s.authorized ? s.getPeerCertificate().raw : undefined;
+    const peerPrincipal = peerRaw ? spiffeIdOf(peerRaw) : undefined;
+    const connection = this.#connection(s, { tls: true, ...(sni ? { sni } : {}), ...(peerPrincipal && peerRaw ? { peerPrincipal, peerCertHash: certificateHash(peerRaw) } : {}) });
     this.serveChain(s, chain, connection, s.alpnProtocol === 'h2');
   }
 

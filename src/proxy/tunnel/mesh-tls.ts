@@ -1,7 +1,7 @@
 // TLS material for the mesh tunnel, from the `default` (certificate chain + key) and `ROOTCA` secrets:
 // TLS 1.2+, AEAD ciphers, ALPN h2, peer SPIFFE ID from its single URI SAN. The identity module can
 // replace `meshTlsFromPem` with its own builder behind the same shape.
-import { X509Certificate } from 'node:crypto';
+import { createHash, X509Certificate } from 'node:crypto';
 import type { PeerCertificate, SecureContextOptions } from 'node:tls';
 import { isSpiffeId } from '../../ca/spiffe-id.ts';
 import type { Timers } from '../http/router.ts';
@@ -39,6 +39,11 @@ export function meshContextOptions(m: MeshTlsMaterial): SecureContextOptions {
  * `\u002c`), a quote or a control character: splitting on `, ` cannot cut inside a value, and a quoted
  * URI is never a well-formed SPIFFE ID. Other SAN types (quoted or not) may sit beside it.
  */
+/** A peer certificate's SHA-256 (DER), lower-case hex: the x-forwarded-client-cert `Hash`, once per connection. */
+export function certificateHash(der: Buffer): string {
+  return createHash('sha256').update(der).digest('hex');
+}
+
 export function spiffeIdOf(raw: Buffer | undefined): string | undefined {
   if (!raw || raw.length === 0) return undefined;
   const san = new X509Certificate(raw).subjectAltName ?? '';

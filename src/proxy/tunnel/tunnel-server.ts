@@ -20,7 +20,7 @@ import type { ConnectionInfo } from '../http/stream.ts';
 import { splitAuthority } from '../listener/bound-listener.ts';
 import { HTTP1_CARRIER_PROTOCOL, TARGET_PORT_HEADER, TRANSPORT_HEADER } from '../upstream/h2-upstream.ts';
 import type { MeshTlsMaterial } from './mesh-tls.ts';
-import { atPeerExpiry, EXPIRED_PEER_GRACE_MS, meshContextOptions, spiffeIdOf, TUNNEL_SERVER_STREAMS, TUNNEL_SESSION_WINDOW, TUNNEL_STREAM_WINDOW } from './mesh-tls.ts';
+import { atPeerExpiry, certificateHash, EXPIRED_PEER_GRACE_MS, meshContextOptions, spiffeIdOf, TUNNEL_SERVER_STREAMS, TUNNEL_SESSION_WINDOW, TUNNEL_STREAM_WINDOW } from './mesh-tls.ts';
 import { realTimers, type Timers } from '../http/router.ts';
 import type { ListenerSslStats } from '../tls/listener-ssl-stats.ts';
 
@@ -39,7 +39,7 @@ function transportOf(value: string | string[] | undefined): TunnelTransport {
 
 /** The connection as a plaintext one: no TLS, so no verified caller. */
 function asPlaintext(base: ConnectionInfo): ConnectionInfo {
-  const { peerPrincipal: _, ...rest } = base;
+  const { peerPrincipal: _, peerCertHash: __, ...rest } = base;
   return { ...rest, tls: false };
 }
 
@@ -154,7 +154,15 @@ export class TunnelServer {
     if (!principal || (s.alpnProtocol !== 'h2' && s.alpnProtocol !== 'http/1.1')) return void s.destroy();
     const timers = this.#deps.timers ?? realTimers;
     s.once('close', atPeerExpiry(peerCert, timers, () => this.#expire(s, timers)));
-    const base: ConnectionInfo = { remoteAddress: s.remoteAddress ?? '', remotePort: s.remotePort ?? 0, localAddress: s.localAddress ?? '', localPort: 15008, tls: true, peerPrincipal: principal };
+    const base: ConnectionInfo = {
+      remoteAddress: s.remoteAddress ?? '',
+      remotePort: s.remotePort ?? 0,
+      localAddress: s.localAddress ?? '',
+      localPort: 15008,
+      tls: true,
+      peerPrincipal: principal,
+      peerCertHash: certificateHash(peerCert.raw),
+    };
     if (s.alpnProtocol === 'http/1.1') return void this.#serveH1(s, base);
     this.#pending = { base, socket: s };
     this.#h2.emit('connection', s);
