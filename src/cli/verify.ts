@@ -6,6 +6,7 @@ interface Flags {
   output: string;
   requests: string;
   ingressHost?: string;
+  canaryPercent?: string;
 }
 
 export function define(program: Command): void {
@@ -19,11 +20,16 @@ export function define(program: Command): void {
       return v;
     }, '100')
     .option('--ingress-host <host>', "the Host the ingress is addressed with (default: the Gateway's host)")
+    .option('--canary-percent <n>', "the canary's expected share of the split (default: its weight in the host's VirtualService, else 10)", (v: string) => {
+      const n = Number(v);
+      if (!Number.isFinite(n) || n < 0 || n > 100) throw new InvalidArgumentError('must be a percentage between 0 and 100');
+      return v;
+    })
     .addOption(new Option('-o, --output <format>', 'text or json').choices(['text', 'json']).default('text'))
     .action(async (flags: Flags) => {
       const { runningMesh } = await import('./mesh-state.ts');
       const { runVerify, formatVerifyText } = await import('../verify/run-verify.ts');
-      const { gatewayHost } = await import('../verify/gateway-host.ts');
+      const { canaryPercent, gatewayHost } = await import('../verify/gateway-host.ts');
       let state: import('../runtime/state.ts').MeshState;
       try {
         state = runningMesh(flags.dir).state;
@@ -33,7 +39,10 @@ export function define(program: Command): void {
         return;
       }
       const ingressHost = flags.ingressHost ?? gatewayHost(state.configDirs);
-      const report = await runVerify(state, { settings: { splitRequests: Number(flags.requests), ...(ingressHost ? { ingressHost } : {}) } });
+      // The split in force: a promotion (90/10 -> 75/25) changes what the check expects.
+      const percent = flags.canaryPercent !== undefined ? Number(flags.canaryPercent) : ingressHost ? canaryPercent(state.configDirs, ingressHost) : undefined;
+      const settings = { splitRequests: Number(flags.requests), ...(ingressHost ? { ingressHost } : {}), ...(percent !== undefined ? { canaryPercent: percent } : {}) };
+      const report = await runVerify(state, { settings });
       process.stdout.write(flags.output === 'json' ? `${JSON.stringify(report, null, 2)}\n` : formatVerifyText(report));
       if (!report.passed) process.exitCode = 1;
     });

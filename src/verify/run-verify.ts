@@ -25,6 +25,9 @@ export async function runVerify(state: MeshState, options: { settings?: Partial<
 export function formatVerifyText(r: VerifyReport): string {
   const lines = r.checks.map((c) => `${c.status.padEnd(4)} ${c.name}\n       ${c.detail}`);
   const failed = r.checks.filter((c) => c.status === 'FAIL').length;
-  lines.push(failed === 0 ? `RESULT: PASS (${r.checks.length} checks)` : `RESULT: FAIL (${failed} of ${r.checks.length} checks failed)`);
+  const skipped = r.checks.filter((c) => c.status === 'SKIP').length;
+  const passed = r.checks.length - failed - skipped;
+  const rest = skipped ? `, ${skipped} skipped` : '';
+  lines.push(failed === 0 ? `RESULT: PASS (${passed} checks passed${rest})` : `RESULT: FAIL (${failed} of ${r.checks.length} checks failed${rest})`);
   return `${lines.join('\n')}\n`;
 }

@@ -35,7 +35,7 @@ test('a healthy mesh passes every check', async () => {
   assert.match(byName(r, /traffic split/)[0]?.detail ?? '', /stable 90, canary 10 of 100/);
   assert.match(byName(r, /mTLS/)[0]?.detail ?? '', /spiffe:\/\/cluster\.local\/ns\/istio-system\/sa\/mesh-test-runner/);
   assert.equal(byName(r, /workload certificate/).length, 2);
-  assert.match(formatVerifyText(r), /RESULT: PASS \(\d+ checks\)/);
+  assert.match(formatVerifyText(r), /RESULT: PASS \(\d+ checks passed\)/);
 });
 
 test('each misbehaving part fails its own check, with the reason', async () => {

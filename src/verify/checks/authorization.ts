@@ -4,7 +4,10 @@ import { type Check, type CheckResult, errorText, fail, pass } from '../check.ts
 import { allowedCaller, callIngress, callThrough, isRbacDenial, unlistedCaller } from './mesh-callers.ts';
 
 function denial(name: string, a: { status: number; body: string }, ok: boolean): CheckResult {
-  return ok ? pass(name, `403 from the proxy: ${a.body.split('\n').slice(0, 2).join(' ').trim()}`) : fail(name, `HTTP ${a.status}, want 403 with the RBAC flag: ${a.body.slice(0, 120)}`);
+  // The body's first line is Envoy's; a second, in local mode, says which policy decided ("denied by ...").
+  const [reply = '', receipt = ''] = a.body.split('\n').map((l) => l.trim());
+  const why = receipt ? `${reply}, ${receipt.replace(/^denied /, '')}` : reply;
+  return ok ? pass(name, `403 from the proxy: ${why}`) : fail(name, `HTTP ${a.status}, want 403 with the RBAC flag: ${a.body.slice(0, 120)}`);
 }
 
 export const authorization: Check = async (ctx) => {

@@ -1,0 +1,32 @@
+// The split the traffic check expects comes from the configuration in force: the seed's 90/10, and what
+// a promotion (the seed README's 75/25) changes it to.
+import assert from 'node:assert/strict';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import { canaryPercent, gatewayHost } from '../../src/verify/gateway-host.ts';
+
+const seed = path.resolve(import.meta.dirname, '../../examples/seed');
+
+test("the seed's ingress host and its canary share", () => {
+  const host = gatewayHost([seed]);
+  assert.equal(host, 'podinfo.example.com');
+  assert.equal(canaryPercent([seed], host as string), 10);
+});
+
+test('after the 75/25 promotion the check expects 25 %', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'or-verify-split-'));
+  try {
+    cpSync(seed, dir, { recursive: true });
+    const file = path.join(dir, '02-traffic-management.yaml');
+    const text = readFileSync(file, 'utf8');
+    const promoted = text.replace('weight: 90', 'weight: 75').replace('weight: 10', 'weight: 25');
+    assert.notEqual(promoted, text);
+    writeFileSync(file, promoted);
+    assert.equal(canaryPercent([dir], 'podinfo.example.com'), 25);
+    assert.equal(canaryPercent([dir], 'other.example.com'), undefined, 'no VirtualService for that host');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
