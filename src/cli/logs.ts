@@ -12,9 +12,11 @@ export function define(program: Command): void {
     .argument('<workload>', 'podinfo-stable-0, podinfo/podinfo-stable-0, deploy/podinfo-stable or control-plane')
     .option('-n, --namespace <ns>', 'namespace of the workload')
     .option('--proxy', "the sidecar's log instead of the app's")
+    .option('-c, --container <name>', "kubectl's container: istio-proxy is the sidecar (as --proxy), any other name the app (each pod runs one app process)")
     .option('--tail <lines>', 'only the last N lines', positiveLines)
     .option('--dir <dir>', 'the state directory of the mesh')
-    .action((ref: string, opts: { namespace?: string; proxy?: boolean; tail?: number; dir?: string }) => {
+    .action((ref: string, opts: { namespace?: string; proxy?: boolean; container?: string; tail?: number; dir?: string }) => {
+      if (opts.container === 'istio-proxy') opts.proxy = true;
       const { dir, state } = runningMesh(opts.dir);
       const c = findComponent(state, ref, opts.namespace);
       // The control plane runs in the `up` process, whose log is up.log; a gateway is its proxy.

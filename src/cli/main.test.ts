@@ -60,8 +60,14 @@ test("logs: the control plane's log is up's, a gateway's is its proxy's, and bad
   mkdirSync(path.join(dir, 'logs'));
   writeFileSync(path.join(dir, 'logs', 'up.log'), 'control plane line\n');
   writeFileSync(path.join(dir, 'logs', 'gw.proxy.log'), 'gateway line\n');
+  writeFileSync(path.join(dir, 'logs', 'app.log'), 'app line\n');
+  writeFileSync(path.join(dir, 'logs', 'app.proxy.log'), 'sidecar line\n');
   const state = meshState(
-    [component('control-plane', 'control-plane'), component('istio-system/istio-ingressgateway', 'gateway', { proxyLogFile: path.join(dir, 'logs', 'gw.proxy.log') })],
+    [
+      component('control-plane', 'control-plane'),
+      component('istio-system/istio-ingressgateway', 'gateway', { proxyLogFile: path.join(dir, 'logs', 'gw.proxy.log') }),
+      component('podinfo/podinfo-stable-0', 'workload', { logFile: path.join(dir, 'logs', 'app.log'), proxyLogFile: path.join(dir, 'logs', 'app.proxy.log') }),
+    ],
     { startedAt: new Date().toISOString() },
   );
 
@@ -74,6 +80,9 @@ test("logs: the control plane's log is up's, a gateway's is its proxy's, and bad
   try {
     assert.equal(await main(argv('logs', '--dir', dir, 'control-plane')), 0);
     assert.equal(await main(argv('logs', '--dir', dir, '-n', 'istio-system', 'istio-ingressgateway')), 0);
+    // kubectl's `-c istio-proxy` is the sidecar; another container name is the app.
+    assert.equal(await main(argv('logs', '--dir', dir, '-n', 'podinfo', 'podinfo-stable-0', '-c', 'istio-proxy')), 0);
+    assert.equal(await main(argv('logs', '--dir', dir, '-n', 'podinfo', 'podinfo-stable-0', '-c', 'podinfo')), 0);
     assert.equal(await main(argv('logs', '--dir', dir, 'control-plane', '--tail', 'abc')), 1);
     assert.equal(await main(argv('status', '--dir', dir, '-o', 'yaml')), 1);
     // An up.log older than this mesh was left by an earlier `up -d`: not this control plane's.
@@ -83,7 +92,7 @@ test("logs: the control plane's log is up's, a gateway's is its proxy's, and bad
     [process.stdout.write, process.stderr.write] = [write, writeErr];
     rmSync(dir, { recursive: true, force: true });
   }
-  assert.deepEqual(out, ['control plane line\n', 'gateway line\n']);
+  assert.deepEqual(out, ['control plane line\n', 'gateway line\n', 'sidecar line\n', 'app line\n']);
   assert.match(err.join(''), /--tail <lines>' argument 'abc' is invalid/);
   assert.match(err.join(''), /argument 'yaml' is invalid\. Allowed choices are text, json/);
   assert.match(err.join(''), /the control plane logs to the terminal where this mesh's `up` runs/);
