@@ -1,6 +1,6 @@
 // `outrigger up -f DIR`: the seed mesh (or any Istio + Kubernetes manifests) running locally in seconds.
 import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, rmSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { leftoverProcesses, meshOwnerAlive, readState, stateDir as defaultStateDir } from '../runtime/state.ts';
@@ -201,9 +201,18 @@ async function detach(dir: string, givenDir: string | undefined): Promise<number
   while (Date.now() < until && !exited) {
     const s = readState(dir);
     if (s && s.pid === child.pid && s.components.every((c) => c.status !== 'starting')) {
+      // What the foreground prints before its progress lines (warnings, what is not run locally) is in
+      // the log: shown here too, so a detached start says no less.
+      const head: string[] = [];
+      for (const line of readFileSync(logFile, 'utf8').split('\n')) {
+        if (line.startsWith('[')) break;
+        if (line.trim()) head.push(line);
+      }
+      if (head.length) console.log(head.join('\n'));
       console.log(`mesh running in the background (pid ${child.pid}); log: ${logFile}`);
       if (s.ingressUrl) console.log(`  ingress:   ${s.ingressUrl}`);
       if (s.controlPlane.dashboardUrl) console.log(`  dashboard: ${s.controlPlane.dashboardUrl}`);
+      console.log(`  alerts:    prometheus --config.file=${path.join(dir, 'prometheus', 'prometheus.yml')} (the mesh's PrometheusRule alerts and scrape targets)`);
       console.log(`  status:    outrigger status${dirFlag(givenDir)}\n  stop:      outrigger down${dirFlag(givenDir)}`);
       return 0;
     }
