@@ -12,6 +12,8 @@ export interface DriveRequest {
   method?: string;
   headers?: Record<string, string>;
   connection?: Partial<ConnectionInfo>;
+  /** The request's scheme as parsed: `https` for one that came over TLS (the mesh tunnel). */
+  scheme?: 'http' | 'https';
   status: number;
   responseHeaders?: Record<string, string>;
   durationMs?: number;
@@ -36,7 +38,7 @@ export async function drive(filter: HttpFilter, r: DriveRequest): Promise<Driven
   const [pathOnly = '/', query = ''] = (r.path ?? '/').split('?');
   const request: DownstreamRequest = {
     method: r.method ?? 'GET',
-    scheme: 'http',
+    scheme: r.scheme ?? 'http',
     authority: r.authority,
     path: pathOnly,
     query,

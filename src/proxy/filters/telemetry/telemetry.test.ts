@@ -51,7 +51,8 @@ test('source and destination filters: peer metadata exchange, Istio labels, span
   assert.match(forwarded['traceparent'] ?? '', /^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
   assert.ok(forwarded['x-request-id']);
   const peer = { tls: true, peerPrincipal: sleepWorkload.principal, peer: { workload: 'sleep', namespace: 'podinfo', labels: { app: 'sleep' } } };
-  const inbound = await drive(dst, { authority: 'podinfo.podinfo:9898', path: '/api/info', status: 200, headers: forwarded, connection: peer, responseBytes: 42 });
+  // Over the tunnel the request is parsed as https; its client's x-forwarded-proto says http.
+  const inbound = await drive(dst, { authority: 'podinfo.podinfo:9898', path: '/api/info', status: 200, headers: { ...forwarded, 'x-forwarded-proto': 'http' }, scheme: 'https', connection: peer, responseBytes: 42 });
   assert.ok(inbound.responseHeaders.get('x-outrigger-peer'), 'destination answers a mesh peer with its metadata');
   // Replay the source's response hook with the destination's header, as the tunnel would deliver it.
   const again = await drive(src, { authority: 'podinfo.podinfo:9898', status: 503, clusterName: 'outbound|9898||podinfo.podinfo.svc.cluster.local', flags: ['UF', 'URX'], responseHeaders: { 'x-outrigger-peer': String(inbound.responseHeaders.get('x-outrigger-peer')) } });
@@ -79,7 +80,7 @@ test('source and destination filters: peer metadata exchange, Istio labels, span
   assert.equal(attrs['environment'], 'production');
   assert.equal(attrs['pod_name'], 'podinfo-stable-0');
   assert.equal(attrs['tenant'], 'acme');
-  assert.equal(attrs['http.url'], 'http://podinfo.podinfo:9898/api/info');
+  assert.equal(attrs['http.url'], 'http://podinfo.podinfo:9898/api/info', "the client's scheme, as Envoy builds the URL from x-forwarded-proto");
 });
 
 test('per-path rule: a health check at 0 % is propagated unsampled and not exported', async () => {

@@ -122,7 +122,12 @@ function staticTag(c: CustomTagConfig, env: Readonly<Record<string, string | und
   return undefined;
 }
 
-/** `http://host/path?query`: what the span's http.url says and what per-path sampling rules search. */
+/**
+ * `http://host/path?query`: what the span's http.url says and what per-path sampling rules search. The
+ * scheme is x-forwarded-proto's where the request has one, as Envoy builds the URL: a request that came
+ * over the mesh tunnel keeps the `http` its client used, not the tunnel's TLS.
+ */
 export function requestUrl(r: DownstreamRequest): string {
-  return `${r.scheme}://${r.authority}${r.path}${r.query ? `?${r.query}` : ''}`;
+  const proto = header(r.headers, 'x-forwarded-proto');
+  return `${proto === 'http' || proto === 'https' ? proto : r.scheme}://${r.authority}${r.path}${r.query ? `?${r.query}` : ''}`;
 }
