@@ -1,5 +1,5 @@
 // `outrigger down`: stop the local mesh: its `up` process drains every sidecar and stops every process.
-import type { Command } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
 import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { isAlive, leftoverProcesses, meshOwnerAlive, readState, recordedPids, stateDir } from '../runtime/state.ts';
@@ -26,7 +26,7 @@ export function define(program: Command): void {
     .command('down')
     .description('stop the running local mesh: drain the sidecars, stop apps, gateways and the control plane')
     .option('--dir <dir>', 'the state directory of the mesh')
-    .option('--timeout <seconds>', 'how long to wait for a graceful stop before killing', (v) => Number(v), 30)
+    .option('--timeout <seconds>', 'how long to wait for a graceful stop before killing', seconds, 30)
     .action(async (opts: { dir?: string; timeout: number }) => {
       const dir = opts.dir ?? stateDir(process.cwd());
       const state = readState(dir);
@@ -82,4 +82,11 @@ async function stopLeftovers(dir: string, state: import('../runtime/state.ts').M
   if (state.mode === 'netns') await sweepNetns(dir);
   rmSync(path.join(dir, 'state.json'), { force: true });
   console.log('stopped');
+}
+
+/** A number of seconds, 0 or more: anything else would kill the mesh without waiting for its drain. */
+function seconds(v: string): number {
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n) || n < 0) throw new InvalidArgumentError('must be a number of seconds, 0 or more');
+  return n;
 }

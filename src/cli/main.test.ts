@@ -180,3 +180,15 @@ test('a state written before processes were marked: down kills nothing, names th
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('down: a --timeout that is not a number of seconds is refused before anything is stopped', async () => {
+  const err: string[] = [];
+  const writeErr = process.stderr.write;
+  process.stderr.write = ((c: string) => err.push(String(c)) > 0) as typeof process.stderr.write;
+  try {
+    for (const bad of ['abc', '-5', '']) assert.equal(await main(argv('down', '--dir', tmpdir(), '--timeout', bad)), 1, bad);
+  } finally {
+    process.stderr.write = writeErr;
+  }
+  assert.equal(err.filter((l) => /--timeout <seconds>' argument .* is invalid\. must be a number of seconds, 0 or more/.test(l)).length, 3);
+});

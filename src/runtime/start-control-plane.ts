@@ -78,18 +78,46 @@ export async function startLocalControlPlane(o: LocalControlPlaneOptions): Promi
       xdsTlsAddress = undefined;
     }
   }
+  // A fixed port someone else holds stops `up` before anything binds, naming the port and its holder.
+  for (const [port, flag] of [
+    [o.xdsPort, '--xds-port'],
+    [o.debugPort, '--debug-port'],
+    [o.dashboardPort, '--dashboard-port'],
+  ] as const) {
+    if (port === 0) continue;
+    try {
+      await ensurePortFree(port);
+    } catch (err) {
+      if (err instanceof PortInUseError) throw new PortInUseError(`${err.message} (${flag}); free it or choose another port with ${flag}`);
+      throw err;
+    }
+  }
   // The token key beside the CA: `outrigger token --ca-dir .outrigger/ca` issues tokens this mesh accepts.
   const cp = await ControlPlane.start({ configPaths: o.configDirs, xdsAddress: `127.0.0.1:${o.xdsPort}`, ...(xdsTlsAddress ? { xdsTlsAddress } : {}), ca, tokenKey: loadTokenKey(caDir, true) });
-  const debug = await startDebugApi(cp, `127.0.0.1:${o.debugPort}`);
-  const collector = new TraceCollector();
-  const collectorPort = await collector.listen(0);
-  const dashboard = await startDashboard({
-    controlPlane: cp,
-    collector,
-    ca,
-    scrapeTargets: () => scrapeTargetsFromState(readState(o.stateDir)),
-    address: `127.0.0.1:${o.dashboardPort}`,
-  });
+  // What started is closed again if a later part fails (a port taken in between): nothing keeps the
+  // process alive, or a port held, after the error.
+  const opened: { close(): Promise<void> }[] = [cp];
+  let debug: Awaited<ReturnType<typeof startDebugApi>>;
+  let collector: TraceCollector;
+  let collectorPort: number;
+  let dashboard: Awaited<ReturnType<typeof startDashboard>>;
+  try {
+    debug = await startDebugApi(cp, `127.0.0.1:${o.debugPort}`);
+    opened.push(debug);
+    collector = new TraceCollector();
+    collectorPort = await collector.listen(0);
+    opened.push(collector);
+    dashboard = await startDashboard({
+      controlPlane: cp,
+      collector,
+      ca,
+      scrapeTargets: () => scrapeTargetsFromState(readState(o.stateDir)),
+      address: `127.0.0.1:${o.dashboardPort}`,
+    });
+  } catch (err) {
+    for (const part of opened.reverse()) await part.close().catch(() => {});
+    throw err;
+  }
   const port = (address: string) => Number(address.slice(address.lastIndexOf(':') + 1));
   return {
     xdsAddress: cp.xdsAddress,

@@ -60,3 +60,30 @@ test('a taken TLS port leaves TLS off with a note; the local control plane still
     await rm(dir, { recursive: true });
   }
 });
+
+test('a taken xDS, debug or dashboard port stops the start naming the port, its holder and its flag, leaving nothing bound', async () => {
+  const holder = net.createServer();
+  await new Promise<void>((r) => holder.listen(0, '127.0.0.1', r));
+  const busy = (holder.address() as net.AddressInfo).port;
+  try {
+    for (const [key, flag] of [
+      ['xdsPort', '--xds-port'],
+      ['debugPort', '--debug-port'],
+      ['dashboardPort', '--dashboard-port'],
+    ] as const) {
+      const dir = await mkdtemp(path.join(tmpdir(), 'or-local-busy-'));
+      try {
+        const ports = { xdsPort: 0, xdsTlsPort: 0, debugPort: 0, dashboardPort: 0, [key]: busy };
+        await assert.rejects(
+          startLocalControlPlane({ configDirs: [], resources: [], stateDir: dir, ...ports }),
+          (err: Error) => new RegExp(`^port ${busy} is already in use by pid ${process.pid} \\(.+\\) \\(${flag}\\); free it or choose another port with ${flag}$`).test(err.message),
+          flag,
+        );
+      } finally {
+        await rm(dir, { recursive: true });
+      }
+    }
+  } finally {
+    holder.close();
+  }
+});
