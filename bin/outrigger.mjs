@@ -37,4 +37,13 @@ async function loadMain() {
   return (await local(inCopy ? 'src/cli/main.js' : 'src/cli/main.ts')).main;
 }
 
+// A reader that stops early (`outrigger proxy-config ... | head`) closes the pipe: what it wanted is out,
+// so that ends the command quietly rather than with a stack.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err) => {
+    if (err.code !== 'EPIPE') throw err;
+    process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0);
+  });
+}
+
 process.exitCode = await (await loadMain())(process.argv);

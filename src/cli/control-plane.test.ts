@@ -59,3 +59,39 @@ test("bad CA lifetimes in the watched YAML: each shown at its place, exit 2, not
   assert.match(out, /\n {2}5 \| .*\n {4}\| {52}\^\^\n {2}fix: Write a Go duration in h, m or s, such as 24h or 87600h; Go has no d or y unit\.\n/);
   assert.match(out, /outrigger control-plane: the certificate authority's settings are invalid; nothing was started\n$/);
 });
+
+test('a port that is not a number is refused at parse time; a taken one is named with its holder and flag, nothing started', async () => {
+  const net = await import('node:net');
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const path = await import('node:path');
+  const { Command, CommanderError } = await import('commander');
+  const { define } = await import('./control-plane.ts');
+  const dir = mkdtempSync(path.join(tmpdir(), 'or-cp-ports-'));
+  const holder = net.createServer();
+  await new Promise<void>((r) => holder.listen(0, '127.0.0.1', r));
+  const busy = (holder.address() as import('node:net').AddressInfo).port;
+  const written: string[] = [];
+  const write = process.stderr.write;
+  const exitCode = process.exitCode;
+  process.stderr.write = ((chunk: string) => written.push(String(chunk)) > 0) as typeof process.stderr.write;
+  const run = async (...args: string[]) => {
+    const program = new Command('outrigger').exitOverride();
+    define(program);
+    await program.parseAsync(['node', 'outrigger', 'control-plane', '-f', dir, '--no-xds-tls', ...args]);
+  };
+  let code: typeof process.exitCode;
+  try {
+    await assert.rejects(run('--xds-port', 'abc'), (err: Error) => err instanceof CommanderError && /--xds-port <port>' argument 'abc' is invalid/.test(err.message));
+    await assert.rejects(run('--debug-port', '70000'), (err: Error) => err instanceof CommanderError);
+    await run('--xds-port', String(busy), '--debug-port', '0');
+    code = process.exitCode;
+  } finally {
+    process.stderr.write = write;
+    process.exitCode = exitCode;
+    holder.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  assert.equal(code, 1);
+  assert.match(written.join(''), new RegExp(`outrigger control-plane: port ${busy} is already in use by pid ${process.pid} \\(.+\\) \\(--xds-port\\); free it or choose another port with --xds-port\\n`));
+});

@@ -2,7 +2,7 @@
 // service on --xds-port (plaintext, local) and --xds-tls-port (TLS, for proxies on other hosts), the
 // debug API and metrics on --debug-port — until interrupted.
 import path from 'node:path';
-import type { Command } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
 
 interface Flags {
   filename: string[];
@@ -47,12 +47,12 @@ export function define(program: Command): void {
     .command('control-plane')
     .description('run the control plane: config watch, xDS (ADS) and CSR on --xds-port (plaintext, local) and --xds-tls-port (TLS, for proxies on other hosts), debug API and metrics on --debug-port')
     .requiredOption('-f, --filename <path...>', 'directories or files of YAML to watch')
-    .option('--xds-port <port>', 'ADS + CSR port, plaintext: for proxies on this host (local mode)', '15010')
+    .option('--xds-port <port>', 'ADS + CSR port, plaintext: for proxies on this host (local mode)', portArg, '15010')
     .option('--xds-tls-port <port>', 'ADS + CSR + CSDS over TLS on --host, for proxies on other hosts (default 15012 when --ca-dir is given)')
     .option('--xds-tls-address <host:port>', 'bind the TLS port here instead (e.g. 0.0.0.0:15012 while plaintext stays on loopback)')
     .option('--xds-tls-name <name...>', 'DNS names of the TLS port certificate (default istiod.istio-system.svc)')
     .option('--no-xds-tls', 'serve no TLS port')
-    .option('--debug-port <port>', 'debug API and /metrics port', '15014')
+    .option('--debug-port <port>', 'debug API and /metrics port', portArg, '15014')
     .option('--host <address>', 'address to bind', '127.0.0.1')
     .option('--ca-dir <dir>', 'keep the CA root here (created on first run; proxies trust DIR/root-cert.pem); default: a fresh in-memory root')
     .option('--allow-anonymous', 'accept xDS clients without a bearer token (they never receive secrets)')
@@ -87,6 +87,22 @@ export function define(program: Command): void {
         process.exitCode = 2;
         return;
       }
+      // A port someone else holds: named with its holder and flag, before anything binds.
+      const { ensurePortFree, PortInUseError } = await import('../runtime/ports.ts');
+      for (const [port, flag] of [
+        [Number(flags.xdsPort), '--xds-port'],
+        [Number(flags.debugPort), '--debug-port'],
+      ] as const) {
+        if (port === 0) continue;
+        try {
+          await ensurePortFree(port, flags.host);
+        } catch (err) {
+          if (!(err instanceof PortInUseError)) throw err;
+          process.stderr.write(`outrigger control-plane: ${err.message} (${flag}); free it or choose another port with ${flag}\n`);
+          process.exitCode = 1;
+          return;
+        }
+      }
       const names = flags.xdsTlsName ?? [defaultXdsTlsName];
       const { loadTokenKey } = await import('../controlplane/token-key.ts');
       const cp = await ControlPlane.start({
@@ -98,7 +114,14 @@ export function define(program: Command): void {
         // A kept CA keeps its token key too: tokens survive a restart and `outrigger token` can issue them.
         ...(flags.caDir ? { tokenKey: loadTokenKey(flags.caDir, true) } : {}),
       });
-      const debug = await startDebugApi(cp, `${flags.host}:${Number(flags.debugPort)}`);
+      let debug: Awaited<ReturnType<typeof startDebugApi>>;
+      try {
+        debug = await startDebugApi(cp, `${flags.host}:${Number(flags.debugPort)}`);
+      } catch (err) {
+        // Taken in between: nothing may keep the process alive, or a port held, after the error.
+        await cp.close();
+        throw err;
+      }
       process.stdout.write(`control plane: xDS ${cp.xdsAddress}, debug http://${debug.address}\n`);
       if (cp.xdsTlsAddress && flags.caDir) {
         const root = path.join(flags.caDir, 'root-cert.pem');
@@ -111,4 +134,11 @@ export function define(program: Command): void {
       await debug.close();
       await cp.close();
     });
+}
+
+/** A TCP port number (0: any free port), refused at parse time rather than bound as NaN. */
+function portArg(v: string): string {
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || n > 65535) throw new InvalidArgumentError('must be a port number, 0 to 65535');
+  return v;
 }

@@ -192,3 +192,24 @@ test('down: a --timeout that is not a number of seconds is refused before anythi
   }
   assert.equal(err.filter((l) => /--timeout <seconds>' argument .* is invalid\. must be a number of seconds, 0 or more/.test(l)).length, 3);
 });
+
+test('a reader that stops early (`| head`) ends the command quietly: exit 0, no stack', async () => {
+  const bin = path.resolve(import.meta.dirname, '../../bin/outrigger.mjs');
+  // 3,000 misspelt kinds: over half a megabyte of diagnostics, more than a pipe holds.
+  const dir = mkdtempSync(path.join(tmpdir(), 'or-cli-epipe-'));
+  const file = path.join(dir, 'many.yaml');
+  writeFileSync(file, Array.from({ length: 3000 }, (_, i) => `apiVersion: networking.istio.io/v1\nkind: VirtualServce\nmetadata: {name: vs${i}, namespace: default}\nspec: {}\n`).join('---\n'));
+  const child = spawn(process.execPath, [bin, 'analyze', '-f', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (c: Buffer) => {
+    stderr += c.toString();
+  });
+  // Read one chunk, then close the pipe, as `head -c 1` does.
+  await once(child.stdout, 'data');
+  child.stdout.destroy();
+  const [code] = (await once(child, 'exit')) as [number | null];
+  rmSync(dir, { recursive: true, force: true });
+  // analyze exits 1 on errors (0 if the pipe closed before it knew); what matters is no crash: no stack.
+  assert.ok(code === 0 || code === 1, `exit ${code}: ${stderr}`);
+  assert.doesNotMatch(stderr, /EPIPE|Error:|at /);
+});
