@@ -213,3 +213,25 @@ test('a reader that stops early (`| head`) ends the command quietly: exit 0, no 
   assert.ok(code === 0 || code === 1, `exit ${code}: ${stderr}`);
   assert.doesNotMatch(stderr, /EPIPE|Error:|at /);
 });
+
+test("up: what istioctl analyze would report (a route to a host nothing defines) is shown before the start", async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'or-cli-up-analyze-'));
+  const file = path.join(dir, 'app.yaml');
+  // The unrunnable workload stops the start right after the findings are shown: nothing starts here.
+  writeFileSync(
+    file,
+    'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: vs, namespace: default}\nspec:\n  hosts: [reviews]\n  http:\n    - route: [{destination: {host: nowhere}}]\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: reviews, namespace: default}\nspec:\n  selector: {matchLabels: {app: reviews}}\n  template:\n    metadata: {labels: {app: reviews}}\n    spec:\n      containers:\n        - name: reviews\n          image: docker.io/istio/examples-bookinfo-reviews-v1:1.18.0\n',
+  );
+  const err: string[] = [];
+  const writeErr = console.error;
+  console.error = (line: string) => void err.push(line);
+  try {
+    assert.equal(await main(argv('up', '-f', file, '--dir', path.join(dir, 'state'), '--ephemeral-ports')), 1);
+  } finally {
+    console.error = writeErr;
+    process.exitCode = 0;
+    rmSync(dir, { recursive: true, force: true });
+  }
+  assert.match(err.join('\n'), /error IST0101 VirtualService default\/vs: .*nowhere/);
+  assert.ok(err.includes("outrigger up: 1 analyzer finding(s), as `outrigger analyze` reports them; starting anyway"), err.join('\n'));
+});

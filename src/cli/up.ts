@@ -79,6 +79,14 @@ async function up(opts: UpOptions): Promise<number> {
     console.error(`outrigger up: ${errors.length} error(s) in the manifests; nothing was started`);
     return 1;
   }
+  // What `istioctl analyze` would say (a route to a host nothing defines, a conflict): shown, but the mesh
+  // starts anyway, as Kubernetes accepts such resources and Istio serves them.
+  const { runAnalyzers } = await import('../analysis/run.ts');
+  const findings = runAnalyzers(loaded.resources).filter((d) => d.severity !== 'info');
+  if (findings.length) {
+    console.error(formatDiagnostics(findings));
+    console.error(`outrigger up: ${findings.length} analyzer finding(s), as \`outrigger analyze\` reports them; starting anyway`);
+  }
   const unrunnable = await unrunnableWorkloads(loaded.resources);
   if (unrunnable.length) {
     for (const line of unrunnable) console.error(line);
