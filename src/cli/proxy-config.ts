@@ -1,7 +1,7 @@
 // `outrigger proxy-config listener|route|cluster|endpoint|secret|all PROXY`: what the control plane
 // sent one proxy, from its config dump, as istioctl-style tables or Envoy JSON (-o json). `secret` asks the
 // proxy's own admin API first: the workload certificate is made inside the proxy, not by the control plane.
-import { type Command, Option } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import { type ClusterFilter, matchesCluster, renderClusterTable } from './cluster-table.ts';
 import { proxyAdminAddress, proxyQuery, readMeshState } from './proxy-admin-address.ts';
 import { renderRouteTable } from './route-table.ts';
@@ -41,9 +41,12 @@ export function define(program: Command): void {
     .option('-n, --namespace <ns>', 'namespace of a proxy named without one')
     .addOption(new Option('-o, --output <format>', 'table, wide (cluster circuit breakers and outlier detection, route timeouts and retries) or json').choices(['table', 'wide', 'json']).default('table'))
     .option('--fqdn <host>', 'cluster: only this service FQDN')
-    .option('--port <port>', 'cluster: only this port')
+    .option('--port <port>', 'cluster: only this port', (v: string) => {
+      if (!/^\d+$/.test(v) || Number(v) > 65535) throw new InvalidArgumentError('must be a port number');
+      return v;
+    })
     .option('--subset <name>', 'cluster: only this subset')
-    .option('--direction <dir>', 'cluster: only inbound or outbound')
+    .addOption(new Option('--direction <dir>', 'cluster: only inbound or outbound').choices(['inbound', 'outbound']))
     .option('--name <name>', 'route: only this route configuration')
     .option('--control-plane <address>', 'debug API address (default: from the mesh state, else 127.0.0.1:15014)')
     .option('--dir <dir>', 'the state directory of the mesh (default .outrigger)')

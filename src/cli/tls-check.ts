@@ -135,8 +135,22 @@ export function define(program: Command): void {
       const { loadPaths } = await import('../config/load.ts');
       if (opts.filename) {
         const { resources, diagnostics } = loadPaths(opts.filename);
-        for (const d of diagnostics) if (d.severity === 'error') console.error(`${d.span?.file ?? ''}: ${d.code} ${d.message}`);
-        print(computeTlsCheck(buildSnapshot(resources as AnyResource[], [], 'offline'), service ?? workload), opts.output === 'json', formatTable);
+        const errors = diagnostics.filter((d) => d.severity === 'error');
+        for (const d of errors) console.error(`${d.span?.file ?? ''}: ${d.code} ${d.message}`);
+        const filter = service ?? workload;
+        const rows = computeTlsCheck(buildSnapshot(resources as AnyResource[], [], 'offline'), filter);
+        // Files that did not load, or a filter nothing matches, are an answer of their own: not an empty table.
+        if (errors.length) {
+          console.error(`outrigger tls-check: ${errors.length} error(s) in the files (see \`outrigger analyze -f\`)`);
+          process.exitCode = 1;
+          if (rows.length === 0) return;
+        }
+        if (filter && rows.length === 0) {
+          console.error(`outrigger tls-check: no service matches "${filter}" (a host prefix, or NAME.NAMESPACE; offline, give only the service)`);
+          process.exitCode = 1;
+          return;
+        }
+        print(rows, opts.output === 'json', formatTable);
         return;
       }
       const { runningMesh } = await import('./mesh-state.ts');

@@ -108,3 +108,24 @@ test('offline: `tls-check -f DIR SERVICE` keeps SERVICE an argument, and -f repe
   assert.deepEqual(only?.map((l) => l.split(/\s+/)[0]), ['podinfo.podinfo.svc.cluster.local:9898']);
   assert.deepEqual(canary?.map((l) => l.split(/\s+/)[0]), ['podinfo-canary.podinfo.svc.cluster.local:9898']);
 });
+
+test('offline: files that do not load, or a filter nothing matches, exit 1 with a line saying so, not an empty table', async () => {
+  const { main } = await import('../../src/cli/main.ts');
+  const seedDir = path.join(import.meta.dirname, '../../examples/seed');
+  const printed: string[] = [];
+  const errors: string[] = [];
+  const [log, error] = [console.log, console.error];
+  console.log = (line: string) => void printed.push(line);
+  console.error = (line: string) => void errors.push(line);
+  try {
+    assert.equal(await main(['node', 'outrigger', 'tls-check', '-f', '/nonexistent/outrigger']), 1);
+    // Offline, a workload name is no service: say so.
+    assert.equal(await main(['node', 'outrigger', 'tls-check', '-f', seedDir, 'podinfo-stable-0.podinfo']), 1);
+  } finally {
+    [console.log, console.error] = [log, error];
+    process.exitCode = 0;
+  }
+  assert.deepEqual(printed, [], 'no table');
+  assert.ok(errors.some((l) => /^outrigger tls-check: 1 error\(s\) in the files/.test(l)), errors.join('\n'));
+  assert.ok(errors.some((l) => /^outrigger tls-check: no service matches "podinfo-stable-0\.podinfo"/.test(l)), errors.join('\n'));
+});
