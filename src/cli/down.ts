@@ -3,7 +3,7 @@ import { type Command, InvalidArgumentError } from 'commander';
 import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { isAlive, leftoverProcesses, meshOwnerAlive, readState, recordedPids, stateDir } from '../runtime/state.ts';
-import { runningMesh } from './mesh-state.ts';
+import { NoMeshError } from './mesh-state.ts';
 
 /** Netns mode: removes namespaces, links and rules an `up` killed before its teardown left behind. */
 async function sweepNetns(dir: string): Promise<void> {
@@ -30,8 +30,8 @@ export function define(program: Command): void {
     .action(async (opts: { dir?: string; timeout: number }) => {
       const dir = opts.dir ?? stateDir(process.cwd());
       const state = readState(dir);
-      // No state at all: runningMesh says so, and how to start one.
-      if (!state) return void runningMesh(opts.dir);
+      // No state at all: nothing to stop (and no advice to start one, which is not what down asked).
+      if (!state) throw new NoMeshError(`no mesh is running here (no ${dir}/state.json): nothing to stop`);
       if (!meshOwnerAlive(state)) {
         await stopLeftovers(dir, state, opts.timeout);
         return;

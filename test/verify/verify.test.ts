@@ -11,14 +11,14 @@ import { splitTolerance } from '../../src/verify/checks/traffic.ts';
 import { formatVerifyText, runVerify } from '../../src/verify/run-verify.ts';
 import { type FakeMeshOptions, startFakeMesh } from './fake-mesh.ts';
 
-async function verifyAgainst(o: FakeMeshOptions, now?: () => number) {
+async function verifyAgainst(o: FakeMeshOptions, now?: () => number, settings: { splitRequests?: number } = {}) {
   const mesh = await startFakeMesh(o);
   const dir = mkdtempSync(path.join(tmpdir(), 'outrigger-verify-'));
   try {
     writeState(dir, mesh.state);
     const state = readState(dir);
     assert.ok(state);
-    return await runVerify(state, { settings: { timeoutMs: 2000 }, ...(now ? { now } : {}) });
+    return await runVerify(state, { settings: { timeoutMs: 2000, ...settings }, ...(now ? { now } : {}) });
   } finally {
     await mesh.close();
     rmSync(dir, { recursive: true, force: true });
@@ -74,4 +74,12 @@ test('the answering version is read from podinfo’s message', () => {
   assert.equal(versionOf('{"message":"podinfo canary"}'), 'canary');
   assert.equal(versionOf('{"message":"podinfo stable","hostname":"canary-host"}'), 'stable');
   assert.equal(versionOf('no idea'), undefined);
+});
+
+test('a split within the tolerance that never reached the canary says so, not "outside the tolerance"', async () => {
+  // 50 requests: 5 ± 7 expected, so 0 is within the tolerance; the canary was still never seen.
+  const r = await verifyAgainst({ canaryEvery: 0 }, undefined, { splitRequests: 50 });
+  const split = r.checks.find((c) => /traffic split/.test(c.name));
+  assert.equal(split?.status, 'FAIL');
+  assert.match(split?.detail ?? '', /canary 0 of 50 \(expected canary 5 ± 7\): no request reached the canary$/);
 });

@@ -48,8 +48,10 @@ export const trafficSplit: Check = async (ctx) => {
   const tol = splitTolerance(n, canaryPercent);
   const counts = `stable ${stable}, canary ${canary} of ${n} (expected canary ${expected} ± ${tol})`;
   if (stable + canary !== n) return [fail(name, `${counts}; ${n - stable - canary} other answers: ${other.join('; ')}`)];
-  const ok = Math.abs(canary - expected) <= tol && (canaryPercent === 0 || canary > 0) && (canaryPercent === 100 || stable > 0);
-  return [ok ? pass(name, counts) : fail(name, `${counts}: outside the tolerance`)];
+  // Within the tolerance, and each version with a share seen at least once: say which failed.
+  const problem =
+    Math.abs(canary - expected) > tol ? 'outside the tolerance' : canaryPercent > 0 && canary === 0 ? 'no request reached the canary' : canaryPercent < 100 && stable === 0 ? 'no request reached stable' : undefined;
+  return [problem ? fail(name, `${counts}: ${problem}`) : pass(name, counts)];
 };
 
 export const canaryHeader: Check = async (ctx) => {
