@@ -11,13 +11,16 @@ export class DebugClientError extends Error {
   }
 }
 
-export function resolveDebugAddress(flag: string | undefined, cwd = process.cwd(), stateDir = path.join(cwd, '.outrigger')): string {
+export function resolveDebugAddress(flag: string | undefined, cwd = process.cwd(), stateDir?: string): string {
   if (flag) return flag.replace(/^https?:\/\//, '');
+  const dir = stateDir ?? path.join(cwd, '.outrigger');
   try {
-    const state = JSON.parse(readFileSync(path.join(stateDir, 'state.json'), 'utf8')) as { controlPlane?: { debugAddress?: unknown } };
+    const state = JSON.parse(readFileSync(path.join(dir, 'state.json'), 'utf8')) as { controlPlane?: { debugAddress?: unknown } };
     const a = state.controlPlane?.debugAddress;
     if (typeof a === 'string' && a) return a.replace(/^https?:\/\//, '');
   } catch {
+    // An explicit --dir names one mesh: without its state, asking the default port could answer for another.
+    if (stateDir !== undefined) throw Object.assign(new Error(`no mesh is running in ${dir} (no state.json there); give the --dir of a running mesh, or --control-plane ADDRESS`), { code: 'NO_MESH' });
     // no local mesh state: fall back to the default port
   }
   return '127.0.0.1:15014';
