@@ -76,6 +76,8 @@ export class ControlPlane {
   #generation = 0;
   #versionAt = new Map<string, number>();
   #heldKeys = new Set<string>();
+  /** Files whose change the next rebuild applies: said once it is in force. */
+  #changedFiles = new Set<string>();
   #xdsAddress = '';
   #xdsTlsAddress = '';
   #log: NonNullable<ControlPlaneOptions['log']>;
@@ -123,7 +125,10 @@ export class ControlPlane {
       clock: this.#clock,
       rescanMs: opts.rescanMs ?? 5000,
       onFile: (file, result) => {
-        if (this.store.setFile(file, result)) this.#debouncer.trigger();
+        if (this.store.setFile(file, result)) {
+          this.#changedFiles.add(file);
+          this.#debouncer.trigger();
+        }
         this.#reportConfig();
       },
       onError: (err) => this.#log('warn', `config watch: ${err.message}`),
@@ -216,6 +221,11 @@ export class ControlPlane {
     // SANs must name what it issues, whatever a later meshConfig says.
     const caDomain = this.#opts.ca?.trustDomain;
     this.#snapshot = buildSnapshot(resources, instances, version, caDomain);
+    // An edit is said once it is in force (a workload coming or going is not a config change).
+    if (this.#changedFiles.size > 0) {
+      this.#log('info', `config applied: ${[...this.#changedFiles].join(', ')} (${resources.length} resources, version ${version})`);
+      this.#changedFiles.clear();
+    }
     const configured = meshSettingsFrom(resources).trustDomain;
     if (caDomain !== undefined && configured !== caDomain && configured !== this.#configuredTrustDomain) {
       this.#log('warn', `meshConfig.trustDomain is ${configured}, but the CA issues identities in ${caDomain} (set when the control plane started): identities and secure naming stay in ${caDomain}, and authorization treats ${configured} as an alias of it; restart the control plane to change it`);
@@ -349,7 +359,9 @@ export class ControlPlane {
     const now = new Set(state.held.map((h) => h.key));
     for (const h of state.held) {
       if (this.#heldKeys.has(h.key)) continue;
-      this.#log('warn', `${h.key} is invalid; serving its last good version: ${h.diagnostics.map((d) => `${d.code} ${d.message}`).join('; ')}`);
+      const at = h.diagnostics.find((d) => d.span)?.span;
+      const where = at ? ` (${at.file}:${at.start.line}:${at.start.col})` : '';
+      this.#log('warn', `${h.key} is invalid${where}; serving its last good version: ${h.diagnostics.map((d) => `${d.code} ${d.message}`).join('; ')}`);
     }
     this.#heldKeys = now;
   }

@@ -98,10 +98,12 @@ test('an edit is pushed after the debounce; a NACK shows in proxy-status and the
   }
 });
 
-test('an edit that makes a resource invalid keeps the last good version and says so', async () => {
+test('an edit that makes a resource invalid keeps the last good version and says so, at its place', async () => {
   await writeFile(path.join(dir, 'vs.yaml'), vs('5s'));
   await cp.rescan();
   cp.flush();
+  // A valid edit is said once it is in force.
+  assert.ok(logs.some((l) => new RegExp(`^info config applied: ${path.join(dir, 'vs.yaml').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(\\d+ resources, version `).test(l)), logs.join('\n'));
   await writeFile(path.join(dir, 'vs.yaml'), vs('6s', '"heavy"'));
   await cp.rescan();
   cp.flush();
@@ -111,7 +113,7 @@ test('an edit that makes a resource invalid keeps the last good version and says
   const metrics = await (await fetch(`http://${debug.address}/metrics`)).text();
   assert.match(metrics, /outrigger_config_held_resources 1/);
   assert.match(metrics, /outrigger_config_rejected_resources 1/);
-  assert.ok(logs.some((l) => /VirtualService test\/echo is invalid; serving its last good version/.test(l)));
+  assert.ok(logs.some((l) => /VirtualService test\/echo is invalid \(.*vs\.yaml:\d+:\d+\); serving its last good version/.test(l)), logs.join('\n'));
   // the served VirtualService is still the 5s one
   const vsNow = cp.snapshot.resources.find((r) => r.kind === 'VirtualService');
   assert.match(JSON.stringify(vsNow?.spec), /"timeout":"5s"/);
