@@ -141,6 +141,8 @@ export class ControlPlane {
     try {
       await cp.#watcher.start();
       cp.#debouncer.cancel();
+      // The first load is what `xDS listening ... N resources from M files` says; edits are said from here on.
+      cp.#changedFiles.clear();
       cp.rebuild();
       const address = opts.xdsAddress ?? '127.0.0.1:15010';
       cp.#xdsAddress = await bindGrpc(cp.grpcServer, address, grpc.ServerCredentials.createInsecure());

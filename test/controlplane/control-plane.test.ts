@@ -55,6 +55,8 @@ const routeTimeout = (l: ReturnType<typeof unpackAny>) =>
   JSON.stringify(((l['api_listener'] as Record<string, unknown>)['api_listener'] as Record<string, unknown>)['route_config']);
 
 test('an edit is pushed after the debounce; a NACK shows in proxy-status and the proxy keeps its version', async () => {
+  // The first load is no edit: nothing says "config applied" for it.
+  assert.ok(!logs.some((l) => l.includes('config applied')), logs.join('\n'));
   const c = new RawAdsClient(cp.xdsAddress, { id: 'sidecar~127.0.0.1~client-0.test~test.svc.cluster.local', metadata: { GENERATOR: 'grpc', NAMESPACE: 'test' } });
   try {
     c.subscribe(TypeUrl.Listener, [listener]);
