@@ -71,3 +71,25 @@ test('--list prints the catalogue; bad flags exit 2', async () => {
   assert.equal((await run({ output: 'yaml', failOn: 'error' })).code, 2);
   assert.equal((await run({ output: 'text', failOn: 'error' })).code, 2);
 });
+
+test("without -f, the running mesh's configuration; -n keeps one namespace's findings, -A all of them", async () => {
+  const { mkdirSync } = await import('node:fs');
+  const { writeState } = await import('../runtime/state.ts');
+  const { meshState } = await import('../../test/mesh-state-fixture.ts');
+  const config = join(tmp, 'mesh-config');
+  const state = join(tmp, 'mesh-state');
+  mkdirSync(config);
+  mkdirSync(state);
+  const vs = (ns: string) => `apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: vs, namespace: ${ns}}\nspec:\n  hosts: [reviews]\n  http:\n    - route: [{destination: {host: nowhere}}]\n`;
+  writeFileSync(join(config, 'a.yaml'), `${vs('shop')}---\n${vs('bank')}`);
+  writeState(state, meshState([], { configDirs: [config] }));
+  const all = await run({ dir: state, output: 'json', failOn: 'error' });
+  const codes = (r: { out: string }) => (JSON.parse(r.out) as { code: string; resource?: string }[]).filter((d) => d.code === 'IST0101').map((d) => d.resource);
+  assert.deepEqual(codes(all).sort(), ['VirtualService bank/vs', 'VirtualService shop/vs']);
+  assert.deepEqual(codes(await run({ dir: state, namespace: 'shop', output: 'json', failOn: 'error' })), ['VirtualService shop/vs']);
+  assert.deepEqual(codes(await run({ dir: state, namespace: 'shop', allNamespaces: true, output: 'json', failOn: 'error' })).length, 2);
+  // No files and no mesh here: how to give either.
+  const none = await run({ dir: join(tmp, 'no-mesh'), output: 'text', failOn: 'error' });
+  assert.equal(none.code, 2);
+  assert.match(none.err, /give at least one -f PATH .* or run it beside a running mesh \(--dir\)/);
+});

@@ -1,5 +1,6 @@
 // `outrigger analyze -f PATH...`: validates Istio and Kubernetes YAML offline, then runs the
-// cross-resource analyzers; exit 1 on errors (or warnings with --fail-on warning).
+// cross-resource analyzers; exit 1 on errors (or warnings with --fail-on warning). Without -f, the
+// configuration of the running mesh (its directories); -n narrows to one namespace, as istioctl's.
 import type { Command } from 'commander';
 
 interface AnalyzeFlags {
@@ -7,6 +8,9 @@ interface AnalyzeFlags {
   output: string;
   failOn: string;
   list?: boolean;
+  namespace?: string;
+  allNamespaces?: boolean;
+  dir?: string;
 }
 
 export function define(program: Command): void {
@@ -17,13 +21,17 @@ export function define(program: Command): void {
     .option('-o, --output <format>', 'text or json', 'text')
     .option('--fail-on <severity>', 'lowest severity that fails the run: error or warning', 'error')
     .option('--list', 'print the catalogue of diagnostic codes and exit')
+    .option('-n, --namespace <ns>', 'only what concerns this namespace (the whole configuration is still read)')
+    .option('-A, --all-namespaces', 'every namespace (the default)')
+    .option('--dir <dir>', 'without -f: the state directory of the running mesh whose configuration to analyse')
     .action(async (flags: AnalyzeFlags) => {
       process.exitCode = await analyzeCommand(flags, (s) => process.stdout.write(s), (s) => process.stderr.write(s));
     });
 }
 
 /** Runs the command; returns the exit code. `out`/`err` receive whole chunks of text. */
-export async function analyzeCommand(flags: AnalyzeFlags, out: (s: string) => void, err: (s: string) => void, readStdin?: () => Buffer): Promise<number> {
+export async function analyzeCommand(given: AnalyzeFlags, out: (s: string) => void, err: (s: string) => void, readStdin?: () => Buffer): Promise<number> {
+  let flags = given;
   const { renderJson, renderText, summary } = await import('./diagnostic-format.ts');
   if (flags.output !== 'text' && flags.output !== 'json') {
     err(`error: --output must be text or json, not "${flags.output}"\n`);
@@ -38,16 +46,25 @@ export async function analyzeCommand(flags: AnalyzeFlags, out: (s: string) => vo
     return 0;
   }
   if (!flags.filename?.length) {
-    err('error: give at least one -f PATH (a file, a directory, or - for stdin)\n');
-    return 2;
+    // No files: the running mesh's configuration, as istioctl analyzes the live cluster.
+    const { readState, stateDir } = await import('../runtime/state.ts');
+    const state = readState(flags.dir ?? stateDir(process.cwd()));
+    if (!state?.configDirs.length) {
+      err('error: give at least one -f PATH (a file, a directory, or - for stdin), or run it beside a running mesh (--dir)\n');
+      return 2;
+    }
+    flags = { ...flags, filename: [...state.configDirs] };
   }
   const { loadPaths } = await import('../config/load.ts');
   const { runAnalyzers } = await import('../analysis/run.ts');
   const texts = new Map<string, string>();
-  const loaded = loadPaths(flags.filename, { onText: (file, text) => texts.set(file, text), ...(readStdin ? { readStdin } : {}) });
+  const loaded = loadPaths(flags.filename ?? [], { onText: (file, text) => texts.set(file, text), ...(readStdin ? { readStdin } : {}) });
   const { caSettingsFrom } = await import('../ca/ca-settings.ts');
   // The CA's lifetimes (istiod's env in the IstioOperator): what the control plane refuses to start with.
-  const diagnostics = [...loaded.diagnostics, ...caSettingsFrom(loaded.resources).diagnostics, ...runAnalyzers(loaded.resources)];
+  const all = [...loaded.diagnostics, ...caSettingsFrom(loaded.resources).diagnostics, ...runAnalyzers(loaded.resources)];
+  // -n: the diagnostics of that namespace's resources (a file-level one, with no resource, is kept).
+  const ns = flags.allNamespaces ? undefined : flags.namespace;
+  const diagnostics = ns === undefined ? all : all.filter((d) => d.resource === undefined || d.resource.split(' ').at(-1)?.startsWith(`${ns}/`));
   if (flags.output === 'json') out(`${renderJson(diagnostics)}\n`);
   else {
     const text = renderText(diagnostics, (file) => texts.get(file));
