@@ -183,7 +183,16 @@ export class Cluster {
       this.#generation++;
       break;
     }
-    this.#closeUpstreams([...this.#upstreams.keys()].filter((k) => !keep.has(k.endsWith('|h2') || k.endsWith('|h1') ? k.slice(0, -3) : k)));
+    // The pools each endpoint uses now (upstream() and #meshHttp1()): a plaintext endpoint's carry the
+    // marker and have keys of their own, so one that flips either way leaves its old pools to close.
+    const pools = new Set<string>();
+    for (const e of endpoints) {
+      const plain = e.plaintext ? '|plaintext' : '';
+      pools.add(`${e.key}${plain}`);
+      pools.add(`${e.key}|h1${plain}`);
+      pools.add(`${e.key}|h2`);
+    }
+    this.#closeUpstreams([...this.#upstreams.keys()].filter((k) => !pools.has(k)));
     this.stats.membership_total.set(endpoints.length);
     this.stats.membership_healthy.set(endpoints.filter((e) => e.healthy).length);
   }
