@@ -227,7 +227,7 @@ export class TunnelServer {
       // Plaintext Istio would have sent finds no chain (a STRICT port), or mTLS finds a port that takes
       // plaintext only (DISABLE, where Istio's handshake fails): the connection is closed under the
       // request, so the source sees a reset (503), never an answer from this side.
-      const refused = transport === 'raw_buffer' || (Number.isInteger(port) && port > 0 && this.#deps.inboundChain(port, 'http', 'raw_buffer') !== undefined);
+      const refused = transport === 'raw_buffer' || (Number.isInteger(port) && port > 0 && this.#deps.inboundChain(port, 'http', 'raw_buffer')?.handler.kind === 'http');
       if (refused) return void ('stream' in res ? res.stream.close(http2.constants.NGHTTP2_CONNECT_ERROR) : res.destroy());
       return void (res as Http2ServerResponse).writeHead(404, { 'content-length': 0 }).end();
     }
