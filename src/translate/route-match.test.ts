@@ -30,3 +30,10 @@ test('a clause naming gateways applies on them whatever its sourceLabels say', (
   assert.equal(matchApplies({ gateways: ['gw'], sourceLabels: { app: 'client' } }, onGateway), true);
   assert.equal(matchApplies({ gateways: ['mesh'] }, onGateway), false);
 });
+
+test('a TCP or TLS clause naming gateways still needs its sourceLabels (Istio\'s matchTCP)', () => {
+  const onGateway = ctx(gateway, ['apps/gw'], ['mesh', 'apps/gw']);
+  assert.equal(matchApplies({ gateways: ['gw'], sourceLabels: { app: 'client' } }, onGateway, 'tcp'), false);
+  assert.equal(matchApplies({ gateways: ['gw'], sourceLabels: { istio: 'ingressgateway' } }, onGateway, 'tcp'), true);
+  assert.equal(matchApplies({ gateways: ['mesh'] }, onGateway, 'tcp'), false);
+});

@@ -17,16 +17,24 @@ export interface RouteContext {
 }
 
 /**
- * Whether one match clause applies to routes built for this proxy and port, as Istio's sourceMatchHTTP:
- * a clause naming gateways applies on those (its sourceLabels and sourceNamespace are then not read);
- * otherwise sourceLabels and sourceNamespace are the proxy's own, a gateway's as a sidecar's.
+ * Whether one match clause applies to routes built for this proxy and port. sourceLabels and
+ * sourceNamespace are the proxy's own, a gateway's as a sidecar's. An HTTP clause naming gateways
+ * applies on those and does not read its sourceLabels or sourceNamespace (Istio's sourceMatchHTTP); a
+ * TCP or TLS clause needs all of them (Istio's matchTCP).
  */
-export function matchApplies(m: HTTPMatchRequest | { port?: number; sourceLabels?: Record<string, string>; gateways?: string[]; sourceNamespace?: string }, ctx: RouteContext): boolean {
+export function matchApplies(
+  m: HTTPMatchRequest | { port?: number; sourceLabels?: Record<string, string>; gateways?: string[]; sourceNamespace?: string },
+  ctx: RouteContext,
+  kind: 'http' | 'tcp' = 'http',
+): boolean {
   if (m.port !== undefined && m.port !== ctx.port) return false;
-  if (m.gateways && m.gateways.length > 0) return m.gateways.some((g) => ctx.gateways.includes(qualifyGateway(g, ctx.vsNamespace)));
+  const gateways = m.gateways ?? [];
+  const named = gateways.length > 0;
+  if (named && !gateways.some((g) => ctx.gateways.includes(qualifyGateway(g, ctx.vsNamespace)))) return false;
+  if (named && kind === 'http') return true;
   if (m.sourceLabels && !matchesLabels(m.sourceLabels, ctx.proxy.labels)) return false;
   if (m.sourceNamespace !== undefined && m.sourceNamespace !== ctx.proxy.namespace) return false;
-  return ctx.vsGateways.some((g) => ctx.gateways.includes(g));
+  return named || ctx.vsGateways.some((g) => ctx.gateways.includes(g));
 }
 
 /** `name` → `vsNamespace/name`; `mesh` stays `mesh`. */

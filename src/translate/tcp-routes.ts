@@ -33,7 +33,7 @@ function contextFor(scope: ProxyScope, vs: VirtualService, port: number, gateway
 export function tcpTargets(snapshot: MeshSnapshot, scope: ProxyScope, vs: VirtualService, port: number, gateways: readonly string[]): L4Target[] | undefined {
   const ctx = contextFor(scope, vs, port, gateways);
   for (const r of vs.spec.tcp ?? []) {
-    const applies = r.match?.length ? r.match.some((m) => matchApplies(m, ctx)) : matchApplies({}, ctx);
+    const applies = r.match?.length ? r.match.some((m) => matchApplies(m, ctx, 'tcp')) : matchApplies({}, ctx, 'tcp');
     if (applies) {
       const t = targetsOf(snapshot, scope, ctx, vs, r.route);
       if (t.length > 0) return t;
@@ -49,7 +49,7 @@ export function tlsChains(snapshot: MeshSnapshot, scope: ProxyScope, vs: Virtual
   for (const r of vs.spec.tls ?? []) {
     const targets = targetsOf(snapshot, scope, ctx, vs, r.route);
     if (targets.length === 0) continue;
-    for (const m of r.match) if (matchApplies(m, ctx)) out.push({ sniHosts: m.sniHosts, targets });
+    for (const m of r.match) if (matchApplies(m, ctx, 'tcp')) out.push({ sniHosts: m.sniHosts, targets });
   }
   return out;
 }
