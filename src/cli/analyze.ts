@@ -62,9 +62,14 @@ export async function analyzeCommand(given: AnalyzeFlags, out: (s: string) => vo
   const { caSettingsFrom } = await import('../ca/ca-settings.ts');
   // The CA's lifetimes (istiod's env in the IstioOperator): what the control plane refuses to start with.
   const all = [...loaded.diagnostics, ...caSettingsFrom(loaded.resources).diagnostics, ...runAnalyzers(loaded.resources)];
-  // -n: the diagnostics of that namespace's resources (a file-level one, with no resource, is kept).
+  // -n: the diagnostics of that namespace's resources. Those of no resource (a file's) or of a resource
+  // without a namespace (`Kind name`: cluster-scoped, or none written) concern every namespace: kept.
   const ns = flags.allNamespaces ? undefined : flags.namespace;
-  const diagnostics = ns === undefined ? all : all.filter((d) => d.resource === undefined || d.resource.split(' ').at(-1)?.startsWith(`${ns}/`));
+  const inNamespace = (resource: string | undefined): boolean => {
+    const id = resource?.split(' ').at(-1) ?? '';
+    return !id.includes('/') || id.startsWith(`${ns}/`);
+  };
+  const diagnostics = ns === undefined ? all : all.filter((d) => inNamespace(d.resource));
   if (flags.output === 'json') out(`${renderJson(diagnostics)}\n`);
   else {
     const text = renderText(diagnostics, (file) => texts.get(file));

@@ -20,8 +20,9 @@ export function gatewayHost(configDirs: readonly string[]): string | undefined {
 }
 
 /**
- * The canary subset's share, in percent, of the first unconditional weighted route of the
- * VirtualService serving `host`: the split the traffic check measures. Undefined where there is none.
+ * The canary subset's share, in percent, of the first rule of the VirtualService serving `host` that
+ * every request without a header reaches (no match, or a catch-all `uri` prefix `/`): the split the
+ * traffic check measures. A rule with one destination is all or nothing. Undefined where there is none.
  */
 export function canaryPercent(configDirs: readonly string[], host: string): number | undefined {
   if (configDirs.length === 0) return undefined;
@@ -31,12 +32,21 @@ export function canaryPercent(configDirs: readonly string[], host: string): numb
     const vs = r as VirtualService;
     if (!(vs.spec.hosts ?? []).includes(host)) continue;
     for (const http of vs.spec.http ?? []) {
-      if ((http.match ?? []).length > 0 || (http.route ?? []).length < 2) continue;
+      const matches = http.match ?? [];
+      if (matches.length > 0 && !matches.some(catchAll)) continue;
       const routes = http.route ?? [];
-      const total = routes.reduce((sum, d) => sum + (d.weight ?? 0), 0);
-      const canary = routes.filter((d) => d.destination?.subset === 'canary').reduce((sum, d) => sum + (d.weight ?? 0), 0);
+      if (routes.length === 0) return undefined;
+      // One destination takes everything, weight or not.
+      const weight = (d: (typeof routes)[number]) => (routes.length === 1 ? 100 : (d.weight ?? 0));
+      const total = routes.reduce((sum, d) => sum + weight(d), 0);
+      const canary = routes.filter((d) => d.destination?.subset === 'canary').reduce((sum, d) => sum + weight(d), 0);
       return total > 0 ? Math.round((canary / total) * 100) : undefined;
     }
   }
   return undefined;
+}
+
+/** A match every request without headers of its own meets: nothing but a `uri` prefix of `/`. */
+function catchAll(m: object): boolean {
+  return Object.entries(m).every(([k, v]) => k === 'name' || (k === 'uri' && (v as { prefix?: string }).prefix === '/'));
 }

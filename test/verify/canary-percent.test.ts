@@ -30,3 +30,25 @@ test('after the 75/25 promotion the check expects 25 %', () => {
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a rule every request reaches before the split decides: all to stable, or a catch-all prefix', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'or-verify-dead-split-'));
+  const vs = (rules: string) => `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: p, namespace: podinfo}
+spec:
+  hosts: [podinfo.example.com]
+  http:
+${rules}`;
+  const split = '    - route: [{destination: {host: p, subset: stable}, weight: 90}, {destination: {host: p, subset: canary}, weight: 10}]\n';
+  try {
+    writeFileSync(path.join(dir, 'vs.yaml'), vs(`    - route: [{destination: {host: p, subset: stable}}]\n${split}`));
+    assert.equal(canaryPercent([dir], 'podinfo.example.com'), 0, 'the split after it is never reached');
+    const headerRule = '    - match: [{headers: {x-canary: {exact: "true"}}}]\n      route: [{destination: {host: p, subset: canary}}]\n';
+    const prefixSplit = '    - match: [{uri: {prefix: /}}]\n      route: [{destination: {host: p, subset: stable}, weight: 90}, {destination: {host: p, subset: canary}, weight: 10}]\n';
+    writeFileSync(path.join(dir, 'vs.yaml'), vs(headerRule + prefixSplit));
+    assert.equal(canaryPercent([dir], 'podinfo.example.com'), 10, 'a header rule is skipped; a catch-all prefix is not');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
