@@ -82,11 +82,17 @@ test("without -f, the running mesh's configuration; -n keeps one namespace's fin
   mkdirSync(state);
   const vs = (ns: string) => `apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: vs, namespace: ${ns}}\nspec:\n  hosts: [reviews]\n  http:\n    - route: [{destination: {host: nowhere}}]\n`;
   writeFileSync(join(config, 'a.yaml'), `${vs('shop')}---\n${vs('bank')}`);
+  // A cluster-scoped resource concerns every namespace: -n keeps its findings.
+  writeFileSync(join(config, 'b.yaml'), 'apiVersion: v1\nkind: Namespace\nmetadata: {name: Bad_Name}\n');
   writeState(state, meshState([], { configDirs: [config] }));
   const all = await run({ dir: state, output: 'json', failOn: 'error' });
   const codes = (r: { out: string }) => (JSON.parse(r.out) as { code: string; resource?: string }[]).filter((d) => d.code === 'IST0101').map((d) => d.resource);
   assert.deepEqual(codes(all).sort(), ['VirtualService bank/vs', 'VirtualService shop/vs']);
-  assert.deepEqual(codes(await run({ dir: state, namespace: 'shop', output: 'json', failOn: 'error' })), ['VirtualService shop/vs']);
+  const shop = await run({ dir: state, namespace: 'shop', output: 'json', failOn: 'error' });
+  assert.deepEqual(codes(shop), ['VirtualService shop/vs']);
+  const unnamespaced = (JSON.parse(all.out) as { resource?: string }[]).filter((d) => d.resource && !d.resource.includes('/')).length;
+  assert.ok(unnamespaced > 0, all.out);
+  assert.equal((JSON.parse(shop.out) as { resource?: string }[]).filter((d) => d.resource && !d.resource.includes('/')).length, unnamespaced);
   assert.deepEqual(codes(await run({ dir: state, namespace: 'shop', allNamespaces: true, output: 'json', failOn: 'error' })).length, 2);
   // No files and no mesh here: how to give either.
   const none = await run({ dir: join(tmp, 'no-mesh'), output: 'text', failOn: 'error' });
