@@ -88,20 +88,20 @@ export function define(program: Command): void {
         return;
       }
       // A port someone else holds: named with its holder and flag, before anything binds.
-      const { ensurePortFree, PortInUseError } = await import('../runtime/ports.ts');
-      for (const [port, flag] of [
-        [Number(flags.xdsPort), '--xds-port'],
-        [Number(flags.debugPort), '--debug-port'],
-      ] as const) {
-        if (port === 0) continue;
-        try {
-          await ensurePortFree(port, flags.host);
-        } catch (err) {
-          if (!(err instanceof PortInUseError)) throw err;
-          process.stderr.write(`outrigger control-plane: ${err.message} (${flag}); free it or choose another port with ${flag}\n`);
-          process.exitCode = 1;
-          return;
-        }
+      const { ensureFlaggedPortsFree, PortInUseError } = await import('../runtime/ports.ts');
+      try {
+        await ensureFlaggedPortsFree(
+          [
+            [Number(flags.xdsPort), '--xds-port'],
+            [Number(flags.debugPort), '--debug-port'],
+          ],
+          flags.host,
+        );
+      } catch (err) {
+        if (!(err instanceof PortInUseError)) throw err;
+        process.stderr.write(`outrigger control-plane: ${err.message}\n`);
+        process.exitCode = 1;
+        return;
       }
       const names = flags.xdsTlsName ?? [defaultXdsTlsName];
       const { loadTokenKey } = await import('../controlplane/token-key.ts');

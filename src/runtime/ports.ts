@@ -38,6 +38,22 @@ export async function ensurePortFree(port: number, host = '127.0.0.1'): Promise<
   });
 }
 
+/**
+ * Each fixed port (0 is skipped: any free one) must be free on `host`; the first taken one is refused
+ * naming its holder and the flag that chose it, before anything binds.
+ */
+export async function ensureFlaggedPortsFree(ports: readonly (readonly [port: number, flag: string])[], host = '127.0.0.1'): Promise<void> {
+  for (const [port, flag] of ports) {
+    if (port === 0) continue;
+    try {
+      await ensurePortFree(port, host);
+    } catch (err) {
+      if (err instanceof PortInUseError) throw new PortInUseError(`${err.message} (${flag}); free it or choose another port with ${flag}`);
+      throw err;
+    }
+  }
+}
+
 /** `pid 1234 (nginx)` for the process listening on a TCP port, from /proc; undefined where unknown. */
 export function portHolder(port: number): string | undefined {
   try {

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { caSettingsFrom } from '../ca/ca-settings.ts';
 import { openKeptCa } from '../ca/local-ca.ts';
 import { loadTokenKey } from '../controlplane/token-key.ts';
-import { ensurePortFree, PortInUseError } from './ports.ts';
+import { ensureFlaggedPortsFree, ensurePortFree, PortInUseError } from './ports.ts';
 import type { AnyResource } from '../config/resource.ts';
 import { meshSettingsFrom } from '../model/mesh-config.ts';
 import { ControlPlane } from '../controlplane/control-plane.ts';
@@ -79,19 +79,11 @@ export async function startLocalControlPlane(o: LocalControlPlaneOptions): Promi
     }
   }
   // A fixed port someone else holds stops `up` before anything binds, naming the port and its holder.
-  for (const [port, flag] of [
+  await ensureFlaggedPortsFree([
     [o.xdsPort, '--xds-port'],
     [o.debugPort, '--debug-port'],
     [o.dashboardPort, '--dashboard-port'],
-  ] as const) {
-    if (port === 0) continue;
-    try {
-      await ensurePortFree(port);
-    } catch (err) {
-      if (err instanceof PortInUseError) throw new PortInUseError(`${err.message} (${flag}); free it or choose another port with ${flag}`);
-      throw err;
-    }
-  }
+  ]);
   // The token key beside the CA: `outrigger token --ca-dir .outrigger/ca` issues tokens this mesh accepts.
   const cp = await ControlPlane.start({ configPaths: o.configDirs, xdsAddress: `127.0.0.1:${o.xdsPort}`, ...(xdsTlsAddress ? { xdsTlsAddress } : {}), ca, tokenKey: loadTokenKey(caDir, true) });
   // What started is closed again if a later part fails (a port taken in between): nothing keeps the
