@@ -29,7 +29,7 @@ export function define(program: Command): void {
     .action(async (flags: Flags) => {
       const { runningMesh } = await import('./mesh-state.ts');
       const { runVerify, formatVerifyText } = await import('../verify/run-verify.ts');
-      const { canaryPercent, gatewayHost } = await import('../verify/gateway-host.ts');
+      const { canaryPercent, gatewayHost, meshResources } = await import('../verify/gateway-host.ts');
       let state: import('../runtime/state.ts').MeshState;
       try {
         state = runningMesh(flags.dir).state;
@@ -38,9 +38,11 @@ export function define(program: Command): void {
         process.exitCode = 1;
         return;
       }
-      const ingressHost = flags.ingressHost ?? gatewayHost(state.configDirs);
+      // Read only when a flag leaves something to find in it.
+      const resources = flags.ingressHost === undefined || flags.canaryPercent === undefined ? meshResources(state.configDirs) : [];
+      const ingressHost = flags.ingressHost ?? gatewayHost(resources);
       // The split in force: a promotion (90/10 -> 75/25) changes what the check expects.
-      const percent = flags.canaryPercent !== undefined ? Number(flags.canaryPercent) : ingressHost ? canaryPercent(state.configDirs, ingressHost) : undefined;
+      const percent = flags.canaryPercent !== undefined ? Number(flags.canaryPercent) : ingressHost ? canaryPercent(resources, ingressHost) : undefined;
       const settings = { splitRequests: Number(flags.requests), ...(ingressHost ? { ingressHost } : {}), ...(percent !== undefined ? { canaryPercent: percent } : {}) };
       const report = await runVerify(state, { settings });
       process.stdout.write(flags.output === 'json' ? `${JSON.stringify(report, null, 2)}\n` : formatVerifyText(report));

@@ -2,11 +2,14 @@
 // first concrete host of an ingress Gateway, the seed's `podinfo.example.com`), and the canary's share
 // of the split that host's VirtualService makes (the seed's 10, or what a promotion changed it to).
 import { loadPaths } from '../config/load.ts';
-import type { Gateway, VirtualService } from '../config/resource.ts';
+import type { AnyResource, Gateway, VirtualService } from '../config/resource.ts';
 
-export function gatewayHost(configDirs: readonly string[]): string | undefined {
-  if (configDirs.length === 0) return undefined;
-  const { resources } = loadPaths([...configDirs]);
+/** The mesh's configuration, read once for both questions below (none without directories). */
+export function meshResources(configDirs: readonly string[]): readonly AnyResource[] {
+  return configDirs.length === 0 ? [] : loadPaths([...configDirs]).resources;
+}
+
+export function gatewayHost(resources: readonly AnyResource[]): string | undefined {
   for (const r of resources) {
     if (r.kind !== 'Gateway') continue;
     for (const s of (r as Gateway).spec.servers ?? []) {
@@ -24,9 +27,7 @@ export function gatewayHost(configDirs: readonly string[]): string | undefined {
  * every request without a header reaches (no match, or a catch-all `uri` prefix `/`): the split the
  * traffic check measures. A rule with one destination is all or nothing. Undefined where there is none.
  */
-export function canaryPercent(configDirs: readonly string[], host: string): number | undefined {
-  if (configDirs.length === 0) return undefined;
-  const { resources } = loadPaths([...configDirs]);
+export function canaryPercent(resources: readonly AnyResource[], host: string): number | undefined {
   for (const r of resources) {
     if (r.kind !== 'VirtualService') continue;
     const vs = r as VirtualService;

@@ -5,7 +5,10 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { canaryPercent, gatewayHost } from '../../src/verify/gateway-host.ts';
+import { canaryPercent as percentIn, gatewayHost as hostIn, meshResources } from '../../src/verify/gateway-host.ts';
+
+const gatewayHost = (dirs: string[]) => hostIn(meshResources(dirs));
+const canaryPercent = (dirs: string[], host: string) => percentIn(meshResources(dirs), host);
 
 const seed = path.resolve(import.meta.dirname, '../../examples/seed');
 
