@@ -58,7 +58,6 @@ export class UpstreamRequest {
   #setCookie: string | null = null;
   /** previous_hosts: the first attempt's host, until a retry makes the set of tried hosts. */
   #firstHost: string | undefined;
-  readonly #rejectPreviousHosts: boolean;
   #attempt: Attempt | null = null;
   #exchange: UpstreamExchange | null = null;
   #finished = false;
@@ -87,7 +86,6 @@ export class UpstreamRequest {
         this.#setCookie = h.setCookie;
       }
     }
-    this.#rejectPreviousHosts = retry?.policy.rejectPreviousHosts === true;
     if (retry?.policy.rejectPreviousHosts) this.#ctx.maxSelectionAttempts = retry.policy.hostSelectionMaxAttempts;
   }
 
@@ -135,7 +133,7 @@ export class UpstreamRequest {
     }
     this.#attempts++;
     this.#retry?.recordPriority(e.priority);
-    if (this.#rejectPreviousHosts) {
+    if (this.#retry?.policy.rejectPreviousHosts) {
       if (this.#ctx.attempted) this.#ctx.attempted.add(e.key);
       else this.#firstHost = e.key;
     }
