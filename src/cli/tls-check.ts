@@ -145,11 +145,7 @@ export function define(program: Command): void {
           process.exitCode = 1;
           if (rows.length === 0) return;
         }
-        if (filter && rows.length === 0) {
-          console.error(`outrigger tls-check: no service matches "${filter}" (a host prefix, or NAME.NAMESPACE; offline, give only the service)`);
-          process.exitCode = 1;
-          return;
-        }
+        if (filter && rows.length === 0) return unmatched(filter, '; offline, give only the service');
         print(rows, opts.output === 'json', formatTable);
         return;
       }
@@ -159,11 +155,7 @@ export function define(program: Command): void {
       // the client side, below, from what was really pushed to the workload.
       const { resources } = loadPaths(state.configDirs);
       const rows = computeTlsCheck(buildSnapshot(resources, [], 'live'), service);
-      if (service && rows.length === 0) {
-        console.error(`outrigger tls-check: no service matches "${service}" (a host prefix, or NAME.NAMESPACE)`);
-        process.exitCode = 1;
-        return;
-      }
+      if (service && rows.length === 0) return unmatched(service, '');
       if (workload) {
         // What was really pushed wins over what the files say for the client side. An unknown proxy is
         // the control plane's 404, said as it says it.
@@ -181,4 +173,10 @@ export function define(program: Command): void {
       print(rows, opts.output === 'json', formatTable);
       if (rows.some((r) => r.conflict)) process.exitCode = 1;
     });
+}
+
+/** A service filter nothing matches: said, exit 1, no empty table. */
+function unmatched(filter: string, hint: string): void {
+  console.error(`outrigger tls-check: no service matches "${filter}" (a host prefix, or NAME.NAMESPACE${hint})`);
+  process.exitCode = 1;
 }
