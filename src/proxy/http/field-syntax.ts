@@ -5,6 +5,12 @@
 export const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 /**
+ * What no field value the proxy writes may carry: NUL, CR, LF, or a character that is not one byte
+ * (written as latin1, it would lose its high byte: U+010A would become a line feed).
+ */
+export const BAD_OUTGOING_VALUE = /[\0\r\n\u0100-\uffff]/;
+
+/**
  * A field value written in config (UTF-8 text) as the proxy carries values: one character per byte, as
  * Node reads and writes them on both HTTP/1.1 and HTTP/2. Envoy sends such a value's UTF-8 bytes; a
  * character above U+00FF written as it stands would lose its high byte on the wire (U+010A would become

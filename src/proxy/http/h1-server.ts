@@ -11,7 +11,7 @@ import { Readable } from 'node:stream';
 import type { Duplex } from 'node:stream';
 import type { OutgoingHeaders } from '../upstream/upstream.ts';
 import { ChunkedDecoder } from './chunked.ts';
-import { asksClose, asksUpgrade, fieldName, persists, TOKEN } from './field-syntax.ts';
+import { asksClose, asksUpgrade, BAD_OUTGOING_VALUE, fieldName, persists, TOKEN } from './field-syntax.ts';
 import { Stash } from './stash.ts';
 
 export interface H1ServerOptions {
@@ -50,8 +50,6 @@ export const H1_METHODS: ReadonlySet<string> = new Set(
 /** Control characters other than HTAB (field values), or any whitespace and controls (request target). */
 const BAD_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
 const BAD_TARGET = /[\x00-\x20\x7f]/;
-/** What no value may carry out: NUL, CR, LF, or a character that is not one byte (latin1 would drop its high byte). */
-const BAD_OUT = /[\0\r\n\u0100-\uffff]/;
 
 /** One request: what the connection manager reads of Node's IncomingMessage. */
 export class H1Request {
@@ -304,7 +302,7 @@ export class H1Response {
 }
 
 function field(name: string, value: string): string {
-  if (BAD_OUT.test(value)) throw new Error(`invalid value for response header ${name}`);
+  if (BAD_OUTGOING_VALUE.test(value)) throw new Error(`invalid value for response header ${name}`);
   return `${name}: ${value}\r\n`;
 }
 

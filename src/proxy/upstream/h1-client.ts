@@ -8,7 +8,7 @@ import type { Duplex, Readable } from 'node:stream';
 import tls from 'node:tls';
 import type { OutgoingHeaders, Upstream, UpstreamExchange, UpstreamHead, UpstreamSink } from './upstream.ts';
 import { ChunkedDecoder } from '../http/chunked.ts';
-import { fieldName, headLines, persists, TOKEN } from '../http/field-syntax.ts';
+import { BAD_OUTGOING_VALUE, fieldName, headLines, persists, TOKEN } from '../http/field-syntax.ts';
 import { Stash } from '../http/stash.ts';
 import { needsRequestTrailers } from './h1-trailer-request.ts';
 import { endedByTeardown, RETIRE_EVENT, UpstreamError } from './upstream.ts';
@@ -69,8 +69,6 @@ const CARRIED_END_MS = 5000;
 /** Largest response head accepted (status line and fields): Envoy's default 60 KiB. */
 const MAX_RESPONSE_HEAD = 60 * 1024;
 
-/** What no value may carry out: NUL, CR, LF, or a character that is not one byte (latin1 would drop its high byte). */
-const BAD_VALUE = /[\0\r\n\u0100-\uffff]/;
 /** What a received field value may hold: HTAB, visible ASCII, space and obs-text (RFC 9110 §5.5). */
 const BAD_RECEIVED = /[^\t\x20-\x7e\x80-\xff]/;
 /** The status of a status line `HTTP/1.0|1 SSS[ reason]` (1xx to 5xx), or -1: char codes, no match arrays. */
@@ -98,12 +96,12 @@ function serializeFields(h: OutgoingHeaders, skipLength: boolean): string {
     if (skipLength && k === 'content-length') continue;
     if (fieldName(k) === undefined) throw new UpstreamError('protocol', `invalid request header name ${JSON.stringify(k)}`);
     if (typeof v === 'string') {
-      if (BAD_VALUE.test(v)) throw new UpstreamError('protocol', `invalid value for request header ${k}`);
+      if (BAD_OUTGOING_VALUE.test(v)) throw new UpstreamError('protocol', `invalid value for request header ${k}`);
       s += `${k}: ${v}\r\n`;
     } else {
       for (let i = 0; i < v.length; i++) {
         const one = v[i] as string;
-        if (BAD_VALUE.test(one)) throw new UpstreamError('protocol', `invalid value for request header ${k}`);
+        if (BAD_OUTGOING_VALUE.test(one)) throw new UpstreamError('protocol', `invalid value for request header ${k}`);
         s += `${k}: ${one}\r\n`;
       }
     }
@@ -113,7 +111,7 @@ function serializeFields(h: OutgoingHeaders, skipLength: boolean): string {
 
 /** The request head as one string. A chunked body drops Content-Length (it may carry trailers). */
 function serializeHead(head: UpstreamHead, extra: string, targetPortHeader: string | undefined, chunked: boolean): string {
-  if (BAD_VALUE.test(head.authority) || /[\s]/.test(head.path) || !TOKEN.test(head.method)) throw new UpstreamError('protocol', 'invalid request line or authority');
+  if (BAD_OUTGOING_VALUE.test(head.authority) || /[\s]/.test(head.path) || !TOKEN.test(head.method)) throw new UpstreamError('protocol', 'invalid request line or authority');
   let s = `${head.method} ${head.path} HTTP/1.1\r\nhost: ${head.authority}\r\n${serializeFields(head.headers, chunked)}`;
   if (targetPortHeader !== undefined && head.targetPort !== undefined) s += `${targetPortHeader}: ${head.targetPort}\r\n`;
   if (chunked) s += 'transfer-encoding: chunked\r\n';
