@@ -8,7 +8,7 @@ import { AdsClient } from '../xds/ads-client.ts';
 import { TypeUrl } from '../xds/type-urls.ts';
 import type { TelemetryWorkloadConfig } from '../telemetry/filter-config.ts';
 import { ClusterStatsFamilies } from '../telemetry/metrics/cluster-stats.ts';
-import { MetricsRegistry } from '../telemetry/metrics/registry.ts';
+import { type Counter, type Gauge, MetricsRegistry } from '../telemetry/metrics/registry.ts';
 import { buildConfigDump } from './admin/config-dump.ts';
 import { ListenerSslStats } from './tls/listener-ssl-stats.ts';
 import type { LogLevel } from './admin/admin-server.ts';
@@ -74,6 +74,8 @@ export interface ProxyOptions {
 
 export class OutriggerProxy {
   readonly metrics = new MetricsRegistry();
+  /** The process's CPU and memory as the istio-proxy container's, when this proxy owns its process. */
+  readonly #container: { cpu: Counter; memory: Gauge } | undefined;
   readonly secrets = new SecretStore();
   readonly clusters: ClusterManager;
   readonly listeners: ListenerManager;
@@ -93,6 +95,14 @@ export class OutriggerProxy {
 
   constructor(opts: ProxyOptions) {
     this.#opts = opts;
+    // cAdvisor's series for the istio-proxy container; Prometheus's scrape adds `namespace` and `pod` from
+    // the target, as Kubernetes service discovery would. The working set is the resident set here.
+    this.#container = opts.ownsProcess
+      ? {
+          cpu: this.metrics.counter('container_cpu_usage_seconds_total', 'Cumulative CPU time of the proxy process, as cAdvisor reports a container.').bind({ container: 'istio-proxy' }),
+          memory: this.metrics.gauge('container_memory_working_set_bytes', 'Resident memory of the proxy process, as cAdvisor reports a container.').bind({ container: 'istio-proxy' }),
+        }
+      : undefined;
     const random = opts.random ?? Math.random;
     const now = opts.now ?? Date.now;
     this.environment = podEnvironment(opts, process.env);
@@ -170,7 +180,7 @@ export class OutriggerProxy {
       configDump: () => buildConfigDump((t) => this.xds.dump(t), this.secrets),
       clusters: (format) => this.#clustersText(format),
       stats: () => this.#refreshGauges().renderStats(),
-      prometheus: () => this.#refreshGauges().renderPrometheus() + (this.#opts.ownsProcess ? containerMetrics() : ''),
+      prometheus: () => this.#refreshGauges().renderPrometheus(),
       ready: () => this.ready(),
       setLogLevel: (l) => {
         this.#logLevel = l;
@@ -233,6 +243,12 @@ export class OutriggerProxy {
 
   #refreshGauges(): MetricsRegistry {
     for (const c of this.clusters.all()) c.stats.upstream_cx_active.set(c.connections());
+    if (this.#container) {
+      const cpu = process.cpuUsage();
+      // A counter read from the kernel's own count, not incremented here.
+      this.#container.cpu.value = (cpu.user + cpu.system) / 1e6;
+      this.#container.memory.set(process.memoryUsage.rss());
+    }
     return this.metrics;
   }
 
@@ -301,20 +317,3 @@ function localWorkloadOf(opts: ProxyOptions): { localWorkload?: TelemetryWorkloa
   return { localWorkload: { workload, namespace, labels, ...(opts.identity ? { principal: opts.identity } : {}), cluster } };
 }
 
-/**
- * The process's CPU and memory as cAdvisor's series for the `istio-proxy` container. Prometheus's
- * scrape adds `namespace` and `pod` from the target (as Kubernetes service discovery would).
- * `container_memory_working_set_bytes` is the resident set here: what the kernel holds for the process.
- */
-function containerMetrics(): string {
-  const cpu = process.cpuUsage();
-  const seconds = (cpu.user + cpu.system) / 1e6;
-  return (
-    '# HELP container_cpu_usage_seconds_total Cumulative CPU time of the proxy process, as cAdvisor reports a container.\n' +
-    '# TYPE container_cpu_usage_seconds_total counter\n' +
-    `container_cpu_usage_seconds_total{container="istio-proxy"} ${seconds}\n` +
-    '# HELP container_memory_working_set_bytes Resident memory of the proxy process, as cAdvisor reports a container.\n' +
-    '# TYPE container_memory_working_set_bytes gauge\n' +
-    `container_memory_working_set_bytes{container="istio-proxy"} ${process.memoryUsage.rss()}\n`
-  );
-}
