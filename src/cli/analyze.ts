@@ -30,8 +30,7 @@ export function define(program: Command): void {
 }
 
 /** Runs the command; returns the exit code. `out`/`err` receive whole chunks of text. */
-export async function analyzeCommand(given: AnalyzeFlags, out: (s: string) => void, err: (s: string) => void, readStdin?: () => Buffer): Promise<number> {
-  let flags = given;
+export async function analyzeCommand(flags: AnalyzeFlags, out: (s: string) => void, err: (s: string) => void, readStdin?: () => Buffer): Promise<number> {
   const { renderJson, renderText, summary } = await import('./diagnostic-format.ts');
   if (flags.output !== 'text' && flags.output !== 'json') {
     err(`error: --output must be text or json, not "${flags.output}"\n`);
@@ -45,25 +44,25 @@ export async function analyzeCommand(given: AnalyzeFlags, out: (s: string) => vo
     out(await listing(flags.output));
     return 0;
   }
-  if (!flags.filename?.length) {
+  let paths = flags.filename ?? [];
+  if (paths.length === 0) {
     // No files: the running mesh's configuration, as istioctl analyzes the live cluster.
     const { readState, stateDir } = await import('../runtime/state.ts');
-    const state = readState(flags.dir ?? stateDir(process.cwd()));
-    if (!state?.configDirs.length) {
+    paths = [...(readState(flags.dir ?? stateDir(process.cwd()))?.configDirs ?? [])];
+    if (paths.length === 0) {
       err('error: give at least one -f PATH (a file, a directory, or - for stdin), or run it beside a running mesh (--dir)\n');
       return 2;
     }
-    flags = { ...flags, filename: [...state.configDirs] };
   }
   const { loadPaths } = await import('../config/load.ts');
   const { runAnalyzers } = await import('../analysis/run.ts');
   const texts = new Map<string, string>();
-  const loaded = loadPaths(flags.filename ?? [], { onText: (file, text) => texts.set(file, text), ...(readStdin ? { readStdin } : {}) });
+  const loaded = loadPaths(paths, { onText: (file, text) => texts.set(file, text), ...(readStdin ? { readStdin } : {}) });
   const { caSettingsFrom } = await import('../ca/ca-settings.ts');
   // The CA's lifetimes (istiod's env in the IstioOperator): what the control plane refuses to start with.
   const all = [...loaded.diagnostics, ...caSettingsFrom(loaded.resources).diagnostics, ...runAnalyzers(loaded.resources)];
-  // -n: the diagnostics of that namespace's resources. Those of no resource (a file's) or of a resource
-  // without a namespace (`Kind name`: cluster-scoped, or none written) concern every namespace: kept.
+  // -n: the diagnostics of that namespace's resources. Those of no resource (a file's) or of a
+  // cluster-scoped one (`Kind name`) concern every namespace: kept.
   const ns = flags.allNamespaces ? undefined : flags.namespace;
   const inNamespace = (resource: string | undefined): boolean => {
     const id = resource?.split(' ').at(-1) ?? '';
