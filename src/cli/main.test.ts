@@ -98,24 +98,37 @@ test("logs: the control plane's log is up's, a gateway's is its proxy's, and bad
   assert.match(err.join(''), /the control plane logs to the terminal where this mesh's `up` runs/);
 });
 
-test('up: a workload that cannot run locally is reported at its line before anything starts', async () => {
+/** A workload with no command and no built-in program: `up` stops at it before anything starts. */
+const UNRUNNABLE = 'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: reviews, namespace: default}\nspec:\n  selector: {matchLabels: {app: reviews}}\n  template:\n    metadata: {labels: {app: reviews}}\n    spec:\n      containers:\n        - name: reviews\n          image: docker.io/istio/examples-bookinfo-reviews-v1:1.18.0\n';
+
+/**
+ * Runs `up` on `yaml` (which must hold something that stops the start) and returns what it printed to
+ * stderr, its exit code and whether a state file appeared.
+ */
+async function upThatStops(yaml: string): Promise<{ code: number; err: string[]; file: string; started: boolean }> {
   const dir = mkdtempSync(path.join(tmpdir(), 'or-cli-up-'));
   const file = path.join(dir, 'app.yaml');
-  writeFileSync(file, 'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: reviews, namespace: default}\nspec:\n  selector: {matchLabels: {app: reviews}}\n  template:\n    metadata: {labels: {app: reviews}}\n    spec:\n      containers:\n        - name: reviews\n          image: docker.io/istio/examples-bookinfo-reviews-v1:1.18.0\n');
+  writeFileSync(file, yaml);
   const err: string[] = [];
   const writeErr = console.error;
   console.error = (line: string) => void err.push(line);
   try {
-    assert.equal(await main(argv('up', '-f', file, '--dir', path.join(dir, 'state'), '--ephemeral-ports')), 1);
+    const code = await main(argv('up', '-f', file, '--dir', path.join(dir, 'state'), '--ephemeral-ports'));
+    return { code, err, file, started: existsSync(path.join(dir, 'state', 'state.json')) };
   } finally {
     console.error = writeErr;
     // up's action sets the process's exit code, as the binary needs: not this test process's.
     process.exitCode = 0;
+    rmSync(dir, { recursive: true, force: true });
   }
+}
+
+test('up: a workload that cannot run locally is reported at its line before anything starts', async () => {
+  const { code, err, file, started } = await upThatStops(UNRUNNABLE);
+  assert.equal(code, 1);
   assert.match(err[0] ?? '', new RegExp(`^${file.replaceAll('.', '\\.')}:10:11: error Deployment default/reviews: container reviews \\(image [^)]+\\) has no command and no built-in program`));
   assert.equal(err[1], 'outrigger up: 1 workload(s) cannot run locally; nothing was started');
-  assert.equal(existsSync(path.join(dir, 'state', 'state.json')), false, 'nothing started');
-  rmSync(dir, { recursive: true, force: true });
+  assert.equal(started, false, 'nothing started');
 });
 
 test("a mesh whose up was killed (its pid since reused): status says what it left running, up refuses, down stops only the mesh's own", async () => {
@@ -215,23 +228,10 @@ test('a reader that stops early (`| head`) ends the command quietly: exit 0, no 
 });
 
 test("up: what istioctl analyze would report (a route to a host nothing defines) is shown before the start", async () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'or-cli-up-analyze-'));
-  const file = path.join(dir, 'app.yaml');
   // The unrunnable workload stops the start right after the findings are shown: nothing starts here.
-  writeFileSync(
-    file,
-    'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: vs, namespace: default}\nspec:\n  hosts: [reviews]\n  http:\n    - route: [{destination: {host: nowhere}}]\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: reviews, namespace: default}\nspec:\n  selector: {matchLabels: {app: reviews}}\n  template:\n    metadata: {labels: {app: reviews}}\n    spec:\n      containers:\n        - name: reviews\n          image: docker.io/istio/examples-bookinfo-reviews-v1:1.18.0\n',
-  );
-  const err: string[] = [];
-  const writeErr = console.error;
-  console.error = (line: string) => void err.push(line);
-  try {
-    assert.equal(await main(argv('up', '-f', file, '--dir', path.join(dir, 'state'), '--ephemeral-ports')), 1);
-  } finally {
-    console.error = writeErr;
-    process.exitCode = 0;
-    rmSync(dir, { recursive: true, force: true });
-  }
+  const vs = 'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: vs, namespace: default}\nspec:\n  hosts: [reviews]\n  http:\n    - route: [{destination: {host: nowhere}}]\n';
+  const { code, err } = await upThatStops(`${vs}---\n${UNRUNNABLE}`);
+  assert.equal(code, 1);
   assert.match(err.join('\n'), /error IST0101 VirtualService default\/vs: .*nowhere/);
   assert.ok(err.includes("outrigger up: 1 analyzer finding(s), as `outrigger analyze` reports them; starting anyway"), err.join('\n'));
 });
