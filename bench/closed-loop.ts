@@ -33,8 +33,9 @@ export function parseH2load(out: string): ClosedResult {
   return { completed: done, errors: Math.max(0, done - ok) + Number(req[5]) + Number(req[6]), rps: Number(fin[1]) };
 }
 
-export async function runWrk(o: { port: number; host: string; seconds: number; connections: number }): Promise<ClosedResult> {
-  const args = ['-c', core('load'), 'wrk', '-t1', `-c${o.connections}`, `-d${o.seconds}s`, '-H', `Host: ${o.host}`, `http://127.0.0.1:${o.port}/`];
+/** `close`: every request on a new connection (`Connection: close`), to measure what a connection costs. */
+export async function runWrk(o: { port: number; host: string; seconds: number; connections: number; close?: boolean }): Promise<ClosedResult> {
+  const args = ['-c', core('load'), 'wrk', '-t1', `-c${o.connections}`, `-d${o.seconds}s`, '-H', `Host: ${o.host}`, ...(o.close ? ['-H', 'Connection: close'] : []), `http://127.0.0.1:${o.port}/`];
   return parseWrk(await runCommand('taskset', args, (o.seconds + 30) * 1000));
 }
 

@@ -5,9 +5,10 @@
 // then HTTP/1.1 requests inside, 50 connections closed loop (the bench's tcp-max).
 // --h2 measures HTTP/2 instead: h2load, 10 clients of 10 streams, h2c to the outbound port.
 // --grpc measures unary gRPC the same way, against the bench's gRPC echo origin (the bench's grpc-max).
+// --close sends every wrk request on a new connection (`Connection: close`): what a connection costs.
 // --flags-a / --flags-b add Node flags to one pair's sidecars (after the mesh's own), to pair a flag
 // against its absence on one revision: --a HEAD --b HEAD --flags-b '--heap-growing-percent=50'.
-// Run: node bench/pair-ab.ts --a <rev> [--b <rev>] [--rounds 20] [--seconds 3] [--rate 0|rps] [--connections 10] [--tcp | --h2 | --grpc]
+// Run: node bench/pair-ab.ts --a <rev> [--b <rev>] [--rounds 20] [--seconds 3] [--rate 0|rps] [--connections 10] [--close] [--tcp | --h2 | --grpc]
 //        [--flags-a '...'] [--flags-b '...']
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
@@ -34,6 +35,7 @@ const rate = Number(opt('--rate') ?? 0);
 const tcp = argv.includes('--tcp');
 const h2 = argv.includes('--h2');
 const grpc = argv.includes('--grpc');
+const close = argv.includes('--close');
 const connections = Number(opt('--connections') ?? 10);
 const extraFlags = [opt('--flags-a'), opt('--flags-b')].map((f) => (f ?? '').split(' ').filter(Boolean));
 if (!revA) throw new Error('usage: node bench/pair-ab.ts --a <rev> [--b <rev>] [--rounds N] [--seconds S] [--rate RPS] [--connections N] [--tcp | --h2 | --grpc]');
@@ -69,7 +71,7 @@ const host = `${originHost}:${originPorts.http}`;
 async function load(port: number): Promise<{ completed: number; p50Ms?: number; p99Ms?: number }> {
   if (grpc) return runH2load({ port, authority: `${originHost}:${originPorts.grpc}`, path: echoPath, seconds, clients: 10, streams: 10, dataFile: grpcBody, headers: ['content-type: application/grpc', 'te: trailers'] });
   if (h2) return runH2load({ port, authority: host, path: '/', seconds, clients: 10, streams: 10 });
-  if (rate <= 0 && !tcp) return runWrk({ port, host, seconds, connections });
+  if (rate <= 0 && !tcp) return runWrk({ port, host, seconds, connections, close });
   const spec = tcp
     ? { port, host, path: '/', connect: `${originHost}:${originPorts.tcp}`, ...(rate > 0 ? { mode: 'open', rate, connections: 4, maxConnections: 64 } : { mode: 'closed', rate: 0, connections: 50, maxConnections: 50 }), durationMs: seconds * 1000 }
     : { port, host, path: '/', mode: 'open', rate, durationMs: seconds * 1000, connections: 4, maxConnections: 64 };
@@ -127,7 +129,7 @@ try {
 }
 const ratios = (m: number[][]) => (m[0] ?? []).map((a, i) => (m[1]?.[i] ?? Number.NaN) / a);
 const flagsNote = (k: number) => ((extraFlags[k] ?? []).length ? ` (${(extraFlags[k] ?? []).join(' ')})` : '');
-process.stdout.write(`\nA ${revA}${flagsNote(0)}, B ${revB ?? 'working tree'}${flagsNote(1)}; ${rounds} rounds of ${seconds} s, ${grpc ? 'h2load gRPC 10×10 streams' : h2 ? 'h2load 10×10 streams' : `${tcp ? 'TCP through CONNECT, ' : ''}${rate > 0 ? `open loop ${rate} rps` : tcp ? '50 connections closed loop' : `wrk -c${connections}`}`}\n`);
+process.stdout.write(`\nA ${revA}${flagsNote(0)}, B ${revB ?? 'working tree'}${flagsNote(1)}; ${rounds} rounds of ${seconds} s, ${grpc ? 'h2load gRPC 10×10 streams' : h2 ? 'h2load 10×10 streams' : `${tcp ? 'TCP through CONNECT, ' : ''}${rate > 0 ? `open loop ${rate} rps` : tcp ? '50 connections closed loop' : `wrk -c${connections}${close ? ', Connection: close' : ''}`}`}\n`);
 process.stdout.write(`pair CPU µs/req: A ${median(cpu[0] ?? []).toFixed(1)}, B ${median(cpu[1] ?? []).toFixed(1)}, B/A median ${median(ratios(cpu)).toFixed(3)}\n`);
 process.stdout.write(`allocated KB/req: A ${median(bytes[0] ?? []).toFixed(1)}, B ${median(bytes[1] ?? []).toFixed(1)}, B/A median ${median(ratios(bytes)).toFixed(3)}\n`);
 if (p50[0]?.length) {

@@ -3,13 +3,14 @@
 // Run: node bench/profile.ts [--seconds N] [--connections N] [--rate RPS (open loop; default closed loop)]
 //      node bench/profile.ts --h2 [--seconds N] [--connections N]   (h2load, h2c in front, 10 streams per connection)
 //      node bench/profile.ts --grpc [--seconds N] [--connections N] (h2load unary gRPC echo, 10 streams per connection)
+//      node bench/profile.ts --close [--seconds N] [--connections N]  (wrk, `Connection: close`: a new connection per request)
 // --alloc profiles allocation instead of CPU: V8's sampling heap profiler over the middle of the load
 // (bench/alloc-sampler.ts), counting collected objects too, then the top allocating functions.
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { allocatePort } from '../src/runtime/ports.ts';
-import { runH2load, writeGrpcBody } from './closed-loop.ts';
+import { runH2load, runWrk, writeGrpcBody } from './closed-loop.ts';
 import { echoPath } from './grpc-origin.ts';
 import type { LoadResult } from './load-gen.ts';
 import { originHost, originPorts } from './mesh-yaml.ts';
@@ -83,6 +84,7 @@ if (import.meta.main) {
   const h2 = process.argv.includes('--h2');
   const grpc = process.argv.includes('--grpc');
   const alloc = process.argv.includes('--alloc');
+  const close = process.argv.includes('--close');
   const dir = mkdtempSync(path.join(os.tmpdir(), 'outrigger-profile-'));
   const taken = new Set<number>();
   const nginx = await startNginx(dir, await allocatePort(taken), await allocatePort(taken));
@@ -110,6 +112,10 @@ if (import.meta.main) {
       const cpu = cpuWindow(pair.pids);
       const r = await runH2load({ port: pair.outboundPort, authority: `${originHost}:${originPorts.http}`, path: '/', seconds, clients: connections, streams: 10 });
       process.stdout.write(`h2load: ${r.completed} requests, ${connections} clients × 10 streams in ${seconds} s, pair CPU ${(cpu() / Math.max(1, r.completed)).toFixed(1)} µs/req\n`);
+    } else if (close) {
+      const cpu = cpuWindow(pair.pids);
+      const r = await runWrk({ port: pair.outboundPort, host: `${originHost}:${originPorts.http}`, seconds, connections, close: true });
+      process.stdout.write(`wrk, Connection: close: ${r.completed} requests, ${connections} connections in ${seconds} s, pair CPU ${(cpu() / Math.max(1, r.completed)).toFixed(1)} µs/req\n`);
     } else {
       const spec = { port: pair.outboundPort, host: `${originHost}:${originPorts.http}`, path: '/', mode: rate > 0 ? 'open' : 'closed', rate, durationMs: seconds * 1000, connections, maxConnections: rate > 0 ? connections * 16 : connections };
       const cpu = cpuWindow(pair.pids);

@@ -344,7 +344,8 @@ export class H1ServerConnection {
   #res: H1Response | null = null;
   #framing = NONE;
   #remaining = 0;
-  readonly #chunks: ChunkedDecoder;
+  /** Made at the first chunked request body: most connections never see one. */
+  #chunks: ChunkedDecoder | null = null;
   #headTimer: NodeJS.Timeout | undefined;
   #gone = false;
   #handed = false;
@@ -354,11 +355,11 @@ export class H1ServerConnection {
   /** `keep-alive: timeout=N` for responses that keep the connection. */
   readonly keepAliveField: string;
 
-  constructor(socket: H1Socket, opts: H1ServerOptions, onRequest: (req: H1Request, res: H1Response) => void) {
+  /** `first`: bytes already read from the socket (protocol detection's), parsed before anything it reads next. */
+  constructor(socket: H1Socket, opts: H1ServerOptions, onRequest: (req: H1Request, res: H1Response) => void, first?: Buffer) {
     this.socket = socket;
     this.#opts = opts;
     this.#onRequest = onRequest;
-    this.#chunks = new ChunkedDecoder(opts.maxHeadBytes, false);
     this.keepAliveField = `keep-alive: timeout=${Math.floor(opts.keepAliveTimeoutMs / 1000)}\r\n`;
     this.#listeners = {
       data: (chunk: Buffer) => this.#onData(chunk),
@@ -375,6 +376,7 @@ export class H1ServerConnection {
     socket.on('end', this.#listeners.end);
     socket.on('timeout', this.#listeners.timeout);
     this.#idle();
+    if (first !== undefined) this.#onData(first);
   }
 
   /** Lets go of the socket: its CONNECT or upgrade handler owns it, with the bytes read past the head. */
@@ -549,7 +551,8 @@ export class H1ServerConnection {
       if (cl !== undefined) throw new HeadError(400, 'content-length with transfer-encoding');
       if ((te as string).toLowerCase() !== 'chunked') throw new HeadError(501, 'unsupported transfer-encoding');
       framing = CHUNKED;
-      this.#chunks.reset();
+      if (this.#chunks === null) this.#chunks = new ChunkedDecoder(this.#opts.maxHeadBytes, false);
+      else this.#chunks.reset();
     } else if (cl !== undefined) {
       if (!/^\d{1,15}$/.test(cl as string)) throw new HeadError(400, 'invalid content-length');
       this.#remaining = Number(cl);
@@ -588,7 +591,8 @@ export class H1ServerConnection {
       return buf.subarray(n);
     }
     let failed = false;
-    const used = this.#chunks.decode(buf, {
+    const chunks = this.#chunks as ChunkedDecoder;
+    const used = chunks.decode(buf, {
       data: (chunk) => this.#push(body, chunk),
       end: (lines) => {
         for (const l of lines) {
@@ -611,7 +615,7 @@ export class H1ServerConnection {
       },
     });
     if (failed) return Buffer.alloc(0);
-    if (this.#chunks.needMore) {
+    if (chunks.needMore) {
       this.#hold(buf.subarray(used), CHUNK_LINE);
       return Buffer.alloc(0);
     }

@@ -92,9 +92,9 @@ export class HttpServers {
       return;
     }
     socket.once('data', (chunk: Buffer) => {
-      socket.pause();
       const n = Math.min(chunk.length, H2_PREFACE.length);
       if (chunk.length >= 3 && H2_PREFACE.subarray(0, n).equals(chunk.subarray(0, n))) {
+        socket.pause();
         // A TCP socket goes to the session as it is, the bytes read for detection put back: Node's
         // session takes what is already buffered and reads the handle natively. Any other stream (a
         // tunnelled one) needs the replaying wrapper, which runs every byte through JavaScript.
@@ -104,18 +104,17 @@ export class HttpServers {
         } else this.#serveH2(replay(socket, chunk), ctx);
         return;
       }
-      socket.unshift(chunk);
-      this.#serveH1(socket, ctx);
-      socket.resume();
+      // HTTP/1.1 parses the chunk at once; the socket flows on into the codec's own listener.
+      this.#serveH1(socket, ctx, chunk);
     });
   }
 
-  #serveH1(socket: Duplex, ctx: HttpConnContext): void {
+  #serveH1(socket: Duplex, ctx: HttpConnContext, first: Buffer): void {
     const rt = this.#rt;
     const onRequest = (req: H1Request, res: H1Response): void => {
       void handleHttp(rt, ctx.chain, ctx.connection, req, res).catch(() => res.destroy());
     };
-    const c = new H1ServerConnection(socket, { ...h1ServerDefaults, onConnect: ctx.onConnect, onUpgrade: ctx.onUpgrade }, onRequest);
+    const c = new H1ServerConnection(socket, { ...h1ServerDefaults, onConnect: ctx.onConnect, onUpgrade: ctx.onUpgrade }, onRequest, first);
     this.#h1Conns.add(c);
     socket.once('close', () => this.#h1Conns.delete(c));
   }
