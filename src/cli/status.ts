@@ -1,5 +1,8 @@
 // `outrigger status`: what the local mesh runs, where, and how it is doing.
 import { type Command, Option } from 'commander';
+import { type Diagnostic, headline } from '../config/diagnostic.ts';
+import type { HeldResource } from '../controlplane/config-store.ts';
+import { fetchDebug } from '../controlplane/debug-client.ts';
 import { runningMesh } from './mesh-state.ts';
 import { formatTable } from './table.ts';
 
@@ -9,10 +12,11 @@ export function define(program: Command): void {
     .description('show the running local mesh: control plane, gateways, workloads, their proxies, ports and health')
     .option('--dir <dir>', 'the state directory of the mesh', undefined)
     .addOption(new Option('-o, --output <format>', 'text or json').choices(['text', 'json']).default('text'))
-    .action((opts: { dir?: string; output: string }) => {
+    .action(async (opts: { dir?: string; output: string }) => {
       const { state } = runningMesh(opts.dir);
+      const config = await configOf(state.controlPlane.debugAddress);
       if (opts.output === 'json') {
-        console.log(JSON.stringify(state, (k, v) => (k === 'env' ? undefined : v), 2));
+        console.log(JSON.stringify({ ...state, config }, (k, v) => (k === 'env' ? undefined : v), 2));
         return;
       }
       console.log(`mesh: running since ${state.startedAt} (pid ${state.pid}, ${state.mode} mode)`);
@@ -34,5 +38,35 @@ export function define(program: Command): void {
           .join(' '),
       ]);
       console.log(formatTable(['NAME', 'KIND', 'SIDECAR', 'STATUS', 'PID', 'RESTARTS', 'PORTS'], rows));
+      console.log('');
+      for (const line of configLines(config)) console.log(line);
     });
+}
+
+/** What the control plane serves: its config version, and the resources held at their last good version. */
+export type ConfigStatus = { version: string; resources: number; held: HeldResource[] } | { error: string };
+
+async function configOf(debugAddress: string): Promise<ConfigStatus> {
+  try {
+    const c = await fetchDebug<{ version: string; resources: unknown[]; held: HeldResource[] }>(debugAddress, '/debug/configz');
+    return { version: c.version, resources: c.resources.length, held: c.held };
+  } catch (err) {
+    return { error: (err as Error).message };
+  }
+}
+
+/**
+ * A resource whose edit does not validate keeps serving its last good version: the mesh runs on, but
+ * not on what the file now says, so status names each with the errors that hold it.
+ */
+export function configLines(c: ConfigStatus): string[] {
+  if ('error' in c) return [`config: unknown (${c.error})`];
+  const head = `config: version ${c.version}, ${c.resources} resource${c.resources === 1 ? '' : 's'}`;
+  if (c.held.length === 0) return [`${head}, all as written`];
+  const lines = [`${head}; ${c.held.length} held at the last version that validated (fix the file, it reloads by itself):`];
+  for (const h of c.held) {
+    lines.push(`  ${h.key} (from ${h.file})`);
+    for (const d of h.diagnostics.filter((x: Diagnostic) => x.severity === 'error')) lines.push(`    ${headline(d)}`);
+  }
+  return lines;
 }

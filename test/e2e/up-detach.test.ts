@@ -32,3 +32,39 @@ test('up -d prints what is not run locally and the alerts configuration, then do
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('status names a resource whose edit does not validate, held at its last good version, with file:line:col', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'or-up-held-'));
+  const config = path.join(dir, 'config');
+  const state = path.join(dir, 'state');
+  const vs = path.join(config, 'vs.yaml');
+  const text = (hosts: string) => `apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: web, namespace: default}\nspec:\n  hosts: ${hosts}\n  http:\n  - route:\n    - destination: {host: web.default.svc.cluster.local}\n`;
+  try {
+    mkdirSync(config);
+    writeFileSync(vs, text('[web.default.svc.cluster.local]'));
+    const up = await outrigger(['up', '-f', config, '--ephemeral-ports', '--dir', state, '-d']);
+    assert.equal(up.code, 0, up.stdout + up.stderr);
+    const before = await outrigger(['status', '--dir', state]);
+    assert.equal(before.code, 0, before.stderr);
+    assert.match(before.stdout, /^config: version \S+, \d+ resources?, all as written$/m);
+    writeFileSync(vs, text('web.default.svc.cluster.local'));
+    // The control plane reloads the file by itself; status follows within its reload.
+    let held = '';
+    for (const end = Date.now() + 30_000; Date.now() < end && !held; ) {
+      const s = await outrigger(['status', '--dir', state]);
+      if (/held at the last version/.test(s.stdout)) held = s.stdout;
+      else await new Promise((r) => setTimeout(r, 200));
+    }
+    assert.match(held, /^config: version \S+, \d+ resources?; 1 held at the last version that validated/m);
+    assert.match(held, /^ {2}VirtualService default\/web \(from \S*vs\.yaml\)$/m);
+    assert.match(held, /^ {4}\S*vs\.yaml:5:\d+: error OR\d+ VirtualService default\/web: spec\.hosts: /m);
+    const json = JSON.parse((await outrigger(['status', '--dir', state, '-o', 'json'])).stdout) as { config: { held: { key: string }[] } };
+    assert.deepEqual(
+      json.config.held.map((h) => h.key),
+      ['VirtualService default/web'],
+    );
+  } finally {
+    if (existsSync(path.join(state, 'state.json'))) await outrigger(['down', '--dir', state, '--timeout', '10']);
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
