@@ -5,7 +5,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import type { LoadResult } from '../config/load.ts';
 import { ManualClock } from './clock.ts';
-import { ConfigWatcher } from './config-watcher.ts';
+import { ConfigWatcher, SETTLE_MS } from './config-watcher.ts';
 
 const vs = (name: string) => `apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: ${name}}\nspec: {hosts: [${name}]}\n`;
 
@@ -48,21 +48,48 @@ test('add, edit, rename and delete are seen by a rescan', async () => {
   await rm(dir, { recursive: true });
 });
 
-test('fs.watch reports a new file without a rescan timer', async () => {
-  const { dir, log, w } = await setup();
-  await w.start();
-  const seen = new Promise<void>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error('no watch event within 5 s')), 5000);
+/** Waits (real time, bounded) until `ok` holds: fs.watch events arrive when the kernel delivers them. */
+function until(what: string, ok: () => boolean): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`${what} not within 5 s`)), 5000);
     const i = setInterval(() => {
-      if (log.includes('load new.yaml')) {
+      if (ok()) {
         clearTimeout(t);
         clearInterval(i);
         resolve();
       }
     }, 10);
   });
+}
+
+test('fs.watch reports a new file without a rescan timer, once its events have settled', async () => {
+  const { dir, log, w, clock } = await setup();
+  await w.start();
   await writeFile(path.join(dir, 'new.yaml'), vs('n'));
-  await seen;
+  await until('a watch event', () => clock.pending > 0);
+  assert.deepEqual(log, []);
+  clock.advance(SETTLE_MS);
+  await w.rescan(); // joins the scan the settled event started
+  assert.ok(log.includes('load new.yaml'), log.join());
+  w.close();
+  await rm(dir, { recursive: true });
+});
+
+test('a file saved by truncating, then writing, is read once, whole: never empty in between', async () => {
+  const { dir, log, files, w, clock } = await setup();
+  const file = path.join(dir, 'a.yaml');
+  await writeFile(file, vs('a'));
+  await w.start();
+  log.length = 0;
+  await writeFile(file, ''); // what an editor's save does first
+  await until('a watch event', () => clock.pending > 0);
+  // The empty file's event has arrived, and nothing has read the file yet.
+  assert.deepEqual(log, []);
+  await writeFile(file, vs('a2'));
+  clock.advance(SETTLE_MS);
+  await w.rescan();
+  assert.deepEqual(log, ['load a.yaml']);
+  assert.equal(files.get(file)?.resources[0]?.metadata.name, 'a2');
   w.close();
   await rm(dir, { recursive: true });
 });

@@ -22,6 +22,14 @@ export interface ConfigWatcherOptions {
 
 const yamlFile = /\.ya?ml$/i;
 
+/**
+ * A file event starts a scan only once events have been quiet this long (and at most MAX_SETTLE_MS after
+ * the first): an editor that saves by truncating and then writing would otherwise be read empty in
+ * between, and the resources in it dropped, their last good version forgotten with them.
+ */
+export const SETTLE_MS = 100;
+const MAX_SETTLE_MS = 1000;
+
 export class ConfigWatcher {
   #opts: ConfigWatcherOptions;
   #known = new Map<string, string>();
@@ -30,6 +38,8 @@ export class ConfigWatcher {
   #watchers: FSWatcher[] = [];
   #timer: TimerHandle | undefined;
   #scanning: Promise<number> | undefined;
+  #settle: TimerHandle | undefined;
+  #firstEventAt = 0;
   #again = false;
   #closed = false;
 
@@ -42,7 +52,7 @@ export class ConfigWatcher {
     await this.rescan();
     for (const p of this.#opts.paths) {
       try {
-        const w = watch(p, { recursive: true, persistent: false }, () => this.#schedule());
+        const w = watch(p, { recursive: true, persistent: false }, () => this.#onEvent());
         w.on('error', (err) => this.#opts.onError?.(err));
         this.#watchers.push(w);
       } catch (err) {
@@ -74,8 +84,21 @@ export class ConfigWatcher {
   close(): void {
     this.#closed = true;
     this.#timer?.cancel();
+    this.#settle?.cancel();
     for (const w of this.#watchers) w.close();
     this.#watchers = [];
+  }
+
+  #onEvent(): void {
+    if (this.#closed) return;
+    const clock = this.#opts.clock;
+    if (this.#settle === undefined) this.#firstEventAt = clock.now();
+    else this.#settle.cancel();
+    const wait = Math.min(SETTLE_MS, Math.max(0, this.#firstEventAt + MAX_SETTLE_MS - clock.now()));
+    this.#settle = clock.setTimer(() => {
+      this.#settle = undefined;
+      this.#schedule();
+    }, wait);
   }
 
   #schedule(): void {
