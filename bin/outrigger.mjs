@@ -38,11 +38,17 @@ async function loadMain() {
 }
 
 // A reader that stops early (`outrigger proxy-config ... | head`) closes the pipe: what it wanted is out,
-// so that ends the command quietly rather than with a stack.
+// so that ends the command quietly rather than with a stack. A command that cleans up on SIGTERM (a
+// foreground `up` stops the mesh it started) is stopped that way instead, so nothing it started is
+// left running; what it writes after that goes nowhere.
+let pipeClosed = false;
 for (const stream of [process.stdout, process.stderr]) {
   stream.on('error', (err) => {
+    if (pipeClosed) return;
     if (err.code !== 'EPIPE') throw err;
-    process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0);
+    pipeClosed = true;
+    if (process.listenerCount('SIGTERM') > 0) process.emit('SIGTERM', 'SIGTERM');
+    else process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0);
   });
 }
 

@@ -150,9 +150,11 @@ async function up(opts: UpOptions): Promise<number> {
     console.log(`  status:    outrigger status${dirFlag(opts.dir)}`);
     console.log(`  stop:      Ctrl-C here, or outrigger down${dirFlag(opts.dir)}`);
   } catch (err) {
-    console.error(`outrigger up: ${(err as Error).message}`);
+    // Asked to stop while starting (Ctrl-C, SIGTERM, the output pipe closed): the start's failure is that stop.
+    const asked = stopping !== undefined;
+    if (!asked) console.error(`outrigger up: ${(err as Error).message}`);
     await stop();
-    return 1;
+    return asked ? 0 : 1;
   }
   await new Promise<void>((resolve) => {
     const wait = () => (stopping ? stopping.then(resolve) : setTimeout(wait, 200));

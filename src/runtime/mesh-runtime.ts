@@ -105,6 +105,11 @@ export class MeshRuntime {
     o.progress('control plane: starting');
     const cp = await o.startControlPlane(resources);
     this.#cp = cp;
+    // A stop() that came while the control plane started could not close it: close it here.
+    if (this.#stopping) {
+      await cp.close();
+      throw new MeshStoppedError();
+    }
     o.progress(`control plane: ready (xDS ${cp.xdsAddress}, debug http://${cp.debugAddress})`);
     const tracker = new ComponentTracker({ stateDir: o.stateDir, mode: 'process', configDirs: o.configDirs, controlPlane: cp });
     this.#tracker = tracker;
@@ -137,8 +142,11 @@ export class MeshRuntime {
     }
 
     await this.#startProxyHost();
+    this.#notStopped();
     await Promise.all(this.#running.filter((r) => r.workload).map((r) => this.#startApp(r, resources)));
+    this.#notStopped();
     await awaitProxiesSynced(cp, o.progress);
+    this.#notStopped();
     tracker.save();
     return tracker.state;
   }
@@ -181,6 +189,7 @@ export class MeshRuntime {
       o.progress(`proxy host exited with ${exitCause(report)}, restarting\n${indent(report.logTail)}`);
       tracker.save();
     });
+    this.#notStopped();
     this.#host = host;
     host.start();
     await Promise.all(
@@ -212,6 +221,7 @@ export class MeshRuntime {
     reporter.watchCompletion(app, r.state, () => {
       if (ports) void quitProxy(ports[15000] as number);
     });
+    this.#notStopped();
     r.app = app;
     o.progress(`${r.state.name}: starting app (${command.origin}: ${describe(command)})`);
     app.start();
@@ -224,6 +234,15 @@ export class MeshRuntime {
     this.#cp?.registerWorkload(instance);
     r.state.status = 'running';
     o.progress(`${r.state.name}: running`);
+  }
+
+  /**
+   * A stop() during start() (Ctrl-C, SIGTERM, a closed output pipe) stops what has started; start()
+   * then starts nothing more and fails with MeshStoppedError. Checked before each process starts, so a
+   * process is either started before stop() ran (and stopped by it) or never.
+   */
+  #notStopped(): void {
+    if (this.#stopping) throw new MeshStoppedError();
   }
 
   /** Stops apps first, then drains every proxy, then the control plane. */
@@ -239,6 +258,13 @@ export class MeshRuntime {
     );
     await this.#host?.stop(10_000);
     await this.#cp?.close();
+  }
+}
+
+/** start() gave up because stop() was asked for first: nothing is left running. */
+export class MeshStoppedError extends Error {
+  constructor() {
+    super('stopped before the mesh was ready');
   }
 }
 

@@ -1,8 +1,9 @@
 // `up -d` says no less than a foreground `up`: what the manifests ask that is not run locally, and where
 // the Prometheus configuration for the mesh's alerts is, beside the ingress, dashboard, status and stop.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -68,3 +69,56 @@ test('status names a resource whose edit does not validate, held at its last goo
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+/**
+ * `up | head`: the reader goes after the line matching `closeAfter`, and up's next line finds the pipe
+ * closed. Up must stop what it started, and start nothing more, before it exits.
+ */
+async function upWhosePipeCloses(closeAfter: RegExp): Promise<void> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'or-up-pipe-'));
+  const config = path.join(dir, 'config');
+  const state = path.join(dir, 'state');
+  try {
+    mkdirSync(config);
+    writeFileSync(path.join(config, 'vs.yaml'), 'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: web, namespace: default}\nspec: {hosts: [web.default.svc.cluster.local]}\n');
+    const child = spawn(process.execPath, [bin, 'up', '-f', config, '--ephemeral-ports', '--dir', state], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => {
+      stderr += c.toString();
+    });
+    let out = '';
+    for await (const chunk of child.stdout) {
+      out += String(chunk);
+      if (closeAfter.test(out)) break;
+    }
+    child.stdout.destroy();
+    const [code] = (await once(child, 'exit')) as [number | null];
+    assert.equal(code, 0, stderr);
+    assert.doesNotMatch(stderr, /EPIPE|Error:|\n\s+at /);
+    assert.equal(existsSync(path.join(state, 'state.json')), false);
+    assert.deepEqual(processesNaming(state), []);
+  } finally {
+    if (existsSync(path.join(state, 'state.json'))) await outrigger(['down', '--dir', state, '--timeout', '10']);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test('a foreground up whose output pipe closes (`up | head`) while its proxies start stops them before it exits', { timeout: 90_000 }, () =>
+  upWhosePipeCloses(/proxies: starting/),
+);
+
+test('a foreground up whose output pipe closes before its proxies start never starts them', { timeout: 90_000 }, () => upWhosePipeCloses(/control plane: starting/));
+
+/** Pids of processes whose command line names `text` (the mesh's own children name its state directory). */
+function processesNaming(text: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(text)) pids.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return pids;
+}
