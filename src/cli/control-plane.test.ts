@@ -95,3 +95,48 @@ test('a port that is not a number is refused at parse time; a taken one is named
   assert.equal(code, 1);
   assert.match(written.join(''), new RegExp(`outrigger control-plane: port ${busy} is already in use by pid ${process.pid} \\(.+\\) \\(--xds-port\\); free it or choose another port with --xds-port\\n`));
 });
+
+test('an address or path the flags got wrong is one line naming the flag, exit 2, nothing started', async () => {
+  const { mkdtempSync, rmSync, writeFileSync, existsSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const path = await import('node:path');
+  const { Command } = await import('commander');
+  const { define } = await import('./control-plane.ts');
+  const dir = mkdtempSync(path.join(tmpdir(), 'or-cp-args-'));
+  const file = path.join(dir, 'not-a-dir');
+  writeFileSync(file, '');
+  const written: string[] = [];
+  const write = process.stderr.write;
+  const exitCode = process.exitCode;
+  process.stderr.write = ((chunk: string) => written.push(String(chunk)) > 0) as typeof process.stderr.write;
+  const codes: (typeof process.exitCode)[] = [];
+  const run = async (...args: string[]) => {
+    const program = new Command('outrigger').exitOverride();
+    define(program);
+    process.exitCode = 0;
+    await program.parseAsync(['node', 'outrigger', 'control-plane', '--xds-port', '0', '--debug-port', '0', ...args]);
+    codes.push(process.exitCode);
+  };
+  try {
+    // 192.0.2.1 is TEST-NET-1 (RFC 5737): never an address of this machine.
+    await run('-f', dir, '--no-xds-tls', '--host', '192.0.2.1');
+    await run('-f', dir, '--no-xds-tls', '--host', 'no-such-host.invalid');
+    await run('-f', dir, '--ca-dir', path.join(dir, 'ca'), '--xds-tls-address', '192.0.2.1:0');
+    await run('-f', path.join(dir, 'missing'), '--no-xds-tls');
+    await run('-f', dir, '--no-xds-tls', '--ca-dir', file);
+  } finally {
+    process.stderr.write = write;
+    process.exitCode = exitCode;
+  }
+  const made = existsSync(path.join(dir, 'ca'));
+  rmSync(dir, { recursive: true, force: true });
+  assert.deepEqual(codes, [2, 2, 2, 2, 2]);
+  assert.equal(made, false, 'no CA made');
+  assert.deepEqual(written, [
+    'outrigger control-plane: --host 192.0.2.1: not an address of this machine (EADDRNOTAVAIL); use 127.0.0.1, 0.0.0.0 or one of its own addresses\n',
+    written[1]?.startsWith('outrigger control-plane: --host no-such-host.invalid: cannot resolve that name (') ? written[1] : 'a line naming --host no-such-host.invalid',
+    'outrigger control-plane: --xds-tls-address 192.0.2.1: not an address of this machine (EADDRNOTAVAIL); use 127.0.0.1, 0.0.0.0 or one of its own addresses\n',
+    `outrigger control-plane: -f ${path.join(dir, 'missing')}: no such file or directory\n`,
+    `outrigger control-plane: --ca-dir ${file}: not a directory\n`,
+  ]);
+});

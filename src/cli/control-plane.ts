@@ -2,7 +2,8 @@
 // service on --xds-port (plaintext, local) and --xds-tls-port (TLS, for proxies on other hosts), the
 // debug API and metrics on --debug-port — until interrupted.
 import path from 'node:path';
-import { type Command, InvalidArgumentError } from 'commander';
+import type { Command } from 'commander';
+import { portArg } from './port-arg.ts';
 
 interface Flags {
   filename: string[];
@@ -53,16 +54,22 @@ export function define(program: Command): void {
     .option('--xds-tls-name <name...>', 'DNS names of the TLS port certificate (default istiod.istio-system.svc)')
     .option('--no-xds-tls', 'serve no TLS port')
     .option('--debug-port <port>', 'debug API and /metrics port', portArg, '15014')
-    .option('--host <address>', 'address to bind', '127.0.0.1')
+    .option('--host <address>', 'address to bind: an address of this machine (0.0.0.0 for all); checked before anything starts', '127.0.0.1')
     .option('--ca-dir <dir>', 'keep the CA root here (created on first run; proxies trust DIR/root-cert.pem); default: a fresh in-memory root')
     .option('--allow-anonymous', 'accept xDS clients without a bearer token (they never receive secrets)')
     .action(async (flags: Flags) => {
       let tlsAddress: string | undefined;
       try {
         tlsAddress = xdsTlsBindAddress(flags);
+        // Before anything is made (a CA included): a path or address the flags got wrong, named with its flag.
+        const { requireDirectoryIfPresent, requireExistingPaths } = await import('./path-args.ts');
+        requireExistingPaths(flags.filename, '-f');
+        if (flags.caDir !== undefined) requireDirectoryIfPresent(flags.caDir, '--ca-dir');
+        await ensureBindable(flags.host, '--host');
+        if (flags.xdsTlsAddress !== undefined && tlsAddress !== undefined) await ensureBindable(hostOf(tlsAddress), '--xds-tls-address');
       } catch (err) {
-        if (!(err instanceof ControlPlaneArgsError)) throw err;
-        process.stderr.write(`outrigger control-plane: ${err.message}\n`);
+        if (!(err instanceof ControlPlaneArgsError) && (err as { code?: unknown }).code !== 'PATH_ARG') throw err;
+        process.stderr.write(`outrigger control-plane: ${(err as Error).message}\n`);
         process.exitCode = 2;
         return;
       }
@@ -81,6 +88,14 @@ export function define(program: Command): void {
         const progress = (line: string) => process.stdout.write(`control plane: ${line}\n`);
         ca = flags.caDir ? await openKeptCa(flags.caDir, resources, { progress }) : await CertificateAuthority.ephemeral(caOptionsFrom(resources));
       } catch (err) {
+        const code = (err as { code?: unknown }).code;
+        if (flags.caDir !== undefined && (code === 'CA_LOAD_FAILED' || code === 'ENOTDIR' || code === 'EACCES' || code === 'EEXIST')) {
+          // A CA directory that cannot be read or made: one line naming the flag.
+          const { fsReason } = await import('./path-args.ts');
+          process.stderr.write(`outrigger control-plane: --ca-dir ${flags.caDir}: ${code === 'CA_LOAD_FAILED' ? (err as Error).message : fsReason(err)}; nothing was started\n`);
+          process.exitCode = 2;
+          return;
+        }
         if (!(err instanceof CaConfigError)) throw err;
         const { formatDiagnostics } = await import('./diagnostic-format.ts');
         process.stderr.write(`${formatDiagnostics(err.diagnostics)}\noutrigger control-plane: the certificate authority's settings are invalid; nothing was started\n`);
@@ -97,6 +112,7 @@ export function define(program: Command): void {
           ],
           flags.host,
         );
+        if (tlsAddress !== undefined) await ensureFlaggedPortsFree([[portOf(tlsAddress), flags.xdsTlsAddress !== undefined ? '--xds-tls-address' : '--xds-tls-port']], hostOf(tlsAddress));
       } catch (err) {
         if (!(err instanceof PortInUseError)) throw err;
         process.stderr.write(`outrigger control-plane: ${err.message}\n`);
@@ -136,9 +152,27 @@ export function define(program: Command): void {
     });
 }
 
-/** A TCP port number (0: any free port), refused at parse time rather than bound as NaN. */
-function portArg(v: string): string {
-  const n = Number(v);
-  if (!/^\d+$/.test(v) || n > 65535) throw new InvalidArgumentError('must be a port number, 0 to 65535');
-  return v;
+/** `HOST` of `HOST:PORT` (`::` of `[::]:15012`). */
+const hostOf = (address: string) => address.slice(0, address.lastIndexOf(':')).replace(/^\[(.*)\]$/, '$1');
+const portOf = (address: string) => Number(address.slice(address.lastIndexOf(':') + 1));
+
+/**
+ * Refuses an address this machine cannot listen on, naming its flag: otherwise gRPC fails deep in its
+ * bind and the process ends in a stack ("No address added out of total 1 resolved ... EADDRNOTAVAIL").
+ */
+export async function ensureBindable(host: string, flag: string): Promise<void> {
+  const net = await import('node:net');
+  const err = await new Promise<NodeJS.ErrnoException | undefined>((resolve) => {
+    const server = net.createServer();
+    server.once('error', resolve);
+    server.listen(0, host, () => server.close(() => resolve(undefined)));
+  });
+  if (!err) return;
+  const why =
+    err.code === 'EADDRNOTAVAIL'
+      ? 'not an address of this machine (EADDRNOTAVAIL); use 127.0.0.1, 0.0.0.0 or one of its own addresses'
+      : err.code === 'ENOTFOUND' || err.code === 'EAI_AGAIN'
+        ? `cannot resolve that name (${err.code})`
+        : `cannot listen there: ${err.message}`;
+  throw new ControlPlaneArgsError(`${flag} ${host}: ${why}`);
 }

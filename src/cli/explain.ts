@@ -39,6 +39,9 @@ export function define(program: Command): void {
       } else {
         const { loadPaths } = await import('../config/load.ts');
         const { OfflineSource } = await import('../explain/offline-source.ts');
+        const { requireExistingPaths } = await import('./path-args.ts');
+        // A path that is not there would otherwise explain against a mesh without it.
+        requireExistingPaths(flags.filename, '-f');
         const { resources, diagnostics } = loadPaths(flags.filename);
         for (const d of diagnostics) if (d.severity === 'error') console.error(`${d.span?.file ?? ''}: ${d.code} ${d.message} (resource left out)`);
         source = new OfflineSource(resources);

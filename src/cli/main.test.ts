@@ -27,7 +27,7 @@ test('a named command loads that command module alone', async () => {
 
 test('help, no command or an unknown one loads every command, each module defining the name it is listed under', async () => {
   const all = await defined(commandsFor(argv()));
-  assert.equal(all.length, 15);
+  assert.equal(all.length, 16);
   assert.deepEqual(await defined(commandsFor(argv('--help'))), all);
   assert.deepEqual(await defined(commandsFor(argv('help', 'up'))), all);
   assert.deepEqual(await defined(commandsFor(argv('prxy'))), all);

@@ -1,6 +1,7 @@
 // Builds the CLI from one file per command. Each command module exports `define(program)`, which adds
 // its subcommand, options and help; heavy imports happen inside the action, so `--help` stays fast.
 import { Command, CommanderError } from 'commander';
+import { packageVersion } from '../runtime/package-version.ts';
 
 type Define = (program: Command) => void;
 
@@ -21,6 +22,7 @@ const commands: Record<string, () => Promise<{ define: Define }>> = {
   explain: () => import('./explain.ts'),
   verify: () => import('./verify.ts'),
   token: () => import('./token.ts'),
+  version: () => import('./version.ts'),
 };
 
 /**
@@ -38,7 +40,7 @@ export function commandsFor(argv: readonly string[]): (() => Promise<{ define: D
 export async function main(argv: readonly string[]): Promise<number> {
   const program = new Command('outrigger')
     .description("A service mesh that runs Istio's YAML: control plane, proxy, CA, telemetry and CLI.")
-    .version('0.1.0')
+    .version(packageVersion())
     .exitOverride()
     .showHelpAfterError('(run with --help for usage)');
   for (const load of commandsFor(argv)) (await load()).define(program);

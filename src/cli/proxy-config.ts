@@ -1,5 +1,5 @@
 // `outrigger proxy-config listener|route|cluster|endpoint|secret|all PROXY`: what the control plane
-// sent one proxy, from its config dump, as istioctl-style tables or Envoy JSON (-o json). `secret` asks the
+// sent one proxy, from its config dump, as istioctl-style tables or Envoy JSON or YAML (-o json|yaml). `secret` asks the
 // proxy's own admin API first: the workload certificate is made inside the proxy, not by the control plane.
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { type ClusterFilter, matchesCluster, renderClusterTable } from './cluster-table.ts';
@@ -25,7 +25,7 @@ interface Flags extends ClusterFilter {
   name?: string;
 }
 
-/** How to render: `table`, `wide` (cluster limits, route retries and timeouts) or `json`, and which items. */
+/** How to render: `table`, `wide` (cluster limits, route retries and timeouts) or `json`, and which items (-o yaml is the JSON's data). */
 export interface RenderOptions extends ClusterFilter {
   output: 'table' | 'wide' | 'json';
   /** A route configuration's name (`9898`, `http.8080`). */
@@ -39,7 +39,11 @@ export function define(program: Command): void {
     .argument('<kind>', kinds.join('|'))
     .argument('<proxy>', 'proxy name (pod.namespace, deploy/NAME or pod/NAME with -n) or node id, or a unique prefix')
     .option('-n, --namespace <ns>', 'namespace of a proxy named without one')
-    .addOption(new Option('-o, --output <format>', 'table, wide (cluster circuit breakers and outlier detection, route timeouts and retries) or json').choices(['table', 'wide', 'json']).default('table'))
+    .addOption(
+      new Option('-o, --output <format>', "table (istioctl's short), wide (cluster circuit breakers and outlier detection, route timeouts and retries), json or yaml (Envoy's config_dump shape)")
+        .choices(['table', 'short', 'wide', 'json', 'yaml'])
+        .default('table'),
+    )
     .option('--fqdn <host>', 'cluster: only this service FQDN')
     .option('--port <port>', 'cluster: only this port', (v: string) => {
       if (!/^\d+$/.test(v) || Number(v) > 65535) throw new InvalidArgumentError('must be a port number');
@@ -65,6 +69,12 @@ export function define(program: Command): void {
         if (kind === 'secret' && !fromProxy) process.stderr.write("note: the proxy's own admin API is not reachable from here; showing what the control plane sent (ROOTCA), not the proxy's certificate\n");
         const dump = fromProxy ?? (await fetchDebug<Dump>(resolveDebugAddress(flags.controlPlane, process.cwd(), dir), `/debug/config_dump?proxyID=${encodeURIComponent(proxy)}`));
         const { controlPlane: _, output, ...filter } = flags;
+        if (output === 'yaml') {
+          // The same data as -o json; the YAML library is loaded only here (--help loads every command module).
+          const { stringify } = await import('yaml');
+          process.stdout.write(stringify(proxyConfigData(kind, dump, filter)));
+          return;
+        }
         const format = output === 'json' || output === 'wide' ? output : 'table';
         process.stdout.write(renderProxyConfig(kind, dump, { output: format, ...filter }));
       } catch (err) {
@@ -99,10 +109,15 @@ function filtered(kind: string, s: Obj, o: RenderOptions): Obj {
   return s;
 }
 
+/** What -o json and -o yaml print: the whole dump for `all`, else the kind's section with only the items the filters name. */
+export function proxyConfigData(kind: string, dump: Dump, filter: Omit<RenderOptions, 'output'>): Dump | Obj {
+  return kind === 'all' ? dump : filtered(kind, section(dump, kind), { output: 'json', ...filter });
+}
+
 /** `options`: `true` for JSON, `false` for tables, or the full render options. */
 export function renderProxyConfig(kind: string, dump: Dump, options: boolean | RenderOptions, now = Date.now()): string {
   const o: RenderOptions = typeof options === 'boolean' ? { output: options ? 'json' : 'table' } : options;
-  if (o.output === 'json') return `${JSON.stringify(kind === 'all' ? dump : filtered(kind, section(dump, kind), o), null, 2)}\n`;
+  if (o.output === 'json') return `${JSON.stringify(proxyConfigData(kind, dump, o), null, 2)}\n`;
   if (kind === 'all') return ['cluster', 'listener', 'route', 'endpoint', 'secret'].map((k) => renderProxyConfig(k, dump, { ...o }, now)).join('\n');
   const s = filtered(kind, section(dump, kind), o);
   switch (kind) {

@@ -4,6 +4,7 @@
 import { createWriteStream, readFileSync, type WriteStream } from 'node:fs';
 import { Command } from 'commander';
 import type { ProxyFlags, RunningProxy } from '../proxy/run-proxy.ts';
+import { fsReason } from './path-args.ts';
 import { log, proxyOptions } from './proxy.ts';
 
 export interface ProxyHostSpec {
@@ -26,8 +27,19 @@ export function parseProxyArgs(name: string, args: readonly string[]) {
 }
 
 export function readSpec(file: string): ProxyHostSpec {
-  const spec = JSON.parse(readFileSync(file, 'utf8')) as ProxyHostSpec;
-  if (!Array.isArray(spec.proxies) || spec.proxies.length === 0) throw new ProxyHostSpecError(`${file}: "proxies" must list at least one proxy`);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ProxyHostSpecError(`--spec ${file}: ${fsReason(err)}`);
+  }
+  let spec: ProxyHostSpec;
+  try {
+    spec = JSON.parse(text) as ProxyHostSpec;
+  } catch (err) {
+    throw new ProxyHostSpecError(`--spec ${file}: not JSON: ${(err as Error).message}`);
+  }
+  if (!Array.isArray(spec?.proxies) || spec.proxies.length === 0) throw new ProxyHostSpecError(`--spec ${file}: "proxies" must list at least one proxy`);
   return spec;
 }
 

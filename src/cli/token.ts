@@ -1,7 +1,7 @@
 // `outrigger token --ca-dir DIR -n NS --service-account SA --workload W`: a bootstrap token for one
 // workload's proxy, made with the key the control plane keeps beside its CA. For proxies on other hosts:
 // `outrigger proxy --token-file F --xds-tls --root-cert DIR/root-cert.pem ...`.
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 
 interface Flags {
@@ -23,18 +23,34 @@ export function define(program: Command): void {
     .option('-o, --output <file>', 'write the token here (mode 0600) instead of stdout')
     .addHelpText('after', '\nExample, joining a proxy on another host:\n  outrigger token --ca-dir .outrigger/ca -n shop --service-account api --workload api -o api.token\n  outrigger proxy --token-file api.token --xds-address HOST:15012 --xds-tls --root-cert .outrigger/ca/root-cert.pem ...\n')
     .action(async (flags: Flags) => {
-      const { loadTokenKey } = await import('../controlplane/token-key.ts');
+      const { loadTokenKey, tokenKeyFile } = await import('../controlplane/token-key.ts');
       const { BootstrapTokens } = await import('../controlplane/bootstrap-tokens.ts');
+      const { fsReason } = await import('./path-args.ts');
+      const fail = (message: string) => {
+        process.stderr.write(`outrigger token: ${message}\n`);
+        process.exitCode = 2;
+      };
+      if (!existsSync(tokenKeyFile(flags.caDir))) {
+        const what = existsSync(flags.caDir) ? 'no token key in it (token-key)' : 'no such directory';
+        fail(`--ca-dir ${flags.caDir}: ${what}; start \`outrigger control-plane --ca-dir ${flags.caDir}\` once to create it (\`outrigger up\` keeps its CA in .outrigger/ca)`);
+        return;
+      }
       let key: Uint8Array;
       try {
         key = loadTokenKey(flags.caDir, false);
       } catch (err) {
-        process.stderr.write(`outrigger token: ${(err as Error).message}\n`);
-        process.exitCode = 2;
+        fail(`--ca-dir ${flags.caDir}: ${fsReason(err)}`);
         return;
       }
       const token = new BootstrapTokens(key).issue({ namespace: flags.namespace, serviceAccount: flags.serviceAccount, workload: flags.workload });
-      if (flags.output) writeFileSync(flags.output, `${token}\n`, { mode: 0o600 });
-      else process.stdout.write(`${token}\n`);
+      if (!flags.output) {
+        process.stdout.write(`${token}\n`);
+        return;
+      }
+      try {
+        writeFileSync(flags.output, `${token}\n`, { mode: 0o600 });
+      } catch (err) {
+        fail(`-o ${flags.output}: cannot write the token: ${fsReason(err)}`);
+      }
     });
 }

@@ -5,8 +5,9 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { leftoverProcesses, meshOwnerAlive, readState, stateDir as defaultStateDir } from '../runtime/state.ts';
 import { dirFlag } from './mesh-state.ts';
+import { portNumber } from './port-arg.ts';
 
-interface UpOptions {
+export interface UpOptions {
   file: string[];
   detach?: boolean;
   ingressPort: number;
@@ -19,6 +20,19 @@ interface UpOptions {
   mode: string;
 }
 
+const portFlags = ['ingressPort', 'httpsPort', 'xdsPort', 'debugPort', 'dashboardPort'] as const;
+
+/**
+ * Under --ephemeral-ports every port is picked free (0) except those given on the command line: asking
+ * for both says "this port, the rest anywhere", and a silently ignored --ingress-port would leave the
+ * person curling a port nothing listens on.
+ */
+export function effectivePorts(opts: UpOptions, given: (flag: (typeof portFlags)[number]) => boolean): UpOptions {
+  if (!opts.ephemeralPorts) return opts;
+  const out = { ...opts };
+  for (const flag of portFlags) if (!given(flag)) out[flag] = 0;
+  return out;
+}
 
 export function define(program: Command): void {
   program
@@ -26,12 +40,12 @@ export function define(program: Command): void {
     .description('run a mesh locally from Istio and Kubernetes manifests: control plane, gateways, workloads and sidecars')
     .requiredOption('-f, --file <dir...>', 'directories or files of YAML (Istio and Kubernetes kinds)')
     .option('-d, --detach', 'start in the background; stop with `outrigger down`')
-    .option('--ingress-port <port>', "the ingress gateway's HTTP port on this host", (v) => Number(v), 8080)
-    .option('--https-port <port>', "the ingress gateway's HTTPS port on this host", (v) => Number(v), 8443)
-    .option('--xds-port <port>', 'control-plane xDS port on loopback', (v) => Number(v), 15010)
-    .option('--debug-port <port>', 'control-plane debug and metrics port on loopback', (v) => Number(v), 15014)
-    .option('--dashboard-port <port>', 'dashboard port on loopback (Kiali\'s)', (v) => Number(v), 20001)
-    .option('--ephemeral-ports', 'allocate every port, the ingress and control plane too (for tests and side-by-side meshes)')
+    .option('--ingress-port <port>', "the ingress gateway's HTTP port on this host", portNumber, 8080)
+    .option('--https-port <port>', "the ingress gateway's HTTPS port on this host", portNumber, 8443)
+    .option('--xds-port <port>', 'control-plane xDS port on loopback', portNumber, 15010)
+    .option('--debug-port <port>', 'control-plane debug and metrics port on loopback', portNumber, 15014)
+    .option('--dashboard-port <port>', 'dashboard port on loopback (Kiali\'s)', portNumber, 20001)
+    .option('--ephemeral-ports', 'pick a free port for everything, the ingress and control plane too (for tests and side-by-side meshes); a port flag given beside it keeps its port: a port you named, silently moved, is one nothing answers on')
     .option('--dir <dir>', 'state directory', undefined)
     .option('--mode <mode>', 'process (default; any OS) or netns (Linux, root: each pod in its own network namespace)', 'process')
     .addHelpText(
@@ -41,15 +55,25 @@ Examples:
   outrigger up -f examples/seed          run the seed mesh in the foreground (Ctrl-C stops it)
   outrigger up -f examples/seed -d       run it in the background; then: outrigger status, outrigger down
   curl -s http://127.0.0.1:8080/ -H 'Host: podinfo.example.com'
-  curl -s http://127.0.0.1:8080/ -H 'Host: podinfo.example.com' -H 'X-Canary: true'`,
+  curl -s http://127.0.0.1:8080/ -H 'Host: podinfo.example.com' -H 'X-Canary: true'
+  outrigger up -f examples/seed --ephemeral-ports --ingress-port 9080
+                                         the ingress on 9080, every other port free (an explicit port wins)`,
     )
-    .action(async (opts: UpOptions) => {
-      process.exitCode = await up(opts);
+    .action(async (opts: UpOptions, cmd: Command) => {
+      process.exitCode = await up(effectivePorts(opts, (flag) => cmd.getOptionValueSource(flag) === 'cli'));
     });
 }
 
 async function up(opts: UpOptions): Promise<number> {
   const dir = path.resolve(opts.dir ?? defaultStateDir(process.cwd()));
+  const { PathArgError, requireDirectoryIfPresent } = await import('./path-args.ts');
+  try {
+    requireDirectoryIfPresent(dir, '--dir');
+  } catch (err) {
+    if (!(err instanceof PathArgError)) throw err;
+    console.error(`outrigger up: ${err.message}`);
+    return 1;
+  }
   const existing = readState(dir);
   const owned = existing !== undefined && meshOwnerAlive(existing);
   const left = existing && !owned ? (leftoverProcesses(dir, existing) ?? []) : [];
@@ -110,8 +134,8 @@ async function up(opts: UpOptions): Promise<number> {
     outriggerBin: js.bin,
     demoPrograms: { dir: path.join(jsDir, 'src', 'runtime', 'demo'), ext: '.js' },
     nodeBinary: process.execPath,
-    ingressHttpPort: opts.ephemeralPorts ? 0 : opts.ingressPort,
-    ingressHttpsPort: opts.ephemeralPorts ? 0 : opts.httpsPort,
+    ingressHttpPort: opts.ingressPort,
+    ingressHttpsPort: opts.httpsPort,
     progress,
     proxyFlags: certificateProxyArgs(loaded.resources),
     startControlPlane: (resources) =>
@@ -119,9 +143,11 @@ async function up(opts: UpOptions): Promise<number> {
         configDirs: opts.file.map((f) => path.resolve(f)),
         resources,
         stateDir: dir,
-        xdsPort: opts.ephemeralPorts ? 0 : opts.xdsPort,
-        debugPort: opts.ephemeralPorts ? 0 : opts.debugPort,
-        dashboardPort: opts.ephemeralPorts ? 0 : opts.dashboardPort,
+        xdsPort: opts.xdsPort,
+        // Under --ephemeral-ports the TLS port is free too, even beside an explicit --xds-port.
+        ...(opts.ephemeralPorts ? { xdsTlsPort: 0 } : {}),
+        debugPort: opts.debugPort,
+        dashboardPort: opts.dashboardPort,
         progress,
       }),
   });
@@ -152,7 +178,7 @@ async function up(opts: UpOptions): Promise<number> {
   } catch (err) {
     // Asked to stop while starting (Ctrl-C, SIGTERM, the output pipe closed): the start's failure is that stop.
     const asked = stopping !== undefined;
-    if (!asked) console.error(`outrigger up: ${(err as Error).message}`);
+    if (!asked) console.error(`outrigger up: ${(err as Error).message}${ingressPortFlag(err, opts)}`);
     await stop();
     return asked ? 0 : 1;
   }
@@ -161,6 +187,17 @@ async function up(opts: UpOptions): Promise<number> {
     wait();
   });
   return 0;
+}
+
+/** The ingress port flag a port-in-use error is about (the runtime names only the port). */
+function ingressPortFlag(err: unknown, opts: UpOptions): string {
+  if ((err as { code?: unknown }).code !== 'PORT_IN_USE') return '';
+  const message = (err as Error).message;
+  const flag = ([
+    [opts.ingressPort, '--ingress-port'],
+    [opts.httpsPort, '--https-port'],
+  ] as const).find(([port]) => port !== 0 && message.startsWith(`port ${port} `))?.[1];
+  return flag ? ` (${flag}); free it or choose another port with ${flag}` : '';
 }
 
 /**

@@ -1,7 +1,8 @@
 // The control plane's HTTP debug API and metrics (port 15014): /debug/syncz, /debug/config_dump,
-// /debug/registryz, /debug/configz and /metrics. Read-only; bound to loopback by default.
+// /debug/registryz, /debug/configz, /version and /metrics. Read-only; bound to loopback by default.
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { packageVersion } from '../runtime/package-version.ts';
 import type { ControlPlane } from './control-plane.ts';
 import { configDumpOf, findConnection, syncOf } from './sync-report.ts';
 
@@ -56,6 +57,9 @@ export async function startDebugApi(cp: ControlPlane, address = '127.0.0.1:15014
           diagnostics: s.diagnostics,
         });
       }
+      case '/version':
+        // istiod answers `/version` on this port too; `outrigger version` asks it for the control plane's.
+        return json(res, 200, { version: packageVersion(), nodeVersion: process.version });
       case '/metrics': {
         const bytes = cp.metrics.configBytes;
         bytes.reset();
@@ -64,7 +68,7 @@ export async function startDebugApi(cp: ControlPlane, address = '127.0.0.1:15014
         return res.end(cp.metrics.registry.render());
       }
       default:
-        return json(res, 404, { error: 'not found', endpoints: ['/debug/syncz', '/debug/config_dump?proxyID=', '/debug/registryz', '/debug/configz', '/debug/memz', '/metrics'] });
+        return json(res, 404, { error: 'not found', endpoints: ['/debug/syncz', '/debug/config_dump?proxyID=', '/debug/registryz', '/debug/configz', '/debug/memz', '/version', '/metrics'] });
     }
   });
   server.on('clientError', (_err, socket) => socket.destroy());

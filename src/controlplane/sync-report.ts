@@ -30,6 +30,8 @@ export interface ProxySync {
   namespace: string;
   workload: string;
   generator: string;
+  /** The version the proxy reports (Istio's `ISTIO_VERSION` node metadata); absent from proxies that send none. */
+  proxyVersion?: string;
   connectionId: string;
   peer: string;
   connectedAt: string;
@@ -53,12 +55,14 @@ export function syncOf(conn: AdsConnection, now: number): ProxySync {
     types[short] = t;
   }
   const v = conn.node.view;
+  const version = conn.node.metadata['ISTIO_VERSION'];
   return {
     proxy: v.id,
     name: `${conn.node.podName}.${v.namespace}`,
     namespace: v.namespace,
     workload: v.workloadName,
     generator: conn.node.generator,
+    ...(typeof version === 'string' && version !== '' ? { proxyVersion: version } : {}),
     connectionId: conn.id,
     peer: conn.peer,
     connectedAt: new Date(conn.connectedAt).toISOString(),

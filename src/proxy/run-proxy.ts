@@ -3,6 +3,7 @@
 // proxy`) or several (`outrigger proxy-host`, local process mode).
 import type { Writable } from 'node:stream';
 import { readFileSync } from 'node:fs';
+import { packageVersion } from '../runtime/package-version.ts';
 import { parseDurationMs } from '../xds/duration.ts';
 import { OutriggerProxy } from './proxy.ts';
 import { CertificateManager } from './tls/certificate-manager.ts';
@@ -59,6 +60,8 @@ export async function runProxy(flags: ProxyFlags, log: ProxyLog, options: { outp
   } catch (err) {
     throw new ProxyArgsError(`--metadata-json is not JSON: ${(err as Error).message}`);
   }
+  // The proxy's own version, sent as Istio's agent sends ISTIO_VERSION: `outrigger version` lists it.
+  metadata = { ...metadata, ISTIO_VERSION: packageVersion() };
   const ns = String(metadata['NAMESPACE'] ?? 'default');
   const identity = `spiffe://${flags.trustDomain}/ns/${ns}/sa/${String(metadata['SERVICE_ACCOUNT'] ?? 'default')}`;
   const ttlMs = flags.certTtl !== undefined ? parseDurationMs(flags.certTtl) : undefined;

@@ -3,7 +3,7 @@
 // one with another key; a missing or damaged key file is a clear error, never a silent new key.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
@@ -52,9 +52,22 @@ test('outrigger token issues a token the key verifies for exactly that identity;
   assert.equal(new BootstrapTokens(loadTokenKey(path.join(dir, 'ca-other'), true)).verify(token), undefined);
 });
 
-test('outrigger token without a key says how to make one and exits 2', async () => {
-  const r = await outrigger(['token', '--ca-dir', path.join(dir, 'empty'), '-n', 'shop', '--service-account', 'api', '--workload', 'api']);
+test('outrigger token without a key names --ca-dir, says how to make one and exits 2', async () => {
+  const missing = path.join(dir, 'empty');
+  const r = await outrigger(['token', '--ca-dir', missing, '-n', 'shop', '--service-account', 'api', '--workload', 'api']);
   assert.equal(r.code, 2);
-  assert.match(r.stderr, /outrigger token: no token key in .*empty: start `outrigger control-plane --ca-dir/);
+  assert.equal(r.stderr, `outrigger token: --ca-dir ${missing}: no such directory; start \`outrigger control-plane --ca-dir ${missing}\` once to create it (\`outrigger up\` keeps its CA in .outrigger/ca)\n`);
   assert.equal(r.stdout, '');
+  const keyless = path.join(dir, 'keyless');
+  mkdirSync(keyless);
+  assert.match((await outrigger(['token', '--ca-dir', keyless, '-n', 'shop', '--service-account', 'api', '--workload', 'api'])).stderr, /^outrigger token: --ca-dir .*keyless: no token key in it \(token-key\); start `outrigger control-plane --ca-dir /);
+});
+
+test('outrigger token -o into a directory that is not there names -o and the file, exit 2, no stack', async () => {
+  const ca = path.join(dir, 'ca-out');
+  loadTokenKey(ca, true);
+  const out = path.join(dir, 'no-such-dir', 'api.token');
+  const r = await outrigger(['token', '--ca-dir', ca, '-n', 'shop', '--service-account', 'api', '--workload', 'api', '-o', out]);
+  assert.equal(r.code, 2);
+  assert.equal(r.stderr, `outrigger token: -o ${out}: cannot write the token: no such file or directory\n`);
 });

@@ -1,0 +1,61 @@
+// `up --ephemeral-ports` beside an explicit port flag: the explicit port wins, the rest are picked free;
+// port flags that are not ports are refused before anything starts.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import { effectivePorts, type UpOptions } from './up.ts';
+
+const defaults: UpOptions = { file: ['x'], ingressPort: 8080, httpsPort: 8443, xdsPort: 15010, debugPort: 15014, dashboardPort: 20001, mode: 'process' };
+
+test('effectivePorts: --ephemeral-ports frees every port flag not given on the command line', () => {
+  assert.deepEqual(effectivePorts(defaults, () => false), defaults, 'without --ephemeral-ports nothing changes');
+  const all = effectivePorts({ ...defaults, ephemeralPorts: true }, () => false);
+  assert.deepEqual([all.ingressPort, all.httpsPort, all.xdsPort, all.debugPort, all.dashboardPort], [0, 0, 0, 0, 0]);
+  const one = effectivePorts({ ...defaults, ephemeralPorts: true, ingressPort: 9080 }, (flag) => flag === 'ingressPort');
+  assert.deepEqual([one.ingressPort, one.httpsPort, one.xdsPort, one.debugPort, one.dashboardPort], [9080, 0, 0, 0, 0]);
+});
+
+test('up --ephemeral-ports --ingress-port P keeps P: a P another process holds stops the start, naming the flag', async () => {
+  const held = net.createServer();
+  await new Promise<void>((r) => held.listen(0, '0.0.0.0', r));
+  const port = (held.address() as net.AddressInfo).port;
+  const dir = mkdtempSync(path.join(tmpdir(), 'or-cli-up-ports-'));
+  writeFileSync(path.join(dir, 'vs.yaml'), 'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: vs, namespace: default}\nspec:\n  hosts: [vs]\n  http:\n    - route: [{destination: {host: vs}}]\n');
+  const bin = path.resolve(import.meta.dirname, '../../bin/outrigger.mjs');
+  const child = spawn(process.execPath, [bin, 'up', '-f', dir, '--ephemeral-ports', '--ingress-port', String(port), '--dir', path.join(dir, 'state')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (c: Buffer) => {
+    out += c.toString();
+  });
+  child.stderr.on('data', (c: Buffer) => {
+    out += c.toString();
+  });
+  // Were the port ignored, a mesh would start and run until stopped: bounded, then stopped.
+  const stop = setTimeout(() => child.kill('SIGTERM'), 60_000);
+  const code = await new Promise<number | null>((r) => child.once('exit', r));
+  clearTimeout(stop);
+  held.close();
+  rmSync(dir, { recursive: true, force: true });
+  assert.equal(code, 1, out);
+  assert.match(out, new RegExp(`^outrigger up: port ${port} is already in use.* \\(--ingress-port\\); free it or choose another port with --ingress-port$`, 'm'));
+  assert.doesNotMatch(out, /control plane: starting/, 'nothing started');
+});
+
+test('up: a port flag that is not a port is refused when parsed', async () => {
+  const { main } = await import('./main.ts');
+  const err: string[] = [];
+  const writeErr = process.stderr.write;
+  process.stderr.write = ((c: string) => err.push(String(c)) > 0) as typeof process.stderr.write;
+  try {
+    assert.equal(await main(['node', 'outrigger', 'up', '-f', 'nowhere', '--ingress-port', 'abc']), 1);
+    assert.equal(await main(['node', 'outrigger', 'up', '-f', 'nowhere', '--xds-port', '70000']), 1);
+  } finally {
+    process.stderr.write = writeErr;
+  }
+  assert.match(err.join(''), /--ingress-port <port>' argument 'abc' is invalid\. must be a port number, 0 to 65535/);
+  assert.match(err.join(''), /--xds-port <port>' argument '70000' is invalid/);
+});
