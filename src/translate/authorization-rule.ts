@@ -38,8 +38,9 @@ function principalMatch(v: string): Json {
   return { exact: `spiffe://${v}` };
 }
 
+/** As Istio, every `*` in a namespace is a wildcard (`team-*-dev`), kept within the one path segment. */
 function namespaceMatch(v: string): Json {
-  const body = v === '*' ? '[^/]+' : escapeRegex(v).replace(/^\\\*/, '[^/]*').replace(/\\\*$/, '[^/]*');
+  const body = v === '*' ? '[^/]+' : escapeRegex(v).replaceAll('\\*', '[^/]*');
   return { safe_regex: { regex: `.*/ns/${body}/.*` } };
 }
 
@@ -144,7 +145,9 @@ function conditionField(key: string, ctx: RuleContext): Field | null {
   const filters = /^experimental\.envoy\.filters\.([^[]+)((?:\[[^\]]+\])+)$/.exec(key);
   if (filters) {
     const path = [...filters[2]!.matchAll(/\[([^\]]+)\]/g)].map((m) => m[1]!);
-    return { side: 'permission', http: true, leaf: (v) => metadata(`envoy.filters.${filters[1]!}`, path, { string_match: stringMatch(v) }) };
+    // As Istio, a value written `[v]` matches one element of a list.
+    const value = (v: string): Json => (v.length > 2 && v.startsWith('[') && v.endsWith(']') ? { list_match: { one_of: { string_match: stringMatch(v.slice(1, -1)) } } } : { string_match: stringMatch(v) });
+    return { side: 'permission', http: true, leaf: (v) => metadata(`envoy.filters.${filters[1]!}`, path, value(v)) };
   }
   const fields = sourceFields(ctx);
   switch (key) {

@@ -47,6 +47,8 @@ function provider(rule: JWTRule, warnings: string[], where: string): Record<stri
   if (rule.fromParams?.length) p['from_params'] = rule.fromParams;
   if (rule.fromCookies?.length) p['from_cookies'] = rule.fromCookies;
   if (rule.outputPayloadToHeader) p['forward_payload_header'] = rule.outputPayloadToHeader;
+  // Istio's defaults, then the rule's own (1.28): RBAC matches one value of these claims.
+  p['normalize_payload_in_metadata'] = { space_delimited_claims: [...new Set(['scope', 'permission', ...(rule.spaceDelimitedClaims ?? [])])] };
   if (rule.outputClaimToHeaders?.length) {
     p['claim_to_headers'] = rule.outputClaimToHeaders.map((c) => ({ header_name: c.header, claim_name: c.claim }));
   }

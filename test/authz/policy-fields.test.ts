@@ -34,6 +34,7 @@ const ROWS: Row[] = [
   { name: 'notRequestPrincipals', rule: from({ notRequestPrincipals: ['*'] }), match: [{}], miss: [{ metadata: jwt('https://issuer/bob') }] },
   { name: 'namespaces', rule: from({ namespaces: ['foo'] }), match: [{ connection: mtls(SLEEP) }], miss: [{ connection: mtls(OTHER) }, {}] },
   { name: 'namespaces suffix', rule: from({ namespaces: ['*oo'] }), match: [{ connection: mtls(SLEEP) }], miss: [{ connection: mtls(OTHER) }] },
+  { name: 'namespaces * inside', rule: from({ namespaces: ['b*r'] }), match: [{ connection: mtls(OTHER) }], miss: [{ connection: mtls(SLEEP) }, {}] },
   { name: 'notNamespaces', rule: from({ notNamespaces: ['foo'] }), match: [{ connection: mtls(OTHER) }, {}], miss: [{ connection: mtls(SLEEP) }] },
   { name: 'serviceAccounts', rule: from({ serviceAccounts: ['foo/sleep'] }), match: [{ connection: mtls(SLEEP) }], miss: [{ connection: mtls(OTHER) }, {}] },
   { name: 'serviceAccounts (policy namespace)', rule: from({ serviceAccounts: ['sleep'] }), match: [{ connection: mtls(SLEEP) }], miss: [{ connection: mtls(OTHER) }] },
@@ -71,6 +72,7 @@ const WHEN: Row[] = [
   { name: 'source.ip', rule: { when: [{ key: 'source.ip', values: ['10.0.0.9'] }] }, match: [{}], miss: [{ connection: { remoteAddress: '10.0.0.8' } }] },
   { name: 'remote.ip', rule: { when: [{ key: 'remote.ip', notValues: ['10.0.0.0/8'] }] }, match: [{ connection: { remoteAddress: '11.0.0.1' } }], miss: [{}] },
   { name: 'source.namespace', rule: { when: [{ key: 'source.namespace', values: ['bar'] }] }, match: [{ connection: mtls(OTHER) }], miss: [{ connection: mtls(SLEEP) }, {}] },
+  { name: 'source.namespace * inside', rule: { when: [{ key: 'source.namespace', notValues: ['f*o'] }] }, match: [{ connection: mtls(OTHER) }], miss: [{ connection: mtls(SLEEP) }] },
   { name: 'source.principal', rule: { when: [{ key: 'source.principal', notValues: ['cluster.local/ns/foo/sa/sleep'] }] }, match: [{ connection: mtls(OTHER) }], miss: [{ connection: mtls(SLEEP) }] },
   { name: 'request.auth.principal', rule: { when: [{ key: 'request.auth.principal', values: ['iss/alice'] }] }, match: [{ metadata: jwt('iss/alice') }], miss: [{ metadata: jwt('iss/bob') }] },
   { name: 'request.auth.audiences', rule: { when: [{ key: 'request.auth.audiences', values: ['app'] }] }, match: [{ metadata: jwt('i/s', { 'request.auth.audiences': ['web', 'app'] }) }], miss: [{ metadata: jwt('i/s', { 'request.auth.audiences': ['web'] }) }] },
@@ -80,6 +82,7 @@ const WHEN: Row[] = [
   { name: 'destination.ip', rule: { when: [{ key: 'destination.ip', values: ['10.0.0.0/30'] }] }, match: [{}], miss: [{ connection: { localAddress: '10.0.0.5' } }] },
   { name: 'destination.port', rule: { when: [{ key: 'destination.port', notValues: ['8000'] }] }, match: [{ connection: { localPort: 8001 } }], miss: [{}] },
   { name: 'connection.sni', rule: { when: [{ key: 'connection.sni', values: ['*.example.com'] }] }, match: [{ connection: { sni: 'a.example.com' } }], miss: [{ connection: { sni: 'example.org' } }, {}] },
+  { name: 'experimental.envoy.filters [list]', rule: { when: [{ key: 'experimental.envoy.filters.http.lua[tiers]', values: ['[gold]'] }] }, match: [{ metadata: { 'envoy.filters.http.lua': { tiers: ['silver', 'gold'] } } }], miss: [{ metadata: { 'envoy.filters.http.lua': { tiers: ['silver'] } } }, {}] },
   { name: 'experimental.envoy.filters', rule: { when: [{ key: 'experimental.envoy.filters.http.lua[tier]', values: ['gold'] }] }, match: [{ metadata: { 'envoy.filters.http.lua': { tier: 'gold' } } }], miss: [{}] },
 ];
 

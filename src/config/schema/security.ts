@@ -85,6 +85,21 @@ export const authorizationPolicySpec = withRules(
   },
 );
 
+/** What Istio's validation (`jwk.Parse`) refuses in an inline `jwks`: not JSON, or not keys with a `kty`. */
+function jwksProblem(text: string): string | null {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch {
+    return 'jwks is not JSON';
+  }
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) return 'jwks must be a JSON Web Key Set object';
+  const keys = 'keys' in doc ? (doc as { keys: unknown }).keys : [doc];
+  if (!Array.isArray(keys)) return 'jwks `keys` must be a list';
+  const bad = keys.findIndex((k) => typeof k !== 'object' || k === null || typeof (k as { kty?: unknown }).kty !== 'string');
+  return bad === -1 ? null : `jwks key ${bad} has no \`kty\``;
+}
+
 const jwtRule = withRules(
   obj({
     issuer: z.string().min(1, 'issuer is required'),
@@ -98,8 +113,13 @@ const jwtRule = withRules(
     forwardOriginalToken: bool.optional(),
     outputClaimToHeaders: z.array(obj({ header: str, claim: str })).optional(),
     timeout: duration.optional(),
+    spaceDelimitedClaims: strList.optional(),
   }),
   oneOf(['jwksUri', 'jwks']),
+  (v, add) => {
+    const problem = typeof v['jwks'] === 'string' ? jwksProblem(v['jwks']) : null;
+    if (problem) add(['jwks'], 'OR1024', `${problem}; every token of this issuer would be refused`);
+  },
 );
 
 export const requestAuthenticationSpec = withRules(

@@ -83,6 +83,8 @@ export interface JWTRule {
   forwardOriginalToken?: boolean;
   outputClaimToHeaders?: { header: string; claim: string }[];
   timeout?: string;
+  /** Claims matched by one of their space-delimited values, besides `scope` and `permission` (Istio 1.28). */
+  spaceDelimitedClaims?: string[];
 }
 
 export interface RequestAuthenticationSpec {

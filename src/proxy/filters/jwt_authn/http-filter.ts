@@ -5,6 +5,7 @@ import { CONTINUE, FilterConfigError, type FilterVerdict, type HttpFilter, type 
 import { defaultJwksFetcher, type JwksFetcher } from './jwks.ts';
 import { CompiledProvider, type JwtProviderConfig, type Verified } from './provider.ts';
 import { compileRequirement, type JwtRequirementConfig, type Requirement } from './requirement.ts';
+import { withoutParam } from './token-locations.ts';
 
 export const JWT_AUTHN_FILTER_NAME = 'envoy.filters.http.jwt_authn';
 export const JWT_AUTHN_TYPE_URL = 'type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication';
@@ -29,6 +30,18 @@ interface CompiledRule {
   readonly requires: Requirement | null;
 }
 
+/** Envoy's `normalize_payload_in_metadata`: each listed top-level string claim becomes the list of its space-delimited values. */
+function normalized(payload: Record<string, unknown>, spaceDelimited: readonly string[]): Record<string, unknown> {
+  let out: Record<string, unknown> | undefined;
+  for (const claim of spaceDelimited) {
+    const v = payload[claim];
+    if (typeof v !== 'string') continue;
+    out ??= { ...payload };
+    out[claim] = v.split(' ').filter((s) => s !== '');
+  }
+  return out ?? payload;
+}
+
 function claimHeaderValue(v: unknown): string | undefined {
   if (typeof v === 'string') return v;
   if (typeof v === 'number' || typeof v === 'boolean') return String(v);
@@ -49,20 +62,22 @@ class JwtAuthnFilter implements HttpFilter {
     const { request } = ctx;
     // The proxy alone writes these headers: a client's own copy never reaches the app.
     for (const p of this.#providers) for (const h of p.outputHeaders()) request.headers.delete(h);
-    if (this.#bypassCors && request.method === 'OPTIONS' && request.headers.has('origin')) return CONTINUE;
+    // Envoy's preflight test: OPTIONS with non-empty Origin and Access-Control-Request-Method.
+    if (this.#bypassCors && request.method === 'OPTIONS' && request.headers.get('origin') && request.headers.get('access-control-request-method')) return CONTINUE;
     const rule = this.#rules.find((r) => (r.path !== undefined ? request.path === r.path : request.path.startsWith(r.prefix ?? '/')));
     if (!rule?.requires) return CONTINUE;
     const anyToken = this.#providers.some((p) => p.tokens(request.headers, request.query).length > 0);
     const outcome = await rule.requires({ headers: request.headers, query: request.query, anyToken });
     if (outcome.kind !== 'ok') {
       const reason = outcome.kind === 'missing' ? 'Jwt_is_missing' : outcome.reason;
+      // As Envoy: the status text is the body; a token for another audience is authenticated but not allowed.
       return {
         action: 'respond',
         reply: {
-          status: 401,
+          status: reason === 'Audiences_in_Jwt_are_not_allowed' ? 403 : 401,
           details: `jwt_authn_access_denied{${reason}}`,
-          body: reason === 'Jwt_is_missing' ? 'Jwt is missing' : 'Jwt verification fails',
-          headers: { 'www-authenticate': `Bearer realm="${request.scheme}://${request.authority}${request.path}", error="invalid_token"` },
+          body: reason.replaceAll('_', ' '),
+          headers: { 'www-authenticate': `Bearer realm="${request.scheme}://${request.authority}${request.path}"${reason === 'Jwt_is_missing' ? '' : ', error="invalid_token"'}` },
         },
       };
     }
@@ -76,23 +91,25 @@ class JwtAuthnFilter implements HttpFilter {
     const payloads: Record<string, unknown> = { ...ctx.info.dynamicMetadata.get(JWT_AUTHN_FILTER_NAME) };
     for (const v of verified) {
       const payload = v.jwt.payload;
-      payloads[v.provider.metadataKey] = payload;
+      payloads[v.provider.metadataKey] = normalized(payload, v.provider.spaceDelimitedClaims);
       if (!v.provider.forward && v.found.header) headers.delete(v.found.header);
-      if (v.provider.payloadHeader) headers.set(v.provider.payloadHeader, Buffer.from(JSON.stringify(payload)).toString('base64url'));
+      if (!v.provider.forward && v.found.param) ctx.request.query = withoutParam(ctx.request.query, v.found.param);
+      if (v.provider.payloadHeader) headers.set(v.provider.payloadHeader, v.jwt.signingInput.slice(v.jwt.signingInput.indexOf('.') + 1));
       for (const c of v.provider.claimHeaders) {
         const value = claimHeaderValue(c.claim.split('.').reduce<unknown>((o, k) => (typeof o === 'object' && o !== null ? (o as Record<string, unknown>)[k] : undefined), payload));
         if (value !== undefined && !/[\r\n\0]/.test(value)) headers.set(c.header, value);
       }
     }
     ctx.info.dynamicMetadata.set(JWT_AUTHN_FILTER_NAME, payloads);
-    const first = verified[0]!.jwt.payload;
-    const aud = first['aud'];
+    const { payload: first, payloadText } = verified[0]!.jwt;
+    const { iss, sub, aud } = first;
     ctx.info.dynamicMetadata.set(ISTIO_AUTHN_METADATA, {
-      'request.auth.principal': `${String(first['iss'] ?? '')}/${String(first['sub'] ?? '')}`,
+      // Istio has a request principal only when the token has both an issuer and a subject.
+      ...(typeof iss === 'string' && iss !== '' && typeof sub === 'string' && sub !== '' ? { 'request.auth.principal': `${iss}/${sub}` } : {}),
       'request.auth.audiences': typeof aud === 'string' ? [aud] : Array.isArray(aud) ? aud : [],
       ...(typeof first['azp'] === 'string' ? { 'request.auth.presenter': first['azp'] } : {}),
-      'request.auth.claims': first,
-      'request.auth.raw_claims': JSON.stringify(first),
+      'request.auth.claims': normalized(first, verified[0]!.provider.spaceDelimitedClaims),
+      'request.auth.raw_claims': payloadText,
     });
   }
 }

@@ -69,6 +69,7 @@ export class RemoteJwks {
   readonly #now: () => number;
   #keys: Jwk[] | null = null;
   #expires = 0;
+  #failed = false;
   #inflight: Promise<Jwk[]> | null = null;
 
   constructor(uri: string, opts: { cacheMs: number; timeoutMs: number; fetch: JwksFetcher; now: () => number }) {
@@ -77,6 +78,11 @@ export class RemoteJwks {
     this.#timeoutMs = opts.timeoutMs;
     this.#fetch = opts.fetch;
     this.#now = opts.now;
+  }
+
+  /** Whether the last fetch failed (its keys are then an empty list). */
+  get failed(): boolean {
+    return this.#failed;
   }
 
   /** The current keys; an empty list when the fetch failed (every token is then rejected). */
@@ -90,7 +96,9 @@ export class RemoteJwks {
     try {
       this.#keys = parseJwks(await this.#fetch(this.#uri, this.#timeoutMs));
       this.#expires = this.#now() + this.#cacheMs;
+      this.#failed = false;
     } catch {
+      this.#failed = true;
       // Fail closed, and retry after a short back-off rather than on every request.
       this.#keys = [];
       this.#expires = this.#now() + Math.min(this.#cacheMs, 5_000);

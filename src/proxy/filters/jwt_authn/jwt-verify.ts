@@ -3,21 +3,26 @@
 import { constants, verify as cryptoVerify } from 'node:crypto';
 import type { Jwk } from './jwks.ts';
 
+/** jwt_verify_lib's status strings with spaces as underscores (Envoy's response code details). */
 export type JwtFailure =
   | 'Jwt_is_not_in_the_form_of_Header.Payload.Signature'
-  | 'Jwt_header_is_an_invalid_JSON'
-  | 'Jwt_payload_is_an_invalid_JSON'
-  | 'Jwt_algorithm_is_not_supported'
+  | 'Jwt_header_is_an_invalid_Base64url_input_or_an_invalid_JSON'
+  | 'Jwt_payload_is_an_invalid_Base64_or_an_invalid_JSON'
+  | 'Jwt_header_[alg]_field_value_is_invalid'
   | 'Jwt_verification_fails'
   | 'Jwt_issuer_is_not_configured'
   | 'Audiences_in_Jwt_are_not_allowed'
   | 'Jwt_is_expired'
   | 'Jwt_not_yet_valid'
-  | 'Jwks_doesn\u0027t_have_key_to_match_kid_or_alg_from_Jwt';
+  | 'Jwks_doesn\u0027t_have_key_to_match_kid_or_alg_from_Jwt'
+  | 'Jwks_doesn\u0027t_have_any_valid_public_key'
+  | 'Jwks_remote_fetch_is_failed';
 
 export interface DecodedJwt {
   readonly header: Record<string, unknown>;
   readonly payload: Record<string, unknown>;
+  /** The payload's JSON as signed (published as is: re-serializing could overflow on deep nesting). */
+  readonly payloadText: string;
   readonly signingInput: string;
   readonly signature: Buffer;
 }
@@ -25,9 +30,9 @@ export interface DecodedJwt {
 const B64URL = /^[A-Za-z0-9_-]*$/;
 export const MAX_TOKEN_BYTES = 32 * 1024;
 
-function json(part: string): Record<string, unknown> | null {
+function json(text: string): Record<string, unknown> | null {
   try {
-    const v: unknown = JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));
+    const v: unknown = JSON.parse(text);
     return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
   } catch {
     return null;
@@ -39,11 +44,12 @@ export function decodeJwt(token: string): DecodedJwt | JwtFailure {
   if (token.length > MAX_TOKEN_BYTES || parts.length !== 3 || !parts.every((p) => B64URL.test(p)) || parts[0] === '' || parts[1] === '') {
     return 'Jwt_is_not_in_the_form_of_Header.Payload.Signature';
   }
-  const header = json(parts[0]!);
-  if (!header) return 'Jwt_header_is_an_invalid_JSON';
-  const payload = json(parts[1]!);
-  if (!payload) return 'Jwt_payload_is_an_invalid_JSON';
-  return { header, payload, signingInput: `${parts[0]}.${parts[1]}`, signature: Buffer.from(parts[2]!, 'base64url') };
+  const header = json(Buffer.from(parts[0]!, 'base64url').toString('utf8'));
+  if (!header) return 'Jwt_header_is_an_invalid_Base64url_input_or_an_invalid_JSON';
+  const payloadText = Buffer.from(parts[1]!, 'base64url').toString('utf8');
+  const payload = json(payloadText);
+  if (!payload) return 'Jwt_payload_is_an_invalid_Base64_or_an_invalid_JSON';
+  return { header, payload, payloadText, signingInput: `${parts[0]}.${parts[1]}`, signature: Buffer.from(parts[2]!, 'base64url') };
 }
 
 interface AlgSpec {
@@ -73,7 +79,7 @@ export const SUPPORTED_ALGORITHMS: readonly string[] = Object.keys(ALGS);
 export function verifySignature(jwt: DecodedJwt, keys: readonly Jwk[]): JwtFailure | null {
   const alg = jwt.header['alg'];
   const spec = typeof alg === 'string' ? ALGS[alg] : undefined;
-  if (!spec) return 'Jwt_algorithm_is_not_supported';
+  if (!spec) return 'Jwt_header_[alg]_field_value_is_invalid';
   const kid = jwt.header['kid'];
   const candidates = keys.filter(
     (k) =>

@@ -3,7 +3,7 @@
 import { durationMs, type XdsDuration } from '../../../xds/duration.ts';
 import { FilterConfigError } from '../../http/filter.ts';
 import type { HeaderMap } from '../../http/stream.ts';
-import { type Jwk, type JwksFetcher, parseJwks, RemoteJwks } from './jwks.ts';
+import { type Jwk, JwksError, type JwksFetcher, parseJwks, RemoteJwks } from './jwks.ts';
 import { audiencesOf, checkTime, type DecodedJwt, decodeJwt, type JwtFailure, verifySignature } from './jwt-verify.ts';
 import { DEFAULT_LOCATIONS, extractTokens, type FoundToken, type TokenLocations } from './token-locations.ts';
 
@@ -18,6 +18,7 @@ export interface JwtProviderConfig {
   from_cookies?: string[];
   forward_payload_header?: string;
   payload_in_metadata?: string;
+  normalize_payload_in_metadata?: { space_delimited_claims?: string[] };
   clock_skew_seconds?: number;
   claim_to_headers?: { header_name?: string; claim_name?: string }[];
 }
@@ -35,6 +36,16 @@ export interface ProviderDeps {
   readonly fetchJwks: JwksFetcher;
 }
 
+/** As Envoy: an inline key set that does not parse is accepted and holds no key, so its tokens fail. */
+function inlineKeys(text: string): Jwk[] {
+  try {
+    return parseJwks(text);
+  } catch (err) {
+    if (err instanceof JwksError) return [];
+    throw err;
+  }
+}
+
 export class CompiledProvider {
   readonly name: string;
   readonly issuer: string | undefined;
@@ -42,6 +53,8 @@ export class CompiledProvider {
   readonly payloadHeader: string | undefined;
   readonly metadataKey: string;
   readonly claimHeaders: readonly { header: string; claim: string }[];
+  /** Top-level claims published as lists of their space-delimited values (`normalize_payload_in_metadata`). */
+  readonly spaceDelimitedClaims: readonly string[];
   readonly #audiences: readonly string[];
   readonly #locations: TokenLocations;
   readonly #skew: number;
@@ -59,6 +72,7 @@ export class CompiledProvider {
       if (!h.header_name || !h.claim_name) throw new FilterConfigError(`${at}.claim_to_headers[${i}]: header_name and claim_name required`);
       return { header: h.header_name.toLowerCase(), claim: h.claim_name };
     });
+    this.spaceDelimitedClaims = c.normalize_payload_in_metadata?.space_delimited_claims ?? [];
     this.#audiences = c.audiences ?? [];
     this.#skew = c.clock_skew_seconds ?? 60;
     this.#now = deps.now;
@@ -70,7 +84,7 @@ export class CompiledProvider {
           cookies: c.from_cookies ?? [],
         }
       : DEFAULT_LOCATIONS;
-    if (c.local_jwks?.inline_string !== undefined) this.#keys = parseJwks(c.local_jwks.inline_string);
+    if (c.local_jwks?.inline_string !== undefined) this.#keys = inlineKeys(c.local_jwks.inline_string);
     else if (c.remote_jwks?.http_uri?.uri) {
       const timeoutMs = durationMs(c.remote_jwks.http_uri.timeout) || 5_000;
       const cacheMs = durationMs(c.remote_jwks.cache_duration) || 600_000;
@@ -97,16 +111,22 @@ export class CompiledProvider {
       if (this.issuer === undefined || jwt.payload['iss'] === this.issuer) mine.push({ found: f, jwt });
     }
     if (mine.length === 0) return { kind: 'failed', reason: 'Jwt_issuer_is_not_configured' };
-    const keyList = this.#keys instanceof RemoteJwks ? await this.#keys.keys() : this.#keys;
     const verified: Verified[] = [];
     for (const m of mine) {
+      // Envoy's order: time, then audience, then the key set and the signature.
       const bad =
-        verifySignature(m.jwt, keyList) ??
         checkTime(m.jwt.payload, this.#now(), this.#skew) ??
-        (this.#audiences.length > 0 && !audiencesOf(m.jwt.payload).some((a) => this.#audiences.includes(a)) ? 'Audiences_in_Jwt_are_not_allowed' : null);
+        (this.#audiences.length > 0 && !audiencesOf(m.jwt.payload).some((a) => this.#audiences.includes(a)) ? 'Audiences_in_Jwt_are_not_allowed' : null) ??
+        (await this.#checkSignature(m.jwt));
       if (bad) return { kind: 'failed', reason: bad };
       verified.push({ provider: this, found: m.found, jwt: m.jwt });
     }
     return { kind: 'ok', verified };
+  }
+
+  async #checkSignature(jwt: DecodedJwt): Promise<JwtFailure | null> {
+    const keyList = this.#keys instanceof RemoteJwks ? await this.#keys.keys() : this.#keys;
+    if (keyList.length === 0) return this.#keys instanceof RemoteJwks && this.#keys.failed ? 'Jwks_remote_fetch_is_failed' : 'Jwks_doesn\u0027t_have_any_valid_public_key';
+    return verifySignature(jwt, keyList);
   }
 }

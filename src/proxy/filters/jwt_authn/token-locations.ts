@@ -17,6 +17,8 @@ export interface TokenLocations {
 export interface FoundToken {
   readonly token: string;
   readonly header?: string;
+  /** The query parameter it was read from. */
+  readonly param?: string;
 }
 
 export const DEFAULT_LOCATIONS: TokenLocations = {
@@ -30,20 +32,33 @@ function values(headers: HeaderMap, name: string): string[] {
   return v === undefined ? [] : typeof v === 'string' ? [v] : v;
 }
 
+function keyIs(pair: string, name: string): boolean {
+  const eq = pair.indexOf('=');
+  try {
+    return decodeURIComponent((eq === -1 ? pair : pair.slice(0, eq)).replaceAll('+', ' ')) === name;
+  } catch {
+    return false; // A malformed escape is not the parameter.
+  }
+}
+
 function queryValues(query: string, name: string): string[] {
   if (query === '') return [];
   const out: string[] = [];
   for (const pair of query.split('&')) {
+    if (!keyIs(pair, name)) continue;
     const eq = pair.indexOf('=');
-    const rawKey = eq === -1 ? pair : pair.slice(0, eq);
     try {
-      if (decodeURIComponent(rawKey.replaceAll('+', ' ')) !== name) continue;
       out.push(eq === -1 ? '' : decodeURIComponent(pair.slice(eq + 1).replaceAll('+', ' ')));
     } catch {
       // A malformed escape is not a token.
     }
   }
   return out;
+}
+
+/** The query without any value of `name` (Envoy removes a verified token's parameter unless forwarded). */
+export function withoutParam(query: string, name: string): string {
+  return query.split('&').filter((pair) => !keyIs(pair, name)).join('&');
 }
 
 function cookieValues(headers: HeaderMap, name: string): string[] {
@@ -69,7 +84,7 @@ export function extractTokens(loc: TokenLocations, headers: HeaderMap, query: st
       }
     }
   }
-  for (const p of loc.params) for (const token of queryValues(query, p)) found.push({ token });
+  for (const p of loc.params) for (const token of queryValues(query, p)) found.push({ token, param: p });
   for (const c of loc.cookies) for (const token of cookieValues(headers, c)) found.push({ token });
   return found;
 }
