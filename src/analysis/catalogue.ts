@@ -29,6 +29,7 @@ export const analyzerCatalogue: readonly CatalogueEntry[] = [
   { code: 'IST0149', name: 'JwtClaimBasedRoutingWithoutRequestAuthN', severity: 'error', description: 'Routing on JWT claims without a RequestAuthentication for the gateway.' },
   { code: 'IST0157', name: 'InvalidTelemetryProvider', severity: 'warning', description: 'A Telemetry entry lists no provider and no default provider is configured, so it is ignored.' },
   { code: 'IST0160', name: 'MultipleTelemetriesWithoutWorkloadSelectors', severity: 'error', description: 'More than one Telemetry without selector in a namespace.' },
+  { code: 'IST0161', name: 'InvalidGatewayCredential', severity: 'error', description: "A Gateway's credentialName Secret holds no valid certificate and key." },
   { code: 'IST0162', name: 'GatewayPortNotDefinedOnService', severity: 'warning', description: 'A Gateway server port is not a port of the gateway Service.' },
   { code: 'IST0173', name: 'DestinationRuleSubsetNotSelectPods', severity: 'error', description: 'A DestinationRule subset selects no pod of its host.' },
   { code: 'IST0174', name: 'UnknownDestinationRuleHost', severity: 'warning', description: 'A DestinationRule host matches no service.' },

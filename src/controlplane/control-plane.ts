@@ -297,7 +297,8 @@ export class ControlPlane {
         : this.translateFor(node.view);
     const ca = this.#opts.ca;
     if (ca && node.generator !== 'grpc') {
-      const secrets = out.get(TypeUrl.Secret) ?? new Map();
+      // A copy: translation may share its secrets map between the replicas of a workload.
+      const secrets = new Map(out.get(TypeUrl.Secret));
       if (!secrets.has('ROOTCA')) {
         const bundle = ca.trustBundle().join('');
         // One object per bundle, so its bytes are encoded once for every proxy.

@@ -47,6 +47,7 @@ function fromWorkloadEntry(w: WorkloadEntry): WorkloadInstance {
     healthy: Boolean(w.spec.address),
     source: 'workload-entry',
   };
+  if (w.spec.ports) inst.portsByName = { ...w.spec.ports };
   if (w.spec.locality) inst.locality = w.spec.locality;
   return inst;
 }

@@ -11,6 +11,8 @@ export interface WorkloadInstance {
   address: string;
   /** Container port → the port the app really listens on (identical outside process mode). */
   appPorts: Record<number, number>;
+  /** A WorkloadEntry's `ports`: service port name → the port it listens on, ahead of the targetPort. */
+  portsByName?: Record<string, number>;
   /** `host:port` of the workload sidecar's `connect_terminate` listener; absent without a sidecar. */
   tunnelAddress?: string;
   /** Ready to receive traffic (its proxy is connected and ready, or it has no sidecar and is up). */

@@ -66,7 +66,7 @@ export function originationContext(tls: ClientTLSSettings, defaultSni: string): 
     if (!tls.insecureSkipVerify) {
       common['combined_validation_context'] = {
         default_validation_context: matchers,
-        validation_context_sds_secret_config: sdsSecret(`kubernetes://${tls.credentialName}${mutual ? '-cacert' : ''}`),
+        validation_context_sds_secret_config: sdsSecret(`kubernetes://${tls.credentialName}-cacert`),
       };
     }
   } else {

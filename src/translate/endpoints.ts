@@ -67,8 +67,9 @@ function workloadEndpoint(snapshot: MeshSnapshot, w: WorkloadInstance, port: Mes
     byPort = new Map();
     cache.set(w, byPort);
   }
-  // A named targetPort is this workload's own container port of that name.
-  const target = snapshot.targetPortFor(port, w);
+  // A WorkloadEntry's port for the service port's name wins, as Istio's; else a named targetPort is
+  // this workload's own container port of that name.
+  const target = w.portsByName?.[port.name] ?? snapshot.targetPortFor(port, w);
   const slot = ruleTls === 'ISTIO_MUTUAL' ? target + EXPLICIT_MTLS_SLOT : target;
   let ep = byPort.get(slot);
   if (!ep) {

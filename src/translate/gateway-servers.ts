@@ -62,15 +62,15 @@ export function virtualServicesOn(snapshot: MeshSnapshot, scope: ProxyScope, gs:
   const out: { vs: VirtualService; hosts: string[] }[] = [];
   for (const vs of snapshot.virtualServices) {
     if (!boundGateways(vs).includes(gs.key) || !scope.exported(vs.spec.exportTo, vs.metadata.namespace)) continue;
+    // Istio's Names.Intersection: every pair that intersects yields its narrower host, once.
     const hosts: string[] = [];
     for (const h of vs.spec.hosts ?? []) {
       for (const entry of gs.server.hosts) {
         const [ns, sh] = splitServerHost(entry, gs.gateway.metadata.namespace);
         if (ns !== '*' && ns !== vs.metadata.namespace) continue;
-        if (hostsIntersect(sh, h)) {
-          hosts.push(hostMatches(sh, h) ? h : sh);
-          break;
-        }
+        if (!hostsIntersect(sh, h)) continue;
+        const narrower = hostMatches(sh, h) ? h : sh;
+        if (!hosts.includes(narrower)) hosts.push(narrower);
       }
     }
     if (hosts.length > 0) out.push({ vs, hosts });
@@ -78,9 +78,14 @@ export function virtualServicesOn(snapshot: MeshSnapshot, scope: ProxyScope, gs:
   return out;
 }
 
+/** The hosts of a server without their namespace part (`ns/host` → `host`). */
+export function serverHostNames(gs: GatewayServer): string[] {
+  return gs.server.hosts.map((h) => splitServerHost(h, gs.gateway.metadata.namespace)[1]);
+}
+
 /** SNI names of a server (`*` drops the SNI constraint). */
 export function serverNames(gs: GatewayServer): string[] {
-  const names = gs.server.hosts.map((h) => splitServerHost(h, gs.gateway.metadata.namespace)[1]);
+  const names = serverHostNames(gs);
   return names.includes('*') ? [] : names;
 }
 

@@ -7,6 +7,7 @@ import type { TypedAny } from '../xds/any.ts';
 import { TypeUrl } from '../xds/type-urls.ts';
 import { proxyLocality } from './cluster-locality.ts';
 import { buildFallbackClusters, buildOutboundClusters } from './clusters.ts';
+import { buildCredentialSecrets, credentialSecretNames, usesCredentials } from './credential-secrets.ts';
 import { gatewayServersByPort } from './gateway-servers.ts';
 import { buildGatewayListeners } from './listener-gateway.ts';
 import { buildInboundClusters, buildInboundListener, type InboundPort, inboundPorts } from './listener-inbound.ts';
@@ -102,14 +103,15 @@ function translateProxy(snapshot: MeshSnapshot, scope: ProxyScope, options: Tran
     const gw = buildGatewayListeners(snapshot, scope, gatewayServersByPort(snapshot, scope), options);
     for (const l of gw.listeners) put(TypeUrl.Listener, 'name', l);
     for (const rc of gw.routeConfigs) put(TypeUrl.RouteConfiguration, 'name', rc);
+    addCredentialSecrets(snapshot, proxy, out);
     return out;
   }
   // The outbound listener reads the proxy only through its scope and the Telemetry resources that apply to
   // it (the telemetry filter names no workload): proxies alike in both share it.
   put(TypeUrl.Listener, 'name', memo.once(`outbound-listener\0${shared}\0${telemetrySelectionKey(snapshot, proxy)}`, () => buildOutboundListener(snapshot, scope, options)));
-  // The inbound listener reads the proxy only through its namespace, its inbound ports and the policies
-  // that select it (the telemetry filter names no service: inbound clusters carry them). Workloads alike
-  // in all three share it.
+  // The inbound listener reads the proxy only through its namespace, its inbound ports (each with the
+  // service its route's span is named by) and the policies that select it (the telemetry filter names no
+  // service: inbound clusters carry them). Workloads alike in all three share it.
   const selectors = memo.once('workload-selectors', () => workloadSelectors(snapshot));
   put(TypeUrl.Listener, 'name', memo.once(`inbound-listener\0${inboundKey(snapshot, proxy, ports, selectors)}`, () => buildInboundListener(snapshot, scope, ports, options)));
   put(TypeUrl.Listener, 'name', memo.once('tunnel-listener', buildTunnelListener));
@@ -117,7 +119,17 @@ function translateProxy(snapshot: MeshSnapshot, scope: ProxyScope, options: Tran
     TypeUrl.RouteConfiguration,
     memo.once(`routes\0${shared}`, () => named(TypeUrl.RouteConfiguration, 'name', httpPorts(scope).map((port) => buildSidecarRouteConfig(snapshot, scope, port)))),
   );
+  addCredentialSecrets(snapshot, proxy, out);
   return out;
+}
+
+/** The `credentialName` Secrets the proxy's listeners and clusters name (see credential-secrets.ts). */
+function addCredentialSecrets(snapshot: MeshSnapshot, proxy: ProxyView, out: ProxyResources): void {
+  if (!usesCredentials(snapshot)) return;
+  const listeners = out.get(TypeUrl.Listener)?.values() ?? [];
+  const clusters = out.get(TypeUrl.Cluster)?.values() ?? [];
+  const secrets = buildCredentialSecrets(snapshot, proxy, credentialSecretNames([...listeners, ...clusters]));
+  if (secrets.length > 0) out.set(TypeUrl.Secret, named(TypeUrl.Secret, 'name', secrets));
 }
 
 /** A translated resource with its `@type` set. */

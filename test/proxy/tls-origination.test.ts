@@ -87,3 +87,8 @@ test('without its trust bundle the cluster fails closed (503 UF)', async () => {
   assert.equal(res.status, 503);
   assert.match(String(res.headers['x-envoy-response-flags'] ?? ''), /UF/);
 });
+
+test("the clusters' SDS secrets are subscribed to, as Envoy's cluster TLS contexts ask for them", () => {
+  const names = env.proxy.xds.resourceNames(TypeUrl.Secret) ?? [];
+  for (const name of ['ROOTCA', 'kubernetes://api-cacert', 'kubernetes://missing-cacert']) assert.ok(names.includes(name), `${name} in ${names.join(', ')}`);
+});

@@ -1,6 +1,9 @@
 // Gateways: the selector finds a gateway workload (IST0101), each port is on the gateway's Service
-// (IST0162), and no two Gateways claim the same host on the same port of the same workloads (IST0145).
-import type { Gateway } from '../../config/resource.ts';
+// (IST0162), each credentialName is a Secret with a certificate in the gateway workload's namespace
+// (IST0101, IST0161), and no two Gateways claim the same host on the same port of the same workloads
+// (IST0145).
+import { X509Certificate } from 'node:crypto';
+import type { Gateway, Secret } from '../../config/resource.ts';
 import type { Analyzer, Report } from '../analyzer.ts';
 import type { AnalysisContext } from '../context.ts';
 import { hostsOverlap, splitGatewayHost } from '../hosts.ts';
@@ -20,6 +23,7 @@ function selectorAndPorts(ctx: AnalysisContext, gw: Gateway, report: Report): vo
     });
     return;
   }
+  credentials(ctx, gw, pods[0]?.namespace ?? '', report);
   const declared = pods.filter((w) => w.servicePorts);
   if (declared.length === 0) return;
   for (const [i, server] of gw.spec.servers.entries()) {
@@ -33,6 +37,49 @@ function selectorAndPorts(ctx: AnalysisContext, gw: Gateway, report: Report): vo
       fix: `Add port ${n} to the gateway Service (IstioOperator components.*Gateways[].k8s.service.ports), or use one of its ports.`,
     });
   }
+}
+
+/** Istio's gateway.SecretAnalyzer: the gateway reads credentials from its workload's namespace, not the Gateway's. */
+function credentials(ctx: AnalysisContext, gw: Gateway, namespace: string, report: Report): void {
+  for (const [i, server] of gw.spec.servers.entries()) {
+    const name = server.tls?.credentialName;
+    if (!name) continue;
+    const path = ['spec', 'servers', i, 'tls', 'credentialName'];
+    const secret = ctx.ofKind<Secret>('Secret').find((s) => s.metadata.namespace === namespace && s.metadata.name === name);
+    if (!secret) {
+      report({
+        code: 'IST0101',
+        resource: gw,
+        path,
+        message: `Referenced credentialName not found: "${name}"`,
+        fix: `Create the Secret ${name} (tls.crt and tls.key) in ${namespace}, the namespace of the gateway workload, not necessarily the Gateway's.`,
+      });
+      continue;
+    }
+    const problem = credentialProblem(secret.spec.data);
+    if (problem) {
+      report({
+        code: 'IST0161',
+        resource: gw,
+        path,
+        message: `The credential provided for the Gateway ${gw.metadata.name} in namespace ${gw.metadata.namespace} is invalid: ${namespace}/${name} ${problem}`,
+        fix: 'Put a PEM certificate chain in tls.crt and its private key in tls.key (or cert and key) of the Secret.',
+      });
+    }
+  }
+}
+
+/** What is wrong with a credential Secret's certificate and key, or undefined. */
+function credentialProblem(data: Readonly<Record<string, string>>): string | undefined {
+  const cert = data['tls.crt'] ?? data['cert'];
+  const key = data['tls.key'] ?? data['key'];
+  if (!cert || !key) return 'has no tls.crt and tls.key (or cert and key)';
+  try {
+    new X509Certificate(cert);
+  } catch {
+    return 'holds no valid PEM certificate';
+  }
+  return undefined;
 }
 
 function conflicts(gateways: Gateway[], report: Report): void {
@@ -60,7 +107,7 @@ function conflicts(gateways: Gateway[], report: Report): void {
 
 export const gateways: Analyzer = {
   name: 'gateway.IngressGatewayPortAnalyzer',
-  codes: ['IST0101', 'IST0162', 'IST0145'],
+  codes: ['IST0101', 'IST0162', 'IST0161', 'IST0145'],
   analyze(ctx, report) {
     const all = ctx.ofKind<Gateway>('Gateway');
     for (const gw of all) selectorAndPorts(ctx, gw, report);

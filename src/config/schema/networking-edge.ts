@@ -44,6 +44,7 @@ export const serverTls = withRules(
       for (const f of ['serverCertificate', 'privateKey']) {
         if (v[f] === undefined) add([], 'OR1022', `TLS mode ${String(mode)} needs credentialName or ${f}`);
       }
+      if ((mode === 'MUTUAL' || mode === 'OPTIONAL_MUTUAL') && v['caCertificates'] === undefined) add([], 'OR1022', `TLS mode ${String(mode)} needs credentialName or caCertificates (the client CA bundle)`);
     }
   },
 );
@@ -62,10 +63,26 @@ const server = withRules(
     const proto = typeof p?.['protocol'] === 'string' ? (p['protocol'] as string).toUpperCase() : '';
     const tls = v['tls'] as Record<string, unknown> | undefined;
     if ((proto === 'HTTPS' || proto === 'TLS') && tls === undefined) add(['port', 'protocol'], 'OR1022', `a ${proto} server needs a tls block`);
+    // Istio's validateServer: a plain-text HTTP server may only say httpsRedirect; others none at all.
+    if (tls !== undefined && proto !== 'HTTPS' && proto !== 'TLS') {
+      const http = ['HTTP', 'HTTP2', 'GRPC', 'GRPC-WEB'].includes(proto);
+      const terminates = (tls['mode'] !== undefined && tls['mode'] !== 'PASSTHROUGH') || ['caCertificates', 'privateKey', 'serverCertificate'].some((f) => tls[f] !== undefined);
+      if (!http) add(['tls'], 'OR1024', `a ${proto} server cannot have TLS settings; use protocol TLS or HTTPS`);
+      else if (terminates) add(['tls'], 'OR1024', `a plain-text ${proto} server cannot have TLS settings other than httpsRedirect; use protocol HTTPS to terminate TLS`);
+    }
   },
 );
 
-export const gatewaySpec = obj({ servers: z.array(server).min(1, 'a Gateway needs at least one server'), selector: strMap.optional() });
+export const gatewaySpec = withRules(obj({ servers: z.array(server).min(1, 'a Gateway needs at least one server'), selector: strMap.optional() }), (v, add) => {
+  // Istio: port names in servers must be unique (they name the HTTPS route configurations).
+  const seen = new Set<string>();
+  for (const [i, srv] of ((v['servers'] as { port?: { name?: unknown } }[] | undefined) ?? []).entries()) {
+    const name = srv?.port?.name;
+    if (typeof name !== 'string') continue;
+    if (seen.has(name)) add(['servers', i, 'port', 'name'], 'OR1024', `port names in servers must be unique: duplicate name ${name}`);
+    seen.add(name);
+  }
+});
 
 export const workloadEntrySpec = obj({
   address: str.optional(),
@@ -93,6 +110,29 @@ export const serviceEntrySpec = withRules(
     if (v['workloadSelector'] !== undefined && v['endpoints'] !== undefined) add(['endpoints'], 'OR1029', 'endpoints cannot be used together with workloadSelector');
     if (v['resolution'] === 'STATIC' && v['endpoints'] === undefined && v['workloadSelector'] === undefined) {
       add(['resolution'], 'OR1022', 'resolution STATIC needs endpoints or a workloadSelector');
+    }
+    // Istio's ValidateServiceEntry.
+    const resolution = v['resolution'] ?? 'NONE';
+    const endpoints = (v['endpoints'] as { ports?: Record<string, unknown> }[] | undefined) ?? [];
+    const ports = (v['ports'] as { number?: unknown; name?: unknown }[] | undefined) ?? [];
+    if (resolution === 'NONE' && endpoints.length > 0) add(['endpoints'], 'OR1024', 'no endpoints should be provided for resolution type NONE');
+    if ((resolution === 'DNS' || resolution === 'DNS_ROUND_ROBIN') && endpoints.length === 0) {
+      for (const [i, h] of ((v['hosts'] as unknown[] | undefined) ?? []).entries()) {
+        if (typeof h === 'string' && h.includes('*')) add(['hosts', i], 'OR1024', `hosts must be FQDN if no endpoints are provided for resolution mode ${String(resolution)}: ${h}`);
+      }
+    }
+    const names = new Set<unknown>();
+    const numbers = new Set<unknown>();
+    for (const [i, p] of ports.entries()) {
+      if (names.has(p?.name)) add(['ports', i, 'name'], 'OR1024', `service entry port name ${String(p?.name)} already defined`);
+      if (numbers.has(p?.number)) add(['ports', i, 'number'], 'OR1024', `service entry port ${String(p?.number)} already defined`);
+      names.add(p?.name);
+      numbers.add(p?.number);
+    }
+    for (const [i, e] of endpoints.entries()) {
+      for (const name of Object.keys(e?.ports ?? {})) {
+        if (!names.has(name)) add(['endpoints', i, 'ports', name], 'OR1024', `endpoint port ${name} is not defined by the service entry`);
+      }
     }
   },
 );

@@ -43,6 +43,9 @@ export class XdsState implements AdsSubscriber {
   #dump = new Map<string, Map<string, DumpEntry>>();
   #rdsNames: string[] = [];
   #sdsNames: string[] = ['ROOTCA'];
+  /** SDS names the listeners' TLS contexts and the clusters' TLS origination need (Envoy subscribes both). */
+  #listenerSds: readonly string[] = ['ROOTCA'];
+  #clusterSds: readonly string[] = [];
   /** When the listeners last named routes (initial fetch starts), and whether an RDS update was refused since. */
   #routesNamedAt: number | undefined;
   #routesRefused = false;
@@ -107,6 +110,12 @@ export class XdsState implements AdsSubscriber {
       case TypeUrl.Cluster: {
         const compiled = resources.map((r) => compileCluster(r as unknown as EnvoyCluster));
         this.#deps.clusters.applyClusters(compiled);
+        const sds = new Set<string>();
+        for (const c of compiled) {
+          for (const m of [c.origination?.ca, c.origination?.cert]) if (m?.kind === 'secret') sds.add(m.name);
+        }
+        this.#clusterSds = [...sds];
+        this.#sdsNames = [...new Set([...this.#listenerSds, ...this.#clusterSds])];
         break;
       }
       case TypeUrl.ClusterLoadAssignment: {
@@ -135,7 +144,8 @@ export class XdsState implements AdsSubscriber {
           this.#routesRefused = false;
         }
         this.#rdsNames = [...rds];
-        this.#sdsNames = [...sds];
+        this.#listenerSds = [...sds];
+        this.#sdsNames = [...new Set([...this.#listenerSds, ...this.#clusterSds])];
         break;
       }
       case TypeUrl.RouteConfiguration: {

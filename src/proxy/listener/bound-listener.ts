@@ -48,9 +48,8 @@ export class BoundListener {
     this.config = config;
     this.#deps = deps;
     this.#http = new HttpServers(deps.hcm);
-    const usesTls = config.chains.some((c) => c.tls) || config.defaultChain?.tls !== undefined;
-    this.#server = usesTls
-      ? tls.createServer({ noDelay: true, SNICallback: (name, cb) => cb(null, this.#contextFor(name)), ALPNCallback: ({ protocols }) => (protocols.includes('h2') ? 'h2' : protocols.includes('http/1.1') ? 'http/1.1' : undefined), requestCert: true, rejectUnauthorized: false }, (s) => this.#onTls(s))
+    this.#server = usesTls(config)
+      ? tls.createServer({ noDelay: true, SNICallback: (name, cb) => this.#sni(name, cb), ALPNCallback: ({ protocols }) => (protocols.includes('h2') ? 'h2' : protocols.includes('http/1.1') ? 'http/1.1' : undefined), requestCert: asksClientCert(config), rejectUnauthorized: false }, (s) => this.#onTls(s))
       : net.createServer({ noDelay: true }, (s) => this.#onPlain(s));
     this.refreshTls();
     this.#server.on('tlsClientError', () => {});
@@ -61,9 +60,17 @@ export class BoundListener {
     });
   }
 
+  /** Whether this listener terminates TLS: a config that changes that needs a new listener (net or tls server). */
+  get terminatesTls(): boolean {
+    return this.#server instanceof tls.Server;
+  }
+
   /** Clients that send no SNI get the first TLS chain's certificate; SNI picks per chain. */
   refreshTls(): void {
     if (!(this.#server instanceof tls.Server)) return;
+    // A client certificate is asked for only where a chain validates one (MUTUAL, ISTIO_MUTUAL): a
+    // SIMPLE server does not ask, as Envoy's does not, so a browser is not prompted for one.
+    (this.#server as tls.Server & { requestCert: boolean }).requestCert = asksClientCert(this.config);
     const chain = [...this.config.chains, ...(this.config.defaultChain ? [this.config.defaultChain] : [])].find((c) => c.tls);
     const cert = chain?.tls ? this.#deps.secrets.get(chain.tls.certSecret) : undefined;
     const ca = chain?.tls?.caSecret ? this.#deps.secrets.get(chain.tls.caSecret)?.ca : undefined;
@@ -74,6 +81,16 @@ export class BoundListener {
     this.#sockets.add(s);
     s.once('close', () => this.#sockets.delete(s));
     s.on('error', () => {});
+  }
+
+  /**
+   * The server name's chain and its certificate; none (no chain for the name, or its secret not here
+   * yet) fails the handshake, as Envoy's does, rather than falling back to another server's certificate.
+   */
+  #sni(serverName: string, cb: (err: Error | null, ctx?: tls.SecureContext) => void): void {
+    const ctx = this.#contextFor(serverName);
+    if (ctx) cb(null, ctx);
+    else cb(new Error(`no certificate for server name ${serverName}`));
   }
 
   #contextFor(serverName: string): tls.SecureContext | undefined {
@@ -243,6 +260,17 @@ export class BoundListener {
     this.#http.destroy();
     for (const s of this.#sockets) s.destroy();
   }
+}
+
+/** A listener with a TLS chain: its connections are TLS handshakes first (the tunnel, HTTPS gateway servers). */
+export function usesTls(config: CompiledListener): boolean {
+  return config.chains.some((c) => c.tls) || config.defaultChain?.tls !== undefined;
+}
+
+/** Whether any chain validates client certificates (a CA to check against, or a certificate required). */
+function asksClientCert(config: CompiledListener): boolean {
+  const asks = (c: FilterChain) => c.tls !== undefined && (c.tls.requireClientCert || c.tls.caSecret !== undefined);
+  return config.chains.some(asks) || (config.defaultChain !== undefined && asks(config.defaultChain));
 }
 
 export function splitAuthority(authority: string, defaultPort: number): { host: string; port: number } {

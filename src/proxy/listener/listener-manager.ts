@@ -9,7 +9,7 @@ import type { DownstreamReq, DownstreamRes } from '../http/http-stream.ts';
 import type { SecretStore } from '../config/secrets.ts';
 import type { ClusterManager } from '../cluster/cluster-manager.ts';
 import { TunnelServer, type TunnelStreamKind, type TunnelTransport } from '../tunnel/tunnel-server.ts';
-import { BoundListener } from './bound-listener.ts';
+import { BoundListener, usesTls } from './bound-listener.ts';
 import type { CompiledListener, FilterChain } from './compile-listener.ts';
 import type { OriginalDestinationReader } from './original-destination.ts';
 import { selectChain } from './select-chain.ts';
@@ -71,7 +71,8 @@ export class ListenerManager {
     for (const l of listeners) {
       if (!l.bindToPort) continue;
       const r = this.#running.get(l.name);
-      if (r && r.port === l.port) {
+      // Same port, same kind of server (plaintext or TLS): new connections take the new chains.
+      if (r && r.port === l.port && (r.kind !== 'listener' || r.l.terminatesTls === usesTls(l))) {
         if (r.kind === 'listener') {
           r.l.config = l;
           r.l.refreshTls();

@@ -1,0 +1,45 @@
+// Istio's Gateway and ServiceEntry validation rules that need more than one field: each invalid document
+// yields its code at its field and is not loaded; the valid neighbours of each rule load clean.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { loadText } from '../load.ts';
+
+const doc = (kind: string, spec: string) => `apiVersion: networking.istio.io/v1\nkind: ${kind}\nmetadata: {name: x, namespace: app}\n${spec}\n`;
+
+const invalid: [kind: string, spec: string, code: string, field: string][] = [
+  ['Gateway', 'spec: {servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: ["*"], tls: {mode: SIMPLE, credentialName: c}}]}', 'OR1024', 'spec.servers[0].tls'],
+  ['Gateway', 'spec: {servers: [{port: {number: 9000, name: tcp, protocol: TCP}, hosts: ["*"], tls: {httpsRedirect: true}}]}', 'OR1024', 'spec.servers[0].tls'],
+  ['Gateway', 'spec: {servers: [{port: {number: 80, name: web, protocol: HTTP}, hosts: [a]}, {port: {number: 81, name: web, protocol: HTTP}, hosts: [b]}]}', 'OR1024', 'spec.servers[1].port.name'],
+  ['Gateway', 'spec: {servers: [{port: {number: 443, name: https, protocol: HTTPS}, hosts: [a], tls: {mode: MUTUAL, serverCertificate: /c, privateKey: /k}}]}', 'OR1022', 'spec.servers[0].tls'],
+  ['ServiceEntry', 'spec: {hosts: [a.example.com], ports: [{number: 80, name: http, protocol: HTTP}], resolution: NONE, endpoints: [{address: 1.2.3.4}]}', 'OR1024', 'spec.endpoints'],
+  ['ServiceEntry', 'spec: {hosts: [a.example.com], ports: [{number: 80, name: http, protocol: HTTP}], resolution: STATIC, endpoints: [{address: 1.2.3.4, ports: {https: 443}}]}', 'OR1024', 'spec.endpoints[0].ports.https'],
+  ['ServiceEntry', 'spec: {hosts: ["*.example.com"], ports: [{number: 80, name: http, protocol: HTTP}], resolution: DNS}', 'OR1024', 'spec.hosts[0]'],
+  ['ServiceEntry', 'spec: {hosts: [a.example.com], ports: [{number: 80, name: http, protocol: HTTP}, {number: 80, name: web, protocol: HTTP}], resolution: DNS}', 'OR1024', 'spec.ports[1].number'],
+  ['ServiceEntry', 'spec: {hosts: [a.example.com], ports: [{number: 80, name: http, protocol: HTTP}, {number: 81, name: http, protocol: HTTP}], resolution: DNS}', 'OR1024', 'spec.ports[1].name'],
+];
+
+const valid: [kind: string, spec: string][] = [
+  ['Gateway', 'spec: {servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: ["*"], tls: {httpsRedirect: true}}]}'],
+  ['Gateway', 'spec: {servers: [{port: {number: 443, name: https, protocol: HTTPS}, hosts: [a], tls: {mode: MUTUAL, credentialName: c}}]}'],
+  ['Gateway', 'spec: {servers: [{port: {number: 443, name: https, protocol: HTTPS}, hosts: [a], tls: {mode: MUTUAL, serverCertificate: /c, privateKey: /k, caCertificates: /ca}}]}'],
+  ['ServiceEntry', 'spec: {hosts: ["*.example.com"], ports: [{number: 80, name: http, protocol: HTTP}], resolution: NONE}'],
+  ['ServiceEntry', 'spec: {hosts: ["*.example.com"], ports: [{number: 80, name: http, protocol: HTTP}], resolution: DNS, endpoints: [{address: proxy.example.com}]}'],
+  ['ServiceEntry', 'spec: {hosts: [a.example.com], ports: [{number: 80, name: http, protocol: HTTP}], resolution: STATIC, endpoints: [{address: 1.2.3.4, ports: {http: 8080}}]}'],
+];
+
+test('invalid Gateways and ServiceEntries: the code at the field, and the resource is not loaded', () => {
+  for (const [kind, spec, code, field] of invalid) {
+    const { resources, diagnostics } = loadText(doc(kind, spec), 'bad.yaml');
+    const hit = diagnostics.find((d) => d.code === code && d.field === field);
+    assert.ok(hit, `${spec}: want ${code} at ${field}; got ${diagnostics.map((d) => `${d.code}@${d.field}`).join(', ')}`);
+    assert.equal(resources.length, 0, spec);
+  }
+});
+
+test('their valid neighbours load without diagnostics', () => {
+  for (const [kind, spec] of valid) {
+    const { resources, diagnostics } = loadText(doc(kind, spec), 'ok.yaml');
+    assert.deepEqual(diagnostics.map((d) => `${d.code}@${d.field}: ${d.message}`), [], spec);
+    assert.equal(resources.length, 1);
+  }
+});

@@ -1,0 +1,72 @@
+// credentialName Secrets as SDS secrets: which proxy gets which, and where the CA comes from.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { loadText } from '../config/load.ts';
+import type { ProxyView } from '../model/proxy-view.ts';
+import { buildSnapshot } from '../model/snapshot.ts';
+import { TypeUrl } from '../xds/type-urls.ts';
+import { buildProxyResources } from './proxy-resources.ts';
+
+const yaml = `apiVersion: v1
+kind: Secret
+metadata: {name: api-client, namespace: shop}
+stringData: {tls.crt: CERT, tls.key: KEY}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: api-client-cacert, namespace: shop}
+stringData: {ca.crt: CA}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: unused, namespace: shop}
+stringData: {tls.crt: CERT, tls.key: KEY}
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: api, namespace: shop}
+spec:
+  hosts: [api.example.com]
+  ports: [{number: 443, name: tls, protocol: TLS}]
+  resolution: DNS
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: api, namespace: shop}
+spec:
+  host: api.example.com
+  trafficPolicy: {tls: {mode: MUTUAL, credentialName: api-client}}
+`;
+
+const sidecar = (namespace: string): ProxyView => ({
+  id: `sidecar~10.0.0.1~web-0.${namespace}~${namespace}.svc.cluster.local`,
+  role: 'sidecar',
+  namespace,
+  workloadName: 'web-0',
+  serviceAccount: 'default',
+  labels: { app: 'web' },
+  ip: '10.0.0.1',
+  appPorts: {},
+});
+
+function secrets(view: ProxyView): Record<string, unknown> {
+  const { resources, diagnostics } = loadText(yaml);
+  assert.deepEqual(diagnostics.filter((d) => d.severity === 'error'), []);
+  const out = buildProxyResources(buildSnapshot(resources, [], '1'), view);
+  return Object.fromEntries(out.get(TypeUrl.Secret) ?? []);
+}
+
+test('DestinationRule MUTUAL origination: certificate from NAME, CA from the Secret NAME-cacert, nothing unused', () => {
+  const got = secrets(sidecar('shop'));
+  assert.deepEqual(Object.keys(got).sort(), ['kubernetes://api-client', 'kubernetes://api-client-cacert']);
+  assert.deepEqual(got['kubernetes://api-client'], {
+    '@type': TypeUrl.Secret,
+    name: 'kubernetes://api-client',
+    tls_certificate: { certificate_chain: { inline_string: 'CERT' }, private_key: { inline_string: 'KEY' } },
+  });
+  assert.deepEqual(got['kubernetes://api-client-cacert'], { '@type': TypeUrl.Secret, name: 'kubernetes://api-client-cacert', validation_context: { trusted_ca: { inline_string: 'CA' } } });
+});
+
+test("a proxy in another namespace does not get the shop's Secrets", () => {
+  assert.deepEqual(secrets(sidecar('other')), {});
+});

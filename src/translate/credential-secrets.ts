@@ -1,0 +1,70 @@
+// The Kubernetes Secrets that `credentialName` names, as the SDS secrets a proxy's TLS contexts refer
+// to: `kubernetes://NAME` (certificate and key) and `kubernetes://NAME-cacert` (the CA: `ca.crt` of NAME,
+// else of the Secret `NAME-cacert`). As Istio, a proxy reads them from its own namespace, and only the
+// ones its listeners and clusters name; a Secret that is missing or lacks the keys is not sent, so the
+// TLS context that needs it refuses handshakes.
+import type { Secret } from '../config/resource.ts';
+import type { TrafficPolicy } from '../config/types/networking.ts';
+import type { ProxyView } from '../model/proxy-view.ts';
+import type { MeshSnapshot } from '../model/snapshot.ts';
+import type { TypedAny } from '../xds/any.ts';
+import { TypeUrl } from '../xds/type-urls.ts';
+
+const PREFIX = 'kubernetes://';
+const CA_SUFFIX = '-cacert';
+
+/** Istio's key names: the `kubernetes.io/tls` ones, then the generic ones. */
+const CERT_KEYS = ['tls.crt', 'cert'];
+const KEY_KEYS = ['tls.key', 'key'];
+const CA_KEYS = ['ca.crt', 'cacert'];
+
+/** Every `kubernetes://` SDS name an xDS resource refers to. */
+export function credentialSecretNames(resources: Iterable<unknown>): Set<string> {
+  const names = new Set<string>();
+  const visit = (v: unknown): void => {
+    if (Array.isArray(v)) {
+      for (const x of v) visit(x);
+    } else if (v !== null && typeof v === 'object') {
+      const o = v as Record<string, unknown>;
+      if ('sds_config' in o && typeof o['name'] === 'string' && o['name'].startsWith(PREFIX)) names.add(o['name']);
+      for (const x of Object.values(o)) visit(x);
+    }
+  };
+  for (const r of resources) visit(r);
+  return names;
+}
+
+/** Whether any Gateway or DestinationRule names a credential (so translation need not look for them). */
+export function usesCredentials(snapshot: MeshSnapshot): boolean {
+  const inPolicy = (p: TrafficPolicy | undefined) => !!p && (!!p.tls?.credentialName || (p.portLevelSettings ?? []).some((l) => !!l.tls?.credentialName));
+  return (
+    snapshot.gateways.some((g) => g.spec.servers.some((s) => !!s.tls?.credentialName)) ||
+    snapshot.destinationRules.some((dr) => inPolicy(dr.spec.trafficPolicy) || (dr.spec.subsets ?? []).some((s) => inPolicy(s.trafficPolicy)))
+  );
+}
+
+function first(data: Readonly<Record<string, string>>, keys: readonly string[]): string | undefined {
+  for (const k of keys) if (data[k]) return data[k];
+  return undefined;
+}
+
+/** The SDS Secret resources for these `kubernetes://` names, from the Secrets of the proxy's namespace. */
+export function buildCredentialSecrets(snapshot: MeshSnapshot, proxy: ProxyView, names: Iterable<string>): TypedAny[] {
+  const secrets = new Map<string, Secret>();
+  for (const r of snapshot.resources) if (r.kind === 'Secret' && r.metadata.namespace === proxy.namespace) secrets.set(r.metadata.name, r as Secret);
+  const out: TypedAny[] = [];
+  for (const name of [...names].sort()) {
+    const credential = name.slice(PREFIX.length);
+    if (credential.endsWith(CA_SUFFIX)) {
+      const base = credential.slice(0, -CA_SUFFIX.length);
+      const ca = first(secrets.get(base)?.spec.data ?? {}, CA_KEYS) ?? first(secrets.get(credential)?.spec.data ?? {}, CA_KEYS);
+      if (ca) out.push({ '@type': TypeUrl.Secret, name, validation_context: { trusted_ca: { inline_string: ca } } });
+      continue;
+    }
+    const data = secrets.get(credential)?.spec.data ?? {};
+    const cert = first(data, CERT_KEYS);
+    const key = first(data, KEY_KEYS);
+    if (cert && key) out.push({ '@type': TypeUrl.Secret, name, tls_certificate: { certificate_chain: { inline_string: cert }, private_key: { inline_string: key } } });
+  }
+  return out;
+}
