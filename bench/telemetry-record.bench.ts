@@ -48,5 +48,5 @@ const ctx: RequestContext = {
   info: { startTime: 0, responseFlags: new Set(), dynamicMetadata: new Map() },
   route: null,
 };
-const outcome: StreamOutcome = { status: 200, requestBytes: 0, responseBytes: 512, durationMs: 3, downstreamReset: false };
+const outcome: StreamOutcome = { status: 200, requestBytes: 0, responseBytes: 512, requestHeadBytes: 80, responseHeadBytes: 120, durationMs: 3, downstreamReset: false };
 bench('istio.stats onDone (metrics only)', () => filter.onDone?.(ctx, outcome));

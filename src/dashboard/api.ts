@@ -46,15 +46,44 @@ export const apiEndpoints = [
   '/api/certificates',
 ] as const;
 
-function bounded(text: string | null, fallback: number, min: number, max: number): number {
-  const v = text === null ? Number.NaN : Number(text);
-  return Number.isFinite(v) ? Math.min(max, Math.max(min, Math.floor(v))) : fallback;
+/** A query parameter that is not what the endpoint takes: answered 400, as Prometheus' API answers bad_data. */
+class BadParameter extends Error {}
+
+/**
+ * A number parameter in `min..max` (decimals floored), `fallback` when absent. Anything else (`abc`, `-5`,
+ * `0x10`, an empty value, one out of range) is refused rather than silently replaced by a default.
+ */
+function bounded(q: URLSearchParams, name: string, fallback: number, min: number, max: number): number {
+  const text = q.get(name);
+  if (text === null) return fallback;
+  const v = /^\d+(\.\d+)?$/.test(text) ? Math.floor(Number(text)) : Number.NaN;
+  if (!(v >= min && v <= max)) throw new BadParameter(`${name} must be a number from ${min} to ${max}, got ${JSON.stringify(text)}`);
+  return v;
+}
+
+function decodeParts(pathname: string): string[] | undefined {
+  try {
+    return pathname.split('/').filter(Boolean).map(decodeURIComponent);
+  } catch {
+    return undefined;
+  }
 }
 
 export async function answerApi(ctx: ApiContext, url: URL): Promise<ApiAnswer> {
+  try {
+    return await route(ctx, url);
+  } catch (err) {
+    if (err instanceof BadParameter) return { status: 400, body: { error: err.message, code: 'DASHBOARD_BAD_PARAM' } };
+    throw err;
+  }
+}
+
+async function route(ctx: ApiContext, url: URL): Promise<ApiAnswer> {
   const q = url.searchParams;
-  const window = () => ctx.history.window(bounded(q.get('window'), ctx.defaultWindowSeconds, 1, 3600) * 1000);
-  const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
+  const windowSeconds = bounded(q, 'window', ctx.defaultWindowSeconds, 1, 3600);
+  const window = () => ctx.history.window(windowSeconds * 1000);
+  const parts = decodeParts(url.pathname);
+  if (!parts) return { status: 400, body: { error: `malformed percent-encoding in ${url.pathname}`, code: 'DASHBOARD_BAD_URL' } };
   const [, resource, a, b] = parts;
   switch (resource) {
     case 'graph':
@@ -74,7 +103,7 @@ export async function answerApi(ctx: ApiContext, url: URL): Promise<ApiAnswer> {
     case 'traces': {
       if (parts.length === 2) {
         const service = q.get('service') || undefined;
-        return { status: 200, body: { enabled: ctx.collector !== undefined, traces: traceList(ctx.collector, service, bounded(q.get('limit'), 50, 1, 500)) } };
+        return { status: 200, body: { enabled: ctx.collector !== undefined, traces: traceList(ctx.collector, service, bounded(q, 'limit', 50, 1, 500)) } };
       }
       if (parts.length === 3 && a) {
         const t = traceDetail(ctx.collector, a);

@@ -44,6 +44,16 @@ export const scrapedFamilies: ReadonlySet<string> = new Set([
 
 const get = (l: Record<string, string>, k: string): string => l[k] || 'unknown';
 
+/**
+ * Istio's source reporter names the namespace of the workload that answered, so a request none answered
+ * (a fault abort, an overflow) says `unknown`: the service's own host (`NAME.NS.svc.…`) still tells it.
+ */
+function serviceNamespaceOf(l: Record<string, string>): string {
+  const ns = get(l, 'destination_service_namespace');
+  if (ns !== 'unknown') return ns;
+  return /^[^.]+\.([^.]+)\.svc\./.exec(l['destination_service'] ?? '')?.[1] ?? ns;
+}
+
 function identityOf(l: Record<string, string>): EdgeIdentity {
   return {
     reporter: get(l, 'reporter'),
@@ -52,7 +62,7 @@ function identityOf(l: Record<string, string>): EdgeIdentity {
     sourceApp: get(l, 'source_app'),
     sourceVersion: get(l, 'source_version'),
     serviceName: get(l, 'destination_service_name'),
-    serviceNamespace: get(l, 'destination_service_namespace'),
+    serviceNamespace: serviceNamespaceOf(l),
     serviceHost: get(l, 'destination_service'),
     destinationWorkload: get(l, 'destination_workload'),
     destinationNamespace: get(l, 'destination_workload_namespace'),

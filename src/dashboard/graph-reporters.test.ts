@@ -21,7 +21,7 @@ interface Peer {
 }
 const sleep: Peer = { workload: 'sleep', namespace: 'podinfo', app: 'sleep', version: 'unknown', canonicalRevision: 'latest' };
 const stable: Peer = { workload: 'podinfo-stable', namespace: 'podinfo', app: 'podinfo', version: 'stable', canonicalRevision: 'stable' };
-const outside: Peer = { workload: 'unknown', namespace: 'unknown', app: 'unknown', version: 'unknown', canonicalRevision: 'unknown' };
+const outside: Peer = { workload: 'unknown', namespace: 'unknown', app: 'unknown', version: 'unknown', canonicalRevision: 'latest' };
 const BUCKETS = ['0.5', '1', '5', '10', '25', '50', '100', '250', '500', '1000', '2500', '5000', '10000', '30000', '60000', '300000', '600000', '1800000', '3600000', '+Inf'];
 
 /**
@@ -127,4 +127,13 @@ test('from outside the mesh to a sidecar: counted from the destination reporter,
     'unknown>service:podinfo/podinfo': [20, 2, 0],
   });
   assert.equal(g.nodes.find((n) => n.id === 'unknown')?.kind, 'unknown');
+});
+
+test('a source report no workload answered (fault abort, UO, FI) names no service namespace, as Istio: the service host gives it', () => {
+  // Istio's source reporter takes destination_service_namespace from the peer that answered: none here.
+  const unanswered = series('source', sleep, outside, 20, 'unknown').replaceAll('destination_service_namespace="podinfo"', 'destination_service_namespace="unknown"').replaceAll('response_code="200"', 'response_code="503"');
+  const g = graphOf({ 'podinfo/sleep-0': exposition(unanswered) });
+  assert.deepEqual(busy(g), { 'workload:podinfo/sleep>service:podinfo/podinfo': [20, 2, 0] });
+  assert.equal(g.nodes.find((n) => n.id === 'service:podinfo/podinfo')?.stats.errors, 20);
+  assert.equal(g.nodes.find((n) => n.id === 'service:unknown/podinfo'), undefined);
 });

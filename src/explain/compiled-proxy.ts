@@ -27,10 +27,16 @@ function realFactories(): HttpFilterFactory[] {
   return [createRbacFilterFactory({ localMode: true }), createFaultFilterFactory(), createCorsFilterFactory()];
 }
 
-/** A filter the explainer does not run (telemetry, jwt_authn, ext_authz): its config is kept for the trace. */
+/**
+ * A filter the explainer does not run (telemetry, jwt_authn, ext_authz): its config is kept for the trace.
+ * As a network filter (`istio.stats` in front of tcp_proxy) it compiles to nothing.
+ */
 function recorder(name: string, typeUrls: readonly string[]): HttpFilterFactory {
-  return { name, typeUrls, create: () => ({}) };
+  return { name, typeUrls, create: () => ({}), createNetwork: () => undefined };
 }
+
+/** Network filters the listener compiler knows itself; any other one of a TCP chain is a filter's network form. */
+const NETWORK_FILTERS: ReadonlySet<string> = new Set([TypeUrl.HttpConnectionManager, TypeUrl.TcpProxy, TypeUrl.NetworkRbac, TypeUrl.NetworkExtAuthz]);
 
 export class CompiledProxy {
   readonly clusters: ReadonlyMap<string, EnvoyCluster>;
@@ -51,7 +57,8 @@ export class CompiledProxy {
     this.#raw = of<EnvoyListener>(TypeUrl.Listener);
     const real = realFactories().map((f) => this.#remember(f));
     this.#registry = new HttpFilterRegistry(real);
-    for (const l of this.#raw.values()) for (const fc of chainsOf(l)) for (const f of hcmOf(fc)?.http_filters ?? []) {
+    const filters = (fc: EnvoyFilterChain) => [...(hcmOf(fc)?.http_filters ?? []), ...(fc.filters ?? []).filter((f) => !NETWORK_FILTERS.has(String(f.typed_config?.['@type'])))];
+    for (const l of this.#raw.values()) for (const fc of chainsOf(l)) for (const f of filters(fc)) {
       const type = f.typed_config?.['@type'];
       const inner = type === TypeUrl.TypedStruct ? String(f.typed_config?.['type_url'] ?? '') : '';
       if (f.name && !this.#registry.factory(inner || type || f.name) && !this.#registry.factory(f.name)) {
@@ -87,6 +94,7 @@ export class CompiledProxy {
         return filter;
       },
       ...(f.compilePerRoute ? { compilePerRoute: (c: TypedAny) => f.compilePerRoute?.(c) } : {}),
+      ...(f.createNetwork ? { createNetwork: (c: TypedAny) => f.createNetwork?.(c) } : {}),
     };
   }
 

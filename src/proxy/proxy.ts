@@ -106,13 +106,8 @@ export class OutriggerProxy {
     const random = opts.random ?? Math.random;
     const now = opts.now ?? Date.now;
     this.environment = podEnvironment(opts, process.env);
-    const peer = Buffer.from(
-      JSON.stringify({
-        workload: opts.metadata['WORKLOAD_NAME'] ?? '',
-        namespace: opts.metadata['NAMESPACE'] ?? '',
-        labels: opts.metadata['LABELS'] ?? {},
-      }),
-    ).toString('base64');
+    const self = { workload: opts.metadata['WORKLOAD_NAME'] ?? '', namespace: opts.metadata['NAMESPACE'] ?? '', labels: opts.metadata['LABELS'] ?? {} };
+    const peer = Buffer.from(JSON.stringify(self)).toString('base64');
     this.clusters = new ClusterManager({
       stats: new ClusterStatsFamilies(this.metrics),
       random,
@@ -148,6 +143,8 @@ export class OutriggerProxy {
       portMap: opts.portMap ?? new Map(),
       onError: (name, err) => this.#log('error', `listener ${name}: ${err.message}`),
       sslStats: new ListenerSslStats(this.metrics),
+      // What a CONNECT's answer tells the source (its TCP telemetry's destination), as HTTP answers do.
+      selfPeer: Buffer.from(JSON.stringify({ ...self, ...(opts.identity ? { principal: opts.identity } : {}) })).toString('base64'),
       ...this.#interception(),
     });
     this.#filters = new HttpFilterRegistry(
@@ -162,6 +159,7 @@ export class OutriggerProxy {
           env: this.environment,
           dialCluster: (name) => dialCluster(this.clusters, name),
           clusterServices: (name) => this.clusters.get(name)?.settings.services,
+          ...(opts.role === 'router' ? { gateway: true } : {}),
           ...localWorkloadOf(opts),
         }),
     );

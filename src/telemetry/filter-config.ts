@@ -61,6 +61,22 @@ export interface AccessLogConfig {
   format?: string;
   /** JSON: key → command operator; Istio's default JSON layout when absent. */
   json_format?: Record<string, string>;
+  /** Telemetry `accessLogging[].filter.expression` (CEL): only streams it holds true for are logged. */
+  filter?: string;
+}
+
+/**
+ * One metric's overrides, as Istio's stats `PluginConfig.metrics[]` (what Telemetry `metrics[].overrides`
+ * become for one mode): `name` is the metric without `istio_` (`requests_total`, `request_bytes`, ...).
+ */
+export interface MetricOverrideConfig {
+  name: string;
+  /** Not reported at all (`disabled: true`). */
+  drop?: boolean;
+  /** Standard labels left out (`tagOverrides` REMOVE). */
+  tags_to_remove?: string[];
+  /** Label → CEL expression (`tagOverrides` UPSERT): a standard label's value replaced, or a label added. */
+  dimensions?: Record<string, string>;
 }
 
 export interface TelemetryFilterConfig {
@@ -72,8 +88,16 @@ export interface TelemetryFilterConfig {
    */
   workload: TelemetryWorkloadConfig;
   services?: TelemetryServiceConfig[];
+  /**
+   * Never name the destination service after the Host header (Istio's stats `disable_host_header_fallback`,
+   * which pilot sets on inbound and gateway listeners): a request no cluster names a service for reports
+   * `unknown` (outbound) or the workload's canonical service (inbound).
+   */
+  disable_host_header_fallback?: boolean;
   /** Istio standard metrics on or off (Telemetry `metrics[].overrides` disabling ALL_METRICS). */
   metrics: boolean;
+  /** Per-metric overrides (Telemetry `metrics[].overrides` for this direction's mode), sorted by name. */
+  metric_overrides?: MetricOverrideConfig[];
   tracing?: TracingConfig;
   access_log?: AccessLogConfig;
 }

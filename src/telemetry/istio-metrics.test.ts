@@ -6,7 +6,7 @@ import { IstioMetrics } from './istio-metrics.ts';
 import { MetricsRegistry } from './metrics/registry.ts';
 import { unknownWorkload, workloadLabels } from './workload-labels.ts';
 
-test('edges are cached per label tuple; TCP series carry request_protocol tcp', () => {
+test('edges are cached per label tuple; TCP series carry request_protocol tcp and no response code', () => {
   const registry = new MetricsRegistry();
   const m = new IstioMetrics(registry);
   const src = workloadLabels({ workload: 'sleep', namespace: 'a', labels: { 'app.kubernetes.io/name': 'sleeper' } });
@@ -16,13 +16,16 @@ test('edges are cached per label tuple; TCP series carry request_protocol tcp', 
   assert.equal(e.series('http', 200, -1, '-'), e.series('http', 200, -1, '-'));
   assert.notEqual(e.series('http', 200, -1, '-'), e.series('grpc', 200, 0, '-'));
   assert.notEqual(e.series('http', 503, -1, '-'), e.series('http', 503, -1, 'UO'));
-  const tcp = e.tcp();
+  const tcp = e.tcp('-');
+  assert.equal(e.tcp('-'), tcp);
+  assert.notEqual(e.tcp('UF'), tcp, 'a connect failure has its own series');
   tcp.opened.inc();
   tcp.sent.inc(100);
   tcp.received.inc(40);
   tcp.closed.inc();
   const text = registry.renderPrometheus();
-  assert.match(text, /istio_tcp_sent_bytes_total\{reporter="source",source_workload="sleep",[^}]*source_app="sleeper",[^}]*source_canonical_service="sleeper",source_canonical_revision="latest",[^}]*request_protocol="tcp",response_code="0",grpc_response_status="",response_flags="-",connection_security_policy="unknown"\} 100/);
+  assert.match(text, /istio_tcp_sent_bytes_total\{reporter="source",source_workload="sleep",[^}]*source_app="sleeper",[^}]*source_canonical_service="sleeper",source_canonical_revision="latest",[^}]*request_protocol="tcp",response_flags="-",connection_security_policy="unknown"\} 100/);
+  assert.doesNotMatch(text, /istio_tcp_[a-z_]+\{[^}]*response_code=/, "Istio's TCP metrics have no response_code or grpc_response_status");
   assert.match(text, /istio_tcp_connections_closed_total\{[^}]*\} 1/);
 });
 

@@ -96,7 +96,9 @@ function edgeLabels(reporter: Reporter, s: WorkloadLabels, d: WorkloadLabels, sv
     destination_version: d.version,
     destination_service: svc.host,
     destination_service_name: svc.name,
-    destination_service_namespace: svc.namespace,
+    // Istio's stats filter takes the namespace of the workload that answered (the peer's, else unknown, for
+    // the source; its own for the destination), not the service's: a request no workload answered has none.
+    destination_service_namespace: d.namespace,
     destination_cluster: d.cluster,
     destination_canonical_service: d.canonicalService,
     destination_canonical_revision: d.canonicalRevision,
@@ -111,7 +113,8 @@ export class MetricEdge {
   // Outcomes without response flags are keyed by a number (no string building on the hot path).
   #plain = new Map<number, RequestSeries>();
   #flagged = new Map<string, Map<number, RequestSeries>>();
-  #tcp: TcpSeries | undefined;
+  #tcp = new Map<string, TcpSeries>();
+  #tcpLabels = new Map<string, Readonly<Record<string, string>>>();
 
   constructor(metrics: IstioMetrics, base: Record<string, string>, security: SecurityPolicy) {
     this.#metrics = metrics;
@@ -139,6 +142,22 @@ export class MetricEdge {
     return s;
   }
 
+  /**
+   * The labels of one outcome's series, without binding any (metric overrides bind their own); the same
+   * object for the same outcome, so callers may key caches by it.
+   */
+  outcomeLabels(protocol: RequestProtocol, code: number, grpcStatus: number, flags: string): Readonly<Record<string, string>> {
+    const key = `${protocol} ${code} ${grpcStatus} ${flags}`;
+    let l = this.#outcomeLabels.get(key);
+    if (!l) {
+      if (this.#outcomeLabels.size >= 10_000) this.#outcomeLabels.clear();
+      l = Object.freeze(this.#labels(protocol, code, grpcStatus, flags));
+      this.#outcomeLabels.set(key, l);
+    }
+    return l;
+  }
+  #outcomeLabels = new Map<string, Readonly<Record<string, string>>>();
+
   /** Records one finished request. */
   record(protocol: RequestProtocol, code: number, grpcStatus: number, flags: string, durationMs: number, requestBytes: number, responseBytes: number): void {
     const s = this.series(protocol, code, grpcStatus, flags);
@@ -148,14 +167,29 @@ export class MetricEdge {
     s.responseBytes.observe(responseBytes);
   }
 
-  /** The TCP series of this edge (request_protocol tcp, response_code 0, flags `-`). */
-  tcp(): TcpSeries {
-    if (!this.#tcp) {
-      const labels = this.#labels('tcp', 0, -1, '-');
+  /**
+   * The TCP series of this edge for one connection outcome (`flags`: `-`, `UF`, ...). Istio's TCP metrics
+   * carry `request_protocol="tcp"` and no `response_code` or `grpc_response_status` (istio_stats.cc).
+   */
+  tcp(flags: string): TcpSeries {
+    let s = this.#tcp.get(flags);
+    if (!s) {
+      const labels = this.tcpLabels(flags);
       const m = this.#metrics;
-      this.#tcp = { sent: m.tcpSent.bind(labels), received: m.tcpReceived.bind(labels), opened: m.tcpOpened.bind(labels), closed: m.tcpClosed.bind(labels) };
+      s = { sent: m.tcpSent.bind(labels), received: m.tcpReceived.bind(labels), opened: m.tcpOpened.bind(labels), closed: m.tcpClosed.bind(labels) };
+      this.#tcp.set(flags, s);
     }
-    return this.#tcp;
+    return s;
+  }
+
+  /** The labels of this edge's TCP series for `flags`; the same object each time (metric overrides key by it). */
+  tcpLabels(flags: string): Readonly<Record<string, string>> {
+    let l = this.#tcpLabels.get(flags);
+    if (!l) {
+      l = Object.freeze({ ...this.#base, request_protocol: 'tcp', response_flags: flags, connection_security_policy: this.#security });
+      this.#tcpLabels.set(flags, l);
+    }
+    return l;
   }
 
   #labels(protocol: RequestProtocol, code: number, grpcStatus: number, flags: string): Record<string, string> {

@@ -32,7 +32,8 @@ export const unknownWorkload: WorkloadLabels = Object.freeze({
   app: UNKNOWN,
   version: UNKNOWN,
   canonicalService: UNKNOWN,
-  canonicalRevision: UNKNOWN,
+  // Istio's stats filter reports `latest`, not `unknown`, for the revision of a peer it knows nothing of.
+  canonicalRevision: 'latest',
   cluster: UNKNOWN,
 });
 

@@ -4,13 +4,14 @@
 import { clientTlsTransport } from './client-tls.ts';
 import { gatewayDownstreamTls } from './gateway-tls.ts';
 import type { TranslateOptions } from './options.ts';
-import { telemetryHttpFilters } from './telemetry.ts';
+import { telemetryHttpFilters, telemetryTcpFilters } from './telemetry.ts';
 import { securityHttpFilters, securityTcpFilters } from './workload-security.ts';
 
 export const meshTranslateOptions: TranslateOptions = Object.freeze({
   // Istio's order: authentication and authorization first, stats last before cors/fault/router.
   httpFilters: [securityHttpFilters, telemetryHttpFilters],
-  tcpFilters: [securityTcpFilters],
+  // Istio's order on TCP chains too: network RBAC, then stats, then tcp_proxy.
+  tcpFilters: [securityTcpFilters, telemetryTcpFilters],
   clientTls: clientTlsTransport,
   gatewayTls: gatewayDownstreamTls,
 });

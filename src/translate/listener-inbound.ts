@@ -9,7 +9,7 @@ import type { PeerAuthentication } from '../config/resource.ts';
 import type { MeshService } from '../model/service.ts';
 import type { MeshSnapshot } from '../model/snapshot.ts';
 import { buildInboundCluster, inboundClusterName } from './clusters.ts';
-import { buildHttpConnectionManager, buildTcpProxy } from './network-filters.ts';
+import { buildHttpConnectionManager, buildTcpFilters, buildTcpProxy } from './network-filters.ts';
 import type { TranslateOptions } from './options.ts';
 import { type EffectiveMtlsMode, effectiveMtls } from './peer-authentication.ts';
 import { duration, parseDurationMs } from '../xds/duration.ts';
@@ -23,6 +23,8 @@ export interface InboundPort {
   /** The container port traffic is addressed to (the service's targetPort). */
   port: number;
   protocol: Protocol;
+  /** The span name of its inbound route (its Envoy decorator); inbound ports only. */
+  operation?: string;
 }
 
 /** The services of the proxy's namespace whose selector picks it (Kubernetes Services, and ServiceEntries by workloadSelector). */
@@ -30,22 +32,27 @@ export function servicesSelecting(snapshot: MeshSnapshot, proxy: { namespace: st
   return (snapshot.servicesByNamespace.get(proxy.namespace) ?? []).filter((s) => s.selector !== undefined && matchesLabels(s.selector, proxy.labels));
 }
 
-/** Inbound ports: the Sidecar's ingress listeners if it has any, else the target ports of services selecting the proxy. */
+/**
+ * Inbound ports: the Sidecar's ingress listeners if it has any, else the target ports of services
+ * selecting the proxy. As pilot's inbound chain configs, the first service to a port decides its
+ * protocol and its operation (`host:servicePort/*`); a Sidecar's ports are named `name.namespace:port/*`.
+ */
 export function inboundPorts(snapshot: MeshSnapshot, scope: ProxyScope): InboundPort[] {
   const ingress = scope.sidecar?.spec.ingress;
-  const byPort = new Map<number, Protocol>();
+  const byPort = new Map<number, InboundPort>();
   if (ingress?.length) {
-    for (const l of ingress) byPort.set(l.port.number, parseProtocol(l.port.protocol));
+    const host = `${scope.sidecar?.metadata.name}.${scope.sidecar?.metadata.namespace}`;
+    for (const l of ingress) byPort.set(l.port.number, { port: l.port.number, protocol: parseProtocol(l.port.protocol), operation: `${host}:${l.port.number}/*` });
   } else {
     for (const s of servicesSelecting(snapshot, scope.proxy)) {
       if (s.source !== 'kubernetes') continue;
       for (const p of s.ports) {
         const target = snapshot.targetPortFor(p, scope.proxy);
-        if (!byPort.has(target)) byPort.set(target, p.protocol);
+        if (!byPort.has(target)) byPort.set(target, { port: target, protocol: p.protocol, operation: `${s.hostname}:${p.port}/*` });
       }
     }
   }
-  return [...byPort].sort((a, b) => a[0] - b[0]).map(([port, protocol]) => ({ port, protocol }));
+  return [...byPort.values()].sort((a, b) => a.port - b.port);
 }
 
 // Istio's ALPN lists for an undeclared port's HTTP chain (pilot/pkg/networking/core/listener.go): what
@@ -92,7 +99,7 @@ export function detectionFields(snapshot: MeshSnapshot, ports: readonly InboundP
 export function buildInboundListener(snapshot: MeshSnapshot, scope: ProxyScope, ports: readonly InboundPort[], options: TranslateOptions): Record<string, unknown> {
   const peerAuthentications = snapshot.resources.filter((r): r is PeerAuthentication => r.kind === 'PeerAuthentication');
   const proxy = scope.proxy;
-  const chains = ports.flatMap(({ port, protocol }) => {
+  const chains = ports.flatMap(({ port, protocol, operation }) => {
     const mtls = effectiveMtls(peerAuthentications, { namespace: proxy.namespace, labels: proxy.labels, port }, snapshot.mesh.rootNamespace);
     const transport = transportFor(mtls.mode);
     const cluster = inboundClusterName(port);
@@ -108,13 +115,13 @@ export function buildInboundListener(snapshot: MeshSnapshot, scope: ProxyScope, 
             {
               name: `inbound|http|${port}`,
               domains: ['*'],
-              routes: [{ name: 'default', match: { prefix: '/' }, route: { cluster, timeout: { seconds: 0 } } }],
+              routes: [{ name: 'default', match: { prefix: '/' }, route: { cluster, timeout: { seconds: 0 } }, ...(operation ? { decorator: { operation } } : {}) }],
             },
           ],
           validate_clusters: { value: false },
         },
       });
-    const tcp = () => [...options.tcpFilters.flatMap((build) => build(snapshot, proxy, port)), buildTcpProxy(cluster, [{ cluster }])];
+    const tcp = () => buildTcpFilters(snapshot, proxy, options, { statPrefix: cluster, port, direction: 'inbound', targets: [{ cluster }] });
     if (isHttp(protocol)) return [{ name: cluster, filter_chain_match: match, filters: [http()] }];
     if (protocol !== 'auto') return [{ name: cluster, filter_chain_match: match, filters: tcp() }];
     // Undeclared: the inspectors decide. Detected HTTP takes the first chain, anything else the second.

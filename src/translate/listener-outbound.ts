@@ -8,7 +8,7 @@ import type { MeshSnapshot } from '../model/snapshot.ts';
 import { toStruct } from '../xds/any.ts';
 import { outboundClusterName } from './clusters.ts';
 import { detectionFields, type InboundPort, PLAINTEXT_HTTP_ALPNS } from './listener-inbound.ts';
-import { buildHttpConnectionManager, buildTcpProxy } from './network-filters.ts';
+import { buildHttpConnectionManager, buildTcpFilters } from './network-filters.ts';
 import type { TranslateOptions } from './options.ts';
 import { domainsFor, httpPorts } from './route-config-sidecar.ts';
 import { tcpTargets, tlsChains } from './tcp-routes.ts';
@@ -48,7 +48,7 @@ export function buildOutboundListener(snapshot: MeshSnapshot, scope: ProxyScope,
           add({
             name: `${statPrefix}|${c.sniHosts.join(',')}`,
             filter_chain_match: { destination_port: { value: sp.port }, ...(ranges.length ? { prefix_ranges: ranges } : {}), server_names: c.sniHosts },
-            filters: [buildTcpProxy(statPrefix, c.targets)],
+            filters: buildTcpFilters(snapshot, scope.proxy, options, { statPrefix, port: sp.port, direction: 'outbound', targets: c.targets }),
             metadata,
           });
         }
@@ -67,7 +67,7 @@ export function buildOutboundListener(snapshot: MeshSnapshot, scope: ProxyScope,
       const match: Record<string, unknown> = { destination_port: { value: sp.port } };
       if (ranges.length) match['prefix_ranges'] = ranges;
       else if (tls) match['server_names'] = [service.hostname];
-      add({ name: statPrefix, filter_chain_match: match, filters: [buildTcpProxy(statPrefix, targets)], metadata });
+      add({ name: statPrefix, filter_chain_match: match, filters: buildTcpFilters(snapshot, scope.proxy, options, { statPrefix, port: sp.port, direction: 'outbound', targets }), metadata });
     }
   }
   const fallback = scope.outboundTrafficPolicy === 'REGISTRY_ONLY' ? 'BlackHoleCluster' : 'PassthroughCluster';
@@ -80,6 +80,7 @@ export function buildOutboundListener(snapshot: MeshSnapshot, scope: ProxyScope,
     // Only sniffed ports are inspected; every other port counts as declared.
     ...detectionFields(snapshot, ports.map((p) => ({ port: p.port, protocol: sniffed.has(p.port) ? 'auto' : 'TCP' }))),
     filter_chains: chains,
-    default_filter_chain: { name: fallback, filters: [buildTcpProxy(fallback, [{ cluster: fallback }])] },
+    // Istio's catch-all chain reports too (destination_service_name PassthroughCluster or BlackHoleCluster).
+    default_filter_chain: { name: fallback, filters: buildTcpFilters(snapshot, scope.proxy, options, { statPrefix: fallback, port: 0, direction: 'outbound', targets: [{ cluster: fallback }] }) },
   };
 }

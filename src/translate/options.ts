@@ -27,8 +27,11 @@ export type HttpFilterBuilder = (
   direction: TrafficDirection,
 ) => HttpFilterEntry[];
 
-/** Network filters placed before tcp_proxy on an inbound TCP port (network RBAC). */
-export type NetworkFilterBuilder = (snapshot: MeshSnapshot, proxy: ProxyView, port: number) => HttpFilterEntry[];
+/**
+ * Network filters placed before tcp_proxy on one TCP filter chain, in list order: network RBAC (inbound
+ * ports), then Istio's `istio.stats` (every direction). `port` is 0 on a listener's catch-all chain.
+ */
+export type NetworkFilterBuilder = (snapshot: MeshSnapshot, proxy: ProxyView, port: number, direction: TrafficDirection) => HttpFilterEntry[];
 
 /** The upstream cluster a transport socket is chosen for. */
 export interface ClusterTlsContext {

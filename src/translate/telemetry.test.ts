@@ -127,3 +127,101 @@ spec:
   assert.deepEqual(inbound.access_log, { path: '/tmp/a.log', encoding: 'JSON', json_format: { code: '%RESPONSE_CODE%' } });
   assert.equal(buildTelemetryConfig({ ...base(t, mesh), direction: 'outbound' }).metrics, false);
 });
+
+test('metrics overrides per metric, as pilot merges them: disabled, tagOverrides REMOVE and UPSERT, levels and modes', () => {
+  const t = telemetries(`
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: { name: mesh, namespace: istio-system }
+spec:
+  metrics:
+    - providers: [{ name: prometheus }]
+      overrides:
+        - match: { metric: ALL_METRICS }
+          tagOverrides: { source_principal: { operation: REMOVE }, request_host: { value: request.host } }
+        - match: { metric: REQUEST_SIZE, mode: SERVER }
+          disabled: true
+---
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: { name: ns, namespace: shop }
+spec:
+  metrics:
+    - overrides:
+        - match: { metric: REQUEST_COUNT, mode: CLIENT }
+          tagOverrides: { request_host: { operation: REMOVE }, response_code: { value: "string(response.code)" } }
+`);
+  const inbound = buildTelemetryConfig(base(t));
+  const outbound = buildTelemetryConfig({ ...base(t), direction: 'outbound' });
+  const byName = (c: typeof inbound) => Object.fromEntries((c.metric_overrides ?? []).map(({ name, ...o }) => [name, o]));
+  const everywhere = { tags_to_remove: ['source_principal'], dimensions: { request_host: 'request.host' } };
+  assert.deepEqual(byName(inbound), {
+    request_bytes: { drop: true, ...everywhere },
+    request_duration_milliseconds: everywhere,
+    requests_total: everywhere,
+    response_bytes: everywhere,
+    tcp_connections_closed_total: everywhere,
+    tcp_connections_opened_total: everywhere,
+    tcp_received_bytes_total: everywhere,
+    tcp_sent_bytes_total: everywhere,
+    request_messages_total: everywhere,
+    response_messages_total: everywhere,
+  });
+  assert.deepEqual(byName(outbound)['requests_total'], { tags_to_remove: ['request_host', 'source_principal'], dimensions: { response_code: 'string(response.code)' } });
+  assert.equal(byName(outbound)['request_bytes']?.drop, undefined, 'the SERVER-only drop does not apply to the client side');
+  assert.equal(inbound.metrics, true);
+});
+
+test('ALL_METRICS disabled at the root, metrics turned back on by a namespace override, as pilot does', () => {
+  const t = telemetries(`
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: { name: mesh, namespace: istio-system }
+spec: { metrics: [{ providers: [{ name: prometheus }], overrides: [{ disabled: true }] }] }
+---
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: { name: ns, namespace: shop }
+spec: { metrics: [{ overrides: [{ match: { metric: REQUEST_COUNT }, disabled: false }] }] }
+`);
+  assert.equal(buildTelemetryConfig(base(t)).metrics, true);
+  assert.equal(buildTelemetryConfig({ ...base(t), workload: { namespace: 'data', labels: {} } }).metrics, false);
+});
+
+test('accessLogging filter expression reaches the access log config', () => {
+  const t = telemetries(`
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: { name: mesh, namespace: istio-system }
+spec: { accessLogging: [{ providers: [{ name: envoy }], filter: { expression: "response.code >= 400" } }] }
+`);
+  assert.deepEqual(buildTelemetryConfig(base(t)).access_log, { path: '/dev/stdout', encoding: 'TEXT', filter: 'response.code >= 400' });
+});
+
+test('Telemetry customTags replace meshConfig custom_tags whole, as pilot (configureCustomTags) does', () => {
+  const t = telemetries(`
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: { name: mesh, namespace: istio-system }
+spec: { tracing: [{ customTags: { env: { literal: { value: prod } } } }] }
+`);
+  const mesh = { defaultConfig: { tracing: { custom_tags: { legacy: { literal: { value: 'x' } } } } } };
+  assert.deepEqual(buildTelemetryConfig(base(t, mesh)).tracing?.custom_tags, { env: { literal: { value: 'prod' } } });
+  assert.deepEqual(buildTelemetryConfig(base([], mesh)).tracing?.custom_tags, { legacy: { literal: { value: 'x' } } });
+});
+
+test('a Telemetry whose CEL does not parse is rejected where it is written, as Istio validation does', () => {
+  const { diagnostics } = loadText(`
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: { name: mesh, namespace: istio-system }
+spec:
+  accessLogging: [{ filter: { expression: "response.code >=" } }]
+  metrics: [{ overrides: [{ tagOverrides: { host: { value: "request.host ==" } } }] }]
+`);
+  const bad = diagnostics.filter((d) => /must be a valid CEL expression/.test(d.message));
+  assert.deepEqual(bad.map((d) => [d.code, d.field, d.span?.start.line]).sort(), [
+    ['OR1024', 'spec.accessLogging[0].filter.expression', 6],
+    ['OR1024', 'spec.metrics[0].overrides[0].tagOverrides.host.value', 7],
+  ]);
+});

@@ -10,6 +10,7 @@ import type { MeshSnapshot } from '../model/snapshot.ts';
 import type {
   AccessLogConfig,
   CustomTagConfig,
+  MetricOverrideConfig,
   SamplingRule,
   TelemetryFilterConfig,
   TracingConfig,
@@ -18,7 +19,7 @@ import type {
 import { samplingRulesFromCollectorConfig } from '../telemetry/tracing/tail-sampling-rules.ts';
 import { typedStruct } from '../xds/any.ts';
 import { OutriggerExtension } from '../xds/type-urls.ts';
-import type { HttpFilterBuilder, HttpFilterEntry, TrafficDirection } from './options.ts';
+import type { HttpFilterBuilder, HttpFilterEntry, NetworkFilterBuilder, TrafficDirection } from './options.ts';
 
 export interface TelemetryInputs {
   mesh: MeshConfig;
@@ -85,18 +86,63 @@ function mergeAccessLogging(levels: readonly Telemetry[], direction: TrafficDire
   return out;
 }
 
-function metricsEnabled(levels: readonly Telemetry[], direction: TrafficDirection): boolean {
-  let enabled = true;
+/** Telemetry's metric names → Istio's stats names (pilot's metricToPrometheusMetric). */
+const PROMETHEUS_METRICS: Readonly<Record<string, string>> = {
+  REQUEST_COUNT: 'requests_total',
+  REQUEST_DURATION: 'request_duration_milliseconds',
+  REQUEST_SIZE: 'request_bytes',
+  RESPONSE_SIZE: 'response_bytes',
+  TCP_OPENED_CONNECTIONS: 'tcp_connections_opened_total',
+  TCP_CLOSED_CONNECTIONS: 'tcp_connections_closed_total',
+  TCP_SENT_BYTES: 'tcp_sent_bytes_total',
+  TCP_RECEIVED_BYTES: 'tcp_received_bytes_total',
+  GRPC_REQUEST_MESSAGES: 'request_messages_total',
+  GRPC_RESPONSE_MESSAGES: 'response_messages_total',
+};
+
+/**
+ * The Prometheus metrics of one mode, merged as pilot's mergeMetrics does: levels least specific first,
+ * overrides in order, a later one winning per metric and per tag; `ALL_METRICS` (or no match) with
+ * `disabled: true` turns the mode off until a later override for that mode names metrics again.
+ */
+function buildMetrics(levels: readonly Telemetry[], direction: TrafficDirection): { enabled: boolean; overrides: MetricOverrideConfig[] } {
+  let provider = true;
+  let allDisabled = false;
+  const merged = new Map<string, { disabled?: boolean; tags: Map<string, { operation?: string; value?: string }> }>();
   for (const t of levels) {
     for (const m of t.spec.metrics ?? []) {
-      if (m.providers && !m.providers.some((p) => p.name === 'prometheus')) enabled = false;
+      if (m.providers?.length) provider = m.providers.some((p) => p.name === 'prometheus');
       for (const o of m.overrides ?? []) {
-        const all = !o.match?.metric || o.match.metric === 'ALL_METRICS';
-        if (all && modeApplies(o.match?.mode, direction) && o.disabled !== undefined) enabled = !o.disabled;
+        if (!modeApplies(o.match?.mode, direction)) continue;
+        const metric = o.match?.metric;
+        if (o.match?.customMetric) continue; // custom metrics are not supported
+        const all = !metric || metric === 'ALL_METRICS';
+        if (all && o.disabled === true) {
+          allDisabled = true;
+          continue;
+        }
+        allDisabled = false;
+        for (const name of all ? Object.values(PROMETHEUS_METRICS) : [PROMETHEUS_METRICS[metric] ?? metric]) {
+          let e = merged.get(name);
+          if (!e) {
+            e = { tags: new Map() };
+            merged.set(name, e);
+          }
+          if (o.disabled !== undefined) e.disabled = o.disabled;
+          for (const [tag, v] of Object.entries(o.tagOverrides ?? {})) e.tags.set(tag, v);
+        }
       }
     }
   }
-  return enabled;
+  const overrides: MetricOverrideConfig[] = [];
+  for (const [name, e] of [...merged].sort(([a], [b]) => a.localeCompare(b))) {
+    const tags = [...e.tags].sort(([a], [b]) => a.localeCompare(b));
+    const remove = tags.filter(([, v]) => v.operation === 'REMOVE').map(([k]) => k);
+    const dimensions = Object.fromEntries(tags.filter(([, v]) => v.operation !== 'REMOVE' && v.value).map(([k, v]) => [k, v.value as string]));
+    if (!e.disabled && !remove.length && !Object.keys(dimensions).length) continue;
+    overrides.push({ name, ...(e.disabled ? { drop: true } : {}), ...(remove.length ? { tags_to_remove: remove } : {}), ...(Object.keys(dimensions).length ? { dimensions } : {}) });
+  }
+  return { enabled: provider && !allDisabled, overrides };
 }
 
 function customTag(c: CustomTag | Record<string, unknown>): CustomTagConfig | undefined {
@@ -135,7 +181,9 @@ function buildTracing(inputs: TelemetryInputs, levels: readonly Telemetry[]): Tr
     provider = { name: 'zipkin', kind: 'zipkin', service, port: Number(port) };
   }
   const tags: Record<string, CustomTagConfig> = {};
-  for (const [k, v] of Object.entries({ ...(mesh.defaultConfig?.tracing?.custom_tags ?? {}), ...(tr?.customTags ?? {}) })) {
+  // Pilot's configureCustomTags: the Telemetry's tags when it has any, else meshConfig's; never both.
+  const telemetryTags = tr?.customTags && Object.keys(tr.customTags).length ? tr.customTags : undefined;
+  for (const [k, v] of Object.entries(telemetryTags ?? mesh.defaultConfig?.tracing?.custom_tags ?? {})) {
     const t = customTag(v as CustomTag);
     if (t) tags[k] = t;
   }
@@ -167,9 +215,14 @@ function envoyAccessLog(mesh: MeshConfig): AccessLogConfig {
 }
 
 function buildAccessLog(inputs: TelemetryInputs, levels: readonly Telemetry[]): AccessLogConfig | undefined {
-  const mesh = inputs.mesh;
   const al = mergeAccessLogging(levels, inputs.direction);
   if (al?.disabled) return undefined;
+  const log = accessLogDestination(inputs.mesh, al);
+  // Envoy's CEL access-log filter (pilot adds it for the provider of the entry that names the filter).
+  return log && al?.filter?.expression ? { ...log, filter: al.filter.expression } : log;
+}
+
+function accessLogDestination(mesh: MeshConfig, al: AccessLogging | undefined): AccessLogConfig | undefined {
   const names = al?.providers?.map((p) => p.name) ?? mesh.defaultProviders?.accessLogging ?? (al || mesh.accessLogFile ? ['envoy'] : []);
   for (const name of names) {
     const p = mesh.extensionProviders?.find((x) => x.name === name);
@@ -196,9 +249,11 @@ export function buildTelemetryConfig(inputs: TelemetryInputs): Omit<TelemetryFil
   const levels = selectTelemetries(inputs.telemetries, inputs.rootNamespace, w.namespace, w.labels);
   const tracing = buildTracing(inputs, levels);
   const accessLog = buildAccessLog(inputs, levels);
+  const metrics = buildMetrics(levels, inputs.direction);
   return {
     reporter: inputs.direction === 'inbound' ? 'destination' : 'source',
-    metrics: metricsEnabled(levels, inputs.direction),
+    metrics: metrics.enabled,
+    ...(metrics.enabled && metrics.overrides.length ? { metric_overrides: metrics.overrides } : {}),
     ...(tracing ? { tracing } : {}),
     ...(accessLog ? { access_log: accessLog } : {}),
   };
@@ -251,3 +306,10 @@ export const telemetryHttpFilters: HttpFilterBuilder = (snapshot: MeshSnapshot, 
   cache.bySelection.set(key, entries);
   return entries;
 };
+
+/**
+ * The NetworkFilterBuilder for TranslateOptions.tcpFilters: Istio's `istio.stats` network filter in front
+ * of tcp_proxy (TCP metrics, and the access log pilot puts on tcp_proxy), with the same config as the
+ * HTTP filter of the direction: one Telemetry selection, one entry, shared with the HTTP chains.
+ */
+export const telemetryTcpFilters: NetworkFilterBuilder = (snapshot, proxy, port, direction) => telemetryHttpFilters(snapshot, proxy, port, direction);

@@ -44,5 +44,6 @@ export const securityHttpFilters: HttpFilterBuilder = (snapshot, proxy, port, di
   return out;
 };
 
-/** Network RBAC for an inbound TCP port. */
-export const securityTcpFilters: NetworkFilterBuilder = (snapshot, proxy, port) => translateAuthorization(policies(snapshot), target(snapshot, proxy, port)).tcp;
+/** Network RBAC for an inbound TCP port (outbound and gateway TCP chains get none). */
+export const securityTcpFilters: NetworkFilterBuilder = (snapshot, proxy, port, direction) =>
+  direction === 'inbound' ? translateAuthorization(policies(snapshot), target(snapshot, proxy, port)).tcp : [];

@@ -131,12 +131,18 @@ const threeServices = ['cart', 'orders', 'admin']
   .map((app) => `apiVersion: v1\nkind: Service\nmetadata: { name: ${app}, namespace: shop }\nspec: { selector: { app: ${app} }, ports: [{ name: http, port: 80, targetPort: 8080 }] }`)
   .join('\n---\n');
 
+/**
+ * A Service over all three (`tier: front`), first by hostname: it names their inbound routes' spans
+ * (the first service to a port does), so the three may share an inbound listener.
+ */
+const frontService = `apiVersion: v1\nkind: Service\nmetadata: { name: a-front, namespace: shop }\nspec: { selector: { tier: front }, ports: [{ name: http, port: 80, targetPort: 8080 }] }`;
+
 /** Whether cart's and orders' virtualInbound come out as one shared object, after the policies below. */
 function inboundShared(policies: string): { shared: boolean; admin: boolean } {
-  const { resources, diagnostics } = loadText(`${threeServices}\n---\n${policies}`, 'inbound.yaml');
+  const { resources, diagnostics } = loadText(`${threeServices}\n---\n${frontService}\n---\n${policies}`, 'inbound.yaml');
   assert.deepEqual(diagnostics.filter((d) => d.severity === 'error'), []);
   const snapshot = buildSnapshot(resources, [], '1');
-  const proxy = (app: string): ProxyView => ({ id: `sidecar~10.0.0.1~${app}-0.shop~shop.svc.cluster.local`, role: 'sidecar', namespace: 'shop', workloadName: app, serviceAccount: app, labels: { app }, ip: '10.0.0.1', appPorts: { 8080: 41000 } });
+  const proxy = (app: string): ProxyView => ({ id: `sidecar~10.0.0.1~${app}-0.shop~shop.svc.cluster.local`, role: 'sidecar', namespace: 'shop', workloadName: app, serviceAccount: app, labels: { app, tier: 'front' }, ip: '10.0.0.1', appPorts: { 8080: 41000 } });
   const memo = new SnapshotMemo();
   const inbound = (p: ProxyView) => {
     const shared = buildProxyResources(snapshot, p, meshTranslateOptions, memo);
@@ -147,8 +153,17 @@ function inboundShared(policies: string): { shared: boolean; admin: boolean } {
   return { shared: cart === orders, admin: cart === admin };
 }
 
-test('workloads with the same inbound ports and the same policies share one inbound listener; their clusters name their services', () => {
+test('workloads with the same inbound ports, named by the same service, and the same policies share one inbound listener; their clusters name their services', () => {
   assert.deepEqual(inboundShared('apiVersion: v1\nkind: ConfigMap\nmetadata: { name: unrelated, namespace: shop }\ndata: {}'), { shared: true, admin: true });
+  // Without the common Service each port's span is named by the workload's own: one listener each.
+  const own = new SnapshotMemo();
+  const alone = buildSnapshot(loadText(threeServices, 'inbound.yaml').resources, [], '1');
+  const inboundOf = (app: string) =>
+    buildProxyResources(alone, { id: `sidecar~10.0.0.1~${app}-0.shop~shop.svc.cluster.local`, role: 'sidecar', namespace: 'shop', workloadName: app, serviceAccount: app, labels: { app }, ip: '10.0.0.1', appPorts: { 8080: 41000 } }, meshTranslateOptions, own)
+      .get('type.googleapis.com/envoy.config.listener.v3.Listener')
+      ?.get('virtualInbound');
+  assert.notEqual(inboundOf('cart'), inboundOf('orders'));
+  assert.match(JSON.stringify(inboundOf('orders')), /"operation":"orders\.shop\.svc\.cluster\.local:80\/\*"/);
   const { resources } = loadText(threeServices, 'inbound.yaml');
   const snapshot = buildSnapshot(resources, [], '1');
   const cluster = buildProxyResources(snapshot, { id: 'sidecar~10.0.0.1~cart-0.shop~shop.svc.cluster.local', role: 'sidecar', namespace: 'shop', workloadName: 'cart', serviceAccount: 'cart', labels: { app: 'cart' }, ip: '10.0.0.1', appPorts: { 8080: 41000 } })

@@ -187,3 +187,18 @@ test('unknown paths and methods are refused with a code', async () => {
   assert.equal(post.status, 405);
   await post.body?.cancel();
 });
+
+test('bad query parameters and malformed paths are refused with 400 and a code, not answered with a default', async () => {
+  for (const path of ['/api/graph?window=abc', '/api/graph?window=-5', '/api/graph?window=0', '/api/graph?window=3601', '/api/graph?window=', '/api/graph?window=0x10', '/api/services?window=1e400', '/api/services/podinfo/podinfo?window=NaN', '/api/traces?limit=abc', '/api/traces?limit=0', '/api/traces?limit=501']) {
+    const r = await mesh.get<{ code: string; error: string }>(path);
+    assert.equal(r.status, 400, path);
+    assert.equal(r.body.code, 'DASHBOARD_BAD_PARAM', path);
+  }
+  for (const path of ['/api/traces/%zz', '/api/services/%E0%A4%A/x']) {
+    const r = await mesh.get<{ code: string }>(path);
+    assert.equal(r.status, 400, path);
+    assert.equal(r.body.code, 'DASHBOARD_BAD_URL', path);
+  }
+  assert.equal((await mesh.get('/api/graph?window=300')).status, 200);
+  assert.equal((await mesh.get('/api/traces?limit=500')).status, 200);
+});

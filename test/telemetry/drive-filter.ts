@@ -1,6 +1,6 @@
 // Drives an HTTP filter's hooks the way the connection manager does, for one request, with a
 // constructed request context: onRequest → onResponse → onDone.
-import type { HttpFilter, RequestContext, StreamOutcome } from '../../src/proxy/http/filter.ts';
+import type { HttpFilter, RequestContext, RouteView, StreamOutcome } from '../../src/proxy/http/filter.ts';
 import type { ConnectionInfo, DownstreamRequest, HeaderMap, StreamInfo } from '../../src/proxy/http/stream.ts';
 import { typedStruct } from '../../src/xds/any.ts';
 import { OutriggerExtension } from '../../src/xds/type-urls.ts';
@@ -19,9 +19,16 @@ export interface DriveRequest {
   durationMs?: number;
   requestBytes?: number;
   responseBytes?: number;
+  /** The heads' sizes on an HTTP/1.1 downstream (0: HTTP/2). */
+  requestHeadBytes?: number;
+  responseHeadBytes?: number;
   clusterName?: string;
+  /** The chosen endpoint's `istio.workload` metadata (`name;namespace`), as the router records it. */
+  upstreamWorkload?: string;
   flags?: string[];
   grpcStatus?: number;
+  /** The route the request matched (its decorator names the span). */
+  route?: RouteView;
   startTime?: number;
 }
 
@@ -48,7 +55,8 @@ export async function drive(filter: HttpFilter, r: DriveRequest): Promise<Driven
   };
   const info: StreamInfo = { startTime: r.startTime ?? 1_700_000_000_000, responseFlags: new Set(r.flags ?? []), dynamicMetadata: new Map() };
   if (r.clusterName) info.clusterName = r.clusterName;
-  const ctx: RequestContext = { request, info, route: null };
+  if (r.upstreamWorkload) info.upstreamWorkload = r.upstreamWorkload;
+  const ctx: RequestContext = { request, info, route: r.route ?? null };
   const verdict = await filter.onRequest?.(ctx);
   if (verdict && verdict.action !== 'continue') throw new Error('filter answered the request itself');
   const responseHeaders: HeaderMap = new Map(Object.entries(r.responseHeaders ?? {}));
@@ -57,6 +65,8 @@ export async function drive(filter: HttpFilter, r: DriveRequest): Promise<Driven
     status: r.status,
     requestBytes: r.requestBytes ?? 0,
     responseBytes: r.responseBytes ?? 0,
+    requestHeadBytes: r.requestHeadBytes ?? 0,
+    responseHeadBytes: r.responseHeadBytes ?? 0,
     durationMs: r.durationMs ?? 1,
     downstreamReset: false,
   };

@@ -1,6 +1,17 @@
 // Telemetry (telemetry.istio.io v1alpha1/v1): tracing, metrics and access logging per workload.
 import * as z from 'zod';
-import { bool, duration, labelSelector, obj, oneOf, str, targetRef, withRules } from './common.ts';
+import { CelExpressionError, compileCel } from '../../telemetry/cel/compile.ts';
+import { bool, duration, issueCode, labelSelector, obj, oneOf, str, targetRef, withRules } from './common.ts';
+
+/** A CEL expression (access-log filter, metric tag value): Istio rejects one that does not parse. */
+const celExpression = z.string().superRefine((text, ctx) => {
+  try {
+    compileCel(text);
+  } catch (err) {
+    if (!(err instanceof CelExpressionError)) throw err;
+    ctx.addIssue({ code: 'custom', message: `must be a valid CEL expression: ${err.message}`, ...issueCode('OR1024') });
+  }
+});
 
 const providerRef = obj({ name: z.string().min(1) });
 const mode = z.enum(['CLIENT_AND_SERVER', 'CLIENT', 'SERVER']);
@@ -32,7 +43,7 @@ const metrics = obj({
       obj({
         match: withRules(obj({ metric: z.enum(metricNames).optional(), customMetric: str.optional(), mode: mode.optional() }), oneOf(['metric', 'customMetric'])).optional(),
         disabled: bool.optional(),
-        tagOverrides: z.record(z.string(), obj({ operation: z.enum(['UPSERT', 'REMOVE']).optional(), value: str.optional() })).optional(),
+        tagOverrides: z.record(z.string(), obj({ operation: z.enum(['UPSERT', 'REMOVE']).optional(), value: celExpression.optional() })).optional(),
       }),
     )
     .optional(),
@@ -43,7 +54,7 @@ const accessLogging = obj({
   match: obj({ mode: mode.optional() }).optional(),
   providers: z.array(providerRef).optional(),
   disabled: bool.optional(),
-  filter: obj({ expression: str }).optional(),
+  filter: obj({ expression: celExpression }).optional(),
 });
 
 export const telemetrySpec = withRules(

@@ -47,6 +47,12 @@ function memoryReport(): Record<string, string> {
   };
 }
 
+function pathOf(url: string | undefined): string {
+  const u = url ?? '/';
+  const q = u.indexOf('?');
+  return q < 0 ? u : u.slice(0, q);
+}
+
 export class AdminServers {
   #admin: Server;
   #health: Server;
@@ -88,12 +94,14 @@ export class AdminServers {
           return send(res, 404, 'not found: /config_dump /clusters /stats /stats/prometheus /memory /ready /logging /quitquitquit\n');
       }
     });
+    // By path, whatever the query: Istio's 15090 listener routes the prefix /stats/prometheus to the admin
+    // (a scrape config with `params:` still gets metrics), and kubelet probes may carry a query too.
     this.#health = http.createServer((req, res) => {
-      if (req.url === '/healthz/ready') return deps.ready() ? send(res, 200, '') : send(res, 503, 'not ready\n');
+      if (pathOf(req.url) === '/healthz/ready') return deps.ready() ? send(res, 200, '') : send(res, 503, 'not ready\n');
       send(res, 404, '');
     });
     this.#prom = http.createServer((req, res) => {
-      if (req.url === '/stats/prometheus') return send(res, 200, deps.prometheus(), 'text/plain; version=0.0.4');
+      if (pathOf(req.url) === '/stats/prometheus') return send(res, 200, deps.prometheus(), 'text/plain; version=0.0.4');
       send(res, 404, '');
     });
   }

@@ -23,6 +23,8 @@ export interface Endpoint {
   readonly priority: number;
   readonly locality: string;
   readonly localityWeight?: number;
+  /** `filter_metadata.istio.workload` (`name;namespace`): telemetry's destination when no peer answers. */
+  readonly workload?: string;
   /** Requests in flight, for LEAST_REQUEST. */
   active: number;
 }
@@ -62,6 +64,7 @@ export function compileEndpoint(e: EnvoyLbEndpoint, where: string, group: { prio
     priority: group.priority ?? 0,
     locality: group.locality ?? '',
     ...(group.localityWeight !== undefined ? { localityWeight: group.localityWeight } : {}),
+    ...(typeof istio['workload'] === 'string' && istio['workload'] ? { workload: istio['workload'] } : {}),
     active: 0,
   };
 }

@@ -31,6 +31,8 @@ export interface FilterFactoryDeps {
   localWorkload?: TelemetryWorkloadConfig;
   /** A cluster's `istio.services` metadata, by cluster name (the telemetry filter's inbound service). */
   clusterServices?: ClusterServices;
+  /** The proxy is a gateway (node type `router`): its telemetry never names a service after the Host header. */
+  gateway?: boolean;
 }
 
 export function defaultFilterFactories(deps: FilterFactoryDeps): HttpFilterFactory[] {
@@ -50,6 +52,7 @@ export function defaultFilterFactories(deps: FilterFactoryDeps): HttpFilterFacto
       ...(deps.env ? { env: deps.env } : {}),
       ...(deps.localWorkload ? { localWorkload: deps.localWorkload } : {}),
       ...(deps.clusterServices ? { clusterServices: deps.clusterServices } : {}),
+      ...(deps.gateway ? { gateway: true } : {}),
     }),
   ];
 }

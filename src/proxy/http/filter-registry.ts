@@ -3,6 +3,7 @@
 import { TypeUrl } from '../../xds/type-urls.ts';
 import { ProxyConfigError } from '../config/config-error.ts';
 import type { EnvoyFilter } from '../config/envoy-shapes.ts';
+import type { NetworkStatsFilter } from '../filters/network-stats.ts';
 import type { HttpFilter, HttpFilterFactory } from './filter.ts';
 import type { PerFilterCompilers } from './route/index.ts';
 import { perFilterCompilersFrom } from './route/index.ts';
@@ -46,8 +47,7 @@ export class HttpFilterRegistry {
         sawRouter = true;
         return;
       }
-      const inner = typeUrl === TypeUrl.TypedStruct ? String(f.typed_config?.['type_url'] ?? '') : undefined;
-      const factory = (inner && this.factory(inner)) || (typeUrl && this.factory(typeUrl)) || this.factory(f.name ?? '');
+      const factory = this.#factoryFor(f);
       if (!factory) {
         if (f.is_optional) return;
         throw new ProxyConfigError(at, 'typed_config', `unknown HTTP filter ${f.name} (${typeUrl ?? 'no typed_config'})`);
@@ -60,6 +60,27 @@ export class HttpFilterRegistry {
     });
     if (!sawRouter) throw new ProxyConfigError(where, 'http_filters', 'envoy.filters.http.router must be the last filter');
     return out;
+  }
+
+  /** A filter entry's factory: by its TypedStruct's type_url, else its `@type`, else its name. */
+  #factoryFor(f: EnvoyFilter): HttpFilterFactory | undefined {
+    const typeUrl = f.typed_config?.['@type'];
+    const inner = typeUrl === TypeUrl.TypedStruct ? String(f.typed_config?.['type_url'] ?? '') : undefined;
+    return (inner && this.factory(inner)) || (typeUrl && this.factory(typeUrl)) || this.factory(f.name ?? '');
+  }
+
+  /**
+   * A network filter entry one of these factories also compiles (`istio.stats` on a TCP chain): `null`
+   * when none does, undefined when it compiles to nothing to do. Throws ProxyConfigError to NACK.
+   */
+  compileNetwork(f: EnvoyFilter, where: string): NetworkStatsFilter | undefined | null {
+    const factory = this.#factoryFor(f);
+    if (!factory?.createNetwork) return null;
+    try {
+      return factory.createNetwork(f.typed_config ?? { '@type': '' });
+    } catch (err) {
+      throw new ProxyConfigError(where, 'typed_config', err instanceof Error ? err.message : String(err));
+    }
   }
 
   /** typed_per_filter_config compilers for the route library, keyed by filter name. */

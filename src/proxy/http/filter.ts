@@ -2,6 +2,8 @@
 // HTTP connection manager without touching it. Config is compiled once per listener by a factory;
 // per-request work happens in the hooks. A hook continues, or answers with a local reply.
 import type { TypedAny } from '../../xds/any.ts';
+import type { NetworkStatsFilter } from '../filters/network-stats.ts';
+import type { RouteDecorator } from './route/decorator.ts';
 import type { DownstreamRequest, HeaderMap, StreamInfo } from './stream.ts';
 
 /** A response the proxy generates itself (see src/proxy/local-reply). */
@@ -22,6 +24,8 @@ export const CONTINUE: FilterVerdict = Object.freeze({ action: 'continue' });
 /** The route the request matched, as the filters see it (null when no route matched). */
 export interface RouteView {
   readonly name: string;
+  /** Its span name (Envoy's route decorator), compiled with the route. */
+  readonly decorator?: RouteDecorator | null;
   /** The compiled `typed_per_filter_config` of route, then virtual host (most specific wins). */
   perFilterConfig(filterName: string): unknown;
 }
@@ -55,8 +59,15 @@ export interface StreamOutcome {
   status: number;
   /** gRPC status from trailers or headers, when the stream was gRPC. */
   grpcStatus?: number;
+  /** Body bytes each way (Envoy's %BYTES_RECEIVED% / %BYTES_SENT%). */
   requestBytes: number;
   responseBytes: number;
+  /**
+   * The heads' bytes on an HTTP/1.1 downstream (see wire-size.ts); 0 on HTTP/2. With the bodies, the
+   * wire bytes Istio's istio_request_bytes / istio_response_bytes record.
+   */
+  requestHeadBytes: number;
+  responseHeadBytes: number;
   /** Milliseconds from the first request byte to the last response byte. */
   durationMs: number;
   /** The downstream reset the stream or the connection dropped. */
@@ -72,6 +83,11 @@ export interface HttpFilterFactory {
   create(config: TypedAny): HttpFilter;
   /** Compiles a per-route `typed_per_filter_config` entry once; throws a FilterConfigError to NACK. */
   compilePerRoute?(config: TypedAny): unknown;
+  /**
+   * A filter that is also a network filter on TCP chains (`istio.stats`, as istio/proxy registers it):
+   * compiles that form once; undefined when the config leaves it nothing to do.
+   */
+  createNetwork?(config: TypedAny): NetworkStatsFilter | undefined;
   /** At proxy shutdown: send or write what is buffered (spans, access-log lines) and release files. */
   close?(): Promise<void>;
 }

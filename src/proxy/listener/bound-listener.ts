@@ -182,7 +182,7 @@ export class BoundListener {
           return;
         }
         if (s.destroyed) return;
-        proxyTcp(this.#deps.clusters, tcp, s, { address: connection.localAddress, port: connection.localPort }, this.#deps.random);
+        proxyTcp(this.#deps.clusters, tcp, s, connection, this.#deps.random);
       };
       const verdict = runNetworkAuthz(tcp.authz, connection, (name) => dialCluster(this.#deps.clusters, name));
       if (verdict instanceof Promise) {

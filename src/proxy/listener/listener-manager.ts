@@ -37,6 +37,8 @@ export interface ListenerManagerDeps {
   sslStats?: ListenerSslStats;
   /** SO_ORIGINAL_DST, when this proxy's traffic is captured (INTERCEPTION_MODE REDIRECT). */
   originalDestination?: OriginalDestinationReader;
+  /** This workload's metadata (`x-outrigger-peer`), answered to mesh peers' tunnel CONNECTs. */
+  selfPeer?: string;
 }
 
 type Running = { kind: 'listener'; l: BoundListener; port: number } | { kind: 'tunnel'; t: TunnelServer; port: number };
@@ -93,6 +95,7 @@ export class ListenerManager {
         material: () => d.secrets.mesh(),
         ...(d.hcm.timers ? { timers: d.hcm.timers } : {}),
         ...(d.sslStats ? { sslStats: d.sslStats } : {}),
+        ...(d.selfPeer ? { selfPeer: d.selfPeer } : {}),
         inboundChain: (port, kind, transport) => this.#inboundChain(port, kind, transport),
         serveStream: (stream: ServerHttp2Stream, chain: FilterChain, conn: ConnectionInfo) => this.#inbound()?.l.serveChain(stream, chain, conn),
         serveRequest: (chain: FilterChain, conn: ConnectionInfo, req: DownstreamReq, res: DownstreamRes) => {

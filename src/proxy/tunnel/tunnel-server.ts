@@ -55,6 +55,11 @@ export interface TunnelDeps {
   serveRequest(chain: FilterChain, connection: ConnectionInfo, req: DownstreamReq, res: DownstreamRes): void;
   /** Timers for certificate expiry and its grace (a test clock in tests). */
   timers?: Timers;
+  /**
+   * This workload's `x-outrigger-peer` metadata (base64 JSON), answered to a mesh peer's CONNECT as Istio's
+   * TCP metadata exchange does: the source sidecar's TCP telemetry learns who it reached.
+   */
+  selfPeer?: string;
 }
 
 /** Decoded `x-outrigger-peer` values: a sidecar sends the same one on every request. */
@@ -201,9 +206,13 @@ export class TunnelServer {
         if (transport === 'raw_buffer' && port) return void req.stream.respond({ ':status': 200 }, { endStream: true });
         return void req.stream.respond({ ':status': 404 }, { endStream: true });
       }
-      req.stream.respond({ ':status': 200 });
       // Plaintext TCP carries no metadata exchange in Istio: the source is unknown, as well as unverified.
-      if (transport === 'raw_buffer') return void this.#deps.serveStream(req.stream, chain, { ...asPlaintext(base), localAddress: host, localPort: port });
+      if (transport === 'raw_buffer') {
+        req.stream.respond({ ':status': 200 });
+        return void this.#deps.serveStream(req.stream, chain, { ...asPlaintext(base), localAddress: host, localPort: port });
+      }
+      const self = peer ? this.#deps.selfPeer : undefined;
+      req.stream.respond(self ? { ':status': 200, [PEER_HEADER]: self } : { ':status': 200 });
       this.#deps.serveStream(req.stream, chain, { ...base, localAddress: host, localPort: port, ...(peer ? { peer } : {}) });
       return;
     }

@@ -23,6 +23,18 @@ export const TRANSPORT_HEADER = 'x-outrigger-transport';
 /** The extended CONNECT `:protocol` of a stream that carries an HTTP/1.1 connection to the tunnel. */
 export const HTTP1_CARRIER_PROTOCOL = 'outrigger-http1';
 
+/** The answer's `x-outrigger-peer` (the destination sidecar's metadata), where a CONNECT got one. */
+const PEER_ANSWER_HEADER = 'x-outrigger-peer';
+const connectPeers = new WeakMap<Duplex, string>();
+
+/**
+ * The metadata the destination sidecar answered a tunnel CONNECT with (base64 JSON, Istio's TCP metadata
+ * exchange): who is at the other end of a tcp_proxy connection, for the source's telemetry.
+ */
+export function connectPeerOf(stream: Duplex): string | undefined {
+  return connectPeers.get(stream);
+}
+
 /** A client's stream IDs are the odd numbers below 2^31; a session stops a little short of them. */
 const MAX_STREAMS_PER_SESSION = 2 ** 30 - 1024;
 
@@ -273,6 +285,8 @@ export class H2Connection {
       stream.once('close', () => reject(new UpstreamError('connect', `tunnel stream closed before its response (code ${stream.rstCode})`)));
       stream.once('response', (h) => {
         const status = Number(h[':status']);
+        const peer = h[PEER_ANSWER_HEADER];
+        if (typeof peer === 'string') connectPeers.set(stream, peer);
         if (status >= 200 && status < 300) resolve(stream);
         else {
           stream.close();

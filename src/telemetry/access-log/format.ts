@@ -50,7 +50,7 @@ const orNull = (v: string) => (v === '' ? null : v);
 
 const simple: Readonly<Record<string, Reader>> = {
   START_TIME: (r) => new Date(r.startTime).toISOString(),
-  PROTOCOL: (r) => r.protocol,
+  PROTOCOL: (r) => orNull(r.protocol),
   RESPONSE_CODE: (r) => r.responseCode,
   RESPONSE_FLAGS: (r) => r.responseFlags,
   RESPONSE_CODE_DETAILS: (r) => orNull(r.responseCodeDetails),
@@ -66,15 +66,16 @@ const simple: Readonly<Record<string, Reader>> = {
   DOWNSTREAM_REMOTE_ADDRESS: (r) => orNull(r.downstreamRemoteAddress),
   REQUESTED_SERVER_NAME: (r) => orNull(r.requestedServerName),
   ROUTE_NAME: (r) => orNull(r.routeName),
-  METHOD: (r) => r.method,
+  METHOD: (r) => orNull(r.method),
 };
 
 function headerReader(kind: 'REQ' | 'RESP', arg: string, maxLen: number | undefined): Reader {
   const [main = '', alt] = arg.toLowerCase().split('?');
   const get = (r: AccessLogRecord, name: string): string | undefined => {
     if (kind === 'RESP') return r.responseHeader(name);
-    if (name === ':method') return r.method;
-    if (name === ':path') return r.path;
+    // A TCP connection has neither: `-`, as Envoy logs them for tcp_proxy.
+    if (name === ':method') return r.method || undefined;
+    if (name === ':path') return r.path || undefined;
     return r.requestHeader(name);
   };
   return (r) => {

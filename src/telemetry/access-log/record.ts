@@ -1,4 +1,5 @@
-// What one finished HTTP stream tells the access log: the fields Envoy's command operators read.
+// What one finished HTTP stream or TCP connection tells the access log: the fields Envoy's command
+// operators read. A TCP connection has no method, path or protocol (`''`, logged as `-`) and code 0.
 
 export interface AccessLogRecord {
   /** Epoch milliseconds of the first request byte. */

@@ -1,10 +1,12 @@
-// The access-log half of istio.stats: the compiled format, and the record of one finished stream.
+// The access-log half of istio.stats: the compiled format, and the record of one finished stream or
+// closed TCP connection.
 import type { AccessLogConfig } from '../../../telemetry/filter-config.ts';
 import { compileJsonFormat, compileTextFormat, ISTIO_DEFAULT_JSON_FORMAT, ISTIO_DEFAULT_TEXT_FORMAT } from '../../../telemetry/access-log/format.ts';
 import type { AccessLogRecord } from '../../../telemetry/access-log/record.ts';
 import type { AccessLogSink } from '../../../telemetry/access-log/sink.ts';
 import type { ResponseHead, StreamOutcome } from '../../http/filter.ts';
-import type { DownstreamRequest, StreamInfo } from '../../http/stream.ts';
+import type { ConnectionInfo, DownstreamRequest, StreamInfo } from '../../http/stream.ts';
+import type { TcpUpstreamOutcome } from '../network-stats.ts';
 import { header } from './tracer.ts';
 
 export class AccessLogger {
@@ -47,4 +49,35 @@ export class AccessLogger {
       }),
     );
   }
+
+  /** One closed TCP connection: tcp_proxy's fields, the HTTP ones `-` and the response code 0, as Envoy logs it. */
+  logTcp(c: ConnectionInfo, startTime: number, durationMs: number, upstream: TcpUpstreamOutcome | undefined, bytesReceived: number, bytesSent: number): void {
+    this.#sink.write(
+      this.#format({
+        startTime,
+        method: '',
+        path: '',
+        protocol: '',
+        responseCode: 0,
+        responseFlags: upstream?.flags ?? '-',
+        responseCodeDetails: '',
+        connectionTerminationDetails: '',
+        upstreamTransportFailureReason: upstream?.upstreamTransportFailureReason ?? '',
+        bytesReceived,
+        bytesSent,
+        durationMs,
+        requestHeader: noHeader,
+        responseHeader: noHeader,
+        upstreamHost: upstream?.upstreamHost ?? '',
+        upstreamCluster: upstream?.clusterName ?? '',
+        upstreamLocalAddress: '',
+        downstreamLocalAddress: `${c.localAddress}:${c.localPort}`,
+        downstreamRemoteAddress: `${c.remoteAddress}:${c.remotePort}`,
+        requestedServerName: c.sni ?? '',
+        routeName: '',
+      }),
+    );
+  }
 }
+
+const noHeader = (): undefined => undefined;

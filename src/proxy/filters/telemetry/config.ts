@@ -92,6 +92,8 @@ const schema = object(
       { workload: string(), namespace: string(), labels: recordOf(string()) },
       { principal: string(), cluster: string() },
     ),
+    disable_host_header_fallback: boolean,
+    metric_overrides: arrayOf(object({ name: nonEmpty }, { drop: boolean, tags_to_remove: arrayOf(nonEmpty), dimensions: recordOf(nonEmpty) })),
     services: arrayOf(object({ host: nonEmpty, name: string(), namespace: string() }, { ports: arrayOf(number({ int: true })) })),
     tracing: object(
       { sampling: percentage },
@@ -108,7 +110,7 @@ const schema = object(
     ),
     access_log: object(
       { path: nonEmpty, encoding: oneOf('TEXT', 'JSON') },
-      { format: string(), json_format: recordOf(string()) },
+      { format: string(), json_format: recordOf(string()), filter: nonEmpty },
     ),
   },
 );

@@ -26,12 +26,17 @@ function child<K, V>(m: Map<K, Map<string, V>>, k: K): Map<string, V> {
   return c;
 }
 
-/** `outbound|9898|stable|podinfo.podinfo.svc.cluster.local` → the service it names. */
-export function serviceFromCluster(clusterName: string | undefined, authority: string): ServiceLabels {
-  const host = hostOf(authority);
-  if (!clusterName?.includes('|')) return { host: host || UNKNOWN, name: clusterName || UNKNOWN, namespace: UNKNOWN };
+/**
+ * `outbound|9898|stable|podinfo.podinfo.svc.cluster.local` → the service it names. As Istio's stats filter:
+ * where no cluster names a service, the Host header (`authority`, as sent) stands for both host and name,
+ * a passthrough or blackhole cluster names itself, and with the fallback off (`authority` undefined) what
+ * the Host would have given is `unknown`.
+ */
+export function serviceFromCluster(clusterName: string | undefined, authority: string | undefined): ServiceLabels {
+  const host = authority || UNKNOWN;
+  if (!clusterName?.includes('|')) return { host, name: clusterName || host, namespace: UNKNOWN };
   const svcHost = clusterName.slice(clusterName.lastIndexOf('|') + 1);
-  if (!svcHost) return { host: host || UNKNOWN, name: host || UNKNOWN, namespace: UNKNOWN };
+  if (!svcHost) return { host, name: host, namespace: UNKNOWN };
   const m = /^([^.]+)\.([^.]+)\.svc\./.exec(svcHost);
   return m ? { host: svcHost, name: m[1] ?? svcHost, namespace: m[2] ?? UNKNOWN } : { host: svcHost, name: svcHost, namespace: UNKNOWN };
 }
@@ -48,6 +53,7 @@ export class EdgeIndex {
   #self: WorkloadLabels;
   #services: readonly TelemetryServiceConfig[];
   #clusterServices: ClusterServices;
+  #hostFallback: boolean;
   #peers = new Map<string, Map<string, Map<string, WorkloadLabels>>>();
   /** By the service list the request was matched against (config or cluster), then by local port. */
   #serviceByPort = new WeakMap<readonly TelemetryServiceConfig[], Map<number, ServiceLabels>>();
@@ -60,8 +66,10 @@ export class EdgeIndex {
   /**
    * `services` from the filter config win where given; otherwise an inbound request's service comes from
    * its cluster's `istio.services` metadata (`clusterServices`), as Istio's stats filter reads it.
+   * `hostFallback` false is Istio's `disable_host_header_fallback` (inbound and gateway listeners).
    */
-  constructor(metrics: IstioMetrics, reporter: Reporter, self: WorkloadLabels, services: readonly TelemetryServiceConfig[], clusterServices: ClusterServices = () => undefined) {
+  constructor(metrics: IstioMetrics, reporter: Reporter, self: WorkloadLabels, services: readonly TelemetryServiceConfig[], clusterServices: ClusterServices = () => undefined, hostFallback = true) {
+    this.#hostFallback = hostFallback;
     this.#metrics = metrics;
     this.#reporter = reporter;
     this.#self = self;
@@ -102,17 +110,33 @@ export class EdgeIndex {
     return this.#edge(conn.peerPrincipal ? this.#edgesMtls : this.#edges, source, this.#self, service, conn.peerPrincipal ? 'mutual_tls' : 'none');
   }
 
-  /** Reporter source: this workload calls `destination` (from peer metadata exchange, or unknown). */
-  outbound(clusterName: string | undefined, authority: string, destination: WorkloadLabels | undefined): MetricEdge {
+  /**
+   * Reporter source: this workload calls `destination` (from peer metadata exchange). Without an answer,
+   * the endpoint tried (`upstreamWorkload`, its `istio.workload` metadata `name;namespace`) gives the
+   * namespace, as Istio's stats filter falls back to the upstream host's metadata; else all is unknown.
+   */
+  outbound(clusterName: string | undefined, authority: string, destination: WorkloadLabels | undefined, upstreamWorkload?: string): MetricEdge {
     const key = clusterName ?? '';
     let service = this.#serviceByCluster.get(key);
     // Passthrough and no-route requests name the host the client asked for, so key them by it too.
     if (!service || !key.includes('|')) {
-      service = serviceFromCluster(clusterName, authority);
+      service = serviceFromCluster(clusterName, this.#hostFallback ? authority : undefined);
       if (key.includes('|')) bounded(this.#serviceByCluster).set(key, service);
       else service = this.#internService(service);
     }
-    return this.#edge(this.#edges, this.#self, destination ?? unknownWorkload, service, 'unknown');
+    return this.#edge(this.#edges, this.#self, destination ?? (upstreamWorkload ? this.#endpointPeer(upstreamWorkload) : unknownWorkload), service, 'unknown');
+  }
+
+  #endpointPeers = new Map<string, WorkloadLabels>();
+  #endpointPeer(metadata: string): WorkloadLabels {
+    let l = this.#endpointPeers.get(metadata);
+    if (!l) {
+      // Outrigger's endpoints carry the pod, not its workload: only the namespace is taken.
+      const ns = metadata.split(';')[1];
+      l = ns ? Object.freeze({ ...unknownWorkload, namespace: ns }) : unknownWorkload;
+      bounded(this.#endpointPeers).set(metadata, l);
+    }
+    return l;
   }
 
   #interned = new Map<string, ServiceLabels>();
@@ -134,7 +158,7 @@ export class EdgeIndex {
    */
   #inboundService(services: readonly TelemetryServiceConfig[], authority: string, port: number): ServiceLabels {
     const first = services[0];
-    if (!first) return this.#hostService(authority);
+    if (!first) return this.#hostFallback ? this.#hostService(authority) : this.#ownService();
     let byPort = this.#serviceByPort.get(services);
     if (!byPort) {
       byPort = new Map();
@@ -146,6 +170,12 @@ export class EdgeIndex {
     s = this.#internService({ host: c.host, name: c.name, namespace: c.namespace });
     bounded(byPort).set(port, s);
     return s;
+  }
+
+  /** Istio's inbound fallback: the workload's canonical service, in its namespace. */
+  #ownService(): ServiceLabels {
+    const name = this.#self.canonicalService;
+    return this.#internService({ host: name, name, namespace: this.#self.namespace });
   }
 
   #hostService(authority: string): ServiceLabels {

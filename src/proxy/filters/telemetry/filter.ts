@@ -1,13 +1,17 @@
 // istio.stats: Istio's standard metrics, the access log and the span of every HTTP stream, recorded
 // once in onDone; trace headers and x-request-id set in onRequest; peer metadata exchanged in
 // response headers so the source side reports the destination workload's labels, as Istio does.
-import type { MetricEdge } from '../../../telemetry/istio-metrics.ts';
+import type { CelExpression } from '../../../telemetry/cel/compile.ts';
+import type { IstioMetrics, MetricEdge } from '../../../telemetry/istio-metrics.ts';
 import type { TelemetryFilterConfig } from '../../../telemetry/filter-config.ts';
-import { type WorkloadLabels, workloadLabels } from '../../../telemetry/workload-labels.ts';
+import type { WorkloadLabels } from '../../../telemetry/workload-labels.ts';
 import { CONTINUE, type FilterVerdict, type HttpFilter, type RequestContext, type ResponseHead, type StreamOutcome } from '../../http/filter.ts';
 import type { StreamInfo } from '../../http/stream.ts';
 import type { AccessLogger } from './access-log.ts';
+import { streamAttributes } from './attributes.ts';
 import type { EdgeIndex } from './edges.ts';
+import type { MetricOverrides } from './metric-overrides.ts';
+import { decodePeerMetadata } from './peer-metadata.ts';
 import { header, type TraceState, type Tracer } from './tracer.ts';
 
 /** Response header carrying the destination workload's metadata back to the source sidecar (base64 JSON). */
@@ -27,6 +31,10 @@ export interface TelemetryParts {
   edges: EdgeIndex | undefined;
   tracer: Tracer | undefined;
   accessLog: AccessLogger | undefined;
+  /** Telemetry `accessLogging[].filter`: log only the streams it holds true for. */
+  logFilter?: CelExpression | undefined;
+  /** Telemetry `metrics[].overrides` other than all-off, with the families they bind into. */
+  overrides?: { rules: MetricOverrides; metrics: IstioMetrics } | undefined;
   now: () => number;
   /** Shared across filters of one proxy: decoded peer metadata by header value. */
   peerCache: Map<string, WorkloadLabels>;
@@ -38,13 +46,16 @@ export class TelemetryFilter implements HttpFilter {
   #outbound: boolean;
   /** Whether any hook keeps per-stream state (tracing, access log, or the source side of the exchange). */
   #stateful: boolean;
+  /** Whether onDone reads the response head (the access log, or CEL over `response.headers`). */
+  #keepResponse: boolean;
 
   constructor(parts: TelemetryParts) {
     this.#p = parts;
     const w = parts.config.workload;
     this.#selfHeader = Buffer.from(JSON.stringify({ workload: w.workload, namespace: w.namespace, labels: w.labels, ...(w.principal ? { principal: w.principal } : {}) })).toString('base64');
     this.#outbound = parts.config.reporter === 'source';
-    this.#stateful = this.#outbound || parts.tracer !== undefined || parts.accessLog !== undefined;
+    this.#keepResponse = parts.accessLog !== undefined || parts.overrides?.rules.needsAttributes === true;
+    this.#stateful = this.#outbound || parts.tracer !== undefined || this.#keepResponse;
   }
 
   #stateOf(info: StreamInfo): StreamState {
@@ -61,12 +72,14 @@ export class TelemetryFilter implements HttpFilter {
   }
 
   onRequest(ctx: RequestContext): FilterVerdict {
-    if (this.#p.tracer) this.#stateOf(ctx.info).trace = this.#p.tracer.start(ctx.request, ctx.info.startTime);
+    if (this.#p.tracer) this.#stateOf(ctx.info).trace = this.#p.tracer.start(ctx.request, ctx.info.startTime, ctx.route);
     return CONTINUE;
   }
 
   onResponse(ctx: RequestContext, response: ResponseHead): void {
-    if (this.#p.accessLog) this.#stateOf(ctx.info).response = response;
+    if (this.#keepResponse) this.#stateOf(ctx.info).response = response;
+    const trace = this.#p.tracer ? this.#existing(ctx.info)?.trace : undefined;
+    if (trace) this.#p.tracer?.onResponse(trace, response.headers);
     if (!this.#outbound) {
       // Only a mesh peer learns who answered; clients outside the mesh never see mesh metadata.
       if (ctx.request.connection.peer) response.headers.set(PEER_RESPONSE_HEADER, this.#selfHeader);
@@ -84,29 +97,29 @@ export class TelemetryFilter implements HttpFilter {
     const flags = flagsText(info.responseFlags, outcome);
     const req = ctx.request;
     if (this.#p.edges) {
-      const edge: MetricEdge = this.#outbound ? this.#p.edges.outbound(info.clusterName, req.authority, state?.destination) : this.#p.edges.inbound(req.connection, req.authority, info.clusterName);
+      const edge: MetricEdge = this.#outbound ? this.#p.edges.outbound(info.clusterName, req.authority, state?.destination, info.upstreamWorkload) : this.#p.edges.inbound(req.connection, req.authority, info.clusterName);
       const grpc = outcome.grpcStatus ?? -1;
-      edge.record(isGrpc(ctx) ? 'grpc' : 'http', outcome.status, grpc, flags, outcome.durationMs, outcome.requestBytes, outcome.responseBytes);
+      const protocol = isGrpc(ctx) ? 'grpc' : 'http';
+      // Istio's stats filter records the downstream's wire bytes: heads and bodies.
+      const requestBytes = outcome.requestHeadBytes + outcome.requestBytes;
+      const responseBytes = outcome.responseHeadBytes + outcome.responseBytes;
+      const o = this.#p.overrides;
+      if (o) o.rules.record(o.metrics, edge.outcomeLabels(protocol, outcome.status, grpc, flags), () => this.#attributes(ctx, outcome, state, flags), outcome.durationMs, requestBytes, responseBytes);
+      else edge.record(protocol, outcome.status, grpc, flags, outcome.durationMs, requestBytes, responseBytes);
     }
-    if (this.#p.accessLog) this.#p.accessLog.log(req, info, outcome, state?.response, flags);
+    // Envoy's CEL access-log filter: an expression that fails or is not `true` logs nothing.
+    if (this.#p.accessLog && (!this.#p.logFilter || this.#p.logFilter.evaluate(this.#attributes(ctx, outcome, state, flags)) === true)) this.#p.accessLog.log(req, info, outcome, state?.response, flags);
     if (this.#p.tracer && state?.trace) this.#p.tracer.finish(state.trace, req, info, outcome, this.#p.now(), flags);
   }
 
+  /** CEL attributes for this stream: built only on the paths where an expression reads them. */
+  #attributes(ctx: RequestContext, outcome: StreamOutcome, state: StreamState | undefined, flags: string): object {
+    const peer = this.#outbound ? state?.destination : this.#p.edges?.peer(ctx.request.connection);
+    return streamAttributes({ ctx, outcome, response: state?.response, flags, peer, outbound: this.#outbound });
+  }
+
   #decodePeer(v: string): WorkloadLabels | undefined {
-    const cache = this.#p.peerCache;
-    const hit = cache.get(v);
-    if (hit) return hit;
-    try {
-      const m = JSON.parse(Buffer.from(v, 'base64').toString('utf8')) as { workload?: unknown; namespace?: unknown; labels?: unknown; principal?: unknown };
-      if (typeof m.workload !== 'string' || typeof m.namespace !== 'string') return undefined;
-      const labels = typeof m.labels === 'object' && m.labels !== null ? (m.labels as Record<string, string>) : {};
-      const l = workloadLabels({ workload: m.workload, namespace: m.namespace, labels, ...(typeof m.principal === 'string' ? { principal: m.principal } : {}) });
-      if (cache.size >= 1000) cache.clear();
-      cache.set(v, l);
-      return l;
-    } catch {
-      return undefined;
-    }
+    return decodePeerMetadata(v, this.#p.peerCache);
   }
 }
 

@@ -1,5 +1,6 @@
-// istio.stats: Istio-style telemetry (metrics, access logs, tracing) as an HTTP filter configured by
-// the TypedStruct `outrigger.dev/outrigger.telemetry.v1.Telemetry`.
+// istio.stats: Istio-style telemetry (metrics, access logs, tracing) as an HTTP filter, and as a network
+// filter in front of tcp_proxy (TCP metrics and logs), configured by the TypedStruct
+// `outrigger.dev/outrigger.telemetry.v1.Telemetry`.
 import type { Writable } from 'node:stream';
 import { openAccessLog, type AccessLogSink } from '../../../telemetry/access-log/sink.ts';
 import type { TelemetryFilterConfig, TelemetryWorkloadConfig, TracingProviderConfig } from '../../../telemetry/filter-config.ts';
@@ -15,7 +16,11 @@ import { AccessLogger } from './access-log.ts';
 import { parseTelemetryConfig } from './config.ts';
 import { type ClusterServices, EdgeIndex } from './edges.ts';
 import { TelemetryFilter } from './filter.ts';
+import { TcpTelemetryFilter } from './tcp-filter.ts';
+import type { NetworkStatsFilter } from '../network-stats.ts';
+import { MetricOverrides } from './metric-overrides.ts';
 import { Tracer } from './tracer.ts';
+import { type CelExpression, compileCel } from '../../../telemetry/cel/compile.ts';
 
 export { parseTelemetryConfig } from './config.ts';
 export { flagsText, PEER_RESPONSE_HEADER, TelemetryFilter } from './filter.ts';
@@ -44,11 +49,14 @@ export interface TelemetryDeps {
   localWorkload?: TelemetryWorkloadConfig;
   /** A cluster's `istio.services` metadata: inbound requests' destination service, where the config names none. */
   clusterServices?: ClusterServices;
+  /** A gateway's filters, like inbound ones, never name a service after the Host header (pilot's `disableHostHeaderFallback`). */
+  gateway?: boolean;
 }
 
 export interface TelemetryFilterFactory extends HttpFilterFactory {
   /** Flushes spans and closes owned access-log files (proxy shutdown). */
   close(): Promise<void>;
+  createNetwork(config: TypedAny): NetworkStatsFilter | undefined;
 }
 
 export function createTelemetryFilterFactory(deps: TelemetryDeps): TelemetryFilterFactory {
@@ -74,36 +82,60 @@ export function createTelemetryFilterFactory(deps: TelemetryDeps): TelemetryFilt
     return e;
   };
 
+  /** The parts one filter config compiles to (`tracing` false for the network filter, which has no spans). */
+  const compile = (typed: TypedAny, tracing: boolean) => {
+    const config = parseTelemetryConfig(typed, deps.localWorkload);
+    const self = workloadLabels(config.workload);
+    metrics ??= new IstioMetrics(deps.registry);
+    const edges = config.metrics ? new EdgeIndex(metrics, config.reporter, self, config.services ?? [], deps.clusterServices, hostHeaderFallback(config, deps.gateway === true)) : undefined;
+    let tracer: Tracer | undefined;
+    let accessLog: AccessLogger | undefined;
+    let logFilter: CelExpression | undefined;
+    let overrides: { rules: MetricOverrides; metrics: IstioMetrics } | undefined;
+    try {
+      if (edges && config.metric_overrides?.length) overrides = { rules: new MetricOverrides(config.metric_overrides), metrics };
+      if (config.access_log?.filter) logFilter = compileCel(config.access_log.filter);
+      if (tracing && config.tracing) tracer = new Tracer(config.tracing, config.reporter === 'source' ? 'CLIENT' : 'SERVER', self, random, deps.env ?? process.env, exporterFor(config, self));
+      if (config.access_log) {
+        const path = config.access_log.path;
+        let sink = sinks.get(path);
+        if (!sink) {
+          sink = deps.openAccessLog ? deps.openAccessLog(path) : openAccessLog(path, deps.output ? { output: deps.output } : {});
+          sinks.set(path, sink);
+        }
+        accessLog = new AccessLogger(config.access_log, sink);
+      }
+    } catch (err) {
+      if (err instanceof FilterConfigError) throw err;
+      throw new FilterConfigError(`istio.stats: ${(err as Error).message}`, { cause: err });
+    }
+    return { config, edges, tracer, accessLog, logFilter, overrides };
+  };
+
   return {
     name: TELEMETRY_FILTER_NAME,
     typeUrls: [OutriggerExtension.Telemetry],
     create(typed: TypedAny): HttpFilter {
-      const config = parseTelemetryConfig(typed, deps.localWorkload);
-      const self = workloadLabels(config.workload);
-      metrics ??= new IstioMetrics(deps.registry);
-      const edges = config.metrics ? new EdgeIndex(metrics, config.reporter, self, config.services ?? [], deps.clusterServices) : undefined;
-      let tracer: Tracer | undefined;
-      let accessLog: AccessLogger | undefined;
-      try {
-        if (config.tracing) tracer = new Tracer(config.tracing, config.reporter === 'source' ? 'CLIENT' : 'SERVER', self, random, deps.env ?? process.env, exporterFor(config, self));
-        if (config.access_log) {
-          const path = config.access_log.path;
-          let sink = sinks.get(path);
-          if (!sink) {
-            sink = deps.openAccessLog ? deps.openAccessLog(path) : openAccessLog(path, deps.output ? { output: deps.output } : {});
-            sinks.set(path, sink);
-          }
-          accessLog = new AccessLogger(config.access_log, sink);
-        }
-      } catch (err) {
-        if (err instanceof FilterConfigError) throw err;
-        throw new FilterConfigError(`istio.stats: ${(err as Error).message}`, { cause: err });
-      }
-      return new TelemetryFilter({ config, edges, tracer, accessLog, now, peerCache });
+      return new TelemetryFilter({ ...compile(typed, true), now, peerCache });
+    },
+    /** On a TCP chain; nothing to do (undefined) when the config asks for neither metrics nor logs. */
+    createNetwork(typed: TypedAny): NetworkStatsFilter | undefined {
+      const { config, edges, accessLog, logFilter, overrides } = compile(typed, false);
+      if (!edges && !accessLog) return undefined;
+      return new TcpTelemetryFilter({ config, edges, accessLog, logFilter, overrides, now, peerCache });
     },
     async close(): Promise<void> {
       // The log files close while the spans are being sent, not after them.
       await Promise.all([...[...sinks.values()].map((s) => s.close()), ...[...exporters.values()].map((e) => e.close())]);
     },
   };
+}
+
+/**
+ * Pilot sets the stats filter's `disable_host_header_fallback` on inbound and gateway listeners only; a
+ * config may say so itself, else the reporter and the proxy's role decide, as the listener class does.
+ */
+function hostHeaderFallback(config: TelemetryFilterConfig, gateway: boolean): boolean {
+  if (config.disable_host_header_fallback !== undefined) return !config.disable_host_header_fallback;
+  return config.reporter === 'source' && !gateway;
 }

@@ -189,9 +189,11 @@ test('an inbound request names the service from its cluster metadata, as transla
   byCluster = { 'inbound|9898||': [{ host: 'podinfo-stable.podinfo.svc.cluster.local', name: 'podinfo-stable', namespace: 'podinfo' }, ...stable] };
   await drive(dst, { authority: 'podinfo-stable.podinfo:9898', status: 200, clusterName: 'inbound|9898||' });
   assert.match(text(), /istio_requests_total\{reporter="destination",[^}]*destination_service_name="podinfo-stable",[^}]*response_code="200"[^}]*\} 1/);
-  // A port whose cluster names no service reports the host asked for, in this workload's namespace.
+  // A port whose cluster names no service reports the workload's canonical service, in its namespace:
+  // Istio's inbound listeners never fall back to the Host header.
   await drive(dst, { authority: 'other:9898', status: 200, clusterName: 'inbound|7070||' });
-  assert.match(text(), /istio_requests_total\{reporter="destination",[^}]*destination_service="other",destination_service_name="other",destination_service_namespace="podinfo",[^}]*\} 1/);
+  assert.match(text(), /istio_requests_total\{reporter="destination",[^}]*destination_service="podinfo",destination_service_name="podinfo",destination_service_namespace="podinfo",[^}]*\} 1/);
+  assert.doesNotMatch(text(), /destination_service="other"/);
 });
 
 test("a workload behind several services on one port reports its cluster's first service, whatever the Host, as Istio's stats filter does", async () => {

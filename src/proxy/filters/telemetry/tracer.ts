@@ -7,8 +7,11 @@ import { Sampler } from '../../../telemetry/tracing/sampler.ts';
 import type { AttributeValue, SpanKind } from '../../../telemetry/tracing/span.ts';
 import { extractTraceContext, injectTraceContext } from '../../../telemetry/tracing/trace-context.ts';
 import type { WorkloadLabels } from '../../../telemetry/workload-labels.ts';
-import type { StreamOutcome } from '../../http/filter.ts';
+import type { RouteView, StreamOutcome } from '../../http/filter.ts';
 import type { DownstreamRequest, HeaderMap, StreamInfo } from '../../http/stream.ts';
+
+/** Envoy's header for a span name handed between proxies (a client's to its server, a server's back). */
+export const DECORATOR_OPERATION_HEADER = 'x-envoy-decorator-operation';
 
 export interface TraceState {
   readonly traceId: string;
@@ -16,6 +19,10 @@ export interface TraceState {
   readonly parentSpanId: string | undefined;
   readonly sampled: boolean;
   readonly startMs: number;
+  /** The span name: the route's decorator, or the peer's x-envoy-decorator-operation; unset: Envoy's default. */
+  operation: string | undefined;
+  /** A server span's name for the response's x-envoy-decorator-operation (its own decorator, not a caller's). */
+  readonly respondOperation: string | undefined;
 }
 
 export function header(h: HeaderMap, name: string): string | undefined {
@@ -63,8 +70,14 @@ export class Tracer {
     this.#headerTags = headerTags;
   }
 
-  /** Decides sampling, sets x-request-id when absent, and rewrites the trace headers for the upstream. */
-  start(request: DownstreamRequest, startMs: number): TraceState {
+  /**
+   * Decides sampling, sets x-request-id when absent, rewrites the trace headers for the upstream and
+   * names the span as Envoy's connection manager does: the route's decorator; a client span sends it
+   * upstream in x-envoy-decorator-operation, a server span takes its caller's from there instead.
+   * Only a sampled stream's name is ever exported, so only a sampled stream sends one: an unsampled
+   * request (most of them) costs no header.
+   */
+  start(request: DownstreamRequest, startMs: number, route: RouteView | null = null): TraceState {
     const h = request.headers;
     if (!h.has('x-request-id')) h.set('x-request-id', newRequestId(this.#random));
     this.#headers = h;
@@ -76,7 +89,41 @@ export class Tracer {
     const parentSpanId = incoming.context?.spanId;
     injectTraceContext(this.#set, traceId, spanId, parentSpanId, sampled, incoming.context);
     this.#headers = noHeaders;
-    return { traceId, spanId, parentSpanId, sampled, startMs };
+    const decorator = route?.decorator ?? null;
+    let operation = decorator?.operation;
+    let respondOperation: string | undefined;
+    if (this.#kind === 'CLIENT') {
+      if (sampled && decorator?.propagate) h.set(DECORATOR_OPERATION_HEADER, decorator.operation);
+    } else {
+      if (sampled && decorator?.propagate) respondOperation = decorator.operation;
+      // The caller's name wins, and goes no further (Envoy removes it before the app).
+      const fromCaller = h.get(DECORATOR_OPERATION_HEADER);
+      if (fromCaller !== undefined) {
+        const name = typeof fromCaller === 'string' ? fromCaller : fromCaller[0];
+        if (name) {
+          operation = name;
+          respondOperation = undefined;
+        }
+        h.delete(DECORATOR_OPERATION_HEADER);
+      }
+    }
+    return { traceId, spanId, parentSpanId, sampled, startMs, operation, respondOperation };
+  }
+
+  /**
+   * The response head: a server span tells its caller its name; a client span takes the name its
+   * server sent, and the header goes no further (Envoy's encodeHeaders).
+   */
+  onResponse(state: TraceState, headers: HeaderMap): void {
+    if (this.#kind === 'SERVER') {
+      if (state.respondOperation !== undefined) headers.set(DECORATOR_OPERATION_HEADER, state.respondOperation);
+      return;
+    }
+    const v = headers.get(DECORATOR_OPERATION_HEADER);
+    if (v === undefined) return;
+    const name = typeof v === 'string' ? v : v[0];
+    if (name) state.operation = name;
+    headers.delete(DECORATOR_OPERATION_HEADER);
   }
 
   /** Records the span of a sampled stream; a no-op when not sampled or reporting is disabled. */
@@ -106,7 +153,8 @@ export class Tracer {
       traceId: state.traceId,
       spanId: state.spanId,
       ...(state.parentSpanId ? { parentSpanId: state.parentSpanId } : {}),
-      name: `${request.authority}${request.path}`,
+      // Without a decorator, Envoy's default: `ingress`, or `egress` and the Host the client sent.
+      name: state.operation ?? (this.#kind === 'CLIENT' ? `egress ${request.authority}` : 'ingress'),
       kind: this.#kind,
       startMs: state.startMs,
       endMs,

@@ -1,0 +1,36 @@
+// The contract between tcp_proxy and the stats network filter in front of it (`istio.stats` on a TCP
+// chain): told once how the upstream went, it meters the connection's bytes as they flow and reports
+// the close. Shared by the listener (tcp-proxy.ts) and the telemetry filter, which never import each other.
+import type { ConnectionInfo } from '../http/stream.ts';
+
+/** How tcp_proxy's upstream went: connected (`flags` `-`), or not (`UF`, `UH`, `NC`). */
+export interface TcpUpstreamOutcome {
+  readonly clusterName: string | undefined;
+  /** `address:port` of the endpoint tried (`%UPSTREAM_HOST%`). */
+  readonly upstreamHost: string | undefined;
+  /** The endpoint's `istio.workload` metadata (`name;namespace`): who the source tried, without an answer. */
+  readonly upstreamWorkload: string | undefined;
+  /** The destination sidecar's metadata from the tunnel CONNECT's answer (`x-outrigger-peer`), if any. */
+  readonly upstreamPeer: string | undefined;
+  /** Envoy's `%RESPONSE_FLAGS%`: `-` when none. */
+  readonly flags: string;
+  /** Why connecting failed (`%UPSTREAM_TRANSPORT_FAILURE_REASON%`). */
+  readonly upstreamTransportFailureReason: string | undefined;
+}
+
+/** One TCP connection's meter. `received` and `sent` run per chunk: plain counter increments, no allocation. */
+export interface TcpConnectionStats {
+  /** The upstream is known: the connection counts as opened, on the series its outcome selects. */
+  upstream(outcome: TcpUpstreamOutcome): void;
+  /** Bytes read from the downstream (`istio_tcp_received_bytes_total`, `%BYTES_RECEIVED%`). */
+  received(bytes: number): void;
+  /** Bytes written to the downstream (`istio_tcp_sent_bytes_total`, `%BYTES_SENT%`). */
+  sent(bytes: number): void;
+  /** Both sides closed: the connection counts as closed and is logged. Once. */
+  close(): void;
+}
+
+export interface NetworkStatsFilter {
+  /** A connection tcp_proxy takes (its start time is now). */
+  begin(connection: ConnectionInfo): TcpConnectionStats;
+}
