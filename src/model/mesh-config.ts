@@ -1,6 +1,6 @@
 // The mesh-wide settings translation reads, from IstioOperator.spec.meshConfig with Istio's defaults.
 import type { AnyResource, IstioOperator } from '../config/resource.ts';
-import type { MeshConfig } from '../config/types/other.ts';
+import type { MeshConfig, ProxyHeaders } from '../config/types/other.ts';
 import { parseDurationMs } from '../xds/duration.ts';
 
 export interface MeshSettings {
@@ -14,6 +14,8 @@ export interface MeshSettings {
   readonly connectTimeoutMs: number;
   readonly defaultHttpRetryPolicy: MeshConfig['defaultHttpRetryPolicy'] | undefined;
   readonly pathNormalization: 'DEFAULT' | 'NONE' | 'BASE' | 'MERGE_SLASHES' | 'DECODE_AND_MERGE_SLASHES';
+  /** meshConfig.defaultConfig.proxyHeaders, each part on unless disabled (Istio's defaults). */
+  readonly proxyHeaders: ProxyHeaderSettings;
   /** The raw mesh config, for parts translation does not interpret (tracing, providers). */
   readonly raw: MeshConfig;
 }
@@ -27,8 +29,30 @@ export const defaultMeshSettings: MeshSettings = Object.freeze({
   connectTimeoutMs: 10_000,
   defaultHttpRetryPolicy: undefined,
   pathNormalization: 'DEFAULT',
+  proxyHeaders: { serverName: undefined, server: true, requestId: true, attemptCount: true, envoyDebugHeaders: true },
   raw: {},
 });
+
+export interface ProxyHeaderSettings {
+  /** `server.value`: the Server header's value everywhere; undefined for Istio's own (see network-filters.ts). */
+  readonly serverName: string | undefined;
+  /** false (`server.disabled`): the upstream's Server header passes as it is, none is added. */
+  readonly server: boolean;
+  readonly requestId: boolean;
+  readonly attemptCount: boolean;
+  /** false: the router adds no x-envoy-* headers (Envoy's suppress_envoy_headers). */
+  readonly envoyDebugHeaders: boolean;
+}
+
+function proxyHeaderSettings(ph: ProxyHeaders | undefined): ProxyHeaderSettings {
+  return {
+    serverName: ph?.server?.value || undefined,
+    server: ph?.server?.disabled !== true,
+    requestId: ph?.requestId?.disabled !== true,
+    attemptCount: ph?.attemptCount?.disabled !== true,
+    envoyDebugHeaders: ph?.envoyDebugHeaders?.disabled !== true,
+  };
+}
 
 /** Mesh settings from the first IstioOperator that carries a meshConfig (Istio's defaults otherwise). */
 export function meshSettingsFrom(resources: readonly AnyResource[]): MeshSettings {
@@ -45,6 +69,7 @@ export function meshSettingsFrom(resources: readonly AnyResource[]): MeshSetting
     connectTimeoutMs: connectTimeout ?? defaultMeshSettings.connectTimeoutMs,
     defaultHttpRetryPolicy: mc.defaultHttpRetryPolicy,
     pathNormalization: mc.pathNormalization?.normalization ?? 'DEFAULT',
+    proxyHeaders: proxyHeaderSettings(mc.defaultConfig?.proxyHeaders),
     raw: mc,
   });
 }

@@ -31,7 +31,7 @@ export interface MeshSnapshot {
   readonly workloadsByNamespace: ReadonlyMap<string, readonly WorkloadInstance[]>;
   /** Workloads selected by a service, keyed `namespace/hostname`. */
   readonly endpointsByService: ReadonlyMap<string, readonly WorkloadInstance[]>;
-  /** VirtualServices with hosts, sorted by namespace/name; keyed by each host resolved against the VS namespace. */
+  /** VirtualServices with hosts, sorted by name then namespace (Istio's order); keyed by each host resolved against the VS namespace. */
   readonly virtualServices: readonly VirtualService[];
   readonly virtualServicesByHost: ReadonlyMap<string, readonly VirtualService[]>;
   /** The wildcard keys (`*`, `*.example.com`) of `virtualServicesByHost`, longest first. */
@@ -85,7 +85,9 @@ export function buildSnapshot(
     );
   }
 
-  const allVs = sortByKey(byKind<VirtualService>('VirtualService'));
+  // Istio orders VirtualServices by creation time, then name, then namespace. Manifests applied
+  // together share their creation second, so the name decides first (Istio's sortConfigByCreationTime).
+  const allVs = byKind<VirtualService>('VirtualService').sort((a, b) => cmp(a.metadata.name, b.metadata.name) || cmp(a.metadata.namespace, b.metadata.namespace));
   const virtualServices = allVs.filter((vs) => (vs.spec.hosts ?? []).length > 0);
   const virtualServicesByHost = groupBy(virtualServices, (vs) =>
     (vs.spec.hosts ?? []).map((h) => resolveHost(h, vs.metadata.namespace)),
@@ -165,6 +167,7 @@ function workloadEntryInstances(entries: readonly WorkloadEntry[], known: readon
       serviceAccount: we.spec.serviceAccount ?? 'default',
       address: we.spec.address,
       appPorts: ports,
+      ...(we.spec.ports ? { portsByName: { ...we.spec.ports } } : {}),
       healthy: true,
       ...(we.spec.locality ? { locality: we.spec.locality } : {}),
       source: 'workload-entry',

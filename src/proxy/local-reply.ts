@@ -10,7 +10,6 @@ export const LocalReplies = {
   connectFailure: { status: 503, flag: 'UF', details: 'upstream_reset_before_response_started{connection_failure}', body: 'upstream connect error or disconnect/reset before headers. reset reason: connection failure' },
   upstreamReset: { status: 503, flag: 'UC', details: 'upstream_reset_before_response_started{connection_termination}', body: 'upstream connect error or disconnect/reset before headers. reset reason: connection termination' },
   upstreamProtocolError: { status: 502, flag: 'UPE', details: 'upstream_reset_before_response_started{protocol_error}', body: 'upstream connect error or disconnect/reset before headers. reset reason: protocol error' },
-  retriesExhausted: { status: 503, flag: 'URX', details: 'upstream_reset_before_response_started{connection_failure}', body: 'upstream connect error or disconnect/reset before headers. retried and the latest reset reason: connection failure' },
   upstreamTimeout: { status: 504, flag: 'UT', details: 'response_timeout', body: 'upstream request timeout' },
   // Envoy marks a circuit breaker's refusal `x-envoy-overloaded: true` (unless suppress_envoy_headers), and
   // a proxy downstream does not retry it.
@@ -33,6 +32,14 @@ export interface ReplyTarget {
   end(body?: string): unknown;
 }
 
+/** gRPC's percent-encoding of grpc-message (Envoy's PercentEncoding): only `%` and bytes outside printable ASCII. */
+function grpcPercentEncode(text: string): string {
+  if (!/[^\x20-\x24\x26-\x7e]/.test(text)) return text;
+  let out = '';
+  for (const b of Buffer.from(text, 'utf8')) out += b >= 0x20 && b <= 0x7e && b !== 0x25 ? String.fromCharCode(b) : `%${b.toString(16).toUpperCase().padStart(2, '0')}`;
+  return out;
+}
+
 /** Records the flag and details in StreamInfo and writes the reply (no-op when a head already left). */
 export function sendLocalReply(res: ReplyTarget, reply: LocalReply, info: StreamInfo, grpc: boolean): void {
   if (reply.flag) info.responseFlags.add(reply.flag);
@@ -42,15 +49,18 @@ export function sendLocalReply(res: ReplyTarget, reply: LocalReply, info: Stream
   const headers: Record<string, string | number> = { ...(reply.headers ?? {}) };
   if (grpc) {
     headers['content-type'] = 'application/grpc';
-    headers['grpc-status'] = grpcStatusByHttp[reply.status] ?? 2;
-    headers['grpc-message'] = encodeURIComponent(body || reply.details || '');
+    // A reply that names its gRPC status (the fault filter's grpc_status abort) keeps it; others map
+    // the HTTP status as Envoy's httpToGrpcStatus does.
+    headers['grpc-status'] = reply.headers?.['grpc-status'] ?? grpcStatusByHttp[reply.status] ?? 2;
+    headers['grpc-message'] = reply.headers?.['grpc-message'] ?? grpcPercentEncode(body || reply.details || '');
     res.writeHead(200, headers);
     res.end();
     return;
   }
   if (body) headers['content-type'] = 'text/plain';
   headers['content-length'] = Buffer.byteLength(body);
-  if (reply.flag) headers['x-envoy-response-flags'] = reply.flag;
+  // With every flag of the stream (`UF,URX`, `DI,FI`), sorted as the access log writes them.
+  if (reply.flag) headers['x-envoy-response-flags'] = info.responseFlags.size > 1 ? [...info.responseFlags].sort().join(',') : reply.flag;
   res.writeHead(reply.status, headers);
   res.end(body);
 }

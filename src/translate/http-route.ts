@@ -4,6 +4,7 @@ import type { Destination, HTTPMatchRequest, HTTPRetry, HTTPRoute } from '../con
 import type { MeshSettings } from '../model/mesh-config.ts';
 import { toStruct } from '../xds/any.ts';
 import { matchApplies, type RouteContext, translateRouteMatch } from './route-match.ts';
+import { routeDecorator } from './route-decorator.ts';
 import { translateCors, translateFault, translateHeaders, translateMirror, translateRetries } from './route-policies.ts';
 import { istioDuration } from './xds-values.ts';
 
@@ -14,6 +15,8 @@ export interface RouteEnv {
   readonly configPath: string;
   /** The route `metadata` naming `configPath`, built once per environment (shared by its routes). */
   readonly metadata?: Record<string, unknown>;
+  /** The VirtualService's name (a delegate's routes take their root's, as pilot merges them): span names. */
+  readonly vsName?: string;
   /** The cluster a destination names, and the hash policy of its DestinationRule (consistent hash). */
   destination(dest: Destination): { cluster: string; hashPolicy?: Record<string, unknown>[] };
 }
@@ -52,8 +55,12 @@ function translateOne(route: HTTPRoute, m: HTTPMatchRequest | undefined, env: Ro
       ...(body?.bytes !== undefined ? { body: { inline_bytes: body.bytes } } : {}),
     };
   } else out['route'] = translateAction(route, env, out);
+  // pilot names the span by the route's one destination; a route with several (even with zero weights) has none.
+  const single = route.route?.length === 1 ? ((out['route'] as Record<string, unknown> | undefined)?.['cluster'] as string | undefined) : undefined;
+  out['decorator'] = routeDecorator(out['match'] as Record<string, unknown>, single, env.vsName ?? '', env.ctx.port);
   const perFilter: Record<string, unknown> = {};
-  if (route.fault) perFilter['envoy.filters.http.fault'] = translateFault(route.fault);
+  const fault = route.fault && translateFault(route.fault);
+  if (fault) perFilter['envoy.filters.http.fault'] = fault;
   if (route.corsPolicy) perFilter['envoy.filters.http.cors'] = translateCors(route.corsPolicy);
   if (Object.keys(perFilter).length > 0) out['typed_per_filter_config'] = perFilter;
   return out;
@@ -92,7 +99,9 @@ function translateAction(route: HTTPRoute, env: RouteEnv, outRoute: Record<strin
     };
   }
   action['timeout'] = istioDuration(route.timeout) ?? { seconds: 0 };
-  const retry = retryPolicy(route.retries, env.mesh);
+  // Istio's setTimeout: the grpc-timeout header is honoured up to the route timeout (0: unbounded).
+  action['max_grpc_timeout'] = action['timeout'];
+  const retry = retryPolicy(route.retries, env.mesh, action['hash_policy'] !== undefined);
   if (retry) action['retry_policy'] = retry;
   const rw = route.rewrite;
   if (rw?.uri !== undefined) action['prefix_rewrite'] = rw.uri;
@@ -118,18 +127,20 @@ interface RetryPolicies {
   byDefault: { policy: Record<string, unknown> | undefined } | undefined;
   bySetting: WeakMap<HTTPRetry, { policy: Record<string, unknown> | undefined }>;
 }
-const retryPolicies = new WeakMap<MeshSettings, RetryPolicies>();
+/** One cache per mesh for routes without a hash policy, one for routes with one. */
+const retryPolicies = [new WeakMap<MeshSettings, RetryPolicies>(), new WeakMap<MeshSettings, RetryPolicies>()] as const;
 
-/** The route's Envoy retry policy (translateRetries), shared per retry setting. */
-export function retryPolicy(retries: HTTPRetry | undefined, mesh: MeshSettings): Record<string, unknown> | undefined {
-  let cache = retryPolicies.get(mesh);
+/** The route's Envoy retry policy (translateRetries), shared per retry setting and hashing. */
+export function retryPolicy(retries: HTTPRetry | undefined, mesh: MeshSettings, consistentHash = false): Record<string, unknown> | undefined {
+  const caches = retryPolicies[consistentHash ? 1 : 0];
+  let cache = caches.get(mesh);
   if (!cache) {
     cache = { byDefault: undefined, bySetting: new WeakMap() };
-    retryPolicies.set(mesh, cache);
+    caches.set(mesh, cache);
   }
   let entry = retries ? cache.bySetting.get(retries) : cache.byDefault;
   if (!entry) {
-    entry = { policy: translateRetries(retries, mesh) };
+    entry = { policy: translateRetries(retries, mesh, consistentHash) };
     if (retries) cache.bySetting.set(retries, entry);
     else cache.byDefault = entry;
   }

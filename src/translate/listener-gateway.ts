@@ -4,10 +4,12 @@ import type { ProxyScope } from '../model/proxy-scope.ts';
 import { isHttp, parseProtocol } from '../model/protocol.ts';
 import type { MeshSnapshot } from '../model/snapshot.ts';
 import { type GatewayServer, httpsRouteName, serverNames, virtualServicesOn } from './gateway-servers.ts';
-import { buildHttpConnectionManager, buildTcpProxy } from './network-filters.ts';
+import { buildHttpConnectionManager, buildTcpFilters } from './network-filters.ts';
 import type { TranslateOptions } from './options.ts';
 import { buildGatewayRouteConfig } from './route-config-gateway.ts';
 import { tcpTargets, tlsChains } from './tcp-routes.ts';
+
+const TLS_INSPECTOR = { name: 'envoy.filters.listener.tls_inspector', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector' } };
 
 export interface GatewayOutput {
   listeners: Record<string, unknown>[];
@@ -30,7 +32,7 @@ export function buildGatewayListeners(snapshot: MeshSnapshot, scope: ProxyScope,
       if ((protocol === 'HTTPS' || protocol === 'TLS') && (mode === 'PASSTHROUGH' || mode === 'AUTO_PASSTHROUGH')) {
         for (const { vs } of virtualServicesOn(snapshot, scope, gs)) {
           for (const c of tlsChains(snapshot, scope, vs, port, [gs.key])) {
-            chains.push({ filter_chain_match: { server_names: c.sniHosts }, filters: [buildTcpProxy(`outbound_0.0.0.0_${port}`, c.targets)] });
+            chains.push({ filter_chain_match: { server_names: c.sniHosts }, filters: buildTcpFilters(snapshot, scope.proxy, options, { statPrefix: `outbound_0.0.0.0_${port}`, port, direction: 'gateway', targets: c.targets }) });
           }
         }
       } else if (protocol === 'HTTPS') {
@@ -46,17 +48,20 @@ export function buildGatewayListeners(snapshot: MeshSnapshot, scope: ProxyScope,
         for (const { vs } of virtualServicesOn(snapshot, scope, gs)) {
           const targets = tcpTargets(snapshot, scope, vs, port, [gs.key]);
           if (targets) {
-            chains.push({ filters: [buildTcpProxy(`outbound_0.0.0.0_${port}`, targets)] });
+            chains.push({ filters: buildTcpFilters(snapshot, scope.proxy, options, { statPrefix: `outbound_0.0.0.0_${port}`, port, direction: 'gateway', targets }) });
             break;
           }
         }
       }
     }
     if (chains.length === 0) continue;
+    // Chains matched by SNI need the ClientHello read before a chain is chosen, as Istio's gateways do.
+    const bySni = chains.some((c) => ((c['filter_chain_match'] as { server_names?: string[] } | undefined)?.server_names?.length ?? 0) > 0);
     out.listeners.push({
       name: `0.0.0.0_${port}`,
       address: { socket_address: { address: '0.0.0.0', port_value: port } },
       traffic_direction: 'OUTBOUND',
+      ...(bySni ? { listener_filters: [TLS_INSPECTOR] } : {}),
       filter_chains: dedupe(chains),
     });
   }

@@ -1,5 +1,7 @@
 // The two network filters every listener is made of: the HTTP connection manager (RDS or inline
-// routes, injected HTTP filters, then cors, fault and router) and tcp_proxy (one or weighted clusters).
+// routes, injected HTTP filters, then cors, fault and router) and tcp_proxy (one or weighted clusters,
+// behind the injected network filters).
+import type { ProxyHeaderSettings } from '../model/mesh-config.ts';
 import type { MeshSnapshot } from '../model/snapshot.ts';
 import type { ProxyView } from '../model/proxy-view.ts';
 import { TypeUrl } from '../xds/type-urls.ts';
@@ -27,7 +29,8 @@ export function buildHttpConnectionManager(
     filters.push({ name: 'envoy.filters.http.cors', typed_config: { '@type': TypeUrl.Cors } });
     filters.push({ name: 'envoy.filters.http.fault', typed_config: { '@type': TypeUrl.HttpFault } });
   }
-  filters.push({ name: 'envoy.filters.http.router', typed_config: { '@type': TypeUrl.Router } });
+  const headers = snapshot.mesh.proxyHeaders;
+  filters.push({ name: 'envoy.filters.http.router', typed_config: { '@type': TypeUrl.Router, ...(headers.envoyDebugHeaders ? {} : { suppress_envoy_headers: true }) } });
   const hcm: Record<string, unknown> = {
     '@type': TypeUrl.HttpConnectionManager,
     stat_prefix: inputs.statPrefix,
@@ -36,6 +39,8 @@ export function buildHttpConnectionManager(
     ...(inputs.direction === 'gateway' && trustedHops(snapshot) > 0 ? { xff_num_trusted_hops: trustedHops(snapshot) } : {}),
     normalize_path: { value: snapshot.mesh.pathNormalization !== 'NONE' },
     upgrade_configs: [{ upgrade_type: 'websocket' }],
+    ...serverHeader(headers, inputs.direction),
+    ...(headers.requestId ? {} : { generate_request_id: { value: false } }),
   };
   const norm = snapshot.mesh.pathNormalization;
   if (norm === 'MERGE_SLASHES' || norm === 'DECODE_AND_MERGE_SLASHES') hcm['merge_slashes'] = true;
@@ -43,6 +48,22 @@ export function buildHttpConnectionManager(
   if (inputs.rds !== undefined) hcm['rds'] = { route_config_name: inputs.rds, config_source: { ads: {}, resource_api_version: 'V3' } };
   else hcm['route_config'] = inputs.routeConfig;
   return { name: 'envoy.filters.network.http_connection_manager', typed_config: hcm };
+}
+
+export interface TcpInputs {
+  statPrefix: string;
+  /** The chain's port (0 for a catch-all chain). */
+  port: number;
+  direction: TrafficDirection;
+  targets: readonly { cluster: string; weight?: number }[];
+}
+
+/** A TCP chain's network filters: the injected ones (network RBAC, istio.stats), then tcp_proxy. */
+export function buildTcpFilters(snapshot: MeshSnapshot, proxy: ProxyView, options: TranslateOptions, inputs: TcpInputs): { name: string; typed_config: Record<string, unknown> }[] {
+  const filters: { name: string; typed_config: Record<string, unknown> }[] = [];
+  for (const build of options.tcpFilters) filters.push(...build(snapshot, proxy, inputs.port, inputs.direction));
+  filters.push(buildTcpProxy(inputs.statPrefix, inputs.targets));
+  return filters;
 }
 
 /** A tcp_proxy to one cluster, or split by weight. */
@@ -57,4 +78,15 @@ export function buildTcpProxy(statPrefix: string, targets: readonly { cluster: s
 function trustedHops(snapshot: MeshSnapshot): number {
   const topology = snapshot.mesh.raw.defaultConfig?.['gatewayTopology'] as { numTrustedProxies?: number } | undefined;
   return topology?.numTrustedProxies ?? 0;
+}
+
+/**
+ * The Server header as Istio has it: every HCM overwrites it, with `istio-envoy` on inbound listeners
+ * and gateways and Envoy's default `envoy` on a sidecar's outbound ones (kept by Istio for
+ * compatibility); proxyHeaders.server renames it or, disabled, passes the upstream's through.
+ */
+function serverHeader(h: ProxyHeaderSettings, direction: HcmInputs['direction']): Record<string, unknown> {
+  if (!h.server) return { server_header_transformation: 'PASS_THROUGH' };
+  const name = h.serverName ?? (direction === 'outbound' ? undefined : 'istio-envoy');
+  return name === undefined ? {} : { server_name: name };
 }

@@ -83,3 +83,34 @@ test('a client-TLS seam replaces the auto-mTLS transport on every outbound clust
   const auto = buildProxyResources(snapshot(), proxy).get(TypeUrl.Cluster)!.get('outbound|80||web.front.svc.cluster.local')!;
   assert.equal((auto['transport_socket_matches'] as unknown[]).length, 2);
 });
+
+/** The HCM of one named chain. */
+function hcmOf(listener: unknown, chainName: string): Record<string, unknown> {
+  const chains = (listener as { filter_chains: { name: string; filters: { typed_config: Record<string, unknown> }[] }[] }).filter_chains;
+  return chains.find((c) => c.name === chainName)?.filters[0]?.typed_config ?? {};
+}
+
+const routerOf = (h: Record<string, unknown>) => (h['http_filters'] as { name: string; typed_config: Record<string, unknown> }[]).find((f) => f.name === 'envoy.filters.http.router')?.typed_config;
+
+test("the Server header as Istio writes it: istio-envoy inbound, Envoy's default outbound; proxyHeaders rename, pass through, and turn off router headers and request ids", () => {
+  const listeners = (resources: string) => buildProxyResources(buildSnapshot(loadText(resources).resources, [], '7'), proxy).get(TypeUrl.Listener)!;
+  const plain = listeners(yaml);
+  const inbound = hcmOf(plain.get('virtualInbound'), 'inbound|8080||');
+  const outbound = hcmOf(plain.get('virtualOutbound'), '0.0.0.0_80');
+  assert.equal(inbound['server_name'], 'istio-envoy');
+  assert.equal(outbound['server_name'], undefined);
+  assert.equal(inbound['server_header_transformation'], undefined); // OVERWRITE, Envoy's default
+  assert.equal(routerOf(outbound)?.['suppress_envoy_headers'], undefined);
+  assert.equal(outbound['generate_request_id'], undefined);
+  const operator = (proxyHeaders: string) => `${yaml}---\napiVersion: install.istio.io/v1alpha1\nkind: IstioOperator\nmetadata: { name: mesh, namespace: istio-system }\nspec:\n  meshConfig:\n    defaultConfig:\n      proxyHeaders: ${proxyHeaders}\n`;
+  const named = listeners(operator('{ server: { value: acme }, envoyDebugHeaders: { disabled: true }, requestId: { disabled: true } }'));
+  for (const [l, chain] of [['virtualInbound', 'inbound|8080||'], ['virtualOutbound', '0.0.0.0_80']] as const) {
+    const h = hcmOf(named.get(l), chain);
+    assert.equal(h['server_name'], 'acme', chain);
+    assert.equal(routerOf(h)?.['suppress_envoy_headers'], true, chain);
+    assert.deepEqual(h['generate_request_id'], { value: false }, chain);
+  }
+  const passed = hcmOf(listeners(operator('{ server: { disabled: true } }')).get('virtualInbound'), 'inbound|8080||');
+  assert.equal(passed['server_header_transformation'], 'PASS_THROUGH');
+  assert.equal(passed['server_name'], undefined);
+});

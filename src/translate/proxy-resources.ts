@@ -200,9 +200,10 @@ export function workloadSelectors(snapshot: MeshSnapshot): WorkloadSelecting[] {
  * What a sidecar's inbound listener depends on besides the snapshot: its namespace, its inbound ports
  * and their protocols, and which of the workload-selecting resources (`workloadSelectors`) of its own
  * and the root namespace pick it, by label or by `targetRef` to one of the workload's services or its
- * gateway (policies without either apply to the whole namespace, which the key holds). Not the
- * workload's name, service account, services or other labels: workloads that differ only there share
- * the listener. A listener builder that starts reading another proxy field must add it here
+ * gateway (policies without either apply to the whole namespace, which the key holds), and each
+ * port's operation (the span name its route carries: the first service to the port). Not the
+ * workload's name, service account, other services or other labels: workloads that differ only there
+ * share the listener. A listener builder that starts reading another proxy field must add it here
  * (test/controlplane/translation-memo.test.ts).
  */
 export function inboundKey(snapshot: MeshSnapshot, proxy: ProxyView, ports: readonly InboundPort[], selectors: readonly WorkloadSelecting[]): string {
@@ -215,7 +216,7 @@ export function inboundKey(snapshot: MeshSnapshot, proxy: ProxyView, ports: read
     if (byRef) services ??= selectingServiceNames(snapshot, proxy);
     if (policySelects(r, { workloadLabels: proxy.labels, namespace: proxy.namespace, rootNamespace: root, trustDomain: snapshot.mesh.trustDomain, port: 0, services: byRef ? (services as string[]) : [], extensionProviders: [] })) picked.push(i);
   });
-  return `${proxy.role}\0${proxy.namespace}\0${ports.map((p) => `${p.port}/${p.protocol}`).join(',')}\0${picked.join(',')}`;
+  return `${proxy.role}\0${proxy.namespace}\0${ports.map((p) => `${p.port}/${p.protocol}/${p.operation ?? ''}`).join(',')}\0${picked.join(',')}`;
 }
 
 /**

@@ -1,37 +1,62 @@
 // A gateway's RouteConfiguration for one set of servers (`http.PORT`, or one HTTPS server): a
 // virtual host per VirtualService host bound to the gateway, routes merged in VirtualService order.
+// As Istio builds it: one domain per host, the port ignored in host matching, a virtual host that
+// redirects to HTTPS for every httpsRedirect server host, and an empty `blackhole` host (404 NR)
+// when nothing is bound.
 import type { ProxyScope } from '../model/proxy-scope.ts';
 import type { MeshSnapshot } from '../model/snapshot.ts';
-import { type GatewayServer, virtualServicesOn } from './gateway-servers.ts';
+import { sortCatchAllLast } from './catch-all-routes.ts';
+import { type GatewayServer, serverHostNames, virtualServicesOn } from './gateway-servers.ts';
 import { translateHttpRoute } from './http-route.ts';
 import { routeEnv } from './route-env.ts';
 import { boundGateways, expandedHttpRoutes } from './virtual-service-routes.ts';
 
+interface VirtualHostDraft {
+  routes: Record<string, unknown>[];
+  requireTls: boolean;
+}
+
 export function buildGatewayRouteConfig(snapshot: MeshSnapshot, scope: ProxyScope, name: string, port: number, servers: readonly GatewayServer[]): Record<string, unknown> {
-  const vhosts = new Map<string, { domains: string[]; routes: Record<string, unknown>[]; requireTls: boolean }>();
+  const vhosts = new Map<string, VirtualHostDraft>();
   for (const gs of servers) {
+    const redirect = gs.server.tls?.httpsRedirect === true;
     for (const { vs, hosts } of virtualServicesOn(snapshot, scope, gs)) {
-      const ctx = { proxy: scope.proxy, port, gateways: [gs.key], vsGateways: boundGateways(vs), vsNamespace: vs.metadata.namespace };
+      // Istio builds a server's routes for its own port (80), not the port the pod listens on (8080):
+      // what `match.port` and `derivePort: FROM_REQUEST_PORT` see.
+      const ctx = { proxy: scope.proxy, port: gs.server.port.number, gateways: [gs.key], vsGateways: boundGateways(vs), vsNamespace: vs.metadata.namespace };
       const routes: Record<string, unknown>[] = [];
       for (const { route, source } of expandedHttpRoutes(snapshot, vs)) {
-        routes.push(...translateHttpRoute(route, routeEnv(snapshot, scope, { ...ctx, vsNamespace: source.metadata.namespace }, source)));
+        routes.push(...translateHttpRoute(route, routeEnv(snapshot, scope, { ...ctx, vsNamespace: source.metadata.namespace }, source, vs)));
       }
       for (const host of hosts) {
-        const vh = vhosts.get(host) ?? { domains: [host, `${host}:*`], routes: [], requireTls: false };
+        const key = host.toLowerCase();
+        const vh = vhosts.get(key) ?? { routes: [], requireTls: false };
         vh.routes.push(...routes);
-        if (gs.server.tls?.httpsRedirect) vh.requireTls = true;
-        vhosts.set(host, vh);
+        if (redirect) vh.requireTls = true;
+        vhosts.set(key, vh);
+      }
+    }
+    // An httpsRedirect host redirects whether or not a VirtualService serves it.
+    if (redirect) {
+      for (const host of serverHostNames(gs)) {
+        const key = host.toLowerCase();
+        const vh = vhosts.get(key) ?? { routes: [], requireTls: true };
+        vh.requireTls = true;
+        vhosts.set(key, vh);
       }
     }
   }
   const virtualHosts: Record<string, unknown>[] = [...vhosts].map(([host, vh]) => ({
     name: `${host}:${port}`,
-    domains: vh.domains,
-    routes: vh.routes,
+    domains: [host],
+    routes: sortCatchAllLast(vh.routes),
+    // Istio's proxyHeaders.attemptCount (on unless disabled), gateways included.
+    include_request_attempt_count: snapshot.mesh.proxyHeaders.attemptCount,
     ...(vh.requireTls ? { require_tls: 'ALL' } : {}),
   }));
   if (virtualHosts.length === 0) {
-    virtualHosts.push({ name: 'blackhole:' + port, domains: ['*'], routes: [{ name: 'default', match: { prefix: '/' }, direct_response: { status: 404 } }] });
+    // No routes: Envoy answers 404 with flag NR, as for a host no virtual host serves.
+    virtualHosts.push({ name: `blackhole:${port}`, domains: ['*'], routes: [] });
   }
-  return { name, virtual_hosts: virtualHosts, validate_clusters: { value: false } };
+  return { name, virtual_hosts: virtualHosts, validate_clusters: { value: false }, ignore_port_in_host_matching: true };
 }

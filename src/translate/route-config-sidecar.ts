@@ -8,6 +8,7 @@ import type { MeshService } from '../model/service.ts';
 import type { MeshSnapshot } from '../model/snapshot.ts';
 import { outboundClusterName } from './clusters.ts';
 import { type RouteEnv, retryPolicy, translateHttpRoute } from './http-route.ts';
+import { traceOperation } from './route-decorator.ts';
 import { routeEnv } from './route-env.ts';
 import type { RouteContext } from './route-match.ts';
 import { boundGateways, expandedHttpRoutes, virtualServiceFor } from './virtual-service-routes.ts';
@@ -28,7 +29,7 @@ export function buildSidecarRouteConfig(snapshot: MeshSnapshot, scope: ProxyScop
     const domains = domainsFor(service, port, scope.proxy.namespace).filter((d) => !used.has(d));
     if (domains.length === 0) continue;
     for (const d of domains) used.add(d);
-    virtualHosts.push({ name: `${service.hostname}:${port}`, domains, routes: routesFor(snapshot, scope, service, port), include_request_attempt_count: true });
+    virtualHosts.push({ name: `${service.hostname}:${port}`, domains, routes: routesFor(snapshot, scope, service, port), include_request_attempt_count: snapshot.mesh.proxyHeaders.attemptCount });
   }
   virtualHosts.push(catchAll(scope));
   return { name: String(port), virtual_hosts: virtualHosts, validate_clusters: { value: false }, ignore_port_in_host_matching: false };
@@ -50,7 +51,7 @@ function routesFor(snapshot: MeshSnapshot, scope: ProxyScope, service: MeshServi
     let envSource: VirtualService | undefined;
     for (const { route, source } of expandedHttpRoutes(snapshot, vs)) {
       if (!env || envSource !== source) {
-        env = routeEnv(snapshot, scope, { ...ctx, vsNamespace: source.metadata.namespace }, source);
+        env = routeEnv(snapshot, scope, { ...ctx, vsNamespace: source.metadata.namespace }, source, vs);
         envSource = source;
       }
       for (const r of translateHttpRoute(route, env)) routes.push(r);
@@ -59,7 +60,7 @@ function routesFor(snapshot: MeshSnapshot, scope: ProxyScope, service: MeshServi
   }
   const env = routeEnv(snapshot, scope, ctx, undefined);
   const target = env.destination({ host: service.hostname, port: { number: port } });
-  const retry = retryPolicy(undefined, snapshot.mesh);
+  const retry = retryPolicy(undefined, snapshot.mesh, target.hashPolicy !== undefined);
   return [
     {
       name: 'default',
@@ -67,10 +68,12 @@ function routesFor(snapshot: MeshSnapshot, scope: ProxyScope, service: MeshServi
       route: {
         cluster: outboundClusterName(port, '', service.hostname),
         timeout: { seconds: 0 },
+        max_grpc_timeout: { seconds: 0 },
         ...(retry ? { retry_policy: retry } : {}),
         ...(target.hashPolicy ? { hash_policy: target.hashPolicy } : {}),
         upgrade_configs: [{ upgrade_type: 'websocket' }],
       },
+      decorator: traceOperation(service.hostname, port),
     },
   ];
 }

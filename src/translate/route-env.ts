@@ -27,7 +27,8 @@ function configMetadata(vs: VirtualService | undefined, configPath: string): Rec
   return m;
 }
 
-export function routeEnv(snapshot: MeshSnapshot, scope: ProxyScope, ctx: RouteContext, vs: VirtualService | undefined): RouteEnv {
+/** `root`: the VirtualService that delegates to `vs`, when it is a delegate (its name names the spans). */
+export function routeEnv(snapshot: MeshSnapshot, scope: ProxyScope, ctx: RouteContext, vs: VirtualService | undefined, root: VirtualService | undefined = vs): RouteEnv {
   const ns = vs?.metadata.namespace ?? scope.proxy.namespace;
   const configPath = vs ? `/apis/networking.istio.io/v1/namespaces/${ns}/virtual-service/${vs.metadata.name}` : '';
   return {
@@ -35,6 +36,7 @@ export function routeEnv(snapshot: MeshSnapshot, scope: ProxyScope, ctx: RouteCo
     ctx,
     configPath,
     metadata: configMetadata(vs, configPath),
+    vsName: root?.metadata.name ?? '',
     destination(dest: Destination) {
       const service = lookupService(snapshot, dest.host, ns);
       const host = service?.hostname ?? resolveHost(dest.host, ns);

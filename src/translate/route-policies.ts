@@ -8,8 +8,12 @@ import { fractionalPercent, istioDuration, stringMatcher } from './xds-values.ts
 /** Istio's retry policy when a route says nothing (1.24+: 503 no longer retried by default). */
 export const defaultRetryOn = 'connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes';
 
-/** HTTPRetry → Envoy RetryPolicy; undefined when retries are disabled (`attempts: 0`). */
-export function translateRetries(retries: HTTPRetry | undefined, mesh: MeshSettings): Record<string, unknown> | undefined {
+/**
+ * HTTPRetry → Envoy RetryPolicy; undefined when retries are disabled (`attempts: 0`). A route that
+ * hashes (consistent hash) gets no previous_hosts predicate, as Istio's DefaultConsistentHashPolicy:
+ * a retry stays on the host its key maps to.
+ */
+export function translateRetries(retries: HTTPRetry | undefined, mesh: MeshSettings, consistentHash = false): Record<string, unknown> | undefined {
   const base = retries ?? mesh.defaultHttpRetryPolicy;
   const attempts = base?.attempts ?? 2;
   if (attempts <= 0) return undefined;
@@ -20,7 +24,7 @@ export function translateRetries(retries: HTTPRetry | undefined, mesh: MeshSetti
   const out: Record<string, unknown> = {
     retry_on: on.join(','),
     num_retries: { value: attempts },
-    retry_host_predicate: [{ name: 'envoy.retry_host_predicates.previous_hosts' }],
+    ...(consistentHash ? {} : { retry_host_predicate: [{ name: 'envoy.retry_host_predicates.previous_hosts' }] }),
     host_selection_retry_max_attempts: 5,
   };
   const perTry = istioDuration(base?.perTryTimeout);
@@ -34,24 +38,31 @@ export function translateRetries(retries: HTTPRetry | undefined, mesh: MeshSetti
   return out;
 }
 
-/** HTTPFaultInjection → the `envoy.filters.http.fault` per-route HTTPFault. */
-export function translateFault(fault: HTTPFaultInjection): Record<string, unknown> {
+/**
+ * HTTPFaultInjection → the `envoy.filters.http.fault` per-route HTTPFault, as Istio's TranslateFault:
+ * a fault without `percentage` (or the deprecated integer `percent`) injects into no request
+ * ("If not specified, no request will be aborted/delayed"); an exponential delay or an `http2Error`
+ * abort is not supported and dropped; undefined when nothing is left.
+ */
+export function translateFault(fault: HTTPFaultInjection): Record<string, unknown> | undefined {
   const out: Record<string, unknown> = { '@type': TypeUrl.HttpFault };
-  if (fault.delay) {
-    const pct = fault.delay.percentage?.value ?? fault.delay.percent ?? 100;
-    const delay: Record<string, unknown> = { percentage: fractionalPercent(pct) };
-    const fixed = istioDuration(fault.delay.fixedDelay ?? fault.delay.exponentialDelay);
-    if (fixed) delay['fixed_delay'] = fixed;
-    out['delay'] = delay;
+  const fixed = istioDuration(fault.delay?.fixedDelay);
+  if (fault.delay && fixed) {
+    const pct = fault.delay.percentage?.value;
+    // Istio's translateIntegerToFractionalPercent: the integer percent over HUNDRED, 0 when unset.
+    const percentage = pct !== undefined ? fractionalPercent(pct) : { numerator: fault.delay.percent ?? 0, denominator: 'HUNDRED' };
+    out['delay'] = { percentage, fixed_delay: fixed };
   }
-  if (fault.abort) {
-    const abort: Record<string, unknown> = { percentage: fractionalPercent(fault.abort.percentage?.value ?? 100) };
-    if (fault.abort.grpcStatus !== undefined) abort['grpc_status'] = grpcCode(fault.abort.grpcStatus);
-    else if (fault.abort.http2Error !== undefined) abort['http_status'] = 503;
-    else abort['http_status'] = fault.abort.httpStatus ?? 503;
+  const a = fault.abort;
+  if (a && (a.grpcStatus !== undefined || a.httpStatus !== undefined)) {
+    const abort: Record<string, unknown> = {};
+    // Without a percentage Envoy's FaultAbort injects into 0 % of requests.
+    if (a.percentage) abort['percentage'] = fractionalPercent(a.percentage.value);
+    if (a.grpcStatus !== undefined) abort['grpc_status'] = grpcCode(a.grpcStatus);
+    else abort['http_status'] = a.httpStatus;
     out['abort'] = abort;
   }
-  return out;
+  return out['delay'] || out['abort'] ? out : undefined;
 }
 
 const grpcCodes = [

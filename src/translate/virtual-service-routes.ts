@@ -15,7 +15,8 @@ export function boundGateways(vs: VirtualService): string[] {
 
 /**
  * The VirtualService for `host` among those bound to one of `gateways` and exported to the proxy:
- * an exact host beats a wildcard; among equals the first by namespace/name (Istio takes the oldest).
+ * an exact host beats a wildcard; among equals the first by name, then namespace (Istio takes the oldest,
+ * and breaks ties of the creation second by name then namespace).
  */
 export function virtualServiceFor(
   snapshot: MeshSnapshot,

@@ -59,9 +59,11 @@ test('the seed policy tries a request exactly 4 times against a 5xx storm, then 
   assert.ok(front.infos.at(-1)?.responseFlags.has('URX'));
 });
 
-test('the seed policy: resets are retried and exhaust into 503 URX', async () => {
+test('the seed policy: resets are retried and exhaust into 503 UC,URX (the reset\'s flag kept, as Envoy)', async () => {
   const r = await attempts('/seed', { kind: 'reset' });
-  assert.deepEqual(r, { status: 503, attempts: 4, flags: 'URX' });
+  // The reply is the reset's (UC); the stream's flags, which the access log writes, add URX.
+  assert.deepEqual(r, { status: 503, attempts: 4, flags: 'UC' });
+  assert.deepEqual([...(front.infos.at(-1)?.responseFlags ?? [])].sort(), ['UC', 'URX']);
 });
 
 test('retry_on conditions: each retried exactly num_retries + 1 times, or not at all', async () => {
@@ -103,7 +105,7 @@ test('request bodies are replayed on retry within the buffer bound; past it ther
   assert.equal(up.seen.length - mid, 1);
 });
 
-test('max_retries 0 in the circuit breakers: no retry, counted as retry overflow', async () => {
+test('max_retries 0 in the circuit breakers: no retry, counted as retry overflow, the 503 that stands flagged UO', async () => {
   const u = new FaultUpstream(() => ({ kind: 'status', status: 503 }));
   await u.listen();
   const f = await startFront({
@@ -116,6 +118,8 @@ test('max_retries 0 in the circuit breakers: no retry, counted as retry overflow
     assert.equal((await request(f.port, '/')).status, 503);
     assert.equal(u.seen.length, 1);
     assert.equal(f.clusters.get('c')!.resilience.upstream_rq_retry_overflow, 1);
+    // Envoy's RetryStatus::NoOverflow sets UpstreamOverflow on the response that stands.
+    assert.deepEqual([...(f.infos.at(-1)?.responseFlags ?? [])], ['UO']);
   } finally {
     await f.close();
     await u.close();
@@ -170,6 +174,8 @@ test('per-try timeout: a hung try is abandoned after 2 s on the clock and retrie
     const r = await timedOut;
     assert.equal(r.status, 504);
     assert.equal(r.headers['x-envoy-response-flags'], 'UT');
+    // The try that ran out of retries also marks URX, as Envoy's maybeRetryReset does (UT,URX in the log).
+    assert.deepEqual([...(f.infos.at(-1)?.responseFlags ?? [])].sort(), ['URX', 'UT']);
     // Every abandoned try is a per-try timeout, on /stats too; none is the route's timeout.
     const stats = f.clusters.get('c')!.stats;
     assert.equal(stats.upstream_rq_per_try_timeout.value, 5);

@@ -27,6 +27,14 @@ const defaultConfig = z.looseObject({
   proxyMetadata: strMap.optional(),
   terminationDrainDuration: duration.optional(),
   drainDuration: duration.optional(),
+  proxyHeaders: z
+    .looseObject({
+      server: obj({ disabled: bool.optional(), value: str.optional() }).optional(),
+      requestId: obj({ disabled: bool.optional() }).optional(),
+      attemptCount: obj({ disabled: bool.optional() }).optional(),
+      envoyDebugHeaders: obj({ disabled: bool.optional() }).optional(),
+    })
+    .optional(),
 });
 
 /** A SPIFFE trust domain: certificates and secure naming are built from it, so a bad one fails every handshake. */

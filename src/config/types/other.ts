@@ -42,6 +42,17 @@ export interface ProxyConfigDefaults {
   };
   proxyMetadata?: Record<string, string>;
   terminationDrainDuration?: string;
+  /** The headers the proxies add or pass (ProxyConfig.proxyHeaders). */
+  proxyHeaders?: ProxyHeaders;
+  [field: string]: unknown;
+}
+
+/** ProxyConfig.ProxyHeaders: each part on unless disabled; `server.value` renames the Server header. */
+export interface ProxyHeaders {
+  server?: { disabled?: boolean; value?: string };
+  requestId?: { disabled?: boolean };
+  attemptCount?: { disabled?: boolean };
+  envoyDebugHeaders?: { disabled?: boolean };
   [field: string]: unknown;
 }
 

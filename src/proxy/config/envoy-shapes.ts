@@ -82,6 +82,9 @@ export interface EnvoyHcm {
   path_with_escaped_slashes_action?: string;
   use_remote_address?: { value?: boolean };
   xff_num_trusted_hops?: number;
+  server_name?: string;
+  server_header_transformation?: 'OVERWRITE' | 'APPEND_IF_ABSENT' | 'PASS_THROUGH';
+  generate_request_id?: { value?: boolean };
 }
 
 export interface EnvoyTcpProxy {

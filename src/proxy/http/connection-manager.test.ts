@@ -46,7 +46,7 @@ const chains: Record<string, HttpChain['filters']> = {
 };
 
 function chainFor(path: string): HttpChain {
-  return { kind: 'http', statPrefix: 'test', filters: chains[path] ?? [], websocket: false, normalize: compilePathNormalizer('BASE'), useRemoteAddress: false, xffTrustedHops: 0 };
+  return { kind: 'http', statPrefix: 'test', filters: chains[path] ?? [], websocket: false, normalize: compilePathNormalizer('BASE'), useRemoteAddress: false, xffTrustedHops: 0, serverHeader: null, suppressEnvoyHeaders: false, generateRequestId: true };
 }
 
 const rt: HcmRuntime = {

@@ -21,6 +21,7 @@ import type { RouteTable } from './route/index.ts';
 import type { Timers } from './router.ts';
 import { forward, grpcTimeoutMs, realTimers } from './router.ts';
 import { type ConnectionInfo, type DownstreamRequest, type HeaderMap, headerMapOf, type StreamInfo } from './stream.ts';
+import { requestHeadSize } from './wire-size.ts';
 
 export interface HcmRuntime {
   readonly clusters: ClusterManager;
@@ -42,22 +43,25 @@ export interface HcmRuntime {
 
 export { forwardableTrailers } from './http-stream.ts';
 
-/** The upstream request's headers: hop-by-hop and mesh-internal fields dropped, proto and request id set. */
-export function toUpstreamHeaders(req: DownstreamRequest): OutgoingHeaders {
+/**
+ * The upstream request's headers: hop-by-hop and mesh-internal fields dropped, proto and request id set
+ * (`generateRequestId`: the HCM's generate_request_id, an x-request-id for a request without one).
+ */
+export function toUpstreamHeaders(req: DownstreamRequest, generateRequestId = true): OutgoingHeaders {
   const out: OutgoingHeaders = {};
   // Mesh-internal headers end at this proxy; the upstream never sees them. (forEach: no entry arrays.)
   req.headers.forEach((v, k) => {
     if (!hopByHop.has(k) && !k.startsWith('x-outrigger-')) out[k] = v;
   });
   if (req.headers.get('te') === 'trailers') out['te'] = 'trailers';
-  out['x-forwarded-proto'] = req.scheme;
-  if (!out['x-request-id']) out['x-request-id'] = randomUUID();
+  if (out['x-forwarded-proto'] === undefined) out['x-forwarded-proto'] = req.scheme;
+  if (generateRequestId && !out['x-request-id']) out['x-request-id'] = randomUUID();
   return out;
 }
 
 /** The same as a map, for header mutations. */
-export function upstreamHeaderMap(req: DownstreamRequest): HeaderMap {
-  return headerMapOf(toUpstreamHeaders(req));
+export function upstreamHeaderMap(req: DownstreamRequest, generateRequestId = true): HeaderMap {
+  return headerMapOf(toUpstreamHeaders(req, generateRequestId));
 }
 
 function toObject(m: HeaderMap): OutgoingHeaders {
@@ -120,6 +124,7 @@ function start(rt: HcmRuntime, chain: HttpChain | ((req: DownstreamRequest) => H
   const h2 = 'stream' in req;
   const isGrpc = String(req.headers['content-type'] ?? '').startsWith('application/grpc');
   const s = new HttpStream(res, h2, isGrpc, info, rt.now, rt.track?.());
+  if (typeof chain !== 'function') s.server = chain.serverHeader;
   res.on('error', noop);
   req.on('error', noop);
   const input: RawHead = { method: req.method ?? '', target: req.url ?? '', protocol: h2 ? 'HTTP/2' : 'HTTP/1.1', rawHeaders: req.rawHeaders, h2: h2 ? req.headers : undefined };
@@ -136,6 +141,8 @@ function start(rt: HcmRuntime, chain: HttpChain | ((req: DownstreamRequest) => H
     s.localReply(LocalReplies.routeNotFound);
     return;
   }
+  s.server = hc.serverHeader;
+  s.envoyHeaders = !hc.suppressEnvoyHeaders;
   if (typeof chain === 'function' && hc.normalize !== rt.normalize) {
     parsed = parseRequest(input, connection, hc.normalize);
     if (!parsed.ok) {
@@ -145,11 +152,19 @@ function start(rt: HcmRuntime, chain: HttpChain | ((req: DownstreamRequest) => H
     }
   }
   const request = parsed.request;
+  // The head as it came (before the proxy edits it), for Istio's request bytes: HTTP/1.1 only.
+  if (!h2) s.requestHeadBytes = requestHeadSize(input.method, input.target, input.rawHeaders);
   stripMeshHeaders(request.headers, connection.peerPrincipal !== undefined);
   if (connection.peerPrincipal) {
     // The app learns the verified caller, never a forged value (a client's own is stripped above), in
     // Istio's element: By, Hash, Subject (a workload certificate's is empty), URI.
     request.headers.set('x-forwarded-client-cert', `By=${rt.localPrincipal ?? ''};Hash=${connection.peerCertHash ?? ''};Subject="";URI=${connection.peerPrincipal}`);
+  }
+  // Envoy's x-forwarded-proto: an edge HCM (use_remote_address, Istio's gateways) sets it from the
+  // connection unless a trusted hop sent one; any other (sidecars) keeps what it got and only fills in a
+  // missing one. So the app behind a plain-HTTP ingress learns `http`, though the mesh hop was mTLS.
+  if (hc.useRemoteAddress ? hc.xffTrustedHops === 0 || !request.headers.has('x-forwarded-proto') : !request.headers.has('x-forwarded-proto')) {
+    request.headers.set('x-forwarded-proto', request.scheme);
   }
   if (hc.useRemoteAddress) {
     // At the edge the client address is derived from trusted XFF hops only (policies' remoteIpBlocks
@@ -209,7 +224,7 @@ function proceed(rt: HcmRuntime, s: HttpStream, req: DownstreamReq, verdict: Fil
   }
   const choice = route.kind === 'forward' ? route.pickCluster(rt.random(), request.headers) : null;
   if (!choice) {
-    s.finalReply(route.kind === 'forward' ? { ...LocalReplies.clusterNotFound, status: route.clusterNotFoundStatus } : LocalReplies.routeNotFound);
+    s.finalReply(route.kind === 'forward' ? { ...LocalReplies.clusterNotFound, status: route.clusterNotFoundStatus } : LocalReplies.routeNotFound, route.kind === 'forward');
     return;
   }
   s.choice = choice;
@@ -217,15 +232,24 @@ function proceed(rt: HcmRuntime, s: HttpStream, req: DownstreamReq, verdict: Fil
   const authority = route.rewriteAuthority(request, choice);
   let upstreamHeaders: OutgoingHeaders;
   if (route.mutatesRequestHeaders(choice)) {
-    const mutable = upstreamHeaderMap(request);
+    const mutable = upstreamHeaderMap(request, hc.generateRequestId);
     route.mutateRequestHeaders(mutable, choice);
     upstreamHeaders = toObject(mutable);
-  } else upstreamHeaders = toUpstreamHeaders(request);
-  const grpcHeaderMs = route.grpcTimeoutHeaderMaxMs !== undefined ? grpcTimeoutMs(request.headers.get('grpc-timeout')) : undefined;
+  } else upstreamHeaders = toUpstreamHeaders(request, hc.generateRequestId);
+  // Envoy reads grpc-timeout only on gRPC requests (Istio sets max_grpc_timeout on every route).
+  const grpcHeaderMs = route.grpcTimeoutHeaderMaxMs !== undefined && s.isGrpc ? grpcTimeoutMs(request.headers.get('grpc-timeout')) : undefined;
   let timeoutMs = route.timeoutMs;
   if (grpcHeaderMs !== undefined) {
     const capped = route.grpcTimeoutHeaderMaxMs ? Math.min(grpcHeaderMs, route.grpcTimeoutHeaderMaxMs) : grpcHeaderMs;
     timeoutMs = Math.max(1, capped - route.grpcTimeoutHeaderOffsetMs);
+  }
+  // Envoy's router headers for the upstream (Istio does not suppress them): the path before a rewrite,
+  // and the timeout the upstream may expect (the per-try timeout when it is the shorter).
+  if (!hc.suppressEnvoyHeaders) {
+    if (route.rewritesPath) upstreamHeaders['x-envoy-original-path'] = request.query ? `${request.path}?${request.query}` : request.path;
+    const perTryMs = route.retryPolicy?.perTryTimeoutMs ?? 0;
+    const expectedMs = perTryMs > 0 && (timeoutMs === 0 || perTryMs < timeoutMs) ? perTryMs : timeoutMs;
+    if (expectedMs > 0) upstreamHeaders['x-envoy-expected-rq-timeout-ms'] = String(expectedMs);
   }
   s.draining = rt.draining();
   const withBody = hasBody(req);
@@ -253,6 +277,7 @@ function proceed(rt: HcmRuntime, s: HttpStream, req: DownstreamReq, verdict: Fil
       request,
       random: rt.random,
       info: s.info,
+      suppressEnvoyHeaders: hc.suppressEnvoyHeaders,
       originalDst: { address: request.connection.localAddress, port: request.connection.localPort },
     },
     s,

@@ -8,12 +8,14 @@ import type { IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { ChainedFilter } from './filter-registry.ts';
 import { H1Request, type H1Response } from './h1-server.ts';
-import { sendLocalReply } from '../local-reply.ts';
+import { type ReplyTarget, sendLocalReply } from '../local-reply.ts';
 import type { OutgoingHeaders } from '../upstream/upstream.ts';
 import type { LocalReply, RequestContext, StreamOutcome } from './filter.ts';
 import type { ClusterChoice, MatchedRoute } from './route/index.ts';
+import type { ServerHeader } from '../listener/compile-listener.ts';
 import type { ResponseWriter } from './router.ts';
 import { type HeaderMap, headerMapOf, type StreamInfo } from './stream.ts';
+import { responseHeadSize } from './wire-size.ts';
 
 /** Node's HTTP/1.1 and HTTP/2 compat objects, or the raw HTTP/1.1 codec's (the tunnel's HTTP/1.1 connections). */
 export type DownstreamReq = IncomingMessage | Http2ServerRequest | H1Request;
@@ -63,8 +65,15 @@ export class HttpStream implements ResponseWriter {
   draining = false;
   /** The downstream takes response trailers. */
   trailersOut = false;
+  /** The chain's Server header (null: the upstream's passes as it is). */
+  server: ServerHeader | null = null;
+  /** The router's x-envoy-* response headers (x-envoy-overloaded); false under suppress_envoy_headers. */
+  envoyHeaders = true;
   requestBytes = 0;
   #responseBytes = 0;
+  /** The request head's size on an HTTP/1.1 downstream, set by the connection manager (0 on HTTP/2). */
+  requestHeadBytes = 0;
+  #responseHeadBytes = 0;
   #status = 0;
   #grpcStatus: number | undefined;
   #upstream: { cancel(): void } | undefined;
@@ -139,7 +148,15 @@ export class HttpStream implements ResponseWriter {
     this.#timeouts?.clear();
     const ctx = this.ctx;
     if (ctx) {
-      const outcome: StreamOutcome = { status: this.#status, requestBytes: this.requestBytes, responseBytes: this.#responseBytes, durationMs: this.#now() - this.info.startTime, downstreamReset: !res.writableFinished };
+      const outcome: StreamOutcome = {
+        status: this.#status,
+        requestBytes: this.requestBytes,
+        responseBytes: this.#responseBytes,
+        requestHeadBytes: this.requestHeadBytes,
+        responseHeadBytes: this.#responseHeadBytes,
+        durationMs: this.#now() - this.info.startTime,
+        downstreamReset: !res.writableFinished,
+      };
       if (this.#grpcStatus !== undefined) outcome.grpcStatus = this.#grpcStatus;
       const filters = this.filters;
       for (let i = 0; i < filters.length; i++) (filters[i] as ChainedFilter).filter.onDone?.(ctx, outcome);
@@ -149,15 +166,36 @@ export class HttpStream implements ResponseWriter {
 
   /** A reply of the proxy's own, before routing: no filter sees it. */
   localReply(r: LocalReply): void {
-    sendLocalReply(this.res as ServerResponse, r, this.info, this.isGrpc);
+    const server = this.server;
+    const reply = server !== null && (server.overwrite || r.headers?.['server'] === undefined) ? { ...r, headers: { ...r.headers, server: server.name } } : r;
+    // Once routed, its head and body count as an upstream's would (Envoy's bytes sent, Istio's response bytes).
+    sendLocalReply(this.ctx ? this.#counted() : (this.res as ServerResponse), reply, this.info, this.isGrpc);
+  }
+
+  /** The response as a local reply writes it, its head and body counted (local replies only: one object each). */
+  #counted(): ReplyTarget {
+    const res = this.res as ServerResponse;
+    return {
+      headersSent: res.headersSent,
+      writeHead: (status, headers) => {
+        if (!this.h2) this.#responseHeadBytes = responseHeadSize(status, headers);
+        return res.writeHead(status, headers);
+      },
+      end: (body) => {
+        if (body) this.#responseBytes += Buffer.byteLength(body);
+        return res.end(body);
+      },
+    };
   }
 
   /** A reply of the proxy's own once routed: filters see it (CORS headers, denial receipts) and their edits are sent. */
   finalReply(r: LocalReply, fromRoute = false): void {
     this.#status = this.isGrpc ? 200 : r.status;
     const headers: HeaderMap = new Map(Object.entries(r.headers ?? {}));
-    // As Envoy does, a direct response or redirect carries its route's response header mutations.
-    if (fromRoute) this.route?.mutateResponseHeaders(headers);
+    if (!this.envoyHeaders) headers.delete('x-envoy-overloaded');
+    // As Envoy does, a direct response, a redirect and the router's own replies carry the route's
+    // (and the chosen weighted cluster's) response header mutations.
+    if (fromRoute) this.route?.mutateResponseHeaders(headers, this.choice);
     const ctx = this.ctx as RequestContext;
     for (const f of this.filters) f.filter.onResponse?.(ctx, { status: r.status, headers });
     const merged: Record<string, string> = {};
@@ -181,7 +219,12 @@ export class HttpStream implements ResponseWriter {
     for (let i = 0; i < filters.length; i++) (filters[i] as ChainedFilter).filter.onResponse?.(ctx, { status: s, headers: map });
     const gs = map.get('grpc-status');
     if (typeof gs === 'string') this.#grpcStatus = Number(gs);
-    (res as ServerResponse).writeHead(s, responseHeaders(map, this.h2, this.draining));
+    // The HCM's last word, after the filters: Envoy's server_header_transformation.
+    const server = this.server;
+    if (server !== null && (server.overwrite || !map.has('server'))) map.set('server', server.name);
+    const out = responseHeaders(map, this.h2, this.draining);
+    if (!this.h2) this.#responseHeadBytes = responseHeadSize(s, out);
+    (res as ServerResponse).writeHead(s, out);
   }
 
   data(chunk: Buffer): boolean {
@@ -209,8 +252,9 @@ export class HttpStream implements ResponseWriter {
     this.#bodyDone();
   }
 
+  /** The router's reply (503 UF/UH/UO/URX, 504 UT): Envoy's router finalizes its headers as the route says. */
   reply(r: LocalReply): void {
-    this.finalReply(r);
+    this.finalReply(r, true);
   }
 
   reset(): void {

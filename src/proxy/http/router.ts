@@ -36,6 +36,8 @@ export interface RouteResilience {
   readonly hashPolicy: HashPolicy | null;
   /** Set when the route caps `grpc-timeout`: the router then rewrites the header to the timeout it applies. */
   readonly grpcTimeoutHeaderMaxMs: number | undefined;
+  /** Each try carries `x-envoy-attempt-count` (the virtual host's include_request_attempt_count). */
+  readonly includeAttemptCount?: boolean;
 }
 
 export interface ForwardRequest {
@@ -54,6 +56,8 @@ export interface ForwardRequest {
   request?: DownstreamRequest;
   /** Draws in [0, 1) for back-off jitter and mirror fractions (Math.random when absent). */
   random?: () => number;
+  /** The router's suppress_envoy_headers: no x-envoy-upstream-service-time on the response. */
+  suppressEnvoyHeaders?: boolean;
 }
 
 export interface Timers {

@@ -51,6 +51,8 @@ export interface StreamInfo {
   routeName?: string;
   clusterName?: string;
   upstreamHost?: string;
+  /** The chosen endpoint's `istio.workload` metadata (`name;namespace`): who the source tried, without an answer. */
+  upstreamWorkload?: string | undefined;
   /** Why the proxy answered itself (`route_not_found`, `rbac_access_denied_matched_policy[ns[foo]-policy[bar]-rule[0]]`). */
   responseCodeDetails?: string;
   /** Why the last upstream connection failed (`%UPSTREAM_TRANSPORT_FAILURE_REASON%`): a refused connect, a TLS error. */

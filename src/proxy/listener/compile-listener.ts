@@ -4,11 +4,12 @@ import { fromStruct, readTypedStruct, type TypedAny } from '../../xds/any.ts';
 import { OutriggerExtension, TypeUrl } from '../../xds/type-urls.ts';
 import { compileWeightedPick } from '../cluster/weighted-pick.ts';
 import { ProxyConfigError } from '../config/config-error.ts';
-import type { EnvoyFilterChain, EnvoyFilterChainMatch, EnvoyHcm, EnvoyListener, EnvoyTcpProxy } from '../config/envoy-shapes.ts';
+import type { EnvoyFilter, EnvoyFilterChain, EnvoyFilterChainMatch, EnvoyHcm, EnvoyListener, EnvoyTcpProxy } from '../config/envoy-shapes.ts';
 import { type CidrPredicate, compileCidr } from '../filters/rbac/cidr-matcher.ts';
 import type { CidrRange } from '../filters/rbac/rbac-types.ts';
 import { compileNetworkExtAuthz } from '../filters/ext_authz/network-filter.ts';
 import type { NetworkAuthzFilter } from '../filters/network-authz.ts';
+import type { NetworkStatsFilter } from '../filters/network-stats.ts';
 import { compileNetworkRbac } from '../filters/rbac/network-filter.ts';
 import type { ChainedFilter, HttpFilterRegistry } from '../http/filter-registry.ts';
 import { compilePathNormalizer, type PathNormalizationMode, type PathNormalizer } from '../http/normalize-path.ts';
@@ -31,6 +32,29 @@ export interface HttpChain {
   readonly xffTrustedHops: number;
   /** stream_idle_timeout and max_stream_duration; absent: no per-stream timers. */
   readonly streamTimeouts?: StreamTimeoutConfig;
+  /** The Server header of every response (server_name, server_header_transformation); null passes the upstream's. */
+  readonly serverHeader: ServerHeader | null;
+  /** The router's suppress_envoy_headers: no x-envoy-* headers of its own on requests or responses. */
+  readonly suppressEnvoyHeaders: boolean;
+  /** generate_request_id (on unless false): an x-request-id for a request without one. */
+  readonly generateRequestId: boolean;
+}
+
+/** Envoy's default server_name is `envoy`; OVERWRITE (the default) sets it on every response, APPEND_IF_ABSENT only where none. */
+export interface ServerHeader {
+  readonly name: string;
+  readonly overwrite: boolean;
+}
+
+function compileServerHeader(hcm: { server_name?: string; server_header_transformation?: string }): ServerHeader | null {
+  const mode = hcm.server_header_transformation ?? 'OVERWRITE';
+  if (mode === 'PASS_THROUGH') return null;
+  return { name: hcm.server_name || 'envoy', overwrite: mode !== 'APPEND_IF_ABSENT' };
+}
+
+function routerSuppressesHeaders(filters: readonly EnvoyFilter[]): boolean {
+  const router = filters.find((f) => f.name === 'envoy.filters.http.router' || f.typed_config?.['@type'] === TypeUrl.Router);
+  return router?.typed_config?.['suppress_envoy_headers'] === true;
 }
 
 /** Istio's meshConfig.pathNormalization, as it maps onto the HCM fields (see translate/network-filters.ts). */
@@ -48,6 +72,8 @@ export interface TcpChain {
   pickCluster(random: number): string;
   /** `envoy.filters.network.rbac` and `ext_authz` filters in front of tcp_proxy, in order, once per connection. */
   readonly authz: readonly NetworkAuthzFilter[];
+  /** `istio.stats` in front of tcp_proxy: Istio's TCP metrics and access log. */
+  readonly stats?: NetworkStatsFilter;
 }
 
 export interface DownstreamTls {
@@ -137,6 +163,7 @@ function compileChain(fc: EnvoyFilterChain, where: string, ctx: ListenerCompileC
   const filters = fc.filters ?? [];
   let handler: HttpChain | TcpChain | undefined;
   const authz: NetworkAuthzFilter[] = [];
+  let stats: NetworkStatsFilter | undefined;
   filters.forEach((f, i) => {
     const at = `${where}.filters[${i}]`;
     const type = f.typed_config?.['@type'];
@@ -154,6 +181,9 @@ function compileChain(fc: EnvoyFilterChain, where: string, ctx: ListenerCompileC
         useRemoteAddress: hcm.use_remote_address?.value === true,
         xffTrustedHops: hcm.xff_num_trusted_hops ?? 0,
         streamTimeouts: compileStreamTimeouts(hcm as Parameters<typeof compileStreamTimeouts>[0]),
+        serverHeader: compileServerHeader(hcm),
+        suppressEnvoyHeaders: routerSuppressesHeaders(hcm.http_filters ?? []),
+        generateRequestId: hcm.generate_request_id?.value !== false,
       };
     } else if (type === TypeUrl.TcpProxy) {
       handler = compileTcp(f.typed_config as unknown as EnvoyTcpProxy, at);
@@ -164,12 +194,22 @@ function compileChain(fc: EnvoyFilterChain, where: string, ctx: ListenerCompileC
       } catch (err) {
         throw new ProxyConfigError(at, 'typed_config', err instanceof Error ? err.message : String(err));
       }
-    } else if (!f.is_optional) throw new ProxyConfigError(at, 'typed_config', `unsupported network filter ${f.name} (${String(type)})`);
+    } else {
+      const compiled = ctx.filters.compileNetwork(f, at);
+      if (compiled === null) {
+        if (!f.is_optional) throw new ProxyConfigError(at, 'typed_config', `unsupported network filter ${f.name} (${String(type)})`);
+      } else if (handler) throw new ProxyConfigError(at, 'typed_config', `${f.name} must come before tcp_proxy`);
+      else stats = compiled;
+    }
   });
   if (!handler) throw new ProxyConfigError(where, 'filters', 'needs http_connection_manager or tcp_proxy');
   if (authz.length > 0) {
     if (handler.kind !== 'tcp') throw new ProxyConfigError(where, 'filters', 'envoy.filters.network.rbac and ext_authz are supported in front of tcp_proxy only');
     handler = { ...handler, authz };
+  }
+  if (stats) {
+    if (handler.kind !== 'tcp') throw new ProxyConfigError(where, 'filters', 'istio.stats is a network filter in front of tcp_proxy only (an HTTP chain has it among its http_filters)');
+    handler = { ...handler, stats };
   }
   const m = fc.filter_chain_match ?? {};
   const tls = compileTls(fc.transport_socket, where);

@@ -11,7 +11,7 @@ import { HttpServers } from './http-servers.ts';
 
 const normalize = compilePathNormalizer('BASE');
 const rt: HcmRuntime = { clusters: {} as ClusterManager, routeTable: () => undefined, normalize, random: Math.random, now: () => performance.now(), draining: () => false };
-const chain: HttpChain = { kind: 'http', statPrefix: 'test', filters: [], websocket: false, normalize, useRemoteAddress: false, xffTrustedHops: 0 };
+const chain: HttpChain = { kind: 'http', statPrefix: 'test', filters: [], websocket: false, normalize, useRemoteAddress: false, xffTrustedHops: 0, serverHeader: null, suppressEnvoyHeaders: false, generateRequestId: true };
 const connection = { remoteAddress: '127.0.0.1', remotePort: 1, localAddress: '127.0.0.1', localPort: 2, tls: false };
 
 test('drain closes an idle keep-alive HTTP/1.1 connection the listener handed over', async () => {

@@ -68,6 +68,8 @@ export class UpstreamRequest {
   #perTryTimer: unknown;
   #backoffTimer: unknown;
   #wantsBody = false;
+  /** When the router took the request: `x-envoy-upstream-service-time` counts from here. */
+  readonly #startedAt: number;
 
   constructor(cluster: Cluster, req: ForwardRequest, out: ResponseWriter, timers: Timers, rm: ResourceManager, retry: RetryState | null, random: () => number) {
     this.#cluster = cluster;
@@ -78,6 +80,7 @@ export class UpstreamRequest {
     this.#retry = retry;
     this.#random = random;
     this.#head = withGrpcTimeout(req, retry);
+    this.#startedAt = timers.now?.() ?? performance.now();
     const route = req.route;
     if (route?.hashPolicy && req.request) {
       const h = route.hashPolicy.compute(req.request);
@@ -132,6 +135,8 @@ export class UpstreamRequest {
       return;
     }
     this.#attempts++;
+    // The head's headers are this request's own (built per request): each try overwrites the count.
+    if (req.route?.includeAttemptCount) this.#head.headers['x-envoy-attempt-count'] = String(this.#attempts);
     this.#retry?.recordPriority(e.priority);
     if (this.#retry?.policy.rejectPreviousHosts) {
       if (this.#ctx.attempted) this.#ctx.attempted.add(e.key);
@@ -139,6 +144,7 @@ export class UpstreamRequest {
     }
     if (!original) cluster.requestStarted(e);
     req.info.upstreamHost = e.key;
+    req.info.upstreamWorkload = e.workload;
     const attempt = new Attempt(this, e);
     this.#attempt = attempt;
     const head: UpstreamHead = e.mesh ? { ...this.#head, targetPort: e.targetPort } : this.#head;
@@ -147,7 +153,9 @@ export class UpstreamRequest {
     if (perTry > 0) this.#perTryTimer = this.#timers.set(this.#onPerTryTimeout, perTry);
     const x = cluster.send(e, head, body, attempt);
     if (x === null) {
-      // max_pending_requests overflowed: 503 UO, never retried.
+      // max_pending_requests overflowed: 503 UO, never retried. No host was reached (Envoy's pool
+      // overflows before it picks one), so telemetry names no destination workload.
+      req.info.upstreamWorkload = undefined;
       this.#endAttempt();
       if (this.#done()) this.#out.reply(LocalReplies.overflow);
       return;
@@ -197,6 +205,12 @@ export class UpstreamRequest {
       this.#cluster.resilience.upstream_rq_retry_success++;
       stats.upstream_rq_retry_success.inc();
     }
+    // Envoy's router tells the client how long the upstream took, retries and back-off included.
+    if (!this.#req.suppressEnvoyHeaders) {
+      const took = String(Math.floor((this.#timers.now?.() ?? performance.now()) - this.#startedAt));
+      headers['x-envoy-upstream-service-time'] = took;
+      map?.set('x-envoy-upstream-service-time', took);
+    }
     if (this.#setCookie !== null) {
       headers['set-cookie'] = appendValue(headers['set-cookie'], this.#setCookie);
       map?.set('set-cookie', headers['set-cookie']);
@@ -234,10 +248,14 @@ export class UpstreamRequest {
       return;
     }
     if (!this.#done()) return;
-    if (decision === 'exhausted') this.#out.reply(LocalReplies.retriesExhausted);
-    else if (reason === 'connect-failure') this.#out.reply(LocalReplies.connectFailure);
-    else if (reason === 'protocol-error') this.#out.reply(LocalReplies.upstreamProtocolError);
-    else this.#out.reply(LocalReplies.upstreamReset);
+    const reply = reason === 'connect-failure' ? LocalReplies.connectFailure : reason === 'protocol-error' ? LocalReplies.upstreamProtocolError : LocalReplies.upstreamReset;
+    if (decision !== 'exhausted') {
+      this.#out.reply(reply);
+      return;
+    }
+    // Envoy keeps the reset's own flag beside URX (`UF,URX`) and says it retried.
+    this.#req.info.responseFlags.add('URX');
+    this.#out.reply({ ...reply, body: reply.body.replace('reset reason:', 'retried and the latest reset reason:') });
   }
 
   /** Asks the retry state; a granted retry also needs the max_retries breaker, then is scheduled. */
@@ -248,6 +266,8 @@ export class UpstreamRequest {
     if (!this.#rm.tryAcquireRetry()) {
       this.#cluster.resilience.upstream_rq_retry_overflow++;
       this.#cluster.stats.upstream_rq_retry_overflow.inc();
+      // Envoy's RetryStatus::NoOverflow: the answer that stands carries UO.
+      this.#req.info.responseFlags.add('UO');
       return 'not-retriable';
     }
     const d = retry.shouldRetry(outcome);
@@ -280,6 +300,7 @@ export class UpstreamRequest {
     this.#endAttempt();
     x?.abort('per-try timeout');
     if (decision === 'retry' || !this.#done()) return;
+    if (decision === 'exhausted') this.#req.info.responseFlags.add('URX');
     // 504 UT, but counted as the per-try timeout it was: Envoy's upstream_rq_timeout is the route's.
     this.#out.reply(LocalReplies.upstreamTimeout);
   };

@@ -163,10 +163,15 @@ export interface EnvoyRoute extends EnvoyHeaderMutationFields {
   direct_response?: EnvoyDirectResponseAction;
   non_forwarding_action?: Record<string, unknown>;
   typed_per_filter_config?: EnvoyTypedPerFilterConfig;
-  decorator?: unknown;
+  decorator?: EnvoyDecorator;
   metadata?: unknown;
   tracing?: unknown;
   per_request_buffer_limit_bytes?: { value?: number };
+}
+
+export interface EnvoyDecorator {
+  operation?: string;
+  propagate?: { value?: boolean };
 }
 
 export interface EnvoyVirtualHost extends EnvoyHeaderMutationFields {

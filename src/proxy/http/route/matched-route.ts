@@ -8,6 +8,7 @@ import { DEFAULT_RETRY_BUFFER_LIMIT } from '../retry/retry-buffer.ts';
 import { RetryPolicy } from '../retry/retry-policy.ts';
 import type { DownstreamRequest, HeaderMap } from '../stream.ts';
 import { type ClusterChoice, ClusterSelector } from './cluster-choice.ts';
+import { compileDecorator, type RouteDecorator } from './decorator.ts';
 import type { EnvoyRoute, EnvoyRouteAction } from './envoy-types.ts';
 import { RouteConfigError } from './errors.ts';
 import { HashPolicy } from './hash-policy.ts';
@@ -31,6 +32,8 @@ export interface VirtualHostContext {
   readonly mostSpecificWins: boolean;
   readonly perFilterConfig: ReadonlyMap<string, unknown>;
   readonly retryPolicy: RetryPolicy | null;
+  /** `include_request_attempt_count`: each try tells the upstream its number (`x-envoy-attempt-count`). */
+  readonly includeAttemptCount?: boolean;
   readonly compilers: PerFilterCompilers;
   readonly regex: RegexOptions;
 }
@@ -59,6 +62,8 @@ export class MatchedRoute implements RouteView {
   readonly grpcTimeoutHeaderMaxMs: number | undefined;
   readonly grpcTimeoutHeaderOffsetMs: number = 0;
   readonly retryPolicy: RetryPolicy | null = null;
+  /** The virtual host's include_request_attempt_count. */
+  readonly includeAttemptCount: boolean;
   /** Bound on the request body kept for retries. */
   readonly retryBufferLimit: number;
   readonly mirrors: readonly MirrorPolicy[] = [];
@@ -71,6 +76,8 @@ export class MatchedRoute implements RouteView {
   readonly clusterNotFoundStatus: number = 503;
   /** Upgrade types (`websocket`, `CONNECT`) this route explicitly enables or disables. */
   readonly upgrades: ReadonlyMap<string, boolean> = new Map();
+  /** The span name of its requests (Envoy's route decorator); null: Envoy's default name. */
+  readonly decorator: RouteDecorator | null;
   readonly #clusters: ClusterSelector | null = null;
   readonly #rewrite: PathRewrite | null = null;
   /** Request mutations in application order (most specific first unless most_specific_header_mutations_wins). */
@@ -93,6 +100,8 @@ export class MatchedRoute implements RouteView {
     this.#mostSpecificWins = vh.mostSpecificWins;
     this.#mutatesRequest = this.#mutations.some((m) => !m.request.empty);
     this.retryBufferLimit = r.per_request_buffer_limit_bytes?.value ?? DEFAULT_RETRY_BUFFER_LIMIT;
+    this.includeAttemptCount = vh.includeAttemptCount === true;
+    this.decorator = compileDecorator(r.decorator, `${path}.decorator`);
     if (r.redirect) {
       this.kind = 'redirect';
       this.redirect = new Redirect(r.redirect, this.matcher, `${path}.redirect`, vh.regex);
@@ -151,6 +160,11 @@ export class MatchedRoute implements RouteView {
   /** The upstream cluster for one request, `draw` in [0, 1); null for non-forwarding routes or an empty cluster_header. */
   pickCluster(draw: number, headers: HeaderMap = emptyHeaders): ClusterChoice | null {
     return this.#clusters?.pick(draw, headers) ?? null;
+  }
+
+  /** Whether a prefix_rewrite or regex_rewrite applies (Envoy then sends `x-envoy-original-path`). */
+  get rewritesPath(): boolean {
+    return this.#rewrite !== null;
   }
 
   /** The upstream path (without query) after prefix_rewrite / regex_rewrite. */

@@ -115,3 +115,12 @@ test('matching allocates no route objects: the same compiled route comes back', 
   const t = compileRouteConfiguration(one({}));
   assert.equal(t.match(req(), 0), t.match(req(), 0.5));
 });
+
+test('a decorator is compiled with its route: the operation, propagated unless it says not', () => {
+  const named = compileRouteConfiguration(one({ decorator: { operation: 'web.shop.svc.cluster.local:80/*' } })).match(req(), 0);
+  assert.deepEqual(named?.decorator, { operation: 'web.shop.svc.cluster.local:80/*', propagate: true });
+  const quiet = compileRouteConfiguration(one({ decorator: { operation: 'op', propagate: { value: false } } })).match(req(), 0);
+  assert.equal(quiet?.decorator?.propagate, false);
+  assert.equal(compileRouteConfiguration(one({})).match(req(), 0)?.decorator, null);
+  refuses(one({ decorator: { operation: '' } }), /^virtual_hosts\[0\]\.routes\[0\]\.decorator\.operation$/);
+});

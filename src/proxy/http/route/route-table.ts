@@ -36,6 +36,7 @@ export class CompiledVirtualHost {
       mostSpecificWins: rc.mostSpecificWins,
       perFilterConfig,
       retryPolicy: vh.retry_policy ? new RetryPolicy(vh.retry_policy, `${path}.retry_policy`) : null,
+      includeAttemptCount: vh.include_request_attempt_count === true,
       compilers,
       regex,
     };

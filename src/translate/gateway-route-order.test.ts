@@ -1,0 +1,131 @@
+// Gateway routes as Istio orders and ports them, compiled by the proxy's own route library: routes of
+// several VirtualServices for one host merge in order with catch-alls moved last (SortVHostRoutes), and
+// a server's routes see its own port (80), not the pod's listener port (8080).
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { loadText } from '../config/load.ts';
+import type { ProxyView } from '../model/proxy-view.ts';
+import { buildSnapshot } from '../model/snapshot.ts';
+import type { EnvoyRouteConfiguration } from '../proxy/http/route/envoy-types.ts';
+import { compileRouteConfiguration, type RouteTable } from '../proxy/http/route/index.ts';
+import type { DownstreamRequest } from '../proxy/http/stream.ts';
+import { TypeUrl } from '../xds/type-urls.ts';
+import { buildProxyResources } from './proxy-resources.ts';
+
+const router: ProxyView = {
+  id: 'router~127.0.0.1~istio-ingressgateway-0.istio-system~istio-system.svc.cluster.local',
+  role: 'router',
+  namespace: 'istio-system',
+  workloadName: 'istio-ingressgateway-0',
+  serviceAccount: 'istio-ingressgateway-service-account',
+  labels: { istio: 'ingressgateway', app: 'istio-ingressgateway' },
+  ip: '127.0.0.1',
+  appPorts: {},
+};
+
+const base = `
+apiVersion: v1
+kind: Service
+metadata: { name: web, namespace: app }
+spec:
+  selector: { app: web }
+  ports: [{ name: http, port: 9898 }]
+---
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: { name: gw, namespace: app }
+spec:
+  selector: { istio: ingressgateway }
+  servers: [{ port: { number: 80, name: http, protocol: HTTP }, hosts: ["*.example.com"] }]
+`;
+
+const vs = (name: string, http: string) => `---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: ${name}, namespace: app }
+spec:
+  hosts: [shop.example.com]
+  gateways: [gw]
+  http:
+${http}`;
+
+/** The gateway's table for its HTTP server on 80 (the pod listens on 8080: `http.8080`). */
+function table(yaml: string): RouteTable {
+  const { resources, diagnostics } = loadText(base + yaml, 'input.yaml');
+  assert.deepEqual(diagnostics.filter((d) => d.severity === 'error'), []);
+  const rc = buildProxyResources(buildSnapshot(resources, [], '1'), router).get(TypeUrl.RouteConfiguration)?.get('http.8080');
+  assert.ok(rc, 'the gateway has http.8080');
+  return compileRouteConfiguration(rc as EnvoyRouteConfiguration);
+}
+
+function request(path: string): DownstreamRequest {
+  return {
+    method: 'GET',
+    scheme: 'http',
+    authority: 'shop.example.com',
+    path,
+    query: '',
+    headers: new Map(),
+    protocol: 'HTTP/1.1',
+    connection: { remoteAddress: '10.0.0.1', remotePort: 4444, localAddress: '127.0.0.1', localPort: 8080, tls: false },
+  };
+}
+
+const routeName = (t: RouteTable, path: string) => t.match(request(path), 0)?.name ?? 'NR';
+
+test('several VirtualServices for one gateway host: merged in order, a catch-all moved last (Istio SortVHostRoutes)', () => {
+  const t = table(
+    vs('a-catch-all', `    - name: everything
+      route: [{ destination: { host: web } }]
+`) +
+      vs('b-specific', `    - name: orders
+      match: [{ uri: { prefix: /orders } }]
+      route: [{ destination: { host: web } }]
+    - name: with-header
+      match: [{ uri: { prefix: / }, headers: { x-beta: { exact: "1" } } }]
+      route: [{ destination: { host: web } }]
+`),
+  );
+  assert.equal(routeName(t, '/orders/7'), 'orders', "the older VirtualService's catch-all does not hide it");
+  assert.equal(routeName(t, '/'), 'everything');
+  // A prefix / with a header match is not a catch-all: it stays, ahead of the moved `everything`.
+  assert.equal(t.match({ ...request('/x'), headers: new Map([['x-beta', '1']]) }, 0)?.name, 'with-header');
+  assert.equal(routeName(t, '/x'), 'everything');
+  // Istio's proxyHeaders.attemptCount is on for gateways too: each try tells the upstream its number.
+  assert.equal(t.match(request('/x'), 0)?.includeAttemptCount, true);
+});
+
+test("a gateway server's routes see its port (80): match.port and derivePort FROM_REQUEST_PORT", () => {
+  const t = table(
+    vs('ports', `    - name: on-80
+      match: [{ port: 80, uri: { prefix: /p } }]
+      route: [{ destination: { host: web } }]
+    - name: on-8080
+      match: [{ port: 8080, uri: { prefix: /p } }]
+      route: [{ destination: { host: web } }]
+    - name: moved
+      match: [{ uri: { prefix: /old } }]
+      redirect: { authority: new.example.com, derivePort: FROM_REQUEST_PORT }
+`),
+  );
+  assert.equal(routeName(t, '/p'), 'on-80');
+  assert.equal(t.match(request('/old'), 0)?.redirect?.location(request('/old')), 'http://new.example.com:80/old');
+});
+
+test('VirtualServices in different namespaces merge by name, then namespace (Istio\'s tie-break for one creation second)', () => {
+  const other = (ns: string, name: string, route: string, prefix: string) => `---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: ${name}, namespace: ${ns} }
+spec:
+  hosts: [shop.example.com]
+  gateways: [app/gw]
+  http:
+    - name: ${route}
+      match: [{ uri: { prefix: ${prefix} } }]
+      route: [{ destination: { host: web.app.svc.cluster.local } }]
+`;
+  // b/alpha sorts before a/zeta by name, though a/zeta comes first by namespace.
+  const t = table(other('a', 'zeta', 'from-zeta', '/shared') + other('b', 'alpha', 'from-alpha', '/shared'));
+  assert.equal(routeName(t, '/shared'), 'from-alpha');
+});
