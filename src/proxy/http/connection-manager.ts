@@ -21,7 +21,6 @@ import type { RouteTable } from './route/index.ts';
 import type { Timers } from './router.ts';
 import { forward, grpcTimeoutMs, realTimers } from './router.ts';
 import { type ConnectionInfo, type DownstreamRequest, type HeaderMap, headerMapOf, type StreamInfo } from './stream.ts';
-import { requestHeadSize } from './wire-size.ts';
 
 export interface HcmRuntime {
   readonly clusters: ClusterManager;
@@ -153,7 +152,7 @@ function start(rt: HcmRuntime, chain: HttpChain | ((req: DownstreamRequest) => H
   }
   const request = parsed.request;
   // The head as it came (before the proxy edits it), for Istio's request bytes: HTTP/1.1 only.
-  if (!h2) s.requestHeadBytes = requestHeadSize(input.method, input.target, input.rawHeaders);
+  if (req instanceof H1Request) s.requestHeadBytes = req.headBytes;
   stripMeshHeaders(request.headers, connection.peerPrincipal !== undefined);
   if (connection.peerPrincipal) {
     // The app learns the verified caller, never a forged value (a client's own is stripped above), in

@@ -63,8 +63,9 @@ export interface StreamOutcome {
   requestBytes: number;
   responseBytes: number;
   /**
-   * The heads' bytes on an HTTP/1.1 downstream (see wire-size.ts); 0 on HTTP/2. With the bodies, the
-   * wire bytes Istio's istio_request_bytes / istio_response_bytes record.
+   * The heads' bytes on an HTTP/1.1 downstream, as the codec read and wrote them; 0 on HTTP/2. With
+   * the bodies, the wire bytes Istio's istio_request_bytes / istio_response_bytes record (chunk
+   * framing aside).
    */
   requestHeadBytes: number;
   responseHeadBytes: number;

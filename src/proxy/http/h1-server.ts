@@ -64,6 +64,8 @@ export class H1Request {
   readonly body: Readable | null;
   trailers: Record<string, string> = {};
   complete: boolean;
+  /** The head's bytes on the wire, request line to blank line (Istio's request bytes count them). */
+  headBytes = 0;
 
   constructor(method: string, url: string, httpVersion: '1.0' | '1.1', rawHeaders: string[], headers: Record<string, string | string[]>, socket: H1Socket, body: Readable | null) {
     this.method = method;
@@ -127,6 +129,8 @@ export class H1Response {
   #awaitingDrain = false;
   /** Close the connection after this response. */
   closeAfter = false;
+  /** The head's bytes on the wire once written (status line to blank line, the codec's own fields included). */
+  headBytes = 0;
 
   constructor(conn: H1ServerConnection, req: H1Request) {
     this.#conn = conn;
@@ -197,6 +201,7 @@ export class H1Response {
     this.#chunked = chunked;
     this.closeAfter = close;
     this.#pendingHead = `${s}\r\n`;
+    this.headBytes = s.length + 2;
     return this;
   }
 
@@ -571,6 +576,7 @@ export class H1ServerConnection {
     // filter, a wait for a connection): never an unhandled 'error'.
     body?.on('error', noop);
     const req = new H1Request(method, url, httpVersion, rawHeaders, headers, socket, body);
+    req.headBytes = text.length + 4;
     const res = new H1Response(this, req);
     if (!persists(httpVersion === '1.1', conn as string | undefined)) res.closeAfter = true;
     this.#req = req;

@@ -7,7 +7,7 @@ import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { ChainedFilter } from './filter-registry.ts';
-import { H1Request, type H1Response } from './h1-server.ts';
+import { H1Request, H1Response } from './h1-server.ts';
 import { type ReplyTarget, sendLocalReply } from '../local-reply.ts';
 import type { OutgoingHeaders } from '../upstream/upstream.ts';
 import type { LocalReply, RequestContext, StreamOutcome } from './filter.ts';
@@ -15,7 +15,6 @@ import type { ClusterChoice, MatchedRoute } from './route/index.ts';
 import type { ServerHeader } from '../listener/compile-listener.ts';
 import type { ResponseWriter } from './router.ts';
 import { type HeaderMap, headerMapOf, type StreamInfo } from './stream.ts';
-import { responseHeadSize } from './wire-size.ts';
 
 /** Node's HTTP/1.1 and HTTP/2 compat objects, or the raw HTTP/1.1 codec's (the tunnel's HTTP/1.1 connections). */
 export type DownstreamReq = IncomingMessage | Http2ServerRequest | H1Request;
@@ -178,8 +177,9 @@ export class HttpStream implements ResponseWriter {
     return {
       headersSent: res.headersSent,
       writeHead: (status, headers) => {
-        if (!this.h2) this.#responseHeadBytes = responseHeadSize(status, headers);
-        return res.writeHead(status, headers);
+        const written = res.writeHead(status, headers);
+        if (res instanceof H1Response) this.#responseHeadBytes = res.headBytes;
+        return written;
       },
       end: (body) => {
         if (body) this.#responseBytes += Buffer.byteLength(body);
@@ -222,9 +222,8 @@ export class HttpStream implements ResponseWriter {
     // The HCM's last word, after the filters: Envoy's server_header_transformation.
     const server = this.server;
     if (server !== null && (server.overwrite || !map.has('server'))) map.set('server', server.name);
-    const out = responseHeaders(map, this.h2, this.draining);
-    if (!this.h2) this.#responseHeadBytes = responseHeadSize(s, out);
-    (res as ServerResponse).writeHead(s, out);
+    (res as ServerResponse).writeHead(s, responseHeaders(map, this.h2, this.draining));
+    if (res instanceof H1Response) this.#responseHeadBytes = res.headBytes;
   }
 
   data(chunk: Buffer): boolean {
