@@ -136,6 +136,7 @@ async function up(opts: UpOptions): Promise<number> {
     nodeBinary: process.execPath,
     ingressHttpPort: opts.ingressPort,
     ingressHttpsPort: opts.httpsPort,
+    ...(opts.ephemeralPorts ? { ephemeralGatewayPorts: true } : {}),
     progress,
     proxyFlags: certificateProxyArgs(loaded.resources),
     startControlPlane: (resources) =>

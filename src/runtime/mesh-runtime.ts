@@ -5,7 +5,9 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { AnyResource } from '../config/resource.ts';
+import { buildSnapshot } from '../model/snapshot.ts';
 import type { WorkloadInstance } from '../model/workload.ts';
+import { gatewayPodPorts } from '../translate/gateway-servers.ts';
 import { buildAppEnv } from './app-env.ts';
 import { waitListening } from './app-ready.ts';
 import { ComponentTracker } from './component-tracker.ts';
@@ -33,6 +35,11 @@ export interface RuntimeOptions {
   /** Host ports of the ingress gateway's HTTP and HTTPS listeners (Istio's 8080 / 8443). 0 = allocate. */
   ingressHttpPort: number;
   ingressHttpsPort: number;
+  /**
+   * `--ephemeral-ports`: every other port a gateway's servers listen on (a Gateway server on 9000, say)
+   * is bound on a free host port too, named in the gateway's `proxy:PORT` ports; else on the port itself.
+   */
+  ephemeralGatewayPorts?: boolean;
   /** Progress lines for the person waiting. */
   progress: (line: string) => void;
   /** Flags every proxy gets: `--trust-domain`, `--cert-ttl`, `--grace-ratio` (see certificateProxyArgs). */
@@ -115,8 +122,10 @@ export class MeshRuntime {
     this.#tracker = tracker;
     this.#reporter = new ExitReporter({ tracker, progress: o.progress, stopping: () => this.#stopping });
 
+    const snapshot = o.ephemeralGatewayPorts ? buildSnapshot(resources, [], 'ports') : undefined;
     for (const g of plan.gateways) {
-      const fixed = g.kind === 'ingress' ? { 8080: httpPort, 8443: httpsPort } : {};
+      const fixed: Record<number, number> = g.kind === 'ingress' ? { 8080: httpPort, 8443: httpsPort } : {};
+      if (snapshot) for (const port of gatewayPodPorts(snapshot, g)) fixed[port] ??= await allocatePort(this.#taken);
       const meta: ProxyMeta = { name: g.name, namespace: g.namespace, serviceAccount: `${g.name}-service-account`, labels: g.labels, appPorts: {} };
       this.#running.push({
         state: tracker.add({ name: `${g.namespace}/${g.name}`, kind: 'gateway', namespace: g.namespace, ports: {}, sidecar: false, status: 'starting', restarts: 0 }),

@@ -24,13 +24,30 @@ const defaultGatewayTargetPorts: Record<number, number> = { 80: 8080, 443: 8443 
  * when the manifests have one, else the default ingress gateway Service's mapping, else the port itself.
  */
 export function gatewayListenerPort(snapshot: MeshSnapshot, scope: ProxyScope, serverPort: number): number {
+  return podPortFor(snapshot, scope.proxy, serverPort);
+}
+
+type GatewayPod = { readonly namespace: string; readonly labels: Readonly<Record<string, string>> };
+
+function podPortFor(snapshot: MeshSnapshot, pod: GatewayPod, serverPort: number): number {
   for (const svc of snapshot.services) {
-    if (svc.source !== 'kubernetes' || svc.namespace !== scope.proxy.namespace || !svc.selector) continue;
-    if (!matchesLabels(svc.selector, scope.proxy.labels)) continue;
+    if (svc.source !== 'kubernetes' || svc.namespace !== pod.namespace || !svc.selector) continue;
+    if (!matchesLabels(svc.selector, pod.labels)) continue;
     const p = svc.ports.find((x) => x.port === serverPort);
-    if (p) return snapshot.targetPortFor(p, scope.proxy);
+    if (p) return snapshot.targetPortFor(p, pod);
   }
   return defaultGatewayTargetPorts[serverPort] ?? serverPort;
+}
+
+/** Every port a gateway pod listens on for the Gateway servers that select it (what `up` must bind for it). */
+export function gatewayPodPorts(snapshot: MeshSnapshot, pod: GatewayPod): number[] {
+  const ports = new Set<number>();
+  for (const gateway of snapshot.gateways) {
+    const sel = gateway.spec.selector;
+    if (!sel || Object.keys(sel).length === 0 || !matchesLabels(sel, pod.labels)) continue;
+    for (const server of gateway.spec.servers) ports.add(podPortFor(snapshot, pod, server.port.number));
+  }
+  return [...ports].sort((a, b) => a - b);
 }
 
 /** Gateway servers selecting this router, keyed by the port its listener binds (see gatewayListenerPort). */

@@ -122,3 +122,44 @@ function processesNaming(text: string): number[] {
   }
   return pids;
 }
+
+test('up --ephemeral-ports binds every port of the ingress gateway on a free host port, not only 8080 and 8443', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'or-up-gwports-'));
+  const config = path.join(dir, 'config');
+  const state = path.join(dir, 'state');
+  try {
+    mkdirSync(config);
+    writeFileSync(
+      path.join(config, 'gateway.yaml'),
+      `apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: admin, namespace: istio-system}
+spec:
+  selector: {istio: ingressgateway}
+  servers:
+    - port: {number: 9000, name: http-admin, protocol: HTTP}
+      hosts: [admin.example.com]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: admin, namespace: istio-system}
+spec:
+  hosts: [admin.example.com]
+  gateways: [admin]
+  http: [{directResponse: {status: 200, body: {string: admin}}}]
+`,
+    );
+    const up = await outrigger(['up', '-f', config, '--ephemeral-ports', '--dir', state, '-d']);
+    assert.equal(up.code, 0, up.stdout + up.stderr);
+    const status = JSON.parse((await outrigger(['status', '--dir', state, '-o', 'json'])).stdout) as { components: { kind: string; ports: Record<string, number> }[] };
+    const gateway = status.components.find((c) => c.kind === 'gateway');
+    const bound = gateway?.ports['proxy:9000'];
+    assert.ok(bound !== undefined && bound !== 9000, JSON.stringify(gateway?.ports));
+    // curl, as a person would: fetch() will not send a Host of its own choosing.
+    const curl = await new Promise<string>((resolve) => execFile('curl', ['-s', '-H', 'Host: admin.example.com', `http://127.0.0.1:${bound}/`], { timeout: 10_000 }, (_e, out) => resolve(out)));
+    assert.equal(curl, 'admin');
+  } finally {
+    if (existsSync(path.join(state, 'state.json'))) await outrigger(['down', '--dir', state, '--timeout', '10']);
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
