@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { loadText } from '../config/load.ts';
 import { buildSnapshot } from '../model/snapshot.ts';
-import type { ProxyView } from '../model/proxy-view.ts';
 import { buildProxyResources } from './proxy-resources.ts';
 import { TypeUrl } from '../xds/type-urls.ts';
+import { ingressGatewayView } from '../../test/fixtures/ingress-gateway-view.ts';
 
 const gateway = `
 apiVersion: networking.istio.io/v1beta1
@@ -19,16 +19,7 @@ spec:
       hosts: ["admin.example.com"]
 `;
 
-const router: ProxyView = {
-  id: 'router~127.0.0.1~istio-ingressgateway-0.istio-system~istio-system.svc.cluster.local',
-  role: 'router',
-  namespace: 'istio-system',
-  workloadName: 'istio-ingressgateway-0',
-  serviceAccount: 'istio-ingressgateway-service-account',
-  labels: { istio: 'ingressgateway', app: 'istio-ingressgateway' },
-  ip: '127.0.0.1',
-  appPorts: {},
-};
+const router = ingressGatewayView;
 
 function listenerNames(yaml: string): string[] {
   const { resources, diagnostics } = loadText(yaml);

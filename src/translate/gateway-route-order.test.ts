@@ -4,24 +4,15 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { loadText } from '../config/load.ts';
-import type { ProxyView } from '../model/proxy-view.ts';
 import { buildSnapshot } from '../model/snapshot.ts';
 import type { EnvoyRouteConfiguration } from '../proxy/http/route/envoy-types.ts';
 import { compileRouteConfiguration, type RouteTable } from '../proxy/http/route/index.ts';
 import type { DownstreamRequest } from '../proxy/http/stream.ts';
 import { TypeUrl } from '../xds/type-urls.ts';
 import { buildProxyResources } from './proxy-resources.ts';
+import { ingressGatewayView } from '../../test/fixtures/ingress-gateway-view.ts';
 
-const router: ProxyView = {
-  id: 'router~127.0.0.1~istio-ingressgateway-0.istio-system~istio-system.svc.cluster.local',
-  role: 'router',
-  namespace: 'istio-system',
-  workloadName: 'istio-ingressgateway-0',
-  serviceAccount: 'istio-ingressgateway-service-account',
-  labels: { istio: 'ingressgateway', app: 'istio-ingressgateway' },
-  ip: '127.0.0.1',
-  appPorts: {},
-};
+const router = ingressGatewayView;
 
 const base = `
 apiVersion: v1

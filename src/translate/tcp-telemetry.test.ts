@@ -9,6 +9,7 @@ import { buildSnapshot } from '../model/snapshot.ts';
 import { readTypedStruct, type TypedAny } from '../xds/any.ts';
 import { OutriggerExtension, TypeUrl } from '../xds/type-urls.ts';
 import { buildProxyResources } from './proxy-resources.ts';
+import { ingressGatewayView } from '../../test/fixtures/ingress-gateway-view.ts';
 
 const yaml = `
 apiVersion: v1
@@ -49,16 +50,7 @@ spec:
 
 const sidecar = (name: string): ProxyView =>
   ({ id: `sidecar~127.0.0.1~${name}-0.shop~shop.svc.cluster.local`, role: 'sidecar', namespace: 'shop', workloadName: name, serviceAccount: name, labels: { app: name }, ip: '127.0.0.1', appPorts: {} }) as ProxyView;
-const router = {
-  id: 'router~127.0.0.1~istio-ingressgateway-0.istio-system~istio-system.svc.cluster.local',
-  role: 'router',
-  namespace: 'istio-system',
-  workloadName: 'istio-ingressgateway-0',
-  serviceAccount: 'istio-ingressgateway-service-account',
-  labels: { istio: 'ingressgateway', app: 'istio-ingressgateway' },
-  ip: '127.0.0.1',
-  appPorts: {},
-} as ProxyView;
+const router = ingressGatewayView;
 
 interface Chain {
   name?: string;

@@ -6,11 +6,11 @@ import https from 'node:https';
 import type net from 'node:net';
 import { after, before, test } from 'node:test';
 import { loadText } from '../../src/config/load.ts';
-import type { ProxyView } from '../../src/model/proxy-view.ts';
 import { buildSnapshot } from '../../src/model/snapshot.ts';
 import { buildProxyResources } from '../../src/translate/proxy-resources.ts';
 import { makeCa, type TestCa } from './certs.ts';
 import { push, startProxy } from './harness.ts';
+import { ingressGatewayView } from '../fixtures/ingress-gateway-view.ts';
 
 const yaml = (a: number, b: number) => `apiVersion: networking.istio.io/v1
 kind: ServiceEntry
@@ -53,16 +53,7 @@ spec:
       route: [{destination: {host: b.example.com, port: {number: 443}}}]
 `;
 
-const router: ProxyView = {
-  id: 'router~127.0.0.1~istio-ingressgateway-0.istio-system~istio-system.svc.cluster.local',
-  role: 'router',
-  namespace: 'istio-system',
-  workloadName: 'istio-ingressgateway-0',
-  serviceAccount: 'istio-ingressgateway-service-account',
-  labels: { istio: 'ingressgateway' },
-  ip: '127.0.0.1',
-  appPorts: {},
-};
+const router = ingressGatewayView;
 
 let env: Awaited<ReturnType<typeof startProxy>>;
 let ca: TestCa;

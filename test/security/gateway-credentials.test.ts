@@ -7,12 +7,12 @@ import { execFile } from 'node:child_process';
 import https from 'node:https';
 import { after, before, test } from 'node:test';
 import { loadText } from '../../src/config/load.ts';
-import type { ProxyView } from '../../src/model/proxy-view.ts';
 import { buildSnapshot } from '../../src/model/snapshot.ts';
 import { buildProxyResources } from '../../src/translate/proxy-resources.ts';
 import { TypeUrl } from '../../src/xds/type-urls.ts';
 import { makeCa, type TestCa } from '../proxy/certs.ts';
 import { echoBackend, push, startProxy } from '../proxy/harness.ts';
+import { ingressGatewayView } from '../fixtures/ingress-gateway-view.ts';
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 
@@ -69,16 +69,7 @@ spec:
   http: [{route: [{destination: {host: app.internal, port: {number: 80}}}]}]
 `;
 
-const router: ProxyView = {
-  id: 'router~127.0.0.1~istio-ingressgateway-0.istio-system~istio-system.svc.cluster.local',
-  role: 'router',
-  namespace: 'istio-system',
-  workloadName: 'istio-ingressgateway-0',
-  serviceAccount: 'istio-ingressgateway-service-account',
-  labels: { istio: 'ingressgateway' },
-  ip: '127.0.0.1',
-  appPorts: {},
-};
+const router = ingressGatewayView;
 
 let env: Awaited<ReturnType<typeof startProxy>>;
 let app: Awaited<ReturnType<typeof echoBackend>>;
