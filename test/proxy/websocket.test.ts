@@ -14,7 +14,7 @@ before(async () => {
   backend = http.createServer((_req, res) => res.end('plain'));
   backend.on('upgrade', (req, socket: net.Socket) => {
     upgraded.push(socket);
-    socket.write(`HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\nx-seen-path: ${req.url}\r\n\r\n`);
+    socket.write(`HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\nx-seen-path: ${req.url}\r\nx-seen-proto: ${req.headers['x-forwarded-proto']}\r\nx-seen-for: ${req.headers['x-forwarded-for']}\r\nx-seen-envoy: ${req.headers['x-envoy-decorator-operation']}\r\n\r\n`);
     socket.on('data', (c: Buffer) => socket.write(Buffer.concat([Buffer.from('echo:'), c])));
     socket.on('error', () => {});
   });
@@ -25,6 +25,7 @@ before(async () => {
     cla('ws', [{ port: (backend.address() as net.AddressInfo).port }]),
     listener('0.0.0.0_8080', 8080, [{ filter: hcm('http.8080', { upgrade_configs: [{ upgrade_type: 'websocket' }] }) }]),
     listener('0.0.0.0_8443', 8443, [{ filter: hcm('http.8080') }]),
+    listener('edge', 8081, [{ filter: hcm('http.8080', { use_remote_address: { value: true }, upgrade_configs: [{ upgrade_type: 'websocket' }] }) }]),
     routeConfig('http.8080', [{ domains: ['*'], routes: [{ prefix: '/', cluster: 'ws' }] }]),
   ]);
 });
@@ -35,7 +36,7 @@ after(async () => {
   backend.close();
 });
 
-function upgrade(port: number): Promise<string> {
+function upgrade(port: number, extra = ''): Promise<string> {
   return new Promise((resolve) => {
     const s = net.connect(port, '127.0.0.1');
     let out = '';
@@ -46,7 +47,7 @@ function upgrade(port: number): Promise<string> {
       if (out.includes('echo:frame')) s.destroy();
     });
     s.on('close', () => resolve(out));
-    s.write('GET /chat HTTP/1.1\r\nHost: ws.example\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n');
+    s.write(`GET /chat HTTP/1.1\r\nHost: ws.example\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n${extra}Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`);
   });
 }
 
@@ -60,4 +61,12 @@ test('a WebSocket upgrade is spliced to the upstream', async () => {
 test('without websocket in upgrade_configs the upgrade is refused', async () => {
   const out = await upgrade(await env.port('0.0.0.0_8443'));
   assert.match(out, /^HTTP\/1\.1 400/);
+});
+
+test("an upgrade at the edge gets the connection's headers as a request does: x-forwarded-proto and -for set, a client's mesh headers dropped", async () => {
+  const out = await upgrade(await env.port('edge'), 'x-forwarded-proto: https\r\nx-envoy-decorator-operation: FORGED\r\n');
+  assert.match(out, /^HTTP\/1\.1 101/);
+  assert.match(out, /x-seen-proto: http\r\n/);
+  assert.match(out, /x-seen-for: 127\.0\.0\.1\r\n/);
+  assert.match(out, /x-seen-envoy: undefined\r\n/);
 });

@@ -153,7 +153,27 @@ function start(rt: HcmRuntime, chain: HttpChain | ((req: DownstreamRequest) => H
   const request = parsed.request;
   // The head as it came (before the proxy edits it), for Istio's request bytes: HTTP/1.1 only.
   if (req instanceof H1Request) s.requestHeadBytes = req.headBytes;
-  stripMeshHeaders(request.headers, connection.peerPrincipal !== undefined);
+  connectionHeaders(rt, hc, request, info);
+  const table = hc.inlineRoutes ?? (hc.rdsName ? rt.routeTable(hc.rdsName) : undefined);
+  const route = table?.match(request, rt.random()) ?? null;
+  if (route) info.routeName = route.name;
+  s.ctx = { request, info, route };
+  s.filters = hc.filters;
+  s.route = route;
+  const verdict = requestFilters(hc.filters, s.ctx, 0);
+  if (isPromise(verdict)) return verdict.then((v) => proceed(rt, s, req, v, hc));
+  proceed(rt, s, req, verdict, hc);
+  return undefined;
+}
+
+/**
+ * What the connection manager sets from the connection before routing, for every request and upgrade:
+ * a non-mesh client's mesh headers dropped, x-forwarded-client-cert, x-forwarded-proto, and at the
+ * edge x-forwarded-for with the client address policies read.
+ */
+export function connectionHeaders(rt: HcmRuntime, hc: HttpChain, request: DownstreamRequest, info: StreamInfo | undefined): void {
+  const connection = request.connection;
+  stripMeshHeaders(request.headers, connection.meshPeer === true);
   if (connection.peerPrincipal) {
     // The app learns the verified caller, never a forged value (a client's own is stripped above), in
     // Istio's element: By, Hash, Subject (a workload certificate's is empty), URI.
@@ -170,19 +190,9 @@ function start(rt: HcmRuntime, chain: HttpChain | ((req: DownstreamRequest) => H
     // read it), and the peer is appended for the next hop, as Envoy does.
     const xff = request.headers.get('x-forwarded-for');
     const client = trustedClientAddress(forwardedAddresses(xff), connection.remoteAddress, hc.xffTrustedHops);
-    info.dynamicMetadata.set(REMOTE_IP_METADATA, { address: client });
+    info?.dynamicMetadata.set(REMOTE_IP_METADATA, { address: client });
     request.headers.set('x-forwarded-for', appendForwardedFor(xff, connection.remoteAddress));
   }
-  const table = hc.inlineRoutes ?? (hc.rdsName ? rt.routeTable(hc.rdsName) : undefined);
-  const route = table?.match(request, rt.random()) ?? null;
-  if (route) info.routeName = route.name;
-  s.ctx = { request, info, route };
-  s.filters = hc.filters;
-  s.route = route;
-  const verdict = requestFilters(hc.filters, s.ctx, 0);
-  if (isPromise(verdict)) return verdict.then((v) => proceed(rt, s, req, v, hc));
-  proceed(rt, s, req, verdict, hc);
-  return undefined;
 }
 
 function isPromise(v: FilterVerdict | Promise<FilterVerdict>): v is Promise<FilterVerdict> {

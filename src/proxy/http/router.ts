@@ -133,7 +133,8 @@ const discard: ResponseWriter = {
 function mirror(clusters: ClusterManager, route: RouteResilience, req: ForwardRequest, stream: UpstreamRequest, timers: Timers, random: () => number): void {
   for (const m of route.mirrors) {
     if (!m.shouldMirror(random()) || !clusters.get(m.cluster)) continue;
-    const head: UpstreamHead = { ...req.head, authority: shadowAuthority(req.head.authority) };
+    // Its own headers: the primary's tries write theirs (x-envoy-attempt-count) into the primary's head.
+    const head: UpstreamHead = { ...req.head, authority: shadowAuthority(req.head.authority), headers: { ...req.head.headers } };
     const send = (body: Readable | null) => {
       const info: StreamInfo = { startTime: req.info.startTime, responseFlags: new Set(), dynamicMetadata: new Map() };
       forward(clusters, { clusterName: m.cluster, head, body, timeoutMs: req.timeoutMs, retries: 0, info, random }, discard, timers);

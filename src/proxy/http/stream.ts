@@ -21,12 +21,18 @@ export interface ConnectionInfo {
   /** The downstream connection is TLS (a mesh tunnel or a gateway TLS listener). */
   tls: boolean;
   sni?: string;
-  /** The peer's SPIFFE ID when it presented a verified mesh certificate: `spiffe://td/ns/NS/sa/SA`. */
+  /** The peer's SPIFFE ID when it presented a verified certificate with one: `spiffe://td/ns/NS/sa/SA`. */
   peerPrincipal?: string;
+  /**
+   * The peer is a mesh proxy: its certificate was verified against the mesh root (the tunnel, an
+   * ISTIO_MUTUAL chain). Only then are its mesh headers (`x-outrigger-*`, `x-envoy-*`) trusted; a
+   * client certificate from a gateway's own CA (MUTUAL) may carry a SPIFFE ID but is not a mesh peer.
+   */
+  meshPeer?: boolean;
   /** SHA-256 of that certificate (DER), lower-case hex: the `Hash` of the x-forwarded-client-cert element. */
   peerCertHash?: string;
   /** Source workload metadata from the tunnel (`x-outrigger-peer`), when the peer is a mesh sidecar. */
-  peer?: { workload: string; namespace: string; labels: Record<string, string> };
+  peer?: { workload: string; namespace: string; labels: Readonly<Record<string, string>> };
 }
 
 export interface DownstreamRequest {
@@ -51,6 +57,8 @@ export interface StreamInfo {
   routeName?: string;
   clusterName?: string;
   upstreamHost?: string;
+  /** The endpoint tried last is a mesh proxy behind the tunnel: only its metadata (`x-outrigger-peer`) is believed. */
+  upstreamMesh?: boolean;
   /** The chosen endpoint's `istio.workload` metadata (`name;namespace`): who the source tried, without an answer. */
   upstreamWorkload?: string | undefined;
   /** Why the proxy answered itself (`route_not_found`, `rbac_access_denied_matched_policy[ns[foo]-policy[bar]-rule[0]]`). */

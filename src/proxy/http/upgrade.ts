@@ -6,8 +6,7 @@ import type { Duplex } from 'node:stream';
 import type { HttpChain } from '../listener/compile-listener.ts';
 import { connectStream, splice } from '../upstream/connect-stream.ts';
 import type { HcmRuntime } from './connection-manager.ts';
-import { upstreamHeaderMap } from './connection-manager.ts';
-import { stripMeshHeaders } from './mesh-headers.ts';
+import { connectionHeaders, upstreamHeaderMap } from './connection-manager.ts';
 import { parseRequest } from './parse-request.ts';
 import type { ConnectionInfo } from './stream.ts';
 
@@ -28,7 +27,7 @@ export function handleUpgrade(rt: HcmRuntime, chain: HttpChain, connection: Conn
     return;
   }
   const request = parsed.request;
-  stripMeshHeaders(request.headers, connection.peerPrincipal !== undefined);
+  connectionHeaders(rt, chain, request, undefined);
   const table = chain.inlineRoutes ?? (chain.rdsName ? rt.routeTable(chain.rdsName) : undefined);
   const route = table?.match(request, rt.random()) ?? null;
   if (route?.kind !== 'forward' || route.upgrades.get('websocket') === false) {

@@ -167,7 +167,8 @@ export class BoundListener {
     if (chain.tls?.requireClientCert && !s.authorized) return void s.destroy();
     const peerRaw = s.authorized ? s.getPeerCertificate().raw : undefined;
     const peerPrincipal = peerRaw ? spiffeIdOf(peerRaw) : undefined;
-    const connection = this.#connection(s, { tls: true, ...(sni ? { sni } : {}), ...(peerPrincipal && peerRaw ? { peerPrincipal, peerCertHash: certificateHash(peerRaw) } : {}) });
+    const meshPeer = peerPrincipal !== undefined && chain.tls?.caSecret === 'ROOTCA';
+    const connection = this.#connection(s, { tls: true, ...(sni ? { sni } : {}), ...(peerPrincipal && peerRaw ? { peerPrincipal, peerCertHash: certificateHash(peerRaw), ...(meshPeer ? { meshPeer } : {}) } : {}) });
     this.serveChain(s, chain, connection, s.alpnProtocol === 'h2');
   }
 

@@ -23,6 +23,7 @@ import type { MeshTlsMaterial } from './mesh-tls.ts';
 import { atPeerExpiry, certificateHash, EXPIRED_PEER_GRACE_MS, meshContextOptions, spiffeIdOf, TUNNEL_SERVER_STREAMS, TUNNEL_SESSION_WINDOW, TUNNEL_STREAM_WINDOW } from './mesh-tls.ts';
 import { realTimers, type Timers } from '../http/router.ts';
 import type { ListenerSslStats } from '../tls/listener-ssl-stats.ts';
+import { peerLabels, peerText } from '../filters/telemetry/peer-metadata.ts';
 
 export const PEER_HEADER = 'x-outrigger-peer';
 
@@ -39,7 +40,7 @@ function transportOf(value: string | string[] | undefined): TunnelTransport {
 
 /** The connection as a plaintext one: no TLS, so no verified caller. */
 function asPlaintext(base: ConnectionInfo): ConnectionInfo {
-  const { peerPrincipal: _, peerCertHash: __, ...rest } = base;
+  const { peerPrincipal: _, peerCertHash: __, meshPeer: ___, ...rest } = base;
   return { ...rest, tls: false };
 }
 
@@ -72,8 +73,7 @@ function peerOf(value: string | string[] | undefined): ConnectionInfo['peer'] | 
   if (hit) return hit;
   try {
     const p = JSON.parse(Buffer.from(value, 'base64').toString('utf8')) as Record<string, unknown>;
-    const labels = Object.freeze({ ...((p['labels'] ?? {}) as Record<string, string>) });
-    const peer = Object.freeze({ workload: String(p['workload'] ?? ''), namespace: String(p['namespace'] ?? ''), labels });
+    const peer = Object.freeze({ workload: peerText(p['workload']) ?? '', namespace: peerText(p['namespace']) ?? '', labels: peerLabels(p['labels']) });
     // Values come from peers: a flood of distinct ones must not grow memory forever.
     if (peers.size >= MAX_PEERS) peers.clear();
     peers.set(value, peer);
@@ -165,6 +165,7 @@ export class TunnelServer {
       localAddress: s.localAddress ?? '',
       localPort: 15008,
       tls: true,
+      meshPeer: true,
       peerPrincipal: principal,
       peerCertHash: certificateHash(peerCert.raw),
     };

@@ -144,6 +144,7 @@ export class UpstreamRequest {
     }
     if (!original) cluster.requestStarted(e);
     req.info.upstreamHost = e.key;
+    req.info.upstreamMesh = e.mesh;
     req.info.upstreamWorkload = e.workload;
     const attempt = new Attempt(this, e);
     this.#attempt = attempt;

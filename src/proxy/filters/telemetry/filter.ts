@@ -81,14 +81,17 @@ export class TelemetryFilter implements HttpFilter {
     const trace = this.#p.tracer ? this.#existing(ctx.info)?.trace : undefined;
     if (trace) this.#p.tracer?.onResponse(trace, response.headers);
     if (!this.#outbound) {
-      // Only a mesh peer learns who answered; clients outside the mesh never see mesh metadata.
+      // Only a mesh peer learns who answered; clients outside the mesh never see mesh metadata (an
+      // app's own header of that name included).
       if (ctx.request.connection.peer) response.headers.set(PEER_RESPONSE_HEADER, this.#selfHeader);
+      else response.headers.delete(PEER_RESPONSE_HEADER);
       return;
     }
     const v = header(response.headers, PEER_RESPONSE_HEADER);
     if (v === undefined) return;
     response.headers.delete(PEER_RESPONSE_HEADER);
-    this.#stateOf(ctx.info).destination = this.#decodePeer(v);
+    // Believed only from a mesh endpoint's sidecar: any other server could name itself anything.
+    if (ctx.info.upstreamMesh === true) this.#stateOf(ctx.info).destination = this.#decodePeer(v);
   }
 
   onDone(ctx: RequestContext, outcome: StreamOutcome): void {

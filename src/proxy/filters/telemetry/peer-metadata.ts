@@ -2,15 +2,42 @@
 // an HTTP response or a tunnel CONNECT's answer carries it back to the source: Istio's metadata exchange.
 import { type WorkloadLabels, workloadLabels } from '../../../telemetry/workload-labels.ts';
 
+const MAX_LABELS = 64;
+const MAX_TEXT = 256;
+
+/**
+ * A peer's labels as this proxy keeps them: string values only, at most 64, each name and value at most
+ * 256 characters. The header comes from another process (over the tunnel, or from any upstream): a
+ * value of another type reached the metrics' label escaping and threw there.
+ */
+export function peerLabels(raw: unknown): Readonly<Record<string, string>> {
+  const out: Record<string, string> = {};
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return Object.freeze(out);
+  let n = 0;
+  for (const [k, v] of Object.entries(raw)) {
+    if (typeof v !== 'string' || k.length > MAX_TEXT || v.length > MAX_TEXT) continue;
+    out[k] = v;
+    if (++n >= MAX_LABELS) break;
+  }
+  return Object.freeze(out);
+}
+
+/** A peer's name field: a string of reasonable length, or undefined. */
+export function peerText(v: unknown): string | undefined {
+  return typeof v === 'string' && v.length <= MAX_TEXT ? v : undefined;
+}
+
 /** Decoded labels, cached by header value (a peer sends the same value every time); undefined if malformed. */
 export function decodePeerMetadata(v: string, cache: Map<string, WorkloadLabels>): WorkloadLabels | undefined {
   const hit = cache.get(v);
   if (hit) return hit;
   try {
     const m = JSON.parse(Buffer.from(v, 'base64').toString('utf8')) as { workload?: unknown; namespace?: unknown; labels?: unknown; principal?: unknown };
-    if (typeof m.workload !== 'string' || typeof m.namespace !== 'string') return undefined;
-    const labels = typeof m.labels === 'object' && m.labels !== null ? (m.labels as Record<string, string>) : {};
-    const l = workloadLabels({ workload: m.workload, namespace: m.namespace, labels, ...(typeof m.principal === 'string' ? { principal: m.principal } : {}) });
+    const workload = peerText(m.workload);
+    const namespace = peerText(m.namespace);
+    if (workload === undefined || namespace === undefined) return undefined;
+    const principal = peerText(m.principal);
+    const l = workloadLabels({ workload, namespace, labels: peerLabels(m.labels), ...(principal !== undefined ? { principal } : {}) });
     if (cache.size >= 1000) cache.clear();
     cache.set(v, l);
     return l;
