@@ -86,6 +86,32 @@ test('several VirtualServices for one gateway host: merged in order, a catch-all
   assert.equal(t.match(request('/x'), 0)?.includeAttemptCount, true);
 });
 
+test('a VirtualService keeps its routes only through its first catch-all, as Istio builds them; regex .* is a catch-all too', () => {
+  const one = table(
+    vs('one', `    - name: everything
+      route: [{ destination: { host: web } }]
+    - name: api
+      match: [{ uri: { prefix: /api } }]
+      route: [{ destination: { host: web } }]
+`),
+  );
+  // `api` comes after the catch-all of its own VirtualService: Istio never builds it, so moving the
+  // catch-all to the end must not make it reachable.
+  assert.equal(routeName(one, '/api/x'), 'everything');
+  const regex = table(
+    vs('a', `    - name: all-regex
+      match: [{ uri: { regex: ".*" } }]
+      route: [{ destination: { host: web } }]
+`) +
+      vs('b', `    - name: api
+      match: [{ uri: { prefix: /api } }]
+      route: [{ destination: { host: web } }]
+`),
+  );
+  assert.equal(routeName(regex, '/api/x'), 'api');
+  assert.equal(routeName(regex, '/other'), 'all-regex');
+});
+
 test("a gateway server's routes see its port (80): match.port and derivePort FROM_REQUEST_PORT", () => {
   const t = table(
     vs('ports', `    - name: on-80

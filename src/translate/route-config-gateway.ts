@@ -5,7 +5,7 @@
 // when nothing is bound.
 import type { ProxyScope } from '../model/proxy-scope.ts';
 import type { MeshSnapshot } from '../model/snapshot.ts';
-import { sortCatchAllLast } from './catch-all-routes.ts';
+import { sortCatchAllLast, throughFirstCatchAll } from './catch-all-routes.ts';
 import { type GatewayServer, serverHostNames, virtualServicesOn } from './gateway-servers.ts';
 import { translateHttpRoute } from './http-route.ts';
 import { routeEnv } from './route-env.ts';
@@ -24,10 +24,11 @@ export function buildGatewayRouteConfig(snapshot: MeshSnapshot, scope: ProxyScop
       // Istio builds a server's routes for its own port (80), not the port the pod listens on (8080):
       // what `match.port` and `derivePort: FROM_REQUEST_PORT` see.
       const ctx = { proxy: scope.proxy, port: gs.server.port.number, gateways: [gs.key], vsGateways: boundGateways(vs), vsNamespace: vs.metadata.namespace };
-      const routes: Record<string, unknown>[] = [];
+      const translated: Record<string, unknown>[] = [];
       for (const { route, source } of expandedHttpRoutes(snapshot, vs)) {
-        routes.push(...translateHttpRoute(route, routeEnv(snapshot, scope, { ...ctx, vsNamespace: source.metadata.namespace }, source, vs)));
+        translated.push(...translateHttpRoute(route, routeEnv(snapshot, scope, { ...ctx, vsNamespace: source.metadata.namespace }, source, vs)));
       }
+      const routes = throughFirstCatchAll(translated);
       for (const host of hosts) {
         const key = host.toLowerCase();
         const vh = vhosts.get(key) ?? { routes: [], requireTls: false };
