@@ -10,7 +10,7 @@ import { buildProxyResources } from './proxy-resources.ts';
 const yaml = `apiVersion: v1
 kind: Secret
 metadata: {name: api-client, namespace: shop}
-stringData: {tls.crt: CERT, tls.key: KEY}
+stringData: {tls.crt: CERT, tls.key: KEY, ca.crt: ISSUER-OF-THE-CERT}
 ---
 apiVersion: v1
 kind: Secret
@@ -56,7 +56,7 @@ function secrets(view: ProxyView): Record<string, unknown> {
   return Object.fromEntries(out.get(TypeUrl.Secret) ?? []);
 }
 
-test('DestinationRule MUTUAL origination: certificate from NAME, CA from the Secret NAME-cacert, nothing unused', () => {
+test('DestinationRule MUTUAL origination: certificate from NAME, CA from the Secret NAME-cacert (before NAME\'s own ca.crt, as Istio reads it), nothing unused', () => {
   const got = secrets(sidecar('shop'));
   assert.deepEqual(Object.keys(got).sort(), ['kubernetes://api-client', 'kubernetes://api-client-cacert']);
   assert.deepEqual(got['kubernetes://api-client'], {

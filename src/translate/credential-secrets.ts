@@ -1,6 +1,6 @@
 // The Kubernetes Secrets that `credentialName` names, as the SDS secrets a proxy's TLS contexts refer
-// to: `kubernetes://NAME` (certificate and key) and `kubernetes://NAME-cacert` (the CA: `ca.crt` of NAME,
-// else of the Secret `NAME-cacert`). As Istio, a proxy reads them from its own namespace, and only the
+// to: `kubernetes://NAME` (certificate and key) and `kubernetes://NAME-cacert` (the CA: of the Secret
+// `NAME-cacert`, else of NAME). As Istio, a proxy reads them from its own namespace, and only the
 // ones its listeners and clusters name; a Secret that is missing or lacks the keys is not sent, so the
 // TLS context that needs it refuses handshakes.
 import type { Secret } from '../config/resource.ts';
@@ -13,10 +13,12 @@ import { TypeUrl } from '../xds/type-urls.ts';
 const PREFIX = 'kubernetes://';
 const CA_SUFFIX = '-cacert';
 
-/** Istio's key names: the `kubernetes.io/tls` ones, then the generic ones. */
-const CERT_KEYS = ['tls.crt', 'cert'];
-const KEY_KEYS = ['tls.key', 'key'];
-const CA_KEYS = ['ca.crt', 'cacert'];
+/** Istio's key names (credentials/kube/secrets.go): the generic pair first, then the `kubernetes.io/tls` one. */
+const CERT_KEY_PAIRS = [
+  ['cert', 'key'],
+  ['tls.crt', 'tls.key'],
+] as const;
+const CA_KEYS = ['cacert', 'ca.crt'];
 
 /** Every `kubernetes://` SDS name an xDS resource refers to. */
 export function credentialSecretNames(resources: Iterable<unknown>): Set<string> {
@@ -57,13 +59,17 @@ export function buildCredentialSecrets(snapshot: MeshSnapshot, proxy: ProxyView,
     const credential = name.slice(PREFIX.length);
     if (credential.endsWith(CA_SUFFIX)) {
       const base = credential.slice(0, -CA_SUFFIX.length);
-      const ca = first(secrets.get(base)?.spec.data ?? {}, CA_KEYS) ?? first(secrets.get(credential)?.spec.data ?? {}, CA_KEYS);
+      // Istio's GetCaCert: the `NAME-cacert` Secret when there is one (a client CA kept apart from a
+      // cert-manager Secret whose ca.crt is the server certificate's issuer), else NAME's own.
+      const own = secrets.get(credential);
+      const ca = own ? first(own.spec.data ?? {}, CA_KEYS) : first(secrets.get(base)?.spec.data ?? {}, CA_KEYS);
       if (ca) out.push({ '@type': TypeUrl.Secret, name, validation_context: { trusted_ca: { inline_string: ca } } });
       continue;
     }
     const data = secrets.get(credential)?.spec.data ?? {};
-    const cert = first(data, CERT_KEYS);
-    const key = first(data, KEY_KEYS);
+    const pair = CERT_KEY_PAIRS.find(([c, k]) => data[c] && data[k]);
+    const cert = pair ? data[pair[0]] : undefined;
+    const key = pair ? data[pair[1]] : undefined;
     if (cert && key) out.push({ '@type': TypeUrl.Secret, name, tls_certificate: { certificate_chain: { inline_string: cert }, private_key: { inline_string: key } } });
   }
   return out;
