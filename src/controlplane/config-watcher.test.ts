@@ -107,3 +107,23 @@ test('the periodic rescan runs on the injected clock', async () => {
   w2.close();
   await rm(dir, { recursive: true });
 });
+
+test('the periodic rescan leaves a file whose events are still settling to the settle timer', async () => {
+  const { dir, log, files, w, clock } = await setup(SETTLE_MS / 2);
+  const file = path.join(dir, 'a.yaml');
+  await writeFile(file, vs('a'));
+  await w.start();
+  log.length = 0;
+  await writeFile(file, '');
+  await until('a watch event', () => clock.pending > 1);
+  clock.advance(SETTLE_MS / 2); // the periodic tick falls due first: it must not scan
+  assert.equal(w.scanning, false);
+  assert.equal(log.length, 0, log.join());
+  await writeFile(file, vs('a2'));
+  clock.advance(SETTLE_MS);
+  await w.rescan();
+  assert.deepEqual(log, ['load a.yaml']);
+  assert.equal(files.get(file)?.resources[0]?.metadata.name, 'a2');
+  w.close();
+  await rm(dir, { recursive: true });
+});

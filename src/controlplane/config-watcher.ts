@@ -62,6 +62,11 @@ export class ConfigWatcher {
     this.#tick();
   }
 
+  /** A scan is running (started by an event, the periodic timer or rescan()). */
+  get scanning(): boolean {
+    return this.#scanning !== undefined;
+  }
+
   /** Scans every path now; resolves with how many files changed. Concurrent calls coalesce. */
   rescan(): Promise<number> {
     if (this.#scanning) {
@@ -110,7 +115,9 @@ export class ConfigWatcher {
     const every = this.#opts.rescanMs ?? 5000;
     if (every <= 0 || this.#closed) return;
     this.#timer = this.#opts.clock.setTimer(() => {
-      this.#schedule();
+      // Files with events still settling are the settle timer's to scan: a rescan now could read one
+      // half-written.
+      if (this.#settle === undefined) this.#schedule();
       this.#tick();
     }, every);
   }
