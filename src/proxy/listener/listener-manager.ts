@@ -13,6 +13,7 @@ import { BoundListener, usesTls } from './bound-listener.ts';
 import type { CompiledListener, FilterChain } from './compile-listener.ts';
 import type { OriginalDestinationReader } from './original-destination.ts';
 import { selectChain } from './select-chain.ts';
+import { realTimers } from '../http/router.ts';
 import type { ListenerSslStats } from '../tls/listener-ssl-stats.ts';
 
 export const TUNNEL_LISTENER = 'connect_terminate';
@@ -20,6 +21,8 @@ export const INBOUND_LISTENER = 'virtualInbound';
 
 // Istio's client-side ALPN for HTTP/2 over mTLS; Istio's TCP ALPNs (`mtlsTCPWithMxcALPNs`) plus `h2`,
 // the tunnel's own.
+/** Istio's drainDuration (45 s): how long a replaced or removed listener's connections may finish. */
+export const RETIRED_LISTENER_DRAIN_MS = 45_000;
 const TUNNEL_HTTP_ALPN: readonly string[] = ['istio-h2'];
 const TUNNEL_TCP_ALPN: readonly string[] = ['istio-peer-exchange', 'istio', 'h2'];
 /** What http_inspector reports for a plaintext HTTP/1.1 request. */
@@ -46,6 +49,8 @@ type Running = { kind: 'listener'; l: BoundListener; port: number } | { kind: 't
 export class ListenerManager {
   #deps: ListenerManagerDeps;
   #running = new Map<string, Running>();
+  /** Listeners replaced or removed: draining, closed at the drain deadline or with the manager. */
+  #retired = new Set<Running>();
   #all = new Map<string, CompiledListener>();
   #unboundByPort = new Map<number, CompiledListener>();
 
@@ -144,10 +149,20 @@ export class ListenerManager {
     return selectChain(l, { destinationPort: port, transportProtocol: 'tls', alpn: kind === 'http' ? TUNNEL_HTTP_ALPN : TUNNEL_TCP_ALPN });
   }
 
+  /**
+   * A listener replaced or removed drains (idle connections close, requests in flight finish), then is
+   * closed at Istio's drain deadline: a WebSocket or TCP connection on it never outlives its config.
+   */
   #stop(name: string, r: Running): void {
     this.#running.delete(name);
-    if (r.kind === 'listener') r.l.drain();
-    else r.t.drain();
+    const l = r.kind === 'listener' ? r.l : r.t;
+    l.drain();
+    this.#retired.add(r);
+    const timers = this.#deps.hcm.timers ?? realTimers;
+    timers.set(() => {
+      if (!this.#retired.delete(r)) return;
+      l.close();
+    }, RETIRED_LISTENER_DRAIN_MS);
   }
 
   drain(): void {
@@ -155,7 +170,8 @@ export class ListenerManager {
   }
 
   close(): void {
-    for (const r of this.#running.values()) (r.kind === 'listener' ? r.l : r.t).close();
+    for (const r of [...this.#running.values(), ...this.#retired]) (r.kind === 'listener' ? r.l : r.t).close();
     this.#running.clear();
+    this.#retired.clear();
   }
 }
