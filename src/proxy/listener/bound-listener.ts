@@ -65,16 +65,20 @@ export class BoundListener {
     return this.#server instanceof tls.Server;
   }
 
-  /** Clients that send no SNI get the first TLS chain's certificate; SNI picks per chain. */
+  /**
+   * A client that sends no SNI gets the certificate of the chain that serves it (one matching no server
+   * name); with none, the handshake fails, as Envoy closes a connection no chain takes. SNI picks per
+   * chain (#sni).
+   */
   refreshTls(): void {
     if (!(this.#server instanceof tls.Server)) return;
     // A client certificate is asked for only where a chain validates one (MUTUAL, ISTIO_MUTUAL): a
     // SIMPLE server does not ask, as Envoy's does not, so a browser is not prompted for one.
     (this.#server as tls.Server & { requestCert: boolean }).requestCert = asksClientCert(this.config);
-    const chain = [...this.config.chains, ...(this.config.defaultChain ? [this.config.defaultChain] : [])].find((c) => c.tls);
+    const chain = selectChain(this.config, { destinationPort: this.config.port, transportProtocol: 'tls' });
     const cert = chain?.tls ? this.#deps.secrets.get(chain.tls.certSecret) : undefined;
     const ca = chain?.tls?.caSecret ? this.#deps.secrets.get(chain.tls.caSecret)?.ca : undefined;
-    if (cert?.cert && cert.key) this.#server.setSecureContext({ key: cert.key, cert: cert.cert, ...(ca ? { ca } : {}), minVersion: 'TLSv1.2' });
+    this.#server.setSecureContext(cert?.cert && cert.key ? { key: cert.key, cert: cert.cert, ...(ca ? { ca } : {}), minVersion: 'TLSv1.2' } : { minVersion: 'TLSv1.2' });
   }
 
   #track(s: Duplex): void {
