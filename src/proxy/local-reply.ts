@@ -30,6 +30,30 @@ export interface ReplyTarget {
   readonly headersSent: boolean;
   writeHead(status: number, headers: Record<string, string | number>): unknown;
   end(body?: string): unknown;
+  /** Head and end at once: on HTTP/2 one HEADERS frame with END_STREAM (gRPC's trailers-only answer). */
+  endHead?(status: number, headers: Record<string, string | number>): unknown;
+}
+
+/**
+ * A head with nothing after it. Node's HTTP/2 compat response sends a head that writeHead() forced out
+ * without END_STREAM, then an empty DATA frame to end the stream; a head set and then end()ed leaves
+ * as one HEADERS frame with END_STREAM, which is what a gRPC client reads as trailers-only (without
+ * it grpc-js reports INTERNAL, "Call ended without gRPC status", whatever grpc-status said).
+ */
+export function endWithHead(res: ReplyTarget, status: number, headers: Record<string, string | number>): void {
+  if (res.endHead) {
+    res.endHead(status, headers);
+    return;
+  }
+  const h2 = res as unknown as { stream?: unknown; statusCode: number; setHeader?(name: string, value: string | number): unknown };
+  if (h2.stream !== undefined && typeof h2.setHeader === 'function') {
+    h2.statusCode = status;
+    for (const [k, v] of Object.entries(headers)) h2.setHeader(k, v);
+    res.end();
+    return;
+  }
+  res.writeHead(status, headers);
+  res.end();
 }
 
 /** gRPC's percent-encoding of grpc-message (Envoy's PercentEncoding): only `%` and bytes outside printable ASCII. */
@@ -53,8 +77,7 @@ export function sendLocalReply(res: ReplyTarget, reply: LocalReply, info: Stream
     // the HTTP status as Envoy's httpToGrpcStatus does.
     headers['grpc-status'] = reply.headers?.['grpc-status'] ?? grpcStatusByHttp[reply.status] ?? 2;
     headers['grpc-message'] = reply.headers?.['grpc-message'] ?? grpcPercentEncode(body || reply.details || '');
-    res.writeHead(200, headers);
-    res.end();
+    endWithHead(res, 200, headers);
     return;
   }
   if (body) headers['content-type'] = 'text/plain';

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import http2 from 'node:http2';
 import type net from 'node:net';
 import { after, before, test } from 'node:test';
+import * as grpc from '@grpc/grpc-js';
 import { cla, cluster, hcm, listener, push, routeConfig, startProxy } from './harness.ts';
 
 let env: Awaited<ReturnType<typeof startProxy>>;
@@ -20,6 +21,11 @@ before(async () => {
       stream.on('data', (c: Buffer) => stream.write(c));
       stream.on('end', () => stream.end());
       stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0', 'grpc-message': 'ok' }));
+      return;
+    }
+    if (headers[':path'] === '/echo.Echo/Missing') {
+      // The server's trailers-only answer: one HEADERS frame with END_STREAM.
+      stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': '5', 'grpc-message': 'no such thing' }, { endStream: true });
       return;
     }
     stream.respond({ ':status': 200, 'x-path': String(headers[':path']), 'x-authority': String(headers[':authority']) });
@@ -111,6 +117,24 @@ test('a gRPC request that fails locally gets a trailers-only gRPC status', async
   s.close();
   assert.equal(r.headers[':status'], 200);
   assert.equal(r.headers['grpc-status'], '14');
+});
+
+test('a gRPC client (grpc-js) reads the local reply as trailers-only: the status it names, not INTERNAL', async () => {
+  const client = new grpc.Client(`127.0.0.1:${gw}`, grpc.credentials.createInsecure(), { 'grpc.default_authority': 'grpc.example.com' });
+  try {
+    const err = await new Promise<grpc.ServiceError | null>((resolve) => {
+      client.makeUnaryRequest('/none.Svc/Call', (x: Buffer) => x, (x: Buffer) => x, Buffer.alloc(0), (e) => resolve(e));
+    });
+    assert.equal(err?.code, grpc.status.UNAVAILABLE, err?.details);
+    // An upstream's trailers-only answer passes as one: the client reads its NOT_FOUND.
+    const upstreamErr = await new Promise<grpc.ServiceError | null>((resolve) => {
+      client.makeUnaryRequest('/echo.Echo/Missing', (x: Buffer) => x, (x: Buffer) => x, Buffer.alloc(0), (e) => resolve(e));
+    });
+    assert.equal(upstreamErr?.code, grpc.status.NOT_FOUND, upstreamErr?.details);
+    assert.equal(upstreamErr?.details, 'no such thing');
+  } finally {
+    client.close();
+  }
 });
 
 test('HTTP/2 strictness: host ≠ :authority and mixed-case :scheme are refused; fragments are stripped', async () => {

@@ -8,7 +8,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { ChainedFilter } from './filter-registry.ts';
 import { H1Request, H1Response } from './h1-server.ts';
-import { type ReplyTarget, sendLocalReply } from '../local-reply.ts';
+import { endWithHead, type ReplyTarget, sendLocalReply } from '../local-reply.ts';
 import type { OutgoingHeaders } from '../upstream/upstream.ts';
 import type { LocalReply, RequestContext, StreamOutcome } from './filter.ts';
 import type { ClusterChoice, MatchedRoute } from './route/index.ts';
@@ -78,6 +78,8 @@ export class HttpStream implements ResponseWriter {
   #upstream: { cancel(): void } | undefined;
   #onDrain: (() => void) | undefined;
   #drainListened = false;
+  /** The response ended with its head (gRPC trailers-only): body and trailers that follow are dropped. */
+  #endedAtHead = false;
   #timeouts: { clear(): void } | undefined;
   /** The request body, once handed to the upstream: drained by #bodyDone when nothing reads it any more. */
   #body: Readable | undefined;
@@ -181,6 +183,10 @@ export class HttpStream implements ResponseWriter {
         if (res instanceof H1Response) this.#responseHeadBytes = res.headBytes;
         return written;
       },
+      endHead: (status, headers) => {
+        endWithHead(res, status, headers);
+        if (res instanceof H1Response) this.#responseHeadBytes = res.headBytes;
+      },
       end: (body) => {
         if (body) this.#responseBytes += Buffer.byteLength(body);
         return res.end(body);
@@ -219,14 +225,24 @@ export class HttpStream implements ResponseWriter {
     for (let i = 0; i < filters.length; i++) (filters[i] as ChainedFilter).filter.onResponse?.(ctx, { status: s, headers: map });
     const gs = map.get('grpc-status');
     if (typeof gs === 'string') this.#grpcStatus = Number(gs);
+    // A gRPC head that carries grpc-status is a trailers-only answer: it leaves as one HEADERS frame
+    // with END_STREAM, or a gRPC client reads no status at all (INTERNAL). Nothing follows it.
+    const trailersOnly = this.h2 && this.isGrpc && typeof gs === 'string';
     // The HCM's last word, after the filters: Envoy's server_header_transformation.
     const server = this.server;
     if (server !== null && (server.overwrite || !map.has('server'))) map.set('server', server.name);
+    if (trailersOnly) {
+      this.#endedAtHead = true;
+      endWithHead(res as ServerResponse, s, responseHeaders(map, true, this.draining) as Record<string, string>);
+      this.#bodyDone();
+      return;
+    }
     (res as ServerResponse).writeHead(s, responseHeaders(map, this.h2, this.draining));
     if (res instanceof H1Response) this.#responseHeadBytes = res.headBytes;
   }
 
   data(chunk: Buffer): boolean {
+    if (this.#endedAtHead) return true;
     this.#responseBytes += chunk.length;
     const ok = (this.res as ServerResponse).write(chunk);
     // 'drain' follows only a write that returned false: listen from the first one, not on every stream.
@@ -242,6 +258,7 @@ export class HttpStream implements ResponseWriter {
   }
 
   end(trailers: OutgoingHeaders): void {
+    if (this.#endedAtHead) return;
     const gs = trailers['grpc-status'];
     if (typeof gs === 'string') this.#grpcStatus = Number(gs);
     // HTTP/1.1 sends them as chunked trailers (Node drops them when the response has a length).
