@@ -101,7 +101,8 @@ function translateAction(route: HTTPRoute, env: RouteEnv, outRoute: Record<strin
   action['timeout'] = istioDuration(route.timeout) ?? { seconds: 0 };
   // Istio's setTimeout: the grpc-timeout header is honoured up to the route timeout (0: unbounded).
   action['max_grpc_timeout'] = action['timeout'];
-  const retry = retryPolicy(route.retries, env.mesh, action['hash_policy'] !== undefined);
+  // Istio hashes (and then keeps a retry on its host) only for a route of a single destination.
+  const retry = retryPolicy(route.retries, env.mesh, (route.route?.length ?? 0) === 1 && action['hash_policy'] !== undefined);
   if (retry) action['retry_policy'] = retry;
   const rw = route.rewrite;
   if (rw?.uri !== undefined) action['prefix_rewrite'] = rw.uri;

@@ -60,7 +60,9 @@ function routesFor(snapshot: MeshSnapshot, scope: ProxyScope, service: MeshServi
   }
   const env = routeEnv(snapshot, scope, ctx, undefined);
   const target = env.destination({ host: service.hostname, port: { number: port } });
-  const retry = retryPolicy(undefined, snapshot.mesh, target.hashPolicy !== undefined);
+  // Istio's default outbound route keeps previous_hosts even when its DestinationRule hashes
+  // (BuildDefaultHTTPOutboundRoute converts its policy without the hash).
+  const retry = retryPolicy(undefined, snapshot.mesh, false);
   return [
     {
       name: 'default',

@@ -117,11 +117,44 @@ spec:
   assert.equal(policy('hashed-default')?.['retry_host_predicate'], undefined, "the mesh's default policy too");
   assert.equal(policy('hashed-default')?.['retry_on'], 'connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes');
   assert.deepEqual(policy('plain')?.['retry_host_predicate'], [{ name: 'envoy.retry_host_predicates.previous_hosts' }]);
-  // Without any VirtualService the default route hashes too, and retries on the same host.
+  // Without any VirtualService the default route hashes too, but keeps Istio's default retry policy,
+  // previous_hosts included (BuildDefaultHTTPOutboundRoute adds the hash after the policy).
   const bare = routes(dr('{ consistentHash: { useSourceIp: true } }').replace(/^---/, ''));
   const bareRetry = bare.get('default')?.route?.['retry_policy'] as Record<string, unknown> | undefined;
   assert.ok(bareRetry, 'the default route retries');
-  assert.equal(bareRetry['retry_host_predicate'], undefined);
+  assert.deepEqual(bare.get('default')?.route?.['hash_policy'], [{ connection_properties: { source_ip: true } }]);
+  assert.deepEqual(bareRetry['retry_host_predicate'], [{ name: 'envoy.retry_host_predicates.previous_hosts' }]);
+});
+
+test('retries: retryIgnorePreviousHosts decides the host predicate either way, and backoff sets the base interval', () => {
+  const dr = `---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: api, namespace: shop }
+spec:
+  host: api.shop.svc.cluster.local
+  trafficPolicy: { loadBalancer: { consistentHash: { httpHeaderName: x-user } } }
+`;
+  const http = `    - name: hashed-but-moving
+      match: [{ uri: { prefix: /h } }]
+      route: [{ destination: { host: api } }]
+      retries: { attempts: 3, retryOn: 5xx, retryIgnorePreviousHosts: true, backoff: 100ms }
+    - name: weighted
+      match: [{ uri: { prefix: /w } }]
+      route: [{ destination: { host: api }, weight: 100 }, { destination: { host: api }, weight: 0 }]
+      retries: { attempts: 3, retryOn: 5xx }
+    - name: staying
+      route: [{ destination: { host: api.shop.svc.cluster.local, port: { number: 80 } } }]
+      retries: { attempts: 3, retryOn: 5xx, retryIgnorePreviousHosts: false }
+`;
+  const r = routes(vs(http) + dr);
+  const policy = (name: string) => r.get(name)?.route?.['retry_policy'] as Record<string, unknown> | undefined;
+  const previousHosts = [{ name: 'envoy.retry_host_predicates.previous_hosts' }];
+  assert.deepEqual(policy('hashed-but-moving')?.['retry_host_predicate'], previousHosts);
+  assert.deepEqual(policy('hashed-but-moving')?.['retry_back_off'], { base_interval: { seconds: 0, nanos: 100_000_000 } });
+  // Istio hashes only a route of one destination: two (one at weight 0) keep previous_hosts.
+  assert.deepEqual(policy('weighted')?.['retry_host_predicate'], previousHosts);
+  assert.equal(policy('staying')?.['retry_host_predicate'], undefined);
 });
 
 test("timeouts: max_grpc_timeout is the route's timeout (0 = a gRPC client's grpc-timeout unbounded), as Istio's setTimeout", () => {

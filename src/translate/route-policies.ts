@@ -24,9 +24,13 @@ export function translateRetries(retries: HTTPRetry | undefined, mesh: MeshSetti
   const out: Record<string, unknown> = {
     retry_on: on.join(','),
     num_retries: { value: attempts },
-    ...(consistentHash ? {} : { retry_host_predicate: [{ name: 'envoy.retry_host_predicates.previous_hosts' }] }),
+    // Istio's ConvertPolicy: retryIgnorePreviousHosts decides when set; unset, a consistent-hash route
+    // keeps its host on retry and any other tries another.
+    ...((retries?.retryIgnorePreviousHosts ?? !consistentHash) ? { retry_host_predicate: [{ name: 'envoy.retry_host_predicates.previous_hosts' }] } : {}),
     host_selection_retry_max_attempts: 5,
   };
+  const backoff = istioDuration(retries?.backoff);
+  if (backoff) out['retry_back_off'] = { base_interval: backoff };
   const perTry = istioDuration(base?.perTryTimeout);
   if (perTry) out['per_try_timeout'] = perTry;
   if (codes.length > 0) out['retriable_status_codes'] = codes;

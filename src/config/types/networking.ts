@@ -87,6 +87,10 @@ export interface HTTPRetry {
   perTryTimeout?: Duration;
   retryOn?: string;
   retryRemoteLocalities?: boolean;
+  /** Retries go to other hosts (Envoy's previous_hosts predicate); unset: yes, unless the route hashes. */
+  retryIgnorePreviousHosts?: boolean;
+  /** The base interval of the exponential back-off between retries (Envoy's default 25 ms). */
+  backoff?: Duration;
 }
 
 export interface HTTPFaultInjection {
