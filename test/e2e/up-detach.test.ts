@@ -1,12 +1,13 @@
 // `up -d` says no less than a foreground `up`: what the manifests ask that is not run locally, and where
 // the Prometheus configuration for the mesh's alerts is, beside the ingress, dashboard, status and stop.
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
+import { netnsUnavailable } from '../netns/pod-processes.ts';
 
 const bin = path.resolve(import.meta.dirname, '../../bin/outrigger.mjs');
 
@@ -74,14 +75,15 @@ test('status names a resource whose edit does not validate, held at its last goo
  * `up | head`: the reader goes after the line matching `closeAfter`, and up's next line finds the pipe
  * closed. Up must stop what it started, and start nothing more, before it exits.
  */
-async function upWhosePipeCloses(closeAfter: RegExp): Promise<void> {
+async function upWhosePipeCloses(closeAfter: RegExp, mode: 'process' | 'netns' = 'process'): Promise<void> {
   const dir = mkdtempSync(path.join(tmpdir(), 'or-up-pipe-'));
   const config = path.join(dir, 'config');
   const state = path.join(dir, 'state');
   try {
     mkdirSync(config);
     writeFileSync(path.join(config, 'vs.yaml'), 'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: web, namespace: default}\nspec: {hosts: [web.default.svc.cluster.local]}\n');
-    const child = spawn(process.execPath, [bin, 'up', '-f', config, '--ephemeral-ports', '--dir', state], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const namespacesBefore = meshNamespaces();
+    const child = spawn(process.execPath, [bin, 'up', '-f', config, '--ephemeral-ports', '--dir', state, '--mode', mode], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (c: Buffer) => {
       stderr += c.toString();
@@ -97,6 +99,7 @@ async function upWhosePipeCloses(closeAfter: RegExp): Promise<void> {
     assert.doesNotMatch(stderr, /EPIPE|Error:|\n\s+at /);
     assert.equal(existsSync(path.join(state, 'state.json')), false);
     assert.deepEqual(processesNaming(state), []);
+    assert.deepEqual(meshNamespaces(), namespacesBefore, 'no pod network namespace is left');
   } finally {
     if (existsSync(path.join(state, 'state.json'))) await outrigger(['down', '--dir', state, '--timeout', '10']);
     rmSync(dir, { recursive: true, force: true });
@@ -108,6 +111,19 @@ test('a foreground up whose output pipe closes (`up | head`) while its proxies s
 );
 
 test('a foreground up whose output pipe closes before its proxies start never starts them', { timeout: 90_000 }, () => upWhosePipeCloses(/control plane: starting/));
+
+/** The network namespaces meshes make (`or-<id>-*`); none outside netns mode. */
+function meshNamespaces(): string[] {
+  try {
+    return execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
+      .split('\n')
+      .map((l) => l.split(' ')[0] ?? '')
+      .filter((n) => n.startsWith('or-'))
+      .sort();
+  } catch {
+    return [];
+  }
+}
 
 /** Pids of processes whose command line names `text` (the mesh's own children name its state directory). */
 function processesNaming(text: string): number[] {
@@ -122,6 +138,10 @@ function processesNaming(text: string): number[] {
   }
   return pids;
 }
+
+test('in netns mode too, an up whose output pipe closes while its pods start stops them and leaves no namespace', { timeout: 120_000, skip: netnsUnavailable() }, () =>
+  upWhosePipeCloses(/network: /, 'netns'),
+);
 
 test('up --ephemeral-ports binds every port of the ingress gateway on a free host port, not only 8080 and 8443', async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'or-up-gwports-'));

@@ -14,7 +14,7 @@ import { awaitProxiesSynced } from '../control-plane-handle.ts';
 import { resolveCommand } from '../container-command.ts';
 import type { ControlPlaneHandle } from '../control-plane-handle.ts';
 import { ExitReporter } from '../exit-reporter.ts';
-import type { ProxyMeta, RuntimeOptions } from '../mesh-runtime.ts';
+import { MeshStoppedError, type ProxyMeta, type RuntimeOptions } from '../mesh-runtime.ts';
 import { type MeshPlan, type PlannedGateway, type PlannedWorkload, planMesh } from '../plan.ts';
 import { ensurePortFree } from '../ports.ts';
 import { proxyArgs, proxyEnv, proxyFiles, waitReady } from '../proxy-process.ts';
@@ -84,11 +84,13 @@ export class NetnsMeshRuntime {
     writeNetnsRecord(o.stateDir, id);
     const net = await PodNetwork.create({ id });
     this.#net = net;
+    await this.#notStopped();
     o.progress(`network: ${net.describe()}`);
 
     o.progress('control plane: starting');
     const cp = await o.startControlPlane(resources);
     this.#cp = cp;
+    await this.#notStopped();
     const cpPort = Number(cp.xdsAddress.slice(cp.xdsAddress.lastIndexOf(':') + 1));
     const xdsForwarder = new TcpForwarder({ host: '127.0.0.1', port: cpPort });
     this.#forwarders.push(xdsForwarder);
@@ -152,6 +154,7 @@ export class NetnsMeshRuntime {
     r.state.proxyLogFile = logFile;
     for (const p of [15000, 15001, 15006, 15008, 15020, 15021, 15090]) r.state.ports[`proxy:${p}`] = p;
     (this.#reporter as ExitReporter).watch(sup, r.state, 'proxy');
+    if (this.#stopping) throw new MeshStoppedError();
     sup.start();
     r.proxy = sup;
     await waitReady(sup, { host: r.pod.address, port: 15021 });
@@ -222,6 +225,7 @@ export class NetnsMeshRuntime {
     // A finished Job takes its sidecar with it.
     reporter.watchCompletion(app, r.state, () => void r.proxy?.stop());
     r.app = app;
+    if (this.#stopping) throw new MeshStoppedError();
     o.progress(`${r.state.name}: starting app in ${r.pod.netns} (${command.origin}: ${path.basename(command.file)})`);
     app.start();
     const listening = Object.values(appPorts);
@@ -236,6 +240,17 @@ export class NetnsMeshRuntime {
   }
 
   /** Apps, then their sidecars (drained), then gateways, the control plane, and the network last. */
+  /**
+   * A stop() during start(): what start acquired after stop() ran (the network, the control plane) is
+   * released too, and start goes no further (MeshStoppedError, as in process mode).
+   */
+  async #notStopped(): Promise<void> {
+    if (!this.#stopping) return;
+    await this.#cp?.close().catch(() => {});
+    await this.#net?.teardown().catch(() => {});
+    throw new MeshStoppedError();
+  }
+
   async stop(): Promise<void> {
     if (this.#stopping) return;
     this.#stopping = true;
