@@ -20,6 +20,7 @@ const invalid: [kind: string, spec: string, code: string, field: string][] = [
 
 const valid: [kind: string, spec: string][] = [
   ['Gateway', 'spec: {servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: ["*"], tls: {httpsRedirect: true}}]}'],
+  ['Gateway', 'spec: {servers: [{port: {number: 15443, name: http-mesh, protocol: HTTP}, hosts: ["*.local"], tls: {mode: AUTO_PASSTHROUGH}}]}'],
   ['Gateway', 'spec: {servers: [{port: {number: 443, name: https, protocol: HTTPS}, hosts: [a], tls: {mode: MUTUAL, credentialName: c}}]}'],
   ['Gateway', 'spec: {servers: [{port: {number: 443, name: https, protocol: HTTPS}, hosts: [a], tls: {mode: MUTUAL, serverCertificate: /c, privateKey: /k, caCertificates: /ca}}]}'],
   ['ServiceEntry', 'spec: {hosts: ["*.example.com"], ports: [{number: 80, name: http, protocol: HTTP}], resolution: NONE}'],
@@ -42,4 +43,10 @@ test('their valid neighbours load without diagnostics', () => {
     assert.deepEqual(diagnostics.map((d) => `${d.code}@${d.field}: ${d.message}`), [], spec);
     assert.equal(resources.length, 1);
   }
+});
+
+test('an unnamed ServiceEntry port is reported once, as unnamed, not as a duplicate of another unnamed one', () => {
+  const { diagnostics } = loadText(doc('ServiceEntry', 'spec: {hosts: [a.example.com], ports: [{number: 80, protocol: HTTP}, {number: 81, protocol: HTTP}], resolution: DNS}'), 'bad.yaml');
+  assert.equal(diagnostics.filter((d) => /already defined/.test(d.message)).length, 0, diagnostics.map((d) => d.message).join('; '));
+  assert.ok(diagnostics.some((d) => d.field?.startsWith('spec.ports[0]')), diagnostics.map((d) => `${d.code}@${d.field}`).join(', '));
 });

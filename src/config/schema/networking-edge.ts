@@ -66,7 +66,8 @@ const server = withRules(
     // Istio's validateServer: a plain-text HTTP server may only say httpsRedirect; others none at all.
     if (tls !== undefined && proto !== 'HTTPS' && proto !== 'TLS') {
       const http = ['HTTP', 'HTTP2', 'GRPC', 'GRPC-WEB'].includes(proto);
-      const terminates = (tls['mode'] !== undefined && tls['mode'] !== 'PASSTHROUGH') || ['caCertificates', 'privateKey', 'serverCertificate'].some((f) => tls[f] !== undefined);
+      // PASSTHROUGH and AUTO_PASSTHROUGH terminate nothing (Istio's IsPassThroughServer).
+      const terminates = (tls['mode'] !== undefined && tls['mode'] !== 'PASSTHROUGH' && tls['mode'] !== 'AUTO_PASSTHROUGH') || ['caCertificates', 'privateKey', 'serverCertificate'].some((f) => tls[f] !== undefined);
       if (!http) add(['tls'], 'OR1024', `a ${proto} server cannot have TLS settings; use protocol TLS or HTTPS`);
       else if (terminates) add(['tls'], 'OR1024', `a plain-text ${proto} server cannot have TLS settings other than httpsRedirect; use protocol HTTPS to terminate TLS`);
     }
@@ -124,7 +125,8 @@ export const serviceEntrySpec = withRules(
     const names = new Set<unknown>();
     const numbers = new Set<unknown>();
     for (const [i, p] of ports.entries()) {
-      if (names.has(p?.name)) add(['ports', i, 'name'], 'OR1024', `service entry port name ${String(p?.name)} already defined`);
+      // An unnamed port is its own error (the schema's): it is no duplicate of another.
+      if (typeof p?.name === 'string' && names.has(p.name)) add(['ports', i, 'name'], 'OR1024', `service entry port name ${p.name} already defined`);
       if (numbers.has(p?.number)) add(['ports', i, 'number'], 'OR1024', `service entry port ${String(p?.number)} already defined`);
       names.add(p?.name);
       numbers.add(p?.number);
