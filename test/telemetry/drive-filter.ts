@@ -27,6 +27,8 @@ export interface DriveRequest {
   upstreamWorkload?: string;
   flags?: string[];
   grpcStatus?: number;
+  /** The endpoint was a mesh proxy behind the tunnel: only then is its `x-outrigger-peer` believed. */
+  upstreamMesh?: boolean;
   /** The route the request matched (its decorator names the span). */
   route?: RouteView;
   startTime?: number;
@@ -56,6 +58,7 @@ export async function drive(filter: HttpFilter, r: DriveRequest): Promise<Driven
   const info: StreamInfo = { startTime: r.startTime ?? 1_700_000_000_000, responseFlags: new Set(r.flags ?? []), dynamicMetadata: new Map() };
   if (r.clusterName) info.clusterName = r.clusterName;
   if (r.upstreamWorkload) info.upstreamWorkload = r.upstreamWorkload;
+  if (r.upstreamMesh !== undefined) info.upstreamMesh = r.upstreamMesh;
   const ctx: RequestContext = { request, info, route: r.route ?? null };
   const verdict = await filter.onRequest?.(ctx);
   if (verdict && verdict.action !== 'continue') throw new Error('filter answered the request itself');

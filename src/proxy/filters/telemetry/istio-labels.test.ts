@@ -59,7 +59,7 @@ test('source, connect failure (UF): the namespace of the endpoint it tried, from
 test('source, answered by the destination: the service namespace is the peer namespace', async () => {
   const { f, series } = filter({ reporter: 'source', workload: sleep });
   const peer = Buffer.from(JSON.stringify({ workload: 'podinfo-stable', namespace: 'podinfo', labels: podinfo.labels, principal: podinfo.principal })).toString('base64');
-  await drive(f, { authority: 'podinfo.podinfo:9898', status: 200, clusterName: podinfoCluster, responseHeaders: { 'x-outrigger-peer': peer } });
+  await drive(f, { authority: 'podinfo.podinfo:9898', status: 200, clusterName: podinfoCluster, upstreamMesh: true, responseHeaders: { 'x-outrigger-peer': peer } });
   const want = { destination_service_namespace: 'podinfo', destination_workload: 'podinfo-stable', destination_canonical_revision: 'stable' };
   assert.deepEqual(only(series(), want), want);
 });

@@ -55,7 +55,7 @@ test('source and destination filters: peer metadata exchange, Istio labels, span
   const inbound = await drive(dst, { authority: 'podinfo.podinfo:9898', path: '/api/info', status: 200, headers: { ...forwarded, 'x-forwarded-proto': 'http' }, scheme: 'https', connection: peer, responseBytes: 42 });
   assert.ok(inbound.responseHeaders.get('x-outrigger-peer'), 'destination answers a mesh peer with its metadata');
   // Replay the source's response hook with the destination's header, as the tunnel would deliver it.
-  const again = await drive(src, { authority: 'podinfo.podinfo:9898', status: 503, clusterName: 'outbound|9898||podinfo.podinfo.svc.cluster.local', flags: ['UF', 'URX'], responseHeaders: { 'x-outrigger-peer': String(inbound.responseHeaders.get('x-outrigger-peer')) } });
+  const again = await drive(src, { authority: 'podinfo.podinfo:9898', status: 503, clusterName: 'outbound|9898||podinfo.podinfo.svc.cluster.local', flags: ['UF', 'URX'], upstreamMesh: true, responseHeaders: { 'x-outrigger-peer': String(inbound.responseHeaders.get('x-outrigger-peer')) } });
   assert.equal(again.responseHeaders.has('x-outrigger-peer'), false, 'the source strips mesh metadata before the app sees it');
 
   const text = registry.renderPrometheus();
