@@ -23,7 +23,7 @@ import type { MeshTlsMaterial } from './mesh-tls.ts';
 import { atPeerExpiry, certificateHash, EXPIRED_PEER_GRACE_MS, meshContextOptions, spiffeIdOf, TUNNEL_SERVER_STREAMS, TUNNEL_SESSION_WINDOW, TUNNEL_STREAM_WINDOW } from './mesh-tls.ts';
 import { realTimers, type Timers } from '../http/router.ts';
 import type { ListenerSslStats } from '../tls/listener-ssl-stats.ts';
-import { peerLabels, peerText } from '../filters/telemetry/peer-metadata.ts';
+import { parsePeerMetadata } from '../filters/telemetry/peer-metadata.ts';
 
 export const PEER_HEADER = 'x-outrigger-peer';
 
@@ -71,16 +71,13 @@ function peerOf(value: string | string[] | undefined): ConnectionInfo['peer'] | 
   if (typeof value !== 'string') return undefined;
   const hit = peers.get(value);
   if (hit) return hit;
-  try {
-    const p = JSON.parse(Buffer.from(value, 'base64').toString('utf8')) as Record<string, unknown>;
-    const peer = Object.freeze({ workload: peerText(p['workload']) ?? '', namespace: peerText(p['namespace']) ?? '', labels: peerLabels(p['labels']) });
-    // Values come from peers: a flood of distinct ones must not grow memory forever.
-    if (peers.size >= MAX_PEERS) peers.clear();
-    peers.set(value, peer);
-    return peer;
-  } catch {
-    return undefined;
-  }
+  const m = parsePeerMetadata(value);
+  if (!m) return undefined;
+  const peer = Object.freeze({ workload: m.workload, namespace: m.namespace, labels: m.labels });
+  // Values come from peers: a flood of distinct ones must not grow memory forever.
+  if (peers.size >= MAX_PEERS) peers.clear();
+  peers.set(value, peer);
+  return peer;
 }
 
 export class TunnelServer {

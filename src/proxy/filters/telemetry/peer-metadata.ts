@@ -23,25 +23,40 @@ export function peerLabels(raw: unknown): Readonly<Record<string, string>> {
 }
 
 /** A peer's name field: a string of reasonable length, or undefined. */
-export function peerText(v: unknown): string | undefined {
+function peerText(v: unknown): string | undefined {
   return typeof v === 'string' && v.length <= MAX_TEXT ? v : undefined;
 }
 
-/** Decoded labels, cached by header value (a peer sends the same value every time); undefined if malformed. */
-export function decodePeerMetadata(v: string, cache: Map<string, WorkloadLabels>): WorkloadLabels | undefined {
-  const hit = cache.get(v);
-  if (hit) return hit;
+/** What an `x-outrigger-peer` value says, checked; undefined when it is not base64 JSON naming a workload and namespace. */
+export interface PeerMetadata {
+  readonly workload: string;
+  readonly namespace: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly principal?: string;
+}
+
+export function parsePeerMetadata(v: string): PeerMetadata | undefined {
   try {
     const m = JSON.parse(Buffer.from(v, 'base64').toString('utf8')) as { workload?: unknown; namespace?: unknown; labels?: unknown; principal?: unknown };
     const workload = peerText(m.workload);
     const namespace = peerText(m.namespace);
     if (workload === undefined || namespace === undefined) return undefined;
     const principal = peerText(m.principal);
-    const l = workloadLabels({ workload, namespace, labels: peerLabels(m.labels), ...(principal !== undefined ? { principal } : {}) });
-    if (cache.size >= 1000) cache.clear();
-    cache.set(v, l);
-    return l;
+    return Object.freeze({ workload, namespace, labels: peerLabels(m.labels), ...(principal !== undefined ? { principal } : {}) });
   } catch {
     return undefined;
   }
+}
+
+/** Decoded labels, cached by header value (a peer sends the same value every time); undefined if malformed. */
+export function decodePeerMetadata(v: string, cache: Map<string, WorkloadLabels>): WorkloadLabels | undefined {
+  const hit = cache.get(v);
+  if (hit) return hit;
+  const m = parsePeerMetadata(v);
+  if (!m) return undefined;
+  const l = workloadLabels(m);
+  // Values come from peers: a flood of distinct ones must not grow memory forever.
+  if (cache.size >= 1000) cache.clear();
+  cache.set(v, l);
+  return l;
 }
