@@ -15,6 +15,8 @@ export interface ObjectMeta {
   annotations: Record<string, string>;
   /** Monotonic per resource in a config store; `'0'` when loaded from files. */
   resourceVersion?: string;
+  /** As written (an exported manifest carries one); absent for what is created now. Orders VirtualServices. */
+  creationTimestamp?: string;
 }
 
 export interface ResourceOrigin {

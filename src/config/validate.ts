@@ -117,6 +117,7 @@ function typedResource(doc: ParsedDocument, raw: Raw, def: KindDef): ValidateRes
       labels: strings(meta['labels']),
       annotations: strings(meta['annotations']),
       resourceVersion: '0',
+      ...(typeof meta['creationTimestamp'] === 'string' ? { creationTimestamp: meta['creationTimestamp'] } : {}),
     },
     spec,
     origin: origin(doc),

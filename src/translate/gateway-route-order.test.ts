@@ -146,3 +146,24 @@ spec:
   const t = table(other('a', 'zeta', 'from-zeta', '/shared') + other('b', 'alpha', 'from-alpha', '/shared'));
   assert.equal(routeName(t, '/shared'), 'from-alpha');
 });
+
+test('a VirtualService that carries its creationTimestamp (an exported manifest) is ordered by it, before any created now', () => {
+  const at = (name: string, route: string, created?: string) => `---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: ${name}, namespace: app${created ? `, creationTimestamp: "${created}"` : ''} }
+spec:
+  hosts: [shop.example.com]
+  gateways: [gw]
+  http:
+    - name: ${route}
+      match: [{ uri: { prefix: /shared } }]
+      route: [{ destination: { host: web } }]
+`;
+  // zeta was created first: its route wins over alpha's, whatever the names say.
+  assert.equal(routeName(table(at('alpha', 'from-alpha', '2024-05-02T10:00:00Z') + at('zeta', 'from-zeta', '2024-05-01T10:00:00Z')), '/shared'), 'from-zeta');
+  // One without a timestamp is created now, after the exported one.
+  assert.equal(routeName(table(at('alpha', 'from-alpha') + at('zeta', 'from-zeta', '2024-05-01T10:00:00Z')), '/shared'), 'from-zeta');
+  // Within one second, the name decides.
+  assert.equal(routeName(table(at('zeta', 'from-zeta', '2024-05-01T10:00:00.900Z') + at('alpha', 'from-alpha', '2024-05-01T10:00:00.100Z')), '/shared'), 'from-alpha');
+});
