@@ -12,7 +12,15 @@ import { makeCa, type TestCa } from './certs.ts';
 import { push, startProxy } from './harness.ts';
 import { ingressGatewayView } from '../fixtures/ingress-gateway-view.ts';
 
-const yaml = (a: number, b: number) => `apiVersion: networking.istio.io/v1
+const b64 = (s: string) => Buffer.from(s).toString('base64');
+
+const yaml = (a: number, b: number, web: { cert: string; key: string }) => `apiVersion: v1
+kind: Secret
+metadata: {name: web-cert, namespace: istio-system}
+type: kubernetes.io/tls
+data: {tls.crt: ${b64(web.cert)}, tls.key: ${b64(web.key)}}
+---
+apiVersion: networking.istio.io/v1
 kind: ServiceEntry
 metadata: {name: tls-a, namespace: app}
 spec:
@@ -39,6 +47,17 @@ spec:
     - port: {number: 8444, name: tls, protocol: TLS}
       hosts: [a.example.com, b.example.com, c.example.com]
       tls: {mode: PASSTHROUGH}
+    - port: {number: 8444, name: https-web, protocol: HTTPS}
+      hosts: [web.example.com]
+      tls: {mode: SIMPLE, credentialName: web-cert}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: web, namespace: app}
+spec:
+  hosts: [web.example.com]
+  gateways: [gw]
+  http: [{directResponse: {status: 200, body: {string: web}}}]
 ---
 apiVersion: networking.istio.io/v1
 kind: VirtualService
@@ -70,7 +89,8 @@ async function backend(name: string): Promise<number> {
 
 before(async () => {
   ca = await makeCa('backend-ca');
-  const { resources, diagnostics } = loadText(yaml(await backend('a'), await backend('b')));
+  const web = await ca.issueWithSans([{ type: 'dns', value: 'web.example.com' }]);
+  const { resources, diagnostics } = loadText(yaml(await backend('a'), await backend('b'), web));
   assert.deepEqual(diagnostics.filter((d) => d.severity === 'error'), []);
   const translated = [...buildProxyResources(buildSnapshot(resources, [], '1'), router).values()].flatMap((m) => [...m.values()]);
   env = await startProxy({ role: 'router' });
@@ -104,4 +124,9 @@ test('the SNI picks the tls route; the backend terminates TLS with its own certi
 
 test('an SNI that no tls route names finds no filter chain: the connection is closed', async () => {
   await assert.rejects(get('c.example.com'));
+});
+
+test('one port with PASSTHROUGH and SIMPLE servers: the SNI decides who terminates TLS, the backend or the gateway', async () => {
+  assert.equal(await get('web.example.com'), 'web');
+  assert.equal(await get('a.example.com'), 'a');
 });

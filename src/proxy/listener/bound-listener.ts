@@ -4,7 +4,7 @@
 // requests and CONNECT), choosing chains by the original destination port.
 import type { HandedRequest } from '../http/h1-server.ts';
 import net from 'node:net';
-import type { Duplex } from 'node:stream';
+import { type Duplex, Duplex as DuplexStream } from 'node:stream';
 import tls from 'node:tls';
 import type { ClusterManager } from '../cluster/cluster-manager.ts';
 import type { HcmRuntime } from '../http/connection-manager.ts';
@@ -48,9 +48,12 @@ export class BoundListener {
     this.config = config;
     this.#deps = deps;
     this.#http = new HttpServers(deps.hcm);
-    this.#server = usesTls(config)
-      ? tls.createServer({ noDelay: true, SNICallback: (name, cb) => this.#sni(name, cb), ALPNCallback: ({ protocols }) => (protocols.includes('h2') ? 'h2' : protocols.includes('http/1.1') ? 'http/1.1' : undefined), requestCert: asksClientCert(config), rejectUnauthorized: false }, (s) => this.#onTls(s))
-      : net.createServer({ noDelay: true }, (s) => this.#onPlain(s));
+    const kind = serverKind(config);
+    this.kind = kind;
+    this.#server =
+      kind === 'tls'
+        ? tls.createServer({ noDelay: true, SNICallback: (name, cb) => this.#sni(name, cb), ALPNCallback: ({ protocols }) => pickAlpn(protocols), requestCert: asksClientCert(config), rejectUnauthorized: false }, (s) => this.#onTls(s))
+        : net.createServer({ noDelay: true }, (s) => (kind === 'mixed' ? this.#onMixed(s) : this.#onPlain(s)));
     this.refreshTls();
     this.#server.on('tlsClientError', () => {});
     this.#server.on('error', () => {});
@@ -60,10 +63,8 @@ export class BoundListener {
     });
   }
 
-  /** Whether this listener terminates TLS: a config that changes that needs a new listener (net or tls server). */
-  get terminatesTls(): boolean {
-    return this.#server instanceof tls.Server;
-  }
+  /** What its server does with a connection: a config that needs another kind needs a new listener. */
+  readonly kind: ListenerKind;
 
   /**
    * A client that sends no SNI gets the certificate of the chain that serves it (one matching no server
@@ -162,7 +163,35 @@ export class BoundListener {
     if (paused && chain.handler.kind === 'http') s.resume();
   }
 
-  #onTls(s: tls.TLSSocket): void {
+  /**
+   * A port where some chains terminate TLS and others pass it through (a gateway's SIMPLE and
+   * PASSTHROUGH servers on one port): the ClientHello's SNI picks the chain first, as Envoy's
+   * tls_inspector does, and only a chain with TLS settings gets a TLS socket over the connection.
+   */
+  #onMixed(s: net.Socket): void {
+    this.#track(s);
+    const timeoutMs = this.config.detection?.timeoutMs ?? 15_000;
+    detectProtocol(s, { http: false, tls: true, timeoutMs, continueOnTimeout: false }, this.#deps.hcm.timers ?? realTimers, (sniffed) => {
+      const sni = sniffed?.tls?.serverName;
+      const chain = selectChain(this.config, { destinationPort: this.config.port, transportProtocol: sniffed?.tls ? 'tls' : 'raw_buffer', ...(sni ? { serverName: sni } : {}) });
+      if (!chain) return void s.destroy();
+      if (!chain.tls) {
+        // Passed through: the ClientHello and all after it go to the backend as they came.
+        this.serveChain(s, chain, this.#connection(s, sni ? { sni } : {}));
+        return;
+      }
+      const context = this.#deps.secureContext(chain.tls.certSecret, chain.tls.caSecret);
+      if (!context) return void s.destroy();
+      // The ClientHello was read to choose: the TLS socket reads it again through a stream that
+      // replays what the socket holds (a socket's own handle would skip the bytes put back).
+      const t = new tls.TLSSocket(streamOf(s), { isServer: true, secureContext: context, requestCert: chain.tls.requireClientCert || chain.tls.caSecret !== undefined, rejectUnauthorized: false, ALPNProtocols: ['h2', 'http/1.1'] });
+      t.on('error', () => s.destroy());
+      t.once('secure', () => this.#onTls(t, s));
+    });
+  }
+
+  /** `raw`: the TCP socket under a TLS socket made over a stream (a mixed port), for the addresses. */
+  #onTls(s: tls.TLSSocket, raw?: net.Socket): void {
     this.#track(s);
     const alpn = typeof s.alpnProtocol === 'string' ? [s.alpnProtocol] : [];
     const sni = (s as tls.TLSSocket & { servername?: string | false }).servername || undefined;
@@ -172,7 +201,7 @@ export class BoundListener {
     const peerRaw = s.authorized ? s.getPeerCertificate().raw : undefined;
     const peerPrincipal = peerRaw ? spiffeIdOf(peerRaw) : undefined;
     const meshPeer = peerPrincipal !== undefined && chain.tls?.caSecret === 'ROOTCA';
-    const connection = this.#connection(s, { tls: true, ...(sni ? { sni } : {}), ...(peerPrincipal && peerRaw ? { peerPrincipal, peerCertHash: certificateHash(peerRaw), ...(meshPeer ? { meshPeer } : {}) } : {}) });
+    const connection = this.#connection(raw ?? s, { tls: true, ...(sni ? { sni } : {}), ...(peerPrincipal && peerRaw ? { peerPrincipal, peerCertHash: certificateHash(peerRaw), ...(meshPeer ? { meshPeer } : {}) } : {}) });
     this.serveChain(s, chain, connection, s.alpnProtocol === 'h2');
   }
 
@@ -270,6 +299,46 @@ export class BoundListener {
 /** A listener with a TLS chain: its connections are TLS handshakes first (the tunnel, HTTPS gateway servers). */
 export function usesTls(config: CompiledListener): boolean {
   return config.chains.some((c) => c.tls) || config.defaultChain?.tls !== undefined;
+}
+
+/** Plaintext, TLS terminated for every chain, or both by SNI (TLS chains beside ones that pass TLS through). */
+export type ListenerKind = 'plain' | 'tls' | 'mixed';
+
+export function serverKind(config: CompiledListener): ListenerKind {
+  if (!usesTls(config)) return 'plain';
+  // A chain without TLS settings that matches on TLS (by transport or by SNI) passes TLS through.
+  const passes = config.chains.some((c) => !c.tls && (c.transportProtocol === 'tls' || (c.serverNames?.length ?? 0) > 0));
+  return passes ? 'mixed' : 'tls';
+}
+
+function pickAlpn(protocols: readonly string[]): string | undefined {
+  return protocols.includes('h2') ? 'h2' : protocols.includes('http/1.1') ? 'http/1.1' : undefined;
+}
+
+/** A duplex over a socket whose read bytes were put back: what it reads starts with them. */
+function streamOf(socket: net.Socket): Duplex {
+  const wrapper = new DuplexStream({
+    read() {
+      socket.resume();
+    },
+    write(chunk: Buffer, _enc, cb) {
+      socket.write(chunk, cb);
+    },
+    final(cb) {
+      socket.end(cb);
+    },
+    destroy(err, cb) {
+      socket.destroy(err ?? undefined);
+      cb(err);
+    },
+  });
+  socket.on('data', (c: Buffer) => {
+    if (!wrapper.push(c)) socket.pause();
+  });
+  socket.on('end', () => wrapper.push(null));
+  socket.on('close', () => wrapper.destroy());
+  wrapper.on('error', () => {});
+  return wrapper;
 }
 
 /** Whether any chain validates client certificates (a CA to check against, or a certificate required). */

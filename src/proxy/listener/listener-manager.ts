@@ -9,7 +9,7 @@ import type { DownstreamReq, DownstreamRes } from '../http/http-stream.ts';
 import type { SecretStore } from '../config/secrets.ts';
 import type { ClusterManager } from '../cluster/cluster-manager.ts';
 import { TunnelServer, type TunnelStreamKind, type TunnelTransport } from '../tunnel/tunnel-server.ts';
-import { BoundListener, usesTls } from './bound-listener.ts';
+import { BoundListener, serverKind } from './bound-listener.ts';
 import type { CompiledListener, FilterChain } from './compile-listener.ts';
 import type { OriginalDestinationReader } from './original-destination.ts';
 import { selectChain } from './select-chain.ts';
@@ -79,7 +79,7 @@ export class ListenerManager {
       if (!l.bindToPort) continue;
       const r = this.#running.get(l.name);
       // Same port, same kind of server (plaintext or TLS): new connections take the new chains.
-      if (r && r.port === l.port && (r.kind !== 'listener' || r.l.terminatesTls === usesTls(l))) {
+      if (r && r.port === l.port && (r.kind !== 'listener' || r.l.kind === serverKind(l))) {
         if (r.kind === 'listener') {
           r.l.config = l;
           r.l.refreshTls();
