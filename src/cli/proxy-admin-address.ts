@@ -15,8 +15,18 @@ export function proxyQuery(ref: string, namespace?: string): string {
   const slashed = !m && !ref.includes('~') ? /^([a-z0-9-]+)\/([^/]+)$/.exec(ref) : null;
   if (slashed) return `${slashed[2]}.${slashed[1]}`;
   const name = m ? (m[2] as string) : ref;
-  if (ref.includes('~') || name.includes('.') || namespace === undefined) return m && /^(deploy|job)/.test(m[1] as string) ? `${name}-0` : name;
+  // `deploy/NAME.NAMESPACE` is `NAME-0.NAMESPACE`, the replica before the namespace.
+  if (ref.includes('~') || name.includes('.') || namespace === undefined) return m && /^(deploy|job)/.test(m[1] as string) ? name.replace(/^([^.]+)/, '$1-0') : name;
   return m && /^(deploy|job)/.test(m[1] as string) ? `${name}-0.${namespace}` : `${name}.${namespace}`;
+}
+
+/** The queries to try in turn: `proxyQuery`'s, then for `deploy/NAME` the name itself (a gateway's proxy is named after its Deployment). */
+export function proxyQueries(ref: string, namespace?: string): string[] {
+  const first = proxyQuery(ref, namespace);
+  const m = /^(deploy|deployment|deployments)\/(.+)$/.exec(ref);
+  if (!m) return [first];
+  const name = m[2] as string;
+  return [first, name.includes('.') || namespace === undefined ? name : `${name}.${namespace}`];
 }
 
 /** `pod.namespace` of a component (`namespace/pod` in the state), as node ids spell it. */

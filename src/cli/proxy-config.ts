@@ -3,7 +3,7 @@
 // proxy's own admin API first: the workload certificate is made inside the proxy, not by the control plane.
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { type ClusterFilter, matchesCluster, renderClusterTable } from './cluster-table.ts';
-import { proxyAdminAddress, proxyQuery, readMeshState } from './proxy-admin-address.ts';
+import { proxyAdminAddress, proxyQueries, readMeshState } from './proxy-admin-address.ts';
 import { renderRouteTable } from './route-table.ts';
 import { renderSecretTable } from './secret-table.ts';
 import { formatTable } from './table.ts';
@@ -11,6 +11,22 @@ import { formatTable } from './table.ts';
 type Dump = { configs: Record<string, unknown>[] };
 type Obj = Record<string, unknown>;
 const kinds = ['listener', 'route', 'cluster', 'endpoint', 'secret', 'all'] as const;
+/** istioctl's plurals and short names for each kind (`listeners`, `l`, `ep`, ...). */
+const kindAliases: Record<string, (typeof kinds)[number]> = {
+  listeners: 'listener', l: 'listener',
+  routes: 'route', r: 'route',
+  clusters: 'cluster', c: 'cluster',
+  endpoints: 'endpoint', ep: 'endpoint',
+  secrets: 'secret', s: 'secret',
+  a: 'all',
+};
+
+/** The kind a user typed, as one of `kinds` (istioctl's aliases accepted), or undefined. */
+export function parseProxyConfigKind(text: string): (typeof kinds)[number] | undefined {
+  const k = text.toLowerCase();
+  return (kinds as readonly string[]).includes(k) ? (k as (typeof kinds)[number]) : kindAliases[k];
+}
+
 const sectionOf: Record<string, string> = {
   cluster: 'ClustersConfigDump',
   listener: 'ListenersConfigDump',
@@ -36,7 +52,7 @@ export function define(program: Command): void {
   program
     .command('proxy-config')
     .description('the xDS config the control plane sent one proxy: listener, route, cluster, endpoint, secret or all')
-    .argument('<kind>', kinds.join('|'))
+    .argument('<kind>', `${kinds.join('|')} (plurals accepted)`)
     .argument('<proxy>', 'proxy name (pod.namespace, deploy/NAME or pod/NAME with -n) or node id, or a unique prefix')
     .option('-n, --namespace <ns>', 'namespace of a proxy named without one')
     .addOption(
@@ -54,20 +70,33 @@ export function define(program: Command): void {
     .option('--name <name>', 'route: only this route configuration')
     .option('--control-plane <address>', 'debug API address (default: from the mesh state, else 127.0.0.1:15014)')
     .option('--dir <dir>', 'the state directory of the mesh (default .outrigger)')
-    .action(async (kind: string, ref: string, { namespace, dir, ...flags }: Flags & { namespace?: string; dir?: string }) => {
-      const proxy = proxyQuery(ref, namespace);
-      if (!(kinds as readonly string[]).includes(kind)) {
-        process.stderr.write(`error: kind must be one of ${kinds.join(', ')}\n`);
+    .action(async (kindText: string, ref: string, { namespace, dir, ...flags }: Flags & { namespace?: string; dir?: string }) => {
+      const kind = parseProxyConfigKind(kindText);
+      if (!kind) {
+        process.stderr.write(`error: kind must be one of ${kinds.join(', ')} (or istioctl's listeners, routes, clusters, endpoints, secrets), not "${kindText}"\n`);
         process.exitCode = 2;
         return;
       }
       const { fetchDebug, resolveDebugAddress } = await import('../controlplane/debug-client.ts');
       try {
         const state = readMeshState(process.cwd(), dir);
-        // An explicit --control-plane asks for what that control plane sent.
-        const fromProxy = (kind === 'secret' || kind === 'all') && !flags.controlPlane ? await fetchProxyDump(proxy, state) : undefined;
+        // `deploy/NAME` is `NAME-0`, or `NAME` itself for a gateway (its proxy is named after the Deployment).
+        const [proxy = ref, ...others] = proxyQueries(ref, namespace);
+        const fetchDump = async (query: string) => {
+          // An explicit --control-plane asks for what that control plane sent.
+          const own = (kind === 'secret' || kind === 'all') && !flags.controlPlane ? await fetchProxyDump(query, state) : undefined;
+          return { fromProxy: own, dump: own ?? (await fetchDebug<Dump>(resolveDebugAddress(flags.controlPlane, process.cwd(), dir), `/debug/config_dump?proxyID=${encodeURIComponent(query)}`)) };
+        };
+        let found: Awaited<ReturnType<typeof fetchDump>> | undefined;
+        try {
+          found = await fetchDump(proxy);
+        } catch (err) {
+          for (const other of others) found ??= await fetchDump(other).catch(() => undefined);
+          if (!found) throw err;
+        }
+        const { fromProxy, dump } = found;
+        // Only once the proxy is known: for a name no proxy has, the error alone says what is wrong.
         if (kind === 'secret' && !fromProxy) process.stderr.write("note: the proxy's own admin API is not reachable from here; showing what the control plane sent (ROOTCA), not the proxy's certificate\n");
-        const dump = fromProxy ?? (await fetchDebug<Dump>(resolveDebugAddress(flags.controlPlane, process.cwd(), dir), `/debug/config_dump?proxyID=${encodeURIComponent(proxy)}`));
         const { controlPlane: _, output, ...filter } = flags;
         if (output === 'yaml') {
           // The same data as -o json; the YAML library is loaded only here (--help loads every command module).

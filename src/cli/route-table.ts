@@ -52,11 +52,25 @@ export function retryText(route: Obj | undefined): string {
   return parts.join(' ');
 }
 
+/** `name.namespace` of the VirtualService a route came from (Istio's `istio.config` route metadata), else undefined. */
+export function virtualServiceOf(route: Obj): string | undefined {
+  const istio = ((route['metadata'] as Obj | undefined)?.['filter_metadata'] as Obj | undefined)?.['istio'] as Obj | undefined;
+  // The dump carries the Struct as protobuf JSON (`fields.config.stringValue`) or as plain JSON (`config`).
+  const config = ((istio?.['fields'] as Obj | undefined)?.['config'] as Obj | undefined)?.['stringValue'] ?? istio?.['config'];
+  const m = typeof config === 'string' ? /\/namespaces\/([^/]+)\/virtual-service\/([^/]+)$/.exec(config) : null;
+  return m ? `${m[2]}.${m[1]}` : undefined;
+}
+
 /** The virtual-host table (default) or one row per route (wide). */
 export function renderRouteTable(routeConfigs: readonly Obj[], wide: boolean): string {
   if (!wide) {
-    const rows = routeConfigs.flatMap((rc) => list(rc, 'virtual_hosts').map((vh) => [String(rc['name']), String(vh['name']), list(vh, 'domains').join(','), String(list(vh, 'routes').length)]));
-    return `${formatTable(['NAME', 'VIRTUAL SERVICE', 'DOMAINS', 'ROUTES'], rows)}\n`;
+    const rows = routeConfigs.flatMap((rc) =>
+      list(rc, 'virtual_hosts').map((vh) => {
+        const services = [...new Set(list(vh, 'routes').flatMap((r) => virtualServiceOf(r) ?? []))];
+        return [String(rc['name']), String(vh['name']), list(vh, 'domains').join(','), String(list(vh, 'routes').length), services.join(',') || '-'];
+      }),
+    );
+    return `${formatTable(['NAME', 'VIRTUAL HOST', 'DOMAINS', 'ROUTES', 'VIRTUAL SERVICE'], rows)}\n`;
   }
   const rows = routeConfigs.flatMap((rc) =>
     list(rc, 'virtual_hosts').flatMap((vh) =>

@@ -4,7 +4,7 @@ import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { packageVersion } from '../runtime/package-version.ts';
 import type { ControlPlane } from './control-plane.ts';
-import { configDumpOf, findConnection, syncOf } from './sync-report.ts';
+import { configDumpOf, findConnection, proxyMatchError, syncOf } from './sync-report.ts';
 
 export interface DebugApi {
   address: string;
@@ -26,10 +26,7 @@ export async function startDebugApi(cp: ControlPlane, address = '127.0.0.1:15014
       case '/debug/config_dump': {
         const id = url.searchParams.get('proxyID') ?? '';
         const conn = findConnection(cp.connections, id);
-        if (!conn) {
-          const known = [...new Set(cp.connections.map((c) => `${c.node.podName}.${c.node.view.namespace}`))].sort();
-          return json(res, 404, { error: `no connected proxy matches "${id}"; known: ${known.join(', ') || 'none'}` });
-        }
+        if (!conn) return json(res, 404, { error: proxyMatchError(cp.connections, id) });
         return json(res, 200, configDumpOf(conn));
       }
       case '/debug/registryz':

@@ -81,6 +81,15 @@ export function findConnection(conns: readonly AdsConnection[], query: string): 
   return new Set(prefixed.map(name)).size === 1 ? prefixed.at(-1) : undefined;
 }
 
+/** Why `findConnection` found nothing: no proxy matches the query, or a prefix matches several. */
+export function proxyMatchError(conns: readonly AdsConnection[], query: string): string {
+  const name = (c: AdsConnection) => `${c.node.podName}.${c.node.view.namespace}`;
+  const prefixed = [...new Set(conns.filter((c) => c.node.view.id.startsWith(query) || name(c).startsWith(query)).map(name))].sort();
+  if (prefixed.length > 1) return `"${query}" matches more than one proxy: ${prefixed.join(', ')}; name one (pod.namespace)`;
+  const known = [...new Set(conns.map(name))].sort();
+  return `no connected proxy matches "${query}"; known: ${known.join(', ') || 'none'}`;
+}
+
 function redact(secret: TypedAny): TypedAny {
   const tls = secret['tls_certificate'] as Record<string, unknown> | undefined;
   if (!tls || !('private_key' in tls)) return secret;

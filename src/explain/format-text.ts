@@ -22,6 +22,8 @@ function routeLines(r: RouteTrace, out: string[]): void {
     for (const c of r.clusters) out.push(`        ${c.name === r.cluster ? '*' : ' '} ${c.name}  weight ${c.weight} (${c.probability}%)`);
   } else if (r.cluster) out.push(`        cluster ${r.cluster}`);
   if (r.clusters.length > 1 && r.cluster) out.push(`        picked ${r.cluster} (probability ${r.clusters.find((c) => c.name === r.cluster)?.probability ?? 0}%)`);
+  if (r.upstreamPath !== undefined && r.upstreamPath !== r.downstreamPath) out.push(`        rewrite path ${r.downstreamPath} → ${r.upstreamPath}`);
+  if (r.upstreamAuthority !== undefined && r.upstreamAuthority !== r.downstreamAuthority) out.push(`        rewrite authority ${r.downstreamAuthority} → ${r.upstreamAuthority}`);
   if (r.timeoutMs !== undefined) out.push(`        timeout ${ms(r.timeoutMs)}`);
   if (r.retries) out.push(`        retries ${r.retries.attempts} × per try ${ms(r.retries.perTryTimeoutMs)} on ${r.retries.retryOn || '(default)'}`);
   if (r.fault?.delay) out.push(`        fault delay ${ms(r.fault.delay.ms)} for ${r.fault.delay.percent}% of requests${r.fault.delay.applied ? ' (applied to this one)' : ''}`);

@@ -84,6 +84,8 @@ export function traceRoute(table: RouteTable, raw: EnvoyRouteConfiguration | und
     const retryOn = rawRoute?.route?.retry_policy?.retry_on ?? rawVh?.retry_policy?.retry_on ?? '';
     trace.retries = { attempts: retry.numRetries, perTryTimeoutMs: retry.perTryTimeoutMs, retryOn };
   }
+  trace.downstreamPath = request.path + (request.query ? `?${request.query}` : '');
+  trace.downstreamAuthority = request.authority;
   trace.upstreamPath = matched.rewritePath(request.path) + (request.query ? `?${request.query}` : '');
   trace.upstreamAuthority = matched.rewriteAuthority(request, choice);
   return { trace, route: matched, choice };

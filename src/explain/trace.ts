@@ -55,7 +55,9 @@ export interface RouteTrace {
   timeoutMs?: number;
   retries?: { attempts: number; perTryTimeoutMs: number; retryOn: string };
   fault?: FaultTrace;
-  /** The path and authority sent upstream, after rewrites. */
+  /** The path and authority the route matched on (after normalisation), and those sent upstream, after rewrites. */
+  downstreamPath?: string;
+  downstreamAuthority?: string;
   upstreamPath?: string;
   upstreamAuthority?: string;
 }

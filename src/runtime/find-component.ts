@@ -1,5 +1,6 @@
 // Resolves the workload a person names on the command line: `podinfo-stable-0`, `podinfo/podinfo-stable-0`,
-// `deploy/podinfo-stable` or `podinfo-stable` (its first replica), optionally with `-n NAMESPACE`.
+// `deploy/podinfo-stable`, `podinfo-stable` (its first replica) or `podinfo-stable-0.podinfo` (istioctl's
+// pod.namespace), optionally with `-n NAMESPACE`.
 import type { ComponentState, MeshState } from './state.ts';
 
 export class ComponentNotFoundError extends Error {
@@ -20,6 +21,12 @@ export function findComponent(state: MeshState, ref: string, namespace?: string)
   if (exact) return exact;
   const replicas = candidates.filter((c) => short(c).replace(/-\d+$/, '') === name).sort((a, b) => a.name.localeCompare(b.name));
   if (replicas[0]) return replicas[0];
+  // istioctl's `pod.namespace`, the form proxy-status prints and proxy-config, tls-check and explain take.
+  const dot = name.lastIndexOf('.');
+  if (ns === undefined && dot > 0) {
+    const pod = state.components.find((c) => c.namespace === name.slice(dot + 1) && short(c) === name.slice(0, dot));
+    if (pod) return pod;
+  }
   const known = state.components.filter((c) => c.kind !== 'control-plane').map((c) => c.name);
   throw new ComponentNotFoundError(`no workload ${ns ? `${ns}/` : ''}${name} in the running mesh; known: ${known.join(', ')}`);
 }

@@ -110,3 +110,15 @@ test('proxy-config -o yaml is the data of -o json; -o short is the table', async
   assert.equal(short.out, (await outrigger('proxy-config', 'cluster', 'echo-0.test', '--control-plane', debug.address)).out);
   assert.match(short.out, /^SERVICE FQDN/);
 });
+
+test('proxy-config with istioctl kind names; a proxy no one has, or an ambiguous prefix, is one clear error', async () => {
+  const plural = await outrigger('proxy-config', 'clusters', 'echo-0.test', '--control-plane', debug.address);
+  assert.equal(plural.code, 0, plural.err);
+  assert.equal(plural.out, (await outrigger('proxy-config', 'cluster', 'echo-0.test', '--control-plane', debug.address)).out);
+  const missing = await outrigger('proxy-config', 'secret', 'nosuch', '--control-plane', debug.address);
+  assert.equal(missing.code, 1);
+  assert.equal(missing.err, 'error: no connected proxy matches "nosuch"; known: bare-0.test, echo-0.test\n');
+  const bad = await outrigger('proxy-config', 'bootstrap', 'echo-0.test', '--control-plane', debug.address);
+  assert.equal(bad.code, 2);
+  assert.match(bad.err, /kind must be one of listener, route, cluster, endpoint, secret, all .*not "bootstrap"/);
+});

@@ -175,3 +175,24 @@ spec:
   assert.equal(miss.source.route?.fault?.abort?.applied, false);
   assert.equal(miss.outcome.status, 200);
 });
+
+test('a VirtualService rewrite is shown on the matched route: path and authority before and after', async () => {
+  const vs = `
+apiVersion: networking.istio.io/v1beta1
+kind: VirtualService
+metadata: { name: stable-rewrite, namespace: podinfo }
+spec:
+  hosts: [podinfo-stable.podinfo.svc.cluster.local]
+  http:
+    - match: [{ uri: { prefix: /v2/ } }]
+      rewrite: { uri: /api/, authority: api.podinfo }
+      route: [{ destination: { host: podinfo-stable.podinfo.svc.cluster.local } }]
+`;
+  const t = await run(withExtra(vs), 'mesh-test-runner', 'http://podinfo-stable.podinfo:9898/v2/info?x=1');
+  assert.equal(t.source.route?.upstreamPath, '/api/info?x=1');
+  const text = formatExplainText(t);
+  assert.match(text, /rewrite path \/v2\/info\?x=1 → \/api\/info\?x=1/);
+  assert.match(text, /rewrite authority podinfo-stable\.podinfo:9898 → api\.podinfo/);
+  // No rewrite, no rewrite line.
+  assert.doesNotMatch(formatExplainText(await run(seed, 'mesh-test-runner', 'http://podinfo.podinfo:9898/x')), /rewrite/);
+});
