@@ -13,7 +13,10 @@ import type { ConnectionInfo, DownstreamRequest } from '../http/stream.ts';
 import { runNetworkAuthz } from '../filters/network-authz.ts';
 import { certificateHash, spiffeIdOf } from '../tunnel/mesh-tls.ts';
 import { dialCluster } from '../upstream/dial-cluster.ts';
-import type { CompiledListener, FilterChain, HttpChain } from './compile-listener.ts';
+import type { CompiledListener, FilterChain, HttpChain, TcpChain } from './compile-listener.ts';
+import { compileRouteConfiguration } from '../http/route/route-table.ts';
+import type { EnvoyRoute } from '../http/route/envoy-types.ts';
+import { compilePathNormalizer } from '../http/normalize-path.ts';
 import { realTimers } from '../http/router.ts';
 import { detectionFor, detectProtocol, type Sniffed } from './detect-protocol.ts';
 import { HttpServers } from './http-servers.ts';
@@ -251,6 +254,36 @@ export class BoundListener {
     return this.config.chains.find((c) => fits(c) && (c.hosts?.has(host) || c.hosts?.has(`${host}:${port}`)));
   }
 
+  /**
+   * A proxied HTTP request for a port the mesh has no HTTP chain for falls to the port's TCP chain
+   * (PassthroughCluster, or BlackHoleCluster under REGISTRY_ONLY), as its bytes would without the
+   * forward proxy: through an HTTP chain of that one cluster, with the filters of the listener's
+   * HTTP chains (telemetry), so it is forwarded to the address it names, or refused with 502 as
+   * Istio's block_all answers.
+   */
+  #passthroughHttp(tcp: TcpChain): HttpChain {
+    const cached = passthroughChains.get(tcp);
+    if (cached) return cached;
+    const cluster = tcp.pickCluster(0);
+    const sibling = this.config.chains.find((c) => c.handler.kind === 'http')?.handler as HttpChain | undefined;
+    const route: EnvoyRoute = cluster === 'BlackHoleCluster' ? { name: 'block_all', match: { prefix: '/' }, direct_response: { status: 502 } } : { name: 'allow_any', match: { prefix: '/' }, route: { cluster, timeout: { seconds: '0' } } };
+    const chain: HttpChain = {
+      kind: 'http',
+      statPrefix: tcp.statPrefix,
+      inlineRoutes: compileRouteConfiguration({ name: tcp.statPrefix, virtual_hosts: [{ name: route.name ?? 'allow_any', domains: ['*'], routes: [route] }] }),
+      filters: sibling?.filters ?? [],
+      websocket: sibling?.websocket ?? false,
+      normalize: sibling?.normalize ?? compilePathNormalizer('BASE'),
+      useRemoteAddress: false,
+      xffTrustedHops: 0,
+      serverHeader: sibling?.serverHeader ?? { name: 'envoy', overwrite: true },
+      suppressEnvoyHeaders: sibling?.suppressEnvoyHeaders ?? false,
+      generateRequestId: sibling?.generateRequestId ?? true,
+    };
+    passthroughChains.set(tcp, chain);
+    return chain;
+  }
+
   #forwardProxyContext(connection: ConnectionInfo) {
     return {
       connection,
@@ -258,7 +291,8 @@ export class BoundListener {
         const { host, port } = splitAuthority(req.authority, 80);
         req.connection = { ...req.connection, localAddress: host, localPort: port };
         const c = this.#chainForPort(port, 'http/1.1');
-        return c?.handler.kind === 'http' ? c.handler : undefined;
+        if (!c) return undefined;
+        return c.handler.kind === 'http' ? c.handler : this.#passthroughHttp(c.handler);
       },
       onUpgrade: (req: HandedRequest, sock: Duplex, head: Buffer) => {
         const authority = /^https?:\/\/([^/]+)/i.exec(req.url ?? '')?.[1] ?? String(req.headers.host ?? '');
@@ -295,6 +329,9 @@ export class BoundListener {
     for (const s of this.#sockets) s.destroy();
   }
 }
+
+/** The HTTP chain a TCP chain stands for in the forward proxy (see #passthroughHttp), made once per chain. */
+const passthroughChains = new WeakMap<TcpChain, HttpChain>();
 
 /** A listener with a TLS chain: its connections are TLS handshakes first (the tunnel, HTTPS gateway servers). */
 export function usesTls(config: CompiledListener): boolean {
