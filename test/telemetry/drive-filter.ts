@@ -29,6 +29,8 @@ export interface DriveRequest {
   grpcStatus?: number;
   /** The endpoint was a mesh proxy behind the tunnel: only then is its `x-outrigger-peer` believed. */
   upstreamMesh?: boolean;
+  /** The identity the answering endpoint's certificate proved (the tunnel's). */
+  upstreamPrincipal?: string;
   /** The route the request matched (its decorator names the span). */
   route?: RouteView;
   startTime?: number;
@@ -59,6 +61,7 @@ export async function drive(filter: HttpFilter, r: DriveRequest): Promise<Driven
   if (r.clusterName) info.clusterName = r.clusterName;
   if (r.upstreamWorkload) info.upstreamWorkload = r.upstreamWorkload;
   if (r.upstreamMesh !== undefined) info.upstreamMesh = r.upstreamMesh;
+  if (r.upstreamPrincipal !== undefined) info.upstreamPrincipal = r.upstreamPrincipal;
   const ctx: RequestContext = { request, info, route: r.route ?? null };
   const verdict = await filter.onRequest?.(ctx);
   if (verdict && verdict.action !== 'continue') throw new Error('filter answered the request itself');

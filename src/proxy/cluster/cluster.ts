@@ -280,6 +280,16 @@ export class Cluster {
     return u;
   }
 
+  /**
+   * The identity a mesh endpoint's tunnel proved with its certificate (secure naming checked it): what
+   * telemetry names as the destination principal, rather than what the peer says of itself.
+   */
+  verifiedPeer(e: Endpoint): string | undefined {
+    if (!e.mesh) return undefined;
+    const u = this.#upstreams.get(e.plaintext ? `${e.key}|plaintext` : e.key);
+    return u instanceof H2Upstream ? u.verifiedPeer : undefined;
+  }
+
   /** Envoy's `upstream_cx_total`: every connection an upstream of this cluster makes. */
   readonly #onConnected = (): void => {
     this.stats.upstream_cx_total.inc();

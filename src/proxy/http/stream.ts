@@ -59,6 +59,8 @@ export interface StreamInfo {
   upstreamHost?: string;
   /** The endpoint tried last is a mesh proxy behind the tunnel: only its metadata (`x-outrigger-peer`) is believed. */
   upstreamMesh?: boolean;
+  /** The SPIFFE ID that answering mesh endpoint's certificate proved (its metadata's own claim is not taken). */
+  upstreamPrincipal?: string | undefined;
   /** The chosen endpoint's `istio.workload` metadata (`name;namespace`): who the source tried, without an answer. */
   upstreamWorkload?: string | undefined;
   /** Why the proxy answered itself (`route_not_found`, `rbac_access_denied_matched_policy[ns[foo]-policy[bar]-rule[0]]`). */

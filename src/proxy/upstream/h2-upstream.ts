@@ -67,6 +67,12 @@ export class H2Upstream implements Upstream {
     return n;
   }
 
+  /** The SPIFFE ID the peer's certificate proved on a connected session (a mesh tunnel), if any. */
+  get verifiedPeer(): string | undefined {
+    for (const c of this.#conns) if (c.connected && c.peerId) return c.peerId;
+    return undefined;
+  }
+
   request(head: UpstreamHead, body: Readable | null, sink: UpstreamSink): UpstreamExchange {
     let inner: UpstreamExchange | undefined;
     let aborted = false;

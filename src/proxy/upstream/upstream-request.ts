@@ -217,6 +217,8 @@ export class UpstreamRequest {
       map?.set('set-cookie', headers['set-cookie']);
     }
     this.#headSent = true;
+    // Who answered, as its certificate proved it: the telemetry's destination principal.
+    if (a.endpoint.mesh) this.#req.info.upstreamPrincipal = this.#cluster.verifiedPeer(a.endpoint);
     this.#out.head(status, headers, map);
   }
 

@@ -91,7 +91,7 @@ export class TelemetryFilter implements HttpFilter {
     if (v === undefined) return;
     response.headers.delete(PEER_RESPONSE_HEADER);
     // Believed only from a mesh endpoint's sidecar: any other server could name itself anything.
-    if (ctx.info.upstreamMesh === true) this.#stateOf(ctx.info).destination = this.#decodePeer(v);
+    if (ctx.info.upstreamMesh === true) this.#stateOf(ctx.info).destination = this.#decodePeer(v, ctx.info.upstreamPrincipal);
   }
 
   onDone(ctx: RequestContext, outcome: StreamOutcome): void {
@@ -121,8 +121,11 @@ export class TelemetryFilter implements HttpFilter {
     return streamAttributes({ ctx, outcome, response: state?.response, flags, peer, outbound: this.#outbound });
   }
 
-  #decodePeer(v: string): WorkloadLabels | undefined {
-    return decodePeerMetadata(v, this.#p.peerCache);
+  /** The peer's labels, its principal the one its certificate proved when the tunnel knows it. */
+  #decodePeer(v: string, verified: string | undefined): WorkloadLabels | undefined {
+    const l = decodePeerMetadata(v, this.#p.peerCache);
+    if (!l || verified === undefined || l.principal === verified) return l;
+    return decodePeerMetadata(v, this.#p.peerCache, verified);
   }
 }
 

@@ -64,6 +64,14 @@ test('source, answered by the destination: the service namespace is the peer nam
   assert.deepEqual(only(series(), want), want);
 });
 
+test("source: the destination principal is the one the peer's certificate proved, not the one its metadata claims", async () => {
+  const { f, series } = filter({ reporter: 'source', workload: sleep });
+  const claim = Buffer.from(JSON.stringify({ workload: 'podinfo-stable', namespace: 'podinfo', labels: podinfo.labels, principal: 'spiffe://cluster.local/ns/prod/sa/payments' })).toString('base64');
+  await drive(f, { authority: 'podinfo.podinfo:9898', status: 200, clusterName: podinfoCluster, upstreamMesh: true, upstreamPrincipal: podinfo.principal, responseHeaders: { 'x-outrigger-peer': claim } });
+  const want = { destination_workload: 'podinfo-stable', destination_principal: podinfo.principal };
+  assert.deepEqual(only(series(), want), want);
+});
+
 test('sidecar outbound, no route (NR): the Host header names the service', async () => {
   const { f, series } = filter({ reporter: 'source', workload: sleep });
   await drive(f, { authority: 'nosuch.example.com:8080', status: 404, flags: ['NR'] });

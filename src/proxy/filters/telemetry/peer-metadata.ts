@@ -48,15 +48,19 @@ export function parsePeerMetadata(v: string): PeerMetadata | undefined {
   }
 }
 
-/** Decoded labels, cached by header value (a peer sends the same value every time); undefined if malformed. */
-export function decodePeerMetadata(v: string, cache: Map<string, WorkloadLabels>): WorkloadLabels | undefined {
-  const hit = cache.get(v);
+/**
+ * Decoded labels, cached by header value (a peer sends the same value every time); undefined if
+ * malformed. `principal`: the identity the peer's certificate proved, in place of the one it claims.
+ */
+export function decodePeerMetadata(v: string, cache: Map<string, WorkloadLabels>, principal?: string): WorkloadLabels | undefined {
+  const key = principal === undefined ? v : `${v}\0${principal}`;
+  const hit = cache.get(key);
   if (hit) return hit;
   const m = parsePeerMetadata(v);
   if (!m) return undefined;
-  const l = workloadLabels(m);
+  const l = workloadLabels(principal === undefined ? m : { ...m, principal });
   // Values come from peers: a flood of distinct ones must not grow memory forever.
   if (cache.size >= 1000) cache.clear();
-  cache.set(v, l);
+  cache.set(key, l);
   return l;
 }
