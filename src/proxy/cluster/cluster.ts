@@ -284,7 +284,7 @@ export class Cluster {
    * The identity a mesh endpoint's tunnel proved with its certificate (secure naming checked it): what
    * telemetry names as the destination principal, rather than what the peer says of itself.
    */
-  verifiedPeer(e: Endpoint): string | undefined {
+  verifiedPeer(e: { readonly key: string; readonly mesh: boolean; readonly plaintext?: boolean }): string | undefined {
     if (!e.mesh) return undefined;
     const u = this.#upstreams.get(e.plaintext ? `${e.key}|plaintext` : e.key);
     return u instanceof H2Upstream ? u.verifiedPeer : undefined;

@@ -12,6 +12,8 @@ export interface TcpUpstreamOutcome {
   readonly upstreamWorkload: string | undefined;
   /** The destination sidecar's metadata from the tunnel CONNECT's answer (`x-outrigger-peer`), if any. */
   readonly upstreamPeer: string | undefined;
+  /** The SPIFFE ID that sidecar's certificate proved on the tunnel: the principal named, not its claim. */
+  readonly upstreamPrincipal?: string | undefined;
   /** Envoy's `%RESPONSE_FLAGS%`: `-` when none. */
   readonly flags: string;
   /** Why connecting failed (`%UPSTREAM_TRANSPORT_FAILURE_REASON%`). */

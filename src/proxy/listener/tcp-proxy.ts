@@ -32,7 +32,8 @@ export function proxyTcp(clusters: ClusterManager, chain: TcpChain, downstream: 
     (upstream) => {
       stats.upstream_cx_active.inc();
       if (meter) {
-        meter.upstream({ clusterName, upstreamHost: endpoint.key, upstreamWorkload: endpoint.workload, upstreamPeer: connectPeerOf(upstream), flags: '-', upstreamTransportFailureReason: undefined });
+        const upstreamPeer = connectPeerOf(upstream);
+        meter.upstream({ clusterName, upstreamHost: endpoint.key, upstreamWorkload: endpoint.workload, upstreamPeer, upstreamPrincipal: upstreamPeer === undefined ? undefined : cluster.verifiedPeer(endpoint), flags: '-', upstreamTransportFailureReason: undefined });
         count(meter, downstream, upstream);
       }
       splice(downstream, upstream, () => {

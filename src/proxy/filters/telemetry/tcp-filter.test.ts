@@ -81,3 +81,12 @@ test('the access-log filter holds over TCP connections; the JSON line has nulls 
   assert.equal(line['upstream_cluster'], 'outbound|5432||db.shop.svc.cluster.local');
   assert.equal(line['downstream_remote_address'], '10.0.0.2:40000');
 });
+
+test("the destination principal is the one the peer's certificate proved on the tunnel, not the one its CONNECT answer claims", () => {
+  const { f, lines } = setup({});
+  const claim = Buffer.from(JSON.stringify({ workload: 'db', namespace: 'shop', labels: { app: 'db' }, principal: 'spiffe://cluster.local/ns/prod/sa/payments' })).toString('base64');
+  connection(f, { ...connected, upstreamPeer: claim, upstreamPrincipal: 'spiffe://cluster.local/ns/shop/sa/db' }, 1, 1);
+  const opened = String(lines('istio_tcp_connections_opened_total')[0]);
+  assert.match(opened, /destination_workload="db",/);
+  assert.match(opened, /destination_principal="spiffe:\/\/cluster\.local\/ns\/shop\/sa\/db"/);
+});

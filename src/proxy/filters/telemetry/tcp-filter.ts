@@ -46,7 +46,7 @@ export class TcpTelemetryFilter implements NetworkStatsFilter {
   /** The workload at the other end: the upstream's answer (source), the tunnel's peer (destination). */
   peerOf(connection: ConnectionInfo, upstream: TcpUpstreamOutcome): WorkloadLabels | undefined {
     if (!this.#outbound) return this.#p.edges?.peer(connection);
-    return upstream.upstreamPeer === undefined ? undefined : decodePeerMetadata(upstream.upstreamPeer, this.#p.peerCache);
+    return upstream.upstreamPeer === undefined ? undefined : decodePeerMetadata(upstream.upstreamPeer, this.#p.peerCache, upstream.upstreamPrincipal);
   }
 
   /** The series one connection counts into, once its upstream is known. */
