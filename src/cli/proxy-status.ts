@@ -14,14 +14,18 @@ export function define(program: Command): void {
   program
     .command('proxy-status')
     .description('xDS sync state of every connected proxy (SYNCED, STALE, NOT SENT) with NACK reasons')
-    .addOption(new Option('-o, --output <format>', 'table or json').choices(['table', 'json']).default('table'))
+    .addOption(new Option('-o, --output <format>', 'table, json or yaml (the same data as json)').choices(['table', 'json', 'yaml']).default('table'))
     .option('--control-plane <address>', 'debug API address (default: from the mesh state, else 127.0.0.1:15014)')
     .option('--dir <dir>', 'the state directory of the mesh (default .outrigger)')
     .action(async (flags: Flags) => {
       const { fetchDebug, resolveDebugAddress } = await import('../controlplane/debug-client.ts');
       try {
         const proxies = await fetchDebug<ProxySync[]>(resolveDebugAddress(flags.controlPlane, process.cwd(), flags.dir), '/debug/syncz');
-        process.stdout.write(flags.output === 'json' ? `${JSON.stringify(proxies, null, 2)}\n` : renderProxyStatus(proxies));
+        if (flags.output === 'yaml') {
+          // Loaded only here: --help loads every command module.
+          const { stringify } = await import('yaml');
+          process.stdout.write(stringify(proxies));
+        } else process.stdout.write(flags.output === 'json' ? `${JSON.stringify(proxies, null, 2)}\n` : renderProxyStatus(proxies));
       } catch (err) {
         process.stderr.write(`error: ${(err as Error).message}\n`);
         process.exitCode = 1;

@@ -122,3 +122,13 @@ test('proxy-config with istioctl kind names; a proxy no one has, or an ambiguous
   assert.equal(bad.code, 2);
   assert.match(bad.err, /kind must be one of listener, route, cluster, endpoint, secret, all .*not "bootstrap"/);
 });
+
+test('proxy-status -o yaml is the data of -o json', async () => {
+  const json = await outrigger('proxy-status', '--control-plane', debug.address, '-o', 'json');
+  const yaml = await outrigger('proxy-status', '--control-plane', debug.address, '-o', 'yaml');
+  assert.equal(yaml.code, 0, yaml.err);
+  assert.doesNotMatch(yaml.out, /^\s*[{[]/, 'YAML, not JSON');
+  // The sync ages move between the two calls; the rest is the same report.
+  const stable = (proxies: Record<string, unknown>[]) => proxies.map((p) => ({ ...p, types: undefined, lastChangeAgo: undefined }));
+  assert.deepEqual(stable(parseYaml(yaml.out)), stable(JSON.parse(json.out)));
+});
