@@ -4,7 +4,7 @@
 // requests and CONNECT), choosing chains by the original destination port.
 import type { HandedRequest } from '../http/h1-server.ts';
 import net from 'node:net';
-import { type Duplex, Duplex as DuplexStream } from 'node:stream';
+import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import type { ClusterManager } from '../cluster/cluster-manager.ts';
 import type { HcmRuntime } from '../http/connection-manager.ts';
@@ -19,7 +19,7 @@ import type { EnvoyRoute } from '../http/route/envoy-types.ts';
 import { compilePathNormalizer } from '../http/normalize-path.ts';
 import { realTimers } from '../http/router.ts';
 import { detectionFor, detectProtocol, type Sniffed } from './detect-protocol.ts';
-import { HttpServers } from './http-servers.ts';
+import { HttpServers, replay } from './http-servers.ts';
 import type { OriginalDestinationReader } from './original-destination.ts';
 import { selectChain } from './select-chain.ts';
 import { proxyTcp } from './tcp-proxy.ts';
@@ -185,9 +185,8 @@ export class BoundListener {
       }
       const context = this.#deps.secureContext(chain.tls.certSecret, chain.tls.caSecret);
       if (!context) return void s.destroy();
-      // The ClientHello was read to choose: the TLS socket reads it again through a stream that
-      // replays what the socket holds (a socket's own handle would skip the bytes put back).
-      const t = new tls.TLSSocket(streamOf(s), { isServer: true, secureContext: context, requestCert: chain.tls.requireClientCert || chain.tls.caSecret !== undefined, rejectUnauthorized: false, ALPNProtocols: ['h2', 'http/1.1'] });
+      // The ClientHello was read to choose: the TLS socket reads it again through replay().
+      const t = new tls.TLSSocket(replay(s, null), { isServer: true, secureContext: context, requestCert: chainAsksClientCert(chain), rejectUnauthorized: false, ALPNProtocols: ['h2', 'http/1.1'] });
       t.on('error', () => s.destroy());
       t.once('secure', () => this.#onTls(t, s));
     });
@@ -352,36 +351,15 @@ function pickAlpn(protocols: readonly string[]): string | undefined {
   return protocols.includes('h2') ? 'h2' : protocols.includes('http/1.1') ? 'http/1.1' : undefined;
 }
 
-/** A duplex over a socket whose read bytes were put back: what it reads starts with them. */
-function streamOf(socket: net.Socket): Duplex {
-  const wrapper = new DuplexStream({
-    read() {
-      socket.resume();
-    },
-    write(chunk: Buffer, _enc, cb) {
-      socket.write(chunk, cb);
-    },
-    final(cb) {
-      socket.end(cb);
-    },
-    destroy(err, cb) {
-      socket.destroy(err ?? undefined);
-      cb(err);
-    },
-  });
-  socket.on('data', (c: Buffer) => {
-    if (!wrapper.push(c)) socket.pause();
-  });
-  socket.on('end', () => wrapper.push(null));
-  socket.on('close', () => wrapper.destroy());
-  wrapper.on('error', () => {});
-  return wrapper;
+
+/** Whether a chain validates client certificates (a CA to check against, or a certificate required). */
+function chainAsksClientCert(c: FilterChain): boolean {
+  return c.tls !== undefined && (c.tls.requireClientCert || c.tls.caSecret !== undefined);
 }
 
-/** Whether any chain validates client certificates (a CA to check against, or a certificate required). */
+/** Whether any chain of the listener asks for client certificates. */
 function asksClientCert(config: CompiledListener): boolean {
-  const asks = (c: FilterChain) => c.tls !== undefined && (c.tls.requireClientCert || c.tls.caSecret !== undefined);
-  return config.chains.some(asks) || (config.defaultChain !== undefined && asks(config.defaultChain));
+  return config.chains.some(chainAsksClientCert) || (config.defaultChain !== undefined && chainAsksClientCert(config.defaultChain));
 }
 
 export function splitAuthority(authority: string, defaultPort: number): { host: string; port: number } {

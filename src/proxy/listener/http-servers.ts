@@ -22,10 +22,11 @@ export interface HttpConnContext {
 const H2_PREFACE = Buffer.from('PRI * HTTP/2.0');
 
 /**
- * A stream that yields `first` and then everything the socket reads: for streams that are not TCP
- * sockets (a tunnelled CONNECT stream detected as HTTP/2), whose bytes already read must not be lost.
+ * A stream that yields `first` and then everything the socket reads (bytes put back with unshift
+ * included): for a tunnelled CONNECT stream detected as HTTP/2, and for a TLS socket made over a TCP
+ * socket whose ClientHello was read to choose its chain (a socket's own handle would skip those bytes).
  */
-function replay(socket: Duplex, first: Buffer | null): Duplex {
+export function replay(socket: Duplex, first: Buffer | null): Duplex {
   const wrapper = new Duplex({
     read() {
       socket.resume();
