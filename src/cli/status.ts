@@ -44,7 +44,7 @@ export function define(program: Command): void {
 }
 
 /** What the control plane serves: its config version, and the resources held at their last good version. */
-export type ConfigStatus = { version: string; resources: number; held: HeldResource[] } | { error: string };
+type ConfigStatus = { version: string; resources: number; held: HeldResource[] } | { error: string };
 
 async function configOf(debugAddress: string): Promise<ConfigStatus> {
   try {
@@ -59,7 +59,7 @@ async function configOf(debugAddress: string): Promise<ConfigStatus> {
  * A resource whose edit does not validate keeps serving its last good version: the mesh runs on, but
  * not on what the file now says, so status names each with the errors that hold it.
  */
-export function configLines(c: ConfigStatus): string[] {
+function configLines(c: ConfigStatus): string[] {
   if ('error' in c) return [`config: unknown (${c.error})`];
   const head = `config: version ${c.version}, ${c.resources} resource${c.resources === 1 ? '' : 's'}`;
   if (c.held.length === 0) return [`${head}, all as written`];

@@ -5,7 +5,7 @@
  * Prefix `/` (or path_separated_prefix `/`, or regex `.*`, which older Istio spelled `*`) with no header,
  * query or metadata match.
  */
-export function isCatchAllRoute(route: Record<string, unknown>): boolean {
+function isCatchAllRoute(route: Record<string, unknown>): boolean {
   const m = (route['match'] ?? {}) as Record<string, unknown>;
   const regex = (m['safe_regex'] as { regex?: string } | undefined)?.regex;
   const all = m['prefix'] === '/' || m['path_separated_prefix'] === '/' || regex === '.*' || regex === '*';

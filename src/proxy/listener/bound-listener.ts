@@ -333,7 +333,7 @@ export class BoundListener {
 const passthroughChains = new WeakMap<TcpChain, HttpChain>();
 
 /** A listener with a TLS chain: its connections are TLS handshakes first (the tunnel, HTTPS gateway servers). */
-export function usesTls(config: CompiledListener): boolean {
+function usesTls(config: CompiledListener): boolean {
   return config.chains.some((c) => c.tls) || config.defaultChain?.tls !== undefined;
 }
 

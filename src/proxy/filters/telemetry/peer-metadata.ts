@@ -10,7 +10,7 @@ const MAX_TEXT = 256;
  * 256 characters. The header comes from another process (over the tunnel, or from any upstream): a
  * value of another type reached the metrics' label escaping and threw there.
  */
-export function peerLabels(raw: unknown): Readonly<Record<string, string>> {
+function peerLabels(raw: unknown): Readonly<Record<string, string>> {
   const out: Record<string, string> = {};
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return Object.freeze(out);
   let n = 0;
