@@ -1,5 +1,6 @@
 // The HTTP connection manager stage: strict parse → strip mesh headers → route → HTTP filters →
-// router, for HTTP/1.1 and HTTP/2 requests alike (Node's compat request/response on both).
+// router, for HTTP/1.1 and HTTP/2 requests alike (the raw codecs' request and response objects, h1-server.ts
+// and h2-server.ts).
 import { randomUUID } from 'node:crypto';
 import type { ClusterManager } from '../cluster/cluster-manager.ts';
 import { REMOTE_IP_METADATA } from '../filters/rbac/rbac-input.ts';

@@ -3,11 +3,11 @@
 // count, runs the filters' onDone and cancels the upstream. One allocation per request instead of a
 // closure per hook (DESIGN §1.5).
 import type { ServerResponse } from 'node:http';
-import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { ChainedFilter } from './filter-registry.ts';
 import { H1Request, H1Response } from './h1-server.ts';
+import { H2Request, H2Response } from './h2-server.ts';
 import { endWithHead, type ReplyTarget, sendLocalReply } from '../local-reply.ts';
 import type { OutgoingHeaders } from '../upstream/upstream.ts';
 import type { LocalReply, RequestContext, StreamOutcome } from './filter.ts';
@@ -16,9 +16,9 @@ import type { ServerHeader } from '../listener/compile-listener.ts';
 import type { ResponseWriter } from './router.ts';
 import { type HeaderMap, headerMapOf, type StreamInfo } from './stream.ts';
 
-/** Node's HTTP/1.1 and HTTP/2 compat objects, or the raw HTTP/1.1 codec's (the tunnel's HTTP/1.1 connections). */
-export type DownstreamReq = IncomingMessage | Http2ServerRequest | H1Request;
-export type DownstreamRes = ServerResponse | Http2ServerResponse | H1Response;
+/** The raw HTTP/1.1 codec's objects, the HTTP/2 server stream's (h2-server.ts), or Node's HTTP/1.1 ones. */
+export type DownstreamReq = IncomingMessage | H2Request | H1Request;
+export type DownstreamRes = ServerResponse | H2Response | H1Response;
 
 export const hopByHop = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'host', 'expect', 'http2-settings', 'proxy-authorization']);
 
@@ -44,9 +44,9 @@ function responseHeaders(h: HeaderMap, h2: boolean, draining: boolean): Outgoing
 const kStream = Symbol('outrigger.httpStream');
 type Tagged = { [kStream]?: HttpStream | undefined };
 
-/** Shared by every stream: the emitter is the response, which carries its stream. */
-function onResponseClose(this: DownstreamRes): void {
-  (this as Tagged)[kStream]?.closed();
+/** Shared by every stream: the emitter (the response, or an HTTP/2 response's stream) carries its HttpStream. */
+function onResponseClose(this: Tagged): void {
+  this[kStream]?.closed();
 }
 
 export class HttpStream implements ResponseWriter {
@@ -91,8 +91,10 @@ export class HttpStream implements ResponseWriter {
     this.isGrpc = isGrpc;
     this.info = info;
     this.#untrack = untrack;
-    (res as Tagged)[kStream] = this;
-    res.on('close', onResponseClose);
+    // An HTTP/2 response's events are its stream's: the stream carries the tag its close listener reads.
+    const emitter = res instanceof H2Response ? res.stream : res;
+    (emitter as Tagged)[kStream] = this;
+    emitter.on('close', onResponseClose);
   }
 
   /**
@@ -102,7 +104,7 @@ export class HttpStream implements ResponseWriter {
    * upstream resumes or pipes it.
    */
   body(req: DownstreamReq): Readable {
-    const src: Readable = req instanceof H1Request ? (req.body as Readable) : req;
+    const src: Readable = req instanceof H1Request ? (req.body as Readable) : req instanceof H2Request ? req.stream : req;
     this.#body = src;
     src.on('data', (chunk: Buffer) => {
       this.requestBytes += chunk.length;
@@ -144,7 +146,7 @@ export class HttpStream implements ResponseWriter {
 
   closed(): void {
     const res = this.res;
-    (res as Tagged)[kStream] = undefined;
+    ((res instanceof H2Response ? res.stream : res) as Tagged)[kStream] = undefined;
     this.#untrack?.();
     this.#timeouts?.clear();
     const ctx = this.ctx;
@@ -274,7 +276,7 @@ export class HttpStream implements ResponseWriter {
   }
 
   reset(): void {
-    if (this.h2) (this.res as Http2ServerResponse).stream.close(2);
+    if (this.h2) (this.res as H2Response).stream.close(2);
     else (this.res as ServerResponse).destroy();
   }
 }

@@ -7,6 +7,7 @@ import { Duplex } from 'node:stream';
 import type { HcmRuntime } from '../http/connection-manager.ts';
 import { handleHttp } from '../http/connection-manager.ts';
 import { type H1Request, type H1Response, H1ServerConnection, type HandedRequest, h1ServerDefaults } from '../http/h1-server.ts';
+import { serverExchange } from '../http/h2-server.ts';
 import type { ConnectionInfo, DownstreamRequest } from '../http/stream.ts';
 import type { HttpChain } from './compile-listener.ts';
 import { MAX_SESSION_INVALID_FRAMES, watchFloods, watchPrematureResets } from './h2-abuse.ts';
@@ -77,11 +78,15 @@ export class HttpServers {
       watchPrematureResets(session, rt.now, stats ? { onPrematureResetClose: () => stats.inc('too_many_premature_resets') } : {});
       session.once('close', () => this.#sessions.delete(session));
     });
-    this.#h2.on('stream', (stream) => stream.on('error', () => {}));
-    this.#h2.on('request', (req, res) => {
-      const ctx = this.#byStream.get(req.stream.session as object);
-      if (!ctx) return void req.stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
-      void handleHttp(rt, ctx.chain, ctx.connection, req, res).catch(() => req.stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR));
+    // Streams are served as they come, without Node's compat request and response (h2-server.ts).
+    this.#h2.on('stream', (stream, headers, _flags, rawHeaders) => {
+      stream.on('error', () => {});
+      const ctx = this.#byStream.get(stream.session as object);
+      if (!ctx) return void stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
+      // CONNECT over HTTP/2 has no handler on a listener: 405, as Node's compat server answers it.
+      if (headers[':method'] === 'CONNECT') return void stream.respond({ ':status': 405 }, { endStream: true });
+      const x = serverExchange(stream, headers, rawHeaders as unknown as string[]);
+      if (x) void handleHttp(rt, ctx.chain, ctx.connection, x.req, x.res).catch(() => stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR));
     });
   }
 

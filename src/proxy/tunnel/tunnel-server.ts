@@ -8,13 +8,14 @@
 // on a chain taking `raw_buffer`, without the principal, and reset where there is none (STRICT), as
 // Istio's server closes a plaintext connection it has no chain for.
 import http2 from 'node:http2';
-import type { Http2ServerRequest, Http2ServerResponse, Http2Stream, ServerHttp2Session } from 'node:http2';
+import type { Http2Stream, ServerHttp2Session } from 'node:http2';
 import type net from 'node:net';
 import tls from 'node:tls';
 import { h2Settings } from '../listener/http-servers.ts';
 import { watchPrematureResets } from '../listener/h2-abuse.ts';
 import type { FilterChain } from '../listener/compile-listener.ts';
 import { type H1Socket, H1ServerConnection, h1ServerDefaults } from '../http/h1-server.ts';
+import { type H2Request, H2Response, serverExchange } from '../http/h2-server.ts';
 import type { DownstreamReq, DownstreamRes } from '../http/http-stream.ts';
 import type { ConnectionInfo } from '../http/stream.ts';
 import { splitAuthority } from '../listener/bound-listener.ts';
@@ -119,10 +120,12 @@ export class TunnelServer {
       watchPrematureResets(session, Date.now);
       session.once('close', () => this.#sessions.delete(session));
     });
-    this.#h2.on('stream', (s) => s.on('error', () => {}));
-    this.#h2.on('request', (req, res) => this.#onRequest(req, res));
-    // The compat layer hands CONNECT streams to 'connect' (and answers 405 without a listener).
-    this.#h2.on('connect', (req: Http2ServerRequest, res: Http2ServerResponse) => this.#onRequest(req, res));
+    // Streams are served as they come, without Node's compat request and response (h2-server.ts).
+    this.#h2.on('stream', (s, headers, _flags, rawHeaders) => {
+      s.on('error', () => {});
+      const x = serverExchange(s, headers, rawHeaders as unknown as string[]);
+      if (x) this.#onRequest(x.req, x.res);
+    });
     this.#tls = tls.createServer({
       noDelay: true,
       requestCert: true,
@@ -185,7 +188,7 @@ export class TunnelServer {
     s.once('close', () => timers.clear(grace));
   }
 
-  #onRequest(req: Http2ServerRequest, res: Http2ServerResponse): void {
+  #onRequest(req: H2Request, res: H2Response): void {
     const base = this.#sessions.get(req.stream.session as ServerHttp2Session);
     if (!base) return void req.stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
     if (req.method === 'CONNECT' && req.headers[':protocol'] !== undefined) {
@@ -236,7 +239,7 @@ export class TunnelServer {
       // request, so the source sees a reset (503), never an answer from this side.
       const refused = transport === 'raw_buffer' || (Number.isInteger(port) && port > 0 && this.#deps.inboundChain(port, 'http', 'raw_buffer')?.handler.kind === 'http');
       if (refused) return void ('stream' in res ? res.stream.close(http2.constants.NGHTTP2_CONNECT_ERROR) : res.destroy());
-      return void (res as Http2ServerResponse).writeHead(404, { 'content-length': 0 }).end();
+      return void (res as H2Response).writeHead(404, { 'content-length': 0 }).end();
     }
     const conn = transport === 'raw_buffer' ? asPlaintext(base) : base;
     this.#deps.serveRequest(chain, { ...conn, localAddress: '127.0.0.1', localPort: port, ...(peer ? { peer } : {}) }, req, res);

@@ -1,0 +1,174 @@
+// A downstream HTTP/2 request and its response straight on Node's server stream, without the compat
+// layer. Node's Http2ServerRequest is a second Readable fed from the stream and its response a second
+// writer; between them they add eleven listeners to every stream and copy every header through a
+// validating setter. The proxy needs the head, the body (the stream itself is that Readable), and a
+// response head, body and trailers: these two objects are that and nothing more.
+import http2, { type IncomingHttpHeaders, type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
+
+const kTrailers = Symbol('outrigger.h2.trailers');
+const kResponse = Symbol('outrigger.h2.response');
+type TrailerSlot = { [kTrailers]?: IncomingHttpHeaders };
+type ResponseSlot = { [kResponse]?: H2Response };
+
+const noTrailers: Readonly<Record<string, string | string[] | undefined>> = Object.freeze({});
+
+function onTrailers(this: ServerHttp2Stream & TrailerSlot, trailers: IncomingHttpHeaders): void {
+  this[kTrailers] = trailers;
+}
+
+export class H2Request {
+  readonly stream: ServerHttp2Stream;
+  /** The request head as Node decoded it, pseudo-headers included. */
+  readonly headers: IncomingHttpHeaders;
+  /** Name, value, name, value: the head in arrival order. */
+  readonly rawHeaders: string[];
+
+  constructor(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, rawHeaders: string[]) {
+    this.stream = stream;
+    this.headers = headers;
+    this.rawHeaders = rawHeaders;
+    // Trailers follow a body only, and may arrive before anything reads it (a filter still deciding).
+    if (!stream.endAfterHeaders) stream.once('trailers', onTrailers);
+  }
+
+  get method(): string {
+    return this.headers[':method'] as string;
+  }
+
+  get url(): string {
+    return (this.headers[':path'] as string | undefined) ?? '';
+  }
+
+  get trailers(): Readonly<Record<string, string | string[] | undefined>> {
+    return (this.stream as TrailerSlot)[kTrailers] ?? noTrailers;
+  }
+
+  /** The client's END_STREAM arrived and the body was read to its end, or the stream is gone. */
+  get complete(): boolean {
+    const s = this.stream;
+    return s.readableEnded || s.destroyed || s.closed;
+  }
+
+  on(event: 'error', fn: (err: Error) => void): this {
+    this.stream.on(event, fn);
+    return this;
+  }
+}
+
+function onWantTrailers(this: ServerHttp2Stream & ResponseSlot): void {
+  const res = this[kResponse];
+  this.sendTrailers(res?.trailers ?? {});
+}
+
+export class H2Response {
+  readonly stream: ServerHttp2Stream;
+  statusCode = 200;
+  /** Set by addTrailers; sent when the body ends (the response head asks to wait for them). */
+  trailers: OutgoingHttpHeaders | null = null;
+  #headers: OutgoingHttpHeaders | null = null;
+  #ending = false;
+
+  constructor(stream: ServerHttp2Stream) {
+    this.stream = stream;
+  }
+
+  get headersSent(): boolean {
+    return this.stream.headersSent;
+  }
+
+  get writableFinished(): boolean {
+    return this.stream.writableFinished;
+  }
+
+  setHeader(name: string, value: string | number | readonly string[]): this {
+    if (this.#headers === null) this.#headers = {};
+    this.#headers[name.toLowerCase()] = value as string;
+    return this;
+  }
+
+  /**
+   * Sends the head, or does nothing on a stream already gone. Like the compat response, the stream then
+   * waits for trailers at its end (an upstream's, or an empty set), so a body of any length can end
+   * with them.
+   */
+  writeHead(status: number, headers?: OutgoingHttpHeaders): this {
+    this.#respond(status, headers, false);
+    return this;
+  }
+
+  /** Head and end at once: one HEADERS frame with END_STREAM (gRPC's trailers-only answer). */
+  endHead(status: number, headers: OutgoingHttpHeaders): void {
+    if (this.#ending) return;
+    this.#ending = true;
+    this.#respond(status, headers, true);
+  }
+
+  #respond(status: number, headers: OutgoingHttpHeaders | undefined, endStream: boolean): void {
+    const stream = this.stream;
+    if (stream.destroyed || stream.closed) return;
+    const head: OutgoingHttpHeaders = this.#headers === null ? {} : { ...this.#headers };
+    if (headers !== undefined) for (const k in headers) head[k] = headers[k];
+    head[':status'] = status;
+    this.statusCode = status;
+    if (!endStream) {
+      (stream as ResponseSlot)[kResponse] = this;
+      stream.once('wantTrailers', onWantTrailers);
+    }
+    try {
+      stream.respond(head, endStream ? { endStream: true } : { waitForTrailers: true });
+    } catch (err) {
+      // A head Node refuses (a connection-specific field, an invalid value) ends this stream, not the process.
+      stream.destroy(err as Error);
+    }
+  }
+
+  write(chunk: Buffer | string): boolean {
+    const stream = this.stream;
+    if (this.#ending || stream.destroyed) return false;
+    if (!stream.headersSent) this.#respond(this.statusCode, undefined, false);
+    return stream.write(chunk);
+  }
+
+  end(chunk?: Buffer | string): this {
+    if (this.#ending) return this;
+    if (chunk !== undefined && chunk !== null && chunk.length > 0) this.write(chunk);
+    this.#ending = true;
+    const stream = this.stream;
+    if (stream.destroyed || stream.closed) return this;
+    // Nothing written: the head alone, with END_STREAM.
+    if (!stream.headersSent) this.#respond(this.statusCode, undefined, true);
+    else stream.end();
+    return this;
+  }
+
+  addTrailers(trailers: OutgoingHttpHeaders): void {
+    if (this.trailers === null) this.trailers = {};
+    for (const k in trailers) this.trailers[k.toLowerCase()] = trailers[k];
+  }
+
+  on(event: string, fn: (...args: never[]) => void): this {
+    this.stream.on(event, fn as (...args: unknown[]) => void);
+    return this;
+  }
+
+  destroy(err?: Error): void {
+    this.stream.destroy(err);
+  }
+}
+
+/**
+ * The request and response of a new server stream, after what Node's compat layer checks first: an
+ * `Expect: 100-continue` is answered 100 and served, any other expectation 417. Undefined when the
+ * stream was answered here.
+ */
+export function serverExchange(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, rawHeaders: string[]): { req: H2Request; res: H2Response } | undefined {
+  const expect = headers.expect;
+  if (expect !== undefined) {
+    if (expect !== '100-continue') {
+      if (!stream.destroyed) stream.respond({ ':status': http2.constants.HTTP_STATUS_EXPECTATION_FAILED }, { endStream: true });
+      return undefined;
+    }
+    if (!stream.destroyed && !stream.headersSent) stream.additionalHeaders({ ':status': 100 });
+  }
+  return { req: new H2Request(stream, headers, rawHeaders), res: new H2Response(stream) };
+}
