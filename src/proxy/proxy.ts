@@ -11,6 +11,7 @@ import { ClusterStatsFamilies } from '../telemetry/metrics/cluster-stats.ts';
 import { type Counter, type Gauge, MetricsRegistry } from '../telemetry/metrics/registry.ts';
 import { buildConfigDump } from './admin/config-dump.ts';
 import { ListenerSslStats } from './tls/listener-ssl-stats.ts';
+import { NetworkAuthzStats } from './filters/network-authz-stats.ts';
 import type { LogLevel } from './admin/admin-server.ts';
 import { AdminServers } from './admin/admin-server.ts';
 import { ClusterManager } from './cluster/cluster-manager.ts';
@@ -143,6 +144,7 @@ export class OutriggerProxy {
       portMap: opts.portMap ?? new Map(),
       onError: (name, err) => this.#log('error', `listener ${name}: ${err.message}`),
       sslStats: new ListenerSslStats(this.metrics),
+      authzStats: new NetworkAuthzStats(this.metrics),
       // What a CONNECT's answer tells the source (its TCP telemetry's destination), as HTTP answers do.
       selfPeer: Buffer.from(JSON.stringify({ ...self, ...(opts.identity ? { principal: opts.identity } : {}) })).toString('base64'),
       ...this.#interception(),

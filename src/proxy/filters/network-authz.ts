@@ -1,6 +1,7 @@
 // The authorization network filters in front of tcp_proxy, in config order: RBAC (enforced, shadow and
 // Istio's CUSTOM marker) and ext_authz. Synchronous unless an ext_authz check actually runs.
 import type { ClusterDialer } from './ext_authz/grpc-check.ts';
+import type { NetworkAuthzStats } from './network-authz-stats.ts';
 import type { NetworkExtAuthz } from './ext_authz/network-filter.ts';
 import type { ConnectionInfo } from '../http/stream.ts';
 import type { NetworkRbac } from './rbac/network-filter.ts';
@@ -11,30 +12,32 @@ export interface NetworkAuthzOutcome {
   readonly allowed: boolean;
   /** Why the connection is closed: `rbac_access_denied_matched_policy[...]`, `ext_authz_denied`, `ext_authz_error`. */
   readonly details: string;
+  /** The filter that refused it; Envoy records their details in different places (see tcp-proxy.ts). */
+  readonly deniedBy?: 'rbac' | 'ext_authz';
 }
 
 const ALLOWED: NetworkAuthzOutcome = Object.freeze({ allowed: true, details: '' });
 const RBAC_METADATA = 'envoy.filters.network.rbac';
 
-function runFrom(filters: readonly NetworkAuthzFilter[], start: number, connection: ConnectionInfo, metadata: Map<string, Record<string, unknown>>, dial: ClusterDialer): NetworkAuthzOutcome | Promise<NetworkAuthzOutcome> {
+function runFrom(filters: readonly NetworkAuthzFilter[], start: number, connection: ConnectionInfo, metadata: Map<string, Record<string, unknown>>, dial: ClusterDialer, stats: NetworkAuthzStats | undefined): NetworkAuthzOutcome | Promise<NetworkAuthzOutcome> {
   for (let i = start; i < filters.length; i++) {
     const f = filters[i]!;
     if (f.kind === 'rbac') {
-      const v = f.rbac.check(connection);
+      const v = f.rbac.check(connection, stats?.rbac(f.rbac));
       // Shadow results are what Istio's CUSTOM marker and dry-run policies publish for later filters.
       if (v.shadow) metadata.set(RBAC_METADATA, { ...metadata.get(RBAC_METADATA), ...v.shadow });
-      if (!v.allowed) return { allowed: false, details: v.details };
+      if (!v.allowed) return { allowed: false, details: v.details, deniedBy: 'rbac' };
       continue;
     }
     const pending = f.extAuthz.check(connection, metadata, dial);
     if (!pending) continue;
-    return pending.then((v) => (v.allowed ? runFrom(filters, i + 1, connection, metadata, dial) : v));
+    return pending.then((v) => (v.allowed ? runFrom(filters, i + 1, connection, metadata, dial, stats) : { allowed: false, details: v.details, deniedBy: 'ext_authz' }));
   }
   return ALLOWED;
 }
 
-/** Runs the chain for one connection; a Promise only when a check had to go out. */
-export function runNetworkAuthz(filters: readonly NetworkAuthzFilter[], connection: ConnectionInfo, dial: ClusterDialer): NetworkAuthzOutcome | Promise<NetworkAuthzOutcome> {
+/** Runs the chain for one connection; a Promise only when a check had to go out. `stats`: RBAC's counters. */
+export function runNetworkAuthz(filters: readonly NetworkAuthzFilter[], connection: ConnectionInfo, dial: ClusterDialer, stats?: NetworkAuthzStats): NetworkAuthzOutcome | Promise<NetworkAuthzOutcome> {
   if (filters.length === 0) return ALLOWED;
-  return runFrom(filters, 0, connection, new Map(), dial);
+  return runFrom(filters, 0, connection, new Map(), dial, stats);
 }

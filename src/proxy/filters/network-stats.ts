@@ -1,9 +1,10 @@
 // The contract between tcp_proxy and the stats network filter in front of it (`istio.stats` on a TCP
-// chain): told once how the upstream went, it meters the connection's bytes as they flow and reports
-// the close. Shared by the listener (tcp-proxy.ts) and the telemetry filter, which never import each other.
+// chain): told once how the upstream went (or that an authorization filter refused the connection), it
+// meters the connection's bytes as they flow and reports the close. Shared by the listener
+// (tcp-proxy.ts) and the telemetry filter, which never import each other.
 import type { ConnectionInfo } from '../http/stream.ts';
 
-/** How tcp_proxy's upstream went: connected (`flags` `-`), or not (`UF`, `UH`, `NC`). */
+/** How tcp_proxy's upstream went: connected (`flags` `-`), or not (`UF`, `UH`, `NC`), or refused before it was dialled. */
 export interface TcpUpstreamOutcome {
   readonly clusterName: string | undefined;
   /** `address:port` of the endpoint tried (`%UPSTREAM_HOST%`). */
@@ -18,6 +19,15 @@ export interface TcpUpstreamOutcome {
   readonly flags: string;
   /** Why connecting failed (`%UPSTREAM_TRANSPORT_FAILURE_REASON%`). */
   readonly upstreamTransportFailureReason: string | undefined;
+  /**
+   * Flags a filter set after it had closed the connection (network ext_authz's `UAEX`): Istio's stats
+   * filter counts the close as it happens, without them; the access log, written later, shows them.
+   */
+  readonly flagsAfterClose?: string;
+  /** Network RBAC's refusal, `rbac_access_denied_matched_policy[...]` (`%CONNECTION_TERMINATION_DETAILS%`). */
+  readonly connectionTerminationDetails?: string;
+  /** Network ext_authz's refusal, `ext_authz_denied` or `ext_authz_error` (`%RESPONSE_CODE_DETAILS%`). */
+  readonly responseCodeDetails?: string;
 }
 
 /** One TCP connection's meter. `received` and `sent` run per chunk: plain counter increments, no allocation. */
@@ -33,6 +43,6 @@ export interface TcpConnectionStats {
 }
 
 export interface NetworkStatsFilter {
-  /** A connection tcp_proxy takes (its start time is now). */
+  /** A connection the chain takes, before its authorization filters run (its start time is now). */
   begin(connection: ConnectionInfo): TcpConnectionStats;
 }

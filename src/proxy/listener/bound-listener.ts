@@ -10,9 +10,8 @@ import type { ClusterManager } from '../cluster/cluster-manager.ts';
 import type { HcmRuntime } from '../http/connection-manager.ts';
 import { handleUpgrade } from '../http/upgrade.ts';
 import type { ConnectionInfo, DownstreamRequest } from '../http/stream.ts';
-import { runNetworkAuthz } from '../filters/network-authz.ts';
+import type { NetworkAuthzStats } from '../filters/network-authz-stats.ts';
 import { certificateHash, spiffeIdOf } from '../tunnel/mesh-tls.ts';
-import { dialCluster } from '../upstream/dial-cluster.ts';
 import type { CompiledListener, FilterChain, HttpChain, TcpChain } from './compile-listener.ts';
 import { compileRouteConfiguration } from '../http/route/route-table.ts';
 import type { EnvoyRoute } from '../http/route/envoy-types.ts';
@@ -22,7 +21,7 @@ import { detectionFor, detectProtocol, type Sniffed } from './detect-protocol.ts
 import { HttpServers, replay } from './http-servers.ts';
 import type { OriginalDestinationReader } from './original-destination.ts';
 import { selectChain } from './select-chain.ts';
-import { proxyTcp } from './tcp-proxy.ts';
+import { serveTcp } from './tcp-proxy.ts';
 
 export interface ListenerDeps {
   hcm: HcmRuntime;
@@ -35,8 +34,8 @@ export interface ListenerDeps {
   unboundListener(port: number): CompiledListener | undefined;
   /** SO_ORIGINAL_DST of a connection iptables redirected (netns mode); absent where nothing is captured. */
   originalDestination?: OriginalDestinationReader;
-  /** A TCP connection refused by network RBAC or ext_authz (`rbac_access_denied_matched_policy[...]`, `ext_authz_denied`), for logs and stats. */
-  onRbacDenied?(statPrefix: string, details: string): void;
+  /** Network RBAC's counters (`tcp.rbac.denied`). */
+  authzStats?: NetworkAuthzStats;
 }
 
 export class BoundListener {
@@ -210,22 +209,7 @@ export class BoundListener {
   /** Runs one connection (or tunnelled stream) on a chosen filter chain. */
   serveChain(s: Duplex, chain: FilterChain, connection: ConnectionInfo, knownH2 = false): void {
     if (chain.handler.kind === 'tcp') {
-      const tcp = chain.handler;
-      const proceed = (v: { allowed: boolean; details: string }) => {
-        if (!v.allowed) {
-          this.#deps.onRbacDenied?.(tcp.statPrefix, v.details);
-          s.destroy();
-          return;
-        }
-        if (s.destroyed) return;
-        proxyTcp(this.#deps.clusters, tcp, s, connection, this.#deps.random);
-      };
-      const verdict = runNetworkAuthz(tcp.authz, connection, (name) => dialCluster(this.#deps.clusters, name));
-      if (verdict instanceof Promise) {
-        // An ext_authz check is out: hold the client's bytes until it answers.
-        s.pause();
-        verdict.then(proceed, () => s.destroy());
-      } else proceed(verdict);
+      serveTcp(this.#deps.clusters, chain.handler, s, connection, this.#deps.random, this.#deps.authzStats);
       return;
     }
     const ctx = { connection, chain: chain.handler, onUpgrade: (req: HandedRequest, sock: Duplex, head: Buffer) => this.#onUpgrade(chain.handler as HttpChain, connection, req, sock, head) };

@@ -15,6 +15,7 @@ import type { OriginalDestinationReader } from './original-destination.ts';
 import { selectChain } from './select-chain.ts';
 import { realTimers } from '../http/router.ts';
 import type { ListenerSslStats } from '../tls/listener-ssl-stats.ts';
+import type { NetworkAuthzStats } from '../filters/network-authz-stats.ts';
 
 export const TUNNEL_LISTENER = 'connect_terminate';
 export const INBOUND_LISTENER = 'virtualInbound';
@@ -38,6 +39,8 @@ export interface ListenerManagerDeps {
   onError?(listener: string, err: Error): void;
   /** Mesh TLS handshake counters for the tunnel listener. */
   sslStats?: ListenerSslStats;
+  /** Network RBAC's counters (`tcp.rbac.denied`). */
+  authzStats?: NetworkAuthzStats;
   /** SO_ORIGINAL_DST, when this proxy's traffic is captured (INTERCEPTION_MODE REDIRECT). */
   originalDestination?: OriginalDestinationReader;
   /** This workload's metadata (`x-outrigger-peer`), answered to mesh peers' tunnel CONNECTs. */
@@ -119,6 +122,7 @@ export class ListenerManager {
       secrets: d.secrets,
       unboundListener: (port) => this.#unboundByPort.get(port),
       ...(d.originalDestination ? { originalDestination: d.originalDestination } : {}),
+      ...(d.authzStats ? { authzStats: d.authzStats } : {}),
     });
     bl.boundPort.catch((err: Error) => d.onError?.(l.name, err));
     this.#running.set(l.name, { kind: 'listener', l: bl, port: l.port });

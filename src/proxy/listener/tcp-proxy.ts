@@ -1,18 +1,65 @@
-// The tcp_proxy network filter: pick a cluster and endpoint, open a raw stream (direct or through the
-// tunnel) and splice. Connect failures close the downstream (Envoy's UF for TCP). A stats filter in
-// front (istio.stats) is told how the upstream went and meters the bytes each way, chunk by chunk.
+// A TCP chain: its authorization filters (network RBAC, ext_authz), then the tcp_proxy network filter:
+// pick a cluster and endpoint, open a raw stream (direct or through the tunnel) and splice. Connect
+// failures close the downstream (Envoy's UF for TCP). A stats filter in front (istio.stats) sees the
+// connection from its start: it is told how the upstream went, or that the connection was refused, and
+// meters the bytes each way, chunk by chunk.
 import type { Duplex } from 'node:stream';
 import type { ClusterManager } from '../cluster/cluster-manager.ts';
+import { type NetworkAuthzOutcome, runNetworkAuthz } from '../filters/network-authz.ts';
+import type { NetworkAuthzStats } from '../filters/network-authz-stats.ts';
 import type { TcpConnectionStats } from '../filters/network-stats.ts';
 import type { ConnectionInfo } from '../http/stream.ts';
 import { connectPeerOf } from '../upstream/h2-connection.ts';
 import { connectStream, splice } from '../upstream/connect-stream.ts';
+import { dialCluster } from '../upstream/dial-cluster.ts';
 import type { TcpChain } from './compile-listener.ts';
 
-/** `connection`'s local address and port are the original destination, for ORIGINAL_DST clusters. */
-export function proxyTcp(clusters: ClusterManager, chain: TcpChain, downstream: Duplex, connection: ConnectionInfo, random: () => number): void {
+/** One connection (or tunnelled stream) on a TCP chain: authorization first, then tcp_proxy. */
+export function serveTcp(clusters: ClusterManager, chain: TcpChain, downstream: Duplex, connection: ConnectionInfo, random: () => number, authzStats?: NetworkAuthzStats): void {
   downstream.on('error', () => {});
+  // Istio's stats filter watches the connection from its start, so a refused one is counted and logged.
   const meter = chain.stats?.begin(connection);
+  const decide = (v: NetworkAuthzOutcome): void => {
+    if (!v.allowed) {
+      if (meter) refused(meter, chain.pickCluster(random()), v);
+      downstream.destroy();
+      return;
+    }
+    if (downstream.destroyed) return;
+    proxyTcp(clusters, chain, downstream, connection, random, meter);
+  };
+  const verdict = runNetworkAuthz(chain.authz, connection, (name) => dialCluster(clusters, name), authzStats);
+  if (verdict instanceof Promise) {
+    // An ext_authz check is out: hold the client's bytes until it answers.
+    downstream.pause();
+    verdict.then(decide, () => downstream.destroy());
+  } else decide(verdict);
+}
+
+/**
+ * A connection the authorization filters refused, as Envoy reports it: opened and closed on the
+ * series of tcp_proxy's cluster (Envoy's tcp_proxy has chosen it when the connection opened), no
+ * upstream host (Outrigger dials none), no bytes (it decides before reading any). Network RBAC sets no
+ * response flag, only the connection termination details. Network ext_authz closes the connection,
+ * which Istio's stats filter counts at once, then sets `UAEX` and its response code details, which
+ * only the access log (written when the connection is gone) sees.
+ */
+function refused(meter: TcpConnectionStats, clusterName: string, v: NetworkAuthzOutcome): void {
+  const byRbac = v.deniedBy === 'rbac';
+  meter.upstream({
+    clusterName,
+    upstreamHost: undefined,
+    upstreamWorkload: undefined,
+    upstreamPeer: undefined,
+    flags: '-',
+    upstreamTransportFailureReason: undefined,
+    ...(byRbac ? { connectionTerminationDetails: v.details } : { flagsAfterClose: 'UAEX', responseCodeDetails: v.details }),
+  });
+  meter.close();
+}
+
+/** `connection`'s local address and port are the original destination, for ORIGINAL_DST clusters. */
+function proxyTcp(clusters: ClusterManager, chain: TcpChain, downstream: Duplex, connection: ConnectionInfo, random: () => number, meter: TcpConnectionStats | undefined): void {
   const clusterName = chain.pickCluster(random());
   const cluster = clusters.get(clusterName);
   const endpoint =

@@ -15,7 +15,7 @@ import { h2Settings } from '../listener/http-servers.ts';
 import { watchPrematureResets } from '../listener/h2-abuse.ts';
 import type { FilterChain } from '../listener/compile-listener.ts';
 import { type H1Socket, H1ServerConnection, h1ServerDefaults } from '../http/h1-server.ts';
-import { type H2Request, H2Response, serverExchange } from '../http/h2-server.ts';
+import { type H2Request, type H2Response, serverExchange } from '../http/h2-server.ts';
 import type { DownstreamReq, DownstreamRes } from '../http/http-stream.ts';
 import type { ConnectionInfo } from '../http/stream.ts';
 import { splitAuthority } from '../listener/bound-listener.ts';

@@ -50,7 +50,10 @@ export class AccessLogger {
     );
   }
 
-  /** One closed TCP connection: tcp_proxy's fields, the HTTP ones `-` and the response code 0, as Envoy logs it. */
+  /**
+   * One closed TCP connection: tcp_proxy's fields, the HTTP ones `-` and the response code 0, as Envoy
+   * logs it; a refused one with its authorization filter's details.
+   */
   logTcp(c: ConnectionInfo, startTime: number, durationMs: number, upstream: TcpUpstreamOutcome | undefined, bytesReceived: number, bytesSent: number): void {
     this.#sink.write(
       this.#format({
@@ -59,9 +62,9 @@ export class AccessLogger {
         path: '',
         protocol: '',
         responseCode: 0,
-        responseFlags: upstream?.flags ?? '-',
-        responseCodeDetails: '',
-        connectionTerminationDetails: '',
+        responseFlags: upstream ? logFlags(upstream) : '-',
+        responseCodeDetails: upstream?.responseCodeDetails ?? '',
+        connectionTerminationDetails: upstream?.connectionTerminationDetails ?? '',
         upstreamTransportFailureReason: upstream?.upstreamTransportFailureReason ?? '',
         bytesReceived,
         bytesSent,
@@ -81,3 +84,9 @@ export class AccessLogger {
 }
 
 const noHeader = (): undefined => undefined;
+
+/** The connection's flags when the log is written: those set after its close too (Envoy logs last). */
+export function logFlags(o: TcpUpstreamOutcome): string {
+  if (o.flagsAfterClose === undefined) return o.flags;
+  return o.flags === '-' ? o.flagsAfterClose : `${o.flags},${o.flagsAfterClose}`;
+}

@@ -88,11 +88,17 @@ export interface ConnectionFacts {
   readonly upstreamHost: string | undefined;
   readonly peer: WorkloadLabels | undefined;
   readonly outbound: boolean;
+  /** Network RBAC's refusal (`connection.termination_details`). */
+  readonly terminationDetails?: string;
+  /** Network ext_authz's refusal (`response.code_details`). */
+  readonly codeDetails?: string;
 }
 
 /** The attribute tree one CEL evaluation over a TCP connection reads; `request.*` is absent, as in Envoy. */
 export function connectionAttributes(f: ConnectionFacts): Record<string, unknown> {
-  return { response: { flags: flagBits(f.flags) }, ...connectionTree(f.connection, f.upstreamHost, f.clusterName, undefined, f.peer, f.outbound) };
+  const tree = connectionTree(f.connection, f.upstreamHost, f.clusterName, undefined, f.peer, f.outbound);
+  if (f.terminationDetails !== undefined) (tree['connection'] as Record<string, unknown>)['termination_details'] = f.terminationDetails;
+  return { response: { flags: flagBits(f.flags), ...(f.codeDetails !== undefined ? { code_details: f.codeDetails } : {}) }, ...tree };
 }
 
 /** The connection, addresses, upstream, xds and peer attributes, common to HTTP streams and TCP connections. */

@@ -90,3 +90,22 @@ test("the destination principal is the one the peer's certificate proved on the 
   assert.match(opened, /destination_workload="db",/);
   assert.match(opened, /destination_principal="spiffe:\/\/cluster\.local\/ns\/shop\/sa\/db"/);
 });
+
+test("a refused connection's line carries its filter's details; the log filter sees the flags set after the close, the metrics do not", () => {
+  const { f, sink, lines } = setup({ access_log: { path: '/dev/stdout', encoding: 'JSON', filter: 'response.flags != 0 || connection.termination_details != ""' } });
+  const refusal = { ...connected, upstreamHost: undefined, flags: '-' };
+  connection(f, { ...refusal, flagsAfterClose: 'UAEX', responseCodeDetails: 'ext_authz_denied' });
+  connection(f, { ...refusal, connectionTerminationDetails: 'rbac_access_denied_matched_policy[none]' });
+  const [byExtAuthz, byRbac, ...more] = sink.lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+  assert.equal(more.length, 0);
+  assert.equal(byExtAuthz?.['response_flags'], 'UAEX');
+  assert.equal(byExtAuthz?.['response_code_details'], 'ext_authz_denied');
+  assert.equal(byExtAuthz?.['upstream_host'], null);
+  assert.equal(byRbac?.['response_flags'], '-');
+  assert.equal(byRbac?.['connection_termination_details'], 'rbac_access_denied_matched_policy[none]');
+  assert.deepEqual(
+    lines('istio_tcp_connections_opened_total').map((l) => /response_flags="([^"]+)"/.exec(l)?.[1]),
+    ['-'],
+    'both on the series without flags',
+  );
+});

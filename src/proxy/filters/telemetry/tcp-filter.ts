@@ -10,7 +10,7 @@ import { Counter } from '../../../telemetry/metrics/registry.ts';
 import type { WorkloadLabels } from '../../../telemetry/workload-labels.ts';
 import type { ConnectionInfo } from '../../http/stream.ts';
 import type { NetworkStatsFilter, TcpConnectionStats, TcpUpstreamOutcome } from '../network-stats.ts';
-import type { AccessLogger } from './access-log.ts';
+import { type AccessLogger, logFlags } from './access-log.ts';
 import { connectionAttributes } from './attributes.ts';
 import type { EdgeIndex } from './edges.ts';
 import type { MetricOverrides } from './metric-overrides.ts';
@@ -64,12 +64,22 @@ export class TcpTelemetryFilter implements NetworkStatsFilter {
     const log = this.#p.accessLog;
     if (!log) return;
     const filter = this.#p.logFilter;
-    if (filter && (!upstream || filter.evaluate(this.#attributes(connection, upstream, peer)) !== true)) return;
+    if (filter && (!upstream || filter.evaluate(this.#attributes(connection, upstream, peer, logFlags(upstream))) !== true)) return;
     log.logTcp(connection, start, this.#p.now() - start, upstream, received, sent);
   }
 
-  #attributes(connection: ConnectionInfo, upstream: TcpUpstreamOutcome, peer: WorkloadLabels | undefined): object {
-    return connectionAttributes({ connection, flags: upstream.flags, clusterName: upstream.clusterName, upstreamHost: upstream.upstreamHost, peer, outbound: this.#outbound });
+  /** `flags`: as the metrics see them (at the close), or as the access log does (later). */
+  #attributes(connection: ConnectionInfo, upstream: TcpUpstreamOutcome, peer: WorkloadLabels | undefined, flags = upstream.flags): object {
+    return connectionAttributes({
+      connection,
+      flags,
+      clusterName: upstream.clusterName,
+      upstreamHost: upstream.upstreamHost,
+      peer,
+      outbound: this.#outbound,
+      ...(upstream.connectionTerminationDetails ? { terminationDetails: upstream.connectionTerminationDetails } : {}),
+      ...(upstream.responseCodeDetails ? { codeDetails: upstream.responseCodeDetails } : {}),
+    });
   }
 }
 
