@@ -42,6 +42,15 @@ function normalized(payload: Record<string, unknown>, spaceDelimited: readonly s
   return out ?? payload;
 }
 
+/** Envoy's `MaximumUriLength`: the path and query in the realm are cut to this many characters. */
+const REALM_PATH_MAX = 256;
+
+/** Envoy's `buildOriginalUri` for the realm: scheme, host, then the path with its query, cut to 256 characters. */
+function originalUri(request: RequestContext['request']): string {
+  const pathAndQuery = request.query === '' ? request.path : `${request.path}?${request.query}`;
+  return `${request.scheme}://${request.authority}${pathAndQuery.length > REALM_PATH_MAX ? pathAndQuery.slice(0, REALM_PATH_MAX) : pathAndQuery}`;
+}
+
 function claimHeaderValue(v: unknown): string | undefined {
   if (typeof v === 'string') return v;
   if (typeof v === 'number' || typeof v === 'boolean') return String(v);
@@ -77,7 +86,7 @@ class JwtAuthnFilter implements HttpFilter {
           status: reason === 'Audiences_in_Jwt_are_not_allowed' ? 403 : 401,
           details: `jwt_authn_access_denied{${reason}}`,
           body: reason.replaceAll('_', ' '),
-          headers: { 'www-authenticate': `Bearer realm="${request.scheme}://${request.authority}${request.path}"${reason === 'Jwt_is_missing' ? '' : ', error="invalid_token"'}` },
+          headers: { 'www-authenticate': `Bearer realm="${originalUri(request)}"${reason === 'Jwt_is_missing' ? '' : ', error="invalid_token"'}` },
         },
       };
     }

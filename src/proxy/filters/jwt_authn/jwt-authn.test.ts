@@ -13,6 +13,7 @@ import type { JWTRule } from '../../../config/types/security.ts';
 import { translateRequestAuthentication } from '../../../translate/request-authentication.ts';
 import type { FilterVerdict, RequestContext } from '../../http/filter.ts';
 import { createJwtAuthnFilterFactory } from './http-filter.ts';
+import { tokenInHeader } from './token-locations.ts';
 
 const NOW = 1_800_000_000_000;
 const ISS = 'https://issuer.example';
@@ -119,12 +120,36 @@ test('invalid tokens get 401', async () => {
     ['base64 padding', `${h}=.${p}.${s}`],
     ['illegal characters', `${h}.${p}.${s.slice(0, -2)}+/`],
     ['64 KB token', `${h}.${'A'.repeat(64 * 1024)}.${s}`],
-    ['lower-case bearer, two spaces', good.replace(/^/, ' ')],
+    ['no base64url character after the prefix', '!!!'],
   ];
   for (const [name, t] of bad) assert.equal(await run({}, ctx({ authorization: `Bearer ${t}` })), 401, name);
-  assert.equal(await run({}, ctx({ authorization: `bearer ${good}` })), 200, 'the scheme is case-insensitive');
   assert.equal(await run({}, ctx({ authorization: `Bearer ${good}` }, `access_token=${hs}.${s}`)), 401, 'a bad second token');
   assert.equal(await run({}, ctx({ authorization: [`Bearer ${good}`, 'Bearer x.y.z'] })), 401, 'two Authorization headers');
+});
+
+test("the prefix is Envoy's: case-sensitive, found anywhere; the token starts at the next base64url character", async () => {
+  const table: [string, string, string | undefined][] = [
+    ['Bearer a.b.c', 'Bearer ', 'a.b.c'],
+    ['Bearer   a.b.c', 'Bearer ', 'a.b.c'],
+    ['Bearer \t"a.b.c"', 'Bearer ', 'a.b.c"'],
+    ['bearer a.b.c', 'Bearer ', undefined],
+    ['BEARER a.b.c', 'Bearer ', undefined],
+    ['Bearer', 'Bearer ', undefined],
+    ['Basic x, Bearer a.b.c', 'Bearer ', 'a.b.c'],
+    ['Bearer a.b.c, Basic x', 'Bearer ', 'a.b.c, Basic x'],
+    ['Bearer !!!', 'Bearer ', 'Bearer !!!'],
+    ['a.b.c', '', 'a.b.c'],
+    ['Bearer a.b.c', '', 'Bearer a.b.c'],
+  ];
+  for (const [value, prefix, want] of table) assert.equal(tokenInHeader(value, prefix), want, `${JSON.stringify(value)} with ${JSON.stringify(prefix)}`);
+  const good = token('RS256', rsa.privateKey, 'rsa');
+  const spaced = ctx({ authorization: `Bearer    ${good}` });
+  assert.equal(await run({}, spaced), 200);
+  assert.equal(spaced.info.dynamicMetadata.get('istio_authn')?.['request.auth.principal'], `${ISS}/alice`, 'extra spaces: the token is found and verified');
+  const lower = ctx({ authorization: `bearer ${good}` });
+  assert.equal(await run({}, lower), 200);
+  assert.equal(lower.info.dynamicMetadata.get('istio_authn'), undefined, 'a lower-case scheme holds no token: the request is anonymous');
+  assert.equal(lower.request.headers.get('authorization'), `bearer ${good}`, 'and the header is forwarded untouched');
 });
 
 test('clock skew: 60 s either side is tolerated', async () => {
@@ -138,6 +163,7 @@ test('locations: fromHeaders with prefix, fromParams, fromCookies', async () => 
   assert.equal(await run({ fromHeaders: [{ name: 'x-jwt', prefix: 'Token ' }] }, ctx({ 'x-jwt': `Token ${t}` })), 200);
   assert.equal(await run({ fromHeaders: [{ name: 'x-jwt', prefix: 'Token ' }] }, ctx({ 'x-jwt': `Token ${t}x` })), 401);
   assert.equal(await run({ fromParams: ['tok'] }, ctx({}, `a=1&tok=${t}`)), 200);
+  assert.equal(await run({ fromParams: ['tok'] }, ctx({}, `tok=%zz${t}`)), 401, 'a malformed escape makes a malformed token, not a missing one');
   assert.equal(await run({ fromParams: ['tok'] }, ctx({ authorization: 'Bearer junk' })), 200, 'only configured locations are read');
   assert.equal(await run({ fromCookies: ['session'] }, ctx({ cookie: `a=b; session=${t}` })), 200);
   assert.equal(await run({ fromCookies: ['session'] }, ctx({ cookie: 'session=bad.bad.bad' })), 401);

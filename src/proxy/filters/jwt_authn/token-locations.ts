@@ -1,5 +1,7 @@
 // Where a provider looks for its token: headers (with a value prefix), query parameters, cookies.
 // Envoy's default when none is configured: `Authorization: Bearer` and the `access_token` parameter.
+// Extraction is Envoy's (jwt_authn extractor.cc): the prefix is found anywhere in the value, case
+// included; the token starts at the first base64url character or dot after it and runs to the end.
 import type { HeaderMap } from '../../http/stream.ts';
 
 export interface HeaderLocation {
@@ -41,19 +43,20 @@ function keyIs(pair: string, name: string): boolean {
   }
 }
 
-function queryValues(query: string, name: string): string[] {
-  if (query === '') return [];
-  const out: string[] = [];
+/** The first value of `name`, as Envoy's `getFirstValue` (later ones are neither read nor verified). */
+function firstQueryValue(query: string, name: string): string | undefined {
+  if (query === '') return undefined;
   for (const pair of query.split('&')) {
     if (!keyIs(pair, name)) continue;
     const eq = pair.indexOf('=');
+    const raw = eq === -1 ? '' : pair.slice(eq + 1);
     try {
-      out.push(eq === -1 ? '' : decodeURIComponent(pair.slice(eq + 1).replaceAll('+', ' ')));
+      return decodeURIComponent(raw.replaceAll('+', ' '));
     } catch {
-      // A malformed escape is not a token.
+      return raw; // As Envoy, a malformed escape stays as it is: the token is then malformed, not missing.
     }
   }
-  return out;
+  return undefined;
 }
 
 /** The query without any value of `name` (Envoy removes a verified token's parameter unless forwarded). */
@@ -61,30 +64,57 @@ export function withoutParam(query: string, name: string): string {
   return query.split('&').filter((pair) => !keyIs(pair, name)).join('&');
 }
 
-function cookieValues(headers: HeaderMap, name: string): string[] {
-  const out: string[] = [];
+/**
+ * Envoy's `parseCookies`: the first cookie of that name across the Cookie headers, its name taken after
+ * leading spaces, its value up to the `;` with one pair of enclosing double quotes removed.
+ */
+function cookieValue(headers: HeaderMap, name: string): string | undefined {
   for (const header of values(headers, 'cookie')) {
     for (const part of header.split(';')) {
       const eq = part.indexOf('=');
-      if (eq !== -1 && part.slice(0, eq).trim() === name) out.push(part.slice(eq + 1).trim());
+      if (eq === -1 || part.slice(0, eq).trimStart() !== name) continue;
+      const v = part.slice(eq + 1);
+      return v.length >= 2 && v.startsWith('"') && v.endsWith('"') ? v.slice(1, -1) : v;
     }
   }
-  return out;
+  return undefined;
 }
 
-/** Every token present in the configured locations (a header without the prefix holds no token). */
+/** RFC 4648 §5 base64url and the dot: where Envoy's `extractJWT` starts the token. */
+function isJwtChar(c: number): boolean {
+  return (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c === 0x2d || c === 0x5f || c === 0x2e;
+}
+
+/**
+ * The token in one header value: the value itself without a prefix; else none when the prefix is
+ * nowhere in it (case-sensitive), or everything from the first base64url character or dot after the
+ * prefix (`Bearer  x.y.z` gives `x.y.z`). With no such character the whole value is the token, as in
+ * Envoy, so it fails as malformed rather than counting as missing.
+ */
+export function tokenInHeader(value: string, prefix: string): string | undefined {
+  if (prefix === '') return value;
+  const at = value.indexOf(prefix);
+  if (at === -1) return undefined;
+  for (let i = at + prefix.length; i < value.length; i++) if (isJwtChar(value.charCodeAt(i))) return value.slice(i);
+  return value;
+}
+
+/** Every token present in the configured locations: one per header line, the first of each parameter and cookie. */
 export function extractTokens(loc: TokenLocations, headers: HeaderMap, query: string): FoundToken[] {
   const found: FoundToken[] = [];
   for (const h of loc.headers) {
     for (const v of values(headers, h.name)) {
-      const value = v.trim();
-      if (h.prefix === '') found.push({ token: value, header: h.name });
-      else if (value.length >= h.prefix.length && value.slice(0, h.prefix.length).toLowerCase() === h.prefix.toLowerCase()) {
-        found.push({ token: value.slice(h.prefix.length), header: h.name });
-      }
+      const token = tokenInHeader(v, h.prefix);
+      if (token !== undefined) found.push({ token, header: h.name });
     }
   }
-  for (const p of loc.params) for (const token of queryValues(query, p)) found.push({ token, param: p });
-  for (const c of loc.cookies) for (const token of cookieValues(headers, c)) found.push({ token });
+  for (const p of loc.params) {
+    const token = firstQueryValue(query, p);
+    if (token !== undefined) found.push({ token, param: p });
+  }
+  for (const c of loc.cookies) {
+    const token = cookieValue(headers, c);
+    if (token !== undefined) found.push({ token });
+  }
   return found;
 }

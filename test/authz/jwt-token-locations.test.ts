@@ -1,0 +1,115 @@
+// Where the proxy finds a JWT, over real HTTP through a real listener, as Envoy's jwt_authn extractor:
+// the `Bearer ` prefix is case-sensitive and found anywhere in the value, the token starts at the next
+// base64url character (extra spaces are skipped), and a value with the prefix but no token character
+// is a malformed token (401), while a value without the prefix holds no token at all.
+import assert from 'node:assert/strict';
+import { generateKeyPairSync, sign } from 'node:crypto';
+import { after, before, test } from 'node:test';
+import type { RequestAuthentication } from '../../src/config/resource.ts';
+import type { JWTRule } from '../../src/config/types/security.ts';
+import { createJwtAuthnFilterFactory } from '../../src/proxy/filters/jwt_authn/http-filter.ts';
+import { translateRequestAuthentication } from '../../src/translate/request-authentication.ts';
+import { TypeUrl } from '../../src/xds/type-urls.ts';
+import { cla, cluster, echoBackend, hcm, listener, push, request, routeConfig, type SimpleResponse, startProxy } from '../proxy/harness.ts';
+import { TARGET } from './simulate.ts';
+
+const NOW = 1_800_000_000_000;
+const ISS = 'https://issuer.example';
+const keys = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+const JWKS = JSON.stringify({ keys: [{ ...keys.publicKey.export({ format: 'jwk' }), kid: 'k' }] });
+const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
+const input = `${b64({ alg: 'ES256', kid: 'k' })}.${b64({ iss: ISS, sub: 'alice', exp: NOW / 1000 + 600 })}`;
+const TOKEN = `${input}.${sign('sha256', Buffer.from(input), { key: keys.privateKey, dsaEncoding: 'ieee-p1363' }).toString('base64url')}`;
+const TARGET_LABELS = { ...TARGET, workloadLabels: { app: 'api' } };
+
+let env: Awaited<ReturnType<typeof startProxy>>;
+let backend: Awaited<ReturnType<typeof echoBackend>>;
+
+function jwtFilter(rule: Partial<JWTRule>) {
+  const ra: RequestAuthentication = {
+    apiVersion: 'security.istio.io/v1',
+    kind: 'RequestAuthentication',
+    metadata: { name: 'jwt', namespace: 'foo', labels: {}, annotations: {} },
+    spec: { selector: { matchLabels: { app: 'api' } }, jwtRules: [{ issuer: ISS, jwks: JWKS, outputClaimToHeaders: [{ header: 'x-sub', claim: 'sub' }], ...rule }] },
+  };
+  const filter = translateRequestAuthentication([ra], TARGET_LABELS).http;
+  assert.ok(filter);
+  return filter;
+}
+
+before(async () => {
+  backend = await echoBackend();
+  env = await startProxy({ filters: [createJwtAuthnFilterFactory({ now: () => NOW })] });
+  const router = { name: 'envoy.filters.http.router', typed_config: { '@type': TypeUrl.Router } };
+  const custom = jwtFilter({ fromHeaders: [{ name: 'x-jwt', prefix: 'Token ' }, { name: 'x-raw' }], fromParams: ['tok'], fromCookies: ['session'] });
+  push(env.proxy, [
+    cluster('b'),
+    cla('b', [{ port: backend.port }]),
+    listener('default', 8080, [{ filter: hcm('r', { http_filters: [jwtFilter({}), router] }) }]),
+    listener('custom', 9898, [{ filter: hcm('r', { http_filters: [custom, router] }) }]),
+    routeConfig('r', [{ domains: ['*'], routes: [{ prefix: '/', cluster: 'b' }] }]),
+  ]);
+});
+
+after(async () => {
+  await env.close();
+  backend.server.close();
+});
+
+/** What the app saw: the subject the proxy verified (or none) and the Authorization header it got. */
+function seen(r: SimpleResponse): { sub: unknown; authorization: unknown } {
+  assert.equal(r.status, 200, r.body);
+  const { headers } = JSON.parse(r.body) as { headers: Record<string, unknown> };
+  return { sub: headers['x-sub'], authorization: headers['authorization'] };
+}
+
+test('Authorization: extra spaces after "Bearer" are skipped; a lower-case "bearer" is no token (anonymous, forwarded)', async () => {
+  const port = await env.port('default');
+  const get = (authorization: string) => request(port, '/x', { host: 'api.foo', headers: { authorization, 'x-sub': 'forged' } });
+  assert.deepEqual(seen(await get(`Bearer ${TOKEN}`)), { sub: 'alice', authorization: undefined });
+  assert.deepEqual(seen(await get(`Bearer   ${TOKEN}`)), { sub: 'alice', authorization: undefined }, 'three spaces');
+  assert.deepEqual(seen(await get(`bearer ${TOKEN}`)), { sub: undefined, authorization: `bearer ${TOKEN}` });
+  assert.deepEqual(seen(await get(`BEARER ${TOKEN}`)), { sub: undefined, authorization: `BEARER ${TOKEN}` });
+  assert.deepEqual(seen(await get('Bearer')), { sub: undefined, authorization: 'Bearer' }, 'the scheme alone');
+  assert.deepEqual(seen(await get(`Basic dXNlcg==, Bearer ${TOKEN}`)), { sub: 'alice', authorization: undefined }, 'the prefix is found anywhere');
+});
+
+test('a malformed token gets 401 with Envoy\'s body and a realm naming scheme, host, path and query', async () => {
+  const port = await env.port('default');
+  const bad = await request(port, '/x/y?a=1', { host: 'api.foo', headers: { authorization: 'Bearer !!!' } });
+  assert.equal(bad.status, 401);
+  assert.equal(bad.body, 'Jwt is not in the form of Header.Payload.Signature');
+  assert.equal(bad.headers['www-authenticate'], 'Bearer realm="http://api.foo/x/y?a=1", error="invalid_token"');
+  const trailing = await request(port, '/', { host: 'api.foo', headers: { authorization: `Bearer ${TOKEN}, Basic dXNlcg==` } });
+  assert.equal(trailing.status, 401, 'the token runs to the end of the value');
+  const long = await request(port, `/${'p'.repeat(300)}?q=1`, { host: 'api.foo', headers: { authorization: 'Bearer a.b' } });
+  assert.equal(long.status, 401);
+  assert.equal(long.headers['www-authenticate'], `Bearer realm="http://api.foo/${'p'.repeat(255)}", error="invalid_token"`, 'path and query cut to 256 characters');
+  assert.equal(backend.requests.filter((r) => r.headers['authorization'] === 'Bearer !!!').length, 0, 'never reaches the app');
+});
+
+test('fromHeaders: the prefix is case-sensitive, extra spaces skipped; without a prefix the whole value is the token', async () => {
+  const port = await env.port('custom');
+  const get = (headers: Record<string, string>) => request(port, '/', { host: 'api.foo', headers });
+  assert.equal(seen(await get({ 'x-jwt': `Token ${TOKEN}` })).sub, 'alice');
+  assert.equal(seen(await get({ 'x-jwt': `Token    ${TOKEN}` })).sub, 'alice');
+  assert.equal(seen(await get({ 'x-jwt': `token ${TOKEN}` })).sub, undefined, 'another case: no token');
+  assert.equal(seen(await get({ 'x-jwt': TOKEN })).sub, undefined, 'no prefix: no token');
+  assert.equal(seen(await get({ 'x-raw': TOKEN })).sub, 'alice');
+  const prefixed = await get({ 'x-raw': `Bearer ${TOKEN}` });
+  assert.equal(prefixed.status, 401, 'a location without prefix takes the value as it is');
+  assert.equal(prefixed.body, 'Jwt is not in the form of Header.Payload.Signature');
+  assert.equal(seen(await get({ authorization: 'Bearer !!!' })).sub, undefined, 'custom locations replace the default ones');
+});
+
+test('fromParams reads the first value only; fromCookies the first cookie, without its quotes', async () => {
+  const port = await env.port('custom');
+  const get = (path: string, headers: Record<string, string> = {}) => request(port, path, { host: 'api.foo', headers });
+  const first = await get(`/p?tok=${TOKEN}&tok=junk`);
+  assert.equal(seen(first).sub, 'alice');
+  assert.equal((JSON.parse(first.body) as { url: string }).url, '/p', 'every value of a verified parameter is removed');
+  assert.equal((await get(`/p?tok=junk&tok=${TOKEN}`)).status, 401);
+  assert.equal(seen(await get('/', { cookie: `a=b; session="${TOKEN}"` })).sub, 'alice');
+  assert.equal(seen(await get('/', { cookie: `session=${TOKEN}; session=junk` })).sub, 'alice');
+  assert.equal((await get('/', { cookie: `session=junk; session=${TOKEN}` })).status, 401);
+});
