@@ -1,7 +1,12 @@
 // Picks the virtual host for an authority by Envoy's domain rules: exact, then the longest suffix
 // wildcard (`*.foo.com`), then the longest prefix wildcard (`foo.*`), then `*`. A wildcard matches at
 // least one character. Ports are part of the domain unless ignore_port_in_host_matching is set.
+// As Envoy, only a leading or trailing `*` is a wildcard: any other `*` is a literal character, so
+// `*.foo.com:*` is accepted and is the suffix `.foo.com:*` (it matches no real port; `foo.com:*` does).
 import { RouteConfigError } from './errors.ts';
+
+/** Envoy validates each domain as an HTTP header value (`HTTP_HEADER_VALUE`, not strict): no NUL, CR or LF. */
+const NOT_A_HEADER_VALUE = /[\0\r\n]/;
 
 export class VirtualHostSelector<V> {
   readonly #exact = new Map<string, V>();
@@ -17,14 +22,15 @@ export class VirtualHostSelector<V> {
 
   add(domain: string, vhost: V, path: string): void {
     const d = domain.toLowerCase();
-    if (d === '') throw new RouteConfigError(path, 'domain must not be empty');
+    if (NOT_A_HEADER_VALUE.test(d)) throw new RouteConfigError(path, `invalid domain ${JSON.stringify(domain)}: NUL, CR and LF are not allowed`);
     if (d === '*') {
-      if (this.#any !== undefined) throw new RouteConfigError(path, 'only one virtual host may have the domain "*"');
+      if (this.#any !== undefined) throw new RouteConfigError(path, 'the domain "*" may appear only once in a route configuration');
       this.#any = vhost;
       return;
     }
     let target: Map<string, V>;
     let key: string;
+    // Envoy's order of tests: a leading `*` makes a suffix wildcard even when the domain also ends in one.
     if (d.startsWith('*')) {
       key = d.slice(1);
       target = group(this.#suffixes, key.length);
@@ -35,8 +41,7 @@ export class VirtualHostSelector<V> {
       key = d;
       target = this.#exact;
     }
-    if (key.includes('*')) throw new RouteConfigError(path, `invalid domain ${JSON.stringify(domain)}: one wildcard, at the start or the end`);
-    if (target.has(key)) throw new RouteConfigError(path, `domain ${JSON.stringify(domain)} appears in more than one virtual host`);
+    if (target.has(key)) throw new RouteConfigError(path, `domain ${JSON.stringify(domain)} is listed more than once; domains must be unique across virtual hosts`);
     target.set(key, vhost);
   }
 
