@@ -38,12 +38,15 @@ export function workloadMtlsMode(snapshot: MeshSnapshot, w: WorkloadInstance, ta
 export type RuleTlsMode = 'DISABLE' | 'SIMPLE' | 'MUTUAL' | 'ISTIO_MUTUAL' | undefined;
 
 /**
- * Whether a client must reach this sidecar'd endpoint in plaintext: its port is in DISABLE. An explicit
- * ISTIO_MUTUAL in the client's DestinationRule wins (Istio's mtlsChecker only steps in for auto mTLS):
- * the endpoint keeps its tunnel and tlsMode label, as the user asked for mTLS.
+ * Whether a client reaches this sidecar'd endpoint without the mesh's mTLS (its tlsMode label dropped).
+ * An explicit mode in the client's DestinationRule decides, as Istio's mtlsChecker.checkMtlsEnabled:
+ * ISTIO_MUTUAL keeps mTLS; DISABLE, SIMPLE and MUTUAL send the cluster's own transport (plaintext, or
+ * the rule's TLS), which overrides auto mTLS. Without one, auto mTLS: plaintext where the port is DISABLE.
  */
 export function endpointMtlsDisabled(snapshot: MeshSnapshot, w: WorkloadInstance, targetPort: number, ruleTls?: RuleTlsMode): boolean {
-  if (ruleTls === 'ISTIO_MUTUAL' || !w.tunnelAddress || !policiesOf(snapshot).anyDisable) return false;
+  if (!w.tunnelAddress) return false;
+  if (ruleTls !== undefined) return ruleTls !== 'ISTIO_MUTUAL';
+  if (!policiesOf(snapshot).anyDisable) return false;
   return workloadMtlsMode(snapshot, w, targetPort) === 'DISABLE';
 }
 

@@ -58,8 +58,10 @@ export function dnsLoadAssignment(clusterName: string, service: MeshService, por
 /** Endpoints per workload and target port, shared by the clusters (subsets) of one translation. */
 export type EndpointCache = Map<WorkloadInstance, Map<number, LbEndpoint>>;
 
-// A rule's explicit ISTIO_MUTUAL can change an endpoint, so it has its own cache slot (above any port).
+// A rule's explicit TLS mode decides an endpoint's transport, so each has its own cache slot (above any
+// port): ISTIO_MUTUAL keeps mTLS, any other mode drops it.
 const EXPLICIT_MTLS_SLOT = 1 << 16;
+const EXPLICIT_OTHER_SLOT = 2 << 16;
 
 function workloadEndpoint(snapshot: MeshSnapshot, w: WorkloadInstance, port: MeshServicePort, cache: EndpointCache, ruleTls: RuleTlsMode): LbEndpoint {
   let byPort = cache.get(w);
@@ -70,7 +72,7 @@ function workloadEndpoint(snapshot: MeshSnapshot, w: WorkloadInstance, port: Mes
   // A WorkloadEntry's port for the service port's name wins, as Istio's; else a named targetPort is
   // this workload's own container port of that name.
   const target = w.portsByName?.[port.name] ?? snapshot.targetPortFor(port, w);
-  const slot = ruleTls === 'ISTIO_MUTUAL' ? target + EXPLICIT_MTLS_SLOT : target;
+  const slot = ruleTls === undefined ? target : target + (ruleTls === 'ISTIO_MUTUAL' ? EXPLICIT_MTLS_SLOT : EXPLICIT_OTHER_SLOT);
   let ep = byPort.get(slot);
   if (!ep) {
     ep = makeWorkloadEndpoint(w, target, endpointMtlsDisabled(snapshot, w, target, ruleTls));
@@ -81,8 +83,9 @@ function workloadEndpoint(snapshot: MeshSnapshot, w: WorkloadInstance, port: Mes
 
 // A sidecar'd workload whose port is in PeerAuthentication DISABLE is reached in plaintext, without
 // tlsMode metadata (Istio's endpoint mtlsChecker). Not when the DestinationRule says ISTIO_MUTUAL: the
-// user's explicit mTLS goes to the tunnel. The plaintext still passes the workload's sidecar, as Istio's
-// inbound capture sends it there: through the tunnel, marked plaintext (`via_tunnel`), so its
+// user's explicit mTLS goes to the tunnel. Any other explicit mode (DISABLE, SIMPLE, MUTUAL) drops
+// tlsMode too: the cluster's own transport socket applies. What is not mTLS still passes the workload's
+// sidecar, as Istio's inbound capture sends it there: through the tunnel, marked `via_tunnel`, so its
 // authorization and telemetry apply. (Straight to the app address, a process-mode app would answer
 // past its sidecar.)
 function makeWorkloadEndpoint(w: WorkloadInstance, targetPort: number, plaintext: boolean): LbEndpoint {

@@ -1,6 +1,6 @@
 // A request body nothing reads any more: the proxy answers itself after routing (every endpoint
-// refuses: 503 UF; the route times out mid-upload: 504 UT), or the upstream's response is complete
-// before the body is. The body must still be drained: an HTTP/2 stream whose body outgrew its buffers
+// refuses: 503 UF; the route times out once the upload is in: 504 UT), or the upstream's response is
+// complete before the body is. The body must still be drained: an HTTP/2 stream whose body outgrew its buffers
 // otherwise never ends, and the request is never logged, never counted and never leaves the proxy's
 // in-flight count.
 import assert from 'node:assert/strict';
@@ -119,7 +119,7 @@ async function silentH2Upstream(t: { after(fn: () => unknown): void }): Promise<
   return { port: (server.address() as net.AddressInfo).port, received: () => received };
 }
 
-test('HTTP/2 cluster: the route times out mid-upload, and the 504 still ends the downstream stream', async (t) => {
+test('HTTP/2 cluster: the route timeout waits out the upload, counts from its end, and the 504 still ends the downstream stream', async (t) => {
   const ROUTE_TIMEOUT_MS = 7321;
   const clock = new FakeClock();
   const dir = mkdtempSync(path.join(tmpdir(), 'or-body-timeout-'));
@@ -138,13 +138,21 @@ test('HTTP/2 cluster: the route times out mid-upload, and the 504 still ends the
   const client = http2.connect(`http://127.0.0.1:${await env.port('0.0.0.0_8080')}`);
   t.after(() => client.destroy());
   const { stream, status, closed } = upload(client);
-  // The upload is under way (the upstream reads it) when the route's timeout fires.
+  // The upload is under way (the upstream reads it) when the route's timeout runs out: as Envoy's, it
+  // counts from the request's end, so nothing happens yet.
   stream.write(Buffer.alloc(64 * 1024, 1));
   await until('the upstream reads the upload', () => upstream.received() > 0);
   clock.advance(ROUTE_TIMEOUT_MS);
+  for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+  assert.equal(status(), 0, 'no 504 while the client is still sending');
+  stream.end(Buffer.alloc(BODY, 1));
+  await until('the upstream reads the whole upload', () => upstream.received() === 64 * 1024 + BODY);
+  clock.advance(ROUTE_TIMEOUT_MS - 1);
+  for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+  assert.equal(status(), 0, 'a full timeout from the end of the upload');
+  clock.advance(1);
   await until('the 504 arrives', () => status() !== 0);
   assert.equal(status(), 504);
-  stream.end(Buffer.alloc(BODY, 1));
   await until('the client stream closes', closed);
   await until('the proxy ends the stream', () => env.proxy.inflight === 0);
   const lines = (): string[] => (existsSync(logFile) ? readFileSync(logFile, 'utf8').split('\n').filter(Boolean) : []);

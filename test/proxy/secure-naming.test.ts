@@ -7,7 +7,7 @@ import http2 from 'node:http2';
 import { after, before, test } from 'node:test';
 import type { TypedAny } from '../../src/xds/any.ts';
 import { TypeUrl } from '../../src/xds/type-urls.ts';
-import { EXPIRED_PEER_GRACE_MS } from '../../src/proxy/tunnel/mesh-tls.ts';
+import { REFUSED_PEER_GRACE_MS } from '../../src/proxy/tunnel/mesh-tls.ts';
 import { transportFailureReason, type Upstream, UpstreamError, type UpstreamHead } from '../../src/proxy/upstream/upstream.ts';
 import { FakeClock, until } from '../resilience/fake-clock.ts';
 import { makeCa } from './certs.ts';
@@ -165,7 +165,7 @@ test('a request open when its destination loses its name is reset after the grac
   const refused = await request(out, '/', { host: 'podinfo.podinfo:9898' });
   assert.equal(refused.status, 503, 'a new request is checked against the new names at once');
   assert.equal(held.outcome, undefined, 'the open request has the grace to finish');
-  clock.advance(EXPIRED_PEER_GRACE_MS);
+  clock.advance(REFUSED_PEER_GRACE_MS);
   await until(() => held.outcome !== undefined, 'the open request ends once the grace is over');
   assert.equal(held.outcome, '503 UC', 'the stream under it was reset: upstream connection termination');
   push(client.proxy, clientConfig([PODINFO]), 'v6');
@@ -188,7 +188,7 @@ test('a response cut short by a retired tunnel reaches the client as a reset, ne
     });
     await until(() => heldRequests === heldBefore + 1 && body !== '', 'the client has half the response');
     push(client.proxy, clientConfig([BILLING]), 'v8');
-    clock.advance(EXPIRED_PEER_GRACE_MS);
+    clock.advance(REFUSED_PEER_GRACE_MS);
     assert.match(await outcome, /^reset \(code [1-9]\d*\) after "part 1 of 2;"$/);
   } finally {
     session.close();
@@ -210,7 +210,7 @@ test('a narrowed list retires only the tunnels of peers it no longer names', asy
   const handshakes = serverStat('listener.0.0.0.0_15008.ssl.handshake');
   // Billing's account goes; podinfo's peer is still named.
   push(client.proxy, clientConfig([PODINFO]), 'v13');
-  clock.advance(EXPIRED_PEER_GRACE_MS);
+  clock.advance(REFUSED_PEER_GRACE_MS);
   assert.equal((await request(out, '/', { host: 'podinfo.podinfo:9898' })).status, 200);
   assert.equal(held.outcome, undefined, 'the open request to a peer still named runs on');
   assert.equal(serverStat('listener.0.0.0.0_15008.ssl.handshake'), handshakes, 'its session serves on');

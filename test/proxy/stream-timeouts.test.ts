@@ -1,7 +1,8 @@
 // The connection manager's stream timers through a real proxy, on the injected clock: stream_idle_timeout
-// (504 SI once the request is in, 408 SI while the client is still sending; each stream by its own
-// bytes, not its connection's), the route's max_stream_duration (504 UMSDR), and an explicit 0 that
-// arms nothing.
+// (504 SI once the request is in, 408 SI while the client is still sending, which resets the stream and
+// the upstream request; each stream by its own bytes, not its connection's), the route's
+// max_stream_duration (504 UMSDR), an explicit 0 that arms nothing, and route and per-try timeouts that
+// count from the end of the request body, as Envoy's.
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import http2 from 'node:http2';
@@ -221,5 +222,159 @@ test('stream_idle_timeout: an HTTP/2 request whose body is all in, though nothin
     client.destroy();
     await p.close();
     await up.close();
+  }
+});
+
+/** An upstream that reads each request's body and never answers; it counts the requests reset under it. */
+async function silentReader(): Promise<{ port: number; requests: () => number; bodyBytes: () => number; resets: () => number; close(): Promise<void> }> {
+  let requests = 0;
+  let bodyBytes = 0;
+  let resets = 0;
+  const server = http.createServer((req) => {
+    requests++;
+    req.on('data', (c: Buffer) => {
+      bodyBytes += c.length;
+    });
+    // The request's connection went away before its body was in: the proxy reset it.
+    req.on('close', () => {
+      if (!req.complete) resets++;
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    port: (server.address() as AddressInfo).port,
+    requests: () => requests,
+    bodyBytes: () => bodyBytes,
+    resets: () => resets,
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
+}
+
+/** A proxy with a route timeout (and per-try timeout) of 3 s and a stream idle timeout of 10 s. */
+async function stalledSetup() {
+  const clock = new FakeClock();
+  const up = await silentReader();
+  const p = await startProxy({ timers: clock });
+  const route = { cluster: 'c', timeout: { seconds: '3' }, retry_policy: { retry_on: 'reset', num_retries: { value: 1 }, per_try_timeout: { seconds: '2' } } };
+  push(p.proxy, [
+    cluster('c'),
+    cla('c', [{ port: up.port }]),
+    listener('0.0.0.0_8080', 8080, [{ filter: hcm('r', { stream_idle_timeout: { seconds: '10' } }) }]),
+    { '@type': TypeUrl.RouteConfiguration, name: 'r', virtual_hosts: [{ name: 'all', domains: ['*'], routes: [{ name: 'stall', match: { prefix: '/' }, route }] }] },
+  ]);
+  const close = async () => {
+    await p.close();
+    await up.close();
+  };
+  return { clock, up, proxy: p.proxy, port: await p.port('0.0.0.0_8080'), close };
+}
+
+/** Event-loop turns for a reply that is not due to arrive if it was going to (no wall-clock wait). */
+async function turns(n = 20): Promise<void> {
+  for (let i = 0; i < n; i++) await new Promise((r) => setImmediate(r));
+}
+
+test('a stalled upload: the route and per-try timeouts wait for the body (as Envoy, from its end); the stream idle timeout answers 408 SI and resets the upstream request', async () => {
+  const t = await stalledSetup();
+  try {
+    const s = net.connect(t.port, '127.0.0.1');
+    let out = '';
+    s.on('data', (c: Buffer) => {
+      out += c.toString('latin1');
+    });
+    const closed = new Promise<void>((r) => s.on('close', () => r()));
+    s.on('error', () => {});
+    s.write('POST / HTTP/1.1\r\nHost: echo.example.com\r\nContent-Length: 100\r\n\r\nhalf');
+    await until(() => t.up.bodyBytes() === 4, 'the first bytes reached the upstream');
+    // Past the route's 3 s and the try's 2 s: no 504 UT, no retry, for a request still arriving.
+    t.clock.advance(3_000);
+    await turns();
+    assert.equal(out, '', 'no reply while the client may still send');
+    assert.equal(t.up.resets(), 0, 'the upstream request is left alone');
+    // Then the stream idle timeout: a quiet period after the last byte (between one and two periods).
+    t.clock.advance(10_000);
+    t.clock.advance(10_000);
+    await until(() => out.includes('\r\n\r\n'), 'a response head');
+    assert.match(out, /^HTTP\/1\.1 408 /);
+    assert.match(out, /x-envoy-response-flags: SI/i);
+    await until(() => t.up.resets() === 1, 'the upstream request is reset');
+    await closed;
+  } finally {
+    await t.close();
+  }
+});
+
+test('a stalled HTTP/2 upload: 408 SI, then the stream is reset (RST_STREAM NO_ERROR), not drained; the upstream request is reset', async () => {
+  const t = await stalledSetup();
+  const client = http2.connect(`http://127.0.0.1:${t.port}`);
+  client.on('error', () => {});
+  try {
+    const stream = client.request({ ':method': 'POST', ':path': '/', ':authority': 'echo.example.com', 'content-length': '100' });
+    stream.on('error', () => {});
+    let status = 0;
+    stream.on('response', (h) => {
+      status = Number(h[':status']);
+    });
+    let ended = false;
+    stream.on('end', () => {
+      ended = true;
+    });
+    stream.resume();
+    stream.write('half');
+    await until(() => t.up.bodyBytes() === 4, 'the first bytes reached the upstream');
+    t.clock.advance(3_000);
+    await turns();
+    assert.equal(status, 0, 'no 504 UT while the client may still send');
+    t.clock.advance(10_000);
+    t.clock.advance(10_000);
+    await until(() => status !== 0 && ended, 'the whole reply');
+    assert.equal(status, 408);
+    // The proxy let go of the stream, RST_STREAM NO_ERROR after the reply, rather than wait on a body that
+    // will not come (a Node client keeps its own half open until it ends it).
+    await until(() => t.proxy.inflight === 0, 'the proxy closed the stream');
+    await until(() => t.up.resets() === 1, 'the upstream request is reset');
+  } finally {
+    client.destroy();
+    await t.close();
+  }
+});
+
+test('a slow upload that completes: the per-try and route timeouts run from the end of the body, then 504 UT', async () => {
+  const t = await stalledSetup();
+  try {
+    const s = net.connect(t.port, '127.0.0.1');
+    let out = '';
+    s.on('data', (c: Buffer) => {
+      out += c.toString('latin1');
+    });
+    s.on('error', () => {});
+    s.write('POST / HTTP/1.1\r\nHost: echo.example.com\r\nContent-Length: 8\r\n\r\nhalf');
+    await until(() => t.up.bodyBytes() === 4, 'the first bytes reached the upstream');
+    t.clock.advance(3_000);
+    await turns();
+    assert.equal(out, '');
+    s.write('more');
+    await until(() => t.up.bodyBytes() === 8, 'the rest reached the upstream');
+    t.clock.advance(1_999);
+    await turns();
+    assert.equal(t.up.requests(), 1, 'the try has its 2 s from the end of the body');
+    // The try runs out: retried once (num_retries 1) after its back-off (at most 250 ms).
+    t.clock.advance(1);
+    t.clock.advance(300);
+    await until(() => t.up.requests() === 2, 'retried');
+    t.clock.advance(699);
+    await turns();
+    assert.equal(out, '', 'the route has its 3 s from the end of the body');
+    t.clock.advance(1);
+    await until(() => out.includes('\r\n\r\n'), 'a response head');
+    assert.match(out, /^HTTP\/1\.1 504 /);
+    assert.match(out, /x-envoy-response-flags: UT/i);
+    s.destroy();
+  } finally {
+    await t.close();
   }
 });

@@ -3,6 +3,7 @@
 // server presenting other SANs, or a trust bundle that has not arrived, fails the request instead of
 // sending it in plaintext or unverified.
 import assert from 'node:assert/strict';
+import http2 from 'node:http2';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
@@ -13,11 +14,12 @@ import { cla, cluster, hcm, listener, push, request, routeConfig, startProxy } f
 
 let env: Awaited<ReturnType<typeof startProxy>>;
 let server: https.Server;
+let h2server: http2.Http2SecureServer;
 const sniSeen: string[] = [];
 
-function originating(name: string, san: string, caSecret: string): TypedAny {
+function originating(name: string, san: string, caSecret: string, http2 = false): TypedAny {
   return {
-    ...cluster(name),
+    ...cluster(name, { http2 }),
     transport_socket: {
       name: 'envoy.transport_sockets.tls',
       typed_config: {
@@ -41,14 +43,20 @@ before(async () => {
   server.on('secureConnection', (s) => sniSeen.push(String((s as unknown as { servername?: string }).servername)));
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as AddressInfo).port;
+  // An HTTP/2-only server (gRPC's kind): an h2 cluster must speak h2 in the rule's TLS, never h2c.
+  h2server = http2.createSecureServer({ ...pair }, (req, res) => res.end(`secure h2 ${req.url} ${(req.socket as unknown as { servername?: string }).servername}`));
+  await new Promise<void>((r) => h2server.listen(0, '127.0.0.1', r));
+  const h2port = (h2server.address() as AddressInfo).port;
   env = await startProxy();
   push(env.proxy, [
     originating('outbound|443||api', 'spiffe://external/api', 'kubernetes://api-cacert'),
     originating('outbound|443||wrong-san', 'spiffe://external/other', 'kubernetes://api-cacert'),
     originating('outbound|443||no-ca', 'spiffe://external/api', 'kubernetes://missing-cacert'),
+    originating('outbound|443||api-h2', 'spiffe://external/api', 'kubernetes://api-cacert', true),
     cla('outbound|443||api', [{ port }]),
     cla('outbound|443||wrong-san', [{ port }]),
     cla('outbound|443||no-ca', [{ port }]),
+    cla('outbound|443||api-h2', [{ port: h2port }]),
     listener('0.0.0.0_8080', 8080, [{ filter: hcm('r') }]),
     routeConfig('r', [
       {
@@ -56,6 +64,7 @@ before(async () => {
         routes: [
           { prefix: '/wrong', cluster: 'outbound|443||wrong-san' },
           { prefix: '/noca', cluster: 'outbound|443||no-ca' },
+          { prefix: '/h2', cluster: 'outbound|443||api-h2' },
           { prefix: '/', cluster: 'outbound|443||api' },
         ],
       },
@@ -67,6 +76,7 @@ before(async () => {
 after(async () => {
   await env.close();
   server.close();
+  h2server.close();
 });
 
 test('a SIMPLE cluster reaches the server over verified TLS with the configured SNI', async () => {
@@ -86,6 +96,12 @@ test('without its trust bundle the cluster fails closed (503 UF)', async () => {
   const res = await request(await env.port('0.0.0.0_8080'), '/noca', { host: 'api.example.com' });
   assert.equal(res.status, 503);
   assert.match(String(res.headers['x-envoy-response-flags'] ?? ''), /UF/);
+});
+
+test('an HTTP/2 cluster speaks h2 in the rule’s TLS (ALPN h2, the SNI, the CA), never h2c', async () => {
+  const res = await request(await env.port('0.0.0.0_8080'), '/h2/hello', { host: 'api.example.com' });
+  assert.equal(res.status, 200, res.body);
+  assert.equal(res.body, 'secure h2 /h2/hello api.example.com');
 });
 
 test("the clusters' SDS secrets are subscribed to, as Envoy's cluster TLS contexts ask for them", () => {

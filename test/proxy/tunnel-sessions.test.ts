@@ -1,16 +1,19 @@
 // Tunnel sessions under churn and over time. Connections carried on the session open and close
-// constantly (max requests per connection), and none is refused for want of room. A session never
-// outlives the certificate it was verified with: when the peer's certificate expires, the destination sends GOAWAY and closes its HTTP/1.1 connections (carried ones included)
-// after the response in flight, and the source stops placing streams on the session and closes its
-// idle carried connections instead of reusing them. Real TLS and HTTP/2; the expiry waits run on test
+// constantly (max requests per connection), and none is refused for want of room. A session takes no
+// new work past the certificate it was verified with: when the peer's certificate expires, the
+// destination sends GOAWAY and closes its HTTP/1.1 connections (carried ones included) after the
+// response in flight, and the source stops placing streams on the session and closes its idle carried
+// connections instead of reusing them. What is open (a TCP stream) runs on, as on an Envoy connection:
+// the certificate is checked at the handshake only. Real TLS and HTTP/2; the expiry waits run on test
 // clocks, advanced past the one-day certificates.
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import http2 from 'node:http2';
+import type { Duplex } from 'node:stream';
 import { after, before, test } from 'node:test';
 import type { FilterChain } from '../../src/proxy/listener/compile-listener.ts';
 import type { H1Response } from '../../src/proxy/http/h1-server.ts';
-import { EXPIRED_PEER_GRACE_MS, TUNNEL_CLIENT_STREAMS } from '../../src/proxy/tunnel/mesh-tls.ts';
+import { REFUSED_PEER_GRACE_MS, TUNNEL_CLIENT_STREAMS } from '../../src/proxy/tunnel/mesh-tls.ts';
 import { TunnelServer } from '../../src/proxy/tunnel/tunnel-server.ts';
 import { H1Pool } from '../../src/proxy/upstream/h1-client.ts';
 import { H2Upstream } from '../../src/proxy/upstream/h2-upstream.ts';
@@ -32,7 +35,8 @@ before(async () => {
   tunnel = new TunnelServer(0, {
     material: () => ({ ...serverCert, ca: ca.ca }),
     inboundChain: () => ({ name: 'http', handler: { kind: 'http' } }) as unknown as FilterChain,
-    serveStream: () => {},
+    // A TCP stream echoes, for as long as it is open.
+    serveStream: (stream) => stream.pipe(stream),
     serveRequest: (_chain, conn, _req, res) => {
       const body = `hello ${conn.peerPrincipal}`;
       (res as H1Response).writeHead(200, { 'content-length': body.length }).end(body);
@@ -97,7 +101,17 @@ test('a full session of carried connections, each closed after one request and r
   await src.close();
 });
 
-test("the destination: at the source's certificate expiry the carried connection closes, no new stream is served, and the socket is reset after the grace", async () => {
+/** Writes `text` on a TCP stream and waits for its echo. */
+async function echoes(stream: Duplex, text: string): Promise<void> {
+  let got = '';
+  const onData = (d: Buffer) => (got += d.toString());
+  stream.on('data', onData);
+  stream.write(text);
+  await until(() => got === text, `the echo of ${text}`);
+  stream.off('data', onData);
+}
+
+test("the destination: at the source's certificate expiry the carried connection closes and no new stream is served, but an open TCP stream runs on", async () => {
   const clientCert = await ca.issue('spiffe://cluster.local/ns/web/sa/raw');
   const session = http2.connect(`https://127.0.0.1:${port}`, { ...clientCert, ca: ca.ca, checkServerIdentity: () => undefined });
   session.on('error', () => {});
@@ -110,6 +124,10 @@ test("the destination: at the source's certificate expiry the carried connection
   carried.on('end', () => (ended = true));
   carried.write('GET / HTTP/1.1\r\nhost: app\r\nx-outrigger-target-port: 8080\r\n\r\n');
   await until(() => text.endsWith('hello spiffe://cluster.local/ns/web/sa/raw'), 'the carried response');
+  // A long-lived TCP connection through the tunnel, opened before the expiry.
+  const tcp = session.request({ ':method': 'CONNECT', ':authority': '127.0.0.1:8080' });
+  tcp.on('error', () => {});
+  await echoes(tcp, 'before');
   let closed = false;
   session.on('close', () => (closed = true));
   // The timers were armed at the handshake, a moment ago: two seconds short of the expiry, then one past it
@@ -126,8 +144,35 @@ test("the destination: at the source's certificate expiry the carried connection
   late.on('close', () => (refused ||= late.rstCode !== 0));
   late.on('response', () => assert.fail('a stream after the expiry was served'));
   await until(() => refused || closed, 'the late stream refused');
-  serverClock.advance(EXPIRED_PEER_GRACE_MS);
-  await until(() => closed, 'the socket reset after the grace');
+  // Long after the expiry (and past the grace a refused peer would get), the TCP stream still carries bytes.
+  serverClock.advance(60 * REFUSED_PEER_GRACE_MS);
+  await echoes(tcp, 'after');
+  assert.equal(closed, false, 'the connection is not reset');
+  assert.equal(serverClock.pending, 0, 'no timer left to reset it');
+  // It ends when the stream does, as a GOAWAY'd session does.
+  tcp.end();
+  await until(() => closed, 'the session closes once its last stream ends');
+});
+
+test("the source: at the destination's certificate expiry an open TCP stream runs on, and new requests take a new session", async () => {
+  const clock = new FakeClock();
+  const src = await source(clock);
+  const tcp = await src.session.connect('127.0.0.1:8080');
+  tcp.on('error', () => {});
+  await echoes(tcp, 'before');
+  clock.advance(untilExpiry(serverCert.cert) + 1000);
+  await until(() => src.session.connections() === 0, 'the session is retired: it takes nothing new');
+  assert.equal(await src.get(), 'hello spiffe://cluster.local/ns/web/sa/web', 'a request after the expiry goes through');
+  assert.equal(src.session.connections(), 1, 'on a new session');
+  // Long after the expiry (and past the grace a refused peer would get), the TCP stream still carries bytes.
+  clock.advance(60 * REFUSED_PEER_GRACE_MS);
+  await echoes(tcp, 'after');
+  let failed = false;
+  tcp.on('error', () => (failed = true));
+  tcp.end();
+  await until(() => tcp.destroyed, 'the stream ends when its user ends it');
+  assert.equal(failed, false, 'ended, not reset');
+  await src.close();
 });
 
 test("the source: at the destination's certificate expiry, idle carried connections are not reused and the next request opens a new session", async () => {

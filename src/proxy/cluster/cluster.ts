@@ -1,8 +1,10 @@
 // A running cluster: its settings, endpoints, load balancer, circuit breakers, outlier detector, stats
 // and one upstream per endpoint (HTTP/1.1 pool, h2c session, or the mesh tunnel for `tlsMode=istio`:
 // HTTP/2 for HTTP/2 clusters, CONNECT and WebSocket, HTTP/1.1 on its own pool for an HTTP/1.1 cluster's
-// requests, whatever the client spoke).
+// requests, whatever the client spoke). A DestinationRule's own TLS (SIMPLE, MUTUAL) overrides the mesh's:
+// HTTP/1.1 and TCP then go in that TLS, inside a tunnel CONNECT marked `plain_tls` to a meshed endpoint.
 import type { SecureClientSessionOptions } from 'node:http2';
+import tls from 'node:tls';
 import type { ClusterStats } from '../../telemetry/metrics/cluster-stats.ts';
 import { H1_METHODS } from '../http/h1-server.ts';
 import { realTimers } from '../http/router.ts';
@@ -10,8 +12,8 @@ import { H1Upstream, preloadUndici } from '../upstream/h1-upstream.ts';
 import { H1Pool } from '../upstream/h1-client.ts';
 import { meshServerIdentity, type ServerIdentityCheck, TUNNEL_CLIENT_STREAMS } from '../tunnel/mesh-tls.ts';
 import { H2Upstream, TARGET_PORT_HEADER, TRANSPORT_HEADER } from '../upstream/h2-upstream.ts';
-import type { Upstream, UpstreamExchange, UpstreamHead, UpstreamSink } from '../upstream/upstream.ts';
-import type { Readable } from 'node:stream';
+import { type Upstream, UpstreamError, type UpstreamExchange, type UpstreamHead, type UpstreamSink } from '../upstream/upstream.ts';
+import type { Duplex, Readable } from 'node:stream';
 import { CircuitBreakers, type ResourceManager } from './circuit-breaker.ts';
 import { ConnectionGate } from './connection-gate.ts';
 import { type IntervalTimers, OutlierDetector, type OutlierEvent, type OutlierOutcome } from './outlier/outlier-detector.ts';
@@ -191,6 +193,7 @@ export class Cluster {
       pools.add(`${e.key}${plain}`);
       pools.add(`${e.key}|h1${plain}`);
       pools.add(`${e.key}|h2`);
+      pools.add(`${e.key}|tls`);
     }
     this.#closeUpstreams([...this.#upstreams.keys()].filter((k) => !pools.has(k)));
     this.stats.membership_total.set(endpoints.length);
@@ -213,6 +216,8 @@ export class Cluster {
   send(e: Endpoint, head: UpstreamHead, body: Readable | null, sink: UpstreamSink): UpstreamExchange | null {
     // use_downstream_protocol_config: an HTTP/2 request goes to the endpoint's h2c upstream.
     const h2 = this.settings.http2 || (this.settings.useDownstreamProtocol && head.downstreamProtocol === 'HTTP/2');
+    // The DestinationRule's TLS, not the mesh's, to a sidecar'd endpoint: HTTP/1.1 in it, through the tunnel.
+    if (e.mesh && this.settings.origination) return this.#gate.send(this.resources(), this.#originated(e), head, body, sink);
     if (e.mesh) {
       // Through the tunnel a request travels in the protocol the cluster asks for, as Envoy would send it:
       // HTTP/1.1 on mutual TLS for an HTTP/1.1 cluster (Istio's h2UpgradePolicy DO_NOT_UPGRADE), whatever
@@ -240,6 +245,8 @@ export class Cluster {
    */
   #tunnelHeaders(e: { plaintext?: boolean }): Readonly<Record<string, string>> | undefined {
     const base = this.#deps.tunnelHeaders;
+    // Its only streams are CONNECTs carrying the TLS it originates (#originated, originate()).
+    if (this.settings.origination) return { ...base, [TRANSPORT_HEADER]: 'plain_tls' };
     return this.settings.meshPlaintext || e.plaintext ? { ...base, [TRANSPORT_HEADER]: 'raw_buffer' } : base;
   }
 
@@ -280,12 +287,44 @@ export class Cluster {
     return u;
   }
 
+  /** The HTTP/1.1 pool to a meshed endpoint of a cluster with TLS origination: each connection is originate(). */
+  #originated(e: Endpoint): H1Pool {
+    const key = `${e.key}|tls`;
+    let u = this.#upstreams.get(key) as H1Pool | undefined;
+    if (u) return u;
+    const { connectTimeoutMs, maxConnections, idleTimeoutMs, maxRequestsPerConnection } = this.settings;
+    u = new H1Pool({ host: e.address, port: e.port, connectTimeoutMs, maxConnections, idleTimeoutMs, maxRequestsPerConnection, dial: () => this.originate(e), onConnected: this.#onConnected });
+    this.#upstreams.set(key, u);
+    return u;
+  }
+
+  /**
+   * A connection to `e` in the cluster's TLS origination (SIMPLE, MUTUAL), resolved once the handshake
+   * verified the server: over TCP, or for a meshed endpoint inside a tunnel CONNECT to its target port,
+   * marked `plain_tls` (the destination sidecar treats it as Istio's treats TLS that is not the mesh's).
+   * Options are read per connection, so rotated secrets apply to the next one.
+   */
+  originate(e: { key: string; address: string; port: number; mesh: boolean; targetPort: number; plaintext?: boolean }): Promise<Duplex> {
+    const o = this.settings.origination;
+    if (!o) return Promise.reject(new UpstreamError('connect', 'the cluster originates no TLS'));
+    const opts = originationOptions(o, this.#deps.secrets ?? (() => undefined), e.address);
+    if (typeof opts === 'string') return Promise.reject(new UpstreamError('connect', `tls: ${opts}`));
+    const timeoutMs = this.settings.connectTimeoutMs;
+    if (!e.mesh) return handshake(tls.connect({ ...opts, host: e.address, port: e.port }), timeoutMs);
+    return (this.upstream(e) as H2Upstream).connect(`${hostOf(e.address)}:${e.targetPort}`).then((stream) => {
+      const socket = tls.connect({ ...opts, socket: stream });
+      socket.once('close', () => stream.destroy());
+      return handshake(socket, timeoutMs);
+    });
+  }
+
   /**
    * The identity a mesh endpoint's tunnel proved with its certificate (secure naming checked it): what
    * telemetry names as the destination principal, rather than what the peer says of itself.
    */
   verifiedPeer(e: { readonly key: string; readonly mesh: boolean; readonly plaintext?: boolean }): string | undefined {
-    if (!e.mesh) return undefined;
+    // In the cluster's own TLS (SIMPLE, MUTUAL) the app answers: the tunnel's identity is not its.
+    if (!e.mesh || this.settings.origination) return undefined;
     const u = this.#upstreams.get(e.plaintext ? `${e.key}|plaintext` : e.key);
     return u instanceof H2Upstream ? u.verifiedPeer : undefined;
   }
@@ -330,8 +369,18 @@ export class Cluster {
         ...(extraHeaders ? { extraHeaders } : {}),
         onConnected: this.#onConnected,
       });
-    } else if (http2) u = new H2Upstream(`http://${host}:${e.port}`, { connectTimeoutMs, ...keepalive, onConnected: this.#onConnected });
-    else {
+    } else if (http2) {
+      // h2 in the DestinationRule's TLS (ALPN h2) when it originates some, else h2c.
+      const origination = this.settings.origination;
+      const secrets = this.#deps.secrets ?? (() => undefined);
+      const originTls = origination
+        ? () => {
+            const t = originationOptions(origination, secrets, e.address);
+            return typeof t === 'string' ? t : { ...t, ALPNProtocols: ['h2'] };
+          }
+        : undefined;
+      u = new H2Upstream(`${origination ? 'https' : 'http'}://${host}:${e.port}`, { connectTimeoutMs, ...keepalive, ...(originTls ? { originTls } : {}), onConnected: this.#onConnected });
+    } else {
       const origination = this.settings.origination;
       const tls = origination ? originationOptions(origination, this.#deps.secrets ?? (() => undefined), e.address) : undefined;
       u = new H1Upstream(`${origination ? 'https' : 'http'}://${host}:${e.port}`, {
@@ -372,10 +421,11 @@ export class Cluster {
     const sans = this.settings.meshSans;
     const refused = (peerId: string | undefined) => peerId === undefined || !sans.includes(peerId);
     const timers = this.#timers ?? realTimers;
-    for (const u of this.#upstreams.values()) {
+    for (const [key, u] of this.#upstreams) {
       if (u instanceof H2Upstream) {
         if (u.tunnel) u.retireIf(refused);
-      } else if (u instanceof H1Pool) u.retireIf(refused, timers);
+        // Originated TLS (`|tls`) is the app's certificate, not a mesh identity: it rides a tunnel judged above.
+      } else if (u instanceof H1Pool && !key.endsWith('|tls')) u.retireIf(refused, timers);
     }
   }
 
@@ -405,6 +455,29 @@ export function lbDeps(deps: Pick<ClusterDeps, 'random' | 'now'>) {
       active: 0,
     }),
   };
+}
+
+/** Resolves with `socket` once its TLS handshake is done; fails (a connect failure, UF) on error, close or timeout. */
+function handshake(socket: tls.TLSSocket, timeoutMs: number): Promise<Duplex> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => socket.destroy(new UpstreamError('connect', `TLS handshake timeout after ${timeoutMs}ms`)), timeoutMs);
+    timer.unref();
+    const fail = (err: Error) => {
+      clearTimeout(timer);
+      socket.destroy();
+      reject(err);
+    };
+    socket.once('error', fail);
+    socket.once('close', () => fail(new UpstreamError('connect', 'connection closed during the TLS handshake')));
+    socket.once('secureConnect', () => {
+      clearTimeout(timer);
+      socket.removeListener('error', fail);
+      // The caller's handlers come next; an error before them must not be unhandled.
+      socket.on('error', () => {});
+      socket.setNoDelay(true);
+      resolve(socket);
+    });
+  });
 }
 
 /** Whether `next` refuses a server identity `prev` accepted: a name removed, or the check turned on. */

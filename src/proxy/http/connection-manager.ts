@@ -324,7 +324,10 @@ class TimedForward implements TimedStream {
   }
   expire(reply: LocalReply): void {
     this.#fwd.cancel();
-    if (this.#s.res.headersSent) this.#s.reset();
-    else this.#s.finalReply(reply);
+    if (this.#s.res.headersSent) return void this.#s.reset();
+    const unfinished = !this.requestComplete();
+    this.#s.finalReply(reply);
+    // A 408: the client is still (or no longer) sending; its stream is reset after the reply, not drained.
+    if (unfinished) this.#s.resetUnfinished();
   }
 }

@@ -4,6 +4,7 @@
 // closure per hook (DESIGN §1.5).
 import type { ServerResponse } from 'node:http';
 import type { IncomingMessage } from 'node:http';
+import { constants as h2constants } from 'node:http2';
 import type { Readable } from 'node:stream';
 import type { ChainedFilter } from './filter-registry.ts';
 import { H1Request, H1Response } from './h1-server.ts';
@@ -15,6 +16,8 @@ import type { ClusterChoice, MatchedRoute } from './route/index.ts';
 import type { ServerHeader } from '../listener/compile-listener.ts';
 import type { ResponseWriter } from './router.ts';
 import { type HeaderMap, headerMapOf, type StreamInfo } from './stream.ts';
+
+const { NGHTTP2_NO_ERROR } = h2constants;
 
 /** The raw HTTP/1.1 codec's objects, the HTTP/2 server stream's (h2-server.ts), or Node's HTTP/1.1 ones. */
 export type DownstreamReq = IncomingMessage | H2Request | H1Request;
@@ -278,6 +281,17 @@ export class HttpStream implements ResponseWriter {
   reset(): void {
     if (this.h2) (this.res as H2Response).stream.close(2);
     else (this.res as ServerResponse).destroy();
+  }
+
+  /**
+   * The proxy's own reply went out before the client finished its request (a stream timeout): the
+   * stream is reset, as Envoy's doEndStream resets a stream whose request is not complete, rather than
+   * its body waited on for as long as the client trickles it, or for ever when it stalled. HTTP/2:
+   * RST_STREAM NO_ERROR once the reply is out (RFC 9113 §8.1; Node sends it after the last frame).
+   * HTTP/1.1: the codec closes the connection after the reply.
+   */
+  resetUnfinished(): void {
+    if (this.h2) (this.res as H2Response).stream.close(NGHTTP2_NO_ERROR);
   }
 }
 

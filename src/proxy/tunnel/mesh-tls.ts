@@ -77,16 +77,22 @@ export function meshServerIdentity(sans: readonly string[]): ServerIdentityCheck
   };
 }
 
-/** After a peer certificate expires, what is still open on its connection has this long to finish (Envoy's drain timeout). */
-export const EXPIRED_PEER_GRACE_MS = 5000;
+/**
+ * Once secure naming refuses a connected peer (its name left the service's accounts), what is still open
+ * on its connection has this long to finish (Envoy's drain timeout). Not at certificate expiry: see
+ * atPeerExpiry.
+ */
+export const REFUSED_PEER_GRACE_MS = 5000;
 
 /** The longest delay a Node timer takes. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * Calls `fn` when a verified peer's certificate expires (`valid_to`, on the wall clock; the wait runs
- * on `timers`): a long-lived tunnel session, and the connections carried on it, must not outlive the
- * certificate it was verified with. Returns the disarm; nothing is armed without a readable expiry.
+ * on `timers`): the tunnel session verified with it then takes no new streams, so new work goes over a
+ * new handshake with the peer's current certificate. What is open on it runs on to its end, as Envoy
+ * keeps established connections across rotation and expiry (a certificate is checked at the handshake
+ * only). Returns the disarm; nothing is armed without a readable expiry.
  */
 export function atPeerExpiry(peer: Pick<PeerCertificate, 'valid_to'> | undefined, timers: Timers, fn: () => void): () => void {
   const at = Date.parse(peer?.valid_to ?? '');

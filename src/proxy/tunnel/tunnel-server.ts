@@ -6,7 +6,10 @@
 // chain for that port, with the peer's SPIFFE ID as the connection's principal; one marked
 // `x-outrigger-transport: raw_buffer` (its source cluster has no mesh TLS) is served as plaintext instead:
 // on a chain taking `raw_buffer`, without the principal, and reset where there is none (STRICT), as
-// Istio's server closes a plaintext connection it has no chain for.
+// Istio's server closes a plaintext connection it has no chain for. One marked `plain_tls` carries the TLS
+// a DestinationRule SIMPLE or MUTUAL originates, which is not the mesh's: as Istio's "plain TLS" chains,
+// a TCP chain that takes plaintext (PERMISSIVE, DISABLE) passes it to the app, without the principal;
+// a STRICT port (whose handshake it would fail) or an HTTP port (no chain for it) closes it.
 import http2 from 'node:http2';
 import type { Http2Stream, ServerHttp2Session } from 'node:http2';
 import type net from 'node:net';
@@ -21,7 +24,7 @@ import type { ConnectionInfo } from '../http/stream.ts';
 import { splitAuthority } from '../listener/bound-listener.ts';
 import { HTTP1_CARRIER_PROTOCOL, TARGET_PORT_HEADER, TRANSPORT_HEADER } from '../upstream/h2-upstream.ts';
 import type { MeshTlsMaterial } from './mesh-tls.ts';
-import { atPeerExpiry, certificateHash, EXPIRED_PEER_GRACE_MS, meshContextOptions, spiffeIdOf, TUNNEL_SERVER_STREAMS, TUNNEL_SESSION_WINDOW, TUNNEL_STREAM_WINDOW } from './mesh-tls.ts';
+import { atPeerExpiry, certificateHash, meshContextOptions, spiffeIdOf, TUNNEL_SERVER_STREAMS, TUNNEL_SESSION_WINDOW, TUNNEL_STREAM_WINDOW } from './mesh-tls.ts';
 import { realTimers, type Timers } from '../http/router.ts';
 import type { ListenerSslStats } from '../tls/listener-ssl-stats.ts';
 import { parsePeerMetadata } from '../filters/telemetry/peer-metadata.ts';
@@ -32,11 +35,17 @@ export const PEER_HEADER = 'x-outrigger-peer';
 export type TunnelStreamKind = 'http' | 'tcp';
 /** What a tunnelled stream stands for: the mesh's mTLS, or a plaintext connection (`x-outrigger-transport`). */
 export type TunnelTransport = 'tls' | 'raw_buffer';
+/** What the marker asks for: the two transports above, or TLS originated by the source that is not the mesh's. */
+type StreamTransport = TunnelTransport | 'plain_tls';
 
-/** Any mention of `raw_buffer` (a repeated header, joined or not) counts: the marker only ever fails closed. */
-function transportOf(value: string | string[] | undefined): TunnelTransport {
+/**
+ * Any mention of a marker (a repeated header, joined or not) counts, the most restrictive first
+ * (`plain_tls` is served on fewer chains than `raw_buffer`): the marker only ever fails closed.
+ */
+function transportOf(value: string | string[] | undefined): StreamTransport {
   if (value === undefined) return 'tls';
-  return (Array.isArray(value) ? value.join(',') : value).includes('raw_buffer') ? 'raw_buffer' : 'tls';
+  const v = Array.isArray(value) ? value.join(',') : value;
+  return v.includes('plain_tls') ? 'plain_tls' : v.includes('raw_buffer') ? 'raw_buffer' : 'tls';
 }
 
 /** The connection as a plaintext one: no TLS, so no verified caller. */
@@ -55,7 +64,7 @@ export interface TunnelDeps {
   /** Continue a tunnelled TCP stream or HTTP request on an inbound chain. */
   serveStream(stream: http2.ServerHttp2Stream, chain: FilterChain, connection: ConnectionInfo): void;
   serveRequest(chain: FilterChain, connection: ConnectionInfo, req: DownstreamReq, res: DownstreamRes): void;
-  /** Timers for certificate expiry and its grace (a test clock in tests). */
+  /** Timers for certificate expiry (a test clock in tests). */
   timers?: Timers;
   /**
    * This workload's `x-outrigger-peer` metadata (base64 JSON), answered to a mesh peer's CONNECT as Istio's
@@ -158,7 +167,7 @@ export class TunnelServer {
     const principal = spiffeIdOf(peerCert.raw);
     if (!principal || (s.alpnProtocol !== 'h2' && s.alpnProtocol !== 'http/1.1')) return void s.destroy();
     const timers = this.#deps.timers ?? realTimers;
-    s.once('close', atPeerExpiry(peerCert, timers, () => this.#expire(s, timers)));
+    s.once('close', atPeerExpiry(peerCert, timers, () => this.#expire(s)));
     const base: ConnectionInfo = {
       remoteAddress: s.remoteAddress ?? '',
       remotePort: s.remotePort ?? 0,
@@ -176,16 +185,15 @@ export class TunnelServer {
   }
 
   /**
-   * The peer's certificate expired: its HTTP/2 session takes no new streams (GOAWAY), its HTTP/1.1
-   * connections, carried or not, close after the response in flight, and what is still open after the
-   * grace is reset. The peer reconnects with its current certificate.
+   * The peer's certificate expired: its HTTP/2 session takes no new streams (GOAWAY), and its HTTP/1.1
+   * connections, carried or not, close after the response in flight; the peer reconnects with its
+   * current certificate. What is still open (a TCP stream, a WebSocket) runs on to its end, as Envoy
+   * keeps an established connection whatever happens to the certificate it was verified with.
    */
-  #expire(s: tls.TLSSocket, timers: Timers): void {
+  #expire(s: tls.TLSSocket): void {
     const session = this.#sessionOn.get(s);
     session?.close();
     for (const c of this.#h1Conns) if (c.socket === s || (session && (c.socket as Partial<Http2Stream>).session === session)) c.drain();
-    const grace = timers.set(() => s.destroy(), EXPIRED_PEER_GRACE_MS);
-    s.once('close', () => timers.clear(grace));
   }
 
   #onRequest(req: H2Request, res: H2Response): void {
@@ -201,14 +209,17 @@ export class TunnelServer {
     if (req.method === 'CONNECT') {
       const { host, port } = splitAuthority(String(req.headers[':authority'] ?? ''), 0);
       const transport = transportOf(req.headers[TRANSPORT_HEADER]);
-      const chain = port ? this.#deps.inboundChain(port, 'tcp', transport) : undefined;
+      // Plain TLS takes what a plaintext TCP connection would (the app terminates it), never an HTTP chain.
+      let chain = port ? this.#deps.inboundChain(port, 'tcp', transport === 'tls' ? 'tls' : 'raw_buffer') : undefined;
+      if (transport === 'plain_tls' && chain?.handler.kind !== 'tcp') chain = undefined;
       if (!chain) {
-        // Plaintext Istio would have sent is accepted, then closed: not a connection failure at the source.
-        if (transport === 'raw_buffer' && port) return void req.stream.respond({ ':status': 200 }, { endStream: true });
+        // What Istio would have sent unencrypted is accepted, then closed: not a connection failure at the
+        // source. Plain TLS then fails its handshake there, as against Istio's server (UF).
+        if (transport !== 'tls' && port) return void req.stream.respond({ ':status': 200 }, { endStream: true });
         return void req.stream.respond({ ':status': 404 }, { endStream: true });
       }
       // Plaintext TCP carries no metadata exchange in Istio: the source is unknown, as well as unverified.
-      if (transport === 'raw_buffer') {
+      if (transport !== 'tls') {
         req.stream.respond({ ':status': 200 });
         return void this.#deps.serveStream(req.stream, chain, { ...asPlaintext(base), localAddress: host, localPort: port });
       }
@@ -232,12 +243,13 @@ export class TunnelServer {
   #serveHttp(base: ConnectionInfo, req: DownstreamReq, res: DownstreamRes, peer = peerOf(req.headers[PEER_HEADER])): void {
     const port = Number(req.headers[TARGET_PORT_HEADER]);
     const transport = transportOf(req.headers[TRANSPORT_HEADER]);
-    const chain = Number.isInteger(port) && port > 0 ? this.#deps.inboundChain(port, 'http', transport) : undefined;
+    // Plain TLS only ever comes as a CONNECT: a request claiming it is refused.
+    const chain = Number.isInteger(port) && port > 0 && transport !== 'plain_tls' ? this.#deps.inboundChain(port, 'http', transport) : undefined;
     if (chain?.handler.kind !== 'http') {
       // Plaintext Istio would have sent finds no chain (a STRICT port), or mTLS finds a port that takes
       // plaintext only (DISABLE, where Istio's handshake fails): the connection is closed under the
       // request, so the source sees a reset (503), never an answer from this side.
-      const refused = transport === 'raw_buffer' || (Number.isInteger(port) && port > 0 && this.#deps.inboundChain(port, 'http', 'raw_buffer')?.handler.kind === 'http');
+      const refused = transport !== 'tls' || (Number.isInteger(port) && port > 0 && this.#deps.inboundChain(port, 'http', 'raw_buffer')?.handler.kind === 'http');
       if (refused) return void ('stream' in res ? res.stream.close(http2.constants.NGHTTP2_CONNECT_ERROR) : res.destroy());
       return void (res as H2Response).writeHead(404, { 'content-length': 0 }).end();
     }

@@ -1,5 +1,6 @@
 // A raw byte stream to an endpoint: a TCP connection, or an HTTP/2 CONNECT stream through the mesh
-// tunnel when the endpoint is meshed. Used by tcp_proxy, CONNECT and WebSocket upgrades.
+// tunnel when the endpoint is meshed; in the cluster's originated TLS when it has some. Used by
+// tcp_proxy, CONNECT and WebSocket upgrades.
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Cluster } from '../cluster/cluster.ts';
@@ -8,6 +9,8 @@ import { H2Upstream } from './h2-upstream.ts';
 import { endedByTeardown, UpstreamError } from './upstream.ts';
 
 export function connectStream(cluster: Cluster, e: Pick<Endpoint, 'key' | 'address' | 'port' | 'mesh' | 'targetPort'>): Promise<Duplex> {
+  // The cluster's transport socket applies to TCP too: a DestinationRule SIMPLE or MUTUAL wraps the bytes in its TLS.
+  if (cluster.settings.origination) return cluster.originate(e);
   if (e.mesh) {
     const u = cluster.upstream(e);
     if (!(u instanceof H2Upstream)) return Promise.reject(new UpstreamError('connect', 'mesh endpoint without tunnel'));

@@ -8,7 +8,7 @@ import { PassThrough, Readable } from 'node:stream';
 import { after, test } from 'node:test';
 import { FakeClock, until } from '../../../test/resilience/fake-clock.ts';
 import { makeCa } from '../../../test/proxy/certs.ts';
-import { EXPIRED_PEER_GRACE_MS, TUNNEL_SESSION_WINDOW, TUNNEL_STREAM_WINDOW } from '../tunnel/mesh-tls.ts';
+import { REFUSED_PEER_GRACE_MS, TUNNEL_SESSION_WINDOW, TUNNEL_STREAM_WINDOW } from '../tunnel/mesh-tls.ts';
 import { H1Pool } from './h1-client.ts';
 import { H2Upstream } from './h2-upstream.ts';
 import type { OutgoingHeaders, UpstreamError, UpstreamHead } from './upstream.ts';
@@ -489,7 +489,7 @@ test('retiring its TLS connections: idle ones close at once, a busy one is reset
   s.p.retireIf((peer) => peer === 'spiffe://cluster.local/ns/a/sa/server', clock);
   await until(() => s.p.connections() === 1, 'the idle connection closes at once');
   assert.equal(outcome, undefined, 'the busy one has the grace');
-  clock.advance(EXPIRED_PEER_GRACE_MS);
+  clock.advance(REFUSED_PEER_GRACE_MS);
   await until(() => outcome !== undefined, 'the busy one is reset after it');
   assert.equal(outcome, 'reset');
   await until(() => s.p.connections() === 0, 'and gone');

@@ -13,7 +13,7 @@ import { Stash } from '../http/stash.ts';
 import { needsRequestTrailers } from './h1-trailer-request.ts';
 import { endedByTeardown, RETIRE_EVENT, UpstreamError } from './upstream.ts';
 import type { Timers } from '../http/router.ts';
-import { EXPIRED_PEER_GRACE_MS, spiffeIdOf } from '../tunnel/mesh-tls.ts';
+import { REFUSED_PEER_GRACE_MS, spiffeIdOf } from '../tunnel/mesh-tls.ts';
 
 const { NGHTTP2_CANCEL } = h2constants;
 
@@ -46,6 +46,11 @@ export interface H1ClientOptions {
    * connects with `tls` for a minute before it asks again.
    */
   readonly carrier?: () => Promise<Duplex | null>;
+  /**
+   * Opens each connection on a socket the caller makes (TLS a DestinationRule originates, inside a
+   * tunnel stream), resolved once it is up: it stands for a socket of its own, not a carried one.
+   */
+  readonly dial?: () => Promise<Duplex>;
   /** Each connection made (the cluster's `upstream_cx_total`). */
   readonly onConnected?: () => void;
 }
@@ -179,7 +184,16 @@ class H1Connection {
     this.#pool = pool;
     this.#connectTimer = setTimeout(() => this.#fail(new UpstreamError('connect', `connect timeout after ${opts.connectTimeoutMs}ms`), true), opts.connectTimeoutMs);
     this.#connectTimer.unref();
-    if (opts.carrier && pool.carries) {
+    if (opts.dial) {
+      opts.dial().then(
+        (socket) => {
+          if (this.#closed) return void socket.destroy();
+          this.#attach(socket as ClientSocket);
+          this.#onConnect(opts, false);
+        },
+        (err: Error) => this.#fail(classify(err, false), true),
+      );
+    } else if (opts.carrier && pool.carries) {
       opts.carrier().then(
         (stream) => {
           if (this.#closed) return void (stream ? cancel(stream as CarriedStream) : undefined);
@@ -267,14 +281,14 @@ class H1Connection {
   }
 
   /**
-   * Its peer no longer qualifies: idle, it closes now; busy, its exchange has EXPIRED_PEER_GRACE_MS to
+   * Its peer no longer qualifies: idle, it closes now; busy, its exchange has REFUSED_PEER_GRACE_MS to
    * finish before the connection is reset (and it is not reused after).
    */
   retire(timers: Timers): void {
     if (this.#retired || this.#closed) return;
     this.#retired = true;
     if (this.#ex === null) return void this.close();
-    const grace = timers.set(() => this.close(true), EXPIRED_PEER_GRACE_MS);
+    const grace = timers.set(() => this.close(true), REFUSED_PEER_GRACE_MS);
     this.socket.once('close', () => timers.clear(grace));
   }
 

@@ -5,7 +5,7 @@ import http2 from 'node:http2';
 import type net from 'node:net';
 import type tls from 'node:tls';
 import { realTimers, type Timers } from '../http/router.ts';
-import { atPeerExpiry, EXPIRED_PEER_GRACE_MS, spiffeIdOf, TUNNEL_SESSION_WINDOW, TUNNEL_STREAM_WINDOW } from '../tunnel/mesh-tls.ts';
+import { atPeerExpiry, REFUSED_PEER_GRACE_MS, spiffeIdOf, TUNNEL_SESSION_WINDOW, TUNNEL_STREAM_WINDOW } from '../tunnel/mesh-tls.ts';
 import type { Duplex, Readable } from 'node:stream';
 import type { H2UpstreamOptions } from './h2-upstream.ts';
 import type { OutgoingHeaders, UpstreamExchange, UpstreamHead, UpstreamSink } from './upstream.ts';
@@ -17,7 +17,9 @@ export const PROTOCOL_HEADER = 'x-outrigger-protocol';
 /**
  * `raw_buffer` on a tunnelled request or CONNECT whose cluster has no mesh TLS (a DestinationRule
  * `tls.mode: DISABLE`, auto mTLS off): the destination serves it as the plaintext connection Istio would
- * have sent, on a chain that takes `raw_buffer`, without the caller's identity.
+ * have sent, on a chain that takes `raw_buffer`, without the caller's identity. `plain_tls` on a CONNECT
+ * that carries TLS the source originates (DestinationRule SIMPLE or MUTUAL): passed to the app as TCP
+ * where a plaintext TCP connection would be, refused elsewhere.
  */
 export const TRANSPORT_HEADER = 'x-outrigger-transport';
 /** The extended CONNECT `:protocol` of a stream that carries an HTTP/1.1 connection to the tunnel. */
@@ -67,6 +69,8 @@ export class H2Connection {
   /** Streams carrying HTTP/1.1 connections: told when the session retires. */
   #carried = new Set<Duplex>();
   #retired = false;
+  /** Refused by secure naming: what is open is reset after the grace. */
+  #refused = false;
   /** The SPIFFE ID the tunnel's server presented (verified at connect); undefined for h2c or before. */
   peerId: string | undefined;
 
@@ -77,8 +81,11 @@ export class H2Connection {
     // A TLS session is the mesh tunnel: its windows are TUNNEL_STREAM_WINDOW and TUNNEL_SESSION_WINDOW.
     // maxSessionMemory bounds what waits to be sent: the streams' own writes, each held to its
     // stream's high-water mark plus one chunk (up to 64 KiB), so 100 streams need more than the 10 MB default.
-    const session = http2.connect(origin, { ...(opts.tls?.() ?? {}), settings: { enablePush: false, ...(opts.tls ? { initialWindowSize: TUNNEL_STREAM_WINDOW } : {}) }, maxSessionMemory: 32 });
+    const own = opts.originTls?.();
+    const tlsOptions = opts.tls?.() ?? (typeof own === 'object' ? own : {});
+    const session = http2.connect(origin, { ...tlsOptions, settings: { enablePush: false, ...(opts.tls ? { initialWindowSize: TUNNEL_STREAM_WINDOW } : {}) }, maxSessionMemory: 32 });
     this.#session = session;
+    if (typeof own === 'string') queueMicrotask(() => session.destroy(new UpstreamError('connect', `tls: ${own}`)));
     const timer = setTimeout(() => session.destroy(new UpstreamError('connect', `connect timeout after ${opts.connectTimeoutMs}ms`)), opts.connectTimeoutMs);
     timer.unref();
     // The event's socket is the real one: `session.socket` is a proxy that refuses setKeepAlive.
@@ -92,7 +99,7 @@ export class H2Connection {
         const timers = opts.timers ?? realTimers;
         const peer = (socket as tls.TLSSocket).getPeerCertificate();
         this.peerId = spiffeIdOf(peer.raw);
-        session.once('close', atPeerExpiry(peer, timers, () => this.retire(timers)));
+        session.once('close', atPeerExpiry(peer, timers, () => this.#stopTaking()));
       }
     });
     session.on('remoteSettings', () => {
@@ -114,18 +121,28 @@ export class H2Connection {
   }
 
   /**
-   * The peer no longer qualifies (its certificate expired, or the names it must present changed): no
-   * new stream goes here, the session closes once its streams end (the HTTP/1.1 pool closes its idle
-   * carried connections instead of reusing them), and what is still open after the grace is reset.
+   * No new stream goes here, and the session closes once its streams end (the HTTP/1.1 pool closes its
+   * idle carried connections instead of reusing them). At the peer's certificate expiry that is all:
+   * what is open (a TCP stream, a WebSocket, a request) runs on, as on an Envoy connection.
    */
-  retire(timers: Timers): void {
+  #stopTaking(): void {
     if (this.#retired || this.#session.destroyed) return;
     this.#retired = true;
     this.#leave(undefined);
     this.#session.close();
     for (const s of this.#carried) s.emit(RETIRE_EVENT);
+  }
+
+  /**
+   * Secure naming refuses the peer now (the names it must present changed): it takes no new stream, and
+   * what is still open after the grace is reset.
+   */
+  retire(timers: Timers): void {
+    if (this.#refused || this.#session.destroyed) return;
+    this.#refused = true;
+    this.#stopTaking();
     // With an error, so every stream still open fails (a response cut short must not read as complete).
-    const grace = timers.set(() => this.#session.destroy(new UpstreamError('reset', 'peer retired'), http2.constants.NGHTTP2_CANCEL), EXPIRED_PEER_GRACE_MS);
+    const grace = timers.set(() => this.#session.destroy(new UpstreamError('reset', 'peer retired'), http2.constants.NGHTTP2_CANCEL), REFUSED_PEER_GRACE_MS);
     this.#session.once('close', () => timers.clear(grace));
   }
 

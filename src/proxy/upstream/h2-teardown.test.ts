@@ -6,7 +6,7 @@ import net from 'node:net';
 import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
 import { FakeClock, until } from '../../../test/resilience/fake-clock.ts';
-import { EXPIRED_PEER_GRACE_MS } from '../tunnel/mesh-tls.ts';
+import { REFUSED_PEER_GRACE_MS } from '../tunnel/mesh-tls.ts';
 import { H2Upstream } from './h2-upstream.ts';
 import { splice } from './connect-stream.ts';
 import { endedByTeardown, type UpstreamError } from './upstream.ts';
@@ -132,7 +132,7 @@ test('retiring reaches a session already draining (at its stream limit): its ope
   });
   await until(() => gotHead, 'the response head arrives; the session, at its limit, drains');
   up.retireIf(() => true);
-  clock.advance(EXPIRED_PEER_GRACE_MS);
+  clock.advance(REFUSED_PEER_GRACE_MS);
   await until(() => outcome !== undefined, 'the stream is reset');
   assert.equal(outcome, 'reset');
   await up.close();

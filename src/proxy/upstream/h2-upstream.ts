@@ -16,6 +16,12 @@ export interface H2UpstreamOptions {
   tcpKeepaliveMs?: number;
   /** TLS for the tunnel; absent for h2c. Called per connection so rotated certificates apply. */
   tls?: () => SecureClientSessionOptions;
+  /**
+   * TLS a DestinationRule originates (SIMPLE, MUTUAL) to a server outside the tunnel: not the mesh's (no
+   * SPIFFE peer, no tunnel windows). Per connection; a string says why none can be made (a secret that has
+   * not arrived): the connection then fails (UF) before a byte of the request is sent.
+   */
+  originTls?: () => SecureClientSessionOptions | string;
   /** Added to every request (the tunnel's `x-outrigger-peer` source metadata). */
   extraHeaders?: Readonly<Record<string, string>>;
   /** Sessions this endpoint may open (the cluster's max_connections; Envoy's default 1024). */
@@ -176,8 +182,8 @@ export class H2Upstream implements Upstream {
 
   /**
    * Retires the sessions whose server identity `refused` now refuses (the names it must present
-   * changed), as at its certificate's expiry: no new streams, idle carried connections close, and what
-   * is still open is reset after EXPIRED_PEER_GRACE_MS. Sessions of peers still allowed, and requests
+   * changed): no new streams, idle carried connections close (as at its certificate's expiry), and what
+   * is still open is reset after REFUSED_PEER_GRACE_MS. Sessions of peers still allowed, and requests
    * waiting for a session, are left alone.
    */
   retireIf(refused: (peerId: string | undefined) => boolean): void {

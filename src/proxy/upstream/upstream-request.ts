@@ -1,6 +1,9 @@
 // One routed request and its attempts (Envoy's router filter with its UpstreamRequests): picks hosts,
 // sends through the cluster's pool limits, decides retries from each outcome, runs the route, per-try
-// and back-off timers on the injected clock, and reports every result to outlier detection.
+// and back-off timers on the injected clock, and reports every result to outlier detection. The route
+// and per-try timeouts count from the downstream request's end, as Envoy arms them in onRequestComplete:
+// a timer that runs out while the client is still sending its body starts again, in full, once the body
+// has arrived, so a stalled upload is the stream idle timeout's to end (408 SI), never the route's (504 UT).
 import type { ResourceManager } from '../cluster/circuit-breaker.ts';
 import type { Cluster } from '../cluster/cluster.ts';
 import type { Endpoint } from '../cluster/endpoint.ts';
@@ -10,6 +13,7 @@ import type { AttemptOutcome, ResetReason, RetryState } from '../http/retry/retr
 import type { ForwardRequest, ResponseWriter, Timers } from '../http/router.ts';
 import { type HeaderMap, headerMapOf } from '../http/stream.ts';
 import { LocalReplies } from '../local-reply.ts';
+import type { Readable } from 'node:stream';
 import { ReplayableBody } from './replayable-body.ts';
 import { type OutgoingHeaders, transportFailureReason, type UpstreamError, type UpstreamExchange, type UpstreamHead, type UpstreamSink } from './upstream.ts';
 
@@ -144,7 +148,8 @@ export class UpstreamRequest {
     }
     if (!original) cluster.requestStarted(e);
     req.info.upstreamHost = e.key;
-    req.info.upstreamMesh = e.mesh;
+    // Through the tunnel in the cluster's own TLS (SIMPLE, MUTUAL), the app answers, not its sidecar.
+    req.info.upstreamMesh = e.mesh && cluster.settings.origination === undefined;
     req.info.upstreamWorkload = e.workload;
     const attempt = new Attempt(this, e);
     this.#attempt = attempt;
@@ -285,6 +290,17 @@ export class UpstreamRequest {
     return d;
   }
 
+  /**
+   * Whether the client is still sending its body: then `restart` runs once it has all arrived, and the
+   * timer that asked does not fire. (Only a timer that ran out pays for the listener.)
+   */
+  #stillSending(restart: () => void): boolean {
+    const body = this.#req.body;
+    if (body === null || bodyArrived(body)) return false;
+    body.once('end', restart);
+    return true;
+  }
+
   #onBackoff = (): void => {
     this.#backoffTimer = undefined;
     this.#releaseRetry();
@@ -295,6 +311,10 @@ export class UpstreamRequest {
     this.#perTryTimer = undefined;
     const a = this.#attempt;
     if (!a || this.#finished || this.#headSent) return;
+    const restart = () => {
+      if (this.#attempt === a && !this.#finished && !this.#headSent) this.#perTryTimer = this.#timers.set(this.#onPerTryTimeout, this.#retry?.policy.perTryTimeoutMs ?? 0);
+    };
+    if (this.#stillSending(restart)) return;
     this.#cluster.resilience.upstream_rq_per_try_timeout++;
     this.#cluster.stats.upstream_rq_per_try_timeout.inc();
     this.#cluster.reportResult(a.endpoint.key, 'timeout');
@@ -310,6 +330,11 @@ export class UpstreamRequest {
 
   #onGlobalTimeout = (): void => {
     this.#globalTimer = undefined;
+    if (this.#finished) return;
+    const restart = () => {
+      if (!this.#finished) this.#globalTimer = this.#timers.set(this.#onGlobalTimeout, this.#req.timeoutMs);
+    };
+    if (this.#stillSending(restart)) return;
     const x = this.#exchange;
     const a = this.#attempt;
     if (!this.#done()) return;
@@ -346,6 +371,18 @@ export class UpstreamRequest {
     this.#body?.detach();
     return true;
   }
+}
+
+/**
+ * The downstream's END_STREAM has arrived (Envoy's remote decode complete), whether or not an upstream
+ * has read the body yet: the body ended, its last bytes are queued (an HTTP/1.1 body), or the HTTP/2
+ * stream says its remote side closed. A body gone with its stream counts too: the reset ends the request.
+ */
+function bodyArrived(body: Readable): boolean {
+  if (body.readableEnded || body.destroyed) return true;
+  const h2 = body as Readable & { endAfterHeaders?: boolean; state?: { remoteClose?: number } };
+  if (h2.state !== undefined) return h2.endAfterHeaders === true || h2.state.remoteClose === 1;
+  return (body as Readable & { _readableState?: { ended?: boolean } })._readableState?.ended === true;
 }
 
 function appendValue(prev: string | string[] | undefined, v: string): string | string[] {
