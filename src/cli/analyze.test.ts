@@ -64,12 +64,12 @@ test('warnings fail only with --fail-on warning', async () => {
   assert.equal((await run({ filename: [file], output: 'text', failOn: 'warning' })).code, 1);
 });
 
-test('--list prints the catalogue; bad flags exit 2', async () => {
+test('--list prints the catalogue; bad flags exit 64 (usage)', async () => {
   const r = await run({ list: true, output: 'json', failOn: 'error' });
   const codes = (JSON.parse(r.out) as { code: string }[]).map((c) => c.code);
   assert.ok(codes.includes('OR1020') && codes.includes('IST0101'));
-  assert.equal((await run({ output: 'yaml', failOn: 'error' })).code, 2);
-  assert.equal((await run({ output: 'text', failOn: 'error' })).code, 2);
+  assert.equal((await run({ output: 'yaml', failOn: 'error' })).code, 64);
+  assert.equal((await run({ output: 'text', failOn: 'error' })).code, 64);
 });
 
 test("without -f, the running mesh's configuration; -n keeps one namespace's findings, -A all of them", async () => {
@@ -96,6 +96,6 @@ test("without -f, the running mesh's configuration; -n keeps one namespace's fin
   assert.deepEqual(codes(await run({ dir: state, namespace: 'shop', allNamespaces: true, output: 'json', failOn: 'error' })).length, 2);
   // No files and no mesh here: how to give either.
   const none = await run({ dir: join(tmp, 'no-mesh'), output: 'text', failOn: 'error' });
-  assert.equal(none.code, 2);
+  assert.equal(none.code, 64);
   assert.match(none.err, /give at least one -f PATH .* or run it beside a running mesh \(--dir\)/);
 });

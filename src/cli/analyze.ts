@@ -2,6 +2,7 @@
 // cross-resource analyzers; exit 1 on errors (or warnings with --fail-on warning). Without -f, the
 // configuration of the running mesh (its directories); -n narrows to one namespace, as istioctl's.
 import type { Command } from 'commander';
+import { EXIT_USAGE } from './exit-codes.ts';
 
 interface AnalyzeFlags {
   filename?: string[];
@@ -34,11 +35,11 @@ export async function analyzeCommand(flags: AnalyzeFlags, out: (s: string) => vo
   const { renderJson, renderText, summary } = await import('./diagnostic-format.ts');
   if (flags.output !== 'text' && flags.output !== 'json') {
     err(`error: --output must be text or json, not "${flags.output}"\n`);
-    return 2;
+    return EXIT_USAGE;
   }
   if (flags.failOn !== 'error' && flags.failOn !== 'warning') {
     err(`error: --fail-on must be error or warning, not "${flags.failOn}"\n`);
-    return 2;
+    return EXIT_USAGE;
   }
   if (flags.list) {
     out(await listing(flags.output));
@@ -51,7 +52,7 @@ export async function analyzeCommand(flags: AnalyzeFlags, out: (s: string) => vo
     paths = [...(readState(flags.dir ?? stateDir(process.cwd()))?.configDirs ?? [])];
     if (paths.length === 0) {
       err('error: give at least one -f PATH (a file, a directory, or - for stdin), or run it beside a running mesh (--dir)\n');
-      return 2;
+      return EXIT_USAGE;
     }
   }
   const { loadPaths } = await import('../config/load.ts');

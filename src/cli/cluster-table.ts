@@ -77,7 +77,7 @@ export function outlierText(cluster: Obj): string {
   return parts.join(' ') || '-';
 }
 
-const destinationRuleOf = (cluster: Obj): string => {
+export const destinationRuleOf = (cluster: Obj): string => {
   const istio = ((cluster['metadata'] as Obj | undefined)?.['filter_metadata'] as Obj | undefined)?.['istio'] as Obj | undefined;
   // In memory the metadata is a plain object; after a proto round trip it is a Struct with `fields`.
   const config = (istio?.['config'] ?? ((istio?.['fields'] as Obj | undefined)?.['config'] as Obj | undefined)?.['stringValue']) as string | undefined;
@@ -85,14 +85,17 @@ const destinationRuleOf = (cluster: Obj): string => {
   return m ? `${m[2]}.${m[1]}` : '-';
 };
 
-/** The cluster table; `wide` adds the destination rule, circuit breaker and outlier detection columns. */
+/**
+ * istioctl's cluster table, its DESTINATION RULE column (`name.namespace` from the cluster's
+ * `istio.config` metadata, `-` for none) included; `wide` adds circuit breaker and outlier detection.
+ */
 export function renderClusterTable(clusters: readonly Obj[], wide: boolean): string {
   const rows = clusters.map((c) => {
     const name = String(c['name']);
     const p = clusterNameParts(name);
-    const base = [p.fqdn || name, p.port || '-', p.subset || '-', p.direction || '-', String(c['type'] ?? 'EDS')];
-    return wide ? [...base, destinationRuleOf(c), circuitBreakerText(c), outlierText(c)] : base;
+    const base = [p.fqdn || name, p.port || '-', p.subset || '-', p.direction || '-', String(c['type'] ?? 'EDS'), destinationRuleOf(c)];
+    return wide ? [...base, circuitBreakerText(c), outlierText(c)] : base;
   });
-  const header = ['SERVICE FQDN', 'PORT', 'SUBSET', 'DIRECTION', 'TYPE'];
-  return `${formatTable(wide ? [...header, 'DESTINATION RULE', 'CIRCUIT BREAKER', 'OUTLIER DETECTION'] : header, rows)}\n`;
+  const header = ['SERVICE FQDN', 'PORT', 'SUBSET', 'DIRECTION', 'TYPE', 'DESTINATION RULE'];
+  return `${formatTable(wide ? [...header, 'CIRCUIT BREAKER', 'OUTLIER DETECTION'] : header, rows)}\n`;
 }

@@ -26,7 +26,7 @@ test('asking for TLS without --ca-dir, or a malformed port, is refused with the 
   }
 });
 
-test("bad CA lifetimes in the watched YAML: each shown at its place, exit 2, nothing started", async () => {
+test("bad CA lifetimes in the watched YAML: each shown at its place, exit 64 (usage), nothing started", async () => {
   const { existsSync, mkdtempSync, rmSync, writeFileSync } = await import('node:fs');
   const { tmpdir } = await import('node:os');
   const path = await import('node:path');
@@ -52,7 +52,7 @@ test("bad CA lifetimes in the watched YAML: each shown at its place, exit 2, not
     process.exitCode = exitCode;
     rmSync(dir, { recursive: true, force: true });
   }
-  assert.equal(code, 2);
+  assert.equal(code, 64);
   assert.equal(caWritten, false, 'no root made');
   const out = written.join('');
   assert.match(out, new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:5:52: error OR1025 IstioOperator istio-system/mesh: spec\\.values\\.pilot\\.env\\.MAX_WORKLOAD_CERT_TTL: "2d" is not a duration`));
@@ -96,7 +96,7 @@ test('a port that is not a number is refused at parse time; a taken one is named
   assert.match(written.join(''), new RegExp(`outrigger control-plane: port ${busy} is already in use by pid ${process.pid} \\(.+\\) \\(--xds-port\\); free it or choose another port with --xds-port\\n`));
 });
 
-test('an address or path the flags got wrong is one line naming the flag, exit 2, nothing started', async () => {
+test('an address or path the flags got wrong is one line naming the flag, exit 64 (usage), nothing started', async () => {
   const { mkdtempSync, rmSync, writeFileSync, existsSync } = await import('node:fs');
   const { tmpdir } = await import('node:os');
   const path = await import('node:path');
@@ -130,7 +130,7 @@ test('an address or path the flags got wrong is one line naming the flag, exit 2
   }
   const made = existsSync(path.join(dir, 'ca'));
   rmSync(dir, { recursive: true, force: true });
-  assert.deepEqual(codes, [2, 2, 2, 2, 2]);
+  assert.deepEqual(codes, [64, 64, 64, 64, 64]);
   assert.equal(made, false, 'no CA made');
   assert.deepEqual(written, [
     'outrigger control-plane: --host 192.0.2.1: not an address of this machine (EADDRNOTAVAIL); use 127.0.0.1, 0.0.0.0 or one of its own addresses\n',

@@ -3,6 +3,7 @@
 // debug API and metrics on --debug-port — until interrupted.
 import path from 'node:path';
 import type { Command } from 'commander';
+import { EXIT_USAGE } from './exit-codes.ts';
 import { portArg } from './port-arg.ts';
 
 interface Flags {
@@ -70,7 +71,7 @@ export function define(program: Command): void {
       } catch (err) {
         if (!(err instanceof ControlPlaneArgsError) && (err as { code?: unknown }).code !== 'PATH_ARG') throw err;
         process.stderr.write(`outrigger control-plane: ${(err as Error).message}\n`);
-        process.exitCode = 2;
+        process.exitCode = EXIT_USAGE;
         return;
       }
       const { ControlPlane } = await import('../controlplane/control-plane.ts');
@@ -93,13 +94,13 @@ export function define(program: Command): void {
           // A CA directory that cannot be read or made: one line naming the flag.
           const { fsReason } = await import('./path-args.ts');
           process.stderr.write(`outrigger control-plane: --ca-dir ${flags.caDir}: ${code === 'CA_LOAD_FAILED' ? (err as Error).message : fsReason(err)}; nothing was started\n`);
-          process.exitCode = 2;
+          process.exitCode = EXIT_USAGE;
           return;
         }
         if (!(err instanceof CaConfigError)) throw err;
         const { formatDiagnostics } = await import('./diagnostic-format.ts');
         process.stderr.write(`${formatDiagnostics(err.diagnostics)}\noutrigger control-plane: the certificate authority's settings are invalid; nothing was started\n`);
-        process.exitCode = 2;
+        process.exitCode = EXIT_USAGE;
         return;
       }
       // A port someone else holds: named with its holder and flag, before anything binds.

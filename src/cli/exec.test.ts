@@ -30,7 +30,7 @@ test('checkExecArgs: what needs --, and the line it suggests', () => {
   for (const [tokens, re] of refused) assert.throws(() => checkExecArgs(tokens), (err: Error & { code?: string }) => err.code === 'EXEC_ARGS' && re.test(err.message), tokens.join(' '));
 });
 
-test('exec: a command with options and no -- is one line with the fix, exit 1, nothing run; without options it runs', async () => {
+test('exec: a command with options and no -- is one line with the fix, exit 64 (usage), nothing run; without options it runs', async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'or-cli-exec-'));
   writeFileSync(path.join(dir, 'state.json'), JSON.stringify(meshState([component('podinfo/podinfo-stable-0', 'workload')])));
   const err: string[] = [];
@@ -38,7 +38,7 @@ test('exec: a command with options and no -- is one line with the fix, exit 1, n
   process.stderr.write = ((c: string) => err.push(String(c)) > 0) as typeof process.stderr.write;
   try {
     // Without the check, -n would be taken for exec's --namespace ("hi"), and echo run without it.
-    assert.equal(await main(['node', 'outrigger', 'exec', '--dir', dir, 'podinfo-stable-0', 'echo', '-n', 'hi']), 1);
+    assert.equal(await main(['node', 'outrigger', 'exec', '--dir', dir, 'podinfo-stable-0', 'echo', '-n', 'hi']), 64);
     assert.equal(await main(['node', 'outrigger', 'exec', '--dir', dir, 'podinfo-stable-0', 'true']), 0);
   } finally {
     process.stderr.write = writeErr;

@@ -83,8 +83,9 @@ test("logs: the control plane's log is up's, a gateway's is its proxy's, and bad
     // kubectl's `-c istio-proxy` is the sidecar; another container name is the app.
     assert.equal(await main(argv('logs', '--dir', dir, '-n', 'podinfo', 'podinfo-stable-0', '-c', 'istio-proxy')), 0);
     assert.equal(await main(argv('logs', '--dir', dir, '-n', 'podinfo', 'podinfo-stable-0', '-c', 'podinfo')), 0);
-    assert.equal(await main(argv('logs', '--dir', dir, 'control-plane', '--tail', 'abc')), 1);
-    assert.equal(await main(argv('status', '--dir', dir, '-o', 'yaml')), 1);
+    // Values the flags do not take: usage errors (64, as istioctl's).
+    assert.equal(await main(argv('logs', '--dir', dir, 'control-plane', '--tail', 'abc')), 64);
+    assert.equal(await main(argv('status', '--dir', dir, '-o', 'yaml')), 64);
     // An up.log older than this mesh was left by an earlier `up -d`: not this control plane's.
       utimesSync(path.join(dir, 'logs', 'up.log'), new Date(2020, 0, 1), new Date(2020, 0, 1));
     assert.equal(await main(argv('logs', '--dir', dir, 'control-plane')), 1);
@@ -199,7 +200,7 @@ test('down: a --timeout that is not a number of seconds is refused before anythi
   const writeErr = process.stderr.write;
   process.stderr.write = ((c: string) => err.push(String(c)) > 0) as typeof process.stderr.write;
   try {
-    for (const bad of ['abc', '-5', '']) assert.equal(await main(argv('down', '--dir', tmpdir(), '--timeout', bad)), 1, bad);
+    for (const bad of ['abc', '-5', '']) assert.equal(await main(argv('down', '--dir', tmpdir(), '--timeout', bad)), 64, bad);
   } finally {
     process.stderr.write = writeErr;
   }
@@ -234,4 +235,42 @@ test("up: what istioctl analyze would report (a route to a host nothing defines)
   assert.equal(code, 1);
   assert.match(err.join('\n'), /error IST0101 VirtualService default\/vs: .*nowhere/);
   assert.ok(err.includes("outrigger up: 1 analyzer finding(s), as `outrigger analyze` reports them; starting anyway"), err.join('\n'));
+});
+
+test("exit codes are istioctl's: 64 for any wrong command line, parser's or a command's own check; 1 for a failure; 0 for help", async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'or-cli-exit-'));
+  const out: string[] = [];
+  const write = { out: process.stdout.write, err: process.stderr.write };
+  process.stdout.write = ((c: string) => out.push(String(c)) > 0) as typeof process.stdout.write;
+  process.stderr.write = ((c: string) => out.push(String(c)) > 0) as typeof process.stderr.write;
+  const run = async (...args: string[]) => {
+    process.exitCode = 0;
+    try {
+      return await main(argv(...args));
+    } finally {
+      process.exitCode = 0;
+    }
+  };
+  try {
+    // The argument parser's findings.
+    assert.equal(await run('prxy-status'), 64, 'unknown command');
+    assert.equal(await run('proxy-status', '--no-such-flag'), 64, 'unknown option');
+    assert.equal(await run('proxy-config', 'cluster'), 64, 'missing argument');
+    assert.equal(await run('proxy-status', '-o', 'xml'), 64, 'a value the flag does not take');
+    assert.equal(await run('logs', '--tail', '0', 'x'), 64, "an option's own parser refusing the value");
+    // The commands' own checks of their command line.
+    assert.equal(await run('proxy-config', 'bootstrap', 'x', '--control-plane', '127.0.0.1:1'), 64, 'a kind proxy-config does not have');
+    assert.equal(await run('analyze', '-o', 'yaml', '-f', dir), 64);
+    assert.equal(await run('explain', '--from', 'a', '--to', 'not a url', '-f', dir), 64);
+    // Failures: the command line was fine.
+    assert.equal(await run('status', '--dir', path.join(dir, 'none')), 1, 'no mesh running there');
+    assert.equal(await run('proxy-status', '--control-plane', '127.0.0.1:1'), 1, 'no control plane answers');
+    assert.equal(await run('proxy-status', '--help'), 0);
+    assert.equal(await run('--version'), 0);
+  } finally {
+    process.stdout.write = write.out;
+    process.stderr.write = write.err;
+    rmSync(dir, { recursive: true, force: true });
+  }
+  assert.ok(out.some((l) => l.includes("unknown option '--no-such-flag'")), out.join(''));
 });

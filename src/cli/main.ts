@@ -2,6 +2,7 @@
 // its subcommand, options and help; heavy imports happen inside the action, so `--help` stays fast.
 import { Command, CommanderError } from 'commander';
 import { packageVersion } from '../runtime/package-version.ts';
+import { EXIT_USAGE, exitCodeOf } from './exit-codes.ts';
 
 type Define = (program: Command) => void;
 
@@ -42,19 +43,21 @@ export async function main(argv: readonly string[]): Promise<number> {
     .description("A service mesh that runs Istio's YAML: control plane, proxy, CA, telemetry and CLI.")
     .version(packageVersion())
     .exitOverride()
-    .showHelpAfterError('(run with --help for usage)');
+    .showHelpAfterError('(run with --help for usage)')
+    .addHelpText('after', '\nExit codes (as istioctl): 0 done; 1 the command failed or found problems; 64 the command line is wrong.');
   for (const load of commandsFor(argv)) (await load()).define(program);
   try {
     await program.parseAsync([...argv]);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (err) {
-    if (err instanceof CommanderError) return err.exitCode;
+    // The argument parser's errors are usage errors (istioctl's 64); --help and --version exit 0.
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : EXIT_USAGE;
     // An error that names its kind (NO_MESH, COMPONENT_NOT_FOUND, ENOENT ...) is the person's to fix:
     // its message says how. Anything else is a bug, and its stack is what a report needs.
     const code = (err as { code?: unknown }).code;
     if (err instanceof Error && typeof code === 'string' && !process.env['OUTRIGGER_DEBUG']) {
       process.stderr.write(`outrigger ${argv[2] ?? ''}: ${err.message}\n`);
-      return 1;
+      return exitCodeOf(code);
     }
     throw err;
   }

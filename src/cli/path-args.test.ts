@@ -29,14 +29,14 @@ test('each check passes what is there and names the flag and path of what is not
   }
 });
 
-test('explain -f naming nothing is one line and exit 1, not a trace of a mesh without it', async () => {
+test('explain -f naming nothing is one line and exit 64 (usage), not a trace of a mesh without it', async () => {
   const missing = path.join(tmpdir(), 'or-no-such-mesh-dir');
   const err: string[] = [];
   const [writeErr, error] = [process.stderr.write, console.error];
   process.stderr.write = ((c: string) => err.push(String(c)) > 0) as typeof process.stderr.write;
   console.error = (line: string) => void err.push(`${line}\n`);
   try {
-    assert.equal(await main(['node', 'outrigger', 'explain', '--from', 'ingress', '--to', 'http://podinfo.example.com/', '-f', missing]), 1);
+    assert.equal(await main(['node', 'outrigger', 'explain', '--from', 'ingress', '--to', 'http://podinfo.example.com/', '-f', missing]), 64);
   } finally {
     [process.stderr.write, console.error] = [writeErr, error];
     process.exitCode = 0;

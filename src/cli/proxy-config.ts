@@ -3,6 +3,9 @@
 // proxy's own admin API first: the workload certificate is made inside the proxy, not by the control plane.
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { type ClusterFilter, matchesCluster, renderClusterTable } from './cluster-table.ts';
+import { type EndpointFilter, filterEndpoints, renderEndpointTable } from './endpoint-table.ts';
+import { EXIT_USAGE } from './exit-codes.ts';
+import { envoyJson } from './envoy-json.ts';
 import { proxyAdminAddress, proxyQueries, readMeshState } from './proxy-admin-address.ts';
 import { renderRouteTable } from './route-table.ts';
 import { renderSecretTable } from './secret-table.ts';
@@ -35,14 +38,14 @@ const sectionOf: Record<string, string> = {
   secret: 'SecretsConfigDump',
 };
 
-interface Flags extends ClusterFilter {
+interface Flags extends ClusterFilter, EndpointFilter {
   output: string;
   controlPlane?: string;
   name?: string;
 }
 
 /** How to render: `table`, `wide` (cluster limits, route retries and timeouts) or `json`, and which items (-o yaml is the JSON's data). */
-export interface RenderOptions extends ClusterFilter {
+export interface RenderOptions extends ClusterFilter, EndpointFilter {
   output: 'table' | 'wide' | 'json';
   /** A route configuration's name (`9898`, `http.8080`). */
   name?: string;
@@ -61,10 +64,13 @@ export function define(program: Command): void {
         .default('table'),
     )
     .option('--fqdn <host>', 'cluster: only this service FQDN')
-    .option('--port <port>', 'cluster: only this port', (v: string) => {
+    .option('--port <port>', 'cluster: only this service port; endpoint: only endpoints on this port', (v: string) => {
       if (!/^\d+$/.test(v) || Number(v) > 65535) throw new InvalidArgumentError('must be a port number');
       return v;
     })
+    .option('--cluster <name>', 'endpoint: only this cluster (its full name, outbound|9898|canary|podinfo.podinfo.svc.cluster.local)')
+    .option('--address <ip>', 'endpoint: only endpoints at this address')
+    .option('--status <status>', 'endpoint: only endpoints in this health status (HEALTHY, UNHEALTHY, ...)')
     .option('--subset <name>', 'cluster: only this subset')
     .addOption(new Option('--direction <dir>', 'cluster: only inbound or outbound').choices(['inbound', 'outbound']))
     .option('--name <name>', 'route: only this route configuration')
@@ -74,7 +80,7 @@ export function define(program: Command): void {
       const kind = parseProxyConfigKind(kindText);
       if (!kind) {
         process.stderr.write(`error: kind must be one of ${kinds.join(', ')} (or istioctl's listeners, routes, clusters, endpoints, secrets), not "${kindText}"\n`);
-        process.exitCode = 2;
+        process.exitCode = EXIT_USAGE;
         return;
       }
       const { fetchDebug, resolveDebugAddress } = await import('../controlplane/debug-client.ts');
@@ -135,12 +141,16 @@ const list = (o: Obj, key: string) => (Array.isArray(o[key]) ? (o[key] as Obj[])
 function filtered(kind: string, s: Obj, o: RenderOptions): Obj {
   if (kind === 'cluster') return { ...s, dynamic_active_clusters: list(s, 'dynamic_active_clusters').filter((e) => matchesCluster(e['cluster'] as Obj, o)) };
   if (kind === 'route' && o.name !== undefined) return { ...s, dynamic_route_configs: list(s, 'dynamic_route_configs').filter((e) => (e['route_config'] as Obj)['name'] === o.name) };
+  if (kind === 'endpoint') return filterEndpoints(s, o);
   return s;
 }
 
-/** What -o json and -o yaml print: the whole dump for `all`, else the kind's section with only the items the filters name. */
-export function proxyConfigData(kind: string, dump: Dump, filter: Omit<RenderOptions, 'output'>): Dump | Obj {
-  return kind === 'all' ? dump : filtered(kind, section(dump, kind), { output: 'json', ...filter });
+/**
+ * What -o json and -o yaml print: the whole dump for `all`, else the kind's section with only the items
+ * the filters name; metadata and other Struct values as plain JSON, as Envoy's config_dump prints them.
+ */
+export function proxyConfigData(kind: string, dump: Dump, filter: Omit<RenderOptions, 'output'>): unknown {
+  return envoyJson(kind === 'all' ? dump : filtered(kind, section(dump, kind), { output: 'json', ...filter }));
 }
 
 /** `options`: `true` for JSON, `false` for tables, or the full render options. */
@@ -169,18 +179,8 @@ export function renderProxyConfig(kind: string, dump: Dump, options: boolean | R
         list(s, 'dynamic_route_configs').map((e) => e['route_config'] as Obj),
         o.output === 'wide',
       );
-    case 'endpoint': {
-      const rows = list(s, 'dynamic_endpoint_configs').flatMap((e) => {
-        const cla = e['endpoint_config'] as Obj;
-        return list(cla, 'endpoints').flatMap((loc) =>
-          list(loc, 'lb_endpoints').map((lb) => {
-            const sa = (((lb['endpoint'] as Obj)['address'] as Obj)['socket_address'] ?? {}) as Obj;
-            return [`${sa['address']}:${sa['port_value']}`, String(lb['health_status'] ?? 'HEALTHY'), String(cla['cluster_name'])];
-          }),
-        );
-      });
-      return `${formatTable(['ENDPOINT', 'STATUS', 'CLUSTER'], rows)}\n`;
-    }
+    case 'endpoint':
+      return renderEndpointTable(s);
     default:
       return renderSecretTable(list(s, 'dynamic_active_secrets'), now);
   }

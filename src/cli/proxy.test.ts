@@ -36,7 +36,7 @@ test('a port another process holds ends the proxy with one line naming it, not a
   assert.doesNotMatch(out, /\n\s+at /, 'no stack trace');
 });
 
-test('a --token-file that is not there ends the proxy with one line naming the flag and the file, exit 2', async () => {
+test('a --token-file that is not there ends the proxy with one line naming the flag and the file, exit 64 (usage)', async () => {
   const bin = path.resolve(import.meta.dirname, '../../bin/outrigger.mjs');
   const missing = path.join(import.meta.dirname, 'no-such.token');
   const child = spawn(process.execPath, [bin, 'proxy', '--xds-address', '127.0.0.1:1', '--token-file', missing, '--port-map', '15000=0,15001=0,15006=0,15008=0,15021=0,15090=0'], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -48,7 +48,7 @@ test('a --token-file that is not there ends the proxy with one line naming the f
     out += c.toString();
   });
   const code = await new Promise<number | null>((r) => child.once('exit', r));
-  assert.equal(code, 2, out);
+  assert.equal(code, 64, out);
   assert.equal(out, `outrigger proxy: --token-file ${missing}: no such file or directory\n`);
 });
 

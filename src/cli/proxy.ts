@@ -2,6 +2,7 @@
 // ADS, gets its workload certificate from the CSR service, binds Istio's ports through --port-map,
 // and drains on SIGTERM or POST /quitquitquit.
 import { type Command, InvalidArgumentError } from 'commander';
+import { EXIT_USAGE } from './exit-codes.ts';
 import type { ProxyFlags } from '../proxy/run-proxy.ts';
 
 /** The options of `outrigger proxy`, shared with `outrigger proxy-host` (one spec line per proxy). */
@@ -43,7 +44,7 @@ export function define(program: Command): void {
         if (flags.tokenFile !== undefined) requireReadableFile(flags.tokenFile, '--token-file');
         running = await runProxy(flags, log, { ownsProcess: true });
       } catch (err) {
-        // Bad flags or files: one line naming them, exit 2, no stack.
+        // Bad flags or files: one line naming them, exit 64 (usage), no stack.
         const code = (err as { code?: unknown }).code;
         if (code === 'EADDRINUSE' || code === 'EACCES') {
           // An admin, health or Prometheus port another process holds: say which, and stop (the ADS
@@ -55,7 +56,7 @@ export function define(program: Command): void {
         }
         if (code !== 'PROXY_ARGS' && code !== 'PROXY_XDS_TLS_ARGS' && code !== 'PATH_ARG') throw err;
         process.stderr.write(`outrigger proxy: ${(err as Error).message}\n`);
-        process.exitCode = 2;
+        process.exitCode = EXIT_USAGE;
         return;
       }
       const onSignal = () => void running.drain();

@@ -3,6 +3,7 @@ import { type Command, Option } from 'commander';
 import { type Diagnostic, headline } from '../config/diagnostic.ts';
 import type { HeldResource } from '../controlplane/config-store.ts';
 import { fetchDebug } from '../controlplane/debug-client.ts';
+import type { ProxySync } from '../controlplane/sync-report.ts';
 import { runningMesh } from './mesh-state.ts';
 import { formatTable } from './table.ts';
 
@@ -43,30 +44,48 @@ export function define(program: Command): void {
     });
 }
 
-/** What the control plane serves: its config version, and the resources held at their last good version. */
-type ConfigStatus = { version: string; resources: number; held: HeldResource[] } | { error: string };
+/**
+ * What the control plane serves: its config version, the resources held at their last good version,
+ * and how many connected proxies hold all that version produces for them (every type SYNCED or NOT SENT).
+ */
+type ConfigStatus = { version: string; resources: number; held: HeldResource[]; proxies?: { connected: number; synced: number } } | { error: string };
 
 async function configOf(debugAddress: string): Promise<ConfigStatus> {
   try {
     const c = await fetchDebug<{ version: string; resources: unknown[]; held: HeldResource[] }>(debugAddress, '/debug/configz');
-    return { version: c.version, resources: c.resources.length, held: c.held };
+    const sync = await fetchDebug<ProxySync[]>(debugAddress, '/debug/syncz').catch(() => undefined);
+    const proxies = sync && { connected: sync.length, synced: sync.filter((p) => Object.values(p.types).every((t) => t.status !== 'STALE')).length };
+    return { version: c.version, resources: c.resources.length, held: c.held, ...(proxies ? { proxies } : {}) };
   } catch (err) {
     return { error: (err as Error).message };
   }
 }
 
 /**
+ * The proxies against the config version. A proxy's own per-type versions (proxy-status -o json) are
+ * those at which each type last changed for it, often older than the mesh's: said here so that an
+ * older version there does not read as out of sync.
+ */
+function proxiesLine(c: { version: string; proxies?: { connected: number; synced: number } }): string[] {
+  if (!c.proxies) return [];
+  const { connected, synced } = c.proxies;
+  if (connected === 0) return ['proxies: none connected'];
+  const state = synced === connected ? `all SYNCED to config version ${c.version}` : `${synced} SYNCED to config version ${c.version}, ${connected - synced} waiting to ACK (outrigger proxy-status)`;
+  return [`proxies: ${connected} connected, ${state}`];
+}
+
+/**
  * A resource whose edit does not validate keeps serving its last good version: the mesh runs on, but
  * not on what the file now says, so status names each with the errors that hold it.
  */
-function configLines(c: ConfigStatus): string[] {
+export function configLines(c: ConfigStatus): string[] {
   if ('error' in c) return [`config: unknown (${c.error})`];
   const head = `config: version ${c.version}, ${c.resources} resource${c.resources === 1 ? '' : 's'}`;
-  if (c.held.length === 0) return [`${head}, all as written`];
+  if (c.held.length === 0) return [`${head}, all as written`, ...proxiesLine(c)];
   const lines = [`${head}; ${c.held.length} held at the last version that validated (fix the file, it reloads by itself):`];
   for (const h of c.held) {
     lines.push(`  ${h.key} (from ${h.file})`);
     for (const d of h.diagnostics.filter((x: Diagnostic) => x.severity === 'error')) lines.push(`    ${headline(d)}`);
   }
-  return lines;
+  return [...lines, ...proxiesLine(c)];
 }

@@ -3,6 +3,7 @@
 // `outrigger proxy --token-file F --xds-tls --root-cert DIR/root-cert.pem ...`.
 import { existsSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
+import { EXIT_USAGE } from './exit-codes.ts';
 
 interface Flags {
   caDir: string;
@@ -28,7 +29,7 @@ export function define(program: Command): void {
       const { fsReason } = await import('./path-args.ts');
       const fail = (message: string) => {
         process.stderr.write(`outrigger token: ${message}\n`);
-        process.exitCode = 2;
+        process.exitCode = EXIT_USAGE;
       };
       if (!existsSync(tokenKeyFile(flags.caDir))) {
         const what = existsSync(flags.caDir) ? 'no token key in it (token-key)' : 'no such directory';

@@ -51,8 +51,8 @@ test('up: a port flag that is not a port is refused when parsed', async () => {
   const writeErr = process.stderr.write;
   process.stderr.write = ((c: string) => err.push(String(c)) > 0) as typeof process.stderr.write;
   try {
-    assert.equal(await main(['node', 'outrigger', 'up', '-f', 'nowhere', '--ingress-port', 'abc']), 1);
-    assert.equal(await main(['node', 'outrigger', 'up', '-f', 'nowhere', '--xds-port', '70000']), 1);
+    assert.equal(await main(['node', 'outrigger', 'up', '-f', 'nowhere', '--ingress-port', 'abc']), 64);
+    assert.equal(await main(['node', 'outrigger', 'up', '-f', 'nowhere', '--xds-port', '70000']), 64);
   } finally {
     process.stderr.write = writeErr;
   }

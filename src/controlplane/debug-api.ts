@@ -1,8 +1,10 @@
 // The control plane's HTTP debug API and metrics (port 15014): /debug/syncz, /debug/config_dump,
-// /debug/registryz, /debug/configz, /version and /metrics. Read-only; bound to loopback by default.
+// /debug/authenticationz, /debug/registryz, /debug/configz, /version and /metrics. Read-only; bound to loopback by default.
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { PeerAuthentication } from '../config/resource.ts';
 import { packageVersion } from '../runtime/package-version.ts';
+import { effectiveMtls } from '../translate/peer-authentication.ts';
 import type { ControlPlane } from './control-plane.ts';
 import { configDumpOf, findConnection, proxyMatchError, syncOf } from './sync-report.ts';
 
@@ -28,6 +30,18 @@ export async function startDebugApi(cp: ControlPlane, address = '127.0.0.1:15014
         const conn = findConnection(cp.connections, id);
         if (!conn) return json(res, 404, { error: proxyMatchError(cp.connections, id) });
         return json(res, 200, configDumpOf(conn));
+      }
+      case '/debug/authenticationz': {
+        // Istio's name: the PeerAuthentication in force for one proxy's workload, or for one of its ports.
+        const id = url.searchParams.get('proxyID') ?? '';
+        const conn = findConnection(cp.connections, id);
+        if (!conn) return json(res, 404, { error: proxyMatchError(cp.connections, id) });
+        const portText = url.searchParams.get('port');
+        const port = portText === null ? undefined : Number(portText);
+        if (port !== undefined && !(Number.isInteger(port) && port > 0 && port < 65536)) return json(res, 400, { error: `port must be a port number, not "${portText}"` });
+        const policies = cp.snapshot.resources.filter((r): r is PeerAuthentication => r.kind === 'PeerAuthentication');
+        const v = conn.node.view;
+        return json(res, 200, effectiveMtls(policies, { namespace: v.namespace, labels: v.labels, ...(port !== undefined ? { port } : {}) }, cp.snapshot.mesh.rootNamespace));
       }
       case '/debug/registryz':
         return json(res, 200, cp.snapshot.workloads);
@@ -65,7 +79,7 @@ export async function startDebugApi(cp: ControlPlane, address = '127.0.0.1:15014
         return res.end(cp.metrics.registry.render());
       }
       default:
-        return json(res, 404, { error: 'not found', endpoints: ['/debug/syncz', '/debug/config_dump?proxyID=', '/debug/registryz', '/debug/configz', '/debug/memz', '/version', '/metrics'] });
+        return json(res, 404, { error: 'not found', endpoints: ['/debug/syncz', '/debug/config_dump?proxyID=', '/debug/authenticationz?proxyID=&port=', '/debug/registryz', '/debug/configz', '/debug/memz', '/version', '/metrics'] });
     }
   });
   server.on('clientError', (_err, socket) => socket.destroy());

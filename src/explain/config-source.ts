@@ -15,8 +15,11 @@ export interface ConfigSource {
   /** The sidecar of the workload behind an endpoint (`podinfo-canary-0`, `podinfo`), if it has one. */
   workloadProxy(name: string, namespace: string): Promise<ProxyIdentity | undefined>;
   resources(proxy: ProxyIdentity): Promise<ResourcesByType>;
-  /** PeerAuthentication's verdict for a workload port, when the source has the resources (offline). */
-  serverMtls?(proxy: ProxyIdentity, port: number): ServerMtlsPolicy | undefined;
+  /**
+   * PeerAuthentication's verdict for a workload port and the policy that decided: computed from the
+   * files offline, asked of the control plane live (`/debug/authenticationz`); undefined when unknown.
+   */
+  serverMtls?(proxy: ProxyIdentity, port: number): ServerMtlsPolicy | undefined | Promise<ServerMtlsPolicy | undefined>;
 }
 
 export class ExplainSourceError extends Error {

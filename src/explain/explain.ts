@@ -121,7 +121,7 @@ export async function explain(source: ConfigSource, opts: ExplainOptions): Promi
   };
   const destHop = await traceHop(dest, destId, 'virtualInbound', destQuery, destHead, destConn, draw);
   trace.destination = destHop.trace;
-  const policy = source.serverMtls?.(destId, targetPort);
+  const policy = await source.serverMtls?.(destId, targetPort);
   const server = serverMode(destHop.trace) ?? policy?.mode;
   const conflict = destHop.refused === true || destHop.trace.filterChain === 'BlackHoleCluster';
   trace.mtls = { client: tls.mode, clientUses: tls.uses, ...(server ? { server } : {}), ...(policy ? { serverDecidedBy: policy.decidedBy } : {}), ...(serverNames.length ? { serverNames } : {}), conflict };

@@ -1,8 +1,9 @@
 // The explainer's config live: proxies from the control plane's `/debug/syncz`, identities from
-// `/debug/registryz`, and each proxy's config as pushed, from `/debug/config_dump?proxyID=`.
+// `/debug/registryz`, each proxy's config as pushed, from `/debug/config_dump?proxyID=`, and the
+// PeerAuthentication deciding a port's mTLS mode from `/debug/authenticationz`.
 import type { ResourcesByType } from './compiled-proxy.ts';
 import { resourcesFromConfigDump } from './compiled-proxy.ts';
-import { type ConfigSource, ExplainSourceError, pickProxy } from './config-source.ts';
+import { type ConfigSource, ExplainSourceError, pickProxy, type ServerMtlsPolicy } from './config-source.ts';
 import type { ProxyIdentity } from './trace.ts';
 
 interface SyncEntry {
@@ -83,5 +84,13 @@ export class LiveSource implements ConfigSource {
 
   async resources(proxy: ProxyIdentity): Promise<ResourcesByType> {
     return resourcesFromConfigDump(await this.#fetch(`/debug/config_dump?proxyID=${encodeURIComponent(proxy.name)}`));
+  }
+
+  /** The control plane's own verdict, as offline computes it from the files; undefined from one without the endpoint. */
+  async serverMtls(proxy: ProxyIdentity, port: number): Promise<ServerMtlsPolicy | undefined> {
+    const body = (await this.#fetch(`/debug/authenticationz?proxyID=${encodeURIComponent(proxy.name)}&port=${port}`).catch(() => undefined)) as Partial<ServerMtlsPolicy> | undefined;
+    const modes: readonly string[] = ['STRICT', 'PERMISSIVE', 'DISABLE'];
+    if (!body || typeof body.decidedBy !== 'string' || !modes.includes(String(body.mode))) return undefined;
+    return { mode: body.mode as ServerMtlsPolicy['mode'], decidedBy: body.decidedBy };
   }
 }

@@ -81,7 +81,7 @@ export interface MtlsTrace {
   clientUses: 'mtls' | 'plaintext' | 'tls';
   /** The server's PeerAuthentication mode for the target port. */
   server?: 'STRICT' | 'PERMISSIVE' | 'DISABLE';
-  /** The PeerAuthentication that decided (offline only), or `default`. */
+  /** The PeerAuthentication that decided (offline from the files, live from the control plane), or `default`. */
   serverDecidedBy?: string;
   /** Secure naming: the identities the client accepts from the tunnel's server (none listed: any mesh identity). */
   serverNames?: string[];

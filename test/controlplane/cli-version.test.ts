@@ -119,7 +119,7 @@ test('proxy-config with istioctl kind names; a proxy no one has, or an ambiguous
   assert.equal(missing.code, 1);
   assert.equal(missing.err, 'error: no connected proxy matches "nosuch"; known: bare-0.test, echo-0.test\n');
   const bad = await outrigger('proxy-config', 'bootstrap', 'echo-0.test', '--control-plane', debug.address);
-  assert.equal(bad.code, 2);
+  assert.equal(bad.code, 64);
   assert.match(bad.err, /kind must be one of listener, route, cluster, endpoint, secret, all .*not "bootstrap"/);
 });
 

@@ -52,10 +52,10 @@ test('outrigger token issues a token the key verifies for exactly that identity;
   assert.equal(new BootstrapTokens(loadTokenKey(path.join(dir, 'ca-other'), true)).verify(token), undefined);
 });
 
-test('outrigger token without a key names --ca-dir, says how to make one and exits 2', async () => {
+test('outrigger token without a key names --ca-dir, says how to make one and exits 64 (usage)', async () => {
   const missing = path.join(dir, 'empty');
   const r = await outrigger(['token', '--ca-dir', missing, '-n', 'shop', '--service-account', 'api', '--workload', 'api']);
-  assert.equal(r.code, 2);
+  assert.equal(r.code, 64);
   assert.equal(r.stderr, `outrigger token: --ca-dir ${missing}: no such directory; start \`outrigger control-plane --ca-dir ${missing}\` once to create it (\`outrigger up\` keeps its CA in .outrigger/ca)\n`);
   assert.equal(r.stdout, '');
   const keyless = path.join(dir, 'keyless');
@@ -63,11 +63,11 @@ test('outrigger token without a key names --ca-dir, says how to make one and exi
   assert.match((await outrigger(['token', '--ca-dir', keyless, '-n', 'shop', '--service-account', 'api', '--workload', 'api'])).stderr, /^outrigger token: --ca-dir .*keyless: no token key in it \(token-key\); start `outrigger control-plane --ca-dir /);
 });
 
-test('outrigger token -o into a directory that is not there names -o and the file, exit 2, no stack', async () => {
+test('outrigger token -o into a directory that is not there names -o and the file, exit 64 (usage), no stack', async () => {
   const ca = path.join(dir, 'ca-out');
   loadTokenKey(ca, true);
   const out = path.join(dir, 'no-such-dir', 'api.token');
   const r = await outrigger(['token', '--ca-dir', ca, '-n', 'shop', '--service-account', 'api', '--workload', 'api', '-o', out]);
-  assert.equal(r.code, 2);
+  assert.equal(r.code, 64);
   assert.equal(r.stderr, `outrigger token: -o ${out}: cannot write the token: no such file or directory\n`);
 });

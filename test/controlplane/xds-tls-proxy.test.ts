@@ -102,12 +102,12 @@ test('a proxy expecting another server name says so', async () => {
   }
 });
 
-test('a missing root file stops the proxy with exit 2, naming the flag and the file', async () => {
+test('a missing root file stops the proxy with exit 64 (usage), naming the flag and the file', async () => {
   const missing = path.join(dir, 'nowhere', 'root-cert.pem');
   const proxy = await ProxyProcess.spawn(proxyArgs(['--xds-tls', '--root-cert', missing]));
-  assert.equal(await proxy.exited, 2);
+  assert.equal(await proxy.exited, 64);
   assert.ok(proxy.log.includes(`--root-cert: cannot read ${missing}`), proxy.log);
   const noRoot = await ProxyProcess.spawn(proxyArgs(['--xds-tls']));
-  assert.equal(await noRoot.exited, 2);
+  assert.equal(await noRoot.exited, 64);
   assert.match(noRoot.log, /--xds-tls needs --root-cert FILE/);
 });

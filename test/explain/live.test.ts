@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import { loadPaths } from '../../src/config/load.ts';
 import type { AnyResource } from '../../src/config/resource.ts';
 import { explain } from '../../src/explain/explain.ts';
+import { formatExplainText } from '../../src/explain/format-text.ts';
 import { debugFetcher, LiveSource } from '../../src/explain/live-source.ts';
 import { OfflineSource } from '../../src/explain/offline-source.ts';
 import { parseExplainRequest } from '../../src/explain/parse-request.ts';
@@ -22,6 +23,12 @@ async function fakeDebugApi(offline: OfflineSource): Promise<{ address: string; 
     const send = (status: number, body: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
     if (url.pathname === '/debug/syncz') return send(200, proxies.map((p) => ({ proxy: p.view.id, name: p.identity.name, namespace: p.view.namespace, workload: p.view.workloadName, generator: 'envoy', types: {} })));
     if (url.pathname === '/debug/registryz') return send(200, offline.mesh.snapshot.workloads);
+    if (url.pathname === '/debug/authenticationz') {
+      // The control plane answers from its snapshot with the function offline uses (src/controlplane/debug-api.ts).
+      const p = proxies.find((x) => x.identity.name === url.searchParams.get('proxyID'));
+      if (!p) return send(404, { error: 'no such proxy' });
+      return send(200, offline.serverMtls(p.identity, Number(url.searchParams.get('port'))));
+    }
     if (url.pathname === '/debug/configz') return send(200, { version: offline.mesh.snapshot.version, trustDomain: offline.mesh.snapshot.mesh.trustDomain, resources: [], held: [], diagnostics: [] });
     if (url.pathname === '/debug/config_dump') {
       const p = proxies.find((x) => x.identity.name === url.searchParams.get('proxyID'));
@@ -67,8 +74,10 @@ test('live and offline explanations agree (canary header, split, denial)', async
       assert.deepEqual(b.source.route, a.source.route);
       assert.deepEqual(b.destination?.authorization, a.destination?.authorization);
       assert.deepEqual(b.outcome, a.outcome);
-      // Live knows the mode from the pushed chain only; offline also names the PeerAuthentication.
+      // Live names the PeerAuthentication that decided the server's mode, as offline does.
       assert.equal(b.mtls?.server, a.mtls?.server);
+      assert.equal(b.mtls?.serverDecidedBy, a.mtls?.serverDecidedBy);
+      assert.match(formatExplainText(b), /server STRICT \(PeerAuthentication istio-system\/default\)/);
     }
     const denied = await explain(live, { from: 'ingress', request: parseExplainRequest('http://podinfo.example.com/', [], 'DELETE'), random: () => 0.3 });
     assert.deepEqual([denied.outcome.status, denied.outcome.flag], [403, 'RBAC']);
