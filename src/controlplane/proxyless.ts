@@ -4,6 +4,7 @@
 import type { AnyResource, DestinationRule, Service, VirtualService } from '../config/resource.ts';
 import { hostMatches, resolveHost, serviceFqdn } from '../model/host.ts';
 import type { MeshSnapshot } from '../model/snapshot.ts';
+import type { WorkloadInstance } from '../model/workload.ts';
 import type { TypedAny } from '../xds/any.ts';
 import { TypeUrl } from '../xds/type-urls.ts';
 import type { ProxyResources } from '../translate/proxy-resources.ts';
@@ -97,16 +98,19 @@ export function buildProxylessResources(snapshot: MeshSnapshot, clientNamespace:
 function buildLoadAssignment(snapshot: MeshSnapshot, clusterName: string, rules: readonly DestinationRule[], target: ProxylessTarget): TypedAny {
   const [, portText = '', subset = '', host = ''] = clusterName.split('|');
   const service = ofKind<Service>(snapshot.resources, 'Service').find((r) => fqdn(r) === host) ?? target.service;
-  const port = service.spec.ports?.find((p) => p.port === Number(portText));
-  const targetPort = typeof port?.targetPort === 'number' ? port.targetPort : (port?.port ?? 0);
+  // A named targetPort is each workload's own container port of that name (as Kubernetes resolves it,
+  // and Istio's endpoints follow), a WorkloadEntry's port of the service port's name ahead of it: the
+  // model's service port, as the sidecar translation reads it.
+  const meshPort = snapshot.services.find((s) => s.hostname === host && s.namespace === service.metadata.namespace)?.ports.find((p) => p.port === Number(portText));
+  const targetOf = (w: WorkloadInstance): number => (meshPort ? (w.portsByName?.[meshPort.name] ?? snapshot.targetPortFor(meshPort, w)) : Number(portText));
   const rule = rules.find((r) => coversService(r.spec.host, r.metadata.namespace, service));
   const subsetLabels = subset ? (rule?.spec.subsets?.find((s) => s.name === subset)?.labels ?? { 'outrigger.dev/no-such-subset': subset }) : {};
   const selector = { ...(service.spec.selector ?? {}), ...subsetLabels };
   const lb_endpoints = snapshot.workloads
     .filter((w) => w.healthy && w.namespace === service.metadata.namespace && Object.entries(selector).every(([k, v]) => w.labels[k] === v))
-    .map((w) => ({
-      endpoint: { address: { socket_address: { address: w.address, port_value: w.appPorts[targetPort] ?? targetPort } } },
-      health_status: 'HEALTHY',
-    }));
+    .map((w) => {
+      const targetPort = targetOf(w);
+      return { endpoint: { address: { socket_address: { address: w.address, port_value: w.appPorts[targetPort] ?? targetPort } } }, health_status: 'HEALTHY' };
+    });
   return { '@type': TypeUrl.ClusterLoadAssignment, cluster_name: clusterName, endpoints: lb_endpoints.length ? [{ locality: {}, load_balancing_weight: { value: 1 }, lb_endpoints }] : [] };
 }
