@@ -23,13 +23,23 @@ export interface EdgeCounters {
   requests: number;
   /** Responses with a 5xx code (Istio's and the seed's error rate). */
   errors: number;
-  /** Requests that travelled over mutual TLS. */
+  /** Requests a destination sidecar reported over mutual TLS (`connection_security_policy="mutual_tls"`). */
   mtls: number;
+  /**
+   * Requests a destination sidecar reported with a security policy, `mutual_tls` or `none`: the mTLS
+   * share's denominator, as Kiali's. A source reports `unknown`, so a request that never reached an
+   * upstream (UO, NR, a fault abort) has no security policy and stays out of the share.
+   */
+  secured: number;
   durationSum: number;
   /** Cumulative bucket counts of istio_request_duration_milliseconds by upper bound (ms). */
   buckets: Map<number, number>;
   tcpOpened: number;
   tcpBytes: number;
+  /** TCP bytes a destination sidecar sent over mutual TLS (`istio_tcp_sent_bytes_total`), as Kiali weighs TCP. */
+  tcpMtls: number;
+  /** TCP bytes a destination sidecar sent with a security policy (`mutual_tls` or `none`). */
+  tcpSecured: number;
 }
 
 /** The families the dashboard reads; everything else in a scrape is skipped by the parser. */
@@ -91,7 +101,7 @@ export function countEdges(samples: readonly Sample[]): Map<string, EdgeCounters
     const key = edgeKey(identity);
     let e = out.get(key);
     if (!e) {
-      e = { identity, protocol: labels['request_protocol'] || 'http', requests: 0, errors: 0, mtls: 0, durationSum: 0, buckets: new Map(), tcpOpened: 0, tcpBytes: 0 };
+      e = { identity, protocol: labels['request_protocol'] || 'http', requests: 0, errors: 0, mtls: 0, secured: 0, durationSum: 0, buckets: new Map(), tcpOpened: 0, tcpBytes: 0, tcpMtls: 0, tcpSecured: 0 };
       out.set(key, e);
     }
     return e;
@@ -103,7 +113,9 @@ export function countEdges(samples: readonly Sample[]): Map<string, EdgeCounters
         const e = edge(s.labels);
         e.requests += s.value;
         if ((s.labels['response_code'] ?? '').startsWith('5')) e.errors += s.value;
-        if (s.labels['connection_security_policy'] === 'mutual_tls') e.mtls += s.value;
+        const policy = s.labels['connection_security_policy'];
+        if (policy === 'mutual_tls') e.mtls += s.value;
+        if (policy === 'mutual_tls' || policy === 'none') e.secured += s.value;
         if (s.labels['request_protocol'] === 'grpc') e.protocol = 'grpc';
         break;
       }
@@ -123,7 +135,14 @@ export function countEdges(samples: readonly Sample[]): Map<string, EdgeCounters
         e.tcpOpened += s.value;
         break;
       }
-      case 'istio_tcp_sent_bytes_total':
+      case 'istio_tcp_sent_bytes_total': {
+        const e = edge(s.labels);
+        e.tcpBytes += s.value;
+        const policy = s.labels['connection_security_policy'];
+        if (policy === 'mutual_tls') e.tcpMtls += s.value;
+        if (policy === 'mutual_tls' || policy === 'none') e.tcpSecured += s.value;
+        break;
+      }
       case 'istio_tcp_received_bytes_total':
         edge(s.labels).tcpBytes += s.value;
         break;

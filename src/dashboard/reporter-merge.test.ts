@@ -21,9 +21,18 @@ class ProxyMetrics {
   #registry = new MetricsRegistry();
   #metrics = new IstioMetrics(this.#registry);
 
-  record(reporter: 'source' | 'destination', from: WorkloadLabels, to: WorkloadLabels, service: ServiceLabels, n: number, security: 'mutual_tls' | 'none' = 'mutual_tls', code = 200): this {
+  record(reporter: 'source' | 'destination', from: WorkloadLabels, to: WorkloadLabels, service: ServiceLabels, n: number, security: 'mutual_tls' | 'none' = 'mutual_tls', code = 200, flags = code === 200 ? '-' : 'UH'): this {
     const e = this.#metrics.edge(reporter, from, to, service, reporter === 'source' ? 'unknown' : security);
-    for (let i = 0; i < n; i++) e.record('http', code, -1, code === 200 ? '-' : 'UH', 3, 0, 100);
+    for (let i = 0; i < n; i++) e.record('http', code, -1, flags, 3, 0, 100);
+    return this;
+  }
+
+  /** `n` TCP connections of `bytes` each way; a source reports `unknown` security, as in Istio. */
+  tcp(reporter: 'source' | 'destination', from: WorkloadLabels, to: WorkloadLabels, service: ServiceLabels, n: number, bytes: number, security: 'mutual_tls' | 'none' = 'mutual_tls', flags = '-'): this {
+    const t = this.#metrics.edge(reporter, from, to, service, reporter === 'source' ? 'unknown' : security).tcp(flags);
+    t.opened.value += n;
+    t.sent.value += n * bytes;
+    t.received.value += n * bytes;
     return this;
   }
 
@@ -91,5 +100,31 @@ test('one report alone counts: no destination sidecar answered, no source sideca
       // `sleep`'s own proxy is not among the targets.
       .record('destination', sleep, stable, svc('podinfo-stable'), 3),
   });
-  assert.deepEqual(byService(edges), { podinfo: { requests: 5, mtlsRatio: 0 }, 'podinfo-stable': { requests: 10, mtlsRatio: 0.3 } });
+  // The gateway's 503s reached no sidecar, so no security policy was reported for them: no mTLS share.
+  assert.deepEqual(byService(edges), { podinfo: { requests: 5, mtlsRatio: null }, 'podinfo-stable': { requests: 10, mtlsRatio: 0.3 } });
+});
+
+test('circuit-breaker overflow (UO) replies count as requests and 5xx but stay out of the mTLS share, as in Kiali', () => {
+  // 40 requests reach the stable pod over mutual TLS; 10 more overflow the breaker at the gateway's sidecar,
+  // which answers 503 UO itself: no upstream, so the source reports no destination workload and no
+  // destination sidecar reports them (Istio: `connection_security_policy="unknown"`).
+  const edges = interval({
+    gateway: new ProxyMetrics().record('source', gateway, stable, svc('podinfo'), 40).record('source', gateway, unknownWorkload, svc('podinfo'), 10, 'mutual_tls', 503, 'UO'),
+    stable: new ProxyMetrics().record('destination', gateway, stable, svc('podinfo-stable'), 40),
+  });
+  const s = trafficStats(edges, 10);
+  assert.deepEqual([s.requests, s.errors, s.mtlsRatio], [50, 10, 1]);
+});
+
+test("TCP: the mTLS share is the destination's sent bytes by security policy (Kiali's TCP query); a refused connection has none", () => {
+  const db = workloadLabels({ workload: 'db', namespace: 'podinfo', labels: { app: 'db' } });
+  const tcpSvc: ServiceLabels = { host: 'db.podinfo.svc.cluster.local', name: 'db', namespace: 'podinfo' };
+  const meshed = interval({
+    sleep: new ProxyMetrics().tcp('source', sleep, db, tcpSvc, 4, 500),
+    db: new ProxyMetrics().tcp('destination', sleep, db, tcpSvc, 3, 500).tcp('destination', sleep, db, tcpSvc, 1, 500, 'none'),
+  });
+  assert.equal(trafficStats(meshed, 10).mtlsRatio, 0.75);
+  // No endpoint answered: the source alone reports the connection (UF), with no security policy.
+  const refused = interval({ sleep: new ProxyMetrics().tcp('source', sleep, unknownWorkload, tcpSvc, 2, 0, 'mutual_tls', 'UF') });
+  assert.equal(trafficStats(refused, 10).mtlsRatio, null);
 });

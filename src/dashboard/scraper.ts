@@ -3,7 +3,11 @@
 import type { Clock, TimerHandle } from '../controlplane/clock.ts';
 import { countEdges, type EdgeCounters, scrapedFamilies } from './edge-counters.ts';
 import { parseExposition } from './exposition.ts';
+import { countOutliers, outlierFamilies, type TargetOutliers } from './outlier-counters.ts';
 import type { ScrapeRound, TrafficHistory } from './traffic-history.ts';
+
+/** The families a scrape keeps: Istio's request series and Envoy's outlier detection stats. */
+const kept: ReadonlySet<string> = new Set([...scrapedFamilies, ...outlierFamilies]);
 
 export interface ScrapeTarget {
   /** A stable name, e.g. `podinfo/podinfo-stable-0`: rates are computed per target. */
@@ -98,6 +102,7 @@ export class Scraper {
     const targets = [...this.#o.targets()];
     const at = this.#o.clock.now();
     const results = new Map<string, ReadonlyMap<string, EdgeCounters>>();
+    const outliers = new Map<string, TargetOutliers>();
     const seen = new Set<string>();
     let next = 0;
     const worker = async (): Promise<void> => {
@@ -107,8 +112,10 @@ export class Scraper {
         const started = performance.now();
         try {
           const text = await fetchText(t.url, this.#o.timeoutMs, this.#o.maxBytes);
-          const edges = countEdges(parseExposition(text, (n) => scrapedFamilies.has(n)));
+          const samples = parseExposition(text, (n) => kept.has(n));
+          const edges = countEdges(samples);
           results.set(t.name, edges);
+          outliers.set(t.name, countOutliers(samples));
           this.#health.set(t.name, { name: t.name, url: t.url, up: true, lastScrape: at, durationMs: Math.round(performance.now() - started), edges: edges.size });
         } catch (err) {
           const e = err as Error & { cause?: { code?: string } };
@@ -119,7 +126,7 @@ export class Scraper {
     };
     await Promise.all(Array.from({ length: Math.max(1, Math.min(this.#o.concurrency, targets.length)) }, worker));
     for (const name of [...this.#health.keys()]) if (!seen.has(name)) this.#health.delete(name);
-    const round: ScrapeRound = { at, targets: results };
+    const round: ScrapeRound = { at, targets: results, outliers };
     this.#o.history.record(round);
     return round;
   }

@@ -2,6 +2,7 @@
 // per-interval history for sparklines, traffic by source and by destination workload (canary split).
 import type { MeshSnapshot } from '../model/snapshot.ts';
 import { workloadOf } from './mesh-nodes.ts';
+import type { ServiceOutlier } from './outlier-counters.ts';
 import type { EdgeDelta, Interval } from './traffic-history.ts';
 import { type Health, healthOf, type TrafficStats, trafficStats } from './traffic-stats.ts';
 
@@ -15,6 +16,8 @@ export interface ServiceRow {
   healthyEndpoints: number;
   stats: TrafficStats;
   health: Health;
+  /** Outlier detection: endpoints the callers' proxies hold ejected now, ejections over the window. */
+  outlier: ServiceOutlier;
 }
 
 export interface HistoryPoint {
@@ -40,7 +43,7 @@ export interface ServiceDetail extends ServiceRow {
 const of = (d: EdgeDelta, ns: string, name: string): boolean => d.identity.serviceNamespace === ns && d.identity.serviceName === name;
 
 export function serviceRows(snapshot: MeshSnapshot, interval: Interval | undefined): ServiceRow[] {
-  const rows = new Map<string, Omit<ServiceRow, 'stats' | 'health'>>();
+  const rows = new Map<string, Omit<ServiceRow, 'stats' | 'health' | 'outlier'>>();
   for (const s of snapshot.services) {
     const eps = snapshot.endpointsByService.get(`${s.namespace}/${s.hostname}`) ?? [];
     rows.set(`${s.namespace}/${s.name}`, {
@@ -64,7 +67,8 @@ export function serviceRows(snapshot: MeshSnapshot, interval: Interval | undefin
         deltas.filter((d) => of(d, r.namespace, r.name)),
         interval?.seconds ?? 0,
       );
-      return { ...r, stats, health: healthOf(stats) };
+      const outlier = interval?.outliers?.get(r.hostname) ?? { ejectionsActive: 0, ejections: 0, overflows: 0 };
+      return { ...r, stats, health: healthOf(stats), outlier: { ...outlier } };
     })
     .sort((a, b) => a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name));
 }

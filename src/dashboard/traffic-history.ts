@@ -1,6 +1,7 @@
 // The short memory of the scraper: a ring of scrape rounds (per proxy, per edge counters) and the
 // increases between two rounds, each request counted once though both its sidecars report it.
 import type { EdgeCounters } from './edge-counters.ts';
+import { outliersOver, type ServiceOutlier, type TargetOutliers } from './outlier-counters.ts';
 import { mergeReporters } from './reporter-merge.ts';
 import { Ring } from './ring.ts';
 
@@ -9,6 +10,8 @@ export interface ScrapeRound {
   at: number;
   /** Target name → its edges, for the targets that answered. */
   targets: ReadonlyMap<string, ReadonlyMap<string, EdgeCounters>>;
+  /** Target name → its clusters' outlier detection stats, for the targets that answered. */
+  outliers?: ReadonlyMap<string, TargetOutliers>;
 }
 
 /** What an edge did between two rounds: its counters' fields, each the increase (buckets still cumulative by bound). */
@@ -20,6 +23,8 @@ export interface Interval {
   /** Seconds between the two rounds. */
   seconds: number;
   edges: EdgeDelta[];
+  /** Service host → its endpoints ejected at the end and ejections during the interval (outlier detection). */
+  outliers?: ReadonlyMap<string, ServiceOutlier>;
 }
 
 // A counter that went down was reset (the proxy restarted): the new value is the increase.
@@ -36,10 +41,13 @@ function delta(now: EdgeCounters, before: EdgeCounters | undefined): EdgeDelta {
     requests: increase(now.requests, prev?.requests),
     errors: increase(now.errors, prev?.errors),
     mtls: increase(now.mtls, prev?.mtls),
+    secured: increase(now.secured, prev?.secured),
     durationSum: increase(now.durationSum, prev?.durationSum),
     buckets,
     tcpOpened: increase(now.tcpOpened, prev?.tcpOpened),
     tcpBytes: increase(now.tcpBytes, prev?.tcpBytes),
+    tcpMtls: increase(now.tcpMtls, prev?.tcpMtls),
+    tcpSecured: increase(now.tcpSecured, prev?.tcpSecured),
   };
 }
 
@@ -52,9 +60,12 @@ function add(acc: Map<string, EdgeDelta>, key: string, d: EdgeDelta): void {
   a.requests += d.requests;
   a.errors += d.errors;
   a.mtls += d.mtls;
+  a.secured += d.secured;
   a.durationSum += d.durationSum;
   a.tcpOpened += d.tcpOpened;
   a.tcpBytes += d.tcpBytes;
+  a.tcpMtls += d.tcpMtls;
+  a.tcpSecured += d.tcpSecured;
   if (d.protocol !== 'http') a.protocol = d.protocol;
   for (const [le, c] of d.buckets) a.buckets.set(le, (a.buckets.get(le) ?? 0) + c);
 }
@@ -82,7 +93,8 @@ export function increaseOver(rounds: readonly ScrapeRound[]): Interval {
   const edges = [...acc.values()].filter((d) => d.requests > 0 || d.tcpOpened > 0 || d.tcpBytes > 0);
   const from = first?.at ?? 0;
   const to = last?.at ?? 0;
-  return { from, to, seconds: Math.max(0.001, (to - from) / 1000), edges: mergeReporters(edges) };
+  const outliers = outliersOver(rounds.map((r) => r.outliers ?? new Map()));
+  return { from, to, seconds: Math.max(0.001, (to - from) / 1000), edges: mergeReporters(edges), outliers };
 }
 
 export class TrafficHistory {

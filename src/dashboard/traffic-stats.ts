@@ -10,7 +10,11 @@ export interface TrafficStats {
   errors: number;
   /** 5xx / requests; null without requests. */
   errorRatio: number | null;
-  /** Share of requests over mutual TLS; null without requests. */
+  /**
+   * Kiali's mTLS share: of the requests a destination sidecar reported, those over mutual TLS (for TCP
+   * alone, of the bytes it sent). Null where none was reported (no traffic, or none reached a sidecar:
+   * UO, NR, fault aborts, no sidecar there).
+   */
   mtlsRatio: number | null;
   /** Milliseconds; null without requests. */
   p50: number | null;
@@ -27,6 +31,9 @@ export function trafficStats(edges: readonly EdgeDelta[], seconds: number): Traf
   let requests = 0;
   let errors = 0;
   let mtls = 0;
+  let secured = 0;
+  let tcpMtls = 0;
+  let tcpSecured = 0;
   let tcpOpened = 0;
   let tcpBytes = 0;
   const buckets = new Map<number, number>();
@@ -34,6 +41,9 @@ export function trafficStats(edges: readonly EdgeDelta[], seconds: number): Traf
     requests += e.requests;
     errors += e.errors;
     mtls += e.mtls;
+    secured += e.secured;
+    tcpMtls += e.tcpMtls;
+    tcpSecured += e.tcpSecured;
     tcpOpened += e.tcpOpened;
     tcpBytes += e.tcpBytes;
     for (const [le, c] of e.buckets) buckets.set(le, (buckets.get(le) ?? 0) + c);
@@ -48,7 +58,7 @@ export function trafficStats(edges: readonly EdgeDelta[], seconds: number): Traf
     requests,
     errors,
     errorRatio: requests > 0 ? round(errors / requests, 4) : null,
-    mtlsRatio: requests > 0 ? round(mtls / requests, 4) : null,
+    mtlsRatio: secured > 0 ? round(mtls / secured, 4) : tcpSecured > 0 ? round(tcpMtls / tcpSecured, 4) : null,
     p50: q(0.5),
     p95: q(0.95),
     p99: q(0.99),

@@ -258,7 +258,12 @@ export class OutriggerProxy {
       return JSON.stringify({
         cluster_statuses: list.map((c) => ({
           name: c.settings.name,
-          host_statuses: c.endpoints.map((e) => ({ address: { socket_address: { address: e.address, port_value: e.port } }, weight: e.weight, health_status: { eds_health_status: e.healthy ? 'HEALTHY' : 'UNHEALTHY' } })),
+          host_statuses: c.endpoints.map((e) => ({
+            address: { socket_address: { address: e.address, port_value: e.port } },
+            weight: e.weight,
+            // Envoy's HostHealthStatus: EDS health, and `failed_outlier_check` while outlier detection ejects the host.
+            health_status: { eds_health_status: e.healthy ? 'HEALTHY' : 'UNHEALTHY', ...(c.outlier?.isEjected(e.key) ? { failed_outlier_check: true } : {}) },
+          })),
         })),
       });
     }
@@ -267,7 +272,9 @@ export class OutriggerProxy {
       const n = c.settings.name;
       lines.push(`${n}::default_priority::max_connections::${c.settings.maxConnections}`, `${n}::default_priority::max_pending_requests::${c.settings.maxPendingRequests}`, `${n}::default_priority::max_requests::${c.settings.maxRequests}`, `${n}::default_priority::max_retries::${c.settings.maxRetries}`);
       for (const e of c.endpoints) {
-        lines.push(`${n}::${e.key}::rq_active::${e.active}`, `${n}::${e.key}::health_flags::${e.healthy ? 'healthy' : '/failed_eds_health'}`, `${n}::${e.key}::weight::${e.weight}`);
+        // Envoy's health flags: `healthy`, or each failing check (`/failed_eds_health`, `/failed_outlier_check`).
+        const flags = `${e.healthy ? '' : '/failed_eds_health'}${c.outlier?.isEjected(e.key) ? '/failed_outlier_check' : ''}` || 'healthy';
+        lines.push(`${n}::${e.key}::rq_active::${e.active}`, `${n}::${e.key}::health_flags::${flags}`, `${n}::${e.key}::weight::${e.weight}`);
       }
     }
     return `${lines.join('\n')}\n`;

@@ -18,14 +18,21 @@ export function renderServices(data) {
       h('td', { class: 'num' }, fmtMs(svc.stats.p95)),
       h('td', { class: 'num' }, fmtMs(svc.stats.p99)),
       h('td', { class: 'num' }, fmtPct(svc.stats.mtlsRatio)),
+      ejectedCell(svc.outlier),
     ),
   );
   return h(
     'section',
     { class: 'card' },
     h('h2', null, 'Services', h('small', null, `rates over the last ${data.windowSeconds || '–'} s`)),
-    rows.length ? table(['Service', 'Namespace', num('Ready'), num('Req/s'), num('5xx'), num('p50'), num('p95'), num('p99'), num('mTLS')], rows, { class: 'grid', id: 'services-table' }) : h('p', { class: 'empty' }, 'No services in the mesh config yet.'),
+    rows.length ? table(['Service', 'Namespace', num('Ready'), num('Req/s'), num('5xx'), num('p50'), num('p95'), num('p99'), num('mTLS'), num('Ejected')], rows, { class: 'grid', id: 'services-table' }) : h('p', { class: 'empty' }, 'No services in the mesh config yet.'),
   );
+}
+
+/** Endpoints outlier detection holds ejected now (callers' proxies), and ejections over the window. */
+function ejectedCell(o) {
+  const active = o?.ejectionsActive ?? 0;
+  return h('td', { class: `num ${active > 0 ? 'failing' : ''}`, title: `${o?.ejections ?? 0} ejection(s), ${o?.overflows ?? 0} kept in by max ejection % in the window` }, String(active));
 }
 
 function statCard(label, value, tone) {
@@ -78,6 +85,9 @@ export function renderService(d) {
         statCard('p99', fmtMs(st.p99), st.p99 !== null && st.p99 > 1000 ? 'failing' : ''),
         statCard('mTLS', fmtPct(st.mtlsRatio)),
         statCard('Ready endpoints', `${d.healthyEndpoints}/${d.endpoints}`),
+        statCard('Ejected (outlier)', `${d.outlier.ejectionsActive}`, d.outlier.ejectionsActive > 0 ? 'failing' : ''),
+        statCard('Ejections', `${d.outlier.ejections}`, d.outlier.ejections > 0 ? 'degraded' : ''),
+        statCard('Kept in by the cap', `${d.outlier.overflows}`, d.outlier.overflows > 0 ? 'degraded' : ''),
       ),
       h(
         'div',

@@ -67,6 +67,26 @@ describe('podinfo demo app', () => {
     assert.equal((await getJson('/readyz')).status, 200);
   });
 
+  test("/fault_injection/enable makes this replica answer 500 on application endpoints, probes and metrics excepted, until /fault_injection/disable", async () => {
+    assert.deepEqual((await getJson('/fault_injection/status')).body, { fault_injection: 'disabled' });
+    const on = await getJson('/fault_injection/enable', { method: 'POST' });
+    assert.deepEqual([on.status, on.body], [202, { fault_injection: 'enabled' }]);
+    try {
+      for (const path of ['/', '/api/info', '/version', '/status/200', '/headers']) {
+        const res = await request(base + path);
+        assert.equal(res.statusCode, 500, path);
+        assert.equal(await res.body.text(), '{"status":"fault injection enabled"}\n');
+      }
+      for (const path of ['/healthz', '/readyz', '/fault_injection/status']) assert.equal((await getJson(path)).status, 200, path);
+      assert.match(await (await request(`${base}/metrics`)).body.text(), /^http_requests_total\{method="GET",path="fault_injection",status="500"\} 5$/m);
+      assert.equal((await getJson('/fault_injection/enable')).status, 405, 'a GET changes nothing');
+    } finally {
+      const off = await getJson('/fault_injection/disable', { method: 'POST' });
+      assert.deepEqual([off.status, off.body], [202, { fault_injection: 'disabled' }]);
+    }
+    assert.equal((await getJson('/version')).status, 200);
+  });
+
   test('/headers returns the request headers in canonical form', async () => {
     const { body } = await getJson('/headers', { headers: { 'x-canary': 'true', 'x-user': 'alice' } });
     assert.deepEqual(body['X-Canary'], ['true']);

@@ -68,6 +68,7 @@ export async function startPodinfo(options: PodinfoOptions = {}): Promise<Podinf
   const metrics = new PodinfoMetrics(version, Math.floor(Date.now() / 1000));
   const closing = new AbortController();
   let ready = true;
+  let faulty = false;
 
   const info = () => ({
     hostname: host,
@@ -87,6 +88,16 @@ export async function startPodinfo(options: PodinfoOptions = {}): Promise<Podinf
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<string> {
     const path = new URL(req.url ?? '/', 'http://podinfo').pathname;
     const method = req.method ?? 'GET';
+    const fault = faultInjection(path, method);
+    if (fault !== undefined) {
+      if (fault.status === 500) {
+        // podinfo answers as Go's http.Error does: text/plain, the JSON text plus a newline.
+        const text = '{"status":"fault injection enabled"}\n';
+        res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8', 'x-content-type-options': 'nosniff', 'content-length': Buffer.byteLength(text) });
+        res.end(text);
+      } else send(res, fault.status, fault.body);
+      return fault.route;
+    }
     if (path === '/' || path === '/api/info') {
       send(res, 200, info());
       return path;
@@ -161,6 +172,24 @@ export async function startPodinfo(options: PodinfoOptions = {}): Promise<Podinf
     }
     send(res, 404, { code: 404, message: `${path} not found` });
     return 'other';
+  }
+
+  /**
+   * podinfo's fault injection (v6.14): `POST /fault_injection/enable` makes this replica answer 500 on
+   * every application endpoint until `POST /fault_injection/disable`, while `/healthz`, `/readyz`,
+   * `/metrics` and `/debug/` stay up, so the platform keeps the sick replica and a client's circuit
+   * breaker (outlier detection) is what takes it out. Undefined: not a fault-injection matter.
+   */
+  function faultInjection(path: string, method: string): { status: number; body?: unknown; route: string } | undefined {
+    if (path === '/fault_injection/enable' || path === '/fault_injection/disable') {
+      if (method !== 'POST') return { status: 405, body: { code: 405, message: `POST ${path}` }, route: path };
+      faulty = path === '/fault_injection/enable';
+      return { status: 202, body: { fault_injection: faulty ? 'enabled' : 'disabled' }, route: path };
+    }
+    if (path === '/fault_injection/status') return { status: 200, body: { fault_injection: faulty ? 'enabled' : 'disabled' }, route: path };
+    if (!faulty || path === '/healthz' || path === '/readyz' || path === '/metrics' || path.startsWith('/debug/') || path.startsWith('/fault_injection')) return undefined;
+    // The metrics label stays bounded: every refused request under one name.
+    return { status: 500, route: 'fault_injection' };
   }
 
   const server = createServer((req, res) => {
