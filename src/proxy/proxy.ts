@@ -159,6 +159,7 @@ export class OutriggerProxy {
           ...(opts.traceEndpoint ? { traceEndpoint: opts.traceEndpoint } : {}),
           ...(opts.output ? { output: opts.output } : {}),
           env: this.environment,
+          nodeId: opts.nodeId,
           dialCluster: (name) => dialCluster(this.clusters, name),
           clusterServices: (name) => this.clusters.get(name)?.settings.services,
           ...(opts.role === 'router' ? { gateway: true } : {}),

@@ -19,7 +19,7 @@ import { indent } from './indent.ts';
 import { type MeshPlan, type PlannedWorkload, planMesh } from './plan.ts';
 import { allocatePort, ensurePortFree } from './ports.ts';
 import { proxyNodeFlags } from './node-flags.ts';
-import { proxyArgs, proxyEnv, proxyFiles, proxyPorts, waitReady } from './proxy-process.ts';
+import { gatewayProxyMeta, proxyArgs, proxyEnv, proxyFiles, proxyPorts, waitReady } from './proxy-process.ts';
 import { type ComponentState, type MeshState, makeStateDirs, meshMarker } from './state.ts';
 import { type ExitReport, Supervised } from './supervisor.ts';
 import { workloadInstance } from './workload-instance.ts';
@@ -126,9 +126,9 @@ export class MeshRuntime {
     for (const g of plan.gateways) {
       const fixed: Record<number, number> = g.kind === 'ingress' ? { 8080: httpPort, 8443: httpsPort } : {};
       if (snapshot) for (const port of gatewayPodPorts(snapshot, g)) fixed[port] ??= await allocatePort(this.#taken);
-      const meta: ProxyMeta = { name: g.name, namespace: g.namespace, serviceAccount: `${g.name}-service-account`, labels: g.labels, appPorts: {} };
+      const meta = gatewayProxyMeta(g);
       this.#running.push({
-        state: tracker.add({ name: `${g.namespace}/${g.name}`, kind: 'gateway', namespace: g.namespace, ports: {}, sidecar: false, status: 'starting', restarts: 0 }),
+        state: tracker.add({ name: `${g.namespace}/${g.podName}`, kind: 'gateway', namespace: g.namespace, ports: {}, sidecar: false, status: 'starting', restarts: 0 }),
         proxy: { role: 'router', meta, ports: await proxyPorts(this.#taken, fixed) },
       });
     }

@@ -19,8 +19,14 @@ export interface PlannedWorkload {
 }
 
 export interface PlannedGateway {
-  /** `istio-ingressgateway`. */
+  /** `istio-ingressgateway`: the gateway's Deployment, its workload. */
   name: string;
+  /**
+   * Its one pod, `istio-ingressgateway-0`, named as every Deployment's pods are here (`NAME-INDEX`), so the
+   * node id, POD_NAME (the seed's `pod_name` span tag), proxy-status and Prometheus' `pod` label all say
+   * it, and `pod=~"istio-ingressgateway-.*"` (the seed's IstioGatewayUnhealthy alert) selects it.
+   */
+  podName: string;
   namespace: string;
   labels: Record<string, string>;
   kind: 'ingress' | 'egress';
@@ -37,6 +43,7 @@ export interface MeshPlan {
 
 const defaultIngress: PlannedGateway = {
   name: 'istio-ingressgateway',
+  podName: 'istio-ingressgateway-0',
   namespace: 'istio-system',
   labels: { app: 'istio-ingressgateway', istio: 'ingressgateway' },
   kind: 'ingress',
@@ -70,7 +77,7 @@ function gatewaysFrom(operator: IstioOperator | undefined): PlannedGateway[] {
       if (c.enabled === false) continue;
       const name = c.name ?? (kind === 'ingress' ? 'istio-ingressgateway' : 'istio-egressgateway');
       const labels = { app: name, istio: kind === 'ingress' ? 'ingressgateway' : 'egressgateway', ...(c.label ?? {}) };
-      out.push({ name, namespace: c.namespace ?? 'istio-system', labels, kind });
+      out.push({ name, podName: `${name}-0`, namespace: c.namespace ?? 'istio-system', labels, kind });
     }
   }
   if (!(components.ingressGateways ?? []).length && !out.some((g) => g.kind === 'ingress')) out.unshift(defaultIngress);

@@ -3,7 +3,7 @@
 // service discovery would label Istio's, so the seed's alerts and queries work unchanged:
 // - job `istiod`: the control plane's /metrics (pilot_*, citadel_*);
 // - job `envoy-stats`: every proxy's /stats/prometheus, with `namespace`, `pod` and `app` labels. A
-//   gateway's pod is `<name>-0`, as a single replica's, so `istio-ingressgateway-.*` selects it.
+//   component is named by its pod, `istio-ingressgateway-0`, so `istio-ingressgateway-.*` selects it.
 // Run it with: prometheus --config.file=.outrigger/prometheus/prometheus.yml
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
@@ -35,9 +35,8 @@ export function buildPrometheusConfig(state: MeshState, scrapeInterval = '15s'):
   for (const c of state.components) {
     const target = metricsTarget(state.mode, c);
     if (!target || !c.namespace) continue;
-    const name = c.name.slice(c.name.indexOf('/') + 1);
-    const pod = c.kind === 'gateway' ? `${name}-0` : name;
-    proxies.push({ targets: [target], labels: { namespace: c.namespace, pod, app: name.replace(/-\d+$/, '') } });
+    const pod = c.name.slice(c.name.indexOf('/') + 1);
+    proxies.push({ targets: [target], labels: { namespace: c.namespace, pod, app: pod.replace(/-\d+$/, '') } });
   }
   const config = {
     global: { scrape_interval: scrapeInterval, evaluation_interval: scrapeInterval },

@@ -6,6 +6,7 @@ import http from 'node:http';
 import path from 'node:path';
 import type { ControlPlaneHandle } from './control-plane-handle.ts';
 import type { ProxyMeta } from './mesh-runtime.ts';
+import type { PlannedGateway } from './plan.ts';
 import { allocatePort } from './ports.ts';
 import type { Supervised } from './supervisor.ts';
 
@@ -24,6 +25,11 @@ export function proxyFiles(cp: Pick<ControlPlaneHandle, 'issueBootstrapToken'>, 
   const tokenFile = path.join(stateDir, 'tokens', `${meta.namespace}.${meta.name}.token`);
   writeFileSync(tokenFile, token, { mode: 0o600 });
   return { tokenFile, logFile: path.join(stateDir, 'logs', `${meta.namespace}.${meta.name}.proxy.log`) };
+}
+
+/** A gateway's proxy: its pod (`istio-ingressgateway-0`) in the node id, its Deployment as WORKLOAD_NAME. */
+export function gatewayProxyMeta(g: PlannedGateway): ProxyMeta {
+  return { name: g.podName, workload: g.name, namespace: g.namespace, serviceAccount: `${g.name}-service-account`, labels: g.labels, appPorts: {} };
 }
 
 /** A proxy process sees only PATH and HOME: nothing of the `up` process's own environment leaks in. */

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { writeFileAtomic } from './write-atomic.ts';
 
 export interface ComponentState {
-  /** `podinfo/podinfo-stable-0`, `istio-system/istio-ingressgateway`, `control-plane`. */
+  /** `podinfo/podinfo-stable-0`, `istio-system/istio-ingressgateway-0`, `control-plane`. */
   name: string;
   kind: 'control-plane' | 'gateway' | 'workload';
   namespace?: string;

@@ -91,7 +91,7 @@ after(() => {
 
 test('the seed runs: gateways, the podinfo workloads and the test runner, each with a sidecar', () => {
   const names = state.components.map((c) => c.name).sort();
-  for (const name of ['istio-system/istio-ingressgateway', 'podinfo/podinfo-stable-0', 'podinfo/podinfo-canary-0', 'istio-system/mesh-test-runner-0']) {
+  for (const name of ['istio-system/istio-ingressgateway-0', 'podinfo/podinfo-stable-0', 'podinfo/podinfo-canary-0', 'istio-system/mesh-test-runner-0']) {
     assert.ok(names.includes(name), `${name} in ${names.join(', ')}`);
   }
   for (const c of state.components.filter((x) => x.kind === 'workload')) assert.equal(c.sidecar, true, `${c.name} has a sidecar`);

@@ -47,7 +47,7 @@ after(async () => {
 });
 
 function state(withGateway: boolean): MeshState {
-  const gw = component('istio-system/istio-ingressgateway', 'gateway', { ports: { 'proxy:15090': gateway.metricsPort } });
+  const gw = component('istio-system/istio-ingressgateway-0', 'gateway', { ports: { 'proxy:15090': gateway.metricsPort } });
   return meshState(withGateway ? [gw] : [], { controlPlane: { xdsAddress: '', debugAddress: debug.address } });
 }
 

@@ -25,6 +25,8 @@ export interface FilterFactoryDeps {
   output?: Writable;
   /** The proxy's pod environment: what `environment` span tags read (process.env by default). */
   env?: Readonly<Record<string, string | undefined>>;
+  /** The proxy's xDS node id: spans carry it as `node_id`, as Envoy's do. */
+  nodeId?: string;
   /** Opens a stream to a cluster's endpoint: how ext_authz reaches its service by cluster name. */
   dialCluster?: (cluster: string) => Promise<Duplex>;
   /** This proxy's workload, from its node metadata: the telemetry filter's local identity. */
@@ -50,6 +52,7 @@ export function defaultFilterFactories(deps: FilterFactoryDeps): HttpFilterFacto
       ...(deps.traceEndpoint ? { traceEndpoint: () => deps.traceEndpoint } : {}),
       ...(deps.output ? { output: deps.output } : {}),
       ...(deps.env ? { env: deps.env } : {}),
+      ...(deps.nodeId ? { nodeId: deps.nodeId } : {}),
       ...(deps.localWorkload ? { localWorkload: deps.localWorkload } : {}),
       ...(deps.clusterServices ? { clusterServices: deps.clusterServices } : {}),
       ...(deps.gateway ? { gateway: true } : {}),

@@ -17,7 +17,7 @@ import { ExitReporter } from '../exit-reporter.ts';
 import { MeshStoppedError, type ProxyMeta, type RuntimeOptions } from '../mesh-runtime.ts';
 import { type MeshPlan, type PlannedGateway, type PlannedWorkload, planMesh } from '../plan.ts';
 import { ensurePortFree } from '../ports.ts';
-import { proxyArgs, proxyEnv, proxyFiles, waitReady } from '../proxy-process.ts';
+import { gatewayProxyMeta, proxyArgs, proxyEnv, proxyFiles, waitReady } from '../proxy-process.ts';
 import { type ComponentState, type MeshState, makeStateDirs, meshMarker } from '../state.ts';
 import { Supervised } from '../supervisor.ts';
 import { workloadInstance } from '../workload-instance.ts';
@@ -113,7 +113,7 @@ export class NetnsMeshRuntime {
 
     // Namespaces one after another (cheap), processes in parallel (the slow part).
     const gateways: [PlannedGateway, Running][] = [];
-    for (const g of plan.gateways) gateways.push([g, await this.#addPod(`${g.namespace}/${g.name}`, 'gateway', g.namespace, false, meshNames)]);
+    for (const g of plan.gateways) gateways.push([g, await this.#addPod(`${g.namespace}/${g.podName}`, 'gateway', g.namespace, false, meshNames)]);
     const workloads: [PlannedWorkload, Running][] = [];
     for (const w of plan.workloads) workloads.push([w, await this.#addPod(`${w.namespace}/${w.name}`, 'workload', w.namespace, w.sidecar, meshNames)]);
     const members = workloads.map(([workload, r]) => ({ workload, address: r.pod.address }));
@@ -165,7 +165,7 @@ export class NetnsMeshRuntime {
     o.progress(`${r.state.name}: starting in ${r.pod.netns} (${r.pod.address})`);
     // A gateway's listeners come from config: publish every port but the admin one.
     await applyPodFirewall(r.pod.netns, { podAddress: r.pod.address, strictPorts: [], exposedPorts: [], exposeAllBut: [15000] });
-    await this.#startProxy(r, 'router', { name: g.name, namespace: g.namespace, serviceAccount: `${g.name}-service-account`, labels: g.labels, appPorts: {} });
+    await this.#startProxy(r, 'router', gatewayProxyMeta(g));
     if (g.kind === 'ingress' && !this.#tracker?.state.ingressUrl) {
       const http = new TcpForwarder({ host: r.pod.address, port: 8080 });
       const https = new TcpForwarder({ host: r.pod.address, port: 8443 });

@@ -34,6 +34,8 @@ export interface TelemetryDeps {
   random?: Random;
   /** Environment for `environment` custom tags: the proxy's pod environment (process.env by default). */
   env?: Readonly<Record<string, string | undefined>>;
+  /** The proxy's xDS node id (`router~IP~POD.NS~NS.svc.cluster.local`): every span's `node_id` tag, as Envoy's. */
+  nodeId?: string;
   /** Opens an access-log destination (shared by every listener writing to the same path). */
   openAccessLog?: (path: string) => AccessLogSink;
   /** The proxy's own output, standing for `/dev/stdout` and `/dev/stderr` where proxies share a process. */
@@ -95,7 +97,7 @@ export function createTelemetryFilterFactory(deps: TelemetryDeps): TelemetryFilt
     try {
       if (edges && config.metric_overrides?.length) overrides = { rules: new MetricOverrides(config.metric_overrides), metrics };
       if (config.access_log?.filter) logFilter = compileCel(config.access_log.filter);
-      if (tracing && config.tracing) tracer = new Tracer(config.tracing, config.reporter === 'source' ? 'CLIENT' : 'SERVER', self, random, deps.env ?? process.env, exporterFor(config, self));
+      if (tracing && config.tracing) tracer = new Tracer(config.tracing, config.reporter === 'source' ? 'CLIENT' : 'SERVER', self, random, deps.env ?? process.env, exporterFor(config, self), deps.nodeId);
       if (config.access_log) {
         const path = config.access_log.path;
         let sink = sinks.get(path);

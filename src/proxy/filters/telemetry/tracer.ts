@@ -47,7 +47,8 @@ export class Tracer {
     this.#headers.set(name, value);
   };
 
-  constructor(config: TracingConfig, kind: SpanKind, self: WorkloadLabels, random: Random, env: Readonly<Record<string, string | undefined>>, exporter: SpanExporter | undefined) {
+  /** `nodeId`: the proxy's xDS node id, which Envoy's tracer tags every span with (`node_id`). */
+  constructor(config: TracingConfig, kind: SpanKind, self: WorkloadLabels, random: Random, env: Readonly<Record<string, string | undefined>>, exporter: SpanExporter | undefined, nodeId?: string) {
     this.#sampler = new Sampler(config.sampling, config.rules ?? [], random);
     this.#random = random;
     this.#exporter = config.disable_span_reporting ? undefined : exporter;
@@ -60,6 +61,7 @@ export class Tracer {
       'istio.canonical_revision': self.canonicalRevision,
       'istio.namespace': self.namespace,
       'istio.mesh_id': 'cluster.local',
+      ...(nodeId ? { node_id: nodeId } : {}),
     };
     const headerTags: { tag: string; header: string; fallback: string | undefined }[] = [];
     for (const [tag, c] of Object.entries(config.custom_tags ?? {})) {
