@@ -85,14 +85,21 @@ test('a pod without a sidecar gets neither', () => {
 });
 
 test('captured ports are DNATed to the inbound listener from outside the pod only', () => {
-  const rules = buildPodRules({ podAddress: '10.1.0.2', strictPorts: [9000], capturedPorts: [9898, 7000], inboundPort: 15006, exposedPorts: [15008] });
+  const rules = buildPodRules({ podAddress: '10.1.0.2', strictPorts: [9000], capturedPorts: [9898, 7000], inboundPort: 15006, exposedPorts: [15008], serviceCidr: '10.96.0.0/16', outboundPort: 15001 });
   const nat = rules.slice(rules.indexOf('*nat'));
   assert.ok(nat.includes('-A PREROUTING -j OUTRIGGER-INBOUND'));
   assert.ok(nat.includes('-A OUTRIGGER-INBOUND -d 10.1.0.2/32 -p tcp -m tcp --dport 7000 -j DNAT --to-destination 127.0.0.1:15006'));
   assert.ok(nat.includes('-A OUTRIGGER-INBOUND -d 10.1.0.2/32 -p tcp -m tcp --dport 9898 -j DNAT --to-destination 127.0.0.1:15006'));
-  assert.ok(!nat.includes('--dport 9000'), 'a STRICT port is refused in the filter table, not captured');
-  // The pod's own connections (OUTPUT) are never sent to the inbound listener.
-  assert.ok(!/-A OUTPUT .*15006|-A OUTRIGGER-OUTBOUND .*15006/.test(nat));
+  assert.ok(!nat.includes('-A OUTRIGGER-INBOUND -d 10.1.0.2/32 -p tcp -m tcp --dport 9000'), 'a STRICT port is refused in the filter table, not captured');
+  // The app's own connections (OUTPUT) are never sent to the inbound listener; the sidecar's (gid 1337)
+  // to its pod address are, on every port it serves or STRICT closes (Istio's ISTIO_IN_REDIRECT over lo).
+  const toInbound = nat.split('\n').filter((l) => /^-A (OUTPUT|OUTRIGGER-OUTBOUND) .*15006/.test(l));
+  assert.deepEqual(
+    toInbound,
+    [7000, 9000, 9898].map((p) => `-A OUTRIGGER-OUTBOUND -d 10.1.0.2/32 -p tcp -m tcp --dport ${p} -m owner --gid-owner 1337 -j REDIRECT --to-ports 15006`),
+  );
+  // Before the rule that lets the sidecar's other connections through uncaptured.
+  assert.ok(nat.indexOf('--dport 9898 -m owner') < nat.indexOf('-A OUTRIGGER-OUTBOUND -m owner --gid-owner 1337 -j RETURN'));
   // They do reach the proxy's published ports on the pod address (its sidecar's mTLS to its own pod).
   const selfTunnel = '-A OUTRIGGER-OUTBOUND -d 10.1.0.2/32 -p tcp -m tcp --dport 15008 -j DNAT --to-destination 127.0.0.1:15008';
   assert.ok(nat.includes(selfTunnel));

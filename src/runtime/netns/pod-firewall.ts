@@ -5,6 +5,8 @@
 // - OUTRIGGER-INBOUND (nat PREROUTING): the other app ports the pod's services target are DNATed to the
 //   sidecar's virtualInbound on 127.0.0.1, which reads where each was going (SO_ORIGINAL_DST), so
 //   plaintext callers meet its authorization and telemetry as in Istio (needs route_localnet on eth0);
+//   the sidecar's own connections to its pod address on those ports and the STRICT ones are
+//   redirected there too (nat OUTPUT), as Istio's ISTIO_IN_REDIRECT sends the proxy's traffic over lo;
 // - OUTRIGGER-EXPOSE (nat PREROUTING): the proxy binds loopback only, so its tunnel, health and gateway
 //   ports are published on the pod address by DNAT to 127.0.0.1 (needs route_localnet on eth0); a
 //   sidecar's ports are published to the pod's own connections too (nat OUTPUT);
@@ -63,6 +65,13 @@ export function buildPodRules(f: PodFirewall): string {
     // its pod address take OUTPUT, so neither comes back here.
     for (const port of [...(f.capturedPorts ?? [])].sort((a, b) => a - b)) {
       lines.push(`-A ${inboundChain} ${dest} --dport ${port} -j DNAT --to-destination 127.0.0.1:${f.inboundPort}`);
+    }
+    // The sidecar's own connections to its pod address (a passthrough to this pod's IP) take OUTPUT and
+    // lo, past both rules above: sent to its inbound listener instead, as Istio's ISTIO_IN_REDIRECT does
+    // for the proxy's traffic over lo, so a STRICT port refuses the plaintext and the others meet their
+    // authorization and telemetry. The app's own calls to its address stay direct, as in Istio.
+    for (const port of [...new Set([...f.strictPorts, ...(f.capturedPorts ?? [])])].sort((a, b) => a - b)) {
+      lines.push(`-A ${outboundChain} ${dest} --dport ${port} -m owner --gid-owner ${proxyGid} -j REDIRECT --to-ports ${f.inboundPort}`);
     }
   }
   for (const port of [...f.exposedPorts].sort((a, b) => a - b)) {
