@@ -61,7 +61,9 @@ export function define(program: Command): void {
           ? (level: string, message: string) => out.write(`${new Date().toISOString()} ${level} ${message}\n`)
           : (level: string, message: string) => log(level, `[${p.name}] ${message}`);
         // Its own log also takes its `/dev/stdout` access log, as a sidecar's container log does.
-        running.push(await runProxy(flags, write, out ? { output: out } : {}));
+        // A host of one proxy is that proxy's own process: it reports the process's CPU and memory as the
+        // istio-proxy container's, as `outrigger proxy` does (up --proxy-processes per-proxy).
+        running.push(await runProxy(flags, write, { ...(out ? { output: out } : {}), ...(spec.proxies.length === 1 ? { ownsProcess: true } : {}) }));
       }
       log('info', `proxy host: ${running.length} proxies running`);
       const drainAll = () => void Promise.all(running.map((r) => r.drain()));

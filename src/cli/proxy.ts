@@ -15,7 +15,7 @@ export function proxyOptions(cmd: Command): Command {
     .option('--xds-server-name <name>', 'name the control plane certificate must carry with --xds-tls (default istiod.istio-system.svc)')
     .option('--token-file <file>', 'bearer token for ADS and CSR (re-read on each CSR)')
     .option('--node-id <id>', 'node id: sidecar~IP~POD.NS~NS.svc.cluster.local')
-    .option('--port-map <map>', 'Istio port → bound port, e.g. 15001=41000,15008=41002')
+    .option('--port-map <map>', 'Istio port → bound port, e.g. 15001=41000,15008=41002; *=0 binds every other listener on a free port (see /listeners on the admin port)')
     .option('--metadata-json <json>', 'node metadata (NAMESPACE, LABELS, SERVICE_ACCOUNT, ...)', '{}')
     .option('--drain-seconds <n>', 'how long in-flight work may finish on shutdown', seconds, '5')
     .option('--trust-domain <domain>', 'SPIFFE trust domain of the workload identity (meshConfig.trustDomain)', 'cluster.local')

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { effectivePorts, type UpOptions } from './up.ts';
 
-const defaults: UpOptions = { file: ['x'], ingressPort: 8080, httpsPort: 8443, xdsPort: 15010, debugPort: 15014, dashboardPort: 20001, mode: 'process' };
+const defaults: UpOptions = { file: ['x'], ingressPort: 8080, httpsPort: 8443, xdsPort: 15010, debugPort: 15014, dashboardPort: 20001, mode: 'process', proxyProcesses: 'shared' };
 
 test('effectivePorts: --ephemeral-ports frees every port flag not given on the command line', () => {
   assert.deepEqual(effectivePorts(defaults, () => false), defaults, 'without --ephemeral-ports nothing changes');

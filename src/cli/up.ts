@@ -18,6 +18,7 @@ export interface UpOptions {
   debugPort: number;
   dashboardPort: number;
   mode: string;
+  proxyProcesses: string;
 }
 
 const portFlags = ['ingressPort', 'httpsPort', 'xdsPort', 'debugPort', 'dashboardPort'] as const;
@@ -48,6 +49,11 @@ export function define(program: Command): void {
     .option('--ephemeral-ports', 'pick a free port for everything, the ingress and control plane too (for tests and side-by-side meshes); a port flag given beside it keeps its port: a port you named, silently moved, is one nothing answers on')
     .option('--dir <dir>', 'state directory', undefined)
     .option('--mode <mode>', 'process (default; any OS) or netns (Linux, root: each pod in its own network namespace)', 'process')
+    .option(
+      '--proxy-processes <how>',
+      "process mode: shared (every gateway and sidecar in one proxy host process) or per-proxy (each in its own, as netns mode runs them: each then reports its CPU and memory as the istio-proxy container's, which IstioProxyHighResourceUsage reads; about 100 MB more per proxy)",
+      'shared',
+    )
     .addHelpText(
       'after',
       `
@@ -87,6 +93,10 @@ async function up(opts: UpOptions): Promise<number> {
   }
   if (opts.mode !== 'process' && opts.mode !== 'netns') {
     console.error(`outrigger up: --mode must be process or netns, not ${opts.mode}`);
+    return 1;
+  }
+  if (opts.proxyProcesses !== 'shared' && opts.proxyProcesses !== 'per-proxy') {
+    console.error(`outrigger up: --proxy-processes must be shared or per-proxy, not ${opts.proxyProcesses}`);
     return 1;
   }
   if (opts.detach) return detach(dir, opts.dir);
@@ -137,6 +147,7 @@ async function up(opts: UpOptions): Promise<number> {
     ingressHttpPort: opts.ingressPort,
     ingressHttpsPort: opts.httpsPort,
     ...(opts.ephemeralPorts ? { ephemeralGatewayPorts: true } : {}),
+    ...(opts.proxyProcesses === 'per-proxy' ? { proxyPerProcess: true } : {}),
     progress,
     proxyFlags: certificateProxyArgs(loaded.resources),
     startControlPlane: (resources) =>
@@ -168,6 +179,11 @@ async function up(opts: UpOptions): Promise<number> {
     const state = await runtime.start(loaded.resources);
     const prometheus = writePrometheusFiles(dir, state, loaded.resources);
     if (prometheus.warning) progress(`warning: ${prometheus.warning}`);
+    if (opts.mode === 'process' && opts.proxyProcesses === 'shared') {
+      const { proxyContainerAlerts } = await import('../telemetry/prometheus-rules.ts');
+      const unfired = proxyResourceAlertsThatCannotFire(state, proxyContainerAlerts(loaded.resources.filter((r) => r.kind === 'PrometheusRule')));
+      if (unfired) progress(`note: ${unfired}`);
+    }
     const secs = ((Date.now() - started) / 1000).toFixed(1);
     console.log(`\nmesh ready in ${secs}s: ${state.components.length} components`);
     if (state.ingressUrl) console.log(`  ingress:   ${state.ingressUrl}`);
@@ -188,6 +204,17 @@ async function up(opts: UpOptions): Promise<number> {
     wait();
   });
   return 0;
+}
+
+/**
+ * Alerts on the istio-proxy container's CPU or memory (the seed's IstioProxyHighResourceUsage) read
+ * series a proxy reports only when it has its process to itself: said once when the proxies of a
+ * process-mode mesh share the proxy host (a lone proxy has it to itself).
+ */
+function proxyResourceAlertsThatCannotFire(state: import('../runtime/state.ts').MeshState, alerts: readonly string[]): string | undefined {
+  const proxies = state.components.filter((c) => c.kind === 'gateway' || (c.kind === 'workload' && c.sidecar)).length;
+  if (proxies < 2 || alerts.length === 0) return undefined;
+  return `${alerts.join(', ')} cannot fire in this mode: the proxies share one process (the proxy host), so none reports the istio-proxy container's CPU or memory; --proxy-processes per-proxy (or --mode netns) gives each proxy its own (docs/local-mode.md)`;
 }
 
 /** The ingress port flag a port-in-use error is about (the runtime names only the port). */
@@ -252,10 +279,13 @@ async function detach(dir: string, givenDir: string | undefined): Promise<number
       // What the foreground prints before its progress lines (warnings, what is not run locally) is in
       // the log: shown here too, so a detached start says no less.
       const head: string[] = [];
-      for (const line of readFileSync(logFile, 'utf8').split('\n')) {
+      const log = readFileSync(logFile, 'utf8').split('\n');
+      for (const line of log) {
         if (line.startsWith('[')) break;
         if (line.trim()) head.push(line);
       }
+      // The notes among the progress lines (what this mode cannot do, said once) too.
+      for (const line of log) if (/^\[[ \d.]+s\] note: /.test(line)) head.push(line.slice(line.indexOf('note: ')));
       if (head.length) console.log(head.join('\n'));
       console.log(`mesh running in the background (pid ${child.pid}); log: ${logFile}`);
       if (s.ingressUrl) console.log(`  ingress:   ${s.ingressUrl}`);

@@ -188,6 +188,7 @@ export class OutriggerProxy {
       },
       logLevel: () => this.#logLevel,
       quit: () => void this.drain(),
+      listeners: () => this.listeners.listenerStatuses(),
     });
   }
 

@@ -5,6 +5,7 @@ import type { Writable } from 'node:stream';
 import { readFileSync } from 'node:fs';
 import { packageVersion } from '../runtime/package-version.ts';
 import { parseDurationMs } from '../xds/duration.ts';
+import { OTHER_LISTENER_PORTS } from './listener/listener-manager.ts';
 import { OutriggerProxy } from './proxy.ts';
 import { CertificateManager } from './tls/certificate-manager.ts';
 import { createCsrClient } from './tls/csr-client.ts';
@@ -29,12 +30,16 @@ export class ProxyArgsError extends Error {
   readonly code = 'PROXY_ARGS';
 }
 
-/** `15001=41000,15008=41002` → Map(15001 → 41000, ...). */
+/** `15001=41000,15008=41002` → Map(15001 → 41000, ...); `*=0`: every other listener on a free port. */
 export function parsePortMap(text: string | undefined): Map<number, number> {
   const out = new Map<number, number>();
   for (const part of (text ?? '').split(',').filter(Boolean)) {
+    if (part.trim() === '*=0') {
+      out.set(OTHER_LISTENER_PORTS, 0);
+      continue;
+    }
     const m = /^(\d{1,5})=(\d{1,5})$/.exec(part.trim());
-    if (!m) throw new ProxyArgsError(`--port-map: "${part}" is not ISTIO_PORT=PORT`);
+    if (!m) throw new ProxyArgsError(`--port-map: "${part}" is not ISTIO_PORT=PORT (or *=0: every other listener on a free port)`);
     out.set(Number(m[1]), Number(m[2]));
   }
   return out;

@@ -17,6 +17,8 @@ export interface ControlPlaneHandle {
   ports: Record<string, number>;
   registerWorkload(instance: WorkloadInstance): void;
   unregisterWorkload(namespace: string, name: string): void;
+  /** The version of the config the control plane serves now; it changes with every rebuild (an edit, a workload). */
+  configVersion(): string;
   /** Resolves true once every connected proxy has ACKed its latest config, false at the deadline. */
   whenSynced(timeoutMs: number): Promise<boolean>;
   issueBootstrapToken(identity: { namespace: string; serviceAccount: string; workload: string }): string;

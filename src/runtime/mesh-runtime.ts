@@ -15,6 +15,8 @@ import { awaitProxiesSynced } from './control-plane-handle.ts';
 import { type DemoPrograms, type LocalCommand, resolveCommand } from './container-command.ts';
 import type { ControlPlaneHandle } from './control-plane-handle.ts';
 import { ExitReporter, exitCause } from './exit-reporter.ts';
+import { GatewayPortWatcher } from './gateway-ports.ts';
+import { loopbackBypassNote } from './loopback-bypass.ts';
 import { indent } from './indent.ts';
 import { type MeshPlan, type PlannedWorkload, planMesh } from './plan.ts';
 import { allocatePort, ensurePortFree } from './ports.ts';
@@ -40,6 +42,11 @@ export interface RuntimeOptions {
    * is bound on a free host port too, named in the gateway's `proxy:PORT` ports; else on the port itself.
    */
   ephemeralGatewayPorts?: boolean;
+  /**
+   * `--proxy-processes per-proxy`: each gateway and sidecar in a proxy host of its own, so each reports
+   * its process's CPU and memory as the istio-proxy container's; else all share one proxy host.
+   */
+  proxyPerProcess?: boolean;
   /** Progress lines for the person waiting. */
   progress: (line: string) => void;
   /** Flags every proxy gets: `--trust-domain`, `--cert-ttl`, `--grace-ratio` (see certificateProxyArgs). */
@@ -62,6 +69,8 @@ interface PlannedProxy {
   role: 'sidecar' | 'router';
   meta: ProxyMeta;
   ports: Record<number, number>;
+  /** A gateway under `--ephemeral-ports`: its Gateway server ports at the start; any added later gets a free port. */
+  serverPorts?: number[];
 }
 
 interface Running {
@@ -80,9 +89,10 @@ export class MeshRuntime {
   #taken = new Set<number>();
   #running: Running[] = [];
   #cp: ControlPlaneHandle | undefined;
-  #host: Supervised | undefined;
+  #hosts: Supervised[] = [];
   #tracker: ComponentTracker | undefined;
   #reporter: ExitReporter | undefined;
+  #gatewayPorts: GatewayPortWatcher | undefined;
   #stopping = false;
   plan: MeshPlan | undefined;
 
@@ -100,6 +110,8 @@ export class MeshRuntime {
     this.plan = plan;
     makeStateDirs(o.stateDir);
     for (const note of plan.notes) o.progress(`note: ${note}`);
+    const bypass = loopbackBypassNote(plan, resources);
+    if (bypass) o.progress(`note: ${bypass}`);
 
     // Everything that can fail without running anything fails here, before the first process starts.
     const commands = new Map(plan.workloads.map((w) => [w, resolveCommand(firstContainer(w), w.annotations, o.nodeBinary, o.demoPrograms)]));
@@ -125,11 +137,12 @@ export class MeshRuntime {
     const snapshot = o.ephemeralGatewayPorts ? buildSnapshot(resources, [], 'ports') : undefined;
     for (const g of plan.gateways) {
       const fixed: Record<number, number> = g.kind === 'ingress' ? { 8080: httpPort, 8443: httpsPort } : {};
-      if (snapshot) for (const port of gatewayPodPorts(snapshot, g)) fixed[port] ??= await allocatePort(this.#taken);
+      const serverPorts = snapshot ? gatewayPodPorts(snapshot, g) : undefined;
+      for (const port of serverPorts ?? []) fixed[port] ??= await allocatePort(this.#taken);
       const meta = gatewayProxyMeta(g);
       this.#running.push({
         state: tracker.add({ name: `${g.namespace}/${g.podName}`, kind: 'gateway', namespace: g.namespace, ports: {}, sidecar: false, status: 'starting', restarts: 0 }),
-        proxy: { role: 'router', meta, ports: await proxyPorts(this.#taken, fixed) },
+        proxy: { role: 'router', meta, ports: await proxyPorts(this.#taken, fixed), ...(serverPorts ? { serverPorts } : {}) },
       });
     }
     if (plan.gateways.some((g) => g.kind === 'ingress')) tracker.state.ingressUrl = `http://127.0.0.1:${httpPort}`;
@@ -150,40 +163,77 @@ export class MeshRuntime {
       this.#running.push(r);
     }
 
-    await this.#startProxyHost();
+    await this.#startProxyHosts();
     this.#notStopped();
     await Promise.all(this.#running.filter((r) => r.workload).map((r) => this.#startApp(r, resources)));
     this.#notStopped();
     await awaitProxiesSynced(cp, o.progress);
     this.#notStopped();
     tracker.save();
+    if (o.ephemeralGatewayPorts) this.#watchGatewayPorts(cp, tracker);
     return tracker.state;
   }
 
-  /** One process for every gateway and sidecar (`outrigger proxy-host`), each proxy with its own log. */
-  async #startProxyHost(): Promise<void> {
+  /** `--ephemeral-ports`: server ports a later edit adds to a gateway get a free port, named and announced (gateway-ports.ts). */
+  #watchGatewayPorts(cp: ControlPlaneHandle, tracker: ComponentTracker): void {
+    const gateways = this.#running.flatMap((r) =>
+      r.state.kind === 'gateway' && r.proxy
+        ? [{ state: r.state, adminPort: r.proxy.ports[15000] as number, healthPort: r.proxy.ports[15021] as number, mapped: new Set(Object.keys(r.proxy.ports).map(Number)) }]
+        : [],
+    );
+    if (gateways.length === 0) return;
+    const watcher = new GatewayPortWatcher({
+      gateways,
+      configVersion: () => cp.configVersion(),
+      whenSynced: (ms) => cp.whenSynced(ms),
+      progress: this.#opts.progress,
+      save: () => tracker.save(),
+    });
+    // A restarted proxy host binds the added ports anew, on other free ports.
+    for (const host of this.#hosts) host.on('started', () => watcher.markDirty());
+    this.#gatewayPorts = watcher;
+    watcher.start();
+  }
+
+  /**
+   * One process for every gateway and sidecar (`outrigger proxy-host`), each proxy with its own log; or,
+   * under `proxyPerProcess`, a proxy host per proxy.
+   */
+  async #startProxyHosts(): Promise<void> {
+    const withProxy = this.#running.filter((r): r is Running & { proxy: PlannedProxy } => r.proxy !== undefined);
+    if (withProxy.length === 0) return;
+    const gateways = withProxy.filter((r) => r.state.kind === 'gateway').length;
+    const counts = `${gateways} gateways, ${withProxy.length - gateways} sidecars`;
+    if (!this.#opts.proxyPerProcess) {
+      this.#opts.progress(`proxies: starting ${withProxy.length} (${counts}) in one proxy host`);
+      return this.#startProxyHost(withProxy, 'proxy host', '');
+    }
+    this.#opts.progress(`proxies: starting ${withProxy.length} (${counts}), each in a process of its own`);
+    await Promise.all(withProxy.map((r) => this.#startProxyHost([r], `${r.state.name} proxy`, `${r.proxy.meta.namespace}.${r.proxy.meta.name}.`)));
+  }
+
+  /** A proxy host for `withProxy`; `label` names it in what is said of it, `prefix` its spec and log files. */
+  async #startProxyHost(withProxy: (Running & { proxy: PlannedProxy })[], label: string, prefix: string): Promise<void> {
     const o = this.#opts;
     const cp = this.#cp as ControlPlaneHandle;
     const tracker = this.#tracker as ComponentTracker;
-    const withProxy = this.#running.filter((r): r is Running & { proxy: PlannedProxy } => r.proxy !== undefined);
-    if (withProxy.length === 0) return;
     const proxies = withProxy.map((r) => {
       const { meta, role, ports } = r.proxy;
       const { tokenFile, logFile } = proxyFiles(cp, o.stateDir, meta);
       r.state.proxyLogFile = logFile;
       for (const [k, v] of Object.entries(ports)) r.state.ports[`proxy:${k}`] = v;
-      const args = [...proxyArgs({ role, xdsAddress: cp.xdsAddress, tokenFile, ports, meta }), ...(o.proxyFlags ?? []), ...localProxyFlags(cp)];
+      const free = r.proxy.serverPorts ? { freeOtherPorts: true } : {};
+      const args = [...proxyArgs({ role, xdsAddress: cp.xdsAddress, tokenFile, ports, meta, ...free }), ...(o.proxyFlags ?? []), ...localProxyFlags(cp)];
       return { name: r.state.name, args, logFile };
     });
-    const specFile = path.join(o.stateDir, 'proxies.json');
+    const specFile = path.join(o.stateDir, `${prefix}proxies.json`);
     writeFileSync(specFile, `${JSON.stringify({ proxies }, null, 2)}\n`, { mode: 0o600 });
-    o.progress(`proxies: starting ${proxies.length} (${withProxy.filter((r) => r.state.kind === 'gateway').length} gateways, ${withProxy.filter((r) => r.state.kind === 'workload').length} sidecars) in one proxy host`);
     const host = new Supervised({
-      label: 'proxy host',
+      label,
       file: o.nodeBinary,
       args: [...proxyNodeFlags, o.outriggerBin, 'proxy-host', '--spec', specFile],
       env: { ...proxyEnv(), ...meshMarker(o.stateDir) },
-      logFile: path.join(o.stateDir, 'logs', 'proxy-host.log'),
+      logFile: path.join(o.stateDir, 'logs', `${prefix}proxy-host.log`),
     });
     host.on('started', (pid) => {
       for (const r of withProxy) r.state.proxyPid = pid;
@@ -193,20 +243,22 @@ export class MeshRuntime {
       if (this.#stopping) return;
       for (const r of withProxy) {
         r.state.restarts++;
-        r.state.detail = `proxy host exited with ${exitCause(report)}; restarting`;
+        r.state.detail = `${label} exited with ${exitCause(report)}; restarting`;
       }
-      o.progress(`proxy host exited with ${exitCause(report)}, restarting\n${indent(report.logTail)}`);
+      o.progress(`${label} exited with ${exitCause(report)}, restarting\n${indent(report.logTail)}`);
       tracker.save();
     });
     this.#notStopped();
-    this.#host = host;
+    this.#hosts.push(host);
     host.start();
     await Promise.all(
       withProxy.map(async (r) => {
         await waitReady(host, { port: r.proxy.ports[15021] as number, ...(r.state.proxyLogFile ? { logFile: r.state.proxyLogFile } : {}) });
         if (r.state.kind === 'gateway') {
           r.state.status = 'running';
-          o.progress(`${r.state.name}: ready`);
+          // The ingress's 8080 and 8443 are the ingress URL; any other server port is said here.
+          const extra = (r.proxy.serverPorts ?? []).filter((p) => p !== 8080 && p !== 8443).map((p) => `server port ${p} on 127.0.0.1:${r.proxy.ports[p]}`);
+          o.progress(`${r.state.name}: ready${extra.length ? ` (${extra.join(', ')})` : ''}`);
         }
       }),
     );
@@ -258,6 +310,7 @@ export class MeshRuntime {
   async stop(): Promise<void> {
     if (this.#stopping) return;
     this.#stopping = true;
+    this.#gatewayPorts?.stop();
     await Promise.all(
       this.#running.map(async (r) => {
         if (r.instance) this.#cp?.unregisterWorkload(r.instance.namespace, r.instance.name);
@@ -265,7 +318,7 @@ export class MeshRuntime {
         r.state.status = 'stopped';
       }),
     );
-    await this.#host?.stop(10_000);
+    await Promise.all(this.#hosts.map((h) => h.stop(10_000)));
     await this.#cp?.close();
   }
 }

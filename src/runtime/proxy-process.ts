@@ -47,6 +47,8 @@ export interface ProxyArgsInput {
   address?: string;
   /** Istio's INTERCEPTION_MODE: REDIRECT where iptables captures the pod's outbound traffic (netns mode). */
   interception?: 'REDIRECT';
+  /** Listener ports `ports` does not name bind a free port (`*=0`): a gateway under `--ephemeral-ports`. */
+  freeOtherPorts?: boolean;
   meta: ProxyMeta;
 }
 
@@ -70,9 +72,7 @@ export function proxyArgs(i: ProxyArgsInput): string[] {
   const portMap = i.ports
     ? [
         '--port-map',
-        Object.entries(i.ports)
-          .map(([k, v]) => `${k}=${v}`)
-          .join(','),
+        [...Object.entries(i.ports).map(([k, v]) => `${k}=${v}`), ...(i.freeOtherPorts ? ['*=0'] : [])].join(','),
       ]
     : [];
   return [

@@ -122,6 +122,7 @@ export async function startLocalControlPlane(o: LocalControlPlaneOptions): Promi
     registerWorkload: (i) => cp.registerWorkload(i),
     unregisterWorkload: (ns, name) => cp.unregisterWorkload(ns, name),
     issueBootstrapToken: (id) => cp.issueBootstrapToken(id),
+    configVersion: () => cp.snapshot.version,
     whenSynced: (ms) => cp.whenSynced(ms),
     close: async () => {
       await dashboard.close();

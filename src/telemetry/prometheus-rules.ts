@@ -47,3 +47,24 @@ export function buildPrometheusRules(resources: readonly RuleResource[]): string
   }
   return stringify({ groups }, { lineWidth: 0 });
 }
+
+/** cAdvisor's container series, which a proxy reports as its `istio-proxy` container's only when it has its process to itself. */
+const PROXY_CONTAINER_SERIES = /\bcontainer_(cpu_usage_seconds_total|memory_working_set_bytes)\b/;
+
+/**
+ * The alerts (by name, once each) that read the istio-proxy container's CPU or memory, as the seed's
+ * IstioProxyHighResourceUsage does: `up` says they cannot fire where the proxies share a process.
+ */
+export function proxyContainerAlerts(resources: readonly RuleResource[]): string[] {
+  const out = new Set<string>();
+  for (const r of resources) {
+    const groups = (r.spec as PrometheusRuleSpec).groups;
+    if (!Array.isArray(groups)) continue;
+    for (const g of groups) {
+      for (const rule of Array.isArray(g?.rules) ? g.rules : []) {
+        if (rule?.alert && PROXY_CONTAINER_SERIES.test(String(rule.expr ?? ''))) out.add(rule.alert);
+      }
+    }
+  }
+  return [...out];
+}

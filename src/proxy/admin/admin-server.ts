@@ -16,6 +16,8 @@ export interface AdminDeps {
   logLevel(): LogLevel;
   /** Starts the drain; resolves when the proxy has stopped. */
   quit(): void;
+  /** Bound listeners and their actual ports (`/listeners`); absent: none listed. */
+  listeners?(): Promise<{ name: string; address: string; port: number }[]>;
 }
 
 function send(res: ServerResponse, status: number, body: string, type = 'text/plain; charset=UTF-8'): void {
@@ -85,13 +87,24 @@ export class AdminServers {
           }
           return send(res, 200, `active loggers:\n  proxy: ${deps.logLevel()}\n`);
         }
+        case '/listeners': {
+          // Envoy's: `name::address:port` lines, or `listener_statuses` with `?format=json`.
+          const json = url.searchParams.get('format') === 'json';
+          void (deps.listeners?.() ?? Promise.resolve([])).then((ls) =>
+            json
+              ? send(res, 200, JSON.stringify({ listener_statuses: ls.map((l) => ({ name: l.name, local_address: { socket_address: { address: l.address, port_value: l.port } } })) }, null, 2), 'application/json')
+              : send(res, 200, ls.map((l) => `${l.name}::${l.address}:${l.port}\n`).join('')),
+            () => res.destroy(),
+          );
+          return;
+        }
         case '/quitquitquit':
           if (req.method !== 'POST') return send(res, 405, 'use POST\n');
           send(res, 200, 'OK\n');
           deps.quit();
           return;
         default:
-          return send(res, 404, 'not found: /config_dump /clusters /stats /stats/prometheus /memory /ready /logging /quitquitquit\n');
+          return send(res, 404, 'not found: /config_dump /clusters /listeners /stats /stats/prometheus /memory /ready /logging /quitquitquit\n');
       }
     });
     // By path, whatever the query: Istio's 15090 listener routes the prefix /stats/prometheus to the admin

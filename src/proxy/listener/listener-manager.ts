@@ -28,13 +28,18 @@ const TUNNEL_HTTP_ALPN: readonly string[] = ['istio-h2'];
 const TUNNEL_TCP_ALPN: readonly string[] = ['istio-peer-exchange', 'istio', 'h2'];
 /** What http_inspector reports for a plaintext HTTP/1.1 request. */
 const PLAINTEXT_HTTP_ALPN: readonly string[] = ['http/1.1'];
+/**
+ * The port map's key for every listener port it does not name (`--port-map *=0`): `up --ephemeral-ports`
+ * gives a gateway's later-added server ports a free port too, found on the admin's `/listeners`.
+ */
+export const OTHER_LISTENER_PORTS = 0;
 
 export interface ListenerManagerDeps {
   hcm: HcmRuntime;
   clusters: ClusterManager;
   secrets: SecretStore;
   random(): number;
-  /** Istio port → port to bind (process mode); unmapped ports bind as they are. */
+  /** Istio port → port to bind (process mode); unmapped ports bind as they are, or as OTHER_LISTENER_PORTS maps them. */
   portMap: ReadonlyMap<number, number>;
   onError?(listener: string, err: Error): void;
   /** Mesh TLS handshake counters for the tunnel listener. */
@@ -71,6 +76,20 @@ export class ListenerManager {
     return out;
   }
 
+  /** Each bound listener's name, address and actual port, as Envoy's admin `/listeners` lists them; one that failed to bind is left out. */
+  async listenerStatuses(): Promise<{ name: string; address: string; port: number }[]> {
+    const out: { name: string; address: string; port: number }[] = [];
+    for (const [name, r] of this.#running) {
+      try {
+        const port = await (r.kind === 'listener' ? r.l.boundPort : r.t.boundPort);
+        out.push({ name, address: this.#all.get(name)?.address ?? '127.0.0.1', port });
+      } catch {
+        // Its bind failure went to onError.
+      }
+    }
+    return out;
+  }
+
   listeners(): IterableIterator<CompiledListener> {
     return this.#all.values();
   }
@@ -96,7 +115,7 @@ export class ListenerManager {
   }
 
   #start(l: CompiledListener): void {
-    const bindPort = this.#deps.portMap.get(l.port) ?? l.port;
+    const bindPort = this.#deps.portMap.get(l.port) ?? this.#deps.portMap.get(OTHER_LISTENER_PORTS) ?? l.port;
     const d = this.#deps;
     if (l.name === TUNNEL_LISTENER) {
       const t = new TunnelServer(bindPort, {
