@@ -214,6 +214,9 @@ function requestFilters(filters: readonly ChainedFilter[], ctx: RequestContext, 
 
 /** After the filters: the route's direct answer, or the router. */
 function proceed(rt: HcmRuntime, s: HttpStream, req: DownstreamReq, verdict: FilterVerdict, hc: HttpChain): void {
+  // The client went away while a filter decided (its close hook has run, so nothing would cancel an
+  // upstream request now): neither the reply nor the router.
+  if (s.gone) return;
   if (verdict.action === 'respond') {
     s.finalReply(verdict.reply);
     return;

@@ -57,7 +57,13 @@ export class H2Request {
 
 function onWantTrailers(this: ServerHttp2Stream & ResponseSlot): void {
   const res = this[kResponse];
-  this.sendTrailers(res?.trailers ?? {});
+  try {
+    this.sendTrailers(res?.trailers ?? {});
+  } catch (err) {
+    // Trailers Node refuses (a single-value field repeated by an HTTP/1.1 upstream): this stream ends,
+    // not the process (an exception thrown from this event is uncaught).
+    this.destroy(err as Error);
+  }
 }
 
 export class H2Response {
@@ -76,8 +82,14 @@ export class H2Response {
     return this.stream.headersSent;
   }
 
+  /**
+   * The response went out whole. Not the stream's own writableFinished alone: a stream the client
+   * reset (RST_STREAM) before the response ended is ended by Node itself, and its writable side then
+   * finishes too; Node marks such a stream `aborted`.
+   */
   get writableFinished(): boolean {
-    return this.stream.writableFinished;
+    const s = this.stream;
+    return s.writableFinished && !s.aborted;
   }
 
   setHeader(name: string, value: string | number | readonly string[]): this {

@@ -52,6 +52,15 @@ function onResponseClose(this: Tagged): void {
   this[kStream]?.closed();
 }
 
+/**
+ * A client's RST_STREAM cut its HTTP/2 request body: Node ends the stream's readable side (EOF) before
+ * its 'close', so an upstream reading the body would see it end as if whole, and finish the request
+ * before the close hook cancels it. 'aborted' comes first: the upstream is cancelled there.
+ */
+function onBodyAborted(this: Tagged): void {
+  this[kStream]?.cancelUpstream();
+}
+
 export class HttpStream implements ResponseWriter {
   readonly res: DownstreamRes;
   readonly h2: boolean;
@@ -86,6 +95,8 @@ export class HttpStream implements ResponseWriter {
   #timeouts: { clear(): void } | undefined;
   /** The request body, once handed to the upstream: drained by #bodyDone when nothing reads it any more. */
   #body: Readable | undefined;
+  /** The downstream stream closed (the close hook ran): nothing is forwarded for it any more. */
+  gone = false;
 
   constructor(res: DownstreamRes, h2: boolean, isGrpc: boolean, info: StreamInfo, now: () => number, untrack: (() => void) | undefined) {
     this.res = res;
@@ -109,6 +120,7 @@ export class HttpStream implements ResponseWriter {
   body(req: DownstreamReq): Readable {
     const src: Readable = req instanceof H1Request ? (req.body as Readable) : req instanceof H2Request ? req.stream : req;
     this.#body = src;
+    if (req instanceof H2Request) src.once('aborted', onBodyAborted);
     src.on('data', (chunk: Buffer) => {
       this.requestBytes += chunk.length;
     });
@@ -142,12 +154,18 @@ export class HttpStream implements ResponseWriter {
     this.#upstream = upstream;
   }
 
+  /** The downstream is gone before its response ended: the upstream request is abandoned. */
+  cancelUpstream(): void {
+    if (!this.res.writableFinished) this.#upstream?.cancel();
+  }
+
   /** The stream's idle and duration timers, cleared when it closes. */
   timed(timeouts: { clear(): void }): void {
     this.#timeouts = timeouts;
   }
 
   closed(): void {
+    this.gone = true;
     const res = this.res;
     ((res instanceof H2Response ? res.stream : res) as Tagged)[kStream] = undefined;
     this.#untrack?.();
