@@ -809,10 +809,9 @@ test('an upstream trailer HTTP/2 takes once only, sent twice (ETag), never throw
   }
 });
 
-// Not from this change: Node's compat response refused the same head. The HTTP/1.1 client accepts a
-// repeated, equal Content-Length (RFC 9110 §8.6) and passes it on as two values, which Node's HTTP/2
-// server refuses (ERR_HTTP2_HEADER_SINGLE_VALUE): the stream is reset with INTERNAL_ERROR.
-test('an upstream repeating a single-value field (Content-Length twice, equal) does not drop the HTTP/2 stream', { todo: 'pre-existing: a repeated single-value field resets the HTTP/2 stream' }, async () => {
+// The HTTP/1.1 client accepts a repeated, equal Content-Length (RFC 9110 §8.6) and passes it on as one:
+// as two values Node's HTTP/2 server refused it (ERR_HTTP2_HEADER_SINGLE_VALUE) and reset the stream.
+test('an upstream repeating a single-value field (Content-Length twice, equal) does not drop the HTTP/2 stream', async () => {
   const session = connect();
   try {
     const a = await exchange(session, get('raw', '/dup-length'));

@@ -544,7 +544,10 @@ class H1Connection {
     this.#parkMs = seconds === undefined ? undefined : Number(seconds) * 1000 - 1000;
     if (this.#parkMs !== undefined && this.#parkMs <= 0) this.#keepAlive = false;
     const te = headers['transfer-encoding'];
-    const cl = headers['content-length'];
+    let cl = headers['content-length'];
+    // A repeated, equal Content-Length is one (RFC 9110 §8.6), and goes on as one: an HTTP/2 client's
+    // head may carry a single-value field only once.
+    if (Array.isArray(cl) && cl.every((v) => v === cl?.[0])) headers['content-length'] = cl = cl[0] as string;
     // Both framings at once: which one the server meant is unknowable, so the response is refused, as
     // Envoy refuses it (passing both on would send the decoded body under the wrong length).
     if (te !== undefined && cl !== undefined && ex.head.method !== 'HEAD' && status !== 204 && status !== 304) {
