@@ -4,6 +4,7 @@ import type { ProxyView } from '../model/proxy-view.ts';
 import type { MeshSnapshot } from '../model/snapshot.ts';
 import { type TypedAny, toStruct } from '../xds/any.ts';
 import { TypeUrl } from '../xds/type-urls.ts';
+import { istioMtlsSni } from './client-tls.ts';
 import { serviceMtlsDisabled } from './destination-mtls.ts';
 import type { ClusterTlsContext, ClusterTransport } from './options.ts';
 
@@ -32,7 +33,9 @@ export function istioMutualTls(sni: string): TypedAny {
 export function autoMtlsTransport(snapshot: MeshSnapshot, _proxy: ProxyView, cluster: ClusterTlsContext): ClusterTransport {
   const mode = cluster.tls?.mode;
   if (mode === 'DISABLE') return {};
-  const tls = { name: 'envoy.transport_sockets.tls', typed_config: istioMutualTls(cluster.clusterName) };
+  // Istio's SNI form; an explicit ISTIO_MUTUAL keeps the rule's own `sni`.
+  const sni = (mode === 'ISTIO_MUTUAL' ? cluster.tls?.sni : undefined) ?? istioMtlsSni(cluster.port, cluster.subset, cluster.service.hostname);
+  const tls = { name: 'envoy.transport_sockets.tls', typed_config: istioMutualTls(sni) };
   if (mode === 'ISTIO_MUTUAL') return { transport_socket: tls };
   if (mode === 'SIMPLE' || mode === 'MUTUAL') {
     const ctx: TypedAny = {

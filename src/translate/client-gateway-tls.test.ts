@@ -40,7 +40,7 @@ test('DISABLE: plaintext', () => assert.deepEqual(transport({ mode: 'DISABLE' })
 test('ISTIO_MUTUAL: default + ROOTCA over SDS, secure naming from the service accounts', () => {
   const ctx = transport({ mode: 'ISTIO_MUTUAL' }).transport_socket!.typed_config;
   const c = canonicalize(TypeUrl.UpstreamTlsContext, ctx) as unknown as { sni: string; common_tls_context: Record<string, never> };
-  assert.equal(c.sni, clusterName);
+  assert.equal(c.sni, 'outbound_.9898_._.podinfo.podinfo.svc.cluster.local');
   assert.match(JSON.stringify(c), /"name":"default"/);
   assert.match(JSON.stringify(c), /"name":"ROOTCA"/);
   assert.match(JSON.stringify(c), /spiffe:\/\/cluster\.local\/ns\/podinfo\/sa\/podinfo/);

@@ -50,6 +50,15 @@ function istioCommonTls(sans: readonly string[]): Record<string, unknown> {
   return common;
 }
 
+/**
+ * The SNI Istio's sidecars send on mesh mTLS (pilot's BuildDNSSrvSubsetKey): `outbound_.9898_._.HOST`,
+ * `outbound_.9898_.v1_.HOST` for a subset. The destination sees it as the connection's requested server
+ * name (`%REQUESTED_SERVER_NAME%`, AuthorizationPolicy `connection.sni`).
+ */
+export function istioMtlsSni(port: number, subset: string, host: string): string {
+  return `outbound_.${port}_.${subset}_.${host}`;
+}
+
 /** The mesh's own mTLS: workload certificate `default`, trust `ROOTCA`, ALPN h2 (the tunnel). */
 export function istioMutualContext(sni: string, sans: readonly string[]): TypedAny {
   return { '@type': TypeUrl.UpstreamTlsContext, common_tls_context: istioCommonTls(sans), sni };
@@ -85,6 +94,10 @@ export function originationContext(tls: ClientTLSSettings, defaultSni: string): 
   return { '@type': TypeUrl.UpstreamTlsContext, common_tls_context: common, sni: tls.sni ?? defaultSni };
 }
 
+function clusterSni(cluster: ClusterTlsContext): string {
+  return istioMtlsSni(cluster.port, cluster.subset, cluster.service.hostname);
+}
+
 /** The `ClientTlsBuilder` of translation (src/translate/options.ts). */
 export function clientTlsTransport(snapshot: MeshSnapshot, _proxy: ProxyView, cluster: ClusterTlsContext): ClusterTransport {
   const tls = cluster.tls;
@@ -92,7 +105,8 @@ export function clientTlsTransport(snapshot: MeshSnapshot, _proxy: ProxyView, cl
   if (mode === 'DISABLE') return {};
   if (mode === 'ISTIO_MUTUAL') {
     const sans = tls?.subjectAltNames?.length ? tls.subjectAltNames : serviceAccountSans(snapshot, cluster);
-    return { transport_socket: { name: TLS, typed_config: istioMutualContext(tls?.sni ?? cluster.clusterName, sans) } };
+    // The rule's own `sni` wins; otherwise Istio's form, as pilot's buildUpstreamTLSSettings.
+    return { transport_socket: { name: TLS, typed_config: istioMutualContext(tls?.sni ?? clusterSni(cluster), sans) } };
   }
   if (tls && (mode === 'SIMPLE' || mode === 'MUTUAL')) {
     return { transport_socket: { name: TLS, typed_config: originationContext(tls, cluster.service.hostname) } };
@@ -101,6 +115,6 @@ export function clientTlsTransport(snapshot: MeshSnapshot, _proxy: ProxyView, cl
   // a destination whose PeerAuthentication is DISABLE gets plaintext (Istio's buildAutoMtlsSettings).
   if (!snapshot.mesh.enableAutoMtls || cluster.service.location === 'MESH_EXTERNAL') return {};
   if (serviceMtlsDisabled(snapshot, cluster.service, cluster.port)) return {};
-  const mtls = { name: TLS, typed_config: istioMutualContext(cluster.clusterName, serviceAccountSans(snapshot, cluster)) };
+  const mtls = { name: TLS, typed_config: istioMutualContext(clusterSni(cluster), serviceAccountSans(snapshot, cluster)) };
   return { transport_socket_matches: [{ name: 'tlsMode-istio', match: istioMatch, transport_socket: mtls }, plaintextMatch] };
 }

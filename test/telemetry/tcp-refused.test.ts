@@ -208,7 +208,7 @@ test('a connection network RBAC refuses is counted opened and closed (no bytes, 
   assert.equal(await series(server, 'istio_tcp_received_bytes_total', labels), 0);
   assert.equal(await series(server, 'istio_tcp_sent_bytes_total', labels), 0);
   const line = await until(() => logs.find((l) => l.includes(' inbound|5434|| ')));
-  assert.match(line, /^\[\S+Z\] "- - -" 0 - - rbac_access_denied_matched_policy\[ns\[shop\]-policy\[deny-vault\]-rule\[0\]\] "-" 0 0 \d+ - "-" "-" "-" "-" "-" inbound\|5434\|\| - 127\.0\.0\.1:5434 \S+ - -$/);
+  assert.match(line, /^\[\S+Z\] "- - -" 0 - - rbac_access_denied_matched_policy\[ns\[shop\]-policy\[deny-vault\]-rule\[0\]\] "-" 0 0 \d+ - "-" "-" "-" "-" "-" inbound\|5434\|\| - 127\.0\.0\.1:5434 \S+ outbound_\.5434_\._\.vault\.shop\.svc\.cluster\.local -$/);
   assert.equal(appConnections, before, 'the app was never dialled');
   // Envoy's network RBAC counters, under the names Istio's proxies give them.
   const stats = (await request(server.admin, '/stats')).body;
@@ -227,7 +227,7 @@ test('a connection ext_authz refuses is counted without UAEX (set after the clos
   assert.equal(await series(server, 'istio_tcp_received_bytes_total', labels), 0);
   assert.equal(await series(server, 'istio_tcp_connections_opened_total', { ...labels, response_flags: 'UAEX' }), undefined);
   const line = await until(() => logs.find((l) => l.includes(' inbound|5435|| ')));
-  assert.match(line, /^\[\S+Z\] "- - -" 0 UAEX ext_authz_denied - "-" 0 0 \d+ - "-" "-" "-" "-" "-" inbound\|5435\|\| - 127\.0\.0\.1:5435 \S+ - -$/);
+  assert.match(line, /^\[\S+Z\] "- - -" 0 UAEX ext_authz_denied - "-" 0 0 \d+ - "-" "-" "-" "-" "-" inbound\|5435\|\| - 127\.0\.0\.1:5435 \S+ outbound_\.5435_\._\.ledger\.shop\.svc\.cluster\.local -$/);
   assert.equal(appConnections, before, 'the app was never dialled');
   // The CUSTOM marker's shadow rules chose the connection for the check; no RBAC filter denied it.
   const stats = (await request(server.admin, '/stats')).body;

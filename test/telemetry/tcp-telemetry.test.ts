@@ -219,7 +219,7 @@ test('both sidecars report a TCP connection: Istio labels, bytes growing while i
   const out = await line(logs.client, 'outbound|5432||db.shop.svc.cluster.local');
   assert.match(out, /^\[\S+Z\] "- - -" 0 - - - "-" 1500 1500 \d+ - "-" "-" "-" "-" "127\.0\.0\.1:\d+" outbound\|5432\|\|db\.shop\.svc\.cluster\.local - db\.shop:5432 127\.0\.0\.1:\d+ - -$/);
   const inb = await line(logs.server, 'inbound|5432||');
-  assert.match(inb, /^\[\S+Z\] "- - -" 0 - - - "-" 1500 1500 \d+ - "-" "-" "-" "-" "127\.0\.0\.1:\d+" inbound\|5432\|\| - 127\.0\.0\.1:5432 \S+ - -$/);
+  assert.match(inb, /^\[\S+Z\] "- - -" 0 - - - "-" 1500 1500 \d+ - "-" "-" "-" "-" "127\.0\.0\.1:\d+" inbound\|5432\|\| - 127\.0\.0\.1:5432 \S+ outbound_\.5432_\._\.db\.shop\.svc\.cluster\.local -$/);
 });
 
 test('a connect failure is UF: at the destination when its app is down, at the source when the peer sidecar is', bounded, async () => {

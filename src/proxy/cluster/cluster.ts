@@ -12,6 +12,7 @@ import { H1Upstream, preloadUndici } from '../upstream/h1-upstream.ts';
 import { H1Pool } from '../upstream/h1-client.ts';
 import { meshServerIdentity, type ServerIdentityCheck, TUNNEL_CLIENT_STREAMS } from '../tunnel/mesh-tls.ts';
 import { H2Upstream, TARGET_PORT_HEADER, TRANSPORT_HEADER } from '../upstream/h2-upstream.ts';
+import { SNI_HEADER } from '../upstream/h2-connection.ts';
 import { type Upstream, UpstreamError, type UpstreamExchange, type UpstreamHead, type UpstreamSink } from '../upstream/upstream.ts';
 import type { Duplex, Readable } from 'node:stream';
 import { CircuitBreakers, type ResourceManager } from './circuit-breaker.ts';
@@ -152,6 +153,7 @@ export class Cluster {
       settings.maxRequestsPerConnection !== old.maxRequestsPerConnection ||
       settings.tcpKeepaliveMs !== old.tcpKeepaliveMs ||
       settings.meshPlaintext !== old.meshPlaintext ||
+      settings.meshSni !== old.meshSni ||
       JSON.stringify(settings.origination) !== JSON.stringify(old.origination);
     this.settings = settings;
     if (settings.breakersKey !== old.breakersKey) this.breakers = new CircuitBreakers(settings.circuitBreakers);
@@ -241,13 +243,15 @@ export class Cluster {
 
   /**
    * What every tunnel request to `e` carries: the source's metadata, and plaintext intent without mesh
-   * TLS (a DestinationRule DISABLE cluster, or a DISABLE endpoint).
+   * TLS (a DestinationRule DISABLE cluster, or a DISABLE endpoint); in mesh TLS, the SNI Istio's sidecar
+   * would have sent (the mesh TLS context's), which the destination takes as the connection's.
    */
   #tunnelHeaders(e: { plaintext?: boolean }): Readonly<Record<string, string>> | undefined {
     const base = this.#deps.tunnelHeaders;
     // Its only streams are CONNECTs carrying the TLS it originates (#originated, originate()).
     if (this.settings.origination) return { ...base, [TRANSPORT_HEADER]: 'plain_tls' };
-    return this.settings.meshPlaintext || e.plaintext ? { ...base, [TRANSPORT_HEADER]: 'raw_buffer' } : base;
+    if (this.settings.meshPlaintext || e.plaintext) return { ...base, [TRANSPORT_HEADER]: 'raw_buffer' };
+    return this.settings.meshSni ? { ...base, [SNI_HEADER]: this.settings.meshSni } : base;
   }
 
   /** The HTTP/1.1 pool to a meshed endpoint's tunnel: connections carried on its HTTP/2 session, or TLS with ALPN `http/1.1`. */
@@ -258,7 +262,9 @@ export class Cluster {
     if (u) return u;
     const { connectTimeoutMs, maxConnections, idleTimeoutMs, maxRequestsPerConnection, tcpKeepaliveMs } = this.settings;
     const tunnelTls = this.#deps.tunnelTls;
-    const extra = this.#tunnelHeaders(e) ?? {};
+    // The SNI goes once per connection, not on each request: on the carrier's CONNECT (carry()), or
+    // as the TLS server name of a connection of its own.
+    const { [SNI_HEADER]: sni, ...extra } = this.#tunnelHeaders(e) ?? {};
     u = new H1Pool({
       host: e.address,
       port: e.port,
@@ -271,7 +277,7 @@ export class Cluster {
         const t = tunnelTls();
         // h2 second: a tunnel server that predates HTTP/1.1 on the tunnel picks it, and the pool hands
         // its requests to the HTTP/2 tunnel instead.
-        return t ? { ...t, ALPNProtocols: ['http/1.1', 'h2'], checkServerIdentity: this.#checkServer } : 'the workload certificate is not ready';
+        return t ? { ...t, ALPNProtocols: ['http/1.1', 'h2'], checkServerIdentity: this.#checkServer, ...(sni ? { servername: sni } : {}) } : 'the workload certificate is not ready';
       },
       fallback: () => this.upstream(e),
       // Each connection is a stream on the tunnel's HTTP/2 session: many share one TLS connection,

@@ -56,6 +56,11 @@ export interface ClusterSettings {
    */
   readonly meshSans: readonly string[];
   /**
+   * The mesh TLS context's `sni` (Istio's `outbound_.PORT_.SUBSET_.HOST`), explicit or auto mTLS; '' without
+   * one. The tunnel's streams carry it to the destination, which sees it as the connection's SNI.
+   */
+  readonly meshSni: string;
+  /**
    * No mesh TLS context and no TLS of its own (a DestinationRule `tls.mode: DISABLE`, auto mTLS off):
    * Istio sends plaintext here, so meshed endpoints, still reached through the tunnel, are asked to
    * serve each request as plaintext (`x-outrigger-transport: raw_buffer`): a STRICT one refuses it.
@@ -105,6 +110,10 @@ function compileServices(c: EnvoyCluster): ClusterService[] {
   return out;
 }
 
+function sniOf(ctx: Record<string, unknown>): string {
+  return typeof ctx['sni'] === 'string' ? ctx['sni'] : '';
+}
+
 const types = new Set(['EDS', 'STATIC', 'STRICT_DNS', 'LOGICAL_DNS', 'ORIGINAL_DST']);
 
 export function compileCluster(c: EnvoyCluster): ClusterSettings {
@@ -131,6 +140,7 @@ export function compileCluster(c: EnvoyCluster): ClusterSettings {
   let tlsMode: ClusterSettings['tlsMode'] = 'none';
   let origination: OriginationTls | undefined;
   let meshSans: readonly string[] = [];
+  let meshSni = '';
   // Auto mTLS's mesh TLS context (transport_socket_matches), without which a cluster with no TLS of
   // its own is plaintext toward meshed endpoints.
   let autoMesh = false;
@@ -140,13 +150,17 @@ export function compileCluster(c: EnvoyCluster): ClusterSettings {
     }
     tlsMode = isMeshTlsContext(ts.typed_config) ? 'istio-mutual' : 'simple';
     if (tlsMode === 'simple') origination = compileOriginationTls(ts.typed_config as Parameters<typeof compileOriginationTls>[0], `${where}.transport_socket`);
-    else meshSans = compileMeshSans(ts.typed_config as Parameters<typeof compileMeshSans>[0], `${where}.transport_socket`);
+    else {
+      meshSans = compileMeshSans(ts.typed_config as Parameters<typeof compileMeshSans>[0], `${where}.transport_socket`);
+      meshSni = sniOf(ts.typed_config);
+    }
   } else {
     // Auto mTLS: the match for `tlsMode: istio` endpoints carries the mesh TLS context.
     for (const [i, m] of (c.transport_socket_matches ?? []).entries()) {
       const t = m.transport_socket?.typed_config;
       if (t?.['@type'] === TypeUrl.UpstreamTlsContext && isMeshTlsContext(t)) {
         meshSans = compileMeshSans(t as Parameters<typeof compileMeshSans>[0], `${where}.transport_socket_matches[${i}].transport_socket`);
+        meshSni = sniOf(t);
         autoMesh = true;
       }
     }
@@ -192,6 +206,7 @@ export function compileCluster(c: EnvoyCluster): ClusterSettings {
     tcpKeepaliveMs: keepalive ? (keepalive.keepalive_time?.value ?? 0) * 1000 : null,
     tlsMode,
     meshSans,
+    meshSni,
     meshPlaintext: tlsMode === 'none' && !autoMesh,
     ...(origination ? { origination } : {}),
     lbConfig,

@@ -10,6 +10,8 @@
 // a DestinationRule SIMPLE or MUTUAL originates, which is not the mesh's: as Istio's "plain TLS" chains,
 // a TCP chain that takes plaintext (PERMISSIVE, DISABLE) passes it to the app, without the principal;
 // a STRICT port (whose handshake it would fail) or an HTTP port (no chain for it) closes it.
+// A mesh TLS stream's `x-outrigger-sni` (the carrier's, for its HTTP/1.1 requests) is the connection's
+// SNI, as Istio's server reads it from the ClientHello: `%REQUESTED_SERVER_NAME%`, `connection.sni`.
 import http2 from 'node:http2';
 import type { Http2Stream, ServerHttp2Session } from 'node:http2';
 import type net from 'node:net';
@@ -23,6 +25,7 @@ import type { DownstreamReq, DownstreamRes } from '../http/http-stream.ts';
 import type { ConnectionInfo } from '../http/stream.ts';
 import { splitAuthority } from '../listener/bound-listener.ts';
 import { HTTP1_CARRIER_PROTOCOL, TARGET_PORT_HEADER, TRANSPORT_HEADER } from '../upstream/h2-upstream.ts';
+import { SNI_HEADER } from '../upstream/h2-connection.ts';
 import type { MeshTlsMaterial } from './mesh-tls.ts';
 import { atPeerExpiry, certificateHash, meshContextOptions, spiffeIdOf, TUNNEL_SERVER_STREAMS, TUNNEL_SESSION_WINDOW, TUNNEL_STREAM_WINDOW } from './mesh-tls.ts';
 import { realTimers, type Timers } from '../http/router.ts';
@@ -48,10 +51,15 @@ function transportOf(value: string | string[] | undefined): StreamTransport {
   return v.includes('plain_tls') ? 'plain_tls' : v.includes('raw_buffer') ? 'raw_buffer' : 'tls';
 }
 
-/** The connection as a plaintext one: no TLS, so no verified caller. */
+/** The connection as a plaintext one: no TLS, so no verified caller and no SNI. */
 function asPlaintext(base: ConnectionInfo): ConnectionInfo {
-  const { peerPrincipal: _, peerCertHash: __, meshPeer: ___, ...rest } = base;
+  const { peerPrincipal: _, peerCertHash: __, meshPeer: ___, sni: ____, ...rest } = base;
   return { ...rest, tls: false };
+}
+
+/** The SNI a stream names (one value; a repeated header is none); undefined leaves the connection's. */
+function sniOf(value: string | string[] | undefined): string | undefined {
+  return typeof value === 'string' && value !== '' ? value : undefined;
 }
 
 export interface TunnelDeps {
@@ -178,6 +186,8 @@ export class TunnelServer {
       peerPrincipal: principal,
       peerCertHash: certificateHash(peerCert.raw),
     };
+    // An HTTP/1.1 connection of its own (no carrier) names its SNI in the ClientHello, as Istio's do.
+    if (typeof s.servername === 'string' && s.servername !== '') base.sni = s.servername;
     if (s.alpnProtocol === 'http/1.1') return void this.#serveH1(s, base);
     this.#pending = { base, socket: s };
     this.#h2.emit('connection', s);
@@ -202,7 +212,9 @@ export class TunnelServer {
     if (req.method === 'CONNECT' && req.headers[':protocol'] !== undefined) {
       if (req.headers[':protocol'] !== HTTP1_CARRIER_PROTOCOL) return void req.stream.respond({ ':status': 501 }, { endStream: true });
       req.stream.respond({ ':status': 200 });
-      this.#serveH1(req.stream, base);
+      // Every request the carried connection takes shares its SNI.
+      const sni = sniOf(req.headers[SNI_HEADER]);
+      this.#serveH1(req.stream, sni === undefined ? base : { ...base, sni });
       return;
     }
     const peer = peerOf(req.headers[PEER_HEADER]);
@@ -225,10 +237,14 @@ export class TunnelServer {
       }
       const self = peer ? this.#deps.selfPeer : undefined;
       req.stream.respond(self ? { ':status': 200, [PEER_HEADER]: self } : { ':status': 200 });
-      this.#deps.serveStream(req.stream, chain, { ...base, localAddress: host, localPort: port, ...(peer ? { peer } : {}) });
+      const conn: ConnectionInfo = { ...base, localAddress: host, localPort: port };
+      if (peer) conn.peer = peer;
+      const sni = sniOf(req.headers[SNI_HEADER]);
+      if (sni !== undefined) conn.sni = sni;
+      this.#deps.serveStream(req.stream, chain, conn);
       return;
     }
-    this.#serveHttp(base, req, res, peer);
+    this.#serveHttp(base, req, res, peer, sniOf(req.headers[SNI_HEADER]));
   }
 
   /** An HTTP/1.1 connection: a TLS socket, or a stream carrying one on an HTTP/2 session. */
@@ -239,8 +255,11 @@ export class TunnelServer {
     socket.once('close', () => this.#h1Conns.delete(c));
   }
 
-  /** An HTTP request (either protocol) continues on the chain of its target port. */
-  #serveHttp(base: ConnectionInfo, req: DownstreamReq, res: DownstreamRes, peer = peerOf(req.headers[PEER_HEADER])): void {
+  /**
+   * An HTTP request (either protocol) continues on the chain of its target port. `sni`: an HTTP/2
+   * request's own; an HTTP/1.1 one has its connection's (its carrier's, or its ClientHello's).
+   */
+  #serveHttp(base: ConnectionInfo, req: DownstreamReq, res: DownstreamRes, peer = peerOf(req.headers[PEER_HEADER]), sni?: string): void {
     const port = Number(req.headers[TARGET_PORT_HEADER]);
     const transport = transportOf(req.headers[TRANSPORT_HEADER]);
     // Plain TLS only ever comes as a CONNECT: a request claiming it is refused.
@@ -253,8 +272,10 @@ export class TunnelServer {
       if (refused) return void ('stream' in res ? res.stream.close(http2.constants.NGHTTP2_CONNECT_ERROR) : res.destroy());
       return void (res as H2Response).writeHead(404, { 'content-length': 0 }).end();
     }
-    const conn = transport === 'raw_buffer' ? asPlaintext(base) : base;
-    this.#deps.serveRequest(chain, { ...conn, localAddress: '127.0.0.1', localPort: port, ...(peer ? { peer } : {}) }, req, res);
+    const conn: ConnectionInfo = { ...(transport === 'raw_buffer' ? asPlaintext(base) : base), localAddress: '127.0.0.1', localPort: port };
+    if (peer) conn.peer = peer;
+    if (sni !== undefined && transport === 'tls') conn.sni = sni;
+    this.#deps.serveRequest(chain, conn, req, res);
   }
 
   drain(): void {
