@@ -2,8 +2,8 @@
 import { type Command, InvalidArgumentError } from 'commander';
 import { rmSync } from 'node:fs';
 import path from 'node:path';
-import { isAlive, leftoverProcesses, meshOwnerAlive, readState, recordedPids, stateDir } from '../runtime/state.ts';
-import { NoMeshError } from './mesh-state.ts';
+import { isAlive, leftoverProcesses, meshOwnerAlive, readState, recordedPids } from '../runtime/state.ts';
+import { meshDir, NoMeshError } from './mesh-state.ts';
 
 /** Netns mode: removes namespaces, links and rules an `up` killed before its teardown left behind. */
 async function sweepNetns(dir: string): Promise<void> {
@@ -28,7 +28,7 @@ export function define(program: Command): void {
     .option('--dir <dir>', 'the state directory of the mesh')
     .option('--timeout <seconds>', 'how long to wait for a graceful stop before killing', seconds, 30)
     .action(async (opts: { dir?: string; timeout: number }) => {
-      const dir = opts.dir ?? stateDir(process.cwd());
+      const dir = meshDir(opts.dir);
       const state = readState(dir);
       // No state at all: nothing to stop (and no advice to start one, which is not what down asked).
       if (!state) throw new NoMeshError(`no mesh is running here (no ${dir}/state.json): nothing to stop`);

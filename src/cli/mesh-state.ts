@@ -1,12 +1,20 @@
 // Shared by the commands that act on a running local mesh: find its state or explain why there is none.
 import { leftoverProcesses, type MeshState, meshOwnerAlive, readState, stateDir } from '../runtime/state.ts';
+import { requireDirectoryIfPresent } from './path-args.ts';
 
 export class NoMeshError extends Error {
   readonly code = 'NO_MESH';
 }
 
+/** The state directory `--dir` names (a usage error when it is a file), else this directory's. */
+export function meshDir(dir: string | undefined): string {
+  if (dir === undefined) return stateDir(process.cwd());
+  requireDirectoryIfPresent(dir, '--dir');
+  return dir;
+}
+
 export function runningMesh(dir?: string): { dir: string; state: MeshState } {
-  const d = dir ?? stateDir(process.cwd());
+  const d = meshDir(dir);
   const state = readState(d);
   if (!state) throw new NoMeshError(`no mesh is running here (no ${d}/state.json); start one with: outrigger up -f DIR`);
   if (!meshOwnerAlive(state)) {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { proxyQueries, proxyQuery } from './proxy-admin-address.ts';
+import { proxyAdminAddress, proxyQuery } from './proxy-admin-address.ts';
 
 test("a proxy named as istioctl names it: pod.namespace, deploy/NAME (its first replica), pod/NAME, with -n", () => {
   assert.equal(proxyQuery('podinfo-stable-0.podinfo'), 'podinfo-stable-0.podinfo');
@@ -14,8 +14,18 @@ test("a proxy named as istioctl names it: pod.namespace, deploy/NAME (its first 
   assert.equal(proxyQuery(id, 'podinfo'), id);
 });
 
-test('deploy/NAME tries the first replica, then the Deployment name a gateway proxy goes by', () => {
-  assert.deepEqual(proxyQueries('deploy/istio-ingressgateway', 'istio-system'), ['istio-ingressgateway-0.istio-system', 'istio-ingressgateway.istio-system']);
-  assert.deepEqual(proxyQueries('deploy/istio-ingressgateway.istio-system'), ['istio-ingressgateway-0.istio-system', 'istio-ingressgateway.istio-system']);
-  assert.deepEqual(proxyQueries('podinfo-stable-0.podinfo'), ['podinfo-stable-0.podinfo']);
+test('deploy/istio-ingressgateway is the gateway\'s first pod, istio-ingressgateway-0, as istioctl resolves deploy/NAME', () => {
+  assert.equal(proxyQuery('deploy/istio-ingressgateway', 'istio-system'), 'istio-ingressgateway-0.istio-system');
+  assert.equal(proxyQuery('deploy/istio-ingressgateway.istio-system'), 'istio-ingressgateway-0.istio-system');
+  assert.equal(proxyQuery('deploy/istio-ingressgateway'), 'istio-ingressgateway-0');
+  // The runtime's state names the gateway's component by its pod: the query finds its admin port.
+  const state = {
+    mode: 'process' as const,
+    components: [
+      { name: 'istio-system/istio-ingressgateway-0', ports: { 'proxy:15000': 41000 } },
+      { name: 'podinfo/podinfo-stable-0', ports: { 'proxy:15000': 41001 } },
+    ],
+  } as unknown as Parameters<typeof proxyAdminAddress>[0];
+  assert.equal(proxyAdminAddress(state, proxyQuery('deploy/istio-ingressgateway', 'istio-system')), '127.0.0.1:41000');
+  assert.equal(proxyAdminAddress(state, proxyQuery('deploy/istio-ingressgateway')), '127.0.0.1:41000');
 });

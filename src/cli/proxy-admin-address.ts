@@ -6,8 +6,9 @@ import type { MeshState } from '../runtime/state.ts';
 
 /**
  * What a person names a proxy by, as the control plane and the admin lookup match it (`pod.namespace`,
- * a node id, or a unique prefix): istioctl's forms too, `deploy/NAME` (its first replica, `NAME-0`) and
- * `pod/NAME`, with `-n NAMESPACE` for a name without one.
+ * a node id, or a unique prefix): istioctl's forms too, `deploy/NAME` (its first pod, as istioctl
+ * resolves it: `NAME-0` here, a gateway's `istio-ingressgateway-0` too) and `pod/NAME`, with
+ * `-n NAMESPACE` for a name without one.
  */
 export function proxyQuery(ref: string, namespace?: string): string {
   const m = /^(deploy|deployment|deployments|pod|pods|job|jobs)\/(.+)$/.exec(ref);
@@ -18,15 +19,6 @@ export function proxyQuery(ref: string, namespace?: string): string {
   // `deploy/NAME.NAMESPACE` is `NAME-0.NAMESPACE`, the replica before the namespace.
   if (ref.includes('~') || name.includes('.') || namespace === undefined) return m && /^(deploy|job)/.test(m[1] as string) ? name.replace(/^([^.]+)/, '$1-0') : name;
   return m && /^(deploy|job)/.test(m[1] as string) ? `${name}-0.${namespace}` : `${name}.${namespace}`;
-}
-
-/** The queries to try in turn: `proxyQuery`'s, then for `deploy/NAME` the name itself (a gateway's proxy is named after its Deployment). */
-export function proxyQueries(ref: string, namespace?: string): string[] {
-  const first = proxyQuery(ref, namespace);
-  const m = /^(deploy|deployment|deployments)\/(.+)$/.exec(ref);
-  if (!m) return [first];
-  const name = m[2] as string;
-  return [first, name.includes('.') || namespace === undefined ? name : `${name}.${namespace}`];
 }
 
 /** `pod.namespace` of a component (`namespace/pod` in the state), as node ids spell it. */

@@ -1,12 +1,13 @@
 // `outrigger proxy-config listener|route|cluster|endpoint|secret|all PROXY`: what the control plane
 // sent one proxy, from its config dump, as istioctl-style tables or Envoy JSON or YAML (-o json|yaml). `secret` asks the
-// proxy's own admin API first: the workload certificate is made inside the proxy, not by the control plane.
+// proxy's own admin API first: the workload certificate is made inside the proxy, not by the control plane;
+// the endpoint table too: outlier detection (OUTLIER CHECK) runs in the proxy.
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { type ClusterFilter, matchesCluster, renderClusterTable } from './cluster-table.ts';
-import { type EndpointFilter, filterEndpoints, renderEndpointTable } from './endpoint-table.ts';
+import { type AdminClusters, type EndpointFilter, filterEndpoints, renderEndpointTable, renderLiveEndpointTable } from './endpoint-table.ts';
 import { EXIT_USAGE } from './exit-codes.ts';
 import { envoyJson } from './envoy-json.ts';
-import { proxyAdminAddress, proxyQueries, readMeshState } from './proxy-admin-address.ts';
+import { proxyAdminAddress, proxyQuery, readMeshState } from './proxy-admin-address.ts';
 import { renderRouteTable } from './route-table.ts';
 import { renderSecretTable } from './secret-table.ts';
 import { formatTable } from './table.ts';
@@ -49,6 +50,8 @@ export interface RenderOptions extends ClusterFilter, EndpointFilter {
   output: 'table' | 'wide' | 'json';
   /** A route configuration's name (`9898`, `http.8080`). */
   name?: string;
+  /** The proxy's own `/clusters?format=json`: the endpoint table is then built from it, with OUTLIER CHECK. */
+  live?: AdminClusters;
 }
 
 export function define(program: Command): void {
@@ -76,6 +79,15 @@ export function define(program: Command): void {
     .option('--name <name>', 'route: only this route configuration')
     .option('--control-plane <address>', 'debug API address (default: from the mesh state, else 127.0.0.1:15014)')
     .option('--dir <dir>', 'the state directory of the mesh (default .outrigger)')
+    .addHelpText(
+      'after',
+      `
+secret, all and the endpoint table read the proxy's own admin API where the mesh state says it is (local
+process mode). The endpoint table is istioctl's, ENDPOINT STATUS OUTLIER CHECK CLUSTER, from the proxy's
+/clusters: OUTLIER CHECK is FAILED while its outlier detection ejects the endpoint, else OK. Where the
+proxy cannot be reached, and with --control-plane, it is the endpoints the control plane sent, OUTLIER
+CHECK -.`,
+    )
     .action(async (kindText: string, ref: string, { namespace, dir, ...flags }: Flags & { namespace?: string; dir?: string }) => {
       const kind = parseProxyConfigKind(kindText);
       if (!kind) {
@@ -86,21 +98,11 @@ export function define(program: Command): void {
       const { fetchDebug, resolveDebugAddress } = await import('../controlplane/debug-client.ts');
       try {
         const state = readMeshState(process.cwd(), dir);
-        // `deploy/NAME` is `NAME-0`, or `NAME` itself for a gateway (its proxy is named after the Deployment).
-        const [proxy = ref, ...others] = proxyQueries(ref, namespace);
-        const fetchDump = async (query: string) => {
-          // An explicit --control-plane asks for what that control plane sent.
-          const own = (kind === 'secret' || kind === 'all') && !flags.controlPlane ? await fetchProxyDump(query, state) : undefined;
-          return { fromProxy: own, dump: own ?? (await fetchDebug<Dump>(resolveDebugAddress(flags.controlPlane, process.cwd(), dir), `/debug/config_dump?proxyID=${encodeURIComponent(query)}`)) };
-        };
-        let found: Awaited<ReturnType<typeof fetchDump>> | undefined;
-        try {
-          found = await fetchDump(proxy);
-        } catch (err) {
-          for (const other of others) found ??= await fetchDump(other).catch(() => undefined);
-          if (!found) throw err;
-        }
-        const { fromProxy, dump } = found;
+        // `deploy/NAME` is its first pod, `NAME-0` (a gateway's too: istio-ingressgateway-0).
+        const proxy = proxyQuery(ref, namespace);
+        // An explicit --control-plane asks for what that control plane sent.
+        const fromProxy = (kind === 'secret' || kind === 'all') && !flags.controlPlane ? await fetchProxyDump(proxy, state) : undefined;
+        const dump = fromProxy ?? (await fetchDebug<Dump>(resolveDebugAddress(flags.controlPlane, process.cwd(), dir), `/debug/config_dump?proxyID=${encodeURIComponent(proxy)}`));
         // Only once the proxy is known: for a name no proxy has, the error alone says what is wrong.
         if (kind === 'secret' && !fromProxy) process.stderr.write("note: the proxy's own admin API is not reachable from here; showing what the control plane sent (ROOTCA), not the proxy's certificate\n");
         const { controlPlane: _, output, ...filter } = flags;
@@ -111,7 +113,12 @@ export function define(program: Command): void {
           return;
         }
         const format = output === 'json' || output === 'wide' ? output : 'table';
-        process.stdout.write(renderProxyConfig(kind, dump, { output: format, ...filter }));
+        // The endpoint table as istioctl's, from the proxy's own /clusters; an explicit --control-plane asks for its view.
+        const live = format !== 'json' && (kind === 'endpoint' || kind === 'all') && !flags.controlPlane ? await fetchProxyClusters(proxy, state) : undefined;
+        if (kind === 'endpoint' && format !== 'json' && !flags.controlPlane && !live) {
+          process.stderr.write("note: the proxy's own admin API is not reachable from here; showing the endpoints the control plane sent (OUTLIER CHECK -: outlier detection runs in the proxy)\n");
+        }
+        process.stdout.write(renderProxyConfig(kind, dump, { output: format, ...filter, ...(live ? { live } : {}) }));
       } catch (err) {
         process.stderr.write(`error: ${(err as Error).message}\n`);
         process.exitCode = 1;
@@ -126,6 +133,18 @@ export async function fetchProxyDump(proxy: string, state = readMeshState()): Pr
   try {
     const res = await fetch(`http://${address}/config_dump`, { signal: AbortSignal.timeout(5_000) });
     return res.ok ? ((await res.json()) as Dump) : undefined;
+  } catch {
+    return undefined; // the proxy is down or restarting: the control plane's view is the fallback
+  }
+}
+
+/** The proxy's own /clusters?format=json through its admin port in the local mesh state; undefined if unreachable. */
+export async function fetchProxyClusters(proxy: string, state = readMeshState()): Promise<AdminClusters | undefined> {
+  const address = state ? proxyAdminAddress(state, proxy) : undefined;
+  if (!address) return undefined;
+  try {
+    const res = await fetch(`http://${address}/clusters?format=json`, { signal: AbortSignal.timeout(5_000) });
+    return res.ok ? ((await res.json()) as AdminClusters) : undefined;
   } catch {
     return undefined; // the proxy is down or restarting: the control plane's view is the fallback
   }
@@ -180,7 +199,7 @@ export function renderProxyConfig(kind: string, dump: Dump, options: boolean | R
         o.output === 'wide',
       );
     case 'endpoint':
-      return renderEndpointTable(s);
+      return o.live ? renderLiveEndpointTable(o.live, o, section(dump, 'endpoint')) : renderEndpointTable(s);
     default:
       return renderSecretTable(list(s, 'dynamic_active_secrets'), now);
   }

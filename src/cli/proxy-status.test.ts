@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { ProxySync, TypeSync } from '../controlplane/sync-report.ts';
+import { proxyQuery } from './proxy-admin-address.ts';
 import { findProxy, renderProxyStatus } from './proxy-status.ts';
 import { configLines } from './status.ts';
 
@@ -58,11 +59,18 @@ test('status: the proxies line says which config version they are SYNCED to', ()
 
 test('proxy-status PROXY finds a proxy as the debug API does, or names the known ones', () => {
   const proxies = [proxy('podinfo-stable-0.podinfo', all(older)), proxy('podinfo-canary-0.podinfo', all(older))];
-  assert.equal(findProxy(proxies, ['podinfo-stable-0.podinfo']).name, 'podinfo-stable-0.podinfo');
-  assert.equal(findProxy(proxies, ['podinfo-canary']).name, 'podinfo-canary-0.podinfo');
-  assert.equal(findProxy(proxies, ['sidecar~127.0.0.1~podinfo-stable-0.podinfo~podinfo.svc.cluster.local']).name, 'podinfo-stable-0.podinfo');
-  // deploy/NAME: its first replica, else the name itself (a gateway's proxy).
-  assert.equal(findProxy(proxies, ['nope-0.podinfo', 'podinfo-stable-0']).name, 'podinfo-stable-0.podinfo');
-  assert.throws(() => findProxy(proxies, ['podinfo']), /"podinfo" matches more than one proxy: podinfo-canary-0\.podinfo, podinfo-stable-0\.podinfo; name one \(pod\.namespace\)/);
-  assert.throws(() => findProxy(proxies, ['ratings-0.bookinfo']), /^Error: no connected proxy matches "ratings-0\.bookinfo"; known: podinfo-canary-0\.podinfo, podinfo-stable-0\.podinfo$/);
+  assert.equal(findProxy(proxies, 'podinfo-stable-0.podinfo').name, 'podinfo-stable-0.podinfo');
+  assert.equal(findProxy(proxies, 'podinfo-canary').name, 'podinfo-canary-0.podinfo');
+  assert.equal(findProxy(proxies, 'sidecar~127.0.0.1~podinfo-stable-0.podinfo~podinfo.svc.cluster.local').name, 'podinfo-stable-0.podinfo');
+  assert.throws(() => findProxy(proxies, 'podinfo'), /"podinfo" matches more than one proxy: podinfo-canary-0\.podinfo, podinfo-stable-0\.podinfo; name one \(pod\.namespace\)/);
+  assert.throws(() => findProxy(proxies, 'ratings-0.bookinfo'), /^Error: no connected proxy matches "ratings-0\.bookinfo"; known: podinfo-canary-0\.podinfo, podinfo-stable-0\.podinfo$/);
+});
+
+test('proxy-status deploy/NAME is its first pod only: the gateway\'s istio-ingressgateway-0, never another proxy NAME prefixes', () => {
+  const gateway = proxy('istio-ingressgateway-0.istio-system', all(older));
+  const proxies = [gateway, proxy('podinfo-stable-0.podinfo', all(older))];
+  assert.equal(findProxy(proxies, proxyQuery('deploy/istio-ingressgateway', 'istio-system')).name, 'istio-ingressgateway-0.istio-system');
+  assert.equal(findProxy(proxies, proxyQuery('deploy/istio-ingressgateway')).name, 'istio-ingressgateway-0.istio-system');
+  // A Deployment with no pod here: not found, though its name prefixes podinfo-stable-0 (the old fallback to NAME took that).
+  assert.throws(() => findProxy(proxies, proxyQuery('deploy/podinfo')), /^Error: no connected proxy matches "podinfo-0"/);
 });

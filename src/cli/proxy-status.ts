@@ -42,8 +42,8 @@ outrigger status) produces for it.`,
         const address = resolveDebugAddress(flags.controlPlane, process.cwd(), flags.dir);
         const proxies = await fetchDebug<ProxySync[]>(address, '/debug/syncz');
         if (ref !== undefined) {
-          const { proxyQueries, readMeshState } = await import('./proxy-admin-address.ts');
-          const proxy = findProxy(proxies, proxyQueries(ref, flags.namespace));
+          const { proxyQuery, readMeshState } = await import('./proxy-admin-address.ts');
+          const proxy = findProxy(proxies, proxyQuery(ref, flags.namespace));
           const controlPlane = await fetchDebug<ConfigDump>(address, `/debug/config_dump?proxyID=${encodeURIComponent(proxy.proxy)}`);
           const own = await ownDump(proxy.name, readMeshState(process.cwd(), flags.dir));
           const { compareConfigDumps, renderComparison } = await import('./config-compare.ts');
@@ -82,20 +82,18 @@ async function ownDump(name: string, state: MeshState | undefined): Promise<Conf
 }
 
 /**
- * The connected proxy `queries` name, tried in turn (a node id, `pod.namespace`, or a unique prefix of
- * either, as the debug API matches), or an error naming the known proxies.
+ * The connected proxy `query` names (a node id, `pod.namespace`, or a unique prefix of either, as the
+ * debug API matches), or an error naming the known proxies.
  */
-export function findProxy(proxies: readonly ProxySync[], queries: readonly string[]): ProxySync {
-  for (const q of queries) {
-    const exact = proxies.filter((p) => p.proxy === q || p.name === q);
-    if (exact.length) return exact.at(-1) as ProxySync;
-    const prefixed = proxies.filter((p) => p.proxy.startsWith(q) || p.name.startsWith(q));
-    const names = [...new Set(prefixed.map((p) => p.name))].sort();
-    if (names.length === 1) return prefixed.at(-1) as ProxySync;
-    if (names.length > 1) throw Object.assign(new Error(`"${q}" matches more than one proxy: ${names.join(', ')}; name one (pod.namespace)`), { code: 'PROXY_AMBIGUOUS' });
-  }
+export function findProxy(proxies: readonly ProxySync[], query: string): ProxySync {
+  const exact = proxies.filter((p) => p.proxy === query || p.name === query);
+  if (exact.length) return exact.at(-1) as ProxySync;
+  const prefixed = proxies.filter((p) => p.proxy.startsWith(query) || p.name.startsWith(query));
+  const names = [...new Set(prefixed.map((p) => p.name))].sort();
+  if (names.length === 1) return prefixed.at(-1) as ProxySync;
+  if (names.length > 1) throw Object.assign(new Error(`"${query}" matches more than one proxy: ${names.join(', ')}; name one (pod.namespace)`), { code: 'PROXY_AMBIGUOUS' });
   const known = [...new Set(proxies.map((p) => p.name))].sort();
-  throw Object.assign(new Error(`no connected proxy matches "${queries[0] ?? ''}"; known: ${known.join(', ') || 'none'}`), { code: 'PROXY_NOT_FOUND' });
+  throw Object.assign(new Error(`no connected proxy matches "${query}"; known: ${known.join(', ') || 'none'}`), { code: 'PROXY_NOT_FOUND' });
 }
 
 function age(ms: number | undefined): string {

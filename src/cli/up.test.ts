@@ -59,3 +59,39 @@ test('up: a port flag that is not a port is refused when parsed', async () => {
   assert.match(err.join(''), /--ingress-port <port>' argument 'abc' is invalid\. must be a port number, 0 to 65535/);
   assert.match(err.join(''), /--xds-port <port>' argument '70000' is invalid/);
 });
+
+/** main's exit code and what it wrote to stderr (commander's errors and main's one line both go there). */
+async function runMain(args: readonly string[]): Promise<{ code: number; err: string }> {
+  const { main } = await import('./main.ts');
+  const err: string[] = [];
+  const writeErr = process.stderr.write;
+  process.stderr.write = ((c: string) => err.push(String(c)) > 0) as typeof process.stderr.write;
+  try {
+    return { code: await main(['node', 'outrigger', ...args]), err: err.join('') };
+  } finally {
+    process.stderr.write = writeErr;
+  }
+}
+
+test('up: a wrong command line exits 64 with one line naming the flag, before anything is read or started', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'or-cli-up-usage-'));
+  const file = path.join(dir, 'a-file');
+  writeFileSync(file, '');
+  try {
+    const cases: [string[], RegExp][] = [
+      [['--mode', 'vm'], /^error: option '--mode <mode>' argument 'vm' is invalid\. Allowed choices are process, netns\.\n/],
+      [['--proxy-processes', 'each'], /^error: option '--proxy-processes <how>' argument 'each' is invalid\. Allowed choices are shared, per-proxy\.\n/],
+      [['--dir', file], new RegExp(`^outrigger up: --dir ${file}: not a directory\\n$`)],
+    ];
+    for (const [flags, message] of cases) {
+      const r = await runMain(['up', '-f', dir, ...flags]);
+      assert.deepEqual([r.code, r.err.match(message) !== null], [64, true], `${flags.join(' ')}: ${r.err}`);
+    }
+    const missing = path.join(dir, 'nowhere');
+    const r = await runMain(['up', '-f', dir, missing, '--dir', path.join(dir, 'state')]);
+    assert.equal(r.code, 64, r.err);
+    assert.equal(r.err, `outrigger up: -f ${missing}: no such file or directory\n`, 'one line, not an OR1007 diagnostic and a summary');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

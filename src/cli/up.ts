@@ -2,7 +2,7 @@
 import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { leftoverProcesses, meshOwnerAlive, readState, stateDir as defaultStateDir } from '../runtime/state.ts';
 import { dirFlag } from './mesh-state.ts';
 import { portNumber } from './port-arg.ts';
@@ -48,11 +48,14 @@ export function define(program: Command): void {
     .option('--dashboard-port <port>', 'dashboard port on loopback (Kiali\'s)', portNumber, 20001)
     .option('--ephemeral-ports', 'pick a free port for everything, the ingress and control plane too (for tests and side-by-side meshes); a port flag given beside it keeps its port: a port you named, silently moved, is one nothing answers on')
     .option('--dir <dir>', 'state directory', undefined)
-    .option('--mode <mode>', 'process (default; any OS) or netns (Linux, root: each pod in its own network namespace)', 'process')
-    .option(
-      '--proxy-processes <how>',
-      "process mode: shared (every gateway and sidecar in one proxy host process) or per-proxy (each in its own, as netns mode runs them: each then reports its CPU and memory as the istio-proxy container's, which IstioProxyHighResourceUsage reads; about 100 MB more per proxy)",
-      'shared',
+    .addOption(new Option('--mode <mode>', 'process (any OS) or netns (Linux, root: each pod in its own network namespace)').choices(['process', 'netns']).default('process'))
+    .addOption(
+      new Option(
+        '--proxy-processes <how>',
+        "process mode: shared (every gateway and sidecar in one proxy host process) or per-proxy (each in its own, as netns mode runs them: each then reports its CPU and memory as the istio-proxy container's, which IstioProxyHighResourceUsage reads; about 100 MB more per proxy)",
+      )
+        .choices(['shared', 'per-proxy'])
+        .default('shared'),
     )
     .addHelpText(
       'after',
@@ -72,14 +75,10 @@ Examples:
 
 async function up(opts: UpOptions): Promise<number> {
   const dir = path.resolve(opts.dir ?? defaultStateDir(process.cwd()));
-  const { PathArgError, requireDirectoryIfPresent } = await import('./path-args.ts');
-  try {
-    requireDirectoryIfPresent(dir, '--dir');
-  } catch (err) {
-    if (!(err instanceof PathArgError)) throw err;
-    console.error(`outrigger up: ${err.message}`);
-    return 1;
-  }
+  // A wrong command line is a usage error (exit 64, one line from main), found before anything else.
+  const { requireDirectoryIfPresent, requireExistingPaths } = await import('./path-args.ts');
+  requireDirectoryIfPresent(dir, '--dir');
+  requireExistingPaths(opts.file, '-f');
   const existing = readState(dir);
   const owned = existing !== undefined && meshOwnerAlive(existing);
   const left = existing && !owned ? (leftoverProcesses(dir, existing) ?? []) : [];
@@ -89,14 +88,6 @@ async function up(opts: UpOptions): Promise<number> {
   }
   if (existing && owned) {
     console.error(`outrigger up: a mesh is already running here (pid ${existing.pid}, state in ${dir}); see \`outrigger status${dirFlag(opts.dir)}\` or stop it with \`outrigger down${dirFlag(opts.dir)}\``);
-    return 1;
-  }
-  if (opts.mode !== 'process' && opts.mode !== 'netns') {
-    console.error(`outrigger up: --mode must be process or netns, not ${opts.mode}`);
-    return 1;
-  }
-  if (opts.proxyProcesses !== 'shared' && opts.proxyProcesses !== 'per-proxy') {
-    console.error(`outrigger up: --proxy-processes must be shared or per-proxy, not ${opts.proxyProcesses}`);
     return 1;
   }
   if (opts.detach) return detach(dir, opts.dir);

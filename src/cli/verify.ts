@@ -13,7 +13,7 @@ export function define(program: Command): void {
   program
     .command('verify')
     .description("run the seed's verification suite against the running mesh: sync, mTLS, split, canary, authorization, metrics, certificates")
-    .option('--dir <dir>', 'the state directory of the running mesh', '.outrigger')
+    .option('--dir <dir>', 'the state directory of the running mesh (default: .outrigger here)')
     .option('--requests <n>', 'requests for the traffic split check', (v: string) => {
       const n = Number(v);
       if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a whole number of requests, at least 1');
@@ -30,14 +30,8 @@ export function define(program: Command): void {
       const { runningMesh } = await import('./mesh-state.ts');
       const { runVerify, formatVerifyText } = await import('../verify/run-verify.ts');
       const { canaryPercent, gatewayHost, meshResources } = await import('../verify/gateway-host.ts');
-      let state: import('../runtime/state.ts').MeshState;
-      try {
-        state = runningMesh(flags.dir).state;
-      } catch (err) {
-        console.error(`verify: ${(err as Error).message}`);
-        process.exitCode = 1;
-        return;
-      }
+      // No mesh here exits 1, a --dir that is a file 64 (main prints either as one line).
+      const { state } = runningMesh(flags.dir);
       // Read only when a flag leaves something to find in it.
       const resources = flags.ingressHost === undefined || flags.canaryPercent === undefined ? meshResources(state.configDirs) : [];
       const ingressHost = flags.ingressHost ?? gatewayHost(resources);

@@ -1,7 +1,8 @@
 // Where the proxy finds a JWT, over real HTTP through a real listener, as Envoy's jwt_authn extractor:
 // the `Bearer ` prefix is case-sensitive and found anywhere in the value, the token starts at the next
 // base64url character (extra spaces are skipped), and a value with the prefix but no token character
-// is a malformed token (401), while a value without the prefix holds no token at all.
+// is a malformed token (401), while a value without the prefix holds no token at all. Which failure
+// answers when several tokens (or providers) fail, and the realm's Host, are Envoy's too.
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, sign } from 'node:crypto';
 import { after, before, test } from 'node:test';
@@ -18,19 +19,28 @@ const ISS = 'https://issuer.example';
 const keys = generateKeyPairSync('ec', { namedCurve: 'P-256' });
 const JWKS = JSON.stringify({ keys: [{ ...keys.publicKey.export({ format: 'jwk' }), kid: 'k' }] });
 const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
-const input = `${b64({ alg: 'ES256', kid: 'k' })}.${b64({ iss: ISS, sub: 'alice', exp: NOW / 1000 + 600 })}`;
-const TOKEN = `${input}.${sign('sha256', Buffer.from(input), { key: keys.privateKey, dsaEncoding: 'ieee-p1363' }).toString('base64url')}`;
+/** A token signed with the test key: alice's, valid for ten minutes, unless `claims` say otherwise. */
+function signed(claims: Record<string, unknown> = {}): string {
+  const input = `${b64({ alg: 'ES256', kid: 'k' })}.${b64({ iss: ISS, sub: 'alice', exp: NOW / 1000 + 600, ...claims })}`;
+  return `${input}.${sign('sha256', Buffer.from(input), { key: keys.privateKey, dsaEncoding: 'ieee-p1363' }).toString('base64url')}`;
+}
+const TOKEN = signed();
+const EXPIRED = signed({ exp: NOW / 1000 - 600 });
+const OTHER_ISSUER = signed({ iss: 'https://other.example' });
+/** A key set without the test key's `kid`. */
+const OTHER_JWKS = JSON.stringify({ keys: [{ ...generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'jwk' }), kid: 'other' }] });
 const TARGET_LABELS = { ...TARGET, workloadLabels: { app: 'api' } };
 
 let env: Awaited<ReturnType<typeof startProxy>>;
 let backend: Awaited<ReturnType<typeof echoBackend>>;
 
-function jwtFilter(rule: Partial<JWTRule>) {
+/** The jwt_authn filter Istio's translation writes for one RequestAuthentication with these rules (each over the default one). */
+function jwtFilter(...rules: Partial<JWTRule>[]) {
   const ra: RequestAuthentication = {
     apiVersion: 'security.istio.io/v1',
     kind: 'RequestAuthentication',
     metadata: { name: 'jwt', namespace: 'foo', labels: {}, annotations: {} },
-    spec: { selector: { matchLabels: { app: 'api' } }, jwtRules: [{ issuer: ISS, jwks: JWKS, outputClaimToHeaders: [{ header: 'x-sub', claim: 'sub' }], ...rule }] },
+    spec: { selector: { matchLabels: { app: 'api' } }, jwtRules: rules.map((rule) => ({ issuer: ISS, jwks: JWKS, outputClaimToHeaders: [{ header: 'x-sub', claim: 'sub' }], ...rule })) },
   };
   const filter = translateRequestAuthentication([ra], TARGET_LABELS).http;
   assert.ok(filter);
@@ -42,11 +52,17 @@ before(async () => {
   env = await startProxy({ filters: [createJwtAuthnFilterFactory({ now: () => NOW })] });
   const router = { name: 'envoy.filters.http.router', typed_config: { '@type': TypeUrl.Router } };
   const custom = jwtFilter({ fromHeaders: [{ name: 'x-jwt', prefix: 'Token ' }, { name: 'x-raw' }], fromParams: ['tok'], fromCookies: ['session'] });
+  // The same headers listed the other way round: Envoy's extractor sorts them (x-jwt, then x-raw).
+  const reversed = jwtFilter({ fromHeaders: [{ name: 'x-raw' }, { name: 'x-jwt', prefix: 'Token ' }] });
+  // Two providers: an audience the test tokens do not have, then a key set without their key.
+  const twoProviders = jwtFilter({ audiences: ['not-api'] }, { jwks: OTHER_JWKS });
   push(env.proxy, [
     cluster('b'),
     cla('b', [{ port: backend.port }]),
     listener('default', 8080, [{ filter: hcm('r', { http_filters: [jwtFilter({}), router] }) }]),
     listener('custom', 9898, [{ filter: hcm('r', { http_filters: [custom, router] }) }]),
+    listener('reversed', 7070, [{ filter: hcm('r', { http_filters: [reversed, router] }) }]),
+    listener('two-providers', 7071, [{ filter: hcm('r', { http_filters: [twoProviders, router] }) }]),
     routeConfig('r', [{ domains: ['*'], routes: [{ prefix: '/', cluster: 'b' }] }]),
   ]);
 });
@@ -112,4 +128,40 @@ test('fromParams reads the first value only; fromCookies the first cookie, witho
   assert.equal(seen(await get('/', { cookie: `a=b; session="${TOKEN}"` })).sub, 'alice');
   assert.equal(seen(await get('/', { cookie: `session=${TOKEN}; session=junk` })).sub, 'alice');
   assert.equal((await get('/', { cookie: `session=junk; session=${TOKEN}` })).status, 401);
+});
+
+test("the 401's realm names the Host as the client sent it, its case kept (Envoy's getHostValue), though routing lower-cases it", async () => {
+  const port = await env.port('default');
+  const bad = await request(port, '/x?a=1', { host: 'Api.Foo:8080', headers: { authorization: 'Bearer a.b' } });
+  assert.equal(bad.status, 401);
+  assert.equal(bad.headers['www-authenticate'], 'Bearer realm="http://Api.Foo:8080/x?a=1", error="invalid_token"');
+});
+
+test("of several bad tokens the last one found answers: Envoy verifies them from the last (headers, then parameters, then cookies)", async () => {
+  const custom = await env.port('custom');
+  // A malformed token in a header and an expired one in a parameter: the parameter's comes later.
+  const r = await request(custom, `/?tok=${EXPIRED}`, { host: 'api.foo', headers: { 'x-jwt': 'Token !!!' } });
+  assert.deepEqual([r.status, r.body], [401, 'Jwt is expired']);
+  const cookie = await request(custom, `/?tok=${EXPIRED}`, { host: 'api.foo', headers: { cookie: 'session=a.b' } });
+  assert.deepEqual([cookie.status, cookie.body], [401, 'Jwt is not in the form of Header.Payload.Signature'], 'the cookie comes after the parameter');
+  // Headers in Envoy's order, sorted by name whatever the order the rule lists them in: x-raw is last.
+  for (const name of ['custom', 'reversed']) {
+    const both = await request(await env.port(name), '/', { host: 'api.foo', headers: { 'x-jwt': `Token ${EXPIRED}`, 'x-raw': 'a.b' } });
+    assert.deepEqual([both.status, both.body], [401, 'Jwt is not in the form of Header.Payload.Signature'], name);
+  }
+});
+
+test("a good token beside another issuer's is refused: every token a provider finds must verify, as Envoy", async () => {
+  const port = await env.port('default');
+  const r = await request(port, `/?access_token=${OTHER_ISSUER}`, { host: 'api.foo', headers: { authorization: `Bearer ${TOKEN}` } });
+  assert.deepEqual([r.status, r.body], [401, 'Jwt issuer is not configured']);
+  assert.deepEqual(seen(await request(port, '/', { host: 'api.foo', headers: { authorization: `Bearer ${TOKEN}` } })), { sub: 'alice', authorization: undefined }, 'alone it passes');
+});
+
+test("when no provider accepts the token, the last provider's failure answers (Envoy's requires_any), not the first's", async () => {
+  const port = await env.port('two-providers');
+  // The first provider refuses the audience (403), the second has no key for it (401): the second answers.
+  const r = await request(port, '/', { host: 'api.foo', headers: { authorization: `Bearer ${TOKEN}` } });
+  assert.deepEqual([r.status, r.body], [401, "Jwks doesn't have key to match kid or alg from Jwt"]);
+  assert.equal(seen(await request(port, '/', { host: 'api.foo' })).sub, undefined, 'no token: allowed, as Istio writes allow_missing');
 });

@@ -102,15 +102,14 @@ test('up with the proxies in one proxy host says once that IstioProxyHighResourc
 
 test('up --proxy-processes refuses anything but shared or per-proxy before starting anything', async () => {
   const err: string[] = [];
-  const error = console.error;
-  console.error = (...parts: unknown[]) => void err.push(parts.map(String).join(' '));
+  const write = process.stderr.write;
+  process.stderr.write = ((c: string) => err.push(String(c)) > 0) as typeof process.stderr.write;
   const dir = mkdtempSync(path.join(tmpdir(), 'or-proxy-procs-bad-'));
   try {
-    assert.equal(await main(['node', 'outrigger', 'up', '-f', 'nowhere', '--proxy-processes', 'each', '--dir', dir]), 1);
+    assert.equal(await main(['node', 'outrigger', 'up', '-f', 'nowhere', '--proxy-processes', 'each', '--dir', dir]), 64);
   } finally {
-    console.error = error;
-    process.exitCode = 0;
+    process.stderr.write = write;
     rmSync(dir, { recursive: true, force: true });
   }
-  assert.deepEqual(err, ['outrigger up: --proxy-processes must be shared or per-proxy, not each']);
+  assert.match(err.join(''), /^error: option '--proxy-processes <how>' argument 'each' is invalid\. Allowed choices are shared, per-proxy\.\n/);
 });

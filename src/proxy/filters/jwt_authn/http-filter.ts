@@ -45,10 +45,16 @@ function normalized(payload: Record<string, unknown>, spaceDelimited: readonly s
 /** Envoy's `MaximumUriLength`: the path and query in the realm are cut to this many characters. */
 const REALM_PATH_MAX = 256;
 
-/** Envoy's `buildOriginalUri` for the realm: scheme, host, then the path with its query, cut to 256 characters. */
+/**
+ * Envoy's `buildOriginalUri` for the realm: scheme, the Host as the client sent it (`getHostValue`, its
+ * case kept; the routed authority is lower-cased), then the path with its query, cut to 256 characters.
+ * A request without a Host header (HTTP/2's `:authority` alone) names the routed authority.
+ */
 function originalUri(request: RequestContext['request']): string {
   const pathAndQuery = request.query === '' ? request.path : `${request.path}?${request.query}`;
-  return `${request.scheme}://${request.authority}${pathAndQuery.length > REALM_PATH_MAX ? pathAndQuery.slice(0, REALM_PATH_MAX) : pathAndQuery}`;
+  const sent = request.headers.get('host');
+  const host = typeof sent === 'string' && sent.toLowerCase() === request.authority ? sent : request.authority;
+  return `${request.scheme}://${host}${pathAndQuery.length > REALM_PATH_MAX ? pathAndQuery.slice(0, REALM_PATH_MAX) : pathAndQuery}`;
 }
 
 function claimHeaderValue(v: unknown): string | undefined {

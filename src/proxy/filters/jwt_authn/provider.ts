@@ -77,11 +77,17 @@ export class CompiledProvider {
     this.#skew = c.clock_skew_seconds ?? 60;
     this.#now = deps.now;
     const custom = (c.from_headers?.length ?? 0) + (c.from_params?.length ?? 0) + (c.from_cookies?.length ?? 0) > 0;
+    // In Envoy's order, which decides whose failure answers (see verify): its extractor keeps the
+    // locations in sorted maps, headers by name and prefix, then parameters, then cookies, each once.
+    const sorted = <T>(items: T[], key: (t: T) => string) => [...new Map(items.map((t) => [key(t), t])).entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, t]) => t);
     this.#locations = custom
       ? {
-          headers: (c.from_headers ?? []).map((h) => ({ name: (h.name ?? '').toLowerCase(), prefix: h.value_prefix ?? '' })),
-          params: c.from_params ?? [],
-          cookies: c.from_cookies ?? [],
+          headers: sorted(
+            (c.from_headers ?? []).map((h) => ({ name: (h.name ?? '').toLowerCase(), prefix: h.value_prefix ?? '' })),
+            (h) => h.name + h.prefix,
+          ),
+          params: sorted(c.from_params ?? [], (p) => p),
+          cookies: sorted(c.from_cookies ?? [], (k) => k),
         }
       : DEFAULT_LOCATIONS;
     if (c.local_jwks?.inline_string !== undefined) this.#keys = inlineKeys(c.local_jwks.inline_string);
@@ -101,25 +107,27 @@ export class CompiledProvider {
     return extractTokens(this.#locations, headers, query);
   }
 
-  /** Tokens with this provider's issuer must all verify; a token of another issuer is not this provider's. */
+  /**
+   * Every token in this provider's locations must verify, as Envoy's authenticator: a token of another
+   * issuer fails (`Jwt_issuer_is_not_configured`). Envoy takes the tokens from the last to the first and
+   * stops at the first that fails, so of several bad tokens it is the last one's failure that answers.
+   * `verified` keeps the tokens in the order they were found.
+   */
   async verify(found: readonly FoundToken[]): Promise<ProviderResult> {
     if (found.length === 0) return { kind: 'missing' };
-    const mine: { found: FoundToken; jwt: DecodedJwt }[] = [];
-    for (const f of found) {
+    const verified: Verified[] = [];
+    for (let i = found.length - 1; i >= 0; i--) {
+      const f = found[i] as FoundToken;
       const jwt = decodeJwt(f.token);
       if (typeof jwt === 'string') return { kind: 'failed', reason: jwt };
-      if (this.issuer === undefined || jwt.payload['iss'] === this.issuer) mine.push({ found: f, jwt });
-    }
-    if (mine.length === 0) return { kind: 'failed', reason: 'Jwt_issuer_is_not_configured' };
-    const verified: Verified[] = [];
-    for (const m of mine) {
-      // Envoy's order: time, then audience, then the key set and the signature.
+      // Envoy's order: issuer, time, audience, then the key set and the signature.
       const bad =
-        checkTime(m.jwt.payload, this.#now(), this.#skew) ??
-        (this.#audiences.length > 0 && !audiencesOf(m.jwt.payload).some((a) => this.#audiences.includes(a)) ? 'Audiences_in_Jwt_are_not_allowed' : null) ??
-        (await this.#checkSignature(m.jwt));
+        (this.issuer !== undefined && jwt.payload['iss'] !== this.issuer ? 'Jwt_issuer_is_not_configured' : null) ??
+        checkTime(jwt.payload, this.#now(), this.#skew) ??
+        (this.#audiences.length > 0 && !audiencesOf(jwt.payload).some((a) => this.#audiences.includes(a)) ? 'Audiences_in_Jwt_are_not_allowed' : null) ??
+        (await this.#checkSignature(jwt));
       if (bad) return { kind: 'failed', reason: bad };
-      verified.push({ provider: this, found: m.found, jwt: m.jwt });
+      verified.unshift({ provider: this, found: f, jwt });
     }
     return { kind: 'ok', verified };
   }

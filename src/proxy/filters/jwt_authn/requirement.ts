@@ -32,18 +32,7 @@ export function compileRequirement(c: JwtRequirementConfig, providers: ReadonlyM
   }
   if (c.allow_missing) return async (req) => (req.anyToken ? { kind: 'failed', reason: 'Jwt_verification_fails' } : { kind: 'ok', verified: [] });
   if (c.allow_missing_or_failed) return async () => ({ kind: 'ok', verified: [] });
-  if (c.requires_any) {
-    const parts = (c.requires_any.requirements ?? []).map((r, i) => compileRequirement(r, providers, `${path}.requires_any[${i}]`));
-    return async (req) => {
-      let firstFailure: Outcome | null = null;
-      for (const part of parts) {
-        const out = await part(req);
-        if (out.kind === 'ok') return out;
-        if (out.kind === 'failed' && firstFailure === null) firstFailure = out;
-      }
-      return firstFailure ?? { kind: 'failed', reason: 'Jwt_is_missing' };
-    };
-  }
+  if (c.requires_any) return compileRequiresAny(c.requires_any.requirements ?? [], providers, `${path}.requires_any`);
   if (c.requires_all) {
     const parts = (c.requires_all.requirements ?? []).map((r, i) => compileRequirement(r, providers, `${path}.requires_all[${i}]`));
     return async (req) => {
@@ -58,4 +47,34 @@ export function compileRequirement(c: JwtRequirementConfig, providers: ReadonlyM
     };
   }
   throw new FilterConfigError(`${path}: empty or unsupported requirement`);
+}
+
+/** A failure reason, with a missing token as the `Jwt_is_missing` Envoy reports for it. */
+const reasonOf = (out: Exclude<Outcome, { kind: 'ok' }>): JwtFailure | 'Jwt_is_missing' => (out.kind === 'missing' ? 'Jwt_is_missing' : out.reason);
+
+/**
+ * Envoy's requires_any (verifier.cc AnyVerifierImpl): the first requirement that passes decides. An
+ * `allow_missing` or `allow_missing_or_failed` among them is not a requirement of its own but how the
+ * failure is judged (as Istio writes it: `[provider, ..., allow_missing]`). When none passes, the answer
+ * is the last failure that is neither a missing token nor another issuer's token, else the last
+ * `Jwt_issuer_is_not_configured`, else `Jwt_is_missing`; then `allow_missing_or_failed` lets any failure
+ * pass, `allow_missing` a missing token.
+ */
+function compileRequiresAny(list: readonly JwtRequirementConfig[], providers: ReadonlyMap<string, CompiledProvider>, path: string): Requirement {
+  const allowFailed = list.some((r) => r.allow_missing_or_failed);
+  const allowMissing = list.some((r) => r.allow_missing);
+  const parts = list.flatMap((r, i) => (r.allow_missing || r.allow_missing_or_failed ? [] : [compileRequirement(r, providers, `${path}[${i}]`)]));
+  // Only an allow requirement: it is then the one requirement, as in Envoy.
+  if (parts.length === 0 && (allowFailed || allowMissing)) return compileRequirement(allowFailed ? { allow_missing_or_failed: {} } : { allow_missing: {} }, providers, `${path}[0]`);
+  return async (req) => {
+    let reason: JwtFailure | 'Jwt_is_missing' = 'Jwt_is_missing';
+    for (const part of parts) {
+      const out = await part(req);
+      if (out.kind === 'ok') return out;
+      const r = reasonOf(out);
+      if ((r !== 'Jwt_is_missing' && r !== 'Jwt_issuer_is_not_configured') || reason === 'Jwt_is_missing') reason = r;
+    }
+    if (allowFailed || (allowMissing && reason === 'Jwt_is_missing')) return { kind: 'ok', verified: [] };
+    return { kind: 'failed', reason };
+  };
 }

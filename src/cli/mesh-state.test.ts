@@ -1,0 +1,54 @@
+// The commands that act on a running mesh: a --dir that is a file is a wrong command line (exit 64, one
+// line naming the flag); a directory with no mesh in it is a failure (exit 1).
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import { main } from './main.ts';
+
+async function runMain(args: readonly string[]): Promise<{ code: number; err: string }> {
+  const err: string[] = [];
+  const writeErr = process.stderr.write;
+  process.stderr.write = ((c: string) => err.push(String(c)) > 0) as typeof process.stderr.write;
+  try {
+    return { code: await main(['node', 'outrigger', ...args]), err: err.join('') };
+  } finally {
+    process.stderr.write = writeErr;
+  }
+}
+
+const commands: [string, string[]][] = [
+  ['down', []],
+  ['status', []],
+  ['logs', ['podinfo-stable-0']],
+  ['exec', ['podinfo-stable-0', '--', 'env']],
+  ['verify', []],
+];
+
+test('down, status, logs, exec, verify: --dir naming a file exits 64 with one line naming --dir', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'or-cli-mesh-dir-'));
+  const file = path.join(dir, 'a-file');
+  writeFileSync(file, '');
+  try {
+    for (const [command, args] of commands) {
+      const r = await runMain([command, '--dir', file, ...args]);
+      assert.deepEqual([r.code, r.err], [64, `outrigger ${command}: --dir ${file}: not a directory\n`], command);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('down, status, logs, exec, verify: a --dir with no mesh in it exits 1 (the command ran and found none)', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'or-cli-mesh-none-'));
+  try {
+    for (const [command, args] of commands) {
+      const r = await runMain([command, '--dir', dir, ...args]);
+      assert.equal(r.code, 1, `${command}: ${r.err}`);
+      assert.match(r.err, new RegExp(`^outrigger ${command}: no mesh is running here \\(no ${dir}/state\\.json\\)[^\\n]*\\n$`), command);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
