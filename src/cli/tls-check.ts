@@ -8,6 +8,7 @@ import { effectiveMtls, type EffectiveMtlsMode } from '../translate/peer-authent
 import { clientTlsFor } from '../explain/upstream-trace.ts';
 import type { EnvoyCluster } from '../proxy/config/envoy-shapes.ts';
 import { effectivePolicy } from '../translate/destination-policy.ts';
+import { isHttp } from '../model/protocol.ts';
 
 export interface TlsCheckRow {
   host: string;
@@ -30,13 +31,21 @@ function clientMode(rules: readonly DestinationRule[], port: number): { mode: st
   return { mode: 'AUTO', rule: '-' };
 }
 
-/** Whether a client mode and a server mode cannot talk (AUTO adapts, so it never conflicts). */
-export function conflicts(client: string, server: EffectiveMtlsMode): boolean {
+/**
+ * Whether a client mode and a server mode cannot talk (AUTO adapts, so it never conflicts). `httpSidecar`:
+ * the port is declared HTTP and served by sidecars, whose inbound chains there take no TLS but the mesh's
+ * (Istio's "plain TLS" passthrough is for TCP ports only), so SIMPLE and MUTUAL fail on any mode.
+ */
+export function conflicts(client: string, server: EffectiveMtlsMode, httpSidecar = false): boolean {
   if (client === 'AUTO') return false;
   if (client === 'ISTIO_MUTUAL') return server === 'DISABLE';
+  if (httpSidecar && (client === 'SIMPLE' || client === 'MUTUAL')) return true;
   // Plaintext, or TLS with foreign certificates, cannot pass a STRICT mesh port.
   return server === 'STRICT';
 }
+
+/** Rows whose port is declared HTTP and served by sidecars (kept off the printed row). */
+const httpSidecarRows = new WeakSet<TlsCheckRow>();
 
 /** The table for a snapshot, optionally narrowed to services whose host contains `service`. */
 export function computeTlsCheck(snapshot: MeshSnapshot, service?: string): TlsCheckRow[] {
@@ -63,8 +72,11 @@ export function computeTlsCheck(snapshot: MeshSnapshot, service?: string): TlsCh
       }
       const server = modes.size === 1 ? [...modes][0]! : modes.size === 0 ? '-' : 'mixed';
       const client = clientMode(rules, p.port);
-      const conflict = [...modes].some((m) => conflicts(client.mode, m));
-      rows.push({ host: svc.hostname, port: p.port, client: client.mode, server, conflict, authn: [...deciders].join(','), destinationRule: client.rule });
+      const httpSidecar = !external && isHttp(p.protocol) && workloads.some((w) => w.tunnelAddress !== undefined);
+      const conflict = [...modes].some((m) => conflicts(client.mode, m, httpSidecar));
+      const row: TlsCheckRow = { host: svc.hostname, port: p.port, client: client.mode, server, conflict, authn: [...deciders].join(','), destinationRule: client.rule };
+      if (httpSidecar) httpSidecarRows.add(row);
+      rows.push(row);
     }
   }
   return rows;
@@ -107,7 +119,7 @@ export function applyPushedModes(rows: TlsCheckRow[], pushed: ReadonlyMap<string
     const mode = pushed.get(`outbound|${r.port}||${r.host}`);
     if (!mode) continue;
     r.client = mode;
-    r.conflict = r.server !== '-' && r.server !== 'mixed' && conflicts(mode, r.server);
+    r.conflict = r.server !== '-' && r.server !== 'mixed' && conflicts(mode, r.server, httpSidecarRows.has(r));
   }
 }
 

@@ -100,8 +100,11 @@ export async function explain(source: ConfigSource, opts: ExplainOptions): Promi
   const dest = new CompiledProxy(await source.resources(destId));
   const targetPort = endpoint.targetPort ?? 0;
   // The request is HTTP: offer what the tunnel (or http_inspector, in plaintext) reports, so an
-  // undeclared port's detected-HTTP chain is chosen over its TCP chain.
-  const destQuery: ChainQuery = { destinationPort: targetPort, transportProtocol: tls.uses === 'mtls' ? 'tls' : 'raw_buffer', alpn: tls.uses === 'mtls' ? ['istio-h2', 'h2c'] : ['http/1.1'] };
+  // undeclared port's detected-HTTP chain is chosen over its TCP chain. TLS the client originates
+  // (SIMPLE, MUTUAL) is not the mesh's: the server sidecar takes it only where plaintext TCP would go
+  // (`plain_tls`, tunnel-server.ts), never on an HTTP chain, as Istio's server has no chain for it there.
+  const originated = tls.uses === 'tls';
+  const destQuery: ChainQuery = { destinationPort: targetPort, transportProtocol: tls.uses === 'mtls' ? 'tls' : 'raw_buffer', alpn: tls.uses === 'mtls' ? ['istio-h2', 'h2c'] : originated ? [] : ['http/1.1'] };
   const headers = new Map<string, string | string[]>(hop.request?.headers ?? []);
   hop.decision?.route?.mutateRequestHeaders(headers, hop.decision.choice);
   headers.delete('host');
@@ -123,7 +126,7 @@ export async function explain(source: ConfigSource, opts: ExplainOptions): Promi
   trace.destination = destHop.trace;
   const policy = await source.serverMtls?.(destId, targetPort);
   const server = serverMode(destHop.trace) ?? policy?.mode;
-  const conflict = destHop.refused === true || destHop.trace.filterChain === 'BlackHoleCluster';
+  const conflict = destHop.refused === true || destHop.trace.filterChain === 'BlackHoleCluster' || (originated && destHop.tcpCluster === undefined);
   trace.mtls = { client: tls.mode, clientUses: tls.uses, ...(server ? { server } : {}), ...(policy ? { serverDecidedBy: policy.decidedBy } : {}), ...(serverNames.length ? { serverNames } : {}), conflict };
   const destWhere = `${destId.name} (sidecar)`;
   // TLS the server does not take fails its handshake (a connection failure, UF); plaintext it has no
