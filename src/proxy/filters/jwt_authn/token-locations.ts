@@ -1,7 +1,8 @@
 // Where a provider looks for its token: headers (with a value prefix), query parameters, cookies.
 // Envoy's default when none is configured: `Authorization: Bearer` and the `access_token` parameter.
 // Extraction is Envoy's (jwt_authn extractor.cc): the prefix is found anywhere in the value, case
-// included; the token starts at the first base64url character or dot after it and runs to the end.
+// included; the token starts at the first base64url character or dot after it and ends before the
+// next character that is neither.
 import type { HeaderMap } from '../../http/stream.ts';
 
 export interface HeaderLocation {
@@ -87,15 +88,21 @@ function isJwtChar(c: number): boolean {
 
 /**
  * The token in one header value: the value itself without a prefix; else none when the prefix is
- * nowhere in it (case-sensitive), or everything from the first base64url character or dot after the
- * prefix (`Bearer  x.y.z` gives `x.y.z`). With no such character the whole value is the token, as in
- * Envoy, so it fails as malformed rather than counting as missing.
+ * nowhere in it (case-sensitive), or the run of base64url characters and dots that starts at the first
+ * such character after the prefix and ends before the next other character, as Envoy's `extractJWT`
+ * (`Bearer  x.y.z` and `Bearer x.y.z, Basic q` give `x.y.z`). With no such character the whole value
+ * is the token, as in Envoy, so it fails as malformed rather than counting as missing.
  */
 export function tokenInHeader(value: string, prefix: string): string | undefined {
   if (prefix === '') return value;
   const at = value.indexOf(prefix);
   if (at === -1) return undefined;
-  for (let i = at + prefix.length; i < value.length; i++) if (isJwtChar(value.charCodeAt(i))) return value.slice(i);
+  for (let i = at + prefix.length; i < value.length; i++) {
+    if (!isJwtChar(value.charCodeAt(i))) continue;
+    let end = i + 1;
+    while (end < value.length && isJwtChar(value.charCodeAt(end))) end++;
+    return value.slice(i, end);
+  }
   return value;
 }
 
