@@ -2,7 +2,8 @@
 // and one upstream per endpoint (HTTP/1.1 pool, h2c session, or the mesh tunnel for `tlsMode=istio`:
 // HTTP/2 for HTTP/2 clusters, CONNECT and WebSocket, HTTP/1.1 on its own pool for an HTTP/1.1 cluster's
 // requests, whatever the client spoke). A DestinationRule's own TLS (SIMPLE, MUTUAL) overrides the mesh's:
-// HTTP/1.1 and TCP then go in that TLS, inside a tunnel CONNECT marked `plain_tls` to a meshed endpoint.
+// HTTP (h2 for an HTTP/2 request) and TCP then go in that TLS, inside a tunnel CONNECT marked `plain_tls`
+// to a meshed endpoint.
 import type { SecureClientSessionOptions } from 'node:http2';
 import tls from 'node:tls';
 import type { ClusterStats } from '../../telemetry/metrics/cluster-stats.ts';
@@ -14,7 +15,8 @@ import { meshServerIdentity, type ServerIdentityCheck, TUNNEL_CLIENT_STREAMS } f
 import { H2Upstream, TARGET_PORT_HEADER, TRANSPORT_HEADER } from '../upstream/h2-upstream.ts';
 import { SNI_HEADER } from '../upstream/h2-connection.ts';
 import { type Upstream, UpstreamError, type UpstreamExchange, type UpstreamHead, type UpstreamSink } from '../upstream/upstream.ts';
-import type { Duplex, Readable } from 'node:stream';
+import { type Duplex, duplexPair, type Readable } from 'node:stream';
+import { splice } from '../upstream/connect-stream.ts';
 import { CircuitBreakers, type ResourceManager } from './circuit-breaker.ts';
 import { ConnectionGate } from './connection-gate.ts';
 import { type IntervalTimers, OutlierDetector, type OutlierEvent, type OutlierOutcome } from './outlier/outlier-detector.ts';
@@ -196,6 +198,7 @@ export class Cluster {
       pools.add(`${e.key}|h1${plain}`);
       pools.add(`${e.key}|h2`);
       pools.add(`${e.key}|tls`);
+      pools.add(`${e.key}|tls-h2`);
     }
     this.#closeUpstreams([...this.#upstreams.keys()].filter((k) => !pools.has(k)));
     this.stats.membership_total.set(endpoints.length);
@@ -218,8 +221,12 @@ export class Cluster {
   send(e: Endpoint, head: UpstreamHead, body: Readable | null, sink: UpstreamSink): UpstreamExchange | null {
     // use_downstream_protocol_config: an HTTP/2 request goes to the endpoint's h2c upstream.
     const h2 = this.settings.http2 || (this.settings.useDownstreamProtocol && head.downstreamProtocol === 'HTTP/2');
-    // The DestinationRule's TLS, not the mesh's, to a sidecar'd endpoint: HTTP/1.1 in it, through the tunnel.
-    if (e.mesh && this.settings.origination) return this.#gate.send(this.resources(), this.#originated(e), head, body, sink);
+    // The DestinationRule's TLS, not the mesh's, to a sidecar'd endpoint, through the tunnel: HTTP/1.1 in
+    // it, or h2 (ALPN h2) for an HTTP/2 cluster (gRPC) or an HTTP/2 client on use_downstream_protocol_config.
+    if (e.mesh && this.settings.origination) {
+      if (h2) return this.#originatedH2(e).request(head, body, sink);
+      return this.#gate.send(this.resources(), this.#originated(e), head, body, sink);
+    }
     if (e.mesh) {
       // Through the tunnel a request travels in the protocol the cluster asks for, as Envoy would send it:
       // HTTP/1.1 on mutual TLS for an HTTP/1.1 cluster (Istio's h2UpgradePolicy DO_NOT_UPGRADE), whatever
@@ -300,6 +307,42 @@ export class Cluster {
     if (u) return u;
     const { connectTimeoutMs, maxConnections, idleTimeoutMs, maxRequestsPerConnection } = this.settings;
     u = new H1Pool({ host: e.address, port: e.port, connectTimeoutMs, maxConnections, idleTimeoutMs, maxRequestsPerConnection, dial: () => this.originate(e), onConnected: this.#onConnected });
+    this.#upstreams.set(key, u);
+    return u;
+  }
+
+  /**
+   * The HTTP/2 session to a meshed endpoint of a cluster with TLS origination: h2 (ALPN `h2`) in the
+   * rule's TLS, inside a tunnel CONNECT marked `plain_tls`, as Envoy speaks to an http2 cluster in it.
+   * http2.connect needs its socket at once: the TLS starts on one end of a pair whose other end is
+   * spliced to the CONNECT stream when it opens (a failed CONNECT fails the session as a connect failure).
+   */
+  #originatedH2(e: Endpoint): H2Upstream {
+    const key = `${e.key}|tls-h2`;
+    let u = this.#upstreams.get(key) as H2Upstream | undefined;
+    if (u) return u;
+    const origination = this.settings.origination;
+    const secrets = this.#deps.secrets ?? (() => undefined);
+    const authority = `${hostOf(e.address)}:${e.targetPort}`;
+    const originTls = (): SecureClientSessionOptions | string => {
+      const t = origination ? originationOptions(origination, secrets, e.address) : 'the cluster originates no TLS';
+      if (typeof t === 'string') return t;
+      const opts = { ...t, ALPNProtocols: ['h2'] };
+      const createConnection = (): Duplex => {
+        const [near, far] = duplexPair();
+        const socket = tls.connect({ ...opts, socket: near });
+        (this.upstream(e) as H2Upstream).connect(authority).then(
+          (stream) => (socket.destroyed ? stream.destroy() : splice(far, stream)),
+          (err: Error) => socket.destroy(err),
+        );
+        socket.once('close', () => far.destroy());
+        return socket;
+      };
+      return { ...opts, createConnection };
+    };
+    const { connectTimeoutMs, maxConnections } = this.settings;
+    // The tunnel's address: the session's own socket goes through it (createConnection), never to the app's port.
+    u = new H2Upstream(`https://${hostOf(e.address)}:${e.port}`, { connectTimeoutMs, maxConnections, originTls, onConnected: this.#onConnected });
     this.#upstreams.set(key, u);
     return u;
   }

@@ -191,6 +191,29 @@ test('a request body the handler never reads: answered, then the connection clos
   assert.match(out, /^HTTP\/1.1 403 Forbidden\r\n/);
 });
 
+test('a response that starts before the request body is in says `connection: close`, and the connection closes after it', async () => {
+  const port = await serve((req, res) => {
+    // A 408 to a stalled upload, as the stream idle timeout sends it: some of the body read, the rest never comes.
+    req.body?.on('data', (c: Buffer) => {
+      if (c.toString() !== 'half') return;
+      res.writeHead(408, { 'content-length': '7' });
+      res.end('timeout');
+    });
+    req.body?.on('end', () => {
+      res.writeHead(200, { 'content-length': '4' });
+      res.end('done');
+    });
+  });
+  const out = await exchange(port, 'POST / HTTP/1.1\r\nhost: a\r\ncontent-length: 100\r\n\r\nhalf');
+  assert.match(out, /^HTTP\/1.1 408 Request Timeout\r\n/);
+  assert.match(out, /\r\nconnection: close\r\n/);
+  assert.doesNotMatch(out, /keep-alive/);
+  // A request already in keeps its connection.
+  const kept = await exchange(port, 'POST / HTTP/1.1\r\nhost: a\r\ncontent-length: 4\r\n\r\nhold', /done$/);
+  assert.match(kept, /^HTTP\/1.1 200 OK\r\n/);
+  assert.doesNotMatch(kept, /connection: close/);
+});
+
 test('an invalid response field is refused before anything is sent, leaving room for another answer', async () => {
   const port = await serve((_req, res) => {
     assert.throws(() => res.writeHead(200, { 'x-bad': 'a\r\nx-injected: 1' }));

@@ -160,7 +160,10 @@ export class H1Response {
     const all: Record<string, string | string[] | number> = this.#preset ? { ...this.#preset, ...headers } : (headers ?? {});
     const noBody = req.method === 'HEAD' || status === 204 || status === 304 || status < 200;
     let chunked = false;
-    let close = this.closeAfter || this.#conn.closing;
+    // A final response to a request whose body has not all arrived (a 408 to a stalled upload, a 413
+    // answered early) closes the connection after it, as responded() does: Envoy's codec says so in the
+    // head (its connection manager drains an HTTP/1 connection whose response starts before the request ends).
+    let close = this.closeAfter || this.#conn.closing || (!req.complete && status >= 200);
     if (!Number.isInteger(status) || status < 100 || status > 999) throw new Error(`invalid status ${status}`);
     let s = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Unknown'}\r\n`;
     let length = false;

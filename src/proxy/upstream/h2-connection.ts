@@ -249,6 +249,14 @@ export class H2Connection {
       if (endedByTeardown(stream)) return fail(new UpstreamError(gotHead || this.#connected ? 'reset' : 'connect', `stream closed with its session (code ${stream.rstCode})`));
       if (!gotHead) return fail(new UpstreamError('protocol', 'stream ended without a response head'));
       done = true;
+      // The response is complete and the request is not: nothing will end the request now (the router
+      // drains or drops what is left of the body), so the stream is reset, RST_STREAM NO_ERROR as Envoy's
+      // router resets it (onUpstreamComplete). Left open it would hold a stream slot and its window on
+      // the session until the session dies. The response has been read whole: nothing of it is lost.
+      if (body !== null && !stream.writableEnded) {
+        body.unpipe(stream);
+        stream.close(http2.constants.NGHTTP2_NO_ERROR);
+      }
       sink.onEnd(trailers);
       trailers = {};
     });

@@ -73,6 +73,13 @@ export class H2Upstream implements Upstream {
     return n;
   }
 
+  /** Streams open on this endpoint's sessions (requests, CONNECTs and carried connections), draining ones included. */
+  streams(): number {
+    let n = 0;
+    for (const c of this.#open) n += c.active;
+    return n;
+  }
+
   /** The SPIFFE ID the peer's certificate proved on a connected session (a mesh tunnel), if any. */
   get verifiedPeer(): string | undefined {
     for (const c of this.#conns) if (c.connected && c.peerId) return c.peerId;
