@@ -13,7 +13,6 @@ import { H1Upstream, preloadUndici } from '../upstream/h1-upstream.ts';
 import { H1Pool } from '../upstream/h1-client.ts';
 import { meshServerIdentity, type ServerIdentityCheck, TUNNEL_CLIENT_STREAMS } from '../tunnel/mesh-tls.ts';
 import { H2Upstream, TARGET_PORT_HEADER, TRANSPORT_HEADER } from '../upstream/h2-upstream.ts';
-import { SNI_HEADER } from '../upstream/h2-connection.ts';
 import { type Upstream, UpstreamError, type UpstreamExchange, type UpstreamHead, type UpstreamSink } from '../upstream/upstream.ts';
 import { type Duplex, duplexPair, type Readable } from 'node:stream';
 import { splice } from '../upstream/connect-stream.ts';
@@ -249,16 +248,25 @@ export class Cluster {
   }
 
   /**
+   * The SNI Istio's sidecar would send to `e` (the mesh TLS context's `outbound_.PORT_.SUBSET_.HOST`):
+   * the TLS server name of this cluster's tunnel sessions and HTTP/1.1 connections to it, which the
+   * destination takes as the connection's. Each cluster has its own, so nothing travels per request.
+   * None in plaintext (a DestinationRule DISABLE cluster, or a DISABLE endpoint).
+   */
+  #meshSni(e: { plaintext?: boolean }): string {
+    return this.settings.meshPlaintext || e.plaintext ? '' : this.settings.meshSni;
+  }
+
+  /**
    * What every tunnel request to `e` carries: the source's metadata, and plaintext intent without mesh
-   * TLS (a DestinationRule DISABLE cluster, or a DISABLE endpoint); in mesh TLS, the SNI Istio's sidecar
-   * would have sent (the mesh TLS context's), which the destination takes as the connection's.
+   * TLS (a DestinationRule DISABLE cluster, or a DISABLE endpoint).
    */
   #tunnelHeaders(e: { plaintext?: boolean }): Readonly<Record<string, string>> | undefined {
     const base = this.#deps.tunnelHeaders;
     // Its only streams are CONNECTs carrying the TLS it originates (#originated, originate()).
     if (this.settings.origination) return { ...base, [TRANSPORT_HEADER]: 'plain_tls' };
     if (this.settings.meshPlaintext || e.plaintext) return { ...base, [TRANSPORT_HEADER]: 'raw_buffer' };
-    return this.settings.meshSni ? { ...base, [SNI_HEADER]: this.settings.meshSni } : base;
+    return base;
   }
 
   /** The HTTP/1.1 pool to a meshed endpoint's tunnel: connections carried on its HTTP/2 session, or TLS with ALPN `http/1.1`. */
@@ -271,7 +279,8 @@ export class Cluster {
     const tunnelTls = this.#deps.tunnelTls;
     // The SNI goes once per connection, not on each request: on the carrier's CONNECT (carry()), or
     // as the TLS server name of a connection of its own.
-    const { [SNI_HEADER]: sni, ...extra } = this.#tunnelHeaders(e) ?? {};
+    const extra = this.#tunnelHeaders(e) ?? {};
+    const sni = this.#meshSni(e);
     u = new H1Pool({
       host: e.address,
       port: e.port,
@@ -405,7 +414,8 @@ export class Cluster {
       const tls = this.#deps.tunnelTls;
       const tlsWithIdentity = () => {
         const t = tls();
-        return t ? { ...t, checkServerIdentity: this.#checkServer } : {};
+        const sni = this.#meshSni(e);
+        return t ? { ...t, checkServerIdentity: this.#checkServer, ...(sni ? { servername: sni } : {}) } : {};
       };
       const timers = this.#timers ? { timers: this.#timers } : {};
       const extraHeaders = this.#tunnelHeaders(e);

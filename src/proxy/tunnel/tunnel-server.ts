@@ -10,8 +10,8 @@
 // a DestinationRule SIMPLE or MUTUAL originates, which is not the mesh's: as Istio's "plain TLS" chains,
 // a TCP chain that takes plaintext (PERMISSIVE, DISABLE) passes it to the app, without the principal;
 // a STRICT port (whose handshake it would fail) or an HTTP port (no chain for it) closes it.
-// A mesh TLS stream's `x-outrigger-sni` (the carrier's, for its HTTP/1.1 requests) is the connection's
-// SNI, as Istio's server reads it from the ClientHello: `%REQUESTED_SERVER_NAME%`, `connection.sni`.
+// The ClientHello's SNI (each source cluster opens sessions of its own, named by its mesh TLS context)
+// is the SNI of every stream on the session, mesh TLS ones only: `%REQUESTED_SERVER_NAME%`, `connection.sni`.
 import http2 from 'node:http2';
 import type { Http2Stream, ServerHttp2Session } from 'node:http2';
 import type net from 'node:net';
@@ -25,7 +25,6 @@ import type { DownstreamReq, DownstreamRes } from '../http/http-stream.ts';
 import type { ConnectionInfo } from '../http/stream.ts';
 import { splitAuthority } from '../listener/bound-listener.ts';
 import { HTTP1_CARRIER_PROTOCOL, TARGET_PORT_HEADER, TRANSPORT_HEADER } from '../upstream/h2-upstream.ts';
-import { SNI_HEADER } from '../upstream/h2-connection.ts';
 import type { MeshTlsMaterial } from './mesh-tls.ts';
 import { atPeerExpiry, certificateHash, meshContextOptions, spiffeIdOf, TUNNEL_SERVER_STREAMS, TUNNEL_SESSION_WINDOW, TUNNEL_STREAM_WINDOW } from './mesh-tls.ts';
 import { realTimers, type Timers } from '../http/router.ts';
@@ -55,11 +54,6 @@ function transportOf(value: string | string[] | undefined): StreamTransport {
 function asPlaintext(base: ConnectionInfo): ConnectionInfo {
   const { peerPrincipal: _, peerCertHash: __, meshPeer: ___, sni: ____, ...rest } = base;
   return { ...rest, tls: false };
-}
-
-/** The SNI a stream names (one value; a repeated header is none); undefined leaves the connection's. */
-function sniOf(value: string | string[] | undefined): string | undefined {
-  return typeof value === 'string' && value !== '' ? value : undefined;
 }
 
 export interface TunnelDeps {
@@ -186,7 +180,8 @@ export class TunnelServer {
       peerPrincipal: principal,
       peerCertHash: certificateHash(peerCert.raw),
     };
-    // An HTTP/1.1 connection of its own (no carrier) names its SNI in the ClientHello, as Istio's do.
+    // The source cluster's SNI, as Istio's sidecar names it in its ClientHello: the session's streams share
+    // it (a source cluster's sessions are its own), and an HTTP/1.1 connection of its own has it too.
     if (typeof s.servername === 'string' && s.servername !== '') base.sni = s.servername;
     if (s.alpnProtocol === 'http/1.1') return void this.#serveH1(s, base);
     this.#pending = { base, socket: s };
@@ -212,9 +207,7 @@ export class TunnelServer {
     if (req.method === 'CONNECT' && req.headers[':protocol'] !== undefined) {
       if (req.headers[':protocol'] !== HTTP1_CARRIER_PROTOCOL) return void req.stream.respond({ ':status': 501 }, { endStream: true });
       req.stream.respond({ ':status': 200 });
-      // Every request the carried connection takes shares its SNI.
-      const sni = sniOf(req.headers[SNI_HEADER]);
-      this.#serveH1(req.stream, sni === undefined ? base : { ...base, sni });
+      this.#serveH1(req.stream, base);
       return;
     }
     const peer = peerOf(req.headers[PEER_HEADER]);
@@ -239,12 +232,10 @@ export class TunnelServer {
       req.stream.respond(self ? { ':status': 200, [PEER_HEADER]: self } : { ':status': 200 });
       const conn: ConnectionInfo = { ...base, localAddress: host, localPort: port };
       if (peer) conn.peer = peer;
-      const sni = sniOf(req.headers[SNI_HEADER]);
-      if (sni !== undefined) conn.sni = sni;
       this.#deps.serveStream(req.stream, chain, conn);
       return;
     }
-    this.#serveHttp(base, req, res, peer, sniOf(req.headers[SNI_HEADER]));
+    this.#serveHttp(base, req, res, peer);
   }
 
   /** An HTTP/1.1 connection: a TLS socket, or a stream carrying one on an HTTP/2 session. */
@@ -255,11 +246,8 @@ export class TunnelServer {
     socket.once('close', () => this.#h1Conns.delete(c));
   }
 
-  /**
-   * An HTTP request (either protocol) continues on the chain of its target port. `sni`: an HTTP/2
-   * request's own; an HTTP/1.1 one has its connection's (its carrier's, or its ClientHello's).
-   */
-  #serveHttp(base: ConnectionInfo, req: DownstreamReq, res: DownstreamRes, peer = peerOf(req.headers[PEER_HEADER]), sni?: string): void {
+  /** An HTTP request (either protocol) continues on the chain of its target port. */
+  #serveHttp(base: ConnectionInfo, req: DownstreamReq, res: DownstreamRes, peer = peerOf(req.headers[PEER_HEADER])): void {
     const port = Number(req.headers[TARGET_PORT_HEADER]);
     const transport = transportOf(req.headers[TRANSPORT_HEADER]);
     // Plain TLS only ever comes as a CONNECT: a request claiming it is refused.
@@ -274,7 +262,6 @@ export class TunnelServer {
     }
     const conn: ConnectionInfo = { ...(transport === 'raw_buffer' ? asPlaintext(base) : base), localAddress: '127.0.0.1', localPort: port };
     if (peer) conn.peer = peer;
-    if (sni !== undefined && transport === 'tls') conn.sni = sni;
     this.#deps.serveRequest(chain, conn, req, res);
   }
 

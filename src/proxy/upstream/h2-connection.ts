@@ -22,13 +22,6 @@ export const PROTOCOL_HEADER = 'x-outrigger-protocol';
  * where a plaintext TCP connection would be, refused elsewhere.
  */
 export const TRANSPORT_HEADER = 'x-outrigger-transport';
-/**
- * The SNI the source cluster's mesh TLS names (Istio's `outbound_.PORT_.SUBSET_.HOST`), which Istio's
- * sidecar sends in its ClientHello. A tunnel session is not one TLS connection per upstream connection
- * as Istio's are, so it travels in the stream: on each HTTP/2 request and CONNECT, and once on a
- * carrier for all of its HTTP/1.1 requests.
- */
-export const SNI_HEADER = 'x-outrigger-sni';
 /** The extended CONNECT `:protocol` of a stream that carries an HTTP/1.1 connection to the tunnel. */
 export const HTTP1_CARRIER_PROTOCOL = 'outrigger-http1';
 
@@ -294,11 +287,7 @@ export class H2Connection {
    */
   carry(authority: string): Promise<Duplex | null> {
     if (this.#session.remoteSettings.enableConnectProtocol !== true) return Promise.resolve(null);
-    const headers: http2.OutgoingHttpHeaders = { ':method': 'CONNECT', ':protocol': HTTP1_CARRIER_PROTOCOL, ':scheme': 'https', ':path': '/', ':authority': authority };
-    // The SNI, once for every request the carried connection takes (its other mesh headers go on each).
-    const sni = this.#opts.extraHeaders?.[SNI_HEADER];
-    if (sni !== undefined) headers[SNI_HEADER] = sni;
-    return this.#open(headers).then((stream) => {
+    return this.#open({ ':method': 'CONNECT', ':protocol': HTTP1_CARRIER_PROTOCOL, ':scheme': 'https', ':path': '/', ':authority': authority }).then((stream) => {
       this.#carried.add(stream);
       stream.once('close', () => this.#carried.delete(stream));
       return stream;
