@@ -12,6 +12,7 @@ import { realTimers } from '../http/router.ts';
 import { H1Upstream, preloadUndici } from '../upstream/h1-upstream.ts';
 import { H1Pool } from '../upstream/h1-client.ts';
 import { meshServerIdentity, type ServerIdentityCheck, TUNNEL_CLIENT_STREAMS } from '../tunnel/mesh-tls.ts';
+import { PEER_HEADER } from '../upstream/h2-connection.ts';
 import { H2Upstream, TARGET_PORT_HEADER, TRANSPORT_HEADER } from '../upstream/h2-upstream.ts';
 import { type Upstream, UpstreamError, type UpstreamExchange, type UpstreamHead, type UpstreamSink } from '../upstream/upstream.ts';
 import { type Duplex, duplexPair, type Readable } from 'node:stream';
@@ -277,10 +278,15 @@ export class Cluster {
     if (u) return u;
     const { connectTimeoutMs, maxConnections, idleTimeoutMs, maxRequestsPerConnection, tcpKeepaliveMs } = this.settings;
     const tunnelTls = this.#deps.tunnelTls;
-    // The SNI goes once per connection, not on each request: on the carrier's CONNECT (carry()), or
-    // as the TLS server name of a connection of its own.
+    // The SNI is the TLS server name of a connection of its own, or of the session carrying it.
     const extra = this.#tunnelHeaders(e) ?? {};
     const sni = this.#meshSni(e);
+    const head = (fields: Readonly<Record<string, string>>) =>
+      Object.keys(fields)
+        .map((k) => `${k}: ${fields[k]}\r\n`)
+        .join('');
+    // On a carried connection the source metadata went once, on its CONNECT (carry()): not on each request.
+    const { [PEER_HEADER]: _peer, ...perRequest } = extra;
     u = new H1Pool({
       host: e.address,
       port: e.port,
@@ -299,9 +305,8 @@ export class Cluster {
       // Each connection is a stream on the tunnel's HTTP/2 session: many share one TLS connection,
       // and their writes one TLS record and one system call.
       carrier: () => (this.upstream(e) as H2Upstream).carry(`${hostOf(e.address)}:${e.port}`),
-      extraHead: Object.keys(extra)
-        .map((k) => `${k}: ${extra[k]}\r\n`)
-        .join(''),
+      extraHead: head(extra),
+      carriedExtraHead: head(perRequest),
       targetPortHeader: TARGET_PORT_HEADER,
       onConnected: this.#onConnected,
     });

@@ -24,6 +24,7 @@ import { type H2Request, type H2Response, serverExchange } from '../http/h2-serv
 import type { DownstreamReq, DownstreamRes } from '../http/http-stream.ts';
 import type { ConnectionInfo } from '../http/stream.ts';
 import { splitAuthority } from '../listener/bound-listener.ts';
+import { PEER_HEADER } from '../upstream/h2-connection.ts';
 import { HTTP1_CARRIER_PROTOCOL, TARGET_PORT_HEADER, TRANSPORT_HEADER } from '../upstream/h2-upstream.ts';
 import type { MeshTlsMaterial } from './mesh-tls.ts';
 import { atPeerExpiry, certificateHash, meshContextOptions, spiffeIdOf, TUNNEL_SERVER_STREAMS, TUNNEL_SESSION_WINDOW, TUNNEL_STREAM_WINDOW } from './mesh-tls.ts';
@@ -31,7 +32,7 @@ import { realTimers, type Timers } from '../http/router.ts';
 import type { ListenerSslStats } from '../tls/listener-ssl-stats.ts';
 import { parsePeerMetadata } from '../filters/telemetry/peer-metadata.ts';
 
-export const PEER_HEADER = 'x-outrigger-peer';
+export { PEER_HEADER };
 
 /** A tunnelled stream is an HTTP request or a CONNECT (TCP). */
 export type TunnelStreamKind = 'http' | 'tcp';
@@ -207,7 +208,9 @@ export class TunnelServer {
     if (req.method === 'CONNECT' && req.headers[':protocol'] !== undefined) {
       if (req.headers[':protocol'] !== HTTP1_CARRIER_PROTOCOL) return void req.stream.respond({ ':status': 501 }, { endStream: true });
       req.stream.respond({ ':status': 200 });
-      this.#serveH1(req.stream, base);
+      // The source's metadata came once, on the carrier: every request on it is from that source.
+      const carrierPeer = peerOf(req.headers[PEER_HEADER]);
+      this.#serveH1(req.stream, carrierPeer ? { ...base, peer: carrierPeer } : base);
       return;
     }
     const peer = peerOf(req.headers[PEER_HEADER]);

@@ -554,3 +554,49 @@ test('an HTTP/2 session takes no more streams past maxStreamsPerSession: the nex
   await up.close();
   h2.close();
 });
+
+test('a carried connection sends the source metadata once, on its CONNECT; its requests carry only the rest', async () => {
+  const ca = await makeCa();
+  const cert = await ca.issue('spiffe://cluster.local/ns/a/sa/server');
+  const connectPeers: (string | string[] | undefined)[] = [];
+  const heads: string[] = [];
+  const h2 = http2.createSecureServer({ ...cert, settings: { enableConnectProtocol: true } });
+  h2.on('stream', (stream, headers) => {
+    connectPeers.push(headers['x-outrigger-peer']);
+    stream.respond({ ':status': 200 });
+    stream.once('end', () => setImmediate(() => stream.destroyed || stream.end()));
+    let buf = '';
+    stream.on('data', (c: Buffer) => {
+      buf += c.toString('latin1');
+      for (let end = buf.indexOf('\r\n\r\n'); end >= 0; end = buf.indexOf('\r\n\r\n')) {
+        heads.push(buf.slice(0, end));
+        buf = buf.slice(end + 4);
+        stream.write(ok('carried'));
+      }
+    });
+  });
+  await new Promise<void>((r) => h2.listen(0, '127.0.0.1', r));
+  const port = (h2.address() as net.AddressInfo).port;
+  const tlsOptions = { ca: ca.ca, checkServerIdentity: () => undefined };
+  const session = new H2Upstream(`https://127.0.0.1:${port}`, { connectTimeoutMs: 2000, tls: () => ({ ...tlsOptions, ALPNProtocols: ['h2'] }), extraHeaders: { 'x-outrigger-peer': 'META' } });
+  const p = pool(port, {
+    tls: () => ({ ...tlsOptions, ALPNProtocols: ['http/1.1'] }),
+    carrier: () => session.carry(`127.0.0.1:${port}`),
+    extraHead: 'x-outrigger-peer: META\r\nx-marker: 1\r\n',
+    carriedExtraHead: 'x-marker: 1\r\n',
+  });
+  try {
+    assert.equal((await send(p, get())).body, 'carried');
+    assert.equal((await send(p, get())).body, 'carried');
+    assert.deepEqual(connectPeers, ['META'], 'one carrier, the metadata on its CONNECT');
+    assert.equal(heads.length, 2);
+    for (const h of heads) {
+      assert.match(h, /\r\nx-marker: 1(\r\n|$)/);
+      assert.doesNotMatch(h, /x-outrigger-peer/i, 'not on each request');
+    }
+  } finally {
+    await p.close();
+    await session.close();
+    h2.close();
+  }
+});

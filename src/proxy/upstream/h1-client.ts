@@ -33,6 +33,8 @@ export interface H1ClientOptions {
   readonly tls?: () => tls.ConnectionOptions | string;
   /** Header lines added to every request, already serialized (`name: value\r\n`). */
   readonly extraHead?: string;
+  /** The same for a request on a carried connection, whose carrier sent the rest once (default: extraHead). */
+  readonly carriedExtraHead?: string;
   /** Header name carrying `head.targetPort` (the mesh tunnel's target port). */
   readonly targetPortHeader?: string;
   /**
@@ -325,7 +327,8 @@ class H1Connection {
     const chunked = body !== null && (trailered || ex.head.headers['content-length'] === undefined);
     let headText: string;
     try {
-      headText = serializeHead(ex.head, this.#pool.opts.extraHead ?? '', this.#pool.opts.targetPortHeader, chunked);
+      const opts = this.#pool.opts;
+      headText = serializeHead(ex.head, (this.#carried !== null ? (opts.carriedExtraHead ?? opts.extraHead) : opts.extraHead) ?? '', opts.targetPortHeader, chunked);
     } catch (err) {
       // Nothing was written: the connection stays good.
       this.#ex = null;

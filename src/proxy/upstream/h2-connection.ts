@@ -25,8 +25,11 @@ export const TRANSPORT_HEADER = 'x-outrigger-transport';
 /** The extended CONNECT `:protocol` of a stream that carries an HTTP/1.1 connection to the tunnel. */
 export const HTTP1_CARRIER_PROTOCOL = 'outrigger-http1';
 
-/** The answer's `x-outrigger-peer` (the destination sidecar's metadata), where a CONNECT got one. */
-const PEER_ANSWER_HEADER = 'x-outrigger-peer';
+/**
+ * `x-outrigger-peer`: the source's metadata on a request or CONNECT (and once on a carrier's), and the
+ * destination sidecar's in a CONNECT's answer.
+ */
+export const PEER_HEADER = 'x-outrigger-peer';
 const connectPeers = new WeakMap<Duplex, string>();
 
 /**
@@ -287,7 +290,11 @@ export class H2Connection {
    */
   carry(authority: string): Promise<Duplex | null> {
     if (this.#session.remoteSettings.enableConnectProtocol !== true) return Promise.resolve(null);
-    return this.#open({ ':method': 'CONNECT', ':protocol': HTTP1_CARRIER_PROTOCOL, ':scheme': 'https', ':path': '/', ':authority': authority }).then((stream) => {
+    const headers: http2.OutgoingHttpHeaders = { ':method': 'CONNECT', ':protocol': HTTP1_CARRIER_PROTOCOL, ':scheme': 'https', ':path': '/', ':authority': authority };
+    // The source's metadata, once for every request the carried connection takes (H1Pool's carriedExtraHead).
+    const peer = this.#opts.extraHeaders?.[PEER_HEADER];
+    if (peer !== undefined) headers[PEER_HEADER] = peer;
+    return this.#open(headers).then((stream) => {
       this.#carried.add(stream);
       stream.once('close', () => this.#carried.delete(stream));
       return stream;
@@ -310,7 +317,7 @@ export class H2Connection {
       stream.once('close', () => reject(new UpstreamError('connect', `tunnel stream closed before its response (code ${stream.rstCode})`)));
       stream.once('response', (h) => {
         const status = Number(h[':status']);
-        const peer = h[PEER_ANSWER_HEADER];
+        const peer = h[PEER_HEADER];
         if (typeof peer === 'string') connectPeers.set(stream, peer);
         if (status >= 200 && status < 300) resolve(stream);
         else {
