@@ -76,7 +76,7 @@ function tunnel(name = upstream): H2Upstream {
 }
 
 /** An HTTP/2 upload to `authority` through the source sidecar, left unfinished: the response it gets. */
-async function unfinishedUpload(authority: string): Promise<{ status: number; body: string; session: http2.ClientHttp2Session }> {
+async function unfinishedUpload(authority: string): Promise<{ status: number; body: string; session: http2.ClientHttp2Session; req: http2.ClientHttp2Stream }> {
   const session = http2.connect(`http://127.0.0.1:${await client.port('virtualOutbound')}`);
   session.on('error', () => {});
   const req = session.request({ ':method': 'POST', ':path': '/upload', ':authority': authority });
@@ -88,15 +88,19 @@ async function unfinishedUpload(authority: string): Promise<{ status: number; bo
   req.on('response', (h) => (status = Number(h[':status'])));
   req.on('data', (d: Buffer) => (body += d.toString()));
   await new Promise<void>((resolve) => req.once('end', resolve));
-  return { status, body, session };
+  return { status, body, session, req };
 }
 
 test('an HTTP/2 upload answered in full before it is sent closes its stream on the tunnel session', async () => {
-  const { status, body, session } = await unfinishedUpload('podinfo.podinfo:9898');
+  const { status, body, session, req } = await unfinishedUpload('podinfo.podinfo:9898');
   try {
     assert.equal(status, 413);
     assert.equal(body, 'too big\n', 'the response arrives whole');
     await until(() => tunnel().streams() === 0, 'the tunnel stream closes');
+    // The source sidecar, whose HTTP/2 client got the whole response before the tunnel stream's reset,
+    // resets the client's stream in turn (Envoy's doEndStream), rather than read the rest of its upload.
+    await until(() => req.closed, "the client's stream is reset");
+    assert.equal(req.rstCode, http2.constants.NGHTTP2_NO_ERROR);
   } finally {
     session.destroy();
   }
@@ -154,4 +158,50 @@ test('an h2c upstream that answers while still reading the upload sees its strea
   await until(() => closedWith !== undefined, "the upstream's stream closes");
   assert.equal(closedWith, http2.constants.NGHTTP2_NO_ERROR);
   assert.ok(received > 0);
+});
+
+test('an HTTP/2 client whose upload the response completes first: the whole response, trailers included, then RST_STREAM NO_ERROR', async (t) => {
+  // An h2c app that answers at once (head, body and trailers) while the client is still uploading.
+  const app = http2.createServer();
+  let received = 0;
+  app.on('stream', (stream) => {
+    stream.on('error', () => {});
+    stream.on('data', (d: Buffer) => (received += d.length));
+    stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+    stream.once('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0', 'grpc-message': 'early' }));
+    stream.end('answer');
+  });
+  await new Promise<void>((r) => app.listen(0, '127.0.0.1', r));
+  t.after(() => app.close());
+  const proxy = await startProxy();
+  t.after(() => proxy.close());
+  push(proxy.proxy, [
+    cluster('app', { http2: true }),
+    cla('app', [{ port: (app.address() as net.AddressInfo).port }]),
+    listener('0.0.0.0_8080', 8080, [{ filter: hcm('http.8080') }]),
+    routeConfig('http.8080', [{ domains: ['*'], routes: [{ prefix: '/', cluster: 'app' }] }]),
+  ]);
+  const session = http2.connect(`http://127.0.0.1:${await proxy.port('0.0.0.0_8080')}`);
+  t.after(() => session.destroy());
+  session.on('error', () => {});
+  const req = session.request({ ':method': 'POST', ':path': '/svc.S/Upload', ':authority': 'app', 'content-type': 'application/grpc', te: 'trailers' });
+  req.on('error', () => {});
+  req.write(Buffer.alloc(16 * 1024, 1));
+  let status = 0;
+  let body = '';
+  let trailers: http2.IncomingHttpHeaders | undefined;
+  let ended = false;
+  req.on('response', (h) => (status = Number(h[':status'])));
+  req.on('data', (d: Buffer) => (body += d.toString()));
+  req.on('trailers', (h) => (trailers = h));
+  req.on('end', () => (ended = true));
+  await until(() => req.closed, "the client's stream is reset though its upload never ended");
+  assert.equal(req.rstCode, http2.constants.NGHTTP2_NO_ERROR);
+  assert.equal(status, 200);
+  assert.equal(body, 'answer');
+  assert.equal(trailers?.['grpc-status'], '0', 'the trailers went out before the reset');
+  assert.equal(trailers?.['grpc-message'], 'early');
+  await until(() => ended, 'the response ends');
+  assert.ok(received > 0);
+  await until(() => proxy.proxy.inflight === 0, 'nothing left in flight');
 });

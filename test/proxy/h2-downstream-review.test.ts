@@ -4,8 +4,8 @@
 // both ways; client resets before and after the head, mid-upload and while an async filter decides
 // (logged, upstream cancelled, a cut body never passed on as whole); local replies; connection-specific
 // response headers and repeated trailers from an upstream; 100-continue on the tunnel; request trailers
-// that arrive while an async filter decides. Two `todo` tests record what is still wrong outside
-// h2-server.ts (a repeated single-value response field; the HTTP/2 upstream's abort).
+// that arrive while an async filter decides; an HTTP/2 upstream's abort (h2-connection.ts) resets a cut
+// upload without ending it first.
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
@@ -135,11 +135,14 @@ before(async () => {
     const p = String(headers[':path']);
     const seen = { closed: false, aborted: false, bodyBytes: 0 } as { closed: boolean; rstCode?: number; aborted: boolean; ended?: boolean; trailers?: http2.IncomingHttpHeaders; bodyBytes: number };
     h2Seen.set(p, seen);
+    // `ended`: the client's END_STREAM arrived. Node also ends the readable side of a stream the client
+    // resets, but after 'aborted'; an END_STREAM before the reset has ended it by then, read or not.
     stream.on('end', () => {
-      seen.ended = true;
+      if (!seen.aborted) seen.ended = true;
     });
     stream.on('aborted', () => {
       seen.aborted = true;
+      if ((stream as unknown as { _readableState: { ended: boolean } })._readableState.ended) seen.ended = true;
     });
     stream.on('trailers', (t) => {
       seen.trailers = t;
@@ -666,10 +669,10 @@ test('the same on an HTTP/2 upstream: the upstream stream is reset (CANCEL)', as
   }
 });
 
-// Not from this change, and not in h2-server.ts: the HTTP/2 upstream's abort is Node's client
-// stream.close(CANCEL), which on a stream still being written ends it first (END_STREAM), then
-// resets it: the upstream sees the cut body end as if whole, for an instant, before the reset.
-test('an HTTP/2 upstream never sees END_STREAM on a body the client cut', { todo: 'h2-connection.ts abort: close(CANCEL) sends END_STREAM before RST_STREAM' }, async () => {
+// Not in h2-server.ts: the HTTP/2 upstream's abort (h2-connection.ts). Node's client stream.close(CANCEL)
+// on a stream still being written ends it first (END_STREAM), then resets it: the upstream would see the
+// cut body end as if whole, for an instant, before the reset. The abort sends RST_STREAM CANCEL alone.
+test('an HTTP/2 upstream never sees END_STREAM on a body the client cut', async () => {
   const up = await rawUpload(port, '/svc.S/HangUpload2', 'grpc');
   try {
     await until('the upstream has part of the body', () => (h2Seen.get('/svc.S/HangUpload2')?.bodyBytes ?? 0) > 0);
@@ -678,6 +681,24 @@ test('an HTTP/2 upstream never sees END_STREAM on a body the client cut', { todo
     assert.notEqual(h2Seen.get('/svc.S/HangUpload2')?.ended, true, 'the upstream never saw END_STREAM');
   } finally {
     up.close();
+  }
+});
+
+// The same cut from an HTTP/1.1 client (a Content-Length body, no trailers to wait for): the upstream
+// stream is idle when the abort comes, where close(CANCEL) would send END_STREAM at once.
+test('an HTTP/2 upstream never sees END_STREAM on a body an HTTP/1.1 client cut (its connection closed mid-body)', async () => {
+  const s = net.connect(port, '127.0.0.1');
+  s.on('error', () => {});
+  try {
+    s.write('POST /svc.S/HangUpload3 HTTP/1.1\r\nHost: grpc\r\nContent-Length: 100000\r\n\r\n');
+    s.write(Buffer.alloc(1000, 'a'));
+    await until('the upstream has part of the body', () => (h2Seen.get('/svc.S/HangUpload3')?.bodyBytes ?? 0) >= 1000);
+    s.destroy();
+    await until('the upstream stream closes', () => h2Seen.get('/svc.S/HangUpload3')?.closed === true, 3000);
+    assert.notEqual(h2Seen.get('/svc.S/HangUpload3')?.ended, true, 'the upstream never saw END_STREAM');
+    assert.equal(h2Seen.get('/svc.S/HangUpload3')?.rstCode, http2.constants.NGHTTP2_CANCEL);
+  } finally {
+    s.destroy();
   }
 });
 

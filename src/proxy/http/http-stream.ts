@@ -4,7 +4,7 @@
 // closure per hook (DESIGN §1.5).
 import type { ServerResponse } from 'node:http';
 import type { IncomingMessage } from 'node:http';
-import { constants as h2constants } from 'node:http2';
+import { constants as h2constants, type ServerHttp2Stream } from 'node:http2';
 import type { Readable } from 'node:stream';
 import type { ChainedFilter } from './filter-registry.ts';
 import { H1Request, H1Response } from './h1-server.ts';
@@ -61,6 +61,20 @@ function onBodyAborted(this: Tagged): void {
   this[kStream]?.cancelUpstream();
 }
 
+/**
+ * Resets a stream whose response has ended, once its last frame is out. Node sends trailers from an
+ * immediate it queues in 'wantTrailers' (sendTrailers), and a reset submitted before them would drop
+ * them: this immediate, queued after Node's, submits RST_STREAM NO_ERROR behind them (Node flushes the
+ * frames already queued before a reset), as Envoy's codec defers a reset until its END_STREAM is sent.
+ */
+function resetAfterTrailers(this: ServerHttp2Stream): void {
+  setImmediate(resetNoError, this);
+}
+
+function resetNoError(stream: ServerHttp2Stream): void {
+  stream.close(NGHTTP2_NO_ERROR);
+}
+
 export class HttpStream implements ResponseWriter {
   readonly res: DownstreamRes;
   readonly h2: boolean;
@@ -97,6 +111,8 @@ export class HttpStream implements ResponseWriter {
   #body: Readable | undefined;
   /** The downstream stream closed (the close hook ran): nothing is forwarded for it any more. */
   gone = false;
+  /** HTTP/2: the stream is being reset after its response (resetUnfinished ran). */
+  #resetting = false;
 
   constructor(res: DownstreamRes, h2: boolean, isGrpc: boolean, info: StreamInfo, now: () => number, untrack: (() => void) | undefined) {
     this.res = res;
@@ -132,12 +148,19 @@ export class HttpStream implements ResponseWriter {
    * Nothing reads the request body any more (the response is complete, or the proxy answered itself):
    * it is drained. Left paused, an HTTP/2 stream whose body outgrew its buffers never ends, so it is
    * never logged and never leaves the in-flight count. Unpiped first: a pipe into an upstream stream
-   * that finishes later would pause it again in its own cleanup.
+   * that finishes later would pause it again in its own cleanup. An HTTP/2 client still sending (no
+   * END_STREAM yet) is told to stop: Envoy's doEndStream resets a stream whose response completes
+   * before its request, where reading on would take every byte of an upload nobody wants. (HTTP/1.1:
+   * the codec closes the connection after such a response.)
    */
   #bodyDone(): void {
     const body = this.#body;
     if (body === undefined || body.readableEnded) return;
     body.unpipe();
+    if (this.h2) {
+      const stream = body as ServerHttp2Stream;
+      if (!stream.closed && stream.state.remoteClose !== 1) this.resetUnfinished();
+    }
     body.resume();
   }
 
@@ -302,14 +325,20 @@ export class HttpStream implements ResponseWriter {
   }
 
   /**
-   * The proxy's own reply went out before the client finished its request (a stream timeout): the
-   * stream is reset, as Envoy's doEndStream resets a stream whose request is not complete, rather than
-   * its body waited on for as long as the client trickles it, or for ever when it stalled. HTTP/2:
-   * RST_STREAM NO_ERROR once the reply is out (RFC 9113 §8.1; Node sends it after the last frame).
-   * HTTP/1.1: the codec closes the connection after the reply.
+   * The response (the upstream's, or the proxy's own reply to a stream timeout) is complete before the
+   * client finished its request: the stream is reset, as Envoy's doEndStream resets a stream whose
+   * request is not complete, rather than its body waited on for as long as the client trickles it, or
+   * for ever when it stalled. HTTP/2: RST_STREAM NO_ERROR once the response's last frame is out (RFC 9113
+   * §8.1), so the client has all of it, trailers included. HTTP/1.1: the codec closes the connection
+   * after the response.
    */
   resetUnfinished(): void {
-    if (this.h2) (this.res as H2Response).stream.close(NGHTTP2_NO_ERROR);
+    if (!this.h2 || this.#resetting) return;
+    this.#resetting = true;
+    const stream = (this.res as H2Response).stream;
+    // A response that waits for its trailers (every head H2Response sends without END_STREAM) ends in them.
+    if (stream.listenerCount('wantTrailers') > 0) stream.once('wantTrailers', resetAfterTrailers);
+    else resetAfterTrailers.call(stream);
   }
 }
 

@@ -6,7 +6,7 @@ import type net from 'node:net';
 import type tls from 'node:tls';
 import { realTimers, type Timers } from '../http/router.ts';
 import { atPeerExpiry, REFUSED_PEER_GRACE_MS, spiffeIdOf, TUNNEL_SESSION_WINDOW, TUNNEL_STREAM_WINDOW } from '../tunnel/mesh-tls.ts';
-import type { Duplex, Readable } from 'node:stream';
+import { addAbortSignal, type Duplex, type Readable } from 'node:stream';
 import type { H2UpstreamOptions } from './h2-upstream.ts';
 import type { OutgoingHeaders, UpstreamExchange, UpstreamHead, UpstreamSink } from './upstream.ts';
 import { endedByTeardown, RETIRE_EVENT, UpstreamError } from './upstream.ts';
@@ -249,9 +249,11 @@ export class H2Connection {
       // drains or drops what is left of the body), so the stream is reset, RST_STREAM NO_ERROR as Envoy's
       // router resets it (onUpstreamComplete). Left open it would hold a stream slot and its window on
       // the session until the session dies. The response has been read whole: nothing of it is lost.
+      // destroy(), not close(): close() ends a stream still being written (END_STREAM) before its
+      // RST_STREAM, and the upstream would take the cut body as whole; destroy() sends the reset alone.
       if (body !== null && !stream.writableEnded) {
         body.unpipe(stream);
-        stream.close(http2.constants.NGHTTP2_NO_ERROR);
+        stream.destroy();
       }
       sink.onEnd(trailers);
       trailers = {};
@@ -264,16 +266,21 @@ export class H2Connection {
       const trailersOf = head.trailers;
       if (trailersOf) stream.once('wantTrailers', () => stream.sendTrailers(trailersOf()));
       body.pipe(stream);
-      body.on('error', () => stream.close(http2.constants.NGHTTP2_CANCEL));
+      // A body that fails (its client gone) is cut: RST_STREAM CANCEL alone, never END_STREAM before it.
+      body.on('error', () => addAbortSignal(AbortSignal.abort(), stream));
     }
     return {
       // Before the head nothing reads the stream: flowing then would drop body bytes.
       resume: () => {
         if (gotHead) stream.resume();
       },
+      // RST_STREAM CANCEL alone. close(CANCEL) would end a stream still being written first (END_STREAM,
+      // then the reset), and for an instant the upstream would hold a cut body as whole. Destroyed with an
+      // AbortError (what an aborted signal destroys a stream with), Node sends the reset alone, code CANCEL.
       abort: () => {
         done = true;
-        stream.close(http2.constants.NGHTTP2_CANCEL);
+        if (body !== null) body.unpipe(stream);
+        addAbortSignal(AbortSignal.abort(), stream);
       },
     };
   }

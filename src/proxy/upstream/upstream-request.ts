@@ -2,8 +2,9 @@
 // sends through the cluster's pool limits, decides retries from each outcome, runs the route, per-try
 // and back-off timers on the injected clock, and reports every result to outlier detection. The route
 // and per-try timeouts count from the downstream request's end, as Envoy arms them in onRequestComplete:
-// a timer that runs out while the client is still sending its body starts again, in full, once the body
-// has arrived, so a stalled upload is the stream idle timeout's to end (408 SI), never the route's (504 UT).
+// they start when the client's end of stream arrives (read or not: a body queued for a connection counts),
+// so a slow upload keeps all of its timeout and a stalled one is the stream idle timeout's to end (408 SI),
+// never the route's (504 UT).
 import type { ResourceManager } from '../cluster/circuit-breaker.ts';
 import type { Cluster } from '../cluster/cluster.ts';
 import type { Endpoint } from '../cluster/endpoint.ts';
@@ -13,7 +14,7 @@ import type { AttemptOutcome, ResetReason, RetryState } from '../http/retry/retr
 import type { ForwardRequest, ResponseWriter, Timers } from '../http/router.ts';
 import { type HeaderMap, headerMapOf } from '../http/stream.ts';
 import { LocalReplies } from '../local-reply.ts';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { ReplayableBody } from './replayable-body.ts';
 import { type OutgoingHeaders, transportFailureReason, type UpstreamError, type UpstreamExchange, type UpstreamHead, type UpstreamSink } from './upstream.ts';
 
@@ -72,6 +73,8 @@ export class UpstreamRequest {
   #perTryTimer: unknown;
   #backoffTimer: unknown;
   #wantsBody = false;
+  /** The client's end of stream has arrived (Envoy's downstream_end_stream_): the route and per-try timers run. */
+  #requestComplete = false;
   /** When the router took the request: `x-envoy-upstream-service-time` counts from here. */
   readonly #startedAt: number;
 
@@ -101,8 +104,13 @@ export class UpstreamRequest {
     stats.upstream_rq_total.inc();
     stats.upstream_rq_active.inc();
     // The body is kept for replay only when a retry or a mirror may need it.
-    if (this.#req.body && (this.#retry || this.#wantsBody)) this.#body = new ReplayableBody(this.#req.body, bufferLimit);
-    if (this.#req.timeoutMs > 0) this.#globalTimer = this.#timers.set(this.#onGlobalTimeout, this.#req.timeoutMs);
+    const body = this.#req.body;
+    if (body && (this.#retry || this.#wantsBody)) this.#body = new ReplayableBody(body, bufferLimit);
+    // A request without a body (the common case) is complete now; one with a body when its end arrives.
+    if (body === null || bodyArrived(body)) {
+      this.#requestComplete = true;
+      if (this.#req.timeoutMs > 0) this.#globalTimer = this.#timers.set(this.#onGlobalTimeout, this.#req.timeoutMs);
+    } else watchEnd(body, this);
     this.#out.onDrain(this.#onDrain);
     this.#send();
   }
@@ -115,6 +123,19 @@ export class UpstreamRequest {
 
   cancel(): void {
     if (this.#done()) this.#exchange?.abort('downstream reset');
+  }
+
+  /**
+   * The client's end of stream has arrived (Envoy's Filter::onRequestComplete): the route timer starts,
+   * and the per-try timer of a try already sent (later tries start theirs when they are sent).
+   */
+  onRequestComplete(): void {
+    if (this.#requestComplete) return;
+    this.#requestComplete = true;
+    if (this.#finished) return;
+    if (this.#req.timeoutMs > 0) this.#globalTimer = this.#timers.set(this.#onGlobalTimeout, this.#req.timeoutMs);
+    const perTry = this.#retry?.policy.perTryTimeoutMs ?? 0;
+    if (perTry > 0 && this.#attempt !== null && !this.#headSent) this.#perTryTimer = this.#timers.set(this.#onPerTryTimeout, perTry);
   }
 
   /** The pick context with the priorities a retry leaves out (previous_priorities), if any. */
@@ -156,7 +177,7 @@ export class UpstreamRequest {
     const head: UpstreamHead = e.mesh ? { ...this.#head, targetPort: e.targetPort } : this.#head;
     const body = this.#body ? this.#body.stream() : req.body;
     const perTry = this.#retry?.policy.perTryTimeoutMs ?? 0;
-    if (perTry > 0) this.#perTryTimer = this.#timers.set(this.#onPerTryTimeout, perTry);
+    if (perTry > 0 && this.#requestComplete) this.#perTryTimer = this.#timers.set(this.#onPerTryTimeout, perTry);
     const x = cluster.send(e, head, body, attempt);
     if (x === null) {
       // max_pending_requests overflowed: 503 UO, never retried. No host was reached (Envoy's pool
@@ -290,17 +311,6 @@ export class UpstreamRequest {
     return d;
   }
 
-  /**
-   * Whether the client is still sending its body: then `restart` runs once it has all arrived, and the
-   * timer that asked does not fire. (Only a timer that ran out pays for the listener.)
-   */
-  #stillSending(restart: () => void): boolean {
-    const body = this.#req.body;
-    if (body === null || bodyArrived(body)) return false;
-    body.once('end', restart);
-    return true;
-  }
-
   #onBackoff = (): void => {
     this.#backoffTimer = undefined;
     this.#releaseRetry();
@@ -311,10 +321,6 @@ export class UpstreamRequest {
     this.#perTryTimer = undefined;
     const a = this.#attempt;
     if (!a || this.#finished || this.#headSent) return;
-    const restart = () => {
-      if (this.#attempt === a && !this.#finished && !this.#headSent) this.#perTryTimer = this.#timers.set(this.#onPerTryTimeout, this.#retry?.policy.perTryTimeoutMs ?? 0);
-    };
-    if (this.#stillSending(restart)) return;
     this.#cluster.resilience.upstream_rq_per_try_timeout++;
     this.#cluster.stats.upstream_rq_per_try_timeout.inc();
     this.#cluster.reportResult(a.endpoint.key, 'timeout');
@@ -331,10 +337,6 @@ export class UpstreamRequest {
   #onGlobalTimeout = (): void => {
     this.#globalTimer = undefined;
     if (this.#finished) return;
-    const restart = () => {
-      if (!this.#finished) this.#globalTimer = this.#timers.set(this.#onGlobalTimeout, this.#req.timeoutMs);
-    };
-    if (this.#stillSending(restart)) return;
     const x = this.#exchange;
     const a = this.#attempt;
     if (!this.#done()) return;
@@ -375,14 +377,36 @@ export class UpstreamRequest {
 
 /**
  * The downstream's END_STREAM has arrived (Envoy's remote decode complete), whether or not an upstream
- * has read the body yet: the body ended, its last bytes are queued (an HTTP/1.1 body), or the HTTP/2
- * stream says its remote side closed. A body gone with its stream counts too: the reset ends the request.
+ * has read the body yet: its codec has ended it (push(null): an HTTP/1.1 body's last bytes parsed, an
+ * HTTP/2 stream's remote side closed). A body gone with its stream counts too: the reset ends the request.
  */
 function bodyArrived(body: Readable): boolean {
-  if (body.readableEnded || body.destroyed) return true;
-  const h2 = body as Readable & { endAfterHeaders?: boolean; state?: { remoteClose?: number } };
-  if (h2.state !== undefined) return h2.endAfterHeaders === true || h2.state.remoteClose === 1;
-  return (body as Readable & { _readableState?: { ended?: boolean } })._readableState?.ended === true;
+  return body.readableEnded || body.destroyed || (body as Readable & { _readableState?: { ended?: boolean } })._readableState?.ended === true;
+}
+
+const kWaiting = Symbol('outrigger.upstreamRequest');
+type Watched = Readable & { [kWaiting]?: UpstreamRequest | undefined };
+
+/**
+ * Tells `owner` when the body's end arrives. Every downstream codec ends a request body with push(null)
+ * as the client's end of stream arrives (Node's HTTP/2 stream, the HTTP/1.1 codec, Node's
+ * IncomingMessage), read or not; 'end' waits for a reader, and a body queued behind max_connections
+ * has none. Requests with a body only: one shared function, no closure.
+ */
+function watchEnd(body: Readable, owner: UpstreamRequest): void {
+  const w = body as Watched;
+  w[kWaiting] = owner;
+  w.push = pushWatched;
+}
+
+function pushWatched(this: Watched, chunk: unknown, encoding?: BufferEncoding): boolean {
+  const more = Readable.prototype.push.call(this, chunk, encoding);
+  if (chunk === null) {
+    const owner = this[kWaiting];
+    this[kWaiting] = undefined;
+    owner?.onRequestComplete();
+  }
+  return more;
 }
 
 function appendValue(prev: string | string[] | undefined, v: string): string | string[] {
