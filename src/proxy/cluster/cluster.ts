@@ -346,7 +346,13 @@ export class Cluster {
         const [near, far] = duplexPair();
         const socket = tls.connect({ ...opts, socket: near });
         (this.upstream(e) as H2Upstream).connect(authority).then(
-          (stream) => (socket.destroyed ? stream.destroy() : splice(far, stream)),
+          (stream) => {
+            if (socket.destroyed) return void stream.destroy();
+            splice(far, stream);
+            // A pair's end destroyed only ends the other's reading: the TLS (and its session) would live on
+            // over a tunnel stream that is gone, and take requests that never get an answer.
+            stream.once('close', () => socket.destroy());
+          },
           (err: Error) => socket.destroy(err),
         );
         socket.once('close', () => far.destroy());
@@ -478,19 +484,41 @@ export class Cluster {
   /**
    * The service's accounts lost a name: tunnels to peers that presented it are retired. What is open on
    * them (a TCP stream, a WebSocket, a request) has the grace to finish and is then reset, rather than
-   * left running on a peer verified under names that no longer hold. Tunnels to peers still named, and
-   * plaintext upstreams, are left alone.
+   * left running on a peer verified under names that no longer hold. The TLS a DestinationRule originates
+   * inside such a tunnel goes with it. Tunnels to peers still named, what they carry, and plaintext
+   * upstreams, are left alone.
    */
   #retireRefused(): void {
     const sans = this.settings.meshSans;
     const refused = (peerId: string | undefined) => peerId === undefined || !sans.includes(peerId);
     const timers = this.#timers ?? realTimers;
+    // TLS a DestinationRule originates is the app's certificate, not a mesh identity: its pools are judged
+    // by the tunnel they ride (below), never by their own peer.
+    const originated = (key: string) => key.endsWith('|tls') || key.endsWith('|tls-h2');
+    const retired = this.settings.origination ? this.#refusedTunnels(refused) : [];
     for (const [key, u] of this.#upstreams) {
+      if (originated(key)) continue;
       if (u instanceof H2Upstream) {
         if (u.tunnel) u.retireIf(refused);
-        // Originated TLS (`|tls`) is the app's certificate, not a mesh identity: it rides a tunnel judged above.
-      } else if (u instanceof H1Pool && !key.endsWith('|tls')) u.retireIf(refused, timers);
+      } else if (u instanceof H1Pool) u.retireIf(refused, timers);
     }
+    // Their connections are CONNECT streams on the retired tunnels, which no retire event reaches (only
+    // carried HTTP/1.1 connections hear it): an idle one would take the next request to the refused peer
+    // for the whole grace. The pools go, as at a change of how the cluster connects: idle connections
+    // close now, one still connecting is dropped (its request fails as a connect failure), one busy runs
+    // until the tunnel's grace resets it, and the next request dials a new CONNECT the new names check.
+    this.#closeUpstreams(retired.flatMap((k) => [`${k}|tls`, `${k}|tls-h2`]));
+  }
+
+  /** Endpoints (by key) whose tunnel's server secure naming now refuses, or that have no tunnel up to vouch for them. */
+  #refusedTunnels(refused: (peerId: string | undefined) => boolean): string[] {
+    const keys: string[] = [];
+    for (const e of this.#endpoints) {
+      if (!e.mesh) continue;
+      const tunnel = this.#upstreams.get(e.plaintext ? `${e.key}|plaintext` : e.key);
+      if (!(tunnel instanceof H2Upstream) || refused(tunnel.verifiedPeer)) keys.push(e.key);
+    }
+    return keys;
   }
 
   async close(): Promise<void> {

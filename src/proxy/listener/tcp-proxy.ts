@@ -25,27 +25,51 @@ export function serveTcp(clusters: ClusterManager, chain: TcpChain, downstream: 
       downstream.destroy();
       return;
     }
-    if (downstream.destroyed) return;
+    // Gone before a check could let it through: counted and logged as it closed, as below.
+    if (downstream.destroyed) return void (meter && refused(meter, chain.pickCluster(random()), undefined));
     proxyTcp(clusters, chain, downstream, connection, random, meter);
   };
   const verdict = runNetworkAuthz(chain.authz, connection, (name) => dialCluster(clusters, name), authzStats);
-  if (verdict instanceof Promise) {
-    // An ext_authz check is out: hold the client's bytes until it answers.
-    downstream.pause();
-    verdict.then(decide, () => downstream.destroy());
-  } else decide(verdict);
+  if (!(verdict instanceof Promise)) return void decide(verdict);
+  // An ext_authz check is out: hold the client's bytes until it answers.
+  downstream.pause();
+  let pending = true;
+  // The client leaves first: Envoy's ext_authz cancels its check, and the connection is counted and
+  // logged as it closes, with no upstream and no refusal (whatever the check would have said).
+  const left = (): void => {
+    if (!pending) return;
+    pending = false;
+    if (meter) refused(meter, chain.pickCluster(random()), undefined);
+    downstream.destroy();
+  };
+  // A tunnel stream the source reset is `aborted` at once; paused, it closes only when torn down.
+  downstream.once('close', left);
+  downstream.once('aborted', left);
+  const answered = (v: NetworkAuthzOutcome): void => {
+    if (!pending) return;
+    if (downstream.destroyed) return void left();
+    pending = false;
+    downstream.removeListener('close', left);
+    downstream.removeListener('aborted', left);
+    decide(v);
+  };
+  // A check that failed outright (a fault of ours, not an answer) fails closed, as Envoy's on an error.
+  verdict.then(answered, () => answered(CHECK_FAILED));
 }
 
+const CHECK_FAILED: NetworkAuthzOutcome = Object.freeze({ allowed: false, details: 'ext_authz_error', deniedBy: 'ext_authz' });
+
 /**
- * A connection the authorization filters refused, as Envoy reports it: opened and closed on the
- * series of tcp_proxy's cluster (Envoy's tcp_proxy has chosen it when the connection opened), no
- * upstream host (Outrigger dials none), no bytes (it decides before reading any). Network RBAC sets no
- * response flag, only the connection termination details. Network ext_authz closes the connection,
- * which Istio's stats filter counts at once, then sets `UAEX` and its response code details, which
- * only the access log (written when the connection is gone) sees.
+ * A connection the authorization filters refused (`v`), or whose client closed it while a check was out
+ * (no `v`), as Envoy reports it: opened and closed on the series of tcp_proxy's cluster (Envoy's
+ * tcp_proxy has chosen it when the connection opened), no upstream host (Outrigger dials none), no bytes
+ * (it decides before reading any). Network RBAC sets no response flag, only the connection termination
+ * details. Network ext_authz closes the connection, which Istio's stats filter counts at once, then sets
+ * `UAEX` and its response code details, which only the access log (written when the connection is gone)
+ * sees. A client that left first gets neither: its check was cancelled, not answered.
  */
-function refused(meter: TcpConnectionStats, clusterName: string, v: NetworkAuthzOutcome): void {
-  const byRbac = v.deniedBy === 'rbac';
+function refused(meter: TcpConnectionStats, clusterName: string, v: NetworkAuthzOutcome | undefined): void {
+  const byRbac = v?.deniedBy === 'rbac';
   meter.upstream({
     clusterName,
     upstreamHost: undefined,
@@ -53,7 +77,7 @@ function refused(meter: TcpConnectionStats, clusterName: string, v: NetworkAuthz
     upstreamPeer: undefined,
     flags: '-',
     upstreamTransportFailureReason: undefined,
-    ...(byRbac ? { connectionTerminationDetails: v.details } : { flagsAfterClose: 'UAEX', responseCodeDetails: v.details }),
+    ...(v === undefined ? {} : byRbac ? { connectionTerminationDetails: v.details } : { flagsAfterClose: 'UAEX', responseCodeDetails: v.details }),
   });
   meter.close();
 }

@@ -2,7 +2,7 @@
 // streams, and what the pool needs to place streams — readiness (the peer's SETTINGS), the peer's
 // concurrent-stream limit and the streams open on it. It is never reopened; the pool makes a new one.
 import http2 from 'node:http2';
-import type net from 'node:net';
+import net from 'node:net';
 import type tls from 'node:tls';
 import { realTimers, type Timers } from '../http/router.ts';
 import { atPeerExpiry, REFUSED_PEER_GRACE_MS, spiffeIdOf, TUNNEL_SESSION_WINDOW, TUNNEL_STREAM_WINDOW } from '../tunnel/mesh-tls.ts';
@@ -85,7 +85,9 @@ export class H2Connection {
     // maxSessionMemory bounds what waits to be sent: the streams' own writes, each held to its
     // stream's high-water mark plus one chunk (up to 64 KiB), so 100 streams need more than the 10 MB default.
     const own = opts.originTls?.();
-    const tlsOptions = opts.tls?.() ?? (typeof own === 'object' ? own : {});
+    // No TLS can be set up yet (a secret not delivered): the session gets a socket that never connects,
+    // and fails as a connect failure (UF) without a packet sent to the endpoint.
+    const tlsOptions = opts.tls?.() ?? (typeof own === 'object' ? own : typeof own === 'string' ? { createConnection: () => new net.Socket() } : {});
     const session = http2.connect(origin, { ...tlsOptions, settings: { enablePush: false, ...(opts.tls ? { initialWindowSize: TUNNEL_STREAM_WINDOW } : {}) }, maxSessionMemory: 32 });
     this.#session = session;
     if (typeof own === 'string') queueMicrotask(() => session.destroy(new UpstreamError('connect', `tls: ${own}`)));
