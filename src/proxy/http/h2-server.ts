@@ -128,6 +128,9 @@ export class H2Response {
     }
     try {
       stream.respond(head, endStream ? { endStream: true } : { waitForTrailers: true });
+      // A head Node ends by itself (204, 304, any answer to HEAD: respond() forces END_STREAM) never asks
+      // for trailers: no 'wantTrailers' comes, and nothing (resetUnfinished) may wait for one.
+      if (!endStream && stream.writableEnded) stream.removeListener('wantTrailers', onWantTrailers);
     } catch (err) {
       // A head Node refuses (a connection-specific field, an invalid value) ends this stream, not the process.
       stream.destroy(err as Error);

@@ -144,6 +144,14 @@ function mirror(clusters: ClusterManager, route: RouteResilience, req: ForwardRe
   }
 }
 
+/**
+ * The copy's body, whole and already ended: Envoy's shadow is sent with the buffered body, its request
+ * complete, so the copy's route timer runs from the start (UpstreamRequest reads an ended body as arrived;
+ * one that ends only as it is read would never time out while queued behind max_connections).
+ */
 function bodyOf(chunks: readonly Uint8Array[]): Readable {
-  return Readable.from(chunks, { objectMode: false });
+  const r = new Readable({ read() {} });
+  for (const c of chunks) r.push(c);
+  r.push(null);
+  return r;
 }
