@@ -67,9 +67,9 @@ async function spanTags(env: Readonly<Record<string, string | undefined>>): Prom
     env,
     traceEndpoint: () => 'http://collector.invalid/v1/traces',
     exportTimers: { setInterval: () => 0, clearInterval: () => {} },
-    fetch: async (_url, init) => {
-      bodies.push(String(init?.body));
-      return new Response(null, { status: 200 });
+    post: async (_url, body) => {
+      bodies.push(body);
+      return true;
     },
   });
   const filter = factory.create(telemetryConfig({ reporter: 'destination', workload: { workload: 'podinfo-stable', namespace: 'podinfo', labels: { app: 'podinfo' } }, metrics: false, tracing }));

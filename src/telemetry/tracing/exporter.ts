@@ -1,8 +1,16 @@
 // Exports spans in batches as OTLP/HTTP JSON (POST {endpoint}/v1/traces). Recording a span is a push
 // onto a bounded queue; a full queue drops the span and counts it. One timer per exporter flushes
 // partial batches; one request is in flight at a time, so a slow collector never piles up sockets.
+import { createRequire } from 'node:module';
 import type { AttributeValue, SpanRecord } from './span.ts';
 import { toOtlpRequest } from './span.ts';
+
+// node:http and node:https through require(): an ESM import reads every export, and node:http's lazy
+// WebSocket ones load Node's bundled undici, as global fetch does on its first call, which takes the
+// event loop for about 50 ms (and 2.5 MB of heap) in a proxy that is serving requests by then.
+const require = createRequire(import.meta.url);
+const http = require('node:http') as typeof import('node:http');
+const https = require('node:https') as typeof import('node:https');
 
 /** How long closing an exporter waits for its last spans to be sent. */
 const CLOSE_DEADLINE_MS = 2_000;
@@ -33,8 +41,8 @@ export interface SpanExporterOptions {
   flushIntervalMs?: number;
   requestTimeoutMs?: number;
   timers?: ExportTimers;
-  /** Defaults to global fetch; tests may pass their own. */
-  fetch?: typeof fetch;
+  /** Sends one batch: resolves whether the collector took it (2xx). Defaults to postJson. */
+  post?: (url: string, body: string, timeoutMs: number) => Promise<boolean>;
 }
 
 export interface ExporterStats {
@@ -57,7 +65,7 @@ export class SpanExporter {
       flushIntervalMs: 5000,
       requestTimeoutMs: 10_000,
       timers: realExportTimers,
-      fetch: globalThis.fetch,
+      post: postJson,
       resource: {},
       ...options,
     };
@@ -102,14 +110,7 @@ export class SpanExporter {
 
   async #send(batch: SpanRecord[]): Promise<boolean> {
     try {
-      const res = await this.#o.fetch(this.#o.url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(toOtlpRequest(this.#o.serviceName, this.#o.resource, batch)),
-        signal: AbortSignal.timeout(this.#o.requestTimeoutMs),
-      });
-      await res.arrayBuffer();
-      return res.ok;
+      return await this.#o.post(this.#o.url, JSON.stringify(toOtlpRequest(this.#o.serviceName, this.#o.resource, batch)), this.#o.requestTimeoutMs);
     } catch {
       return false;
     }
@@ -129,4 +130,19 @@ export class SpanExporter {
     await Promise.race([this.flush(), deadline]);
     clearTimeout(timer);
   }
+}
+
+/** POSTs a JSON body with node:http(s); resolves whether the answer was 2xx, false on any failure or after `timeoutMs`. */
+export function postJson(url: string, body: string, timeoutMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const u = new URL(url);
+    const req = (u.protocol === 'https:' ? https : http).request(u, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }, timeout: timeoutMs, agent: false }, (res) => {
+      res.resume();
+      res.on('end', () => resolve((res.statusCode ?? 0) >= 200 && (res.statusCode ?? 0) < 300));
+      res.on('error', () => resolve(false));
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(false));
+    req.end(body);
+  });
 }

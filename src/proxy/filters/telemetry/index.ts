@@ -46,7 +46,8 @@ export interface TelemetryDeps {
    */
   traceEndpoint?: (provider: TracingProviderConfig) => string | undefined;
   exportTimers?: ExportTimers;
-  fetch?: typeof fetch;
+  /** How a span batch is sent (the exporter's postJson by default). */
+  post?: (url: string, body: string, timeoutMs: number) => Promise<boolean>;
   /** This proxy's workload, from its node, for configs that leave it out (as translation does). */
   localWorkload?: TelemetryWorkloadConfig;
   /** A cluster's `istio.services` metadata: inbound requests' destination service, where the config names none. */
@@ -78,7 +79,7 @@ export function createTelemetryFilterFactory(deps: TelemetryDeps): TelemetryFilt
     const key = `${url} ${serviceName}`;
     let e = exporters.get(key);
     if (!e) {
-      e = new SpanExporter({ url, serviceName, ...(deps.exportTimers ? { timers: deps.exportTimers } : {}), ...(deps.fetch ? { fetch: deps.fetch } : {}) });
+      e = new SpanExporter({ url, serviceName, ...(deps.exportTimers ? { timers: deps.exportTimers } : {}), ...(deps.post ? { post: deps.post } : {}) });
       exporters.set(key, e);
     }
     return e;
