@@ -267,6 +267,7 @@ test("exit codes are istioctl's: 64 for any wrong command line, parser's or a co
     assert.equal(await run('proxy-status', '--control-plane', '127.0.0.1:1'), 1, 'no control plane answers');
     assert.equal(await run('proxy-status', '--help'), 0);
     assert.equal(await run('--version'), 0);
+    assert.equal(await run(), 0, 'no command: the help, as istioctl alone prints it');
   } finally {
     process.stdout.write = write.out;
     process.stderr.write = write.err;

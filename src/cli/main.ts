@@ -50,8 +50,9 @@ export async function main(argv: readonly string[]): Promise<number> {
     await program.parseAsync([...argv]);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (err) {
-    // The argument parser's errors are usage errors (istioctl's 64); --help and --version exit 0.
-    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : EXIT_USAGE;
+    // The argument parser's errors are usage errors (istioctl's 64); --help and --version exit 0, and so
+    // does `outrigger` alone, which prints the help, as istioctl alone does.
+    if (err instanceof CommanderError) return err.exitCode === 0 || err.code === 'commander.help' ? 0 : EXIT_USAGE;
     // An error that names its kind (NO_MESH, COMPONENT_NOT_FOUND, ENOENT ...) is the person's to fix:
     // its message says how. Anything else is a bug, and its stack is what a report needs.
     const code = (err as { code?: unknown }).code;
