@@ -26,7 +26,7 @@ test('asking for TLS without --ca-dir, or a malformed port, is refused with the 
   }
 });
 
-test("bad CA lifetimes in the watched YAML: each shown at its place, exit 64 (usage), nothing started", async () => {
+test("bad CA lifetimes in the watched YAML: each shown at its place, exit 1 (a finding, as analyze's), nothing started", async () => {
   const { existsSync, mkdtempSync, rmSync, writeFileSync } = await import('node:fs');
   const { tmpdir } = await import('node:os');
   const path = await import('node:path');
@@ -52,7 +52,7 @@ test("bad CA lifetimes in the watched YAML: each shown at its place, exit 64 (us
     process.exitCode = exitCode;
     rmSync(dir, { recursive: true, force: true });
   }
-  assert.equal(code, 64);
+  assert.equal(code, 1);
   assert.equal(caWritten, false, 'no root made');
   const out = written.join('');
   assert.match(out, new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:5:52: error OR1025 IstioOperator istio-system/mesh: spec\\.values\\.pilot\\.env\\.MAX_WORKLOAD_CERT_TTL: "2d" is not a duration`));
@@ -94,6 +94,35 @@ test('a port that is not a number is refused at parse time; a taken one is named
   }
   assert.equal(code, 1);
   assert.match(written.join(''), new RegExp(`outrigger control-plane: port ${busy} is already in use by pid ${process.pid} \\(.+\\) \\(--xds-port\\); free it or choose another port with --xds-port\\n`));
+});
+
+test('a --ca-dir holding a CA that does not load is one line naming it, exit 1 (a failure, not usage), nothing started', async () => {
+  const { mkdtempSync, rmSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const path = await import('node:path');
+  const { Command } = await import('commander');
+  const { define } = await import('./control-plane.ts');
+  const dir = mkdtempSync(path.join(tmpdir(), 'or-cp-ca-'));
+  // Half of Istio's cacerts layout: a certificate without its key.
+  writeFileSync(path.join(dir, 'ca-cert.pem'), '-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n');
+  const written: string[] = [];
+  const write = process.stderr.write;
+  const exitCode = process.exitCode;
+  process.stderr.write = ((chunk: string) => written.push(String(chunk)) > 0) as typeof process.stderr.write;
+  let code: typeof process.exitCode;
+  try {
+    const program = new Command('outrigger').exitOverride();
+    define(program);
+    process.exitCode = 0;
+    await program.parseAsync(['node', 'outrigger', 'control-plane', '-f', dir, '--ca-dir', dir, '--xds-port', '0', '--xds-tls-port', '0', '--debug-port', '0']);
+    code = process.exitCode;
+  } finally {
+    process.stderr.write = write;
+    process.exitCode = exitCode;
+    rmSync(dir, { recursive: true, force: true });
+  }
+  assert.equal(code, 1);
+  assert.match(written.join(''), /^outrigger control-plane: --ca-dir .*: .*must hold both ca-cert\.pem and ca-key\.pem; nothing was started\n$/);
 });
 
 test('an address or path the flags got wrong is one line naming the flag, exit 64 (usage), nothing started', async () => {

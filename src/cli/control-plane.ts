@@ -3,7 +3,7 @@
 // debug API and metrics on --debug-port — until interrupted.
 import path from 'node:path';
 import type { Command } from 'commander';
-import { EXIT_USAGE } from './exit-codes.ts';
+import { EXIT_FAILURE, EXIT_USAGE } from './exit-codes.ts';
 import { portArg } from './port-arg.ts';
 
 interface Flags {
@@ -94,13 +94,16 @@ export function define(program: Command): void {
           // A CA directory that cannot be read or made: one line naming the flag.
           const { fsReason } = await import('./path-args.ts');
           process.stderr.write(`outrigger control-plane: --ca-dir ${flags.caDir}: ${code === 'CA_LOAD_FAILED' ? (err as Error).message : fsReason(err)}; nothing was started\n`);
-          process.exitCode = EXIT_USAGE;
+          // A path the flag cannot use is the command line's fault (64); a CA found there that does not
+          // load (a damaged key, a certificate that does not match it) is a failure (1).
+          process.exitCode = code === 'CA_LOAD_FAILED' ? EXIT_FAILURE : EXIT_USAGE;
           return;
         }
         if (!(err instanceof CaConfigError)) throw err;
         const { formatDiagnostics } = await import('./diagnostic-format.ts');
         process.stderr.write(`${formatDiagnostics(err.diagnostics)}\noutrigger control-plane: the certificate authority's settings are invalid; nothing was started\n`);
-        process.exitCode = EXIT_USAGE;
+        // Settings in the mesh's config, found wrong as analyze finds errors: a failure (1), not usage.
+        process.exitCode = EXIT_FAILURE;
         return;
       }
       // A port someone else holds: named with its holder and flag, before anything binds.
