@@ -104,6 +104,11 @@ export class TunnelServer {
   #pending: { base: ConnectionInfo; socket: tls.TLSSocket } | undefined;
   /** The HTTP/2 session on each TLS socket that has one. */
   #sessionOn = new WeakMap<tls.TLSSocket, ServerHttp2Session>();
+  /**
+   * Each session's source metadata: a source sends `x-outrigger-peer` on its streams until one is
+   * answered, and the session's later streams are from the same source (one client, one TLS identity).
+   */
+  #sessionPeers = new WeakMap<ServerHttp2Session, NonNullable<ConnectionInfo['peer']>>();
   readonly boundPort: Promise<number>;
 
   constructor(bindPort: number, deps: TunnelDeps) {
@@ -213,7 +218,10 @@ export class TunnelServer {
       this.#serveH1(req.stream, carrierPeer ? { ...base, peer: carrierPeer } : base);
       return;
     }
-    const peer = peerOf(req.headers[PEER_HEADER]);
+    const session = req.stream.session as ServerHttp2Session;
+    let peer = peerOf(req.headers[PEER_HEADER]);
+    if (peer !== undefined) this.#sessionPeers.set(session, peer);
+    else peer = this.#sessionPeers.get(session);
     if (req.method === 'CONNECT') {
       const { host, port } = splitAuthority(String(req.headers[':authority'] ?? ''), 0);
       const transport = transportOf(req.headers[TRANSPORT_HEADER]);

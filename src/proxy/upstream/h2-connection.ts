@@ -76,9 +76,18 @@ export class H2Connection {
   #refused = false;
   /** The SPIFFE ID the tunnel's server presented (verified at connect); undefined for h2c or before. */
   peerId: string | undefined;
+  /** The extra headers each request carries: all but the source's metadata, which goes once (below). */
+  readonly #perRequest: Readonly<Record<string, string>> | undefined;
+  /** The source's metadata (`x-outrigger-peer`): on this session's requests until one was answered. */
+  readonly #peer: string | undefined;
+  /** A request that carried the metadata was answered: the server holds it for the whole session. */
+  #peerKnown = false;
 
   constructor(origin: string, opts: H2UpstreamOptions, events: H2ConnectionEvents) {
     this.#opts = opts;
+    const { [PEER_HEADER]: peer, ...perRequest } = opts.extraHeaders ?? {};
+    this.#peer = peer;
+    this.#perRequest = opts.extraHeaders ? perRequest : undefined;
     this.#events = events;
     this.#maxStreams = opts.maxStreamsPerSession ?? MAX_STREAMS_PER_SESSION;
     // A TLS session is the mesh tunnel: its windows are TUNNEL_STREAM_WINDOW and TUNNEL_SESSION_WINDOW.
@@ -197,7 +206,11 @@ export class H2Connection {
       headers[TARGET_PORT_HEADER] = String(head.targetPort);
       if (head.downstreamProtocol) headers[PROTOCOL_HEADER] = head.downstreamProtocol;
     }
-    if (this.#opts.extraHeaders) Object.assign(headers, this.#opts.extraHeaders);
+    if (this.#perRequest) Object.assign(headers, this.#perRequest);
+    // The tunnel server keeps a session's source metadata: it travels until a request carrying it is
+    // answered (then the server has it), not as a few hundred bytes on every stream.
+    const carriesPeer = this.#peer !== undefined && !this.#peerKnown;
+    if (carriesPeer) headers[PEER_HEADER] = this.#peer as string;
     const session = this.#session;
     const wasConnected = this.#connected;
     let stream: http2.ClientHttp2Stream;
@@ -219,6 +232,7 @@ export class H2Connection {
       sink.onError(err instanceof UpstreamError ? err : new UpstreamError(connectPhase ? 'connect' : 'reset', err.message, err));
     };
     stream.on('response', (h) => {
+      if (carriesPeer) this.#peerKnown = true;
       // A stream already failed (and perhaps retried elsewhere) must not deliver a second head.
       if (done) return;
       gotHead = true;
