@@ -4,6 +4,7 @@
 // whose body nothing reads, still gets its 504 UT once its body has arrived.
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import http2 from 'node:http2';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
@@ -81,6 +82,35 @@ test('route timeout: a body that completes before the timer runs out still gets 
     assert.match(out, /^HTTP\/1\.1 504 /);
     s.destroy();
   } finally {
+    await t.close();
+  }
+});
+
+test('route timeout over HTTP/2: the client stream\'s END_STREAM starts the timer, read or not', async () => {
+  const t = await setup({ timeout: { seconds: '3' } });
+  const session = http2.connect(`http://127.0.0.1:${t.port}`);
+  session.on('error', () => {});
+  try {
+    const req = session.request({ ':method': 'POST', ':path': '/', ':authority': 'a.example.com' });
+    req.on('error', () => {});
+    let status: number | undefined;
+    req.on('response', (h) => {
+      status = Number(h[':status']);
+    });
+    req.write('half');
+    await until(() => t.up.bodyBytes() === 4, 'the first bytes reached the upstream');
+    t.clock.advance(2_000);
+    await turns();
+    req.end('more');
+    await until(() => t.up.bodyBytes() === 8, 'the body is complete (at t=2 s)');
+    t.clock.advance(1_500);
+    await turns();
+    assert.equal(status, undefined, 'no answer 1.5 s after the end of the body');
+    t.clock.advance(1_500);
+    await until(() => status !== undefined, 'a response head');
+    assert.equal(status, 504, 'the route timeout, counted from the END_STREAM');
+  } finally {
+    session.destroy();
     await t.close();
   }
 });
