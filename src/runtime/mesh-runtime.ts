@@ -253,7 +253,7 @@ export class MeshRuntime {
     host.start();
     await Promise.all(
       withProxy.map(async (r) => {
-        await waitReady(host, { port: r.proxy.ports[15021] as number, ...(r.state.proxyLogFile ? { logFile: r.state.proxyLogFile } : {}) });
+        await waitReady(host, { port: r.proxy.ports[15021] as number, label: `${r.state.name} in the ${label}`, ...(r.state.proxyLogFile ? { logFile: r.state.proxyLogFile } : {}) });
         if (r.state.kind === 'gateway') {
           r.state.status = 'running';
           // The ingress's 8080 and 8443 are the ingress URL; any other server port is said here.

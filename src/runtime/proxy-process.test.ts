@@ -1,7 +1,7 @@
 // What the runtime hands each proxy (node metadata from proxyArgs), and a proxy run as the proxy host
 // runs it, writing its `/dev/stdout` access log into its own log (`outrigger logs --proxy`).
 import assert from 'node:assert/strict';
-import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -12,7 +12,8 @@ import { parseProxyArgs } from '../cli/proxy-host.ts';
 import { runProxy } from '../proxy/run-proxy.ts';
 import { TypeUrl } from '../xds/type-urls.ts';
 import type { ProxyMeta } from './mesh-runtime.ts';
-import { proxyArgs, proxyFiles, proxyPortNumbers } from './proxy-process.ts';
+import { proxyArgs, proxyFiles, proxyPortNumbers, waitReady } from './proxy-process.ts';
+import { Supervised } from './supervisor.ts';
 
 const stateDir = mkdtempSync(path.join(tmpdir(), 'outrigger-proxy-process-'));
 mkdirSync(path.join(stateDir, 'tokens'));
@@ -94,4 +95,26 @@ test("a proxy in the proxy host writes its /dev/stdout access log to its own log
     out.end();
     backend.server.close();
   }
+});
+
+test('a proxy the proxy host never started is named when up gives up on it, with the host log saying how far it got', async () => {
+  const hostLog = path.join(stateDir, 'logs', 'proxy-host.log');
+  const ownLog = path.join(stateDir, 'logs', 'podinfo-stable-0.proxy.log');
+  writeFileSync(hostLog, 'proxy host: starting 5 proxies\n');
+  writeFileSync(ownLog, '');
+  // A port nothing listens on: the probe is refused each time, and the test clock runs out.
+  const free = net.createServer();
+  await new Promise<void>((r) => free.listen(0, '127.0.0.1', r));
+  const port = (free.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => free.close(() => r()));
+  const host = new Supervised({ label: 'proxy host', file: process.execPath, args: [], env: {}, logFile: hostLog });
+  let t = 0;
+  const pause = async (): Promise<void> => {
+    t += 10_000;
+  };
+  const waited = waitReady(host, { port, logFile: ownLog, label: 'podinfo/podinfo-stable-0 in the proxy host', timeoutMs: 30_000, now: () => t, pause });
+  await assert.rejects(waited, (err: Error) => {
+    assert.match(err.message, /^podinfo\/podinfo-stable-0 in the proxy host was not ready on 127\.0\.0\.1:\d+ within 30s; its log is empty \(never started\); proxy host's log ends:\nproxy host: starting 5 proxies/);
+    return true;
+  });
 });

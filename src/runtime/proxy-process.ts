@@ -112,28 +112,36 @@ export interface HealthCheck {
   host?: string;
   /** The proxy's own log, quoted when it never gets ready (a proxy host writes one per proxy). */
   logFile?: string;
+  /** Who is waited for, when the process runs several proxies (`podinfo/podinfo-stable-0 in the proxy host`). */
+  label?: string;
+  /** The clock and the pause between probes (tests pass their own). */
+  now?: () => number;
+  pause?: (ms: number) => Promise<void>;
   timeoutMs?: number;
 }
 
 /** Polls the proxy's `/healthz/ready` until it answers 200; fails when its process exits or after the timeout. */
 export async function waitReady(proxy: Supervised, check: HealthCheck): Promise<void> {
-  const { port: healthPort, host = '127.0.0.1', logFile = proxy.spec.logFile, timeoutMs = 30_000 } = check;
-  const until = Date.now() + timeoutMs;
+  const { port: healthPort, host = '127.0.0.1', logFile = proxy.spec.logFile, timeoutMs = 30_000, label = proxy.spec.label } = check;
+  const now = check.now ?? Date.now;
+  const pause = check.pause ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const until = now() + timeoutMs;
   let exited: string | undefined;
   const onExit = (r: { code: number | null; signal: string | null; logTail: string }) => {
     exited = `exited with ${r.signal ?? `status ${r.code}`}\n${r.logTail}`;
   };
   proxy.once('exit', onExit);
   try {
-    while (Date.now() < until) {
-      if (exited) throw new ProxyNotReadyError(`${proxy.spec.label} ${exited}`);
+    while (now() < until) {
+      if (exited) throw new ProxyNotReadyError(`${label} ${exited}`);
       if (await probe(host, healthPort)) return;
-      await new Promise((r) => setTimeout(r, 50));
+      await pause(50);
     }
     const { tailFile } = await import('./supervisor.ts');
-    throw new ProxyNotReadyError(
-      `${proxy.spec.label} was not ready on ${host}:${healthPort} within ${timeoutMs / 1000}s; its log ends:\n${tailFile(logFile, 8)}`,
-    );
+    const own = tailFile(logFile, 8);
+    // A proxy of a host that never got to it has written nothing: the host's own log says how far it got.
+    const why = own.trim() !== '' || logFile === proxy.spec.logFile ? `its log ends:\n${own}` : `its log is empty (never started); ${proxy.spec.label}'s log ends:\n${tailFile(proxy.spec.logFile, 8)}`;
+    throw new ProxyNotReadyError(`${label} was not ready on ${host}:${healthPort} within ${timeoutMs / 1000}s; ${why}`);
   } finally {
     proxy.off('exit', onExit);
   }
