@@ -101,7 +101,8 @@ export class H2Response {
   /**
    * Sends the head, or does nothing on a stream already gone. Like the compat response, the stream then
    * waits for trailers at its end (an upstream's, or an empty set), so a body of any length can end
-   * with them.
+   * with them. `headers` is the caller's to give: every caller builds it for this head, and it becomes
+   * the head sent (no copy per response).
    */
   writeHead(status: number, headers?: OutgoingHttpHeaders): this {
     this.#respond(status, headers, false);
@@ -118,8 +119,10 @@ export class H2Response {
   #respond(status: number, headers: OutgoingHttpHeaders | undefined, endStream: boolean): void {
     const stream = this.stream;
     if (stream.destroyed || stream.closed) return;
-    const head: OutgoingHttpHeaders = this.#headers === null ? {} : { ...this.#headers };
-    if (headers !== undefined) for (const k in headers) head[k] = headers[k];
+    const head: OutgoingHttpHeaders = headers ?? {};
+    // setHeader's fields, under what the head names itself.
+    const set = this.#headers;
+    if (set !== null) for (const k in set) if (head[k] === undefined) head[k] = set[k];
     head[':status'] = status;
     this.statusCode = status;
     if (!endStream) {
