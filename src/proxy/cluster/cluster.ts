@@ -335,13 +335,10 @@ export class Cluster {
     const key = `${e.key}|tls-h2`;
     let u = this.#upstreams.get(key) as H2Upstream | undefined;
     if (u) return u;
-    const origination = this.settings.origination;
-    const secrets = this.#deps.secrets ?? (() => undefined);
     const authority = `${hostOf(e.address)}:${e.targetPort}`;
     const originTls = (): SecureClientSessionOptions | string => {
-      const t = origination ? originationOptions(origination, secrets, e.address) : 'the cluster originates no TLS';
-      if (typeof t === 'string') return t;
-      const opts = { ...t, ALPNProtocols: ['h2'] };
+      const opts = this.#h2Origination(e);
+      if (typeof opts === 'string') return opts;
       const createConnection = (): Duplex => {
         const [near, far] = duplexPair();
         const socket = tls.connect({ ...opts, socket: near });
@@ -365,6 +362,14 @@ export class Cluster {
     u = new H2Upstream(`https://${hostOf(e.address)}:${e.port}`, { connectTimeoutMs, maxConnections, originTls, onConnected: this.#onConnected });
     this.#upstreams.set(key, u);
     return u;
+  }
+
+  /** The cluster's TLS origination for `e` with ALPN `h2` (read per connection: rotated secrets apply), or why there is none. */
+  #h2Origination(e: { address: string }): SecureClientSessionOptions | string {
+    const o = this.settings.origination;
+    if (!o) return 'the cluster originates no TLS';
+    const t = originationOptions(o, this.#deps.secrets ?? (() => undefined), e.address);
+    return typeof t === 'string' ? t : { ...t, ALPNProtocols: ['h2'] };
   }
 
   /**
@@ -441,15 +446,8 @@ export class Cluster {
       });
     } else if (http2) {
       // h2 in the DestinationRule's TLS (ALPN h2) when it originates some, else h2c.
-      const origination = this.settings.origination;
-      const secrets = this.#deps.secrets ?? (() => undefined);
-      const originTls = origination
-        ? () => {
-            const t = originationOptions(origination, secrets, e.address);
-            return typeof t === 'string' ? t : { ...t, ALPNProtocols: ['h2'] };
-          }
-        : undefined;
-      u = new H2Upstream(`${origination ? 'https' : 'http'}://${host}:${e.port}`, { connectTimeoutMs, ...keepalive, ...(originTls ? { originTls } : {}), onConnected: this.#onConnected });
+      const originates = this.settings.origination !== undefined;
+      u = new H2Upstream(`${originates ? 'https' : 'http'}://${host}:${e.port}`, { connectTimeoutMs, ...keepalive, ...(originates ? { originTls: () => this.#h2Origination(e) } : {}), onConnected: this.#onConnected });
     } else {
       const origination = this.settings.origination;
       const tls = origination ? originationOptions(origination, this.#deps.secrets ?? (() => undefined), e.address) : undefined;
@@ -559,11 +557,13 @@ function handshake(socket: tls.TLSSocket, timeoutMs: number): Promise<Duplex> {
       socket.destroy();
       reject(err);
     };
+    const closed = () => fail(new UpstreamError('connect', 'connection closed during the TLS handshake'));
     socket.once('error', fail);
-    socket.once('close', () => fail(new UpstreamError('connect', 'connection closed during the TLS handshake')));
+    socket.once('close', closed);
     socket.once('secureConnect', () => {
       clearTimeout(timer);
       socket.removeListener('error', fail);
+      socket.removeListener('close', closed);
       // The caller's handlers come next; an error before them must not be unhandled.
       socket.on('error', () => {});
       socket.setNoDelay(true);

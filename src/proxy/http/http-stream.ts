@@ -208,7 +208,7 @@ export class HttpStream implements ResponseWriter {
       const filters = this.filters;
       for (let i = 0; i < filters.length; i++) (filters[i] as ChainedFilter).filter.onDone?.(ctx, outcome);
     }
-    if (this.#upstream && !res.writableFinished) this.#upstream.cancel();
+    this.cancelUpstream();
   }
 
   /** A reply of the proxy's own, before routing: no filter sees it. */

@@ -7,7 +7,7 @@ import type { Duplex } from 'node:stream';
 import type { ClusterManager } from '../cluster/cluster-manager.ts';
 import { type NetworkAuthzOutcome, runNetworkAuthz } from '../filters/network-authz.ts';
 import type { NetworkAuthzStats } from '../filters/network-authz-stats.ts';
-import type { TcpConnectionStats } from '../filters/network-stats.ts';
+import type { TcpConnectionStats, TcpUpstreamOutcome } from '../filters/network-stats.ts';
 import type { ConnectionInfo } from '../http/stream.ts';
 import { connectPeerOf } from '../upstream/h2-connection.ts';
 import { connectStream, splice } from '../upstream/connect-stream.ts';
@@ -69,17 +69,8 @@ const CHECK_FAILED: NetworkAuthzOutcome = Object.freeze({ allowed: false, detail
  * sees. A client that left first gets neither: its check was cancelled, not answered.
  */
 function refused(meter: TcpConnectionStats, clusterName: string, v: NetworkAuthzOutcome | undefined): void {
-  const byRbac = v?.deniedBy === 'rbac';
-  meter.upstream({
-    clusterName,
-    upstreamHost: undefined,
-    upstreamWorkload: undefined,
-    upstreamPeer: undefined,
-    flags: '-',
-    upstreamTransportFailureReason: undefined,
-    ...(v === undefined ? {} : byRbac ? { connectionTerminationDetails: v.details } : { flagsAfterClose: 'UAEX', responseCodeDetails: v.details }),
-  });
-  meter.close();
+  const details = v === undefined ? undefined : v.deniedBy === 'rbac' ? { connectionTerminationDetails: v.details } : { flagsAfterClose: 'UAEX', responseCodeDetails: v.details };
+  failed(meter, clusterName, undefined, undefined, '-', undefined, details);
 }
 
 /** `connection`'s local address and port are the original destination, for ORIGINAL_DST clusters. */
@@ -127,7 +118,7 @@ function count(meter: TcpConnectionStats, downstream: Duplex, upstream: Duplex):
   upstream.on('data', (chunk: Buffer) => meter.sent(chunk.length));
 }
 
-function failed(meter: TcpConnectionStats, clusterName: string, upstreamHost: string | undefined, upstreamWorkload: string | undefined, flags: string, reason: string | undefined): void {
-  meter.upstream({ clusterName, upstreamHost, upstreamWorkload, upstreamPeer: undefined, flags, upstreamTransportFailureReason: reason });
+function failed(meter: TcpConnectionStats, clusterName: string, upstreamHost: string | undefined, upstreamWorkload: string | undefined, flags: string, reason: string | undefined, details?: Partial<TcpUpstreamOutcome>): void {
+  meter.upstream({ clusterName, upstreamHost, upstreamWorkload, upstreamPeer: undefined, flags, upstreamTransportFailureReason: reason, ...details });
   meter.close();
 }

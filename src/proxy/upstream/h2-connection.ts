@@ -315,8 +315,7 @@ export class H2Connection {
     if (this.#session.remoteSettings.enableConnectProtocol !== true) return Promise.resolve(null);
     const headers: http2.OutgoingHttpHeaders = { ':method': 'CONNECT', ':protocol': HTTP1_CARRIER_PROTOCOL, ':scheme': 'https', ':path': '/', ':authority': authority };
     // The source's metadata, once for every request the carried connection takes (H1Pool's carriedExtraHead).
-    const peer = this.#opts.extraHeaders?.[PEER_HEADER];
-    if (peer !== undefined) headers[PEER_HEADER] = peer;
+    if (this.#peer !== undefined) headers[PEER_HEADER] = this.#peer;
     return this.#open(headers).then((stream) => {
       this.#carried.add(stream);
       stream.once('close', () => this.#carried.delete(stream));
