@@ -2,7 +2,7 @@
 // config_dump), per type, as istioctl compares istiod's dump with Envoy's: clusters, listeners and
 // routes, without versions and update times, sorted by name; `Clusters Match` or a unified diff.
 import { canonicalize } from '../xds/any.ts';
-import { envoyJson } from './envoy-json.ts';
+import { envoyJson, structForm } from '../xds/envoy-json.ts';
 import { unifiedDiff } from './unified-diff.ts';
 
 type Obj = Record<string, unknown>;
@@ -39,13 +39,15 @@ function resourceAt(entry: Obj, path: readonly string[]): Obj | undefined {
 
 /**
  * A resource as its protobuf encoding has it: the control plane's objects (numbers where the wire has
- * 64-bit strings, fields at their default) and the proxy's decoded ones then print alike.
+ * 64-bit strings, fields at their default) and the proxy's decoded ones then print alike. Struct values
+ * (metadata) may come in either form, plain JSON as the proxy's admin API prints them or protobuf's
+ * `{fields}` as the control plane's dump has them: both sides are put in protobuf's form first.
  */
 function canonical(resource: Obj): Obj {
   const type = resource['@type'];
   if (typeof type !== 'string') return resource;
   try {
-    return canonicalize(type, resource);
+    return canonicalize(type, structForm(type, resource));
   } catch {
     return resource; // not encodable: compared as it is, so the difference still shows
   }

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { loadGoldenCase } from '../translate/golden.ts';
 import { buildProxyResources } from '../translate/proxy-resources.ts';
 import { TypeUrl } from '../xds/type-urls.ts';
-import { envoyJson } from './envoy-json.ts';
+import { envoyJson } from '../xds/envoy-json.ts';
 import { parseProxyConfigKind, proxyConfigData, type RenderOptions, renderProxyConfig } from './proxy-config.ts';
 import { renderRouteTable, virtualServiceOf } from './route-table.ts';
 
@@ -83,6 +83,11 @@ test("proxy-config -o json and -o yaml print metadata as Envoy's config_dump doe
       },
     },
   });
+  // A dump already in plain JSON (the proxy's own admin API) prints and tabulates the same.
+  const plain = envoyJson(dump) as typeof dump;
+  for (const kind of ['cluster', 'route', 'endpoint', 'listener']) {
+    for (const output of ['json', 'table', 'wide'] as const) assert.equal(renderProxyConfig(kind, plain, { output }), renderProxyConfig(kind, dump, { output }), `${kind} -o ${output}`);
+  }
   // Only a real Struct (only `fields`, each a protobuf Value) is rewritten.
   assert.deepEqual(envoyJson({ fields: { a: { stringValue: 'x' }, b: { numberValue: 1 }, c: { nullValue: 0 }, d: { listValue: { values: [{ boolValue: true }] } } } }), { a: 'x', b: 1, c: null, d: [true] });
   assert.deepEqual(envoyJson({ fields: { a: { other: 1 } } }), { fields: { a: { other: 1 } } });

@@ -6,7 +6,7 @@ import { type Command, InvalidArgumentError, Option } from 'commander';
 import { type ClusterFilter, matchesCluster, renderClusterTable } from './cluster-table.ts';
 import { type AdminClusters, type EndpointFilter, filterEndpoints, renderEndpointTable, renderLiveEndpointTable } from './endpoint-table.ts';
 import { EXIT_USAGE } from './exit-codes.ts';
-import { envoyJson } from './envoy-json.ts';
+import { envoyJson } from '../xds/envoy-json.ts';
 import { proxyAdminAddress, proxyQuery, readMeshState } from './proxy-admin-address.ts';
 import { renderRouteTable } from './route-table.ts';
 import { renderSecretTable } from './secret-table.ts';

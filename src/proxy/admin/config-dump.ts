@@ -1,7 +1,9 @@
 // Envoy's /config_dump shape (envoy.admin.v3.ConfigDump): one entry per config type with its dynamic
 // resources, versions and last update; private keys are redacted as Envoy does. Secrets made inside the
 // proxy (the `default` workload certificate) are listed too, with their chain PEM and never the key.
+// Metadata and other Struct values print as plain JSON, as Envoy's JSON mapping prints them.
 import type { TypedAny } from '../../xds/any.ts';
+import { envoyJson } from '../../xds/envoy-json.ts';
 import { TypeUrl } from '../../xds/type-urls.ts';
 import type { DumpEntry } from '../config/xds-state.ts';
 
@@ -47,7 +49,8 @@ function localSecrets(source: SecretSource | undefined): object[] {
 
 export function buildConfigDump(dump: (typeUrl: string) => ReadonlyMap<string, DumpEntry>, secrets?: SecretSource): { configs: object[] } {
   const entries = (t: string) => [...dump(t).values()];
-  return {
+  // envoyJson copies: the resources the proxy runs are left in their own form.
+  return envoyJson({
     configs: [
       { '@type': `${admin}BootstrapConfigDump` },
       {
@@ -77,5 +80,5 @@ export function buildConfigDump(dump: (typeUrl: string) => ReadonlyMap<string, D
         dynamic_endpoint_configs: entries(TypeUrl.ClusterLoadAssignment).map((e) => ({ version_info: e.version, endpoint_config: e.resource, last_updated: e.lastUpdated })),
       },
     ],
-  };
+  }) as { configs: object[] };
 }
