@@ -159,6 +159,8 @@ export function define(program: Command): void {
         }
         if (filter && rows.length === 0) return unmatched(filter, '; offline, give only the service');
         print(rows, opts.output === 'json', formatTable);
+        // A conflict is what tls-check looks for: exit 1, as live mode does.
+        if (rows.some((r) => r.conflict)) process.exitCode = 1;
         return;
       }
       const { runningMesh } = await import('./mesh-state.ts');

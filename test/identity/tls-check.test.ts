@@ -1,6 +1,8 @@
 // tls-check computed offline from YAML: client mode vs server mode and the conflicts between them; and
 // live, with the client side read from a proxy's pushed config as the control plane dumps it.
 import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { applyPushedModes, clientModesFromConfigDump, computeTlsCheck } from '../../src/cli/tls-check.ts';
@@ -128,4 +130,29 @@ test('offline: files that do not load, or a filter nothing matches, exit 1 with 
   assert.deepEqual(printed, [], 'no table');
   assert.ok(errors.some((l) => /^outrigger tls-check: 1 error\(s\) in the files/.test(l)), errors.join('\n'));
   assert.ok(errors.some((l) => /^outrigger tls-check: no service matches "podinfo-stable-0\.podinfo"/.test(l)), errors.join('\n'));
+});
+
+test('offline: a conflict exits 1, as live mode does; a table with none exits 0', async () => {
+  const { main } = await import('../../src/cli/main.ts');
+  const dir = await mkdtemp(path.join(tmpdir(), 'or-tls-check-'));
+  const file = path.join(dir, 'mesh.yaml');
+  await writeFile(file, yaml);
+  const printed: string[] = [];
+  const log = console.log;
+  console.log = (line: string) => void printed.push(line);
+  try {
+    // legacy's DISABLE against the mesh-wide STRICT is a conflict.
+    assert.equal(await main(['node', 'outrigger', 'tls-check', '-f', file]), 1);
+    process.exitCode = 0;
+    assert.equal(await main(['node', 'outrigger', 'tls-check', '-f', file, '-o', 'json']), 1);
+    process.exitCode = 0;
+    assert.equal(await main(['node', 'outrigger', 'tls-check', '-f', file, 'podinfo.podinfo']), 0);
+  } finally {
+    console.log = log;
+    process.exitCode = 0;
+    await rm(dir, { recursive: true });
+  }
+  assert.match(printed[0] ?? '', /^legacy\.podinfo\.svc\.cluster\.local:8080\s+CONFLICT\s+STRICT\s+DISABLE\s/m);
+  assert.ok(JSON.parse(printed[1] ?? '[]').some((r: { conflict: boolean }) => r.conflict));
+  assert.doesNotMatch(printed[2] ?? '', /CONFLICT/);
 });
