@@ -126,7 +126,30 @@ test("a gateway server's routes see its port (80): match.port and derivePort FRO
 `),
   );
   assert.equal(routeName(t, '/p'), 'on-80');
-  assert.equal(t.match(request('/old'), 0)?.redirect?.location(request('/old')), 'http://new.example.com:80/old');
+  // Port 80 on an http server is no port at all (pilot's ApplyRedirect drops :80 for http).
+  assert.equal(t.match(request('/old'), 0)?.redirect?.location(request('/old')), 'http://new.example.com/old');
+});
+
+test('derivePort FROM_REQUEST_PORT on a server with tls: the default scheme is https, so 80 stays and 443 goes (pilot\'s IsTLS)', () => {
+  const redirectOn = (server: string) => {
+    const yaml = `apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: { name: gw, namespace: app }
+spec:
+  selector: { istio: ingressgateway }
+  servers: [${server}]
+${vs('moved', `    - name: moved
+      redirect: { authority: new.example.com, derivePort: FROM_REQUEST_PORT }
+`)}`;
+    const { resources, diagnostics } = loadText(yaml, 'input.yaml');
+    assert.deepEqual(diagnostics.filter((d) => d.severity === 'error'), []);
+    const rcs = [...(buildProxyResources(buildSnapshot(resources, [], '1'), router).get(TypeUrl.RouteConfiguration)?.values() ?? [])] as unknown as EnvoyRouteConfiguration[];
+    const routes = rcs.flatMap((rc) => (rc.virtual_hosts ?? []).flatMap((vh) => vh.routes ?? []));
+    return routes.find((r) => r.name === 'moved')?.redirect;
+  };
+  assert.deepEqual(redirectOn('{ port: { number: 80, name: http, protocol: HTTP }, hosts: ["*.example.com"], tls: { httpsRedirect: true } }'), { host_redirect: 'new.example.com', port_redirect: 80 });
+  assert.deepEqual(redirectOn('{ port: { number: 443, name: https, protocol: HTTPS }, hosts: ["*.example.com"], tls: { mode: SIMPLE, credentialName: shop-cert } }'), { host_redirect: 'new.example.com' });
+  assert.deepEqual(redirectOn('{ port: { number: 8443, name: https, protocol: HTTPS }, hosts: ["*.example.com"], tls: { mode: SIMPLE, credentialName: shop-cert } }'), { host_redirect: 'new.example.com', port_redirect: 8443 });
 });
 
 test('VirtualServices in different namespaces merge by name, then namespace (Istio\'s tie-break for one creation second)', () => {

@@ -46,7 +46,7 @@ function translateOne(route: HTTPRoute, m: HTTPMatchRequest | undefined, env: Ro
   if (name) out['name'] = name;
   out['metadata'] = env.metadata ?? { filter_metadata: { istio: toStruct({ config: env.configPath }) } };
   Object.assign(out, translateHeaders(route.headers));
-  if (route.redirect) out['redirect'] = translateRedirect(route, env.ctx.port);
+  if (route.redirect) out['redirect'] = translateRedirect(route, env.ctx);
   else if (route.directResponse) {
     const body = route.directResponse.body;
     out['direct_response'] = {
@@ -66,15 +66,19 @@ function translateOne(route: HTTPRoute, m: HTTPMatchRequest | undefined, env: Ro
   return out;
 }
 
-function translateRedirect(route: HTTPRoute, port: number): Record<string, unknown> {
+function translateRedirect(route: HTTPRoute, ctx: RouteContext): Record<string, unknown> {
   const r = route.redirect ?? {};
   const out: Record<string, unknown> = {};
   if (r.uri) out['path_redirect'] = r.uri;
   if (r.authority) out['host_redirect'] = r.authority;
   if (r.scheme) out['scheme_redirect'] = r.scheme;
-  if (r.port !== undefined) out['port_redirect'] = r.port;
   // Envoy cannot derive the port per request, but routes are built per listener port.
-  else if (r.derivePort === 'FROM_REQUEST_PORT') out['port_redirect'] = port;
+  const port = r.port ?? (r.derivePort === 'FROM_REQUEST_PORT' ? ctx.port : undefined);
+  // As pilot's ApplyRedirect: no explicit :80 for http nor :443 for https (the scheme the redirect
+  // sets, else https on a gateway server with tls, else http). Envoy then keeps the request's host as
+  // it came, with its port only if the client wrote one.
+  const scheme = r.scheme || (ctx.tls ? 'https' : 'http');
+  if (port && !(port === 80 && scheme === 'http') && !(port === 443 && scheme === 'https')) out['port_redirect'] = port;
   const code = redirectCodes[r.redirectCode ?? 301];
   if (code && code !== 'MOVED_PERMANENTLY') out['response_code'] = code;
   return out;

@@ -23,7 +23,7 @@ export function buildGatewayRouteConfig(snapshot: MeshSnapshot, scope: ProxyScop
     for (const { vs, hosts } of virtualServicesOn(snapshot, scope, gs)) {
       // Istio builds a server's routes for its own port (80), not the port the pod listens on (8080):
       // what `match.port` and `derivePort: FROM_REQUEST_PORT` see.
-      const ctx = { proxy: scope.proxy, port: gs.server.port.number, gateways: [gs.key], vsGateways: boundGateways(vs), vsNamespace: vs.metadata.namespace };
+      const ctx = { proxy: scope.proxy, port: gs.server.port.number, gateways: [gs.key], vsGateways: boundGateways(vs), vsNamespace: vs.metadata.namespace, tls: gs.server.tls !== undefined };
       const translated: Record<string, unknown>[] = [];
       for (const { route, source } of expandedHttpRoutes(snapshot, vs)) {
         translated.push(...translateHttpRoute(route, routeEnv(snapshot, scope, { ...ctx, vsNamespace: source.metadata.namespace }, source, vs)));

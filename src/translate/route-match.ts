@@ -14,6 +14,11 @@ export interface RouteContext {
   /** Gateways the VirtualService is bound to, resolved to `namespace/name` (or `mesh`). */
   vsGateways: readonly string[];
   vsNamespace: string;
+  /**
+   * A gateway server with `tls` set (Istio's RouteOptions.IsTLS): a redirect without a scheme goes to
+   * https, so its default port is 443 rather than 80.
+   */
+  tls?: boolean;
 }
 
 /**
