@@ -1,16 +1,21 @@
 // Where the proxy finds a JWT, over real HTTP through a real listener, as Envoy's jwt_authn extractor:
-// the `Bearer ` prefix is case-sensitive and found anywhere in the value, the token starts at the next
-// base64url character (extra spaces are skipped), and a value with the prefix but no token character
-// is a malformed token (401), while a value without the prefix holds no token at all. Which failure
-// answers when several tokens (or providers) fail, and the realm's Host, are Envoy's too.
+// the `Bearer ` prefix is case-sensitive and found anywhere in the value, the token is the rest of the
+// value from the next base64url character (extra spaces are skipped), and a value with the prefix but no
+// token character is a malformed token (401), while a value without the prefix holds no token at all.
+// Repeated Authorization lines, which failure answers when several tokens (or providers) fail, and the
+// realm's Host, are Envoy's too.
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, sign } from 'node:crypto';
+import http from 'node:http';
+import http2 from 'node:http2';
+import net from 'node:net';
 import { after, before, test } from 'node:test';
 import type { RequestAuthentication } from '../../src/config/resource.ts';
 import type { JWTRule } from '../../src/config/types/security.ts';
 import { createJwtAuthnFilterFactory } from '../../src/proxy/filters/jwt_authn/http-filter.ts';
 import { translateRequestAuthentication } from '../../src/translate/request-authentication.ts';
 import { TypeUrl } from '../../src/xds/type-urls.ts';
+import { FrameType, frame, PREFACE, settings } from '../proxy/h2-frames.ts';
 import { cla, cluster, echoBackend, hcm, listener, push, request, routeConfig, type SimpleResponse, startProxy } from '../proxy/harness.ts';
 import { TARGET } from './simulate.ts';
 
@@ -96,8 +101,10 @@ test('a malformed token gets 401 with Envoy\'s body and a realm naming scheme, h
   assert.equal(bad.status, 401);
   assert.equal(bad.body, 'Jwt is not in the form of Header.Payload.Signature');
   assert.equal(bad.headers['www-authenticate'], 'Bearer realm="http://api.foo/x/y?a=1", error="invalid_token"');
-  const trailing = await request(port, '/', { host: 'api.foo', headers: { authorization: `Bearer ${TOKEN}, Basic dXNlcg==`, 'x-sub': 'forged' } });
-  assert.deepEqual(seen(trailing), { sub: 'alice', authorization: undefined }, 'the token ends before the first character that is not base64url or a dot (Envoy extractJWT)');
+  // Envoy 1.28+ (`token_passed_entirely`): the token is the rest of the value, so what follows it spoils it.
+  const trailing = await request(port, '/', { host: 'api.foo', headers: { authorization: `Bearer ${TOKEN}, Basic dXNlcg==` } });
+  assert.equal(trailing.status, 401, 'a good token followed by another scheme is not cut out of the value');
+  assert.equal(backend.requests.filter((r) => r.headers['authorization'] === `Bearer ${TOKEN}, Basic dXNlcg==`).length, 0, 'never reaches the app');
   const long = await request(port, `/${'p'.repeat(300)}?q=1`, { host: 'api.foo', headers: { authorization: 'Bearer a.b' } });
   assert.equal(long.status, 401);
   assert.equal(long.headers['www-authenticate'], `Bearer realm="http://api.foo/${'p'.repeat(255)}", error="invalid_token"`, 'path and query cut to 256 characters');
@@ -164,4 +171,109 @@ test("when no provider accepts the token, the last provider's failure answers (E
   const r = await request(port, '/', { host: 'api.foo', headers: { authorization: `Bearer ${TOKEN}` } });
   assert.deepEqual([r.status, r.body], [401, "Jwks doesn't have key to match kid or alg from Jwt"]);
   assert.equal(seen(await request(port, '/', { host: 'api.foo' })).sub, undefined, 'no token: allowed, as Istio writes allow_missing');
+});
+
+/** One HTTP/1.1 request whose header lines are sent as listed: a repeated name stays two lines. */
+function h1Lines(port: number, path: string, lines: string[]): Promise<SimpleResponse> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, path, agent: false, headers: ['host', 'api.foo', ...lines] }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => {
+        body += c;
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** An HPACK string literal (no Huffman) with its length as a 7-bit prefixed integer: tokens are longer than 126. */
+function hpackString(s: string): Buffer {
+  const b = Buffer.from(s);
+  const len: number[] = [];
+  if (b.length < 0x7f) len.push(b.length);
+  else {
+    len.push(0x7f);
+    let n = b.length - 0x7f;
+    for (; n >= 0x80; n >>= 7) len.push((n & 0x7f) | 0x80);
+    len.push(n);
+  }
+  return Buffer.concat([Buffer.from(len), b]);
+}
+
+/**
+ * One HTTP/2 request in raw frames, so a header can be repeated (Node's client refuses two
+ * `authorization` fields). The response body is what comes back: DATA is not compressed, HEADERS are.
+ */
+function h2Lines(port: number, path: string, lines: [string, string][]): Promise<string> {
+  const fields: [string, string][] = [[':method', 'GET'], [':scheme', 'http'], [':authority', 'api.foo'], [':path', path], ...lines];
+  const block = Buffer.concat(fields.map(([k, v]) => Buffer.concat([Buffer.from([0]), hpackString(k), hpackString(v)])));
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1', () => socket.write(Buffer.concat([PREFACE, settings(), frame(FrameType.HEADERS, 0x5, 1, block)])));
+    let buf = Buffer.alloc(0);
+    let body = '';
+    socket.on('data', (c: Buffer) => {
+      buf = Buffer.concat([buf, c]);
+      while (buf.length >= 9 && buf.length >= 9 + buf.readUIntBE(0, 3)) {
+        const [len, type, flags, stream] = [buf.readUIntBE(0, 3), buf.readUInt8(3), buf.readUInt8(4), buf.readUInt32BE(5)];
+        if (type === FrameType.SETTINGS && (flags & 1) === 0) socket.write(frame(FrameType.SETTINGS, 1, 0));
+        if (type === FrameType.DATA && stream === 1) body += buf.subarray(9, 9 + len).toString('utf8');
+        if ((type === FrameType.DATA || type === FrameType.HEADERS) && stream === 1 && flags & 1) {
+          socket.destroy();
+          resolve(body);
+        }
+        if (type === FrameType.RST_STREAM || type === FrameType.GOAWAY) reject(new Error(`h2: frame ${type}`));
+        buf = buf.subarray(9 + len);
+      }
+    });
+    socket.on('error', reject);
+  });
+}
+
+test("over HTTP/2 the realm's Host is the :authority as the client sent it, its case kept (Envoy's Host)", async () => {
+  const client = http2.connect(`http://127.0.0.1:${await env.port('default')}`);
+  try {
+    const bad = await new Promise<http2.IncomingHttpHeaders>((resolve, reject) => {
+      const req = client.request({ ':path': '/x?a=1', ':authority': 'Api.Foo:8080', authorization: 'Bearer a.b' });
+      req.on('response', resolve).on('error', reject).resume();
+    });
+    assert.equal(bad[':status'], 401);
+    assert.equal(bad['www-authenticate'], 'Bearer realm="http://Api.Foo:8080/x?a=1", error="invalid_token"');
+  } finally {
+    client.close();
+  }
+});
+
+const BOB = signed({ sub: 'bob' });
+const BAD_FORM = 'Jwt is not in the form of Header.Payload.Signature';
+
+test('two Authorization lines are one value, as in Envoy (an inline header, joined with ","): over HTTP/1.1', async () => {
+  const port = await env.port('default');
+  // "Bearer A,Bearer B": the token runs from A to the end of the value, so it is malformed.
+  const two = await h1Lines(port, '/', ['authorization', `Bearer ${TOKEN}`, 'authorization', `Bearer ${BOB}`]);
+  assert.deepEqual([two.status, two.body], [401, BAD_FORM], 'two good tokens in two lines are not two tokens');
+  assert.equal((await h1Lines(port, '/', ['authorization', `Bearer ${TOKEN}`, 'authorization', 'Basic dXNlcg=='])).status, 401, 'what follows the token spoils it');
+  const after = await h1Lines(port, '/', ['authorization', 'Basic dXNlcg==', 'authorization', `Bearer ${TOKEN}`, 'x-sub', 'forged']);
+  assert.deepEqual(seen(after), { sub: 'alice', authorization: undefined }, 'a token in the last line is found, and every line removed');
+  // Any other header keeps its lines apart (Envoy 1.28.2+): each line is a token that must verify.
+  const custom = await env.port('custom');
+  assert.equal(seen(await h1Lines(custom, '/', ['x-raw', TOKEN, 'x-raw', BOB])).sub, 'bob, alice', 'two tokens, both verified');
+  assert.equal((await h1Lines(custom, '/', ['x-raw', TOKEN, 'x-raw', 'junk'])).status, 401);
+});
+
+test('two Authorization lines are one value over HTTP/2 too (Envoy joins repeated inline fields the same way)', async () => {
+  const port = await env.port('default');
+  assert.equal(await h2Lines(port, '/', [['authorization', `Bearer ${TOKEN}`], ['authorization', `Bearer ${BOB}`]]), BAD_FORM);
+  assert.equal(await h2Lines(port, '/', [['authorization', `Bearer ${TOKEN}`], ['authorization', 'Basic dXNlcg==']]), BAD_FORM);
+  const after = JSON.parse(await h2Lines(port, '/h2', [['authorization', 'Basic dXNlcg=='], ['authorization', `Bearer ${TOKEN}`]])) as { headers: Record<string, unknown> };
+  assert.deepEqual([after.headers['x-sub'], after.headers['authorization']], ['alice', undefined]);
+});
+
+test("several good tokens for one provider: one output header line each, the last token's first (Envoy's addCopy, last verified first)", async () => {
+  const port = await env.port('default');
+  const r = await request(port, `/two?access_token=${BOB}`, { host: 'api.foo', headers: { authorization: `Bearer ${TOKEN}`, 'x-sub': 'forged' } });
+  assert.deepEqual(seen(r), { sub: 'bob, alice', authorization: undefined });
+  assert.equal((JSON.parse(r.body) as { url: string }).url, '/two', 'both tokens removed');
 });

@@ -56,3 +56,25 @@ test('claims[scope] and claims[permission] match one space-delimited value, as I
   assert.equal(await decide({ sub: 'a', roles: 'dev ops' }, roles), 403, 'other claims are compared whole');
   assert.equal(await decide({ sub: 'a', roles: 'dev ops' }, roles, { spaceDelimitedClaims: ['roles'] }), 200);
 });
+
+test("several good tokens for one provider: policies see the first token's claims, as Envoy keeps its payload", async () => {
+  const ra: RequestAuthentication = {
+    apiVersion: 'security.istio.io/v1',
+    kind: 'RequestAuthentication',
+    metadata: { name: 'jwt', namespace: 'foo', labels: {}, annotations: {} },
+    spec: { jwtRules: [{ issuer: ISS, jwks: JWKS }] },
+  };
+  const jwt = createJwtAuthnFilterFactory({ now: () => NOW }).create(translateRequestAuthentication([ra], TARGET).http!.typed_config);
+  // Found in Envoy's order: the header (alice), then the parameter (bob); Envoy verifies bob first.
+  const ctx = context({ headers: { authorization: `Bearer ${token({ sub: 'alice' })}` }, query: `access_token=${token({ sub: 'bob' })}` });
+  assert.equal(((await jwt.onRequest!(ctx)) as FilterVerdict).action, 'continue');
+  const status = (spec: AuthorizationPolicySpec) => decideHttp([policy('p', 'foo', spec)], { metadata: Object.fromEntries(ctx.info.dynamicMetadata) }).status;
+  for (const [key, alice] of [
+    ['request.auth.principal', `${ISS}/alice`],
+    ['request.auth.claims[sub]', 'alice'],
+    [`experimental.envoy.filters.http.jwt_authn[${ISS}][sub]`, 'alice'],
+  ] as const) {
+    assert.equal(status({ rules: [{ when: [{ key, values: [alice] }] }] }), 200, key);
+  }
+  assert.equal(status({ rules: [{ from: [{ source: { requestPrincipals: [`${ISS}/bob`] } }] }] }), 403, 'the other token is no principal');
+});

@@ -71,6 +71,7 @@ export function parseRequest(raw: RawHead, connection: ConnectionInfo, normalize
   } else authority = host;
   if (raw.method === 'CONNECT') authority = raw.target;
   if (!authority || !authorityRe.test(authority)) return { ok: false, reply: badRequest('http.invalid_authority') };
+  const sentAuthority = authority;
   authority = authority.toLowerCase();
   let path = '';
   let query = '';
@@ -83,5 +84,5 @@ export function parseRequest(raw: RawHead, connection: ConnectionInfo, normalize
     path = n.path;
     query = n.query;
   }
-  return { ok: true, request: { method: raw.method, scheme, authority, path, query, headers, protocol: raw.protocol, connection } };
+  return { ok: true, request: { method: raw.method, scheme, authority, sentAuthority, path, query, headers, protocol: raw.protocol, connection } };
 }

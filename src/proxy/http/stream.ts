@@ -40,6 +40,11 @@ export interface DownstreamRequest {
   scheme: 'http' | 'https';
   /** `host[:port]`, lower-cased, as routed. */
   authority: string;
+  /**
+   * The authority as the client sent it, its case kept: HTTP/2's `:authority` (else its `host`), HTTP/1's
+   * Host. What Envoy's `getHostValue()` returns, e.g. for the jwt_authn realm. Absent: `authority`.
+   */
+  sentAuthority?: string;
   /** Normalised path, without query. */
   path: string;
   /** Raw query string without `?` ('' when none). */

@@ -2,6 +2,7 @@
 // token with 401, lets a missing one pass where allowed, and publishes claims for RBAC (`istio_authn`).
 import type { TypedAny } from '../../../xds/any.ts';
 import { CONTINUE, FilterConfigError, type FilterVerdict, type HttpFilter, type HttpFilterFactory, type RequestContext } from '../../http/filter.ts';
+import type { HeaderMap } from '../../http/stream.ts';
 import { defaultJwksFetcher, type JwksFetcher } from './jwks.ts';
 import { CompiledProvider, type JwtProviderConfig, type Verified } from './provider.ts';
 import { compileRequirement, type JwtRequirementConfig, type Requirement } from './requirement.ts';
@@ -48,13 +49,18 @@ const REALM_PATH_MAX = 256;
 /**
  * Envoy's `buildOriginalUri` for the realm: scheme, the Host as the client sent it (`getHostValue`, its
  * case kept; the routed authority is lower-cased), then the path with its query, cut to 256 characters.
- * A request without a Host header (HTTP/2's `:authority` alone) names the routed authority.
+ * Over HTTP/2 the Host is the `:authority` (Envoy's codec stores it there and drops a `host` header).
  */
 function originalUri(request: RequestContext['request']): string {
   const pathAndQuery = request.query === '' ? request.path : `${request.path}?${request.query}`;
-  const sent = request.headers.get('host');
-  const host = typeof sent === 'string' && sent.toLowerCase() === request.authority ? sent : request.authority;
+  const host = request.sentAuthority ?? request.authority;
   return `${request.scheme}://${host}${pathAndQuery.length > REALM_PATH_MAX ? pathAndQuery.slice(0, REALM_PATH_MAX) : pathAndQuery}`;
+}
+
+/** Envoy's `addCopy`: a header already set gets another line. */
+function addHeader(headers: HeaderMap, name: string, value: string): void {
+  const prev = headers.get(name);
+  headers.set(name, prev === undefined ? value : Array.isArray(prev) ? [...prev, value] : [prev, value]);
 }
 
 function claimHeaderValue(v: unknown): string | undefined {
@@ -104,18 +110,23 @@ class JwtAuthnFilter implements HttpFilter {
     if (verified.length === 0) return;
     const { headers } = ctx.request;
     const payloads: Record<string, unknown> = { ...ctx.info.dynamicMetadata.get(JWT_AUTHN_FILTER_NAME) };
-    for (const v of verified) {
+    // In Envoy's order: its authenticator verifies the last token found first (authenticator.cc
+    // startVerify), each good one overwriting its provider's metadata entry (verifier.cc) and adding
+    // (`addCopy`) its output headers. So the metadata keeps the first token's payload, and the headers
+    // carry one line per token, the last token's first.
+    for (const v of verified.toReversed()) {
       const payload = v.jwt.payload;
       payloads[v.provider.metadataKey] = normalized(payload, v.provider.spaceDelimitedClaims);
       if (!v.provider.forward && v.found.header) headers.delete(v.found.header);
       if (!v.provider.forward && v.found.param) ctx.request.query = withoutParam(ctx.request.query, v.found.param);
-      if (v.provider.payloadHeader) headers.set(v.provider.payloadHeader, v.jwt.signingInput.slice(v.jwt.signingInput.indexOf('.') + 1));
+      if (v.provider.payloadHeader) addHeader(headers, v.provider.payloadHeader, v.jwt.signingInput.slice(v.jwt.signingInput.indexOf('.') + 1));
       for (const c of v.provider.claimHeaders) {
         const value = claimHeaderValue(c.claim.split('.').reduce<unknown>((o, k) => (typeof o === 'object' && o !== null ? (o as Record<string, unknown>)[k] : undefined), payload));
-        if (value !== undefined && !/[\r\n\0]/.test(value)) headers.set(c.header, value);
+        if (value !== undefined && !/[\r\n\0]/.test(value)) addHeader(headers, c.header, value);
       }
     }
     ctx.info.dynamicMetadata.set(JWT_AUTHN_FILTER_NAME, payloads);
+    // Istio's facts come from that metadata entry: the first token's.
     const { payload: first, payloadText } = verified[0]!.jwt;
     const { iss, sub, aud } = first;
     ctx.info.dynamicMetadata.set(ISTIO_AUTHN_METADATA, {

@@ -1,8 +1,8 @@
 // Where a provider looks for its token: headers (with a value prefix), query parameters, cookies.
 // Envoy's default when none is configured: `Authorization: Bearer` and the `access_token` parameter.
-// Extraction is Envoy's (jwt_authn extractor.cc): the prefix is found anywhere in the value, case
-// included; the token starts at the first base64url character or dot after it and ends before the
-// next character that is neither.
+// Extraction is Envoy's (jwt_authn extractor.cc, Envoy 1.28+ as in Istio 1.20-1.24): the prefix is found
+// anywhere in the value, case included; the token is the rest of the value from the first base64url
+// character or dot after it (`token_passed_entirely`), so anything after the token makes it invalid.
 import type { HeaderMap } from '../../http/stream.ts';
 
 export interface HeaderLocation {
@@ -88,29 +88,42 @@ function isJwtChar(c: number): boolean {
 
 /**
  * The token in one header value: the value itself without a prefix; else none when the prefix is
- * nowhere in it (case-sensitive), or the run of base64url characters and dots that starts at the first
- * such character after the prefix and ends before the next other character, as Envoy's `extractJWT`
- * (`Bearer  x.y.z` and `Bearer x.y.z, Basic q` give `x.y.z`). With no such character the whole value
- * is the token, as in Envoy, so it fails as malformed rather than counting as missing.
+ * nowhere in it (case-sensitive), or the rest of the value from the first base64url character or dot
+ * after the prefix, as Envoy's `extractJWT` since 1.28 (`Bearer  x.y.z` gives `x.y.z`, `Bearer x.y.z,
+ * Basic q` gives `x.y.z, Basic q`, which fails). With no such character the whole value is the token, as
+ * in Envoy, so it fails as malformed rather than counting as missing.
  */
 export function tokenInHeader(value: string, prefix: string): string | undefined {
   if (prefix === '') return value;
   const at = value.indexOf(prefix);
   if (at === -1) return undefined;
   for (let i = at + prefix.length; i < value.length; i++) {
-    if (!isJwtChar(value.charCodeAt(i))) continue;
-    let end = i + 1;
-    while (end < value.length && isJwtChar(value.charCodeAt(end))) end++;
-    return value.slice(i, end);
+    if (isJwtChar(value.charCodeAt(i))) return value.slice(i);
   }
   return value;
 }
 
-/** Every token present in the configured locations: one per header line, the first of each parameter and cookie. */
+/**
+ * Headers Envoy's request header map keeps inline in Istio's proxy (`authorization` is registered by the
+ * oauth2 and cache filters Istio builds in): their lines are joined with `,` on arrival (HeaderMapImpl
+ * `appendToHeader`), by the HTTP/1 and HTTP/2 codecs alike, so the extractor sees one value.
+ */
+const COALESCED = new Set(['authorization']);
+
+/** The values a location reads: one per header line, or the lines joined when Envoy coalesces them. */
+function locationValues(headers: HeaderMap, name: string): string[] {
+  const lines = values(headers, name);
+  return lines.length > 1 && COALESCED.has(name) ? [lines.join(',')] : lines;
+}
+
+/**
+ * Every token present in the configured locations: one per header line (Envoy 1.28.2+, 1.29.2+, 1.30+;
+ * one for all the lines of `authorization`, see COALESCED), the first of each parameter and cookie.
+ */
 export function extractTokens(loc: TokenLocations, headers: HeaderMap, query: string): FoundToken[] {
   const found: FoundToken[] = [];
   for (const h of loc.headers) {
-    for (const v of values(headers, h.name)) {
+    for (const v of locationValues(headers, h.name)) {
       const token = tokenInHeader(v, h.prefix);
       if (token !== undefined) found.push({ token, header: h.name });
     }
