@@ -36,6 +36,10 @@ class GatedExchange implements UpstreamExchange, UpstreamSink {
     this.#inner = this.#upstream.request(this.#head, this.#body, this);
   }
 
+  onPoolReady(): void {
+    this.#sink.onPoolReady?.();
+  }
+
   onHead(status: number, headers: OutgoingHeaders): void {
     this.#sink.onHead(status, headers);
   }

@@ -722,6 +722,8 @@ export class H1Pool {
 
   #run(w: Waiting, c: H1Connection): void {
     w.conn = c;
+    // The request has its connection now (Envoy's onPoolReady), not when it was queued or dialled.
+    w.ex.sink.onPoolReady?.();
     c.start(w.ex);
   }
 

@@ -60,9 +60,14 @@ export class TrailerRequester {
       headers,
       timeout: this.#connectTimeoutMs,
     });
+    // Connected (a kept-alive socket, or once it connects): the pool is ready (Envoy's onPoolReady).
+    const ready = (): void => {
+      connected = true;
+      if (!done) sink.onPoolReady?.();
+    };
     req.on('socket', (s) => {
-      if (!s.connecting) connected = true;
-      else s.once('connect', () => (connected = true));
+      if (!s.connecting) ready();
+      else s.once('connect', ready);
     });
     req.once('timeout', () => {
       if (!connected) req.destroy(new UpstreamError('connect', `connect timeout after ${this.#connectTimeoutMs}ms`));

@@ -140,6 +140,8 @@ export class H1Upstream implements Upstream {
     const handler: Dispatcher.DispatchHandler = {
       onRequestStart(c) {
         controller = c;
+        // undici starts a request on a connected socket: the pool is ready.
+        sink.onPoolReady?.();
         if (aborted) c.abort(new Error('aborted'));
       },
       onResponseStart(c, status, headers) {

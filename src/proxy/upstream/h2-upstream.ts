@@ -91,6 +91,8 @@ export class H2Upstream implements Upstream {
     let aborted = false;
     const waiter: Waiter = {
       run: (c) => {
+        // A session with room, SETTINGS received (Envoy's onPoolReady): not while it connects or is full.
+        sink.onPoolReady?.();
         inner = c.request(head, body, sink);
       },
       fail: (err) => sink.onError(err),

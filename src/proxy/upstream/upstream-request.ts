@@ -4,7 +4,8 @@
 // and per-try timeouts count from the downstream request's end, as Envoy arms them in onRequestComplete:
 // they start when the client's end of stream arrives (read or not: a body queued for a connection counts),
 // so a slow upload keeps all of its timeout and a stalled one is the stream idle timeout's to end (408 SI),
-// never the route's (504 UT).
+// never the route's (504 UT). A try's per-try timer also waits for its connection (Envoy's onPoolReady):
+// time queued behind max_connections or connecting is the route timeout's, not the try's.
 import type { ResourceManager } from '../cluster/circuit-breaker.ts';
 import type { Cluster } from '../cluster/cluster.ts';
 import type { Endpoint } from '../cluster/endpoint.ts';
@@ -25,6 +26,9 @@ class Attempt implements UpstreamSink {
   constructor(owner: UpstreamRequest, endpoint: Endpoint) {
     this.owner = owner;
     this.endpoint = endpoint;
+  }
+  onPoolReady(): void {
+    this.owner.onPoolReady(this);
   }
   onHead(status: number, headers: OutgoingHeaders): void {
     this.owner.onHead(this, status, headers);
@@ -75,6 +79,8 @@ export class UpstreamRequest {
   #wantsBody = false;
   /** The client's end of stream has arrived (Envoy's downstream_end_stream_): the route and per-try timers run. */
   #requestComplete = false;
+  /** The current try has its connection (Envoy's onPoolReady): its per-try timer runs once the request is complete. */
+  #poolReady = false;
   /** When the router took the request: `x-envoy-upstream-service-time` counts from here. */
   readonly #startedAt: number;
 
@@ -127,15 +133,30 @@ export class UpstreamRequest {
 
   /**
    * The client's end of stream has arrived (Envoy's Filter::onRequestComplete): the route timer starts,
-   * and the per-try timer of a try already sent (later tries start theirs when they are sent).
+   * and the per-try timer of a try that already has its connection (one still waiting for it starts its
+   * timer when it gets one, as later tries do).
    */
   onRequestComplete(): void {
     if (this.#requestComplete) return;
     this.#requestComplete = true;
     if (this.#finished) return;
     if (this.#req.timeoutMs > 0) this.#globalTimer = this.#timers.set(this.#onGlobalTimeout, this.#req.timeoutMs);
+    if (this.#poolReady && this.#attempt !== null && !this.#headSent) this.#startPerTry();
+  }
+
+  /**
+   * The current try has its connection (Envoy's UpstreamRequest::onPoolReady): its per-try timer starts
+   * now if the request is complete, else when it is (onRequestComplete).
+   */
+  onPoolReady(a: Attempt): void {
+    if (a !== this.#attempt || this.#finished) return;
+    this.#poolReady = true;
+    if (this.#requestComplete && !this.#headSent) this.#startPerTry();
+  }
+
+  #startPerTry(): void {
     const perTry = this.#retry?.policy.perTryTimeoutMs ?? 0;
-    if (perTry > 0 && this.#attempt !== null && !this.#headSent) this.#perTryTimer = this.#timers.set(this.#onPerTryTimeout, perTry);
+    if (perTry > 0 && this.#perTryTimer === undefined) this.#perTryTimer = this.#timers.set(this.#onPerTryTimeout, perTry);
   }
 
   /** The pick context with the priorities a retry leaves out (previous_priorities), if any. */
@@ -176,8 +197,8 @@ export class UpstreamRequest {
     this.#attempt = attempt;
     const head: UpstreamHead = e.mesh ? { ...this.#head, targetPort: e.targetPort } : this.#head;
     const body = this.#body ? this.#body.stream() : req.body;
-    const perTry = this.#retry?.policy.perTryTimeoutMs ?? 0;
-    if (perTry > 0 && this.#requestComplete) this.#perTryTimer = this.#timers.set(this.#onPerTryTimeout, perTry);
+    // The per-try timer waits for the connection: the pool calls onPoolReady (at once when one is idle).
+    this.#poolReady = false;
     const x = cluster.send(e, head, body, attempt);
     if (x === null) {
       // max_pending_requests overflowed: 503 UO, never retried. No host was reached (Envoy's pool

@@ -72,6 +72,11 @@ const TLS_CODE = /^(ERR_TLS|ERR_SSL|ERR_OSSL|MESH_PEER_IDENTITY|CERT_|UNABLE_TO_
 const MAX_REASON = 256;
 
 export interface UpstreamSink {
+  /**
+   * The request has its connection (a pooled HTTP/1.1 connection, a stream on a ready HTTP/2 session):
+   * Envoy's onPoolReady, when a try's per-try timer may start. Not called for a request that fails first.
+   */
+  onPoolReady?(): void;
   onHead(status: number, headers: OutgoingHeaders): void;
   /** Returns false when the downstream is full; the upstream then waits for `resume()`. */
   onData(chunk: Buffer): boolean;
