@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, test } from 'node:test';
+import type * as grpc from '@grpc/grpc-js';
 import { startTcpAuthzPair, type TcpAuthzPair, until } from './tcp-authz-pair.ts';
 
 // `db` serves `ledger` (5435, checked by the `grpc-authz` provider).
@@ -46,10 +47,15 @@ spec:
 
 /** Answers to checks still out, in order; the provider says nothing until the test calls one. */
 const held: ((code: number) => void)[] = [];
+/** Every Check call the provider got, in order. */
+const calls: grpc.ServerUnaryCall<unknown, unknown>[] = [];
 let pair: TcpAuthzPair;
 
 before(async () => {
-  pair = await startTcpAuthzPair(yaml, [5435], (answer) => held.push(answer));
+  pair = await startTcpAuthzPair(yaml, [5435], (answer, call) => {
+    held.push(answer);
+    calls.push(call);
+  });
 });
 
 after(() => pair?.close());
@@ -96,3 +102,23 @@ test('a connection whose client leaves while ext_authz is out is counted opened 
   assert.equal(pair.counts.checks, 2);
 });
 
+test("the check of a connection whose client leaves is cancelled: the provider sees its call cancelled, as Envoy's client_->cancel() on close", bounded, async () => {
+  const s = net.connect(await pair.client.port('virtualOutbound'), '127.0.0.1');
+  s.on('error', () => {});
+  let got = '';
+  const answered = new Promise<void>((resolve) =>
+    s.on('data', (c: Buffer) => {
+      got += c.toString('latin1');
+      if (got.includes('\r\n\r\n')) resolve();
+    }),
+  );
+  s.write('CONNECT ledger.shop:5435 HTTP/1.1\r\nhost: ledger.shop:5435\r\n\r\n');
+  await answered;
+  s.write('ping');
+  await until(() => (held.length === 1 ? true : undefined));
+  const call = calls.at(-1) as grpc.ServerUnaryCall<unknown, unknown>;
+  assert.equal(call.cancelled, false, 'the check is out, held by the provider');
+  s.resetAndDestroy();
+  await until(() => (call.cancelled ? true : undefined));
+  held.shift();
+});

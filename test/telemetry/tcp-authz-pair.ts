@@ -58,9 +58,9 @@ export interface TcpAuthzPair {
 /**
  * Starts the pair. `yaml` names the Services on `db` (their ports in `dbPorts`, each echoed by the app),
  * the policies and the `grpc-authz` provider; `check` answers each Check call (its callback takes the
- * gRPC status code of the answer, 0 to allow).
+ * gRPC status code of the answer, 0 to allow), and is given the call (to see it cancelled).
  */
-export async function startTcpAuthzPair(yaml: string, dbPorts: readonly number[], check: (answer: (code: number) => void) => void): Promise<TcpAuthzPair> {
+export async function startTcpAuthzPair(yaml: string, dbPorts: readonly number[], check: (answer: (code: number) => void, call: grpc.ServerUnaryCall<unknown, unknown>) => void): Promise<TcpAuthzPair> {
   const ca = await makeCa();
   const counts = { app: 0, checks: 0 };
   const logs: string[] = [];
@@ -73,9 +73,9 @@ export async function startTcpAuthzPair(yaml: string, dbPorts: readonly number[]
   const pkg = loadSync('envoy/service/auth/v3/external_auth.proto', { includeDirs: [...protoIncludeDirs], keepCase: true, longs: String, enums: String, defaults: false });
   const authz = new grpc.Server();
   authz.addService(pkg['envoy.service.auth.v3.Authorization'] as unknown as grpc.ServiceDefinition, {
-    Check: (_call: unknown, cb: grpc.sendUnaryData<unknown>) => {
+    Check: (call: grpc.ServerUnaryCall<unknown, unknown>, cb: grpc.sendUnaryData<unknown>) => {
       counts.checks++;
-      check((code) => cb(null, { status: { code } }));
+      check((code) => cb(null, { status: { code } }), call);
     },
   });
   const authzPort = await new Promise<number>((resolve, reject) => authz.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));

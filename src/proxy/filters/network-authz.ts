@@ -19,7 +19,7 @@ export interface NetworkAuthzOutcome {
 const ALLOWED: NetworkAuthzOutcome = Object.freeze({ allowed: true, details: '' });
 const RBAC_METADATA = 'envoy.filters.network.rbac';
 
-function runFrom(filters: readonly NetworkAuthzFilter[], start: number, connection: ConnectionInfo, metadata: Map<string, Record<string, unknown>>, dial: ClusterDialer, stats: NetworkAuthzStats | undefined): NetworkAuthzOutcome | Promise<NetworkAuthzOutcome> {
+function runFrom(filters: readonly NetworkAuthzFilter[], start: number, connection: ConnectionInfo, metadata: Map<string, Record<string, unknown>>, dial: ClusterDialer, stats: NetworkAuthzStats | undefined, signal: AbortSignal | undefined): NetworkAuthzOutcome | Promise<NetworkAuthzOutcome> {
   for (let i = start; i < filters.length; i++) {
     const f = filters[i]!;
     if (f.kind === 'rbac') {
@@ -29,15 +29,24 @@ function runFrom(filters: readonly NetworkAuthzFilter[], start: number, connecti
       if (!v.allowed) return { allowed: false, details: v.details, deniedBy: 'rbac' };
       continue;
     }
-    const pending = f.extAuthz.check(connection, metadata, dial);
+    const pending = f.extAuthz.check(connection, metadata, dial, signal);
     if (!pending) continue;
-    return pending.then((v) => (v.allowed ? runFrom(filters, i + 1, connection, metadata, dial, stats) : { allowed: false, details: v.details, deniedBy: 'ext_authz' }));
+    return pending.then((v) => (v.allowed ? runFrom(filters, i + 1, connection, metadata, dial, stats, signal) : { allowed: false, details: v.details, deniedBy: 'ext_authz' }));
   }
   return ALLOWED;
 }
 
-/** Runs the chain for one connection; a Promise only when a check had to go out. `stats`: RBAC's counters. */
-export function runNetworkAuthz(filters: readonly NetworkAuthzFilter[], connection: ConnectionInfo, dial: ClusterDialer, stats?: NetworkAuthzStats): NetworkAuthzOutcome | Promise<NetworkAuthzOutcome> {
+/**
+ * Runs the chain for one connection; a Promise only when a check had to go out. `stats`: RBAC's counters.
+ * `signal` cancels the checks still out (the connection closed first, Envoy's onEvent close).
+ */
+export function runNetworkAuthz(filters: readonly NetworkAuthzFilter[], connection: ConnectionInfo, dial: ClusterDialer, stats?: NetworkAuthzStats, signal?: AbortSignal): NetworkAuthzOutcome | Promise<NetworkAuthzOutcome> {
   if (filters.length === 0) return ALLOWED;
-  return runFrom(filters, 0, connection, new Map(), dial, stats);
+  return runFrom(filters, 0, connection, new Map(), dial, stats, signal);
+}
+
+/** Whether a chain may send a check out (and so needs a way to cancel it). */
+export function hasExtAuthz(filters: readonly NetworkAuthzFilter[]): boolean {
+  for (const f of filters) if (f.kind === 'ext_authz') return true;
+  return false;
 }

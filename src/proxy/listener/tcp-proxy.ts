@@ -5,7 +5,7 @@
 // meters the bytes each way, chunk by chunk.
 import type { Duplex } from 'node:stream';
 import type { ClusterManager } from '../cluster/cluster-manager.ts';
-import { type NetworkAuthzOutcome, runNetworkAuthz } from '../filters/network-authz.ts';
+import { hasExtAuthz, type NetworkAuthzOutcome, runNetworkAuthz } from '../filters/network-authz.ts';
 import type { NetworkAuthzStats } from '../filters/network-authz-stats.ts';
 import type { TcpConnectionStats, TcpUpstreamOutcome } from '../filters/network-stats.ts';
 import type { ConnectionInfo } from '../http/stream.ts';
@@ -29,16 +29,20 @@ export function serveTcp(clusters: ClusterManager, chain: TcpChain, downstream: 
     if (downstream.destroyed) return void (meter && refused(meter, chain.pickCluster(random()), undefined));
     proxyTcp(clusters, chain, downstream, connection, random, meter);
   };
-  const verdict = runNetworkAuthz(chain.authz, connection, (name) => dialCluster(clusters, name), authzStats);
+  // Only a chain with ext_authz can have a check to cancel.
+  const checks = hasExtAuthz(chain.authz) ? new AbortController() : undefined;
+  const verdict = runNetworkAuthz(chain.authz, connection, (name) => dialCluster(clusters, name), authzStats, checks?.signal);
   if (!(verdict instanceof Promise)) return void decide(verdict);
   // An ext_authz check is out: hold the client's bytes until it answers.
   downstream.pause();
   let pending = true;
-  // The client leaves first: Envoy's ext_authz cancels its check, and the connection is counted and
-  // logged as it closes, with no upstream and no refusal (whatever the check would have said).
+  // The client leaves first: Envoy's ext_authz cancels its check (the call is reset, so the provider
+  // sees it cancelled), and the connection is counted and logged as it closes, with no upstream and no
+  // refusal (whatever the check would have said).
   const left = (): void => {
     if (!pending) return;
     pending = false;
+    checks?.abort();
     if (meter) refused(meter, chain.pickCluster(random()), undefined);
     downstream.destroy();
   };

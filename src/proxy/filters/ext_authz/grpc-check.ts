@@ -11,7 +11,7 @@ import { CHECK_METHOD_PATH, type CheckRequestJson, type CheckResponseJson, decod
 export type ClusterDialer = (cluster: string) => Promise<Duplex & { readonly stale?: () => boolean }>;
 
 export class ExtAuthzCallError extends Error {
-  readonly code: 'EXT_AUTHZ_UNAVAILABLE' | 'EXT_AUTHZ_TIMEOUT' | 'EXT_AUTHZ_GRPC_STATUS' | 'EXT_AUTHZ_PROTOCOL';
+  readonly code: 'EXT_AUTHZ_UNAVAILABLE' | 'EXT_AUTHZ_TIMEOUT' | 'EXT_AUTHZ_GRPC_STATUS' | 'EXT_AUTHZ_PROTOCOL' | 'EXT_AUTHZ_CANCELLED';
   constructor(code: ExtAuthzCallError['code'], message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.code = code;
@@ -69,13 +69,18 @@ export class GrpcCheckClient {
     return pending;
   }
 
-  async check(request: CheckRequestJson, timeoutMs: number): Promise<CheckResponseJson> {
+  /**
+   * One Check call. `signal` cancels it (Envoy's client_->cancel()): a call already out is reset with
+   * RST_STREAM CANCEL, which the server sees as the call cancelled; one still connecting is never sent.
+   */
+  async check(request: CheckRequestJson, timeoutMs: number, signal?: AbortSignal): Promise<CheckResponseJson> {
     let session: http2.ClientHttp2Session;
     try {
       session = await this.#connect();
     } catch (err) {
       throw err instanceof ExtAuthzCallError ? err : new ExtAuthzCallError('EXT_AUTHZ_UNAVAILABLE', `cannot reach ${this.#cluster}`, { cause: err });
     }
+    if (signal?.aborted) throw cancelled();
     const payload = encodeCheckRequest(request);
     const frame = Buffer.alloc(5 + payload.length);
     frame.writeUInt32BE(payload.length, 1);
@@ -103,6 +108,12 @@ export class GrpcCheckClient {
         stream.close(http2.constants.NGHTTP2_CANCEL);
         reject(new ExtAuthzCallError('EXT_AUTHZ_TIMEOUT', `check timed out after ${timeoutMs} ms`));
       }, timeoutMs);
+      const onAbort = (): void => {
+        clearTimeout(timer);
+        stream.close(http2.constants.NGHTTP2_CANCEL);
+        reject(cancelled());
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
       const readStatus = (h: http2.IncomingHttpHeaders) => {
         const s = h['grpc-status'];
         if (typeof s === 'string') status = s;
@@ -125,6 +136,7 @@ export class GrpcCheckClient {
       });
       stream.on('close', () => {
         clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
         if (status !== '0') return reject(new ExtAuthzCallError('EXT_AUTHZ_GRPC_STATUS', `check answered grpc-status ${status ?? 'none'} ${message}`.trim()));
         const body = Buffer.concat(chunks);
         const len = body.length >= 5 ? body.readUInt32BE(1) : -1;
@@ -138,4 +150,8 @@ export class GrpcCheckClient {
       stream.end(frame);
     });
   }
+}
+
+function cancelled(): ExtAuthzCallError {
+  return new ExtAuthzCallError('EXT_AUTHZ_CANCELLED', 'check cancelled: the downstream went away');
 }

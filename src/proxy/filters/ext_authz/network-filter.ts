@@ -16,8 +16,11 @@ export interface NetworkExtAuthzResult {
 }
 
 export interface NetworkExtAuthz {
-  /** Undefined when `filter_enabled_metadata` does not match: the filter passes without a check. */
-  check(connection: ConnectionInfo, metadata: ReadonlyMap<string, Record<string, unknown>>, dial: ClusterDialer): Promise<NetworkExtAuthzResult> | undefined;
+  /**
+   * Undefined when `filter_enabled_metadata` does not match: the filter passes without a check. `signal`
+   * cancels the call (the connection closed first); what the promise then says is not used.
+   */
+  check(connection: ConnectionInfo, metadata: ReadonlyMap<string, Record<string, unknown>>, dial: ClusterDialer, signal?: AbortSignal): Promise<NetworkExtAuthzResult> | undefined;
   toString(): string;
 }
 
@@ -41,7 +44,7 @@ export function compileNetworkExtAuthz(config: TypedAny, localPrincipal?: string
   const failOpen = c.failure_mode_allow === true;
   let client: GrpcCheckClient | undefined;
   return {
-    check(connection, metadata, dial) {
+    check(connection, metadata, dial, signal) {
       if (enabled && !enabled(metadata)) return undefined;
       client ??= new GrpcCheckClient(service.cluster, service.authority, dial);
       const request = {
@@ -50,7 +53,7 @@ export function compileNetworkExtAuthz(config: TypedAny, localPrincipal?: string
           destination: peer(connection.localAddress, connection.localPort, localPrincipal),
         },
       };
-      return client.check(request, service.timeoutMs).then(
+      return client.check(request, service.timeoutMs, signal).then(
         (res) => ((res.status?.code ?? 0) === 0 ? { allowed: true, details: '' } : { allowed: false, details: 'ext_authz_denied' }),
         () => (failOpen ? { allowed: true, details: '' } : { allowed: false, details: 'ext_authz_error' }),
       );
