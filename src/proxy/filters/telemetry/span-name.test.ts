@@ -80,14 +80,19 @@ test("without a decorator, Envoy's names: `egress` and the Host, `ingress`; prop
   await quiet.factory.close();
 });
 
-test('an unsampled stream, whose span is never exported, sends and answers no name', async () => {
+test("an unsampled stream sends and answers its name all the same, as Envoy's connection manager does whenever it traces", async () => {
   const factory = createTelemetryFilterFactory({ registry: new MetricsRegistry(), random: () => 0.5, exportTimers: { setInterval: () => 0, clearInterval: () => {} } });
   const unsampled = { ...tracing, sampling: 0 };
   const client = factory.create(telemetryConfig({ reporter: 'source', workload: sleep, metrics: false, tracing: unsampled }));
   const server = factory.create(telemetryConfig({ reporter: 'destination', workload: web, metrics: false, tracing: unsampled }));
   const out = await drive(client, { authority: 'web:80', status: 200, route: routed('web.shop.svc.cluster.local:80/*') });
-  assert.equal(out.ctx.request.headers.has('x-envoy-decorator-operation'), false);
-  const inbound = await drive(server, { authority: 'web:80', status: 200, connection: mesh, route: routed('web.shop.svc.cluster.local:80/*') });
-  assert.equal(inbound.responseHeaders.has('x-envoy-decorator-operation'), false);
+  assert.equal(out.ctx.request.headers.get('traceparent')?.toString().endsWith('-00'), true, 'not sampled');
+  assert.equal(out.ctx.request.headers.get('x-envoy-decorator-operation'), 'web.shop.svc.cluster.local:80/*', 'sent upstream (Envoy: traceRequest on egress)');
+  const inbound = await drive(server, { authority: 'web:80', status: 200, connection: mesh, route: routed('api.shop.svc.cluster.local:9090/*') });
+  assert.equal(inbound.responseHeaders.get('x-envoy-decorator-operation'), 'api.shop.svc.cluster.local:9090/*', 'answered (Envoy: encodeHeaders on ingress)');
+  // No tracing at all (Envoy: an HCM without `tracing` never calls traceRequest): no name either way.
+  const untraced = factory.create(telemetryConfig({ reporter: 'source', workload: sleep, metrics: true }));
+  const plain = await drive(untraced, { authority: 'web:80', status: 200, route: routed('web.shop.svc.cluster.local:80/*') });
+  assert.equal(plain.ctx.request.headers.has('x-envoy-decorator-operation'), false);
   await factory.close();
 });

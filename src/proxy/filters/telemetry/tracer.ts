@@ -76,8 +76,8 @@ export class Tracer {
    * Decides sampling, sets x-request-id when absent, rewrites the trace headers for the upstream and
    * names the span as Envoy's connection manager does: the route's decorator; a client span sends it
    * upstream in x-envoy-decorator-operation, a server span takes its caller's from there instead.
-   * Only a sampled stream's name is ever exported, so only a sampled stream sends one: an unsampled
-   * request (most of them) costs no header.
+   * Sampled or not, as Envoy's traceRequest: its tracer returns a span for an unsampled request too, and
+   * the name travels whenever the connection manager traces (a propagate: false decorator keeps it home).
    */
   start(request: DownstreamRequest, startMs: number, route: RouteView | null = null): TraceState {
     const h = request.headers;
@@ -95,9 +95,9 @@ export class Tracer {
     let operation = decorator?.operation;
     let respondOperation: string | undefined;
     if (this.#kind === 'CLIENT') {
-      if (sampled && decorator?.propagate) h.set(DECORATOR_OPERATION_HEADER, decorator.operation);
+      if (decorator?.propagate) h.set(DECORATOR_OPERATION_HEADER, decorator.operation);
     } else {
-      if (sampled && decorator?.propagate) respondOperation = decorator.operation;
+      if (decorator?.propagate) respondOperation = decorator.operation;
       // The caller's name wins, and goes no further (Envoy removes it before the app).
       const fromCaller = h.get(DECORATOR_OPERATION_HEADER);
       if (fromCaller !== undefined) {
