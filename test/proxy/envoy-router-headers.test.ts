@@ -1,6 +1,6 @@
 // The headers Envoy's router and connection manager add, as an Istio user sees them through a real proxy:
 // x-envoy-upstream-service-time on responses; x-envoy-attempt-count (include_request_attempt_count,
-// which Istio sets), x-envoy-original-path (a rewrite) and x-envoy-expected-rq-timeout-ms upstream;
+// which Istio sets; a mirror's copy says 1), x-envoy-original-path (a rewrite) and x-envoy-expected-rq-timeout-ms upstream;
 // x-forwarded-proto kept by a sidecar HCM and set by an edge one; and the route's response header
 // mutations on the router's own replies (504 UT, 503 UF).
 import assert from 'node:assert/strict';
@@ -8,10 +8,13 @@ import type http from 'node:http';
 import { after, before, test } from 'node:test';
 import type { TypedAny } from '../../src/xds/any.ts';
 import { TypeUrl } from '../../src/xds/type-urls.ts';
+import { until } from '../resilience/fake-clock.ts';
 import { cla, closedPort, cluster, echoBackend, hcm, listener, push, request, startProxy } from './harness.ts';
 
 let env: Awaited<ReturnType<typeof startProxy>>;
 let backend: Awaited<ReturnType<typeof echoBackend>>;
+/** The mirror cluster's app: every copy it got. */
+let shadow: Awaited<ReturnType<typeof echoBackend>>;
 let sidecarPort: number;
 let edgePort: number;
 /** Answers 503 to the first try of each request id, 200 after. */
@@ -30,6 +33,11 @@ function routes(): TypedAny {
         include_request_attempt_count: true,
         routes: [
           { name: 'rewrite', match: { prefix: '/old' }, route: { cluster: 'echo', prefix_rewrite: '/new', timeout: { seconds: 0 } } },
+          {
+            name: 'mirrored',
+            match: { prefix: '/flaky-mirrored' },
+            route: { cluster: 'echo', timeout: { seconds: 10 }, retry_policy: { retry_on: '5xx', num_retries: { value: 2 } }, request_mirror_policies: [{ cluster: 'shadow' }] },
+          },
           {
             name: 'retried',
             match: { prefix: '/flaky' },
@@ -61,6 +69,7 @@ function handler(req: http.IncomingMessage, res: http.ServerResponse): void {
 
 before(async () => {
   backend = await echoBackend(handler);
+  shadow = await echoBackend();
   env = await startProxy();
   const dead = await closedPort();
   push(env.proxy, [
@@ -68,6 +77,8 @@ before(async () => {
     cla('echo', [{ port: backend.port }]),
     cluster('dead'),
     cla('dead', [{ port: dead }]),
+    cluster('shadow'),
+    cla('shadow', [{ port: shadow.port }]),
     listener('sidecar', 15001, [{ filter: hcm('r') }]),
     listener('edge', 8080, [{ filter: hcm('r', { use_remote_address: { value: true } }) }]),
     routes(),
@@ -80,6 +91,8 @@ after(async () => {
   await env.close();
   backend.server.closeAllConnections();
   backend.server.close();
+  shadow.server.closeAllConnections();
+  shadow.server.close();
 });
 
 const seen = (body: string) => JSON.parse(body) as { url: string; headers: Record<string, string> };
@@ -92,6 +105,16 @@ test('x-envoy-upstream-service-time on upstream responses; x-envoy-attempt-count
   const retried = await request(sidecarPort, '/flaky');
   assert.equal(retried.status, 200);
   assert.equal(seen(retried.body).headers['x-envoy-attempt-count'], '2', 'the second try says so');
+});
+
+test('a mirror gets x-envoy-attempt-count 1, as Envoy copies the shadow headers after the first try sets it, whatever the primary retries', async () => {
+  const retried = await request(sidecarPort, '/flaky-mirrored');
+  assert.equal(retried.status, 200);
+  assert.equal(seen(retried.body).headers['x-envoy-attempt-count'], '2', 'the primary was retried once');
+  await until(() => shadow.requests.length === 1, 'the mirror got its copy');
+  const copy = shadow.requests[0] as http.IncomingMessage;
+  assert.equal(copy.headers.host, 'echo.example.com-shadow', 'the copy goes to the -shadow authority');
+  assert.equal(copy.headers['x-envoy-attempt-count'], '1', 'the copy says 1, never retried itself');
 });
 
 test('x-envoy-original-path after a rewrite; x-envoy-expected-rq-timeout-ms when a timeout applies', async () => {

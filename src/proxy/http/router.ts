@@ -134,7 +134,11 @@ function mirror(clusters: ClusterManager, route: RouteResilience, req: ForwardRe
   for (const m of route.mirrors) {
     if (!m.shouldMirror(random()) || !clusters.get(m.cluster)) continue;
     // Its own headers: the primary's tries write theirs (x-envoy-attempt-count) into the primary's head.
-    const head: UpstreamHead = { ...req.head, authority: shadowAuthority(req.head.authority), headers: { ...req.head.headers } };
+    // Envoy copies the shadow's headers in decodeHeaders after the first try's count is set: a copy says
+    // 1, whatever the primary's retries, and is never retried itself (its own forward has no route).
+    const headers = { ...req.head.headers };
+    if (route.includeAttemptCount) headers['x-envoy-attempt-count'] = '1';
+    const head: UpstreamHead = { ...req.head, authority: shadowAuthority(req.head.authority), headers };
     const send = (body: Readable | null) => {
       const info: StreamInfo = { startTime: req.info.startTime, responseFlags: new Set(), dynamicMetadata: new Map() };
       forward(clusters, { clusterName: m.cluster, head, body, timeoutMs: req.timeoutMs, retries: 0, info, random }, discard, timers);
