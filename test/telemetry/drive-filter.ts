@@ -31,6 +31,8 @@ export interface DriveRequest {
   upstreamMesh?: boolean;
   /** The identity the answering endpoint's certificate proved (the tunnel's). */
   upstreamPrincipal?: string;
+  /** The metadata the endpoint's sidecar answered a CONNECT with (a carried connection's responses go without). */
+  upstreamPeer?: string;
   /** The route the request matched (its decorator names the span). */
   route?: RouteView;
   startTime?: number;
@@ -62,6 +64,7 @@ export async function drive(filter: HttpFilter, r: DriveRequest): Promise<Driven
   if (r.upstreamWorkload) info.upstreamWorkload = r.upstreamWorkload;
   if (r.upstreamMesh !== undefined) info.upstreamMesh = r.upstreamMesh;
   if (r.upstreamPrincipal !== undefined) info.upstreamPrincipal = r.upstreamPrincipal;
+  if (r.upstreamPeer !== undefined) info.upstreamPeer = r.upstreamPeer;
   const ctx: RequestContext = { request, info, route: r.route ?? null };
   const verdict = await filter.onRequest?.(ctx);
   if (verdict && verdict.action !== 'continue') throw new Error('filter answered the request itself');

@@ -33,6 +33,11 @@ export interface ConnectionInfo {
   peerCertHash?: string;
   /** Source workload metadata from the tunnel (`x-outrigger-peer`), when the peer is a mesh sidecar. */
   peer?: { workload: string; namespace: string; labels: Readonly<Record<string, string>> };
+  /**
+   * The source learnt this workload's metadata from the answer to the CONNECT of the carrier the request
+   * came on (a carried HTTP/1.1 connection): its responses need not carry `x-outrigger-peer` again.
+   */
+  peerAnswered?: boolean;
 }
 
 export interface DownstreamRequest {
@@ -66,6 +71,11 @@ export interface StreamInfo {
   upstreamMesh?: boolean;
   /** The SPIFFE ID that answering mesh endpoint's certificate proved (its metadata's own claim is not taken). */
   upstreamPrincipal?: string | undefined;
+  /**
+   * The answering mesh endpoint's metadata (`x-outrigger-peer`) as its sidecar answered a CONNECT on the
+   * tunnel session: what a carried HTTP/1.1 connection's responses go without.
+   */
+  upstreamPeer?: string | undefined;
   /** The chosen endpoint's `istio.workload` metadata (`name;namespace`): who the source tried, without an answer. */
   upstreamWorkload?: string | undefined;
   /** Why the proxy answered itself (`route_not_found`, `rbac_access_denied_matched_policy[ns[foo]-policy[bar]-rule[0]]`). */

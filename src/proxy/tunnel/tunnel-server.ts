@@ -212,10 +212,12 @@ export class TunnelServer {
     if (!base) return void req.stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
     if (req.method === 'CONNECT' && req.headers[':protocol'] !== undefined) {
       if (req.headers[':protocol'] !== HTTP1_CARRIER_PROTOCOL) return void req.stream.respond({ ':status': 501 }, { endStream: true });
-      req.stream.respond({ ':status': 200 });
-      // The source's metadata came once, on the carrier: every request on it is from that source.
+      // The source's metadata came once, on the carrier: every request on it is from that source. A mesh
+      // source gets this workload's in the answer, once, for every response on the carrier.
       const carrierPeer = peerOf(req.headers[PEER_HEADER]);
-      this.#serveH1(req.stream, carrierPeer ? { ...base, peer: carrierPeer } : base);
+      const self = carrierPeer ? this.#deps.selfPeer : undefined;
+      req.stream.respond(self ? { ':status': 200, [PEER_HEADER]: self } : { ':status': 200 });
+      this.#serveH1(req.stream, carrierPeer ? { ...base, peer: carrierPeer, ...(self ? { peerAnswered: true } : {}) } : base);
       return;
     }
     const session = req.stream.session as ServerHttp2Session;

@@ -265,7 +265,10 @@ export class UpstreamRequest {
     }
     this.#headSent = true;
     // Who answered, as its certificate proved it: the telemetry's destination principal.
-    if (a.endpoint.mesh) this.#req.info.upstreamPrincipal = this.#cluster.verifiedPeer(a.endpoint);
+    if (a.endpoint.mesh) {
+      this.#req.info.upstreamPrincipal = this.#cluster.verifiedPeer(a.endpoint);
+      this.#req.info.upstreamPeer = this.#cluster.answeredPeer(a.endpoint);
+    }
     this.#out.head(status, headers, map);
   }
 

@@ -83,15 +83,17 @@ export class TelemetryFilter implements HttpFilter {
     if (!this.#outbound) {
       // Only a mesh peer learns who answered; clients outside the mesh never see mesh metadata (an
       // app's own header of that name included).
-      if (ctx.request.connection.peer) response.headers.set(PEER_RESPONSE_HEADER, this.#selfHeader);
+      // A carrier's source had it once, in the CONNECT's answer.
+      const conn = ctx.request.connection;
+      if (conn.peer && conn.peerAnswered !== true) response.headers.set(PEER_RESPONSE_HEADER, this.#selfHeader);
       else response.headers.delete(PEER_RESPONSE_HEADER);
       return;
     }
     const v = header(response.headers, PEER_RESPONSE_HEADER);
-    if (v === undefined) return;
-    response.headers.delete(PEER_RESPONSE_HEADER);
+    if (v !== undefined) response.headers.delete(PEER_RESPONSE_HEADER);
+    const peer = v ?? ctx.info.upstreamPeer;
     // Believed only from a mesh endpoint's sidecar: any other server could name itself anything.
-    if (ctx.info.upstreamMesh === true) this.#stateOf(ctx.info).destination = this.#decodePeer(v, ctx.info.upstreamPrincipal);
+    if (peer !== undefined && ctx.info.upstreamMesh === true) this.#stateOf(ctx.info).destination = this.#decodePeer(peer, ctx.info.upstreamPrincipal);
   }
 
   onDone(ctx: RequestContext, outcome: StreamOutcome): void {
@@ -103,7 +105,8 @@ export class TelemetryFilter implements HttpFilter {
       const edge: MetricEdge = this.#outbound ? this.#p.edges.outbound(info.clusterName, req.authority, state?.destination, info.upstreamWorkload) : this.#p.edges.inbound(req.connection, req.authority, info.clusterName);
       const grpc = outcome.grpcStatus ?? -1;
       const protocol = isGrpc(ctx) ? 'grpc' : 'http';
-      // Istio's stats filter records the downstream's wire bytes: heads and bodies.
+      // Istio's stats filter records the downstream's wire bytes: heads and bodies (HTTP/2: the
+      // heads' and trailers' fields uncompressed, see StreamOutcome).
       const requestBytes = outcome.requestHeadBytes + outcome.requestBytes;
       const responseBytes = outcome.responseHeadBytes + outcome.responseBytes;
       const o = this.#p.overrides;

@@ -39,6 +39,22 @@ const tracing = {
   provider: { name: 'otel', kind: 'opentelemetry', service: 'otel-collector.observability', port: 4318 },
 } satisfies TelemetryFilterConfig['tracing'];
 
+test("a carried connection: the destination's metadata came with the carrier's answer, so responses go without it", async () => {
+  const { registry, factory } = setup();
+  const src = factory.create(telemetryConfig({ reporter: 'source', workload: sleepWorkload, metrics: true }));
+  const dst = factory.create(telemetryConfig({ reporter: 'destination', workload: podinfoWorkload, metrics: true }));
+  const answered = { tls: true, peerPrincipal: sleepWorkload.principal, peer: { workload: 'sleep', namespace: 'podinfo', labels: { app: 'sleep' } }, peerAnswered: true };
+  // The app's own header of that name is dropped, and the destination does not repeat its metadata.
+  const forged = Buffer.from(JSON.stringify({ workload: 'payments', namespace: 'prod', labels: {} })).toString('base64');
+  const inbound = await drive(dst, { authority: 'podinfo.podinfo:9898', status: 200, connection: answered, responseHeaders: { 'x-outrigger-peer': forged } });
+  assert.equal(inbound.responseHeaders.has('x-outrigger-peer'), false, 'no metadata on a response of a carrier whose source was answered');
+  // The source names the destination from what the carrier's CONNECT was answered with.
+  const self = Buffer.from(JSON.stringify(podinfoWorkload)).toString('base64');
+  await drive(src, { authority: 'podinfo.podinfo:9898', status: 200, clusterName: 'outbound|9898||podinfo.podinfo.svc.cluster.local', upstreamMesh: true, upstreamPrincipal: podinfoWorkload.principal, upstreamPeer: self });
+  assert.match(registry.renderPrometheus(), /istio_requests_total\{reporter="source",[^}]*destination_workload="podinfo-stable",destination_workload_namespace="podinfo",[^}]*response_code="200",[^}]*\} 1/);
+  await factory.close();
+});
+
 test('source and destination filters: peer metadata exchange, Istio labels, spans in one trace, access log', async () => {
   const { registry, sink, factory } = setup();
   const src = factory.create(telemetryConfig({ reporter: 'source', workload: sleepWorkload, metrics: true, tracing }));
