@@ -1,7 +1,7 @@
 // `up --ephemeral-ports`, then an edit of the Gateway: a server port the edit adds is bound by the gateway
 // on a free host port, not the declared one, announced in up's progress output and named in `outrigger
-// status`; removing the server closes that port and says so. A real `up` in this process, a real proxy
-// host, real sockets.
+// status`; switched to HTTPS, it keeps that host port; removing the server closes that port and says so.
+// A real `up` in this process, a real proxy host, real sockets.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -11,11 +11,27 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { main } from '../../src/cli/main.ts';
 import { readState } from '../../src/runtime/state.ts';
+import { makeCa } from '../proxy/certs.ts';
 import { upInProcess } from './up-in-process.ts';
 
-/** A Gateway with the `admin` server on 9000, and optionally an `added` server on `extra`, each with a VirtualService answering its name. */
-function gatewayYaml(extra?: number): string {
+/**
+ * A Gateway with the `admin` server on 9000, and optionally an `added` server on `extra`, each with a
+ * VirtualService answering its name; with `tls`, the `added` server is HTTPS with that certificate.
+ */
+function gatewayYaml(extra?: number, tls?: { cert: string; key: string }): string {
   const server = (port: number, name: string) => `    - port: {number: ${port}, name: http-${name}, protocol: HTTP}\n      hosts: [${name}.example.com]\n`;
+  const https = (port: number, name: string) =>
+    `    - port: {number: ${port}, name: https-${name}, protocol: HTTPS}\n      hosts: [${name}.example.com]\n      tls: {mode: SIMPLE, credentialName: ${name}-cert}\n`;
+  const b64 = (s: string) => Buffer.from(s).toString('base64');
+  const secret = tls
+    ? `---
+apiVersion: v1
+kind: Secret
+metadata: {name: added-cert, namespace: istio-system}
+type: kubernetes.io/tls
+data: {tls.crt: ${b64(tls.cert)}, tls.key: ${b64(tls.key)}}
+`
+    : '';
   const vs = (name: string) => `---
 apiVersion: networking.istio.io/v1
 kind: VirtualService
@@ -31,11 +47,12 @@ metadata: {name: admin, namespace: istio-system}
 spec:
   selector: {istio: ingressgateway}
   servers:
-${server(9000, 'admin')}${extra ? server(extra, 'added') : ''}${vs('admin')}${extra ? vs('added') : ''}`;
+${server(9000, 'admin')}${extra ? (tls ? https : server)(extra, 'added') : ''}${vs('admin')}${extra ? vs('added') : ''}${secret}`;
 }
 
-function curl(port: number, host: string): Promise<string> {
-  return new Promise((resolve) => execFile('curl', ['-s', '-H', `Host: ${host}`, `http://127.0.0.1:${port}/`], { timeout: 10_000 }, (_e, out) => resolve(out)));
+function curl(port: number, host: string, https = false): Promise<string> {
+  const args = https ? ['-sk', '--resolve', `${host}:${port}:127.0.0.1`, `https://${host}:${port}/`] : ['-s', '-H', `Host: ${host}`, `http://127.0.0.1:${port}/`];
+  return new Promise((resolve) => execFile('curl', args, { timeout: 10_000 }, (_e, out) => resolve(out)));
 }
 
 function refused(port: number): Promise<boolean> {
@@ -90,10 +107,20 @@ test('up --ephemeral-ports gives a gateway server port added by an edit a free h
     assert.match(table, new RegExp(`proxy:${declared}=${host}\\b`));
     assert.match(table, new RegExp(`proxy:9000=${adminPort}\\b`));
 
+    // Switched to HTTPS, the server's listener is started anew (another kind of server): on the same
+    // host port, not a new free one announced as bound again.
+    writeFileSync(file, gatewayYaml(declared, await (await makeCa('gateway-ca')).issueWithSans([{ type: 'dns', value: 'added.example.com' }])));
+    const deadline = Date.now() + 30_000;
+    while ((await curl(host, 'added.example.com', true)) !== 'added') {
+      assert.ok(Date.now() < deadline, `HTTPS on 127.0.0.1:${host} within 30 s:\n${lines.join('\n')}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+
     writeFileSync(file, gatewayYaml());
     await until(new RegExp(`: server port ${declared} removed by a config edit; 127\\.0\\.0\\.1:${host} released$`));
     assert.ok(await refused(host), `the released port ${host} should be closed`);
     assert.equal(readState(state)?.components.find((c) => c.kind === 'gateway')?.ports[`proxy:${declared}`], undefined);
+    assert.ok(!lines.some((l) => l.includes('bound again')), lines.join('\n'));
   } finally {
     await up.stop();
     rmSync(dir, { recursive: true, force: true });

@@ -52,7 +52,8 @@ export interface ListenerManagerDeps {
   selfPeer?: string;
 }
 
-type Running = { kind: 'listener'; l: BoundListener; port: number } | { kind: 'tunnel'; t: TunnelServer; port: number };
+/** `port`: the configured port; `bound`: the port it got, once bound. */
+type Running = { kind: 'listener'; l: BoundListener; port: number; bound?: number } | { kind: 'tunnel'; t: TunnelServer; port: number; bound?: number };
 
 export class ListenerManager {
   #deps: ListenerManagerDeps;
@@ -109,13 +110,16 @@ export class ListenerManager {
         continue;
       }
       if (r) this.#stop(l.name, r);
-      this.#start(l);
+      // Started anew for the same port (a server switched between plaintext and TLS): the port it had,
+      // which the old one's stop just freed, not another free one where the port map says `*=0`.
+      this.#start(l, r && r.port === l.port ? r.bound : undefined);
     }
     for (const [name, r] of this.#running) if (!this.#all.get(name)?.bindToPort) this.#stop(name, r);
   }
 
-  #start(l: CompiledListener): void {
-    const bindPort = this.#deps.portMap.get(l.port) ?? this.#deps.portMap.get(OTHER_LISTENER_PORTS) ?? l.port;
+  /** `keep`: the host port a listener this one replaces was bound to. */
+  #start(l: CompiledListener, keep?: number): void {
+    const bindPort = keep ?? this.#deps.portMap.get(l.port) ?? this.#deps.portMap.get(OTHER_LISTENER_PORTS) ?? l.port;
     const d = this.#deps;
     if (l.name === TUNNEL_LISTENER) {
       const t = new TunnelServer(bindPort, {
@@ -129,8 +133,9 @@ export class ListenerManager {
           if (chain.handler.kind === 'http') void handleHttp(d.hcm, chain.handler, conn, req, res).catch(() => ('stream' in res ? res.stream.close(2) : res.destroy()));
         },
       });
-      t.boundPort.catch((err: Error) => d.onError?.(l.name, err));
-      this.#running.set(l.name, { kind: 'tunnel', t, port: l.port });
+      const running: Running = { kind: 'tunnel', t, port: l.port };
+      t.boundPort.then((p) => (running.bound = p), (err: Error) => d.onError?.(l.name, err));
+      this.#running.set(l.name, running);
       return;
     }
     const bl = new BoundListener(l, bindPort, {
@@ -143,8 +148,9 @@ export class ListenerManager {
       ...(d.originalDestination ? { originalDestination: d.originalDestination } : {}),
       ...(d.authzStats ? { authzStats: d.authzStats } : {}),
     });
-    bl.boundPort.catch((err: Error) => d.onError?.(l.name, err));
-    this.#running.set(l.name, { kind: 'listener', l: bl, port: l.port });
+    const running: Running = { kind: 'listener', l: bl, port: l.port };
+    bl.boundPort.then((p) => (running.bound = p), (err: Error) => d.onError?.(l.name, err));
+    this.#running.set(l.name, running);
   }
 
   #inbound(): { l: BoundListener } | undefined {
