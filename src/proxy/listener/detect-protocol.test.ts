@@ -1,7 +1,9 @@
 // Table tests of the sniffer's decisions: http_inspector's request-line rule, the h2c preface, TLS,
 // and when it must wait for more bytes.
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { test } from 'node:test';
+import tls from 'node:tls';
 import { MAX_REQUEST_LINE, type Sniffed, sniff } from './detect-protocol.ts';
 
 const both = { http: true, tls: true };
@@ -34,7 +36,9 @@ const cases: [string, string | Buffer, Sniffed | 'more'][] = [
   ['a control byte in the target', 'GET /a\u0000b HTTP/1.1\r\n', NOT_HTTP],
   ['plain bytes with a line end', 'ping\r\n', NOT_HTTP],
   ['a server-first client reply (binary)', Buffer.from([0x0a, 0x35, 0x2e, 0x37, 0x00]), NOT_HTTP],
-  ['a TLS ClientHello start is TLS', Buffer.from([0x16, 0x03, 0x01, 0x00, 0x05]), { tls: {} }],
+  ['a TLS record is TLS', Buffer.from([0x16, 0x03, 0x01, 0x00, 0x02, 0x01, 0x00]), { tls: {} }],
+  ['a TLS record not all in waits for the rest (its SNI may be in it)', Buffer.from([0x16, 0x03, 0x01, 0x00, 0x05, 0x01]), 'more'],
+  ['a TLS record header alone waits', Buffer.from([0x16, 0x03, 0x01]), 'more'],
 ];
 
 for (const [name, input, want] of cases) {
@@ -59,4 +63,22 @@ test('sniff: a request line not complete within the inspect limit is not HTTP', 
 
 test('sniff: with only the TLS inspector, an HTTP request line is not HTTP', () => {
   assert.deepEqual(sniff(Buffer.from('GET / HTTP/1.1\r\n'), { http: false, tls: true }), NOT_HTTP);
+});
+
+test('sniff: a real ClientHello split across reads waits for the rest, then names its SNI', async () => {
+  const hello = await new Promise<Buffer>((resolve) => {
+    const server = net.createServer((s) => {
+      s.once('data', (c: Buffer) => {
+        resolve(c);
+        s.destroy();
+        server.close();
+      });
+    });
+    server.listen(0, '127.0.0.1', () => {
+      const port = (server.address() as net.AddressInfo).port;
+      tls.connect({ host: '127.0.0.1', port, servername: 'API.example.com' }).on('error', () => {});
+    });
+  });
+  for (const n of [6, 50, hello.length - 1]) assert.equal(sniff(hello.subarray(0, n), both), 'more', `${n} of ${hello.length} bytes`);
+  assert.deepEqual(sniff(hello, both), { tls: { serverName: 'api.example.com' } });
 });

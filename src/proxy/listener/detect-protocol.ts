@@ -72,7 +72,8 @@ export function sniff(buf: Buffer, d: Pick<Detection, 'http' | 'tls'>): Sniffed 
   if (buf.length === 0) return 'more';
   if (d.tls && buf[0] === 0x16) {
     if (buf.length < 3) return 'more';
-    if (buf[1] === 0x03) return { tls: clientHelloSni(buf) };
+    // As tls_inspector, the whole first record: a ClientHello split across reads still yields its SNI.
+    if (buf[1] === 0x03) return buf.length < 5 || buf.length < Math.min(5 + buf.readUInt16BE(3), MAX_SNIFF) ? 'more' : { tls: clientHelloSni(buf) };
   }
   if (d.http) {
     const n = Math.min(buf.length, H2_PREFACE.length);

@@ -12,12 +12,14 @@
 // a STRICT port (whose handshake it would fail) or an HTTP port (no chain for it) closes it.
 // The ClientHello's SNI (each source cluster opens sessions of its own, named by its mesh TLS context)
 // is the SNI of every stream on the session, mesh TLS ones only: `%REQUESTED_SERVER_NAME%`, `connection.sni`.
+// A `plain_tls` stream's SNI is the one in the ClientHello it carries; a `raw_buffer` one has none.
 import http2 from 'node:http2';
 import type { Http2Stream, ServerHttp2Session } from 'node:http2';
 import type net from 'node:net';
 import tls from 'node:tls';
 import { h2Settings } from '../listener/http-servers.ts';
 import { watchPrematureResets } from '../listener/h2-abuse.ts';
+import { type Detection, detectProtocol } from '../listener/detect-protocol.ts';
 import type { FilterChain } from '../listener/compile-listener.ts';
 import { type H1Socket, H1ServerConnection, h1ServerDefaults } from '../http/h1-server.ts';
 import { type H2Request, type H2Response, serverExchange } from '../http/h2-server.ts';
@@ -33,6 +35,9 @@ import type { ListenerSslStats } from '../tls/listener-ssl-stats.ts';
 import { parsePeerMetadata } from '../filters/telemetry/peer-metadata.ts';
 
 export { PEER_HEADER };
+
+/** tls_inspector alone, with no timeout of its own (Istio's protocolDetectionTimeout is 0s). */
+const CLIENT_HELLO: Detection = Object.freeze({ http: false, tls: true, timeoutMs: 0, continueOnTimeout: true });
 
 /** A tunnelled stream is an HTTP request or a CONNECT (TCP). */
 export type TunnelStreamKind = 'http' | 'tcp';
@@ -239,7 +244,9 @@ export class TunnelServer {
       // Plaintext TCP carries no metadata exchange in Istio: the source is unknown, as well as unverified.
       if (transport !== 'tls') {
         req.stream.respond({ ':status': 200 });
-        return void this.#deps.serveStream(req.stream, chain, { ...asPlaintext(base), localAddress: host, localPort: port });
+        const plain: ConnectionInfo = { ...asPlaintext(base), localAddress: host, localPort: port };
+        if (transport === 'plain_tls') return void this.#serveWithClientHelloSni(req.stream, chain, plain);
+        return void this.#deps.serveStream(req.stream, chain, plain);
       }
       const self = peer ? this.#deps.selfPeer : undefined;
       req.stream.respond(self ? { ':status': 200, [PEER_HEADER]: self } : { ':status': 200 });
@@ -249,6 +256,19 @@ export class TunnelServer {
       return;
     }
     this.#serveHttp(base, req, res, peer);
+  }
+
+  /**
+   * Plain TLS: the SNI is the one in the source's own ClientHello, as Istio's tls_inspector reads it on
+   * the connection the source sidecar opened (`%REQUESTED_SERVER_NAME%`, `connection.sni`). The stream is
+   * held until the ClientHello is in, then served with its bytes put back; the source's TLS client
+   * speaks first, so nothing waits on the app.
+   */
+  #serveWithClientHelloSni(stream: http2.ServerHttp2Stream, chain: FilterChain, conn: ConnectionInfo): void {
+    detectProtocol(stream, CLIENT_HELLO, this.#deps.timers ?? realTimers, (sniffed) => {
+      const sni = sniffed?.tls?.serverName;
+      this.#deps.serveStream(stream, chain, sni ? { ...conn, sni } : conn);
+    });
   }
 
   /** An HTTP/1.1 connection: a TLS socket, or a stream carrying one on an HTTP/2 session. */
