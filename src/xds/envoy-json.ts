@@ -1,7 +1,8 @@
 // Config as Envoy's admin API prints it. Outrigger holds `google.protobuf.Struct` values (metadata,
 // TypedStruct payloads) in protobuf's own form, `{fields: {k: {stringValue: v}}}`; Envoy's JSON mapping
-// prints a Struct as the plain JSON it stands for, `{k: v}`. The proxy's admin `/config_dump` and the
-// CLI show what Envoy would; `structForm` turns such JSON back into Outrigger's form, for the encoder.
+// prints a Struct as the plain JSON it stands for, `{k: v}`, and bytes as base64. The proxy's admin
+// `/config_dump` and the CLI show what Envoy would; `structForm` turns such JSON back into Outrigger's
+// form, for the encoder.
 import protobuf from 'protobufjs';
 import { fromStruct, toStruct } from './any.ts';
 import { setJsonKey } from './proto-to-json.ts';
@@ -24,11 +25,13 @@ function isStruct(v: Record<string, unknown>): boolean {
   return typeof fields === 'object' && fields !== null && !Array.isArray(fields) && Object.values(fields).every(isValue);
 }
 
-/** `value` with every Struct in it as plain JSON; everything else as it was (a copy, the input is left alone). */
+/** `value` with every Struct in it as plain JSON and bytes as base64; everything else as it was (a copy, the input is left alone). */
 export function envoyJson(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(envoyJson);
-  // Bytes (a Buffer) stay as they are: they serialize as before.
-  if (typeof value !== 'object' || value === null || value instanceof Uint8Array) return value;
+  if (typeof value !== 'object' || value === null) return value;
+  // Bytes as protobuf's JSON mapping prints them, and Envoy with it: base64 with padding (a Buffer's
+  // own JSON is `{"type":"Buffer","data":[...]}`). The encoder takes the string back as bytes.
+  if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64');
   const o = value as Record<string, unknown>;
   if (isStruct(o)) return fromStruct(o);
   // fromEntries keeps a key named `__proto__` a key.
