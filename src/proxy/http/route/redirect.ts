@@ -47,7 +47,9 @@ export class Redirect {
     const scheme = this.#scheme ?? request.scheme;
     let host: string;
     if (this.#host !== null) {
-      host = this.#port !== '' ? stripPort(this.#host) : this.#host;
+      // Envoy's newUri writes host_redirect as configured, a port in it included, then port_redirect
+      // after it (`other.example.com:9000:8443`); pilot passes the authority through as written.
+      host = this.#host;
     } else {
       host = request.authority;
       const port = portOf(host);
