@@ -1,6 +1,6 @@
 // istio_request_bytes / istio_response_bytes through a real proxy: as Istio's stats filter records
-// them (the downstream's wire bytes, heads included), not the bodies alone. HTTP/1.1 on both sides,
-// sent and read as raw bytes so the test knows what crossed the wire.
+// them (the downstream's wire bytes, heads and chunk framing included), not the bodies alone. HTTP/1.1
+// on both sides, sent and read as raw bytes so the test knows what crossed the wire.
 import assert from 'node:assert/strict';
 import type http from 'node:http';
 import { after, before, test } from 'node:test';
@@ -17,6 +17,14 @@ const reply = JSON.stringify({ message: 'greetings from podinfo' });
 function handler(req: http.IncomingMessage, res: http.ServerResponse): void {
   req.resume();
   req.on('end', () => {
+    if (req.url === '/chunked') {
+      // No length: the proxy frames its response by chunks, and ends it with trailers.
+      res.writeHead(201, { 'content-type': 'text/plain', trailer: 'x-checksum' });
+      res.write('first part, ');
+      res.addTrailers({ 'x-checksum': 'abc' });
+      res.end('second part');
+      return;
+    }
     res.setHeader('content-type', 'application/json');
     res.setHeader('content-length', Buffer.byteLength(reply));
     res.end(reply);
@@ -73,4 +81,15 @@ test("the proxy's own reply (404 NR) counts its head and body too", async () => 
   assert.match(got, /^HTTP\/1\.1 404 Not Found\r\n/);
   await until(async () => (await series('istio_response_bytes_count', 'response_code="404"')) === 1);
   assert.equal(await series('istio_response_bytes_sum', 'response_code="404"'), got.length);
+});
+
+test('a chunked request and a chunked response count their chunk framing and trailers too, as Envoy meters every byte', async () => {
+  const sent = 'POST /chunked HTTP/1.1\r\nHost: web\r\nTransfer-Encoding: chunked\r\nTE: trailers\r\nConnection: close\r\n\r\n5\r\nhello\r\n7\r\n, world\r\n0\r\nx-sum: 12\r\n\r\n';
+  const got = await rawExchange(await env.port('outbound'), sent);
+  assert.match(got, /^HTTP\/1\.1 201 Created\r\n/);
+  assert.match(got, /\r\ntransfer-encoding: chunked\r\n/);
+  assert.match(got, /\r\n0\r\nx-checksum: abc\r\n\r\n$/);
+  await until(async () => (await series('istio_request_bytes_count', 'response_code="201"')) === 1);
+  assert.equal(await series('istio_request_bytes_sum', 'response_code="201"'), sent.length, 'chunk lines, last chunk and trailers as well as head and data');
+  assert.equal(await series('istio_response_bytes_sum', 'response_code="201"'), got.length);
 });

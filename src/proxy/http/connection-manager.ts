@@ -13,6 +13,7 @@ import { CONTINUE, type FilterVerdict, type LocalReply, type RequestContext } fr
 import type { ChainedFilter } from './filter-registry.ts';
 import { appendForwardedFor, forwardedAddresses, trustedClientAddress } from './forwarded-for.ts';
 import { H1Request } from './h1-server.ts';
+import type { H2Request } from './h2-server.ts';
 import { type DownstreamReq, type DownstreamRes, forwardableTrailers, HttpStream, hopByHop } from './http-stream.ts';
 import { StreamTimeouts, type TimedStream } from './stream-timeouts.ts';
 import { stripMeshHeaders } from './mesh-headers.ts';
@@ -152,8 +153,9 @@ function start(rt: HcmRuntime, chain: HttpChain | ((req: DownstreamRequest) => H
     }
   }
   const request = parsed.request;
-  // The head as it came (before the proxy edits it), for Istio's request bytes: HTTP/1.1 only.
-  if (req instanceof H1Request) s.requestHeadBytes = req.headBytes;
+  // For Istio's request bytes, the head as it came (before the proxy edits it) and, counted when the
+  // stream ends, a chunked body's framing (HTTP/1.1) or the trailers' fields (HTTP/2).
+  if (req instanceof H1Request || h2) s.codecRequest = req as H1Request | H2Request;
   connectionHeaders(rt, hc, request, info);
   const table = hc.inlineRoutes ?? (hc.rdsName ? rt.routeTable(hc.rdsName) : undefined);
   const route = table?.match(request, rt.random()) ?? null;

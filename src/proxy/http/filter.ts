@@ -63,9 +63,11 @@ export interface StreamOutcome {
   requestBytes: number;
   responseBytes: number;
   /**
-   * The heads' bytes on an HTTP/1.1 downstream, as the codec read and wrote them; 0 on HTTP/2. With
-   * the bodies, the wire bytes Istio's istio_request_bytes / istio_response_bytes record (chunk
-   * framing aside).
+   * What istio_request_bytes / istio_response_bytes add to the bodies. HTTP/1.1: the heads as the codec
+   * read and wrote them and a chunked body's framing (chunk lines, last chunk, trailers), so with the
+   * bodies every downstream byte, the wire bytes Istio's stats filter records. HTTP/2: every field of
+   * the head and trailers, name and value bytes (Envoy's HeaderMap byteSize), as received and as sent:
+   * Node's HTTP/2 does not tell the HPACK-compressed blocks and frame headers Envoy's codec meters.
    */
   requestHeadBytes: number;
   responseHeadBytes: number;

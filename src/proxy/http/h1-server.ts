@@ -66,6 +66,8 @@ export class H1Request {
   complete: boolean;
   /** The head's bytes on the wire, request line to blank line (Istio's request bytes count them). */
   headBytes = 0;
+  /** A chunked body's framing on the wire: chunk lines, their CRLFs, the last chunk and trailers. */
+  framingBytes = 0;
 
   constructor(method: string, url: string, httpVersion: '1.0' | '1.1', rawHeaders: string[], headers: Record<string, string | string[]>, socket: H1Socket, body: Readable | null) {
     this.method = method;
@@ -131,6 +133,8 @@ export class H1Response {
   closeAfter = false;
   /** The head's bytes on the wire once written (status line to blank line, the codec's own fields included). */
   headBytes = 0;
+  /** A chunked body's framing written: chunk lines, their CRLFs, the last chunk and trailers. */
+  framingBytes = 0;
 
   constructor(conn: H1ServerConnection, req: H1Request) {
     this.#conn = conn;
@@ -226,7 +230,9 @@ export class H1Response {
         this.#pendingHead = null;
       }
       if (this.#chunked) {
-        socket.write(`${size.toString(16)}\r\n`, 'latin1');
+        const line = `${size.toString(16)}\r\n`;
+        this.framingBytes += line.length + 2;
+        socket.write(line, 'latin1');
         socket.write(chunk);
         ok = socket.write('\r\n', 'latin1');
       } else ok = socket.write(chunk);
@@ -246,6 +252,7 @@ export class H1Response {
    */
   #headWith(chunk: Buffer): Buffer {
     const head = this.#chunked ? `${this.#pendingHead as string}${chunk.length.toString(16)}\r\n` : (this.#pendingHead as string);
+    if (this.#chunked) this.framingBytes += head.length - (this.#pendingHead as string).length + 2;
     this.#pendingHead = null;
     const out = Buffer.allocUnsafe(head.length + chunk.length + (this.#chunked ? 2 : 0));
     out.write(head, 0, 'latin1');
@@ -290,7 +297,11 @@ export class H1Response {
     if (data !== undefined) this.write(data);
     this.#ended = true;
     if (this.#pendingHead !== null) this.#flushHead();
-    if (this.#chunked) socket.write(`0\r\n${this.#trailers ?? ''}\r\n`, 'latin1');
+    if (this.#chunked) {
+      const last = `0\r\n${this.#trailers ?? ''}\r\n`;
+      this.framingBytes += last.length;
+      socket.write(last, 'latin1');
+    }
     socket.uncork();
     this.writableFinished = true;
     this.#conn.responded(this);
@@ -600,9 +611,13 @@ export class H1ServerConnection {
       return buf.subarray(n);
     }
     let failed = false;
+    let data = 0;
     const chunks = this.#chunks as ChunkedDecoder;
     const used = chunks.decode(buf, {
-      data: (chunk) => this.#push(body, chunk),
+      data: (chunk) => {
+        data += chunk.length;
+        this.#push(body, chunk);
+      },
       end: (lines) => {
         for (const l of lines) {
           const colon = l.indexOf(':');
@@ -624,6 +639,8 @@ export class H1ServerConnection {
       },
     });
     if (failed) return Buffer.alloc(0);
+    // What the wire carried besides the data (Istio's request bytes count it; Envoy's codec meters every byte).
+    req.framingBytes += used - data;
     if (chunks.needMore) {
       this.#hold(buf.subarray(used), CHUNK_LINE);
       return Buffer.alloc(0);

@@ -16,6 +16,31 @@ function onTrailers(this: ServerHttp2Stream & TrailerSlot, trailers: IncomingHtt
   this[kTrailers] = trailers;
 }
 
+/**
+ * A head's fields as Envoy's HeaderMap byteSize counts them: name and value bytes of every field,
+ * pseudo-headers included, each value of a repeated field with its name. Node's HTTP/2 keeps field
+ * values as one byte per character, and tells neither the HPACK block nor the frames a head took.
+ */
+function fieldBytes(h: Readonly<Record<string, unknown>> | undefined): number {
+  let n = 0;
+  if (h === undefined) return n;
+  for (const k in h) {
+    const v = h[k];
+    if (typeof v === 'string') n += k.length + v.length;
+    else if (typeof v === 'number') n += k.length + digits(v);
+    else if (Array.isArray(v)) for (let i = 0; i < v.length; i++) n += k.length + String(v[i]).length;
+  }
+  return n;
+}
+
+/** The decimal digits of a non-negative integer (a `:status`), without making its string. */
+function digits(v: number): number {
+  if (!Number.isInteger(v) || v < 0) return String(v).length;
+  let d = 1;
+  for (let x = v; x >= 10; x = Math.floor(x / 10)) d++;
+  return d;
+}
+
 export class H2Request {
   readonly stream: ServerHttp2Stream;
   /** The request head as Node decoded it, pseudo-headers included. */
@@ -41,6 +66,14 @@ export class H2Request {
 
   get trailers(): Readonly<Record<string, string | string[] | undefined>> {
     return (this.stream as TrailerSlot)[kTrailers] ?? noTrailers;
+  }
+
+  /** The head's and trailers' field bytes as received (name and value each; no HPACK, no framing). */
+  get fieldBytes(): number {
+    const raw = this.rawHeaders;
+    let n = 0;
+    for (let i = 0; i < raw.length; i++) n += (raw[i] as string).length;
+    return n + fieldBytes((this.stream as TrailerSlot)[kTrailers]);
   }
 
   /** The client's END_STREAM arrived and the body was read to its end, or the stream is gone. */
@@ -80,6 +113,15 @@ export class H2Response {
 
   get headersSent(): boolean {
     return this.stream.headersSent;
+  }
+
+  /**
+   * The head's and trailers' field bytes as sent (name and value each, Node's `date` included; no
+   * HPACK, no framing): read from what Node kept of them, once, when telemetry asks.
+   */
+  get fieldBytes(): number {
+    const s = this.stream;
+    return fieldBytes(s.headersSent ? s.sentHeaders : undefined) + fieldBytes(s.sentTrailers);
   }
 
   /**

@@ -96,8 +96,8 @@ export class HttpStream implements ResponseWriter {
   envoyHeaders = true;
   requestBytes = 0;
   #responseBytes = 0;
-  /** The request head's size on an HTTP/1.1 downstream, set by the connection manager (0 on HTTP/2). */
-  requestHeadBytes = 0;
+  /** The codec's request, HTTP/1.1 or HTTP/2: what it read besides the body is counted when the stream ends. */
+  codecRequest: H1Request | H2Request | undefined = undefined;
   #responseHeadBytes = 0;
   #status = 0;
   #grpcStatus: number | undefined;
@@ -195,12 +195,13 @@ export class HttpStream implements ResponseWriter {
     this.#timeouts?.clear();
     const ctx = this.ctx;
     if (ctx) {
+      const req = this.codecRequest;
       const outcome: StreamOutcome = {
         status: this.#status,
         requestBytes: this.requestBytes,
         responseBytes: this.#responseBytes,
-        requestHeadBytes: this.requestHeadBytes,
-        responseHeadBytes: this.#responseHeadBytes,
+        requestHeadBytes: req instanceof H1Request ? req.headBytes + req.framingBytes : (req?.fieldBytes ?? 0),
+        responseHeadBytes: res instanceof H2Response ? res.fieldBytes : this.#responseHeadBytes + (res instanceof H1Response ? res.framingBytes : 0),
         durationMs: this.#now() - this.info.startTime,
         downstreamReset: !res.writableFinished,
       };
