@@ -56,6 +56,7 @@ export class H1Request {
   readonly method: string;
   readonly url: string;
   readonly httpVersion: '1.0' | '1.1';
+  /** Each field as sent, in order (`name, value, ...`), its name lower-cased as the map keys it. */
   readonly rawHeaders: string[];
   /** Lower-cased names; repeated fields joined with `, ` (`set-cookie` kept as a list), as Node does. */
   readonly headers: Record<string, string | string[]>;
@@ -553,7 +554,9 @@ export class H1ServerConnection {
       // Checked before trimming, and only spaces and tabs trimmed (JS trim() would also eat \v, \f, \xa0).
       if (BAD_VALUE.test(raw)) throw new HeadError(400, 'invalid header value');
       const value = ows(raw);
-      rawHeaders.push(name, value);
+      // The name as the map keys it: the one string every request uses, whose hash V8 keeps (Envoy's
+      // HTTP/1.1 codec lower-cases names too), not a slice of this head to hash again downstream.
+      rawHeaders.push(lower, value);
       const had = headers[lower];
       if (had === undefined) headers[lower] = lower === 'set-cookie' ? [value] : value;
       else if (typeof had === 'object') had.push(value);
