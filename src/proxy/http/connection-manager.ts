@@ -163,7 +163,7 @@ function start(rt: HcmRuntime, chain: HttpChain | ((req: DownstreamRequest) => H
   s.ctx = { request, info, route };
   s.filters = hc.filters;
   s.route = route;
-  const verdict = requestFilters(hc.filters, s.ctx, 0);
+  const verdict = requestFilters(s, hc.filters, s.ctx, 0);
   if (isPromise(verdict)) return verdict.then((v) => proceed(rt, s, req, v, hc));
   proceed(rt, s, req, verdict, hc);
   return undefined;
@@ -202,13 +202,22 @@ function isPromise(v: FilterVerdict | Promise<FilterVerdict>): v is Promise<Filt
   return typeof (v as Partial<Promise<FilterVerdict>>).then === 'function';
 }
 
-/** Runs onRequest hooks from `from` on; stays synchronous until a hook returns a promise. */
-function requestFilters(filters: readonly ChainedFilter[], ctx: RequestContext, from: number): FilterVerdict | Promise<FilterVerdict> {
+/**
+ * Runs onRequest hooks from `from` on; stays synchronous until a hook returns a promise. While one is
+ * pending the stream names its filter (`deciding`), so a downstream that leaves meanwhile cancels it.
+ */
+function requestFilters(s: HttpStream, filters: readonly ChainedFilter[], ctx: RequestContext, from: number): FilterVerdict | Promise<FilterVerdict> {
   for (let i = from; i < filters.length; i++) {
     const f = (filters[i] as ChainedFilter).filter;
     if (!f.onRequest) continue;
     const v = f.onRequest(ctx);
-    if (isPromise(v)) return v.then((r) => (r.action === 'respond' ? r : requestFilters(filters, ctx, i + 1)));
+    if (isPromise(v)) {
+      s.deciding = f;
+      return v.then((r) => {
+        s.deciding = undefined;
+        return r.action === 'respond' ? r : requestFilters(s, filters, ctx, i + 1);
+      });
+    }
     if (v.action === 'respond') return v;
   }
   return CONTINUE;

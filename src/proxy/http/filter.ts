@@ -47,6 +47,12 @@ export interface HttpFilter {
    * verdict when there is nothing to wait for: the walk then stays synchronous (no microtask per filter).
    */
   onRequest?(ctx: RequestContext): FilterVerdict | Promise<FilterVerdict>;
+  /**
+   * Called when the stream ends while this filter's onRequest promise is still pending (the downstream
+   * reset or left): cancel what it has out, as Envoy's filters do in onDestroy (ext_authz's
+   * client_->cancel()). What the promise then settles to is not used. No other filter is called.
+   */
+  onDestroy?(ctx: RequestContext): void;
   /** Called with the response head before it is sent downstream; may mutate headers. */
   onResponse?(ctx: RequestContext, response: ResponseHead): void;
   /** Called once when the stream ends, however it ends (telemetry: metrics, access log, span). */

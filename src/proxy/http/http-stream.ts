@@ -1,7 +1,7 @@
 // One downstream HTTP stream from its head to its close, as a single object: the router's
 // ResponseWriter, local replies through the filters, and the one close hook that ends the in-flight
-// count, runs the filters' onDone and cancels the upstream. One allocation per request instead of a
-// closure per hook (DESIGN §1.5).
+// count, cancels a filter still deciding, runs the filters' onDone and cancels the upstream. One
+// allocation per request instead of a closure per hook (DESIGN §1.5).
 import type { ServerResponse } from 'node:http';
 import type { IncomingMessage } from 'node:http';
 import { constants as h2constants, type ServerHttp2Stream } from 'node:http2';
@@ -11,7 +11,7 @@ import { H1Request, H1Response } from './h1-server.ts';
 import { H2Request, H2Response } from './h2-server.ts';
 import { endWithHead, type ReplyTarget, sendLocalReply } from '../local-reply.ts';
 import type { OutgoingHeaders } from '../upstream/upstream.ts';
-import type { LocalReply, RequestContext, StreamOutcome } from './filter.ts';
+import type { HttpFilter, LocalReply, RequestContext, StreamOutcome } from './filter.ts';
 import type { ClusterChoice, MatchedRoute } from './route/index.ts';
 import type { ServerHeader } from '../listener/compile-listener.ts';
 import type { ResponseWriter } from './router.ts';
@@ -85,6 +85,8 @@ export class HttpStream implements ResponseWriter {
   /** Set once routed: from then on the filters see the stream end. */
   ctx: RequestContext | undefined;
   filters: readonly ChainedFilter[] = [];
+  /** The filter whose onRequest verdict is pending (a check out, a delay): its onDestroy runs if the stream closes first. */
+  deciding: HttpFilter | undefined = undefined;
   route: MatchedRoute | null = null;
   choice: ClusterChoice | null = null;
   draining = false;
@@ -194,6 +196,12 @@ export class HttpStream implements ResponseWriter {
     this.#untrack?.();
     this.#timeouts?.clear();
     const ctx = this.ctx;
+    // A filter still deciding (an ext_authz check out) cancels what it sent, Envoy's onDestroy.
+    const deciding = this.deciding;
+    if (deciding !== undefined && ctx) {
+      this.deciding = undefined;
+      deciding.onDestroy?.(ctx);
+    }
     if (ctx) {
       const req = this.codecRequest;
       const outcome: StreamOutcome = {

@@ -32,13 +32,15 @@ interface CheckResponse {
 
 type Target = { host: string; port: number } | { dial: () => Promise<Duplex> };
 
-function check(target: Target, path: string, method: string, headers: Record<string, string>, timeoutMs: number): Promise<CheckResponse> {
+/** One check request; `cancel` aborts it (the downstream left): the request is reset, its connection closed. */
+function check(target: Target, path: string, method: string, headers: Record<string, string>, timeoutMs: number, cancel: AbortSignal): Promise<CheckResponse> {
   return new Promise((resolve, reject) => {
     const where =
       'dial' in target
         ? { createConnection: (_o: unknown, cb: (err: Error | null, s?: Duplex) => void) => void target.dial().then((s) => cb(null, s), (err: Error) => cb(err)) }
         : { host: target.host, port: target.port };
-    const req = http.request({ ...where, path, method, headers, signal: AbortSignal.timeout(timeoutMs) } as RequestOptions, (res) => {
+    const signal = AbortSignal.any([AbortSignal.timeout(timeoutMs), cancel]);
+    const req = http.request({ ...where, path, method, headers, signal } as RequestOptions, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => {
@@ -69,6 +71,8 @@ class ExtAuthzFilter implements HttpFilter {
   readonly #grpc: GrpcCheckClient | undefined;
   /** Response headers an OK check asked for (gRPC `response_headers_to_add`), per request. */
   readonly #responseHeaders = new WeakMap<RequestContext, [string, string, boolean][]>();
+  /** The checks out, per request: onDestroy cancels one whose downstream left (Envoy's client_->cancel()). */
+  readonly #calls = new WeakMap<RequestContext, AbortController>();
   constructor(c: CompiledExtAuthz, options: ExtAuthzOptions) {
     this.#c = c;
     const s = c.service;
@@ -80,6 +84,10 @@ class ExtAuthzFilter implements HttpFilter {
     const c = this.#c;
     if (c.enabled && !c.enabled(ctx.info.dynamicMetadata)) return CONTINUE;
     return this.#grpc ? this.#onGrpc(this.#grpc, ctx) : this.#onHttp(ctx);
+  }
+
+  onDestroy(ctx: RequestContext): void {
+    this.#calls.get(ctx)?.abort();
   }
 
   onResponse(ctx: RequestContext, response: ResponseHead): void {
@@ -97,12 +105,23 @@ class ExtAuthzFilter implements HttpFilter {
     return { action: 'respond', reply: { status: this.#c.statusOnError, flag: 'UAEX', details: 'ext_authz_error' } };
   }
 
+  /** A controller for one check, kept until it settles (only requests that are checked make one). */
+  #call(ctx: RequestContext): AbortController {
+    const call = new AbortController();
+    this.#calls.set(ctx, call);
+    return call;
+  }
+
   async #onGrpc(client: GrpcCheckClient, ctx: RequestContext): Promise<FilterVerdict> {
     let res: Awaited<ReturnType<GrpcCheckClient['check']>>;
+    const call = this.#call(ctx);
     try {
-      res = await client.check(grpcHttpCheckRequest(ctx), this.#c.timeoutMs);
+      res = await client.check(grpcHttpCheckRequest(ctx), this.#c.timeoutMs, call.signal);
     } catch {
+      // A cancelled check's verdict is not used: the stream is gone.
       return this.#error();
+    } finally {
+      this.#calls.delete(ctx);
     }
     const v = applyGrpcVerdict(res, ctx.request.headers);
     if (v.action === 'continue') {
@@ -125,11 +144,14 @@ class ExtAuthzFilter implements HttpFilter {
     headers['host'] = r.authority;
     const path = s.pathPrefix + r.path + (r.query ? `?${r.query}` : '');
     let res: CheckResponse;
+    const call = this.#call(ctx);
     try {
       if (!this.#target) throw Object.assign(new Error(`no address for ${s.cluster}`), { code: 'EXT_AUTHZ_NO_ADDRESS' });
-      res = await check(this.#target, path, r.method, headers, c.timeoutMs);
+      res = await check(this.#target, path, r.method, headers, c.timeoutMs, call.signal);
     } catch {
       return this.#error();
+    } finally {
+      this.#calls.delete(ctx);
     }
     if (res.status >= 200 && res.status < 300) {
       if (s.allowedUpstreamHeaders) {
