@@ -16,7 +16,7 @@ import { createJwtAuthnFilterFactory } from '../../src/proxy/filters/jwt_authn/h
 import { translateRequestAuthentication } from '../../src/translate/request-authentication.ts';
 import { TypeUrl } from '../../src/xds/type-urls.ts';
 import { FrameType, frame, PREFACE, settings } from '../proxy/h2-frames.ts';
-import { cla, cluster, echoBackend, hcm, listener, push, request, routeConfig, type SimpleResponse, startProxy } from '../proxy/harness.ts';
+import { cla, cluster, echoBackend, hcm, listener, push, rawExchange, request, routeConfig, type SimpleResponse, startProxy } from '../proxy/harness.ts';
 import { TARGET } from './simulate.ts';
 
 const NOW = 1_800_000_000_000;
@@ -142,6 +142,18 @@ test("the 401's realm names the Host as the client sent it, its case kept (Envoy
   const bad = await request(port, '/x?a=1', { host: 'Api.Foo:8080', headers: { authorization: 'Bearer a.b' } });
   assert.equal(bad.status, 401);
   assert.equal(bad.headers['www-authenticate'], 'Bearer realm="http://Api.Foo:8080/x?a=1", error="invalid_token"');
+});
+
+test("an absolute-form request's realm names the target's authority as written, case and default port kept (Envoy's codec makes it the Host)", async () => {
+  const port = await env.port('default');
+  const head = (target: string, host: string) => `GET ${target} HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer a.b\r\nConnection: close\r\n\r\n`;
+  const realm = (out: string) => /\r\nwww-authenticate: ([^\r]*)\r\n/i.exec(out)?.[1];
+  const cased = await rawExchange(port, head('http://Api.Foo:8080/x?a=1', 'api.foo:8080'));
+  assert.match(cased, /^HTTP\/1\.1 401 /);
+  assert.equal(realm(cased), 'Bearer realm="http://Api.Foo:8080/x?a=1", error="invalid_token"');
+  const defaultPort = await rawExchange(port, head('http://Api.Foo:80/x', 'Api.Foo:80'));
+  assert.match(defaultPort, /^HTTP\/1\.1 401 /, 'a Host with the default port written out agrees with the same target');
+  assert.equal(realm(defaultPort), 'Bearer realm="http://Api.Foo:80/x", error="invalid_token"');
 });
 
 test("of several bad tokens the last one found answers: Envoy verifies them from the last (headers, then parameters, then cookies)", async () => {

@@ -58,3 +58,24 @@ test('absolute-form that agrees with Host is routed by its authority', async () 
   assert.match(out, /^HTTP\/1\.1 200/);
   assert.match(out, /"url":"\/abs"/);
 });
+
+test("absolute-form: the target's authority is taken as written, and Host agrees with it in any case, with or without the default port", async () => {
+  const exchange = (target: string, host: string) => rawExchange(gw, `GET ${target} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+  for (const [target, host] of [
+    ['http://A.Example:80/abs', 'A.Example:80'],
+    ['http://a.example/abs', 'A.EXAMPLE:80'],
+    ['http://a.example:80/abs', 'a.example'],
+  ] as const) {
+    const out = await exchange(target, host);
+    assert.match(out, /^HTTP\/1\.1 200/, `${target} with Host ${host}`);
+    assert.match(out, /"url":"\/abs"/);
+  }
+  // As Envoy's codec, the upstream gets the target's authority (routing lower-cases it).
+  assert.match(await exchange('http://a.example:80/abs', 'a.example'), /"host":"a\.example:80"/);
+  // Another port is another origin.
+  assert.match(await exchange('http://a.example:8080/abs', 'a.example:80'), /^HTTP\/1\.1 400/);
+  // The authority ends at `?` too: what follows is not a path (Envoy refuses it as well), not a `/` found in the query.
+  const before = backend.requests.length;
+  assert.match(await exchange('http://a.example?to=/admin', 'a.example'), /^HTTP\/1\.1 400/);
+  assert.equal(backend.requests.length, before, 'nothing reached the upstream');
+});

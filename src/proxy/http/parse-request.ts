@@ -22,6 +22,17 @@ export interface RawHead {
   h2?: IncomingHttpHeaders | undefined;
 }
 
+/** Host and an absolute-form target's authority name the same origin: any case, `:80` (`:443`) or none. */
+function sameAuthority(host: string, authority: string, defaultPort: string): boolean {
+  const a = host.toLowerCase();
+  const b = authority.toLowerCase();
+  return a === b || withoutPort(a, defaultPort) === withoutPort(b, defaultPort);
+}
+
+function withoutPort(authority: string, port: string): string {
+  return authority.endsWith(port) ? authority.slice(0, -port.length) : authority;
+}
+
 export type ParseResult = { ok: true; request: DownstreamRequest } | { ok: false; reply: LocalReply };
 
 export function parseRequest(raw: RawHead, connection: ConnectionInfo, normalize: PathNormalizer): ParseResult {
@@ -57,17 +68,18 @@ export function parseRequest(raw: RawHead, connection: ConnectionInfo, normalize
     }
     authority ??= host;
   } else if (raw.method !== 'CONNECT' && /^https?:\/\//i.test(target)) {
-    // Absolute form (forward-proxy requests): the target decides, and Host must agree with it.
-    let url: URL;
-    try {
-      url = new URL(target);
-    } catch {
-      return { ok: false, reply: badRequest('http.invalid_url') };
-    }
-    authority = url.host;
-    if (host !== undefined && host.toLowerCase() !== authority.toLowerCase()) return { ok: false, reply: badRequest('http.absolute_form_host_mismatch') };
-    target = target.slice(target.indexOf('/', target.indexOf('//') + 2) >>> 0) || '/';
-    if (!target.startsWith('/')) target = '/';
+    // Absolute form (forward-proxy requests): the target decides, as Envoy's HTTP/1 codec (its authority as
+    // written, case and port kept, replaces Host; the rest is the path). Envoy ignores a Host that differs;
+    // Outrigger refuses it, but a difference of case or of the scheme's default port is no difference.
+    if (!URL.canParse(target)) return { ok: false, reply: badRequest('http.invalid_url') };
+    const start = target.indexOf('//') + 2;
+    let end = start;
+    while (end < target.length && target[end] !== '/' && target[end] !== '?' && target[end] !== '#') end++;
+    authority = target.slice(start, end);
+    if (host !== undefined && !sameAuthority(host, authority, target[4] === ':' ? ':80' : ':443')) return { ok: false, reply: badRequest('http.absolute_form_host_mismatch') };
+    if (host !== authority) headers.set('host', authority);
+    // Nothing after the authority is the path `/`; a query or fragment straight after it is no path (400).
+    target = end === target.length ? '/' : target.slice(end);
   } else authority = host;
   if (raw.method === 'CONNECT') authority = raw.target;
   if (!authority || !authorityRe.test(authority)) return { ok: false, reply: badRequest('http.invalid_authority') };
