@@ -83,7 +83,8 @@ before(async () => {
     cluster(INBOUND),
     cla(INBOUND, [{ port: (backend.address() as AddressInfo).port }]),
     routeConfig(INBOUND, [{ domains: ['*'], routes: [{ prefix: '/', cluster: INBOUND }] }]),
-    ...MODES.map((mode) => listener(`inbound-${mode}`, LISTENER_PORT[mode], [{ filter: hcm(INBOUND, { ...NORMALIZATION[mode], http_filters: httpFilters }) }])),
+    // WebSocket upgrades on, as translation sets them on every HCM (src/translate/network-filters.ts).
+    ...MODES.map((mode) => listener(`inbound-${mode}`, LISTENER_PORT[mode], [{ filter: hcm(INBOUND, { ...NORMALIZATION[mode], http_filters: httpFilters, upgrade_configs: [{ upgrade_type: 'websocket' }] }) }])),
   ]);
   for (const mode of MODES) ports.set(mode, await env.port(`inbound-${mode}`));
 });
@@ -128,6 +129,10 @@ const CATALOGUE: [string, string][] = [
   ['header padded with whitespace', get('/', 'Host: svc\r\nX-Tenant:   prod  \r\n')],
   ['duplicate header', get('/', 'Host: svc\r\nX-Tenant: dev\r\nX-Tenant: prod\r\n')],
   ['header name case', get('/', 'Host: svc\r\nx-TENANT: prod\r\n')],
+  // An upgrade is a request until its 101: the policy applies to it as to any other (Envoy runs every
+  // decoder filter on it).
+  ['websocket upgrade', get('/admin', 'Host: svc\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n')],
+  ['websocket upgrade, host', get('/', 'Host: secret.com\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n')],
 ];
 
 test('the proxy reaches the backend: a public request is answered by it', async () => {

@@ -1,10 +1,13 @@
 // WebSocket upgrade through the proxy: the 101 and the frames pass both ways on a dedicated upstream
-// connection; a listener without websocket in upgrade_configs refuses the upgrade.
+// connection; a listener without websocket in upgrade_configs refuses the upgrade; the chain's filters
+// decide on an upgrade as on any request (a DENY answers 403 and is counted), before anything is dialled.
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
 import { after, before, test } from 'node:test';
-import { cla, cluster, hcm, listener, push, routeConfig, startProxy } from './harness.ts';
+import { TypeUrl } from '../../src/xds/type-urls.ts';
+import { telemetryConfig } from '../telemetry/drive-filter.ts';
+import { cla, cluster, hcm, listener, push, request, routeConfig, startProxy } from './harness.ts';
 
 let env: Awaited<ReturnType<typeof startProxy>>;
 let backend: http.Server;
@@ -27,6 +30,18 @@ before(async () => {
     listener('0.0.0.0_8443', 8443, [{ filter: hcm('http.8080') }]),
     listener('edge', 8081, [{ filter: hcm('http.8080', { use_remote_address: { value: true }, upgrade_configs: [{ upgrade_type: 'websocket' }] }) }]),
     routeConfig('http.8080', [{ domains: ['*'], routes: [{ prefix: '/', cluster: 'ws' }] }]),
+    listener('guarded', 8082, [
+      {
+        filter: hcm('http.8080', {
+          upgrade_configs: [{ upgrade_type: 'websocket' }],
+          http_filters: [
+            { name: 'istio.stats', typed_config: telemetryConfig({ reporter: 'destination', workload: { workload: 'chat', namespace: 'web', labels: { app: 'chat' } }, metrics: true }) },
+            { name: 'envoy.filters.http.rbac', typed_config: { '@type': TypeUrl.HttpRbac, rules: { action: 'DENY', policies: { 'ns[web]-policy[no-chat]-rule[0]': { permissions: [{ url_path: { path: { exact: '/chat' } } }], principals: [{ any: true }] } } } } },
+            { name: 'envoy.filters.http.router', typed_config: { '@type': TypeUrl.Router } },
+          ],
+        }),
+      },
+    ]),
   ]);
 });
 
@@ -69,4 +84,14 @@ test("an upgrade at the edge gets the connection's headers as a request does: x-
   assert.match(out, /x-seen-proto: http\r\n/);
   assert.match(out, /x-seen-for: 127\.0\.0\.1\r\n/);
   assert.match(out, /x-seen-envoy: undefined\r\n/);
+});
+
+test('a DENY policy refuses the upgrade as it refuses a request: 403, nothing dialled, counted', async () => {
+  const before = upgraded.length;
+  const out = await upgrade(await env.port('guarded'));
+  assert.match(out, /^HTTP\/1\.1 403 Forbidden\r\n/);
+  assert.match(out, /\r\nconnection: close\r\n\r\nRBAC: access denied$/);
+  assert.equal(upgraded.length, before, 'the upstream never saw it');
+  const stats = (await request(env.admin, '/stats/prometheus')).body;
+  assert.match(stats, /istio_requests_total\{reporter="destination",[^}]*response_code="403",[^}]*\} 1\n/);
 });

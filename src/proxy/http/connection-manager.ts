@@ -9,7 +9,7 @@ import type { H2CodecStat } from '../listener/h2-codec-stats.ts';
 import { LocalReplies } from '../local-reply.ts';
 import { PROTOCOL_HEADER } from '../upstream/h2-connection.ts';
 import type { OutgoingHeaders, UpstreamHead } from '../upstream/upstream.ts';
-import { CONTINUE, type FilterVerdict, type LocalReply, type RequestContext } from './filter.ts';
+import { CONTINUE, type FilterVerdict, type HttpFilter, type LocalReply, type RequestContext } from './filter.ts';
 import type { ChainedFilter } from './filter-registry.ts';
 import { appendForwardedFor, forwardedAddresses, trustedClientAddress } from './forwarded-for.ts';
 import { H1Request } from './h1-server.ts';
@@ -206,7 +206,7 @@ function isPromise(v: FilterVerdict | Promise<FilterVerdict>): v is Promise<Filt
  * Runs onRequest hooks from `from` on; stays synchronous until a hook returns a promise. While one is
  * pending the stream names its filter (`deciding`), so a downstream that leaves meanwhile cancels it.
  */
-function requestFilters(s: HttpStream, filters: readonly ChainedFilter[], ctx: RequestContext, from: number): FilterVerdict | Promise<FilterVerdict> {
+export function requestFilters(s: { deciding: HttpFilter | undefined }, filters: readonly ChainedFilter[], ctx: RequestContext, from: number): FilterVerdict | Promise<FilterVerdict> {
   for (let i = from; i < filters.length; i++) {
     const f = (filters[i] as ChainedFilter).filter;
     if (!f.onRequest) continue;

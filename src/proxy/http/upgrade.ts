@@ -1,17 +1,48 @@
-// HTTP/1.1 Upgrade (WebSocket): routed like any request, then the upstream gets a dedicated connection
-// (direct or through the tunnel) carrying the original head, and bytes are spliced both ways. The
-// connection is never pooled, so an upstream that answers 200 instead of 101 poisons nobody.
-import type { HandedRequest } from './h1-server.ts';
+// HTTP/1.1 Upgrade (WebSocket): a request like any other until its 101. It is parsed, given the
+// connection's headers and routed, then every decoder filter of the chain runs on it, as Envoy runs them
+// on an upgrade request: authorization (RBAC, JWT, ext_authz) and faults decide before anything is
+// dialled, and a refusal is a local reply that closes the connection. Then the upstream gets a dedicated
+// connection (direct or through the tunnel) carrying the original head, and bytes are spliced both ways.
+// The connection is never pooled, so an upstream that answers 200 instead of 101 poisons nobody.
+import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
+import type { HandedRequest } from './h1-server.ts';
 import type { HttpChain } from '../listener/compile-listener.ts';
+import { type ReplyTarget, sendLocalReply } from '../local-reply.ts';
 import { connectStream, splice } from '../upstream/connect-stream.ts';
 import type { HcmRuntime } from './connection-manager.ts';
-import { connectionHeaders, upstreamHeaderMap } from './connection-manager.ts';
+import { connectionHeaders, newStreamInfo, requestFilters, upstreamHeaderMap } from './connection-manager.ts';
+import type { FilterVerdict, HttpFilter, LocalReply, RequestContext } from './filter.ts';
 import { parseRequest } from './parse-request.ts';
-import type { ConnectionInfo } from './stream.ts';
+import type { MatchedRoute } from './route/index.ts';
+import type { ConnectionInfo, DownstreamRequest } from './stream.ts';
 
 function refuse(sock: Duplex, status: number, reason: string): void {
   sock.end(`HTTP/1.1 ${status} ${reason}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n`);
+}
+
+/** A filter's local reply written on the upgrade's socket, which then closes; the filters' onDone see it. */
+function replyAndClose(sock: Duplex, chain: HttpChain, ctx: RequestContext, reply: LocalReply, startedAt: number, now: () => number): void {
+  let head = '';
+  let sent = false;
+  const target: ReplyTarget = {
+    get headersSent() {
+      return sent;
+    },
+    writeHead(status, headers) {
+      sent = true;
+      head = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n`;
+      for (const [k, v] of Object.entries(headers)) head += `${k}: ${v}\r\n`;
+      head += 'connection: close\r\n\r\n';
+    },
+    end(body) {
+      const bytes = Buffer.from(body ?? '', 'utf8');
+      sock.end(Buffer.concat([Buffer.from(head, 'latin1'), bytes]));
+      const outcome = { status: reply.status, requestBytes: 0, responseBytes: bytes.length, requestHeadBytes: 0, responseHeadBytes: head.length, durationMs: now() - startedAt, downstreamReset: false };
+      for (const f of chain.filters) f.filter.onDone?.(ctx, outcome);
+    },
+  };
+  sendLocalReply(target, reply, ctx.info, false);
 }
 
 export function handleUpgrade(rt: HcmRuntime, chain: HttpChain, connection: ConnectionInfo, req: HandedRequest, sock: Duplex, head: Buffer): void {
@@ -27,9 +58,34 @@ export function handleUpgrade(rt: HcmRuntime, chain: HttpChain, connection: Conn
     return;
   }
   const request = parsed.request;
-  connectionHeaders(rt, chain, request, undefined);
+  const info = newStreamInfo(rt.now());
+  connectionHeaders(rt, chain, request, info);
   const table = chain.inlineRoutes ?? (chain.rdsName ? rt.routeTable(chain.rdsName) : undefined);
   const route = table?.match(request, rt.random()) ?? null;
+  if (route) info.routeName = route.name;
+  const ctx: RequestContext = { request, info, route };
+  // A filter still deciding when the client leaves cancels what it sent (its onDestroy), as on a request.
+  const stream: { deciding: HttpFilter | undefined } = { deciding: undefined };
+  let gone = false;
+  sock.once('close', () => {
+    gone = true;
+    const f = stream.deciding;
+    stream.deciding = undefined;
+    f?.onDestroy?.(ctx);
+  });
+  sock.pause();
+  const go = (verdict: FilterVerdict): void => {
+    if (gone) return;
+    if (verdict.action === 'respond') replyAndClose(sock, chain, ctx, verdict.reply, info.startTime, rt.now);
+    else forwardUpgrade(rt, request, route, req, sock, head);
+  };
+  const verdict = requestFilters(stream, chain.filters, ctx, 0);
+  if (verdict instanceof Promise) verdict.then(go, () => (gone ? undefined : refuse(sock, 500, 'Internal Server Error')));
+  else go(verdict);
+}
+
+/** After the filters: the route's upstream gets the upgrade on a connection of its own. */
+function forwardUpgrade(rt: HcmRuntime, request: DownstreamRequest, route: MatchedRoute | null, req: HandedRequest, sock: Duplex, head: Buffer): void {
   if (route?.kind !== 'forward' || route.upgrades.get('websocket') === false) {
     refuse(sock, 404, 'Not Found');
     return;
@@ -50,7 +106,6 @@ export function handleUpgrade(rt: HcmRuntime, chain: HttpChain, connection: Conn
   const path = route.rewritePath(request.path) + (request.query ? `?${request.query}` : '');
   let text = `${request.method} ${path} HTTP/1.1\r\nhost: ${route.rewriteAuthority(request, choice)}\r\nconnection: Upgrade\r\nupgrade: ${String(req.headers.upgrade)}\r\n`;
   for (const [k, v] of headers) for (const one of Array.isArray(v) ? v : [v]) text += `${k}: ${one}\r\n`;
-  sock.pause();
   connectStream(cluster, endpoint).then(
     (upstream) => {
       upstream.write(`${text}\r\n`);
