@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { test } from 'node:test';
 import tls from 'node:tls';
-import { MAX_REQUEST_LINE, type Sniffed, sniff } from './detect-protocol.ts';
+import { FakeClock, until } from '../../../test/resilience/fake-clock.ts';
+import { CLIENT_HELLO_TOO_LARGE, detectProtocol, MAX_REQUEST_LINE, type Sniffed, sniff } from './detect-protocol.ts';
 
 const both = { http: true, tls: true };
 const H1: Sniffed = { appProtocol: 'http/1.1' };
@@ -81,4 +82,39 @@ test('sniff: a real ClientHello split across reads waits for the rest, then name
   });
   for (const n of [6, 50, hello.length - 1]) assert.equal(sniff(hello.subarray(0, n), both), 'more', `${n} of ${hello.length} bytes`);
   assert.deepEqual(sniff(hello, both), { tls: { serverName: 'api.example.com' } });
+});
+
+/** A handshake record's first `have` bytes, its header claiming `length`. */
+function record(length: number, have: number): Buffer {
+  const b = Buffer.alloc(have);
+  b.set([0x16, 0x03, 0x01]);
+  b.writeUInt16BE(length, 3);
+  b[5] = 0x01;
+  return b;
+}
+
+test('sniff: as tls_inspector, a first record not done within 16 KiB is a ClientHello too large; one longer than TLS allows is not TLS', () => {
+  assert.deepEqual(sniff(record(16_379, 16_384), both), { tls: {} }, 'a record ending at 16 KiB');
+  assert.equal(sniff(record(16_380, 16_383), both), 'more');
+  assert.equal(sniff(record(16_380, 16_384), both), CLIENT_HELLO_TOO_LARGE);
+  assert.equal(sniff(record(16_704, 16_384), both), CLIENT_HELLO_TOO_LARGE, "BoringSSL's largest record");
+  assert.deepEqual(sniff(record(16_705, 5), both), NOT_HTTP, 'BoringSSL refuses the header: plaintext, and not HTTP');
+});
+
+test('detectProtocol: a ClientHello too large closes the connection undecided', async () => {
+  let decided = false;
+  let closed = false;
+  const server = net.createServer((s) => {
+    s.on('close', () => (closed = true));
+    detectProtocol(s, { http: true, tls: true, timeoutMs: 0, continueOnTimeout: true }, new FakeClock(), () => (decided = true));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const client = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
+  client.on('error', () => {});
+  client.write(record(16_500, 16_505));
+  await until(() => closed || decided, 'closed or decided');
+  client.destroy();
+  server.close();
+  assert.equal(decided, false, 'no chain is chosen');
+  await until(() => closed, 'the connection closes');
 });

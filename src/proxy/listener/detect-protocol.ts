@@ -63,17 +63,31 @@ export function detectionFor(d: Detection | undefined, port: number): Detection 
 }
 
 const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
+/** tls_inspector's read limit (TLS_MAX_CLIENT_HELLO), and what http_inspector is bounded by here. */
 const MAX_SNIFF = 16 * 1024;
+/** BoringSSL's largest record (SSL3_RT_MAX_ENCRYPTED_LENGTH): a header claiming more is refused at once. */
+const MAX_TLS_RECORD = 16 * 1024 + 320;
+/** `sniff`'s verdict on a ClientHello not done within MAX_SNIFF: tls_inspector closes the connection. */
+export const CLIENT_HELLO_TOO_LARGE = 'client_hello_too_large';
 /** http_inspector's MAX_INSPECT_SIZE: a request line not complete within it is not HTTP. */
 export const MAX_REQUEST_LINE = 8192;
 
-/** Decides from the bytes so far, or 'more' when they could still become a match. */
-export function sniff(buf: Buffer, d: Pick<Detection, 'http' | 'tls'>): Sniffed | 'more' {
+/**
+ * Decides from the bytes so far, or 'more' when they could still become a match. As tls_inspector (its
+ * BoringSSL handshake), a TLS record is read whole: a ClientHello split across reads still yields its
+ * SNI; a record longer than TLS allows is not TLS; one that does not end within MAX_SNIFF is a
+ * ClientHello too large, and the connection is closed.
+ */
+export function sniff(buf: Buffer, d: Pick<Detection, 'http' | 'tls'>): Sniffed | 'more' | typeof CLIENT_HELLO_TOO_LARGE {
   if (buf.length === 0) return 'more';
   if (d.tls && buf[0] === 0x16) {
     if (buf.length < 3) return 'more';
-    // As tls_inspector, the whole first record: a ClientHello split across reads still yields its SNI.
-    if (buf[1] === 0x03) return buf.length < 5 || buf.length < Math.min(5 + buf.readUInt16BE(3), MAX_SNIFF) ? 'more' : { tls: clientHelloSni(buf) };
+    if (buf[1] === 0x03) {
+      if (buf.length < 5) return 'more';
+      const end = 5 + buf.readUInt16BE(3);
+      if (end <= MAX_SNIFF) return buf.length < end ? 'more' : { tls: clientHelloSni(buf) };
+      if (end - 5 <= MAX_TLS_RECORD) return buf.length < MAX_SNIFF ? 'more' : CLIENT_HELLO_TOO_LARGE;
+    }
   }
   if (d.http) {
     const n = Math.min(buf.length, H2_PREFACE.length);
@@ -146,7 +160,8 @@ export function clientHelloSni(buf: Buffer): { serverName?: string } {
 /**
  * Reads until `sniff` decides, then puts the bytes back so the chosen chain reads them again.
  * `onResult` gets undefined when the timeout expired and the listener continues undetected; on a
- * timeout without continue (or EOF first) the socket is closed and onResult is not called.
+ * timeout without continue (or EOF first), or a ClientHello too large, the socket is closed and
+ * onResult is not called.
  */
 export function detectProtocol(socket: Duplex, d: Detection, timers: Timers, onResult: (s: Sniffed | undefined) => void): void {
   let buf: Buffer = Buffer.alloc(0);
@@ -162,7 +177,10 @@ export function detectProtocol(socket: Duplex, d: Detection, timers: Timers, onR
   const onData = (c: Buffer) => {
     buf = buf.length ? Buffer.concat([buf, c]) : c;
     const s = sniff(buf, d);
-    if (s !== 'more') finish(s);
+    if (s === CLIENT_HELLO_TOO_LARGE) {
+      socket.removeListener('data', onData);
+      socket.destroy();
+    } else if (s !== 'more') finish(s);
     else if (buf.length >= MAX_SNIFF) finish({});
   };
   const onEnd = () => finish({});
