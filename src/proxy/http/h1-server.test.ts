@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, test } from 'node:test';
-import { until } from '../../../test/resilience/fake-clock.ts';
+import { FakeClock, until } from '../../../test/resilience/fake-clock.ts';
 import { H1ServerConnection, type H1Request, type H1Response, h1ServerDefaults } from './h1-server.ts';
 
 type Handler = (req: H1Request, res: H1Response) => void;
@@ -341,18 +341,25 @@ test('a head sent a byte at a time is parsed, including a blank line split acros
   assert.match(out, /^HTTP\/1.1 200 OK\r\n[\s\S]*\r\n\r\n\/slow$/);
 });
 
-test('a closing connection is destroyed once its last bytes are out, even if the client never closes its side', async () => {
+test('a closing connection whose client never closes its side is destroyed 1 s (delayed_close_timeout) after its last bytes are out', async () => {
+  const clock = new FakeClock();
   const serverSockets: net.Socket[] = [];
   const server = net.createServer((socket) => {
     serverSockets.push(socket);
-    new H1ServerConnection(socket, h1ServerDefaults, echo);
+    new H1ServerConnection(socket, { ...h1ServerDefaults, timers: clock }, echo);
   });
   servers.push(server);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const client = net.connect({ port: (server.address() as net.AddressInfo).port, host: '127.0.0.1', allowHalfOpen: true });
+  let ended = false;
   client.on('data', () => {});
+  client.on('end', () => (ended = true));
   client.write('GET / HTTP/1.1\r\nhost: a\r\nconnection: close\r\n\r\n');
-  await until(() => serverSockets[0]?.destroyed === true, 'serverSockets[0]?.destroyed === true');
+  await until(() => ended && serverSockets[0]?.writableFinished === true, 'the response, then the FIN');
+  assert.equal(serverSockets[0]?.destroyed, false, 'kept for the client to close');
+  assert.equal(clock.nextDue, clock.now() + 1000);
+  clock.advance(1000);
+  assert.equal(serverSockets[0]?.destroyed, true);
   client.destroy();
 });
 

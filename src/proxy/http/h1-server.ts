@@ -11,7 +11,9 @@ import { Readable } from 'node:stream';
 import type { Duplex } from 'node:stream';
 import type { OutgoingHeaders } from '../upstream/upstream.ts';
 import { ChunkedDecoder } from './chunked.ts';
+import { closeDelayed } from './delayed-close.ts';
 import { asksClose, asksUpgrade, BAD_OUTGOING_VALUE, fieldName, persists, TOKEN } from './field-syntax.ts';
+import { realTimers, type Timers } from './router.ts';
 import { Stash } from './stash.ts';
 
 export interface H1ServerOptions {
@@ -28,6 +30,8 @@ export interface H1ServerOptions {
    */
   readonly onConnect?: ((req: HandedRequest, socket: Duplex, head: Buffer) => void) | undefined;
   readonly onUpgrade?: ((req: HandedRequest, socket: Duplex, head: Buffer) => void) | undefined;
+  /** The delayed close's timer (delayed-close.ts): the proxy's, a test's clock in tests; real timers when absent. */
+  readonly timers?: Timers | undefined;
 }
 
 /** What a CONNECT or upgrade handler reads of the request (Node's IncomingMessage has it too). */
@@ -432,11 +436,14 @@ export class H1ServerConnection {
     if (this.idle) this.#closeSoon();
   }
 
-  /** No more requests: FIN once written out, then the socket goes (a client that never FINs back cannot keep it). */
+  /**
+   * No more requests: FIN once written out, the client's further bytes read and dropped until it closes
+   * too, as Envoy's delayed close: a client that stops reading the response, or never closes, is cut
+   * after 1 s without write progress (delayed-close.ts).
+   */
   #closeSoon(text?: string): void {
     this.#gone = true;
-    const socket = this.socket;
-    socket.end(text ?? '', 'latin1', () => socket.destroy());
+    closeDelayed(this.socket, this.#opts.timers ?? realTimers, text);
   }
 
   #idle(): void {

@@ -120,7 +120,7 @@ export class HttpServers {
     const onRequest = (req: H1Request, res: H1Response): void => {
       void handleHttp(rt, ctx.chain, ctx.connection, req, res).catch(() => res.destroy());
     };
-    const c = new H1ServerConnection(socket, { ...h1ServerDefaults, onConnect: ctx.onConnect, onUpgrade: ctx.onUpgrade }, onRequest, first);
+    const c = new H1ServerConnection(socket, { ...h1ServerDefaults, onConnect: ctx.onConnect, onUpgrade: ctx.onUpgrade, timers: rt.timers }, onRequest, first);
     this.#h1Conns.add(c);
     socket.once('close', () => this.#h1Conns.delete(c));
   }

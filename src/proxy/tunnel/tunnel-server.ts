@@ -21,7 +21,7 @@ import { h2Settings } from '../listener/http-servers.ts';
 import { watchPrematureResets } from '../listener/h2-abuse.ts';
 import { type Detection, detectProtocol } from '../listener/detect-protocol.ts';
 import type { FilterChain } from '../listener/compile-listener.ts';
-import { type H1Socket, H1ServerConnection, h1ServerDefaults } from '../http/h1-server.ts';
+import { type H1ServerOptions, type H1Socket, H1ServerConnection, h1ServerDefaults } from '../http/h1-server.ts';
 import { type H2Request, type H2Response, serverExchange } from '../http/h2-server.ts';
 import type { DownstreamReq, DownstreamRes } from '../http/http-stream.ts';
 import type { ConnectionInfo } from '../http/stream.ts';
@@ -72,7 +72,7 @@ export interface TunnelDeps {
   /** Continue a tunnelled TCP stream or HTTP request on an inbound chain. */
   serveStream(stream: http2.ServerHttp2Stream, chain: FilterChain, connection: ConnectionInfo): void;
   serveRequest(chain: FilterChain, connection: ConnectionInfo, req: DownstreamReq, res: DownstreamRes): void;
-  /** Timers for certificate expiry (a test clock in tests). */
+  /** Timers for certificate expiry and the HTTP/1.1 codec's delayed close (a test clock in tests). */
   timers?: Timers;
   /**
    * This workload's `x-outrigger-peer` metadata (base64 JSON), answered to a mesh peer's CONNECT as Istio's
@@ -114,10 +114,13 @@ export class TunnelServer {
    * answered, and the session's later streams are from the same source (one client, one TLS identity).
    */
   #sessionPeers = new WeakMap<ServerHttp2Session, NonNullable<ConnectionInfo['peer']>>();
+  /** The HTTP/1.1 codec's options: the defaults, on the proxy's timers (its delayed close). */
+  readonly #h1Options: H1ServerOptions;
   readonly boundPort: Promise<number>;
 
   constructor(bindPort: number, deps: TunnelDeps) {
     this.#deps = deps;
+    this.#h1Options = { ...h1ServerDefaults, timers: deps.timers };
     // Extended CONNECT on: the HTTP/1.1 pool's connections come as streams (a client reads the setting
     // before it asks, so an older server is never sent one). Up to 100 of them (the cap Outrigger's
     // sources keep to) each hold their response writes to a high-water mark plus one chunk: more than
@@ -274,7 +277,7 @@ export class TunnelServer {
   /** An HTTP/1.1 connection: a TLS socket, or a stream carrying one on an HTTP/2 session. */
   #serveH1(socket: H1Socket, base: ConnectionInfo): void {
     // A tunnel peer never sends CONNECT or Upgrade on HTTP/1.1 (those take HTTP/2): the codec refuses them.
-    const c = new H1ServerConnection(socket, h1ServerDefaults, (req, res) => this.#serveHttp(base, req, res));
+    const c = new H1ServerConnection(socket, this.#h1Options, (req, res) => this.#serveHttp(base, req, res));
     this.#h1Conns.add(c);
     socket.once('close', () => this.#h1Conns.delete(c));
   }
