@@ -403,16 +403,6 @@ export class Cluster {
     return u instanceof H2Upstream ? u.verifiedPeer : undefined;
   }
 
-  /**
-   * The metadata `e`'s sidecar answered a CONNECT on this cluster's tunnel with (`x-outrigger-peer`):
-   * the destination of every response on a carried HTTP/1.1 connection, which carries it no more.
-   */
-  answeredPeer(e: { readonly key: string; readonly mesh: boolean; readonly plaintext?: boolean }): string | undefined {
-    if (!e.mesh || this.settings.origination) return undefined;
-    const u = this.#upstreams.get(e.plaintext ? `${e.key}|plaintext` : e.key);
-    return u instanceof H2Upstream ? u.answeredPeer : undefined;
-  }
-
   /** Envoy's `upstream_cx_total`: every connection an upstream of this cluster makes. */
   readonly #onConnected = (): void => {
     this.stats.upstream_cx_total.inc();

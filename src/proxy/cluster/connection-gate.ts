@@ -36,8 +36,8 @@ class GatedExchange implements UpstreamExchange, UpstreamSink {
     this.#inner = this.#upstream.request(this.#head, this.#body, this);
   }
 
-  onPoolReady(): void {
-    this.#sink.onPoolReady?.();
+  onPoolReady(answeredPeer?: string): void {
+    this.#sink.onPoolReady?.(answeredPeer);
   }
 
   onHead(status: number, headers: OutgoingHeaders): void {

@@ -72,8 +72,8 @@ export interface StreamInfo {
   /** The SPIFFE ID that answering mesh endpoint's certificate proved (its metadata's own claim is not taken). */
   upstreamPrincipal?: string | undefined;
   /**
-   * The answering mesh endpoint's metadata (`x-outrigger-peer`) as its sidecar answered a CONNECT on the
-   * tunnel session: what a carried HTTP/1.1 connection's responses go without.
+   * The answering mesh endpoint's metadata (`x-outrigger-peer`) as its sidecar answered the CONNECT of
+   * the carrier the try's connection runs on: what a carried HTTP/1.1 connection's responses go without.
    */
   upstreamPeer?: string | undefined;
   /** The chosen endpoint's `istio.workload` metadata (`name;namespace`): who the source tried, without an answer. */

@@ -600,3 +600,51 @@ test('a carried connection sends the source metadata once, on its CONNECT; its r
     h2.close();
   }
 });
+
+test("a try on a carried connection learns its destination from the carrier's CONNECT answer, which holds while the session goes away", async () => {
+  const ca = await makeCa();
+  const cert = await ca.issue('spiffe://cluster.local/ns/a/sa/server');
+  let answer: (() => void) | undefined;
+  const h2 = http2.createSecureServer({ ...cert, settings: { enableConnectProtocol: true } });
+  h2.on('stream', (stream) => {
+    // The destination's metadata, once, in the carrier's answer.
+    stream.respond({ ':status': 200, 'x-outrigger-peer': 'DEST' });
+    stream.once('end', () => setImmediate(() => stream.destroyed || stream.end()));
+    stream.on('data', () => {
+      // The destination drains (GOAWAY) while the request is in flight, then answers it.
+      answer = () => {
+        stream.session?.goaway();
+        setImmediate(() => stream.write(ok('late')));
+      };
+    });
+  });
+  await new Promise<void>((r) => h2.listen(0, '127.0.0.1', r));
+  const port = (h2.address() as net.AddressInfo).port;
+  const tlsOptions = { ca: ca.ca, checkServerIdentity: () => undefined };
+  const session = new H2Upstream(`https://127.0.0.1:${port}`, { connectTimeoutMs: 2000, tls: () => ({ ...tlsOptions, ALPNProtocols: ['h2'] }), extraHeaders: { 'x-outrigger-peer': 'META' } });
+  const p = pool(port, { tls: () => ({ ...tlsOptions, ALPNProtocols: ['http/1.1'] }), carrier: () => session.carry(`127.0.0.1:${port}`) });
+  try {
+    const answered: (string | undefined)[] = [];
+    const done = new Promise<string>((resolve, reject) => {
+      let body = '';
+      p.request(get(), null, {
+        onPoolReady: (peer) => answered.push(peer),
+        onHead() {},
+        onData(c) {
+          body += c.toString();
+          return true;
+        },
+        onEnd: () => resolve(body),
+        onError: reject,
+      });
+    });
+    while (!answer) await new Promise((r) => setTimeout(r, 5));
+    answer();
+    assert.equal(await done, 'late', 'the response comes whole on the carrier of a going session');
+    assert.deepEqual(answered, ['DEST'], "the try had the carrier's answer from the start, whatever its session does since");
+  } finally {
+    await p.close();
+    await session.close();
+    h2.close();
+  }
+});

@@ -12,6 +12,7 @@ import { BAD_OUTGOING_VALUE, fieldName, headLines, persists, TOKEN } from '../ht
 import { Stash } from '../http/stash.ts';
 import { needsRequestTrailers } from './h1-trailer-request.ts';
 import { endedByTeardown, RETIRE_EVENT, UpstreamError } from './upstream.ts';
+import { connectPeerOf } from './h2-connection.ts';
 import type { Timers } from '../http/router.ts';
 import { REFUSED_PEER_GRACE_MS, spiffeIdOf } from '../tunnel/mesh-tls.ts';
 
@@ -266,6 +267,14 @@ class H1Connection {
 
   get connected(): boolean {
     return this.#connected;
+  }
+
+  /**
+   * The metadata (`x-outrigger-peer`) the destination answered this connection's carrier CONNECT with:
+   * who answers every response on it, which then goes without the header. Undefined off a carrier.
+   */
+  get answeredPeer(): string | undefined {
+    return this.#carried === null ? undefined : connectPeerOf(this.#carried);
   }
 
   /** A carried connection whose stream or session is going (its peer's certificate expired), or one the pool retired: not reused. */
@@ -723,7 +732,7 @@ export class H1Pool {
   #run(w: Waiting, c: H1Connection): void {
     w.conn = c;
     // The request has its connection now (Envoy's onPoolReady), not when it was queued or dialled.
-    w.ex.sink.onPoolReady?.();
+    w.ex.sink.onPoolReady?.(c.answeredPeer);
     c.start(w.ex);
   }
 

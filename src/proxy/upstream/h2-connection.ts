@@ -76,8 +76,6 @@ export class H2Connection {
   #refused = false;
   /** The SPIFFE ID the tunnel's server presented (verified at connect); undefined for h2c or before. */
   peerId: string | undefined;
-  /** The destination's metadata (`x-outrigger-peer`), as its sidecar answered a CONNECT on this session. */
-  answeredPeer: string | undefined;
   /** The extra headers each request carries: all but the source's metadata, which goes once (below). */
   readonly #perRequest: Readonly<Record<string, string>> | undefined;
   /** The source's metadata (`x-outrigger-peer`): on this session's requests until one was answered. */
@@ -342,10 +340,7 @@ export class H2Connection {
       stream.once('response', (h) => {
         const status = Number(h[':status']);
         const peer = h[PEER_HEADER];
-        if (typeof peer === 'string') {
-          connectPeers.set(stream, peer);
-          this.answeredPeer = peer;
-        }
+        if (typeof peer === 'string') connectPeers.set(stream, peer);
         if (status >= 200 && status < 300) resolve(stream);
         else {
           stream.close();

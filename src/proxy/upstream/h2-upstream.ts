@@ -86,12 +86,6 @@ export class H2Upstream implements Upstream {
     return undefined;
   }
 
-  /** The metadata the peer's sidecar answered a CONNECT with on a connected session, if any. */
-  get answeredPeer(): string | undefined {
-    for (const c of this.#conns) if (c.connected && c.answeredPeer !== undefined) return c.answeredPeer;
-    return undefined;
-  }
-
   request(head: UpstreamHead, body: Readable | null, sink: UpstreamSink): UpstreamExchange {
     let inner: UpstreamExchange | undefined;
     let aborted = false;

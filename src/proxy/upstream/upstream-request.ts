@@ -27,7 +27,10 @@ class Attempt implements UpstreamSink {
     this.owner = owner;
     this.endpoint = endpoint;
   }
-  onPoolReady(): void {
+  /** The destination's metadata from the carrier the try's connection runs on (its CONNECT's answer). */
+  answeredPeer: string | undefined = undefined;
+  onPoolReady(answeredPeer?: string): void {
+    this.answeredPeer = answeredPeer;
     this.owner.onPoolReady(this);
   }
   onHead(status: number, headers: OutgoingHeaders): void {
@@ -267,7 +270,7 @@ export class UpstreamRequest {
     // Who answered, as its certificate proved it: the telemetry's destination principal.
     if (a.endpoint.mesh) {
       this.#req.info.upstreamPrincipal = this.#cluster.verifiedPeer(a.endpoint);
-      this.#req.info.upstreamPeer = this.#cluster.answeredPeer(a.endpoint);
+      this.#req.info.upstreamPeer = a.answeredPeer;
     }
     this.#out.head(status, headers, map);
   }

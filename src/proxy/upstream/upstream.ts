@@ -75,8 +75,10 @@ export interface UpstreamSink {
   /**
    * The request has its connection (a pooled HTTP/1.1 connection, a stream on a ready HTTP/2 session):
    * Envoy's onPoolReady, when a try's per-try timer may start. Not called for a request that fails first.
+   * `answeredPeer`: on a carried HTTP/1.1 connection, the destination's metadata its carrier's CONNECT
+   * was answered with (its responses go without `x-outrigger-peer`).
    */
-  onPoolReady?(): void;
+  onPoolReady?(answeredPeer?: string): void;
   onHead(status: number, headers: OutgoingHeaders): void;
   /** Returns false when the downstream is full; the upstream then waits for `resume()`. */
   onData(chunk: Buffer): boolean;
