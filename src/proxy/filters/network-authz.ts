@@ -17,6 +17,8 @@ export interface NetworkAuthzOutcome {
 }
 
 const ALLOWED: NetworkAuthzOutcome = Object.freeze({ allowed: true, details: '' });
+/** The connection closed while its check was out: nothing decided, nothing dialled. */
+const CANCELLED: NetworkAuthzOutcome = Object.freeze({ allowed: false, details: '' });
 const RBAC_METADATA = 'envoy.filters.network.rbac';
 
 function runFrom(filters: readonly NetworkAuthzFilter[], start: number, connection: ConnectionInfo, metadata: Map<string, Record<string, unknown>>, dial: ClusterDialer, stats: NetworkAuthzStats | undefined, signal: AbortSignal | undefined): NetworkAuthzOutcome | Promise<NetworkAuthzOutcome> {
@@ -31,7 +33,9 @@ function runFrom(filters: readonly NetworkAuthzFilter[], start: number, connecti
     }
     const pending = f.extAuthz.check(connection, metadata, dial, signal);
     if (!pending) continue;
-    return pending.then((v) => (v.allowed ? runFrom(filters, i + 1, connection, metadata, dial, stats, signal) : { allowed: false, details: v.details, deniedBy: 'ext_authz' }));
+    // A cancelled check ends the chain, as Envoy's onComplete never comes after client_->cancel(): no later
+    // filter runs (or counts) for a connection that has gone, even where the check fails open.
+    return pending.then((v) => (signal?.aborted ? CANCELLED : v.allowed ? runFrom(filters, i + 1, connection, metadata, dial, stats, signal) : { allowed: false, details: v.details, deniedBy: 'ext_authz' }));
   }
   return ALLOWED;
 }

@@ -1,0 +1,48 @@
+// The network authorization chain: a check cancelled because the client left ends the chain, as Envoy's
+// filter never completes after client_->cancel(), even where the check fails open (failure_mode_allow):
+// the RBAC filters after it (Istio puts DENY/ALLOW after CUSTOM) neither run nor count. A real HTTP/2
+// provider that takes the call and never answers.
+import assert from 'node:assert/strict';
+import http2 from 'node:http2';
+import net, { type AddressInfo } from 'node:net';
+import { test } from 'node:test';
+import { compileNetworkExtAuthz } from './ext_authz/network-filter.ts';
+import { type NetworkAuthzFilter, runNetworkAuthz } from './network-authz.ts';
+
+test('a check cancelled because the client left runs no filter after it, failing open or not', async () => {
+  let calls = 0;
+  const server = http2.createServer();
+  server.on('stream', () => {
+    calls++;
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  const dial = () =>
+    new Promise<net.Socket>((resolve) => {
+      const s = net.connect(port, '127.0.0.1', () => resolve(s));
+    });
+  let rbacRuns = 0;
+  const rbac = {
+    check() {
+      rbacRuns++;
+      return { allowed: false, details: 'rbac_access_denied_matched_policy[ns[shop]-policy[deny]-rule[0]]' };
+    },
+  };
+  try {
+    const extAuthz = compileNetworkExtAuthz({ '@type': 'x', grpc_service: { envoy_grpc: { cluster_name: 'outbound|9000||authz' } }, failure_mode_allow: true });
+    const filters = [
+      { kind: 'ext_authz', extAuthz },
+      { kind: 'rbac', rbac },
+    ] as unknown as NetworkAuthzFilter[];
+    const checks = new AbortController();
+    const verdict = runNetworkAuthz(filters, { remoteAddress: '10.0.0.2', remotePort: 5, localAddress: '10.0.0.1', localPort: 5000, tls: false }, dial, undefined, checks.signal);
+    assert.ok(verdict instanceof Promise, 'the check went out');
+    while (calls === 0) await new Promise((r) => setTimeout(r, 5));
+    checks.abort();
+    const v = await verdict;
+    assert.equal(v.allowed, false, 'nothing is let through');
+    assert.equal(rbacRuns, 0, 'no filter after the cancelled check runs or counts');
+  } finally {
+    server.close();
+  }
+});
