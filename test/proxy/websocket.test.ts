@@ -20,6 +20,8 @@ before(async () => {
     socket.write(`HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\nx-seen-path: ${req.url}\r\nx-seen-proto: ${req.headers['x-forwarded-proto']}\r\nx-seen-for: ${req.headers['x-forwarded-for']}\r\nx-seen-envoy: ${req.headers['x-envoy-decorator-operation']}\r\n\r\n`);
     socket.on('data', (c: Buffer) => socket.write(Buffer.concat([Buffer.from('echo:'), c])));
     socket.on('error', () => {});
+    // A client that closes ends the session: the server closes its side too.
+    socket.on('end', () => socket.end());
   });
   await new Promise<void>((r) => backend.listen(0, '127.0.0.1', r));
   env = await startProxy();
@@ -37,6 +39,17 @@ before(async () => {
           http_filters: [
             { name: 'istio.stats', typed_config: telemetryConfig({ reporter: 'destination', workload: { workload: 'chat', namespace: 'web', labels: { app: 'chat' } }, metrics: true }) },
             { name: 'envoy.filters.http.rbac', typed_config: { '@type': TypeUrl.HttpRbac, rules: { action: 'DENY', policies: { 'ns[web]-policy[no-chat]-rule[0]': { permissions: [{ url_path: { path: { exact: '/chat' } } }], principals: [{ any: true }] } } } } },
+            { name: 'envoy.filters.http.router', typed_config: { '@type': TypeUrl.Router } },
+          ],
+        }),
+      },
+    ]),
+    listener('counted', 8083, [
+      {
+        filter: hcm('http.8080', {
+          upgrade_configs: [{ upgrade_type: 'websocket' }],
+          http_filters: [
+            { name: 'istio.stats', typed_config: telemetryConfig({ reporter: 'source', workload: { workload: 'client', namespace: 'web', labels: { app: 'client' } }, metrics: true }) },
             { name: 'envoy.filters.http.router', typed_config: { '@type': TypeUrl.Router } },
           ],
         }),
@@ -94,4 +107,15 @@ test('a DENY policy refuses the upgrade as it refuses a request: 403, nothing di
   assert.equal(upgraded.length, before, 'the upstream never saw it');
   const stats = (await request(env.admin, '/stats/prometheus')).body;
   assert.match(stats, /istio_requests_total\{reporter="destination",[^}]*response_code="403",[^}]*\} 1\n/);
+});
+
+test("a spliced upgrade is counted when both sides have closed, with the upstream's 101", async () => {
+  const out = await upgrade(await env.port('counted'));
+  assert.match(out, /^HTTP\/1\.1 101/);
+  let stats = '';
+  for (let i = 0; i < 100 && !/response_code="101"/.test(stats); i++) {
+    stats = (await request(env.admin, '/stats/prometheus')).body;
+    if (!/response_code="101"/.test(stats)) await new Promise((r) => setTimeout(r, 20));
+  }
+  assert.match(stats, /istio_requests_total\{reporter="source",source_workload="client",[^}]*response_code="101",[^}]*\} 1\n/);
 });
