@@ -2,7 +2,7 @@
 // through a real OutriggerProxy configured as a sidecar's inbound side, in front of a normalising backend.
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import type { PathNormalizationMode } from '../../src/proxy/http/normalize-path.ts';
 import { translateAuthorization } from '../../src/translate/authorization.ts';
@@ -133,6 +133,9 @@ const CATALOGUE: [string, string][] = [
   // decoder filter on it).
   ['websocket upgrade', get('/admin', 'Host: svc\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n')],
   ['websocket upgrade, host', get('/', 'Host: secret.com\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n')],
+  // ... normalised by the chain's mode, as a request is.
+  ['websocket upgrade, double slash', get('//admin', 'Host: svc\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n')],
+  ['websocket upgrade, encoded slash', get('/%2fadmin', 'Host: svc\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n')],
 ];
 
 test('the proxy reaches the backend: a public request is answered by it', async () => {
@@ -200,4 +203,25 @@ test('each mode is honoured: the documented gaps of weaker modes are real', asyn
   for (const [path, expected] of table) {
     for (const [i, mode] of MODES.entries()) assert.equal((await raw(mode, get(path))).status, expected[i], `${mode} ${path}`);
   }
+});
+
+test('an upgrade the upstream does not switch (no 101) carries nothing more: the next request on it never reaches the app', async () => {
+  const s = net.connect(ports.get('DECODE_AND_MERGE_SLASHES')!, '127.0.0.1');
+  let out = '';
+  const closed = new Promise<void>((r) => s.once('close', () => r()));
+  const answered = new Promise<void>((r) =>
+    s.on('data', (c: Buffer) => {
+      out += c.toString('latin1');
+      if (out.includes('public')) r();
+    }),
+  );
+  s.on('error', () => {});
+  // Allowed, and the app answers it as a plain request (404 public): not switched.
+  s.write('GET /public HTTP/1.1\r\nHost: svc\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n');
+  await answered;
+  assert.match(out, /^HTTP\/1\.1 404 /);
+  // A raw pipe to the app would take this past the policy.
+  s.write('GET /admin HTTP/1.1\r\nHost: svc\r\n\r\n');
+  await closed;
+  assert.doesNotMatch(out, /ADMIN/);
 });

@@ -56,7 +56,8 @@ export function handleUpgrade(rt: HcmRuntime, chain: HttpChain, connection: Conn
     refuse(sock, 400, 'Bad Request');
     return;
   }
-  const parsed = parseRequest({ method: req.method ?? '', target: req.url ?? '', protocol: 'HTTP/1.1', rawHeaders: req.rawHeaders }, connection, rt.normalize);
+  // The chain's own path normalisation, as for a request: the policies see the path the upstream gets.
+  const parsed = parseRequest({ method: req.method ?? '', target: req.url ?? '', protocol: 'HTTP/1.1', rawHeaders: req.rawHeaders }, connection, chain.normalize);
   if (!parsed.ok) {
     refuse(sock, parsed.reply.status, 'Bad Request');
     return;
@@ -112,34 +113,95 @@ function forwardUpgrade(rt: HcmRuntime, chain: HttpChain, ctx: RequestContext, r
   for (const [k, v] of headers) for (const one of Array.isArray(v) ? v : [v]) text += `${k}: ${one}\r\n`;
   connectStream(cluster, endpoint).then(
     (upstream) => {
-      upstream.write(`${text}\r\n`);
-      if (head.length) upstream.write(head);
       cluster.stats.upstream_cx_active.inc();
-      // The upstream's status line and head, then the bytes each way, for the filters' onDone.
-      let status = 0;
-      let responseHead = -1;
-      let sent = head.length;
-      let received = 0;
-      upstream.on('data', (c: Buffer) => {
-        if (responseHead < 0) {
-          const end = c.indexOf('\r\n\r\n');
-          responseHead = end < 0 ? 0 : end + 4;
-          status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(c.toString('latin1', 0, 16))?.[1] ?? 0);
-        }
-        received += c.length;
-      });
-      sock.on('data', (c: Buffer) => {
-        sent += c.length;
-      });
-      splice(sock, upstream, () => {
+      upstream.write(`${text}\r\n`);
+      relayUpgrade(sock, upstream, head, (outcome) => {
         cluster.stats.upstream_cx_active.dec();
-        done(chain, ctx, { status, requestBytes: sent, responseBytes: received - Math.max(responseHead, 0), requestHeadBytes: 0, responseHeadBytes: Math.max(responseHead, 0), durationMs: rt.now() - info.startTime, downstreamReset: false });
+        done(chain, ctx, { ...outcome, durationMs: rt.now() - info.startTime });
       });
-      sock.resume();
     },
     () => {
       cluster.stats.upstream_cx_connect_fail.inc();
       fail(LocalReplies.connectFailure);
     },
   );
+}
+
+/** Longest upstream response head an upgrade waits for. */
+const MAX_RESPONSE_HEAD = 64 * 1024;
+
+/**
+ * The upgrade's request head has gone upstream; nothing else goes until the upstream switches protocols.
+ * As Envoy holds an upgrade's upstream request until its 101: the client's bytes after its head (early
+ * frames) and all it sends next wait. A 101 splices the two connections. Any other answer is the
+ * response to the request: it is relayed, nothing the client sends reaches the upstream, and the
+ * connection ends with it (else an upstream that answered 200 and kept its connection would give the
+ * client a raw pipe to the app, past every filter, for all it sends next).
+ */
+function relayUpgrade(sock: Duplex, upstream: Duplex, early: Buffer, ended: (o: Omit<StreamOutcome, 'durationMs'>) => void): void {
+  let buf: Buffer = Buffer.alloc(0);
+  let status = 0;
+  let headLength = 0;
+  let sent = 0;
+  let received = 0;
+  let reported = false;
+  const report = (downstreamReset: boolean): void => {
+    if (reported) return;
+    reported = true;
+    ended({ status, requestBytes: sent, responseBytes: Math.max(0, received - headLength), requestHeadBytes: 0, responseHeadBytes: headLength, downstreamReset });
+  };
+  const fail = (): void => {
+    sock.destroy();
+    upstream.destroy();
+    report(status === 0);
+  };
+  const waiting = (): void => fail();
+  upstream.on('error', waiting);
+  upstream.on('close', waiting);
+  sock.on('close', waiting);
+  const onHead = (c: Buffer): void => {
+    buf = buf.length === 0 ? c : Buffer.concat([buf, c]);
+    const end = buf.indexOf('\r\n\r\n');
+    if (end < 0) {
+      if (buf.length > MAX_RESPONSE_HEAD) fail();
+      return;
+    }
+    upstream.removeListener('data', onHead);
+    upstream.removeListener('error', waiting);
+    upstream.removeListener('close', waiting);
+    sock.removeListener('close', waiting);
+    upstream.pause();
+    headLength = end + 4;
+    received = buf.length;
+    status = Number(/^HTTP\/1\.[01] (\d{3}) /.exec(buf.toString('latin1', 0, 13))?.[1] ?? 0);
+    upstream.on('data', (d: Buffer) => {
+      received += d.length;
+    });
+    sock.write(buf);
+    if (status === 101) {
+      sent = early.length;
+      if (early.length) upstream.write(early);
+      sock.on('data', (d: Buffer) => {
+        sent += d.length;
+      });
+      splice(sock, upstream, () => report(false));
+      sock.resume();
+      return;
+    }
+    // Not switched: the rest of the response goes to the client; the client sends nothing more upstream.
+    sock.on('error', () => upstream.destroy());
+    upstream.on('error', () => sock.destroy());
+    sock.on('data', () => {
+      sock.destroy();
+      upstream.destroy();
+    });
+    sock.once('close', () => {
+      upstream.destroy();
+      report(false);
+    });
+    upstream.once('close', () => sock.end());
+    upstream.pipe(sock, { end: true });
+    sock.resume();
+  };
+  upstream.on('data', onHead);
 }
