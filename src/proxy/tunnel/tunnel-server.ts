@@ -233,7 +233,10 @@ export class TunnelServer {
     if (peer !== undefined) this.#sessionPeers.set(session, peer);
     else peer = this.#sessionPeers.get(session);
     if (req.method === 'CONNECT') {
-      const { host, port } = splitAuthority(String(req.headers[':authority'] ?? ''), 0);
+      // The authority names the target port. Its host is the caller's to write, so the stream's local
+      // address (what policies read as destination.ip, and where a passthrough dials) is the address the
+      // caller's connection reached, as Envoy's original destination is.
+      const { port } = splitAuthority(String(req.headers[':authority'] ?? ''), 0);
       const transport = transportOf(req.headers[TRANSPORT_HEADER]);
       // Plain TLS takes what a plaintext TCP connection would (the app terminates it), never an HTTP chain.
       let chain = port ? this.#deps.inboundChain(port, 'tcp', transport === 'tls' ? 'tls' : 'raw_buffer') : undefined;
@@ -247,13 +250,13 @@ export class TunnelServer {
       // Plaintext TCP carries no metadata exchange in Istio: the source is unknown, as well as unverified.
       if (transport !== 'tls') {
         req.stream.respond({ ':status': 200 });
-        const plain: ConnectionInfo = { ...asPlaintext(base), localAddress: host, localPort: port };
+        const plain: ConnectionInfo = { ...asPlaintext(base), localPort: port };
         if (transport === 'plain_tls') return void this.#serveWithClientHelloSni(req.stream, chain, plain);
         return void this.#deps.serveStream(req.stream, chain, plain);
       }
       const self = peer ? this.#deps.selfPeer : undefined;
       req.stream.respond(self ? { ':status': 200, [PEER_HEADER]: self } : { ':status': 200 });
-      const conn: ConnectionInfo = { ...base, localAddress: host, localPort: port };
+      const conn: ConnectionInfo = { ...base, localPort: port };
       if (peer) conn.peer = peer;
       this.#deps.serveStream(req.stream, chain, conn);
       return;
@@ -296,7 +299,7 @@ export class TunnelServer {
       if (refused) return void ('stream' in res ? res.stream.close(http2.constants.NGHTTP2_CONNECT_ERROR) : res.destroy());
       return void (res as H2Response).writeHead(404, { 'content-length': 0 }).end();
     }
-    const conn: ConnectionInfo = { ...(transport === 'raw_buffer' ? asPlaintext(base) : base), localAddress: '127.0.0.1', localPort: port };
+    const conn: ConnectionInfo = { ...(transport === 'raw_buffer' ? asPlaintext(base) : base), localPort: port };
     if (peer) conn.peer = peer;
     this.#deps.serveRequest(chain, conn, req, res);
   }
