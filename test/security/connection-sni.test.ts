@@ -20,6 +20,7 @@ import type { TypedAny } from '../../src/xds/any.ts';
 import { TypeUrl } from '../../src/xds/type-urls.ts';
 import { makeCa, type TestCa } from '../proxy/certs.ts';
 import { echoBackend, push, request, startProxy } from '../proxy/harness.ts';
+import { tcpExchange, until } from './tcp-through-sidecar.ts';
 
 // Two services in front of one workload: `allowed` and `denied`, each with an HTTP/1.1, an HTTP/2 and
 // a TCP port. The policy allows by SNI only, so the service a caller names decides.
@@ -80,37 +81,6 @@ async function listen(s: net.Server | http2.Http2Server): Promise<number> {
   return (s.address() as net.AddressInfo).port;
 }
 
-/** Polls until `check` finds something (access lines are written after the response), for at most 10 s. */
-async function until<T>(check: () => T | undefined): Promise<T> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const v = check();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error('not within 10 s');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-/** A TCP connection through the client sidecar (CONNECT): what comes back for `payload` before the close. */
-async function tcpExchange(authority: string, payload: string): Promise<string> {
-  const s = net.connect(await client.port('virtualOutbound'), '127.0.0.1');
-  s.on('error', () => {});
-  s.write(`CONNECT ${authority} HTTP/1.1\r\nhost: ${authority}\r\n\r\n`);
-  let seen = '';
-  return new Promise((resolve) => {
-    let sent = false;
-    s.on('data', (c: Buffer) => {
-      seen += c.toString('latin1');
-      if (!sent && seen.includes('\r\n\r\n')) {
-        sent = true;
-        seen = seen.slice(seen.indexOf('\r\n\r\n') + 4);
-        s.write(payload);
-      }
-      if (sent && seen.length >= payload.length) s.end();
-    });
-    s.on('close', () => resolve(seen));
-  });
-}
 
 before(async () => {
   ca = await makeCa();
@@ -186,8 +156,8 @@ test('HTTP/2 (a stream per request on the cluster\'s session): the SNI of the se
 });
 
 test('TCP (a CONNECT per connection): the allowed service is echoed, the denied one closed unanswered', bounded, async () => {
-  assert.equal(await tcpExchange('allowed.shop:5432', 'ping'), 'ping');
-  assert.equal(await tcpExchange('denied.shop:5433', 'ping'), '');
+  assert.equal(await tcpExchange(await client.port('virtualOutbound'), 'allowed.shop:5432', 'ping'), 'ping');
+  assert.equal(await tcpExchange(await client.port('virtualOutbound'), 'denied.shop:5433', 'ping'), '');
   // The allowed connection's line (the denied one names the policy that refused it).
   const line = await until(() => serverLog.find((l) => l.includes('"- - -"') && !l.includes('rbac_access_denied')));
   assert.match(line, / outbound_\.5432_\._\.allowed\.shop\.svc\.cluster\.local \S+$/);

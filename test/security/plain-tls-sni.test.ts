@@ -4,7 +4,7 @@
 // `%REQUESTED_SERVER_NAME%` see the rule's `sni`, through real proxies configured from YAML.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
+import type net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
@@ -19,6 +19,7 @@ import type { TypedAny } from '../../src/xds/any.ts';
 import { TypeUrl } from '../../src/xds/type-urls.ts';
 import { makeCa, type TestCa } from '../proxy/certs.ts';
 import { push, startProxy } from '../proxy/harness.ts';
+import { tcpExchange, until } from './tcp-through-sidecar.ts';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'outrigger-plain-tls-sni-'));
 const caFile = path.join(dir, 'ca.pem');
@@ -72,37 +73,6 @@ function translated(workloads: WorkloadInstance[], proxy: ProxyView): TypedAny[]
   return [...buildProxyResources(buildSnapshot(resources, workloads, '1'), proxy).values()].flatMap((m) => [...m.values()]);
 }
 
-/** Polls until `check` finds something (access lines are written after the close), for at most 10 s. */
-async function until<T>(check: () => T | undefined): Promise<T> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const v = check();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error('not within 10 s');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-/** A TCP connection through the client sidecar (CONNECT): what comes back for `payload` before the close. */
-async function tcpExchange(authority: string, payload: string): Promise<string> {
-  const s = net.connect(await client.port('virtualOutbound'), '127.0.0.1');
-  s.on('error', () => {});
-  s.write(`CONNECT ${authority} HTTP/1.1\r\nhost: ${authority}\r\n\r\n`);
-  let seen = '';
-  return new Promise((resolve) => {
-    let sent = false;
-    s.on('data', (c: Buffer) => {
-      seen += c.toString('latin1');
-      if (!sent && seen.includes('\r\n\r\n')) {
-        sent = true;
-        seen = seen.slice(seen.indexOf('\r\n\r\n') + 4);
-        s.write(payload);
-      }
-      if (sent && seen.length >= payload.length) s.end();
-    });
-    s.on('close', () => resolve(seen));
-  });
-}
 
 before(async () => {
   meshCa = await makeCa();
@@ -144,8 +114,8 @@ after(async () => {
 const bounded = { timeout: 30_000 };
 
 test('the rule’s SNI, read from the ClientHello in the stream, decides connection.sni', bounded, async () => {
-  assert.equal(await tcpExchange('alpha.shop:5432', 'ping'), 'ping');
-  assert.equal(await tcpExchange('beta.shop:5433', 'ping'), '', 'the other name is denied');
+  assert.equal(await tcpExchange(await client.port('virtualOutbound'), 'alpha.shop:5432', 'ping'), 'ping');
+  assert.equal(await tcpExchange(await client.port('virtualOutbound'), 'beta.shop:5433', 'ping'), '', 'the other name is denied');
   // The denied connection never reached the app: the allowed one did, with its own SNI.
   assert.deepEqual(appSni, ['alpha.example.com']);
 });
