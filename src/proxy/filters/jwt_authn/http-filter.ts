@@ -2,6 +2,7 @@
 // token with 401, lets a missing one pass where allowed, and publishes claims for RBAC (`istio_authn`).
 import type { TypedAny } from '../../../xds/any.ts';
 import { CONTINUE, FilterConfigError, type FilterVerdict, type HttpFilter, type HttpFilterFactory, type RequestContext } from '../../http/filter.ts';
+import { configFieldValue } from '../../http/field-syntax.ts';
 import type { HeaderMap } from '../../http/stream.ts';
 import { defaultJwksFetcher, type JwksFetcher } from './jwks.ts';
 import { CompiledProvider, type JwtProviderConfig, type Verified } from './provider.ts';
@@ -63,8 +64,13 @@ function addHeader(headers: HeaderMap, name: string, value: string): void {
   headers.set(name, prev === undefined ? value : Array.isArray(prev) ? [...prev, value] : [prev, value]);
 }
 
+/**
+ * A claim as Envoy's addJWTClaimToHeader writes it: the claim's UTF-8 bytes, one character per byte as
+ * the proxy carries header values. Written as it stands, a character above U+00FF would lose its high
+ * byte on the wire: `šťɭũŮ` would reach the app as `admin`.
+ */
 function claimHeaderValue(v: unknown): string | undefined {
-  if (typeof v === 'string') return v;
+  if (typeof v === 'string') return configFieldValue(v);
   if (typeof v === 'number' || typeof v === 'boolean') return String(v);
   return undefined;
 }
