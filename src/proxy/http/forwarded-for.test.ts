@@ -9,7 +9,9 @@ test('the trusted client is N hops from the right of XFF and the peer', () => {
     [['1.1.1.1'], 1, '1.1.1.1'], // one trusted proxy in front (the peer): the client is its XFF entry
     [['6.6.6.6', '1.1.1.1'], 1, '1.1.1.1'], // a forged leftmost entry is ignored
     [['6.6.6.6', '1.1.1.1', '2.2.2.2'], 2, '1.1.1.1'],
-    [['1.1.1.1'], 5, '1.1.1.1'], // fewer entries than hops: the leftmost there is
+    [['1.1.1.1'], 5, '10.0.0.9'], // fewer entries than hops: the peer, as Envoy (the entry may be the client's own)
+    [['1.2.3.4'], 2, '10.0.0.9'], // one entry, two trusted hops: a client writing XFF directly does not choose its address
+    [[], 1, '10.0.0.9'],
   ];
   for (const [xff, hops, want] of cases) assert.equal(trustedClientAddress(xff, '10.0.0.9', hops), want, `${xff.join(',')} hops=${hops}`);
 });

@@ -13,12 +13,14 @@ export function forwardedAddresses(values: string | readonly string[] | undefine
 
 /**
  * The trusted client address: with 0 trusted hops the peer itself; with N, the N-th address from the
- * right of XFF (the peer being the 0-th). Fewer addresses than hops: the leftmost there is.
+ * right of XFF (the peer being the 0-th). Fewer addresses than hops: the peer, as Envoy's
+ * getLastAddressFromXFF finds none and the connection's address stands (the leftmost entry would be one
+ * the client wrote).
  */
 export function trustedClientAddress(xff: readonly string[], peer: string, trustedHops: number): string {
   if (trustedHops <= 0) return peer;
-  const chain = [...xff, peer];
-  return chain[Math.max(0, chain.length - 1 - trustedHops)] as string;
+  const i = xff.length - trustedHops;
+  return i >= 0 ? (xff[i] as string) : peer;
 }
 
 /** The XFF an edge proxy sends upstream: what it received, then the peer it saw. */
