@@ -102,6 +102,13 @@ test('a missing token passes with no identity; a token without the Bearer scheme
   assert.equal(await run({}, ctx({ authorization: 'Basic dXNlcjpwYXNz' })), 200);
 });
 
+test("a JWKS key without a kid is tried for a token that names one, as jwt_verify_lib tries it", async () => {
+  const { kid: _kid, ...noKid } = jwk(rsa.publicKey, 'rsa');
+  const jwks = JSON.stringify({ keys: [noKid] });
+  assert.equal(await run({ jwks }, ctx({ authorization: `Bearer ${token('RS256', rsa.privateKey, 'rsa')}` })), 200);
+  assert.equal(await run({ jwks }, ctx({ authorization: `Bearer ${token('RS256', other.privateKey, 'rsa')}` })), 401, 'still only its own signature');
+});
+
 test('invalid tokens get 401', async () => {
   const good = token('RS256', rsa.privateKey, 'rsa');
   const [h, p, s] = good.split('.') as [string, string, string];

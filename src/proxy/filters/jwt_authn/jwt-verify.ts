@@ -86,7 +86,8 @@ export function verifySignature(jwt: DecodedJwt, keys: readonly Jwk[]): JwtFailu
       k.kty === spec.kty &&
       (spec.crv === undefined || k.crv === spec.crv) &&
       (k.alg === undefined || k.alg === alg) &&
-      (typeof kid !== 'string' || k.kid === kid),
+      // jwt_verify_lib skips a key only when both name a kid and they differ: a key without one is tried.
+      (typeof kid !== 'string' || k.kid === undefined || k.kid === kid),
   );
   if (candidates.length === 0) return 'Jwks_doesn\u0027t_have_key_to_match_kid_or_alg_from_Jwt';
   const data = Buffer.from(jwt.signingInput);
