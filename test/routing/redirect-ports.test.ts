@@ -1,6 +1,9 @@
-// A VirtualService redirect with `derivePort: FROM_REQUEST_PORT`, translated as pilot does and served
-// by a real proxy: on port 80 (http) no `port_redirect` at all, so the Location keeps the request's
-// host as the client wrote it (no `:80` added); on any other port the port is the listener's.
+// VirtualService redirects and their ports, translated as pilot does and served by a real proxy.
+// `derivePort: FROM_REQUEST_PORT`: on port 80 (http) no `port_redirect` at all, so the Location keeps the
+// request's host as the client wrote it (no `:80` added); on any other port the port is the listener's.
+// An `authority` that carries a port, with a redirect port too: pilot passes the authority through as
+// `host_redirect` unchanged and adds `port_redirect`; Envoy's newUri writes the host as configured and
+// the port after it, so the Location has both (`other.example.com:9000:8443`).
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { loadText } from '../../src/config/load.ts';
@@ -31,6 +34,15 @@ spec:
   - name: pinned
     match: [{uri: {prefix: /pinned}}]
     redirect: {uri: /p, port: 80}
+  - name: both
+    match: [{uri: {prefix: /both}}]
+    redirect: {authority: "other.example.com:9000", port: 8443}
+  - name: derived
+    match: [{uri: {prefix: /derived}}]
+    redirect: {authority: "other.example.com:9000", derivePort: FROM_REQUEST_PORT}
+  - name: own
+    match: [{uri: {prefix: /own}}]
+    redirect: {authority: "other.example.com:9000"}
 `;
 
 const client = {
@@ -89,4 +101,22 @@ test('through the proxy: port 80 keeps the Host as sent (no :80 added), another 
   assert.equal(await location(p8080, '/old', 'web'), 'http://web:8080/new');
   assert.equal(await location(p8080, '/old', 'web:8080'), 'http://web:8080/new');
   assert.equal(await location(p8080, '/away', 'web:8080'), 'http://other.example.com:8080/away');
+});
+
+test('pilot keeps an authority with a port as written in host_redirect, the port in port_redirect', () => {
+  assert.deepEqual(redirectOf('8080', 'both'), { host_redirect: 'other.example.com:9000', port_redirect: 8443 });
+  assert.deepEqual(redirectOf('8080', 'derived'), { host_redirect: 'other.example.com:9000', port_redirect: 8080 });
+  assert.deepEqual(redirectOf('8080', 'own'), { host_redirect: 'other.example.com:9000' });
+});
+
+test("through the proxy: Envoy's Location is the authority as written, then the redirect port", async () => {
+  const port = await env.port('l8080');
+  const location = async (path: string) => {
+    const r = await request(port, path, { host: 'web:8080' });
+    assert.equal(r.status, 301, `${path}: ${r.status} ${r.body}`);
+    return r.headers.location;
+  };
+  assert.equal(await location('/both'), 'http://other.example.com:9000:8443/both');
+  assert.equal(await location('/derived'), 'http://other.example.com:9000:8080/derived');
+  assert.equal(await location('/own'), 'http://other.example.com:9000/own');
 });
