@@ -41,6 +41,13 @@ test('refuses a CSR that asks for another identity or extra SANs', async () => {
   await assert.rejects(ca.sign(tampered, podinfo), { code: 'CA_BAD_CSR' });
 });
 
+test('issues no SPIFFE ID for a service account that is no DNS name: one with a / would read as another namespace', async () => {
+  const ca = await CertificateAuthority.ephemeral();
+  const forged = { namespace: 'shop', serviceAccount: 'x/ns/istio-system/sa/istiod' };
+  const csr = await createWorkloadCsr('spiffe://cluster.local/ns/shop/sa/x/ns/istio-system/sa/istiod');
+  await assert.rejects(ca.sign(csr.csrPem, forged), /not a workload identity/);
+});
+
 // Certificates are dated from the injected clock, in whole seconds.
 const T0 = Date.UTC(2030, 0, 1);
 const HOUR = 3600;

@@ -19,7 +19,17 @@ export function isTrustDomain(td: string): boolean {
   return trustDomainPattern.test(td);
 }
 
+/** Whether a namespace and service account can make a SPIFFE ID (DNS names, as Kubernetes has them). */
+export function isWorkloadIdentity(namespace: string, serviceAccount: string): boolean {
+  return segment.test(namespace) && segment.test(serviceAccount);
+}
+
+/**
+ * Istio's SPIFFE ID of a workload. Throws for a namespace or service account that is no DNS name: with a
+ * `/` in it the ID would parse as another identity, and policies match `<prefix>/ns/<ns>/sa/<sa>` by suffix.
+ */
 export function formatSpiffeId(trustDomain: string, id: WorkloadIdentity): string {
+  if (!isWorkloadIdentity(id.namespace, id.serviceAccount)) throw new Error(`not a workload identity: namespace ${JSON.stringify(id.namespace)}, service account ${JSON.stringify(id.serviceAccount)} (DNS names only)`);
   return `spiffe://${trustDomain}/ns/${id.namespace}/sa/${id.serviceAccount}`;
 }
 

@@ -31,6 +31,14 @@ export function define(program: Command): void {
         process.stderr.write(`outrigger token: ${message}\n`);
         process.exitCode = EXIT_USAGE;
       };
+      // The namespace and service account make the workload's SPIFFE ID: DNS names only, as Kubernetes
+      // has them (a '/' would make an ID that reads as another namespace's).
+      const { dnsNameProblem } = await import('../config/schema/metadata.ts');
+      const bad = ([['-n', flags.namespace, true], ['--service-account', flags.serviceAccount, false]] as const).map(([f, v, label]) => [f, dnsNameProblem(v, label)] as const).find(([, p]) => p !== undefined);
+      if (bad) {
+        fail(`${bad[0]}: ${bad[1]}`);
+        return;
+      }
       if (!existsSync(tokenKeyFile(flags.caDir))) {
         const what = existsSync(flags.caDir) ? 'no token key in it (token-key)' : 'no such directory';
         fail(`--ca-dir ${flags.caDir}: ${what}; start \`outrigger control-plane --ca-dir ${flags.caDir}\` once to create it (\`outrigger up\` keeps its CA in .outrigger/ca)`);

@@ -3,7 +3,7 @@
 // mesh TLS context, or in their metadata when they have none.
 import type { MeshService } from '../model/service.ts';
 import { type MeshSnapshot, serviceKey } from '../model/snapshot.ts';
-import { formatSpiffeId } from '../ca/spiffe-id.ts';
+import { formatSpiffeId, isWorkloadIdentity } from '../ca/spiffe-id.ts';
 
 // The secure-naming SANs of a service are a fact of the snapshot: every cluster (port × subset) of the
 // service, and every proxy translated from the snapshot, uses the same sorted list.
@@ -20,7 +20,8 @@ export function serviceAccounts(snapshot: MeshSnapshot, service: MeshService): s
   if (!sans) {
     const ids = new Set<string>();
     for (const w of snapshot.endpointsByService.get(serviceKey(service)) ?? []) {
-      if (!w.serviceAccount) continue;
+      // An account that is no DNS name has no SPIFFE ID (the CA refuses to issue one): it names nobody.
+      if (!w.serviceAccount || !isWorkloadIdentity(w.namespace, w.serviceAccount)) continue;
       // Istio's spiffe.ExpandWithTrustDomains: the account in the trust domain and in each alias.
       for (const td of [snapshot.mesh.trustDomain, ...snapshot.mesh.trustDomainAliases]) ids.add(formatSpiffeId(td, { namespace: w.namespace, serviceAccount: w.serviceAccount }));
     }

@@ -3,7 +3,7 @@
 // the real CSR service with the default lifetime; a TTL above the maximum is refused; the root's
 // expiry is on /metrics; SIGTERM ends it cleanly.
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -56,6 +56,11 @@ spec:
   const [, xds, debug] = await started;
 
   const token = execFileSync(process.execPath, [bin, 'token', '--ca-dir', caDir, '-n', 'shop', '--service-account', 'api', '--workload', 'api'], { env }).toString().trim();
+  // A service account that is no DNS name makes no token: its SPIFFE ID would read as another namespace's.
+  const forged = spawnSync(process.execPath, [bin, 'token', '--ca-dir', caDir, '-n', 'shop', '--service-account', 'x/ns/istio-system/sa/istiod', '--workload', 'api'], { env });
+  assert.equal(forged.status, 64);
+  assert.match(forged.stderr.toString(), /--service-account: "x\/ns\/istio-system\/sa\/istiod" is not a DNS-1123 subdomain/);
+  assert.equal(forged.stdout.toString(), '');
   const csr = createCsrClient({ address: xds as string, token: () => token });
   t.after(() => csr.close());
   const { csrPem } = await createWorkloadCsr('spiffe://example.test/ns/shop/sa/api');

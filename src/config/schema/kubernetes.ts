@@ -2,6 +2,7 @@
 // caught); the parts Outrigger runs (containers, ports, env, probes) are typed, the rest pass through.
 import * as z from 'zod';
 import { bool, intOrString, obj, port, str, strList, strMap, uint } from './common.ts';
+import { dnsName } from './metadata.ts';
 
 const any = z.unknown().optional();
 
@@ -63,8 +64,10 @@ const container = obj({
 const podSpec = obj({
   containers: z.array(container).min(1, 'a pod needs at least one container'),
   initContainers: z.array(container).optional(),
-  serviceAccountName: str.optional(),
-  serviceAccount: str.optional(),
+  // A ServiceAccount's name, as Kubernetes requires it: the workload's SPIFFE ID is made of it, so a
+  // '/' in it would make an ID that policies read as another namespace's (ns/x/ns/istio-system/...).
+  serviceAccountName: dnsName(false).optional(),
+  serviceAccount: dnsName(false).optional(),
   restartPolicy: z.enum(['Always', 'OnFailure', 'Never']).optional(),
   activeDeadlineSeconds: uint.optional(),
   terminationGracePeriodSeconds: uint.optional(),

@@ -16,7 +16,8 @@ export function dnsNameProblem(name: string, labelOnly: boolean): string | undef
   return undefined;
 }
 
-function dnsName(labelOnly: boolean) {
+/** A field that names a Kubernetes object (a service account): a DNS-1123 label or subdomain. */
+export function dnsName(labelOnly: boolean) {
   return z.string().superRefine((name, ctx) => {
     const problem = dnsNameProblem(name, labelOnly);
     if (problem) ctx.addIssue({ code: 'custom', message: problem, ...issueCode('OR1013') });
