@@ -15,8 +15,8 @@ async function keyPem(key: CryptoKey): Promise<string> {
 export interface TestCa {
   ca: string;
   issue(spiffeId: string): Promise<{ cert: string; key: string }>;
-  /** A leaf with exactly these SANs (`url`, `dns`, ...): for certificates Outrigger would never issue. */
-  issueWithSans(sans: { type: 'url' | 'dns'; value: string }[]): Promise<{ cert: string; key: string }>;
+  /** A leaf with exactly these SANs (`url`, `dns`, ...): for certificates Outrigger would never issue; `ca` marks it a CA certificate. */
+  issueWithSans(sans: { type: 'url' | 'dns'; value: string }[], opts?: { ca?: boolean }): Promise<{ cert: string; key: string }>;
 }
 
 export async function makeCa(name = 'outrigger-test-root'): Promise<TestCa> {
@@ -32,7 +32,7 @@ export async function makeCa(name = 'outrigger-test-root'): Promise<TestCa> {
     extensions: [new x509.BasicConstraintsExtension(true, undefined, true), new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true)],
   });
   let serial = 2;
-  const issueWithSans = async (sans: { type: 'url' | 'dns'; value: string }[]) => {
+  const issueWithSans = async (sans: { type: 'url' | 'dns'; value: string }[], opts: { ca?: boolean } = {}) => {
     const k = await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify']);
     const cert = await x509.X509CertificateGenerator.create({
       serialNumber: (serial++).toString(16).padStart(2, '0'),
@@ -44,6 +44,7 @@ export async function makeCa(name = 'outrigger-test-root'): Promise<TestCa> {
       signingKey: keys.privateKey,
       signingAlgorithm: alg,
       extensions: [
+        ...(opts.ca ? [new x509.BasicConstraintsExtension(true, undefined, true)] : []),
         new x509.SubjectAlternativeNameExtension(sans, true),
         new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
         new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]),

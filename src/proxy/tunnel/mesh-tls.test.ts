@@ -19,3 +19,9 @@ test('spiffeIdOf takes one well-formed SPIFFE URI SAN and nothing a crafted SAN 
   assert.equal(await id([{ type: 'dns', value: 'x,y.example.com' }, { type: 'url', value: 'spiffe://cluster.local/ns/a/sa/b' }]), 'spiffe://cluster.local/ns/a/sa/b', 'a quoted value of another type beside it');
   assert.equal(spiffeIdOf(undefined), undefined);
 });
+
+test('a CA certificate is no peer identity, whatever its SAN (a leaf SVID is never a CA)', async () => {
+  const ca = await makeCa();
+  const caLeaf = await ca.issueWithSans([{ type: 'url', value: 'spiffe://cluster.local/ns/a/sa/b' }], { ca: true });
+  assert.equal(spiffeIdOf(new X509Certificate(caLeaf.cert).raw), undefined);
+});

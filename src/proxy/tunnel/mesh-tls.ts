@@ -33,25 +33,49 @@ export function meshContextOptions(m: MeshTlsMaterial): SecureContextOptions {
   return { key: m.key, cert: m.cert, ca: m.ca, minVersion: 'TLSv1.2', ciphers: MESH_CIPHERS, ecdhCurve: 'X25519:P-256' };
 }
 
-/**
- * The SPIFFE ID of a verified peer certificate: exactly one URI SAN, a well-formed `spiffe://` ID.
- * Node lists the SANs as `TYPE:value, TYPE:value`, quoting a value that holds a comma (escaped as
- * `\u002c`), a quote or a control character: splitting on `, ` cannot cut inside a value, and a quoted
- * URI is never a well-formed SPIFFE ID. Other SAN types (quoted or not) may sit beside it.
- */
 /** A peer certificate's SHA-256 (DER), lower-case hex: the x-forwarded-client-cert `Hash`, once per connection. */
 export function certificateHash(der: Buffer): string {
   return createHash('sha256').update(der).digest('hex');
 }
 
+/**
+ * The SPIFFE ID of a verified peer certificate: a leaf (not a CA certificate, as the X509-SVID spec
+ * requires of a leaf SVID) with exactly one URI SAN, a well-formed `spiffe://` ID. Node lists the SANs
+ * as `TYPE:value, TYPE:value`, quoting a value that holds a comma (escaped as `\u002c`), a quote or a
+ * control character: splitting on `, ` cannot cut inside a value, and a quoted URI is never a
+ * well-formed SPIFFE ID. Other SAN types (quoted or not) may sit beside it.
+ */
 export function spiffeIdOf(raw: Buffer | undefined): string | undefined {
   if (!raw || raw.length === 0) return undefined;
-  const san = new X509Certificate(raw).subjectAltName ?? '';
+  const cert = new X509Certificate(raw);
+  if (cert.ca || basicConstraintsCa(raw)) return undefined;
+  const san = cert.subjectAltName ?? '';
   const uris = san
     .split(', ')
     .filter((s) => s.startsWith('URI:'))
     .map((s) => s.slice(4));
   return uris.length === 1 && isSpiffeId(uris[0] as string) ? uris[0] : undefined;
+}
+
+/** basicConstraints (2.5.29.19) in the DER. */
+const BASIC_CONSTRAINTS_OID = Buffer.from([0x06, 0x03, 0x55, 0x1d, 0x13]);
+
+/**
+ * Whether a certificate's basicConstraints say `cA: TRUE`. Node's `ca` is OpenSSL's X509_check_ca, which
+ * also wants keyCertSign: a certificate marked CA without that key usage is still no leaf SVID. Read
+ * from the extension's DER: the OID, an optional `critical` BOOLEAN, then an OCTET STRING wrapping the
+ * SEQUENCE whose first element, when present, is the cA BOOLEAN.
+ */
+function basicConstraintsCa(der: Buffer): boolean {
+  let i = der.indexOf(BASIC_CONSTRAINTS_OID);
+  if (i < 0) return false;
+  i += BASIC_CONSTRAINTS_OID.length;
+  if (der[i] === 0x01 && der[i + 1] === 0x01) i += 3;
+  if (der[i] !== 0x04) return false;
+  // Short-form lengths only: the extension is a few bytes.
+  if (((der[i + 1] ?? 0x80) & 0x80) !== 0 || der[i + 2] !== 0x30 || ((der[i + 3] ?? 0x80) & 0x80) !== 0) return false;
+  const seqLength = der[i + 3] as number;
+  return seqLength >= 3 && der[i + 4] === 0x01 && der[i + 5] === 0x01 && der[i + 6] !== 0x00;
 }
 
 /** Client-side check: the server must present a SPIFFE identity (host names do not apply in the mesh). */
