@@ -13,6 +13,10 @@ export interface DebugApi {
   close(): Promise<void>;
 }
 
+function isLoopback(address: string | undefined): boolean {
+  return address !== undefined && (address.startsWith('127.') || address === '::1' || address.startsWith('::ffff:127.'));
+}
+
 function json(res: ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, { 'content-type': 'application/json' });
   res.end(`${JSON.stringify(body, null, 2)}\n`);
@@ -22,6 +26,10 @@ export async function startDebugApi(cp: ControlPlane, address = '127.0.0.1:15014
   const server: Server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://debug');
     if (req.method !== 'GET') return json(res, 405, { error: 'GET only' });
+    // As istiod's allowAuthenticatedOrLocalhost, without its authentication: /debug/* (every proxy's
+    // config, the registry, the config in force) answers callers on this machine only, whatever --host
+    // binds. /metrics and /version stay open, for a Prometheus on another host.
+    if (url.pathname.startsWith('/debug/') && !isLoopback(req.socket.remoteAddress)) return json(res, 403, { error: 'debug endpoints answer callers on this machine only' });
     switch (url.pathname) {
       case '/debug/syncz':
         return json(res, 200, cp.connections.map((c) => syncOf(c, now())));
