@@ -2,8 +2,9 @@
 // connection's headers and routed, then every decoder filter of the chain runs on it, as Envoy runs them
 // on an upgrade request: authorization (RBAC, JWT, ext_authz) and faults decide before anything is
 // dialled, and a refusal is a local reply that closes the connection. Then the upstream gets a dedicated
-// connection (direct or through the tunnel) carrying the original head, and bytes are spliced both ways.
-// The connection is never pooled, so an upstream that answers 200 instead of 101 poisons nobody.
+// connection (direct or through the tunnel) carrying the original head; only its 101 splices the two
+// connections (an upstream that answers 200 instead gets nothing more from the client). The connection
+// is never pooled, so such an upstream poisons nobody.
 import type { Duplex } from 'node:stream';
 import type { HandedRequest } from './h1-server.ts';
 import { http } from '../node-http.ts';
@@ -113,6 +114,12 @@ function forwardUpgrade(rt: HcmRuntime, chain: HttpChain, ctx: RequestContext, r
   for (const [k, v] of headers) for (const one of Array.isArray(v) ? v : [v]) text += `${k}: ${one}\r\n`;
   connectStream(cluster, endpoint).then(
     (upstream) => {
+      // The client left while the connection was made: nothing to relay.
+      if (sock.destroyed) {
+        upstream.destroy();
+        done(chain, ctx, { status: 0, requestBytes: 0, responseBytes: 0, requestHeadBytes: 0, responseHeadBytes: 0, durationMs: rt.now() - info.startTime, downstreamReset: true });
+        return;
+      }
       cluster.stats.upstream_cx_active.inc();
       upstream.write(`${text}\r\n`);
       relayUpgrade(sock, upstream, head, (outcome) => {
