@@ -93,6 +93,9 @@ export class ControlPlane {
     this.ads = new AdsServer({
       verifyToken: (t) => this.#tokens.verify(t),
       allowAnonymous: opts.allowAnonymous ?? false,
+      // A proxy speaks for its own workload's pods only (istiod's ensureProxyCanControlEntry). Proxyless
+      // clients and anonymous streams never enter the registry, so they claim nothing.
+      admit: (node, identity) => (node.generator === 'grpc' || !identity ? undefined : this.registry.refusal(node.view.namespace, node.podName, identity)),
       generate: (conn) => this.#generate(conn),
       version: () => this.#snapshot.version,
       clock: this.#clock,
@@ -319,7 +322,9 @@ export class ControlPlane {
         m.connected.set(this.ads.connections.length);
         const { podName, view, generator } = e.conn.node;
         if (generator === 'grpc') break;
-        const changed = e.kind === 'connect' ? this.registry.proxyConnected(podName, view) : this.registry.proxyDisconnected(podName, view.namespace);
+        const identity = e.conn.identity;
+        // Only a verified identity makes an instance: an anonymous stream gets config and announces nothing.
+        const changed = !identity ? false : e.kind === 'connect' ? this.registry.proxyConnected(e.conn.id, podName, view, identity) : this.registry.proxyDisconnected(e.conn.id, podName, view.namespace);
         this.#log('info', `${e.kind === 'connect' ? 'connected' : 'disconnected'} ${view.id} (${e.conn.peer})`);
         if (changed) this.#debouncer.trigger();
         break;

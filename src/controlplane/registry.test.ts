@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { loadText } from '../config/load.ts';
 import type { ProxyView } from '../model/proxy-view.ts';
+import type { WorkloadIdentity } from './bootstrap-tokens.ts';
 import { declaredWorkloads, WorkloadRegistry } from './registry.ts';
 
 const manifests = `
@@ -35,6 +36,7 @@ const view = (over: Partial<ProxyView> = {}): ProxyView => ({
   tunnelAddress: '127.0.0.1:41002',
   ...over,
 });
+const podinfo: WorkloadIdentity = { namespace: 'podinfo', serviceAccount: 'podinfo', workload: 'podinfo-stable' };
 
 test('Deployments become replicas and WorkloadEntries become instances', () => {
   const { resources, diagnostics } = loadText(manifests, 'm.yaml');
@@ -55,14 +57,14 @@ test('a connected proxy makes its instance healthy with its addresses; disconnec
   reg.register({ name: 'podinfo-stable-0', namespace: 'podinfo', labels: { app: 'podinfo' }, serviceAccount: 'podinfo', address: '127.0.0.1', appPorts: { 9898: 41000 }, tunnelAddress: '127.0.0.1:41002', healthy: true, source: 'deployment' });
   const find = () => reg.instances().find((i) => i.name === 'podinfo-stable-0');
   assert.equal(find()?.healthy, false, 'expects a sidecar that is not connected');
-  assert.equal(reg.proxyConnected('podinfo-stable-0', view()), true);
-  assert.equal(reg.proxyConnected('podinfo-stable-0', view()), false, 'second stream of the same proxy');
+  assert.equal(reg.proxyConnected('s1', 'podinfo-stable-0', view(), podinfo), true);
+  assert.equal(reg.proxyConnected('s2', 'podinfo-stable-0', view(), podinfo), false, 'second stream of the same proxy');
   assert.deepEqual({ ...find() }, {
-    name: 'podinfo-stable-0', namespace: 'podinfo', labels: { app: 'podinfo', version: 'stable' }, serviceAccount: 'podinfo',
+    name: 'podinfo-stable-0', namespace: 'podinfo', labels: { app: 'podinfo', version: 'stable' }, serviceAccount: 'podinfo', workload: 'podinfo-stable',
     address: '127.0.0.1', appPorts: { 9898: 41000 }, healthy: true, source: 'deployment', tunnelAddress: '127.0.0.1:41002',
   });
-  assert.equal(reg.proxyDisconnected('podinfo-stable-0', 'podinfo'), false);
-  assert.equal(reg.proxyDisconnected('podinfo-stable-0', 'podinfo'), true);
+  assert.equal(reg.proxyDisconnected('s1', 'podinfo-stable-0', 'podinfo'), false);
+  assert.equal(reg.proxyDisconnected('s2', 'podinfo-stable-0', 'podinfo'), true);
   assert.equal(find()?.healthy, false);
   assert.equal(reg.unregister('podinfo', 'podinfo-stable-0'), true);
   assert.equal(find()?.source, 'deployment');
@@ -70,6 +72,38 @@ test('a connected proxy makes its instance healthy with its addresses; disconnec
 
 test('a proxy with no declaration is registered from its node alone', () => {
   const reg = new WorkloadRegistry();
-  reg.proxyConnected('adhoc-0', view({ namespace: 'x', labels: { app: 'adhoc' } }));
-  assert.deepEqual(reg.instances().map((i) => `${i.namespace}/${i.name}:${i.source}:${i.healthy}`), ['x/adhoc-0:proxy:true']);
+  // The node says service account `root`; the token, which the registry goes by, says `adhoc`.
+  reg.proxyConnected('s1', 'adhoc-0', view({ namespace: 'x', labels: { app: 'adhoc' }, serviceAccount: 'root' }), { namespace: 'x', serviceAccount: 'adhoc', workload: 'adhoc' });
+  assert.deepEqual(reg.instances().map((i) => `${i.namespace}/${i.name}:${i.source}:${i.healthy}:${i.serviceAccount}`), ['x/adhoc-0:proxy:true:adhoc']);
+});
+
+test('a proxy speaks only for instances of its own identity', () => {
+  const reg = new WorkloadRegistry();
+  reg.setDeclared(declaredWorkloads(loadText(manifests, 'm.yaml').resources));
+  const cart: WorkloadIdentity = { namespace: 'podinfo', serviceAccount: 'cart', workload: 'cart' };
+  const otherWorkload: WorkloadIdentity = { namespace: 'podinfo', serviceAccount: 'podinfo', workload: 'podinfo-canary' };
+  assert.equal(reg.refusal('podinfo', 'podinfo-stable-0', podinfo), undefined);
+  assert.equal(reg.refusal('podinfo', 'podinfo-stable-0', cart), 'pod podinfo/podinfo-stable-0 is declared for service account podinfo (workload podinfo-stable); the token is for podinfo/cart (workload cart)');
+  assert.match(reg.refusal('podinfo', 'podinfo-stable-0', otherWorkload) ?? '', /workload podinfo-canary/);
+  // A WorkloadEntry names no workload: its namespace and service account decide, as in istiod.
+  assert.equal(reg.refusal('podinfo', 'vm-1', { namespace: 'podinfo', serviceAccount: 'legacy', workload: 'vm' }), undefined);
+  assert.match(reg.refusal('podinfo', 'vm-1', cart) ?? '', /service account legacy/);
+  // An undeclared pod belongs to the identity whose proxy announces it, while it is connected.
+  assert.equal(reg.proxyConnected('s1', 'adhoc-0', view({ labels: { app: 'adhoc' } }), cart), true);
+  assert.match(reg.refusal('podinfo', 'adhoc-0', podinfo) ?? '', /announced by a proxy of service account cart/);
+  assert.equal(reg.proxyDisconnected('s1', 'adhoc-0', 'podinfo'), true);
+  assert.equal(reg.refusal('podinfo', 'adhoc-0', podinfo), undefined);
+});
+
+test('config that declares a connected proxy\'s pod for another identity replaces its announcement', () => {
+  const reg = new WorkloadRegistry();
+  const cart: WorkloadIdentity = { namespace: 'podinfo', serviceAccount: 'cart', workload: 'cart' };
+  reg.proxyConnected('s1', 'podinfo-stable-0', view({ labels: { app: 'podinfo' }, tunnelAddress: '10.6.6.6:15008' }), cart);
+  assert.equal(reg.instances()[0]?.serviceAccount, 'cart');
+  reg.setDeclared(declaredWorkloads(loadText(manifests, 'm.yaml').resources));
+  const pod = reg.instances().find((i) => i.name === 'podinfo-stable-0');
+  assert.deepEqual({ ...pod }, {
+    name: 'podinfo-stable-0', namespace: 'podinfo', labels: { app: 'podinfo', version: 'stable' }, serviceAccount: 'podinfo', workload: 'podinfo-stable',
+    address: '127.0.0.1', appPorts: { 9898: 9898 }, healthy: false, source: 'deployment',
+  });
 });

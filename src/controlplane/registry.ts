@@ -1,8 +1,10 @@
 // The service registry's workload side: instances declared by Deployments and WorkloadEntries,
-// registered by the local runtime, and announced by connected proxies, merged per namespace/name.
+// registered by the local runtime, and announced by connected proxies, merged per namespace/name. A
+// proxy speaks only for instances of its verified identity, as istiod's ensureProxyCanControlEntry.
 import type { AnyResource, Deployment, WorkloadEntry } from '../config/resource.ts';
 import type { ProxyView } from '../model/proxy-view.ts';
 import type { WorkloadInstance } from '../model/workload.ts';
+import type { WorkloadIdentity } from './bootstrap-tokens.ts';
 
 const key = (ns: string, name: string) => `${ns}/${name}`;
 
@@ -26,6 +28,7 @@ function replicas(d: Deployment): WorkloadInstance[] {
     namespace: d.metadata.namespace,
     labels: { ...(t.metadata?.labels ?? {}) },
     serviceAccount: t.spec.serviceAccountName ?? 'default',
+    workload: d.metadata.name,
     address: '127.0.0.1',
     appPorts: { ...ports },
     // Declared, not seen running: healthy once the runtime registers it or its proxy connects.
@@ -52,11 +55,17 @@ function fromWorkloadEntry(w: WorkloadEntry): WorkloadInstance {
   return inst;
 }
 
+/** A connected proxy's verified identity and, per open stream, what that stream's node announced. */
+interface Announced {
+  identity: WorkloadIdentity;
+  views: Map<string, ProxyView>;
+}
+
 export class WorkloadRegistry {
   #declared = new Map<string, WorkloadInstance>();
   #registered = new Map<string, WorkloadInstance>();
-  /** Connected proxies per instance key, with how many streams each has open. */
-  #proxies = new Map<string, { view: ProxyView; streams: number }>();
+  /** Connected proxies per instance key. */
+  #proxies = new Map<string, Announced>();
 
   setDeclared(instances: readonly WorkloadInstance[]): void {
     this.#declared = new Map(instances.map((i) => [key(i.namespace, i.name), i]));
@@ -70,45 +79,73 @@ export class WorkloadRegistry {
     return this.#registered.delete(key(namespace, name));
   }
 
-  /** A proxy for instance `podName` connected; returns whether the registry changed. */
-  proxyConnected(podName: string, view: ProxyView): boolean {
-    const k = key(view.namespace, podName);
-    const cur = this.#proxies.get(k);
-    this.#proxies.set(k, { view, streams: (cur?.streams ?? 0) + 1 });
-    return !cur;
+  /**
+   * Why a proxy with this verified identity may not announce instance `namespace/podName`, or undefined
+   * when it may: the instance declared or registered, else the one another identity's proxy announces,
+   * must have the identity's namespace, service account and (when it names one) workload.
+   */
+  refusal(namespace: string, podName: string, identity: WorkloadIdentity): string | undefined {
+    const k = key(namespace, podName);
+    const base = this.#base(k);
+    const owner = base ? { namespace, serviceAccount: base.serviceAccount, workload: base.workload } : this.#proxies.get(k)?.identity;
+    if (!owner || mayControl(identity, owner)) return undefined;
+    const what = base ? 'is declared for' : 'is announced by a proxy of';
+    return `pod ${k} ${what} service account ${owner.serviceAccount}${owner.workload ? ` (workload ${owner.workload})` : ''}; the token is for ${describe(identity)}`;
   }
 
-  proxyDisconnected(podName: string, namespace: string): boolean {
-    const k = key(namespace, podName);
+  /**
+   * Stream `stream` of a proxy with a verified identity announced instance `podName`; returns whether the
+   * registry changed. The caller checked `refusal` first; the identity's service account, never the
+   * node's, is the instance's.
+   */
+  proxyConnected(stream: string, podName: string, view: ProxyView, identity: WorkloadIdentity): boolean {
+    const k = key(identity.namespace, podName);
     const cur = this.#proxies.get(k);
-    if (!cur) return false;
-    if (cur.streams > 1) {
-      cur.streams--;
+    if (cur) {
+      if (!sameIdentity(cur.identity, identity)) return false;
+      cur.views.set(stream, view);
       return false;
     }
+    this.#proxies.set(k, { identity, views: new Map([[stream, view]]) });
+    return true;
+  }
+
+  proxyDisconnected(stream: string, podName: string, namespace: string): boolean {
+    const k = key(namespace, podName);
+    const cur = this.#proxies.get(k);
+    if (!cur?.views.delete(stream)) return false;
+    if (cur.views.size > 0) return false;
     this.#proxies.delete(k);
     return true;
   }
 
-  /** Every instance, merged: a proxy's own announcement wins over a registration, which wins over config. */
+  /**
+   * Every instance, merged: a proxy's own announcement wins over a registration, which wins over config;
+   * an announcement by an identity the instance is not for (config declared it after the proxy connected)
+   * is left out.
+   */
   instances(): WorkloadInstance[] {
     const keys = new Set([...this.#declared.keys(), ...this.#registered.keys(), ...this.#proxies.keys()]);
     const out: WorkloadInstance[] = [];
     for (const k of [...keys].sort()) {
-      const base = this.#registered.get(k) ?? this.#declared.get(k);
-      const proxy = this.#proxies.get(k)?.view;
-      if (!proxy) {
+      const base = this.#base(k);
+      const announced = this.#proxies.get(k);
+      const [namespace = '', name = ''] = k.split('/');
+      const allowed = announced && (!base || mayControl(announced.identity, { namespace, serviceAccount: base.serviceAccount, workload: base.workload }));
+      // The stream that connected last speaks for the proxy.
+      const proxy = allowed ? [...announced.views.values()].at(-1) : undefined;
+      if (!announced || !proxy) {
         if (!base) continue;
         // An instance that expects a sidecar is ready only while that sidecar is connected.
         out.push(base.tunnelAddress ? { ...base, healthy: false } : base);
         continue;
       }
-      const [namespace = '', name = ''] = k.split('/');
       const merged: WorkloadInstance = {
         name,
         namespace,
         labels: { ...(base?.labels ?? {}), ...proxy.labels },
-        serviceAccount: proxy.serviceAccount,
+        serviceAccount: announced.identity.serviceAccount,
+        workload: base?.workload ?? announced.identity.workload,
         address: proxy.ip || base?.address || '127.0.0.1',
         appPorts: Object.keys(proxy.appPorts).length > 0 ? proxy.appPorts : (base?.appPorts ?? {}),
         healthy: true,
@@ -121,4 +158,31 @@ export class WorkloadRegistry {
     }
     return out;
   }
+
+  /** What config or the runtime says of an instance; a registration names the workload config may know. */
+  #base(k: string): WorkloadInstance | undefined {
+    const registered = this.#registered.get(k);
+    const declared = this.#declared.get(k);
+    if (!registered) return declared;
+    if (registered.workload !== undefined || declared?.workload === undefined || declared.serviceAccount !== registered.serviceAccount) return registered;
+    return { ...registered, workload: declared.workload };
+  }
+}
+
+interface Owner {
+  namespace: string;
+  serviceAccount: string;
+  workload?: string | undefined;
+}
+
+function mayControl(identity: WorkloadIdentity, owner: Owner): boolean {
+  return identity.namespace === owner.namespace && identity.serviceAccount === owner.serviceAccount && (owner.workload === undefined || owner.workload === identity.workload);
+}
+
+function sameIdentity(a: WorkloadIdentity, b: WorkloadIdentity): boolean {
+  return a.namespace === b.namespace && a.serviceAccount === b.serviceAccount && a.workload === b.workload;
+}
+
+function describe(id: WorkloadIdentity): string {
+  return `${id.namespace}/${id.serviceAccount} (workload ${id.workload})`;
 }

@@ -7,6 +7,12 @@ export interface WorkloadInstance {
   namespace: string;
   labels: Record<string, string>;
   serviceAccount: string;
+  /**
+   * The workload it belongs to (its Deployment or Job; Istio's WORKLOAD_NAME). Only a proxy whose token is
+   * for this namespace, service account and workload may announce the instance. A WorkloadEntry has
+   * none: as istiod's ensureProxyCanControlEntry, its namespace and service account decide.
+   */
+  workload?: string;
   /** The workload's address: an IP in netns mode, `127.0.0.1` in process mode. */
   address: string;
   /** Container port → the port the app really listens on (identical outside process mode). */

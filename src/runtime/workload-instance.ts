@@ -16,6 +16,7 @@ export function workloadInstance(w: PlannedWorkload, a: InstanceAddresses): Work
     namespace: w.namespace,
     labels: w.labels,
     serviceAccount: w.serviceAccount,
+    workload: w.owner.name,
     address: a.address,
     appPorts: a.appPorts,
     ...(a.tunnelAddress ? { tunnelAddress: a.tunnelAddress } : {}),

@@ -10,6 +10,7 @@ import type { ProxyResources } from '../translate/proxy-resources.ts';
 import type { DiscoveryRequest, DiscoveryResponse } from './ads-client.ts';
 import { AdsMethod, adsCodec } from './ads-client.ts';
 import { AdsConnection } from './ads-connection.ts';
+import type { NodeInfo } from './node-view.ts';
 import { NodeError, parseNode } from './node-view.ts';
 import type { EncodedSet } from './resource-encoder.ts';
 import { ResourceEncoder } from './resource-encoder.ts';
@@ -29,6 +30,12 @@ export interface AdsServerOptions {
   verifyToken: (token: string) => WorkloadIdentity | undefined;
   /** Accept streams without a token (they never receive secrets). Off by default. */
   allowAnonymous?: boolean;
+  /**
+   * Why a stream whose node matches its token may still not go on (PERMISSION_DENIED, the reason sent to
+   * the caller too), or undefined to accept it: the control plane refuses a proxy that claims a pod of
+   * another identity.
+   */
+  admit?: (node: NodeInfo, identity: WorkloadIdentity | undefined) => string | undefined;
   /** Everything this connection should hold now. */
   generate: (conn: AdsConnection) => ProxyResources;
   /** The current config version, sent as `version_info`. */
@@ -206,6 +213,11 @@ export class AdsServer {
             const why = `node ${node.view.namespace}/${node.view.serviceAccount}/${node.view.workloadName} is not the token's ${identity.namespace}/${identity.serviceAccount}/${identity.workload}`;
             return this.#refuse(call, peer, grpc.status.PERMISSION_DENIED, 'IDENTITY_MISMATCH', why);
           }
+          const denied = this.#opts.admit?.(node, identity);
+          if (denied !== undefined) {
+            close();
+            return this.#refuse(call, peer, grpc.status.PERMISSION_DENIED, 'NOT_YOUR_WORKLOAD', denied, true);
+          }
           conn = new AdsConnection({
             id: `${node.view.id}-${++this.#seq}`,
             node,
@@ -267,10 +279,11 @@ export class AdsServer {
     this.push(conn, new Set([typeUrl]));
   }
 
-  #refuse(call: AdsCall, peer: string, status: grpc.status, code: string, reason: string): void {
-    // The caller learns only the gRPC status; the reason goes to the control plane's log.
+  /** `tell`: the caller holds a valid token, and is told why as well as the log; otherwise only the status. */
+  #refuse(call: AdsCall, peer: string, status: grpc.status, code: string, reason: string, tell = false): void {
     this.#opts.onEvent?.({ kind: 'refused', peer, code, reason });
-    call.emit('error', refusal(status, status === grpc.status.UNAUTHENTICATED ? 'authentication failed' : 'request refused'));
+    const details = tell ? reason : status === grpc.status.UNAUTHENTICATED ? 'authentication failed' : 'request refused';
+    call.emit('error', refusal(status, details));
   }
 }
 
