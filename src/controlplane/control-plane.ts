@@ -27,6 +27,7 @@ import { addCsdsService } from '../xds/csds-server.ts';
 import { bindGrpc, ControlPlaneError, defaultXdsTlsName, xdsServerCredentials } from './xds-tls.ts';
 import { Debouncer } from './debouncer.ts';
 import { SnapshotMemo } from './translation-memo.ts';
+import { credentialReaders, mayReceiveSecret } from './credential-readers.ts';
 import { buildProxylessResources } from './proxyless.ts';
 import { declaredWorkloads, WorkloadRegistry } from './registry.ts';
 
@@ -83,6 +84,8 @@ export class ControlPlane {
   #log: NonNullable<ControlPlaneOptions['log']>;
   /** The configured trust domain last seen, so a mismatch with the CA's is reported once per change. */
   #configuredTrustDomain: string | undefined;
+  /** The secrets each connection was refused and told of, so a refusal is logged once, not at every push. */
+  #refusedSecrets = new WeakMap<AdsConnection, Set<string>>();
 
   private constructor(opts: ControlPlaneOptions) {
     this.#opts = opts;
@@ -298,6 +301,7 @@ export class ControlPlane {
       node.generator === 'grpc'
         ? buildProxylessResources(this.#snapshot, node.view.namespace, conn.state(TypeUrl.Listener).names)
         : this.translateFor(node.view);
+    this.#withholdCredentials(conn, out);
     const ca = this.#opts.ca;
     if (ca && node.generator !== 'grpc') {
       // A copy: translation may share its secrets map between the replicas of a workload.
@@ -312,6 +316,33 @@ export class ControlPlane {
     }
     this.metrics.translationTime.observe((performance.now() - started) / 1000);
     return out;
+  }
+
+  /**
+   * Drops the `credentialName` keys this proxy's verified identity may not read (credential-readers.ts):
+   * its role and labels are its own claim, so they decide what it asks for, never what it gets. Each
+   * refusal is logged once per connection, as istiod logs an unauthorized SDS request.
+   */
+  #withholdCredentials(conn: AdsConnection, out: ProxyResources): void {
+    const secrets = out.get(TypeUrl.Secret);
+    const identity = conn.identity;
+    // Without an identity the ADS server sends no secret at all.
+    if (!secrets || !identity) return;
+    const readers = credentialReaders(this.#snapshot);
+    const refused = [...secrets.keys()].filter((name) => !mayReceiveSecret(readers, identity, name));
+    if (refused.length === 0) return;
+    // A copy: translation may share its secrets map between the replicas of a workload.
+    const allowed = new Map(secrets);
+    const logged = this.#refusedSecrets.get(conn) ?? new Set<string>();
+    this.#refusedSecrets.set(conn, logged);
+    for (const name of refused) {
+      allowed.delete(name);
+      if (logged.has(name)) continue;
+      logged.add(name);
+      this.#log('warn', `proxy ${conn.node.view.id} (${identity.namespace}/${identity.serviceAccount}) is not authorized for secret ${name}: not sent`);
+    }
+    if (allowed.size > 0) out.set(TypeUrl.Secret, allowed);
+    else out.delete(TypeUrl.Secret);
   }
 
   #onAdsEvent(e: AdsServerEvent): void {

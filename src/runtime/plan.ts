@@ -29,6 +29,8 @@ export interface PlannedGateway {
   podName: string;
   namespace: string;
   labels: Record<string, string>;
+  /** `istio-ingressgateway-service-account`, as Istio's charts name a gateway's: its proxy's identity. */
+  serviceAccount: string;
   kind: 'ingress' | 'egress';
 }
 
@@ -46,6 +48,7 @@ const defaultIngress: PlannedGateway = {
   podName: 'istio-ingressgateway-0',
   namespace: 'istio-system',
   labels: { app: 'istio-ingressgateway', istio: 'ingressgateway' },
+  serviceAccount: 'istio-ingressgateway-service-account',
   kind: 'ingress',
 };
 
@@ -77,7 +80,7 @@ function gatewaysFrom(operator: IstioOperator | undefined): PlannedGateway[] {
       if (c.enabled === false) continue;
       const name = c.name ?? (kind === 'ingress' ? 'istio-ingressgateway' : 'istio-egressgateway');
       const labels = { app: name, istio: kind === 'ingress' ? 'ingressgateway' : 'egressgateway', ...(c.label ?? {}) };
-      out.push({ name, podName: `${name}-0`, namespace: c.namespace ?? 'istio-system', labels, kind });
+      out.push({ name, podName: `${name}-0`, namespace: c.namespace ?? 'istio-system', labels, serviceAccount: `${name}-service-account`, kind });
     }
   }
   if (!(components.ingressGateways ?? []).length && !out.some((g) => g.kind === 'ingress')) out.unshift(defaultIngress);

@@ -29,7 +29,7 @@ export function proxyFiles(cp: Pick<ControlPlaneHandle, 'issueBootstrapToken'>, 
 
 /** A gateway's proxy: its pod (`istio-ingressgateway-0`) in the node id, its Deployment as WORKLOAD_NAME. */
 export function gatewayProxyMeta(g: PlannedGateway): ProxyMeta {
-  return { name: g.podName, workload: g.name, namespace: g.namespace, serviceAccount: `${g.name}-service-account`, labels: g.labels, appPorts: {} };
+  return { name: g.podName, workload: g.name, namespace: g.namespace, serviceAccount: g.serviceAccount, labels: g.labels, appPorts: {} };
 }
 
 /** A proxy process sees only PATH and HOME: nothing of the `up` process's own environment leaks in. */

@@ -2,7 +2,8 @@
 // to: `kubernetes://NAME` (certificate and key) and `kubernetes://NAME-cacert` (the CA: of the Secret
 // `NAME-cacert`, else of NAME). As Istio, a proxy reads them from its own namespace, and only the
 // ones its listeners and clusters name; a Secret that is missing or lacks the keys is not sent, so the
-// TLS context that needs it refuses handshakes.
+// TLS context that needs it refuses handshakes. Whose identity may have a key is the control plane's
+// call (controlplane/credential-readers.ts), not translation's: a proxy's role and labels are its claim.
 import type { Secret } from '../config/resource.ts';
 import type { TrafficPolicy } from '../config/types/networking.ts';
 import type { ProxyView } from '../model/proxy-view.ts';

@@ -1,0 +1,89 @@
+// Who may receive a `credentialName` private key. Istio serves a `kubernetes://NAME` secret only to a
+// proxy whose verified service account may read Secrets in its namespace (sds.go
+// filterAuthorizedResources, a SubjectAccessReview). Outrigger has no RBAC, so the config decides: a
+// secret goes to the service accounts of the workloads the config declares as its users, never to a
+// proxy that merely claims a gateway's role or labels (docs/security-mtls.md#who-receives-a-credential).
+import type { DestinationRule, Gateway } from '../config/resource.ts';
+import type { TrafficPolicy } from '../config/types/networking.ts';
+import { matchesLabels } from '../model/labels.ts';
+import { isExportedTo } from '../model/proxy-scope.ts';
+import type { MeshSnapshot } from '../model/snapshot.ts';
+import { planMesh } from '../runtime/plan.ts';
+
+const PREFIX = 'kubernetes://';
+const CA_SUFFIX = '-cacert';
+
+/** A workload the config declares: a gateway of the IstioOperator, or a Deployment's or Job's pods. */
+interface DeclaredWorkload {
+  readonly namespace: string;
+  readonly serviceAccount: string;
+  readonly labels: Readonly<Record<string, string>>;
+}
+
+/** `namespace/serviceAccount` → the credential names (`NAME` of `kubernetes://NAME`) it may receive. */
+export type CredentialReaders = ReadonlyMap<string, ReadonlySet<string>>;
+
+const memo = new WeakMap<MeshSnapshot, CredentialReaders>();
+
+/**
+ * The readers of each credential in this snapshot. A Gateway's credentials go to the service account of
+ * each declared workload its (non-empty) selector matches; a DestinationRule's, to that of each declared
+ * workload the rule applies to (exported to its namespace, and its `workloadSelector`, if any, matching).
+ */
+export function credentialReaders(snapshot: MeshSnapshot): CredentialReaders {
+  let readers = memo.get(snapshot);
+  if (readers) return readers;
+  const plan = planMesh(snapshot.resources);
+  const workloads: DeclaredWorkload[] = [...plan.gateways, ...plan.workloads];
+  const out = new Map<string, Set<string>>();
+  for (const w of workloads) {
+    const names = new Set<string>();
+    for (const g of snapshot.gateways) if (selectsGatewayPod(g, w)) for (const n of gatewayCredentials(g)) names.add(n);
+    for (const dr of snapshot.destinationRules) if (appliesTo(dr, w)) for (const n of ruleCredentials(dr)) names.add(n);
+    if (names.size === 0) continue;
+    const key = `${w.namespace}/${w.serviceAccount}`;
+    const set = out.get(key) ?? new Set();
+    for (const n of names) set.add(n);
+    out.set(key, set);
+  }
+  readers = out;
+  memo.set(snapshot, readers);
+  return readers;
+}
+
+/**
+ * Whether an SDS secret may go to this verified identity: anything but a `kubernetes://` key (the mesh's
+ * own `default`/`ROOTCA`), any `-cacert` (a CA certificate is public, as in Istio), and a credential the
+ * identity reads.
+ */
+export function mayReceiveSecret(readers: CredentialReaders, identity: { namespace: string; serviceAccount: string }, secretName: string): boolean {
+  if (!secretName.startsWith(PREFIX) || secretName.endsWith(CA_SUFFIX)) return true;
+  return readers.get(`${identity.namespace}/${identity.serviceAccount}`)?.has(secretName.slice(PREFIX.length)) ?? false;
+}
+
+function selectsGatewayPod(g: Gateway, w: DeclaredWorkload): boolean {
+  const sel = g.spec.selector;
+  return !!sel && Object.keys(sel).length > 0 && matchesLabels(sel, w.labels);
+}
+
+function appliesTo(dr: DestinationRule, w: DeclaredWorkload): boolean {
+  if (!isExportedTo(dr.spec.exportTo, dr.metadata.namespace, w.namespace)) return false;
+  const sel = dr.spec.workloadSelector?.matchLabels;
+  return !sel || (dr.metadata.namespace === w.namespace && matchesLabels(sel, w.labels));
+}
+
+function gatewayCredentials(g: Gateway): string[] {
+  return g.spec.servers.flatMap((s) => (s.tls?.credentialName ? [s.tls.credentialName] : []));
+}
+
+function ruleCredentials(dr: DestinationRule): string[] {
+  const out: string[] = [];
+  const add = (p: TrafficPolicy | undefined) => {
+    if (!p) return;
+    if (p.tls?.credentialName) out.push(p.tls.credentialName);
+    for (const l of p.portLevelSettings ?? []) if (l.tls?.credentialName) out.push(l.tls.credentialName);
+  };
+  add(dr.spec.trafficPolicy);
+  for (const s of dr.spec.subsets ?? []) add(s.trafficPolicy);
+  return out;
+}
