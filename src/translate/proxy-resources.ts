@@ -114,7 +114,7 @@ function translateProxy(snapshot: MeshSnapshot, scope: ProxyScope, options: Tran
   // service: inbound clusters carry them). Workloads alike in all three share it.
   const selectors = memo.once('workload-selectors', () => workloadSelectors(snapshot));
   put(TypeUrl.Listener, 'name', memo.once(`inbound-listener\0${inboundKey(snapshot, proxy, ports, selectors)}`, () => buildInboundListener(snapshot, scope, ports, options)));
-  put(TypeUrl.Listener, 'name', memo.once('tunnel-listener', buildTunnelListener));
+  put(TypeUrl.Listener, 'name', memo.once('tunnel-listener', () => buildTunnelListener([snapshot.mesh.trustDomain, ...snapshot.mesh.trustDomainAliases])));
   out.set(
     TypeUrl.RouteConfiguration,
     memo.once(`routes\0${shared}`, () => named(TypeUrl.RouteConfiguration, 'name', httpPorts(scope).map((port) => buildSidecarRouteConfig(snapshot, scope, port)))),

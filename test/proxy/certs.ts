@@ -16,7 +16,7 @@ export interface TestCa {
   ca: string;
   issue(spiffeId: string): Promise<{ cert: string; key: string }>;
   /** A leaf with exactly these SANs (`url`, `dns`, ...): for certificates Outrigger would never issue; `ca` marks it a CA certificate. */
-  issueWithSans(sans: { type: 'url' | 'dns'; value: string }[], opts?: { ca?: boolean }): Promise<{ cert: string; key: string }>;
+  issueWithSans(sans: { type: 'url' | 'dns' | 'email' | 'ip'; value: string }[], opts?: { ca?: boolean }): Promise<{ cert: string; key: string }>;
 }
 
 export async function makeCa(name = 'outrigger-test-root'): Promise<TestCa> {
@@ -32,7 +32,7 @@ export async function makeCa(name = 'outrigger-test-root'): Promise<TestCa> {
     extensions: [new x509.BasicConstraintsExtension(true, undefined, true), new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true)],
   });
   let serial = 2;
-  const issueWithSans = async (sans: { type: 'url' | 'dns'; value: string }[], opts: { ca?: boolean } = {}) => {
+  const issueWithSans = async (sans: { type: 'url' | 'dns' | 'email' | 'ip'; value: string }[], opts: { ca?: boolean } = {}) => {
     const k = await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify']);
     const cert = await x509.X509CertificateGenerator.create({
       serialNumber: (serial++).toString(16).padStart(2, '0'),

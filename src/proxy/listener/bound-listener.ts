@@ -12,6 +12,7 @@ import { handleUpgrade } from '../http/upgrade.ts';
 import type { ConnectionInfo, DownstreamRequest } from '../http/stream.ts';
 import type { NetworkAuthzStats } from '../filters/network-authz-stats.ts';
 import { certificateHash, spiffeIdOf } from '../tunnel/mesh-tls.ts';
+import { clientCertOutcome, type ListenerSslStats } from '../tls/listener-ssl-stats.ts';
 import type { CompiledListener, FilterChain, HttpChain, TcpChain } from './compile-listener.ts';
 import { compileRouteConfiguration } from '../http/route/route-table.ts';
 import type { EnvoyRoute } from '../http/route/envoy-types.ts';
@@ -36,6 +37,8 @@ export interface ListenerDeps {
   originalDestination?: OriginalDestinationReader;
   /** Network RBAC's counters (`tcp.rbac.denied`). */
   authzStats?: NetworkAuthzStats;
+  /** TLS handshake counters (`listener.<address>_<port>.ssl.*`) of a listener that terminates TLS. */
+  sslStats?: ListenerSslStats;
 }
 
 export class BoundListener {
@@ -57,7 +60,7 @@ export class BoundListener {
         ? tls.createServer({ noDelay: true, SNICallback: (name, cb) => this.#sni(name, cb), ALPNCallback: ({ protocols }) => pickAlpn(protocols), requestCert: asksClientCert(config), rejectUnauthorized: false }, (s) => this.#onTls(s))
         : net.createServer({ noDelay: true }, (s) => (kind === 'mixed' ? this.#onMixed(s) : this.#onPlain(s)));
     this.refreshTls();
-    this.#server.on('tlsClientError', () => {});
+    this.#server.on('tlsClientError', (err: Error & { code?: string }) => this.#deps.sslStats?.countError(this.#statsAddress(), err));
     this.#server.on('error', () => {});
     this.boundPort = new Promise((resolve, reject) => {
       this.#server.once('error', reject);
@@ -82,6 +85,11 @@ export class BoundListener {
     const cert = chain?.tls ? this.#deps.secrets.get(chain.tls.certSecret) : undefined;
     const ca = chain?.tls?.caSecret ? this.#deps.secrets.get(chain.tls.caSecret)?.ca : undefined;
     this.#server.setSecureContext(cert?.cert && cert.key ? { key: cert.key, cert: cert.cert, ...(ca ? { ca } : {}), minVersion: 'TLSv1.2' } : { minVersion: 'TLSv1.2' });
+  }
+
+  /** Envoy's stats name for the listener's address (`0.0.0.0_443`). */
+  #statsAddress(): string {
+    return `${this.config.address}_${this.config.port}`;
   }
 
   #track(s: Duplex): void {
@@ -186,8 +194,16 @@ export class BoundListener {
       if (!context) return void s.destroy();
       // The ClientHello was read to choose: the TLS socket reads it again through replay().
       const t = new tls.TLSSocket(replay(s, null), { isServer: true, secureContext: context, requestCert: chainAsksClientCert(chain), rejectUnauthorized: false, ALPNProtocols: ['h2', 'http/1.1'] });
-      t.on('error', () => s.destroy());
-      t.once('secure', () => this.#onTls(t, s));
+      let secure = false;
+      t.on('error', (err: Error & { code?: string }) => {
+        if (!secure) this.#deps.sslStats?.countError(this.#statsAddress(), err);
+        s.destroy();
+      });
+      t.once('secure', () => {
+        secure = true;
+        settleAuthorization(t);
+        this.#onTls(t, s);
+      });
     });
   }
 
@@ -198,8 +214,18 @@ export class BoundListener {
     const sni = (s as tls.TLSSocket & { servername?: string | false }).servername || undefined;
     const chain = selectChain(this.config, { destinationPort: this.config.port, transportProtocol: 'tls', ...(sni ? { serverName: sni } : {}), alpn });
     if (!chain) return void s.destroy();
-    if (chain.tls?.requireClientCert && !s.authorized) return void s.destroy();
-    const peerRaw = s.authorized ? s.getPeerCertificate().raw : undefined;
+    let peerRaw: Buffer | undefined;
+    if (chain.tls && chainAsksClientCert(chain)) {
+      // Once per handshake: the CA's verdict, then the server's SAN, SPKI and hash checks (MUTUAL and
+      // OPTIONAL_MUTUAL alike: a client that sent a certificate is held to them, as in Envoy).
+      const { outcome, raw } = clientCertOutcome(s, { required: chain.tls.requireClientCert, validator: chain.tls.peerValidator });
+      this.#deps.sslStats?.inc(this.#statsAddress(), outcome);
+      if (outcome !== 'handshake') return void s.destroy();
+      peerRaw = raw;
+    } else {
+      if (chain.tls) this.#deps.sslStats?.inc(this.#statsAddress(), 'handshake');
+      peerRaw = s.authorized ? s.getPeerCertificate().raw : undefined;
+    }
     const peerPrincipal = peerRaw ? spiffeIdOf(peerRaw) : undefined;
     const meshPeer = peerPrincipal !== undefined && chain.tls?.caSecret === 'ROOTCA';
     const connection = this.#connection(raw ?? s, { tls: true, ...(sni ? { sni } : {}), ...(peerPrincipal && peerRaw ? { peerPrincipal, peerCertHash: certificateHash(peerRaw), ...(meshPeer ? { meshPeer } : {}) } : {}) });
@@ -335,6 +361,16 @@ function pickAlpn(protocols: readonly string[]): string | undefined {
   return protocols.includes('h2') ? 'h2' : protocols.includes('http/1.1') ? 'http/1.1' : undefined;
 }
 
+
+/**
+ * node:tls decides `authorized` only for sockets its own server made: a TLS socket made over a stream
+ * (a mixed port) is told here, from the handshake's verification result, as Node's server does.
+ */
+function settleAuthorization(t: tls.TLSSocket): void {
+  const err = (t as tls.TLSSocket & { ssl?: { verifyError(): Error | null } }).ssl?.verifyError();
+  t.authorized = !err;
+  if (err) t.authorizationError = err;
+}
 
 /** Whether a chain validates client certificates (a CA to check against, or a certificate required). */
 function chainAsksClientCert(c: FilterChain): boolean {

@@ -17,6 +17,7 @@ import type { RouteTable } from '../http/route/index.ts';
 import { compileStreamTimeouts, type StreamTimeoutConfig } from '../http/stream-timeouts.ts';
 import { compileDetection, type Detection, hasListenerFilter, type ListenerFilterFields } from './detect-protocol.ts';
 import { withMisdirectedCheck } from '../tls/misdirected-request.ts';
+import { compilePeerCertValidator, PeerCertConfigError, type PeerCertValidator, type ValidationContextFields } from '../tls/peer-cert-validator.ts';
 
 export interface HttpChain {
   readonly kind: 'http';
@@ -82,6 +83,8 @@ export interface DownstreamTls {
   readonly caSecret?: string;
   readonly requireClientCert: boolean;
   readonly alpn: readonly string[];
+  /** The validation context's SAN, SPKI and certificate-hash checks, run once per handshake on a client certificate. */
+  readonly peerValidator?: PeerCertValidator;
 }
 
 export interface FilterChain {
@@ -118,6 +121,8 @@ export interface CompiledListener {
   readonly originalDst?: boolean;
   /** `use_original_dst`: such a connection is handed to the listener for its original port, if there is one. */
   readonly useOriginalDst?: boolean;
+  /** `connect_terminate`: its chain's TLS (the trust domains' SAN matchers), read by the tunnel server per handshake. */
+  readonly tunnelTls?: DownstreamTls;
 }
 
 export interface ListenerCompileContext {
@@ -131,20 +136,45 @@ function compileTls(ts: EnvoyFilterChain['transport_socket'], where: string): Do
   if (tc?.['@type'] !== TypeUrl.DownstreamTlsContext) throw new ProxyConfigError(where, 'transport_socket', `unsupported transport socket ${String(tc?.['@type'] ?? ts.name)}`);
   const common = (tc['common_tls_context'] ?? {}) as {
     tls_certificate_sds_secret_configs?: { name?: string }[];
-    combined_validation_context?: { validation_context_sds_secret_config?: { name?: string } };
+    combined_validation_context?: { default_validation_context?: ValidationContextFields; validation_context_sds_secret_config?: { name?: string } };
     validation_context_sds_secret_config?: { name?: string };
+    validation_context?: ValidationContextFields;
     alpn_protocols?: string[];
   };
   const certSecret = common.tls_certificate_sds_secret_configs?.[0]?.name;
   if (!certSecret) throw new ProxyConfigError(where, 'transport_socket.common_tls_context', 'tls_certificate_sds_secret_configs is required');
   const caSecret = common.combined_validation_context?.validation_context_sds_secret_config?.name ?? common.validation_context_sds_secret_config?.name;
   const require = tc['require_client_certificate'] as { value?: boolean } | boolean | undefined;
+  const peerValidator = compileClientValidation(common, `${where}.transport_socket.typed_config.common_tls_context`, caSecret !== undefined);
   return {
     certSecret,
     ...(caSecret ? { caSecret } : {}),
     requireClientCert: typeof require === 'boolean' ? require : (require?.value ?? false),
     alpn: common.alpn_protocols ?? [],
+    ...(peerValidator ? { peerValidator } : {}),
   };
+}
+
+/**
+ * The client-certificate checks beyond the CA. One the proxy cannot enforce is a NACK, never dropped;
+ * as in Envoy, matching SANs without a CA to verify the chain is refused (anyone can write a SAN).
+ */
+function compileClientValidation(
+  common: { combined_validation_context?: { default_validation_context?: ValidationContextFields }; validation_context?: ValidationContextFields },
+  where: string,
+  hasCa: boolean,
+): PeerCertValidator | undefined {
+  const combined = common.combined_validation_context?.default_validation_context;
+  const field = combined ? 'combined_validation_context.default_validation_context' : 'validation_context';
+  let v: PeerCertValidator | undefined;
+  try {
+    v = compilePeerCertValidator(combined ?? common.validation_context, field);
+  } catch (err) {
+    if (err instanceof PeerCertConfigError) throw new ProxyConfigError(where, err.field, err.message);
+    throw err;
+  }
+  if (v && !hasCa) throw new ProxyConfigError(where, field, 'client certificate checks need a trusted CA (validation_context_sds_secret_config)');
+  return v;
 }
 
 function compileTcp(tp: EnvoyTcpProxy, where: string): TcpChain {
@@ -269,7 +299,9 @@ export function compileListener(l: EnvoyListener, ctx: ListenerCompileContext): 
   if (!sa || sa.port_value === undefined) throw new ProxyConfigError(where, 'address.socket_address', 'address and port_value are required');
   if (l.name === 'connect_terminate') {
     checkTunnelChains(l, where);
-    return { name: l.name, address: sa.address || '0.0.0.0', port: sa.port_value, chains: [], bindToPort: true };
+    const fc = l.filter_chains?.[0];
+    const tunnelTls = fc ? compileTls(fc.transport_socket, `${where}.filter_chains[0]`) : undefined;
+    return { name: l.name, address: sa.address || '0.0.0.0', port: sa.port_value, chains: [], bindToPort: true, ...(tunnelTls ? { tunnelTls } : {}) };
   }
   const chains = (l.filter_chains ?? []).map((fc, i) => compileChain(fc, `${where}.filter_chains[${i}]`, ctx));
   const defaultChain = l.default_filter_chain ? compileChain(l.default_filter_chain, `${where}.default_filter_chain`, ctx) : undefined;

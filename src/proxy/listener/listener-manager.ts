@@ -124,6 +124,8 @@ export class ListenerManager {
     if (l.name === TUNNEL_LISTENER) {
       const t = new TunnelServer(bindPort, {
         material: () => d.secrets.mesh(),
+        // The current listener's, so that an update (a trust domain alias added) applies to the next handshake.
+        peerValidator: () => this.#all.get(TUNNEL_LISTENER)?.tunnelTls?.peerValidator,
         ...(d.hcm.timers ? { timers: d.hcm.timers } : {}),
         ...(d.sslStats ? { sslStats: d.sslStats } : {}),
         ...(d.selfPeer ? { selfPeer: d.selfPeer } : {}),
@@ -147,6 +149,7 @@ export class ListenerManager {
       unboundListener: (port) => this.#unboundByPort.get(port),
       ...(d.originalDestination ? { originalDestination: d.originalDestination } : {}),
       ...(d.authzStats ? { authzStats: d.authzStats } : {}),
+      ...(d.sslStats ? { sslStats: d.sslStats } : {}),
     });
     const running: Running = { kind: 'listener', l: bl, port: l.port };
     bl.boundPort.then((p) => (running.bound = p), (err: Error) => d.onError?.(l.name, err));

@@ -1,4 +1,5 @@
-// The `connect_terminate` listener: mutual TLS (client certificate required, verified against ROOTCA),
+// The `connect_terminate` listener: mutual TLS (client certificate required, verified against ROOTCA and
+// the listener's SAN matchers, the mesh's trust domains),
 // HTTP/2 or HTTP/1.1 by ALPN. On HTTP/2 a CONNECT stream is a TCP connection to `:authority`'s port,
 // and an extended CONNECT (RFC 8441) with `:protocol` HTTP1_CARRIER_PROTOCOL carries an HTTP/1.1
 // connection to the tunnel itself, as the HTTP/1.1 pool's connections do. Any other request, on
@@ -31,10 +32,14 @@ import { HTTP1_CARRIER_PROTOCOL, TARGET_PORT_HEADER, TRANSPORT_HEADER } from '..
 import type { MeshTlsMaterial } from './mesh-tls.ts';
 import { atPeerExpiry, certificateHash, meshContextOptions, spiffeIdOf, TUNNEL_SERVER_STREAMS, TUNNEL_SESSION_WINDOW, TUNNEL_STREAM_WINDOW } from './mesh-tls.ts';
 import { realTimers, type Timers } from '../http/router.ts';
-import type { ListenerSslStats } from '../tls/listener-ssl-stats.ts';
+import { clientCertOutcome, type ListenerSslStats } from '../tls/listener-ssl-stats.ts';
+import type { PeerCertValidator } from '../tls/peer-cert-validator.ts';
 import { parsePeerMetadata } from '../filters/telemetry/peer-metadata.ts';
 
 export { PEER_HEADER };
+
+/** The tunnel listener's address in its TLS stats (`listener.0.0.0.0_15008.ssl.*`). */
+const TUNNEL_STATS_ADDRESS = '0.0.0.0_15008';
 
 /** tls_inspector alone, with no timeout of its own (Istio's protocolDetectionTimeout is 0s). */
 const CLIENT_HELLO: Detection = Object.freeze({ http: false, tls: true, timeoutMs: 0, continueOnTimeout: true });
@@ -65,6 +70,11 @@ function asPlaintext(base: ConnectionInfo): ConnectionInfo {
 export interface TunnelDeps {
   /** Handshake counters (`listener.0.0.0.0_15008.ssl.*`). */
   sslStats?: ListenerSslStats;
+  /**
+   * The `connect_terminate` listener's client-certificate checks (the mesh trust domains' SAN matchers),
+   * read per handshake so that a listener update applies to the next one.
+   */
+  peerValidator?(): PeerCertValidator | undefined;
   /** Mesh material from `default` + `ROOTCA`; undefined until both exist (handshakes then fail). */
   material(): MeshTlsMaterial | undefined;
   /** virtualInbound's chain for a target port, what the stream carries (an undeclared port has one of each) and its transport. */
@@ -160,8 +170,7 @@ export class TunnelServer {
       minVersion: 'TLSv1.2',
     });
     this.refreshTls();
-    // Counted before #onSecure, which may destroy the socket.
-    deps.sslStats?.watch(this.#tls, '0.0.0.0_15008');
+    deps.sslStats?.watch(this.#tls, TUNNEL_STATS_ADDRESS);
     this.#tls.on('secureConnection', (s) => this.#onSecure(s));
     this.#tls.on('tlsClientError', () => {});
     this.#tls.on('error', () => {});
@@ -177,10 +186,21 @@ export class TunnelServer {
     if (m) this.#tls.setSecureContext({ ...meshContextOptions(m), requestCert: true, rejectUnauthorized: true } as tls.SecureContextOptions);
   }
 
+  /**
+   * A verified peer with one SPIFFE ID that the listener's SAN matchers accept (a peer of another trust
+   * domain, under the same root, is refused here), counted once in the listener's TLS stats.
+   */
   #onSecure(s: tls.TLSSocket): void {
     s.on('error', () => {});
+    let principal: string | undefined;
+    const hasSpiffeId = (raw: Buffer): boolean => {
+      principal = spiffeIdOf(raw);
+      return principal !== undefined;
+    };
+    const { outcome } = clientCertOutcome(s, { required: true, validator: this.#deps.peerValidator?.(), san: hasSpiffeId });
+    this.#deps.sslStats?.inc(TUNNEL_STATS_ADDRESS, outcome);
+    if (outcome !== 'handshake') return void s.destroy();
     const peerCert = s.getPeerCertificate();
-    const principal = spiffeIdOf(peerCert.raw);
     if (!principal || (s.alpnProtocol !== 'h2' && s.alpnProtocol !== 'http/1.1')) return void s.destroy();
     const timers = this.#deps.timers ?? realTimers;
     s.once('close', atPeerExpiry(peerCert, timers, () => this.#expire(s)));
