@@ -57,25 +57,58 @@ export function spiffeIdOf(raw: Buffer | undefined): string | undefined {
   return uris.length === 1 && isSpiffeId(uris[0] as string) ? uris[0] : undefined;
 }
 
-/** basicConstraints (2.5.29.19) in the DER. */
-const BASIC_CONSTRAINTS_OID = Buffer.from([0x06, 0x03, 0x55, 0x1d, 0x13]);
+/** The OID of basicConstraints, 2.5.29.19, as its DER content bytes. */
+const BASIC_CONSTRAINTS_OID = Buffer.from([0x55, 0x1d, 0x13]);
+
+/** One DER element at `at`: its tag, where its content starts and ends; undefined when it runs past `end`. */
+function tlv(der: Buffer, at: number, end: number): { tag: number; start: number; end: number } | undefined {
+  if (at + 2 > end) return undefined;
+  const tag = der[at] as number;
+  let length = der[at + 1] as number;
+  let start = at + 2;
+  if (length & 0x80) {
+    const n = length & 0x7f;
+    if (n === 0 || n > 3 || start + n > end) return undefined;
+    length = 0;
+    for (let k = 0; k < n; k++) length = length * 256 + (der[start + k] as number);
+    start += n;
+  }
+  return start + length > end ? undefined : { tag, start, end: start + length };
+}
 
 /**
  * Whether a certificate's basicConstraints say `cA: TRUE`. Node's `ca` is OpenSSL's X509_check_ca, which
- * also wants keyCertSign: a certificate marked CA without that key usage is still no leaf SVID. Read
- * from the extension's DER: the OID, an optional `critical` BOOLEAN, then an OCTET STRING wrapping the
- * SEQUENCE whose first element, when present, is the cA BOOLEAN.
+ * also wants keyCertSign: a certificate marked CA without that key usage is still no leaf SVID. Walked
+ * by structure (Certificate, tbsCertificate, its [3] extensions, each Extension), never by searching
+ * the bytes, which any other field could hold. A DER that does not parse counts as a CA: refused.
  */
 function basicConstraintsCa(der: Buffer): boolean {
-  let i = der.indexOf(BASIC_CONSTRAINTS_OID);
-  if (i < 0) return false;
-  i += BASIC_CONSTRAINTS_OID.length;
-  if (der[i] === 0x01 && der[i + 1] === 0x01) i += 3;
-  if (der[i] !== 0x04) return false;
-  // Short-form lengths only: the extension is a few bytes.
-  if (((der[i + 1] ?? 0x80) & 0x80) !== 0 || der[i + 2] !== 0x30 || ((der[i + 3] ?? 0x80) & 0x80) !== 0) return false;
-  const seqLength = der[i + 3] as number;
-  return seqLength >= 3 && der[i + 4] === 0x01 && der[i + 5] === 0x01 && der[i + 6] !== 0x00;
+  const cert = tlv(der, 0, der.length);
+  const tbs = cert?.tag === 0x30 ? tlv(der, cert.start, cert.end) : undefined;
+  if (tbs?.tag !== 0x30) return true;
+  for (let at = tbs.start; at < tbs.end; ) {
+    const field = tlv(der, at, tbs.end);
+    if (!field) return true;
+    at = field.end;
+    if (field.tag !== 0xa3) continue;
+    const list = tlv(der, field.start, field.end);
+    if (list?.tag !== 0x30) return true;
+    for (let e = list.start; e < list.end; ) {
+      const ext = tlv(der, e, list.end);
+      if (ext?.tag !== 0x30) return true;
+      e = ext.end;
+      const oid = tlv(der, ext.start, ext.end);
+      if (oid?.tag !== 0x06 || !der.subarray(oid.start, oid.end).equals(BASIC_CONSTRAINTS_OID)) continue;
+      let next = tlv(der, oid.end, ext.end);
+      if (next?.tag === 0x01) next = tlv(der, next.end, ext.end);
+      if (next?.tag !== 0x04) return true;
+      const seq = tlv(der, next.start, next.end);
+      if (seq?.tag !== 0x30) return true;
+      const first = seq.start < seq.end ? tlv(der, seq.start, seq.end) : undefined;
+      return first?.tag === 0x01 && der[first.start] !== 0x00;
+    }
+  }
+  return false;
 }
 
 /** Client-side check: the server must present a SPIFFE identity (host names do not apply in the mesh). */
