@@ -176,6 +176,7 @@ const invalid: [kind: string, body: string, code: string, field: string][] = [
   ['IstioOperator', 'spec: {meshConfig: {trustDomain: Example.Com}}', 'OR1024', 'spec.meshConfig.trustDomain'],
   // A service account makes the SPIFFE ID: with a '/' it would read as istiod's (ns/x/ns/istio-system/sa/istiod).
   ['Deployment', 'spec: {selector: {matchLabels: {app: a}}, template: {metadata: {labels: {app: a}}, spec: {serviceAccountName: x/ns/istio-system/sa/istiod, containers: [{name: a}]}}}', 'OR1013', 'spec.template.spec.serviceAccountName'],
+  ['WorkloadEntry', 'spec: {address: 10.0.0.5, serviceAccount: x/ns/istio-system/sa/istiod}', 'OR1013', 'spec.serviceAccount'],
   ['IstioOperator', 'spec: {component: {}}', 'OR1020', 'spec.component'],
   ['Service', 'spec: {ports: [{port: 80, protocl: TCP}]}', 'OR1020', 'spec.ports[0].protocl'],
   ['Deployment', 'spec: {selector: {}, template: {spec: {containers: []}}}', 'OR1024', 'spec.template.spec.containers'],

@@ -2,6 +2,7 @@
 import * as z from 'zod';
 import { bool, int, labelSelector, networkingWorkloadSelector, obj, port, sanList, str, strList, strMap, uint, withRules } from './common.ts';
 import { connectionPool } from './destination-rule.ts';
+import { dnsName } from './metadata.ts';
 import { destination } from './virtual-service.ts';
 
 const protocols = ['HTTP', 'HTTPS', 'GRPC', 'GRPC-WEB', 'HTTP2', 'MONGO', 'REDIS', 'MYSQL', 'TCP', 'TLS', 'UDP'];
@@ -92,7 +93,8 @@ export const workloadEntrySpec = obj({
   network: str.optional(),
   locality: str.optional(),
   weight: uint.optional(),
-  serviceAccount: str.optional(),
+  // Its SPIFFE ID's account: a DNS name, as a pod's serviceAccountName (kubernetes.ts).
+  serviceAccount: dnsName(false).optional(),
 });
 
 export const serviceEntrySpec = withRules(
