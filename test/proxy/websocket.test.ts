@@ -104,6 +104,7 @@ test('a DENY policy refuses the upgrade as it refuses a request: 403, nothing di
   const out = await upgrade(await env.port('guarded'));
   assert.match(out, /^HTTP\/1\.1 403 Forbidden\r\n/);
   assert.match(out, /\r\nconnection: close\r\n\r\nRBAC: access denied$/);
+  assert.match(out, /\r\nserver: envoy\r\n/, "the HCM's server header, as on any local reply");
   assert.equal(upgraded.length, before, 'the upstream never saw it');
   const stats = (await request(env.admin, '/stats/prometheus')).body;
   assert.match(stats, /istio_requests_total\{reporter="destination",[^}]*response_code="403",[^}]*\} 1\n/);

@@ -75,6 +75,11 @@ function resetNoError(stream: ServerHttp2Stream): void {
   stream.close(NGHTTP2_NO_ERROR);
 }
 
+/** A local reply with the HCM's `server` header (server_name; a reply's own kept unless it overwrites). */
+export function withServerHeader(r: LocalReply, server: ServerHeader | null): LocalReply {
+  return server !== null && (server.overwrite || r.headers?.['server'] === undefined) ? { ...r, headers: { ...r.headers, server: server.name } } : r;
+}
+
 export class HttpStream implements ResponseWriter {
   readonly res: DownstreamRes;
   readonly h2: boolean;
@@ -222,8 +227,7 @@ export class HttpStream implements ResponseWriter {
 
   /** A reply of the proxy's own, before routing: no filter sees it. */
   localReply(r: LocalReply): void {
-    const server = this.server;
-    const reply = server !== null && (server.overwrite || r.headers?.['server'] === undefined) ? { ...r, headers: { ...r.headers, server: server.name } } : r;
+    const reply = withServerHeader(r, this.server);
     // Once routed, its head and body count as an upstream's would (Envoy's bytes sent, Istio's response bytes).
     sendLocalReply(this.ctx ? this.#counted() : (this.res as ServerResponse), reply, this.info, this.isGrpc);
   }

@@ -13,6 +13,7 @@ import { LocalReplies, type ReplyTarget, sendLocalReply } from '../local-reply.t
 import { connectStream, splice } from '../upstream/connect-stream.ts';
 import type { HcmRuntime } from './connection-manager.ts';
 import { connectionHeaders, newStreamInfo, requestFilters, upstreamHeaderMap } from './connection-manager.ts';
+import { withServerHeader } from './http-stream.ts';
 import type { FilterVerdict, HttpFilter, LocalReply, RequestContext, StreamOutcome } from './filter.ts';
 import { parseRequest } from './parse-request.ts';
 import type { MatchedRoute } from './route/index.ts';
@@ -42,7 +43,7 @@ function replyAndClose(sock: Duplex, chain: HttpChain, ctx: RequestContext, repl
       done(chain, ctx, { status: reply.status, requestBytes: 0, responseBytes: bytes.length, requestHeadBytes: 0, responseHeadBytes: head.length, durationMs: now() - startedAt, downstreamReset: false });
     },
   };
-  sendLocalReply(target, reply, ctx.info, false);
+  sendLocalReply(target, withServerHeader(reply, chain.serverHeader), ctx.info, false);
 }
 
 /** The filters see the upgrade end (telemetry counts and logs it), as a request's end. */
