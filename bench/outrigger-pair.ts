@@ -68,7 +68,8 @@ export async function startOutriggerPair(i: OutriggerPairInput): Promise<Outrigg
   const startSidecar = async (meta: ProxyMeta) => {
     const ports = await proxyPorts(i.taken, {});
     const tokenFile = path.join(i.dir, `${meta.name}.token`);
-    writeFileSync(tokenFile, cp.issueBootstrapToken({ namespace: meta.namespace, serviceAccount: meta.serviceAccount, workload: meta.name }), { mode: 0o600 });
+    // The token names the Deployment, as `up` issues it: a proxy speaks only for its own workload's pods.
+    writeFileSync(tokenFile, cp.issueBootstrapToken({ namespace: meta.namespace, serviceAccount: meta.serviceAccount, workload: meta.workload ?? meta.name }), { mode: 0o600 });
     const args = [...proxyNodeFlags, ...(i.nodeFlags ?? []), outriggerBin, 'proxy', ...proxyArgs({ role: 'sidecar', xdsAddress: cp.xdsAddress, tokenFile, ports, meta })];
     const p = startPinned(core('server'), process.execPath, args, path.join(i.dir, `${meta.name}.proxy.log`));
     started.push(p);
@@ -78,6 +79,7 @@ export async function startOutriggerPair(i: OutriggerPairInput): Promise<Outrigg
       namespace: meta.namespace,
       labels: meta.labels,
       serviceAccount: meta.serviceAccount,
+      ...(meta.workload ? { workload: meta.workload } : {}),
       address: '127.0.0.1',
       appPorts: meta.appPorts,
       tunnelAddress: `127.0.0.1:${ports[15008]}`,
@@ -88,8 +90,8 @@ export async function startOutriggerPair(i: OutriggerPairInput): Promise<Outrigg
   };
 
   const appPorts = { [originPorts.http]: i.origin.http, [originPorts.tcp]: i.origin.http, [originPorts.grpc]: i.origin.grpc };
-  const server = await startSidecar({ name: 'server-0', namespace: benchNamespace, serviceAccount: 'server', labels: { app: 'server', version: 'v1' }, appPorts });
-  const client = await startSidecar({ name: 'client-0', namespace: benchNamespace, serviceAccount: 'client', labels: { app: 'client', version: 'v1' }, appPorts: {} });
+  const server = await startSidecar({ name: 'server-0', workload: 'server', namespace: benchNamespace, serviceAccount: 'server', labels: { app: 'server', version: 'v1' }, appPorts });
+  const client = await startSidecar({ name: 'client-0', workload: 'client', namespace: benchNamespace, serviceAccount: 'client', labels: { app: 'client', version: 'v1' }, appPorts: {} });
   const outboundPort = client.ports[15001] as number;
   cp.flush();
   await until('a route through the pair', async () => (await get(outboundPort, '/', `${originHost}:${originPorts.http}`)) === 200, 30_000);
