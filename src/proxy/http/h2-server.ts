@@ -117,7 +117,7 @@ export class H2Response {
 
   /**
    * The head's and trailers' field bytes as sent (name and value each, Node's `date` included; no
-   * HPACK, no framing): read from what Node kept of them, once, when telemetry asks.
+   * HPACK, no framing): read from what Node kept of them, once, when the stream ends (HttpStream.closed).
    */
   get fieldBytes(): number {
     const s = this.stream;
