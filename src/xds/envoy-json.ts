@@ -6,6 +6,7 @@
 import protobuf from 'protobufjs';
 import { fromStruct, toStruct } from './any.ts';
 import { setJsonKey } from './proto-to-json.ts';
+import { isObject } from './json-to-proto.ts';
 import { fieldKind, messageType } from './protos.ts';
 
 const valueKinds = new Set(['nullValue', 'numberValue', 'stringValue', 'boolValue', 'structValue', 'listValue']);
@@ -40,10 +41,6 @@ export function envoyJson(value: unknown): unknown {
 
 const STRUCT = '.google.protobuf.Struct';
 const ANY = '.google.protobuf.Any';
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array);
-}
 
 /**
  * `resource` (a message of the type `typeUrl` names, in Envoy JSON) with every `google.protobuf.Struct`

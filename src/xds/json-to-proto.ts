@@ -200,7 +200,8 @@ function keyWriter(type: string): WriteValue {
   };
 }
 
-function isObject(v: unknown): v is Record<string, unknown> {
+/** A plain JSON object: not an array, not bytes. */
+export function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array);
 }
 
