@@ -69,6 +69,9 @@ function addHeader(headers: HeaderMap, name: string, value: string): void {
  * the proxy carries header values. Written as it stands, a character above U+00FF would lose its high
  * byte on the wire: `šťɭũŮ` would reach the app as `admin`.
  */
+/** What no header value may hold: a claim with it goes to no header. */
+const BAD_CLAIM_VALUE = /[\r\n\0]/;
+
 function claimHeaderValue(v: unknown): string | undefined {
   if (typeof v === 'string') return configFieldValue(v);
   if (typeof v === 'number' || typeof v === 'boolean') return String(v);
@@ -127,8 +130,8 @@ class JwtAuthnFilter implements HttpFilter {
       if (!v.provider.forward && v.found.param) ctx.request.query = withoutParam(ctx.request.query, v.found.param);
       if (v.provider.payloadHeader) addHeader(headers, v.provider.payloadHeader, v.jwt.signingInput.slice(v.jwt.signingInput.indexOf('.') + 1));
       for (const c of v.provider.claimHeaders) {
-        const value = claimHeaderValue(c.claim.split('.').reduce<unknown>((o, k) => (typeof o === 'object' && o !== null ? (o as Record<string, unknown>)[k] : undefined), payload));
-        if (value !== undefined && !/[\r\n\0]/.test(value)) addHeader(headers, c.header, value);
+        const value = claimHeaderValue(c.path.reduce<unknown>((o, k) => (typeof o === 'object' && o !== null ? (o as Record<string, unknown>)[k] : undefined), payload));
+        if (value !== undefined && !BAD_CLAIM_VALUE.test(value)) addHeader(headers, c.header, value);
       }
     }
     ctx.info.dynamicMetadata.set(JWT_AUTHN_FILTER_NAME, payloads);

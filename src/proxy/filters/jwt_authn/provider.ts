@@ -52,7 +52,8 @@ export class CompiledProvider {
   readonly forward: boolean;
   readonly payloadHeader: string | undefined;
   readonly metadataKey: string;
-  readonly claimHeaders: readonly { header: string; claim: string }[];
+  /** `claim_to_headers`, each claim's dotted name split once (a nested claim's path). */
+  readonly claimHeaders: readonly { header: string; claim: string; path: readonly string[] }[];
   /** Top-level claims published as lists of their space-delimited values (`normalize_payload_in_metadata`). */
   readonly spaceDelimitedClaims: readonly string[];
   readonly #audiences: readonly string[];
@@ -70,7 +71,7 @@ export class CompiledProvider {
     this.metadataKey = c.payload_in_metadata || c.issuer || name;
     this.claimHeaders = (c.claim_to_headers ?? []).map((h, i) => {
       if (!h.header_name || !h.claim_name) throw new FilterConfigError(`${at}.claim_to_headers[${i}]: header_name and claim_name required`);
-      return { header: h.header_name.toLowerCase(), claim: h.claim_name };
+      return { header: h.header_name.toLowerCase(), claim: h.claim_name, path: h.claim_name.split('.') };
     });
     this.spaceDelimitedClaims = c.normalize_payload_in_metadata?.space_delimited_claims ?? [];
     this.#audiences = c.audiences ?? [];
