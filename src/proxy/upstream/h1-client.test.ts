@@ -604,7 +604,7 @@ test('a carried connection sends the source metadata once, on its CONNECT; its r
 test("a try on a carried connection learns its destination from the carrier's CONNECT answer, which holds while the session goes away", async () => {
   const ca = await makeCa();
   const cert = await ca.issue('spiffe://cluster.local/ns/a/sa/server');
-  let answer: (() => void) | undefined;
+  const inFlight = Promise.withResolvers<() => void>();
   const h2 = http2.createSecureServer({ ...cert, settings: { enableConnectProtocol: true } });
   h2.on('stream', (stream) => {
     // The destination's metadata, once, in the carrier's answer.
@@ -612,10 +612,10 @@ test("a try on a carried connection learns its destination from the carrier's CO
     stream.once('end', () => setImmediate(() => stream.destroyed || stream.end()));
     stream.on('data', () => {
       // The destination drains (GOAWAY) while the request is in flight, then answers it.
-      answer = () => {
+      inFlight.resolve(() => {
         stream.session?.goaway();
         setImmediate(() => stream.write(ok('late')));
-      };
+      });
     });
   });
   await new Promise<void>((r) => h2.listen(0, '127.0.0.1', r));
@@ -638,8 +638,7 @@ test("a try on a carried connection learns its destination from the carrier's CO
         onError: reject,
       });
     });
-    while (!answer) await new Promise((r) => setTimeout(r, 5));
-    answer();
+    (await inFlight.promise)();
     assert.equal(await done, 'late', 'the response comes whole on the carrier of a going session');
     assert.deepEqual(answered, ['DEST'], "the try had the carrier's answer from the start, whatever its session does since");
   } finally {
