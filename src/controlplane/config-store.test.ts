@@ -41,3 +41,33 @@ test('a resource moved to another file (rename) stays', () => {
   assert.equal(s.setFile('old.yaml', undefined), false);
   assert.deepEqual(names(s), ['shop/a']);
 });
+
+test('a file that no longer parses keeps its last good resources: a YAML typo never deletes a DENY policy', () => {
+  const good = `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: { name: deny-admin, namespace: shop }
+spec:
+  action: DENY
+  rules: [{ to: [{ operation: { paths: ["/admin"] } }] }]
+`;
+  const typos: Record<string, string> = {
+    'an unterminated flow sequence': good.replace('"/admin"] } }] }]', '"/admin"] } }] }'),
+    'a tab in the indentation': good.replace('  action: DENY', '\taction: DENY'),
+    'a duplicate key': `${good}  action: ALLOW\n`,
+  };
+  for (const [name, text] of Object.entries(typos)) {
+    const store = new ConfigStore();
+    store.setFile('/cfg/p.yaml', loadText(good, '/cfg/p.yaml'));
+    const broken = loadText(text, '/cfg/p.yaml');
+    assert.ok(broken.diagnostics.some((d) => d.severity === 'error' && !d.resource), `${name}: an error that names no resource`);
+    store.setFile('/cfg/p.yaml', broken);
+    assert.deepEqual(store.state.resources.map((r) => `${r.kind}/${r.metadata.name}`), ['AuthorizationPolicy/deny-admin'], name);
+    assert.deepEqual(store.state.held.map((h) => h.key), ['AuthorizationPolicy shop/deny-admin'], `${name}: reported held`);
+  }
+  // Removing the file still deletes what it held.
+  const store = new ConfigStore();
+  store.setFile('/cfg/p.yaml', loadText(good, '/cfg/p.yaml'));
+  store.setFile('/cfg/p.yaml', loadText(typos['a duplicate key'] as string, '/cfg/p.yaml'));
+  store.setFile('/cfg/p.yaml', undefined);
+  assert.deepEqual(store.state.resources, []);
+});

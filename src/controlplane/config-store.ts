@@ -1,5 +1,7 @@
 // The last-good resource set: each file's latest load result merged by resource key. A resource that
-// turns invalid (its key named by an error diagnostic) keeps its last good version and is reported as held.
+// turns invalid (its key named by an error diagnostic) keeps its last good version and is reported as held;
+// so does every resource of a file that no longer parses (a YAML error names no resource): as kubectl
+// refuses a broken apply, a typo never deletes a DENY policy or a STRICT PeerAuthentication.
 import type { Diagnostic } from '../config/diagnostic.ts';
 import type { LoadResult } from '../config/load.ts';
 import type { AnyResource } from '../config/resource.ts';
@@ -42,20 +44,25 @@ export class ConfigStore {
     const current = new Map<string, { resource: AnyResource; file: string }>();
     const diagnostics: Diagnostic[] = [];
     const erroredKeys = new Map<string, Diagnostic[]>();
+    /** Per file, its errors that name no resource: the file (or a document of it) did not parse. */
+    const brokenFiles = new Map<string, Diagnostic[]>();
     for (const file of this.files) {
       const r = this.#files.get(file) as LoadResult;
       for (const res of r.resources) current.set(resourceKey(res), { resource: res, file });
       for (const d of r.diagnostics) {
         diagnostics.push(d);
-        if (d.severity === 'error' && d.resource) erroredKeys.set(d.resource, [...(erroredKeys.get(d.resource) ?? []), d]);
+        if (d.severity !== 'error') continue;
+        if (d.resource) erroredKeys.set(d.resource, [...(erroredKeys.get(d.resource) ?? []), d]);
+        else brokenFiles.set(file, [...(brokenFiles.get(file) ?? []), d]);
       }
     }
     const held: HeldResource[] = [];
     const next = new Map(current);
     for (const [key, good] of this.#lastGood) {
       if (current.has(key)) continue;
-      const why = erroredKeys.get(key);
-      // Gone without an error: deleted. Gone with one: it became invalid, keep what worked.
+      const why = erroredKeys.get(key) ?? brokenFiles.get(good.file);
+      // Gone without an error: deleted. Gone with one, or from a file that no longer parses: it became
+      // invalid, keep what worked.
       if (why) {
         next.set(key, good);
         held.push({ key, file: good.file, diagnostics: why });
