@@ -51,6 +51,16 @@ function json(res: ServerResponse, status: number, body: unknown): void {
   res.end(JSON.stringify(body));
 }
 
+const LOOPBACK_HOSTS: ReadonlySet<string> = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
+
+/** A Host header's name, lower-cased, without its port (an IPv6 literal keeps its brackets). */
+function hostOf(value: string): string {
+  const v = value.trim().toLowerCase();
+  if (v.startsWith('[')) return v.slice(0, v.indexOf(']') + 1);
+  const colon = v.indexOf(':');
+  return colon < 0 ? v : v.slice(0, colon);
+}
+
 export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
   const clock = o.clock ?? systemClock;
   const history = new TrafficHistory(o.historySize ?? 120);
@@ -77,6 +87,9 @@ export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
 
   const server = createServer((req, res) => {
     if (req.method !== 'GET' && req.method !== 'HEAD') return json(res, 405, { error: 'GET only', code: 'DASHBOARD_METHOD' });
+    // Bound on loopback, it answers only a loopback Host: a page of another site whose name a DNS
+    // rebinding points at 127.0.0.1 must not read the mesh (its traces hold URLs, queries included).
+    if (LOOPBACK_HOSTS.has(host) && !LOOPBACK_HOSTS.has(hostOf(req.headers.host ?? ''))) return json(res, 421, { error: 'this dashboard answers http://127.0.0.1 or http://localhost only', code: 'DASHBOARD_HOST' });
     let url: URL;
     try {
       url = new URL(req.url ?? '/', 'http://dashboard');
@@ -100,7 +113,7 @@ export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
 
   const address = o.address ?? '127.0.0.1:20001';
   const i = address.lastIndexOf(':');
-  const host = address.slice(0, i);
+  const host = address.slice(0, i).toLowerCase();
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(Number(address.slice(i + 1)), host.replace(/^\[|\]$/g, ''), () => {
