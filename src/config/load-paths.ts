@@ -14,8 +14,10 @@ export interface LoadPathsOptions {
   onText?: (file: string, text: string) => void;
 }
 
-const yamlFile = /\.ya?ml$/i;
-const MAX_DEPTH = 32;
+/** A config file found in a directory (a file named on the command line is read whatever its name). */
+export const yamlFile = /\.ya?ml$/i;
+/** How deep a config directory is walked. */
+export const MAX_DEPTH = 32;
 
 /** Loads every YAML file named or found under the given paths, in a stable (sorted) order. */
 export function loadPaths(paths: readonly string[], options: LoadPathsOptions = {}): LoadResult {

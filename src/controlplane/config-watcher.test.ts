@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import type { LoadResult } from '../config/load.ts';
+import { loadPaths } from '../config/load-paths.ts';
 import { ManualClock } from './clock.ts';
 import { ConfigWatcher, SETTLE_MS } from './config-watcher.ts';
 
@@ -124,6 +125,21 @@ test('the periodic rescan leaves a file whose events are still settling to the s
   await w.rescan();
   assert.deepEqual(log, ['load a.yaml']);
   assert.equal(files.get(file)?.resources[0]?.metadata.name, 'a2');
+  w.close();
+  await rm(dir, { recursive: true });
+});
+
+test('the files served are the ones up and analyze read: no dot directories, and a symlink loop ends', async () => {
+  const { dir, log, w } = await setup();
+  await writeFile(path.join(dir, 'a.yaml'), vs('a'));
+  await mkdir(path.join(dir, '.history'));
+  await writeFile(path.join(dir, '.history', 'old.yaml'), vs('old'));
+  // Two links back to the directory: walked by name, 2^depth paths; walked by real path, one.
+  await symlink('.', path.join(dir, 'self'));
+  await symlink('.', path.join(dir, 'again'));
+  await w.start();
+  assert.deepEqual(log.sort(), ['load a.yaml']);
+  assert.deepEqual(loadPaths([dir]).resources.map((r) => r.metadata.name), ['a'], 'the same as loadPaths');
   w.close();
   await rm(dir, { recursive: true });
 });

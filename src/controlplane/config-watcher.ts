@@ -1,9 +1,11 @@
 // Watches directories of YAML (fs.watch, recursive, plus a periodic rescan for file systems where
 // events get lost) and hands each added, changed or removed file's load result to the config store.
 import { watch, type FSWatcher } from 'node:fs';
-import { readdir, readFile, stat } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
+import { readdir, readFile, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { LoadResult } from '../config/load.ts';
+import { MAX_DEPTH, yamlFile } from '../config/load-paths.ts';
 import { IncrementalLoader } from './incremental-load.ts';
 import type { Clock, TimerHandle } from './clock.ts';
 
@@ -20,7 +22,6 @@ export interface ConfigWatcherOptions {
   onError?: (err: Error) => void;
 }
 
-const yamlFile = /\.ya?ml$/i;
 
 /**
  * A file event starts a scan only once events have been quiet this long (and at most MAX_SETTLE_MS after
@@ -149,25 +150,38 @@ export class ConfigWatcher {
   }
 }
 
-/** YAML files under a path with a change signature (inode, size, mtime). */
+/**
+ * YAML files under a path with a change signature (inode, size, mtime), found as loadPaths finds them
+ * (`up` and `analyze` read the same files the control plane serves): names starting with `.` skipped,
+ * each real directory walked once (a symlink loop ends there), at most MAX_DEPTH deep.
+ */
 async function listYaml(p: string): Promise<Map<string, string>> {
   const out = new Map<string, string>();
-  let entries: string[];
-  try {
-    const s = await stat(p);
-    if (s.isFile()) entries = [p];
-    else entries = (await readdir(p, { recursive: true })).map((e) => path.join(p, e));
-  } catch {
-    return out;
-  }
-  for (const file of entries) {
-    if (!yamlFile.test(file)) continue;
+  const seen = new Set<string>();
+  const walk = async (file: string, depth: number, named: boolean): Promise<void> => {
+    let real: string;
+    let s: Stats;
     try {
-      const s = await stat(file);
-      if (s.isFile()) out.set(path.resolve(file), `${s.ino}:${s.size}:${s.mtimeMs}`);
+      real = await realpath(file);
+      s = await stat(real);
     } catch {
-      // vanished while listing
+      return; // gone, or vanished while listing
     }
-  }
+    if (seen.has(real)) return;
+    seen.add(real);
+    if (s.isDirectory()) {
+      if (depth >= MAX_DEPTH) return;
+      let names: string[];
+      try {
+        names = (await readdir(real)).sort();
+      } catch {
+        return;
+      }
+      for (const name of names) if (!name.startsWith('.')) await walk(path.join(file, name), depth + 1, false);
+      return;
+    }
+    if (s.isFile() && (named || yamlFile.test(file))) out.set(path.resolve(file), `${s.ino}:${s.size}:${s.mtimeMs}`);
+  };
+  await walk(p, 0, true);
   return out;
 }
