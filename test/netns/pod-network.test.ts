@@ -1,5 +1,6 @@
 // Netns mode's network layer with plain node servers standing in for the sidecar: pods in their own
-// namespaces on a bridge, STRICT app ports closed to plaintext from outside the pod, the tunnel port
+// namespaces on a bridge, STRICT app ports closed to plaintext from outside the pod (under a STRICT
+// workload, the ports nobody declared too), the tunnel port
 // published on the pod address, mesh names resolved by the mesh DNS server and captured to the
 // outbound listener, no IPv6 to go around the rules, loopback closed to a neighbour that routes
 // 127.0.0.0/8 to a pod, and a teardown that leaves nothing behind.
@@ -21,6 +22,8 @@ const appScript = (name: string) =>
 // Stands in for the sidecar's tunnel: loopback only, forwarding to the app over loopback.
 const sidecarScript = `const net = require('node:net'); net.createServer((c) => { const u = net.connect(9898, '127.0.0.1'); c.pipe(u).pipe(c); u.on('error', () => c.destroy()); c.on('error', () => u.destroy()); }).listen(15008, '127.0.0.1', () => console.log('ready'))`;
 // Stands in for the outbound listener: says which service the Host header named.
+// An app's other listeners: metrics on 9090 (declared nowhere), and 7000 (a port-level PERMISSIVE).
+const extraPortsScript = `const net = require('node:net'); let n = 0; for (const p of [9090, 7000]) net.createServer((s) => { s.on('error', () => {}); s.end('port ' + p); }).listen(p, '0.0.0.0', () => { if (++n === 2) console.log('ready'); })`;
 const outboundScript = `require('node:http').createServer((q, s) => s.end('outbound ' + q.headers.host)).listen(15001, '127.0.0.1', () => console.log('ready'))`;
 const connectScript = (host: string, port: number) =>
   `const s = require('node:net').connect(${port}, '${host}'); s.setTimeout(5000, () => { console.log(JSON.stringify({ error: 'TIMEOUT' })); process.exit(); }); s.on('connect', () => { console.log(JSON.stringify({ connected: true })); s.destroy(); }); s.on('error', (e) => console.log(JSON.stringify({ error: e.code })))`;
@@ -43,7 +46,7 @@ describe('netns pod network', { skip }, () => {
     permissive = await net.addPod();
     client = await net.addPod();
     legacy = await net.addPod();
-    await applyPodFirewall(strict.netns, { podAddress: strict.address, strictPorts: [9898], exposedPorts: [15008] });
+    await applyPodFirewall(strict.netns, { podAddress: strict.address, strictPorts: [9898], strictOthers: true, openPorts: [7000], exposedPorts: [15008] });
     await applyPodFirewall(permissive.netns, { podAddress: permissive.address, strictPorts: [], exposedPorts: [15008] });
     await applyPodFirewall(client.netns, { podAddress: client.address, strictPorts: [], exposedPorts: [], serviceCidr: serviceCidr(net.addressing), outboundPort: 15001 });
     stableAddress = net.addresses.serviceAddress('podinfo-stable', 'podinfo');
@@ -68,7 +71,7 @@ describe('netns pod network', { skip }, () => {
       [strict, 'strict'],
       [permissive, 'permissive'],
     ] as const) {
-      children.push(await startInPod(pod.netns, appScript(name)), await startInPod(pod.netns, sidecarScript));
+      children.push(await startInPod(pod.netns, appScript(name)), await startInPod(pod.netns, sidecarScript), await startInPod(pod.netns, extraPortsScript));
     }
     children.push(await startInPod(client.netns, outboundScript));
   });
@@ -83,6 +86,20 @@ describe('netns pod network', { skip }, () => {
     assert.deepEqual(await runInPod(client.netns, connectScript(strict.address, 9898)), { error: 'ECONNREFUSED' });
     assert.deepEqual(await runInPod(client.netns, httpGetScript(`http://${strict.address}:9898/`)), { error: 'ECONNREFUSED' });
     await assert.rejects(fetch(`http://${strict.address}:9898/`, { signal: AbortSignal.timeout(5000) }), (e: Error) => (e.cause as { code?: string }).code === 'ECONNREFUSED');
+  });
+
+  it('refuses plaintext on every undeclared port of a STRICT workload, from another pod and the host', async () => {
+    assert.deepEqual(await runInPod(client.netns, connectScript(strict.address, 9090)), { error: 'ECONNREFUSED' });
+    await assert.rejects(fetch(`http://${strict.address}:9090/`, { signal: AbortSignal.timeout(5000) }), (e: Error) => (e.cause as { code?: string }).code === 'ECONNREFUSED');
+    // A port-level PERMISSIVE port stays open; a PERMISSIVE workload's undeclared port is left alone.
+    assert.deepEqual(await runInPod(client.netns, connectScript(strict.address, 7000)), { connected: true });
+    assert.deepEqual(await runInPod(client.netns, connectScript(permissive.address, 9090)), { connected: true });
+  });
+
+  it('a STRICT workload still reaches its own undeclared ports and gets replies to its own connections', async () => {
+    assert.deepEqual(await runInPod(strict.netns, connectScript('127.0.0.1', 9090)), { connected: true });
+    assert.deepEqual(await runInPod(strict.netns, connectScript(strict.address, 9090)), { connected: true });
+    assert.deepEqual(await runInPod(strict.netns, httpGetScript(`http://${permissive.address}:9898/`)), { status: 200, body: `app permissive from ${strict.address}` });
   });
 
   it('lets the same client reach a PERMISSIVE app port directly', async () => {

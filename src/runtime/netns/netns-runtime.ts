@@ -192,10 +192,11 @@ export class NetnsMeshRuntime {
       appPorts[p.containerPort] = p.containerPort;
       r.state.ports[`app:${p.containerPort}`] = p.containerPort;
     }
-    const { strict, captured } = inboundFirewallPorts(config, w);
+    const { strict, captured, open, strictOthers } = inboundFirewallPorts(config, w);
     await applyPodFirewall(r.pod.netns, {
       podAddress: r.pod.address,
       strictPorts: strict,
+      ...(strictOthers ? { strictOthers, openPorts: open } : {}),
       ...(w.sidecar ? { capturedPorts: captured, inboundPort: 15006 } : {}),
       exposedPorts: w.sidecar ? sidecarExposedPorts : [],
       serviceCidr: serviceCidr((this.#net as PodNetwork).addressing),
@@ -203,7 +204,7 @@ export class NetnsMeshRuntime {
       ...(w.sidecar ? { outboundPort: 15001 } : { serviceRoutes: routes }),
     });
     const details = [
-      ...(strict.length ? [`mTLS STRICT on ${strict.join(', ')}: plaintext from outside the pod refused`] : []),
+      ...(strict.length || strictOthers ? [`mTLS STRICT on ${[...strict, ...(strictOthers ? ['every undeclared TCP port'] : [])].join(', ')}: plaintext from outside the pod refused`] : []),
       ...(captured.length ? [`plaintext on ${captured.join(', ')} goes through the sidecar`] : []),
     ];
     if (details.length) r.state.detail = details.join('; ');

@@ -1,7 +1,9 @@
 // The iptables rules inside one pod's network namespace, as iptables-restore input:
 // - OUTRIGGER-INBOUND (filter INPUT): app ports whose PeerAuthentication is STRICT refuse every
 //   connection that does not come over loopback, i.e. from anyone but the pod's own sidecar; and
-//   nothing from outside reaches 127.0.0.0/8 unless a DNAT below sent it there;
+//   nothing from outside reaches 127.0.0.0/8 unless a DNAT below sent it there; when the workload is
+//   STRICT, so does every other new TCP connection a DNAT below did not take (a published or captured
+//   port), but those to the ports a port-level PERMISSIVE or DISABLE opens;
 // - OUTRIGGER-INBOUND (nat PREROUTING): the other app ports the pod's services target are DNATed to the
 //   sidecar's virtualInbound on 127.0.0.1, which reads where each was going (SO_ORIGINAL_DST), so
 //   plaintext callers meet its authorization and telemetry as in Istio (needs route_localnet on eth0);
@@ -21,6 +23,10 @@ export interface PodFirewall {
   podAddress: string;
   /** App (container) ports closed to plaintext from outside the pod. */
   strictPorts: readonly number[];
+  /** Refuse like `strictPorts` every other TCP port not published, captured or in `openPorts`. */
+  strictOthers?: boolean;
+  /** App ports `strictOthers` spares (a port-level PERMISSIVE or DISABLE the sidecar has no chain for). */
+  openPorts?: readonly number[];
   /** App ports whose connections from outside the pod go to the sidecar's `inboundPort`. */
   capturedPorts?: readonly number[];
   inboundPort?: number;
@@ -52,6 +58,13 @@ export function buildPodRules(f: PodFirewall): string {
     // A TCP reset, so a client sees "connection refused" at once instead of waiting for a timeout.
     lines.push(`-A ${inboundChain} -p tcp -m tcp --dport ${port} -j REJECT --reject-with tcp-reset`);
   }
+  if (f.strictOthers) {
+    // Istio captures every inbound port, and its passthrough chains refuse plaintext under STRICT: an app
+    // port nobody declared (metrics on 9090) must not answer in plaintext either. What the nat rules
+    // below published or captured arrives DNATed; replies to the pod's own connections are not NEW.
+    for (const port of [...(f.openPorts ?? [])].sort((a, b) => a - b)) lines.push(`-A ${inboundChain} -p tcp -m tcp --dport ${port} -j RETURN`);
+    lines.push(`-A ${inboundChain} -p tcp -m conntrack --ctstate NEW -m conntrack ! --ctstate DNAT -j REJECT --reject-with tcp-reset`);
+  }
   if (f.serviceCidr) {
     // What no rule above took (a port the service lacks, a service without pods): refused at once.
     lines.push(`:${outboundChain} - [0:0]`, `-A OUTPUT -j ${outboundChain}`);
@@ -80,6 +93,12 @@ export function buildPodRules(f: PodFirewall): string {
     // pod (a service whose endpoints include this pod) would find nothing on the pod address's 15008.
     // As on Kubernetes, where the sidecar listens on every address, these ports answer there too.
     lines.push(`-A ${outboundChain} ${dest} --dport ${port} -j DNAT --to-destination 127.0.0.1:${port}`);
+  }
+  if (f.inboundPort !== undefined && f.strictOthers) {
+    // Under a STRICT workload the sidecar's passthrough to its own pod address on any other port (but the
+    // published ones just above and the open ones) meets its inbound listener too, which refuses it.
+    for (const port of [...(f.openPorts ?? [])].sort((a, b) => a - b)) lines.push(`-A ${outboundChain} ${dest} --dport ${port} -m owner --gid-owner ${proxyGid} -j RETURN`);
+    lines.push(`-A ${outboundChain} -d ${f.podAddress}/32 -p tcp -m owner --gid-owner ${proxyGid} -j REDIRECT --to-ports ${f.inboundPort}`);
   }
   if (f.exposeAllBut) {
     for (const port of f.exposeAllBut) lines.push(`-A ${exposeChain} ${dest} --dport ${port} -j RETURN`);
