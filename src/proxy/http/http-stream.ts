@@ -75,6 +75,19 @@ function resetNoError(stream: ServerHttp2Stream): void {
   stream.close(NGHTTP2_NO_ERROR);
 }
 
+/** A filter still deciding when its stream ends (an ext_authz check out) cancels what it sent: Envoy's onDestroy. */
+export function cancelDeciding(stream: { deciding: HttpFilter | undefined }, ctx: RequestContext): void {
+  const deciding = stream.deciding;
+  if (deciding === undefined) return;
+  stream.deciding = undefined;
+  deciding.onDestroy?.(ctx);
+}
+
+/** The stream ended: every filter's onDone sees how (telemetry counts and logs it). */
+export function filtersDone(filters: readonly ChainedFilter[], ctx: RequestContext, outcome: StreamOutcome): void {
+  for (let i = 0; i < filters.length; i++) (filters[i] as ChainedFilter).filter.onDone?.(ctx, outcome);
+}
+
 /** A local reply with the HCM's `server` header (server_name; a reply's own kept unless it overwrites). */
 export function withServerHeader(r: LocalReply, server: ServerHeader | null): LocalReply {
   return server !== null && (server.overwrite || r.headers?.['server'] === undefined) ? { ...r, headers: { ...r.headers, server: server.name } } : r;
@@ -201,13 +214,8 @@ export class HttpStream implements ResponseWriter {
     this.#untrack?.();
     this.#timeouts?.clear();
     const ctx = this.ctx;
-    // A filter still deciding (an ext_authz check out) cancels what it sent, Envoy's onDestroy.
-    const deciding = this.deciding;
-    if (deciding !== undefined && ctx) {
-      this.deciding = undefined;
-      deciding.onDestroy?.(ctx);
-    }
     if (ctx) {
+      cancelDeciding(this, ctx);
       const req = this.codecRequest;
       const outcome: StreamOutcome = {
         status: this.#status,
@@ -219,8 +227,7 @@ export class HttpStream implements ResponseWriter {
         downstreamReset: !res.writableFinished,
       };
       if (this.#grpcStatus !== undefined) outcome.grpcStatus = this.#grpcStatus;
-      const filters = this.filters;
-      for (let i = 0; i < filters.length; i++) (filters[i] as ChainedFilter).filter.onDone?.(ctx, outcome);
+      filtersDone(this.filters, ctx, outcome);
     }
     this.cancelUpstream();
   }

@@ -13,7 +13,7 @@ import { LocalReplies, type ReplyTarget, sendLocalReply } from '../local-reply.t
 import { connectStream, splice } from '../upstream/connect-stream.ts';
 import type { HcmRuntime } from './connection-manager.ts';
 import { connectionHeaders, newStreamInfo, requestFilters, upstreamHeaderMap } from './connection-manager.ts';
-import { withServerHeader } from './http-stream.ts';
+import { cancelDeciding, filtersDone, withServerHeader } from './http-stream.ts';
 import type { FilterVerdict, HttpFilter, LocalReply, RequestContext, StreamOutcome } from './filter.ts';
 import { parseRequest } from './parse-request.ts';
 import type { MatchedRoute } from './route/index.ts';
@@ -48,7 +48,7 @@ function replyAndClose(sock: Duplex, chain: HttpChain, ctx: RequestContext, repl
 
 /** The filters see the upgrade end (telemetry counts and logs it), as a request's end. */
 function done(chain: HttpChain, ctx: RequestContext, outcome: StreamOutcome): void {
-  for (const f of chain.filters) f.filter.onDone?.(ctx, outcome);
+  filtersDone(chain.filters, ctx, outcome);
 }
 
 export function handleUpgrade(rt: HcmRuntime, chain: HttpChain, connection: ConnectionInfo, req: HandedRequest, sock: Duplex, head: Buffer): void {
@@ -76,9 +76,7 @@ export function handleUpgrade(rt: HcmRuntime, chain: HttpChain, connection: Conn
   let gone = false;
   sock.once('close', () => {
     gone = true;
-    const f = stream.deciding;
-    stream.deciding = undefined;
-    f?.onDestroy?.(ctx);
+    cancelDeciding(stream, ctx);
   });
   sock.pause();
   const go = (verdict: FilterVerdict): void => {
