@@ -54,15 +54,15 @@ test('Deployments become replicas and WorkloadEntries become instances', () => {
 test('a connected proxy makes its instance healthy with its addresses; disconnecting undoes it', () => {
   const reg = new WorkloadRegistry();
   reg.setDeclared(declaredWorkloads(loadText(manifests, 'm.yaml').resources));
-  reg.register({ name: 'podinfo-stable-0', namespace: 'podinfo', labels: { app: 'podinfo' }, serviceAccount: 'podinfo', address: '127.0.0.1', appPorts: { 9898: 41000 }, tunnelAddress: '127.0.0.1:41002', healthy: true, source: 'deployment' });
+  reg.register({ name: 'podinfo-stable-0', namespace: 'podinfo', labels: { app: 'podinfo', version: 'stable' }, serviceAccount: 'podinfo', address: '127.0.0.1', appPorts: { 9898: 41000 }, tunnelAddress: '127.0.0.1:41002', healthy: true, source: 'deployment' });
   const find = () => reg.instances().find((i) => i.name === 'podinfo-stable-0');
   assert.equal(find()?.healthy, false, 'expects a sidecar that is not connected');
   assert.equal(reg.proxyConnected('s1', 'podinfo-stable-0', view(), podinfo), true);
-  assert.equal(reg.proxyConnected('s2', 'podinfo-stable-0', view(), podinfo), false, 'second stream of the same proxy');
+  assert.equal(reg.proxyConnected('s2', 'podinfo-stable-0', view({ labels: { app: 'pay', version: 'stable' } }), podinfo), false, 'second stream of the same proxy');
   assert.deepEqual({ ...find() }, {
     name: 'podinfo-stable-0', namespace: 'podinfo', labels: { app: 'podinfo', version: 'stable' }, serviceAccount: 'podinfo', workload: 'podinfo-stable',
     address: '127.0.0.1', appPorts: { 9898: 41000 }, healthy: true, source: 'deployment', tunnelAddress: '127.0.0.1:41002',
-  });
+  }, "the labels are the config's: the last stream's app: pay (another service's) is not taken");
   assert.equal(reg.proxyDisconnected('s1', 'podinfo-stable-0', 'podinfo'), false);
   assert.equal(reg.proxyDisconnected('s2', 'podinfo-stable-0', 'podinfo'), true);
   assert.equal(find()?.healthy, false);

@@ -143,7 +143,10 @@ export class WorkloadRegistry {
       const merged: WorkloadInstance = {
         name,
         namespace,
-        labels: { ...(base?.labels ?? {}), ...proxy.labels },
+        // Labels decide which services a pod serves, and so whose traffic, and whose certificate secure
+        // naming accepts: they are the config's (a Kubernetes pod's labels are its spec's, never its
+        // proxy's). Only a pod no config knows, of a workload no config knows, takes its proxy's.
+        labels: base ? base.labels : (this.#templateLabels(namespace, announced.identity.workload) ?? proxy.labels),
         serviceAccount: announced.identity.serviceAccount,
         workload: base?.workload ?? announced.identity.workload,
         address: proxy.ip || base?.address || '127.0.0.1',
@@ -157,6 +160,13 @@ export class WorkloadRegistry {
       out.push(merged);
     }
     return out;
+  }
+
+  /** The labels of a declared replica of `workload` in `namespace` (its pod template's), if config declares one. */
+  #templateLabels(namespace: string, workload: string | undefined): Record<string, string> | undefined {
+    if (workload === undefined) return undefined;
+    for (const d of this.#declared.values()) if (d.namespace === namespace && d.workload === workload) return d.labels;
+    return undefined;
   }
 
   /** What config or the runtime says of an instance; a registration names the workload config may know. */

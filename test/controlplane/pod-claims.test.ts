@@ -166,13 +166,14 @@ test("pay-0's own proxy keeps its instance while a hijacker is refused, and afte
   assert.ok(!pay.endpoints.includes('10.66.66.66') && !pay.endpoints.includes('40001'), pay.endpoints);
 });
 
-test('a proxy joined from another host announces an undeclared pod under its verified identity, which no other identity may take', async () => {
+test("a proxy joined from another host announces an undeclared pod under its verified identity and its workload's labels, which no other identity may take", async () => {
   const node = sidecarNode('shop', 'cart-remote-1', 'cart', 'cart', { LABELS: { app: 'cart', site: 'far' }, INSTANCE_IPS: '192.0.2.7', OUTRIGGER_TUNNEL_ADDRESS: '192.0.2.7:15008' });
   node.id = 'sidecar~192.0.2.7~cart-remote-1.shop~shop.svc.cluster.local';
   const remote = await connected(node, token('cart'));
   cp.flush();
   assert.deepEqual({ ...pod('cart-remote-1') }, {
-    name: 'cart-remote-1', namespace: 'shop', labels: { app: 'cart', site: 'far' }, serviceAccount: 'cart', workload: 'cart',
+    // The labels are the declared cart Deployment's template's: its own `site: far` is a claim, not config.
+    name: 'cart-remote-1', namespace: 'shop', labels: { app: 'cart' }, serviceAccount: 'cart', workload: 'cart',
     address: '192.0.2.7', appPorts: {}, healthy: true, source: 'proxy', tunnelAddress: '192.0.2.7:15008',
   });
   const status = await refused({ ...node, metadata: { ...node.metadata, SERVICE_ACCOUNT: 'web', WORKLOAD_NAME: 'web', OUTRIGGER_TUNNEL_ADDRESS: '10.66.66.66:15008' } }, token('web'));
@@ -182,4 +183,19 @@ test('a proxy joined from another host announces an undeclared pod under its ver
   assert.equal(pod('cart-remote-1')?.tunnelAddress, '192.0.2.7:15008');
   await closeAndWait(remote);
   assert.equal(pod('cart-remote-1'), undefined, 'an undeclared pod goes with its proxy');
+});
+
+test("a proxy's own labels never put it behind another service: cart's pods, declared or not, announcing app: pay stay cart's", async () => {
+  const asPay = { LABELS: { app: 'pay' }, OUTRIGGER_TUNNEL_ADDRESS: '10.66.66.77:15008', OUTRIGGER_APP_PORTS: { 8080: 8080 } };
+  // A declared replica of cart, and a pod no config names, both with cart's token and pay's labels.
+  const declared = await connected(sidecarNode('shop', 'cart-0', 'cart', 'cart', asPay), token('cart'));
+  const undeclared = await connected(sidecarNode('shop', 'cart-extra-9', 'cart', 'cart', asPay), token('cart'));
+  cp.flush();
+  assert.deepEqual(pod('cart-0')?.labels, { app: 'cart' });
+  assert.deepEqual(pod('cart-extra-9')?.labels, { app: 'cart' }, "a pod no config names takes its workload's template labels");
+  const pay = await payAsWebSeesIt();
+  assert.deepEqual(pay.sans, ['spiffe://cluster.local/ns/shop/sa/pay'], "secure naming for pay never accepts cart's certificate");
+  assert.ok(!pay.endpoints.includes('10.66.66.77'), pay.endpoints);
+  await closeAndWait(declared);
+  await closeAndWait(undeclared);
 });
