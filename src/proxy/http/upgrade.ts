@@ -23,8 +23,8 @@ function refuse(sock: Duplex, status: number, reason: string): void {
   sock.end(`HTTP/1.1 ${status} ${reason}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n`);
 }
 
-/** A filter's local reply written on the upgrade's socket, which then closes; the filters' onDone see it. */
-function replyAndClose(sock: Duplex, chain: HttpChain, ctx: RequestContext, reply: LocalReply, startedAt: number, now: () => number): void {
+/** A filter's local reply written on the upgrade's socket, which then closes; the filters' onDone see it, as a request's end. */
+function replyAndClose(sock: Duplex, chain: HttpChain, ctx: RequestContext, reply: LocalReply, now: () => number): void {
   let head = '';
   let sent = false;
   const target: ReplyTarget = {
@@ -40,15 +40,10 @@ function replyAndClose(sock: Duplex, chain: HttpChain, ctx: RequestContext, repl
     end(body) {
       const bytes = Buffer.from(body ?? '', 'utf8');
       sock.end(Buffer.concat([Buffer.from(head, 'latin1'), bytes]));
-      done(chain, ctx, { status: reply.status, requestBytes: 0, responseBytes: bytes.length, requestHeadBytes: 0, responseHeadBytes: head.length, durationMs: now() - startedAt, downstreamReset: false });
+      filtersDone(chain.filters, ctx, { status: reply.status, requestBytes: 0, responseBytes: bytes.length, requestHeadBytes: 0, responseHeadBytes: head.length, durationMs: now() - ctx.info.startTime, downstreamReset: false });
     },
   };
   sendLocalReply(target, withServerHeader(reply, chain.serverHeader), ctx.info, false);
-}
-
-/** The filters see the upgrade end (telemetry counts and logs it), as a request's end. */
-function done(chain: HttpChain, ctx: RequestContext, outcome: StreamOutcome): void {
-  filtersDone(chain.filters, ctx, outcome);
 }
 
 export function handleUpgrade(rt: HcmRuntime, chain: HttpChain, connection: ConnectionInfo, req: HandedRequest, sock: Duplex, head: Buffer): void {
@@ -81,7 +76,7 @@ export function handleUpgrade(rt: HcmRuntime, chain: HttpChain, connection: Conn
   sock.pause();
   const go = (verdict: FilterVerdict): void => {
     if (gone) return;
-    if (verdict.action === 'respond') replyAndClose(sock, chain, ctx, verdict.reply, info.startTime, rt.now);
+    if (verdict.action === 'respond') replyAndClose(sock, chain, ctx, verdict.reply, rt.now);
     else forwardUpgrade(rt, chain, ctx, route, req, sock, head);
   };
   const verdict = requestFilters(stream, chain.filters, ctx, 0);
@@ -96,7 +91,7 @@ export function handleUpgrade(rt: HcmRuntime, chain: HttpChain, connection: Conn
  */
 function forwardUpgrade(rt: HcmRuntime, chain: HttpChain, ctx: RequestContext, route: MatchedRoute | null, req: HandedRequest, sock: Duplex, head: Buffer): void {
   const { request, info } = ctx;
-  const fail = (reply: LocalReply): void => replyAndClose(sock, chain, ctx, reply, info.startTime, rt.now);
+  const fail = (reply: LocalReply): void => replyAndClose(sock, chain, ctx, reply, rt.now);
   if (route?.kind !== 'forward' || route.upgrades.get('websocket') === false) return void fail(LocalReplies.routeNotFound);
   const choice = route.pickCluster(rt.random(), request.headers);
   const cluster = choice ? rt.clusters.get(choice.name) : undefined;
@@ -116,14 +111,14 @@ function forwardUpgrade(rt: HcmRuntime, chain: HttpChain, ctx: RequestContext, r
       // The client left while the connection was made: nothing to relay.
       if (sock.destroyed) {
         upstream.destroy();
-        done(chain, ctx, { status: 0, requestBytes: 0, responseBytes: 0, requestHeadBytes: 0, responseHeadBytes: 0, durationMs: rt.now() - info.startTime, downstreamReset: true });
+        filtersDone(chain.filters, ctx, { status: 0, requestBytes: 0, responseBytes: 0, requestHeadBytes: 0, responseHeadBytes: 0, durationMs: rt.now() - info.startTime, downstreamReset: true });
         return;
       }
       cluster.stats.upstream_cx_active.inc();
       upstream.write(`${text}\r\n`);
       relayUpgrade(sock, upstream, head, (outcome) => {
         cluster.stats.upstream_cx_active.dec();
-        done(chain, ctx, { ...outcome, durationMs: rt.now() - info.startTime });
+        filtersDone(chain.filters, ctx, { ...outcome, durationMs: rt.now() - info.startTime });
       });
     },
     () => {
