@@ -1,5 +1,6 @@
 // The dashboard on port 20001: the UI and its JSON API, served by the control plane, with a scraper
 // that polls the proxies' Prometheus endpoints for request rates, errors and latency.
+import { stripPort } from '../proxy/http/route/virtual-host-selector.ts';
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { CertificateAuthority } from '../ca/certificate-authority.ts';
@@ -53,14 +54,6 @@ function json(res: ServerResponse, status: number, body: unknown): void {
 
 const LOOPBACK_HOSTS: ReadonlySet<string> = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
 
-/** A Host header's name, lower-cased, without its port (an IPv6 literal keeps its brackets). */
-function hostOf(value: string): string {
-  const v = value.trim().toLowerCase();
-  if (v.startsWith('[')) return v.slice(0, v.indexOf(']') + 1);
-  const colon = v.indexOf(':');
-  return colon < 0 ? v : v.slice(0, colon);
-}
-
 export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
   const clock = o.clock ?? systemClock;
   const history = new TrafficHistory(o.historySize ?? 120);
@@ -89,7 +82,7 @@ export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
     if (req.method !== 'GET' && req.method !== 'HEAD') return json(res, 405, { error: 'GET only', code: 'DASHBOARD_METHOD' });
     // Bound on loopback, it answers only a loopback Host: a page of another site whose name a DNS
     // rebinding points at 127.0.0.1 must not read the mesh (its traces hold URLs, queries included).
-    if (LOOPBACK_HOSTS.has(host) && !LOOPBACK_HOSTS.has(hostOf(req.headers.host ?? ''))) return json(res, 421, { error: 'this dashboard answers http://127.0.0.1 or http://localhost only', code: 'DASHBOARD_HOST' });
+    if (LOOPBACK_HOSTS.has(host) && !LOOPBACK_HOSTS.has(stripPort((req.headers.host ?? '').trim().toLowerCase()))) return json(res, 421, { error: 'this dashboard answers http://127.0.0.1 or http://localhost only', code: 'DASHBOARD_HOST' });
     let url: URL;
     try {
       url = new URL(req.url ?? '/', 'http://dashboard');
