@@ -1,7 +1,7 @@
 // `outrigger token --ca-dir DIR -n NS --service-account SA --workload W`: a bootstrap token for one
 // workload's proxy, made with the key the control plane keeps beside its CA. For proxies on other hosts:
 // `outrigger proxy --token-file F --xds-tls --root-cert DIR/root-cert.pem ...`.
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { EXIT_USAGE } from './exit-codes.ts';
 
@@ -10,6 +10,7 @@ interface Flags {
   namespace: string;
   serviceAccount: string;
   workload: string;
+  duration?: string;
   output?: string;
 }
 
@@ -21,8 +22,12 @@ export function define(program: Command): void {
     .requiredOption('-n, --namespace <ns>', "the workload's namespace")
     .requiredOption('--service-account <sa>', "the workload's service account (its SPIFFE identity)")
     .requiredOption('--workload <name>', 'the workload (Deployment) name')
+    .option('--duration <d>', 'refuse the token after this long (24h, 90m, 720h); without it, it holds until the token key changes')
     .option('-o, --output <file>', 'write the token here (mode 0600) instead of stdout')
-    .addHelpText('after', '\nExample, joining a proxy on another host:\n  outrigger token --ca-dir .outrigger/ca -n shop --service-account api --workload api -o api.token\n  outrigger proxy --token-file api.token --xds-address HOST:15012 --xds-tls --root-cert .outrigger/ca/root-cert.pem ...\n')
+    .addHelpText(
+      'after',
+      '\nExample, joining a proxy on another host:\n  outrigger token --ca-dir .outrigger/ca -n shop --service-account api --workload api --duration 24h -o api.token\n  outrigger proxy --token-file api.token --xds-address HOST:15012 --xds-tls --root-cert .outrigger/ca/root-cert.pem ...\n\nThe proxy reads --token-file again at each connection and each certificate request: write a fresh\ntoken over the file before the old one expires (cron, a timer unit), as a kubelet rotates a pod\'s token.\n',
+    )
     .action(async (flags: Flags) => {
       const { loadTokenKey, tokenKeyFile } = await import('../controlplane/token-key.ts');
       const { BootstrapTokens } = await import('../controlplane/bootstrap-tokens.ts');
@@ -51,14 +56,29 @@ export function define(program: Command): void {
         fail(`--ca-dir ${flags.caDir}: ${fsReason(err)}`);
         return;
       }
-      const token = new BootstrapTokens(key).issue({ namespace: flags.namespace, serviceAccount: flags.serviceAccount, workload: flags.workload });
+      let expiresAtMs: number | undefined;
+      if (flags.duration !== undefined) {
+        const { parseDurationMs } = await import('../xds/duration.ts');
+        const ms = parseDurationMs(flags.duration);
+        if (!ms || ms < 1000) {
+          fail(`--duration: "${flags.duration}" is not a duration of a second or more, like 24h or 90m`);
+          return;
+        }
+        expiresAtMs = Date.now() + ms;
+      }
+      const token = new BootstrapTokens(key).issue({ namespace: flags.namespace, serviceAccount: flags.serviceAccount, workload: flags.workload }, expiresAtMs);
       if (!flags.output) {
         process.stdout.write(`${token}\n`);
         return;
       }
+      // Written beside the file and renamed over it: a proxy reading the file as it is rotated sees the
+      // old token or the new one, never a part.
+      const temp = `${flags.output}.${process.pid}.tmp`;
       try {
-        writeFileSync(flags.output, `${token}\n`, { mode: 0o600 });
+        writeFileSync(temp, `${token}\n`, { mode: 0o600 });
+        renameSync(temp, flags.output);
       } catch (err) {
+        rmSync(temp, { force: true });
         fail(`-o ${flags.output}: cannot write the token: ${fsReason(err)}`);
       }
     });

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
 import { test } from 'node:test';
 import { BootstrapTokens } from './bootstrap-tokens.ts';
 
@@ -28,4 +29,32 @@ test('the same key verifies across instances; the bearer header is parsed', () =
 
 test('an identity with an empty field cannot get a token', () => {
   assert.throws(() => new BootstrapTokens().issue({ ...id, workload: '' }), { code: 'TOKEN_FIELD' });
+});
+
+test('a token with an expiry holds until that second, and its expiry is readable without the key', () => {
+  const tokens = new BootstrapTokens();
+  const token = tokens.issue(id, 1_900_000_000_999);
+  assert.equal(BootstrapTokens.expiresAt(token), 1_900_000_000_000);
+  assert.deepEqual(tokens.verify(token, 1_899_999_999_999), id);
+  assert.equal(tokens.verify(token, 1_900_000_000_000), undefined);
+  assert.equal(BootstrapTokens.expiresAt(tokens.issue(id)), undefined);
+  assert.equal(BootstrapTokens.expiresAt('garbage'), undefined);
+  assert.throws(() => tokens.issue(id, Number.NaN), { code: 'TOKEN_FIELD' });
+});
+
+test('a body whose expiry is not a whole positive second is refused even with a good MAC', () => {
+  const key = Buffer.alloc(32, 3);
+  const tokens = new BootstrapTokens(key);
+  const mac = (body: string) => createHmac('sha256', key).update(`or1.${body}`).digest('base64url');
+  for (const fields of [
+    ['podinfo', 'podinfo', 'podinfo-stable', '1900000000'],
+    ['podinfo', 'podinfo', 'podinfo-stable', 1.5],
+    ['podinfo', 'podinfo', 'podinfo-stable', -1],
+    ['podinfo', 'podinfo', 'podinfo-stable', 1, 2],
+  ]) {
+    const body = Buffer.from(JSON.stringify(fields)).toString('base64url');
+    assert.equal(tokens.verify(`or1.${body}.${mac(body)}`, 0), undefined, JSON.stringify(fields));
+  }
+  const good = Buffer.from(JSON.stringify(['podinfo', 'podinfo', 'podinfo-stable', 1_900_000_000])).toString('base64url');
+  assert.deepEqual(tokens.verify(`or1.${good}.${mac(good)}`, 0), id);
 });

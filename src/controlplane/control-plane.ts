@@ -94,7 +94,7 @@ export class ControlPlane {
     this.#log = opts.log ?? ((level, m) => process.stderr.write(`${new Date().toISOString()} ${level} ${m}\n`));
     this.#snapshot = buildSnapshot([], [], '0');
     this.ads = new AdsServer({
-      verifyToken: (t) => this.#tokens.verify(t),
+      verifyToken: (t) => this.verifyBootstrapToken(t),
       allowAnonymous: opts.allowAnonymous ?? false,
       // A proxy speaks for its own workload's pods only (istiod's ensureProxyCanControlEntry). Proxyless
       // clients and anonymous streams never enter the registry, so they claim nothing.
@@ -108,7 +108,7 @@ export class ControlPlane {
     if (opts.ca) {
       addCsrService(this.grpcServer, {
         ca: opts.ca,
-        authenticate: (t) => this.#tokens.verify(t),
+        authenticate: (t) => this.verifyBootstrapToken(t),
         // A refused certificate leaves a workload without identity (or renewing until it expires): say so here too.
         onResult: (r) => {
           if (!r.ok && r.code !== 'UNAUTHENTICATED') this.#log('warn', `certificate refused for ${r.identity ? `${r.identity.namespace}/${r.identity.serviceAccount}` : 'a caller'}: ${r.code} ${r.message ?? ''}`.trim());
@@ -116,7 +116,7 @@ export class ControlPlane {
       });
       this.metrics.rootCertExpiry.set(Math.floor(opts.ca.rootExpiry().getTime() / 1000));
     }
-    addCsdsService(this.grpcServer, { connections: () => this.ads.connections, verifyToken: (t) => this.#tokens.verify(t), allowAnonymous: opts.allowAnonymous ?? false });
+    addCsdsService(this.grpcServer, { connections: () => this.ads.connections, verifyToken: (t) => this.verifyBootstrapToken(t), allowAnonymous: opts.allowAnonymous ?? false });
     this.#debouncer = new Debouncer({
       quietMs: opts.debounce?.quietMs ?? 100,
       maxMs: opts.debounce?.maxMs ?? 10_000,
@@ -200,13 +200,14 @@ export class ControlPlane {
     if (this.registry.unregister(namespace, name)) this.#debouncer.trigger();
   }
 
-  /** A token for one workload's proxy: ADS and CSR accept it for exactly this identity. */
-  issueBootstrapToken(id: WorkloadIdentity): string {
-    return this.#tokens.issue(id);
+  /** A token for one workload's proxy: ADS and CSR accept it for exactly this identity (until `expiresAtMs`, if given). */
+  issueBootstrapToken(id: WorkloadIdentity, expiresAtMs?: number): string {
+    return this.#tokens.issue(id, expiresAtMs);
   }
 
+  /** The token's identity, or undefined when it is not ours or expired by the control plane's clock. */
   verifyBootstrapToken(token: string): WorkloadIdentity | undefined {
-    return this.#tokens.verify(token);
+    return this.#tokens.verify(token, this.#clock.now());
   }
 
   /** Rescans the config now (tests, or after `outrigger up` wrote files). */

@@ -37,7 +37,8 @@ export interface ProxyOptions {
   xdsAddress?: string;
   /** TLS to the control plane (15012): credentials trusting the mesh root, and the name its certificate must carry. */
   xdsTls?: { credentials: ChannelCredentials; serverName: string };
-  token?: string;
+  /** The bearer token for ADS; a function is read again at each reconnect (a rotated token file). */
+  token?: string | (() => string);
   nodeId: string;
   metadata: Record<string, unknown>;
   /** Istio port → bound port (process mode). Admin 15000, health 15021 and 15090 map too. */

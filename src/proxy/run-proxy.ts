@@ -3,6 +3,8 @@
 // proxy`) or several (`outrigger proxy-host`, local process mode).
 import type { Writable } from 'node:stream';
 import { readFileSync } from 'node:fs';
+import { fsReason } from '../cli/path-args.ts';
+import { BootstrapTokens } from '../controlplane/bootstrap-tokens.ts';
 import { packageVersion } from '../runtime/package-version.ts';
 import { parseDurationMs } from '../xds/duration.ts';
 import { OTHER_LISTENER_PORTS } from './listener/listener-manager.ts';
@@ -74,7 +76,7 @@ export async function runProxy(flags: ProxyFlags, log: ProxyLog, options: { outp
   const graceRatio = flags.graceRatio !== undefined ? Number(flags.graceRatio) : undefined;
   if (graceRatio !== undefined && !(graceRatio > 0 && graceRatio < 1)) throw new ProxyArgsError(`--grace-ratio: must be between 0 and 1, not ${flags.graceRatio}`);
   const tls = xdsTlsTransport(flags);
-  const token = () => (flags.tokenFile ? readFileSync(flags.tokenFile, 'utf8').trim() : '');
+  const token = flags.tokenFile !== undefined ? tokenFileReader(flags.tokenFile, log) : () => '';
   const role = flags.role;
   const nodeId = flags.nodeId ?? `${role}~127.0.0.1~${String(metadata['WORKLOAD_NAME'] ?? 'proxy')}.${ns}~${ns}.svc.cluster.local`;
   const stopped = Promise.withResolvers<void>();
@@ -82,7 +84,7 @@ export async function runProxy(flags: ProxyFlags, log: ProxyLog, options: { outp
     role,
     xdsAddress: flags.xdsAddress,
     ...(tls ? { xdsTls: { credentials: tls.credentials, serverName: tls.serverName } } : {}),
-    ...(flags.tokenFile ? { token: token() } : {}),
+    ...(flags.tokenFile ? { token } : {}),
     nodeId,
     metadata,
     identity,
@@ -125,4 +127,30 @@ export async function runProxy(flags: ProxyFlags, log: ProxyLog, options: { outp
     csr.close();
   });
   return { nodeId, proxy, stopped: done, drain: () => proxy.drain() };
+}
+
+/**
+ * The token file, read at each ADS connection and each CSR, so a token rotated in place (a new
+ * `outrigger token -o FILE`, as a kubelet rotates a projected token) is taken without a restart. A file
+ * that cannot be read keeps the last token read; an expired token is said once, with the way out.
+ */
+export function tokenFileReader(file: string, log: ProxyLog, now: () => number = Date.now): () => string {
+  let last = '';
+  let told: string | undefined;
+  return () => {
+    try {
+      // An empty file is one being written by a tool that does not rename into place: keep the last.
+      last = readFileSync(file, 'utf8').trim() || last;
+    } catch (err) {
+      if (told !== `read:${last}`) log('warning', `--token-file ${file}: ${fsReason(err)}; the token read before is used`);
+      told = `read:${last}`;
+      return last;
+    }
+    const expiry = BootstrapTokens.expiresAt(last);
+    if (expiry !== undefined && now() >= expiry && told !== last) {
+      told = last;
+      log('error', `--token-file ${file}: the token expired at ${new Date(expiry).toISOString()}; write a new one there (outrigger token ... -o ${file}): the proxy reads it at its next connection`);
+    }
+    return last;
+  };
 }

@@ -57,7 +57,8 @@ export interface AdsClientOptions {
   /** `host:port` of the control plane. */
   address: string;
   node: { id: string; cluster?: string; metadata: Record<string, unknown> };
-  token?: string;
+  /** The bearer token; a function is called at each (re)connect, so a rotated token file is read again. */
+  token?: string | (() => string);
   credentials?: grpc.ChannelCredentials;
   /** The name the TLS xDS server's certificate must carry (`istiod.istio-system.svc`) when `address` is an IP. */
   serverName?: string;
@@ -142,7 +143,8 @@ export class AdsClient {
 
   #open(): void {
     const meta = new grpc.Metadata();
-    if (this.#opts.token) meta.set('authorization', `Bearer ${this.#opts.token}`);
+    const token = typeof this.#opts.token === 'function' ? this.#opts.token() : this.#opts.token;
+    if (token) meta.set('authorization', `Bearer ${token}`);
     const call = this.#client.makeBidiStreamRequest<DiscoveryRequest, DiscoveryResponse>(
       AdsMethod,
       adsCodec.encodeRequest,

@@ -187,7 +187,9 @@ export class AdsServer {
     if (token) {
       identity = this.#opts.verifyToken(token);
       if (!identity) {
-        this.#refuse(call, peer, grpc.status.UNAUTHENTICATED, 'BAD_TOKEN', 'token not valid');
+        const expiry = BootstrapTokens.expiresAt(token);
+        const expired = expiry !== undefined && this.#clock.now() >= expiry;
+        this.#refuse(call, peer, grpc.status.UNAUTHENTICATED, expired ? 'TOKEN_EXPIRED' : 'BAD_TOKEN', expired ? `token expired at ${new Date(expiry).toISOString()}` : 'token not valid');
         return;
       }
     } else if (!this.#opts.allowAnonymous) {

@@ -71,3 +71,22 @@ test('outrigger token -o into a directory that is not there names -o and the fil
   assert.equal(r.code, 64);
   assert.equal(r.stderr, `outrigger token: -o ${out}: cannot write the token: no such file or directory\n`);
 });
+
+test('outrigger token --duration makes a token that expires then; a duration that is none is refused, exit 64', async () => {
+  const ca = path.join(dir, 'ca-duration');
+  const key = loadTokenKey(ca, true);
+  const before = Date.now();
+  const r = await outrigger(['token', '--ca-dir', ca, '-n', 'shop', '--service-account', 'api', '--workload', 'api', '--duration', '24h']);
+  assert.equal(r.code, 0, r.stderr);
+  const token = r.stdout.trim();
+  const expiry = BootstrapTokens.expiresAt(token) as number;
+  assert.ok(expiry >= Math.floor(before / 1000) * 1000 + 86_400_000 && expiry <= Date.now() + 86_400_000, String(expiry));
+  const tokens = new BootstrapTokens(key);
+  assert.deepEqual(tokens.verify(token, expiry - 1), { namespace: 'shop', serviceAccount: 'api', workload: 'api' });
+  assert.equal(tokens.verify(token, expiry), undefined);
+  for (const bad of ['soon', '0s', '500ms']) {
+    const refused = await outrigger(['token', '--ca-dir', ca, '-n', 'shop', '--service-account', 'api', '--workload', 'api', '--duration', bad]);
+    assert.equal(refused.code, 64, bad);
+    assert.equal(refused.stderr, `outrigger token: --duration: "${bad}" is not a duration of a second or more, like 24h or 90m\n`);
+  }
+});
