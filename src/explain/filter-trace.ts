@@ -72,7 +72,7 @@ export async function runFilters(proxy: CompiledProxy, chain: HttpChain, ctx: Re
       }
     } else if (f.name === FAULT_FILTER_NAME && config) {
       // A fresh filter with the explainer's draw and a timer that does not wait: same decision, no delay.
-      const fault = createFaultFilterFactory({ random: draw, timer: { sleep: async () => {} } }).create(config);
+      const fault = createFaultFilterFactory({ random: draw, timer: { set: (fn) => queueMicrotask(fn), clear: () => {} } }).create(config);
       const verdict = await fault.onRequest?.(ctx);
       const override = ctx.route?.perFilterConfig(FAULT_FILTER_NAME);
       const effective = override === FILTER_DISABLED ? undefined : ((override as FaultConfig | undefined) ?? compileFaultConfig(config));

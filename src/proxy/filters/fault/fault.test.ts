@@ -5,10 +5,37 @@ import { TypeUrl } from '../../../xds/type-urls.ts';
 import { FilterConfigError, type FilterVerdict } from '../../http/filter.ts';
 import { createFaultFilterFactory, type FaultTimer } from './filter.ts';
 
-/** A timer that records requested delays and resolves at once: tests never wait. */
+/** A timer that records requested delays and fires at once (a microtask later): tests never wait. */
 function manualTimer(): FaultTimer & { slept: number[] } {
   const slept: number[] = [];
-  return { slept, sleep: async (ms) => void slept.push(ms) };
+  return {
+    slept,
+    set: (fn, ms) => {
+      slept.push(ms);
+      queueMicrotask(fn);
+    },
+    clear: () => {},
+  };
+}
+
+/** A timer the test fires by hand; `pending` holds what is armed and not cleared. */
+function heldTimer(): FaultTimer & { pending: Map<number, () => void>; fire(): void } {
+  const pending = new Map<number, () => void>();
+  let next = 0;
+  return {
+    pending,
+    set: (fn) => {
+      pending.set(++next, fn);
+      return next;
+    },
+    clear: (h) => void pending.delete(h as number),
+    fire() {
+      for (const [h, fn] of pending) {
+        pending.delete(h);
+        fn();
+      }
+    },
+  };
 }
 
 function sequence(...draws: number[]): () => number {
@@ -92,4 +119,49 @@ test('unsupported or malformed config is refused with FilterConfigError', () => 
   assert.throws(() => factory.create(fault({ upstream_cluster: 'x' })), /upstream_cluster/);
   assert.throws(() => factory.create(fault({ delay: { percentage: pct(1) } })), /fixed_delay/);
   assert.throws(() => factory.create({ '@type': 'type.googleapis.com/other' }), FilterConfigError);
+});
+
+test("a stream that ends during its delay: onDestroy disarms the timer and releases max_active_faults (Envoy's onDestroy)", async () => {
+  const timer = heldTimer();
+  const factory = createFaultFilterFactory({ random: () => 0, timer });
+  const filter = factory.create(fault({ delay: { fixed_delay: { seconds: '5' }, percentage: pct(100) }, max_active_faults: { value: 1 } }));
+  const left = contextWithRoute([factory], null, request('GET'));
+  let settled = false;
+  const pending = filter.onRequest?.(left) as Promise<FilterVerdict>;
+  void pending.then(() => {
+    settled = true;
+  });
+  assert.equal(timer.pending.size, 1);
+  // At max_active_faults: a second request passes unfaulted while the first is delayed.
+  const meanwhile = contextWithRoute([factory], null, request('GET'));
+  assert.deepEqual(filter.onRequest?.(meanwhile), { action: 'continue' });
+  filter.onDestroy?.(left);
+  assert.equal(timer.pending.size, 0, 'the delay timer is disarmed');
+  await new Promise((r) => setImmediate(r));
+  assert.equal(settled, false, 'the verdict never settles: nothing after the fault runs');
+  // The fault is released: the next request is delayed.
+  const next = contextWithRoute([factory], null, request('GET'));
+  const v = filter.onRequest?.(next) as Promise<FilterVerdict>;
+  assert.equal(timer.pending.size, 1);
+  timer.fire();
+  assert.deepEqual(await v, { action: 'continue' });
+});
+
+test('a delay that runs out without an abort stops counting as active; an abort counts until the stream is done', async () => {
+  const timer = heldTimer();
+  const factory = createFaultFilterFactory({ random: sequence(0, 0.99, 0, 0, 0), timer });
+  const filter = factory.create(fault({ delay: { fixed_delay: { seconds: '1' }, percentage: pct(100) }, abort: { http_status: 503, percentage: pct(50) }, max_active_faults: { value: 1 } }));
+  const delayed = contextWithRoute([factory], null, request('GET'));
+  const v = filter.onRequest?.(delayed) as Promise<FilterVerdict>;
+  timer.fire();
+  assert.deepEqual(await v, { action: 'continue' }, 'delayed, not aborted (draw 0.99)');
+  // Released at the end of the delay (Envoy's postDelayInjection): the next request is faulted.
+  const aborted = contextWithRoute([factory], null, request('GET'));
+  const a = filter.onRequest?.(aborted) as Promise<FilterVerdict>;
+  timer.fire();
+  assert.equal(((await a) as FilterVerdict).action, 'respond');
+  // The aborted stream has not ended: it still counts, so the next request is not faulted.
+  assert.deepEqual(filter.onRequest?.(contextWithRoute([factory], null, request('GET'))), { action: 'continue' });
+  filter.onDone?.(aborted, { status: 503, requestBytes: 0, responseBytes: 0, requestHeadBytes: 0, responseHeadBytes: 0, durationMs: 0, downstreamReset: false });
+  assert.ok(filter.onRequest?.(contextWithRoute([factory], null, request('GET'))) instanceof Promise, 'released once done: delayed again');
 });

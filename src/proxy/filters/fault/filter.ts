@@ -7,9 +7,10 @@ import { compileFaultConfig, type FaultConfig } from './config.ts';
 
 export const FAULT_FILTER_NAME = 'envoy.filters.http.fault';
 
-/** Waits for a delay; tests pass a manual timer. */
+/** Arms and disarms a delay's timer (`fn` runs later, never inside `set`); tests pass a manual one. */
 export interface FaultTimer {
-  sleep(ms: number): Promise<void>;
+  set(fn: () => void, ms: number): unknown;
+  clear(handle: unknown): void;
 }
 
 export interface FaultDeps {
@@ -19,13 +20,21 @@ export interface FaultDeps {
 }
 
 export const realTimer: FaultTimer = {
-  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms).unref()),
+  set: (fn, ms) => setTimeout(fn, ms).unref(),
+  clear: (handle) => clearTimeout(handle as NodeJS.Timeout),
 };
+
+/** A stream counted as an active fault (Envoy's fault_active_), with its delay's timer while that runs. */
+interface ActiveFault {
+  timer: unknown;
+}
 
 class FaultFilter implements HttpFilter {
   readonly #config: FaultConfig;
   readonly #deps: FaultDeps;
+  /** Envoy's active_faults gauge: what max_active_faults bounds. */
   #active = 0;
+  readonly #faults = new WeakMap<RequestContext, ActiveFault>();
 
   constructor(config: FaultConfig, deps: FaultDeps) {
     this.#config = config;
@@ -43,20 +52,54 @@ class FaultFilter implements HttpFilter {
     return this.#abort(ctx, config);
   }
 
-  async #delayThenAbort(ctx: RequestContext, config: FaultConfig, ms: number): Promise<FilterVerdict> {
-    this.#active++;
+  /**
+   * Envoy's maybeSetupDelay and postDelayInjection: the stream counts as an active fault from the delay
+   * on; when it ends without an abort it stops counting and continues. A stream that ends first has its
+   * timer disarmed by onDestroy, and this verdict never settles: nothing after it runs.
+   */
+  #delayThenAbort(ctx: RequestContext, config: FaultConfig, ms: number): Promise<FilterVerdict> {
+    const fault = this.#activate(ctx);
     ctx.info.responseFlags.add('DI');
-    try {
-      await this.#deps.timer.sleep(ms);
-    } finally {
-      this.#active--;
+    return new Promise((resolve) => {
+      fault.timer = this.#deps.timer.set(() => {
+        fault.timer = undefined;
+        const verdict = this.#abort(ctx, config);
+        if (verdict === CONTINUE) this.#release(ctx);
+        resolve(verdict);
+      }, ms);
+    });
+  }
+
+  /** Envoy's onDestroy: the stream ended while its delay ran; the timer is disarmed and the fault released. */
+  onDestroy(ctx: RequestContext): void {
+    const fault = this.#faults.get(ctx);
+    if (fault?.timer !== undefined) this.#deps.timer.clear(fault.timer);
+    this.#release(ctx);
+  }
+
+  /** An aborted stream counts as active until it ends, as Envoy's fault_active_ until onDestroy. */
+  onDone(ctx: RequestContext): void {
+    if (this.#active > 0) this.#release(ctx);
+  }
+
+  #activate(ctx: RequestContext): ActiveFault {
+    let fault = this.#faults.get(ctx);
+    if (fault === undefined) {
+      fault = { timer: undefined };
+      this.#faults.set(ctx, fault);
+      this.#active++;
     }
-    return this.#abort(ctx, config);
+    return fault;
+  }
+
+  #release(ctx: RequestContext): void {
+    if (this.#faults.delete(ctx)) this.#active--;
   }
 
   #abort(ctx: RequestContext, config: FaultConfig): FilterVerdict {
     const abort = config.abort;
     if (abort === null || !abort.fraction.sample(this.#deps.random())) return CONTINUE;
+    this.#activate(ctx);
     ctx.info.responseFlags.add('FI');
     ctx.info.responseCodeDetails = 'fault_filter_abort';
     if (abort.grpcStatus !== null) {
