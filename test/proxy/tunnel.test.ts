@@ -96,6 +96,26 @@ test('HTTP through the forward proxy and the mTLS tunnel reaches the app with th
   assert.equal(seen.headers['x-forwarded-client-cert'], `By=;Hash=${clientCertHash};Subject="";URI=spiffe://cluster.local/ns/frontend/sa/web`, 'the app learns the verified caller');
 });
 
+test("the Host's case crosses the tunnel as the client wrote it, on the carried HTTP/1.1 path and from an HTTP/2 client (Envoy matches on a lower-cased copy)", async () => {
+  const out = await client.port('virtualOutbound');
+  const res = await request(out, '/host-case', { host: 'PodInfo.PodInfo:9898' });
+  assert.equal(res.status, 200, res.body);
+  assert.equal((JSON.parse(res.body) as { headers: Record<string, string> }).headers['host'], 'PodInfo.PodInfo:9898');
+  const session = http2.connect(`http://127.0.0.1:${out}`);
+  try {
+    const body = await new Promise<string>((resolve, reject) => {
+      const req = session.request({ ':path': '/host-case-h2', ':authority': 'PodInfo.PodInfo:9898' }, { endStream: true });
+      let text = '';
+      req.on('data', (d: Buffer) => (text += d.toString()));
+      req.on('end', () => resolve(text));
+      req.on('error', reject);
+    });
+    assert.equal((JSON.parse(body) as { headers: Record<string, string> }).headers['host'], 'PodInfo.PodInfo:9898');
+  } finally {
+    session.close();
+  }
+});
+
 test('an x-forwarded-client-cert sent by the app is never passed on as if verified', async () => {
   const out = await client.port('virtualOutbound');
   const res = await request(out, 'http://podinfo.podinfo:9898/', { host: 'podinfo.podinfo:9898', headers: { 'x-forwarded-client-cert': 'URI=spiffe://cluster.local/ns/admin/sa/root' } });

@@ -172,7 +172,11 @@ export class MatchedRoute implements RouteView {
     return this.#rewrite === null ? path : this.#rewrite.apply(path);
   }
 
-  /** The authority to send upstream; auto_host_rewrite is left to the caller (it needs the upstream host). */
+  /**
+   * The authority to send upstream; auto_host_rewrite is left to the caller (it needs the upstream host).
+   * Without a rewrite, as the client sent it: Envoy matches virtual hosts on a lower-cased copy and
+   * forwards the header untouched.
+   */
   rewriteAuthority(request: DownstreamRequest, choice: ClusterChoice | null): string {
     if (choice?.hostRewriteLiteral) return choice.hostRewriteLiteral;
     if (this.hostRewriteLiteral !== null) return this.hostRewriteLiteral;
@@ -181,7 +185,7 @@ export class MatchedRoute implements RouteView {
       const first = typeof v === 'string' ? v : v?.[0];
       if (first) return first;
     }
-    return request.authority;
+    return request.sentAuthority ?? request.authority;
   }
 
   /** Whether `mutateRequestHeaders` would change anything for this cluster choice. */
