@@ -48,6 +48,9 @@ export function parseRequest(raw: RawHead, connection: ConnectionInfo, normalize
     if (name === 'host') hosts++;
     const prev = headers.get(name);
     if (prev === undefined) headers.set(name, value);
+    // Envoy keeps `authorization` inline (Istio's proxy registers it): a repeat is appended to the first
+    // with ',' (HeaderMapImpl appendToHeader), so RBAC, the filters and the upstream see one value.
+    else if (name === 'authorization') headers.set(name, `${prev as string},${value}`);
     else if (Array.isArray(prev)) prev.push(value);
     else headers.set(name, [prev, value]);
   }
