@@ -16,6 +16,7 @@ export const LocalReplies = {
   overflow: { status: 503, flag: 'UO', details: 'upstream_reset_before_response_started{overflow}', body: 'upstream connect error or disconnect/reset before headers. reset reason: overflow', headers: { 'x-envoy-overloaded': 'true' } },
   protocolError: { status: 400, flag: 'DPE', details: 'http1.codec_error', body: 'Bad Request' },
   headersTooLarge: { status: 431, flag: 'DPE', details: 'http1.headers_too_large', body: 'Request Header Fields Too Large' },
+  httpsInPlaintext: { status: 403, flag: 'DPE', details: 'http1.https_url_on_plaintext_connection', body: 'Forbidden' },
   directResponse: { status: 200, flag: '', details: 'direct_response', body: '' },
 } as const satisfies Record<string, Required<Pick<LocalReply, 'status' | 'flag' | 'details' | 'body'>> & Pick<LocalReply, 'headers'>>;
 

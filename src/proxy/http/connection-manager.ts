@@ -55,7 +55,7 @@ export function toUpstreamHeaders(req: DownstreamRequest, generateRequestId = tr
     if (!hopByHop.has(k) && !k.startsWith('x-outrigger-')) out[k] = v;
   });
   if (req.headers.get('te') === 'trailers') out['te'] = 'trailers';
-  if (out['x-forwarded-proto'] === undefined) out['x-forwarded-proto'] = req.scheme;
+  if (out['x-forwarded-proto'] === undefined) out['x-forwarded-proto'] = req.connection.tls ? 'https' : 'http';
   if (generateRequestId && !out['x-request-id']) out['x-request-id'] = randomUUID();
   return out;
 }
@@ -153,6 +153,13 @@ function start(rt: HcmRuntime, chain: HttpChain | ((req: DownstreamRequest) => H
     }
   }
   const request = parsed.request;
+  // An edge HCM's codec validates the scheme (Envoy: use_remote_address with no trusted hops): an https
+  // absolute-form URL on a plaintext connection is refused, 403 (only such a URL makes an HTTP/1.1 :scheme https here).
+  if (!h2 && hc.useRemoteAddress && hc.xffTrustedHops === 0 && request.scheme === 'https' && !connection.tls) {
+    res.setHeader('connection', 'close');
+    s.localReply(LocalReplies.httpsInPlaintext);
+    return;
+  }
   // For Istio's request bytes, the head as it came (before the proxy edits it) and, counted when the
   // stream ends, a chunked body's framing (HTTP/1.1) or the trailers' fields (HTTP/2).
   if (req instanceof H1Request || h2) s.codecRequest = req as H1Request | H2Request;
@@ -185,8 +192,9 @@ export function connectionHeaders(rt: HcmRuntime, hc: HttpChain, request: Downst
   // Envoy's x-forwarded-proto: an edge HCM (use_remote_address, Istio's gateways) sets it from the
   // connection unless a trusted hop sent one; any other (sidecars) keeps what it got and only fills in a
   // missing one. So the app behind a plain-HTTP ingress learns `http`, though the mesh hop was mTLS.
+  // From the connection's TLS, never the request's :scheme (an absolute-form URL's, an HTTP/2 client's).
   if (hc.useRemoteAddress ? hc.xffTrustedHops === 0 || !request.headers.has('x-forwarded-proto') : !request.headers.has('x-forwarded-proto')) {
-    request.headers.set('x-forwarded-proto', request.scheme);
+    request.headers.set('x-forwarded-proto', connection.tls ? 'https' : 'http');
   }
   if (hc.useRemoteAddress) {
     // At the edge the client address is derived from trusted XFF hops only (policies' remoteIpBlocks

@@ -80,6 +80,8 @@ export function parseRequest(raw: RawHead, connection: ConnectionInfo, normalize
     while (end < target.length && target[end] !== '/' && target[end] !== '?' && target[end] !== '#') end++;
     authority = target.slice(start, end);
     if (host !== undefined && !sameAuthority(host, authority, target[4] === ':' ? ':80' : ':443')) return { ok: false, reply: badRequest('http.absolute_form_host_mismatch') };
+    // Its scheme is the request's :scheme, lower-cased (Envoy's handlePath); x-forwarded-proto stays the connection's.
+    scheme = target[4] === ':' ? 'http' : 'https';
     if (host !== authority) headers.set('host', authority);
     // Nothing after the authority is the path `/`; a query or fragment straight after it is no path (400).
     target = end === target.length ? '/' : target.slice(end);

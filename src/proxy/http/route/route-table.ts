@@ -8,6 +8,7 @@ import { RouteConfigError } from './errors.ts';
 import { MatchedRoute, type VirtualHostContext } from './matched-route.ts';
 import { compilePerFilterConfig, type PerFilterCompilers } from './per-filter-config.ts';
 import type { RegexOptions } from './regex.ts';
+import { headerValue } from './request-headers.ts';
 import { VirtualHostSelector } from './virtual-host-selector.ts';
 
 export interface CompileOptions {
@@ -87,7 +88,8 @@ export class RouteTable {
   match(request: DownstreamRequest, draw: number = Math.random()): MatchedRoute | null {
     const vh = this.#selector.select(request.authority);
     if (vh === undefined) return null;
-    if (vh.tlsRedirect !== null && request.scheme === 'http') return vh.tlsRedirect;
+    // Envoy's require_tls reads x-forwarded-proto (the connection's, or a trusted hop's), not :scheme.
+    if (vh.tlsRedirect !== null && (headerValue(request.headers, 'x-forwarded-proto') ?? request.scheme) !== 'https') return vh.tlsRedirect;
     for (const route of vh.routes) if (route.matcher.match(request, draw)) return route;
     return null;
   }
