@@ -49,6 +49,7 @@ before(async () => {
     req.resume();
     req.on('end', () => {
       res.setHeader('content-type', 'application/json');
+      if (req.url === '/continue') res.statusCode = 202;
       res.end(reply);
     });
   });
@@ -186,4 +187,37 @@ test("the proxy's own reply (404 NR) over HTTP/2 counts its head's fields and it
   await until(async () => (await series('istio_response_bytes_count', ...labels)) === 1);
   assert.equal(await series('istio_request_bytes_sum', ...labels), seen.sent);
   assert.equal(await series('istio_response_bytes_sum', ...labels), seen.got);
+});
+
+test('HTTP/2 Expect: 100-continue: the interim 100 head counts with the response fields; the log keeps the final code and the body bytes', async () => {
+  // Envoy's HCM answers the expectation itself with encode1xxHeaders; its HTTP/2 codec meters that HEADERS
+  // frame as bytes sent, and %RESPONSE_CODE% / %BYTES_SENT% stay the final response's code and body.
+  const body = 'expecting';
+  let continued = false;
+  const session = http2.connect(`http://127.0.0.1:${port}`);
+  session.on('error', () => {});
+  const seen = await new Promise<{ got: number; status: number }>((resolve, reject) => {
+    const req = session.request({ ':method': 'PUT', ':path': '/continue', ':authority': 'web', expect: '100-continue' });
+    let got = 0;
+    let status = 0;
+    req.on('continue', () => {
+      continued = true;
+      req.end(body);
+    });
+    req.on('response', (h, _flags, raw: string[]) => {
+      status = Number(h[':status']);
+      got += fieldBytes(raw);
+    });
+    req.on('data', (c: Buffer) => (got += c.length));
+    req.on('error', reject);
+    req.on('end', () => resolve({ got, status }));
+  });
+  session.close();
+  assert.equal(continued, true, 'the client got its 100');
+  assert.equal(seen.status, 202);
+  await logged(`HTTP/2 202 ${body.length} ${reply.length}`);
+  const labels = ['request_protocol="http"', 'response_code="202"'];
+  await until(async () => (await series('istio_response_bytes_count', ...labels)) === 1);
+  // The interim head's one field, `:status: 100`, counts as the final head's fields do.
+  assert.equal(await series('istio_response_bytes_sum', ...labels), seen.got + ':status'.length + '100'.length);
 });

@@ -17,6 +17,10 @@ const reply = JSON.stringify({ message: 'greetings from podinfo' });
 function handler(req: http.IncomingMessage, res: http.ServerResponse): void {
   req.resume();
   req.on('end', () => {
+    if (req.url === '/continue') {
+      res.writeHead(202, { 'content-type': 'text/plain', 'content-length': '8' }).end('accepted');
+      return;
+    }
     if (req.url === '/chunked') {
       // No length: the proxy frames its response by chunks, and ends it with trailers.
       res.writeHead(201, { 'content-type': 'text/plain', trailer: 'x-checksum' });
@@ -92,4 +96,18 @@ test('a chunked request and a chunked response count their chunk framing and tra
   await until(async () => (await series('istio_request_bytes_count', 'response_code="201"')) === 1);
   assert.equal(await series('istio_request_bytes_sum', 'response_code="201"'), sent.length, 'chunk lines, last chunk and trailers as well as head and data');
   assert.equal(await series('istio_response_bytes_sum', 'response_code="201"'), got.length);
+});
+
+test("Expect: 100-continue: the interim 100 counts in the response bytes (Envoy's wire bytes sent), the response code stays the final one", async () => {
+  // Envoy's HCM answers the expectation itself (proxy_100_continue off, as Istio leaves it): encode1xxHeaders
+  // writes `HTTP/1.1 100 Continue` through the codec, whose flushOutput meters it as wire bytes sent, the
+  // meter istio_response_bytes reads. Only the final response sets %RESPONSE_CODE%.
+  const body = 'payload';
+  const sent = `POST /continue HTTP/1.1\r\nHost: web\r\nExpect: 100-continue\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`;
+  const got = await rawExchange(await env.port('outbound'), sent);
+  assert.match(got, /^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 202 Accepted\r\n/);
+  await until(async () => (await series('istio_response_bytes_count', 'response_code="202"')) === 1);
+  assert.equal(await series('istio_requests_total', 'response_code="202"'), 1, 'one request, labelled with its final status');
+  assert.equal(await series('istio_request_bytes_sum', 'response_code="202"'), sent.length);
+  assert.equal(await series('istio_response_bytes_sum', 'response_code="202"'), got.length, 'the 100 Continue line and the final response: every byte the client got');
 });

@@ -107,6 +107,8 @@ function httpDate(): string {
   return dateField;
 }
 const noop = (): void => {};
+/** The interim response to `Expect: 100-continue`. */
+const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
 
 /** A field value without its optional whitespace (spaces and tabs only, RFC 9110 §5.5). */
 function ows(s: string): string {
@@ -138,7 +140,10 @@ export class H1Response {
   closeAfter = false;
   /** The head's bytes on the wire once written (status line to blank line, the codec's own fields included). */
   headBytes = 0;
-  /** A chunked body's framing written: chunk lines, their CRLFs, the last chunk and trailers. */
+  /**
+   * What the codec wrote besides the head and the body: a chunked body's framing (chunk lines, their
+   * CRLFs, the last chunk and trailers), and the interim `100 Continue` it answered an expectation with.
+   */
   framingBytes = 0;
 
   constructor(conn: H1ServerConnection, req: H1Request) {
@@ -606,7 +611,11 @@ export class H1ServerConnection {
     this.#req = req;
     this.#res = res;
     socket.setTimeout?.(0);
-    if (httpVersion === '1.1' && body !== null && (headers['expect'] as string | undefined)?.toLowerCase() === '100-continue') socket.write('HTTP/1.1 100 Continue\r\n\r\n', 'latin1');
+    if (httpVersion === '1.1' && body !== null && (headers['expect'] as string | undefined)?.toLowerCase() === '100-continue') {
+      socket.write(CONTINUE, 'latin1');
+      // Envoy's codec meters the interim head as wire bytes sent (istio_response_bytes); %RESPONSE_CODE% stays the final one.
+      res.framingBytes += CONTINUE.length;
+    }
     return res;
   }
 

@@ -104,6 +104,8 @@ export class H2Response {
   statusCode = 200;
   /** Set by addTrailers; sent when the body ends (the response head asks to wait for them). */
   trailers: OutgoingHttpHeaders | null = null;
+  /** The fields of an interim head sent before the response (the 100 answering an expectation). */
+  interimBytes = 0;
   #headers: OutgoingHttpHeaders | null = null;
   #ending = false;
 
@@ -121,7 +123,7 @@ export class H2Response {
    */
   get fieldBytes(): number {
     const s = this.stream;
-    return fieldBytes(s.headersSent ? s.sentHeaders : undefined) + fieldBytes(s.sentTrailers);
+    return this.interimBytes + fieldBytes(s.headersSent ? s.sentHeaders : undefined) + fieldBytes(s.sentTrailers);
   }
 
   /**
@@ -228,7 +230,13 @@ export function serverExchange(stream: ServerHttp2Stream, headers: IncomingHttpH
       if (!stream.destroyed) stream.respond({ ':status': http2.constants.HTTP_STATUS_EXPECTATION_FAILED }, { endStream: true });
       return undefined;
     }
-    if (!stream.destroyed && !stream.headersSent) stream.additionalHeaders({ ':status': 100 });
+    if (!stream.destroyed && !stream.headersSent) {
+      stream.additionalHeaders({ ':status': 100 });
+      // Envoy's codec meters the interim HEADERS as bytes sent (istio_response_bytes): `:status: 100`.
+      const res = new H2Response(stream);
+      res.interimBytes = 10;
+      return { req: new H2Request(stream, headers, rawHeaders), res };
+    }
   }
   return { req: new H2Request(stream, headers, rawHeaders), res: new H2Response(stream) };
 }
