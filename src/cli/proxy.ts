@@ -22,7 +22,7 @@ export function proxyOptions(cmd: Command): Command {
     .option('--cert-ttl <duration>', "workload certificate lifetime to ask for (Istio's SECRET_TTL, e.g. 24h)")
     .option('--local-mode', 'running under `outrigger up`: policy denials name the deciding policy and rule')
     .option('--trace-endpoint <url>', 'send spans (OTLP/HTTP JSON) here instead of to the tracing provider address')
-    .option('--grace-ratio <ratio>', "renew when this fraction of the lifetime has passed (Istio's SECRET_GRACE_PERIOD_RATIO, default 0.5)");
+    .option('--grace-ratio <ratio>', "renew when this fraction of the lifetime is left before expiry (Istio's SECRET_GRACE_PERIOD_RATIO, default 0.5; 0.25 renews a 24 h certificate at 18 h)");
 }
 
 /** A number of seconds, 0 or more: refused when parsed, not taken as a NaN deadline. */

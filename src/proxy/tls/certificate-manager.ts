@@ -1,5 +1,6 @@
 // Holds the proxy's `default` secret (chain + key) and `ROOTCA` (trust bundle): makes the key and CSR,
-// calls the CSR service, renews at the grace ratio on an injected clock, retries with backoff.
+// calls the CSR service, renews as Istio's agent does (the grace period before expiry) on an injected
+// clock, retries with backoff.
 import { EventEmitter } from 'node:events';
 import { X509Certificate } from 'node:crypto';
 import type { CertificateSigner } from './csr-client.ts';
@@ -9,6 +10,9 @@ export interface TlsClock {
   now(): number;
   setTimer(fn: () => void, ms: number): { cancel(): void };
 }
+
+/** Istio's SECRET_GRACE_PERIOD_RATIO_JITTER default. */
+const GRACE_RATIO_JITTER = 0.01;
 
 const systemClock: TlsClock = {
   now: () => Date.now(),
@@ -25,7 +29,10 @@ export interface CertificateManagerOptions {
   sign: CertificateSigner;
   /** Requested lifetime; Istio's 24 h by default. */
   ttlSeconds?: number;
-  /** Renew when this fraction of the lifetime has passed: Istio 0.5, the seed 0.75. */
+  /**
+   * Istio's SECRET_GRACE_PERIOD_RATIO: renew when this fraction of the lifetime is left before expiry
+   * (Istio's default 0.5; 0.25 renews a 24 h certificate at 18 h, 0.75 at 6 h).
+   */
   graceRatio?: number;
   clock?: TlsClock;
   /** Jitter source for retry backoff. */
@@ -57,6 +64,8 @@ export class CertificateManager extends EventEmitter {
   #stopped = false;
   #renewing: Promise<void> | undefined;
   #rotations = 0;
+  /** When the current certificate was installed: Istio's CreatedTime, from which its lifetime counts (notBefore is backdated). */
+  #installedAt = 0;
 
   constructor(o: CertificateManagerOptions) {
     super();
@@ -166,15 +175,22 @@ export class CertificateManager extends EventEmitter {
       this.#rootCa = [chain.at(-1)!];
       this.emit('rootca', this.#rootCa);
     }
+    this.#installedAt = this.#clock.now();
     this.#rotations++;
     this.emit('rotated', this.#current);
   }
 
+  /**
+   * Istio's rotateTime: the grace period is the ratio, moved by a jitter of up to ±0.01 (Istio's
+   * SECRET_GRACE_PERIOD_RATIO_JITTER default, so a fleet does not renew at once), of the lifetime from
+   * installation to expiry; renewal is that long before expiry.
+   */
   #scheduleRenewal(): void {
     if (this.#stopped || !this.#current) return;
-    const { notBefore, notAfter } = this.#current;
-    const lifetime = notAfter.getTime() - notBefore.getTime();
-    const at = notBefore.getTime() + lifetime * this.#o.graceRatio;
+    const expiry = this.#current.notAfter.getTime();
+    const jitter = this.#random() * GRACE_RATIO_JITTER * (this.#random() < 0.5 ? -1 : 1);
+    const ratio = Math.min(1, Math.max(0, this.#o.graceRatio + jitter));
+    const at = expiry - ratio * (expiry - this.#installedAt);
     this.#timer = this.#clock.setTimer(() => this.#renewFromTimer(), Math.max(0, at - this.#clock.now()));
   }
 }
