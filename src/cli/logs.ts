@@ -2,14 +2,15 @@
 import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { type Command, InvalidArgumentError } from 'commander';
-import { findComponent } from '../runtime/find-component.ts';
+import { ComponentNotFoundError, findComponent } from '../runtime/find-component.ts';
+import type { ComponentState, MeshState } from '../runtime/state.ts';
 import { runningMesh } from './mesh-state.ts';
 
 export function define(program: Command): void {
   program
     .command('logs')
     .description("print a workload's log; --proxy for its sidecar's (the seed's `kubectl logs ... -c istio-proxy`)")
-    .argument('<workload>', 'podinfo-stable-0, podinfo/podinfo-stable-0, deploy/podinfo-stable or control-plane')
+    .argument('<workload>', 'podinfo-stable-0, podinfo/podinfo-stable-0, deploy/podinfo-stable, or control-plane (also istiod)')
     .option('-n, --namespace <ns>', 'namespace of the workload')
     .option('--proxy', "the sidecar's log instead of the app's")
     .option('-c, --container <name>', "kubectl's container: istio-proxy is the sidecar (as --proxy), any other name the app (each pod runs one app process)")
@@ -18,7 +19,7 @@ export function define(program: Command): void {
     .action((ref: string, opts: { namespace?: string; proxy?: boolean; container?: string; tail?: number; dir?: string }) => {
       if (opts.container === 'istio-proxy') opts.proxy = true;
       const { dir, state } = runningMesh(opts.dir);
-      const c = findComponent(state, ref, opts.namespace);
+      const c = findLogged(state, ref, opts.namespace);
       // The control plane runs in the `up` process, whose log is up.log; a gateway is its proxy.
       const file = c.kind === 'control-plane' ? controlPlaneLog(dir, state.startedAt) : opts.proxy || c.kind === 'gateway' ? c.proxyLogFile : c.logFile;
       if (!file) throw new NoLogError(`${c.name} has no ${opts.proxy ? 'sidecar' : 'app'} log${!opts.proxy && c.proxyLogFile ? "; for its sidecar's, add --proxy" : ''}`);
@@ -26,6 +27,24 @@ export function define(program: Command): void {
       const lines = text.trimEnd().split('\n');
       process.stdout.write(`${(opts.tail ? lines.slice(-opts.tail) : lines).join('\n')}\n`);
     });
+}
+
+/**
+ * The component whose log `ref` names: istiod (`istiod`, `deploy/istiod`, `istio-system/istiod`, with or
+ * without `-n istio-system`, as the seed's `kubectl logs -n istio-system deployment/istiod`) is the
+ * control plane; anything else as exec names it. A name nobody has lists control-plane beside the known.
+ */
+function findLogged(state: MeshState, ref: string, namespace: string | undefined): ComponentState {
+  const m = /^(?:(?:deploy|deployment|deployments|pod|pods)\/)?(?:([a-z0-9-]+)\/)?istiod$/.exec(ref);
+  const ns = m?.[1] ?? namespace;
+  const controlPlane = state.components.find((c) => c.kind === 'control-plane');
+  if (m && controlPlane && (ns === undefined || ns === 'istio-system')) return controlPlane;
+  try {
+    return findComponent(state, ref, namespace);
+  } catch (err) {
+    if (err instanceof ComponentNotFoundError && controlPlane) throw new ComponentNotFoundError(`${err.message}, and control-plane (istiod)`);
+    throw err;
+  }
 }
 
 class NoLogError extends Error {
