@@ -21,6 +21,15 @@ export function proxyQuery(ref: string, namespace?: string): string {
   return m && /^(deploy|job)/.test(m[1] as string) ? `${name}-0.${namespace}` : `${name}.${namespace}`;
 }
 
+/**
+ * A lookup error about `query` said with the name the person typed too, when `proxyQuery` changed it:
+ * `no connected proxy matches "podinfo-0.podinfo" (deploy/podinfo -n podinfo)`.
+ */
+export function asTyped(message: string, ref: string, namespace: string | undefined, query: string): string {
+  if (ref === query) return message;
+  return message.replace(`"${query}"`, `"${query}" (${ref}${namespace !== undefined ? ` -n ${namespace}` : ''})`);
+}
+
 /** `pod.namespace` of a component (`namespace/pod` in the state), as node ids spell it. */
 const proxyName = (component: string) => {
   const slash = component.indexOf('/');

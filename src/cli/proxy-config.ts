@@ -7,7 +7,7 @@ import { type ClusterFilter, matchesCluster, renderClusterTable } from './cluste
 import { type AdminClusters, type EndpointFilter, filterEndpoints, renderEndpointTable, renderLiveEndpointTable } from './endpoint-table.ts';
 import { EXIT_USAGE } from './exit-codes.ts';
 import { envoyJson } from '../xds/envoy-json.ts';
-import { proxyAdminAddress, proxyQuery, readMeshState } from './proxy-admin-address.ts';
+import { asTyped, proxyAdminAddress, proxyQuery, readMeshState } from './proxy-admin-address.ts';
 import { renderRouteTable } from './route-table.ts';
 import { renderSecretTable } from './secret-table.ts';
 import { formatTable } from './table.ts';
@@ -96,10 +96,10 @@ CHECK -.`,
         return;
       }
       const { fetchDebug, resolveDebugAddress } = await import('../controlplane/debug-client.ts');
+      // `deploy/NAME` is its first pod, `NAME-0` (a gateway's too: istio-ingressgateway-0).
+      const proxy = proxyQuery(ref, namespace);
       try {
         const state = readMeshState(process.cwd(), dir);
-        // `deploy/NAME` is its first pod, `NAME-0` (a gateway's too: istio-ingressgateway-0).
-        const proxy = proxyQuery(ref, namespace);
         // An explicit --control-plane asks for what that control plane sent.
         const fromProxy = (kind === 'secret' || kind === 'all') && !flags.controlPlane ? await fetchProxyDump(proxy, state) : undefined;
         const dump = fromProxy ?? (await fetchDebug<Dump>(resolveDebugAddress(flags.controlPlane, process.cwd(), dir), `/debug/config_dump?proxyID=${encodeURIComponent(proxy)}`));
@@ -120,7 +120,7 @@ CHECK -.`,
         }
         process.stdout.write(renderProxyConfig(kind, dump, { output: format, ...filter, ...(live ? { live } : {}) }));
       } catch (err) {
-        process.stderr.write(`error: ${(err as Error).message}\n`);
+        process.stderr.write(`error: ${asTyped((err as Error).message, ref, namespace, proxy)}\n`);
         process.exitCode = 1;
       }
     });

@@ -38,12 +38,13 @@ outrigger status) produces for it.`,
     )
     .action(async (ref: string | undefined, flags: Flags) => {
       const { fetchDebug, resolveDebugAddress } = await import('../controlplane/debug-client.ts');
+      const { asTyped, proxyQuery, readMeshState } = await import('./proxy-admin-address.ts');
+      const query = ref === undefined ? undefined : proxyQuery(ref, flags.namespace);
       try {
         const address = resolveDebugAddress(flags.controlPlane, process.cwd(), flags.dir);
         const proxies = await fetchDebug<ProxySync[]>(address, '/debug/syncz');
-        if (ref !== undefined) {
-          const { proxyQuery, readMeshState } = await import('./proxy-admin-address.ts');
-          const proxy = findProxy(proxies, proxyQuery(ref, flags.namespace));
+        if (ref !== undefined && query !== undefined) {
+          const proxy = findProxy(proxies, query);
           const controlPlane = await fetchDebug<ConfigDump>(address, `/debug/config_dump?proxyID=${encodeURIComponent(proxy.proxy)}`);
           const own = await ownDump(proxy.name, readMeshState(process.cwd(), flags.dir));
           const { compareConfigDumps, renderComparison } = await import('./config-compare.ts');
@@ -54,7 +55,8 @@ outrigger status) produces for it.`,
         const config = await fetchDebug<{ version: string }>(address, '/debug/configz').catch(() => undefined);
         await print(flags.output, proxies, () => renderProxyStatus(proxies, config?.version));
       } catch (err) {
-        process.stderr.write(`error: ${(err as Error).message}\n`);
+        const message = (err as Error).message;
+        process.stderr.write(`error: ${ref !== undefined && query !== undefined ? asTyped(message, ref, flags.namespace, query) : message}\n`);
         process.exitCode = 1;
       }
     });

@@ -136,13 +136,14 @@ export function define(program: Command): void {
   program
     .command('tls-check')
     .description('client TLS mode vs server mTLS mode per service port, and whether they conflict')
-    .argument('[workload]', 'the client proxy (POD.NAMESPACE) whose pushed config is read (live mode)')
+    .argument('[workload]', 'the client proxy whose pushed config is read (live mode): POD.NAMESPACE, NAMESPACE/POD, or deploy/NAME or pod/NAME with -n')
     .argument('[service]', 'only this service (host prefix or NAME.NAMESPACE)')
     // Repeatable rather than variadic: `tls-check -f DIR SERVICE` keeps SERVICE an argument.
     .option('-f, --filename <path>', 'compute offline from this YAML file or directory (repeatable)', (v: string, prev: string[] | undefined) => [...(prev ?? []), v])
+    .option('-n, --namespace <ns>', 'namespace of a workload named without one')
     .option('--dir <dir>', 'the state directory of the running mesh')
     .addOption(new Option('-o, --output <format>', 'text or json').choices(['text', 'json']).default('text'))
-    .action(async (workload: string | undefined, service: string | undefined, opts: { filename?: string[]; dir?: string; output: string }) => {
+    .action(async (workload: string | undefined, service: string | undefined, opts: { filename?: string[]; namespace?: string; dir?: string; output: string }) => {
       const { formatTable } = await import('./table.ts');
       const { loadPaths } = await import('../config/load.ts');
       if (opts.filename) {
@@ -174,8 +175,11 @@ export function define(program: Command): void {
         // What was really pushed wins over what the files say for the client side. An unknown proxy is
         // the control plane's 404, said as it says it.
         const { fetchDebug } = await import('../controlplane/debug-client.ts');
-        const dump = await fetchDebug<unknown>(state.controlPlane.debugAddress, `/debug/config_dump?proxyID=${encodeURIComponent(workload)}`).catch((err: Error) => {
-          console.error(`outrigger tls-check: ${err.message}`);
+        // As proxy-status and proxy-config name a proxy: `deploy/NAME -n NS` is its first pod, NAME-0.NS.
+        const { asTyped, proxyQuery } = await import('./proxy-admin-address.ts');
+        const proxy = proxyQuery(workload, opts.namespace);
+        const dump = await fetchDebug<unknown>(state.controlPlane.debugAddress, `/debug/config_dump?proxyID=${encodeURIComponent(proxy)}`).catch((err: Error) => {
+          console.error(`outrigger tls-check: ${asTyped(err.message, workload, opts.namespace, proxy)}`);
           return undefined;
         });
         if (dump === undefined) {
