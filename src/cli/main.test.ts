@@ -52,7 +52,7 @@ test('a mistake the person can fix is one line on stderr and exit 1, not a stack
   }
   assert.equal(written.length, 2, written.join(''));
   assert.match(written[0] ?? '', /^outrigger exec: no workload podinfo\/podinfo in the running mesh; known: podinfo\/podinfo-stable-0\n$/);
-  assert.match(written[1] ?? '', /^outrigger logs: no mesh is running here \(no .*state\.json\); start one with: outrigger up -f DIR\n$/);
+  assert.match(written[1] ?? '', /^outrigger logs: no mesh is running here \(no .*state\.json\); start one with: outrigger up -f DIR --dir \S+\/none\n$/);
 });
 
 test("logs: the control plane's log is up's, a gateway's is its proxy's, and bad values are refused", async () => {

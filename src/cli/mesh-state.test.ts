@@ -52,3 +52,24 @@ test('down, status, logs, exec, verify: a --dir with no mesh in it exits 1 (the 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('no mesh: the line to start one keeps the --dir given, and without --dir it says a mesh elsewhere needs its --dir', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'or-cli-mesh-hint-'));
+  const cwd = process.cwd();
+  try {
+    const given = await runMain(['status', '--dir', dir]);
+    assert.equal(given.err, `outrigger status: no mesh is running here (no ${dir}/state.json); start one with: outrigger up -f DIR --dir ${dir}\n`);
+    // Here: this directory's .outrigger, which a mesh started with `up --dir` elsewhere does not use.
+    process.chdir(dir);
+    const here = await runMain(['status']);
+    assert.equal(here.code, 1);
+    assert.equal(
+      here.err,
+      `outrigger status: no mesh is running here (no ${path.join(dir, '.outrigger')}/state.json); start one with: outrigger up -f DIR, or give the --dir of a mesh started with one\n`,
+    );
+  } finally {
+    process.chdir(cwd);
+    process.exitCode = 0;
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

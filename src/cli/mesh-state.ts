@@ -16,7 +16,11 @@ export function meshDir(dir: string | undefined): string {
 export function runningMesh(dir?: string): { dir: string; state: MeshState } {
   const d = meshDir(dir);
   const state = readState(d);
-  if (!state) throw new NoMeshError(`no mesh is running here (no ${d}/state.json); start one with: outrigger up -f DIR`);
+  if (!state) {
+    // Without --dir: a mesh started with `up --dir` elsewhere is not found here, and starting a second is not the fix.
+    const next = dir === undefined ? 'outrigger up -f DIR, or give the --dir of a mesh started with one' : `outrigger up -f DIR${dirFlag(dir)}`;
+    throw new NoMeshError(`no mesh is running here (no ${d}/state.json); start one with: ${next}`);
+  }
   if (!meshOwnerAlive(state)) {
     const left = leftoverProcesses(d, state);
     const next = left?.length ? `${left.length} of its processes are still running (${left.join(', ')}): stop them with outrigger down${dirFlag(dir)}` : 'start it with: outrigger up -f DIR';

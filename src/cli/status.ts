@@ -33,12 +33,14 @@ export function define(program: Command): void {
         c.sidecar ? 'yes' : 'no',
         c.status + (c.detail ? ` (${c.detail})` : ''),
         String(c.pid ?? '-'),
+        // The proxy's process: its own under --proxy-processes per-proxy, else the proxy host all share.
+        String(c.proxyPid ?? '-'),
         String(c.restarts),
         Object.entries(c.ports)
           .map(([k, v]) => `${k}=${v}`)
           .join(' '),
       ]);
-      console.log(formatTable(['NAME', 'KIND', 'SIDECAR', 'STATUS', 'PID', 'RESTARTS', 'PORTS'], rows));
+      console.log(formatTable(['NAME', 'KIND', 'SIDECAR', 'STATUS', 'PID', 'PROXY PID', 'RESTARTS', 'PORTS'], rows));
       console.log('');
       for (const line of configLines(config)) console.log(line);
     });
