@@ -24,7 +24,7 @@ async function waitGone(pid: number, deadlineMs: number): Promise<boolean> {
 export function define(program: Command): void {
   program
     .command('down')
-    .description('stop the running local mesh: drain the sidecars, stop apps, gateways and the control plane')
+    .description('stop the running local mesh: its apps, then drain its sidecars and gateways, then the control plane')
     .option('--dir <dir>', 'the state directory of the mesh')
     .option('--timeout <seconds>', 'how long to wait for a graceful stop before killing', seconds, 30)
     .action(async (opts: { dir?: string; timeout: number }) => {

@@ -51,7 +51,7 @@ export function define(program: Command): void {
         process.stdout.write(flags.output === 'json' ? `${JSON.stringify(trace, null, 2)}\n` : formatExplainText(trace));
       } catch (err) {
         if (!(err instanceof Error && 'code' in err)) throw err;
-        console.error(`explain: ${err.message}`);
+        console.error(`outrigger explain: ${err.message}`);
         process.exitCode = 1;
       }
     });

@@ -43,6 +43,8 @@ test('up --ephemeral-ports --ingress-port P keeps P: a P another process holds s
   assert.equal(code, 1, out);
   assert.match(out, new RegExp(`^outrigger up: port ${port} is already in use.* \\(--ingress-port\\); free it or choose another port with --ingress-port$`, 'm'));
   assert.doesNotMatch(out, /control plane: starting/, 'nothing started');
+  // The order the runtime stops in (docs/local-mode.md, "Lifecycle"), as said while it does.
+  assert.match(out, /stopping: the apps, then draining the sidecars and gateways, then the control plane$/m);
 });
 
 test('up: a port flag that is not a port is refused when parsed', async () => {

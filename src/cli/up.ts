@@ -157,7 +157,7 @@ async function up(opts: UpOptions): Promise<number> {
   let stopping: Promise<void> | undefined;
   const stop = () => {
     stopping ??= (async () => {
-      progress('stopping: draining sidecars, stopping apps, gateways and the control plane');
+      progress('stopping: the apps, then draining the sidecars and gateways, then the control plane');
       await runtime.stop();
       rmSync(path.join(dir, 'state.json'), { force: true });
       progress('stopped');
