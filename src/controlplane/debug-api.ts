@@ -24,7 +24,10 @@ function json(res: ServerResponse, status: number, body: unknown): void {
 
 export async function startDebugApi(cp: ControlPlane, address = '127.0.0.1:15014', now: () => number = Date.now): Promise<DebugApi> {
   const server: Server = createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://debug');
+    // A target WHATWG's parser refuses (`GET http://a:99999/`, which Node's HTTP parser lets through)
+    // is the client's error: thrown here, it would be uncaught and end the control plane.
+    const url = URL.parse(req.url ?? '/', 'http://debug');
+    if (url === null) return json(res, 400, { error: 'bad request target' });
     if (req.method !== 'GET') return json(res, 405, { error: 'GET only' });
     // As istiod's allowAuthenticatedOrLocalhost, without its authentication: /debug/* (every proxy's
     // config, the registry, the config in force) answers callers on this machine only, whatever --host

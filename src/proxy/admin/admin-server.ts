@@ -62,7 +62,10 @@ export class AdminServers {
 
   constructor(deps: AdminDeps) {
     this.#admin = http.createServer((req, res) => {
-      const url = new URL(req.url ?? '/', 'http://admin');
+      // A target WHATWG's parser refuses (`GET http://a:99999/`, which Node's HTTP parser lets through)
+      // is the client's error: thrown here, it would be uncaught and end the proxy.
+      const url = URL.parse(req.url ?? '/', 'http://admin');
+      if (url === null) return send(res, 400, 'bad request target\n');
       switch (url.pathname) {
         case '/config_dump':
           return send(res, 200, JSON.stringify(deps.configDump(), null, 2), 'application/json');
