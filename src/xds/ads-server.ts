@@ -253,7 +253,10 @@ export class AdsServer {
 
   #onRequest(conn: AdsConnection, req: DiscoveryRequest): void {
     const typeUrl = req.type_url;
-    if (!typeUrl) return;
+    // Only the types this server generates, as istiod answers nothing for a type it has no generator
+    // for: the type URL is the client's string, and each new one would be state kept on the stream and
+    // a metric series (`pilot_xds_pushes{type}`) named by the client.
+    if (!typeUrl || !servedTypes.has(typeUrl)) return;
     const s = conn.state(typeUrl);
     const names = [...(req.resource_names ?? [])].filter((n) => n !== '*').sort();
     const namesChanged = names.join('\0') !== s.names.join('\0');
@@ -288,6 +291,8 @@ export class AdsServer {
     call.emit('error', refusal(status, details));
   }
 }
+
+const servedTypes: ReadonlySet<string> = new Set(adsOrder);
 
 function sameIdentity(id: WorkloadIdentity, view: { namespace: string; serviceAccount: string; workloadName: string }): boolean {
   return id.namespace === view.namespace && id.serviceAccount === view.serviceAccount && id.workload === view.workloadName;

@@ -37,3 +37,16 @@ test('the set hash follows content, not object identity or generation', () => {
   assert.equal(same.resources[0], first.resources[0], 'unchanged content keeps its encoded bytes across generations');
   assert.notEqual(changed.hash, first.hash);
 });
+
+test('the sets kept per source map and type are bounded: a client naming ever new lists does not grow them', () => {
+  const enc = new ResourceEncoder();
+  const source = mapOf(cla('a', 1));
+  const first = enc.encodeSelected(TypeUrl.ClusterLoadAssignment, source, ['a'], 'g1');
+  assert.equal(enc.encodeSelected(TypeUrl.ClusterLoadAssignment, source, ['a'], 'g1'), first, 'kept while few lists are asked for');
+  // The names are the client's: each distinct list (a megabyte each, if it likes) was kept for as long
+  // as the source map lived, a whole config generation.
+  for (let i = 0; i < 5_000; i++) enc.encodeSelected(TypeUrl.ClusterLoadAssignment, source, ['a', `junk-${i}`], 'g1');
+  const again = enc.encodeSelected(TypeUrl.ClusterLoadAssignment, source, ['a'], 'g1');
+  assert.notEqual(again, first, 'the early sets were let go');
+  assert.equal(again.hash, first.hash, 'and are rebuilt the same when asked for again');
+});

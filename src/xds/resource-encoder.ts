@@ -20,6 +20,9 @@ interface Encoded {
   hash: string;
 }
 
+/** Distinct subscribed-name lists whose sets are kept per source map and type. */
+const MAX_NAME_LISTS = 1024;
+
 export class ResourceEncoder {
   /** By object identity: a shared object is hashed and encoded once, whoever sends it. */
   #byObject = new WeakMap<object, Encoded>();
@@ -58,6 +61,9 @@ export class ResourceEncoder {
     let set = byNames.get(key);
     if (!set) {
       set = this.encode(typeUrl, names.length === 0 ? source : pick(source, names), generation);
+      // The names are the client's: a stream sending ever new lists must not grow this for as long as
+      // the source map lives (a whole config generation). Proxies of one scope ask for a few lists.
+      if (byNames.size >= MAX_NAME_LISTS) byNames.clear();
       byNames.set(key, set);
     }
     return set;
