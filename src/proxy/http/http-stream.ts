@@ -8,6 +8,7 @@ import { constants as h2constants, type ServerHttp2Stream } from 'node:http2';
 import type { Readable } from 'node:stream';
 import type { ChainedFilter } from './filter-registry.ts';
 import { H1Request, H1Response } from './h1-server.ts';
+import { grpcStatusOf } from './grpc-status.ts';
 import { H2Request, H2Response } from './h2-server.ts';
 import { endWithHead, type ReplyTarget, sendLocalReply } from '../local-reply.ts';
 import type { OutgoingHeaders } from '../upstream/upstream.ts';
@@ -290,7 +291,7 @@ export class HttpStream implements ResponseWriter {
     const filters = this.filters;
     for (let i = 0; i < filters.length; i++) (filters[i] as ChainedFilter).filter.onResponse?.(ctx, { status: s, headers: map });
     const gs = map.get('grpc-status');
-    if (typeof gs === 'string') this.#grpcStatus = Number(gs);
+    if (typeof gs === 'string') this.#grpcStatus = grpcStatusOf(gs);
     // A gRPC head that carries grpc-status is a trailers-only answer: it leaves as one HEADERS frame
     // with END_STREAM, or a gRPC client reads no status at all (INTERNAL). Nothing follows it.
     const trailersOnly = this.h2 && this.isGrpc && typeof gs === 'string';
@@ -326,7 +327,7 @@ export class HttpStream implements ResponseWriter {
   end(trailers: OutgoingHeaders): void {
     if (this.#endedAtHead) return;
     const gs = trailers['grpc-status'];
-    if (typeof gs === 'string') this.#grpcStatus = Number(gs);
+    if (typeof gs === 'string') this.#grpcStatus = grpcStatusOf(gs);
     // HTTP/1.1 sends them as chunked trailers (Node drops them when the response has a length).
     const res = this.res as ServerResponse;
     if (this.trailersOut && hasKeys(trailers)) res.addTrailers(forwardableTrailers(trailers) as Record<string, string>);
