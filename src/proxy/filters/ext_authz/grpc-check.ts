@@ -118,7 +118,7 @@ export class GrpcCheckClient {
         const s = h['grpc-status'];
         if (typeof s === 'string') status = s;
         const m = h['grpc-message'];
-        if (typeof m === 'string') message = decodeURIComponent(m);
+        if (typeof m === 'string') message = grpcMessage(m);
       };
       stream.on('response', (h) => {
         if (h[':status'] !== 200) status ??= 'http';
@@ -149,6 +149,19 @@ export class GrpcCheckClient {
       });
       stream.end(frame);
     });
+  }
+}
+
+/**
+ * A `grpc-message` percent-decoded, or as sent when its escapes are malformed: gRPC's PROTOCOL-HTTP2
+ * says a decoder must not fail on them. The provider writes the field; a URIError thrown in the
+ * stream's 'trailers' event would be uncaught and end the proxy.
+ */
+function grpcMessage(m: string): string {
+  try {
+    return decodeURIComponent(m);
+  } catch {
+    return m;
   }
 }
 
