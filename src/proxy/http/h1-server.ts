@@ -378,6 +378,8 @@ export class H1ServerConnection {
   #headTimer: NodeJS.Timeout | undefined;
   #gone = false;
   #handed = false;
+  /** Requests held until the socket drains (#awaitDrain): its one 'drain' listener is set. */
+  #drainWait = false;
   readonly #listeners: { data: (chunk: Buffer) => void; end: () => void; close: () => void; timeout: () => void };
   /** Draining: answer the request in flight with `Connection: close`, then close. */
   closing = false;
@@ -503,6 +505,12 @@ export class H1ServerConnection {
         buf = this.#body(req, buf);
         continue;
       }
+      // The next request waits while answers already written wait for the client (ISTIO-SECURITY-2020-003,
+      // CVE-2020-8661): one that pipelines and never reads would otherwise have every answer held here.
+      if (this.socket.writableNeedDrain) {
+        this.#awaitDrain(buf);
+        return;
+      }
       const end = buf.indexOf('\r\n\r\n', 0, 'latin1');
       if (end < 0) {
         if (buf.length > this.#opts.maxHeadBytes) this.#refuse(new HeadError(431, 'request head too large'));
@@ -539,6 +547,27 @@ export class H1ServerConnection {
         return;
       }
     }
+  }
+
+  /**
+   * Holds `buf` (the next requests) and stops reading until the socket's output drains, as Envoy's
+   * HTTP/1.1 codec dispatches no further pipelined request while its output is above the high-water
+   * mark: what waits for a client that does not read is one answer past that mark, not all of them.
+   */
+  #awaitDrain(buf: Buffer): void {
+    this.#hold(buf, PIPELINED);
+    this.socket.pause();
+    if (this.#drainWait) return;
+    this.#drainWait = true;
+    this.socket.once('drain', () => {
+      this.#drainWait = false;
+      if (this.#gone || this.#req !== null) return;
+      this.socket.resume();
+      if (this.#stash.length > 0) {
+        this.#stashKind = NOTHING;
+        this.#consume(this.#stash.take());
+      }
+    });
   }
 
   /** Parses a request head and makes it current; returns its response, or a CONNECT/upgrade request to hand over. */

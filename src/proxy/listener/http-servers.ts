@@ -9,6 +9,7 @@ import { handleHttp } from '../http/connection-manager.ts';
 import { type H1Request, type H1Response, H1ServerConnection, type HandedRequest, h1ServerDefaults } from '../http/h1-server.ts';
 import { serverExchange } from '../http/h2-server.ts';
 import type { ConnectionInfo, DownstreamRequest } from '../http/stream.ts';
+import { realTimers } from '../http/router.ts';
 import type { HttpChain } from './compile-listener.ts';
 import { MAX_SESSION_INVALID_FRAMES, watchFloods, watchPrematureResets } from './h2-abuse.ts';
 
@@ -97,7 +98,14 @@ export class HttpServers {
       this.#serveH2(socket, ctx);
       return;
     }
+    // A client that connects and sends nothing is closed at the head timeout, as one that sends part of
+    // a head (Node's server counts headersTimeout from the connection's start; Envoy's idle_timeout
+    // closes a connection without requests): silent sockets cannot pile up until no descriptor is left.
+    const timers = this.#rt.timers ?? realTimers;
+    const silent = timers.set(() => socket.destroy(), h1ServerDefaults.headersTimeoutMs);
+    socket.once('close', () => timers.clear(silent));
     socket.once('data', (chunk: Buffer) => {
+      timers.clear(silent);
       const n = Math.min(chunk.length, H2_PREFACE.length);
       if (chunk.length >= 3 && H2_PREFACE.subarray(0, n).equals(chunk.subarray(0, n))) {
         socket.pause();
