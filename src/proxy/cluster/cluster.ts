@@ -51,6 +51,9 @@ export interface ClusterDeps {
   secrets?: SecretLookup;
 }
 
+/** Envoy's default `cleanup_interval` of an ORIGINAL_DST cluster. */
+export const ORIGINAL_DST_CLEANUP_MS = 5_000;
+
 export class Cluster {
   settings: ClusterSettings;
   readonly stats: ClusterStats;
@@ -206,7 +209,41 @@ export class Cluster {
   }
 
   pick(context?: LbContext): Endpoint | undefined {
+    if (this.settings.type === 'ORIGINAL_DST') this.#sweepOriginal(this.#clusterNow());
     return this.#lb.pick(context) ?? undefined;
+  }
+
+  /** ORIGINAL_DST: when each pool was last used (Envoy's host `used` flag), and when the last sweep ran. */
+  #poolUsedAt = new Map<string, number>();
+  #lastSweep: number | undefined;
+
+  /**
+   * An ORIGINAL_DST cluster has a host (and here a pool) for every address its callers name, so, as
+   * Envoy's OriginalDstCluster::cleanup, every `cleanup_interval` the hosts unused for that long are
+   * dropped, their pools closed once no connection is left on them (Envoy drains a removed host's
+   * pools; one still open is looked at again next time). Never before the connect timeout: a pool
+   * whose first connection is still being made has a request waiting on it. Run lazily, on the
+   * cluster's clock, when the cluster is used: idle, it holds what it held, and no timer runs.
+   */
+  #sweepOriginal(now: number): void {
+    if (this.#lastSweep === undefined) this.#lastSweep = now;
+    const interval = this.settings.cleanupIntervalMs ?? ORIGINAL_DST_CLEANUP_MS;
+    if (now - this.#lastSweep < interval) return;
+    this.#lastSweep = now;
+    const unusedFor = Math.max(interval, this.settings.connectTimeoutMs);
+    const stale: string[] = [];
+    for (const [key, u] of this.#upstreams) {
+      if (now - (this.#poolUsedAt.get(key) ?? 0) < unusedFor || u.connections() > 0) continue;
+      stale.push(key);
+      this.#poolUsedAt.delete(key);
+    }
+    this.#closeUpstreams(stale);
+    // Original-destination hosts are made per pick; the ones with nothing in flight are forgotten.
+    this.#lb.update(this.#endpoints);
+  }
+
+  #clusterNow(): number {
+    return this.#timers?.now?.() ?? this.#deps.now();
   }
 
   /** Load-balancer counters (`lb_healthy_panic`, `upstream_cx_none_healthy`). */
@@ -421,6 +458,11 @@ export class Cluster {
   upstream(e: { key: string; address: string; port: number; mesh: boolean; plaintext?: boolean }, http2 = this.settings.http2): Upstream {
     // An endpoint of a use-downstream-protocol cluster may have both kinds; the h2c one has its own key.
     const key = http2 && !this.settings.http2 && !e.mesh ? `${e.key}|h2` : e.plaintext ? `${e.key}|plaintext` : e.key;
+    if (this.settings.type === 'ORIGINAL_DST') {
+      const now = this.#clusterNow();
+      this.#sweepOriginal(now);
+      this.#poolUsedAt.set(key, now);
+    }
     let u = this.#upstreams.get(key);
     if (u) return u;
     const host = hostOf(e.address);
@@ -469,6 +511,11 @@ export class Cluster {
     let n = 0;
     for (const u of this.#upstreams.values()) n += u.connections();
     return n;
+  }
+
+  /** Upstream pools held (one per endpoint and protocol; an ORIGINAL_DST cluster's, per address used lately). */
+  get upstreamPools(): number {
+    return this.#upstreams.size;
   }
 
   #closeUpstreams(keys: string[]): void {

@@ -68,6 +68,8 @@ export interface ClusterSettings {
   readonly meshPlaintext: boolean;
   /** TLS to endpoints outside the tunnel (DestinationRule SIMPLE / MUTUAL); absent = plaintext. */
   readonly origination?: OriginationTls;
+  /** ORIGINAL_DST `cleanup_interval`: hosts unused this long are dropped (Envoy's default 5 s when absent). */
+  readonly cleanupIntervalMs?: number;
   /** The load-balancing fields of the Cluster, for the load balancer library. */
   readonly lbConfig: LbClusterJson;
   /** Identity of lbConfig, to rebuild the balancer only when it changed. */
@@ -173,6 +175,7 @@ export function compileCluster(c: EnvoyCluster): ClusterSettings {
     circuit_breakers?: { thresholds?: ThresholdsJson[] };
     max_requests_per_connection?: { value?: number };
     upstream_connection_options?: { tcp_keepalive?: { keepalive_time?: { value?: number } } };
+    cleanup_interval?: XdsDuration;
   };
   let outlier: OutlierConfig | null = null;
   try {
@@ -209,6 +212,7 @@ export function compileCluster(c: EnvoyCluster): ClusterSettings {
     meshSni,
     meshPlaintext: tlsMode === 'none' && !autoMesh,
     ...(origination ? { origination } : {}),
+    ...(type === 'ORIGINAL_DST' && extra.cleanup_interval !== undefined && durationMs(extra.cleanup_interval) > 0 ? { cleanupIntervalMs: durationMs(extra.cleanup_interval) } : {}),
     lbConfig,
     lbKey: JSON.stringify([c.type, c.lb_policy, c.ring_hash_lb_config, c.maglev_lb_config, c.least_request_lb_config, c.round_robin_lb_config, c.common_lb_config]),
     services: compileServices(c),
