@@ -91,6 +91,8 @@ export interface EnvoyTcpProxy {
   stat_prefix?: string;
   cluster?: string;
   weighted_clusters?: { clusters?: { name?: string; weight?: number }[] };
+  /** No byte either way this long closes the connection; absent: Envoy's 1 h, 0: never. */
+  idle_timeout?: XdsDuration;
 }
 
 export interface EnvoySecret {

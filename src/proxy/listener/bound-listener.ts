@@ -235,7 +235,7 @@ export class BoundListener {
   /** Runs one connection (or tunnelled stream) on a chosen filter chain. */
   serveChain(s: Duplex, chain: FilterChain, connection: ConnectionInfo, knownH2 = false): void {
     if (chain.handler.kind === 'tcp') {
-      serveTcp(this.#deps.clusters, chain.handler, s, connection, this.#deps.random, this.#deps.authzStats);
+      serveTcp(this.#deps.clusters, chain.handler, s, connection, this.#deps.random, this.#deps.authzStats, this.#deps.hcm.timers ?? realTimers);
       return;
     }
     const ctx = { connection, chain: chain.handler, onUpgrade: (req: HandedRequest, sock: Duplex, head: Buffer) => this.#onUpgrade(chain.handler as HttpChain, connection, req, sock, head) };

@@ -2,6 +2,7 @@
 // once. An HCM with `rds` names its route configuration; an inline route_config is compiled here.
 import { fromStruct, readTypedStruct, type TypedAny } from '../../xds/any.ts';
 import { OutriggerExtension, TypeUrl } from '../../xds/type-urls.ts';
+import { durationMs } from '../../xds/duration.ts';
 import { compileWeightedPick } from '../cluster/weighted-pick.ts';
 import { ProxyConfigError } from '../config/config-error.ts';
 import type { EnvoyFilter, EnvoyFilterChain, EnvoyFilterChainMatch, EnvoyHcm, EnvoyListener, EnvoyTcpProxy } from '../config/envoy-shapes.ts';
@@ -75,6 +76,8 @@ export interface TcpChain {
   readonly authz: readonly NetworkAuthzFilter[];
   /** `istio.stats` in front of tcp_proxy: Istio's TCP metrics and access log. */
   readonly stats?: NetworkStatsFilter;
+  /** tcp_proxy's `idle_timeout` in ms (Envoy's 1 h when absent; 0: none). */
+  readonly idleTimeoutMs?: number;
 }
 
 export interface DownstreamTls {
@@ -179,15 +182,19 @@ function compileClientValidation(
 
 function compileTcp(tp: EnvoyTcpProxy, where: string): TcpChain {
   const statPrefix = tp.stat_prefix ?? '';
+  const idleTimeoutMs = tp.idle_timeout === undefined ? TCP_PROXY_IDLE_TIMEOUT_MS : durationMs(tp.idle_timeout);
   if (tp.cluster) {
     const name = tp.cluster;
-    return { kind: 'tcp', statPrefix, pickCluster: () => name, authz: [] };
+    return { kind: 'tcp', statPrefix, pickCluster: () => name, authz: [], idleTimeoutMs };
   }
   const list = (tp.weighted_clusters?.clusters ?? []).map((c) => ({ name: c.name ?? '', weight: c.weight ?? 0 }));
   const total = list.reduce((s, c) => s + c.weight, 0);
   if (!list.length || total <= 0) throw new ProxyConfigError(where, 'tcp_proxy', 'cluster or weighted_clusters is required');
-  return { kind: 'tcp', statPrefix, pickCluster: compileWeightedPick(list), authz: [] };
+  return { kind: 'tcp', statPrefix, pickCluster: compileWeightedPick(list), authz: [], idleTimeoutMs };
 }
+
+/** Envoy's default tcp_proxy `idle_timeout`. */
+export const TCP_PROXY_IDLE_TIMEOUT_MS = 3_600_000;
 
 function compileChain(fc: EnvoyFilterChain, where: string, ctx: ListenerCompileContext): FilterChain {
   const filters = fc.filters ?? [];

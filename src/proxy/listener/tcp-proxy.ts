@@ -8,6 +8,7 @@ import type { ClusterManager } from '../cluster/cluster-manager.ts';
 import { hasExtAuthz, type NetworkAuthzOutcome, runNetworkAuthz } from '../filters/network-authz.ts';
 import type { NetworkAuthzStats } from '../filters/network-authz-stats.ts';
 import type { TcpConnectionStats, TcpUpstreamOutcome } from '../filters/network-stats.ts';
+import { realTimers, type Timers } from '../http/router.ts';
 import type { ConnectionInfo } from '../http/stream.ts';
 import { connectPeerOf } from '../upstream/h2-connection.ts';
 import { connectStream, splice } from '../upstream/connect-stream.ts';
@@ -15,7 +16,7 @@ import { dialCluster } from '../upstream/dial-cluster.ts';
 import type { TcpChain } from './compile-listener.ts';
 
 /** One connection (or tunnelled stream) on a TCP chain: authorization first, then tcp_proxy. */
-export function serveTcp(clusters: ClusterManager, chain: TcpChain, downstream: Duplex, connection: ConnectionInfo, random: () => number, authzStats?: NetworkAuthzStats): void {
+export function serveTcp(clusters: ClusterManager, chain: TcpChain, downstream: Duplex, connection: ConnectionInfo, random: () => number, authzStats?: NetworkAuthzStats, timers: Timers = realTimers): void {
   downstream.on('error', () => {});
   // Istio's stats filter watches the connection from its start, so a refused one is counted and logged.
   const meter = chain.stats?.begin(connection);
@@ -27,7 +28,7 @@ export function serveTcp(clusters: ClusterManager, chain: TcpChain, downstream: 
     }
     // Gone before a check could let it through: counted and logged as it closed, as below.
     if (downstream.destroyed) return void (meter && refused(meter, chain.pickCluster(random()), undefined));
-    proxyTcp(clusters, chain, downstream, connection, random, meter);
+    proxyTcp(clusters, chain, downstream, connection, random, meter, timers);
   };
   // Only a chain with ext_authz can have a check to cancel.
   const checks = hasExtAuthz(chain.authz) ? new AbortController() : undefined;
@@ -78,7 +79,7 @@ function refused(meter: TcpConnectionStats, clusterName: string, v: NetworkAuthz
 }
 
 /** `connection`'s local address and port are the original destination, for ORIGINAL_DST clusters. */
-function proxyTcp(clusters: ClusterManager, chain: TcpChain, downstream: Duplex, connection: ConnectionInfo, random: () => number, meter: TcpConnectionStats | undefined): void {
+function proxyTcp(clusters: ClusterManager, chain: TcpChain, downstream: Duplex, connection: ConnectionInfo, random: () => number, meter: TcpConnectionStats | undefined, timers: Timers): void {
   const clusterName = chain.pickCluster(random());
   const cluster = clusters.get(clusterName);
   const endpoint =
@@ -106,6 +107,7 @@ function proxyTcp(clusters: ClusterManager, chain: TcpChain, downstream: Duplex,
         stats.upstream_cx_active.dec();
         meter?.close();
       });
+      if (chain.idleTimeoutMs) closeWhenIdle(downstream, upstream, chain.idleTimeoutMs, timers);
       downstream.resume();
     },
     (err: Error) => {
@@ -114,6 +116,40 @@ function proxyTcp(clusters: ClusterManager, chain: TcpChain, downstream: Duplex,
       downstream.destroy();
     },
   );
+}
+
+/**
+ * tcp_proxy's idle timeout, as Envoy's: no byte read from either side for `ms` closes both (Envoy's
+ * default 1 h). Without it a silent client, or a peer gone without a FIN, held both sockets for good.
+ * One timer per connection, re-armed for what is left of the period when it fires after activity.
+ */
+function closeWhenIdle(a: Duplex, b: Duplex, ms: number, timers: Timers): void {
+  const now = timers.now ? () => (timers.now as () => number)() : () => performance.now();
+  let last = now();
+  const touch = (): void => {
+    last = now();
+  };
+  a.on('data', touch);
+  b.on('data', touch);
+  let handle: unknown;
+  const check = (): void => {
+    handle = undefined;
+    if (a.destroyed && b.destroyed) return;
+    const idle = now() - last;
+    if (idle >= ms) {
+      a.destroy();
+      b.destroy();
+      return;
+    }
+    handle = timers.set(check, ms - idle);
+  };
+  handle = timers.set(check, ms);
+  const stop = (): void => {
+    if (handle !== undefined) timers.clear(handle);
+    handle = undefined;
+  };
+  a.once('close', stop);
+  b.once('close', stop);
 }
 
 /** Bytes each way, as they flow: the downstream's reads are received, the upstream's (written to it) sent. */
