@@ -84,3 +84,56 @@ describe('mesh names', () => {
     assert.deepEqual(names.searchList('podinfo'), ['podinfo.svc.cluster.local', 'svc.cluster.local', 'cluster.local']);
   });
 });
+
+describe('mesh DNS server over TCP, a client that never reads', () => {
+  // Counts the answers, and the most the server ever held unsent, as each one is made.
+  class Counting extends DnsServer {
+    answered = 0;
+    maxBacklog = 0;
+    override answer(msg: Buffer, from: string): Buffer | undefined {
+      this.answered++;
+      this.maxBacklog = Math.max(this.maxBacklog, this.tcpBacklog);
+      return super.answer(msg, from);
+    }
+  }
+  const server = new Counting({ host: '127.0.0.1', port: 0, names });
+  let port = 0;
+  before(async () => {
+    port = (await server.listen()).tcpPort;
+  });
+  after(() => server.close());
+
+  it('stops reading its queries while its answers wait: what it holds unsent stays bounded', async () => {
+    const q = encodeQuery(1, 'podinfo-stable.podinfo.svc.cluster.local');
+    const frame = Buffer.concat([Buffer.from([q.length >> 8, q.length & 0xff]), q]);
+    const total = 300_000;
+    const sock = net.connect(port, '127.0.0.1');
+    sock.on('error', () => {});
+    await new Promise<void>((r) => sock.once('connect', () => r()));
+    sock.pause();
+    let written = false;
+    sock.write(Buffer.concat(Array.from({ length: total }, () => frame)), () => {
+      written = true;
+    });
+    // Until every query was read (a server that never stops), or the server took nothing new for a while
+    // (it stopped reading: its answers wait on a client that does not read them).
+    for (let last = -1, still = 0; !written && still < 200; ) {
+      await new Promise((r) => setImmediate(r));
+      still = server.answered === last ? still + 1 : 0;
+      last = server.answered;
+    }
+    assert.ok(server.maxBacklog <= 512 * 1024, `the server held ${server.maxBacklog} bytes of answers unsent`);
+    assert.ok(server.answered < total, 'it stopped reading before the last query');
+    // Once the client reads, every query is answered.
+    const answerBytes = 2 + (server.answer(q, '127.0.0.1') as Buffer).length;
+    server.answered--;
+    let got = 0;
+    sock.on('data', (c: Buffer) => {
+      got += c.length;
+      if (got >= total * answerBytes) sock.destroy();
+    });
+    sock.resume();
+    await new Promise<void>((r) => sock.once('close', () => r()));
+    assert.equal(server.answered, total);
+  });
+});

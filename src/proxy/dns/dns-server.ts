@@ -34,6 +34,13 @@ export class DnsServer {
     this.#names = names;
   }
 
+  /** Answer bytes written to TCP clients and not yet sent (the sockets' own buffers). */
+  get tcpBacklog(): number {
+    let n = 0;
+    for (const s of this.#sockets) n += s.writableLength;
+    return n;
+  }
+
   /** The response bytes for one query message, or undefined when it cannot be answered at all. */
   answer(msg: Buffer, from: string): Buffer | undefined {
     let query: DnsQuery;
@@ -90,8 +97,10 @@ export class DnsServer {
     s.on('error', () => {});
     s.setTimeout(tcpIdleMs, () => s.destroy());
     let buf = Buffer.alloc(0);
-    s.on('data', (chunk: Buffer) => {
-      buf = Buffer.concat([buf, chunk]);
+    // A client that sends queries and never reads the answers: once the socket holds more than its
+    // high-water mark unsent, no more queries are read (nor answered) until it drains, so what waits
+    // for the client is bounded, not everything it ever asked (TCP flow control then holds the client).
+    const serve = (): void => {
       while (buf.length >= 2) {
         const len = buf.readUInt16BE(0);
         if (len < 12) return void s.destroy();
@@ -101,8 +110,19 @@ export class DnsServer {
         if (!out) return void s.destroy();
         const prefix = Buffer.alloc(2);
         prefix.writeUInt16BE(out.length);
-        s.write(Buffer.concat([prefix, out]));
+        if (!s.write(Buffer.concat([prefix, out]))) {
+          s.pause();
+          s.once('drain', () => {
+            s.resume();
+            serve();
+          });
+          return;
+        }
       }
+    };
+    s.on('data', (chunk: Buffer) => {
+      buf = Buffer.concat([buf, chunk]);
+      serve();
     });
   }
 
