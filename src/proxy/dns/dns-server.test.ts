@@ -61,6 +61,49 @@ describe('mesh DNS server', () => {
     assert.deepEqual(replies[1], { id: 8, rcode: DnsRcode.NXDOMAIN, authoritative: true, addresses: [] });
   });
 
+  it('answers TCP queries that arrive a byte at a time, the length prefix split too, joining them once', async () => {
+    const sock = net.connect(port, '127.0.0.1');
+    sock.setNoDelay(true);
+    const frame = (q: Buffer) => Buffer.concat([Buffer.from([q.length >> 8, q.length & 0xff]), q]);
+    const long = `${'x'.repeat(60)}.${'y'.repeat(60)}.${'z'.repeat(60)}.podinfo.svc.cluster.local`;
+    const bytes = Buffer.concat([frame(encodeQuery(11, 'podinfo-canary.podinfo.svc.cluster.local')), frame(encodeQuery(12, long))]);
+    const replies: ReturnType<typeof decodeResponse>[] = [];
+    const done = new Promise<void>((resolve, reject) => {
+      let buf = Buffer.alloc(0);
+      sock.on('error', reject);
+      sock.on('data', (c: Buffer) => {
+        buf = Buffer.concat([buf, c]);
+        while (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
+          replies.push(decodeResponse(buf.subarray(2, 2 + buf.readUInt16BE(0))));
+          buf = buf.subarray(2 + buf.readUInt16BE(0));
+        }
+        if (replies.length === 2) resolve();
+      });
+    });
+    await new Promise<void>((resolve) => sock.once('connect', () => resolve()));
+    // One write per byte, each waited for, so the server reads them apart. The bytes copied to join
+    // them are counted: a copy of all held so far per byte read would be quadratic in the query's size.
+    const concat = Buffer.concat;
+    let copied = 0;
+    Buffer.concat = (list: readonly Uint8Array[], total?: number) => {
+      const b = concat(list, total);
+      copied += b.length;
+      return b;
+    };
+    try {
+      for (const b of bytes) await new Promise<void>((resolve) => sock.write(Buffer.from([b]), () => setImmediate(resolve)));
+      await done;
+    } finally {
+      Buffer.concat = concat;
+    }
+    // Joined once per query, plus the answers framed and read back: a few times the bytes, where a copy
+    // per byte would be some 60 times as many.
+    assert.ok(copied < 10 * bytes.length, `${copied} bytes copied to read ${bytes.length}`);
+    sock.destroy();
+    assert.deepEqual(replies[0], { id: 11, rcode: DnsRcode.NOERROR, authoritative: true, addresses: ['10.250.9.131'] });
+    assert.deepEqual(replies[1], { id: 12, rcode: DnsRcode.NXDOMAIN, authoritative: true, addresses: [] });
+  });
+
   it('answers a malformed question with FORMERR and ignores a runt', () => {
     const bad = encodeQuery(9, 'a.b');
     bad[12] = 0xc0; // a compression pointer where a label belongs

@@ -96,17 +96,28 @@ export class DnsServer {
     s.once('close', () => this.#sockets.delete(s));
     s.on('error', () => {});
     s.setTimeout(tcpIdleMs, () => s.destroy());
-    let buf = Buffer.alloc(0);
+    // The bytes read and not yet answered, kept as chunks: joined only once a whole query is there, so a
+    // query dribbled a byte at a time costs one copy, not one per byte.
+    let chunks: Buffer[] = [];
+    let have = 0;
+    /** Everything held, as one buffer. */
+    const joined = (): Buffer => {
+      if (chunks.length > 1) chunks = [Buffer.concat(chunks, have)];
+      return chunks[0] as Buffer;
+    };
     // A client that sends queries and never reads the answers: once the socket holds more than its
     // high-water mark unsent, no more queries are read (nor answered) until it drains, so what waits
     // for the client is bounded, not everything it ever asked (TCP flow control then holds the client).
     const serve = (): void => {
-      while (buf.length >= 2) {
-        const len = buf.readUInt16BE(0);
+      while (have >= 2) {
+        const first = chunks[0] as Buffer;
+        const len = first.length >= 2 ? first.readUInt16BE(0) : joined().readUInt16BE(0);
         if (len < 12) return void s.destroy();
-        if (buf.length < 2 + len) return;
+        if (have < 2 + len) return;
+        const buf = joined();
         const out = this.answer(buf.subarray(2, 2 + len), s.remoteAddress ?? '');
-        buf = buf.subarray(2 + len);
+        have -= 2 + len;
+        chunks = have > 0 ? [buf.subarray(2 + len)] : [];
         if (!out) return void s.destroy();
         const prefix = Buffer.alloc(2);
         prefix.writeUInt16BE(out.length);
@@ -121,7 +132,8 @@ export class DnsServer {
       }
     };
     s.on('data', (chunk: Buffer) => {
-      buf = Buffer.concat([buf, chunk]);
+      chunks.push(chunk);
+      have += chunk.length;
       serve();
     });
   }
