@@ -20,6 +20,7 @@ import { stripMeshHeaders } from './mesh-headers.ts';
 import type { PathNormalizer } from './normalize-path.ts';
 import { parseRequest, type RawHead } from './parse-request.ts';
 import type { RouteTable } from './route/index.ts';
+import { headerValue } from './route/request-headers.ts';
 import type { Timers } from './router.ts';
 import { forward, grpcTimeoutMs, realTimers } from './router.ts';
 import { type ConnectionInfo, type DownstreamRequest, type HeaderMap, headerMapOf, type StreamInfo } from './stream.ts';
@@ -196,6 +197,14 @@ export function connectionHeaders(rt: HcmRuntime, hc: HttpChain, request: Downst
   if (hc.useRemoteAddress ? hc.xffTrustedHops === 0 || !request.headers.has('x-forwarded-proto') : !request.headers.has('x-forwarded-proto')) {
     request.headers.set('x-forwarded-proto', connection.tls ? 'https' : 'http');
   }
+  // A request that named no scheme (HTTP/1.1 origin-form) takes x-forwarded-proto's as it stands now (the
+  // connection's at the edge, a sidecar's client's own), when it is http or https: Envoy's
+  // mutateRequestHeaders (getScheme); else the connection's. What :scheme matchers, redirects and an
+  // HTTP/2 upstream see.
+  if (request.schemeFromConnection) {
+    const xfp = headerValue(request.headers, 'x-forwarded-proto')?.toLowerCase();
+    if (xfp === 'http' || xfp === 'https') request.scheme = xfp;
+  }
   if (hc.useRemoteAddress) {
     // At the edge the client address is derived from trusted XFF hops only (policies' remoteIpBlocks
     // read it), and the peer is appended for the next hop, as Envoy does.
@@ -291,7 +300,8 @@ function proceed(rt: HcmRuntime, s: HttpStream, req: DownstreamReq, verdict: Fil
     method: request.method,
     path: request.query ? `${path}?${request.query}` : path || '/',
     authority,
-    scheme: 'http',
+    // An HTTP/2 upstream gets the request's :scheme, as Envoy's router (FilterUtility::setUpstreamScheme keeps a valid one).
+    scheme: request.scheme,
     headers: upstreamHeaders,
     downstreamProtocol: downstreamProtocol(request),
     ...(trailersIn ? { trailers: trailersIn } : {}),

@@ -57,6 +57,8 @@ export function parseRequest(raw: RawHead, connection: ConnectionInfo, normalize
   if (hosts > 1) return { ok: false, reply: badRequest('http.duplicate_host') };
   const host = headers.get('host') as string | undefined;
   let scheme: 'http' | 'https' = connection.tls ? 'https' : 'http';
+  // No :scheme in the request (HTTP/1.1 origin-form, CONNECT): the connection manager sets it (Envoy's codec leaves it unset).
+  let schemeFromConnection = true;
   let authority: string | undefined;
   let target = raw.target;
   if (raw.protocol === 'HTTP/2') {
@@ -64,6 +66,7 @@ export function parseRequest(raw: RawHead, connection: ConnectionInfo, normalize
     if (s !== undefined) {
       if (s !== 'http' && s !== 'https') return { ok: false, reply: badRequest('http2.invalid_scheme') };
       scheme = s;
+      schemeFromConnection = false;
     }
     authority = raw.h2?.[':authority'] as string | undefined;
     if (authority !== undefined && host !== undefined && host.toLowerCase() !== authority.toLowerCase()) {
@@ -82,6 +85,7 @@ export function parseRequest(raw: RawHead, connection: ConnectionInfo, normalize
     if (host !== undefined && !sameAuthority(host, authority, target[4] === ':' ? ':80' : ':443')) return { ok: false, reply: badRequest('http.absolute_form_host_mismatch') };
     // Its scheme is the request's :scheme, lower-cased (Envoy's handlePath); x-forwarded-proto stays the connection's.
     scheme = target[4] === ':' ? 'http' : 'https';
+    schemeFromConnection = false;
     if (host !== authority) headers.set('host', authority);
     // Nothing after the authority is the path `/`; a query or fragment straight after it is no path (400).
     target = end === target.length ? '/' : target.slice(end);
@@ -101,5 +105,5 @@ export function parseRequest(raw: RawHead, connection: ConnectionInfo, normalize
     path = n.path;
     query = n.query;
   }
-  return { ok: true, request: { method: raw.method, scheme, authority, sentAuthority, path, query, headers, protocol: raw.protocol, connection } };
+  return { ok: true, request: { method: raw.method, scheme, schemeFromConnection, authority, sentAuthority, path, query, headers, protocol: raw.protocol, connection } };
 }

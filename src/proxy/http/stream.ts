@@ -43,6 +43,11 @@ export interface ConnectionInfo {
 export interface DownstreamRequest {
   method: string;
   scheme: 'http' | 'https';
+  /**
+   * The request named no scheme (an HTTP/1.1 origin-form target, a CONNECT): `scheme` is the connection's
+   * until connectionHeaders sets it from x-forwarded-proto, as Envoy's mutateRequestHeaders does.
+   */
+  schemeFromConnection?: boolean;
   /** `host[:port]`, lower-cased, as routed. */
   authority: string;
   /**

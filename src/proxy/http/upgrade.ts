@@ -23,8 +23,11 @@ function refuse(sock: Duplex, status: number, reason: string): void {
   sock.end(`HTTP/1.1 ${status} ${reason}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n`);
 }
 
-/** A filter's local reply written on the upgrade's socket, which then closes; the filters' onDone see it, as a request's end. */
-function replyAndClose(sock: Duplex, chain: HttpChain, ctx: RequestContext, reply: LocalReply, now: () => number): void {
+/**
+ * A filter's local reply written on the upgrade's socket, which then closes; the filters' onDone see it,
+ * as a request's end. `filtersSaw` false: the codec's reply before any filter ran, which none of them sees.
+ */
+function replyAndClose(sock: Duplex, chain: HttpChain, ctx: RequestContext, reply: LocalReply, now: () => number, filtersSaw = true): void {
   let head = '';
   let sent = false;
   const target: ReplyTarget = {
@@ -40,7 +43,7 @@ function replyAndClose(sock: Duplex, chain: HttpChain, ctx: RequestContext, repl
     end(body) {
       const bytes = Buffer.from(body ?? '', 'utf8');
       sock.end(Buffer.concat([Buffer.from(head, 'latin1'), bytes]));
-      filtersDone(chain.filters, ctx, { status: reply.status, requestBytes: 0, responseBytes: bytes.length, requestHeadBytes: 0, responseHeadBytes: head.length, durationMs: now() - ctx.info.startTime, downstreamReset: false });
+      if (filtersSaw) filtersDone(chain.filters, ctx, { status: reply.status, requestBytes: 0, responseBytes: bytes.length, requestHeadBytes: 0, responseHeadBytes: head.length, durationMs: now() - ctx.info.startTime, downstreamReset: false });
     },
   };
   sendLocalReply(target, withServerHeader(reply, chain.serverHeader), ctx.info, false);
@@ -61,6 +64,12 @@ export function handleUpgrade(rt: HcmRuntime, chain: HttpChain, connection: Conn
   }
   const request = parsed.request;
   const info = newStreamInfo(rt.now());
+  // As for a request (Envoy's HTTP/1 codec refuses it in handlePath, before any upgrade handling): an edge
+  // HCM refuses an https absolute-form URL on a plaintext connection, 403 http1.https_url_on_plaintext_connection.
+  if (chain.useRemoteAddress && chain.xffTrustedHops === 0 && request.scheme === 'https' && !connection.tls) {
+    replyAndClose(sock, chain, { request, info, route: null }, LocalReplies.httpsInPlaintext, rt.now, false);
+    return;
+  }
   connectionHeaders(rt, chain, request, info);
   const table = chain.inlineRoutes ?? (chain.rdsName ? rt.routeTable(chain.rdsName) : undefined);
   const route = table?.match(request, rt.random()) ?? null;

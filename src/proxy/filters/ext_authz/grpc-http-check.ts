@@ -13,7 +13,9 @@ export function grpcHttpCheckRequest(ctx: RequestContext, now = Date.now()): Che
   const r = ctx.request;
   const c = r.connection;
   const path = r.path + (r.query ? `?${r.query}` : '');
-  const headers: Record<string, string> = { ':authority': r.authority, ':method': r.method, ':path': path, ':scheme': r.scheme };
+  // The host as the client sent it (CheckRequestUtils::setHttpRequest reads the header map, not the routing copy).
+  const host = r.sentAuthority ?? r.authority;
+  const headers: Record<string, string> = { ':authority': host, ':method': r.method, ':path': path, ':scheme': r.scheme };
   for (const [name, value] of r.headers) headers[name] = Array.isArray(value) ? value.join(',') : value;
   return {
     attributes: {
@@ -21,7 +23,7 @@ export function grpcHttpCheckRequest(ctx: RequestContext, now = Date.now()): Che
       destination: peer(c.localAddress, c.localPort, undefined),
       request: {
         time: { seconds: String(Math.floor(now / 1000)), nanos: (now % 1000) * 1e6 },
-        http: { method: r.method, headers, path, host: r.authority, scheme: r.scheme, protocol: r.protocol },
+        http: { method: r.method, headers, path, host, scheme: r.scheme, protocol: r.protocol },
       },
     },
   };

@@ -141,7 +141,8 @@ class ExtAuthzFilter implements HttpFilter {
       if (ALWAYS_SENT.has(name) || s.allowedRequestHeaders?.(name)) headers[name] = Array.isArray(value) ? value.join(',') : value;
     }
     for (const [k, v] of s.headersToAdd) headers[k] = v;
-    headers['host'] = r.authority;
+    // The Host as the client sent it: Envoy's check request copies the request's :authority.
+    headers['host'] = r.sentAuthority ?? r.authority;
     const path = s.pathPrefix + r.path + (r.query ? `?${r.query}` : '');
     let res: CheckResponse;
     const call = this.#call(ctx);

@@ -6,14 +6,17 @@ import type { RbacInput } from './rbac-types.ts';
 const EMPTY_METADATA: ReadonlyMap<string, Record<string, unknown>> = new Map();
 const EMPTY_STATE: ReadonlyMap<string, string> = new Map();
 
-/** `Example.COM.:80` → `example.com:80`: hosts compare case-insensitively and without the trailing dot. */
+/**
+ * `Example.COM.:80` → `Example.COM:80`: the authority as the client sent it (Envoy's `:authority` header,
+ * which `request.headers[:authority]` matches case-sensitively), without the host's trailing dot, so
+ * `hosts` (translated, as Istio's HostMatcher, to ignore_case matchers) cannot be passed with one.
+ */
 export function canonicalAuthority(authority: string): string {
-  const lower = authority.toLowerCase();
-  if (lower.startsWith('[')) return lower;
-  const colon = lower.lastIndexOf(':');
-  const host = colon === -1 ? lower : lower.slice(0, colon);
-  const port = colon === -1 ? '' : lower.slice(colon);
-  return (host.endsWith('.') ? host.slice(0, -1) : host) + port;
+  if (authority.startsWith('[')) return authority;
+  const colon = authority.lastIndexOf(':');
+  const host = colon === -1 ? authority : authority.slice(0, colon);
+  if (!host.endsWith('.')) return authority;
+  return host.slice(0, -1) + (colon === -1 ? '' : authority.slice(colon));
 }
 
 /** Where the proxy records the client address it derived from trusted X-Forwarded-For hops. */
@@ -54,7 +57,7 @@ class HttpInput implements RbacInput {
         return [r.query === '' ? r.path : `${r.path}?${r.query}`];
       case ':authority':
       case 'host':
-        return [canonicalAuthority(r.authority)];
+        return [canonicalAuthority(r.sentAuthority ?? r.authority)];
       case ':scheme':
         return [r.scheme];
     }

@@ -37,7 +37,8 @@ export class AccessLogger {
         bytesReceived: outcome.requestBytes,
         bytesSent: outcome.responseBytes,
         durationMs: outcome.durationMs,
-        requestHeader: (n) => (n === ':authority' ? request.authority : header(request.headers, n)),
+        // %REQ(:AUTHORITY)% is the header as the client sent it (Envoy lower-cases only a copy, to pick the virtual host).
+        requestHeader: (n) => (n === ':authority' ? (request.sentAuthority ?? request.authority) : header(request.headers, n)),
         responseHeader: (n) => (response ? header(response.headers, n) : undefined),
         upstreamHost: info.upstreamHost ?? '',
         upstreamCluster: info.clusterName ?? '',

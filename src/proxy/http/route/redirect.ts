@@ -51,7 +51,8 @@ export class Redirect {
       // after it (`other.example.com:9000:8443`); pilot passes the authority through as written.
       host = this.#host;
     } else {
-      host = request.authority;
+      // The Host as the client sent it (Envoy's processRequestHost reads getHostValue()).
+      host = request.sentAuthority ?? request.authority;
       const port = portOf(host);
       if (port !== '') {
         let remove = this.#port !== '';

@@ -14,7 +14,8 @@ export function requestHeader(request: DownstreamRequest, name: string): string 
   if (name.charCodeAt(0) === 58 /* ':' */) {
     switch (name) {
       case ':authority':
-        return request.authority;
+        // As the client sent it: Envoy's header matchers read the header, not the virtual host's lower-cased copy.
+        return request.sentAuthority ?? request.authority;
       case ':method':
         return request.method;
       case ':scheme':
