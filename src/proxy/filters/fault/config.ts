@@ -36,7 +36,8 @@ export function compileFaultConfig(config: TypedAny): FaultConfig {
   if (c.delay) {
     if (c.delay.header_delay !== undefined) throw new FilterConfigError('fault: delay.header_delay is not supported');
     if (!c.delay.fixed_delay) throw new FilterConfigError('fault: delay.fixed_delay is required');
-    delay = { ms: durationMs(c.delay.fixed_delay), fraction: compileFraction(c.delay.percentage, 'delay.percentage') };
+    // Whole milliseconds, as Envoy reads fixed_delay (PROTOBUF_GET_MS_REQUIRED): under 1 ms is no delay.
+    delay = { ms: Math.floor(durationMs(c.delay.fixed_delay)), fraction: compileFraction(c.delay.percentage, 'delay.percentage') };
   }
   let abort: FaultConfig['abort'] = null;
   if (c.abort) {

@@ -47,8 +47,10 @@ class FaultFilter implements HttpFilter {
     const config = (override as FaultConfig | undefined) ?? this.#config;
     for (const h of config.headers) if (!h.match(ctx.request)) return CONTINUE;
     if (this.#active >= config.maxActiveFaults) return CONTINUE;
-    const delay = config.delay?.fraction.sample(this.#deps.random()) ? config.delay.ms : -1;
-    if (delay >= 0) return this.#delayThenAbort(ctx, config, delay);
+    // Envoy's delayDuration: the percentage is drawn first, and a delay of 0 ms is no delay (no timer,
+    // no DI, no active fault); an abort is then decided at once.
+    const delay = config.delay?.fraction.sample(this.#deps.random()) ? config.delay.ms : 0;
+    if (delay > 0) return this.#delayThenAbort(ctx, config, delay);
     return this.#abort(ctx, config);
   }
 
