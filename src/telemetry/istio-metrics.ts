@@ -19,6 +19,7 @@ export type SecurityPolicy = 'mutual_tls' | 'none' | 'unknown';
 export interface ServiceLabels {
   readonly host: string;
   readonly name: string;
+  /** `''` where nothing names it (no `istio.services` namespace): the source reports its peer's namespace then. */
   readonly namespace: string;
 }
 
@@ -96,9 +97,11 @@ function edgeLabels(reporter: Reporter, s: WorkloadLabels, d: WorkloadLabels, sv
     destination_version: d.version,
     destination_service: svc.host,
     destination_service_name: svc.name,
-    // Istio's stats filter takes the namespace of the workload that answered (the peer's, else unknown, for
-    // the source; its own for the destination), not the service's: a request no workload answered has none.
-    destination_service_namespace: d.namespace,
+    // Istio's stats filter (istio_stats.cc, populatePeerInfo): the destination reports its own namespace; the
+    // source the routed cluster's `istio.services[0].namespace` (Istio 1.23+, istio/proxy#5617), else the
+    // namespace of the workload that answered (its peer's, else unknown). So an overflow (UO) or a cluster
+    // without healthy host (UH) still names the service's namespace.
+    destination_service_namespace: reporter === 'source' ? svc.namespace || d.namespace : d.namespace,
     destination_cluster: d.cluster,
     destination_canonical_service: d.canonicalService,
     destination_canonical_revision: d.canonicalRevision,

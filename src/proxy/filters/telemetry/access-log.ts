@@ -7,6 +7,7 @@ import type { AccessLogSink } from '../../../telemetry/access-log/sink.ts';
 import type { ResponseHead, StreamOutcome } from '../../http/filter.ts';
 import type { ConnectionInfo, DownstreamRequest, StreamInfo } from '../../http/stream.ts';
 import type { TcpUpstreamOutcome } from '../network-stats.ts';
+import { routedCluster } from './edges.ts';
 import { header } from './tracer.ts';
 
 export class AccessLogger {
@@ -41,7 +42,8 @@ export class AccessLogger {
         requestHeader: (n) => (n === ':authority' ? (request.sentAuthority ?? request.authority) : header(request.headers, n)),
         responseHeader: (n) => (response ? header(response.headers, n) : undefined),
         upstreamHost: info.upstreamHost ?? '',
-        upstreamCluster: info.clusterName ?? '',
+        // Envoy's %UPSTREAM_CLUSTER% reads the stream's cluster info: none for a cluster the proxy lacks (NC).
+        upstreamCluster: routedCluster(info) ?? '',
         upstreamLocalAddress: '',
         downstreamLocalAddress: `${c.localAddress}:${c.localPort}`,
         downstreamRemoteAddress: `${c.remoteAddress}:${c.remotePort}`,

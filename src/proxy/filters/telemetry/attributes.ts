@@ -5,6 +5,7 @@
 import type { WorkloadLabels } from '../../../telemetry/workload-labels.ts';
 import type { RequestContext, ResponseHead, StreamOutcome } from '../../http/filter.ts';
 import type { ConnectionInfo, HeaderMap } from '../../http/stream.ts';
+import { routedCluster } from './edges.ts';
 import { header } from './tracer.ts';
 
 /** Envoy's `response.flags` bits (StreamInfo::CoreResponseFlag order), by short name. */
@@ -51,7 +52,9 @@ export function streamAttributes(f: StreamFacts): Record<string, unknown> {
   const request = {
     path: r.query ? `${r.path}?${r.query}` : r.path,
     url_path: r.path,
-    host: r.authority,
+    // The Host header as the client sent it (Envoy's RequestWrapper reads the header entry; only the
+    // virtual-host match lower-cases a copy).
+    host: r.sentAuthority ?? r.authority,
     scheme: r.scheme,
     method: r.method,
     protocol: r.protocol,
@@ -77,7 +80,7 @@ export function streamAttributes(f: StreamFacts): Record<string, unknown> {
       return resHeaders;
     },
   };
-  return { request, response, ...connectionTree(r.connection, info.upstreamHost, info.clusterName, info.routeName, f.peer, f.outbound) };
+  return { request, response, ...connectionTree(r.connection, info.upstreamHost, routedCluster(info), info.routeName, f.peer, f.outbound) };
 }
 
 /** What one TCP connection tells CEL (tcp_proxy has no request, nor a response code: only its flags). */

@@ -27,24 +27,29 @@ function child<K, V>(m: Map<K, Map<string, V>>, k: K): Map<string, V> {
 }
 
 /**
- * `outbound|9898|stable|podinfo.podinfo.svc.cluster.local` → the service it names. As Istio's stats filter:
- * where no cluster names a service, the Host header (`authority`, as sent) stands for both host and name,
- * a passthrough or blackhole cluster names itself, and with the fallback off (`authority` undefined) what
- * the Host would have given is `unknown`.
+ * `outbound|9898|stable|podinfo.podinfo.svc.cluster.local` → the service it names, for a cluster without
+ * `istio.services` metadata (its name stands in for it). As Istio's stats filter: where no cluster names a
+ * service, the Host header (`authority`, as the client sent it) stands for both host and name, a
+ * passthrough or blackhole cluster names itself, and with the fallback off (`authority` undefined) what the
+ * Host would have given is `unknown`. `namespace` is `''` where nothing names one: the source then reports
+ * the peer's (see edgeLabels).
  */
 export function serviceFromCluster(clusterName: string | undefined, authority: string | undefined): ServiceLabels {
   const host = authority || UNKNOWN;
-  if (!clusterName?.includes('|')) return { host, name: clusterName || host, namespace: UNKNOWN };
+  if (!clusterName?.includes('|')) return { host, name: clusterName || host, namespace: '' };
   const svcHost = clusterName.slice(clusterName.lastIndexOf('|') + 1);
-  if (!svcHost) return { host, name: host, namespace: UNKNOWN };
+  if (!svcHost) return { host, name: host, namespace: '' };
   const m = /^([^.]+)\.([^.]+)\.svc\./.exec(svcHost);
-  return m ? { host: svcHost, name: m[1] ?? svcHost, namespace: m[2] ?? UNKNOWN } : { host: svcHost, name: svcHost, namespace: UNKNOWN };
+  return m ? { host: svcHost, name: m[1] ?? svcHost, namespace: m[2] ?? '' } : { host: svcHost, name: svcHost, namespace: '' };
 }
 
-export function hostOf(authority: string): string {
-  if (authority.startsWith('[')) return authority.slice(0, authority.indexOf(']') + 1);
-  const i = authority.lastIndexOf(':');
-  return i < 0 ? authority : authority.slice(0, i);
+/**
+ * The cluster Envoy's stream info holds: none when the route named one the proxy does not have (NC), as
+ * the connection manager sets upstreamClusterInfo only for a cluster it found (ActiveStream::setRoute).
+ * What the stats filter, %UPSTREAM_CLUSTER%, the span's upstream_cluster tags and `xds.cluster_name` read.
+ */
+export function routedCluster(info: { readonly clusterName?: string | undefined; readonly responseFlags: ReadonlySet<string> }): string | undefined {
+  return info.responseFlags.has('NC') ? undefined : info.clusterName;
 }
 
 export class EdgeIndex {
@@ -114,8 +119,16 @@ export class EdgeIndex {
    * Reporter source: this workload calls `destination` (from peer metadata exchange). Without an answer,
    * the endpoint tried (`upstreamWorkload`, its `istio.workload` metadata `name;namespace`) gives the
    * namespace, as Istio's stats filter falls back to the upstream host's metadata; else all is unknown.
+   * The service is the routed cluster's first `istio.services` entry (host, name, namespace), host or no
+   * host (`clusterName` undefined: the request had no cluster, as on NR and NC).
    */
   outbound(clusterName: string | undefined, authority: string, destination: WorkloadLabels | undefined, upstreamWorkload?: string): MetricEdge {
+    const service = this.#metadataService(clusterName) ?? this.#namedService(clusterName, authority);
+    return this.#edge(this.#edges, this.#self, destination ?? (upstreamWorkload ? this.#endpointPeer(upstreamWorkload) : unknownWorkload), service, 'unknown');
+  }
+
+  /** Where the cluster has no `istio.services`: its name, or the Host (see serviceFromCluster). */
+  #namedService(clusterName: string | undefined, authority: string): ServiceLabels {
     const key = clusterName ?? '';
     let service = this.#serviceByCluster.get(key);
     // Passthrough and no-route requests name the host the client asked for, so key them by it too.
@@ -124,7 +137,30 @@ export class EdgeIndex {
       if (key.includes('|')) bounded(this.#serviceByCluster).set(key, service);
       else service = this.#internService(service);
     }
-    return this.#edge(this.#edges, this.#self, destination ?? (upstreamWorkload ? this.#endpointPeer(upstreamWorkload) : unknownWorkload), service, 'unknown');
+    return service;
+  }
+
+  /** By the cluster's `istio.services` list (a config push replaces it, and so the entry). */
+  #serviceByMetadata = new WeakMap<readonly TelemetryServiceConfig[], ServiceLabels>();
+
+  /**
+   * Istio's stats filter (`istio_stats.cc`, populatePeerInfo) names the destination service from the
+   * routed cluster's `filter_metadata.istio.services[0]`: `host`, `name` (else the host's first label) and,
+   * since Istio 1.23 (istio/proxy#5617), `namespace`. Envoy's connection manager knows the cluster as soon
+   * as the route names one the proxy has, so a request no host answered (UO, UH) is labelled so too.
+   */
+  #metadataService(clusterName: string | undefined): ServiceLabels | undefined {
+    if (!clusterName) return undefined;
+    const services = this.#clusterServices(clusterName);
+    const first = services?.[0];
+    if (!services || !first) return undefined;
+    let s = this.#serviceByMetadata.get(services);
+    if (!s) {
+      const dot = first.host.indexOf('.');
+      s = this.#internService({ host: first.host, name: first.name || (dot < 0 ? first.host : first.host.slice(0, dot)), namespace: first.namespace });
+      this.#serviceByMetadata.set(services, s);
+    }
+    return s;
   }
 
   #endpointPeers = new Map<string, WorkloadLabels>();
@@ -141,7 +177,7 @@ export class EdgeIndex {
 
   #interned = new Map<string, ServiceLabels>();
   #internService(s: ServiceLabels): ServiceLabels {
-    const k = `${s.host}\u0000${s.name}`;
+    const k = `${s.host}\u0000${s.name}\u0000${s.namespace}`;
     const found = this.#interned.get(k);
     if (found) return found;
     bounded(this.#interned).set(k, s);
@@ -178,10 +214,11 @@ export class EdgeIndex {
     return this.#internService({ host: name, name, namespace: this.#self.namespace });
   }
 
+  /** The Host header verbatim, port and case kept, for host and name (Istio's `headers->Host()`), in this namespace. */
   #hostService(authority: string): ServiceLabels {
     let s = this.#serviceByHost.get(authority);
     if (s) return s;
-    const host = hostOf(authority) || UNKNOWN;
+    const host = authority || UNKNOWN;
     s = this.#internService({ host, name: host, namespace: this.#self.namespace });
     bounded(this.#serviceByHost).set(authority, s);
     return s;

@@ -9,7 +9,7 @@ import { CONTINUE, type FilterVerdict, type HttpFilter, type RequestContext, typ
 import type { StreamInfo } from '../../http/stream.ts';
 import type { AccessLogger } from './access-log.ts';
 import { streamAttributes } from './attributes.ts';
-import type { EdgeIndex } from './edges.ts';
+import { type EdgeIndex, routedCluster } from './edges.ts';
 import type { MetricOverrides } from './metric-overrides.ts';
 import { decodePeerMetadata } from './peer-metadata.ts';
 import { header, type TraceState, type Tracer } from './tracer.ts';
@@ -102,9 +102,14 @@ export class TelemetryFilter implements HttpFilter {
     const flags = flagsText(info.responseFlags, outcome);
     const req = ctx.request;
     if (this.#p.edges) {
-      const edge: MetricEdge = this.#outbound ? this.#p.edges.outbound(info.clusterName, req.authority, state?.destination, info.upstreamWorkload) : this.#p.edges.inbound(req.connection, req.authority, info.clusterName);
-      const grpc = outcome.grpcStatus ?? -1;
-      const protocol = isGrpc(ctx) ? 'grpc' : 'http';
+      // The Host fallback reads the header as the client sent it (Istio's stats filter: `headers->Host()`).
+      const host = req.sentAuthority ?? req.authority;
+      const edge: MetricEdge = this.#outbound ? this.#p.edges.outbound(routedCluster(info), host, state?.destination, info.upstreamWorkload) : this.#p.edges.inbound(req.connection, host, info.clusterName);
+      // Istio's stats filter: `grpc` and a gRPC status only for a gRPC request (isGrpcRequestHeaders); the
+      // status from getGrpcStatus(trailers, headers, info), whose last resort is the HTTP status mapped.
+      const isGrpcRequest = isGrpc(ctx);
+      const grpc = isGrpcRequest ? (outcome.grpcStatus ?? (outcome.status > 0 ? httpToGrpcStatus(outcome.status) : -1)) : -1;
+      const protocol = isGrpcRequest ? 'grpc' : 'http';
       // Istio's stats filter records the downstream's wire bytes: heads and bodies (HTTP/2: the
       // heads' and trailers' fields uncompressed, see StreamOutcome).
       const requestBytes = outcome.requestHeadBytes + outcome.requestBytes;
@@ -132,15 +137,46 @@ export class TelemetryFilter implements HttpFilter {
   }
 }
 
+/**
+ * Envoy's Grpc::Common::isGrpcRequestHeaders (hasGrpcContentType): the content-type is exactly
+ * `application/grpc` or starts `application/grpc+`; `application/grpc-web…` is not gRPC.
+ */
 function isGrpc(ctx: RequestContext): boolean {
   const ct = header(ctx.request.headers, 'content-type');
-  return ct?.startsWith('application/grpc') === true;
+  if (!ct?.startsWith('application/grpc')) return false;
+  return ct.length === 16 || ct.charCodeAt(16) === 43 /* '+' */;
 }
 
-/** Envoy's `%RESPONSE_FLAGS%`: `-`, or the flags joined by commas; a downstream that left adds DC. */
+/** Envoy's Grpc::Utility::httpToGrpcStatus: a gRPC response without grpc-status, by its HTTP status. */
+function httpToGrpcStatus(status: number): number {
+  switch (status) {
+    case 400:
+      return 13;
+    case 401:
+      return 16;
+    case 403:
+      return 7;
+    case 404:
+      return 12;
+    case 429:
+    case 502:
+    case 503:
+    case 504:
+      return 14;
+    default:
+      return 2;
+  }
+}
+
+/**
+ * Envoy's `%RESPONSE_FLAGS%` (ResponseFlagUtils::toShortString): `-`, or the flags joined by commas in the
+ * order the stream set them, as Envoy 1.30+ (Istio 1.22–1.24) keeps them; a downstream that left adds DC,
+ * last. Never sorted: a delay the client left is `DI,DC`, retries run out on a refused connect `URX,UF`.
+ */
 export function flagsText(flags: ReadonlySet<string>, outcome: StreamOutcome): string {
-  if (flags.size === 0 && !outcome.downstreamReset) return '-';
-  const all = [...flags];
-  if (outcome.downstreamReset && !flags.has('DC')) all.push('DC');
-  return all.sort().join(',');
+  const dc = outcome.downstreamReset && !flags.has('DC');
+  if (flags.size === 0) return dc ? 'DC' : '-';
+  let text = '';
+  for (const f of flags) text = text === '' ? f : `${text},${f}`;
+  return dc ? `${text},DC` : text;
 }

@@ -30,13 +30,13 @@ function only(series: Record<string, string>[], want: Record<string, string>): R
   return Object.fromEntries(Object.keys(want).map((k) => [k, s[k] ?? '(absent)']));
 }
 
-test('source, fault-injected abort: the service of the route, no destination workload or namespace, revision latest', async () => {
+test('source, fault-injected abort: the service of the route and its namespace (Istio 1.23+), no destination workload, revision latest', async () => {
   const { f, series } = filter({ reporter: 'source', workload: sleep });
   await drive(f, { authority: 'podinfo.podinfo:9898', status: 503, clusterName: podinfoCluster, flags: ['FI'] });
   const want = {
     destination_service: 'podinfo.podinfo.svc.cluster.local',
     destination_service_name: 'podinfo',
-    destination_service_namespace: 'unknown',
+    destination_service_namespace: 'podinfo',
     destination_workload: 'unknown',
     destination_workload_namespace: 'unknown',
     destination_canonical_service: 'unknown',
@@ -51,8 +51,8 @@ test('source, fault-injected abort: the service of the route, no destination wor
 
 test('source, connect failure (UF): the namespace of the endpoint it tried, from its istio.workload metadata', async () => {
   const { f, series } = filter({ reporter: 'source', workload: sleep });
-  await drive(f, { authority: 'podinfo.podinfo:9898', status: 503, clusterName: podinfoCluster, upstreamWorkload: 'podinfo-stable-0;podinfo', flags: ['UF', 'URX'] });
-  const want = { destination_service_name: 'podinfo', destination_service_namespace: 'podinfo', destination_workload_namespace: 'podinfo', destination_workload: 'unknown', response_flags: 'UF,URX' };
+  await drive(f, { authority: 'podinfo.podinfo:9898', status: 503, clusterName: podinfoCluster, upstreamWorkload: 'podinfo-stable-0;podinfo', flags: ['URX', 'UF'] });
+  const want = { destination_service_name: 'podinfo', destination_service_namespace: 'podinfo', destination_workload_namespace: 'podinfo', destination_workload: 'unknown', response_flags: 'URX,UF' };
   assert.deepEqual(only(series(), want), want);
 });
 

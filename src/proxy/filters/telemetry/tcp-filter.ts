@@ -54,7 +54,8 @@ export class TcpTelemetryFilter implements NetworkStatsFilter {
     const edges = this.#p.edges;
     if (!edges) return UNCOUNTED;
     // No Host header on a TCP connection: a cluster that names no service gives `unknown`, as in Istio.
-    const edge = this.#outbound ? edges.outbound(upstream.clusterName, '', peer, upstream.upstreamWorkload) : edges.inbound(connection, '', upstream.clusterName);
+    // No such cluster (NC): tcp_proxy set none on the stream info, so no service (Istio's `unknown`).
+    const edge = this.#outbound ? edges.outbound(upstream.flags === 'NC' ? undefined : upstream.clusterName, '', peer, upstream.upstreamWorkload) : edges.inbound(connection, '', upstream.clusterName);
     const o = this.#p.overrides;
     if (!o) return edge.tcp(upstream.flags);
     return o.rules.bindTcp(o.metrics, edge.tcpLabels(upstream.flags), () => this.#attributes(connection, upstream, peer));

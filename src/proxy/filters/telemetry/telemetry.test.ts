@@ -71,13 +71,13 @@ test('source and destination filters: peer metadata exchange, Istio labels, span
   const inbound = await drive(dst, { authority: 'podinfo.podinfo:9898', path: '/api/info', status: 200, headers: { ...forwarded, 'x-forwarded-proto': 'http' }, scheme: 'https', connection: peer, responseBytes: 42 });
   assert.ok(inbound.responseHeaders.get('x-outrigger-peer'), 'destination answers a mesh peer with its metadata');
   // Replay the source's response hook with the destination's header, as the tunnel would deliver it.
-  const again = await drive(src, { authority: 'podinfo.podinfo:9898', status: 503, clusterName: 'outbound|9898||podinfo.podinfo.svc.cluster.local', flags: ['UF', 'URX'], upstreamMesh: true, responseHeaders: { 'x-outrigger-peer': String(inbound.responseHeaders.get('x-outrigger-peer')) } });
+  const again = await drive(src, { authority: 'podinfo.podinfo:9898', status: 503, clusterName: 'outbound|9898||podinfo.podinfo.svc.cluster.local', flags: ['URX', 'UF'], upstreamMesh: true, responseHeaders: { 'x-outrigger-peer': String(inbound.responseHeaders.get('x-outrigger-peer')) } });
   assert.equal(again.responseHeaders.has('x-outrigger-peer'), false, 'the source strips mesh metadata before the app sees it');
 
   const text = registry.renderPrometheus();
   assert.match(text, /istio_requests_total\{reporter="destination",source_workload="sleep",source_workload_namespace="podinfo",source_principal="spiffe:\/\/cluster.local\/ns\/podinfo\/sa\/sleep",source_app="sleep",[^}]*destination_workload="podinfo-stable",[^}]*destination_service="podinfo.podinfo.svc.cluster.local",destination_service_name="podinfo",destination_service_namespace="podinfo",[^}]*request_protocol="http",response_code="200",grpc_response_status="",response_flags="-",connection_security_policy="mutual_tls"\} 1/);
   assert.match(text, /istio_requests_total\{reporter="source",source_workload="sleep",[^}]*destination_workload="unknown",[^}]*destination_service_name="podinfo",[^}]*response_code="200",[^}]*connection_security_policy="unknown"\} 1/);
-  assert.match(text, /istio_requests_total\{reporter="source",[^}]*destination_workload="podinfo-stable",destination_workload_namespace="podinfo",[^}]*destination_version="stable",[^}]*response_code="503",grpc_response_status="",response_flags="UF,URX",[^}]*\} 1/);
+  assert.match(text, /istio_requests_total\{reporter="source",[^}]*destination_workload="podinfo-stable",destination_workload_namespace="podinfo",[^}]*destination_version="stable",[^}]*response_code="503",grpc_response_status="",response_flags="URX,UF",[^}]*\} 1/);
   assert.match(text, /istio_response_bytes_bucket\{reporter="destination",[^}]*le="100"\} 1/);
 
   assert.equal(sink.lines.length, 1);

@@ -9,6 +9,7 @@ import { extractTraceContext, injectTraceContext } from '../../../telemetry/trac
 import type { WorkloadLabels } from '../../../telemetry/workload-labels.ts';
 import type { RouteView, StreamOutcome } from '../../http/filter.ts';
 import type { DownstreamRequest, HeaderMap, StreamInfo } from '../../http/stream.ts';
+import { routedCluster } from './edges.ts';
 
 /** Envoy's header for a span name handed between proxies (a client's to its server, a server's back). */
 export const DECORATOR_OPERATION_HEADER = 'x-envoy-decorator-operation';
@@ -133,14 +134,18 @@ export class Tracer {
     if (!state.sampled || !this.#exporter) return;
     const attributes: Record<string, AttributeValue> = { ...this.#static };
     attributes['http.method'] = request.method;
-    attributes['http.url'] = requestUrl(request).slice(0, this.#maxPath);
+    attributes['http.url'] = requestUrl(request, this.#maxPath);
     attributes['http.protocol'] = request.protocol;
     attributes['http.status_code'] = String(outcome.status);
     attributes['response_flags'] = flags;
     attributes['request_size'] = String(outcome.requestBytes);
     attributes['response_size'] = String(outcome.responseBytes);
-    attributes['upstream_cluster'] = info.clusterName ?? '-';
-    attributes['upstream_cluster.name'] = info.clusterName ?? '-';
+    // Only with a cluster (Envoy's finalizeSpan reads the stream's cluster info): none on NR or NC.
+    const cluster = routedCluster(info);
+    if (cluster !== undefined) {
+      attributes['upstream_cluster'] = cluster;
+      attributes['upstream_cluster.name'] = cluster;
+    }
     attributes['guid:x-request-id'] = header(request.headers, 'x-request-id') ?? '';
     attributes['user_agent'] = header(request.headers, 'user-agent') ?? '-';
     attributes['peer.address'] = request.connection.remoteAddress;
@@ -155,8 +160,9 @@ export class Tracer {
       traceId: state.traceId,
       spanId: state.spanId,
       ...(state.parentSpanId ? { parentSpanId: state.parentSpanId } : {}),
-      // Without a decorator, Envoy's default: `ingress`, or `egress` and the Host the client sent.
-      name: state.operation ?? (this.#kind === 'CLIENT' ? `egress ${request.authority}` : 'ingress'),
+      // Without a decorator, Envoy's default: `ingress`, or `egress` and the Host the client sent, as sent
+      // (HttpTracerImpl::startSpan appends getHostValue()).
+      name: state.operation ?? (this.#kind === 'CLIENT' ? `egress ${request.sentAuthority ?? request.authority}` : 'ingress'),
       kind: this.#kind,
       startMs: state.startMs,
       endMs,
@@ -173,11 +179,14 @@ function staticTag(c: CustomTagConfig, env: Readonly<Record<string, string | und
 }
 
 /**
- * `http://host/path?query`: what the span's http.url says and what per-path sampling rules search. The
- * scheme is x-forwarded-proto's where the request has one, as Envoy builds the URL: a request that came
- * over the mesh tunnel keeps the `http` its client used, not the tunnel's TLS.
+ * `http://host/path?query`: what the span's http.url says and what per-path sampling rules search, as
+ * Envoy's buildUrl (tracing/http_tracer_impl.cc) makes it: the scheme is x-forwarded-proto's where the
+ * request has one (a request that came over the mesh tunnel keeps the `http` its client used, not the
+ * tunnel's TLS), the Host the header as the client sent it, and only the path (with its query) is cut at
+ * `maxPath` (max_path_tag_length).
  */
-export function requestUrl(r: DownstreamRequest): string {
+export function requestUrl(r: DownstreamRequest, maxPath = Number.POSITIVE_INFINITY): string {
   const proto = header(r.headers, 'x-forwarded-proto');
-  return `${proto === 'http' || proto === 'https' ? proto : r.scheme}://${r.authority}${r.path}${r.query ? `?${r.query}` : ''}`;
+  const path = r.query ? `${r.path}?${r.query}` : r.path;
+  return `${proto === 'http' || proto === 'https' ? proto : r.scheme}://${r.sentAuthority ?? r.authority}${path.length > maxPath ? path.slice(0, maxPath) : path}`;
 }
