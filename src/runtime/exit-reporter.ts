@@ -29,7 +29,11 @@ export class ExitReporter {
     sup.on('started', (pid) => {
       if (which === 'app') c.pid = pid;
       else c.proxyPid = pid;
-      if (c.status === 'restarting') c.status = 'running';
+      // Restarted: the exit that restarted it is history (counted in `restarts`), not its state now.
+      if (c.status === 'restarting') {
+        c.status = 'running';
+        delete c.detail;
+      }
       this.#o.tracker.save();
     });
     sup.on('exit', (report) => {
