@@ -18,8 +18,13 @@ export interface WorkloadSummary {
 export const workloadId = (namespace: string, name: string): string => `workload:${namespace}/${name}`;
 export const serviceId = (namespace: string, name: string): string => `service:${namespace}/${name}`;
 
-/** Istio's `destination_workload` of an instance: the Deployment's name, not the replica's. */
+/**
+ * Istio's `destination_workload` of an instance: the Deployment's name, not the replica's. A replica
+ * names its workload (WORKLOAD_NAME) however it registered, a gateway's proxy announcing its own pod
+ * included; a WorkloadEntry has none and is its own.
+ */
 export function workloadOf(instance: WorkloadInstance): string {
+  if (instance.workload) return instance.workload;
   return instance.source === 'deployment' ? instance.name.replace(/-\d+$/, '') : instance.name;
 }
 
