@@ -20,3 +20,34 @@ test('explain: a --from no proxy has is one line prefixed as every command, exit
   assert.equal(err.length, 1, err.join('\n'));
   assert.match(err[0] ?? '', /^outrigger explain: no proxy matches "nosuch" /);
 });
+
+/** `explain -f seed` run through main(): its exit code, what it printed and what it said on stderr. */
+async function explainSeed(...args: string[]): Promise<{ code: number; out: string; err: string[] }> {
+  const err: string[] = [];
+  const out: string[] = [];
+  const [error, write] = [console.error, process.stdout.write];
+  console.error = (line: string) => void err.push(line);
+  process.stdout.write = ((c: string) => out.push(String(c)) > 0) as typeof process.stdout.write;
+  try {
+    const code = await main(['node', 'outrigger', 'explain', '-f', seed, ...args]);
+    return { code, out: out.join(''), err };
+  } finally {
+    [console.error, process.stdout.write] = [error, write];
+    process.exitCode = 0;
+  }
+}
+
+test('explain offline takes a gateway by the name the live commands print (POD.NAMESPACE), and by its Deployment', async () => {
+  for (const from of ['istio-ingressgateway-0.istio-system', 'istio-system/istio-ingressgateway-0', 'istio-ingressgateway.istio-system', 'ingress']) {
+    const r = await explainSeed('--from', from, '--to', 'http://podinfo.example.com/');
+    assert.equal(r.code, 0, `${from}: ${r.err.join('\n')}`);
+    assert.match(r.out, /: istio-ingressgateway-0\.istio-system \(router, /, from);
+  }
+});
+
+test('explain: the refusal of an unknown --from says what it takes, not that the proxy has no sidecar', async () => {
+  const r = await explainSeed('--from', 'istio-ingressgateway-7.istio-system', '--to', 'http://podinfo.example.com/');
+  assert.equal(r.code, 1);
+  assert.match(r.err[0] ?? '', /known: .*istio-ingressgateway-0\.istio-system/);
+  assert.doesNotMatch(r.err[0] ?? '', /without a sidecar is not routed/);
+});

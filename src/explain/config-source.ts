@@ -47,7 +47,7 @@ export function pickProxy(all: readonly ProxyIdentity[], query: string): ProxyId
   });
   if (candidates.length === 0) {
     const known = all.map((p) => p.name).join(', ');
-    throw new ExplainSourceError('EXPLAIN_NO_PROXY', `no proxy matches "${query}" (known: ${known || 'none'}); a workload without a sidecar is not routed by the mesh`);
+    throw new ExplainSourceError('EXPLAIN_NO_PROXY', `no proxy matches "${query}" (known: ${known || 'none'}); --from takes a gateway or a workload with a sidecar, as proxy-status names it (POD.NAMESPACE), NAMESPACE/POD, or its Deployment`);
   }
   const first = candidates[0] as ProxyIdentity;
   if (new Set(candidates.map((c) => c.workload)).size > 1) {

@@ -60,8 +60,9 @@ export function planOfflineMesh(resources: readonly AnyResource[]): OfflineMesh 
     const ip = `192.0.2.${next++}`;
     // The local runtime runs gateways under `<name>-service-account`, as Istio's charts name it.
     const sa = g.serviceAccount;
-    const view: ProxyView = { id: `router~${ip}~${g.name}.${g.namespace}~${g.namespace}.svc.cluster.local`, role: 'router', namespace: g.namespace, workloadName: g.name, serviceAccount: sa, labels: g.labels, ip, appPorts: {} };
-    proxies.push({ view, identity: { name: `${g.name}.${g.namespace}`, role: 'router', namespace: g.namespace, workload: g.name, principal: principal(g.namespace, sa), address: ip } });
+    // Named after its pod (`istio-ingressgateway-0.istio-system`), as `up` runs it and proxy-status lists it.
+    const view: ProxyView = { id: `router~${ip}~${g.podName}.${g.namespace}~${g.namespace}.svc.cluster.local`, role: 'router', namespace: g.namespace, workloadName: g.name, serviceAccount: sa, labels: g.labels, ip, appPorts: {} };
+    proxies.push({ view, identity: { name: `${g.podName}.${g.namespace}`, role: 'router', namespace: g.namespace, workload: g.name, principal: principal(g.namespace, sa), address: ip } });
   }
   return { snapshot: buildSnapshot(resources, workloads, 'offline'), proxies };
 }
