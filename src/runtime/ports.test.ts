@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import net from 'node:net';
 import { test } from 'node:test';
 import { allocatePort, ensurePortFree, PortInUseError } from './ports.ts';
+import { MESH_DIR_ENV } from './state.ts';
 
 test('a port already in use is refused with the process that holds it', async () => {
   const server = net.createServer();
@@ -24,4 +27,21 @@ test('allocated ports are never handed out twice', async () => {
   const ports = [];
   for (let i = 0; i < 20; i++) ports.push(await allocatePort(taken));
   assert.equal(new Set(ports).size, 20);
+});
+
+test("a port held by another mesh's process is refused naming its command line and that mesh's directory", async () => {
+  const dir = '/tmp/h116-other-mesh/state';
+  const script = "const s = require('node:net').createServer().listen(0, '127.0.0.1', () => console.log(s.address().port))";
+  const child = spawn(process.execPath, ['-e', script, 'proxy-host', '--spec', `${dir}/proxies.json`], { env: { [MESH_DIR_ENV]: dir }, stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    const [line] = (await once(child.stdout, 'data')) as [Buffer];
+    const port = Number(line.toString().trim());
+    await assert.rejects(ensurePortFree(port), (err: unknown) => {
+      assert.ok(err instanceof PortInUseError);
+      assert.match(err.message, new RegExp(`^port ${port} is already in use by pid ${child.pid} \\(node -e .* proxy-host --spec ${dir}/proxies\\.json\\) of the Outrigger mesh in ${dir} \\(outrigger down --dir ${dir} stops it\\)$`));
+      return true;
+    });
+  } finally {
+    child.kill();
+  }
 });

@@ -1,6 +1,8 @@
 // Port allocation for process mode, and naming the process that holds a port when one is taken.
 import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
+import { MESH_DIR_ENV } from './state.ts';
 
 export class PortInUseError extends Error {
   readonly code = 'PORT_IN_USE';
@@ -54,7 +56,11 @@ export async function ensureFlaggedPortsFree(ports: readonly (readonly [port: nu
   }
 }
 
-/** `pid 1234 (nginx)` for the process listening on a TCP port, from /proc; undefined where unknown. */
+/**
+ * `pid 1234 (nginx -c /etc/nginx.conf)` for the process listening on a TCP port, from /proc; for a
+ * process of an Outrigger mesh (its environment carries the mesh's directory), which mesh, and how to
+ * stop it. Undefined where unknown.
+ */
 export function portHolder(port: number): string | undefined {
   try {
     const inodes = new Set<string>();
@@ -83,8 +89,7 @@ export function portHolder(port: number): string | undefined {
         }
         const m = /^socket:\[(\d+)\]$/.exec(target);
         if (m && inodes.has(m[1] as string)) {
-          const comm = readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
-          return `pid ${pid} (${comm})`;
+          return describeProcess(pid);
         }
       }
     }
@@ -92,4 +97,34 @@ export function portHolder(port: number): string | undefined {
     return undefined;
   }
   return undefined;
+}
+
+/** A process as a person tells it apart: its command line (shortened), and the mesh it belongs to. */
+export function describeProcess(pid: string | number): string {
+  let what: string;
+  try {
+    const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+    // A program's path says little that its name does not: `node`, not `/usr/local/bin/node`.
+    const words = argv.map((a, i) => (i === 0 ? path.basename(a) : a));
+    const line = words.join(' ').replace(/\s+/g, ' ');
+    what = line.length > 200 ? `${line.slice(0, 197)}...` : line;
+  } catch {
+    what = '';
+  }
+  // A kernel thread, or a process that hid its command line: its name is all there is.
+  if (what === '') what = readProc(`/proc/${pid}/comm`)?.trim() ?? '?';
+  const environ = readProc(`/proc/${pid}/environ`, 'latin1');
+  const mesh = environ
+    ?.split('\0')
+    .find((e) => e.startsWith(`${MESH_DIR_ENV}=`))
+    ?.slice(MESH_DIR_ENV.length + 1);
+  return mesh ? `pid ${pid} (${what}) of the Outrigger mesh in ${mesh} (outrigger down --dir ${mesh} stops it)` : `pid ${pid} (${what})`;
+}
+
+function readProc(file: string, encoding: BufferEncoding = 'utf8'): string | undefined {
+  try {
+    return readFileSync(file, encoding);
+  } catch {
+    return undefined;
+  }
 }
