@@ -102,6 +102,21 @@ export function fail(name: string, detail: string): CheckResult {
   return { name, status: 'FAIL', detail };
 }
 
+/**
+ * An answer as a detail reads it: `HTTP 404: {"message":...}` (its body's start, on one line), or, with
+ * no body, that it had none; a bodiless 404 from the ingress is the gateway's no-route answer, which
+ * `ingressHost` (the Host it was sent) explains.
+ */
+export function answerText(a: HttpAnswer, ingressHost?: string, max = 120): string {
+  const body = a.body.trim().replace(/\s+/g, ' ');
+  if (body !== '') return `HTTP ${a.status}: ${body.length > max ? `${body.slice(0, max - 3)}...` : body}`;
+  const why =
+    a.status === 404 && ingressHost !== undefined
+      ? ` (the gateway has no route for Host ${ingressHost}: is it among a Gateway's hosts and a VirtualService's? --ingress-host names it)`
+      : '';
+  return `HTTP ${a.status} with an empty body${why}`;
+}
+
 export function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }

@@ -96,7 +96,8 @@ export async function startFakeMesh(o: FakeMeshOptions = {}): Promise<FakeMesh> 
   const every = o.canaryEvery ?? 10;
   const podinfo = (canary: boolean) => ({ status: 200, body: { hostname: canary ? 'podinfo-canary-0' : 'podinfo-stable-0', message: canary ? 'podinfo canary' : 'podinfo stable' } });
   const ingress = await serve(servers, (req, path) => {
-    if (req.headers.host !== 'podinfo.example.com') return { status: 404, body: 'no route' };
+    // Envoy's no-route answer (NR): a 404 without a body.
+    if (req.headers.host !== 'podinfo.example.com') return { status: 404, body: '' };
     if (req.method === 'DELETE') return denied;
     if (path === '/healthz') return { status: 200, body: { status: 'OK' } };
     if (req.headers['x-canary'] === 'true') return podinfo(!o.headerIgnored);

@@ -6,12 +6,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { readState, writeState } from '../../src/runtime/state.ts';
-import { versionOf } from '../../src/verify/check.ts';
+import { type VerifySettings, versionOf } from '../../src/verify/check.ts';
 import { splitTolerance } from '../../src/verify/checks/traffic.ts';
 import { formatVerifyText, runVerify } from '../../src/verify/run-verify.ts';
 import { type FakeMeshOptions, startFakeMesh } from './fake-mesh.ts';
 
-async function verifyAgainst(o: FakeMeshOptions, now?: () => number, settings: { splitRequests?: number } = {}) {
+async function verifyAgainst(o: FakeMeshOptions, now?: () => number, settings: Partial<VerifySettings> = {}) {
   const mesh = await startFakeMesh(o);
   const dir = mkdtempSync(path.join(tmpdir(), 'outrigger-verify-'));
   try {
@@ -82,4 +82,18 @@ test('a split within the tolerance that never reached the canary says so, not "o
   const split = r.checks.find((c) => /traffic split/.test(c.name));
   assert.equal(split?.status, 'FAIL');
   assert.match(split?.detail ?? '', /canary 0 of 50 \(expected canary 5 ± 7\): no request reached the canary$/);
+});
+
+test('answers without a body are said as such, counted once each, not left as empty details', async () => {
+  // A Host no Gateway serves: the ingress answers every request with its no-route 404, bodiless.
+  const r = await verifyAgainst({}, undefined, { ingressHost: 'foo.com', splitRequests: 20 });
+  const split = byName(r, /traffic split/)[0]?.detail ?? '';
+  assert.equal(split, 'stable 0, canary 0 of 20 (expected canary 2 ± 5); 20 other answers: 20 × HTTP 404 with an empty body (the gateway has no route for Host foo.com: is it among a Gateway\'s hosts and a VirtualService\'s? --ingress-host names it)');
+  assert.equal(
+    byName(r, /X-Canary/)[0]?.detail,
+    "20 of 20 missed the canary: 20 × HTTP 404 with an empty body (the gateway has no route for Host foo.com: is it among a Gateway's hosts and a VirtualService's? --ingress-host names it) (first: request 1)",
+  );
+  const denial = byName(r, /DELETE through the ingress/)[0]?.detail ?? '';
+  assert.equal(denial, "HTTP 404 with an empty body (the gateway has no route for Host foo.com: is it among a Gateway's hosts and a VirtualService's? --ingress-host names it), want 403 with the RBAC flag");
+  for (const c of r.checks) assert.doesNotMatch(c.detail, /(: |; )$/, c.name);
 });
