@@ -26,6 +26,9 @@ test('checkExecArgs: what needs --, and the line it suggests', () => {
     [['--namespace=podinfo', 'deploy/podinfo-stable', 'sh', '-c', "echo 'hi'"], /: outrigger exec --namespace=podinfo deploy\/podinfo-stable -- sh -c 'echo '\\''hi'\\'''$/],
     [['-n', 'podinfo', 'deploy/podinfo-stable', '--'], /^no command given; put it after --: outrigger exec -n podinfo deploy\/podinfo-stable -- CMD \[ARGS\.\.\.\]$/],
     [['deploy/podinfo-stable'], /^no command given/],
+    // exec's own long options after the command are exec's, not the command's: the line puts them first.
+    [['deploy/podinfo-stable', 'curl', '-s', 'http://x/', '--dir', '/tmp/m'], /^put -- before the command, or its options \(-s\) are read as exec's own: outrigger exec --dir \/tmp\/m deploy\/podinfo-stable -- curl -s http:\/\/x\/$/],
+    [['podinfo-stable-0', 'curl', 'http://x/', '--namespace=podinfo', '--dir', '/tmp/m'], /^put exec's own options \(--namespace=podinfo --dir \/tmp\/m\) before the workload, and the command after --: outrigger exec --namespace=podinfo --dir \/tmp\/m podinfo-stable-0 -- curl http:\/\/x\/$/],
   ];
   for (const [tokens, re] of refused) assert.throws(() => checkExecArgs(tokens), (err: Error & { code?: string }) => err.code === 'EXEC_ARGS' && re.test(err.message), tokens.join(' '));
 });

@@ -60,8 +60,24 @@ export function checkExecArgs(tokens: readonly string[]): void {
   const line = (cmd: readonly string[]) => `outrigger exec ${[...own, workload, '--', ...cmd].map(quote).join(' ')}`;
   if (command.length === 0) throw new ExecArgsError(`no command given; put it after --: ${line(['CMD'])} [ARGS...]`);
   if (dash >= 0) return;
-  const options = command.filter((t) => t.startsWith('-'));
-  if (options.length) throw new ExecArgsError(`put -- before the command, or its options (${options.join(' ')}) are read as exec's own: ${line(command)}`);
+  // exec's own long options after the command (`curl URL --dir X`) are meant for exec, not the command:
+  // the suggested line puts them with exec's. Short ones stay the command's (`echo -n`, `curl -c jar`).
+  const rest: string[] = [];
+  const moved: string[] = [];
+  for (let j = 0; j < command.length; j++) {
+    const t = command[j] as string;
+    const o = t.startsWith('--') ? ownOption(t) : undefined;
+    if (!o) rest.push(t);
+    else if (o.attached) moved.push(t);
+    else {
+      moved.push(t, ...command.slice(j + 1, j + 2));
+      j++;
+    }
+  }
+  own.push(...moved);
+  const options = rest.filter((t) => t.startsWith('-'));
+  if (options.length) throw new ExecArgsError(`put -- before the command, or its options (${options.join(' ')}) are read as exec's own: ${line(rest)}`);
+  if (moved.length) throw new ExecArgsError(`put exec's own options (${moved.join(' ')}) before the workload, and the command after --: ${line(rest)}`);
 }
 
 export function define(program: Command): void {

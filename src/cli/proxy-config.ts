@@ -91,7 +91,7 @@ CHECK -.`,
     .action(async (kindText: string, ref: string, { namespace, dir, ...flags }: Flags & { namespace?: string; dir?: string }) => {
       const kind = parseProxyConfigKind(kindText);
       if (!kind) {
-        process.stderr.write(`error: kind must be one of ${kinds.join(', ')} (or istioctl's listeners, routes, clusters, endpoints, secrets), not "${kindText}"\n`);
+        process.stderr.write(`outrigger proxy-config: kind must be one of ${kinds.join(', ')} (or istioctl's listeners, routes, clusters, endpoints, secrets), not "${kindText}"\n`);
         process.exitCode = EXIT_USAGE;
         return;
       }
@@ -120,7 +120,7 @@ CHECK -.`,
         }
         process.stdout.write(renderProxyConfig(kind, dump, { output: format, ...filter, ...(live ? { live } : {}) }));
       } catch (err) {
-        process.stderr.write(`error: ${asTyped((err as Error).message, ref, namespace, proxy)}\n`);
+        process.stderr.write(`outrigger proxy-config: ${asTyped((err as Error).message, ref, namespace, proxy)}\n`);
         process.exitCode = 1;
       }
     });

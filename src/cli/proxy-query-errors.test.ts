@@ -48,9 +48,9 @@ test('proxy-status, proxy-config and tls-check: a name no proxy has is said as t
   }
   assert.deepEqual(codes, [1, 1, 1, 1]);
   assert.deepEqual(err, [
-    `error: no connected proxy matches "podinfo-0.podinfo" (deploy/podinfo -n podinfo); ${known}\n`,
-    `error: no connected proxy matches "podinfo-0.podinfo" (deploy/podinfo -n podinfo); ${known}\n`,
+    `outrigger proxy-status: no connected proxy matches "podinfo-0.podinfo" (deploy/podinfo -n podinfo); ${known}\n`,
+    `outrigger proxy-config: no connected proxy matches "podinfo-0.podinfo" (deploy/podinfo -n podinfo); ${known}\n`,
     `outrigger tls-check: no connected proxy matches "podinfo-0.podinfo" (deploy/podinfo -n podinfo); ${known}\n`,
-    `error: no connected proxy matches "ratings-0.bookinfo"; ${known}\n`,
+    `outrigger proxy-status: no connected proxy matches "ratings-0.bookinfo"; ${known}\n`,
   ]);
 });

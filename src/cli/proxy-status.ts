@@ -56,7 +56,7 @@ outrigger status) produces for it.`,
         await print(flags.output, proxies, () => renderProxyStatus(proxies, config?.version));
       } catch (err) {
         const message = (err as Error).message;
-        process.stderr.write(`error: ${ref !== undefined && query !== undefined ? asTyped(message, ref, flags.namespace, query) : message}\n`);
+        process.stderr.write(`outrigger proxy-status: ${ref !== undefined && query !== undefined ? asTyped(message, ref, flags.namespace, query) : message}\n`);
         process.exitCode = 1;
       }
     });

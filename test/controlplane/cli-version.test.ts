@@ -117,10 +117,10 @@ test('proxy-config with istioctl kind names; a proxy no one has, or an ambiguous
   assert.equal(plural.out, (await outrigger('proxy-config', 'cluster', 'echo-0.test', '--control-plane', debug.address)).out);
   const missing = await outrigger('proxy-config', 'secret', 'nosuch', '--control-plane', debug.address);
   assert.equal(missing.code, 1);
-  assert.equal(missing.err, 'error: no connected proxy matches "nosuch"; known: bare-0.test, echo-0.test\n');
+  assert.equal(missing.err, 'outrigger proxy-config: no connected proxy matches "nosuch"; known: bare-0.test, echo-0.test\n');
   const bad = await outrigger('proxy-config', 'bootstrap', 'echo-0.test', '--control-plane', debug.address);
   assert.equal(bad.code, 64);
-  assert.match(bad.err, /kind must be one of listener, route, cluster, endpoint, secret, all .*not "bootstrap"/);
+  assert.match(bad.err, /^outrigger proxy-config: kind must be one of listener, route, cluster, endpoint, secret, all .*not "bootstrap"/);
 });
 
 test('proxy-status -o yaml is the data of -o json', async () => {

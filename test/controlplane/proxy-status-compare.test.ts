@@ -117,7 +117,7 @@ test('proxy-status PROXY: an unknown proxy is an error naming the known ones, ex
   const r = await outrigger('proxy-status', '--dir', dir, 'nobody-0.test');
   assert.equal(r.code, 1);
   assert.equal(r.out, '');
-  assert.equal(r.err, 'error: no connected proxy matches "nobody-0.test"; known: client-0.test\n');
+  assert.equal(r.err, 'outrigger proxy-status: no connected proxy matches "nobody-0.test"; known: client-0.test\n');
 });
 
 test('proxy-status PROXY: listeners the proxy refused show as a diff from the control plane to the proxy', async () => {
