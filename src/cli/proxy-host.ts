@@ -3,7 +3,8 @@
 // Local process mode uses it so a mesh of N sidecars costs one runtime, not N (memory and start time).
 import { createWriteStream, readFileSync, type WriteStream } from 'node:fs';
 import { Command } from 'commander';
-import type { ProxyFlags, RunningProxy } from '../proxy/run-proxy.ts';
+import type { ProxyFlags } from '../proxy/run-proxy.ts';
+import type { HostRequest } from '../runtime/hosted-proxies.ts';
 import { fsReason } from './path-args.ts';
 import { log, proxyOptions } from './proxy.ts';
 
@@ -51,9 +52,9 @@ export function define(program: Command): void {
     .action(async (opts: { spec: string }) => {
       const spec = readSpec(opts.spec);
       const { runProxy } = await import('../proxy/run-proxy.ts');
+      const { HostedProxies } = await import('../runtime/hosted-proxies.ts');
       const streams: WriteStream[] = [];
-      const running: RunningProxy[] = [];
-      for (const p of spec.proxies) {
+      const hosted = spec.proxies.map((p) => {
         const flags = parseProxyArgs(p.name, p.args);
         const out = p.logFile ? createWriteStream(p.logFile, { flags: 'a', mode: 0o600 }) : undefined;
         if (out) streams.push(out);
@@ -63,14 +64,31 @@ export function define(program: Command): void {
         // Its own log also takes its `/dev/stdout` access log, as a sidecar's container log does.
         // A host of one proxy is that proxy's own process: it reports the process's CPU and memory as the
         // istio-proxy container's, as `outrigger proxy` does (up --proxy-processes per-proxy).
-        running.push(await runProxy(flags, write, { ...(out ? { output: out } : {}), ...(spec.proxies.length === 1 ? { ownsProcess: true } : {}) }));
-      }
-      log('info', `proxy host: ${running.length} proxies running`);
-      const drainAll = () => void Promise.all(running.map((r) => r.drain()));
+        const options = { ...(out ? { output: out } : {}), ...(spec.proxies.length === 1 ? { ownsProcess: true } : {}) };
+        return { name: p.name, start: () => runProxy(flags, write, options) };
+      });
+      // Each exit and restart goes to `up` (the parent, over IPC) for `status`; and to the host's log.
+      const proxies = new HostedProxies(hosted, {
+        report: (event) => {
+          if (event.type === 'proxy-exit') log('warning', `proxy host: ${event.name} exited${event.reason ? ` (${event.reason})` : ''}; restarting in ${event.restartInMs}ms`);
+          else log('info', `proxy host: ${event.name} ${event.type === 'proxy-started' ? 'restarted' : 'stopped for good'}`);
+          process.send?.(event, undefined, {}, () => {});
+        },
+      });
+      process.on('message', (m: HostRequest) => {
+        if (m?.type === 'retire') proxies.retire(m.name);
+      });
+      // The channel to `up` must not keep a drained host alive.
+      process.channel?.unref();
+      await proxies.start();
+      log('info', `proxy host: ${hosted.length} proxies running`);
+      const drainAll = () => void proxies.drainAll();
       process.once('SIGTERM', drainAll);
       process.once('SIGINT', drainAll);
-      // Each proxy may also drain on its own (POST /quitquitquit, a finished Job); the host ends with the last.
-      await Promise.all(running.map((r) => r.stopped));
+      // A proxy that drains on its own (POST /quitquitquit) is restarted; the host ends when all are
+      // drained (SIGTERM) or retired (their Jobs finished).
+      await proxies.done;
       for (const s of streams) s.end();
+      process.disconnect?.();
     });
 }

@@ -4,6 +4,7 @@ import { type Diagnostic, headline } from '../config/diagnostic.ts';
 import type { HeldResource } from '../controlplane/config-store.ts';
 import { fetchDebug } from '../controlplane/debug-client.ts';
 import type { ProxySync } from '../controlplane/sync-report.ts';
+import type { ComponentState } from '../runtime/state.ts';
 import { runningMesh } from './mesh-state.ts';
 import { formatTable } from './table.ts';
 
@@ -27,11 +28,13 @@ export function define(program: Command): void {
       if (state.ingressUrl) console.log(`ingress: ${state.ingressUrl}`);
       if (state.controlPlane.dashboardUrl) console.log(`dashboard: ${state.controlPlane.dashboardUrl}`);
       console.log('');
+      const absent = new Set(notConnected(state.components, config));
       const rows = state.components.map((c) => [
         c.name,
         c.kind,
         c.sidecar ? 'yes' : 'no',
-        c.status + (c.detail ? ` (${c.detail})` : ''),
+        // A running component whose proxy the control plane does not see is not all running.
+        c.status + (c.detail ? ` (${c.detail})` : absent.has(c.name) && c.status === 'running' ? ' (proxy not connected)' : ''),
         String(c.pid ?? '-'),
         // The proxy's process: its own under --proxy-processes per-proxy, else the proxy host all share.
         String(c.proxyPid ?? '-'),
@@ -42,7 +45,7 @@ export function define(program: Command): void {
       ]);
       console.log(formatTable(['NAME', 'KIND', 'SIDECAR', 'STATUS', 'PID', 'PROXY PID', 'RESTARTS', 'PORTS'], rows));
       console.log('');
-      for (const line of configLines(config)) console.log(line);
+      for (const line of configLines(config, [...absent])) console.log(line);
     });
 }
 
@@ -50,13 +53,29 @@ export function define(program: Command): void {
  * What the control plane serves: its config version, the resources held at their last good version,
  * and how many connected proxies hold all that version produces for them (every type SYNCED or NOT SENT).
  */
-type ConfigStatus = { version: string; resources: number; held: HeldResource[]; proxies?: { connected: number; synced: number } } | { error: string };
+type ConfigStatus = { version: string; resources: number; held: HeldResource[]; proxies?: { connected: number; synced: number; names?: string[] } } | { error: string };
+
+/**
+ * The gateways and sidecars the state says run whose proxy the control plane has no stream from (it
+ * quit, or is restarting): `istio-system/istio-egressgateway-0`. None when the control plane is not asked.
+ */
+function notConnected(components: readonly ComponentState[], c: ConfigStatus): string[] {
+  if ('error' in c || !c.proxies?.names) return [];
+  const connected = new Set(c.proxies.names);
+  return components
+    .filter((x) => (x.kind === 'gateway' || (x.kind === 'workload' && x.sidecar)) && x.status !== 'completed' && x.status !== 'failed' && x.status !== 'stopped')
+    .filter((x) => {
+      const [ns, pod] = x.name.split('/', 2);
+      return !connected.has(`${pod}.${ns}`);
+    })
+    .map((x) => x.name);
+}
 
 async function configOf(debugAddress: string): Promise<ConfigStatus> {
   try {
     const c = await fetchDebug<{ version: string; resources: unknown[]; held: HeldResource[] }>(debugAddress, '/debug/configz');
     const sync = await fetchDebug<ProxySync[]>(debugAddress, '/debug/syncz').catch(() => undefined);
-    const proxies = sync && { connected: sync.length, synced: sync.filter((p) => Object.values(p.types).every((t) => t.status !== 'STALE')).length };
+    const proxies = sync && { connected: sync.length, synced: sync.filter((p) => Object.values(p.types).every((t) => t.status !== 'STALE')).length, names: sync.map((p) => p.name) };
     return { version: c.version, resources: c.resources.length, held: c.held, ...(proxies ? { proxies } : {}) };
   } catch (err) {
     return { error: (err as Error).message };
@@ -68,26 +87,27 @@ async function configOf(debugAddress: string): Promise<ConfigStatus> {
  * those at which each type last changed for it, often older than the mesh's: said here so that an
  * older version there does not read as out of sync.
  */
-function proxiesLine(c: { version: string; proxies?: { connected: number; synced: number } }): string[] {
+function proxiesLine(c: { version: string; proxies?: { connected: number; synced: number } }, absent: readonly string[]): string[] {
   if (!c.proxies) return [];
   const { connected, synced } = c.proxies;
-  if (connected === 0) return ['proxies: none connected'];
+  const missing = absent.length > 0 ? `; not connected: ${absent.join(', ')}` : '';
+  if (connected === 0) return [`proxies: none connected${missing}`];
   const state = synced === connected ? `all SYNCED to config version ${c.version}` : `${synced} SYNCED to config version ${c.version}, ${connected - synced} waiting to ACK (outrigger proxy-status)`;
-  return [`proxies: ${connected} connected, ${state}`];
+  return [`proxies: ${connected} connected, ${state}${missing}`];
 }
 
 /**
  * A resource whose edit does not validate keeps serving its last good version: the mesh runs on, but
  * not on what the file now says, so status names each with the errors that hold it.
  */
-export function configLines(c: ConfigStatus): string[] {
+export function configLines(c: ConfigStatus, absent: readonly string[] = []): string[] {
   if ('error' in c) return [`config: unknown (${c.error})`];
   const head = `config: version ${c.version}, ${c.resources} resource${c.resources === 1 ? '' : 's'}`;
-  if (c.held.length === 0) return [`${head}, all as written`, ...proxiesLine(c)];
+  if (c.held.length === 0) return [`${head}, all as written`, ...proxiesLine(c, absent)];
   const lines = [`${head}; ${c.held.length} held at the last version that validated (fix the file, it reloads by itself):`];
   for (const h of c.held) {
     lines.push(`  ${h.key} (from ${h.file})`);
     for (const d of h.diagnostics.filter((x: Diagnostic) => x.severity === 'error')) lines.push(`    ${headline(d)}`);
   }
-  return [...lines, ...proxiesLine(c)];
+  return [...lines, ...proxiesLine(c, absent)];
 }

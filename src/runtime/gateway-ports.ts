@@ -89,11 +89,13 @@ export class GatewayPortWatcher {
       }
       for (const key of Object.keys(g.state.ports)) {
         const port = Number(key.slice('proxy:'.length));
-        if (!key.startsWith('proxy:') || g.mapped.has(port) || (proxyPortNumbers as readonly number[]).includes(port) || bound.has(port)) continue;
+        if (!key.startsWith('proxy:') || (proxyPortNumbers as readonly number[]).includes(port) || bound.has(port)) continue;
         const host = g.state.ports[key];
         delete g.state.ports[key];
         changed = true;
-        this.#o.progress(`${g.state.name}: server port ${port} removed by a config edit; 127.0.0.1:${host} released`);
+        // A port mapped at the start stays reserved for the mesh's life; status lists it only while served.
+        const after = g.mapped.has(port) ? `127.0.0.1:${host} kept for it` : `127.0.0.1:${host} released`;
+        this.#o.progress(`${g.state.name}: server port ${port} removed by a config edit; ${after}`);
       }
     }
     if (changed) this.#o.save();

@@ -21,9 +21,10 @@ import { indent } from './indent.ts';
 import { type MeshPlan, type PlannedWorkload, planMesh } from './plan.ts';
 import { allocatePort, ensurePortFree } from './ports.ts';
 import { proxyNodeFlags } from './node-flags.ts';
-import { gatewayProxyMeta, proxyArgs, proxyEnv, proxyFiles, proxyPorts, waitReady } from './proxy-process.ts';
+import { gatewayProxyMeta, proxyArgs, proxyEnv, proxyFiles, proxyPortNumbers, proxyPorts, waitReady } from './proxy-process.ts';
 import { type ComponentState, type MeshState, makeStateDirs, meshMarker } from './state.ts';
-import { type ExitReport, Supervised } from './supervisor.ts';
+import type { HostEvent, HostRequest } from './hosted-proxies.ts';
+import { type ExitReport, Supervised, tailFile } from './supervisor.ts';
 import { workloadInstance } from './workload-instance.ts';
 
 export interface RuntimeOptions {
@@ -71,6 +72,8 @@ interface PlannedProxy {
   ports: Record<number, number>;
   /** A gateway under `--ephemeral-ports`: its Gateway server ports at the start; any added later gets a free port. */
   serverPorts?: number[];
+  /** A gateway: the ports its Gateway servers listen on at the start (8443 only with a server on 443). */
+  listening?: number[];
 }
 
 interface Running {
@@ -82,6 +85,8 @@ interface Running {
   appPorts?: Record<number, number>;
   app?: Supervised;
   instance?: WorkloadInstance;
+  /** Stops its proxy for good (a finished Job takes its sidecar with it): the proxy host does not restart it. */
+  retireProxy?: () => void;
 }
 
 export class MeshRuntime {
@@ -134,15 +139,17 @@ export class MeshRuntime {
     this.#tracker = tracker;
     this.#reporter = new ExitReporter({ tracker, progress: o.progress, stopping: () => this.#stopping });
 
-    const snapshot = o.ephemeralGatewayPorts ? buildSnapshot(resources, [], 'ports') : undefined;
+    const snapshot = buildSnapshot(resources, [], 'ports');
     for (const g of plan.gateways) {
       const fixed: Record<number, number> = g.kind === 'ingress' ? { 8080: httpPort, 8443: httpsPort } : {};
-      const serverPorts = snapshot ? gatewayPodPorts(snapshot, g) : undefined;
+      // The ports the gateway's servers listen on at the start: status lists only those of its server ports.
+      const listening = gatewayPodPorts(snapshot, g);
+      const serverPorts = o.ephemeralGatewayPorts ? listening : undefined;
       for (const port of serverPorts ?? []) fixed[port] ??= await allocatePort(this.#taken);
       const meta = gatewayProxyMeta(g);
       this.#running.push({
         state: tracker.add({ name: `${g.namespace}/${g.podName}`, kind: 'gateway', namespace: g.namespace, ports: {}, sidecar: false, status: 'starting', restarts: 0 }),
-        proxy: { role: 'router', meta, ports: await proxyPorts(this.#taken, fixed), ...(serverPorts ? { serverPorts } : {}) },
+        proxy: { role: 'router', meta, ports: await proxyPorts(this.#taken, fixed), listening, ...(serverPorts ? { serverPorts } : {}) },
       });
     }
     if (plan.gateways.some((g) => g.kind === 'ingress')) tracker.state.ingressUrl = `http://127.0.0.1:${httpPort}`;
@@ -221,7 +228,7 @@ export class MeshRuntime {
       const { meta, role, ports } = r.proxy;
       const { tokenFile, logFile } = proxyFiles(cp, o.stateDir, meta);
       r.state.proxyLogFile = logFile;
-      for (const [k, v] of Object.entries(ports)) r.state.ports[`proxy:${k}`] = v;
+      for (const [k, v] of Object.entries(ports)) if (listedPort(Number(k), role, r.proxy.listening)) r.state.ports[`proxy:${k}`] = v;
       const free = r.proxy.serverPorts ? { freeOtherPorts: true } : {};
       const args = [...proxyArgs({ role, xdsAddress: cp.xdsAddress, tokenFile, ports, meta, ...free }), ...(o.proxyFlags ?? []), ...localProxyFlags(cp)];
       return { name: r.state.name, args, logFile };
@@ -234,16 +241,35 @@ export class MeshRuntime {
       args: [...proxyNodeFlags, o.outriggerBin, 'proxy-host', '--spec', specFile],
       env: { ...proxyEnv(), ...meshMarker(o.stateDir) },
       logFile: path.join(o.stateDir, 'logs', `${prefix}proxy-host.log`),
+      ipc: true,
     });
+    // The host restarts a proxy that exits inside it (POST /quitquitquit) and says so: status shows it.
+    host.on('message', (m) => this.#onHostEvent(withProxy, label, m as HostEvent));
+    const live = new Set(withProxy.map((r) => r.state.name));
+    for (const r of withProxy) {
+      r.retireProxy = () => {
+        live.delete(r.state.name);
+        // The last proxy of a host takes the host with it; else the host drains that one alone.
+        if (live.size === 0) void host.stop(10_000);
+        else host.send({ type: 'retire', name: r.state.name } satisfies HostRequest);
+      };
+    }
     host.on('started', (pid) => {
-      for (const r of withProxy) r.state.proxyPid = pid;
+      for (const r of withProxy) {
+        r.state.proxyPid = pid;
+        // Restarted: the host's exit is history (counted in `restarts`), not the component's state now.
+        if (r.state.kind === 'gateway' && r.state.status === 'restarting') r.state.status = 'running';
+        if (r.state.detail?.startsWith(`${label} exited`)) delete r.state.detail;
+      }
       tracker.save();
     });
     host.on('exit', (report: ExitReport) => {
       if (this.#stopping) return;
       for (const r of withProxy) {
         r.state.restarts++;
-        r.state.detail = `${label} exited with ${exitCause(report)}; restarting`;
+        // A gateway is nothing but its proxy: it is down until the host is back.
+        if (r.state.kind === 'gateway') r.state.status = 'restarting';
+        r.state.detail = `${label} exited with ${exitCause(report)}; restarting in ${Math.round((report.restartInMs ?? 0) / 1000)}s`;
       }
       o.progress(`${label} exited with ${exitCause(report)}, restarting\n${indent(report.logTail)}`);
       tracker.save();
@@ -264,6 +290,29 @@ export class MeshRuntime {
     );
   }
 
+  /** One proxy of a host exited and is restarted, or is back: its component says so (status, restarts). */
+  #onHostEvent(withProxy: readonly Running[], label: string, event: HostEvent): void {
+    const r = withProxy.find((x) => x.state.name === event?.name);
+    if (!r || this.#stopping) return;
+    const c = r.state;
+    if (event.type === 'proxy-exit') {
+      c.restarts++;
+      if (c.status === 'running' || c.status === 'starting') c.status = 'restarting';
+      c.detail = `proxy exited${event.reason ? ` (${event.reason})` : ''}; restarting in ${Math.max(1, Math.round(event.restartInMs / 1000))}s`;
+      const tail = c.proxyLogFile ? tailFile(c.proxyLogFile, 5) : '';
+      this.#opts.progress(`${c.name}: proxy exited in the ${label}${event.reason ? ` (${event.reason})` : ''}, restarting${tail ? `\n${indent(tail)}` : ''}`);
+    } else if (event.type === 'proxy-started') {
+      if (c.status === 'restarting') {
+        c.status = 'running';
+        delete c.detail;
+      }
+      this.#opts.progress(`${c.name}: proxy restarted`);
+      // A gateway's added server ports are bound anew, on other free ports.
+      this.#gatewayPorts?.markDirty();
+    } else return;
+    this.#tracker?.save();
+  }
+
   async #startApp(r: Running, resources: readonly AnyResource[]): Promise<void> {
     const o = this.#opts;
     const w = r.workload as PlannedWorkload;
@@ -279,9 +328,7 @@ export class MeshRuntime {
     const reporter = this.#reporter as ExitReporter;
     reporter.watch(app, r.state, 'app');
     // A finished Job takes its sidecar with it.
-    reporter.watchCompletion(app, r.state, () => {
-      if (ports) void quitProxy(ports[15000] as number);
-    });
+    reporter.watchCompletion(app, r.state, () => r.retireProxy?.());
     this.#notStopped();
     r.app = app;
     o.progress(`${r.state.name}: starting app (${command.origin}: ${describe(command)})`);
@@ -343,16 +390,22 @@ function describe(c: LocalCommand): string {
   return line.length > 60 ? `${line.slice(0, 57)}...` : line;
 }
 
+/**
+ * Whether status lists a proxy's port: each of Istio's proxy ports it serves (not the pilot-agent's
+ * 15020, which Outrigger does not serve; a gateway has no 15001, 15006 or 15008), and of a gateway's server ports only those a Gateway server listens
+ * on (the ingress's 8443 is reserved for a server on 443, and listed once one is there).
+ */
+function listedPort(port: number, role: PlannedProxy['role'], listening: readonly number[] | undefined): boolean {
+  if ((proxyPortNumbers as readonly number[]).includes(port)) return (role === 'sidecar' ? sidecarServes : gatewayServes).includes(port);
+  return listening === undefined || listening.includes(port);
+}
+
+/** What a sidecar listens on of Istio's proxy ports: admin, outbound, inbound, the HBONE tunnel, health, Prometheus. */
+const sidecarServes = [15000, 15001, 15006, 15008, 15021, 15090];
+/** A gateway has no outbound, inbound or tunnel listener of its own: admin, health, Prometheus. */
+const gatewayServes = [15000, 15021, 15090];
+
 /** Local mode: denial receipts on, spans to the built-in collector. */
 function localProxyFlags(cp: ControlPlaneHandle): string[] {
   return ['--local-mode', ...(cp.traceEndpoint ? ['--trace-endpoint', cp.traceEndpoint] : [])];
-}
-
-/** Asks one proxy to drain and leave (Envoy's POST /quitquitquit on its admin port). */
-async function quitProxy(adminPort: number): Promise<void> {
-  try {
-    await fetch(`http://127.0.0.1:${adminPort}/quitquitquit`, { method: 'POST' });
-  } catch {
-    // Already gone: nothing to drain.
-  }
 }

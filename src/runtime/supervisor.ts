@@ -16,6 +16,8 @@ export interface ProcessSpec {
   runToCompletion?: boolean;
   /** Group id to run as (a netns sidecar: 1337, which the pod's capture rules let through). */
   gid?: number;
+  /** An IPC channel to the process (`send`, and its messages as `message` events): the proxy host's. */
+  ipc?: boolean;
 }
 
 export interface Scheduler {
@@ -53,7 +55,7 @@ export function tailFile(file: string, lines = 10): string {
 const minBackoffMs = 500;
 const maxBackoffMs = 30_000;
 
-export class Supervised extends EventEmitter<{ exit: [ExitReport]; started: [number]; done: [ExitReport] }> {
+export class Supervised extends EventEmitter<{ exit: [ExitReport]; started: [number]; done: [ExitReport]; message: [unknown] }> {
   readonly spec: ProcessSpec;
   #child: ChildProcess | undefined;
   #stopping = false;
@@ -87,7 +89,7 @@ export class Supervised extends EventEmitter<{ exit: [ExitReport]; started: [num
       child = spawn(this.spec.file, [...this.spec.args], {
         env: this.spec.env,
         cwd: this.spec.cwd,
-        stdio: ['ignore', fd, fd],
+        stdio: this.spec.ipc ? ['ignore', fd, fd, 'ipc'] : ['ignore', fd, fd],
         ...(this.spec.gid !== undefined ? { gid: this.spec.gid } : {}),
       });
     } finally {
@@ -102,6 +104,7 @@ export class Supervised extends EventEmitter<{ exit: [ExitReport]; started: [num
       this.#onExit(null, null, `cannot start ${this.spec.file}: ${err.message}`);
       resolveExit();
     });
+    if (this.spec.ipc) child.on('message', (m) => this.emit('message', m));
     child.once('exit', (code, signal) => {
       this.#onExit(code, signal);
       resolveExit();
@@ -129,6 +132,17 @@ export class Supervised extends EventEmitter<{ exit: [ExitReport]; started: [num
       this.#pending = undefined;
       if (!this.#stopping) this.start();
     }, delay);
+  }
+
+  /** Sends a message over the IPC channel (`ipc`); false when there is no process to take it. */
+  send(message: unknown): boolean {
+    const child = this.#child;
+    if (!child?.connected) return false;
+    child.send(message as object, (err) => {
+      // Gone meanwhile: its exit is reported on its own.
+      void err;
+    });
+    return true;
   }
 
   /** SIGTERM, then SIGKILL after `graceMs`; resolves when the process is gone. */
