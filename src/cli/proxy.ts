@@ -13,7 +13,7 @@ export function proxyOptions(cmd: Command): Command {
     .option('--xds-tls', "TLS to the control plane (its 15012 port, for a proxy on another host): verified against --root-cert before the token is sent")
     .option('--root-cert <file>', "mesh root to trust with --xds-tls: the control plane's CA_DIR/root-cert.pem (.outrigger/ca/root-cert.pem under `outrigger up`)")
     .option('--xds-server-name <name>', 'name the control plane certificate must carry with --xds-tls (default istiod.istio-system.svc)')
-    .option('--token-file <file>', 'bearer token for ADS and CSR (re-read on each CSR)')
+    .option('--token-file <file>', 'bearer token for ADS and CSR (read again at each ADS connection and each CSR, so it can be rotated in place)')
     .option('--node-id <id>', 'node id: sidecar~IP~POD.NS~NS.svc.cluster.local')
     .option('--port-map <map>', 'Istio port → bound port, e.g. 15001=41000,15008=41002; *=0 binds every other listener on a free port (see /listeners on the admin port)')
     .option('--metadata-json <json>', 'node metadata (NAMESPACE, LABELS, SERVICE_ACCOUNT, ...)', '{}')

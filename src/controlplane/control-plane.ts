@@ -95,6 +95,7 @@ export class ControlPlane {
     this.#snapshot = buildSnapshot([], [], '0');
     this.ads = new AdsServer({
       verifyToken: (t) => this.verifyBootstrapToken(t),
+      tokenGenuine: (t) => this.#tokens.verify(t, 0) !== undefined,
       allowAnonymous: opts.allowAnonymous ?? false,
       // A proxy speaks for its own workload's pods only (istiod's ensureProxyCanControlEntry). Proxyless
       // clients and anonymous streams never enter the registry, so they claim nothing.

@@ -28,6 +28,8 @@ export type AdsServerEvent =
 export interface AdsServerOptions {
   /** The identity a bearer token is bound to, or undefined to refuse it. */
   verifyToken: (token: string) => WorkloadIdentity | undefined;
+  /** Whether the token is ours (its MAC), expired or not: only such a token is named TOKEN_EXPIRED. */
+  tokenGenuine?: (token: string) => boolean;
   /** Accept streams without a token (they never receive secrets). Off by default. */
   allowAnonymous?: boolean;
   /**
@@ -188,7 +190,7 @@ export class AdsServer {
       identity = this.#opts.verifyToken(token);
       if (!identity) {
         const expiry = BootstrapTokens.expiresAt(token);
-        const expired = expiry !== undefined && this.#clock.now() >= expiry;
+        const expired = expiry !== undefined && this.#clock.now() >= expiry && this.#opts.tokenGenuine?.(token) === true;
         this.#refuse(call, peer, grpc.status.UNAUTHENTICATED, expired ? 'TOKEN_EXPIRED' : 'BAD_TOKEN', expired ? `token expired at ${new Date(expiry).toISOString()}` : 'token not valid');
         return;
       }
@@ -199,9 +201,20 @@ export class AdsServer {
     this.#calls.add(call);
     let conn: AdsConnection | undefined;
     let closed = false;
+    // A token's expiry ends the stream it opened, secrets and all: it is not only checked at the start.
+    const expiry = token && identity ? BootstrapTokens.expiresAt(token) : undefined;
+    const expiryTimer =
+      expiry === undefined
+        ? undefined
+        : timerAt(this.#clock, expiry, () => {
+            if (closed) return;
+            close();
+            this.#refuse(call, peer, grpc.status.UNAUTHENTICATED, 'TOKEN_EXPIRED', `token expired at ${new Date(expiry).toISOString()} on an open stream`);
+          });
     const close = () => {
       if (closed) return;
       closed = true;
+      expiryTimer?.cancel();
       this.#calls.delete(call);
       if (conn && this.#connections.delete(conn)) this.#opts.onEvent?.({ kind: 'disconnect', conn });
     };
@@ -293,6 +306,19 @@ export class AdsServer {
 }
 
 const servedTypes: ReadonlySet<string> = new Set(adsOrder);
+
+/** Node's timers hold at most 2^31 - 1 ms (24.8 days); a later instant is reached in steps. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** Runs `fn` on a timer once the clock reaches `at`, however far that is (never synchronously); the handle cancels it. */
+function timerAt(clock: Clock, at: number, fn: () => void): { cancel(): void } {
+  let handle: { cancel(): void };
+  const arm = (): void => {
+    handle = clock.setTimer(() => (clock.now() >= at ? fn() : arm()), Math.min(Math.max(0, at - clock.now()), MAX_TIMER_MS));
+  };
+  arm();
+  return { cancel: () => handle.cancel() };
+}
 
 function sameIdentity(id: WorkloadIdentity, view: { namespace: string; serviceAccount: string; workloadName: string }): boolean {
   return id.namespace === view.namespace && id.serviceAccount === view.serviceAccount && id.workload === view.workloadName;
