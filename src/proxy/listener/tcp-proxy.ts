@@ -145,6 +145,7 @@ function closeWhenIdle(a: Duplex, b: Duplex, ms: number, timers: Timers): void {
   };
   handle = timers.set(check, ms);
   const stop = (): void => {
+    if (!(a.destroyed && b.destroyed)) return;
     if (handle !== undefined) timers.clear(handle);
     handle = undefined;
   };
