@@ -233,7 +233,7 @@ export class Cluster {
     const unusedFor = Math.max(interval, this.settings.connectTimeoutMs);
     const stale: string[] = [];
     for (const [key, u] of this.#upstreams) {
-      if (now - (this.#poolUsedAt.get(key) ?? 0) < unusedFor || u.connections() > 0) continue;
+      if (now - (this.#poolUsedAt.get(key) ?? 0) < unusedFor || u.connections() > 0 || this.#gate.waitsFor(u)) continue;
       stale.push(key);
       this.#poolUsedAt.delete(key);
     }

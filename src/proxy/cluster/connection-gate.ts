@@ -27,6 +27,10 @@ class GatedExchange implements UpstreamExchange, UpstreamSink {
     this.rm = rm;
   }
 
+  get upstream(): Upstream {
+    return this.#upstream;
+  }
+
   get queued(): boolean {
     return this.#state === 'queued';
   }
@@ -85,6 +89,11 @@ export class ConnectionGate {
 
   constructor(stats: ClusterStats) {
     this.#stats = stats;
+  }
+
+  /** Whether a queued request waits for `upstream`. */
+  waitsFor(upstream: Upstream): boolean {
+    return this.#queue.some((x) => x.upstream === upstream);
   }
 
   /** Requests waiting for a connection. */
