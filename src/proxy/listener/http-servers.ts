@@ -63,6 +63,7 @@ export class HttpServers {
   #sessions = new Set<http2.ServerHttp2Session>();
   #h1Conns = new Set<H1ServerConnection>();
   #pending: HttpConnContext | undefined;
+  #spoke: (() => void) | undefined;
   readonly #rt: HcmRuntime;
 
   constructor(rt: HcmRuntime) {
@@ -71,6 +72,8 @@ export class HttpServers {
     this.#h2.on('session', (session) => {
       const ctx = this.#pending;
       this.#pending = undefined;
+      const spoke = this.#spoke;
+      if (spoke) session.once('remoteSettings', spoke);
       if (ctx) this.#byStream.set(session, ctx);
       this.#sessions.add(session);
       session.on('error', () => {});
@@ -94,16 +97,15 @@ export class HttpServers {
   /** Detects HTTP/2 (prior knowledge preface) or HTTP/1.1 and hands the stream to that codec. */
   serve(socket: Duplex, ctx: HttpConnContext, knownH2 = false): void {
     socket.on('error', () => {});
-    if (knownH2) {
-      this.#serveH2(socket, ctx);
-      return;
-    }
-    // A client that connects and sends nothing is closed at the head timeout, as one that sends part of
-    // a head (Node's server counts headersTimeout from the connection's start; Envoy's idle_timeout
-    // closes a connection without requests): silent sockets cannot pile up until no descriptor is left.
     const timers = this.#rt.timers ?? realTimers;
     const silent = timers.set(() => socket.destroy(), h1ServerDefaults.headersTimeoutMs);
     socket.once('close', () => timers.clear(silent));
+    if (knownH2) {
+      // The session reads the socket itself (no 'data' events): its client's SETTINGS (sent with the
+      // preface) ends the silence.
+      this.#serveH2(socket, ctx, true, () => timers.clear(silent));
+      return;
+    }
     socket.once('data', (chunk: Buffer) => {
       timers.clear(silent);
       const n = Math.min(chunk.length, H2_PREFACE.length);
@@ -134,10 +136,12 @@ export class HttpServers {
   }
 
   /** `resume`: false for a socket holding bytes put back, which the session reads itself (resuming would emit them to no one). */
-  #serveH2(socket: Duplex, ctx: HttpConnContext, resume = true): void {
+  #serveH2(socket: Duplex, ctx: HttpConnContext, resume = true, spoke?: () => void): void {
     this.#pending = ctx;
+    this.#spoke = spoke;
     this.#h2.emit('connection', socket);
     this.#pending = undefined;
+    this.#spoke = undefined;
     if (resume) socket.resume();
   }
 
