@@ -45,3 +45,20 @@ test("a port held by another mesh's process is refused naming its command line a
     child.kill();
   }
 });
+
+test("no control character of the holder's command line or mesh directory reaches the message", async () => {
+  const script = "const s = require('node:net').createServer().listen(0, '127.0.0.1', () => console.log(s.address().port))";
+  const child = spawn(process.execPath, ['-e', script, '\x1b]0;owned\x07\x1b[2J'], { env: { [MESH_DIR_ENV]: '/tmp/m\x1b[31m' }, stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    const [line] = (await once(child.stdout, 'data')) as [Buffer];
+    const port = Number(line.toString().trim());
+    await assert.rejects(ensurePortFree(port), (err: unknown) => {
+      assert.ok(err instanceof PortInUseError);
+      assert.doesNotMatch(err.message, /[\x00-\x1f\x7f-\x9f]/);
+      assert.match(err.message, /\]0;owned \[2J\) of the Outrigger mesh in \/tmp\/m\?\[31m /);
+      return true;
+    });
+  } finally {
+    child.kill();
+  }
+});

@@ -99,6 +99,9 @@ export function portHolder(port: number): string | undefined {
   return undefined;
 }
 
+/** C0 and C1 control characters: an escape sequence in another process's command line stays out of our output. */
+const CONTROL = /[\x00-\x1f\x7f-\x9f]/g;
+
 /** A process as a person tells it apart: its command line (shortened), and the mesh it belongs to. */
 export function describeProcess(pid: string | number): string {
   let what: string;
@@ -106,18 +109,20 @@ export function describeProcess(pid: string | number): string {
     const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
     // A program's path says little that its name does not: `node`, not `/usr/local/bin/node`.
     const words = argv.map((a, i) => (i === 0 ? path.basename(a) : a));
-    const line = words.join(' ').replace(/\s+/g, ' ');
+    // Another user's process writes its own command line: no control character reaches the terminal.
+    const line = words.join(' ').replace(CONTROL, ' ').replace(/\s+/g, ' ');
     what = line.length > 200 ? `${line.slice(0, 197)}...` : line;
   } catch {
     what = '';
   }
   // A kernel thread, or a process that hid its command line: its name is all there is.
-  if (what === '') what = readProc(`/proc/${pid}/comm`)?.trim() ?? '?';
+  if (what === '') what = (readProc(`/proc/${pid}/comm`)?.trim() ?? '?').replace(CONTROL, '?');
   const environ = readProc(`/proc/${pid}/environ`, 'latin1');
   const mesh = environ
     ?.split('\0')
     .find((e) => e.startsWith(`${MESH_DIR_ENV}=`))
-    ?.slice(MESH_DIR_ENV.length + 1);
+    ?.slice(MESH_DIR_ENV.length + 1)
+    .replace(CONTROL, '?');
   return mesh ? `pid ${pid} (${what}) of the Outrigger mesh in ${mesh} (outrigger down --dir ${mesh} stops it)` : `pid ${pid} (${what})`;
 }
 
