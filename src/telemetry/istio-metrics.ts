@@ -5,6 +5,9 @@ import type { Counter, Family, Histogram, MetricsRegistry } from './metrics/regi
 import type { WorkloadLabels } from './workload-labels.ts';
 
 /** Istio's duration buckets, in milliseconds. */
+/** A `grpc-status` Envoy reads as InvalidCode (-1): Istio's label is `-1` (`StrCat` of the code). */
+export const GRPC_INVALID_STATUS = -2;
+
 export const DURATION_BUCKETS_MS: readonly number[] = [
   0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000,
 ];
@@ -125,7 +128,10 @@ export class MetricEdge {
     this.#security = security;
   }
 
-  /** `flags` is Envoy's `%RESPONSE_FLAGS%` text, `-` when none. `grpcStatus` -1 when not gRPC. */
+  /**
+   * `flags` is Envoy's `%RESPONSE_FLAGS%` text, `-` when none. `grpcStatus` -1 when not gRPC or none,
+   * GRPC_INVALID_STATUS for a `grpc-status` Envoy reads as InvalidCode (labelled `-1`, as Istio does).
+   */
   series(protocol: RequestProtocol, code: number, grpcStatus: number, flags: string): RequestSeries {
     const key = code + 1000 * (grpcStatus + 1) + 100_000 * protocolIndex[protocol];
     let byKey = this.#plain;
@@ -200,7 +206,7 @@ export class MetricEdge {
       ...this.#base,
       request_protocol: protocol,
       response_code: String(code),
-      grpc_response_status: grpcStatus < 0 ? '' : String(grpcStatus),
+      grpc_response_status: grpcStatus === GRPC_INVALID_STATUS ? '-1' : grpcStatus < 0 ? '' : String(grpcStatus),
       response_flags: flags,
       connection_security_policy: this.#security,
     };

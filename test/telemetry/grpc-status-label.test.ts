@@ -103,8 +103,8 @@ test("an upstream's grpc-status values other than 0..16 all count as -1 (Envoy's
   }
   await settled();
   assert.deepEqual(uncaught, [], 'no exception escaped to the process');
-  // Bounded: the three valid codes and the invalid one ('' as a missing status: the label carries no -1).
-  assert.deepEqual(await statusLabels(), ['', '0', '14', '16']);
+  // Bounded: the three valid codes, and -1 for every invalid one, as Istio labels Envoy's InvalidCode.
+  assert.deepEqual(await statusLabels(), ['-1', '0', '14', '16']);
   const still = await request(port, '/0', { host: 'h1', headers: { 'content-type': 'application/grpc' } });
   assert.equal(still.status, 200, 'the proxy still serves');
 });

@@ -2,10 +2,11 @@
 // once in onDone; trace headers and x-request-id set in onRequest; peer metadata exchanged in
 // response headers so the source side reports the destination workload's labels, as Istio does.
 import type { CelExpression } from '../../../telemetry/cel/compile.ts';
-import type { IstioMetrics, MetricEdge } from '../../../telemetry/istio-metrics.ts';
+import { GRPC_INVALID_STATUS, type IstioMetrics, type MetricEdge } from '../../../telemetry/istio-metrics.ts';
 import type { TelemetryFilterConfig } from '../../../telemetry/filter-config.ts';
 import type { WorkloadLabels } from '../../../telemetry/workload-labels.ts';
 import { CONTINUE, type FilterVerdict, type HttpFilter, type RequestContext, type ResponseHead, type StreamOutcome } from '../../http/filter.ts';
+import { GRPC_INVALID_CODE } from '../../http/grpc-status.ts';
 import type { StreamInfo } from '../../http/stream.ts';
 import type { AccessLogger } from './access-log.ts';
 import { streamAttributes } from './attributes.ts';
@@ -108,7 +109,8 @@ export class TelemetryFilter implements HttpFilter {
       // Istio's stats filter: `grpc` and a gRPC status only for a gRPC request (isGrpcRequestHeaders); the
       // status from getGrpcStatus(trailers, headers, info), whose last resort is the HTTP status mapped.
       const isGrpcRequest = isGrpc(ctx);
-      const grpc = isGrpcRequest ? (outcome.grpcStatus ?? (outcome.status > 0 ? httpToGrpcStatus(outcome.status) : -1)) : -1;
+      const read = outcome.grpcStatus ?? (outcome.status > 0 ? httpToGrpcStatus(outcome.status) : -1);
+      const grpc = !isGrpcRequest ? -1 : outcome.grpcStatus === GRPC_INVALID_CODE ? GRPC_INVALID_STATUS : read;
       const protocol = isGrpcRequest ? 'grpc' : 'http';
       // Istio's stats filter records the downstream's wire bytes: heads and bodies (HTTP/2: the
       // heads' and trailers' fields uncompressed, see StreamOutcome).
