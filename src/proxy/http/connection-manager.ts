@@ -80,9 +80,11 @@ function requestTrailers(req: DownstreamReq): (() => OutgoingHeaders) | undefine
   return () => forwardableTrailers(req.trailers);
 }
 
+const TRAILERS = /(^|,)\s*trailers\s*(;|,|$)/i;
+
 /** HTTP/1.1 clients get response trailers only when they asked for them (`TE: trailers`). */
 function acceptsTrailers(te: string | string[] | undefined): boolean {
-  return te !== undefined && /(^|,)\s*trailers\s*(;|,|$)/i.test(Array.isArray(te) ? te.join(',') : te);
+  return te !== undefined && TRAILERS.test(Array.isArray(te) ? te.join(',') : te);
 }
 
 /**
@@ -129,7 +131,7 @@ function start(rt: HcmRuntime, chain: HttpChain | ((req: DownstreamRequest) => H
   if (typeof chain !== 'function') s.server = chain.serverHeader;
   res.on('error', noop);
   req.on('error', noop);
-  const input: RawHead = { method: req.method ?? '', target: req.url ?? '', protocol: h2 ? 'HTTP/2' : 'HTTP/1.1', rawHeaders: req.rawHeaders, h2: h2 ? req.headers : undefined };
+  const input: RawHead = { method: req.method ?? '', target: req.url ?? '', protocol: h2 ? 'HTTP/2' : 'HTTP/1.1', rawHeaders: req.rawHeaders, h2: h2 ? req.headers : undefined, lowerCaseNames: req instanceof H1Request };
   // The chain's own mode (meshConfig.pathNormalization via the HCM). The forward proxy picks its chain per
   // request from the parsed Host: it parses with the default first, and again when the chain's mode differs.
   let parsed = parseRequest(input, connection, typeof chain === 'function' ? rt.normalize : chain.normalize);
@@ -188,7 +190,7 @@ export function connectionHeaders(rt: HcmRuntime, hc: HttpChain, request: Downst
   if (connection.peerPrincipal) {
     // The app learns the verified caller, never a forged value (a client's own is stripped above), in
     // Istio's element: By, Hash, Subject (a workload certificate's is empty), URI.
-    request.headers.set('x-forwarded-client-cert', `By=${rt.localPrincipal ?? ''};Hash=${connection.peerCertHash ?? ''};Subject="";URI=${connection.peerPrincipal}`);
+    request.headers.set('x-forwarded-client-cert', xfcc(rt.localPrincipal ?? '', connection.peerCertHash ?? '', connection.peerPrincipal));
   }
   // Envoy's x-forwarded-proto: an edge HCM (use_remote_address, Istio's gateways) sets it from the
   // connection unless a trusted hop sent one; any other (sidecars) keeps what it got and only fills in a
@@ -213,6 +215,18 @@ export function connectionHeaders(rt: HcmRuntime, hc: HttpChain, request: Downst
     info?.dynamicMetadata.set(REMOTE_IP_METADATA, { address: client });
     request.headers.set('x-forwarded-for', appendForwardedFor(xff, connection.remoteAddress));
   }
+}
+
+/** The last x-forwarded-client-cert made and what it was made of: a peer's requests share one string. */
+let lastXfcc = { by: '', hash: '', uri: '', value: '' };
+
+/** Istio's x-forwarded-client-cert element for a verified peer, made once per peer certificate (and proxy identity). */
+function xfcc(by: string, hash: string, uri: string): string {
+  const last = lastXfcc;
+  if (last.hash === hash && last.uri === uri && last.by === by && last.value !== '') return last.value;
+  const value = `By=${by};Hash=${hash};Subject="";URI=${uri}`;
+  lastXfcc = { by, hash, uri, value };
+  return value;
 }
 
 function isPromise(v: FilterVerdict | Promise<FilterVerdict>): v is Promise<FilterVerdict> {

@@ -54,6 +54,8 @@ export const H1_METHODS: ReadonlySet<string> = new Set(
 /** Control characters other than HTAB (field values), or any whitespace and controls (request target). */
 const BAD_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
 const BAD_TARGET = /[\x00-\x20\x7f]/;
+/** A Content-Length value (made once: a pattern literal in a function is a new RegExp each call). */
+const DIGITS = /^\d{1,15}$/;
 
 /** One request: what the connection manager reads of Node's IncomingMessage. */
 export class H1Request {
@@ -67,7 +69,8 @@ export class H1Request {
   readonly socket: H1Socket;
   /** The body, when the request has one (Content-Length > 0 or chunked). */
   readonly body: Readable | null;
-  trailers: Record<string, string> = {};
+  /** A chunked body's trailers; the shared empty object until the first one arrives (most requests have none). */
+  trailers: Record<string, string> = NO_TRAILERS;
   complete: boolean;
   /** The head's bytes on the wire, request line to blank line (Istio's request bytes count them). */
   headBytes = 0;
@@ -93,6 +96,10 @@ export class H1Request {
 
 type Listener = () => void;
 
+const NO_TRAILERS: Record<string, string> = Object.freeze({}) as Record<string, string>;
+/** The interim response to `Expect: 100-continue`. */
+const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
+
 let dateSecond = 0;
 let dateField = '';
 
@@ -107,8 +114,6 @@ function httpDate(): string {
   return dateField;
 }
 const noop = (): void => {};
-/** The interim response to `Expect: 100-continue`. */
-const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
 
 /** A field value without its optional whitespace (spaces and tabs only, RFC 9110 §5.5). */
 function ows(s: string): string {
@@ -251,7 +256,7 @@ export class H1Response {
     // 'drain' listeners may come after the write that filled the socket (HttpStream adds its own then).
     if (!ok && !this.#awaitingDrain) {
       this.#awaitingDrain = true;
-      socket.once('drain', this.#onDrain);
+      socket.once('drain', () => this.#onDrain());
     }
     return ok;
   }
@@ -280,10 +285,11 @@ export class H1Response {
     return this.#conn.socket.write(head, 'latin1');
   }
 
-  #onDrain = (): void => {
+  /** Made only when a write fills the socket: most responses never wait for 'drain'. */
+  #onDrain(): void {
     this.#awaitingDrain = false;
     for (const fn of this.#drain ?? []) fn();
-  };
+  }
 
   addTrailers(trailers: Record<string, string | string[]>): void {
     let s = '';
@@ -303,7 +309,10 @@ export class H1Response {
       this.writeHead(this.statusCode);
     }
     const socket = this.#conn.socket;
-    socket.cork();
+    // Corked only when something is left to write: a response whose head and body are out (a length-framed
+    // body written in full) ends with no write at all.
+    const writes = data !== undefined || this.#pendingHead !== null || this.#chunked;
+    if (writes) socket.cork();
     if (data !== undefined) this.write(data);
     this.#ended = true;
     if (this.#pendingHead !== null) this.#flushHead();
@@ -312,7 +321,7 @@ export class H1Response {
       this.framingBytes += last.length;
       socket.write(last, 'latin1');
     }
-    socket.uncork();
+    if (writes) socket.uncork();
     this.writableFinished = true;
     this.#conn.responded(this);
     return this;
@@ -334,6 +343,9 @@ function field(name: string, value: string): string {
   if (BAD_OUTGOING_VALUE.test(value)) throw new Error(`invalid value for response header ${name}`);
   return `${name}: ${value}\r\n`;
 }
+
+/** What is left of a read taken whole: one shared empty buffer. */
+const EMPTY = Buffer.alloc(0);
 
 /** Largest first body chunk copied in behind the response head (larger ones go out beside it, uncopied). */
 const COALESCE_MAX = 16 * 1024;
@@ -376,6 +388,20 @@ export class H1ServerConnection {
   /** Made at the first chunked request body: most connections never see one. */
   #chunks: ChunkedDecoder | null = null;
   #headTimer: NodeJS.Timeout | undefined;
+  /**
+   * The keep-alive timeout: one timer made at the first idle spell and re-armed (refresh) at each one
+   * after, where a socket timeout set and cleared around every request made a timer and a bound function
+   * each time. It runs only while `#idleArmed` (idle between requests); firing otherwise does nothing.
+   */
+  #idleTimer: NodeJS.Timeout | undefined;
+  #idleArmed = false;
+  /** A response whose 'close' listeners wait for the microtask queued for them. */
+  #toClose: H1Response | null = null;
+  readonly #closeQueued = (): void => {
+    const res = this.#toClose;
+    this.#toClose = null;
+    res?.closed();
+  };
   #gone = false;
   #handed = false;
   /** Requests held until the socket drains (#awaitDrain): its one 'drain' listener is set. */
@@ -415,6 +441,7 @@ export class H1ServerConnection {
     this.#gone = true;
     this.#handed = true;
     clearTimeout(this.#headTimer);
+    this.#stopIdle();
     const socket = this.socket;
     socket.pause();
     socket.setTimeout?.(0);
@@ -453,9 +480,30 @@ export class H1ServerConnection {
     closeDelayed(this.socket, this.#opts.timers ?? realTimers, text);
   }
 
+  /** Idle between requests: the keep-alive timeout runs from now (the socket's own timeout when it has none). */
   #idle(): void {
-    this.socket.setTimeout?.(this.#opts.keepAliveTimeoutMs);
+    const ms = this.#opts.keepAliveTimeoutMs;
+    // A socket without timeouts (a stand-in duplex) had none before either; 0 disables it.
+    if (ms <= 0 || typeof this.socket.setTimeout !== 'function') return;
+    this.#idleArmed = true;
+    if (this.#idleTimer === undefined) this.#idleTimer = setTimeout(this.#onIdleTimeout, ms).unref();
+    else this.#idleTimer.refresh();
   }
+
+  /** Bytes of an unfinished head while idle: activity, as a socket timeout counts every read. */
+  #touch(): void {
+    if (this.#idleArmed) this.#idleTimer?.refresh();
+  }
+
+  #stopIdle(): void {
+    this.#idleArmed = false;
+    clearTimeout(this.#idleTimer);
+    this.#idleTimer = undefined;
+  }
+
+  readonly #onIdleTimeout = (): void => {
+    if (this.#idleArmed) this.socket.destroy();
+  };
 
   #onData(chunk: Buffer): void {
     if (this.#gone) return;
@@ -466,6 +514,7 @@ export class H1ServerConnection {
     }
     if (!this.#completes(chunk)) {
       stash.add(chunk);
+      if (this.#stashKind === HEAD) this.#touch();
       if (this.#stashKind === PIPELINED) {
         if (stash.length > this.#opts.maxHeadBytes) this.socket.pause();
       } else if (stash.length > this.#opts.maxHeadBytes) {
@@ -517,6 +566,7 @@ export class H1ServerConnection {
         else if (buf.indexOf('\n\n', 0, 'latin1') >= 0) this.#refuse(new HeadError(400, 'bare LF line ends'));
         else {
           this.#hold(buf, HEAD);
+          this.#touch();
           this.#headTimer ??= setTimeout(() => this.#refuse(new HeadError(408, 'request head timeout')), this.#opts.headersTimeoutMs).unref();
         }
         return;
@@ -534,7 +584,8 @@ export class H1ServerConnection {
         this.#refuse(err instanceof HeadError ? err : new HeadError(400, String(err)));
         return;
       }
-      buf = buf.subarray(end + 4);
+      // A read that held just the head (a request without a body, the common case) leaves nothing: no new view.
+      buf = end + 4 === buf.length ? EMPTY : buf.subarray(end + 4);
       if (res instanceof H1Request) {
         this.#handOver(res, buf);
         return;
@@ -572,8 +623,9 @@ export class H1ServerConnection {
 
   /** Parses a request head and makes it current; returns its response, or a CONNECT/upgrade request to hand over. */
   #head(text: string): H1Response | H1Request {
-    const lines = text.split('\r\n');
-    const line = lines[0] as string;
+    // Lines are found by index in the head's one string: no array of lines, and one slice per value.
+    let eol = text.indexOf('\r\n');
+    const line = eol < 0 ? text : text.slice(0, eol);
     const sp1 = line.indexOf(' ');
     const sp2 = line.indexOf(' ', sp1 + 1);
     if (sp1 <= 0 || sp2 < 0 || line.indexOf(' ', sp2 + 1) >= 0) throw new HeadError(400, 'malformed request line');
@@ -584,17 +636,22 @@ export class H1ServerConnection {
     if (version !== 'HTTP/1.1' && version !== 'HTTP/1.0') throw new HeadError(version.startsWith('HTTP/') ? 505 : 400, 'unsupported HTTP version');
     const rawHeaders: string[] = [];
     const headers: Record<string, string | string[]> = {};
-    for (let i = 1; i < lines.length; i++) {
-      const l = lines[i] as string;
-      const colon = l.indexOf(':');
-      if (colon <= 0) throw new HeadError(400, 'malformed header line');
-      const name = l.slice(0, colon);
-      const lower = fieldName(name);
+    while (eol >= 0) {
+      const start = eol + 2;
+      eol = text.indexOf('\r\n', start);
+      const stop = eol < 0 ? text.length : eol;
+      const colon = text.indexOf(':', start);
+      if (colon <= start || colon >= stop) throw new HeadError(400, 'malformed header line');
+      const lower = fieldName(text.slice(start, colon));
       if (lower === undefined) throw new HeadError(400, 'invalid header name');
-      const raw = l.slice(colon + 1);
-      // Checked before trimming, and only spaces and tabs trimmed (JS trim() would also eat \v, \f, \xa0).
-      if (BAD_VALUE.test(raw)) throw new HeadError(400, 'invalid header value');
-      const value = ows(raw);
+      // Only spaces and tabs trimmed (JS trim() would also eat \v, \f, \xa0). What is trimmed holds
+      // nothing BAD_VALUE matches, so testing the trimmed value tests the whole field value.
+      let a = colon + 1;
+      let b = stop;
+      while (a < b && (text.charCodeAt(a) === 0x20 || text.charCodeAt(a) === 0x09)) a++;
+      while (b > a && (text.charCodeAt(b - 1) === 0x20 || text.charCodeAt(b - 1) === 0x09)) b--;
+      const value = text.slice(a, b);
+      if (BAD_VALUE.test(value)) throw new HeadError(400, 'invalid header value');
       // The name as the map keys it: the one string every request uses, whose hash V8 keeps (Envoy's
       // HTTP/1.1 codec lower-cases names too), not a slice of this head to hash again downstream.
       rawHeaders.push(lower, value);
@@ -617,7 +674,7 @@ export class H1ServerConnection {
       if (this.#chunks === null) this.#chunks = new ChunkedDecoder(this.#opts.maxHeadBytes, false);
       else this.#chunks.reset();
     } else if (cl !== undefined) {
-      if (!/^\d{1,15}$/.test(cl as string)) throw new HeadError(400, 'invalid content-length');
+      if (!DIGITS.test(cl as string)) throw new HeadError(400, 'invalid content-length');
       this.#remaining = Number(cl);
       if (this.#remaining > 0) framing = LENGTH;
     }
@@ -639,7 +696,8 @@ export class H1ServerConnection {
     if (!persists(httpVersion === '1.1', conn as string | undefined)) res.closeAfter = true;
     this.#req = req;
     this.#res = res;
-    socket.setTimeout?.(0);
+    // Busy: no keep-alive timeout until the response is out (the timer, if it fires meanwhile, does nothing).
+    this.#idleArmed = false;
     if (httpVersion === '1.1' && body !== null && (headers['expect'] as string | undefined)?.toLowerCase() === '100-continue') {
       socket.write(CONTINUE, 'latin1');
       // Envoy's codec meters the interim head as wire bytes sent (istio_response_bytes); %RESPONSE_CODE% stays the final one.
@@ -677,6 +735,7 @@ export class H1ServerConnection {
             this.#bodyError(req, 'malformed trailer');
             return;
           }
+          if (req.trailers === NO_TRAILERS) req.trailers = {};
           req.trailers[name.toLowerCase()] = value;
         }
         this.#bodyDone(req, body);
@@ -728,7 +787,11 @@ export class H1ServerConnection {
     const req = this.#req as H1Request;
     this.#req = null;
     this.#res = null;
-    queueMicrotask(() => res.closed());
+    // Its 'close' listeners run once this turn's code is done; one queued response at a time needs no closure.
+    if (this.#toClose === null) {
+      this.#toClose = res;
+      queueMicrotask(this.#closeQueued);
+    } else queueMicrotask(() => res.closed());
     // A body the handler never read keeps the connection from the next request: close instead.
     if (res.closeAfter || !req.complete || this.closing) {
       // A body the client is still sending is not read: it ends here (mirrors waiting on it too).
@@ -747,6 +810,7 @@ export class H1ServerConnection {
   #onClose(): void {
     this.#gone = true;
     clearTimeout(this.#headTimer);
+    this.#stopIdle();
     const req = this.#req;
     const res = this.#res;
     this.#req = null;

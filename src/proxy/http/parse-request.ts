@@ -9,6 +9,8 @@ import { badRequest } from '../local-reply.ts';
 import { TOKEN } from './field-syntax.ts';
 
 export const MAX_HEADERS_COUNT = 100;
+/** An absolute-form target (made once: a pattern literal in a function is a new RegExp each call). */
+const ABSOLUTE_FORM = /^https?:\/\//i;
 const authorityRe = /^(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9\-._~%!$&'()*+,;=]+)(?::\d{1,5})?$/;
 
 export interface RawHead {
@@ -18,6 +20,11 @@ export interface RawHead {
   protocol: 'HTTP/1.1' | 'HTTP/2';
   /** Raw header list as [name, value, name, value, ...] (Node's rawHeaders). */
   rawHeaders: readonly string[];
+  /**
+   * The names are lower-case already (Outrigger's HTTP/1.1 codec hands over the canonical strings of
+   * fieldName): used as they are, not lower-cased again into fresh strings the map would hash anew.
+   */
+  lowerCaseNames?: boolean;
   /** HTTP/2 pseudo-headers from the parsed header object. */
   h2?: IncomingHttpHeaders | undefined;
 }
@@ -40,8 +47,9 @@ export function parseRequest(raw: RawHead, connection: ConnectionInfo, normalize
   const headers: HeaderMap = new Map();
   let hosts = 0;
   let count = 0;
+  const lower = raw.lowerCaseNames === true;
   for (let i = 0; i < raw.rawHeaders.length; i += 2) {
-    const name = (raw.rawHeaders[i] as string).toLowerCase();
+    const name = lower ? (raw.rawHeaders[i] as string) : (raw.rawHeaders[i] as string).toLowerCase();
     const value = raw.rawHeaders[i + 1] as string;
     if (name.startsWith(':')) continue;
     if (++count > MAX_HEADERS_COUNT) return { ok: false, reply: badRequest('http.too_many_headers', 431) };
@@ -73,7 +81,7 @@ export function parseRequest(raw: RawHead, connection: ConnectionInfo, normalize
       return { ok: false, reply: badRequest('http.host_authority_mismatch') };
     }
     authority ??= host;
-  } else if (raw.method !== 'CONNECT' && /^https?:\/\//i.test(target)) {
+  } else if (raw.method !== 'CONNECT' && ABSOLUTE_FORM.test(target)) {
     // Absolute form (forward-proxy requests): the target decides, as Envoy's HTTP/1 codec (its authority as
     // written, case and port kept, replaces Host; the rest is the path). Envoy ignores a Host that differs;
     // Outrigger refuses it, but a difference of case or of the scheme's default port is no difference.

@@ -8,7 +8,7 @@ import type { Duplex, Readable } from 'node:stream';
 import tls from 'node:tls';
 import type { OutgoingHeaders, Upstream, UpstreamExchange, UpstreamHead, UpstreamSink } from './upstream.ts';
 import { ChunkedDecoder } from '../http/chunked.ts';
-import { BAD_OUTGOING_VALUE, fieldName, headLines, persists, TOKEN } from '../http/field-syntax.ts';
+import { BAD_OUTGOING_VALUE, fieldName, persists, TOKEN } from '../http/field-syntax.ts';
 import { Stash } from '../http/stash.ts';
 import { needsRequestTrailers } from './h1-trailer-request.ts';
 import { endedByTeardown, RETIRE_EVENT, UpstreamError } from './upstream.ts';
@@ -74,6 +74,9 @@ function cancel(stream: CarriedStream): void {
 /** How long a carried connection that was ended waits for its peer's end before it is reset. */
 const CARRIED_END_MS = 5000;
 
+/** What is left of a read taken whole: one shared empty buffer, not a new view per response. */
+const EMPTY = Buffer.alloc(0);
+
 /** Largest response head accepted (status line and fields): Envoy's default 60 KiB. */
 const MAX_RESPONSE_HEAD = 60 * 1024;
 
@@ -95,6 +98,25 @@ const NONE = 0;
 const LENGTH = 1;
 const CHUNKED = 2;
 const UNTIL_CLOSE = 3;
+
+// Patterns used per request or response, made once (a pattern literal in a function is a new RegExp each call).
+const WHITESPACE = /[\s]/;
+const DIGITS = /^\d{1,15}$/;
+const CHUNKED_LAST = /(^|,)\s*chunked\s*$/;
+const KEEP_ALIVE_TIMEOUT = /(?:^|[,;\s])timeout=(\d+)/i;
+
+/** The last `Keep-Alive` value read, and the park time it gives: a server sends the same one every time. */
+let lastHint = '';
+let lastHintMs: number | undefined;
+
+/** `Keep-Alive: timeout=N`: N seconds less one, in ms; undefined without a timeout. */
+function parkMsOf(hint: string): number | undefined {
+  if (hint === lastHint) return lastHintMs;
+  const seconds = KEEP_ALIVE_TIMEOUT.exec(hint)?.[1];
+  lastHintMs = seconds === undefined ? undefined : Number(seconds) * 1000 - 1000;
+  lastHint = hint;
+  return lastHintMs;
+}
 
 /** Field lines (`name: value\r\n`); throws an UpstreamError naming a field that cannot be sent. */
 function serializeFields(h: OutgoingHeaders, skipLength: boolean): string {
@@ -119,7 +141,7 @@ function serializeFields(h: OutgoingHeaders, skipLength: boolean): string {
 
 /** The request head as one string. A chunked body drops Content-Length (it may carry trailers). */
 function serializeHead(head: UpstreamHead, extra: string, targetPortHeader: string | undefined, chunked: boolean): string {
-  if (BAD_OUTGOING_VALUE.test(head.authority) || /[\s]/.test(head.path) || !TOKEN.test(head.method)) throw new UpstreamError('protocol', 'invalid request line or authority');
+  if (BAD_OUTGOING_VALUE.test(head.authority) || WHITESPACE.test(head.path) || !TOKEN.test(head.method)) throw new UpstreamError('protocol', 'invalid request line or authority');
   let s = `${head.method} ${head.path} HTTP/1.1\r\nhost: ${head.authority}\r\n${serializeFields(head.headers, chunked)}`;
   if (targetPortHeader !== undefined && head.targetPort !== undefined) s += `${targetPortHeader}: ${head.targetPort}\r\n`;
   if (chunked) s += 'transfer-encoding: chunked\r\n';
@@ -143,6 +165,40 @@ function parseFields(lines: string[], from: number, out: OutgoingHeaders): boole
     const name = fieldName(line.slice(0, colon));
     if (name === undefined) return false;
     const value = line.slice(colon + 1).trim();
+    if (BAD_RECEIVED.test(value)) return false;
+    addField(out, name, value);
+  }
+  return true;
+}
+
+/** What String.prototype.trim removes, of the characters a latin1 head can hold. */
+function trimmed(c: number): boolean {
+  return c === 0x20 || (c >= 0x09 && c <= 0x0d) || c === 0xa0;
+}
+
+/**
+ * The field lines of a response head's text, after its status line ending at `eol` (-1: none), parsed
+ * into `out` as parseFields parses headLines' lines (lines end at LF, a CR before it dropped; values
+ * trimmed as trim() does), found by index in the one string: no array of lines, one slice per value.
+ * False on a malformed line.
+ */
+function parseHeadFields(text: string, eol: number, out: OutgoingHeaders): boolean {
+  let lf = eol;
+  while (lf >= 0) {
+    const start = lf + 1;
+    lf = text.indexOf('\n', start);
+    let stop = lf < 0 ? text.length : lf;
+    if (lf >= 0 && stop > start && text.charCodeAt(stop - 1) === 0x0d) stop--;
+    const colon = text.indexOf(':', start);
+    // No colon, an empty name, whitespace before the colon, or obs-fold (a continuation line): refused.
+    if (colon <= start || colon >= stop) return false;
+    const name = fieldName(text.slice(start, colon));
+    if (name === undefined) return false;
+    let a = colon + 1;
+    let b = stop;
+    while (a < b && trimmed(text.charCodeAt(a))) a++;
+    while (b > a && trimmed(text.charCodeAt(b - 1))) b--;
+    const value = text.slice(a, b);
     if (BAD_RECEIVED.test(value)) return false;
     addField(out, name, value);
   }
@@ -182,6 +238,14 @@ class H1Connection {
   #reuse = false;
   /** How long the server keeps this connection idle, less a second (its `Keep-Alive: timeout`). */
   #parkMs: number | undefined;
+  /**
+   * The idle timeout while parked: one timer re-armed (refresh) at each parking, where a socket timeout
+   * set and cleared around every request made a timer and a bound function each time. It acts only
+   * while `#parkArmed`; a connection taken for a request disarms it.
+   */
+  #parkTimer: NodeJS.Timeout | undefined;
+  #parkTimerMs = 0;
+  #parkArmed = false;
 
   constructor(pool: H1Pool, opts: H1ClientOptions) {
     this.#pool = pool;
@@ -329,7 +393,7 @@ class H1Connection {
     this.#inHead = true;
     this.#keepAlive = true;
     const socket = this.socket;
-    socket.setTimeout(0);
+    this.#parkArmed = false;
     const body = ex.body;
     // Trailers travel only in a chunked body (announced by the downstream's `Trailer:`).
     const trailered = body !== null && needsRequestTrailers(ex.head, body);
@@ -417,6 +481,7 @@ class H1Connection {
     }
     this.#closed = true;
     clearTimeout(this.#connectTimer);
+    this.#unpark();
     const carried = this.#carried;
     if (carried && !reset && this.#ex === null) {
       carried.end();
@@ -444,6 +509,7 @@ class H1Connection {
     if (this.#closed) return;
     this.#closed = true;
     clearTimeout(this.#connectTimer);
+    this.#unpark();
     this.#reset();
     this.#pool.gone(this, beforeConnect ? err : undefined);
   }
@@ -526,15 +592,17 @@ class H1Connection {
   /** Parses the head ending at `end` (the index after its blank line); returns the bytes after it, or null when the exchange ended. */
   #head(buf: Buffer, end: number): Buffer | null {
     const ex = this.#ex as Exchange;
-    const lines = headLines(buf.toString('latin1', 0, end - (buf[end - 2] === 0x0d ? 4 : 2)));
-    const line = lines[0] as string;
+    const text = buf.toString('latin1', 0, end - (buf[end - 2] === 0x0d ? 4 : 2));
+    // The status line ends at the first LF (a CR before it dropped), as headLines splits.
+    const eol = text.indexOf('\n');
+    const line = eol < 0 ? text : text.slice(0, eol > 0 && text.charCodeAt(eol - 1) === 0x0d ? eol - 1 : eol);
     const status = statusOf(line);
     if (status < 0) {
       this.#protocolError('malformed response status line');
       return null;
     }
     const headers: OutgoingHeaders = {};
-    if (!parseFields(lines, 1, headers)) {
+    if (!parseHeadFields(text, eol, headers)) {
       this.#protocolError('malformed response header');
       return null;
     }
@@ -552,8 +620,7 @@ class H1Connection {
     // `Keep-Alive: timeout=N`: the server closes an idle connection after N s; park it a second less,
     // so a request is never written onto a socket the server is closing (as undici did).
     const hint = headers['keep-alive'];
-    const seconds = typeof hint === 'string' ? /(?:^|[,;\s])timeout=(\d+)/i.exec(hint)?.[1] : undefined;
-    this.#parkMs = seconds === undefined ? undefined : Number(seconds) * 1000 - 1000;
+    this.#parkMs = typeof hint === 'string' ? parkMsOf(hint) : undefined;
     if (this.#parkMs !== undefined && this.#parkMs <= 0) this.#keepAlive = false;
     const te = headers['transfer-encoding'];
     let cl = headers['content-length'];
@@ -569,12 +636,12 @@ class H1Connection {
     if (ex.head.method === 'HEAD' || status === 204 || status === 304) this.#framing = NONE;
     else if (te !== undefined) {
       const codings = (Array.isArray(te) ? te.join(',') : te).toLowerCase();
-      this.#framing = /(^|,)\s*chunked\s*$/.test(codings) ? CHUNKED : UNTIL_CLOSE;
+      this.#framing = CHUNKED_LAST.test(codings) ? CHUNKED : UNTIL_CLOSE;
       this.#chunks.reset();
     } else if (cl !== undefined) {
       const values = Array.isArray(cl) ? cl : [cl];
       const first = values[0] as string;
-      if (!/^\d{1,15}$/.test(first) || values.some((v) => v !== first)) {
+      if (!DIGITS.test(first) || values.some((v) => v !== first)) {
         this.#protocolError('invalid response content-length');
         return null;
       }
@@ -596,7 +663,7 @@ class H1Connection {
         this.#remaining -= n;
         this.#deliver(ex, n === buf.length ? buf : buf.subarray(0, n));
         if (this.#remaining === 0 && !ex.done) this.#finish(ex, {});
-        return buf.subarray(n);
+        return n === buf.length ? EMPTY : buf.subarray(n);
       }
       case UNTIL_CLOSE:
         this.#deliver(ex, buf);
@@ -644,7 +711,24 @@ class H1Connection {
   /** Idle: closed after the pool's idle timeout. */
   parked(idleMs: number): void {
     const ms = this.#parkMs === undefined ? idleMs : idleMs > 0 ? Math.min(idleMs, this.#parkMs) : this.#parkMs;
-    if (ms > 0) this.socket.setTimeout(ms);
+    if (ms <= 0) return;
+    this.#parkArmed = true;
+    if (this.#parkTimer !== undefined && this.#parkTimerMs === ms) this.#parkTimer.refresh();
+    else {
+      clearTimeout(this.#parkTimer);
+      this.#parkTimerMs = ms;
+      this.#parkTimer = setTimeout(this.#onParkTimeout, ms).unref();
+    }
+  }
+
+  readonly #onParkTimeout = (): void => {
+    if (this.#parkArmed) this.close();
+  };
+
+  #unpark(): void {
+    this.#parkArmed = false;
+    clearTimeout(this.#parkTimer);
+    this.#parkTimer = undefined;
   }
 }
 

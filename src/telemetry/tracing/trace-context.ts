@@ -22,8 +22,30 @@ const HEX16 = /^[0-9a-f]{16}$/;
 const ZERO32 = '0'.repeat(32);
 const ZERO16 = '0'.repeat(16);
 
+/**
+ * Over `s[from, to)`: -1 if a character is not a lower-case hex digit, else 1 when one is not `0`, 0 when all are.
+ * Char codes, no slices: what the patterns below decide for a canonical traceparent, without its parts.
+ */
+function lowerHex(s: string, from: number, to: number): number {
+  let nonZero = 0;
+  for (let i = from; i < to; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x30 || (c > 0x39 && (c < 0x61 || c > 0x66))) return -1;
+    if (c !== 0x30) nonZero = 1;
+  }
+  return nonZero;
+}
+
 /** W3C trace-context `traceparent`; undefined when malformed (the request then starts a new trace). */
 export function parseTraceparent(value: string): { traceId: string; spanId: string; sampled: boolean } | undefined {
+  // What every mesh hop sends: `00-<32 hex>-<16 hex>-<2 hex>`, lower case, nothing around it. Read by
+  // char codes with two slices; anything else takes the general parse below, whose answer it equals.
+  if (value.length === 55 && value.charCodeAt(0) === 0x30 && value.charCodeAt(1) === 0x30 && value.charCodeAt(2) === 0x2d && value.charCodeAt(35) === 0x2d && value.charCodeAt(52) === 0x2d) {
+    if (lowerHex(value, 3, 35) === 1 && lowerHex(value, 36, 52) === 1 && lowerHex(value, 53, 55) >= 0) {
+      const f = value.charCodeAt(54);
+      return { traceId: value.slice(3, 35), spanId: value.slice(36, 52), sampled: ((f <= 0x39 ? f - 0x30 : f - 0x57) & 1) === 1 };
+    }
+  }
   const parts = value.trim().toLowerCase().split('-');
   if (parts.length < 4) return undefined;
   const [version = '', traceId = '', spanId = '', flags = ''] = parts;
@@ -73,7 +95,8 @@ export function extractTraceContext(get: GetHeader): Extracted {
     const p = parseTraceparent(tp);
     if (p) {
       const ts = get('tracestate');
-      return { context: { ...p, format: 'w3c', ...(ts ? { tracestate: ts } : {}) }, sampled: p.sampled };
+      const context: SpanContext = ts ? { traceId: p.traceId, spanId: p.spanId, sampled: p.sampled, format: 'w3c', tracestate: ts } : { traceId: p.traceId, spanId: p.spanId, sampled: p.sampled, format: 'w3c' };
+      return { context, sampled: p.sampled };
     }
   }
   const single = get('b3');
