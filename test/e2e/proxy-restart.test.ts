@@ -8,26 +8,10 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { main } from '../../src/cli/main.ts';
 import { readState } from '../../src/runtime/state.ts';
-import { upInProcess } from './up-in-process.ts';
+import { meshedWeb, upInProcess } from './up-in-process.ts';
 
 // A meshed app beside the ingress gateway: two proxies.
-const manifests = `apiVersion: v1
-kind: Namespace
-metadata: {name: shop, labels: {istio-injection: enabled}}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web, namespace: shop}
-spec:
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec:
-      containers:
-        - name: web
-          image: ghcr.io/stefanprodan/podinfo:6.5.3
-          ports: [{containerPort: 9898}]
-`;
+const manifests = meshedWeb;
 
 function meshDir(): { dir: string; config: string; state: string } {
   const dir = mkdtempSync(path.join(tmpdir(), 'h116-proxy-restart-'));

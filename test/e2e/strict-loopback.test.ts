@@ -8,29 +8,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { readState } from '../../src/runtime/state.ts';
-import { upInProcess } from './up-in-process.ts';
+import { meshedWeb, upInProcess } from './up-in-process.ts';
 
-const manifests = `apiVersion: v1
-kind: Namespace
-metadata: {name: shop, labels: {istio-injection: enabled}}
----
+const manifests = `${meshedWeb}---
 apiVersion: security.istio.io/v1beta1
 kind: PeerAuthentication
 metadata: {name: default, namespace: istio-system}
 spec: {mtls: {mode: STRICT}}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web, namespace: shop}
-spec:
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec:
-      containers:
-        - name: web
-          image: ghcr.io/stefanprodan/podinfo:6.5.3
-          ports: [{containerPort: 9898}]
 `;
 
 test('up in process mode under STRICT mTLS says once that an app port answers local processes past its sidecar', { timeout: 120_000 }, async () => {

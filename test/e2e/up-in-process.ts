@@ -50,3 +50,22 @@ export function upInProcess(args: readonly string[]): UpInProcess {
     },
   };
 }
+
+/** An injected namespace `shop` with a podinfo Deployment `web` (port 9898): one sidecar beside the gateways. */
+export const meshedWeb = `apiVersion: v1
+kind: Namespace
+metadata: {name: shop, labels: {istio-injection: enabled}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: shop}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+        - name: web
+          image: ghcr.io/stefanprodan/podinfo:6.5.3
+          ports: [{containerPort: 9898}]
+`;

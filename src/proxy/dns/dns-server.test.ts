@@ -13,6 +13,26 @@ const names = new MeshNames([
   { service: 'jaeger', namespace: 'observability', address: '10.250.9.132' },
 ]);
 
+/** A DNS message framed for TCP: its length in two bytes, then the message. */
+const frame = (q: Buffer) => Buffer.concat([Buffer.from([q.length >> 8, q.length & 0xff]), q]);
+
+/** The first `n` length-prefixed answers read on `sock`, decoded. */
+function tcpReplies(sock: net.Socket, n: number): Promise<ReturnType<typeof decodeResponse>[]> {
+  const replies: ReturnType<typeof decodeResponse>[] = [];
+  return new Promise((resolve, reject) => {
+    let buf = Buffer.alloc(0);
+    sock.on('error', reject);
+    sock.on('data', (c: Buffer) => {
+      buf = Buffer.concat([buf, c]);
+      while (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
+        replies.push(decodeResponse(buf.subarray(2, 2 + buf.readUInt16BE(0))));
+        buf = buf.subarray(2 + buf.readUInt16BE(0));
+      }
+      if (replies.length === n) resolve(replies);
+    });
+  });
+}
+
 describe('mesh DNS server', () => {
   const server = new DnsServer({ host: '127.0.0.1', port: 0, names, clientNamespace: (a) => (a === '127.0.0.1' ? 'podinfo' : undefined) });
   const resolver = new Resolver({ timeout: 2000, tries: 1 });
@@ -41,21 +61,8 @@ describe('mesh DNS server', () => {
 
   it('answers over TCP with length-prefixed messages, two on one connection', async () => {
     const sock = net.connect(port, '127.0.0.1');
-    const frame = (q: Buffer) => Buffer.concat([Buffer.from([q.length >> 8, q.length & 0xff]), q]);
     sock.write(Buffer.concat([frame(encodeQuery(7, 'podinfo-stable.podinfo.svc.cluster.local')), frame(encodeQuery(8, 'missing.podinfo'))]));
-    let buf = Buffer.alloc(0);
-    const replies: ReturnType<typeof decodeResponse>[] = [];
-    await new Promise<void>((resolve, reject) => {
-      sock.on('error', reject);
-      sock.on('data', (c: Buffer) => {
-        buf = Buffer.concat([buf, c]);
-        while (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
-          replies.push(decodeResponse(buf.subarray(2, 2 + buf.readUInt16BE(0))));
-          buf = buf.subarray(2 + buf.readUInt16BE(0));
-        }
-        if (replies.length === 2) resolve();
-      });
-    });
+    const replies = await tcpReplies(sock, 2);
     sock.destroy();
     assert.deepEqual(replies[0], { id: 7, rcode: DnsRcode.NOERROR, authoritative: true, addresses: ['10.250.9.130'] });
     assert.deepEqual(replies[1], { id: 8, rcode: DnsRcode.NXDOMAIN, authoritative: true, addresses: [] });
@@ -64,27 +71,15 @@ describe('mesh DNS server', () => {
   it('answers TCP queries that arrive a byte at a time, the length prefix split too, joining them once', async () => {
     const sock = net.connect(port, '127.0.0.1');
     sock.setNoDelay(true);
-    const frame = (q: Buffer) => Buffer.concat([Buffer.from([q.length >> 8, q.length & 0xff]), q]);
     const long = `${'x'.repeat(60)}.${'y'.repeat(60)}.${'z'.repeat(60)}.podinfo.svc.cluster.local`;
     const bytes = Buffer.concat([frame(encodeQuery(11, 'podinfo-canary.podinfo.svc.cluster.local')), frame(encodeQuery(12, long))]);
-    const replies: ReturnType<typeof decodeResponse>[] = [];
-    const done = new Promise<void>((resolve, reject) => {
-      let buf = Buffer.alloc(0);
-      sock.on('error', reject);
-      sock.on('data', (c: Buffer) => {
-        buf = Buffer.concat([buf, c]);
-        while (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
-          replies.push(decodeResponse(buf.subarray(2, 2 + buf.readUInt16BE(0))));
-          buf = buf.subarray(2 + buf.readUInt16BE(0));
-        }
-        if (replies.length === 2) resolve();
-      });
-    });
+    const done = tcpReplies(sock, 2);
     await new Promise<void>((resolve) => sock.once('connect', () => resolve()));
     // One write per byte, each waited for, so the server reads them apart. The bytes copied to join
     // them are counted: a copy of all held so far per byte read would be quadratic in the query's size.
     const concat = Buffer.concat;
     let copied = 0;
+    let replies: ReturnType<typeof decodeResponse>[] = [];
     Buffer.concat = (list: readonly Uint8Array[], total?: number) => {
       const b = concat(list, total);
       copied += b.length;
@@ -92,7 +87,7 @@ describe('mesh DNS server', () => {
     };
     try {
       for (const b of bytes) await new Promise<void>((resolve) => sock.write(Buffer.from([b]), () => setImmediate(resolve)));
-      await done;
+      replies = await done;
     } finally {
       Buffer.concat = concat;
     }
@@ -148,14 +143,14 @@ describe('mesh DNS server over TCP, a client that never reads', () => {
 
   it('stops reading its queries while its answers wait: what it holds unsent stays bounded', async () => {
     const q = encodeQuery(1, 'podinfo-stable.podinfo.svc.cluster.local');
-    const frame = Buffer.concat([Buffer.from([q.length >> 8, q.length & 0xff]), q]);
+    const query = frame(q);
     const total = 300_000;
     const sock = net.connect(port, '127.0.0.1');
     sock.on('error', () => {});
     await new Promise<void>((r) => sock.once('connect', () => r()));
     sock.pause();
     let written = false;
-    sock.write(Buffer.concat(Array.from({ length: total }, () => frame)), () => {
+    sock.write(Buffer.concat(Array.from({ length: total }, () => query)), () => {
       written = true;
     });
     // Until every query was read (a server that never stops), or the server took nothing new for a while
