@@ -482,7 +482,8 @@ export class H1ServerConnection {
 
   /** Idle between requests: the keep-alive timeout runs from now (the socket's own timeout when it has none). */
   #idle(): void {
-    const ms = this.#opts.keepAliveTimeoutMs;
+    // Clamped as socket.setTimeout() clamped: setTimeout runs a longer delay after 1 ms.
+    const ms = Math.min(this.#opts.keepAliveTimeoutMs, 2 ** 31 - 1);
     // A socket without timeouts (a stand-in duplex) had none before either; 0 disables it.
     if (ms <= 0 || typeof this.socket.setTimeout !== 'function') return;
     this.#idleArmed = true;
