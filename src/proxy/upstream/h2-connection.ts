@@ -193,6 +193,57 @@ export class H2Connection {
   }
 
   request(head: UpstreamHead, body: Readable | null, sink: UpstreamSink): UpstreamExchange {
+    // The tunnel server keeps a session's source metadata: it travels until a request carrying it is
+    // answered (then the server has it), not as a few hundred bytes on every stream.
+    const carriesPeer = this.#peer !== undefined && !this.#peerKnown;
+    const headers = this.#requestHeaders(head, carriesPeer);
+    let stream: http2.ClientHttp2Stream;
+    try {
+      // With a body that may end in trailers, the stream stays open after the last DATA frame until
+      // they are sent (an empty set ends it with an empty END_STREAM DATA frame).
+      stream = this.#session.request(headers as http2.OutgoingHttpHeaders, { endStream: body === null, waitForTrailers: body !== null && head.trailers !== undefined });
+    } catch (err) {
+      queueMicrotask(() => sink.onError(new UpstreamError('connect', (err as Error).message, err)));
+      return { resume() {}, abort() {} };
+    }
+    this.active++;
+    // Out of stream IDs soon: nothing new goes here, and the session closes once its streams end.
+    if (++this.#streams >= this.#maxStreams) this.#leave(undefined);
+    // One object per request, its listeners shared functions (no closures per stream).
+    return new H2Exchange(this, stream, head, body, sink, carriesPeer);
+  }
+
+  /**
+   * The request's head as Node's raw form, name, value, name, value: Node takes it as it is, where an
+   * object is first copied field by field into a null-prototype one (a dictionary, slow to fill and to
+   * walk) and kept as the stream's sentHeaders, which nothing here reads. Fields set after the
+   * downstream's (the tunnel's own, the source metadata) replace one of the same name, as in an object;
+   * a head that would need that (or names a pseudo-header) goes the object way.
+   */
+  #requestHeaders(head: UpstreamHead, carriesPeer: boolean): http2.OutgoingHttpHeaders | unknown[] {
+    const own = head.headers;
+    const perRequest = this.#perRequest;
+    const raw: unknown[] = [':method', head.method, ':path', head.path, ':authority', head.authority, ':scheme', head.scheme];
+    for (const k in own) {
+      if (hopByHop.has(k)) continue;
+      if (k.charCodeAt(0) === 58 /* : */ || k === TARGET_PORT_HEADER || k === PROTOCOL_HEADER || k === PEER_HEADER || (perRequest !== undefined && perRequest[k] !== undefined)) {
+        return this.#requestHeaderObject(head, carriesPeer);
+      }
+      const v = own[k];
+      if (v !== undefined) raw.push(k, v);
+    }
+    if (own['te'] === 'trailers') raw.push('te', 'trailers');
+    if (head.targetPort !== undefined) {
+      raw.push(TARGET_PORT_HEADER, String(head.targetPort));
+      if (head.downstreamProtocol) raw.push(PROTOCOL_HEADER, head.downstreamProtocol);
+    }
+    if (perRequest) for (const k in perRequest) raw.push(k, perRequest[k]);
+    if (carriesPeer) raw.push(PEER_HEADER, this.#peer as string);
+    return raw;
+  }
+
+  /** The same head as an object, for the rare one whose own fields share a name with those set after them. */
+  #requestHeaderObject(head: UpstreamHead, carriesPeer: boolean): http2.OutgoingHttpHeaders {
     const headers: http2.OutgoingHttpHeaders = {
       ':method': head.method,
       ':path': head.path,
@@ -206,99 +257,22 @@ export class H2Connection {
       headers[TARGET_PORT_HEADER] = String(head.targetPort);
       if (head.downstreamProtocol) headers[PROTOCOL_HEADER] = head.downstreamProtocol;
     }
-    if (this.#perRequest) Object.assign(headers, this.#perRequest);
-    // The tunnel server keeps a session's source metadata: it travels until a request carrying it is
-    // answered (then the server has it), not as a few hundred bytes on every stream.
-    const carriesPeer = this.#peer !== undefined && !this.#peerKnown;
+    const perRequest = this.#perRequest;
+    if (perRequest) for (const k in perRequest) headers[k] = perRequest[k];
     if (carriesPeer) headers[PEER_HEADER] = this.#peer as string;
-    const session = this.#session;
-    const wasConnected = this.#connected;
-    let stream: http2.ClientHttp2Stream;
-    try {
-      // With a body that may end in trailers, the stream stays open after the last DATA frame until
-      // they are sent (an empty set ends it with an empty END_STREAM DATA frame).
-      stream = session.request(headers, { endStream: body === null, waitForTrailers: body !== null && head.trailers !== undefined });
-    } catch (err) {
-      queueMicrotask(() => sink.onError(new UpstreamError('connect', (err as Error).message, err)));
-      return { resume() {}, abort() {} };
-    }
-    this.#opened(stream);
-    let done = false;
-    let gotHead = false;
-    const fail = (err: Error & { code?: string }) => {
-      if (done) return;
-      done = true;
-      const connectPhase = !gotHead && (!wasConnected && !this.#connected);
-      sink.onError(err instanceof UpstreamError ? err : new UpstreamError(connectPhase ? 'connect' : 'reset', err.message, err));
-    };
-    stream.on('response', (h) => {
-      if (carriesPeer) this.#peerKnown = true;
-      // A stream already failed (and perhaps retried elsewhere) must not deliver a second head.
-      if (done) return;
-      gotHead = true;
-      const out: OutgoingHeaders = {};
-      let status = 200;
-      for (const k in h) {
-        const v = h[k];
-        if (k === ':status') status = Number(v);
-        else if (!k.startsWith(':') && v !== undefined) out[k] = v as string | string[];
-      }
-      sink.onHead(status, out);
-      // Node emits 'response' on the next tick but pushes DATA at once: reading only from here keeps
-      // body bytes that arrived with the HEADERS frame from reaching the sink before the head does.
-      if (!done) stream.on('data', onData);
-    });
-    const onData = (chunk: Buffer) => {
-      if (!sink.onData(chunk)) stream.pause();
-    };
-    let trailers: OutgoingHeaders = {};
-    stream.on('trailers', (t) => {
-      for (const [k, v] of Object.entries(t)) if (v !== undefined && !k.startsWith(':')) trailers[k] = v as string | string[];
-    });
-    stream.on('end', () => {
-      if (done) return;
-      // The session went away under the stream: the response is cut short, not complete.
-      if (endedByTeardown(stream)) return fail(new UpstreamError(gotHead || this.#connected ? 'reset' : 'connect', `stream closed with its session (code ${stream.rstCode})`));
-      if (!gotHead) return fail(new UpstreamError('protocol', 'stream ended without a response head'));
-      done = true;
-      // The response is complete and the request is not: nothing will end the request now (the router
-      // drains or drops what is left of the body), so the stream is reset, RST_STREAM NO_ERROR as Envoy's
-      // router resets it (onUpstreamComplete). Left open it would hold a stream slot and its window on
-      // the session until the session dies. The response has been read whole: nothing of it is lost.
-      // destroy(), not close(): close() ends a stream still being written (END_STREAM) before its
-      // RST_STREAM, and the upstream would take the cut body as whole; destroy() sends the reset alone.
-      if (body !== null && !stream.writableEnded) {
-        body.unpipe(stream);
-        stream.destroy();
-      }
-      sink.onEnd(trailers);
-      trailers = {};
-    });
-    stream.on('error', fail);
-    stream.on('close', () => {
-      if (!done) fail(new UpstreamError(gotHead ? 'reset' : this.#connected ? 'reset' : 'connect', `stream closed (code ${stream.rstCode})`));
-    });
-    if (body) {
-      const trailersOf = head.trailers;
-      if (trailersOf) stream.once('wantTrailers', () => stream.sendTrailers(trailersOf()));
-      body.pipe(stream);
-      // A body that fails (its client gone) is cut: RST_STREAM CANCEL alone, never END_STREAM before it.
-      body.on('error', () => addAbortSignal(AbortSignal.abort(), stream));
-    }
-    return {
-      // Before the head nothing reads the stream: flowing then would drop body bytes.
-      resume: () => {
-        if (gotHead) stream.resume();
-      },
-      // RST_STREAM CANCEL alone. close(CANCEL) would end a stream still being written first (END_STREAM,
-      // then the reset), and for an instant the upstream would hold a cut body as whole. Destroyed with an
-      // AbortError (what an aborted signal destroys a stream with), Node sends the reset alone, code CANCEL.
-      abort: () => {
-        done = true;
-        if (body !== null) body.unpipe(stream);
-        addAbortSignal(AbortSignal.abort(), stream);
-      },
-    };
+    return headers;
+  }
+
+  /** A request's stream closed: its slot is free (as #opened's close listener, for requests). */
+  streamClosed(): void {
+    this.active--;
+    if (this.active === 0 && this.#streams >= this.#maxStreams) this.#session.close();
+    this.#events.onStreamEnd(this);
+  }
+
+  /** The peer answered a request that carried the source's metadata: the server holds it now. */
+  peerAnswered(): void {
+    this.#peerKnown = true;
   }
 
   /** Opens a CONNECT tunnel stream to `authority` (TCP through the mesh tunnel). */
@@ -359,5 +333,234 @@ export class H2Connection {
 
   destroy(): void {
     this.#session.destroy();
+  }
+}
+
+const kExchange = Symbol('outrigger.h2.exchange');
+type Tagged = { [kExchange]?: H2Exchange };
+
+function exchangeOf(emitter: unknown): H2Exchange {
+  return (emitter as Tagged)[kExchange] as H2Exchange;
+}
+
+function onResponse(this: http2.ClientHttp2Stream, h: http2.IncomingHttpHeaders): void {
+  exchangeOf(this).onResponse(h);
+}
+function onData(this: http2.ClientHttp2Stream, chunk: Buffer): void {
+  const x = exchangeOf(this);
+  if (!x.sink.onData(chunk)) this.pause();
+}
+function onTrailers(this: http2.ClientHttp2Stream, t: http2.IncomingHttpHeaders): void {
+  const x = exchangeOf(this);
+  for (const k in t) {
+    const v = t[k];
+    if (v !== undefined && !k.startsWith(':')) x.trailers[k] = v as string | string[];
+  }
+}
+function onEnd(this: http2.ClientHttp2Stream): void {
+  exchangeOf(this).onEnd();
+}
+function onError(this: http2.ClientHttp2Stream, err: Error): void {
+  exchangeOf(this).fail(err);
+}
+function onClose(this: http2.ClientHttp2Stream): void {
+  exchangeOf(this).onClose();
+}
+function onWantTrailers(this: http2.ClientHttp2Stream): void {
+  const trailersOf = exchangeOf(this).head.trailers;
+  if (trailersOf) this.sendTrailers(trailersOf());
+}
+function onDrain(this: http2.ClientHttp2Stream): void {
+  exchangeOf(this).bodyDrained();
+}
+// The request body's events: the body carries its exchange too (one attempt reads a body; a retry gets a fresh one).
+function onBodyData(this: Readable, chunk: Buffer): void {
+  exchangeOf(this).bodyData(chunk);
+}
+function onBodyEnd(this: Readable): void {
+  exchangeOf(this).bodyEnded();
+}
+function onBodyError(this: Readable): void {
+  // A body that fails (its client gone) is cut: RST_STREAM CANCEL alone, never END_STREAM before it.
+  const x = (this as Tagged)[kExchange];
+  if (x) addAbortSignal(AbortSignal.abort(), x.stream);
+}
+function endLater(stream: http2.ClientHttp2Stream): void {
+  stream.end();
+}
+
+/**
+ * One request on a session: the response's events to the sink, and the request body relayed into the
+ * stream with backpressure (what `body.pipe(stream)` did, without a pipe's closures and listeners per
+ * stream): each chunk written as it comes, the body paused while the stream is full and resumed on its
+ * 'drain', the stream ended with the body. Stopping the relay (the response complete, the request
+ * aborted, the stream gone) pauses the body, as unpiping it did.
+ */
+class H2Exchange implements UpstreamExchange {
+  readonly conn: H2Connection;
+  readonly stream: http2.ClientHttp2Stream;
+  readonly head: UpstreamHead;
+  readonly sink: UpstreamSink;
+  readonly #body: Readable | null;
+  readonly #carriesPeer: boolean;
+  readonly #wasConnected: boolean;
+  #done = false;
+  #aborted = false;
+  #gotHead = false;
+  #relaying = false;
+  #bodyPaused = false;
+  /** 'drain' follows only a write that returned false: listened from the first one, not on every stream. */
+  #drainListened = false;
+  trailers: OutgoingHeaders = {};
+
+  constructor(conn: H2Connection, stream: http2.ClientHttp2Stream, head: UpstreamHead, body: Readable | null, sink: UpstreamSink, carriesPeer: boolean) {
+    this.conn = conn;
+    this.stream = stream;
+    this.head = head;
+    this.sink = sink;
+    this.#body = body;
+    this.#carriesPeer = carriesPeer;
+    this.#wasConnected = conn.connected;
+    (stream as Tagged)[kExchange] = this;
+    stream.on('response', onResponse);
+    stream.on('trailers', onTrailers);
+    stream.on('end', onEnd);
+    stream.on('error', onError);
+    stream.on('close', onClose);
+    if (body) {
+      // A stream asks for its trailers once, and a body ends once: on, not once (no wrapper per stream).
+      if (head.trailers) stream.on('wantTrailers', onWantTrailers);
+      (body as Tagged)[kExchange] = this;
+      body.on('error', onBodyError);
+      this.#relaying = true;
+      if (body.readableEnded) {
+        this.#relaying = false;
+        process.nextTick(endLater, stream);
+      } else {
+        body.on('data', onBodyData);
+        body.on('end', onBodyEnd);
+        body.resume();
+      }
+    }
+  }
+
+  onResponse(h: http2.IncomingHttpHeaders): void {
+    if (this.#carriesPeer) this.conn.peerAnswered();
+    // A stream already failed (and perhaps retried elsewhere) must not deliver a second head.
+    if (this.#done) return;
+    this.#gotHead = true;
+    // A response whole with its head (gRPC's trailers-only answer) takes no more of the body: the relay
+    // stops before the sink sees it (the router then drains what is left, as it did by unpiping).
+    if (this.stream.endAfterHeaders) this.#stopRelay();
+    const out: OutgoingHeaders = {};
+    let status = 200;
+    for (const k in h) {
+      const v = h[k];
+      if (k === ':status') status = Number(v);
+      else if (!k.startsWith(':') && v !== undefined) out[k] = v as string | string[];
+    }
+    this.sink.onHead(status, out);
+    // Node emits 'response' on the next tick but pushes DATA at once: reading only from here keeps
+    // body bytes that arrived with the HEADERS frame from reaching the sink before the head does.
+    if (!this.#done) this.stream.on('data', onData);
+  }
+
+  onEnd(): void {
+    if (this.#done) return;
+    const stream = this.stream;
+    // The session went away under the stream: the response is cut short, not complete.
+    if (endedByTeardown(stream)) {
+      this.fail(new UpstreamError(this.#gotHead || this.conn.connected ? 'reset' : 'connect', `stream closed with its session (code ${stream.rstCode})`));
+      return;
+    }
+    if (!this.#gotHead) {
+      this.fail(new UpstreamError('protocol', 'stream ended without a response head'));
+      return;
+    }
+    this.#done = true;
+    // The response is complete and the request is not: nothing will end the request now (the router
+    // drains or drops what is left of the body), so the stream is reset, RST_STREAM NO_ERROR as Envoy's
+    // router resets it (onUpstreamComplete). Left open it would hold a stream slot and its window on
+    // the session until the session dies. The response has been read whole: nothing of it is lost.
+    // destroy(), not close(): close() ends a stream still being written (END_STREAM) before its
+    // RST_STREAM, and the upstream would take the cut body as whole; destroy() sends the reset alone.
+    if (this.#body !== null && !stream.writableEnded) {
+      this.#stopRelay();
+      stream.destroy();
+    }
+    const trailers = this.trailers;
+    this.trailers = {};
+    this.sink.onEnd(trailers);
+  }
+
+  fail(err: Error): void {
+    if (this.#done) return;
+    this.#done = true;
+    const connectPhase = !this.#gotHead && !this.#wasConnected && !this.conn.connected;
+    this.sink.onError(err instanceof UpstreamError ? err : new UpstreamError(connectPhase ? 'connect' : 'reset', err.message, err));
+  }
+
+  onClose(): void {
+    // The stream takes no more of the body (a pipe unpiped itself on its destination's close).
+    this.#stopRelay();
+    this.conn.streamClosed();
+    if (!this.#done) this.fail(new UpstreamError(this.#gotHead ? 'reset' : this.conn.connected ? 'reset' : 'connect', `stream closed (code ${this.stream.rstCode})`));
+  }
+
+  bodyData(chunk: Buffer): void {
+    if (!this.#relaying) return;
+    if (!this.stream.write(chunk) && !this.#bodyPaused) {
+      this.#bodyPaused = true;
+      this.#body?.pause();
+      if (!this.#drainListened) {
+        this.#drainListened = true;
+        this.stream.on('drain', onDrain);
+      }
+    }
+  }
+
+  bodyDrained(): void {
+    if (!this.#bodyPaused) return;
+    this.#bodyPaused = false;
+    if (this.#relaying) this.#body?.resume();
+  }
+
+  bodyEnded(): void {
+    if (!this.#relaying) return;
+    this.#detach();
+    this.stream.end();
+  }
+
+  #detach(): void {
+    this.#relaying = false;
+    const body = this.#body as Readable;
+    body.removeListener('data', onBodyData);
+    body.removeListener('end', onBodyEnd);
+    if (this.#drainListened) this.stream.removeListener('drain', onDrain);
+  }
+
+  /** The relay stops and the body is paused, as unpiping it did (the router drains what is left). */
+  #stopRelay(): void {
+    if (!this.#relaying) return;
+    this.#detach();
+    this.#bodyPaused = false;
+    (this.#body as Readable).pause();
+  }
+
+  // Before the head nothing reads the stream: flowing then would drop body bytes.
+  resume(): void {
+    if (this.#gotHead) this.stream.resume();
+  }
+
+  // RST_STREAM CANCEL alone. close(CANCEL) would end a stream still being written first (END_STREAM,
+  // then the reset), and for an instant the upstream would hold a cut body as whole. Destroyed with an
+  // AbortError (what an aborted signal destroys a stream with), Node sends the reset alone, code CANCEL.
+  // Once: the pool hands this exchange out as it is (no wrapper that ignores a second abort).
+  abort(): void {
+    if (this.#aborted) return;
+    this.#aborted = true;
+    this.#done = true;
+    this.#stopRelay();
+    addAbortSignal(AbortSignal.abort(), this.stream);
   }
 }

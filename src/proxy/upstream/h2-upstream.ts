@@ -87,6 +87,16 @@ export class H2Upstream implements Upstream {
   }
 
   request(head: UpstreamHead, body: Readable | null, sink: UpstreamSink): UpstreamExchange {
+    // A session with room and nobody queued before this request (the common case): the stream goes on
+    // it now, as #place would run it, without a waiter and a wrapping exchange per request.
+    if (!this.#closed && this.#waiting.length === 0) {
+      const c = this.#withRoom();
+      if (c) {
+        // SETTINGS received (Envoy's onPoolReady): not while it connects or is full.
+        sink.onPoolReady?.();
+        return c.request(head, body, sink);
+      }
+    }
     let inner: UpstreamExchange | undefined;
     let aborted = false;
     const waiter: Waiter = {
