@@ -33,6 +33,19 @@ function fieldBytes(h: Readonly<Record<string, unknown>> | undefined): number {
   return n;
 }
 
+/** fieldBytes of a head in Node's raw form: name, value, name, value. */
+function rawFieldBytes(raw: readonly unknown[]): number {
+  let n = 0;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const k = (raw[i] as string).length;
+    const v = raw[i + 1];
+    if (typeof v === 'string') n += k + v.length;
+    else if (typeof v === 'number') n += k + digits(v);
+    else if (Array.isArray(v)) for (let j = 0; j < v.length; j++) n += k + String(v[j]).length;
+  }
+  return n;
+}
+
 /** The decimal digits of a non-negative integer (a `:status`), without making its string. */
 function digits(v: number): number {
   if (!Number.isInteger(v) || v < 0) return String(v).length;
@@ -53,7 +66,8 @@ export class H2Request {
     this.headers = headers;
     this.rawHeaders = rawHeaders;
     // Trailers follow a body only, and may arrive before anything reads it (a filter still deciding).
-    if (!stream.endAfterHeaders) stream.once('trailers', onTrailers);
+    // (on, not once: a stream has one trailer block, and once() wraps the listener per stream.)
+    if (!stream.endAfterHeaders) stream.on('trailers', onTrailers);
   }
 
   get method(): string {
@@ -99,6 +113,10 @@ function onWantTrailers(this: ServerHttp2Stream & ResponseSlot): void {
   }
 }
 
+// respond() only reads its options: one object each for every response.
+const endStreamOptions: Readonly<{ endStream: true }> = Object.freeze({ endStream: true });
+const waitForTrailersOptions: Readonly<{ waitForTrailers: true }> = Object.freeze({ waitForTrailers: true });
+
 export class H2Response {
   readonly stream: ServerHttp2Stream;
   statusCode = 200;
@@ -107,6 +125,8 @@ export class H2Response {
   /** The fields of an interim head sent before the response (the 100 answering an expectation). */
   interimBytes = 0;
   #headers: OutgoingHttpHeaders | null = null;
+  /** The head as sent, in Node's raw form (name, value, ...; Node appends its `date`), for fieldBytes. */
+  #sent: unknown[] | null = null;
   #ending = false;
 
   constructor(stream: ServerHttp2Stream) {
@@ -123,7 +143,8 @@ export class H2Response {
    */
   get fieldBytes(): number {
     const s = this.stream;
-    return this.interimBytes + fieldBytes(s.headersSent ? s.sentHeaders : undefined) + fieldBytes(s.sentTrailers);
+    const head = !s.headersSent ? 0 : this.#sent !== null ? rawFieldBytes(this.#sent) : fieldBytes(s.sentHeaders);
+    return this.interimBytes + head + fieldBytes(s.sentTrailers);
   }
 
   /**
@@ -171,10 +192,11 @@ export class H2Response {
     this.statusCode = status;
     if (!endStream) {
       (stream as ResponseSlot)[kResponse] = this;
-      stream.once('wantTrailers', onWantTrailers);
+      // A stream asks for its trailers once: on, not once (no wrapper per stream).
+      stream.on('wantTrailers', onWantTrailers);
     }
     try {
-      stream.respond(head, endStream ? { endStream: true } : { waitForTrailers: true });
+      stream.respond(this.#raw(head, status), endStream ? endStreamOptions : waitForTrailersOptions);
       // A head Node ends by itself (204, 304, any answer to HEAD: respond() forces END_STREAM) never asks
       // for trailers: no 'wantTrailers' comes, and nothing (resetUnfinished) may wait for one.
       if (!endStream && stream.writableEnded) stream.removeListener('wantTrailers', onWantTrailers);
@@ -182,6 +204,25 @@ export class H2Response {
       // A head Node refuses (a connection-specific field, an invalid value) ends this stream, not the process.
       stream.destroy(err as Error);
     }
+  }
+
+  /**
+   * The head for respond() in Node's raw form, kept for fieldBytes. Given an object, Node first copies
+   * it field by field into a null-prototype object (a dictionary: slow to fill, and slow to walk again
+   * for fieldBytes when the stream ends); given name, value pairs it takes them as they are (and appends
+   * its `date` to them). A status Node would read as none (not a number) keeps the object, where Node
+   * puts 200 in its place.
+   */
+  #raw(head: OutgoingHttpHeaders, status: number): OutgoingHttpHeaders | string[] {
+    if ((status | 0) === 0) return head;
+    const raw: unknown[] = [':status', status];
+    for (const k in head) {
+      if (k === ':status') continue;
+      const v = head[k];
+      if (v !== undefined) raw.push(k, v);
+    }
+    this.#sent = raw;
+    return raw as string[];
   }
 
   write(chunk: Buffer | string): boolean {

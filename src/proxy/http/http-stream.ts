@@ -31,7 +31,11 @@ const forbiddenTrailers = new Set([...hopByHop, 'content-length', 'content-type'
 
 export function forwardableTrailers(t: Record<string, string | string[] | undefined>): OutgoingHeaders {
   const out: OutgoingHeaders = {};
-  for (const [k, v] of Object.entries(t)) if (v !== undefined && !k.startsWith(':') && !forbiddenTrailers.has(k)) out[k] = v;
+  // for-in, not Object.entries: no entry arrays per field (a gRPC stream's trailers pass here on every hop).
+  for (const k in t) {
+    const v = t[k];
+    if (v !== undefined && !k.startsWith(':') && !forbiddenTrailers.has(k)) out[k] = v;
+  }
   return out;
 }
 
@@ -51,6 +55,12 @@ type Tagged = { [kStream]?: HttpStream | undefined };
 /** Shared by every stream: the emitter (the response, or an HTTP/2 response's stream) carries its HttpStream. */
 function onResponseClose(this: Tagged): void {
   this[kStream]?.closed();
+}
+
+/** A request body's chunk, counted for telemetry's sizes and the stream idle timer. */
+function countBody(this: Tagged, chunk: Buffer): void {
+  const s = this[kStream];
+  if (s !== undefined) s.requestBytes += chunk.length;
 }
 
 /**
@@ -158,9 +168,9 @@ export class HttpStream implements ResponseWriter {
     const src: Readable = req instanceof H1Request ? (req.body as Readable) : req instanceof H2Request ? req.stream : req;
     this.#body = src;
     if (req instanceof H2Request) src.once('aborted', onBodyAborted);
-    src.on('data', (chunk: Buffer) => {
-      this.requestBytes += chunk.length;
-    });
+    // One shared listener: the body carries its stream (an HTTP/2 body is the stream the constructor tagged).
+    (src as Tagged)[kStream] = this;
+    src.on('data', countBody);
     src.pause();
     return src;
   }

@@ -41,23 +41,48 @@ export function watchFloods(session: http2.ServerHttp2Session, count: (stat: H2C
   });
 }
 
+const kWatch = Symbol('outrigger.h2.resetWatch');
+const kOpened = Symbol('outrigger.h2.opened');
+type Watched = { [kWatch]?: ResetWatch; [kOpened]?: number };
+
+/** One session's premature-reset count; its streams carry it (shared listeners, no closures per stream). */
+class ResetWatch {
+  readonly session: http2.ServerHttp2Session;
+  readonly now: () => number;
+  readonly counters: AbuseCounters;
+  total = 0;
+  premature = 0;
+  closed = false;
+  constructor(session: http2.ServerHttp2Session, now: () => number, counters: AbuseCounters) {
+    this.session = session;
+    this.now = now;
+    this.counters = counters;
+  }
+}
+
+function onWatchedStream(this: http2.ServerHttp2Session & Watched, stream: http2.ServerHttp2Stream & Watched): void {
+  const w = this[kWatch] as ResetWatch;
+  w.total++;
+  stream[kWatch] = w;
+  stream[kOpened] = w.now();
+  // A stream closes once: on, not once (no wrapper per stream).
+  stream.on('close', onWatchedClose);
+}
+
+function onWatchedClose(this: http2.ServerHttp2Stream & Watched): void {
+  const w = this[kWatch] as ResetWatch;
+  if (w.closed || this.rstCode === http2.constants.NGHTTP2_NO_ERROR || this.headersSent) return;
+  if (w.now() - (this[kOpened] as number) > PREMATURE_RESET_WINDOW_MS) return;
+  w.premature++;
+  if (w.total >= PREMATURE_RESET_MIN_STREAMS && w.premature * 2 > w.total) {
+    w.closed = true;
+    w.counters.onPrematureResetClose?.();
+    w.session.goaway(http2.constants.NGHTTP2_ENHANCE_YOUR_CALM);
+    w.session.destroy();
+  }
+}
+
 export function watchPrematureResets(session: http2.ServerHttp2Session, now: () => number, counters: AbuseCounters = {}): void {
-  let total = 0;
-  let premature = 0;
-  let closed = false;
-  session.on('stream', (stream) => {
-    total++;
-    const opened = now();
-    stream.once('close', () => {
-      if (closed || stream.rstCode === http2.constants.NGHTTP2_NO_ERROR || stream.headersSent) return;
-      if (now() - opened > PREMATURE_RESET_WINDOW_MS) return;
-      premature++;
-      if (total >= PREMATURE_RESET_MIN_STREAMS && premature * 2 > total) {
-        closed = true;
-        counters.onPrematureResetClose?.();
-        session.goaway(http2.constants.NGHTTP2_ENHANCE_YOUR_CALM);
-        session.destroy();
-      }
-    });
-  });
+  (session as http2.ServerHttp2Session & Watched)[kWatch] = new ResetWatch(session, now, counters);
+  session.on('stream', onWatchedStream);
 }

@@ -108,6 +108,9 @@ function peerOf(value: string | string[] | undefined): ConnectionInfo['peer'] | 
   return peer;
 }
 
+/** A stream's errors end it; they are not the process's (one function for every stream). */
+function ignore(): void {}
+
 export class TunnelServer {
   #deps: TunnelDeps;
   #tls: tls.Server;
@@ -157,7 +160,7 @@ export class TunnelServer {
     });
     // Streams are served as they come, without Node's compat request and response (h2-server.ts).
     this.#h2.on('stream', (s, headers, _flags, rawHeaders) => {
-      s.on('error', () => {});
+      s.on('error', ignore);
       const x = serverExchange(s, headers, rawHeaders as unknown as string[]);
       if (x) this.#onRequest(x.req, x.res);
     });
