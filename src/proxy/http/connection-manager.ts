@@ -19,7 +19,7 @@ import { StreamTimeouts, type TimedStream } from './stream-timeouts.ts';
 import { stripMeshHeaders } from './mesh-headers.ts';
 import type { PathNormalizer } from './normalize-path.ts';
 import { parseRequest, type RawHead } from './parse-request.ts';
-import type { RouteTable } from './route/index.ts';
+import type { ClusterChoice, MatchedRoute, RouteTable } from './route/index.ts';
 import { headerValue } from './route/request-headers.ts';
 import type { Timers } from './router.ts';
 import { forward, grpcTimeoutMs, realTimers } from './router.ts';
@@ -173,10 +173,27 @@ function start(rt: HcmRuntime, chain: HttpChain | ((req: DownstreamRequest) => H
   s.ctx = { request, info, route };
   s.filters = hc.filters;
   s.route = route;
+  s.choice = routeCluster(rt, route, request.headers, info);
   const verdict = requestFilters(s, hc.filters, s.ctx, 0);
   if (isPromise(verdict)) return verdict.then((v) => proceed(rt, s, req, v, hc));
   proceed(rt, s, req, verdict, hc);
   return undefined;
+}
+
+/**
+ * The route's cluster, chosen as the route is resolved, before any filter runs (Envoy's
+ * ActiveStream::refreshCachedRoute: route matching returns the weighted cluster's entry, drawn then, or
+ * the cluster_header's as the headers stand then; setRoute records the cluster's info on the stream).
+ * So a request a filter answers (FI, a rate limit, an authz denial) is labelled with the route's
+ * service, as Istio's stats filter reads it from upstreamClusterInfo. Recorded only for a cluster the
+ * proxy has, as Envoy's (NC leaves it unset); the router sends to this choice. Nothing here re-resolves
+ * the route after a filter (no filter clears the route cache), so it is made once per request.
+ */
+export function routeCluster(rt: HcmRuntime, route: MatchedRoute | null, headers: HeaderMap, info: StreamInfo): ClusterChoice | null {
+  if (route?.kind !== 'forward') return null;
+  const choice = route.pickCluster(rt.random(), headers);
+  if (choice && rt.clusters.get(choice.name)) info.clusterName = choice.name;
+  return choice;
 }
 
 /**
@@ -277,12 +294,12 @@ function proceed(rt: HcmRuntime, s: HttpStream, req: DownstreamReq, verdict: Fil
     s.finalReply({ status: route.redirect.status, details: 'direct_response', headers: { location: route.redirect.location(request) } }, true);
     return;
   }
-  const choice = route.kind === 'forward' ? route.pickCluster(rt.random(), request.headers) : null;
+  // The cluster chosen when the route was (routeCluster): the router sends where telemetry already names.
+  const choice = s.choice;
   if (!choice) {
     s.finalReply(route.kind === 'forward' ? { ...LocalReplies.clusterNotFound, status: route.clusterNotFoundStatus } : LocalReplies.routeNotFound, route.kind === 'forward');
     return;
   }
-  s.choice = choice;
   const path = route.rewritePath(request.path);
   const authority = route.rewriteAuthority(request, choice);
   let upstreamHeaders: OutgoingHeaders;

@@ -117,6 +117,7 @@ export class HttpStream implements ResponseWriter {
   /** The filter whose onRequest verdict is pending (a check out, a delay): its onDestroy runs if the stream closes first. */
   deciding: HttpFilter | undefined = undefined;
   route: MatchedRoute | null = null;
+  /** The route's cluster, chosen with the route before the filters run (routeCluster); the router's. */
   choice: ClusterChoice | null = null;
   draining = false;
   /** The downstream takes response trailers. */

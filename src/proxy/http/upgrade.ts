@@ -12,11 +12,11 @@ import type { HttpChain } from '../listener/compile-listener.ts';
 import { LocalReplies, type ReplyTarget, sendLocalReply } from '../local-reply.ts';
 import { connectStream, splice } from '../upstream/connect-stream.ts';
 import type { HcmRuntime } from './connection-manager.ts';
-import { connectionHeaders, newStreamInfo, requestFilters, upstreamHeaderMap } from './connection-manager.ts';
+import { connectionHeaders, newStreamInfo, requestFilters, routeCluster, upstreamHeaderMap } from './connection-manager.ts';
 import { cancelDeciding, filtersDone, withServerHeader } from './http-stream.ts';
 import type { FilterVerdict, HttpFilter, LocalReply, RequestContext, StreamOutcome } from './filter.ts';
 import { parseRequest } from './parse-request.ts';
-import type { MatchedRoute } from './route/index.ts';
+import type { ClusterChoice, MatchedRoute } from './route/index.ts';
 import type { ConnectionInfo } from './stream.ts';
 
 function refuse(sock: Duplex, status: number, reason: string): void {
@@ -74,6 +74,8 @@ export function handleUpgrade(rt: HcmRuntime, chain: HttpChain, connection: Conn
   const table = chain.inlineRoutes ?? (chain.rdsName ? rt.routeTable(chain.rdsName) : undefined);
   const route = table?.match(request, rt.random()) ?? null;
   if (route) info.routeName = route.name;
+  // The cluster too, before the filters, as for a request.
+  const choice = routeCluster(rt, route, request.headers, info);
   const ctx: RequestContext = { request, info, route };
   // A filter still deciding when the client leaves cancels what it sent (its onDestroy), as on a request.
   const stream: { deciding: HttpFilter | undefined } = { deciding: undefined };
@@ -86,7 +88,7 @@ export function handleUpgrade(rt: HcmRuntime, chain: HttpChain, connection: Conn
   const go = (verdict: FilterVerdict): void => {
     if (gone) return;
     if (verdict.action === 'respond') replyAndClose(sock, chain, ctx, verdict.reply, rt.now);
-    else forwardUpgrade(rt, chain, ctx, route, req, sock, head);
+    else forwardUpgrade(rt, chain, ctx, route, choice, req, sock, head);
   };
   const verdict = requestFilters(stream, chain.filters, ctx, 0);
   if (verdict instanceof Promise) verdict.then(go, () => (gone ? undefined : refuse(sock, 500, 'Internal Server Error')));
@@ -98,14 +100,12 @@ export function handleUpgrade(rt: HcmRuntime, chain: HttpChain, connection: Conn
  * the splice is a local reply (404 NR, 503 NC, UH, UF); a spliced upgrade ends for the filters when both
  * sides have closed, with the upstream's status (101, or what it answered instead) and the bytes each way.
  */
-function forwardUpgrade(rt: HcmRuntime, chain: HttpChain, ctx: RequestContext, route: MatchedRoute | null, req: HandedRequest, sock: Duplex, head: Buffer): void {
+function forwardUpgrade(rt: HcmRuntime, chain: HttpChain, ctx: RequestContext, route: MatchedRoute | null, choice: ClusterChoice | null, req: HandedRequest, sock: Duplex, head: Buffer): void {
   const { request, info } = ctx;
   const fail = (reply: LocalReply): void => replyAndClose(sock, chain, ctx, reply, rt.now);
   if (route?.kind !== 'forward' || route.upgrades.get('websocket') === false) return void fail(LocalReplies.routeNotFound);
-  const choice = route.pickCluster(rt.random(), request.headers);
   const cluster = choice ? rt.clusters.get(choice.name) : undefined;
   if (!choice || !cluster) return void fail(LocalReplies.clusterNotFound);
-  info.clusterName = choice.name;
   const endpoint = cluster.pick();
   if (!endpoint) return void fail(LocalReplies.noHealthyUpstream);
   info.upstreamHost = endpoint.key;
