@@ -85,6 +85,8 @@ export interface EnvoyHcm {
   server_name?: string;
   server_header_transformation?: 'OVERWRITE' | 'APPEND_IF_ABSENT' | 'PASS_THROUGH';
   generate_request_id?: { value?: boolean };
+  /** `idle_timeout`: a connection without active streams this long is closed (Envoy's 1 h when absent, 0: never). */
+  common_http_protocol_options?: { idle_timeout?: XdsDuration; max_stream_duration?: XdsDuration };
 }
 
 export interface EnvoyTcpProxy {

@@ -10,6 +10,14 @@ const kResponse = Symbol('outrigger.h2.response');
 type TrailerSlot = { [kTrailers]?: IncomingHttpHeaders };
 type ResponseSlot = { [kResponse]?: H2Response };
 
+/**
+ * A stream handed to the connection manager may carry its session's close hook (the HCM connection
+ * idle timeout's count of active streams, http-servers.ts): run by the HttpStream's one 'close'
+ * listener, so no second listener per stream.
+ */
+export const kStreamCloseHook = Symbol('outrigger.h2.streamCloseHook');
+export type StreamCloseHooked = { [kStreamCloseHook]?: { streamClosed(): void } };
+
 const noTrailers: Readonly<Record<string, string | string[] | undefined>> = Object.freeze({});
 
 function onTrailers(this: ServerHttp2Stream & TrailerSlot, trailers: IncomingHttpHeaders): void {

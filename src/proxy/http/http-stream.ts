@@ -9,7 +9,7 @@ import type { Readable } from 'node:stream';
 import type { ChainedFilter } from './filter-registry.ts';
 import { H1Request, H1Response } from './h1-server.ts';
 import { grpcStatusOf } from './grpc-status.ts';
-import { H2Request, H2Response } from './h2-server.ts';
+import { H2Request, H2Response, kStreamCloseHook, type StreamCloseHooked } from './h2-server.ts';
 import { endWithHead, type ReplyTarget, sendLocalReply } from '../local-reply.ts';
 import type { OutgoingHeaders } from '../upstream/upstream.ts';
 import type { HttpFilter, LocalReply, RequestContext, StreamOutcome } from './filter.ts';
@@ -53,8 +53,9 @@ const kStream = Symbol('outrigger.httpStream');
 type Tagged = { [kStream]?: HttpStream | undefined };
 
 /** Shared by every stream: the emitter (the response, or an HTTP/2 response's stream) carries its HttpStream. */
-function onResponseClose(this: Tagged): void {
+function onResponseClose(this: Tagged & StreamCloseHooked): void {
   this[kStream]?.closed();
+  this[kStreamCloseHook]?.streamClosed();
 }
 
 /** A request body's chunk, counted for telemetry's sizes and the stream idle timer. */

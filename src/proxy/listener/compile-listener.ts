@@ -40,7 +40,15 @@ export interface HttpChain {
   readonly suppressEnvoyHeaders: boolean;
   /** generate_request_id (on unless false): an x-request-id for a request without one. */
   readonly generateRequestId: boolean;
+  /**
+   * common_http_protocol_options.idle_timeout in ms: an HTTP/2 session without active streams this long
+   * is sent GOAWAY and closed (Envoy's 1 h when absent; 0: never).
+   */
+  readonly connectionIdleMs?: number;
 }
+
+/** Envoy's default HCM connection `idle_timeout` (common_http_protocol_options). */
+export const HCM_IDLE_TIMEOUT_MS = 3_600_000;
 
 /** Envoy's default server_name is `envoy`; OVERWRITE (the default) sets it on every response, APPEND_IF_ABSENT only where none. */
 export interface ServerHeader {
@@ -221,6 +229,7 @@ function compileChain(fc: EnvoyFilterChain, where: string, ctx: ListenerCompileC
         serverHeader: compileServerHeader(hcm),
         suppressEnvoyHeaders: routerSuppressesHeaders(hcm.http_filters ?? []),
         generateRequestId: hcm.generate_request_id?.value !== false,
+        connectionIdleMs: hcm.common_http_protocol_options?.idle_timeout === undefined ? HCM_IDLE_TIMEOUT_MS : durationMs(hcm.common_http_protocol_options.idle_timeout),
       };
     } else if (type === TypeUrl.TcpProxy) {
       handler = compileTcp(f.typed_config as unknown as EnvoyTcpProxy, at);

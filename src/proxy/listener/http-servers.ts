@@ -7,10 +7,11 @@ import { Duplex } from 'node:stream';
 import type { HcmRuntime } from '../http/connection-manager.ts';
 import { handleHttp } from '../http/connection-manager.ts';
 import { type H1Request, type H1Response, H1ServerConnection, type HandedRequest, h1ServerDefaults } from '../http/h1-server.ts';
-import { serverExchange } from '../http/h2-server.ts';
+import { kStreamCloseHook, type StreamCloseHooked, serverExchange } from '../http/h2-server.ts';
 import type { ConnectionInfo, DownstreamRequest } from '../http/stream.ts';
 import { realTimers } from '../http/router.ts';
-import type { HttpChain } from './compile-listener.ts';
+import type { Timers } from '../http/router.ts';
+import { HCM_IDLE_TIMEOUT_MS, type HttpChain } from './compile-listener.ts';
 import { MAX_SESSION_INVALID_FRAMES, watchFloods, watchPrematureResets } from './h2-abuse.ts';
 
 export interface HttpConnContext {
@@ -57,6 +58,61 @@ export function replay(socket: Duplex, first: Buffer | null): Duplex {
 /** Limits from the security reference: Envoy's edge defaults where Node's are unsafe. */
 export const h2Settings: http2.Settings = { maxConcurrentStreams: 100, initialWindowSize: 65_535, maxHeaderListSize: 60 * 1024 };
 
+/**
+ * The HCM connection idle_timeout of one HTTP/2 session: its active streams counted (each stream handed
+ * to the connection manager carries the session's hook, run by its HttpStream's close listener: no
+ * closure, listener or timer per stream). One timer, kept while streams come and go: when it fires with
+ * streams active it lapses (the count's next 0 arms it again); without any, the session closes if it
+ * has been idle the whole timeout, else the timer runs for the rest. On expiry, GOAWAY and close (Node's
+ * close() ends a session without streams at once).
+ */
+class SessionIdle {
+  active = 0;
+  timer: unknown;
+  idleSince: number;
+  readonly session: http2.ServerHttp2Session;
+  readonly ms: number;
+  readonly timers: Timers;
+  readonly now: () => number;
+  readonly expire: () => void;
+  constructor(session: http2.ServerHttp2Session, ms: number, timers: Timers, now: () => number) {
+    this.session = session;
+    this.ms = ms;
+    this.timers = timers;
+    this.now = now;
+    this.idleSince = now();
+    this.expire = () => {
+      this.timer = undefined;
+      if (this.active > 0 || this.session.closed || this.session.destroyed) return;
+      const left = this.ms - (this.now() - this.idleSince);
+      if (left > 0) this.timer = this.timers.set(this.expire, left);
+      else this.session.close();
+    };
+    this.timer = timers.set(this.expire, ms);
+  }
+  /** The last active stream ended: idle from now. */
+  idle(): void {
+    this.idleSince = this.now();
+    if (this.timer === undefined) this.timer = this.timers.set(this.expire, this.ms);
+  }
+  /** A stream handed to the connection manager closed (its HttpStream's close listener runs this). */
+  streamClosed(): void {
+    if (--this.active === 0 && !this.session.closed) this.idle();
+  }
+  stop(): void {
+    if (this.timer === undefined) return;
+    this.timers.clear(this.timer);
+    this.timer = undefined;
+  }
+}
+
+const kIdle = Symbol('sessionIdle');
+
+/** Shared by every session. */
+function onIdleSessionClose(this: http2.ServerHttp2Session & { [kIdle]?: SessionIdle }): void {
+  this[kIdle]?.stop();
+}
+
 export class HttpServers {
   #h2: http2.Http2Server;
   #byStream = new WeakMap<object, HttpConnContext>();
@@ -81,6 +137,12 @@ export class HttpServers {
       if (stats) watchFloods(session, (stat) => stats.inc(stat));
       watchPrematureResets(session, rt.now, stats ? { onPrematureResetClose: () => stats.inc('too_many_premature_resets') } : {});
       session.once('close', () => this.#sessions.delete(session));
+      const chain = ctx?.chain;
+      const idleMs = typeof chain === 'object' ? (chain.connectionIdleMs ?? HCM_IDLE_TIMEOUT_MS) : HCM_IDLE_TIMEOUT_MS;
+      if (idleMs > 0) {
+        (session as http2.ServerHttp2Session & { [kIdle]?: SessionIdle })[kIdle] = new SessionIdle(session, idleMs, rt.timers ?? realTimers, rt.now);
+        session.on('close', onIdleSessionClose);
+      }
     });
     // Streams are served as they come, without Node's compat request and response (h2-server.ts).
     this.#h2.on('stream', (stream, headers, _flags, rawHeaders) => {
@@ -90,7 +152,15 @@ export class HttpServers {
       // CONNECT over HTTP/2 has no handler on a listener: 405, as Node's compat server answers it.
       if (headers[':method'] === 'CONNECT') return void stream.respond({ ':status': 405 }, { endStream: true });
       const x = serverExchange(stream, headers, rawHeaders as unknown as string[]);
-      if (x) void handleHttp(rt, ctx.chain, ctx.connection, x.req, x.res).catch(() => stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR));
+      if (!x) return;
+      // Active until its close: counted for the session's idle timeout, the hook run by the HttpStream's
+      // own 'close' listener (a second listener per stream cost the HTTP/2 path ~10% CPU).
+      const idle = (stream.session as (http2.ServerHttp2Session & { [kIdle]?: SessionIdle }) | undefined)?.[kIdle];
+      if (idle) {
+        idle.active++;
+        (stream as StreamCloseHooked)[kStreamCloseHook] = idle;
+      }
+      void handleHttp(rt, ctx.chain, ctx.connection, x.req, x.res).catch(() => stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR));
     });
   }
 
