@@ -5,12 +5,15 @@
 // clock the test drives (the router's timers' clock, which clusters read).
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import type net from 'node:net';
+import net from 'node:net';
 import { after, before, test } from 'node:test';
 import { loadText } from '../../src/config/load.ts';
 import type { ProxyView } from '../../src/model/proxy-view.ts';
 import { buildSnapshot } from '../../src/model/snapshot.ts';
 import { buildProxyResources } from '../../src/translate/proxy-resources.ts';
+import type { ConnectionInfo } from '../../src/proxy/http/stream.ts';
+import type { TcpChain } from '../../src/proxy/listener/compile-listener.ts';
+import { serveTcp } from '../../src/proxy/listener/tcp-proxy.ts';
 import { push, startProxy } from './harness.ts';
 
 const mesh = `apiVersion: v1
@@ -72,4 +75,34 @@ test("a passthrough cluster forgets the addresses unused for its cleanup interva
   clock += 5_000;
   assert.equal(await viaProxy('127.0.0.200'), 200);
   assert.ok(passthrough.upstreamPools <= 2, `${passthrough.upstreamPools} pools held`);
+});
+
+test('TCP passthrough connections run the sweep too: the pools HTTP left are forgotten when only TCP uses the cluster', async () => {
+  const passthrough = env.proxy.clusters.get('PassthroughCluster');
+  assert.ok(passthrough);
+  for (let i = 100; i < 120; i++) assert.equal(await viaProxy(`127.0.0.${i}`), 200);
+  while (passthrough.connections() > 0) await new Promise((r) => setImmediate(r));
+  const held = passthrough.upstreamPools;
+  assert.ok(held >= 20, `${held} pools after HTTP`);
+  // Past the interval and the connect timeout, a tcp_proxy connection to the PassthroughCluster (its
+  // original destination the outside server) is the cluster's only use.
+  clock += 10_001;
+  const chain: TcpChain = { kind: 'tcp', statPrefix: 'passthrough', pickCluster: () => 'PassthroughCluster', authz: [] };
+  const timers = { set: (fn: () => void, ms: number) => setTimeout(fn, ms).unref(), clear: (h: unknown) => clearTimeout(h as NodeJS.Timeout), now: () => clock };
+  const front = net.createServer((s) => {
+    const connection: ConnectionInfo = { remoteAddress: '127.0.0.1', remotePort: s.remotePort ?? 0, localAddress: '127.0.0.1', localPort: outsidePort, tls: false };
+    serveTcp(env.proxy.clusters, chain, s, connection, Math.random, undefined, timers);
+  });
+  await new Promise<void>((r) => front.listen(0, '127.0.0.1', r));
+  const client = net.connect((front.address() as net.AddressInfo).port, '127.0.0.1');
+  let got = '';
+  client.on('data', (c: Buffer) => {
+    got += c.toString();
+  });
+  client.write('GET /tcp HTTP/1.1\r\nhost: x\r\n\r\n');
+  await new Promise<void>((r) => client.once('close', () => r()));
+  front.close();
+  assert.match(got, /outside saw \/tcp/, 'spliced to the original destination');
+  assert.ok(passthrough.upstreamPools < held, `${passthrough.upstreamPools} of ${held} pools left after TCP use`);
+  assert.equal(passthrough.upstreamPools, 0, 'every unused HTTP pool forgotten');
 });

@@ -213,6 +213,14 @@ export class Cluster {
     return this.#lb.pick(context) ?? undefined;
   }
 
+  /**
+   * ORIGINAL_DST: a use that makes no host or pool here (tcp_proxy dials the original destination
+   * itself) still runs the cleanup_interval sweep, as HTTP's pick() and upstream() do.
+   */
+  sweepUnused(): void {
+    if (this.settings.type === 'ORIGINAL_DST') this.#sweepOriginal(this.#clusterNow());
+  }
+
   /** ORIGINAL_DST: when each pool was last used (Envoy's host `used` flag), and when the last sweep ran. */
   #poolUsedAt = new Map<string, number>();
   #lastSweep: number | undefined;

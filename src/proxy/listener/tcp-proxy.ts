@@ -82,6 +82,9 @@ function refused(meter: TcpConnectionStats, clusterName: string, v: NetworkAuthz
 function proxyTcp(clusters: ClusterManager, chain: TcpChain, downstream: Duplex, connection: ConnectionInfo, random: () => number, meter: TcpConnectionStats | undefined, timers: Timers): void {
   const clusterName = chain.pickCluster(random());
   const cluster = clusters.get(clusterName);
+  // An ORIGINAL_DST cluster sweeps its unused hosts on TCP use too, on the listener's clock (as forward() gives HTTP's).
+  cluster?.useTimers(timers);
+  cluster?.sweepUnused();
   const endpoint =
     cluster?.settings.type === 'ORIGINAL_DST'
       ? { key: `${connection.localAddress}:${connection.localPort}`, address: connection.localAddress, port: connection.localPort, mesh: false, targetPort: connection.localPort, workload: undefined }
