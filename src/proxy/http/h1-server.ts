@@ -45,6 +45,14 @@ export interface HandedRequest {
 /** A TCP or TLS socket, or an HTTP/2 stream: a carried connection, or a tunnelled stream detected as HTTP/1.1. */
 export type H1Socket = Duplex & { setTimeout?(ms: number): unknown };
 
+/**
+ * Output not yet on the wire: the stream's queue, and what the handle holds of a chunk partly written
+ * (writableLength counts that chunk whole until its write completes).
+ */
+function queuedBytes(socket: H1Socket): number {
+  return socket.writableLength + ((socket as { _handle?: { writeQueueSize?: number } | null })._handle?.writeQueueSize ?? 0);
+}
+
 export const h1ServerDefaults: H1ServerOptions = { maxHeadBytes: 60 * 1024, headersTimeoutMs: 60_000, keepAliveTimeoutMs: 60_000 };
 
 /** The methods Node's parser (llhttp) knows: anything else, a lower-case `get` included, is refused. */
@@ -395,6 +403,8 @@ export class H1ServerConnection {
    */
   #idleTimer: NodeJS.Timeout | undefined;
   #idleArmed = false;
+  /** The output still queued when the keep-alive timer was last armed: a slow reader's tail that drains re-arms it. */
+  #idleQueued = 0;
   /** A response whose 'close' listeners wait for the microtask queued for them. */
   #toClose: H1Response | null = null;
   readonly #closeQueued = (): void => {
@@ -487,6 +497,7 @@ export class H1ServerConnection {
     // A socket without timeouts (a stand-in duplex) had none before either; 0 disables it.
     if (ms <= 0 || typeof this.socket.setTimeout !== 'function') return;
     this.#idleArmed = true;
+    this.#idleQueued = queuedBytes(this.socket);
     if (this.#idleTimer === undefined) this.#idleTimer = setTimeout(this.#onIdleTimeout, ms).unref();
     else this.#idleTimer.refresh();
   }
@@ -502,8 +513,21 @@ export class H1ServerConnection {
     this.#idleTimer = undefined;
   }
 
+  /**
+   * At the timeout, a response tail still queued for a slow reader that drained since the last look
+   * re-arms the timer (as the old socket timeout, which each completed write refreshed); output that
+   * did not move, or none, closes the connection.
+   */
   readonly #onIdleTimeout = (): void => {
-    if (this.#idleArmed) this.socket.destroy();
+    if (!this.#idleArmed) return;
+    const queued = queuedBytes(this.socket);
+    if (queued > 0 && queued < this.#idleQueued) {
+      this.#idleQueued = queued;
+      // A new timer, not refresh(): this one has fired (and a mocked clock's refresh does not re-arm).
+      this.#idleTimer = setTimeout(this.#onIdleTimeout, Math.min(this.#opts.keepAliveTimeoutMs, 2 ** 31 - 1)).unref();
+      return;
+    }
+    this.socket.destroy();
   };
 
   #onData(chunk: Buffer): void {
