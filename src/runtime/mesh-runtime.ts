@@ -2,7 +2,6 @@
 // cannot run never half-starts a mesh), starts the control plane in-process, then every gateway and
 // sidecar in one proxy host process, then each app once its sidecar is ready; supervises them; stops
 // apps first, then drains the proxies, then the control plane.
-import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { AnyResource } from '../config/resource.ts';
 import { buildSnapshot } from '../model/snapshot.ts';
@@ -23,7 +22,8 @@ import { allocatePort, ensurePortFree } from './ports.ts';
 import { proxyNodeFlags } from './node-flags.ts';
 import { gatewayProxyMeta, proxyArgs, proxyEnv, proxyFiles, proxyPortNumbers, proxyPorts, waitReady } from './proxy-process.ts';
 import { type ComponentState, type MeshState, makeStateDirs, meshMarker } from './state.ts';
-import type { HostEvent, HostRequest } from './hosted-proxies.ts';
+import type { HostEvent } from './hosted-proxies.ts';
+import { HostRoster } from './host-roster.ts';
 import { type ExitReport, Supervised, tailFile } from './supervisor.ts';
 import { workloadInstance } from './workload-instance.ts';
 
@@ -234,7 +234,6 @@ export class MeshRuntime {
       return { name: r.state.name, args, logFile };
     });
     const specFile = path.join(o.stateDir, `${prefix}proxies.json`);
-    writeFileSync(specFile, `${JSON.stringify({ proxies }, null, 2)}\n`, { mode: 0o600 });
     const host = new Supervised({
       label,
       file: o.nodeBinary,
@@ -245,17 +244,13 @@ export class MeshRuntime {
     });
     // The host restarts a proxy that exits inside it (POST /quitquitquit) and says so: status shows it.
     host.on('message', (m) => this.#onHostEvent(withProxy, label, m as HostEvent));
-    const live = new Set(withProxy.map((r) => r.state.name));
-    for (const r of withProxy) {
-      r.retireProxy = () => {
-        live.delete(r.state.name);
-        // The last proxy of a host takes the host with it; else the host drains that one alone.
-        if (live.size === 0) void host.stop(10_000);
-        else host.send({ type: 'retire', name: r.state.name } satisfies HostRequest);
-      };
-    }
+    // A retired proxy leaves the spec the host restarts from (and is retired again on each start).
+    const roster = new HostRoster(proxies, specFile, host);
+    roster.writeSpec();
+    for (const r of withProxy) r.retireProxy = () => roster.retire(r.state.name);
     host.on('started', (pid) => {
       for (const r of withProxy) {
+        if (roster.isRetired(r.state.name)) continue;
         r.state.proxyPid = pid;
         // Restarted: the host's exit is history (counted in `restarts`), not the component's state now.
         if (r.state.kind === 'gateway' && r.state.status === 'restarting') r.state.status = 'running';
@@ -266,6 +261,7 @@ export class MeshRuntime {
     host.on('exit', (report: ExitReport) => {
       if (this.#stopping) return;
       for (const r of withProxy) {
+        if (roster.isRetired(r.state.name)) continue;
         r.state.restarts++;
         // A gateway is nothing but its proxy: it is down until the host is back.
         if (r.state.kind === 'gateway') r.state.status = 'restarting';
