@@ -83,7 +83,8 @@ export function sendLocalReply(res: ReplyTarget, reply: LocalReply, info: Stream
   }
   if (body) headers['content-type'] = 'text/plain';
   headers['content-length'] = Buffer.byteLength(body);
-  // With every flag of the stream (`UF,URX`, `DI,FI`), sorted as the access log writes them.
+  // With every flag of the stream (`UF,URX`, `DI,FI`), sorted by name; the access log and the metrics
+  // keep the order they were set in (`URX,UF`).
   if (reply.flag) headers['x-envoy-response-flags'] = info.responseFlags.size > 1 ? [...info.responseFlags].sort().join(',') : reply.flag;
   res.writeHead(reply.status, headers);
   res.end(body);

@@ -309,7 +309,8 @@ export class UpstreamRequest {
       this.#out.reply(reply);
       return;
     }
-    // Envoy keeps the reset's own flag beside URX (`UF,URX`) and says it retried.
+    // Envoy keeps the reset's own flag beside URX and says it retried; URX is set first, so the access
+    // log and the metrics write `URX,UF`.
     this.#req.info.responseFlags.add('URX');
     this.#out.reply({ ...reply, body: reply.body.replace('reset reason:', 'retried and the latest reset reason:') });
   }
