@@ -15,6 +15,7 @@ import { NodeError, parseNode } from './node-view.ts';
 import type { EncodedSet } from './resource-encoder.ts';
 import { ResourceEncoder } from './resource-encoder.ts';
 import { adsOrder, TypeUrl } from './type-urls.ts';
+import { longTimer } from './long-timer.ts';
 
 export type AdsServerEvent =
   | { kind: 'connect'; conn: AdsConnection }
@@ -206,7 +207,7 @@ export class AdsServer {
     const expiryTimer =
       expiry === undefined
         ? undefined
-        : timerAt(this.#clock, expiry, () => {
+        : longTimer((f, ms) => this.#clock.setTimer(f, ms), expiry - this.#clock.now(), () => {
             if (closed) return;
             close();
             this.#refuse(call, peer, grpc.status.UNAUTHENTICATED, 'TOKEN_EXPIRED', `token expired at ${new Date(expiry).toISOString()} on an open stream`);
@@ -214,7 +215,7 @@ export class AdsServer {
     const close = () => {
       if (closed) return;
       closed = true;
-      expiryTimer?.cancel();
+      expiryTimer?.handle.cancel();
       this.#calls.delete(call);
       if (conn && this.#connections.delete(conn)) this.#opts.onEvent?.({ kind: 'disconnect', conn });
     };
@@ -306,19 +307,6 @@ export class AdsServer {
 }
 
 const servedTypes: ReadonlySet<string> = new Set(adsOrder);
-
-/** Node's timers hold at most 2^31 - 1 ms (24.8 days); a later instant is reached in steps. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
-
-/** Runs `fn` on a timer once the clock reaches `at`, however far that is (never synchronously); the handle cancels it. */
-function timerAt(clock: Clock, at: number, fn: () => void): { cancel(): void } {
-  let handle: { cancel(): void };
-  const arm = (): void => {
-    handle = clock.setTimer(() => (clock.now() >= at ? fn() : arm()), Math.min(Math.max(0, at - clock.now()), MAX_TIMER_MS));
-  };
-  arm();
-  return { cancel: () => handle.cancel() };
-}
 
 function sameIdentity(id: WorkloadIdentity, view: { namespace: string; serviceAccount: string; workloadName: string }): boolean {
   return id.namespace === view.namespace && id.serviceAccount === view.serviceAccount && id.workload === view.workloadName;

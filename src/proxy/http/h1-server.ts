@@ -15,6 +15,7 @@ import { closeDelayed } from './delayed-close.ts';
 import { asksClose, asksUpgrade, BAD_OUTGOING_VALUE, fieldName, persists, TOKEN } from './field-syntax.ts';
 import { realTimers, type Timers } from './router.ts';
 import { Stash } from './stash.ts';
+import { MAX_TIMER_MS } from '../../xds/long-timer.ts';
 
 export interface H1ServerOptions {
   /** Largest request head (request line and fields): Envoy's default 60 KiB. */
@@ -493,7 +494,7 @@ export class H1ServerConnection {
   /** Idle between requests: the keep-alive timeout runs from now (the socket's own timeout when it has none). */
   #idle(): void {
     // Clamped as socket.setTimeout() clamped: setTimeout runs a longer delay after 1 ms.
-    const ms = Math.min(this.#opts.keepAliveTimeoutMs, 2 ** 31 - 1);
+    const ms = Math.min(this.#opts.keepAliveTimeoutMs, MAX_TIMER_MS);
     // A socket without timeouts (a stand-in duplex) had none before either; 0 disables it.
     if (ms <= 0 || typeof this.socket.setTimeout !== 'function') return;
     this.#idleArmed = true;
@@ -524,7 +525,7 @@ export class H1ServerConnection {
     if (queued > 0 && queued < this.#idleQueued) {
       this.#idleQueued = queued;
       // A new timer, not refresh(): this one has fired (and a mocked clock's refresh does not re-arm).
-      this.#idleTimer = setTimeout(this.#onIdleTimeout, Math.min(this.#opts.keepAliveTimeoutMs, 2 ** 31 - 1)).unref();
+      this.#idleTimer = setTimeout(this.#onIdleTimeout, Math.min(this.#opts.keepAliveTimeoutMs, MAX_TIMER_MS)).unref();
       return;
     }
     this.socket.destroy();

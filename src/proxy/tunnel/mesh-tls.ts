@@ -5,6 +5,7 @@ import { createHash, X509Certificate } from 'node:crypto';
 import type { PeerCertificate, SecureContextOptions } from 'node:tls';
 import { isSpiffeId } from '../../ca/spiffe-id.ts';
 import type { Timers } from '../http/router.ts';
+import { longTimer } from '../../xds/long-timer.ts';
 
 export interface MeshTlsMaterial {
   readonly key: string;
@@ -141,9 +142,6 @@ export function meshServerIdentity(sans: readonly string[]): ServerIdentityCheck
  */
 export const REFUSED_PEER_GRACE_MS = 5000;
 
-/** The longest delay a Node timer takes. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
-
 /**
  * Calls `fn` when a verified peer's certificate expires (`valid_to`, on the wall clock; the wait runs
  * on `timers`): the tunnel session verified with it then takes no new streams, so new work goes over a
@@ -154,10 +152,6 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 export function atPeerExpiry(peer: Pick<PeerCertificate, 'valid_to'> | undefined, timers: Timers, fn: () => void): () => void {
   const at = Date.parse(peer?.valid_to ?? '');
   if (!Number.isFinite(at)) return () => {};
-  let handle: unknown;
-  const arm = (ms: number): void => {
-    handle = timers.set(() => (ms > MAX_TIMER_MS ? arm(ms - MAX_TIMER_MS) : fn()), Math.min(ms, MAX_TIMER_MS));
-  };
-  arm(Math.max(0, at - Date.now()));
-  return () => timers.clear(handle);
+  const timer = longTimer((f, ms) => timers.set(f, ms), at - Date.now(), fn);
+  return () => timers.clear(timer.handle);
 }

@@ -15,6 +15,7 @@ import { endedByTeardown, RETIRE_EVENT, UpstreamError } from './upstream.ts';
 import { connectPeerOf } from './h2-connection.ts';
 import type { Timers } from '../http/router.ts';
 import { REFUSED_PEER_GRACE_MS, spiffeIdOf } from '../tunnel/mesh-tls.ts';
+import { MAX_TIMER_MS } from '../../xds/long-timer.ts';
 
 const { NGHTTP2_CANCEL } = h2constants;
 
@@ -73,9 +74,6 @@ function cancel(stream: CarriedStream): void {
 
 /** How long a carried connection that was ended waits for its peer's end before it is reset. */
 const CARRIED_END_MS = 5000;
-
-/** setTimeout's longest delay: a longer one (or Infinity) fires after 1 ms, where socket.setTimeout() clamped. */
-const TIMER_MAX_MS = 2 ** 31 - 1;
 
 /** What is left of a read taken whole: one shared empty buffer, not a new view per response. */
 const EMPTY = Buffer.alloc(0);
@@ -713,7 +711,7 @@ class H1Connection {
 
   /** Idle: closed after the pool's idle timeout. */
   parked(idleMs: number): void {
-    const ms = Math.min(TIMER_MAX_MS, this.#parkMs === undefined ? idleMs : idleMs > 0 ? Math.min(idleMs, this.#parkMs) : this.#parkMs);
+    const ms = Math.min(MAX_TIMER_MS, this.#parkMs === undefined ? idleMs : idleMs > 0 ? Math.min(idleMs, this.#parkMs) : this.#parkMs);
     if (!(ms > 0)) return;
     this.#parkArmed = true;
     if (this.#parkTimer !== undefined && this.#parkTimerMs === ms) this.#parkTimer.refresh();
