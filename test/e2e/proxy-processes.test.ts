@@ -3,13 +3,13 @@
 // gateway and sidecar has one and reports them on its 15090; with the proxies sharing the proxy host
 // (the default) none does, and `up` says once that the alert cannot fire. Real `up`s in this process.
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { main } from '../../src/cli/main.ts';
 import { readState } from '../../src/runtime/state.ts';
-import { meshedWeb, upInProcess } from './up-in-process.ts';
+import { meshDir, meshedWeb, upInProcess } from './up-in-process.ts';
 
 // A meshed podinfo beside the ingress gateway (two proxies), and the seed's resource alert.
 const manifests = `${meshedWeb}---
@@ -38,16 +38,8 @@ async function containerSeries(port: number): Promise<string[]> {
   return text.split('\n').filter((l) => /^container_(cpu_usage_seconds_total|memory_working_set_bytes)\{container="istio-proxy"\} /.test(l));
 }
 
-function meshDir(): { dir: string; config: string; state: string } {
-  const dir = mkdtempSync(path.join(tmpdir(), 'or-proxy-procs-'));
-  const config = path.join(dir, 'config');
-  mkdirSync(config);
-  writeFileSync(path.join(config, 'mesh.yaml'), manifests);
-  return { dir, config, state: path.join(dir, 'state') };
-}
-
 test('up --proxy-processes per-proxy: each proxy has its own process and reports the istio-proxy container CPU and memory the alert reads', { timeout: 120_000 }, async () => {
-  const { dir, config, state } = meshDir();
+  const { dir, config, state } = meshDir('or-proxy-procs-', manifests);
   const up = upInProcess(['-f', config, '--ephemeral-ports', '--proxy-processes', 'per-proxy', '--dir', state]);
   try {
     await up.until(/^mesh ready in /);
@@ -69,7 +61,7 @@ test('up --proxy-processes per-proxy: each proxy has its own process and reports
 });
 
 test('up with the proxies in one proxy host says once that IstioProxyHighResourceUsage cannot fire, and no proxy reports those series', { timeout: 120_000 }, async () => {
-  const { dir, config, state } = meshDir();
+  const { dir, config, state } = meshDir('or-proxy-procs-', manifests);
   const up = upInProcess(['-f', config, '--ephemeral-ports', '--dir', state]);
   try {
     await up.until(/^mesh ready in /);

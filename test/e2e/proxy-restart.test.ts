@@ -2,24 +2,15 @@
 // restarted, as a kubelet restarts a pod's istio-proxy container, and `status` says so: its restart
 // counted, the proxy connected again. Real `up`s in this process, real proxy hosts.
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { main } from '../../src/cli/main.ts';
 import { readState } from '../../src/runtime/state.ts';
-import { meshedWeb, upInProcess } from './up-in-process.ts';
+import { meshDir, meshedWeb, upInProcess } from './up-in-process.ts';
 
 // A meshed app beside the ingress gateway: two proxies.
 const manifests = meshedWeb;
-
-function meshDir(): { dir: string; config: string; state: string } {
-  const dir = mkdtempSync(path.join(tmpdir(), 'h116-proxy-restart-'));
-  const config = path.join(dir, 'config');
-  mkdirSync(config);
-  writeFileSync(path.join(config, 'mesh.yaml'), manifests);
-  return { dir, config, state: path.join(dir, 'state') };
-}
 
 async function ready(port: number): Promise<boolean> {
   return fetch(`http://127.0.0.1:${port}/healthz/ready`).then(
@@ -30,7 +21,7 @@ async function ready(port: number): Promise<boolean> {
 
 for (const mode of ['shared', 'per-proxy'] as const) {
   test(`up --proxy-processes ${mode}: a gateway that quits is restarted and status counts it`, { timeout: 120_000 }, async () => {
-    const { dir, config, state } = meshDir();
+    const { dir, config, state } = meshDir('or-proxy-restart-', manifests);
     const up = upInProcess(['-f', config, '--ephemeral-ports', '--proxy-processes', mode, '--dir', state]);
     try {
       await up.until(/^mesh ready in /);
@@ -80,7 +71,7 @@ spec:
 `;
 
 test("up: a finished Job's sidecar leaves the proxy host for good; the host's other proxies run on", { timeout: 120_000 }, async () => {
-  const { dir, config, state } = meshDir();
+  const { dir, config, state } = meshDir('or-proxy-restart-', manifests);
   writeFileSync(path.join(config, 'mesh.yaml'), job);
   const up = upInProcess(['-f', config, '--ephemeral-ports', '--dir', state]);
   try {
@@ -112,7 +103,7 @@ test("up: a finished Job's sidecar leaves the proxy host for good; the host's ot
 });
 
 test('up --proxy-processes per-proxy: a proxy host killed is restarted, and status then reads running with the restart counted', { timeout: 120_000 }, async () => {
-  const { dir, config, state } = meshDir();
+  const { dir, config, state } = meshDir('or-proxy-restart-', manifests);
   const up = upInProcess(['-f', config, '--ephemeral-ports', '--proxy-processes', 'per-proxy', '--dir', state]);
   try {
     await up.until(/^mesh ready in /);

@@ -2,13 +2,11 @@
 // pilot-agent's 15020, which Outrigger does not serve), and of a gateway's server ports only those a
 // Gateway server puts a listener on (8080 for a server on 80; no 8443 without a server on 443).
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync, } from 'node:fs';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { test } from 'node:test';
 import { readState } from '../../src/runtime/state.ts';
-import { meshedWeb, upInProcess } from './up-in-process.ts';
+import { meshDir, meshedWeb, upInProcess } from './up-in-process.ts';
 
 const manifests = `${meshedWeb}---
 apiVersion: v1
@@ -49,11 +47,7 @@ function listening(port: number): Promise<boolean> {
 }
 
 test('up: every port status lists is listened on', { timeout: 120_000 }, async () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'h116-status-ports-'));
-  const config = path.join(dir, 'config');
-  mkdirSync(config);
-  writeFileSync(path.join(config, 'mesh.yaml'), manifests);
-  const state = path.join(dir, 'state');
+  const { dir, config, state } = meshDir('or-status-ports-', manifests);
   const up = upInProcess(['-f', config, '--ephemeral-ports', '--dir', state]);
   try {
     await up.until(/^mesh ready in /);

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { readState } from '../../src/runtime/state.ts';
-import { meshedWeb, upInProcess } from './up-in-process.ts';
+import { meshDir, meshedWeb, upInProcess } from './up-in-process.ts';
 
 const manifests = `${meshedWeb}---
 apiVersion: security.istio.io/v1beta1
@@ -18,11 +18,7 @@ spec: {mtls: {mode: STRICT}}
 `;
 
 test('up in process mode under STRICT mTLS says once that an app port answers local processes past its sidecar', { timeout: 120_000 }, async () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'or-strict-loopback-'));
-  const config = path.join(dir, 'config');
-  mkdirSync(config);
-  writeFileSync(path.join(config, 'mesh.yaml'), manifests);
-  const state = path.join(dir, 'state');
+  const { dir, config, state } = meshDir('or-strict-loopback-', manifests);
   const up = upInProcess(['-f', config, '--ephemeral-ports', '--dir', state]);
   try {
     await up.until(/^mesh ready in /);

@@ -2,6 +2,9 @@
 // and waited for, and stopped as Ctrl-C stops it.
 import assert from 'node:assert/strict';
 import { EventEmitter, once } from 'node:events';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { main } from '../../src/cli/main.ts';
 
 export interface UpInProcess {
@@ -69,3 +72,12 @@ spec:
           image: ghcr.io/stefanprodan/podinfo:6.5.3
           ports: [{containerPort: 9898}]
 `;
+
+/** A fresh directory for one mesh: `config/mesh.yaml` holding `manifests`, and where `state` goes. */
+export function meshDir(prefix: string, manifests: string): { dir: string; config: string; state: string } {
+  const dir = mkdtempSync(path.join(tmpdir(), prefix));
+  const config = path.join(dir, 'config');
+  mkdirSync(config);
+  writeFileSync(path.join(config, 'mesh.yaml'), manifests);
+  return { dir, config, state: path.join(dir, 'state') };
+}
