@@ -92,7 +92,7 @@ function tcpUnder(socket: Duplex): net.Socket | undefined {
 }
 
 /** Bytes of the write in flight the kernel has not taken yet (libuv's queue); 0 when unknown. */
-function queued(socket: net.Socket | undefined): number {
+export function queued(socket: Duplex | undefined): number {
   const q = (socket as unknown as { _handle?: { writeQueueSize?: unknown } | null } | undefined)?._handle?.writeQueueSize;
   return typeof q === 'number' ? q : 0;
 }

@@ -11,7 +11,7 @@ import { Readable } from 'node:stream';
 import type { Duplex } from 'node:stream';
 import type { OutgoingHeaders } from '../upstream/upstream.ts';
 import { ChunkedDecoder } from './chunked.ts';
-import { closeDelayed } from './delayed-close.ts';
+import { closeDelayed, queued } from './delayed-close.ts';
 import { asksClose, asksUpgrade, BAD_OUTGOING_VALUE, fieldName, persists, TOKEN } from './field-syntax.ts';
 import { realTimers, type Timers } from './router.ts';
 import { Stash } from './stash.ts';
@@ -51,7 +51,7 @@ export type H1Socket = Duplex & { setTimeout?(ms: number): unknown };
  * (writableLength counts that chunk whole until its write completes).
  */
 function queuedBytes(socket: H1Socket): number {
-  return socket.writableLength + ((socket as { _handle?: { writeQueueSize?: number } | null })._handle?.writeQueueSize ?? 0);
+  return socket.writableLength + queued(socket);
 }
 
 export const h1ServerDefaults: H1ServerOptions = { maxHeadBytes: 60 * 1024, headersTimeoutMs: 60_000, keepAliveTimeoutMs: 60_000 };
