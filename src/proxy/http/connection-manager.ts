@@ -156,9 +156,7 @@ function start(rt: HcmRuntime, chain: HttpChain | ((req: DownstreamRequest) => H
     }
   }
   const request = parsed.request;
-  // An edge HCM's codec validates the scheme (Envoy: use_remote_address with no trusted hops): an https
-  // absolute-form URL on a plaintext connection is refused, 403 (only such a URL makes an HTTP/1.1 :scheme https here).
-  if (!h2 && hc.useRemoteAddress && hc.xffTrustedHops === 0 && request.scheme === 'https' && !connection.tls) {
+  if (!h2 && refusesHttpsUrl(hc, request)) {
     res.setHeader('connection', 'close');
     s.localReply(LocalReplies.httpsInPlaintext);
     return;
@@ -194,6 +192,16 @@ export function routeCluster(rt: HcmRuntime, route: MatchedRoute | null, headers
   const choice = route.pickCluster(rt.random(), headers);
   if (choice && rt.clusters.get(choice.name)) info.clusterName = choice.name;
   return choice;
+}
+
+/**
+ * An edge HCM's HTTP/1.1 codec validates the scheme (Envoy's handlePath; use_remote_address with no
+ * trusted hops): an https absolute-form URL on a plaintext connection is refused, 403
+ * http1.https_url_on_plaintext_connection, before any filter or upgrade. Only such a URL makes an
+ * HTTP/1.1 request's :scheme https on a plaintext connection.
+ */
+export function refusesHttpsUrl(hc: HttpChain, request: DownstreamRequest): boolean {
+  return hc.useRemoteAddress && hc.xffTrustedHops === 0 && request.scheme === 'https' && !request.connection.tls;
 }
 
 /**

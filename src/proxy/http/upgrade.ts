@@ -12,7 +12,7 @@ import type { HttpChain } from '../listener/compile-listener.ts';
 import { LocalReplies, type ReplyTarget, sendLocalReply } from '../local-reply.ts';
 import { connectStream, splice } from '../upstream/connect-stream.ts';
 import type { HcmRuntime } from './connection-manager.ts';
-import { connectionHeaders, newStreamInfo, requestFilters, routeCluster, upstreamHeaderMap } from './connection-manager.ts';
+import { connectionHeaders, newStreamInfo, refusesHttpsUrl, requestFilters, routeCluster, upstreamHeaderMap } from './connection-manager.ts';
 import { cancelDeciding, filtersDone, withServerHeader } from './http-stream.ts';
 import type { FilterVerdict, HttpFilter, LocalReply, RequestContext, StreamOutcome } from './filter.ts';
 import { parseRequest } from './parse-request.ts';
@@ -64,9 +64,8 @@ export function handleUpgrade(rt: HcmRuntime, chain: HttpChain, connection: Conn
   }
   const request = parsed.request;
   const info = newStreamInfo(rt.now());
-  // As for a request (Envoy's HTTP/1 codec refuses it in handlePath, before any upgrade handling): an edge
-  // HCM refuses an https absolute-form URL on a plaintext connection, 403 http1.https_url_on_plaintext_connection.
-  if (chain.useRemoteAddress && chain.xffTrustedHops === 0 && request.scheme === 'https' && !connection.tls) {
+  // As for a request, before any upgrade handling.
+  if (refusesHttpsUrl(chain, request)) {
     replyAndClose(sock, chain, { request, info, route: null }, LocalReplies.httpsInPlaintext, rt.now, false);
     return;
   }
