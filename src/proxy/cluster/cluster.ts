@@ -209,7 +209,7 @@ export class Cluster {
   }
 
   pick(context?: LbContext): Endpoint | undefined {
-    if (this.settings.type === 'ORIGINAL_DST') this.#sweepOriginal(this.#clusterNow());
+    this.sweepUnused();
     return this.#lb.pick(context) ?? undefined;
   }
 
