@@ -31,7 +31,7 @@ export function asTyped(message: string, ref: string, namespace: string | undefi
 }
 
 /** `pod.namespace` of a component (`namespace/pod` in the state), as node ids spell it. */
-const proxyName = (component: string) => {
+export const proxyName = (component: string): string => {
   const slash = component.indexOf('/');
   return slash < 0 ? component : `${component.slice(slash + 1)}.${component.slice(0, slash)}`;
 };

@@ -6,6 +6,7 @@ import { fetchDebug } from '../controlplane/debug-client.ts';
 import type { ProxySync } from '../controlplane/sync-report.ts';
 import type { ComponentState } from '../runtime/state.ts';
 import { runningMesh } from './mesh-state.ts';
+import { proxyName } from './proxy-admin-address.ts';
 import { formatTable } from './table.ts';
 
 export function define(program: Command): void {
@@ -64,10 +65,7 @@ function notConnected(components: readonly ComponentState[], c: ConfigStatus): s
   const connected = new Set(c.proxies.names);
   return components
     .filter((x) => (x.kind === 'gateway' || (x.kind === 'workload' && x.sidecar)) && x.status !== 'completed' && x.status !== 'failed' && x.status !== 'stopped')
-    .filter((x) => {
-      const [ns, pod] = x.name.split('/', 2);
-      return !connected.has(`${pod}.${ns}`);
-    })
+    .filter((x) => !connected.has(proxyName(x.name)))
     .map((x) => x.name);
 }
 
