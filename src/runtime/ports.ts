@@ -103,7 +103,7 @@ export function portHolder(port: number): string | undefined {
 const CONTROL = /[\x00-\x1f\x7f-\x9f]/g;
 
 /** A process as a person tells it apart: its command line (shortened), and the mesh it belongs to. */
-export function describeProcess(pid: string | number): string {
+function describeProcess(pid: string | number): string {
   let what: string;
   try {
     const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
