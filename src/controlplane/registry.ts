@@ -102,7 +102,7 @@ export class WorkloadRegistry {
     const k = key(identity.namespace, podName);
     const cur = this.#proxies.get(k);
     if (cur) {
-      if (!sameIdentity(cur.identity, identity)) return false;
+      if (!mayControl(identity, cur.identity)) return false;
       cur.views.set(stream, view);
       return false;
     }
@@ -187,10 +187,6 @@ interface Owner {
 
 function mayControl(identity: WorkloadIdentity, owner: Owner): boolean {
   return identity.namespace === owner.namespace && identity.serviceAccount === owner.serviceAccount && (owner.workload === undefined || owner.workload === identity.workload);
-}
-
-function sameIdentity(a: WorkloadIdentity, b: WorkloadIdentity): boolean {
-  return a.namespace === b.namespace && a.serviceAccount === b.serviceAccount && a.workload === b.workload;
 }
 
 function describe(id: WorkloadIdentity): string {
