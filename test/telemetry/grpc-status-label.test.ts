@@ -86,10 +86,17 @@ async function statusLabels(): Promise<string[]> {
   return [...new Set(values)].sort();
 }
 
-/** The connection closed: every onDone of the streams sent has run. */
-async function settled(): Promise<void> {
-  await new Promise((r) => setImmediate(r));
-  await new Promise((r) => setTimeout(r, 20));
+/** Every stream sent has ended in the telemetry filter (its onDone counted it): `n` requests in all. */
+async function settled(n: number): Promise<void> {
+  for (let i = 0; i < 1000; i++) {
+    const text = (await request(env.admin, '/stats/prometheus')).body;
+    const counted = text
+      .split('\n')
+      .filter((l) => l.startsWith('istio_requests_total{'))
+      .reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+    if (counted >= n) return;
+    await new Promise((r) => setImmediate(r));
+  }
 }
 
 test("an upstream's grpc-status values other than 0..16 all count as -1 (Envoy's InvalidCode), and none crashes the proxy", async () => {
@@ -101,7 +108,7 @@ test("an upstream's grpc-status values other than 0..16 all count as -1 (Envoy's
       assert.equal(r.status, 200, `${host} ${s}`);
     }
   }
-  await settled();
+  await settled(2 * sent.length);
   assert.deepEqual(uncaught, [], 'no exception escaped to the process');
   // Bounded: the three valid codes, and -1 for every invalid one, as Istio labels Envoy's InvalidCode.
   assert.deepEqual(await statusLabels(), ['-1', '0', '14', '16']);
