@@ -25,7 +25,10 @@ before(async () => {
     stream.on('data', (c: Buffer) => {
       tries[index] += c.toString();
       // The first try of /early is answered while its body is still coming.
-      if (path === '/early' && index === 0 && !stream.headersSent) stream.respond({ ':status': 503 }, { endStream: true });
+      if (path === '/early' && index === 0 && !stream.headersSent) {
+        stream.respond({ ':status': 503 }, { endStream: true });
+        earlyAnswered.resolve();
+      }
     });
     stream.on('end', () => {
       if (stream.headersSent) return;
@@ -48,8 +51,14 @@ after(async () => {
   upstream.close();
 });
 
-/** POSTs `chunks` over h2c, one per turn of the event loop, and reads the answer. */
-async function post(path: string, chunks: string[]): Promise<{ status: number; body: string; trailers: http2.IncomingHttpHeaders }> {
+/** Resolved when the upstream has answered the first try of /early, its body not all sent yet. */
+const earlyAnswered = Promise.withResolvers<void>();
+
+/**
+ * POSTs `chunks` over h2c, one per turn of the event loop, and reads the answer; with `afterFirst`, the
+ * chunks after the first wait for it.
+ */
+async function post(path: string, chunks: string[], afterFirst?: Promise<void>): Promise<{ status: number; body: string; trailers: http2.IncomingHttpHeaders }> {
   const session = http2.connect(`http://127.0.0.1:${gw}`);
   try {
     const req = session.request({ ':method': 'POST', ':path': path, ':authority': 'h2.example.com', 'content-type': 'application/grpc' });
@@ -69,9 +78,10 @@ async function post(path: string, chunks: string[]): Promise<{ status: number; b
       req.on('close', resolve);
       req.on('error', reject);
     });
-    for (const c of chunks) {
+    for (const [i, c] of chunks.entries()) {
       req.write(c);
-      await new Promise((r) => setTimeout(r, 5));
+      if (i === 0 && afterFirst) await afterFirst;
+      await new Promise((r) => setImmediate(r));
     }
     req.end();
     await done;
@@ -92,11 +102,12 @@ test('a body relayed to an HTTP/2 upstream is replayed whole to the retry, which
 
 test('a first try answered while its body still arrives is cut, and the retry gets the whole body', async () => {
   const chunks = ['e'.repeat(8_000), 'f'.repeat(8_000), 'g'.repeat(8_000), 'h'.repeat(8_000)];
-  const res = await post('/early', chunks);
+  const res = await post('/early', chunks, earlyAnswered.promise);
   assert.equal(res.status, 200);
   assert.equal(res.body, chunks.join(''));
   const tries = seen.get('/early') ?? [];
   assert.equal(tries.length, 2);
   assert.ok(chunks.join('').startsWith(tries[0] ?? 'x'), 'the first try got a prefix of the body');
+  assert.ok((tries[0] ?? '').length < chunks.join('').length, `the first try was cut: it got ${tries[0]?.length} bytes`);
   assert.equal(tries[1], chunks.join(''));
 });
