@@ -39,6 +39,7 @@ const ctx: RequestContext = {
     method: 'GET',
     scheme: 'http',
     authority: 'podinfo.podinfo:9898',
+    sentAuthority: 'podinfo.podinfo:9898',
     path: '/',
     query: '',
     headers: new Map(),

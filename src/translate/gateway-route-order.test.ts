@@ -54,6 +54,7 @@ function request(path: string): DownstreamRequest {
     method: 'GET',
     scheme: 'http',
     authority: 'shop.example.com',
+    sentAuthority: 'shop.example.com',
     path,
     query: '',
     headers: new Map(),

@@ -37,6 +37,7 @@ function request(authority: string, scheme: 'http' | 'https' = 'http'): Downstre
     method: 'GET',
     scheme,
     authority,
+    sentAuthority: authority,
     path: '/',
     query: '',
     headers: new Map(),

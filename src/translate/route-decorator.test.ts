@@ -74,7 +74,7 @@ const sidecar: ProxyView = {
 const router: ProxyView = { ...sidecar, id: 'router~127.0.0.1~gw-0.shop~shop.svc.cluster.local', role: 'router', workloadName: 'gw', labels: { istio: 'ingressgateway' } };
 
 function request(authority: string, path: string): DownstreamRequest {
-  return { method: 'GET', scheme: 'http', authority, path, query: '', headers: new Map(), protocol: 'HTTP/1.1', connection: { remoteAddress: '10.0.0.9', remotePort: 4000, localAddress: '', localPort: 80, tls: false } };
+  return { method: 'GET', scheme: 'http', authority, sentAuthority: authority, path, query: '', headers: new Map(), protocol: 'HTTP/1.1', connection: { remoteAddress: '10.0.0.9', remotePort: 4000, localAddress: '', localPort: 80, tls: false } };
 }
 
 /** The span name of the route `authority` + `path` takes in route configuration `name`, as the proxy compiles it. */

@@ -41,6 +41,7 @@ export function context(r: RequestShape): RequestContext {
     method: r.method ?? 'GET',
     scheme: 'http',
     authority: r.authority ?? 'httpbin.foo',
+    sentAuthority: r.authority ?? 'httpbin.foo',
     path: r.path ?? '/',
     query: r.query ?? '',
     headers: new Map(Object.entries(r.headers ?? {})),

@@ -46,6 +46,7 @@ export async function startFront(opts: FrontOptions): Promise<Front> {
       method: req.method ?? 'GET',
       scheme: 'http',
       authority: req.headers.host ?? '',
+      sentAuthority: req.headers.host ?? '',
       path,
       query,
       headers,

@@ -10,6 +10,7 @@ export function request(method: string, headers: Record<string, string> = {}, pa
     method,
     scheme: 'http',
     authority: 'app',
+    sentAuthority: 'app',
     path,
     query: '',
     headers: new Map(Object.entries(headers)),

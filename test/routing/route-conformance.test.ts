@@ -11,6 +11,7 @@ function toRequest(r: RoutingRequest): DownstreamRequest {
     method: r.method ?? 'GET',
     scheme: r.scheme ?? 'http',
     authority: r.authority.toLowerCase(),
+    sentAuthority: r.authority,
     path: r.path,
     query: r.query ?? '',
     headers: new Map(Object.entries(r.headers ?? {})),

@@ -53,6 +53,7 @@ export async function drive(filter: HttpFilter, r: DriveRequest): Promise<Driven
     method: r.method ?? 'GET',
     scheme: r.scheme ?? 'http',
     authority: r.authority,
+    sentAuthority: r.authority,
     path: pathOnly,
     query,
     headers: new Map(Object.entries(r.headers ?? {})),

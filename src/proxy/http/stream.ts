@@ -52,9 +52,9 @@ export interface DownstreamRequest {
   authority: string;
   /**
    * The authority as the client sent it, its case kept: HTTP/2's `:authority` (else its `host`), HTTP/1's
-   * Host (an absolute-form target's authority as written, as Envoy's codec replaces Host with it). What Envoy's `getHostValue()` returns, e.g. for the jwt_authn realm. Absent: `authority`.
+   * Host (an absolute-form target's authority as written, as Envoy's codec replaces Host with it). What Envoy's `getHostValue()` returns, e.g. for the jwt_authn realm.
    */
-  sentAuthority?: string;
+  sentAuthority: string;
   /** Normalised path, without query. */
   path: string;
   /** Raw query string without `?` ('' when none). */

@@ -57,6 +57,7 @@ function ctx(path: string, headers: Record<string, string>): RequestContext {
       method: 'GET',
       scheme: 'http',
       authority: 'api.foo',
+      sentAuthority: 'api.foo',
       path,
       query: 'q=1',
       headers: new Map(Object.entries(headers)),

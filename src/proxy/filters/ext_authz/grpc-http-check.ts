@@ -14,7 +14,7 @@ export function grpcHttpCheckRequest(ctx: RequestContext, now = Date.now()): Che
   const c = r.connection;
   const path = r.path + (r.query ? `?${r.query}` : '');
   // The host as the client sent it (CheckRequestUtils::setHttpRequest reads the header map, not the routing copy).
-  const host = r.sentAuthority ?? r.authority;
+  const host = r.sentAuthority;
   const headers: Record<string, string> = { ':authority': host, ':method': r.method, ':path': path, ':scheme': r.scheme };
   for (const [name, value] of r.headers) headers[name] = Array.isArray(value) ? value.join(',') : value;
   return {

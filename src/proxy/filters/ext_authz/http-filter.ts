@@ -142,7 +142,7 @@ class ExtAuthzFilter implements HttpFilter {
     }
     for (const [k, v] of s.headersToAdd) headers[k] = v;
     // The Host as the client sent it: Envoy's check request copies the request's :authority.
-    headers['host'] = r.sentAuthority ?? r.authority;
+    headers['host'] = r.sentAuthority;
     const path = s.pathPrefix + r.path + (r.query ? `?${r.query}` : '');
     let res: CheckResponse;
     const call = this.#call(ctx);

@@ -54,7 +54,7 @@ const REALM_PATH_MAX = 256;
  */
 function originalUri(request: RequestContext['request']): string {
   const pathAndQuery = request.query === '' ? request.path : `${request.path}?${request.query}`;
-  const host = request.sentAuthority ?? request.authority;
+  const host = request.sentAuthority;
   return `${request.scheme}://${host}${pathAndQuery.length > REALM_PATH_MAX ? pathAndQuery.slice(0, REALM_PATH_MAX) : pathAndQuery}`;
 }
 

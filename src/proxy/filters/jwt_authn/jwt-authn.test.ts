@@ -57,6 +57,7 @@ function ctx(headers: Record<string, string | string[]> = {}, query = ''): Reque
       method: 'GET',
       scheme: 'http',
       authority: 'api.foo',
+      sentAuthority: 'api.foo',
       path: '/x',
       query,
       headers: new Map(Object.entries(headers)),

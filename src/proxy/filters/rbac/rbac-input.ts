@@ -57,7 +57,7 @@ class HttpInput implements RbacInput {
         return [r.query === '' ? r.path : `${r.path}?${r.query}`];
       case ':authority':
       case 'host':
-        return [canonicalAuthority(r.sentAuthority ?? r.authority)];
+        return [canonicalAuthority(r.sentAuthority)];
       case ':scheme':
         return [r.scheme];
     }

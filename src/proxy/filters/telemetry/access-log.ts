@@ -39,7 +39,7 @@ export class AccessLogger {
         bytesSent: outcome.responseBytes,
         durationMs: outcome.durationMs,
         // %REQ(:AUTHORITY)% is the header as the client sent it (Envoy lower-cases only a copy, to pick the virtual host).
-        requestHeader: (n) => (n === ':authority' ? (request.sentAuthority ?? request.authority) : header(request.headers, n)),
+        requestHeader: (n) => (n === ':authority' ? request.sentAuthority : header(request.headers, n)),
         responseHeader: (n) => (response ? header(response.headers, n) : undefined),
         upstreamHost: info.upstreamHost ?? '',
         // Envoy's %UPSTREAM_CLUSTER% reads the stream's cluster info: none for a cluster the proxy lacks (NC).

@@ -54,7 +54,7 @@ export function streamAttributes(f: StreamFacts): Record<string, unknown> {
     url_path: r.path,
     // The Host header as the client sent it (Envoy's RequestWrapper reads the header entry; only the
     // virtual-host match lower-cases a copy).
-    host: r.sentAuthority ?? r.authority,
+    host: r.sentAuthority,
     scheme: r.scheme,
     method: r.method,
     protocol: r.protocol,

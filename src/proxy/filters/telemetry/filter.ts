@@ -104,7 +104,7 @@ export class TelemetryFilter implements HttpFilter {
     const req = ctx.request;
     if (this.#p.edges) {
       // The Host fallback reads the header as the client sent it (Istio's stats filter: `headers->Host()`).
-      const host = req.sentAuthority ?? req.authority;
+      const host = req.sentAuthority;
       const edge: MetricEdge = this.#outbound ? this.#p.edges.outbound(routedCluster(info), host, state?.destination, info.upstreamWorkload) : this.#p.edges.inbound(req.connection, host, info.clusterName);
       // Istio's stats filter: `grpc` and a gRPC status only for a gRPC request (isGrpcRequestHeaders); the
       // status from getGrpcStatus(trailers, headers, info), whose last resort is the HTTP status mapped.

@@ -162,7 +162,7 @@ export class Tracer {
       ...(state.parentSpanId ? { parentSpanId: state.parentSpanId } : {}),
       // Without a decorator, Envoy's default: `ingress`, or `egress` and the Host the client sent, as sent
       // (HttpTracerImpl::startSpan appends getHostValue()).
-      name: state.operation ?? (this.#kind === 'CLIENT' ? `egress ${request.sentAuthority ?? request.authority}` : 'ingress'),
+      name: state.operation ?? (this.#kind === 'CLIENT' ? `egress ${request.sentAuthority}` : 'ingress'),
       kind: this.#kind,
       startMs: state.startMs,
       endMs,
@@ -188,5 +188,5 @@ function staticTag(c: CustomTagConfig, env: Readonly<Record<string, string | und
 export function requestUrl(r: DownstreamRequest, maxPath = Number.POSITIVE_INFINITY): string {
   const proto = header(r.headers, 'x-forwarded-proto');
   const path = r.query ? `${r.path}?${r.query}` : r.path;
-  return `${proto === 'http' || proto === 'https' ? proto : r.scheme}://${r.sentAuthority ?? r.authority}${path.length > maxPath ? path.slice(0, maxPath) : path}`;
+  return `${proto === 'http' || proto === 'https' ? proto : r.scheme}://${r.sentAuthority}${path.length > maxPath ? path.slice(0, maxPath) : path}`;
 }

@@ -103,7 +103,7 @@ test('bad policies are refused with their field path', () => {
 
 test('retriable_request_headers gate retries per request', () => {
   const p = new RetryPolicy({ retry_on: '5xx', retriable_request_headers: [{ name: ':method', string_match: { exact: 'GET' } }] }, 'p');
-  const base = { scheme: 'http' as const, authority: 'a', path: '/', query: '', headers: new Map(), protocol: 'HTTP/1.1' as const };
+  const base = { scheme: 'http' as const, authority: 'a', sentAuthority: 'a', path: '/', query: '', headers: new Map(), protocol: 'HTTP/1.1' as const };
   const conn = { remoteAddress: '', remotePort: 0, localAddress: '', localPort: 0, tls: false };
   assert.equal(p.start({ ...base, method: 'GET', connection: conn }).shouldRetry(res(503)), 'retry');
   assert.equal(p.start({ ...base, method: 'POST', connection: conn }).shouldRetry(res(503)), 'not-retriable');

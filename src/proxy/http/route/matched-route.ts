@@ -185,7 +185,7 @@ export class MatchedRoute implements RouteView {
       const first = typeof v === 'string' ? v : v?.[0];
       if (first) return first;
     }
-    return request.sentAuthority ?? request.authority;
+    return request.sentAuthority;
   }
 
   /** Whether `mutateRequestHeaders` would change anything for this cluster choice. */

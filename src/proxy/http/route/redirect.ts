@@ -52,7 +52,7 @@ export class Redirect {
       host = this.#host;
     } else {
       // The Host as the client sent it (Envoy's processRequestHost reads getHostValue()).
-      host = request.sentAuthority ?? request.authority;
+      host = request.sentAuthority;
       const port = portOf(host);
       if (port !== '') {
         let remove = this.#port !== '';

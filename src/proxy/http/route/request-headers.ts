@@ -15,7 +15,7 @@ export function requestHeader(request: DownstreamRequest, name: string): string 
     switch (name) {
       case ':authority':
         // As the client sent it: Envoy's header matchers read the header, not the virtual host's lower-cased copy.
-        return request.sentAuthority ?? request.authority;
+        return request.sentAuthority;
       case ':method':
         return request.method;
       case ':scheme':

@@ -14,6 +14,7 @@ function req(headers: Record<string, string> = {}, query = '', remote = '10.1.2.
     method: 'GET',
     scheme: 'http',
     authority: 'a',
+    sentAuthority: 'a',
     path: '/',
     query,
     headers: new Map(Object.entries(headers)),
