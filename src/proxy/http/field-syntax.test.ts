@@ -1,10 +1,9 @@
-// fieldName: the parsers' one check and lower-casing of a received field name, remembered per spelling;
-// headLines: a head split into lines.
+// fieldName: the parsers' one check and lower-casing of a received field name, remembered per spelling.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import v8 from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { fieldName, headLines } from './field-syntax.ts';
+import { fieldName } from './field-syntax.ts';
 
 test('a token is lower-cased, and a spelling seen again gives back the same string', () => {
   const first = fieldName(['Content', 'Type'].join('-'));
@@ -20,13 +19,6 @@ test('what is not a token is refused, however often it is sent and after the mem
   assert.equal(fieldName('bad name'), undefined);
   assert.equal(fieldName('X-Name-1999'), 'x-name-1999');
   assert.equal(fieldName('Late-Arrival'), 'late-arrival');
-});
-
-test('head lines split at CRLF, and at a bare LF wherever one appears', () => {
-  assert.deepEqual(headLines('HTTP/1.1 200 OK\r\na: 1\r\nb: 2'), ['HTTP/1.1 200 OK', 'a: 1', 'b: 2']);
-  assert.deepEqual(headLines('HTTP/1.1 200 OK\na: 1\r\nb: 2'), ['HTTP/1.1 200 OK', 'a: 1', 'b: 2']);
-  assert.deepEqual(headLines('HTTP/1.1 200 OK\r\na: 1\nb: 2'), ['HTTP/1.1 200 OK', 'a: 1', 'b: 2']);
-  assert.deepEqual(headLines('HTTP/1.1 204 No Content'), ['HTTP/1.1 204 No Content']);
 });
 
 test('a remembered name does not keep the head it was cut from alive', async () => {

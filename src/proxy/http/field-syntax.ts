@@ -49,13 +49,6 @@ export function fieldName(raw: string): string | undefined {
   return name;
 }
 
-/** A head's lines, split at CRLF or a bare LF (RFC 9112 §2.2); a plain string split when all are CRLF. */
-export function headLines(text: string): string[] {
-  const lines = text.split('\r\n');
-  for (const l of lines) if (l.includes('\n')) return text.split(/\r?\n/);
-  return lines;
-}
-
 const CLOSE = /(^|,)\s*close\s*(,|$)/i;
 const KEEP_ALIVE = /(^|,)\s*keep-alive\s*(,|$)/i;
 const UPGRADE = /(^|,)\s*upgrade\s*(,|$)/i;

@@ -347,6 +347,18 @@ test('a bare-LF head ends at its own blank line, not at a CRLF pair inside the b
   await p.close();
 });
 
+test('response field lines end at CRLF or at a bare LF, mixed in one head', async () => {
+  const heads = ['HTTP/1.1 200 OK\r\na: 1\r\nb: 2', 'HTTP/1.1 200 OK\na: 1\r\nb: 2', 'HTTP/1.1 200 OK\r\na: 1\nb: 2'];
+  let i = 0;
+  const s = await scripted(() => `${heads[i++ % heads.length]}\r\ncontent-length: 0\r\n\r\n`);
+  const p = pool(s.port);
+  for (let n = 0; n < heads.length; n++) {
+    const r = await send(p, get());
+    assert.deepEqual([r.status, r.headers['a'], r.headers['b']], [200, '1', '2'], JSON.stringify(heads[n]));
+  }
+  await p.close();
+});
+
 test('close() lets the exchange in flight finish, closes idle connections, and refuses new requests', async () => {
   const held: net.Socket[] = [];
   const s = await scripted((req, _n, socket) => {

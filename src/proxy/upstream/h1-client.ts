@@ -179,7 +179,7 @@ function trimmed(c: number): boolean {
 
 /**
  * The field lines of a response head's text, after its status line ending at `eol` (-1: none), parsed
- * into `out` as parseFields parses headLines' lines (lines end at LF, a CR before it dropped; values
+ * into `out` as parseFields parses lines (lines end at LF, a CR before it dropped; values
  * trimmed as trim() does), found by index in the one string: no array of lines, one slice per value.
  * False on a malformed line.
  */
@@ -594,7 +594,7 @@ class H1Connection {
   #head(buf: Buffer, end: number): Buffer | null {
     const ex = this.#ex as Exchange;
     const text = buf.toString('latin1', 0, end - (buf[end - 2] === 0x0d ? 4 : 2));
-    // The status line ends at the first LF (a CR before it dropped), as headLines splits.
+    // The status line ends at the first LF (a CR before it dropped), as the field lines do.
     const eol = text.indexOf('\n');
     const line = eol < 0 ? text : text.slice(0, eol > 0 && text.charCodeAt(eol - 1) === 0x0d ? eol - 1 : eol);
     const status = statusOf(line);
