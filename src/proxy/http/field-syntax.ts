@@ -49,6 +49,9 @@ export function fieldName(raw: string): string | undefined {
   return name;
 }
 
+/** A Content-Length value: decimal digits only, at most 15 (a safe integer). */
+export const DIGITS = /^\d{1,15}$/;
+
 const CLOSE = /(^|,)\s*close\s*(,|$)/i;
 const KEEP_ALIVE = /(^|,)\s*keep-alive\s*(,|$)/i;
 const UPGRADE = /(^|,)\s*upgrade\s*(,|$)/i;

@@ -12,9 +12,9 @@ import type { Duplex } from 'node:stream';
 import type { OutgoingHeaders } from '../upstream/upstream.ts';
 import { ChunkedDecoder } from './chunked.ts';
 import { closeDelayed, queued } from './delayed-close.ts';
-import { asksClose, asksUpgrade, BAD_OUTGOING_VALUE, fieldName, persists, TOKEN } from './field-syntax.ts';
+import { asksClose, asksUpgrade, BAD_OUTGOING_VALUE, DIGITS, fieldName, persists, TOKEN } from './field-syntax.ts';
 import { realTimers, type Timers } from './router.ts';
-import { Stash } from './stash.ts';
+import { EMPTY, Stash } from './stash.ts';
 import { MAX_TIMER_MS } from '../../xds/long-timer.ts';
 
 export interface H1ServerOptions {
@@ -63,8 +63,6 @@ export const H1_METHODS: ReadonlySet<string> = new Set(
 /** Control characters other than HTAB (field values), or any whitespace and controls (request target). */
 const BAD_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
 const BAD_TARGET = /[\x00-\x20\x7f]/;
-/** A Content-Length value (made once: a pattern literal in a function is a new RegExp each call). */
-const DIGITS = /^\d{1,15}$/;
 
 /** One request: what the connection manager reads of Node's IncomingMessage. */
 export class H1Request {
@@ -353,8 +351,6 @@ function field(name: string, value: string): string {
   return `${name}: ${value}\r\n`;
 }
 
-/** What is left of a read taken whole: one shared empty buffer. */
-const EMPTY = Buffer.alloc(0);
 
 /** Largest first body chunk copied in behind the response head (larger ones go out beside it, uncopied). */
 const COALESCE_MAX = 16 * 1024;

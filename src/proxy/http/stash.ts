@@ -2,7 +2,8 @@
 // requests): kept as the parts they arrived in and joined once, so a peer that sends a head a byte at a
 // time costs linear time, not a copy and a rescan of everything held on every read.
 
-const EMPTY = Buffer.alloc(0);
+/** One shared empty buffer: what is left of a read taken whole, never a new view. */
+export const EMPTY = Buffer.alloc(0);
 
 export class Stash {
   #parts: Buffer[] = [];

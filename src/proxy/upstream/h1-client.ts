@@ -8,8 +8,8 @@ import type { Duplex, Readable } from 'node:stream';
 import tls from 'node:tls';
 import type { OutgoingHeaders, Upstream, UpstreamExchange, UpstreamHead, UpstreamSink } from './upstream.ts';
 import { ChunkedDecoder } from '../http/chunked.ts';
-import { BAD_OUTGOING_VALUE, fieldName, persists, TOKEN } from '../http/field-syntax.ts';
-import { Stash } from '../http/stash.ts';
+import { BAD_OUTGOING_VALUE, DIGITS, fieldName, persists, TOKEN } from '../http/field-syntax.ts';
+import { EMPTY, Stash } from '../http/stash.ts';
 import { needsRequestTrailers } from './h1-trailer-request.ts';
 import { endedByTeardown, RETIRE_EVENT, UpstreamError } from './upstream.ts';
 import { connectPeerOf } from './h2-connection.ts';
@@ -75,8 +75,6 @@ function cancel(stream: CarriedStream): void {
 /** How long a carried connection that was ended waits for its peer's end before it is reset. */
 const CARRIED_END_MS = 5000;
 
-/** What is left of a read taken whole: one shared empty buffer, not a new view per response. */
-const EMPTY = Buffer.alloc(0);
 
 /** Largest response head accepted (status line and fields): Envoy's default 60 KiB. */
 const MAX_RESPONSE_HEAD = 60 * 1024;
@@ -102,7 +100,6 @@ const UNTIL_CLOSE = 3;
 
 // Patterns used per request or response, made once (a pattern literal in a function is a new RegExp each call).
 const WHITESPACE = /[\s]/;
-const DIGITS = /^\d{1,15}$/;
 const CHUNKED_LAST = /(^|,)\s*chunked\s*$/;
 const KEEP_ALIVE_TIMEOUT = /(?:^|[,;\s])timeout=(\d+)/i;
 
