@@ -379,6 +379,8 @@ class HeadError extends Error {
 export class H1ServerConnection {
   readonly socket: H1Socket;
   readonly #opts: H1ServerOptions;
+  /** The keep-alive timeout, clamped as socket.setTimeout() clamped (setTimeout runs a longer delay after 1 ms). */
+  readonly #keepAliveMs: number;
   readonly #onRequest: (req: H1Request, res: H1Response) => void;
   /**
    * Bytes held for later, as parts joined once when usable: an unfinished head or chunk line, or
@@ -423,6 +425,7 @@ export class H1ServerConnection {
   constructor(socket: H1Socket, opts: H1ServerOptions, onRequest: (req: H1Request, res: H1Response) => void, first?: Buffer) {
     this.socket = socket;
     this.#opts = opts;
+    this.#keepAliveMs = Math.min(opts.keepAliveTimeoutMs, MAX_TIMER_MS);
     this.#onRequest = onRequest;
     this.keepAliveField = `keep-alive: timeout=${Math.floor(opts.keepAliveTimeoutMs / 1000)}\r\n`;
     this.#listeners = {
@@ -489,8 +492,7 @@ export class H1ServerConnection {
 
   /** Idle between requests: the keep-alive timeout runs from now (the socket's own timeout when it has none). */
   #idle(): void {
-    // Clamped as socket.setTimeout() clamped: setTimeout runs a longer delay after 1 ms.
-    const ms = Math.min(this.#opts.keepAliveTimeoutMs, MAX_TIMER_MS);
+    const ms = this.#keepAliveMs;
     // A socket without timeouts (a stand-in duplex) had none before either; 0 disables it.
     if (ms <= 0 || typeof this.socket.setTimeout !== 'function') return;
     this.#idleArmed = true;
@@ -521,7 +523,7 @@ export class H1ServerConnection {
     if (queued > 0 && queued < this.#idleQueued) {
       this.#idleQueued = queued;
       // A new timer, not refresh(): this one has fired (and a mocked clock's refresh does not re-arm).
-      this.#idleTimer = setTimeout(this.#onIdleTimeout, Math.min(this.#opts.keepAliveTimeoutMs, MAX_TIMER_MS)).unref();
+      this.#idleTimer = setTimeout(this.#onIdleTimeout, this.#keepAliveMs).unref();
       return;
     }
     this.socket.destroy();

@@ -19,6 +19,9 @@ import { parseRequest } from './parse-request.ts';
 import type { ClusterChoice, MatchedRoute } from './route/index.ts';
 import type { ConnectionInfo } from './stream.ts';
 
+/** The start of an upstream's status line, `HTTP/1.x NNN `: its status code. */
+const STATUS_LINE = /^HTTP\/1\.[01] (\d{3}) /;
+
 function refuse(sock: Duplex, status: number, reason: string): void {
   sock.end(`HTTP/1.1 ${status} ${reason}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n`);
 }
@@ -182,7 +185,7 @@ function relayUpgrade(sock: Duplex, upstream: Duplex, early: Buffer, ended: (o: 
     upstream.pause();
     headLength = end + 4;
     received = buf.length;
-    status = Number(/^HTTP\/1\.[01] (\d{3}) /.exec(buf.toString('latin1', 0, 13))?.[1] ?? 0);
+    status = Number(STATUS_LINE.exec(buf.toString('latin1', 0, 13))?.[1] ?? 0);
     upstream.on('data', (d: Buffer) => {
       received += d.length;
     });
