@@ -29,11 +29,7 @@ export class ExitReporter {
     sup.on('started', (pid) => {
       if (which === 'app') c.pid = pid;
       else c.proxyPid = pid;
-      // Restarted: the exit that restarted it is history (counted in `restarts`), not its state now.
-      if (c.status === 'restarting') {
-        c.status = 'running';
-        delete c.detail;
-      }
+      markRestarted(c);
       this.#o.tracker.save();
     });
     sup.on('exit', (report) => {
@@ -57,4 +53,11 @@ export class ExitReporter {
       this.#o.tracker.save();
     });
   }
+}
+
+/** Restarted: the exit that restarted it is history (counted in `restarts`), not its state now. */
+export function markRestarted(c: ComponentState): void {
+  if (c.status !== 'restarting') return;
+  c.status = 'running';
+  delete c.detail;
 }

@@ -13,7 +13,7 @@ import { ComponentTracker } from './component-tracker.ts';
 import { awaitProxiesSynced } from './control-plane-handle.ts';
 import { type DemoPrograms, type LocalCommand, resolveCommand } from './container-command.ts';
 import type { ControlPlaneHandle } from './control-plane-handle.ts';
-import { ExitReporter, exitCause } from './exit-reporter.ts';
+import { ExitReporter, exitCause, markRestarted } from './exit-reporter.ts';
 import { GatewayPortWatcher } from './gateway-ports.ts';
 import { loopbackBypassNote } from './loopback-bypass.ts';
 import { indent } from './indent.ts';
@@ -298,10 +298,7 @@ export class MeshRuntime {
       const tail = c.proxyLogFile ? tailFile(c.proxyLogFile, 5) : '';
       this.#opts.progress(`${c.name}: proxy exited in the ${label}${event.reason ? ` (${event.reason})` : ''}, restarting${tail ? `\n${indent(tail)}` : ''}`);
     } else if (event.type === 'proxy-started') {
-      if (c.status === 'restarting') {
-        c.status = 'running';
-        delete c.detail;
-      }
+      markRestarted(c);
       this.#opts.progress(`${c.name}: proxy restarted`);
       // A gateway's added server ports are bound anew, on other free ports.
       this.#gatewayPorts?.markDirty();
