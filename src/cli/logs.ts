@@ -2,7 +2,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { type Command, InvalidArgumentError } from 'commander';
-import { ComponentNotFoundError, findComponent } from '../runtime/find-component.ts';
+import { ComponentNotFoundError, findComponent, parseComponentRef } from '../runtime/find-component.ts';
 import type { ComponentState, MeshState } from '../runtime/state.ts';
 import { runningMesh } from './mesh-state.ts';
 
@@ -35,10 +35,9 @@ export function define(program: Command): void {
  * control plane; anything else as exec names it. A name nobody has lists control-plane beside the known.
  */
 function findLogged(state: MeshState, ref: string, namespace: string | undefined): ComponentState {
-  const m = /^(?:(?:deploy|deployment|deployments|pod|pods)\/)?(?:([a-z0-9-]+)\/)?istiod$/.exec(ref);
-  const ns = m?.[1] ?? namespace;
+  const { ns, name } = parseComponentRef(ref, namespace);
   const controlPlane = state.components.find((c) => c.kind === 'control-plane');
-  if (m && controlPlane && (ns === undefined || ns === 'istio-system')) return controlPlane;
+  if (name === 'istiod' && controlPlane && (ns === undefined || ns === 'istio-system')) return controlPlane;
   try {
     return findComponent(state, ref, namespace);
   } catch (err) {

@@ -7,14 +7,15 @@ export class ComponentNotFoundError extends Error {
   readonly code = 'COMPONENT_NOT_FOUND';
 }
 
-export function findComponent(state: MeshState, ref: string, namespace?: string): ComponentState {
-  let name = ref.replace(/^(deploy|deployment|deployments|pod|pods|job|jobs)\//, '');
-  let ns = namespace;
+/** The namespace and name `ref` gives (a kind prefix dropped; `ns/name` overrides `-n`). */
+export function parseComponentRef(ref: string, namespace?: string): { ns: string | undefined; name: string } {
+  const name = ref.replace(/^(deploy|deployment|deployments|pod|pods|job|jobs)\//, '');
   const slash = name.indexOf('/');
-  if (slash > 0) {
-    ns = name.slice(0, slash);
-    name = name.slice(slash + 1);
-  }
+  return slash > 0 ? { ns: name.slice(0, slash), name: name.slice(slash + 1) } : { ns: namespace, name };
+}
+
+export function findComponent(state: MeshState, ref: string, namespace?: string): ComponentState {
+  const { ns, name } = parseComponentRef(ref, namespace);
   const candidates = state.components.filter((c) => ns === undefined || c.namespace === ns);
   const short = (c: ComponentState) => c.name.slice(c.name.indexOf('/') + 1);
   const exact = candidates.find((c) => short(c) === name);
