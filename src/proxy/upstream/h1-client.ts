@@ -157,14 +157,7 @@ function addField(out: OutgoingHeaders, name: string, value: string): void {
 function parseFields(lines: string[], from: number, out: OutgoingHeaders): boolean {
   for (let i = from; i < lines.length; i++) {
     const line = lines[i] as string;
-    const colon = line.indexOf(':');
-    // No colon, an empty name, whitespace before the colon, or obs-fold (a continuation line): refused.
-    if (colon <= 0) return false;
-    const name = fieldName(line.slice(0, colon));
-    if (name === undefined) return false;
-    const value = line.slice(colon + 1).trim();
-    if (BAD_RECEIVED.test(value)) return false;
-    addField(out, name, value);
+    if (!parseFieldLine(line, 0, line.length, out)) return false;
   }
   return true;
 }
@@ -175,10 +168,29 @@ function trimmed(c: number): boolean {
 }
 
 /**
+ * One `name: value` field line, `text[start, stop)`, into `out`: the value trimmed as trim() trims it,
+ * one slice. False on a malformed line: no colon, an empty name, whitespace before the colon, or
+ * obs-fold (a continuation line), or a value with a character a field may not hold.
+ */
+function parseFieldLine(text: string, start: number, stop: number, out: OutgoingHeaders): boolean {
+  const colon = text.indexOf(':', start);
+  if (colon <= start || colon >= stop) return false;
+  const name = fieldName(text.slice(start, colon));
+  if (name === undefined) return false;
+  let a = colon + 1;
+  let b = stop;
+  while (a < b && trimmed(text.charCodeAt(a))) a++;
+  while (b > a && trimmed(text.charCodeAt(b - 1))) b--;
+  const value = text.slice(a, b);
+  if (BAD_RECEIVED.test(value)) return false;
+  addField(out, name, value);
+  return true;
+}
+
+/**
  * The field lines of a response head's text, after its status line ending at `eol` (-1: none), parsed
- * into `out` as parseFields parses lines (lines end at LF, a CR before it dropped; values
- * trimmed as trim() does), found by index in the one string: no array of lines, one slice per value.
- * False on a malformed line.
+ * into `out` (lines end at LF, a CR before it dropped), found by index in the one string: no array of
+ * lines. False on a malformed line.
  */
 function parseHeadFields(text: string, eol: number, out: OutgoingHeaders): boolean {
   let lf = eol;
@@ -187,18 +199,7 @@ function parseHeadFields(text: string, eol: number, out: OutgoingHeaders): boole
     lf = text.indexOf('\n', start);
     let stop = lf < 0 ? text.length : lf;
     if (lf >= 0 && stop > start && text.charCodeAt(stop - 1) === 0x0d) stop--;
-    const colon = text.indexOf(':', start);
-    // No colon, an empty name, whitespace before the colon, or obs-fold (a continuation line): refused.
-    if (colon <= start || colon >= stop) return false;
-    const name = fieldName(text.slice(start, colon));
-    if (name === undefined) return false;
-    let a = colon + 1;
-    let b = stop;
-    while (a < b && trimmed(text.charCodeAt(a))) a++;
-    while (b > a && trimmed(text.charCodeAt(b - 1))) b--;
-    const value = text.slice(a, b);
-    if (BAD_RECEIVED.test(value)) return false;
-    addField(out, name, value);
+    if (!parseFieldLine(text, start, stop, out)) return false;
   }
   return true;
 }
