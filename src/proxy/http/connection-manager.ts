@@ -215,7 +215,7 @@ export function connectionHeaders(rt: HcmRuntime, hc: HttpChain, request: Downst
   if (connection.peerPrincipal) {
     // The app learns the verified caller, never a forged value (a client's own is stripped above), in
     // Istio's element: By, Hash, Subject (a workload certificate's is empty), URI.
-    request.headers.set('x-forwarded-client-cert', xfcc(rt.localPrincipal ?? '', connection, connection.peerPrincipal));
+    request.headers.set('x-forwarded-client-cert', xfcc(rt.localPrincipal ?? '', connection.peerCertHash ?? '', connection.peerPrincipal));
   }
   // Envoy's x-forwarded-proto: an edge HCM (use_remote_address, Istio's gateways) sets it from the
   // connection unless a trusted hop sent one; any other (sidecars) keeps what it got and only fills in a
@@ -242,13 +242,23 @@ export function connectionHeaders(rt: HcmRuntime, hc: HttpChain, request: Downst
   }
 }
 
-/** Istio's x-forwarded-client-cert element for a verified peer, made once per connection (and proxy identity). */
-function xfcc(by: string, connection: ConnectionInfo, uri: string): string {
-  const made = connection.xfcc;
-  if (made !== undefined && made.by === by) return made.value;
-  const value = `By=${by};Hash=${connection.peerCertHash ?? ''};Subject="";URI=${uri}`;
-  connection.xfcc = { by, value };
-  return value;
+/**
+ * The last x-forwarded-client-cert made and what it was made of: a peer's requests share one string.
+ * One slot for the process, not a cache on the connection: a tunnelled HTTP/2 request has a connection
+ * object of its own, so a per-connection cache would be made anew, and reshape that object, per request.
+ */
+const lastXfcc = { by: '', hash: '', uri: '', value: '' };
+
+/** Istio's x-forwarded-client-cert element for a verified peer, made once per peer certificate (and proxy identity). */
+function xfcc(by: string, hash: string, uri: string): string {
+  const last = lastXfcc;
+  if (last.hash === hash && last.uri === uri && last.by === by && last.value !== '') return last.value;
+  // Updated in place: another peer's request costs its string, not a record too.
+  last.by = by;
+  last.hash = hash;
+  last.uri = uri;
+  last.value = `By=${by};Hash=${hash};Subject="";URI=${uri}`;
+  return last.value;
 }
 
 function isPromise(v: FilterVerdict | Promise<FilterVerdict>): v is Promise<FilterVerdict> {

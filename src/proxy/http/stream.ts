@@ -38,8 +38,6 @@ export interface ConnectionInfo {
    * came on (a carried HTTP/1.1 connection): its responses need not carry `x-outrigger-peer` again.
    */
   peerAnswered?: boolean;
-  /** The x-forwarded-client-cert element made for this peer, with the proxy identity (`By`) it names. */
-  xfcc?: { by: string; value: string };
 }
 
 export interface DownstreamRequest {
