@@ -432,8 +432,10 @@ export class H1ServerConnection {
       data: (chunk: Buffer) => this.#onData(chunk),
       close: () => this.#onClose(),
       // A client that half-closes between requests is done; mid-request it has reset the stream.
+      // Not once the response side is done (a `Connection: close` answer ended it): ending it again
+      // only makes Node build an ERR_STREAM_ALREADY_FINISHED, stack trace and all, per connection.
       end: () => {
-        if (!this.#req) socket.end();
+        if (!this.#req && !socket.writableEnded) socket.end();
       },
       timeout: () => socket.destroy(),
     };
