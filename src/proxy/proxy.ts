@@ -164,6 +164,7 @@ export class OutriggerProxy {
           dialCluster: (name) => dialCluster(this.clusters, name),
           clusterServices: (name) => this.clusters.get(name)?.settings.services,
           ...(opts.role === 'router' ? { gateway: true } : {}),
+          ...(opts.timers ? { timers: opts.timers } : {}),
           ...localWorkloadOf(opts),
         }),
     );

@@ -14,6 +14,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
+import { realTimers, type Timers } from '../../src/proxy/http/router.ts';
 import type { TypedAny } from '../../src/xds/any.ts';
 import { TypeUrl } from '../../src/xds/type-urls.ts';
 import { telemetryConfig } from '../telemetry/drive-filter.ts';
@@ -33,6 +34,31 @@ async function until(what: string, ok: () => boolean, ms = 10_000): Promise<void
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The fault delay of the `delayPort` chain. */
+const DELAY_MS = 400;
+/** Fault delays armed and run out so far, and those still armed (neither run out nor disarmed). */
+let delaysArmed = 0;
+let delaysRunOut = 0;
+const delaysOut = new Set<unknown>();
+/** The proxy's timers: real, with the fault delays seen, so a test waits for the delay itself, not for time. */
+const timers: Timers = {
+  set: (fn, ms) => {
+    if (ms !== DELAY_MS) return realTimers.set(fn, ms);
+    delaysArmed++;
+    const h = realTimers.set(() => {
+      delaysOut.delete(h);
+      delaysRunOut++;
+      fn();
+    }, ms);
+    delaysOut.add(h);
+    return h;
+  },
+  clear: (h) => {
+    delaysOut.delete(h);
+    realTimers.clear(h);
+  },
+};
 
 let env: Awaited<ReturnType<typeof startProxy>>;
 let port: number;
@@ -218,7 +244,7 @@ before(async () => {
   });
   await new Promise<void>((r) => h2up.listen(0, '127.0.0.1', r));
 
-  env = await startProxy({ metadata: { NAMESPACE: 'shop', WORKLOAD_NAME: 'api', LABELS: { app: 'api' } } });
+  env = await startProxy({ metadata: { NAMESPACE: 'shop', WORKLOAD_NAME: 'api', LABELS: { app: 'api' } }, timers });
   const router = { name: 'envoy.filters.http.router', typed_config: { '@type': TypeUrl.Router } };
   const stats = { name: 'istio.stats', typed_config: telemetryConfig({ reporter: 'destination', workload: { workload: 'api', namespace: 'shop', labels: {} }, metrics: false, access_log: { path: logFile, encoding: 'JSON' } }) };
   const abort = {
@@ -231,7 +257,7 @@ before(async () => {
   };
   const delay = {
     name: 'envoy.filters.http.fault',
-    typed_config: { '@type': TypeUrl.HttpFault, delay: { fixed_delay: { nanos: 400_000_000 }, percentage: { numerator: 100, denominator: 'HUNDRED' } } },
+    typed_config: { '@type': TypeUrl.HttpFault, delay: { fixed_delay: { nanos: DELAY_MS * 1_000_000 }, percentage: { numerator: 100, denominator: 'HUNDRED' } } },
   };
   push(env.proxy, [
     cluster('h1'),
@@ -707,12 +733,14 @@ test('a client that resets while an async filter is still deciding: no upstream 
   try {
     const before = logged().length;
     // An upstream that never answers: only a cancel would end its request.
+    const [armed, runOut] = [delaysArmed, delaysRunOut];
     const req = session.request(get('h1', '/hang-during-filter'), { endStream: true });
     req.on('error', () => {});
-    await sleep(100);
+    await until('the fault delay holds the request', () => delaysArmed > armed);
     req.close(http2.constants.NGHTTP2_CANCEL);
-    // The fault delay (400 ms) ends after the reset: the request must not be forwarded and left open.
-    await sleep(700);
+    // The reset ends the delay before it runs out (Envoy's onDestroy): the request is never forwarded and left open.
+    await until('the fault delay over', () => delaysOut.size === 0, 3000);
+    assert.equal(delaysRunOut, runOut, 'the delay was disarmed by the reset, not run out');
     await until('nothing left in flight', () => env.proxy.inflight === 0, 3000);
     const seen = h1Seen.get('/hang-during-filter');
     assert.ok(seen === undefined || seen.aborted, `the upstream never got it, or got it cancelled (${JSON.stringify(seen)})`);
@@ -723,12 +751,14 @@ test('a client that resets while an async filter is still deciding: no upstream 
 });
 
 test('a POST whose client resets mid-body during an async filter is never forwarded, neither whole nor for ever', async () => {
+  const [armed, runOut] = [delaysArmed, delaysRunOut];
   const up = await rawUpload(delayPort, '/reset-mid-body', 'h1');
   try {
-    await sleep(100);
+    await until('the fault delay holds the request', () => delaysArmed > armed);
     up.reset();
-    // The fault delay (400 ms) ends after the reset.
-    await sleep(700);
+    // The reset ends the delay before it runs out.
+    await until('the fault delay over', () => delaysOut.size === 0, 3000);
+    assert.equal(delaysRunOut, runOut, 'the delay was disarmed by the reset, not run out');
     await until('nothing left in flight', () => env.proxy.inflight === 0, 3000);
     const seen = h1Seen.get('/reset-mid-body');
     // Not forwarded, or cancelled: no upstream request waiting for ever on a body whose stream is gone.

@@ -13,13 +13,27 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, test } from 'node:test';
+import { realTimers, type Timers } from '../../src/proxy/http/router.ts';
 import type { TypedAny } from '../../src/xds/any.ts';
 import { TypeUrl } from '../../src/xds/type-urls.ts';
 import { cla, closedPort, cluster, echoBackend, hcm, listener, push, request, routeConfig, startProxy } from '../proxy/harness.ts';
 import { telemetryConfig } from './drive-filter.ts';
+import { until } from './tcp-authz-pair.ts';
 
 let env: Awaited<ReturnType<typeof startProxy>>;
 let backend: Awaited<ReturnType<typeof echoBackend>>;
+
+/** The fault filter's delay: its timer armed is the request held by the delay (flag DI set). */
+const DELAY_MS = 30_000;
+/** The proxy's timers: real, counting each delay armed. */
+let delaysArmed = 0;
+const timers: Timers = {
+  set: (fn, ms) => {
+    if (ms === DELAY_MS) delaysArmed++;
+    return realTimers.set(fn, ms);
+  },
+  clear: realTimers.clear,
+};
 
 const stats: TypedAny = {
   ...hcm('r'),
@@ -27,7 +41,7 @@ const stats: TypedAny = {
     { name: 'istio.stats', typed_config: telemetryConfig({ reporter: 'source', workload: { workload: 'sleep', namespace: 'shop', labels: { app: 'sleep' } }, metrics: true }) },
     {
       name: 'envoy.filters.http.fault',
-      typed_config: { '@type': TypeUrl.HttpFault, delay: { fixed_delay: { seconds: '30' }, percentage: { numerator: 100, denominator: 'HUNDRED' } }, headers: [{ name: 'x-delay', present_match: true }] },
+      typed_config: { '@type': TypeUrl.HttpFault, delay: { fixed_delay: { seconds: String(DELAY_MS / 1000) }, percentage: { numerator: 100, denominator: 'HUNDRED' } }, headers: [{ name: 'x-delay', present_match: true }] },
     },
     { name: 'envoy.filters.http.router', typed_config: { '@type': TypeUrl.Router } },
   ],
@@ -41,7 +55,7 @@ before(async () => {
     else if (req.url === '/unavailable') res.writeHead(503, { 'content-type': 'text/plain' }).end('no');
     else res.end('ok');
   });
-  env = await startProxy();
+  env = await startProxy({ timers });
   push(env.proxy, [
     cluster('web'),
     cla('web', [{ port: backend.port }]),
@@ -72,13 +86,8 @@ async function seriesWith(match: Labels): Promise<Labels[]> {
     .filter((s) => Object.entries(match).every(([k, v]) => s[k] === v));
 }
 
-async function until(check: () => Promise<boolean>): Promise<void> {
-  const end = Date.now() + 5000;
-  while (!(await check())) {
-    if (Date.now() > end) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+/** Polls the proxy's stats until `check` holds (a request's series is recorded as its stream ends). */
+const whenStats = (check: () => Promise<boolean>): Promise<true> => until(async () => ((await check()) ? true : undefined));
 
 const pick = (s: Labels | undefined, keys: string[]): Labels => Object.fromEntries(keys.map((k) => [k, s?.[k] ?? '(absent)']));
 
@@ -87,9 +96,9 @@ test('a client that leaves during a fault delay: DI,DC, in the order Envoy set t
   sock.on('error', () => {});
   await new Promise<void>((r) => sock.once('connect', () => r()));
   sock.write('GET /slow HTTP/1.1\r\nHost: web\r\nx-delay: 1\r\n\r\n');
-  await new Promise((r) => setTimeout(r, 100));
+  await until(() => (delaysArmed === 1 ? true : undefined));
   sock.destroy();
-  await until(async () => (await seriesWith({ response_code: '0' })).length > 0);
+  await whenStats(async () => (await seriesWith({ response_code: '0' })).length > 0);
   assert.deepEqual(
     (await seriesWith({ response_code: '0' })).map((s) => s['response_flags']),
     ['DI,DC'],
@@ -98,7 +107,7 @@ test('a client that leaves during a fault delay: DI,DC, in the order Envoy set t
 
 test('retries exhausted on a refused connect: URX,UF (Envoy 1.30+: URX is set first, by maybeRetryReset)', async () => {
   assert.equal((await request(await env.port('outbound'), '/', { host: 'dead' })).status, 503);
-  await until(async () => (await seriesWith({ response_code: '503', request_protocol: 'http', grpc_response_status: '' })).some((s) => s['response_flags'] !== '-'));
+  await whenStats(async () => (await seriesWith({ response_code: '503', request_protocol: 'http', grpc_response_status: '' })).some((s) => s['response_flags'] !== '-'));
   assert.deepEqual(
     (await seriesWith({ response_code: '503', request_protocol: 'http' })).map((s) => s['response_flags']),
     ['URX,UF'],
@@ -108,14 +117,14 @@ test('retries exhausted on a refused connect: URX,UF (Envoy 1.30+: URX is set fi
 test('gRPC-Web is not gRPC: request_protocol http and no grpc_response_status, whatever the response says', async () => {
   const res = await request(await env.port('outbound'), '/grpc-web', { host: 'web', method: 'POST', headers: { 'content-type': 'application/grpc-web+proto' }, body: 'x' });
   assert.equal(res.headers['grpc-status'], '0');
-  await until(async () => (await seriesWith({ response_code: '200' })).length > 0);
+  await whenStats(async () => (await seriesWith({ response_code: '200' })).length > 0);
   const want = { request_protocol: 'http', grpc_response_status: '' };
   assert.deepEqual(pick((await seriesWith({ response_code: '200' }))[0], Object.keys(want)), want);
 });
 
 test('a plain HTTP request whose response carries grpc-status: no grpc_response_status (the request is not gRPC)', async () => {
   await request(await env.port('outbound'), '/json-with-grpc-status', { host: 'web', method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
-  await until(async () => (await seriesWith({ response_code: '200' })).reduce((n, s) => n + Number(s['value']), 0) === 2);
+  await whenStats(async () => (await seriesWith({ response_code: '200' })).reduce((n, s) => n + Number(s['value']), 0) === 2);
   assert.deepEqual(
     (await seriesWith({ response_code: '200' })).map((s) => `${s['request_protocol']} ${s['grpc_response_status']}`),
     ['http '],
@@ -126,7 +135,7 @@ test('a plain HTTP request whose response carries grpc-status: no grpc_response_
 test('a gRPC request answered by a plain 503: grpc_response_status from the HTTP status (httpToGrpcStatus: 14)', async () => {
   const res = await request(await env.port('outbound'), '/unavailable', { host: 'web', method: 'POST', headers: { 'content-type': 'application/grpc', te: 'trailers' }, body: 'x' });
   assert.equal(res.status, 503);
-  await until(async () => (await seriesWith({ response_code: '503', request_protocol: 'grpc' })).length > 0);
+  await whenStats(async () => (await seriesWith({ response_code: '503', request_protocol: 'grpc' })).length > 0);
   const want = { request_protocol: 'grpc', grpc_response_status: '14', response_flags: '-' };
   assert.deepEqual(pick((await seriesWith({ response_code: '503', request_protocol: 'grpc' }))[0], Object.keys(want)), want);
 });

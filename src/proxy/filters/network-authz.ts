@@ -3,6 +3,7 @@
 import type { ClusterDialer } from './ext_authz/grpc-check.ts';
 import type { NetworkAuthzStats } from './network-authz-stats.ts';
 import type { NetworkExtAuthz } from './ext_authz/network-filter.ts';
+import type { Timers } from '../http/router.ts';
 import type { ConnectionInfo } from '../http/stream.ts';
 import type { NetworkRbac } from './rbac/network-filter.ts';
 
@@ -21,7 +22,7 @@ const ALLOWED: NetworkAuthzOutcome = Object.freeze({ allowed: true, details: '' 
 const CANCELLED: NetworkAuthzOutcome = Object.freeze({ allowed: false, details: '' });
 const RBAC_METADATA = 'envoy.filters.network.rbac';
 
-function runFrom(filters: readonly NetworkAuthzFilter[], start: number, connection: ConnectionInfo, metadata: Map<string, Record<string, unknown>>, dial: ClusterDialer, stats: NetworkAuthzStats | undefined, signal: AbortSignal | undefined): NetworkAuthzOutcome | Promise<NetworkAuthzOutcome> {
+function runFrom(filters: readonly NetworkAuthzFilter[], start: number, connection: ConnectionInfo, metadata: Map<string, Record<string, unknown>>, dial: ClusterDialer, stats: NetworkAuthzStats | undefined, signal: AbortSignal | undefined, timers: Timers | undefined): NetworkAuthzOutcome | Promise<NetworkAuthzOutcome> {
   for (let i = start; i < filters.length; i++) {
     const f = filters[i]!;
     if (f.kind === 'rbac') {
@@ -31,22 +32,23 @@ function runFrom(filters: readonly NetworkAuthzFilter[], start: number, connecti
       if (!v.allowed) return { allowed: false, details: v.details, deniedBy: 'rbac' };
       continue;
     }
-    const pending = f.extAuthz.check(connection, metadata, dial, signal);
+    const pending = f.extAuthz.check(connection, metadata, dial, signal, timers);
     if (!pending) continue;
     // A cancelled check ends the chain, as Envoy's onComplete never comes after client_->cancel(): no later
     // filter runs (or counts) for a connection that has gone, even where the check fails open.
-    return pending.then((v) => (signal?.aborted ? CANCELLED : v.allowed ? runFrom(filters, i + 1, connection, metadata, dial, stats, signal) : { allowed: false, details: v.details, deniedBy: 'ext_authz' }));
+    return pending.then((v) => (signal?.aborted ? CANCELLED : v.allowed ? runFrom(filters, i + 1, connection, metadata, dial, stats, signal, timers) : { allowed: false, details: v.details, deniedBy: 'ext_authz' }));
   }
   return ALLOWED;
 }
 
 /**
  * Runs the chain for one connection; a Promise only when a check had to go out. `stats`: RBAC's counters.
- * `signal` cancels the checks still out (the connection closed first, Envoy's onEvent close).
+ * `signal` cancels the checks still out (the connection closed first, Envoy's onEvent close); their
+ * timeouts run on `timers` (the proxy's).
  */
-export function runNetworkAuthz(filters: readonly NetworkAuthzFilter[], connection: ConnectionInfo, dial: ClusterDialer, stats?: NetworkAuthzStats, signal?: AbortSignal): NetworkAuthzOutcome | Promise<NetworkAuthzOutcome> {
+export function runNetworkAuthz(filters: readonly NetworkAuthzFilter[], connection: ConnectionInfo, dial: ClusterDialer, stats?: NetworkAuthzStats, signal?: AbortSignal, timers?: Timers): NetworkAuthzOutcome | Promise<NetworkAuthzOutcome> {
   if (filters.length === 0) return ALLOWED;
-  return runFrom(filters, 0, connection, new Map(), dial, stats, signal);
+  return runFrom(filters, 0, connection, new Map(), dial, stats, signal, timers);
 }
 
 /** Whether a chain may send a check out (and so needs a way to cancel it). */

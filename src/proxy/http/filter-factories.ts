@@ -12,6 +12,7 @@ import { createRbacFilterFactory } from '../filters/rbac/http-filter.ts';
 import type { ClusterServices } from '../filters/telemetry/edges.ts';
 import { createTelemetryFilterFactory } from '../filters/telemetry/index.ts';
 import type { HttpFilterFactory } from './filter.ts';
+import type { Timers } from './router.ts';
 
 export interface FilterFactoryDeps {
   registry: MetricsRegistry;
@@ -35,15 +36,17 @@ export interface FilterFactoryDeps {
   clusterServices?: ClusterServices;
   /** The proxy is a gateway (node type `router`): its telemetry never names a service after the Host header. */
   gateway?: boolean;
+  /** The proxy's timers: fault delays, ext_authz's check timeout and jwt_authn's JWKS fetch timeout run on them. */
+  timers?: Timers;
 }
 
 export function defaultFilterFactories(deps: FilterFactoryDeps): HttpFilterFactory[] {
   const random = deps.random ?? Math.random;
   return [
     createRbacFilterFactory({ localMode: deps.localMode === true }),
-    createJwtAuthnFilterFactory(),
-    createExtAuthzFilterFactory(deps.dialCluster ? { dial: deps.dialCluster } : {}),
-    createFaultFilterFactory(),
+    createJwtAuthnFilterFactory(deps.timers ? { timers: deps.timers } : {}),
+    createExtAuthzFilterFactory({ ...(deps.dialCluster ? { dial: deps.dialCluster } : {}), ...(deps.timers ? { timers: deps.timers } : {}) }),
+    createFaultFilterFactory(deps.timers ? { random: Math.random, timer: deps.timers } : undefined),
     createCorsFilterFactory(random),
     createTelemetryFilterFactory({
       registry: deps.registry,

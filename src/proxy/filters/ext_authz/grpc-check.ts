@@ -2,6 +2,7 @@
 // provider's cluster, so a meshed authorization server is reached through the mTLS tunnel like any peer.
 import http2 from 'node:http2';
 import type { Duplex } from 'node:stream';
+import { realTimers, type Timers } from '../../http/router.ts';
 import { CHECK_METHOD_PATH, type CheckRequestJson, type CheckResponseJson, decodeCheckResponse, encodeCheckRequest } from './check-codec.ts';
 
 /**
@@ -26,14 +27,17 @@ export class GrpcCheckClient {
   readonly #cluster: string;
   readonly #authority: string;
   readonly #dial: ClusterDialer | undefined;
+  /** The proxy's timers: each call's timeout runs on them (a test clock in tests). */
+  readonly #timers: Timers;
   #session: Promise<http2.ClientHttp2Session> | undefined;
   /** Whether the current session's stream was dialed under config that has since changed. */
   #stale: (() => boolean) | undefined;
 
-  constructor(cluster: string, authority: string, dial: ClusterDialer | undefined) {
+  constructor(cluster: string, authority: string, dial: ClusterDialer | undefined, timers: Timers = realTimers) {
     this.#cluster = cluster;
     this.#authority = authority;
     this.#dial = dial;
+    this.#timers = timers;
   }
 
   #connect(): Promise<http2.ClientHttp2Session> {
@@ -104,12 +108,13 @@ export class GrpcCheckClient {
       let size = 0;
       let status: string | undefined;
       let message = '';
-      const timer = setTimeout(() => {
+      const timers = this.#timers;
+      const timer = timers.set(() => {
         stream.close(http2.constants.NGHTTP2_CANCEL);
         reject(new ExtAuthzCallError('EXT_AUTHZ_TIMEOUT', `check timed out after ${timeoutMs} ms`));
       }, timeoutMs);
       const onAbort = (): void => {
-        clearTimeout(timer);
+        timers.clear(timer);
         stream.close(http2.constants.NGHTTP2_CANCEL);
         reject(cancelled());
       };
@@ -131,11 +136,11 @@ export class GrpcCheckClient {
         chunks.push(c);
       });
       stream.on('error', (err) => {
-        clearTimeout(timer);
+        timers.clear(timer);
         reject(new ExtAuthzCallError('EXT_AUTHZ_UNAVAILABLE', `check stream failed: ${err.message}`, { cause: err }));
       });
       stream.on('close', () => {
-        clearTimeout(timer);
+        timers.clear(timer);
         signal?.removeEventListener('abort', onAbort);
         if (status !== '0') return reject(new ExtAuthzCallError('EXT_AUTHZ_GRPC_STATUS', `check answered grpc-status ${status ?? 'none'} ${message}`.trim()));
         const body = Buffer.concat(chunks);

@@ -5,6 +5,7 @@ import { http } from '../../node-http.ts';
 import type { Duplex } from 'node:stream';
 import type { TypedAny } from '../../../xds/any.ts';
 import { CONTINUE, type FilterVerdict, type HttpFilter, type HttpFilterFactory, type RequestContext, type ResponseHead } from '../../http/filter.ts';
+import { realTimers, type Timers } from '../../http/router.ts';
 import { type CompiledExtAuthz, type CompiledHttpService, compileExtAuthz } from './config.ts';
 import { applyGrpcVerdict, grpcHttpCheckRequest } from './grpc-http-check.ts';
 import { type ClusterDialer, GrpcCheckClient } from './grpc-check.ts';
@@ -22,6 +23,8 @@ export interface ExtAuthzOptions {
   readonly resolve?: (cluster: string, uri: URL) => { host: string; port: number } | undefined;
   /** Opens a stream to one endpoint of a cluster (the proxy's cluster manager); the gRPC service needs it. */
   readonly dial?: ClusterDialer;
+  /** The proxy's timers: the check's timeout runs on them (a test clock in tests). */
+  readonly timers?: Timers;
 }
 
 interface CheckResponse {
@@ -32,14 +35,19 @@ interface CheckResponse {
 
 type Target = { host: string; port: number } | { dial: () => Promise<Duplex> };
 
-/** One check request; `cancel` aborts it (the downstream left): the request is reset, its connection closed. */
-function check(target: Target, path: string, method: string, headers: Record<string, string>, timeoutMs: number, cancel: AbortSignal): Promise<CheckResponse> {
-  return new Promise((resolve, reject) => {
+/**
+ * One check request; `cancel` aborts it (the downstream left), as does its timeout on `timers` (from the
+ * start, dial included): the request is reset, its connection closed.
+ */
+function check(target: Target, path: string, method: string, headers: Record<string, string>, timeoutMs: number, timers: Timers, cancel: AbortSignal): Promise<CheckResponse> {
+  const timeout = new AbortController();
+  const timer = timers.set(() => timeout.abort(Object.assign(new Error(`check timed out after ${timeoutMs} ms`), { code: 'EXT_AUTHZ_TIMEOUT' })), timeoutMs);
+  const pending = new Promise<CheckResponse>((resolve, reject) => {
     const where =
       'dial' in target
         ? { createConnection: (_o: unknown, cb: (err: Error | null, s?: Duplex) => void) => void target.dial().then((s) => cb(null, s), (err: Error) => cb(err)) }
         : { host: target.host, port: target.port };
-    const signal = AbortSignal.any([AbortSignal.timeout(timeoutMs), cancel]);
+    const signal = AbortSignal.any([timeout.signal, cancel]);
     const req = http.request({ ...where, path, method, headers, signal } as RequestOptions, (res) => {
       let body = '';
       res.setEncoding('utf8');
@@ -52,6 +60,7 @@ function check(target: Target, path: string, method: string, headers: Record<str
     req.on('error', reject);
     req.end();
   });
+  return pending.finally(() => timers.clear(timer));
 }
 
 function first(v: string | string[] | undefined): string | undefined {
@@ -69,14 +78,16 @@ class ExtAuthzFilter implements HttpFilter {
   readonly #c: CompiledExtAuthz;
   readonly #target: Target | undefined;
   readonly #grpc: GrpcCheckClient | undefined;
+  readonly #timers: Timers;
   /** Response headers an OK check asked for (gRPC `response_headers_to_add`), per request. */
   readonly #responseHeaders = new WeakMap<RequestContext, [string, string, boolean][]>();
   /** The checks out, per request: onDestroy cancels one whose downstream left (Envoy's client_->cancel()). */
   readonly #calls = new WeakMap<RequestContext, AbortController>();
   constructor(c: CompiledExtAuthz, options: ExtAuthzOptions) {
     this.#c = c;
+    this.#timers = options.timers ?? realTimers;
     const s = c.service;
-    if (s.kind === 'grpc') this.#grpc = new GrpcCheckClient(s.cluster, s.authority, options.dial);
+    if (s.kind === 'grpc') this.#grpc = new GrpcCheckClient(s.cluster, s.authority, options.dial, this.#timers);
     else this.#target = httpTarget(s, options);
   }
 
@@ -148,7 +159,7 @@ class ExtAuthzFilter implements HttpFilter {
     const call = this.#call(ctx);
     try {
       if (!this.#target) throw Object.assign(new Error(`no address for ${s.cluster}`), { code: 'EXT_AUTHZ_NO_ADDRESS' });
-      res = await check(this.#target, path, r.method, headers, c.timeoutMs, call.signal);
+      res = await check(this.#target, path, r.method, headers, c.timeoutMs, this.#timers, call.signal);
     } catch {
       return this.#error();
     } finally {

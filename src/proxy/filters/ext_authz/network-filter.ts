@@ -1,6 +1,7 @@
 // `envoy.filters.network.ext_authz` (Istio's CUSTOM on TCP ports, envoyExtAuthzGrpc only): one gRPC
 // Check per connection carrying the source and destination peers; anything but OK closes the connection.
 import type { TypedAny } from '../../../xds/any.ts';
+import type { Timers } from '../../http/router.ts';
 import type { ConnectionInfo } from '../../http/stream.ts';
 import { compileEnabledMetadata, compileGrpcService, type ExtAuthzConfigJson, type GrpcServiceJson } from './config.ts';
 import { type ClusterDialer, GrpcCheckClient } from './grpc-check.ts';
@@ -18,9 +19,10 @@ export interface NetworkExtAuthzResult {
 export interface NetworkExtAuthz {
   /**
    * Undefined when `filter_enabled_metadata` does not match: the filter passes without a check. `signal`
-   * cancels the call (the connection closed first); what the promise then says is not used.
+   * cancels the call (the connection closed first); what the promise then says is not used. The call's
+   * timeout runs on `timers` (the proxy's).
    */
-  check(connection: ConnectionInfo, metadata: ReadonlyMap<string, Record<string, unknown>>, dial: ClusterDialer, signal?: AbortSignal): Promise<NetworkExtAuthzResult> | undefined;
+  check(connection: ConnectionInfo, metadata: ReadonlyMap<string, Record<string, unknown>>, dial: ClusterDialer, signal?: AbortSignal, timers?: Timers): Promise<NetworkExtAuthzResult> | undefined;
   toString(): string;
 }
 
@@ -44,9 +46,9 @@ export function compileNetworkExtAuthz(config: TypedAny, localPrincipal?: string
   const failOpen = c.failure_mode_allow === true;
   let client: GrpcCheckClient | undefined;
   return {
-    check(connection, metadata, dial, signal) {
+    check(connection, metadata, dial, signal, timers) {
       if (enabled && !enabled(metadata)) return undefined;
-      client ??= new GrpcCheckClient(service.cluster, service.authority, dial);
+      client ??= new GrpcCheckClient(service.cluster, service.authority, dial, timers);
       const request = {
         attributes: {
           source: peer(connection.remoteAddress, connection.remotePort, connection.peerPrincipal),

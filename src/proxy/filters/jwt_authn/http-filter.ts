@@ -3,6 +3,7 @@
 import type { TypedAny } from '../../../xds/any.ts';
 import { CONTINUE, FilterConfigError, type FilterVerdict, type HttpFilter, type HttpFilterFactory, type RequestContext } from '../../http/filter.ts';
 import { configFieldValue } from '../../http/field-syntax.ts';
+import { realTimers, type Timers } from '../../http/router.ts';
 import type { HeaderMap } from '../../http/stream.ts';
 import { defaultJwksFetcher, type JwksFetcher } from './jwks.ts';
 import { CompiledProvider, type JwtProviderConfig, type Verified } from './provider.ts';
@@ -18,6 +19,8 @@ export interface JwtAuthnOptions {
   /** Milliseconds since the epoch; injected so tests control expiry and JWKS caching. */
   readonly now?: () => number;
   readonly fetchJwks?: JwksFetcher;
+  /** The proxy's timers: a remote JWKS fetch's timeout runs on them (a test clock in tests). */
+  readonly timers?: Timers;
 }
 
 interface JwtAuthnConfig {
@@ -150,7 +153,7 @@ class JwtAuthnFilter implements HttpFilter {
 }
 
 export function createJwtAuthnFilterFactory(options: JwtAuthnOptions = {}): HttpFilterFactory {
-  const deps = { now: options.now ?? Date.now, fetchJwks: options.fetchJwks ?? defaultJwksFetcher };
+  const deps = { now: options.now ?? Date.now, fetchJwks: options.fetchJwks ?? defaultJwksFetcher, timers: options.timers ?? realTimers };
   return {
     name: JWT_AUTHN_FILTER_NAME,
     typeUrls: [JWT_AUTHN_TYPE_URL],

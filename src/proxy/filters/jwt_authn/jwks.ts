@@ -1,6 +1,7 @@
 // JSON Web Key Sets: parsed once into node:crypto public keys. Only asymmetric keys are kept (RSA,
 // EC, OKP); a set without usable keys rejects every token (fail closed, ISTIO-SECURITY-2026-001).
 import { createPublicKey, type KeyObject } from 'node:crypto';
+import type { Timers } from '../../http/router.ts';
 
 export interface Jwk {
   readonly kid: string | undefined;
@@ -47,15 +48,15 @@ export function parseJwks(text: string): Jwk[] {
   return out;
 }
 
-/** Reads a JWKS from a URI: `file://` or http(s). */
-export type JwksFetcher = (uri: string, timeoutMs: number) => Promise<string>;
+/** Reads a JWKS from a URI: `file://` or http(s). It gives up when `signal` aborts (the fetch timed out). */
+export type JwksFetcher = (uri: string, signal: AbortSignal) => Promise<string>;
 
-export const defaultJwksFetcher: JwksFetcher = async (uri, timeoutMs) => {
+export const defaultJwksFetcher: JwksFetcher = async (uri, signal) => {
   if (uri.startsWith('file://')) {
     const { readFile } = await import('node:fs/promises');
-    return readFile(new URL(uri), 'utf8');
+    return readFile(new URL(uri), { encoding: 'utf8', signal });
   }
-  const res = await fetch(uri, { signal: AbortSignal.timeout(timeoutMs), redirect: 'error' });
+  const res = await fetch(uri, { signal, redirect: 'error' });
   if (!res.ok) throw new JwksError(`JWKS fetch ${uri}: HTTP ${res.status}`);
   return res.text();
 };
@@ -67,17 +68,20 @@ export class RemoteJwks {
   readonly #timeoutMs: number;
   readonly #fetch: JwksFetcher;
   readonly #now: () => number;
+  /** The fetch's timeout (http_uri.timeout) runs on these: the proxy's timers, a test clock in tests. */
+  readonly #timers: Timers;
   #keys: Jwk[] | null = null;
   #expires = 0;
   #failed = false;
   #inflight: Promise<Jwk[]> | null = null;
 
-  constructor(uri: string, opts: { cacheMs: number; timeoutMs: number; fetch: JwksFetcher; now: () => number }) {
+  constructor(uri: string, opts: { cacheMs: number; timeoutMs: number; fetch: JwksFetcher; now: () => number; timers: Timers }) {
     this.#uri = uri;
     this.#cacheMs = opts.cacheMs;
     this.#timeoutMs = opts.timeoutMs;
     this.#fetch = opts.fetch;
     this.#now = opts.now;
+    this.#timers = opts.timers;
   }
 
   /** Whether the last fetch failed (its keys are then an empty list). */
@@ -93,8 +97,10 @@ export class RemoteJwks {
   }
 
   async #load(): Promise<Jwk[]> {
+    const timeout = new AbortController();
+    const timer = this.#timers.set(() => timeout.abort(new JwksError(`JWKS fetch ${this.#uri}: timed out after ${this.#timeoutMs} ms`)), this.#timeoutMs);
     try {
-      this.#keys = parseJwks(await this.#fetch(this.#uri, this.#timeoutMs));
+      this.#keys = parseJwks(await this.#fetch(this.#uri, timeout.signal));
       this.#expires = this.#now() + this.#cacheMs;
       this.#failed = false;
     } catch {
@@ -103,6 +109,7 @@ export class RemoteJwks {
       this.#keys = [];
       this.#expires = this.#now() + Math.min(this.#cacheMs, 5_000);
     } finally {
+      this.#timers.clear(timer);
       this.#inflight = null;
     }
     return this.#keys;

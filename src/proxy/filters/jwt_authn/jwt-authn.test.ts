@@ -3,11 +3,12 @@
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, type KeyObject, sign } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
+import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
+import { FakeClock, until } from '../../../../test/resilience/fake-clock.ts';
 import type { RequestAuthentication } from '../../../config/resource.ts';
 import type { JWTRule } from '../../../config/types/security.ts';
 import { translateRequestAuthentication } from '../../../translate/request-authentication.ts';
@@ -229,6 +230,37 @@ test('jwksUri over real HTTP: fetched once, cached by the injected clock, fail c
     throw new Error('unreachable');
   });
   assert.equal(down, 401);
+});
+
+test("a JWKS fetch held past the rule's timeout fails closed when the injected timers reach it, and the fetch is abandoned", { timeout: 10_000 }, async () => {
+  const held: { res: ServerResponse; gone: boolean }[] = [];
+  const server = createServer((_req, res) => {
+    const h = { res, gone: false };
+    res.on('close', () => {
+      if (!res.writableEnded) h.gone = true;
+    });
+    held.push(h);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  try {
+    const uri = `http://127.0.0.1:${(server.address() as AddressInfo).port}/jwks`;
+    // 60 s: far past the test's bound, so only the injected timers can end the fetch in time.
+    const filter = translateRequestAuthentication([requestAuthn({ jwks: undefined as never, jwksUri: uri, timeout: '60s' })], TARGET).http!;
+    const clock = new FakeClock();
+    const f = createJwtAuthnFilterFactory({ now: () => NOW, timers: clock }).create(filter.typed_config);
+    const verdict = f.onRequest!(ctx({ authorization: `Bearer ${token('RS256', rsa.privateKey, 'rsa')}` })) as Promise<FilterVerdict>;
+    await until(() => held.length === 1, 'the JWKS request held by the server');
+    clock.advance(59_999);
+    assert.equal(held[0]!.gone, false, 'the fetch is still out a millisecond before its timeout');
+    clock.advance(1);
+    const v = await verdict;
+    assert.ok(v.action === 'respond');
+    assert.deepEqual([v.reply.status, v.reply.body], [401, 'Jwks remote fetch is failed']);
+    await until(() => held[0]!.gone, 'the timed-out fetch closed');
+  } finally {
+    for (const h of held) h.res.destroy();
+    server.close();
+  }
 });
 
 test('jwksUri as a file:// URL', async () => {

@@ -2,6 +2,7 @@
 // verified token. Compiled once per listener from `envoy.extensions.filters.http.jwt_authn.v3.JwtProvider`.
 import { durationMs, type XdsDuration } from '../../../xds/duration.ts';
 import { FilterConfigError } from '../../http/filter.ts';
+import type { Timers } from '../../http/router.ts';
 import type { HeaderMap } from '../../http/stream.ts';
 import { type Jwk, JwksError, type JwksFetcher, parseJwks, RemoteJwks } from './jwks.ts';
 import { audiencesOf, checkTime, type DecodedJwt, decodeJwt, type JwtFailure, verifySignature } from './jwt-verify.ts';
@@ -34,6 +35,8 @@ export type ProviderResult = { kind: 'ok'; verified: Verified[] } | { kind: 'mis
 export interface ProviderDeps {
   readonly now: () => number;
   readonly fetchJwks: JwksFetcher;
+  /** Where a remote key set's fetch timeout runs (the proxy's timers). */
+  readonly timers: Timers;
 }
 
 /** As Envoy: an inline key set that does not parse is accepted and holds no key, so its tokens fail. */
@@ -95,7 +98,7 @@ export class CompiledProvider {
     else if (c.remote_jwks?.http_uri?.uri) {
       const timeoutMs = durationMs(c.remote_jwks.http_uri.timeout) || 5_000;
       const cacheMs = durationMs(c.remote_jwks.cache_duration) || 600_000;
-      this.#keys = new RemoteJwks(c.remote_jwks.http_uri.uri, { cacheMs, timeoutMs, fetch: deps.fetchJwks, now: deps.now });
+      this.#keys = new RemoteJwks(c.remote_jwks.http_uri.uri, { cacheMs, timeoutMs, fetch: deps.fetchJwks, now: deps.now, timers: deps.timers });
     } else throw new FilterConfigError(`${at}: local_jwks.inline_string or remote_jwks.http_uri.uri required`);
   }
 
