@@ -60,13 +60,16 @@ export class TrailerRequester {
       headers,
       timeout: this.#connectTimeoutMs,
     });
-    // Connected (a kept-alive socket, or once it connects): the pool is ready (Envoy's onPoolReady).
+    // Connected (a kept-alive socket, or once it connects): the pool is ready (Envoy's onPoolReady). A new
+    // TLS connection is ready once its handshake is done, as Envoy's SslSocket raises Connected only then:
+    // the handshake is the connect timeout's, not the try's per-try timeout's.
     const ready = (): void => {
       connected = true;
       if (!done) sink.onPoolReady?.();
     };
     req.on('socket', (s) => {
-      if (!s.connecting) ready();
+      if (this.#tls && !req.reusedSocket) s.once('secureConnect', ready);
+      else if (!s.connecting) ready();
       else s.once('connect', ready);
     });
     req.once('timeout', () => {
