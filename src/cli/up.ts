@@ -100,6 +100,8 @@ async function up(opts: UpOptions): Promise<number> {
   if (shown.length) console.error(formatDiagnostics(shown));
   const notRun = loaded.diagnostics.filter((d) => d.code === 'OR1041').map((d) => d.resource ?? '');
   if (notRun.length) console.log(`not run locally (Outrigger provides the equivalent): ${notRun.join(', ')}`);
+  const noMeaning = loaded.diagnostics.filter((d) => d.code === 'OR1044').map((d) => d.resource ?? '');
+  if (noMeaning.length) console.log(`not run (they act on a cluster, and there is none here; outrigger analyze says why): ${noMeaning.join(', ')}`);
   if (errors.length) {
     console.error(`outrigger up: ${errors.length} error(s) in the manifests; nothing was started`);
     return 1;

@@ -87,6 +87,78 @@ export const foreignKinds: readonly ForeignKind[] = [
   { group: 'grafana.integreatly.org', kinds: ['Grafana', 'GrafanaDashboard', 'GrafanaDatasource', 'GrafanaFolder'] },
 ];
 
+/**
+ * Kubernetes and Istio kinds Outrigger recognises but does not implement. `warning` ones change what a
+ * cluster would do (pods it would run, traffic it would route or refuse), so `why` names what to use
+ * instead; `info` ones mean nothing without a cluster's API server (autoscaling, RBAC, admission).
+ * Either way the resource is kept, its metadata checked, and the mesh starts: a manifest directory
+ * written for a cluster runs as it is.
+ */
+export interface UnimplementedKind {
+  group: string;
+  kinds: readonly string[];
+  severity: 'warning' | 'info';
+  why: string;
+}
+
+const notStarted = 'Outrigger starts only Deployment and Job workloads; describe it as a Deployment';
+const gatewayApi = 'Outrigger does not implement the Kubernetes Gateway API; describe it with Istio\'s Gateway and VirtualService (networking.istio.io)';
+const noApiServer = 'there is no Kubernetes API server locally';
+
+export const unimplementedKinds: readonly UnimplementedKind[] = [
+  { group: '', kinds: ['Pod', 'ReplicationController'], severity: 'warning', why: notStarted },
+  { group: 'apps', kinds: ['StatefulSet', 'DaemonSet', 'ReplicaSet'], severity: 'warning', why: notStarted },
+  { group: 'batch', kinds: ['CronJob'], severity: 'warning', why: 'Outrigger starts only Deployment and Job workloads; run it as a Job' },
+  { group: '', kinds: ['Endpoints'], severity: 'warning', why: 'Outrigger does not read endpoints written by hand; give the Service a selector, or use a ServiceEntry with endpoints' },
+  { group: 'discovery.k8s.io', kinds: ['EndpointSlice'], severity: 'warning', why: 'Outrigger does not read endpoints written by hand; give the Service a selector, or use a ServiceEntry with endpoints' },
+  { group: 'networking.k8s.io', kinds: ['NetworkPolicy'], severity: 'warning', why: 'Outrigger does not enforce NetworkPolicy; restrict traffic with an AuthorizationPolicy' },
+  { group: 'networking.k8s.io', kinds: ['Ingress'], severity: 'warning', why: 'Outrigger does not serve Ingress; route with an Istio Gateway and VirtualService' },
+  { group: 'extensions.istio.io', kinds: ['WasmPlugin'], severity: 'warning', why: 'Outrigger runs no Wasm; express the behaviour with VirtualService headers, RequestAuthentication or a CUSTOM AuthorizationPolicy' },
+  {
+    group: 'gateway.networking.k8s.io',
+    kinds: ['Gateway', 'GatewayClass', 'HTTPRoute', 'GRPCRoute', 'TCPRoute', 'TLSRoute', 'UDPRoute', 'ReferenceGrant', 'BackendTLSPolicy'],
+    severity: 'warning',
+    why: gatewayApi,
+  },
+  { group: 'gateway.networking.x-k8s.io', kinds: ['XBackendTrafficPolicy', 'XListenerSet', 'XMesh'], severity: 'warning', why: gatewayApi },
+  { group: 'autoscaling', kinds: ['HorizontalPodAutoscaler'], severity: 'info', why: 'replicas stay as the workload sets them' },
+  { group: 'autoscaling.k8s.io', kinds: ['VerticalPodAutoscaler'], severity: 'info', why: 'resources stay as the workload sets them' },
+  { group: 'policy', kinds: ['PodDisruptionBudget'], severity: 'info', why: 'nothing evicts pods locally' },
+  { group: 'rbac.authorization.k8s.io', kinds: ['Role', 'RoleBinding', 'ClusterRole', 'ClusterRoleBinding'], severity: 'info', why: noApiServer },
+  { group: 'apiextensions.k8s.io', kinds: ['CustomResourceDefinition'], severity: 'info', why: noApiServer },
+  {
+    group: 'admissionregistration.k8s.io',
+    kinds: ['MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding'],
+    severity: 'info',
+    why: noApiServer,
+  },
+  { group: '', kinds: ['PersistentVolumeClaim', 'PersistentVolume', 'LimitRange', 'ResourceQuota'], severity: 'info', why: 'local processes use the host\'s disk and memory as they are' },
+  { group: 'storage.k8s.io', kinds: ['StorageClass'], severity: 'info', why: 'local processes use the host\'s disk as it is' },
+  { group: 'scheduling.k8s.io', kinds: ['PriorityClass'], severity: 'info', why: 'nothing schedules pods locally' },
+  { group: 'networking.k8s.io', kinds: ['IngressClass'], severity: 'info', why: 'Ingress is not served locally' },
+];
+
+/** Unimplemented kinds without a namespace. */
+export const clusterScopedUnimplemented: ReadonlySet<string> = new Set([
+  'ClusterRole',
+  'ClusterRoleBinding',
+  'CustomResourceDefinition',
+  'MutatingWebhookConfiguration',
+  'ValidatingWebhookConfiguration',
+  'ValidatingAdmissionPolicy',
+  'ValidatingAdmissionPolicyBinding',
+  'PersistentVolume',
+  'StorageClass',
+  'PriorityClass',
+  'IngressClass',
+  'GatewayClass',
+]);
+
+/** The unimplemented kind `kind` of `group`, whatever its version. */
+export function unimplementedKind(group: string, kind: string): UnimplementedKind | undefined {
+  return unimplementedKinds.find((u) => u.group === group && u.kinds.includes(kind));
+}
+
 /** Foreign kinds that Outrigger uses locally: PrometheusRule → rules, OpenTelemetryCollector → trace export target. */
 export const usedForeignKinds: ReadonlySet<string> = new Set(['PrometheusRule', 'OpenTelemetryCollector']);
 

@@ -3,7 +3,20 @@ import type { Diagnostic } from './diagnostic.ts';
 import { diagnostic, formatPath } from './diagnostic-build.ts';
 import { closest } from './did-you-mean.ts';
 import { issueDiagnostics } from './issue-diagnostics.ts';
-import { apiVersionsOf, foreignGroup, foreignKinds, type KindDef, kindDef, kinds, splitApiVersion, usedForeignKinds } from './kinds.ts';
+import {
+  apiVersionsOf,
+  clusterScopedUnimplemented,
+  foreignGroup,
+  foreignKinds,
+  type KindDef,
+  kindDef,
+  kinds,
+  splitApiVersion,
+  type UnimplementedKind,
+  unimplementedKind,
+  unimplementedKinds,
+  usedForeignKinds,
+} from './kinds.ts';
 import type { ParsedDocument } from './parse-yaml.ts';
 import { type AnyResource, type ResourceOrigin, resourceKey } from './resource.ts';
 import * as z from 'zod';
@@ -34,7 +47,7 @@ function rawKey(raw: Raw, namespaced: boolean): string | undefined {
   return resourceKey({ kind, metadata: { name: meta['name'], namespace: ns } });
 }
 
-const allKinds = [...kinds.map((k) => k.kind), ...foreignKinds.flatMap((f) => f.kinds)];
+const allKinds = [...kinds.map((k) => k.kind), ...foreignKinds.flatMap((f) => f.kinds), ...unimplementedKinds.flatMap((u) => u.kinds)];
 
 export function validateDocument(doc: ParsedDocument): ValidateResult {
   const raw = doc.value;
@@ -54,6 +67,9 @@ export function validateDocument(doc: ParsedDocument): ValidateResult {
   const apiVersion = raw['apiVersion'] as string;
   const kind = raw['kind'] as string;
   const [group, version] = splitApiVersion(apiVersion);
+  // Before the kinds Outrigger runs: the Gateway API's Gateway is not Istio's.
+  const unimplemented = unimplementedKind(group, kind);
+  if (unimplemented) return unimplementedResource(doc, raw, apiVersion, kind, unimplemented);
   const def = kindDef(kind);
   if (!def) {
     const foreign = foreignGroup(group);
@@ -132,6 +148,19 @@ function typedResource(doc: ParsedDocument, raw: Raw, def: KindDef): ValidateRes
 /** Other systems' kinds: only metadata is checked; the rest belongs to their own schemas. */
 const foreignDoc = z.looseObject({ metadata: objectMeta(false) });
 
+/**
+ * A kind Outrigger does not implement: said (OR1043 or OR1044), its metadata checked, and left out of the
+ * resources, where the Gateway API's Gateway would pass for Istio's.
+ */
+function unimplementedResource(doc: ParsedDocument, raw: Raw, apiVersion: string, kind: string, u: UnimplementedKind): ValidateResult {
+  const resource = rawKey(raw, !clusterScopedUnimplemented.has(kind));
+  const parsed = foreignDoc.safeParse(raw);
+  if (!parsed.success) return { diagnostics: parsed.error.issues.flatMap((issue) => issueDiagnostics(issue, raw, { doc, schema: foreignDoc, resource })) };
+  const message = u.severity === 'warning' ? `${kind} (${apiVersion}) has no effect here: ${u.why}` : `${kind} (${apiVersion}) is not run locally: ${u.why}`;
+  return { diagnostics: [diagnostic(u.severity === 'warning' ? 'OR1043' : 'OR1044', message, { span: doc.keySpan(['kind']), resource })] };
+}
+
+/** Another system's kind, kept (OR1041 "not run locally" unless Outrigger `used` it). */
 function foreignResource(doc: ParsedDocument, raw: Raw, apiVersion: string, kind: string, used: boolean): ValidateResult {
   const resource = rawKey(raw, true);
   const diagnostics: Diagnostic[] = [];
