@@ -127,6 +127,11 @@ export class CertificateAuthority {
     return this.#roots;
   }
 
+  /** The signing certificate and its issuers up to its root (PEM): what signs the leaves issued now. */
+  signingChain(): readonly string[] {
+    return this.#signer.chain;
+  }
+
   /** Called with the new bundle whenever a root is added or removed (push `ROOTCA` again). */
   onTrustBundleChange(listener: (bundle: readonly string[]) => void): () => void {
     this.#bundleListeners.add(listener);

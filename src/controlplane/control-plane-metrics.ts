@@ -33,6 +33,7 @@ export function controlPlaneMetrics() {
     rejectedResources: registry.gauge('outrigger_config_rejected_resources', 'Config resources excluded as invalid (error diagnostics).'),
     heldResources: registry.gauge('outrigger_config_held_resources', 'Invalid resources still served at their last good version.'),
     snapshots: registry.counter('outrigger_snapshots_total', 'Mesh snapshots built.'),
+    certificatesIssued: registry.counter('citadel_server_success_cert_issuance_count', 'Workload certificates signed, by how the caller authenticated (auth: token, client_certificate).'),
     rootCertExpiry: registry.gauge('citadel_server_root_cert_expiry_timestamp', 'Unix time (seconds) when the mesh root certificate expires.'),
   };
 }

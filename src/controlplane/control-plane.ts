@@ -19,6 +19,7 @@ import type { WorkloadIdentity } from './bootstrap-tokens.ts';
 import { BootstrapTokens } from './bootstrap-tokens.ts';
 import type { Clock } from './clock.ts';
 import { systemClock } from './clock.ts';
+import { ClientCertAuthenticator } from './client-cert-authenticator.ts';
 import { controlPlaneMetrics, shortType } from './control-plane-metrics.ts';
 import { ConfigStore, type StoreState } from './config-store.ts';
 import { ConfigWatcher } from './config-watcher.ts';
@@ -67,6 +68,8 @@ export class ControlPlane {
   #opts: ControlPlaneOptions;
   #clock: Clock;
   #tokens: BootstrapTokens;
+  /** Workload certificates presented on the TLS port; undefined without a CA (nothing could verify them). */
+  #clientCerts: ClientCertAuthenticator | undefined;
   #watcher: ConfigWatcher;
   #debouncer: Debouncer;
   #snapshot: MeshSnapshot;
@@ -93,9 +96,20 @@ export class ControlPlane {
     this.#tokens = new BootstrapTokens(opts.tokenKey);
     this.#log = opts.log ?? ((level, m) => process.stderr.write(`${new Date().toISOString()} ${level} ${m}\n`));
     this.#snapshot = buildSnapshot([], [], '0');
+    const ca = opts.ca;
+    if (ca) {
+      this.#clientCerts = new ClientCertAuthenticator({
+        issuers: () => [...ca.signingChain(), ...ca.trustBundle()],
+        // The CA's domain, and the aliases the config gives it (the snapshot's mesh settings hold both).
+        trustDomains: () => [ca.trustDomain, ...this.#snapshot.mesh.trustDomainAliases],
+        now: () => this.#clock.now(),
+      });
+    }
+    const clientCerts = this.#clientCerts;
     this.ads = new AdsServer({
       verifyToken: (t) => this.verifyBootstrapToken(t),
       tokenGenuine: (t) => this.#tokens.verify(t, 0) !== undefined,
+      ...(clientCerts ? { verifyCertificate: (c) => clientCerts.authenticate(c) } : {}),
       allowAnonymous: opts.allowAnonymous ?? false,
       // A proxy speaks for its own workload's pods only (istiod's ensureProxyCanControlEntry). Proxyless
       // clients and anonymous streams never enter the registry, so they claim nothing.
@@ -110,9 +124,13 @@ export class ControlPlane {
       addCsrService(this.grpcServer, {
         ca: opts.ca,
         authenticate: (t) => this.verifyBootstrapToken(t),
+        ...(clientCerts ? { authenticateCertificate: (c) => clientCerts.authenticate(c) } : {}),
         // A refused certificate leaves a workload without identity (or renewing until it expires): say so here too.
         onResult: (r) => {
-          if (!r.ok && r.code !== 'UNAUTHENTICATED') this.#log('warn', `certificate refused for ${r.identity ? `${r.identity.namespace}/${r.identity.serviceAccount}` : 'a caller'}: ${r.code} ${r.message ?? ''}`.trim());
+          if (r.ok) this.metrics.certificatesIssued.inc({ auth: r.auth ?? 'token' });
+          // A caller without a token is not news; one whose workload certificate proves nothing is (as a refused ADS stream).
+          else if (r.code === 'UNAUTHENTICATED' && r.message) this.#log('warn', `refused certificate request from ${r.peer ?? 'a caller'}: ${r.message}`);
+          else if (r.code !== 'UNAUTHENTICATED') this.#log('warn', `certificate refused for ${r.identity ? `${r.identity.namespace}/${r.identity.serviceAccount}` : 'a caller'}: ${r.code} ${r.message ?? ''}`.trim());
         },
       });
       this.metrics.rootCertExpiry.set(Math.floor(opts.ca.rootExpiry().getTime() / 1000));

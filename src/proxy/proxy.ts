@@ -35,8 +35,11 @@ export interface ProxyOptions {
   role: 'sidecar' | 'router';
   /** Control plane `host:port`; without it the proxy waits for config pushed through `xds.apply`. */
   xdsAddress?: string;
-  /** TLS to the control plane (15012): credentials trusting the mesh root, and the name its certificate must carry. */
-  xdsTls?: { credentials: ChannelCredentials; serverName: string };
+  /**
+   * TLS to the control plane (15012): credentials trusting the mesh root (a function: called at each
+   * reconnect, so a renewed client certificate is presented), and the name its certificate must carry.
+   */
+  xdsTls?: { credentials: ChannelCredentials | (() => ChannelCredentials); serverName: string };
   /** The bearer token for ADS; a function is read again at each reconnect (a rotated token file). */
   token?: string | (() => string);
   nodeId: string;

@@ -11,7 +11,7 @@ import { OTHER_LISTENER_PORTS } from './listener/listener-manager.ts';
 import { OutriggerProxy } from './proxy.ts';
 import { CertificateManager } from './tls/certificate-manager.ts';
 import { createCsrClient } from './tls/csr-client.ts';
-import { diagnoseXdsTls, type XdsTlsFlags, xdsTlsTransport } from './xds-transport.ts';
+import { diagnoseXdsTls, type XdsTlsFlags, xdsClientCredentials, xdsTlsTransport } from './xds-transport.ts';
 
 export interface ProxyFlags extends XdsTlsFlags {
   role: string;
@@ -76,6 +76,9 @@ export async function runProxy(flags: ProxyFlags, log: ProxyLog, options: { outp
   const graceRatio = flags.graceRatio !== undefined ? Number(flags.graceRatio) : undefined;
   if (graceRatio !== undefined && !(graceRatio > 0 && graceRatio < 1)) throw new ProxyArgsError(`--grace-ratio: must be between 0 and 1, not ${flags.graceRatio}`);
   const tls = xdsTlsTransport(flags);
+  // The token bootstraps; from the first certificate on, the TLS port also sees that certificate (as
+  // istiod's ClientCertAuthenticator), so renewals and reconnects hold when the token has expired.
+  const credentials = tls ? xdsClientCredentials(tls, () => certs.current) : undefined;
   const token = flags.tokenFile !== undefined ? tokenFileReader(flags.tokenFile, log) : () => '';
   const role = flags.role;
   const nodeId = flags.nodeId ?? `${role}~127.0.0.1~${String(metadata['WORKLOAD_NAME'] ?? 'proxy')}.${ns}~${ns}.svc.cluster.local`;
@@ -83,7 +86,7 @@ export async function runProxy(flags: ProxyFlags, log: ProxyLog, options: { outp
   const proxy = new OutriggerProxy({
     role,
     xdsAddress: flags.xdsAddress,
-    ...(tls ? { xdsTls: { credentials: tls.credentials, serverName: tls.serverName } } : {}),
+    ...(tls && credentials ? { xdsTls: { credentials, serverName: tls.serverName } } : {}),
     ...(flags.tokenFile ? { token } : {}),
     nodeId,
     metadata,
@@ -100,7 +103,7 @@ export async function runProxy(flags: ProxyFlags, log: ProxyLog, options: { outp
     onExit: () => stopped.resolve(),
   });
   // The CSR service shares the xDS port, so the certificate comes over the same verified TLS.
-  const csr = createCsrClient({ address: flags.xdsAddress, token, ...(tls ? { credentials: tls.credentials, options: tls.options } : {}) });
+  const csr = createCsrClient({ address: flags.xdsAddress, token, ...(tls && credentials ? { credentials, options: tls.options } : {}) });
   const certs = new CertificateManager({
     spiffeId: identity,
     sign: csr.sign,

@@ -1,6 +1,7 @@
 // How a proxy reaches its control plane: plaintext (local mode, 15010) or TLS (15012) trusting the mesh
-// root from --root-cert and checking the control plane's name; when the TLS channel fails, a handshake
-// probe says why in the words of the flags (gRPC only says UNAVAILABLE).
+// root from --root-cert and checking the control plane's name, presenting the proxy's workload
+// certificate once it has one; when the TLS channel fails, a handshake probe says why in the words of
+// the flags (gRPC only says UNAVAILABLE).
 import { readFileSync } from 'node:fs';
 import tls from 'node:tls';
 import type * as grpc from '@grpc/grpc-js';
@@ -42,6 +43,29 @@ export function xdsTlsTransport(flags: XdsTlsFlags): XdsTlsTransport | undefined
   const serverName = flags.xdsServerName ?? defaultXdsTlsName;
   const { credentials, options } = xdsClientTls([rootPem], serverName);
   return { credentials, options, serverName, rootCertFile: flags.rootCert, rootPem };
+}
+
+/** A workload certificate the proxy holds: its chain (no root) and key, PEM, and its expiry. */
+export interface HeldCertificate {
+  certChainPem: string;
+  keyPem: string;
+  notAfter: Date;
+}
+
+/**
+ * The credentials of each connection to the TLS port: the root alone until the proxy holds a workload
+ * certificate, then that certificate as the client certificate while it is valid, so that renewals and
+ * reconnects go on when the token has expired. One credentials object per certificate: a renewed one
+ * makes the ADS and CSR clients open a new channel, so a new handshake presents it.
+ */
+export function xdsClientCredentials(t: XdsTlsTransport, current: () => HeldCertificate | undefined, now: () => number = Date.now): () => grpc.ChannelCredentials {
+  let made: { cert: HeldCertificate; credentials: grpc.ChannelCredentials } | undefined;
+  return () => {
+    const cert = current();
+    if (!cert || now() >= cert.notAfter.getTime()) return t.credentials;
+    if (made?.cert !== cert) made = { cert, credentials: xdsClientTls([t.rootPem], t.serverName, cert).credentials };
+    return made.credentials;
+  };
 }
 
 const untrusted = new Set([

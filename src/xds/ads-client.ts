@@ -59,7 +59,11 @@ export interface AdsClientOptions {
   node: { id: string; cluster?: string; metadata: Record<string, unknown> };
   /** The bearer token; a function is called at each (re)connect, so a rotated token file is read again. */
   token?: string | (() => string);
-  credentials?: grpc.ChannelCredentials;
+  /**
+   * A function is called at each (re)connect: when it returns other credentials than the last (a renewed
+   * workload certificate to present), the stream goes over a new channel, so a new TLS handshake.
+   */
+  credentials?: grpc.ChannelCredentials | (() => grpc.ChannelCredentials);
   /** The name the TLS xDS server's certificate must carry (`istiod.istio-system.svc`) when `address` is an IP. */
   serverName?: string;
   subscriber: AdsSubscriber;
@@ -99,7 +103,8 @@ export interface AdsStatus {
 
 export class AdsClient {
   #opts: AdsClientOptions;
-  #client: grpc.Client;
+  #client: grpc.Client | undefined;
+  #clientCredentials: grpc.ChannelCredentials | undefined;
   #call: grpc.ClientDuplexStream<DiscoveryRequest, DiscoveryResponse> | undefined;
   #types = new Map<string, TypeState>();
   #connected = false;
@@ -108,11 +113,21 @@ export class AdsClient {
 
   constructor(opts: AdsClientOptions) {
     this.#opts = opts;
-    this.#client = new grpc.Client(opts.address, opts.credentials ?? grpc.credentials.createInsecure(), {
+  }
+
+  /** The channel for the next stream: the one before, unless the credentials changed. */
+  #channel(): grpc.Client {
+    const c = this.#opts.credentials;
+    const credentials = (typeof c === 'function' ? c() : c) ?? grpc.credentials.createInsecure();
+    if (this.#client && credentials === this.#clientCredentials) return this.#client;
+    this.#client?.close();
+    this.#clientCredentials = credentials;
+    this.#client = new grpc.Client(this.#opts.address, credentials, {
       'grpc.keepalive_time_ms': 30_000,
-      ...(opts.ownConnection ? { 'grpc.use_local_subchannel_pool': 1 } : {}),
-      ...(opts.serverName ? { 'grpc.ssl_target_name_override': opts.serverName, 'grpc.default_authority': opts.serverName } : {}),
+      ...(this.#opts.ownConnection ? { 'grpc.use_local_subchannel_pool': 1 } : {}),
+      ...(this.#opts.serverName ? { 'grpc.ssl_target_name_override': this.#opts.serverName, 'grpc.default_authority': this.#opts.serverName } : {}),
     });
+    return this.#client;
   }
 
   start(): void {
@@ -122,7 +137,7 @@ export class AdsClient {
   stop(): void {
     this.#stopped = true;
     this.#call?.cancel();
-    this.#client.close();
+    this.#client?.close();
   }
 
   status(): AdsStatus {
@@ -145,7 +160,7 @@ export class AdsClient {
     const meta = new grpc.Metadata();
     const token = typeof this.#opts.token === 'function' ? this.#opts.token() : this.#opts.token;
     if (token) meta.set('authorization', `Bearer ${token}`);
-    const call = this.#client.makeBidiStreamRequest<DiscoveryRequest, DiscoveryResponse>(
+    const call = this.#channel().makeBidiStreamRequest<DiscoveryRequest, DiscoveryResponse>(
       AdsMethod,
       adsCodec.encodeRequest,
       adsCodec.decodeResponse,

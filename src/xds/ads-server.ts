@@ -3,6 +3,7 @@
 // proxy only when that proxy's resources of that type changed.
 import * as grpc from '@grpc/grpc-js';
 import type { WorkloadIdentity } from '../controlplane/bootstrap-tokens.ts';
+import type { ClientCertResult, PeerAuthContext } from '../controlplane/client-cert-authenticator.ts';
 import { BootstrapTokens } from '../controlplane/bootstrap-tokens.ts';
 import type { Clock } from '../controlplane/clock.ts';
 import { systemClock } from '../controlplane/clock.ts';
@@ -31,6 +32,12 @@ export interface AdsServerOptions {
   verifyToken: (token: string) => WorkloadIdentity | undefined;
   /** Whether the token is ours (its MAC), expired or not: only such a token is named TOKEN_EXPIRED. */
   tokenGenuine?: (token: string) => boolean;
+  /**
+   * The identity of the workload certificate a stream's caller presented (TLS port), tried before the
+   * token as istiod tries its ClientCertAuthenticator first. It proves a namespace and service account;
+   * the workload is the node's own claim.
+   */
+  verifyCertificate?: (context: PeerAuthContext | null) => ClientCertResult;
   /** Accept streams without a token (they never receive secrets). Off by default. */
   allowAnonymous?: boolean;
   /**
@@ -186,15 +193,24 @@ export class AdsServer {
     const peer = call.getPeer();
     const header = call.metadata.get('authorization')[0];
     const token = BootstrapTokens.fromAuthorization(typeof header === 'string' ? header : undefined);
+    const cert = this.#opts.verifyCertificate?.(call.getAuthContext());
+    // A refused certificate is said beside the token's refusal, or instead of it when there is no token.
+    const certRefusal = cert?.kind === 'refused' ? cert : undefined;
     let identity: WorkloadIdentity | undefined;
-    if (token) {
+    let certified: Extract<ClientCertResult, { kind: 'verified' }> | undefined;
+    if (cert?.kind === 'verified') certified = cert;
+    else if (token) {
       identity = this.#opts.verifyToken(token);
       if (!identity) {
         const expiry = BootstrapTokens.expiresAt(token);
         const expired = expiry !== undefined && this.#clock.now() >= expiry && this.#opts.tokenGenuine?.(token) === true;
-        this.#refuse(call, peer, grpc.status.UNAUTHENTICATED, expired ? 'TOKEN_EXPIRED' : 'BAD_TOKEN', expired ? `token expired at ${new Date(expiry).toISOString()}` : 'token not valid');
+        const reason = expired ? `token expired at ${new Date(expiry).toISOString()}` : 'token not valid';
+        this.#refuse(call, peer, grpc.status.UNAUTHENTICATED, expired ? 'TOKEN_EXPIRED' : 'BAD_TOKEN', certRefusal ? `${reason}; ${certRefusal.code} ${certRefusal.reason}` : reason);
         return;
       }
+    } else if (certRefusal) {
+      this.#refuse(call, peer, grpc.status.UNAUTHENTICATED, certRefusal.code, certRefusal.reason);
+      return;
     } else if (!this.#opts.allowAnonymous) {
       this.#refuse(call, peer, grpc.status.UNAUTHENTICATED, 'NO_TOKEN', 'no bearer token');
       return;
@@ -202,15 +218,17 @@ export class AdsServer {
     this.#calls.add(call);
     let conn: AdsConnection | undefined;
     let closed = false;
-    // A token's expiry ends the stream it opened, secrets and all: it is not only checked at the start.
-    const expiry = token && identity ? BootstrapTokens.expiresAt(token) : undefined;
+    // A token's or certificate's expiry ends the stream it opened, secrets and all: it is not only
+    // checked at the start. The proxy reconnects with what it holds then (a renewed certificate).
+    const expiry = certified ? certified.expiresAtMs : token && identity ? BootstrapTokens.expiresAt(token) : undefined;
     const expiryTimer =
       expiry === undefined
         ? undefined
         : longTimer((f, ms) => this.#clock.setTimer(f, ms), expiry - this.#clock.now(), () => {
             if (closed) return;
             close();
-            this.#refuse(call, peer, grpc.status.UNAUTHENTICATED, 'TOKEN_EXPIRED', `token expired at ${new Date(expiry).toISOString()} on an open stream`);
+            const [code, what] = certified ? (['CERT_EXPIRED', `client certificate ${certified.spiffeId}`] as const) : (['TOKEN_EXPIRED', 'token'] as const);
+            this.#refuse(call, peer, grpc.status.UNAUTHENTICATED, code, `${what} expired at ${new Date(expiry).toISOString()} on an open stream`);
           });
     const close = () => {
       if (closed) return;
@@ -224,6 +242,16 @@ export class AdsServer {
       if (!conn) {
         try {
           const node = parseNode(req.node);
+          if (certified) {
+            const { namespace, serviceAccount } = certified.identity;
+            if (namespace !== node.view.namespace || serviceAccount !== node.view.serviceAccount) {
+              close();
+              const why = `node ${node.view.namespace}/${node.view.serviceAccount} is not the certificate's ${certified.spiffeId}`;
+              return this.#refuse(call, peer, grpc.status.PERMISSION_DENIED, 'IDENTITY_MISMATCH', why);
+            }
+            // A SPIFFE ID names no workload (Istio's identity is the service account): the node claims it.
+            identity = { namespace, serviceAccount, workload: node.view.workloadName };
+          }
           if (identity && !sameIdentity(identity, node.view)) {
             close();
             const why = `node ${node.view.namespace}/${node.view.serviceAccount}/${node.view.workloadName} is not the token's ${identity.namespace}/${identity.serviceAccount}/${identity.workload}`;

@@ -1,4 +1,5 @@
-// The proxy side of the CSR service: sends the CSR with the bearer token, returns the PEM chain.
+// The proxy side of the CSR service: sends the CSR with the bearer token (and, on the TLS port, the
+// workload certificate it still holds as its client certificate), returns the PEM chain.
 import * as grpc from '@grpc/grpc-js';
 import {
   certificateServiceDefinition,
@@ -14,7 +15,11 @@ export interface CsrClientOptions {
   address: string;
   /** Read on every call, so a rotated token file is picked up. */
   token: () => string;
-  credentials?: grpc.ChannelCredentials;
+  /**
+   * A function is called at each request: other credentials than the last (a renewed certificate to
+   * present) mean a new channel, so a new TLS handshake that presents it.
+   */
+  credentials?: grpc.ChannelCredentials | (() => grpc.ChannelCredentials);
   /** Channel options, e.g. the TLS server name override of the 15012 port (`xdsClientTls`). */
   options?: grpc.ChannelOptions;
   /** Per-call deadline in ms. */
@@ -35,10 +40,18 @@ type CreateCertificate = (
 
 export function createCsrClient(o: CsrClientOptions): CsrClient {
   const Client = grpc.makeGenericClientConstructor(certificateServiceDefinition(), 'IstioCertificateService');
-  const client = new Client(o.address, o.credentials ?? grpc.credentials.createInsecure(), o.options ?? {});
-  const create = (client as unknown as { CreateCertificate: CreateCertificate }).CreateCertificate.bind(client);
+  let current: { client: grpc.Client; credentials: grpc.ChannelCredentials } | undefined;
+  const channel = (): grpc.Client => {
+    const credentials = (typeof o.credentials === 'function' ? o.credentials() : o.credentials) ?? grpc.credentials.createInsecure();
+    if (current?.credentials === credentials) return current.client;
+    current?.client.close();
+    current = { client: new Client(o.address, credentials, o.options ?? {}), credentials };
+    return current.client;
+  };
   const sign: CertificateSigner = (csrPem, ttlSeconds) =>
     new Promise((resolve, reject) => {
+      const client = channel();
+      const create = (client as unknown as { CreateCertificate: CreateCertificate }).CreateCertificate.bind(client);
       const metadata = new grpc.Metadata();
       metadata.set('authorization', `Bearer ${o.token()}`);
       const request: IstioCertificateRequest = { csr: csrPem, validity_duration: String(Math.round(ttlSeconds)) };
@@ -49,5 +62,5 @@ export function createCsrClient(o: CsrClientOptions): CsrClient {
         } else resolve(response.cert_chain);
       });
     });
-  return { sign, close: () => client.close() };
+  return { sign, close: () => current?.client.close() };
 }
