@@ -164,7 +164,7 @@ export class OutriggerProxy {
           ...(opts.output ? { output: opts.output } : {}),
           env: this.environment,
           nodeId: opts.nodeId,
-          dialCluster: (name) => dialCluster(this.clusters, name),
+          dialCluster: (name, signal) => dialCluster(this.clusters, name, signal),
           clusterServices: (name) => this.clusters.get(name)?.settings.services,
           ...(opts.role === 'router' ? { gateway: true } : {}),
           ...(opts.timers ? { timers: opts.timers } : {}),

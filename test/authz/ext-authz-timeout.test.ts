@@ -2,6 +2,9 @@
 // 403 with UAEX (or the request goes on with failOpen, failure_mode_allow), a TCP connection closed, the
 // check itself reset. Real HTTP and gRPC authorization servers hold every check; the proxy's timers are a
 // FakeClock, so the timeout (60 s, far past the test's bound) fires only when the test advances it.
+// The timeout is the whole call's, the dial included (Envoy's async client request timeout): a provider
+// reached in TLS that accepts TCP and never answers the handshake is given up at the timeout, its
+// connection closed.
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
@@ -23,6 +26,7 @@ import { policy } from './simulate.ts';
 
 const GRPC_AUTHZ = 'outbound|9000||authz.foo.svc.cluster.local';
 const HTTP_AUTHZ = 'outbound|8000||authz-http.foo.svc.cluster.local';
+const HUNG_AUTHZ = 'outbound|9001||authz-hung.foo.svc.cluster.local';
 const INBOUND = 'inbound|8000||';
 const TIMEOUT_MS = 60_000;
 /** Well under the provider's timeout: without the proxy's clock, nothing answers in time. */
@@ -30,15 +34,20 @@ const bounded = { timeout: 10_000 };
 
 const CUSTOM = policy('ext', 'foo', { action: 'CUSTOM', provider: { name: 'authz' }, rules: [{ to: [{ operation: { paths: ['/secure/*'] } }] }] });
 const grpcProvider: ExtensionProvider = { name: 'authz', envoyExtAuthzGrpc: { service: 'authz.foo.svc.cluster.local', port: 9000, timeout: '60s' } };
+/** A gRPC provider whose cluster originates TLS to an endpoint that never answers the handshake. */
+const hungProvider: ExtensionProvider = { name: 'authz', envoyExtAuthzGrpc: { service: 'authz-hung.foo.svc.cluster.local', port: 9001, timeout: '60s' } };
 const httpProvider = (failOpen: boolean): ExtensionProvider => ({ name: 'authz', envoyExtAuthzHttp: { service: 'authz-http.foo.svc.cluster.local', port: 8000, timeout: '60s', failOpen } });
 
 const clock = new FakeClock();
 const grpcCalls: { call: grpc.ServerUnaryCall<unknown, unknown>; answer: grpc.sendUnaryData<unknown> }[] = [];
 /** Check requests the HTTP provider holds; `gone` when the proxy closed one before its answer. */
 const httpChecks: { res: http.ServerResponse; gone: boolean }[] = [];
+/** Connections the hung provider accepted and never answered; `closed` once the proxy closed one. */
+const hungDials: { socket: net.Socket; closed: boolean }[] = [];
 
 let grpcServer: grpc.Server;
 let httpAuthz: http.Server;
+let hungAuthz: net.Server;
 let echo: Awaited<ReturnType<typeof echoBackend>>;
 let env: Awaited<ReturnType<typeof startProxy>>;
 let dir = '';
@@ -58,8 +67,8 @@ function checkedListener(name: string, provider: ExtensionProvider): TypedAny {
 }
 
 /** A TCP chain behind Istio's CUSTOM (the network ext_authz filter, gRPC only) in front of tcp_proxy. */
-function tcpCheckedListener(name: string): TypedAny {
-  const target = { workloadLabels: { app: 'api' }, namespace: 'foo', rootNamespace: 'istio-system', trustDomain: 'cluster.local', extensionProviders: [grpcProvider] };
+function tcpCheckedListener(name: string, provider: ExtensionProvider = grpcProvider): TypedAny {
+  const target = { workloadLabels: { app: 'api' }, namespace: 'foo', rootNamespace: 'istio-system', trustDomain: 'cluster.local', extensionProviders: [provider] };
   const tcpCustom = policy('ext-tcp', 'foo', { action: 'CUSTOM', provider: { name: 'authz' }, rules: [{}] });
   const filters = [...translateAuthorization([tcpCustom], target).tcp, { name: 'envoy.filters.network.tcp_proxy', typed_config: tcpProxy(INBOUND) }];
   return {
@@ -87,6 +96,17 @@ before(async () => {
     httpChecks.push(held);
   });
   await new Promise<void>((r) => httpAuthz.listen(0, '127.0.0.1', r));
+  hungAuthz = net.createServer((socket) => {
+    const held = { socket, closed: false };
+    // Read and dropped (the ClientHello goes unanswered), so the proxy's close is seen.
+    socket.resume();
+    socket.on('error', () => {});
+    socket.on('close', () => {
+      held.closed = true;
+    });
+    hungDials.push(held);
+  });
+  await new Promise<void>((r) => hungAuthz.listen(0, '127.0.0.1', r));
   echo = await echoBackend();
   // The default filters: the proxy's own timers must reach ext_authz.
   env = await startProxy({ metadata: { NAMESPACE: 'foo', WORKLOAD_NAME: 'api', LABELS: { app: 'api' } }, timers: clock });
@@ -95,6 +115,13 @@ before(async () => {
     cla(GRPC_AUTHZ, [{ port: grpcPort }]),
     cluster(HTTP_AUTHZ),
     cla(HTTP_AUTHZ, [{ port: (httpAuthz.address() as net.AddressInfo).port }]),
+    // TLS origination; a connect timeout (real time) far past the test, so only the check's timeout can end the dial.
+    {
+      ...cluster(HUNG_AUTHZ, { http2: true }),
+      connect_timeout: { seconds: '600' },
+      transport_socket: { name: 'envoy.transport_sockets.tls', typed_config: { '@type': TypeUrl.UpstreamTlsContext, sni: 'authz-hung.foo.svc.cluster.local' } },
+    },
+    cla(HUNG_AUTHZ, [{ port: (hungAuthz.address() as net.AddressInfo).port }]),
     cluster(INBOUND),
     cla(INBOUND, [{ port: echo.port }]),
     routeConfig(INBOUND, [{ domains: ['*'], routes: [{ prefix: '/', cluster: INBOUND }] }]),
@@ -102,17 +129,26 @@ before(async () => {
     checkedListener('http-checked', httpProvider(false)),
     checkedListener('http-fail-open', httpProvider(true)),
     tcpCheckedListener('tcp-checked'),
+    checkedListener('grpc-hung', hungProvider),
+    tcpCheckedListener('tcp-hung', hungProvider),
   ]);
 });
 
 after(async () => {
   for (const c of httpChecks) c.res.destroy();
+  for (const d of hungDials) d.socket.destroy();
+  hungAuthz.close();
   await env.close();
   echo.server.close();
   httpAuthz.close();
   grpcServer.forceShutdown();
   rmSync(dir, { recursive: true, force: true });
 });
+
+/** A few turns of the event loop: room for what should not happen to show. */
+async function turns(n = 20): Promise<void> {
+  for (let i = 0; i < n; i++) await new Promise((r) => setImmediate(r));
+}
 
 /** The access log line of this path: `path code flags details`. */
 async function logged(p: string): Promise<string> {
@@ -173,4 +209,43 @@ test('TCP (the network filter): a connection whose Check is held past its timeou
   assert.equal(echo.requests.some((r) => r.headers.host === 'api.foo' && r.url === '/'), false, 'nothing reached the app');
   await until(() => call.cancelled, 'the timed-out call cancelled');
   grpcCalls.length = 0;
+});
+
+test('gRPC provider whose TLS handshake never completes: the timeout covers the dial, a 403 with UAEX once the clock reaches it, the dial closed', bounded, async () => {
+  let answered = false;
+  const answer = request(await env.port('grpc-hung'), '/secure/hung', { host: 'api.foo' }).finally(() => {
+    answered = true;
+  });
+  await until(() => hungDials.length === 1 && hungDials[0]!.socket.bytesRead > 0, 'the dial in its TLS handshake');
+  const dial = hungDials[0]!;
+  clock.advance(TIMEOUT_MS - 1);
+  await turns();
+  assert.equal(answered, false, 'no answer a millisecond before the timeout');
+  assert.equal(dial.closed, false, 'the dial is still open a millisecond before the timeout');
+  clock.advance(1);
+  assert.equal((await answer).status, 403);
+  assert.equal(await logged('/secure/hung'), '/secure/hung 403 UAEX ext_authz_error');
+  await until(() => dial.closed, 'the dial closed by the proxy');
+  hungDials.length = 0;
+});
+
+test('TCP (the network filter) with a provider whose TLS handshake never completes: the connection closed once the clock reaches the timeout, the dial too', bounded, async () => {
+  const s = net.connect(await env.port('tcp-hung'), '127.0.0.1');
+  s.on('error', () => {});
+  let closed = false;
+  s.on('close', () => {
+    closed = true;
+  });
+  s.write('GET /hung HTTP/1.1\r\nhost: api.foo\r\n\r\n');
+  await until(() => hungDials.length === 1 && hungDials[0]!.socket.bytesRead > 0, 'the dial in its TLS handshake');
+  const dial = hungDials[0]!;
+  clock.advance(TIMEOUT_MS - 1);
+  await turns();
+  assert.equal(closed, false, 'the connection is held a millisecond before the timeout');
+  assert.equal(dial.closed, false, 'the dial is still open a millisecond before the timeout');
+  clock.advance(1);
+  await until(() => closed, 'the connection closed by the proxy');
+  assert.equal(echo.requests.some((r) => r.url === '/hung'), false, 'nothing reached the app');
+  await until(() => dial.closed, 'the dial closed by the proxy');
+  hungDials.length = 0;
 });

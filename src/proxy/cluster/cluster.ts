@@ -421,19 +421,20 @@ export class Cluster {
    * A connection to `e` in the cluster's TLS origination (SIMPLE, MUTUAL), resolved once the handshake
    * verified the server: over TCP, or for a meshed endpoint inside a tunnel CONNECT to its target port,
    * marked `plain_tls` (the destination sidecar treats it as Istio's treats TLS that is not the mesh's).
-   * Options are read per connection, so rotated secrets apply to the next one.
+   * Options are read per connection, so rotated secrets apply to the next one. `signal` abandons it: a
+   * handshake under way is closed.
    */
-  originate(e: { key: string; address: string; port: number; mesh: boolean; targetPort: number; plaintext?: boolean }): Promise<Duplex> {
+  originate(e: { key: string; address: string; port: number; mesh: boolean; targetPort: number; plaintext?: boolean }, signal?: AbortSignal): Promise<Duplex> {
     const o = this.settings.origination;
     if (!o) return Promise.reject(new UpstreamError('connect', 'the cluster originates no TLS'));
     const opts = originationOptions(o, this.#deps.secrets ?? (() => undefined), e.address);
     if (typeof opts === 'string') return Promise.reject(new UpstreamError('connect', `tls: ${opts}`));
     const timeoutMs = this.settings.connectTimeoutMs;
-    if (!e.mesh) return handshake(tls.connect({ ...opts, host: e.address, port: e.port }), timeoutMs);
+    if (!e.mesh) return handshake(tls.connect({ ...opts, host: e.address, port: e.port }), timeoutMs, signal);
     return (this.upstream(e) as H2Upstream).connect(`${hostOf(e.address)}:${e.targetPort}`).then((stream) => {
       const socket = tls.connect({ ...opts, socket: stream });
       socket.once('close', () => stream.destroy());
-      return handshake(socket, timeoutMs);
+      return handshake(socket, timeoutMs, signal);
     });
   }
 
@@ -603,20 +604,25 @@ export function lbDeps(deps: Pick<ClusterDeps, 'random' | 'now'>) {
 }
 
 /** Resolves with `socket` once its TLS handshake is done; fails (a connect failure, UF) on error, close or timeout. */
-function handshake(socket: tls.TLSSocket, timeoutMs: number): Promise<Duplex> {
+function handshake(socket: tls.TLSSocket, timeoutMs: number, signal?: AbortSignal): Promise<Duplex> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => socket.destroy(new UpstreamError('connect', `TLS handshake timeout after ${timeoutMs}ms`)), timeoutMs);
     timer.unref();
     const fail = (err: Error) => {
       clearTimeout(timer);
+      signal?.removeEventListener('abort', abandon);
       socket.destroy();
       reject(err);
     };
+    const abandon = () => fail(new UpstreamError('connect', 'TLS handshake abandoned by its caller'));
+    if (signal?.aborted) return abandon();
+    signal?.addEventListener('abort', abandon, { once: true });
     const closed = () => fail(new UpstreamError('connect', 'connection closed during the TLS handshake'));
     socket.once('error', fail);
     socket.once('close', closed);
     socket.once('secureConnect', () => {
       clearTimeout(timer);
+      signal?.removeEventListener('abort', abandon);
       socket.removeListener('error', fail);
       socket.removeListener('close', closed);
       // The caller's handlers come next; an error before them must not be unhandled.

@@ -28,8 +28,8 @@ export interface FilterFactoryDeps {
   env?: Readonly<Record<string, string | undefined>>;
   /** The proxy's xDS node id: spans carry it as `node_id`, as Envoy's do. */
   nodeId?: string;
-  /** Opens a stream to a cluster's endpoint: how ext_authz reaches its service by cluster name. */
-  dialCluster?: (cluster: string) => Promise<Duplex>;
+  /** Opens a stream to a cluster's endpoint: how ext_authz reaches its service by cluster name; `signal` abandons the dial. */
+  dialCluster?: (cluster: string, signal?: AbortSignal) => Promise<Duplex>;
   /** This proxy's workload, from its node metadata: the telemetry filter's local identity. */
   localWorkload?: TelemetryWorkloadConfig;
   /** A cluster's `istio.services` metadata, by cluster name (the telemetry filter's inbound service). */

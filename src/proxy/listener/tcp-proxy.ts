@@ -32,7 +32,7 @@ export function serveTcp(clusters: ClusterManager, chain: TcpChain, downstream: 
   };
   // Only a chain with ext_authz can have a check to cancel.
   const checks = hasExtAuthz(chain.authz) ? new AbortController() : undefined;
-  const verdict = runNetworkAuthz(chain.authz, connection, (name) => dialCluster(clusters, name), authzStats, checks?.signal, timers);
+  const verdict = runNetworkAuthz(chain.authz, connection, (name, signal) => dialCluster(clusters, name, signal), authzStats, checks?.signal, timers);
   if (!(verdict instanceof Promise)) return void decide(verdict);
   // An ext_authz check is out: hold the client's bytes until it answers.
   downstream.pause();

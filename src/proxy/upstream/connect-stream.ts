@@ -8,30 +8,49 @@ import { type Endpoint, hostOf } from '../cluster/endpoint.ts';
 import { H2Upstream } from './h2-upstream.ts';
 import { endedByTeardown, UpstreamError } from './upstream.ts';
 
-export function connectStream(cluster: Cluster, e: Pick<Endpoint, 'key' | 'address' | 'port' | 'mesh' | 'targetPort'>): Promise<Duplex> {
+/**
+ * `signal` abandons the connect (a caller that stopped waiting, such as a timed-out ext_authz check): a
+ * TCP connect or TLS handshake under way is closed at once; a CONNECT through a shared tunnel session,
+ * which cannot be withdrawn, is closed when it lands.
+ */
+export function connectStream(cluster: Cluster, e: Pick<Endpoint, 'key' | 'address' | 'port' | 'mesh' | 'targetPort'>, signal?: AbortSignal): Promise<Duplex> {
+  if (signal?.aborted) return Promise.reject(abandoned());
   // The cluster's transport socket applies to TCP too: a DestinationRule SIMPLE or MUTUAL wraps the bytes in its TLS.
-  if (cluster.settings.origination) return cluster.originate(e);
+  if (cluster.settings.origination) return cluster.originate(e, signal);
   if (e.mesh) {
     const u = cluster.upstream(e);
     if (!(u instanceof H2Upstream)) return Promise.reject(new UpstreamError('connect', 'mesh endpoint without tunnel'));
-    return u.connect(`${hostOf(e.address)}:${e.targetPort}`);
+    return u.connect(`${hostOf(e.address)}:${e.targetPort}`).then((stream) => {
+      if (!signal?.aborted) return stream;
+      stream.destroy();
+      throw abandoned();
+    });
   }
   return new Promise((resolve, reject) => {
     const socket = net.connect({ host: e.address, port: e.port, noDelay: true });
     const timer = setTimeout(() => socket.destroy(new UpstreamError('connect', 'connect timeout')), cluster.settings.connectTimeoutMs);
     timer.unref();
+    const onAbort = () => socket.destroy(abandoned());
+    signal?.addEventListener('abort', onAbort, { once: true });
     socket.once('connect', () => {
       clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
       socket.removeListener('error', onError);
       socket.on('error', () => {});
       resolve(socket);
     });
     const onError = (err: Error) => {
       clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
       reject(err instanceof UpstreamError ? err : new UpstreamError('connect', err.message, err));
     };
     socket.once('error', onError);
   });
+}
+
+/** The error of a connect its caller abandoned. */
+function abandoned(): UpstreamError {
+  return new UpstreamError('connect', 'connect abandoned by its caller');
 }
 
 /**

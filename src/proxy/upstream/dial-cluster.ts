@@ -15,11 +15,12 @@ export interface DialedStream extends Duplex {
   readonly stale?: () => boolean;
 }
 
-export function dialCluster(clusters: ClusterManager, name: string): Promise<DialedStream> {
+/** `signal` abandons the dial: a connect or TLS handshake under way is closed (see connectStream). */
+export function dialCluster(clusters: ClusterManager, name: string, signal?: AbortSignal): Promise<DialedStream> {
   const cluster = clusters.get(name);
   const endpoint = cluster?.pick();
   if (!cluster || !endpoint) return Promise.reject(new UpstreamError('connect', `no healthy endpoint in cluster ${name}`));
   const generation = cluster.generation;
   const stale = () => clusters.get(name) !== cluster || cluster.generation !== generation;
-  return connectStream(cluster, endpoint).then((stream) => Object.assign(stream, { stale }));
+  return connectStream(cluster, endpoint, signal).then((stream) => Object.assign(stream, { stale }));
 }
