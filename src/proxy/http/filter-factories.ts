@@ -16,6 +16,7 @@ import type { Timers } from './router.ts';
 
 export interface FilterFactoryDeps {
   registry: MetricsRegistry;
+  /** The proxy's clock (ms since the epoch): telemetry's timestamps, jwt_authn's exp, nbf and JWKS cache age. */
   now?: () => number;
   random?: () => number;
   /** Local mode: policy denials carry their receipt (deciding policy and rule) without the debug header. */
@@ -44,7 +45,8 @@ export function defaultFilterFactories(deps: FilterFactoryDeps): HttpFilterFacto
   const random = deps.random ?? Math.random;
   return [
     createRbacFilterFactory({ localMode: deps.localMode === true }),
-    createJwtAuthnFilterFactory(deps.timers ? { timers: deps.timers } : {}),
+    // A token's exp and nbf are read on the proxy's clock, not the host's: a test clock in tests.
+    createJwtAuthnFilterFactory({ ...(deps.now ? { now: deps.now } : {}), ...(deps.timers ? { timers: deps.timers } : {}) }),
     createExtAuthzFilterFactory({ ...(deps.dialCluster ? { dial: deps.dialCluster } : {}), ...(deps.timers ? { timers: deps.timers } : {}) }),
     createFaultFilterFactory(deps.timers ? { random: Math.random, timer: deps.timers } : undefined),
     createCorsFilterFactory(random),

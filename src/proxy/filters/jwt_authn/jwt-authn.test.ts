@@ -166,6 +166,10 @@ test('clock skew: 60 s either side is tolerated', async () => {
   const t = token('ES256', ec.privateKey, 'ec', { exp: NOW / 1000 - 30, nbf: NOW / 1000 + 30 });
   assert.equal(await run({}, ctx({ authorization: `Bearer ${t}` })), 200);
   assert.equal(await run({}, ctx({ authorization: `Bearer ${t}` }), NOW + 91_000), 401);
+  // Envoy compares whole seconds (now > exp + skew): expired only from the next second on.
+  const edge = token('ES256', ec.privateKey, 'ec', { exp: NOW / 1000 - 60 });
+  assert.equal(await run({}, ctx({ authorization: `Bearer ${edge}` }), NOW + 999), 200);
+  assert.equal(await run({}, ctx({ authorization: `Bearer ${edge}` }), NOW + 1000), 401);
 });
 
 test('locations: fromHeaders with prefix, fromParams, fromCookies', async () => {

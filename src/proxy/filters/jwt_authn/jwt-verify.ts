@@ -111,9 +111,12 @@ export function verifySignature(jwt: DecodedJwt, keys: readonly Jwk[]): JwtFailu
   return 'Jwt_verification_fails';
 }
 
-/** Time claims with Envoy's clock skew; `nowMs` comes from the injected clock. */
+/**
+ * Time claims with Envoy's clock skew; `nowMs` comes from the injected clock. Whole seconds, as
+ * jwt_verify_lib's verifyTimeConstraint gets them: a token is expired once `now > exp + skew`.
+ */
 export function checkTime(payload: Record<string, unknown>, nowMs: number, skewSeconds: number): JwtFailure | null {
-  const now = nowMs / 1000;
+  const now = Math.floor(nowMs / 1000);
   const exp = payload['exp'];
   const nbf = payload['nbf'];
   if (exp !== undefined && (typeof exp !== 'number' || exp + skewSeconds < now)) return 'Jwt_is_expired';
