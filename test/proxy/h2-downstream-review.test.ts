@@ -40,25 +40,32 @@ const DELAY_MS = 400;
 /** Fault delays armed and run out so far, and those still armed (neither run out nor disarmed). */
 let delaysArmed = 0;
 let delaysRunOut = 0;
-const delaysOut = new Set<unknown>();
-/** The proxy's timers: real, with the fault delays seen, so a test waits for the delay itself, not for time. */
+const delaysOut = new Map<object, () => void>();
+/**
+ * The proxy's timers: real, but for the fault delays, which run out only when a test runs them out
+ * (`runDelays`), so a test waits for the delay itself, never for time.
+ */
 const timers: Timers = {
   set: (fn, ms) => {
     if (ms !== DELAY_MS) return realTimers.set(fn, ms);
     delaysArmed++;
-    const h = realTimers.set(() => {
-      delaysOut.delete(h);
-      delaysRunOut++;
-      fn();
-    }, ms);
-    delaysOut.add(h);
+    const h = {};
+    delaysOut.set(h, fn);
     return h;
   },
   clear: (h) => {
-    delaysOut.delete(h);
-    realTimers.clear(h);
+    if (!delaysOut.delete(h as object)) realTimers.clear(h);
   },
 };
+
+/** Runs out every fault delay still armed. */
+function runDelays(): void {
+  for (const [h, fn] of [...delaysOut]) {
+    delaysOut.delete(h);
+    delaysRunOut++;
+    fn();
+  }
+}
 
 let env: Awaited<ReturnType<typeof startProxy>>;
 let port: number;
@@ -336,7 +343,7 @@ interface Answer {
 }
 
 /** One request on `session`; resolves when the stream closes (or rejects after `ms`: a hang). */
-function exchange(session: http2.ClientHttp2Session, headers: http2.OutgoingHttpHeaders, opts: { body?: Buffer | string; trailers?: http2.OutgoingHttpHeaders; ms?: number } = {}): Promise<Answer> {
+function exchange(session: http2.ClientHttp2Session, headers: http2.OutgoingHttpHeaders, opts: { body?: Buffer | string; trailers?: http2.OutgoingHttpHeaders; trailersSent?: () => void; ms?: number } = {}): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const hasBody = opts.body !== undefined || opts.trailers !== undefined;
     const req = session.request(headers, { endStream: !hasBody, ...(opts.trailers ? { waitForTrailers: true } : {}) });
@@ -370,7 +377,10 @@ function exchange(session: http2.ClientHttp2Session, headers: http2.OutgoingHttp
     });
     if (opts.trailers) {
       const t = opts.trailers;
-      req.on('wantTrailers', () => req.sendTrailers(t));
+      req.on('wantTrailers', () => {
+        req.sendTrailers(t);
+        opts.trailersSent?.();
+      });
     }
     if (hasBody) req.end(opts.body);
   });
@@ -876,16 +886,39 @@ test('an upstream repeating a single-value field (Content-Length twice, equal) d
 
 // --- request trailers during an async filter -------------------------------------------------
 
+/**
+ * Sends a request with trailers on `session` (a `delayPort` connection) and runs its fault delay out only
+ * once the trailers are in at the proxy: a GET sent after them on the same connection, held by the delay
+ * too, shows the proxy has read every frame before it (a connection's frames are read in order, and
+ * nghttp2 sends the trailers, queued first, before the GET's HEADERS).
+ */
+async function withTrailersInDuringDelay(session: http2.ClientHttp2Session, send: (trailersSent: () => void) => Promise<Answer>): Promise<Answer> {
+  const armed = delaysArmed;
+  let sent = false;
+  const answer = send(() => {
+    sent = true;
+  });
+  await until('the request held by the fault delay, its trailers sent', () => delaysArmed > armed && sent);
+  const later = exchange(session, get('h1', '/after-trailers'));
+  await until('a request sent after the trailers held by the fault delay too', () => delaysArmed > armed + 1);
+  assert.equal(delaysOut.size, 2, 'both still held');
+  runDelays();
+  assert.equal((await later).status, 200);
+  return answer;
+}
+
 test('request trailers that arrive while an async filter (a fault delay) decides still reach the upstream', async () => {
   const session = connect(delayPort);
   try {
-    // The whole request, body and trailers, is in before the 400 ms delay ends.
-    const a = await exchange(session, { ':method': 'POST', ':path': '/echo-trailers', ':authority': 'h1', te: 'trailers', trailer: 'x-checksum' }, { body: 'abc', trailers: { 'x-checksum': 'c0ffee' } });
+    // The whole request, body and trailers, is in before the delay runs out.
+    const a = await withTrailersInDuringDelay(session, (trailersSent) =>
+      exchange(session, { ':method': 'POST', ':path': '/echo-trailers', ':authority': 'h1', te: 'trailers', trailer: 'x-checksum' }, { body: 'abc', trailers: { 'x-checksum': 'c0ffee' }, trailersSent }),
+    );
     assert.equal(a.status, 200);
     const echoed = JSON.parse(a.body.toString()) as { bodyBytes: number; trailers: Record<string, string> };
     assert.equal(echoed.bodyBytes, 3);
     assert.equal(echoed.trailers['x-checksum'], 'c0ffee');
-    const g = await exchange(session, grpcHeaders('/svc.S/Unary'), { body: grpcFrame('late'), trailers: { 'x-req-trailer': 'during-filter' } });
+    const g = await withTrailersInDuringDelay(session, (trailersSent) => exchange(session, grpcHeaders('/svc.S/Unary'), { body: grpcFrame('late'), trailers: { 'x-req-trailer': 'during-filter' }, trailersSent }));
     assert.equal(g.trailers?.['grpc-status'], '0');
     assert.equal(h2Seen.get('/svc.S/Unary')?.trailers?.['x-req-trailer'], 'during-filter');
   } finally {

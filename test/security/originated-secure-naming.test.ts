@@ -19,7 +19,7 @@ import type { WorkloadInstance } from '../../src/model/workload.ts';
 import { buildProxyResources } from '../../src/translate/proxy-resources.ts';
 import type { TypedAny } from '../../src/xds/any.ts';
 import { TypeUrl } from '../../src/xds/type-urls.ts';
-import { FakeClock } from '../resilience/fake-clock.ts';
+import { FakeClock, until } from '../resilience/fake-clock.ts';
 import { makeCa, type TestCa } from '../proxy/certs.ts';
 import { push, request, startProxy } from '../proxy/harness.ts';
 
@@ -64,6 +64,8 @@ let plainApp: net.Server;
 let relay: net.Server;
 /** Both ends of every connection the relay carries. */
 const relayed: net.Socket[] = [];
+/** Each connection the relay carries (a tunnel): closed once either end has. */
+const tunnels: { closed: boolean }[] = [];
 let server: Proxy;
 let client: Proxy;
 let apiWorkload: WorkloadInstance;
@@ -136,6 +138,9 @@ before(async () => {
   relay = net.createServer((s) => {
     const t = net.connect(tunnelPort, '127.0.0.1');
     relayed.push(s, t);
+    const tunnel = { closed: false };
+    tunnels.push(tunnel);
+    for (const end of [s, t]) end.once('close', () => (tunnel.closed = true));
     s.on('error', () => t.destroy());
     t.on('error', () => s.destroy());
     s.pipe(t).pipe(s);
@@ -176,8 +181,10 @@ test('once the service no longer names the destination’s identity, the next re
 });
 
 test('past the refused peer’s grace its session is gone and a new connection is checked: 503', async () => {
+  // The refused peer's tunnels are gone once its grace has run out (those idle at the change went then).
+  const open = tunnels.filter((t) => !t.closed);
   clock.advance(6_000);
-  await new Promise((r) => setTimeout(r, 50));
+  await until(() => open.every((t) => t.closed), 'the refused peer’s tunnels closed');
   const again = await call('open');
   assert.equal(again.status, 503, `${again.status} ${again.body}`);
   const againH2 = await callH2('open');
