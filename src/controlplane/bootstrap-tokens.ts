@@ -9,6 +9,9 @@ export interface WorkloadIdentity {
   workload: string;
 }
 
+/** What proved a caller's identity: its bootstrap token, or its workload certificate on the TLS port. */
+export type IdentityCredential = 'token' | 'client certificate';
+
 const prefix = 'or1';
 
 export class BootstrapTokens {

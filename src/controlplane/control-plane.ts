@@ -25,7 +25,8 @@ import { ConfigStore, type StoreState } from './config-store.ts';
 import { ConfigWatcher } from './config-watcher.ts';
 import { addCsrService } from './csr-service.ts';
 import { addCsdsService } from '../xds/csds-server.ts';
-import { bindGrpc, ControlPlaneError, defaultXdsTlsName, xdsServerCredentials } from './xds-tls.ts';
+import { bindGrpc, ControlPlaneError, defaultXdsTlsName } from './xds-tls.ts';
+import { ServingCertificate } from './serving-certificate.ts';
 import { Debouncer } from './debouncer.ts';
 import { SnapshotMemo } from './translation-memo.ts';
 import { credentialReaders, mayReceiveSecret } from './credential-readers.ts';
@@ -84,6 +85,8 @@ export class ControlPlane {
   #changedFiles = new Set<string>();
   #xdsAddress = '';
   #xdsTlsAddress = '';
+  /** The TLS port's own certificate, renewed on the clock; undefined while the port is off. */
+  #servingCertificate: ServingCertificate | undefined;
   #log: NonNullable<ControlPlaneOptions['log']>;
   /** The configured trust domain last seen, so a mismatch with the CA's is reported once per change. */
   #configuredTrustDomain: string | undefined;
@@ -113,7 +116,7 @@ export class ControlPlane {
       allowAnonymous: opts.allowAnonymous ?? false,
       // A proxy speaks for its own workload's pods only (istiod's ensureProxyCanControlEntry). Proxyless
       // clients and anonymous streams never enter the registry, so they claim nothing.
-      admit: (node, identity) => (node.generator === 'grpc' || !identity ? undefined : this.registry.refusal(node.view.namespace, node.podName, identity)),
+      admit: (node, identity, credential) => (node.generator === 'grpc' || !identity ? undefined : this.registry.refusal(node.view.namespace, node.podName, identity, credential)),
       generate: (conn) => this.#generate(conn),
       version: () => this.#snapshot.version,
       clock: this.#clock,
@@ -174,14 +177,15 @@ export class ControlPlane {
       cp.#log('info', `xDS listening on ${cp.#xdsAddress}; ${cp.store.state.resources.length} resources from ${cp.store.files.length} files`);
       if (opts.xdsTlsAddress) {
         if (!opts.ca) throw new ControlPlaneError('CP_TLS_NEEDS_CA', 'the TLS xDS port needs the mesh CA for its serving certificate');
-        const credentials = await xdsServerCredentials(opts.ca, opts.xdsTlsNames ?? [defaultXdsTlsName]);
-        cp.#xdsTlsAddress = await bindGrpc(cp.grpcServer, opts.xdsTlsAddress, credentials);
+        cp.#servingCertificate = await ServingCertificate.issue({ ca: opts.ca, names: opts.xdsTlsNames ?? [defaultXdsTlsName], clock: cp.#clock, log: cp.#log });
+        cp.#xdsTlsAddress = await bindGrpc(cp.grpcServer, opts.xdsTlsAddress, cp.#servingCertificate.credentials);
         cp.#log('info', `xDS over TLS listening on ${cp.#xdsTlsAddress}`);
       }
     } catch (err) {
       // A half-started control plane must not keep the process alive: the bound port, the watcher's timers.
       cp.#watcher.close();
       cp.#debouncer.cancel();
+      cp.#servingCertificate?.close();
       cp.grpcServer.forceShutdown();
       throw err;
     }
@@ -295,6 +299,7 @@ export class ControlPlane {
   async close(): Promise<void> {
     this.#watcher.close();
     this.#debouncer.cancel();
+    this.#servingCertificate?.close();
     this.ads.closeStreams();
     await new Promise<void>((resolve) => {
       const t = setTimeout(() => {

@@ -4,7 +4,7 @@
 import type { AnyResource, Deployment, WorkloadEntry } from '../config/resource.ts';
 import type { ProxyView } from '../model/proxy-view.ts';
 import type { WorkloadInstance } from '../model/workload.ts';
-import type { WorkloadIdentity } from './bootstrap-tokens.ts';
+import type { IdentityCredential, WorkloadIdentity } from './bootstrap-tokens.ts';
 
 const key = (ns: string, name: string) => `${ns}/${name}`;
 
@@ -82,15 +82,20 @@ export class WorkloadRegistry {
   /**
    * Why a proxy with this verified identity may not announce instance `namespace/podName`, or undefined
    * when it may: the instance declared or registered, else the one another identity's proxy announces,
-   * must have the identity's namespace, service account and (when it names one) workload.
+   * must have the identity's namespace, service account and (when it names one) workload. `credential`
+   * is what proved the identity: a client certificate proves no workload, the node claims it.
    */
-  refusal(namespace: string, podName: string, identity: WorkloadIdentity): string | undefined {
+  refusal(namespace: string, podName: string, identity: WorkloadIdentity, credential: IdentityCredential = 'token'): string | undefined {
     const k = key(namespace, podName);
     const base = this.#base(k);
     const owner = base ? { namespace, serviceAccount: base.serviceAccount, workload: base.workload } : this.#proxies.get(k)?.identity;
     if (!owner || mayControl(identity, owner)) return undefined;
     const what = base ? 'is declared for' : 'is announced by a proxy of';
-    return `pod ${k} ${what} service account ${owner.serviceAccount}${owner.workload ? ` (workload ${owner.workload})` : ''}; the token is for ${describe(identity)}`;
+    const claimed =
+      credential === 'token'
+        ? `the token is for ${describe(identity)}`
+        : `the client certificate is for ${identity.namespace}/${identity.serviceAccount} and the node claims workload ${identity.workload}`;
+    return `pod ${k} ${what} service account ${owner.serviceAccount}${owner.workload ? ` (workload ${owner.workload})` : ''}; ${claimed}`;
   }
 
   /**

@@ -79,7 +79,8 @@ export async function runProxy(flags: ProxyFlags, log: ProxyLog, options: { outp
   // The token bootstraps; from the first certificate on, the TLS port also sees that certificate (as
   // istiod's ClientCertAuthenticator), so renewals and reconnects hold when the token has expired.
   const credentials = tls ? xdsClientCredentials(tls, () => certs.current) : undefined;
-  const token = flags.tokenFile !== undefined ? tokenFileReader(flags.tokenFile, log) : () => '';
+  // On the TLS port the certificate it holds renews it: an expired token is then needed only to join again.
+  const token = flags.tokenFile !== undefined ? tokenFileReader(flags.tokenFile, log, Date.now, tls ? () => certs.current?.notAfter : undefined) : () => '';
   const role = flags.role;
   const nodeId = flags.nodeId ?? `${role}~127.0.0.1~${String(metadata['WORKLOAD_NAME'] ?? 'proxy')}.${ns}~${ns}.svc.cluster.local`;
   const stopped = Promise.withResolvers<void>();
@@ -136,8 +137,10 @@ export async function runProxy(flags: ProxyFlags, log: ProxyLog, options: { outp
  * The token file, read at each ADS connection and each CSR, so a token rotated in place (a new
  * `outrigger token -o FILE`, as a kubelet rotates a projected token) is taken without a restart. A file
  * that cannot be read keeps the last token read; an expired token is said once, with the way out.
+ * `certificateExpiry` is the expiry of the workload certificate the proxy presents to the TLS port: while
+ * it holds one that is valid, it renews with it, and the expired token matters only to join again.
  */
-export function tokenFileReader(file: string, log: ProxyLog, now: () => number = Date.now): () => string {
+export function tokenFileReader(file: string, log: ProxyLog, now: () => number = Date.now, certificateExpiry?: () => Date | undefined): () => string {
   let last = '';
   let told: string | undefined;
   return () => {
@@ -150,9 +153,16 @@ export function tokenFileReader(file: string, log: ProxyLog, now: () => number =
       return last;
     }
     const expiry = BootstrapTokens.expiresAt(last);
-    if (expiry !== undefined && now() >= expiry && told !== last) {
+    if (expiry === undefined || now() < expiry) return last;
+    const certificate = certificateExpiry?.();
+    const expired = `--token-file ${file}: the token expired at ${new Date(expiry).toISOString()}`;
+    if (certificate && now() < certificate.getTime()) {
+      // Said once per token; again as the error below if the certificate expires with no new token.
+      if (told !== `cert:${last}`) log('info', `${expired}; the proxy renews with its workload certificate (valid until ${certificate.toISOString()}), and needs a new token (outrigger token ... -o ${file}) only to join again after its certificate expires`);
+      told = `cert:${last}`;
+    } else if (told !== last) {
       told = last;
-      log('error', `--token-file ${file}: the token expired at ${new Date(expiry).toISOString()}; write a new one there (outrigger token ... -o ${file}): the proxy reads it at its next connection`);
+      log('error', `${expired}; write a new one there (outrigger token ... -o ${file}): the proxy reads it at its next connection`);
     }
     return last;
   };

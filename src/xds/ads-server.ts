@@ -2,7 +2,7 @@
 // authenticates each stream, tracks per-type versions, nonces, ACKs and NACKs, and pushes a type to a
 // proxy only when that proxy's resources of that type changed.
 import * as grpc from '@grpc/grpc-js';
-import type { WorkloadIdentity } from '../controlplane/bootstrap-tokens.ts';
+import type { IdentityCredential, WorkloadIdentity } from '../controlplane/bootstrap-tokens.ts';
 import type { ClientCertResult, PeerAuthContext } from '../controlplane/client-cert-authenticator.ts';
 import { BootstrapTokens } from '../controlplane/bootstrap-tokens.ts';
 import type { Clock } from '../controlplane/clock.ts';
@@ -43,9 +43,9 @@ export interface AdsServerOptions {
   /**
    * Why a stream whose node matches its token may still not go on (PERMISSION_DENIED, the reason sent to
    * the caller too), or undefined to accept it: the control plane refuses a proxy that claims a pod of
-   * another identity.
+   * another identity. `credential` is what proved the identity, for the reason to name.
    */
-  admit?: (node: NodeInfo, identity: WorkloadIdentity | undefined) => string | undefined;
+  admit?: (node: NodeInfo, identity: WorkloadIdentity | undefined, credential: IdentityCredential) => string | undefined;
   /** Everything this connection should hold now. */
   generate: (conn: AdsConnection) => ProxyResources;
   /** The current config version, sent as `version_info`. */
@@ -257,7 +257,7 @@ export class AdsServer {
             const why = `node ${node.view.namespace}/${node.view.serviceAccount}/${node.view.workloadName} is not the token's ${identity.namespace}/${identity.serviceAccount}/${identity.workload}`;
             return this.#refuse(call, peer, grpc.status.PERMISSION_DENIED, 'IDENTITY_MISMATCH', why);
           }
-          const denied = this.#opts.admit?.(node, identity);
+          const denied = this.#opts.admit?.(node, identity, certified ? 'client certificate' : 'token');
           if (denied !== undefined) {
             close();
             return this.#refuse(call, peer, grpc.status.PERMISSION_DENIED, 'NOT_YOUR_WORKLOAD', denied, true);

@@ -170,6 +170,10 @@ test("ADS takes the certificate's identity: the node must be of its service acco
   // The certificate proves shop/api: a node claiming another service account is refused.
   assert.equal(await adsOutcome(m, undefined, held, sidecarNode('shop', 'admin-0', 'admin', 'admin')), grpc.status.PERMISSION_DENIED);
   assert.ok(m.logs.some((l) => l.includes(`IDENTITY_MISMATCH node shop/admin is not the certificate's ${apiId}`)), m.logs.join('\n'));
+  // A SPIFFE ID names no workload: a declared pod of another workload of the service account is refused, said of the certificate.
+  assert.equal(await adsOutcome(m, undefined, held, sidecarNode('shop', 'api-0', 'api', 'api-batch')), grpc.status.PERMISSION_DENIED);
+  const notYours = 'NOT_YOUR_WORKLOAD pod shop/api-0 is declared for service account api (workload api); the client certificate is for shop/api and the node claims workload api-batch';
+  assert.ok(m.logs.some((l) => l.endsWith(notYours)), m.logs.join('\n'));
 
   m.clock.advance(held.notAfter - m.clock.now());
   assert.equal((await c.status).code, grpc.status.UNAUTHENTICATED);
@@ -180,12 +184,14 @@ test("the CA's current roots decide: a certificate of a rotated-out root holds u
   const m = await startMesh(t);
   const before = await certificateFrom(m.ca, apiToken);
   const oldRoot = await m.ca.rotateSelfSignedRoot();
+  // The control plane's own certificate is signed again by the new root: the proxy trusts both (its ROOTCA).
+  const rotated = { ...m, serverRoots: [...m.ca.trustBundle()] };
   const after = await certificateFrom(m.ca, apiToken);
-  assert.equal(await renew(m, apiId, '', before), apiId, 'the old root is still in the trust bundle');
-  assert.equal(await renew(m, apiId, '', after), apiId, 'the new root signs now');
+  assert.equal(await renew(rotated, apiId, '', before), apiId, 'the old root is still in the trust bundle');
+  assert.equal(await renew(rotated, apiId, '', after), apiId, 'the new root signs now');
   m.ca.removeTrustedRoot(oldRoot);
-  assert.equal(await renew(m, apiId, '', before), grpc.status.UNAUTHENTICATED);
-  assert.equal(await renew(m, apiId, '', after), apiId);
+  assert.equal(await renew(rotated, apiId, '', before), grpc.status.UNAUTHENTICATED);
+  assert.equal(await renew(rotated, apiId, '', after), apiId);
 });
 
 test('a renewed certificate is presented from the next connection on: ADS and CSR clients open a new channel for it', async (t) => {

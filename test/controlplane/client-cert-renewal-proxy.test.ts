@@ -85,4 +85,7 @@ test('a proxy whose token expired reconnects and renews with its workload certif
   );
   assert.equal((await get(admin, '/ready')).status, 200);
   assert.doesNotMatch(proxy.log, /certificate renewal failed/);
+  // The proxy says its token expired as a renewal by certificate: needed only to join again.
+  assert.ok(await until(() => /the token expired at \S+; the proxy renews with its workload certificate/.test(proxy.log), 300), proxy.log);
+  assert.doesNotMatch(proxy.log, /the proxy reads it at its next connection/);
 });

@@ -151,3 +151,22 @@ test('a token file that cannot be read, or is empty, keeps the token read before
   assert.equal(token(), 'or1.a.b');
   assert.deepEqual(proxyLogs, [`warning --token-file ${file}: no such file or directory; the token read before is used`]);
 });
+
+test('a proxy that renews with its workload certificate says its expired token is needed only to join again, and the error once the certificate expires', async () => {
+  const file = path.join(dir, 'cert.token');
+  let now = Date.parse('2030-06-01T00:00:00Z');
+  await writeFile(file, `${cp.issueBootstrapToken(id, now - 1000)}\n`);
+  const notAfter = new Date(now + 60_000);
+  const proxyLogs: string[] = [];
+  const token = tokenFileReader(file, (level, m) => proxyLogs.push(`${level} ${m}`), () => now, () => notAfter);
+  token();
+  token();
+  const expired = `--token-file ${file}: the token expired at 2030-05-31T23:59:59.000Z`;
+  assert.deepEqual(proxyLogs, [
+    `info ${expired}; the proxy renews with its workload certificate (valid until 2030-06-01T00:01:00.000Z), and needs a new token (outrigger token ... -o ${file}) only to join again after its certificate expires`,
+  ]);
+  now = notAfter.getTime();
+  token();
+  token();
+  assert.deepEqual(proxyLogs.slice(1), [`error ${expired}; write a new one there (outrigger token ... -o ${file}): the proxy reads it at its next connection`]);
+});
