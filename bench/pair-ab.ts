@@ -8,8 +8,10 @@
 // --close sends every wrk request on a new connection (`Connection: close`): what a connection costs.
 // --flags-a / --flags-b add Node flags to one pair's sidecars (after the mesh's own), to pair a flag
 // against its absence on one revision: --a HEAD --b HEAD --flags-b '--heap-growing-percent=50'.
+// --env-a / --env-b do the same with environment variables (NAME=VALUE ...), such as libuv's
+// UV_USE_IO_URING=0, which a process reads only when it starts.
 // Run: node bench/pair-ab.ts --a <rev> [--b <rev>] [--rounds 20] [--seconds 3] [--rate 0|rps] [--connections 10] [--close] [--tcp | --h2 | --grpc]
-//        [--flags-a '...'] [--flags-b '...']
+//        [--flags-a '...'] [--flags-b '...'] [--env-a 'NAME=VALUE ...'] [--env-b 'NAME=VALUE ...']
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
@@ -38,6 +40,16 @@ const grpc = argv.includes('--grpc');
 const close = argv.includes('--close');
 const connections = Number(opt('--connections') ?? 10);
 const extraFlags = [opt('--flags-a'), opt('--flags-b')].map((f) => (f ?? '').split(' ').filter(Boolean));
+const extraEnv = [opt('--env-a'), opt('--env-b')].map((e) =>
+  (e ?? '')
+    .split(' ')
+    .filter(Boolean)
+    .map((kv) => {
+      const eq = kv.indexOf('=');
+      if (eq <= 0) throw new Error(`--env-a/--env-b take NAME=VALUE, not ${kv}`);
+      return [kv.slice(0, eq), kv.slice(eq + 1)] as const;
+    }),
+);
 if (!revA) throw new Error('usage: node bench/pair-ab.ts --a <rev> [--b <rev>] [--rounds N] [--seconds S] [--rate RPS] [--connections N] [--tcp | --h2 | --grpc]');
 
 const repo = packageRoot();
@@ -97,7 +109,12 @@ try {
     const { startOutriggerPair } = (await import(path.join(root, 'bench', 'outrigger-pair.ts'))) as { startOutriggerPair: Start };
     const dir = path.join(work, `pair-${i}`);
     mkdirSync(dir);
-    const pair = await startOutriggerPair({ dir, fillerServices: 100, origin: { http: nginx.port, grpc: grpc ? grpcPort : nginx.port }, taken, nodeFlags: ['--trace-gc-nvp', ...(extraFlags[i] ?? [])] });
+    // The sidecars inherit this process's environment when they start: set one pair's variables just for its start.
+    const env = extraEnv[i] ?? [];
+    for (const [k, v] of env) process.env[k] = v;
+    const pair = await startOutriggerPair({ dir, fillerServices: 100, origin: { http: nginx.port, grpc: grpc ? grpcPort : nginx.port }, taken, nodeFlags: ['--trace-gc-nvp', ...(extraFlags[i] ?? [])] }).finally(() => {
+      for (const [k] of env) delete process.env[k];
+    });
     pairs.push({ pair, logs: ['client-0', 'server-0'].map((n) => path.join(dir, `${n}.proxy.log`)) });
   }
   for (const { pair } of pairs) await load(pair.outboundPort);
