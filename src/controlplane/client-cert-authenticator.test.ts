@@ -65,3 +65,19 @@ test('no certificate, or one that proves nothing: each refusal says why', async 
   ];
   for (const [name, got, want] of cases) assert.equal(outcome(got), want, name);
 });
+
+test('a certificate parsed once is still checked against the issuers and the clock of each call', async () => {
+  const ca = await CertificateAuthority.ephemeral();
+  const leaf = await leafOf(ca);
+  let now = leaf.notBefore + 120_000;
+  const a = new ClientCertAuthenticator({ issuers: () => [...ca.signingChain(), ...ca.trustBundle()], trustDomains: () => ['cluster.local'], now: () => now });
+  const presented = () => outcome(a.authenticate({ sslPeerCertificate: { raw: Buffer.from(leaf.raw) } }));
+  assert.equal(presented(), 'verified');
+  const oldRoot = await ca.rotateSelfSignedRoot();
+  assert.equal(presented(), 'verified', 'its root is still in the trust bundle');
+  ca.removeTrustedRoot(oldRoot);
+  assert.equal(presented(), 'BAD_CERT: client certificate spiffe://cluster.local/ns/shop/sa/api is not signed by the mesh CA');
+  ca.addTrustedRoot(oldRoot);
+  now = leaf.notAfter;
+  assert.equal(presented(), `CERT_EXPIRED: client certificate spiffe://cluster.local/ns/shop/sa/api expired at ${new Date(leaf.notAfter).toISOString()}`);
+});

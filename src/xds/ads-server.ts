@@ -81,6 +81,8 @@ export class AdsServer {
   #connections = new Set<AdsConnection>();
   #generated = new WeakMap<AdsConnection, { key: string; resources: ProxyResources }>();
   #pushing = new Set<AdsConnection>();
+  /** Per stream opened with a client certificate: whether it still proves the identity (else the stream ends). */
+  #certificateChecks = new WeakMap<AdsConnection, () => boolean>();
   #calls = new Set<AdsCall>();
   #seq = 0;
   #round = 0;
@@ -134,6 +136,7 @@ export class AdsServer {
   /** Recomputes one connection's resources and pushes the types that changed (`force`: send anyway). */
   push(conn: AdsConnection, force: ReadonlySet<string> = new Set()): void {
     if (!this.#connections.has(conn)) return;
+    if (this.#certificateChecks.get(conn)?.() === false) return;
     if (this.#pushing.has(conn)) return;
     this.#pushing.add(conn);
     try {
@@ -193,7 +196,8 @@ export class AdsServer {
     const peer = call.getPeer();
     const header = call.metadata.get('authorization')[0];
     const token = BootstrapTokens.fromAuthorization(typeof header === 'string' ? header : undefined);
-    const cert = this.#opts.verifyCertificate?.(call.getAuthContext());
+    const authContext = call.getAuthContext();
+    const cert = this.#opts.verifyCertificate?.(authContext);
     // A refused certificate is said beside the token's refusal, or instead of it when there is no token.
     const certRefusal = cert?.kind === 'refused' ? cert : undefined;
     let identity: WorkloadIdentity | undefined;
@@ -230,6 +234,17 @@ export class AdsServer {
             const [code, what] = certified ? (['CERT_EXPIRED', `client certificate ${certified.spiffeId}`] as const) : (['TOKEN_EXPIRED', 'token'] as const);
             this.#refuse(call, peer, grpc.status.UNAUTHENTICATED, code, `${what} expired at ${new Date(expiry).toISOString()} on an open stream`);
           });
+    // The certificate is checked again before each push: one that no longer proves its identity (its
+    // root removed from the trust bundle) ends its stream as its expiry does, and receives nothing more.
+    const stillCertified = (): boolean => {
+      if (closed || !certified) return !closed;
+      const again = this.#opts.verifyCertificate?.(authContext);
+      if (again?.kind === 'verified' && again.spiffeId === certified.spiffeId) return true;
+      close();
+      const [code, reason] = again?.kind === 'refused' ? [again.code, again.reason] : ['BAD_CERT', `client certificate ${certified.spiffeId} no longer verifies`];
+      this.#refuse(call, peer, grpc.status.UNAUTHENTICATED, code, `${reason} on an open stream`);
+      return false;
+    };
     const close = () => {
       if (closed) return;
       closed = true;
@@ -274,6 +289,7 @@ export class AdsServer {
           conn.onDrain = () => {
             if (c.dirtyTypes().length > 0) this.push(c);
           };
+          if (certified) this.#certificateChecks.set(conn, stillCertified);
           this.#connections.add(conn);
           this.#opts.onEvent?.({ kind: 'connect', conn });
         } catch (err) {

@@ -255,3 +255,35 @@ test('a renewed certificate is presented from the next connection on: ADS and CS
   await got;
   assert.equal(m.cp.connections.length, 1);
 });
+
+test('a stream its certificate opened ends at its next push once that certificate no longer verifies (its root removed)', async (t) => {
+  const m = await startMesh(t);
+  const before = await certificateFrom(m.ca, apiToken);
+  const oldRoot = await m.ca.rotateSelfSignedRoot();
+  const c = new RawAdsClient(m.cp.xdsTlsAddress, node, undefined, xdsClientTls([...m.ca.trustBundle()], undefined, before));
+  t.after(() => c.close());
+  c.subscribe(TypeUrl.Cluster);
+  c.ack(await c.next(10_000));
+  await c.barrier();
+  assert.equal(m.cp.connections.length, 1);
+
+  m.ca.removeTrustedRoot(oldRoot);
+  // A new subscription is answered by a push: the stream ends instead, as at the certificate's expiry.
+  const outcome = await Promise.race([c.status.then((s) => s.code), c.barrier().then(() => 'answered' as const)]);
+  assert.equal(outcome, grpc.status.UNAUTHENTICATED);
+  assert.equal(m.cp.connections.length, 0);
+  assert.ok(m.logs.some((l) => l.endsWith(`BAD_CERT client certificate ${apiId} is not signed by the mesh CA on an open stream`)), m.logs.join('\n'));
+});
+
+test("a certificate that proves its identity wins over a token for another: the token's identity is not reachable beside it", async (t) => {
+  const m = await startMesh(t);
+  const held = await certificateFrom(m.ca, apiToken);
+  const adminToken = m.cp.issueBootstrapToken({ namespace: 'shop', serviceAccount: 'admin', workload: 'admin' });
+  const adminNode = sidecarNode('shop', 'admin-0', 'admin', 'admin');
+  // The token alone is admin's; beside the api certificate it is not looked at.
+  assert.equal(await renew(m, 'spiffe://cluster.local/ns/shop/sa/admin', adminToken), 'spiffe://cluster.local/ns/shop/sa/admin');
+  assert.equal(await renew(m, 'spiffe://cluster.local/ns/shop/sa/admin', adminToken, held), grpc.status.PERMISSION_DENIED);
+  assert.equal(await adsOutcome(m, adminToken, undefined, adminNode), 'accepted');
+  assert.equal(await adsOutcome(m, adminToken, held, adminNode), grpc.status.PERMISSION_DENIED);
+  assert.equal(await adsOutcome(m, adminToken, held), 'accepted', 'the certificate identity, api');
+});
