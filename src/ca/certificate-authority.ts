@@ -70,6 +70,8 @@ export class CertificateAuthority {
   #now: () => number;
   #leafExpiry = new Map<string, Date>();
   #bundleListeners = new Set<(bundle: readonly string[]) => void>();
+  /** Signers a root rotation retired, with their roots, while those stay trusted: their leaves are still this CA's. */
+  #retiredSigners: { signer: string; root: string }[] = [];
 
   private constructor(signer: Signer, material: CaMaterial, stateDir: string | undefined, o: CertificateAuthorityOptions) {
     this.trustDomain = o.trustDomain ?? 'cluster.local';
@@ -130,6 +132,16 @@ export class CertificateAuthority {
   /** The signing certificate and its issuers up to its root (PEM): what signs the leaves issued now. */
   signingChain(): readonly string[] {
     return this.#signer.chain;
+  }
+
+  /**
+   * The certificates that sign this CA's own workload certificates (PEM): the current signer, and the
+   * signers a rotation in this process retired while their roots stay in the bundle. Not the bundle's
+   * other roots (federated, or plugged in beside the signer) nor the signer's own issuers: a leaf they
+   * sign is no workload of this CA, whatever SPIFFE ID it carries, so it proves nothing to the CA.
+   */
+  ownSigners(): readonly string[] {
+    return [this.#signer.chain[0] as string, ...this.#retiredSigners.map((r) => r.signer)];
   }
 
   /** Called with the new bundle whenever a root is added or removed (push `ROOTCA` again). */
@@ -237,6 +249,7 @@ export class CertificateAuthority {
     const drop = new Set(splitPemCertificates(pem).map((p) => p.replace(/\s+/g, '')));
     const signingRoot = this.#signer.chain.at(-1)!.replace(/\s+/g, '');
     if (drop.has(signingRoot)) throw new CaError('CA_LOAD_FAILED', 'cannot remove the root that signs certificates');
+    this.#retiredSigners = this.#retiredSigners.filter((r) => !drop.has(r.root.replace(/\s+/g, '')));
     this.#setRoots(this.#roots.filter((r) => !drop.has(r.replace(/\s+/g, ''))));
   }
 
@@ -246,6 +259,8 @@ export class CertificateAuthority {
    */
   async rotateSelfSignedRoot(): Promise<string> {
     const old = this.#signer.chain.at(-1)!;
+    // The old signer's leaves stay this CA's until its root leaves the bundle.
+    this.#retiredSigners.push({ signer: this.#signer.chain[0] as string, root: old });
     const fresh = await selfSignedMaterial(this.trustDomain, this.#now(), this.#lifetimes.rootTtl);
     const key = await importPrivateKeyPem(fresh.caKeyPem);
     this.#signer = { cert: new x509.X509Certificate(fresh.caCertPem), key, chain: [fresh.rootCertPem] };

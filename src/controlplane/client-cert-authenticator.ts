@@ -1,7 +1,8 @@
 // Istio's ClientCertAuthenticator: the identity of a caller on the TLS xDS port that presented its
 // workload certificate. The port asks for a certificate without requiring one, so the chain is checked
-// here: signed by the mesh CA's current signer or a root of its trust bundle, valid by the control
-// plane's clock, one Istio SPIFFE ID in the mesh's trust domain (or an alias). Anything else proves nothing.
+// here: signed by the mesh CA's own signer (or one a root rotation retired while its root is still
+// trusted; never another root of the bundle, such as a federated one), valid by the control plane's
+// clock, one Istio SPIFFE ID in the mesh's trust domain (or an alias). Anything else proves nothing.
 import { createHash, X509Certificate } from 'node:crypto';
 import { CaError } from '../ca/ca-error.ts';
 import { parseSpiffeId, type WorkloadIdentity } from '../ca/spiffe-id.ts';
@@ -18,7 +19,7 @@ export type ClientCertResult =
   | { kind: 'verified'; identity: WorkloadIdentity; spiffeId: string; expiresAtMs: number };
 
 export interface ClientCertTrust {
-  /** The CA's signing chain and every root of its trust bundle, PEM: a leaf must be signed by one. */
+  /** The certificates that sign the CA's own leaves (`CertificateAuthority.ownSigners`), PEM: a leaf must be signed by one. */
   issuers(): readonly string[];
   /** The trust domains whose identities this mesh accepts: the CA's first, then its aliases. */
   trustDomains(): readonly string[];

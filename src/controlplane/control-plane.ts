@@ -102,7 +102,7 @@ export class ControlPlane {
     const ca = opts.ca;
     if (ca) {
       this.#clientCerts = new ClientCertAuthenticator({
-        issuers: () => [...ca.signingChain(), ...ca.trustBundle()],
+        issuers: () => ca.ownSigners(),
         // The CA's domain, and the aliases the config gives it (the snapshot's mesh settings hold both).
         trustDomains: () => [ca.trustDomain, ...this.#snapshot.mesh.trustDomainAliases],
         now: () => this.#clock.now(),

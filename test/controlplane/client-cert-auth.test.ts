@@ -194,6 +194,23 @@ test("the CA's current roots decide: a certificate of a rotated-out root holds u
   assert.equal(await renew(rotated, apiId, '', after), apiId);
 });
 
+test("a root the bundle merely trusts (federated) signs no identity here, even one in the mesh's trust domain", async (t) => {
+  const m = await startMesh(t);
+  // Another CA of the same trust domain, its root added to this mesh's bundle: TLS now accepts its
+  // leaves, so only the authenticator stands between them and a certificate from this CA.
+  const federated = await CertificateAuthority.ephemeral({ trustDomain: 'cluster.local' });
+  m.ca.addTrustedRoot(federated.trustBundle()[0] as string);
+  const istiod = { namespace: 'istio-system', serviceAccount: 'istiod' };
+  const forged = await certificateFrom(federated, istiod);
+  assert.equal(await renew(m, 'spiffe://cluster.local/ns/istio-system/sa/istiod', '', forged), grpc.status.UNAUTHENTICATED);
+  const forgedApi = await certificateFrom(federated, apiToken);
+  assert.equal(await renew(m, apiId, '', forgedApi), grpc.status.UNAUTHENTICATED);
+  assert.equal(await adsOutcome(m, undefined, forgedApi), grpc.status.UNAUTHENTICATED);
+  assert.ok(m.logs.some((l) => l.includes(`BAD_CERT client certificate ${apiId} is not signed by the mesh CA`)), m.logs.join('\n'));
+  // This CA's own leaves still prove theirs.
+  assert.equal(await renew(m, apiId, '', await certificateFrom(m.ca, apiToken)), apiId);
+});
+
 test('a renewed certificate is presented from the next connection on: ADS and CSR clients open a new channel for it', async (t) => {
   const m = await startMesh(t);
   const dir = await mkdtemp(path.join(tmpdir(), 'or-client-cert-root-'));
