@@ -87,6 +87,8 @@ export class ControlPlane {
   #xdsTlsAddress = '';
   /** The TLS port's own certificate, renewed on the clock; undefined while the port is off. */
   #servingCertificate: ServingCertificate | undefined;
+  /** Ends the subscription to the CA's trust-bundle changes. */
+  #unsubscribeBundle: (() => void) | undefined;
   #log: NonNullable<ControlPlaneOptions['log']>;
   /** The configured trust domain last seen, so a mismatch with the CA's is reported once per change. */
   #configuredTrustDomain: string | undefined;
@@ -172,6 +174,9 @@ export class ControlPlane {
       // The first load is what `xDS listening ... N resources from M files` says; edits are said from here on.
       cp.#changedFiles.clear();
       cp.rebuild();
+      // A root added, rotated in or removed goes to every proxy at once as its ROOTCA: a proxy must
+      // know a new root before the TLS port's certificate (re-signed by it) is all it is offered.
+      cp.#unsubscribeBundle = opts.ca?.onTrustBundleChange(() => cp.#debouncer.trigger());
       const address = opts.xdsAddress ?? '127.0.0.1:15010';
       cp.#xdsAddress = await bindGrpc(cp.grpcServer, address, grpc.ServerCredentials.createInsecure());
       cp.#log('info', `xDS listening on ${cp.#xdsAddress}; ${cp.store.state.resources.length} resources from ${cp.store.files.length} files`);
@@ -184,7 +189,8 @@ export class ControlPlane {
     } catch (err) {
       // A half-started control plane must not keep the process alive: the bound port, the watcher's timers.
       cp.#watcher.close();
-      cp.#debouncer.cancel();
+      cp.#debouncer.close();
+      cp.#unsubscribeBundle?.();
       cp.#servingCertificate?.close();
       cp.grpcServer.forceShutdown();
       throw err;
@@ -298,7 +304,9 @@ export class ControlPlane {
 
   async close(): Promise<void> {
     this.#watcher.close();
-    this.#debouncer.cancel();
+    // Closed, not just cancelled: the streams closed below unregister their pods, which would arm it again.
+    this.#debouncer.close();
+    this.#unsubscribeBundle?.();
     this.#servingCertificate?.close();
     this.ads.closeStreams();
     await new Promise<void>((resolve) => {

@@ -48,3 +48,14 @@ test('flush fires at once and cancel drops the burst', () => {
   assert.equal(fired.length, 1);
   assert.equal(clock.pending, 0);
 });
+
+test('after close, events arm nothing: a shutdown that closes streams fires no burst', () => {
+  const { clock, fired, d } = setup();
+  d.trigger();
+  d.close();
+  d.trigger();
+  assert.equal(clock.pending, 0);
+  clock.advance(20_000);
+  assert.deepEqual(fired, []);
+  assert.equal(d.pending, false);
+});

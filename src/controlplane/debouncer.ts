@@ -15,6 +15,7 @@ export class Debouncer {
   #timer: TimerHandle | undefined;
   #firstAt = 0;
   #events = 0;
+  #closed = false;
 
   constructor(opts: DebounceOptions) {
     this.#opts = opts;
@@ -22,6 +23,7 @@ export class Debouncer {
 
   /** Records one event; the burst fires after the quiet period or at the maximum delay. */
   trigger(): void {
+    if (this.#closed) return;
     const now = this.#opts.clock.now();
     if (this.#events === 0) this.#firstAt = now;
     this.#events++;
@@ -49,5 +51,11 @@ export class Debouncer {
     this.#timer?.cancel();
     this.#timer = undefined;
     this.#events = 0;
+  }
+
+  /** Cancels, and ignores every later event: what a shutdown still causes (streams closing) fires nothing. */
+  close(): void {
+    this.#closed = true;
+    this.cancel();
   }
 }

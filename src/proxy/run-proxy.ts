@@ -4,6 +4,7 @@
 import type { Writable } from 'node:stream';
 import { readFileSync } from 'node:fs';
 import { fsReason } from '../cli/path-args.ts';
+import { splitPemCertificates } from '../ca/keys.ts';
 import { BootstrapTokens } from '../controlplane/bootstrap-tokens.ts';
 import { packageVersion } from '../runtime/package-version.ts';
 import { parseDurationMs } from '../xds/duration.ts';
@@ -78,7 +79,10 @@ export async function runProxy(flags: ProxyFlags, log: ProxyLog, options: { outp
   const tls = xdsTlsTransport(flags);
   // The token bootstraps; from the first certificate on, the TLS port also sees that certificate (as
   // istiod's ClientCertAuthenticator), so renewals and reconnects hold when the token has expired.
-  const credentials = tls ? xdsClientCredentials(tls, () => certs.current) : undefined;
+  // The roots the control plane pushed (ROOTCA) join --root-cert's: a root rotation re-signs its
+  // certificate with a root the file may not hold. Read from the proxy once it exists.
+  let pushedRoots: () => readonly string[] = () => [];
+  const credentials = tls ? xdsClientCredentials(tls, () => certs.current, Date.now, () => pushedRoots()) : undefined;
   // On the TLS port the certificate it holds renews it: an expired token is then needed only to join again.
   const token = flags.tokenFile !== undefined ? tokenFileReader(flags.tokenFile, log, Date.now, tls ? () => certs.current?.notAfter : undefined) : () => '';
   const role = flags.role;
@@ -103,6 +107,7 @@ export async function runProxy(flags: ProxyFlags, log: ProxyLog, options: { outp
     },
     onExit: () => stopped.resolve(),
   });
+  pushedRoots = () => splitPemCertificates(proxy.secrets.get('ROOTCA')?.ca ?? '');
   // The CSR service shares the xDS port, so the certificate comes over the same verified TLS.
   const csr = createCsrClient({ address: flags.xdsAddress, token, ...(tls && credentials ? { credentials, options: tls.options } : {}) });
   const certs = new CertificateManager({

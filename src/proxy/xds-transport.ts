@@ -57,13 +57,28 @@ export interface HeldCertificate {
  * certificate, then that certificate as the client certificate while it is valid, so that renewals and
  * reconnects go on when the token has expired. One credentials object per certificate: a renewed one
  * makes the ADS and CSR clients open a new channel, so a new handshake presents it.
+ *
+ * The roots trusted are --root-cert's and those the control plane pushed as `ROOTCA` (`pushedRoots`, over
+ * the channel --root-cert verified): after a root rotation the control plane's certificate is signed by
+ * the new root, which a proxy started with the old one learns only that way (Istio's agent likewise
+ * follows the mesh's root bundle). A changed bundle also makes a new credentials object.
  */
-export function xdsClientCredentials(t: XdsTlsTransport, current: () => HeldCertificate | undefined, now: () => number = Date.now): () => grpc.ChannelCredentials {
-  let made: { cert: HeldCertificate; credentials: grpc.ChannelCredentials } | undefined;
+export function xdsClientCredentials(
+  t: XdsTlsTransport,
+  current: () => HeldCertificate | undefined,
+  now: () => number = Date.now,
+  pushedRoots: () => readonly string[] = () => [],
+): () => grpc.ChannelCredentials {
+  let made: { cert: HeldCertificate | undefined; rootsKey: string; credentials: grpc.ChannelCredentials } | undefined;
+  const fileRoots = t.rootPem.replace(/\s+/g, '');
   return () => {
-    const cert = current();
-    if (!cert || now() >= cert.notAfter.getTime()) return t.credentials;
-    if (made?.cert !== cert) made = { cert, credentials: xdsClientTls([t.rootPem], t.serverName, cert).credentials };
+    const held = current();
+    const cert = held && now() < held.notAfter.getTime() ? held : undefined;
+    const pushed = pushedRoots().filter((r) => !fileRoots.includes(r.replace(/\s+/g, '')));
+    if (!cert && pushed.length === 0) return t.credentials;
+    const roots = [t.rootPem, ...pushed];
+    const rootsKey = roots.join('');
+    if (!made || made.cert !== cert || made.rootsKey !== rootsKey) made = { cert, rootsKey, credentials: xdsClientTls(roots, t.serverName, cert).credentials };
     return made.credentials;
   };
 }
