@@ -148,3 +148,29 @@ test('keeps the last good config when the control plane goes away and resyncs wh
   assert.ok(events.some((e) => e.kind === 'disconnected'));
   assert.deepEqual(applied.map((a) => a.names), [['a']]);
 });
+
+test('a response over 4 MiB (a mesh with many services) is taken, not refused with the stream', async (t) => {
+  let gotCall!: (c: Call) => void;
+  const callP = new Promise<Call>((r) => (gotCall = r));
+  const { server, port } = await startServer((c) => gotCall(c));
+  t.after(() => server.forceShutdown());
+  const { subscriber, applied } = makeSubscriber();
+  const events: AdsEvent[] = [];
+  const client = new AdsClient({ address: `127.0.0.1:${port}`, node: { id: 'sidecar~10.0.0.1~a.ns~ns.svc.cluster.local', metadata: {} }, subscriber, onEvent: (e) => events.push(e) });
+  t.after(() => client.stop());
+  client.start();
+  const call = await callP;
+  const q = requestQueue(call);
+  await q.next((r) => r.type_url === TypeUrl.Cluster);
+  // 40,000 clusters with long names: about 5 MiB encoded.
+  const many = Array.from({ length: 40_000 }, (_, i) => cluster(`outbound|80||service-${i}.some-namespace.svc.cluster.local`));
+  call.write({ version_info: 'big', type_url: TypeUrl.Cluster, nonce: 'n-big', resources: many });
+  const ack = await Promise.race([
+    q.next((r) => r.type_url === TypeUrl.Cluster && r.response_nonce === 'n-big'),
+    new Promise<undefined>((resolve) => call.once('cancelled', () => resolve(undefined))),
+    new Promise<undefined>((resolve) => call.once('finish', () => resolve(undefined))),
+  ]);
+  assert.ok(ack, `no ACK: ${JSON.stringify(events.filter((e) => e.kind === 'disconnected'))}`);
+  assert.equal(ack.version_info, 'big');
+  assert.equal(applied.at(-1)?.names.length, 40_000);
+});

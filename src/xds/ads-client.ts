@@ -124,6 +124,9 @@ export class AdsClient {
     this.#clientCredentials = credentials;
     this.#client = new grpc.Client(this.#opts.address, credentials, {
       'grpc.keepalive_time_ms': 30_000,
+      // No cap on a response: grpc-js refuses one over 4 MiB, and a mesh with many services sends a
+      // CDS or EDS response larger than that; refused, the stream ends, and every retry ends alike.
+      'grpc.max_receive_message_length': -1,
       ...(this.#opts.ownConnection ? { 'grpc.use_local_subchannel_pool': 1 } : {}),
       ...(this.#opts.serverName ? { 'grpc.ssl_target_name_override': this.#opts.serverName, 'grpc.default_authority': this.#opts.serverName } : {}),
     });
