@@ -52,7 +52,10 @@ test('add, edit, rename and delete are seen by a rescan', async () => {
 /** Waits (real time, bounded) until `ok` holds: fs.watch events arrive when the kernel delivers them. */
 function until(what: string, ok: () => boolean): Promise<void> {
   return new Promise<void>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`${what} not within 5 s`)), 5000);
+    const t = setTimeout(() => {
+      clearInterval(i); // a failed wait must not keep the test process alive
+      reject(new Error(`${what} not within 5 s`));
+    }, 5000);
     const i = setInterval(() => {
       if (ok()) {
         clearTimeout(t);
@@ -140,6 +143,85 @@ test('the files served are the ones up and analyze read: no dot directories, and
   await w.start();
   assert.deepEqual(log.sort(), ['load a.yaml']);
   assert.deepEqual(loadPaths([dir]).resources.map((r) => r.metadata.name), ['a'], 'the same as loadPaths');
+  w.close();
+  await rm(dir, { recursive: true });
+});
+
+/** Lets the watcher scan what its events announced: the settle timer fires, and the scan runs. */
+async function settle(w: ConfigWatcher, clock: ManualClock): Promise<void> {
+  await until('a watch event', () => clock.pending > 0);
+  clock.advance(SETTLE_MS);
+  await w.rescan(); // joins the scan the settled event started
+}
+
+test('a file an editor saved by renaming a new one over it is still watched: a later write in place is seen', async () => {
+  const { dir, log, files, w, clock } = await setup();
+  const file = path.join(dir, 'a.yaml');
+  await writeFile(file, vs('a'));
+  await w.start();
+  await writeFile(path.join(dir, '.a.yaml.swp'), vs('a2'));
+  await rename(path.join(dir, '.a.yaml.swp'), file);
+  await settle(w, clock);
+  assert.equal(files.get(file)?.resources[0]?.metadata.name, 'a2');
+  log.length = 0;
+  await writeFile(file, vs('a3')); // `cp`, `>`, an editor that writes in place
+  await settle(w, clock);
+  assert.deepEqual(log, ['load a.yaml']);
+  assert.equal(files.get(file)?.resources[0]?.metadata.name, 'a3');
+  w.close();
+  await rm(dir, { recursive: true });
+});
+
+test('a file moved in from elsewhere, after one of its name was saved by rename and moved out, is seen without a rescan timer', async () => {
+  const { dir, log, w, clock } = await setup();
+  const outside = await mkdtemp(path.join(tmpdir(), 'or-watch-out-'));
+  const file = path.join(dir, 'a.yaml');
+  await writeFile(file, vs('a'));
+  await w.start();
+  await writeFile(path.join(dir, '.a.yaml.swp'), vs('a2'));
+  await rename(path.join(dir, '.a.yaml.swp'), file);
+  await settle(w, clock);
+  await rename(file, path.join(outside, 'a.yaml'));
+  await settle(w, clock);
+  assert.deepEqual(log.slice(-1), ['drop a.yaml']);
+  await rename(path.join(outside, 'a.yaml'), file);
+  await settle(w, clock);
+  assert.deepEqual(log.slice(-1), ['load a.yaml']);
+  w.close();
+  await rm(dir, { recursive: true });
+  await rm(outside, { recursive: true });
+});
+
+test('a file named on its own (-f vs.yaml) is watched through its directory: a save by rename, then a write in place', async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'or-watch-file-'));
+  const file = path.join(dir, 'vs.yaml');
+  await writeFile(file, vs('a'));
+  await writeFile(path.join(dir, 'other.yaml'), vs('other'));
+  const names: string[] = [];
+  const clock = new ManualClock();
+  const w = new ConfigWatcher({ paths: [file], clock, rescanMs: 0, onFile: (_f, r) => names.push(r?.resources[0]?.metadata.name ?? 'gone') });
+  await w.start();
+  assert.deepEqual(names, ['a'], 'only the file named');
+  await writeFile(`${file}.tmp`, vs('b'));
+  await rename(`${file}.tmp`, file);
+  await settle(w, clock);
+  await writeFile(file, vs('c'));
+  await settle(w, clock);
+  assert.deepEqual(names, ['a', 'b', 'c']);
+  w.close();
+  await rm(dir, { recursive: true });
+});
+
+test('a subdirectory made after the start is watched too', async () => {
+  const { dir, log, w, clock } = await setup();
+  await w.start();
+  await mkdir(path.join(dir, 'team'));
+  await writeFile(path.join(dir, 'team', 'a.yaml'), vs('a'));
+  await settle(w, clock);
+  assert.deepEqual(log, ['load team/a.yaml']);
+  await writeFile(path.join(dir, 'team', 'a.yaml'), vs('a2'));
+  await settle(w, clock);
+  assert.deepEqual(log, ['load team/a.yaml', 'load team/a.yaml']);
   w.close();
   await rm(dir, { recursive: true });
 });

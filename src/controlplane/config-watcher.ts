@@ -1,4 +1,4 @@
-// Watches directories of YAML (fs.watch, recursive, plus a periodic rescan for file systems where
+// Watches directories of YAML (fs.watch on each directory, plus a periodic rescan for file systems where
 // events get lost) and hands each added, changed or removed file's load result to the config store.
 import { watch, type FSWatcher } from 'node:fs';
 import type { Stats } from 'node:fs';
@@ -36,7 +36,13 @@ export class ConfigWatcher {
   #known = new Map<string, string>();
   /** An edited file re-parses only the documents that changed. */
   #loader = new IncrementalLoader();
-  #watchers: FSWatcher[] = [];
+  /**
+   * One fs.watch per directory walked (and per directory of a file named on its own), not one recursive
+   * watch: Node's recursive watch on Linux follows each file's inode, so once an editor saves a file by
+   * renaming a new one over it, later writes to it go unseen, and so does a file moved in from elsewhere.
+   * A directory's own watch sees every name in it change, whatever happened to the inodes.
+   */
+  #watchers = new Map<string, FSWatcher>();
   #timer: TimerHandle | undefined;
   #scanning: Promise<number> | undefined;
   #settle: TimerHandle | undefined;
@@ -48,19 +54,35 @@ export class ConfigWatcher {
     this.#opts = opts;
   }
 
-  /** First full scan, then watching. */
+  /** First full scan, then watching (each scan watches the directories it walked). */
   async start(): Promise<void> {
     await this.rescan();
-    for (const p of this.#opts.paths) {
+    this.#tick();
+  }
+
+  /** Watches each directory in `dirs` not watched yet, and stops watching those that are gone. */
+  #watchDirs(dirs: ReadonlySet<string>): void {
+    if (this.#closed) return;
+    for (const [dir, w] of this.#watchers) {
+      if (dirs.has(dir)) continue;
+      w.close();
+      this.#watchers.delete(dir);
+    }
+    for (const dir of dirs) {
+      if (this.#watchers.has(dir)) continue;
       try {
-        const w = watch(p, { recursive: true, persistent: false }, () => this.#onEvent());
-        w.on('error', (err) => this.#opts.onError?.(err));
-        this.#watchers.push(w);
+        const w = watch(dir, { persistent: false }, () => this.#onEvent());
+        w.on('error', (err) => {
+          // Gone meanwhile (deleted, unmounted): the next scan watches it again if it is back.
+          w.close();
+          if (this.#watchers.get(dir) === w) this.#watchers.delete(dir);
+          this.#opts.onError?.(err);
+        });
+        this.#watchers.set(dir, w);
       } catch (err) {
         this.#opts.onError?.(err as Error);
       }
     }
-    this.#tick();
   }
 
   /** A scan is running (started by an event, the periodic timer or rescan()). */
@@ -91,8 +113,8 @@ export class ConfigWatcher {
     this.#closed = true;
     this.#timer?.cancel();
     this.#settle?.cancel();
-    for (const w of this.#watchers) w.close();
-    this.#watchers = [];
+    for (const w of this.#watchers.values()) w.close();
+    this.#watchers.clear();
   }
 
   #onEvent(): void {
@@ -125,7 +147,9 @@ export class ConfigWatcher {
 
   async #scan(): Promise<number> {
     const seen = new Map<string, string>();
-    for (const p of this.#opts.paths) for (const [file, sig] of await listYaml(p)) seen.set(file, sig);
+    const dirs = new Set<string>();
+    for (const p of this.#opts.paths) for (const [file, sig] of await listYaml(p, dirs)) seen.set(file, sig);
+    this.#watchDirs(dirs);
     let changed = 0;
     for (const [file, sig] of seen) {
       if (this.#known.get(file) === sig) continue;
@@ -151,11 +175,12 @@ export class ConfigWatcher {
 }
 
 /**
- * YAML files under a path with a change signature (inode, size, mtime), found as loadPaths finds them
+ * YAML files under a path with a change signature (inode, size, mtime), and in `dirs` the directories to
+ * watch for them, found as loadPaths finds them
  * (`up` and `analyze` read the same files the control plane serves): names starting with `.` skipped,
  * each real directory walked once (a symlink loop ends there), at most MAX_DEPTH deep.
  */
-async function listYaml(p: string): Promise<Map<string, string>> {
+async function listYaml(p: string, dirs: Set<string>): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   const seen = new Set<string>();
   const walk = async (file: string, depth: number, named: boolean): Promise<void> => {
@@ -171,6 +196,7 @@ async function listYaml(p: string): Promise<Map<string, string>> {
     seen.add(real);
     if (s.isDirectory()) {
       if (depth >= MAX_DEPTH) return;
+      dirs.add(real);
       let names: string[];
       try {
         names = (await readdir(real)).sort();
@@ -180,7 +206,11 @@ async function listYaml(p: string): Promise<Map<string, string>> {
       for (const name of names) if (!name.startsWith('.')) await walk(path.join(file, name), depth + 1, false);
       return;
     }
-    if (s.isFile() && (named || yamlFile.test(file))) out.set(path.resolve(file), `${s.ino}:${s.size}:${s.mtimeMs}`);
+    if (s.isFile() && (named || yamlFile.test(file))) {
+      out.set(path.resolve(file), `${s.ino}:${s.size}:${s.mtimeMs}`);
+      // A file named on its own is watched through its directory: a save that renames over it is seen.
+      if (named) dirs.add(path.dirname(real));
+    }
   };
   await walk(p, 0, true);
   return out;
