@@ -74,3 +74,14 @@ test('proxy-status deploy/NAME is its first pod only: the gateway\'s istio-ingre
   // A Deployment with no pod here: not found, though its name prefixes podinfo-stable-0 (the old fallback to NAME took that).
   assert.throws(() => findProxy(proxies, proxyQuery('deploy/podinfo')), /^Error: no connected proxy matches "podinfo-0"/);
 });
+
+test('status: a resource refused outright (invalid from its first version) is named, not "all as written"', () => {
+  const rejected = [{ code: 'OR1030', severity: 'error' as const, message: 'weight 150 is outside 0..100', resource: 'VirtualService test/b', field: 'spec.http[0].route[0].weight', span: { file: '/srv/mesh/b.yaml', start: { line: 9, col: 19 }, end: { line: 9, col: 22 }, offset: 0, endOffset: 3 } }];
+  const lines = configLines({ version: mesh, resources: 33, held: [], rejected, proxies: { connected: 5, synced: 5 } });
+  assert.deepEqual(lines, [
+    `config: version ${mesh}, 33 resources; not all as written:`,
+    '  not served, invalid with no earlier version that validated (fix the file, it reloads by itself):',
+    '    /srv/mesh/b.yaml:9:19: error OR1030 VirtualService test/b: spec.http[0].route[0].weight: weight 150 is outside 0..100',
+    `proxies: 5 connected, all SYNCED to config version ${mesh}`,
+  ]);
+});

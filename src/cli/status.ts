@@ -54,7 +54,9 @@ export function define(program: Command): void {
  * What the control plane serves: its config version, the resources held at their last good version,
  * and how many connected proxies hold all that version produces for them (every type SYNCED or NOT SENT).
  */
-type ConfigStatus = { version: string; resources: number; held: HeldResource[]; proxies?: { connected: number; synced: number; names?: string[] } } | { error: string };
+type ConfigStatus =
+  | { version: string; resources: number; held: HeldResource[]; rejected?: Diagnostic[]; proxies?: { connected: number; synced: number; names?: string[] } }
+  | { error: string };
 
 /**
  * The gateways and sidecars the state says run whose proxy the control plane has no stream from (it
@@ -71,10 +73,11 @@ function notConnected(components: readonly ComponentState[], c: ConfigStatus): s
 
 async function configOf(debugAddress: string): Promise<ConfigStatus> {
   try {
-    const c = await fetchDebug<{ version: string; resources: unknown[]; held: HeldResource[] }>(debugAddress, '/debug/configz');
+    const c = await fetchDebug<{ version: string; resources: unknown[]; held: HeldResource[]; diagnostics?: Diagnostic[] }>(debugAddress, '/debug/configz');
     const sync = await fetchDebug<ProxySync[]>(debugAddress, '/debug/syncz').catch(() => undefined);
     const proxies = sync && { connected: sync.length, synced: sync.filter((p) => Object.values(p.types).every((t) => t.status !== 'STALE')).length, names: sync.map((p) => p.name) };
-    return { version: c.version, resources: c.resources.length, held: c.held, ...(proxies ? { proxies } : {}) };
+    const rejected = rejectedErrors(c.held, c.diagnostics ?? []);
+    return { version: c.version, resources: c.resources.length, held: c.held, ...(rejected.length ? { rejected } : {}), ...(proxies ? { proxies } : {}) };
   } catch (err) {
     return { error: (err as Error).message };
   }
@@ -101,11 +104,21 @@ function proxiesLine(c: { version: string; proxies?: { connected: number; synced
 export function configLines(c: ConfigStatus, absent: readonly string[] = []): string[] {
   if ('error' in c) return [`config: unknown (${c.error})`];
   const head = `config: version ${c.version}, ${c.resources} resource${c.resources === 1 ? '' : 's'}`;
-  if (c.held.length === 0) return [`${head}, all as written`, ...proxiesLine(c, absent)];
-  const lines = [`${head}; ${c.held.length} held at the last version that validated (fix the file, it reloads by itself):`];
+  const rejected = c.rejected ?? [];
+  if (c.held.length === 0 && rejected.length === 0) return [`${head}, all as written`, ...proxiesLine(c, absent)];
+  const lines = [c.held.length ? `${head}; ${c.held.length} held at the last version that validated (fix the file, it reloads by itself):` : `${head}; not all as written:`];
   for (const h of c.held) {
     lines.push(`  ${h.key} (from ${h.file})`);
     for (const d of h.diagnostics.filter((x: Diagnostic) => x.severity === 'error')) lines.push(`    ${headline(d)}`);
   }
+  // Invalid from their first version (a new resource, a file that never parsed): nothing of them is served.
+  if (rejected.length) lines.push(`  not served, invalid with no earlier version that validated (fix the file, it reloads by itself):`);
+  for (const d of rejected) lines.push(`    ${headline(d)}`);
   return [...lines, ...proxiesLine(c, absent)];
+}
+
+/** The errors that hold no resource at its last good version: what they name is not served at all. */
+function rejectedErrors(held: readonly HeldResource[], diagnostics: readonly Diagnostic[]): Diagnostic[] {
+  const holding = new Set(held.flatMap((h) => h.diagnostics.map(headline)));
+  return diagnostics.filter((d) => d.severity === 'error' && !holding.has(headline(d)));
 }

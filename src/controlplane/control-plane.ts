@@ -19,11 +19,13 @@ import type { WorkloadIdentity } from './bootstrap-tokens.ts';
 import { BootstrapTokens } from './bootstrap-tokens.ts';
 import type { Clock } from './clock.ts';
 import { systemClock } from './clock.ts';
-import { ClientCertAuthenticator } from './client-cert-authenticator.ts';
 import { controlPlaneMetrics, shortType } from './control-plane-metrics.ts';
 import { ConfigStore, type StoreState } from './config-store.ts';
 import { ConfigWatcher } from './config-watcher.ts';
+import { ConfigReporter } from './config-report.ts';
+import { runAnalyzers } from '../analysis/run.ts';
 import { addCsrService } from './csr-service.ts';
+import { ClientCertAuthenticator } from './client-cert-authenticator.ts';
 import { addCsdsService } from '../xds/csds-server.ts';
 import { bindGrpc, ControlPlaneError, defaultXdsTlsName } from './xds-tls.ts';
 import { ServingCertificate } from './serving-certificate.ts';
@@ -80,7 +82,8 @@ export class ControlPlane {
   #outputInputs: OutputInputs | undefined;
   #generation = 0;
   #versionAt = new Map<string, number>();
-  #heldKeys = new Set<string>();
+  #configReport = new ConfigReporter();
+  #serving = false;
   /** Files whose change the next rebuild applies: said once it is in force. */
   #changedFiles = new Set<string>();
   #xdsAddress = '';
@@ -174,6 +177,7 @@ export class ControlPlane {
       // The first load is what `xDS listening ... N resources from M files` says; edits are said from here on.
       cp.#changedFiles.clear();
       cp.rebuild();
+      cp.#serving = true;
       // A root added, rotated in or removed goes to every proxy at once as its ROOTCA: a proxy must
       // know a new root before the TLS port's certificate (re-signed by it) is all it is offered.
       cp.#unsubscribeBundle = opts.ca?.onTrustBundleChange(() => cp.#debouncer.trigger());
@@ -260,9 +264,12 @@ export class ControlPlane {
     const caDomain = this.#opts.ca?.trustDomain;
     this.#snapshot = buildSnapshot(resources, instances, version, caDomain);
     // An edit is said once it is in force (a workload coming or going is not a config change).
-    if (this.#changedFiles.size > 0) {
-      this.#log('info', `config applied: ${[...this.#changedFiles].join(', ')} (${resources.length} resources, version ${version})`);
+    if (this.#changedFiles.size > 0 || !this.#serving) {
+      if (this.#serving) this.#log('info', `config applied: ${[...this.#changedFiles].join(', ')} (${resources.length} resources, version ${version})`);
       this.#changedFiles.clear();
+      // What `up` and `analyze` say of the first load, said of each edit: a route to a host nothing defines.
+      const found = this.#configReport.findings(runAnalyzers(resources));
+      if (this.#serving) for (const l of found) this.#log(l.level, l.message);
     }
     const configured = meshSettingsFrom(resources).trustDomain;
     if (caDomain !== undefined && configured !== caDomain && configured !== this.#configuredTrustDomain) {
@@ -428,14 +435,9 @@ export class ControlPlane {
     const state = this.store.state;
     this.metrics.rejectedResources.set(new Set(state.diagnostics.filter((d) => d.severity === 'error').map((d) => d.resource ?? d.span?.file)).size);
     this.metrics.heldResources.set(state.held.length);
-    const now = new Set(state.held.map((h) => h.key));
-    for (const h of state.held) {
-      if (this.#heldKeys.has(h.key)) continue;
-      const at = h.diagnostics.find((d) => d.span)?.span;
-      const where = at ? ` (${at.file}:${at.start.line}:${at.start.col})` : '';
-      this.#log('warn', `${h.key} is invalid${where}; serving its last good version: ${h.diagnostics.map((d) => `${d.code} ${d.message}`).join('; ')}`);
-    }
-    this.#heldKeys = now;
+    const lines = this.#configReport.report(state);
+    // The first load is `up`'s (or `analyze`'s) to report: edits are said from here on.
+    if (this.#serving) for (const l of lines) this.#log(l.level, l.message);
   }
 }
 
