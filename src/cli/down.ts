@@ -1,6 +1,6 @@
 // `outrigger down`: stop the local mesh: its `up` process drains every sidecar and stops every process.
 import { type Command, InvalidArgumentError } from 'commander';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { isAlive, leftoverProcesses, meshOwnerAlive, readState, recordedPids } from '../runtime/state.ts';
 import { meshDir, NoMeshError } from './mesh-state.ts';
@@ -30,8 +30,20 @@ export function define(program: Command): void {
     .action(async (opts: { dir?: string; timeout: number }) => {
       const dir = meshDir(opts.dir);
       const state = readState(dir);
-      // No state at all: nothing to stop (and no advice to start one, which is not what down asked).
-      if (!state) throw new NoMeshError(`no mesh is running here (no ${dir}/state.json): nothing to stop`);
+      if (!state) {
+        // An `up` still starting has written no state yet, but holds the directory: stopped all the same.
+        const { meshDirHolder } = await import('../runtime/up-lock.ts');
+        const starting = meshDirHolder(dir);
+        // No state at all: nothing to stop (and no advice to start one, which is not what down asked).
+        if (starting === undefined) throw new NoMeshError(`no mesh is running here (no ${dir}/state.json): nothing to stop`);
+        console.log(`stopping the mesh, which is still starting (pid ${starting}) ...`);
+        process.kill(starting, 'SIGTERM');
+        if (await waitGone(starting, opts.timeout * 1000)) return console.log('stopped');
+        console.log(`the mesh did not stop within ${opts.timeout}s; killing it`);
+        process.kill(starting, 'SIGKILL');
+        process.exitCode = 1;
+        return;
+      }
       if (!meshOwnerAlive(state)) {
         await stopLeftovers(dir, state, opts.timeout);
         return;
@@ -39,6 +51,8 @@ export function define(program: Command): void {
       console.log(`stopping the mesh (pid ${state.pid}) ...`);
       process.kill(state.pid, 'SIGTERM');
       if (await waitGone(state.pid, opts.timeout * 1000)) {
+        // Its state still there: it died (a SIGKILL just before) instead of stopping, and left its processes.
+        if (readState(dir)?.pid === state.pid) return stopLeftovers(dir, state, opts.timeout);
         if (state.mode === 'netns') await sweepNetns(dir);
         console.log('stopped');
         return;
@@ -46,7 +60,7 @@ export function define(program: Command): void {
       console.log(`the mesh did not stop within ${opts.timeout}s; killing what is left`);
       // Only processes known to be this mesh's: its up (checked above), and those carrying its marker.
       for (const pid of [state.pid, ...(leftoverProcesses(dir, state) ?? [])]) {
-        if (isAlive(pid)) process.kill(pid, 'SIGKILL');
+        if (isAlive(pid)) groupLeader(pid) ? signalGroup(pid, 'SIGKILL') : process.kill(pid, 'SIGKILL');
       }
       if (state.mode === 'netns') await sweepNetns(dir);
       process.exitCode = 1;
@@ -75,13 +89,40 @@ async function stopLeftovers(dir: string, state: import('../runtime/state.ts').M
     console.log(`the mesh recorded in ${dir} is not running (pid ${state.pid} is gone) and left no process behind`);
   } else {
     console.log(`the mesh's up process (pid ${state.pid}) is gone; stopping the ${pids.length} process(es) it left running: ${pids.join(', ')}`);
-    for (const pid of pids) process.kill(pid, 'SIGTERM');
+    // Each leads a process group of its own (Supervised starts them so): what it started (a shell's
+    // `sleep`) is in it, and goes with it. A process of an older Outrigger, without one, goes alone.
+    const groups = new Set(pids.filter(groupLeader));
+    const signal = (pid: number, s: NodeJS.Signals) => (groups.has(pid) ? signalGroup(pid, s) : process.kill(pid, s));
+    for (const pid of pids) signal(pid, 'SIGTERM');
     const gone = await Promise.all(pids.map((pid) => waitGone(pid, timeoutSeconds * 1000)));
-    for (const [i, pid] of pids.entries()) if (!gone[i] && isAlive(pid)) process.kill(pid, 'SIGKILL');
+    for (const [i, pid] of pids.entries()) if (!gone[i] && isAlive(pid)) signal(pid, 'SIGKILL');
+    for (const pid of groups) signalGroup(pid, 'SIGKILL');
   }
   if (state.mode === 'netns') await sweepNetns(dir);
   rmSync(path.join(dir, 'state.json'), { force: true });
+  // The claim of an `up` that died holding the directory (none holds it alive here, or its state would be live).
+  const { meshDirHolder } = await import('../runtime/up-lock.ts');
+  if (meshDirHolder(dir) === undefined) rmSync(path.join(dir, 'up.lock'), { force: true });
   console.log('stopped');
+}
+
+/** Whether a process leads its process group (Linux /proc; false where that cannot be read). */
+function groupLeader(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]) === pid;
+  } catch {
+    return false;
+  }
+}
+
+/** Signals every process of a group (one already empty is nothing to signal). */
+function signalGroup(pgid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pgid, signal);
+  } catch {
+    // ESRCH: all gone
+  }
 }
 
 /** A number of seconds, 0 or more: anything else would kill the mesh without waiting for its drain. */

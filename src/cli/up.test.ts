@@ -97,3 +97,51 @@ test('up: a wrong command line exits 64 with one line naming the flag, before an
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+/** `up` as a person runs it, its output collected; `ready` resolves once it says the mesh is ready, or exits. */
+function startUp(config: string, stateDir: string) {
+  const bin = path.resolve(import.meta.dirname, '../../bin/outrigger.mjs');
+  const child = spawn(process.execPath, [bin, 'up', '-f', config, '--ephemeral-ports', '--dir', stateDir], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let code: number | null | undefined;
+  const exited = new Promise<void>((r) =>
+    child.once('exit', (c) => {
+      code = c;
+      r();
+    }),
+  );
+  const ready = new Promise<void>((resolve) => {
+    for (const s of [child.stdout, child.stderr]) {
+      s.on('data', (c: Buffer) => {
+        out += c.toString();
+        if (/^mesh ready in/m.test(out)) resolve();
+      });
+    }
+    void exited.then(resolve);
+  });
+  return { child, ready, exited, out: () => out, code: () => code };
+}
+
+test('two ups started together in one state directory: one runs the mesh, the other is refused, and the state stays the running one\'s', { timeout: 120_000 }, async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'or-cli-up-twice-'));
+  writeFileSync(path.join(dir, 'vs.yaml'), 'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: vs, namespace: default}\nspec:\n  hosts: [vs]\n  http:\n    - route: [{destination: {host: vs}}]\n');
+  const state = path.join(dir, 'state');
+  const ups = [startUp(dir, state), startUp(dir, state)];
+  try {
+    await Promise.all(ups.map((u) => u.ready));
+    const refused = ups.filter((u) => u.code() === 1);
+    const running = ups.filter((u) => u.code() === undefined);
+    assert.equal(refused.length, 1, ups.map((u) => u.out()).join('\n----\n'));
+    assert.equal(running.length, 1, ups.map((u) => u.out()).join('\n----\n'));
+    assert.match(refused[0]?.out() ?? '', /^outrigger up: a mesh is already (starting|running) here \(pid \d+/m);
+    const { readState } = await import('../runtime/state.ts');
+    assert.equal(readState(state)?.pid, running[0]?.child.pid, 'state.json names the mesh that runs');
+    running[0]?.child.kill('SIGTERM');
+    await running[0]?.exited;
+    assert.equal(readState(state), undefined, 'and is gone once it stops');
+  } finally {
+    for (const u of ups) if (u.code() === undefined) u.child.kill('SIGTERM');
+    await Promise.all(ups.map((u) => u.exited));
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

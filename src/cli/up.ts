@@ -90,6 +90,13 @@ async function up(opts: UpOptions): Promise<number> {
     console.error(`outrigger up: a mesh is already running here (pid ${existing.pid}, state in ${dir}); see \`outrigger status${dirFlag(opts.dir)}\` or stop it with \`outrigger down${dirFlag(opts.dir)}\``);
     return 1;
   }
+  const { claimMeshDir, meshDirHolder, releaseMeshDir } = await import('../runtime/up-lock.ts');
+  const alreadyStarting = (pid: number) => {
+    console.error(`outrigger up: a mesh is already starting here (pid ${pid}, state in ${dir}); see \`outrigger status${dirFlag(opts.dir)}\` once it is up, or stop it with \`outrigger down${dirFlag(opts.dir)}\``);
+    return 1;
+  };
+  const starting = meshDirHolder(dir);
+  if (starting !== undefined) return alreadyStarting(starting);
   if (opts.detach) return detach(dir, opts.dir);
 
   const { loadPaths } = await import('../config/load.ts');
@@ -128,6 +135,9 @@ async function up(opts: UpOptions): Promise<number> {
   const progress = (line: string) => console.log(`[${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s] ${line}`);
   // The processes the mesh starts run a type-stripped copy of Outrigger (less memory, faster start).
   const { buildJsTree, jsTreeDir, packageRoot } = await import('../runtime/js-build.ts');
+  // Claimed before anything starts: a second `up` here, started at the same moment, is refused, not run beside this one.
+  const claim = claimMeshDir(dir);
+  if (!claim.claimed) return alreadyStarting(claim.pid);
   const jsDir = jsTreeDir();
   const js = buildJsTree(packageRoot(), jsDir);
   if (js.written > 0) progress(`prepared ${js.written} JavaScript files for the mesh processes in ${jsDir}`);
@@ -161,7 +171,9 @@ async function up(opts: UpOptions): Promise<number> {
     stopping ??= (async () => {
       progress('stopping: the apps, then draining the sidecars and gateways, then the control plane');
       await runtime.stop();
-      rmSync(path.join(dir, 'state.json'), { force: true });
+      // Only this mesh's state: never another's that took the directory over.
+      if (readState(dir)?.pid === process.pid) rmSync(path.join(dir, 'state.json'), { force: true });
+      releaseMeshDir(dir);
       progress('stopped');
     })();
     return stopping;

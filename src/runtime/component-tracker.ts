@@ -1,5 +1,6 @@
 // The mesh as `status` reads it: the state of one `up` process, a ComponentState per gateway and
 // workload, and the one place that writes it to state.json whenever a component changes.
+import path from 'node:path';
 import type { ControlPlaneHandle } from './control-plane-handle.ts';
 import { type ComponentState, type MeshState, writeState } from './state.ts';
 
@@ -8,6 +9,11 @@ export interface ComponentTrackerOptions {
   mode: MeshState['mode'];
   configDirs: string[];
   controlPlane: ControlPlaneHandle;
+  /**
+   * Where a failed write of state.json is said (a full disk, a read-only state directory): the mesh runs
+   * on, as the control plane lives in this process. Without it, a failed write throws.
+   */
+  progress?: (line: string) => void;
 }
 
 export class ComponentTracker {
@@ -15,10 +21,13 @@ export class ComponentTracker {
   #stateDir: string;
   #controlPlane: ComponentState;
   #components: ComponentState[] = [];
+  #progress: ((line: string) => void) | undefined;
+  #failing = false;
 
   constructor(o: ComponentTrackerOptions) {
     const cp = o.controlPlane;
     this.#stateDir = o.stateDir;
+    this.#progress = o.progress;
     // The control plane runs inside the `up` process itself, so it shares its pid.
     this.#controlPlane = { name: 'control-plane', kind: 'control-plane', pid: process.pid, ports: cp.ports, sidecar: false, status: 'running', restarts: 0 };
     this.state = {
@@ -45,8 +54,24 @@ export class ComponentTracker {
     return component;
   }
 
+  /** Whether the last save wrote state.json. */
+  get saved(): boolean {
+    return !this.#failing;
+  }
+
   save(): void {
     this.state.components = [this.#controlPlane, ...this.#components];
-    writeState(this.#stateDir, this.state);
+    const file = path.join(this.#stateDir, 'state.json');
+    try {
+      writeState(this.#stateDir, this.state);
+    } catch (err) {
+      if (!this.#progress) throw err;
+      // Said once, not at every change: the next save tries again.
+      if (!this.#failing) this.#progress(`warning: cannot write ${file} (${(err as Error).message}); the mesh runs on, but \`outrigger status\` and \`down\` read what was last written until it can`);
+      this.#failing = true;
+      return;
+    }
+    if (this.#failing) this.#progress?.(`${file} written again`);
+    this.#failing = false;
   }
 }

@@ -32,6 +32,7 @@ export class ExitReporter {
       markRestarted(c);
       this.#o.tracker.save();
     });
+    sup.on('warning', (message) => this.#o.progress(`${c.name}: ${which}: warning: ${message}`));
     sup.on('exit', (report) => {
       if (this.#o.stopping()) return;
       c.status = 'restarting';

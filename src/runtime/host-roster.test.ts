@@ -65,3 +65,12 @@ test('retiring a live host sends the request; the last proxy retired stops the h
   assert.equal(host.stopped, 1, 'the last proxy takes the host with it');
   assert.deepEqual(roster.live, []);
 });
+
+test('a spec that cannot be written (a full or read-only state directory) still retires the proxy in the running host, without a throw', () => {
+  // A directory where the spec goes: every write of it fails, as on a full disk.
+  const specFile = mkdtempSync(path.join(tmpdir(), 'roster-unwritable-'));
+  const host = new FakeHost();
+  const roster = new HostRoster(proxies, specFile, host);
+  assert.doesNotThrow(() => roster.retire('default/job-1'));
+  assert.deepEqual(host.sent, [{ type: 'retire', name: 'default/job-1' }]);
+});

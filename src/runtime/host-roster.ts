@@ -3,8 +3,8 @@
 // `retire` request is sent (no process to take it, or one not yet listening) comes back without it,
 // rather than starting the finished Job's sidecar again. The request is sent again whenever the host
 // starts, for a host spawned before the spec was rewritten.
-import { writeFileSync } from 'node:fs';
 import type { HostRequest } from './hosted-proxies.ts';
+import { writeFileAtomic } from './write-atomic.ts';
 
 export interface RosterHost {
   send(message: unknown): boolean;
@@ -40,9 +40,12 @@ export class HostRoster<P extends RosterProxy> {
     return this.#retired.has(name);
   }
 
-  /** Writes the spec file the host starts from: the live proxies. */
+  /**
+   * Writes the spec file the host starts from: the live proxies. Whole or not at all: a write cut short
+   * (a full disk) would leave a spec the host cannot start from, and no proxy at all after its restart.
+   */
   writeSpec(): void {
-    writeFileSync(this.#specFile, `${JSON.stringify({ proxies: this.live }, null, 2)}\n`, { mode: 0o600 });
+    writeFileAtomic(this.#specFile, `${JSON.stringify({ proxies: this.live }, null, 2)}\n`, { mode: 0o600 });
   }
 
   /** A proxy stops for good. The last one takes the host with it; else the host drains that one alone. */
@@ -53,7 +56,12 @@ export class HostRoster<P extends RosterProxy> {
       void this.#host.stop(10_000);
       return;
     }
-    this.writeSpec();
+    try {
+      this.writeSpec();
+    } catch {
+      // The state directory is full or read-only: the running host still retires it (only a host
+      // restarted before the spec can be written would start it again). Never a throw from a Job's exit.
+    }
     this.#host.send({ type: 'retire', name } satisfies HostRequest);
   }
 }

@@ -135,7 +135,7 @@ export class MeshRuntime {
       throw new MeshStoppedError();
     }
     o.progress(`control plane: ready (xDS ${cp.xdsAddress}, debug http://${cp.debugAddress})`);
-    const tracker = new ComponentTracker({ stateDir: o.stateDir, mode: 'process', configDirs: o.configDirs, controlPlane: cp });
+    const tracker = new ComponentTracker({ stateDir: o.stateDir, mode: 'process', configDirs: o.configDirs, controlPlane: cp, progress: o.progress });
     this.#tracker = tracker;
     this.#reporter = new ExitReporter({ tracker, progress: o.progress, stopping: () => this.#stopping });
 
@@ -177,6 +177,8 @@ export class MeshRuntime {
     await awaitProxiesSynced(cp, o.progress);
     this.#notStopped();
     tracker.save();
+    // A mesh that `status` and `down` cannot find is not started: stopped, with the reason.
+    if (!tracker.saved) throw new Error(`cannot write the mesh's state in ${o.stateDir}; nothing was left running`);
     if (o.ephemeralGatewayPorts) this.#watchGatewayPorts(cp, tracker);
     return tracker.state;
   }
@@ -242,6 +244,7 @@ export class MeshRuntime {
       logFile: path.join(o.stateDir, 'logs', `${prefix}proxy-host.log`),
       ipc: true,
     });
+    host.on('warning', (message) => o.progress(`${label}: warning: ${message}`));
     // The host restarts a proxy that exits inside it (POST /quitquitquit) and says so: status shows it.
     host.on('message', (m) => this.#onHostEvent(withProxy, label, m as HostEvent));
     // A retired proxy leaves the spec the host restarts from (and is retired again on each start).

@@ -118,3 +118,26 @@ test('a proxy the proxy host never started is named when up gives up on it, with
     return true;
   });
 });
+
+test('waiting for a proxy ends when its host is stopped (Ctrl-C while up starts), not at the timeout', async () => {
+  const hostLog = path.join(stateDir, 'logs', 'stopped-host.log');
+  const free = net.createServer();
+  await new Promise<void>((r) => free.listen(0, '127.0.0.1', r));
+  const port = (free.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => free.close(() => r()));
+  // A host that never gets its proxies ready: it only waits to be stopped.
+  const host = new Supervised({ label: 'proxy host', file: process.execPath, args: ['-e', 'setInterval(() => {}, 1000)'], env: {}, logFile: hostLog });
+  host.start();
+  // The test's clock: still at 0 while the host runs; 200 probes after its stop, past the deadline,
+  // so a wait that outlives the stop ends with the timeout's message instead.
+  let stopped = false;
+  let probesAfterStop = 0;
+  const pause = async (): Promise<void> => {
+    if (stopped) probesAfterStop++;
+    await new Promise((r) => setImmediate(r));
+  };
+  const waited = waitReady(host, { port, label: 'podinfo/podinfo-stable-0 in the proxy host', timeoutMs: 30_000, now: () => (probesAfterStop > 200 ? 60_000 : 0), pause });
+  await host.stop();
+  stopped = true;
+  await assert.rejects(waited, /podinfo\/podinfo-stable-0 in the proxy host: proxy host was stopped before it was ready/);
+});

@@ -120,7 +120,7 @@ export interface HealthCheck {
   timeoutMs?: number;
 }
 
-/** Polls the proxy's `/healthz/ready` until it answers 200; fails when its process exits or after the timeout. */
+/** Polls the proxy's `/healthz/ready` until it answers 200; fails when its process exits, is stopped, or after the timeout. */
 export async function waitReady(proxy: Supervised, check: HealthCheck): Promise<void> {
   const { port: healthPort, host = '127.0.0.1', logFile = proxy.spec.logFile, timeoutMs = 30_000, label = proxy.spec.label } = check;
   const now = check.now ?? Date.now;
@@ -130,10 +130,17 @@ export async function waitReady(proxy: Supervised, check: HealthCheck): Promise<
   const onExit = (r: { code: number | null; signal: string | null; logTail: string }) => {
     exited = `exited with ${r.signal ?? `status ${r.code}`}\n${r.logTail}`;
   };
+  // Stopped for good (`up` asked to stop while it started): nothing will answer, so nothing to wait for.
+  let stopped = false;
+  const onDone = () => {
+    stopped = true;
+  };
   proxy.once('exit', onExit);
+  proxy.once('done', onDone);
   try {
     while (now() < until) {
       if (exited) throw new ProxyNotReadyError(`${label} ${exited}`);
+      if (stopped) throw new ProxyNotReadyError(`${label}: ${proxy.spec.label} was stopped before it was ready`);
       if (await probe(host, healthPort)) return;
       await pause(50);
     }
@@ -144,5 +151,6 @@ export async function waitReady(proxy: Supervised, check: HealthCheck): Promise<
     throw new ProxyNotReadyError(`${label} was not ready on ${host}:${healthPort} within ${timeoutMs / 1000}s; ${why}`);
   } finally {
     proxy.off('exit', onExit);
+    proxy.off('done', onDone);
   }
 }

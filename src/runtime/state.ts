@@ -65,13 +65,25 @@ export function makeStateDirs(dir: string): void {
   mkdirSync(path.join(dir, 'tokens'), { recursive: true, mode: 0o700 });
 }
 
-/** Whether the process that owns a state file is still alive. */
+/**
+ * Whether the process that owns a state file is still alive. A zombie is not: killed, it waits only for
+ * its parent to reap it (a SIGKILLed `up` whose parent is gone, under an init that reaps late).
+ */
 export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  return !zombie(pid);
+}
+
+function zombie(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
+  } catch {
+    return false; // no /proc (or gone since): kill(0) has said
   }
 }
 
@@ -87,7 +99,7 @@ export function meshMarker(stateDir: string): Record<string, string> {
 }
 
 /** When a process started, in ms since the epoch (Linux /proc); undefined where that cannot be read. */
-function processStartMs(pid: number): number | undefined {
+export function processStartMs(pid: number): number | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
     // Fields after the command name, which may hold spaces and parentheses: starttime is field 22.

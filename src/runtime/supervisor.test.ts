@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -73,4 +73,77 @@ test('stop terminates a long-running process', async () => {
   assert.ok(sup.pid);
   await sup.stop();
   assert.equal((await done).signal, 'SIGTERM');
+});
+
+/** Whether a process runs (a zombie waiting for its parent to reap it does not). */
+function running(pid: number): boolean {
+  try {
+    return !/^\S+ \(.*\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'latin1'));
+  } catch {
+    return false;
+  }
+}
+
+/** Polls (bounded) until `ok` holds: a signalled process dies when the kernel gets to it. */
+async function until(what: string, ok: () => boolean): Promise<void> {
+  for (const stop = Date.now() + 5000; !ok(); await new Promise((r) => setTimeout(r, 10))) {
+    if (Date.now() > stop) throw new Error(`${what} not within 5 s`);
+  }
+}
+
+/** Leaves nothing behind when a test fails. */
+function kill(pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // gone
+  }
+}
+
+/** A shell that starts a `sleep` and writes its pid, as the seed's test runner does; returns the sleep's pid. */
+async function shellWithChild(name: string, then: string, scheduler?: Scheduler): Promise<{ sup: Supervised; child: number }> {
+  const pidFile = path.join(dir, `${name}.pid`);
+  const sup = new Supervised({ label: name, file: '/bin/sh', args: ['-c', `sleep 600 & echo $! > ${pidFile}.tmp; mv ${pidFile}.tmp ${pidFile}; ${then}`], env: {}, logFile: path.join(dir, `${name}.log`) }, scheduler);
+  sup.start();
+  await until('the child pid file', () => existsSync(pidFile));
+  return { sup, child: Number(readFileSync(pidFile, 'utf8')) };
+}
+
+test('stop ends what the process started too: a shell stopped in `wait` leaves no sleep behind', { skip: !existsSync('/proc/self/stat') }, async () => {
+  const { sup, child } = await shellWithChild('shell', 'wait');
+  try {
+    assert.ok(running(child));
+    await sup.stop();
+    await until('the shell\'s sleep gone', () => !running(child));
+  } finally {
+    kill(child);
+  }
+});
+
+test('a process that exits takes what it started with it, before it is restarted', { skip: !existsSync('/proc/self/stat') }, async () => {
+  const scheduler = manualScheduler();
+  const { sup, child } = await shellWithChild('crashing-shell', 'exit 3', scheduler);
+  try {
+    await sup.exited();
+    await until('the crashed shell\'s sleep gone', () => !running(child));
+    await sup.stop();
+  } finally {
+    kill(child);
+  }
+});
+
+test('a log that cannot be opened (a read-only state directory) costs the log, not the process, nor the supervisor', async () => {
+  const scheduler = manualScheduler();
+  const logFile = path.join(dir, 'no-such-dir', 'app.log');
+  const sup = new Supervised({ label: 'app', file: process.execPath, args: ['-e', 'process.exit(2)'], env: {}, logFile }, scheduler);
+  const warnings: string[] = [];
+  sup.on('warning', (w) => warnings.push(w));
+  sup.start();
+  assert.ok(sup.pid, 'started');
+  await sup.exited();
+  scheduler.fire(); // the restart, from a timer: a throw there would end the process running up
+  await sup.exited();
+  assert.equal(warnings.length, 2);
+  assert.match(warnings[0] ?? '', /^its output is discarded: cannot open its log \(ENOENT: .*no-such-dir\/app\.log'\)$/);
+  await sup.stop();
 });

@@ -1,5 +1,7 @@
 // Runs one local process and keeps it running: logs to a file, restarts with exponential backoff after
-// a crash, reports exits with their status and the tail of the log, and stops gracefully.
+// a crash, reports exits with their status and the tail of the log, and stops gracefully. The process
+// leads a process group of its own, as a container's processes share one: stopping it, or its exit,
+// ends what it started too (a shell's `sleep`), not just the process itself.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { closeSync, openSync, readFileSync, statSync } from 'node:fs';
@@ -52,10 +54,25 @@ export function tailFile(file: string, lines = 10): string {
   }
 }
 
+const ownGroup = process.platform !== 'win32';
+
+/** Signals the process and everything in its process group; just the process where it has no group of its own. */
+function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  if (ownGroup && child.pid !== undefined) {
+    try {
+      process.kill(-child.pid, signal);
+      return;
+    } catch {
+      // The group is empty (all gone): nothing to signal; or it never formed: signal the process.
+    }
+  }
+  if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+}
+
 const minBackoffMs = 500;
 const maxBackoffMs = 30_000;
 
-export class Supervised extends EventEmitter<{ exit: [ExitReport]; started: [number]; done: [ExitReport]; message: [unknown] }> {
+export class Supervised extends EventEmitter<{ exit: [ExitReport]; started: [number]; done: [ExitReport]; message: [unknown]; warning: [string] }> {
   readonly spec: ProcessSpec;
   #child: ChildProcess | undefined;
   #stopping = false;
@@ -83,18 +100,31 @@ export class Supervised extends EventEmitter<{ exit: [ExitReport]; started: [num
   }
 
   start(): void {
-    const fd = openSync(this.spec.logFile, 'a', 0o600);
+    // A log that cannot be opened (a full or read-only state directory) costs the log, not the process:
+    // a restart runs from a timer, where a throw would take the `up` process, the control plane, down.
+    let fd: number | undefined;
+    let logError: string | undefined;
+    try {
+      fd = openSync(this.spec.logFile, 'a', 0o600);
+    } catch (err) {
+      logError = (err as Error).message;
+    }
+    const out = fd ?? 'ignore';
     let child: ChildProcess;
     try {
       child = spawn(this.spec.file, [...this.spec.args], {
         env: this.spec.env,
         cwd: this.spec.cwd,
-        stdio: this.spec.ipc ? ['ignore', fd, fd, 'ipc'] : ['ignore', fd, fd],
+        stdio: this.spec.ipc ? ['ignore', out, out, 'ipc'] : ['ignore', out, out],
+        // Its own process group (POSIX): signalled as one, and out of reach of the terminal's Ctrl-C,
+        // which the `up` process turns into an orderly stop (apps first, then the proxies).
+        detached: ownGroup,
         ...(this.spec.gid !== undefined ? { gid: this.spec.gid } : {}),
       });
     } finally {
-      closeSync(fd);
+      if (fd !== undefined) closeSync(fd);
     }
+    if (logError !== undefined) this.emit('warning', `its output is discarded: cannot open its log (${logError})`);
     this.#child = child;
     let resolveExit!: () => void;
     this.#exited = new Promise((r) => {
@@ -106,6 +136,8 @@ export class Supervised extends EventEmitter<{ exit: [ExitReport]; started: [num
     });
     if (this.spec.ipc) child.on('message', (m) => this.emit('message', m));
     child.once('exit', (code, signal) => {
+      // What it started and left behind goes with it, as a container's processes go when its main one exits.
+      if (child.pid !== undefined) signalGroup(child, 'SIGKILL');
       this.#onExit(code, signal);
       resolveExit();
     });
@@ -151,8 +183,8 @@ export class Supervised extends EventEmitter<{ exit: [ExitReport]; started: [num
     this.#pending?.cancel();
     const child = this.#child;
     if (!child) return;
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    signalGroup(child, 'SIGTERM');
+    const timer = setTimeout(() => signalGroup(child, 'SIGKILL'), graceMs);
     timer.unref();
     await this.#exited;
     clearTimeout(timer);

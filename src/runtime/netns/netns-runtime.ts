@@ -107,7 +107,7 @@ export class NetnsMeshRuntime {
     await this.#dns.listen();
     o.progress(`dns: ${net.hostAddress}:53, ${names.length} service name(s) in ${serviceCidr(net.addressing)}`);
 
-    const tracker = new ComponentTracker({ stateDir: o.stateDir, mode: 'netns', configDirs: o.configDirs, controlPlane: cp });
+    const tracker = new ComponentTracker({ stateDir: o.stateDir, mode: 'netns', configDirs: o.configDirs, controlPlane: cp, progress: o.progress });
     this.#tracker = tracker;
     this.#reporter = new ExitReporter({ tracker, progress: o.progress, stopping: () => this.#stopping });
 
@@ -124,6 +124,8 @@ export class NetnsMeshRuntime {
     await Promise.all(workloads.map(([w, r]) => this.#startWorkload(w, r, resources, config, routes)));
     await awaitProxiesSynced(cp, o.progress);
     tracker.save();
+    // A mesh that `status` and `down` cannot find is not started: stopped, with the reason.
+    if (!tracker.saved) throw new Error(`cannot write the mesh's state in ${o.stateDir}; nothing was left running`);
     return tracker.state;
   }
 

@@ -1,0 +1,120 @@
+// `outrigger down` after the `up` that owned the mesh died (SIGKILL): the processes it left are stopped
+// with what they started, not just themselves.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import { isAlive, meshMarker, readState, writeState } from '../runtime/state.ts';
+import { component, meshState } from '../../test/mesh-state-fixture.ts';
+import { main } from './main.ts';
+
+/** Whether a process runs (a zombie waiting to be reaped does not). */
+function running(pid: number): boolean {
+  try {
+    return !/^\S+ \(.*\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'latin1'));
+  } catch {
+    return false;
+  }
+}
+
+async function until(what: string, ok: () => boolean): Promise<void> {
+  for (const stop = Date.now() + 5000; !ok(); await new Promise((r) => setTimeout(r, 10))) {
+    if (Date.now() > stop) throw new Error(`${what} not within 5 s`);
+  }
+}
+
+/** The pid of a process that has exited: the `up` that died. */
+async function deadPid(): Promise<number> {
+  const p = spawn(process.execPath, ['-e', '']);
+  await new Promise((r) => p.once('exit', r));
+  return p.pid as number;
+}
+
+test('down stops what a dead up left, and what those processes started (a shell\'s sleep)', { skip: !existsSync('/proc/self/environ') }, async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'or-down-left-'));
+  const pidFile = path.join(dir, 'sleep.pid');
+  // An app as Supervised starts it: its own process group, the mesh's marker in its environment.
+  const app = spawn('/bin/sh', ['-c', `sleep 600 & echo $! > ${pidFile}.tmp; mv ${pidFile}.tmp ${pidFile}; wait`], {
+    env: { ...process.env, ...meshMarker(dir) },
+    detached: true,
+    stdio: 'ignore',
+  });
+  let sleep = 0;
+  try {
+    await until('the app\'s sleep', () => existsSync(pidFile));
+    sleep = Number(readFileSync(pidFile, 'utf8'));
+    writeState(dir, meshState([component('istio-system/mesh-test-runner-0', 'workload', { pid: app.pid as number })], { pid: await deadPid(), startedAt: new Date().toISOString(), marked: true }));
+    const log = console.log;
+    console.log = () => {};
+    try {
+      assert.equal(await main(['node', 'outrigger', 'down', '--dir', dir]), 0);
+    } finally {
+      console.log = log;
+    }
+    await until('the app gone', () => !running(app.pid as number));
+    await until('the sleep it started gone', () => !running(sleep));
+  } finally {
+    for (const pid of [app.pid, sleep]) {
+      try {
+        if (pid) process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** An app as Supervised starts it (its own group, the mesh's marker), running a shell that runs a sleep. */
+async function leftApp(dir: string) {
+  const pidFile = path.join(dir, 'sleep.pid');
+  const app = spawn('/bin/sh', ['-c', `sleep 600 & echo $! > ${pidFile}.tmp; mv ${pidFile}.tmp ${pidFile}; wait`], { env: { ...process.env, ...meshMarker(dir) }, detached: true, stdio: 'ignore' });
+  await until('the app\'s sleep', () => existsSync(pidFile));
+  return { app: app.pid as number, sleep: Number(readFileSync(pidFile, 'utf8')) };
+}
+
+test('an up killed just before down (its state left behind) does not read as stopped: down stops what it left', { skip: !existsSync('/proc/self/environ') }, async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'or-down-died-'));
+  // An `up` that dies on SIGTERM without stopping anything, as one SIGKILLed a moment before down looked.
+  const up = spawn(process.execPath, ['-e', "process.on('SIGTERM', () => process.exit(137)); setInterval(() => {}, 1000)"], { stdio: 'ignore' });
+  const { app, sleep } = await leftApp(dir);
+  try {
+    writeState(dir, meshState([component('podinfo/podinfo-stable-0', 'workload', { pid: app })], { pid: up.pid as number, startedAt: new Date(Date.now() + 1000).toISOString(), marked: true }));
+    const out: string[] = [];
+    const log = console.log;
+    console.log = (l: string) => out.push(l);
+    try {
+      assert.equal(await main(['node', 'outrigger', 'down', '--dir', dir]), 0);
+    } finally {
+      console.log = log;
+    }
+    assert.match(out.join('\n'), /stopping the 1 process\(es\) it left running/);
+    await until('the app gone', () => !running(app));
+    await until('its sleep gone', () => !running(sleep));
+    assert.equal(readState(dir), undefined);
+  } finally {
+    for (const pid of [up.pid, app, sleep]) {
+      try {
+        if (pid) process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a zombie is not alive: killed, it only waits for a parent that does not reap it', { skip: !existsSync('/proc/self/stat') }, async () => {
+  // The shell's child exits; the shell then becomes a sleep that never reaps it.
+  const parent = spawn('/bin/sh', ['-c', 'sleep 0 & echo $!; exec sleep 600'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const pid = Number(await new Promise<string>((r) => parent.stdout.once('data', (c: Buffer) => r(c.toString()))));
+  try {
+    await until('the child a zombie', () => /^\S+ \(.*\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'latin1')));
+    assert.equal(isAlive(pid), false);
+    assert.equal(isAlive(parent.pid as number), true);
+  } finally {
+    parent.kill('SIGKILL');
+  }
+});
