@@ -12,9 +12,15 @@ export interface ExitReporterOptions {
   stopping: () => boolean;
 }
 
-/** `status 1` or `SIGKILL`. */
+/** `exited with status 1`, `exited with SIGKILL`, or `could not start (spawn ./app ENOENT)`. */
 export function exitCause(report: ExitReport): string {
-  return report.signal ?? `status ${report.code}`;
+  if (report.startError) return `could not start (${report.startError.replace(/^cannot start [^:]*: /, '')})`;
+  return `exited with ${report.signal ?? `status ${report.code}`}`;
+}
+
+/** `0.5s`, `2s`, `30s`: the restart delay as the supervisor waits it. */
+export function restartDelay(ms: number): string {
+  return `${Number((ms / 1000).toFixed(1))}s`;
 }
 
 export class ExitReporter {
@@ -37,8 +43,8 @@ export class ExitReporter {
       if (this.#o.stopping()) return;
       c.status = 'restarting';
       c.restarts++;
-      c.detail = `${which} exited with ${exitCause(report)}; restarting in ${Math.round((report.restartInMs ?? 0) / 1000)}s`;
-      this.#o.progress(`${c.name}: ${which} exited with ${exitCause(report)}, restarting\n${indent(report.logTail)}`);
+      c.detail = `${which} ${exitCause(report)}; restarting in ${restartDelay(report.restartInMs ?? 0)}`;
+      this.#o.progress(`${c.name}: ${which} ${exitCause(report)}, restarting\n${indent(report.logTail)}`);
       this.#o.tracker.save();
     });
   }
@@ -47,8 +53,9 @@ export class ExitReporter {
   watchCompletion(app: Supervised, c: ComponentState, after: () => void): void {
     app.on('done', (report) => {
       if (this.#o.stopping()) return;
-      c.status = report.code === 0 ? 'completed' : 'failed';
-      c.detail = `exited with status ${report.code}`;
+      c.status = report.code === 0 && !report.startError ? 'completed' : 'failed';
+      // Kubernetes' BackoffLimitExceeded: the Job failed after backoffLimit retries.
+      c.detail = report.gaveUpAfter ? `${exitCause(report)} on its last try of ${report.gaveUpAfter} (backoffLimit ${report.gaveUpAfter - 1})` : exitCause(report);
       this.#o.progress(`${c.name}: ${c.status} (${c.detail})\n${indent(report.logTail)}`);
       after();
       this.#o.tracker.save();

@@ -13,7 +13,7 @@ import { ComponentTracker } from './component-tracker.ts';
 import { awaitProxiesSynced } from './control-plane-handle.ts';
 import { type DemoPrograms, type LocalCommand, resolveCommand } from './container-command.ts';
 import type { ControlPlaneHandle } from './control-plane-handle.ts';
-import { ExitReporter, exitCause, markRestarted } from './exit-reporter.ts';
+import { ExitReporter, exitCause, markRestarted, restartDelay } from './exit-reporter.ts';
 import { GatewayPortWatcher } from './gateway-ports.ts';
 import { loopbackBypassNote } from './loopback-bypass.ts';
 import { indent } from './indent.ts';
@@ -268,9 +268,9 @@ export class MeshRuntime {
         r.state.restarts++;
         // A gateway is nothing but its proxy: it is down until the host is back.
         if (r.state.kind === 'gateway') r.state.status = 'restarting';
-        r.state.detail = `${label} exited with ${exitCause(report)}; restarting in ${Math.round((report.restartInMs ?? 0) / 1000)}s`;
+        r.state.detail = `${label} ${exitCause(report)}; restarting in ${restartDelay(report.restartInMs ?? 0)}`;
       }
-      o.progress(`${label} exited with ${exitCause(report)}, restarting\n${indent(report.logTail)}`);
+      o.progress(`${label} ${exitCause(report)}, restarting\n${indent(report.logTail)}`);
       tracker.save();
     });
     this.#notStopped();
@@ -297,7 +297,7 @@ export class MeshRuntime {
     if (event.type === 'proxy-exit') {
       c.restarts++;
       if (c.status === 'running' || c.status === 'starting') c.status = 'restarting';
-      c.detail = `proxy exited${event.reason ? ` (${event.reason})` : ''}; restarting in ${Math.max(1, Math.round(event.restartInMs / 1000))}s`;
+      c.detail = `proxy exited${event.reason ? ` (${event.reason})` : ''}; restarting in ${restartDelay(event.restartInMs)}`;
       const tail = c.proxyLogFile ? tailFile(c.proxyLogFile, 5) : '';
       this.#opts.progress(`${c.name}: proxy exited in the ${label}${event.reason ? ` (${event.reason})` : ''}, restarting${tail ? `\n${indent(tail)}` : ''}`);
     } else if (event.type === 'proxy-started') {
@@ -320,7 +320,7 @@ export class MeshRuntime {
     r.state.env = env;
     const logFile = path.join(o.stateDir, 'logs', `${w.namespace}.${w.name}.log`);
     r.state.logFile = logFile;
-    const app = new Supervised({ label: `${r.state.name} app`, file: command.file, args: command.args, env: { ...env, ...meshMarker(o.stateDir) }, logFile, runToCompletion: w.runToCompletion });
+    const app = new Supervised({ label: `${r.state.name} app`, file: command.file, args: command.args, env: { ...env, ...meshMarker(o.stateDir) }, logFile, runToCompletion: w.runToCompletion, ...(w.backoffLimit !== undefined ? { maxRestarts: w.backoffLimit } : {}) });
     const reporter = this.#reporter as ExitReporter;
     reporter.watch(app, r.state, 'app');
     // A finished Job takes its sidecar with it.

@@ -16,6 +16,8 @@ export interface PlannedWorkload {
   sidecar: boolean;
   /** A Job's instance runs to completion; a Deployment's is restarted. */
   runToCompletion: boolean;
+  /** A Job's `backoffLimit` (Kubernetes' default 6): the restarts of a failing instance before it is failed. */
+  backoffLimit?: number;
 }
 
 export interface PlannedGateway {
@@ -117,6 +119,7 @@ export function planMesh(resources: readonly AnyResource[]): MeshPlan {
         containers: template.spec.containers,
         sidecar: injectionEnabled(namespaces.get(owner.metadata.namespace), pod),
         runToCompletion: owner.kind === 'Job',
+        ...(owner.kind === 'Job' ? { backoffLimit: (owner as Job).spec.backoffLimit ?? 6 } : {}),
       });
     }
   }

@@ -16,6 +16,11 @@ export interface ProcessSpec {
   logFile: string;
   /** A Job's process: exit 0 is success and ends supervision; Deployments restart whatever the status. */
   runToCompletion?: boolean;
+  /**
+   * A Job's `backoffLimit`: once it has been restarted this many times, a failed exit ends supervision
+   * (`done`, with `gaveUp`) instead of another restart, as Kubernetes fails the Job.
+   */
+  maxRestarts?: number;
   /** Group id to run as (a netns sidecar: 1337, which the pod's capture rules let through). */
   gid?: number;
   /** An IPC channel to the process (`send`, and its messages as `message` events): the proxy host's. */
@@ -41,6 +46,10 @@ export interface ExitReport {
   /** The last lines of the log, for the person reading the report. */
   logTail: string;
   restartInMs?: number;
+  /** Why the process never ran (no such program, no permission): it did not exit, it failed to start. */
+  startError?: string;
+  /** A Job out of tries (`maxRestarts`): how many times it ran. */
+  gaveUpAfter?: number;
 }
 
 /** Reads at most the last `lines` lines (and 8 KiB) of a log file. */
@@ -151,8 +160,14 @@ export class Supervised extends EventEmitter<{ exit: [ExitReport]; started: [num
       code,
       signal,
       logTail: startError ?? tailFile(this.spec.logFile),
+      ...(startError ? { startError } : {}),
     };
     if (this.#stopping || (this.spec.runToCompletion && code === 0)) {
+      this.emit('done', report);
+      return;
+    }
+    if (this.spec.maxRestarts !== undefined && this.#restarts >= this.spec.maxRestarts) {
+      report.gaveUpAfter = this.#restarts + 1;
       this.emit('done', report);
       return;
     }

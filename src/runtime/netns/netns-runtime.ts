@@ -222,7 +222,7 @@ export class NetnsMeshRuntime {
     r.state.env = env;
     const logFile = path.join(o.stateDir, 'logs', `${w.namespace}.${w.name}.log`);
     r.state.logFile = logFile;
-    const app = new Supervised({ label: `${r.state.name} app`, ...this.#inPod(r, command.file, command.args), env: { ...env, ...meshMarker(o.stateDir) }, logFile, runToCompletion: w.runToCompletion });
+    const app = new Supervised({ label: `${r.state.name} app`, ...this.#inPod(r, command.file, command.args), env: { ...env, ...meshMarker(o.stateDir) }, logFile, runToCompletion: w.runToCompletion, ...(w.backoffLimit !== undefined ? { maxRestarts: w.backoffLimit } : {}) });
     const reporter = this.#reporter as ExitReporter;
     reporter.watch(app, r.state, 'app');
     // A finished Job takes its sidecar with it.
