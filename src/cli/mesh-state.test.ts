@@ -1,6 +1,7 @@
 // The commands that act on a running mesh: a --dir that is a file is a wrong command line (exit 64, one
 // line naming the flag); a directory with no mesh in it is a failure (exit 1).
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -69,6 +70,26 @@ test('no mesh: the line to start one keeps the --dir given, and without --dir it
     );
   } finally {
     process.chdir(cwd);
+    process.exitCode = 0;
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('status while an up is still starting says so, with its pid, rather than that no mesh is here', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'or-cli-mesh-starting-'));
+  // Another process holds the directory as a starting `up` does: claimed, no state.json yet.
+  const lock = path.join(import.meta.dirname, '..', 'runtime', 'up-lock.ts');
+  const holder = spawn(process.execPath, ['--input-type=module', '-e', `const { claimMeshDir } = await import(${JSON.stringify(lock)}); claimMeshDir(${JSON.stringify(dir)}); console.log('claimed'); setInterval(() => {}, 1000);`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      holder.stdout.once('data', () => resolve());
+      holder.once('exit', (code) => reject(new Error(`the holder exited with ${code}`)));
+    });
+    const r = await runMain(['status', '--dir', dir]);
+    assert.equal(r.code, 1);
+    assert.equal(r.err, `outrigger status: a mesh is starting here (outrigger up, pid ${holder.pid}); it has not written ${dir}/state.json yet: try again once it says it is running\n`);
+  } finally {
+    holder.kill('SIGKILL');
     process.exitCode = 0;
     rmSync(dir, { recursive: true, force: true });
   }

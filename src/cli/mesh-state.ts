@@ -1,5 +1,6 @@
 // Shared by the commands that act on a running local mesh: find its state or explain why there is none.
 import { leftoverProcesses, type MeshState, meshOwnerAlive, readState, stateDir } from '../runtime/state.ts';
+import { meshDirHolder } from '../runtime/up-lock.ts';
 import { requireDirectoryIfPresent } from './path-args.ts';
 
 export class NoMeshError extends Error {
@@ -17,6 +18,9 @@ export function runningMesh(dir?: string): { dir: string; state: MeshState } {
   const d = meshDir(dir);
   const state = readState(d);
   if (!state) {
+    // An `up` that has claimed the directory and not yet written its state is starting, not absent.
+    const starting = meshDirHolder(d);
+    if (starting !== undefined) throw new NoMeshError(`a mesh is starting here (outrigger up, pid ${starting}); it has not written ${d}/state.json yet: try again once it says it is running`);
     // Without --dir: a mesh started with `up --dir` elsewhere is not found here, and starting a second is not the fix.
     const next = dir === undefined ? 'outrigger up -f DIR, or give the --dir of a mesh started with one' : `outrigger up -f DIR${dirFlag(dir)}`;
     throw new NoMeshError(`no mesh is running here (no ${d}/state.json); start one with: ${next}`);
