@@ -119,6 +119,24 @@ test('a proxy the proxy host never started is named when up gives up on it, with
   });
 });
 
+test('a proxy of its own process that wrote nothing is said to have an empty log, not a log that ends in nothing', async () => {
+  const ownLog = path.join(stateDir, 'logs', 'silent.proxy.log');
+  writeFileSync(ownLog, '');
+  const free = net.createServer();
+  await new Promise<void>((r) => free.listen(0, '127.0.0.1', r));
+  const port = (free.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => free.close(() => r()));
+  const proxy = new Supervised({ label: 'shop/web-0 proxy', file: process.execPath, args: [], env: {}, logFile: ownLog });
+  let t = 0;
+  const pause = async (): Promise<void> => {
+    t += 10_000;
+  };
+  await assert.rejects(waitReady(proxy, { port, timeoutMs: 30_000, now: () => t, pause }), (err: Error) => {
+    assert.equal(err.message, `shop/web-0 proxy was not ready on 127.0.0.1:${port} within 30s; its log (${ownLog}) is empty`);
+    return true;
+  });
+});
+
 test('waiting for a proxy ends when its host is stopped (Ctrl-C while up starts), not at the timeout', async () => {
   const hostLog = path.join(stateDir, 'logs', 'stopped-host.log');
   const free = net.createServer();

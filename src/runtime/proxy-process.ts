@@ -147,7 +147,12 @@ export async function waitReady(proxy: Supervised, check: HealthCheck): Promise<
     const { tailFile } = await import('./supervisor.ts');
     const own = tailFile(logFile, 8);
     // A proxy of a host that never got to it has written nothing: the host's own log says how far it got.
-    const why = own.trim() !== '' || logFile === proxy.spec.logFile ? `its log ends:\n${own}` : `its log is empty (never started); ${proxy.spec.label}'s log ends:\n${tailFile(proxy.spec.logFile, 8)}`;
+    const why =
+      own.trim() !== ''
+        ? `its log ends:\n${own}`
+        : logFile === proxy.spec.logFile
+          ? `its log (${logFile}) is empty`
+          : `its log is empty (never started); ${proxy.spec.label}'s log ends:\n${tailFile(proxy.spec.logFile, 8)}`;
     throw new ProxyNotReadyError(`${label} was not ready on ${host}:${healthPort} within ${timeoutMs / 1000}s; ${why}`);
   } finally {
     proxy.off('exit', onExit);
