@@ -119,6 +119,7 @@ export class OutriggerProxy {
       tunnelTls: () => this.#tunnelClientTls(),
       secrets: (name) => this.secrets.get(name),
       tunnelHeaders: { [PEER_HEADER]: peer },
+      ...(opts.timers ? { timers: opts.timers } : {}),
     });
     const hcm: HcmRuntime = {
       clusters: this.clusters,

@@ -27,6 +27,9 @@ import { policy } from './simulate.ts';
 const GRPC_AUTHZ = 'outbound|9000||authz.foo.svc.cluster.local';
 const HTTP_AUTHZ = 'outbound|8000||authz-http.foo.svc.cluster.local';
 const HUNG_AUTHZ = 'outbound|9001||authz-hung.foo.svc.cluster.local';
+const SHORT_AUTHZ = 'outbound|9002||authz-short.foo.svc.cluster.local';
+/** SHORT_AUTHZ's connect_timeout: a dial to it fails before the check's own timeout. */
+const CONNECT_MS = 30_000;
 const INBOUND = 'inbound|8000||';
 const TIMEOUT_MS = 60_000;
 /** Well under the provider's timeout: without the proxy's clock, nothing answers in time. */
@@ -36,6 +39,8 @@ const CUSTOM = policy('ext', 'foo', { action: 'CUSTOM', provider: { name: 'authz
 const grpcProvider: ExtensionProvider = { name: 'authz', envoyExtAuthzGrpc: { service: 'authz.foo.svc.cluster.local', port: 9000, timeout: '60s' } };
 /** A gRPC provider whose cluster originates TLS to an endpoint that never answers the handshake. */
 const hungProvider: ExtensionProvider = { name: 'authz', envoyExtAuthzGrpc: { service: 'authz-hung.foo.svc.cluster.local', port: 9001, timeout: '60s' } };
+/** A gRPC provider behind a cluster whose connect_timeout is half the check's timeout; its endpoint is the hung one. */
+const shortProvider: ExtensionProvider = { name: 'authz', envoyExtAuthzGrpc: { service: 'authz-short.foo.svc.cluster.local', port: 9002, timeout: '60s' } };
 const httpProvider = (failOpen: boolean): ExtensionProvider => ({ name: 'authz', envoyExtAuthzHttp: { service: 'authz-http.foo.svc.cluster.local', port: 8000, timeout: '60s', failOpen } });
 
 const clock = new FakeClock();
@@ -115,13 +120,19 @@ before(async () => {
     cla(GRPC_AUTHZ, [{ port: grpcPort }]),
     cluster(HTTP_AUTHZ),
     cla(HTTP_AUTHZ, [{ port: (httpAuthz.address() as net.AddressInfo).port }]),
-    // TLS origination; a connect timeout (real time) far past the test, so only the check's timeout can end the dial.
+    // TLS origination; a connect timeout (on the proxy's clock) far past the test, so only the check's timeout can end the dial.
     {
       ...cluster(HUNG_AUTHZ, { http2: true }),
       connect_timeout: { seconds: '600' },
       transport_socket: { name: 'envoy.transport_sockets.tls', typed_config: { '@type': TypeUrl.UpstreamTlsContext, sni: 'authz-hung.foo.svc.cluster.local' } },
     },
     cla(HUNG_AUTHZ, [{ port: (hungAuthz.address() as net.AddressInfo).port }]),
+    {
+      ...cluster(SHORT_AUTHZ, { http2: true }),
+      connect_timeout: { seconds: String(CONNECT_MS / 1000) },
+      transport_socket: { name: 'envoy.transport_sockets.tls', typed_config: { '@type': TypeUrl.UpstreamTlsContext, sni: 'authz-short.foo.svc.cluster.local' } },
+    },
+    cla(SHORT_AUTHZ, [{ port: (hungAuthz.address() as net.AddressInfo).port }]),
     cluster(INBOUND),
     cla(INBOUND, [{ port: echo.port }]),
     routeConfig(INBOUND, [{ domains: ['*'], routes: [{ prefix: '/', cluster: INBOUND }] }]),
@@ -131,6 +142,7 @@ before(async () => {
     tcpCheckedListener('tcp-checked'),
     checkedListener('grpc-hung', hungProvider),
     tcpCheckedListener('tcp-hung', hungProvider),
+    checkedListener('grpc-short', shortProvider),
   ]);
 });
 
@@ -246,6 +258,26 @@ test('TCP (the network filter) with a provider whose TLS handshake never complet
   clock.advance(1);
   await until(() => closed, 'the connection closed by the proxy');
   assert.equal(echo.requests.some((r) => r.url === '/hung'), false, 'nothing reached the app');
+  await until(() => dial.closed, 'the dial closed by the proxy');
+  hungDials.length = 0;
+});
+
+test("gRPC provider whose cluster's connect_timeout ends the handshake first: the dial fails at it, on the proxy's clock, a 403 with UAEX", bounded, async () => {
+  // The provider's cluster is dialed by the filter, never by the router: it runs on the proxy's timers
+  // because the cluster manager was built with them.
+  let answered = false;
+  const answer = request(await env.port('grpc-short'), '/secure/short', { host: 'api.foo' }).finally(() => {
+    answered = true;
+  });
+  await until(() => hungDials.length === 1 && hungDials[0]!.socket.bytesRead > 0, 'the dial in its TLS handshake');
+  const dial = hungDials[0]!;
+  clock.advance(CONNECT_MS - 1);
+  await turns();
+  assert.equal(answered, false, 'no answer a millisecond before the connect timeout');
+  assert.equal(dial.closed, false, 'the dial is still open a millisecond before the connect timeout');
+  clock.advance(1);
+  assert.equal((await answer).status, 403);
+  assert.equal(await logged('/secure/short'), '/secure/short 403 UAEX ext_authz_error');
   await until(() => dial.closed, 'the dial closed by the proxy');
   hungDials.length = 0;
 });

@@ -108,7 +108,7 @@ test('a try waiting for its HTTP/2 session to connect starts its per-try timer o
   await new Promise<void>((r) => raw.listen(0, '127.0.0.1', r));
   const p = await startProxy({ timers: clock, random: () => 0.5 });
   push(p.proxy, [
-    // A connect timeout (real time) far past the test.
+    // A connect timeout (on the fake clock) far past what the test advances.
     { ...cluster('c', { http2: true }), connect_timeout: { seconds: '60' } },
     cla('c', [{ port: (raw.address() as AddressInfo).port }]),
     listener('0.0.0.0_8080', 8080, [{ filter: hcm('r', { stream_idle_timeout: { seconds: '100' } }) }]),

@@ -2,8 +2,8 @@
 // Connected only once the handshake is done, the pool is ready (UpstreamRequest::onPoolReady) only then,
 // and the handshake is the cluster's connect_timeout's. Through a real proxy originating TLS on each
 // upstream path (HTTP/1.1, HTTP/1.1 carrying request trailers, HTTP/2): the endpoint accepts TCP and
-// holds the handshake until the test hands the socket to the TLS server. The per-try timer is on the fake
-// clock; the connect timeout (real time) is far past the test.
+// holds the handshake until the test hands the socket to the TLS server. The per-try timer and the
+// connect timeout are on the fake clock; the connect timeout (60 s) is far past what the test advances.
 import assert from 'node:assert/strict';
 import http2 from 'node:http2';
 import https from 'node:https';

@@ -56,9 +56,10 @@ export async function until(cond: () => boolean, what: string, maxTurns = 3000):
 /**
  * Awaits a request whose retry back-offs wait on `clock`. Only a timer due within `horizonMs` is
  * fired (a back-off: 25 to 250 ms in Envoy), never one further out: a per-try timeout of a try still
- * on the wire must not fire because real I/O was slow on a loaded machine.
+ * on the wire, or the connect timeout (1 s in the harness's clusters) of a connection still being
+ * made, must not fire because real I/O was slow on a loaded machine.
  */
-export async function advanceUntilSettled<T>(clock: FakeClock, pending: Promise<T>, what: string, horizonMs = 1000): Promise<T> {
+export async function advanceUntilSettled<T>(clock: FakeClock, pending: Promise<T>, what: string, horizonMs = 500): Promise<T> {
   let done = false;
   const settled = pending.finally(() => {
     done = true;

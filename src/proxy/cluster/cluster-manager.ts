@@ -3,7 +3,7 @@
 import type { SecretLookup } from './origination-tls.ts';
 import type { SecureClientSessionOptions } from 'node:http2';
 import type { ClusterStatsFamilies } from '../../telemetry/metrics/cluster-stats.ts';
-import { Cluster } from './cluster.ts';
+import { Cluster, type ClusterTimers } from './cluster.ts';
 import type { ClusterSettings } from './compile-cluster.ts';
 import type { Endpoint } from './endpoint.ts';
 import type { Random } from './lb/load-balancer.ts';
@@ -16,6 +16,8 @@ export interface ClusterManagerDeps {
   /** SDS secrets by name, for TLS origination. */
   secrets?: SecretLookup;
   tunnelHeaders?: Readonly<Record<string, string>>;
+  /** The proxy's timers, which every cluster's connect timeouts run on. */
+  timers?: ClusterTimers;
 }
 
 export class ClusterManager {
@@ -47,7 +49,7 @@ export class ClusterManager {
     for (const s of settings) {
       let c = this.#clusters.get(s.name);
       if (c) c.update(s);
-      else c = new Cluster(s, { stats: this.#deps.stats.bind(s.name), random: this.#deps.random ?? Math.random, now: this.#deps.now ?? performance.now.bind(performance), tunnelTls: this.#deps.tunnelTls, ...(this.#deps.tunnelHeaders ? { tunnelHeaders: this.#deps.tunnelHeaders } : {}), ...(this.#deps.secrets ? { secrets: this.#deps.secrets } : {}) });
+      else c = new Cluster(s, { stats: this.#deps.stats.bind(s.name), random: this.#deps.random ?? Math.random, now: this.#deps.now ?? performance.now.bind(performance), tunnelTls: this.#deps.tunnelTls, ...(this.#deps.tunnelHeaders ? { tunnelHeaders: this.#deps.tunnelHeaders } : {}), ...(this.#deps.secrets ? { secrets: this.#deps.secrets } : {}), ...(this.#deps.timers ? { timers: this.#deps.timers } : {}) });
       const eds = s.type === 'EDS' ? this.#endpointsByEds.get(s.edsName) : undefined;
       if (eds) c.setEndpoints(eds);
       next.set(s.name, c);

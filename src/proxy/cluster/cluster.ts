@@ -8,7 +8,7 @@ import type { SecureClientSessionOptions } from 'node:http2';
 import tls from 'node:tls';
 import type { ClusterStats } from '../../telemetry/metrics/cluster-stats.ts';
 import { H1_METHODS } from '../http/h1-server.ts';
-import { realTimers } from '../http/router.ts';
+import { realTimers, type Timers } from '../http/router.ts';
 import { H1Upstream, preloadUndici } from '../upstream/h1-upstream.ts';
 import { H1Pool } from '../upstream/h1-client.ts';
 import { meshServerIdentity, type ServerIdentityCheck, TUNNEL_CLIENT_STREAMS } from '../tunnel/mesh-tls.ts';
@@ -49,6 +49,8 @@ export interface ClusterDeps {
   tunnelHeaders?: Readonly<Record<string, string>>;
   /** SDS secrets by name, for TLS origination (`kubernetes://NAME`). */
   secrets?: SecretLookup;
+  /** The proxy's timers: connect timeouts (TCP connect, TLS handshake) run on them. */
+  timers?: ClusterTimers;
 }
 
 /** Envoy's default `cleanup_interval` of an ORIGINAL_DST cluster. */
@@ -115,6 +117,15 @@ export class Cluster {
     }
     o.ejections_active.set(this.outlier?.stats.ejections_active ?? 0);
   };
+
+  /**
+   * What the cluster's connections time out on (connect_timeout: the TCP connect, and the TLS handshake
+   * of the mesh tunnel or of TLS the cluster originates): the proxy's timers, else those the request
+   * path brought, else the real clock.
+   */
+  get timers(): Timers {
+    return this.#deps.timers ?? this.#timers ?? realTimers;
+  }
 
   /** The timers the request path runs on; the outlier interval is armed on the first ones seen. */
   useTimers(timers: ClusterTimers): void {
@@ -354,6 +365,7 @@ export class Cluster {
       carriedExtraHead: head(perRequest),
       targetPortHeader: TARGET_PORT_HEADER,
       onConnected: this.#onConnected,
+      timers: this.timers,
     });
     this.#upstreams.set(key, u);
     return u;
@@ -365,7 +377,7 @@ export class Cluster {
     let u = this.#upstreams.get(key) as H1Pool | undefined;
     if (u) return u;
     const { connectTimeoutMs, maxConnections, idleTimeoutMs, maxRequestsPerConnection } = this.settings;
-    u = new H1Pool({ host: e.address, port: e.port, connectTimeoutMs, maxConnections, idleTimeoutMs, maxRequestsPerConnection, dial: () => this.originate(e), onConnected: this.#onConnected });
+    u = new H1Pool({ host: e.address, port: e.port, connectTimeoutMs, maxConnections, idleTimeoutMs, maxRequestsPerConnection, dial: () => this.originate(e), onConnected: this.#onConnected, timers: this.timers });
     this.#upstreams.set(key, u);
     return u;
   }
@@ -404,7 +416,7 @@ export class Cluster {
     };
     const { connectTimeoutMs, maxConnections } = this.settings;
     // The tunnel's address: the session's own socket goes through it (createConnection), never to the app's port.
-    u = new H2Upstream(`https://${hostOf(e.address)}:${e.port}`, { connectTimeoutMs, maxConnections, originTls, onConnected: this.#onConnected });
+    u = new H2Upstream(`https://${hostOf(e.address)}:${e.port}`, { connectTimeoutMs, maxConnections, originTls, onConnected: this.#onConnected, timers: this.timers });
     this.#upstreams.set(key, u);
     return u;
   }
@@ -430,11 +442,12 @@ export class Cluster {
     const opts = originationOptions(o, this.#deps.secrets ?? (() => undefined), e.address);
     if (typeof opts === 'string') return Promise.reject(new UpstreamError('connect', `tls: ${opts}`));
     const timeoutMs = this.settings.connectTimeoutMs;
-    if (!e.mesh) return handshake(tls.connect({ ...opts, host: e.address, port: e.port }), timeoutMs, signal);
+    const timers = this.timers;
+    if (!e.mesh) return handshake(tls.connect({ ...opts, host: e.address, port: e.port }), timeoutMs, timers, signal);
     return (this.upstream(e) as H2Upstream).connect(`${hostOf(e.address)}:${e.targetPort}`).then((stream) => {
       const socket = tls.connect({ ...opts, socket: stream });
       socket.once('close', () => stream.destroy());
-      return handshake(socket, timeoutMs, signal);
+      return handshake(socket, timeoutMs, timers, signal);
     });
   }
 
@@ -484,12 +497,11 @@ export class Cluster {
         const sni = this.#meshSni(e);
         return t ? { ...t, checkServerIdentity: this.#checkServer, ...(sni ? { servername: sni } : {}) } : {};
       };
-      const timers = this.#timers ? { timers: this.#timers } : {};
       const extraHeaders = this.#tunnelHeaders(e);
       u = new H2Upstream(`https://${host}:${e.port}`, {
         connectTimeoutMs,
         ...keepalive,
-        ...timers,
+        timers: this.timers,
         tls: tlsWithIdentity,
         maxConcurrentStreams: TUNNEL_CLIENT_STREAMS,
         ...(extraHeaders ? { extraHeaders } : {}),
@@ -498,7 +510,7 @@ export class Cluster {
     } else if (http2) {
       // h2 in the DestinationRule's TLS (ALPN h2) when it originates some, else h2c.
       const originates = this.settings.origination !== undefined;
-      u = new H2Upstream(`${originates ? 'https' : 'http'}://${host}:${e.port}`, { connectTimeoutMs, ...keepalive, ...(originates ? { originTls: () => this.#h2Origination(e) } : {}), onConnected: this.#onConnected });
+      u = new H2Upstream(`${originates ? 'https' : 'http'}://${host}:${e.port}`, { connectTimeoutMs, ...keepalive, ...(originates ? { originTls: () => this.#h2Origination(e) } : {}), onConnected: this.#onConnected, timers: this.timers });
     } else {
       const origination = this.settings.origination;
       const tls = origination ? originationOptions(origination, this.#deps.secrets ?? (() => undefined), e.address) : undefined;
@@ -510,6 +522,7 @@ export class Cluster {
         ...keepalive,
         ...(tls !== undefined ? { tls } : {}),
         onConnected: this.#onConnected,
+        timers: this.timers,
       });
     }
     this.#upstreams.set(key, u);
@@ -545,7 +558,7 @@ export class Cluster {
   #retireRefused(): void {
     const sans = this.settings.meshSans;
     const refused = (peerId: string | undefined) => peerId === undefined || !sans.includes(peerId);
-    const timers = this.#timers ?? realTimers;
+    const timers = this.timers;
     // TLS a DestinationRule originates is the app's certificate, not a mesh identity: its pools are judged
     // by the tunnel they ride (below), never by their own peer.
     const originated = (key: string) => key.endsWith('|tls') || key.endsWith('|tls-h2');
@@ -604,12 +617,11 @@ export function lbDeps(deps: Pick<ClusterDeps, 'random' | 'now'>) {
 }
 
 /** Resolves with `socket` once its TLS handshake is done; fails (a connect failure, UF) on error, close or timeout. */
-function handshake(socket: tls.TLSSocket, timeoutMs: number, signal?: AbortSignal): Promise<Duplex> {
+function handshake(socket: tls.TLSSocket, timeoutMs: number, timers: Timers, signal?: AbortSignal): Promise<Duplex> {
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => socket.destroy(new UpstreamError('connect', `TLS handshake timeout after ${timeoutMs}ms`)), timeoutMs);
-    timer.unref();
+    const timer = timers.set(() => socket.destroy(new UpstreamError('connect', `TLS handshake timeout after ${timeoutMs}ms`)), timeoutMs);
     const fail = (err: Error) => {
-      clearTimeout(timer);
+      timers.clear(timer);
       signal?.removeEventListener('abort', abandon);
       socket.destroy();
       reject(err);
@@ -621,7 +633,7 @@ function handshake(socket: tls.TLSSocket, timeoutMs: number, signal?: AbortSigna
     socket.once('error', fail);
     socket.once('close', closed);
     socket.once('secureConnect', () => {
-      clearTimeout(timer);
+      timers.clear(timer);
       signal?.removeEventListener('abort', abandon);
       socket.removeListener('error', fail);
       socket.removeListener('close', closed);

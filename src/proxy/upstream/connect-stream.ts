@@ -28,19 +28,19 @@ export function connectStream(cluster: Cluster, e: Pick<Endpoint, 'key' | 'addre
   }
   return new Promise((resolve, reject) => {
     const socket = net.connect({ host: e.address, port: e.port, noDelay: true });
-    const timer = setTimeout(() => socket.destroy(new UpstreamError('connect', 'connect timeout')), cluster.settings.connectTimeoutMs);
-    timer.unref();
+    const timers = cluster.timers;
+    const timer = timers.set(() => socket.destroy(new UpstreamError('connect', 'connect timeout')), cluster.settings.connectTimeoutMs);
     const onAbort = () => socket.destroy(abandoned());
     signal?.addEventListener('abort', onAbort, { once: true });
     socket.once('connect', () => {
-      clearTimeout(timer);
+      timers.clear(timer);
       signal?.removeEventListener('abort', onAbort);
       socket.removeListener('error', onError);
       socket.on('error', () => {});
       resolve(socket);
     });
     const onError = (err: Error) => {
-      clearTimeout(timer);
+      timers.clear(timer);
       signal?.removeEventListener('abort', onAbort);
       reject(err instanceof UpstreamError ? err : new UpstreamError('connect', err.message, err));
     };

@@ -13,7 +13,7 @@ import { EMPTY, Stash } from '../http/stash.ts';
 import { needsRequestTrailers } from './h1-trailer-request.ts';
 import { endedByTeardown, RETIRE_EVENT, UpstreamError } from './upstream.ts';
 import { connectPeerOf } from './h2-connection.ts';
-import type { Timers } from '../http/router.ts';
+import { realTimers, type Timers } from '../http/router.ts';
 import { REFUSED_PEER_GRACE_MS, spiffeIdOf } from '../tunnel/mesh-tls.ts';
 import { MAX_TIMER_MS } from '../../xds/long-timer.ts';
 
@@ -57,6 +57,8 @@ export interface H1ClientOptions {
   readonly dial?: () => Promise<Duplex>;
   /** Each connection made (the cluster's `upstream_cx_total`). */
   readonly onConnected?: () => void;
+  /** The clock the connect timeout runs on (the proxy's); the real one when absent. */
+  readonly timers?: Timers;
 }
 
 /** What a connection runs on: a TCP or TLS socket, or a stream carried on an HTTP/2 session. */
@@ -226,7 +228,9 @@ class H1Connection {
   #ex: Exchange | null = null;
   #requests = 0;
   #closed = false;
-  #connectTimer: NodeJS.Timeout | undefined;
+  /** The connect timeout, on the pool's timers; cleared once connected or gone. */
+  #connectTimer: unknown;
+  readonly #timers: Timers;
   // Response state.
   readonly #stash = new Stash();
   #inHead = true;
@@ -248,8 +252,8 @@ class H1Connection {
 
   constructor(pool: H1Pool, opts: H1ClientOptions) {
     this.#pool = pool;
-    this.#connectTimer = setTimeout(() => this.#fail(new UpstreamError('connect', `connect timeout after ${opts.connectTimeoutMs}ms`), true), opts.connectTimeoutMs);
-    this.#connectTimer.unref();
+    this.#timers = opts.timers ?? realTimers;
+    this.#connectTimer = this.#timers.set(() => this.#fail(new UpstreamError('connect', `connect timeout after ${opts.connectTimeoutMs}ms`), true), opts.connectTimeoutMs);
     if (opts.dial) {
       opts.dial().then(
         (socket) => {
@@ -371,7 +375,7 @@ class H1Connection {
   }
 
   #onConnect(opts: H1ClientOptions, ownSocket: boolean): void {
-    clearTimeout(this.#connectTimer);
+    this.#timers.clear(this.#connectTimer);
     this.#connected = true;
     opts.onConnected?.();
     if (ownSocket) {
@@ -479,7 +483,7 @@ class H1Connection {
       return;
     }
     this.#closed = true;
-    clearTimeout(this.#connectTimer);
+    this.#timers.clear(this.#connectTimer);
     this.#unpark();
     const carried = this.#carried;
     if (carried && !reset && this.#ex === null) {
@@ -507,7 +511,7 @@ class H1Connection {
     }
     if (this.#closed) return;
     this.#closed = true;
-    clearTimeout(this.#connectTimer);
+    this.#timers.clear(this.#connectTimer);
     this.#unpark();
     this.#reset();
     this.#pool.gone(this, beforeConnect ? err : undefined);

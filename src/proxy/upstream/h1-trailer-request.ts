@@ -4,6 +4,7 @@ import type { Agent, IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders }
 import https from 'node:https';
 import type { Readable } from 'node:stream';
 import type { ConnectionOptions } from 'node:tls';
+import { realTimers, type Timers } from '../http/router.ts';
 import { http } from '../node-http.ts';
 import type { OutgoingHeaders, UpstreamExchange, UpstreamHead, UpstreamSink } from './upstream.ts';
 import { UpstreamError } from './upstream.ts';
@@ -24,11 +25,13 @@ export class TrailerRequester {
   readonly #agent: Agent;
   readonly #tls: ConnectionOptions | undefined;
   readonly #connectTimeoutMs: number;
+  readonly #timers: Timers;
 
-  constructor(origin: string, opts: { connectTimeoutMs: number; maxConnections: number; tls?: ConnectionOptions }) {
+  constructor(origin: string, opts: { connectTimeoutMs: number; maxConnections: number; tls?: ConnectionOptions; timers?: Timers }) {
     this.#origin = new URL(origin);
     this.#tls = opts.tls;
     this.#connectTimeoutMs = opts.connectTimeoutMs;
+    this.#timers = opts.timers ?? realTimers;
     const agentOpts = { keepAlive: true, maxSockets: opts.maxConnections };
     this.#agent = opts.tls ? new https.Agent({ ...agentOpts, ...opts.tls }) : new http.Agent(agentOpts);
   }
@@ -45,7 +48,11 @@ export class TrailerRequester {
     let done = false;
     let gotHead = false;
     let connected = false;
+    const timers = this.#timers;
+    /** The connect timeout (TCP connect and TLS handshake), armed once the request has a socket that is not yet ready. */
+    let connectTimer: unknown;
     const fail = (err: Error & { code?: string }) => {
+      timers.clear(connectTimer);
       if (done) return;
       done = true;
       const failure = err instanceof UpstreamError ? err.failure : !connected ? 'connect' : err.code?.startsWith('HPE_') ? 'protocol' : 'reset';
@@ -58,22 +65,29 @@ export class TrailerRequester {
       method: head.method,
       path: head.path,
       headers,
-      timeout: this.#connectTimeoutMs,
     });
     // Connected (a kept-alive socket, or once it connects): the pool is ready (Envoy's onPoolReady). A new
     // TLS connection is ready once its handshake is done, as Envoy's SslSocket raises Connected only then:
     // the handshake is the connect timeout's, not the try's per-try timeout's.
     const ready = (): void => {
       connected = true;
+      timers.clear(connectTimer);
       if (!done) sink.onPoolReady?.();
     };
+    const timeoutMs = this.#connectTimeoutMs;
+    const arm = (): void => {
+      connectTimer = timers.set(() => req.destroy(new UpstreamError('connect', `connect timeout after ${timeoutMs}ms`)), timeoutMs);
+    };
+    // A request waiting for a free socket of the agent is not connecting yet: the timeout starts with its socket.
     req.on('socket', (s) => {
-      if (this.#tls && !req.reusedSocket) s.once('secureConnect', ready);
-      else if (!s.connecting) ready();
-      else s.once('connect', ready);
-    });
-    req.once('timeout', () => {
-      if (!connected) req.destroy(new UpstreamError('connect', `connect timeout after ${this.#connectTimeoutMs}ms`));
+      if (this.#tls && !req.reusedSocket) {
+        arm();
+        s.once('secureConnect', ready);
+      } else if (!s.connecting) ready();
+      else {
+        arm();
+        s.once('connect', ready);
+      }
     });
     req.on('error', fail);
     let response: IncomingMessage | undefined;
@@ -81,7 +95,6 @@ export class TrailerRequester {
       if (done) return void res.destroy();
       response = res;
       gotHead = true;
-      req.setTimeout(0);
       sink.onHead(res.statusCode ?? 502, flatten(res.headers));
       res.on('data', (c: Buffer) => {
         if (!sink.onData(c)) res.pause();
@@ -108,6 +121,7 @@ export class TrailerRequester {
       },
       abort: () => {
         done = true;
+        timers.clear(connectTimer);
         req.destroy();
       },
     };

@@ -1,10 +1,12 @@
 // HTTP/1.1 upstream of one endpoint (keep-alive, connect timeout, bounded connections): plain HTTP goes
 // through the raw-socket pool of h1-client.ts; TLS origination and the rare CONNECT through undici.
 import { createRequire } from 'node:module';
+import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import type { ConnectionOptions } from 'node:tls';
 import type * as Undici from 'undici';
 import type { buildConnector, Dispatcher, Pool } from 'undici';
+import { realTimers, type Timers } from '../http/router.ts';
 import { H1Pool } from './h1-client.ts';
 import { needsRequestTrailers, TrailerRequester } from './h1-trailer-request.ts';
 import type { OutgoingHeaders, Upstream, UpstreamExchange, UpstreamHead, UpstreamSink } from './upstream.ts';
@@ -73,6 +75,8 @@ export class H1Upstream implements Upstream {
       tls?: ConnectionOptions | string;
       /** Each connection made (the cluster's `upstream_cx_total`). */
       onConnected?: () => void;
+      /** The clock the connect timeout runs on (the proxy's); the real one when absent. */
+      timers?: Timers;
     },
   ) {
     this.#origin = origin;
@@ -90,31 +94,28 @@ export class H1Upstream implements Upstream {
         maxRequestsPerConnection: opts.maxRequestsPerConnection ?? 0,
         ...(opts.tcpKeepaliveMs !== undefined ? { tcpKeepaliveMs: opts.tcpKeepaliveMs } : {}),
         ...(opts.onConnected ? { onConnected: opts.onConnected } : {}),
+        ...(opts.timers ? { timers: opts.timers } : {}),
       });
     }
     this.#makePool = () => this.#undici(origin, opts, idle, keepalive);
     // A refused origination (string) keeps request trailers on the pool, which fails every connect.
-    if (typeof opts.tls !== 'string') this.#trailerOpts = { connectTimeoutMs: opts.connectTimeoutMs, maxConnections: opts.maxConnections, ...(opts.tls ? { tls: opts.tls } : {}) };
+    if (typeof opts.tls !== 'string') this.#trailerOpts = { connectTimeoutMs: opts.connectTimeoutMs, maxConnections: opts.maxConnections, ...(opts.tls ? { tls: opts.tls } : {}), ...(opts.timers ? { timers: opts.timers } : {}) };
   }
 
   #undici(origin: string, opts: ConstructorParameters<typeof H1Upstream>[1], idle: number, keepalive: object): Pool {
     const { buildConnector, Pool } = undici();
+    // undici's own connect timeout (0: none) runs on the real clock; the connector's runs on the proxy's.
+    const tls = opts.tls;
+    const connect = typeof tls === 'string' ? refuse(tls) : timedConnector(buildConnector({ ...tls, ...keepalive, timeout: 0 } as buildConnector.BuildOptions), opts.connectTimeoutMs, opts.timers ?? realTimers);
     const pool = new Pool(origin, {
       connections: opts.maxConnections,
-      connectTimeout: opts.connectTimeoutMs,
       keepAliveTimeout: idle,
       keepAliveMaxTimeout: idle,
       ...(opts.maxRequestsPerConnection ? { maxRequestsPerClient: opts.maxRequestsPerConnection } : {}),
       headersTimeout: 0,
       bodyTimeout: 0,
       pipelining: 1,
-      ...(typeof opts.tls === 'string'
-        ? { connect: refuse(opts.tls) }
-        : opts.tls
-          ? { connect: buildConnector({ ...opts.tls, ...keepalive, timeout: opts.connectTimeoutMs } as buildConnector.BuildOptions) }
-          : opts.tcpKeepaliveMs !== undefined
-            ? { connect: keepalive }
-            : {}),
+      connect,
     });
     pool.on('connect', () => {
       this.#open++;
@@ -185,6 +186,25 @@ export class H1Upstream implements Upstream {
     this.#trailered?.close();
     await Promise.all([this.#fast?.close(), this.#pool?.destroy()]);
   }
+}
+
+/**
+ * `connect` with the cluster's connect timeout on `timers`: the TCP connect and, in TLS, its handshake
+ * (undici calls back once the socket is connected, or secure). Past it the socket is destroyed, which
+ * undici reports to the request as a connect failure (UF).
+ */
+function timedConnector(connect: buildConnector.connector, timeoutMs: number, timers: Timers): buildConnector.connector {
+  return (options, callback) => {
+    let timer: unknown;
+    let called = false;
+    const socket = (connect as (o: buildConnector.Options, cb: buildConnector.Callback) => Socket | undefined)(options, (...args) => {
+      called = true;
+      timers.clear(timer);
+      callback(...args);
+    });
+    if (!called && socket) timer = timers.set(() => socket.destroy(new UpstreamError('connect', `connect timeout after ${timeoutMs}ms`)), timeoutMs);
+    return socket;
+  };
 }
 
 /** A connector that fails every connect with the reason TLS cannot be set up (a secret not yet delivered). */

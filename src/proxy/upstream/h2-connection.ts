@@ -3,7 +3,7 @@
 // concurrent-stream limit and the streams open on it. It is never reopened; the pool makes a new one.
 import http2 from 'node:http2';
 import net from 'node:net';
-import type tls from 'node:tls';
+import tls from 'node:tls';
 import { realTimers, type Timers } from '../http/router.ts';
 import { atPeerExpiry, REFUSED_PEER_GRACE_MS, spiffeIdOf, TUNNEL_SESSION_WINDOW, TUNNEL_STREAM_WINDOW } from '../tunnel/mesh-tls.ts';
 import { addAbortSignal, type Duplex, type Readable } from 'node:stream';
@@ -57,6 +57,17 @@ export interface H2ConnectionEvents {
   onClosed?(c: H2Connection): void;
 }
 
+/**
+ * A session's socket as http2.connect makes one itself: TCP for `http:` (h2c), TLS with ALPN h2 and the
+ * host as SNI (unless an address, or named in the options) for `https:`.
+ */
+function sessionSocket(authority: URL, options: http2.SessionOptions & tls.ConnectionOptions): Duplex {
+  const host = authority.hostname.replace(/^\[(.*)\]$/, '$1');
+  const port = Number(authority.port) || (authority.protocol === 'http:' ? 80 : 443);
+  if (authority.protocol === 'http:') return net.connect({ port, host, ...(options as net.NetConnectOpts) });
+  return tls.connect({ port, host, ...options, ALPNProtocols: ['h2'], ...(options.servername || net.isIP(host) ? {} : { servername: host }) });
+}
+
 export class H2Connection {
   readonly #opts: H2UpstreamOptions;
   readonly #session: http2.ClientHttp2Session;
@@ -96,12 +107,24 @@ export class H2Connection {
     const own = opts.originTls?.();
     // No TLS can be set up yet (a secret not delivered): the session gets a socket that never connects,
     // and fails as a connect failure (UF) without a packet sent to the endpoint.
-    const tlsOptions = opts.tls?.() ?? (typeof own === 'object' ? own : typeof own === 'string' ? { createConnection: () => new net.Socket() } : {});
-    const session = http2.connect(origin, { ...tlsOptions, settings: { enablePush: false, ...(opts.tls ? { initialWindowSize: TUNNEL_STREAM_WINDOW } : {}) }, maxSessionMemory: 32 });
+    const tlsOptions: http2.SecureClientSessionOptions = opts.tls?.() ?? (typeof own === 'object' ? own : typeof own === 'string' ? { createConnection: () => new net.Socket() } : {});
+    // The session's socket, held: a session destroyed while its TCP connect is under way ends the socket
+    // and waits for that end, which comes only once connected, so the connect timeout destroys the socket.
+    let socket: Duplex | undefined;
+    const made = tlsOptions.createConnection;
+    const createConnection = (authority: URL, options: http2.SessionOptions): Duplex => {
+      socket = made ? made(authority, options) : sessionSocket(authority, options);
+      return socket;
+    };
+    const session = http2.connect(origin, { ...tlsOptions, createConnection, settings: { enablePush: false, ...(opts.tls ? { initialWindowSize: TUNNEL_STREAM_WINDOW } : {}) }, maxSessionMemory: 32 });
     this.#session = session;
     if (typeof own === 'string') queueMicrotask(() => session.destroy(new UpstreamError('connect', `tls: ${own}`)));
-    const timer = setTimeout(() => session.destroy(new UpstreamError('connect', `connect timeout after ${opts.connectTimeoutMs}ms`)), opts.connectTimeoutMs);
-    timer.unref();
+    const timers = opts.timers ?? realTimers;
+    const timer = timers.set(() => {
+      const err = new UpstreamError('connect', `connect timeout after ${opts.connectTimeoutMs}ms`);
+      session.destroy(err);
+      socket?.destroy(err);
+    }, opts.connectTimeoutMs);
     // The event's socket is the real one: `session.socket` is a proxy that refuses setKeepAlive.
     session.once('connect', (_s: http2.ClientHttp2Session, socket: net.Socket) => {
       this.#connected = true;
@@ -110,14 +133,13 @@ export class H2Connection {
       if (opts.tcpKeepaliveMs !== undefined) socket.setKeepAlive(true, opts.tcpKeepaliveMs);
       if (opts.tls) {
         session.setLocalWindowSize(TUNNEL_SESSION_WINDOW);
-        const timers = opts.timers ?? realTimers;
         const peer = (socket as tls.TLSSocket).getPeerCertificate();
         this.peerId = spiffeIdOf(peer.raw);
         session.once('close', atPeerExpiry(peer, timers, () => this.#stopTaking()));
       }
     });
     session.on('remoteSettings', () => {
-      clearTimeout(timer);
+      timers.clear(timer);
       this.#ready = true;
       if (!this.#gone) events.onSettings(this);
     });
@@ -126,7 +148,7 @@ export class H2Connection {
       lastError = err instanceof UpstreamError ? err : new UpstreamError(this.#connected ? 'reset' : 'connect', err.message, err);
     });
     session.once('close', () => {
-      clearTimeout(timer);
+      timers.clear(timer);
       events.onClosed?.(this);
       this.#connected = false;
       this.#leave(lastError ?? (this.#ready ? undefined : new UpstreamError('connect', 'connection closed before SETTINGS')));

@@ -37,7 +37,7 @@ export interface H2UpstreamOptions {
    * find it full (refused with ENHANCE_YOUR_CALM); the tunnel's client stays well below its server's limit.
    */
   maxConcurrentStreams?: number;
-  /** Timers for the peer certificate's expiry and its grace (a test clock in tests). */
+  /** Timers for the connect timeout, the peer certificate's expiry and its grace (the proxy's; real ones when absent). */
   timers?: Timers;
   /** Each session connected (the cluster's `upstream_cx_total`). */
   onConnected?: () => void;
