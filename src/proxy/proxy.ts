@@ -16,6 +16,7 @@ import type { LogLevel } from './admin/admin-server.ts';
 import { AdminServers } from './admin/admin-server.ts';
 import { ClusterManager } from './cluster/cluster-manager.ts';
 import { SecretStore } from './config/secrets.ts';
+import { XdsStreamLog } from './xds-stream-log.ts';
 import { XdsState } from './config/xds-state.ts';
 import type { HttpFilterFactory } from './http/filter.ts';
 import { defaultFilterFactories } from './http/filter-factories.ts';
@@ -173,6 +174,7 @@ export class OutriggerProxy {
         }),
     );
     this.xds = new XdsState({ clusters: this.clusters, listeners: this.listeners, secrets: this.secrets, filters: this.#filters, now });
+    const xdsLog = new XdsStreamLog(opts.xdsAddress ?? '', now);
     this.ads = opts.xdsAddress
       ? new AdsClient({
           address: opts.xdsAddress,
@@ -180,7 +182,7 @@ export class OutriggerProxy {
           ...(opts.token ? { token: opts.token } : {}),
           ...(opts.xdsTls ? { credentials: opts.xdsTls.credentials, serverName: opts.xdsTls.serverName } : {}),
           subscriber: this.xds,
-          onEvent: (e) => this.#log(e.kind === 'nack' ? 'warning' : 'debug', `xds ${JSON.stringify(e)}`),
+          onEvent: (e) => this.#log(...xdsLog.line(e)),
         })
       : undefined;
     this.#admin = new AdminServers({

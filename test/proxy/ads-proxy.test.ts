@@ -14,6 +14,8 @@ type Call = grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>;
 
 let server: grpc.Server;
 let env: Awaited<ReturnType<typeof startProxy>>;
+let xdsAddress = '';
+const logs: string[] = [];
 let backend: Awaited<ReturnType<typeof echoBackend>>;
 const calls: Call[] = [];
 const requests: DiscoveryRequest[] = [];
@@ -81,7 +83,8 @@ before(async () => {
     },
   );
   const port = await new Promise<number>((res, rej) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? rej(e) : res(p))));
-  env = await startProxy({ xdsAddress: `127.0.0.1:${port}`, token: 'secret-token' });
+  xdsAddress = `127.0.0.1:${port}`;
+  env = await startProxy({ xdsAddress, token: 'secret-token', onLog: (level, message) => logs.push(`${level} ${message}`) });
   await nextRequest((r) => r.type_url === TypeUrl.RouteConfiguration && !!r.version_info);
 });
 
@@ -148,8 +151,12 @@ test('a refused route configuration ends the wait: the proxy is ready, serving w
   assert.equal((await request(await env.port('0.0.0.0_8080'), '/still-served', { host: 'any.example' })).status, 200);
 });
 
-test('keeps serving when the control plane goes away', async () => {
+test('keeps serving when the control plane goes away, and says once that its stream closed', async () => {
   server.forceShutdown();
   const res = await request(await env.port('0.0.0.0_8080'), '/after-cp', { host: 'any.example' });
   assert.equal(res.status, 200);
+  for (let i = 0; i < 100 && !logs.some((l) => l.startsWith('warning xDS stream')); i++) await new Promise((r) => setTimeout(r, 20));
+  const said = logs.filter((l) => l.startsWith('warning xDS stream'));
+  assert.equal(said.length, 1, logs.join('\n'));
+  assert.match(said[0] as string, new RegExp(`^warning xDS stream to ${xdsAddress} closed \\(.+\\); serving the last config received, reconnecting$`));
 });
