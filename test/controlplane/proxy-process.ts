@@ -2,6 +2,7 @@
 // port ephemeral (the proxy binds port 0 and logs where its admin landed, so no other process can take
 // a port chosen here first), its output collected so a test can wait (bounded) for a log line or its exit.
 import { type ChildProcess, spawn } from 'node:child_process';
+import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { proxyPortNumbers } from '../../src/runtime/proxy-process.ts';
@@ -73,4 +74,28 @@ export class ProxyProcess {
     await this.exited;
     clearTimeout(killer);
   }
+}
+
+/** GET on loopback (a proxy's admin port): the status and body, or an error after 5 s. */
+export function adminGet(port: number, p: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: '127.0.0.1', port, path: p, timeout: 5_000 }, (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => {
+        body += d.toString();
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+  });
+}
+
+/** Polls `check` every 100 ms until it holds, at most `attempts` times. */
+export async function until(check: () => boolean | Promise<boolean>, attempts: number): Promise<boolean> {
+  for (let i = 0; i < attempts; i++) {
+    if (await check()) return true;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return false;
 }

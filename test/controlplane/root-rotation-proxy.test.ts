@@ -4,45 +4,23 @@
 // trusts what it was pushed on its next connection, as Istio's agent follows the mesh's root bundle.
 import assert from 'node:assert/strict';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { CertificateAuthority } from '../../src/ca/certificate-authority.ts';
 import { ManualClock } from '../../src/controlplane/clock.ts';
 import { ControlPlane } from '../../src/controlplane/control-plane.ts';
-import { ProxyProcess } from './proxy-process.ts';
+import { adminGet, ProxyProcess, until } from './proxy-process.ts';
 
 const metadata = JSON.stringify({ NAMESPACE: 'test', SERVICE_ACCOUNT: 'echo', WORKLOAD_NAME: 'echo', LABELS: { app: 'echo' } });
 
-function get(port: number, p: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port, path: p, timeout: 5_000 }, (res) => {
-      let body = '';
-      res.on('data', (d: Buffer) => {
-        body += d.toString();
-      });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-  });
-}
 
-/** Polls `check` every 100 ms until it holds, at most `attempts` times. */
-async function until(check: () => boolean | Promise<boolean>, attempts: number): Promise<boolean> {
-  for (let i = 0; i < attempts; i++) {
-    if (await check()) return true;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  return false;
-}
 
 const bare = (pem: string) => pem.replace(/-----[A-Z ]+-----|\s+/g, '');
 
 /** The ROOTCA the proxy holds from SDS, as its config_dump shows it. */
 async function pushedRootCa(admin: number): Promise<string> {
-  const dump = JSON.parse((await get(admin, '/config_dump')).body) as { configs: { dynamic_active_secrets?: { name: string; secret: { validation_context?: { trusted_ca?: { inline_string?: string } } } }[] }[] };
+  const dump = JSON.parse((await adminGet(admin, '/config_dump')).body) as { configs: { dynamic_active_secrets?: { name: string; secret: { validation_context?: { trusted_ca?: { inline_string?: string } } } }[] }[] };
   const secret = dump.configs.flatMap((c) => c.dynamic_active_secrets ?? []).find((s) => s.name === 'ROOTCA');
   return secret?.secret.validation_context?.trusted_ca?.inline_string ?? '';
 }
@@ -71,7 +49,7 @@ test('after a root rotation, a proxy started with the old root reconnects to the
   });
   const connected = () => logs.filter((l) => l.startsWith('info connected sidecar~')).length;
   const admin = await proxy.adminPort(30_000);
-  assert.ok(await until(async () => (await get(admin, '/ready').catch(() => ({ status: 0 }))).status === 200, 300), `never ready; log:\n${proxy.log}`);
+  assert.ok(await until(async () => (await adminGet(admin, '/ready').catch(() => ({ status: 0 }))).status === 200, 300), `never ready; log:\n${proxy.log}`);
   assert.equal(connected(), 1);
   // What its connection set off (its pod's registration) is pushed first: nothing is left pending.
   clock.advance(200);
@@ -88,5 +66,5 @@ test('after a root rotation, a proxy started with the old root reconnects to the
   // The stream ends (a control plane restart, a network blip): the proxy must come back through TLS.
   cp.ads.closeStreams();
   assert.ok(await until(() => connected() >= 2, 300), `the proxy never reconnected after the rotation; control plane:\n${logs.join('\n')}\nproxy:\n${proxy.log}`);
-  assert.equal((await get(admin, '/ready')).status, 200);
+  assert.equal((await adminGet(admin, '/ready')).status, 200);
 });

@@ -3,13 +3,12 @@
 // another root, another server name or a missing root file it says which flag and file are wrong.
 import assert from 'node:assert/strict';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { CertificateAuthority } from '../../src/ca/certificate-authority.ts';
 import { ControlPlane } from '../../src/controlplane/control-plane.ts';
-import { ProxyProcess } from './proxy-process.ts';
+import { adminGet, ProxyProcess } from './proxy-process.ts';
 
 let dir: string;
 let cp: ControlPlane;
@@ -31,24 +30,11 @@ after(async () => {
   await rm(dir, { recursive: true });
 });
 
-function get(port: number, p: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port, path: p, timeout: 5_000 }, (res) => {
-      let body = '';
-      res.on('data', (d: Buffer) => {
-        body += d.toString();
-      });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-  });
-}
 
 /** Polls until `/ready` answers 200, at most `attempts` times. */
 async function waitReady(port: number, attempts: number): Promise<boolean> {
   for (let i = 0; i < attempts; i++) {
-    const r = await get(port, '/ready').catch(() => ({ status: 0 }));
+    const r = await adminGet(port, '/ready').catch(() => ({ status: 0 }));
     if (r.status === 200) return true;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
@@ -63,12 +49,12 @@ test('a proxy process with --xds-tls and the root file gets its config and certi
     await proxy.waitForLog(/xDS over TLS to \S+, trusting \S+root-cert\.pem for istiod\.istio-system\.svc/, 30_000);
     const admin = await proxy.adminPort(30_000);
     assert.ok(await waitReady(admin, 300), `never ready; log:\n${proxy.log}`);
-    const dump = JSON.parse((await get(admin, '/config_dump')).body) as { configs: Record<string, unknown>[] };
+    const dump = JSON.parse((await adminGet(admin, '/config_dump')).body) as { configs: Record<string, unknown>[] };
     const clusters = dump.configs.find((c) => String(c['@type']).endsWith('ClustersConfigDump'))?.['dynamic_active_clusters'] as unknown[];
     assert.ok(clusters.length > 0);
     // The certificate came from the CSR service on the same TLS port (there is no other port to ask).
     for (let i = 0; i < 300; i++) {
-      const secrets = JSON.parse((await get(admin, '/config_dump')).body).configs.find((c: Record<string, unknown>) => String(c['@type']).endsWith('SecretsConfigDump'));
+      const secrets = JSON.parse((await adminGet(admin, '/config_dump')).body).configs.find((c: Record<string, unknown>) => String(c['@type']).endsWith('SecretsConfigDump'));
       if (JSON.stringify(secrets).includes('"name":"default"')) break;
       assert.ok(i < 299, `no default certificate; log:\n${proxy.log}`);
       await new Promise((resolve) => setTimeout(resolve, 100));
