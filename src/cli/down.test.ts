@@ -106,6 +106,51 @@ test('an up killed just before down (its state left behind) does not read as sto
   }
 });
 
+test('an up killed while it is still starting takes what it had started with it', { skip: !existsSync('/proc/self/environ') }, async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'or-down-starting-'));
+  // An up still starting: it holds the directory, has written no state, ignores SIGTERM (busy), and has
+  // started an app (marked, its own group) whose shell runs a sleep.
+  const lock = path.join(import.meta.dirname, '..', 'runtime', 'up-lock.ts');
+  const up = spawn(process.execPath, ['--input-type=module', '-e', `const { claimMeshDir } = await import(${JSON.stringify(lock)}); claimMeshDir(${JSON.stringify(dir)}); process.on('SIGTERM', () => {}); console.log('claimed'); setInterval(() => {}, 1000);`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let left = { app: 0, sleep: 0 };
+  try {
+    await new Promise<void>((resolve, reject) => {
+      up.stdout.once('data', () => resolve());
+      up.once('exit', (code) => reject(new Error(`the up exited with ${code}`)));
+    });
+    left = await leftApp(dir);
+    const log = console.log;
+    const said: string[] = [];
+    console.log = (line: string) => said.push(line);
+    try {
+      // --timeout 0: no grace, straight to the kill.
+      assert.equal(await main(['node', 'outrigger', 'down', '--dir', dir, '--timeout', '0']), 1);
+    } finally {
+      console.log = log;
+    }
+    await until('the up gone', () => !running(up.pid as number));
+    await until('the app it started gone', () => !running(left.app));
+    await until('the sleep the app started gone', () => !running(left.sleep));
+    // The app and its sleep both carry the marker (a child inherits its parent's environment).
+    const killed = said.find((l) => l.startsWith('killed '));
+    assert.match(killed ?? '', /^killed 2 process\(es\) it had started \(\d+, \d+\)$/, said.join('\n'));
+    assert.deepEqual(
+      (killed?.match(/\d+/g) ?? []).slice(1).map(Number).sort(),
+      [left.app, left.sleep].sort(),
+    );
+  } finally {
+    for (const pid of [up.pid, left.app, left.sleep]) {
+      try {
+        if (pid) process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
+    process.exitCode = 0;
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('a zombie is not alive: killed, it only waits for a parent that does not reap it', { skip: !existsSync('/proc/self/stat') }, async () => {
   // The shell's child exits; the shell then becomes a sleep that never reaps it.
   const parent = spawn('/bin/sh', ['-c', 'sleep 0 & echo $!; exec sleep 600'], { stdio: ['ignore', 'pipe', 'ignore'] });

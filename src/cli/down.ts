@@ -2,7 +2,7 @@
 import { type Command, InvalidArgumentError } from 'commander';
 import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { isAlive, leftoverProcesses, meshOwnerAlive, readState, recordedPids } from '../runtime/state.ts';
+import { isAlive, leftoverProcesses, markedProcesses, meshOwnerAlive, readState, recordedPids } from '../runtime/state.ts';
 import { meshDir, NoMeshError } from './mesh-state.ts';
 
 /** Netns mode: removes namespaces, links and rules an `up` killed before its teardown left behind. */
@@ -41,6 +41,10 @@ export function define(program: Command): void {
         if (await waitGone(starting, opts.timeout * 1000)) return console.log('stopped');
         console.log(`the mesh did not stop within ${opts.timeout}s; killing it`);
         process.kill(starting, 'SIGKILL');
+        // What it had started carries the mesh's marker: there is no state to name those processes yet.
+        const left = markedProcesses(dir) ?? [];
+        for (const pid of left) if (isAlive(pid)) groupLeader(pid) ? signalGroup(pid, 'SIGKILL') : process.kill(pid, 'SIGKILL');
+        if (left.length) console.log(`killed ${left.length} process(es) it had started (${left.join(', ')})`);
         process.exitCode = 1;
         return;
       }

@@ -1,6 +1,6 @@
 // The local state directory `.outrigger/` of a running mesh: what `status`, `down`, `logs`, `exec` and the
 // CLI's debug commands read. One JSON file, written atomically; secrets and tokens live beside it, 0600.
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from './write-atomic.ts';
 
@@ -136,6 +136,26 @@ export function recordedPids(state: MeshState): number[] {
  * (Linux: /proc/PID/environ); undefined when that cannot be told (no /proc, or a state written before
  * the marker existed).
  */
+/**
+ * Every live process that carries this mesh's marker, found by reading each process's environment
+ * (Linux): what an `up` killed before it wrote its state had started. Undefined where `/proc` cannot tell.
+ */
+export function markedProcesses(stateDir: string): number[] | undefined {
+  if (!existsSync('/proc/self/environ')) return undefined;
+  const marker = `\0${MESH_DIR_ENV}=${path.resolve(stateDir)}\0`;
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) continue;
+    try {
+      if (`\0${readFileSync(`/proc/${pid}/environ`, 'latin1')}`.includes(marker)) out.push(pid);
+    } catch {
+      // Gone meanwhile, or not ours to read.
+    }
+  }
+  return out;
+}
+
 export function leftoverProcesses(stateDir: string, state: MeshState): number[] | undefined {
   if (!state.marked || !existsSync('/proc/self/environ')) return undefined;
   const marker = `\0${MESH_DIR_ENV}=${path.resolve(stateDir)}\0`;
