@@ -31,7 +31,8 @@ export class XdsStreamLog {
         }
         this.#retries++;
         return ['debug', `xDS stream to ${this.#address}: still closed (${e.reason}), retry ${this.#retries} in ${e.retryInMs} ms`];
-      case 'connected': {
+      // Back only once the control plane answers: a stream opened to one that is down fails again.
+      case 'responding': {
         const lostAt = this.#lostAt;
         this.#lostAt = undefined;
         if (lostAt === undefined) return ['debug', `xds ${JSON.stringify(e)}`];

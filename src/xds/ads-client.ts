@@ -82,7 +82,10 @@ export interface AdsClientOptions {
 }
 
 export type AdsEvent =
+  /** A stream is opened (nothing answered on it yet: a control plane that is down fails it next). */
   | { kind: 'connected' }
+  /** The first response arrived on the stream: the control plane is there. */
+  | { kind: 'responding' }
   | { kind: 'disconnected'; reason: string; retryInMs: number }
   | { kind: 'ack'; typeUrl: string; version: string }
   | { kind: 'nack'; typeUrl: string; version: string; message: string };
@@ -191,6 +194,7 @@ export class AdsClient {
       if (!this.#connected) {
         this.#connected = true;
         this.#attempt = 0;
+        this.#opts.onEvent?.({ kind: 'responding' });
       }
       this.#onResponse(res);
     });

@@ -155,7 +155,13 @@ test('keeps serving when the control plane goes away, and says once that its str
   server.forceShutdown();
   const res = await request(await env.port('0.0.0.0_8080'), '/after-cp', { host: 'any.example' });
   assert.equal(res.status, 200);
-  for (let i = 0; i < 100 && !logs.some((l) => l.startsWith('warning xDS stream')); i++) await new Promise((r) => setTimeout(r, 20));
+  // Until its first retry has failed too: a stream opened again to a control plane still down is not its return.
+  for (let i = 0; i < 300 && !logs.some((l) => /^debug xDS stream to \S+: still closed/.test(l)); i++) await new Promise((r) => setTimeout(r, 20));
+  assert.ok(logs.some((l) => /^debug xDS stream to \S+: still closed/.test(l)), logs.join('\n'));
+  assert.deepEqual(
+    logs.filter((l) => l.includes('re-established')),
+    [],
+  );
   const said = logs.filter((l) => l.startsWith('warning xDS stream'));
   assert.equal(said.length, 1, logs.join('\n'));
   assert.match(said[0] as string, new RegExp(`^warning xDS stream to ${xdsAddress} closed \\(.+\\); serving the last config received, reconnecting$`));
