@@ -65,6 +65,36 @@ export interface OverflowStats {
   upstream_rq_retry_overflow: number;
 }
 
+/** One priority's limits, read from its thresholds entry (or Envoy's defaults). */
+export interface Thresholds {
+  readonly maxConnections: number;
+  readonly maxPendingRequests: number;
+  readonly maxRequests: number;
+  readonly maxRetries: number;
+  readonly trackRemaining: boolean;
+}
+
+/**
+ * Nearly every cluster has the same limits (Istio writes 2^32 − 1 for each unset one, or Envoy's
+ * defaults apply): one frozen copy each, bounded so odd configs cannot grow it without limit.
+ */
+const sharedThresholds = new Map<string, Thresholds>();
+
+function thresholdsOf(t: ThresholdsJson | undefined): Thresholds {
+  const maxConnections = t?.max_connections?.value ?? defaultThresholds.maxConnections;
+  const maxPendingRequests = t?.max_pending_requests?.value ?? defaultThresholds.maxPendingRequests;
+  const maxRequests = t?.max_requests?.value ?? defaultThresholds.maxRequests;
+  const maxRetries = t?.max_retries?.value ?? defaultThresholds.maxRetries;
+  const trackRemaining = t?.track_remaining === true;
+  const key = `${maxConnections}/${maxPendingRequests}/${maxRequests}/${maxRetries}/${trackRemaining}`;
+  let out = sharedThresholds.get(key);
+  if (!out) {
+    out = Object.freeze({ maxConnections, maxPendingRequests, maxRequests, maxRetries, trackRemaining });
+    if (sharedThresholds.size < 256) sharedThresholds.set(key, out);
+  }
+  return out;
+}
+
 /** The resources of one routing priority. */
 export class ResourceManager {
   readonly connections: ResourceLimit;
@@ -74,12 +104,12 @@ export class ResourceManager {
   readonly trackRemaining: boolean;
   readonly #stats: OverflowStats;
 
-  constructor(t: ThresholdsJson | undefined, stats: OverflowStats) {
-    this.connections = new ResourceLimit(t?.max_connections?.value ?? defaultThresholds.maxConnections);
-    this.pendingRequests = new ResourceLimit(t?.max_pending_requests?.value ?? defaultThresholds.maxPendingRequests);
-    this.requests = new ResourceLimit(t?.max_requests?.value ?? defaultThresholds.maxRequests);
-    this.retries = new ResourceLimit(t?.max_retries?.value ?? defaultThresholds.maxRetries);
-    this.trackRemaining = t?.track_remaining === true;
+  constructor(t: Thresholds, stats: OverflowStats) {
+    this.connections = new ResourceLimit(t.maxConnections);
+    this.pendingRequests = new ResourceLimit(t.maxPendingRequests);
+    this.requests = new ResourceLimit(t.maxRequests);
+    this.retries = new ResourceLimit(t.maxRetries);
+    this.trackRemaining = t.trackRemaining;
     this.#stats = stats;
   }
 
@@ -125,10 +155,17 @@ export class ResourceManager {
   }
 }
 
-/** A cluster's circuit breakers: one resource manager per routing priority, shared overflow counters. */
+/**
+ * A cluster's circuit breakers: one resource manager per routing priority, shared overflow counters.
+ * The thresholds are checked at once (a bad entry NACKs the cluster); a priority's resource manager is
+ * made when it is first asked for, so a cluster that never takes traffic holds none.
+ */
 export class CircuitBreakers {
   readonly stats: OverflowStats = { upstream_cx_overflow: 0, upstream_rq_pending_overflow: 0, upstream_rq_retry_overflow: 0 };
-  readonly #byPriority: Readonly<Record<RoutingPriority, ResourceManager>>;
+  readonly #defaultLimits: Thresholds;
+  readonly #highLimits: Thresholds;
+  #default: ResourceManager | undefined;
+  #high: ResourceManager | undefined;
 
   constructor(json: { thresholds?: ThresholdsJson[] } | undefined, where = 'circuit_breakers') {
     const seen = new Map<RoutingPriority, ThresholdsJson>();
@@ -138,10 +175,17 @@ export class CircuitBreakers {
       if (seen.has(p)) throw new LbError('CIRCUIT_BREAKER_CONFIG', `${where}.thresholds[${i}]: a second entry for priority ${p}`);
       seen.set(p, t);
     });
-    this.#byPriority = { DEFAULT: new ResourceManager(seen.get('DEFAULT'), this.stats), HIGH: new ResourceManager(seen.get('HIGH'), this.stats) };
+    // The limits, not the JSON: the cluster's breakers outlive the update that brought it.
+    this.#defaultLimits = thresholdsOf(seen.get('DEFAULT'));
+    this.#highLimits = thresholdsOf(seen.get('HIGH'));
   }
 
   forPriority(priority: RoutingPriority = 'DEFAULT'): ResourceManager {
-    return this.#byPriority[priority];
+    if (priority === 'HIGH') {
+      this.#high ??= new ResourceManager(this.#highLimits, this.stats);
+      return this.#high;
+    }
+    this.#default ??= new ResourceManager(this.#defaultLimits, this.stats);
+    return this.#default;
   }
 }

@@ -109,7 +109,8 @@ function compileServices(c: EnvoyCluster): ClusterService[] {
     if (typeof o['host'] !== 'string' || o['host'] === '') continue;
     out.push({ host: o['host'], name: typeof o['name'] === 'string' ? o['name'] : o['host'], namespace: typeof o['namespace'] === 'string' ? o['namespace'] : '' });
   }
-  return out;
+  // Without the spare capacity pushing left: the settings keep this for the cluster's life.
+  return out.slice();
 }
 
 function sniOf(ctx: Record<string, unknown>): string {
@@ -117,6 +118,18 @@ function sniOf(ctx: Record<string, unknown>): string {
 }
 
 const types = new Set(['EDS', 'STATIC', 'STRICT_DNS', 'LOGICAL_DNS', 'ORIGINAL_DST']);
+
+/**
+ * Identity keys (breakersKey, lbKey) are the same text on nearly every cluster (Istio's defaults): one
+ * copy each, not one per cluster. Bounded, so odd configs cannot grow it without limit.
+ */
+const keys = new Map<string, string>();
+function sharedKey(text: string): string {
+  const had = keys.get(text);
+  if (had !== undefined) return had;
+  if (keys.size < 256) keys.set(text, text);
+  return text;
+}
 
 export function compileCluster(c: EnvoyCluster): ClusterSettings {
   const where = `Cluster ${c.name}`;
@@ -202,7 +215,7 @@ export function compileCluster(c: EnvoyCluster): ClusterSettings {
     maxRequests: t?.max_requests?.value ?? 1024,
     maxRetries: t?.max_retries?.value ?? 3,
     circuitBreakers: extra.circuit_breakers,
-    breakersKey: JSON.stringify(extra.circuit_breakers ?? null),
+    breakersKey: sharedKey(JSON.stringify(extra.circuit_breakers ?? null)),
     outlier,
     idleTimeoutMs: common?.idle_timeout !== undefined ? durationMs(common.idle_timeout) : 3_600_000,
     maxRequestsPerConnection: common?.max_requests_per_connection?.value ?? extra.max_requests_per_connection?.value ?? 0,
@@ -214,7 +227,7 @@ export function compileCluster(c: EnvoyCluster): ClusterSettings {
     ...(origination ? { origination } : {}),
     ...(type === 'ORIGINAL_DST' && extra.cleanup_interval !== undefined && durationMs(extra.cleanup_interval) > 0 ? { cleanupIntervalMs: durationMs(extra.cleanup_interval) } : {}),
     lbConfig,
-    lbKey: JSON.stringify([c.type, c.lb_policy, c.ring_hash_lb_config, c.maglev_lb_config, c.least_request_lb_config, c.round_robin_lb_config, c.common_lb_config]),
+    lbKey: sharedKey(JSON.stringify([c.type, c.lb_policy, c.ring_hash_lb_config, c.maglev_lb_config, c.least_request_lb_config, c.round_robin_lb_config, c.common_lb_config])),
     services: compileServices(c),
   };
 }

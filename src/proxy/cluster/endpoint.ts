@@ -82,5 +82,6 @@ export function compileLoadAssignment(cla: EnvoyClusterLoadAssignment): Endpoint
       out.push(compileEndpoint(e, `ClusterLoadAssignment ${cla.cluster_name} endpoints[${i}].lb_endpoints[${j}]`, group));
     });
   });
-  return out;
+  // Pushing leaves spare capacity (17 slots for one endpoint), held as long as the assignment is.
+  return out.slice();
 }

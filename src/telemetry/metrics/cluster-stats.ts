@@ -1,6 +1,8 @@
-// Envoy's per-cluster upstream stats under their Prometheus names (`envoy_cluster_*{cluster_name}`),
-// bound once per cluster so the request path only bumps fields.
-import type { Counter, Family, Gauge, MetricsRegistry } from './registry.ts';
+// Envoy's per-cluster upstream stats under their Prometheus names (`envoy_cluster_*{cluster_name}`).
+// A proxy may hold tens of thousands of clusters, most never used: each holds one small record whose
+// series are made on first use, and the families list every cluster at render time, the unused ones
+// at zero (as Envoy shows them), with no series of their own.
+import { type CollectedFamily, Counter, Gauge, type Labels, type MetricsRegistry } from './registry.ts';
 
 const counters = [
   'upstream_rq_total',
@@ -44,34 +46,102 @@ export type OutlierCounter = (typeof outlierCounters)[number];
 export type OutlierSeries = Record<OutlierCounter, Counter> & { ejections_active: Gauge };
 export type ClusterStats = Record<ClusterCounter, Counter> & Record<ClusterGauge, Gauge> & { outlier: OutlierSeries };
 
-export class ClusterStatsFamilies {
-  #counters = new Map<string, Family<Counter>>();
-  #gauges = new Map<string, Family<Gauge>>();
-  #outlierCounters = new Map<string, Family<Counter>>();
-  #ejectionsActive: Family<Gauge>;
+interface Stat {
+  /** The field on ClusterStats (or on its `outlier`). */
+  field: string;
+  /** Prometheus family and Envoy's /stats suffix. */
+  family: string;
+  stat: string;
+  kind: 'counter' | 'gauge';
+}
 
-  constructor(registry: MetricsRegistry) {
-    const statsName = (stat: string) => (l: Record<string, string>) => `cluster.${l['cluster_name']}.${stat}`;
-    for (const c of counters) this.#counters.set(c, registry.counter(`envoy_cluster_${c}`, `Envoy cluster ${c}`, statsName(c)));
-    for (const g of gauges) this.#gauges.set(g, registry.gauge(`envoy_cluster_${g}`, `Envoy cluster ${g}`, statsName(g)));
-    for (const c of outlierCounters) {
-      this.#outlierCounters.set(c, registry.counter(`envoy_cluster_outlier_detection_${c}`, `Envoy cluster outlier_detection.${c}`, statsName(`outlier_detection.${c}`)));
-    }
-    this.#ejectionsActive = registry.gauge('envoy_cluster_outlier_detection_ejections_active', 'Envoy cluster outlier_detection.ejections_active', statsName('outlier_detection.ejections_active'));
+// Families in the order they are rendered (and were registered before the series became lazy).
+const rendered: Stat[] = [
+  ...counters.map((c): Stat => ({ field: c, family: `envoy_cluster_${c}`, stat: c, kind: 'counter' })),
+  ...gauges.map((g): Stat => ({ field: g, family: `envoy_cluster_${g}`, stat: g, kind: 'gauge' })),
+  ...outlierCounters.map((c): Stat => ({ field: c, family: `envoy_cluster_outlier_detection_${c}`, stat: `outlier_detection.${c}`, kind: 'counter' })),
+  { field: 'ejections_active', family: 'envoy_cluster_outlier_detection_ejections_active', stat: 'outlier_detection.ejections_active', kind: 'gauge' },
+];
+// Slots in a record: the gauges every cluster sets (membership, ejections_active, upstream_cx_active at
+// each scrape) first, so an idle cluster's array stays short.
+const slotOrder = ['membership_total', 'membership_healthy', 'ejections_active', 'upstream_cx_active', ...rendered.map((s) => s.field)];
+const slots = [...new Set(slotOrder)];
+const slotOf = new Map(slots.map((f, i) => [f, i]));
+const kindOf = new Map(rendered.map((s) => [s.field, s.kind]));
+
+/**
+ * One cluster's stats. Each field (`upstream_rq_total`, `outlier.ejections_active`...) is a getter that
+ * makes its series the first time it is read; `outlier` is the record itself (the names do not overlap).
+ */
+class ClusterSeries {
+  readonly labels: Labels;
+  #series: (Counter | Gauge | undefined)[] = [];
+
+  constructor(labels: Labels) {
+    this.labels = labels;
   }
 
+  get outlier(): this {
+    return this;
+  }
+
+  /** The series' value, 0 if it was never made. */
+  valueAt(slot: number): number {
+    return this.#series[slot]?.value ?? 0;
+  }
+
+  #make(slot: number): Counter | Gauge {
+    const s = kindOf.get(slots[slot] as string) === 'gauge' ? new Gauge() : new Counter();
+    this.#series[slot] = s;
+    return s;
+  }
+
+  static {
+    // One load and a compare on the request path once made; the making stays out of the getter's body.
+    for (const [field, slot] of slotOf) {
+      Object.defineProperty(ClusterSeries.prototype, field, {
+        get(this: ClusterSeries) {
+          const s = this.#series[slot];
+          return s === undefined ? this.#make(slot) : s;
+        },
+      });
+    }
+  }
+}
+
+export class ClusterStatsFamilies {
+  /** Bound clusters in bind order, which is the order their rows are rendered in. */
+  #clusters = new Map<string, ClusterSeries>();
+
+  constructor(registry: MetricsRegistry) {
+    for (const s of rendered) registry.collect(this.#family(s));
+  }
+
+  #family(s: Stat): CollectedFamily {
+    const slot = slotOf.get(s.field) as number;
+    const clusters = this.#clusters;
+    return {
+      name: s.family,
+      help: `Envoy cluster ${s.stat}`,
+      kind: s.kind,
+      statsName: (l) => `cluster.${l['cluster_name']}.${s.stat}`,
+      forEach(fn) {
+        for (const c of clusters.values()) fn(c.labels, c.valueAt(slot));
+      },
+    };
+  }
+
+  /** The cluster's stats; binding a name again returns the same ones until it is removed. */
   bind(clusterName: string): ClusterStats {
-    const labels = { cluster_name: clusterName };
-    const out: Record<string, Counter | Gauge | OutlierSeries> = {};
-    for (const [k, f] of this.#counters) out[k] = f.bind(labels);
-    for (const [k, f] of this.#gauges) out[k] = f.bind(labels);
-    const outlier: Record<string, Counter | Gauge> = { ejections_active: this.#ejectionsActive.bind(labels) };
-    for (const [k, f] of this.#outlierCounters) outlier[k] = f.bind(labels);
-    out['outlier'] = outlier as OutlierSeries;
-    return out as ClusterStats;
+    let c = this.#clusters.get(clusterName);
+    if (!c) {
+      c = new ClusterSeries({ cluster_name: clusterName });
+      this.#clusters.set(clusterName, c);
+    }
+    return c as unknown as ClusterStats;
   }
 
   remove(clusterName: string): void {
-    for (const f of [...this.#counters.values(), ...this.#gauges.values(), ...this.#outlierCounters.values(), this.#ejectionsActive]) f.remove({ cluster_name: clusterName });
+    this.#clusters.delete(clusterName);
   }
 }

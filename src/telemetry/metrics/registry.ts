@@ -49,6 +49,19 @@ export class Histogram {
 type Kind = 'counter' | 'gauge' | 'histogram';
 type Series = Counter | Gauge | Histogram;
 
+/**
+ * A family whose values live elsewhere (one record per cluster, say) and are listed at render time, so
+ * a series that was never used costs nothing until then: Prometheus clients call this a collector.
+ */
+export interface CollectedFamily {
+  readonly name: string;
+  readonly help: string;
+  readonly kind: 'counter' | 'gauge';
+  readonly statsName?: StatsName;
+  /** Each series' labels and value, in the order they are rendered. */
+  forEach(fn: (labels: Labels, value: number) => void): void;
+}
+
 export class Family<S extends Series> {
   readonly name: string;
   readonly help: string;
@@ -97,7 +110,7 @@ function labelText(labels: Labels, extra?: [string, string]): string {
 }
 
 export class MetricsRegistry {
-  #families: Family<Series>[] = [];
+  #families: (Family<Series> | CollectedFamily)[] = [];
 
   counter(name: string, help: string, statsName?: StatsName): Family<Counter> {
     return this.#add(new Family(name, help, 'counter', () => new Counter(), statsName));
@@ -111,17 +124,36 @@ export class MetricsRegistry {
     return this.#add(new Family(name, help, 'histogram', () => new Histogram(bounds), statsName));
   }
 
-  #add<S extends Series>(f: Family<S>): Family<S> {
+  /** Renders a family whose series another object keeps. */
+  collect(f: CollectedFamily): void {
+    this.#add(f);
+  }
+
+  #add<F extends Family<Series> | CollectedFamily>(f: F): F {
     if (this.#families.some((x) => x.name === f.name)) throw Object.assign(new Error(`metric ${f.name} registered twice`), { code: 'METRIC_DUPLICATE' });
-    this.#families.push(f as unknown as Family<Series>);
+    this.#families.push(f);
     return f;
   }
 
   /** Prometheus text exposition format 0.0.4. */
   renderPrometheus(): string {
     const out: string[] = [];
+    // Collected families share one labels object per record (a cluster's, across its 34 families):
+    // each is escaped and joined once a render.
+    const texts = new Map<Labels, string>();
     for (const f of this.#families) {
       out.push(`# HELP ${f.name} ${f.help}`, `# TYPE ${f.name} ${f.kind}`);
+      if (!(f instanceof Family)) {
+        f.forEach((labels, value) => {
+          let text = texts.get(labels);
+          if (text === undefined) {
+            text = labelText(labels);
+            texts.set(labels, text);
+          }
+          out.push(`${f.name}${text} ${value}`);
+        });
+        continue;
+      }
       for (const { labels, series } of f.entries()) {
         if (series instanceof Histogram) {
           let cum = 0;
@@ -141,7 +173,14 @@ export class MetricsRegistry {
   renderStats(): string {
     const out: string[] = [];
     for (const f of this.#families) {
-      if (!f.statsName) continue;
+      const statsName = f.statsName;
+      if (!statsName) continue;
+      if (!(f instanceof Family)) {
+        f.forEach((labels, value) => {
+          out.push(`${statsName(labels)}: ${value}`);
+        });
+        continue;
+      }
       for (const { labels, series } of f.entries()) {
         if (series instanceof Histogram) out.push(`${f.statsName(labels)}: P0(nan) count=${series.count} sum=${series.sum}`);
         else out.push(`${f.statsName(labels)}: ${series.value}`);

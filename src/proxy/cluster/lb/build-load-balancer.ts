@@ -1,6 +1,7 @@
 // Envoy Cluster JSON (lb_policy and its configs, common_lb_config) → a running load balancer.
 // Bad values throw an LbError (code LB_CONFIG) so the cluster is NACKed rather than half-applied.
-import type { LbDeps, LbHost, LoadBalancer } from './load-balancer.ts';
+import type { SourceFactory } from './host-source.ts';
+import type { LbDeps, LbHost, LoadBalancer, Random } from './load-balancer.ts';
 import { LbError } from './load-balancer.ts';
 import { defaultMaglevTableSize, isPrime, maglevFactory } from './maglev.ts';
 import { OriginalDestinationLoadBalancer } from './original-destination.ts';
@@ -29,6 +30,27 @@ export interface LbClusterJson {
   };
 }
 
+/**
+ * ROUND_ROBIN, LEAST_REQUEST and RANDOM factories keep no state of their own (each source they create
+ * does), so clusters with the same policy and random source share one: a proxy holds thousands of
+ * clusters, nearly all with Istio's LEAST_REQUEST defaults.
+ */
+const shared = new WeakMap<Random, Map<string, SourceFactory<LbHost>>>();
+
+function sharedFactory<H extends LbHost>(random: Random, key: string, make: () => SourceFactory<H>): SourceFactory<H> {
+  let byKey = shared.get(random);
+  if (!byKey) {
+    byKey = new Map();
+    shared.set(random, byKey);
+  }
+  let f = byKey.get(key);
+  if (!f) {
+    f = make() as unknown as SourceFactory<LbHost>;
+    byKey.set(key, f);
+  }
+  return f as unknown as SourceFactory<H>;
+}
+
 export function buildLoadBalancer<H extends LbHost>(cluster: LbClusterJson, hosts: readonly H[], deps: LbDeps<H>): LoadBalancer<H> {
   const where = `Cluster ${cluster.name ?? '?'}`;
   // Envoy's zero value is ROUND_ROBIN; Istio always writes LEAST_REQUEST when it means it.
@@ -47,7 +69,7 @@ export function buildLoadBalancer<H extends LbHost>(cluster: LbClusterJson, host
   switch (policy) {
     case 'ROUND_ROBIN': {
       const slowStart = compileSlowStart(cluster.round_robin_lb_config?.slow_start_config, `${where}.round_robin_lb_config`);
-      return new PriorityLoadBalancer({ ...base, slowStart }, roundRobinFactory<H>(deps.random), hosts, deps);
+      return new PriorityLoadBalancer({ ...base, slowStart }, sharedFactory(deps.random, 'rr', () => roundRobinFactory<H>(deps.random)), hosts, deps);
     }
     case 'LEAST_REQUEST': {
       const c = cluster.least_request_lb_config;
@@ -56,10 +78,11 @@ export function buildLoadBalancer<H extends LbHost>(cluster: LbClusterJson, host
       const activeRequestBias = c?.active_request_bias?.default_value ?? 1;
       if (!(activeRequestBias >= 0)) throw new LbError('LB_CONFIG', `${where}.least_request_lb_config.active_request_bias: must not be negative`);
       const slowStart = compileSlowStart(c?.slow_start_config, `${where}.least_request_lb_config`);
-      return new PriorityLoadBalancer({ ...base, slowStart }, leastRequestFactory<H>(deps.random, { choiceCount, activeRequestBias }), hosts, deps);
+      const factory = sharedFactory(deps.random, `lr/${choiceCount}/${activeRequestBias}`, () => leastRequestFactory<H>(deps.random, { choiceCount, activeRequestBias }));
+      return new PriorityLoadBalancer({ ...base, slowStart }, factory, hosts, deps);
     }
     case 'RANDOM':
-      return new PriorityLoadBalancer(base, randomFactory<H>(deps.random), hosts, deps);
+      return new PriorityLoadBalancer(base, sharedFactory(deps.random, 'random', () => randomFactory<H>(deps.random)), hosts, deps);
     case 'RING_HASH': {
       const c = cluster.ring_hash_lb_config;
       const minimumRingSize = c?.minimum_ring_size?.value ?? defaultRingHash.minimumRingSize;

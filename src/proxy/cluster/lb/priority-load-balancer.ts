@@ -34,6 +34,10 @@ interface Priority<H extends LbHost> {
   localitySources?: Map<Locality<H>, HostSource<H>>;
 }
 
+/** Before the first build; replaced, never changed. */
+const NO_LOAD: PriorityLoad = Object.freeze({ load: Object.freeze([]), panic: Object.freeze([]) });
+const hostWeight = (h: LbHost): number => h.weight;
+
 export class PriorityLoadBalancer<H extends LbHost> implements LoadBalancer<H> {
   readonly policy: string;
   readonly stats: LbStats = { lb_healthy_panic: 0, upstream_cx_none_healthy: 0 };
@@ -41,25 +45,32 @@ export class PriorityLoadBalancer<H extends LbHost> implements LoadBalancer<H> {
   #factory: SourceFactory<H>;
   #deps: LbDeps<H>;
   #hosts: readonly H[] = [];
-  #joinedAt = new Map<string, number>();
+  /** When each host joined, for slow start only: without it no one reads them, so none are kept. */
+  #joinedAt: Map<string, number> | null = null;
   #generation = 0;
   #dirty = true;
   #priorities: Priority<H>[] = [];
-  #load: PriorityLoad = { load: [], panic: [] };
+  #load: PriorityLoad = NO_LOAD;
+  /** Host weights as slow start ramps them; plain weights (one shared function) without slow start. */
+  #weightOf: (h: H) => number;
 
   constructor(options: PriorityLbOptions, factory: SourceFactory<H>, hosts: readonly H[], deps: LbDeps<H>) {
     this.policy = options.policy;
     this.#options = options;
     this.#factory = factory;
     this.#deps = deps;
+    const ss = options.slowStart;
+    this.#weightOf = ss ? (h) => h.weight * slowStartFactor(ss, this.#joinedAt?.get(h.key) ?? 0, this.#deps.now()) : hostWeight;
     this.update(hosts);
   }
 
   update(hosts: readonly H[]): void {
-    const now = this.#deps.now();
-    const joined = new Map<string, number>();
-    for (const h of hosts) joined.set(h.key, this.#joinedAt.get(h.key) ?? now);
-    this.#joinedAt = joined;
+    if (this.#options.slowStart) {
+      const now = this.#deps.now();
+      const joined = new Map<string, number>();
+      for (const h of hosts) joined.set(h.key, this.#joinedAt?.get(h.key) ?? now);
+      this.#joinedAt = joined;
+    }
     this.#hosts = hosts;
     this.#dirty = true;
   }
@@ -129,12 +140,6 @@ export class PriorityLoadBalancer<H extends LbHost> implements LoadBalancer<H> {
     prio.healthySource ??= this.#factory.create(prio.healthy, this.#hashWeights(prio));
     return prio.healthySource.pick(sp);
   }
-
-  #weightOf = (h: H): number => {
-    const ss = this.#options.slowStart;
-    if (!ss) return h.weight;
-    return h.weight * slowStartFactor(ss, this.#joinedAt.get(h.key) ?? 0, this.#deps.now());
-  };
 
   /** Hash policies fold locality weights into host weights (Envoy's normalizeWeights). */
   #hashWeights(prio: Priority<H>): (h: H) => number {
