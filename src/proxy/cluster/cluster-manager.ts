@@ -20,6 +20,9 @@ export interface ClusterManagerDeps {
   timers?: ClusterTimers;
 }
 
+/** The clock clusters run on without an injected one: one bound function for all of them. */
+const monotonicNow = performance.now.bind(performance);
+
 export class ClusterManager {
   #deps: ClusterManagerDeps;
   #clusters = new Map<string, Cluster>();
@@ -49,7 +52,7 @@ export class ClusterManager {
     for (const s of settings) {
       let c = this.#clusters.get(s.name);
       if (c) c.update(s);
-      else c = new Cluster(s, { stats: this.#deps.stats.bind(s.name), random: this.#deps.random ?? Math.random, now: this.#deps.now ?? performance.now.bind(performance), tunnelTls: this.#deps.tunnelTls, ...(this.#deps.tunnelHeaders ? { tunnelHeaders: this.#deps.tunnelHeaders } : {}), ...(this.#deps.secrets ? { secrets: this.#deps.secrets } : {}), ...(this.#deps.timers ? { timers: this.#deps.timers } : {}) });
+      else c = new Cluster(s, { stats: this.#deps.stats.bind(s.name), random: this.#deps.random ?? Math.random, now: this.#deps.now ?? monotonicNow, tunnelTls: this.#deps.tunnelTls, ...(this.#deps.tunnelHeaders ? { tunnelHeaders: this.#deps.tunnelHeaders } : {}), ...(this.#deps.secrets ? { secrets: this.#deps.secrets } : {}), ...(this.#deps.timers ? { timers: this.#deps.timers } : {}) });
       const eds = s.type === 'EDS' ? this.#endpointsByEds.get(s.edsName) : undefined;
       if (eds) c.setEndpoints(eds);
       next.set(s.name, c);

@@ -56,36 +56,70 @@ export interface ClusterDeps {
 /** Envoy's default `cleanup_interval` of an ORIGINAL_DST cluster. */
 export const ORIGINAL_DST_CLEANUP_MS = 5_000;
 
+// What a cluster that never took traffic holds: no pools and no pool times. Shared and never written
+// (#addUpstream, and upstream() for the pool times, give a cluster its own map first; delete and clear
+// on an empty map change nothing): a proxy holds thousands of such clusters.
+const NO_UPSTREAMS: ReadonlyMap<string, Upstream> = new Map();
+const NO_USE: ReadonlyMap<string, number> = new Map();
+
 export class Cluster {
   settings: ClusterSettings;
   readonly stats: ClusterStats;
   #deps: ClusterDeps;
   #lb: LoadBalancer<Endpoint>;
   #endpoints: readonly Endpoint[] = [];
-  #upstreams = new Map<string, Upstream>();
+  #upstreams: Map<string, Upstream> = NO_UPSTREAMS as Map<string, Upstream>;
   #generation = 0;
-  #gate: ConnectionGate;
+  #gateMade: ConnectionGate | undefined;
   breakers: CircuitBreakers;
   /** The outlier detector, when the cluster configures outlier_detection. */
   outlier: OutlierDetector | null = null;
-  readonly resilience: ResilienceStats = { upstream_rq_retry_success: 0, upstream_rq_retry_overflow: 0, upstream_rq_per_try_timeout: 0, upstream_rq_rx_reset: 0 };
+  #resilience: ResilienceStats | undefined;
   #timers: ClusterTimers | null = null;
-  /**
-   * Secure naming on every tunnel this cluster opens, against `meshSans` as of the handshake, not of the
-   * connect: a handshake under way when the names change gets the new ones.
-   */
-  readonly #checkServer: ServerIdentityCheck = (host, cert) => meshServerIdentity(this.settings.meshSans)(host, cert);
+  #checkServerMade: ServerIdentityCheck | undefined;
+  #onConnectedMade: (() => void) | undefined;
 
   constructor(settings: ClusterSettings, deps: ClusterDeps) {
     this.settings = settings;
     this.stats = deps.stats;
     this.#deps = deps;
-    this.#gate = new ConnectionGate(deps.stats);
     this.breakers = new CircuitBreakers(settings.circuitBreakers);
     this.#buildOutlier();
     if (settings.origination) preloadUndici();
     this.#lb = buildLoadBalancer(settings.lbConfig, [], this.#lbDeps());
     this.setEndpoints(settings.inlineEndpoints);
+  }
+
+  /** The HTTP/1.1 pool limits, made with the cluster's first HTTP/1.1 request. */
+  get #gate(): ConnectionGate {
+    this.#gateMade ??= new ConnectionGate(this.stats);
+    return this.#gateMade;
+  }
+
+  /** Counters Envoy keeps per cluster, made at the first one counted. */
+  get resilience(): ResilienceStats {
+    this.#resilience ??= { upstream_rq_retry_success: 0, upstream_rq_retry_overflow: 0, upstream_rq_per_try_timeout: 0, upstream_rq_rx_reset: 0 };
+    return this.#resilience;
+  }
+
+  /**
+   * Secure naming on every tunnel this cluster opens, against `meshSans` as of the handshake, not of the
+   * connect: a handshake under way when the names change gets the new ones. Made with the first tunnel.
+   */
+  get #checkServer(): ServerIdentityCheck {
+    this.#checkServerMade ??= (host, cert) => meshServerIdentity(this.settings.meshSans)(host, cert);
+    return this.#checkServerMade;
+  }
+
+  /** Envoy's `upstream_cx_total`: every connection an upstream of this cluster makes. Made with the first upstream. */
+  get #onConnected(): () => void {
+    this.#onConnectedMade ??= () => this.stats.upstream_cx_total.inc();
+    return this.#onConnectedMade;
+  }
+
+  #addUpstream(key: string, u: Upstream): void {
+    if (this.#upstreams === NO_UPSTREAMS) this.#upstreams = new Map();
+    this.#upstreams.set(key, u);
   }
 
   #lbDeps() {
@@ -99,7 +133,7 @@ export class Cluster {
       ? new OutlierDetector(
           config,
           this.#endpoints.map((e) => e.key),
-          { now: () => this.#timers?.now?.() ?? this.#deps.now(), random: this.#deps.random, onEvent: this.#countOutlier },
+          { now: () => this.#timers?.now?.() ?? this.#deps.now(), random: this.#deps.random, onEvent: (e) => this.#countOutlier(e) },
         )
       : null;
     this.stats.outlier.ejections_active.set(0);
@@ -107,7 +141,7 @@ export class Cluster {
   }
 
   /** Outlier events into the cluster's Prometheus series, which outlive a rebuilt detector (as Envoy's stats). */
-  #countOutlier = (e: OutlierEvent): void => {
+  #countOutlier(e: OutlierEvent): void {
     const o = this.stats.outlier;
     if (e.action === 'overflow') o.ejections_overflow.inc();
     else if (e.action === 'detected' && e.type) o[`ejections_detected_${e.type}`].inc();
@@ -116,7 +150,7 @@ export class Cluster {
       o[`ejections_enforced_${e.type}`].inc();
     }
     o.ejections_active.set(this.outlier?.stats.ejections_active ?? 0);
-  };
+  }
 
   /**
    * What the cluster's connections time out on (connect_timeout: the TCP connect, and the TLS handshake
@@ -205,16 +239,19 @@ export class Cluster {
     }
     // The pools each endpoint uses now (upstream() and #meshHttp1()): a plaintext endpoint's carry the
     // marker and have keys of their own, so one that flips either way leaves its old pools to close.
-    const pools = new Set<string>();
-    for (const e of endpoints) {
-      const plain = e.plaintext ? '|plaintext' : '';
-      pools.add(`${e.key}${plain}`);
-      pools.add(`${e.key}|h1${plain}`);
-      pools.add(`${e.key}|h2`);
-      pools.add(`${e.key}|tls`);
-      pools.add(`${e.key}|tls-h2`);
+    // A cluster that has no pools (most, in a large mesh) has none to close.
+    if (this.#upstreams.size > 0) {
+      const pools = new Set<string>();
+      for (const e of endpoints) {
+        const plain = e.plaintext ? '|plaintext' : '';
+        pools.add(`${e.key}${plain}`);
+        pools.add(`${e.key}|h1${plain}`);
+        pools.add(`${e.key}|h2`);
+        pools.add(`${e.key}|tls`);
+        pools.add(`${e.key}|tls-h2`);
+      }
+      this.#closeUpstreams([...this.#upstreams.keys()].filter((k) => !pools.has(k)));
     }
-    this.#closeUpstreams([...this.#upstreams.keys()].filter((k) => !pools.has(k)));
     this.stats.membership_total.set(endpoints.length);
     this.stats.membership_healthy.set(endpoints.filter((e) => e.healthy).length);
   }
@@ -233,7 +270,7 @@ export class Cluster {
   }
 
   /** ORIGINAL_DST: when each pool was last used (Envoy's host `used` flag), and when the last sweep ran. */
-  #poolUsedAt = new Map<string, number>();
+  #poolUsedAt: Map<string, number> = NO_USE as Map<string, number>;
   #lastSweep: number | undefined;
 
   /**
@@ -367,7 +404,7 @@ export class Cluster {
       onConnected: this.#onConnected,
       timers: this.timers,
     });
-    this.#upstreams.set(key, u);
+    this.#addUpstream(key, u);
     return u;
   }
 
@@ -378,7 +415,7 @@ export class Cluster {
     if (u) return u;
     const { connectTimeoutMs, maxConnections, idleTimeoutMs, maxRequestsPerConnection } = this.settings;
     u = new H1Pool({ host: e.address, port: e.port, connectTimeoutMs, maxConnections, idleTimeoutMs, maxRequestsPerConnection, dial: () => this.originate(e), onConnected: this.#onConnected, timers: this.timers });
-    this.#upstreams.set(key, u);
+    this.#addUpstream(key, u);
     return u;
   }
 
@@ -417,7 +454,7 @@ export class Cluster {
     const { connectTimeoutMs, maxConnections } = this.settings;
     // The tunnel's address: the session's own socket goes through it (createConnection), never to the app's port.
     u = new H2Upstream(`https://${hostOf(e.address)}:${e.port}`, { connectTimeoutMs, maxConnections, originTls, onConnected: this.#onConnected, timers: this.timers });
-    this.#upstreams.set(key, u);
+    this.#addUpstream(key, u);
     return u;
   }
 
@@ -462,11 +499,6 @@ export class Cluster {
     return u instanceof H2Upstream ? u.verifiedPeer : undefined;
   }
 
-  /** Envoy's `upstream_cx_total`: every connection an upstream of this cluster makes. */
-  readonly #onConnected = (): void => {
-    this.stats.upstream_cx_total.inc();
-  };
-
   /** In-flight accounting for LEAST_REQUEST and /clusters. */
   requestStarted(e: Endpoint): void {
     this.#lb.onRequestStart(e);
@@ -483,6 +515,7 @@ export class Cluster {
     if (this.settings.type === 'ORIGINAL_DST') {
       const now = this.#clusterNow();
       this.#sweepOriginal(now);
+      if (this.#poolUsedAt === NO_USE) this.#poolUsedAt = new Map();
       this.#poolUsedAt.set(key, now);
     }
     let u = this.#upstreams.get(key);
@@ -525,7 +558,7 @@ export class Cluster {
         timers: this.timers,
       });
     }
-    this.#upstreams.set(key, u);
+    this.#addUpstream(key, u);
     return u;
   }
 
@@ -601,19 +634,12 @@ export function lbDeps(deps: Pick<ClusterDeps, 'random' | 'now'>) {
   return {
     random: deps.random,
     now: deps.now,
-    originalHost: (address: string, port: number): Endpoint => ({
-      address,
-      port,
-      key: `${address}:${port}`,
-      mesh: false,
-      targetPort: port,
-      weight: 1,
-      healthy: true,
-      priority: 0,
-      locality: '',
-      active: 0,
-    }),
+    originalHost,
   };
+}
+
+function originalHost(address: string, port: number): Endpoint {
+  return { address, port, key: `${address}:${port}`, mesh: false, targetPort: port, weight: 1, healthy: true, priority: 0, locality: '', active: 0 };
 }
 
 /** Resolves with `socket` once its TLS handshake is done; fails (a connect failure, UF) on error, close or timeout. */
