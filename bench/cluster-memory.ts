@@ -5,11 +5,12 @@
 // Run: node bench/cluster-memory.ts [--clusters 1000,5000] [--rounds 3] [--a REV | --root DIR]
 // With --a (a revision, as a git archive beside this checkout's node_modules) or --root (another source
 // tree), A and B (this checkout) run alternately, A B B A..., and each row is the median of the rounds.
-import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { TypedAny } from '../src/xds/any.ts';
+import { revisionTree } from './revision-tree.ts';
 
 const argv = process.argv;
 const opt = (name: string): string | undefined => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : undefined);
@@ -137,16 +138,9 @@ function measure(root: string, xdsFile: string): Result {
   return { ...result, cdsAllocPerClusterKB: per(alloc['cds']), edsAllocPerClusterKB: per(alloc['eds']) };
 }
 
-/** A source tree of one revision beside this checkout's node_modules (as bench/pair-ab.ts makes them). */
+/** A source tree of one revision beside this checkout's node_modules. */
 function treeOf(rev: string, work: string): string {
-  const dir = path.join(work, 'a');
-  mkdirSync(path.join(dir, 'node_modules'), { recursive: true });
-  const tar = execFileSync('git', ['-C', repo, 'archive', '--format=tar', rev, 'src', 'bin', 'bench', 'package.json'], { maxBuffer: 1 << 30 });
-  execFileSync('tar', ['-x', '-C', dir], { input: tar });
-  for (const entry of readdirSync(path.join(repo, 'node_modules'))) {
-    if (entry !== '.cache') symlinkSync(path.join(repo, 'node_modules', entry), path.join(dir, 'node_modules', entry));
-  }
-  return dir;
+  return revisionTree(repo, rev, path.join(work, 'a'));
 }
 
 function median(xs: number[]): number {

@@ -12,8 +12,7 @@
 // UV_USE_IO_URING=0, which a process reads only when it starts.
 // Run: node bench/pair-ab.ts --a <rev> [--b <rev>] [--rounds 20] [--seconds 3] [--rate 0|rps] [--connections 10] [--close] [--tcp | --h2 | --grpc]
 //        [--flags-a '...'] [--flags-b '...'] [--env-a 'NAME=VALUE ...'] [--env-b 'NAME=VALUE ...']
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { packageRoot } from '../src/runtime/js-build.ts';
@@ -26,6 +25,7 @@ import { startNginx } from './nginx-origin.ts';
 import type { OutriggerPair, OutriggerPairInput } from './outrigger-pair.ts';
 import { cpuWindow } from './proc-stat.ts';
 import { core, runCommand, startPinned, waitForPort } from './processes.ts';
+import { revisionTree } from './revision-tree.ts';
 
 const argv = process.argv;
 const opt = (name: string): string | undefined => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : undefined);
@@ -57,14 +57,7 @@ const work = mkdtempSync(path.join(os.tmpdir(), 'outrigger-pair-ab-'));
 
 /** A source tree of one revision beside the repository's own node_modules (its stripped copy stays inside it). */
 function treeOf(rev: string, name: string): string {
-  const dir = path.join(work, name);
-  mkdirSync(path.join(dir, 'node_modules'), { recursive: true });
-  const tar = execFileSync('git', ['-C', repo, 'archive', '--format=tar', rev, 'src', 'bin', 'bench', 'package.json'], { maxBuffer: 1 << 30 });
-  execFileSync('tar', ['-x', '-C', dir], { input: tar });
-  for (const entry of readdirSync(path.join(repo, 'node_modules'))) {
-    if (entry !== '.cache') symlinkSync(path.join(repo, 'node_modules', entry), path.join(dir, 'node_modules', entry));
-  }
-  return dir;
+  return revisionTree(repo, rev, path.join(work, name));
 }
 
 type Start = (i: OutriggerPairInput) => Promise<OutriggerPair>;

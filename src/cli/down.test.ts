@@ -9,21 +9,9 @@ import { test } from 'node:test';
 import { isAlive, meshMarker, readState, writeState } from '../runtime/state.ts';
 import { component, meshState } from '../../test/mesh-state-fixture.ts';
 import { main } from './main.ts';
+import { running, until } from '../../test/process-wait.ts';
 
-/** Whether a process runs (a zombie waiting to be reaped does not). */
-function running(pid: number): boolean {
-  try {
-    return !/^\S+ \(.*\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'latin1'));
-  } catch {
-    return false;
-  }
-}
 
-async function until(what: string, ok: () => boolean): Promise<void> {
-  for (const stop = Date.now() + 5000; !ok(); await new Promise((r) => setTimeout(r, 10))) {
-    if (Date.now() > stop) throw new Error(`${what} not within 5 s`);
-  }
-}
 
 /** The pid of a process that has exited: the `up` that died. */
 async function deadPid(): Promise<number> {

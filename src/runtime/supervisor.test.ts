@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { type ExitReport, type Scheduler, Supervised } from './supervisor.ts';
+import { running, until } from '../../test/process-wait.ts';
 
 /** A scheduler the test drives by hand: nothing waits for real time. */
 function manualScheduler(): Scheduler & { fire(): number; delays: number[] } {
@@ -75,21 +76,7 @@ test('stop terminates a long-running process', async () => {
   assert.equal((await done).signal, 'SIGTERM');
 });
 
-/** Whether a process runs (a zombie waiting for its parent to reap it does not). */
-function running(pid: number): boolean {
-  try {
-    return !/^\S+ \(.*\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'latin1'));
-  } catch {
-    return false;
-  }
-}
 
-/** Polls (bounded) until `ok` holds: a signalled process dies when the kernel gets to it. */
-async function until(what: string, ok: () => boolean): Promise<void> {
-  for (const stop = Date.now() + 5000; !ok(); await new Promise((r) => setTimeout(r, 10))) {
-    if (Date.now() > stop) throw new Error(`${what} not within 5 s`);
-  }
-}
 
 /** Leaves nothing behind when a test fails. */
 function kill(pid: number): void {
