@@ -145,6 +145,15 @@ async function proxyFor(clock: FakeClock, s: Setup) {
   return p;
 }
 
+/** Envoy's connect failure and connect timeout counts of cluster `c`: a timed-out connect is both. */
+function connectStats(p: Awaited<ReturnType<typeof startProxy>>): { fail: string | undefined; timeout: string | undefined } {
+  const text = p.proxy.metrics.renderPrometheus();
+  return {
+    fail: text.match(/envoy_cluster_upstream_cx_connect_fail\{cluster_name="c"\} (\d+)/)?.[1],
+    timeout: text.match(/envoy_cluster_upstream_cx_connect_timeout\{cluster_name="c"\} (\d+)/)?.[1],
+  };
+}
+
 /** Waits until the proxy is connecting: the endpoint holds its TCP (if it can tell) and the connect timer is armed. */
 async function connecting(clock: FakeClock, s: Setup, heldBefore: number): Promise<void> {
   await until(() => s.reached?.(heldBefore) ?? true, 'the proxy reached the endpoint');
@@ -172,6 +181,7 @@ async function answeredAtConnectTimeout(s: Setup, bytes = 'GET /a HTTP/1.1\r\nHo
     await until(() => out.endsWith(UF_BODY), 'the connect timeout answered');
     assert.match(out, /^HTTP\/1\.1 503 /);
     assert.match(out, /\r\nx-envoy-response-flags: UF\r\n/);
+    assert.deepEqual(connectStats(p), { fail: '1', timeout: '1' });
   } finally {
     client.destroy();
     await p.close();
@@ -196,7 +206,7 @@ async function closedAtConnectTimeout(s: Setup): Promise<void> {
     assert.equal(closed, false, 'the downstream connection is open a millisecond before the connect timeout');
     clock.advance(1);
     await until(() => closed, 'the connect timeout closed the downstream connection');
-    assert.equal(p.proxy.metrics.renderPrometheus().match(/envoy_cluster_upstream_cx_connect_fail\{cluster_name="c"\} (\d+)/)?.[1], '1');
+    assert.deepEqual(connectStats(p), { fail: '1', timeout: '1' });
   } finally {
     client.destroy();
     await p.close();

@@ -122,6 +122,8 @@ test('local replies carry the status, flag and body Envoy gives', async () => {
   const stats = await (await fetch(`http://127.0.0.1:${env.admin}/stats`)).text();
   assert.match(stats, /cluster\.outbound\|80\|\|dead\.upstream_rq_retry: 2/);
   assert.match(stats, /cluster\.outbound\|80\|\|dead\.upstream_cx_connect_fail: 3/);
+  // Refused, not timed out.
+  assert.match(stats, /cluster\.outbound\|80\|\|dead\.upstream_cx_connect_timeout: 0/);
 });
 
 test('mesh-internal headers from outside the mesh are stripped; fragments never reach the upstream', async () => {

@@ -14,7 +14,7 @@ import { H1Pool } from '../upstream/h1-client.ts';
 import { meshServerIdentity, type ServerIdentityCheck, TUNNEL_CLIENT_STREAMS } from '../tunnel/mesh-tls.ts';
 import { PEER_HEADER } from '../upstream/h2-connection.ts';
 import { H2Upstream, TARGET_PORT_HEADER, TRANSPORT_HEADER } from '../upstream/h2-upstream.ts';
-import { type Upstream, UpstreamError, type UpstreamExchange, type UpstreamHead, type UpstreamSink } from '../upstream/upstream.ts';
+import { connectTimeout, type Upstream, UpstreamError, type UpstreamExchange, type UpstreamHead, type UpstreamSink } from '../upstream/upstream.ts';
 import { type Duplex, duplexPair, type Readable } from 'node:stream';
 import { splice } from '../upstream/connect-stream.ts';
 import { CircuitBreakers, type ResourceManager } from './circuit-breaker.ts';
@@ -645,7 +645,7 @@ function originalHost(address: string, port: number): Endpoint {
 /** Resolves with `socket` once its TLS handshake is done; fails (a connect failure, UF) on error, close or timeout. */
 function handshake(socket: tls.TLSSocket, timeoutMs: number, timers: Timers, signal?: AbortSignal): Promise<Duplex> {
   return new Promise((resolve, reject) => {
-    const timer = timers.set(() => socket.destroy(new UpstreamError('connect', `TLS handshake timeout after ${timeoutMs}ms`)), timeoutMs);
+    const timer = timers.set(() => socket.destroy(connectTimeout(`TLS handshake timeout after ${timeoutMs}ms`)), timeoutMs);
     const fail = (err: Error) => {
       timers.clear(timer);
       signal?.removeEventListener('abort', abandon);

@@ -13,6 +13,7 @@ import type { ConnectionInfo } from '../http/stream.ts';
 import { connectPeerOf } from '../upstream/h2-connection.ts';
 import { connectStream, splice } from '../upstream/connect-stream.ts';
 import { dialCluster } from '../upstream/dial-cluster.ts';
+import { isConnectTimeout } from '../upstream/upstream.ts';
 import type { TcpChain } from './compile-listener.ts';
 
 /** One connection (or tunnelled stream) on a TCP chain: authorization first, then tcp_proxy. */
@@ -115,6 +116,7 @@ function proxyTcp(clusters: ClusterManager, chain: TcpChain, downstream: Duplex,
     },
     (err: Error) => {
       stats.upstream_cx_connect_fail.inc();
+      if (isConnectTimeout(err)) stats.upstream_cx_connect_timeout.inc();
       if (meter) failed(meter, clusterName, endpoint.key, endpoint.workload, 'UF', err.message);
       downstream.destroy();
     },

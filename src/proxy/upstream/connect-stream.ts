@@ -6,7 +6,7 @@ import type { Duplex } from 'node:stream';
 import type { Cluster } from '../cluster/cluster.ts';
 import { type Endpoint, hostOf } from '../cluster/endpoint.ts';
 import { H2Upstream } from './h2-upstream.ts';
-import { endedByTeardown, UpstreamError } from './upstream.ts';
+import { connectTimeout, endedByTeardown, UpstreamError } from './upstream.ts';
 
 /**
  * `signal` abandons the connect (a caller that stopped waiting, such as a timed-out ext_authz check): a
@@ -29,7 +29,7 @@ export function connectStream(cluster: Cluster, e: Pick<Endpoint, 'key' | 'addre
   return new Promise((resolve, reject) => {
     const socket = net.connect({ host: e.address, port: e.port, noDelay: true });
     const timers = cluster.timers;
-    const timer = timers.set(() => socket.destroy(new UpstreamError('connect', 'connect timeout')), cluster.settings.connectTimeoutMs);
+    const timer = timers.set(() => socket.destroy(connectTimeout('connect timeout')), cluster.settings.connectTimeoutMs);
     const onAbort = () => socket.destroy(abandoned());
     signal?.addEventListener('abort', onAbort, { once: true });
     socket.once('connect', () => {

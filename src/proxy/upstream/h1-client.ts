@@ -11,7 +11,7 @@ import { ChunkedDecoder } from '../http/chunked.ts';
 import { BAD_OUTGOING_VALUE, DIGITS, fieldName, persists, TOKEN } from '../http/field-syntax.ts';
 import { EMPTY, Stash } from '../http/stash.ts';
 import { needsRequestTrailers } from './h1-trailer-request.ts';
-import { endedByTeardown, RETIRE_EVENT, UpstreamError } from './upstream.ts';
+import { connectTimeout, endedByTeardown, RETIRE_EVENT, UpstreamError } from './upstream.ts';
 import { connectPeerOf } from './h2-connection.ts';
 import { realTimers, type Timers } from '../http/router.ts';
 import { REFUSED_PEER_GRACE_MS, spiffeIdOf } from '../tunnel/mesh-tls.ts';
@@ -253,7 +253,7 @@ class H1Connection {
   constructor(pool: H1Pool, opts: H1ClientOptions) {
     this.#pool = pool;
     this.#timers = opts.timers ?? realTimers;
-    this.#connectTimer = this.#timers.set(() => this.#fail(new UpstreamError('connect', `connect timeout after ${opts.connectTimeoutMs}ms`), true), opts.connectTimeoutMs);
+    this.#connectTimer = this.#timers.set(() => this.#fail(connectTimeout(`connect timeout after ${opts.connectTimeoutMs}ms`), true), opts.connectTimeoutMs);
     if (opts.dial) {
       opts.dial().then(
         (socket) => {

@@ -7,7 +7,7 @@ import type { ConnectionOptions } from 'node:tls';
 import { realTimers, type Timers } from '../http/router.ts';
 import { http } from '../node-http.ts';
 import type { OutgoingHeaders, UpstreamExchange, UpstreamHead, UpstreamSink } from './upstream.ts';
-import { UpstreamError } from './upstream.ts';
+import { connectTimeout, UpstreamError } from './upstream.ts';
 
 /** True when the request should travel through this path rather than the undici pool. */
 export function needsRequestTrailers(head: UpstreamHead, body: Readable | null): boolean {
@@ -76,7 +76,7 @@ export class TrailerRequester {
     };
     const timeoutMs = this.#connectTimeoutMs;
     const arm = (): void => {
-      connectTimer = timers.set(() => req.destroy(new UpstreamError('connect', `connect timeout after ${timeoutMs}ms`)), timeoutMs);
+      connectTimer = timers.set(() => req.destroy(connectTimeout(`connect timeout after ${timeoutMs}ms`)), timeoutMs);
     };
     // A request waiting for a free socket of the agent is not connecting yet: the timeout starts with its socket.
     req.on('socket', (s) => {

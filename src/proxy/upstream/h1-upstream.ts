@@ -10,7 +10,7 @@ import { realTimers, type Timers } from '../http/router.ts';
 import { H1Pool } from './h1-client.ts';
 import { needsRequestTrailers, TrailerRequester } from './h1-trailer-request.ts';
 import type { OutgoingHeaders, Upstream, UpstreamExchange, UpstreamHead, UpstreamSink } from './upstream.ts';
-import { UpstreamError } from './upstream.ts';
+import { connectTimeout, UpstreamError } from './upstream.ts';
 
 /**
  * undici, required when a cluster that originates TLS is configured (preloadUndici), else on the first
@@ -202,7 +202,7 @@ function timedConnector(connect: buildConnector.connector, timeoutMs: number, ti
       timers.clear(timer);
       callback(...args);
     });
-    if (!called && socket) timer = timers.set(() => socket.destroy(new UpstreamError('connect', `connect timeout after ${timeoutMs}ms`)), timeoutMs);
+    if (!called && socket) timer = timers.set(() => socket.destroy(connectTimeout(`connect timeout after ${timeoutMs}ms`)), timeoutMs);
     return socket;
   };
 }

@@ -9,7 +9,7 @@ import { atPeerExpiry, REFUSED_PEER_GRACE_MS, spiffeIdOf, TUNNEL_SESSION_WINDOW,
 import { addAbortSignal, type Duplex, type Readable } from 'node:stream';
 import type { H2UpstreamOptions } from './h2-upstream.ts';
 import type { OutgoingHeaders, UpstreamExchange, UpstreamHead, UpstreamSink } from './upstream.ts';
-import { endedByTeardown, RETIRE_EVENT, UpstreamError } from './upstream.ts';
+import { connectTimeout, endedByTeardown, RETIRE_EVENT, UpstreamError } from './upstream.ts';
 
 export const TARGET_PORT_HEADER = 'x-outrigger-target-port';
 /** The source client's protocol on a tunnelled request: the tunnel is HTTP/2 whatever the client spoke. */
@@ -121,7 +121,7 @@ export class H2Connection {
     if (typeof own === 'string') queueMicrotask(() => session.destroy(new UpstreamError('connect', `tls: ${own}`)));
     const timers = opts.timers ?? realTimers;
     const timer = timers.set(() => {
-      const err = new UpstreamError('connect', `connect timeout after ${opts.connectTimeoutMs}ms`);
+      const err = connectTimeout(`connect timeout after ${opts.connectTimeoutMs}ms`);
       session.destroy(err);
       socket?.destroy(err);
     }, opts.connectTimeoutMs);

@@ -17,7 +17,7 @@ import { type HeaderMap, headerMapOf } from '../http/stream.ts';
 import { LocalReplies } from '../local-reply.ts';
 import { Readable } from 'node:stream';
 import { ReplayableBody } from './replayable-body.ts';
-import { type OutgoingHeaders, transportFailureReason, type UpstreamError, type UpstreamExchange, type UpstreamHead, type UpstreamSink } from './upstream.ts';
+import { isConnectTimeout, type OutgoingHeaders, transportFailureReason, type UpstreamError, type UpstreamExchange, type UpstreamHead, type UpstreamSink } from './upstream.ts';
 
 /** One attempt's sink: events of an attempt the request has moved past are dropped. */
 class Attempt implements UpstreamSink {
@@ -290,6 +290,8 @@ export class UpstreamRequest {
     const cluster = this.#cluster;
     if (err.failure === 'connect') {
       cluster.stats.upstream_cx_connect_fail.inc();
+      // Envoy counts a timed-out connect in both.
+      if (isConnectTimeout(err)) cluster.stats.upstream_cx_connect_timeout.inc();
       this.#req.info.upstreamTransportFailureReason = transportFailureReason(err);
     }
     cluster.reportResult(a.endpoint.key, outlierOf[err.failure]);

@@ -43,11 +43,26 @@ export function endedByTeardown(s: { readonly destroyed: boolean }): boolean {
 export class UpstreamError extends Error {
   readonly code: string;
   readonly failure: UpstreamFailure;
+  /** A connect that did not complete within connect_timeout (TCP or TLS): Envoy's upstream_cx_connect_timeout. */
+  timedOut = false;
   constructor(failure: UpstreamFailure, message: string, cause?: unknown) {
     super(message, cause === undefined ? undefined : { cause });
     this.failure = failure;
     this.code = `UPSTREAM_${failure.toUpperCase()}`;
   }
+}
+
+/** The connect failure of a connection not up (TCP connect, TLS handshake) within the cluster's connect_timeout. */
+export function connectTimeout(message: string): UpstreamError {
+  const err = new UpstreamError('connect', message);
+  err.timedOut = true;
+  return err;
+}
+
+/** Whether `err`, or what it wraps, is a connect timeout. */
+export function isConnectTimeout(err: unknown): boolean {
+  for (let e = err, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++) if (e instanceof UpstreamError && e.timedOut) return true;
+  return false;
 }
 
 /**
