@@ -139,6 +139,37 @@ test('an up killed while it is still starting takes what it had started with it'
   }
 });
 
+test("the mesh's marked processes never include the process asking, nor the shell it runs in", { skip: !existsSync('/proc/self/environ') }, async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'or-down-marked-'));
+  const sibling = await leftApp(dir);
+  // A shell with the marker (opened in one of the mesh's processes, say), in which a process asks.
+  const state = path.join(import.meta.dirname, '..', 'runtime', 'state.ts');
+  const ask = `const { markedProcesses } = await import(${JSON.stringify(state)}); console.log(JSON.stringify({ self: process.pid, parent: process.ppid, marked: markedProcesses(${JSON.stringify(dir)}) }));`;
+  const shell = spawn('/bin/sh', ['-c', `${JSON.stringify(process.execPath)} --input-type=module -e '${ask.replace(/'/g, "'\\''")}'; echo done`], { env: { ...process.env, ...meshMarker(dir) }, stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    let out = '';
+    shell.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    await new Promise((r) => shell.once('exit', r));
+    const seen = JSON.parse(out.split('\n')[0] ?? '{}') as { self: number; parent: number; marked: number[] };
+    assert.equal(seen.parent, shell.pid, 'it ran in the marked shell');
+    assert.ok(!seen.marked.includes(seen.self), 'not itself');
+    assert.ok(!seen.marked.includes(seen.parent), 'not the shell it runs in');
+    assert.ok(seen.marked.includes(sibling.app) && seen.marked.includes(sibling.sleep), `the mesh's own: ${JSON.stringify(seen)}`);
+    assert.match(out, /\ndone\n$/);
+  } finally {
+    for (const pid of [sibling.app, sibling.sleep]) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('a zombie is not alive: killed, it only waits for a parent that does not reap it', { skip: !existsSync('/proc/self/stat') }, async () => {
   // The shell's child exits; the shell then becomes a sleep that never reaps it.
   const parent = spawn('/bin/sh', ['-c', 'sleep 0 & echo $!; exec sleep 600'], { stdio: ['ignore', 'pipe', 'ignore'] });

@@ -143,14 +143,33 @@ export function recordedPids(state: MeshState): number[] {
 export function markedProcesses(stateDir: string): number[] | undefined {
   if (!existsSync('/proc/self/environ')) return undefined;
   const marker = `\0${MESH_DIR_ENV}=${path.resolve(stateDir)}\0`;
+  // Never this process nor what it runs under: a shell opened in one of the mesh's processes inherits
+  // the marker, and `down` typed there must not end that shell.
+  const ancestors = ancestorsOf(process.pid);
   const out: number[] = [];
   for (const entry of readdirSync('/proc')) {
     const pid = Number(entry);
-    if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) continue;
+    if (!Number.isInteger(pid) || pid <= 0 || ancestors.has(pid)) continue;
     try {
       if (`\0${readFileSync(`/proc/${pid}/environ`, 'latin1')}`.includes(marker)) out.push(pid);
     } catch {
       // Gone meanwhile, or not ours to read.
+    }
+  }
+  return out;
+}
+
+/** `pid` and every process above it (its parent's parent, ... up to init), from /proc. */
+function ancestorsOf(pid: number): Set<number> {
+  const out = new Set<number>();
+  for (let p = pid; p > 0 && !out.has(p); ) {
+    out.add(p);
+    try {
+      // `pid (comm) state ppid ...`: the command may hold spaces and parentheses, so read after the last ')'.
+      const stat = readFileSync(`/proc/${p}/stat`, 'latin1');
+      p = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    } catch {
+      break;
     }
   }
   return out;
