@@ -10,7 +10,7 @@ interface Flags {
   namespace: string;
   serviceAccount: string;
   workload: string;
-  duration?: string;
+  duration: string;
   output?: string;
 }
 
@@ -22,11 +22,11 @@ export function define(program: Command): void {
     .requiredOption('-n, --namespace <ns>', "the workload's namespace")
     .requiredOption('--service-account <sa>', "the workload's service account (its SPIFFE identity)")
     .requiredOption('--workload <name>', 'the workload (Deployment) name')
-    .option('--duration <d>', 'refuse the token after this long (24h, 90m, 720h); without it, it holds until the token key changes')
+    .option('--duration <d>', 'refuse the token after this long (24h, 90m, 720h); `never`: it holds until the token key changes', '24h')
     .option('-o, --output <file>', 'write the token here (mode 0600) instead of stdout')
     .addHelpText(
       'after',
-      '\nExample, joining a proxy on another host:\n  outrigger token --ca-dir .outrigger/ca -n shop --service-account api --workload api --duration 24h -o api.token\n  outrigger proxy --token-file api.token --xds-address HOST:15012 --xds-tls --root-cert .outrigger/ca/root-cert.pem ...\n\nThe proxy reads --token-file again at each connection and each certificate request: write a fresh\ntoken over the file before the old one expires (cron, a timer unit), as a kubelet rotates a pod\'s token.\n',
+      '\nExample, joining a proxy on another host (the token holds a day unless --duration says otherwise):\n  outrigger token --ca-dir .outrigger/ca -n shop --service-account api --workload api -o api.token\n  outrigger proxy --token-file api.token --xds-address HOST:15012 --xds-tls --root-cert .outrigger/ca/root-cert.pem ...\n\nOn the TLS port the proxy needs the token only to join: it then renews with its workload certificate.\nIt reads --token-file again at each connection and certificate request, so to keep it able to join\nagain, write a fresh token over the file before the old one expires (cron, a timer unit), as a kubelet\nrotates a pod\'s token.\n',
     )
     .action(async (flags: Flags) => {
       const { loadTokenKey, tokenKeyFile } = await import('../controlplane/token-key.ts');
@@ -56,12 +56,14 @@ export function define(program: Command): void {
         fail(`--ca-dir ${flags.caDir}: ${fsReason(err)}`);
         return;
       }
+      // A day by default, as a joining credential should be: a proxy on the TLS port renews with its
+      // certificate once it has one, and needs a token again only to join after that has expired.
       let expiresAtMs: number | undefined;
-      if (flags.duration !== undefined) {
+      if (flags.duration !== 'never') {
         const { parseDurationMs } = await import('../xds/duration.ts');
         const ms = parseDurationMs(flags.duration);
         if (!ms || ms < 1000) {
-          fail(`--duration: "${flags.duration}" is not a duration of a second or more, like 24h or 90m`);
+          fail(`--duration: "${flags.duration}" is not a duration of a second or more, like 24h or 90m, nor never`);
           return;
         }
         expiresAtMs = Date.now() + ms;

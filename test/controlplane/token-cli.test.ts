@@ -87,6 +87,19 @@ test('outrigger token --duration makes a token that expires then; a duration tha
   for (const bad of ['soon', '0s', '500ms']) {
     const refused = await outrigger(['token', '--ca-dir', ca, '-n', 'shop', '--service-account', 'api', '--workload', 'api', '--duration', bad]);
     assert.equal(refused.code, 64, bad);
-    assert.equal(refused.stderr, `outrigger token: --duration: "${bad}" is not a duration of a second or more, like 24h or 90m\n`);
+    assert.equal(refused.stderr, `outrigger token: --duration: "${bad}" is not a duration of a second or more, like 24h or 90m, nor never\n`);
   }
+});
+
+test('outrigger token holds a day by default, and only --duration never makes one without an expiry', async () => {
+  const ca = path.join(dir, 'ca-default');
+  loadTokenKey(ca, true);
+  const args = ['token', '--ca-dir', ca, '-n', 'shop', '--service-account', 'api', '--workload', 'api'];
+  const before = Date.now();
+  const byDefault = (await outrigger(args)).stdout.trim();
+  const expiry = BootstrapTokens.expiresAt(byDefault) as number;
+  assert.ok(expiry >= Math.floor(before / 1000) * 1000 + 86_400_000 && expiry <= Date.now() + 86_400_000, String(expiry));
+  const never = await outrigger([...args, '--duration', 'never']);
+  assert.equal(never.code, 0, never.stderr);
+  assert.equal(BootstrapTokens.expiresAt(never.stdout.trim()), undefined);
 });
