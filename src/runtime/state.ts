@@ -136,25 +136,40 @@ export function recordedPids(state: MeshState): number[] {
  * (Linux: /proc/PID/environ); undefined when that cannot be told (no /proc, or a state written before
  * the marker existed).
  */
+export function leftoverProcesses(stateDir: string, state: MeshState): number[] | undefined {
+  if (!state.marked || !existsSync('/proc/self/environ')) return undefined;
+  const marker = markerOf(stateDir);
+  return recordedPids(state).filter((pid) => carries(pid, marker));
+}
+
+/** The marker as /proc/PID/environ holds it, NUL-delimited. */
+function markerOf(stateDir: string): string {
+  return `\0${MESH_DIR_ENV}=${path.resolve(stateDir)}\0`;
+}
+
+/** Whether process `pid` carries `marker` in its environment (false when it is gone or not ours to read). */
+function carries(pid: number, marker: string): boolean {
+  try {
+    return `\0${readFileSync(`/proc/${pid}/environ`, 'latin1')}`.includes(marker);
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Every live process that carries this mesh's marker, found by reading each process's environment
  * (Linux): what an `up` killed before it wrote its state had started. Undefined where `/proc` cannot tell.
  */
 export function markedProcesses(stateDir: string): number[] | undefined {
   if (!existsSync('/proc/self/environ')) return undefined;
-  const marker = `\0${MESH_DIR_ENV}=${path.resolve(stateDir)}\0`;
+  const marker = markerOf(stateDir);
   // Never this process nor what it runs under: a shell opened in one of the mesh's processes inherits
   // the marker, and `down` typed there must not end that shell.
   const ancestors = ancestorsOf(process.pid);
   const out: number[] = [];
   for (const entry of readdirSync('/proc')) {
     const pid = Number(entry);
-    if (!Number.isInteger(pid) || pid <= 0 || ancestors.has(pid)) continue;
-    try {
-      if (`\0${readFileSync(`/proc/${pid}/environ`, 'latin1')}`.includes(marker)) out.push(pid);
-    } catch {
-      // Gone meanwhile, or not ours to read.
-    }
+    if (Number.isInteger(pid) && pid > 0 && !ancestors.has(pid) && carries(pid, marker)) out.push(pid);
   }
   return out;
 }
@@ -173,16 +188,4 @@ function ancestorsOf(pid: number): Set<number> {
     }
   }
   return out;
-}
-
-export function leftoverProcesses(stateDir: string, state: MeshState): number[] | undefined {
-  if (!state.marked || !existsSync('/proc/self/environ')) return undefined;
-  const marker = `\0${MESH_DIR_ENV}=${path.resolve(stateDir)}\0`;
-  return recordedPids(state).filter((pid) => {
-    try {
-      return `\0${readFileSync(`/proc/${pid}/environ`, 'latin1')}`.includes(marker);
-    } catch {
-      return false;
-    }
-  });
 }
