@@ -3,19 +3,16 @@
 // authorization server hold their answers, and see the call cancelled (gRPC: RST_STREAM CANCEL; HTTP:
 // the check request's connection closed).
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import http2 from 'node:http2';
 import net from 'node:net';
 import { after, before, test } from 'node:test';
-import * as grpc from '@grpc/grpc-js';
-import { loadSync } from '@grpc/proto-loader';
 import type { ExtensionProvider } from '../../src/config/types/other.ts';
 import { translateAuthorization } from '../../src/translate/authorization.ts';
 import type { TypedAny } from '../../src/xds/any.ts';
-import { protoIncludeDirs } from '../../src/xds/protos.ts';
 import { TypeUrl } from '../../src/xds/type-urls.ts';
 import { until } from '../telemetry/tcp-authz-pair.ts';
 import { cla, cluster, echoBackend, hcm, push, routeConfig, startProxy } from '../proxy/harness.ts';
+import { type HeldAuthz, startHeldAuthz } from './held-authz.ts';
 import { policy } from './simulate.ts';
 
 const GRPC_AUTHZ = 'outbound|9000||authz.foo.svc.cluster.local';
@@ -27,13 +24,11 @@ const grpcProvider: ExtensionProvider = { name: 'authz', envoyExtAuthzGrpc: { se
 const httpProvider: ExtensionProvider = { name: 'authz', envoyExtAuthzHttp: { service: 'authz-http.foo.svc.cluster.local', port: 8000, timeout: '60s' } };
 const CUSTOM = policy('ext', 'foo', { action: 'CUSTOM', provider: { name: 'authz' }, rules: [{ to: [{ operation: { paths: ['/secure/*'] } }] }] });
 
-/** Check calls the gRPC provider holds, with their answers. */
-const grpcCalls: { call: grpc.ServerUnaryCall<unknown, unknown>; answer: grpc.sendUnaryData<unknown> }[] = [];
-/** Check requests the HTTP provider holds; `gone` when the proxy closed one before its answer. */
-const httpChecks: { res: http.ServerResponse; gone: boolean }[] = [];
 
-let grpcServer: grpc.Server;
-let httpAuthz: http.Server;
+/** The providers, holding every check they get. */
+let authz: HeldAuthz;
+let grpcCalls: HeldAuthz['grpcCalls'];
+let httpChecks: HeldAuthz['httpChecks'];
 let echo: Awaited<ReturnType<typeof echoBackend>>;
 let env: Awaited<ReturnType<typeof startProxy>>;
 
@@ -49,27 +44,15 @@ function httpListener(name: string, provider: ExtensionProvider): TypedAny {
 }
 
 before(async () => {
-  const pkg = loadSync('envoy/service/auth/v3/external_auth.proto', { includeDirs: [...protoIncludeDirs], keepCase: true, longs: String, enums: String, defaults: false });
-  grpcServer = new grpc.Server();
-  grpcServer.addService(pkg['envoy.service.auth.v3.Authorization'] as unknown as grpc.ServiceDefinition, {
-    Check: (call: grpc.ServerUnaryCall<unknown, unknown>, answer: grpc.sendUnaryData<unknown>) => void grpcCalls.push({ call, answer }),
-  });
-  const grpcPort = await new Promise<number>((resolve, reject) => grpcServer.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));
-  httpAuthz = http.createServer((_req, res) => {
-    const held = { res, gone: false };
-    res.on('close', () => {
-      if (!res.writableEnded) held.gone = true;
-    });
-    httpChecks.push(held);
-  });
-  await new Promise<void>((r) => httpAuthz.listen(0, '127.0.0.1', r));
+  authz = await startHeldAuthz();
+  ({ grpcCalls, httpChecks } = authz);
   echo = await echoBackend();
   env = await startProxy({ metadata: { NAMESPACE: 'foo', WORKLOAD_NAME: 'api', LABELS: { app: 'api' } } });
   push(env.proxy, [
     cluster(GRPC_AUTHZ, { http2: true }),
-    cla(GRPC_AUTHZ, [{ port: grpcPort }]),
+    cla(GRPC_AUTHZ, [{ port: authz.grpcPort }]),
     cluster(HTTP_AUTHZ),
-    cla(HTTP_AUTHZ, [{ port: (httpAuthz.address() as net.AddressInfo).port }]),
+    cla(HTTP_AUTHZ, [{ port: authz.httpPort }]),
     cluster(INBOUND),
     cla(INBOUND, [{ port: echo.port }]),
     routeConfig(INBOUND, [{ domains: ['*'], routes: [{ prefix: '/', cluster: INBOUND }] }]),
@@ -79,11 +62,9 @@ before(async () => {
 });
 
 after(async () => {
-  for (const c of httpChecks) c.res.destroy();
+  authz.close();
   await env.close();
   echo.server.close();
-  httpAuthz.close();
-  grpcServer.forceShutdown();
 });
 
 /** An HTTP/1.1 request on a raw socket, left unanswered for the test to reset. */

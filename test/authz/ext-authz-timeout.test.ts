@@ -7,21 +7,18 @@
 // connection closed.
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import http from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import * as grpc from '@grpc/grpc-js';
-import { loadSync } from '@grpc/proto-loader';
 import type { ExtensionProvider } from '../../src/config/types/other.ts';
 import { translateAuthorization } from '../../src/translate/authorization.ts';
 import type { TypedAny } from '../../src/xds/any.ts';
-import { protoIncludeDirs } from '../../src/xds/protos.ts';
 import { TypeUrl } from '../../src/xds/type-urls.ts';
 import { cla, cluster, echoBackend, hcm, push, request, routeConfig, startProxy, tcpProxy } from '../proxy/harness.ts';
 import { FakeClock, until } from '../resilience/fake-clock.ts';
 import { telemetryConfig } from '../telemetry/drive-filter.ts';
+import { type HeldAuthz, startHeldAuthz } from './held-authz.ts';
 import { policy } from './simulate.ts';
 
 const GRPC_AUTHZ = 'outbound|9000||authz.foo.svc.cluster.local';
@@ -44,14 +41,13 @@ const shortProvider: ExtensionProvider = { name: 'authz', envoyExtAuthzGrpc: { s
 const httpProvider = (failOpen: boolean): ExtensionProvider => ({ name: 'authz', envoyExtAuthzHttp: { service: 'authz-http.foo.svc.cluster.local', port: 8000, timeout: '60s', failOpen } });
 
 const clock = new FakeClock();
-const grpcCalls: { call: grpc.ServerUnaryCall<unknown, unknown>; answer: grpc.sendUnaryData<unknown> }[] = [];
-/** Check requests the HTTP provider holds; `gone` when the proxy closed one before its answer. */
-const httpChecks: { res: http.ServerResponse; gone: boolean }[] = [];
 /** Connections the hung provider accepted and never answered; `closed` once the proxy closed one. */
 const hungDials: { socket: net.Socket; closed: boolean }[] = [];
 
-let grpcServer: grpc.Server;
-let httpAuthz: http.Server;
+/** The providers, holding every check they get. */
+let authz: HeldAuthz;
+let grpcCalls: HeldAuthz['grpcCalls'];
+let httpChecks: HeldAuthz['httpChecks'];
 let hungAuthz: net.Server;
 let echo: Awaited<ReturnType<typeof echoBackend>>;
 let env: Awaited<ReturnType<typeof startProxy>>;
@@ -87,20 +83,8 @@ function tcpCheckedListener(name: string, provider: ExtensionProvider = grpcProv
 before(async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'or-ext-authz-timeout-'));
   logFile = path.join(dir, 'access.log');
-  const pkg = loadSync('envoy/service/auth/v3/external_auth.proto', { includeDirs: [...protoIncludeDirs], keepCase: true, longs: String, enums: String, defaults: false });
-  grpcServer = new grpc.Server();
-  grpcServer.addService(pkg['envoy.service.auth.v3.Authorization'] as unknown as grpc.ServiceDefinition, {
-    Check: (call: grpc.ServerUnaryCall<unknown, unknown>, answer: grpc.sendUnaryData<unknown>) => void grpcCalls.push({ call, answer }),
-  });
-  const grpcPort = await new Promise<number>((resolve, reject) => grpcServer.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));
-  httpAuthz = http.createServer((_req, res) => {
-    const held = { res, gone: false };
-    res.on('close', () => {
-      if (!res.writableEnded) held.gone = true;
-    });
-    httpChecks.push(held);
-  });
-  await new Promise<void>((r) => httpAuthz.listen(0, '127.0.0.1', r));
+  authz = await startHeldAuthz();
+  ({ grpcCalls, httpChecks } = authz);
   hungAuthz = net.createServer((socket) => {
     const held = { socket, closed: false };
     // Read and dropped (the ClientHello goes unanswered), so the proxy's close is seen.
@@ -117,9 +101,9 @@ before(async () => {
   env = await startProxy({ metadata: { NAMESPACE: 'foo', WORKLOAD_NAME: 'api', LABELS: { app: 'api' } }, timers: clock });
   push(env.proxy, [
     cluster(GRPC_AUTHZ, { http2: true }),
-    cla(GRPC_AUTHZ, [{ port: grpcPort }]),
+    cla(GRPC_AUTHZ, [{ port: authz.grpcPort }]),
     cluster(HTTP_AUTHZ),
-    cla(HTTP_AUTHZ, [{ port: (httpAuthz.address() as net.AddressInfo).port }]),
+    cla(HTTP_AUTHZ, [{ port: authz.httpPort }]),
     // TLS origination; a connect timeout (on the proxy's clock) far past the test, so only the check's timeout can end the dial.
     {
       ...cluster(HUNG_AUTHZ, { http2: true }),
@@ -147,13 +131,11 @@ before(async () => {
 });
 
 after(async () => {
-  for (const c of httpChecks) c.res.destroy();
+  authz.close();
   for (const d of hungDials) d.socket.destroy();
   hungAuthz.close();
   await env.close();
   echo.server.close();
-  httpAuthz.close();
-  grpcServer.forceShutdown();
   rmSync(dir, { recursive: true, force: true });
 });
 
