@@ -14,7 +14,7 @@ export interface ExitReporterOptions {
 
 /** `exited with status 1`, `exited with SIGKILL`, or `could not start (spawn ./app ENOENT)`. */
 export function exitCause(report: ExitReport): string {
-  if (report.startError) return `could not start (${report.startError.replace(/^cannot start [^:]*: /, '')})`;
+  if (report.startError) return `could not start (${report.startError})`;
   return `exited with ${report.signal ?? `status ${report.code}`}`;
 }
 

@@ -46,7 +46,7 @@ export interface ExitReport {
   /** The last lines of the log, for the person reading the report. */
   logTail: string;
   restartInMs?: number;
-  /** Why the process never ran (no such program, no permission): it did not exit, it failed to start. */
+  /** Why the process never ran (`spawn ./app ENOENT`): it did not exit, it failed to start. */
   startError?: string;
   /** A Job out of tries (`maxRestarts`): how many times it ran. */
   gaveUpAfter?: number;
@@ -140,7 +140,7 @@ export class Supervised extends EventEmitter<{ exit: [ExitReport]; started: [num
       resolveExit = r;
     });
     child.once('error', (err) => {
-      this.#onExit(null, null, `cannot start ${this.spec.file}: ${err.message}`);
+      this.#onExit(null, null, err.message);
       resolveExit();
     });
     if (this.spec.ipc) child.on('message', (m) => this.emit('message', m));
@@ -159,7 +159,7 @@ export class Supervised extends EventEmitter<{ exit: [ExitReport]; started: [num
       label: this.spec.label,
       code,
       signal,
-      logTail: startError ?? tailFile(this.spec.logFile),
+      logTail: startError !== undefined ? `cannot start ${this.spec.file}: ${startError}` : tailFile(this.spec.logFile),
       ...(startError ? { startError } : {}),
     };
     if (this.#stopping || (this.spec.runToCompletion && code === 0)) {
