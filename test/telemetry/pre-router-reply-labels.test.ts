@@ -17,6 +17,7 @@ import { type TypedAny, toStruct } from '../../src/xds/any.ts';
 import { TypeUrl } from '../../src/xds/type-urls.ts';
 import { cla, cluster, echoBackend, hcm, listener, push, request, routeConfig, startProxy } from '../proxy/harness.ts';
 import { telemetryConfig } from './drive-filter.ts';
+import { parseExposition } from '../../src/dashboard/exposition.ts';
 
 let env: Awaited<ReturnType<typeof startProxy>>;
 let stable: Awaited<ReturnType<typeof echoBackend>>;
@@ -110,12 +111,10 @@ after(async () => {
 
 type Labels = Record<string, string>;
 
+/** The labels of each istio_requests_total series, read with the dashboard's exposition parser. */
 async function requestsTotal(): Promise<Labels[]> {
   const text = (await request(env.admin, '/stats/prometheus')).body;
-  return text
-    .split('\n')
-    .filter((l) => l.startsWith('istio_requests_total{'))
-    .map((l) => Object.fromEntries([...l.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]])) as Labels);
+  return parseExposition(text, (name) => name === 'istio_requests_total').map((s) => s.labels);
 }
 
 /** The labels named in `want` of each series of `source_workload` with `response_flags`, by destination_service. */
