@@ -256,8 +256,7 @@ export class MeshRuntime {
         if (roster.isRetired(r.state.name)) continue;
         r.state.proxyPid = pid;
         // Restarted: the host's exit is history (counted in `restarts`), not the component's state now.
-        if (r.state.kind === 'gateway' && r.state.status === 'restarting') r.state.status = 'running';
-        if (r.state.detail?.startsWith(`${label} exited`)) delete r.state.detail;
+        if (r.state.detail?.startsWith(`${label} `)) markRestarted(r.state);
       }
       tracker.save();
     });
@@ -266,8 +265,9 @@ export class MeshRuntime {
       for (const r of withProxy) {
         if (roster.isRetired(r.state.name)) continue;
         r.state.restarts++;
-        // A gateway is nothing but its proxy: it is down until the host is back.
-        if (r.state.kind === 'gateway') r.state.status = 'restarting';
+        // Down until the host is back, as a pod whose istio-proxy container crashed is not ready: a
+        // gateway is nothing but its proxy, and a sidecar's app is unreachable without it.
+        if (r.state.status === 'running' || r.state.status === 'starting') r.state.status = 'restarting';
         r.state.detail = `${label} ${exitCause(report)}; restarting in ${restartDelay(report.restartInMs ?? 0)}`;
       }
       o.progress(`${label} ${exitCause(report)}, restarting\n${indent(report.logTail)}`);

@@ -102,7 +102,7 @@ test("up: a finished Job's sidecar leaves the proxy host for good; the host's ot
   }
 });
 
-test('up --proxy-processes per-proxy: a proxy host killed is restarted, and status then reads running with the restart counted', { timeout: 120_000 }, async () => {
+test('up --proxy-processes per-proxy: a proxy host killed reads restarting, is restarted, and status then reads running with the restart counted', { timeout: 120_000 }, async () => {
   const { dir, config, state } = meshDir('or-proxy-restart-', manifests);
   const up = upInProcess(['-f', config, '--ephemeral-ports', '--proxy-processes', 'per-proxy', '--dir', state]);
   try {
@@ -111,6 +111,10 @@ test('up --proxy-processes per-proxy: a proxy host killed is restarted, and stat
     assert.ok(before?.proxyPid);
     process.kill(before.proxyPid, 'SIGKILL');
     await up.until(/\] shop\/web-0 proxy exited with SIGKILL, restarting/);
+    // Until its sidecar is back the workload is not running, as a pod with a crashed istio-proxy is not ready.
+    const down = readState(state)?.components.find((c) => c.name === 'shop/web-0');
+    assert.equal(down?.status, 'restarting');
+    assert.match(down?.detail ?? '', /proxy exited with SIGKILL; restarting in /);
     // The restarted host writes its pid: the state is read until it does (bounded, no timer).
     let after = readState(state)?.components.find((c) => c.name === 'shop/web-0');
     for (let i = 0; i < 100_000 && after?.proxyPid === before.proxyPid; i++) {
