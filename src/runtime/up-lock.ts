@@ -1,7 +1,7 @@
 // One `up` per state directory: the first claims it (`up.lock`, created exclusively) before it starts
 // anything, so a second `up` started at the same moment, before either has written state.json, is refused
 // instead of starting a second mesh over the first's state.
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { isAlive, processStartMs } from './state.ts';
 
@@ -23,31 +23,70 @@ function readHolder(file: string): Holder | undefined {
   }
 }
 
-/** The pid of the live `up` that holds `dir` (another process than this one), if any. */
-export function meshDirHolder(dir: string): number | undefined {
-  const holder = readHolder(path.join(dir, LOCK));
-  if (!holder || holder.pid === process.pid || !isAlive(holder.pid)) return undefined;
+/** The holder's pid if it is still the process that wrote the lock (a pid reused since is not). */
+function liveHolder(holder: Holder): number | undefined {
+  if (!isAlive(holder.pid)) return undefined;
   const started = processStartMs(holder.pid);
   if (holder.startMs !== undefined && started !== undefined && Math.abs(started - holder.startMs) > 1000) return undefined;
   return holder.pid;
+}
+
+/** The pid of the live `up` that holds `dir` (another process than this one), if any. */
+export function meshDirHolder(dir: string): number | undefined {
+  const holder = readHolder(path.join(dir, LOCK));
+  if (!holder || holder.pid === process.pid) return undefined;
+  return liveHolder(holder);
+}
+
+/**
+ * Removes a lock that an `up` which died left behind, unless another `up` has taken it over since it
+ * was judged stale (two `up`s finding the same stale lock at once): the lock is renamed aside, which is
+ * atomic, and read again there; one that turns out live is put back. The live holder's pid if so.
+ */
+export function removeStaleLock(file: string): number | undefined {
+  const aside = `${file}.${process.pid}.stale`;
+  try {
+    renameSync(file, aside);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  try {
+    const moved = readHolder(aside);
+    // This process's own lock (an earlier claim in it) is this process's to take again.
+    const live = moved && moved.pid !== process.pid ? liveHolder(moved) : undefined;
+    if (live === undefined) return undefined;
+    // Only a third `up` claiming in the same instant could have taken the name meanwhile; it then holds.
+    try {
+      linkSync(aside, file);
+    } catch {}
+    return live;
+  } finally {
+    rmSync(aside, { force: true });
+  }
 }
 
 /** Claims `dir` for this process; the pid of the live `up` that holds it instead, if one does. */
 export function claimMeshDir(dir: string): { claimed: true } | { claimed: false; pid: number } {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const file = path.join(dir, LOCK);
-  const line = `${process.pid} ${processStartMs(process.pid) ?? ''}`.trim();
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      writeFileSync(file, `${line}\n`, { flag: 'wx', mode: 0o600 });
-      return { claimed: true };
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const pid = meshDirHolder(dir);
-      if (pid !== undefined) return { claimed: false, pid };
-      // Left by an `up` that died: take it over.
-      rmSync(file, { force: true });
+  // Written whole first, then linked into place (atomic, and refused if the lock exists): another `up`
+  // never reads a lock that exists but is still empty, which it would take for a dead one's.
+  const mine = `${file}.${process.pid}`;
+  writeFileSync(mine, `${process.pid} ${processStartMs(process.pid) ?? ''}`.trim() + '\n', { mode: 0o600 });
+  try {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        linkSync(mine, file);
+        return { claimed: true };
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        const pid = meshDirHolder(dir) ?? removeStaleLock(file);
+        if (pid !== undefined) return { claimed: false, pid };
+      }
     }
+  } finally {
+    rmSync(mine, { force: true });
   }
   throw new Error(`cannot claim ${dir} for this mesh: ${file} keeps coming back`);
 }
