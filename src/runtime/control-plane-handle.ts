@@ -21,6 +21,11 @@ export interface ControlPlaneHandle {
   configVersion(): string;
   /** Resolves true once every connected proxy has ACKed its latest config, false at the deadline. */
   whenSynced(timeoutMs: number): Promise<boolean>;
+  /**
+   * The proxy URL for apps of `namespace` that have no sidecar: the mesh's Services by name, in plaintext,
+   * as cluster DNS and kube-proxy would carry them (process mode; see service-proxy/service-proxy.ts).
+   */
+  serviceProxyUrl?(namespace: string): Promise<string>;
   issueBootstrapToken(identity: { namespace: string; serviceAccount: string; workload: string }): string;
   close(): Promise<void>;
 }

@@ -315,7 +315,7 @@ export class MeshRuntime {
     const command = r.command as LocalCommand;
     const appPorts = r.appPorts ?? {};
     const ports = r.proxy?.ports;
-    const proxyUrl = ports ? `http://127.0.0.1:${ports[15001]}` : undefined;
+    const proxyUrl = ports ? `http://127.0.0.1:${ports[15001]}` : await this.#serviceProxyUrl(r.state.name, w.namespace);
     const env = { ...command.env, ...buildAppEnv({ workload: w, container: firstContainer(w), resources, appPorts, ...(proxyUrl ? { proxyUrl } : {}), base: process.env }) };
     r.state.env = env;
     const logFile = path.join(o.stateDir, 'logs', `${w.namespace}.${w.name}.log`);
@@ -338,6 +338,16 @@ export class MeshRuntime {
     this.#cp?.registerWorkload(instance);
     r.state.status = 'running';
     o.progress(`${r.state.name}: running`);
+  }
+
+  /** A workload without a sidecar reaches Services by name through the service proxy, as through kube-proxy. */
+  async #serviceProxyUrl(name: string, namespace: string): Promise<string | undefined> {
+    try {
+      return await this.#cp?.serviceProxyUrl?.(namespace);
+    } catch (err) {
+      this.#opts.progress(`${name}: warning: no service proxy (${(err as Error).message}); without a sidecar it cannot reach Services by name`);
+      return undefined;
+    }
   }
 
   /**

@@ -15,6 +15,8 @@ import { startDashboard } from '../dashboard/server.ts';
 import { TraceCollector } from '../telemetry/tracing/collector.ts';
 import { readState } from './state.ts';
 import type { ControlPlaneHandle } from './control-plane-handle.ts';
+import type { ServiceProxy } from './service-proxy/service-proxy.ts';
+import { startServiceProxy } from './service-proxy/start-service-proxy.ts';
 
 export interface LocalControlPlaneOptions {
   configDirs: string[];
@@ -111,6 +113,8 @@ export async function startLocalControlPlane(o: LocalControlPlaneOptions): Promi
     throw err;
   }
   const port = (address: string) => Number(address.slice(address.lastIndexOf(':') + 1));
+  // Started for the first workload without a sidecar, if there is one.
+  let serviceProxy: Promise<ServiceProxy> | undefined;
   return {
     xdsAddress: cp.xdsAddress,
     ...(cp.xdsTlsAddress ? { xdsTlsAddress: cp.xdsTlsAddress } : {}),
@@ -124,7 +128,12 @@ export async function startLocalControlPlane(o: LocalControlPlaneOptions): Promi
     issueBootstrapToken: (id) => cp.issueBootstrapToken(id),
     configVersion: () => cp.snapshot.version,
     whenSynced: (ms) => cp.whenSynced(ms),
+    serviceProxyUrl: async (namespace) => {
+      serviceProxy ??= startServiceProxy({ snapshot: () => cp.snapshot, ca });
+      return (await serviceProxy).urlFor(namespace);
+    },
     close: async () => {
+      await serviceProxy?.then((p) => p.close(), () => {});
       await dashboard.close();
       await collector.close();
       await debug.close();
