@@ -4,6 +4,8 @@
 // resets it). Real `up` in this process, real proxies, real curl with the workload's own environment.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { once } from 'node:events';
+import net from 'node:net';
 import { rmSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { readState } from '../../src/runtime/state.ts';
@@ -200,4 +202,20 @@ test("a pod without a sidecar either is reached straight, by the short name of i
   assert.match(r.out, /"hostname": "old-0"[\s\S]*\n200$/);
   const tunnelled = await curl('http://old:8080/', '--proxytunnel');
   assert.match(tunnelled.out, /"hostname": "old-0"[\s\S]*\n200$/);
+});
+
+test('a client that leaves mid-request, or sends no HTTP at all, ends only its own connection', async () => {
+  const port = Number(new URL(env['http_proxy'] as string).port);
+  for (const bytes of ['POST http://web.shop/echo HTTP/1.1\r\nHost: web.shop\r\nContent-Length: 100000\r\n\r\npart of a body', '\u0000\u0001 not http\r\n\r\n']) {
+    const s = net.connect(port, '127.0.0.1');
+    s.on('error', () => {});
+    await once(s, 'connect');
+    s.write(bytes);
+    // The first is cut by the client mid-body; the second is cut by the proxy.
+    if (bytes.startsWith('POST')) s.destroy();
+    else await once(s, 'close');
+  }
+  const r = await curl('http://web.shop/');
+  assert.equal(r.code, 0, r.out);
+  assert.match(r.out, /\n200$/);
 });

@@ -27,6 +27,20 @@ function reply(res: ServerResponse, status: number, text: string): void {
   res.writeHead(status, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(text) + 1, connection: 'close' }).end(`${text}\n`);
 }
 
+/**
+ * The pod's response head, as the client's: false when HTTP/1.1 cannot carry it (a field value HTTP/2
+ * allowed but HTTP/1.1 does not), which is answered 502 instead.
+ */
+function answer(res: ServerResponse, status: number, headers: OutgoingHttpHeaders): boolean {
+  try {
+    res.writeHead(status, headers);
+    return true;
+  } catch (err) {
+    reply(res, 502, `the pod's response cannot be passed on: ${(err as Error).message}`);
+    return false;
+  }
+}
+
 /** The request's fields that go on: not hop-by-hop ones, nor those its Connection header names. */
 function endToEnd(headers: IncomingMessage['headers']): OutgoingHttpHeaders {
   const named = new Set(
@@ -93,6 +107,9 @@ export class ServiceProxy {
   }
 
   #onRequest(namespace: string, req: IncomingMessage, res: ServerResponse): void {
+    // A client that leaves mid-request ends only its own exchange.
+    req.on('error', () => res.destroy());
+    res.on('error', () => {});
     let url: URL;
     try {
       url = new URL(req.url ?? '');
@@ -119,8 +136,9 @@ export class ServiceProxy {
     const target = ep ? { host: ep.address, port: ep.port } : { host: url.hostname, port };
     const upstream = http.request({ ...target, method: req.method, path, headers: { ...headers, host: authority }, agent: false });
     upstream.on('response', (r) => {
-      res.writeHead(r.statusCode ?? 502, r.statusMessage, endToEnd(r.headers));
-      r.pipe(res);
+      r.on('error', () => res.destroy());
+      if (answer(res, r.statusCode ?? 502, endToEnd(r.headers))) r.pipe(res);
+      else r.destroy();
     });
     // Before an answer, the way a pod's own connection fails: refused, or a name no DNS knows.
     upstream.on('error', (err: NodeJS.ErrnoException) => (res.headersSent ? res.destroy() : reply(res, 502, `${target.host}:${target.port}: ${err.code ?? err.message}`)));
@@ -130,10 +148,16 @@ export class ServiceProxy {
   /** A request on a pod's tunnel; reset, before an answer, as the sidecar reset it (a STRICT port). */
   #relayH2(req: IncomingMessage, res: ServerResponse, stream: ClientHttp2Stream): void {
     stream.on('response', (headers) => {
-      res.writeHead(Number(headers[':status']), responseFields(headers));
-      stream.pipe(res);
+      if (answer(res, Number(headers[':status']), responseFields(headers))) stream.pipe(res);
+      else stream.close();
     });
-    stream.on('trailers', (trailers) => res.addTrailers(responseFields(trailers) as Record<string, string>));
+    stream.on('trailers', (trailers) => {
+      try {
+        res.addTrailers(responseFields(trailers) as Record<string, string>);
+      } catch {
+        // A trailer HTTP/1.1 cannot carry is dropped, as a proxy must not forward it mangled.
+      }
+    });
     stream.on('error', () => {});
     stream.on('close', () => {
       if (!res.headersSent) (req.socket as net.Socket).resetAndDestroy();
