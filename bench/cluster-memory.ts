@@ -2,7 +2,9 @@
 // plane translates them for a sidecar without a Sidecar resource) applied to a real OutriggerProxy.
 // Per N, in a fresh process each time: V8 heap used after GC per cluster, resident memory added, bytes
 // allocated while applying CDS and EDS, and the time each apply took (and an unchanged CDS pushed again).
-// Run: node bench/cluster-memory.ts [--clusters 1000,5000] [--rounds 3] [--a REV | --root DIR]
+// Run: node bench/cluster-memory.ts [--clusters 1000,5000] [--rounds 3] [--a REV | --root DIR] [--stats-matcher JSON]
+// --stats-matcher: the proxy's ProxyConfig.proxyStatsMatcher (`'{"inclusionRegexps":[".*pending_overflow"]}'`);
+// `promKB` is the size of /stats/prometheus once the clusters are applied.
 // With --a (a revision, as a git archive beside this checkout's node_modules) or --root (another source
 // tree), A and B (this checkout) run alternately, A B B A..., and each row is the median of the rounds.
 import { spawnSync } from 'node:child_process';
@@ -26,14 +28,19 @@ interface Result {
   cdsApplyMs: number;
   edsApplyMs: number;
   cdsRepushMs: number;
+  promKB: number;
 }
 
-if (opt('--child')) await child(opt('--child') as string, opt('--xds') as string);
+if (opt('--child')) await child(opt('--child') as string, opt('--xds') as string, opt('--stats-matcher'));
 else await parent();
 
 /** One measurement, in its own process (started with --expose-gc --trace-gc-nvp): prints MARK lines between phases, then RESULT. */
-async function child(root: string, xdsFile: string): Promise<void> {
+async function child(root: string, xdsFile: string, statsMatcherJson: string | undefined): Promise<void> {
   const { OutriggerProxy } = (await import(path.join(root, 'src/proxy/proxy.ts'))) as typeof import('../src/proxy/proxy.ts');
+  // Imported only when asked for: an older revision (--a) may not have it.
+  const statsMatcher = statsMatcherJson
+    ? ((await import(path.join(root, 'src/telemetry/metrics/stats-matcher.ts'))) as typeof import('../src/telemetry/metrics/stats-matcher.ts')).compileStatsMatcher(JSON.parse(statsMatcherJson))
+    : undefined;
   const cds = 'type.googleapis.com/envoy.config.cluster.v3.Cluster';
   const eds = 'type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment';
   const gc = (globalThis as { gc?: () => void }).gc as () => void;
@@ -42,7 +49,7 @@ async function child(root: string, xdsFile: string): Promise<void> {
     gc();
     return process.memoryUsage();
   };
-  const proxy = new OutriggerProxy({ role: 'sidecar', nodeId: 'sidecar~127.0.0.1~app.ns0~ns0.svc.cluster.local', metadata: {} });
+  const proxy = new OutriggerProxy({ role: 'sidecar', nodeId: 'sidecar~127.0.0.1~app.ns0~ns0.svc.cluster.local', metadata: {}, ...(statsMatcher ? { statsMatcher } : {}) });
   // Module-level lazies (first compile, first render) are not a cluster's.
   proxy.xds.apply(cds, [], '0');
   proxy.xds.apply(eds, [], '0');
@@ -77,6 +84,7 @@ async function child(root: string, xdsFile: string): Promise<void> {
     repush.push(performance.now() - t);
   }
   const cdsRepushMs = median(repush);
+  const promKB = Math.round(Buffer.byteLength(proxy.metrics.renderPrometheus()) / 1024);
   const kb = (b: number) => Math.round((b / 1024) * 100) / 100;
   // The JSON text stays referenced throughout, so it is in both `before` and `after`.
   const result = {
@@ -87,6 +95,7 @@ async function child(root: string, xdsFile: string): Promise<void> {
     cdsApplyMs: Math.round(cdsApplyMs),
     edsApplyMs: Math.round(edsApplyMs),
     cdsRepushMs: Math.round(cdsRepushMs),
+    promKB,
   };
   console.log(`RESULT ${JSON.stringify(result)} ${text.length}`);
   await proxy.close();
@@ -114,7 +123,8 @@ async function writeXds(n: number, file: string): Promise<void> {
 }
 
 function measure(root: string, xdsFile: string): Result {
-  const r = spawnSync(process.execPath, ['--expose-gc', '--trace-gc-nvp', import.meta.filename, '--child', root, '--xds', xdsFile], { encoding: 'utf8', maxBuffer: 1 << 28 });
+  const matcher = opt('--stats-matcher');
+  const r = spawnSync(process.execPath, ['--expose-gc', '--trace-gc-nvp', import.meta.filename, '--child', root, '--xds', xdsFile, ...(matcher ? ['--stats-matcher', matcher] : [])], { encoding: 'utf8', maxBuffer: 1 << 28 });
   if (r.status !== 0) throw new Error(`measurement in ${root} failed: ${r.stderr}`);
   // Bytes allocated in a phase: the `allocated=` of every GC from its start mark to its end mark (the
   // forced GC at the end of a phase reports what was allocated since the GC before it).
@@ -156,7 +166,7 @@ async function parent(): Promise<void> {
     const rev = opt('--a');
     const rootA = rev ? treeOf(rev, work) : opt('--root') ? path.resolve(opt('--root') as string) : undefined;
     const roots: [string, string][] = rootA ? [[rev ?? rootA, rootA], ['this checkout', repo]] : [['this checkout', repo]];
-    const keys = ['heapPerClusterKB', 'rssPerClusterKB', 'heapTotalMB', 'cdsAllocPerClusterKB', 'edsAllocPerClusterKB', 'cdsApplyMs', 'edsApplyMs', 'cdsRepushMs'] as const;
+    const keys = ['heapPerClusterKB', 'rssPerClusterKB', 'heapTotalMB', 'cdsAllocPerClusterKB', 'edsAllocPerClusterKB', 'cdsApplyMs', 'edsApplyMs', 'cdsRepushMs', 'promKB'] as const;
     for (const n of sizes) {
       const file = path.join(work, `xds-${n}.json`);
       await writeXds(n, file);

@@ -5,6 +5,7 @@ import type { Diagnostic } from './diagnostic.ts';
 import { diagnostic, formatPath } from './diagnostic-build.ts';
 import { closest } from './did-you-mean.ts';
 import type { ParsedDocument } from './parse-yaml.ts';
+import type { InnerPlace } from './schema/proxy-stats-matcher.ts';
 import { fieldsAt } from './schema/walk.ts';
 
 type Issue = z.core.$ZodIssue;
@@ -54,6 +55,18 @@ function sizeMessage(issue: Issue & { code: 'too_small' | 'too_big' }, value: un
   return `${describe(value)} must be ${op} ${String(bound)}`;
 }
 
+/**
+ * A problem inside an annotation's text (`proxy.istio.io/config`): placed where it stands in the file,
+ * when the text can be mapped back to it, else on the annotation's value; its field goes on inside the text.
+ */
+function innerDiagnostic(code: string, message: string, path: readonly PropertyKey[], inner: InnerPlace, ctx: IssueContext, fix: string | undefined): Diagnostic {
+  const p = path as (string | number)[];
+  const span = ctx.doc.embeddedSpan(p, inner.start, inner.end) ?? ctx.doc.valueSpan(p) ?? ctx.doc.nearestSpan(p, true) ?? ctx.doc.span;
+  const key = JSON.stringify(String(path[path.length - 1]));
+  const field = `${formatPath(path.slice(0, -1))}[${key}]${inner.field ? `.${inner.field}` : ''}`;
+  return diagnostic(code, message, { span, resource: ctx.resource, field, fix });
+}
+
 export function issueDiagnostics(issue: Issue, root: unknown, ctx: IssueContext): Diagnostic[] {
   const path = issue.path as PropertyKey[];
   const place = (code: string, message: string, at: readonly PropertyKey[], opts: { key?: boolean; fix?: string | undefined } = {}): Diagnostic => {
@@ -96,8 +109,9 @@ export function issueDiagnostics(issue: Issue, root: unknown, ctx: IssueContext)
     case 'too_big':
       return [place('OR1024', sizeMessage(issue, value), path)];
     case 'custom': {
-      const params = (issue.params ?? {}) as { code?: string; values?: string[]; key?: boolean };
+      const params = (issue.params ?? {}) as { code?: string; values?: string[]; key?: boolean; inner?: InnerPlace; fix?: string };
       const code = params.code ?? 'OR1024';
+      if (params.inner) return [innerDiagnostic(code, issue.message, path, params.inner, ctx, params.fix)];
       let fix: string | undefined;
       if (code === 'OR1023' && params.values && typeof value === 'string') {
         const guess = closest(value, params.values);

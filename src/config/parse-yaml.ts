@@ -4,7 +4,7 @@ import { type Document, LineCounter, parseAllDocuments, type Tags, type YAMLErro
 import type { Diagnostic } from './diagnostic.ts';
 import { diagnostic } from './diagnostic-build.ts';
 import type { SourceSpan } from './source.ts';
-import { type FieldPath, keySpan, nearestSpan, spanOf, valueSpan } from './span.ts';
+import { embeddedSpan, type FieldPath, keySpan, nearestSpan, spanOf, valueSpan } from './span.ts';
 
 /** Largest input accepted per file. */
 export const MAX_INPUT_BYTES = 16 * 1024 * 1024;
@@ -24,6 +24,8 @@ export interface ParsedDocument {
   keySpan(path: FieldPath): SourceSpan | undefined;
   /** Span of the longest existing prefix of a path: where a missing field belongs. */
   nearestSpan(path: FieldPath, preferKey?: boolean): SourceSpan | undefined;
+  /** Span of the characters `start`..`end` of the string value at a path (an annotation's embedded YAML). */
+  embeddedSpan(path: FieldPath, start: number, end: number): SourceSpan | undefined;
 }
 
 export interface ParseResult {
@@ -99,6 +101,7 @@ export function parseYaml(text: string, file: string): ParseResult {
       valueSpan: (path) => valueSpan(doc, lc, file, path),
       keySpan: (path) => keySpan(doc, lc, file, path),
       nearestSpan: (path, preferKey = false) => nearestSpan(doc, lc, file, path, preferKey),
+      embeddedSpan: (path, start, end) => embeddedSpan(doc, lc, file, text, path, start, end),
     });
   });
   return { documents, diagnostics };

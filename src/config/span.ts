@@ -74,3 +74,53 @@ export function nearestSpan(
   }
   return undefined;
 }
+
+/**
+ * Span of the characters `start`..`end` of the string value at `path`, for text written inside a value
+ * (an annotation holding YAML): exact for a literal block (`|`) and for a one-line plain or quoted
+ * scalar without escapes; undefined where folding or escapes make the value differ from its source.
+ */
+export function embeddedSpan(doc: Document, lc: LineCounter, file: string, text: string, path: FieldPath, start: number, end: number): SourceSpan | undefined {
+  const node = findNode(doc, path)?.value;
+  if (!isScalar(node) || typeof node.value !== 'string' || !node.range) return undefined;
+  const from = node.range[0];
+  const at = sourceOffsets(node.type, text.slice(from, node.range[1]), node.value);
+  const s = at?.(start);
+  const e = at?.(end);
+  if (s === undefined || e === undefined) return undefined;
+  return spanOf(file, lc, from + s, from + e);
+}
+
+/** Maps an offset in a scalar's value to one in its source text, where each character of the value stands as it is. */
+function sourceOffsets(type: string | undefined, source: string, value: string): ((i: number) => number | undefined) | undefined {
+  if (type === 'PLAIN') return source === value ? (i) => i : undefined;
+  if (type === 'QUOTE_SINGLE' || type === 'QUOTE_DOUBLE') return source.slice(1, -1) === value ? (i) => i + 1 : undefined;
+  if (type !== 'BLOCK_LITERAL') return undefined;
+  // The header (`|`, `|-`, `|2`) is the first line; each value line is a source line less the indentation.
+  const lines = source.split('\n');
+  const body = lines.slice(1);
+  const first = body.find((l) => l.trim() !== '');
+  if (first === undefined) return undefined;
+  const indent = first.length - first.trimStart().length;
+  const bodyStarts: number[] = [];
+  let off = (lines[0] ?? '').length + 1;
+  for (const l of body) {
+    bodyStarts.push(off);
+    off += l.length + 1;
+  }
+  const valueLines = value.split('\n');
+  const valueStarts: number[] = [];
+  let v = 0;
+  for (const [k, l] of valueLines.entries()) {
+    const src = body[k];
+    if (l !== '' && (src === undefined || src.slice(indent) !== l)) return undefined;
+    valueStarts.push(v);
+    v += l.length + 1;
+  }
+  return (i) => {
+    let k = valueStarts.length - 1;
+    while (k > 0 && (valueStarts[k] as number) > i) k--;
+    const base = bodyStarts[k];
+    return base === undefined ? undefined : base + indent + (i - (valueStarts[k] as number));
+  };
+}

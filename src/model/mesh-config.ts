@@ -2,6 +2,7 @@
 import type { AnyResource, IstioOperator } from '../config/resource.ts';
 import type { MeshConfig, ProxyHeaders } from '../config/types/other.ts';
 import { parseDurationMs } from '../xds/duration.ts';
+import type { ProxyStatsMatcher } from '../telemetry/metrics/stats-matcher.ts';
 
 export interface MeshSettings {
   readonly trustDomain: string;
@@ -16,6 +17,8 @@ export interface MeshSettings {
   readonly pathNormalization: 'DEFAULT' | 'NONE' | 'BASE' | 'MERGE_SLASHES' | 'DECODE_AND_MERGE_SLASHES';
   /** meshConfig.defaultConfig.proxyHeaders, each part on unless disabled (Istio's defaults). */
   readonly proxyHeaders: ProxyHeaderSettings;
+  /** meshConfig.defaultConfig.proxyStatsMatcher; undefined: none (every proxy keeps every stat, see proxy-stats-matcher.ts). */
+  readonly proxyStatsMatcher: ProxyStatsMatcher | undefined;
   /** The raw mesh config, for parts translation does not interpret (tracing, providers). */
   readonly raw: MeshConfig;
 }
@@ -30,6 +33,7 @@ export const defaultMeshSettings: MeshSettings = Object.freeze({
   defaultHttpRetryPolicy: undefined,
   pathNormalization: 'DEFAULT',
   proxyHeaders: { serverName: undefined, server: true, requestId: true, attemptCount: true, envoyDebugHeaders: true },
+  proxyStatsMatcher: undefined,
   raw: {},
 });
 
@@ -70,6 +74,7 @@ export function meshSettingsFrom(resources: readonly AnyResource[]): MeshSetting
     defaultHttpRetryPolicy: mc.defaultHttpRetryPolicy,
     pathNormalization: mc.pathNormalization?.normalization ?? 'DEFAULT',
     proxyHeaders: proxyHeaderSettings(mc.defaultConfig?.proxyHeaders),
+    proxyStatsMatcher: mc.defaultConfig?.proxyStatsMatcher,
     raw: mc,
   });
 }

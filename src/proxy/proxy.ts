@@ -9,6 +9,8 @@ import { TypeUrl } from '../xds/type-urls.ts';
 import type { TelemetryWorkloadConfig } from '../telemetry/filter-config.ts';
 import { ClusterStatsFamilies } from '../telemetry/metrics/cluster-stats.ts';
 import { type Counter, type Gauge, MetricsRegistry } from '../telemetry/metrics/registry.ts';
+import type { StatsMatcher } from '../telemetry/metrics/stats-matcher.ts';
+import { ServerStats } from './admin/server-stats.ts';
 import { buildConfigDump } from './admin/config-dump.ts';
 import { ListenerSslStats } from './tls/listener-ssl-stats.ts';
 import { NetworkAuthzStats } from './filters/network-authz-stats.ts';
@@ -73,13 +75,19 @@ export interface ProxyOptions {
    * a process (the proxy host) leave them out: no one of them owns its CPU or memory.
    */
   ownsProcess?: boolean;
+  /**
+   * Envoy's stats matcher, from the proxy's ProxyConfig.proxyStatsMatcher (Istio's inclusions plus the
+   * user's, see stats-matcher.ts): Envoy stats it does not include are never made. Absent: every stat.
+   */
+  statsMatcher?: StatsMatcher;
   onLog?: (level: LogLevel, message: string) => void;
   /** Called when the drain has finished (the CLI exits). */
   onExit?: () => void;
 }
 
 export class OutriggerProxy {
-  readonly metrics = new MetricsRegistry();
+  readonly metrics: MetricsRegistry;
+  readonly #serverStats: ServerStats;
   /** The process's CPU and memory as the istio-proxy container's, when this proxy owns its process. */
   readonly #container: { cpu: Counter; memory: Gauge } | undefined;
   readonly secrets = new SecretStore();
@@ -101,6 +109,7 @@ export class OutriggerProxy {
 
   constructor(opts: ProxyOptions) {
     this.#opts = opts;
+    this.metrics = new MetricsRegistry({ statsMatcher: opts.statsMatcher });
     // cAdvisor's series for the istio-proxy container; Prometheus's scrape adds `namespace` and `pod` from
     // the target, as Kubernetes service discovery would. The working set is the resident set here.
     this.#container = opts.ownsProcess
@@ -112,6 +121,7 @@ export class OutriggerProxy {
     const random = opts.random ?? Math.random;
     const now = opts.now ?? Date.now;
     this.environment = podEnvironment(opts, process.env);
+    this.#serverStats = new ServerStats(this.metrics, now);
     const self = { workload: opts.metadata['WORKLOAD_NAME'] ?? '', namespace: opts.metadata['NAMESPACE'] ?? '', labels: opts.metadata['LABELS'] ?? {} };
     const peer = Buffer.from(JSON.stringify(self)).toString('base64');
     this.clusters = new ClusterManager({
@@ -252,7 +262,12 @@ export class OutriggerProxy {
   }
 
   #refreshGauges(): MetricsRegistry {
-    for (const c of this.clusters.all()) c.stats.upstream_cx_active.set(c.connections());
+    let clusters = 0;
+    for (const c of this.clusters.all()) {
+      c.stats.upstream_cx_active.set(c.connections());
+      clusters++;
+    }
+    this.#serverStats.refresh(this.#draining ? 1 : this.ready() ? 0 : 2, clusters);
     if (this.#container) {
       const cpu = process.cpuUsage();
       // A counter read from the kernel's own count, not incremented here.

@@ -8,6 +8,7 @@ import { splitPemCertificates } from '../ca/keys.ts';
 import { BootstrapTokens } from '../controlplane/bootstrap-tokens.ts';
 import { packageVersion } from '../runtime/package-version.ts';
 import { parseDurationMs } from '../xds/duration.ts';
+import { compileStatsMatcher, type ProxyStatsMatcher, type StatsMatcher, StatsMatcherError } from '../telemetry/metrics/stats-matcher.ts';
 import { OTHER_LISTENER_PORTS } from './listener/listener-manager.ts';
 import { OutriggerProxy } from './proxy.ts';
 import { CertificateManager } from './tls/certificate-manager.ts';
@@ -48,6 +49,32 @@ export function parsePortMap(text: string | undefined): Map<number, number> {
   return out;
 }
 
+/**
+ * The stats matcher of the node metadata's `PROXY_CONFIG.proxyStatsMatcher` (Istio's agent sends the
+ * proxy's ProxyConfig as `PROXY_CONFIG`, and builds the bootstrap's stats matcher from it), compiled
+ * once for the proxy's life, as Envoy reads its bootstrap once. None in the metadata: every stat.
+ */
+export function statsMatcherFromMetadata(metadata: Record<string, unknown>): StatsMatcher | undefined {
+  const pc = metadata['PROXY_CONFIG'];
+  const m = pc !== null && typeof pc === 'object' ? (pc as Record<string, unknown>)['proxyStatsMatcher'] : undefined;
+  if (m === undefined) return undefined;
+  if (m === null || typeof m !== 'object' || Array.isArray(m)) throw new ProxyArgsError('--metadata-json: PROXY_CONFIG.proxyStatsMatcher must be an object');
+  for (const field of ['inclusionPrefixes', 'inclusionSuffixes', 'inclusionRegexps'] as const) {
+    const list = (m as Record<string, unknown>)[field];
+    if (list !== undefined && !Array.isArray(list)) throw new ProxyArgsError(`--metadata-json: PROXY_CONFIG.proxyStatsMatcher.${field} must be a list of strings`);
+  }
+  // As Istio's bootstrap: `{pod_ip}` in a pattern stands for each of the proxy's INSTANCE_IPS (`http.{pod_ip}_`).
+  const ips = typeof metadata['INSTANCE_IPS'] === 'string' ? metadata['INSTANCE_IPS'].split(',').filter(Boolean) : [];
+  const podIp = (list: unknown) => (Array.isArray(list) ? list.flatMap((p) => (typeof p === 'string' && p.includes('{pod_ip}') ? ips.map((ip) => p.replaceAll('{pod_ip}', ip)) : [p])) : list);
+  const user = m as Record<string, unknown>;
+  try {
+    return compileStatsMatcher({ inclusionPrefixes: podIp(user['inclusionPrefixes']), inclusionSuffixes: podIp(user['inclusionSuffixes']), inclusionRegexps: podIp(user['inclusionRegexps']) } as ProxyStatsMatcher);
+  } catch (err) {
+    if (err instanceof StatsMatcherError) throw new ProxyArgsError(`--metadata-json: PROXY_CONFIG.${err.message}`, { cause: err });
+    throw err;
+  }
+}
+
 export interface RunningProxy {
   readonly nodeId: string;
   readonly proxy: OutriggerProxy;
@@ -76,6 +103,7 @@ export async function runProxy(flags: ProxyFlags, log: ProxyLog, options: { outp
   if (flags.certTtl !== undefined && !ttlMs) throw new ProxyArgsError(`--cert-ttl: "${flags.certTtl}" is not a duration like 24h or 90m`);
   const graceRatio = flags.graceRatio !== undefined ? Number(flags.graceRatio) : undefined;
   if (graceRatio !== undefined && !(graceRatio > 0 && graceRatio < 1)) throw new ProxyArgsError(`--grace-ratio: must be between 0 and 1, not ${flags.graceRatio}`);
+  const statsMatcher = statsMatcherFromMetadata(metadata);
   const tls = xdsTlsTransport(flags);
   // The token bootstraps; from the first certificate on, the TLS port also sees that certificate (as
   // istiod's ClientCertAuthenticator), so renewals and reconnects hold when the token has expired.
@@ -100,6 +128,7 @@ export async function runProxy(flags: ProxyFlags, log: ProxyLog, options: { outp
     ...(flags.traceEndpoint ? { traceEndpoint: flags.traceEndpoint } : {}),
     ...(options.output ? { output: options.output } : {}),
     ...(options.ownsProcess ? { ownsProcess: true } : {}),
+    ...(statsMatcher ? { statsMatcher } : {}),
     portMap: parsePortMap(flags.portMap),
     drainDeadlineMs: Number(flags.drainSeconds) * 1000,
     onLog: (level, message) => {

@@ -26,6 +26,7 @@ import type { HostEvent } from './hosted-proxies.ts';
 import { HostRoster } from './host-roster.ts';
 import { type ExitReport, Supervised, tailFile } from './supervisor.ts';
 import { workloadInstance } from './workload-instance.ts';
+import type { ProxyStatsMatcher } from '../telemetry/metrics/stats-matcher.ts';
 
 export interface RuntimeOptions {
   configDirs: string[];
@@ -64,6 +65,8 @@ export interface ProxyMeta {
   serviceAccount: string;
   labels: Record<string, string>;
   appPorts: Record<number, number>;
+  /** Its ProxyConfig.proxyStatsMatcher, sent as the node metadata's PROXY_CONFIG; absent: every stat. */
+  statsMatcher?: ProxyStatsMatcher;
 }
 
 interface PlannedProxy {
@@ -164,7 +167,7 @@ export class MeshRuntime {
       };
       for (const [port, local] of Object.entries(appPorts)) r.state.ports[`app:${port}`] = local;
       if (w.sidecar) {
-        const meta: ProxyMeta = { name: w.name, workload: w.owner.name, namespace: w.namespace, serviceAccount: w.serviceAccount, labels: w.labels, appPorts };
+        const meta: ProxyMeta = { name: w.name, workload: w.owner.name, namespace: w.namespace, serviceAccount: w.serviceAccount, labels: w.labels, appPorts, ...(w.statsMatcher ? { statsMatcher: w.statsMatcher } : {}) };
         r.proxy = { role: 'sidecar', meta, ports: await proxyPorts(this.#taken, {}) };
       }
       this.#running.push(r);

@@ -2,6 +2,9 @@
 // containers, whether it gets a sidecar, and its service account. Pure: no ports, no processes.
 import type { AnyResource, Deployment, IstioOperator, Job, Namespace, Service } from '../config/resource.ts';
 import type { Container, PodTemplate } from '../config/types/kubernetes.ts';
+import { meshSettingsFrom } from '../model/mesh-config.ts';
+import { proxyStatsMatcherFor } from '../model/proxy-stats-matcher.ts';
+import type { ProxyStatsMatcher } from '../telemetry/metrics/stats-matcher.ts';
 
 export interface PlannedWorkload {
   /** `podinfo-stable-0`; Jobs: `mesh-test-runner-0`. */
@@ -14,6 +17,8 @@ export interface PlannedWorkload {
   serviceAccount: string;
   containers: Container[];
   sidecar: boolean;
+  /** Its sidecar's proxyStatsMatcher (mesh default, then the pod template's annotations); absent: every stat. */
+  statsMatcher?: ProxyStatsMatcher;
   /** A Job's instance runs to completion; a Deployment's is restarted. */
   runToCompletion: boolean;
   /** A Job's `backoffLimit` (Kubernetes' default 6): the restarts of a failing instance before it is failed. */
@@ -34,6 +39,8 @@ export interface PlannedGateway {
   /** `istio-ingressgateway-service-account`, as Istio's charts name a gateway's: its proxy's identity. */
   serviceAccount: string;
   kind: 'ingress' | 'egress';
+  /** The mesh's defaultConfig.proxyStatsMatcher; absent: every stat. */
+  statsMatcher?: ProxyStatsMatcher;
 }
 
 export interface MeshPlan {
@@ -101,6 +108,7 @@ export function planMesh(resources: readonly AnyResource[]): MeshPlan {
     else if (r.kind === 'IstioOperator') operator ??= r as IstioOperator;
   }
   const rootNamespace = (operator?.spec.meshConfig?.rootNamespace as string | undefined) ?? 'istio-system';
+  const meshStats = meshSettingsFrom(resources).proxyStatsMatcher;
   const workloads: PlannedWorkload[] = [];
   const notes: string[] = [];
   for (const owner of owners) {
@@ -108,6 +116,9 @@ export function planMesh(resources: readonly AnyResource[]): MeshPlan {
     const pod = podOf(template);
     const replicas = owner.kind === 'Deployment' ? ((owner as Deployment).spec.replicas ?? 1) : ((owner as Job).spec.parallelism ?? 1);
     if (replicas === 0) notes.push(`${owner.kind} ${owner.metadata.namespace}/${owner.metadata.name}: 0 replicas, nothing to run`);
+    const sidecar = injectionEnabled(namespaces.get(owner.metadata.namespace), pod);
+    // Istio reads the pod's annotations, not its Deployment's.
+    const statsMatcher = sidecar ? proxyStatsMatcherFor(meshStats, pod.annotations) : undefined;
     for (let i = 0; i < replicas; i++) {
       workloads.push({
         name: `${owner.metadata.name}-${i}`,
@@ -117,11 +128,13 @@ export function planMesh(resources: readonly AnyResource[]): MeshPlan {
         annotations: { ...owner.metadata.annotations, ...pod.annotations },
         serviceAccount: template.spec.serviceAccountName ?? 'default',
         containers: template.spec.containers,
-        sidecar: injectionEnabled(namespaces.get(owner.metadata.namespace), pod),
+        sidecar,
+        ...(statsMatcher ? { statsMatcher } : {}),
         runToCompletion: owner.kind === 'Job',
         ...(owner.kind === 'Job' ? { backoffLimit: (owner as Job).spec.backoffLimit ?? 6 } : {}),
       });
     }
   }
-  return { workloads, gateways: gatewaysFrom(operator), services, rootNamespace, notes };
+  const gateways = gatewaysFrom(operator).map((g) => (meshStats ? { ...g, statsMatcher: meshStats } : g));
+  return { workloads, gateways, services, rootNamespace, notes };
 }

@@ -29,7 +29,7 @@ export function proxyFiles(cp: Pick<ControlPlaneHandle, 'issueBootstrapToken'>, 
 
 /** A gateway's proxy: its pod (`istio-ingressgateway-0`) in the node id, its Deployment as WORKLOAD_NAME. */
 export function gatewayProxyMeta(g: PlannedGateway): ProxyMeta {
-  return { name: g.podName, workload: g.name, namespace: g.namespace, serviceAccount: g.serviceAccount, labels: g.labels, appPorts: {} };
+  return { name: g.podName, workload: g.name, namespace: g.namespace, serviceAccount: g.serviceAccount, labels: g.labels, appPorts: {}, ...(g.statsMatcher ? { statsMatcher: g.statsMatcher } : {}) };
 }
 
 /** A proxy process sees only PATH and HOME: nothing of the `up` process's own environment leaks in. */
@@ -65,6 +65,8 @@ export function proxyArgs(i: ProxyArgsInput): string[] {
     CLUSTER_ID: 'Kubernetes',
     OUTRIGGER_APP_PORTS: meta.appPorts,
     ...(i.interception ? { INTERCEPTION_MODE: i.interception } : {}),
+    // Istio's agent sends the proxy's ProxyConfig as PROXY_CONFIG; the stats matcher is the part read here.
+    ...(meta.statsMatcher ? { PROXY_CONFIG: { proxyStatsMatcher: meta.statsMatcher } } : {}),
   };
   // In a pod the tunnel is bound on loopback and published on the pod address by the pod's firewall.
   const tunnelPort = i.ports ? i.ports[15008] : 15008;

@@ -4,6 +4,7 @@
 import * as z from 'zod';
 import { isTrustDomain } from '../../ca/spiffe-id.ts';
 import { bool, duration, issueCode, num, obj, port, str, strList, strMap, uint } from './common.ts';
+import { proxyStatsMatcher } from './proxy-stats-matcher.ts';
 
 const any = z.unknown().optional();
 
@@ -35,6 +36,7 @@ const defaultConfig = z.looseObject({
       envoyDebugHeaders: obj({ disabled: bool.optional() }).optional(),
     })
     .optional(),
+  proxyStatsMatcher: proxyStatsMatcher.optional(),
 });
 
 /** A SPIFFE trust domain: certificates and secure naming are built from it, so a bad one fails every handshake. */

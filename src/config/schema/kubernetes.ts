@@ -3,6 +3,7 @@
 import * as z from 'zod';
 import { bool, intOrString, obj, port, str, strList, strMap, uint } from './common.ts';
 import { dnsName } from './metadata.ts';
+import { podAnnotations } from './proxy-stats-matcher.ts';
 
 const any = z.unknown().optional();
 
@@ -86,7 +87,7 @@ const podSpec = obj({
 });
 
 const podTemplate = obj({
-  metadata: z.looseObject({ labels: strMap.optional(), annotations: strMap.optional() }).optional(),
+  metadata: z.looseObject({ labels: strMap.optional(), annotations: podAnnotations.optional() }).optional(),
   spec: podSpec,
 });
 

@@ -44,6 +44,8 @@ export interface ProxyConfigDefaults {
   terminationDrainDuration?: string;
   /** The headers the proxies add or pass (ProxyConfig.proxyHeaders). */
   proxyHeaders?: ProxyHeaders;
+  /** Which Envoy stats the proxies keep, besides Istio's own (ProxyConfig.proxyStatsMatcher). */
+  proxyStatsMatcher?: { inclusionPrefixes?: string[]; inclusionSuffixes?: string[]; inclusionRegexps?: string[] };
   [field: string]: unknown;
 }
 

@@ -212,7 +212,7 @@ export class NetnsMeshRuntime {
     if (details.length) r.state.detail = details.join('; ');
     if (w.sidecar) {
       o.progress(`${r.state.name}: starting sidecar in ${r.pod.netns} (${r.pod.address})`);
-      await this.#startProxy(r, 'sidecar', { name: w.name, workload: w.owner.name, namespace: w.namespace, serviceAccount: w.serviceAccount, labels: w.labels, appPorts });
+      await this.#startProxy(r, 'sidecar', { name: w.name, workload: w.owner.name, namespace: w.namespace, serviceAccount: w.serviceAccount, labels: w.labels, appPorts, ...(w.statsMatcher ? { statsMatcher: w.statsMatcher } : {}) });
     }
     const env = { ...command.env, ...buildAppEnv({ workload: w, container, resources, appPorts, ...(w.sidecar ? { proxyUrl: 'http://127.0.0.1:15001' } : {}), base: process.env }) };
     for (const e of container.env ?? []) {

@@ -1,8 +1,10 @@
 // Envoy's per-cluster upstream stats under their Prometheus names (`envoy_cluster_*{cluster_name}`).
 // A proxy may hold tens of thousands of clusters, most never used: each holds one small record whose
 // series are made on first use, and the families list every cluster at render time, the unused ones
-// at zero (as Envoy shows them), with no series of their own.
+// at zero (as Envoy shows them), with no series of their own. Under a stats matcher a cluster lists
+// only the stats it includes, and a cluster it includes none of has no record at all.
 import { type CollectedFamily, Counter, Gauge, type Labels, type MetricsRegistry } from './registry.ts';
+import type { StatsMatcher } from './stats-matcher.ts';
 
 const counters = [
   'upstream_rq_total',
@@ -68,6 +70,8 @@ const slotOrder = ['membership_total', 'membership_healthy', 'ejections_active',
 const slots = [...new Set(slotOrder)];
 const slotOf = new Map(slots.map((f, i) => [f, i]));
 const kindOf = new Map(rendered.map((s) => [s.field, s.kind]));
+/** Each slot's Envoy stat name after `cluster.NAME.`. */
+const slotStats = slots.map((field) => rendered.find((s) => s.field === field)?.stat as string);
 
 /**
  * One cluster's stats. Each field (`upstream_rq_total`, `outlier.ejections_active`...) is a getter that
@@ -76,13 +80,21 @@ const kindOf = new Map(rendered.map((s) => [s.field, s.kind]));
 class ClusterSeries {
   readonly labels: Labels;
   #series: (Counter | Gauge | undefined)[] = [];
+  /** By slot, whether the stats matcher keeps it; undefined: all (shared between clusters with the same answer). */
+  readonly #kept: readonly boolean[] | undefined;
 
-  constructor(labels: Labels) {
+  constructor(labels: Labels, kept?: readonly boolean[]) {
     this.labels = labels;
+    this.#kept = kept;
   }
 
   get outlier(): this {
     return this;
+  }
+
+  /** Whether the slot's stat is listed. */
+  lists(slot: number): boolean {
+    return this.#kept === undefined || this.#kept[slot] === true;
   }
 
   /** The series' value, 0 if it was never made. */
@@ -91,7 +103,9 @@ class ClusterSeries {
   }
 
   #make(slot: number): Counter | Gauge {
-    const s = kindOf.get(slots[slot] as string) === 'gauge' ? new Gauge() : new Counter();
+    const gauge = kindOf.get(slots[slot] as string) === 'gauge';
+    // A stat the matcher drops is the shared null one: counted by everyone, never listed.
+    const s = this.lists(slot) ? (gauge ? new Gauge() : new Counter()) : gauge ? nullGauge : nullCounter;
     this.#series[slot] = s;
     return s;
   }
@@ -109,11 +123,21 @@ class ClusterSeries {
   }
 }
 
+/** Envoy's null stats: what a stat the matcher drops is bound to. Never listed, so their values mean nothing. */
+const nullCounter = new Counter();
+const nullGauge = new Gauge();
+/** A cluster the matcher keeps no stat of: one record for all of them, not listed. */
+const nullCluster = new ClusterSeries({}, slots.map(() => false));
+
 export class ClusterStatsFamilies {
   /** Bound clusters in bind order, which is the order their rows are rendered in. */
   #clusters = new Map<string, ClusterSeries>();
+  readonly #matcher: StatsMatcher | undefined;
+  /** The matcher's answers by slot, one array per distinct answer (`true,false,...`). */
+  readonly #keptSets = new Map<string, readonly boolean[]>();
 
   constructor(registry: MetricsRegistry) {
+    this.#matcher = registry.statsMatcher;
     for (const s of rendered) registry.collect(this.#family(s));
   }
 
@@ -126,7 +150,7 @@ export class ClusterStatsFamilies {
       kind: s.kind,
       statsName: (l) => `cluster.${l['cluster_name']}.${s.stat}`,
       forEach(fn) {
-        for (const c of clusters.values()) fn(c.labels, c.valueAt(slot));
+        for (const c of clusters.values()) if (c.lists(slot)) fn(c.labels, c.valueAt(slot));
       },
     };
   }
@@ -135,10 +159,29 @@ export class ClusterStatsFamilies {
   bind(clusterName: string): ClusterStats {
     let c = this.#clusters.get(clusterName);
     if (!c) {
-      c = new ClusterSeries({ cluster_name: clusterName });
+      const kept = this.#kept(clusterName);
+      if (kept === 'none') return nullCluster as unknown as ClusterStats;
+      c = new ClusterSeries({ cluster_name: clusterName }, kept);
       this.#clusters.set(clusterName, c);
     }
     return c as unknown as ClusterStats;
+  }
+
+  /** Which of the cluster's stats the matcher keeps, by slot: undefined for all, 'none' for none. */
+  #kept(clusterName: string): readonly boolean[] | undefined | 'none' {
+    const m = this.#matcher;
+    if (!m) return undefined;
+    const head = `cluster.${clusterName}.`;
+    const kept = slotStats.map((stat) => m.includesJoined(head, stat));
+    if (!kept.includes(false)) return undefined;
+    if (!kept.includes(true)) return 'none';
+    const key = kept.join();
+    let shared = this.#keptSets.get(key);
+    if (!shared) {
+      shared = kept;
+      this.#keptSets.set(key, shared);
+    }
+    return shared;
   }
 
   remove(clusterName: string): void {

@@ -1,5 +1,8 @@
 // A small metrics registry: counters, gauges and histograms whose series are bound once (label values
 // resolved ahead), so recording is a field update. Renders Prometheus text and Envoy's /stats text.
+// With a stats matcher, a series whose Envoy name it does not include is bound detached: counted by
+// its holder, never kept or rendered (Envoy's null stats).
+import type { StatsMatcher } from './stats-matcher.ts';
 
 export type Labels = Readonly<Record<string, string>>;
 /** Envoy's dotted stat name for a series (`cluster.NAME.upstream_rq_total`), for /stats. */
@@ -69,17 +72,21 @@ export class Family<S extends Series> {
   readonly statsName: StatsName | undefined;
   #make: () => S;
   #series = new Map<string, { labels: Labels; series: S }>();
+  readonly #matcher: StatsMatcher | undefined;
 
-  constructor(name: string, help: string, kind: Kind, make: () => S, statsName?: StatsName) {
+  constructor(name: string, help: string, kind: Kind, make: () => S, statsName?: StatsName, matcher?: StatsMatcher) {
     this.name = name;
     this.help = help;
     this.kind = kind;
     this.#make = make;
     this.statsName = statsName;
+    // Only Envoy's stats (those with an Envoy name) are the matcher's to drop.
+    this.#matcher = statsName ? matcher : undefined;
   }
 
   /** The series for these label values; call once and keep the result. */
   bind(labels: Labels = {}): S {
+    if (this.#matcher && this.statsName && !this.#matcher.includes(this.statsName(labels))) return this.#make();
     const key = labelText(labels);
     let entry = this.#series.get(key);
     if (!entry) {
@@ -111,17 +118,23 @@ function labelText(labels: Labels, extra?: [string, string]): string {
 
 export class MetricsRegistry {
   #families: (Family<Series> | CollectedFamily)[] = [];
+  /** Envoy's stats matcher (Istio's proxyStatsMatcher); undefined: every stat is kept. */
+  readonly statsMatcher: StatsMatcher | undefined;
+
+  constructor(opts: { statsMatcher?: StatsMatcher | undefined } = {}) {
+    this.statsMatcher = opts.statsMatcher;
+  }
 
   counter(name: string, help: string, statsName?: StatsName): Family<Counter> {
-    return this.#add(new Family(name, help, 'counter', () => new Counter(), statsName));
+    return this.#add(new Family(name, help, 'counter', () => new Counter(), statsName, this.statsMatcher));
   }
 
   gauge(name: string, help: string, statsName?: StatsName): Family<Gauge> {
-    return this.#add(new Family(name, help, 'gauge', () => new Gauge(), statsName));
+    return this.#add(new Family(name, help, 'gauge', () => new Gauge(), statsName, this.statsMatcher));
   }
 
   histogram(name: string, help: string, bounds: readonly number[], statsName?: StatsName): Family<Histogram> {
-    return this.#add(new Family(name, help, 'histogram', () => new Histogram(bounds), statsName));
+    return this.#add(new Family(name, help, 'histogram', () => new Histogram(bounds), statsName, this.statsMatcher));
   }
 
   /** Renders a family whose series another object keeps. */
