@@ -42,6 +42,7 @@ export const analyzerCatalogue: readonly CatalogueEntry[] = [
   { code: 'OR2007', name: 'AuthorizationSourceWithoutSidecar', severity: 'warning', description: 'An AuthorizationPolicy names callers (namespace or principal) whose workloads get no sidecar, so they carry no identity.' },
   { code: 'OR2008', name: 'UnknownTelemetryProvider', severity: 'error', description: 'A Telemetry names a provider that meshConfig.extensionProviders does not define.' },
   { code: 'OR2009', name: 'SubjectAltNamesMatchNoWorkload', severity: 'error', description: "A DestinationRule's ISTIO_MUTUAL subjectAltNames name none of the accounts of the workloads behind its host, so secure naming refuses every connection." },
+  { code: 'OR2010', name: 'GatewayApiReferenceNotAccepted', severity: 'warning', description: 'An HTTPRoute parentRef or backendRef names a resource that exists but does not accept it (a Gateway of another class, a listener whose allowedRoutes or hostname refuse it, a Service in another namespace without a ReferenceGrant); it is not followed.' },
 ];
 
 const byCode = new Map(analyzerCatalogue.map((e) => [e.code, e]));

@@ -2,6 +2,7 @@
 import type { Analyzer } from './analyzer.ts';
 import { authorizationSources } from './analyzers/authorization.ts';
 import { destinationRules } from './analyzers/destination-rules.ts';
+import { gatewayApiReferences } from './analyzers/gateway-api-references.ts';
 import { gateways } from './analyzers/gateways.ts';
 import { injection } from './analyzers/injection.ts';
 import { mutualTls } from './analyzers/mtls.ts';
@@ -22,6 +23,7 @@ export const analyzers: readonly Analyzer[] = [
   destinationRules,
   mutualTls,
   gateways,
+  gatewayApiReferences,
   policySelectors,
   authorizationSources,
   portProtocols,

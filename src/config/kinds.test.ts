@@ -101,6 +101,33 @@ const valid: Record<string, string> = {
   Secret: `type: Opaque
 stringData: {password: s3cret}`,
   ConfigMap: `data: {config.yaml: "a: 1"}`,
+  HTTPRoute: `spec:
+  parentRefs: [{name: web-gateway, sectionName: http}, {group: "", kind: Service, name: podinfo, port: 9898}]
+  hostnames: [podinfo.example.com]
+  rules:
+  - matches: [{path: {type: PathPrefix, value: /api}, headers: [{name: X-Canary, value: "true"}], method: GET}]
+    filters: [{type: RequestHeaderModifier, requestHeaderModifier: {set: [{name: x-from, value: gateway-api}]}}]
+    backendRefs: [{name: podinfo-canary, port: 9898, weight: 10}, {name: podinfo, port: 9898, weight: 90}]
+    timeouts: {request: 10s, backendRequest: 2s}`,
+  GRPCRoute: `spec:
+  parentRefs: [{group: "", kind: Service, name: podinfo, port: 9898}]
+  rules:
+  - matches: [{method: {service: podinfo.Greeter, method: SayHello}, headers: [{name: x-canary, value: "true"}]}]
+    filters: [{type: RequestHeaderModifier, requestHeaderModifier: {add: [{name: x-from, value: grpcroute}]}}]
+    backendRefs: [{name: podinfo-canary, port: 9898}]
+  - backendRefs: [{name: podinfo, port: 9898}]`,
+  TCPRoute: `spec:
+  parentRefs: [{name: db-gateway, sectionName: postgres}]
+  rules: [{backendRefs: [{name: postgres, port: 5432, weight: 1}]}]`,
+  KubernetesGateway: `spec:
+  gatewayClassName: istio
+  listeners:
+  - {name: http, port: 80, protocol: HTTP, hostname: "*.example.com", allowedRoutes: {namespaces: {from: All}}}
+  - {name: https, port: 443, protocol: HTTPS, tls: {mode: Terminate, certificateRefs: [{name: example-cert}]}}`,
+  GatewayClass: `spec: {controllerName: istio.io/gateway-controller}`,
+  ReferenceGrant: `spec:
+  from: [{group: gateway.networking.k8s.io, kind: HTTPRoute, namespace: frontend}]
+  to: [{group: "", kind: Service}]`,
   Deployment: `spec:
   replicas: 2
   selector: {matchLabels: {app: podinfo}}
@@ -125,20 +152,20 @@ stringData: {password: s3cret}`,
 };
 
 function doc(apiVersion: string, kind: string, body: string): string {
-  const ns = kind === 'Namespace' ? '' : '\n  namespace: podinfo';
+  const ns = kind === 'Namespace' || kind === 'GatewayClass' ? '' : '\n  namespace: podinfo';
   return `apiVersion: ${apiVersion}\nkind: ${kind}\nmetadata:\n  name: example${ns}\n${body}\n`;
 }
 
 test('a valid document of every kind loads in every accepted API version', () => {
   for (const k of kinds) {
-    const body = valid[k.kind];
+    const body = valid[k.typedKind ?? k.kind];
     assert.ok(body, `no example for ${k.kind}`);
     for (const apiVersion of apiVersionsOf(k)) {
       const { resources, diagnostics } = loadText(doc(apiVersion, k.kind, body), `${k.kind}.yaml`);
       const errors = diagnostics.filter((d) => d.severity !== 'info' && d.code !== 'OR1040');
       assert.deepEqual(errors, [], `${apiVersion} ${k.kind}`);
       assert.equal(resources.length, 1, `${apiVersion} ${k.kind}`);
-      assert.equal(resources[0]?.kind, k.kind);
+      assert.equal(resources[0]?.kind, k.typedKind ?? k.kind);
     }
   }
 });

@@ -3,6 +3,7 @@
 import * as z from 'zod';
 import { obj, str } from './schema/common.ts';
 import { destinationRuleSpec } from './schema/destination-rule.ts';
+import { gatewayClassSpec, grpcRouteSpec, httpRouteSpec, kubernetesGatewaySpec, referenceGrantSpec, tcpRouteSpec } from './schema/gateway-api.ts';
 import { istioOperatorSpec } from './schema/istio-operator.ts';
 import { configMapFields, deploymentSpec, jobSpec, namespaceSpec, secretFields, serviceAccountFields, serviceSpec } from './schema/kubernetes.ts';
 import { objectMeta } from './schema/metadata.ts';
@@ -16,6 +17,11 @@ export interface KindDef {
   /** API group; '' for the Kubernetes core group (`apiVersion: v1`). */
   group: string;
   versions: readonly string[];
+  /**
+   * The kind a loaded resource carries when it is not `kind`: the Gateway API's Gateway becomes a
+   * `KubernetesGateway` (Istio's own name for it), so that it is never taken for Istio's Gateway.
+   */
+  typedKind?: string;
   /** false for cluster-scoped kinds (Namespace). */
   namespaced: boolean;
   /** Schema of the whole document (apiVersion, kind, metadata, spec or top-level data). */
@@ -28,6 +34,8 @@ const TEL = 'telemetry.istio.io';
 const netVersions = ['v1alpha3', 'v1beta1', 'v1'];
 const secVersions = ['v1beta1', 'v1'];
 const telVersions = ['v1alpha1', 'v1'];
+const GW = 'gateway.networking.k8s.io';
+const gwVersions = ['v1beta1', 'v1'];
 
 const any = z.unknown().optional();
 
@@ -39,8 +47,8 @@ function topLevel(fields: Record<string, z.ZodType>): z.ZodType {
   return obj({ apiVersion: str, kind: str, metadata: objectMeta(false), ...fields });
 }
 
-function def(kind: string, group: string, versions: readonly string[], schema: z.ZodType, namespaced = true): KindDef {
-  return { kind, group, versions, namespaced, schema };
+function def(kind: string, group: string, versions: readonly string[], schema: z.ZodType, namespaced = true, typedKind?: string): KindDef {
+  return { kind, group, versions, namespaced, schema, ...(typedKind ? { typedKind } : {}) };
 }
 
 export const kinds: readonly KindDef[] = [
@@ -65,12 +73,21 @@ export const kinds: readonly KindDef[] = [
   def('ConfigMap', '', ['v1'], topLevel(configMapFields)),
   def('Deployment', 'apps', ['v1'], doc(deploymentSpec, true)),
   def('Job', 'batch', ['v1'], doc(jobSpec, true)),
+  def('HTTPRoute', GW, gwVersions, doc(httpRouteSpec, true)),
+  def('GRPCRoute', GW, ['v1alpha2', 'v1'], doc(grpcRouteSpec, true)),
+  def('TCPRoute', GW, ['v1alpha2'], doc(tcpRouteSpec, true)),
+  def('Gateway', GW, gwVersions, doc(kubernetesGatewaySpec, true), true, 'KubernetesGateway'),
+  def('GatewayClass', GW, gwVersions, doc(gatewayClassSpec, true), false),
+  def('ReferenceGrant', GW, gwVersions, doc(referenceGrantSpec, true)),
 ];
 
-const byKind = new Map(kinds.map((k) => [k.kind, k]));
-
-export function kindDef(kind: string): KindDef | undefined {
-  return byKind.get(kind);
+/**
+ * The definition of `kind` in `group`; when no group defines it, the first definition of the kind
+ * (whose accepted API versions the caller then names).
+ */
+export function kindDef(kind: string, group?: string): KindDef | undefined {
+  const defs = kinds.filter((k) => k.kind === kind);
+  return defs.find((k) => k.group === group) ?? defs[0];
 }
 
 export interface ForeignKind {
@@ -102,7 +119,8 @@ export interface UnimplementedKind {
 }
 
 const notStarted = 'Outrigger starts only Deployment and Job workloads; describe it as a Deployment';
-const gatewayApi = 'Outrigger does not implement the Kubernetes Gateway API; describe it with Istio\'s Gateway and VirtualService (networking.istio.io)';
+const gatewayApi =
+  'of the Kubernetes Gateway API Outrigger implements HTTPRoute, GRPCRoute, TCPRoute, Gateway, GatewayClass and ReferenceGrant (docs/gateway-api.md); describe the rest with Istio\'s Gateway and VirtualService (networking.istio.io)';
 const noApiServer = 'there is no Kubernetes API server locally';
 
 export const unimplementedKinds: readonly UnimplementedKind[] = [
@@ -116,7 +134,7 @@ export const unimplementedKinds: readonly UnimplementedKind[] = [
   { group: 'extensions.istio.io', kinds: ['WasmPlugin'], severity: 'warning', why: 'Outrigger runs no Wasm; express the behaviour with VirtualService headers, RequestAuthentication or a CUSTOM AuthorizationPolicy' },
   {
     group: 'gateway.networking.k8s.io',
-    kinds: ['Gateway', 'GatewayClass', 'HTTPRoute', 'GRPCRoute', 'TCPRoute', 'TLSRoute', 'UDPRoute', 'ReferenceGrant', 'BackendTLSPolicy'],
+    kinds: ['TLSRoute', 'UDPRoute', 'BackendTLSPolicy'],
     severity: 'warning',
     why: gatewayApi,
   },
@@ -151,7 +169,6 @@ export const clusterScopedUnimplemented: ReadonlySet<string> = new Set([
   'StorageClass',
   'PriorityClass',
   'IngressClass',
-  'GatewayClass',
 ]);
 
 /** The unimplemented kind `kind` of `group`, whatever its version. */

@@ -1,6 +1,7 @@
 // The typed resource every stage after parsing works with: Kubernetes metadata, a typed spec, and
 // where it came from. Produced once in src/config (parse + validate); trusted everywhere after.
 import type { SourceSpan, SpanLookup } from './source.ts';
+import type * as GwApi from './types/gateway-api.ts';
 import type * as K8s from './types/kubernetes.ts';
 import type * as Net from './types/networking.ts';
 import type * as Other from './types/other.ts';
@@ -58,6 +59,14 @@ export type ServiceAccount = Resource<'ServiceAccount', Record<string, never>>;
 /** Secret and ConfigMap keep their top-level `data`/`stringData` in `spec` (decoded to strings). */
 export type Secret = Resource<'Secret', K8s.SecretSpec>;
 export type ConfigMap = Resource<'ConfigMap', K8s.ConfigMapSpec>;
+export type HTTPRoute = Resource<'HTTPRoute', GwApi.HTTPRouteSpec>;
+export type GRPCRoute = Resource<'GRPCRoute', GwApi.GRPCRouteSpec>;
+export type TCPRoute = Resource<'TCPRoute', GwApi.TCPRouteSpec>;
+/** The Gateway API's Gateway (`gateway.networking.k8s.io`), named apart from Istio's as Istio names it internally. */
+export type KubernetesGateway = Resource<'KubernetesGateway', GwApi.KubernetesGatewaySpec>;
+export type GatewayClass = Resource<'GatewayClass', GwApi.GatewayClassSpec>;
+export type ReferenceGrant = Resource<'ReferenceGrant', GwApi.ReferenceGrantSpec>;
+export type GatewayApiResource = HTTPRoute | GRPCRoute | TCPRoute | KubernetesGateway | GatewayClass | ReferenceGrant;
 /** A kind of another system (Jaeger, ServiceMonitor, PrometheusRule, ...), recognised but not typed. */
 export type ForeignResource = Resource<string, Record<string, unknown>> & { foreign: true };
 
@@ -79,9 +88,11 @@ export type IstioResource =
 
 export type KubernetesResource = Namespace | Service | Deployment | Job | ServiceAccount | Secret | ConfigMap;
 
-export type AnyResource = IstioResource | KubernetesResource | ForeignResource;
+export type AnyResource = IstioResource | KubernetesResource | GatewayApiResource | ForeignResource;
 
 /** `Kind namespace/name`, the way diagnostics and logs name a resource. */
 export function resourceKey(r: { kind: string; metadata: { name: string; namespace: string } }): string {
-  return r.metadata.namespace ? `${r.kind} ${r.metadata.namespace}/${r.metadata.name}` : `${r.kind} ${r.metadata.name}`;
+  // The Gateway API's Gateway is named as written, with its group to tell it from Istio's.
+  const kind = r.kind === 'KubernetesGateway' ? 'Gateway.gateway.networking.k8s.io' : r.kind;
+  return r.metadata.namespace ? `${kind} ${r.metadata.namespace}/${r.metadata.name}` : `${kind} ${r.metadata.name}`;
 }

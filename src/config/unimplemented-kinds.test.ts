@@ -6,22 +6,21 @@ import { loadText } from './load.ts';
 
 const doc = (apiVersion: string, kind: string, extra = '') => `apiVersion: ${apiVersion}\nkind: ${kind}\nmetadata:\n  name: x\n  namespace: podinfo\n${extra}`;
 
-test("the Gateway API's Gateway is not taken for Istio's Gateway", () => {
+test('Gateway API kinds Outrigger does not implement say which it does, and are left out', () => {
   const text = [
-    doc('gateway.networking.k8s.io/v1', 'Gateway', 'spec:\n  gatewayClassName: istio\n  listeners: [{name: http, port: 80, protocol: HTTP}]\n'),
-    doc('networking.istio.io/v1', 'Gateway', 'spec:\n  selector: {istio: ingressgateway}\n  servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: ["*"]}]\n'),
+    doc('gateway.networking.k8s.io/v1alpha2', 'TLSRoute', 'spec:\n  parentRefs: [{name: web}]\n'),
+    doc('gateway.networking.k8s.io/v1alpha2', 'UDPRoute', 'spec:\n  parentRefs: [{name: web}]\n'),
   ].join('---\n');
-  const { resources, diagnostics } = loadText(text, 'gw.yaml');
+  const { resources, diagnostics } = loadText(text, 'routes.yaml');
   assert.deepEqual(
     diagnostics.map((d) => [d.code, d.severity, d.resource]),
-    [['OR1043', 'warning', 'Gateway podinfo/x']],
+    [
+      ['OR1043', 'warning', 'TLSRoute podinfo/x'],
+      ['OR1043', 'warning', 'UDPRoute podinfo/x'],
+    ],
   );
-  assert.match(diagnostics[0]?.message ?? '', /Kubernetes Gateway API.*Istio's Gateway and VirtualService/);
-  // Only Istio's is a resource: the same kind, namespace and name did not make the later one win (OR1014).
-  assert.deepEqual(
-    resources.map((r) => r.apiVersion),
-    ['networking.istio.io/v1'],
-  );
+  assert.match(diagnostics[0]?.message ?? '', /implements HTTPRoute, GRPCRoute, TCPRoute, Gateway, GatewayClass and ReferenceGrant.*docs\/gateway-api\.md/);
+  assert.deepEqual(resources, []);
 });
 
 test('workloads Outrigger does not start, and policies it does not enforce, are warnings naming the alternative', () => {

@@ -67,10 +67,10 @@ export function validateDocument(doc: ParsedDocument): ValidateResult {
   const apiVersion = raw['apiVersion'] as string;
   const kind = raw['kind'] as string;
   const [group, version] = splitApiVersion(apiVersion);
-  // Before the kinds Outrigger runs: the Gateway API's Gateway is not Istio's.
+  // Before the kinds Outrigger runs: a kind of one group is not taken for the same kind of another.
   const unimplemented = unimplementedKind(group, kind);
   if (unimplemented) return unimplementedResource(doc, raw, apiVersion, kind, unimplemented);
-  const def = kindDef(kind);
+  const def = kindDef(kind, group);
   if (!def) {
     const foreign = foreignGroup(group);
     if (foreign) return foreignResource(doc, raw, apiVersion, kind, usedForeignKinds.has(kind));
@@ -126,7 +126,7 @@ function typedResource(doc: ParsedDocument, raw: Raw, def: KindDef): ValidateRes
   const meta = raw['metadata'] as Raw;
   const built = {
     apiVersion: raw['apiVersion'] as string,
-    kind: def.kind,
+    kind: def.typedKind ?? def.kind,
     metadata: {
       name: meta['name'] as string,
       namespace: def.namespaced ? ((meta['namespace'] as string | undefined) ?? 'default') : '',

@@ -11,6 +11,7 @@ import type {
   VirtualService,
   WorkloadEntry,
 } from '../config/resource.ts';
+import { withGatewayApi } from './gateway-api/convert.ts';
 import { hostAliases, resolveHost } from './host.ts';
 import { matchesLabels } from './labels.ts';
 import { type MeshSettings, meshSettingsFrom } from './mesh-config.ts';
@@ -58,12 +59,15 @@ export function serviceKey(s: MeshService): string {
 }
 
 export function buildSnapshot(
-  resources: readonly AnyResource[],
+  input: readonly AnyResource[],
   workloads: readonly WorkloadInstance[],
   version: string,
   /** The trust domain the mesh's CA issues identities in, when it is not the config's (see ControlPlane). */
   trustDomain?: string,
 ): MeshSnapshot {
+  // The Gateway API stands for Istio Gateways and VirtualServices: converted here, once, so that all
+  // that reads the snapshot (translation, explain, proxyless gRPC) sees the Istio config it means.
+  const resources = withGatewayApi(input);
   const byKind = groupByKind(resources);
   const deployments = byKind<Deployment>('Deployment');
   const services: MeshService[] = [];

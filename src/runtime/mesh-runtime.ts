@@ -144,10 +144,11 @@ export class MeshRuntime {
 
     const snapshot = buildSnapshot(resources, [], 'ports');
     for (const g of plan.gateways) {
-      const fixed: Record<number, number> = g.kind === 'ingress' ? { 8080: httpPort, 8443: httpsPort } : {};
+      const fixed: Record<number, number> = g.kind === 'ingress' && !g.gatewayApi ? { 8080: httpPort, 8443: httpsPort } : {};
       // The ports the gateway's servers listen on at the start: status lists only those of its server ports.
       const listening = gatewayPodPorts(snapshot, g);
-      const serverPorts = o.ephemeralGatewayPorts ? listening : undefined;
+      // A Gateway API Gateway's listeners (80, 443, ...) are each bound on a free host port, said when it is ready.
+      const serverPorts = o.ephemeralGatewayPorts || g.gatewayApi ? listening : undefined;
       for (const port of serverPorts ?? []) fixed[port] ??= await allocatePort(this.#taken);
       const meta = gatewayProxyMeta(g);
       this.#running.push({
@@ -155,7 +156,7 @@ export class MeshRuntime {
         proxy: { role: 'router', meta, ports: await proxyPorts(this.#taken, fixed), listening, ...(serverPorts ? { serverPorts } : {}) },
       });
     }
-    if (plan.gateways.some((g) => g.kind === 'ingress')) tracker.state.ingressUrl = `http://127.0.0.1:${httpPort}`;
+    if (plan.gateways.some((g) => g.kind === 'ingress' && !g.gatewayApi)) tracker.state.ingressUrl = `http://127.0.0.1:${httpPort}`;
     for (const w of plan.workloads) {
       const appPorts: Record<number, number> = {};
       for (const p of firstContainer(w).ports ?? []) appPorts[p.containerPort] = await allocatePort(this.#taken);

@@ -2,6 +2,8 @@
 // containers, whether it gets a sidecar, and its service account. Pure: no ports, no processes.
 import type { AnyResource, Deployment, IstioOperator, Job, Namespace, Service } from '../config/resource.ts';
 import type { Container, PodTemplate } from '../config/types/kubernetes.ts';
+import { deployedGatewayName, GATEWAY_NAME_LABEL } from '../model/gateway-api/gateways.ts';
+import { indexGatewayApi } from '../model/gateway-api/references.ts';
 import { meshSettingsFrom } from '../model/mesh-config.ts';
 import { proxyStatsMatcherFor } from '../model/proxy-stats-matcher.ts';
 import type { ProxyStatsMatcher } from '../telemetry/metrics/stats-matcher.ts';
@@ -39,6 +41,11 @@ export interface PlannedGateway {
   /** `istio-ingressgateway-service-account`, as Istio's charts name a gateway's: its proxy's identity. */
   serviceAccount: string;
   kind: 'ingress' | 'egress';
+  /**
+   * The Gateway API Gateway this proxy was deployed for (Istio's automated deployment, `<name>-istio`):
+   * its listener ports are bound on free host ports, not the ingress's 8080 and 8443.
+   */
+  gatewayApi?: { namespace: string; name: string };
   /** The mesh's defaultConfig.proxyStatsMatcher; absent: every stat. */
   statsMatcher?: ProxyStatsMatcher;
 }
@@ -135,6 +142,19 @@ export function planMesh(resources: readonly AnyResource[]): MeshPlan {
       });
     }
   }
-  const gateways = gatewaysFrom(operator).map((g) => (meshStats ? { ...g, statsMatcher: meshStats } : g));
+  const gateways = [...gatewaysFrom(operator), ...deployedGateways(resources)].map((g) => (meshStats ? { ...g, statsMatcher: meshStats } : g));
   return { workloads, gateways, services, rootNamespace, notes };
+}
+
+/** A proxy for each Gateway API Gateway of Istio's class, as Istio deploys one: `<name>-istio` in its namespace. */
+function deployedGateways(resources: readonly AnyResource[]): PlannedGateway[] {
+  if (!resources.some((r) => r.kind === 'KubernetesGateway')) return [];
+  const index = indexGatewayApi(resources);
+  return index.gateways
+    .filter((gw) => index.istioClass(gw.spec.gatewayClassName))
+    .map((gw) => {
+      const name = deployedGatewayName(gw);
+      const labels = { ...gw.spec.infrastructure?.labels, [GATEWAY_NAME_LABEL]: gw.metadata.name, 'gateway.istio.io/managed': 'istio.io-gateway-controller' };
+      return { name, podName: `${name}-0`, namespace: gw.metadata.namespace, labels, serviceAccount: name, kind: 'ingress', gatewayApi: { namespace: gw.metadata.namespace, name: gw.metadata.name } };
+    });
 }

@@ -17,9 +17,17 @@ export interface RouteEnv {
   readonly metadata?: Record<string, unknown>;
   /** The VirtualService's name (a delegate's routes take their root's, as pilot merges them): span names. */
   readonly vsName?: string;
+  /**
+   * Converted from the Gateway API (Istio's `internal.istio.io/route-semantics: gateway`): a route to a
+   * backend that has no cluster answers 500, as the API asks of an invalid backend, not 503.
+   */
+  readonly gatewaySemantics?: boolean;
   /** The cluster a destination names, and the hash policy of its DestinationRule (consistent hash). */
   destination(dest: Destination): { cluster: string; hashPolicy?: Record<string, unknown>[] };
 }
+
+/** Istio's marker before a redirect `uri` that replaces only the matched prefix (Gateway API ReplacePrefixMatch). */
+export const PREFIX_REDIRECT = '%PREFIX()%';
 
 const redirectCodes: Record<number, string> = {
   301: 'MOVED_PERMANENTLY',
@@ -69,7 +77,9 @@ function translateOne(route: HTTPRoute, m: HTTPMatchRequest | undefined, env: Ro
 function translateRedirect(route: HTTPRoute, ctx: RouteContext): Record<string, unknown> {
   const r = route.redirect ?? {};
   const out: Record<string, unknown> = {};
-  if (r.uri) out['path_redirect'] = r.uri;
+  // Istio's marker for a Gateway API ReplacePrefixMatch redirect: the matched prefix is replaced.
+  if (r.uri?.startsWith(PREFIX_REDIRECT)) out['prefix_rewrite'] = r.uri.slice(PREFIX_REDIRECT.length);
+  else if (r.uri) out['path_redirect'] = r.uri;
   if (r.authority) out['host_redirect'] = r.authority;
   if (r.scheme) out['scheme_redirect'] = r.scheme;
   // Envoy cannot derive the port per request, but routes are built per listener port.
@@ -102,6 +112,7 @@ function translateAction(route: HTTPRoute, env: RouteEnv, outRoute: Record<strin
       })),
     };
   }
+  if (env.gatewaySemantics) action['cluster_not_found_response_code'] = 'INTERNAL_SERVER_ERROR';
   action['timeout'] = istioDuration(route.timeout) ?? { seconds: 0 };
   // Istio's setTimeout: the grpc-timeout header is honoured up to the route timeout (0: unbounded).
   action['max_grpc_timeout'] = action['timeout'];

@@ -37,6 +37,7 @@ export function routeEnv(snapshot: MeshSnapshot, scope: ProxyScope, ctx: RouteCo
     configPath,
     metadata: configMetadata(vs, configPath),
     vsName: root?.metadata.name ?? '',
+    ...(vs?.metadata.annotations['internal.istio.io/route-semantics'] === 'gateway' ? { gatewaySemantics: true } : {}),
     destination(dest: Destination) {
       const service = lookupService(snapshot, dest.host, ns);
       const host = service?.hostname ?? resolveHost(dest.host, ns);

@@ -1,0 +1,51 @@
+// HTTPRoute, GRPCRoute and TCPRoute references: each parentRef attaches to a Service or to a listener of an Istio-class Gateway,
+// and each backendRef (and mirror) names a Service the route may refer to. A missing one is IST0101; one
+// that exists but is refused (another class, allowedRoutes, no ReferenceGrant) is OR2010.
+import type { GRPCRoute, HTTPRoute, TCPRoute } from '../../config/resource.ts';
+import { backendProblem, type RefProblem } from '../../model/gateway-api/backends.ts';
+import { parentProblem } from '../../model/gateway-api/parents.ts';
+import { grpcAsHttpRoute } from '../../model/gateway-api/grpc-routes.ts';
+import { type GatewayRoute, indexGatewayApi } from '../../model/gateway-api/references.ts';
+import { tcpAsRoute } from '../../model/gateway-api/tcp-routes.ts';
+import type { Analyzer, FieldPath, Report } from '../analyzer.ts';
+
+const fixes = {
+  parentMissing: 'Name an existing Service (group "", kind Service) or Gateway in parentRefs, or add it to the manifests.',
+  parentRefused: 'Attach the route to a listener that admits it: check the Gateway\'s class ("istio"), the listener\'s allowedRoutes, hostname, sectionName and port.',
+  backendMissing: 'Name an existing Service and its port in backendRefs, or add the Service to the manifests.',
+  backendRefused: 'Refer to a Service of the route\'s namespace, or add a ReferenceGrant in the Service\'s namespace that lets HTTPRoutes of this namespace refer to it.',
+};
+
+export const gatewayApiReferences: Analyzer = {
+  name: 'outrigger.GatewayApiReferenceAnalyzer',
+  codes: ['IST0101', 'OR2010'],
+  analyze(ctx, report) {
+    const routes = [...ctx.ofKind<HTTPRoute>('HTTPRoute'), ...ctx.ofKind<GRPCRoute>('GRPCRoute'), ...ctx.ofKind<TCPRoute>('TCPRoute')];
+    if (routes.length === 0) return;
+    const index = indexGatewayApi(ctx.resources);
+    for (const resource of routes) {
+      // A GRPCRoute's and a TCPRoute's fields sit where an HTTPRoute's do: the paths below name all three.
+      const route: GatewayRoute = resource.kind === 'GRPCRoute' ? grpcAsHttpRoute(resource) : resource.kind === 'TCPRoute' ? tcpAsRoute(resource) : resource;
+      const say = (p: RefProblem, path: FieldPath, missing: string, refused: string) =>
+        sayProblem(report, resource, p, path, missing, refused);
+      (route.spec.parentRefs ?? []).forEach((parent, i) => {
+        const p = parentProblem(parent, route, index);
+        if (p) say(p, ['spec', 'parentRefs', i], fixes.parentMissing, fixes.parentRefused);
+      });
+      (route.spec.rules ?? []).forEach((rule, r) => {
+        (rule.backendRefs ?? []).forEach((ref, b) => {
+          const p = backendProblem(ref, route, index);
+          if (p) say(p, ['spec', 'rules', r, 'backendRefs', b], fixes.backendMissing, fixes.backendRefused);
+        });
+        (rule.filters ?? []).forEach((f, i) => {
+          const p = f.requestMirror && backendProblem(f.requestMirror.backendRef, route, index);
+          if (p) say(p, ['spec', 'rules', r, 'filters', i, 'requestMirror', 'backendRef'], fixes.backendMissing, fixes.backendRefused);
+        });
+      });
+    }
+  },
+};
+
+function sayProblem(report: Report, route: HTTPRoute | GRPCRoute | TCPRoute, p: RefProblem, path: FieldPath, missing: string, refused: string): void {
+  report({ code: p.missing ? 'IST0101' : 'OR2010', resource: route, path, message: p.missing ? `Referenced resource not found: ${p.message}` : p.message, fix: p.missing ? missing : refused });
+}

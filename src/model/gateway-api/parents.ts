@@ -1,0 +1,115 @@
+// Where a route attaches: each parentRef → the VirtualServices it contributes to. A Service parent is
+// mesh routing (GAMMA): the service's host, applied by sidecars. A Gateway parent is each listener that
+// admits the route (sectionName, port, allowedRoutes) and each hostname the route and listener share.
+import type { KubernetesGateway } from '../../config/resource.ts';
+import type { Listener, ParentReference } from '../../config/types/gateway-api.ts';
+import { hostMatches, serviceFqdn } from '../host.ts';
+import { matchesLabels } from '../labels.ts';
+import type { RefProblem } from './backends.ts';
+import { listenerGatewayName } from './gateways.ts';
+import { GATEWAY_API_GROUP, type GatewayApiIndex, type GatewayRoute } from './references.ts';
+
+/** One VirtualService the conversion builds: its place, host and the gateways it binds to. */
+export interface Binding {
+  /** Groups the rules of every route that lands in the same VirtualService. */
+  key: string;
+  namespace: string;
+  host: string;
+  gateways: string[];
+  /** A consumer route (in a namespace other than its Service's) applies to its own namespace only. */
+  exportTo?: string[];
+  /** A mesh route to one port of its Service. */
+  port?: number;
+}
+
+/** Why a parentRef attaches nowhere, or undefined when it does. */
+export function parentProblem(parent: ParentReference, route: GatewayRoute, index: GatewayApiIndex): RefProblem | undefined {
+  const ns = parent.namespace ?? route.metadata.namespace;
+  if (isServiceParent(parent)) {
+    return index.service(ns, parent.name) ? undefined : { missing: true, message: `parentRef Service ${ns}/${parent.name} does not exist` };
+  }
+  if ((parent.group ?? GATEWAY_API_GROUP) !== GATEWAY_API_GROUP || (parent.kind ?? 'Gateway') !== 'Gateway') {
+    return { missing: false, message: `parentRef ${parent.kind ?? 'Gateway'}.${parent.group ?? GATEWAY_API_GROUP} ${parent.name}: a route attaches to a Gateway or a Service` };
+  }
+  const gw = index.gateway(ns, parent.name);
+  if (!gw) return { missing: true, message: `parentRef Gateway ${ns}/${parent.name} does not exist` };
+  if (!index.istioClass(gw.spec.gatewayClassName)) return { missing: false, message: `Gateway ${ns}/${parent.name} is of class "${gw.spec.gatewayClassName}", not Istio's ("istio")` };
+  if (bindings(parent, route, index).length === 0) {
+    return { missing: false, message: `no listener of Gateway ${ns}/${parent.name} admits the route (its sectionName, port, allowedRoutes or hostnames)` };
+  }
+  return undefined;
+}
+
+export function isServiceParent(parent: ParentReference): boolean {
+  return (parent.group ?? GATEWAY_API_GROUP) === '' && parent.kind === 'Service';
+}
+
+export function bindings(parent: ParentReference, route: GatewayRoute, index: GatewayApiIndex): Binding[] {
+  const routeNs = route.metadata.namespace;
+  const ns = parent.namespace ?? routeNs;
+  if (isServiceParent(parent)) {
+    if (!index.service(ns, parent.name)) return [];
+    const host = serviceFqdn(parent.name, ns);
+    const consumer = ns !== routeNs;
+    return [
+      {
+        // Named so that a consumer route sorts before the producer's: for its own namespace's clients
+        // it takes precedence, as the API's mesh routing (GAMMA) asks.
+        key: `mesh|${consumer ? 'consumer' : 'producer'}|${routeNs}|${host}|${parent.port ?? ''}`,
+        namespace: routeNs,
+        host,
+        gateways: ['mesh'],
+        ...(consumer ? { exportTo: ['.'] } : {}),
+        ...(parent.port !== undefined ? { port: parent.port } : {}),
+      },
+    ];
+  }
+  if ((parent.group ?? GATEWAY_API_GROUP) !== GATEWAY_API_GROUP || (parent.kind ?? 'Gateway') !== 'Gateway') return [];
+  const gw = index.gateway(ns, parent.name);
+  if (!gw || !index.istioClass(gw.spec.gatewayClassName)) return [];
+  const out: Binding[] = [];
+  for (const listener of gw.spec.listeners) {
+    if (parent.sectionName !== undefined && parent.sectionName !== listener.name) continue;
+    if (parent.port !== undefined && parent.port !== listener.port) continue;
+    if (!admits(gw, listener, route, index)) continue;
+    const istioGateway = `${ns}/${listenerGatewayName(gw, listener)}`;
+    // A TCP listener and a TCPRoute have no hostnames: the route takes the listener's connections.
+    const hosts = listener.protocol === 'TCP' ? ['*'] : sharedHosts(listener.hostname, route.spec.hostnames);
+    for (const host of hosts) {
+      out.push({ key: `gateway|${ns}|${gw.metadata.name}|${listener.name}|${host}`, namespace: ns, host, gateways: [istioGateway] });
+    }
+  }
+  return out;
+}
+
+/** The route kinds a listener of each protocol serves (and admits when allowedRoutes names no kinds). */
+const routeKinds: Readonly<Record<string, readonly string[]>> = { HTTP: ['HTTPRoute', 'GRPCRoute'], HTTPS: ['HTTPRoute', 'GRPCRoute'], TCP: ['TCPRoute'] };
+
+/** allowedRoutes: the route's namespace (Same by default, All, or a Selector on its labels) and kind. */
+function admits(gw: KubernetesGateway, listener: Listener, route: GatewayRoute, index: GatewayApiIndex): boolean {
+  const routeNs = route.metadata.namespace;
+  if (!routeKinds[listener.protocol]?.includes(route.kind)) return false;
+  const allowed = listener.allowedRoutes;
+  const kinds = allowed?.kinds;
+  if (kinds && !kinds.some((k) => (k.group ?? GATEWAY_API_GROUP) === GATEWAY_API_GROUP && k.kind === route.kind)) return false;
+  const from = allowed?.namespaces?.from ?? 'Same';
+  if (from === 'All') return true;
+  if (from === 'Same') return routeNs === gw.metadata.namespace;
+  const labels = { ...index.namespaceLabels(routeNs), 'kubernetes.io/metadata.name': routeNs };
+  return matchesLabels(allowed?.namespaces?.selector?.matchLabels ?? {}, labels);
+}
+
+/**
+ * The hostnames a route serves on a listener: both unset, any (`*`); one set, its; both set, each pair
+ * that intersects gives the narrower of the two (the API's hostname intersection).
+ */
+export function sharedHosts(listenerHost: string | undefined, routeHosts: readonly string[] | undefined): string[] {
+  if (!routeHosts?.length) return [listenerHost ?? '*'];
+  if (listenerHost === undefined) return [...routeHosts];
+  const out = new Set<string>();
+  for (const h of routeHosts) {
+    if (hostMatches(listenerHost, h)) out.add(h);
+    else if (hostMatches(h, listenerHost)) out.add(listenerHost);
+  }
+  return [...out];
+}

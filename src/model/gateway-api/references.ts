@@ -1,0 +1,91 @@
+// What the Gateway API conversion looks resources up in: Services, Gateways and their classes,
+// Namespaces (for allowedRoutes selectors) and ReferenceGrants, indexed once per conversion.
+import type { AnyResource, GatewayClass, GRPCRoute, HTTPRoute, KubernetesGateway, Namespace, ObjectMeta, ReferenceGrant, Service, TCPRoute } from '../../config/resource.ts';
+import type { HTTPRouteSpec } from '../../config/types/gateway-api.ts';
+import { grpcAsHttpRoute } from './grpc-routes.ts';
+import { tcpAsRoute } from './tcp-routes.ts';
+
+export const GATEWAY_API_GROUP = 'gateway.networking.k8s.io';
+/** The GatewayClass Istio installs, and the controller a GatewayClass names to be Istio's. */
+export const ISTIO_GATEWAY_CLASS = 'istio';
+export const ISTIO_GATEWAY_CONTROLLER = 'istio.io/gateway-controller';
+
+/**
+ * A route as the conversion reads it: an HTTPRoute; a GRPCRoute as the HTTPRoute it routes like; a
+ * TCPRoute as rules of backends only.
+ */
+export interface GatewayRoute {
+  readonly kind: 'HTTPRoute' | 'GRPCRoute' | 'TCPRoute';
+  readonly metadata: ObjectMeta;
+  readonly spec: HTTPRouteSpec;
+}
+
+export interface GatewayApiIndex {
+  /** HTTPRoutes, GRPCRoutes and TCPRoutes, oldest first, then by namespace/name. */
+  readonly routes: readonly GatewayRoute[];
+  readonly gateways: readonly KubernetesGateway[];
+  service(namespace: string, name: string): Service | undefined;
+  gateway(namespace: string, name: string): KubernetesGateway | undefined;
+  namespaceLabels(namespace: string): Readonly<Record<string, string>>;
+  /** Whether a Gateway of this class is Istio's (the built-in `istio` class, or a class naming Istio's controller). */
+  istioClass(className: string): boolean;
+  /** Whether a ReferenceGrant in `toNamespace` lets `fromKind` objects of `fromNamespace` refer to the core `toKind` `toName`. */
+  granted(from: { kind: string; namespace: string }, to: { group: string; kind: string; namespace: string; name: string }): boolean;
+}
+
+const key = (namespace: string, name: string) => `${namespace}/${name}`;
+
+export function indexGatewayApi(resources: readonly AnyResource[]): GatewayApiIndex {
+  const services = new Map<string, Service>();
+  const gateways = new Map<string, KubernetesGateway>();
+  const classes = new Map<string, GatewayClass>();
+  const namespaces = new Map<string, Namespace>();
+  const grants: ReferenceGrant[] = [];
+  const routes: GatewayRoute[] = [];
+  for (const r of resources) {
+    if (r.kind === 'Service') services.set(key(r.metadata.namespace, r.metadata.name), r as Service);
+    else if (r.kind === 'KubernetesGateway') gateways.set(key(r.metadata.namespace, r.metadata.name), r as KubernetesGateway);
+    else if (r.kind === 'GatewayClass') classes.set(r.metadata.name, r as GatewayClass);
+    else if (r.kind === 'Namespace') namespaces.set(r.metadata.name, r as Namespace);
+    else if (r.kind === 'ReferenceGrant') grants.push(r as ReferenceGrant);
+    else if (r.kind === 'HTTPRoute') routes.push(r as HTTPRoute);
+    else if (r.kind === 'GRPCRoute') routes.push(grpcAsHttpRoute(r as GRPCRoute));
+    else if (r.kind === 'TCPRoute') routes.push(tcpAsRoute(r as TCPRoute));
+  }
+  return {
+    routes: routes.sort(byAge),
+    gateways: [...gateways.values()].sort(byAge),
+    service: (ns, name) => services.get(key(ns, name)),
+    gateway: (ns, name) => gateways.get(key(ns, name)),
+    namespaceLabels: (ns) => namespaces.get(ns)?.metadata.labels ?? {},
+    istioClass: (name) => {
+      const c = classes.get(name);
+      return c ? c.spec.controllerName === ISTIO_GATEWAY_CONTROLLER : name === ISTIO_GATEWAY_CLASS;
+    },
+    granted: (from, to) =>
+      grants.some(
+        (g) =>
+          g.metadata.namespace === to.namespace &&
+          g.spec.from.some((f) => f.group === GATEWAY_API_GROUP && f.kind === from.kind && f.namespace === from.namespace) &&
+          g.spec.to.some((t) => t.group === to.group && t.kind === to.kind && (t.name === undefined || t.name === '' || t.name === to.name)),
+      ),
+  };
+}
+
+/**
+ * The Gateway API's tie-break between routes: the oldest first (creation time as written; one without
+ * is created now, after every exported one), then `namespace/name` alphabetically.
+ */
+export function byAge(a: { metadata: ObjectMeta }, b: { metadata: ObjectMeta }): number {
+  const ta = created(a);
+  const tb = created(b);
+  if (ta !== tb) return ta < tb ? -1 : 1;
+  const ka = key(a.metadata.namespace, a.metadata.name);
+  const kb = key(b.metadata.namespace, b.metadata.name);
+  return ka < kb ? -1 : ka > kb ? 1 : 0;
+}
+
+function created(r: { metadata: ObjectMeta }): number {
+  const t = r.metadata.creationTimestamp === undefined ? Number.NaN : Date.parse(r.metadata.creationTimestamp);
+  return Number.isNaN(t) ? Number.POSITIVE_INFINITY : Math.floor(t / 1000);
+}
