@@ -27,12 +27,15 @@ function ranks(nodes, edges) {
 export function layout(nodes, edges) {
   const live = edges.filter((e) => e.source !== e.target);
   const rank = ranks(nodes, live);
-  const columns = [];
+  const byRank = [];
   for (const n of nodes) {
     const r = rank.get(n.id) ?? 0;
-    columns[r] ??= [];
-    columns[r].push(n);
+    byRank[r] ??= [];
+    byRank[r].push(n);
   }
+  // A cycle (a workload calling a service that routes back to it) can leave ranks no node holds: the
+  // columns close up over them, so that none is empty.
+  const columns = byRank.filter((col) => col !== undefined);
   const pos = new Map();
   const preds = new Map();
   for (const e of live) {
@@ -42,7 +45,6 @@ export function layout(nodes, edges) {
   // Order each column by the mean position of its callers (two sweeps are plenty for small meshes).
   for (let sweep = 0; sweep < 2; sweep++) {
     columns.forEach((col, r) => {
-      if (!col) return;
       const key = (n) => {
         const ps = (preds.get(n.id) ?? []).map((p) => pos.get(p)?.i).filter((i) => i !== undefined);
         return ps.length ? ps.reduce((a, b) => a + b, 0) / ps.length : Number.POSITIVE_INFINITY;
@@ -54,9 +56,8 @@ export function layout(nodes, edges) {
       });
     });
   }
-  const tallest = Math.max(1, ...columns.map((c) => c?.length ?? 0));
+  const tallest = Math.max(1, ...columns.map((c) => c.length));
   for (const col of columns) {
-    if (!col) continue;
     const offset = ((tallest - col.length) * ROW) / 2;
     col.forEach((n, i) => {
       const p = pos.get(n.id);
