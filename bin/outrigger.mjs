@@ -9,6 +9,14 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
+import { nodeTooOld } from './node-version.mjs';
+
+const tooOld = nodeTooOld(process.version);
+if (tooOld) {
+  console.error(tooOld);
+  process.exit(1);
+}
+
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** This file inside a stripped copy has the copy's js-build.js beside it; in the repository, only sources. */
 const inCopy = existsSync(path.join(here, '..', 'src', 'runtime', 'js-build.js'));
