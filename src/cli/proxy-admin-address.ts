@@ -2,6 +2,7 @@
 // `proxy:15000`): the proxy-config commands read what only the proxy knows (its own certificate) there.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { formatHostPort, reachableAddress } from '../runtime/reachable-address.ts';
 import type { MeshState } from '../runtime/state.ts';
 
 /**
@@ -39,17 +40,16 @@ export const proxyName = (component: string): string => {
 /**
  * `127.0.0.1:PORT` of the admin API of the proxy named `pod.namespace`, a node id naming it, or a
  * unique prefix; undefined when the state has no such proxy or its admin port is not reachable from
- * here (netns mode binds it inside the pod).
+ * here (netns mode keeps it on the pod's loopback).
  */
 export function proxyAdminAddress(state: Pick<MeshState, 'mode' | 'components'>, proxy: string): string | undefined {
-  if (state.mode !== 'process') return undefined;
   const candidates = state.components.filter((c) => c.ports['proxy:15000'] !== undefined);
   const named = (c: (typeof candidates)[number]) => proxyName(c.name);
   const wanted = proxy.includes('~') ? (proxy.split('~')[2] ?? '') : proxy;
   const exact = candidates.filter((c) => named(c) === wanted);
   const matches = exact.length > 0 ? exact : candidates.filter((c) => named(c).startsWith(wanted));
-  if (matches.length !== 1) return undefined;
-  return `127.0.0.1:${matches[0]?.ports['proxy:15000']}`;
+  const admin = matches.length === 1 && matches[0] ? reachableAddress(state.mode, matches[0], 'proxy:15000') : undefined;
+  return admin && formatHostPort(admin);
 }
 
 /** The local mesh state, or undefined when there is none. */

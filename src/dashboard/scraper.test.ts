@@ -91,3 +91,22 @@ test('targets from the runtime state: proxies with a stats port, stopped ones le
   ]);
   assert.deepEqual(scrapeTargetsFromState(undefined), []);
 });
+
+test('targets in netns mode: each proxy on its pod address, where the pod publishes 15090', () => {
+  const targets = scrapeTargetsFromState({
+    version: 1,
+    pid: 1,
+    startedAt: '',
+    mode: 'netns',
+    configDirs: [],
+    controlPlane: { xdsAddress: '', debugAddress: '' },
+    components: [
+      { name: 'podinfo/podinfo-stable-0', kind: 'workload', ports: { 'app:9898': 9898, 'proxy:15090': 15090 }, sidecar: true, status: 'running', restarts: 0, netns: 'or-ab12-3', address: '10.250.7.3' },
+      { name: 'istio-system/istio-ingressgateway-0', kind: 'gateway', ports: { 'proxy:15090': 15090, 'host:8080': 42869 }, sidecar: false, status: 'running', restarts: 0, netns: 'or-ab12-2', address: '10.250.7.2' },
+    ],
+  });
+  assert.deepEqual(targets, [
+    { name: 'podinfo/podinfo-stable-0', url: 'http://10.250.7.3:15090/stats/prometheus' },
+    { name: 'istio-system/istio-ingressgateway-0', url: 'http://10.250.7.2:15090/stats/prometheus' },
+  ]);
+});

@@ -20,7 +20,7 @@ import { indent } from './indent.ts';
 import { type MeshPlan, type PlannedWorkload, planMesh } from './plan.ts';
 import { allocatePort, ensurePortFree } from './ports.ts';
 import { proxyNodeFlags } from './node-flags.ts';
-import { gatewayProxyMeta, proxyArgs, proxyEnv, proxyFiles, proxyPortNumbers, proxyPorts, waitReady } from './proxy-process.ts';
+import { gatewayProxyMeta, proxyArgs, proxyEnv, proxyFiles, proxyPortNumbers, proxyPorts, servedProxyPorts, waitReady } from './proxy-process.ts';
 import { type ComponentState, type MeshState, makeStateDirs, meshMarker } from './state.ts';
 import type { HostEvent } from './hosted-proxies.ts';
 import { HostRoster } from './host-roster.ts';
@@ -406,14 +406,9 @@ function describe(c: LocalCommand): string {
  * on (the ingress's 8443 is reserved for a server on 443, and listed once one is there).
  */
 function listedPort(port: number, role: PlannedProxy['role'], listening: readonly number[] | undefined): boolean {
-  if ((proxyPortNumbers as readonly number[]).includes(port)) return (role === 'sidecar' ? sidecarServes : gatewayServes).includes(port);
+  if ((proxyPortNumbers as readonly number[]).includes(port)) return servedProxyPorts(role).includes(port);
   return listening === undefined || listening.includes(port);
 }
-
-/** What a sidecar listens on of Istio's proxy ports: admin, outbound, inbound, the HBONE tunnel, health, Prometheus. */
-const sidecarServes = [15000, 15001, 15006, 15008, 15021, 15090];
-/** A gateway has no outbound, inbound or tunnel listener of its own: admin, health, Prometheus. */
-const gatewayServes = [15000, 15021, 15090];
 
 /** Local mode: denial receipts on, spans to the built-in collector. */
 function localProxyFlags(cp: ControlPlaneHandle): string[] {

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { stringify } from 'yaml';
 import type { AnyResource } from '../config/resource.ts';
 import { buildPrometheusRules } from '../telemetry/prometheus-rules.ts';
+import { formatHostPort, reachableAddress } from './reachable-address.ts';
 import type { MeshState } from './state.ts';
 import { writeFileAtomic } from './write-atomic.ts';
 
@@ -20,23 +21,15 @@ interface StaticConfig {
   labels: Record<string, string>;
 }
 
-/** The address a proxy's merged metrics port (15090) answers on from the host. */
-function metricsTarget(mode: MeshState['mode'], c: MeshState['components'][number]): string | undefined {
-  const port = c.ports['proxy:15090'];
-  if (port === undefined) return undefined;
-  // Netns mode publishes 15090 on the pod address; process mode maps it to a loopback port.
-  if (mode === 'netns') return c.address ? `${c.address}:15090` : undefined;
-  return `127.0.0.1:${port}`;
-}
-
 /** prometheus.yml for the mesh in `state`, reading the rule file beside it. */
 export function buildPrometheusConfig(state: MeshState, scrapeInterval = '15s'): string {
   const proxies: StaticConfig[] = [];
   for (const c of state.components) {
-    const target = metricsTarget(state.mode, c);
+    // Process mode maps 15090 to a loopback port; netns mode publishes it on the pod address.
+    const target = reachableAddress(state.mode, c, 'proxy:15090');
     if (!target || !c.namespace) continue;
     const pod = c.name.slice(c.name.indexOf('/') + 1);
-    proxies.push({ targets: [target], labels: { namespace: c.namespace, pod, app: pod.replace(/-\d+$/, '') } });
+    proxies.push({ targets: [formatHostPort(target)], labels: { namespace: c.namespace, pod, app: pod.replace(/-\d+$/, '') } });
   }
   const config = {
     global: { scrape_interval: scrapeInterval, evaluation_interval: scrapeInterval },

@@ -13,6 +13,19 @@ import type { Supervised } from './supervisor.ts';
 /** Istio's fixed proxy ports; in process mode each is mapped to an allocated one. */
 export const proxyPortNumbers = [15000, 15001, 15006, 15008, 15020, 15021, 15090] as const;
 
+/** What a sidecar listens on of Istio's proxy ports: admin, outbound, inbound, the HBONE tunnel, health, Prometheus. */
+const sidecarServes: readonly number[] = [15000, 15001, 15006, 15008, 15021, 15090];
+/** A gateway has no outbound, inbound or tunnel listener of its own: admin, health, Prometheus. */
+const gatewayServes: readonly number[] = [15000, 15021, 15090];
+
+/**
+ * Of Istio's proxy ports, those a proxy of `role` serves: what `status` lists in both modes. Never the
+ * pilot-agent's 15020, which Outrigger does not serve.
+ */
+export function servedProxyPorts(role: 'sidecar' | 'router'): readonly number[] {
+  return role === 'sidecar' ? sidecarServes : gatewayServes;
+}
+
 export async function proxyPorts(taken: Set<number>, fixed: Record<number, number>): Promise<Record<number, number>> {
   const ports: Record<number, number> = { ...fixed };
   for (const p of proxyPortNumbers) ports[p] = await allocatePort(taken);

@@ -54,17 +54,22 @@ export class VerifyHttpError extends Error {
   readonly code = 'VERIFY_HTTP';
 }
 
-/** One HTTP/1.1 request; `path` may be an absolute URL (a forward-proxy request through a sidecar). */
-export function request(target: { host: string; port: number }, path: string, opts: { method?: string; headers?: Record<string, string>; timeoutMs: number }): Promise<HttpAnswer> {
+/**
+ * One HTTP/1.1 request; `path` may be an absolute URL (a forward-proxy request through a sidecar).
+ * `target.label` names where it went in errors when that is not `host:port` (a port forwarded from a pod).
+ */
+export function request(target: { host: string; port: number; label?: string }, path: string, opts: { method?: string; headers?: Record<string, string>; timeoutMs: number }): Promise<HttpAnswer> {
+  const at = target.label ?? `${target.host}:${target.port}`;
+  const where = path.includes('://') ? `${path} through ${at}` : `${at}${path}`;
   return new Promise((resolve, reject) => {
     const req = http.request({ host: target.host, port: target.port, path, method: opts.method ?? 'GET', headers: opts.headers ?? {}, agent: false, timeout: opts.timeoutMs }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', (err) => reject(new VerifyHttpError(`${target.host}:${target.port}${path}: ${err.message}`, { cause: err })));
+      res.on('error', (err) => reject(new VerifyHttpError(`${where}: ${err.message}`, { cause: err })));
     });
     req.on('timeout', () => req.destroy(new Error(`no answer within ${opts.timeoutMs} ms`)));
-    req.on('error', (err) => reject(new VerifyHttpError(`${target.host}:${target.port}${path}: ${err.message}`, { cause: err })));
+    req.on('error', (err) => reject(new VerifyHttpError(`${where}: ${err.message}`, { cause: err })));
     req.end();
   });
 }

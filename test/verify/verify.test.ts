@@ -2,12 +2,14 @@
 // check passes on a healthy mesh and each one fails, with its reason, when its part misbehaves.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { readState, writeState } from '../../src/runtime/state.ts';
 import { type VerifySettings, versionOf } from '../../src/verify/check.ts';
-import { splitTolerance } from '../../src/verify/checks/traffic.ts';
+import { mtlsBetweenSidecars, splitTolerance } from '../../src/verify/checks/traffic.ts';
 import { formatVerifyText, runVerify } from '../../src/verify/run-verify.ts';
 import { type FakeMeshOptions, startFakeMesh } from './fake-mesh.ts';
 
@@ -96,4 +98,20 @@ test('answers without a body are said as such, counted once each, not left as em
   const denial = byName(r, /DELETE through the ingress/)[0]?.detail ?? '';
   assert.equal(denial, "HTTP 404 with an empty body (the gateway has no route for Host foo.com: is it among a Gateway's hosts and a VirtualService's? --ingress-host names it), want 403 with the RBAC flag");
   for (const c of r.checks) assert.doesNotMatch(c.detail, /(: |; )$/, c.name);
+});
+
+test('a sidecar that refuses the call: the detail says the URL and the port it went through, apart', async () => {
+  const mesh = await startFakeMesh({});
+  try {
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise((resolve) => closed.close(resolve));
+    const state = { ...mesh.state, components: mesh.state.components.map((c) => (c.ports['proxy:15001'] === undefined ? c : { ...c, ports: { ...c.ports, 'proxy:15001': port } })) };
+    const [result] = await runVerify(state, { settings: { timeoutMs: 2000 }, checks: [mtlsBetweenSidecars] }).then((r) => r.checks);
+    assert.equal(result?.status, 'FAIL');
+    assert.equal(result?.detail, `http://podinfo.podinfo:9898/headers through 127.0.0.1:${port}: connect ECONNREFUSED 127.0.0.1:${port}`);
+  } finally {
+    await mesh.close();
+  }
 });

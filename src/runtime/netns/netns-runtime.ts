@@ -17,7 +17,8 @@ import { ExitReporter } from '../exit-reporter.ts';
 import { MeshStoppedError, type ProxyMeta, type RuntimeOptions } from '../mesh-runtime.ts';
 import { type MeshPlan, type PlannedGateway, type PlannedWorkload, planMesh } from '../plan.ts';
 import { ensurePortFree } from '../ports.ts';
-import { gatewayProxyMeta, proxyArgs, proxyEnv, proxyFiles, waitReady } from '../proxy-process.ts';
+import { gatewayProxyMeta, proxyArgs, proxyEnv, proxyFiles, servedProxyPorts, waitReady } from '../proxy-process.ts';
+import { podLoopbackProxyPorts } from '../reachable-address.ts';
 import { type ComponentState, type MeshState, makeStateDirs, meshMarker } from '../state.ts';
 import { Supervised } from '../supervisor.ts';
 import { workloadInstance } from '../workload-instance.ts';
@@ -31,8 +32,8 @@ import { type PodHandle, PodNetwork } from './pod-network.ts';
 import { TcpForwarder } from './tcp-forwarder.ts';
 import { proxyNodeFlags } from '../node-flags.ts';
 
-/** The sidecar ports published on the pod address: tunnel, health, merged and proxy metrics. */
-const sidecarExposedPorts = [15008, 15020, 15021, 15090];
+/** The sidecar ports published on the pod address: all it serves but those kept on the pod's loopback (tunnel, health, Prometheus). */
+const sidecarExposedPorts = servedProxyPorts('sidecar').filter((p) => !podLoopbackProxyPorts.includes(p));
 /** The xDS port on the bridge address (Istio's plaintext port); the control plane itself is on loopback. */
 const bridgeXdsPort = 15010;
 
@@ -154,7 +155,7 @@ export class NetnsMeshRuntime {
     const cmd = this.#inPod(r, o.nodeBinary, [...proxyNodeFlags, o.outriggerBin, 'proxy', ...args, ...(o.proxyFlags ?? []), '--local-mode']);
     const sup = new Supervised({ label: `${r.state.name} proxy`, ...cmd, env: { ...proxyEnv(), ...meshMarker(o.stateDir) }, logFile, ...(role === 'sidecar' ? { gid: proxyGid } : {}) });
     r.state.proxyLogFile = logFile;
-    for (const p of [15000, 15001, 15006, 15008, 15020, 15021, 15090]) r.state.ports[`proxy:${p}`] = p;
+    for (const p of servedProxyPorts(role)) r.state.ports[`proxy:${p}`] = p;
     (this.#reporter as ExitReporter).watch(sup, r.state, 'proxy');
     if (this.#stopping) throw new MeshStoppedError();
     sup.start();

@@ -3,15 +3,16 @@
 // pushes as ROOTCA, none expiring within the alert's 30 days.
 import { X509Certificate } from 'node:crypto';
 import tls from 'node:tls';
+import { type HostPort, reachableAddress } from '../../runtime/reachable-address.ts';
 import type { ComponentState } from '../../runtime/state.ts';
 import { type Check, type CheckResult, errorText, fail, hostPort, pass, request, type VerifyContext } from '../check.ts';
 
 const DAY_MS = 86_400_000;
 
 /** The leaf certificate a TLS server presents (the tunnel asks for a client certificate; it is read before that matters). */
-export function presentedCertificate(port: number, timeoutMs: number): Promise<X509Certificate> {
+export function presentedCertificate(target: HostPort, timeoutMs: number): Promise<X509Certificate> {
   return new Promise((resolve, reject) => {
-    const socket = tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false, ALPNProtocols: ['h2'], timeout: timeoutMs });
+    const socket = tls.connect({ host: target.host, port: target.port, rejectUnauthorized: false, ALPNProtocols: ['h2'], timeout: timeoutMs });
     const done = (err: Error | undefined, cert?: X509Certificate) => {
       socket.destroy();
       if (cert) resolve(cert);
@@ -43,7 +44,8 @@ async function roots(ctx: VerifyContext, proxy: ComponentState): Promise<X509Cer
 export const certificates: Check = async (ctx) => {
   const out: CheckResult[] = [];
   const now = ctx.now();
-  const sidecars = ctx.state.components.filter((c) => c.kind === 'workload' && c.sidecar && c.ports['proxy:15008'] !== undefined);
+  const tunnel = (c: ComponentState) => reachableAddress(ctx.state.mode, c, 'proxy:15008');
+  const sidecars = ctx.state.components.filter((c) => c.kind === 'workload' && c.sidecar && tunnel(c) !== undefined);
   if (sidecars.length === 0) return [fail('certificates', 'no sidecar with a tunnel port in the state')];
   let bundle: X509Certificate[];
   const rootName = `root CA valid for at least ${ctx.settings.rootMinDays} days`;
@@ -57,7 +59,7 @@ export const certificates: Check = async (ctx) => {
   for (const c of sidecars) {
     const name = `workload certificate of ${c.name}`;
     try {
-      const cert = await presentedCertificate(c.ports['proxy:15008'] as number, ctx.settings.timeoutMs);
+      const cert = await presentedCertificate(tunnel(c) as HostPort, ctx.settings.timeoutMs);
       const spiffe = /URI:(spiffe:\/\/[^,\s]+)/.exec(cert.subjectAltName ?? '')?.[1];
       const from = Date.parse(cert.validFrom);
       const to = Date.parse(cert.validTo);

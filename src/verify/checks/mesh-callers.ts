@@ -1,5 +1,6 @@
-// Calls made from inside the mesh: an app's request through its sidecar's outbound port, which in
-// process mode is the app's HTTP proxy (docs/internals.md §6), so the request carries that identity.
+// Calls made from inside the mesh: an app's request through its sidecar's outbound port, which is the
+// app's HTTP proxy (docs/internals.md §6), so the request carries that identity.
+import { openAddress } from '../../runtime/reachable-address.ts';
 import type { ComponentState } from '../../runtime/state.ts';
 import { type HttpAnswer, request, type VerifyContext } from '../check.ts';
 
@@ -25,10 +26,16 @@ export function unlistedCaller(ctx: VerifyContext): ComponentState | undefined {
   return ctx.state.components.filter(meshed).find((c) => !allowedCallers.some((re) => re.test(c.name)) && !c.name.startsWith('monitoring/'));
 }
 
-export function callThrough(ctx: VerifyContext, caller: ComponentState, path: string, opts: { method?: string; headers?: Record<string, string> } = {}): Promise<HttpAnswer> {
-  const port = caller.ports['proxy:15001'] as number;
+/** A request through `caller`'s sidecar; in netns mode its outbound port is on the pod's loopback, forwarded for the call. */
+export async function callThrough(ctx: VerifyContext, caller: ComponentState, path: string, opts: { method?: string; headers?: Record<string, string> } = {}): Promise<HttpAnswer> {
+  const outbound = await openAddress(ctx.state.mode, caller, 'proxy:15001');
+  if (!outbound) throw new Error(`${caller.name}: its sidecar's outbound port cannot be reached from here`);
   const url = `http://${ctx.settings.service}${path}`;
-  return request({ host: '127.0.0.1', port }, url, { ...opts, headers: { host: ctx.settings.service, ...(opts.headers ?? {}) }, timeoutMs: ctx.settings.timeoutMs });
+  try {
+    return await request(outbound, url, { ...opts, headers: { host: ctx.settings.service, ...(opts.headers ?? {}) }, timeoutMs: ctx.settings.timeoutMs });
+  } finally {
+    await outbound.close();
+  }
 }
 
 /** A request to the ingress gateway addressed to the Gateway's host. */
