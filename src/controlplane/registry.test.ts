@@ -107,3 +107,20 @@ test('config that declares a connected proxy\'s pod for another identity replace
     address: '127.0.0.1', appPorts: { 9898: 9898 }, healthy: false, source: 'deployment',
   });
 });
+
+test("a pod the runtime runs is ready when the runtime says its app listens, not when its sidecar connects; a remote proxy's pod when it connects", () => {
+  const reg = new WorkloadRegistry();
+  reg.setDeclared(declaredWorkloads(loadText(manifests, 'm.yaml').resources));
+  const pod = { name: 'podinfo-stable-0', namespace: 'podinfo', labels: { app: 'podinfo', version: 'stable' }, serviceAccount: 'podinfo', address: '127.0.0.1', appPorts: { 9898: 41000 }, tunnelAddress: '127.0.0.1:41002', source: 'deployment' } as const;
+  const health = (name: string) => reg.instances().find((i) => i.name === name)?.healthy;
+  reg.register({ ...pod, healthy: false });
+  reg.proxyConnected('s1', 'podinfo-stable-0', view(), podinfo);
+  assert.equal(health('podinfo-stable-0'), false, 'sidecar connected, app not listening yet');
+  reg.register({ ...pod, healthy: true });
+  assert.equal(health('podinfo-stable-0'), true);
+  reg.register({ ...pod, healthy: false });
+  assert.equal(health('podinfo-stable-0'), false, 'its app exited');
+  // No runtime registers podinfo-stable-1: its proxy joined from elsewhere, and its connection is its readiness.
+  reg.proxyConnected('s2', 'podinfo-stable-1', view({ id: 'sidecar~10.0.0.7~podinfo-stable-1.podinfo~podinfo.svc.cluster.local', ip: '10.0.0.7' }), podinfo);
+  assert.equal(health('podinfo-stable-1'), true);
+});

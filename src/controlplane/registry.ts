@@ -156,7 +156,10 @@ export class WorkloadRegistry {
         workload: base?.workload ?? announced.identity.workload,
         address: proxy.ip || base?.address || '127.0.0.1',
         appPorts: Object.keys(proxy.appPorts).length > 0 ? proxy.appPorts : (base?.appPorts ?? {}),
-        healthy: true,
+        // A pod the local runtime runs is ready when the runtime says (its app listens, as a readiness
+        // probe finds it), not as soon as its sidecar connects; one it does not run (a proxy joining
+        // from another host) once its proxy is connected.
+        healthy: this.#registered.get(k)?.healthy ?? true,
         source: base?.source ?? 'proxy',
       };
       const tunnel = proxy.tunnelAddress ?? base?.tunnelAddress;

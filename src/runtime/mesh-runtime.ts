@@ -26,6 +26,7 @@ import type { HostEvent } from './hosted-proxies.ts';
 import { HostRoster } from './host-roster.ts';
 import { type ExitReport, Supervised, tailFile } from './supervisor.ts';
 import { workloadInstance } from './workload-instance.ts';
+import { followReadiness } from './app-readiness.ts';
 import type { ProxyStatsMatcher } from '../telemetry/metrics/stats-matcher.ts';
 
 export interface RuntimeOptions {
@@ -174,6 +175,13 @@ export class MeshRuntime {
       this.#running.push(r);
     }
 
+    // A pod with a sidecar is known before its proxy connects, and not ready: it joins its services'
+    // endpoints once its app listens (#startApp), as a readiness probe would pass, not when its sidecar connects.
+    for (const r of this.#running) {
+      if (!r.workload || !r.proxy) continue;
+      r.instance = workloadInstance(r.workload, { address: '127.0.0.1', appPorts: r.appPorts ?? {}, tunnelAddress: `127.0.0.1:${r.proxy.ports[15008]}`, ready: false });
+      cp.registerWorkload(r.instance);
+    }
     await this.#startProxyHosts();
     this.#notStopped();
     await Promise.all(this.#running.filter((r) => r.workload).map((r) => this.#startApp(r, resources)));
@@ -331,13 +339,14 @@ export class MeshRuntime {
     reporter.watchCompletion(app, r.state, () => r.retireProxy?.());
     this.#notStopped();
     r.app = app;
+    const listening = Object.values(appPorts);
+    const instance = workloadInstance(w, { address: '127.0.0.1', appPorts, ...(ports ? { tunnelAddress: `127.0.0.1:${ports[15008]}` } : {}) });
+    followReadiness(app, instance, { listening: () => waitListening('127.0.0.1', listening, app), stopping: () => this.#stopping, register: (i) => this.#cp?.registerWorkload(i) });
     o.progress(`${r.state.name}: starting app (${command.origin}: ${describe(command)})`);
     app.start();
-    const listening = Object.values(appPorts);
     if (listening.length > 0 && !(await waitListening('127.0.0.1', listening, app))) {
       o.progress(`${r.state.name}: warning: the app does not listen on ${listening.join(', ')} yet; it joins its services anyway`);
     }
-    const instance = workloadInstance(w, { address: '127.0.0.1', appPorts, ...(ports ? { tunnelAddress: `127.0.0.1:${ports[15008]}` } : {}) });
     r.instance = instance;
     this.#cp?.registerWorkload(instance);
     r.state.status = 'running';

@@ -22,6 +22,7 @@ import { podLoopbackProxyPorts } from '../reachable-address.ts';
 import { type ComponentState, type MeshState, makeStateDirs, meshMarker } from '../state.ts';
 import { Supervised } from '../supervisor.ts';
 import { workloadInstance } from '../workload-instance.ts';
+import { followReadiness } from '../app-readiness.ts';
 import { newMeshId, serviceCidr } from './addressing.ts';
 import { removeNetnsRecord, writeNetnsRecord } from './netns-record.ts';
 import { buildServiceRoutes, type ServiceRoute } from './service-routes.ts';
@@ -211,7 +212,11 @@ export class NetnsMeshRuntime {
       ...(captured.length ? [`plaintext on ${captured.join(', ')} goes through the sidecar`] : []),
     ];
     if (details.length) r.state.detail = details.join('; ');
+    const instance = workloadInstance(w, { address: r.pod.address, appPorts, ...(w.sidecar ? { tunnelAddress: `${r.pod.address}:15008` } : {}) });
     if (w.sidecar) {
+      // Known before its proxy connects, and not ready until its app listens (as in process mode).
+      r.instance = { ...instance, healthy: false };
+      cp.registerWorkload(r.instance);
       o.progress(`${r.state.name}: starting sidecar in ${r.pod.netns} (${r.pod.address})`);
       await this.#startProxy(r, 'sidecar', { name: w.name, workload: w.owner.name, namespace: w.namespace, serviceAccount: w.serviceAccount, labels: w.labels, appPorts, ...(w.statsMatcher ? { statsMatcher: w.statsMatcher } : {}) });
     }
@@ -230,13 +235,14 @@ export class NetnsMeshRuntime {
     reporter.watchCompletion(app, r.state, () => void r.proxy?.stop());
     r.app = app;
     if (this.#stopping) throw new MeshStoppedError();
+    const listening = Object.values(appPorts);
+    const pod = r.pod;
+    followReadiness(app, instance, { listening: () => waitPodListening(pod.netns, o.nodeBinary, pod.address, listening), stopping: () => this.#stopping, register: (i) => cp.registerWorkload(i) });
     o.progress(`${r.state.name}: starting app in ${r.pod.netns} (${command.origin}: ${path.basename(command.file)})`);
     app.start();
-    const listening = Object.values(appPorts);
     if (!w.runToCompletion && !(await waitPodListening(r.pod.netns, o.nodeBinary, r.pod.address, listening))) {
       o.progress(`${r.state.name}: warning: the app does not listen on ${listening.join(', ')} yet; it joins its services anyway`);
     }
-    const instance = workloadInstance(w, { address: r.pod.address, appPorts, ...(w.sidecar ? { tunnelAddress: `${r.pod.address}:15008` } : {}) });
     r.instance = instance;
     cp.registerWorkload(instance);
     r.state.status = 'running';
