@@ -11,6 +11,8 @@ export const LocalReplies = {
   upstreamReset: { status: 503, flag: 'UC', details: 'upstream_reset_before_response_started{connection_termination}', body: 'upstream connect error or disconnect/reset before headers. reset reason: connection termination' },
   upstreamProtocolError: { status: 502, flag: 'UPE', details: 'upstream_reset_before_response_started{protocol_error}', body: 'upstream connect error or disconnect/reset before headers. reset reason: protocol error' },
   upstreamTimeout: { status: 504, flag: 'UT', details: 'response_timeout', body: 'upstream request timeout' },
+  // The last try ended by its per-try timeout (Envoy's onPerTryTimeout), retried or not; the route's own is response_timeout.
+  upstreamPerTryTimeout: { status: 504, flag: 'UT', details: 'upstream_per_try_timeout', body: 'upstream request timeout' },
   // Envoy marks a circuit breaker's refusal `x-envoy-overloaded: true` (unless suppress_envoy_headers), and
   // a proxy downstream does not retry it.
   overflow: { status: 503, flag: 'UO', details: 'upstream_reset_before_response_started{overflow}', body: 'upstream connect error or disconnect/reset before headers. reset reason: overflow', headers: { 'x-envoy-overloaded': 'true' } },

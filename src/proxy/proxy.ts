@@ -158,7 +158,11 @@ export class OutriggerProxy {
       secrets: this.secrets,
       random,
       portMap: opts.portMap ?? new Map(),
-      onError: (name, err) => this.#log('error', `listener ${name}: ${err.message}`),
+      // Envoy's ListenerManagerImpl::createListenSocketFactory line; the LDS update is NACKed with the reason too.
+      onError: (name, err) => this.#log('error', `listener '${name}' failed to bind or apply socket options: ${err.message}`),
+      listenerCreateFailure: this.metrics
+        .counter('envoy_listener_manager_listener_create_failure', 'Envoy listener_manager.listener_create_failure: listeners whose listen socket could not be bound.', () => 'listener_manager.listener_create_failure')
+        .bind(),
       sslStats: new ListenerSslStats(this.metrics),
       authzStats: new NetworkAuthzStats(this.metrics),
       // What a CONNECT's answer tells the source (its TCP telemetry's destination), as HTTP answers do.

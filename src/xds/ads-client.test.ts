@@ -115,6 +115,58 @@ test('subscribes CDS then EDS, ACKs good updates and NACKs bad ones with the rea
   assert.equal(client.status().types[TypeUrl.Cluster]?.error, 'Cluster bad: unsupported lb_policy MAGLEV');
 });
 
+test('an update applied asynchronously (listeners binding) is answered when it settles; the next response waits for it', async (t) => {
+  let gotCall!: (c: Call) => void;
+  const callP = new Promise<Call>((r) => (gotCall = r));
+  const { server, port } = await startServer((c) => gotCall(c));
+  t.after(() => server.forceShutdown());
+  const order: string[] = [];
+  const settle: ((err?: Error) => void)[] = [];
+  const client = new AdsClient({
+    address: `127.0.0.1:${port}`,
+    node: { id: 'sidecar~10.0.0.1~a.ns~ns.svc.cluster.local', metadata: {} },
+    subscriber: {
+      apply(typeUrl: string, _resources: TypedAny[], version: string) {
+        order.push(`apply ${version}`);
+        if (typeUrl !== TypeUrl.Listener) return;
+        return new Promise<void>((resolve, reject) => settle.push((err) => (err ? reject(err) : resolve())));
+      },
+      resourceNames: (typeUrl: string) => (typeUrl === TypeUrl.Cluster || typeUrl === TypeUrl.Listener ? undefined : []),
+    },
+  });
+  t.after(() => client.stop());
+  client.start();
+  const call = await callP;
+  const q = requestQueue(call);
+  await q.next((r) => r.type_url === TypeUrl.Listener && !r.response_nonce);
+  const lds = (v: string, n: string) => call.write({ version_info: v, type_url: TypeUrl.Listener, nonce: n, resources: [] });
+  lds('v1', 'l1');
+  call.write({ version_info: 'c1', type_url: TypeUrl.Cluster, nonce: 'c1', resources: [cluster('a')] });
+  lds('v2', 'l2');
+  await until(() => settle.length === 1);
+  // Nothing after the pending update is applied, nor is it answered, until it settles.
+  for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+  assert.deepEqual(order, ['apply v1']);
+  settle[0]?.(new Error("Error adding/updating listener(s) x: cannot bind '0.0.0.0:1': Address already in use"));
+  const nack = await q.next((r) => r.response_nonce === 'l1');
+  assert.equal(nack.error_detail?.message, "Error adding/updating listener(s) x: cannot bind '0.0.0.0:1': Address already in use");
+  assert.equal(nack.version_info, '');
+  assert.equal((await q.next((r) => r.response_nonce === 'c1')).version_info, 'c1');
+  await until(() => settle.length === 2);
+  assert.deepEqual(order, ['apply v1', 'apply c1', 'apply v2']);
+  settle[1]?.();
+  const ack = await q.next((r) => r.response_nonce === 'l2');
+  assert.equal(ack.version_info, 'v2');
+  assert.equal(ack.error_detail, undefined);
+  assert.equal(client.status().types[TypeUrl.Listener]?.error, undefined);
+});
+
+/** Waits (bounded, on I/O turns) until `cond` holds. */
+async function until(cond: () => boolean): Promise<void> {
+  for (let i = 0; i < 2000 && !cond(); i++) await new Promise((r) => setTimeout(r, 5));
+  assert.ok(cond(), 'never happened');
+}
+
 test('keeps the last good config when the control plane goes away and resyncs when it returns', async (t) => {
   let gotCall!: (c: Call) => void;
   let callP = new Promise<Call>((r) => (gotCall = r));

@@ -1,6 +1,8 @@
 // The proxy's xDS client: one ADS stream (state of the world) to the control plane. Each response is
-// handed to a subscriber that compiles it; a throw becomes a NACK with its message, and the last good
-// config stays in force. When the stream breaks, the client reconnects with backoff and resubscribes.
+// handed to a subscriber that compiles it; a throw (or a rejection, for an update that applies
+// asynchronously, as listeners bind) becomes a NACK with its message, and the last good config stays
+// in force. Responses are applied one at a time, in order. When the stream breaks, the client
+// reconnects with backoff and resubscribes.
 import * as grpc from '@grpc/grpc-js';
 import type { TypedAny } from './any.ts';
 import { toStruct, unpackAny } from './any.ts';
@@ -46,9 +48,13 @@ export const adsCodec = {
   },
 };
 
-/** What the proxy does with resources; `apply` throws to NACK. */
+/**
+ * What the proxy does with resources; `apply` throws to NACK. One that returns a promise is answered
+ * once it settles (a rejection NACKs), and the next response waits for it: Envoy answers LDS only after
+ * its listen sockets are bound.
+ */
 export interface AdsSubscriber {
-  apply(typeUrl: string, resources: TypedAny[], version: string): void;
+  apply(typeUrl: string, resources: TypedAny[], version: string): void | Promise<void>;
   /** Names to subscribe to for a type; undefined = wildcard; [] = nothing yet (not requested). */
   resourceNames(typeUrl: string): readonly string[] | undefined;
 }
@@ -113,6 +119,9 @@ export class AdsClient {
   #connected = false;
   #stopped = false;
   #attempt = 0;
+  /** Responses waiting for the one being applied (a pending LDS bind); a stream's own, in order. */
+  #pending: { res: DiscoveryResponse; call: grpc.ClientDuplexStream<DiscoveryRequest, DiscoveryResponse> }[] = [];
+  #applying = false;
 
   constructor(opts: AdsClientOptions) {
     this.#opts = opts;
@@ -196,7 +205,8 @@ export class AdsClient {
         this.#attempt = 0;
         this.#opts.onEvent?.({ kind: 'responding' });
       }
-      this.#onResponse(res);
+      this.#pending.push({ res, call });
+      if (!this.#applying) this.#applyPending();
     });
     call.on('error', (err: grpc.ServiceError) => onEnd(`${err.code}: ${err.details || err.message}`));
     call.on('end', () => onEnd('stream ended'));
@@ -243,32 +253,77 @@ export class AdsClient {
     this.#call?.write(req);
   }
 
-  #onResponse(res: DiscoveryResponse): void {
+  /** Applies queued responses in order; one whose apply is asynchronous holds the rest until it settles. */
+  #applyPending(): void {
+    this.#applying = true;
+    let held = false;
+    try {
+      for (let next = this.#pending.shift(); next; next = this.#pending.shift()) {
+        const settling = this.#onResponse(next.res, next.call);
+        if (settling) {
+          held = true;
+          void settling.finally(() => this.#applyPending());
+          return;
+        }
+      }
+    } finally {
+      // A throw (a write on a broken stream) must not leave later responses waiting forever.
+      if (!held) this.#applying = false;
+    }
+  }
+
+  /** Returns a promise when the subscriber's apply is still settling; the answer is sent once it has. */
+  #onResponse(res: DiscoveryResponse, call: grpc.ClientDuplexStream<DiscoveryRequest, DiscoveryResponse>): Promise<void> | undefined {
+    // Queued behind an apply while its stream closed: the new stream's resync sends it again.
+    if (call !== this.#call) return undefined;
     const s = this.#state(res.type_url);
     s.lastNonce = res.nonce;
-    let error: string | undefined;
+    let applied: void | Promise<void>;
     try {
       const decoded: TypedAny[] = [];
       for (const any of res.resources) {
         if (any.type_url !== res.type_url) throw new Error(`resource of type ${any.type_url} in a ${res.type_url} response`);
         decoded.push(unpackAny(any));
       }
-      this.#opts.subscriber.apply(res.type_url, decoded, res.version_info);
+      applied = this.#opts.subscriber.apply(res.type_url, decoded, res.version_info);
     } catch (err) {
-      error = err instanceof Error ? err.message : String(err);
+      this.#answer(res, call, errorMessage(err));
+      return undefined;
     }
+    if (!(applied instanceof Promise)) {
+      this.#answer(res, call, undefined);
+      return undefined;
+    }
+    return applied.then(
+      () => this.#answer(res, call, undefined),
+      (err: unknown) => this.#answer(res, call, errorMessage(err)),
+    );
+  }
+
+  /** ACKs (no error) or NACKs a response; on a stream closed meanwhile the outcome is kept, not sent. */
+  #answer(res: DiscoveryResponse, call: grpc.ClientDuplexStream<DiscoveryRequest, DiscoveryResponse>, error: string | undefined): void {
+    const s = this.#state(res.type_url);
+    const current = call === this.#call;
     const names = this.#opts.subscriber.resourceNames(res.type_url);
     if (error === undefined) {
       s.ackedVersion = res.version_info;
       delete s.lastError;
+      if (!current) return;
       this.#send({ typeUrl: res.type_url, names, version: s.ackedVersion, nonce: res.nonce, node: false });
       this.#opts.onEvent?.({ kind: 'ack', typeUrl: res.type_url, version: res.version_info });
       // Dependent types (EDS after CDS, RDS after LDS) may now have names to ask for.
       this.refreshSubscriptions();
     } else {
       s.lastError = error;
+      if (!current) return;
       this.#send({ typeUrl: res.type_url, names, version: s.ackedVersion, nonce: res.nonce, node: false, error });
       this.#opts.onEvent?.({ kind: 'nack', typeUrl: res.type_url, version: res.version_info, message: error });
+      // An LDS update NACKed for a listener that would not bind applied the others, which may name routes.
+      this.refreshSubscriptions();
     }
   }
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }

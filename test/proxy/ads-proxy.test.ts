@@ -1,6 +1,8 @@
 // The proxy against a small in-test ADS server: config arrives over gRPC, a bad listener is NACKed with
-// its reason while traffic continues on the last good config, and traffic survives the control plane.
+// its reason while traffic continues on the last good config (one that cannot bind its port too, once
+// the bind has failed), and traffic survives the control plane.
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { after, before, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import type { DiscoveryRequest, DiscoveryResponse } from '../../src/xds/ads-client.ts';
@@ -23,10 +25,24 @@ const waiters: { pred: (r: DiscoveryRequest) => boolean; resolve: (r: DiscoveryR
 let resources = new Map<string, TypedAny[]>();
 let version = 1;
 let nonce = 0;
+/** Holds the port the proxy's port map sends BUSY_PORT to, until a test frees it. */
+let holder: net.Server;
+let heldPort = 0;
+const BUSY_PORT = 6060;
 
-function send(call: Call, typeUrl: string): void {
+/** Every port ephemeral, as the harness maps them, but BUSY_PORT to the one the test holds. */
+class PortMap extends Map<number, number> {
+  override get(port: number): number {
+    return super.get(port) ?? 0;
+  }
+}
+
+/** Sends the current state of one type; returns the response's nonce. */
+function send(call: Call, typeUrl: string): string {
   const list = resources.get(typeUrl) ?? [];
-  call.write({ version_info: `v${version}`, type_url: typeUrl, nonce: String(++nonce), resources: list.map((r) => packAny(typeUrl, withoutType(r))) });
+  const n = String(++nonce);
+  call.write({ version_info: `v${version}`, type_url: typeUrl, nonce: n, resources: list.map((r) => packAny(typeUrl, withoutType(r))) });
+  return n;
 }
 
 function withoutType(r: TypedAny): object {
@@ -84,11 +100,15 @@ before(async () => {
   );
   const port = await new Promise<number>((res, rej) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? rej(e) : res(p))));
   xdsAddress = `127.0.0.1:${port}`;
-  env = await startProxy({ xdsAddress, token: 'secret-token', onLog: (level, message) => logs.push(`${level} ${message}`) });
+  holder = net.createServer();
+  await new Promise<void>((r) => holder.listen(0, '127.0.0.1', r));
+  heldPort = (holder.address() as net.AddressInfo).port;
+  env = await startProxy({ xdsAddress, token: 'secret-token', portMap: new PortMap([[BUSY_PORT, heldPort]]), onLog: (level, message) => logs.push(`${level} ${message}`) });
   await nextRequest((r) => r.type_url === TypeUrl.RouteConfiguration && !!r.version_info);
 });
 
 after(async () => {
+  holder.close();
   server.forceShutdown();
   await env.close();
   backend.server.close();
@@ -149,6 +169,37 @@ test('a refused route configuration ends the wait: the proxy is ready, serving w
   await nextRequest((r) => r.type_url === TypeUrl.RouteConfiguration && r.error_detail !== undefined && r.error_detail !== null);
   assert.equal(env.proxy.ready(), true);
   assert.equal((await request(await env.port('0.0.0.0_8080'), '/still-served', { host: 'any.example' })).status, 200);
+});
+
+test('a listener whose port is taken is NACKed once its bind fails, in Envoy\'s words; the others serve; a later push binds it', async () => {
+  version = 6;
+  const previous = resources.get(TypeUrl.Listener) ?? [];
+  const busy = listener(`0.0.0.0_${BUSY_PORT}`, BUSY_PORT, [{ filter: hcm('http.8080') }]);
+  resources.set(TypeUrl.Listener, [...previous, busy]);
+  const [call] = calls;
+  assert.ok(call);
+  const sent = send(call, TypeUrl.Listener);
+  const answer = await nextRequest((r) => r.type_url === TypeUrl.Listener && r.response_nonce === sent);
+  // Envoy's LdsApiImpl and ListenSocketImpl::bind wording, with where the port map sent the port.
+  assert.equal(answer.error_detail?.message, `Error adding/updating listener(s) 0.0.0.0_${BUSY_PORT}: cannot bind '0.0.0.0:${BUSY_PORT}': Address already in use (port map: 127.0.0.1:${heldPort})`);
+  assert.equal(answer.version_info, 'v5', 'the NACK names the version still in force');
+  assert.ok(logs.includes(`error listener '0.0.0.0_${BUSY_PORT}' failed to bind or apply socket options: cannot bind '0.0.0.0:${BUSY_PORT}': Address already in use (port map: 127.0.0.1:${heldPort})`), logs.join('\n'));
+  assert.match(env.proxy.metrics.renderStats(), /^listener_manager\.listener_create_failure: 1$/m);
+  // The listeners that were serving still are; the one that could not bind is not listed as bound.
+  assert.equal((await request(await env.port('0.0.0.0_8080'), '/still', { host: 'any.example' })).status, 200);
+  assert.equal((await env.proxy.listeners.boundPorts())[`0.0.0.0_${BUSY_PORT}`], undefined);
+  assert.equal(env.proxy.ads?.status().types[TypeUrl.Listener]?.error, answer.error_detail?.message);
+
+  // The port is free again: the next push binds it, and only then is it ACKed.
+  await new Promise<void>((r) => holder.close(() => r()));
+  version = 7;
+  const again = send(call, TypeUrl.Listener);
+  const ack = await nextRequest((r) => r.type_url === TypeUrl.Listener && r.response_nonce === again);
+  assert.ok(!ack.error_detail, ack.error_detail?.message);
+  assert.equal(ack.version_info, 'v7');
+  assert.equal((await env.proxy.listeners.boundPorts())[`0.0.0.0_${BUSY_PORT}`], heldPort);
+  assert.equal((await request(heldPort, '/now-bound', { host: 'any.example' })).status, 200);
+  assert.equal((await request(await env.port('0.0.0.0_8080'), '/still', { host: 'any.example' })).status, 200);
 });
 
 test('keeps serving when the control plane goes away, and says once that its stream closed', async () => {

@@ -6,3 +6,15 @@ export class ProxyConfigError extends Error {
     super(`${resource}: ${field}: ${problem}`);
   }
 }
+
+/**
+ * An LDS update some of whose listeners could not be added (a listen socket that would not bind). Its
+ * message is Envoy's LdsApiImpl rejection: `Error adding/updating listener(s) ` and a `name: reason`
+ * line per listener (Envoy ends each with a newline; the last is left off here).
+ */
+export class ListenerUpdateError extends Error {
+  readonly code = 'PROXY_LISTENER_UPDATE';
+  constructor(failures: readonly { name: string; message: string }[]) {
+    super(`Error adding/updating listener(s) ${failures.map((f) => `${f.name}: ${f.message}`).join('\n')}`);
+  }
+}

@@ -1,6 +1,7 @@
 // The proxy's side of ADS: compiles each state-of-the-world update (all of it, or none: any error
 // NACKs and the previous config stays) and swaps it into the cluster manager, route tables, listener
-// manager and secret store. Keeps the raw resources for /config_dump.
+// manager and secret store. A listener that then cannot bind NACKs its update too, once every bind has
+// settled; the others apply, as in Envoy. Keeps the raw resources for /config_dump.
 import type { AdsSubscriber } from '../../xds/ads-client.ts';
 import type { TypedAny } from '../../xds/any.ts';
 import { TypeUrl } from '../../xds/type-urls.ts';
@@ -15,7 +16,7 @@ import { compileRouteConfiguration } from '../http/route/index.ts';
 import type { CompiledListener } from '../listener/compile-listener.ts';
 import { compileListener } from '../listener/compile-listener.ts';
 import type { ListenerManager } from '../listener/listener-manager.ts';
-import { ProxyConfigError } from './config-error.ts';
+import { ListenerUpdateError, ProxyConfigError } from './config-error.ts';
 import type { EnvoyCluster, EnvoyClusterLoadAssignment, EnvoyListener, EnvoySecret } from './envoy-shapes.ts';
 import type { SecretStore } from './secrets.ts';
 import { compileSecret } from './secrets.ts';
@@ -100,7 +101,8 @@ export class XdsState implements AdsSubscriber {
     }
   }
 
-  apply(typeUrl: string, resources: TypedAny[], version: string): void {
+  /** Throws to NACK a config that does not compile; an LDS update returns a promise that settles once its listeners are bound, rejecting to NACK one that could not bind. */
+  apply(typeUrl: string, resources: TypedAny[], version: string): void | Promise<void> {
     const named = (r: TypedAny, field = 'name') => {
       const n = r[field];
       if (typeof n !== 'string' || !n) throw new ProxyConfigError(typeUrl.slice(typeUrl.lastIndexOf('.') + 1), field, 'is required');
@@ -127,7 +129,7 @@ export class XdsState implements AdsSubscriber {
       case TypeUrl.Listener: {
         const ctx = { filters: this.#deps.filters, compileRoutes: (rc: TypedAny) => this.#compileRoutes(rc) };
         const compiled: CompiledListener[] = resources.map((r) => compileListener(r as unknown as EnvoyListener, ctx));
-        this.#deps.listeners.apply(compiled);
+        const binding = this.#deps.listeners.apply(compiled);
         const rds = new Set<string>();
         const sds = new Set<string>(['ROOTCA']);
         for (const l of compiled) {
@@ -146,7 +148,18 @@ export class XdsState implements AdsSubscriber {
         this.#rdsNames = [...rds];
         this.#listenerSds = [...sds];
         this.#sdsNames = [...new Set([...this.#listenerSds, ...this.#clusterSds])];
-        break;
+        const previous = this.#dump.get(typeUrl);
+        const dump = this.#record(typeUrl, resources, version);
+        return binding.then((failures) => {
+          if (failures.length === 0) return;
+          // What the listener manager kept (the previous version, or nothing) is what /config_dump shows.
+          for (const f of failures) {
+            const had = previous?.get(f.name);
+            if (had) dump.set(f.name, had);
+            else dump.delete(f.name);
+          }
+          throw new ListenerUpdateError(failures);
+        });
       }
       case TypeUrl.RouteConfiguration: {
         const next = new Map<string, RouteTable>();
@@ -167,8 +180,14 @@ export class XdsState implements AdsSubscriber {
       default:
         throw new ProxyConfigError('DiscoveryResponse', 'type_url', `unsupported resource type ${typeUrl}`);
     }
+    this.#record(typeUrl, resources, version);
+  }
+
+  #record(typeUrl: string, resources: TypedAny[], version: string): Map<string, DumpEntry> {
     const lastUpdated = new Date(this.#deps.now()).toISOString();
     const key = typeUrl === TypeUrl.ClusterLoadAssignment ? 'cluster_name' : 'name';
-    this.#dump.set(typeUrl, new Map(resources.map((r) => [String(r[key]), { version, resource: r, lastUpdated }])));
+    const dump = new Map(resources.map((r) => [String(r[key]), { version, resource: r, lastUpdated }]));
+    this.#dump.set(typeUrl, dump);
+    return dump;
   }
 }

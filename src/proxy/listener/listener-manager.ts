@@ -1,6 +1,7 @@
 // Reconciles LDS with bound sockets: new listeners bind (through the port map for Istio's fixed
 // ports), changed ones swap their compiled config in place, removed ones drain. `connect_terminate`
-// is the mesh tunnel; `bind_to_port: false` listeners are only consulted by the forward proxy.
+// is the mesh tunnel; `bind_to_port: false` listeners are only consulted by the forward proxy. A
+// listener that cannot bind is left out, or keeps its previous version, and is reported to the caller.
 import type { ServerHttp2Stream } from 'node:http2';
 import type { HcmRuntime } from '../http/connection-manager.ts';
 import { handleHttp } from '../http/connection-manager.ts';
@@ -9,6 +10,7 @@ import type { DownstreamReq, DownstreamRes } from '../http/http-stream.ts';
 import type { SecretStore } from '../config/secrets.ts';
 import type { ClusterManager } from '../cluster/cluster-manager.ts';
 import { TunnelServer, type TunnelStreamKind, type TunnelTransport } from '../tunnel/tunnel-server.ts';
+import { type ListenerBindFailure, bindFailure } from './bind-failure.ts';
 import { BoundListener, serverKind } from './bound-listener.ts';
 import type { CompiledListener, FilterChain } from './compile-listener.ts';
 import type { OriginalDestinationReader } from './original-destination.ts';
@@ -41,7 +43,10 @@ export interface ListenerManagerDeps {
   random(): number;
   /** Istio port → port to bind (process mode); unmapped ports bind as they are, or as OTHER_LISTENER_PORTS maps them. */
   portMap: ReadonlyMap<number, number>;
+  /** A listener that could not bind: Envoy's `cannot bind '0.0.0.0:15008': Address already in use`. */
   onError?(listener: string, err: Error): void;
+  /** Envoy's `listener_manager.listener_create_failure`: a listener's socket would not bind. */
+  listenerCreateFailure?: { inc(): void };
   /** Mesh TLS handshake counters for the tunnel listener. */
   sslStats?: ListenerSslStats;
   /** Network RBAC's counters (`tcp.rbac.denied`). */
@@ -60,6 +65,9 @@ export class ListenerManager {
   #running = new Map<string, Running>();
   /** Listeners replaced or removed: draining, closed at the drain deadline or with the manager. */
   #retired = new Set<Running>();
+  /** Listeners serving on until the one replacing them (on another port) is bound. */
+  #replaced = new Set<Running>();
+  #closed = false;
   #all = new Map<string, CompiledListener>();
   #unboundByPort = new Map<number, CompiledListener>();
 
@@ -70,10 +78,10 @@ export class ListenerManager {
     });
   }
 
-  /** Actual bound ports by listener name (after the port map; 0 binds an ephemeral port). */
+  /** Actual bound ports by listener name (after the port map; 0 binds an ephemeral port); one that failed to bind is left out. */
   async boundPorts(): Promise<Record<string, number>> {
     const out: Record<string, number> = {};
-    for (const [name, r] of this.#running) out[name] = await (r.kind === 'listener' ? r.l.boundPort : r.t.boundPort);
+    for (const s of await this.listenerStatuses()) out[s.name] = s.port;
     return out;
   }
 
@@ -95,9 +103,21 @@ export class ListenerManager {
     return this.#all.values();
   }
 
-  apply(listeners: readonly CompiledListener[]): void {
-    this.#all = new Map(listeners.map((l) => [l.name, l]));
+  /**
+   * Applies LDS. Listeners swap config at once; new and moved ones bind, and the promise settles when
+   * every bind has: Envoy creates listen sockets while it applies LDS, so the update is answered only
+   * then. It resolves with the listeners that could not bind, each left out (a new one) or kept at its
+   * previous version (one that moved port keeps serving on the old one), so that the next update binds
+   * it again. Never rejects.
+   */
+  apply(listeners: readonly CompiledListener[]): Promise<ListenerBindFailure[]> {
+    const previous = this.#all;
+    const all = new Map(listeners.map((l) => [l.name, l]));
+    this.#all = all;
     this.#unboundByPort = new Map(listeners.filter((l) => !l.bindToPort).map((l) => [l.port, l]));
+    // Removals first, as Envoy's LDS applies them: a listener added on a removed one's port can bind it.
+    for (const [name, r] of this.#running) if (!all.get(name)?.bindToPort) this.#stop(name, r);
+    const binds: Promise<ListenerBindFailure | undefined>[] = [];
     for (const l of listeners) {
       if (!l.bindToPort) continue;
       const r = this.#running.get(l.name);
@@ -109,37 +129,79 @@ export class ListenerManager {
         }
         continue;
       }
-      if (r) this.#stop(l.name, r);
-      // Started anew for the same port (a server switched between plaintext and TLS): the port it had,
-      // which the old one's stop just freed, not another free one where the port map says `*=0`.
-      this.#start(l, r && r.port === l.port ? r.bound : undefined);
+      if (r && r.port === l.port) {
+        // Started anew for the same port (a server switched between plaintext and TLS): the port it had,
+        // which the old one's stop just frees, not another free one where the port map says `*=0`.
+        this.#stop(l.name, r);
+        binds.push(this.#start(l, all, r.bound));
+        continue;
+      }
+      // New, or moved to another port: one it replaces serves until this one is bound.
+      binds.push(this.#start(l, all, undefined, r && { running: r, config: previous.get(l.name) }));
     }
-    for (const [name, r] of this.#running) if (!this.#all.get(name)?.bindToPort) this.#stop(name, r);
+    return Promise.all(binds).then((results) => results.filter((f) => f !== undefined));
   }
 
-  /** `keep`: the host port a listener this one replaces was bound to. */
-  #start(l: CompiledListener, keep?: number): void {
+  /**
+   * Starts a listener; settles when it is bound (the one it replaces then drains) or could not be
+   * (the one it replaces, with its config, is restored; a new one is dropped). `keep`: the host port
+   * a listener this one replaces was bound to.
+   */
+  #start(l: CompiledListener, all: Map<string, CompiledListener>, keep?: number, replaces?: { running: Running; config: CompiledListener | undefined }): Promise<ListenerBindFailure | undefined> {
     const bindPort = keep ?? this.#deps.portMap.get(l.port) ?? this.#deps.portMap.get(OTHER_LISTENER_PORTS) ?? l.port;
+    const running = l.name === TUNNEL_LISTENER ? this.#tunnel(l, bindPort) : this.#listener(l, bindPort);
+    this.#running.set(l.name, running);
+    const server = running.kind === 'listener' ? running.l : running.t;
+    if (replaces) this.#replaced.add(replaces.running);
+    return server.boundPort.then(
+      (p) => {
+        running.bound = p;
+        // Closed while it was binding: it must not outlive the manager.
+        if (this.#closed) server.close();
+        if (replaces && this.#replaced.delete(replaces.running)) this.#retire(replaces.running);
+        return undefined;
+      },
+      (err: Error) => {
+        server.close();
+        const failure = bindFailure(l, err);
+        this.#deps.listenerCreateFailure?.inc();
+        this.#deps.onError?.(l.name, new Error(failure.message, { cause: err }));
+        // Closed meanwhile: what it replaced was closed with the manager.
+        if (replaces && !this.#replaced.delete(replaces.running)) return failure;
+        if (this.#running.get(l.name) !== running) {
+          // A later update has replaced or removed it already; what it replaced is not coming back.
+          if (replaces) this.#retire(replaces.running);
+          return failure;
+        }
+        if (replaces) this.#running.set(l.name, replaces.running);
+        else this.#running.delete(l.name);
+        if (replaces?.config) all.set(l.name, replaces.config);
+        else all.delete(l.name);
+        return failure;
+      },
+    );
+  }
+
+  #tunnel(l: CompiledListener, bindPort: number): Running {
     const d = this.#deps;
-    if (l.name === TUNNEL_LISTENER) {
-      const t = new TunnelServer(bindPort, {
-        material: () => d.secrets.mesh(),
-        // The current listener's, so that an update (a trust domain alias added) applies to the next handshake.
-        peerValidator: () => this.#all.get(TUNNEL_LISTENER)?.tunnelTls?.peerValidator,
-        ...(d.hcm.timers ? { timers: d.hcm.timers } : {}),
-        ...(d.sslStats ? { sslStats: d.sslStats } : {}),
-        ...(d.selfPeer ? { selfPeer: d.selfPeer } : {}),
-        inboundChain: (port, kind, transport) => this.#inboundChain(port, kind, transport),
-        serveStream: (stream: ServerHttp2Stream, chain: FilterChain, conn: ConnectionInfo) => this.#inbound()?.l.serveChain(stream, chain, conn),
-        serveRequest: (chain: FilterChain, conn: ConnectionInfo, req: DownstreamReq, res: DownstreamRes) => {
-          if (chain.handler.kind === 'http') void handleHttp(d.hcm, chain.handler, conn, req, res).catch(() => ('stream' in res ? res.stream.close(2) : res.destroy()));
-        },
-      });
-      const running: Running = { kind: 'tunnel', t, port: l.port };
-      t.boundPort.then((p) => (running.bound = p), (err: Error) => d.onError?.(l.name, err));
-      this.#running.set(l.name, running);
-      return;
-    }
+    const t = new TunnelServer(bindPort, {
+      material: () => d.secrets.mesh(),
+      // The current listener's, so that an update (a trust domain alias added) applies to the next handshake.
+      peerValidator: () => this.#all.get(TUNNEL_LISTENER)?.tunnelTls?.peerValidator,
+      ...(d.hcm.timers ? { timers: d.hcm.timers } : {}),
+      ...(d.sslStats ? { sslStats: d.sslStats } : {}),
+      ...(d.selfPeer ? { selfPeer: d.selfPeer } : {}),
+      inboundChain: (port, kind, transport) => this.#inboundChain(port, kind, transport),
+      serveStream: (stream: ServerHttp2Stream, chain: FilterChain, conn: ConnectionInfo) => this.#inbound()?.l.serveChain(stream, chain, conn),
+      serveRequest: (chain: FilterChain, conn: ConnectionInfo, req: DownstreamReq, res: DownstreamRes) => {
+        if (chain.handler.kind === 'http') void handleHttp(d.hcm, chain.handler, conn, req, res).catch(() => ('stream' in res ? res.stream.close(2) : res.destroy()));
+      },
+    });
+    return { kind: 'tunnel', t, port: l.port };
+  }
+
+  #listener(l: CompiledListener, bindPort: number): Running {
+    const d = this.#deps;
     const bl = new BoundListener(l, bindPort, {
       hcm: d.hcm,
       clusters: d.clusters,
@@ -151,9 +213,7 @@ export class ListenerManager {
       ...(d.authzStats ? { authzStats: d.authzStats } : {}),
       ...(d.sslStats ? { sslStats: d.sslStats } : {}),
     });
-    const running: Running = { kind: 'listener', l: bl, port: l.port };
-    bl.boundPort.then((p) => (running.bound = p), (err: Error) => d.onError?.(l.name, err));
-    this.#running.set(l.name, running);
+    return { kind: 'listener', l: bl, port: l.port };
   }
 
   #inbound(): { l: BoundListener } | undefined {
@@ -187,6 +247,10 @@ export class ListenerManager {
    */
   #stop(name: string, r: Running): void {
     this.#running.delete(name);
+    this.#retire(r);
+  }
+
+  #retire(r: Running): void {
     const l = r.kind === 'listener' ? r.l : r.t;
     l.drain();
     this.#retired.add(r);
@@ -198,12 +262,14 @@ export class ListenerManager {
   }
 
   drain(): void {
-    for (const r of this.#running.values()) (r.kind === 'listener' ? r.l : r.t).drain();
+    for (const r of [...this.#running.values(), ...this.#replaced]) (r.kind === 'listener' ? r.l : r.t).drain();
   }
 
   close(): void {
-    for (const r of [...this.#running.values(), ...this.#retired]) (r.kind === 'listener' ? r.l : r.t).close();
+    this.#closed = true;
+    for (const r of [...this.#running.values(), ...this.#retired, ...this.#replaced]) (r.kind === 'listener' ? r.l : r.t).close();
     this.#running.clear();
     this.#retired.clear();
+    this.#replaced.clear();
   }
 }

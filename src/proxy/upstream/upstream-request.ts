@@ -360,8 +360,9 @@ export class UpstreamRequest {
     x?.abort('per-try timeout');
     if (decision === 'retry' || !this.#done()) return;
     if (decision === 'exhausted') this.#req.info.responseFlags.add('URX');
-    // 504 UT, but counted as the per-try timeout it was: Envoy's upstream_rq_timeout is the route's.
-    this.#out.reply(LocalReplies.upstreamTimeout);
+    // 504 UT, but counted and told as the per-try timeout it was (`upstream_per_try_timeout`): Envoy's
+    // upstream_rq_timeout and `response_timeout` are the route's.
+    this.#out.reply(LocalReplies.upstreamPerTryTimeout);
   };
 
   #onGlobalTimeout = (): void => {
