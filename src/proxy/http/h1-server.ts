@@ -60,9 +60,12 @@ export const h1ServerDefaults: H1ServerOptions = { maxHeadBytes: 60 * 1024, head
 export const H1_METHODS: ReadonlySet<string> = new Set(
   'DELETE GET HEAD POST PUT CONNECT OPTIONS TRACE COPY LOCK MKCOL MOVE PROPFIND PROPPATCH SEARCH UNLOCK BIND REBIND UNBIND ACL REPORT MKACTIVITY CHECKOUT MERGE M-SEARCH NOTIFY SUBSCRIBE UNSUBSCRIBE PATCH PURGE MKCALENDAR LINK UNLINK SOURCE QUERY'.split(' '),
 );
-/** Control characters other than HTAB (field values), or any whitespace and controls (request target). */
+/**
+ * Control characters other than HTAB (field values); any whitespace, control or byte past ASCII
+ * (request target: RFC 3986 has none, and llhttp refuses them, so an origin behind would answer 400).
+ */
 const BAD_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
-const BAD_TARGET = /[\x00-\x20\x7f]/;
+const BAD_TARGET = /[\x00-\x20\x7f-\xff]/;
 
 /** One request: what the connection manager reads of Node's IncomingMessage. */
 export class H1Request {
@@ -792,6 +795,9 @@ export class H1ServerConnection {
 
   /** A malformed request body: the stream fails and the connection closes. */
   #bodyError(req: H1Request, message: string): void {
+    // Nothing more is parsed: a read the socket already holds may still be emitted after destroy(),
+    // and the failed decoder, fed it, would use none of it and spin.
+    this.#gone = true;
     req.body?.destroy(new Error(message));
     this.socket.destroy();
   }

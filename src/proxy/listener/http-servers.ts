@@ -10,6 +10,7 @@ import { type H1Request, type H1Response, H1ServerConnection, type HandedRequest
 import { kStreamCloseHook, type StreamCloseHooked, serverExchange } from '../http/h2-server.ts';
 import type { ConnectionInfo, DownstreamRequest } from '../http/stream.ts';
 import { realTimers } from '../http/router.ts';
+import { DEFAULT_STREAM_IDLE_TIMEOUT_MS } from '../http/stream-timeouts.ts';
 import type { Timers } from '../http/router.ts';
 import { HCM_IDLE_TIMEOUT_MS, type HttpChain } from './compile-listener.ts';
 import { MAX_SESSION_INVALID_FRAMES, watchFloods, watchPrematureResets } from './h2-abuse.ts';
@@ -143,6 +144,15 @@ export class HttpServers {
         (session as http2.ServerHttp2Session & { [kIdle]?: SessionIdle })[kIdle] = new SessionIdle(session, idleMs, rt.timers ?? realTimers, rt.now);
         session.on('close', onIdleSessionClose);
       }
+      // A client's GOAWAY starts Node's graceful close; a connection error nghttp2 finds after it then
+      // leaves the session open for ever (nothing read or written, its streams never close, no timer
+      // left). The client is leaving: its streams get the stream idle timeout to finish, then it ends.
+      session.once('goaway', () => {
+        const timers = rt.timers ?? realTimers;
+        const graceMs = (typeof chain === 'object' && chain.streamTimeouts?.idleMs) || DEFAULT_STREAM_IDLE_TIMEOUT_MS;
+        const timer = timers.set(() => session.destroy(), graceMs);
+        session.once('close', () => timers.clear(timer));
+      });
     });
     // Streams are served as they come, without Node's compat request and response (h2-server.ts).
     this.#h2.on('stream', (stream, headers, _flags, rawHeaders) => {
@@ -176,7 +186,16 @@ export class HttpServers {
       this.#serveH2(socket, ctx, true, () => timers.clear(silent));
       return;
     }
-    socket.once('data', (chunk: Buffer) => {
+    let held: Buffer | null = null;
+    const detect = (read: Buffer): void => {
+      const chunk = held === null ? read : Buffer.concat([held, read]);
+      // `P` or `PR` alone may start the preface or a method (POST, PUT, PATCH): read on to decide, as a
+      // client may send the preface a byte at a time.
+      if (chunk.length < 3 && H2_PREFACE.subarray(0, chunk.length).equals(chunk)) {
+        held = chunk;
+        socket.once('data', detect);
+        return;
+      }
       timers.clear(silent);
       const n = Math.min(chunk.length, H2_PREFACE.length);
       if (chunk.length >= 3 && H2_PREFACE.subarray(0, n).equals(chunk.subarray(0, n))) {
@@ -192,7 +211,8 @@ export class HttpServers {
       }
       // HTTP/1.1 parses the chunk at once; the socket flows on into the codec's own listener.
       this.#serveH1(socket, ctx, chunk);
-    });
+    };
+    socket.once('data', detect);
   }
 
   #serveH1(socket: Duplex, ctx: HttpConnContext, first: Buffer): void {

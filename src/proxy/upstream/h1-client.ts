@@ -434,8 +434,7 @@ class H1Connection {
         socket.once('drain', () => body.resume());
       }
     };
-    body.on('data', onData);
-    body.once('end', () => {
+    const onEnd = (): void => {
       if (ex.done) return;
       if (chunked) {
         let last = '0\r\n';
@@ -450,7 +449,15 @@ class H1Connection {
         socket.write(`${last}\r\n`, 'latin1');
       }
       ex.sent = true;
-    });
+    };
+    // An empty body may have ended before a connection was ready (a Readable given push(null) alone ends
+    // with no reader): its 'end' is gone, and the last chunk is owed now, as the HTTP/2 upstream does.
+    if (body.readableEnded) {
+      onEnd();
+      return;
+    }
+    body.on('data', onData);
+    body.once('end', onEnd);
     body.once('error', () => {
       if (!ex.done) this.#fail(new UpstreamError('reset', 'request body failed'), false);
     });
@@ -630,6 +637,12 @@ class H1Connection {
     // A repeated, equal Content-Length is one (RFC 9110 §8.6), and goes on as one: an HTTP/2 client's
     // head may carry a single-value field only once.
     if (Array.isArray(cl) && cl.every((v) => v === cl?.[0])) headers['content-length'] = cl = cl[0] as string;
+    // Conflicting values, or not a length: refused whatever the status. Relayed on a 204, a 304 or a
+    // HEAD answer (which have no body to frame), they would fail the downstream client's parser instead.
+    if (cl !== undefined && (Array.isArray(cl) || !DIGITS.test(cl))) {
+      this.#protocolError('invalid response content-length');
+      return null;
+    }
     // Both framings at once: which one the server meant is unknowable, so the response is refused, as
     // Envoy refuses it (passing both on would send the decoded body under the wrong length).
     if (te !== undefined && cl !== undefined && ex.head.method !== 'HEAD' && status !== 204 && status !== 304) {
@@ -642,13 +655,7 @@ class H1Connection {
       this.#framing = CHUNKED_LAST.test(codings) ? CHUNKED : UNTIL_CLOSE;
       this.#chunks.reset();
     } else if (cl !== undefined) {
-      const values = Array.isArray(cl) ? cl : [cl];
-      const first = values[0] as string;
-      if (!DIGITS.test(first) || values.some((v) => v !== first)) {
-        this.#protocolError('invalid response content-length');
-        return null;
-      }
-      this.#remaining = Number(first);
+      this.#remaining = Number(cl);
       this.#framing = this.#remaining > 0 ? LENGTH : NONE;
     } else this.#framing = UNTIL_CLOSE;
     if (this.#framing === UNTIL_CLOSE) this.#keepAlive = false;
