@@ -1,9 +1,10 @@
-// `outrigger logs WORKLOAD [--proxy]`: the app's (or its sidecar's) log, like `kubectl logs [-c istio-proxy]`.
+// `outrigger logs WORKLOAD [--proxy] [-f]`: the app's (or its sidecar's) log, like `kubectl logs [-c istio-proxy] [-f]`.
 import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { type Command, InvalidArgumentError } from 'commander';
 import { ComponentNotFoundError, findComponent, parseComponentRef } from '../runtime/find-component.ts';
-import type { ComponentState, MeshState } from '../runtime/state.ts';
+import { type ComponentState, type MeshState, meshOwnerAlive } from '../runtime/state.ts';
+import { followLog } from './log-follow.ts';
 import { runningMesh } from './mesh-state.ts';
 
 export function define(program: Command): void {
@@ -15,18 +16,35 @@ export function define(program: Command): void {
     .option('--proxy', "the sidecar's log instead of the app's")
     .option('-c, --container <name>', "kubectl's container: istio-proxy is the sidecar (as --proxy), any other name the app (each pod runs one app process)")
     .option('--tail <lines>', 'only the last N lines', positiveLines)
+    .option('-f, --follow', 'keep printing lines as they are written, until Ctrl-C or the mesh stops (kubectl logs -f)')
     .option('--dir <dir>', 'the state directory of the mesh')
-    .action((ref: string, opts: { namespace?: string; proxy?: boolean; container?: string; tail?: number; dir?: string }) => {
+    .action(async (ref: string, opts: { namespace?: string; proxy?: boolean; container?: string; tail?: number; follow?: boolean; dir?: string }) => {
       if (opts.container === 'istio-proxy') opts.proxy = true;
       const { dir, state } = runningMesh(opts.dir);
       const c = findLogged(state, ref, opts.namespace);
       // The control plane runs in the `up` process, whose log is up.log; a gateway is its proxy.
       const file = c.kind === 'control-plane' ? controlPlaneLog(dir, state.startedAt) : opts.proxy || c.kind === 'gateway' ? c.proxyLogFile : c.logFile;
       if (!file) throw new NoLogError(`${c.name} has no ${opts.proxy ? 'sidecar' : 'app'} log${!opts.proxy && c.proxyLogFile ? "; for its sidecar's, add --proxy" : ''}`);
-      const text = readFileSync(file, 'utf8');
-      const lines = text.trimEnd().split('\n');
+      // Read once: the follow starts at the byte after what was printed.
+      const bytes = readFileSync(file);
+      const lines = bytes.toString('utf8').trimEnd().split('\n');
       process.stdout.write(`${(opts.tail ? lines.slice(-opts.tail) : lines).join('\n')}\n`);
+      if (opts.follow) await follow(file, bytes.length, state);
     });
+}
+
+/** Prints what `file` gains from `from` on until Ctrl-C (or a SIGTERM), or until the mesh stops. */
+async function follow(file: string, from: number, state: MeshState): Promise<void> {
+  const stop = new AbortController();
+  const onSignal = () => stop.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    await followLog(file, from, (text) => process.stdout.write(text), { signal: stop.signal, running: () => meshOwnerAlive(state) });
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
 }
 
 /**

@@ -25,9 +25,11 @@ const commands: [string, string[]][] = [
   ['logs', ['podinfo-stable-0']],
   ['exec', ['podinfo-stable-0', '--', 'env']],
   ['verify', []],
+  ['proxy-status', []],
+  ['proxy-config', ['cluster', 'podinfo-stable-0.podinfo']],
 ];
 
-test('down, status, logs, exec, verify: --dir naming a file exits 64 with one line naming --dir', async () => {
+test('down, status, logs, exec, verify, proxy-status, proxy-config: --dir naming a file exits 64 with one line naming --dir', async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'or-cli-mesh-dir-'));
   const file = path.join(dir, 'a-file');
   writeFileSync(file, '');
@@ -41,7 +43,7 @@ test('down, status, logs, exec, verify: --dir naming a file exits 64 with one li
   }
 });
 
-test('down, status, logs, exec, verify: a --dir with no mesh in it exits 1 (the command ran and found none)', async () => {
+test('down, status, logs, exec, verify, proxy-status, proxy-config: a --dir with no mesh in it exits 1 (the command ran and found none)', async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'or-cli-mesh-none-'));
   try {
     for (const [command, args] of commands) {
@@ -62,12 +64,15 @@ test('no mesh: the line to start one keeps the --dir given, and without --dir it
     assert.equal(given.err, `outrigger status: no mesh is running here (no ${dir}/state.json); start one with: outrigger up -f DIR --dir ${dir}\n`);
     // Here: this directory's .outrigger, which a mesh started with `up --dir` elsewhere does not use.
     process.chdir(dir);
-    const here = await runMain(['status']);
-    assert.equal(here.code, 1);
-    assert.equal(
-      here.err,
-      `outrigger status: no mesh is running here (no ${path.join(dir, '.outrigger')}/state.json); start one with: outrigger up -f DIR, or give the --dir of a mesh started with one\n`,
-    );
+    // proxy-status and proxy-config too: never whatever answers on the default debug port.
+    for (const args of [['status'], ['proxy-status'], ['proxy-config', 'cluster', 'podinfo-stable-0.podinfo']]) {
+      const here = await runMain(args);
+      assert.equal(here.code, 1, args[0]);
+      assert.equal(
+        here.err,
+        `outrigger ${args[0]}: no mesh is running here (no ${path.join(dir, '.outrigger')}/state.json); start one with: outrigger up -f DIR, or give the --dir of a mesh started with one\n`,
+      );
+    }
   } finally {
     process.chdir(cwd);
     process.exitCode = 0;

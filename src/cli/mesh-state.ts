@@ -1,4 +1,5 @@
 // Shared by the commands that act on a running local mesh: find its state or explain why there is none.
+import { resolveDebugAddress } from '../controlplane/debug-client.ts';
 import { leftoverProcesses, type MeshState, meshOwnerAlive, readState, stateDir } from '../runtime/state.ts';
 import { meshDirHolder } from '../runtime/up-lock.ts';
 import { requireDirectoryIfPresent } from './path-args.ts';
@@ -31,6 +32,17 @@ export function runningMesh(dir?: string): { dir: string; state: MeshState } {
     throw new NoMeshError(`the mesh recorded in ${d}/state.json is not running (pid ${state.pid} is gone); ${next}`);
   }
   return { dir: d, state };
+}
+
+/**
+ * The control plane's debug API: the `--control-plane` address as given (a standalone `outrigger
+ * control-plane` writes no mesh state), else the running mesh's, found as `status` finds it, with its
+ * state. Never a default port: what listens there may be another mesh, or nothing of ours.
+ */
+export function controlPlaneOf(flag: string | undefined, dir: string | undefined): { address: string; state?: MeshState } {
+  if (flag) return { address: resolveDebugAddress(flag) };
+  const { state } = runningMesh(dir);
+  return { address: resolveDebugAddress(state.controlPlane.debugAddress), state };
 }
 
 /** ` --dir DIR` when the person gave one, so a command printed for them works as printed. */

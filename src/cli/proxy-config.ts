@@ -77,7 +77,7 @@ export function define(program: Command): void {
     .option('--subset <name>', 'cluster: only this subset')
     .addOption(new Option('--direction <dir>', 'cluster: only inbound or outbound').choices(['inbound', 'outbound']))
     .option('--name <name>', 'route: only this route configuration')
-    .option('--control-plane <address>', 'debug API address (default: from the mesh state, else 127.0.0.1:15014)')
+    .option('--control-plane <address>', "debug API address, e.g. a standalone control plane's 127.0.0.1:15014 (default: the running mesh's)")
     .option('--dir <dir>', 'the state directory of the mesh (default .outrigger)')
     .addHelpText(
       'after',
@@ -95,14 +95,16 @@ CHECK -.`,
         process.exitCode = EXIT_USAGE;
         return;
       }
-      const { fetchDebug, resolveDebugAddress } = await import('../controlplane/debug-client.ts');
+      const { fetchDebug } = await import('../controlplane/debug-client.ts');
+      const { controlPlaneOf } = await import('./mesh-state.ts');
       // `deploy/NAME` is its first pod, `NAME-0` (a gateway's too: istio-ingressgateway-0).
       const proxy = proxyQuery(ref, namespace);
+      // Outside the catch: no mesh here, or a --dir that is a file, ends the command as it ends `status`.
+      const { address, state = readMeshState(process.cwd(), dir) } = controlPlaneOf(flags.controlPlane, dir);
       try {
-        const state = readMeshState(process.cwd(), dir);
         // An explicit --control-plane asks for what that control plane sent.
         const fromProxy = (kind === 'secret' || kind === 'all') && !flags.controlPlane ? await fetchProxyDump(proxy, state) : undefined;
-        const dump = fromProxy ?? (await fetchDebug<Dump>(resolveDebugAddress(flags.controlPlane, process.cwd(), dir), `/debug/config_dump?proxyID=${encodeURIComponent(proxy)}`));
+        const dump = fromProxy ?? (await fetchDebug<Dump>(address, `/debug/config_dump?proxyID=${encodeURIComponent(proxy)}`));
         // Only once the proxy is known: for a name no proxy has, the error alone says what is wrong.
         if (kind === 'secret' && !fromProxy) process.stderr.write("note: the proxy's own admin API is not reachable from here; showing what the control plane sent (ROOTCA), not the proxy's certificate\n");
         const { controlPlane: _, output, ...filter } = flags;

@@ -22,7 +22,7 @@ export function define(program: Command): void {
     .argument('[proxy]', 'one proxy (pod.namespace, deploy/NAME or pod/NAME with -n, node id, or a unique prefix): diff its clusters, listeners and routes')
     .option('-n, --namespace <ns>', 'namespace of a proxy named without one')
     .addOption(new Option('-o, --output <format>', 'table, json or yaml (the same data as json)').choices(['table', 'json', 'yaml']).default('table'))
-    .option('--control-plane <address>', 'debug API address (default: from the mesh state, else 127.0.0.1:15014)')
+    .option('--control-plane <address>', "debug API address, e.g. a standalone control plane's 127.0.0.1:15014 (default: the running mesh's)")
     .option('--dir <dir>', 'the state directory of the mesh (default .outrigger)')
     .addHelpText(
       'after',
@@ -37,16 +37,18 @@ proxy; a SYNCED proxy holds all that the mesh's current config version (printed 
 outrigger status) produces for it.`,
     )
     .action(async (ref: string | undefined, flags: Flags) => {
-      const { fetchDebug, resolveDebugAddress } = await import('../controlplane/debug-client.ts');
+      const { fetchDebug } = await import('../controlplane/debug-client.ts');
       const { asTyped, proxyQuery, readMeshState } = await import('./proxy-admin-address.ts');
+      const { controlPlaneOf } = await import('./mesh-state.ts');
       const query = ref === undefined ? undefined : proxyQuery(ref, flags.namespace);
+      // Outside the catch: no mesh here, or a --dir that is a file, ends the command as it ends `status`.
+      const { address, state } = controlPlaneOf(flags.controlPlane, flags.dir);
       try {
-        const address = resolveDebugAddress(flags.controlPlane, process.cwd(), flags.dir);
         const proxies = await fetchDebug<ProxySync[]>(address, '/debug/syncz');
         if (ref !== undefined && query !== undefined) {
           const proxy = findProxy(proxies, query);
           const controlPlane = await fetchDebug<ConfigDump>(address, `/debug/config_dump?proxyID=${encodeURIComponent(proxy.proxy)}`);
-          const own = await ownDump(proxy.name, readMeshState(process.cwd(), flags.dir));
+          const own = await ownDump(proxy.name, state ?? readMeshState(process.cwd(), flags.dir));
           const { compareConfigDumps, renderComparison } = await import('./config-compare.ts');
           const types = compareConfigDumps(controlPlane, own);
           await print(flags.output, { proxy: proxy.name, types }, () => renderComparison(types));

@@ -7,7 +7,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { effectivePorts, type UpOptions } from './up.ts';
+import { effectivePorts, preparedLine, type UpOptions } from './up.ts';
 
 const defaults: UpOptions = { file: ['x'], ingressPort: 8080, httpsPort: 8443, xdsPort: 15010, debugPort: 15014, dashboardPort: 20001, mode: 'process', proxyProcesses: 'shared' };
 
@@ -144,4 +144,9 @@ test('two ups started together in one state directory: one runs the mesh, the ot
     await Promise.all(ups.map((u) => u.exited));
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('the JavaScript copy line agrees in number: 1 file, 2 files', () => {
+  assert.equal(preparedLine(1, '/x'), 'prepared 1 JavaScript file for the mesh processes in /x');
+  assert.equal(preparedLine(2, '/x'), 'prepared 2 JavaScript files for the mesh processes in /x');
 });

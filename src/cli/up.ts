@@ -10,6 +10,8 @@ import { portNumber } from './port-arg.ts';
 export interface UpOptions {
   file: string[];
   detach?: boolean;
+  /** Set on the background `up` that `up -d` starts: its output is up.log, where no Ctrl-C reaches it. */
+  detached?: boolean;
   ingressPort: number;
   httpsPort: number;
   ephemeralPorts?: boolean;
@@ -48,6 +50,8 @@ export function define(program: Command): void {
     .option('--dashboard-port <port>', 'dashboard port on loopback (Kiali\'s)', portNumber, 20001)
     .option('--ephemeral-ports', 'pick a free port for everything, the ingress and control plane too (for tests and side-by-side meshes); a port flag given beside it keeps its port: a port you named, silently moved, is one nothing answers on')
     .option('--dir <dir>', 'state directory', undefined)
+    // Internal: the background `up` that `up -d` starts, whose output is up.log.
+    .addOption(new Option('--detached').hideHelp())
     .addOption(new Option('--mode <mode>', 'process (any OS) or netns (Linux, root: each pod in its own network namespace)').choices(['process', 'netns']).default('process'))
     .addOption(
       new Option(
@@ -140,7 +144,7 @@ async function up(opts: UpOptions): Promise<number> {
   if (!claim.claimed) return alreadyStarting(claim.pid);
   const jsDir = jsTreeDir();
   const js = buildJsTree(packageRoot(), jsDir);
-  if (js.written > 0) progress(`prepared ${js.written} JavaScript files for the mesh processes in ${jsDir}`);
+  if (js.written > 0) progress(preparedLine(js.written, jsDir));
   const runtime = new MeshRuntime({
     configDirs: opts.file.map((f) => path.resolve(f)),
     stateDir: dir,
@@ -196,7 +200,8 @@ async function up(opts: UpOptions): Promise<number> {
     if (state.controlPlane.xdsTlsAddress) console.log(`  xDS (TLS): ${state.controlPlane.xdsTlsAddress}, for proxies on other hosts (docs/control-plane.md)`);
     console.log(`  alerts:    prometheus --config.file=${prometheus.config} (the mesh's PrometheusRule alerts and scrape targets)`);
     console.log(`  status:    outrigger status${dirFlag(opts.dir)}`);
-    console.log(`  stop:      Ctrl-C here, or outrigger down${dirFlag(opts.dir)}`);
+    // A detached mesh's summary goes to up.log, read where no Ctrl-C reaches it.
+    console.log(`  stop:      ${opts.detached ? '' : 'Ctrl-C here, or '}outrigger down${dirFlag(opts.dir)}`);
   } catch (err) {
     // Asked to stop while starting (Ctrl-C, SIGTERM, the output pipe closed): the start's failure is that stop.
     const asked = stopping !== undefined;
@@ -262,12 +267,17 @@ async function unrunnableWorkloads(resources: readonly import('../config/resourc
 }
 
 
+/** The progress line for the JavaScript copy the mesh processes run. */
+export function preparedLine(written: number, dir: string): string {
+  return `prepared ${written} JavaScript file${written === 1 ? '' : 's'} for the mesh processes in ${dir}`;
+}
+
 /** Starts `up` again in the background and returns once it has written a state file (or died). */
 async function detach(dir: string, givenDir: string | undefined): Promise<number> {
   mkdirSync(path.join(dir, 'logs'), { recursive: true, mode: 0o700 });
   const logFile = path.join(dir, 'logs', 'up.log');
   const fd = openSync(logFile, 'w', 0o600);
-  const args = process.argv.slice(1).filter((a) => a !== '-d' && a !== '--detach');
+  const args = [...process.argv.slice(1).filter((a) => a !== '-d' && a !== '--detach'), '--detached'];
   const { meshNodeFlags } = await import('../runtime/node-flags.ts');
   const flags = [...process.execArgv, ...meshNodeFlags.filter((f) => !process.execArgv.includes(f))];
   const child = spawn(process.execPath, [...flags, ...args], { detached: true, stdio: ['ignore', fd, fd] });

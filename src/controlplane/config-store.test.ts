@@ -71,3 +71,18 @@ spec:
   store.setFile('/cfg/p.yaml', undefined);
   assert.deepEqual(store.state.resources, []);
 });
+
+test("a held resource keeps its last good version's warnings, not those of the refused text", () => {
+  const s = new ConfigStore();
+  const key = 'VirtualService shop/a';
+  const warning = (message: string): Diagnostic => ({ code: 'OR1031', severity: 'warning', message, resource: key });
+  const good = warning('destination weights add up to 95, not 100');
+  s.setFile('a.yaml', { ...loadText(vs('a', 'a'), 'a.yaml'), diagnostics: [good] });
+  const d = invalid(key);
+  s.setFile('a.yaml', { resources: [], diagnostics: [d, warning('destination weights add up to 25, not 100')] });
+  assert.deepEqual(s.state.held, [{ key, file: 'a.yaml', diagnostics: [d] }]);
+  assert.deepEqual(s.state.diagnostics, [d, good]);
+  // Refused from its first version: its errors only, nothing of it is served.
+  s.setFile('c.yaml', { resources: [], diagnostics: [invalid('VirtualService shop/c'), { ...good, resource: 'VirtualService shop/c' }] });
+  assert.deepEqual(s.state.diagnostics, [d, invalid('VirtualService shop/c'), good]);
+});

@@ -1,7 +1,9 @@
 // The last-good resource set: each file's latest load result merged by resource key. A resource that
 // turns invalid (its key named by an error diagnostic) keeps its last good version and is reported as held;
 // so does every resource of a file that no longer parses (a YAML error names no resource): as kubectl
-// refuses a broken apply, a typo never deletes a DENY policy or a STRICT PeerAuthentication.
+// refuses a broken apply, a typo never deletes a DENY policy or a STRICT PeerAuthentication. The
+// warnings are those of what is served: a held resource's from its last good version, never ones
+// computed from the text that was refused (a weight "75%" would otherwise sum the rest to 25).
 import type { Diagnostic } from '../config/diagnostic.ts';
 import type { LoadResult } from '../config/load.ts';
 import type { AnyResource } from '../config/resource.ts';
@@ -20,9 +22,16 @@ export interface StoreState {
   held: HeldResource[];
 }
 
+interface Served {
+  resource: AnyResource;
+  file: string;
+  /** The warnings (and infos) the load gave this version. */
+  warnings: Diagnostic[];
+}
+
 export class ConfigStore {
   #files = new Map<string, LoadResult>();
-  #lastGood = new Map<string, { resource: AnyResource; file: string }>();
+  #lastGood = new Map<string, Served>();
   #state: StoreState = { resources: [], diagnostics: [], held: [] };
 
   /** Replaces one file's load result (undefined: the file is gone). Returns whether the resource set changed. */
@@ -41,31 +50,35 @@ export class ConfigStore {
   }
 
   #recompute(): boolean {
-    const current = new Map<string, { resource: AnyResource; file: string }>();
-    const diagnostics: Diagnostic[] = [];
+    const current = new Map<string, Served>();
+    const loaded: Diagnostic[] = [];
     const erroredKeys = new Map<string, Diagnostic[]>();
     /** Per file, its errors that name no resource: the file (or a document of it) did not parse. */
     const brokenFiles = new Map<string, Diagnostic[]>();
     for (const file of this.files) {
       const r = this.#files.get(file) as LoadResult;
-      for (const res of r.resources) current.set(resourceKey(res), { resource: res, file });
+      for (const res of r.resources) current.set(resourceKey(res), { resource: res, file, warnings: [] });
       for (const d of r.diagnostics) {
-        diagnostics.push(d);
+        loaded.push(d);
         if (d.severity !== 'error') continue;
         if (d.resource) erroredKeys.set(d.resource, [...(erroredKeys.get(d.resource) ?? []), d]);
         else brokenFiles.set(file, [...(brokenFiles.get(file) ?? []), d]);
       }
     }
+    // A refused resource's errors say why; its warnings were computed from text that is not served.
+    const diagnostics = loaded.filter((d) => d.severity === 'error' || d.resource === undefined || !erroredKeys.has(d.resource));
+    for (const d of diagnostics) if (d.severity !== 'error' && d.resource !== undefined) current.get(d.resource)?.warnings.push(d);
     const held: HeldResource[] = [];
     const next = new Map(current);
     for (const [key, good] of this.#lastGood) {
       if (current.has(key)) continue;
       const why = erroredKeys.get(key) ?? brokenFiles.get(good.file);
       // Gone without an error: deleted. Gone with one, or from a file that no longer parses: it became
-      // invalid, keep what worked.
+      // invalid, keep what worked, and what was said of it.
       if (why) {
         next.set(key, good);
         held.push({ key, file: good.file, diagnostics: why });
+        diagnostics.push(...good.warnings);
       }
     }
     const before = this.#lastGood;
@@ -79,7 +92,7 @@ export class ConfigStore {
   }
 }
 
-function sameResources(a: Map<string, { resource: AnyResource }>, b: Map<string, { resource: AnyResource }>): boolean {
+function sameResources(a: Map<string, Served>, b: Map<string, Served>): boolean {
   if (a.size !== b.size) return false;
   for (const [k, v] of a) {
     const w = b.get(k);

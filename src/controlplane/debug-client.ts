@@ -1,7 +1,5 @@
-// How CLI commands reach a running control plane's debug API: the --control-plane flag, else the
-// local state file's `controlPlane.debugAddress`, else Istio's default 127.0.0.1:15014.
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
+// How CLI commands reach a control plane's debug API: the address a --control-plane flag gives
+// (src/cli/mesh-state.ts picks it, else the running mesh's), and the typed fetch of one of its pages.
 
 export class DebugClientError extends Error {
   readonly code: string;
@@ -11,19 +9,9 @@ export class DebugClientError extends Error {
   }
 }
 
-export function resolveDebugAddress(flag: string | undefined, cwd = process.cwd(), stateDir?: string): string {
-  if (flag) return flag.replace(/^https?:\/\//, '');
-  const dir = stateDir ?? path.join(cwd, '.outrigger');
-  try {
-    const state = JSON.parse(readFileSync(path.join(dir, 'state.json'), 'utf8')) as { controlPlane?: { debugAddress?: unknown } };
-    const a = state.controlPlane?.debugAddress;
-    if (typeof a === 'string' && a) return a.replace(/^https?:\/\//, '');
-  } catch {
-    // An explicit --dir names one mesh: without its state, asking the default port could answer for another.
-    if (stateDir !== undefined) throw Object.assign(new Error(`no mesh is running in ${dir} (no state.json there); give the --dir of a running mesh, or --control-plane ADDRESS`), { code: 'NO_MESH' });
-    // no local mesh state: fall back to the default port
-  }
-  return '127.0.0.1:15014';
+/** `HOST:PORT` of a `--control-plane` value, with or without its `http://`. */
+export function resolveDebugAddress(flag: string): string {
+  return flag.replace(/^https?:\/\//, '');
 }
 
 export async function fetchDebug<T>(address: string, pathAndQuery: string): Promise<T> {

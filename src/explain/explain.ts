@@ -72,7 +72,7 @@ export async function explain(source: ConfigSource, opts: ExplainOptions): Promi
   if (early) return done(trace, early);
   const clusterName = hop.tcpCluster ?? hop.decision?.choice?.name;
   if (!clusterName) return done(trace, { status: 503, flag: 'NC', detail: `${where}: the route names no cluster` });
-  if (clusterName === 'PassthroughCluster') return done(trace, { status: 200, flag: '-', detail: `${where}: passed through to the original destination, outside the mesh's services` });
+  if (clusterName === 'PassthroughCluster') return done(trace, passthroughOutcome(r, where, hop.tcpCluster !== undefined));
   const cluster = from.clusters.get(clusterName);
   if (!cluster || clusterName === 'BlackHoleCluster') {
     return done(trace, { status: hop.decision?.route?.clusterNotFoundStatus ?? 503, flag: 'NC', detail: `${where}: cluster ${clusterName} ${cluster ? 'drops the request' : 'not found'}` });
@@ -141,6 +141,18 @@ export async function explain(source: ConfigSource, opts: ExplainOptions): Promi
 function serverMode(hop: HopTrace): 'STRICT' | 'PERMISSIVE' | 'DISABLE' | undefined {
   if (hop.filterChain === '-' || hop.filterChain === 'BlackHoleCluster') return undefined;
   return hop.serverTransport === 'tls' ? 'STRICT' : hop.serverTransport === 'raw_buffer' ? 'DISABLE' : 'PERMISSIVE';
+}
+
+/**
+ * A passthrough leaves the mesh's services: the answer is whatever answers at the original destination,
+ * which no config says. What the config does say is the source proxy's reply when nothing accepts the
+ * connection there, as Envoy's PassthroughCluster gives it: 503 UF over HTTP, a closed connection over TCP.
+ */
+function passthroughOutcome(r: ExplainRequest, where: string, tcp: boolean): Outcome {
+  const ifUnanswered = tcp
+    ? { flag: 'UF', detail: `${where} closes the downstream connection` }
+    : { status: 503, flag: 'UF', detail: `${where}: upstream connect error (connection failure)` };
+  return { flag: '-', detail: `${where}: passed through to the original destination ${r.host}:${r.port}, outside the mesh's services`, ifUnanswered };
 }
 
 function done(trace: ExplainTrace, outcome: Outcome): ExplainTrace {

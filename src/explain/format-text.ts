@@ -61,6 +61,9 @@ export function formatExplainText(t: ExplainTrace): string {
   }
   if (t.destination) hopLines('destination', t.destination, out);
   for (const n of t.notes) out.push(`note: ${n}`);
-  out.push(`outcome: ${t.outcome.status}${t.outcome.flag !== '-' ? ` ${t.outcome.flag}` : ''}: ${t.outcome.detail}`);
+  const o = t.outcome;
+  out.push(`outcome: ${o.status === undefined ? "the original destination's answer" : `${o.status}${o.flag !== '-' ? ` ${o.flag}` : ''}`}: ${o.detail}`);
+  const u = o.ifUnanswered;
+  if (u) out.push(`  if nothing answers there: ${u.status === undefined ? u.flag : `${u.status} ${u.flag}`}: ${u.detail}`);
   return `${out.join('\n')}\n`;
 }

@@ -118,10 +118,16 @@ export interface HopTrace {
 }
 
 export interface Outcome {
-  status: number;
+  /**
+   * The response status; absent when the request is passed through to its original destination
+   * (PassthroughCluster), where whatever answers there decides it, and explain cannot know what.
+   */
+  status?: number;
   /** Envoy response flag (NR, NC, UH, UF, FI, RBAC, ...) or `-` when the app answers. */
   flag: string;
   detail: string;
+  /** A passthrough: what the source proxy does when nothing accepts the connection at the original destination. */
+  ifUnanswered?: { status?: number; flag: string; detail: string };
 }
 
 export interface ExplainTrace {

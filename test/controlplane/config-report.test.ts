@@ -100,3 +100,30 @@ test('a held resource says each error with its field and fix, and says when it v
   const fixed = await said(() => writeFile(path.join(dir, 'a.yaml'), vs('a', '100')));
   assert.ok(fixed.includes('info VirtualService test/a validates again: served as the file now says'), fixed.join('\n'));
 });
+
+test("a held resource's warnings are those of the version served, not of the text refused", async () => {
+  const file = path.join(dir, 'weights.yaml');
+  const split = (stable: string, canary: number) => `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: weights, namespace: test}
+spec:
+  hosts: [a]
+  http:
+    - route:
+        - {destination: {host: a}, weight: ${stable}}
+        - {destination: {host: a}, weight: ${canary}}
+`;
+  await said(() => writeFile(file, split('75', 25)));
+  // "75%" is refused, and the route held at 75/25: summing what is left of the refused text (25) is no finding of what is served.
+  const lines = await said(() => writeFile(file, split('"75%"', 25)));
+  assert.ok(lines.some((l) => /^warn VirtualService test\/weights is invalid \(.*weights\.yaml:8:\d+\); serving its last good version/.test(l)), lines.join('\n'));
+  assert.deepEqual(lines.filter((l) => l.includes('OR1031')), [], lines.join('\n'));
+  assert.deepEqual(cp.configState.diagnostics.filter((d) => d.code === 'OR1031'), []);
+  // A held version's own warning still stands while it is served, and is not said again.
+  await said(() => writeFile(file, split('70', 25)));
+  const again = await said(() => writeFile(file, split('"70%"', 25)));
+  assert.deepEqual(again.filter((l) => l.includes('OR1031')), [], again.join('\n'));
+  assert.deepEqual(cp.configState.diagnostics.filter((d) => d.code === 'OR1031').map((d) => d.message), ['destination weights add up to 95, not 100']);
+  await rm(file);
+  await cp.rescan();
+});

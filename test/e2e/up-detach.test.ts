@@ -29,6 +29,16 @@ test('up -d prints what is not run locally and the alerts configuration, then do
     assert.match(up.stdout, /^not run locally \(Outrigger provides the equivalent\): ServiceMonitor monitoring\/istiod$/m);
     assert.match(up.stdout, /^ {2}alerts: {4}prometheus --config\.file=\S+prometheus\.yml /m);
     assert.match(up.stdout, /^mesh running in the background \(pid \d+\)/m);
+    // The background up's own summary, in up.log, says how a detached mesh stops: no Ctrl-C reaches it.
+    const log = path.join(state, 'logs', 'up.log');
+    let summary = '';
+    for (const end = Date.now() + 30_000; Date.now() < end && !summary; ) {
+      const text = readFileSync(log, 'utf8');
+      if (/^ {2}stop: /m.test(text)) summary = text;
+      else await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.match(summary, new RegExp(`^ {2}stop: {6}outrigger down --dir ${state.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'm'));
+    assert.doesNotMatch(summary, /Ctrl-C/);
   } finally {
     if (existsSync(path.join(state, 'state.json'))) await outrigger(['down', '--dir', state, '--timeout', '10']);
     rmSync(dir, { recursive: true, force: true });

@@ -123,7 +123,15 @@ test('an unknown host on a mesh port goes to allow_any and passes through (outbo
   const t = await run(seed, 'mesh-test-runner', 'http://nothing.example:9898/');
   assert.equal(t.source.route?.virtualHost, 'allow_any');
   assert.equal(t.source.route?.cluster, 'PassthroughCluster');
-  assert.match(t.outcome.detail, /passed through/);
+  // What answers at the original destination decides the status: explain names none, only the
+  // source proxy's reply when nothing answers there, as the proxy gives it (503 UF).
+  assert.equal(t.outcome.status, undefined);
+  assert.match(t.outcome.detail, /passed through to the original destination nothing\.example:9898/);
+  assert.deepEqual([t.outcome.ifUnanswered?.status, t.outcome.ifUnanswered?.flag], [503, 'UF']);
+  const text = formatExplainText(t);
+  assert.match(text, /^outcome: the original destination's answer: /m);
+  assert.match(text, /^ {2}if nothing answers there: 503 UF: /m);
+  assert.doesNotMatch(text, /^outcome: 200/m);
 });
 
 test('a DestinationRule turning TLS off against STRICT is a conflict: 503 UC, the plaintext connection closed under the request', async () => {

@@ -1,0 +1,61 @@
+// `logs -f`: what a log file gains after it was printed, written out as it grows, as `kubectl logs -f`
+// streams a container's log. Polls the file's size on an interval (no watcher to lose events on a
+// rewritten file); a file cut shorter (rewritten by a restart) is followed again from its start.
+import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { StringDecoder } from 'node:string_decoder';
+
+export interface FollowOptions {
+  /** Ends the follow (Ctrl-C). */
+  signal: AbortSignal;
+  /** Between two looks at the file's size; tests inject a short one. */
+  intervalMs?: number;
+  /** Checked on each look: false ends the follow once what was written is out, as kubectl's ends with its container. */
+  running?: () => boolean;
+}
+
+const READ_CHUNK = 64 * 1024;
+
+/** Writes `file` from byte `from` on, and whatever is appended to it, until the signal aborts or `running` says no. */
+export async function followLog(file: string, from: number, write: (text: string) => void, opts: FollowOptions): Promise<void> {
+  const interval = opts.intervalMs ?? 250;
+  // A character split across two reads is written once whole.
+  let decoder = new StringDecoder('utf8');
+  let offset = from;
+  const buffer = Buffer.allocUnsafe(READ_CHUNK);
+  const drain = (): void => {
+    let size: number;
+    try {
+      size = statSync(file).size;
+    } catch {
+      return; // removed for now (a restart rewrites it): the next look may find it again
+    }
+    if (size < offset) {
+      offset = 0;
+      decoder = new StringDecoder('utf8');
+    }
+    if (size === offset) return;
+    const fd = openSync(file, 'r');
+    try {
+      const end = fstatSync(fd).size;
+      while (offset < end) {
+        const n = readSync(fd, buffer, 0, Math.min(READ_CHUNK, end - offset), offset);
+        if (n === 0) break;
+        offset += n;
+        const text = decoder.write(buffer.subarray(0, n));
+        if (text) write(text);
+      }
+    } finally {
+      closeSync(fd);
+    }
+  };
+  while (!opts.signal.aborted) {
+    drain();
+    if (opts.running && !opts.running()) return drain();
+    try {
+      await sleep(interval, undefined, { signal: opts.signal });
+    } catch {
+      return; // aborted: Ctrl-C
+    }
+  }
+}
