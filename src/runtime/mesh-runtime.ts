@@ -26,7 +26,7 @@ import type { HostEvent } from './hosted-proxies.ts';
 import { HostRoster } from './host-roster.ts';
 import { type ExitReport, Supervised, tailFile } from './supervisor.ts';
 import { workloadInstance } from './workload-instance.ts';
-import { followReadiness } from './app-readiness.ts';
+import { AppReadiness } from './app-readiness.ts';
 import type { ProxyStatsMatcher } from '../telemetry/metrics/stats-matcher.ts';
 
 export interface RuntimeOptions {
@@ -341,14 +341,15 @@ export class MeshRuntime {
     r.app = app;
     const listening = Object.values(appPorts);
     const instance = workloadInstance(w, { address: '127.0.0.1', appPorts, ...(ports ? { tunnelAddress: `127.0.0.1:${ports[15008]}` } : {}) });
-    followReadiness(app, instance, { listening: () => waitListening('127.0.0.1', listening, app), stopping: () => this.#stopping, register: (i) => this.#cp?.registerWorkload(i) });
+    r.instance = instance;
+    const readiness = new AppReadiness(app, instance, { listening: () => waitListening('127.0.0.1', listening, app), stopping: () => this.#stopping, register: (i) => this.#cp?.registerWorkload(i) });
     o.progress(`${r.state.name}: starting app (${command.origin}: ${describe(command)})`);
     app.start();
     if (listening.length > 0 && !(await waitListening('127.0.0.1', listening, app))) {
       o.progress(`${r.state.name}: warning: the app does not listen on ${listening.join(', ')} yet; it joins its services anyway`);
     }
-    r.instance = instance;
-    this.#cp?.registerWorkload(instance);
+    // Unless the app exited while it was waited for: then its restart decides.
+    readiness.joined(1);
     r.state.status = 'running';
     o.progress(`${r.state.name}: running`);
   }
@@ -379,7 +380,9 @@ export class MeshRuntime {
     this.#gatewayPorts?.stop();
     await Promise.all(
       this.#running.map(async (r) => {
-        if (r.instance) this.#cp?.unregisterWorkload(r.instance.namespace, r.instance.name);
+        // Out of its services' endpoints as it stops (unregistered, a pod whose sidecar is still
+        // connected would read ready, as one joining from another host does).
+        if (r.instance) this.#cp?.registerWorkload({ ...r.instance, healthy: false });
         await r.app?.stop();
         r.state.status = 'stopped';
       }),

@@ -22,7 +22,7 @@ import { podLoopbackProxyPorts } from '../reachable-address.ts';
 import { type ComponentState, type MeshState, makeStateDirs, meshMarker } from '../state.ts';
 import { Supervised } from '../supervisor.ts';
 import { workloadInstance } from '../workload-instance.ts';
-import { followReadiness } from '../app-readiness.ts';
+import { AppReadiness } from '../app-readiness.ts';
 import { newMeshId, serviceCidr } from './addressing.ts';
 import { removeNetnsRecord, writeNetnsRecord } from './netns-record.ts';
 import { buildServiceRoutes, type ServiceRoute } from './service-routes.ts';
@@ -237,14 +237,14 @@ export class NetnsMeshRuntime {
     if (this.#stopping) throw new MeshStoppedError();
     const listening = Object.values(appPorts);
     const pod = r.pod;
-    followReadiness(app, instance, { listening: () => waitPodListening(pod.netns, o.nodeBinary, pod.address, listening), stopping: () => this.#stopping, register: (i) => cp.registerWorkload(i) });
+    r.instance = instance;
+    const readiness = new AppReadiness(app, instance, { listening: () => waitPodListening(pod.netns, o.nodeBinary, pod.address, listening), stopping: () => this.#stopping, register: (i) => cp.registerWorkload(i) });
     o.progress(`${r.state.name}: starting app in ${r.pod.netns} (${command.origin}: ${path.basename(command.file)})`);
     app.start();
     if (!w.runToCompletion && !(await waitPodListening(r.pod.netns, o.nodeBinary, r.pod.address, listening))) {
       o.progress(`${r.state.name}: warning: the app does not listen on ${listening.join(', ')} yet; it joins its services anyway`);
     }
-    r.instance = instance;
-    cp.registerWorkload(instance);
+    readiness.joined(1);
     r.state.status = 'running';
     o.progress(`${r.state.name}: running`);
   }
@@ -267,7 +267,7 @@ export class NetnsMeshRuntime {
     const workloads = this.#running.filter((r) => r.state.kind === 'workload');
     await Promise.all(
       workloads.map(async (r) => {
-        if (r.instance) this.#cp?.unregisterWorkload(r.instance.namespace, r.instance.name);
+        if (r.instance) this.#cp?.registerWorkload({ ...r.instance, healthy: false });
         await r.app?.stop();
         await r.proxy?.stop();
         r.state.status = 'stopped';

@@ -142,6 +142,10 @@ export class ServiceProxy {
     });
     // Before an answer, the way a pod's own connection fails: refused, or a name no DNS knows.
     upstream.on('error', (err: NodeJS.ErrnoException) => (res.headersSent ? res.destroy() : reply(res, 502, `${target.host}:${target.port}: ${err.code ?? err.message}`)));
+    // A client that leaves takes its upstream connection with it (a streamed answer would hold it for ever).
+    res.on('close', () => {
+      if (!res.writableFinished) upstream.destroy();
+    });
     req.pipe(upstream);
   }
 
