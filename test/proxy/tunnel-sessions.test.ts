@@ -5,13 +5,14 @@
 // response in flight, and the source stops placing streams on the session and closes its idle carried
 // connections instead of reusing them. What is open (a TCP stream) runs on, as on an Envoy connection:
 // the certificate is checked at the handshake only. Real TLS and HTTP/2; the expiry waits run on test
-// clocks, advanced past the one-day certificates.
+// clocks, advanced past the one-day certificates. A session whose peer said GOAWAY runs on while its
+// streams carry traffic, and is destroyed once it has written nothing for tcp_proxy's idle timeout.
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import http2 from 'node:http2';
 import type { Duplex } from 'node:stream';
 import { after, before, test } from 'node:test';
-import type { FilterChain } from '../../src/proxy/listener/compile-listener.ts';
+import { type FilterChain, TCP_PROXY_IDLE_TIMEOUT_MS } from '../../src/proxy/listener/compile-listener.ts';
 import type { H1Response } from '../../src/proxy/http/h1-server.ts';
 import { REFUSED_PEER_GRACE_MS, TUNNEL_CLIENT_STREAMS } from '../../src/proxy/tunnel/mesh-tls.ts';
 import { TunnelServer } from '../../src/proxy/tunnel/tunnel-server.ts';
@@ -190,4 +191,32 @@ test("the source: at the destination's certificate expiry, idle carried connecti
   assert.equal(src.session.connections(), 1, 'on a new session');
   assert.equal(src.pool.connections(), 1, 'the retired carried connection was closed, not reused');
   await src.close();
+});
+
+test("a peer's GOAWAY: the session runs on while a stream carries traffic, and ends once silent for tcp_proxy's idle timeout", async () => {
+  const clientCert = await ca.issue('spiffe://cluster.local/ns/web/sa/leaving');
+  const session = http2.connect(`https://127.0.0.1:${port}`, { ...clientCert, ca: ca.ca, checkServerIdentity: () => undefined });
+  session.on('error', () => {});
+  await new Promise((r) => session.once('remoteSettings', r));
+  const tcp = session.request({ ':method': 'CONNECT', ':authority': '127.0.0.1:8080' });
+  tcp.on('error', () => {});
+  await echoes(tcp, 'before');
+  let closed = false;
+  session.on('close', () => (closed = true));
+  const armed = serverClock.pending;
+  // The peer is leaving: no new streams from it, the open one goes on.
+  session.goaway(http2.constants.NGHTTP2_NO_ERROR);
+  await until(() => serverClock.pending > armed, 'the bound armed at the GOAWAY');
+  serverClock.advance(TCP_PROXY_IDLE_TIMEOUT_MS - 1000);
+  await echoes(tcp, 'busy');
+  // The bound runs out with writes since it was armed: it is armed again, the stream runs on.
+  serverClock.advance(2000);
+  await echoes(tcp, 'still');
+  assert.equal(closed, false, 'a session still writing is not cut');
+  // Silent from here: the next period saw the last echo, the one after it nothing.
+  serverClock.advance(TCP_PROXY_IDLE_TIMEOUT_MS);
+  await new Promise((r) => setImmediate(r));
+  assert.equal(closed, false, 'the period with the last echo in it does not end it');
+  serverClock.advance(TCP_PROXY_IDLE_TIMEOUT_MS);
+  await until(() => closed, 'the silent session destroyed');
 });

@@ -2,23 +2,28 @@
 // mesh tunnel (15008-style, mutual TLS) with garbage before or in place of a TLS handshake, and, from a
 // peer holding a valid mesh certificate, mutated HTTP/1.1 requests (ALPN http/1.1) and fuzzed HTTP/2
 // frames (ALPN h2). Oracle, per case: the process stays up; each connection ends with well-formed
-// answers or a close within the deadline; the admin port and the tunnel still serve afterwards.
+// answers or a close within the deadline (an HTTP/2 session the peer left with GOAWAY once silent for
+// the tunnel's bound, run at once when the case stalls); the admin port and the tunnel still serve
+// afterwards.
 // OUTRIGGER_FUZZ_CASES / OUTRIGGER_FUZZ_SEED run more.
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import tls from 'node:tls';
 import { after, before, test } from 'node:test';
+import { DEFAULT_STREAM_IDLE_TIMEOUT_MS } from '../../src/proxy/http/stream-timeouts.ts';
+import { TCP_PROXY_IDLE_TIMEOUT_MS } from '../../src/proxy/listener/compile-listener.ts';
 import { TypeUrl } from '../../src/xds/type-urls.ts';
 import { headers, PREFACE, settings } from '../proxy/h2-frames.ts';
 import { makeCa } from '../proxy/certs.ts';
 import { cla, cluster, echoBackend, hcm, listener, push, request, routeConfig, startProxy } from '../proxy/harness.ts';
 import { exchange } from './fuzz-client.ts';
 import { caseRng, fuzzBudget, type Rng, showBytes } from './fuzz-rng.ts';
-import { LAST, makeCase, request as h2Request, runCase } from './h2-fuzz-cases.ts';
+import { ExpirableTimers, LAST, makeCase, request as h2Request, runCase } from './h2-fuzz-cases.ts';
 import { clientStream, splits } from './h1-fuzz-cases.ts';
 import { parseRequests, parseResponses } from './strict-h1-reference.ts';
 
-const { seed, cases } = fuzzBudget(60);
+// 100: the first cases of the seed whose mesh peer says GOAWAY and then breaks the session come after 60.
+const { seed, cases } = fuzzBudget(100);
 
 const uncaught: unknown[] = [];
 const onUncaught = (err: unknown): void => {
@@ -30,13 +35,19 @@ let app: Awaited<ReturnType<typeof echoBackend>>;
 let tunnelPort: number;
 let cert: { cert: string; key: string };
 let caPem: string;
+const timers = new ExpirableTimers();
+/** A stalled session's streams time out, and the tunnel's bound after a peer's GOAWAY runs out. */
+const expireIdle = (): void => {
+  timers.expire(DEFAULT_STREAM_IDLE_TIMEOUT_MS);
+  timers.expire(TCP_PROXY_IDLE_TIMEOUT_MS);
+};
 
 before(async () => {
   process.on('uncaughtException', onUncaught);
   const ca = await makeCa();
   caPem = ca.ca;
   app = await echoBackend();
-  env = await startProxy({ nodeId: 'sidecar~127.0.0.1~podinfo.podinfo~podinfo.svc.cluster.local' });
+  env = await startProxy({ nodeId: 'sidecar~127.0.0.1~podinfo.podinfo~podinfo.svc.cluster.local', timers });
   env.proxy.secrets.setLocal('default', await ca.issue('spiffe://cluster.local/ns/podinfo/sa/podinfo'));
   push(env.proxy, [
     cluster('inbound|9898||'),
@@ -134,18 +145,22 @@ test(`garbage on the mesh tunnel port instead of a TLS handshake: ${cases} cases
 
 test(`a mesh peer's fuzzed HTTP/1.1 and HTTP/2 on the tunnel: ${cases} cases each, seed ${seed}`, async () => {
   const failures: string[] = [];
+  const tallies = new Map<string, number>();
   const port = { 'x-outrigger-target-port': '9898' };
   for (let i = 0; i < cases && failures.length < 5; i++) {
     const why = await h1Case(mesh('http/1.1'), caseRng(seed, i), i, 'x-outrigger-target-port: 9898\r\n');
     if (why) failures.push(`HTTP/1.1 ${why}`);
     const rng = caseRng(seed ^ 0x5bd1e995, i);
     const { input, goaway, fin } = makeCase(rng, rng.chance(0.8) ? port : {});
-    const o = await runCase(mesh('h2'), input, [], fin);
-    // As on a listener: a session held open after the client's GOAWAY is Node's (see fuzz-h2.test.ts);
-    // the tunnel, which only mesh peers reach, does not bound it yet.
-    if (o.hung && !goaway) failures.push(`HTTP/2 hung: case ${i}: ${showBytes(input, 400)}\nreceived ${o.frames.join(' ')}`);
+    // As on a listener (fuzz-h2.test.ts): a session held open after the peer's GOAWAY ends once silent
+    // for the tunnel's bound (tcp_proxy's idle timeout), run as soon as such a case stalls.
+    const o = await runCase(mesh('h2'), input, [], fin, 4000, goaway ? expireIdle : undefined);
+    const what = o.hung ? 'hung' : o.answered ? 'answered' : `${o.goaway !== undefined ? `GOAWAY ${o.goaway}` : 'closed'}${o.expired ? ' once silent' : ''}`;
+    tallies.set(what, (tallies.get(what) ?? 0) + 1);
+    if (o.hung) failures.push(`HTTP/2 hung${o.expired ? ' past its bound' : ''}: case ${i}: ${showBytes(input, 400)}\nreceived ${o.frames.join(' ')}`);
     if (o.garbled) failures.push(`HTTP/2 ${o.garbled}: case ${i}`);
   }
+  if (process.env['OUTRIGGER_FUZZ_VERBOSE']) console.log(Object.fromEntries([...tallies].sort()));
   assert.deepEqual(failures, []);
   assert.deepEqual(uncaught, []);
   // The tunnel still serves a clean request.

@@ -7,12 +7,18 @@
 // - an origin's 204 with two different Content-Lengths was relayed as it came, which no client parses;
 // - an HTTP/2 preface whose first read held one or two bytes was taken for HTTP/1.1 (answered 400);
 // - after a client's GOAWAY, a frame nghttp2 answers with a connection error left the session open for
-//   ever (Node's graceful close never completes): now it ends at the stream idle timeout.
+//   ever (Node's graceful close never completes): now it ends once silent for the stream idle timeout
+//   on a listener, for tcp_proxy's idle timeout on the mesh tunnel (a peer with a mesh certificate).
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import tls from 'node:tls';
 import { after, before, test } from 'node:test';
 import { isMainThread, parentPort, Worker } from 'node:worker_threads';
 import { H1ServerConnection, h1ServerDefaults } from '../../src/proxy/http/h1-server.ts';
+import { DEFAULT_STREAM_IDLE_TIMEOUT_MS } from '../../src/proxy/http/stream-timeouts.ts';
+import { TCP_PROXY_IDLE_TIMEOUT_MS } from '../../src/proxy/listener/compile-listener.ts';
+import { TypeUrl } from '../../src/xds/type-urls.ts';
+import { makeCa } from '../proxy/certs.ts';
 import { frame, FrameType, headers, PREFACE, settings } from '../proxy/h2-frames.ts';
 import { cla, cluster, echoBackend, hcm, listener, ManualTimers, push, rawExchange, routeConfig, startProxy } from '../proxy/harness.ts';
 
@@ -150,7 +156,34 @@ else {
     assert.ok(ok, `answered as HTTP/2, not ${JSON.stringify(got.subarray(0, 20).toString('latin1'))}`);
   });
 
-  test("a session left open after the client's GOAWAY and a connection error ends at the stream idle timeout", async () => {
+  /**
+   * A request, the client's GOAWAY (NO_ERROR), then an RST_STREAM of 3 bytes (FRAME_SIZE_ERROR, a
+   * connection error) on `socket`, which the client keeps open: whether the session ends once the
+   * session's bound after the GOAWAY (`boundMs` of silence, `bounds` timers of that length pending with
+   * the stream's own idle timer) has run on `timers`, as often as it is armed again.
+   */
+  async function closesAfterGoaway(socket: net.Socket, timers: ManualTimers, boundMs: number, bounds: number, extra: Record<string, string> = {}): Promise<string> {
+    socket.on('error', () => {});
+    socket.on('data', () => {});
+    const closed = new Promise<void>((r) => socket.on('close', () => r()));
+    let isClosed = false;
+    void closed.then(() => {
+      isClosed = true;
+    });
+    const noError = Buffer.alloc(8);
+    const request = { ':method': 'GET', ':path': '/', ':scheme': 'http', ':authority': 'a.example', ...extra };
+    socket.write(Buffer.concat([PREFACE, settings(), headers(1, request, true), frame(FrameType.GOAWAY, 0, 0, noError), frame(FrameType.RST_STREAM, 0, 13, Buffer.alloc(3))]));
+    const pending = () => [...timers.pending.values()].filter((t) => t.ms === boundMs).length;
+    // The session's bound is armed once the frames are in.
+    for (let i = 0; i < 2000 && pending() < bounds; i++) await new Promise((r) => setImmediate(r));
+    for (let i = 0; i < 10 && !isClosed && (timers.fire(boundMs) || timers.fire(DEFAULT_STREAM_IDLE_TIMEOUT_MS)); i++) await new Promise((r) => setImmediate(r));
+    // Only a failure waits this long: the session, once silent for its bound, is destroyed at once.
+    const outcome = await Promise.race([closed.then(() => 'closed'), new Promise<string>((r) => setTimeout(() => r('open'), 2000))]);
+    socket.destroy();
+    return outcome;
+  }
+
+  test("a session left open after the client's GOAWAY and a connection error ends once silent for the stream idle timeout", async () => {
     const timers = new ManualTimers();
     const own = await startProxy({ timers });
     try {
@@ -160,25 +193,37 @@ else {
         listener('0.0.0.0_8080', 8080, [{ filter: hcm('http.8080') }]),
         routeConfig('http.8080', [{ domains: ['*'], routes: [{ prefix: '/', cluster: 'echo' }] }]),
       ]);
-      const socket = net.connect(await own.port('0.0.0.0_8080'), '127.0.0.1');
-      socket.on('error', () => {});
-      socket.on('data', () => {});
-      const closed = new Promise<void>((r) => socket.on('close', () => r()));
-      let isClosed = false;
-      void closed.then(() => {
-        isClosed = true;
+      // The stream's idle timer and the session's bound are both the stream idle timeout.
+      assert.equal(await closesAfterGoaway(net.connect(await own.port('0.0.0.0_8080'), '127.0.0.1'), timers, DEFAULT_STREAM_IDLE_TIMEOUT_MS, 2), 'closed');
+    } finally {
+      await own.close();
+    }
+  });
+
+  test("a mesh tunnel session left open after the peer's GOAWAY and a connection error ends once silent for tcp_proxy's idle timeout", async () => {
+    const timers = new ManualTimers();
+    const ca = await makeCa();
+    const own = await startProxy({ timers, nodeId: 'sidecar~127.0.0.1~podinfo.podinfo~podinfo.svc.cluster.local' });
+    try {
+      own.proxy.secrets.setLocal('default', await ca.issue('spiffe://cluster.local/ns/podinfo/sa/podinfo'));
+      push(own.proxy, [
+        cluster('inbound|9898||'),
+        cla('inbound|9898||', [{ port: backend.port }]),
+        listener('virtualInbound', 15006, [{ port: 9898, filter: hcm('inbound|9898||') }]),
+        listener('connect_terminate', 15008, []),
+        routeConfig('inbound|9898||', [{ domains: ['*'], routes: [{ prefix: '/', cluster: 'inbound|9898||' }] }]),
+        { '@type': TypeUrl.Secret, name: 'ROOTCA', validation_context: { trusted_ca: { inline_string: ca.ca } } },
+      ]);
+      // A peer holding a mesh certificate of the same root: its session is the tunnel's own HTTP/2.
+      const peer = await ca.issue('spiffe://cluster.local/ns/frontend/sa/web');
+      const socket = tls.connect({ host: '127.0.0.1', port: await own.port('connect_terminate'), ...peer, ca: ca.ca, ALPNProtocols: ['h2'], checkServerIdentity: () => undefined });
+      await new Promise<void>((resolve, reject) => {
+        socket.once('secureConnect', () => resolve());
+        socket.once('error', reject);
       });
-      const noError = Buffer.alloc(8);
-      // A request, GOAWAY (NO_ERROR), then an RST_STREAM of 3 bytes: FRAME_SIZE_ERROR, a connection error.
-      socket.end(Buffer.concat([PREFACE, settings(), headers(1, { ':method': 'GET', ':path': '/', ':scheme': 'http', ':authority': 'a.example' }, true), frame(FrameType.GOAWAY, 0, 0, noError), frame(FrameType.RST_STREAM, 0, 13, Buffer.alloc(3))]));
-      const idle = () => [...timers.pending.values()].filter((t) => t.ms === 300_000).length;
-      // The stream's idle timer and the session's grace are both set once the frames are in.
-      for (let i = 0; i < 2000 && idle() < 2; i++) await new Promise((r) => setImmediate(r));
-      for (let i = 0; i < 10 && !isClosed && timers.fire(300_000); i++) await new Promise((r) => setImmediate(r));
-      // Only a failure waits this long: the session, once its grace has run, is destroyed at once.
-      const outcome = await Promise.race([closed.then(() => 'closed'), new Promise((r) => setTimeout(() => r('open'), 2000))]);
-      socket.destroy();
-      assert.equal(outcome, 'closed');
+      assert.equal(socket.alpnProtocol, 'h2');
+      // The tunnel's bound is tcp_proxy's idle timeout, the longest a tunnelled stream may be silent.
+      assert.equal(await closesAfterGoaway(socket, timers, TCP_PROXY_IDLE_TIMEOUT_MS, 1, { 'x-outrigger-target-port': '9898' }), 'closed');
     } finally {
       await own.close();
     }

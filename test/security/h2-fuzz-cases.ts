@@ -3,6 +3,7 @@
 // window overflow, bad SETTINGS, padding and CONTINUATION errors), and one last request on a fresh stream.
 import type net from 'node:net';
 import tls from 'node:tls';
+import type { Timers } from '../../src/proxy/http/router.ts';
 import { frame, FrameType, headers, PREFACE, settings } from '../proxy/h2-frames.ts';
 import type { Rng } from './fuzz-rng.ts';
 
@@ -72,8 +73,56 @@ export function badFrame(rng: Rng, sid: number, extra: Record<string, string> = 
   }
 }
 
+/**
+ * The proxy's timers in an HTTP/2 fuzz run: real ones, except that a case can run those of one length at
+ * once (`expire`): the stream idle timeout, which bounds a session its client left with GOAWAY, is
+ * minutes long, and a case never waits for it.
+ */
+export class ExpirableTimers implements Timers {
+  readonly #pending = new Map<NodeJS.Timeout, { fn: () => void; ms: number }>();
+  set(fn: () => void, ms: number): unknown {
+    const h: NodeJS.Timeout = setTimeout(() => {
+      this.#pending.delete(h);
+      fn();
+    }, ms).unref();
+    this.#pending.set(h, { fn, ms });
+    return h;
+  }
+  clear(h: unknown): void {
+    clearTimeout(h as NodeJS.Timeout);
+    this.#pending.delete(h as NodeJS.Timeout);
+  }
+  /** Runs every pending timer of `ms` now. */
+  expire(ms: number): void {
+    for (const [h, t] of [...this.#pending]) {
+      if (t.ms !== ms) continue;
+      this.clear(h);
+      t.fn();
+    }
+  }
+}
+
+/** How long a connection the client is done with may stay silent before a case runs `expire`. */
+const STALL_MS = 200;
+
+/** A frame of the wrong size, which nghttp2 answers with a connection error (GOAWAY FRAME_SIZE_ERROR). */
+function connectionError(rng: Rng, sid: number): Buffer {
+  switch (rng.int(4)) {
+    case 0:
+      return frame(FrameType.RST_STREAM, 0, sid, bytes(rng, rng.pick([3, 5])));
+    case 1:
+      return frame(FrameType.PING, 0, 0, bytes(rng, rng.pick([0, 7, 9])));
+    case 2:
+      return frame(FrameType.WINDOW_UPDATE, 0, rng.pick([0, sid]), bytes(rng, rng.pick([0, 3, 5])));
+    default:
+      return frame(FrameType.SETTINGS, 0, 0, bytes(rng, rng.pick([1, 5, 7])));
+  }
+}
+
 export interface Outcome {
   hung: boolean;
+  /** The connection was still open, silent, after the client was done: `expire` ran before it ended. */
+  expired: boolean;
   /** The last request was answered (HEADERS or RST_STREAM on its stream). */
   answered: boolean;
   goaway: number | undefined;
@@ -84,10 +133,12 @@ export interface Outcome {
 }
 
 /**
- * `fin`: end the client's side once written (a client that said GOAWAY is done; streams it left open
- * would otherwise keep the connection, rightly, until the stream idle timeout).
+ * `fin`: end the client's side once written (a frame left unfinished would otherwise be waited for).
+ * `expire`: run, for a client that said GOAWAY, each time the connection has been silent STALL_MS
+ * after everything was written: it runs the proxy's stream idle timers (streams the client left open
+ * end, rightly, only then), after which the session must end.
  */
-export function runCase(open: () => net.Socket, input: Buffer, cuts: number[], fin = false, deadlineMs = 4000): Promise<Outcome> {
+export function runCase(open: () => net.Socket, input: Buffer, cuts: number[], fin = false, deadlineMs = 4000, expire?: () => void): Promise<Outcome> {
   return new Promise((resolve) => {
     const socket = open();
     let buf = Buffer.alloc(0);
@@ -95,12 +146,24 @@ export function runCase(open: () => net.Socket, input: Buffer, cuts: number[], f
     let goaway: number | undefined;
     let garbled: string | undefined;
     let hung = false;
+    let expired = false;
+    let stall: NodeJS.Timeout | undefined;
     const frames: string[] = [];
     const timer = setTimeout(() => {
       hung = true;
       socket.destroy();
     }, deadlineMs);
+    const watchStall = (): void => {
+      if (expire === undefined) return;
+      clearTimeout(stall);
+      stall = setTimeout(() => {
+        expired = true;
+        expire();
+        watchStall();
+      }, STALL_MS);
+    };
     socket.on('data', (c: Buffer) => {
+      if (stall !== undefined) watchStall();
       buf = Buffer.concat([buf, c]);
       while (buf.length >= 9) {
         const len = buf.readUIntBE(0, 3);
@@ -120,7 +183,8 @@ export function runCase(open: () => net.Socket, input: Buffer, cuts: number[], f
     socket.on('error', () => {});
     socket.on('close', () => {
       clearTimeout(timer);
-      resolve({ hung, answered, goaway, garbled, frames });
+      clearTimeout(stall);
+      resolve({ hung, expired, answered, goaway, garbled, frames });
     });
     socket.once(socket instanceof tls.TLSSocket ? 'secureConnect' : 'connect', async () => {
       let at = 0;
@@ -131,6 +195,7 @@ export function runCase(open: () => net.Socket, input: Buffer, cuts: number[], f
         await new Promise((r) => setImmediate(r));
       }
       if (fin && !socket.destroyed) socket.end();
+      if (!socket.destroyed) watchStall();
     });
   });
 }
@@ -143,8 +208,9 @@ export function describe(b: Buffer): string {
 }
 
 /**
- * A case's bytes; `goaway`: the client said GOAWAY (after which its last request is not served); `fin`:
- * that, or a frame left unfinished: the client ends its side once written.
+ * A case's bytes; `goaway`: the client said GOAWAY (after which its last request is not served), and
+ * keeps its connection open as a peer may: the proxy must end the session (at the stream idle timeout
+ * at the latest); `fin`: a frame left unfinished: the client ends its side once written.
  */
 export function makeCase(rng: Rng, extra: Record<string, string> = {}): { input: Buffer; goaway: boolean; fin: boolean } {
   const parts: Buffer[] = [PREFACE, settings()];
@@ -159,9 +225,13 @@ export function makeCase(rng: Rng, extra: Record<string, string> = {}): { input:
     if (badAt.has(i)) {
       const f = badFrame(rng, sid, extra);
       // A length that promises more than was sent leaves the server waiting for it: the client is done.
+      fin ||= f.readUIntBE(0, 3) > f.length - 9;
       goaway ||= f[3] === FrameType.GOAWAY;
-      fin ||= f[3] === FrameType.GOAWAY || f.readUIntBE(0, 3) > f.length - 9;
-      parts.push(f);
+      // A client's graceful GOAWAY (NO_ERROR: any other code ends the session at once), then a frame
+      // nghttp2 answers with a connection error, left Node's session open for ever with a stream in
+      // flight: half of the GOAWAYs are that pair.
+      if (f[3] === FrameType.GOAWAY && rng.chance(0.5)) parts.push(frame(FrameType.GOAWAY, 0, 0, Buffer.alloc(8)), connectionError(rng, sid));
+      else parts.push(f);
     }
     else if (rng.chance(0.6)) parts.push(headers(sid, request(rng.pick(['/', '/a', '/b?x']), extra), true));
     else parts.push(headers(sid, { ...request('/up', extra), ':method': 'POST' }, false), frame(FrameType.DATA, 1, sid, bytes(rng, rng.range(0, 20))));

@@ -402,7 +402,7 @@ class TimedForward implements TimedStream {
   }
   expire(reply: LocalReply): void {
     this.#fwd.cancel();
-    if (this.#s.res.headersSent) return void this.#s.reset();
+    if (this.#s.res.headersSent) return void this.#s.reset(reply);
     const unfinished = !this.requestComplete();
     this.#s.finalReply(reply);
     // A 408: the client is still (or no longer) sending; its stream is reset after the reply, not drained.

@@ -341,6 +341,20 @@ export class H1Response {
     this.#conn.socket.destroy();
   }
 
+  /**
+   * Ends the response unfinished: the head (if it still waits for body bytes) and what was written go
+   * out, with no last chunk, then the connection closes as after any response that ends it. The client
+   * reads a cut body (a chunked one without its end, a length not reached), as Envoy's HTTP/1.1 codec
+   * leaves it when a stream is reset after its head.
+   */
+  cut(): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    if (this.#pendingHead !== null) this.#flushHead();
+    this.closeAfter = true;
+    this.#conn.responded(this);
+  }
+
   /** The stream is over (response sent, or the connection gone): 'close' listeners run. */
   closed(): void {
     const fns = this.#close;

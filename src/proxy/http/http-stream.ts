@@ -10,7 +10,7 @@ import type { ChainedFilter } from './filter-registry.ts';
 import { H1Request, H1Response } from './h1-server.ts';
 import { grpcStatusOf } from './grpc-status.ts';
 import { H2Request, H2Response, kStreamCloseHook, type StreamCloseHooked } from './h2-server.ts';
-import { endWithHead, type ReplyTarget, sendLocalReply } from '../local-reply.ts';
+import { endWithHead, LocalReplies, type ReplyTarget, sendLocalReply } from '../local-reply.ts';
 import type { OutgoingHeaders } from '../upstream/upstream.ts';
 import type { HttpFilter, LocalReply, RequestContext, StreamOutcome } from './filter.ts';
 import type { ClusterChoice, MatchedRoute } from './route/index.ts';
@@ -18,7 +18,7 @@ import type { ServerHeader } from '../listener/compile-listener.ts';
 import type { ResponseWriter } from './router.ts';
 import { type HeaderMap, headerMapOf, type StreamInfo } from './stream.ts';
 
-const { NGHTTP2_NO_ERROR } = h2constants;
+const { NGHTTP2_NO_ERROR, NGHTTP2_INTERNAL_ERROR } = h2constants;
 
 /** The raw HTTP/1.1 codec's objects, the HTTP/2 server stream's (h2-server.ts), or Node's HTTP/1.1 ones. */
 export type DownstreamReq = IncomingMessage | H2Request | H1Request;
@@ -146,6 +146,8 @@ export class HttpStream implements ResponseWriter {
   gone = false;
   /** HTTP/2: the stream is being reset after its response (resetUnfinished ran). */
   #resetting = false;
+  /** The proxy cut the response (reset): its end is not the client's doing (no DC). */
+  #cut = false;
 
   constructor(res: DownstreamRes, h2: boolean, isGrpc: boolean, info: StreamInfo, now: () => number, untrack: (() => void) | undefined) {
     this.res = res;
@@ -237,7 +239,7 @@ export class HttpStream implements ResponseWriter {
         requestHeadBytes: req instanceof H1Request ? req.headBytes + req.framingBytes : (req?.fieldBytes ?? 0),
         responseHeadBytes: res instanceof H2Response ? res.fieldBytes : this.#responseHeadBytes + (res instanceof H1Response ? res.framingBytes : 0),
         durationMs: this.#now() - this.info.startTime,
-        downstreamReset: !res.writableFinished,
+        downstreamReset: !res.writableFinished && !this.#cut,
       };
       if (this.#grpcStatus !== undefined) outcome.grpcStatus = this.#grpcStatus;
       filtersDone(this.filters, ctx, outcome);
@@ -293,7 +295,7 @@ export class HttpStream implements ResponseWriter {
     const res = this.res;
     if (res.headersSent) {
       // An upstream that answers twice is a broken peer: end this stream, never the process.
-      this.reset();
+      this.reset(LocalReplies.upstreamProtocolErrorAfterHead);
       return;
     }
     this.#status = s;
@@ -352,9 +354,26 @@ export class HttpStream implements ResponseWriter {
     this.finalReply(r, true);
   }
 
-  reset(): void {
-    if (this.h2) (this.res as H2Response).stream.close(2);
-    else (this.res as ServerResponse).destroy();
+  /**
+   * The response is cut after its head left (its upstream reset or broke HTTP, a timeout expired):
+   * Envoy's local reply once the response has started, which resets the stream. `reason` gives the
+   * stream its flag and details; the response code stays the one sent. The client did not leave (no
+   * DC). HTTP/2: RST_STREAM after the head and the body already written (Node sends what is queued
+   * first). HTTP/1.1: the head and what was written go out, with no end of body, then the connection
+   * closes (FIN, as Envoy's FlushWriteAndDelay): the client reads a cut body, never an empty close.
+   */
+  reset(reason?: LocalReply): void {
+    if (reason !== undefined) {
+      if (reason.flag) this.info.responseFlags.add(reason.flag);
+      if (reason.details) this.info.responseCodeDetails = reason.details;
+    }
+    this.#cut = true;
+    const res = this.res;
+    // Envoy's codec says NO_ERROR; Node's HTTP/2 client reads a NO_ERROR reset before END_STREAM as the
+    // body's end, and the source sidecar would pass a cut body on as whole.
+    if (this.h2) (res as H2Response).stream.close(NGHTTP2_INTERNAL_ERROR);
+    else if (res instanceof H1Response) res.cut();
+    else (res as ServerResponse).destroy();
   }
 
   /**

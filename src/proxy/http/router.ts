@@ -24,8 +24,11 @@ export interface ResponseWriter {
   onDrain(fn: () => void): void;
   end(trailers: OutgoingHeaders): void;
   reply(reply: LocalReply): void;
-  /** Reset the downstream stream (the upstream failed after the head was sent). */
-  reset(): void;
+  /**
+   * Reset the downstream stream: the upstream failed, or a timeout expired, after the head was sent.
+   * `reason`: what would have been replied before the head, for its flag and details only.
+   */
+  reset(reason?: LocalReply): void;
 }
 
 /** What the router reads from the matched route; `MatchedRoute` satisfies it. */

@@ -1,6 +1,8 @@
 // HTTP/2 abuse defences beyond Node's own: Envoy's premature-reset accounting (CVE-2023-44487, "rapid
-// reset"), and the flood closes that Node's codec performs, counted under Envoy's stat names.
+// reset"), the flood closes that Node's codec performs, counted under Envoy's stat names, and a bound on
+// a session its peer left with GOAWAY. Shared by the listeners' sessions and the mesh tunnel's.
 import http2 from 'node:http2';
+import type { Timers } from '../http/router.ts';
 import type { H2CodecStat } from './h2-codec-stats.ts';
 
 export const PREMATURE_RESET_MIN_STREAMS = 500;
@@ -85,4 +87,36 @@ function onWatchedClose(this: http2.ServerHttp2Stream & Watched): void {
 export function watchPrematureResets(session: http2.ServerHttp2Session, now: () => number, counters: AbuseCounters = {}): void {
   (session as http2.ServerHttp2Session & Watched)[kWatch] = new ResetWatch(session, now, counters);
   session.on('stream', onWatchedStream);
+}
+
+/**
+ * A peer's GOAWAY starts Node's graceful close; a connection error nghttp2 finds after it (an RST_STREAM
+ * of the wrong size, say) then leaves the session open for ever: nothing more read or written, its
+ * streams never closed, no timer left. So after a peer's GOAWAY the session's writes are watched on
+ * `timers`: one that wrote nothing for `silentMs` is destroyed (one to two periods after its last
+ * write); one whose streams still carry traffic (a long-lived gRPC or tunnelled TCP stream, flow-control
+ * updates for an upload included) runs on. A GOAWAY that answers the session's own (it is already
+ * closing: drain, a peer certificate's expiry) arms nothing: its end is the drain deadline's or its
+ * streams'. One once-listener per session; a timer only after a peer's GOAWAY.
+ */
+export function watchPeerGoaway(session: http2.ServerHttp2Session, timers: Timers, silentMs: number): void {
+  session.once('goaway', () => {
+    if (session.closed || session.destroyed) return;
+    let written = bytesWritten(session);
+    let timer: unknown;
+    const check = (): void => {
+      const now = bytesWritten(session);
+      if (now === written) return void session.destroy();
+      written = now;
+      timer = timers.set(check, silentMs);
+    };
+    timer = timers.set(check, silentMs);
+    session.once('close', () => timers.clear(timer));
+  });
+}
+
+/** What the session's socket has written (Node counts the writes of a socket its session consumed). */
+function bytesWritten(session: http2.ServerHttp2Session): number {
+  const n = (session.socket as { bytesWritten?: unknown } | undefined)?.bytesWritten;
+  return typeof n === 'number' ? n : 0;
 }

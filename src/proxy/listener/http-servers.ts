@@ -13,7 +13,7 @@ import { realTimers } from '../http/router.ts';
 import { DEFAULT_STREAM_IDLE_TIMEOUT_MS } from '../http/stream-timeouts.ts';
 import type { Timers } from '../http/router.ts';
 import { HCM_IDLE_TIMEOUT_MS, type HttpChain } from './compile-listener.ts';
-import { MAX_SESSION_INVALID_FRAMES, watchFloods, watchPrematureResets } from './h2-abuse.ts';
+import { MAX_SESSION_INVALID_FRAMES, watchFloods, watchPeerGoaway, watchPrematureResets } from './h2-abuse.ts';
 
 export interface HttpConnContext {
   connection: ConnectionInfo;
@@ -144,15 +144,8 @@ export class HttpServers {
         (session as http2.ServerHttp2Session & { [kIdle]?: SessionIdle })[kIdle] = new SessionIdle(session, idleMs, rt.timers ?? realTimers, rt.now);
         session.on('close', onIdleSessionClose);
       }
-      // A client's GOAWAY starts Node's graceful close; a connection error nghttp2 finds after it then
-      // leaves the session open for ever (nothing read or written, its streams never close, no timer
-      // left). The client is leaving: its streams get the stream idle timeout to finish, then it ends.
-      session.once('goaway', () => {
-        const timers = rt.timers ?? realTimers;
-        const graceMs = (typeof chain === 'object' && chain.streamTimeouts?.idleMs) || DEFAULT_STREAM_IDLE_TIMEOUT_MS;
-        const timer = timers.set(() => session.destroy(), graceMs);
-        session.once('close', () => timers.clear(timer));
-      });
+      // A client that said GOAWAY: the session ends once silent for the stream idle timeout (h2-abuse.ts).
+      watchPeerGoaway(session, rt.timers ?? realTimers, (typeof chain === 'object' && chain.streamTimeouts?.idleMs) || DEFAULT_STREAM_IDLE_TIMEOUT_MS);
     });
     // Streams are served as they come, without Node's compat request and response (h2-server.ts).
     this.#h2.on('stream', (stream, headers, _flags, rawHeaders) => {

@@ -19,9 +19,9 @@ import type { Http2Stream, ServerHttp2Session } from 'node:http2';
 import type net from 'node:net';
 import tls from 'node:tls';
 import { h2Settings } from '../listener/http-servers.ts';
-import { watchPrematureResets } from '../listener/h2-abuse.ts';
+import { watchPeerGoaway, watchPrematureResets } from '../listener/h2-abuse.ts';
 import { type Detection, detectProtocol } from '../listener/detect-protocol.ts';
-import type { FilterChain } from '../listener/compile-listener.ts';
+import { type FilterChain, TCP_PROXY_IDLE_TIMEOUT_MS } from '../listener/compile-listener.ts';
 import { type H1ServerOptions, type H1Socket, H1ServerConnection, h1ServerDefaults } from '../http/h1-server.ts';
 import { type H2Request, type H2Response, serverExchange } from '../http/h2-server.ts';
 import type { DownstreamReq, DownstreamRes } from '../http/http-stream.ts';
@@ -156,6 +156,9 @@ export class TunnelServer {
       session.on('error', () => {});
       session.setLocalWindowSize(TUNNEL_SESSION_WINDOW);
       watchPrematureResets(session, Date.now);
+      // A peer that said GOAWAY: the session ends once silent for tcp_proxy's idle timeout, the longest a
+      // tunnelled stream may be (h2-abuse.ts; a listener's bound is its stream idle timeout).
+      watchPeerGoaway(session, deps.timers ?? realTimers, TCP_PROXY_IDLE_TIMEOUT_MS);
       session.once('close', () => this.#sessions.delete(session));
     });
     // Streams are served as they come, without Node's compat request and response (h2-server.ts).

@@ -296,7 +296,9 @@ export class UpstreamRequest {
     }
     cluster.reportResult(a.endpoint.key, outlierOf[err.failure]);
     if (this.#headSent) {
-      if (this.#done()) this.#out.reset();
+      // Envoy's onUpstreamReset once the response has started: the client's stream is reset (its head
+      // and what of the body came are out), flagged as the reset before the head would have been.
+      if (this.#done()) this.#out.reset(err.failure === 'protocol' ? LocalReplies.upstreamProtocolErrorAfterHead : LocalReplies.upstreamResetAfterHead);
       return;
     }
     const reason = resetReason(err);
@@ -374,7 +376,7 @@ export class UpstreamRequest {
     this.#cluster.stats.upstream_rq_timeout.inc();
     if (a) this.#cluster.reportResult(a.endpoint.key, 'timeout');
     x?.abort('timeout');
-    if (this.#headSent) this.#out.reset();
+    if (this.#headSent) this.#out.reset(LocalReplies.upstreamTimeout);
     else this.#out.reply(LocalReplies.upstreamTimeout);
   };
 
