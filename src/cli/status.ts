@@ -5,6 +5,7 @@ import type { HeldResource } from '../controlplane/config-store.ts';
 import { fetchDebug } from '../controlplane/debug-client.ts';
 import type { ProxySync } from '../controlplane/sync-report.ts';
 import type { ComponentState } from '../runtime/state.ts';
+import { gatewayApiLines } from '../runtime/gateway-api-urls.ts';
 import { runningMesh } from './mesh-state.ts';
 import { proxyName } from './proxy-admin-address.ts';
 import { formatTable } from './table.ts';
@@ -27,6 +28,7 @@ export function define(program: Command): void {
       const cp = state.controlPlane;
       if (cp.xdsTlsAddress) console.log(`xDS over TLS: ${cp.xdsTlsAddress} for proxies on other hosts (--xds-tls --root-cert ${cp.rootCertFile ?? '.outrigger/ca/root-cert.pem'})`);
       if (state.ingressUrl) console.log(`ingress: ${state.ingressUrl}`);
+      for (const line of gatewayApiLines(state)) console.log(line);
       if (state.controlPlane.dashboardUrl) console.log(`dashboard: ${state.controlPlane.dashboardUrl}`);
       console.log('');
       const absent = new Set(notConnected(state.components, config));

@@ -4,6 +4,7 @@ import { closeSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { type Command, Option } from 'commander';
 import { leftoverProcesses, meshOwnerAlive, readState, stateDir as defaultStateDir } from '../runtime/state.ts';
+import { gatewayApiLines } from '../runtime/gateway-api-urls.ts';
 import { dirFlag } from './mesh-state.ts';
 import { portNumber } from './port-arg.ts';
 
@@ -196,6 +197,7 @@ async function up(opts: UpOptions): Promise<number> {
     const secs = ((Date.now() - started) / 1000).toFixed(1);
     console.log(`\nmesh ready in ${secs}s: ${state.components.length} components`);
     if (state.ingressUrl) console.log(`  ingress:   ${state.ingressUrl}`);
+    for (const line of gatewayApiLines(state)) console.log(`  ${line}`);
     if (state.controlPlane.dashboardUrl) console.log(`  dashboard: ${state.controlPlane.dashboardUrl}`);
     if (state.controlPlane.xdsTlsAddress) console.log(`  xDS (TLS): ${state.controlPlane.xdsTlsAddress}, for proxies on other hosts (docs/control-plane.md)`);
     console.log(`  alerts:    prometheus --config.file=${prometheus.config} (the mesh's PrometheusRule alerts and scrape targets)`);
@@ -304,6 +306,7 @@ async function detach(dir: string, givenDir: string | undefined): Promise<number
       if (head.length) console.log(head.join('\n'));
       console.log(`mesh running in the background (pid ${child.pid}); log: ${logFile}`);
       if (s.ingressUrl) console.log(`  ingress:   ${s.ingressUrl}`);
+      for (const line of gatewayApiLines(s)) console.log(`  ${line}`);
       if (s.controlPlane.dashboardUrl) console.log(`  dashboard: ${s.controlPlane.dashboardUrl}`);
       console.log(`  alerts:    prometheus --config.file=${path.join(dir, 'prometheus', 'prometheus.yml')} (the mesh's PrometheusRule alerts and scrape targets)`);
       console.log(`  status:    outrigger status${dirFlag(givenDir)}\n  stop:      outrigger down${dirFlag(givenDir)}`);

@@ -46,7 +46,7 @@ export const configCatalogue: readonly CodeInfo[] = [
   entry('OR1040', 'UnsupportedEnvoyFilter', 'warning', 'EnvoyFilter patches Envoy internals; Outrigger does not apply it.', 'Express the behaviour with VirtualService, DestinationRule or Telemetry where possible.'),
   entry('OR1041', 'NotRunLocally', 'info', 'A resource of another system (Jaeger, ServiceMonitor, Kiali, ...) is recognised but not run locally.', 'Nothing to do; Outrigger provides the equivalent (tracing export, metrics, dashboard) itself.'),
   entry('OR1042', 'InvalidHeaderValue', 'error', 'A header value to set or add holds NUL, CR or LF, which no HTTP header may carry.', 'Write the value on one line, without control characters.'),
-  entry('OR1043', 'UnimplementedKind', 'warning', 'A Kubernetes or Istio kind Outrigger recognises but does not implement (StatefulSet, NetworkPolicy, Ingress, WasmPlugin, TLSRoute and UDPRoute of the Gateway API): locally it has no effect.', 'Use what the message names instead, or leave it: the rest of the mesh runs.'),
+  entry('OR1043', 'UnimplementedKind', 'warning', 'A Kubernetes or Istio kind Outrigger recognises but does not implement (StatefulSet, NetworkPolicy, Ingress, WasmPlugin, UDPRoute of the Gateway API): locally it has no effect.', 'Use what the message names instead, or leave it: the rest of the mesh runs.'),
   entry('OR1044', 'NoLocalMeaning', 'info', 'A Kubernetes kind that acts on a cluster (HorizontalPodAutoscaler, PodDisruptionBudget, RBAC, CustomResourceDefinition, ...) is recognised and not run.', 'Nothing to do.'),
 ];
 

@@ -119,11 +119,19 @@ stringData: {password: s3cret}`,
   TCPRoute: `spec:
   parentRefs: [{name: db-gateway, sectionName: postgres}]
   rules: [{backendRefs: [{name: postgres, port: 5432, weight: 1}]}]`,
+  TLSRoute: `spec:
+  parentRefs: [{name: sni-gateway, sectionName: passthrough}]
+  hostnames: [shop.example.com]
+  rules: [{backendRefs: [{name: shop, port: 8443}]}]`,
+  BackendTLSPolicy: `spec:
+  targetRefs: [{group: "", kind: Service, name: shop, sectionName: https}]
+  validation: {caCertificateRefs: [{group: "", kind: ConfigMap, name: shop-ca}], hostname: shop.example.com}`,
   KubernetesGateway: `spec:
   gatewayClassName: istio
   listeners:
   - {name: http, port: 80, protocol: HTTP, hostname: "*.example.com", allowedRoutes: {namespaces: {from: All}}}
-  - {name: https, port: 443, protocol: HTTPS, tls: {mode: Terminate, certificateRefs: [{name: example-cert}]}}`,
+  - {name: https, port: 443, protocol: HTTPS, tls: {mode: Terminate, certificateRefs: [{name: example-cert}]}}
+  - {name: passthrough, port: 8443, protocol: TLS, tls: {mode: Passthrough}}`,
   GatewayClass: `spec: {controllerName: istio.io/gateway-controller}`,
   ReferenceGrant: `spec:
   from: [{group: gateway.networking.k8s.io, kind: HTTPRoute, namespace: frontend}]

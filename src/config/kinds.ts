@@ -3,7 +3,7 @@
 import * as z from 'zod';
 import { obj, str } from './schema/common.ts';
 import { destinationRuleSpec } from './schema/destination-rule.ts';
-import { gatewayClassSpec, grpcRouteSpec, httpRouteSpec, kubernetesGatewaySpec, referenceGrantSpec, tcpRouteSpec } from './schema/gateway-api.ts';
+import { gatewayClassSpec, grpcRouteSpec, httpRouteSpec, kubernetesGatewaySpec, referenceGrantSpec, tcpRouteSpec, tlsRouteSpec, backendTlsPolicySpec } from './schema/gateway-api.ts';
 import { istioOperatorSpec } from './schema/istio-operator.ts';
 import { configMapFields, deploymentSpec, jobSpec, namespaceSpec, secretFields, serviceAccountFields, serviceSpec } from './schema/kubernetes.ts';
 import { objectMeta } from './schema/metadata.ts';
@@ -76,6 +76,8 @@ export const kinds: readonly KindDef[] = [
   def('HTTPRoute', GW, gwVersions, doc(httpRouteSpec, true)),
   def('GRPCRoute', GW, ['v1alpha2', 'v1'], doc(grpcRouteSpec, true)),
   def('TCPRoute', GW, ['v1alpha2'], doc(tcpRouteSpec, true)),
+  def('TLSRoute', GW, ['v1alpha2', 'v1alpha3', 'v1'], doc(tlsRouteSpec, true)),
+  def('BackendTLSPolicy', GW, ['v1alpha3', 'v1'], doc(backendTlsPolicySpec, true)),
   def('Gateway', GW, gwVersions, doc(kubernetesGatewaySpec, true), true, 'KubernetesGateway'),
   def('GatewayClass', GW, gwVersions, doc(gatewayClassSpec, true), false),
   def('ReferenceGrant', GW, gwVersions, doc(referenceGrantSpec, true)),
@@ -120,7 +122,7 @@ export interface UnimplementedKind {
 
 const notStarted = 'Outrigger starts only Deployment and Job workloads; describe it as a Deployment';
 const gatewayApi =
-  'of the Kubernetes Gateway API Outrigger implements HTTPRoute, GRPCRoute, TCPRoute, Gateway, GatewayClass and ReferenceGrant (docs/gateway-api.md); describe the rest with Istio\'s Gateway and VirtualService (networking.istio.io)';
+  'of the Kubernetes Gateway API Outrigger implements HTTPRoute, GRPCRoute, TCPRoute, TLSRoute, BackendTLSPolicy, Gateway, GatewayClass and ReferenceGrant (docs/gateway-api.md); describe the rest with Istio\'s Gateway and VirtualService (networking.istio.io)';
 const noApiServer = 'there is no Kubernetes API server locally';
 
 export const unimplementedKinds: readonly UnimplementedKind[] = [
@@ -134,7 +136,7 @@ export const unimplementedKinds: readonly UnimplementedKind[] = [
   { group: 'extensions.istio.io', kinds: ['WasmPlugin'], severity: 'warning', why: 'Outrigger runs no Wasm; express the behaviour with VirtualService headers, RequestAuthentication or a CUSTOM AuthorizationPolicy' },
   {
     group: 'gateway.networking.k8s.io',
-    kinds: ['TLSRoute', 'UDPRoute', 'BackendTLSPolicy'],
+    kinds: ['UDPRoute'],
     severity: 'warning',
     why: gatewayApi,
   },

@@ -62,11 +62,13 @@ export type ConfigMap = Resource<'ConfigMap', K8s.ConfigMapSpec>;
 export type HTTPRoute = Resource<'HTTPRoute', GwApi.HTTPRouteSpec>;
 export type GRPCRoute = Resource<'GRPCRoute', GwApi.GRPCRouteSpec>;
 export type TCPRoute = Resource<'TCPRoute', GwApi.TCPRouteSpec>;
+export type TLSRoute = Resource<'TLSRoute', GwApi.TLSRouteSpec>;
+export type BackendTLSPolicy = Resource<'BackendTLSPolicy', GwApi.BackendTLSPolicySpec>;
 /** The Gateway API's Gateway (`gateway.networking.k8s.io`), named apart from Istio's as Istio names it internally. */
 export type KubernetesGateway = Resource<'KubernetesGateway', GwApi.KubernetesGatewaySpec>;
 export type GatewayClass = Resource<'GatewayClass', GwApi.GatewayClassSpec>;
 export type ReferenceGrant = Resource<'ReferenceGrant', GwApi.ReferenceGrantSpec>;
-export type GatewayApiResource = HTTPRoute | GRPCRoute | TCPRoute | KubernetesGateway | GatewayClass | ReferenceGrant;
+export type GatewayApiResource = HTTPRoute | GRPCRoute | TCPRoute | TLSRoute | BackendTLSPolicy | KubernetesGateway | GatewayClass | ReferenceGrant;
 /** A kind of another system (Jaeger, ServiceMonitor, PrometheusRule, ...), recognised but not typed. */
 export type ForeignResource = Resource<string, Record<string, unknown>> & { foreign: true };
 

@@ -8,18 +8,18 @@ const doc = (apiVersion: string, kind: string, extra = '') => `apiVersion: ${api
 
 test('Gateway API kinds Outrigger does not implement say which it does, and are left out', () => {
   const text = [
-    doc('gateway.networking.k8s.io/v1alpha2', 'TLSRoute', 'spec:\n  parentRefs: [{name: web}]\n'),
     doc('gateway.networking.k8s.io/v1alpha2', 'UDPRoute', 'spec:\n  parentRefs: [{name: web}]\n'),
+    doc('gateway.networking.x-k8s.io/v1alpha1', 'XListenerSet', 'spec:\n  parentRef: {name: web}\n'),
   ].join('---\n');
   const { resources, diagnostics } = loadText(text, 'routes.yaml');
   assert.deepEqual(
     diagnostics.map((d) => [d.code, d.severity, d.resource]),
     [
-      ['OR1043', 'warning', 'TLSRoute podinfo/x'],
       ['OR1043', 'warning', 'UDPRoute podinfo/x'],
+      ['OR1043', 'warning', 'XListenerSet podinfo/x'],
     ],
   );
-  assert.match(diagnostics[0]?.message ?? '', /implements HTTPRoute, GRPCRoute, TCPRoute, Gateway, GatewayClass and ReferenceGrant.*docs\/gateway-api\.md/);
+  assert.match(diagnostics[0]?.message ?? '', /implements HTTPRoute, GRPCRoute, TCPRoute, TLSRoute, BackendTLSPolicy, Gateway, GatewayClass and ReferenceGrant.*docs\/gateway-api\.md/);
   assert.deepEqual(resources, []);
 });
 

@@ -14,6 +14,7 @@ import { awaitProxiesSynced } from './control-plane-handle.ts';
 import { type DemoPrograms, type LocalCommand, resolveCommand } from './container-command.ts';
 import type { ControlPlaneHandle } from './control-plane-handle.ts';
 import { ExitReporter, exitCause, markRestarted, restartDelay } from './exit-reporter.ts';
+import { gatewayApiState } from './gateway-api-urls.ts';
 import { GatewayPortWatcher } from './gateway-ports.ts';
 import { loopbackBypassNote } from './loopback-bypass.ts';
 import { indent } from './indent.ts';
@@ -153,7 +154,7 @@ export class MeshRuntime {
       for (const port of serverPorts ?? []) fixed[port] ??= await allocatePort(this.#taken);
       const meta = gatewayProxyMeta(g);
       this.#running.push({
-        state: tracker.add({ name: `${g.namespace}/${g.podName}`, kind: 'gateway', namespace: g.namespace, ports: {}, sidecar: false, status: 'starting', restarts: 0 }),
+        state: tracker.add({ name: `${g.namespace}/${g.podName}`, kind: 'gateway', namespace: g.namespace, ports: {}, sidecar: false, status: 'starting', restarts: 0, ...gatewayApiState(g) }),
         proxy: { role: 'router', meta, ports: await proxyPorts(this.#taken, fixed), listening, ...(serverPorts ? { serverPorts } : {}) },
       });
     }

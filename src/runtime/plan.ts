@@ -45,9 +45,15 @@ export interface PlannedGateway {
    * The Gateway API Gateway this proxy was deployed for (Istio's automated deployment, `<name>-istio`):
    * its listener ports are bound on free host ports, not the ingress's 8080 and 8443.
    */
-  gatewayApi?: { namespace: string; name: string };
+  gatewayApi?: { namespace: string; name: string; listeners: GatewayApiListenerPort[] };
   /** The mesh's defaultConfig.proxyStatsMatcher; absent: every stat. */
   statsMatcher?: ProxyStatsMatcher;
+}
+
+/** A Gateway API listener port and its protocol (HTTP, HTTPS, TLS, TCP): what `up` and `status` list. */
+export interface GatewayApiListenerPort {
+  port: number;
+  protocol: string;
 }
 
 export interface MeshPlan {
@@ -155,6 +161,13 @@ function deployedGateways(resources: readonly AnyResource[]): PlannedGateway[] {
     .map((gw) => {
       const name = deployedGatewayName(gw);
       const labels = { ...gw.spec.infrastructure?.labels, [GATEWAY_NAME_LABEL]: gw.metadata.name, 'gateway.istio.io/managed': 'istio.io-gateway-controller' };
-      return { name, podName: `${name}-0`, namespace: gw.metadata.namespace, labels, serviceAccount: name, kind: 'ingress', gatewayApi: { namespace: gw.metadata.namespace, name: gw.metadata.name } };
+      return { name, podName: `${name}-0`, namespace: gw.metadata.namespace, labels, serviceAccount: name, kind: 'ingress', gatewayApi: { namespace: gw.metadata.namespace, name: gw.metadata.name, listeners: listenerPorts(gw.spec.listeners) } };
     });
+}
+
+/** Each listener port once, with the first listener's protocol on it, in port order. */
+function listenerPorts(listeners: readonly { port: number; protocol: string }[]): GatewayApiListenerPort[] {
+  const out = new Map<number, GatewayApiListenerPort>();
+  for (const l of listeners) if (!out.has(l.port)) out.set(l.port, { port: l.port, protocol: l.protocol });
+  return [...out.values()].sort((a, b) => a.port - b.port);
 }

@@ -20,6 +20,8 @@ export interface ComponentState {
   logFile?: string;
   proxyLogFile?: string;
   env?: Record<string, string>;
+  /** A gateway deployed for a Gateway API Gateway: which (`shop/web`), and its listener ports (host ports in `proxy:PORT`). */
+  gatewayApi?: { gateway: string; listeners: { port: number; protocol: string }[] };
   /** Netns mode: the pod's network namespace and address. */
   netns?: string;
   address?: string;

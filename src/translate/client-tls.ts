@@ -1,6 +1,7 @@
 // The upstream transport socket of a cluster from a DestinationRule `tls` setting (DISABLE, SIMPLE,
 // MUTUAL, ISTIO_MUTUAL) or, without one, Istio's auto mTLS (`transport_socket_matches` on tlsMode=istio).
 import type { ClientTLSSettings } from '../config/types/networking.ts';
+import { CONFIGMAP_CREDENTIAL_PREFIX } from '../model/gateway-api/backend-tls.ts';
 import type { ProxyView } from '../model/proxy-view.ts';
 import type { MeshSnapshot } from '../model/snapshot.ts';
 import { type TypedAny, toStruct } from '../xds/any.ts';
@@ -70,7 +71,10 @@ export function originationContext(tls: ClientTLSSettings, defaultSni: string): 
   const common: Record<string, unknown> = { tls_params: tlsParams };
   const sans = tls.subjectAltNames ?? [];
   const matchers = sans.length ? { match_typed_subject_alt_names: sanMatchers(sans) } : {};
-  if (tls.credentialName) {
+  if (tls.credentialName?.startsWith(CONFIGMAP_CREDENTIAL_PREFIX)) {
+    // A CA only (a BackendTLSPolicy's ConfigMap): the SDS secret is named by the URI itself, as Istio's.
+    if (!tls.insecureSkipVerify) common['combined_validation_context'] = { default_validation_context: matchers, validation_context_sds_secret_config: sdsSecret(tls.credentialName) };
+  } else if (tls.credentialName) {
     if (mutual) common['tls_certificate_sds_secret_configs'] = [sdsSecret(`kubernetes://${tls.credentialName}`)];
     if (!tls.insecureSkipVerify) {
       common['combined_validation_context'] = {

@@ -1,12 +1,14 @@
 // The Kubernetes Secrets that `credentialName` names, as the SDS secrets a proxy's TLS contexts refer
 // to: `kubernetes://NAME` (certificate and key) and `kubernetes://NAME-cacert` (the CA: of the Secret
-// `NAME-cacert`, else of NAME). As Istio, a proxy reads them from its own namespace, and only the
-// ones its listeners and clusters name; a Secret that is missing or lacks the keys is not sent, so the
-// TLS context that needs it refuses handshakes. Whose identity may have a key is the control plane's
-// call (controlplane/credential-readers.ts), not translation's: a proxy's role and labels are its claim.
-import type { Secret } from '../config/resource.ts';
+// `NAME-cacert`, else of NAME); and `configmap://NS/NAME`, a BackendTLSPolicy's CA. As Istio, a proxy
+// reads Secrets from its own namespace, and only the ones its listeners and clusters name; a Secret
+// that is missing or lacks the keys is not sent, so the TLS context that needs it refuses handshakes.
+// Whose identity may have a key is the control plane's call (controlplane/credential-readers.ts), not
+// translation's: a proxy's role and labels are its claim.
+import type { ConfigMap, Secret } from '../config/resource.ts';
 import type { TrafficPolicy } from '../config/types/networking.ts';
 import type { ProxyView } from '../model/proxy-view.ts';
+import { CONFIGMAP_CREDENTIAL_PREFIX } from '../model/gateway-api/backend-tls.ts';
 import type { MeshSnapshot } from '../model/snapshot.ts';
 import type { TypedAny } from '../xds/any.ts';
 import { TypeUrl } from '../xds/type-urls.ts';
@@ -29,7 +31,7 @@ export function credentialSecretNames(resources: Iterable<unknown>): Set<string>
       for (const x of v) visit(x);
     } else if (v !== null && typeof v === 'object') {
       const o = v as Record<string, unknown>;
-      if ('sds_config' in o && typeof o['name'] === 'string' && o['name'].startsWith(PREFIX)) names.add(o['name']);
+      if ('sds_config' in o && typeof o['name'] === 'string' && (o['name'].startsWith(PREFIX) || o['name'].startsWith(CONFIGMAP_CREDENTIAL_PREFIX))) names.add(o['name']);
       for (const x of Object.values(o)) visit(x);
     }
   };
@@ -57,6 +59,12 @@ export function buildCredentialSecrets(snapshot: MeshSnapshot, proxy: ProxyView,
   for (const r of snapshot.resources) if (r.kind === 'Secret' && r.metadata.namespace === proxy.namespace) secrets.set(r.metadata.name, r as Secret);
   const out: TypedAny[] = [];
   for (const name of [...names].sort()) {
+    if (name.startsWith(CONFIGMAP_CREDENTIAL_PREFIX)) {
+      // `configmap://NAMESPACE/NAME`: a CA, public, so read from the ConfigMap's own namespace.
+      const ca = configMapCa(snapshot, name.slice(CONFIGMAP_CREDENTIAL_PREFIX.length));
+      if (ca) out.push({ '@type': TypeUrl.Secret, name, validation_context: { trusted_ca: { inline_string: ca } } });
+      continue;
+    }
     const credential = name.slice(PREFIX.length);
     if (credential.endsWith(CA_SUFFIX)) {
       const base = credential.slice(0, -CA_SUFFIX.length);
@@ -74,4 +82,11 @@ export function buildCredentialSecrets(snapshot: MeshSnapshot, proxy: ProxyView,
     if (cert && key) out.push({ '@type': TypeUrl.Secret, name, tls_certificate: { certificate_chain: { inline_string: cert }, private_key: { inline_string: key } } });
   }
   return out;
+}
+
+/** The `ca.crt` of the ConfigMap `namespace/name`. */
+function configMapCa(snapshot: MeshSnapshot, ref: string): string | undefined {
+  const [namespace, name] = ref.split('/', 2);
+  const cm = snapshot.resources.find((r): r is ConfigMap => r.kind === 'ConfigMap' && r.metadata.namespace === namespace && r.metadata.name === name);
+  return cm?.spec.data?.['ca.crt'];
 }

@@ -1,5 +1,6 @@
 // A router's listeners `0.0.0.0_PORT`, one per Gateway server port: plaintext HTTP through RDS
-// `http.PORT`, TLS-terminated HTTPS per server (SNI), TLS passthrough and TCP through tcp_proxy.
+// `http.PORT`, TLS-terminated HTTPS per server (SNI), TLS passthrough, TLS-terminated TCP and TCP
+// through tcp_proxy.
 import type { ProxyScope } from '../model/proxy-scope.ts';
 import { isHttp, parseProtocol } from '../model/protocol.ts';
 import type { MeshSnapshot } from '../model/snapshot.ts';
@@ -45,10 +46,16 @@ export function buildGatewayListeners(snapshot: MeshSnapshot, scope: ProxyScope,
           filters: [buildHttpConnectionManager(snapshot, scope.proxy, options, { statPrefix: `outbound_0.0.0.0_${port}`, port, direction: 'gateway', rds: name })],
         });
       } else if (!isHttp(protocol)) {
+        // A TLS server that terminates (SIMPLE, MUTUAL): its TCP routes take the decrypted connection.
+        const transport = protocol === 'TLS' ? options.gatewayTls(snapshot, scope.proxy, gs.gateway, gs.server) : undefined;
         for (const { vs } of virtualServicesOn(snapshot, scope, gs)) {
           const targets = tcpTargets(snapshot, scope, vs, port, [gs.key]);
           if (targets) {
-            chains.push({ filters: buildTcpFilters(snapshot, scope.proxy, options, { statPrefix: `outbound_0.0.0.0_${port}`, port, direction: 'gateway', targets }) });
+            chains.push({
+              ...(transport && sni.length ? { filter_chain_match: { server_names: sni } } : {}),
+              ...(transport ? { transport_socket: transport } : {}),
+              filters: buildTcpFilters(snapshot, scope.proxy, options, { statPrefix: `outbound_0.0.0.0_${port}`, port, direction: 'gateway', targets }),
+            });
             break;
           }
         }

@@ -1,18 +1,23 @@
-// HTTPRoute, GRPCRoute and TCPRoute references: each parentRef attaches to a Service or to a listener of an Istio-class Gateway,
-// and each backendRef (and mirror) names a Service the route may refer to. A missing one is IST0101; one
-// that exists but is refused (another class, allowedRoutes, no ReferenceGrant) is OR2010.
-import type { GRPCRoute, HTTPRoute, TCPRoute } from '../../config/resource.ts';
+// HTTPRoute, GRPCRoute, TCPRoute and TLSRoute references: each parentRef attaches to a Service or to a
+// listener of an Istio-class Gateway, and each backendRef (and mirror) names a Service the route may
+// refer to; each BackendTLSPolicy targetRef names a Service (port) of its namespace. A missing one is
+// IST0101; one that exists but is refused (another class, allowedRoutes, no ReferenceGrant) is OR2010.
+import type { BackendTLSPolicy, GRPCRoute, HTTPRoute, TCPRoute, TLSRoute } from '../../config/resource.ts';
+import { targetProblem } from '../../model/gateway-api/backend-tls.ts';
 import { backendProblem, type RefProblem } from '../../model/gateway-api/backends.ts';
 import { parentProblem } from '../../model/gateway-api/parents.ts';
 import { grpcAsHttpRoute } from '../../model/gateway-api/grpc-routes.ts';
 import { type GatewayRoute, indexGatewayApi } from '../../model/gateway-api/references.ts';
 import { tcpAsRoute } from '../../model/gateway-api/tcp-routes.ts';
+import { tlsAsRoute } from '../../model/gateway-api/tls-routes.ts';
 import type { Analyzer, FieldPath, Report } from '../analyzer.ts';
 
 const fixes = {
   parentMissing: 'Name an existing Service (group "", kind Service) or Gateway in parentRefs, or add it to the manifests.',
   parentRefused: 'Attach the route to a listener that admits it: check the Gateway\'s class ("istio"), the listener\'s allowedRoutes, hostname, sectionName and port.',
   backendMissing: 'Name an existing Service and its port in backendRefs, or add the Service to the manifests.',
+  targetMissing: 'Name an existing Service of the policy\'s namespace (and, with sectionName, one of its port names) in targetRefs.',
+  targetRefused: 'Target a Service (group "", kind Service): a BackendTLSPolicy applies to Services.',
   backendRefused: 'Refer to a Service of the route\'s namespace, or add a ReferenceGrant in the Service\'s namespace that lets HTTPRoutes of this namespace refer to it.',
 };
 
@@ -20,12 +25,19 @@ export const gatewayApiReferences: Analyzer = {
   name: 'outrigger.GatewayApiReferenceAnalyzer',
   codes: ['IST0101', 'OR2010'],
   analyze(ctx, report) {
-    const routes = [...ctx.ofKind<HTTPRoute>('HTTPRoute'), ...ctx.ofKind<GRPCRoute>('GRPCRoute'), ...ctx.ofKind<TCPRoute>('TCPRoute')];
-    if (routes.length === 0) return;
+    const routes = [...ctx.ofKind<HTTPRoute>('HTTPRoute'), ...ctx.ofKind<GRPCRoute>('GRPCRoute'), ...ctx.ofKind<TCPRoute>('TCPRoute'), ...ctx.ofKind<TLSRoute>('TLSRoute')];
+    const policies = ctx.ofKind<BackendTLSPolicy>('BackendTLSPolicy');
+    if (routes.length === 0 && policies.length === 0) return;
     const index = indexGatewayApi(ctx.resources);
+    for (const policy of policies) {
+      policy.spec.targetRefs.forEach((_, i) => {
+        const p = targetProblem(policy, i, index.service);
+        if (p) sayProblem(report, policy, p, ['spec', 'targetRefs', i], fixes.targetMissing, fixes.targetRefused);
+      });
+    }
     for (const resource of routes) {
-      // A GRPCRoute's and a TCPRoute's fields sit where an HTTPRoute's do: the paths below name all three.
-      const route: GatewayRoute = resource.kind === 'GRPCRoute' ? grpcAsHttpRoute(resource) : resource.kind === 'TCPRoute' ? tcpAsRoute(resource) : resource;
+      // A GRPCRoute's, TCPRoute's and TLSRoute's fields sit where an HTTPRoute's do: the paths below name all four.
+      const route: GatewayRoute = resource.kind === 'GRPCRoute' ? grpcAsHttpRoute(resource) : resource.kind === 'TCPRoute' ? tcpAsRoute(resource) : resource.kind === 'TLSRoute' ? tlsAsRoute(resource) : resource;
       const say = (p: RefProblem, path: FieldPath, missing: string, refused: string) =>
         sayProblem(report, resource, p, path, missing, refused);
       (route.spec.parentRefs ?? []).forEach((parent, i) => {
@@ -46,6 +58,6 @@ export const gatewayApiReferences: Analyzer = {
   },
 };
 
-function sayProblem(report: Report, route: HTTPRoute | GRPCRoute | TCPRoute, p: RefProblem, path: FieldPath, missing: string, refused: string): void {
+function sayProblem(report: Report, route: HTTPRoute | GRPCRoute | TCPRoute | TLSRoute | BackendTLSPolicy, p: RefProblem, path: FieldPath, missing: string, refused: string): void {
   report({ code: p.missing ? 'IST0101' : 'OR2010', resource: route, path, message: p.missing ? `Referenced resource not found: ${p.message}` : p.message, fix: p.missing ? missing : refused });
 }

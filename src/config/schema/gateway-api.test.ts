@@ -162,7 +162,101 @@ spec:
     'spec.listeners[0].protocol',
     '7:39',
   ],
+  [
+    'a TLS listener without tls (its mode)',
+    `apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: web, namespace: shop}
+spec:
+  gatewayClassName: istio
+  listeners:
+  - {name: tls, port: 443, protocol: TLS}
+`,
+    'OR1022',
+    'spec.listeners[0]',
+    '7:5',
+  ],
+  [
+    'a Passthrough TLS listener with a certificate',
+    `apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: web, namespace: shop}
+spec:
+  gatewayClassName: istio
+  listeners:
+  - {name: tls, port: 443, protocol: TLS, tls: {mode: Passthrough, certificateRefs: [{name: c}]}}
+`,
+    'OR1029',
+    'spec.listeners[0].tls.certificateRefs',
+    '7:68',
+  ],
+  [
+    'a TLS listener that terminates without a certificate',
+    `apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: web, namespace: shop}
+spec:
+  gatewayClassName: istio
+  listeners:
+  - {name: tls, port: 443, protocol: TLS, tls: {mode: Terminate}}
+`,
+    'OR1022',
+    'spec.listeners[0].tls',
+    '7:43',
+  ],
+  [
+    'a TLSRoute without rules',
+    `apiVersion: gateway.networking.k8s.io/v1alpha2
+kind: TLSRoute
+metadata: {name: web, namespace: shop}
+spec:
+  parentRefs: [{name: web}]
+  hostnames: [web.example.com]
+  rules: []
+`,
+    'OR1024',
+    'spec.rules',
+    '7:3',
+  ],
 ];
+
+test('a BackendTLSPolicy needs one source of trust: a CA ConfigMap or System, not both, not neither', () => {
+  const doc = (validation: string) => `apiVersion: gateway.networking.k8s.io/v1
+kind: BackendTLSPolicy
+metadata: {name: api, namespace: shop}
+spec:
+  targetRefs: [{group: "", kind: Service, name: api}]
+  validation: ${validation}
+`;
+  const codes = (validation: string) => loadText(doc(validation), 'p.yaml').diagnostics.map((d) => [d.code, d.field]);
+  assert.deepEqual(codes('{wellKnownCACertificates: System, hostname: api.example.com}'), []);
+  assert.deepEqual(codes('{hostname: api.example.com}'), [['OR1022', 'spec.validation']]);
+  assert.deepEqual(codes('{wellKnownCACertificates: System, caCertificateRefs: [{group: "", kind: ConfigMap, name: ca}], hostname: api.example.com}'), [['OR1029', 'spec.validation.wellKnownCACertificates']]);
+  assert.deepEqual(codes('{wellKnownCACertificates: Mine, hostname: api.example.com}'), [['OR1023', 'spec.validation.wellKnownCACertificates']]);
+  assert.deepEqual(codes('{wellKnownCACertificates: System, hostname: api.example.com, subjectAltNames: [{type: URI}]}'), [['OR1022', 'spec.validation.subjectAltNames[0]']]);
+});
+
+test('a TLSRoute loads in each version the API serves it in (v1alpha2, v1alpha3, v1)', () => {
+  for (const version of ['v1alpha2', 'v1alpha3', 'v1']) {
+    const { resources, diagnostics } = loadText(
+      `apiVersion: gateway.networking.k8s.io/${version}
+kind: TLSRoute
+metadata: {name: web, namespace: shop}
+spec:
+  parentRefs: [{name: web}]
+  hostnames: [web.example.com]
+  rules: [{backendRefs: [{name: web, port: 443}]}]
+`,
+      'tls.yaml',
+    );
+    assert.deepEqual(diagnostics, [], version);
+    assert.deepEqual(
+      resources.map((r) => r.kind),
+      ['TLSRoute'],
+      version,
+    );
+  }
+});
 
 test('invalid Gateway API documents: the code, field and place of each mistake', () => {
   for (const [what, yaml, code, field, at] of invalid) {

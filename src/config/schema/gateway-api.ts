@@ -1,5 +1,5 @@
-// The Kubernetes Gateway API (gateway.networking.k8s.io): HTTPRoute, Gateway, GatewayClass and
-// ReferenceGrant, with the rules the API server's CRD validation applies (filter type ↔ field, path
+// The Kubernetes Gateway API (gateway.networking.k8s.io): HTTPRoute, GRPCRoute, TCPRoute, TLSRoute,
+// Gateway, GatewayClass and ReferenceGrant, with the rules the API server's CRD validation applies (filter type ↔ field, path
 // values, the duration format, weights, listener TLS), so a bad route is refused here with its place.
 import * as z from 'zod';
 import { parseDurationMs } from '../../xds/duration.ts';
@@ -270,9 +270,9 @@ export const grpcRouteSpec = obj({
   rules: z.array(grpcRule).max(16).optional(),
 });
 
-export const tcpRouteSpec = obj({
-  parentRefs: z.array(parentRef).max(32).optional(),
-  rules: z
+/** The rules of a TCPRoute or a TLSRoute: backends only, no matches. */
+const l4Rules = (kind: string) =>
+  z
     .array(
       obj({
         name: str.optional(),
@@ -283,8 +283,49 @@ export const tcpRouteSpec = obj({
           .optional(),
       }),
     )
-    .min(1, 'a TCPRoute needs a rule')
-    .max(16),
+    .min(1, `a ${kind} needs a rule`)
+    .max(16);
+
+export const tcpRouteSpec = obj({
+  parentRefs: z.array(parentRef).max(32).optional(),
+  rules: l4Rules('TCPRoute'),
+});
+
+/** A TLSRoute's hostnames are the SNIs it takes (any, when it names none). */
+export const tlsRouteSpec = obj({
+  parentRefs: z.array(parentRef).max(32).optional(),
+  hostnames: z.array(hostname).max(16).optional(),
+  rules: l4Rules('TLSRoute'),
+});
+
+/** The API's CEL rules: one source of trust (a CA or the system's), and SANs of the type they say. */
+export const backendTlsPolicySpec = obj({
+  targetRefs: z.array(obj({ group: str, kind: z.string().min(1), name: z.string().min(1), sectionName: str.optional() })).min(1).max(16),
+  validation: withRules(
+    obj({
+      caCertificateRefs: z.array(obj({ group: str, kind: z.string().min(1), name: z.string().min(1) })).max(8).optional(),
+      wellKnownCACertificates: str.optional(),
+      hostname,
+      subjectAltNames: z
+        .array(
+          withRules(obj({ type: z.enum(['Hostname', 'URI']), hostname: hostname.optional(), uri: str.optional() }), (v, add) => {
+            const field = v['type'] === 'Hostname' ? 'hostname' : 'uri';
+            if (v[field] === undefined) add([], 'OR1022', `a ${String(v['type'])} subjectAltName needs ${field}`);
+            if (v[field === 'hostname' ? 'uri' : 'hostname'] !== undefined) add([field === 'hostname' ? 'uri' : 'hostname'], 'OR1029', `a ${String(v['type'])} subjectAltName has only ${field}`);
+          }),
+        )
+        .max(5)
+        .optional(),
+    }),
+    (v, add) => {
+      const refs = Array.isArray(v['caCertificateRefs']) && v['caCertificateRefs'].length > 0;
+      const wellKnown = v['wellKnownCACertificates'];
+      if (refs && wellKnown !== undefined) add(['wellKnownCACertificates'], 'OR1029', 'set caCertificateRefs or wellKnownCACertificates, not both');
+      else if (!refs && wellKnown === undefined) add([], 'OR1022', 'validation needs caCertificateRefs (a ConfigMap with ca.crt) or wellKnownCACertificates: System');
+      else if (wellKnown !== undefined && wellKnown !== 'System') add(['wellKnownCACertificates'], 'OR1023', `wellKnownCACertificates "${String(wellKnown)}" is not System`);
+    },
+  ),
+  options: strMap.optional(),
 });
 
 const listenerProtocols = ['HTTP', 'HTTPS', 'TLS', 'TCP', 'UDP'];
@@ -309,11 +350,17 @@ const listener = withRules(
     const protocol = v['protocol'];
     if (typeof protocol !== 'string') return;
     if (!listenerProtocols.includes(protocol)) add(['protocol'], 'OR1023', `protocol "${protocol}" is not one of ${listenerProtocols.join(', ')}`);
-    else if (protocol === 'TLS' || protocol === 'UDP') add(['protocol'], 'OR1024', `${protocol} listeners are not supported yet; Outrigger serves HTTP, HTTPS and TCP listeners (use an Istio Gateway for ${protocol})`);
+    else if (protocol === 'UDP') add(['protocol'], 'OR1024', 'UDP listeners are not supported yet; Outrigger serves HTTP, HTTPS, TLS and TCP listeners');
     const tls = v['tls'] as Record<string, unknown> | undefined;
+    const certs = Array.isArray(tls?.['certificateRefs']) ? tls['certificateRefs'].length : 0;
     if (protocol === 'HTTPS') {
       if (tls?.['mode'] === 'Passthrough') add(['tls', 'mode'], 'OR1024', 'an HTTPS listener terminates TLS; Passthrough needs a TLS listener');
-      else if (!Array.isArray(tls?.['certificateRefs']) || tls['certificateRefs'].length === 0) add(tls ? ['tls'] : [], 'OR1022', 'an HTTPS listener needs tls.certificateRefs (a kubernetes.io/tls Secret)');
+      else if (certs === 0) add(tls ? ['tls'] : [], 'OR1022', 'an HTTPS listener needs tls.certificateRefs (a kubernetes.io/tls Secret)');
+    } else if (protocol === 'TLS') {
+      // The API's rules: a TLS listener says its mode; Terminate needs a certificate, Passthrough has none.
+      if (!tls) add([], 'OR1022', 'a TLS listener needs tls: mode Passthrough (routed by SNI with TLSRoutes) or Terminate (with certificateRefs, for TCPRoutes)');
+      else if (tls['mode'] === 'Passthrough' && certs > 0) add(['tls', 'certificateRefs'], 'OR1029', 'a Passthrough listener does not terminate TLS: remove certificateRefs');
+      else if (tls['mode'] !== 'Passthrough' && certs === 0) add(['tls'], 'OR1022', 'a TLS listener that terminates TLS needs tls.certificateRefs (a kubernetes.io/tls Secret)');
     } else if ((protocol === 'HTTP' || protocol === 'TCP') && tls !== undefined) add(['tls'], 'OR1029', `a ${protocol} listener has no tls`);
   },
 );

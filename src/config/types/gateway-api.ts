@@ -197,3 +197,33 @@ export interface TCPRouteSpec {
   parentRefs?: ParentReference[];
   rules: TCPRouteRule[];
 }
+
+/** TLSRoute (v1alpha2, v1alpha3, v1): TLS connections by SNI, unterminated; the first rule's backends take them. */
+export interface TLSRouteSpec {
+  parentRefs?: ParentReference[];
+  hostnames?: string[];
+  rules: TCPRouteRule[];
+}
+
+/** A Service (or one of its ports, by name) that a BackendTLSPolicy applies to. */
+export interface PolicyTargetReference {
+  group: string;
+  kind: string;
+  name: string;
+  sectionName?: string;
+}
+
+/** BackendTLSPolicy (v1alpha3, v1): connections to the target Services are TLS, verified as `validation` says. */
+export interface BackendTLSPolicySpec {
+  targetRefs: PolicyTargetReference[];
+  validation: {
+    /** ConfigMaps (key `ca.crt`) of the policy's namespace holding the CA to trust; Istio uses the first. */
+    caCertificateRefs?: { group: string; kind: string; name: string }[];
+    /** `System`: the platform's trusted roots. */
+    wellKnownCACertificates?: string;
+    /** The SNI sent, and the name the certificate must carry unless subjectAltNames say otherwise. */
+    hostname: string;
+    subjectAltNames?: { type: 'Hostname' | 'URI'; hostname?: string; uri?: string }[];
+  };
+  options?: Record<string, string>;
+}

@@ -1,15 +1,17 @@
 // The Gateway API → Istio stage (Istio's own approach, pilot/pkg/config/kube/gateway): Gateways of
-// Istio's class become Istio Gateways (and the Service of their deployed proxy), HTTPRoutes, GRPCRoutes
-// and TCPRoutes become VirtualServices, before any translation, so every translator, analyzer and
+// Istio's class become Istio Gateways (and the Service of their deployed proxy), HTTPRoutes, GRPCRoutes,
+// TCPRoutes and TLSRoutes become VirtualServices, BackendTLSPolicies DestinationRules, before any translation, so every translator, analyzer and
 // explanation treats them as the Istio config they stand for. Pure.
-import type { AnyResource, Gateway, Service, VirtualService } from '../../config/resource.ts';
+import type { AnyResource, DestinationRule, Gateway, Service, VirtualService } from '../../config/resource.ts';
 import type { HTTPRouteMatch } from '../../config/types/gateway-api.ts';
-import type { HTTPRoute, TCPRoute } from '../../config/types/networking.ts';
+import type { HTTPRoute, TCPRoute, TLSRoute } from '../../config/types/networking.ts';
+import { buildBackendTlsRules } from './backend-tls.ts';
 import { buildGatewayServices, buildListenerGateways, GENERATED_SUFFIX, PARENTS_ANNOTATION, ROUTE_SEMANTICS_ANNOTATION } from './gateways.ts';
 import { ruleMatches, translateRuleMatch } from './http-rules.ts';
 import { type Binding, bindings } from './parents.ts';
 import { GATEWAY_API_GROUP, indexGatewayApi } from './references.ts';
 import { translateTcpRules } from './tcp-routes.ts';
+import { translateTlsRules } from './tls-routes.ts';
 
 interface Entry {
   /** Undefined: a rule without matches. */
@@ -21,20 +23,22 @@ interface Group {
   binding: Binding;
   entries: Entry[];
   tcp: TCPRoute[];
+  tls: TLSRoute[];
   /** The routes it came from (`HTTPRoute.gateway.networking.k8s.io/ns/name`), for the parents annotation. */
   parents: Set<string>;
 }
 
 /** The Istio resources the Gateway API resources among `resources` stand for (none when there are none). */
-export function convertGatewayApi(resources: readonly AnyResource[]): (Gateway | VirtualService | Service)[] {
-  if (!resources.some((r) => r.kind === 'HTTPRoute' || r.kind === 'GRPCRoute' || r.kind === 'TCPRoute' || r.kind === 'KubernetesGateway')) return [];
+export function convertGatewayApi(resources: readonly AnyResource[]): (Gateway | VirtualService | Service | DestinationRule)[] {
+  const backendTls = buildBackendTlsRules(resources);
+  if (!resources.some((r) => r.kind === 'HTTPRoute' || r.kind === 'GRPCRoute' || r.kind === 'TCPRoute' || r.kind === 'TLSRoute' || r.kind === 'KubernetesGateway')) return backendTls;
   const index = indexGatewayApi(resources);
   const groups = new Map<string, Group>();
   // Routes oldest first, then by namespace/name: the API's tie-break, kept by the stable sort below.
   for (const route of index.routes) {
     for (const parent of route.spec.parentRefs ?? []) {
       for (const binding of bindings(parent, route, index)) {
-        const group = groups.get(binding.key) ?? { binding, entries: [], tcp: [], parents: new Set<string>() };
+        const group = groups.get(binding.key) ?? { binding, entries: [], tcp: [], tls: [], parents: new Set<string>() };
         groups.set(binding.key, group);
         // A route named by two parentRefs that land in one VirtualService contributes once.
         const parentName = `${route.kind}.${GATEWAY_API_GROUP}/${route.metadata.namespace}/${route.metadata.name}`;
@@ -42,6 +46,10 @@ export function convertGatewayApi(resources: readonly AnyResource[]): (Gateway |
         group.parents.add(parentName);
         if (route.kind === 'TCPRoute') {
           group.tcp.push(...translateTcpRules(route, binding.port, index));
+          continue;
+        }
+        if (route.kind === 'TLSRoute') {
+          group.tls.push(...translateTlsRules(route, binding.host, index));
           continue;
         }
         (route.spec.rules ?? []).forEach((rule, ruleIndex) => {
@@ -52,8 +60,8 @@ export function convertGatewayApi(resources: readonly AnyResource[]): (Gateway |
       }
     }
   }
-  const out: (Gateway | VirtualService | Service)[] = [...buildListenerGateways(index), ...buildGatewayServices(index)];
-  for (const { binding, entries, tcp, parents } of groups.values()) {
+  const out: (Gateway | VirtualService | Service | DestinationRule)[] = [...buildListenerGateways(index), ...buildGatewayServices(index), ...backendTls];
+  for (const { binding, entries, tcp, tls, parents } of groups.values()) {
     const ordered = [...entries].sort(byPrecedence);
     out.push({
       apiVersion: 'networking.istio.io/v1',
@@ -69,6 +77,7 @@ export function convertGatewayApi(resources: readonly AnyResource[]): (Gateway |
         gateways: binding.gateways,
         // Only the protocols routed: an empty `http` would leave the host's HTTP traffic no route.
         ...(ordered.length > 0 ? { http: ordered.flatMap((e) => e.routes) } : {}),
+        ...(tls.length > 0 ? { tls } : {}),
         ...(tcp.length > 0 ? { tcp } : {}),
         ...(binding.exportTo ? { exportTo: binding.exportTo } : {}),
       },

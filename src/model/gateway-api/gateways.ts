@@ -86,10 +86,13 @@ function listenerServer(gw: KubernetesGateway, listener: Listener): Server | und
   if (listener.protocol === 'HTTP') return { port, hosts: [host] };
   // A TCP listener has no hostname: it serves whatever routes attach to it.
   if (listener.protocol === 'TCP') return { port, hosts: [`${gw.metadata.namespace}/*`] };
-  if (listener.protocol !== 'HTTPS') return undefined;
+  // Passthrough: the SNI picks a TLSRoute and the backend terminates TLS (Istio's PASSTHROUGH server).
+  if (listener.protocol === 'TLS' && listener.tls?.mode === 'Passthrough') return { port, hosts: [host], tls: { mode: 'PASSTHROUGH' } };
+  if (listener.protocol !== 'HTTPS' && listener.protocol !== 'TLS') return undefined;
   const cert = listener.tls?.certificateRefs?.[0];
   if (!cert) return undefined;
   // The gateway reads credentials from its own namespace: the Gateway's (a certificateRef to another
-  // namespace is not followed; see docs/gateway-api.md).
+  // namespace is not followed; see docs/gateway-api.md). A terminating TLS listener's TCPRoutes take
+  // the decrypted connections (a SIMPLE server of protocol TLS).
   return { port, hosts: [host], tls: { mode: 'SIMPLE', credentialName: cert.name } };
 }

@@ -26,7 +26,8 @@ export interface Binding {
 export function parentProblem(parent: ParentReference, route: GatewayRoute, index: GatewayApiIndex): RefProblem | undefined {
   const ns = parent.namespace ?? route.metadata.namespace;
   if (isServiceParent(parent)) {
-    return index.service(ns, parent.name) ? undefined : { missing: true, message: `parentRef Service ${ns}/${parent.name} does not exist` };
+    if (!index.service(ns, parent.name)) return { missing: true, message: `parentRef Service ${ns}/${parent.name} does not exist` };
+    return route.kind === 'TLSRoute' ? { missing: false, message: `parentRef Service ${ns}/${parent.name}: a TLSRoute attaches to a Gateway's TLS listener (mesh routing by SNI is not implemented)` } : undefined;
   }
   if ((parent.group ?? GATEWAY_API_GROUP) !== GATEWAY_API_GROUP || (parent.kind ?? 'Gateway') !== 'Gateway') {
     return { missing: false, message: `parentRef ${parent.kind ?? 'Gateway'}.${parent.group ?? GATEWAY_API_GROUP} ${parent.name}: a route attaches to a Gateway or a Service` };
@@ -48,7 +49,7 @@ export function bindings(parent: ParentReference, route: GatewayRoute, index: Ga
   const routeNs = route.metadata.namespace;
   const ns = parent.namespace ?? routeNs;
   if (isServiceParent(parent)) {
-    if (!index.service(ns, parent.name)) return [];
+    if (!index.service(ns, parent.name) || route.kind === 'TLSRoute') return [];
     const host = serviceFqdn(parent.name, ns);
     const consumer = ns !== routeNs;
     return [
@@ -73,8 +74,8 @@ export function bindings(parent: ParentReference, route: GatewayRoute, index: Ga
     if (parent.port !== undefined && parent.port !== listener.port) continue;
     if (!admits(gw, listener, route, index)) continue;
     const istioGateway = `${ns}/${listenerGatewayName(gw, listener)}`;
-    // A TCP listener and a TCPRoute have no hostnames: the route takes the listener's connections.
-    const hosts = listener.protocol === 'TCP' ? ['*'] : sharedHosts(listener.hostname, route.spec.hostnames);
+    // A TCPRoute has no hostnames: it takes the listener's connections (plain, or after TLS is terminated).
+    const hosts = route.kind === 'TCPRoute' ? ['*'] : sharedHosts(listener.hostname, route.spec.hostnames);
     for (const host of hosts) {
       out.push({ key: `gateway|${ns}|${gw.metadata.name}|${listener.name}|${host}`, namespace: ns, host, gateways: [istioGateway] });
     }
@@ -85,10 +86,19 @@ export function bindings(parent: ParentReference, route: GatewayRoute, index: Ga
 /** The route kinds a listener of each protocol serves (and admits when allowedRoutes names no kinds). */
 const routeKinds: Readonly<Record<string, readonly string[]>> = { HTTP: ['HTTPRoute', 'GRPCRoute'], HTTPS: ['HTTPRoute', 'GRPCRoute'], TCP: ['TCPRoute'] };
 
+/**
+ * The route kinds a listener serves: a TLS listener takes TLSRoutes when it passes TLS through, and
+ * TCPRoutes when it terminates it (Istio's generateSupportedKinds).
+ */
+export function listenerRouteKinds(listener: Listener): readonly string[] {
+  if (listener.protocol === 'TLS') return listener.tls?.mode === 'Passthrough' ? ['TLSRoute'] : ['TCPRoute'];
+  return routeKinds[listener.protocol] ?? [];
+}
+
 /** allowedRoutes: the route's namespace (Same by default, All, or a Selector on its labels) and kind. */
 function admits(gw: KubernetesGateway, listener: Listener, route: GatewayRoute, index: GatewayApiIndex): boolean {
   const routeNs = route.metadata.namespace;
-  if (!routeKinds[listener.protocol]?.includes(route.kind)) return false;
+  if (!listenerRouteKinds(listener).includes(route.kind)) return false;
   const allowed = listener.allowedRoutes;
   const kinds = allowed?.kinds;
   if (kinds && !kinds.some((k) => (k.group ?? GATEWAY_API_GROUP) === GATEWAY_API_GROUP && k.kind === route.kind)) return false;

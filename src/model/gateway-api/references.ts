@@ -1,9 +1,10 @@
 // What the Gateway API conversion looks resources up in: Services, Gateways and their classes,
 // Namespaces (for allowedRoutes selectors) and ReferenceGrants, indexed once per conversion.
-import type { AnyResource, GatewayClass, GRPCRoute, HTTPRoute, KubernetesGateway, Namespace, ObjectMeta, ReferenceGrant, Service, TCPRoute } from '../../config/resource.ts';
+import type { AnyResource, GatewayClass, GRPCRoute, HTTPRoute, KubernetesGateway, Namespace, ObjectMeta, ReferenceGrant, Service, TCPRoute, TLSRoute } from '../../config/resource.ts';
 import type { HTTPRouteSpec } from '../../config/types/gateway-api.ts';
 import { grpcAsHttpRoute } from './grpc-routes.ts';
 import { tcpAsRoute } from './tcp-routes.ts';
+import { tlsAsRoute } from './tls-routes.ts';
 
 export const GATEWAY_API_GROUP = 'gateway.networking.k8s.io';
 /** The GatewayClass Istio installs, and the controller a GatewayClass names to be Istio's. */
@@ -12,16 +13,16 @@ export const ISTIO_GATEWAY_CONTROLLER = 'istio.io/gateway-controller';
 
 /**
  * A route as the conversion reads it: an HTTPRoute; a GRPCRoute as the HTTPRoute it routes like; a
- * TCPRoute as rules of backends only.
+ * TCPRoute or TLSRoute as rules of backends only (a TLSRoute with its hostnames).
  */
 export interface GatewayRoute {
-  readonly kind: 'HTTPRoute' | 'GRPCRoute' | 'TCPRoute';
+  readonly kind: 'HTTPRoute' | 'GRPCRoute' | 'TCPRoute' | 'TLSRoute';
   readonly metadata: ObjectMeta;
   readonly spec: HTTPRouteSpec;
 }
 
 export interface GatewayApiIndex {
-  /** HTTPRoutes, GRPCRoutes and TCPRoutes, oldest first, then by namespace/name. */
+  /** HTTPRoutes, GRPCRoutes, TCPRoutes and TLSRoutes, oldest first, then by namespace/name. */
   readonly routes: readonly GatewayRoute[];
   readonly gateways: readonly KubernetesGateway[];
   service(namespace: string, name: string): Service | undefined;
@@ -51,6 +52,7 @@ export function indexGatewayApi(resources: readonly AnyResource[]): GatewayApiIn
     else if (r.kind === 'HTTPRoute') routes.push(r as HTTPRoute);
     else if (r.kind === 'GRPCRoute') routes.push(grpcAsHttpRoute(r as GRPCRoute));
     else if (r.kind === 'TCPRoute') routes.push(tcpAsRoute(r as TCPRoute));
+    else if (r.kind === 'TLSRoute') routes.push(tlsAsRoute(r as TLSRoute));
   }
   return {
     routes: routes.sort(byAge),

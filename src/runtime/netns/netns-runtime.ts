@@ -1,7 +1,7 @@
 // `outrigger up --mode netns`: the mesh with every pod, gateway included, in a network namespace of its
 // own on a bridge. The control plane stays in the `up` process on the host and is reached through the
-// bridge address; the mesh DNS server answers there too; the ingress gateway's ports are forwarded
-// from the host. Same lifecycle as process mode: sidecar ready before its app, reverse-order stop.
+// bridge address; the mesh DNS server answers there too; the ingress gateway's ports, and each Gateway
+// API gateway's listener ports, are forwarded from the host. Same lifecycle as process mode: sidecar ready before its app, reverse-order stop.
 import path from 'node:path';
 import type { AnyResource } from '../../config/resource.ts';
 import { buildSnapshot, type MeshSnapshot } from '../../model/snapshot.ts';
@@ -14,6 +14,7 @@ import { awaitProxiesSynced } from '../control-plane-handle.ts';
 import { resolveCommand } from '../container-command.ts';
 import type { ControlPlaneHandle } from '../control-plane-handle.ts';
 import { ExitReporter } from '../exit-reporter.ts';
+import { gatewayApiState } from '../gateway-api-urls.ts';
 import { MeshStoppedError, type ProxyMeta, type RuntimeOptions } from '../mesh-runtime.ts';
 import { type MeshPlan, type PlannedGateway, type PlannedWorkload, planMesh } from '../plan.ts';
 import { ensurePortFree } from '../ports.ts';
@@ -115,7 +116,11 @@ export class NetnsMeshRuntime {
 
     // Namespaces one after another (cheap), processes in parallel (the slow part).
     const gateways: [PlannedGateway, Running][] = [];
-    for (const g of plan.gateways) gateways.push([g, await this.#addPod(`${g.namespace}/${g.podName}`, 'gateway', g.namespace, false, meshNames)]);
+    for (const g of plan.gateways) {
+      const r = await this.#addPod(`${g.namespace}/${g.podName}`, 'gateway', g.namespace, false, meshNames);
+      Object.assign(r.state, gatewayApiState(g));
+      gateways.push([g, r]);
+    }
     const workloads: [PlannedWorkload, Running][] = [];
     for (const w of plan.workloads) workloads.push([w, await this.#addPod(`${w.namespace}/${w.name}`, 'workload', w.namespace, w.sidecar, meshNames)]);
     const members = workloads.map(([workload, r]) => ({ workload, address: r.pod.address }));
@@ -170,7 +175,15 @@ export class NetnsMeshRuntime {
     // A gateway's listeners come from config: publish every port but the admin one.
     await applyPodFirewall(r.pod.netns, { podAddress: r.pod.address, strictPorts: [], exposedPorts: [], exposeAllBut: [15000] });
     await this.#startProxy(r, 'router', gatewayProxyMeta(g));
-    if (g.kind === 'ingress' && !this.#tracker?.state.ingressUrl) {
+    if (g.gatewayApi) {
+      // A Gateway API Gateway's listeners, each forwarded from a free port of the host's 127.0.0.1 (as
+      // process mode binds them), named `host:PORT`; the ingress's 8080 and 8443 are not its ports.
+      for (const { port } of g.gatewayApi.listeners) {
+        const forwarder = new TcpForwarder({ host: r.pod.address, port });
+        this.#forwarders.push(forwarder);
+        r.state.ports[`host:${port}`] = await forwarder.listen('127.0.0.1', 0);
+      }
+    } else if (g.kind === 'ingress' && !this.#tracker?.state.ingressUrl) {
       const http = new TcpForwarder({ host: r.pod.address, port: 8080 });
       const https = new TcpForwarder({ host: r.pod.address, port: 8443 });
       this.#forwarders.push(http, https);
