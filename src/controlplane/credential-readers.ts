@@ -5,6 +5,7 @@
 // proxy that merely claims a gateway's role or labels (docs/security-mtls.md#who-receives-a-credential).
 import type { DestinationRule, Gateway } from '../config/resource.ts';
 import type { TrafficPolicy } from '../config/types/networking.ts';
+import { gatewaySelectsPod } from '../model/gateway-api/gateways.ts';
 import { matchesLabels } from '../model/labels.ts';
 import { isExportedTo } from '../model/proxy-scope.ts';
 import type { MeshSnapshot } from '../model/snapshot.ts';
@@ -38,7 +39,7 @@ export function credentialReaders(snapshot: MeshSnapshot): CredentialReaders {
   const out = new Map<string, Set<string>>();
   for (const w of workloads) {
     const names = new Set<string>();
-    for (const g of snapshot.gateways) if (selectsGatewayPod(g, w)) for (const n of gatewayCredentials(g)) names.add(n);
+    for (const g of snapshot.gateways) if (gatewaySelectsPod(g, w)) for (const n of gatewayCredentials(g)) names.add(n);
     for (const dr of snapshot.destinationRules) if (appliesTo(dr, w)) for (const n of ruleCredentials(dr)) names.add(n);
     if (names.size === 0) continue;
     const key = `${w.namespace}/${w.serviceAccount}`;
@@ -59,11 +60,6 @@ export function credentialReaders(snapshot: MeshSnapshot): CredentialReaders {
 export function mayReceiveSecret(readers: CredentialReaders, identity: { namespace: string; serviceAccount: string }, secretName: string): boolean {
   if (!secretName.startsWith(PREFIX) || secretName.endsWith(CA_SUFFIX)) return true;
   return readers.get(`${identity.namespace}/${identity.serviceAccount}`)?.has(secretName.slice(PREFIX.length)) ?? false;
-}
-
-function selectsGatewayPod(g: Gateway, w: DeclaredWorkload): boolean {
-  const sel = g.spec.selector;
-  return !!sel && Object.keys(sel).length > 0 && matchesLabels(sel, w.labels);
 }
 
 function appliesTo(dr: DestinationRule, w: DeclaredWorkload): boolean {

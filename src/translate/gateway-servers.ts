@@ -2,6 +2,7 @@
 // port; and the VirtualService hosts bound to a server (host × server-host intersection).
 import type { Gateway, VirtualService } from '../config/resource.ts';
 import type { Server } from '../config/types/networking.ts';
+import { gatewaySelectsPod } from '../model/gateway-api/gateways.ts';
 import { hostMatches, hostsIntersect } from '../model/host.ts';
 import { matchesLabels } from '../model/labels.ts';
 import type { ProxyScope } from '../model/proxy-scope.ts';
@@ -43,8 +44,7 @@ function podPortFor(snapshot: MeshSnapshot, pod: GatewayPod, serverPort: number)
 export function gatewayPodPorts(snapshot: MeshSnapshot, pod: GatewayPod): number[] {
   const ports = new Set<number>();
   for (const gateway of snapshot.gateways) {
-    const sel = gateway.spec.selector;
-    if (!sel || Object.keys(sel).length === 0 || !matchesLabels(sel, pod.labels)) continue;
+    if (!gatewaySelectsPod(gateway, pod)) continue;
     for (const server of gateway.spec.servers) ports.add(podPortFor(snapshot, pod, server.port.number));
   }
   return [...ports].sort((a, b) => a - b);
@@ -54,8 +54,7 @@ export function gatewayPodPorts(snapshot: MeshSnapshot, pod: GatewayPod): number
 export function gatewayServersByPort(snapshot: MeshSnapshot, scope: ProxyScope): Map<number, GatewayServer[]> {
   const out = new Map<number, GatewayServer[]>();
   for (const gateway of snapshot.gateways) {
-    const sel = gateway.spec.selector;
-    if (!sel || Object.keys(sel).length === 0 || !matchesLabels(sel, scope.proxy.labels)) continue;
+    if (!gatewaySelectsPod(gateway, scope.proxy)) continue;
     gateway.spec.servers.forEach((server, index) => {
       const port = gatewayListenerPort(snapshot, scope, server.port.number);
       const list = out.get(port) ?? [];

@@ -106,3 +106,98 @@ spec:
   // The route's backend (which has no pods here: the outcome names the cluster it would take).
   assert.match(t.outcome.detail, /outbound\|5432\|\|db\.edge\.svc\.cluster\.local/);
 });
+
+test("a same-named Gateway in another namespace does not reach this namespace's gateway proxy", async () => {
+  // A tenant's Gateway `public` in its own namespace, with a route for edge's own host. Istio deploys it
+  // a proxy of its own; edge's `public-istio` keeps serving edge's routes only.
+  const src = source(`apiVersion: v1
+kind: Namespace
+metadata: {name: aaa}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: steal, namespace: aaa}
+spec: {selector: {app: steal}, ports: [{name: http, port: 8080}]}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: public, namespace: aaa}
+spec:
+  gatewayClassName: istio
+  listeners: [{name: web, port: 80, protocol: HTTP, hostname: "*.example.com"}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: aaa, namespace: aaa}
+spec:
+  parentRefs: [{name: public}]
+  hostnames: [shop.example.com]
+  rules: [{backendRefs: [{name: steal, port: 8080}]}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: web, namespace: edge}
+spec:
+  parentRefs: [{name: public, sectionName: web}]
+  hostnames: [shop.example.com]
+  rules: [{backendRefs: [{name: web, port: 9898}]}]
+`);
+  const edge = await explain(src, { from: 'edge/public-istio-0', request: parseExplainRequest('http://shop.example.com/'), random: () => 0 });
+  assert.equal(edge.source.route?.cluster, WEB);
+  const tenant = await explain(src, { from: 'aaa/public-istio-0', request: parseExplainRequest('http://shop.example.com/'), random: () => 0 });
+  assert.equal(tenant.source.route?.cluster, 'outbound|8080||steal.aaa.svc.cluster.local');
+});
+
+test('allowedRoutes: a selector with matchExpressions admits only the namespaces every expression matches', async () => {
+  const src = source(`apiVersion: v1
+kind: Namespace
+metadata: {name: prod, labels: {env: prod}}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: dev, labels: {env: dev}}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: api, namespace: prod}
+spec: {selector: {app: api}, ports: [{name: http, port: 8080}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: api, namespace: dev}
+spec: {selector: {app: api}, ports: [{name: http, port: 8080}]}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: envs, namespace: edge}
+spec:
+  gatewayClassName: istio
+  listeners:
+    - name: web
+      port: 80
+      protocol: HTTP
+      allowedRoutes:
+        namespaces:
+          from: Selector
+          selector: {matchExpressions: [{key: env, operator: In, values: [prod]}]}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: api, namespace: prod}
+spec:
+  parentRefs: [{name: envs, namespace: edge}]
+  hostnames: [prod.example.com]
+  rules: [{backendRefs: [{name: api, port: 8080}]}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: api, namespace: dev}
+spec:
+  parentRefs: [{name: envs, namespace: edge}]
+  hostnames: [dev.example.com]
+  rules: [{backendRefs: [{name: api, port: 8080}]}]
+`);
+  const at = (url: string) => explain(src, { from: 'envs-istio', request: parseExplainRequest(url), random: () => 0 });
+  assert.equal((await at('http://prod.example.com/')).source.route?.cluster, 'outbound|8080||api.prod.svc.cluster.local');
+  assert.equal((await at('http://dev.example.com/')).outcome.status, 404);
+});

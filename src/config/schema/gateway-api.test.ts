@@ -268,3 +268,30 @@ test('invalid Gateway API documents: the code, field and place of each mistake',
     assert.equal(resources.length, 0, what);
   }
 });
+
+test("an allowedRoutes selector's expressions are checked as the API server checks a LabelSelector's", () => {
+  const text = `apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: x, namespace: shop}
+spec:
+  gatewayClassName: istio
+  listeners:
+    - name: http
+      port: 80
+      protocol: HTTP
+      allowedRoutes:
+        namespaces:
+          from: Selector
+          selector:
+            matchExpressions:
+              - {key: env, operator: In}
+              - {key: tier, operator: Exists, values: [web]}
+              - {key: zone, operator: Near, values: [a]}
+`;
+  const found = loadText(text, 'gw.yaml').diagnostics.map((d) => `${d.code} ${d.span?.start.line}:${d.span?.start.col} ${d.field}`);
+  assert.deepEqual(found, [
+    'OR1022 15:17 spec.listeners[0].allowedRoutes.namespaces.selector.matchExpressions[0].values',
+    'OR1024 16:47 spec.listeners[0].allowedRoutes.namespaces.selector.matchExpressions[1].values',
+    'OR1023 17:39 spec.listeners[0].allowedRoutes.namespaces.selector.matchExpressions[2].operator',
+  ]);
+});

@@ -4,6 +4,7 @@
 import * as z from 'zod';
 import { parseDurationMs } from '../../xds/duration.ts';
 import { headerNameProblem, int, issueCode, obj, port, regexProblem, str, strMap, withRules } from './common.ts';
+import { labelSelector } from './kubernetes.ts';
 
 /** GEP-2257 durations: 1 to 4 parts of `h`, `m`, `s` or `ms`, as `1h30m` or `500ms`; `0s` means none. */
 const gatewayDuration = z.string().superRefine((text, ctx) => {
@@ -342,7 +343,7 @@ const listener = withRules(
       options: strMap.optional(),
     }).optional(),
     allowedRoutes: obj({
-      namespaces: obj({ from: z.enum(['Same', 'All', 'Selector']).optional(), selector: obj({ matchLabels: strMap.optional(), matchExpressions: z.unknown().optional() }).optional() }).optional(),
+      namespaces: obj({ from: z.enum(['Same', 'All', 'Selector']).optional(), selector: labelSelector.optional() }).optional(),
       kinds: z.array(obj({ group: str.optional(), kind: str })).optional(),
     }).optional(),
   }),

@@ -1,11 +1,24 @@
 // The Kubernetes kinds a local mesh reads. Every field Kubernetes defines is named (so misspellings are
 // caught); the parts Outrigger runs (containers, ports, env, probes) are typed, the rest pass through.
 import * as z from 'zod';
-import { bool, intOrString, obj, port, str, strList, strMap, uint } from './common.ts';
+import { bool, intOrString, obj, port, str, strList, strMap, uint, withRules } from './common.ts';
 import { dnsName } from './metadata.ts';
 import { podAnnotations } from './proxy-stats-matcher.ts';
 
 const any = z.unknown().optional();
+
+/**
+ * A LabelSelector's expression, as the API server validates it: In and NotIn name at least one value,
+ * Exists and DoesNotExist none.
+ */
+const labelSelectorRequirement = withRules(obj({ key: z.string().min(1), operator: z.enum(['In', 'NotIn', 'Exists', 'DoesNotExist']), values: strList.optional() }), (v, add) => {
+  const n = Array.isArray(v['values']) ? v['values'].length : 0;
+  if ((v['operator'] === 'In' || v['operator'] === 'NotIn') && n === 0) add(['values'], 'OR1022', `operator ${v['operator']} needs at least one value`);
+  if ((v['operator'] === 'Exists' || v['operator'] === 'DoesNotExist') && n > 0) add(['values'], 'OR1024', `operator ${v['operator']} takes no values`);
+});
+
+/** Kubernetes' `metav1.LabelSelector`. */
+export const labelSelector = obj({ matchLabels: strMap.optional(), matchExpressions: z.array(labelSelectorRequirement).optional() });
 
 const probe = obj({
   exec: obj({ command: strList }).optional(),

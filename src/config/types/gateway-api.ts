@@ -1,5 +1,6 @@
 // Kubernetes Gateway API specs (gateway.networking.k8s.io v1 / v1beta1), field for field as in the
 // YAML: the kinds Outrigger converts into Istio Gateways and VirtualServices (src/model/gateway-api/).
+import type { LabelSelector } from './kubernetes.ts';
 
 /** A reference to a route's parent: a Gateway (the default) or, for mesh routing (GAMMA), a Service. */
 export interface ParentReference {
@@ -126,7 +127,7 @@ export interface GatewayTLSConfig {
 }
 
 export interface AllowedRoutes {
-  namespaces?: { from?: 'Same' | 'All' | 'Selector'; selector?: { matchLabels?: Record<string, string> } };
+  namespaces?: { from?: 'Same' | 'All' | 'Selector'; selector?: LabelSelector };
   kinds?: { group?: string; kind: string }[];
 }
 

@@ -89,3 +89,16 @@ export interface SecretSpec {
 export interface ConfigMapSpec {
   data: Record<string, string>;
 }
+
+/** One of a LabelSelector's `matchExpressions`. */
+export interface LabelSelectorRequirement {
+  key: string;
+  operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist';
+  values?: string[];
+}
+
+/** Kubernetes' `metav1.LabelSelector`: every label, and every expression, must hold. Empty matches everything. */
+export interface LabelSelector {
+  matchLabels?: Record<string, string>;
+  matchExpressions?: LabelSelectorRequirement[];
+}

@@ -4,6 +4,7 @@
 import type { Gateway, KubernetesGateway, Service } from '../../config/resource.ts';
 import type { Listener } from '../../config/types/gateway-api.ts';
 import type { Server } from '../../config/types/networking.ts';
+import { matchesLabels } from '../labels.ts';
 import type { GatewayApiIndex } from './references.ts';
 
 /** The label Istio puts on the gateway it deploys for a Gateway, and selects it by. */
@@ -95,4 +96,16 @@ function listenerServer(gw: KubernetesGateway, listener: Listener): Server | und
   // namespace is not followed; see docs/gateway-api.md). A terminating TLS listener's TCPRoutes take
   // the decrypted connections (a SIMPLE server of protocol TLS).
   return { port, hosts: [host], tls: { mode: 'SIMPLE', credentialName: cert.name } };
+}
+
+/**
+ * Whether an Istio Gateway's servers run on a gateway pod: its selector matches the pod's labels. One
+ * that stands for a Gateway API Gateway selects only its own deployment, in its own namespace, as Istio
+ * scopes what it generates: the `gateway-name` label alone is the same for a same-named Gateway of any
+ * namespace, and would let one namespace's Gateway take another's proxy (its hosts, its credentials).
+ */
+export function gatewaySelectsPod(gateway: Gateway, pod: { readonly namespace: string; readonly labels: Readonly<Record<string, string>> }): boolean {
+  const sel = gateway.spec.selector;
+  if (!sel || Object.keys(sel).length === 0 || !matchesLabels(sel, pod.labels)) return false;
+  return gateway.metadata.annotations[PARENTS_ANNOTATION] === undefined || gateway.metadata.namespace === pod.namespace;
 }

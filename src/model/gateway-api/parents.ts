@@ -4,7 +4,7 @@
 import type { KubernetesGateway } from '../../config/resource.ts';
 import type { Listener, ParentReference } from '../../config/types/gateway-api.ts';
 import { hostMatches, serviceFqdn } from '../host.ts';
-import { matchesLabels } from '../labels.ts';
+import { matchesLabelSelector } from '../labels.ts';
 import type { RefProblem } from './backends.ts';
 import { listenerGatewayName } from './gateways.ts';
 import { GATEWAY_API_GROUP, type GatewayApiIndex, type GatewayRoute } from './references.ts';
@@ -106,7 +106,7 @@ function admits(gw: KubernetesGateway, listener: Listener, route: GatewayRoute, 
   if (from === 'All') return true;
   if (from === 'Same') return routeNs === gw.metadata.namespace;
   const labels = { ...index.namespaceLabels(routeNs), 'kubernetes.io/metadata.name': routeNs };
-  return matchesLabels(allowed?.namespaces?.selector?.matchLabels ?? {}, labels);
+  return matchesLabelSelector(allowed?.namespaces?.selector ?? {}, labels);
 }
 
 /**
