@@ -66,6 +66,19 @@ export function removeStaleLock(file: string): number | undefined {
   }
 }
 
+/** Codes of a file system that cannot make hard links (some network and FUSE file systems). */
+const NO_HARD_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS']);
+
+/** `file` as a hard link to the whole `written`; where links cannot be made, created exclusively with its text. */
+function linkOrCreate(written: string, file: string): void {
+  try {
+    linkSync(written, file);
+  } catch (err) {
+    if (!NO_HARD_LINKS.has((err as NodeJS.ErrnoException).code ?? '')) throw err;
+    writeFileSync(file, readFileSync(written), { flag: 'wx', mode: 0o600 });
+  }
+}
+
 /** Claims `dir` for this process; the pid of the live `up` that holds it instead, if one does. */
 export function claimMeshDir(dir: string): { claimed: true } | { claimed: false; pid: number } {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -77,7 +90,7 @@ export function claimMeshDir(dir: string): { claimed: true } | { claimed: false;
   try {
     for (let attempt = 0; attempt < 3; attempt++) {
       try {
-        linkSync(mine, file);
+        linkOrCreate(mine, file);
         return { claimed: true };
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;

@@ -262,7 +262,9 @@ export class AdsClient {
         const settling = this.#onResponse(next.res, next.call);
         if (settling) {
           held = true;
-          void settling.finally(() => this.#applyPending());
+          // Whatever the answer did (a write on a stream that broke meanwhile throws, and the stream's own
+          // end handles that), the next response is applied; nothing is left to reject unhandled.
+          void settling.catch(() => {}).then(() => this.#applyPending());
           return;
         }
       }

@@ -1,5 +1,6 @@
 // Listener (LDS) → filter chains with their match, TLS and network filter (HCM or tcp_proxy), compiled
 // once. An HCM with `rds` names its route configuration; an inline route_config is compiled here.
+import { isIP } from 'node:net';
 import { fromStruct, readTypedStruct, type TypedAny } from '../../xds/any.ts';
 import { OutriggerExtension, TypeUrl } from '../../xds/type-urls.ts';
 import { durationMs } from '../../xds/duration.ts';
@@ -313,6 +314,8 @@ export function compileListener(l: EnvoyListener, ctx: ListenerCompileContext): 
   const where = `Listener ${l.name}`;
   const sa = l.address?.socket_address;
   if (!sa || sa.port_value === undefined) throw new ProxyConfigError(where, 'address.socket_address', 'address and port_value are required');
+  // Envoy takes an IP only (a name would be resolved by the bind, which LDS waits on).
+  if (sa.address && isIP(sa.address) === 0) throw new ProxyConfigError(where, 'address.socket_address.address', `malformed IP address: ${sa.address}`);
   if (l.name === 'connect_terminate') {
     checkTunnelChains(l, where);
     const fc = l.filter_chains?.[0];

@@ -45,7 +45,18 @@ export function watchFloods(session: http2.ServerHttp2Session, count: (stat: H2C
 
 const kWatch = Symbol('outrigger.h2.resetWatch');
 const kOpened = Symbol('outrigger.h2.opened');
-type Watched = { [kWatch]?: ResetWatch; [kOpened]?: number };
+const kRefused = Symbol('outrigger.h2.refusedHere');
+type Watched = { [kWatch]?: ResetWatch; [kOpened]?: number; [kRefused]?: true };
+
+/**
+ * Resets a stream this side refuses (a plaintext stream at a STRICT port): the reset is this side's, not
+ * the peer's, so it never counts as a premature reset against the peer's session (which many clients
+ * may share: the service proxy's, say).
+ */
+export function refuseStream(stream: http2.ServerHttp2Stream, code: number): void {
+  (stream as http2.ServerHttp2Stream & Watched)[kRefused] = true;
+  stream.close(code);
+}
 
 /** One session's premature-reset count; its streams carry it (shared listeners, no closures per stream). */
 class ResetWatch {
@@ -73,7 +84,7 @@ function onWatchedStream(this: http2.ServerHttp2Session & Watched, stream: http2
 
 function onWatchedClose(this: http2.ServerHttp2Stream & Watched): void {
   const w = this[kWatch] as ResetWatch;
-  if (w.closed || this.rstCode === http2.constants.NGHTTP2_NO_ERROR || this.headersSent) return;
+  if (w.closed || this.rstCode === http2.constants.NGHTTP2_NO_ERROR || this.headersSent || this[kRefused]) return;
   if (w.now() - (this[kOpened] as number) > PREMATURE_RESET_WINDOW_MS) return;
   w.premature++;
   if (w.total >= PREMATURE_RESET_MIN_STREAMS && w.premature * 2 > w.total) {

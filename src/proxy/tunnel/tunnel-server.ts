@@ -19,7 +19,7 @@ import type { Http2Stream, ServerHttp2Session } from 'node:http2';
 import type net from 'node:net';
 import tls from 'node:tls';
 import { h2Settings } from '../listener/http-servers.ts';
-import { watchPeerGoaway, watchPrematureResets } from '../listener/h2-abuse.ts';
+import { refuseStream, watchPeerGoaway, watchPrematureResets } from '../listener/h2-abuse.ts';
 import { type Detection, detectProtocol } from '../listener/detect-protocol.ts';
 import { type FilterChain, TCP_PROXY_IDLE_TIMEOUT_MS } from '../listener/compile-listener.ts';
 import { type H1ServerOptions, type H1Socket, H1ServerConnection, h1ServerDefaults } from '../http/h1-server.ts';
@@ -322,7 +322,7 @@ export class TunnelServer {
       // plaintext only (DISABLE, where Istio's handshake fails): the connection is closed under the
       // request, so the source sees a reset (503), never an answer from this side.
       const refused = transport !== 'tls' || (Number.isInteger(port) && port > 0 && this.#deps.inboundChain(port, 'http', 'raw_buffer')?.handler.kind === 'http');
-      if (refused) return void ('stream' in res ? res.stream.close(http2.constants.NGHTTP2_CONNECT_ERROR) : res.destroy());
+      if (refused) return void ('stream' in res ? refuseStream(res.stream, http2.constants.NGHTTP2_CONNECT_ERROR) : res.destroy());
       return void (res as H2Response).writeHead(404, { 'content-length': 0 }).end();
     }
     const conn: ConnectionInfo = { ...(transport === 'raw_buffer' ? asPlaintext(base) : base), localPort: port };
