@@ -1,8 +1,10 @@
 // HTTPRoute, GRPCRoute, TCPRoute and TLSRoute references: each parentRef attaches to a Service or to a
 // listener of an Istio-class Gateway, and each backendRef (and mirror) names a Service the route may
 // refer to; each BackendTLSPolicy targetRef names a Service (port) of its namespace. A missing one is
-// IST0101; one that exists but is refused (another class, allowedRoutes, no ReferenceGrant) is OR2010.
-import type { BackendTLSPolicy, GRPCRoute, HTTPRoute, TCPRoute, TLSRoute } from '../../config/resource.ts';
+// IST0101; one that exists but is refused (another class, allowedRoutes, no ReferenceGrant) is OR2010,
+// as is a Gateway listener's certificate in another namespace (not followed).
+import type { BackendTLSPolicy, GRPCRoute, HTTPRoute, KubernetesGateway, TCPRoute, TLSRoute } from '../../config/resource.ts';
+import { crossNamespaceCertificate } from '../../model/gateway-api/gateways.ts';
 import { targetProblem } from '../../model/gateway-api/backend-tls.ts';
 import { backendProblem, type RefProblem } from '../../model/gateway-api/backends.ts';
 import { parentProblem } from '../../model/gateway-api/parents.ts';
@@ -18,6 +20,7 @@ const fixes = {
   backendMissing: 'Name an existing Service and its port in backendRefs, or add the Service to the manifests.',
   targetMissing: 'Name an existing Service of the policy\'s namespace (and, with sectionName, one of its port names) in targetRefs.',
   targetRefused: 'Target a Service (group "", kind Service): a BackendTLSPolicy applies to Services.',
+  certificateElsewhere: "Put the kubernetes.io/tls Secret in the Gateway's namespace and drop certificateRefs[].namespace (a certificate of another namespace is not followed).",
   backendRefused: 'Refer to a Service of the route\'s namespace, or add a ReferenceGrant in the Service\'s namespace that lets HTTPRoutes of this namespace refer to it.',
 };
 
@@ -25,6 +28,20 @@ export const gatewayApiReferences: Analyzer = {
   name: 'outrigger.GatewayApiReferenceAnalyzer',
   codes: ['IST0101', 'OR2010'],
   analyze(ctx, report) {
+    for (const gw of ctx.ofKind<KubernetesGateway>('KubernetesGateway')) {
+      gw.spec.listeners.forEach((listener, i) => {
+        const ns = crossNamespaceCertificate(gw, listener);
+        if (ns) {
+          report({
+            code: 'OR2010',
+            resource: gw,
+            path: ['spec', 'listeners', i, 'tls', 'certificateRefs', 0, 'namespace'],
+            message: `listener ${listener.name}: its certificate is in namespace ${ns}, and a gateway reads certificates from its own namespace (${gw.metadata.namespace}); the listener is not served`,
+            fix: fixes.certificateElsewhere,
+          });
+        }
+      });
+    }
     const routes = [...ctx.ofKind<HTTPRoute>('HTTPRoute'), ...ctx.ofKind<GRPCRoute>('GRPCRoute'), ...ctx.ofKind<TCPRoute>('TCPRoute'), ...ctx.ofKind<TLSRoute>('TLSRoute')];
     const policies = ctx.ofKind<BackendTLSPolicy>('BackendTLSPolicy');
     if (routes.length === 0 && policies.length === 0) return;

@@ -79,3 +79,20 @@ spec:
   // The Gateway of another class is not Istio's: nothing is generated for it.
   assert.equal(out.length, 3);
 });
+
+test("a listener whose certificate is in another namespace is not served, never with a same-named Secret of the Gateway's namespace", () => {
+  const out = convert(`apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: public, namespace: infra}
+spec:
+  gatewayClassName: istio
+  listeners:
+    - {name: own, port: 443, protocol: HTTPS, tls: {mode: Terminate, certificateRefs: [{name: shop-cert}]}}
+    - {name: elsewhere, port: 8443, protocol: HTTPS, tls: {mode: Terminate, certificateRefs: [{name: shop-cert, namespace: certs}]}}
+`);
+  const servers = out.filter((r): r is Gateway => r.kind === 'Gateway').flatMap((g) => g.spec.servers);
+  assert.deepEqual(
+    servers.map((s) => [s.port.name, s.tls?.credentialName]),
+    [['own', 'shop-cert']],
+  );
+});

@@ -91,10 +91,11 @@ function listenerServer(gw: KubernetesGateway, listener: Listener): Server | und
   if (listener.protocol === 'TLS' && listener.tls?.mode === 'Passthrough') return { port, hosts: [host], tls: { mode: 'PASSTHROUGH' } };
   if (listener.protocol !== 'HTTPS' && listener.protocol !== 'TLS') return undefined;
   const cert = listener.tls?.certificateRefs?.[0];
-  if (!cert) return undefined;
-  // The gateway reads credentials from its own namespace: the Gateway's (a certificateRef to another
-  // namespace is not followed; see docs/gateway-api.md). A terminating TLS listener's TCPRoutes take
-  // the decrypted connections (a SIMPLE server of protocol TLS).
+  // The gateway reads credentials from its own namespace: the Gateway's. A certificateRef to another
+  // namespace is not followed (the API would need a ReferenceGrant for it), and its listener is not
+  // served rather than served with a same-named Secret of the Gateway's namespace (analyze says so).
+  if (!cert || crossNamespaceCertificate(gw, listener) !== undefined) return undefined;
+  // A terminating TLS listener's TCPRoutes take the decrypted connections (a SIMPLE server of protocol TLS).
   return { port, hosts: [host], tls: { mode: 'SIMPLE', credentialName: cert.name } };
 }
 
@@ -108,4 +109,10 @@ export function gatewaySelectsPod(gateway: Gateway, pod: { readonly namespace: s
   const sel = gateway.spec.selector;
   if (!sel || Object.keys(sel).length === 0 || !matchesLabels(sel, pod.labels)) return false;
   return gateway.metadata.annotations[PARENTS_ANNOTATION] === undefined || gateway.metadata.namespace === pod.namespace;
+}
+
+/** The namespace a listener's certificateRef names, when it is not the Gateway's own. */
+export function crossNamespaceCertificate(gw: KubernetesGateway, listener: Listener): string | undefined {
+  const ns = listener.tls?.certificateRefs?.[0]?.namespace;
+  return ns && ns !== gw.metadata.namespace ? ns : undefined;
 }
