@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { proxyAdminAddress, proxyQuery } from './proxy-admin-address.ts';
+import { findProxyComponent, proxyQuery } from './proxy-admin-address.ts';
 
 test("a proxy named as istioctl names it: pod.namespace, deploy/NAME (its first replica), pod/NAME, with -n", () => {
   assert.equal(proxyQuery('podinfo-stable-0.podinfo'), 'podinfo-stable-0.podinfo');
@@ -18,14 +18,13 @@ test('deploy/istio-ingressgateway is the gateway\'s first pod, istio-ingressgate
   assert.equal(proxyQuery('deploy/istio-ingressgateway', 'istio-system'), 'istio-ingressgateway-0.istio-system');
   assert.equal(proxyQuery('deploy/istio-ingressgateway.istio-system'), 'istio-ingressgateway-0.istio-system');
   assert.equal(proxyQuery('deploy/istio-ingressgateway'), 'istio-ingressgateway-0');
-  // The runtime's state names the gateway's component by its pod: the query finds its admin port.
+  // The runtime's state names the gateway's component by its pod: the query finds it.
   const state = {
-    mode: 'process' as const,
     components: [
       { name: 'istio-system/istio-ingressgateway-0', ports: { 'proxy:15000': 41000 } },
       { name: 'podinfo/podinfo-stable-0', ports: { 'proxy:15000': 41001 } },
     ],
-  } as unknown as Parameters<typeof proxyAdminAddress>[0];
-  assert.equal(proxyAdminAddress(state, proxyQuery('deploy/istio-ingressgateway', 'istio-system')), '127.0.0.1:41000');
-  assert.equal(proxyAdminAddress(state, proxyQuery('deploy/istio-ingressgateway')), '127.0.0.1:41000');
+  };
+  assert.equal(findProxyComponent(state, proxyQuery('deploy/istio-ingressgateway', 'istio-system'))?.name, 'istio-system/istio-ingressgateway-0');
+  assert.equal(findProxyComponent(state, proxyQuery('deploy/istio-ingressgateway'))?.name, 'istio-system/istio-ingressgateway-0');
 });

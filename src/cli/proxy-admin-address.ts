@@ -1,9 +1,9 @@
 // Where a local proxy's admin API listens, from the mesh state (`.outrigger/state.json`, port
-// `proxy:15000`): the proxy-config commands read what only the proxy knows (its own certificate) there.
+// `proxy:15000`), in either mode: proxy-status and proxy-config read what only the proxy knows there.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { formatHostPort, reachableAddress } from '../runtime/reachable-address.ts';
-import type { MeshState } from '../runtime/state.ts';
+import { type OpenedAddress, openAddress } from '../runtime/reachable-address.ts';
+import type { ComponentState, MeshState } from '../runtime/state.ts';
 
 /**
  * What a person names a proxy by, as the control plane and the admin lookup match it (`pod.namespace`,
@@ -38,18 +38,27 @@ export const proxyName = (component: string): string => {
 };
 
 /**
- * `127.0.0.1:PORT` of the admin API of the proxy named `pod.namespace`, a node id naming it, or a
- * unique prefix; undefined when the state has no such proxy or its admin port is not reachable from
- * here (netns mode keeps it on the pod's loopback).
+ * The component whose proxy `proxy` names: `pod.namespace`, a node id naming it, or a unique prefix;
+ * undefined when the state has no such proxy, or more than one.
  */
-export function proxyAdminAddress(state: Pick<MeshState, 'mode' | 'components'>, proxy: string): string | undefined {
+export function findProxyComponent<C extends Pick<ComponentState, 'name' | 'ports'>>(state: { components: readonly C[] }, proxy: string): C | undefined {
   const candidates = state.components.filter((c) => c.ports['proxy:15000'] !== undefined);
-  const named = (c: (typeof candidates)[number]) => proxyName(c.name);
+  const named = (c: C) => proxyName(c.name);
   const wanted = proxy.includes('~') ? (proxy.split('~')[2] ?? '') : proxy;
   const exact = candidates.filter((c) => named(c) === wanted);
   const matches = exact.length > 0 ? exact : candidates.filter((c) => named(c).startsWith(wanted));
-  const admin = matches.length === 1 && matches[0] ? reachableAddress(state.mode, matches[0], 'proxy:15000') : undefined;
-  return admin && formatHostPort(admin);
+  return matches.length === 1 ? matches[0] : undefined;
+}
+
+/**
+ * The admin API of the proxy `proxy` names (see `findProxyComponent`), opened for the caller, who closes
+ * it: in process mode its port on 127.0.0.1; in netns mode, where it stays on the pod's loopback, a
+ * forward into the pod as `kubectl port-forward` makes (`openAddress`). Undefined when the state names
+ * no such proxy.
+ */
+export async function openProxyAdmin(state: Pick<MeshState, 'mode' | 'components'>, proxy: string): Promise<OpenedAddress | undefined> {
+  const c = findProxyComponent(state, proxy);
+  return c && (await openAddress(state.mode, c, 'proxy:15000'));
 }
 
 /** The local mesh state, or undefined when there is none. */

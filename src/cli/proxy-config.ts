@@ -6,8 +6,10 @@ import { type Command, InvalidArgumentError, Option } from 'commander';
 import { type ClusterFilter, matchesCluster, renderClusterTable } from './cluster-table.ts';
 import { type AdminClusters, type EndpointFilter, filterEndpoints, renderEndpointTable, renderLiveEndpointTable } from './endpoint-table.ts';
 import { EXIT_USAGE } from './exit-codes.ts';
+import { formatHostPort } from '../runtime/reachable-address.ts';
+import type { MeshState } from '../runtime/state.ts';
 import { envoyJson } from '../xds/envoy-json.ts';
-import { asTyped, proxyAdminAddress, proxyQuery, readMeshState } from './proxy-admin-address.ts';
+import { asTyped, openProxyAdmin, proxyQuery, readMeshState } from './proxy-admin-address.ts';
 import { renderRouteTable } from './route-table.ts';
 import { renderSecretTable } from './secret-table.ts';
 import { formatTable } from './table.ts';
@@ -82,11 +84,11 @@ export function define(program: Command): void {
     .addHelpText(
       'after',
       `
-secret, all and the endpoint table read the proxy's own admin API where the mesh state says it is (local
-process mode). The endpoint table is istioctl's, ENDPOINT STATUS OUTLIER CHECK CLUSTER, from the proxy's
-/clusters: OUTLIER CHECK is FAILED while its outlier detection ejects the endpoint, else OK. Where the
-proxy cannot be reached, and with --control-plane, it is the endpoints the control plane sent, OUTLIER
-CHECK -.`,
+secret, all and the endpoint table read the proxy's own admin API where the mesh state says it is (in
+netns mode through a forward into its pod, closed once read). The endpoint table is istioctl's,
+ENDPOINT STATUS OUTLIER CHECK CLUSTER, from the proxy's /clusters: OUTLIER CHECK is FAILED while its
+outlier detection ejects the endpoint, else OK. Where the proxy cannot be reached, and with
+--control-plane, it is the endpoints the control plane sent, OUTLIER CHECK -.`,
     )
     .action(async (kindText: string, ref: string, { namespace, dir, ...flags }: Flags & { namespace?: string; dir?: string }) => {
       const kind = parseProxyConfigKind(kindText);
@@ -129,26 +131,26 @@ CHECK -.`,
 }
 
 /** The proxy's own /config_dump through its admin port in the local mesh state; undefined if unreachable. */
-export async function fetchProxyDump(proxy: string, state = readMeshState()): Promise<Dump | undefined> {
-  const address = state ? proxyAdminAddress(state, proxy) : undefined;
-  if (!address) return undefined;
-  try {
-    const res = await fetch(`http://${address}/config_dump`, { signal: AbortSignal.timeout(5_000) });
-    return res.ok ? ((await res.json()) as Dump) : undefined;
-  } catch {
-    return undefined; // the proxy is down or restarting: the control plane's view is the fallback
-  }
+export function fetchProxyDump(proxy: string, state = readMeshState()): Promise<Dump | undefined> {
+  return fetchProxyAdmin<Dump>(proxy, state, '/config_dump');
 }
 
 /** The proxy's own /clusters?format=json through its admin port in the local mesh state; undefined if unreachable. */
-export async function fetchProxyClusters(proxy: string, state = readMeshState()): Promise<AdminClusters | undefined> {
-  const address = state ? proxyAdminAddress(state, proxy) : undefined;
-  if (!address) return undefined;
+export function fetchProxyClusters(proxy: string, state = readMeshState()): Promise<AdminClusters | undefined> {
+  return fetchProxyAdmin<AdminClusters>(proxy, state, '/clusters?format=json');
+}
+
+/** One GET of the proxy's admin API, through a forward into its pod in netns mode, closed before returning. */
+async function fetchProxyAdmin<T>(proxy: string, state: MeshState | undefined, urlPath: string): Promise<T | undefined> {
+  const admin = state ? await openProxyAdmin(state, proxy).catch(() => undefined) : undefined;
+  if (!admin) return undefined;
   try {
-    const res = await fetch(`http://${address}/clusters?format=json`, { signal: AbortSignal.timeout(5_000) });
-    return res.ok ? ((await res.json()) as AdminClusters) : undefined;
+    const res = await fetch(`http://${formatHostPort(admin)}${urlPath}`, { signal: AbortSignal.timeout(5_000) });
+    return res.ok ? ((await res.json()) as T) : undefined;
   } catch {
-    return undefined; // the proxy is down or restarting: the control plane's view is the fallback
+    return undefined; // the proxy is down or restarting, or its pod cannot be entered: the control plane's view is the fallback
+  } finally {
+    await admin.close();
   }
 }
 

@@ -72,15 +72,18 @@ async function print(output: string, data: ProxySync[] | { proxy: string; types:
   } else process.stdout.write(output === 'json' ? `${JSON.stringify(data, null, 2)}\n` : table());
 }
 
-/** The proxy's own config dump (its admin API, where the mesh state says it is), or an error saying why there is none. */
+/**
+ * The proxy's own config dump (its admin API, where the mesh state says it is; in netns mode through a
+ * forward into its pod, closed once read), or an error saying why there is none.
+ */
 async function ownDump(name: string, state: MeshState | undefined): Promise<ConfigDump> {
   const { fetchProxyDump } = await import('./proxy-config.ts');
   const dump = await fetchProxyDump(name, state);
   if (dump) return dump;
   const why = !state
     ? 'no mesh state here names its admin port (give --dir of the mesh it runs in)'
-    : state.mode !== 'process'
-      ? `its admin API is inside its pod's network namespace (${state.mode} mode)`
+    : state.mode === 'netns' && process.getuid?.() !== 0
+      ? "its admin API is on its pod's loopback, which only root can enter (netns mode)"
       : 'its admin API does not answer';
   throw Object.assign(new Error(`cannot read ${name}'s own config to compare: ${why}`), { code: 'PROXY_UNREACHABLE' });
 }

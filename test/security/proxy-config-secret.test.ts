@@ -3,7 +3,8 @@
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { after, before, test } from 'node:test';
-import { proxyAdminAddress } from '../../src/cli/proxy-admin-address.ts';
+import { openProxyAdmin } from '../../src/cli/proxy-admin-address.ts';
+import { formatHostPort } from '../../src/runtime/reachable-address.ts';
 import { fetchProxyDump, renderProxyConfig } from '../../src/cli/proxy-config.ts';
 import { certificateRows } from '../../src/cli/secret-table.ts';
 import type { CertificateManager } from '../../src/proxy/tls/certificate-manager.ts';
@@ -39,11 +40,17 @@ after(async () => {
   mesh?.close();
 });
 
-test('the proxy admin address comes from the state by pod.namespace or node id; ambiguous prefixes find none', () => {
-  assert.equal(proxyAdminAddress(state, 'cart-0.shop'), `127.0.0.1:${env.admin}`);
-  assert.equal(proxyAdminAddress(state, 'sidecar~127.0.0.1~cart-0.shop~shop.svc.cluster.local'), `127.0.0.1:${env.admin}`);
-  assert.equal(proxyAdminAddress(state, 'cart'), undefined);
-  assert.equal(proxyAdminAddress({ ...state, mode: 'netns' }, 'cart-0.shop'), undefined);
+test('the proxy admin address comes from the state by pod.namespace or node id; ambiguous prefixes find none', async () => {
+  const admin = async (s: typeof state, proxy: string) => {
+    const opened = await openProxyAdmin(s, proxy);
+    await opened?.close();
+    return opened && formatHostPort(opened);
+  };
+  assert.equal(await admin(state, 'cart-0.shop'), `127.0.0.1:${env.admin}`);
+  assert.equal(await admin(state, 'sidecar~127.0.0.1~cart-0.shop~shop.svc.cluster.local'), `127.0.0.1:${env.admin}`);
+  assert.equal(await admin(state, 'cart'), undefined);
+  // Netns mode forwards into the pod the state names; a component with none has no admin to open.
+  assert.equal(await admin({ ...state, mode: 'netns' }, 'cart-0.shop'), undefined);
 });
 
 test('the dump from the proxy holds the workload chain and the trust bundle, never a private key', async () => {
