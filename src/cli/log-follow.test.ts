@@ -2,7 +2,7 @@
 // across two appends whole; a file cut shorter is followed from its start; abort and a stopped mesh end it.
 import assert from 'node:assert/strict';
 import { EventEmitter, once } from 'node:events';
-import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -65,4 +65,26 @@ test('followLog ends once the mesh stops, with what was written before', async (
   running = false;
   await following;
   assert.equal(c.out, 'last words\n');
+});
+
+test('followLog follows another file put at the name (renamed over it, or deleted and made again) from its start, even when it is longer', async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'or-log-follow-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'app.log');
+  writeFileSync(file, 'old-1\n');
+  const c = collector();
+  const stop = new AbortController();
+  const following = followLog(file, 0, c.write, { signal: stop.signal, intervalMs: 5 });
+  await c.until('old-1\n');
+  // A longer file renamed over the log: read from its first byte, not from the old file's length on.
+  const next = path.join(dir, 'next.log');
+  writeFileSync(next, 'new-1\nnew-2\nnew-3\n');
+  renameSync(next, file);
+  await c.until('new-3\n');
+  unlinkSync(file);
+  writeFileSync(file, 'third-1\nthird-2\nthird-3\nthird-4\n');
+  await c.until('third-4\n');
+  stop.abort();
+  await following;
+  assert.equal(c.out, 'old-1\nnew-1\nnew-2\nnew-3\nthird-1\nthird-2\nthird-3\nthird-4\n');
 });

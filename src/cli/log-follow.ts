@@ -1,7 +1,7 @@
 // `logs -f`: what a log file gains after it was printed, written out as it grows, as `kubectl logs -f`
-// streams a container's log. Polls the file's size on an interval (no watcher to lose events on a
-// rewritten file); a file cut shorter (rewritten by a restart) is followed again from its start.
-import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
+// streams a container's log. Looks at the file on an interval (no watcher to lose events on a rewritten
+// file); a file cut shorter, or another file at its name, is followed again from its start.
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { StringDecoder } from 'node:string_decoder';
 
@@ -22,22 +22,28 @@ export async function followLog(file: string, from: number, write: (text: string
   // A character split across two reads is written once whole.
   let decoder = new StringDecoder('utf8');
   let offset = from;
+  /** The file being followed (device, inode, birth): another file at the path is followed from its start. */
+  let identity: string | undefined;
   const buffer = Buffer.allocUnsafe(READ_CHUNK);
   const drain = (): void => {
-    let size: number;
+    let fd: number;
     try {
-      size = statSync(file).size;
+      fd = openSync(file, 'r');
     } catch {
       return; // removed for now (a restart rewrites it): the next look may find it again
     }
-    if (size < offset) {
-      offset = 0;
-      decoder = new StringDecoder('utf8');
-    }
-    if (size === offset) return;
-    const fd = openSync(file, 'r');
     try {
-      const end = fstatSync(fd).size;
+      const st = fstatSync(fd);
+      // Its birth time too: a file made again at once may be given the inode the deleted one had.
+      const id = `${st.dev}:${st.ino}:${st.birthtimeMs}`;
+      // Replaced (renamed over, deleted and created again) or cut shorter (rewritten): from its start,
+      // as tail -F follows a name.
+      if ((identity !== undefined && id !== identity) || st.size < offset) {
+        offset = 0;
+        decoder = new StringDecoder('utf8');
+      }
+      identity = id;
+      const end = st.size;
       while (offset < end) {
         const n = readSync(fd, buffer, 0, Math.min(READ_CHUNK, end - offset), offset);
         if (n === 0) break;

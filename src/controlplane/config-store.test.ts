@@ -86,3 +86,24 @@ test("a held resource keeps its last good version's warnings, not those of the r
   s.setFile('c.yaml', { resources: [], diagnostics: [invalid('VirtualService shop/c'), { ...good, resource: 'VirtualService shop/c' }] });
   assert.deepEqual(s.state.diagnostics, [d, invalid('VirtualService shop/c'), good]);
 });
+
+test("a warning of a resource served from one file stays when another file's copy of it is refused", () => {
+  const split = `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: a, namespace: shop}
+spec:
+  hosts: [a]
+  http: [{route: [{destination: {host: a, subset: v1}, weight: 30}, {destination: {host: a, subset: v2}, weight: 30}]}]
+`;
+  const broken = `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: a, namespace: shop}
+spec: {hosts: 7}
+`;
+  const store = new ConfigStore();
+  store.setFile('a.yaml', loadText(split, 'a.yaml'));
+  const warnings = () => store.state.diagnostics.filter((d) => d.severity === 'warning').map((d) => `${d.code} ${d.span?.file}`);
+  assert.deepEqual(warnings(), ['OR1031 a.yaml']);
+  store.setFile('b.yaml', loadText(broken, 'b.yaml'));
+  assert.deepEqual(warnings(), ['OR1031 a.yaml'], 'a.yaml is still served, and still warned of');
+});

@@ -51,22 +51,25 @@ export class ConfigStore {
 
   #recompute(): boolean {
     const current = new Map<string, Served>();
-    const loaded: Diagnostic[] = [];
+    const diagnostics: Diagnostic[] = [];
     const erroredKeys = new Map<string, Diagnostic[]>();
     /** Per file, its errors that name no resource: the file (or a document of it) did not parse. */
     const brokenFiles = new Map<string, Diagnostic[]>();
     for (const file of this.files) {
       const r = this.#files.get(file) as LoadResult;
       for (const res of r.resources) current.set(resourceKey(res), { resource: res, file, warnings: [] });
+      const refusedHere = new Set<string>();
       for (const d of r.diagnostics) {
-        loaded.push(d);
         if (d.severity !== 'error') continue;
-        if (d.resource) erroredKeys.set(d.resource, [...(erroredKeys.get(d.resource) ?? []), d]);
-        else brokenFiles.set(file, [...(brokenFiles.get(file) ?? []), d]);
+        if (d.resource) {
+          refusedHere.add(d.resource);
+          erroredKeys.set(d.resource, [...(erroredKeys.get(d.resource) ?? []), d]);
+        } else brokenFiles.set(file, [...(brokenFiles.get(file) ?? []), d]);
       }
+      // A resource this file refused: its errors say why, and its warnings were computed from text that
+      // is not served. (A valid copy of the same resource in another file keeps its own.)
+      for (const d of r.diagnostics) if (d.severity === 'error' || d.resource === undefined || !refusedHere.has(d.resource)) diagnostics.push(d);
     }
-    // A refused resource's errors say why; its warnings were computed from text that is not served.
-    const diagnostics = loaded.filter((d) => d.severity === 'error' || d.resource === undefined || !erroredKeys.has(d.resource));
     for (const d of diagnostics) if (d.severity !== 'error' && d.resource !== undefined) current.get(d.resource)?.warnings.push(d);
     const held: HeldResource[] = [];
     const next = new Map(current);

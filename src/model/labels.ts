@@ -13,7 +13,8 @@ export function matchesLabels(selector: Readonly<Record<string, string>> | undef
 export function matchesLabelSelector(selector: LabelSelector, labels: Readonly<Record<string, string>>): boolean {
   if (!matchesLabels(selector.matchLabels, labels)) return false;
   for (const e of selector.matchExpressions ?? []) {
-    const value = labels[e.key];
+    // Own labels only: `constructor` or `toString` is no label of a plain object's.
+    const value = Object.hasOwn(labels, e.key) ? labels[e.key] : undefined;
     const present = value !== undefined;
     const listed = present && (e.values ?? []).includes(value);
     if (e.operator === 'In' ? !listed : e.operator === 'NotIn' ? listed : e.operator === 'Exists' ? !present : present) return false;

@@ -2,7 +2,7 @@
 // containers, whether it gets a sidecar, and its service account. Pure: no ports, no processes.
 import type { AnyResource, Deployment, IstioOperator, Job, Namespace, Service } from '../config/resource.ts';
 import type { Container, PodTemplate } from '../config/types/kubernetes.ts';
-import { deployedGatewayName, GATEWAY_NAME_LABEL } from '../model/gateway-api/gateways.ts';
+import { deployedGatewayName, GATEWAY_NAME_LABEL, MANAGED_BY_ISTIO, MANAGED_LABEL } from '../model/gateway-api/gateways.ts';
 import { indexGatewayApi } from '../model/gateway-api/references.ts';
 import { meshSettingsFrom } from '../model/mesh-config.ts';
 import { proxyStatsMatcherFor } from '../model/proxy-stats-matcher.ts';
@@ -160,7 +160,7 @@ function deployedGateways(resources: readonly AnyResource[]): PlannedGateway[] {
     .filter((gw) => index.istioClass(gw.spec.gatewayClassName))
     .map((gw) => {
       const name = deployedGatewayName(gw);
-      const labels = { ...gw.spec.infrastructure?.labels, [GATEWAY_NAME_LABEL]: gw.metadata.name, 'gateway.istio.io/managed': 'istio.io-gateway-controller' };
+      const labels = { ...gw.spec.infrastructure?.labels, [GATEWAY_NAME_LABEL]: gw.metadata.name, [MANAGED_LABEL]: MANAGED_BY_ISTIO };
       return { name, podName: `${name}-0`, namespace: gw.metadata.namespace, labels, serviceAccount: name, kind: 'ingress', gatewayApi: { namespace: gw.metadata.namespace, name: gw.metadata.name, listeners: listenerPorts(gw.spec.listeners) } };
     });
 }

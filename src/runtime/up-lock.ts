@@ -69,13 +69,17 @@ export function removeStaleLock(file: string): number | undefined {
 /** Codes of a file system that cannot make hard links (some network and FUSE file systems). */
 const NO_HARD_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS']);
 
-/** `file` as a hard link to the whole `written`; where links cannot be made, created exclusively with its text. */
+/**
+ * `file` as a hard link to the whole `written`. A file system without hard links is refused with the
+ * fix, rather than claimed some way that two `up`s starting at once could both win.
+ */
 function linkOrCreate(written: string, file: string): void {
   try {
     linkSync(written, file);
   } catch (err) {
-    if (!NO_HARD_LINKS.has((err as NodeJS.ErrnoException).code ?? '')) throw err;
-    writeFileSync(file, readFileSync(written), { flag: 'wx', mode: 0o600 });
+    const code = (err as NodeJS.ErrnoException).code ?? '';
+    if (!NO_HARD_LINKS.has(code)) throw err;
+    throw Object.assign(new Error(`cannot claim ${path.dirname(file)} for this mesh: its file system makes no hard links (${code}), which up.lock needs; give --dir a directory on a local file system`), { code: 'UP_LOCK_NO_LINKS', cause: err });
   }
 }
 

@@ -70,3 +70,34 @@ test('DestinationRule MUTUAL origination: certificate from NAME, CA from the Sec
 test("a proxy in another namespace does not get the shop's Secrets", () => {
   assert.deepEqual(secrets(sidecar('other')), {});
 });
+
+test("a configmap:// CA any config names is sent as its certificates only, never the rest of the ConfigMap's ca.crt", () => {
+  const certificate = '-----BEGIN CERTIFICATE-----\nQ0VSVElGSUNBVEU=\n-----END CERTIFICATE-----';
+  const text = `apiVersion: v1
+kind: ConfigMap
+metadata: {name: db-settings, namespace: bank}
+data:
+  ca.crt: |
+    ${certificate.replaceAll('\n', '\n    ')}
+    -----BEGIN PRIVATE KEY-----
+    QkFOS1NFQ1JFVA==
+    -----END PRIVATE KEY-----
+---
+apiVersion: v1
+kind: Service
+metadata: {name: db, namespace: bank}
+spec: {selector: {app: db}, ports: [{name: tcp, port: 5432}]}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: db, namespace: evil}
+spec:
+  host: db.bank.svc.cluster.local
+  trafficPolicy: {tls: {mode: SIMPLE, credentialName: "configmap://bank/db-settings"}}
+`;
+  const { resources } = loadText(text);
+  const out = buildProxyResources(buildSnapshot(resources, [], '1'), sidecar('evil'));
+  const served = JSON.stringify([...(out.get(TypeUrl.Secret) ?? [])]);
+  assert.ok(served.includes('Q0VSVElGSUNBVEU='), served);
+  assert.doesNotMatch(served, /PRIVATE KEY|QkFOS1NFQ1JFVA/);
+});

@@ -84,9 +84,16 @@ export function buildCredentialSecrets(snapshot: MeshSnapshot, proxy: ProxyView,
   return out;
 }
 
-/** The `ca.crt` of the ConfigMap `namespace/name`. */
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----\r?\n[A-Za-z0-9+/=\r\n]+-----END CERTIFICATE-----/g;
+
+/**
+ * The certificates of the `ca.crt` of the ConfigMap `namespace/name`, and nothing else of it: any proxy
+ * may be sent a `configmap://` CA (a CA certificate is public), and any config may name one, so what
+ * else a ConfigMap holds under that key (a key pasted by mistake, a comment) never leaves it.
+ */
 function configMapCa(snapshot: MeshSnapshot, ref: string): string | undefined {
   const [namespace, name] = ref.split('/', 2);
   const cm = snapshot.resources.find((r): r is ConfigMap => r.kind === 'ConfigMap' && r.metadata.namespace === namespace && r.metadata.name === name);
-  return cm?.spec.data?.['ca.crt'];
+  const certificates = cm?.spec.data?.['ca.crt']?.match(PEM_CERTIFICATE);
+  return certificates ? `${certificates.join('\n')}\n` : undefined;
 }

@@ -33,7 +33,9 @@ export function buildGatewayListeners(snapshot: MeshSnapshot, scope: ProxyScope,
       if ((protocol === 'HTTPS' || protocol === 'TLS') && (mode === 'PASSTHROUGH' || mode === 'AUTO_PASSTHROUGH')) {
         for (const { vs } of virtualServicesOn(snapshot, scope, gs)) {
           for (const c of tlsChains(snapshot, scope, vs, port, [gs.key])) {
-            chains.push({ filter_chain_match: { server_names: c.sniHosts }, filters: buildTcpFilters(snapshot, scope.proxy, options, { statPrefix: `outbound_0.0.0.0_${port}`, port, direction: 'gateway', targets: c.targets }) });
+            // `*` is any SNI: Envoy's server_names has no such entry, so the chain matches without one.
+            const names = c.sniHosts.includes('*') ? [] : c.sniHosts;
+            chains.push({ ...(names.length ? { filter_chain_match: { server_names: names } } : {}), filters: buildTcpFilters(snapshot, scope.proxy, options, { statPrefix: `outbound_0.0.0.0_${port}`, port, direction: 'gateway', targets: c.targets }) });
           }
         }
       } else if (protocol === 'HTTPS') {

@@ -201,3 +201,34 @@ spec:
   assert.equal((await at('http://prod.example.com/')).source.route?.cluster, 'outbound|8080||api.prod.svc.cluster.local');
   assert.equal((await at('http://dev.example.com/')).outcome.status, 404);
 });
+
+test("an Istio Gateway written in another namespace does not select a Gateway API gateway's proxy", async () => {
+  // Istio's own Gateways select across namespaces by default; the proxy deployed for a Gateway API
+  // Gateway is its namespace's alone, as Istio scopes what it generates.
+  const src = source(`apiVersion: v1
+kind: Namespace
+metadata: {name: aaa}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: steal, namespace: aaa}
+spec: {selector: {app: steal}, ports: [{name: http, port: 8080}]}
+---
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: grab, namespace: aaa}
+spec:
+  selector: {gateway.networking.k8s.io/gateway-name: public}
+  servers: [{port: {number: 8088, name: http, protocol: HTTP}, hosts: [bank.example.com]}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: grab, namespace: aaa}
+spec:
+  hosts: [bank.example.com]
+  gateways: [grab]
+  http: [{route: [{destination: {host: steal.aaa.svc.cluster.local, port: {number: 8080}}}]}]
+`);
+  const t = await explain(src, { from: 'edge/public-istio-0', request: parseExplainRequest('http://bank.example.com:8088/'), random: () => 0 });
+  assert.equal(t.source.route?.cluster, undefined, `routed to ${t.source.route?.cluster}`);
+});

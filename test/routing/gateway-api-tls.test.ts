@@ -145,3 +145,16 @@ test('docs/gateway-api.md: the TLSRoute example routes a.example.com to a, unter
   assert.match((await connect(src, 'a.example.com')).detail, A);
   assert.doesNotMatch((await connect(src, 'b.example.com')).detail, /outbound\|/);
 });
+
+test('a TLSRoute without hostnames on a Passthrough listener without a hostname takes every SNI', async () => {
+  const src = source(`apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: sni, namespace: edge}
+spec:
+  gatewayClassName: istio
+  listeners: [{name: passthrough, port: 443, protocol: TLS, tls: {mode: Passthrough}}]
+---
+${tlsRoute('any', '', 'a')}`);
+  assert.match((await connect(src, 'a.example.com')).detail, A);
+  assert.match((await connect(src, 'anything.example.org')).detail, A);
+});

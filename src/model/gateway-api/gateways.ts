@@ -99,16 +99,23 @@ function listenerServer(gw: KubernetesGateway, listener: Listener): Server | und
   return { port, hosts: [host], tls: { mode: 'SIMPLE', credentialName: cert.name } };
 }
 
+/** The label Istio puts on the proxies it deploys for Gateway API Gateways. */
+export const MANAGED_LABEL = 'gateway.istio.io/managed';
+export const MANAGED_BY_ISTIO = 'istio.io-gateway-controller';
+
 /**
- * Whether an Istio Gateway's servers run on a gateway pod: its selector matches the pod's labels. One
- * that stands for a Gateway API Gateway selects only its own deployment, in its own namespace, as Istio
- * scopes what it generates: the `gateway-name` label alone is the same for a same-named Gateway of any
- * namespace, and would let one namespace's Gateway take another's proxy (its hosts, its credentials).
+ * Whether an Istio Gateway's servers run on a gateway pod: its selector matches the pod's labels. Across
+ * namespaces only where neither side belongs to the Gateway API: a Gateway that stands for a Gateway API
+ * Gateway selects only its own deployment, and the proxy deployed for one is selected by its own
+ * namespace's Gateways only, as Istio scopes what it generates. The `gateway-name` label alone is the
+ * same in every namespace, and would let one namespace's Gateway (generated or written by hand) take
+ * another's proxy: its hosts, and the credentials of its namespace.
  */
 export function gatewaySelectsPod(gateway: Gateway, pod: { readonly namespace: string; readonly labels: Readonly<Record<string, string>> }): boolean {
   const sel = gateway.spec.selector;
   if (!sel || Object.keys(sel).length === 0 || !matchesLabels(sel, pod.labels)) return false;
-  return gateway.metadata.annotations[PARENTS_ANNOTATION] === undefined || gateway.metadata.namespace === pod.namespace;
+  const scoped = gateway.metadata.annotations[PARENTS_ANNOTATION] !== undefined || pod.labels[MANAGED_LABEL] === MANAGED_BY_ISTIO;
+  return !scoped || gateway.metadata.namespace === pod.namespace;
 }
 
 /** The namespace a listener's certificateRef names, when it is not the Gateway's own. */
