@@ -1,6 +1,7 @@
 // Simulation tests for TLS listeners of Gateway API Gateways (docs/gateway-api.md): a Passthrough
 // listener routes TLSRoutes by the ClientHello's SNI, unterminated; a Terminate listener decrypts and
-// hands the connection to its TCPRoutes. YAML in, the gateway's decision out.
+// hands the connection to its TCPRoutes; a TLSRoute with a Service parent routes sidecars' connections
+// by SNI. YAML in, the gateway's (or client sidecar's) decision out.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -94,12 +95,63 @@ test('a TLSRoute whose hostnames do not intersect the listener\'s attaches nowhe
   assert.deepEqual(analyzeFor(services + yaml), [['OR2010', 'TLSRoute edge/other', 'spec.parentRefs[0]']]);
 });
 
-test('a TLSRoute attaches to a Passthrough listener only: an HTTP listener and a Service parent refuse it', () => {
+test('a TLSRoute attaches to a Passthrough listener, not an HTTP one; a Service parent is mesh routing', () => {
   const yaml = gateway + tlsRoute('on-http', 'a.example.com', 'a', 'v1alpha2', '{name: sni, sectionName: web}') + tlsRoute('mesh', 'a.example.com', 'a', 'v1alpha2', '{group: "", kind: Service, name: a}');
-  assert.deepEqual(analyzeFor(services + yaml), [
-    ['OR2010', 'TLSRoute edge/mesh', 'spec.parentRefs[0]'],
-    ['OR2010', 'TLSRoute edge/on-http', 'spec.parentRefs[0]'],
-  ]);
+  assert.deepEqual(analyzeFor(services + yaml), [['OR2010', 'TLSRoute edge/on-http', 'spec.parentRefs[0]']]);
+});
+
+test('a TLSRoute whose backends are all invalid refuses the connections of its SNI, and only those', async () => {
+  const src = source(
+    gateway +
+      tlsRoute('a', 'a.example.com', 'nowhere') +
+      tlsRoute('b', 'b.example.com', 'a, namespace: other') +
+      tlsRoute('rest', '', 'b'),
+  );
+  for (const [sni, host] of [
+    ['a.example.com', 'nowhere.edge'],
+    ['b.example.com', 'a.other'],
+  ] as const) {
+    const c = await connect(src, sni);
+    assert.equal(c.listener, '0.0.0.0_443');
+    assert.match(c.detail, new RegExp(`cluster outbound\\|8443\\|\\|${host.replace('.', '\\.')}\\.backend\\.invalid not found`), sni);
+  }
+  assert.match((await connect(src, 'c.example.com')).detail, B);
+});
+
+/** The edge namespace in the mesh: a client, and a Deployment behind each of a and b. */
+const edgeMesh = `apiVersion: v1
+kind: Namespace
+metadata: {name: edge, labels: {istio-injection: enabled}}
+---
+${['client', 'a', 'b']
+  .map(
+    (n) => `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: ${n}, namespace: edge}
+spec:
+  selector: {matchLabels: {app: ${n}}}
+  template:
+    metadata: {labels: {app: ${n}}}
+    spec: {containers: [{name: ${n}, image: ghcr.io/stefanprodan/podinfo:6.5.3, ports: [{containerPort: 8443}]}]}
+---
+`,
+  )
+  .join('')}`;
+
+/** Where the client's TLS connection to port 8443 with this SNI goes: the workloads of the cluster picked. */
+async function fromClient(src: OfflineSource, sni: string) {
+  const t = await explain(src, { from: 'client', request: parseExplainRequest(`https://${sni}:8443/`), random: () => 0 });
+  return t.endpoints.map((e) => e.workload);
+}
+
+test('a TLSRoute with a Service parent routes the connections to that Service by their SNI (mesh routing)', async () => {
+  const named = source(edgeMesh + tlsRoute('to-b', 'a.example.com', 'b', 'v1', '{group: "", kind: Service, name: a, port: 8443}'));
+  assert.deepEqual(await fromClient(named, 'a.example.com'), ['b-0.edge']);
+  // An SNI the route does not name goes to the Service as without the route.
+  assert.deepEqual(await fromClient(named, 'a.edge.svc.cluster.local'), ['a-0.edge']);
+  // Without hostnames, the SNI is the Service's own name.
+  const unnamed = source(edgeMesh + tlsRoute('to-b', '', 'b', 'v1', '{group: "", kind: Service, name: a}'));
+  assert.deepEqual(await fromClient(unnamed, 'a.edge.svc.cluster.local'), ['b-0.edge']);
 });
 
 test('a Terminate TLS listener decrypts with its certificate and hands the connection to its TCPRoute', async () => {
@@ -137,13 +189,16 @@ spec:
   assert.doesNotMatch((await explain(src, { from: 'sni-istio', request: parseExplainRequest('https://other.example.com:5433/'), random: () => 0 })).outcome.detail, /outbound\|/);
 });
 
-test('docs/gateway-api.md: the TLSRoute example routes a.example.com to a, unterminated', async () => {
+test('docs/gateway-api.md: the TLSRoute examples route a.example.com, unterminated: at the gateway to a, in the mesh to b', async () => {
   const page = readFileSync(path.join(import.meta.dirname, '../../docs/gateway-api.md'), 'utf8');
-  const example = [...page.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => (m[1] as string).replaceAll('namespace: shop', 'namespace: edge')).find((y) => y.includes('kind: TLSRoute'));
-  assert.ok(example, 'the page has a TLSRoute example');
-  const src = source(example);
+  const examples = [...page.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => (m[1] as string).replaceAll('namespace: shop', 'namespace: edge')).filter((y) => y.includes('kind: TLSRoute'));
+  const atGateway = examples.find((y) => !y.includes('kind: Service'));
+  const inMesh = examples.find((y) => y.includes('kind: Service'));
+  assert.ok(atGateway && inMesh, 'the page has a TLSRoute example of each');
+  const src = source(atGateway);
   assert.match((await connect(src, 'a.example.com')).detail, A);
   assert.doesNotMatch((await connect(src, 'b.example.com')).detail, /outbound\|/);
+  assert.deepEqual(await fromClient(source(edgeMesh + inMesh), 'a.example.com'), ['b-0.edge']);
 });
 
 test('a TLSRoute without hostnames on a Passthrough listener without a hostname takes every SNI', async () => {

@@ -248,8 +248,8 @@ spec:
   assert.equal((await decide(src, 'http://web.shop:9898/shop.Greeterx/SayHello', grpc, 'POST'))?.cluster, V1);
 });
 
-test('a TCPRoute with a Service parent sends that port\'s connections to its backend', async () => {
-  // Each Service on a port of its own: a TCP listener tells services apart by port alone.
+/** `db` on 5432, and `db-v1`, `db-v2` each on a port of its own: a TCP listener tells services apart by port alone. */
+function tcpSource(rules: string): OfflineSource {
   const db = (v: string, port: number) => `---
 apiVersion: apps/v1
 kind: Deployment
@@ -265,7 +265,7 @@ kind: Service
 metadata: {name: db-${v}, namespace: shop}
 spec: {selector: {app: db, version: ${v}}, ports: [{name: tcp-db, port: ${port}, targetPort: 5432}]}
 `;
-  const src = source(`apiVersion: v1
+  return source(`apiVersion: v1
 kind: Service
 metadata: {name: db, namespace: shop}
 spec: {selector: {app: db}, ports: [{name: tcp-db, port: 5432}]}
@@ -275,13 +275,43 @@ kind: TCPRoute
 metadata: {name: db, namespace: shop}
 spec:
   parentRefs: [{group: "", kind: Service, name: db, port: 5432}]
-  rules: [{backendRefs: [{name: db-v2, port: 5434}]}]
-`);
-  const t = await explain(src, { from: 'client', request: parseExplainRequest('http://db.shop:5432/'), random: () => 0 });
+  rules:
+${rules}`);
+}
+
+/** A client's TCP connection to `db.shop:5432`, with the load balancer's draw. */
+const connectDb = (src: OfflineSource, draw = 0) => explain(src, { from: 'client', request: parseExplainRequest('http://db.shop:5432/'), random: () => draw });
+
+test('a TCPRoute with a Service parent sends that port\'s connections to its backend', async () => {
+  const t = await connectDb(tcpSource('  - backendRefs: [{name: db-v2, port: 5434}]\n'));
   assert.deepEqual(
     t.endpoints.map((e) => e.workload),
     ['db-v2-0.shop'],
   );
+});
+
+test('a TCPRoute rule whose backends are all invalid refuses the connections, not the parent Service', async () => {
+  for (const ref of ['{name: nowhere, port: 5434}', '{name: db-v2, namespace: other, port: 5434}']) {
+    const t = await connectDb(tcpSource(`  - backendRefs: [${ref}]\n  - backendRefs: [{name: db-v1, port: 5433}]\n`));
+    assert.deepEqual(t.endpoints, [], ref);
+    assert.equal(t.outcome.flag, 'NC', ref);
+    assert.match(t.outcome.detail, /cluster outbound\|5434\|\|(nowhere\.shop|db-v2\.other)\.backend\.invalid not found/, ref);
+  }
+  // No backend of weight above 0: refused too.
+  const t = await connectDb(tcpSource('  - backendRefs: [{name: db-v2, port: 5434, weight: 0}]\n'));
+  assert.deepEqual(t.endpoints, []);
+  assert.match(t.outcome.detail, /cluster outbound\|5432\|\|none\.backend\.invalid not found/);
+});
+
+test('a TCPRoute\'s invalid backend keeps its share of the split, and that share is refused', async () => {
+  const src = tcpSource('  - backendRefs: [{name: db-v2, port: 5434, weight: 3}, {name: nowhere, port: 5434, weight: 1}]\n');
+  assert.deepEqual(
+    (await connectDb(src, 0.7)).endpoints.map((e) => e.workload),
+    ['db-v2-0.shop'],
+  );
+  const refused = await connectDb(src, 0.8);
+  assert.deepEqual(refused.endpoints, []);
+  assert.match(refused.outcome.detail, /nowhere\.shop\.backend\.invalid not found/);
 });
 
 test("a consumer route (in the client's namespace) takes precedence over the producer's for that namespace's clients only", async () => {

@@ -34,9 +34,17 @@ export function resolveBackend(ref: BackendObjectReference, route: GatewayRoute,
 
 /**
  * Where an invalid backend's share of a split goes: a host no cluster is built for (`.invalid` is
- * reserved, RFC 2606), so those requests get the 500 the API asks for (cluster_not_found_response_code).
+ * reserved, RFC 2606), so those requests get the 500 the API asks for (cluster_not_found_response_code),
+ * and those TCP and TLS connections are closed as they open (tcp_proxy finds no cluster, Envoy's NC).
  */
 export function invalidBackend(ref: BackendObjectReference, route: GatewayRoute): Destination {
   const host = `${ref.name}.${ref.namespace ?? route.metadata.namespace}.backend.invalid`;
   return ref.port === undefined ? { host } : { host, port: { number: ref.port } };
 }
+
+/**
+ * Where a TCPRoute or TLSRoute rule with no backend (none named, or all weighing 0) sends its
+ * connections: nowhere, so each is refused (Istio's zero-weight destination). No backendRef can name
+ * it: theirs carry a namespace label.
+ */
+export const NO_BACKEND: Destination = { host: 'none.backend.invalid' };

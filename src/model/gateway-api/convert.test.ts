@@ -96,3 +96,40 @@ spec:
     [['own', 'shop-cert']],
   );
 });
+
+test('a TLSRoute with a Service parent: a tls route for the Service bound to mesh, by SNI on the parentRef\'s port; an invalid backend keeps its share', () => {
+  const out = convert(`apiVersion: v1
+kind: Service
+metadata: {name: api, namespace: shop}
+spec: {selector: {app: api}, ports: [{name: tls, port: 8443}]}
+---
+apiVersion: gateway.networking.k8s.io/v1alpha2
+kind: TLSRoute
+metadata: {name: api, namespace: shop}
+spec:
+  parentRefs: [{group: "", kind: Service, name: api, port: 8443}]
+  hostnames: [api.example.com]
+  rules:
+  - backendRefs: [{name: api, port: 8443, weight: 3}, {name: nowhere, port: 8443}]
+  - backendRefs: [{name: api, port: 8443, weight: 0}]
+`) as VirtualService[];
+  assert.deepEqual(
+    out.map((vs) => [vs.spec.hosts, vs.spec.gateways, vs.spec.tls]),
+    [
+      [
+        ['api.shop.svc.cluster.local'],
+        ['mesh'],
+        [
+          {
+            match: [{ sniHosts: ['api.example.com'], port: 8443 }],
+            route: [
+              { destination: { host: 'api.shop.svc.cluster.local', port: { number: 8443 } }, weight: 3 },
+              { destination: { host: 'nowhere.shop.backend.invalid', port: { number: 8443 } }, weight: 1 },
+            ],
+          },
+          { match: [{ sniHosts: ['api.example.com'], port: 8443 }], route: [{ destination: { host: 'none.backend.invalid' } }] },
+        ],
+      ],
+    ],
+  );
+});

@@ -49,7 +49,7 @@ export function convertGatewayApi(resources: readonly AnyResource[]): (Gateway |
           continue;
         }
         if (route.kind === 'TLSRoute') {
-          group.tls.push(...translateTlsRules(route, binding.host, index));
+          group.tls.push(...translateTlsRules(route, binding, index));
           continue;
         }
         (route.spec.rules ?? []).forEach((rule, ruleIndex) => {

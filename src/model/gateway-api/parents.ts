@@ -26,8 +26,7 @@ export interface Binding {
 export function parentProblem(parent: ParentReference, route: GatewayRoute, index: GatewayApiIndex): RefProblem | undefined {
   const ns = parent.namespace ?? route.metadata.namespace;
   if (isServiceParent(parent)) {
-    if (!index.service(ns, parent.name)) return { missing: true, message: `parentRef Service ${ns}/${parent.name} does not exist` };
-    return route.kind === 'TLSRoute' ? { missing: false, message: `parentRef Service ${ns}/${parent.name}: a TLSRoute attaches to a Gateway's TLS listener (mesh routing by SNI is not implemented)` } : undefined;
+    return index.service(ns, parent.name) ? undefined : { missing: true, message: `parentRef Service ${ns}/${parent.name} does not exist` };
   }
   if ((parent.group ?? GATEWAY_API_GROUP) !== GATEWAY_API_GROUP || (parent.kind ?? 'Gateway') !== 'Gateway') {
     return { missing: false, message: `parentRef ${parent.kind ?? 'Gateway'}.${parent.group ?? GATEWAY_API_GROUP} ${parent.name}: a route attaches to a Gateway or a Service` };
@@ -49,7 +48,7 @@ export function bindings(parent: ParentReference, route: GatewayRoute, index: Ga
   const routeNs = route.metadata.namespace;
   const ns = parent.namespace ?? routeNs;
   if (isServiceParent(parent)) {
-    if (!index.service(ns, parent.name) || route.kind === 'TLSRoute') return [];
+    if (!index.service(ns, parent.name)) return [];
     const host = serviceFqdn(parent.name, ns);
     const consumer = ns !== routeNs;
     return [

@@ -1,10 +1,12 @@
-// A TLSRoute: TLS connections to a Passthrough listener go, by their SNI, unterminated to its backends,
-// as a VirtualService `tls` route whose sniHosts are the hostname it binds (Istio's convertTLSRoute).
+// A TLSRoute: TLS connections go, by their SNI, unterminated to its backends, as a VirtualService `tls`
+// route (Istio's convertTLSRoute): at a Gateway's Passthrough listener, the SNIs of the hostname it
+// binds; with a Service parent (mesh routing, GAMMA), the SNIs of its hostnames to that Service's port.
 import type { TLSRoute as GatewayTLSRoute } from '../../config/resource.ts';
 import type { TLSRoute } from '../../config/types/networking.ts';
 import type { BackendContext } from './backends.ts';
+import type { Binding } from './parents.ts';
 import type { GatewayRoute } from './references.ts';
-import { translateTcpRules } from './tcp-routes.ts';
+import { translateL4Backends } from './tcp-routes.ts';
 
 /** The TLSRoute as the conversion reads routes: hostnames, and rules of backends only. */
 export function tlsAsRoute(route: GatewayTLSRoute): GatewayRoute {
@@ -19,7 +21,15 @@ export function tlsAsRoute(route: GatewayTLSRoute): GatewayRoute {
   };
 }
 
-/** The VirtualService TLS routes of a TLSRoute bound for `host` (`*`: any SNI); a rule with no valid backend is left out. */
-export function translateTlsRules(route: GatewayRoute, host: string, ctx: BackendContext): TLSRoute[] {
-  return translateTcpRules(route, undefined, ctx).map((r) => ({ match: [{ sniHosts: [host] }], ...(r.route ? { route: r.route } : {}) }));
+/**
+ * The VirtualService TLS routes of a TLSRoute where it binds, one per rule. At a Gateway the SNIs are
+ * the binding's host (`*`: any). In the mesh they are the route's hostnames, or the Service's own name
+ * when it has none (a sidecar has no "any SNI" chain for a Service), on the parentRef's port if given
+ * (Istio's augmentTLSPortMatch).
+ */
+export function translateTlsRules(route: GatewayRoute, binding: Binding, ctx: BackendContext): TLSRoute[] {
+  const mesh = binding.gateways.includes('mesh');
+  const sniHosts = mesh && route.spec.hostnames?.length ? [...route.spec.hostnames] : [binding.host];
+  const match = { sniHosts, ...(binding.port !== undefined ? { port: binding.port } : {}) };
+  return (route.spec.rules ?? []).map((rule) => ({ match: [{ ...match }], route: translateL4Backends(rule, route, ctx) }));
 }
