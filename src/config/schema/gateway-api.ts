@@ -135,16 +135,19 @@ const filter = withRules(
   },
 );
 
+/** A backendRef's fields, the same in every route kind that has filters on it (HTTPRoute, GRPCRoute). */
+const backendRefFields = obj({
+  group: str.optional(),
+  kind: str.optional(),
+  name: z.string().min(1),
+  namespace: str.optional(),
+  port: port.optional(),
+  weight: int.min(0).max(1_000_000).optional(),
+  filters: z.array(filter).optional(),
+});
+
 const backendRef = withRules(
-  obj({
-    group: str.optional(),
-    kind: str.optional(),
-    name: z.string().min(1),
-    namespace: str.optional(),
-    port: port.optional(),
-    weight: int.min(0).max(1_000_000).optional(),
-    filters: z.array(filter).optional(),
-  }),
+  backendRefFields,
   servicePortRequired,
   (v, add) => {
     const filters = Array.isArray(v['filters']) ? (v['filters'] as Record<string, unknown>[]) : [];
@@ -238,15 +241,7 @@ function grpcFilters(where: string, types: readonly string[]) {
 }
 
 const grpcBackendRef = withRules(
-  obj({
-    group: str.optional(),
-    kind: str.optional(),
-    name: z.string().min(1),
-    namespace: str.optional(),
-    port: port.optional(),
-    weight: int.min(0).max(1_000_000).optional(),
-    filters: z.array(filter).optional(),
-  }),
+  backendRefFields,
   servicePortRequired,
   grpcFilters("a GRPCRoute backendRef", ['RequestHeaderModifier', 'ResponseHeaderModifier']),
 );
