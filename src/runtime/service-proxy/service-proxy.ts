@@ -101,6 +101,8 @@ export class ServiceProxy {
       server.once('error', reject);
       server.listen(0, '127.0.0.1', () => {
         server.off('error', reject);
+        // An accept that fails later (out of file descriptors) is the connection's, not up's end.
+        server.on('error', () => {});
         resolve(server);
       });
     });
@@ -119,7 +121,7 @@ export class ServiceProxy {
     if (url.protocol !== 'http:') return void reply(res, 400, `${url.protocol} URLs go through CONNECT, not a request to the proxy`);
     const port = Number(url.port || 80);
     const path = `${url.pathname}${url.search}`;
-    const headers = { ...endToEnd(req.headers) };
+    const headers = endToEnd(req.headers);
     const authority = req.headers.host ?? url.host;
     const found = this.#deps.endpoints.resolve(url.hostname, port, namespace);
     if (found.kind === 'unavailable') return void reply(res, 503, found.reason);
