@@ -28,7 +28,7 @@ export function controlPlaneMetrics() {
     connected: registry.gauge('pilot_xds', 'Connected xDS streams.'),
     configBytes: registry.gauge('outrigger_xds_config_bytes', 'Bytes of xDS config last sent, per proxy.'),
     configSize: registry.histogram('pilot_xds_config_size_bytes', 'Size of one xDS response in bytes, by type.', bytes),
-    refused: registry.counter('outrigger_xds_refused_streams_total', 'ADS streams refused, by reason code.'),
+    refused: registry.counter('outrigger_xds_refused_streams_total', 'ADS streams and CSDS calls refused, by reason code.'),
     translationErrors: registry.counter('outrigger_xds_translation_errors_total', 'Resources that failed to encode or translate, by type.'),
     rejectedResources: registry.gauge('outrigger_config_rejected_resources', 'Config resources excluded as invalid (error diagnostics).'),
     heldResources: registry.gauge('outrigger_config_held_resources', 'Invalid resources still served at their last good version.'),

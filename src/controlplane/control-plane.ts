@@ -143,7 +143,20 @@ export class ControlPlane {
       });
       this.metrics.rootCertExpiry.set(Math.floor(opts.ca.rootExpiry().getTime() / 1000));
     }
-    addCsdsService(this.grpcServer, { connections: () => this.ads.connections, verifyToken: (t) => this.verifyBootstrapToken(t), allowAnonymous: opts.allowAnonymous ?? false });
+    // CSDS authenticates its caller as ADS does (the same certificate checks and token), and its refusals
+    // are counted with ADS's: one metric of callers the xDS ports turned away.
+    addCsdsService(this.grpcServer, {
+      connections: () => this.ads.connections,
+      verifyToken: (t) => this.verifyBootstrapToken(t),
+      tokenGenuine: (t) => this.#tokens.verify(t, 0) !== undefined,
+      ...(clientCerts ? { verifyCertificate: (c) => clientCerts.authenticate(c) } : {}),
+      allowAnonymous: opts.allowAnonymous ?? false,
+      now: () => this.#clock.now(),
+      onRefused: (r) => {
+        this.metrics.refused.inc({ code: r.code });
+        this.#log('warn', `refused CSDS call from ${r.peer}: ${r.code} ${r.reason}`);
+      },
+    });
     this.#debouncer = new Debouncer({
       quietMs: opts.debounce?.quietMs ?? 100,
       maxMs: opts.debounce?.maxMs ?? 10_000,

@@ -3,8 +3,9 @@
 // proxy only when that proxy's resources of that type changed.
 import * as grpc from '@grpc/grpc-js';
 import type { IdentityCredential, WorkloadIdentity } from '../controlplane/bootstrap-tokens.ts';
-import type { ClientCertResult, PeerAuthContext } from '../controlplane/client-cert-authenticator.ts';
+import type { ClientCertResult } from '../controlplane/client-cert-authenticator.ts';
 import { BootstrapTokens } from '../controlplane/bootstrap-tokens.ts';
+import { authenticateCaller, type CallerAuthOptions } from '../controlplane/caller-authentication.ts';
 import type { Clock } from '../controlplane/clock.ts';
 import { systemClock } from '../controlplane/clock.ts';
 import type { ProxyResources } from '../translate/proxy-resources.ts';
@@ -27,19 +28,13 @@ export type AdsServerEvent =
   | { kind: 'nack'; conn: AdsConnection; typeUrl: string; version: string; message: string }
   | { kind: 'error'; conn: AdsConnection; typeUrl: string; message: string };
 
-export interface AdsServerOptions {
-  /** The identity a bearer token is bound to, or undefined to refuse it. */
-  verifyToken: (token: string) => WorkloadIdentity | undefined;
-  /** Whether the token is ours (its MAC), expired or not: only such a token is named TOKEN_EXPIRED. */
-  tokenGenuine?: (token: string) => boolean;
-  /**
-   * The identity of the workload certificate a stream's caller presented (TLS port), tried before the
-   * token as istiod tries its ClientCertAuthenticator first. It proves a namespace and service account;
-   * the workload is the node's own claim.
-   */
-  verifyCertificate?: (context: PeerAuthContext | null) => ClientCertResult;
-  /** Accept streams without a token (they never receive secrets). Off by default. */
-  allowAnonymous?: boolean;
+/**
+ * How a stream's caller is authenticated (caller-authentication.ts, shared with CSDS): the workload
+ * certificate it presented (TLS port) proves a namespace and service account, the workload being the
+ * node's own claim; else its token. Streams without either only with `allowAnonymous` (they never
+ * receive secrets).
+ */
+export interface AdsServerOptions extends CallerAuthOptions {
   /**
    * Why a stream whose node matches its token may still not go on (PERMISSION_DENIED, the reason sent to
    * the caller too), or undefined to accept it: the control plane refuses a proxy that claims a pod of
@@ -194,37 +189,20 @@ export class AdsServer {
 
   #accept(call: AdsCall): void {
     const peer = call.getPeer();
-    const header = call.metadata.get('authorization')[0];
-    const token = BootstrapTokens.fromAuthorization(typeof header === 'string' ? header : undefined);
     const authContext = call.getAuthContext();
-    const cert = this.#opts.verifyCertificate?.(authContext);
-    // A refused certificate is said beside the token's refusal, or instead of it when there is no token.
-    const certRefusal = cert?.kind === 'refused' ? cert : undefined;
-    let identity: WorkloadIdentity | undefined;
-    let certified: Extract<ClientCertResult, { kind: 'verified' }> | undefined;
-    if (cert?.kind === 'verified') certified = cert;
-    else if (token) {
-      identity = this.#opts.verifyToken(token);
-      if (!identity) {
-        const expiry = BootstrapTokens.expiresAt(token);
-        const expired = expiry !== undefined && this.#clock.now() >= expiry && this.#opts.tokenGenuine?.(token) === true;
-        const reason = expired ? `token expired at ${new Date(expiry).toISOString()}` : 'token not valid';
-        this.#refuse(call, peer, grpc.status.UNAUTHENTICATED, expired ? 'TOKEN_EXPIRED' : 'BAD_TOKEN', certRefusal ? `${reason}; ${certRefusal.code} ${certRefusal.reason}` : reason);
-        return;
-      }
-    } else if (certRefusal) {
-      this.#refuse(call, peer, grpc.status.UNAUTHENTICATED, certRefusal.code, certRefusal.reason);
-      return;
-    } else if (!this.#opts.allowAnonymous) {
-      this.#refuse(call, peer, grpc.status.UNAUTHENTICATED, 'NO_TOKEN', 'no bearer token');
+    const auth = authenticateCaller(call.metadata.get('authorization')[0], authContext, this.#opts, this.#clock.now());
+    if (auth.kind === 'refused') {
+      this.#refuse(call, peer, grpc.status.UNAUTHENTICATED, auth.code, auth.reason);
       return;
     }
+    let identity: WorkloadIdentity | undefined = auth.kind === 'token' ? auth.identity : undefined;
+    const certified: Extract<ClientCertResult, { kind: 'verified' }> | undefined = auth.kind === 'certificate' ? auth.cert : undefined;
     this.#calls.add(call);
     let conn: AdsConnection | undefined;
     let closed = false;
     // A token's or certificate's expiry ends the stream it opened, secrets and all: it is not only
     // checked at the start. The proxy reconnects with what it holds then (a renewed certificate).
-    const expiry = certified ? certified.expiresAtMs : token && identity ? BootstrapTokens.expiresAt(token) : undefined;
+    const expiry = certified ? certified.expiresAtMs : auth.kind === 'token' ? BootstrapTokens.expiresAt(auth.token) : undefined;
     const expiryTimer =
       expiry === undefined
         ? undefined

@@ -1,10 +1,10 @@
 // CSDS (envoy.service.status.v3.ClientStatusDiscoveryService) on the xDS port: per-proxy sync state
 // of every ADS connection, so CSDS tooling (istioctl x proxy-status style) reads Outrigger as istiod.
-// The caller is authorized by its bearer token: a token from `istio-system` sees every proxy, any
-// other workload token only the proxies of its own namespace; no token only where anonymous is allowed.
+// The caller is authenticated as ADS authenticates a stream (its workload certificate on the TLS port,
+// else its bearer token): an identity of `istio-system` sees every proxy, any other only the proxies of
+// its own namespace; no credential only where anonymous is allowed.
 import * as grpc from '@grpc/grpc-js';
-import type { WorkloadIdentity } from '../controlplane/bootstrap-tokens.ts';
-import { BootstrapTokens } from '../controlplane/bootstrap-tokens.ts';
+import { authenticateCaller, type CallerAuthOptions, type CallerRefusalCode } from '../controlplane/caller-authentication.ts';
 import type { AdsConnection } from './ads-connection.ts';
 import { type ClientConfig, clientConfigOf } from './client-status.ts';
 import { messageType } from './protos.ts';
@@ -67,17 +67,20 @@ export const csdsServiceDefinition: grpc.ServiceDefinition = {
   },
 };
 
-export interface CsdsOptions {
+/** `allowAnonymous`: callers without a credential see every proxy (local mode's loopback port); off by default. */
+export interface CsdsOptions extends CallerAuthOptions {
   connections: () => readonly AdsConnection[];
-  verifyToken: (token: string) => WorkloadIdentity | undefined;
-  /** Callers without a token see every proxy (local mode's loopback port); off by default. */
-  allowAnonymous?: boolean;
-  /** The namespace whose tokens see every proxy (Istio's system namespace). */
+  /** The namespace whose identities see every proxy (Istio's system namespace). */
   systemNamespace?: string;
+  /** The control plane's clock, by which a token is named expired; the wall clock by default. */
+  now?: () => number;
+  /** A caller refused (UNAUTHENTICATED, no detail sent): logged and counted as a refused ADS stream. */
+  onRefused?: (refusal: { peer: string; code: CallerRefusalCode; reason: string }) => void;
 }
 
 export class CsdsError extends Error {
-  readonly code: 'CSDS_UNAUTHENTICATED' | 'CSDS_UNSUPPORTED_MATCHER';
+  /** A refused caller has ADS's code for it. */
+  readonly code: CallerRefusalCode | 'CSDS_UNSUPPORTED_MATCHER';
   readonly status: grpc.status;
   constructor(code: CsdsError['code'], status: grpc.status, message: string) {
     super(message);
@@ -86,10 +89,14 @@ export class CsdsError extends Error {
   }
 }
 
+/** What authentication reads of a unary call or a stream. */
+type CsdsCall = Pick<grpc.ServerUnaryCall<unknown, unknown>, 'metadata' | 'getPeer' | 'getAuthContext'>;
+
 /** Adds CSDS to a gRPC server (the same server as ADS, on 15010 and 15012). */
 export function addCsdsService(server: grpc.Server, opts: CsdsOptions): void {
-  const answer = (metadata: grpc.Metadata, req: ClientStatusRequest): ClientStatusResponse => {
-    const visible = authorize(metadata, opts);
+  // Each request is authenticated again: a stream's credential holds by the clock of that request.
+  const answer = (call: CsdsCall, req: ClientStatusRequest): ClientStatusResponse => {
+    const visible = authorize(call, opts);
     const matches = nodeMatcher(req);
     const config = opts
       .connections()
@@ -102,16 +109,20 @@ export function addCsdsService(server: grpc.Server, opts: CsdsOptions): void {
   server.addService(csdsServiceDefinition, {
     FetchClientStatus: (call: grpc.ServerUnaryCall<ClientStatusRequest, ClientStatusResponse>, callback: grpc.sendUnaryData<ClientStatusResponse>) => {
       try {
-        callback(null, answer(call.metadata, call.request));
+        callback(null, answer(call, call.request));
       } catch (err) {
         callback(asServiceError(err));
       }
     },
     StreamClientStatus: (call: grpc.ServerDuplexStream<ClientStatusRequest, ClientStatusResponse>) => {
+      let failed = false;
       call.on('data', (req: ClientStatusRequest) => {
+        // The stream is over once it failed: requests already on their way are neither answered nor refused again.
+        if (failed) return;
         try {
-          call.write(answer(call.metadata, req));
+          call.write(answer(call, req));
         } catch (err) {
+          failed = true;
           call.emit('error', Object.assign(new Error(String(asServiceError(err).details)), asServiceError(err)));
         }
       });
@@ -121,17 +132,17 @@ export function addCsdsService(server: grpc.Server, opts: CsdsOptions): void {
   });
 }
 
-function authorize(metadata: grpc.Metadata, opts: CsdsOptions): (c: AdsConnection) => boolean {
-  const header = metadata.get('authorization')[0];
-  const token = BootstrapTokens.fromAuthorization(typeof header === 'string' ? header : undefined);
-  if (!token) {
-    if (opts.allowAnonymous) return () => true;
-    throw new CsdsError('CSDS_UNAUTHENTICATED', grpc.status.UNAUTHENTICATED, 'authentication failed');
+/** Which proxies the caller may see; throws when it is refused (the reason goes to `onRefused`, not to the caller). */
+function authorize(call: CsdsCall, opts: CsdsOptions): (c: AdsConnection) => boolean {
+  const auth = authenticateCaller(call.metadata.get('authorization')[0], call.getAuthContext(), opts, (opts.now ?? Date.now)());
+  if (auth.kind === 'refused') {
+    opts.onRefused?.({ peer: call.getPeer(), code: auth.code, reason: auth.reason });
+    throw new CsdsError(auth.code, grpc.status.UNAUTHENTICATED, 'authentication failed');
   }
-  const id = opts.verifyToken(token);
-  if (!id) throw new CsdsError('CSDS_UNAUTHENTICATED', grpc.status.UNAUTHENTICATED, 'authentication failed');
-  if (id.namespace === (opts.systemNamespace ?? 'istio-system')) return () => true;
-  return (c) => c.node.view.namespace === id.namespace;
+  if (auth.kind === 'anonymous') return () => true;
+  const namespace = auth.kind === 'certificate' ? auth.cert.identity.namespace : auth.identity.namespace;
+  if (namespace === (opts.systemNamespace ?? 'istio-system')) return () => true;
+  return (c) => c.node.view.namespace === namespace;
 }
 
 /** Node matchers by node id (exact, prefix, suffix, contains); any one matching admits a node. */

@@ -20,6 +20,7 @@ import { xdsClientCredentials, xdsTlsTransport } from '../../src/proxy/xds-trans
 import { AdsClient } from '../../src/xds/ads-client.ts';
 import { TypeUrl } from '../../src/xds/type-urls.ts';
 import { RawAdsClient, sidecarNode } from './raw-ads-client.ts';
+import { certificateFrom, type Held } from './workload-certificate.ts';
 
 const config = `apiVersion: apps/v1
 kind: Deployment
@@ -61,19 +62,6 @@ async function startMesh(t: TestContext): Promise<Mesh> {
     await rm(dir, { recursive: true });
   });
   return { cp, ca, clock, logs, serverRoots: [...ca.trustBundle()] };
-}
-
-interface Held {
-  certChainPem: string;
-  keyPem: string;
-  notAfter: number;
-}
-
-/** A workload certificate for `spiffeId` from `ca` (as the CSR service signs it), held as a proxy holds it. */
-async function certificateFrom(ca: CertificateAuthority, identity: { namespace: string; serviceAccount: string }, ttlSeconds = 3600): Promise<Held> {
-  const { keyPem, csrPem } = await createWorkloadCsr(`spiffe://${ca.trustDomain}/ns/${identity.namespace}/sa/${identity.serviceAccount}`);
-  const chain = await ca.sign(csrPem, identity, ttlSeconds);
-  return { certChainPem: chain.slice(0, -1).join(''), keyPem, notAfter: new x509.X509Certificate(chain[0] as string).notAfter.getTime() };
 }
 
 /** Asks the TLS port's CSR service for `spiffeId`: the SPIFFE ID signed, or the gRPC status of the refusal. */
