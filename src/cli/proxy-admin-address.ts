@@ -58,7 +58,8 @@ export function findProxyComponent<C extends Pick<ComponentState, 'name' | 'port
  */
 export async function openProxyAdmin(state: Pick<MeshState, 'mode' | 'components'>, proxy: string): Promise<OpenedAddress | undefined> {
   const c = findProxyComponent(state, proxy);
-  return c && (await openAddress(state.mode, c, 'proxy:15000'));
+  // One request per open: in netns mode the forward then takes no other local user's connection.
+  return c && (await openAddress(state.mode, c, 'proxy:15000', 1));
 }
 
 /** The local mesh state, or undefined when there is none. */

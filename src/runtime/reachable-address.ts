@@ -45,11 +45,11 @@ export interface OpenedAddress extends HostPort {
  * Like `reachableAddress`, for a caller that must get through: a port kept on a netns pod's loopback is
  * forwarded to a free port of the host's 127.0.0.1 for as long as the caller needs it (`close()`).
  */
-export async function openAddress(mode: MeshState['mode'], c: Pick<ComponentState, 'ports' | 'address' | 'netns'>, name: string): Promise<OpenedAddress | undefined> {
+export async function openAddress(mode: MeshState['mode'], c: Pick<ComponentState, 'ports' | 'address' | 'netns'>, name: string, connections?: number): Promise<OpenedAddress | undefined> {
   const direct = reachableAddress(mode, c, name);
   if (direct) return { ...direct, label: formatHostPort(direct), close: async () => {} };
   const port = c.ports[name];
   if (mode !== 'netns' || port === undefined || c.netns === undefined) return undefined;
-  const forward = new PodPortForward({ netns: c.netns, port });
+  const forward = new PodPortForward({ netns: c.netns, port, ...(connections !== undefined ? { connections } : {}) });
   return { host: '127.0.0.1', port: await forward.listen(), label: `127.0.0.1:${port} in pod ${c.netns}`, close: () => forward.close() };
 }
