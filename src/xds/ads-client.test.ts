@@ -226,3 +226,46 @@ test('a response over 4 MiB (a mesh with many services) is taken, not refused wi
   assert.equal(ack.version_info, 'big');
   assert.equal(applied.at(-1)?.names.length, 40_000);
 });
+
+test('an answer that throws, behind an asynchronous apply, neither rejects unhandled nor holds back the responses after it', async (t) => {
+  const unhandled: unknown[] = [];
+  const onUnhandled = (e: unknown) => unhandled.push(e);
+  process.on('unhandledRejection', onUnhandled);
+  t.after(() => process.off('unhandledRejection', onUnhandled));
+  let gotCall!: (c: Call) => void;
+  const callP = new Promise<Call>((r) => (gotCall = r));
+  const { server, port } = await startServer((c) => gotCall(c));
+  t.after(() => server.forceShutdown());
+  const applied: string[] = [];
+  let settle: () => void = () => {};
+  const client = new AdsClient({
+    address: `127.0.0.1:${port}`,
+    node: { id: 'sidecar~10.0.0.1~a.ns~ns.svc.cluster.local', metadata: {} },
+    subscriber: {
+      apply(typeUrl: string, _resources: TypedAny[], version: string) {
+        applied.push(version);
+        if (typeUrl === TypeUrl.Listener) return new Promise<void>((resolve) => (settle = resolve));
+      },
+      resourceNames: (typeUrl: string) => (typeUrl === TypeUrl.Cluster || typeUrl === TypeUrl.Listener ? undefined : []),
+    },
+    // Stands for whatever in answering may throw: the first cluster ACK's event.
+    onEvent: (e: AdsEvent) => {
+      if (e.kind === 'ack' && e.typeUrl === TypeUrl.Cluster && e.version === 'c1') throw new Error('answer threw');
+    },
+  });
+  t.after(() => client.stop());
+  client.start();
+  const call = await callP;
+  const q = requestQueue(call);
+  await q.next((r) => r.type_url === TypeUrl.Listener && !r.response_nonce);
+  call.write({ version_info: 'v1', type_url: TypeUrl.Listener, nonce: 'l1', resources: [] });
+  call.write({ version_info: 'c1', type_url: TypeUrl.Cluster, nonce: 'c1', resources: [cluster('a')] });
+  call.write({ version_info: 'c2', type_url: TypeUrl.Cluster, nonce: 'c2', resources: [cluster('b')] });
+  await until(() => applied.length === 1);
+  settle();
+  await until(() => applied.includes('c2'));
+  assert.deepEqual(applied, ['v1', 'c1', 'c2']);
+  assert.equal((await q.next((r) => r.response_nonce === 'c2')).version_info, 'c2');
+  for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r));
+  assert.deepEqual(unhandled, []);
+});

@@ -259,12 +259,21 @@ export class AdsClient {
     let held = false;
     try {
       for (let next = this.#pending.shift(); next; next = this.#pending.shift()) {
-        const settling = this.#onResponse(next.res, next.call);
+        let settling: Promise<void> | undefined;
+        try {
+          settling = this.#onResponse(next.res, next.call);
+        } catch {
+          // An answer that threw (a write on a stream that broke meanwhile: its own end handles that)
+          // must not keep the responses after it from being applied.
+          continue;
+        }
         if (settling) {
           held = true;
-          // Whatever the answer did (a write on a stream that broke meanwhile throws, and the stream's own
-          // end handles that), the next response is applied; nothing is left to reject unhandled.
-          void settling.catch(() => {}).then(() => this.#applyPending());
+          // The same for one that settles later: the next response is applied, nothing rejects unhandled.
+          void settling
+            .catch(() => {})
+            .then(() => this.#applyPending())
+            .catch(() => {});
           return;
         }
       }
