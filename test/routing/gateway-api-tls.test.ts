@@ -95,9 +95,16 @@ test('a TLSRoute whose hostnames do not intersect the listener\'s attaches nowhe
   assert.deepEqual(analyzeFor(services + yaml), [['OR2010', 'TLSRoute edge/other', 'spec.parentRefs[0]']]);
 });
 
-test('a TLSRoute attaches to a Passthrough listener, not an HTTP one; a Service parent is mesh routing', () => {
-  const yaml = gateway + tlsRoute('on-http', 'a.example.com', 'a', 'v1alpha2', '{name: sni, sectionName: web}') + tlsRoute('mesh', 'a.example.com', 'a', 'v1alpha2', '{group: "", kind: Service, name: a}');
-  assert.deepEqual(analyzeFor(services + yaml), [['OR2010', 'TLSRoute edge/on-http', 'spec.parentRefs[0]']]);
+test("a TLSRoute attaches to a Passthrough listener, not an HTTP one; a Service parent is mesh routing for the Service's own SNI", () => {
+  const yaml =
+    gateway +
+    tlsRoute('on-http', 'a.example.com', 'a', 'v1alpha2', '{name: sni, sectionName: web}') +
+    tlsRoute('mesh', 'a.edge.svc.cluster.local', 'a', 'v1alpha2', '{group: "", kind: Service, name: a}') +
+    tlsRoute('elsewhere', 'a.example.com', 'a', 'v1alpha2', '{group: "", kind: Service, name: a}');
+  assert.deepEqual(analyzeFor(services + yaml), [
+    ['OR2010', 'TLSRoute edge/elsewhere', 'spec.parentRefs[0]'],
+    ['OR2010', 'TLSRoute edge/on-http', 'spec.parentRefs[0]'],
+  ]);
 });
 
 test('a TLSRoute whose backends are all invalid refuses the connections of its SNI, and only those', async () => {
@@ -144,14 +151,16 @@ async function fromClient(src: OfflineSource, sni: string) {
   return t.endpoints.map((e) => e.workload);
 }
 
-test('a TLSRoute with a Service parent routes the connections to that Service by their SNI (mesh routing)', async () => {
-  const named = source(edgeMesh + tlsRoute('to-b', 'a.example.com', 'b', 'v1', '{group: "", kind: Service, name: a, port: 8443}'));
-  assert.deepEqual(await fromClient(named, 'a.example.com'), ['b-0.edge']);
-  // An SNI the route does not name goes to the Service as without the route.
-  assert.deepEqual(await fromClient(named, 'a.edge.svc.cluster.local'), ['a-0.edge']);
-  // Without hostnames, the SNI is the Service's own name.
+test("a TLSRoute with a Service parent routes the connections with that Service's SNI (mesh routing), and no other host's", async () => {
+  const named = source(edgeMesh + tlsRoute('to-b', 'a.edge.svc.cluster.local', 'b', 'v1', '{group: "", kind: Service, name: a, port: 8443}'));
+  assert.deepEqual(await fromClient(named, 'a.edge.svc.cluster.local'), ['b-0.edge']);
+  // Without hostnames, the SNI is the Service's own name too.
   const unnamed = source(edgeMesh + tlsRoute('to-b', '', 'b', 'v1', '{group: "", kind: Service, name: a}'));
   assert.deepEqual(await fromClient(unnamed, 'a.edge.svc.cluster.local'), ['b-0.edge']);
+  // A hostname that is not the Service's (another namespace's Service, an outside host) captures nothing:
+  // connections with that SNI go where they went without the route.
+  const foreign = source(edgeMesh + tlsRoute('grab', 'b.edge.svc.cluster.local, login.partner.com', 'a', 'v1', '{group: "", kind: Service, name: a, port: 8443}'));
+  assert.deepEqual(await fromClient(foreign, 'b.edge.svc.cluster.local'), ['b-0.edge']);
 });
 
 test('a Terminate TLS listener decrypts with its certificate and hands the connection to its TCPRoute', async () => {
@@ -189,16 +198,16 @@ spec:
   assert.doesNotMatch((await explain(src, { from: 'sni-istio', request: parseExplainRequest('https://other.example.com:5433/'), random: () => 0 })).outcome.detail, /outbound\|/);
 });
 
-test('docs/gateway-api.md: the TLSRoute examples route a.example.com, unterminated: at the gateway to a, in the mesh to b', async () => {
+test("docs/gateway-api.md: the TLSRoute examples route unterminated: a.example.com at the gateway to a, the Service a's own SNI in the mesh to b", async () => {
   const page = readFileSync(path.join(import.meta.dirname, '../../docs/gateway-api.md'), 'utf8');
-  const examples = [...page.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => (m[1] as string).replaceAll('namespace: shop', 'namespace: edge')).filter((y) => y.includes('kind: TLSRoute'));
+  const examples = [...page.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => (m[1] as string).replaceAll('namespace: shop', 'namespace: edge').replaceAll('.shop.svc.cluster.local', '.edge.svc.cluster.local')).filter((y) => y.includes('kind: TLSRoute'));
   const atGateway = examples.find((y) => !y.includes('kind: Service'));
   const inMesh = examples.find((y) => y.includes('kind: Service'));
   assert.ok(atGateway && inMesh, 'the page has a TLSRoute example of each');
   const src = source(atGateway);
   assert.match((await connect(src, 'a.example.com')).detail, A);
   assert.doesNotMatch((await connect(src, 'b.example.com')).detail, /outbound\|/);
-  assert.deepEqual(await fromClient(source(edgeMesh + inMesh), 'a.example.com'), ['b-0.edge']);
+  assert.deepEqual(await fromClient(source(edgeMesh + inMesh), 'a.edge.svc.cluster.local'), ['b-0.edge']);
 });
 
 test('a TLSRoute without hostnames on a Passthrough listener without a hostname takes every SNI', async () => {

@@ -108,7 +108,7 @@ kind: TLSRoute
 metadata: {name: api, namespace: shop}
 spec:
   parentRefs: [{group: "", kind: Service, name: api, port: 8443}]
-  hostnames: [api.example.com]
+  hostnames: [api.shop.svc.cluster.local]
   rules:
   - backendRefs: [{name: api, port: 8443, weight: 3}, {name: nowhere, port: 8443}]
   - backendRefs: [{name: api, port: 8443, weight: 0}]
@@ -121,13 +121,13 @@ spec:
         ['mesh'],
         [
           {
-            match: [{ sniHosts: ['api.example.com'], port: 8443 }],
+            match: [{ sniHosts: ['api.shop.svc.cluster.local'], port: 8443 }],
             route: [
               { destination: { host: 'api.shop.svc.cluster.local', port: { number: 8443 } }, weight: 3 },
               { destination: { host: 'nowhere.shop.backend.invalid', port: { number: 8443 } }, weight: 1 },
             ],
           },
-          { match: [{ sniHosts: ['api.example.com'], port: 8443 }], route: [{ destination: { host: 'none.backend.invalid' } }] },
+          { match: [{ sniHosts: ['api.shop.svc.cluster.local'], port: 8443 }], route: [{ destination: { host: 'none.backend.invalid' } }] },
         ],
       ],
     ],

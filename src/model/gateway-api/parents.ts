@@ -7,6 +7,7 @@ import { hostMatches, serviceFqdn } from '../host.ts';
 import { matchesLabelSelector } from '../labels.ts';
 import type { RefProblem } from './backends.ts';
 import { listenerGatewayName } from './gateways.ts';
+import { meshSniHosts } from './tls-routes.ts';
 import { GATEWAY_API_GROUP, type GatewayApiIndex, type GatewayRoute } from './references.ts';
 
 /** One VirtualService the conversion builds: its place, host and the gateways it binds to. */
@@ -26,7 +27,12 @@ export interface Binding {
 export function parentProblem(parent: ParentReference, route: GatewayRoute, index: GatewayApiIndex): RefProblem | undefined {
   const ns = parent.namespace ?? route.metadata.namespace;
   if (isServiceParent(parent)) {
-    return index.service(ns, parent.name) ? undefined : { missing: true, message: `parentRef Service ${ns}/${parent.name} does not exist` };
+    if (!index.service(ns, parent.name)) return { missing: true, message: `parentRef Service ${ns}/${parent.name} does not exist` };
+    const fqdn = serviceFqdn(parent.name, ns);
+    if (route.kind === 'TLSRoute' && meshSniHosts(route, fqdn).length === 0) {
+      return { missing: false, message: `a TLSRoute attached to Service ${ns}/${parent.name} routes that Service's SNI only: its hostnames name none of ${fqdn}` };
+    }
+    return undefined;
   }
   if ((parent.group ?? GATEWAY_API_GROUP) !== GATEWAY_API_GROUP || (parent.kind ?? 'Gateway') !== 'Gateway') {
     return { missing: false, message: `parentRef ${parent.kind ?? 'Gateway'}.${parent.group ?? GATEWAY_API_GROUP} ${parent.name}: a route attaches to a Gateway or a Service` };

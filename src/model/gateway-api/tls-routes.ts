@@ -29,7 +29,18 @@ export function tlsAsRoute(route: GatewayTLSRoute): GatewayRoute {
  */
 export function translateTlsRules(route: GatewayRoute, binding: Binding, ctx: BackendContext): TLSRoute[] {
   const mesh = binding.gateways.includes('mesh');
-  const sniHosts = mesh && route.spec.hostnames?.length ? [...route.spec.hostnames] : [binding.host];
+  // In the mesh, only the parent Service's own name: a route names no other namespace's or outside
+  // host to capture its TLS (Istio's validateSniHost: the SNIs a subset of the route's host).
+  const named = mesh ? meshSniHosts(route, binding.host) : [binding.host];
+  if (named.length === 0) return [];
+  const sniHosts = named;
   const match = { sniHosts, ...(binding.port !== undefined ? { port: binding.port } : {}) };
   return (route.spec.rules ?? []).map((rule) => ({ match: [{ ...match }], route: translateL4Backends(rule, route, ctx) }));
+}
+
+/** A mesh TLSRoute's SNIs: its hostnames that are its parent Service's name, or that name when it has none. */
+export function meshSniHosts(route: GatewayRoute, serviceHost: string): string[] {
+  const hostnames = route.spec.hostnames ?? [];
+  if (hostnames.length === 0) return [serviceHost];
+  return hostnames.filter((h) => h.toLowerCase() === serviceHost);
 }
