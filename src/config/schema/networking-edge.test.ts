@@ -14,6 +14,8 @@ const invalid: [kind: string, spec: string, code: string, field: string][] = [
   ['ServiceEntry', 'spec: {hosts: [a.example.com], ports: [{number: 80, name: http, protocol: HTTP}], resolution: NONE, endpoints: [{address: 1.2.3.4}]}', 'OR1024', 'spec.endpoints'],
   ['ServiceEntry', 'spec: {hosts: [a.example.com], ports: [{number: 80, name: http, protocol: HTTP}], resolution: STATIC, endpoints: [{address: 1.2.3.4, ports: {https: 443}}]}', 'OR1024', 'spec.endpoints[0].ports.https'],
   ['ServiceEntry', 'spec: {hosts: ["*.example.com"], ports: [{number: 80, name: http, protocol: HTTP}], resolution: DNS}', 'OR1024', 'spec.hosts[0]'],
+  // A name under .invalid would take what a Gateway API route's invalid backends must refuse.
+  ['ServiceEntry', 'spec: {hosts: [ok.example.com, nowhere.edge.backend.invalid], ports: [{number: 8443, name: tls, protocol: TLS}], resolution: STATIC, endpoints: [{address: 203.0.113.9}]}', 'OR1024', 'spec.hosts[1]'],
   ['ServiceEntry', 'spec: {hosts: [a.example.com], ports: [{number: 80, name: http, protocol: HTTP}, {number: 80, name: web, protocol: HTTP}], resolution: DNS}', 'OR1024', 'spec.ports[1].number'],
   ['ServiceEntry', 'spec: {hosts: [a.example.com], ports: [{number: 80, name: http, protocol: HTTP}, {number: 81, name: http, protocol: HTTP}], resolution: DNS}', 'OR1024', 'spec.ports[1].name'],
 ];

@@ -114,6 +114,11 @@ export const serviceEntrySpec = withRules(
     if (v['resolution'] === 'STATIC' && v['endpoints'] === undefined && v['workloadSelector'] === undefined) {
       add(['resolution'], 'OR1022', 'resolution STATIC needs endpoints or a workloadSelector');
     }
+    // `.invalid` (RFC 6761) names no host anywhere: Outrigger points what must be refused there (a Gateway
+    // API route's invalid backends), so no ServiceEntry may take those names and the traffic with them.
+    for (const [i, h] of ((v['hosts'] as unknown[] | undefined) ?? []).entries()) {
+      if (typeof h === 'string' && /(^|\.)invalid\.?$/i.test(h)) add(['hosts', i], 'OR1024', `${h} is under .invalid, a name reserved for what resolves nowhere (RFC 6761); name the service by a real host`);
+    }
     // Istio's ValidateServiceEntry.
     const resolution = v['resolution'] ?? 'NONE';
     const endpoints = (v['endpoints'] as { ports?: Record<string, unknown> }[] | undefined) ?? [];
