@@ -7,7 +7,7 @@ import { loadText } from './load.ts';
 
 const valid: Record<string, string> = {
   VirtualService: `spec:
-  hosts: [podinfo.podinfo.svc.cluster.local]
+  hosts: [podinfo.podinfo.svc.cluster.local, login.example.com]
   gateways: [mesh, istio-system/ingress]
   http:
   - name: canary

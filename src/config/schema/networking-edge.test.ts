@@ -52,3 +52,19 @@ test('an unnamed ServiceEntry port is reported once, as unnamed, not as a duplic
   assert.equal(diagnostics.filter((d) => /already defined/.test(d.message)).length, 0, diagnostics.map((d) => d.message).join('; '));
   assert.ok(diagnostics.some((d) => d.field?.startsWith('spec.ports[0]')), diagnostics.map((d) => `${d.code}@${d.field}`).join(', '));
 });
+
+test("a VirtualService's TLS routes take SNIs within its hosts only, as Istio's validateSniHost checks", () => {
+  const vs = (hosts: string, sni: string) => `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: x, namespace: team}
+spec:
+  hosts: [${hosts}]
+  tls: [{match: [{sniHosts: [${sni}]}], route: [{destination: {host: x}}]}]
+`;
+  const errors = (text: string) => loadText(text, 'vs.yaml').diagnostics.filter((d) => d.severity === 'error').map((d) => `${d.code} ${d.field}`);
+  assert.deepEqual(errors(vs('a.example.com', 'a.example.com')), []);
+  assert.deepEqual(errors(vs('"*.example.com"', 'b.example.com')), []);
+  assert.deepEqual(errors(vs('"*"', 'anything.org')), []);
+  assert.deepEqual(errors(vs('a.example.com', '"*"')), ['OR1024 spec.tls[0].match[0].sniHosts[0]'], 'any SNI, from a route for one host');
+  assert.deepEqual(errors(vs('a.example.com', 'admin.team-b.com')), ['OR1024 spec.tls[0].match[0].sniHosts[0]']);
+});

@@ -1,6 +1,7 @@
 // VirtualService (networking.istio.io v1alpha3/v1beta1/v1) with Istio's validation rules from
 // pkg/config/validation: route/redirect/directResponse exclusivity, weights, header names, regexes.
 import * as z from 'zod';
+import { hostMatches } from '../../model/host.ts';
 import {
   bool,
   deprecated,
@@ -231,6 +232,17 @@ export const virtualServiceSpec = withRules(
   (v, add) => {
     const hosts = v['hosts'];
     if (Array.isArray(hosts) && hosts.length === 0) add(['hosts'], 'OR1022', 'a VirtualService needs at least one host');
+    // Istio's validateSniHost: a TLS route's SNIs are within the VirtualService's hosts, so no route
+    // takes the TLS of a host it was not written for (`*` only where the hosts have `*`).
+    if (!Array.isArray(hosts) || hosts.length === 0) return;
+    const within = (sni: string) => hosts.some((h) => typeof h === 'string' && hostMatches(h.toLowerCase(), sni.toLowerCase()));
+    for (const [i, route] of ((v['tls'] as { match?: { sniHosts?: unknown[] }[] }[] | undefined) ?? []).entries()) {
+      for (const [j, m] of (route?.match ?? []).entries()) {
+        for (const [k, sni] of (m?.sniHosts ?? []).entries()) {
+          if (typeof sni === 'string' && !within(sni)) add(['tls', i, 'match', j, 'sniHosts', k], 'OR1024', `the SNI host ${JSON.stringify(sni)} is not a subset of the virtual service hosts (${hosts.join(', ')})`);
+        }
+      }
+    }
   },
 );
 
