@@ -8,6 +8,7 @@ import { type HopResult, traceHop } from './hop-trace.ts';
 import { authorityOf } from './parse-request.ts';
 import type { ExplainRequest, ExplainTrace, HopTrace, Outcome, ProxyIdentity } from './trace.ts';
 import { clientTlsFor, endpointsOf, secureNamingOf } from './upstream-trace.ts';
+import { defaultGatewayTargetPorts } from '../translate/gateway-servers.ts';
 
 export interface ExplainOptions {
   /** A workload (`podinfo-stable`, `podinfo-stable-0.podinfo`, `podinfo/podinfo-stable`) or `ingress`. */
@@ -26,6 +27,13 @@ function sourceListener(proxy: CompiledProxy, identity: ProxyIdentity, r: Explai
   const names = proxy.listenerNames;
   const exact = names.find((n) => proxy.listener(n)?.port === r.port);
   if (exact) return { name: exact, query };
+  // Istio's ingress Service: 80 and 443 lead to the pod's 8080 and 8443, where its listeners bind.
+  const target = defaultGatewayTargetPorts[r.port];
+  const behind = target !== undefined ? names.find((n) => proxy.listener(n)?.port === target) : undefined;
+  if (behind) {
+    notes.push(`port ${r.port} of the gateway's Service leads to its listener ${behind} (port ${target})`);
+    return { name: behind, query: { ...query, destinationPort: target as number } };
+  }
   const only = names.length === 1 ? names[0] : undefined;
   if (!only) return { name: names.join('|') || '(none)', query };
   const port = proxy.listener(only)?.port ?? r.port;

@@ -18,7 +18,7 @@ export interface GatewayServer {
 }
 
 /** Istio's default ingress gateway Service: port 80 → 8080, 443 → 8443 (the pod does not run as root). */
-const defaultGatewayTargetPorts: Record<number, number> = { 80: 8080, 443: 8443 };
+export const defaultGatewayTargetPorts: Readonly<Record<number, number>> = { 80: 8080, 443: 8443 };
 
 /**
  * The port a gateway pod listens on for a Gateway server port: the targetPort of the gateway's own Service

@@ -32,7 +32,8 @@ export function buildGatewayListeners(snapshot: MeshSnapshot, scope: ProxyScope,
       const sni = serverNames(gs);
       if ((protocol === 'HTTPS' || protocol === 'TLS') && (mode === 'PASSTHROUGH' || mode === 'AUTO_PASSTHROUGH')) {
         for (const { vs } of virtualServicesOn(snapshot, scope, gs)) {
-          for (const c of tlsChains(snapshot, scope, vs, port, [gs.key])) {
+          // A route's `match.port` names the Gateway server's port (443), not the pod's it is bound on (8443).
+          for (const c of tlsChains(snapshot, scope, vs, gs.server.port.number, [gs.key])) {
             // `*` is any SNI: Envoy's server_names has no such entry, so the chain matches without one.
             const names = c.sniHosts.includes('*') ? [] : c.sniHosts;
             chains.push({ ...(names.length ? { filter_chain_match: { server_names: names } } : {}), filters: buildTcpFilters(snapshot, scope.proxy, options, { statPrefix: `outbound_0.0.0.0_${port}`, port, direction: 'gateway', targets: c.targets }) });
@@ -51,7 +52,7 @@ export function buildGatewayListeners(snapshot: MeshSnapshot, scope: ProxyScope,
         // A TLS server that terminates (SIMPLE, MUTUAL): its TCP routes take the decrypted connection.
         const transport = protocol === 'TLS' ? options.gatewayTls(snapshot, scope.proxy, gs.gateway, gs.server) : undefined;
         for (const { vs } of virtualServicesOn(snapshot, scope, gs)) {
-          const targets = tcpTargets(snapshot, scope, vs, port, [gs.key]);
+          const targets = tcpTargets(snapshot, scope, vs, gs.server.port.number, [gs.key]);
           if (targets) {
             chains.push({
               ...(transport && sni.length ? { filter_chain_match: { server_names: sni } } : {}),
