@@ -17,6 +17,7 @@ import type { ComponentSpec } from '../config/types/other.ts';
 import { type MeshSettings, meshSettingsFrom } from '../model/mesh-config.ts';
 import { fqdn, hostMatches } from './hosts.ts';
 import { selects } from './selector.ts';
+import { planMesh } from '../runtime/plan.ts';
 
 export interface AnalyzedWorkload {
   name: string;
@@ -126,6 +127,11 @@ export class AnalysisContext {
       });
     }
     this.workloads.push(...gatewayWorkloads(this.operator));
+    // The proxies deployed for Gateway API Gateways (`<name>-istio`), as `up` plans them.
+    for (const g of planMesh(resources).gateways) {
+      if (!g.gatewayApi) continue;
+      this.workloads.push({ name: g.name, namespace: g.namespace, labels: g.labels, serviceAccount: g.serviceAccount, meshed: true, kind: 'Gateway' });
+    }
   }
 
   ofKind<R extends AnyResource>(kind: R['kind']): R[] {

@@ -35,7 +35,11 @@ export function pickProxy(all: readonly ProxyIdentity[], query: string): ProxyId
   if (query === 'ingress' || query === 'ingressgateway') {
     const gw = all.filter((p) => p.role === 'router' && /ingress/.test(p.workload));
     if (gw[0]) return gw[0];
-    throw new ExplainSourceError('EXPLAIN_NO_INGRESS', 'no ingress gateway in this mesh');
+    // Else the mesh's one Gateway API gateway (`<name>-istio`), when there is exactly one.
+    const deployed = all.filter((p) => p.role === 'router' && p.workload.endsWith('-istio'));
+    if (deployed.length === 1) return deployed[0] as ProxyIdentity;
+    const named = deployed.length ? ` (Gateway API gateways: ${deployed.map((p) => `${p.namespace}/${p.workload}`).join(', ')}: name one with --from)` : '';
+    throw new ExplainSourceError('EXPLAIN_NO_INGRESS', `no ingress gateway in this mesh${named}`);
   }
   const [a, b] = query.includes('/') ? (query.split('/', 2) as [string, string]) : [undefined, query];
   const ns = a;

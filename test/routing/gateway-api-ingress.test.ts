@@ -232,3 +232,26 @@ spec:
   const t = await explain(src, { from: 'edge/public-istio-0', request: parseExplainRequest('http://bank.example.com:8088/'), random: () => 0 });
   assert.equal(t.source.route?.cluster, undefined, `routed to ${t.source.route?.cluster}`);
 });
+
+test('explain --from ingress takes the one Gateway API gateway when the mesh has no other ingress', async () => {
+  const { resources } = loadText(
+    `${base}apiVersion: install.istio.io/v1alpha1
+kind: IstioOperator
+metadata: {name: local, namespace: istio-system}
+spec:
+  components:
+    ingressGateways: [{name: istio-ingressgateway, enabled: false}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: web, namespace: edge}
+spec:
+  parentRefs: [{name: public, sectionName: web}]
+  hostnames: [shop.example.com]
+  rules: [{backendRefs: [{name: web, port: 9898}]}]
+`,
+    'gateway.yaml',
+  );
+  const t = await explain(new OfflineSource(resources), { from: 'ingress', request: parseExplainRequest('http://shop.example.com/'), random: () => 0 });
+  assert.equal(t.source.route?.cluster, WEB);
+});
