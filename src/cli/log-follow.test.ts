@@ -2,11 +2,11 @@
 // across two appends whole; a file cut shorter is followed from its start; abort and a stopped mesh end it.
 import assert from 'node:assert/strict';
 import { EventEmitter, once } from 'node:events';
-import { appendFileSync, mkdtempSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { followLog } from './log-follow.ts';
+import { fileIdentity, followLog } from './log-follow.ts';
 
 function collector() {
   const written = new EventEmitter();
@@ -87,4 +87,24 @@ test('followLog follows another file put at the name (renamed over it, or delete
   stop.abort();
   await following;
   assert.equal(c.out, 'old-1\nnew-1\nnew-2\nnew-3\nthird-1\nthird-2\nthird-3\nthird-4\n');
+});
+
+test('followLog reads another file put at the name between the first read and the first look from its start', async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'or-log-follow-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'app.log');
+  writeFileSync(file, 'printed\n');
+  const identity = fileIdentity(statSync(file));
+  // Replaced, by a longer file, before the follow first looks.
+  const next = path.join(dir, 'next.log');
+  writeFileSync(next, 'new-1\nnew-2\n');
+  renameSync(next, file);
+  const c = collector();
+  const stop = new AbortController();
+  t.after(() => stop.abort()); // a failure below must not leave the follow running
+  const following = followLog(file, Buffer.byteLength('printed\n'), c.write, { signal: stop.signal, intervalMs: 5, identity });
+  await c.until('new-2\n');
+  stop.abort();
+  await following;
+  assert.equal(c.out, 'new-1\nnew-2\n');
 });

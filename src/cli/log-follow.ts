@@ -1,7 +1,7 @@
 // `logs -f`: what a log file gains after it was printed, written out as it grows, as `kubectl logs -f`
 // streams a container's log. Looks at the file on an interval (no watcher to lose events on a rewritten
 // file); a file cut shorter, or another file at its name, is followed again from its start.
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync, type Stats } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { StringDecoder } from 'node:string_decoder';
 
@@ -12,6 +12,13 @@ export interface FollowOptions {
   intervalMs?: number;
   /** Checked on each look: false ends the follow once what was written is out, as kubectl's ends with its container. */
   running?: () => boolean;
+  /** The identity (`fileIdentity`) of the file the first `from` bytes were read from: another file there now is read from its start. */
+  identity?: string;
+}
+
+/** A file's identity: its device, inode and birth (a file made again at once may get the inode the deleted one had). */
+export function fileIdentity(st: Stats): string {
+  return `${st.dev}:${st.ino}:${st.birthtimeMs}`;
 }
 
 const READ_CHUNK = 64 * 1024;
@@ -23,7 +30,7 @@ export async function followLog(file: string, from: number, write: (text: string
   let decoder = new StringDecoder('utf8');
   let offset = from;
   /** The file being followed (device, inode, birth): another file at the path is followed from its start. */
-  let identity: string | undefined;
+  let identity: string | undefined = opts.identity;
   const buffer = Buffer.allocUnsafe(READ_CHUNK);
   const drain = (): void => {
     let fd: number;
@@ -34,8 +41,7 @@ export async function followLog(file: string, from: number, write: (text: string
     }
     try {
       const st = fstatSync(fd);
-      // Its birth time too: a file made again at once may be given the inode the deleted one had.
-      const id = `${st.dev}:${st.ino}:${st.birthtimeMs}`;
+      const id = fileIdentity(st);
       // Replaced (renamed over, deleted and created again) or cut shorter (rewritten): from its start,
       // as tail -F follows a name.
       if ((identity !== undefined && id !== identity) || st.size < offset) {

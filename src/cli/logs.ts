@@ -1,10 +1,10 @@
 // `outrigger logs WORKLOAD [--proxy] [-f]`: the app's (or its sidecar's) log, like `kubectl logs [-c istio-proxy] [-f]`.
-import { readFileSync, statSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { type Command, InvalidArgumentError } from 'commander';
 import { ComponentNotFoundError, findComponent, parseComponentRef } from '../runtime/find-component.ts';
 import { type ComponentState, type MeshState, meshOwnerAlive } from '../runtime/state.ts';
-import { followLog } from './log-follow.ts';
+import { fileIdentity, followLog } from './log-follow.ts';
 import { runningMesh } from './mesh-state.ts';
 
 export function define(program: Command): void {
@@ -25,22 +25,30 @@ export function define(program: Command): void {
       // The control plane runs in the `up` process, whose log is up.log; a gateway is its proxy.
       const file = c.kind === 'control-plane' ? controlPlaneLog(dir, state.startedAt) : opts.proxy || c.kind === 'gateway' ? c.proxyLogFile : c.logFile;
       if (!file) throw new NoLogError(`${c.name} has no ${opts.proxy ? 'sidecar' : 'app'} log${!opts.proxy && c.proxyLogFile ? "; for its sidecar's, add --proxy" : ''}`);
-      // Read once: the follow starts at the byte after what was printed.
-      const bytes = readFileSync(file);
+      // Read once: the follow starts at the byte after what was printed, in that same file.
+      const fd = openSync(file, 'r');
+      let bytes: Buffer;
+      let identity: string;
+      try {
+        identity = fileIdentity(fstatSync(fd));
+        bytes = readFileSync(fd);
+      } finally {
+        closeSync(fd);
+      }
       const lines = bytes.toString('utf8').trimEnd().split('\n');
       process.stdout.write(`${(opts.tail ? lines.slice(-opts.tail) : lines).join('\n')}\n`);
-      if (opts.follow) await follow(file, bytes.length, state);
+      if (opts.follow) await follow(file, bytes.length, identity, state);
     });
 }
 
 /** Prints what `file` gains from `from` on until Ctrl-C (or a SIGTERM), or until the mesh stops. */
-async function follow(file: string, from: number, state: MeshState): Promise<void> {
+async function follow(file: string, from: number, identity: string, state: MeshState): Promise<void> {
   const stop = new AbortController();
   const onSignal = () => stop.abort();
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
-    await followLog(file, from, (text) => process.stdout.write(text), { signal: stop.signal, running: () => meshOwnerAlive(state) });
+    await followLog(file, from, (text) => process.stdout.write(text), { signal: stop.signal, identity, running: () => meshOwnerAlive(state) });
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
