@@ -13,7 +13,7 @@ import { realTimers } from '../http/router.ts';
 import { DEFAULT_STREAM_IDLE_TIMEOUT_MS } from '../http/stream-timeouts.ts';
 import type { Timers } from '../http/router.ts';
 import { HCM_IDLE_TIMEOUT_MS, type HttpChain } from './compile-listener.ts';
-import { MAX_SESSION_INVALID_FRAMES, watchFloods, watchPeerGoaway, watchPrematureResets } from './h2-abuse.ts';
+import { MAX_SESSION_INVALID_FRAMES, refuseStream, watchFloods, watchPeerGoaway, watchPrematureResets } from './h2-abuse.ts';
 
 export interface HttpConnContext {
   connection: ConnectionInfo;
@@ -151,7 +151,7 @@ export class HttpServers {
     this.#h2.on('stream', (stream, headers, _flags, rawHeaders) => {
       stream.on('error', () => {});
       const ctx = this.#byStream.get(stream.session as object);
-      if (!ctx) return void stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
+      if (!ctx) return void refuseStream(stream, http2.constants.NGHTTP2_REFUSED_STREAM);
       // CONNECT over HTTP/2 has no handler on a listener: 405, as Node's compat server answers it.
       if (headers[':method'] === 'CONNECT') return void stream.respond({ ':status': 405 }, { endStream: true });
       const x = serverExchange(stream, headers, rawHeaders as unknown as string[]);
@@ -163,7 +163,7 @@ export class HttpServers {
         idle.active++;
         (stream as StreamCloseHooked)[kStreamCloseHook] = idle;
       }
-      void handleHttp(rt, ctx.chain, ctx.connection, x.req, x.res).catch(() => stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR));
+      void handleHttp(rt, ctx.chain, ctx.connection, x.req, x.res).catch(() => refuseStream(stream, http2.constants.NGHTTP2_INTERNAL_ERROR));
     });
   }
 

@@ -2,7 +2,8 @@
 // ports), changed ones swap their compiled config in place, removed ones drain. `connect_terminate`
 // is the mesh tunnel; `bind_to_port: false` listeners are only consulted by the forward proxy. A
 // listener that cannot bind is left out, or keeps its previous version, and is reported to the caller.
-import type { ServerHttp2Stream } from 'node:http2';
+import http2, { type ServerHttp2Stream } from 'node:http2';
+import { refuseStream } from './h2-abuse.ts';
 import type { HcmRuntime } from '../http/connection-manager.ts';
 import { handleHttp } from '../http/connection-manager.ts';
 import type { ConnectionInfo } from '../http/stream.ts';
@@ -194,7 +195,7 @@ export class ListenerManager {
       inboundChain: (port, kind, transport) => this.#inboundChain(port, kind, transport),
       serveStream: (stream: ServerHttp2Stream, chain: FilterChain, conn: ConnectionInfo) => this.#inbound()?.l.serveChain(stream, chain, conn),
       serveRequest: (chain: FilterChain, conn: ConnectionInfo, req: DownstreamReq, res: DownstreamRes) => {
-        if (chain.handler.kind === 'http') void handleHttp(d.hcm, chain.handler, conn, req, res).catch(() => ('stream' in res ? res.stream.close(2) : res.destroy()));
+        if (chain.handler.kind === 'http') void handleHttp(d.hcm, chain.handler, conn, req, res).catch(() => ('stream' in res ? refuseStream(res.stream, http2.constants.NGHTTP2_INTERNAL_ERROR) : res.destroy()));
       },
     });
     return { kind: 'tunnel', t, port: l.port };

@@ -243,7 +243,7 @@ export class TunnelServer {
 
   #onRequest(req: H2Request, res: H2Response): void {
     const base = this.#sessions.get(req.stream.session as ServerHttp2Session);
-    if (!base) return void req.stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
+    if (!base) return void refuseStream(req.stream, http2.constants.NGHTTP2_REFUSED_STREAM);
     if (req.method === 'CONNECT' && req.headers[':protocol'] !== undefined) {
       if (req.headers[':protocol'] !== HTTP1_CARRIER_PROTOCOL) return void req.stream.respond({ ':status': 501 }, { endStream: true });
       // The source's metadata came once, on the carrier: every request on it is from that source. A mesh
