@@ -32,7 +32,16 @@ export interface LoadResult {
   p99Ms: number;
   p999Ms: number;
   maxMs: number;
+  /**
+   * p50 and p99 of the requests sent after the first LEAD_IN_MS of the run (NaN for a shorter run): the
+   * steady state, without the run's start (new connections, the load generator's own first stalls).
+   */
+  steadyP50Ms: number;
+  steadyP99Ms: number;
 }
+
+/** What the steady-state percentiles leave out of each open-loop run: its first second. */
+export const LEAD_IN_MS = 1000;
 
 const headerEnd = Buffer.from('\r\n\r\n');
 const chunkedEnd = Buffer.from('0\r\n\r\n');
@@ -122,6 +131,9 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
   const free: Conn[] = [];
   const queue: number[] = [];
   const samples = new Float64Array(Math.ceil((spec.rate * spec.durationMs) / 1000) + 1_000_000 * (spec.mode === 'closed' ? 1 : 0));
+  /** Each sample's send time (intended, for the open loop), from the run's start. */
+  const sentAt = new Float64Array(samples.length);
+  let start = Number.NaN;
   let completed = 0;
   let errors = 0;
   let queuedMax = 0;
@@ -142,7 +154,10 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
     const c = new Conn(spec, request);
     conns.push(c);
     c.onDone = (startedAt) => {
-      if (completed < samples.length) samples[completed] = performance.now() - startedAt;
+      if (completed < samples.length) {
+        samples[completed] = performance.now() - startedAt;
+        sentAt[completed] = startedAt - start;
+      }
       completed++;
       dispatch(c);
     };
@@ -154,7 +169,7 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
   };
   await Promise.all(Array.from({ length: spec.connections }, open));
 
-  const start = performance.now();
+  start = performance.now();
   stopAt = start + spec.durationMs;
   if (spec.mode === 'closed') {
     for (const c of free.splice(0)) c.send(performance.now());
@@ -194,7 +209,10 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
   await done.promise;
   const elapsedMs = performance.now() - start;
   for (const c of conns) c.close();
-  const measured = samples.subarray(0, Math.min(completed, samples.length)).sort();
+  const n = Math.min(completed, samples.length);
+  const steady = samples.subarray(0, n).filter((_, i) => (sentAt[i] as number) >= LEAD_IN_MS).sort();
+  const measured = samples.subarray(0, n).sort();
+  const enough = spec.durationMs >= 2 * LEAD_IN_MS && steady.length > 0;
   return {
     completed,
     errors: errors + queue.length,
@@ -205,6 +223,8 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
     p99Ms: quantile(measured, 0.99),
     p999Ms: quantile(measured, 0.999),
     maxMs: quantile(measured, 1),
+    steadyP50Ms: enough ? quantile(steady, 0.5) : Number.NaN,
+    steadyP99Ms: enough ? quantile(steady, 0.99) : Number.NaN,
   };
 }
 

@@ -36,7 +36,7 @@ export interface Measurement {
   pairCpuUs: number;
   /** CPU of the origin per request, µs. */
   originCpuUs: number;
-  latency?: { p50: number; p90: number; p99: number; p999: number; max: number };
+  latency?: { p50: number; p90: number; p99: number; p999: number; max: number; steadyP50: number; steadyP99: number };
   /** RSS of each pair process after the run, MB. */
   rssMb: number[];
   /** Private (unshared) memory of each proxy process, MB. */
@@ -76,7 +76,7 @@ export async function measure(scenario: ScenarioName, t: Target, originPid: numb
     const r = await nodeLoad({ ...where, host: httpAuthority, path: '/', mode: 'open', rate: 1000, durationMs: d.rateSeconds * 1000, connections: 4, maxConnections: 64 }, d.rateSeconds);
     ({ completed, errors } = r);
     rps = (r.completed / r.elapsedMs) * 1000;
-    latency = { p50: r.p50Ms, p90: r.p90Ms, p99: r.p99Ms, p999: r.p999Ms, max: r.maxMs };
+    latency = { p50: r.p50Ms, p90: r.p90Ms, p99: r.p99Ms, p999: r.p999Ms, max: r.maxMs, steadyP50: r.steadyP50Ms, steadyP99: r.steadyP99Ms };
   } else if (scenario === 'tcp-max') {
     const r = await nodeLoad({ ...tcpSpec(t), host: httpAuthority, path: '/', mode: 'closed', rate: 0, durationMs: d.maxSeconds * 1000, connections: 50, maxConnections: 50 }, d.maxSeconds);
     ({ completed, errors } = r);

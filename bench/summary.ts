@@ -28,6 +28,10 @@ export interface BenchSummary {
   haproxyAddedP50Ms: number;
   haproxyAddedP90Ms: number;
   haproxyAddedP99Ms: number;
+  /** The same after each run's first second (load-gen.ts LEAD_IN_MS), for every target alike. */
+  steadyAddedP50Ms: number;
+  steadyAddedP99Ms: number;
+  haproxySteadyAddedP99Ms: number;
   l4CpuRatio: number;
   h2CpuRatio: number;
   grpcCpuRatio: number;
@@ -106,7 +110,7 @@ export function buildRows(ms: readonly Measurement[]): Row[] {
 
 export function summarise(ms: readonly Measurement[], cp: ControlPlaneSummary | undefined, meta: { machine: string; command: string; repetitions: number; errors: string[] }): BenchSummary {
   const ratio = (s: ScenarioName) => paired(ms, s, 'outrigger', 'haproxy', (x, y) => x.pairCpuUs / y.pairCpuUs);
-  const added = (t: TargetName, q: 'p50' | 'p90' | 'p99') => paired(ms, 'http1-1000rps', t, 'direct', (x, y) => (x.latency?.[q] ?? Number.NaN) - (y.latency?.[q] ?? Number.NaN));
+  const added = (t: TargetName, q: 'p50' | 'p90' | 'p99' | 'steadyP50' | 'steadyP99') => paired(ms, 'http1-1000rps', t, 'direct', (x, y) => (x.latency?.[q] ?? Number.NaN) - (y.latency?.[q] ?? Number.NaN));
   const at1000 = (t: TargetName) => median(pick(ms, 'http1-1000rps', t).map((x) => x.pairCpuUs));
   const rss = (t: TargetName) => median(pick(ms, 'http1-1000rps', t).map((x) => Math.max(0, ...x.rssMb)));
   const own = (t: TargetName) => median(pick(ms, 'http1-1000rps', t).map((x) => Math.max(0, ...(x.privateMb ?? []))));
@@ -126,6 +130,9 @@ export function summarise(ms: readonly Measurement[], cp: ControlPlaneSummary | 
     haproxyAddedP50Ms: added('haproxy', 'p50'),
     haproxyAddedP90Ms: added('haproxy', 'p90'),
     haproxyAddedP99Ms: added('haproxy', 'p99'),
+    steadyAddedP50Ms: added('outrigger', 'steadyP50'),
+    steadyAddedP99Ms: added('outrigger', 'steadyP99'),
+    haproxySteadyAddedP99Ms: added('haproxy', 'steadyP99'),
     l4CpuRatio: ratio('tcp-max'),
     h2CpuRatio: ratio('h2-max'),
     grpcCpuRatio: ratio('grpc-max'),
