@@ -180,7 +180,7 @@ export class MeshRuntime {
     // endpoints once its app listens (#startApp), as a readiness probe would pass, not when its sidecar connects.
     for (const r of this.#running) {
       if (!r.workload || !r.proxy) continue;
-      r.instance = workloadInstance(r.workload, { address: '127.0.0.1', appPorts: r.appPorts ?? {}, tunnelAddress: `127.0.0.1:${r.proxy.ports[15008]}`, ready: false });
+      r.instance = { ...workloadInstance(r.workload, { address: '127.0.0.1', appPorts: r.appPorts ?? {}, tunnelAddress: `127.0.0.1:${r.proxy.ports[15008]}` }), healthy: false };
       cp.registerWorkload(r.instance);
     }
     await this.#startProxyHosts();

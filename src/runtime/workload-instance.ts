@@ -8,8 +8,6 @@ export interface InstanceAddresses {
   appPorts: Record<number, number>;
   /** `host:port` of the sidecar's tunnel listener; absent without a sidecar. */
   tunnelAddress?: string;
-  /** false: known, not ready (its app does not listen yet); its services leave it out. Default true. */
-  ready?: boolean;
 }
 
 export function workloadInstance(w: PlannedWorkload, a: InstanceAddresses): WorkloadInstance {
@@ -22,7 +20,7 @@ export function workloadInstance(w: PlannedWorkload, a: InstanceAddresses): Work
     address: a.address,
     appPorts: a.appPorts,
     ...(a.tunnelAddress ? { tunnelAddress: a.tunnelAddress } : {}),
-    healthy: a.ready ?? true,
+    healthy: true,
     source: 'deployment',
   };
 }
