@@ -13,6 +13,7 @@ import type { WorkloadInstance } from '../../src/model/workload.ts';
 import type { ControlPlaneHandle } from '../../src/runtime/control-plane-handle.ts';
 import { MeshRuntime } from '../../src/runtime/mesh-runtime.ts';
 import { startLocalControlPlane } from '../../src/runtime/start-control-plane.ts';
+import { withoutIngress } from './up-in-process.ts';
 
 test('a pod joins its services when its app listens, leaves them when the app exits, and joins again once it listens', { timeout: 120_000 }, async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'or-readiness-'));
@@ -21,14 +22,7 @@ test('a pod joins its services when its app listens, leaves them when the app ex
   const gate = path.join(dir, 'gate');
   // The app listens once the gate file is there: the test decides when it is ready, without a timer of its own.
   const app = `const fs = require('node:fs'); const t = setInterval(() => { if (fs.existsSync(process.env.GATE)) { clearInterval(t); require('node:http').createServer((q, s) => s.end('ok')).listen(Number(process.env.PORT), '127.0.0.1'); } }, 10);`;
-  const manifests = `apiVersion: install.istio.io/v1alpha1
-kind: IstioOperator
-metadata: {name: local, namespace: istio-system}
-spec:
-  components:
-    ingressGateways: [{name: istio-ingressgateway, enabled: false}]
----
-apiVersion: v1
+  const manifests = `${withoutIngress}apiVersion: v1
 kind: Namespace
 metadata: {name: shop, labels: {istio-injection: enabled}}
 ---

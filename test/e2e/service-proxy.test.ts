@@ -9,16 +9,9 @@ import net from 'node:net';
 import { rmSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { readState } from '../../src/runtime/state.ts';
-import { meshDir, type UpInProcess, upInProcess } from './up-in-process.ts';
+import { meshDir, type UpInProcess, upInProcess, withoutIngress } from './up-in-process.ts';
 
-const manifests = `apiVersion: install.istio.io/v1alpha1
-kind: IstioOperator
-metadata: {name: local, namespace: istio-system}
-spec:
-  components:
-    ingressGateways: [{name: istio-ingressgateway, enabled: false}]
----
-apiVersion: v1
+const manifests = `${withoutIngress}apiVersion: v1
 kind: Namespace
 metadata: {name: shop, labels: {istio-injection: enabled}}
 ---

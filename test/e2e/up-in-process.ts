@@ -54,6 +54,16 @@ export function upInProcess(args: readonly string[]): UpInProcess {
   };
 }
 
+/** An IstioOperator that turns the default ingress gateway off (a mesh of sidecars only), and the separator after it. */
+export const withoutIngress = `apiVersion: install.istio.io/v1alpha1
+kind: IstioOperator
+metadata: {name: local, namespace: istio-system}
+spec:
+  components:
+    ingressGateways: [{name: istio-ingressgateway, enabled: false}]
+---
+`;
+
 /** An injected namespace `shop` with a podinfo Deployment `web` (port 9898): one sidecar beside the gateways. */
 export const meshedWeb = `apiVersion: v1
 kind: Namespace
