@@ -71,10 +71,15 @@ function grpcPercentEncode(text: string): string {
   return out;
 }
 
-/** Records the flag and details in StreamInfo and writes the reply (no-op when a head already left). */
-export function sendLocalReply(res: ReplyTarget, reply: LocalReply, info: StreamInfo, grpc: boolean): void {
+/** Records a reply's flag and details in StreamInfo (the access log's, whether or not the reply is sent). */
+export function recordReply(info: StreamInfo, reply: LocalReply): void {
   if (reply.flag) info.responseFlags.add(reply.flag);
   if (reply.details) info.responseCodeDetails = reply.details;
+}
+
+/** Records the flag and details in StreamInfo and writes the reply (no-op when a head already left). */
+export function sendLocalReply(res: ReplyTarget, reply: LocalReply, info: StreamInfo, grpc: boolean): void {
+  recordReply(info, reply);
   if (res.headersSent) return;
   const body = reply.body ?? '';
   const headers: Record<string, string | number> = { ...(reply.headers ?? {}) };

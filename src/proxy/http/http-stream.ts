@@ -10,7 +10,7 @@ import type { ChainedFilter } from './filter-registry.ts';
 import { H1Request, H1Response } from './h1-server.ts';
 import { grpcStatusOf } from './grpc-status.ts';
 import { H2Request, H2Response, kStreamCloseHook, type StreamCloseHooked } from './h2-server.ts';
-import { endWithHead, LocalReplies, type ReplyTarget, sendLocalReply } from '../local-reply.ts';
+import { endWithHead, LocalReplies, type ReplyTarget, recordReply, sendLocalReply } from '../local-reply.ts';
 import type { OutgoingHeaders } from '../upstream/upstream.ts';
 import type { HttpFilter, LocalReply, RequestContext, StreamOutcome } from './filter.ts';
 import type { ClusterChoice, MatchedRoute } from './route/index.ts';
@@ -363,10 +363,7 @@ export class HttpStream implements ResponseWriter {
    * closes (FIN, as Envoy's FlushWriteAndDelay): the client reads a cut body, never an empty close.
    */
   reset(reason?: LocalReply): void {
-    if (reason !== undefined) {
-      if (reason.flag) this.info.responseFlags.add(reason.flag);
-      if (reason.details) this.info.responseCodeDetails = reason.details;
-    }
+    if (reason !== undefined) recordReply(this.info, reason);
     this.#cut = true;
     const res = this.res;
     // Envoy's codec says NO_ERROR; Node's HTTP/2 client reads a NO_ERROR reset before END_STREAM as the
