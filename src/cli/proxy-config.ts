@@ -102,7 +102,7 @@ outlier detection ejects the endpoint, else OK. Where the proxy cannot be reache
       // `deploy/NAME` is its first pod, `NAME-0` (a gateway's too: istio-ingressgateway-0).
       const proxy = proxyQuery(ref, namespace);
       // Outside the catch: no mesh here, or a --dir that is a file, ends the command as it ends `status`.
-      const { address, state = readMeshState(process.cwd(), dir) } = controlPlaneOf(flags.controlPlane, dir);
+      const { address, state } = controlPlaneOf(flags.controlPlane, dir);
       try {
         // An explicit --control-plane asks for what that control plane sent.
         const fromProxy = (kind === 'secret' || kind === 'all') && !flags.controlPlane ? await fetchProxyDump(proxy, state) : undefined;

@@ -1,6 +1,7 @@
 // The verification suite's contract: a check reads the running mesh (its state file and the ports it
 // lists) and reports PASS or FAIL with a detail a person can act on.
 import http from 'node:http';
+import { formatHostPort } from '../runtime/reachable-address.ts';
 import type { ComponentState, MeshState } from '../runtime/state.ts';
 
 export type CheckStatus = 'PASS' | 'FAIL' | 'SKIP';
@@ -59,7 +60,7 @@ export class VerifyHttpError extends Error {
  * `target.label` names where it went in errors when that is not `host:port` (a port forwarded from a pod).
  */
 export function request(target: { host: string; port: number; label?: string }, path: string, opts: { method?: string; headers?: Record<string, string>; timeoutMs: number }): Promise<HttpAnswer> {
-  const at = target.label ?? `${target.host}:${target.port}`;
+  const at = target.label ?? formatHostPort(target);
   const where = path.includes('://') ? `${path} through ${at}` : `${at}${path}`;
   return new Promise((resolve, reject) => {
     const req = http.request({ host: target.host, port: target.port, path, method: opts.method ?? 'GET', headers: opts.headers ?? {}, agent: false, timeout: opts.timeoutMs }, (res) => {

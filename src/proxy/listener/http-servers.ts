@@ -140,12 +140,14 @@ export class HttpServers {
       session.once('close', () => this.#sessions.delete(session));
       const chain = ctx?.chain;
       const idleMs = typeof chain === 'object' ? (chain.connectionIdleMs ?? HCM_IDLE_TIMEOUT_MS) : HCM_IDLE_TIMEOUT_MS;
+      const timers = rt.timers ?? realTimers;
       if (idleMs > 0) {
-        (session as http2.ServerHttp2Session & { [kIdle]?: SessionIdle })[kIdle] = new SessionIdle(session, idleMs, rt.timers ?? realTimers, rt.now);
+        (session as http2.ServerHttp2Session & { [kIdle]?: SessionIdle })[kIdle] = new SessionIdle(session, idleMs, timers, rt.now);
         session.on('close', onIdleSessionClose);
       }
-      // A client that said GOAWAY: the session ends once silent for the stream idle timeout (h2-abuse.ts).
-      watchPeerGoaway(session, rt.timers ?? realTimers, (typeof chain === 'object' && chain.streamTimeouts?.idleMs) || DEFAULT_STREAM_IDLE_TIMEOUT_MS);
+      // A client that said GOAWAY: the session ends once silent for the stream idle timeout (h2-abuse.ts);
+      // a stream idle timeout turned off (0) still bounds it, at the default, lest it live for ever.
+      watchPeerGoaway(session, timers, (typeof chain === 'object' && chain.streamTimeouts?.idleMs) || DEFAULT_STREAM_IDLE_TIMEOUT_MS);
     });
     // Streams are served as they come, without Node's compat request and response (h2-server.ts).
     this.#h2.on('stream', (stream, headers, _flags, rawHeaders) => {

@@ -10,7 +10,7 @@ import { ServiceEndpoints } from './service-endpoints.ts';
 import { ServiceProxy } from './service-proxy.ts';
 
 /** The identity under the plaintext marker: never a principal a policy sees (the sidecar drops it). */
-export const SERVICE_PROXY_IDENTITY = Object.freeze({ namespace: 'kube-system', serviceAccount: 'kube-proxy' });
+const SERVICE_PROXY_IDENTITY = Object.freeze({ namespace: 'kube-system', serviceAccount: 'kube-proxy' });
 
 export async function startServiceProxy(o: { snapshot: () => MeshSnapshot; ca: CertificateAuthority }): Promise<ServiceProxy> {
   const certs = new CertificateManager({
