@@ -17,7 +17,7 @@ import type { ComponentSpec } from '../config/types/other.ts';
 import { type MeshSettings, meshSettingsFrom } from '../model/mesh-config.ts';
 import { fqdn, hostMatches } from './hosts.ts';
 import { selects } from './selector.ts';
-import { planMesh } from '../runtime/plan.ts';
+import { deployedGateways } from '../runtime/plan.ts';
 
 export interface AnalyzedWorkload {
   name: string;
@@ -128,8 +128,7 @@ export class AnalysisContext {
     }
     this.workloads.push(...gatewayWorkloads(this.operator));
     // The proxies deployed for Gateway API Gateways (`<name>-istio`), as `up` plans them.
-    for (const g of planMesh(resources).gateways) {
-      if (!g.gatewayApi) continue;
+    for (const g of deployedGateways(resources)) {
       this.workloads.push({ name: g.name, namespace: g.namespace, labels: g.labels, serviceAccount: g.serviceAccount, meshed: true, kind: 'Gateway' });
     }
   }

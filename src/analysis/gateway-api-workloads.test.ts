@@ -23,4 +23,22 @@ spec:
 `, 'gw.yaml');
   const found = runAnalyzers(resources).map((d) => `${d.code} ${d.resource}`);
   assert.deepEqual(found.filter((f) => f.startsWith('IST0127')), []);
+  // And the check runs: a selector no proxy has is still reported.
+  const { resources: other } = loadText(
+    `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: nobody, namespace: shop}
+spec:
+  selector: {matchLabels: {gateway.networking.k8s.io/gateway-name: nope}}
+  action: ALLOW
+  rules: [{to: [{operation: {methods: [GET]}}]}]
+`,
+    'other.yaml',
+  );
+  assert.deepEqual(
+    runAnalyzers([...resources, ...other])
+      .filter((d) => d.code === 'IST0127')
+      .map((d) => d.resource),
+    ['AuthorizationPolicy shop/nobody'],
+  );
 });

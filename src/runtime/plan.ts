@@ -153,7 +153,7 @@ export function planMesh(resources: readonly AnyResource[]): MeshPlan {
 }
 
 /** A proxy for each Gateway API Gateway of Istio's class, as Istio deploys one: `<name>-istio` in its namespace. */
-function deployedGateways(resources: readonly AnyResource[]): PlannedGateway[] {
+export function deployedGateways(resources: readonly AnyResource[]): PlannedGateway[] {
   if (!resources.some((r) => r.kind === 'KubernetesGateway')) return [];
   const index = indexGatewayApi(resources);
   return index.gateways

@@ -7,6 +7,7 @@ import type { TypedAny } from '../xds/any.ts';
 import { TypeUrl } from '../xds/type-urls.ts';
 import { type RbacPolicy, translateRule } from './authorization-rule.ts';
 import { translateExtAuthzProvider, translateNetworkExtAuthz } from './authorization-ext-authz.ts';
+import { GATEWAY_NAME_LABEL } from '../model/gateway-api/gateways.ts';
 
 export interface AuthorizationTarget {
   readonly workloadLabels: Record<string, string>;
@@ -42,7 +43,7 @@ function refSelects(ref: PolicyTargetReference, policyNs: string, t: Authorizati
   if ((ref.namespace ?? policyNs) !== t.namespace && policyNs !== t.rootNamespace) return false;
   switch (ref.kind) {
     case 'Gateway':
-      return t.workloadLabels['gateway.networking.k8s.io/gateway-name'] === ref.name || t.workloadLabels['istio'] === ref.name;
+      return t.workloadLabels[GATEWAY_NAME_LABEL] === ref.name || t.workloadLabels['istio'] === ref.name;
     case 'Service':
     case 'ServiceEntry':
       return t.services?.includes(ref.name) === true;

@@ -7,6 +7,7 @@ import { matchApplies, type RouteContext, translateRouteMatch } from './route-ma
 import { routeDecorator } from './route-decorator.ts';
 import { translateCors, translateFault, translateHeaders, translateMirror, translateRetries } from './route-policies.ts';
 import { istioDuration } from './xds-values.ts';
+import { PREFIX_REDIRECT } from '../model/gateway-api/gateways.ts';
 
 export interface RouteEnv {
   readonly mesh: MeshSettings;
@@ -26,8 +27,6 @@ export interface RouteEnv {
   destination(dest: Destination): { cluster: string; hashPolicy?: Record<string, unknown>[] };
 }
 
-/** Istio's marker before a redirect `uri` that replaces only the matched prefix (Gateway API ReplacePrefixMatch). */
-export const PREFIX_REDIRECT = '%PREFIX()%';
 
 const redirectCodes: Record<number, string> = {
   301: 'MOVED_PERMANENTLY',

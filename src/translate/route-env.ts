@@ -11,6 +11,7 @@ import { translateHashPolicy } from './consistent-hash.ts';
 import { destinationRuleFor, effectivePolicy } from './destination-policy.ts';
 import type { RouteEnv } from './http-route.ts';
 import type { RouteContext } from './route-match.ts';
+import { ROUTE_SEMANTICS_ANNOTATION } from '../model/gateway-api/gateways.ts';
 
 // The `istio.config` route metadata names only the VirtualService: one object per VirtualService, shared
 // by all its routes on every port and proxy (translation output is read-only).
@@ -37,7 +38,7 @@ export function routeEnv(snapshot: MeshSnapshot, scope: ProxyScope, ctx: RouteCo
     configPath,
     metadata: configMetadata(vs, configPath),
     vsName: root?.metadata.name ?? '',
-    ...(vs?.metadata.annotations['internal.istio.io/route-semantics'] === 'gateway' ? { gatewaySemantics: true } : {}),
+    ...(vs?.metadata.annotations[ROUTE_SEMANTICS_ANNOTATION] === 'gateway' ? { gatewaySemantics: true } : {}),
     destination(dest: Destination) {
       const service = lookupService(snapshot, dest.host, ns);
       const host = service?.hostname ?? resolveHost(dest.host, ns);

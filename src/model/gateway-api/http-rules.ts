@@ -3,7 +3,7 @@
 // mirrors; backendRefs become weighted destinations; timeouts the route timeout and per-try timeout.
 import type { HTTPHeaderFilter, HTTPPathMatch, HTTPPathModifier, HTTPRouteFilter, HTTPRouteMatch, HTTPRouteRule } from '../../config/types/gateway-api.ts';
 import type { HeaderOperations, HTTPMatchRequest, HTTPMirrorPolicy, HTTPRoute, HTTPRouteDestination, StringMatch } from '../../config/types/networking.ts';
-import { PREFIX_REDIRECT } from '../../translate/http-route.ts';
+import { PREFIX_REDIRECT } from './gateways.ts';
 import { parseDurationMs } from '../../xds/duration.ts';
 import { type BackendContext, invalidBackend, resolveBackend } from './backends.ts';
 import type { GatewayRoute } from './references.ts';
