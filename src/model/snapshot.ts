@@ -17,6 +17,7 @@ import { matchesLabels } from './labels.ts';
 import { type MeshSettings, meshSettingsFrom } from './mesh-config.ts';
 import { type MeshService, type MeshServicePort, namedContainerPorts, servicesFromKubernetes, servicesFromServiceEntry } from './service.ts';
 import type { WorkloadInstance } from './workload.ts';
+import { creationSecond } from './gateway-api/references.ts';
 
 export interface MeshSnapshot {
   /** Changes whenever anything in the snapshot changes; used as the xDS version. */
@@ -92,12 +93,8 @@ export function buildSnapshot(
   // Istio orders VirtualServices by creation time, then name, then namespace (sortConfigByCreationTime).
   // A manifest that carries its creationTimestamp (an export) was created then; one without is
   // created now, after every exported one, and manifests applied together share their second.
-  const created = (vs: VirtualService) => {
-    const t = vs.metadata.creationTimestamp === undefined ? Number.NaN : Date.parse(vs.metadata.creationTimestamp);
-    return Number.isNaN(t) ? Number.POSITIVE_INFINITY : Math.floor(t / 1000);
-  };
   const allVs = byKind<VirtualService>('VirtualService').sort(
-    (a, b) => (created(a) === created(b) ? 0 : created(a) < created(b) ? -1 : 1) || cmp(a.metadata.name, b.metadata.name) || cmp(a.metadata.namespace, b.metadata.namespace),
+    (a, b) => creationSecond(a) - creationSecond(b) || cmp(a.metadata.name, b.metadata.name) || cmp(a.metadata.namespace, b.metadata.namespace),
   );
   const virtualServices = allVs.filter((vs) => (vs.spec.hosts ?? []).length > 0);
   const virtualServicesByHost = groupBy(virtualServices, (vs) =>

@@ -8,10 +8,7 @@ import { crossNamespaceCertificate } from '../../model/gateway-api/gateways.ts';
 import { targetProblem } from '../../model/gateway-api/backend-tls.ts';
 import { backendProblem, type RefProblem } from '../../model/gateway-api/backends.ts';
 import { parentProblem } from '../../model/gateway-api/parents.ts';
-import { grpcAsHttpRoute } from '../../model/gateway-api/grpc-routes.ts';
-import { type GatewayRoute, indexGatewayApi } from '../../model/gateway-api/references.ts';
-import { tcpAsRoute } from '../../model/gateway-api/tcp-routes.ts';
-import { tlsAsRoute } from '../../model/gateway-api/tls-routes.ts';
+import { asGatewayRoute, type GatewayRoute, indexGatewayApi } from '../../model/gateway-api/references.ts';
 import type { Analyzer, FieldPath, Report } from '../analyzer.ts';
 
 const fixes = {
@@ -54,7 +51,7 @@ export const gatewayApiReferences: Analyzer = {
     }
     for (const resource of routes) {
       // A GRPCRoute's, TCPRoute's and TLSRoute's fields sit where an HTTPRoute's do: the paths below name all four.
-      const route: GatewayRoute = resource.kind === 'GRPCRoute' ? grpcAsHttpRoute(resource) : resource.kind === 'TCPRoute' ? tcpAsRoute(resource) : resource.kind === 'TLSRoute' ? tlsAsRoute(resource) : resource;
+      const route: GatewayRoute = asGatewayRoute(resource);
       const say = (p: RefProblem, path: FieldPath, missing: string, refused: string) =>
         sayProblem(report, resource, p, path, missing, refused);
       (route.spec.parentRefs ?? []).forEach((parent, i) => {

@@ -50,9 +50,7 @@ export function indexGatewayApi(resources: readonly AnyResource[]): GatewayApiIn
     else if (r.kind === 'Namespace') namespaces.set(r.metadata.name, r as Namespace);
     else if (r.kind === 'ReferenceGrant') grants.push(r as ReferenceGrant);
     else if (r.kind === 'HTTPRoute') routes.push(r as HTTPRoute);
-    else if (r.kind === 'GRPCRoute') routes.push(grpcAsHttpRoute(r as GRPCRoute));
-    else if (r.kind === 'TCPRoute') routes.push(tcpAsRoute(r as TCPRoute));
-    else if (r.kind === 'TLSRoute') routes.push(tlsAsRoute(r as TLSRoute));
+    else if (r.kind === 'GRPCRoute' || r.kind === 'TCPRoute' || r.kind === 'TLSRoute') routes.push(asGatewayRoute(r as GRPCRoute | TCPRoute | TLSRoute));
   }
   return {
     routes: routes.sort(byAge),
@@ -79,15 +77,24 @@ export function indexGatewayApi(resources: readonly AnyResource[]): GatewayApiIn
  * is created now, after every exported one), then `namespace/name` alphabetically.
  */
 export function byAge(a: { metadata: ObjectMeta }, b: { metadata: ObjectMeta }): number {
-  const ta = created(a);
-  const tb = created(b);
+  const ta = creationSecond(a);
+  const tb = creationSecond(b);
   if (ta !== tb) return ta < tb ? -1 : 1;
   const ka = key(a.metadata.namespace, a.metadata.name);
   const kb = key(b.metadata.namespace, b.metadata.name);
   return ka < kb ? -1 : ka > kb ? 1 : 0;
 }
 
-function created(r: { metadata: ObjectMeta }): number {
+/**
+ * The second a resource was created, Istio's first ordering key (sortConfigByCreationTime): a manifest
+ * without a creationTimestamp is created now, after every exported one.
+ */
+export function creationSecond(r: { metadata: ObjectMeta }): number {
   const t = r.metadata.creationTimestamp === undefined ? Number.NaN : Date.parse(r.metadata.creationTimestamp);
   return Number.isNaN(t) ? Number.POSITIVE_INFINITY : Math.floor(t / 1000);
+}
+
+/** A GRPCRoute, TCPRoute or TLSRoute read as the conversion reads routes (fields where an HTTPRoute's sit). */
+export function asGatewayRoute(r: HTTPRoute | GRPCRoute | TCPRoute | TLSRoute): GatewayRoute {
+  return r.kind === 'GRPCRoute' ? grpcAsHttpRoute(r) : r.kind === 'TCPRoute' ? tcpAsRoute(r) : r.kind === 'TLSRoute' ? tlsAsRoute(r) : r;
 }
