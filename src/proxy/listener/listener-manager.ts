@@ -61,6 +61,9 @@ export interface ListenerManagerDeps {
 /** `port`: the configured port; `bound`: the port it got, once bound. */
 type Running = { kind: 'listener'; l: BoundListener; port: number; bound?: number } | { kind: 'tunnel'; t: TunnelServer; port: number; bound?: number };
 
+/** The server a running listener is: a bound listener, or the tunnel. */
+const serverOf = (r: Running): BoundListener | TunnelServer => (r.kind === 'listener' ? r.l : r.t);
+
 export class ListenerManager {
   #deps: ListenerManagerDeps;
   #running = new Map<string, Running>();
@@ -91,7 +94,7 @@ export class ListenerManager {
     const out: { name: string; address: string; port: number }[] = [];
     for (const [name, r] of this.#running) {
       try {
-        const port = await (r.kind === 'listener' ? r.l.boundPort : r.t.boundPort);
+        const port = await serverOf(r).boundPort;
         out.push({ name, address: this.#all.get(name)?.address ?? '127.0.0.1', port });
       } catch {
         // Its bind failure went to onError.
@@ -152,7 +155,7 @@ export class ListenerManager {
     const bindPort = keep ?? this.#deps.portMap.get(l.port) ?? this.#deps.portMap.get(OTHER_LISTENER_PORTS) ?? l.port;
     const running = l.name === TUNNEL_LISTENER ? this.#tunnel(l, bindPort) : this.#listener(l, bindPort);
     this.#running.set(l.name, running);
-    const server = running.kind === 'listener' ? running.l : running.t;
+    const server = serverOf(running);
     if (replaces) this.#replaced.add(replaces.running);
     return server.boundPort.then(
       (p) => {
@@ -252,7 +255,7 @@ export class ListenerManager {
   }
 
   #retire(r: Running): void {
-    const l = r.kind === 'listener' ? r.l : r.t;
+    const l = serverOf(r);
     l.drain();
     this.#retired.add(r);
     const timers = this.#deps.hcm.timers ?? realTimers;
@@ -263,12 +266,12 @@ export class ListenerManager {
   }
 
   drain(): void {
-    for (const r of [...this.#running.values(), ...this.#replaced]) (r.kind === 'listener' ? r.l : r.t).drain();
+    for (const r of [...this.#running.values(), ...this.#replaced]) serverOf(r).drain();
   }
 
   close(): void {
     this.#closed = true;
-    for (const r of [...this.#running.values(), ...this.#retired, ...this.#replaced]) (r.kind === 'listener' ? r.l : r.t).close();
+    for (const r of [...this.#running.values(), ...this.#retired, ...this.#replaced]) serverOf(r).close();
     this.#running.clear();
     this.#retired.clear();
     this.#replaced.clear();
