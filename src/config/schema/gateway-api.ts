@@ -136,15 +136,9 @@ const filter = withRules(
 );
 
 /** A backendRef's fields, the same in every route kind that has filters on it (HTTPRoute, GRPCRoute). */
-const backendRefFields = obj({
-  group: str.optional(),
-  kind: str.optional(),
-  name: z.string().min(1),
-  namespace: str.optional(),
-  port: port.optional(),
-  weight: int.min(0).max(1_000_000).optional(),
-  filters: z.array(filter).optional(),
-});
+/** A backendRef with its weight (every route kind's), and with filters (HTTPRoute's and GRPCRoute's). */
+const weightedBackendRef = backendObjectRef.extend({ weight: int.min(0).max(1_000_000).optional() });
+const backendRefFields = weightedBackendRef.extend({ filters: z.array(filter).optional() });
 
 const backendRef = withRules(
   backendRefFields,
@@ -273,7 +267,7 @@ const l4Rules = (kind: string) =>
       obj({
         name: str.optional(),
         backendRefs: z
-          .array(withRules(obj({ group: str.optional(), kind: str.optional(), name: z.string().min(1), namespace: str.optional(), port: port.optional(), weight: int.min(0).max(1_000_000).optional() }), servicePortRequired))
+          .array(withRules(weightedBackendRef, servicePortRequired))
           .min(1)
           .max(16)
           .optional(),
