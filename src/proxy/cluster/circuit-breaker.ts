@@ -4,6 +4,7 @@
 // tcp.maxConnections → max_connections, http.http1MaxPendingRequests → max_pending_requests,
 // http.http2MaxRequests → max_requests, http.maxRetries → max_retries (unset: 2^32 − 1).
 import { LbError } from './lb/load-balancer.ts';
+import { sharedValue } from './shared-value.ts';
 
 interface UInt32 {
   value?: number;
@@ -87,12 +88,7 @@ function thresholdsOf(t: ThresholdsJson | undefined): Thresholds {
   const maxRetries = t?.max_retries?.value ?? defaultThresholds.maxRetries;
   const trackRemaining = t?.track_remaining === true;
   const key = `${maxConnections}/${maxPendingRequests}/${maxRequests}/${maxRetries}/${trackRemaining}`;
-  let out = sharedThresholds.get(key);
-  if (!out) {
-    out = Object.freeze({ maxConnections, maxPendingRequests, maxRequests, maxRetries, trackRemaining });
-    if (sharedThresholds.size < 256) sharedThresholds.set(key, out);
-  }
-  return out;
+  return sharedValue(sharedThresholds, key, () => Object.freeze({ maxConnections, maxPendingRequests, maxRequests, maxRetries, trackRemaining }));
 }
 
 /** The resources of one routing priority. */

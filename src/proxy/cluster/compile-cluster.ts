@@ -11,6 +11,7 @@ import { buildLoadBalancer } from './lb/build-load-balancer.ts';
 import { compileLoadAssignment, structField } from './endpoint.ts';
 import { lbDeps } from './cluster.ts';
 import { compileMeshSans, compileOriginationTls, type OriginationTls } from './origination-tls.ts';
+import { sharedValue } from './shared-value.ts';
 import { CircuitBreakers, type ThresholdsJson } from './circuit-breaker.ts';
 import { compileOutlierDetection, type OutlierConfig, type OutlierDetectionJson } from './outlier/outlier-config.ts';
 
@@ -125,10 +126,7 @@ const types = new Set(['EDS', 'STATIC', 'STRICT_DNS', 'LOGICAL_DNS', 'ORIGINAL_D
  */
 const keys = new Map<string, string>();
 function sharedKey(text: string): string {
-  const had = keys.get(text);
-  if (had !== undefined) return had;
-  if (keys.size < 256) keys.set(text, text);
-  return text;
+  return sharedValue(keys, text, () => text);
 }
 
 export function compileCluster(c: EnvoyCluster): ClusterSettings {

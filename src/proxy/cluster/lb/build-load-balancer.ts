@@ -9,6 +9,7 @@ import { leastRequestFactory, randomFactory, roundRobinFactory } from './policie
 import { PriorityLoadBalancer } from './priority-load-balancer.ts';
 import { defaultRingHash, ringHashFactory } from './ring-hash.ts';
 import { compileSlowStart, type SlowStartJson } from './slow-start.ts';
+import { sharedValue } from '../shared-value.ts';
 
 interface UInt32 {
   value?: number;
@@ -43,12 +44,7 @@ function sharedFactory<H extends LbHost>(random: Random, key: string, make: () =
     byKey = new Map();
     shared.set(random, byKey);
   }
-  let f = byKey.get(key);
-  if (!f) {
-    f = make() as unknown as SourceFactory<LbHost>;
-    byKey.set(key, f);
-  }
-  return f as unknown as SourceFactory<H>;
+  return sharedValue(byKey, key, make as unknown as () => SourceFactory<LbHost>) as unknown as SourceFactory<H>;
 }
 
 export function buildLoadBalancer<H extends LbHost>(cluster: LbClusterJson, hosts: readonly H[], deps: LbDeps<H>): LoadBalancer<H> {
