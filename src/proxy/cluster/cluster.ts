@@ -645,7 +645,7 @@ function originalHost(address: string, port: number): Endpoint {
 /** Resolves with `socket` once its TLS handshake is done; fails (a connect failure, UF) on error, close or timeout. */
 function handshake(socket: tls.TLSSocket, timeoutMs: number, timers: Timers, signal?: AbortSignal): Promise<Duplex> {
   return new Promise((resolve, reject) => {
-    const timer = timers.set(() => socket.destroy(connectTimeout(`TLS handshake timeout after ${timeoutMs}ms`)), timeoutMs);
+    const timer = timers.set(() => socket.destroy(connectTimeout(timeoutMs, 'TLS handshake')), timeoutMs);
     const fail = (err: Error) => {
       timers.clear(timer);
       signal?.removeEventListener('abort', abandon);

@@ -29,7 +29,7 @@ export function connectStream(cluster: Cluster, e: Pick<Endpoint, 'key' | 'addre
   return new Promise((resolve, reject) => {
     const socket = net.connect({ host: e.address, port: e.port, noDelay: true });
     const timers = cluster.timers;
-    const timer = timers.set(() => socket.destroy(connectTimeout('connect timeout')), cluster.settings.connectTimeoutMs);
+    const timer = timers.set(() => socket.destroy(connectTimeout(cluster.settings.connectTimeoutMs)), cluster.settings.connectTimeoutMs);
     const onAbort = () => socket.destroy(abandoned());
     signal?.addEventListener('abort', onAbort, { once: true });
     socket.once('connect', () => {

@@ -253,7 +253,7 @@ class H1Connection {
   constructor(pool: H1Pool, opts: H1ClientOptions) {
     this.#pool = pool;
     this.#timers = opts.timers ?? realTimers;
-    this.#connectTimer = this.#timers.set(() => this.#fail(connectTimeout(`connect timeout after ${opts.connectTimeoutMs}ms`), true), opts.connectTimeoutMs);
+    this.#connectTimer = this.#timers.set(() => this.#fail(connectTimeout(opts.connectTimeoutMs), true), opts.connectTimeoutMs);
     if (opts.dial) {
       opts.dial().then(
         (socket) => {

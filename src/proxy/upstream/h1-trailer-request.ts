@@ -76,7 +76,7 @@ export class TrailerRequester {
     };
     const timeoutMs = this.#connectTimeoutMs;
     const arm = (): void => {
-      connectTimer = timers.set(() => req.destroy(connectTimeout(`connect timeout after ${timeoutMs}ms`)), timeoutMs);
+      connectTimer = timers.set(() => req.destroy(connectTimeout(timeoutMs)), timeoutMs);
     };
     // A request waiting for a free socket of the agent is not connecting yet: the timeout starts with its socket.
     req.on('socket', (s) => {

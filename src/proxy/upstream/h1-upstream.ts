@@ -202,7 +202,7 @@ function timedConnector(connect: buildConnector.connector, timeoutMs: number, ti
       timers.clear(timer);
       callback(...args);
     });
-    if (!called && socket) timer = timers.set(() => socket.destroy(connectTimeout(`connect timeout after ${timeoutMs}ms`)), timeoutMs);
+    if (!called && socket) timer = timers.set(() => socket.destroy(connectTimeout(timeoutMs)), timeoutMs);
     return socket;
   };
 }

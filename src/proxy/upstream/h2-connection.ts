@@ -121,7 +121,7 @@ export class H2Connection {
     if (typeof own === 'string') queueMicrotask(() => session.destroy(new UpstreamError('connect', `tls: ${own}`)));
     const timers = opts.timers ?? realTimers;
     const timer = timers.set(() => {
-      const err = connectTimeout(`connect timeout after ${opts.connectTimeoutMs}ms`);
+      const err = connectTimeout(opts.connectTimeoutMs);
       session.destroy(err);
       socket?.destroy(err);
     }, opts.connectTimeoutMs);

@@ -52,9 +52,12 @@ export class UpstreamError extends Error {
   }
 }
 
-/** The connect failure of a connection not up (TCP connect, TLS handshake) within the cluster's connect_timeout. */
-export function connectTimeout(message: string): UpstreamError {
-  const err = new UpstreamError('connect', message);
+/**
+ * The connect failure of a connection not up within the cluster's connect_timeout of `ms`: its TCP
+ * connect, or (`step` 'TLS handshake') its handshake.
+ */
+export function connectTimeout(ms: number, step: 'connect' | 'TLS handshake' = 'connect'): UpstreamError {
+  const err = new UpstreamError('connect', `${step} timeout after ${ms}ms`);
   err.timedOut = true;
   return err;
 }
