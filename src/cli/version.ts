@@ -69,14 +69,9 @@ function bool(v: string): boolean {
 }
 
 async function fetchMeshVersions(flags: Flags): Promise<MeshVersions> {
-  const { fetchDebug, resolveDebugAddress } = await import('../controlplane/debug-client.ts');
-  let address: string;
-  if (flags.controlPlane !== undefined) {
-    address = resolveDebugAddress(flags.controlPlane);
-  } else {
-    const { runningMesh } = await import('./mesh-state.ts');
-    address = runningMesh(flags.dir).state.controlPlane.debugAddress;
-  }
+  const { fetchDebug } = await import('../controlplane/debug-client.ts');
+  const { controlPlaneOf } = await import('./mesh-state.ts');
+  const { address } = controlPlaneOf(flags.controlPlane, flags.dir);
   const [controlPlane, proxies] = await Promise.all([
     fetchDebug<{ version: string; nodeVersion?: string }>(address, '/version').catch((err: { code?: unknown }) => {
       // A control plane from before /version: it answers, but cannot say which it is.
