@@ -1,18 +1,20 @@
 // Who may receive a `credentialName` private key. Istio serves a `kubernetes://NAME` secret only to a
 // proxy whose verified service account may read Secrets in its namespace (sds.go
-// filterAuthorizedResources, a SubjectAccessReview). Outrigger has no RBAC, so the config decides: a
-// secret goes to the service accounts of the workloads the config declares as its users, never to a
-// proxy that merely claims a gateway's role or labels (docs/security-mtls.md#who-receives-a-credential).
+// filterAuthorizedResources, a SubjectAccessReview), and a `kubernetes-gateway://NS/NAME` one of another
+// namespace only while a ReferenceGrant in NS lets the proxy's namespace's Gateways use it. Outrigger
+// has no RBAC, so the config decides: a secret goes to the service accounts of the workloads the config
+// declares as its users, never to a proxy that merely claims a gateway's role or labels
+// (docs/security-mtls.md#who-receives-a-credential).
 import type { DestinationRule, Gateway } from '../config/resource.ts';
 import type { TrafficPolicy } from '../config/types/networking.ts';
+import { CA_CREDENTIAL_SUFFIX, credentialRef, GATEWAY_CREDENTIAL_PREFIX, KUBERNETES_CREDENTIAL_PREFIX } from '../model/credentials.ts';
 import { gatewaySelectsPod } from '../model/gateway-api/gateways.ts';
+import { secretGranted } from '../model/gateway-api/references.ts';
 import { matchesLabels } from '../model/labels.ts';
 import { isExportedTo } from '../model/proxy-scope.ts';
 import type { MeshSnapshot } from '../model/snapshot.ts';
 import { planMesh } from '../runtime/plan.ts';
 
-const PREFIX = 'kubernetes://';
-const CA_SUFFIX = '-cacert';
 
 /** A workload the config declares: a gateway of the IstioOperator, or a Deployment's or Job's pods. */
 interface DeclaredWorkload {
@@ -21,7 +23,7 @@ interface DeclaredWorkload {
   readonly labels: Readonly<Record<string, string>>;
 }
 
-/** `namespace/serviceAccount` → the credential names (`NAME` of `kubernetes://NAME`) it may receive. */
+/** `namespace/serviceAccount` → the credential names it may receive, as written (`NAME` for `kubernetes://NAME`, `kubernetes-gateway://NS/NAME` as is). */
 export type CredentialReaders = ReadonlyMap<string, ReadonlySet<string>>;
 
 const memo = new WeakMap<MeshSnapshot, CredentialReaders>();
@@ -39,7 +41,7 @@ export function credentialReaders(snapshot: MeshSnapshot): CredentialReaders {
   const out = new Map<string, Set<string>>();
   for (const w of workloads) {
     const names = new Set<string>();
-    for (const g of snapshot.gateways) if (gatewaySelectsPod(g, w)) for (const n of gatewayCredentials(g)) names.add(n);
+    for (const g of snapshot.gateways) if (gatewaySelectsPod(g, w)) for (const n of gatewayCredentials(g)) if (granted(snapshot, w.namespace, n)) names.add(n);
     for (const dr of snapshot.destinationRules) if (appliesTo(dr, w)) for (const n of ruleCredentials(dr)) names.add(n);
     if (names.size === 0) continue;
     const key = `${w.namespace}/${w.serviceAccount}`;
@@ -58,8 +60,17 @@ export function credentialReaders(snapshot: MeshSnapshot): CredentialReaders {
  * identity reads.
  */
 export function mayReceiveSecret(readers: CredentialReaders, identity: { namespace: string; serviceAccount: string }, secretName: string): boolean {
-  if (!secretName.startsWith(PREFIX) || secretName.endsWith(CA_SUFFIX)) return true;
-  return readers.get(`${identity.namespace}/${identity.serviceAccount}`)?.has(secretName.slice(PREFIX.length)) ?? false;
+  if (secretName.endsWith(CA_CREDENTIAL_SUFFIX)) return true;
+  const written = secretName.startsWith(KUBERNETES_CREDENTIAL_PREFIX) ? secretName.slice(KUBERNETES_CREDENTIAL_PREFIX.length) : secretName.startsWith(GATEWAY_CREDENTIAL_PREFIX) ? secretName : undefined;
+  if (written === undefined) return true;
+  return readers.get(`${identity.namespace}/${identity.serviceAccount}`)?.has(written) ?? false;
+}
+
+/** Whether a workload of `namespace` may use the Secret a gateway's `credentialName` names: its own namespace's, or one a ReferenceGrant lets it. */
+function granted(snapshot: MeshSnapshot, namespace: string, credentialName: string): boolean {
+  if (!credentialName.startsWith(GATEWAY_CREDENTIAL_PREFIX)) return true;
+  const ref = credentialRef(credentialName, namespace);
+  return ref !== undefined && secretGranted(snapshot.resources, namespace, ref.namespace, ref.name);
 }
 
 function appliesTo(dr: DestinationRule, w: DeclaredWorkload): boolean {

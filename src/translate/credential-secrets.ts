@@ -1,20 +1,21 @@
 // The Kubernetes Secrets that `credentialName` names, as the SDS secrets a proxy's TLS contexts refer
 // to: `kubernetes://NAME` (certificate and key) and `kubernetes://NAME-cacert` (the CA: of the Secret
-// `NAME-cacert`, else of NAME); and `configmap://NS/NAME`, a BackendTLSPolicy's CA. As Istio, a proxy
-// reads Secrets from its own namespace, and only the ones its listeners and clusters name; a Secret
-// that is missing or lacks the keys is not sent, so the TLS context that needs it refuses handshakes.
-// Whose identity may have a key is the control plane's call (controlplane/credential-readers.ts), not
-// translation's: a proxy's role and labels are its claim.
+// `NAME-cacert`, else of NAME), read from the proxy's own namespace; `kubernetes-gateway://NS/NAME`, a
+// Gateway API listener's certificate, read from NS while a ReferenceGrant there lets the proxy's
+// namespace's Gateways use it (Istio's SecretAllowed); and `configmap://NS/NAME`, a BackendTLSPolicy's
+// CA. Only the ones a proxy's listeners and clusters name are sent; a Secret that is missing or lacks
+// the keys is not sent, so the TLS context that needs it refuses handshakes. Whose identity may have a
+// key is the control plane's call (controlplane/credential-readers.ts), not translation's: a proxy's
+// role and labels are its claim.
 import type { ConfigMap, Secret } from '../config/resource.ts';
 import type { TrafficPolicy } from '../config/types/networking.ts';
-import type { ProxyView } from '../model/proxy-view.ts';
+import { CA_CREDENTIAL_SUFFIX, credentialRef, GATEWAY_CREDENTIAL_PREFIX, KUBERNETES_CREDENTIAL_PREFIX } from '../model/credentials.ts';
 import { CONFIGMAP_CREDENTIAL_PREFIX } from '../model/gateway-api/backend-tls.ts';
+import { secretGranted } from '../model/gateway-api/references.ts';
+import type { ProxyView } from '../model/proxy-view.ts';
 import type { MeshSnapshot } from '../model/snapshot.ts';
 import type { TypedAny } from '../xds/any.ts';
 import { TypeUrl } from '../xds/type-urls.ts';
-
-const PREFIX = 'kubernetes://';
-const CA_SUFFIX = '-cacert';
 
 /** Istio's key names (credentials/kube/secrets.go): the generic pair first, then the `kubernetes.io/tls` one. */
 const CERT_KEY_PAIRS = [
@@ -23,7 +24,7 @@ const CERT_KEY_PAIRS = [
 ] as const;
 const CA_KEYS = ['cacert', 'ca.crt'];
 
-/** Every `kubernetes://` SDS name an xDS resource refers to. */
+/** Every credential SDS name (`kubernetes://`, `kubernetes-gateway://`, `configmap://`) an xDS resource refers to. */
 export function credentialSecretNames(resources: Iterable<unknown>): Set<string> {
   const names = new Set<string>();
   const visit = (v: unknown): void => {
@@ -31,7 +32,8 @@ export function credentialSecretNames(resources: Iterable<unknown>): Set<string>
       for (const x of v) visit(x);
     } else if (v !== null && typeof v === 'object') {
       const o = v as Record<string, unknown>;
-      if ('sds_config' in o && typeof o['name'] === 'string' && (o['name'].startsWith(PREFIX) || o['name'].startsWith(CONFIGMAP_CREDENTIAL_PREFIX))) names.add(o['name']);
+      const name = o['name'];
+      if ('sds_config' in o && typeof name === 'string' && (name.startsWith(KUBERNETES_CREDENTIAL_PREFIX) || name.startsWith(GATEWAY_CREDENTIAL_PREFIX) || name.startsWith(CONFIGMAP_CREDENTIAL_PREFIX))) names.add(name);
       for (const x of Object.values(o)) visit(x);
     }
   };
@@ -53,10 +55,18 @@ function first(data: Readonly<Record<string, string>>, keys: readonly string[]):
   return undefined;
 }
 
-/** The SDS Secret resources for these `kubernetes://` names, from the Secrets of the proxy's namespace. */
+/** The SDS Secret resources for these credential names (see the top of this file for where each is read from). */
 export function buildCredentialSecrets(snapshot: MeshSnapshot, proxy: ProxyView, names: Iterable<string>): TypedAny[] {
-  const secrets = new Map<string, Secret>();
-  for (const r of snapshot.resources) if (r.kind === 'Secret' && r.metadata.namespace === proxy.namespace) secrets.set(r.metadata.name, r as Secret);
+  const byNamespace = new Map<string, Map<string, Secret>>();
+  const secretsOf = (namespace: string) => {
+    let secrets = byNamespace.get(namespace);
+    if (!secrets) {
+      secrets = new Map();
+      for (const r of snapshot.resources) if (r.kind === 'Secret' && r.metadata.namespace === namespace) secrets.set(r.metadata.name, r as Secret);
+      byNamespace.set(namespace, secrets);
+    }
+    return secrets;
+  };
   const out: TypedAny[] = [];
   for (const name of [...names].sort()) {
     if (name.startsWith(CONFIGMAP_CREDENTIAL_PREFIX)) {
@@ -65,17 +75,22 @@ export function buildCredentialSecrets(snapshot: MeshSnapshot, proxy: ProxyView,
       if (ca) out.push({ '@type': TypeUrl.Secret, name, validation_context: { trusted_ca: { inline_string: ca } } });
       continue;
     }
-    const credential = name.slice(PREFIX.length);
-    if (credential.endsWith(CA_SUFFIX)) {
-      const base = credential.slice(0, -CA_SUFFIX.length);
+    const ref = credentialRef(name, proxy.namespace);
+    if (!ref) continue;
+    const isCa = ref.name.endsWith(CA_CREDENTIAL_SUFFIX);
+    const base = isCa ? ref.name.slice(0, -CA_CREDENTIAL_SUFFIX.length) : ref.name;
+    // Another namespace's Secret only while a ReferenceGrant there lets this namespace's Gateways use it.
+    if (!secretGranted(snapshot.resources, proxy.namespace, ref.namespace, base)) continue;
+    const secrets = secretsOf(ref.namespace);
+    if (isCa) {
       // Istio's GetCaCert: the `NAME-cacert` Secret when there is one (a client CA kept apart from a
       // cert-manager Secret whose ca.crt is the server certificate's issuer), else NAME's own.
-      const own = secrets.get(credential);
+      const own = secrets.get(ref.name);
       const ca = own ? first(own.spec.data ?? {}, CA_KEYS) : first(secrets.get(base)?.spec.data ?? {}, CA_KEYS);
       if (ca) out.push({ '@type': TypeUrl.Secret, name, validation_context: { trusted_ca: { inline_string: ca } } });
       continue;
     }
-    const data = secrets.get(credential)?.spec.data ?? {};
+    const data = secrets.get(ref.name)?.spec.data ?? {};
     const pair = CERT_KEY_PAIRS.find(([c, k]) => data[c] && data[k]);
     const cert = pair ? data[pair[0]] : undefined;
     const key = pair ? data[pair[1]] : undefined;

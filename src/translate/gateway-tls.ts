@@ -1,8 +1,10 @@
 // The DownstreamTlsContext of a Gateway server: SIMPLE, MUTUAL, OPTIONAL_MUTUAL and ISTIO_MUTUAL, with
-// certificates from a Kubernetes Secret (`credentialName` → SDS `kubernetes://NAME`) or files.
+// certificates from a Kubernetes Secret (`credentialName` → SDS `kubernetes://NAME`, or a Gateway API
+// listener's `kubernetes-gateway://NAMESPACE/NAME` as written) or files.
 // PASSTHROUGH and AUTO_PASSTHROUGH terminate nothing (undefined); `httpsRedirect` is a route concern.
 import type { Gateway } from '../config/resource.ts';
 import type { Server, ServerTLSSettings } from '../config/types/networking.ts';
+import { CA_CREDENTIAL_SUFFIX, credentialResourceName } from '../model/credentials.ts';
 import type { ProxyView } from '../model/proxy-view.ts';
 import type { MeshSnapshot } from '../model/snapshot.ts';
 import type { TypedAny } from '../xds/any.ts';
@@ -60,11 +62,12 @@ export function translateGatewayTls(server: Server): TypedAny | undefined {
       validation_context_sds_secret_config: sdsSecret('ROOTCA'),
     };
   } else if (tls.credentialName) {
-    common['tls_certificate_sds_secret_configs'] = [sdsSecret(`kubernetes://${tls.credentialName}`)];
+    const credential = credentialResourceName(tls.credentialName);
+    common['tls_certificate_sds_secret_configs'] = [sdsSecret(credential)];
     if (mutual) {
       common['combined_validation_context'] = {
         default_validation_context: matchers,
-        validation_context_sds_secret_config: sdsSecret(`kubernetes://${tls.credentialName}-cacert`),
+        validation_context_sds_secret_config: sdsSecret(`${credential}${CA_CREDENTIAL_SUFFIX}`),
       };
     }
   } else {

@@ -2,13 +2,13 @@
 // listener of an Istio-class Gateway, and each backendRef (and mirror) names a Service the route may
 // refer to; each BackendTLSPolicy targetRef names a Service (port) of its namespace. A missing one is
 // IST0101; one that exists but is refused (another class, allowedRoutes, no ReferenceGrant) is OR2010,
-// as is a Gateway listener's certificate in another namespace (not followed).
+// as is a Gateway listener's certificate in another namespace that no ReferenceGrant there lets it use.
 import type { BackendTLSPolicy, GRPCRoute, HTTPRoute, KubernetesGateway, TCPRoute, TLSRoute } from '../../config/resource.ts';
-import { crossNamespaceCertificate } from '../../model/gateway-api/gateways.ts';
+import { refusedCertificate } from '../../model/gateway-api/gateways.ts';
 import { targetProblem } from '../../model/gateway-api/backend-tls.ts';
 import { backendProblem, type RefProblem } from '../../model/gateway-api/backends.ts';
 import { parentProblem } from '../../model/gateway-api/parents.ts';
-import { asGatewayRoute, type GatewayRoute, indexGatewayApi } from '../../model/gateway-api/references.ts';
+import { asGatewayRoute, type GatewayRoute, indexGatewayApi, referenceGranted } from '../../model/gateway-api/references.ts';
 import type { Analyzer, FieldPath, Report } from '../analyzer.ts';
 
 const fixes = {
@@ -17,7 +17,8 @@ const fixes = {
   backendMissing: 'Name an existing Service and its port in backendRefs, or add the Service to the manifests.',
   targetMissing: 'Name an existing Service of the policy\'s namespace (and, with sectionName, one of its port names) in targetRefs.',
   targetRefused: 'Target a Service (group "", kind Service): a BackendTLSPolicy applies to Services.',
-  certificateElsewhere: "Put the kubernetes.io/tls Secret in the Gateway's namespace and drop certificateRefs[].namespace (a certificate of another namespace is not followed).",
+  certificateElsewhere:
+    "Put the kubernetes.io/tls Secret in the Gateway's namespace and drop certificateRefs[].namespace, or add a ReferenceGrant in the Secret's namespace that lets Gateways of this namespace refer to it (from: group gateway.networking.k8s.io, kind Gateway; to: group \"\", kind Secret).",
   backendRefused: 'Refer to a Service of the route\'s namespace, or add a ReferenceGrant in the Service\'s namespace that lets HTTPRoutes of this namespace refer to it.',
 };
 
@@ -27,13 +28,13 @@ export const gatewayApiReferences: Analyzer = {
   analyze(ctx, report) {
     for (const gw of ctx.ofKind<KubernetesGateway>('KubernetesGateway')) {
       gw.spec.listeners.forEach((listener, i) => {
-        const ns = crossNamespaceCertificate(gw, listener);
+        const ns = refusedCertificate(gw, listener, { granted: (from, to) => referenceGranted(ctx.resources, from, to) });
         if (ns) {
           report({
             code: 'OR2010',
             resource: gw,
             path: ['spec', 'listeners', i, 'tls', 'certificateRefs', 0, 'namespace'],
-            message: `listener ${listener.name}: its certificate is in namespace ${ns}, and a gateway reads certificates from its own namespace (${gw.metadata.namespace}); the listener is not served`,
+            message: `listener ${listener.name}: its certificate is in namespace ${ns}, and no ReferenceGrant in ${ns} lets Gateways of ${gw.metadata.namespace} use it; the listener is not served`,
             fix: fixes.certificateElsewhere,
           });
         }

@@ -97,6 +97,37 @@ spec:
   );
 });
 
+test('a certificate in another namespace is served where a ReferenceGrant there lets the Gateway use it, as kubernetes-gateway://NAMESPACE/NAME', () => {
+  const gateway = `apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: public, namespace: infra}
+spec:
+  gatewayClassName: istio
+  listeners:
+    - {name: shop, port: 443, protocol: HTTPS, tls: {mode: Terminate, certificateRefs: [{name: shop-cert, namespace: certs}]}}
+    - {name: bank, port: 8443, protocol: HTTPS, tls: {mode: Terminate, certificateRefs: [{name: bank-cert, namespace: certs}]}}
+---
+`;
+  const grant = (from: string, name?: string) => `apiVersion: gateway.networking.k8s.io/v1beta1
+kind: ReferenceGrant
+metadata: {name: gateways, namespace: certs}
+spec:
+  from: [{group: gateway.networking.k8s.io, kind: Gateway, namespace: ${from}}]
+  to: [{group: "", kind: Secret${name ? `, name: ${name}` : ''}}]
+`;
+  const served = (yaml: string) =>
+    convert(yaml)
+      .filter((r): r is Gateway => r.kind === 'Gateway')
+      .flatMap((g) => g.spec.servers)
+      .map((s) => [s.port.name, s.tls?.credentialName]);
+  assert.deepEqual(served(gateway + grant('infra', 'shop-cert')), [['shop', 'kubernetes-gateway://certs/shop-cert']]);
+  assert.deepEqual(served(gateway + grant('infra')), [
+    ['shop', 'kubernetes-gateway://certs/shop-cert'],
+    ['bank', 'kubernetes-gateway://certs/bank-cert'],
+  ]);
+  assert.deepEqual(served(gateway + grant('elsewhere')), [], "a grant to another namespace's Gateways lets this one use nothing");
+});
+
 test('a TLSRoute with a Service parent: a tls route for the Service bound to mesh, by SNI on the parentRef\'s port; an invalid backend keeps its share', () => {
   const out = convert(`apiVersion: v1
 kind: Service

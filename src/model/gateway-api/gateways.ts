@@ -4,6 +4,7 @@
 import type { Gateway, KubernetesGateway, Service } from '../../config/resource.ts';
 import type { Listener } from '../../config/types/gateway-api.ts';
 import type { Server } from '../../config/types/networking.ts';
+import { GATEWAY_CREDENTIAL_PREFIX } from '../credentials.ts';
 import { matchesLabels } from '../labels.ts';
 import type { GatewayApiIndex } from './references.ts';
 
@@ -34,7 +35,7 @@ export function buildListenerGateways(index: GatewayApiIndex): Gateway[] {
   for (const gw of index.gateways) {
     if (!index.istioClass(gw.spec.gatewayClassName)) continue;
     for (const listener of gw.spec.listeners) {
-      const server = listenerServer(gw, listener);
+      const server = listenerServer(gw, listener, index);
       if (!server) continue;
       out.push({
         apiVersion: 'networking.istio.io/v1',
@@ -83,7 +84,7 @@ function parentOf(gw: KubernetesGateway): string {
  * The listener's server: its hosts are `<gateway namespace>/<hostname or *>`, since the routes bound to
  * it become VirtualServices in the Gateway's namespace once allowedRoutes admitted them.
  */
-function listenerServer(gw: KubernetesGateway, listener: Listener): Server | undefined {
+function listenerServer(gw: KubernetesGateway, listener: Listener, index: Pick<GatewayApiIndex, 'granted'>): Server | undefined {
   const host = `${gw.metadata.namespace}/${listener.hostname ?? '*'}`;
   const port = { number: listener.port, name: listener.name, protocol: listener.protocol };
   if (listener.protocol === 'HTTP') return { port, hosts: [host] };
@@ -93,12 +94,15 @@ function listenerServer(gw: KubernetesGateway, listener: Listener): Server | und
   if (listener.protocol === 'TLS' && listener.tls?.mode === 'Passthrough') return { port, hosts: [host], tls: { mode: 'PASSTHROUGH' } };
   if (listener.protocol !== 'HTTPS' && listener.protocol !== 'TLS') return undefined;
   const cert = listener.tls?.certificateRefs?.[0];
-  // The gateway reads credentials from its own namespace: the Gateway's. A certificateRef to another
-  // namespace is not followed (the API would need a ReferenceGrant for it), and its listener is not
-  // served rather than served with a same-named Secret of the Gateway's namespace (analyze says so).
-  if (!cert || crossNamespaceCertificate(gw, listener) !== undefined) return undefined;
+  // A certificateRef to another namespace is followed only where a ReferenceGrant there lets this
+  // namespace's Gateways use the Secret; else the listener is not served, rather than served with a
+  // same-named Secret of the Gateway's namespace (analyze says so).
+  if (!cert || refusedCertificate(gw, listener, index) !== undefined) return undefined;
+  // Istio's names: a Secret of the gateway's own namespace as `kubernetes://`, of another as
+  // `kubernetes-gateway://NAMESPACE/NAME`, which the control plane serves only while the grant stands.
+  const credentialName = cert.namespace && cert.namespace !== gw.metadata.namespace ? `${GATEWAY_CREDENTIAL_PREFIX}${cert.namespace}/${cert.name}` : cert.name;
   // A terminating TLS listener's TCPRoutes take the decrypted connections (a SIMPLE server of protocol TLS).
-  return { port, hosts: [host], tls: { mode: 'SIMPLE', credentialName: cert.name } };
+  return { port, hosts: [host], tls: { mode: 'SIMPLE', credentialName } };
 }
 
 /** The label Istio puts on the proxies it deploys for Gateway API Gateways. */
@@ -120,8 +124,10 @@ export function gatewaySelectsPod(gateway: Gateway, pod: { readonly namespace: s
   return !scoped || gateway.metadata.namespace === pod.namespace;
 }
 
-/** The namespace a listener's certificateRef names, when it is not the Gateway's own. */
-export function crossNamespaceCertificate(gw: KubernetesGateway, listener: Listener): string | undefined {
-  const ns = listener.tls?.certificateRefs?.[0]?.namespace;
-  return ns && ns !== gw.metadata.namespace ? ns : undefined;
+/** The namespace a listener's certificateRef names, when it is not the Gateway's own and no ReferenceGrant there lets the Gateway use it. */
+export function refusedCertificate(gw: KubernetesGateway, listener: Listener, index: Pick<GatewayApiIndex, 'granted'>): string | undefined {
+  const ref = listener.tls?.certificateRefs?.[0];
+  const ns = ref?.namespace;
+  if (!ref || !ns || ns === gw.metadata.namespace) return undefined;
+  return index.granted({ kind: 'Gateway', namespace: gw.metadata.namespace }, { group: '', kind: 'Secret', namespace: ns, name: ref.name }) ? undefined : ns;
 }

@@ -62,14 +62,28 @@ export function indexGatewayApi(resources: readonly AnyResource[]): GatewayApiIn
       const c = classes.get(name);
       return c ? c.spec.controllerName === ISTIO_GATEWAY_CONTROLLER : name === ISTIO_GATEWAY_CLASS;
     },
-    granted: (from, to) =>
-      grants.some(
-        (g) =>
-          g.metadata.namespace === to.namespace &&
-          g.spec.from.some((f) => f.group === GATEWAY_API_GROUP && f.kind === from.kind && f.namespace === from.namespace) &&
-          g.spec.to.some((t) => t.group === to.group && t.kind === to.kind && (t.name === undefined || t.name === '' || t.name === to.name)),
-      ),
+    granted: (from, to) => referenceGranted(grants, from, to),
   };
+}
+
+/** Whether one of `grants` (in `to.namespace`) lets `from.kind` objects (of the Gateway API group) of `from.namespace` refer to the core `to.kind` `to.name`. */
+export function referenceGranted(grants: Iterable<AnyResource>, from: { kind: string; namespace: string }, to: { group: string; kind: string; namespace: string; name: string }): boolean {
+  for (const r of grants) {
+    if (r.kind !== 'ReferenceGrant' || r.metadata.namespace !== to.namespace) continue;
+    const g = r as ReferenceGrant;
+    if (
+      g.spec.from.some((f) => f.group === GATEWAY_API_GROUP && f.kind === from.kind && f.namespace === from.namespace) &&
+      g.spec.to.some((t) => t.group === to.group && t.kind === to.kind && (t.name === undefined || t.name === '' || t.name === to.name))
+    ) {
+      return true;
+    }
+  }
+  return false;
+}
+
+/** Whether a ReferenceGrant among `resources` lets Gateways of `gatewayNamespace` use the Secret `secretNamespace/name` (always, in their own namespace). */
+export function secretGranted(resources: Iterable<AnyResource>, gatewayNamespace: string, secretNamespace: string, name: string): boolean {
+  return secretNamespace === gatewayNamespace || referenceGranted(resources, { kind: 'Gateway', namespace: gatewayNamespace }, { group: '', kind: 'Secret', namespace: secretNamespace, name });
 }
 
 /**
