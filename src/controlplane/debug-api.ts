@@ -1,11 +1,14 @@
 // The control plane's HTTP debug API and metrics (port 15014): /debug/syncz, /debug/config_dump,
 // /debug/authenticationz, /debug/registryz, /debug/configz, /version and /metrics. Read-only; bound to loopback by default.
+// Everything but /metrics and /version answers this machine only: a loopback peer that addressed it
+// as loopback (src/controlplane/loopback-request.ts), so a DNS-rebound page cannot read it either.
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { PeerAuthentication } from '../config/resource.ts';
 import { packageVersion } from '../runtime/package-version.ts';
 import { effectiveMtls } from '../translate/peer-authentication.ts';
 import type { ControlPlane } from './control-plane.ts';
+import { loopbackRequestRefusal } from './loopback-request.ts';
 import { configDumpOf, findConnection, proxyMatchError, syncOf } from './sync-report.ts';
 
 export interface DebugApi {
@@ -30,9 +33,16 @@ export async function startDebugApi(cp: ControlPlane, address = '127.0.0.1:15014
     if (url === null) return json(res, 400, { error: 'bad request target' });
     if (req.method !== 'GET') return json(res, 405, { error: 'GET only' });
     // As istiod's allowAuthenticatedOrLocalhost, without its authentication: /debug/* (every proxy's
-    // config, the registry, the config in force) answers callers on this machine only, whatever --host
-    // binds. /metrics and /version stay open, for a Prometheus on another host.
-    if (url.pathname.startsWith('/debug/') && !isLoopback(req.socket.remoteAddress)) return json(res, 403, { error: 'debug endpoints answer callers on this machine only' });
+    // config, header values a VirtualService sets included; the registry; the config in force) answers
+    // callers on this machine only, whatever --host binds. /metrics and /version stay open, for a
+    // Prometheus on another host.
+    if (url.pathname !== '/metrics' && url.pathname !== '/version') {
+      if (!isLoopback(req.socket.remoteAddress)) return json(res, 403, { error: 'debug endpoints answer callers on this machine only' });
+      // A loopback peer may still be a browser on this machine sent by a page of another site (a DNS
+      // rebinding of its own name to 127.0.0.1): refused by its Host, Origin or Sec-Fetch-Site.
+      const refused = loopbackRequestRefusal(req.headers, 'the debug API');
+      if (refused) return json(res, refused.status, { error: refused.error });
+    }
     switch (url.pathname) {
       case '/debug/syncz':
         return json(res, 200, cp.connections.map((c) => syncOf(c, now())));

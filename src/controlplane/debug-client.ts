@@ -9,9 +9,19 @@ export class DebugClientError extends Error {
   }
 }
 
-/** `HOST:PORT` of a `--control-plane` value, with or without its `http://`. */
+/**
+ * `HOST:PORT` of a `--control-plane` value, with or without its `http://`. The unspecified address a
+ * control plane started with `--host 0.0.0.0` prints (`debug http://0.0.0.0:15014`) is asked at
+ * loopback, as connecting to it reaches anyway: the debug API answers a request addressed to
+ * 127.0.0.1, localhost or [::1] only (src/controlplane/loopback-request.ts).
+ */
 export function resolveDebugAddress(flag: string): string {
-  return flag.replace(/^https?:\/\//, '');
+  const address = flag.replace(/^https?:\/\//, '');
+  const i = address.lastIndexOf(':');
+  const host = address.slice(0, i);
+  if (host === '0.0.0.0') return `127.0.0.1${address.slice(i)}`;
+  if (host === '[::]') return `[::1]${address.slice(i)}`;
+  return address;
 }
 
 export async function fetchDebug<T>(address: string, pathAndQuery: string): Promise<T> {

@@ -1,11 +1,11 @@
 // The dashboard on port 20001: the UI and its JSON API, served by the control plane, with a scraper
 // that polls the proxies' Prometheus endpoints for request rates, errors and latency.
-import { stripPort } from '../proxy/http/route/virtual-host-selector.ts';
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { CertificateAuthority } from '../ca/certificate-authority.ts';
 import type { Clock } from '../controlplane/clock.ts';
 import { systemClock } from '../controlplane/clock.ts';
+import { isLoopbackHostHeader, isLoopbackName } from '../controlplane/loopback-request.ts';
 import type { TraceCollector } from '../telemetry/tracing/collector.ts';
 import { answerApi, type MeshSource } from './api.ts';
 import { loadAssets } from './static-assets.ts';
@@ -52,8 +52,6 @@ function json(res: ServerResponse, status: number, body: unknown): void {
   res.end(JSON.stringify(body));
 }
 
-const LOOPBACK_HOSTS: ReadonlySet<string> = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
-
 export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
   const clock = o.clock ?? systemClock;
   const history = new TrafficHistory(o.historySize ?? 120);
@@ -82,7 +80,8 @@ export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
     if (req.method !== 'GET' && req.method !== 'HEAD') return json(res, 405, { error: 'GET only', code: 'DASHBOARD_METHOD' });
     // Bound on loopback, it answers only a loopback Host: a page of another site whose name a DNS
     // rebinding points at 127.0.0.1 must not read the mesh (its traces hold URLs, queries included).
-    if (LOOPBACK_HOSTS.has(host) && !LOOPBACK_HOSTS.has(stripPort((req.headers.host ?? '').trim().toLowerCase()))) return json(res, 421, { error: 'this dashboard answers http://127.0.0.1 or http://localhost only', code: 'DASHBOARD_HOST' });
+    // (src/controlplane/loopback-request.ts, which the debug API on 15014 shares.)
+    if (isLoopbackName(host) && !isLoopbackHostHeader(req.headers.host)) return json(res, 421, { error: 'this dashboard answers http://127.0.0.1 or http://localhost only', code: 'DASHBOARD_HOST' });
     let url: URL;
     try {
       url = new URL(req.url ?? '/', 'http://dashboard');
