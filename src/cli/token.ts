@@ -1,7 +1,7 @@
 // `outrigger token --ca-dir DIR -n NS --service-account SA --workload W`: a bootstrap token for one
 // workload's proxy, made with the key the control plane keeps beside its CA. For proxies on other hosts:
 // `outrigger proxy --token-file F --xds-tls --root-cert DIR/root-cert.pem ...`.
-import { existsSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { EXIT_USAGE } from './exit-codes.ts';
 
@@ -74,13 +74,13 @@ export function define(program: Command): void {
         return;
       }
       // Written beside the file and renamed over it: a proxy reading the file as it is rotated sees the
-      // old token or the new one, never a part.
-      const temp = `${flags.output}.${process.pid}.tmp`;
+      // old token or the new one, never a part. The temporary file has a random name and is created
+      // afresh, 0600 (never through a symlink another user planted in a shared directory); the rename
+      // replaces a symlink at the output rather than writing through it.
+      const { writeFileAtomic } = await import('../runtime/write-atomic.ts');
       try {
-        writeFileSync(temp, `${token}\n`, { mode: 0o600 });
-        renameSync(temp, flags.output);
+        writeFileAtomic(flags.output, `${token}\n`, { mode: 0o600 });
       } catch (err) {
-        rmSync(temp, { force: true });
         fail(`-o ${flags.output}: cannot write the token: ${fsReason(err)}`);
       }
     });

@@ -1,7 +1,6 @@
 // Starting a proxy for a sidecar or gateway, in process mode (allocated ports on loopback) or in a pod's
 // namespace (Istio's own ports on the pod address): its ports, its command line, and waiting until it
 // says it is ready on its health port.
-import { writeFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import type { ControlPlaneHandle } from './control-plane-handle.ts';
@@ -9,6 +8,7 @@ import type { ProxyMeta } from './mesh-runtime.ts';
 import type { PlannedGateway } from './plan.ts';
 import { allocatePort } from './ports.ts';
 import type { Supervised } from './supervisor.ts';
+import { writeFileAtomic } from './write-atomic.ts';
 
 /** Istio's fixed proxy ports; in process mode each is mapped to an allocated one. */
 export const proxyPortNumbers = [15000, 15001, 15006, 15008, 15020, 15021, 15090] as const;
@@ -36,7 +36,9 @@ export async function proxyPorts(taken: Set<number>, fixed: Record<number, numbe
 export function proxyFiles(cp: Pick<ControlPlaneHandle, 'issueBootstrapToken'>, stateDir: string, meta: ProxyMeta): { tokenFile: string; logFile: string } {
   const token = cp.issueBootstrapToken({ namespace: meta.namespace, serviceAccount: meta.serviceAccount, workload: meta.workload ?? meta.name });
   const tokenFile = path.join(stateDir, 'tokens', `${meta.namespace}.${meta.name}.token`);
-  writeFileSync(tokenFile, token, { mode: 0o600 });
+  // A new 0600 file renamed into place: never written through a symlink or into a file already there
+  // (which would keep its mode), as writeFileSync would.
+  writeFileAtomic(tokenFile, token, { mode: 0o600 });
   return { tokenFile, logFile: path.join(stateDir, 'logs', `${meta.namespace}.${meta.name}.proxy.log`) };
 }
 

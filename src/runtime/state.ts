@@ -1,8 +1,8 @@
 // The local state directory `.outrigger/` of a running mesh: what `status`, `down`, `logs`, `exec` and the
 // CLI's debug commands read. One JSON file, written atomically; secrets and tokens live beside it, 0600.
-import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { writeFileAtomic } from './write-atomic.ts';
+import { makePrivateDir, writeFileAtomic } from './write-atomic.ts';
 
 export interface ComponentState {
   /** `podinfo/podinfo-stable-0`, `istio-system/istio-ingressgateway-0`, `control-plane`. */
@@ -56,15 +56,20 @@ export function readState(dir: string): MeshState | undefined {
 }
 
 export function writeState(dir: string, state: MeshState): void {
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  makePrivateDir(dir);
   const file = path.join(dir, 'state.json');
   writeFileAtomic(file, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
 }
 
-/** The private folders beside state.json: one for every process's log, one for proxy tokens. */
+/**
+ * The private folders beside state.json: one for every process's log, one for proxy tokens. Each (and
+ * the state directory) is made 0700, or refused if one already there is a symlink, another user's, or
+ * writable by group or others (makePrivateDir): tokens are written in it, by root in netns mode.
+ */
 export function makeStateDirs(dir: string): void {
-  mkdirSync(path.join(dir, 'logs'), { recursive: true, mode: 0o700 });
-  mkdirSync(path.join(dir, 'tokens'), { recursive: true, mode: 0o700 });
+  makePrivateDir(dir);
+  makePrivateDir(path.join(dir, 'logs'));
+  makePrivateDir(path.join(dir, 'tokens'));
 }
 
 /**

@@ -1,9 +1,11 @@
 // One `up` per state directory: the first claims it (`up.lock`, created exclusively) before it starts
 // anything, so a second `up` started at the same moment, before either has written state.json, is refused
 // instead of starting a second mesh over the first's state.
-import { linkSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { linkSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { isAlive, processStartMs } from './state.ts';
+import { makePrivateDir, writeNewFile } from './write-atomic.ts';
 
 const LOCK = 'up.lock';
 
@@ -85,12 +87,14 @@ function linkOrCreate(written: string, file: string): void {
 
 /** Claims `dir` for this process; the pid of the live `up` that holds it instead, if one does. */
 export function claimMeshDir(dir: string): { claimed: true } | { claimed: false; pid: number } {
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  // Made 0700, or refused when one already there is a symlink, another user's, or writable by others.
+  makePrivateDir(dir);
   const file = path.join(dir, LOCK);
   // Written whole first, then linked into place (atomic, and refused if the lock exists): another `up`
-  // never reads a lock that exists but is still empty, which it would take for a dead one's.
-  const mine = `${file}.${process.pid}`;
-  writeFileSync(mine, `${process.pid} ${processStartMs(process.pid) ?? ''}`.trim() + '\n', { mode: 0o600 });
+  // never reads a lock that exists but is still empty, which it would take for a dead one's. Its own
+  // file is created afresh under a random name, never through a symlink found there.
+  const mine = `${file}.${process.pid}.${randomBytes(6).toString('hex')}`;
+  writeNewFile(mine, `${process.pid} ${processStartMs(process.pid) ?? ''}`.trim() + '\n', { mode: 0o600, fsync: false });
   try {
     for (let attempt = 0; attempt < 3; attempt++) {
       try {

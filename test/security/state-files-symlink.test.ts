@@ -1,0 +1,183 @@
+// Files that hold secrets (proxy bootstrap tokens, `outrigger token -o`, state.json) are written under a
+// random temporary name created afresh (O_EXCL|O_NOFOLLOW), 0600, then renamed into place: never through
+// a symlink someone planted, nor into a file already there whose mode it would keep. The private
+// directories they live in (the state directory, its tokens and logs) are made 0700, and one already
+// there that is a symlink, another user's, or writable by group or others is refused with what to do
+// (`up` may run as root in netns mode, writing into them).
+import assert from 'node:assert/strict';
+import { chmodSync, chownSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, test } from 'node:test';
+import { Command } from 'commander';
+import { define } from '../../src/cli/token.ts';
+import type { MeshState } from '../../src/runtime/state.ts';
+import { makeStateDirs, writeState } from '../../src/runtime/state.ts';
+import { proxyFiles } from '../../src/runtime/proxy-process.ts';
+import { claimMeshDir, releaseMeshDir } from '../../src/runtime/up-lock.ts';
+import { makePrivateDir, writeFileAtomic, writeNewFile } from '../../src/runtime/write-atomic.ts';
+
+const root = mkdtempSync(path.join(tmpdir(), 'or-state-files-'));
+after(() => rmSync(root, { recursive: true, force: true }));
+let n = 0;
+const fresh = (name: string) => path.join(root, `${name}-${n++}`);
+const modeOf = (p: string) => statSync(p).mode & 0o777;
+
+/** A file "another user" keeps, readable by all: where a planted symlink would send a secret. */
+function loot(): string {
+  const file = fresh('loot');
+  writeFileSync(file, '');
+  chmodSync(file, 0o644);
+  return file;
+}
+
+const meta = { name: 'pay-0', namespace: 'shop', serviceAccount: 'pay', labels: {}, appPorts: {} };
+const cp = { issueBootstrapToken: () => 'or1.SECRET-TOKEN.mac' };
+
+test('writeFileAtomic replaces a symlink at the name instead of writing through it, and a file there gets the new mode', () => {
+  const dir = fresh('atomic');
+  mkdirSync(dir);
+  const target = loot();
+  symlinkSync(target, path.join(dir, 'secret'));
+  writeFileAtomic(path.join(dir, 'secret'), 'S', { mode: 0o600 });
+  assert.equal(readFileSync(target, 'utf8'), '');
+  assert.ok(!lstatSync(path.join(dir, 'secret')).isSymbolicLink());
+  assert.equal(readFileSync(path.join(dir, 'secret'), 'utf8'), 'S');
+  assert.equal(modeOf(path.join(dir, 'secret')), 0o600);
+  writeFileSync(path.join(dir, 'open'), 'old', { mode: 0o644 });
+  chmodSync(path.join(dir, 'open'), 0o644);
+  writeFileAtomic(path.join(dir, 'open'), 'new', { mode: 0o600 });
+  assert.equal(modeOf(path.join(dir, 'open')), 0o600);
+  assert.deepEqual(readdirSync(dir).sort(), ['open', 'secret'], 'no temporary file left');
+});
+
+test('writeNewFile never opens a name that exists, a symlink least of all', () => {
+  const dir = fresh('new');
+  mkdirSync(dir);
+  const target = loot();
+  symlinkSync(target, path.join(dir, 'tmp'));
+  assert.throws(() => writeNewFile(path.join(dir, 'tmp'), 'S', { mode: 0o600 }), { code: 'EEXIST' });
+  assert.equal(readFileSync(target, 'utf8'), '');
+  assert.ok(lstatSync(path.join(dir, 'tmp')).isSymbolicLink(), 'what was there is left alone');
+});
+
+test('proxyFiles: a symlink planted at a token file is replaced by a 0600 file, its target untouched; an old 0644 token file becomes 0600', () => {
+  const stateDir = fresh('state');
+  makeStateDirs(stateDir);
+  const target = loot();
+  symlinkSync(target, path.join(stateDir, 'tokens', 'shop.pay-0.token'));
+  const { tokenFile } = proxyFiles(cp, stateDir, meta as never);
+  assert.equal(readFileSync(target, 'utf8'), '', 'nothing written through the symlink');
+  assert.ok(!lstatSync(tokenFile).isSymbolicLink());
+  assert.equal(readFileSync(tokenFile, 'utf8'), 'or1.SECRET-TOKEN.mac');
+  assert.equal(modeOf(tokenFile), 0o600);
+  chmodSync(tokenFile, 0o644);
+  proxyFiles(cp, stateDir, meta as never);
+  assert.equal(modeOf(tokenFile), 0o600);
+});
+
+test('makeStateDirs refuses a tokens or logs directory writable by others, or a symlink, naming it; one of ours that is only readable is made 0700', () => {
+  const open = fresh('state');
+  mkdirSync(path.join(open, 'tokens'), { recursive: true });
+  chmodSync(path.join(open, 'tokens'), 0o777);
+  assert.throws(() => makeStateDirs(open), { code: 'PRIVATE_DIR', message: new RegExp(`^${path.join(open, 'tokens')} is writable by its group and others \\(mode 0777\\): .*remove it so it is made afresh, mode 0700`) });
+
+  const groupWritable = fresh('state');
+  mkdirSync(path.join(groupWritable, 'logs'), { recursive: true });
+  chmodSync(path.join(groupWritable, 'logs'), 0o770);
+  assert.throws(() => makeStateDirs(groupWritable), { code: 'PRIVATE_DIR', message: /logs is writable by its group \(mode 0770\)/ });
+
+  const linked = fresh('state');
+  const elsewhere = fresh('elsewhere');
+  mkdirSync(elsewhere, { mode: 0o700 });
+  mkdirSync(linked);
+  symlinkSync(elsewhere, path.join(linked, 'tokens'));
+  assert.throws(() => makeStateDirs(linked), { code: 'PRIVATE_DIR', message: /tokens is a symlink; it must be a directory of its own/ });
+  const dangling = fresh('state');
+  mkdirSync(dangling);
+  symlinkSync(fresh('nowhere'), path.join(dangling, 'tokens'));
+  assert.throws(() => makeStateDirs(dangling), { code: 'PRIVATE_DIR', message: /tokens is a symlink/ });
+
+  const older = fresh('state');
+  mkdirSync(path.join(older, 'tokens'), { recursive: true });
+  chmodSync(older, 0o755);
+  chmodSync(path.join(older, 'tokens'), 0o755);
+  makeStateDirs(older);
+  assert.equal(modeOf(older), 0o700);
+  assert.equal(modeOf(path.join(older, 'tokens')), 0o700);
+  assert.equal(modeOf(path.join(older, 'logs')), 0o700);
+});
+
+test("a state directory of another user's is refused", { skip: process.getuid?.() !== 0 ? 'needs root to give a directory to another user' : false }, () => {
+  const theirs = fresh('state');
+  mkdirSync(theirs, { mode: 0o700 });
+  chownSync(theirs, 65534, 65534);
+  assert.throws(() => makePrivateDir(theirs), { code: 'PRIVATE_DIR', message: /belongs to uid 65534, not to this user \(uid 0\): .*remove it, or `chown -R 0 / });
+  assert.throws(() => claimMeshDir(theirs), { code: 'PRIVATE_DIR' });
+});
+
+test('claimMeshDir and writeState check the state directory itself', () => {
+  const open = fresh('state');
+  mkdirSync(open);
+  chmodSync(open, 0o757);
+  assert.throws(() => claimMeshDir(open), { code: 'PRIVATE_DIR', message: /is writable by others \(mode 0757\)/ });
+  assert.throws(() => writeState(open, { version: 1 } as MeshState), { code: 'PRIVATE_DIR' });
+  assert.deepEqual(readdirSync(open), [], 'nothing written in it');
+
+  const real = fresh('real');
+  mkdirSync(real, { mode: 0o700 });
+  const link = fresh('link');
+  symlinkSync(real, link);
+  assert.throws(() => claimMeshDir(link), { code: 'PRIVATE_DIR', message: /is a symlink/ });
+  assert.throws(() => claimMeshDir(`${link}/`), { code: 'PRIVATE_DIR', message: /is a symlink/ });
+
+  const ok = fresh('state');
+  mkdirSync(ok);
+  chmodSync(ok, 0o755);
+  // up.lock is written whole under a name of its own first: never through a symlink found there.
+  const target = loot();
+  symlinkSync(target, path.join(ok, `up.lock.${process.pid}`));
+  assert.deepEqual(claimMeshDir(ok), { claimed: true });
+  assert.equal(modeOf(ok), 0o700);
+  assert.equal(readFileSync(target, 'utf8'), '');
+  assert.equal(readFileSync(path.join(ok, 'up.lock'), 'utf8').split(' ')[0], String(process.pid));
+  releaseMeshDir(ok);
+});
+
+async function token(out: string, caDir: string): Promise<typeof process.exitCode> {
+  const program = new Command().exitOverride();
+  define(program);
+  const before = process.exitCode;
+  try {
+    await program.parseAsync(['node', 'outrigger', 'token', '--ca-dir', caDir, '-n', 'shop', '--service-account', 'api', '--workload', 'api', '-o', out]);
+    return process.exitCode;
+  } finally {
+    process.exitCode = before;
+  }
+}
+
+test('outrigger token -o: a symlink at the old predictable temporary name, or at the output itself, is never written through', async () => {
+  const caDir = fresh('ca');
+  mkdirSync(caDir, { mode: 0o700 });
+  writeFileSync(path.join(caDir, 'token-key'), Buffer.alloc(32, 7), { mode: 0o600 });
+  const shared = fresh('shared');
+  mkdirSync(shared);
+  chmodSync(shared, 0o777); // a shared, non-sticky directory the operator writes the token into
+  const out = path.join(shared, 'api.token');
+  const atTemp = loot();
+  symlinkSync(atTemp, `${out}.${process.pid}.tmp`);
+  assert.equal(await token(out, caDir), undefined);
+  assert.equal(readFileSync(atTemp, 'utf8'), '');
+  assert.ok(!lstatSync(out).isSymbolicLink());
+  assert.match(readFileSync(out, 'utf8'), /^or1\./);
+  assert.equal(modeOf(out), 0o600);
+
+  const atOutput = loot();
+  rmSync(out);
+  symlinkSync(atOutput, out);
+  assert.equal(await token(out, caDir), undefined);
+  assert.equal(readFileSync(atOutput, 'utf8'), '');
+  assert.ok(!lstatSync(out).isSymbolicLink());
+  assert.match(readFileSync(out, 'utf8'), /^or1\./);
+  assert.deepEqual(readdirSync(shared).sort(), ['api.token', `api.token.${process.pid}.tmp`], 'no temporary file of its own left');
+});
