@@ -1,8 +1,8 @@
 // Where the CA keeps its material: Istio's `cacerts` layout (ca-cert.pem, ca-key.pem, root-cert.pem,
 // cert-chain.pem) plus `trust-bundle.pem` for extra roots during root rotation. Key files are 0600.
-import { mkdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { writeFileAtomic } from '../runtime/write-atomic.ts';
+import { makePrivateDir, writeFileAtomic } from '../runtime/write-atomic.ts';
 import { CaError } from './ca-error.ts';
 
 export interface CaMaterial {
@@ -50,7 +50,7 @@ export function readCaMaterial(dir: string): CaMaterial | undefined {
 
 /** Writes every file with mode 0600 (replace by rename, so a crash never leaves half a key). */
 export function writeCaMaterial(dir: string, m: CaMaterial): void {
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  makePrivateDir(dir);
   writeFileAtomic(path.join(dir, files.caKey), m.caKeyPem, { mode: 0o600 });
   writeFileAtomic(path.join(dir, files.caCert), m.caCertPem, { mode: 0o600 });
   writeFileAtomic(path.join(dir, files.root), m.rootCertPem, { mode: 0o600 });

@@ -1,6 +1,6 @@
 // `outrigger up -f DIR`: the seed mesh (or any Istio + Kubernetes manifests) running locally in seconds.
 import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, constants, openSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { type Command, Option } from 'commander';
 import { leftoverProcesses, meshOwnerAlive, readState, stateDir as defaultStateDir } from '../runtime/state.ts';
@@ -276,9 +276,11 @@ export function preparedLine(written: number, dir: string): string {
 
 /** Starts `up` again in the background and returns once it has written a state file (or died). */
 async function detach(dir: string, givenDir: string | undefined): Promise<number> {
-  mkdirSync(path.join(dir, 'logs'), { recursive: true, mode: 0o700 });
+  // The same checks as the foreground's: the directory and its logs private, the log never a planted symlink.
+  const { makeStateDirs } = await import('../runtime/state.ts');
+  makeStateDirs(dir);
   const logFile = path.join(dir, 'logs', 'up.log');
-  const fd = openSync(logFile, 'w', 0o600);
+  const fd = openSync(logFile, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o600);
   const args = [...process.argv.slice(1).filter((a) => a !== '-d' && a !== '--detach'), '--detached'];
   const { meshNodeFlags } = await import('../runtime/node-flags.ts');
   const flags = [...process.execArgv, ...meshNodeFlags.filter((f) => !process.execArgv.includes(f))];

@@ -2,7 +2,8 @@
 // restarted control plane still honours the tokens it issued, and `outrigger token` can issue one for a
 // proxy on another host without asking the running control plane.
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { makePrivateDir } from '../runtime/write-atomic.ts';
 import path from 'node:path';
 
 export class TokenKeyError extends Error {
@@ -18,7 +19,7 @@ export function loadTokenKey(caDir: string, create: boolean): Uint8Array {
   const file = tokenKeyFile(caDir);
   if (!existsSync(file)) {
     if (!create) throw new TokenKeyError(`no token key in ${caDir}: start \`outrigger control-plane --ca-dir ${caDir}\` (or \`outrigger up\`) once to create it`);
-    mkdirSync(caDir, { recursive: true, mode: 0o700 });
+    makePrivateDir(caDir);
     const key = randomBytes(32);
     // 'wx': never overwrite a key another process wrote meanwhile.
     try {

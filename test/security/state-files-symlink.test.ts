@@ -15,6 +15,8 @@ import type { MeshState } from '../../src/runtime/state.ts';
 import { makeStateDirs, writeState } from '../../src/runtime/state.ts';
 import { proxyFiles } from '../../src/runtime/proxy-process.ts';
 import { claimMeshDir, releaseMeshDir } from '../../src/runtime/up-lock.ts';
+import { writeCaMaterial } from '../../src/ca/ca-store.ts';
+import { loadTokenKey } from '../../src/controlplane/token-key.ts';
 import { makePrivateDir, writeFileAtomic, writeNewFile } from '../../src/runtime/write-atomic.ts';
 
 const root = mkdtempSync(path.join(tmpdir(), 'or-state-files-'));
@@ -180,4 +182,28 @@ test('outrigger token -o: a symlink at the old predictable temporary name, or at
   assert.ok(!lstatSync(out).isSymbolicLink());
   assert.match(readFileSync(out, 'utf8'), /^or1\./);
   assert.deepEqual(readdirSync(shared).sort(), ['api.token', `api.token.${process.pid}.tmp`], 'no temporary file of its own left');
+});
+
+test('the CA directory is checked the same way before its key or the token key is written into it', () => {
+  const material = { caKeyPem: 'k', caCertPem: 'c', rootCertPem: 'r', certChainPem: '', trustBundlePem: 'r' };
+  const open = fresh('ca');
+  mkdirSync(open, { mode: 0o700 });
+  chmodSync(open, 0o777);
+  assert.throws(() => writeCaMaterial(open, material), { code: 'PRIVATE_DIR', message: /is writable by its group and others/ });
+  assert.deepEqual(readdirSync(open), [], 'no key written into it');
+  assert.throws(() => loadTokenKey(open, true), { code: 'PRIVATE_DIR' });
+  assert.deepEqual(readdirSync(open), []);
+
+  const linked = fresh('ca');
+  const elsewhere = fresh('elsewhere');
+  mkdirSync(elsewhere, { mode: 0o700 });
+  symlinkSync(elsewhere, linked);
+  assert.throws(() => writeCaMaterial(linked, material), { code: 'PRIVATE_DIR', message: /is a symlink/ });
+  assert.throws(() => loadTokenKey(linked, true), { code: 'PRIVATE_DIR', message: /is a symlink/ });
+  assert.deepEqual(readdirSync(elsewhere), []);
+
+  const ours = fresh('ca');
+  writeCaMaterial(ours, material);
+  assert.equal(modeOf(ours), 0o700);
+  assert.equal(loadTokenKey(ours, true).length, 32);
 });
