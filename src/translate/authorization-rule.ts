@@ -1,5 +1,10 @@
 // One AuthorizationPolicy rule → one Envoy RBAC Policy, field by field as Istio's authz model builds
-// it (pilot/pkg/security/authz/model). TCP drops HTTP-only fields: ALLOW drops the rule, DENY the field.
+// it (pilot/pkg/security/authz/model). A value that cannot be translated (an HTTP-only field on TCP, a
+// CIDR or port that does not parse) is handled as Istio's checkError: ALLOW drops the whole rule, every
+// other action (DENY, AUDIT, CUSTOM) ignores that value, so the rule only gets wider. An unknown `when`
+// key drops the rule for every action (Istio's model.New: "unknown attribute"). Nothing the proxy would
+// refuse is ever emitted: a refused listener keeps its old config, without the policy.
+import { isIP } from 'node:net';
 import type { Condition, Operation, Rule, Source } from '../config/types/security.ts';
 import { principalsWithAliases } from './trust-domain-bundle.ts';
 
@@ -51,10 +56,40 @@ function serviceAccountPrincipal(v: string, ctx: RuleContext): Json {
   return { authenticated: { principal_name: { safe_regex: { regex: `spiffe://.+/ns/${escapeRegex(ns)}/(.+/|)sa/${escapeRegex(sa)}(/.+)?` } } } };
 }
 
+/** A value Istio's generator cannot translate (its error, which checkError weighs by action). */
+class BadValue extends Error {
+  readonly code = 'AUTHZ_BAD_VALUE';
+}
+
+const PREFIX_BITS = /^(?:0|[1-9][0-9]{0,2})$/;
+
+/** Istio's AddrStrToCidrRange (Go netip): an address, or an address with a prefix length in range. */
 function cidr(v: string): Json {
-  const [address, len] = v.split('/');
-  const prefix = len !== undefined ? Number(len) : address!.includes(':') ? 128 : 32;
-  return { address_prefix: address, prefix_len: { value: prefix } };
+  const slash = v.indexOf('/');
+  const address = slash === -1 ? v : v.slice(0, slash);
+  const family = address.includes('%') ? 0 : isIP(address);
+  if (family === 0) throw new BadValue(`invalid IP address ${JSON.stringify(v)}`);
+  const max = family === 4 ? 32 : 128;
+  const bits = slash === -1 ? String(max) : v.slice(slash + 1);
+  if (!PREFIX_BITS.test(bits) || Number(bits) > max) throw new BadValue(`invalid prefix length in ${JSON.stringify(v)}`);
+  return { address_prefix: address, prefix_len: { value: Number(bits) } };
+}
+
+/** Istio's convertToPort: a decimal number up to 65535. */
+function port(v: string): number {
+  if (!/^[0-9]+$/.test(v) || Number(v) > 65535) throw new BadValue(`invalid port ${JSON.stringify(v)}`);
+  return Number(v);
+}
+
+/**
+ * Istio's HeaderMatcher (matcher/header.go), for `request.headers[...]` and `methods`: `*` is
+ * present_match, so a header sent with an empty value matches too; then `*x` suffix, `x*` prefix, exact.
+ */
+function headerMatch(name: string, v: string): Json {
+  if (v === '*') return { header: { name, present_match: true } };
+  if (v.startsWith('*')) return { header: { name, string_match: { suffix: v.slice(1) } } };
+  if (v.endsWith('*')) return { header: { name, string_match: { prefix: v.slice(0, -1) } } };
+  return { header: { name, string_match: { exact: v } } };
 }
 
 /** `{*}` one segment, `{**}` any number of segments (Envoy's uri_template character classes). */
@@ -127,27 +162,41 @@ function sourceFields(ctx: RuleContext): Record<string, Field> {
 
 const OPERATION_FIELDS: Record<string, Field> = {
   hosts: { side: 'permission', http: true, leaf: hostMatch },
-  ports: { side: 'permission', http: false, leaf: (v) => ({ destination_port: Number(v) }) },
-  methods: { side: 'permission', http: true, leaf: (v) => ({ header: { name: ':method', string_match: stringMatch(v) } }) },
+  ports: { side: 'permission', http: false, leaf: (v) => ({ destination_port: port(v) }) },
+  methods: { side: 'permission', http: true, leaf: (v) => headerMatch(':method', v) },
   paths: { side: 'permission', http: true, leaf: pathMatch },
 };
+
+/** A known key whose bracketed part does not parse: every value is an error of Istio's generator. */
+function badKey(key: string): (v: string) => Json {
+  return () => {
+    throw new BadValue(`malformed key ${key}`);
+  };
+}
 
 /** A `when` key → its field; null for an unknown key. */
 function conditionField(key: string, ctx: RuleContext): Field | null {
   const p = (leaf: (v: string) => Json, http = false): Field => ({ side: 'principal', http, leaf });
-  const header = /^request\.headers\[(.+)\]$/.exec(key);
-  if (header) return p((v) => ({ header: { name: header[1]!.toLowerCase(), string_match: stringMatch(v) } }), true);
-  const claim = /^request\.auth\.claims((?:\[[^\]]+\])+)$/.exec(key);
-  if (claim) {
+  // Istio's model.New picks the generator by prefix for these three; their generators parse the rest.
+  if (key.startsWith('request.headers')) {
+    const header = /^request\.headers\[(.+)\]$/.exec(key);
+    return p(header ? (v) => headerMatch(header[1]!.toLowerCase(), v) : badKey(key), true);
+  }
+  if (key.startsWith('request.auth.claims')) {
+    const claim = /^request\.auth\.claims((?:\[[^\]]+\])+)$/.exec(key);
+    if (!claim) return p(badKey(key), true);
     const path = [...claim[1]!.matchAll(/\[([^\]]+)\]/g)].map((m) => m[1]!);
     return p((v) => authnMetadata('request.auth.claims', v, true, path), true);
   }
-  const filters = /^experimental\.envoy\.filters\.([^[]+)((?:\[[^\]]+\])+)$/.exec(key);
-  if (filters) {
+  if (key.startsWith('experimental.envoy.filters.')) {
+    const filters = /^experimental\.envoy\.filters\.([^[]+)((?:\[[^\]]+\])+)$/.exec(key);
+    // Not HTTP-only: Istio's envoyFilterGenerator ignores forTCP, so a TCP chain keeps the matcher and
+    // reads the connection's dynamic metadata (absent there, it does not match).
+    if (!filters) return { side: 'permission', http: false, leaf: badKey(key) };
     const path = [...filters[2]!.matchAll(/\[([^\]]+)\]/g)].map((m) => m[1]!);
     // As Istio, a value written `[v]` matches one element of a list.
     const value = (v: string): Json => (v.length > 2 && v.startsWith('[') && v.endsWith(']') ? { list_match: { one_of: { string_match: stringMatch(v.slice(1, -1)) } } } : { string_match: stringMatch(v) });
-    return { side: 'permission', http: true, leaf: (v) => metadata(`envoy.filters.${filters[1]!}`, path, value(v)) };
+    return { side: 'permission', http: false, leaf: (v) => metadata(`envoy.filters.${filters[1]!}`, path, value(v)) };
   }
   const fields = sourceFields(ctx);
   switch (key) {
@@ -178,22 +227,36 @@ function conditionField(key: string, ctx: RuleContext): Field | null {
   }
 }
 
-/** Signals that an ALLOW rule cannot apply (HTTP-only field on TCP, unknown key): drop the whole rule. */
+/** Signals that the rule cannot apply (an ALLOW rule with a value it cannot translate, an unknown key): drop it. */
 class DropRule extends Error {
   readonly code = 'AUTHZ_RULE_DROPPED';
 }
 
+/**
+ * Istio's checkError: a value its generator refuses (HTTP-only on TCP, malformed) drops an ALLOW rule
+ * ("a smaller allow policy"); DENY, AUDIT and CUSTOM ignore the value ("a wider deny or audit policy").
+ */
+function leaves(f: Field, values: readonly string[], ctx: RuleContext): Json[] {
+  const out: Json[] = [];
+  for (const v of values) {
+    try {
+      if (f.http && ctx.forTcp) throw new BadValue('HTTP-only field on a TCP port');
+      out.push(f.leaf(v));
+    } catch (err) {
+      if (!(err instanceof BadValue)) throw err;
+      if (ctx.action === 'ALLOW') throw new DropRule(err.message);
+    }
+  }
+  return out;
+}
+
 function valuesAndNot(f: Field, values: string[] | undefined, notValues: string[] | undefined, ctx: RuleContext): Json[] {
   const out: Json[] = [];
-  const present = (values?.length ?? 0) > 0 || (notValues?.length ?? 0) > 0;
-  if (!present) return out;
-  if (f.http && ctx.forTcp) {
-    if (ctx.action === 'DENY') return out;
-    throw new DropRule('HTTP-only field on a TCP port');
-  }
   const expand = f.expand ?? ((vs: readonly string[]) => vs);
-  if (values?.length) out.push(orOf(f.side, expand(values).map(f.leaf)));
-  if (notValues?.length) out.push(notOf(f.side, orOf(f.side, expand(notValues).map(f.leaf))));
+  const matched = values?.length ? leaves(f, expand(values), ctx) : [];
+  if (matched.length > 0) out.push(orOf(f.side, matched));
+  const excluded = notValues?.length ? leaves(f, expand(notValues), ctx) : [];
+  if (excluded.length > 0) out.push(notOf(f.side, orOf(f.side, excluded)));
   return out;
 }
 
@@ -209,7 +272,7 @@ function block(side: Side, fields: Record<string, Field>, obj: Source | Operatio
   return out;
 }
 
-/** Translates one rule; null when it is dropped (ALLOW on TCP with HTTP-only fields, or an unknown key). */
+/** Translates one rule; null when it is dropped (an ALLOW rule with an untranslatable value, or an unknown `when` key). */
 export function translateRule(rule: Rule, ctx: RuleContext): RbacPolicy | null {
   try {
     const permission: Json[] = [];
@@ -223,10 +286,8 @@ export function translateRule(rule: Rule, ctx: RuleContext): RbacPolicy | null {
     }
     for (const c of rule.when ?? []) {
       const f = conditionField(c.key, ctx);
-      if (f === null) {
-        if (ctx.action === 'DENY') continue;
-        throw new DropRule(`unknown condition key ${c.key}`);
-      }
+      // Istio's model.New fails on an unknown attribute and the builder skips the rule, whatever the action.
+      if (f === null) throw new DropRule(`unknown condition key ${c.key}`);
       (f.side === 'permission' ? permission : principal).push(...valuesAndNot(f, c.values, c.notValues, ctx));
     }
     return { permissions: [andOf('permission', permission)], principals: [andOf('principal', principal)] };

@@ -1,5 +1,6 @@
-// AuthorizationPolicy → the inbound authorization filters of one workload, as Istio builds them:
-// HTTP `ext_authz` (CUSTOM) → `rbac` DENY → `rbac` LOG (AUDIT) → `rbac` ALLOW; network RBAC for TCP.
+// AuthorizationPolicy → the inbound authorization filters of one workload, as Istio's builder emits them:
+// CUSTOM (`rbac` marker + `ext_authz`) → `rbac` LOG (AUDIT) → `rbac` DENY → `rbac` ALLOW; the same
+// order in network filters for TCP.
 import type { AuthorizationPolicy } from '../config/resource.ts';
 import type { ExtensionProvider } from '../config/types/other.ts';
 import type { AuthorizationAction, PolicyTargetReference } from '../config/types/security.ts';
@@ -17,7 +18,10 @@ export interface AuthorizationTarget {
   readonly trustDomainAliases?: readonly string[];
   /** The inbound port being built (informational; rules carry their own `ports`). */
   readonly port?: number;
-  /** Services (same namespace) that select this workload, for `targetRef(s)` of kind Service. */
+  /**
+   * Services (same namespace) that select this workload. Unused by selection: in Istio a `targetRef` to
+   * a Service attaches to waypoints only (policyattachment.go), and Outrigger has none.
+   */
   readonly services?: readonly string[];
   /** meshConfig.extensionProviders, for CUSTOM. */
   readonly extensionProviders?: readonly ExtensionProvider[];
@@ -39,17 +43,12 @@ export interface AuthorizationFilters {
 
 export const DRY_RUN_ANNOTATION = 'istio.io/dry-run';
 
-function refSelects(ref: PolicyTargetReference, policyNs: string, t: AuthorizationTarget): boolean {
-  if ((ref.namespace ?? policyNs) !== t.namespace && policyNs !== t.rootNamespace) return false;
-  switch (ref.kind) {
-    case 'Gateway':
-      return t.workloadLabels[GATEWAY_NAME_LABEL] === ref.name || t.workloadLabels['istio'] === ref.name;
-    case 'Service':
-    case 'ServiceEntry':
-      return t.services?.includes(ref.name) === true;
-    default:
-      return false;
-  }
+const GATEWAY_API_GROUP = 'gateway.networking.k8s.io';
+
+/** A Gateway API `Gateway` ref naming the workload's gateway, in the workload's namespace. */
+function refSelects(ref: PolicyTargetReference, gatewayName: string, t: AuthorizationTarget): boolean {
+  if (ref.namespace !== undefined && ref.namespace !== '' && ref.namespace !== t.namespace) return false;
+  return ref.group === GATEWAY_API_GROUP && ref.kind === 'Gateway' && ref.name === gatewayName;
 }
 
 /** What selection reads from an AuthorizationPolicy or a RequestAuthentication. */
@@ -62,12 +61,24 @@ export interface SelectablePolicy {
   };
 }
 
-/** Istio's selection: root namespace = mesh-wide, else same namespace; selector labels or targetRef(s). */
+/**
+ * Istio's WorkloadPolicyMatcher.ShouldAttachPolicy (pilot/pkg/model/policyattachment.go) for sidecars
+ * and Gateway API gateways. Without targetRefs: a policy in the root namespace applies mesh-wide, else
+ * in its own namespace, narrowed by `selector` labels. With targetRefs: only a workload labelled
+ * `gateway.networking.k8s.io/gateway-name` takes it (a sidecar or a classic gateway ignores it), and
+ * only through a `gateway.networking.k8s.io` `Gateway` ref naming that gateway, with the policy in the
+ * workload's namespace (the root namespace is no exception) and the ref's namespace, if any, the same.
+ * A `Service`/`ServiceEntry` ref attaches to waypoints only, which Outrigger does not have.
+ */
 export function policySelects(p: SelectablePolicy, t: AuthorizationTarget): boolean {
   const ns = p.metadata.namespace;
+  const refs = p.spec.targetRefs?.length ? p.spec.targetRefs : p.spec.targetRef ? [p.spec.targetRef] : [];
+  if (refs.length > 0) {
+    const gatewayName = t.workloadLabels[GATEWAY_NAME_LABEL];
+    if (gatewayName === undefined || ns !== t.namespace) return false;
+    return refs.some((r) => refSelects(r, gatewayName, t));
+  }
   if (ns !== t.rootNamespace && ns !== t.namespace) return false;
-  const refs = p.spec.targetRefs ?? (p.spec.targetRef ? [p.spec.targetRef] : []);
-  if (refs.length > 0) return refs.some((r) => refSelects(r, ns, t));
   const labels = p.spec.selector?.matchLabels ?? {};
   return Object.entries(labels).every(([k, v]) => t.workloadLabels[k] === v);
 }
@@ -119,6 +130,7 @@ function build(policies: readonly AuthorizationPolicy[], t: AuthorizationTarget,
   const allow: Bucket = { enforced: null, shadow: null };
   const audit: Bucket = { enforced: null, shadow: null };
   const custom: Bucket = { enforced: null, shadow: null };
+  let badCustom = false;
   let provider: ExtensionProvider | undefined;
   for (const p of policies) {
     const action = p.spec.action ?? 'ALLOW';
@@ -129,7 +141,7 @@ function build(policies: readonly AuthorizationPolicy[], t: AuthorizationTarget,
       if (!found) {
         // Fail closed as Istio does: a CUSTOM policy whose provider is unknown denies every request.
         if (!forTcp) warnings.push(`${p.metadata.namespace}/${p.metadata.name}: extension provider ${String(name)} not found (or not envoyExtAuthzHttp/envoyExtAuthzGrpc); every request to the workload is denied`);
-        deny.enforced = { ...deny.enforced, [BAD_CUSTOM_POLICY]: { permissions: [{ any: true }], principals: [{ any: true }] } };
+        badCustom = true;
         continue;
       }
       if (forTcp && !found.envoyExtAuthzGrpc) continue; // as Istio: an HTTP provider does not apply to TCP
@@ -141,7 +153,12 @@ function build(policies: readonly AuthorizationPolicy[], t: AuthorizationTarget,
         warnings.push(`${p.metadata.namespace}/${p.metadata.name}: includeRequestBodyInCheck of ${found.name} is not supported; checks carry the request head only`);
       }
       provider = found;
-      addPolicy(custom, true, p, forTcp, 'ALLOW', t, 'istio-ext-authz-');
+      // The marker RBAC's shadow rules hold the enforced CUSTOM rules only: as in Istio's builder (1.20 on),
+      // a dry-run CUSTOM policy's rules go to the shadow set it never emits, so it never triggers the
+      // provider. The rules are built with a non-ALLOW action (Istio builds CUSTOM with RBAC_DENY "so that
+      // a HTTP rule is properly handled when generating for TCP filter chain"): an HTTP-only field on a
+      // TCP port is ignored and the rule kept, so connections still go to the provider.
+      if (!dryRun) addPolicy(custom, true, p, forTcp, 'CUSTOM', t, 'istio-ext-authz-');
     } else if (action === 'DENY') addPolicy(deny, dryRun, p, forTcp, 'DENY', t);
     else if (action === 'AUDIT') addPolicy(audit, dryRun, p, forTcp, 'AUDIT', t);
     else {
@@ -152,15 +169,19 @@ function build(policies: readonly AuthorizationPolicy[], t: AuthorizationTarget,
   }
   const out: NamedFilter[] = [];
   const name = forTcp ? 'envoy.filters.network.rbac' : 'envoy.filters.http.rbac';
-  if (custom.shadow && provider) {
+  // CUSTOM first, as Istio's custom builder's filters precede the others; then AUDIT, DENY, ALLOW.
+  if (badCustom) {
+    const failClosed: Bucket = { enforced: { [BAD_CUSTOM_POLICY]: { permissions: [{ any: true }], principals: [{ any: true }] } }, shadow: null };
+    out.push({ name, typed_config: rbacConfig(failClosed, 'DENY', '', forTcp)! });
+  } else if (custom.shadow && provider) {
     out.push({ name, typed_config: rbacConfig(custom, 'ALLOW', 'istio_ext_authz_', forTcp)! });
     const network = forTcp ? translateNetworkExtAuthz(provider) : null;
     if (network) out.push({ name: 'envoy.filters.network.ext_authz', typed_config: network });
     else out.push({ name: 'envoy.filters.http.ext_authz', typed_config: translateExtAuthzProvider(provider) });
   }
   for (const [bucket, action, prefix] of [
-    [deny, 'DENY', 'istio_dry_run_deny_'],
     [audit, 'LOG', 'istio_dry_run_audit_'],
+    [deny, 'DENY', 'istio_dry_run_deny_'],
     [allow, 'ALLOW', 'istio_dry_run_allow_'],
   ] as const) {
     const config = rbacConfig(bucket, action, prefix, forTcp);

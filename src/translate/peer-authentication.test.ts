@@ -27,6 +27,9 @@ const cases: [string, string, { namespace: string; labels: Record<string, string
   ['port level wins on its port', meshStrict + pa('podinfo', 'w', '{selector: {matchLabels: {app: podinfo}}, portLevelMtls: {"9898": {mode: DISABLE}}}'), { ...podinfo, port: 9898 }, 'DISABLE', 'port'],
   ['port level leaves other ports alone', meshStrict + pa('podinfo', 'w', '{selector: {matchLabels: {app: podinfo}}, portLevelMtls: {"9898": {mode: DISABLE}}}'), { ...podinfo, port: 9999 }, 'STRICT', 'mesh'],
   ['port UNSET inherits the workload mode', pa('podinfo', 'w', '{selector: {matchLabels: {app: podinfo}}, mtls: {mode: STRICT}, portLevelMtls: {"9898": {mode: UNSET}}}'), { ...podinfo, port: 9898 }, 'STRICT', 'workload'],
+  // Istio's ComposePeerAuthentication: a selector policy is workload-level only "not in root namespace".
+  ['a root-namespace selector policy does not apply to a workload there', pa('istio-system', 'gw-strict', '{selector: {matchLabels: {app: eastwest}}, mtls: {mode: STRICT}}'), { namespace: 'istio-system', labels: { app: 'eastwest' }, port: 15443 }, 'PERMISSIVE', 'default'],
+  ['nor do its port levels', meshStrict + pa('istio-system', 'gw-port', '{selector: {matchLabels: {app: eastwest}}, portLevelMtls: {"15443": {mode: DISABLE}}}'), { namespace: 'istio-system', labels: { app: 'eastwest' }, port: 15443 }, 'STRICT', 'mesh'],
   ['oldest wins among namespace-wide conflicts', pa('podinfo', 'b-first', '{mtls: {mode: DISABLE}}') + pa('podinfo', 'a-second', '{mtls: {mode: STRICT}}'), podinfo, 'DISABLE', 'namespace'],
 ];
 

@@ -1,6 +1,7 @@
 // The effective server-side mTLS mode of a workload port from PeerAuthentication, as Istio computes it:
-// workload (selector) > namespace > mesh (root namespace); UNSET inherits; port level overrides the
-// workload policy; among conflicting policies at one level the oldest wins. Pure.
+// workload (selector, outside the root namespace) > namespace > mesh (root namespace, no selector);
+// UNSET inherits; port level overrides the workload policy; among conflicting policies at one level
+// the oldest wins. Pure.
 import type { PeerAuthentication } from '../config/resource.ts';
 import type { MutualTLSMode } from '../config/types/security.ts';
 
@@ -51,8 +52,13 @@ export function effectiveMtls(
     target.namespace === rootNamespace
       ? undefined
       : oldest(indexed.filter(({ pa }) => pa.metadata.namespace === target.namespace && !hasSelector(pa)));
+  // As Istio's ComposePeerAuthentication: a policy with a selector is workload-level only outside the
+  // root namespace ("the one with selector and not in root namespace"); one in the root namespace is
+  // neither mesh- nor workload-level, and applies to nothing.
   const workload = oldest(
-    indexed.filter(({ pa }) => pa.metadata.namespace === target.namespace && hasSelector(pa) && selects(pa, target.labels)),
+    indexed.filter(
+      ({ pa }) => pa.metadata.namespace === target.namespace && pa.metadata.namespace !== rootNamespace && hasSelector(pa) && selects(pa, target.labels),
+    ),
   );
   let result: EffectiveMtls = { mode: 'PERMISSIVE', decidedBy: 'default', level: 'default' };
   if (mesh && set(mesh.spec.mtls?.mode)) result = { mode: mesh.spec.mtls.mode, decidedBy: key(mesh), level: 'mesh' };

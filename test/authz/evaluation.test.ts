@@ -3,10 +3,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createRbacFilterFactory } from '../../src/proxy/filters/rbac/http-filter.ts';
+import { compileNetworkRbac } from '../../src/proxy/filters/rbac/network-filter.ts';
 import { FilterConfigError, type FilterVerdict } from '../../src/proxy/http/filter.ts';
-import { translateAuthorization } from '../../src/translate/authorization.ts';
+import { policySelects, translateAuthorization } from '../../src/translate/authorization.ts';
 import { TypeUrl } from '../../src/xds/type-urls.ts';
-import { context, decideHttp, decideTcp, policy, TARGET } from './simulate.ts';
+import { connection, context, decideHttp, decideTcp, policy, roundTrip, TARGET } from './simulate.ts';
 
 const SLEEP = { tls: true, peerPrincipal: 'spiffe://cluster.local/ns/foo/sa/sleep' };
 
@@ -33,12 +34,37 @@ test('selection: selector, other namespace, root namespace, targetRefs', () => {
   assert.equal(decideHttp([policy('p', 'bar', deny)], {}).status, 200);
   assert.equal(decideHttp([policy('p', 'istio-system', deny)], {}).status, 403);
   assert.equal(decideHttp([policy('p', 'istio-system', { ...deny, selector: { matchLabels: { version: 'v2' } } })], {}).status, 200);
-  const svc = policy('p', 'foo', { ...deny, targetRefs: [{ kind: 'Service', name: 'httpbin' }] });
-  assert.equal(decideHttp([svc], {}, { ...TARGET, services: ['httpbin'] }).status, 403);
-  assert.equal(decideHttp([svc], {}, { ...TARGET, services: ['other'] }).status, 200);
-  const gw = policy('p', 'foo', { ...deny, targetRef: { kind: 'Gateway', name: 'edge' } });
-  assert.equal(decideHttp([gw], {}, { ...TARGET, workloadLabels: { 'gateway.networking.k8s.io/gateway-name': 'edge' } }).status, 403);
+  const gw = policy('p', 'foo', { ...deny, targetRef: { group: 'gateway.networking.k8s.io', kind: 'Gateway', name: 'edge' } });
+  const edge = { ...TARGET, workloadLabels: { 'gateway.networking.k8s.io/gateway-name': 'edge' } };
+  assert.equal(decideHttp([gw], {}, edge).status, 403);
   assert.equal(decideHttp([gw], {}).status, 200);
+});
+
+// Istio's WorkloadPolicyMatcher.ShouldAttachPolicy (pilot/pkg/model/policyattachment.go).
+test('targetRefs attach as Istio does: only to a Gateway API gateway, by its name, in its namespace', () => {
+  const deny = { action: 'DENY' as const, rules: [{}] };
+  const gwRef = { group: 'gateway.networking.k8s.io', kind: 'Gateway', name: 'edge' };
+  const edge = (namespace: string) => ({ ...TARGET, namespace, workloadLabels: { 'gateway.networking.k8s.io/gateway-name': 'edge' } });
+  // A sidecar behind Service httpbin ignores a policy whose targetRef names that Service (waypoints only).
+  const svc = policy('allow-get', 'foo', { targetRefs: [{ group: '', kind: 'Service', name: 'httpbin' }], rules: [{ to: [{ operation: { methods: ['GET'] } }] }] });
+  const sidecar = { ...TARGET, services: ['httpbin'] };
+  assert.equal(policySelects(svc, sidecar), false);
+  assert.equal(decideHttp([svc], { method: 'POST' }, sidecar).status, 200);
+  // A classic gateway (label istio=..., no gateway-name label) ignores every targetRef policy.
+  const classic = { ...TARGET, namespace: 'istio-system', workloadLabels: { istio: 'ingressgateway', app: 'istio-ingressgateway' } };
+  assert.equal(policySelects(policy('p', 'istio-system', { ...deny, targetRef: { ...gwRef, name: 'ingressgateway' } }), classic), false);
+  // The root namespace is no exception: the policy must be in the gateway's namespace.
+  assert.equal(policySelects(policy('p', 'istio-system', { ...deny, targetRef: gwRef }), edge('team-a')), false);
+  assert.equal(policySelects(policy('p', 'istio-system', { ...deny, targetRef: { ...gwRef, namespace: 'team-a' } }), edge('team-a')), false);
+  assert.equal(policySelects(policy('p', 'team-a', { ...deny, targetRef: gwRef }), edge('team-a')), true);
+  assert.equal(policySelects(policy('p', 'team-a', { ...deny, targetRef: { ...gwRef, namespace: 'team-a' } }), edge('team-a')), true);
+  assert.equal(policySelects(policy('p', 'team-a', { ...deny, targetRef: { ...gwRef, namespace: 'team-b' } }), edge('team-a')), false);
+  // Group and kind must be Gateway API's Gateway; the name must be the workload's gateway.
+  assert.equal(policySelects(policy('p', 'team-a', { ...deny, targetRef: { kind: 'Gateway', name: 'edge' } }), edge('team-a')), false);
+  assert.equal(policySelects(policy('p', 'team-a', { ...deny, targetRef: { ...gwRef, name: 'other' } }), edge('team-a')), false);
+  assert.equal(policySelects(policy('p', 'team-a', { ...deny, targetRefs: [{ ...gwRef, name: 'other' }, gwRef] }), edge('team-a')), true);
+  // Without targetRefs a gateway is selected by labels like any workload.
+  assert.equal(policySelects(policy('p', 'team-a', deny), edge('team-a')), true);
 });
 
 test('plaintext callers never satisfy principal- or namespace-based ALLOW policies', () => {
@@ -65,6 +91,45 @@ test('TCP: ALLOW rules with HTTP-only fields are dropped; DENY keeps the TCP par
   const allowPort = policy('allow-port', 'foo', { rules: [{ to: [{ operation: { ports: ['8000'] } }] }] });
   assert.equal(decideTcp([allowPort], { localPort: 8000 }), true);
   assert.equal(decideTcp([allowPort], { localPort: 9000 }), false);
+});
+
+// Istio's checkError (authz/model/model.go) errs only for ALLOW: AUDIT, like DENY, ignores the field.
+test('TCP: an AUDIT rule with HTTP-only fields keeps its TCP part and audits those connections', () => {
+  const audit = policy('audit-db', 'foo', { action: 'AUDIT', rules: [{ to: [{ operation: { ports: ['5432'], paths: ['/x'] } }] }] });
+  const logged = (localPort: number) =>
+    translateAuthorization([audit], TARGET).tcp.some((f) => compileNetworkRbac(roundTrip(f.typed_config)).check(connection({ localPort })).logged);
+  assert.equal(logged(5432), true);
+  assert.equal(logged(8000), false);
+  assert.equal(decideTcp([audit], { localPort: 5432 }), true, 'AUDIT never denies');
+});
+
+// Istio's envoyFilterGenerator ignores forTCP: the metadata matcher stays on the TCP chain, where a
+// connection without that dynamic metadata does not match it.
+test('TCP: experimental.envoy.filters.* is not HTTP-only; the rule is kept and evaluated on the connection', () => {
+  const when = [{ key: 'experimental.envoy.filters.network.mysql_proxy[db.table]', values: ['[update]'] }];
+  const allow = policy('allow-meta', 'foo', { rules: [{ when }] });
+  const rules = translateAuthorization([allow], TARGET).tcp[0]!.typed_config['rules'] as { policies: Record<string, unknown> };
+  assert.deepEqual(Object.keys(rules.policies), ['ns[foo]-policy[allow-meta]-rule[0]']);
+  assert.equal(decideTcp([allow]), false, 'absent metadata does not match the ALLOW rule');
+  const deny = policy('deny-meta', 'foo', { action: 'DENY', rules: [{ when }] });
+  assert.equal(decideTcp([deny]), true, 'absent metadata does not match the DENY rule (it is not widened to deny all)');
+});
+
+// Istio's builder.go emits CUSTOM, then AUDIT, DENY and ALLOW, so a request a DENY policy refuses is still audited.
+test('filter order is CUSTOM, AUDIT, DENY, ALLOW: a denied request still gets the audit hint', () => {
+  const audit = policy('audit-all', 'foo', { action: 'AUDIT', rules: [{}] });
+  const deny = policy('deny-admin', 'foo', { action: 'DENY', rules: [{ to: [{ operation: { paths: ['/admin'] } }] }] });
+  const allow = policy('allow-all', 'foo', { rules: [{}] });
+  const custom = policy('ext', 'foo', { action: 'CUSTOM', provider: { name: 'opa' }, rules: [{}] });
+  const providers = [{ name: 'opa', envoyExtAuthzGrpc: { service: 'opa.foo.svc.cluster.local', port: 9191 } }];
+  const out = translateAuthorization([allow, deny, audit, custom], { ...TARGET, extensionProviders: providers });
+  const actions = (filters: { name: string; typed_config: Record<string, unknown> }[]) =>
+    filters.map((f) => (f.name.endsWith('ext_authz') ? 'EXT_AUTHZ' : ((f.typed_config['rules'] as { action?: string } | undefined)?.action ?? 'MARKER')));
+  assert.deepEqual(actions(out.http), ['MARKER', 'EXT_AUTHZ', 'LOG', 'DENY', 'ALLOW']);
+  assert.deepEqual(actions(out.tcp), ['MARKER', 'EXT_AUTHZ', 'LOG', 'DENY', 'ALLOW']);
+  const { status, ctx } = decideHttp([audit, deny], { path: '/admin' });
+  assert.equal(status, 403);
+  assert.deepEqual(ctx.info.dynamicMetadata.get('envoy.common'), { access_log_hint: true });
 });
 
 test('dry run: evaluated into shadow metadata, never enforced', () => {
@@ -102,6 +167,40 @@ test('CUSTOM: shadow marker RBAC then ext_authz; an unknown provider denies ever
   assert.equal(open.status, 403);
   assert.equal(open.ctx.info.responseCodeDetails, 'rbac_access_denied_matched_policy[default-deny-all-due-to-bad-CUSTOM-action]');
   assert.equal(decideTcp([custom]), false);
+});
+
+// Istio builds CUSTOM rules with RBAC_DENY "so that a HTTP rule is properly handled when generating for
+// TCP filter chain" (builder.go): an HTTP-only field is ignored on TCP, the rule kept, the connection checked.
+test('CUSTOM on TCP: a rule with HTTP-only fields is kept without them, so connections go to the provider', () => {
+  const providers = [{ name: 'grpc-authz', envoyExtAuthzGrpc: { service: 'authz.foo.svc.cluster.local', port: 9000 } }];
+  const target = { ...TARGET, extensionProviders: providers };
+  for (const operation of [{ paths: ['/admin'] }, { ports: ['5432'], paths: ['/admin'] }, { methods: ['GET'] }, { hosts: ['db.example.com'] }]) {
+    const p = policy('ext', 'foo', { action: 'CUSTOM', provider: { name: 'grpc-authz' }, rules: [{ to: [{ operation }] }] });
+    const tcp = translateAuthorization([p], target).tcp;
+    assert.deepEqual(tcp.map((f) => f.name), ['envoy.filters.network.rbac', 'envoy.filters.network.ext_authz'], JSON.stringify(operation));
+    const marker = compileNetworkRbac(roundTrip(tcp[0]!.typed_config));
+    const id = (localPort: number) => marker.check(connection({ localPort })).shadow?.['istio_ext_authz_shadow_effective_policy_id'];
+    assert.equal(id(5432), 'istio-ext-authz-ns[foo]-policy[ext]-rule[0]', JSON.stringify(operation));
+    if (operation.ports) assert.equal(id(8000), '', 'the ports part still narrows the rule');
+  }
+});
+
+// Istio's builder (1.20 on) puts a dry-run CUSTOM policy's rules in shadow rules it never emits: the
+// marker RBAC carries only enforced CUSTOM rules, so the provider is never asked for a dry-run policy.
+test('CUSTOM dry run: the provider is never triggered by a dry-run policy', () => {
+  const providers = [{ name: 'my-authz', envoyExtAuthzHttp: { service: 'authz.foo.svc.cluster.local', port: 8000 } }];
+  const target = { ...TARGET, extensionProviders: providers };
+  const dry = policy('ext-dry', 'foo', { action: 'CUSTOM', provider: { name: 'my-authz' }, rules: [{}] }, { 'istio.io/dry-run': 'true' });
+  const onlyDry = translateAuthorization([dry], target);
+  assert.deepEqual(onlyDry.http, []);
+  assert.deepEqual(onlyDry.tcp, []);
+  const enforced = policy('ext', 'foo', { action: 'CUSTOM', provider: { name: 'my-authz' }, rules: [{ to: [{ operation: { paths: ['/secure'] } }] }] });
+  const both = translateAuthorization([dry, enforced], target).http;
+  const marker = both[0]!.typed_config;
+  assert.equal(marker['rules'], undefined);
+  assert.deepEqual(Object.keys((marker['shadow_rules'] as { policies: object }).policies), ['istio-ext-authz-ns[foo]-policy[ext]-rule[0]']);
+  assert.equal(decideHttp([dry, enforced], { path: '/other' }, target).ctx.info.dynamicMetadata.get('envoy.filters.http.rbac')?.['istio_ext_authz_shadow_effective_policy_id'], '');
+  assert.equal(decideHttp([dry, enforced], { path: '/secure' }, target).ctx.info.dynamicMetadata.get('envoy.filters.http.rbac')?.['istio_ext_authz_shadow_effective_policy_id'], 'istio-ext-authz-ns[foo]-policy[ext]-rule[0]');
 });
 
 test('denial receipt: names policy and rule with the debug header or in local mode, and always in stream info', () => {

@@ -69,6 +69,9 @@ const ROWS: Row[] = [
 const WHEN: Row[] = [
   { name: 'request.headers', rule: { when: [{ key: 'request.headers[X-Tenant]', values: ['prod'] }] }, match: [{ headers: { 'x-tenant': 'prod ' } }, { headers: { 'x-tenant': ['dev', 'prod'] } }], miss: [{ headers: { 'x-tenant': 'dev' } }, {}] },
   { name: 'request.headers notValues', rule: { when: [{ key: 'request.headers[x-tenant]', notValues: ['dev'] }] }, match: [{ headers: { 'x-tenant': 'prod' } }, {}], miss: [{ headers: { 'x-tenant': 'dev' } }] },
+  // Istio's HeaderMatcher: `*` is present_match, so a header sent with an empty value is present too.
+  { name: 'request.headers *', rule: { when: [{ key: 'request.headers[x-debug]', values: ['*'] }] }, match: [{ headers: { 'x-debug': '1' } }, { headers: { 'x-debug': '' } }], miss: [{}] },
+  { name: 'request.headers notValues *', rule: { when: [{ key: 'request.headers[x-debug]', notValues: ['*'] }] }, match: [{}], miss: [{ headers: { 'x-debug': '' } }, { headers: { 'x-debug': '1' } }] },
   { name: 'source.ip', rule: { when: [{ key: 'source.ip', values: ['10.0.0.9'] }] }, match: [{}], miss: [{ connection: { remoteAddress: '10.0.0.8' } }] },
   { name: 'remote.ip', rule: { when: [{ key: 'remote.ip', notValues: ['10.0.0.0/8'] }] }, match: [{ connection: { remoteAddress: '11.0.0.1' } }], miss: [{}] },
   { name: 'source.namespace', rule: { when: [{ key: 'source.namespace', values: ['bar'] }] }, match: [{ connection: mtls(OTHER) }], miss: [{ connection: mtls(SLEEP) }, {}] },

@@ -173,24 +173,16 @@ test('workloads with the same inbound ports, named by the same service, and the 
   assert.doesNotMatch(JSON.stringify(cluster?.['metadata']), /orders/);
 });
 
-test('a policy that picks one workload, by label or by its service, keeps its inbound listener apart', () => {
+test('a policy that picks one workload by label keeps its inbound listener apart', () => {
   const cases: Record<string, string> = {
     'AuthorizationPolicy by selector': `apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
 metadata: { name: cart-deny, namespace: shop }
 spec: { selector: { matchLabels: { app: cart } }, action: DENY, rules: [{ to: [{ operation: { paths: [/admin] } }] }] }`,
-    'AuthorizationPolicy by targetRef to the Service': `apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: { name: cart-deny, namespace: shop }
-spec: { targetRefs: [{ kind: Service, group: '', name: cart }], action: DENY, rules: [{ to: [{ operation: { paths: [/admin] } }] }] }`,
     'AuthorizationPolicy in the root namespace by selector': `apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
 metadata: { name: cart-deny, namespace: istio-system }
 spec: { selector: { matchLabels: { app: cart } }, action: DENY, rules: [{ to: [{ operation: { paths: [/admin] } }] }] }`,
-    'AuthorizationPolicy by a single targetRef': `apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: { name: cart-deny, namespace: shop }
-spec: { targetRef: { kind: Service, group: '', name: cart }, action: DENY, rules: [{ to: [{ operation: { paths: [/admin] } }] }] }`,
     'RequestAuthentication': `apiVersion: security.istio.io/v1
 kind: RequestAuthentication
 metadata: { name: cart-jwt, namespace: shop }
@@ -217,6 +209,9 @@ kind: EnvoyFilter
 metadata: { name: odd, namespace: istio-system }
 spec: { targetRefs: abc, workloadSelector: { labels: { app: cart } } }`;
   assert.deepEqual(inboundShared(unread), { shared: true, admin: true });
+  // A targetRef to a Service attaches to waypoints only (Istio's policyattachment.go): no sidecar takes it.
+  const serviceRef = cases['AuthorizationPolicy by selector']!.replace('selector: { matchLabels: { app: cart } }', "targetRefs: [{ kind: Service, group: '', name: cart }]");
+  assert.deepEqual(inboundShared(serviceRef), { shared: true, admin: true });
   // A policy for the whole namespace picks every workload alike: still one listener.
   const namespaceWide = cases['AuthorizationPolicy by selector']!.replace('selector: { matchLabels: { app: cart } }, ', '');
   assert.deepEqual(inboundShared(namespaceWide), { shared: true, admin: true });
