@@ -24,9 +24,11 @@ import { ConfigStore, type StoreState } from './config-store.ts';
 import { ConfigWatcher } from './config-watcher.ts';
 import { ConfigReporter } from './config-report.ts';
 import { runAnalyzers } from '../analysis/run.ts';
-import { addCsrService } from './csr-service.ts';
+import { addCsrService, type CsrServiceOptions } from './csr-service.ts';
+import { type CallCheck, callerCheck, controlPlaneServerOptions, csrCallCheck, preauthInterceptor } from './call-limits.ts';
+import { CREATE_CERTIFICATE_PATH } from '../ca/certificate-service-definition.ts';
 import { ClientCertAuthenticator } from './client-cert-authenticator.ts';
-import { addCsdsService } from '../xds/csds-server.ts';
+import { addCsdsService, CsdsMethods, type CsdsOptions } from '../xds/csds-server.ts';
 import { bindGrpc, ControlPlaneError, defaultXdsTlsName } from './xds-tls.ts';
 import { ServingCertificate } from './serving-certificate.ts';
 import { Debouncer } from './debouncer.ts';
@@ -63,7 +65,9 @@ export interface ControlPlaneOptions {
 }
 
 export class ControlPlane {
-  readonly grpcServer = new grpc.Server();
+  /** Message and stream limits, and the CSR's and CSDS's callers authenticated before their messages are read (call-limits.ts). */
+  readonly grpcServer = new grpc.Server(controlPlaneServerOptions([preauthInterceptor((path) => this.#callChecks.get(path))]));
+  #callChecks = new Map<string, CallCheck>();
   readonly metrics = controlPlaneMetrics();
   readonly registry = new WorkloadRegistry();
   readonly store = new ConfigStore();
@@ -129,23 +133,29 @@ export class ControlPlane {
     });
     this.ads.register(this.grpcServer);
     if (opts.ca) {
+      // A refused certificate leaves a workload without identity (or renewing until it expires): say so here too.
+      const onResult: NonNullable<CsrServiceOptions['onResult']> = (r) => {
+        if (r.ok) this.metrics.certificatesIssued.inc({ auth: r.auth ?? 'token' });
+        // A caller without a token is not news; one whose workload certificate proves nothing is (as a refused ADS stream).
+        else if (r.code === 'UNAUTHENTICATED' && r.message) this.#log('warn', `refused certificate request from ${r.peer ?? 'a caller'}: ${r.message}`);
+        else if (r.code !== 'UNAUTHENTICATED') this.#log('warn', `certificate refused for ${r.identity ? `${r.identity.namespace}/${r.identity.serviceAccount}` : 'a caller'}: ${r.code} ${r.message ?? ''}`.trim());
+      };
       addCsrService(this.grpcServer, {
         ca: opts.ca,
         authenticate: (t) => this.verifyBootstrapToken(t),
         ...(clientCerts ? { authenticateCertificate: (c) => clientCerts.authenticate(c) } : {}),
-        // A refused certificate leaves a workload without identity (or renewing until it expires): say so here too.
-        onResult: (r) => {
-          if (r.ok) this.metrics.certificatesIssued.inc({ auth: r.auth ?? 'token' });
-          // A caller without a token is not news; one whose workload certificate proves nothing is (as a refused ADS stream).
-          else if (r.code === 'UNAUTHENTICATED' && r.message) this.#log('warn', `refused certificate request from ${r.peer ?? 'a caller'}: ${r.message}`);
-          else if (r.code !== 'UNAUTHENTICATED') this.#log('warn', `certificate refused for ${r.identity ? `${r.identity.namespace}/${r.identity.serviceAccount}` : 'a caller'}: ${r.code} ${r.message ?? ''}`.trim());
-        },
+        onResult,
       });
+      // The same decision from the call's headers, before its message is read (the handler decides again).
+      this.#callChecks.set(
+        CREATE_CERTIFICATE_PATH,
+        csrCallCheck({ verifyToken: (t) => this.verifyBootstrapToken(t), ...(clientCerts ? { verifyCertificate: (c) => clientCerts.authenticate(c) } : {}), onRefused: onResult }),
+      );
       this.metrics.rootCertExpiry.set(Math.floor(opts.ca.rootExpiry().getTime() / 1000));
     }
     // CSDS authenticates its caller as ADS does (the same certificate checks and token), and its refusals
     // are counted with ADS's: one metric of callers the xDS ports turned away.
-    addCsdsService(this.grpcServer, {
+    const csds = {
       connections: () => this.ads.connections,
       verifyToken: (t) => this.verifyBootstrapToken(t),
       tokenGenuine: (t) => this.#tokens.verify(t, 0) !== undefined,
@@ -156,7 +166,11 @@ export class ControlPlane {
         this.metrics.refused.inc({ code: r.code });
         this.#log('warn', `refused CSDS call from ${r.peer}: ${r.code} ${r.reason}`);
       },
-    });
+    } satisfies CsdsOptions;
+    addCsdsService(this.grpcServer, csds);
+    // A stream's requests are each authenticated again by the service; its first is not read unless this passes.
+    this.#callChecks.set(CsdsMethods.fetch, callerCheck(csds));
+    this.#callChecks.set(CsdsMethods.stream, callerCheck(csds));
     this.#debouncer = new Debouncer({
       quietMs: opts.debounce?.quietMs ?? 100,
       maxMs: opts.debounce?.maxMs ?? 10_000,

@@ -47,6 +47,9 @@ function statusFor(err: unknown): grpc.status {
 }
 
 /** Adds `IstioCertificateService` to a gRPC server (plaintext loopback 15010 or TLS 15012). */
+/** The refusal of a caller without a credential (also given before its message is read: call-limits.ts). */
+export const CSR_UNAUTHENTICATED_DETAILS = 'a valid bearer token or workload certificate is required';
+
 export function addCsrService(server: grpc.Server, options: CsrServiceOptions): void {
   const createCertificate: grpc.handleUnaryCall<IstioCertificateRequest, IstioCertificateResponse> = (call, callback) => {
     void (async () => {
@@ -63,7 +66,7 @@ export function addCsrService(server: grpc.Server, options: CsrServiceOptions): 
       if (!identity) {
         const refusal = cert?.kind === 'refused' ? { message: `${cert.code} ${cert.reason}` } : {};
         options.onResult?.({ ok: false, code: 'UNAUTHENTICATED', peer: call.getPeer(), ...refusal });
-        callback({ code: grpc.status.UNAUTHENTICATED, details: 'a valid bearer token or workload certificate is required' });
+        callback({ code: grpc.status.UNAUTHENTICATED, details: CSR_UNAUTHENTICATED_DETAILS });
         return;
       }
       try {

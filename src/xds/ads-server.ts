@@ -65,6 +65,25 @@ export const adsServiceDefinition: grpc.ServiceDefinition = {
   },
 };
 
+/**
+ * The most resource names one DiscoveryRequest may list. A sidecar's EDS list in a mesh of 1,000
+ * services (two ports, two subsets each) is 6,000 names, 278 KB; the message limit (2 MiB, call-limits.ts)
+ * holds some 45,000 such names, so this refuses only lists of names shorter than any cluster's.
+ */
+export const MAX_RESOURCE_NAMES = 65_536;
+/** The longest resource name (characters): a cluster name is at most `outbound|65535|<subset>|<host>`, some 330. */
+export const MAX_RESOURCE_NAME_LENGTH = 4096;
+
+/** Why a request's `resource_names` is refused, or undefined. */
+export function resourceNamesRefusal(req: DiscoveryRequest): string | undefined {
+  const names = req.resource_names ?? [];
+  if (names.length > MAX_RESOURCE_NAMES) return `resource_names lists ${names.length} names for ${req.type_url ?? ''}, more than ${MAX_RESOURCE_NAMES}`;
+  for (const n of names) {
+    if (n.length > MAX_RESOURCE_NAME_LENGTH) return `a resource name for ${req.type_url ?? ''} is ${n.length} characters long, more than ${MAX_RESOURCE_NAME_LENGTH}`;
+  }
+  return undefined;
+}
+
 function refusal(code: grpc.status, details: string): grpc.ServiceError {
   return Object.assign(new Error(details), { code, details, metadata: new grpc.Metadata() });
 }
@@ -232,6 +251,13 @@ export class AdsServer {
     };
     call.on('data', (req: DiscoveryRequest) => {
       if (closed) return;
+      // A list no proxy sends ends the stream, as a message over the size limit does: it would be kept
+      // (as this stream's subscription) and matched against on every push.
+      const tooLarge = resourceNamesRefusal(req);
+      if (tooLarge !== undefined) {
+        close();
+        return this.#refuse(call, peer, grpc.status.RESOURCE_EXHAUSTED, 'TOO_MANY_NAMES', tooLarge, true);
+      }
       if (!conn) {
         try {
           const node = parseNode(req.node);

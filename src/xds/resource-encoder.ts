@@ -22,12 +22,25 @@ interface Encoded {
 
 /** Distinct subscribed-name lists whose sets are kept per source map and type. */
 const MAX_NAME_LISTS = 1024;
+/**
+ * Resources (entries of the sets' arrays) kept per source map and type, over all its lists: about 4 MB of
+ * references. A proxy's list selects from the source map, so a set is never larger than the map, and the
+ * lists of one scope's proxies are few; a client sending ever new lists makes the memo start over.
+ */
+const MAX_HELD_RESOURCES = 1 << 18;
+
+/** The sets of one source map and type, by the digest of their subscribed names. */
+interface NameListSets {
+  sets: Map<string, EncodedSet>;
+  /** The sum of the sets' resource counts. */
+  held: number;
+}
 
 export class ResourceEncoder {
   /** By object identity: a shared object is hashed and encoded once, whoever sends it. */
   #byObject = new WeakMap<object, Encoded>();
   /** By source map identity, then type, then subscribed names: a shared map's sets are built once. */
-  #bySource = new WeakMap<ReadonlyMap<string, TypedAny>, Map<string, Map<string, EncodedSet>>>();
+  #bySource = new WeakMap<ReadonlyMap<string, TypedAny>, Map<string, NameListSets>>();
   /** By content hash, this generation and the previous one: equal bytes are held once. */
   #current = new Map<string, Encoded>();
   #previous = new Map<string, Encoded>();
@@ -53,18 +66,23 @@ export class ResourceEncoder {
     }
     let byNames = bySource.get(typeUrl);
     if (!byNames) {
-      byNames = new Map();
+      byNames = { sets: new Map(), held: 0 };
       bySource.set(typeUrl, byNames);
     }
-    // The joined names are one string per list, so the map hashes a long list once, not per push.
+    // A digest of the names, once per list: the key is small whatever the list (the names are the
+    // client's, up to the message limit), and a long list is hashed once, not per push.
     const key = names.length === 0 ? '' : this.#namesKey(names);
-    let set = byNames.get(key);
+    let set = byNames.sets.get(key);
     if (!set) {
       set = this.encode(typeUrl, names.length === 0 ? source : pick(source, names), generation);
-      // The names are the client's: a stream sending ever new lists must not grow this for as long as
-      // the source map lives (a whole config generation). Proxies of one scope ask for a few lists.
-      if (byNames.size >= MAX_NAME_LISTS) byNames.clear();
-      byNames.set(key, set);
+      // A stream sending ever new lists must not grow this for as long as the source map lives (a whole
+      // config generation): the lists kept and the resources their sets hold are bounded.
+      if (byNames.sets.size >= MAX_NAME_LISTS || byNames.held + set.resources.length > MAX_HELD_RESOURCES) {
+        byNames.sets.clear();
+        byNames.held = 0;
+      }
+      byNames.sets.set(key, set);
+      byNames.held += set.resources.length;
     }
     return set;
   }
@@ -90,12 +108,14 @@ export class ResourceEncoder {
     return { hash: createHash('sha1').update(parts.join('\0')).digest('base64url'), resources, objects, bytes };
   }
 
-  /** Subscribed names joined, once per list: a connection keeps its list until the names change. */
+  /** Digest of the subscribed names, once per list: a connection keeps its list until the names change. */
   #names = new WeakMap<readonly string[], string>();
   #namesKey(names: readonly string[]): string {
     let k = this.#names.get(names);
     if (k === undefined) {
-      k = names.join('\0');
+      // One digest over the joined names (a native call per name costs more than the join); the count
+      // first, so no two lists share the joined string. SHA-256: the client chooses the names.
+      k = createHash('sha256').update(`${names.length}\0${names.join('\0')}`).digest('base64url');
       this.#names.set(names, k);
     }
     return k;
