@@ -52,7 +52,8 @@ function translateOne(route: HTTPRoute, m: HTTPMatchRequest | undefined, env: Ro
   const name = route.name && m?.name ? `${route.name}.${m.name}` : (route.name ?? m?.name);
   if (name) out['name'] = name;
   out['metadata'] = env.metadata ?? { filter_metadata: { istio: toStruct({ config: env.configPath }) } };
-  Object.assign(out, translateHeaders(route.headers));
+  const headers = translateHeaders(route.headers);
+  Object.assign(out, headers.fields);
   if (route.redirect) out['redirect'] = translateRedirect(route, env.ctx);
   else if (route.directResponse) {
     const body = route.directResponse.body;
@@ -61,7 +62,7 @@ function translateOne(route: HTTPRoute, m: HTTPMatchRequest | undefined, env: Ro
       ...(body?.string !== undefined ? { body: { inline_string: body.string } } : {}),
       ...(body?.bytes !== undefined ? { body: { inline_bytes: body.bytes } } : {}),
     };
-  } else out['route'] = translateAction(route, env, out);
+  } else out['route'] = translateAction(route, env, out, headers.authority);
   // pilot names the span by the route's one destination; a route with several (even with zero weights) has none.
   const single = route.route?.length === 1 ? ((out['route'] as Record<string, unknown> | undefined)?.['cluster'] as string | undefined) : undefined;
   out['decorator'] = routeDecorator(out['match'] as Record<string, unknown>, single, env.vsName ?? '', env.ctx.port);
@@ -93,22 +94,33 @@ function translateRedirect(route: HTTPRoute, ctx: RouteContext): Record<string, 
   return out;
 }
 
-function translateAction(route: HTTPRoute, env: RouteEnv, outRoute: Record<string, unknown>): Record<string, unknown> {
+/**
+ * The forwarding action. `authority` is the host the route's request headers set or add (Istio's
+ * TranslateHeadersOperations): with rewrite.authority, which wins, the route's host_rewrite_literal.
+ */
+function translateAction(route: HTTPRoute, env: RouteEnv, outRoute: Record<string, unknown>, authority: string | undefined): Record<string, unknown> {
   const action: Record<string, unknown> = {};
   const dests = (route.route ?? []).filter((d, _i, all) => all.length === 1 || (d.weight ?? 0) > 0);
+  let destinationAuthority: string | undefined;
   if (dests.length === 1) {
     const d = dests[0]!;
     const target = env.destination(d.destination);
     action['cluster'] = target.cluster;
     if (target.hashPolicy) action['hash_policy'] = target.hashPolicy;
-    Object.assign(outRoute, mergeHeaderOps(outRoute, translateHeaders(d.headers)));
+    const headers = translateHeaders(d.headers);
+    Object.assign(outRoute, mergeHeaderOps(outRoute, headers.fields));
+    destinationAuthority = headers.authority;
   } else {
     action['weighted_clusters'] = {
-      clusters: dests.map((d) => ({
-        name: env.destination(d.destination).cluster,
-        weight: { value: d.weight ?? 0 },
-        ...translateHeaders(d.headers),
-      })),
+      clusters: dests.map((d) => {
+        const headers = translateHeaders(d.headers);
+        return {
+          name: env.destination(d.destination).cluster,
+          weight: { value: d.weight ?? 0 },
+          ...headers.fields,
+          ...(headers.authority ? { host_rewrite_literal: headers.authority } : {}),
+        };
+      }),
     };
   }
   if (env.gatewaySemantics) action['cluster_not_found_response_code'] = 'INTERNAL_SERVER_ERROR';
@@ -123,7 +135,10 @@ function translateAction(route: HTTPRoute, env: RouteEnv, outRoute: Record<strin
   if (rw?.uriRegexRewrite) {
     action['regex_rewrite'] = { pattern: { regex: rw.uriRegexRewrite.match }, substitution: rw.uriRegexRewrite.rewrite };
   }
-  if (rw?.authority) action['host_rewrite_literal'] = rw.authority;
+  // As pilot's applyHTTPRouteDestination and processDestination: rewrite.authority, else the route's
+  // headers' authority, else (one destination) the destination's headers' authority.
+  const host = rw?.authority || authority || destinationAuthority;
+  if (host) action['host_rewrite_literal'] = host;
   const mirrors = [
     ...(route.mirror ? [{ destination: route.mirror, percent: route.mirrorPercentage?.value ?? route.mirrorPercent }] : []),
     ...(route.mirrors ?? []).map((m) => ({ destination: m.destination, percent: m.percentage?.value })),

@@ -96,6 +96,20 @@ export function detectionFields(snapshot: MeshSnapshot, ports: readonly InboundP
   };
 }
 
+/**
+ * The action of an inbound port's one route, as Istio's BuildDefaultHTTPInboundRoute (1.24+): no
+ * timeout, no stream duration limit, a gRPC client's grpc-timeout header unbounded, and, but for gRPC,
+ * two retries of a request the app's connection reset before it was sent (ENABLE_INBOUND_RETRY_POLICY).
+ */
+function inboundRouteAction(cluster: string, protocol: Protocol): Record<string, unknown> {
+  return {
+    cluster,
+    timeout: { seconds: 0 },
+    max_stream_duration: { max_stream_duration: { seconds: 0 }, grpc_timeout_header_max: { seconds: 0 } },
+    ...(protocol === 'GRPC' ? {} : { retry_policy: { retry_on: 'reset-before-request', num_retries: { value: 2 } } }),
+  };
+}
+
 export function buildInboundListener(snapshot: MeshSnapshot, scope: ProxyScope, ports: readonly InboundPort[], options: TranslateOptions): Record<string, unknown> {
   const peerAuthentications = snapshot.resources.filter((r): r is PeerAuthentication => r.kind === 'PeerAuthentication');
   const proxy = scope.proxy;
@@ -115,7 +129,7 @@ export function buildInboundListener(snapshot: MeshSnapshot, scope: ProxyScope, 
             {
               name: `inbound|http|${port}`,
               domains: ['*'],
-              routes: [{ name: 'default', match: { prefix: '/' }, route: { cluster, timeout: { seconds: 0 } }, ...(operation ? { decorator: { operation } } : {}) }],
+              routes: [{ name: 'default', match: { prefix: '/' }, route: inboundRouteAction(cluster, protocol), ...(operation ? { decorator: { operation } } : {}) }],
             },
           ],
           validate_clusters: { value: false },

@@ -31,7 +31,7 @@ spec:
   ports: [{ name: http, port: 80, targetPort: 8080 }]
 `;
 
-type Route = { name?: string; route?: Record<string, unknown>; typed_per_filter_config?: Record<string, TypedAny> };
+type Route = { name?: string; route?: Record<string, unknown>; typed_per_filter_config?: Record<string, TypedAny>; [field: string]: unknown };
 
 /** The routes of api's virtual host on the client sidecar, by route name. */
 function routes(yaml: string): Map<string, Route> {
@@ -171,4 +171,98 @@ test("timeouts: max_grpc_timeout is the route's timeout (0 = a gRPC client's grp
   assert.deepEqual(r.get('timed')?.route?.['max_grpc_timeout'], { seconds: 3 });
   assert.deepEqual(r.get('untimed')?.route?.['timeout'], { seconds: 0 });
   assert.deepEqual(r.get('untimed')?.route?.['max_grpc_timeout'], { seconds: 0 });
+});
+
+test("retries given without attempts (or with 0) disable retrying: Istio's ConvertPolicy returns nil for attempts <= 0", () => {
+  const r = routes(
+    vs(`    - name: no-attempts
+      match: [{ uri: { prefix: /n } }]
+      route: [{ destination: { host: api } }]
+      retries: { retryIgnorePreviousHosts: false, backoff: 50ms }
+    - name: zero
+      match: [{ uri: { prefix: /z } }]
+      route: [{ destination: { host: api } }]
+      retries: { attempts: 0 }
+    - name: absent
+      route: [{ destination: { host: api } }]
+`),
+  );
+  assert.equal(r.get('no-attempts')?.route?.['retry_policy'], undefined);
+  assert.equal(r.get('zero')?.route?.['retry_policy'], undefined);
+  // Only a route without `retries` takes the default policy.
+  assert.deepEqual((r.get('absent')?.route?.['retry_policy'] as Record<string, unknown> | undefined)?.['num_retries'], { value: 2 });
+});
+
+test('meshConfig.defaultHttpRetryPolicy is read whole: backoff, retryIgnorePreviousHosts and retryRemoteLocalities too', () => {
+  const mesh = `---
+apiVersion: install.istio.io/v1alpha1
+kind: IstioOperator
+metadata: { name: mesh, namespace: istio-system }
+spec:
+  meshConfig:
+    defaultHttpRetryPolicy: { attempts: 3, retryOn: 5xx, backoff: 100ms, retryIgnorePreviousHosts: false, retryRemoteLocalities: true }
+`;
+  const policy = routes(mesh.replace(/^---/, '')).get('default')?.route?.['retry_policy'] as Record<string, unknown>;
+  assert.deepEqual(policy['num_retries'], { value: 3 });
+  assert.equal(policy['retry_on'], '5xx');
+  assert.deepEqual(policy['retry_back_off'], { base_interval: { seconds: 0, nanos: 100_000_000 } });
+  assert.equal(policy['retry_host_predicate'], undefined, 'retryIgnorePreviousHosts: false');
+  assert.equal((policy['retry_priority'] as { name?: string } | undefined)?.name, 'envoy.retry_priorities.previous_priorities');
+});
+
+test("headers: a request host / :authority (any case) becomes host_rewrite_literal, as Istio's TranslateHeadersOperations", () => {
+  const r = routes(
+    vs(`    - name: set-host
+      match: [{ uri: { prefix: /s } }]
+      headers: { request: { set: { Host: set.example, x-a: "1" }, add: { ":authority": added.example } } }
+      route: [{ destination: { host: api } }]
+    - name: add-authority
+      match: [{ uri: { prefix: /a } }]
+      headers: { request: { add: { ":Authority": added.example } } }
+      route: [{ destination: { host: api } }]
+    - name: rewrite-wins
+      match: [{ uri: { prefix: /r } }]
+      headers: { request: { set: { host: header.example } } }
+      rewrite: { authority: rewrite.example }
+      route: [{ destination: { host: api } }]
+    - name: destination
+      match: [{ uri: { prefix: /d } }]
+      route: [{ destination: { host: api }, headers: { request: { set: { host: dest.example } } } }]
+    - name: route-over-destination
+      match: [{ uri: { prefix: /o } }]
+      headers: { request: { set: { host: route.example } } }
+      route: [{ destination: { host: api }, headers: { request: { set: { host: dest.example } } } }]
+    - name: weighted
+      match: [{ uri: { prefix: /w } }]
+      headers: { request: { set: { host: route.example } } }
+      route:
+        - { destination: { host: api }, weight: 50, headers: { request: { add: { host: one.example } } } }
+        - { destination: { host: api }, weight: 50 }
+    - name: removed
+      headers:
+        request: { remove: [":path", Host, x-b] }
+        response: { set: { host: ignored.example, x-c: "1" }, remove: [":status", x-d] }
+      route: [{ destination: { host: api } }]
+`),
+  );
+  const host = (name: string) => r.get(name)?.route?.['host_rewrite_literal'];
+  assert.equal(host('set-host'), 'set.example', '`set` wins over `add`');
+  assert.deepEqual(r.get('set-host')?.['request_headers_to_add'], [{ header: { key: 'x-a', value: '1' }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' }]);
+  assert.equal(host('add-authority'), 'added.example');
+  assert.equal(r.get('add-authority')?.['request_headers_to_add'], undefined);
+  assert.equal(host('rewrite-wins'), 'rewrite.example');
+  assert.equal(host('destination'), 'dest.example');
+  assert.equal(host('route-over-destination'), 'route.example', 'the destination rewrites only when the route does not');
+  assert.equal(host('weighted'), 'route.example');
+  const weighted = r.get('weighted')?.route?.['weighted_clusters'] as { clusters: Record<string, unknown>[] } | undefined;
+  const clusters = weighted?.clusters ?? [];
+  assert.equal(clusters.length, 2);
+  assert.equal(clusters[0]?.['host_rewrite_literal'], 'one.example');
+  assert.equal(clusters[0]?.['request_headers_to_add'], undefined);
+  assert.equal(clusters[1]?.['host_rewrite_literal'], undefined);
+  const removed = r.get('removed');
+  assert.equal(removed?.route?.['host_rewrite_literal'], undefined, 'a response host rewrites nothing');
+  assert.deepEqual(removed?.['request_headers_to_remove'], ['x-b']);
+  assert.deepEqual(removed?.['response_headers_to_add'], [{ header: { key: 'x-c', value: '1' }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' }]);
+  assert.deepEqual(removed?.['response_headers_to_remove'], ['x-d']);
 });

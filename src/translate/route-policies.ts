@@ -9,15 +9,17 @@ import { fractionalPercent, istioDuration, stringMatcher } from './xds-values.ts
 export const defaultRetryOn = 'connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes';
 
 /**
- * HTTPRetry → Envoy RetryPolicy; undefined when retries are disabled (`attempts: 0`). A route that
- * hashes (consistent hash) gets no previous_hosts predicate, as Istio's DefaultConsistentHashPolicy:
- * a retry stays on the host its key maps to.
+ * HTTPRetry → Envoy RetryPolicy, as Istio's ConvertPolicy: the route's `retries`, else
+ * meshConfig.defaultHttpRetryPolicy (read whole), else Istio's default policy (2 retries). A given
+ * policy retries only with `attempts` above 0: without attempts (or 0) it disables retries (undefined). A
+ * route that hashes (consistent hash) gets no previous_hosts predicate, as Istio's
+ * DefaultConsistentHashPolicy: a retry stays on the host its key maps to.
  */
 export function translateRetries(retries: HTTPRetry | undefined, mesh: MeshSettings, consistentHash = false): Record<string, unknown> | undefined {
-  const base = retries ?? mesh.defaultHttpRetryPolicy;
-  const attempts = base?.attempts ?? 2;
+  const base: HTTPRetry | undefined = retries ?? mesh.defaultHttpRetryPolicy;
+  const attempts = base ? (base.attempts ?? 0) : 2;
   if (attempts <= 0) return undefined;
-  const words = (base?.retryOn ?? defaultRetryOn).split(',').map((w) => w.trim()).filter(Boolean);
+  const words = (base?.retryOn || defaultRetryOn).split(',').map((w) => w.trim()).filter(Boolean);
   const codes = words.filter((w) => /^\d{3}$/.test(w)).map(Number);
   const on = words.filter((w) => !/^\d{3}$/.test(w));
   if (codes.length > 0 && !on.includes('retriable-status-codes')) on.push('retriable-status-codes');
@@ -26,17 +28,17 @@ export function translateRetries(retries: HTTPRetry | undefined, mesh: MeshSetti
     num_retries: { value: attempts },
     // Istio's ConvertPolicy: retryIgnorePreviousHosts decides when set; unset, a consistent-hash route
     // keeps its host on retry and any other tries another.
-    ...((retries?.retryIgnorePreviousHosts ?? !consistentHash) ? { retry_host_predicate: [{ name: 'envoy.retry_host_predicates.previous_hosts' }] } : {}),
+    ...((base?.retryIgnorePreviousHosts ?? !consistentHash) ? { retry_host_predicate: [{ name: 'envoy.retry_host_predicates.previous_hosts' }] } : {}),
     host_selection_retry_max_attempts: 5,
   };
-  const backoff = istioDuration(retries?.backoff);
+  const backoff = istioDuration(base?.backoff);
   if (backoff) out['retry_back_off'] = { base_interval: backoff };
   const perTry = istioDuration(base?.perTryTimeout);
   if (perTry) out['per_try_timeout'] = perTry;
   if (codes.length > 0) out['retriable_status_codes'] = codes;
   // Istio's fixed update_frequency: the first two tries use the normal priority load, later ones
   // leave out the priorities (localities, under failover) already tried.
-  if (retries?.retryRemoteLocalities) {
+  if (base?.retryRemoteLocalities) {
     out['retry_priority'] = { name: 'envoy.retry_priorities.previous_priorities', typed_config: { '@type': TypeUrl.PreviousPrioritiesConfig, update_frequency: 2 } };
   }
   return out;
@@ -69,6 +71,7 @@ export function translateFault(fault: HTTPFaultInjection): Record<string, unknow
   return out['delay'] || out['abort'] ? out : undefined;
 }
 
+/** Istio's SupportedGRPCStatus, by code (validation admits these names only). */
 const grpcCodes = [
   'OK', 'CANCELLED', 'UNKNOWN', 'INVALID_ARGUMENT', 'DEADLINE_EXCEEDED', 'NOT_FOUND', 'ALREADY_EXISTS',
   'PERMISSION_DENIED', 'RESOURCE_EXHAUSTED', 'FAILED_PRECONDITION', 'ABORTED', 'OUT_OF_RANGE',
@@ -76,8 +79,7 @@ const grpcCodes = [
 ];
 
 function grpcCode(status: string): number {
-  if (/^\d+$/.test(status)) return Number(status);
-  const i = grpcCodes.indexOf(status.toUpperCase());
+  const i = grpcCodes.indexOf(status);
   return i >= 0 ? i : 2;
 }
 
@@ -108,20 +110,48 @@ export function translateMirror(cluster: string, percent: number | undefined): R
   return { cluster, runtime_fraction: { default_value: fractionalPercent(percent ?? 100) } };
 }
 
-/** Header operations as the fields of a Route or weighted cluster. */
-export function translateHeaders(headers: Headers | undefined): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  addOps(out, 'request', headers?.request);
-  addOps(out, 'response', headers?.response);
-  return out;
+/** Header operations as Istio's TranslateHeadersOperations makes them. */
+export interface TranslatedHeaders {
+  /** The header lists of a Route or weighted cluster. */
+  fields: Record<string, unknown>;
+  /**
+   * A request `host` / `:authority` (any case) to set or add, which is no header operation but the
+   * upstream authority: the route's or weighted cluster's host_rewrite_literal (`set` wins over `add`).
+   */
+  authority: string | undefined;
 }
 
-function addOps(out: Record<string, unknown>, side: 'request' | 'response', ops: HeaderOperations | undefined): void {
-  if (!ops) return;
+/** Header operations as the fields of a Route or weighted cluster, and the authority they rewrite to. */
+export function translateHeaders(headers: Headers | undefined): TranslatedHeaders {
+  const fields: Record<string, unknown> = {};
+  const authority = addOps(fields, 'request', headers?.request);
+  addOps(fields, 'response', headers?.response);
+  return { fields, authority };
+}
+
+/** Istio's isInternalHeader: pseudo-headers and `host` cannot be set, added or removed as headers. */
+const isInternal = (key: string): boolean => key.startsWith(':') || key.toLowerCase() === 'host';
+/** Istio's isAuthorityHeader. */
+const isAuthority = (key: string): boolean => key.toLowerCase() === ':authority' || key.toLowerCase() === 'host';
+
+/** Adds the side's header lists to `out`; returns the authority its `set` (else `add`) names. */
+function addOps(out: Record<string, unknown>, side: 'request' | 'response', ops: HeaderOperations | undefined): string | undefined {
+  if (!ops) return undefined;
   const add: Record<string, unknown>[] = [];
+  let setAuthority: string | undefined;
+  let addAuthority: string | undefined;
   // Envoy's default append action (APPEND_IF_EXISTS_OR_ADD) is Istio's `add`; `set` overwrites.
-  for (const [key, value] of Object.entries(ops.set ?? {})) add.push({ header: { key, value }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' });
-  for (const [key, value] of Object.entries(ops.add ?? {})) add.push({ header: { key, value } });
+  for (const [key, value] of Object.entries(ops.set ?? {})) {
+    if (isAuthority(key)) setAuthority = value;
+    if (!isInternal(key)) add.push({ header: { key, value }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' });
+  }
+  for (const [key, value] of Object.entries(ops.add ?? {})) {
+    if (isAuthority(key)) addAuthority = value;
+    if (!isInternal(key)) add.push({ header: { key, value } });
+  }
   if (add.length > 0) out[`${side}_headers_to_add`] = add;
-  if (ops.remove?.length) out[`${side}_headers_to_remove`] = [...ops.remove];
+  const remove = (ops.remove ?? []).filter((k) => !isInternal(k));
+  if (remove.length > 0) out[`${side}_headers_to_remove`] = remove;
+  // Istio takes `set`'s authority over `add`'s, and an empty one is none.
+  return setAuthority || addAuthority || undefined;
 }

@@ -1,6 +1,6 @@
-// DestinationRule connectionPool.http.h2UpgradePolicy: UPGRADE makes an HTTP/1.1 port's cluster speak
-// HTTP/2 upstream (explicit http2_protocol_options), DO_NOT_UPGRADE and the default keep HTTP/1.1, and
-// a TCP port carries no HTTP protocol options at all.
+// DestinationRule traffic policies as Istio's applyConnectionPool / applyOutlierDetection write them:
+// h2UpgradePolicy (UPGRADE speaks HTTP/2 upstream, a TCP port carries no HTTP options), zero limits
+// left unlimited, zero or deprecated outlier fields left out.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { PortTrafficPolicy } from '../config/types/networking.ts';
@@ -26,4 +26,55 @@ test('h2UpgradePolicy DO_NOT_UPGRADE or unset: no HTTP/2 upstream', () => {
 test('an HTTP/2 port stays HTTP/2 whatever the policy; a TCP port gets no HTTP options', () => {
   assert.deepEqual(options({}, true, true)?.['explicit_http_config'], { http2_protocol_options: {} });
   assert.equal(options({ connectionPool: { http: { h2UpgradePolicy: 'UPGRADE' } } }, false), undefined);
+});
+
+const U32 = 4_294_967_295;
+const thresholds = (policy: PortTrafficPolicy) =>
+  (translateTrafficPolicy({ policy, http: true, http2: false, connectTimeoutMs: 10_000 })['circuit_breakers'] as { thresholds: Record<string, unknown>[] }).thresholds[0];
+const outlier = (o: NonNullable<PortTrafficPolicy['outlierDetection']>) =>
+  translateTrafficPolicy({ policy: { outlierDetection: o }, http: true, http2: false, connectTimeoutMs: 10_000 })['outlier_detection'] as Record<string, unknown>;
+
+test("connectionPool limits: 0 is unlimited, as unset (Istio's applyConnectionPool copies only values > 0)", () => {
+  const zeros = thresholds({ connectionPool: { tcp: { maxConnections: 0 }, http: { http1MaxPendingRequests: 0, http2MaxRequests: 0, maxRetries: 0 } } });
+  assert.deepEqual(zeros, {
+    max_connections: { value: U32 },
+    max_pending_requests: { value: U32 },
+    max_requests: { value: U32 },
+    max_retries: { value: U32 },
+    track_remaining: true,
+  });
+  assert.deepEqual(zeros, thresholds({}));
+  const set = thresholds({ connectionPool: { tcp: { maxConnections: 1 }, http: { http1MaxPendingRequests: 2, http2MaxRequests: 3, maxRetries: 4 } } });
+  assert.deepEqual([set?.['max_connections'], set?.['max_pending_requests'], set?.['max_requests'], set?.['max_retries']], [{ value: 1 }, { value: 2 }, { value: 3 }, { value: 4 }]);
+});
+
+test('connectionPool: maxRequestsPerConnection, maxConcurrentStreams and tcpKeepalive.probes only when > 0; keepalive time whenever set', () => {
+  assert.equal(options({ connectionPool: { http: { maxRequestsPerConnection: 0 } } }), undefined);
+  assert.deepEqual(options({ connectionPool: { http: { maxConcurrentStreams: 0 } } }, true, true)?.['explicit_http_config'], { http2_protocol_options: {} });
+  const keepalive = (k: { probes?: number; time?: string }) =>
+    translateTrafficPolicy({ policy: { connectionPool: { tcp: { tcpKeepalive: k } } }, http: true, http2: false, connectTimeoutMs: 10_000 })['upstream_connection_options'];
+  // Istio's setKeepAliveSettings: an empty tcp_keepalive still turns SO_KEEPALIVE on with the OS defaults.
+  assert.deepEqual(keepalive({ probes: 0 }), { tcp_keepalive: {} });
+  assert.deepEqual(keepalive({ probes: 3, time: '7s' }), { tcp_keepalive: { keepalive_probes: { value: 3 }, keepalive_time: { value: 7 } } });
+});
+
+test('outlierDetection: maxEjectionPercent 0 is left to Envoy (10 %), > 0 is written', () => {
+  assert.equal(outlier({ consecutive5xxErrors: 1, maxEjectionPercent: 0 })['max_ejection_percent'], undefined);
+  assert.deepEqual(outlier({ consecutive5xxErrors: 1, maxEjectionPercent: 50 })['max_ejection_percent'], { value: 50 });
+});
+
+test('outlierDetection: the deprecated consecutiveErrors is ignored, as by Istio (no gateway-failure ejection from it)', () => {
+  assert.deepEqual(outlier({ consecutiveErrors: 1 }), { enforcing_success_rate: { value: 0 } });
+  const both = outlier({ consecutiveErrors: 1, consecutiveGatewayErrors: 3 });
+  assert.deepEqual([both['consecutive_gateway_failure'], both['enforcing_consecutive_gateway_failure']], [{ value: 3 }, { value: 100 }]);
+});
+
+test('outlierDetection: split local-origin errors keep local-origin success rate off; a 0 failure count is not written', () => {
+  assert.deepEqual(outlier({ splitExternalLocalOriginErrors: true, consecutiveLocalOriginFailures: 0 }), {
+    enforcing_success_rate: { value: 0 },
+    split_external_local_origin_errors: true,
+    enforcing_local_origin_success_rate: { value: 0 },
+  });
+  const on = outlier({ splitExternalLocalOriginErrors: true, consecutiveLocalOriginFailures: 2 });
+  assert.deepEqual([on['consecutive_local_origin_failure'], on['enforcing_consecutive_local_origin_failure']], [{ value: 2 }, { value: 100 }]);
 });

@@ -25,9 +25,10 @@ export function translateTrafficPolicy(inputs: PolicyInputs): Record<string, unk
   out['circuit_breakers'] = { thresholds: [translateThresholds(policy.connectionPool)] };
   if (policy.outlierDetection) Object.assign(out, translateOutlier(policy.outlierDetection));
   if (tcp?.tcpKeepalive) {
+    // Istio's setKeepAliveSettings: probes only when > 0; time and interval whenever set (whole seconds).
     const k = tcp.tcpKeepalive;
     const ka: Record<string, unknown> = {};
-    if (k.probes !== undefined) ka['keepalive_probes'] = { value: k.probes };
+    if (k.probes !== undefined && k.probes > 0) ka['keepalive_probes'] = { value: k.probes };
     const time = istioDuration(k.time);
     if (time) ka['keepalive_time'] = { value: time.seconds };
     const interval = istioDuration(k.interval);
@@ -76,16 +77,24 @@ function slowStartConfig(lb: LoadBalancerSettings | undefined): Record<string, u
   return window ? { slow_start_window: window } : undefined;
 }
 
+/** Istio's applyConnectionPool copies a limit only when `> 0`: 0 (or unset) keeps its default, unlimited. */
+const limit = (n: number | undefined): number => (n !== undefined && n > 0 ? n : unlimited);
+
 function translateThresholds(pool: ConnectionPoolSettings | undefined): Record<string, unknown> {
   return {
-    max_connections: { value: pool?.tcp?.maxConnections ?? unlimited },
-    max_pending_requests: { value: pool?.http?.http1MaxPendingRequests ?? unlimited },
-    max_requests: { value: pool?.http?.http2MaxRequests ?? unlimited },
-    max_retries: { value: pool?.http?.maxRetries ?? unlimited },
+    max_connections: { value: limit(pool?.tcp?.maxConnections) },
+    max_pending_requests: { value: limit(pool?.http?.http1MaxPendingRequests) },
+    max_requests: { value: limit(pool?.http?.http2MaxRequests) },
+    max_retries: { value: limit(pool?.http?.maxRetries) },
     track_remaining: true,
   };
 }
 
+/**
+ * Istio's applyOutlierDetection: the error counts whenever set (enforced only when > 0), durations
+ * whenever set, maxEjectionPercent only when > 0 (0 leaves Envoy's 10 %). The deprecated
+ * `consecutiveErrors` is not read (Istio dropped it; validation reports it as deprecated).
+ */
 function translateOutlier(o: OutlierDetection): Record<string, unknown> {
   const od: Record<string, unknown> = { enforcing_success_rate: { value: 0 } };
   const five = o.consecutive5xxErrors;
@@ -93,7 +102,7 @@ function translateOutlier(o: OutlierDetection): Record<string, unknown> {
     od['consecutive_5xx'] = { value: five };
     od['enforcing_consecutive_5xx'] = { value: five > 0 ? 100 : 0 };
   }
-  const gateway = o.consecutiveGatewayErrors ?? o.consecutiveErrors;
+  const gateway = o.consecutiveGatewayErrors;
   if (gateway !== undefined) {
     od['consecutive_gateway_failure'] = { value: gateway };
     od['enforcing_consecutive_gateway_failure'] = { value: gateway > 0 ? 100 : 0 };
@@ -102,13 +111,15 @@ function translateOutlier(o: OutlierDetection): Record<string, unknown> {
   if (interval) od['interval'] = interval;
   const base = istioDuration(o.baseEjectionTime);
   if (base) od['base_ejection_time'] = base;
-  if (o.maxEjectionPercent !== undefined) od['max_ejection_percent'] = { value: o.maxEjectionPercent };
+  if (o.maxEjectionPercent !== undefined && o.maxEjectionPercent > 0) od['max_ejection_percent'] = { value: o.maxEjectionPercent };
   if (o.splitExternalLocalOriginErrors) {
     od['split_external_local_origin_errors'] = true;
-    if (o.consecutiveLocalOriginFailures) {
+    if (o.consecutiveLocalOriginFailures !== undefined && o.consecutiveLocalOriginFailures > 0) {
       od['consecutive_local_origin_failure'] = { value: o.consecutiveLocalOriginFailures };
       od['enforcing_consecutive_local_origin_failure'] = { value: 100 };
     }
+    // Success-rate detection stays off for local-origin errors too.
+    od['enforcing_local_origin_success_rate'] = { value: 0 };
   }
   // Istio maps minHealthPercent onto the panic threshold (0 = never panic).
   return { outlier_detection: od, common_lb_config: { healthy_panic_threshold: { value: o.minHealthPercent ?? 0 } } };

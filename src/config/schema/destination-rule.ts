@@ -69,7 +69,10 @@ const outlierDetection = withRules(
     maxEjectionPercent: z.number().int().min(0).max(100).optional(),
     minHealthPercent: z.number().int().min(0).max(100).optional(),
   }),
-  deprecated('consecutiveErrors', 'consecutive5xxErrors'),
+  // Istio's applyOutlierDetection no longer reads it: translation ignores it too, and says so.
+  (v, add) => {
+    if (v['consecutiveErrors'] !== undefined) add(['consecutiveErrors'], 'OR1033', 'consecutiveErrors is deprecated and ignored (as by Istio); use consecutive5xxErrors or consecutiveGatewayErrors');
+  },
 );
 
 const clientTls = withRules(

@@ -67,7 +67,15 @@ const meshConfig = z.looseObject({
   proxyListenPort: port.optional(),
   proxyHttpPort: port.optional(),
   pathNormalization: obj({ normalization: z.enum(['DEFAULT', 'NONE', 'BASE', 'MERGE_SLASHES', 'DECODE_AND_MERGE_SLASHES']).optional() }).optional(),
-  defaultHttpRetryPolicy: obj({ attempts: uint.optional(), perTryTimeout: duration.optional(), retryOn: str.optional() }).optional(),
+  // Istio's HTTPRetry, as a VirtualService's `retries`.
+  defaultHttpRetryPolicy: obj({
+    attempts: uint.optional(),
+    perTryTimeout: duration.optional(),
+    retryOn: str.optional(),
+    retryRemoteLocalities: bool.optional(),
+    retryIgnorePreviousHosts: bool.optional(),
+    backoff: duration.optional(),
+  }).optional(),
 });
 
 export const istioOperatorSpec = obj({

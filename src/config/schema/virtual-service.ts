@@ -103,13 +103,41 @@ const retryOn = z.string().superRefine((text, ctx) => {
   }
 });
 
-const retries = obj({
-  attempts: uint.optional(),
-  perTryTimeout: duration.optional(),
-  retryOn: retryOn.optional(),
-  retryRemoteLocalities: bool.optional(),
-  retryIgnorePreviousHosts: bool.optional(),
-  backoff: duration.optional(),
+const retries = withRules(
+  obj({
+    attempts: uint.optional(),
+    perTryTimeout: duration.optional(),
+    retryOn: retryOn.optional(),
+    retryRemoteLocalities: bool.optional(),
+    retryIgnorePreviousHosts: bool.optional(),
+    backoff: duration.optional(),
+  }),
+  // Istio's validateHTTPRetry: attempts 0 (unset is 0) disables retries, so a policy beside it is a mistake.
+  (v, add) => {
+    if (v['attempts'] !== undefined && v['attempts'] !== 0) return;
+    const set = ['perTryTimeout', 'retryOn', 'retryRemoteLocalities'].filter((f) => v[f] !== undefined);
+    if (set.length === 0) return;
+    const attempts = v['attempts'] === undefined ? 'attempts is unset (0)' : 'attempts is 0';
+    add(v['attempts'] === undefined ? [] : ['attempts'], 'OR1024', `http retry policy configured when attempts are set to 0 (disabled): ${attempts} but ${set.join(', ')} ${set.length === 1 ? 'is' : 'are'} set; give attempts above 0, or remove ${set.join(', ')}`);
+  },
+);
+
+/** Istio's SupportedGRPCStatus (pkg/util/grpc): the names a gRPC abort fault may inject, by code. */
+export const grpcStatusNames = [
+  'OK', 'CANCELLED', 'UNKNOWN', 'INVALID_ARGUMENT', 'DEADLINE_EXCEEDED', 'NOT_FOUND', 'ALREADY_EXISTS',
+  'PERMISSION_DENIED', 'RESOURCE_EXHAUSTED', 'FAILED_PRECONDITION', 'ABORTED', 'OUT_OF_RANGE',
+  'UNIMPLEMENTED', 'INTERNAL', 'UNAVAILABLE', 'DATA_LOSS', 'UNAUTHENTICATED',
+] as const;
+const grpcStatusSet: ReadonlySet<string> = new Set(grpcStatusNames);
+
+/** Istio's validateGRPCStatus: one of those names, exactly (no codes, no lower case). */
+const grpcStatus = z.string().superRefine((status, ctx) => {
+  if (grpcStatusSet.has(status)) return;
+  ctx.addIssue({
+    code: 'custom',
+    message: `gRPC status "${status}" is not supported; use one of ${grpcStatusNames.join(', ')}`,
+    params: { code: 'OR1023', values: [...grpcStatusNames] },
+  });
 });
 
 const fault = obj({
@@ -121,7 +149,7 @@ const fault = obj({
   abort: withRules(
     obj({
       httpStatus: int.refine((s) => s >= 200 && s <= 599, { message: 'httpStatus must be between 200 and 599', params: { code: 'OR1024' } }).optional(),
-      grpcStatus: str.optional(),
+      grpcStatus: grpcStatus.optional(),
       http2Error: str.optional(),
       percentage: percent.optional(),
     }),

@@ -72,7 +72,8 @@ export interface MeshConfig {
   outboundTrafficPolicy?: { mode?: 'REGISTRY_ONLY' | 'ALLOW_ANY' };
   enableAutoMtls?: boolean;
   pathNormalization?: { normalization?: 'DEFAULT' | 'NONE' | 'BASE' | 'MERGE_SLASHES' | 'DECODE_AND_MERGE_SLASHES' };
-  defaultHttpRetryPolicy?: { attempts?: number; perTryTimeout?: string; retryOn?: string };
+  /** Istio's HTTPRetry: the retry policy of routes whose VirtualService sets none. */
+  defaultHttpRetryPolicy?: { attempts?: number; perTryTimeout?: string; retryOn?: string; retryRemoteLocalities?: boolean; retryIgnorePreviousHosts?: boolean; backoff?: string };
   [field: string]: unknown;
 }
 

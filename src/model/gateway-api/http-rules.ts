@@ -156,6 +156,8 @@ function translateRule(route: GatewayRoute, rule: HTTPRouteRule, name: string, m
   const request_ = parseDurationMs(rule.timeouts?.request ?? '') ?? 0;
   if (request_ > 0) out.timeout = rule.timeouts?.request as string;
   const backend = parseDurationMs(rule.timeouts?.backendRequest ?? '') ?? 0;
-  if (backend > 0) out.retries = { perTryTimeout: rule.timeouts?.backendRequest as string };
+  // As Istio's conversion without a `retry` stanza (which is not taken): the backend request's timeout is
+  // the route's. (A `retries` with only perTryTimeout would disable retrying: no attempts.)
+  if (backend > 0) out.timeout = rule.timeouts?.backendRequest as string;
   return out;
 }

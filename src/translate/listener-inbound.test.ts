@@ -1,0 +1,65 @@
+// The inbound route of a sidecar's HTTP ports, as Istio's BuildDefaultHTTPInboundRoute (1.24+, with
+// ENABLE_INBOUND_RETRY_POLICY on by default): no timeout, max_stream_duration 0 with the grpc-timeout
+// header unbounded, and two retries of a request reset before it reached the app, except on gRPC ports.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { loadText } from '../config/load.ts';
+import type { ProxyView } from '../model/proxy-view.ts';
+import { buildSnapshot } from '../model/snapshot.ts';
+import { TypeUrl } from '../xds/type-urls.ts';
+import { buildProxyResources } from './proxy-resources.ts';
+
+const api: ProxyView = {
+  id: 'sidecar~127.0.0.1~api-0.shop~shop.svc.cluster.local',
+  role: 'sidecar',
+  namespace: 'shop',
+  workloadName: 'api',
+  serviceAccount: 'api',
+  labels: { app: 'api' },
+  ip: '127.0.0.1',
+  appPorts: {},
+};
+
+const service = `
+apiVersion: v1
+kind: Service
+metadata: { name: api, namespace: shop }
+spec:
+  selector: { app: api }
+  ports:
+    - { name: http, port: 80, targetPort: 8080 }
+    - { name: grpc, port: 90, targetPort: 9090 }
+    - { name: web, port: 70, targetPort: 7070 }
+`;
+
+type Route = { name?: string; route?: Record<string, unknown> };
+
+/** The one route of each inbound HTTP chain, by the chain's name. */
+function inboundRoutes(): Map<string, Route> {
+  const { resources, diagnostics } = loadText(service, 'input.yaml');
+  assert.deepEqual(diagnostics.filter((d) => d.severity === 'error'), []);
+  const out = buildProxyResources(buildSnapshot(resources, [], '1'), api);
+  const inbound = out.get(TypeUrl.Listener)?.get('virtualInbound') as unknown as { filter_chains: { name: string; filters: { typed_config: Record<string, unknown> }[] }[] };
+  const routes = new Map<string, Route>();
+  for (const chain of inbound.filter_chains) {
+    const rc = chain.filters[0]?.typed_config['route_config'] as { virtual_hosts: { routes: Route[] }[] } | undefined;
+    if (rc && !routes.has(chain.name)) routes.set(chain.name, rc.virtual_hosts[0]?.routes[0] as Route);
+  }
+  return routes;
+}
+
+test('inbound HTTP routes retry a request reset before it was sent, twice; gRPC ones do not retry', () => {
+  const routes = inboundRoutes();
+  const noLimits = { max_stream_duration: { seconds: 0 }, grpc_timeout_header_max: { seconds: 0 } };
+  for (const chain of ['inbound|8080||', 'inbound|7070||']) {
+    const action = routes.get(chain)?.route;
+    assert.ok(action, `${chain} has its route (${[...routes.keys()].join(', ')})`);
+    assert.deepEqual(action['retry_policy'], { retry_on: 'reset-before-request', num_retries: { value: 2 } }, chain);
+    assert.deepEqual(action['max_stream_duration'], noLimits, chain);
+    assert.deepEqual(action['timeout'], { seconds: 0 }, chain);
+  }
+  const grpc = routes.get('inbound|9090||')?.route;
+  assert.ok(grpc);
+  assert.equal(grpc['retry_policy'], undefined);
+  assert.deepEqual(grpc['max_stream_duration'], noLimits);
+});
