@@ -11,7 +11,7 @@ import { destinationRuleFor, effectivePolicy } from './destination-policy.ts';
 import { buildLoadAssignment, dnsLoadAssignment, type EndpointCache } from './endpoints.ts';
 import type { ClusterTransport, TranslateOptions } from './options.ts';
 import { serviceAccounts } from './service-accounts.ts';
-import { translateTrafficPolicy } from './traffic-policy.ts';
+import { defaultCircuitBreakers, translateTrafficPolicy } from './traffic-policy.ts';
 import { durationOf } from './xds-values.ts';
 import { type StructValue, toStruct } from '../xds/any.ts';
 import { isMeshTlsContext } from '../xds/mesh-tls-context.ts';
@@ -180,6 +180,7 @@ export function buildInboundCluster(port: number, appPort: number, protocol?: Pr
     name: inboundClusterName(port),
     type: 'STATIC',
     connect_timeout: durationOf(10_000),
+    circuit_breakers: defaultCircuitBreakers(),
     ...(upstream
       ? { typed_extension_protocol_options: { [HPO]: { '@type': TypeUrl.HttpProtocolOptions, ...upstream } } }
       : {}),
@@ -196,6 +197,7 @@ export function buildInboundCluster(port: number, appPort: number, protocol?: Pr
 export function buildFallbackClusters(connectTimeoutMs: number): Record<string, unknown>[] {
   return [
     { name: 'BlackHoleCluster', type: 'STATIC', connect_timeout: durationOf(connectTimeoutMs) },
-    { name: 'PassthroughCluster', type: 'ORIGINAL_DST', lb_policy: 'CLUSTER_PROVIDED', connect_timeout: durationOf(connectTimeoutMs) },
+    // Istio's buildDefaultPassthroughCluster applies an empty connection pool: no limit, not Envoy's 1024.
+    { name: 'PassthroughCluster', type: 'ORIGINAL_DST', lb_policy: 'CLUSTER_PROVIDED', connect_timeout: durationOf(connectTimeoutMs), circuit_breakers: defaultCircuitBreakers() },
   ];
 }

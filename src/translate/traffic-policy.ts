@@ -80,6 +80,14 @@ function slowStartConfig(lb: LoadBalancerSettings | undefined): Record<string, u
 /** Istio's applyConnectionPool copies a limit only when `> 0`: 0 (or unset) keeps its default, unlimited. */
 const limit = (n: number | undefined): number => (n !== undefined && n > 0 ? n : unlimited);
 
+/**
+ * The circuit breakers of a cluster no DestinationRule shapes (inbound clusters, PassthroughCluster): Istio
+ * applies an empty connection pool to them, so every limit is 2^32 − 1 rather than Envoy's 1024.
+ */
+export function defaultCircuitBreakers(): Record<string, unknown> {
+  return { thresholds: [translateThresholds(undefined)] };
+}
+
 function translateThresholds(pool: ConnectionPoolSettings | undefined): Record<string, unknown> {
   return {
     max_connections: { value: limit(pool?.tcp?.maxConnections) },
