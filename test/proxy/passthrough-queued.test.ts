@@ -1,5 +1,7 @@
 // An ORIGINAL_DST cluster's sweep never closes a pool a request still waits on at the cluster's
-// connection gate (past max_connections): the queued request is served when a connection frees.
+// connection gate (past max_connections): the queued request is served when a connection frees. Only a
+// request for a host that already has a connection waits there: a host with none gets its first past
+// the limit, as Envoy's ConnPoolImplBase::tryCreateNewConnection.
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type net from 'node:net';
@@ -47,7 +49,11 @@ test('a request queued for a connection on an ORIGINAL_DST host survives the cle
     });
   const slow = send('127.0.0.1', '/slow');
   while (!releaseSlow) await new Promise((r) => setImmediate(r));
-  const queued = send('127.0.0.2', '/fast'); // waits in the gate: max_connections 1 is taken
+  // Another host, with no connection yet, gets one past the limit (Envoy's per-host exemption): not queued.
+  assert.equal(await send('127.0.0.2', '/fast'), 'ok fast');
+  assert.equal(cluster.stats.upstream_rq_pending_active.value, 0);
+  const queued = send('127.0.0.1', '/fast'); // waits in the gate: max_connections 1 is taken, and its host has one busy
+  assert.equal(cluster.stats.upstream_rq_pending_active.value, 1);
   clock += 6_000; // past cleanup_interval (5 s) and connect_timeout (1 s)
   cluster.pick({ originalDestination: { address: '127.0.0.3', port } }); // any use runs the sweep
   releaseSlow();

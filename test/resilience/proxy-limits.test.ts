@@ -68,6 +68,37 @@ test('max_requests: past it, 503 UO counted in upstream_rq_pending_overflow', as
   }
 });
 
+test('max_connections 1, two endpoints: a host with no connection still gets its first one past the limit (counted in upstream_cx_overflow); a busy host queues', async () => {
+  // Envoy's ConnPoolImplBase::tryCreateNewConnection: past the limit, a pool with no connection at all
+  // (none ready, busy or connecting) makes one anyway, so its requests are never queued with nothing
+  // that could serve them.
+  const a = new FaultUpstream(() => ({ kind: 'hang' }));
+  const b = new FaultUpstream(() => ({ kind: 'hang' }));
+  await a.listen();
+  await b.listen();
+  const p = await proxyFor({ circuit_breakers: { thresholds: [{ max_connections: { value: 1 }, max_pending_requests: { value: 100 } }] } }, [a.port, b.port]);
+  try {
+    const inflight = [request(p.port, '/1'), request(p.port, '/2')].map((r) => r.catch(() => null));
+    await until(() => a.seen.length === 1 && b.seen.length === 1, 'one request on each host at once');
+    assert.equal(p.cluster.stats.upstream_cx_overflow.value, 1);
+    assert.equal(p.cluster.stats.upstream_rq_pending_active.value, 0);
+    assert.equal(p.cluster.resources().connections.current, 2);
+    // Round robin sends the next to the first host again: it has a busy connection, so this one waits.
+    const third = request(p.port, '/3').catch(() => null);
+    await until(() => p.cluster.stats.upstream_rq_pending_active.value === 1, 'the third request queued');
+    assert.equal(p.cluster.stats.upstream_cx_overflow.value, 2);
+    assert.equal(a.seen.length + b.seen.length, 2);
+    await a.close();
+    await b.close();
+    await Promise.all([...inflight, third]);
+    await until(() => p.cluster.resources().connections.current === 0, 'every slot given back');
+  } finally {
+    await a.close().catch(() => {});
+    await b.close().catch(() => {});
+    await p.close();
+  }
+});
+
 test('max_requests_per_connection 2 (the seed): six sequential requests use exactly three upstream connections', async () => {
   const up = new FaultUpstream();
   await up.listen();

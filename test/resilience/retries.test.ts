@@ -126,6 +126,47 @@ test('max_retries 0 in the circuit breakers: no retry, counted as retry overflow
   }
 });
 
+test('max_retries 1: a granted retry holds the resource through its retried try, so a second request is not retried (UO)', async () => {
+  // Envoy's RetryStateImpl keeps the `retries` resource from the retry decision until the next decision
+  // on that request or its end (the back-off timer firing does not release it).
+  const clock = new FakeClock();
+  const triesOf = (path: string) => u.seen.filter((s) => s.path === path).length;
+  // First try of each path: 503. /a's retry then hangs; /b's would succeed.
+  const u = new FaultUpstream((_n, req) => (triesOf(req.url ?? '') === 0 ? { kind: 'status', status: 503 } : req.url === '/a' ? { kind: 'hang' } : { kind: 'ok' }));
+  await u.listen();
+  const f = await startFront({
+    clusters: [edsCluster('c', { circuit_breakers: { thresholds: [{ max_retries: { value: 1 } }] } })],
+    assignments: [assignment('c', [u.port])],
+    routes: routes('c', { timeout: { seconds: '0' }, retry_policy: { retry_on: '5xx', num_retries: { value: 2 } } }),
+    timers: clock,
+    random: () => 0,
+  });
+  const c = f.clusters.get('c')!;
+  try {
+    const a = request(f.port, '/a').catch(() => null);
+    // The back-off (0 ms with this draw) fires only when the clock moves.
+    await until(() => {
+      clock.advance(0);
+      return triesOf('/a') === 2;
+    }, "/a's retry on the wire");
+    assert.equal(c.resources().retries.current, 1, 'held while the retried try runs');
+    const b = await request(f.port, '/b');
+    assert.deepEqual([b.status, triesOf('/b')], [503, 1]);
+    assert.equal(c.resilience.upstream_rq_retry_overflow, 1);
+    assert.deepEqual([...(f.infos.at(-1)?.responseFlags ?? [])], ['UO']);
+    // /a's retried try is reset: retried again (its last retry), then fails to connect and ends.
+    await u.close();
+    await until(() => {
+      clock.advance(0);
+      return c.resources().retries.current === 0 && c.stats.upstream_rq_active.value === 0;
+    }, "/a's end gives the retry back");
+    await a;
+  } finally {
+    await f.close();
+    await u.close();
+  }
+});
+
 test('back-off: jittered exponential (25 ms base) on the injected clock', async () => {
   const clock = new FakeClock();
   const u = new FaultUpstream(firstN(2, { kind: 'status', status: 503 }));

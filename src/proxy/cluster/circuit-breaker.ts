@@ -53,6 +53,11 @@ export class ResourceLimit {
     return true;
   }
 
+  /** Takes one whatever the limit (Envoy's `inc()` without `canCreate()`): the per-host exemption of the connection pools. */
+  acquirePastLimit(): void {
+    this.#current++;
+  }
+
   release(): void {
     if (this.#current > 0) this.#current--;
   }

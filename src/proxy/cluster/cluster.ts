@@ -179,6 +179,24 @@ export class Cluster {
   }
 
   /**
+   * A connection slot for tcp_proxy, which checks max_connections before it dials (Envoy's
+   * `connections().canCreate()`): the resources it came from, or null past the limit (counted in
+   * upstream_cx_overflow). Give it back with releaseConnection once the connection is gone.
+   */
+  acquireConnection(): ResourceManager | null {
+    const rm = this.resources();
+    if (rm.tryAcquireConnection()) return rm;
+    this.stats.upstream_cx_overflow.inc();
+    return null;
+  }
+
+  /** A slot from acquireConnection, freed: to an HTTP/1.1 request waiting for one, if any. */
+  releaseConnection(rm: ResourceManager): void {
+    if (this.#gateMade) this.#gateMade.handOff(rm);
+    else rm.releaseConnection();
+  }
+
+  /**
    * Bumped whenever an update changes how this cluster connects, or an endpoint leaves it (and it
    * closes or retires its own connections): a stream dialed before (an ext_authz session) is then
    * stale too.

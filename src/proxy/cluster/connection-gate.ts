@@ -1,7 +1,10 @@
 // Envoy's HTTP/1.1 connection pool limits for one cluster: a request needs a connection of its own;
 // past max_connections it waits in the pending queue, and past max_pending_requests it is refused
-// (503 UO). HTTP/1.1 to an app and through the mesh tunnel comes here; multiplexed upstreams (h2c, the
-// tunnel's HTTP/2 session) never queue here.
+// (503 UO). As Envoy's ConnPoolImplBase::tryCreateNewConnection, a host with no connection at all
+// (none busy, none waited for here) still gets one past the limit, counted in upstream_cx_overflow:
+// its requests are never queued with nothing that could serve them. HTTP/1.1 to an app and through
+// the mesh tunnel comes here; multiplexed upstreams (h2c, the tunnel's HTTP/2 session) never queue
+// here. tcp_proxy takes its connections from the same limit (handOff gives them back).
 import type { Readable } from 'node:stream';
 import type { ClusterStats } from '../../telemetry/metrics/cluster-stats.ts';
 import type { OutgoingHeaders, Upstream, UpstreamError, UpstreamExchange, UpstreamHead, UpstreamSink } from '../upstream/upstream.ts';
@@ -37,6 +40,7 @@ class GatedExchange implements UpstreamExchange, UpstreamSink {
 
   run(): void {
     this.#state = 'running';
+    this.#gate.started(this.#upstream);
     this.#inner = this.#upstream.request(this.#head, this.#body, this);
   }
 
@@ -86,6 +90,8 @@ class GatedExchange implements UpstreamExchange, UpstreamSink {
 export class ConnectionGate {
   readonly #stats: ClusterStats;
   #queue: GatedExchange[] = [];
+  /** Requests running per upstream (host): the connections each host's pool has busy. */
+  readonly #running = new Map<Upstream, number>();
 
   constructor(stats: ClusterStats) {
     this.#stats = stats;
@@ -101,7 +107,10 @@ export class ConnectionGate {
     return this.#queue.length;
   }
 
-  /** Sends now if a connection is free, queues if the pending bound allows, else null (overflow: 503 UO). */
+  /**
+   * Sends now if a connection is free (or the host has none: Envoy's exemption past the limit), queues
+   * if the pending bound allows, else null (overflow: 503 UO).
+   */
   send(rm: ResourceManager, upstream: Upstream, head: UpstreamHead, body: Readable | null, sink: UpstreamSink): UpstreamExchange | null {
     const x = new GatedExchange(this, upstream, head, body, sink, rm);
     if (rm.tryAcquireConnection()) {
@@ -109,6 +118,13 @@ export class ConnectionGate {
       return x;
     }
     this.#stats.upstream_cx_overflow.inc();
+    if (!this.#running.has(upstream) && !this.waitsFor(upstream)) {
+      // Envoy creates the connection anyway ("to prevent pending streams being queued to this upstream
+      // with no way to be processed") and counts it: the cluster holds more than max_connections.
+      rm.connections.acquirePastLimit();
+      x.run();
+      return x;
+    }
     if (!rm.tryAcquirePending()) {
       this.#stats.upstream_rq_pending_overflow.inc();
       return null;
@@ -117,6 +133,11 @@ export class ConnectionGate {
     this.#stats.upstream_rq_pending_active.inc();
     this.#queue.push(x);
     return x;
+  }
+
+  /** A request took its connection. */
+  started(upstream: Upstream): void {
+    this.#running.set(upstream, (this.#running.get(upstream) ?? 0) + 1);
   }
 
   /** A queued request gave up (timeout, downstream reset). */
@@ -128,16 +149,31 @@ export class ConnectionGate {
     this.#stats.upstream_rq_pending_active.dec();
   }
 
-  /** A running request finished: its connection goes to the oldest waiter, or back to the pool. */
+  /** A running request finished: its connection goes to a waiter, or back to the pool. */
   released(x: GatedExchange): void {
-    const next = this.#queue.shift();
-    if (!next) {
-      x.rm.releaseConnection();
-      return;
+    const n = (this.#running.get(x.upstream) ?? 1) - 1;
+    if (n === 0) this.#running.delete(x.upstream);
+    else this.#running.set(x.upstream, n);
+    this.handOff(x.rm, x.upstream);
+  }
+
+  /**
+   * A connection slot of `rm` is free (a request finished on `from`, or a tcp_proxy connection closed):
+   * it goes to the oldest waiter, or back to the limit. Past the limit (slots taken by the per-host
+   * exemption) it is given back, unless a request waits for the same host: as Envoy's pool, whose
+   * connection then serves its own host's pending requests.
+   */
+  handOff(rm: ResourceManager, from?: Upstream): void {
+    if (this.#queue.length === 0) return void rm.releaseConnection();
+    let i = 0;
+    if (rm.connections.current > rm.connections.max) {
+      i = from === undefined ? -1 : this.#queue.findIndex((q) => q.upstream === from && q.rm === rm);
+      if (i === -1) return void rm.releaseConnection();
     }
+    const next = this.#queue.splice(i, 1)[0] as GatedExchange;
     next.rm.releasePending();
     this.#stats.upstream_rq_pending_active.dec();
-    // The connection slot passes on: acquired by x, now held by next.
-    queueMicrotask(() => (next.queued ? next.run() : x.rm.releaseConnection()));
+    // The connection slot passes on: acquired by the finished one, now held by next.
+    queueMicrotask(() => (next.queued ? next.run() : rm.releaseConnection()));
   }
 }

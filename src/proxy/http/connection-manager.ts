@@ -22,7 +22,7 @@ import { parseRequest, type RawHead } from './parse-request.ts';
 import type { ClusterChoice, MatchedRoute, RouteTable } from './route/index.ts';
 import { headerValue } from './route/request-headers.ts';
 import type { Timers } from './router.ts';
-import { forward, grpcTimeoutMs, realTimers } from './router.ts';
+import { forward, grpcRouteTimeoutMs, realTimers } from './router.ts';
 import { type ConnectionInfo, type DownstreamRequest, type HeaderMap, headerMapOf, type StreamInfo } from './stream.ts';
 
 export interface HcmRuntime {
@@ -324,12 +324,7 @@ function proceed(rt: HcmRuntime, s: HttpStream, req: DownstreamReq, verdict: Fil
     upstreamHeaders = toObject(mutable);
   } else upstreamHeaders = toUpstreamHeaders(request, hc.generateRequestId);
   // Envoy reads grpc-timeout only on gRPC requests (Istio sets max_grpc_timeout on every route).
-  const grpcHeaderMs = route.grpcTimeoutHeaderMaxMs !== undefined && s.isGrpc ? grpcTimeoutMs(request.headers.get('grpc-timeout')) : undefined;
-  let timeoutMs = route.timeoutMs;
-  if (grpcHeaderMs !== undefined) {
-    const capped = route.grpcTimeoutHeaderMaxMs ? Math.min(grpcHeaderMs, route.grpcTimeoutHeaderMaxMs) : grpcHeaderMs;
-    timeoutMs = Math.max(1, capped - route.grpcTimeoutHeaderOffsetMs);
-  }
+  const timeoutMs = route.grpcTimeoutHeaderMaxMs !== undefined && s.isGrpc ? grpcRouteTimeoutMs(route, request.headers.get('grpc-timeout')) : route.timeoutMs;
   // Envoy's router headers for the upstream (Istio does not suppress them): the path before a rewrite,
   // and the timeout the upstream may expect (the per-try timeout when it is the shorter).
   if (!hc.suppressEnvoyHeaders) {

@@ -78,11 +78,48 @@ export const realTimers: Timers = {
 const grpcUnits: Record<string, number> = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 0.001, n: 1e-6 };
 const grpcTimeoutSyntax = /^\d{1,8}[HMSmun]$/;
 
-/** `grpc-timeout` (`100m`, `5S`) in ms, clamped to a day; undefined when absent or invalid. */
+/**
+ * `grpc-timeout` (`100m`, `5S`) in ms, clamped to a day; undefined when absent or invalid. As Envoy's
+ * Grpc::Common::getGrpcTimeout, `0m` is 0 and a fraction of a millisecond (`u`, `n`) rounds up.
+ */
 export function grpcTimeoutMs(value: string | string[] | undefined | null): number | undefined {
   if (typeof value !== 'string' || !grpcTimeoutSyntax.test(value)) return undefined;
   const ms = Number(value.slice(0, -1)) * (grpcUnits[value.slice(-1)] as number);
-  return Math.min(Math.max(ms, 1), 86_400_000);
+  return Math.min(Math.ceil(ms), 86_400_000);
+}
+
+/** What of a route decides a gRPC request's timeout. */
+export interface GrpcTimeoutRoute {
+  readonly timeoutMs: number;
+  /** max_stream_duration.grpc_timeout_header_max, or max_grpc_timeout; undefined when neither is set. */
+  readonly grpcTimeoutHeaderMaxMs: number | undefined;
+  readonly grpcTimeoutHeaderOffsetMs: number;
+  readonly maxStreamDurationMs?: number | undefined;
+}
+
+/**
+ * The timeout of a gRPC request (content-type application/grpc) on a route that reads `grpc-timeout`
+ * (0: none). With max_grpc_timeout (Istio's outbound routes), Envoy's FilterUtility::finalTimeout: the
+ * header's value, or 0 without one (0 is infinity); the offset taken off only when smaller than it;
+ * then capped by the maximum unless that is 0, a 0 (infinite) timeout too. With max_stream_duration
+ * (Istio's inbound routes: Envoy's refreshDurationTimeout, the "new timeouts"), a header caps, then
+ * has the offset taken off, and what is 0 or less expires at once (1 ms here); without a header the
+ * route's timeout stands.
+ */
+export function grpcRouteTimeoutMs(route: GrpcTimeoutRoute, header: string | string[] | undefined | null): number {
+  const max = route.grpcTimeoutHeaderMaxMs;
+  if (max === undefined) return route.timeoutMs;
+  const asked = grpcTimeoutMs(header);
+  const offset = route.grpcTimeoutHeaderOffsetMs;
+  if (route.maxStreamDurationMs !== undefined) {
+    if (asked === undefined) return route.timeoutMs;
+    const capped = max !== 0 && asked > max ? max : asked;
+    return Math.max(1, capped - offset);
+  }
+  let ms = asked ?? 0;
+  if (offset > 0 && offset < ms) ms -= offset;
+  if (max !== 0 && (ms === 0 || ms > max)) ms = max;
+  return ms;
 }
 
 /** Connect-failure-only policies for requests forwarded without a route, one per retry count. */

@@ -1,6 +1,7 @@
 // A TCP chain: its authorization filters (network RBAC, ext_authz), then the tcp_proxy network filter:
 // pick a cluster and endpoint, open a raw stream (direct or through the tunnel) and splice. Connect
-// failures close the downstream (Envoy's UF for TCP). A stats filter in front (istio.stats) sees the
+// failures close the downstream (Envoy's UF for TCP), and so does a cluster at its max_connections
+// (UO): each connection holds one of the cluster's connection slots until it closes. A stats filter in front (istio.stats) sees the
 // connection from its start: it is told how the upstream went, or that the connection was refused, and
 // meters the bytes each way, chunk by chunk.
 import type { Duplex } from 'node:stream';
@@ -83,16 +84,32 @@ function refused(meter: TcpConnectionStats, clusterName: string, v: NetworkAuthz
 function proxyTcp(clusters: ClusterManager, chain: TcpChain, downstream: Duplex, connection: ConnectionInfo, random: () => number, meter: TcpConnectionStats | undefined, timers: Timers): void {
   const clusterName = chain.pickCluster(random());
   const cluster = clusters.get(clusterName);
+  if (!cluster) {
+    // Envoy's NC (no such cluster): the connection opens and closes at once.
+    if (meter) failed(meter, clusterName, undefined, undefined, 'NC', undefined);
+    downstream.destroy();
+    return;
+  }
   // An ORIGINAL_DST cluster sweeps its unused hosts on TCP use too, on the listener's clock (as forward() gives HTTP's).
-  cluster?.useTimers(timers);
-  cluster?.sweepUnused();
+  cluster.useTimers(timers);
+  cluster.sweepUnused();
+  // As Envoy's tcp_proxy, max_connections is checked before a host is picked ("the TCP conn pool will
+  // queue our request waiting for a connection that will never be released"): past it, UO and
+  // upstream_cx_overflow, and the downstream closes (onInitFailure ResourceLimitExceeded).
+  const slot = cluster.acquireConnection();
+  if (!slot) {
+    if (meter) failed(meter, clusterName, undefined, undefined, 'UO', undefined);
+    downstream.destroy();
+    return;
+  }
   const endpoint =
-    cluster?.settings.type === 'ORIGINAL_DST'
+    cluster.settings.type === 'ORIGINAL_DST'
       ? { key: `${connection.localAddress}:${connection.localPort}`, address: connection.localAddress, port: connection.localPort, mesh: false, targetPort: connection.localPort, workload: undefined }
-      : cluster?.pick();
-  if (!cluster || !endpoint) {
-    // Envoy's NC (no such cluster) and UH (no healthy endpoint): the connection opens and closes at once.
-    if (meter) failed(meter, clusterName, undefined, undefined, cluster ? 'UH' : 'NC', undefined);
+      : cluster.pick();
+  if (!endpoint) {
+    // Envoy's UH (no healthy endpoint): the connection opens and closes at once.
+    cluster.releaseConnection(slot);
+    if (meter) failed(meter, clusterName, undefined, undefined, 'UH', undefined);
     downstream.destroy();
     return;
   }
@@ -109,12 +126,15 @@ function proxyTcp(clusters: ClusterManager, chain: TcpChain, downstream: Duplex,
       }
       splice(downstream, upstream, () => {
         stats.upstream_cx_active.dec();
+        // The upstream connection is gone: its slot under max_connections is free.
+        cluster.releaseConnection(slot);
         meter?.close();
       });
       if (chain.idleTimeoutMs) closeWhenIdle(downstream, upstream, chain.idleTimeoutMs, timers);
       downstream.resume();
     },
     (err: Error) => {
+      cluster.releaseConnection(slot);
       stats.upstream_cx_connect_fail.inc();
       if (isConnectTimeout(err)) stats.upstream_cx_connect_timeout.inc();
       if (meter) failed(meter, clusterName, endpoint.key, endpoint.workload, 'UF', err.message);

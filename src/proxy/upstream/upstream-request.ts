@@ -319,8 +319,14 @@ export class UpstreamRequest {
     this.#out.reply({ ...reply, body: reply.body.replace('reset reason:', 'retried and the latest reset reason:') });
   }
 
-  /** Asks the retry state; a granted retry also needs the max_retries breaker, then is scheduled. */
+  /**
+   * Asks the retry state; a granted retry also needs the max_retries breaker, then is scheduled. As
+   * Envoy's RetryStateImpl, a granted retry holds its `retries` resource through the back-off and the
+   * retried try, until the next decision on this request (resetRetry() at the top of shouldRetry) or
+   * its end: max_retries bounds the retries in flight, not only those waiting out a back-off.
+   */
   #decide(retry: RetryState, outcome: AttemptOutcome): ReturnType<RetryState['shouldRetry']> {
+    this.#releaseRetry();
     if (this.#body?.lost) retry.markBodyLost();
     if (!retry.policy.isRetriable(outcome) || retry.retries >= retry.policy.numRetries) return retry.shouldRetry(outcome);
     if (this.#body?.lost) return retry.shouldRetry(outcome);
@@ -345,7 +351,7 @@ export class UpstreamRequest {
 
   #onBackoff = (): void => {
     this.#backoffTimer = undefined;
-    this.#releaseRetry();
+    // The retry's resource stays held while the retried try runs (#decide or #done gives it back).
     if (!this.#finished) this.#send();
   };
 

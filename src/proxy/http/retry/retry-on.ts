@@ -1,5 +1,4 @@
 // Envoy's retry_on conditions, parsed once from the comma list into a bit set.
-import { RouteConfigError } from '../route/errors.ts';
 
 export const RetryOn = {
   '5xx': 1 << 0,
@@ -17,6 +16,8 @@ export const RetryOn = {
   internal: 1 << 12,
   'resource-exhausted': 1 << 13,
   unavailable: 1 << 14,
+  /** Envoy retries an HTTP/3 request that failed after connecting over TCP; the proxy has no HTTP/3 upstream, so nothing tests this bit. */
+  'http3-post-connect-failure': 1 << 15,
 } as const;
 
 /** gRPC status code → the retry_on bit that covers it. */
@@ -28,15 +29,20 @@ export const grpcRetryOn: ReadonlyMap<number, number> = new Map([
   [14, RetryOn.unavailable],
 ]);
 
-/** Parses `5xx,connect-failure,...` into bits; unknown names are refused. */
-export function parseRetryOn(text: string | undefined, path: string): number {
+/**
+ * Parses `5xx,connect-failure,...` (HTTP and gRPC names alike) into bits. As Envoy's RetryPolicyImpl,
+ * which keeps `parseRetryOn(...).first | parseRetryGrpcOn(...).first`, a name it does not know is
+ * skipped: retry_on never makes a route configuration refused. `ignored`, when given, gets each
+ * skipped name (for a caller that reports them).
+ */
+export function parseRetryOn(text: string | undefined, ignored?: (name: string) => void): number {
   let bits = 0;
   for (const raw of (text ?? '').split(',')) {
     const name = raw.trim();
     if (name === '') continue;
-    const bit = (RetryOn as Record<string, number>)[name];
-    if (bit === undefined) throw new RouteConfigError(path, `unknown retry_on condition ${JSON.stringify(name)}`);
-    bits |= bit;
+    const bit = Object.hasOwn(RetryOn, name) ? (RetryOn as Record<string, number>)[name] : undefined;
+    if (bit === undefined) ignored?.(name);
+    else bits |= bit;
   }
   return bits;
 }

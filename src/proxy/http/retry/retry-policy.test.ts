@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { HeaderMap } from '../stream.ts';
 import { RetryBodyBuffer } from './retry-buffer.ts';
+import { parseRetryOn, RetryOn } from './retry-on.ts';
 import { type AttemptOutcome, RetryPolicy } from './retry-policy.ts';
 
 const res = (status: number, headers: Record<string, string> = {}): AttemptOutcome => ({
@@ -95,8 +96,19 @@ test('a body past the buffer bound stops retries', () => {
   assert.equal(new RetryBodyBuffer().limit, 65536);
 });
 
+test('retry_on: names Envoy does not know are skipped, not refused (RetryPolicyImpl keeps parseRetryOn(...).first)', () => {
+  const p = new RetryPolicy({ retry_on: '5xx, bogus,,http3-post-connect-failure,toString' }, 'r');
+  assert.equal(p.retryOn, RetryOn['5xx'] | RetryOn['http3-post-connect-failure']);
+  assert.equal(play(p, [res(503), res(200)]).attempts, 2);
+  const ignored: string[] = [];
+  assert.equal(parseRetryOn('bogus,unavailable,constructor', (n) => ignored.push(n)), RetryOn.unavailable);
+  assert.deepEqual(ignored, ['bogus', 'constructor']);
+  assert.equal(new RetryPolicy({ retry_on: 'bogus' }, 'r').start().shouldRetry(res(503)), 'not-retriable');
+  // No HTTP/3 upstream here: http3-post-connect-failure alone retries nothing.
+  assert.equal(new RetryPolicy({ retry_on: 'http3-post-connect-failure' }, 'r').start().shouldRetry(reset('connect-failure')), 'not-retriable');
+});
+
 test('bad policies are refused with their field path', () => {
-  assert.throws(() => new RetryPolicy({ retry_on: '5xx,bogus' }, 'r'), /r\.retry_on: unknown retry_on condition "bogus"/);
   assert.throws(() => new RetryPolicy({ retry_host_predicate: [{ name: 'x' }] }, 'r'), /retry_host_predicate\[0\]\.name/);
   assert.throws(() => new RetryPolicy({ retry_back_off: { base_interval: { seconds: '1' }, max_interval: { seconds: '0', nanos: 5 } } }, 'r'), /max_interval/);
 });

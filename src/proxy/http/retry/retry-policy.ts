@@ -50,7 +50,7 @@ export class RetryPolicy {
   readonly #requestHeaders: readonly HeaderPredicate[];
 
   constructor(p: EnvoyRetryPolicy, path: string) {
-    this.retryOn = parseRetryOn(p.retry_on, `${path}.retry_on`);
+    this.retryOn = parseRetryOn(p.retry_on);
     this.numRetries = p.num_retries?.value ?? 1;
     this.perTryTimeoutMs = durationMs(p.per_try_timeout);
     this.perTryIdleTimeoutMs = durationMs(p.per_try_idle_timeout);

@@ -32,8 +32,11 @@ interface Policy {
   readonly terminal: boolean;
   readonly re: RE2JS | null;
   readonly substitution: string;
-  readonly ttlSeconds: number | null;
-  readonly cookiePath: string;
+  /**
+   * A cookie policy with a ttl generates its missing cookie: what follows `name="value"` in its
+   * Set-Cookie, built once. Null: no ttl, no cookie generated.
+   */
+  readonly cookieAttributes: string | null;
 }
 
 export class HashPolicy {
@@ -62,11 +65,11 @@ export class HashPolicy {
           break;
         case 'cookie':
           input = cookieValue(headerValue(request.headers, 'cookie'), p.name);
-          if (input === undefined && p.ttlSeconds !== null) {
+          if (input === undefined && p.cookieAttributes !== null) {
             // Envoy derives the new cookie from the downstream address so one client sticks.
             const c = request.connection;
             input = hashString(`${c.remoteAddress}:${c.remotePort}`).toString(16).padStart(8, '0');
-            setCookie = `${p.name}="${input}"; Max-Age=${p.ttlSeconds}${p.cookiePath ? `; Path=${p.cookiePath}` : ''}; HttpOnly`;
+            setCookie = `${p.name}="${input}"${p.cookieAttributes}`;
           }
           break;
       }
@@ -80,7 +83,7 @@ export class HashPolicy {
 }
 
 function compilePolicy(p: EnvoyHashPolicy, path: string, options?: RegexOptions): Policy {
-  const base = { terminal: p.terminal === true, re: null, substitution: '', ttlSeconds: null, cookiePath: '' };
+  const base = { terminal: p.terminal === true, re: null, substitution: '', cookieAttributes: null };
   if (p.header) {
     if (!p.header.header_name) throw new RouteConfigError(`${path}.header.header_name`, 'is required');
     const rr = p.header.regex_rewrite;
@@ -94,13 +97,7 @@ function compilePolicy(p: EnvoyHashPolicy, path: string, options?: RegexOptions)
   }
   if (p.cookie) {
     if (!p.cookie.name) throw new RouteConfigError(`${path}.cookie.name`, 'is required');
-    return {
-      ...base,
-      kind: 'cookie',
-      name: p.cookie.name,
-      ttlSeconds: p.cookie.ttl ? Math.floor(durationMs(p.cookie.ttl) / 1000) : null,
-      cookiePath: p.cookie.path ?? '',
-    };
+    return { ...base, kind: 'cookie', name: p.cookie.name, cookieAttributes: p.cookie.ttl ? setCookieAttributes(Math.floor(durationMs(p.cookie.ttl) / 1000), p.cookie.path ?? '') : null };
   }
   if (p.connection_properties) {
     if (p.connection_properties.source_ip !== true) throw new RouteConfigError(`${path}.connection_properties.source_ip`, 'must be true');
@@ -111,6 +108,14 @@ function compilePolicy(p: EnvoyHashPolicy, path: string, options?: RegexOptions)
     return { ...base, kind: 'query', name: p.query_parameter.name };
   }
   throw new RouteConfigError(path, 'unsupported hash policy (header, cookie, connection_properties, query_parameter)');
+}
+
+/**
+ * Envoy's Http::Utility::makeSetCookieValue after the value: `Max-Age` only when the ttl is not 0 (a
+ * ttl of 0 makes a session cookie, not one the browser deletes at once), then `Path`, then HttpOnly.
+ */
+function setCookieAttributes(maxAgeSeconds: number, path: string): string {
+  return `${maxAgeSeconds !== 0 ? `; Max-Age=${maxAgeSeconds}` : ''}${path ? `; Path=${path}` : ''}; HttpOnly`;
 }
 
 /** The value of cookie `name` in a Cookie header (`a=1; b="2"`), quotes removed. */
