@@ -4,6 +4,7 @@
 // validating setter. The proxy needs the head, the body (the stream itself is that Readable), and a
 // response head, body and trailers: these two objects are that and nothing more.
 import http2, { type IncomingHttpHeaders, type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
+import { h1ServerDefaults } from './h1-server.ts';
 
 const kTrailers = Symbol('outrigger.h2.trailers');
 const kResponse = Symbol('outrigger.h2.response');
@@ -20,7 +21,18 @@ export type StreamCloseHooked = { [kStreamCloseHook]?: { streamClosed(): void } 
 
 const noTrailers: Readonly<Record<string, string | string[] | undefined>> = Object.freeze({});
 
-function onTrailers(this: ServerHttp2Stream & TrailerSlot, trailers: IncomingHttpHeaders): void {
+/**
+ * Request trailers are held to the head's limit (Envoy's max_request_headers_kb, which its HTTP/2 codec
+ * applies to trailers as to a head, on their decoded size). Past it they are dropped and the stream is
+ * reset as Envoy's codec resets it (nghttp2's RST_STREAM INTERNAL_ERROR, `http2.too_many_headers`): by
+ * then the head has gone upstream, and there is no answering with a 431. Node hands the raw list too.
+ */
+function onTrailers(this: ServerHttp2Stream & TrailerSlot, trailers: IncomingHttpHeaders, _flags: number, raw: readonly string[] | undefined): void {
+  if (raw !== undefined) {
+    let n = 0;
+    for (let i = 0; i < raw.length; i++) n += (raw[i] as string).length;
+    if (n > h1ServerDefaults.maxHeadBytes) return void this.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+  }
   this[kTrailers] = trailers;
 }
 

@@ -1,12 +1,14 @@
 // Strict parsing of a downstream request head (HTTP/1.1 and HTTP/2 alike) into the one
 // DownstreamRequest that is authorised, routed and forwarded. Rejects what Node lets through:
-// duplicate Host, absolute-form target ≠ Host, host ≠ :authority, mixed-case :scheme, too many headers.
+// duplicate Host, absolute-form target ≠ Host, host ≠ :authority, mixed-case :scheme, too many headers or
+// header bytes; joins HTTP/2 cookie crumbs.
 import type { IncomingHttpHeaders } from 'node:http';
 import type { LocalReply } from './filter.ts';
 import type { PathNormalizer } from './normalize-path.ts';
 import type { ConnectionInfo, DownstreamRequest, HeaderMap } from './stream.ts';
 import { badRequest } from '../local-reply.ts';
 import { TOKEN } from './field-syntax.ts';
+import { h1ServerDefaults } from './h1-server.ts';
 
 export const MAX_HEADERS_COUNT = 100;
 /** An absolute-form target (made once: a pattern literal in a function is a new RegExp each call). */
@@ -40,6 +42,16 @@ function withoutPort(authority: string, port: string): string {
   return authority.endsWith(port) ? authority.slice(0, -port.length) : authority;
 }
 
+/**
+ * A decoded head's field bytes (name and value of each, as parseRequest counts them) past the limit: for
+ * heads that are not parsed as requests (the tunnel's CONNECT streams).
+ */
+export function headBytesOver(rawHeaders: readonly string[]): boolean {
+  let n = 0;
+  for (let i = 0; i < rawHeaders.length; i++) n += (rawHeaders[i] as string).length;
+  return n > h1ServerDefaults.maxHeadBytes;
+}
+
 export type ParseResult = { ok: true; request: DownstreamRequest } | { ok: false; reply: LocalReply };
 
 export function parseRequest(raw: RawHead, connection: ConnectionInfo, normalize: PathNormalizer): ParseResult {
@@ -47,11 +59,29 @@ export function parseRequest(raw: RawHead, connection: ConnectionInfo, normalize
   const headers: HeaderMap = new Map();
   let hosts = 0;
   let count = 0;
+  let bytes = 0;
   const lower = raw.lowerCaseNames === true;
+  const h2 = raw.protocol === 'HTTP/2';
+  // Envoy's max_request_headers_kb, the limit of the HTTP/1.1 codec's head (h1-server.ts).
+  const maxBytes = h1ServerDefaults.maxHeadBytes;
   for (let i = 0; i < raw.rawHeaders.length; i += 2) {
     const name = lower ? (raw.rawHeaders[i] as string) : (raw.rawHeaders[i] as string).toLowerCase();
     const value = raw.rawHeaders[i + 1] as string;
+    // The decoded head's size as Envoy's HTTP/2 codec counts it (HeaderMap byteSize: name and value of
+    // every field, pseudo-headers included), and cookie crumbs too: HPACK lets a small block name one
+    // large table entry many times. (An HTTP/1.1 head is bounded whole by its codec before this.)
+    bytes += name.length + value.length;
+    if (bytes > maxBytes) return { ok: false, reply: badRequest(h2 ? 'http2.too_many_headers' : 'http1.headers_too_large', 431) };
     if (name.startsWith(':')) continue;
+    if (h2 && name === 'cookie') {
+      // RFC 9113 §8.2.3: an HTTP/2 client may split `cookie` into crumbs; they are one field again,
+      // joined with "; " (Envoy's reconstituteCrumbledCookies), for routes, RBAC, hashing and HTTP/1.1.
+      const crumbs = headers.get(name);
+      if (crumbs !== undefined) {
+        headers.set(name, `${crumbs as string}; ${value}`);
+        continue;
+      }
+    }
     if (++count > MAX_HEADERS_COUNT) return { ok: false, reply: badRequest('http.too_many_headers', 431) };
     if (name === 'host') hosts++;
     const prev = headers.get(name);

@@ -82,16 +82,27 @@ function onWatchedStream(this: http2.ServerHttp2Session & Watched, stream: http2
   stream.on('close', onWatchedClose);
 }
 
+/**
+ * A stream that closed within the window without a response head is premature, whatever its reset code
+ * (Envoy's isPrematureRstStream reads the stream's lifetime and whether it has a response code, not the
+ * code: an RST_STREAM(NO_ERROR) or CANCEL flood is as cheap to send as any). A stream answered, even one
+ * the client then cancels, has its head sent; one this side refused is not the peer's doing.
+ */
 function onWatchedClose(this: http2.ServerHttp2Stream & Watched): void {
   const w = this[kWatch] as ResetWatch;
-  if (w.closed || this.rstCode === http2.constants.NGHTTP2_NO_ERROR || this.headersSent || this[kRefused]) return;
+  if (w.closed || this.headersSent || this[kRefused]) return;
   if (w.now() - (this[kOpened] as number) > PREMATURE_RESET_WINDOW_MS) return;
   w.premature++;
   if (w.total >= PREMATURE_RESET_MIN_STREAMS && w.premature * 2 > w.total) {
     w.closed = true;
+    const session = w.session;
+    // Streams closing with a session already gone (its socket closed) leave it as it is.
+    if (session.destroyed) return;
     w.counters.onPrematureResetClose?.();
-    w.session.goaway(http2.constants.NGHTTP2_ENHANCE_YOUR_CALM);
-    w.session.destroy();
+    // One GOAWAY, ENHANCE_YOUR_CALM: destroy() sends its final GOAWAY with the code it is given (a
+    // goaway() of its own first made two, the second NO_ERROR, which reads as a graceful close). The
+    // error goes to the session's 'error' listener, which its owner keeps.
+    session.destroy(new Error('too many premature resets'), http2.constants.NGHTTP2_ENHANCE_YOUR_CALM);
   }
 }
 

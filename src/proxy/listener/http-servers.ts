@@ -56,8 +56,13 @@ export function replay(socket: Duplex, first: Buffer | null): Duplex {
   return wrapper;
 }
 
-/** Limits from the security reference: Envoy's edge defaults where Node's are unsafe. */
-export const h2Settings: http2.Settings = { maxConcurrentStreams: 100, initialWindowSize: 65_535, maxHeaderListSize: 60 * 1024 };
+/**
+ * Limits from the security reference: Envoy's edge defaults where Node's are unsafe. The header list
+ * size is advertised only: Node holds a stream to it only once the client has acknowledged these
+ * settings, so parseRequest enforces the same limit (the HTTP/1.1 head's) on every decoded head, and
+ * h2-server.ts on request trailers.
+ */
+export const h2Settings: http2.Settings = { maxConcurrentStreams: 100, initialWindowSize: 65_535, maxHeaderListSize: h1ServerDefaults.maxHeadBytes };
 
 /**
  * The HCM connection idle_timeout of one HTTP/2 session: its active streams counted (each stream handed

@@ -24,6 +24,7 @@ import { type Detection, detectProtocol } from '../listener/detect-protocol.ts';
 import { type FilterChain, TCP_PROXY_IDLE_TIMEOUT_MS } from '../listener/compile-listener.ts';
 import { type H1ServerOptions, type H1Socket, H1ServerConnection, h1ServerDefaults } from '../http/h1-server.ts';
 import { type H2Request, type H2Response, serverExchange } from '../http/h2-server.ts';
+import { headBytesOver } from '../http/parse-request.ts';
 import type { DownstreamReq, DownstreamRes } from '../http/http-stream.ts';
 import type { ConnectionInfo } from '../http/stream.ts';
 import { splitAuthority } from '../listener/bound-listener.ts';
@@ -244,6 +245,8 @@ export class TunnelServer {
   #onRequest(req: H2Request, res: H2Response): void {
     const base = this.#sessions.get(req.stream.session as ServerHttp2Session);
     if (!base) return void refuseStream(req.stream, http2.constants.NGHTTP2_REFUSED_STREAM);
+    // A request's head is held to the limit when it is parsed (parseRequest); a CONNECT's is read here.
+    if (req.method === 'CONNECT' && headBytesOver(req.rawHeaders)) return void req.stream.respond({ ':status': 431 }, { endStream: true });
     if (req.method === 'CONNECT' && req.headers[':protocol'] !== undefined) {
       if (req.headers[':protocol'] !== HTTP1_CARRIER_PROTOCOL) return void req.stream.respond({ ':status': 501 }, { endStream: true });
       // The source's metadata came once, on the carrier: every request on it is from that source. A mesh
