@@ -18,11 +18,6 @@ export interface AuthorizationTarget {
   readonly trustDomainAliases?: readonly string[];
   /** The inbound port being built (informational; rules carry their own `ports`). */
   readonly port?: number;
-  /**
-   * Services (same namespace) that select this workload. Unused by selection: in Istio a `targetRef` to
-   * a Service attaches to waypoints only (policyattachment.go), and Outrigger has none.
-   */
-  readonly services?: readonly string[];
   /** meshConfig.extensionProviders, for CUSTOM. */
   readonly extensionProviders?: readonly ExtensionProvider[];
 }

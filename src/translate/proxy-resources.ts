@@ -18,7 +18,6 @@ import type { TranslateOptions } from './options.ts';
 import { buildSidecarRouteConfig, httpPorts } from './route-config-sidecar.ts';
 import { policySelects, type SelectablePolicy } from './authorization.ts';
 import { telemetrySelectionKey } from './telemetry.ts';
-import { selectingServiceNames } from './workload-security.ts';
 
 /** type URL → resource name → resource (Envoy canonical JSON, see docs/internals.md §2). */
 export type ProxyResources = Map<string, Map<string, TypedAny>>;
@@ -199,8 +198,8 @@ export function workloadSelectors(snapshot: MeshSnapshot): WorkloadSelecting[] {
 /**
  * What a sidecar's inbound listener depends on besides the snapshot: its namespace, its inbound ports
  * and their protocols, and which of the workload-selecting resources (`workloadSelectors`) of its own
- * and the root namespace pick it, by label or by `targetRef` to one of the workload's services or its
- * gateway (policies without either apply to the whole namespace, which the key holds), and each
+ * and the root namespace pick it, by label or by `targetRef` to its Gateway API gateway (policies
+ * without either apply to the whole namespace, which the key holds), and each
  * port's operation (the span name its route carries: the first service to the port). Not the
  * workload's name, service account, other services or other labels: workloads that differ only there
  * share the listener. A listener builder that starts reading another proxy field must add it here
@@ -208,13 +207,9 @@ export function workloadSelectors(snapshot: MeshSnapshot): WorkloadSelecting[] {
  */
 export function inboundKey(snapshot: MeshSnapshot, proxy: ProxyView, ports: readonly InboundPort[], selectors: readonly WorkloadSelecting[]): string {
   const root = snapshot.mesh.rootNamespace;
-  let services: string[] | undefined;
   const picked: number[] = [];
   selectors.forEach((r, i) => {
-    // The workload's services are looked up only for a policy with target references (the only reader).
-    const byRef = r.spec.targetRef !== undefined || r.spec.targetRefs !== undefined;
-    if (byRef) services ??= selectingServiceNames(snapshot, proxy);
-    if (policySelects(r, { workloadLabels: proxy.labels, namespace: proxy.namespace, rootNamespace: root, trustDomain: snapshot.mesh.trustDomain, port: 0, services: byRef ? (services as string[]) : [], extensionProviders: [] })) picked.push(i);
+    if (policySelects(r, { workloadLabels: proxy.labels, namespace: proxy.namespace, rootNamespace: root, trustDomain: snapshot.mesh.trustDomain, port: 0, extensionProviders: [] })) picked.push(i);
   });
   return `${proxy.role}\0${proxy.namespace}\0${ports.map((p) => `${p.port}/${p.protocol}/${p.operation ?? ''}`).join(',')}\0${picked.join(',')}`;
 }

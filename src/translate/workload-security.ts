@@ -5,19 +5,10 @@ import type { AuthorizationPolicy, RequestAuthentication } from '../config/resou
 import type { ProxyView } from '../model/proxy-view.ts';
 import type { MeshSnapshot } from '../model/snapshot.ts';
 import { type AuthorizationTarget, translateAuthorization } from './authorization.ts';
-import { servicesSelecting } from './listener-inbound.ts';
 import type { HttpFilterBuilder, HttpFilterEntry, NetworkFilterBuilder } from './options.ts';
 import { translateRequestAuthentication } from './request-authentication.ts';
 
-/** The names of the Kubernetes Services that select the workload: what a policy's `targetRef` to a Service matches. */
-export function selectingServiceNames(snapshot: MeshSnapshot, proxy: Pick<ProxyView, 'namespace' | 'labels'>): string[] {
-  return servicesSelecting(snapshot, proxy)
-    .filter((s) => s.source === 'kubernetes')
-    .map((s) => s.name);
-}
-
 function target(snapshot: MeshSnapshot, proxy: ProxyView, port: number): AuthorizationTarget {
-  const services = selectingServiceNames(snapshot, proxy);
   return {
     workloadLabels: proxy.labels,
     namespace: proxy.namespace,
@@ -25,7 +16,6 @@ function target(snapshot: MeshSnapshot, proxy: ProxyView, port: number): Authori
     trustDomain: snapshot.mesh.trustDomain,
     trustDomainAliases: snapshot.mesh.trustDomainAliases,
     port,
-    services,
     extensionProviders: snapshot.mesh.raw.extensionProviders ?? [],
   };
 }

@@ -47,7 +47,7 @@ test('targetRefs attach as Istio does: only to a Gateway API gateway, by its nam
   const edge = (namespace: string) => ({ ...TARGET, namespace, workloadLabels: { 'gateway.networking.k8s.io/gateway-name': 'edge' } });
   // A sidecar behind Service httpbin ignores a policy whose targetRef names that Service (waypoints only).
   const svc = policy('allow-get', 'foo', { targetRefs: [{ group: '', kind: 'Service', name: 'httpbin' }], rules: [{ to: [{ operation: { methods: ['GET'] } }] }] });
-  const sidecar = { ...TARGET, services: ['httpbin'] };
+  const sidecar = TARGET;
   assert.equal(policySelects(svc, sidecar), false);
   assert.equal(decideHttp([svc], { method: 'POST' }, sidecar).status, 200);
   // A classic gateway (label istio=..., no gateway-name label) ignores every targetRef policy.

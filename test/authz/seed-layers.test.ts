@@ -25,7 +25,7 @@ const CALLERS = {
 };
 type Caller = keyof typeof CALLERS;
 
-const PODINFO: AuthorizationTarget = { workloadLabels: { app: 'podinfo' }, namespace: 'podinfo', rootNamespace: 'istio-system', trustDomain: td, services: ['podinfo'] };
+const PODINFO: AuthorizationTarget = { workloadLabels: { app: 'podinfo' }, namespace: 'podinfo', rootNamespace: 'istio-system', trustDomain: td };
 const GATEWAY: AuthorizationTarget = { workloadLabels: { istio: 'ingressgateway', app: 'istio-ingressgateway' }, namespace: 'istio-system', rootNamespace: 'istio-system', trustDomain: td };
 const BACKEND = 'inbound|9898||';
 
