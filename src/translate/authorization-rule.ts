@@ -31,8 +31,9 @@ function escapeRegex(s: string): string {
 export function stringMatch(v: string, ignoreCase = false): Json {
   const ic = ignoreCase ? { ignore_case: true } : {};
   if (v === '*') return { safe_regex: { regex: '.+' } };
-  if (v.endsWith('*')) return { prefix: v.slice(0, -1), ...ic };
+  // Istio's StringMatcherWithPrefix: a leading `*` first, so `*x*` is the suffix `x*`, not the prefix `*x`.
   if (v.startsWith('*')) return { suffix: v.slice(1), ...ic };
+  if (v.endsWith('*')) return { prefix: v.slice(0, -1), ...ic };
   return { exact: v, ...ic };
 }
 

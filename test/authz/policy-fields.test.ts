@@ -61,6 +61,8 @@ const ROWS: Row[] = [
   { name: 'paths exact, query ignored', rule: to({ paths: ['/admin'] }), match: [{ path: '/admin' }, { path: '/admin', query: 'x=1' }], miss: [{ path: '/admin/' }, { path: '/ADMIN' }] },
   { name: 'paths prefix', rule: to({ paths: ['/admin/*'] }), match: [{ path: '/admin/x/y' }], miss: [{ path: '/admin' }] },
   { name: 'paths suffix', rule: to({ paths: ['*.php'] }), match: [{ path: '/x/index.php' }], miss: [{ path: '/x/index.html' }] },
+  // Istio's StringMatcherWithPrefix checks a leading `*` first: `*/v1*` is the suffix `/v1*`, literally.
+  { name: 'paths *x* is a suffix', rule: to({ paths: ['*/v1*'] }), match: [{ path: '/api/v1*' }], miss: [{ path: '/api/v1/users' }, { path: '*/v1/users' }] },
   { name: 'paths {*}', rule: to({ paths: ['/api/{*}/admin'] }), match: [{ path: '/api/v1/admin' }], miss: [{ path: '/api/v1/v2/admin' }, { path: '/api//admin' }] },
   { name: 'paths {**}', rule: to({ paths: ['/api/{**}/admin'] }), match: [{ path: '/api/v1/v2/admin' }], miss: [{ path: '/other/v1/admin' }] },
   { name: 'notPaths', rule: to({ notPaths: ['/public/*'] }), match: [{ path: '/admin' }], miss: [{ path: '/public/x' }] },
