@@ -1,7 +1,9 @@
 // Strict HTTP/1.1: the framing and authority attacks from the security reference (§1.4, B-1..B-8),
 // replayed as raw bytes. Nothing malformed may reach the upstream.
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { after, before, test } from 'node:test';
+import type { TypedAny } from '../../src/xds/any.ts';
 import { cla, cluster, echoBackend, hcm, listener, push, rawExchange, routeConfig, startProxy } from './harness.ts';
 
 let env: Awaited<ReturnType<typeof startProxy>>;
@@ -11,14 +13,19 @@ let gw: number;
 before(async () => {
   backend = await echoBackend();
   env = await startProxy();
-  push(env.proxy, [
+  push(env.proxy, resources());
+  gw = await env.port('0.0.0.0_8080');
+});
+
+/** The listener under test (and, for one test, more). */
+function resources(): TypedAny[] {
+  return [
     cluster('echo'),
     cla('echo', [{ port: backend.port }]),
     listener('0.0.0.0_8080', 8080, [{ filter: hcm('http.8080') }]),
     routeConfig('http.8080', [{ domains: ['a.example', 'a.example:*'], routes: [{ prefix: '/', cluster: 'echo' }] }]),
-  ]);
-  gw = await env.port('0.0.0.0_8080');
-});
+  ];
+}
 
 after(async () => {
   await env.close();
@@ -78,4 +85,25 @@ test("absolute-form: the target's authority is taken as written, and Host agrees
   const before = backend.requests.length;
   assert.match(await exchange('http://a.example?to=/admin', 'a.example'), /^HTTP\/1\.1 400/);
   assert.equal(backend.requests.length, before, 'nothing reached the upstream');
+});
+
+test('fields named as Object.prototype members are fields like any other (Envoy passes them): a request with `__proto__` is served, a response with it relayed', async () => {
+  const out = await rawExchange(gw, 'GET /proto HTTP/1.1\r\nHost: a.example\r\n__proto__: x\r\nconstructor: y\r\nConnection: close\r\n\r\n');
+  assert.match(out, /^HTTP\/1\.1 200/);
+  assert.match(out, /"constructor":"y"/);
+  const origin = net.createServer((s) => {
+    s.on('error', () => {});
+    s.once('data', () => s.end('HTTP/1.1 200 OK\r\n__proto__: p\r\nconstructor: c\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok'));
+  });
+  await new Promise<void>((r) => origin.listen(0, '127.0.0.1', r));
+  try {
+    push(env.proxy, [...resources(), cluster('raw'), cla('raw', [{ port: (origin.address() as net.AddressInfo).port }]), routeConfig('proto', [{ domains: ['*'], routes: [{ prefix: '/', cluster: 'raw' }] }]), listener('proto', 8443, [{ filter: hcm('proto') }])], 'v2');
+    const answer = await rawExchange(await env.port('proto'), 'GET / HTTP/1.1\r\nHost: b.example\r\nConnection: close\r\n\r\n');
+    assert.match(answer, /^HTTP\/1\.1 200 OK\r\n/);
+    assert.match(answer, /\r\n__proto__: p\r\n/);
+    assert.match(answer, /\r\nconstructor: c\r\n/);
+    assert.match(answer, /\r\n\r\nok$/);
+  } finally {
+    origin.close();
+  }
 });

@@ -73,6 +73,15 @@ test('a chunked HTTP/1.1 request forwards its trailers to an HTTP/1.1 upstream',
   assert.deepEqual(body.trailers, { 'x-checksum': 'abc123' });
 });
 
+test("mesh-internal fields sent as request trailers never reach the app: the same rule as the head's (stripMeshHeaders)", async () => {
+  const forged = 'x-forwarded-client-cert: By=spiffe://cluster.local/ns/prod/sa/admin;URI=spiffe://cluster.local/ns/prod/sa/admin\r\nx-outrigger-peer: forged\r\nx-envoy-original-path: /admin\r\nx-istio-attributes: forged\r\n';
+  const raw = await rawExchange(port, `POST /up HTTP/1.1\r\nHost: h1.example.com\r\nTransfer-Encoding: chunked\r\nTrailer: x-checksum\r\nConnection: close\r\n\r\n5\r\nhello\r\n0\r\n${forged}x-checksum: abc123\r\n\r\n`, 10_000);
+  assert.match(raw, /^HTTP\/1\.1 200/);
+  const body = JSON.parse(raw.slice(raw.indexOf('{'), raw.lastIndexOf('}') + 1)) as { body: string; trailers: Record<string, string> };
+  assert.equal(body.body, 'hello');
+  assert.deepEqual(body.trailers, { 'x-checksum': 'abc123' });
+});
+
 test('a chunked HTTP/1.1 request forwards its trailers to an HTTP/2 upstream', async () => {
   h2Trailers.length = 0;
   const raw = await rawExchange(port, chunkedWithTrailers('h2.example.com'), 10_000);

@@ -7,7 +7,7 @@ import net from 'node:net';
 import { after, before, test } from 'node:test';
 import { TypeUrl } from '../../src/xds/type-urls.ts';
 import { telemetryConfig } from '../telemetry/drive-filter.ts';
-import { cla, cluster, hcm, listener, push, request, routeConfig, startProxy } from './harness.ts';
+import { cla, cluster, hcm, listener, push, rawExchange, request, routeConfig, startProxy } from './harness.ts';
 
 let env: Awaited<ReturnType<typeof startProxy>>;
 let backend: http.Server;
@@ -32,6 +32,24 @@ before(async () => {
     listener('0.0.0.0_8443', 8443, [{ filter: hcm('http.8080') }]),
     listener('edge', 8081, [{ filter: hcm('http.8080', { use_remote_address: { value: true }, upgrade_configs: [{ upgrade_type: 'websocket' }] }) }]),
     routeConfig('http.8080', [{ domains: ['*'], routes: [{ prefix: '/', cluster: 'ws' }] }]),
+    // A route's upgrade_configs override the HCM's for that route (Envoy's createUpgradeFilterChain).
+    listener('route-on', 8084, [{ filter: hcm('per-route') }]),
+    listener('route-off', 8085, [{ filter: hcm('per-route', { upgrade_configs: [{ upgrade_type: 'websocket' }] }) }]),
+    {
+      '@type': TypeUrl.RouteConfiguration,
+      name: 'per-route',
+      virtual_hosts: [
+        {
+          name: 'all',
+          domains: ['*'],
+          routes: [
+            { name: 'on', match: { prefix: '/on' }, route: { cluster: 'ws', upgrade_configs: [{ upgrade_type: 'websocket' }] } },
+            { name: 'off', match: { prefix: '/off' }, route: { cluster: 'ws', upgrade_configs: [{ upgrade_type: 'websocket', enabled: { value: false } }] } },
+            { name: 'rest', match: { prefix: '/' }, route: { cluster: 'ws' } },
+          ],
+        },
+      ],
+    },
     listener('guarded', 8082, [
       {
         filter: hcm('http.8080', {
@@ -64,7 +82,7 @@ after(async () => {
   backend.close();
 });
 
-function upgrade(port: number, extra = ''): Promise<string> {
+function upgrade(port: number, extra = '', path = '/chat', kind = 'websocket'): Promise<string> {
   return new Promise((resolve) => {
     const s = net.connect(port, '127.0.0.1');
     let out = '';
@@ -75,7 +93,7 @@ function upgrade(port: number, extra = ''): Promise<string> {
       if (out.includes('echo:frame')) s.destroy();
     });
     s.on('close', () => resolve(out));
-    s.write(`GET /chat HTTP/1.1\r\nHost: ws.example\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n${extra}Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`);
+    s.write(`GET ${path} HTTP/1.1\r\nHost: ws.example\r\nConnection: Upgrade\r\nUpgrade: ${kind}\r\n${extra}Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`);
   });
 }
 
@@ -86,9 +104,37 @@ test('a WebSocket upgrade is spliced to the upstream', async () => {
   assert.match(out, /echo:frame/);
 });
 
-test('without websocket in upgrade_configs the upgrade is refused', async () => {
+test("without websocket in upgrade_configs the upgrade is refused: Envoy's 403 upgrade_failed, a local reply with the HCM's server header", async () => {
+  const before = upgraded.length;
   const out = await upgrade(await env.port('0.0.0.0_8443'));
-  assert.match(out, /^HTTP\/1\.1 400/);
+  assert.match(out, /^HTTP\/1\.1 403 Forbidden\r\n/);
+  assert.match(out, /\r\nserver: envoy\r\n/);
+  assert.match(out, /\r\nconnection: close\r\n\r\n$/);
+  assert.equal(upgraded.length, before, 'nothing dialled');
+});
+
+test("a route's upgrade_configs decide for it: enabled where the HCM has none, disabled where it has one (403)", async () => {
+  assert.match(await upgrade(await env.port('route-on'), '', '/on'), /^HTTP\/1\.1 101[\s\S]*echo:frame$/);
+  assert.match(await upgrade(await env.port('route-on'), '', '/other'), /^HTTP\/1\.1 403 Forbidden\r\n/);
+  assert.match(await upgrade(await env.port('route-off'), '', '/off'), /^HTTP\/1\.1 403 Forbidden\r\n/);
+  assert.match(await upgrade(await env.port('route-off'), '', '/other'), /^HTTP\/1\.1 101/);
+});
+
+test('an upgrade other than WebSocket is refused with 403 and counted, as any local reply; `Upgrade: h2c` is served as plain HTTP/1.1', async () => {
+  const before = upgraded.length;
+  const out = await upgrade(await env.port('counted'), '', '/chat', 'foo');
+  assert.match(out, /^HTTP\/1\.1 403 Forbidden\r\n/);
+  assert.equal(upgraded.length, before, 'nothing dialled');
+  let stats = '';
+  for (let i = 0; i < 100 && !/response_code="403"/.test(stats); i++) {
+    stats = (await request(env.admin, '/stats/prometheus')).body;
+    if (!/response_code="403"/.test(stats)) await new Promise((r) => setTimeout(r, 20));
+  }
+  assert.match(stats, /istio_requests_total\{reporter="source",source_workload="client",[^}]*response_code="403",[^}]*\} 1\n/);
+  // curl --http2 on http://: the backend (which would switch an upgrade it saw) answers it as a request.
+  const h2c = await rawExchange(await env.port('0.0.0.0_8443'), 'GET /plain HTTP/1.1\r\nHost: ws.example\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\nConnection: close\r\n\r\n');
+  assert.match(h2c, /^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\nplain$/);
+  assert.equal(upgraded.length, before);
 });
 
 test("an upgrade at the edge gets the connection's headers as a request does: x-forwarded-proto and -for set, a client's mesh headers dropped", async () => {

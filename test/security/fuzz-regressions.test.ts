@@ -8,7 +8,9 @@
 // - an HTTP/2 preface whose first read held one or two bytes was taken for HTTP/1.1 (answered 400);
 // - after a client's GOAWAY, a frame nghttp2 answers with a connection error left the session open for
 //   ever (Node's graceful close never completes): now it ends once silent for the stream idle timeout
-//   on a listener, for tcp_proxy's idle timeout on the mesh tunnel (a peer with a mesh certificate).
+//   on a listener, for tcp_proxy's idle timeout on the mesh tunnel (a peer with a mesh certificate);
+// - an HTTP/1.0 request with Transfer-Encoding kept its connection (keep-alive), and a request pipelined
+//   behind it was served, where the reference closes after it (RFC 9112 §6.1: faulty framing).
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import tls from 'node:tls';
@@ -21,6 +23,7 @@ import { TypeUrl } from '../../src/xds/type-urls.ts';
 import { makeCa } from '../proxy/certs.ts';
 import { frame, FrameType, headers, PREFACE, settings } from '../proxy/h2-frames.ts';
 import { cla, cluster, echoBackend, hcm, listener, ManualTimers, push, rawExchange, routeConfig, startProxy } from '../proxy/harness.ts';
+import { parseRequests } from './strict-h1-reference.ts';
 
 /**
  * In the worker: a pipelined chunked request whose chunk line outgrows the head budget, behind a
@@ -130,6 +133,18 @@ else {
     // A repeated, equal Content-Length is one, and goes on.
     rawAnswer = 'HTTP/1.1 204 No Content\r\nContent-Length: 0\r\nContent-Length: 0\r\n\r\n';
     assert.match(await rawExchange(port, 'GET / HTTP/1.1\r\nHost: raw.example\r\nConnection: close\r\n\r\n'), /^HTTP\/1\.1 204 /);
+  });
+
+  test('an HTTP/1.0 request with Transfer-Encoding is answered, then the connection closes: the origin reads what the reference reads', async () => {
+    const bytes = 'POST /first HTTP/1.0\r\nHost: a.example\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\nx-fuzz: first\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: a.example\r\nx-fuzz: smuggled\r\nConnection: close\r\n\r\n';
+    const ref = parseRequests(Buffer.from(bytes, 'latin1'));
+    assert.equal(ref.end, 'closed');
+    assert.deepEqual(ref.requests.map((r) => r.fuzzId), ['first']);
+    const seen = backend.requests.length;
+    const out = await rawExchange(port, bytes);
+    assert.equal(out.match(/HTTP\/1\.1 200 OK/g)?.length, 1);
+    assert.match(out, /\r\nconnection: close\r\n/);
+    assert.deepEqual(backend.requests.slice(seen).map((r) => r.url), ['/first']);
   });
 
   test('an HTTP/2 preface whose first read is one byte is still HTTP/2', async () => {

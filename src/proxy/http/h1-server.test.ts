@@ -133,6 +133,70 @@ test('HTTP/1.0: closed after the response unless it asked for keep-alive', async
   assert.match(kept, /connection: keep-alive\r\n/);
 });
 
+test('HTTP/1.0 with Transfer-Encoding: faulty framing (RFC 9112 §6.1), so it is served as read and the connection closes; a request behind it is never parsed', async () => {
+  const urls: string[] = [];
+  const port = await serve((req, res) => {
+    urls.push(req.url);
+    echo(req, res);
+  });
+  const out = await exchange(port, 'POST /first HTTP/1.0\r\nconnection: keep-alive\r\ntransfer-encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nhost: a\r\n\r\n', /\/smuggled$/);
+  assert.match(out, /^HTTP\/1.1 200 OK\r\n[\s\S]*connection: close\r\n\r\nhi$/, 'its answer says close, and nothing follows it');
+  assert.deepEqual(urls, ['/first']);
+  // An HTTP/1.1 chunked request keeps its connection as before.
+  const kept = await exchange(port, 'POST /a HTTP/1.1\r\nhost: a\r\ntransfer-encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n\r\nGET /b HTTP/1.1\r\nhost: a\r\nconnection: close\r\n\r\n');
+  assert.equal(kept.match(/HTTP\/1.1 200 OK/g)?.length, 2);
+});
+
+test('`Upgrade: h2c` (curl --http2 on http://) is served as the HTTP/1.1 request it also is, without its upgrade fields, as Envoy serves it', async () => {
+  const seen: H1Request[] = [];
+  const handed: string[] = [];
+  const port = await serve(
+    (req, res) => {
+      seen.push(req);
+      echo(req, res);
+    },
+    { ...h1ServerDefaults, onUpgrade: (req, socket) => {
+      handed.push(String(req.headers['upgrade']));
+      socket.destroy();
+    } },
+  );
+  const out = await exchange(port, 'GET /h HTTP/1.1\r\nhost: a\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\nx-after: 1\r\n\r\nGET /next HTTP/1.1\r\nhost: a\r\nconnection: close\r\n\r\n');
+  assert.equal(out.match(/HTTP\/1.1 200 OK/g)?.length, 2, 'answered, and the connection kept for the next request');
+  const req = seen[0] as H1Request;
+  assert.deepEqual(req.rawHeaders, ['host', 'a', 'x-after', '1']);
+  assert.equal(req.headers['upgrade'], undefined);
+  assert.equal(req.headers['http2-settings'], undefined);
+  assert.equal(req.headers['connection'], undefined);
+  // Other Connection tokens stay (repeated Connection lines become one, as Envoy joins them).
+  await exchange(port, 'GET /k HTTP/1.1\r\nhost: a\r\nconnection: keep-alive, Upgrade\r\nconnection: http2-settings, close\r\nupgrade: H2C\r\n\r\n');
+  assert.deepEqual((seen[2] as H1Request).rawHeaders, ['host', 'a', 'connection', 'keep-alive,close']);
+  assert.deepEqual(handed, [], 'no h2c upgrade is handed over');
+  await exchange(port, 'GET /ws HTTP/1.1\r\nhost: a\r\nconnection: upgrade\r\nupgrade: websocket\r\n\r\n');
+  assert.deepEqual(handed, ['websocket'], 'any other upgrade still is');
+});
+
+/** Read through a variable, as the proxy reads every field name. */
+const PROTO = '__proto__';
+
+test('fields named as Object.prototype members (`__proto__`, `constructor`) are own fields: parsed, joined and kept as any other, trailers too', async () => {
+  const seen: H1Request[] = [];
+  const port = await serve((req, res) => {
+    seen.push(req);
+    echo(req, res);
+  });
+  const out = await exchange(port, 'POST / HTTP/1.1\r\nhost: a\r\n__proto__: x\r\nconstructor: y\r\nconstructor: z\r\ntoString: t\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n1\r\nb\r\n0\r\n__proto__: tp\r\nx-sum: 1\r\n\r\n');
+  assert.match(out, /^HTTP\/1.1 200 OK\r\n/);
+  const req = seen[0] as H1Request;
+  assert.equal(Object.getPrototypeOf(req.headers), Object.prototype);
+  assert.ok(Object.hasOwn(req.headers, '__proto__'));
+  assert.equal(req.headers[PROTO], 'x');
+  assert.equal(req.headers['constructor'], 'y, z');
+  assert.equal(req.headers['tostring'], 't');
+  assert.ok(Object.hasOwn(req.trailers, '__proto__'));
+  assert.equal(req.trailers[PROTO], 'tp');
+  assert.equal(req.trailers['x-sum'], '1');
+});
+
 test('malformed heads get their status and the connection closes; nothing reaches the handler', async () => {
   let reached = 0;
   const port = await serve((req, res) => {

@@ -125,6 +125,14 @@ function httpDate(): string {
 }
 const noop = (): void => {};
 
+/**
+ * `map[name] = value` as an own, enumerable field, whatever the name: assigning `__proto__` would call
+ * Object.prototype's setter (changing the map's prototype, or doing nothing for a string) instead.
+ */
+export function ownField(map: object, name: string, value: unknown): void {
+  Object.defineProperty(map, name, { value, writable: true, enumerable: true, configurable: true });
+}
+
 /** A field value without its optional whitespace (spaces and tabs only, RFC 9110 §5.5). */
 function ows(s: string): string {
   let a = 0;
@@ -132,6 +140,44 @@ function ows(s: string): string {
   while (a < b && (s.charCodeAt(a) === 0x20 || s.charCodeAt(a) === 0x09)) a++;
   while (b > a && (s.charCodeAt(b - 1) === 0x20 || s.charCodeAt(b - 1) === 0x09)) b--;
   return a === 0 && b === s.length ? s : s.slice(a, b);
+}
+
+/** What a Connection value loses with an ignored h2c upgrade (Envoy's caseUnorderdSetContainingUpgradeAndHttp2Settings). */
+const H2C_TOKENS: ReadonlySet<string> = new Set(['upgrade', 'http2-settings']);
+
+/**
+ * Removes an h2c upgrade from a request head, as Envoy's HTTP/1.1 codec does: `Upgrade` and
+ * `HTTP2-Settings` go, and Connection loses its `upgrade` and `http2-settings` tokens (and goes when
+ * none is left). `rawHeaders` is edited in place, the repeated Connection lines becoming one. Returns
+ * the Connection value left.
+ */
+function dropH2cUpgrade(rawHeaders: string[], headers: Record<string, string | string[]>): string | undefined {
+  let conn: string | undefined = (headers['connection'] as string)
+    .split(',')
+    .map((t) => ows(t))
+    .filter((t) => !H2C_TOKENS.has(t.toLowerCase()))
+    .join(',');
+  if (conn === '') conn = undefined;
+  delete headers['upgrade'];
+  delete headers['http2-settings'];
+  if (conn === undefined) delete headers['connection'];
+  else headers['connection'] = conn;
+  let w = 0;
+  let connDone = false;
+  for (let r = 0; r < rawHeaders.length; r += 2) {
+    const name = rawHeaders[r] as string;
+    if (name === 'upgrade' || name === 'http2-settings') continue;
+    let value = rawHeaders[r + 1] as string;
+    if (name === 'connection') {
+      if (connDone || conn === undefined) continue;
+      connDone = true;
+      value = conn;
+    }
+    rawHeaders[w++] = name;
+    rawHeaders[w++] = value;
+  }
+  rawHeaders.length = w;
+  return conn;
 }
 
 /** One response: the part of Node's ServerResponse the connection manager and local replies use. */
@@ -700,6 +746,10 @@ export class H1ServerConnection {
       rawHeaders.push(lower, value);
       const had = headers[lower];
       if (had === undefined) headers[lower] = lower === 'set-cookie' ? [value] : value;
+      // A name Object.prototype has (`__proto__`, `constructor`, `toString`…) reads as the inherited
+      // value the first time: an own field then. Checked only here, on a repeat or such a name, so the
+      // map stays a plain object (a null-prototype one is a dictionary from the start, slower to fill).
+      else if (!Object.hasOwn(headers, lower)) ownField(headers, lower, value);
       else if (typeof had === 'object') had.push(value);
       else if (lower === 'content-length') {
         if (had !== value) throw new HeadError(400, 'conflicting content-length');
@@ -721,8 +771,14 @@ export class H1ServerConnection {
       this.#remaining = Number(cl);
       if (this.#remaining > 0) framing = LENGTH;
     }
-    const conn = headers['connection'];
-    const upgrade = method !== 'CONNECT' && headers['upgrade'] !== undefined && conn !== undefined && asksUpgrade(conn as string);
+    let conn = headers['connection'];
+    let upgrade = method !== 'CONNECT' && headers['upgrade'] !== undefined && conn !== undefined && asksUpgrade(conn as string);
+    // `Upgrade: h2c` (curl --http2 on http://): served as the HTTP/1.1 request it also is, its upgrade
+    // fields dropped, as Envoy's codec ignores h2c upgrades.
+    if (upgrade && (headers['upgrade'] as string).toLowerCase() === 'h2c') {
+      conn = dropH2cUpgrade(rawHeaders, headers);
+      upgrade = false;
+    }
     if (method === 'CONNECT' || upgrade) {
       if (method === 'CONNECT' ? !this.#opts.onConnect : !this.#opts.onUpgrade) throw new HeadError(method === 'CONNECT' ? 405 : 400, 'CONNECT and Upgrade are not served here');
       return new H1Request(method, url, httpVersion, rawHeaders, headers, this.socket, null);
@@ -736,7 +792,9 @@ export class H1ServerConnection {
     const req = new H1Request(method, url, httpVersion, rawHeaders, headers, socket, body);
     req.headBytes = text.length + 4;
     const res = new H1Response(this, req);
-    if (!persists(httpVersion === '1.1', conn as string | undefined)) res.closeAfter = true;
+    // An HTTP/1.0 request with Transfer-Encoding has faulty framing (RFC 9112 §6.1): served as read
+    // (chunked), then the connection closes, whatever its Connection says, so nothing after it is parsed.
+    if (!persists(httpVersion === '1.1', conn as string | undefined) || (framing === CHUNKED && httpVersion === '1.0')) res.closeAfter = true;
     this.#req = req;
     this.#res = res;
     // Busy: no keep-alive timeout until the response is out (the timer, if it fires meanwhile, does nothing).
@@ -779,7 +837,7 @@ export class H1ServerConnection {
             return;
           }
           if (req.trailers === NO_TRAILERS) req.trailers = {};
-          req.trailers[name.toLowerCase()] = value;
+          ownField(req.trailers, name.toLowerCase(), value);
         }
         this.#bodyDone(req, body);
       },

@@ -7,8 +7,9 @@ import type { IncomingMessage } from 'node:http';
 import { constants as h2constants, type ServerHttp2Stream } from 'node:http2';
 import type { Readable } from 'node:stream';
 import type { ChainedFilter } from './filter-registry.ts';
-import { H1Request, H1Response } from './h1-server.ts';
+import { H1Request, H1Response, ownField } from './h1-server.ts';
 import { grpcStatusOf } from './grpc-status.ts';
+import { isMeshHeader } from './mesh-headers.ts';
 import { H2Request, H2Response, kStreamCloseHook, type StreamCloseHooked } from './h2-server.ts';
 import { endWithHead, LocalReplies, type ReplyTarget, recordReply, sendLocalReply } from '../local-reply.ts';
 import type { OutgoingHeaders } from '../upstream/upstream.ts';
@@ -29,12 +30,33 @@ export const hopByHop = new Set(['connection', 'keep-alive', 'proxy-connection',
 /** Trailer fields that never travel (RFC 9110 §6.5.1: framing, routing and authentication fields). */
 const forbiddenTrailers = new Set([...hopByHop, 'content-length', 'content-type', 'authorization', 'cookie', 'set-cookie', 'trailer']);
 
+/**
+ * A request's trailers as they go upstream: the forbidden fields dropped, and the mesh-internal ones
+ * (isMeshHeader: x-forwarded-client-cert, x-outrigger-*, x-envoy-*, x-istio-*), which stripMeshHeaders
+ * removes from a non-mesh client's head and which would otherwise reach the app as trailers. From any
+ * client, a mesh peer's included: what reads them is the app's framework (a trailer merged into the
+ * headers), never this proxy, and a peer sidecar already dropped its own client's.
+ */
 export function forwardableTrailers(t: Record<string, string | string[] | undefined>): OutgoingHeaders {
+  const out: OutgoingHeaders = {};
+  for (const k in t) {
+    const v = t[k];
+    if (v === undefined || k.startsWith(':') || forbiddenTrailers.has(k) || isMeshHeader(k)) continue;
+    if (k === '__proto__') ownField(out, k, v);
+    else out[k] = v;
+  }
+  return out;
+}
+
+/** A response's trailers as they go downstream: the forbidden fields dropped. */
+function responseTrailers(t: OutgoingHeaders): OutgoingHeaders {
   const out: OutgoingHeaders = {};
   // for-in, not Object.entries: no entry arrays per field (a gRPC stream's trailers pass here on every hop).
   for (const k in t) {
     const v = t[k];
-    if (v !== undefined && !k.startsWith(':') && !forbiddenTrailers.has(k)) out[k] = v;
+    if (v === undefined || k.startsWith(':') || forbiddenTrailers.has(k)) continue;
+    if (k === '__proto__') ownField(out, k, v);
+    else out[k] = v;
   }
   return out;
 }
@@ -43,7 +65,10 @@ export function forwardableTrailers(t: Record<string, string | string[] | undefi
 function responseHeaders(h: HeaderMap, h2: boolean, draining: boolean): OutgoingHeaders {
   const out: OutgoingHeaders = {};
   h.forEach((v, k) => {
-    if (!hopByHop.has(k) || (!h2 && k === 'upgrade')) out[k] = v;
+    if (hopByHop.has(k) && (h2 || k !== 'upgrade')) return;
+    // A field named `__proto__` (Envoy passes it) is an own field, not the prototype's setter.
+    if (k === '__proto__') ownField(out, k, v);
+    else out[k] = v;
   });
   if (draining && !h2) out['connection'] = 'close';
   return out;
@@ -344,7 +369,7 @@ export class HttpStream implements ResponseWriter {
     if (typeof gs === 'string') this.#grpcStatus = grpcStatusOf(gs);
     // HTTP/1.1 sends them as chunked trailers (Node drops them when the response has a length).
     const res = this.res as ServerResponse;
-    if (this.trailersOut && hasKeys(trailers)) res.addTrailers(forwardableTrailers(trailers) as Record<string, string>);
+    if (this.trailersOut && hasKeys(trailers)) res.addTrailers(responseTrailers(trailers) as Record<string, string>);
     res.end();
     this.#bodyDone();
   }

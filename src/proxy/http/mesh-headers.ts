@@ -2,12 +2,15 @@
 // removed before any filter, route or upstream sees the request.
 import type { HeaderMap } from './stream.ts';
 
-/** From outside the mesh: removes `x-outrigger-*`, `x-envoy-*`, `x-istio-*` and `x-forwarded-client-cert`. */
+/** A mesh-internal field: `x-outrigger-*`, `x-envoy-*`, `x-istio-*` (x-istio-attributes) or `x-forwarded-client-cert`. */
+export function isMeshHeader(name: string): boolean {
+  return name.startsWith('x-outrigger-') || name.startsWith('x-envoy-') || name.startsWith('x-istio-') || name === 'x-forwarded-client-cert';
+}
+
+/** From outside the mesh: removes the mesh-internal fields (isMeshHeader). */
 export function stripMeshHeaders(headers: HeaderMap, fromMeshPeer: boolean): void {
   if (fromMeshPeer) return;
   for (const name of headers.keys()) {
-    if (name.startsWith('x-outrigger-') || name.startsWith('x-envoy-') || name.startsWith('x-istio-') || name === 'x-forwarded-client-cert') {
-      headers.delete(name);
-    }
+    if (isMeshHeader(name)) headers.delete(name);
   }
 }

@@ -9,7 +9,7 @@ import { after, test } from 'node:test';
 import { FakeClock, until } from '../../../test/resilience/fake-clock.ts';
 import { makeCa } from '../../../test/proxy/certs.ts';
 import { REFUSED_PEER_GRACE_MS, TUNNEL_SESSION_WINDOW, TUNNEL_STREAM_WINDOW } from '../tunnel/mesh-tls.ts';
-import { H1Pool } from './h1-client.ts';
+import { H1Pool, MAX_RESPONSE_HEADERS } from './h1-client.ts';
 import { H2Upstream } from './h2-upstream.ts';
 import type { OutgoingHeaders, UpstreamError, UpstreamHead } from './upstream.ts';
 
@@ -226,6 +226,41 @@ test('broken responses are protocol failures and never throw', async () => {
     await assert.rejects(send(p, get()), (err: UpstreamError) => err.failure === 'protocol' && err.message === message, message);
     await p.close();
   }
+});
+
+test('a response head of more than 100 fields is a protocol failure (Envoy\'s max_headers_count, 502 UPE); 100 pass', async () => {
+  const fields = (n: number): string => Array.from({ length: n }, (_, i) => `x-f${i % 7}: ${i}\r\n`).join('');
+  const many = await scripted(() => `HTTP/1.1 200 OK\r\n${fields(MAX_RESPONSE_HEADERS)}content-length: 2\r\n\r\nok`);
+  const p = pool(many.port);
+  try {
+    await assert.rejects(send(p, get()), (err: UpstreamError) => err.failure === 'protocol' && err.message === 'too many response headers');
+  } finally {
+    await p.close();
+  }
+  const hundred = await scripted(() => `HTTP/1.1 200 OK\r\n${fields(MAX_RESPONSE_HEADERS - 1)}content-length: 2\r\n\r\nok`);
+  const q = pool(hundred.port);
+  const res = await send(q, get());
+  assert.equal(res.body, 'ok');
+  assert.equal((res.headers['x-f0'] as string[]).length, 15);
+  await q.close();
+});
+
+/** Read through a variable, as the proxy reads every field name. */
+const PROTO = '__proto__';
+
+test('fields named as Object.prototype members (`__proto__`, `constructor`, `toString`) are own fields, as any other', async () => {
+  const s = await scripted(() => 'HTTP/1.1 200 OK\r\n__proto__: p\r\nconstructor: c1\r\nconstructor: c2\r\ntoString: t\r\ntransfer-encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n__proto__: tp\r\nvalueOf: v\r\n\r\n');
+  const p = pool(s.port);
+  const res = await send(p, get()).finally(() => p.close());
+  assert.equal(res.body, 'ok');
+  assert.equal(Object.getPrototypeOf(res.headers), Object.prototype, 'the map itself is untouched');
+  assert.ok(Object.hasOwn(res.headers, '__proto__'));
+  assert.equal(res.headers[PROTO], 'p');
+  assert.deepEqual(res.headers['constructor'], ['c1', 'c2']);
+  assert.equal(res.headers['tostring'], 't');
+  assert.ok(Object.hasOwn(res.trailers, '__proto__'));
+  assert.equal(res.trailers[PROTO], 'tp');
+  assert.equal(res.trailers['valueof'], 'v');
 });
 
 test('status lines: a reason phrase is optional, and HTTP/1.0 closes the connection after its response', async () => {

@@ -10,6 +10,7 @@ import type { OutgoingHeaders, Upstream, UpstreamExchange, UpstreamHead, Upstrea
 import { ChunkedDecoder } from '../http/chunked.ts';
 import { BAD_OUTGOING_VALUE, DIGITS, fieldName, persists, TOKEN } from '../http/field-syntax.ts';
 import { EMPTY, Stash } from '../http/stash.ts';
+import { ownField } from '../http/h1-server.ts';
 import { needsRequestTrailers } from './h1-trailer-request.ts';
 import { connectTimeout, endedByTeardown, RETIRE_EVENT, UpstreamError } from './upstream.ts';
 import { connectPeerOf } from './h2-connection.ts';
@@ -151,6 +152,9 @@ function serializeHead(head: UpstreamHead, extra: string, targetPortHeader: stri
 function addField(out: OutgoingHeaders, name: string, value: string): void {
   const had = out[name];
   if (had === undefined) out[name] = value;
+  // A name Object.prototype has (`__proto__`, `constructor`…) reads as the inherited value at first: an
+  // own field then (checked only on a repeat or such a name; a null-prototype map is slower to fill).
+  else if (!Object.hasOwn(out, name)) ownField(out, name, value);
   else if (typeof had === 'string') out[name] = [had, value];
   else had.push(value);
 }
@@ -189,21 +193,31 @@ function parseFieldLine(text: string, start: number, stop: number, out: Outgoing
   return true;
 }
 
+/** Most fields a response head may have: Envoy's max_headers_count default (past it, 502 UPE). */
+export const MAX_RESPONSE_HEADERS = 100;
+
+/** What parseHeadFields found. */
+const FIELDS_OK = 0;
+const FIELDS_MALFORMED = 1;
+const FIELDS_TOO_MANY = 2;
+
 /**
  * The field lines of a response head's text, after its status line ending at `eol` (-1: none), parsed
  * into `out` (lines end at LF, a CR before it dropped), found by index in the one string: no array of
- * lines. False on a malformed line.
+ * lines. FIELDS_MALFORMED on a malformed line, FIELDS_TOO_MANY past MAX_RESPONSE_HEADERS lines.
  */
-function parseHeadFields(text: string, eol: number, out: OutgoingHeaders): boolean {
+function parseHeadFields(text: string, eol: number, out: OutgoingHeaders): number {
   let lf = eol;
+  let count = 0;
   while (lf >= 0) {
+    if (++count > MAX_RESPONSE_HEADERS) return FIELDS_TOO_MANY;
     const start = lf + 1;
     lf = text.indexOf('\n', start);
     let stop = lf < 0 ? text.length : lf;
     if (lf >= 0 && stop > start && text.charCodeAt(stop - 1) === 0x0d) stop--;
-    if (!parseFieldLine(text, start, stop, out)) return false;
+    if (!parseFieldLine(text, start, stop, out)) return FIELDS_MALFORMED;
   }
-  return true;
+  return FIELDS_OK;
 }
 
 /** One request on a connection, from the head written to the response's end. */
@@ -612,8 +626,9 @@ class H1Connection {
       return null;
     }
     const headers: OutgoingHeaders = {};
-    if (!parseHeadFields(text, eol, headers)) {
-      this.#protocolError('malformed response header');
+    const fields = parseHeadFields(text, eol, headers);
+    if (fields !== FIELDS_OK) {
+      this.#protocolError(fields === FIELDS_TOO_MANY ? 'too many response headers' : 'malformed response header');
       return null;
     }
     const rest = buf.subarray(end);

@@ -20,6 +20,23 @@ function flatten(h: IncomingHttpHeaders | NodeJS.Dict<string>): OutgoingHeaders 
   return out;
 }
 
+/**
+ * The request's fields for a chunked body: a downstream's Content-Length (an HTTP/2 client may send one
+ * beside its trailers) is dropped, as the pooled client drops it (serializeHead), never sent beside
+ * `transfer-encoding: chunked` (RFC 9112 §6.2: a sender MUST NOT send both; an origin would have to pick one).
+ */
+function chunkedHeaders(head: UpstreamHead): OutgoingHttpHeaders {
+  const out = Object.create(null) as OutgoingHttpHeaders;
+  const h = head.headers;
+  for (const k in h) {
+    if (k === 'content-length' || k === 'transfer-encoding' || k === 'host') continue;
+    out[k] = h[k];
+  }
+  out['host'] = head.authority;
+  out['transfer-encoding'] = 'chunked';
+  return out;
+}
+
 export class TrailerRequester {
   readonly #origin: URL;
   readonly #agent: Agent;
@@ -43,7 +60,7 @@ export class TrailerRequester {
   }
 
   request(head: UpstreamHead, body: Readable, sink: UpstreamSink): UpstreamExchange {
-    const headers: OutgoingHttpHeaders = { ...head.headers, host: head.authority, 'transfer-encoding': 'chunked' };
+    const headers = chunkedHeaders(head);
     const mod = this.#tls ? https : http;
     let done = false;
     let gotHead = false;
