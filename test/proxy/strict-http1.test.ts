@@ -91,9 +91,13 @@ test('fields named as Object.prototype members are fields like any other (Envoy 
   const out = await rawExchange(gw, 'GET /proto HTTP/1.1\r\nHost: a.example\r\n__proto__: x\r\nconstructor: y\r\nConnection: close\r\n\r\n');
   assert.match(out, /^HTTP\/1\.1 200/);
   assert.match(out, /"constructor":"y"/);
+  let seen = '';
   const origin = net.createServer((s) => {
     s.on('error', () => {});
-    s.once('data', () => s.end('HTTP/1.1 200 OK\r\n__proto__: p\r\nconstructor: c\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok'));
+    s.once('data', (d) => {
+      seen = d.toString('latin1');
+      s.end('HTTP/1.1 200 OK\r\n__proto__: p\r\nconstructor: c\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok');
+    });
   });
   await new Promise<void>((r) => origin.listen(0, '127.0.0.1', r));
   try {
@@ -103,6 +107,11 @@ test('fields named as Object.prototype members are fields like any other (Envoy 
     assert.match(answer, /\r\n__proto__: p\r\n/);
     assert.match(answer, /\r\nconstructor: c\r\n/);
     assert.match(answer, /\r\n\r\nok$/);
+    // A request's `__proto__` reaches the upstream; repeated, as the one field it is, never as the header
+    // object's prototype (whose entries would have gone out as fields named 0 and 1).
+    await rawExchange(await env.port('proto'), 'GET / HTTP/1.1\r\nHost: b.example\r\n__proto__: x1\r\n__proto__: x2\r\nConnection: close\r\n\r\n');
+    assert.match(seen, /\r\n__proto__: x1, x2\r\n|\r\n__proto__: x1\r\n__proto__: x2\r\n/);
+    assert.doesNotMatch(seen, /\r\n[01]: /);
   } finally {
     origin.close();
   }

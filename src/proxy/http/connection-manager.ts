@@ -12,7 +12,7 @@ import type { OutgoingHeaders, UpstreamHead } from '../upstream/upstream.ts';
 import { CONTINUE, type FilterVerdict, type HttpFilter, type LocalReply, type RequestContext } from './filter.ts';
 import type { ChainedFilter } from './filter-registry.ts';
 import { appendForwardedFor, forwardedAddresses, trustedClientAddress } from './forwarded-for.ts';
-import { H1Request } from './h1-server.ts';
+import { H1Request, ownField } from './h1-server.ts';
 import type { H2Request } from './h2-server.ts';
 import { type DownstreamReq, type DownstreamRes, forwardableTrailers, HttpStream, hopByHop } from './http-stream.ts';
 import { StreamTimeouts, type TimedStream } from './stream-timeouts.ts';
@@ -53,7 +53,10 @@ export function toUpstreamHeaders(req: DownstreamRequest, generateRequestId = tr
   const out: OutgoingHeaders = {};
   // Mesh-internal headers end at this proxy; the upstream never sees them. (forEach: no entry arrays.)
   req.headers.forEach((v, k) => {
-    if (!hopByHop.has(k) && !k.startsWith('x-outrigger-')) out[k] = v;
+    if (hopByHop.has(k) || k.startsWith('x-outrigger-')) return;
+    // `__proto__` would set the object's prototype (to an array, for a repeated field), not a field.
+    if (k === '__proto__') ownField(out, k, v);
+    else out[k] = v;
   });
   if (req.headers.get('te') === 'trailers') out['te'] = 'trailers';
   if (out['x-forwarded-proto'] === undefined) out['x-forwarded-proto'] = req.connection.tls ? 'https' : 'http';
@@ -69,7 +72,8 @@ export function upstreamHeaderMap(req: DownstreamRequest, generateRequestId = tr
 function toObject(m: HeaderMap): OutgoingHeaders {
   const out: OutgoingHeaders = {};
   m.forEach((v, k) => {
-    out[k] = v;
+    if (k === '__proto__') ownField(out, k, v);
+    else out[k] = v;
   });
   return out;
 }
