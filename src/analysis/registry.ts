@@ -9,6 +9,7 @@ import { mutualTls } from './analyzers/mtls.ts';
 import { portProtocols } from './analyzers/ports.ts';
 import { policySelectors } from './analyzers/selectors.ts';
 import { sidecars } from './analyzers/sidecars.ts';
+import { policyTargetRefs } from './analyzers/target-refs.ts';
 import { telemetry } from './analyzers/telemetry.ts';
 import { virtualServiceConflicts } from './analyzers/virtual-service-conflicts.ts';
 import { virtualServiceDestinations } from './analyzers/virtual-service-destinations.ts';
@@ -25,6 +26,7 @@ export const analyzers: readonly Analyzer[] = [
   gateways,
   gatewayApiReferences,
   policySelectors,
+  policyTargetRefs,
   authorizationSources,
   portProtocols,
   injection,

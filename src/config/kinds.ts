@@ -1,14 +1,14 @@
 // The kinds Outrigger reads: for each, its API group, the versions Istio/Kubernetes accept, and the
 // schema of the whole document. Kinds of other systems are recognised by group (DESIGN.md §5).
 import * as z from 'zod';
-import { obj, str } from './schema/common.ts';
+import { obj, str, withRules } from './schema/common.ts';
 import { destinationRuleSpec } from './schema/destination-rule.ts';
 import { gatewayClassSpec, grpcRouteSpec, httpRouteSpec, kubernetesGatewaySpec, referenceGrantSpec, tcpRouteSpec, tlsRouteSpec, backendTlsPolicySpec } from './schema/gateway-api.ts';
 import { istioOperatorSpec } from './schema/istio-operator.ts';
 import { configMapFields, deploymentSpec, jobSpec, namespaceSpec, secretFields, serviceAccountFields, serviceSpec } from './schema/kubernetes.ts';
 import { objectMeta } from './schema/metadata.ts';
 import { gatewaySpec, proxyConfigSpec, serviceEntrySpec, sidecarSpec, workloadEntrySpec, workloadGroupSpec } from './schema/networking-edge.ts';
-import { authorizationPolicySpec, peerAuthenticationSpec, requestAuthenticationSpec } from './schema/security.ts';
+import { authorizationPolicySpec, checkDryRunAnnotation, peerAuthenticationSpec, requestAuthenticationSpec } from './schema/security.ts';
 import { telemetrySpec } from './schema/telemetry.ts';
 import { virtualServiceSpec } from './schema/virtual-service.ts';
 
@@ -62,7 +62,7 @@ export const kinds: readonly KindDef[] = [
   def('ProxyConfig', NET, ['v1beta1'], doc(proxyConfigSpec, false)),
   def('EnvoyFilter', NET, ['v1alpha3'], doc(z.record(z.string(), z.unknown()), false)),
   def('PeerAuthentication', SEC, secVersions, doc(peerAuthenticationSpec, false)),
-  def('AuthorizationPolicy', SEC, secVersions, doc(authorizationPolicySpec, false)),
+  def('AuthorizationPolicy', SEC, secVersions, withRules(doc(authorizationPolicySpec, false), checkDryRunAnnotation)),
   def('RequestAuthentication', SEC, secVersions, doc(requestAuthenticationSpec, false)),
   def('Telemetry', TEL, telVersions, doc(telemetrySpec, false)),
   def('IstioOperator', 'install.istio.io', ['v1alpha1'], doc(istioOperatorSpec, false)),

@@ -4,7 +4,8 @@
 // other action (DENY, AUDIT, CUSTOM) ignores that value, so the rule only gets wider. An unknown `when`
 // key drops the rule for every action (Istio's model.New: "unknown attribute"). Nothing the proxy would
 // refuse is ever emitted: a refused listener keeps its old config, without the policy.
-import { isIP } from 'node:net';
+import { ENVOY_FILTER_KEY } from '../config/schema/authz-keys.ts';
+import { parseIpOrCidr } from '../config/schema/ip.ts';
 import type { Condition, Operation, Rule, Source } from '../config/types/security.ts';
 import { principalsWithAliases } from './trust-domain-bundle.ts';
 
@@ -27,21 +28,33 @@ function escapeRegex(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
-/** Istio's value syntax: `*` present, `x*` prefix, `*x` suffix, else exact. */
+type Wildcard = { readonly kind: 'any' } | { readonly kind: 'suffix' | 'prefix' | 'exact'; readonly value: string };
+
+/**
+ * Istio's value syntax, for every matcher but namespaces: `*` any, `*x` suffix, `x*` prefix, else exact.
+ * A leading `*` is checked first (StringMatcherWithPrefix, HostMatcher, HeaderMatcher), so `*x*` is the
+ * suffix `x*`, not the prefix `*x`.
+ */
+function wildcard(v: string): Wildcard {
+  if (v === '*') return { kind: 'any' };
+  if (v.startsWith('*')) return { kind: 'suffix', value: v.slice(1) };
+  if (v.endsWith('*')) return { kind: 'prefix', value: v.slice(0, -1) };
+  return { kind: 'exact', value: v };
+}
+
+/** Istio's StringMatcher. */
 export function stringMatch(v: string, ignoreCase = false): Json {
   const ic = ignoreCase ? { ignore_case: true } : {};
-  if (v === '*') return { safe_regex: { regex: '.+' } };
-  // Istio's StringMatcherWithPrefix: a leading `*` first, so `*x*` is the suffix `x*`, not the prefix `*x`.
-  if (v.startsWith('*')) return { suffix: v.slice(1), ...ic };
-  if (v.endsWith('*')) return { prefix: v.slice(0, -1), ...ic };
-  return { exact: v, ...ic };
+  const w = wildcard(v);
+  if (w.kind === 'any') return { safe_regex: { regex: '.+' } };
+  return { [w.kind]: w.value, ...ic };
 }
 
 function principalMatch(v: string): Json {
-  if (v === '*') return { safe_regex: { regex: '.+' } };
-  if (v.startsWith('*')) return { suffix: v.slice(1) };
-  if (v.endsWith('*')) return { prefix: `spiffe://${v.slice(0, -1)}` };
-  return { exact: `spiffe://${v}` };
+  const w = wildcard(v);
+  if (w.kind === 'any') return { safe_regex: { regex: '.+' } };
+  if (w.kind === 'suffix') return { suffix: w.value };
+  return { [w.kind]: `spiffe://${w.value}` };
 }
 
 /** As Istio, every `*` in a namespace is a wildcard (`team-*-dev`), kept within the one path segment. */
@@ -62,18 +75,14 @@ class BadValue extends Error {
   readonly code = 'AUTHZ_BAD_VALUE';
 }
 
-const PREFIX_BITS = /^(?:0|[1-9][0-9]{0,2})$/;
-
-/** Istio's AddrStrToCidrRange (Go netip): an address, or an address with a prefix length in range. */
+/**
+ * Istio's AddrStrToCidrRange (Go netip): an address (its zone stripped, as netip.PrefixFrom does), or an
+ * address with a prefix length in range; read by the parser validation uses.
+ */
 function cidr(v: string): Json {
-  const slash = v.indexOf('/');
-  const address = slash === -1 ? v : v.slice(0, slash);
-  const family = address.includes('%') ? 0 : isIP(address);
-  if (family === 0) throw new BadValue(`invalid IP address ${JSON.stringify(v)}`);
-  const max = family === 4 ? 32 : 128;
-  const bits = slash === -1 ? String(max) : v.slice(slash + 1);
-  if (!PREFIX_BITS.test(bits) || Number(bits) > max) throw new BadValue(`invalid prefix length in ${JSON.stringify(v)}`);
-  return { address_prefix: address, prefix_len: { value: Number(bits) } };
+  const parsed = parseIpOrCidr(v);
+  if ('problem' in parsed) throw new BadValue(parsed.problem);
+  return { address_prefix: parsed.address, prefix_len: { value: parsed.prefixLen } };
 }
 
 /** Istio's convertToPort: a decimal number up to 65535. */
@@ -87,10 +96,9 @@ function port(v: string): number {
  * present_match, so a header sent with an empty value matches too; then `*x` suffix, `x*` prefix, exact.
  */
 function headerMatch(name: string, v: string): Json {
-  if (v === '*') return { header: { name, present_match: true } };
-  if (v.startsWith('*')) return { header: { name, string_match: { suffix: v.slice(1) } } };
-  if (v.endsWith('*')) return { header: { name, string_match: { prefix: v.slice(0, -1) } } };
-  return { header: { name, string_match: { exact: v } } };
+  const w = wildcard(v);
+  if (w.kind === 'any') return { header: { name, present_match: true } };
+  return { header: { name, string_match: { [w.kind]: w.value } } };
 }
 
 /** `{*}` one segment, `{**}` any number of segments (Envoy's uri_template character classes). */
@@ -108,18 +116,22 @@ function pathMatch(v: string): Json {
   return { url_path: { path: stringMatch(v) } };
 }
 
-/** Hosts compare case-insensitively and a host without a port also matches it with any port. */
+/**
+ * Istio's HostMatcher: hosts compare case-insensitively, a leading `*` first; a host without a port also
+ * matches it with any port.
+ */
 function hostMatch(v: string): Json {
   const header = (m: Json) => ({ header: { name: ':authority', string_match: m } });
-  if (v === '*') return header({ safe_regex: { regex: '.+' } });
-  if (v.endsWith('*')) return header({ prefix: v.slice(0, -1), ignore_case: true });
+  const w = wildcard(v);
+  if (w.kind === 'any') return header({ safe_regex: { regex: '.+' } });
+  if (w.kind === 'prefix') return header({ prefix: w.value, ignore_case: true });
   const hasPort = /:\d+$/.test(v) || v.endsWith(']');
-  if (v.startsWith('*')) {
-    const suffix = v.slice(1).toLowerCase();
+  if (w.kind === 'suffix') {
+    const suffix = w.value.toLowerCase();
     if (hasPort) return header({ suffix, ignore_case: true });
     return { or_rules: { rules: [header({ suffix, ignore_case: true }), header({ safe_regex: { regex: `(?i).*${escapeRegex(suffix)}:[0-9]+` } })] } };
   }
-  const host = v.toLowerCase().replace(/\.$/, '');
+  const host = w.value.toLowerCase().replace(/\.$/, '');
   if (hasPort) return header({ exact: host, ignore_case: true });
   return { or_rules: { rules: [header({ exact: host, ignore_case: true }), header({ prefix: `${host}:`, ignore_case: true })] } };
 }
@@ -190,11 +202,12 @@ function conditionField(key: string, ctx: RuleContext): Field | null {
     return p((v) => authnMetadata('request.auth.claims', v, true, path), true);
   }
   if (key.startsWith('experimental.envoy.filters.')) {
-    const filters = /^experimental\.envoy\.filters\.([^[]+)((?:\[[^\]]+\])+)$/.exec(key);
+    const filters = ENVOY_FILTER_KEY.exec(key);
     // Not HTTP-only: Istio's envoyFilterGenerator ignores forTCP, so a TCP chain keeps the matcher and
     // reads the connection's dynamic metadata (absent there, it does not match).
     if (!filters) return { side: 'permission', http: false, leaf: badKey(key) };
-    const path = [...filters[2]!.matchAll(/\[([^\]]+)\]/g)].map((m) => m[1]!);
+    // One metadata key, the rest after the first `[` (`F[a][b]` reads the key `a][b`), as Istio's SplitN.
+    const path = [filters[2]!];
     // As Istio, a value written `[v]` matches one element of a list.
     const value = (v: string): Json => (v.length > 2 && v.startsWith('[') && v.endsWith(']') ? { list_match: { one_of: { string_match: stringMatch(v.slice(1, -1)) } } } : { string_match: stringMatch(v) });
     return { side: 'permission', http: false, leaf: (v) => metadata(`envoy.filters.${filters[1]!}`, path, value(v)) };

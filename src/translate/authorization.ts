@@ -1,14 +1,15 @@
 // AuthorizationPolicy → the inbound authorization filters of one workload, as Istio's builder emits them:
 // CUSTOM (`rbac` marker + `ext_authz`) → `rbac` LOG (AUDIT) → `rbac` DENY → `rbac` ALLOW; the same
 // order in network filters for TCP.
-import type { AuthorizationPolicy } from '../config/resource.ts';
+import type { AuthorizationPolicy, Gateway } from '../config/resource.ts';
 import type { ExtensionProvider } from '../config/types/other.ts';
 import type { AuthorizationAction, PolicyTargetReference } from '../config/types/security.ts';
 import type { TypedAny } from '../xds/any.ts';
 import { TypeUrl } from '../xds/type-urls.ts';
 import { type RbacPolicy, translateRule } from './authorization-rule.ts';
 import { translateExtAuthzProvider, translateNetworkExtAuthz } from './authorization-ext-authz.ts';
-import { GATEWAY_NAME_LABEL } from '../model/gateway-api/gateways.ts';
+import { GATEWAY_NAME_LABEL, gatewaySelectsPod } from '../model/gateway-api/gateways.ts';
+import { parseGoBool } from '../config/schema/parse-bool.ts';
 
 export interface AuthorizationTarget {
   readonly workloadLabels: Record<string, string>;
@@ -20,6 +21,21 @@ export interface AuthorizationTarget {
   readonly port?: number;
   /** meshConfig.extensionProviders, for CUSTOM. */
   readonly extensionProviders?: readonly ExtensionProvider[];
+  /**
+   * The classic networking.istio.io Gateways this workload is an instance of (their selector matches its
+   * labels: gatewaySelectsPod), which a `targetRef` may name; see classicGatewaysOf.
+   */
+  readonly classicGateways?: readonly ClassicGatewayRef[];
+}
+
+export interface ClassicGatewayRef {
+  readonly namespace: string;
+  readonly name: string;
+}
+
+/** The classic Gateways whose selector picks the workload (Istio's WorkloadPolicyMatcher.Gateways). */
+export function classicGatewaysOf(gateways: readonly Gateway[], workload: { readonly namespace: string; readonly labels: Readonly<Record<string, string>> }): ClassicGatewayRef[] {
+  return gateways.filter((g) => gatewaySelectsPod(g, workload)).map((g) => ({ namespace: g.metadata.namespace, name: g.metadata.name }));
 }
 
 export interface NamedFilter {
@@ -38,7 +54,14 @@ export interface AuthorizationFilters {
 
 export const DRY_RUN_ANNOTATION = 'istio.io/dry-run';
 
+/** Istio's isDryRun: the annotation read by strconv.ParseBool; a value it refuses (validation does too) is not dry-run. */
+export function isDryRun(p: { readonly metadata: { readonly annotations: Record<string, string> } }): boolean {
+  const v = p.metadata.annotations[DRY_RUN_ANNOTATION];
+  return v !== undefined && parseGoBool(v) === true;
+}
+
 const GATEWAY_API_GROUP = 'gateway.networking.k8s.io';
+const CLASSIC_GATEWAY_GROUP = 'networking.istio.io';
 
 /** A Gateway API `Gateway` ref naming the workload's gateway, in the workload's namespace. */
 function refSelects(ref: PolicyTargetReference, gatewayName: string, t: AuthorizationTarget): boolean {
@@ -57,18 +80,36 @@ export interface SelectablePolicy {
 }
 
 /**
+ * Istio's attachesToClassicGateway: a `networking.istio.io` `Gateway` ref naming one of the workload's
+ * classic Gateways, the policy in that Gateway's namespace (the root namespace is no exception), and the
+ * ref's namespace, if any, the same.
+ */
+function attachesToClassicGateway(refs: readonly PolicyTargetReference[], policyNamespace: string, t: AuthorizationTarget): boolean {
+  const gateways = t.classicGateways ?? [];
+  if (gateways.length === 0) return false;
+  return refs.some(
+    (r) =>
+      r.group === CLASSIC_GATEWAY_GROUP &&
+      r.kind === 'Gateway' &&
+      gateways.some((g) => r.name === g.name && policyNamespace === g.namespace && (r.namespace === undefined || r.namespace === '' || r.namespace === g.namespace)),
+  );
+}
+
+/**
  * Istio's WorkloadPolicyMatcher.ShouldAttachPolicy (pilot/pkg/model/policyattachment.go) for sidecars
- * and Gateway API gateways. Without targetRefs: a policy in the root namespace applies mesh-wide, else
- * in its own namespace, narrowed by `selector` labels. With targetRefs: only a workload labelled
- * `gateway.networking.k8s.io/gateway-name` takes it (a sidecar or a classic gateway ignores it), and
- * only through a `gateway.networking.k8s.io` `Gateway` ref naming that gateway, with the policy in the
- * workload's namespace (the root namespace is no exception) and the ref's namespace, if any, the same.
- * A `Service`/`ServiceEntry` ref attaches to waypoints only, which Outrigger does not have.
+ * and gateways. A targetRef to a classic `networking.istio.io` Gateway attaches to the workloads that
+ * Gateway selects (attachesToClassicGateway), whatever else the workload is. Otherwise, without
+ * targetRefs: a policy in the root namespace applies mesh-wide, else in its own namespace, narrowed by
+ * `selector` labels. With targetRefs: only a workload labelled `gateway.networking.k8s.io/gateway-name`
+ * takes it, through a `gateway.networking.k8s.io` `Gateway` ref naming that gateway, with the policy in
+ * the workload's namespace (the root namespace is no exception) and the ref's namespace, if any, the
+ * same. A `Service`/`ServiceEntry` ref attaches to waypoints only, which Outrigger does not have.
  */
 export function policySelects(p: SelectablePolicy, t: AuthorizationTarget): boolean {
   const ns = p.metadata.namespace;
   const refs = p.spec.targetRefs?.length ? p.spec.targetRefs : p.spec.targetRef ? [p.spec.targetRef] : [];
   if (refs.length > 0) {
+    if (attachesToClassicGateway(refs, ns, t)) return true;
     const gatewayName = t.workloadLabels[GATEWAY_NAME_LABEL];
     if (gatewayName === undefined || ns !== t.namespace) return false;
     return refs.some((r) => refSelects(r, gatewayName, t));
@@ -125,35 +166,14 @@ function build(policies: readonly AuthorizationPolicy[], t: AuthorizationTarget,
   const allow: Bucket = { enforced: null, shadow: null };
   const audit: Bucket = { enforced: null, shadow: null };
   const custom: Bucket = { enforced: null, shadow: null };
-  let badCustom = false;
-  let provider: ExtensionProvider | undefined;
+  const customPolicies: AuthorizationPolicy[] = [];
   for (const p of policies) {
     const action = p.spec.action ?? 'ALLOW';
-    const dryRun = p.metadata.annotations[DRY_RUN_ANNOTATION] === 'true';
+    const dryRun = isDryRun(p);
     if (action === 'CUSTOM') {
-      const name = p.spec.provider?.name;
-      const found = t.extensionProviders?.find((e) => e.name === name && (e.envoyExtAuthzHttp || e.envoyExtAuthzGrpc));
-      if (!found) {
-        // Fail closed as Istio does: a CUSTOM policy whose provider is unknown denies every request.
-        if (!forTcp) warnings.push(`${p.metadata.namespace}/${p.metadata.name}: extension provider ${String(name)} not found (or not envoyExtAuthzHttp/envoyExtAuthzGrpc); every request to the workload is denied`);
-        badCustom = true;
-        continue;
-      }
-      if (forTcp && !found.envoyExtAuthzGrpc) continue; // as Istio: an HTTP provider does not apply to TCP
-      if (provider && provider.name !== found.name) {
-        warnings.push(`${p.metadata.namespace}/${p.metadata.name}: only one CUSTOM provider per workload; ${found.name} ignored`);
-        continue;
-      }
-      if (!forTcp && found.envoyExtAuthzGrpc?.includeRequestBodyInCheck) {
-        warnings.push(`${p.metadata.namespace}/${p.metadata.name}: includeRequestBodyInCheck of ${found.name} is not supported; checks carry the request head only`);
-      }
-      provider = found;
-      // The marker RBAC's shadow rules hold the enforced CUSTOM rules only: as in Istio's builder (1.20 on),
-      // a dry-run CUSTOM policy's rules go to the shadow set it never emits, so it never triggers the
-      // provider. The rules are built with a non-ALLOW action (Istio builds CUSTOM with RBAC_DENY "so that
-      // a HTTP rule is properly handled when generating for TCP filter chain"): an HTTP-only field on a
-      // TCP port is ignored and the rule kept, so connections still go to the provider.
-      if (!dryRun) addPolicy(custom, true, p, forTcp, 'CUSTOM', t, 'istio-ext-authz-');
+      // Validation refuses istio.io/dry-run on CUSTOM (Istio's checkDryRunAnnotation); one that reaches
+      // translation anyway takes no part: no provider bookkeeping, no rules, no ext_authz.
+      if (!dryRun) customPolicies.push(p);
     } else if (action === 'DENY') addPolicy(deny, dryRun, p, forTcp, 'DENY', t);
     else if (action === 'AUDIT') addPolicy(audit, dryRun, p, forTcp, 'AUDIT', t);
     else {
@@ -164,15 +184,42 @@ function build(policies: readonly AuthorizationPolicy[], t: AuthorizationTarget,
   }
   const out: NamedFilter[] = [];
   const name = forTcp ? 'envoy.filters.network.rbac' : 'envoy.filters.http.rbac';
+  const failClosed = (): void => {
+    const bucket: Bucket = { enforced: { [BAD_CUSTOM_POLICY]: { permissions: [{ any: true }], principals: [{ any: true }] } }, shadow: null };
+    out.push({ name, typed_config: rbacConfig(bucket, 'DENY', '', forTcp)! });
+  };
   // CUSTOM first, as Istio's custom builder's filters precede the others; then AUDIT, DENY, ALLOW.
-  if (badCustom) {
-    const failClosed: Bucket = { enforced: { [BAD_CUSTOM_POLICY]: { permissions: [{ any: true }], principals: [{ any: true }] } }, shadow: null };
-    out.push({ name, typed_config: rbacConfig(failClosed, 'DENY', '', forTcp)! });
-  } else if (custom.shadow && provider) {
-    out.push({ name, typed_config: rbacConfig(custom, 'ALLOW', 'istio_ext_authz_', forTcp)! });
-    const network = forTcp ? translateNetworkExtAuthz(provider) : null;
-    if (network) out.push({ name: 'envoy.filters.network.ext_authz', typed_config: network });
-    else out.push({ name: 'envoy.filters.http.ext_authz', typed_config: translateExtAuthzProvider(provider) });
+  const providerNames = [...new Set(customPolicies.map((p) => String(p.spec.provider?.name)))].sort();
+  if (providerNames.length > 1) {
+    // Istio's buildHTTP/buildTCP: more than one provider on a workload (without its multi-provider feature
+    // flag) cannot be served safely, so it fails closed on both chains.
+    if (!forTcp) warnings.push(`only one CUSTOM provider per workload, found ${providerNames.length}: ${providerNames.join(', ')} (policies ${customPolicies.map((p) => `${p.metadata.namespace}/${p.metadata.name}`).join(', ')}); every request to the workload is denied`);
+    failClosed();
+  } else if (customPolicies.length > 0) {
+    const providerName = providerNames[0]!;
+    const found = t.extensionProviders?.find((e) => e.name === providerName && (e.envoyExtAuthzHttp || e.envoyExtAuthzGrpc));
+    if (!found) {
+      // Fail closed as Istio does: a CUSTOM policy whose provider is unknown denies every request.
+      if (!forTcp) for (const p of customPolicies) warnings.push(`${p.metadata.namespace}/${p.metadata.name}: extension provider ${providerName} not found (or not envoyExtAuthzHttp/envoyExtAuthzGrpc); every request to the workload is denied`);
+      failClosed();
+    } else if (!forTcp || found.envoyExtAuthzGrpc) {
+      // As Istio: an HTTP provider does not apply to TCP.
+      if (!forTcp && found.envoyExtAuthzGrpc?.includeRequestBodyInCheck) {
+        for (const p of customPolicies) warnings.push(`${p.metadata.namespace}/${p.metadata.name}: includeRequestBodyInCheck of ${found.name} is not supported; checks carry the request head only`);
+      }
+      // The marker RBAC's shadow rules hold the CUSTOM rules, built and emitted with action DENY as Istio's
+      // custom builder does ("so that a HTTP rule is properly handled when generating for TCP filter
+      // chain": an HTTP-only field on a TCP port is ignored and the rule kept, so connections still go to
+      // the provider). A request the rules match reads shadow_engine_result "denied" and carries the
+      // matched policy's id, which is what triggers ext_authz.
+      for (const p of customPolicies) addPolicy(custom, true, p, forTcp, 'CUSTOM', t, 'istio-ext-authz-');
+      if (custom.shadow) {
+        out.push({ name, typed_config: rbacConfig(custom, 'DENY', 'istio_ext_authz_', forTcp)! });
+        const network = forTcp ? translateNetworkExtAuthz(found) : null;
+        if (network) out.push({ name: 'envoy.filters.network.ext_authz', typed_config: network });
+        else out.push({ name: 'envoy.filters.http.ext_authz', typed_config: translateExtAuthzProvider(found) });
+      }
+    }
   }
   for (const [bucket, action, prefix] of [
     [audit, 'LOG', 'istio_dry_run_audit_'],

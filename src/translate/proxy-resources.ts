@@ -16,7 +16,7 @@ import { buildTunnelListener } from './listener-tunnel.ts';
 import { meshTranslateOptions } from './default-options.ts';
 import type { TranslateOptions } from './options.ts';
 import { buildSidecarRouteConfig, httpPorts } from './route-config-sidecar.ts';
-import { policySelects, type SelectablePolicy } from './authorization.ts';
+import { classicGatewaysOf, policySelects, type SelectablePolicy } from './authorization.ts';
 import { telemetrySelectionKey } from './telemetry.ts';
 
 /** type URL → resource name → resource (Envoy canonical JSON, see docs/internals.md §2). */
@@ -208,8 +208,10 @@ export function workloadSelectors(snapshot: MeshSnapshot): WorkloadSelecting[] {
 export function inboundKey(snapshot: MeshSnapshot, proxy: ProxyView, ports: readonly InboundPort[], selectors: readonly WorkloadSelecting[]): string {
   const root = snapshot.mesh.rootNamespace;
   const picked: number[] = [];
+  // The classic Gateways the proxy is an instance of: a targetRef to one of them picks it too.
+  const classicGateways = classicGatewaysOf(snapshot.gateways, proxy);
   selectors.forEach((r, i) => {
-    if (policySelects(r, { workloadLabels: proxy.labels, namespace: proxy.namespace, rootNamespace: root, trustDomain: snapshot.mesh.trustDomain, port: 0, extensionProviders: [] })) picked.push(i);
+    if (policySelects(r, { workloadLabels: proxy.labels, namespace: proxy.namespace, rootNamespace: root, trustDomain: snapshot.mesh.trustDomain, port: 0, extensionProviders: [], classicGateways })) picked.push(i);
   });
   return `${proxy.role}\0${proxy.namespace}\0${ports.map((p) => `${p.port}/${p.protocol}/${p.operation ?? ''}`).join(',')}\0${picked.join(',')}`;
 }

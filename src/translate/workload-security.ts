@@ -4,7 +4,7 @@
 import type { AuthorizationPolicy, RequestAuthentication } from '../config/resource.ts';
 import type { ProxyView } from '../model/proxy-view.ts';
 import type { MeshSnapshot } from '../model/snapshot.ts';
-import { type AuthorizationTarget, translateAuthorization } from './authorization.ts';
+import { type AuthorizationTarget, classicGatewaysOf, translateAuthorization } from './authorization.ts';
 import type { HttpFilterBuilder, HttpFilterEntry, NetworkFilterBuilder } from './options.ts';
 import { translateRequestAuthentication } from './request-authentication.ts';
 
@@ -17,6 +17,7 @@ function target(snapshot: MeshSnapshot, proxy: ProxyView, port: number): Authori
     trustDomainAliases: snapshot.mesh.trustDomainAliases,
     port,
     extensionProviders: snapshot.mesh.raw.extensionProviders ?? [],
+    classicGateways: classicGatewaysOf(snapshot.gateways, proxy),
   };
 }
 

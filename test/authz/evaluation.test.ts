@@ -3,6 +3,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createRbacFilterFactory } from '../../src/proxy/filters/rbac/http-filter.ts';
+import type { AuthorizationPolicy } from '../../src/config/resource.ts';
+import { runNetworkAuthz } from '../../src/proxy/filters/network-authz.ts';
 import { compileNetworkRbac } from '../../src/proxy/filters/rbac/network-filter.ts';
 import { FilterConfigError, type FilterVerdict } from '../../src/proxy/http/filter.ts';
 import { policySelects, translateAuthorization } from '../../src/translate/authorization.ts';
@@ -67,6 +69,30 @@ test('targetRefs attach as Istio does: only to a Gateway API gateway, by its nam
   assert.equal(policySelects(policy('p', 'team-a', deny), edge('team-a')), true);
 });
 
+// Istio's attachesToClassicGateway (policyattachment.go): a networking.istio.io Gateway ref attaches to the
+// workloads that Gateway selects, the policy in the Gateway's namespace (the root namespace included).
+test('targetRefs to a classic Gateway attach to the workloads it selects, in its namespace', () => {
+  const deny = { action: 'DENY' as const, rules: [{ to: [{ operation: { paths: ['/admin*'] } }] }] };
+  const ref = { group: 'networking.istio.io', kind: 'Gateway', name: 'public-gateway' };
+  const ingress = { ...TARGET, namespace: 'istio-system', rootNamespace: 'istio-system', workloadLabels: { istio: 'ingressgateway' }, classicGateways: [{ namespace: 'istio-system', name: 'public-gateway' }] };
+  const p = policy('block-admin', 'istio-system', { ...deny, targetRefs: [ref] });
+  assert.equal(policySelects(p, ingress), true);
+  assert.equal(decideHttp([p], { path: '/admin/users' }, ingress).status, 403);
+  assert.equal(decideHttp([p], { path: '/public' }, ingress).status, 200);
+  assert.equal(policySelects(policy('p', 'istio-system', { ...deny, targetRef: { ...ref, namespace: 'istio-system' } }), ingress), true);
+  // The ref's namespace, the policy's namespace, the group, the kind and the name must all fit.
+  assert.equal(policySelects(policy('p', 'istio-system', { ...deny, targetRef: { ...ref, namespace: 'other' } }), ingress), false);
+  assert.equal(policySelects(policy('p', 'other', { ...deny, targetRef: ref }), { ...ingress, namespace: 'other' }), false);
+  assert.equal(policySelects(policy('p', 'istio-system', { ...deny, targetRef: { ...ref, group: 'gateway.networking.k8s.io' } }), ingress), false);
+  assert.equal(policySelects(policy('p', 'istio-system', { ...deny, targetRef: { ...ref, name: 'other' } }), ingress), false);
+  // A Gateway in another namespace than the workload: the policy goes with the Gateway's namespace.
+  const crossNs = { ...TARGET, namespace: 'ingress', workloadLabels: { istio: 'ingressgateway' }, classicGateways: [{ namespace: 'team-a', name: 'public-gateway' }] };
+  assert.equal(policySelects(policy('p', 'team-a', { ...deny, targetRef: ref }), crossNs), true);
+  assert.equal(policySelects(policy('p', 'ingress', { ...deny, targetRef: ref }), crossNs), false);
+  // A workload no classic Gateway selects ignores it.
+  assert.equal(policySelects(p, { ...ingress, classicGateways: [] }), false);
+});
+
 test('plaintext callers never satisfy principal- or namespace-based ALLOW policies', () => {
   for (const source of [{ principals: ['*'] }, { namespaces: ['foo'] }, { serviceAccounts: ['foo/sleep'] }]) {
     const p = [policy('allow-mesh', 'foo', { rules: [{ from: [{ source }] }] })];
@@ -101,6 +127,22 @@ test('TCP: an AUDIT rule with HTTP-only fields keeps its TCP part and audits tho
   assert.equal(logged(5432), true);
   assert.equal(logged(8000), false);
   assert.equal(decideTcp([audit], { localPort: 5432 }), true, 'AUDIT never denies');
+  // The chain's outcome carries the mark (Envoy: envoy.common access_log_hint), also on a connection a
+  // later DENY refuses.
+  const outcome = (policies: AuthorizationPolicy[], localPort: number) =>
+    runNetworkAuthz(
+      translateAuthorization(policies, TARGET).tcp.map((f) => ({ kind: 'rbac' as const, rbac: compileNetworkRbac(roundTrip(f.typed_config)) })),
+      connection({ localPort }),
+      (() => {
+        throw new Error('no dial');
+      }) as never,
+    );
+  assert.deepEqual(outcome([audit], 5432), { allowed: true, details: '', accessLogHint: true });
+  assert.deepEqual(outcome([audit], 8000), { allowed: true, details: '' });
+  const deny = policy('deny-db', 'foo', { action: 'DENY', rules: [{ to: [{ operation: { ports: ['5432'] } }] }] });
+  const denied = outcome([audit, deny], 5432) as { allowed: boolean; accessLogHint?: boolean };
+  assert.equal(denied.allowed, false);
+  assert.equal(denied.accessLogHint, true);
 });
 
 // Istio's envoyFilterGenerator ignores forTCP: the metadata matcher stays on the TCP chain, where a
@@ -201,6 +243,63 @@ test('CUSTOM dry run: the provider is never triggered by a dry-run policy', () =
   assert.deepEqual(Object.keys((marker['shadow_rules'] as { policies: object }).policies), ['istio-ext-authz-ns[foo]-policy[ext]-rule[0]']);
   assert.equal(decideHttp([dry, enforced], { path: '/other' }, target).ctx.info.dynamicMetadata.get('envoy.filters.http.rbac')?.['istio_ext_authz_shadow_effective_policy_id'], '');
   assert.equal(decideHttp([dry, enforced], { path: '/secure' }, target).ctx.info.dynamicMetadata.get('envoy.filters.http.rbac')?.['istio_ext_authz_shadow_effective_policy_id'], 'istio-ext-authz-ns[foo]-policy[ext]-rule[0]');
+});
+
+// A dry-run CUSTOM policy (refused by validation, as Istio's checkDryRunAnnotation) takes no provider
+// slot: an enforced CUSTOM policy naming another provider is still enforced.
+test('CUSTOM dry run with another provider: the enforced provider still runs', () => {
+  const providers = [
+    { name: 'audit-authz', envoyExtAuthzHttp: { service: 'audit.foo.svc.cluster.local', port: 8000 } },
+    { name: 'opa', envoyExtAuthzHttp: { service: 'opa.foo.svc.cluster.local', port: 8181 } },
+  ];
+  const target = { ...TARGET, extensionProviders: providers };
+  const dry = policy('a-trial', 'foo', { action: 'CUSTOM', provider: { name: 'audit-authz' }, rules: [{}] }, { 'istio.io/dry-run': 'true' });
+  const enforced = policy('b-opa', 'foo', { action: 'CUSTOM', provider: { name: 'opa' }, rules: [{ to: [{ operation: { paths: ['/admin*'] } }] }] });
+  const out = translateAuthorization([dry, enforced], target);
+  assert.deepEqual(out.warnings, []);
+  assert.deepEqual(out.http.map((f) => f.name), ['envoy.filters.http.rbac', 'envoy.filters.http.ext_authz']);
+  assert.match(JSON.stringify(out.http[1]!.typed_config), /opa\.foo\.svc\.cluster\.local/);
+  // istio.io/dry-run is read as Go's strconv.ParseBool: "True" and "1" are dry-run, "yes" is not.
+  for (const v of ['True', '1', 'T']) {
+    const d = policy('dry', 'foo', { action: 'DENY', rules: [{}] }, { 'istio.io/dry-run': v });
+    assert.equal(decideHttp([d], {}).status, 200, v);
+  }
+  assert.equal(decideHttp([policy('dry', 'foo', { action: 'DENY', rules: [{}] }, { 'istio.io/dry-run': 'false' })], {}).status, 403);
+});
+
+// Istio's buildHTTP/buildTCP: more than one CUSTOM provider on a workload fails closed.
+test('two enforced CUSTOM providers on one workload: every request and connection is denied, with a warning', () => {
+  const providers = [
+    { name: 'a-authz', envoyExtAuthzGrpc: { service: 'a.foo.svc.cluster.local', port: 9000 } },
+    { name: 'opa', envoyExtAuthzHttp: { service: 'opa.foo.svc.cluster.local', port: 8181 } },
+  ];
+  const target = { ...TARGET, extensionProviders: providers };
+  const a = policy('a', 'foo', { action: 'CUSTOM', provider: { name: 'a-authz' }, rules: [{ to: [{ operation: { paths: ['/metrics'] } }] }] });
+  const b = policy('b', 'foo', { action: 'CUSTOM', provider: { name: 'opa' }, rules: [{ to: [{ operation: { paths: ['/admin*'] } }] }] });
+  const out = translateAuthorization([a, b], target);
+  assert.equal(out.warnings.length, 1);
+  assert.match(out.warnings[0]!, /a-authz, opa/);
+  assert.equal(out.http.some((f) => f.name.endsWith('ext_authz')), false);
+  const r = decideHttp([a, b], { path: '/open' }, target);
+  assert.equal(r.status, 403);
+  assert.equal(r.ctx.info.responseCodeDetails, 'rbac_access_denied_matched_policy[default-deny-all-due-to-bad-CUSTOM-action]');
+  assert.equal(decideTcp([a, b], {}, target), false);
+});
+
+// Istio's custom builder builds the marker with RBAC_DENY: a request sent to the provider reads "denied".
+test('CUSTOM marker: action DENY, a request for the provider reads shadow_engine_result denied', () => {
+  const providers = [{ name: 'opa', envoyExtAuthzHttp: { service: 'opa.foo.svc.cluster.local', port: 8181 } }];
+  const target = { ...TARGET, extensionProviders: providers };
+  const p = policy('ext', 'foo', { action: 'CUSTOM', provider: { name: 'opa' }, rules: [{ to: [{ operation: { paths: ['/x'] } }] }] });
+  const out = translateAuthorization([p], target);
+  assert.equal((out.http[0]!.typed_config['shadow_rules'] as { action: string }).action, 'DENY');
+  assert.deepEqual(out.tcp, [], 'an HTTP provider does not apply to TCP');
+  const hit = decideHttp([p], { path: '/x' }, target).ctx.info.dynamicMetadata.get('envoy.filters.http.rbac');
+  assert.equal(hit?.['istio_ext_authz_shadow_engine_result'], 'denied');
+  assert.equal(hit?.['istio_ext_authz_shadow_effective_policy_id'], 'istio-ext-authz-ns[foo]-policy[ext]-rule[0]');
+  const miss = decideHttp([p], { path: '/y' }, target).ctx.info.dynamicMetadata.get('envoy.filters.http.rbac');
+  assert.equal(miss?.['istio_ext_authz_shadow_engine_result'], 'allowed');
+  assert.equal(miss?.['istio_ext_authz_shadow_effective_policy_id'], '');
 });
 
 test('denial receipt: names policy and rule with the debug header or in local mode, and always in stream info', () => {

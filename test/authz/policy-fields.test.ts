@@ -52,6 +52,9 @@ const ROWS: Row[] = [
   { name: 'hosts', rule: to({ hosts: ['secret.com'] }), match: [{ authority: 'secret.com' }, { authority: 'SECRET.com' }, { authority: 'secret.com:80' }, { authority: 'secret.com.' }, { authority: 'secret.com.:80' }], miss: [{ authority: 'public.com' }, { authority: 'secret.com.evil' }] },
   { name: 'hosts suffix', rule: to({ hosts: ['*.secret.com'] }), match: [{ authority: 'a.SECRET.com' }, { authority: 'a.secret.com:8080' }], miss: [{ authority: 'secret.com' }] },
   { name: 'hosts prefix', rule: to({ hosts: ['secret.*'] }), match: [{ authority: 'secret.org' }], miss: [{ authority: 'public.org' }] },
+  // Istio's HostMatcher checks a leading `*` first too: `*admin*` is the suffix `admin*`, not the prefix `*admin`.
+  { name: 'hosts *x* is a suffix', rule: to({ hosts: ['*admin*'] }), match: [{ authority: 'x.admin*' }, { authority: 'x.ADMIN*:8080' }], miss: [{ authority: '*admin.example.com' }, { authority: 'admin.example.com' }] },
+  { name: 'methods *x* is a suffix', rule: to({ methods: ['*ET*'] }), match: [{ method: 'XET*' }], miss: [{ method: '*ETX' }, { method: 'GET' }] },
   { name: 'hosts with port', rule: to({ hosts: ['secret.com:8080'] }), match: [{ authority: 'secret.com:8080' }], miss: [{ authority: 'secret.com:9090' }] },
   { name: 'notHosts', rule: to({ notHosts: ['secret.com'] }), match: [{ authority: 'public.com' }], miss: [{ authority: 'Secret.Com:80' }] },
   { name: 'ports', rule: to({ ports: ['8000'] }), match: [{}], miss: [{ connection: { localPort: 9000 } }] },
@@ -103,3 +106,12 @@ for (const row of [...ROWS, ...WHEN]) {
     for (const r of row.miss) assert.equal(decideHttp(p, r).status, 403, `miss ${JSON.stringify(r)}`);
   });
 }
+
+// Istio's envoyFilterGenerator: strings.SplitN(key, "[", 2), so `F[a][b]` is the single metadata key `a][b`.
+test('experimental.envoy.filters.F[a][b] reads the one key "a][b", not the path a → b', () => {
+  const p = policy('allow-alice', 'foo', { rules: [{ when: [{ key: 'experimental.envoy.filters.http.jwt_authn[payload][sub]', values: ['alice'] }] }] });
+  assert.equal(decideHttp([p], { metadata: { 'envoy.filters.http.jwt_authn': { payload: { sub: 'alice' } } } }).status, 403);
+  assert.equal(decideHttp([p], { metadata: { 'envoy.filters.http.jwt_authn': { 'payload][sub': 'alice' } } }).status, 200);
+  const one = policy('one', 'foo', { rules: [{ when: [{ key: 'experimental.envoy.filters.http.jwt_authn[sub]', values: ['alice'] }] }] });
+  assert.equal(decideHttp([one], { metadata: { 'envoy.filters.http.jwt_authn': { sub: 'alice' } } }).status, 200);
+});

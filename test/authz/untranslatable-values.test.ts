@@ -117,3 +117,18 @@ test('valid values in every accepted form still translate', () => {
   const port = policy('port', 'foo', { rules: [when({ key: 'destination.port', values: ['08000', '65535'] })] });
   assert.equal(decideHttp([port], {}).status, 200, 'a leading zero parses, as Go ParseUint does');
 });
+
+// Validation accepts an IPv6 address with a zone (netip.ParseAddr); Istio's AddrStrToPrefix strips the
+// zone (netip.PrefixFrom), so fe80::1%eth0 matches fe80::1/128. Both sides read the one parser.
+test('an IPv6 address with a zone is that host: a DENY denies only it, an ALLOW admits it', () => {
+  const rule = (action: 'ALLOW' | 'DENY') => policy('link-local', 'foo', { action, rules: [{ from: [{ source: { ipBlocks: ['fe80::1%eth0'] } }] }] });
+  const other = { connection: { remoteAddress: '10.1.2.3' } };
+  const host = { connection: { remoteAddress: 'fe80::1' } };
+  assert.equal(decideHttp([rule('DENY')], other).status, 200);
+  assert.equal(decideHttp([rule('DENY')], host).status, 403);
+  assert.equal(decideTcp([rule('DENY')], other.connection), true);
+  assert.equal(decideHttp([rule('ALLOW')], host).status, 200);
+  assert.equal(decideHttp([rule('ALLOW')], other).status, 403);
+  const config = JSON.stringify(translateAuthorization([rule('DENY')], TARGET).http);
+  assert.match(config, /"address_prefix":"fe80::1","prefix_len":\{"value":128\}/);
+});

@@ -183,6 +183,16 @@ spec: { selector: { matchLabels: { app: cart } }, action: DENY, rules: [{ to: [{
 kind: AuthorizationPolicy
 metadata: { name: cart-deny, namespace: istio-system }
 spec: { selector: { matchLabels: { app: cart } }, action: DENY, rules: [{ to: [{ operation: { paths: [/admin] } }] }] }`,
+    // Istio's attachesToClassicGateway: a targetRef to a classic Gateway picks the workloads it selects.
+    'AuthorizationPolicy by targetRef to a classic Gateway': `apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: { name: cart-gw, namespace: shop }
+spec: { selector: { app: cart }, servers: [{ port: { number: 8443, name: http, protocol: HTTP }, hosts: ['*'] }] }
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: { name: cart-deny, namespace: shop }
+spec: { targetRefs: [{ group: networking.istio.io, kind: Gateway, name: cart-gw }], action: DENY, rules: [{ to: [{ operation: { paths: [/admin] } }] }] }`,
     'RequestAuthentication': `apiVersion: security.istio.io/v1
 kind: RequestAuthentication
 metadata: { name: cart-jwt, namespace: shop }

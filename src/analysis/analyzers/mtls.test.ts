@@ -105,3 +105,39 @@ spec:
   // A name in neither domain keeps the plain message.
   assert.match(findings(['spiffe://cluster.local/ns/shop/sa/ratings'])[0]?.message ?? '', /name none of the accounts/);
 });
+
+// OR2002 reads translation's effectiveMtls (Istio's ComposePeerAuthentication): a root-namespace
+// PeerAuthentication with a selector applies to nothing, so the port stays PERMISSIVE and DISABLE is fine.
+test('OR2002: a root-namespace PeerAuthentication with a selector is not workload-level', () => {
+  const yaml = (namespace: string) => `apiVersion: v1
+kind: Namespace
+metadata: { name: ${namespace}, labels: { istio-injection: enabled } }
+---
+apiVersion: v1
+kind: Service
+metadata: { name: reviews, namespace: ${namespace} }
+spec: { selector: { app: reviews }, ports: [{ name: http, port: 8080 }] }
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: { name: reviews, namespace: ${namespace} }
+spec:
+  selector: { matchLabels: { app: reviews } }
+  template:
+    metadata: { labels: { app: reviews } }
+    spec: { containers: [{ name: app, image: example/reviews:1 }] }
+---
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: { name: reviews-strict, namespace: ${namespace} }
+spec: { selector: { matchLabels: { app: reviews } }, mtls: { mode: STRICT } }
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: reviews, namespace: ${namespace} }
+spec: { host: reviews, trafficPolicy: { tls: { mode: DISABLE } } }
+`;
+  const or2002 = (namespace: string) => runAnalyzers(loadText(yaml(namespace), 'x.yaml').resources).filter((d) => d.code === 'OR2002').length;
+  assert.equal(or2002('istio-system'), 0);
+  assert.equal(or2002('shop'), 1, 'outside the root namespace it is workload-level');
+});

@@ -3,21 +3,19 @@
 // secure-naming subjectAltNames name no workload behind its host (OR2009).
 import type { DestinationRule, PeerAuthentication } from '../../config/resource.ts';
 import type { PortTrafficPolicy } from '../../config/types/networking.ts';
-import type { MutualTLSMode } from '../../config/types/security.ts';
 import { effectivePolicy } from '../../translate/destination-policy.ts';
+import { type EffectiveMtlsMode, effectiveMtls } from '../../translate/peer-authentication.ts';
 import type { Analyzer, FieldPath, Report } from '../analyzer.ts';
 import type { AnalysisContext, AnalyzedWorkload } from '../context.ts';
 import { fqdn } from '../hosts.ts';
 import { selects } from '../selector.ts';
 
-/** The mode a workload's inbound enforces: workload policy, else namespace, else mesh, else PERMISSIVE. */
-export function effectiveMtlsMode(ctx: AnalysisContext, w: AnalyzedWorkload): MutualTLSMode {
-  const pas = ctx.ofKind<PeerAuthentication>('PeerAuthentication');
-  const pick = (list: PeerAuthentication[]) => list.map((p) => p.spec.mtls?.mode).find((m) => m && m !== 'UNSET');
-  const workload = pas.filter((p) => p.metadata.namespace === w.namespace && p.spec.selector?.matchLabels && selects(p.spec.selector.matchLabels, w.labels));
-  const namespace = pas.filter((p) => p.metadata.namespace === w.namespace && !p.spec.selector?.matchLabels);
-  const mesh = pas.filter((p) => p.metadata.namespace === ctx.rootNamespace && !p.spec.selector?.matchLabels);
-  return pick(workload) ?? pick(namespace) ?? pick(mesh) ?? 'PERMISSIVE';
+/**
+ * The mode a workload's inbound enforces, workload-wide: translation's effectiveMtls (Istio's
+ * ComposePeerAuthentication), so a root-namespace policy with a selector applies to nothing here too.
+ */
+export function effectiveMtlsMode(ctx: AnalysisContext, w: AnalyzedWorkload): EffectiveMtlsMode {
+  return effectiveMtls(ctx.ofKind<PeerAuthentication>('PeerAuthentication'), { namespace: w.namespace, labels: w.labels }, ctx.rootNamespace).mode;
 }
 
 function duplicates(ctx: AnalysisContext, report: Report): void {

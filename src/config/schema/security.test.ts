@@ -40,9 +40,7 @@ const invalid: [spec: string, code: string, field: string][] = [
   [when('{key: source.serviceAccount, values: ["a/b/c"]}'), 'OR1024', `${W}.values[0]`],
   [when('{key: "request.headers[x-a]", values: [a, ""]}'), 'OR1024', `${W}.values[1]`],
   [when('{key: source.namespace, values: []}'), 'OR1022', W],
-  // Empty `from`, `to`, source, operation.
-  ['{rules: [{from: []}]}', 'OR1024', 'spec.rules[0].from'],
-  ['{rules: [{to: []}]}', 'OR1024', 'spec.rules[0].to'],
+  // Empty source, operation (an empty `from` or `to` list is unset, below).
   [from('{}'), 'OR1024', S],
   [from('{principals: []}'), 'OR1024', S],
   [to('{}'), 'OR1024', O],
@@ -97,6 +95,10 @@ const valid: string[] = [
   '{action: DENY, rules: [{}]}',
   '{action: AUDIT}',
   '{rules: [{when: []}]}',
+  // Istio decodes `from: []` and `to: []` as unset, as it does `rules: []`.
+  '{rules: [{from: [], to: [{operation: {methods: [GET]}}]}]}',
+  '{rules: [{from: [{source: {namespaces: [foo]}}], to: []}]}',
+  '{action: DENY, rules: [{from: [], to: []}]}',
   from('{ipBlocks: ["10.0.0.1", "10.0.0.0/8", "10.0.0.1/8", "0.0.0.0/0", "2001:db8::/32", "::ffff:10.0.0.1", "fe80::1%eth0"]}'),
   from('{notRemoteIpBlocks: ["192.168.0.0/16"], remoteIpBlocks: ["::/0"]}'),
   from('{serviceAccounts: [sleep, other/sleep], ipBlocks: ["10.0.0.0/8"], requestPrincipals: ["*"]}'),
@@ -145,7 +147,6 @@ test('an unknown when key is placed on its value, with Istio\'s list of keys and
 test('messages keep Istio\'s reasons', () => {
   const message = (spec: string) => loadText(doc(spec), 'p.yaml').diagnostics[0]?.message ?? '';
   assert.match(message(from('{}')), /^`from\.source` must not be empty/);
-  assert.match(message('{rules: [{to: []}]}'), /^`to` must not be empty/);
   assert.match(message(from('{principals: [""]}')), /^empty value not allowed, found in principals/);
   assert.match(message(from('{ipBlocks: ["1.2.3.4/33"]}')), /^bad CIDR range \(1\.2\.3\.4\/33\): prefix length out of range/);
   assert.match(message(when('{key: source.ip, values: [x]}')), /^invalid `value` for `key` source\.ip: bad IP address \(x\)/);
@@ -191,4 +192,27 @@ test("ipOrCidrProblem: Go's netip.ParseAddr / ParsePrefix, as Istio's ValidateIP
     ['1.2.3.4/8/8', /is not an IP address/],
   ];
   for (const [v, want] of bad) assert.match(ipOrCidrProblem(v) ?? '', want, v);
+});
+
+test('istio.io/dry-run: only on ALLOW and DENY, its value one Go\'s strconv.ParseBool reads (checkDryRunAnnotation)', () => {
+  const annotated = (spec: string, value: string) =>
+    `apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: p, namespace: foo, annotations: {istio.io/dry-run: "${value}"}}\nspec: ${spec}\n`;
+  for (const value of ['1', 't', 'T', 'TRUE', 'true', 'True', '0', 'f', 'F', 'FALSE', 'false', 'False']) {
+    for (const spec of ['{rules: [{}]}', '{action: DENY, rules: [{}]}']) {
+      const r = loadText(annotated(spec, value), 'ok.yaml');
+      assert.deepEqual(r.diagnostics.map((d) => d.message), [], `${value} ${spec}`);
+      assert.equal(r.resources.length, 1);
+    }
+  }
+  for (const value of ['yes', 'on', 'tRUE', '', ' true']) {
+    const r = loadText(annotated('{action: DENY, rules: [{}]}', value), 'bad.yaml');
+    assert.deepEqual(r.diagnostics.map((d) => `${d.code}@${d.field}`), ['OR1024@metadata.annotations.istio.io/dry-run'], value);
+    assert.match(r.diagnostics[0]!.message, /invalid value/);
+    assert.equal(r.resources.length, 0);
+  }
+  for (const spec of ['{action: CUSTOM, provider: {name: ext}, rules: [{}]}', '{action: AUDIT, rules: [{}]}']) {
+    const r = loadText(annotated(spec, 'true'), 'bad.yaml');
+    assert.equal(r.resources.length, 0, spec);
+    assert.match(r.diagnostics[0]?.message ?? '', /^the annotation istio\.io\/dry-run currently only supports action ALLOW\/DENY, found action (CUSTOM|AUDIT)/);
+  }
 });

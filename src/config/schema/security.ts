@@ -1,7 +1,9 @@
 // PeerAuthentication, AuthorizationPolicy, RequestAuthentication (security.istio.io v1beta1/v1).
 import * as z from 'zod';
 import { bool, duration, labelSelector, obj, oneOf, str, strList, targetRef, withRules } from './common.ts';
+import { ENVOY_FILTER_KEY } from './authz-keys.ts';
 import { ipOrCidrProblem } from './ip.ts';
+import { parseGoBool } from './parse-bool.ts';
 import { pathTemplateProblem } from './path-template.ts';
 
 const mtlsMode = z.enum(['UNSET', 'DISABLE', 'PERMISSIVE', 'STRICT']);
@@ -165,7 +167,7 @@ export const WHEN_KEYS = [
 const MAP_KEY_FORMS: [prefix: string, form: RegExp, written: string][] = [
   ['request.headers', /^request\.headers\[.+\]$/, 'request.headers[NAME]'],
   ['request.auth.claims', /^request\.auth\.claims(?:\[[^\]]+\])+$/, 'request.auth.claims[NAME] (nested: request.auth.claims[a][b])'],
-  ['experimental.envoy.filters.', /^experimental\.envoy\.filters\.[^[]+(?:\[[^\]]+\])+$/, 'experimental.envoy.filters.FILTER[KEY]'],
+  ['experimental.envoy.filters.', ENVOY_FILTER_KEY, 'experimental.envoy.filters.FILTER[KEY]'],
 ];
 
 /** Istio's validateMapKey: `a[b]`, the brackets closing the key and holding something. */
@@ -253,18 +255,13 @@ const condition = obj({ key: z.string(), values: strList.optional(), notValues: 
   ),
 );
 
-const rule = withRules(
-  obj({
-    from: z.array(obj({ source })).optional(),
-    to: z.array(obj({ operation })).optional(),
-    when: z.array(condition).optional(),
-  }),
-  (v, add) => {
-    // Istio checks `from` and `to` so; an empty `when` it lets through (it adds no condition).
-    if (Array.isArray(v['from']) && v['from'].length === 0) add(['from'], 'OR1024', '`from` must not be empty; list sources, or remove `from` to match any source');
-    if (Array.isArray(v['to']) && v['to'].length === 0) add(['to'], 'OR1024', '`to` must not be empty; list operations, or remove `to` to match any operation');
-  },
-);
+// Istio decodes the CR so that YAML's `from: []` and `to: []` are unset (an empty repeated field is nil
+// in protobuf), as for `rules: []`: they match any source or operation, and an empty `when` adds nothing.
+const rule = obj({
+  from: z.array(obj({ source })).optional(),
+  to: z.array(obj({ operation })).optional(),
+  when: z.array(condition).optional(),
+});
 
 /** Source fields and `when` keys an ext_authz (CUSTOM) rule cannot match on: the provider sees no such identity. */
 const CUSTOM_SOURCE_FIELDS = ['namespaces', 'notNamespaces', 'serviceAccounts', 'notServiceAccounts', 'principals', 'notPrincipals', 'requestPrincipals', 'notRequestPrincipals'];
@@ -320,6 +317,24 @@ export const authorizationPolicySpec = withRules(
     }
   },
 );
+
+const DRY_RUN = 'istio.io/dry-run';
+
+/**
+ * Istio's checkDryRunAnnotation on an AuthorizationPolicy document: `istio.io/dry-run` only on ALLOW and
+ * DENY, its value one strconv.ParseBool reads (1, t, T, TRUE, true, True, 0, f, F, FALSE, false, False).
+ */
+export function checkDryRunAnnotation(v: Record<string, unknown>, add: Add): void {
+  const value = record(record(v['metadata'])?.['annotations'])?.[DRY_RUN];
+  if (typeof value !== 'string') return;
+  const action = record(v['spec'])?.['action'] ?? 'ALLOW';
+  const at = ['metadata', 'annotations', DRY_RUN];
+  if (action !== 'ALLOW' && action !== 'DENY') {
+    add(at, 'OR1024', `the annotation ${DRY_RUN} currently only supports action ALLOW/DENY, found action ${String(action)}; remove the annotation`);
+  } else if (parseGoBool(value) === undefined) {
+    add(at, 'OR1024', `annotation ${DRY_RUN} with invalid value (${value}): write "true" or "false"`);
+  }
+}
 
 /** What Istio's validation (`jwk.Parse`) refuses in an inline `jwks`: not JSON, or not keys with a `kty`. */
 function jwksProblem(text: string): string | null {

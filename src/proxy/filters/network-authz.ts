@@ -15,12 +15,24 @@ export interface NetworkAuthzOutcome {
   readonly details: string;
   /** The filter that refused it; Envoy records their details in different places (see tcp-proxy.ts). */
   readonly deniedBy?: 'rbac' | 'ext_authz';
+  /**
+   * An RBAC `LOG` (AUDIT) policy matched the connection: Envoy's network RBAC sets `access_log_hint` in
+   * the connection's `envoy.common` metadata, as the HTTP filter does for a request.
+   */
+  readonly accessLogHint?: true;
 }
 
 const ALLOWED: NetworkAuthzOutcome = Object.freeze({ allowed: true, details: '' });
 /** The connection closed while its check was out: nothing decided, nothing dialled. */
 const CANCELLED: NetworkAuthzOutcome = Object.freeze({ allowed: false, details: '' });
 const RBAC_METADATA = 'envoy.filters.network.rbac';
+
+const COMMON_METADATA = 'envoy.common';
+
+/** The outcome, with the audit mark when an AUDIT policy matched (in the connection's metadata). */
+function marked(v: NetworkAuthzOutcome, metadata: Map<string, Record<string, unknown>>): NetworkAuthzOutcome {
+  return metadata.get(COMMON_METADATA)?.['access_log_hint'] === true ? { ...v, accessLogHint: true } : v;
+}
 
 function runFrom(filters: readonly NetworkAuthzFilter[], start: number, connection: ConnectionInfo, metadata: Map<string, Record<string, unknown>>, dial: ClusterDialer, stats: NetworkAuthzStats | undefined, signal: AbortSignal | undefined, timers: Timers | undefined): NetworkAuthzOutcome | Promise<NetworkAuthzOutcome> {
   for (let i = start; i < filters.length; i++) {
@@ -29,16 +41,20 @@ function runFrom(filters: readonly NetworkAuthzFilter[], start: number, connecti
       const v = f.rbac.check(connection, stats?.rbac(f.rbac));
       // Shadow results are what Istio's CUSTOM marker and dry-run policies publish for later filters.
       if (v.shadow) metadata.set(RBAC_METADATA, { ...metadata.get(RBAC_METADATA), ...v.shadow });
-      if (!v.allowed) return { allowed: false, details: v.details, deniedBy: 'rbac' };
+      // A LOG (AUDIT) match: Envoy's RoleBasedAccessControlFilter sets envoy.common access_log_hint.
+      if (v.logged) metadata.set(COMMON_METADATA, { ...metadata.get(COMMON_METADATA), access_log_hint: true });
+      if (!v.allowed) return marked({ allowed: false, details: v.details, deniedBy: 'rbac' }, metadata);
       continue;
     }
     const pending = f.extAuthz.check(connection, metadata, dial, signal, timers);
     if (!pending) continue;
     // A cancelled check ends the chain, as Envoy's onComplete never comes after client_->cancel(): no later
     // filter runs (or counts) for a connection that has gone, even where the check fails open.
-    return pending.then((v) => (signal?.aborted ? CANCELLED : v.allowed ? runFrom(filters, i + 1, connection, metadata, dial, stats, signal, timers) : { allowed: false, details: v.details, deniedBy: 'ext_authz' }));
+    return pending.then((v) =>
+      signal?.aborted ? CANCELLED : v.allowed ? runFrom(filters, i + 1, connection, metadata, dial, stats, signal, timers) : marked({ allowed: false, details: v.details, deniedBy: 'ext_authz' }, metadata),
+    );
   }
-  return ALLOWED;
+  return marked(ALLOWED, metadata);
 }
 
 /**
