@@ -17,6 +17,7 @@ interface Flags {
   host: string;
   caDir?: string;
   allowAnonymous?: boolean;
+  maxRecvMsgSize?: string;
 }
 
 export class ControlPlaneArgsError extends Error {
@@ -58,10 +59,15 @@ export function define(program: Command): void {
     .option('--host <address>', 'address to bind: an address of this machine (0.0.0.0 for all); checked before anything starts', '127.0.0.1')
     .option('--ca-dir <dir>', 'keep the CA root here (created on first run; proxies trust DIR/root-cert.pem); default: a fresh in-memory root')
     .option('--allow-anonymous', 'accept xDS clients without a bearer token (they never receive secrets)')
+    .option('--max-recv-msg-size <bytes>', 'largest gRPC message a caller may send, in bytes (default: ISTIO_GPRC_MAXRECVMSGSIZE, else 4194304 as istiod)')
     .action(async (flags: Flags) => {
       let tlsAddress: string | undefined;
+      let maxReceiveMessageBytes: number | undefined;
       try {
         tlsAddress = xdsTlsBindAddress(flags);
+        // The flag, else Istio's environment variable; either one wrong is refused here, naming it.
+        const { maxReceiveMessageBytesFromEnv, parseMaxReceiveMessageBytes } = await import('../controlplane/call-limits.ts');
+        maxReceiveMessageBytes = flags.maxRecvMsgSize !== undefined ? parseMaxReceiveMessageBytes(flags.maxRecvMsgSize, '--max-recv-msg-size') : maxReceiveMessageBytesFromEnv();
         // Before anything is made (a CA included): a path or address the flags got wrong, named with its flag.
         const { requireDirectoryIfPresent, requireExistingPaths } = await import('./path-args.ts');
         requireExistingPaths(flags.filename, '-f');
@@ -69,7 +75,8 @@ export function define(program: Command): void {
         await ensureBindable(flags.host, '--host');
         if (flags.xdsTlsAddress !== undefined && tlsAddress !== undefined) await ensureBindable(hostOf(tlsAddress), '--xds-tls-address');
       } catch (err) {
-        if (!(err instanceof ControlPlaneArgsError) && (err as { code?: unknown }).code !== 'PATH_ARG') throw err;
+        const code = (err as { code?: unknown }).code;
+        if (!(err instanceof ControlPlaneArgsError) && code !== 'PATH_ARG' && code !== 'MESSAGE_LIMIT') throw err;
         process.stderr.write(`outrigger control-plane: ${(err as Error).message}\n`);
         process.exitCode = EXIT_USAGE;
         return;
@@ -130,6 +137,7 @@ export function define(program: Command): void {
         xdsAddress: `${flags.host}:${Number(flags.xdsPort)}`,
         ...(tlsAddress ? { xdsTlsAddress: tlsAddress, xdsTlsNames: names } : {}),
         allowAnonymous: flags.allowAnonymous ?? false,
+        ...(maxReceiveMessageBytes !== undefined ? { maxReceiveMessageBytes } : {}),
         ca,
         // A kept CA keeps its token key too: tokens survive a restart and `outrigger token` can issue them.
         ...(flags.caDir ? { tokenKey: loadTokenKey(flags.caDir, true) } : {}),

@@ -12,12 +12,37 @@ import { CSR_UNAUTHENTICATED_DETAILS } from './csr-service.ts';
 import type { ClientCertResult, PeerAuthContext } from './client-cert-authenticator.ts';
 
 /**
- * The largest message a call may send. istiod's default (ISTIO_GPRC_MAXRECVMSGSIZE) is 4 MiB; the largest
+ * The largest message a call may send by default: istiod's (ISTIO_GPRC_MAXRECVMSGSIZE), 4 MiB. The largest
  * legitimate request here is a sidecar's EDS or CDS name list, 278 KB in a mesh of 1,000 services (two
- * ports and two subsets each: 6,000 names) and 1.4 MB at 5,000. A CSR is 1-2 KB, a CSDS request less.
- * Larger messages are refused with RESOURCE_EXHAUSTED by grpc-js ("Received message larger than max").
+ * ports and two subsets each: 6,000 names), 1.4 MB at 5,000 and 2-3 MB at 7,000-10,000. A CSR is 1-2 KB, a
+ * CSDS request less. Larger messages are refused with RESOURCE_EXHAUSTED by grpc-js ("Received message
+ * larger than max"). Set with `ControlPlaneOptions.maxReceiveMessageBytes`, `outrigger control-plane
+ * --max-recv-msg-size`, or Istio's environment variable ISTIO_GPRC_MAXRECVMSGSIZE.
  */
-export const MAX_RECEIVE_MESSAGE_BYTES = 2 * 1024 * 1024;
+export const MAX_RECEIVE_MESSAGE_BYTES = 4 * 1024 * 1024;
+
+/** Istio's environment variable for the limit (its spelling, GPRC, kept). */
+export const MAX_RECEIVE_MESSAGE_ENV = 'ISTIO_GPRC_MAXRECVMSGSIZE';
+
+/** A message size limit that is not a whole number of bytes from 1 KiB to 2 GiB - 1. */
+export class MessageLimitError extends Error {
+  readonly code = 'MESSAGE_LIMIT';
+}
+
+/** Bytes, as grpc-js takes them: 1 KiB at least (a CSR needs 2 KB), at most 2^31 - 1. */
+export function parseMaxReceiveMessageBytes(text: string, source: string): number {
+  const n = /^[0-9]+$/.test(text.trim()) ? Number(text.trim()) : Number.NaN;
+  if (!Number.isSafeInteger(n) || n < 1024 || n > 0x7fffffff) {
+    throw new MessageLimitError(`${source}: "${text}" is not a message size limit: a whole number of bytes from 1024 to 2147483647 (istiod's default is ${MAX_RECEIVE_MESSAGE_BYTES}, 4 MiB)`);
+  }
+  return n;
+}
+
+/** The limit ISTIO_GPRC_MAXRECVMSGSIZE sets in `env`, or undefined when it is unset or empty. */
+export function maxReceiveMessageBytesFromEnv(env: NodeJS.ProcessEnv = process.env): number | undefined {
+  const text = env[MAX_RECEIVE_MESSAGE_ENV];
+  return text === undefined || text.trim() === '' ? undefined : parseMaxReceiveMessageBytes(text, MAX_RECEIVE_MESSAGE_ENV);
+}
 
 /**
  * Concurrent calls on one HTTP/2 connection. A proxy needs two or three (ADS, a CSR, CSDS), but the local
@@ -27,9 +52,9 @@ export const MAX_RECEIVE_MESSAGE_BYTES = 2 * 1024 * 1024;
 export const MAX_CONCURRENT_STREAMS = 2048;
 
 /** The control plane's gRPC server options: the limits above, and the interceptors. */
-export function controlPlaneServerOptions(interceptors: grpc.ServerInterceptor[]): grpc.ServerOptions {
+export function controlPlaneServerOptions(interceptors: grpc.ServerInterceptor[], maxReceiveMessageBytes = MAX_RECEIVE_MESSAGE_BYTES): grpc.ServerOptions {
   return {
-    'grpc.max_receive_message_length': MAX_RECEIVE_MESSAGE_BYTES,
+    'grpc.max_receive_message_length': maxReceiveMessageBytes,
     'grpc.max_concurrent_streams': MAX_CONCURRENT_STREAMS,
     interceptors,
   };

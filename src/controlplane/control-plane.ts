@@ -25,7 +25,7 @@ import { ConfigWatcher } from './config-watcher.ts';
 import { ConfigReporter } from './config-report.ts';
 import { runAnalyzers } from '../analysis/run.ts';
 import { addCsrService, type CsrServiceOptions } from './csr-service.ts';
-import { type CallCheck, callerCheck, controlPlaneServerOptions, csrCallCheck, preauthInterceptor } from './call-limits.ts';
+import { type CallCheck, callerCheck, controlPlaneServerOptions, csrCallCheck, MAX_RECEIVE_MESSAGE_BYTES, MessageLimitError, maxReceiveMessageBytesFromEnv, preauthInterceptor } from './call-limits.ts';
 import { CREATE_CERTIFICATE_PATH } from '../ca/certificate-service-definition.ts';
 import { ClientCertAuthenticator } from './client-cert-authenticator.ts';
 import { addCsdsService, CsdsMethods, type CsdsOptions } from '../xds/csds-server.ts';
@@ -62,11 +62,16 @@ export interface ControlPlaneOptions {
   log?: (level: 'info' | 'warn', message: string) => void;
   /** What translation plugs in (filters, client and gateway TLS); default `meshTranslateOptions`. Fixed for the control plane's life. */
   translateOptions?: TranslateOptions;
+  /**
+   * The largest gRPC message a caller may send, in bytes (call-limits.ts); default ISTIO_GPRC_MAXRECVMSGSIZE
+   * from the environment, else istiod's 4 MiB. An invalid environment value is warned of and the default used.
+   */
+  maxReceiveMessageBytes?: number;
 }
 
 export class ControlPlane {
   /** Message and stream limits, and the CSR's and CSDS's callers authenticated before their messages are read (call-limits.ts). */
-  readonly grpcServer = new grpc.Server(controlPlaneServerOptions([preauthInterceptor((path) => this.#callChecks.get(path))]));
+  readonly grpcServer: grpc.Server;
   #callChecks = new Map<string, CallCheck>();
   readonly metrics = controlPlaneMetrics();
   readonly registry = new WorkloadRegistry();
@@ -107,6 +112,7 @@ export class ControlPlane {
     this.#clock = opts.clock ?? systemClock;
     this.#tokens = new BootstrapTokens(opts.tokenKey);
     this.#log = opts.log ?? ((level, m) => process.stderr.write(`${new Date().toISOString()} ${level} ${m}\n`));
+    this.grpcServer = new grpc.Server(controlPlaneServerOptions([preauthInterceptor((path) => this.#callChecks.get(path))], opts.maxReceiveMessageBytes ?? this.#envMaxReceiveMessageBytes()));
     this.#snapshot = buildSnapshot([], [], '0');
     const ca = opts.ca;
     if (ca) {
@@ -359,6 +365,17 @@ export class ControlPlane {
   /** What a sidecar or gateway with this view is translated to now, shared work included (tests, debugging). */
   translateFor(view: ProxyView): ProxyResources {
     return buildProxyResources(this.#snapshot, view, this.#opts.translateOptions ?? meshTranslateOptions, this.#memo);
+  }
+
+  /** ISTIO_GPRC_MAXRECVMSGSIZE, or the default; an invalid value is said and ignored, as istiod's env.Register does. */
+  #envMaxReceiveMessageBytes(): number {
+    try {
+      return maxReceiveMessageBytesFromEnv() ?? MAX_RECEIVE_MESSAGE_BYTES;
+    } catch (err) {
+      if (!(err instanceof MessageLimitError)) throw err;
+      this.#log('warn', `${err.message}; using ${MAX_RECEIVE_MESSAGE_BYTES}`);
+      return MAX_RECEIVE_MESSAGE_BYTES;
+    }
   }
 
   #generate(conn: AdsConnection): ProxyResources {

@@ -86,7 +86,7 @@ spec:
 
 const loaded = loadText(yaml);
 const readers = credentialReaders(buildSnapshot(loaded.resources, [], '1'));
-const reads = (ns: string, sa: string) => [...(readers.get(`${ns}/${sa}`) ?? [])].sort();
+const reads = (ns: string, sa: string) => [...(readers.get(`${ns}/${sa}`) ?? [])].map((n) => n.replace(/^kubernetes:\/\//, '')).sort();
 
 test('the config is valid', () => {
   assert.deepEqual(
@@ -102,7 +102,7 @@ test('a gateway reads the credentials of the Gateways that select the workload t
   // A Deployment the Gateway's selector matches is a gateway too, under its own service account.
   assert.deepEqual(reads('shop', 'own-gw'), ['bank-cred', 'own-cred', 'partner-cred']);
   // An empty selector names no gateway workload (it would hand the key to every pod).
-  assert.ok(![...readers.values()].some((names) => names.has('all-cred')));
+  assert.ok(![...readers.values()].some((names) => names.has('kubernetes://all-cred')));
 });
 
 test("a DestinationRule's credentials go to the workloads it applies to", () => {
@@ -111,7 +111,7 @@ test("a DestinationRule's credentials go to the workloads it applies to", () => 
   assert.deepEqual(reads('istio-system', 'istio-egressgateway-service-account'), ['bank-cred']);
   // `picky` selects app=api in its own namespace only, and no workload there has it.
   assert.deepEqual(reads('tools', 'runner'), ['bank-cred']);
-  assert.ok(![...readers.values()].some((names) => names.has('picky-cred')));
+  assert.ok(![...readers.values()].some((names) => names.has('kubernetes://picky-cred')));
 });
 
 test('only keys are withheld: CA certificates and the mesh secrets go to anyone', () => {
@@ -122,4 +122,36 @@ test('only keys are withheld: CA certificates and the mesh secrets go to anyone'
   assert.equal(mayReceiveSecret(readers, runner, 'kubernetes://edge-cred-cacert'), true);
   assert.equal(mayReceiveSecret(readers, runner, 'ROOTCA'), true);
   assert.equal(mayReceiveSecret(readers, runner, 'default'), true);
+});
+
+test('credentialName kubernetes://NAME is read under the SDS name it is served as, not kubernetes://kubernetes://NAME', () => {
+  // Istio's ToResourceName keeps a written scheme; the readers hold SDS names, as mayReceiveSecret is asked.
+  const snap = buildSnapshot(
+    loadText(`apiVersion: apps/v1
+kind: Deployment
+metadata: {name: ingress, namespace: istio-system}
+spec:
+  selector: {matchLabels: {istio: ingressgateway}}
+  template:
+    metadata: {labels: {istio: ingressgateway}}
+    spec: {serviceAccountName: ingress, containers: [{name: proxy, image: proxy}]}
+---
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: istio-system}
+spec:
+  selector: {istio: ingressgateway}
+  servers:
+  - {port: {number: 443, name: https, protocol: HTTPS}, hosts: ["*"], tls: {mode: SIMPLE, credentialName: "kubernetes://ingress-cert"}}
+  - {port: {number: 8443, name: https-2, protocol: HTTPS}, hosts: ["*"], tls: {mode: SIMPLE, credentialName: plain-cert}}
+`).resources,
+    [],
+    '2',
+  );
+  const ingress = { namespace: 'istio-system', serviceAccount: 'ingress' };
+  const r = credentialReaders(snap);
+  assert.deepEqual([...(r.get('istio-system/ingress') ?? [])].sort(), ['kubernetes://ingress-cert', 'kubernetes://plain-cert']);
+  assert.equal(mayReceiveSecret(r, ingress, 'kubernetes://ingress-cert'), true);
+  assert.equal(mayReceiveSecret(r, ingress, 'kubernetes://plain-cert'), true);
+  assert.equal(mayReceiveSecret(r, ingress, 'kubernetes://other-cert'), false);
 });

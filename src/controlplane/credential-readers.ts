@@ -7,7 +7,7 @@
 // (docs/security-mtls.md#who-receives-a-credential).
 import type { DestinationRule, Gateway } from '../config/resource.ts';
 import type { TrafficPolicy } from '../config/types/networking.ts';
-import { CA_CREDENTIAL_SUFFIX, credentialRef, GATEWAY_CREDENTIAL_PREFIX, KUBERNETES_CREDENTIAL_PREFIX } from '../model/credentials.ts';
+import { CA_CREDENTIAL_SUFFIX, credentialRef, credentialResourceName, GATEWAY_CREDENTIAL_PREFIX, KUBERNETES_CREDENTIAL_PREFIX } from '../model/credentials.ts';
 import { gatewaySelectsPod } from '../model/gateway-api/gateways.ts';
 import { secretGranted } from '../model/gateway-api/references.ts';
 import { matchesLabels } from '../model/labels.ts';
@@ -23,7 +23,7 @@ interface DeclaredWorkload {
   readonly labels: Readonly<Record<string, string>>;
 }
 
-/** `namespace/serviceAccount` → the credential names it may receive, as written (`NAME` for `kubernetes://NAME`, `kubernetes-gateway://NS/NAME` as is). */
+/** `namespace/serviceAccount` → the SDS names of the credentials it may receive (`kubernetes://NAME`, `kubernetes-gateway://NS/NAME`: credentialResourceName of what the config wrote). */
 export type CredentialReaders = ReadonlyMap<string, ReadonlySet<string>>;
 
 const memo = new WeakMap<MeshSnapshot, CredentialReaders>();
@@ -32,6 +32,11 @@ const memo = new WeakMap<MeshSnapshot, CredentialReaders>();
  * The readers of each credential in this snapshot. A Gateway's credentials go to the service account of
  * each declared workload its (non-empty) selector matches; a DestinationRule's, to that of each declared
  * workload the rule applies to (exported to its namespace, and its `workloadSelector`, if any, matching).
+ * A `kubernetes-gateway://` name counts only from a Gateway of the workload's own namespace, and only when
+ * the Secret is of that namespace or a ReferenceGrant lets that namespace's Gateways use it: Istio's
+ * mergeGateways verifies a reference only when the Gateway's namespace is the proxy's, and its SDS never
+ * sends an unverified `kubernetes-gateway://` secret (sds.go: "Unverified cross namespace. Never
+ * allowed"), so a Gateway of another namespace that selects the workload cannot borrow its grant.
  */
 export function credentialReaders(snapshot: MeshSnapshot): CredentialReaders {
   let readers = memo.get(snapshot);
@@ -41,8 +46,8 @@ export function credentialReaders(snapshot: MeshSnapshot): CredentialReaders {
   const out = new Map<string, Set<string>>();
   for (const w of workloads) {
     const names = new Set<string>();
-    for (const g of snapshot.gateways) if (gatewaySelectsPod(g, w)) for (const n of gatewayCredentials(g)) if (granted(snapshot, w.namespace, n)) names.add(n);
-    for (const dr of snapshot.destinationRules) if (appliesTo(dr, w)) for (const n of ruleCredentials(dr)) names.add(n);
+    for (const g of snapshot.gateways) if (gatewaySelectsPod(g, w)) for (const n of gatewayCredentials(g)) if (verified(snapshot, g, w.namespace, n)) names.add(n);
+    for (const dr of snapshot.destinationRules) if (appliesTo(dr, w)) for (const n of ruleCredentials(dr)) names.add(`${KUBERNETES_CREDENTIAL_PREFIX}${n}`);
     if (names.size === 0) continue;
     const key = `${w.namespace}/${w.serviceAccount}`;
     const set = out.get(key) ?? new Set();
@@ -61,16 +66,21 @@ export function credentialReaders(snapshot: MeshSnapshot): CredentialReaders {
  */
 export function mayReceiveSecret(readers: CredentialReaders, identity: { namespace: string; serviceAccount: string }, secretName: string): boolean {
   if (secretName.endsWith(CA_CREDENTIAL_SUFFIX)) return true;
-  const written = secretName.startsWith(KUBERNETES_CREDENTIAL_PREFIX) ? secretName.slice(KUBERNETES_CREDENTIAL_PREFIX.length) : secretName.startsWith(GATEWAY_CREDENTIAL_PREFIX) ? secretName : undefined;
-  if (written === undefined) return true;
-  return readers.get(`${identity.namespace}/${identity.serviceAccount}`)?.has(written) ?? false;
+  if (!secretName.startsWith(KUBERNETES_CREDENTIAL_PREFIX) && !secretName.startsWith(GATEWAY_CREDENTIAL_PREFIX)) return true;
+  return readers.get(`${identity.namespace}/${identity.serviceAccount}`)?.has(secretName) ?? false;
 }
 
-/** Whether a workload of `namespace` may use the Secret a gateway's `credentialName` names: its own namespace's, or one a ReferenceGrant lets it. */
-function granted(snapshot: MeshSnapshot, namespace: string, credentialName: string): boolean {
-  if (!credentialName.startsWith(GATEWAY_CREDENTIAL_PREFIX)) return true;
-  const ref = credentialRef(credentialName, namespace);
-  return ref !== undefined && secretGranted(snapshot.resources, namespace, ref.namespace, ref.name);
+/**
+ * Whether Gateway `g`'s `credentialName` counts for a workload of `namespace` (Istio's mergeGateways
+ * identityVerified): a `kubernetes://` one always (the workload reads its own namespace's Secrets); a
+ * `kubernetes-gateway://` one only from a Gateway of the workload's namespace, for a Secret of that
+ * namespace or one a ReferenceGrant lets that namespace's Gateways use.
+ */
+function verified(snapshot: MeshSnapshot, g: Gateway, namespace: string, sdsName: string): boolean {
+  if (!sdsName.startsWith(GATEWAY_CREDENTIAL_PREFIX)) return true;
+  if (g.metadata.namespace !== namespace) return false;
+  const ref = credentialRef(sdsName, namespace);
+  return ref !== undefined && secretGranted(snapshot.resources, g.metadata.namespace, ref.namespace, ref.name);
 }
 
 function appliesTo(dr: DestinationRule, w: DeclaredWorkload): boolean {
@@ -80,7 +90,7 @@ function appliesTo(dr: DestinationRule, w: DeclaredWorkload): boolean {
 }
 
 function gatewayCredentials(g: Gateway): string[] {
-  return g.spec.servers.flatMap((s) => (s.tls?.credentialName ? [s.tls.credentialName] : []));
+  return g.spec.servers.flatMap((s) => (s.tls?.credentialName ? [credentialResourceName(s.tls.credentialName)] : []));
 }
 
 function ruleCredentials(dr: DestinationRule): string[] {

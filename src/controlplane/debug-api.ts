@@ -2,6 +2,8 @@
 // /debug/authenticationz, /debug/registryz, /debug/configz, /version and /metrics. Read-only; bound to loopback by default.
 // Everything but /metrics and /version answers this machine only: a loopback peer that addressed it
 // as loopback (src/controlplane/loopback-request.ts), so a DNS-rebound page cannot read it either.
+// /metrics and /version answer a remote peer (a Prometheus on another host) as they are, but a loopback
+// peer only as the rest: a rebound page would read pod names (the config-size gauge's labels) there.
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { PeerAuthentication } from '../config/resource.ts';
@@ -34,14 +36,17 @@ export async function startDebugApi(cp: ControlPlane, address = '127.0.0.1:15014
     if (req.method !== 'GET') return json(res, 405, { error: 'GET only' });
     // As istiod's allowAuthenticatedOrLocalhost, without its authentication: /debug/* (every proxy's
     // config, header values a VirtualService sets included; the registry; the config in force) answers
-    // callers on this machine only, whatever --host binds. /metrics and /version stay open, for a
-    // Prometheus on another host.
-    if (url.pathname !== '/metrics' && url.pathname !== '/version') {
-      if (!isLoopback(req.socket.remoteAddress)) return json(res, 403, { error: 'debug endpoints answer callers on this machine only' });
+    // callers on this machine only, whatever --host binds. /metrics and /version stay open to remote
+    // peers, for a Prometheus on another host.
+    const open = url.pathname === '/metrics' || url.pathname === '/version';
+    if (isLoopback(req.socket.remoteAddress)) {
       // A loopback peer may still be a browser on this machine sent by a page of another site (a DNS
-      // rebinding of its own name to 127.0.0.1): refused by its Host, Origin or Sec-Fetch-Site.
+      // rebinding of its own name to 127.0.0.1): refused by its Host, Origin or Sec-Fetch-Site, on every
+      // endpoint (/metrics names every connected proxy).
       const refused = loopbackRequestRefusal(req.headers, 'the debug API');
       if (refused) return json(res, refused.status, { error: refused.error });
+    } else if (!open) {
+      return json(res, 403, { error: 'debug endpoints answer callers on this machine only' });
     }
     switch (url.pathname) {
       case '/debug/syncz':

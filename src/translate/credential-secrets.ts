@@ -1,15 +1,18 @@
 // The Kubernetes Secrets that `credentialName` names, as the SDS secrets a proxy's TLS contexts refer
 // to: `kubernetes://NAME` (certificate and key) and `kubernetes://NAME-cacert` (the CA: of the Secret
 // `NAME-cacert`, else of NAME), read from the proxy's own namespace; `kubernetes-gateway://NS/NAME`, a
-// Gateway API listener's certificate, read from NS while a ReferenceGrant there lets the proxy's
-// namespace's Gateways use it (Istio's SecretAllowed); and `configmap://NS/NAME`, a BackendTLSPolicy's
+// Gateway API listener's certificate, read from NS only when a Gateway of the proxy's own namespace
+// that selects the proxy names it and NS is that namespace or a ReferenceGrant there lets its Gateways
+// use it (Istio's mergeGateways VerifiedCertificateReferences: a Gateway of another namespace verifies
+// nothing, and sds.go never sends an unverified cross-namespace secret); and `configmap://NS/NAME`, a BackendTLSPolicy's
 // CA. Only the ones a proxy's listeners and clusters name are sent; a Secret that is missing or lacks
 // the keys is not sent, so the TLS context that needs it refuses handshakes. Whose identity may have a
 // key is the control plane's call (controlplane/credential-readers.ts), not translation's: a proxy's
 // role and labels are its claim.
 import type { ConfigMap, Secret } from '../config/resource.ts';
 import type { TrafficPolicy } from '../config/types/networking.ts';
-import { CA_CREDENTIAL_SUFFIX, credentialRef, GATEWAY_CREDENTIAL_PREFIX, KUBERNETES_CREDENTIAL_PREFIX } from '../model/credentials.ts';
+import { CA_CREDENTIAL_SUFFIX, credentialRef, credentialResourceName, GATEWAY_CREDENTIAL_PREFIX, KUBERNETES_CREDENTIAL_PREFIX } from '../model/credentials.ts';
+import { gatewaySelectsPod } from '../model/gateway-api/gateways.ts';
 import { CONFIGMAP_CREDENTIAL_PREFIX } from '../model/gateway-api/backend-tls.ts';
 import { secretGranted } from '../model/gateway-api/references.ts';
 import type { ProxyView } from '../model/proxy-view.ts';
@@ -79,7 +82,9 @@ export function buildCredentialSecrets(snapshot: MeshSnapshot, proxy: ProxyView,
     if (!ref) continue;
     const isCa = ref.name.endsWith(CA_CREDENTIAL_SUFFIX);
     const base = isCa ? ref.name.slice(0, -CA_CREDENTIAL_SUFFIX.length) : ref.name;
-    // Another namespace's Secret only while a ReferenceGrant there lets this namespace's Gateways use it.
+    // A `kubernetes-gateway://` Secret only when verified: named by a Gateway of the proxy's namespace,
+    // and of that namespace or granted to its Gateways by a ReferenceGrant.
+    if (name.startsWith(GATEWAY_CREDENTIAL_PREFIX) && !verifiedGatewayCredential(snapshot, proxy, `${GATEWAY_CREDENTIAL_PREFIX}${ref.namespace}/${base}`)) continue;
     if (!secretGranted(snapshot.resources, proxy.namespace, ref.namespace, base)) continue;
     const secrets = secretsOf(ref.namespace);
     if (isCa) {
@@ -97,6 +102,16 @@ export function buildCredentialSecrets(snapshot: MeshSnapshot, proxy: ProxyView,
     if (cert && key) out.push({ '@type': TypeUrl.Secret, name, tls_certificate: { certificate_chain: { inline_string: cert }, private_key: { inline_string: key } } });
   }
   return out;
+}
+
+/** Whether a Gateway of the proxy's own namespace that selects it names this `kubernetes-gateway://` SDS name (Istio's identityVerified). */
+function verifiedGatewayCredential(snapshot: MeshSnapshot, proxy: ProxyView, sdsName: string): boolean {
+  return snapshot.gateways.some(
+    (g) =>
+      g.metadata.namespace === proxy.namespace &&
+      gatewaySelectsPod(g, proxy) &&
+      g.spec.servers.some((s) => !!s.tls?.credentialName && credentialResourceName(s.tls.credentialName) === sdsName),
+  );
 }
 
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----\r?\n[A-Za-z0-9+/=\r\n]+-----END CERTIFICATE-----/g;

@@ -67,8 +67,9 @@ export const adsServiceDefinition: grpc.ServiceDefinition = {
 
 /**
  * The most resource names one DiscoveryRequest may list. A sidecar's EDS list in a mesh of 1,000
- * services (two ports, two subsets each) is 6,000 names, 278 KB; the message limit (2 MiB, call-limits.ts)
- * holds some 45,000 such names, so this refuses only lists of names shorter than any cluster's.
+ * services (two ports, two subsets each) is 6,000 names, 278 KB; the message limit (4 MiB by default,
+ * call-limits.ts) holds some 90,000 such names, so this refuses only lists of names shorter than any
+ * cluster's.
  */
 export const MAX_RESOURCE_NAMES = 65_536;
 /** The longest resource name (characters): a cluster name is at most `outbound|65535|<subset>|<host>`, some 330. */

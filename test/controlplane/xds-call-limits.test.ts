@@ -10,7 +10,7 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import { CertificateAuthority } from '../../src/ca/certificate-authority.ts';
-import { MAX_CONCURRENT_STREAMS, MAX_RECEIVE_MESSAGE_BYTES } from '../../src/controlplane/call-limits.ts';
+import { MAX_CONCURRENT_STREAMS, MAX_RECEIVE_MESSAGE_BYTES, maxReceiveMessageBytesFromEnv, parseMaxReceiveMessageBytes } from '../../src/controlplane/call-limits.ts';
 import { CSR_UNAUTHENTICATED_DETAILS } from '../../src/controlplane/csr-service.ts';
 import { ControlPlane } from '../../src/controlplane/control-plane.ts';
 import { createCsrClient } from '../../src/proxy/tls/csr-client.ts';
@@ -62,8 +62,8 @@ test('each connection may open a bounded number of concurrent streams, on both p
 test('a message over the limit ends the call with RESOURCE_EXHAUSTED, even from a proxy with a token', async () => {
   const c = new RawAdsClient(cp.xdsAddress, sidecarNode('test', 'web-0', 'web', 'web'), token());
   try {
-    // Names a proxy could send, too many bytes of them: 2.4 MB.
-    const names = Array.from({ length: 48_000 }, (_, i) => `outbound|8080||svc${i}.ns${i % 10}.svc.cluster.local`);
+    // Names a proxy could send, too many bytes of them: 4.8 MB (fewer than the 65,536 names allowed).
+    const names = Array.from({ length: 48_000 }, (_, i) => `outbound|8080|subset-${'v'.repeat(40)}|svc${i}.ns${i % 10}.svc.cluster.local`);
     c.subscribe(TypeUrl.ClusterLoadAssignment, names);
     const status = await outcome(c);
     assert.equal(status.code, grpc.status.RESOURCE_EXHAUSTED, status.details);
@@ -71,6 +71,38 @@ test('a message over the limit ends the call with RESOURCE_EXHAUSTED, even from 
   } finally {
     c.close();
   }
+});
+
+test("a sidecar's EDS request in a mesh of 7,000 services (3 MB) is answered, as istiod's 4 MiB limit takes it", async () => {
+  assert.equal(MAX_RECEIVE_MESSAGE_BYTES, 4 * 1024 * 1024);
+  const c = new RawAdsClient(cp.xdsAddress, sidecarNode('test', 'web-0', 'web', 'web'), token());
+  try {
+    // Two ports and two subsets of each service, plus the subset-less clusters: 50,000 names, ~3 MB.
+    const names = Array.from({ length: 50_000 }, (_, i) => `outbound|${8080 + (i % 2)}|${['', 'v1', 'v2'][i % 3]}|service-${Math.floor(i / 6)}.namespace-${i % 50}.svc.cluster.local`);
+    assert.ok(Buffer.byteLength(names.join("")) > 2.5 * 1024 * 1024);
+    c.subscribe(TypeUrl.ClusterLoadAssignment, names);
+    assert.deepEqual(await outcome(c), { code: grpc.status.OK, details: 'answered' });
+  } finally {
+    c.close();
+  }
+});
+
+test('the message limit is an option of the control plane (and ISTIO_GPRC_MAXRECVMSGSIZE, and --max-recv-msg-size)', async () => {
+  const small = await ControlPlane.start({ configPaths: [dir], xdsAddress: '127.0.0.1:0', rescanMs: 0, maxReceiveMessageBytes: 64 * 1024, log: () => {} });
+  const c = new RawAdsClient(small.xdsAddress, sidecarNode('test', 'web-0', 'web', 'web'), small.issueBootstrapToken({ namespace: 'test', serviceAccount: 'web', workload: 'web' }));
+  try {
+    c.subscribe(TypeUrl.ClusterLoadAssignment, Array.from({ length: 2_000 }, (_, i) => `outbound|8080||svc${i}.ns.svc.cluster.local`));
+    const status = await outcome(c);
+    assert.equal(status.code, grpc.status.RESOURCE_EXHAUSTED, status.details);
+    assert.match(status.details, /larger than max \(\d+ vs 65536\)/);
+  } finally {
+    c.close();
+    await small.close();
+  }
+  assert.equal(maxReceiveMessageBytesFromEnv({ ISTIO_GPRC_MAXRECVMSGSIZE: '8388608' }), 8 * 1024 * 1024);
+  assert.equal(maxReceiveMessageBytesFromEnv({}), undefined);
+  assert.throws(() => maxReceiveMessageBytesFromEnv({ ISTIO_GPRC_MAXRECVMSGSIZE: '4MiB' }), /ISTIO_GPRC_MAXRECVMSGSIZE: "4MiB" is not a message size limit/);
+  assert.throws(() => parseMaxReceiveMessageBytes('0', '--max-recv-msg-size'), /--max-recv-msg-size: "0"/);
 });
 
 test('a resource_names list longer than any proxy sends ends the stream with RESOURCE_EXHAUSTED, and says why', async () => {

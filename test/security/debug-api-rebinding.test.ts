@@ -2,12 +2,13 @@
 // machine's browser sent by a page of another site: one whose name a DNS rebinding points at 127.0.0.1
 // reads the port as its own origin. /debug/config_dump holds every proxy's config, header values a
 // VirtualService sets (bearer tokens) included. So /debug/* also wants a loopback Host (421, as the
-// dashboard answers), and refuses a foreign Origin or `Sec-Fetch-Site: cross-site` (403);
-// /metrics and /version still answer anyone. What the CLI sends (src/controlplane/debug-client.ts) passes.
+// dashboard answers), and refuses a foreign Origin or `Sec-Fetch-Site: cross-site` (403). So do
+// /metrics (it names every connected proxy) and /version for a loopback peer; a remote peer (a
+// Prometheus on another host) reads them with any Host. What the CLI sends (src/controlplane/debug-client.ts) passes.
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import os, { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { ControlPlane } from '../../src/controlplane/control-plane.ts';
@@ -72,7 +73,7 @@ function get(pathname: string, headers: Record<string, string>): Promise<{ statu
   });
 }
 
-const configPaths = ['/debug/config_dump?proxyID=web-0.test', '/debug/configz', '/debug/registryz', '/debug/syncz', '/debug/memz', '/debug/authenticationz?proxyID=web-0.test', '/nothing-here'];
+const configPaths = ['/debug/config_dump?proxyID=web-0.test', '/debug/configz', '/debug/registryz', '/debug/syncz', '/debug/memz', '/debug/authenticationz?proxyID=web-0.test', '/nothing-here', '/metrics', '/version'];
 
 test('the config dump holds the header value a VirtualService sets: what is at stake', async () => {
   const dump = await get('/debug/config_dump?proxyID=web-0.test', { host: `127.0.0.1:${port}` });
@@ -80,7 +81,7 @@ test('the config dump holds the header value a VirtualService sets: what is at s
   assert.ok(dump.body.includes(SECRET));
 });
 
-test('a request addressed to a rebound name is refused with 421, on every endpoint but /metrics and /version', async () => {
+test('a request addressed to a rebound name is refused with 421, on every endpoint', async () => {
   for (const host of ['attacker.example:15014', 'attacker.example', '127.0.0.1.attacker.example', `localhost.attacker.example:${port}`]) {
     for (const p of configPaths) {
       const r = await get(p, { host, origin: `http://${host}` });
@@ -113,10 +114,41 @@ test('127.0.0.1, localhost and [::1] (any case, with or without the port) are se
   }
 });
 
-test('/metrics and /version answer any Host and any Origin (a Prometheus on another host)', async () => {
+test('/metrics and /version answer a loopback peer that addressed loopback, as a local Prometheus or the CLI does', async () => {
   for (const p of ['/metrics', '/version']) {
-    assert.equal((await get(p, { host: 'attacker.example:15014', origin: 'http://attacker.example', 'sec-fetch-site': 'cross-site' })).status, 200, p);
-    assert.equal((await get(p, { host: 'prometheus-target.internal:15014' })).status, 200, p);
+    assert.equal((await get(p, { host: `127.0.0.1:${port}` })).status, 200, p);
+    assert.equal((await get(p, { host: `localhost:${port}`, 'sec-fetch-site': 'none' })).status, 200, p);
+    // What a rebound page would read: the proxies' names in the config-size gauge.
+    const r = await get(p, { host: 'attacker.example:15014', origin: 'http://attacker.example', 'sec-fetch-site': 'cross-site' });
+    assert.equal(r.status, 421, p);
+    assert.ok(!r.body.includes('web-0'), p);
+    assert.equal((await get(p, { host: `127.0.0.1:${port}`, origin: 'http://attacker.example' })).status, 403, p);
+  }
+  assert.ok((await get('/metrics', { host: `127.0.0.1:${port}` })).body.includes('web-0'));
+});
+
+test('/metrics and /version answer a remote peer with any Host (a Prometheus on another host); /debug/* does not', async (t) => {
+  const external = Object.values(os.networkInterfaces())
+    .flat()
+    .find((a) => a && a.family === 'IPv4' && !a.internal)?.address;
+  if (!external) return t.skip('no non-loopback IPv4 address on this machine');
+  const remote = await startDebugApi(cp, `${external}:0`);
+  try {
+    const remotePort = Number(remote.address.split(':').at(-1));
+    const fetchFrom = (pathname: string) =>
+      new Promise<number>((resolve, reject) => {
+        http
+          .get({ host: external, localAddress: external, port: remotePort, path: pathname, headers: { host: 'prometheus-target.internal:15014', origin: 'http://attacker.example' }, setHost: false, agent: false }, (res) => {
+            res.resume();
+            res.on('end', () => resolve(res.statusCode ?? 0));
+          })
+          .on('error', reject);
+      });
+    assert.equal(await fetchFrom('/metrics'), 200);
+    assert.equal(await fetchFrom('/version'), 200);
+    assert.equal(await fetchFrom('/debug/configz'), 403);
+  } finally {
+    await remote.close();
   }
 });
 

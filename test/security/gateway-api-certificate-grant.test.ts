@@ -165,3 +165,34 @@ test('analyze says OR2010 at the certificateRef without the grant, and nothing w
   ]);
   assert.deepEqual(or2010(true), []);
 });
+
+test("a Gateway of another namespace that selects infra's gateway cannot use the grant given to infra's Gateways", () => {
+  // Istio's mergeGateways verifies a credential only when the Gateway's namespace is the proxy's; sds.go
+  // never sends an unverified kubernetes-gateway:// secret. The hand-written Gateway below, in namespace
+  // other, selects infra's gateway and names the Secret that the grant lets only infra's Gateways use.
+  const borrowed = `apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: borrower, namespace: other}
+spec:
+  selector: {app: public-istio}
+  servers:
+  - port: {number: 9443, name: https, protocol: HTTPS}
+    hosts: ["*"]
+    tls: {mode: SIMPLE, credentialName: ${SECRET}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: edge, namespace: infra}
+spec:
+  selector: {matchLabels: {app: public-istio}}
+  template:
+    metadata: {labels: {app: public-istio}}
+    spec: {serviceAccountName: edge, containers: [{name: proxy, image: proxy}]}
+`;
+  const { resources, diagnostics } = loadText(`${grant}${yaml(shopCert)}---\n${borrowed}`);
+  assert.deepEqual(diagnostics.filter((d) => d.severity === 'error'), []);
+  const snap = buildSnapshot(resources, [], '5');
+  const edge: ProxyView = Object.freeze({ ...gatewayProxy, id: 'router~127.0.0.1~edge-0.infra~infra.svc.cluster.local', workloadName: 'edge', serviceAccount: 'edge', labels: { app: 'public-istio' } });
+  assert.deepEqual([...(buildProxyResources(snap, edge).get(TypeUrl.Secret)?.keys() ?? [])], []);
+  assert.equal(mayReceiveSecret(credentialReaders(snap), { namespace: 'infra', serviceAccount: 'edge' }, SECRET), false);
+});

@@ -5,7 +5,7 @@
 // there that is a symlink, another user's, or writable by group or others is refused with what to do
 // (`up` may run as root in netns mode, writing into them).
 import assert from 'node:assert/strict';
-import { chmodSync, chownSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, lchownSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
@@ -116,6 +116,56 @@ test("a state directory of another user's is refused", { skip: process.getuid?.(
   chownSync(theirs, 65534, 65534);
   assert.throws(() => makePrivateDir(theirs), { code: 'PRIVATE_DIR', message: /belongs to uid 65534, not to this user \(uid 0\): .*remove it, or `chown -R 0 / });
   assert.throws(() => claimMeshDir(theirs), { code: 'PRIVATE_DIR' });
+});
+
+test('a state directory under a parent others may write (not sticky) is refused, naming the parent; a sticky one, as /tmp, is fine', () => {
+  // The parent's other users could rename the checked directory away and put a symlink in its place.
+  const shared = fresh('shared');
+  mkdirSync(shared);
+  chmodSync(shared, 0o777);
+  const dir = path.join(shared, 'mesh');
+  assert.throws(() => makeStateDirs(dir), { code: 'PRIVATE_DIR', message: new RegExp(`^${dir} cannot be kept private: ${shared} is writable by its group and others \\(mode 0777\\) and not sticky`) });
+  assert.throws(() => claimMeshDir(path.join(shared, 'a', 'b')), { code: 'PRIVATE_DIR', message: new RegExp(`${shared} is writable`) });
+  chmodSync(shared, 0o775);
+  assert.throws(() => makePrivateDir(dir), { code: 'PRIVATE_DIR', message: /is writable by its group \(mode 0775\)/ });
+  // Sticky (1777, as /tmp): others may add entries but not rename or remove ours.
+  chmodSync(shared, 0o1777);
+  makeStateDirs(dir);
+  assert.equal(modeOf(path.join(dir, 'tokens')), 0o700);
+  // A directory under the system temporary directory (as the suites' mkdtemp ones) passes.
+  makePrivateDir(fresh('tmp'));
+});
+
+test("an ancestor of another user's, or a symlink of theirs on the way, is refused, naming it", { skip: process.getuid?.() !== 0 ? 'needs root to give a directory to another user' : false }, () => {
+  const theirs = fresh('theirs');
+  mkdirSync(theirs, { mode: 0o755 });
+  chownSync(theirs, 65534, 65534);
+  assert.throws(() => makeStateDirs(path.join(theirs, 'mesh')), { code: 'PRIVATE_DIR', message: new RegExp(`${theirs} belongs to uid 65534, neither root nor this user`) });
+  // A symlink of root's to their directory: the directory it resolves to is checked.
+  const link = fresh('link');
+  symlinkSync(theirs, link);
+  assert.throws(() => makeStateDirs(path.join(link, 'mesh')), { code: 'PRIVATE_DIR', message: new RegExp(`${theirs} belongs to uid 65534`) });
+  // Their symlink to a directory of ours: they could point it elsewhere later.
+  const ours = fresh('ours');
+  mkdirSync(ours, { mode: 0o700 });
+  const theirLink = fresh('their-link');
+  symlinkSync(ours, theirLink);
+  lchownSync(theirLink, 65534, 65534);
+  assert.throws(() => makeStateDirs(path.join(theirLink, 'mesh')), { code: 'PRIVATE_DIR', message: new RegExp(`${theirLink} is a symlink of uid 65534`) });
+  // Root run by sudo trusts the user who ran it: their project directory holds .outrigger/.
+  const sudoUid = process.env['SUDO_UID'];
+  process.env['SUDO_UID'] = '65534';
+  try {
+    makeStateDirs(path.join(theirs, 'mesh'));
+  } finally {
+    if (sudoUid === undefined) delete process.env['SUDO_UID'];
+    else process.env['SUDO_UID'] = sudoUid;
+  }
+  // Our own symlink to our own directory is followed.
+  const ourLink = fresh('our-link');
+  symlinkSync(ours, ourLink);
+  makeStateDirs(path.join(ourLink, 'mesh'));
+  assert.equal(modeOf(path.join(ours, 'mesh', 'tokens')), 0o700);
 });
 
 test('claimMeshDir and writeState check the state directory itself', () => {

@@ -295,3 +295,17 @@ spec:
     'OR1023 17:39 spec.listeners[0].allowedRoutes.namespaces.selector.matchExpressions[2].operator',
   ]);
 });
+
+test('a ReferenceGrant with an empty to[].name or from[].namespace is refused, as the CRD (MinLength 1) is', () => {
+  const { diagnostics } = loadText(`apiVersion: gateway.networking.k8s.io/v1beta1
+kind: ReferenceGrant
+metadata: {name: g, namespace: certs}
+spec:
+  from: [{group: gateway.networking.k8s.io, kind: Gateway, namespace: ""}]
+  to: [{group: "", kind: Secret, name: ""}, {group: "", kind: Secret}]
+`);
+  assert.deepEqual(
+    diagnostics.filter((d) => d.severity === 'error').map((d) => d.field),
+    ['spec.from[0].namespace', 'spec.to[0].name'],
+  );
+});

@@ -380,5 +380,5 @@ export const gatewayClassSpec = obj({
 
 export const referenceGrantSpec = obj({
   from: z.array(obj({ group: str, kind: z.string().min(1), namespace: z.string().min(1) })).min(1),
-  to: z.array(obj({ group: str, kind: z.string().min(1), name: str.optional() })).min(1),
+  to: z.array(obj({ group: str, kind: z.string().min(1), name: z.string().min(1).optional() })).min(1),
 });

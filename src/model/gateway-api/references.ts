@@ -73,7 +73,7 @@ export function referenceGranted(grants: Iterable<AnyResource>, from: { kind: st
     const g = r as ReferenceGrant;
     if (
       g.spec.from.some((f) => f.group === GATEWAY_API_GROUP && f.kind === from.kind && f.namespace === from.namespace) &&
-      g.spec.to.some((t) => t.group === to.group && t.kind === to.kind && (t.name === undefined || t.name === '' || t.name === to.name))
+      g.spec.to.some((t) => t.group === to.group && t.kind === to.kind && (t.name === undefined || t.name === to.name))
     ) {
       return true;
     }
