@@ -6,6 +6,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { grpcRouteTimeoutMs } from '../../src/proxy/http/router.ts';
+import { streamDeadline, toGrpcTimeout } from '../../src/proxy/http/stream-timeouts.ts';
 import { TypeUrl } from '../../src/xds/type-urls.ts';
 import { FakeClock, until } from '../resilience/fake-clock.ts';
 import { cla, cluster, hcm, listener, push, request, startProxy } from './harness.ts';
@@ -67,9 +68,60 @@ test('finalTimeout: header or 0, offset only when smaller, then the cap (0: none
   assert.equal(grpcRouteTimeoutMs(old(1000, 500), '3S'), 1000, 'offset first, then the cap');
   assert.equal(grpcRouteTimeoutMs(old(0), '1u'), 1, 'a fraction of a millisecond rounds up');
   assert.equal(grpcRouteTimeoutMs({ timeoutMs: 7000, grpcTimeoutHeaderMaxMs: undefined, grpcTimeoutHeaderOffsetMs: 0 }, '1S'), 7000, 'a route that reads no header');
-  // max_stream_duration (Envoy's "new timeouts", Istio's inbound routes): 0 or less expires at once.
-  const msd = { timeoutMs: 0, grpcTimeoutHeaderMaxMs: 0, grpcTimeoutHeaderOffsetMs: 0, maxStreamDurationMs: 0 };
-  assert.equal(grpcRouteTimeoutMs(msd, '2S'), 2000);
+  // max_stream_duration (Envoy's "new timeouts", Istio's inbound routes): no router timeout at all.
+  const msd = { timeoutMs: 3000, grpcTimeoutHeaderMaxMs: 0, grpcTimeoutHeaderOffsetMs: 0, maxStreamDurationMs: 0 };
+  assert.equal(grpcRouteTimeoutMs(msd, '2S'), 0);
   assert.equal(grpcRouteTimeoutMs(msd, undefined), 0);
-  assert.equal(grpcRouteTimeoutMs(msd, '0m'), 1);
+});
+
+test('refreshDurationTimeout: the header (capped unless the max is 0, less the offset, 0 when not smaller) or the route max_stream_duration (0: none)', () => {
+  const msd = (maxStreamDurationMs: number, max: number | undefined, offset = 0) => ({ timeoutMs: 0, grpcTimeoutHeaderMaxMs: max, grpcTimeoutHeaderOffsetMs: offset, maxStreamDurationMs });
+  assert.equal(streamDeadline(msd(0, 0), '2S'), 2000);
+  assert.equal(streamDeadline(msd(0, 0), undefined), undefined, 'max_stream_duration 0: no timer');
+  assert.equal(streamDeadline(msd(0, 0), 'bogus'), undefined);
+  assert.equal(streamDeadline(msd(7000, 0), undefined), 7000);
+  assert.equal(streamDeadline(msd(7000, undefined), '1S'), 7000, 'no grpc_timeout_header_max: the header is not read');
+  assert.equal(streamDeadline(msd(0, 1000), '5S'), 1000);
+  assert.equal(streamDeadline(msd(0, 0, 300), '1S'), 700);
+  assert.equal(streamDeadline(msd(0, 0, 300), '200m'), 0, 'an offset not smaller leaves 0: expires at once');
+  assert.equal(streamDeadline(msd(0, 0), '0m'), 0);
+  assert.equal(streamDeadline({ timeoutMs: 0, grpcTimeoutHeaderMaxMs: 0, grpcTimeoutHeaderOffsetMs: 0 }, '1S'), undefined, 'old timeouts: the router takes it');
+  assert.deepEqual([toGrpcTimeout(1000), toGrpcTimeout(0), toGrpcTimeout(100_000_000), toGrpcTimeout(86_400_000_000_000)], ['1000m', '0m', '100000S', '24000000H']);
+});
+
+test('inbound route shape (max_stream_duration 0, grpc_timeout_header_max 0): grpc-timeout 1S arms the stream duration, DEADLINE_EXCEEDED', async () => {
+  const clock = new FakeClock();
+  const up = await heldUpstream();
+  const seen: http.IncomingHttpHeaders[] = [];
+  up.server.on('request', (q: http.IncomingMessage) => void seen.push(q.headers));
+  const p = await startProxy({ timers: clock });
+  try {
+    push(p.proxy, [
+      cluster('inbound|9090||'),
+      cla('inbound|9090||', [{ port: up.port }]),
+      listener('0.0.0.0_9090', 9090, [{ filter: hcm('r') }]),
+      {
+        '@type': TypeUrl.RouteConfiguration,
+        name: 'r',
+        virtual_hosts: [{ name: 'v', domains: ['*'], routes: [{ match: { prefix: '/' }, route: { cluster: 'inbound|9090||', timeout: { seconds: '0' }, max_stream_duration: { max_stream_duration: { seconds: '0' }, grpc_timeout_header_max: { seconds: '0' } } } }] }],
+      },
+    ]);
+    const port = await p.port('0.0.0.0_9090');
+    const res = request(port, '/pkg.Svc/M', { method: 'POST', headers: { 'content-type': 'application/grpc', 'grpc-timeout': '1S', te: 'trailers' }, body: '' });
+    await until(() => up.held.length === 1, 'at the app');
+    // No router timeout to expect; the connection manager writes the duration it applies (toGrpcTimeout).
+    assert.equal(seen[0]?.['x-envoy-expected-rq-timeout-ms'], undefined);
+    assert.equal(seen[0]?.['grpc-timeout'], '1000m');
+    // Counted from the stream's start (the few real milliseconds routing took come off).
+    clock.advance(950);
+    await new Promise((r) => setTimeout(r, 10));
+    assert.equal(up.held[0]?.destroyed, false);
+    clock.advance(50);
+    const r = await res;
+    assert.deepEqual([r.status, r.headers['grpc-status'], r.headers['grpc-message']], [200, '4', 'downstream duration timeout']);
+  } finally {
+    for (const h of up.held) h.destroy();
+    await p.close();
+    up.server.close();
+  }
 });

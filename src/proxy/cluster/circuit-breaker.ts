@@ -2,7 +2,7 @@
 // requests and retries per routing priority, with the overflow counters the seed watches
 // (`envoy_cluster_upstream_rq_pending_overflow`...). Istio's connectionPool maps onto the thresholds:
 // tcp.maxConnections → max_connections, http.http1MaxPendingRequests → max_pending_requests,
-// http.http2MaxRequests → max_requests, http.maxRetries → max_retries (unset: 2^32 − 1).
+// http.http2MaxRequests → max_requests, http.maxRetries → max_retries (unset or 0: 2^32 − 1).
 import { LbError } from './lb/load-balancer.ts';
 import { sharedValue } from './shared-value.ts';
 

@@ -1,8 +1,11 @@
 // Envoy's HTTP/1.1 connection pool limits for one cluster: a request needs a connection of its own;
 // past max_connections it waits in the pending queue, and past max_pending_requests it is refused
 // (503 UO). As Envoy's ConnPoolImplBase::tryCreateNewConnection, a host with no connection at all
-// (none busy, none waited for here) still gets one past the limit, counted in upstream_cx_overflow:
-// its requests are never queued with nothing that could serve them. HTTP/1.1 to an app and through
+// (none busy, none waited for here) still gets one past the limit, counted in upstream_cx_overflow,
+// once the pending bound has admitted the request (newStreamImpl checks pendingRequests() first). A
+// request queued for a host that has connections still waits for a slot freed anywhere in the cluster:
+// the queue is FIFO across hosts, so a waiter may be served only when another host's request ends
+// (as Envoy's per-host pools, which share the cluster's limit). HTTP/1.1 to an app and through
 // the mesh tunnel comes here; multiplexed upstreams (h2c, the tunnel's HTTP/2 session) never queue
 // here. tcp_proxy takes its connections from the same limit (handOff gives them back).
 import type { Readable } from 'node:stream';
@@ -19,7 +22,8 @@ class GatedExchange implements UpstreamExchange, UpstreamSink {
   readonly #sink: UpstreamSink;
   readonly rm: ResourceManager;
   #inner: UpstreamExchange | null = null;
-  #state: 'queued' | 'running' | 'done' = 'queued';
+  /** 'handed': given a freed slot, dispatched in a microtask; counted as running already. */
+  #state: 'queued' | 'handed' | 'running' | 'done' = 'queued';
 
   constructor(gate: ConnectionGate, upstream: Upstream, head: UpstreamHead, body: Readable | null, sink: UpstreamSink, rm: ResourceManager) {
     this.#gate = gate;
@@ -34,13 +38,23 @@ class GatedExchange implements UpstreamExchange, UpstreamSink {
     return this.#upstream;
   }
 
-  get queued(): boolean {
-    return this.#state === 'queued';
+  get handed(): boolean {
+    return this.#state === 'handed';
   }
 
   run(): void {
+    this.#upstream.gated = (this.#upstream.gated ?? 0) + 1;
+    this.dispatch();
+  }
+
+  /** Out of the queue with a slot: counted as running on its host now, dispatched in a microtask. */
+  hand(): void {
+    this.#upstream.gated = (this.#upstream.gated ?? 0) + 1;
+    this.#state = 'handed';
+  }
+
+  dispatch(): void {
     this.#state = 'running';
-    this.#gate.started(this.#upstream);
     this.#inner = this.#upstream.request(this.#head, this.#body, this);
   }
 
@@ -61,9 +75,9 @@ class GatedExchange implements UpstreamExchange, UpstreamSink {
     this.#sink.onEnd(trailers);
   }
 
-  onError(err: UpstreamError): void {
+  onError(err: UpstreamError, requestSent?: boolean): void {
     this.#finish();
-    this.#sink.onError(err);
+    this.#sink.onError(err, requestSent);
   }
 
   resume(): void {
@@ -81,7 +95,7 @@ class GatedExchange implements UpstreamExchange, UpstreamSink {
   }
 
   #finish(): void {
-    if (this.#state !== 'running') return;
+    if (this.#state !== 'running' && this.#state !== 'handed') return;
     this.#state = 'done';
     this.#gate.released(this);
   }
@@ -90,8 +104,6 @@ class GatedExchange implements UpstreamExchange, UpstreamSink {
 export class ConnectionGate {
   readonly #stats: ClusterStats;
   #queue: GatedExchange[] = [];
-  /** Requests running per upstream (host): the connections each host's pool has busy. */
-  readonly #running = new Map<Upstream, number>();
 
   constructor(stats: ClusterStats) {
     this.#stats = stats;
@@ -118,26 +130,24 @@ export class ConnectionGate {
       return x;
     }
     this.#stats.upstream_cx_overflow.inc();
-    if (!this.#running.has(upstream) && !this.waitsFor(upstream)) {
-      // Envoy creates the connection anyway ("to prevent pending streams being queued to this upstream
-      // with no way to be processed") and counts it: the cluster holds more than max_connections.
-      rm.connections.acquirePastLimit();
-      x.run();
-      return x;
-    }
+    // As ConnPoolImplBase::newStreamImpl: the pending bound first (503 UO), then the connection.
     if (!rm.tryAcquirePending()) {
       this.#stats.upstream_rq_pending_overflow.inc();
       return null;
+    }
+    if (!upstream.gated && !this.waitsFor(upstream)) {
+      // Envoy creates the connection anyway ("to prevent pending streams being queued to this upstream
+      // with no way to be processed") and counts it: the cluster holds more than max_connections. The
+      // stream was pending only until that connection was up; here it is sent at once.
+      rm.releasePending();
+      rm.connections.acquirePastLimit();
+      x.run();
+      return x;
     }
     this.#stats.upstream_rq_pending_total.inc();
     this.#stats.upstream_rq_pending_active.inc();
     this.#queue.push(x);
     return x;
-  }
-
-  /** A request took its connection. */
-  started(upstream: Upstream): void {
-    this.#running.set(upstream, (this.#running.get(upstream) ?? 0) + 1);
   }
 
   /** A queued request gave up (timeout, downstream reset). */
@@ -151,9 +161,7 @@ export class ConnectionGate {
 
   /** A running request finished: its connection goes to a waiter, or back to the pool. */
   released(x: GatedExchange): void {
-    const n = (this.#running.get(x.upstream) ?? 1) - 1;
-    if (n === 0) this.#running.delete(x.upstream);
-    else this.#running.set(x.upstream, n);
+    (x.upstream.gated as number)--;
     this.handOff(x.rm, x.upstream);
   }
 
@@ -161,19 +169,23 @@ export class ConnectionGate {
    * A connection slot of `rm` is free (a request finished on `from`, or a tcp_proxy connection closed):
    * it goes to the oldest waiter, or back to the limit. Past the limit (slots taken by the per-host
    * exemption) it is given back, unless a request waits for the same host: as Envoy's pool, whose
-   * connection then serves its own host's pending requests.
+   * connection then serves its own host's pending requests. A slot goes only to a waiter that queued on
+   * the same resource manager (a CDS update that changed circuit_breakers leaves older slots on the old one).
    */
   handOff(rm: ResourceManager, from?: Upstream): void {
     if (this.#queue.length === 0) return void rm.releaseConnection();
-    let i = 0;
-    if (rm.connections.current > rm.connections.max) {
-      i = from === undefined ? -1 : this.#queue.findIndex((q) => q.upstream === from && q.rm === rm);
-      if (i === -1) return void rm.releaseConnection();
-    }
+    let i: number;
+    if (rm.connections.current > rm.connections.max) i = from === undefined ? -1 : this.#queue.findIndex((q) => q.upstream === from && q.rm === rm);
+    else i = this.#queue[0]!.rm === rm ? 0 : this.#queue.findIndex((q) => q.rm === rm);
+    if (i === -1) return void rm.releaseConnection();
     const next = this.#queue.splice(i, 1)[0] as GatedExchange;
-    next.rm.releasePending();
+    rm.releasePending();
     this.#stats.upstream_rq_pending_active.dec();
-    // The connection slot passes on: acquired by the finished one, now held by next.
-    queueMicrotask(() => (next.queued ? next.run() : rm.releaseConnection()));
+    // The connection slot passes on: acquired by the finished one, now held by next, which counts as
+    // running on its host from now on (a request sent before the microtask sees that host busy).
+    next.hand();
+    queueMicrotask(() => {
+      if (next.handed) next.dispatch();
+    });
   }
 }

@@ -15,7 +15,7 @@ import { appendForwardedFor, forwardedAddresses, trustedClientAddress } from './
 import { H1Request, ownField } from './h1-server.ts';
 import type { H2Request } from './h2-server.ts';
 import { type DownstreamReq, type DownstreamRes, forwardableTrailers, HttpStream, hopByHop } from './http-stream.ts';
-import { StreamTimeouts, type TimedStream } from './stream-timeouts.ts';
+import { grpcDeadline, StreamTimeouts, type TimedStream, toGrpcTimeout } from './stream-timeouts.ts';
 import { stripMeshHeaders } from './mesh-headers.ts';
 import type { PathNormalizer } from './normalize-path.ts';
 import { parseRequest, type RawHead } from './parse-request.ts';
@@ -327,8 +327,21 @@ function proceed(rt: HcmRuntime, s: HttpStream, req: DownstreamReq, verdict: Fil
     route.mutateRequestHeaders(mutable, choice);
     upstreamHeaders = toObject(mutable);
   } else upstreamHeaders = toUpstreamHeaders(request, hc.generateRequestId);
-  // Envoy reads grpc-timeout only on gRPC requests (Istio sets max_grpc_timeout on every route).
-  const timeoutMs = route.grpcTimeoutHeaderMaxMs !== undefined && s.isGrpc ? grpcRouteTimeoutMs(route, request.headers.get('grpc-timeout')) : route.timeoutMs;
+  // A route with max_stream_duration (Istio's inbound routes) takes Envoy's "new timeouts": no router
+  // timeout (FilterUtility::finalTimeout leaves it 0); grpc-timeout arms the stream's max duration
+  // (refreshDurationTimeout), and a gRPC request's header says what that is. Else Envoy reads
+  // grpc-timeout only on gRPC requests (Istio sets max_grpc_timeout on every outbound route).
+  let timeoutMs: number;
+  let deadlineMs: number | undefined;
+  if (route.maxStreamDurationMs !== undefined) {
+    timeoutMs = 0;
+    const fromHeader = grpcDeadline(route, request.headers.get('grpc-timeout'));
+    const applied = fromHeader ?? (route.maxStreamDurationMs || undefined);
+    if (applied !== undefined && s.isGrpc) upstreamHeaders['grpc-timeout'] = toGrpcTimeout(applied);
+    // Counted from the stream's start, as Envoy takes off the time already used. (The route's own
+    // max_stream_duration runs from here, as before: the time before routing is the filters'.)
+    if (fromHeader !== undefined) deadlineMs = fromHeader - Math.max(0, rt.now() - s.info.startTime);
+  } else timeoutMs = route.grpcTimeoutHeaderMaxMs !== undefined && s.isGrpc ? grpcRouteTimeoutMs(route, request.headers.get('grpc-timeout')) : route.timeoutMs;
   // Envoy's router headers for the upstream (Istio does not suppress them): the path before a rewrite,
   // and the timeout the upstream may expect (the per-try timeout when it is the shorter).
   if (!hc.suppressEnvoyHeaders) {
@@ -372,8 +385,8 @@ function proceed(rt: HcmRuntime, s: HttpStream, req: DownstreamReq, verdict: Fil
   );
   s.forwarding(fwd);
   const limits = hc.streamTimeouts;
-  if (limits && (limits.idleMs > 0 || limits.maxDurationMs > 0 || route.maxStreamDurationMs)) {
-    s.timed(new StreamTimeouts(new TimedForward(s, req, fwd), limits, rt.timers ?? realTimers, route.maxStreamDurationMs));
+  if (limits && (limits.idleMs > 0 || limits.maxDurationMs > 0 || route.maxStreamDurationMs || deadlineMs !== undefined)) {
+    s.timed(new StreamTimeouts(new TimedForward(s, req, fwd), limits, rt.timers ?? realTimers, route.maxStreamDurationMs, deadlineMs));
   }
 }
 
@@ -389,6 +402,9 @@ class TimedForward implements TimedStream {
   }
   progress(): number {
     return this.#s.progress();
+  }
+  get grpc(): boolean {
+    return this.#s.isGrpc;
   }
   requestComplete(): boolean {
     const req = this.#req;

@@ -60,6 +60,7 @@ export function parseRequest(raw: RawHead, connection: ConnectionInfo, normalize
   let hosts = 0;
   let count = 0;
   let bytes = 0;
+  let cookieBytes = 0;
   const lower = raw.lowerCaseNames === true;
   const h2 = raw.protocol === 'HTTP/2';
   // Envoy's max_request_headers_kb, the limit of the HTTP/1.1 codec's head (h1-server.ts).
@@ -67,11 +68,23 @@ export function parseRequest(raw: RawHead, connection: ConnectionInfo, normalize
   for (let i = 0; i < raw.rawHeaders.length; i += 2) {
     const name = lower ? (raw.rawHeaders[i] as string) : (raw.rawHeaders[i] as string).toLowerCase();
     const value = raw.rawHeaders[i + 1] as string;
-    // The decoded head's size as Envoy's HTTP/2 codec counts it (HeaderMap byteSize: name and value of
-    // every field, pseudo-headers included), and cookie crumbs too: HPACK lets a small block name one
-    // large table entry many times. (An HTTP/1.1 head is bounded whole by its codec before this.)
-    bytes += name.length + value.length;
-    if (bytes > maxBytes) return { ok: false, reply: badRequest(h2 ? 'http2.too_many_headers' : 'http1.headers_too_large', 431) };
+    // An HTTP/1.1 head is bounded whole by its codec before this; an HTTP/2 one is decoded HPACK, which
+    // lets a small block name one large table entry many times, so its size is counted here.
+    if (h2) {
+      if (name === 'cookie') {
+        // Envoy's codec sets crumbs aside (StreamImpl::saveHeader into cookies_) and checks the head
+        // without them (onHeader: headers().byteSize()); the joined cookie joins the map unchecked once
+        // the block has ended. Bounded here on their own, joined, at the same 60 KiB: HPACK must not
+        // carry an unbounded cookie to the app. The Cookie header of an HTTP/1.1 head is inside its 60 KiB.
+        cookieBytes += cookieBytes === 0 ? value.length : value.length + 2;
+        if (cookieBytes > maxBytes) return { ok: false, reply: badRequest('http2.too_many_headers', 431) };
+      } else {
+        // The decoded head as Envoy's HTTP/2 codec counts it (HeaderMap byteSize: name and value of
+        // every field, pseudo-headers included).
+        bytes += name.length + value.length;
+        if (bytes > maxBytes) return { ok: false, reply: badRequest('http2.too_many_headers', 431) };
+      }
+    }
     if (name.startsWith(':')) continue;
     if (h2 && name === 'cookie') {
       // RFC 9113 §8.2.3: an HTTP/2 client may split `cookie` into crumbs; they are one field again,

@@ -39,6 +39,8 @@ export interface RouteResilience {
   readonly hashPolicy: HashPolicy | null;
   /** Set when the route caps `grpc-timeout`: the router then rewrites the header to the timeout it applies. */
   readonly grpcTimeoutHeaderMaxMs: number | undefined;
+  /** Set on a route with max_stream_duration (Envoy's usingNewTimeouts): the router rewrites no grpc-timeout. */
+  readonly maxStreamDurationMs?: number | undefined;
   /** Each try carries `x-envoy-attempt-count` (the virtual host's include_request_attempt_count). */
   readonly includeAttemptCount?: boolean;
 }
@@ -98,24 +100,20 @@ export interface GrpcTimeoutRoute {
 }
 
 /**
- * The timeout of a gRPC request (content-type application/grpc) on a route that reads `grpc-timeout`
- * (0: none). With max_grpc_timeout (Istio's outbound routes), Envoy's FilterUtility::finalTimeout: the
- * header's value, or 0 without one (0 is infinity); the offset taken off only when smaller than it;
- * then capped by the maximum unless that is 0, a 0 (infinite) timeout too. With max_stream_duration
- * (Istio's inbound routes: Envoy's refreshDurationTimeout, the "new timeouts"), a header caps, then
- * has the offset taken off, and what is 0 or less expires at once (1 ms here); without a header the
- * route's timeout stands.
+ * The router's timeout of a gRPC request (content-type application/grpc) on a route that reads
+ * `grpc-timeout` (0: none). With max_grpc_timeout (Istio's outbound routes), Envoy's
+ * FilterUtility::finalTimeout: the header's value, or 0 without one (0 is infinity); the offset taken
+ * off only when smaller than it; then capped by the maximum unless that is 0, a 0 (infinite) timeout
+ * too. A route with max_stream_duration (Istio's inbound routes: Envoy's usingNewTimeouts) has no
+ * router timeout at all: the header arms the stream's max duration instead (streamDeadline in
+ * stream-timeouts.ts, Envoy's refreshDurationTimeout).
  */
 export function grpcRouteTimeoutMs(route: GrpcTimeoutRoute, header: string | string[] | undefined | null): number {
   const max = route.grpcTimeoutHeaderMaxMs;
+  if (route.maxStreamDurationMs !== undefined) return 0;
   if (max === undefined) return route.timeoutMs;
   const asked = grpcTimeoutMs(header);
   const offset = route.grpcTimeoutHeaderOffsetMs;
-  if (route.maxStreamDurationMs !== undefined) {
-    if (asked === undefined) return route.timeoutMs;
-    const capped = max !== 0 && asked > max ? max : asked;
-    return Math.max(1, capped - offset);
-  }
   let ms = asked ?? 0;
   if (offset > 0 && offset < ms) ms -= offset;
   if (max !== 0 && (ms === 0 || ms > max)) ms = max;
@@ -153,8 +151,8 @@ export function forward(clusters: ClusterManager, req: ForwardRequest, out: Resp
   const route = req.route ?? null;
   const random = req.random ?? Math.random;
   const policy = route ? route.retryPolicy : legacyPolicy(req.retries);
-  const retry = policy ? policy.start(req.request) : null;
-  const stream = new UpstreamRequest(cluster, req, out, timers, rm, retry?.enabled ? retry : null, random);
+  // The retry state is made at the first retry decision (most requests never reach one).
+  const stream = new UpstreamRequest(cluster, req, out, timers, rm, policy?.enabledFor(req.request) ? policy : null, random);
   if (route && route.mirrors.length > 0) mirror(clusters, route, req, stream, timers, random);
   stream.start(route ? route.retryBufferLimit : DEFAULT_RETRY_BUFFER_LIMIT);
   return stream;

@@ -2,7 +2,7 @@
 // leaves Envoy's default on sidecars and gateways) and `max_stream_duration` (HCM
 // common_http_protocol_options, overridden by the route's max_stream_duration). On the injected clock.
 import type { LocalReply } from './filter.ts';
-import type { Timers } from './router.ts';
+import { type GrpcTimeoutRoute, grpcTimeoutMs, type Timers } from './router.ts';
 import { durationMs, type XdsDuration } from '../../xds/duration.ts';
 
 /** Envoy's default stream_idle_timeout. */
@@ -34,6 +34,49 @@ export function timeoutReply(kind: 'idle' | 'duration', requestComplete: boolean
     : { status, flag: 'UMSDR', details: 'max_duration_timeout', body: 'downstream duration timeout' };
 }
 
+/**
+ * Envoy's refreshDurationTimeout on a route with max_stream_duration (usingNewTimeouts): a request's
+ * `grpc-timeout` (with grpc_timeout_header_max set; capped by it unless 0, less the offset, 0 when the
+ * offset is not smaller) sets the stream's max duration, counted from the stream's start; without
+ * one the route's max_stream_duration (0: none) stands. Undefined: no timer (nor a route of new timeouts).
+ */
+export function streamDeadline(route: GrpcTimeoutRoute, header: string | string[] | undefined | null): number | undefined {
+  if (route.maxStreamDurationMs === undefined) return undefined;
+  return grpcDeadline(route, header) ?? (route.maxStreamDurationMs === 0 ? undefined : route.maxStreamDurationMs);
+}
+
+/** streamDeadline's value when a `grpc-timeout` header sets it; undefined when the header does not apply. */
+export function grpcDeadline(route: GrpcTimeoutRoute, header: string | string[] | undefined | null): number | undefined {
+  const max = route.grpcTimeoutHeaderMaxMs;
+  if (route.maxStreamDurationMs === undefined || max === undefined) return undefined;
+  const asked = grpcTimeoutMs(header);
+  if (asked === undefined) return undefined;
+  let ms = max !== 0 && asked > max ? max : asked;
+  const offset = route.grpcTimeoutHeaderOffsetMs;
+  if (ms !== 0 && offset > 0) ms = offset < ms ? ms - offset : 0;
+  return ms;
+}
+
+/** Envoy's Grpc::Common::toGrpcTimeout: milliseconds, or a larger unit past 8 digits. */
+export function toGrpcTimeout(ms: number): string {
+  let time = ms;
+  const units = 'mSMH';
+  let unit = 0;
+  if (time > 99_999_999) {
+    time = Math.floor(time / 1000);
+    unit++;
+  }
+  while (time > 99_999_999) {
+    if (unit === 3) {
+      time = 99_999_999;
+      break;
+    }
+    time = Math.floor(time / 60);
+    unit++;
+  }
+  return `${time}${units[unit]}`;
+}
+
 /** What the timers need of a stream: its progress (its own byte counts), whether its request is in, how to end it. */
 export interface TimedStream {
   /** The stream's own progress so far: its body bytes each way and its response head (any change is activity). */
@@ -41,6 +84,8 @@ export interface TimedStream {
   requestComplete(): boolean;
   /** A local reply when no head has left yet, else a reset; either way the upstream is cancelled. */
   expire(reply: LocalReply): void;
+  /** A gRPC request: its max duration ends with DEADLINE_EXCEEDED (Envoy's onStreamMaxDurationReached). */
+  readonly grpc?: boolean;
 }
 
 /** A stream's timer never keeps the process alive on its own (a drained proxy exits; a test ends). */
@@ -58,13 +103,20 @@ export class StreamTimeouts {
   #seen = -1;
   #done = false;
 
-  /** `routeMaxDurationMs`: the route's max_stream_duration, which replaces the HCM's when set. */
-  constructor(stream: TimedStream, config: StreamTimeoutConfig, timers: Timers, routeMaxDurationMs?: number) {
+  /**
+   * `routeMaxDurationMs`: the route's max_stream_duration, which replaces the HCM's when set.
+   * `deadlineMs`, when given, replaces both: the time left of streamDeadline's, armed even at 0 (it
+   * expires at once, as Envoy's enableTimer(0)).
+   */
+  constructor(stream: TimedStream, config: StreamTimeoutConfig, timers: Timers, routeMaxDurationMs?: number, deadlineMs?: number) {
     this.#stream = stream;
     this.#timers = timers;
     this.#idleMs = config.idleMs;
-    const max = routeMaxDurationMs ?? config.maxDurationMs;
-    if (max > 0) this.#duration = unref(timers.set(this.#onDuration, max));
+    if (deadlineMs !== undefined) this.#duration = unref(timers.set(this.#onDuration, Math.max(0, deadlineMs)));
+    else {
+      const max = routeMaxDurationMs ?? config.maxDurationMs;
+      if (max > 0) this.#duration = unref(timers.set(this.#onDuration, max));
+    }
     if (this.#idleMs > 0) {
       this.#seen = stream.progress();
       this.#idle = unref(timers.set(this.#onIdle, this.#idleMs));
@@ -100,7 +152,9 @@ export class StreamTimeouts {
   };
 
   #expire(kind: 'idle' | 'duration'): void {
-    const reply = timeoutReply(kind, this.#stream.requestComplete());
+    let reply = timeoutReply(kind, this.#stream.requestComplete());
+    // onStreamMaxDurationReached names its gRPC status: DEADLINE_EXCEEDED, not the 504's UNAVAILABLE.
+    if (kind === 'duration' && this.#stream.grpc === true) reply = { ...reply, headers: { 'grpc-status': '4' } };
     this.clear();
     this.#stream.expire(reply);
   }

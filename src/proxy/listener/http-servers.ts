@@ -58,11 +58,13 @@ export function replay(socket: Duplex, first: Buffer | null): Duplex {
 
 /**
  * Limits from the security reference: Envoy's edge defaults where Node's are unsafe. The header list
- * size is advertised only: Node holds a stream to it only once the client has acknowledged these
- * settings, so parseRequest enforces the same limit (the HTTP/1.1 head's) on every decoded head, and
- * h2-server.ts on request trailers.
+ * size is an outer bound only: Node holds a stream to it only once the client has acknowledged these
+ * settings, and counts cookie crumbs and 32 bytes per field in it. parseRequest enforces the exact
+ * limits on every decoded head (60 KiB without the crumbs, as Envoy's codec, and 60 KiB of joined
+ * cookie apart), and h2-server.ts on request trailers; so the list may hold both, and 32 bytes for each
+ * of its at most 128 pairs (maxHeaderListPairs).
  */
-export const h2Settings: http2.Settings = { maxConcurrentStreams: 100, initialWindowSize: 65_535, maxHeaderListSize: h1ServerDefaults.maxHeadBytes };
+export const h2Settings: http2.Settings = { maxConcurrentStreams: 100, initialWindowSize: 65_535, maxHeaderListSize: 2 * h1ServerDefaults.maxHeadBytes + 32 * 128 };
 
 /**
  * The HCM connection idle_timeout of one HTTP/2 session: its active streams counted (each stream handed

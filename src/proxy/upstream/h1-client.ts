@@ -425,7 +425,7 @@ class H1Connection {
       this.#requests--;
       ex.done = true;
       this.#pool.idle(this);
-      ex.sink.onError(err as UpstreamError);
+      ex.sink.onError(err as UpstreamError, false);
       return;
     }
     socket.write(headText, 'latin1');
@@ -528,7 +528,8 @@ class H1Connection {
     this.#ex = null;
     if (ex && !ex.done) {
       ex.done = true;
-      ex.sink.onError(err);
+      // An exchange on a connection has had its head written (start() writes it at once).
+      ex.sink.onError(err, true);
     }
     if (this.#closed) return;
     this.#closed = true;
@@ -787,6 +788,8 @@ interface Waiting {
 /** The keep-alive pool of one endpoint: idle connections are reused most-recent first. */
 export class H1Pool {
   readonly opts: H1ClientOptions;
+  /** Requests the cluster's connection gate runs here (Upstream.gated). */
+  gated = 0;
   #all = new Set<H1Connection>();
   #idle: H1Connection[] = [];
   #connecting = 0;
@@ -848,7 +851,8 @@ export class H1Pool {
   #failWaiting(w: Waiting, err: UpstreamError): void {
     if (w.ex.done) return;
     w.ex.done = true;
-    w.ex.sink.onError(err);
+    // It never had a connection: nothing of it was written.
+    w.ex.sink.onError(err, false);
   }
 
   /** Opens a connection when requests wait for more than the connections being opened can take. */

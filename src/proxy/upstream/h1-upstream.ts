@@ -52,6 +52,8 @@ function flatten(h: Record<string, string | string[] | undefined>): OutgoingHead
 }
 
 export class H1Upstream implements Upstream {
+  /** Requests the cluster's connection gate runs here (Upstream.gated). */
+  gated = 0;
   /** Plain HTTP (no origination). */
   #fast: H1Pool | undefined;
   #pool: Pool | undefined;

@@ -225,7 +225,7 @@ export class H2Connection {
       // they are sent (an empty set ends it with an empty END_STREAM DATA frame).
       stream = this.#session.request(headers as http2.OutgoingHttpHeaders, { endStream: body === null, waitForTrailers: body !== null && head.trailers !== undefined });
     } catch (err) {
-      queueMicrotask(() => sink.onError(new UpstreamError('connect', (err as Error).message, err)));
+      queueMicrotask(() => sink.onError(new UpstreamError('connect', (err as Error).message, err), false));
       return { resume() {}, abort() {} };
     }
     this.active++;
@@ -519,7 +519,8 @@ class H2Exchange implements UpstreamExchange {
     if (this.#done) return;
     this.#done = true;
     const connectPhase = !this.#gotHead && !this.#wasConnected && !this.conn.connected;
-    this.sink.onError(err instanceof UpstreamError ? err : new UpstreamError(connectPhase ? 'connect' : 'reset', err.message, err));
+    // A stream with no id yet (Node's `pending`) never had its HEADERS submitted: nothing went out.
+    this.sink.onError(err instanceof UpstreamError ? err : new UpstreamError(connectPhase ? 'connect' : 'reset', err.message, err), !connectPhase && !this.stream.pending);
   }
 
   onClose(): void {

@@ -50,6 +50,8 @@ interface Waiter {
 }
 
 export class H2Upstream implements Upstream {
+  /** Requests the cluster's connection gate runs here (Upstream.gated). */
+  gated = 0;
   readonly #origin: string;
   readonly #opts: H2UpstreamOptions;
   readonly #max: number;
@@ -105,7 +107,7 @@ export class H2Upstream implements Upstream {
         sink.onPoolReady?.();
         inner = c.request(head, body, sink);
       },
-      fail: (err) => sink.onError(err),
+      fail: (err) => sink.onError(err, false),
     };
     this.#place(waiter);
     return {

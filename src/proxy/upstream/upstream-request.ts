@@ -11,7 +11,7 @@ import type { Cluster } from '../cluster/cluster.ts';
 import type { Endpoint } from '../cluster/endpoint.ts';
 import type { OutlierOutcome } from '../cluster/outlier/outlier-detector.ts';
 import type { LbContext } from '../cluster/lb/load-balancer.ts';
-import type { AttemptOutcome, ResetReason, RetryState } from '../http/retry/retry-policy.ts';
+import { type AttemptOutcome, type ResetReason, type RetryPolicy, RetryState } from '../http/retry/retry-policy.ts';
 import type { ForwardRequest, ResponseWriter, Timers } from '../http/router.ts';
 import { type HeaderMap, headerMapOf } from '../http/stream.ts';
 import { LocalReplies } from '../local-reply.ts';
@@ -42,8 +42,8 @@ class Attempt implements UpstreamSink {
   onEnd(trailers: OutgoingHeaders): void {
     this.owner.onEnd(this, trailers);
   }
-  onError(err: UpstreamError): void {
-    this.owner.onError(this, err);
+  onError(err: UpstreamError, requestSent?: boolean): void {
+    this.owner.onError(this, err, requestSent);
   }
 }
 
@@ -62,7 +62,10 @@ export class UpstreamRequest {
   readonly #out: ResponseWriter;
   readonly #timers: Timers;
   readonly #rm: ResourceManager;
-  readonly #retry: RetryState | null;
+  /** The route's retry policy, when this request may be retried. */
+  readonly #policy: RetryPolicy | null;
+  /** Made at the first retry decision (or at once for previous_priorities, which records every try). */
+  #retry: RetryState | null = null;
   readonly #random: () => number;
   readonly #head: UpstreamHead;
   #body: ReplayableBody | null = null;
@@ -87,15 +90,16 @@ export class UpstreamRequest {
   /** When the router took the request: `x-envoy-upstream-service-time` counts from here. */
   readonly #startedAt: number;
 
-  constructor(cluster: Cluster, req: ForwardRequest, out: ResponseWriter, timers: Timers, rm: ResourceManager, retry: RetryState | null, random: () => number) {
+  constructor(cluster: Cluster, req: ForwardRequest, out: ResponseWriter, timers: Timers, rm: ResourceManager, policy: RetryPolicy | null, random: () => number) {
     this.#cluster = cluster;
     this.#req = req;
     this.#out = out;
     this.#timers = timers;
     this.#rm = rm;
-    this.#retry = retry;
+    this.#policy = policy;
+    if (policy !== null && policy.priorityUpdateFrequency > 0) this.#retry = new RetryState(policy, true);
     this.#random = random;
-    this.#head = withGrpcTimeout(req, retry);
+    this.#head = withGrpcTimeout(req, policy);
     this.#startedAt = timers.now?.() ?? performance.now();
     const route = req.route;
     if (route?.hashPolicy && req.request) {
@@ -105,16 +109,17 @@ export class UpstreamRequest {
         this.#setCookie = h.setCookie;
       }
     }
-    if (retry?.policy.rejectPreviousHosts) this.#ctx.maxSelectionAttempts = retry.policy.hostSelectionMaxAttempts;
+    if (policy?.rejectPreviousHosts) this.#ctx.maxSelectionAttempts = policy.hostSelectionMaxAttempts;
   }
 
   start(bufferLimit: number): void {
     const stats = this.#cluster.stats;
     stats.upstream_rq_total.inc();
     stats.upstream_rq_active.inc();
-    // The body is kept for replay only when a retry or a mirror may need it.
+    // The body is kept for replay only when a retry or a mirror may need it. A policy that retries only
+    // a try that sent nothing (reset-before-request, connect-failure) hands the unread body on instead.
     const body = this.#req.body;
-    if (body && (this.#retry || this.#wantsBody)) this.#body = new ReplayableBody(body, bufferLimit);
+    if (body && (this.#policy?.replaysBody || this.#wantsBody)) this.#body = new ReplayableBody(body, bufferLimit);
     // A request without a body (the common case) is complete now; one with a body when its end arrives.
     if (body === null || bodyArrived(body)) {
       this.#requestComplete = true;
@@ -158,7 +163,7 @@ export class UpstreamRequest {
   }
 
   #startPerTry(): void {
-    const perTry = this.#retry?.policy.perTryTimeoutMs ?? 0;
+    const perTry = this.#policy?.perTryTimeoutMs ?? 0;
     if (perTry > 0 && this.#perTryTimer === undefined) this.#perTryTimer = this.#timers.set(this.#onPerTryTimeout, perTry);
   }
 
@@ -187,7 +192,7 @@ export class UpstreamRequest {
     // The head's headers are this request's own (built per request): each try overwrites the count.
     if (req.route?.includeAttemptCount) this.#head.headers['x-envoy-attempt-count'] = String(this.#attempts);
     this.#retry?.recordPriority(e.priority);
-    if (this.#retry?.policy.rejectPreviousHosts) {
+    if (this.#policy?.rejectPreviousHosts) {
       if (this.#ctx.attempted) this.#ctx.attempted.add(e.key);
       else this.#firstHost = e.key;
     }
@@ -231,13 +236,12 @@ export class UpstreamRequest {
   onHead(a: Attempt, status: number, headers: OutgoingHeaders): void {
     if (a !== this.#attempt || this.#finished) return;
     this.#cluster.reportResult(a.endpoint.key, status);
-    const retry = this.#retry;
     // One map of the head serves the retry decision and, passed on, the response filters.
     let map: HeaderMap | undefined;
-    if (retry && !this.#headSent) {
+    if (this.#policy?.retriesResponses && !this.#headSent) {
       map = headerMapOf(headers);
       const outcome: AttemptOutcome = { kind: 'response', status, headers: map };
-      const decision = this.#decide(retry, outcome);
+      const decision = this.#decide(outcome);
       if (decision === 'retry') {
         const x = this.#exchange;
         this.#endAttempt();
@@ -245,7 +249,7 @@ export class UpstreamRequest {
         return;
       }
       if (decision === 'exhausted') this.#req.info.responseFlags.add('URX');
-    }
+    } else this.#releaseRetry();
     if (this.#perTryTimer !== undefined) {
       this.#timers.clear(this.#perTryTimer);
       this.#perTryTimer = undefined;
@@ -285,7 +289,11 @@ export class UpstreamRequest {
     this.#out.end(trailers);
   }
 
-  onError(a: Attempt, err: UpstreamError): void {
+  /**
+   * `requestSent`: whether the try's request head had gone out (Envoy's upstream_request_started), as
+   * the upstream reports it; a connect failure sent nothing.
+   */
+  onError(a: Attempt, err: UpstreamError, requestSent?: boolean): void {
     if (a !== this.#attempt || this.#finished) return;
     const cluster = this.#cluster;
     if (err.failure === 'connect') {
@@ -302,7 +310,10 @@ export class UpstreamRequest {
       return;
     }
     const reason = resetReason(err);
-    const decision = this.#retry ? this.#decide(this.#retry, { kind: 'reset', reason }) : 'not-retriable';
+    let sent = err.failure === 'connect' ? false : requestSent !== false;
+    // Without a replay copy the next try gets the body itself: only while none of it has been read.
+    if (!sent && this.#body === null && this.#req.body !== null && !untouched(this.#req.body)) sent = true;
+    const decision = this.#policy ? this.#decide({ kind: 'reset', reason, requestSent: sent }) : 'not-retriable';
     if (decision === 'retry') {
       this.#endAttempt();
       return;
@@ -325,8 +336,10 @@ export class UpstreamRequest {
    * retried try, until the next decision on this request (resetRetry() at the top of shouldRetry) or
    * its end: max_retries bounds the retries in flight, not only those waiting out a back-off.
    */
-  #decide(retry: RetryState, outcome: AttemptOutcome): ReturnType<RetryState['shouldRetry']> {
+  #decide(outcome: AttemptOutcome): ReturnType<RetryState['shouldRetry']> {
     this.#releaseRetry();
+    this.#retry ??= new RetryState(this.#policy as RetryPolicy, true);
+    const retry = this.#retry;
     if (this.#body?.lost) retry.markBodyLost();
     if (!retry.policy.isRetriable(outcome) || retry.retries >= retry.policy.numRetries) return retry.shouldRetry(outcome);
     if (this.#body?.lost) return retry.shouldRetry(outcome);
@@ -363,7 +376,7 @@ export class UpstreamRequest {
     this.#cluster.stats.upstream_rq_per_try_timeout.inc();
     this.#cluster.reportResult(a.endpoint.key, 'timeout');
     const x = this.#exchange;
-    const decision = this.#retry ? this.#decide(this.#retry, { kind: 'reset', reason: 'per-try-timeout' }) : 'not-retriable';
+    const decision = this.#policy ? this.#decide({ kind: 'reset', reason: 'per-try-timeout' }) : 'not-retriable';
     this.#endAttempt();
     x?.abort('per-try timeout');
     if (decision === 'retry' || !this.#done()) return;
@@ -448,15 +461,23 @@ function pushWatched(this: Watched, chunk: unknown, encoding?: BufferEncoding): 
   return more;
 }
 
+/** A request body no reader has taken anything from yet (it can go to another try as it is). */
+function untouched(body: Readable): boolean {
+  return !body.readableDidRead && !body.destroyed;
+}
+
 function appendValue(prev: string | string[] | undefined, v: string): string | string[] {
   if (prev === undefined) return v;
   return Array.isArray(prev) ? [...prev, v] : [prev, v];
 }
 
-/** Envoy rewrites `grpc-timeout` to the timeout it applies when the route caps the header. */
-function withGrpcTimeout(req: ForwardRequest, retry: RetryState | null): UpstreamHead {
-  if (req.route?.grpcTimeoutHeaderMaxMs === undefined || req.head.headers['grpc-timeout'] === undefined && !String(req.head.headers['content-type'] ?? '').startsWith('application/grpc')) return req.head;
-  const perTry = retry?.policy.perTryTimeoutMs ?? 0;
+/**
+ * Envoy rewrites `grpc-timeout` to the timeout it applies when the route caps the header; not on a
+ * route with max_stream_duration (usingNewTimeouts: the connection manager wrote it, setTimeoutHeaders skips it).
+ */
+function withGrpcTimeout(req: ForwardRequest, policy: RetryPolicy | null): UpstreamHead {
+  if (req.route?.grpcTimeoutHeaderMaxMs === undefined || req.route.maxStreamDurationMs !== undefined || req.head.headers['grpc-timeout'] === undefined && !String(req.head.headers['content-type'] ?? '').startsWith('application/grpc')) return req.head;
+  const perTry = policy?.perTryTimeoutMs ?? 0;
   const expected = perTry > 0 && (req.timeoutMs === 0 || perTry < req.timeoutMs) ? perTry : req.timeoutMs;
   if (expected <= 0) return req.head;
   return { ...req.head, headers: { ...req.head.headers, 'grpc-timeout': `${Math.ceil(expected)}m` } };

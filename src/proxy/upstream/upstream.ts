@@ -101,7 +101,13 @@ export interface UpstreamSink {
   /** Returns false when the downstream is full; the upstream then waits for `resume()`. */
   onData(chunk: Buffer): boolean;
   onEnd(trailers: OutgoingHeaders): void;
-  onError(err: UpstreamError): void;
+  /**
+   * The exchange failed. `requestSent`: whether the request head had been written to the upstream
+   * (Envoy's upstream_request_started, which reset-before-request retries on): false for a connect
+   * failure or a reset before the head went out, true after; absent when the upstream cannot tell
+   * (taken as sent, unless the failure is a connect failure).
+   */
+  onError(err: UpstreamError, requestSent?: boolean): void;
 }
 
 export interface UpstreamExchange {
@@ -116,4 +122,9 @@ export interface Upstream {
   /** Connections currently open, for `upstream_cx_active`. */
   connections(): number;
   close(): Promise<void>;
+  /**
+   * Requests the cluster's connection gate runs on this upstream (HTTP/1.1: its busy connections). Kept
+   * here, not in a map, so a request pays one field write; read only past max_connections.
+   */
+  gated?: number;
 }

@@ -20,6 +20,14 @@ export const RetryOn = {
   'http3-post-connect-failure': 1 << 15,
 } as const;
 
+/**
+ * The conditions a reset alone meets (no response is ever retried for them). reset-before-request and
+ * connect-failure are met only by a try whose request never left: a policy of those alone replays
+ * nothing, so the request body is not kept for it.
+ */
+export const RESET_ONLY = RetryOn.reset | RetryOn['connect-failure'] | RetryOn['refused-stream'] | RetryOn['reset-before-request'] | RetryOn['http3-post-connect-failure'];
+export const BEFORE_SENT_ONLY = RetryOn['connect-failure'] | RetryOn['reset-before-request'];
+
 /** gRPC status code → the retry_on bit that covers it. */
 export const grpcRetryOn: ReadonlyMap<number, number> = new Map([
   [1, RetryOn.cancelled],
@@ -32,17 +40,16 @@ export const grpcRetryOn: ReadonlyMap<number, number> = new Map([
 /**
  * Parses `5xx,connect-failure,...` (HTTP and gRPC names alike) into bits. As Envoy's RetryPolicyImpl,
  * which keeps `parseRetryOn(...).first | parseRetryGrpcOn(...).first`, a name it does not know is
- * skipped: retry_on never makes a route configuration refused. `ignored`, when given, gets each
- * skipped name (for a caller that reports them).
+ * skipped, silently (Envoy neither refuses nor counts it): retry_on never makes a route configuration
+ * refused.
  */
-export function parseRetryOn(text: string | undefined, ignored?: (name: string) => void): number {
+export function parseRetryOn(text: string | undefined): number {
   let bits = 0;
   for (const raw of (text ?? '').split(',')) {
     const name = raw.trim();
     if (name === '') continue;
     const bit = Object.hasOwn(RetryOn, name) ? (RetryOn as Record<string, number>)[name] : undefined;
-    if (bit === undefined) ignored?.(name);
-    else bits |= bit;
+    if (bit !== undefined) bits |= bit;
   }
   return bits;
 }

@@ -8,7 +8,7 @@ import { RouteConfigError } from '../route/errors.ts';
 import { compileHeaderMatchers, type HeaderPredicate } from '../route/header-matcher.ts';
 import { headerValue } from '../route/request-headers.ts';
 import type { DownstreamRequest, HeaderMap } from '../stream.ts';
-import { grpcRetryOn, parseRetryOn, RetryOn } from './retry-on.ts';
+import { BEFORE_SENT_ONLY, grpcRetryOn, parseRetryOn, RESET_ONLY, RetryOn } from './retry-on.ts';
 
 /** Why an attempt ended without a usable response. */
 export type ResetReason =
@@ -46,11 +46,21 @@ export class RetryPolicy {
   readonly hostSelectionMaxAttempts: number;
   /** previous_priorities' update_frequency; 0 without a retry priority. */
   readonly priorityUpdateFrequency: number;
+  /** Whether a response (not only a reset) can be retried: the router then reads each response head for it. */
+  readonly retriesResponses: boolean;
+  /**
+   * Whether a retry may resend a request whose body has (partly) gone out, so the body is kept for
+   * replay. Not for reset-before-request and connect-failure alone (the inbound routes' policy): they
+   * retry only a try that sent nothing, whose body is still unread and goes to the next try as it is.
+   */
+  readonly replaysBody: boolean;
   readonly #retriableHeaders: readonly HeaderPredicate[];
   readonly #requestHeaders: readonly HeaderPredicate[];
 
   constructor(p: EnvoyRetryPolicy, path: string) {
     this.retryOn = parseRetryOn(p.retry_on);
+    this.retriesResponses = (this.retryOn & ~RESET_ONLY) !== 0;
+    this.replaysBody = (this.retryOn & ~BEFORE_SENT_ONLY) !== 0;
     this.numRetries = p.num_retries?.value ?? 1;
     this.perTryTimeoutMs = durationMs(p.per_try_timeout);
     this.perTryIdleTimeoutMs = durationMs(p.per_try_idle_timeout);
@@ -76,9 +86,14 @@ export class RetryPolicy {
 
   /** Starts the retry state of one request. */
   start(request?: DownstreamRequest): RetryState {
+    return new RetryState(this, this.enabledFor(request));
+  }
+
+  /** Whether this request may be retried at all (num_retries above 0, retriable_request_headers matched). */
+  enabledFor(request?: DownstreamRequest): boolean {
     let enabled = this.numRetries > 0;
     if (enabled && request && this.#requestHeaders.length > 0) enabled = this.#requestHeaders.some((h) => h.match(request));
-    return new RetryState(this, enabled);
+    return enabled;
   }
 
   /** Whether this outcome is one the policy retries (ignoring how many retries are left). */
