@@ -118,14 +118,14 @@ test('without a route timeout, the stream idle timeout ends the wait for the ans
 test('an answer other than 101 ends the upgrade once its body is in (Content-Length), though the upstream keeps its connection', async () => {
   const c = upgrade('/length');
   await until(c.closed, 'the client connection closed, with no timer fired');
-  assert.match(c.got(), /^HTTP\/1\.1 200 OK\r\ncontent-length: 2\r\n\r\nok$/);
+  assert.match(c.got(), /^HTTP\/1\.1 200 OK\r\ncontent-length: 2\r\nserver: envoy\r\nconnection: close\r\n\r\nok$/);
   await until(() => open.get('/length') === 0, 'the upstream connection closed');
 });
 
 test('a chunked answer other than 101 ends at its last chunk; an interim 100 before it is dropped', async () => {
   const c = upgrade('/chunked');
   await until(c.closed, 'the client connection closed, with no timer fired');
-  assert.equal(c.got(), 'HTTP/1.1 403 Forbidden\r\ntransfer-encoding: chunked\r\n\r\n2\r\nno\r\n0\r\n\r\n');
+  assert.equal(c.got(), 'HTTP/1.1 403 Forbidden\r\ntransfer-encoding: chunked\r\nserver: envoy\r\nconnection: close\r\n\r\n2\r\nno\r\n0\r\n\r\n');
   await until(() => open.get('/chunked') === 0, 'the upstream connection closed');
 });
 

@@ -130,6 +130,17 @@ export function withServerHeader(r: LocalReply, server: ServerHeader | null): Lo
   return server !== null && (server.overwrite || r.headers?.['server'] === undefined) ? { ...r, headers: { ...r.headers, server: server.name } } : r;
 }
 
+/**
+ * A response head's passage downstream, as Envoy's encodeHeaders: the route's (and the chosen weighted
+ * cluster's) response header mutations, each filter's onResponse, then the HCM's `server` header
+ * (server_header_transformation), the last word. HttpStream.head and an upgrade's answer (upgrade.ts).
+ */
+export function encodeResponseHead(ctx: RequestContext, status: number, map: HeaderMap, route: MatchedRoute | null, choice: ClusterChoice | null, filters: readonly ChainedFilter[], server: ServerHeader | null): void {
+  route?.mutateResponseHeaders(map, choice);
+  for (let i = 0; i < filters.length; i++) (filters[i] as ChainedFilter).filter.onResponse?.(ctx, { status, headers: map });
+  if (server !== null && (server.overwrite || !map.has('server'))) map.set('server', server.name);
+}
+
 export class HttpStream implements ResponseWriter {
   readonly res: DownstreamRes;
   readonly h2: boolean;
@@ -325,18 +336,12 @@ export class HttpStream implements ResponseWriter {
     }
     this.#status = s;
     const map = made ?? headerMapOf(headers);
-    this.route?.mutateResponseHeaders(map, this.choice);
-    const ctx = this.ctx as RequestContext;
-    const filters = this.filters;
-    for (let i = 0; i < filters.length; i++) (filters[i] as ChainedFilter).filter.onResponse?.(ctx, { status: s, headers: map });
+    encodeResponseHead(this.ctx as RequestContext, s, map, this.route, this.choice, this.filters, this.server);
     const gs = map.get('grpc-status');
     if (typeof gs === 'string') this.#grpcStatus = grpcStatusOf(gs);
     // A gRPC head that carries grpc-status is a trailers-only answer: it leaves as one HEADERS frame
     // with END_STREAM, or a gRPC client reads no status at all (INTERNAL). Nothing follows it.
     const trailersOnly = this.h2 && this.isGrpc && typeof gs === 'string';
-    // The HCM's last word, after the filters: Envoy's server_header_transformation.
-    const server = this.server;
-    if (server !== null && (server.overwrite || !map.has('server'))) map.set('server', server.name);
     if (trailersOnly) {
       this.#endedAtHead = true;
       endWithHead(res as ServerResponse, s, responseHeaders(map, true, this.draining) as Record<string, string>);

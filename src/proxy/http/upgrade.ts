@@ -9,34 +9,57 @@ import type { Duplex } from 'node:stream';
 import type { HandedRequest } from './h1-server.ts';
 import { http } from '../node-http.ts';
 import type { HttpChain } from '../listener/compile-listener.ts';
-import { LocalReplies, type ReplyTarget, sendLocalReply } from '../local-reply.ts';
+import { LocalReplies, type ReplyTarget, recordReply, sendLocalReply } from '../local-reply.ts';
 import { connectStream, splice } from '../upstream/connect-stream.ts';
+import { MAX_RESPONSE_HEAD, parseResponseHead } from '../upstream/h1-client.ts';
+import type { OutgoingHeaders } from '../upstream/upstream.ts';
 import type { HcmRuntime } from './connection-manager.ts';
 import { connectionHeaders, newStreamInfo, refusesHttpsUrl, requestFilters, routeCluster, upstreamHeaderMap } from './connection-manager.ts';
-import { cancelDeciding, filtersDone, withServerHeader } from './http-stream.ts';
+import { cancelDeciding, encodeResponseHead, filtersDone, hopByHop, withServerHeader } from './http-stream.ts';
 import type { FilterVerdict, HttpFilter, LocalReply, RequestContext, StreamOutcome } from './filter.ts';
+import { BAD_OUTGOING_VALUE, DIGITS } from './field-syntax.ts';
 import { parseRequest } from './parse-request.ts';
 import type { ClusterChoice, MatchedRoute } from './route/index.ts';
-import type { ConnectionInfo } from './stream.ts';
+import { type ConnectionInfo, type HeaderMap, headerMapOf, type StreamInfo } from './stream.ts';
 import { ChunkedDecoder } from './chunked.ts';
 import { closeDelayed } from './delayed-close.ts';
 import { realTimers, type Timers } from './router.ts';
 import { DEFAULT_STREAM_IDLE_TIMEOUT_MS, type StreamTimeoutConfig, StreamTimeouts, type TimedStream } from './stream-timeouts.ts';
 
 /** The start of an upstream's status line, `HTTP/1.x NNN` and a space or the line's end: its status code. */
-const STATUS_LINE = /^HTTP\/1\.[01] (\d{3})[ \r]/;
-
-function refuse(sock: Duplex, status: number, reason: string): void {
-  sock.end(`HTTP/1.1 ${status} ${reason}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n`);
-}
 
 /**
- * A filter's local reply written on the upgrade's socket, which then closes; the filters' onDone see it,
- * as a request's end. `filtersSaw` false: the codec's reply before any filter ran, which none of them sees.
+ * A filter whose onRequest promise rejected: the upgrade is answered 500 through the local reply (its
+ * filters' onDone see it), where a request's stream is reset. Envoy's C++ filters have no such case.
  */
-function replyAndClose(sock: Duplex, chain: HttpChain, ctx: RequestContext, reply: LocalReply, now: () => number, filtersSaw = true): void {
+const filterError: LocalReply = { status: 500, flag: '', details: 'filter_error', body: '' };
+
+/** What edits a local reply's head: nothing (a refused upgrade: Envoy makes no filter chain for it), each filter's onResponse (CORS, denial receipts), or the route's response header mutations too (the router's replies). */
+const ENCODE_NONE = 0;
+const ENCODE_FILTERS = 1;
+const ENCODE_ROUTE = 2;
+
+/**
+ * A local reply written on the upgrade's socket, which then closes as Envoy closes after a local reply:
+ * its delayed close (FIN once written, the client's bytes read and dropped, delayed_close_timeout on the
+ * proxy's timers), since the codec's own timers stopped when it handed the socket over. `ctx` null: the
+ * codec's reply before the route was matched, which no filter sees. Otherwise their onDone see it
+ * (counted and logged) and, as HttpStream.finalReply, `encode` says what edits its head first.
+ */
+function replyAndClose(sock: Duplex, chain: HttpChain, info: StreamInfo, ctx: RequestContext | null, reply: LocalReply, rt: HcmRuntime, encode = ENCODE_FILTERS, route: MatchedRoute | null = null, choice: ClusterChoice | null = null): void {
   let head = '';
   let sent = false;
+  let r = withServerHeader(reply, chain.serverHeader);
+  if (ctx !== null && encode !== ENCODE_NONE) {
+    const map: HeaderMap = new Map();
+    for (const k in reply.headers) map.set(k, reply.headers[k] as string);
+    encodeResponseHead(ctx, reply.status, map, encode === ENCODE_ROUTE ? route : null, choice, chain.filters, chain.serverHeader);
+    const merged: Record<string, string> = {};
+    map.forEach((v, k) => {
+      merged[k] = typeof v === 'string' ? v : v.join(', ');
+    });
+    r = { ...reply, headers: merged };
+  }
   const target: ReplyTarget = {
     get headersSent() {
       return sent;
@@ -44,16 +67,16 @@ function replyAndClose(sock: Duplex, chain: HttpChain, ctx: RequestContext, repl
     writeHead(status, headers) {
       sent = true;
       head = `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? ''}\r\n`;
-      for (const [k, v] of Object.entries(headers)) head += `${k}: ${v}\r\n`;
+      for (const k in headers) head += `${k}: ${headers[k]}\r\n`;
       head += 'connection: close\r\n\r\n';
     },
     end(body) {
       const bytes = Buffer.from(body ?? '', 'utf8');
-      sock.end(Buffer.concat([Buffer.from(head, 'latin1'), bytes]));
-      if (filtersSaw) filtersDone(chain.filters, ctx, { status: reply.status, requestBytes: 0, responseBytes: bytes.length, requestHeadBytes: 0, responseHeadBytes: head.length, durationMs: now() - ctx.info.startTime, downstreamReset: false });
+      closeDelayed(sock, rt.timers ?? realTimers, head + bytes.toString('latin1'));
+      if (ctx !== null) filtersDone(chain.filters, ctx, { status: reply.status, requestBytes: 0, responseBytes: bytes.length, requestHeadBytes: 0, responseHeadBytes: head.length, durationMs: rt.now() - info.startTime, downstreamReset: false });
     },
   };
-  sendLocalReply(target, withServerHeader(reply, chain.serverHeader), ctx.info, false);
+  sendLocalReply(target, r, info, false);
 }
 
 /**
@@ -69,17 +92,17 @@ function upgradeAllowed(kind: string, chain: HttpChain, route: MatchedRoute | nu
 
 export function handleUpgrade(rt: HcmRuntime, chain: HttpChain, connection: ConnectionInfo, req: HandedRequest, sock: Duplex, head: Buffer): void {
   sock.on('error', () => {});
+  const info = newStreamInfo(rt.now());
   // The chain's own path normalisation, as for a request: the policies see the path the upstream gets.
   const parsed = parseRequest({ method: req.method ?? '', target: req.url ?? '', protocol: 'HTTP/1.1', rawHeaders: req.rawHeaders }, connection, chain.normalize);
   if (!parsed.ok) {
-    refuse(sock, parsed.reply.status, 'Bad Request');
+    replyAndClose(sock, chain, info, null, parsed.reply, rt);
     return;
   }
   const request = parsed.request;
-  const info = newStreamInfo(rt.now());
   // As for a request, before any upgrade handling.
   if (refusesHttpsUrl(chain, request)) {
-    replyAndClose(sock, chain, { request, info, route: null }, LocalReplies.httpsInPlaintext, rt.now, false);
+    replyAndClose(sock, chain, info, null, LocalReplies.httpsInPlaintext, rt);
     return;
   }
   connectionHeaders(rt, chain, request, info);
@@ -91,7 +114,7 @@ export function handleUpgrade(rt: HcmRuntime, chain: HttpChain, connection: Conn
   const ctx: RequestContext = { request, info, route };
   // A refused upgrade is answered before any filter decides, as Envoy's connection manager does.
   if (!upgradeAllowed(String(req.headers.upgrade ?? '').toLowerCase(), chain, route)) {
-    replyAndClose(sock, chain, ctx, upgradeFailed, rt.now);
+    replyAndClose(sock, chain, info, ctx, upgradeFailed, rt, ENCODE_NONE);
     return;
   }
   // A filter still deciding when the client leaves cancels what it sent (its onDestroy), as on a request.
@@ -104,11 +127,11 @@ export function handleUpgrade(rt: HcmRuntime, chain: HttpChain, connection: Conn
   sock.pause();
   const go = (verdict: FilterVerdict): void => {
     if (gone) return;
-    if (verdict.action === 'respond') replyAndClose(sock, chain, ctx, verdict.reply, rt.now);
+    if (verdict.action === 'respond') replyAndClose(sock, chain, info, ctx, verdict.reply, rt);
     else forwardUpgrade(rt, chain, ctx, route, choice, req, sock, head);
   };
   const verdict = requestFilters(stream, chain.filters, ctx, 0);
-  if (verdict instanceof Promise) verdict.then(go, () => (gone ? undefined : refuse(sock, 500, 'Internal Server Error')));
+  if (verdict instanceof Promise) verdict.then(go, () => (gone ? undefined : replyAndClose(sock, chain, info, ctx, filterError, rt)));
   else go(verdict);
 }
 
@@ -120,8 +143,9 @@ export function handleUpgrade(rt: HcmRuntime, chain: HttpChain, connection: Conn
  */
 function forwardUpgrade(rt: HcmRuntime, chain: HttpChain, ctx: RequestContext, route: MatchedRoute | null, choice: ClusterChoice | null, req: HandedRequest, sock: Duplex, head: Buffer): void {
   const { request, info } = ctx;
-  const fail = (reply: LocalReply): void => replyAndClose(sock, chain, ctx, reply, rt.now);
-  if (route?.kind !== 'forward') return void fail(LocalReplies.routeNotFound);
+  // The router's replies carry the route's response header mutations, as on a request (finalReply's fromRoute).
+  const fail = (reply: LocalReply, encode = ENCODE_ROUTE): void => replyAndClose(sock, chain, info, ctx, reply, rt, encode, route, choice);
+  if (route?.kind !== 'forward') return void fail(LocalReplies.routeNotFound, ENCODE_FILTERS);
   const cluster = choice ? rt.clusters.get(choice.name) : undefined;
   if (!choice || !cluster) return void fail(LocalReplies.clusterNotFound);
   const endpoint = cluster.pick();
@@ -133,7 +157,11 @@ function forwardUpgrade(rt: HcmRuntime, chain: HttpChain, ctx: RequestContext, r
   const path = route.rewritePath(request.path) + (request.query ? `?${request.query}` : '');
   let text = `${request.method} ${path} HTTP/1.1\r\nhost: ${route.rewriteAuthority(request, choice)}\r\nconnection: Upgrade\r\nupgrade: ${String(req.headers.upgrade)}\r\n`;
   for (const [k, v] of headers) for (const one of Array.isArray(v) ? v : [v]) text += `${k}: ${one}\r\n`;
-  const relay = new UpgradeRelay(sock, head, request.method === 'HEAD', (reply) => fail(reply), (outcome) => filtersDone(chain.filters, ctx, { ...outcome, durationMs: rt.now() - info.startTime }));
+  const relay = new UpgradeRelay(sock, head, request.method === 'HEAD', info, {
+    reply: fail,
+    encode: (status, map) => encodeResponseHead(ctx, status, map, route, choice, chain.filters, chain.serverHeader),
+    ended: (outcome) => filtersDone(chain.filters, ctx, { ...outcome, durationMs: rt.now() - info.startTime }),
+  });
   relay.arm(rt.timers ?? realTimers, route.timeoutMs, chain.streamTimeouts, route);
   connectStream(cluster, endpoint, relay.abandon.signal).then(
     (upstream) => {
@@ -156,8 +184,33 @@ function forwardUpgrade(rt: HcmRuntime, chain: HttpChain, ctx: RequestContext, r
   );
 }
 
-/** Longest upstream response head an upgrade waits for. */
-const MAX_RESPONSE_HEAD = 64 * 1024;
+/**
+ * Most bytes a client may send while a refused upgrade's answer is relayed: read and dropped up to
+ * here, then both connections are reset. Envoy's per_connection_buffer_limit_bytes default (1 MiB),
+ * the most of an upgrade's early bytes it holds.
+ */
+const MAX_DROPPED = 1024 * 1024;
+
+/**
+ * The answer's head as it goes downstream, after the filters: HTTP/1.1 with the status's own reason
+ * phrase (as Envoy's codec writes it). Hop-by-hop fields are dropped, but for a 101's `upgrade` and
+ * `connection`; a refusal keeps its `transfer-encoding`, since its body is relayed as framed, and says
+ * `connection: close` (the connection ends with it).
+ */
+function answerHead(status: number, map: HeaderMap): string {
+  const switched = status === 101;
+  let text = `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? ''}\r\n`;
+  map.forEach((v, k) => {
+    if (hopByHop.has(k) && !(switched ? k === 'upgrade' || k === 'connection' : k === 'transfer-encoding')) return;
+    if (typeof v === 'string') {
+      if (!BAD_OUTGOING_VALUE.test(v)) text += `${k}: ${v}\r\n`;
+      return;
+    }
+    for (let i = 0; i < v.length; i++) if (!BAD_OUTGOING_VALUE.test(v[i] as string)) text += `${k}: ${v[i]}\r\n`;
+  });
+  if (!switched) text += 'connection: close\r\n';
+  return `${text}\r\n`;
+}
 
 /** Framing of an answer that is not a 101. */
 const NO_BODY = 0;
@@ -165,38 +218,44 @@ const LENGTH = 1;
 const CHUNKED = 2;
 const UNTIL_CLOSE = 3;
 
-/** The fields of a response head that frame its body (names compared lower-cased, values as sent). */
-const CONTENT_LENGTH = /^content-length[ \t]*:[ \t]*(\d{1,15})[ \t]*\r?$/im;
-const TRANSFER_ENCODING = /^transfer-encoding[ \t]*:(.*)$/gim;
 const CHUNKED_LAST = /(^|,)[ \t]*chunked[ \t]*$/i;
 
-/** How the answer whose head is `text` (status line and fields) frames its body. */
-function framingOf(text: string, status: number, head: boolean): { framing: number; length: number } {
+/** How an answer whose head has `te` and `cl` (the upstream's, before any filter) frames its body. */
+function framingOf(te: string | string[] | undefined, cl: string | string[] | undefined, status: number, head: boolean): { framing: number; length: number } {
   if (head || status === 204 || status === 304) return { framing: NO_BODY, length: 0 };
-  const codings: string[] = [];
-  for (const m of text.matchAll(TRANSFER_ENCODING)) codings.push((m[1] as string).trim());
-  if (codings.length > 0) return { framing: CHUNKED_LAST.test(codings.join(',')) ? CHUNKED : UNTIL_CLOSE, length: 0 };
-  const cl = CONTENT_LENGTH.exec(text);
-  if (cl) {
-    const length = Number(cl[1]);
+  if (te !== undefined) return { framing: CHUNKED_LAST.test(typeof te === 'string' ? te : te.join(',')) ? CHUNKED : UNTIL_CLOSE, length: 0 };
+  const one = typeof cl === 'string' ? cl : cl?.[0];
+  if (one !== undefined && DIGITS.test(one)) {
+    const length = Number(one);
     return { framing: length > 0 ? LENGTH : NO_BODY, length };
   }
   return { framing: UNTIL_CLOSE, length: 0 };
 }
 
+/** What an UpgradeRelay asks of its upgrade: a local reply, the answer head's edits, the end for the filters. */
+interface RelayHooks {
+  reply(reply: LocalReply, encode?: number): void;
+  encode(status: number, map: HeaderMap): void;
+  ended(o: Omit<StreamOutcome, 'durationMs'>): void;
+}
+
+/** Envoy's record of a client that closed a spliced upgrade: its connection's RemoteClose (completeRequest sets DC). */
+const downstreamDisconnect: LocalReply = { status: 0, flag: 'DC', details: 'downstream_remote_disconnect' };
+
 /**
  * One upgrade from its forwarding to its end, and its timers (Envoy's): the route timeout until the
  * upstream's answer head arrives (504 UT), the stream idle timeout (504 SI before that head, a reset
  * after) and max_stream_duration over all of it, the spliced connection included. On the proxy's
- * timers. An answer other than 101 is relayed and ends the upgrade once complete (by its length or its
- * last chunk; one without either, when the upstream closes).
+ * timers. The answer's head goes downstream as any response's does (parsed, through the route's and
+ * the filters' edits, serialised again). An answer other than 101 is relayed and ends the upgrade once
+ * complete (by its length or its last chunk; one without either, when the upstream closes).
  */
 class UpgradeRelay implements TimedStream {
   readonly #sock: Duplex;
   readonly #early: Buffer;
   readonly #headRequest: boolean;
-  readonly #localReply: (reply: LocalReply) => void;
-  readonly #ended: (o: Omit<StreamOutcome, 'durationMs'>) => void;
+  readonly #info: StreamInfo;
+  readonly #hooks: RelayHooks;
   /** Abandons a connect still under way (a timer fired). */
   readonly abandon = new AbortController();
   #upstream: Duplex | null = null;
@@ -206,9 +265,13 @@ class UpgradeRelay implements TimedStream {
   /** A local reply was sent or the outcome reported: the upgrade is over. */
   over = false;
   #status = 0;
+  /** The upstream's answer head, in bytes received (its interim answers not included), and the head sent downstream. */
   #headLength = 0;
+  #headOut = 0;
   #sent = 0;
   #received = 0;
+  /** The client's bytes read and dropped while a refusal is relayed. */
+  #dropped = 0;
   /** The answer's head has gone downstream. */
   #answered = false;
   #framing = NO_BODY;
@@ -217,12 +280,12 @@ class UpgradeRelay implements TimedStream {
   /** An unfinished chunk line, handed back to the decoder with the next bytes. */
   #pending: Buffer | null = null;
 
-  constructor(sock: Duplex, early: Buffer, headRequest: boolean, localReply: (reply: LocalReply) => void, ended: (o: Omit<StreamOutcome, 'durationMs'>) => void) {
+  constructor(sock: Duplex, early: Buffer, headRequest: boolean, info: StreamInfo, hooks: RelayHooks) {
     this.#sock = sock;
     this.#early = early;
     this.#headRequest = headRequest;
-    this.#localReply = localReply;
-    this.#ended = ended;
+    this.#info = info;
+    this.#hooks = hooks;
     // The client leaving before the upstream is there: nothing to relay (once it is, relay() listens).
     sock.once('close', this.#clientClosedEarly);
   }
@@ -242,7 +305,9 @@ class UpgradeRelay implements TimedStream {
 
   readonly #onRouteTimeout = (): void => {
     this.#routeTimer = undefined;
-    if (!this.over && !this.#answered) this.expire(LocalReplies.upstreamTimeout);
+    if (this.over || this.#answered) return;
+    this.#upstream?.destroy();
+    this.reply(LocalReplies.upstreamTimeout, ENCODE_ROUTE);
   };
 
   // TimedStream: the stream timers read the bytes each way, the answer's head included.
@@ -254,25 +319,30 @@ class UpgradeRelay implements TimedStream {
     return true;
   }
 
-  /** A timer fired: a local reply (504) while no answer has gone downstream, else both connections reset. */
+  /**
+   * A stream timer fired: a local reply (504) while no answer has gone downstream, else both connections
+   * reset, the stream given the timer's flag and details (SI stream_idle_timeout, as Envoy's onIdleTimeout
+   * sets them on a stream whose response started), its status staying the upstream's.
+   */
   expire(reply: LocalReply): void {
     if (this.over) return;
     if (!this.#answered) {
       this.#upstream?.destroy();
-      this.reply(reply);
+      this.reply(reply, ENCODE_FILTERS);
       return;
     }
+    recordReply(this.#info, reply);
     this.#sock.destroy();
     this.#upstream?.destroy();
     this.#report(false);
   }
 
   /** A local reply closes the upgrade (its filters' onDone run with it). */
-  reply(reply: LocalReply): void {
+  reply(reply: LocalReply, encode = ENCODE_ROUTE): void {
     if (this.over) return;
     this.#finish();
     this.abandon.abort();
-    this.#localReply(reply);
+    this.#hooks.reply(reply, encode);
   }
 
   /** The client left before anything was relayed. */
@@ -293,7 +363,13 @@ class UpgradeRelay implements TimedStream {
   #report(downstreamReset: boolean): void {
     if (this.over) return;
     this.#finish();
-    this.#ended({ status: this.#status, requestBytes: this.#sent, responseBytes: Math.max(0, this.#received - this.#headLength), requestHeadBytes: 0, responseHeadBytes: this.#headLength, downstreamReset });
+    this.#hooks.ended({ status: this.#status, requestBytes: this.#sent, responseBytes: Math.max(0, this.#received - this.#headLength), requestHeadBytes: 0, responseHeadBytes: this.#headOut, downstreamReset });
+  }
+
+  /** The upstream broke HTTP in its answer's head (too large, too many fields, malformed): 502 UPE, as Envoy's codec. */
+  #protocolError(upstream: Duplex): void {
+    upstream.destroy();
+    this.reply(LocalReplies.upstreamProtocolError);
   }
 
   /**
@@ -318,17 +394,22 @@ class UpgradeRelay implements TimedStream {
     upstream.on('error', fail);
     upstream.on('close', fail);
     sock.on('close', fail);
+    let map: HeaderMap;
     const onHead = (c: Buffer): void => {
+      if (this.over) return;
       this.#received += c.length;
       buf = buf.length === 0 ? c : Buffer.concat([buf, c]);
       for (;;) {
         const end = buf.indexOf('\r\n\r\n');
-        if (end < 0) {
-          if (buf.length > MAX_RESPONSE_HEAD) fail();
-          return;
-        }
-        const status = Number(STATUS_LINE.exec(buf.toString('latin1', 0, 13))?.[1] ?? 0);
-        if (status < 100 || status >= 200 || status === 101) {
+        // The HTTP/1.1 client's limits (Envoy's 60 KiB and 100 fields; past either, 502 UPE), on the head
+        // whole or still arriving: its size, then its fields, parsed as the client parses a response head.
+        if ((end < 0 ? buf.length : end + 4) > MAX_RESPONSE_HEAD) return void this.#protocolError(upstream);
+        if (end < 0) return;
+        const fields: OutgoingHeaders = {};
+        const status = parseResponseHead(buf.toString('latin1', 0, end), fields);
+        if (status < 0) return void this.#protocolError(upstream);
+        map = headerMapOf(fields);
+        if (status >= 200 || status === 101) {
           this.#status = status;
           this.#headLength = end + 4;
           break;
@@ -346,15 +427,32 @@ class UpgradeRelay implements TimedStream {
       this.#timers.clear(this.#routeTimer);
       this.#routeTimer = undefined;
       this.#answered = true;
-      if (this.#status === 101) this.#splice(upstream, buf);
-      else this.#answer(upstream, buf);
+      const rest = buf.subarray(this.#headLength);
+      if (this.#status === 101) this.#splice(upstream, this.#encoded(map), rest);
+      else this.#answer(upstream, map, rest);
     };
     upstream.on('data', onHead);
   }
 
-  #splice(upstream: Duplex, buf: Buffer): void {
+  /** The answer's head as it goes downstream, through the route's and the filters' edits (Envoy's encodeHeaders); its length counted. */
+  #encoded(map: HeaderMap): string {
+    this.#hooks.encode(this.#status, map);
+    const text = answerHead(this.#status, map);
+    this.#headOut = text.length;
+    return text;
+  }
+
+  /**
+   * Switched: the head, then the two connections spliced. Which side ends first is the stream's record,
+   * as Envoy's: the client's close is its connection's RemoteClose (DC downstream_remote_disconnect, set in
+   * completeRequest whatever the response code); the upstream's, a reset of the upstream request once the
+   * response started (codec_client's RemoteClose resets it ConnectionTermination: UC
+   * upstream_reset_after_response_started{connection_termination}).
+   */
+  #splice(upstream: Duplex, head: string, rest: Buffer): void {
     const sock = this.#sock;
-    sock.write(buf);
+    sock.write(head, 'latin1');
+    if (rest.length) sock.write(rest);
     const early = this.#early;
     this.#sent = early.length;
     if (early.length) upstream.write(early);
@@ -364,15 +462,38 @@ class UpgradeRelay implements TimedStream {
     upstream.on('data', (d: Buffer) => {
       this.#received += d.length;
     });
-    splice(sock, upstream, () => this.#report(false));
+    let first: LocalReply | undefined;
+    const byClient = (): void => {
+      if (!this.over) first ??= downstreamDisconnect;
+    };
+    const byUpstream = (): void => {
+      if (!this.over) first ??= LocalReplies.upstreamResetAfterHead;
+    };
+    // Before the splice's own listeners: a reset on one side destroys the other at once.
+    for (const event of ['error', 'end', 'close']) {
+      sock.prependOnceListener(event, byClient);
+      upstream.prependOnceListener(event, byUpstream);
+    }
+    splice(sock, upstream, () => {
+      if (this.over) return;
+      if (first !== undefined) recordReply(this.#info, first);
+      this.#report(false);
+    });
     sock.resume();
   }
 
-  /** Not switched: the rest of the response goes to the client, up to its end; the client sends nothing more upstream. */
-  #answer(upstream: Duplex, buf: Buffer): void {
+  /**
+   * Not switched: the head, then the rest of the response to the client, up to its end. What the client
+   * sends meanwhile is read and dropped (up to MAX_DROPPED, then both connections are reset), as Envoy
+   * sends the whole response before its delayed close; nothing of it goes upstream.
+   */
+  #answer(upstream: Duplex, map: HeaderMap, rest: Buffer): void {
     const sock = this.#sock;
-    const headEnd = buf.indexOf('\r\n\r\n') + 4;
-    const { framing, length } = framingOf(buf.toString('latin1', 0, headEnd - 4), this.#status, this.#headRequest);
+    // The body is relayed as the upstream framed it: its framing fields are the upstream's, whatever a filter did.
+    const te = map.get('transfer-encoding');
+    const cl = map.get('content-length');
+    const { framing, length } = framingOf(te, cl, this.#status, this.#headRequest);
+    const head = this.#encoded(map);
     this.#framing = framing;
     this.#remaining = length;
     sock.on('error', () => upstream.destroy());
@@ -397,16 +518,17 @@ class UpgradeRelay implements TimedStream {
       if (!this.over) upstream.resume();
     });
     // The head itself, then the body's bytes after it, up to the answer's end.
-    const rest = buf.subarray(headEnd);
     this.#received -= rest.length;
-    const ok = sock.write(buf.subarray(0, headEnd));
+    const ok = sock.write(head, 'latin1');
     sock.resume();
     if (this.#body(rest) || !ok) return;
     upstream.resume();
   }
 
-  /** What the client sends once the upstream refused to switch: the end of both connections. */
-  readonly #clientSent = (): void => {
+  /** What the client sends while a refusal is relayed: dropped; past MAX_DROPPED, the end of both connections. */
+  readonly #clientSent = (d: Buffer): void => {
+    this.#dropped += d.length;
+    if (this.#dropped <= MAX_DROPPED) return;
     this.#sock.destroy();
     this.#upstream?.destroy();
   };

@@ -80,7 +80,7 @@ const CARRIED_END_MS = 5000;
 
 
 /** Largest response head accepted (status line and fields): Envoy's default 60 KiB. */
-const MAX_RESPONSE_HEAD = 60 * 1024;
+export const MAX_RESPONSE_HEAD = 60 * 1024;
 
 /** What a received field value may hold: HTAB, visible ASCII, space and obs-text (RFC 9110 §5.5). */
 const BAD_RECEIVED = /[^\t\x20-\x7e\x80-\xff]/;
@@ -218,6 +218,26 @@ function parseHeadFields(text: string, eol: number, out: OutgoingHeaders): numbe
     if (!parseFieldLine(text, start, stop, out)) return FIELDS_MALFORMED;
   }
   return FIELDS_OK;
+}
+
+/** What parseResponseHead found besides a status. */
+export const RESPONSE_HEAD_MALFORMED = -1;
+export const RESPONSE_HEAD_TOO_MANY = -2;
+
+/**
+ * A response head's text (status line and fields, without its blank line) parsed into `out`: its status,
+ * or RESPONSE_HEAD_MALFORMED (a status line that is not `HTTP/1.x` with a status of 1xx to 5xx, a
+ * malformed field line), or RESPONSE_HEAD_TOO_MANY (past MAX_RESPONSE_HEADERS fields). The status
+ * line ends at the first LF (a CR before it dropped), as the field lines do. `line` gets the status line.
+ */
+export function parseResponseHead(text: string, out: OutgoingHeaders, line?: { text: string }): number {
+  const eol = text.indexOf('\n');
+  const statusLine = eol < 0 ? text : text.slice(0, eol > 0 && text.charCodeAt(eol - 1) === 0x0d ? eol - 1 : eol);
+  if (line) line.text = statusLine;
+  const status = statusOf(statusLine);
+  if (status < 0) return RESPONSE_HEAD_MALFORMED;
+  const fields = parseHeadFields(text, eol, out);
+  return fields === FIELDS_OK ? status : fields === FIELDS_TOO_MANY ? RESPONSE_HEAD_TOO_MANY : RESPONSE_HEAD_MALFORMED;
 }
 
 /** One request on a connection, from the head written to the response's end. */
@@ -618,20 +638,14 @@ class H1Connection {
   #head(buf: Buffer, end: number): Buffer | null {
     const ex = this.#ex as Exchange;
     const text = buf.toString('latin1', 0, end - (buf[end - 2] === 0x0d ? 4 : 2));
-    // The status line ends at the first LF (a CR before it dropped), as the field lines do.
-    const eol = text.indexOf('\n');
-    const line = eol < 0 ? text : text.slice(0, eol > 0 && text.charCodeAt(eol - 1) === 0x0d ? eol - 1 : eol);
-    const status = statusOf(line);
-    if (status < 0) {
-      this.#protocolError('malformed response status line');
-      return null;
-    }
     const headers: OutgoingHeaders = {};
-    const fields = parseHeadFields(text, eol, headers);
-    if (fields !== FIELDS_OK) {
-      this.#protocolError(fields === FIELDS_TOO_MANY ? 'too many response headers' : 'malformed response header');
+    const statusLine = { text: '' };
+    const status = parseResponseHead(text, headers, statusLine);
+    if (status < 0) {
+      this.#protocolError(status === RESPONSE_HEAD_TOO_MANY ? 'too many response headers' : statusOf(statusLine.text) < 0 ? 'malformed response status line' : 'malformed response header');
       return null;
     }
+    const line = statusLine.text;
     const rest = buf.subarray(end);
     if (status < 200) {
       // 1xx interim responses are dropped; 101 is never asked for on this path.
