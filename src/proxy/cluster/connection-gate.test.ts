@@ -46,8 +46,10 @@ test('with the pending queue full, a host with no connection is refused too (new
   assert.ok(gate.send(rm, a.upstream, head, null, quiet), 'runs on the one connection');
   assert.ok(gate.send(rm, a.upstream, head, null, quiet), 'queued: pending 1 of 1');
   assert.equal(gate.pending, 1);
+  assert.equal(stats.upstream_cx_overflow.value, 1, 'the queued request could not have its connection');
   assert.equal(gate.send(rm, b.upstream, head, null, quiet), null);
   assert.equal(stats.upstream_rq_pending_overflow.value, 1);
+  assert.equal(stats.upstream_cx_overflow.value, 1, 'a pending overflow is no connection overflow: no connection was tried');
   assert.equal(rm.connections.current, 1);
   // With room in the queue, the idle host still gets its connection past the limit, holding no pending slot.
   const rm2 = limits(1, 2);

@@ -129,12 +129,14 @@ export class ConnectionGate {
       x.run();
       return x;
     }
-    this.#stats.upstream_cx_overflow.inc();
-    // As ConnPoolImplBase::newStreamImpl: the pending bound first (503 UO), then the connection.
+    // As ConnPoolImplBase::newStreamImpl: the pending bound first (503 UO, counted as a pending
+    // overflow only), then the connection it cannot create (a connection overflow, counted by
+    // tryCreateNewConnection whether or not the exemption below creates it anyway).
     if (!rm.tryAcquirePending()) {
       this.#stats.upstream_rq_pending_overflow.inc();
       return null;
     }
+    this.#stats.upstream_cx_overflow.inc();
     if (!upstream.gated && !this.waitsFor(upstream)) {
       // Envoy creates the connection anyway ("to prevent pending streams being queued to this upstream
       // with no way to be processed") and counts it: the cluster holds more than max_connections. The
