@@ -125,3 +125,61 @@ test('a POST whose first try was refused reaches the app whole on the retry, wit
     app.close();
   }
 });
+
+/**
+ * An app that reads each request whole, records it, then has the proxy's connection to it fail with
+ * ETIMEDOUT, as a TCP user timeout or keepalive would after the request went out. The proxy's socket is
+ * found by wrapping net.connect for the test (restored after): no other way reaches a client socket's
+ * error from outside.
+ */
+async function appThatTimesOutAfterReading(): Promise<{ port: number; bodies: string[]; close(): void }> {
+  const sockets: net.Socket[] = [];
+  const connect = net.connect;
+  (net as { connect: unknown }).connect = (...args: unknown[]) => {
+    const s = (connect as (...a: unknown[]) => net.Socket).apply(net, args);
+    sockets.push(s);
+    return s;
+  };
+  const bodies: string[] = [];
+  const app = http.createServer((req) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      bodies.push(Buffer.concat(chunks).toString());
+      sockets.at(-1)?.destroy(Object.assign(new Error('read ETIMEDOUT'), { code: 'ETIMEDOUT' }));
+    });
+  });
+  await new Promise<void>((r) => app.listen(0, '127.0.0.1', r));
+  return {
+    port: (app.address() as net.AddressInfo).port,
+    bodies,
+    close: () => {
+      (net as { connect: unknown }).connect = connect;
+      app.close();
+    },
+  };
+}
+
+for (const [what, policy, method, body] of [
+  ['a request without a body', inbound, 'DELETE', undefined],
+  ['a POST under a policy that keeps a replay copy', { timeout: { seconds: '0' }, retry_policy: { retry_on: 'reset-before-request,retriable-status-codes', retriable_status_codes: [409], num_retries: { value: 2 } } }, 'POST', 'charge=100'],
+] as const) {
+  test(`${what} the app received is never sent again when the connection then fails, whatever the error's code (ETIMEDOUT after connect is a reset, not a connect failure)`, async () => {
+    const app = await appThatTimesOutAfterReading();
+    const clock = new FakeClock();
+    const f = await startFront({ clusters: [edsCluster('inbound')], assignments: [assignment('inbound', [app.port])], routes: routes('inbound', policy), timers: clock, random: () => 0 });
+    try {
+      const pending = request(f.port, '/pay', { method, ...(body ? { body } : {}) });
+      await settle(clock, pending);
+      const res = await pending;
+      const c = f.clusters.get('inbound');
+      assert.equal(app.bodies.length, 1, 'the request reached the app once');
+      assert.equal(res.status, 503);
+      assert.equal(c?.stats.upstream_rq_retry.value, 0);
+      assert.equal(c?.stats.upstream_cx_connect_fail.value, 0, 'a failure after connect is no connect failure');
+    } finally {
+      await f.close();
+      app.close();
+    }
+  });
+}

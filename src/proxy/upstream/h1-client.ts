@@ -781,13 +781,14 @@ function headEnd(buf: Buffer): number {
   return crlf >= 0 ? crlf + 4 : -1;
 }
 
-const connectCodes = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT']);
-
 function classify(err: Error & { code?: string }, connected: boolean): UpstreamError {
   if (err instanceof UpstreamError) return err;
   const code = err.code ?? '';
-  // A failed TLS handshake is a connection failure (UF), as is any error before the connection is up.
-  if (!connected || connectCodes.has(code) || code.startsWith('ERR_TLS_') || code.startsWith('ERR_SSL_') || code === 'MESH_PEER_IDENTITY') return new UpstreamError('connect', `${code || 'connect'}: ${err.message}`, err);
+  // Any error before the connection is up (its TLS handshake and peer identity check included) is a
+  // connection failure (UF). Once it is up, the request may have been written: whatever the error's
+  // code (a TCP timeout, a TLS record error), it is a reset, never a connect failure a retry could
+  // take as "nothing sent".
+  if (!connected) return new UpstreamError('connect', `${code || 'connect'}: ${err.message}`, err);
   return new UpstreamError('reset', `${code || 'reset'}: ${err.message}`, err);
 }
 

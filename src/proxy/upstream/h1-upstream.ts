@@ -30,9 +30,16 @@ export function preloadUndici(): void {
 
 const connectCodes = new Set(['UND_ERR_CONNECT_TIMEOUT', 'ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
 
-function classify(err: Error & { code?: string }): UpstreamError {
+/**
+ * An undici error as the router reads it. Before the request started on a connected socket, a connect
+ * failure (refused, unreachable, a TLS handshake refused); once it started, its head may be out, so
+ * whatever the code it is a reset (or a protocol error), never a connect failure a retry could take as
+ * "nothing sent".
+ */
+function classify(err: Error & { code?: string }, started: boolean): UpstreamError {
   if (err instanceof UpstreamError) return err;
   const code = err.code ?? '';
+  if (started) return code.startsWith('HPE_') || code === 'UND_ERR_INFO' ? new UpstreamError('protocol', err.message, err) : new UpstreamError('reset', `${code || 'reset'}: ${err.message}`, err);
   // A failed TLS handshake (origination) is a connection failure, Envoy's UF, not a reset.
   if (connectCodes.has(code) || code.startsWith('ERR_TLS_') || code.startsWith('ERR_SSL_') || code === 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' || code === 'DEPTH_ZERO_SELF_SIGNED_CERT' || code === 'SELF_SIGNED_CERT_IN_CHAIN' || (err as { originationRefused?: boolean }).originationRefused) {
     return new UpstreamError('connect', `${code || 'tls'}: ${err.message}`, err);
@@ -140,9 +147,11 @@ export class H1Upstream implements Upstream {
     }
     let controller: Dispatcher.DispatchController | undefined;
     let aborted = false;
+    let started = false;
     const handler: Dispatcher.DispatchHandler = {
       onRequestStart(c) {
         controller = c;
+        started = true;
         // undici starts a request on a connected socket: the pool is ready.
         sink.onPoolReady?.();
         if (aborted) c.abort(new Error('aborted'));
@@ -158,7 +167,7 @@ export class H1Upstream implements Upstream {
         sink.onEnd(flatten(trailers));
       },
       onResponseError(_c, err) {
-        if (!aborted) sink.onError(classify(err));
+        if (!aborted) sink.onError(classify(err, started), started);
       },
     };
     const headers: Record<string, string | string[]> = { ...head.headers, host: head.authority };

@@ -310,7 +310,8 @@ export class UpstreamRequest {
       return;
     }
     const reason = resetReason(err);
-    let sent = err.failure === 'connect' ? false : requestSent !== false;
+    // What the upstream says, when it says it; else a connect failure sent nothing and anything else may have.
+    let sent = requestSent ?? err.failure !== 'connect';
     // Without a replay copy the next try gets the body itself: only while none of it has been read.
     if (!sent && this.#body === null && this.#req.body !== null && !untouched(this.#req.body)) sent = true;
     const decision = this.#policy ? this.#decide({ kind: 'reset', reason, requestSent: sent }) : 'not-retriable';
