@@ -1,14 +1,18 @@
 // Service port protocols, decided as Istio decides them: `appProtocol` first, then the port name
 // up to its first `-` (`http-web` → HTTP), else left to detection ('auto').
 
-export type Protocol = 'HTTP' | 'HTTP2' | 'GRPC' | 'HTTPS' | 'TLS' | 'TCP' | 'MONGO' | 'REDIS' | 'MYSQL' | 'UDP' | 'auto';
+/**
+ * `GRPC-WEB` is Istio's `GRPC-Web` (`appProtocol: grpc-web`, a ServiceEntry's or Sidecar's `GRPC-Web`): served
+ * as HTTP, and counted as gRPC where Istio's `IsGRPC()` counts it (the inbound route: see listener-inbound.ts).
+ */
+export type Protocol = 'HTTP' | 'HTTP2' | 'GRPC' | 'GRPC-WEB' | 'HTTPS' | 'TLS' | 'TCP' | 'MONGO' | 'REDIS' | 'MYSQL' | 'UDP' | 'auto';
 
 const byName: Record<string, Protocol> = {
   http: 'HTTP',
   http2: 'HTTP2',
   h2c: 'HTTP2',
   grpc: 'GRPC',
-  'grpc-web': 'HTTP',
+  'grpc-web': 'GRPC-WEB',
   https: 'HTTPS',
   tls: 'TLS',
   tcp: 'TCP',
@@ -48,7 +52,12 @@ export function kubernetesPortProtocol(port: { name?: string; appProtocol?: stri
 
 /** Protocols that the HTTP connection manager serves (routes, retries, faults). */
 export function isHttp(p: Protocol): boolean {
-  return p === 'HTTP' || p === 'HTTP2' || p === 'GRPC';
+  return p === 'HTTP' || p === 'HTTP2' || p === 'GRPC' || p === 'GRPC-WEB';
+}
+
+/** Istio's `protocol.IsGRPC()`: gRPC and gRPC-Web. */
+export function isGrpc(p: Protocol): boolean {
+  return p === 'GRPC' || p === 'GRPC-WEB';
 }
 
 /** Protocols spoken as HTTP/2 to the upstream. */

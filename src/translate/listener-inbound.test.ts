@@ -35,8 +35,8 @@ spec:
 type Route = { name?: string; route?: Record<string, unknown> };
 
 /** The one route of each inbound HTTP chain, by the chain's name. */
-function inboundRoutes(): Map<string, Route> {
-  const { resources, diagnostics } = loadText(service, 'input.yaml');
+function inboundRoutes(yaml = service): Map<string, Route> {
+  const { resources, diagnostics } = loadText(yaml, 'input.yaml');
   assert.deepEqual(diagnostics.filter((d) => d.severity === 'error'), []);
   const out = buildProxyResources(buildSnapshot(resources, [], '1'), api);
   const inbound = out.get(TypeUrl.Listener)?.get('virtualInbound') as unknown as { filter_chains: { name: string; filters: { typed_config: Record<string, unknown> }[] }[] };
@@ -62,4 +62,39 @@ test('inbound HTTP routes retry a request reset before it was sent, twice; gRPC 
   assert.ok(grpc);
   assert.equal(grpc['retry_policy'], undefined);
   assert.deepEqual(grpc['max_stream_duration'], noLimits);
+});
+
+test('gRPC-Web ports get no inbound retry either: Istio\'s IsGRPC() counts GRPC-Web (appProtocol, port name, Sidecar)', () => {
+  const grpcWeb = `
+apiVersion: v1
+kind: Service
+metadata: { name: api, namespace: shop }
+spec:
+  selector: { app: api }
+  ports:
+    - { name: web, appProtocol: grpc-web, port: 60, targetPort: 6060 }
+    - { name: grpc-web, port: 61, targetPort: 6161 }
+    - { name: http, appProtocol: http, port: 62, targetPort: 6262 }
+`;
+  const routes = inboundRoutes(grpcWeb);
+  for (const chain of ['inbound|6060||', 'inbound|6161||']) {
+    const action = routes.get(chain)?.route;
+    assert.ok(action, `${chain} has its route (${[...routes.keys()].join(', ')})`);
+    assert.equal(action['retry_policy'], undefined, chain);
+  }
+  assert.deepEqual(routes.get('inbound|6262||')?.route?.['retry_policy'], { retry_on: 'reset-before-request', num_retries: { value: 2 } });
+  // A Sidecar's ingress port of protocol GRPC-Web, as Istio's protocol.Parse reads it.
+  const sidecar = `${grpcWeb}---
+apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: { name: api, namespace: shop }
+spec:
+  workloadSelector: { labels: { app: api } }
+  ingress:
+    - port: { number: 7000, protocol: GRPC-Web, name: web }
+      defaultEndpoint: 127.0.0.1:7000
+`;
+  const viaSidecar = inboundRoutes(sidecar).get('inbound|7000||')?.route;
+  assert.ok(viaSidecar);
+  assert.equal(viaSidecar['retry_policy'], undefined);
 });

@@ -3,7 +3,7 @@
 // undeclared port (detected HTTP, then TCP, behind Istio's inspectors), and their local clusters. PeerAuthentication decides which transports a port's chain accepts: streams arriving through
 // the mesh tunnel count as `tls`, plaintext connections as `raw_buffer` (Istio's filter chain matches).
 import type { ProxyScope } from '../model/proxy-scope.ts';
-import { isHttp, type Protocol, parseProtocol } from '../model/protocol.ts';
+import { isGrpc, isHttp, type Protocol, parseProtocol } from '../model/protocol.ts';
 import { matchesLabels } from '../model/labels.ts';
 import type { PeerAuthentication } from '../config/resource.ts';
 import type { MeshService } from '../model/service.ts';
@@ -100,13 +100,14 @@ export function detectionFields(snapshot: MeshSnapshot, ports: readonly InboundP
  * The action of an inbound port's one route, as Istio's BuildDefaultHTTPInboundRoute (1.24+): no
  * timeout, no stream duration limit, a gRPC client's grpc-timeout header unbounded, and, but for gRPC,
  * two retries of a request the app's connection reset before it was sent (ENABLE_INBOUND_RETRY_POLICY).
+ * "gRPC" is Istio's `!protocol.IsGRPC()`, which counts gRPC-Web too.
  */
 function inboundRouteAction(cluster: string, protocol: Protocol): Record<string, unknown> {
   return {
     cluster,
     timeout: { seconds: 0 },
     max_stream_duration: { max_stream_duration: { seconds: 0 }, grpc_timeout_header_max: { seconds: 0 } },
-    ...(protocol === 'GRPC' ? {} : { retry_policy: { retry_on: 'reset-before-request', num_retries: { value: 2 } } }),
+    ...(isGrpc(protocol) ? {} : { retry_policy: { retry_on: 'reset-before-request', num_retries: { value: 2 } } }),
   };
 }
 

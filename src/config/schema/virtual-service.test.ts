@@ -53,3 +53,33 @@ test("fault.abort.grpcStatus: only Istio's SupportedGRPCStatus names, exactly; t
   assert.deepEqual(diagnostics, []);
   assert.equal(resources.length, 1);
 });
+
+test("headers: pseudo-headers and host where Istio's validateHTTPRoute refuses them, at their field", () => {
+  const invalid: [http: string, field: string, message: string][] = [
+    // request remove, response set/add/remove: ValidateHTTPHeaderOperationName.
+    ['    headers: {request: {remove: [x-ok, Host]}}', 'spec.http[0].headers.request.remove[1]', 'invalid header "Host": cannot set Host header'],
+    ['    headers: {request: {remove: [":authority"]}}', 'spec.http[0].headers.request.remove[0]', 'invalid header ":authority": header cannot have ":" prefix'],
+    ['    headers: {response: {set: {host: a}}}', 'spec.http[0].headers.response.set.host', 'invalid header "host": cannot set Host header'],
+    ['    headers: {response: {add: {":status": "200"}}}', 'spec.http[0].headers.response.add.:status', 'invalid header ":status": header cannot have ":" prefix'],
+    ['    headers: {response: {remove: [HOST]}}', 'spec.http[0].headers.response.remove[0]', 'invalid header "HOST": cannot set Host header'],
+    // request set/add: ValidateHTTPHeaderWithAuthorityOperationName (":authority" and host rewrite the authority).
+    ['    headers: {request: {set: {":path": /x}}}', 'spec.http[0].headers.request.set.:path', 'invalid header ":path": header cannot have ":" prefix'],
+    // The same rules on a weighted destination (validateHTTPRouteDestinations).
+    ['  - route: [{destination: {host: reviews}, headers: {response: {remove: [":status"]}}}]', 'spec.http[1].route[0].headers.response.remove[0]', 'invalid header ":status": header cannot have ":" prefix'],
+    ['  - route: [{destination: {host: reviews}, headers: {request: {remove: [host]}}}]', 'spec.http[1].route[0].headers.request.remove[0]', 'invalid header "host": cannot set Host header'],
+  ];
+  for (const [http, field, message] of invalid) {
+    const { resources, diagnostics } = loadText(vs(http), 'vs.yaml');
+    const hit = diagnostics.find((d) => d.field === field);
+    assert.ok(hit, `${http}: want an error at ${field}; got ${diagnostics.map((d) => `${d.code}@${d.field}`).join(', ')}`);
+    assert.equal(hit.code, 'OR1024');
+    assert.equal(hit.severity, 'error');
+    assert.equal(hit.message, message);
+    assert.equal(resources.length, 0, http);
+  }
+  // The authority may be set or added on the request (it becomes the upstream Host), and plain headers anywhere.
+  const valid = '    headers: {request: {set: {":authority": a.example, x-a: "1"}, add: {Host: b.example}, remove: [x-b]}, response: {set: {x-c: "1"}, add: {x-d: "2"}, remove: [server]}}';
+  const { resources, diagnostics } = loadText(vs(valid), 'vs.yaml');
+  assert.deepEqual(diagnostics.map((d) => `${d.code}@${d.field}: ${d.message}`), []);
+  assert.equal(resources.length, 1);
+});

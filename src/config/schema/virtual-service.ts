@@ -32,7 +32,41 @@ const headerOperations = obj({
   add: headerMap(str, false).optional(),
   remove: headerList.optional(),
 });
-const headers = obj({ request: headerOperations.optional(), response: headerOperations.optional() });
+
+/**
+ * Istio's rules for the names a header operation takes (pkg/config/validation, isInternalHeader): a
+ * request's `set` and `add` may name `:authority` or `host` (the authority to rewrite to) but no other
+ * pseudo-header (ValidateHTTPHeaderWithAuthorityOperationName); a request's `remove` and a response's
+ * `set`, `add` and `remove` take neither `host` nor a pseudo-header (ValidateHTTPHeaderOperationName).
+ */
+function internalHeaderProblem(name: string, authority: boolean): string | undefined {
+  const lower = name.toLowerCase();
+  if (authority) return name.startsWith(':') && lower !== ':authority' ? `invalid header ${JSON.stringify(name)}: header cannot have ":" prefix` : undefined;
+  if (lower === 'host') return `invalid header ${JSON.stringify(name)}: cannot set Host header`;
+  if (name.startsWith(':')) return `invalid header ${JSON.stringify(name)}: header cannot have ":" prefix`;
+  return undefined;
+}
+
+function internalHeaders(side: 'request' | 'response') {
+  return (v: Record<string, unknown>, add: (path: PropertyKey[], code: string, message: string) => void): void => {
+    for (const op of ['set', 'add'] as const) {
+      const map = v[op];
+      if (!map || typeof map !== 'object' || Array.isArray(map)) continue;
+      for (const name of Object.keys(map)) {
+        const problem = internalHeaderProblem(name, side === 'request');
+        if (problem) add([op, name], 'OR1024', problem);
+      }
+    }
+    const remove = v['remove'];
+    if (!Array.isArray(remove)) return;
+    remove.forEach((name, i) => {
+      const problem = typeof name === 'string' ? internalHeaderProblem(name, false) : undefined;
+      if (problem) add(['remove', i], 'OR1024', problem);
+    });
+  };
+}
+
+const headers = obj({ request: withRules(headerOperations, internalHeaders('request')).optional(), response: withRules(headerOperations, internalHeaders('response')).optional() });
 
 const httpMatch = obj({
   name: str.optional(),

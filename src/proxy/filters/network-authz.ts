@@ -60,11 +60,20 @@ function runFrom(filters: readonly NetworkAuthzFilter[], start: number, connecti
 /**
  * Runs the chain for one connection; a Promise only when a check had to go out. `stats`: RBAC's counters.
  * `signal` cancels the checks still out (the connection closed first, Envoy's onEvent close); their
- * timeouts run on `timers` (the proxy's).
+ * timeouts run on `timers` (the proxy's). `metadata`: the connection's dynamic metadata, which the filters
+ * write (the caller's map, so the access log reads it even when the client leaves during a check).
  */
-export function runNetworkAuthz(filters: readonly NetworkAuthzFilter[], connection: ConnectionInfo, dial: ClusterDialer, stats?: NetworkAuthzStats, signal?: AbortSignal, timers?: Timers): NetworkAuthzOutcome | Promise<NetworkAuthzOutcome> {
+export function runNetworkAuthz(
+  filters: readonly NetworkAuthzFilter[],
+  connection: ConnectionInfo,
+  dial: ClusterDialer,
+  stats?: NetworkAuthzStats,
+  signal?: AbortSignal,
+  timers?: Timers,
+  metadata?: Map<string, Record<string, unknown>>,
+): NetworkAuthzOutcome | Promise<NetworkAuthzOutcome> {
   if (filters.length === 0) return ALLOWED;
-  return runFrom(filters, 0, connection, new Map(), dial, stats, signal, timers);
+  return runFrom(filters, 0, connection, metadata ?? new Map(), dial, stats, signal, timers);
 }
 
 /** Whether a chain may send a check out (and so needs a way to cancel it). */

@@ -28,6 +28,12 @@ export interface TcpUpstreamOutcome {
   readonly connectionTerminationDetails?: string;
   /** Network ext_authz's refusal, `ext_authz_denied` or `ext_authz_error` (`%RESPONSE_CODE_DETAILS%`). */
   readonly responseCodeDetails?: string;
+  /**
+   * The connection's dynamic metadata, when its authorization filters wrote any (network RBAC's
+   * `envoy.common` `access_log_hint` for an AUDIT match, its shadow results): `%DYNAMIC_METADATA(...)%`
+   * and CEL's `metadata` read it, as Envoy's tcp_proxy access log reads the connection's stream info.
+   */
+  readonly dynamicMetadata?: ReadonlyMap<string, Readonly<Record<string, unknown>>> | undefined;
 }
 
 /** One TCP connection's meter. `received` and `sent` run per chunk: plain counter increments, no allocation. */

@@ -22,19 +22,22 @@ export function serveTcp(clusters: ClusterManager, chain: TcpChain, downstream: 
   downstream.on('error', () => {});
   // Istio's stats filter watches the connection from its start, so a refused one is counted and logged.
   const meter = chain.stats?.begin(connection);
+  // The connection's dynamic metadata, which its authorization filters write (an AUDIT match's
+  // access_log_hint) and its access log reads: a map only where there are filters to write it.
+  const metadata = chain.authz.length > 0 ? new Map<string, Record<string, unknown>>() : undefined;
   const decide = (v: NetworkAuthzOutcome): void => {
     if (!v.allowed) {
-      if (meter) refused(meter, chain.pickCluster(random()), v);
+      if (meter) refused(meter, chain.pickCluster(random()), v, written(metadata));
       downstream.destroy();
       return;
     }
     // Gone before a check could let it through: counted and logged as it closed, as below.
-    if (downstream.destroyed) return void (meter && refused(meter, chain.pickCluster(random()), undefined));
-    proxyTcp(clusters, chain, downstream, connection, random, meter, timers);
+    if (downstream.destroyed) return void (meter && refused(meter, chain.pickCluster(random()), undefined, written(metadata)));
+    proxyTcp(clusters, chain, downstream, connection, random, meter, timers, written(metadata));
   };
   // Only a chain with ext_authz can have a check to cancel.
   const checks = hasExtAuthz(chain.authz) ? new AbortController() : undefined;
-  const verdict = runNetworkAuthz(chain.authz, connection, (name, signal) => dialCluster(clusters, name, signal), authzStats, checks?.signal, timers);
+  const verdict = runNetworkAuthz(chain.authz, connection, (name, signal) => dialCluster(clusters, name, signal), authzStats, checks?.signal, timers, metadata);
   if (!(verdict instanceof Promise)) return void decide(verdict);
   // An ext_authz check is out: hold the client's bytes until it answers.
   downstream.pause();
@@ -46,7 +49,7 @@ export function serveTcp(clusters: ClusterManager, chain: TcpChain, downstream: 
     if (!pending) return;
     pending = false;
     checks?.abort();
-    if (meter) refused(meter, chain.pickCluster(random()), undefined);
+    if (meter) refused(meter, chain.pickCluster(random()), undefined, written(metadata));
     downstream.destroy();
   };
   // A tunnel stream the source reset is `aborted` at once; paused, it closes only when torn down.
@@ -66,6 +69,13 @@ export function serveTcp(clusters: ClusterManager, chain: TcpChain, downstream: 
 
 const CHECK_FAILED: NetworkAuthzOutcome = Object.freeze({ allowed: false, details: 'ext_authz_error', deniedBy: 'ext_authz' });
 
+type DynamicMetadata = ReadonlyMap<string, Readonly<Record<string, unknown>>>;
+
+/** The connection's metadata for its log, when a filter wrote any. */
+function written(metadata: DynamicMetadata | undefined): DynamicMetadata | undefined {
+  return metadata !== undefined && metadata.size > 0 ? metadata : undefined;
+}
+
 /**
  * A connection the authorization filters refused (`v`), or whose client closed it while a check was out
  * (no `v`), as Envoy reports it: opened and closed on the series of tcp_proxy's cluster (Envoy's
@@ -75,18 +85,20 @@ const CHECK_FAILED: NetworkAuthzOutcome = Object.freeze({ allowed: false, detail
  * `UAEX` and its response code details, which only the access log (written when the connection is gone)
  * sees. A client that left first gets neither: its check was cancelled, not answered.
  */
-function refused(meter: TcpConnectionStats, clusterName: string, v: NetworkAuthzOutcome | undefined): void {
-  const details = v === undefined ? undefined : v.deniedBy === 'rbac' ? { connectionTerminationDetails: v.details } : { flagsAfterClose: 'UAEX', responseCodeDetails: v.details };
-  failed(meter, clusterName, undefined, undefined, '-', undefined, details);
+function refused(meter: TcpConnectionStats, clusterName: string, v: NetworkAuthzOutcome | undefined, metadata: DynamicMetadata | undefined): void {
+  const details: Partial<TcpUpstreamOutcome> = v === undefined ? {} : v.deniedBy === 'rbac' ? { connectionTerminationDetails: v.details } : { flagsAfterClose: 'UAEX', responseCodeDetails: v.details };
+  failed(meter, clusterName, undefined, undefined, '-', undefined, metadata ? { ...details, dynamicMetadata: metadata } : details);
 }
 
 /** `connection`'s local address and port are the original destination, for ORIGINAL_DST clusters. */
-function proxyTcp(clusters: ClusterManager, chain: TcpChain, downstream: Duplex, connection: ConnectionInfo, random: () => number, meter: TcpConnectionStats | undefined, timers: Timers): void {
+function proxyTcp(clusters: ClusterManager, chain: TcpChain, downstream: Duplex, connection: ConnectionInfo, random: () => number, meter: TcpConnectionStats | undefined, timers: Timers, metadata: DynamicMetadata | undefined): void {
+  // The metadata as every failed outcome below carries it to the log: an object only when there is metadata.
+  const md = metadata ? { dynamicMetadata: metadata } : undefined;
   const clusterName = chain.pickCluster(random());
   const cluster = clusters.get(clusterName);
   if (!cluster) {
     // Envoy's NC (no such cluster): the connection opens and closes at once.
-    if (meter) failed(meter, clusterName, undefined, undefined, 'NC', undefined);
+    if (meter) failed(meter, clusterName, undefined, undefined, 'NC', undefined, md);
     downstream.destroy();
     return;
   }
@@ -98,7 +110,7 @@ function proxyTcp(clusters: ClusterManager, chain: TcpChain, downstream: Duplex,
   // upstream_cx_overflow, and the downstream closes (onInitFailure ResourceLimitExceeded).
   const slot = cluster.acquireConnection();
   if (!slot) {
-    if (meter) failed(meter, clusterName, undefined, undefined, 'UO', undefined);
+    if (meter) failed(meter, clusterName, undefined, undefined, 'UO', undefined, md);
     downstream.destroy();
     return;
   }
@@ -109,7 +121,7 @@ function proxyTcp(clusters: ClusterManager, chain: TcpChain, downstream: Duplex,
   if (!endpoint) {
     // Envoy's UH (no healthy endpoint): the connection opens and closes at once.
     cluster.releaseConnection(slot);
-    if (meter) failed(meter, clusterName, undefined, undefined, 'UH', undefined);
+    if (meter) failed(meter, clusterName, undefined, undefined, 'UH', undefined, md);
     downstream.destroy();
     return;
   }
@@ -121,7 +133,7 @@ function proxyTcp(clusters: ClusterManager, chain: TcpChain, downstream: Duplex,
       stats.upstream_cx_active.inc();
       if (meter) {
         const upstreamPeer = connectPeerOf(upstream);
-        meter.upstream({ clusterName, upstreamHost: endpoint.key, upstreamWorkload: endpoint.workload, upstreamPeer, upstreamPrincipal: upstreamPeer === undefined ? undefined : cluster.verifiedPeer(endpoint), flags: '-', upstreamTransportFailureReason: undefined });
+        meter.upstream({ clusterName, upstreamHost: endpoint.key, upstreamWorkload: endpoint.workload, upstreamPeer, upstreamPrincipal: upstreamPeer === undefined ? undefined : cluster.verifiedPeer(endpoint), flags: '-', upstreamTransportFailureReason: undefined, dynamicMetadata: metadata });
         count(meter, downstream, upstream);
       }
       splice(downstream, upstream, () => {
@@ -137,7 +149,7 @@ function proxyTcp(clusters: ClusterManager, chain: TcpChain, downstream: Duplex,
       cluster.releaseConnection(slot);
       stats.upstream_cx_connect_fail.inc();
       if (isConnectTimeout(err)) stats.upstream_cx_connect_timeout.inc();
-      if (meter) failed(meter, clusterName, endpoint.key, endpoint.workload, 'UF', err.message);
+      if (meter) failed(meter, clusterName, endpoint.key, endpoint.workload, 'UF', err.message, md);
       downstream.destroy();
     },
   );

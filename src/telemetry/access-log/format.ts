@@ -43,8 +43,11 @@ export class AccessLogFormatError extends Error {
   readonly code = 'ACCESS_LOG_FORMAT';
 }
 
-/** Reads one value; `null` renders as `-` in text and `null` in JSON. */
-type Reader = (r: AccessLogRecord) => string | number | null;
+/**
+ * Reads one value; `null` renders as `-` in text and `null` in JSON. A metadata value keeps its type in
+ * JSON (`true`, an object) and is written as JSON in text, a string as it is (Envoy's MetadataFormatter).
+ */
+type Reader = (r: AccessLogRecord) => string | number | boolean | object | null;
 
 const orNull = (v: string) => (v === '' ? null : v);
 
@@ -86,6 +89,26 @@ function headerReader(kind: 'REQ' | 'RESP', arg: string, maxLen: number | undefi
   };
 }
 
+/**
+ * Envoy's `%DYNAMIC_METADATA(NAMESPACE:KEY*):Z%`: the namespace's struct, or the value at the key path in
+ * it; `-` where there is none. `%DYNAMIC_METADATA(envoy.common:access_log_hint)%` is `true` on a request
+ * or connection an AUDIT policy matched (RBAC's `LOG` action).
+ */
+function dynamicMetadataReader(arg: string, maxLen: number | undefined): Reader {
+  const [namespace = '', ...path] = arg.split(':');
+  if (namespace === '' || path.some((k) => k === '')) throw new AccessLogFormatError(`%DYNAMIC_METADATA(${arg})%: expected NAMESPACE or NAMESPACE:KEY[:KEY...]`);
+  return (r) => {
+    let v: unknown = r.dynamicMetadata?.get(namespace);
+    for (const k of path) {
+      if (v === null || typeof v !== 'object' || Array.isArray(v)) return null;
+      v = (v as Record<string, unknown>)[k];
+    }
+    if (v === undefined || v === null) return null;
+    if (maxLen === undefined) return v as string | number | boolean | object;
+    return (typeof v === 'string' ? v : JSON.stringify(v)).slice(0, maxLen);
+  };
+}
+
 const commandPattern = /%([A-Z_]+)(?:\(([^)]*)\))?(?::(\d+))?%/g;
 
 /** Compiles one command operator (`%REQ(:PATH)%`) to a reader; throws on an unknown command. */
@@ -93,6 +116,10 @@ export function compileCommand(cmd: string, arg: string | undefined, maxLen: num
   if (cmd === 'REQ' || cmd === 'RESP') {
     if (!arg) throw new AccessLogFormatError(`%${cmd}% needs a header name`);
     return headerReader(cmd, arg, maxLen);
+  }
+  if (cmd === 'DYNAMIC_METADATA') {
+    if (!arg) throw new AccessLogFormatError('%DYNAMIC_METADATA% needs a namespace');
+    return dynamicMetadataReader(arg, maxLen);
   }
   const r = simple[cmd];
   if (!r) throw new AccessLogFormatError(`unsupported access log command %${cmd}%`);
@@ -114,7 +141,7 @@ export function compileTextFormat(format: string): (r: AccessLogRecord) => strin
     let out = literals[0] ?? '';
     for (let i = 0; i < readers.length; i++) {
       const v = (readers[i] as Reader)(r);
-      out += (v === null ? '-' : String(v)) + (literals[i + 1] ?? '');
+      out += (v === null ? '-' : typeof v === 'object' ? JSON.stringify(v) : String(v)) + (literals[i + 1] ?? '');
     }
     return out;
   };
@@ -128,7 +155,7 @@ export function compileJsonFormat(format: Readonly<Record<string, string>>): (r:
     return [key, compileCommand(m[1] ?? '', m[2], m[3] === undefined ? undefined : Number(m[3]))];
   });
   return (r) => {
-    const o: Record<string, string | number | null> = {};
+    const o: Record<string, string | number | boolean | object | null> = {};
     for (const [k, read] of fields) o[k] = read(r);
     return `${JSON.stringify(o)}\n`;
   };

@@ -29,4 +29,9 @@ export interface AccessLogRecord {
   routeName: string;
   upstreamTransportFailureReason: string;
   connectionTerminationDetails: string;
+  /**
+   * The stream's (or, for TCP, the connection's) dynamic metadata, by namespace, for
+   * `%DYNAMIC_METADATA(...)%`: the map the filters wrote, not a copy; absent when none was written.
+   */
+  dynamicMetadata?: ReadonlyMap<string, Readonly<Record<string, unknown>>> | undefined;
 }

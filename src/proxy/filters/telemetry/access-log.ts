@@ -49,6 +49,8 @@ export class AccessLogger {
         downstreamRemoteAddress: `${c.remoteAddress}:${c.remotePort}`,
         requestedServerName: c.sni ?? '',
         routeName: info.routeName ?? '',
+        // The stream's own map (RBAC's envoy.common access_log_hint, shadow results), read only by %DYNAMIC_METADATA%.
+        dynamicMetadata: info.dynamicMetadata,
       }),
     );
   }
@@ -81,6 +83,8 @@ export class AccessLogger {
         downstreamRemoteAddress: `${c.remoteAddress}:${c.remotePort}`,
         requestedServerName: c.sni ?? '',
         routeName: '',
+        // The connection's: what network RBAC (an AUDIT policy's access_log_hint) and ext_authz wrote.
+        dynamicMetadata: upstream?.dynamicMetadata,
       }),
     );
   }

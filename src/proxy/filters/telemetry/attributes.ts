@@ -80,7 +80,24 @@ export function streamAttributes(f: StreamFacts): Record<string, unknown> {
       return resHeaders;
     },
   };
-  return { request, response, ...connectionTree(r.connection, info.upstreamHost, routedCluster(info), info.routeName, f.peer, f.outbound) };
+  const tree = { request, response, ...connectionTree(r.connection, info.upstreamHost, routedCluster(info), info.routeName, f.peer, f.outbound) };
+  return withMetadata(tree, info.dynamicMetadata);
+}
+
+/**
+ * Envoy's `metadata` attribute, the stream's (or connection's) dynamic metadata as a `Metadata` message:
+ * `metadata.filter_metadata['envoy.common'].access_log_hint` is `true` where an AUDIT policy matched.
+ * Made on first read.
+ */
+function withMetadata(tree: Record<string, unknown>, dynamic: ReadonlyMap<string, Readonly<Record<string, unknown>>> | undefined): Record<string, unknown> {
+  let made: { filter_metadata: ReadonlyMap<string, Readonly<Record<string, unknown>>> } | undefined;
+  return Object.defineProperty(tree, 'metadata', {
+    enumerable: true,
+    get() {
+      made ??= { filter_metadata: dynamic ?? new Map() };
+      return made;
+    },
+  });
 }
 
 /** What one TCP connection tells CEL (tcp_proxy has no request, nor a response code: only its flags). */
@@ -95,13 +112,15 @@ export interface ConnectionFacts {
   readonly terminationDetails?: string;
   /** Network ext_authz's refusal (`response.code_details`). */
   readonly codeDetails?: string;
+  /** The connection's dynamic metadata (`metadata.filter_metadata`), when a filter wrote any. */
+  readonly dynamicMetadata?: ReadonlyMap<string, Readonly<Record<string, unknown>>> | undefined;
 }
 
 /** The attribute tree one CEL evaluation over a TCP connection reads; `request.*` is absent, as in Envoy. */
 export function connectionAttributes(f: ConnectionFacts): Record<string, unknown> {
   const tree = connectionTree(f.connection, f.upstreamHost, f.clusterName, undefined, f.peer, f.outbound);
   if (f.terminationDetails !== undefined) (tree['connection'] as Record<string, unknown>)['termination_details'] = f.terminationDetails;
-  return { response: { flags: flagBits(f.flags), ...(f.codeDetails !== undefined ? { code_details: f.codeDetails } : {}) }, ...tree };
+  return withMetadata({ response: { flags: flagBits(f.flags), ...(f.codeDetails !== undefined ? { code_details: f.codeDetails } : {}) }, ...tree }, f.dynamicMetadata);
 }
 
 /** The connection, addresses, upstream, xds and peer attributes, common to HTTP streams and TCP connections. */

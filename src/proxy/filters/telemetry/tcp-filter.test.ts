@@ -109,3 +109,16 @@ test("a refused connection's line carries its filter's details; the log filter s
     'both on the series without flags',
   );
 });
+
+test("a connection's dynamic metadata (network RBAC's AUDIT hint) reaches %DYNAMIC_METADATA% and CEL's metadata", () => {
+  const audited: TcpUpstreamOutcome = { ...connected, dynamicMetadata: new Map([['envoy.common', { access_log_hint: true }]]) };
+  const text = setup({ metrics: false, access_log: { path: '/dev/stdout', encoding: 'TEXT', format: '%DYNAMIC_METADATA(envoy.common:access_log_hint)% %BYTES_RECEIVED%' } });
+  connection(text.f, audited, 3);
+  connection(text.f, connected, 4);
+  assert.deepEqual(text.sink.lines, ['true 3\n', '- 4\n']);
+  // Only the audited connection passes a Telemetry filter on the hint.
+  const filtered = setup({ metrics: false, access_log: { path: '/dev/stdout', encoding: 'JSON', json_format: { audit: '%DYNAMIC_METADATA(envoy.common:access_log_hint)%' }, filter: "metadata.filter_metadata['envoy.common'].access_log_hint == true" } });
+  connection(filtered.f, connected);
+  connection(filtered.f, audited);
+  assert.deepEqual(filtered.sink.lines.map((l) => JSON.parse(l)), [{ audit: true }]);
+});

@@ -80,6 +80,7 @@ export class TcpTelemetryFilter implements NetworkStatsFilter {
       outbound: this.#outbound,
       ...(upstream.connectionTerminationDetails ? { terminationDetails: upstream.connectionTerminationDetails } : {}),
       ...(upstream.responseCodeDetails ? { codeDetails: upstream.responseCodeDetails } : {}),
+      dynamicMetadata: upstream.dynamicMetadata,
     });
   }
 }
