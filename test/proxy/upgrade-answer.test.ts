@@ -1,6 +1,8 @@
 // The upstream's answer to a WebSocket upgrade goes downstream as any response does: its head parsed
 // (Envoy's limits: 60 KiB, 100 fields, else 502 UPE), edited by the route and the filters (istio.stats
-// strips the mesh's peer metadata), given the HCM's server header and written again. A refusal is relayed
+// strips the mesh's peer metadata), given the HCM's server header and written again. A refusal's framing
+// is checked as the HTTP/1.1 client checks a response's (both framings, conflicting or malformed
+// content-lengths: 502 UPE). A refusal is relayed
 // whole though the client sends meanwhile, then the connection closes on the proxy's delayed close, as
 // after every local reply of the upgrade path. A spliced upgrade ended by a timer, the client or the
 // upstream is logged with Envoy's flag and details. On the proxy's fake clock.
@@ -44,6 +46,10 @@ function serve(s: net.Socket): void {
       s.on('data', (d: Buffer) => s.write(Buffer.concat([Buffer.from('echo:'), d])));
       s.on('end', () => s.end());
     } else if (p === '/refuse') s.write(`HTTP/1.1 403 Forbidden\r\n${MESHY}content-length: 2\r\n\r\nno`);
+    else if (p === '/refuse-both') s.write('HTTP/1.1 400 Bad Request\r\ncontent-length: 3\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n');
+    else if (p === '/refuse-two-lengths') s.write('HTTP/1.1 400 Bad Request\r\ncontent-length: 2\r\ncontent-length: 12\r\n\r\nno, and more');
+    else if (p === '/refuse-bad-length') s.write('HTTP/1.1 400 Bad Request\r\ncontent-length: 2x\r\n\r\nno');
+    else if (p === '/refuse-equal-lengths') s.write('HTTP/1.1 403 Forbidden\r\ncontent-length: 2\r\ncontent-length: 2\r\n\r\nno');
     else if (p === '/late-refusal') release.set(p, () => s.write(Buffer.concat([Buffer.from(`HTTP/1.1 401 Unauthorized\r\ncontent-length: ${BODY}\r\n\r\n`), Buffer.alloc(BODY, 0x61)])));
     else if (p === '/slow-refusal') s.write(`HTTP/1.1 401 Unauthorized\r\ncontent-length: ${BODY}\r\n\r\nab`);
     else if (p === '/many-fields') {
@@ -190,6 +196,28 @@ test('a refusal too, with its own framing and connection: close', async () => {
   assert.match(t, /\r\ncontent-length: 2\r\n/);
   assert.match(t, /\r\nconnection: close\r\n\r\nno$/);
   assert.doesNotMatch(t, /x-secret|x-outrigger-peer|app-internal/i);
+  c.socket.destroy();
+});
+
+test('a refusal framed as the HTTP/1.1 client refuses a response (both content-length and transfer-encoding, differing or malformed content-lengths): 502 UPE, not relayed', async () => {
+  for (const p of ['/refuse-both', '/refuse-two-lengths', '/refuse-bad-length']) {
+    const c = upgrade(p);
+    await until(c.ended, `the reply to ${p}`);
+    assert.match(c.text(), /^HTTP\/1\.1 502 Bad Gateway\r\n[\s\S]*x-envoy-response-flags: UPE\r\n/, p);
+    assert.doesNotMatch(c.text(), /400 Bad Request|abc|no, and more/, p);
+    await until(() => logged(p) !== undefined, `${p} logged`);
+    assert.equal(logged(p), `${p} 502 UPE upstream_reset_before_response_started{protocol_error}`);
+    c.socket.destroy();
+  }
+});
+
+test('a refusal with a repeated, equal content-length is relayed with one', async () => {
+  const c = upgrade('/refuse-equal-lengths');
+  await until(c.ended, 'the answer and the FIN');
+  const t = c.text();
+  assert.match(t, /^HTTP\/1\.1 403 Forbidden\r\n/);
+  assert.equal(t.match(/\r\ncontent-length: 2\r\n/g)?.length, 1);
+  assert.match(t, /\r\n\r\nno$/);
   c.socket.destroy();
 });
 

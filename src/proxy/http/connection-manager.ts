@@ -327,21 +327,23 @@ function proceed(rt: HcmRuntime, s: HttpStream, req: DownstreamReq, verdict: Fil
     route.mutateRequestHeaders(mutable, choice);
     upstreamHeaders = toObject(mutable);
   } else upstreamHeaders = toUpstreamHeaders(request, hc.generateRequestId);
-  // A route with max_stream_duration (Istio's inbound routes) takes Envoy's "new timeouts": no router
-  // timeout (FilterUtility::finalTimeout leaves it 0); grpc-timeout arms the stream's max duration
-  // (refreshDurationTimeout), and a gRPC request's header says what that is. Else Envoy reads
-  // grpc-timeout only on gRPC requests (Istio sets max_grpc_timeout on every outbound route).
+  // A route with a max_stream_duration message, whatever it holds (Istio's inbound routes), takes
+  // Envoy's "new timeouts": no router timeout (FilterUtility::finalTimeout leaves it 0); grpc-timeout,
+  // under grpc_timeout_header_max, arms the stream's max duration (refreshDurationTimeout), else the
+  // route's max_stream_duration or the HCM's does, and a gRPC request's header says what that is. Else
+  // the old ones: Envoy reads grpc-timeout only on gRPC requests under max_grpc_timeout (Istio sets it
+  // on every outbound route).
   let timeoutMs: number;
   let deadlineMs: number | undefined;
-  if (route.maxStreamDurationMs !== undefined) {
+  if (route.usingNewTimeouts) {
     timeoutMs = 0;
     const fromHeader = grpcDeadline(route, request.headers.get('grpc-timeout'));
-    const applied = fromHeader ?? (route.maxStreamDurationMs || undefined);
+    const applied = fromHeader ?? ((route.maxStreamDurationMs ?? hc.streamTimeouts?.maxDurationMs) || undefined);
     if (applied !== undefined && s.isGrpc) upstreamHeaders['grpc-timeout'] = toGrpcTimeout(applied);
     // Counted from the stream's start, as Envoy takes off the time already used. (The route's own
     // max_stream_duration runs from here, as before: the time before routing is the filters'.)
     if (fromHeader !== undefined) deadlineMs = fromHeader - Math.max(0, rt.now() - s.info.startTime);
-  } else timeoutMs = route.grpcTimeoutHeaderMaxMs !== undefined && s.isGrpc ? grpcRouteTimeoutMs(route, request.headers.get('grpc-timeout')) : route.timeoutMs;
+  } else timeoutMs = route.maxGrpcTimeoutMs !== undefined && s.isGrpc ? grpcRouteTimeoutMs(route, request.headers.get('grpc-timeout')) : route.timeoutMs;
   // Envoy's router headers for the upstream (Istio does not suppress them): the path before a rewrite,
   // and the timeout the upstream may expect (the per-try timeout when it is the shorter).
   if (!hc.suppressEnvoyHeaders) {

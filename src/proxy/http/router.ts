@@ -37,10 +37,10 @@ export interface RouteResilience {
   readonly retryBufferLimit: number;
   readonly mirrors: readonly MirrorPolicy[];
   readonly hashPolicy: HashPolicy | null;
-  /** Set when the route caps `grpc-timeout`: the router then rewrites the header to the timeout it applies. */
-  readonly grpcTimeoutHeaderMaxMs: number | undefined;
-  /** Set on a route with max_stream_duration (Envoy's usingNewTimeouts): the router rewrites no grpc-timeout. */
-  readonly maxStreamDurationMs?: number | undefined;
+  /** The route's max_grpc_timeout: the router rewrites a gRPC request's `grpc-timeout` to the timeout it applies (old timeouts only). */
+  readonly maxGrpcTimeoutMs: number | undefined;
+  /** A route with max_stream_duration (Envoy's usingNewTimeouts): the router rewrites no grpc-timeout. */
+  readonly usingNewTimeouts?: boolean;
   /** Each try carries `x-envoy-attempt-count` (the virtual host's include_request_attempt_count). */
   readonly includeAttemptCount?: boolean;
 }
@@ -90,30 +90,37 @@ export function grpcTimeoutMs(value: string | string[] | undefined | null): numb
   return Math.min(Math.ceil(ms), 86_400_000);
 }
 
-/** What of a route decides a gRPC request's timeout. */
+/** What of a route decides a gRPC request's timeout (MatchedRoute's fields). */
 export interface GrpcTimeoutRoute {
   readonly timeoutMs: number;
-  /** max_stream_duration.grpc_timeout_header_max, or max_grpc_timeout; undefined when neither is set. */
+  /** The route has a max_stream_duration message (Envoy's usingNewTimeouts). */
+  readonly usingNewTimeouts: boolean;
+  /** max_stream_duration.max_stream_duration. */
+  readonly maxStreamDurationMs?: number | undefined;
+  /** max_stream_duration.grpc_timeout_header_max (new timeouts); undefined when not set. */
   readonly grpcTimeoutHeaderMaxMs: number | undefined;
   readonly grpcTimeoutHeaderOffsetMs: number;
-  readonly maxStreamDurationMs?: number | undefined;
+  /** The deprecated max_grpc_timeout (old timeouts); undefined when not set. */
+  readonly maxGrpcTimeoutMs: number | undefined;
+  readonly grpcTimeoutOffsetMs: number;
 }
 
 /**
- * The router's timeout of a gRPC request (content-type application/grpc) on a route that reads
- * `grpc-timeout` (0: none). With max_grpc_timeout (Istio's outbound routes), Envoy's
- * FilterUtility::finalTimeout: the header's value, or 0 without one (0 is infinity); the offset taken
- * off only when smaller than it; then capped by the maximum unless that is 0, a 0 (infinite) timeout
- * too. A route with max_stream_duration (Istio's inbound routes: Envoy's usingNewTimeouts) has no
- * router timeout at all: the header arms the stream's max duration instead (streamDeadline in
+ * The router's timeout of a gRPC request (content-type application/grpc), Envoy's
+ * FilterUtility::finalTimeout (0: none). With max_grpc_timeout (Istio's outbound routes): the header's
+ * value, or 0 without one (0 is infinity); grpc_timeout_offset taken off only when smaller than it;
+ * then capped by the maximum unless that is 0, a 0 (infinite) timeout too. Without it, the route
+ * timeout. A route with a max_stream_duration message (Istio's inbound routes: Envoy's
+ * usingNewTimeouts) has no router timeout at all, whatever its timeout and max_grpc_timeout: the header
+ * arms the stream's max duration instead, under grpc_timeout_header_max (streamDeadline in
  * stream-timeouts.ts, Envoy's refreshDurationTimeout).
  */
 export function grpcRouteTimeoutMs(route: GrpcTimeoutRoute, header: string | string[] | undefined | null): number {
-  const max = route.grpcTimeoutHeaderMaxMs;
-  if (route.maxStreamDurationMs !== undefined) return 0;
+  if (route.usingNewTimeouts) return 0;
+  const max = route.maxGrpcTimeoutMs;
   if (max === undefined) return route.timeoutMs;
   const asked = grpcTimeoutMs(header);
-  const offset = route.grpcTimeoutHeaderOffsetMs;
+  const offset = route.grpcTimeoutOffsetMs;
   let ms = asked ?? 0;
   if (offset > 0 && offset < ms) ms -= offset;
   if (max !== 0 && (ms === 0 || ms > max)) ms = max;

@@ -35,20 +35,22 @@ export function timeoutReply(kind: 'idle' | 'duration', requestComplete: boolean
 }
 
 /**
- * Envoy's refreshDurationTimeout on a route with max_stream_duration (usingNewTimeouts): a request's
- * `grpc-timeout` (with grpc_timeout_header_max set; capped by it unless 0, less the offset, 0 when the
- * offset is not smaller) sets the stream's max duration, counted from the stream's start; without
- * one the route's max_stream_duration (0: none) stands. Undefined: no timer (nor a route of new timeouts).
+ * Envoy's refreshDurationTimeout on a route with a max_stream_duration message (usingNewTimeouts,
+ * whatever fields it holds): a request's `grpc-timeout` (with grpc_timeout_header_max set; capped by it
+ * unless 0, less grpc_timeout_header_offset, 0 when the offset is not smaller) sets the stream's max
+ * duration, counted from the stream's start; without one the route's max_stream_duration (0: none)
+ * stands. Undefined: no timer of the route's (the HCM's max_stream_duration then applies), or a route
+ * of old timeouts (max_grpc_timeout is the router's, grpcRouteTimeoutMs).
  */
 export function streamDeadline(route: GrpcTimeoutRoute, header: string | string[] | undefined | null): number | undefined {
-  if (route.maxStreamDurationMs === undefined) return undefined;
+  if (!route.usingNewTimeouts) return undefined;
   return grpcDeadline(route, header) ?? (route.maxStreamDurationMs === 0 ? undefined : route.maxStreamDurationMs);
 }
 
 /** streamDeadline's value when a `grpc-timeout` header sets it; undefined when the header does not apply. */
 export function grpcDeadline(route: GrpcTimeoutRoute, header: string | string[] | undefined | null): number | undefined {
   const max = route.grpcTimeoutHeaderMaxMs;
-  if (route.maxStreamDurationMs === undefined || max === undefined) return undefined;
+  if (!route.usingNewTimeouts || max === undefined) return undefined;
   const asked = grpcTimeoutMs(header);
   if (asked === undefined) return undefined;
   let ms = max !== 0 && asked > max ? max : asked;

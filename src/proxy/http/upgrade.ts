@@ -11,13 +11,13 @@ import { http } from '../node-http.ts';
 import type { HttpChain } from '../listener/compile-listener.ts';
 import { LocalReplies, type ReplyTarget, recordReply, sendLocalReply } from '../local-reply.ts';
 import { connectStream, splice } from '../upstream/connect-stream.ts';
-import { MAX_RESPONSE_HEAD, parseResponseHead } from '../upstream/h1-client.ts';
+import { CHUNKED, LENGTH, MAX_RESPONSE_HEAD, NONE as NO_BODY, parseResponseHead, responseFraming, UNTIL_CLOSE } from '../upstream/h1-client.ts';
 import type { OutgoingHeaders } from '../upstream/upstream.ts';
 import type { HcmRuntime } from './connection-manager.ts';
 import { connectionHeaders, newStreamInfo, refusesHttpsUrl, requestFilters, routeCluster, upstreamHeaderMap } from './connection-manager.ts';
 import { cancelDeciding, encodeResponseHead, filtersDone, hopByHop, withServerHeader } from './http-stream.ts';
 import type { FilterVerdict, HttpFilter, LocalReply, RequestContext, StreamOutcome } from './filter.ts';
-import { BAD_OUTGOING_VALUE, DIGITS } from './field-syntax.ts';
+import { BAD_OUTGOING_VALUE } from './field-syntax.ts';
 import { parseRequest } from './parse-request.ts';
 import type { ClusterChoice, MatchedRoute } from './route/index.ts';
 import { type ConnectionInfo, type HeaderMap, headerMapOf, type StreamInfo } from './stream.ts';
@@ -212,26 +212,6 @@ function answerHead(status: number, map: HeaderMap): string {
   return `${text}\r\n`;
 }
 
-/** Framing of an answer that is not a 101. */
-const NO_BODY = 0;
-const LENGTH = 1;
-const CHUNKED = 2;
-const UNTIL_CLOSE = 3;
-
-const CHUNKED_LAST = /(^|,)[ \t]*chunked[ \t]*$/i;
-
-/** How an answer whose head has `te` and `cl` (the upstream's, before any filter) frames its body. */
-function framingOf(te: string | string[] | undefined, cl: string | string[] | undefined, status: number, head: boolean): { framing: number; length: number } {
-  if (head || status === 204 || status === 304) return { framing: NO_BODY, length: 0 };
-  if (te !== undefined) return { framing: CHUNKED_LAST.test(typeof te === 'string' ? te : te.join(',')) ? CHUNKED : UNTIL_CLOSE, length: 0 };
-  const one = typeof cl === 'string' ? cl : cl?.[0];
-  if (one !== undefined && DIGITS.test(one)) {
-    const length = Number(one);
-    return { framing: length > 0 ? LENGTH : NO_BODY, length };
-  }
-  return { framing: UNTIL_CLOSE, length: 0 };
-}
-
 /** What an UpgradeRelay asks of its upgrade: a local reply, the answer head's edits, the end for the filters. */
 interface RelayHooks {
   reply(reply: LocalReply, encode?: number): void;
@@ -366,7 +346,7 @@ class UpgradeRelay implements TimedStream {
     this.#hooks.ended({ status: this.#status, requestBytes: this.#sent, responseBytes: Math.max(0, this.#received - this.#headLength), requestHeadBytes: 0, responseHeadBytes: this.#headOut, downstreamReset });
   }
 
-  /** The upstream broke HTTP in its answer's head (too large, too many fields, malformed): 502 UPE, as Envoy's codec. */
+  /** The upstream broke HTTP in its answer's head (too large, too many fields, malformed, a refusal's framing): 502 UPE, as Envoy's codec. */
   #protocolError(upstream: Duplex): void {
     upstream.destroy();
     this.reply(LocalReplies.upstreamProtocolError);
@@ -408,8 +388,16 @@ class UpgradeRelay implements TimedStream {
         const fields: OutgoingHeaders = {};
         const status = parseResponseHead(buf.toString('latin1', 0, end), fields);
         if (status < 0) return void this.#protocolError(upstream);
-        map = headerMapOf(fields);
+        if (status >= 200) {
+          // A refusal's framing, checked as the HTTP/1.1 client checks a response's (conflicting or
+          // malformed content-length, both content-length and transfer-encoding: 502 UPE).
+          const framing = responseFraming(fields, status, this.#headRequest);
+          if (framing < 0) return void this.#protocolError(upstream);
+          this.#framing = framing;
+          if (framing === LENGTH) this.#remaining = Number(fields['content-length']);
+        }
         if (status >= 200 || status === 101) {
+          map = headerMapOf(fields);
           this.#status = status;
           this.#headLength = end + 4;
           break;
@@ -489,13 +477,8 @@ class UpgradeRelay implements TimedStream {
    */
   #answer(upstream: Duplex, map: HeaderMap, rest: Buffer): void {
     const sock = this.#sock;
-    // The body is relayed as the upstream framed it: its framing fields are the upstream's, whatever a filter did.
-    const te = map.get('transfer-encoding');
-    const cl = map.get('content-length');
-    const { framing, length } = framingOf(te, cl, this.#status, this.#headRequest);
+    // The body is relayed as the upstream framed it (read in its head, before any filter's edits).
     const head = this.#encoded(map);
-    this.#framing = framing;
-    this.#remaining = length;
     sock.on('error', () => upstream.destroy());
     upstream.on('error', () => sock.destroy());
     sock.on('data', this.#clientSent);

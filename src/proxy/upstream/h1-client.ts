@@ -95,11 +95,14 @@ function statusOf(line: string): number {
   return a * 100 + b * 10 + c;
 }
 
-/** Body framing of the response being read. */
-const NONE = 0;
-const LENGTH = 1;
-const CHUNKED = 2;
-const UNTIL_CLOSE = 3;
+/** Body framing of the response being read (responseFraming's answer). */
+export const NONE = 0;
+export const LENGTH = 1;
+export const CHUNKED = 2;
+export const UNTIL_CLOSE = 3;
+/** responseFraming's refusals: a content-length that is not one length; both content-length and transfer-encoding. */
+export const FRAMING_BAD_LENGTH = -1;
+export const FRAMING_BOTH = -2;
 
 // Patterns used per request or response, made once (a pattern literal in a function is a new RegExp each call).
 const WHITESPACE = /[\s]/;
@@ -238,6 +241,30 @@ export function parseResponseHead(text: string, out: OutgoingHeaders, line?: { t
   if (status < 0) return RESPONSE_HEAD_MALFORMED;
   const fields = parseHeadFields(text, eol, out);
   return fields === FIELDS_OK ? status : fields === FIELDS_TOO_MANY ? RESPONSE_HEAD_TOO_MANY : RESPONSE_HEAD_MALFORMED;
+}
+
+/**
+ * How a final response frames its body, from its head's fields as parseResponseHead gave them, its
+ * status and whether it answers a HEAD request: NONE, LENGTH (the length is
+ * `Number(headers['content-length'])`), CHUNKED or UNTIL_CLOSE; or a refusal, which is a protocol error
+ * (502 UPE), as Envoy's codec refuses the response: FRAMING_BAD_LENGTH, FRAMING_BOTH. A repeated, equal
+ * Content-Length is one (RFC 9110 §8.6), and goes on as one in `headers`: an HTTP/2 client's head may
+ * carry a single-value field only once. The HTTP/1.1 client's and a refused upgrade's one check.
+ */
+export function responseFraming(headers: OutgoingHeaders, status: number, headRequest: boolean): number {
+  const te = headers['transfer-encoding'];
+  let cl = headers['content-length'];
+  if (Array.isArray(cl) && cl.every((v) => v === cl?.[0])) headers['content-length'] = cl = cl[0] as string;
+  // Conflicting values, or not a length: refused whatever the status. Relayed on a 204, a 304 or a
+  // HEAD answer (which have no body to frame), they would fail the downstream client's parser instead.
+  if (cl !== undefined && (Array.isArray(cl) || !DIGITS.test(cl))) return FRAMING_BAD_LENGTH;
+  if (headRequest || status === 204 || status === 304) return NONE;
+  // Both framings at once: which one the server meant is unknowable, so the response is refused, as
+  // Envoy refuses it (passing both on would send the decoded body under the wrong length).
+  if (te !== undefined && cl !== undefined) return FRAMING_BOTH;
+  if (te !== undefined) return CHUNKED_LAST.test((Array.isArray(te) ? te.join(',') : te).toLowerCase()) ? CHUNKED : UNTIL_CLOSE;
+  if (cl !== undefined) return Number(cl) > 0 ? LENGTH : NONE;
+  return UNTIL_CLOSE;
 }
 
 /** One request on a connection, from the head written to the response's end. */
@@ -662,32 +689,14 @@ class H1Connection {
     const hint = headers['keep-alive'];
     this.#parkMs = typeof hint === 'string' ? parkMsOf(hint) : undefined;
     if (this.#parkMs !== undefined && this.#parkMs <= 0) this.#keepAlive = false;
-    const te = headers['transfer-encoding'];
-    let cl = headers['content-length'];
-    // A repeated, equal Content-Length is one (RFC 9110 §8.6), and goes on as one: an HTTP/2 client's
-    // head may carry a single-value field only once.
-    if (Array.isArray(cl) && cl.every((v) => v === cl?.[0])) headers['content-length'] = cl = cl[0] as string;
-    // Conflicting values, or not a length: refused whatever the status. Relayed on a 204, a 304 or a
-    // HEAD answer (which have no body to frame), they would fail the downstream client's parser instead.
-    if (cl !== undefined && (Array.isArray(cl) || !DIGITS.test(cl))) {
-      this.#protocolError('invalid response content-length');
+    const framing = responseFraming(headers, status, ex.head.method === 'HEAD');
+    if (framing < 0) {
+      this.#protocolError(framing === FRAMING_BOTH ? 'response with both content-length and transfer-encoding' : 'invalid response content-length');
       return null;
     }
-    // Both framings at once: which one the server meant is unknowable, so the response is refused, as
-    // Envoy refuses it (passing both on would send the decoded body under the wrong length).
-    if (te !== undefined && cl !== undefined && ex.head.method !== 'HEAD' && status !== 204 && status !== 304) {
-      this.#protocolError('response with both content-length and transfer-encoding');
-      return null;
-    }
-    if (ex.head.method === 'HEAD' || status === 204 || status === 304) this.#framing = NONE;
-    else if (te !== undefined) {
-      const codings = (Array.isArray(te) ? te.join(',') : te).toLowerCase();
-      this.#framing = CHUNKED_LAST.test(codings) ? CHUNKED : UNTIL_CLOSE;
-      this.#chunks.reset();
-    } else if (cl !== undefined) {
-      this.#remaining = Number(cl);
-      this.#framing = this.#remaining > 0 ? LENGTH : NONE;
-    } else this.#framing = UNTIL_CLOSE;
+    this.#framing = framing;
+    if (framing === CHUNKED) this.#chunks.reset();
+    else if (framing === LENGTH) this.#remaining = Number(headers['content-length']);
     if (this.#framing === UNTIL_CLOSE) this.#keepAlive = false;
     this.#inHead = false;
     ex.sink.onHead(status, headers);

@@ -477,7 +477,7 @@ function appendValue(prev: string | string[] | undefined, v: string): string | s
  * route with max_stream_duration (usingNewTimeouts: the connection manager wrote it, setTimeoutHeaders skips it).
  */
 function withGrpcTimeout(req: ForwardRequest, policy: RetryPolicy | null): UpstreamHead {
-  if (req.route?.grpcTimeoutHeaderMaxMs === undefined || req.route.maxStreamDurationMs !== undefined || req.head.headers['grpc-timeout'] === undefined && !String(req.head.headers['content-type'] ?? '').startsWith('application/grpc')) return req.head;
+  if (req.route?.maxGrpcTimeoutMs === undefined || req.route.usingNewTimeouts === true || req.head.headers['grpc-timeout'] === undefined && !String(req.head.headers['content-type'] ?? '').startsWith('application/grpc')) return req.head;
   const perTry = policy?.perTryTimeoutMs ?? 0;
   const expected = perTry > 0 && (req.timeoutMs === 0 || perTry < req.timeoutMs) ? perTry : req.timeoutMs;
   if (expected <= 0) return req.head;

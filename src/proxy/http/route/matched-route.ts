@@ -57,10 +57,29 @@ export class MatchedRoute implements RouteView {
   readonly timeoutMs: number = DEFAULT_ROUTE_TIMEOUT_MS;
   /** Stream idle timeout override in ms (undefined = the connection manager's). */
   readonly idleTimeoutMs: number | undefined;
+  /**
+   * The route has a max_stream_duration message, whatever it holds (Envoy's usingNewTimeouts,
+   * `route.route().has_max_stream_duration()`): no router timeout; the stream's max duration, which a
+   * `grpc-timeout` header may set, bounds the request instead.
+   */
+  readonly usingNewTimeouts: boolean = false;
+  /** max_stream_duration.max_stream_duration: replaces the HCM's max_stream_duration (0 = none). */
   readonly maxStreamDurationMs: number | undefined;
-  /** Cap on a `grpc-timeout` header (0 = no cap, undefined = the header is ignored). */
+  /**
+   * max_stream_duration.grpc_timeout_header_max: a `grpc-timeout` header sets the stream's max duration,
+   * capped by it (0 = no cap, undefined = the header is not read). Envoy's grpcTimeoutHeaderMax.
+   */
   readonly grpcTimeoutHeaderMaxMs: number | undefined;
+  /** max_stream_duration.grpc_timeout_header_offset (0 = none). */
   readonly grpcTimeoutHeaderOffsetMs: number = 0;
+  /**
+   * The deprecated max_grpc_timeout (Istio's outbound routes): on a route without max_stream_duration, a
+   * gRPC request's `grpc-timeout` is its router timeout, capped by it (0 = no cap, undefined = the route
+   * timeout applies). Envoy's maxGrpcTimeout, read only by the old timeouts.
+   */
+  readonly maxGrpcTimeoutMs: number | undefined;
+  /** The deprecated grpc_timeout_offset (0 = none), with max_grpc_timeout. */
+  readonly grpcTimeoutOffsetMs: number = 0;
   readonly retryPolicy: RetryPolicy | null = null;
   /** The virtual host's include_request_attempt_count. */
   readonly includeAttemptCount: boolean;
@@ -129,12 +148,18 @@ export class MatchedRoute implements RouteView {
       this.hostRewriteHeader = a.host_rewrite_header?.toLowerCase() ?? null;
       if (a.timeout !== undefined) this.timeoutMs = durationMs(a.timeout);
       if (a.idle_timeout !== undefined) this.idleTimeoutMs = durationMs(a.idle_timeout);
+      // Envoy keeps the two sets apart: max_stream_duration's fields serve the new timeouts (the connection
+      // manager's refreshDurationTimeout), max_grpc_timeout and grpc_timeout_offset the old ones (the
+      // router's finalTimeout). Which set applies is the presence of the message alone.
       const msd = a.max_stream_duration;
-      if (msd?.max_stream_duration !== undefined) this.maxStreamDurationMs = durationMs(msd.max_stream_duration);
-      const grpcMax = msd?.grpc_timeout_header_max ?? a.max_grpc_timeout;
-      if (grpcMax !== undefined) this.grpcTimeoutHeaderMaxMs = durationMs(grpcMax);
-      const grpcOffset = msd?.grpc_timeout_header_offset ?? a.grpc_timeout_offset;
-      if (grpcOffset !== undefined) this.grpcTimeoutHeaderOffsetMs = durationMs(grpcOffset);
+      if (msd !== undefined) {
+        this.usingNewTimeouts = true;
+        if (msd.max_stream_duration !== undefined) this.maxStreamDurationMs = durationMs(msd.max_stream_duration);
+        if (msd.grpc_timeout_header_max !== undefined) this.grpcTimeoutHeaderMaxMs = durationMs(msd.grpc_timeout_header_max);
+        if (msd.grpc_timeout_header_offset !== undefined) this.grpcTimeoutHeaderOffsetMs = durationMs(msd.grpc_timeout_header_offset);
+      }
+      if (a.max_grpc_timeout !== undefined) this.maxGrpcTimeoutMs = durationMs(a.max_grpc_timeout);
+      if (a.grpc_timeout_offset !== undefined) this.grpcTimeoutOffsetMs = durationMs(a.grpc_timeout_offset);
       this.retryPolicy = a.retry_policy ? new RetryPolicy(a.retry_policy, `${where}.retry_policy`) : vh.retryPolicy;
       this.mirrors = (a.request_mirror_policies ?? []).map((m, i) => new MirrorPolicy(m, `${where}.request_mirror_policies[${i}]`));
       if (a.hash_policy?.length) this.hashPolicy = new HashPolicy(a.hash_policy, `${where}.hash_policy`, vh.regex);
