@@ -119,8 +119,14 @@ export function policySelects(p: SelectablePolicy, t: AuthorizationTarget): bool
   return Object.entries(labels).every(([k, v]) => t.workloadLabels[k] === v);
 }
 
-/** Istio's name for the deny-all that stands in for a CUSTOM policy it cannot build. */
-export const BAD_CUSTOM_POLICY = 'default-deny-all-due-to-bad-CUSTOM-action';
+/**
+ * Istio's badCustomActionSuffix: CUSTOM policies whose provider cannot be served (unknown, or several on
+ * one workload) are enforced as DENY rules, each CUSTOM rule renamed with this suffix.
+ */
+export const BAD_CUSTOM_SUFFIX = '-deny-due-to-bad-CUSTOM-action';
+
+/** Istio's rbacPolicyMatchNever, which its builder gives a policy without rules. */
+const MATCH_NEVER: RbacPolicy = { permissions: [{ not_rule: { any: true } }], principals: [{ not_id: { any: true } }] };
 
 export function policyName(ns: string, name: string, i: number): string {
   return `ns[${ns}]-policy[${name}]-rule[${i}]`;
@@ -184,23 +190,35 @@ function build(policies: readonly AuthorizationPolicy[], t: AuthorizationTarget,
   }
   const out: NamedFilter[] = [];
   const name = forTcp ? 'envoy.filters.network.rbac' : 'envoy.filters.http.rbac';
+  // Istio's getBadCustomDenyRules (builder.go buildHTTP/buildTCP, 1.20-1.24): the CUSTOM policies' rules,
+  // built as for the marker (an HTTP-only value ignored on TCP, the rule kept), enforced as one DENY
+  // filter in the CUSTOM filters' place, each named `istio-ext-authz-ns[NS]-policy[NAME]-rule[i]` plus
+  // the suffix. What no CUSTOM rule matches still reaches DENY, ALLOW and the app (testdata
+  // http/custom-bad-out.yaml). Emitted on TCP chains too, whatever the provider's kind: Istio's buildTCP
+  // checks the provider before it skips an HTTP one.
   const failClosed = (): void => {
-    const bucket: Bucket = { enforced: { [BAD_CUSTOM_POLICY]: { permissions: [{ any: true }], principals: [{ any: true }] } }, shadow: null };
-    out.push({ name, typed_config: rbacConfig(bucket, 'DENY', '', forTcp)! });
+    const built: Bucket = { enforced: null, shadow: null };
+    const policies: Policies = {};
+    for (const p of customPolicies) {
+      addPolicy(built, false, p, forTcp, 'CUSTOM', t, 'istio-ext-authz-');
+      if ((p.spec.rules ?? []).length === 0) policies[`istio-ext-authz-${policyName(p.metadata.namespace, p.metadata.name, 0)}${BAD_CUSTOM_SUFFIX}`] = MATCH_NEVER;
+    }
+    for (const [key, rule] of Object.entries(built.enforced ?? {})) policies[key + BAD_CUSTOM_SUFFIX] = rule;
+    out.push({ name, typed_config: rbacConfig({ enforced: policies, shadow: null }, 'DENY', '', forTcp)! });
   };
   // CUSTOM first, as Istio's custom builder's filters precede the others; then AUDIT, DENY, ALLOW.
   const providerNames = [...new Set(customPolicies.map((p) => String(p.spec.provider?.name)))].sort();
   if (providerNames.length > 1) {
-    // Istio's buildHTTP/buildTCP: more than one provider on a workload (without its multi-provider feature
-    // flag) cannot be served safely, so it fails closed on both chains.
-    if (!forTcp) warnings.push(`only one CUSTOM provider per workload, found ${providerNames.length}: ${providerNames.join(', ')} (policies ${customPolicies.map((p) => `${p.metadata.namespace}/${p.metadata.name}`).join(', ')}); every request to the workload is denied`);
+    // Istio's buildHTTP/buildTCP: more than one provider on a workload (getExtAuthz: "only 1 provider can
+    // be used per workload") cannot be served, so what the CUSTOM rules match is denied on both chains.
+    if (!forTcp) warnings.push(`only one CUSTOM provider per workload, found ${providerNames.length}: ${providerNames.join(', ')} (policies ${customPolicies.map((p) => `${p.metadata.namespace}/${p.metadata.name}`).join(', ')}); requests and connections their rules match are denied`);
     failClosed();
   } else if (customPolicies.length > 0) {
     const providerName = providerNames[0]!;
     const found = t.extensionProviders?.find((e) => e.name === providerName && (e.envoyExtAuthzHttp || e.envoyExtAuthzGrpc));
     if (!found) {
-      // Fail closed as Istio does: a CUSTOM policy whose provider is unknown denies every request.
-      if (!forTcp) for (const p of customPolicies) warnings.push(`${p.metadata.namespace}/${p.metadata.name}: extension provider ${providerName} not found (or not envoyExtAuthzHttp/envoyExtAuthzGrpc); every request to the workload is denied`);
+      // As Istio: a CUSTOM policy whose provider is unknown denies what its rules match.
+      if (!forTcp) for (const p of customPolicies) warnings.push(`${p.metadata.namespace}/${p.metadata.name}: extension provider ${providerName} not found (or not envoyExtAuthzHttp/envoyExtAuthzGrpc); requests and connections its rules match are denied`);
       failClosed();
     } else if (!forTcp || found.envoyExtAuthzGrpc) {
       // As Istio: an HTTP provider does not apply to TCP.

@@ -194,7 +194,7 @@ test('AUDIT never denies and marks matching requests for the access log', () => 
   assert.equal(decideHttp([audit], { path: '/y' }).ctx.info.dynamicMetadata.get('envoy.common'), undefined);
 });
 
-test('CUSTOM: shadow marker RBAC then ext_authz; an unknown provider denies everything, as in Istio', () => {
+test('CUSTOM: shadow marker RBAC then ext_authz; an unknown provider denies what the CUSTOM rules match, as in Istio', () => {
   const custom = policy('ext', 'foo', { action: 'CUSTOM', provider: { name: 'opa' }, rules: [{ to: [{ operation: { paths: ['/secure/*'] } }] }] });
   const providers = [{ name: 'opa', envoyExtAuthzHttp: { service: 'opa.foo.svc.cluster.local', port: 8181, failOpen: false } }];
   const out = translateAuthorization([custom, policy('deny', 'foo', { action: 'DENY', rules: [{}] })], { ...TARGET, extensionProviders: providers });
@@ -202,13 +202,33 @@ test('CUSTOM: shadow marker RBAC then ext_authz; an unknown provider denies ever
   assert.equal(out.http[0]!.typed_config['shadow_rules_stat_prefix'], 'istio_ext_authz_');
   assert.ok('ns[foo]-policy[ext]-rule[0]' in ((out.http[0]!.typed_config['shadow_rules'] as { policies: object }).policies) === false);
   assert.ok('istio-ext-authz-ns[foo]-policy[ext]-rule[0]' in (out.http[0]!.typed_config['shadow_rules'] as { policies: object }).policies);
+  // Istio's getBadCustomDenyRules (testdata http/custom-bad-out.yaml): one enforced DENY filter in the
+  // CUSTOM place holding the CUSTOM rules, renamed with `-deny-due-to-bad-CUSTOM-action`; nothing else.
   const unknown = translateAuthorization([custom], TARGET);
   assert.equal(unknown.warnings.length, 1);
-  assert.equal(decideHttp([custom], { path: '/secure/x' }).status, 403);
-  const open = decideHttp([custom], { path: '/open' });
-  assert.equal(open.status, 403);
-  assert.equal(open.ctx.info.responseCodeDetails, 'rbac_access_denied_matched_policy[default-deny-all-due-to-bad-CUSTOM-action]');
+  assert.deepEqual(unknown.http.map((f) => f.name), ['envoy.filters.http.rbac']);
+  const markerRule = (out.http[0]!.typed_config['shadow_rules'] as { policies: Record<string, unknown> }).policies['istio-ext-authz-ns[foo]-policy[ext]-rule[0]'];
+  assert.deepEqual(unknown.http[0]!.typed_config['rules'], { action: 'DENY', policies: { 'istio-ext-authz-ns[foo]-policy[ext]-rule[0]-deny-due-to-bad-CUSTOM-action': markerRule } });
+  assert.equal(unknown.http[0]!.typed_config['shadow_rules'], undefined);
+  const secure = decideHttp([custom], { path: '/secure/x' });
+  assert.equal(secure.status, 403);
+  assert.equal(secure.ctx.info.responseCodeDetails, 'rbac_access_denied_matched_policy[istio-ext-authz-ns[foo]-policy[ext]-rule[0]-deny-due-to-bad-CUSTOM-action]');
+  assert.deepEqual(secure.ctx.info.dynamicMetadata.get('outrigger.rbac')?.['denied_by'], 'foo/ext rule 0 (CUSTOM, provider unusable)');
+  assert.equal(decideHttp([custom], { path: '/open' }).status, 200, 'a request no CUSTOM rule matches goes on');
+  // A CUSTOM policy without rules (refused at load) gets Istio's rbacPolicyMatchNever: it denies nothing.
+  const ruleless = policy('none', 'foo', { action: 'CUSTOM', provider: { name: 'opa' } });
+  assert.deepEqual(Object.keys((translateAuthorization([ruleless], TARGET).http[0]!.typed_config['rules'] as { policies: object }).policies), ['istio-ext-authz-ns[foo]-policy[none]-rule[0]-deny-due-to-bad-CUSTOM-action']);
+  assert.equal(decideHttp([ruleless], { path: '/open' }).status, 200);
+  assert.equal(decideTcp([ruleless]), true);
+  const allow = policy('allow', 'foo', { rules: [{ to: [{ operation: { paths: ['/allowed'] } }] }] });
+  assert.equal(decideHttp([custom, allow], { path: '/open' }).status, 403, 'and meets the ALLOW policies as usual');
+  assert.equal(decideHttp([custom, allow], { path: '/allowed' }).status, 200);
+  // On TCP the path is HTTP-only and ignored (the rule kept, as for the marker): every connection is denied.
+  assert.deepEqual(Object.keys(unknown.tcp[0]!.typed_config['rules'] as object), ['action', 'policies']);
   assert.equal(decideTcp([custom]), false);
+  const onPort = policy('ext', 'foo', { action: 'CUSTOM', provider: { name: 'opa' }, rules: [{ to: [{ operation: { ports: ['5432'] } }] }] });
+  assert.equal(decideTcp([onPort], { localPort: 5432 }), false);
+  assert.equal(decideTcp([onPort], { localPort: 8000 }), true, 'a connection no CUSTOM rule matches is not denied');
 });
 
 // Istio builds CUSTOM rules with RBAC_DENY "so that a HTTP rule is properly handled when generating for
@@ -267,8 +287,9 @@ test('CUSTOM dry run with another provider: the enforced provider still runs', (
   assert.equal(decideHttp([policy('dry', 'foo', { action: 'DENY', rules: [{}] }, { 'istio.io/dry-run': 'false' })], {}).status, 403);
 });
 
-// Istio's buildHTTP/buildTCP: more than one CUSTOM provider on a workload fails closed.
-test('two enforced CUSTOM providers on one workload: every request and connection is denied, with a warning', () => {
+// Istio's buildHTTP/buildTCP: more than one CUSTOM provider on a workload cannot be served; what the CUSTOM
+// rules match is denied (getBadCustomDenyRules, testdata http/custom-bad-out.yaml).
+test('two enforced CUSTOM providers on one workload: what their rules match is denied, with a warning', () => {
   const providers = [
     { name: 'a-authz', envoyExtAuthzGrpc: { service: 'a.foo.svc.cluster.local', port: 9000 } },
     { name: 'opa', envoyExtAuthzHttp: { service: 'opa.foo.svc.cluster.local', port: 8181 } },
@@ -280,9 +301,25 @@ test('two enforced CUSTOM providers on one workload: every request and connectio
   assert.equal(out.warnings.length, 1);
   assert.match(out.warnings[0]!, /a-authz, opa/);
   assert.equal(out.http.some((f) => f.name.endsWith('ext_authz')), false);
-  const r = decideHttp([a, b], { path: '/open' }, target);
-  assert.equal(r.status, 403);
-  assert.equal(r.ctx.info.responseCodeDetails, 'rbac_access_denied_matched_policy[default-deny-all-due-to-bad-CUSTOM-action]');
+  assert.deepEqual(out.http.map((f) => f.name), ['envoy.filters.http.rbac']);
+  assert.deepEqual(Object.keys((out.http[0]!.typed_config['rules'] as { policies: object }).policies), [
+    'istio-ext-authz-ns[foo]-policy[a]-rule[0]-deny-due-to-bad-CUSTOM-action',
+    'istio-ext-authz-ns[foo]-policy[b]-rule[0]-deny-due-to-bad-CUSTOM-action',
+  ]);
+  assert.equal(decideHttp([a, b], { path: '/open' }, target).status, 200, 'a path no CUSTOM rule names goes on');
+  for (const path of ['/metrics', '/admin/x']) {
+    const r = decideHttp([a, b], { path }, target);
+    assert.equal(r.status, 403, path);
+    assert.match(r.ctx.info.responseCodeDetails ?? '', /^rbac_access_denied_matched_policy\[istio-ext-authz-ns\[foo\]-policy\[[ab]\]-rule\[0\]-deny-due-to-bad-CUSTOM-action\]$/);
+  }
+  // In the CUSTOM place: before DENY and ALLOW.
+  const deny = policy('deny', 'foo', { action: 'DENY', rules: [{ to: [{ operation: { paths: ['/metrics'] } }] }] });
+  const withDeny = translateAuthorization([a, b, deny], target).http;
+  assert.deepEqual(withDeny.map((f) => Object.keys((f.typed_config['rules'] as { policies: object }).policies)[0]), [
+    'istio-ext-authz-ns[foo]-policy[a]-rule[0]-deny-due-to-bad-CUSTOM-action',
+    'ns[foo]-policy[deny]-rule[0]',
+  ]);
+  // On TCP the HTTP-only paths are ignored, the rules kept: every connection is denied, as in Istio.
   assert.equal(decideTcp([a, b], {}, target), false);
 });
 

@@ -41,6 +41,13 @@ const ROWS: Row[] = [
   { name: 'notServiceAccounts', rule: from({ notServiceAccounts: ['foo/sleep'] }), match: [{ connection: mtls(OTHER) }], miss: [{ connection: mtls(SLEEP) }] },
   { name: 'ipBlocks', rule: from({ ipBlocks: ['10.0.0.0/24'] }), match: [{}], miss: [{ connection: { remoteAddress: '10.0.1.9' } }] },
   { name: 'ipBlocks single ip, v4-mapped peer', rule: from({ ipBlocks: ['10.0.0.9'] }), match: [{ connection: { remoteAddress: '::ffff:10.0.0.9' } }], miss: [{ connection: { remoteAddress: '10.0.0.8' } }] },
+  // Envoy's CidrRange::isInRange: a range matches only addresses of its own family, and a dual-stack
+  // socket's `::ffff:a.b.c.d` peer is IPv4 (Envoy's addressFromSockAddr). A `/0` range is emitted with
+  // `prefix_len: {value: 0}`, as Istio does.
+  { name: 'ipBlocks ::/0 (IPv6 callers only)', rule: from({ ipBlocks: ['::/0'] }), match: [{ connection: { remoteAddress: '2001:db8::1' } }], miss: [{}, { connection: { remoteAddress: '::ffff:10.0.0.9' } }] },
+  { name: 'ipBlocks ::ffff:10.0.0.0/104 (an IPv6 range)', rule: from({ ipBlocks: ['::ffff:10.0.0.0/104'] }), match: [], miss: [{}, { connection: { remoteAddress: '::ffff:10.0.0.9' } }] },
+  { name: 'ipBlocks 0.0.0.0/0 (IPv4 callers only)', rule: from({ ipBlocks: ['0.0.0.0/0'] }), match: [{}, { connection: { remoteAddress: '::ffff:10.0.0.9' } }], miss: [{ connection: { remoteAddress: '2001:db8::1' } }] },
+  { name: 'remoteIpBlocks ::/0', rule: from({ remoteIpBlocks: ['::/0'] }), match: [{ connection: { remoteAddress: 'fd00::9' } }], miss: [{}, { metadata: { 'outrigger.remote_ip': { address: '203.0.113.7' } } }] },
   { name: 'notIpBlocks', rule: from({ notIpBlocks: ['10.0.0.0/24'] }), match: [{ connection: { remoteAddress: '192.168.0.1' } }], miss: [{}] },
   {
     name: 'remoteIpBlocks (trusted XFF result, never the raw header)',

@@ -1,4 +1,5 @@
-// A CIDR range (Envoy CidrRange) compiled into node's BlockList; IPv4-mapped IPv6 peers count as IPv4.
+// A CIDR range (Envoy CidrRange) compiled into node's BlockList; IPv4-mapped IPv6 peers count as IPv4,
+// and a range matches only addresses of its own family, as Envoy's CidrRange::isInRange.
 import { BlockList, isIP } from 'node:net';
 import { type CidrRange, RbacConfigError } from './rbac-types.ts';
 
@@ -20,7 +21,10 @@ export function unmapIp(ip: string): string {
 export function compileCidr(range: CidrRange | null | undefined, path: string): CidrPredicate {
   const address = range?.address_prefix;
   if (!address || isIP(address) === 0) throw new RbacConfigError(`${path}.address_prefix: not an IP address`);
-  const family = isIP(address) === 4 ? 'ipv4' : 'ipv6';
+  // The family of the range as written: `::ffff:10.0.0.0/104` and `::/0` are IPv6 ranges (Envoy parses
+  // them into an Ipv6Instance), whatever node's BlockList would make of them.
+  const kind = isIP(address);
+  const family = kind === 4 ? 'ipv4' : 'ipv6';
   const raw = range?.prefix_len;
   const len = typeof raw === 'object' && raw !== null ? Number(raw.value ?? 0) : Number(raw ?? 0);
   const max = family === 'ipv4' ? 32 : 128;
@@ -31,10 +35,12 @@ export function compileCidr(range: CidrRange | null | undefined, path: string): 
   return {
     prefixLen: len,
     apply(ip: string): boolean {
+      // Envoy reports a dual-stack socket's IPv4 peer (`::ffff:a.b.c.d`) as IPv4 (addressFromSockAddr,
+      // v6only false), then CidrRange::isInRange refuses an address of the other family. BlockList alone
+      // would match `::/0` and `::ffff:10.0.0.0/104` against IPv4 addresses.
       const bare = unmapIp(ip);
-      const kind = isIP(bare);
-      if (kind === 0) return false;
-      return list.check(bare, kind === 4 ? 'ipv4' : 'ipv6');
+      if (isIP(bare) !== kind) return false;
+      return list.check(bare, family);
     },
     toString: () => text,
   };

@@ -11,14 +11,16 @@ export interface DenialReceipt {
   readonly text: string;
 }
 
-const ISTIO_NAME = /^(?:istio-ext-authz-)?ns\[([^\]]*)\]-policy\[([^\]]*)\]-rule\[(\d+)\]$/;
+// A CUSTOM rule enforced as DENY because its provider cannot be used carries Istio's suffix.
+const ISTIO_NAME = /^(?:istio-ext-authz-)?ns\[([^\]]*)\]-policy\[([^\]]*)\]-rule\[(\d+)\](-deny-due-to-bad-CUSTOM-action)?$/;
 
 export function denialReceipt(policy: string | undefined, action: 'ALLOW' | 'DENY'): DenialReceipt {
   if (policy === undefined) {
     return { policy: 'none', text: action === 'ALLOW' ? 'no ALLOW policy matched' : 'denied' };
   }
   const m = ISTIO_NAME.exec(policy);
-  return { policy, text: m ? `${m[1]}/${m[2]} rule ${m[3]}` : policy };
+  if (!m) return { policy, text: policy };
+  return { policy, text: `${m[1]}/${m[2]} rule ${m[3]}${m[4] ? ' (CUSTOM, provider unusable)' : ''}` };
 }
 
 /** Envoy's response code details for an RBAC denial. */

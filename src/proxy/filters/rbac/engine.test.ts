@@ -62,6 +62,28 @@ test('principal kinds', () => {
   for (const [princ, i, want] of cases) assert.equal(engine([{ any: true }], [princ]).evaluate(i).allowed, want, JSON.stringify(princ));
 });
 
+// Envoy's CidrRange::isInRange returns false when the range and the address differ in family, and Envoy
+// reports a dual-stack socket's IPv4 peer (`::ffff:a.b.c.d`) as IPv4. Node's BlockList alone matches an
+// IPv6 range such as `::/0` or `::ffff:10.0.0.0/104` against IPv4 addresses.
+test('CIDR ranges match only addresses of their own family; a v4-mapped peer is IPv4', () => {
+  const range = (address_prefix: string, value: number) => ({ address_prefix, prefix_len: { value } });
+  const cases: [Principal, RbacInput, boolean][] = [
+    [{ direct_remote_ip: range('::', 0) }, input({ directRemoteIp: '2001:db8::1' }), true],
+    [{ direct_remote_ip: range('::', 0) }, input({ directRemoteIp: '10.0.0.9' }), false],
+    [{ direct_remote_ip: range('::', 0) }, input({ directRemoteIp: '::ffff:10.0.0.9' }), false],
+    [{ direct_remote_ip: range('::ffff:10.0.0.0', 104) }, input({ directRemoteIp: '10.0.0.9' }), false],
+    [{ direct_remote_ip: range('::ffff:10.0.0.0', 104) }, input({ directRemoteIp: '::ffff:10.0.0.9' }), false],
+    [{ direct_remote_ip: range('0.0.0.0', 0) }, input({ directRemoteIp: '::ffff:10.0.0.9' }), true],
+    [{ direct_remote_ip: range('0.0.0.0', 0) }, input({ directRemoteIp: '2001:db8::1' }), false],
+    [{ direct_remote_ip: range('10.0.0.0', 8) }, input({ directRemoteIp: '::ffff:10.0.0.9' }), true],
+    [{ remote_ip: range('::', 0) }, input({ remoteIp: '192.168.3.4' }), false],
+    [{ source_ip: range('::', 0) }, input({ directRemoteIp: '10.0.0.9' }), false],
+  ];
+  for (const [princ, i, want] of cases) assert.equal(engine([{ any: true }], [princ]).evaluate(i).allowed, want, `${JSON.stringify(princ)} ${i.directRemoteIp} ${i.remoteIp}`);
+  assert.equal(engine([{ destination_ip: range('::', 0) }]).evaluate(input({ destinationIp: '10.0.0.1' })).allowed, false);
+  assert.equal(engine([{ destination_ip: range('::', 0) }]).evaluate(input({ destinationIp: 'fd00::1' })).allowed, true);
+});
+
 test('toString reads like the config', () => {
   const e = new RbacEngine({
     action: 'DENY',
