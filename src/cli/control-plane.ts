@@ -65,9 +65,10 @@ export function define(program: Command): void {
       let maxReceiveMessageBytes: number | undefined;
       try {
         tlsAddress = xdsTlsBindAddress(flags);
-        // The flag, else Istio's environment variable; either one wrong is refused here, naming it.
-        const { maxReceiveMessageBytesFromEnv, parseMaxReceiveMessageBytes } = await import('../controlplane/call-limits.ts');
-        maxReceiveMessageBytes = flags.maxRecvMsgSize !== undefined ? parseMaxReceiveMessageBytes(flags.maxRecvMsgSize, '--max-recv-msg-size') : maxReceiveMessageBytesFromEnv();
+        // The flag wrong is refused here, naming it. Without it, the control plane reads Istio's
+        // environment variable, and of a value that is not a limit says so and keeps 4 MiB, as istiod does.
+        const { parseMaxReceiveMessageBytes } = await import('../controlplane/call-limits.ts');
+        if (flags.maxRecvMsgSize !== undefined) maxReceiveMessageBytes = parseMaxReceiveMessageBytes(flags.maxRecvMsgSize, '--max-recv-msg-size');
         // Before anything is made (a CA included): a path or address the flags got wrong, named with its flag.
         const { requireDirectoryIfPresent, requireExistingPaths } = await import('./path-args.ts');
         requireExistingPaths(flags.filename, '-f');

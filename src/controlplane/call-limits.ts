@@ -29,16 +29,24 @@ export class MessageLimitError extends Error {
   readonly code = 'MESSAGE_LIMIT';
 }
 
-/** Bytes, as grpc-js takes them: 1 KiB at least (a CSR needs 2 KB), at most 2^31 - 1. */
+/**
+ * Bytes, as grpc-js takes them: 1 KiB at least (a CSR needs 2 KB), at most 2^31 - 1. Written as Go's
+ * strconv.Atoi reads it, as istiod reads ISTIO_GPRC_MAXRECVMSGSIZE: decimal digits with an optional sign
+ * ("+4194304" is 4 MiB), no spaces.
+ */
 export function parseMaxReceiveMessageBytes(text: string, source: string): number {
-  const n = /^[0-9]+$/.test(text.trim()) ? Number(text.trim()) : Number.NaN;
+  const n = /^[+-]?[0-9]+$/.test(text) ? Number(text) : Number.NaN;
   if (!Number.isSafeInteger(n) || n < 1024 || n > 0x7fffffff) {
     throw new MessageLimitError(`${source}: "${text}" is not a message size limit: a whole number of bytes from 1024 to 2147483647 (istiod's default is ${MAX_RECEIVE_MESSAGE_BYTES}, 4 MiB)`);
   }
   return n;
 }
 
-/** The limit ISTIO_GPRC_MAXRECVMSGSIZE sets in `env`, or undefined when it is unset or empty. */
+/**
+ * The limit ISTIO_GPRC_MAXRECVMSGSIZE sets in `env`, or undefined when it is unset or empty. Throws
+ * MessageLimitError for a value that is not a limit; the control plane then says so and uses the
+ * default, as istiod's env.Register does (it logs the value and keeps 4 MiB): only the flag is refused.
+ */
 export function maxReceiveMessageBytesFromEnv(env: NodeJS.ProcessEnv = process.env): number | undefined {
   const text = env[MAX_RECEIVE_MESSAGE_ENV];
   return text === undefined || text.trim() === '' ? undefined : parseMaxReceiveMessageBytes(text, MAX_RECEIVE_MESSAGE_ENV);

@@ -155,3 +155,35 @@ spec:
   assert.equal(mayReceiveSecret(r, ingress, 'kubernetes://plain-cert'), true);
   assert.equal(mayReceiveSecret(r, ingress, 'kubernetes://other-cert'), false);
 });
+
+test("a DestinationRule's credentialName written with its scheme is read under the name its clusters ask for, not kubernetes://kubernetes://NAME", () => {
+  const snap = buildSnapshot(
+    loadText(`apiVersion: apps/v1
+kind: Deployment
+metadata: {name: api, namespace: shop}
+spec:
+  selector: {matchLabels: {app: api}}
+  template:
+    metadata: {labels: {app: api}}
+    spec: {serviceAccountName: api, containers: [{name: api, image: api}]}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: partner, namespace: shop}
+spec:
+  host: partner.example.com
+  trafficPolicy:
+    tls: {mode: MUTUAL, credentialName: "kubernetes://client-cred"}
+    portLevelSettings: [{port: {number: 8443}, tls: {mode: MUTUAL, credentialName: "kubernetes-gateway://bank/bank-cred"}}]
+`).resources,
+    [],
+    '3',
+  );
+  const api = { namespace: 'shop', serviceAccount: 'api' };
+  const r = credentialReaders(snap);
+  assert.deepEqual([...(r.get('shop/api') ?? [])], ['kubernetes://client-cred']);
+  assert.equal(mayReceiveSecret(r, api, 'kubernetes://client-cred'), true);
+  // Another namespace's Secret is verified only from a Gateway of the workload's namespace (and a
+  // ReferenceGrant): a DestinationRule naming it grants nothing, as Istio's SDS refuses it unverified.
+  assert.equal(mayReceiveSecret(r, api, 'kubernetes-gateway://bank/bank-cred'), false);
+});

@@ -47,7 +47,7 @@ export function credentialReaders(snapshot: MeshSnapshot): CredentialReaders {
   for (const w of workloads) {
     const names = new Set<string>();
     for (const g of snapshot.gateways) if (gatewaySelectsPod(g, w)) for (const n of gatewayCredentials(g)) if (verified(snapshot, g, w.namespace, n)) names.add(n);
-    for (const dr of snapshot.destinationRules) if (appliesTo(dr, w)) for (const n of ruleCredentials(dr)) names.add(`${KUBERNETES_CREDENTIAL_PREFIX}${n}`);
+    for (const dr of snapshot.destinationRules) if (appliesTo(dr, w)) for (const n of ruleCredentials(dr)) names.add(n);
     if (names.size === 0) continue;
     const key = `${w.namespace}/${w.serviceAccount}`;
     const set = out.get(key) ?? new Set();
@@ -93,12 +93,23 @@ function gatewayCredentials(g: Gateway): string[] {
   return g.spec.servers.flatMap((s) => (s.tls?.credentialName ? [credentialResourceName(s.tls.credentialName)] : []));
 }
 
+/**
+ * The SDS names of a DestinationRule's credentials, as its clusters ask for them (client-tls.ts,
+ * credentialResourceName: `kubernetes://NAME` whether or not the rule wrote the scheme). Only those of the
+ * workload's own namespace: a `kubernetes-gateway://NS/NAME` is verified only from a Gateway of the
+ * workload's namespace (Istio's VerifiedCertificateReferences come from its merged gateways alone), so a
+ * DestinationRule naming one grants nothing, as Istio's SDS refuses it to the proxy.
+ */
 function ruleCredentials(dr: DestinationRule): string[] {
   const out: string[] = [];
+  const push = (credentialName: string) => {
+    const name = credentialResourceName(credentialName);
+    if (name.startsWith(KUBERNETES_CREDENTIAL_PREFIX)) out.push(name);
+  };
   const add = (p: TrafficPolicy | undefined) => {
     if (!p) return;
-    if (p.tls?.credentialName) out.push(p.tls.credentialName);
-    for (const l of p.portLevelSettings ?? []) if (l.tls?.credentialName) out.push(l.tls.credentialName);
+    if (p.tls?.credentialName) push(p.tls.credentialName);
+    for (const l of p.portLevelSettings ?? []) if (l.tls?.credentialName) push(l.tls.credentialName);
   };
   add(dr.spec.trafficPolicy);
   for (const s of dr.spec.subsets ?? []) add(s.trafficPolicy);

@@ -7,7 +7,7 @@
 //
 // Private directories (the state directory, its tokens and logs) are checked by `makePrivateDir`.
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants, fchmodSync, fstatSync, fsyncSync, lstatSync, mkdirSync, openSync, readlinkSync, renameSync, rmSync, type Stats, writeSync } from 'node:fs';
+import { closeSync, constants, fchmodSync, fstatSync, fsyncSync, lstatSync, mkdirSync, openSync, readFileSync, readlinkSync, renameSync, rmSync, type Stats, writeSync } from 'node:fs';
 import path from 'node:path';
 
 export interface WriteOptions {
@@ -63,27 +63,32 @@ export class PrivateDirError extends Error {
 /**
  * Makes `dir` (and its parents) if absent, mode 0700, and checks the directory that is there, since
  * `mkdir` leaves an existing one as it is: refused if it is a symlink (it could point anywhere), owned
- * by another user, or writable by group or others (someone else could have put files or symlinks in
- * it, or could swap them later). Otherwise one of ours with a looser mode (0755 from an older run) is
- * made 0700. Its ancestors are checked first, as OpenSSH's safe_path checks them (see `checkAncestors`):
- * one another user could rename the directory out of, or a symlink of theirs on the way, would let them
- * swap it after the check. On Windows, which has no such owner and mode, it is only made.
+ * by another user, or writable by others or by a group that is not this user's own (someone else could
+ * have put files or symlinks in it, or could swap them later; see `groupCheck`). Otherwise one of ours
+ * with a looser mode (0755 from an older run, 0775 under umask 002) is made 0700. Its ancestors are
+ * checked first, as OpenSSH's safe_path checks them (see `makeAncestors`), and a missing one is made
+ * there and then, one at a time, and checked as it is found: one another user could rename the directory
+ * out of, or a symlink of theirs on the way, would let them swap it after the check. On Windows, which
+ * has no such owner and mode, it is only made.
  */
 export function makePrivateDir(dir: string): void {
   // Resolved: with a trailing slash the kernel would follow a symlink even under O_NOFOLLOW.
   const resolved = path.resolve(dir);
-  if (process.platform !== 'win32') checkAncestors(dir, path.dirname(resolved));
+  const uid = process.getuid?.();
+  if (process.platform === 'win32' || uid === undefined) {
+    mkdirSync(resolved, { recursive: true, mode: 0o700 });
+    return;
+  }
+  const trust = trustOf(uid);
+  makeAncestors(dir, path.dirname(resolved), trust);
   const symlink = () => new PrivateDirError(dir, `${dir} is a symlink; it must be a directory of its own, private to this user: remove the link (or give --dir another directory)`);
   try {
-    mkdirSync(resolved, { recursive: true, mode: 0o700 });
+    // Not recursive: its parents were made, and checked, above.
+    mkdirSync(resolved, { mode: 0o700 });
   } catch (err) {
-    // A dangling symlink (ENOENT) or a file by that name (EEXIST): said as such below.
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code !== 'EEXIST' && code !== 'ENOENT') throw err;
-    if (lstatOrUndefined(resolved)?.isSymbolicLink()) throw symlink();
-    if (code === 'ENOENT') throw err;
+    // A symlink (a dangling one included) or a file by that name (EEXIST): said as such below.
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
   }
-  if (process.platform === 'win32') return;
   // Opened without following a symlink, then checked and tightened through the descriptor: nothing
   // swapped in between.
   let fd: number;
@@ -97,41 +102,120 @@ export function makePrivateDir(dir: string): void {
   }
   try {
     const st = fstatSync(fd);
-    const uid = process.getuid?.();
-    if (uid !== undefined && st.uid !== uid) {
+    if (st.uid !== uid) {
       throw new PrivateDirError(dir, `${dir} belongs to uid ${st.uid}, not to this user (uid ${uid}): that user could replace what is written in it; remove it, or \`chown -R ${uid} ${dir}\` (or give --dir another directory)`);
     }
-    if ((st.mode & 0o022) !== 0) {
+    const group = st.mode & 0o020 ? trust.groupCheck(st.gid) : undefined;
+    if ((st.mode & 0o002) !== 0 || group !== undefined) {
       const who = (st.mode & 0o022) === 0o022 ? 'its group and others' : st.mode & 0o020 ? 'its group' : 'others';
-      throw new PrivateDirError(dir, `${dir} is writable by ${who} (mode ${(st.mode & 0o777).toString(8).padStart(4, '0')}): someone else may have put files or symlinks in it; remove it so it is made afresh, mode 0700 (or \`chmod 700 ${dir}\` once you have checked what is in it)`);
+      throw new PrivateDirError(
+        dir,
+        `${dir} is writable by ${who} (mode ${(st.mode & 0o777).toString(8).padStart(4, '0')})${group === undefined ? '' : `, and ${group}`}: someone else may have put files or symlinks in it; remove it so it is made afresh, mode 0700 (or \`chmod 700 ${dir}\` once you have checked what is in it)`,
+      );
     }
+    // Ours, and writable by no one else (group-writable only by this user's own group): tightened.
     if ((st.mode & 0o077) !== 0) fchmodSync(fd, 0o700);
   } finally {
     closeSync(fd);
   }
 }
 
+interface Trust {
+  uid: number;
+  /** Root, this user, and when root was run by `sudo`, the user who ran it (SUDO_UID). */
+  owner(uid: number): boolean;
+  /** Undefined when a directory of group `gid` may be writable by that group; otherwise why not. */
+  groupCheck(gid: number): string | undefined;
+}
+
+/**
+ * Whom the checks trust. OpenSSH's safe_path trusts root and the user it acts for; so root run by
+ * `sudo` (netns mode) also trusts the user who ran it (SUDO_UID), whose project directory holds
+ * `.outrigger/`. That is a trade-off, not a boundary: that user can rename root's state directory
+ * away and put their own in its place (docs/local-mode.md).
+ *
+ * A directory writable by its group is trusted as Debian's OpenSSH does (its user-group-modes patch,
+ * for umask 002 with user private groups, the default of Fedora/RHEL and of Ubuntu's pam_umask): when
+ * the group is the user's own, with no one else in it. Here: the group is this process's primary group
+ * (or, under `sudo`, SUDO_GID, the primary group of the SUDO_UID user), and the local account files
+ * name no untrusted user in it, neither as a member (/etc/group) nor as its primary group
+ * (/etc/passwd). A group that only a directory service (LDAP, sssd) knows is judged on the first part
+ * alone: a user's primary group shared with others under umask 002 is what those distributions set
+ * umask 002 only for a user-private group to avoid. A supplementary group is never trusted.
+ */
+function trustOf(uid: number): Trust {
+  const sudo = uid === 0 && /^[0-9]+$/.test(process.env['SUDO_UID'] ?? '');
+  const sudoUid = sudo ? Number(process.env['SUDO_UID']) : undefined;
+  const sudoGid = sudo && /^[0-9]+$/.test(process.env['SUDO_GID'] ?? '') ? Number(process.env['SUDO_GID']) : undefined;
+  const owner = (owner: number) => owner === 0 || owner === uid || owner === sudoUid;
+  const own = new Set([process.getgid?.(), sudoGid].filter((g) => g !== undefined));
+  const checked = new Map<number, string | undefined>();
+  return {
+    uid,
+    owner,
+    groupCheck(gid) {
+      if (!own.has(gid)) return `gid ${gid} is not this user's own group (${[...own].join(' or ')})`;
+      if (!checked.has(gid)) {
+        const other = untrustedMember(gid, owner);
+        checked.set(gid, other === undefined ? undefined : `its group (gid ${gid}) is not this user's alone: user ${other} is in it too`);
+      }
+      return checked.get(gid);
+    },
+  };
+}
+
+/** A user the local account files put in group `gid` (as a member, or as their primary group) who is not trusted. */
+function untrustedMember(gid: number, trusted: (uid: number) => boolean): string | undefined {
+  const records = (file: string) => {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      return [];
+    }
+    // NIS compat lines (+, -) and comments are not accounts of their own.
+    return text.split('\n').filter((l) => l !== '' && !/^[#+-]/.test(l)).map((l) => l.split(':'));
+  };
+  const number = (s: string | undefined) => (s !== undefined && /^[0-9]+$/.test(s) ? Number(s) : undefined);
+  const uidOf = new Map<string, number>();
+  for (const [name, , u, g] of records('/etc/passwd')) {
+    const id = number(u);
+    if (name === undefined || id === undefined) continue;
+    if (!uidOf.has(name)) uidOf.set(name, id);
+    if (number(g) === gid && !trusted(id)) return name;
+  }
+  for (const [, , g, members] of records('/etc/group')) {
+    if (number(g) !== gid) continue;
+    for (const m of (members ?? '').split(',').map((s) => s.trim())) {
+      if (m === '') continue;
+      const id = uidOf.get(m);
+      if (id === undefined || !trusted(id)) return m;
+    }
+  }
+  return undefined;
+}
+
 /**
  * Walks `parent` from `/` down, following symlinks by hand (as realpath would), and refuses, naming it,
- * any directory on the way that is not owned by root or this user, or that is writable by its group or
- * others without the sticky bit (a sticky one, as /tmp, lets others create entries but not rename or
- * remove ours), and any symlink on the way owned by another user (its owner could point it elsewhere).
- * OpenSSH's safe_path walks the same way (without the sticky allowance), trusting root and the user
- * it acts for; so root run by `sudo` (netns mode) also trusts the user who ran it (SUDO_UID), whose
- * project directory holds `.outrigger/`: that user could act as root anyway. A part that does not
- * exist yet ends the walk: `mkdir` makes it, ours and 0700, inside a directory that passed.
+ * any directory on the way that is not owned by a trusted user (`trustOf`), or that is writable by others
+ * or by a group not this user's own without the sticky bit (a sticky one, as /tmp, lets others create
+ * entries but not rename or remove ours), and any symlink on the way owned by another user (its owner
+ * could point it elsewhere). OpenSSH's safe_path walks the same way (without the sticky allowance). A
+ * part that does not exist yet is made there, not recursive and mode 0700, inside a directory that
+ * passed, and then checked like the others: if someone else made it first (or anything in between),
+ * that is what is checked, and refused if it is theirs.
  */
-function checkAncestors(dir: string, parent: string): void {
-  const uid = process.getuid?.();
-  if (uid === undefined) return;
-  const sudoUid = uid === 0 && /^[0-9]+$/.test(process.env['SUDO_UID'] ?? '') ? Number(process.env['SUDO_UID']) : undefined;
-  const trusted = (owner: number) => owner === 0 || owner === uid || owner === sudoUid;
+function makeAncestors(dir: string, parent: string, trust: Trust): void {
+  const { uid } = trust;
   const refuse = (at: string, why: string) =>
     new PrivateDirError(dir, `${dir} cannot be kept private: ${at} ${why}, so that user could swap what is written under it; give --dir a directory whose every parent is root's or yours and not writable by others (or fix ${at})`);
   const checkDir = (at: string, st: Stats) => {
-    if (!trusted(st.uid)) throw refuse(at, `belongs to uid ${st.uid}, neither root nor this user (uid ${uid})`);
-    if ((st.mode & 0o022) !== 0 && (st.mode & 0o1000) === 0) {
-      throw refuse(at, `is writable by ${(st.mode & 0o022) === 0o022 ? 'its group and others' : st.mode & 0o020 ? 'its group' : 'others'} (mode ${(st.mode & 0o7777).toString(8).padStart(4, '0')}) and not sticky`);
+    if (!trust.owner(st.uid)) throw refuse(at, `belongs to uid ${st.uid}, neither root nor this user (uid ${uid})`);
+    if ((st.mode & 0o1000) !== 0) return;
+    const group = st.mode & 0o020 ? trust.groupCheck(st.gid) : undefined;
+    if ((st.mode & 0o002) !== 0 || group !== undefined) {
+      const who = (st.mode & 0o022) === 0o022 ? 'its group and others' : st.mode & 0o020 ? 'its group' : 'others';
+      throw refuse(at, `is writable by ${who} (mode ${(st.mode & 0o7777).toString(8).padStart(4, '0')}) and not sticky${group === undefined ? '' : `, and ${group}`}`);
     }
   };
   let current = '/';
@@ -145,17 +229,25 @@ function checkAncestors(dir: string, parent: string): void {
       continue;
     }
     const next = path.join(current, part);
-    const st = lstatOrUndefined(next);
-    if (st === undefined) return;
+    let st = lstatOrUndefined(next);
+    if (st === undefined) {
+      try {
+        mkdirSync(next, { mode: 0o700 });
+      } catch (err) {
+        // Someone else's, made since the lstat: checked below as it is.
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      }
+      st = lstatSync(next);
+    }
     if (st.isSymbolicLink()) {
-      if (!trusted(st.uid)) throw refuse(next, `is a symlink of uid ${st.uid}, neither root nor this user (uid ${uid})`);
+      if (!trust.owner(st.uid)) throw refuse(next, `is a symlink of uid ${st.uid}, neither root nor this user (uid ${uid})`);
       if (++links > 40) throw refuse(next, 'starts a chain of more than 40 symlinks');
       const target = readlinkSync(next);
       if (target.startsWith('/')) current = '/';
       parts = [...target.split('/').filter((p) => p !== '' && p !== '.'), ...parts];
       continue;
     }
-    if (!st.isDirectory()) return; // mkdir says ENOTDIR/EEXIST for it below
+    if (!st.isDirectory()) throw new PrivateDirError(dir, `${dir} cannot be made: ${next} is not a directory (give --dir another directory)`);
     checkDir(next, st);
     current = next;
   }

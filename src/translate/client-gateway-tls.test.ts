@@ -63,6 +63,18 @@ test('MUTUAL with credentialName: kubernetes://NAME and NAME-cacert', () => {
   assert.match(json, /"sni":"podinfo.podinfo.svc.cluster.local"/);
 });
 
+test('MUTUAL with credentialName written with its scheme: named once, as Istio\'s ToResourceName names it', () => {
+  for (const [credentialName, key, ca] of [
+    ['kubernetes://client-creds', 'kubernetes://client-creds', 'kubernetes://client-creds-cacert'],
+    ['kubernetes-gateway://podinfo/client-creds', 'kubernetes-gateway://podinfo/client-creds', 'kubernetes-gateway://podinfo/client-creds-cacert'],
+  ] as const) {
+    const ctx = transport({ mode: 'MUTUAL', credentialName }).transport_socket!.typed_config;
+    const common = (canonicalize(TypeUrl.UpstreamTlsContext, ctx) as unknown as { common_tls_context: { tls_certificate_sds_secret_configs: { name: string }[]; combined_validation_context: { validation_context_sds_secret_config: { name: string } } } }).common_tls_context;
+    assert.deepEqual(common.tls_certificate_sds_secret_configs.map((c) => c.name), [key], credentialName);
+    assert.equal(common.combined_validation_context.validation_context_sds_secret_config.name, ca, credentialName);
+  }
+});
+
 test('no TLS setting: auto mTLS matches tlsMode=istio, plaintext otherwise', () => {
   const t = transport(undefined);
   assert.deepEqual(t.transport_socket_matches?.map((m) => m.name), ['tlsMode-istio', 'tlsMode-disabled']);

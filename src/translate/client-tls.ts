@@ -1,6 +1,7 @@
 // The upstream transport socket of a cluster from a DestinationRule `tls` setting (DISABLE, SIMPLE,
 // MUTUAL, ISTIO_MUTUAL) or, without one, Istio's auto mTLS (`transport_socket_matches` on tlsMode=istio).
 import type { ClientTLSSettings } from '../config/types/networking.ts';
+import { CA_CREDENTIAL_SUFFIX, credentialResourceName } from '../model/credentials.ts';
 import { CONFIGMAP_CREDENTIAL_PREFIX } from '../model/gateway-api/backend-tls.ts';
 import type { ProxyView } from '../model/proxy-view.ts';
 import type { MeshSnapshot } from '../model/snapshot.ts';
@@ -17,7 +18,7 @@ const tlsParams = { tls_minimum_protocol_version: 'TLSv1_2', tls_maximum_protoco
 const istioMatch = toStruct({ tlsMode: 'istio' });
 const plaintextMatch = { name: 'tlsMode-disabled', transport_socket: { name: 'envoy.transport_sockets.raw_buffer' } };
 
-/** An SDS reference over ADS. `credentialName` secrets are `kubernetes://NAME` (and `-cacert`), as Istio. */
+/** An SDS reference over ADS. `credentialName` secrets are `kubernetes://NAME` (and `-cacert`), as Istio (credentialResourceName). */
 export function sdsSecret(name: string) {
   return { name, sds_config: { ads: {}, resource_api_version: 'V3' } };
 }
@@ -75,11 +76,14 @@ export function originationContext(tls: ClientTLSSettings, defaultSni: string): 
     // A CA only (a BackendTLSPolicy's ConfigMap): the SDS secret is named by the URI itself, as Istio's.
     if (!tls.insecureSkipVerify) common['combined_validation_context'] = { default_validation_context: matchers, validation_context_sds_secret_config: sdsSecret(tls.credentialName) };
   } else if (tls.credentialName) {
-    if (mutual) common['tls_certificate_sds_secret_configs'] = [sdsSecret(`kubernetes://${tls.credentialName}`)];
+    // Named as Istio's ConstructSdsSecretConfigForCredential names them (credentials.ToResourceName):
+    // `kubernetes://NAME` for a bare name, a name written with its scheme as written; the CA half is the
+    // credential name with `-cacert`, so named the same way.
+    if (mutual) common['tls_certificate_sds_secret_configs'] = [sdsSecret(credentialResourceName(tls.credentialName))];
     if (!tls.insecureSkipVerify) {
       common['combined_validation_context'] = {
         default_validation_context: matchers,
-        validation_context_sds_secret_config: sdsSecret(`kubernetes://${tls.credentialName}-cacert`),
+        validation_context_sds_secret_config: sdsSecret(credentialResourceName(`${tls.credentialName}${CA_CREDENTIAL_SUFFIX}`)),
       };
     }
   } else {

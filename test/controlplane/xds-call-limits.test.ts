@@ -3,6 +3,7 @@
 // before their messages are read are refused as before (same status, details and logs), while
 // what was let in (a token, anonymous CSDS where allowed) still is.
 import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import http2 from 'node:http2';
 import { tmpdir } from 'node:os';
@@ -103,6 +104,47 @@ test('the message limit is an option of the control plane (and ISTIO_GPRC_MAXREC
   assert.equal(maxReceiveMessageBytesFromEnv({}), undefined);
   assert.throws(() => maxReceiveMessageBytesFromEnv({ ISTIO_GPRC_MAXRECVMSGSIZE: '4MiB' }), /ISTIO_GPRC_MAXRECVMSGSIZE: "4MiB" is not a message size limit/);
   assert.throws(() => parseMaxReceiveMessageBytes('0', '--max-recv-msg-size'), /--max-recv-msg-size: "0"/);
+  // As Go's strconv.Atoi reads it (istiod's env.Register): a sign is allowed, spaces are not.
+  assert.equal(maxReceiveMessageBytesFromEnv({ ISTIO_GPRC_MAXRECVMSGSIZE: '+4194304' }), 4194304);
+  assert.equal(parseMaxReceiveMessageBytes('+8192', '--max-recv-msg-size'), 8192);
+  assert.throws(() => maxReceiveMessageBytesFromEnv({ ISTIO_GPRC_MAXRECVMSGSIZE: ' 4194304' }), /" 4194304" is not a message size limit/);
+  assert.throws(() => parseMaxReceiveMessageBytes('-4096', '--max-recv-msg-size'), /--max-recv-msg-size: "-4096" is not a message size limit/);
+});
+
+test('`outrigger control-plane`: an ISTIO_GPRC_MAXRECVMSGSIZE istiod would ignore is said and 4 MiB kept, as istiod and `up` do; only the flag is refused (exit 64)', async (t) => {
+  const bin = path.resolve(import.meta.dirname, '../../bin/outrigger.mjs');
+  const env = { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', OUTRIGGER_FROM_SOURCE: '1' };
+  const args = [bin, 'control-plane', '-f', dir, '--xds-port', '0', '--no-xds-tls', '--debug-port', '0'];
+  const flagged = spawnSync(process.execPath, [...args, '--max-recv-msg-size', '4MB'], { env, encoding: 'utf8' });
+  assert.equal(flagged.status, 64, flagged.stderr);
+  assert.match(flagged.stderr, /^outrigger control-plane: --max-recv-msg-size: "4MB" is not a message size limit/);
+
+  const cli = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...env, ISTIO_GPRC_MAXRECVMSGSIZE: '4MB' } });
+  t.after(() => {
+    if (cli.exitCode === null && cli.signalCode === null) cli.kill('SIGKILL');
+  });
+  let out = '';
+  const exited = new Promise<void>((resolve) => cli.once('exit', () => resolve()));
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`control plane not up within 60 s:\n${out}`)), 60_000);
+    const onData = (d: Buffer) => {
+      out += d.toString();
+      if (/control plane: xDS 127\.0\.0\.1:\d+/.test(out)) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    cli.stdout.on('data', onData);
+    cli.stderr.on('data', onData);
+    cli.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`control plane exited (${code}):\n${out}`));
+    });
+  });
+  assert.match(out, /warn ISTIO_GPRC_MAXRECVMSGSIZE: "4MB" is not a message size limit: .*; using 4194304\n/);
+  // Started, not refused: what the message limit does once up is the tests' above.
+  cli.kill('SIGTERM');
+  await exited;
 });
 
 test('a resource_names list longer than any proxy sends ends the stream with RESOURCE_EXHAUSTED, and says why', async () => {

@@ -5,7 +5,8 @@
 // there that is a symlink, another user's, or writable by group or others is refused with what to do
 // (`up` may run as root in netns mode, writing into them).
 import assert from 'node:assert/strict';
-import { chmodSync, chownSync, lchownSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import fs, { chmodSync, chownSync, lchownSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync, type MakeDirectoryOptions, type PathLike } from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
@@ -24,6 +25,8 @@ after(() => rmSync(root, { recursive: true, force: true }));
 let n = 0;
 const fresh = (name: string) => path.join(root, `${name}-${n++}`);
 const modeOf = (p: string) => statSync(p).mode & 0o777;
+/** A group other than this process's primary one that a directory of ours can be given (root: any), if there is one. */
+const foreignGroup = (): number | undefined => (process.getuid?.() === 0 ? 65534 : process.getgroups?.().find((g) => g !== process.getgid?.()));
 
 /** A file "another user" keeps, readable by all: where a planted symlink would send a secret. */
 function loot(): string {
@@ -84,10 +87,15 @@ test('makeStateDirs refuses a tokens or logs directory writable by others, or a 
   chmodSync(path.join(open, 'tokens'), 0o777);
   assert.throws(() => makeStateDirs(open), { code: 'PRIVATE_DIR', message: new RegExp(`^${path.join(open, 'tokens')} is writable by its group and others \\(mode 0777\\): .*remove it so it is made afresh, mode 0700`) });
 
-  const groupWritable = fresh('state');
-  mkdirSync(path.join(groupWritable, 'logs'), { recursive: true });
-  chmodSync(path.join(groupWritable, 'logs'), 0o770);
-  assert.throws(() => makeStateDirs(groupWritable), { code: 'PRIVATE_DIR', message: /logs is writable by its group \(mode 0770\)/ });
+  // Writable by a group that is not this user's own (another group's members could swap its entries).
+  const foreign = foreignGroup();
+  if (foreign !== undefined) {
+    const groupWritable = fresh('state');
+    mkdirSync(path.join(groupWritable, 'logs'), { recursive: true });
+    chownSync(path.join(groupWritable, 'logs'), process.getuid!(), foreign);
+    chmodSync(path.join(groupWritable, 'logs'), 0o770);
+    assert.throws(() => makeStateDirs(groupWritable), { code: 'PRIVATE_DIR', message: new RegExp(`logs is writable by its group \\(mode 0770\\), and gid ${foreign} is not this user's own group`) });
+  }
 
   const linked = fresh('state');
   const elsewhere = fresh('elsewhere');
@@ -126,8 +134,13 @@ test('a state directory under a parent others may write (not sticky) is refused,
   const dir = path.join(shared, 'mesh');
   assert.throws(() => makeStateDirs(dir), { code: 'PRIVATE_DIR', message: new RegExp(`^${dir} cannot be kept private: ${shared} is writable by its group and others \\(mode 0777\\) and not sticky`) });
   assert.throws(() => claimMeshDir(path.join(shared, 'a', 'b')), { code: 'PRIVATE_DIR', message: new RegExp(`${shared} is writable`) });
-  chmodSync(shared, 0o775);
-  assert.throws(() => makePrivateDir(dir), { code: 'PRIVATE_DIR', message: /is writable by its group \(mode 0775\)/ });
+  const foreign = foreignGroup();
+  if (foreign !== undefined) {
+    chmodSync(shared, 0o775);
+    chownSync(shared, process.getuid!(), foreign);
+    assert.throws(() => makePrivateDir(dir), { code: 'PRIVATE_DIR', message: new RegExp(`${shared} is writable by its group \\(mode 0775\\) and not sticky, and gid ${foreign} is not this user's own group`) });
+    chownSync(shared, process.getuid!(), process.getgid!());
+  }
   // Sticky (1777, as /tmp): others may add entries but not rename or remove ours.
   chmodSync(shared, 0o1777);
   makeStateDirs(dir);
@@ -166,6 +179,73 @@ test("an ancestor of another user's, or a symlink of theirs on the way, is refus
   symlinkSync(ours, ourLink);
   makeStateDirs(path.join(ourLink, 'mesh'));
   assert.equal(modeOf(path.join(ours, 'mesh', 'tokens')), 0o700);
+});
+
+test("umask 002 with a user private group: a project directory writable only by this user's own group (0775) passes, and a state directory so made 0700", () => {
+  // Fedora/RHEL and Ubuntu (pam_umask usergroups) make a user's directories 0775, group their own.
+  const code = fresh('code');
+  const shop = path.join(code, 'shop');
+  mkdirSync(shop, { recursive: true });
+  chmodSync(code, 0o775);
+  chmodSync(shop, 0o775);
+  assert.equal(statSync(shop).gid, process.getgid!());
+  makeStateDirs(path.join(shop, '.outrigger'));
+  assert.equal(modeOf(path.join(shop, '.outrigger', 'tokens')), 0o700);
+  const old = path.join(shop, 'old-state');
+  mkdirSync(old);
+  chmodSync(old, 0o770);
+  makePrivateDir(old);
+  assert.equal(modeOf(old), 0o700);
+});
+
+test('root run by sudo also trusts a directory writable by the group of the user who ran it (SUDO_GID) when no one else is in it', { skip: process.getuid?.() !== 0 ? 'needs root to give a directory to another user' : false }, () => {
+  // uid/gid 4242: in neither /etc/passwd nor /etc/group here, so no one else is in that group.
+  const proj = fresh('alice-proj');
+  mkdirSync(proj, { mode: 0o775 });
+  chownSync(proj, 4242, 4242);
+  chmodSync(proj, 0o775);
+  const saved = [process.env['SUDO_UID'], process.env['SUDO_GID']] as const;
+  try {
+    process.env['SUDO_UID'] = '4242';
+    delete process.env['SUDO_GID'];
+    assert.throws(() => makePrivateDir(path.join(proj, '.outrigger')), { code: 'PRIVATE_DIR', message: /is writable by its group \(mode 0775\) and not sticky, and gid 4242 is not this user's own group/ });
+    process.env['SUDO_GID'] = '4242';
+    makePrivateDir(path.join(proj, '.outrigger'));
+    assert.equal(statSync(path.join(proj, '.outrigger')).uid, 0);
+  } finally {
+    for (const [name, value] of [['SUDO_UID', saved[0]], ['SUDO_GID', saved[1]]] as const) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+  }
+});
+
+test('a missing parent another user makes between the check and mkdir is checked as found, and refused', { skip: process.getuid?.() !== 0 ? 'needs root to give a directory to another user' : false }, () => {
+  // Parts are made one at a time, each checked as it is made or found: mkdir -p would take theirs.
+  const sticky = fresh('sticky');
+  mkdirSync(sticky);
+  chmodSync(sticky, 0o1777); // like /tmp: another user may make the missing part first
+  const missing = path.join(sticky, 'shared');
+  const original = fs.mkdirSync;
+  let raced = false;
+  fs.mkdirSync = ((p: PathLike, o?: MakeDirectoryOptions) => {
+    if (!raced) {
+      raced = true;
+      original(missing);
+      chownSync(missing, 65534, 65534);
+      chmodSync(missing, 0o777);
+    }
+    return original(p, o);
+  }) as typeof fs.mkdirSync;
+  syncBuiltinESMExports();
+  try {
+    assert.throws(() => makeStateDirs(path.join(missing, 'state', '.outrigger')), { code: 'PRIVATE_DIR', message: new RegExp(`${missing} belongs to uid 65534, neither root nor this user`) });
+  } finally {
+    fs.mkdirSync = original;
+    syncBuiltinESMExports();
+  }
+  assert.ok(raced);
+  assert.deepEqual(readdirSync(missing), [], 'nothing made in their directory');
 });
 
 test('claimMeshDir and writeState check the state directory itself', () => {
