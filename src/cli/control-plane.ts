@@ -151,15 +151,18 @@ export function define(program: Command): void {
         await cp.close();
         throw err;
       }
+      // The stop signals are caught before the lines that say the control plane is up: a supervisor (or
+      // a test) that stops it on reading them must find it shutting down, not killed by the default action.
+      const stopped = new Promise<void>((resolve) => {
+        process.once('SIGINT', resolve);
+        process.once('SIGTERM', resolve);
+      });
       process.stdout.write(`control plane: xDS ${cp.xdsAddress}, debug http://${debug.address}\n`);
       if (cp.xdsTlsAddress && flags.caDir) {
         const root = path.join(flags.caDir, 'root-cert.pem');
         process.stdout.write(`control plane: xDS over TLS ${cp.xdsTlsAddress} (certificate for ${names.join(', ')}; proxies trust ${root})\n`);
       }
-      await new Promise<void>((resolve) => {
-        process.once('SIGINT', resolve);
-        process.once('SIGTERM', resolve);
-      });
+      await stopped;
       await debug.close();
       await cp.close();
     });
