@@ -7,7 +7,7 @@
 //
 // Private directories (the state directory, its tokens and logs) are checked by `makePrivateDir`.
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants, fchmodSync, fstatSync, fsyncSync, lstatSync, mkdirSync, openSync, readFileSync, readlinkSync, renameSync, rmSync, type Stats, writeSync } from 'node:fs';
+import { closeSync, constants, fchmodSync, fstatSync, fsyncSync, lstatSync, mkdirSync, openSync, readFileSync, readlinkSync, renameSync, rmSync, type Stats, statSync, writeSync } from 'node:fs';
 import path from 'node:path';
 
 export interface WriteOptions {
@@ -63,7 +63,7 @@ export class PrivateDirError extends Error {
 /**
  * Makes `dir` (and its parents) if absent, mode 0700, and checks the directory that is there, since
  * `mkdir` leaves an existing one as it is: refused if it is a symlink (it could point anywhere), owned
- * by another user, or writable by others or by a group that is not this user's own (someone else could
+ * by another user, or writable by others or by a group that is not its owner's alone (someone else could
  * have put files or symlinks in it, or could swap them later; see `groupCheck`). Otherwise one of ours
  * with a looser mode (0755 from an older run, 0775 under umask 002) is made 0700. Its ancestors are
  * checked first, as OpenSSH's safe_path checks them (see `makeAncestors`), and a missing one is made
@@ -105,7 +105,7 @@ export function makePrivateDir(dir: string): void {
     if (st.uid !== uid) {
       throw new PrivateDirError(dir, `${dir} belongs to uid ${st.uid}, not to this user (uid ${uid}): that user could replace what is written in it; remove it, or \`chown -R ${uid} ${dir}\` (or give --dir another directory)`);
     }
-    const group = st.mode & 0o020 ? trust.groupCheck(st.gid) : undefined;
+    const group = st.mode & 0o020 ? trust.groupCheck(st.gid, st.uid) : undefined;
     if ((st.mode & 0o002) !== 0 || group !== undefined) {
       const who = (st.mode & 0o022) === 0o022 ? 'its group and others' : st.mode & 0o020 ? 'its group' : 'others';
       throw new PrivateDirError(
@@ -124,8 +124,8 @@ interface Trust {
   uid: number;
   /** Root, this user, and when root was run by `sudo`, the user who ran it (SUDO_UID). */
   owner(uid: number): boolean;
-  /** Undefined when a directory of group `gid` may be writable by that group; otherwise why not. */
-  groupCheck(gid: number): string | undefined;
+  /** Undefined when a directory of owner `ownerUid` and group `gid` may be writable by that group; otherwise why not. */
+  groupCheck(gid: number, ownerUid: number): string | undefined;
 }
 
 /**
@@ -134,14 +134,12 @@ interface Trust {
  * `.outrigger/`. That is a trade-off, not a boundary: that user can rename root's state directory
  * away and put their own in its place (docs/local-mode.md).
  *
- * A directory writable by its group is trusted as Debian's OpenSSH does (its user-group-modes patch,
- * for umask 002 with user private groups, the default of Fedora/RHEL and of Ubuntu's pam_umask): when
- * the group is the user's own, with no one else in it. Here: the group is this process's primary group
- * (or, under `sudo`, SUDO_GID, the primary group of the SUDO_UID user), and the local account files
- * name no untrusted user in it, neither as a member (/etc/group) nor as its primary group
- * (/etc/passwd). A group that only a directory service (LDAP, sssd) knows is judged on the first part
- * alone: a user's primary group shared with others under umask 002 is what those distributions set
- * umask 002 only for a user-private group to avoid. A supplementary group is never trusted.
+ * A directory writable by its group is trusted as Debian's OpenSSH does (secure_permissions, its
+ * user-group-modes patch, for umask 002 with user private groups, the default of Fedora/RHEL and of
+ * Ubuntu's pam_umask), and only then: the group has at least one member and every member is the
+ * directory's owner (`groupWriteRefusal`). Here also only when the group is this process's primary
+ * group (or, under `sudo`, SUDO_GID, the primary group of the SUDO_UID user): a supplementary group is
+ * never trusted. Never on macOS, whose users share the primary group `staff`.
  */
 function trustOf(uid: number): Trust {
   const sudo = uid === 0 && /^[0-9]+$/.test(process.env['SUDO_UID'] ?? '');
@@ -149,23 +147,58 @@ function trustOf(uid: number): Trust {
   const sudoGid = sudo && /^[0-9]+$/.test(process.env['SUDO_GID'] ?? '') ? Number(process.env['SUDO_GID']) : undefined;
   const owner = (owner: number) => owner === 0 || owner === uid || owner === sudoUid;
   const own = new Set([process.getgid?.(), sudoGid].filter((g) => g !== undefined));
-  const checked = new Map<number, string | undefined>();
   return {
     uid,
     owner,
-    groupCheck(gid) {
+    groupCheck(gid, ownerUid) {
+      if (process.platform === 'darwin') return `a group-writable directory is never trusted on macOS (gid ${gid})`;
       if (!own.has(gid)) return `gid ${gid} is not this user's own group (${[...own].join(' or ')})`;
-      if (!checked.has(gid)) {
-        const other = untrustedMember(gid, owner);
-        checked.set(gid, other === undefined ? undefined : `its group (gid ${gid}) is not this user's alone: user ${other} is in it too`);
-      }
-      return checked.get(gid);
+      return groupWriteRefusal(gid, ownerUid);
     },
   };
 }
 
-/** A user the local account files put in group `gid` (as a member, or as their primary group) who is not trusted. */
-function untrustedMember(gid: number, trusted: (uid: number) => boolean): string | undefined {
+/** The local account files read: /etc/passwd and /etc/group (tests put others in their place). */
+export interface AccountFiles {
+  passwd: string;
+  group: string;
+}
+
+const ETC: AccountFiles = { passwd: '/etc/passwd', group: '/etc/group' };
+let accountFiles: AccountFiles = ETC;
+
+/** For tests: read these account files instead of /etc's (undefined: /etc's again). */
+export function useAccountFiles(files: AccountFiles | undefined): void {
+  accountFiles = files ?? ETC;
+}
+
+interface Accounts {
+  /** uid → the first name /etc/passwd gives it. */
+  nameOf: Map<number, string>;
+  /** gid → the uids of the accounts whose primary group it is. */
+  primary: Map<number, number[]>;
+  /** gid → its member list (names), for each group /etc/group has. */
+  members: Map<number, string[]>;
+}
+
+/**
+ * The local account files, parsed, kept while neither file changes (same inode, size, mtime and ctime):
+ * read once, not on every state write, yet a user added during a long `up` is seen.
+ */
+let accountsCache: { key: string; accounts: Accounts } | undefined;
+
+function localAccounts(): Accounts {
+  const files = accountFiles;
+  const stamp = (file: string) => {
+    try {
+      const st = statSync(file, { bigint: true });
+      return `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+    } catch {
+      return '-';
+    }
+  };
+  const key = `${files.passwd}\0${stamp(files.passwd)}\0${files.group}\0${stamp(files.group)}`;
+  if (accountsCache?.key === key) return accountsCache.accounts;
   const records = (file: string) => {
     let text: string;
     try {
@@ -173,25 +206,55 @@ function untrustedMember(gid: number, trusted: (uid: number) => boolean): string
     } catch {
       return [];
     }
-    // NIS compat lines (+, -) and comments are not accounts of their own.
-    return text.split('\n').filter((l) => l !== '' && !/^[#+-]/.test(l)).map((l) => l.split(':'));
+    // Comments, blank lines and NIS compat lines (+, -: accounts of a directory service, not here) are no accounts.
+    return text
+      .split('\n')
+      .map((l) => l.replace(/\r$/, ''))
+      .filter((l) => l.trim() !== '' && !/^\s*[#+-]/.test(l))
+      .map((l) => l.split(':'));
   };
   const number = (s: string | undefined) => (s !== undefined && /^[0-9]+$/.test(s) ? Number(s) : undefined);
-  const uidOf = new Map<string, number>();
-  for (const [name, , u, g] of records('/etc/passwd')) {
-    const id = number(u);
-    if (name === undefined || id === undefined) continue;
-    if (!uidOf.has(name)) uidOf.set(name, id);
-    if (number(g) === gid && !trusted(id)) return name;
+  const accounts: Accounts = { nameOf: new Map(), primary: new Map(), members: new Map() };
+  for (const [name, , u, g] of records(files.passwd)) {
+    const uid = number(u);
+    const gid = number(g);
+    if (!name || uid === undefined) continue;
+    if (!accounts.nameOf.has(uid)) accounts.nameOf.set(uid, name);
+    if (gid !== undefined) accounts.primary.set(gid, [...(accounts.primary.get(gid) ?? []), uid]);
   }
-  for (const [, , g, members] of records('/etc/group')) {
-    if (number(g) !== gid) continue;
-    for (const m of (members ?? '').split(',').map((s) => s.trim())) {
-      if (m === '') continue;
-      const id = uidOf.get(m);
-      if (id === undefined || !trusted(id)) return m;
-    }
+  for (const [name, , g, list] of records(files.group)) {
+    const gid = number(g);
+    if (!name || gid === undefined) continue;
+    const names = (list ?? '').split(',').map((m) => m.trim()).filter((m) => m !== '');
+    accounts.members.set(gid, [...(accounts.members.get(gid) ?? []), ...names]);
   }
+  accountsCache = { key, accounts };
+  return accounts;
+}
+
+/**
+ * Debian OpenSSH's secure_permissions for a group-writable file or directory: acceptable only when its
+ * group has at least one member and every member is its owner. The members are the users whose primary
+ * group it is (/etc/passwd) and those /etc/group lists; root, or the user who ran `sudo`, is one like
+ * any other, acceptable only as the owner. A group with no members is refused (Debian: zero-member
+ * groups are setgid binaries' or a directory service's, as AD's "domain users"). Undefined when
+ * acceptable, otherwise why not.
+ *
+ * Only the local account files are read: a group only a directory service (LDAP, sssd) knows, or whose
+ * members it alone lists, has no members here and is refused; a local group that a directory service
+ * also gives members to is judged on its local ones alone.
+ */
+export function groupWriteRefusal(gid: number, ownerUid: number): string | undefined {
+  const accounts = localAccounts();
+  const listed = accounts.members.get(gid);
+  if (listed === undefined) return `its group (gid ${gid}) is not in ${accountFiles.group} (a directory service's group, whose members only it knows)`;
+  const ownerName = accounts.nameOf.get(ownerUid);
+  const primary = accounts.primary.get(gid) ?? [];
+  if (primary.length === 0 && listed.length === 0) return `its group (gid ${gid}) has no members in the local account files (a directory service's group, whose members only it knows, or a system one)`;
+  const otherPrimary = primary.find((u) => u !== ownerUid);
+  if (otherPrimary !== undefined) return `its group (gid ${gid}) is not its owner's (uid ${ownerUid}) alone: user ${accounts.nameOf.get(otherPrimary) ?? otherPrimary} (uid ${otherPrimary}) is in it too`;
+  const otherListed = listed.find((m) => m !== ownerName);
+  if (otherListed !== undefined) return `its group (gid ${gid}) is not its owner's (uid ${ownerUid}) alone: user ${otherListed} is in it too`;
   return undefined;
 }
 
@@ -203,7 +266,9 @@ function untrustedMember(gid: number, trusted: (uid: number) => boolean): string
  * could point it elsewhere). OpenSSH's safe_path walks the same way (without the sticky allowance). A
  * part that does not exist yet is made there, not recursive and mode 0700, inside a directory that
  * passed, and then checked like the others: if someone else made it first (or anything in between),
- * that is what is checked, and refused if it is theirs.
+ * that is what is checked, and refused if it is theirs. Once a symlink has been followed, a missing
+ * part is refused, never made: a dangling symlink (named as such) would otherwise have root make
+ * directories wherever it points, and where a link leads is its owner's to say.
  */
 function makeAncestors(dir: string, parent: string, trust: Trust): void {
   const { uid } = trust;
@@ -212,7 +277,7 @@ function makeAncestors(dir: string, parent: string, trust: Trust): void {
   const checkDir = (at: string, st: Stats) => {
     if (!trust.owner(st.uid)) throw refuse(at, `belongs to uid ${st.uid}, neither root nor this user (uid ${uid})`);
     if ((st.mode & 0o1000) !== 0) return;
-    const group = st.mode & 0o020 ? trust.groupCheck(st.gid) : undefined;
+    const group = st.mode & 0o020 ? trust.groupCheck(st.gid, st.uid) : undefined;
     if ((st.mode & 0o002) !== 0 || group !== undefined) {
       const who = (st.mode & 0o022) === 0o022 ? 'its group and others' : st.mode & 0o020 ? 'its group' : 'others';
       throw refuse(at, `is writable by ${who} (mode ${(st.mode & 0o7777).toString(8).padStart(4, '0')}) and not sticky${group === undefined ? '' : `, and ${group}`}`);
@@ -222,14 +287,27 @@ function makeAncestors(dir: string, parent: string, trust: Trust): void {
   checkDir(current, lstatSync(current));
   let parts = parent.split('/').filter((p) => p !== '' && p !== '.');
   let links = 0;
+  // The last symlink followed, and how many of the parts left are its target's: a part missing after it
+  // is not made (where it would be made is the link's to say, and a dangling link's anywhere at all).
+  let via: { link: string; target: string; left: number } | undefined;
   while (parts.length > 0) {
     const part = parts.shift() as string;
+    const ofTarget = via !== undefined && via.left > 0;
+    if (via !== undefined && via.left > 0) via.left--;
     if (part === '..') {
       current = path.dirname(current);
       continue;
     }
     const next = path.join(current, part);
     let st = lstatOrUndefined(next);
+    if (st === undefined && via !== undefined) {
+      throw new PrivateDirError(
+        dir,
+        ofTarget
+          ? `${dir} cannot be made: ${via.link} is a dangling symlink (to ${via.target}, and ${next} does not exist); its target is not made through it: make the target, or remove the link (or give --dir another directory)`
+          : `${dir} cannot be made: ${next} does not exist and is reached through the symlink ${via.link} (to ${via.target}); nothing is made through a symlink: make it (or give --dir another directory)`,
+      );
+    }
     if (st === undefined) {
       try {
         mkdirSync(next, { mode: 0o700 });
@@ -244,7 +322,9 @@ function makeAncestors(dir: string, parent: string, trust: Trust): void {
       if (++links > 40) throw refuse(next, 'starts a chain of more than 40 symlinks');
       const target = readlinkSync(next);
       if (target.startsWith('/')) current = '/';
-      parts = [...target.split('/').filter((p) => p !== '' && p !== '.'), ...parts];
+      const targetParts = target.split('/').filter((p) => p !== '' && p !== '.');
+      via = { link: next, target, left: targetParts.length };
+      parts = [...targetParts, ...parts];
       continue;
     }
     if (!st.isDirectory()) throw new PrivateDirError(dir, `${dir} cannot be made: ${next} is not a directory (give --dir another directory)`);

@@ -18,7 +18,7 @@ import { proxyFiles } from '../../src/runtime/proxy-process.ts';
 import { claimMeshDir, releaseMeshDir } from '../../src/runtime/up-lock.ts';
 import { writeCaMaterial } from '../../src/ca/ca-store.ts';
 import { loadTokenKey } from '../../src/controlplane/token-key.ts';
-import { makePrivateDir, writeFileAtomic, writeNewFile } from '../../src/runtime/write-atomic.ts';
+import { groupWriteRefusal, makePrivateDir, useAccountFiles, writeFileAtomic, writeNewFile } from '../../src/runtime/write-atomic.ts';
 
 const root = mkdtempSync(path.join(tmpdir(), 'or-state-files-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -27,6 +27,24 @@ const fresh = (name: string) => path.join(root, `${name}-${n++}`);
 const modeOf = (p: string) => statSync(p).mode & 0o777;
 /** A group other than this process's primary one that a directory of ours can be given (root: any), if there is one. */
 const foreignGroup = (): number | undefined => (process.getuid?.() === 0 ? 65534 : process.getgroups?.().find((g) => g !== process.getgid?.()));
+
+/**
+ * Local account files of the test's own, read in place of /etc's while `fn` runs: `passwd` lines
+ * (name:x:uid:gid:...) and `group` lines (name:x:gid:members).
+ */
+function withAccounts<T>(passwd: string[], group: string[], fn: (files: { passwd: string; group: string }) => T): T {
+  const dir = fresh('etc');
+  mkdirSync(dir);
+  const files = { passwd: path.join(dir, 'passwd'), group: path.join(dir, 'group') };
+  writeFileSync(files.passwd, `${passwd.join('\n')}\n`);
+  writeFileSync(files.group, `${group.join('\n')}\n`);
+  useAccountFiles(files);
+  try {
+    return fn(files);
+  } finally {
+    useAccountFiles(undefined);
+  }
+}
 
 /** A file "another user" keeps, readable by all: where a planted symlink would send a secret. */
 function loot(): string {
@@ -182,7 +200,13 @@ test("an ancestor of another user's, or a symlink of theirs on the way, is refus
 });
 
 test("umask 002 with a user private group: a project directory writable only by this user's own group (0775) passes, and a state directory so made 0700", () => {
-  // Fedora/RHEL and Ubuntu (pam_umask usergroups) make a user's directories 0775, group their own.
+  // Fedora/RHEL and Ubuntu (pam_umask usergroups) make a user's directories 0775, group their own, of
+  // which they are the only member (Debian's secure_permissions).
+  const [uid, gid] = [process.getuid!(), process.getgid!()];
+  withAccounts([`me:x:${uid}:${gid}::/home/me:/bin/sh`], [`me:x:${gid}:`], () => umask002());
+});
+
+function umask002(): void {
   const code = fresh('code');
   const shop = path.join(code, 'shop');
   mkdirSync(shop, { recursive: true });
@@ -196,10 +220,11 @@ test("umask 002 with a user private group: a project directory writable only by 
   chmodSync(old, 0o770);
   makePrivateDir(old);
   assert.equal(modeOf(old), 0o700);
-});
+}
 
-test('root run by sudo also trusts a directory writable by the group of the user who ran it (SUDO_GID) when no one else is in it', { skip: process.getuid?.() !== 0 ? 'needs root to give a directory to another user' : false }, () => {
-  // uid/gid 4242: in neither /etc/passwd nor /etc/group here, so no one else is in that group.
+test('root run by sudo also trusts a directory writable by the group of the user who ran it (SUDO_GID) when they are its only member', { skip: process.getuid?.() !== 0 ? 'needs root to give a directory to another user' : false }, () => {
+  // alice (uid/gid 4242) is the only member of her group; root listed in it is someone else in it.
+  const alone = ['root:x:0:', 'alice:x:4242:'];
   const proj = fresh('alice-proj');
   mkdirSync(proj, { mode: 0o775 });
   chownSync(proj, 4242, 4242);
@@ -210,7 +235,17 @@ test('root run by sudo also trusts a directory writable by the group of the user
     delete process.env['SUDO_GID'];
     assert.throws(() => makePrivateDir(path.join(proj, '.outrigger')), { code: 'PRIVATE_DIR', message: /is writable by its group \(mode 0775\) and not sticky, and gid 4242 is not this user's own group/ });
     process.env['SUDO_GID'] = '4242';
-    makePrivateDir(path.join(proj, '.outrigger'));
+    const passwd = ['root:x:0:0:root:/root:/bin/bash', 'alice:x:4242:4242::/home/alice:/bin/sh'];
+    // Root, or the sudo user, listed in a group is a member like any other: acceptable only as the owner.
+    withAccounts(passwd, ['root:x:0:', 'alice:x:4242:root'], () =>
+      assert.throws(() => makePrivateDir(path.join(proj, '.outrigger')), { code: 'PRIVATE_DIR', message: /and its group \(gid 4242\) is not its owner's \(uid 4242\) alone: user root is in it too/ }),
+    );
+    // A group with no local members (a directory service's, as AD's "domain users") is refused.
+    withAccounts(['root:x:0:0:root:/root:/bin/bash', 'alice:x:4242:5000::/home/alice:/bin/sh'], ['root:x:0:', 'alice:x:4242:'], () =>
+      assert.throws(() => makePrivateDir(path.join(proj, '.outrigger')), { code: 'PRIVATE_DIR', message: /its group \(gid 4242\) has no members in the local account files/ }),
+    );
+    assert.deepEqual(readdirSync(proj), [], 'nothing made under a refused directory');
+    withAccounts(passwd, alone, () => makePrivateDir(path.join(proj, '.outrigger')));
     assert.equal(statSync(path.join(proj, '.outrigger')).uid, 0);
   } finally {
     for (const [name, value] of [['SUDO_UID', saved[0]], ['SUDO_GID', saved[1]]] as const) {
@@ -336,4 +371,126 @@ test('the CA directory is checked the same way before its key or the token key i
   writeCaMaterial(ours, material);
   assert.equal(modeOf(ours), 0o700);
   assert.equal(loadTokenKey(ours, true).length, 32);
+});
+
+// Debian OpenSSH's secure_permissions (user-group-modes): a group-writable directory is acceptable only
+// when its group has at least one member and every member is the directory's owner. Members: users
+// whose primary group it is (passwd) and those the group lists (group).
+test('a group-writable directory: its group must have members, and only its owner', () => {
+  const passwd = [
+    '# local accounts',
+    '',
+    'root:x:0:0:root:/root:/bin/bash',
+    'alice:x:1001:1001::/home/alice:/bin/sh',
+    'bob:x:1002:1002::/home/bob:/bin/sh',
+    'carol:x:1003:1010::/home/carol:/bin/sh',
+    '+@netgroup::::::',
+    '-dave:x:1004:1001:::',
+    '+',
+  ];
+  const group = [
+    '# groups',
+    'root:x:0:',
+    '',
+    'alice:x:1001:',
+    'bob:x:1002:bob',
+    'staff:x:20:root',
+    'domain-users:x:5000:',
+    'shared:x:1005:alice,bob',
+    'sudoer:x:1006:alice,root',
+    'carols:x:1010:carol,alice',
+    '+:::',
+    '-alice:x:1001:bob',
+  ];
+  withAccounts(passwd, group, () => {
+    assert.equal(groupWriteRefusal(1001, 1001), undefined, 'a user private group (primary member only)');
+    assert.equal(groupWriteRefusal(1002, 1002), undefined, 'listed as well as primary: still only the owner');
+    assert.equal(groupWriteRefusal(0, 0), undefined, "root's group, a directory of root's");
+    assert.match(groupWriteRefusal(1001, 0) ?? '', /user alice \(uid 1001\) is in it too/, "alice's group is not root's alone");
+    assert.match(groupWriteRefusal(5000, 1001) ?? '', /gid 5000\) has no members/, 'zero members: refused');
+    assert.match(groupWriteRefusal(20, 1001) ?? '', /user root is in it too/, 'root listed, not the owner (macOS staff)');
+    assert.equal(groupWriteRefusal(20, 0), undefined, 'root listed, and the owner');
+    assert.match(groupWriteRefusal(1005, 1001) ?? '', /user bob is in it too/);
+    assert.match(groupWriteRefusal(1006, 1001) ?? '', /user root is in it too/, 'the sudo user or root listed is refused unless the owner');
+    assert.match(groupWriteRefusal(1010, 1003) ?? '', /user alice is in it too/);
+    assert.match(groupWriteRefusal(7000, 1001) ?? '', /gid 7000\) is not in .*group/, 'a group only a directory service knows');
+    assert.match(groupWriteRefusal(1001, 4242) ?? '', /user alice \(uid 1001\) is in it too/, 'an owner with no local account');
+  });
+});
+
+test('a group-writable project directory whose group has no local members, or lists root, is refused; never on macOS', () => {
+  const [uid, gid] = [process.getuid!(), process.getgid!()];
+  const proj = fresh('proj');
+  mkdirSync(proj);
+  chmodSync(proj, 0o775);
+  const state = path.join(proj, '.outrigger');
+  const refused = new RegExp(`^${state} cannot be kept private: ${proj} is writable by its group \\(mode 0775\\) and not sticky, and its group \\(gid ${gid}\\) has no members`);
+  withAccounts([`me:x:${uid}:${gid + 1}::/:/bin/sh`], [`me:x:${gid}:`], () => assert.throws(() => makePrivateDir(state), { code: 'PRIVATE_DIR', message: refused }));
+  if (uid !== 0) {
+    withAccounts(['root:x:0:0::/:/bin/sh', `me:x:${uid}:${gid}::/:/bin/sh`], [`me:x:${gid}:root`], () =>
+      assert.throws(() => makePrivateDir(state), { code: 'PRIVATE_DIR', message: /user root is in it too/ }),
+    );
+  }
+  assert.deepEqual(readdirSync(proj), []);
+  const platform = Object.getOwnPropertyDescriptor(process, 'platform')!;
+  Object.defineProperty(process, 'platform', { ...platform, value: 'darwin' });
+  try {
+    withAccounts([`me:x:${uid}:${gid}::/:/bin/sh`], [`me:x:${gid}:`], () => assert.throws(() => makePrivateDir(state), { code: 'PRIVATE_DIR', message: /never trusted on macOS/ }));
+  } finally {
+    Object.defineProperty(process, 'platform', platform);
+  }
+  withAccounts([`me:x:${uid}:${gid}::/:/bin/sh`], [`me:x:${gid}:`], () => makePrivateDir(state));
+  assert.equal(modeOf(state), 0o700);
+});
+
+test('the account files are read once, and again only when they change', () => {
+  const [uid, gid] = [process.getuid!(), process.getgid!()];
+  const proj = fresh('proj');
+  mkdirSync(proj);
+  chmodSync(proj, 0o775);
+  const original = fs.readFileSync;
+  const reads: string[] = [];
+  fs.readFileSync = ((p: PathLike, ...rest: unknown[]) => {
+    reads.push(String(p));
+    return (original as (...a: unknown[]) => unknown)(p, ...rest);
+  }) as typeof fs.readFileSync;
+  syncBuiltinESMExports();
+  try {
+    withAccounts([`me:x:${uid}:${gid}::/:/bin/sh`], [`me:x:${gid}:`], (files) => {
+      const count = () => reads.filter((r) => r === files.passwd || r === files.group).length;
+      for (let i = 0; i < 5; i++) makePrivateDir(path.join(proj, `s${i}`));
+      assert.equal(count(), 2, 'passwd and group, once each');
+      // Someone else added to the group: seen at once.
+      writeFileSync(files.group, `me:x:${gid}:me,mallory\n`);
+      assert.throws(() => makePrivateDir(path.join(proj, 'later')), { code: 'PRIVATE_DIR', message: /user mallory is in it too/ });
+      assert.equal(count(), 4);
+    });
+  } finally {
+    fs.readFileSync = original;
+    syncBuiltinESMExports();
+  }
+});
+
+test('a dangling symlink on the way is refused, naming it, and nothing is made where it (or any symlink) points', () => {
+  const proj = fresh('proj');
+  mkdirSync(proj, { mode: 0o700 });
+  const nowhere = fresh('made-by-root');
+  symlinkSync(path.join(nowhere, 'deep'), path.join(proj, 'state'));
+  const dir = path.join(proj, 'state', '.outrigger');
+  assert.throws(() => makePrivateDir(dir), {
+    code: 'PRIVATE_DIR',
+    message: new RegExp(`^${dir} cannot be made: ${path.join(proj, 'state')} is a dangling symlink \\(to ${path.join(nowhere, 'deep')}, and ${nowhere} does not exist\\)`),
+  });
+  assert.throws(() => makeStateDirs(path.join(proj, 'state', 'a', '.outrigger')), { code: 'PRIVATE_DIR', message: /is a dangling symlink/ });
+  assert.throws(() => lstatSync(nowhere), { code: 'ENOENT' }, 'its target is not made');
+  // A symlink to a directory that is there: a part missing beyond it is not made either.
+  const real = fresh('real');
+  mkdirSync(real, { mode: 0o700 });
+  const link = fresh('link');
+  symlinkSync(real, link);
+  assert.throws(() => makePrivateDir(path.join(link, 'a', 'b')), { code: 'PRIVATE_DIR', message: new RegExp(`${path.join(real, 'a')} does not exist and is reached through the symlink ${link} \\(to ${real}\\)`) });
+  assert.deepEqual(readdirSync(real), []);
+  // The directory itself, in the directory a symlink leads to, is made as before.
+  makePrivateDir(path.join(link, 'a'));
+  assert.equal(modeOf(path.join(real, 'a')), 0o700);
 });
