@@ -55,6 +55,22 @@ const ROWS: Row[] = [
     match: [{ metadata: { 'outrigger.remote_ip': { address: '203.0.113.7' } } }],
     miss: [{ headers: { 'x-forwarded-for': '203.0.113.7' } }],
   },
+  // An X-Forwarded-For entry keeps the family it was written in (Envoy parses XFF with v6only true): a
+  // written `::ffff:10.0.0.9` is IPv6, so IPv6 ranges hold it and IPv4 ones do not; the socket's own
+  // `::ffff:` peer, standing in when there is no trusted entry, is IPv4.
+  {
+    name: 'remoteIpBlocks ::ffff:10.0.0.0/104 (an XFF entry written mapped is IPv6)',
+    rule: from({ remoteIpBlocks: ['::ffff:10.0.0.0/104'] }),
+    match: [{ metadata: { 'outrigger.remote_ip': { address: '::ffff:10.0.0.9' } } }],
+    miss: [{}, { connection: { remoteAddress: '::ffff:10.0.0.9' } }, { metadata: { 'outrigger.remote_ip': { address: '10.0.0.9' } } }],
+  },
+  { name: 'remoteIpBlocks ::/0 (an XFF entry written mapped)', rule: from({ remoteIpBlocks: ['::/0'] }), match: [{ metadata: { 'outrigger.remote_ip': { address: '::ffff:10.0.0.9' } } }], miss: [{ connection: { remoteAddress: '::ffff:10.0.0.9' } }] },
+  {
+    name: 'remoteIpBlocks 10.0.0.0/8 (the socket peer unmapped, an XFF entry as written)',
+    rule: from({ remoteIpBlocks: ['10.0.0.0/8'] }),
+    match: [{}, { connection: { remoteAddress: '::ffff:10.0.0.9' } }, { metadata: { 'outrigger.remote_ip': { address: '10.0.0.9' } } }],
+    miss: [{ metadata: { 'outrigger.remote_ip': { address: '::ffff:10.0.0.9' } } }],
+  },
   { name: 'notRemoteIpBlocks', rule: from({ notRemoteIpBlocks: ['10.0.0.0/8'] }), match: [{ connection: { remoteAddress: '192.168.1.1' } }], miss: [{}] },
   { name: 'hosts', rule: to({ hosts: ['secret.com'] }), match: [{ authority: 'secret.com' }, { authority: 'SECRET.com' }, { authority: 'secret.com:80' }, { authority: 'secret.com.' }, { authority: 'secret.com.:80' }], miss: [{ authority: 'public.com' }, { authority: 'secret.com.evil' }] },
   { name: 'hosts suffix', rule: to({ hosts: ['*.secret.com'] }), match: [{ authority: 'a.SECRET.com' }, { authority: 'a.secret.com:8080' }], miss: [{ authority: 'secret.com' }] },

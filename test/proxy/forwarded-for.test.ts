@@ -29,6 +29,8 @@ before(async () => {
     cla('outbound|80||echo', [{ port: backend.port }]),
     listener('trusting', 8081, [{ filter: edge(1) }]),
     listener('untrusting', 8082, [{ filter: edge(0) }]),
+    // Dual-stack: an IPv4 client's socket address is `::ffff:127.0.0.1`.
+    listener('dual', 8083, [{ filter: edge(1) }], { address: { socket_address: { address: '::', port_value: 8083 } } }),
     routeConfig('r', [{ domains: ['*'], routes: [{ prefix: '/', cluster: 'outbound|80||echo' }] }]),
   ]);
 });
@@ -52,4 +54,13 @@ test('no trusted proxies: a client-written XFF never decides who the client is',
   const port = await env.port('untrusting');
   const res = await request(port, '/', { host: 'shop', headers: { 'x-forwarded-for': '6.6.6.7' } });
   assert.equal(res.status, 200);
+});
+
+test('a dual-stack gateway writes its IPv4 peer into XFF as IPv4, and keeps the entries it got as written', async () => {
+  const port = await env.port('dual');
+  const res = await request(port, '/', { host: 'shop', headers: { 'x-forwarded-for': '::ffff:1.2.3.4' } });
+  assert.equal(res.status, 200);
+  const seen = JSON.parse(res.body) as { headers: Record<string, string> };
+  // Envoy writes `127.0.0.1`, the peer as it reports it, not the socket's `::ffff:127.0.0.1`.
+  assert.equal(seen.headers['x-forwarded-for'], '::ffff:1.2.3.4, 127.0.0.1');
 });

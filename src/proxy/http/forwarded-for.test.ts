@@ -22,3 +22,15 @@ test('XFF lines and lists are one list, and the edge appends its peer', () => {
   assert.equal(appendForwardedFor('1.1.1.1', '10.0.0.9'), '1.1.1.1, 10.0.0.9');
   assert.equal(appendForwardedFor(undefined, '10.0.0.9'), '10.0.0.9');
 });
+
+// A dual-stack listener's IPv4 peer is `::ffff:a.b.c.d` on the socket: Envoy reports it as IPv4 and writes
+// it so into XFF, and it is the client as IPv4 when it stands in. Entries are kept as they were written
+// (Envoy parses XFF with v6only true, so a written `::ffff:` entry is an IPv6 address).
+test('the peer is written and used as IPv4; entries stay as written', () => {
+  assert.equal(appendForwardedFor(undefined, '::ffff:10.0.0.9'), '10.0.0.9');
+  assert.equal(appendForwardedFor('::ffff:1.1.1.1', '::ffff:10.0.0.9'), '::ffff:1.1.1.1, 10.0.0.9');
+  assert.equal(appendForwardedFor('1.1.1.1', '2001:db8::9'), '1.1.1.1, 2001:db8::9');
+  assert.equal(trustedClientAddress(['::ffff:1.1.1.1'], '::ffff:10.0.0.9', 1), '::ffff:1.1.1.1');
+  assert.equal(trustedClientAddress([], '::ffff:10.0.0.9', 0), '10.0.0.9');
+  assert.equal(trustedClientAddress(['1.1.1.1'], '::ffff:10.0.0.9', 3), '10.0.0.9');
+});

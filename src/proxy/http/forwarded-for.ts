@@ -1,6 +1,12 @@
 // X-Forwarded-For as Envoy treats it at the edge (`use_remote_address` with `xff_num_trusted_hops`,
 // Istio's `gatewayTopology.numTrustedProxies`): the client is the address that many hops from the
 // right of XFF-plus-the-peer; any address further left was written by the client and is not trusted.
+//
+// The peer is a socket's: a dual-stack listener's IPv4 peer (`::ffff:10.0.0.9`) is IPv4, as Envoy reports
+// it, and is written so (`10.0.0.9`). An entry is kept as it was written: Envoy parses XFF with v6only
+// true, so a written `::ffff:10.0.0.9` is an IPv6 address (remoteIpBlocks `::/0` holds it, `10.0.0.0/8`
+// does not).
+import { unmapIp } from '../filters/rbac/cidr-matcher.ts';
 
 /** The addresses of X-Forwarded-For values, in order (several header lines count as one list). */
 export function forwardedAddresses(values: string | readonly string[] | undefined): string[] {
@@ -18,12 +24,12 @@ export function forwardedAddresses(values: string | readonly string[] | undefine
  * the client wrote).
  */
 export function trustedClientAddress(xff: readonly string[], peer: string, trustedHops: number): string {
-  if (trustedHops <= 0) return peer;
+  if (trustedHops <= 0) return unmapIp(peer);
   const i = xff.length - trustedHops;
-  return i >= 0 ? (xff[i] as string) : peer;
+  return i >= 0 ? (xff[i] as string) : unmapIp(peer);
 }
 
-/** The XFF an edge proxy sends upstream: what it received, then the peer it saw. */
+/** The XFF an edge proxy sends upstream: what it received, as it was written, then the peer it saw (an IPv4 one as IPv4). */
 export function appendForwardedFor(values: string | readonly string[] | undefined, peer: string): string {
-  return [...forwardedAddresses(values), peer].join(', ');
+  return [...forwardedAddresses(values), unmapIp(peer)].join(', ');
 }

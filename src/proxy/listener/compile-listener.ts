@@ -280,7 +280,7 @@ function compileRanges(raw: EnvoyFilterChainMatch['prefix_ranges'], where: strin
   if (!raw?.length) return undefined;
   return raw.map((r, i) => {
     try {
-      return compileCidr(r as CidrRange, `prefix_ranges[${i}]`);
+      return compileCidr(r as CidrRange, `prefix_ranges[${i}]`, { socket: true });
     } catch (err) {
       throw new ProxyConfigError(where, `prefix_ranges[${i}]`, err instanceof Error ? err.message : String(err));
     }

@@ -17,6 +17,9 @@ import {
 import { type Permission, type Principal, RbacConfigError } from './rbac-types.ts';
 import { compileStringMatcher } from './string-matcher.ts';
 
+/** direct_remote_ip, source_ip and destination_ip are the socket's: a dual-stack socket's `::ffff:a.b.c.d` is IPv4. */
+const SOCKET = { socket: true };
+
 type PathMatcherLike = { path?: Parameters<typeof compileStringMatcher>[0] } | null | undefined;
 
 function compileUrlPath(m: PathMatcherLike, path: string): InputPredicate {
@@ -38,7 +41,7 @@ export function compilePermission(p: Permission, path: string): InputPredicate {
   if (p.any === true) return ANY;
   if (p.header) return new HeaderPredicate(p.header, `${path}.header`);
   if (p.url_path) return compileUrlPath(p.url_path, `${path}.url_path`);
-  if (p.destination_ip) return new IpPredicateLeaf('destination_ip', compileCidr(p.destination_ip, `${path}.destination_ip`));
+  if (p.destination_ip) return new IpPredicateLeaf('destination_ip', compileCidr(p.destination_ip, `${path}.destination_ip`, SOCKET));
   if (p.destination_port !== undefined) {
     const port = Number(p.destination_port);
     return new PortPredicate(port, port + 1);
@@ -62,9 +65,10 @@ export function compilePrincipal(p: Principal, path: string): InputPredicate {
     const m = p.authenticated.principal_name;
     return new StringFactPredicate('principal', m ? compileStringMatcher(m, `${path}.authenticated.principal_name`) : null);
   }
-  if (p.direct_remote_ip) return new IpPredicateLeaf('direct_remote_ip', compileCidr(p.direct_remote_ip, `${path}.direct_remote_ip`));
+  if (p.direct_remote_ip) return new IpPredicateLeaf('direct_remote_ip', compileCidr(p.direct_remote_ip, `${path}.direct_remote_ip`, SOCKET));
+  // remote_ip is matched as written: at the edge an X-Forwarded-For entry (rbac-input unmaps the socket's peer when it stands in).
   if (p.remote_ip) return new IpPredicateLeaf('remote_ip', compileCidr(p.remote_ip, `${path}.remote_ip`));
-  if (p.source_ip) return new IpPredicateLeaf('source_ip', compileCidr(p.source_ip, `${path}.source_ip`));
+  if (p.source_ip) return new IpPredicateLeaf('source_ip', compileCidr(p.source_ip, `${path}.source_ip`, SOCKET));
   if (p.header) return new HeaderPredicate(p.header, `${path}.header`);
   if (p.url_path) return compileUrlPath(p.url_path, `${path}.url_path`);
   if (p.metadata) return new MetadataPredicate(p.metadata, `${path}.metadata`);

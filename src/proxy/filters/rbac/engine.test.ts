@@ -25,6 +25,9 @@ function input(over: Partial<RbacInput> & { headers?: Record<string, string[]> }
   };
 }
 
+/** A dual-stack socket's IPv4 peer. */
+const mappedPeer: ConnectionInfo = { remoteAddress: '::ffff:10.0.0.9', remotePort: 1, localAddress: '10.0.0.1', localPort: 8080, tls: false };
+
 const engine = (permissions: Permission[], principals: Principal[] = [{ any: true }]) =>
   new RbacEngine({ action: 'ALLOW', policies: { p: { permissions, principals } } });
 
@@ -77,6 +80,13 @@ test('CIDR ranges match only addresses of their own family; a v4-mapped peer is 
     [{ direct_remote_ip: range('0.0.0.0', 0) }, input({ directRemoteIp: '2001:db8::1' }), false],
     [{ direct_remote_ip: range('10.0.0.0', 8) }, input({ directRemoteIp: '::ffff:10.0.0.9' }), true],
     [{ remote_ip: range('::', 0) }, input({ remoteIp: '192.168.3.4' }), false],
+    // remote_ip is matched as written (an X-Forwarded-For entry; Envoy parses XFF with v6only true): a
+    // written `::ffff:10.0.0.9` is IPv6. The connection input unmaps the socket's peer itself.
+    [{ remote_ip: range('::', 0) }, input({ remoteIp: '::ffff:10.0.0.9' }), true],
+    [{ remote_ip: range('::ffff:10.0.0.0', 104) }, input({ remoteIp: '::ffff:10.0.0.9' }), true],
+    [{ remote_ip: range('10.0.0.0', 8) }, input({ remoteIp: '::ffff:10.0.0.9' }), false],
+    [{ remote_ip: range('10.0.0.0', 8) }, connectionRbacInput(mappedPeer), true],
+    [{ remote_ip: range('::', 0) }, connectionRbacInput(mappedPeer), false],
     [{ source_ip: range('::', 0) }, input({ directRemoteIp: '10.0.0.9' }), false],
   ];
   for (const [princ, i, want] of cases) assert.equal(engine([{ any: true }], [princ]).evaluate(i).allowed, want, `${JSON.stringify(princ)} ${i.directRemoteIp} ${i.remoteIp}`);

@@ -1,6 +1,7 @@
 // Builds the matchers' view of one HTTP request or one TCP connection. Built once per request; header
 // lists are read lazily so a policy that never looks at headers costs nothing.
 import type { ConnectionInfo, DownstreamRequest, StreamInfo } from '../../http/stream.ts';
+import { unmapIp } from './cidr-matcher.ts';
 import type { RbacInput } from './rbac-types.ts';
 
 const EMPTY_METADATA: ReadonlyMap<string, Record<string, unknown>> = new Map();
@@ -19,7 +20,10 @@ export function canonicalAuthority(authority: string): string {
   return host.slice(0, -1) + (colon === -1 ? '' : authority.slice(colon));
 }
 
-/** Where the proxy records the client address it derived from trusted X-Forwarded-For hops. */
+/**
+ * Where the proxy records the client address it derived from trusted X-Forwarded-For hops: an entry as
+ * written (`::ffff:10.0.0.9` stays IPv6, as Envoy parses XFF), or the socket's peer already unmapped.
+ */
 export const REMOTE_IP_METADATA = 'outrigger.remote_ip';
 
 class HttpInput implements RbacInput {
@@ -44,7 +48,9 @@ class HttpInput implements RbacInput {
     this.principal = c.peerPrincipal;
     this.directRemoteIp = c.remoteAddress;
     const derived = info.dynamicMetadata.get(REMOTE_IP_METADATA)?.['address'];
-    this.remoteIp = typeof derived === 'string' ? derived : c.remoteAddress;
+    // remote_ip ranges match as written (an X-Forwarded-For entry keeps its family); the socket's peer, when
+    // it stands in, is unmapped here as Envoy reports it (`::ffff:10.0.0.9` → `10.0.0.9`).
+    this.remoteIp = typeof derived === 'string' ? derived : unmapIp(c.remoteAddress);
     this.metadata = info.dynamicMetadata;
   }
 
@@ -84,7 +90,7 @@ export function connectionRbacInput(
     sni: c.sni,
     principal: c.peerPrincipal,
     directRemoteIp: c.remoteAddress,
-    remoteIp: c.remoteAddress,
+    remoteIp: unmapIp(c.remoteAddress),
     metadata,
     filterState: EMPTY_STATE,
   };
