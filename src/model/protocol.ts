@@ -1,9 +1,10 @@
-// Service port protocols, decided as Istio decides them: `appProtocol` first, then the port name
-// up to its first `-` (`http-web` → HTTP), else left to detection ('auto').
+// Service port protocols, decided as Istio decides them: `appProtocol` first, then a `grpc-web` name
+// prefix, then the port name up to its first `-` (`http-web` → HTTP), else left to detection ('auto').
 
 /**
- * `GRPC-WEB` is Istio's `GRPC-Web` (`appProtocol: grpc-web`, a ServiceEntry's or Sidecar's `GRPC-Web`): served
- * as HTTP, and counted as gRPC where Istio's `IsGRPC()` counts it (the inbound route: see listener-inbound.ts).
+ * `GRPC-WEB` is Istio's `GRPC-Web` (`appProtocol: grpc-web`, a port named `grpc-web…`, a ServiceEntry's or
+ * Sidecar's `GRPC-Web`): served as HTTP, counted as gRPC where Istio's `IsGRPC()` counts it (the inbound
+ * route: see listener-inbound.ts) and spoken as HTTP/2 upstream, as Istio's `IsHTTP2()` (see isHttp2).
  */
 export type Protocol = 'HTTP' | 'HTTP2' | 'GRPC' | 'GRPC-WEB' | 'HTTPS' | 'TLS' | 'TCP' | 'MONGO' | 'REDIS' | 'MYSQL' | 'UDP' | 'auto';
 
@@ -37,6 +38,8 @@ export function parseProtocol(word: string | undefined): Protocol {
 // against the Service port number.
 const serverFirstPorts: ReadonlySet<number> = new Set([25, 53, 3306, 27017]);
 
+const GRPC_WEB_PREFIX = /^grpc-web/i;
+
 /** The protocol of a Kubernetes Service port. */
 export function kubernetesPortProtocol(port: { name?: string; appProtocol?: string; protocol?: string; port?: number }): Protocol {
   if (port.protocol === 'UDP') return 'UDP';
@@ -44,8 +47,13 @@ export function kubernetesPortProtocol(port: { name?: string; appProtocol?: stri
   if (port.appProtocol) p = parseProtocol(port.appProtocol);
   else {
     const name = port.name ?? '';
-    const dash = name.indexOf('-');
-    p = parseProtocol(dash >= 0 ? name.slice(0, dash) : name);
+    // Istio's ConvertProtocol looks for the `grpc-web` prefix (any case) before it cuts the name at its
+    // first '-', which would leave `grpc`: `grpc-web`, `grpc-web-ui` and `grpc-webui` are gRPC-Web.
+    if (GRPC_WEB_PREFIX.test(name)) p = 'GRPC-WEB';
+    else {
+      const dash = name.indexOf('-');
+      p = parseProtocol(dash >= 0 ? name.slice(0, dash) : name);
+    }
   }
   return p === 'auto' && port.port !== undefined && serverFirstPorts.has(port.port) ? 'TCP' : p;
 }
@@ -60,7 +68,12 @@ export function isGrpc(p: Protocol): boolean {
   return p === 'GRPC' || p === 'GRPC-WEB';
 }
 
-/** Protocols spoken as HTTP/2 to the upstream. */
+/**
+ * Protocols spoken as HTTP/2 to the upstream: Istio's `protocol.Instance.IsHTTP2()` (HTTP2, GRPC, GRPC-Web),
+ * which its cluster builder's setUpstreamProtocol turns into http2_protocol_options, outbound and inbound.
+ * Istio's inbound listener converts gRPC-Web to gRPC first (the grpc_web filter); Outrigger has no such
+ * filter, so a gRPC-Web request reaches the app unconverted, over HTTP/2 (docs/translation.md).
+ */
 export function isHttp2(p: Protocol): boolean {
-  return p === 'HTTP2' || p === 'GRPC';
+  return p === 'HTTP2' || p === 'GRPC' || p === 'GRPC-WEB';
 }

@@ -170,10 +170,13 @@ function servicesStruct(services: readonly MeshService[]): StructValue {
  * client spoke (Istio's cluster builder sets use_downstream_protocol_config where the protocol is unsupported).
  */
 export function buildInboundCluster(port: number, appPort: number, protocol?: Protocol, services: readonly MeshService[] = []): Record<string, unknown> {
+  // A gRPC-Web port keeps HTTP/1.1 to the app: Istio speaks HTTP/2 there only because its inbound
+  // grpc_web filter has turned the request into plain gRPC first; without that filter the app gets the
+  // gRPC-Web request itself, which gRPC-Web servers take over HTTP/1.1 (docs/translation.md).
   const upstream =
     protocol === 'auto'
       ? USE_DOWNSTREAM_PROTOCOL
-      : protocol && isHttp2(protocol)
+      : protocol && isHttp2(protocol) && protocol !== 'GRPC-WEB'
         ? { explicit_http_config: { http2_protocol_options: {} } }
         : undefined;
   return {

@@ -98,3 +98,35 @@ spec:
   assert.ok(viaSidecar);
   assert.equal(viaSidecar['retry_policy'], undefined);
 });
+
+// Istio's setUpstreamProtocol (cluster builder) gives every port whose protocol IsHTTP2() (GRPC-Web included)
+// http2_protocol_options. Inbound, Istio's app gets plain gRPC from its grpc_web filter; Outrigger has none,
+// so the app gets the gRPC-Web request itself, over HTTP/1.1 as before.
+test('gRPC-Web ports are spoken as HTTP/2 between sidecars, as Istio IsHTTP2(), and as HTTP/1.1 to the app', () => {
+  const { resources, diagnostics } = loadText(
+    `
+apiVersion: v1
+kind: Service
+metadata: { name: api, namespace: shop }
+spec:
+  selector: { app: api }
+  ports:
+    - { name: web, appProtocol: grpc-web, port: 60, targetPort: 6060 }
+    - { name: grpc-web-ui, port: 61, targetPort: 6161 }
+    - { name: http, port: 62, targetPort: 6262 }
+`,
+    'input.yaml',
+  );
+  assert.deepEqual(diagnostics.filter((d) => d.severity === 'error'), []);
+  const clusters = buildProxyResources(buildSnapshot(resources, [], '1'), api).get(TypeUrl.Cluster);
+  assert.ok(clusters);
+  const h2 = (name: string): unknown => {
+    const c = clusters.get(name) as Record<string, Record<string, Record<string, unknown>>> | undefined;
+    assert.ok(c, `${name} (${[...clusters.keys()].join(', ')})`);
+    return c['typed_extension_protocol_options']?.['envoy.extensions.upstreams.http.v3.HttpProtocolOptions']?.['explicit_http_config'];
+  };
+  for (const name of ['outbound|60||api.shop.svc.cluster.local', 'outbound|61||api.shop.svc.cluster.local']) {
+    assert.deepEqual(h2(name), { http2_protocol_options: {} }, name);
+  }
+  for (const name of ['outbound|62||api.shop.svc.cluster.local', 'inbound|6060||', 'inbound|6161||', 'inbound|6262||']) assert.equal(h2(name), undefined, name);
+});

@@ -191,7 +191,8 @@ test('AUDIT never denies and marks matching requests for the access log', () => 
   const { status, ctx } = decideHttp([audit], { path: '/x' });
   assert.equal(status, 200);
   assert.deepEqual(ctx.info.dynamicMetadata.get('envoy.common'), { access_log_hint: true });
-  assert.equal(decideHttp([audit], { path: '/y' }).ctx.info.dynamicMetadata.get('envoy.common'), undefined);
+  // Envoy's handleAction (LOG) writes `matched` on every request the engine sees: false where no rule matched.
+  assert.deepEqual(decideHttp([audit], { path: '/y' }).ctx.info.dynamicMetadata.get('envoy.common'), { access_log_hint: false });
 });
 
 test('CUSTOM: shadow marker RBAC then ext_authz; an unknown provider denies what the CUSTOM rules match, as in Istio', () => {

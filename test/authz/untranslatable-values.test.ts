@@ -80,7 +80,7 @@ test('DENY: a value that cannot be translated is ignored, the rule gets wider', 
 test('AUDIT and CUSTOM: a value that cannot be translated is ignored too', () => {
   const audit = policy('audit', 'foo', { action: 'AUDIT', rules: [from({ ipBlocks: ['192.168.0.0/16', 'bad'] })] });
   assert.deepEqual(decideHttp([audit], OUTSIDER).ctx.info.dynamicMetadata.get('envoy.common'), { access_log_hint: true });
-  assert.equal(decideHttp([audit], PEER).ctx.info.dynamicMetadata.get('envoy.common'), undefined);
+  assert.deepEqual(decideHttp([audit], PEER).ctx.info.dynamicMetadata.get('envoy.common'), { access_log_hint: false });
   const providers = [{ name: 'opa', envoyExtAuthzHttp: { service: 'opa.foo.svc.cluster.local', port: 8181 } }];
   const custom = policy('ext', 'foo', { action: 'CUSTOM', provider: { name: 'opa' }, rules: [when({ key: 'destination.port', values: ['http'] })] });
   const marker = translateAuthorization([custom], { ...TARGET, extensionProviders: providers }).http[0]!.typed_config;

@@ -2,8 +2,10 @@
 // the RBAC filters (HTTP and network) set `access_log_hint` in the `envoy.common` dynamic metadata of the
 // request or connection, which the access log reads with %DYNAMIC_METADATA(envoy.common:access_log_hint)%
 // (Envoy's MetadataFormatter) and a Telemetry `accessLogging[].filter` with CEL's `metadata` attribute
-// (`metadata.filter_metadata['envoy.common'].access_log_hint`). A request or connection no AUDIT policy
-// matched logs `-` (null in JSON).
+// (`metadata.filter_metadata['envoy.common'].access_log_hint`). As Envoy's RoleBasedAccessControlEngineImpl::
+// handleAction (case LOG, enforced engine) writes `matched` on every request or connection the AUDIT engine
+// sees, one no AUDIT policy matched logs `false` on a workload that has an AUDIT policy; a workload without
+// one has no hint, `-` (null in JSON).
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, test } from 'node:test';
@@ -42,14 +44,14 @@ function chain(accessLog: Omit<AccessLogConfig, 'path'>): { filter: HttpFilter; 
   return { filter, sink };
 }
 
-test('HTTP: %DYNAMIC_METADATA(envoy.common:access_log_hint)% is true on an audited request, - on another', async () => {
+test('HTTP: %DYNAMIC_METADATA(envoy.common:access_log_hint)% is true on an audited request, false on another', async () => {
   const { filter, sink } = chain({ encoding: 'TEXT', format: `${HINT} %REQ(:PATH)%` });
   await drive(filter, { authority: 'httpbin.foo', path: '/audited/1', status: 200 });
   await drive(filter, { authority: 'httpbin.foo', path: '/other', status: 200 });
-  assert.deepEqual(sink.lines, ['true /audited/1\n', '- /other\n']);
+  assert.deepEqual(sink.lines, ['true /audited/1\n', 'false /other\n']);
 });
 
-test('HTTP: in a JSON line the hint is a boolean (null when not audited)', async () => {
+test('HTTP: in a JSON line the hint is a boolean, false when the AUDIT engine did not match', async () => {
   const { filter, sink } = chain({ encoding: 'JSON', json_format: { path: '%REQ(:PATH)%', audit: HINT } });
   await drive(filter, { authority: 'httpbin.foo', path: '/audited', status: 403 });
   await drive(filter, { authority: 'httpbin.foo', path: '/other', status: 200 });
@@ -57,9 +59,31 @@ test('HTTP: in a JSON line the hint is a boolean (null when not audited)', async
     sink.lines.map((l) => JSON.parse(l)),
     [
       { path: '/audited', audit: true },
-      { path: '/other', audit: null },
+      { path: '/other', audit: false },
     ],
   );
+});
+
+test('HTTP: a workload without an AUDIT policy has no hint: -', async () => {
+  const allow = policy('allow-x', 'foo', { action: 'ALLOW', rules: [{ to: [{ operation: { paths: ['/*'] } }] }] });
+  const rbac = translateAuthorization([allow], TARGET)
+    .http.filter((f) => f.name === 'envoy.filters.http.rbac')
+    .map((f) => createRbacFilterFactory().create(roundTrip(f.typed_config)));
+  assert.ok(rbac.length > 0);
+  const sink = new MemorySink();
+  const telemetry = createTelemetryFilterFactory({ registry: new MetricsRegistry(), openAccessLog: () => sink }).create(
+    telemetryConfig({ reporter: 'destination', workload: { workload: 'httpbin', namespace: 'foo', labels: { app: 'httpbin' } }, metrics: false, access_log: { path: '/dev/stdout', encoding: 'TEXT', format: `${HINT} %REQ(:PATH)%` } }),
+  );
+  const filter: HttpFilter = {
+    onRequest(ctx: RequestContext) {
+      for (const f of rbac) f.onRequest?.(ctx);
+      return telemetry.onRequest?.(ctx) ?? { action: 'continue' };
+    },
+    onResponse: (ctx, response) => telemetry.onResponse?.(ctx, response),
+    onDone: (ctx, outcome) => telemetry.onDone?.(ctx, outcome),
+  };
+  await drive(filter, { authority: 'httpbin.foo', path: '/other', status: 200 });
+  assert.deepEqual(sink.lines, ['- /other\n']);
 });
 
 test("HTTP: a Telemetry access-log filter on CEL's metadata logs only the audited requests", async () => {
@@ -128,9 +152,9 @@ async function echoed(authority: string): Promise<string> {
   return got.slice(got.indexOf('\r\n\r\n') + 4);
 }
 
-test('TCP: the access log line of a connection an AUDIT policy matched has the hint, another has -', { timeout: 30_000 }, async () => {
+test('TCP: the access log line of a connection an AUDIT policy matched has the hint true, another false', { timeout: 30_000 }, async () => {
   assert.equal(await echoed('ledger.shop:5436'), 'ping', 'AUDIT never refuses');
   assert.equal(await echoed('cache.shop:5437'), 'ping');
   assert.equal(await until(() => pair.logs.find((l) => l.endsWith(' inbound|5436||'))), 'audit=true inbound|5436||');
-  assert.equal(await until(() => pair.logs.find((l) => l.endsWith(' inbound|5437||'))), 'audit=- inbound|5437||');
+  assert.equal(await until(() => pair.logs.find((l) => l.endsWith(' inbound|5437||'))), 'audit=false inbound|5437||');
 });

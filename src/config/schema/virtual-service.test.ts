@@ -67,6 +67,11 @@ test("headers: pseudo-headers and host where Istio's validateHTTPRoute refuses t
     // The same rules on a weighted destination (validateHTTPRouteDestinations).
     ['  - route: [{destination: {host: reviews}, headers: {response: {remove: [":status"]}}}]', 'spec.http[1].route[0].headers.response.remove[0]', 'invalid header ":status": header cannot have ":" prefix'],
     ['  - route: [{destination: {host: reviews}, headers: {request: {remove: [host]}}}]', 'spec.http[1].route[0].headers.request.remove[0]', 'invalid header "host": cannot set Host header'],
+    // A destination's request set/add: ValidateHTTPHeaderWithHostOperationName, `host` allowed but every
+    // ":"-name refused, ":authority" included (Envoy can't rewrite the authority per weighted cluster).
+    ['  - route: [{destination: {host: reviews}, headers: {request: {set: {":authority": a.example}}}}]', 'spec.http[1].route[0].headers.request.set.:authority', 'invalid header ":authority": header cannot have ":" prefix'],
+    ['  - route: [{destination: {host: reviews}, headers: {request: {add: {":Authority": a.example}}}}]', 'spec.http[1].route[0].headers.request.add.:Authority', 'invalid header ":Authority": header cannot have ":" prefix'],
+    ['  - route: [{destination: {host: reviews}, headers: {request: {set: {":path": /x}}}}]', 'spec.http[1].route[0].headers.request.set.:path', 'invalid header ":path": header cannot have ":" prefix'],
   ];
   for (const [http, field, message] of invalid) {
     const { resources, diagnostics } = loadText(vs(http), 'vs.yaml');
@@ -82,4 +87,9 @@ test("headers: pseudo-headers and host where Istio's validateHTTPRoute refuses t
   const { resources, diagnostics } = loadText(vs(valid), 'vs.yaml');
   assert.deepEqual(diagnostics.map((d) => `${d.code}@${d.field}: ${d.message}`), []);
   assert.equal(resources.length, 1);
+  // A destination may set or add `host` (WithHost), in any case.
+  const dest = '  - route: [{destination: {host: reviews}, headers: {request: {set: {host: a.example, x-a: "1"}, add: {Host: b.example}}}}]';
+  const d = loadText(vs(dest), 'vs.yaml');
+  assert.deepEqual(d.diagnostics.map((x) => `${x.code}@${x.field}: ${x.message}`), []);
+  assert.equal(d.resources.length, 1);
 });

@@ -34,39 +34,47 @@ const headerOperations = obj({
 });
 
 /**
- * Istio's rules for the names a header operation takes (pkg/config/validation, isInternalHeader): a
- * request's `set` and `add` may name `:authority` or `host` (the authority to rewrite to) but no other
- * pseudo-header (ValidateHTTPHeaderWithAuthorityOperationName); a request's `remove` and a response's
- * `set`, `add` and `remove` take neither `host` nor a pseudo-header (ValidateHTTPHeaderOperationName).
+ * Istio's rules for the names a header operation takes (pkg/config/validation, isInternalHeader): a route's
+ * request `set` and `add` may name `:authority` or `host` (the authority to rewrite to) but no other
+ * pseudo-header (ValidateHTTPHeaderWithAuthorityOperationName); a weighted destination's request `set` and
+ * `add` may name `host` but no pseudo-header, `:authority` included (validateHTTPRouteDestinations,
+ * ValidateHTTPHeaderWithHostOperationName); a request's `remove` and a response's `set`, `add` and `remove`
+ * take neither `host` nor a pseudo-header (ValidateHTTPHeaderOperationName).
  */
-function internalHeaderProblem(name: string, authority: boolean): string | undefined {
-  const lower = name.toLowerCase();
-  if (authority) return name.startsWith(':') && lower !== ':authority' ? `invalid header ${JSON.stringify(name)}: header cannot have ":" prefix` : undefined;
-  if (lower === 'host') return `invalid header ${JSON.stringify(name)}: cannot set Host header`;
-  if (name.startsWith(':')) return `invalid header ${JSON.stringify(name)}: header cannot have ":" prefix`;
+type HeaderNameMode = 'authority' | 'host' | 'plain';
+
+function internalHeaderProblem(name: string, mode: HeaderNameMode): string | undefined {
+  if (name.startsWith(':')) {
+    return mode === 'authority' && name.toLowerCase() === ':authority' ? undefined : `invalid header ${JSON.stringify(name)}: header cannot have ":" prefix`;
+  }
+  if (mode === 'plain' && name.toLowerCase() === 'host') return `invalid header ${JSON.stringify(name)}: cannot set Host header`;
   return undefined;
 }
 
-function internalHeaders(side: 'request' | 'response') {
+/** `setAdd`: the rule of the request's (or response's) `set` and `add`; `remove` is always 'plain'. */
+function internalHeaders(setAdd: HeaderNameMode) {
   return (v: Record<string, unknown>, add: (path: PropertyKey[], code: string, message: string) => void): void => {
     for (const op of ['set', 'add'] as const) {
       const map = v[op];
       if (!map || typeof map !== 'object' || Array.isArray(map)) continue;
       for (const name of Object.keys(map)) {
-        const problem = internalHeaderProblem(name, side === 'request');
+        const problem = internalHeaderProblem(name, setAdd);
         if (problem) add([op, name], 'OR1024', problem);
       }
     }
     const remove = v['remove'];
     if (!Array.isArray(remove)) return;
     remove.forEach((name, i) => {
-      const problem = typeof name === 'string' ? internalHeaderProblem(name, false) : undefined;
+      const problem = typeof name === 'string' ? internalHeaderProblem(name, 'plain') : undefined;
       if (problem) add(['remove', i], 'OR1024', problem);
     });
   };
 }
 
-const headers = obj({ request: withRules(headerOperations, internalHeaders('request')).optional(), response: withRules(headerOperations, internalHeaders('response')).optional() });
+const responseHeaders = withRules(headerOperations, internalHeaders('plain')).optional();
+const headers = obj({ request: withRules(headerOperations, internalHeaders('authority')).optional(), response: responseHeaders });
+/** A weighted destination's: its request `set`/`add` take `host`, never `:authority` (Istio's WithHost rule). */
+const destinationHeaders = obj({ request: withRules(headerOperations, internalHeaders('host')).optional(), response: responseHeaders });
 
 const httpMatch = obj({
   name: str.optional(),
@@ -87,7 +95,7 @@ const httpMatch = obj({
 
 const weight = int.optional();
 
-const httpRouteDestination = obj({ destination, weight, headers: headers.optional() });
+const httpRouteDestination = obj({ destination, weight, headers: destinationHeaders.optional() });
 const routeDestination = obj({ destination, weight });
 
 const redirect = withRules(

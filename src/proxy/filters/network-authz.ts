@@ -28,6 +28,9 @@ const CANCELLED: NetworkAuthzOutcome = Object.freeze({ allowed: false, details: 
 const RBAC_METADATA = 'envoy.filters.network.rbac';
 
 const COMMON_METADATA = 'envoy.common';
+// Shared, never written to: a merge copies them.
+const HINT_TRUE: Record<string, unknown> = Object.freeze({ access_log_hint: true });
+const HINT_FALSE: Record<string, unknown> = Object.freeze({ access_log_hint: false });
 
 /** The outcome, with the audit mark when an AUDIT policy matched (in the connection's metadata). */
 function marked(v: NetworkAuthzOutcome, metadata: Map<string, Record<string, unknown>>): NetworkAuthzOutcome {
@@ -41,8 +44,13 @@ function runFrom(filters: readonly NetworkAuthzFilter[], start: number, connecti
       const v = f.rbac.check(connection, stats?.rbac(f.rbac));
       // Shadow results are what Istio's CUSTOM marker and dry-run policies publish for later filters.
       if (v.shadow) metadata.set(RBAC_METADATA, { ...metadata.get(RBAC_METADATA), ...v.shadow });
-      // A LOG (AUDIT) match: Envoy's RoleBasedAccessControlFilter sets envoy.common access_log_hint.
-      if (v.logged) metadata.set(COMMON_METADATA, { ...metadata.get(COMMON_METADATA), access_log_hint: true });
+      // A LOG (AUDIT) engine: Envoy's handleAction sets envoy.common access_log_hint to `matched`, true or
+      // false, on every connection it sees (not for shadow rules).
+      if (v.logged !== undefined) {
+        const common = metadata.get(COMMON_METADATA);
+        const hint = v.logged ? HINT_TRUE : HINT_FALSE;
+        metadata.set(COMMON_METADATA, common ? { ...common, ...hint } : hint);
+      }
       if (!v.allowed) return marked({ allowed: false, details: v.details, deniedBy: 'rbac' }, metadata);
       continue;
     }

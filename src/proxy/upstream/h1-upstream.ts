@@ -28,24 +28,29 @@ export function preloadUndici(): void {
   undici();
 }
 
-const connectCodes = new Set(['UND_ERR_CONNECT_TIMEOUT', 'ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+/**
+ * undici's own codes that are a socket failing: connecting timed out, or the socket closed or errored. Its
+ * other UND_ERR_* codes are about the request, or the request or pool being aborted or destroyed
+ * (UND_ERR_ABORTED, UND_ERR_DESTROYED, UND_ERR_CLOSED), never a connect failure.
+ */
+const undiciSocketCodes = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_SOCKET']);
 
 /**
- * An undici error as the router reads it. Before the request started on a connected socket, a connect
- * failure (refused, unreachable, a TLS handshake refused); once it started, its head may be out, so
- * whatever the code it is a reset (or a protocol error), never a connect failure a retry could take as
- * "nothing sent".
+ * An undici error as the router reads it. Before the request started on a connected socket, every socket or
+ * TLS error is a connect failure: refused, unreachable, a TLS handshake refused, or the connection reset
+ * during the handshake (Envoy: a connection that fails before it is connected is a pool failure, UF,
+ * upstream_cx_connect_fail, retried by connect-failure). Once it started, its head may be out, so whatever
+ * the code it is a reset (or a protocol error), never a connect failure a retry could take as "nothing sent".
+ * A protocol error (HPE_*, UND_ERR_INFO) stays one, and an abort (the request or pool destroyed) a reset.
+ * So is the request body's stream failing (ERR_STREAM_*). A system error (ECONNRESET, EPIPE, ...), a TLS
+ * error or an origination refused before the start: connect.
  */
 function classify(err: Error & { code?: string }, started: boolean): UpstreamError {
   if (err instanceof UpstreamError) return err;
   const code = err.code ?? '';
-  if (started) return code.startsWith('HPE_') || code === 'UND_ERR_INFO' ? new UpstreamError('protocol', err.message, err) : new UpstreamError('reset', `${code || 'reset'}: ${err.message}`, err);
-  // A failed TLS handshake (origination) is a connection failure, Envoy's UF, not a reset.
-  if (connectCodes.has(code) || code.startsWith('ERR_TLS_') || code.startsWith('ERR_SSL_') || code === 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' || code === 'DEPTH_ZERO_SELF_SIGNED_CERT' || code === 'SELF_SIGNED_CERT_IN_CHAIN' || (err as { originationRefused?: boolean }).originationRefused) {
-    return new UpstreamError('connect', `${code || 'tls'}: ${err.message}`, err);
-  }
-  if (code === 'HPE_INVALID_HEADER_TOKEN' || code.startsWith('HPE_') || code === 'UND_ERR_INFO') return new UpstreamError('protocol', err.message, err);
-  return new UpstreamError('reset', `${code || 'reset'}: ${err.message}`, err);
+  if (code.startsWith('HPE_') || code === 'UND_ERR_INFO') return new UpstreamError('protocol', err.message, err);
+  if (started || (code.startsWith('UND_ERR_') && !undiciSocketCodes.has(code)) || code.startsWith('ERR_STREAM_')) return new UpstreamError('reset', `${code || 'reset'}: ${err.message}`, err);
+  return new UpstreamError('connect', `${code || 'tls'}: ${err.message}`, err);
 }
 
 function flatten(h: Record<string, string | string[] | undefined>): OutgoingHeaders {

@@ -57,6 +57,14 @@ function compile(config: TypedAny, path: string): CompiledHttpRbac {
   }
 }
 
+/**
+ * Envoy's RoleBasedAccessControlEngineImpl::handleAction, case LOG (enforced, not shadow): `access_log_hint`
+ * is the bool `matched` on every request the engine sees. Two shared values, none made per request.
+ */
+const HINT_TRUE: Readonly<Record<string, unknown>> = Object.freeze({ access_log_hint: true });
+const HINT_FALSE: Readonly<Record<string, unknown>> = Object.freeze({ access_log_hint: false });
+const COMMON_METADATA = 'envoy.common';
+
 function mergeMetadata(ctx: RequestContext, filter: string, values: Record<string, unknown>): void {
   const existing = ctx.info.dynamicMetadata.get(filter);
   ctx.info.dynamicMetadata.set(filter, existing ? { ...existing, ...values } : values);
@@ -87,7 +95,8 @@ class RbacHttpFilter implements HttpFilter {
     if (!engine) return CONTINUE;
     const decision = engine.evaluate(input);
     if (engine.action === 'LOG') {
-      if (decision.matchedPolicy !== undefined) mergeMetadata(ctx, 'envoy.common', { access_log_hint: true });
+      // Matched or not: a request the AUDIT engine saw logs `true` or `false`, never `-` (as Envoy).
+      mergeMetadata(ctx, COMMON_METADATA, decision.matchedPolicy !== undefined ? HINT_TRUE : HINT_FALSE);
       return CONTINUE;
     }
     if (decision.allowed) return CONTINUE;

@@ -18,8 +18,11 @@ export interface NetworkRbacResult {
   readonly deniedBy?: string;
   /** Dry-run results (`shadow_effective_policy_id`, `shadow_engine_result`) under the shadow prefix. */
   readonly shadow?: Record<string, string>;
-  /** A LOG (AUDIT) policy matched. */
-  readonly logged: boolean;
+  /**
+   * The enforced engine is LOG (AUDIT): whether a policy matched, which Envoy's handleAction writes as
+   * `access_log_hint` (true or false) on every connection. Absent for any other engine.
+   */
+  readonly logged?: boolean;
 }
 
 /** Envoy's counters of one network RBAC filter, bound by whoever keeps the stats. */
@@ -63,13 +66,13 @@ export function compileNetworkRbac(config: TypedAny): NetworkRbac {
         };
       }
       const base = shadowOut ? { shadow: shadowOut } : {};
-      if (!enforced) return { allowed: true, details: '', logged: false, ...base };
+      if (!enforced) return { allowed: true, details: '', ...base };
       const d = enforced.evaluate(input);
       if (counters) (d.allowed ? counters.allowed : counters.denied).value++;
       if (enforced.action === 'LOG') return { allowed: true, details: '', logged: d.matchedPolicy !== undefined, ...base };
-      if (d.allowed) return { allowed: true, details: '', logged: false, ...base };
+      if (d.allowed) return { allowed: true, details: '', ...base };
       const receipt = denialReceipt(d.matchedPolicy, enforced.action);
-      return { allowed: false, details: rbacDetails(d.matchedPolicy), deniedBy: receipt.text, logged: false, ...base };
+      return { allowed: false, details: rbacDetails(d.matchedPolicy), deniedBy: receipt.text, ...base };
     },
     toString: () => `network ${enforced ?? 'no enforced rules'}`,
   };
