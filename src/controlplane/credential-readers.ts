@@ -7,9 +7,9 @@
 // (docs/security-mtls.md#who-receives-a-credential).
 import type { DestinationRule, Gateway } from '../config/resource.ts';
 import type { TrafficPolicy } from '../config/types/networking.ts';
-import { CA_CREDENTIAL_SUFFIX, credentialRef, credentialResourceName, GATEWAY_CREDENTIAL_PREFIX, KUBERNETES_CREDENTIAL_PREFIX } from '../model/credentials.ts';
+import { CA_CREDENTIAL_SUFFIX, credentialResourceName, GATEWAY_CREDENTIAL_PREFIX, KUBERNETES_CREDENTIAL_PREFIX } from '../model/credentials.ts';
 import { gatewaySelectsPod } from '../model/gateway-api/gateways.ts';
-import { secretGranted } from '../model/gateway-api/references.ts';
+import { gatewayCredentialVerified } from '../model/gateway-api/references.ts';
 import { matchesLabels } from '../model/labels.ts';
 import { isExportedTo } from '../model/proxy-scope.ts';
 import type { MeshSnapshot } from '../model/snapshot.ts';
@@ -46,7 +46,7 @@ export function credentialReaders(snapshot: MeshSnapshot): CredentialReaders {
   const out = new Map<string, Set<string>>();
   for (const w of workloads) {
     const names = new Set<string>();
-    for (const g of snapshot.gateways) if (gatewaySelectsPod(g, w)) for (const n of gatewayCredentials(g)) if (verified(snapshot, g, w.namespace, n)) names.add(n);
+    for (const g of snapshot.gateways) if (gatewaySelectsPod(g, w)) for (const n of gatewayCredentials(g)) if (gatewayCredentialVerified(snapshot.resources, g.metadata.namespace, w.namespace, n)) names.add(n);
     for (const dr of snapshot.destinationRules) if (appliesTo(dr, w)) for (const n of ruleCredentials(dr)) names.add(n);
     if (names.size === 0) continue;
     const key = `${w.namespace}/${w.serviceAccount}`;
@@ -68,19 +68,6 @@ export function mayReceiveSecret(readers: CredentialReaders, identity: { namespa
   if (secretName.endsWith(CA_CREDENTIAL_SUFFIX)) return true;
   if (!secretName.startsWith(KUBERNETES_CREDENTIAL_PREFIX) && !secretName.startsWith(GATEWAY_CREDENTIAL_PREFIX)) return true;
   return readers.get(`${identity.namespace}/${identity.serviceAccount}`)?.has(secretName) ?? false;
-}
-
-/**
- * Whether Gateway `g`'s `credentialName` counts for a workload of `namespace` (Istio's mergeGateways
- * identityVerified): a `kubernetes://` one always (the workload reads its own namespace's Secrets); a
- * `kubernetes-gateway://` one only from a Gateway of the workload's namespace, for a Secret of that
- * namespace or one a ReferenceGrant lets that namespace's Gateways use.
- */
-function verified(snapshot: MeshSnapshot, g: Gateway, namespace: string, sdsName: string): boolean {
-  if (!sdsName.startsWith(GATEWAY_CREDENTIAL_PREFIX)) return true;
-  if (g.metadata.namespace !== namespace) return false;
-  const ref = credentialRef(sdsName, namespace);
-  return ref !== undefined && secretGranted(snapshot.resources, g.metadata.namespace, ref.namespace, ref.name);
 }
 
 function appliesTo(dr: DestinationRule, w: DeclaredWorkload): boolean {

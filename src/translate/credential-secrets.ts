@@ -14,7 +14,7 @@ import type { TrafficPolicy } from '../config/types/networking.ts';
 import { CA_CREDENTIAL_SUFFIX, credentialRef, credentialResourceName, GATEWAY_CREDENTIAL_PREFIX, KUBERNETES_CREDENTIAL_PREFIX } from '../model/credentials.ts';
 import { gatewaySelectsPod } from '../model/gateway-api/gateways.ts';
 import { CONFIGMAP_CREDENTIAL_PREFIX } from '../model/gateway-api/backend-tls.ts';
-import { secretGranted } from '../model/gateway-api/references.ts';
+import { gatewayCredentialVerified, secretGranted } from '../model/gateway-api/references.ts';
 import type { ProxyView } from '../model/proxy-view.ts';
 import type { MeshSnapshot } from '../model/snapshot.ts';
 import type { TypedAny } from '../xds/any.ts';
@@ -84,7 +84,7 @@ export function buildCredentialSecrets(snapshot: MeshSnapshot, proxy: ProxyView,
     const base = isCa ? ref.name.slice(0, -CA_CREDENTIAL_SUFFIX.length) : ref.name;
     // A `kubernetes-gateway://` Secret only when verified: named by a Gateway of the proxy's namespace,
     // and of that namespace or granted to its Gateways by a ReferenceGrant.
-    if (name.startsWith(GATEWAY_CREDENTIAL_PREFIX) && !verifiedGatewayCredential(snapshot, proxy, `${GATEWAY_CREDENTIAL_PREFIX}${ref.namespace}/${base}`)) continue;
+    if (name.startsWith(GATEWAY_CREDENTIAL_PREFIX) && !namedByVerifyingGateway(snapshot, proxy, `${GATEWAY_CREDENTIAL_PREFIX}${ref.namespace}/${base}`)) continue;
     if (!secretGranted(snapshot.resources, proxy.namespace, ref.namespace, base)) continue;
     const secrets = secretsOf(ref.namespace);
     if (isCa) {
@@ -104,13 +104,13 @@ export function buildCredentialSecrets(snapshot: MeshSnapshot, proxy: ProxyView,
   return out;
 }
 
-/** Whether a Gateway of the proxy's own namespace that selects it names this `kubernetes-gateway://` SDS name (Istio's identityVerified). */
-function verifiedGatewayCredential(snapshot: MeshSnapshot, proxy: ProxyView, sdsName: string): boolean {
+/** Whether a Gateway that selects the proxy names this `kubernetes-gateway://` SDS name and verifies it for the proxy (Istio's identityVerified). */
+function namedByVerifyingGateway(snapshot: MeshSnapshot, proxy: ProxyView, sdsName: string): boolean {
   return snapshot.gateways.some(
     (g) =>
-      g.metadata.namespace === proxy.namespace &&
       gatewaySelectsPod(g, proxy) &&
-      g.spec.servers.some((s) => !!s.tls?.credentialName && credentialResourceName(s.tls.credentialName) === sdsName),
+      g.spec.servers.some((s) => !!s.tls?.credentialName && credentialResourceName(s.tls.credentialName) === sdsName) &&
+      gatewayCredentialVerified(snapshot.resources, g.metadata.namespace, proxy.namespace, sdsName),
   );
 }
 

@@ -2,6 +2,7 @@
 // Namespaces (for allowedRoutes selectors) and ReferenceGrants, indexed once per conversion.
 import type { AnyResource, GatewayClass, GRPCRoute, HTTPRoute, KubernetesGateway, Namespace, ObjectMeta, ReferenceGrant, Service, TCPRoute, TLSRoute } from '../../config/resource.ts';
 import type { HTTPRouteSpec } from '../../config/types/gateway-api.ts';
+import { CA_CREDENTIAL_SUFFIX, credentialRef, GATEWAY_CREDENTIAL_PREFIX } from '../credentials.ts';
 import { grpcAsHttpRoute } from './grpc-routes.ts';
 import { tcpAsRoute } from './tcp-routes.ts';
 import { tlsAsRoute } from './tls-routes.ts';
@@ -84,6 +85,23 @@ export function referenceGranted(grants: Iterable<AnyResource>, from: { kind: st
 /** Whether a ReferenceGrant among `resources` lets Gateways of `gatewayNamespace` use the Secret `secretNamespace/name` (always, in their own namespace). */
 export function secretGranted(resources: Iterable<AnyResource>, gatewayNamespace: string, secretNamespace: string, name: string): boolean {
   return secretNamespace === gatewayNamespace || referenceGranted(resources, { kind: 'Gateway', namespace: gatewayNamespace }, { group: '', kind: 'Secret', namespace: secretNamespace, name });
+}
+
+/**
+ * Istio's mergeGateways `identityVerified`: whether a Gateway of `gatewayNamespace` whose server names the
+ * SDS credential `sdsName` makes it a proxy of `proxyNamespace`'s to read. A `kubernetes://` one always
+ * (the proxy reads its own namespace's Secrets); a `kubernetes-gateway://NS/NAME` one only from a Gateway
+ * of the proxy's namespace, for a Secret of that namespace or one a ReferenceGrant lets its Gateways use
+ * (sds.go: "Unverified cross namespace. Never allowed"). The control plane's readers and translation's
+ * secrets both ask this.
+ */
+export function gatewayCredentialVerified(resources: Iterable<AnyResource>, gatewayNamespace: string, proxyNamespace: string, sdsName: string): boolean {
+  if (!sdsName.startsWith(GATEWAY_CREDENTIAL_PREFIX)) return true;
+  if (gatewayNamespace !== proxyNamespace) return false;
+  const ref = credentialRef(sdsName, proxyNamespace);
+  if (!ref) return false;
+  const name = ref.name.endsWith(CA_CREDENTIAL_SUFFIX) ? ref.name.slice(0, -CA_CREDENTIAL_SUFFIX.length) : ref.name;
+  return secretGranted(resources, proxyNamespace, ref.namespace, name);
 }
 
 /**
