@@ -6,6 +6,7 @@ import type { NetworkExtAuthz } from './ext_authz/network-filter.ts';
 import type { Timers } from '../http/router.ts';
 import type { ConnectionInfo } from '../http/stream.ts';
 import type { NetworkRbac } from './rbac/network-filter.ts';
+import { COMMON_METADATA, markAccessLogHint } from './rbac/access-log-hint.ts';
 
 export type NetworkAuthzFilter = { readonly kind: 'rbac'; readonly rbac: NetworkRbac } | { readonly kind: 'ext_authz'; readonly extAuthz: NetworkExtAuthz };
 
@@ -27,11 +28,6 @@ const ALLOWED: NetworkAuthzOutcome = Object.freeze({ allowed: true, details: '' 
 const CANCELLED: NetworkAuthzOutcome = Object.freeze({ allowed: false, details: '' });
 const RBAC_METADATA = 'envoy.filters.network.rbac';
 
-const COMMON_METADATA = 'envoy.common';
-// Shared, never written to: a merge copies them.
-const HINT_TRUE: Record<string, unknown> = Object.freeze({ access_log_hint: true });
-const HINT_FALSE: Record<string, unknown> = Object.freeze({ access_log_hint: false });
-
 /** The outcome, with the audit mark when an AUDIT policy matched (in the connection's metadata). */
 function marked(v: NetworkAuthzOutcome, metadata: Map<string, Record<string, unknown>>): NetworkAuthzOutcome {
   return metadata.get(COMMON_METADATA)?.['access_log_hint'] === true ? { ...v, accessLogHint: true } : v;
@@ -46,11 +42,7 @@ function runFrom(filters: readonly NetworkAuthzFilter[], start: number, connecti
       if (v.shadow) metadata.set(RBAC_METADATA, { ...metadata.get(RBAC_METADATA), ...v.shadow });
       // A LOG (AUDIT) engine: Envoy's handleAction sets envoy.common access_log_hint to `matched`, true or
       // false, on every connection it sees (not for shadow rules).
-      if (v.logged !== undefined) {
-        const common = metadata.get(COMMON_METADATA);
-        const hint = v.logged ? HINT_TRUE : HINT_FALSE;
-        metadata.set(COMMON_METADATA, common ? { ...common, ...hint } : hint);
-      }
+      if (v.logged !== undefined) markAccessLogHint(metadata, v.logged);
       if (!v.allowed) return marked({ allowed: false, details: v.details, deniedBy: 'rbac' }, metadata);
       continue;
     }

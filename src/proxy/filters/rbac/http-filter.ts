@@ -11,6 +11,7 @@ import {
 } from '../../http/filter.ts';
 import { DEBUG_HEADER, DENIED_BY_HEADER, denialReceipt, rbacDetails } from './denial-receipt.ts';
 import { RbacEngine } from './engine.ts';
+import { markAccessLogHint } from './access-log-hint.ts';
 import { httpRbacInput } from './rbac-input.ts';
 import { type RbacConfig, RbacConfigError } from './rbac-types.ts';
 
@@ -57,14 +58,6 @@ function compile(config: TypedAny, path: string): CompiledHttpRbac {
   }
 }
 
-/**
- * Envoy's RoleBasedAccessControlEngineImpl::handleAction, case LOG (enforced, not shadow): `access_log_hint`
- * is the bool `matched` on every request the engine sees. Two shared values, none made per request.
- */
-const HINT_TRUE: Readonly<Record<string, unknown>> = Object.freeze({ access_log_hint: true });
-const HINT_FALSE: Readonly<Record<string, unknown>> = Object.freeze({ access_log_hint: false });
-const COMMON_METADATA = 'envoy.common';
-
 function mergeMetadata(ctx: RequestContext, filter: string, values: Record<string, unknown>): void {
   const existing = ctx.info.dynamicMetadata.get(filter);
   ctx.info.dynamicMetadata.set(filter, existing ? { ...existing, ...values } : values);
@@ -96,7 +89,7 @@ class RbacHttpFilter implements HttpFilter {
     const decision = engine.evaluate(input);
     if (engine.action === 'LOG') {
       // Matched or not: a request the AUDIT engine saw logs `true` or `false`, never `-` (as Envoy).
-      mergeMetadata(ctx, COMMON_METADATA, decision.matchedPolicy !== undefined ? HINT_TRUE : HINT_FALSE);
+      markAccessLogHint(ctx.info.dynamicMetadata, decision.matchedPolicy !== undefined);
       return CONTINUE;
     }
     if (decision.allowed) return CONTINUE;

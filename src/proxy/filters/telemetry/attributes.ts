@@ -86,7 +86,7 @@ export function streamAttributes(f: StreamFacts): Record<string, unknown> {
 
 /**
  * Envoy's `metadata` attribute, the stream's (or connection's) dynamic metadata as a `Metadata` message:
- * `metadata.filter_metadata['envoy.common'].access_log_hint` is `true` where an AUDIT policy matched.
+ * `metadata.filter_metadata['envoy.common'].access_log_hint` is `true` where an AUDIT policy matched, `false` where one applied but none matched.
  * Made on first read.
  */
 function withMetadata(tree: Record<string, unknown>, dynamic: ReadonlyMap<string, Readonly<Record<string, unknown>>> | undefined): Record<string, unknown> {
