@@ -226,11 +226,12 @@ function parseHeadFields(text: string, eol: number, out: OutgoingHeaders): numbe
 /** What parseResponseHead found besides a status. */
 export const RESPONSE_HEAD_MALFORMED = -1;
 export const RESPONSE_HEAD_TOO_MANY = -2;
+export const RESPONSE_HEAD_BAD_STATUS = -3;
 
 /**
  * A response head's text (status line and fields, without its blank line) parsed into `out`: its status,
- * or RESPONSE_HEAD_MALFORMED (a status line that is not `HTTP/1.x` with a status of 1xx to 5xx, a
- * malformed field line), or RESPONSE_HEAD_TOO_MANY (past MAX_RESPONSE_HEADERS fields). The status
+ * or RESPONSE_HEAD_BAD_STATUS (a status line that is not `HTTP/1.x` with a status of 1xx to 5xx),
+ * RESPONSE_HEAD_MALFORMED (a malformed field line), or RESPONSE_HEAD_TOO_MANY (past MAX_RESPONSE_HEADERS fields). The status
  * line ends at the first LF (a CR before it dropped), as the field lines do. `line` gets the status line.
  */
 export function parseResponseHead(text: string, out: OutgoingHeaders, line?: { text: string }): number {
@@ -238,7 +239,7 @@ export function parseResponseHead(text: string, out: OutgoingHeaders, line?: { t
   const statusLine = eol < 0 ? text : text.slice(0, eol > 0 && text.charCodeAt(eol - 1) === 0x0d ? eol - 1 : eol);
   if (line) line.text = statusLine;
   const status = statusOf(statusLine);
-  if (status < 0) return RESPONSE_HEAD_MALFORMED;
+  if (status < 0) return RESPONSE_HEAD_BAD_STATUS;
   const fields = parseHeadFields(text, eol, out);
   return fields === FIELDS_OK ? status : fields === FIELDS_TOO_MANY ? RESPONSE_HEAD_TOO_MANY : RESPONSE_HEAD_MALFORMED;
 }
@@ -669,7 +670,7 @@ class H1Connection {
     const statusLine = { text: '' };
     const status = parseResponseHead(text, headers, statusLine);
     if (status < 0) {
-      this.#protocolError(status === RESPONSE_HEAD_TOO_MANY ? 'too many response headers' : statusOf(statusLine.text) < 0 ? 'malformed response status line' : 'malformed response header');
+      this.#protocolError(status === RESPONSE_HEAD_TOO_MANY ? 'too many response headers' : status === RESPONSE_HEAD_BAD_STATUS ? 'malformed response status line' : 'malformed response header');
       return null;
     }
     const line = statusLine.text;
