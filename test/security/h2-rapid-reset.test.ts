@@ -119,6 +119,7 @@ test('tunnel: a mesh peer resetting its streams with NO_ERROR before any answer 
     inboundChain: () => ({ name: 'http', handler: { kind: 'http' } }) as unknown as FilterChain,
     serveStream: () => {},
     serveRequest: () => {}, // never answers: every reset is premature
+    now: () => 0, // a clock that never moves: every stream ends within the window, however loaded the machine
   });
   const tunnelPort = await tunnel.boundPort;
   try {

@@ -69,6 +69,8 @@ function asPlaintext(base: ConnectionInfo): ConnectionInfo {
 }
 
 export interface TunnelDeps {
+  /** The clock premature resets are timed by (Date.now by default). */
+  now?: () => number;
   /** Handshake counters (`listener.0.0.0.0_15008.ssl.*`). */
   sslStats?: ListenerSslStats;
   /**
@@ -156,7 +158,7 @@ export class TunnelServer {
       this.#pending = undefined;
       session.on('error', () => {});
       session.setLocalWindowSize(TUNNEL_SESSION_WINDOW);
-      watchPrematureResets(session, Date.now);
+      watchPrematureResets(session, deps.now ?? Date.now);
       // A peer that said GOAWAY: the session ends once silent for tcp_proxy's idle timeout, the longest a
       // tunnelled stream may be (h2-abuse.ts; a listener's bound is its stream idle timeout).
       watchPeerGoaway(session, deps.timers ?? realTimers, TCP_PROXY_IDLE_TIMEOUT_MS);
