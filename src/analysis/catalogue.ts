@@ -44,6 +44,7 @@ export const analyzerCatalogue: readonly CatalogueEntry[] = [
   { code: 'OR2009', name: 'SubjectAltNamesMatchNoWorkload', severity: 'error', description: "A DestinationRule's ISTIO_MUTUAL subjectAltNames name none of the accounts of the workloads behind its host, so secure naming refuses every connection." },
   { code: 'OR2010', name: 'GatewayApiReferenceNotAccepted', severity: 'warning', description: 'An HTTPRoute parentRef or backendRef names a resource that exists but does not accept it (a Gateway of another class, a listener whose allowedRoutes or hostname refuse it, a Service in another namespace without a ReferenceGrant); it is not followed.' },
   { code: 'OR2011', name: 'PolicyTargetRefAttachesToNothing', severity: 'warning', description: 'An AuthorizationPolicy or RequestAuthentication with targetRef(s) attaches to no workload: no Gateway it names, in its namespace, runs a proxy (a Service or ServiceEntry ref attaches to waypoints only), so nothing enforces it.' },
+  { code: 'OR2012', name: 'GatewayServerProtocolConflict', severity: 'warning', description: "A Gateway server shares a port (and bind) with a server whose protocol it cannot share: an HTTPS or TCP server where plain-text HTTP listens, a second TCP server, a plain-text server on a TLS port. Istio's gateway leaves it out (mergeGateways)." },
 ];
 
 const byCode = new Map(analyzerCatalogue.map((e) => [e.code, e]));

@@ -18,6 +18,7 @@ import { type MeshSettings, meshSettingsFrom } from '../model/mesh-config.ts';
 import { fqdn, hostMatches } from './hosts.ts';
 import { selects } from './selector.ts';
 import { deployedGateways } from '../runtime/plan.ts';
+import { qualifyGateway } from '../model/virtual-service-merge.ts';
 
 export interface AnalyzedWorkload {
   name: string;
@@ -171,8 +172,9 @@ export class AnalysisContext {
     );
   }
 
+  /** The Gateway a VirtualService names, resolved as the translator binds it. */
   gateway(ref: string, fromNamespace: string): Gateway | undefined {
-    const [ns, name] = ref.includes('/') ? ref.split('/', 2) : [fromNamespace, ref];
+    const [ns, name] = qualifyGateway(ref, fromNamespace).split('/', 2);
     return this.ofKind<Gateway>('Gateway').find((g) => g.metadata.namespace === ns && g.metadata.name === name);
   }
 

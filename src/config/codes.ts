@@ -48,6 +48,7 @@ export const configCatalogue: readonly CodeInfo[] = [
   entry('OR1042', 'InvalidHeaderValue', 'error', 'A header value to set or add holds NUL, CR or LF, which no HTTP header may carry.', 'Write the value on one line, without control characters.'),
   entry('OR1043', 'UnimplementedKind', 'warning', 'A Kubernetes or Istio kind Outrigger recognises but does not implement (StatefulSet, NetworkPolicy, Ingress, WasmPlugin, UDPRoute of the Gateway API): locally it has no effect.', 'Use what the message names instead, or leave it: the rest of the mesh runs.'),
   entry('OR1044', 'NoLocalMeaning', 'info', 'A Kubernetes kind that acts on a cluster (HorizontalPodAutoscaler, PodDisruptionBudget, RBAC, CustomResourceDefinition, ...) is recognised and not run.', 'Nothing to do.'),
+  entry('OR1045', 'UnsupportedField', 'warning', 'A field Outrigger accepts but does not apply (a Sidecar listener bound to its own address or port, a unix socket endpoint, a Gateway server of TLS mode AUTO_PASSTHROUGH); the rest of the resource applies.', 'Remove the field, or expect the behaviour the message describes.'),
 ];
 
 const byCode = new Map(configCatalogue.map((c) => [c.code, c]));

@@ -187,3 +187,73 @@ spec:
   // ReferenceGrant): a DestinationRule naming it grants nothing, as Istio's SDS refuses it unverified.
   assert.equal(mayReceiveSecret(r, api, 'kubernetes-gateway://bank/bank-cred'), false);
 });
+
+test('every name of credentialNames is read by the gateway, as credentialName is', () => {
+  const snap = buildSnapshot(
+    loadText(`apiVersion: apps/v1
+kind: Deployment
+metadata: {name: ingress, namespace: istio-system}
+spec:
+  selector: {matchLabels: {istio: ingressgateway}}
+  template:
+    metadata: {labels: {istio: ingressgateway}}
+    spec: {serviceAccountName: ingress, containers: [{name: proxy, image: proxy}]}
+---
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: istio-system}
+spec:
+  selector: {istio: ingressgateway}
+  servers: [{port: {number: 443, name: https, protocol: HTTPS}, hosts: ["*"], tls: {mode: SIMPLE, credentialNames: [rsa-cert, ecdsa-cert]}}]
+`).resources,
+    [],
+    '1',
+  );
+  assert.deepEqual([...(credentialReaders(snap).get('istio-system/ingress') ?? [])].sort(), ['kubernetes://ecdsa-cert', 'kubernetes://rsa-cert']);
+});
+
+test("a DestinationRule's credentials go only where Istio would apply it: the client's namespace, the service's, the root (with the mesh default exportTo)", () => {
+  const rule = (name: string, ns: string, host: string, extra = '') => `---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: ${name}, namespace: ${ns}}
+spec: {host: ${host}, ${extra}trafficPolicy: {tls: {mode: MUTUAL, credentialName: ${name}-cred}}}
+`;
+  const base = `apiVersion: batch/v1
+kind: Job
+metadata: {name: runner, namespace: tools}
+spec:
+  template:
+    metadata: {labels: {app: runner}}
+    spec: {serviceAccountName: runner, containers: [{name: r, image: r}]}
+---
+apiVersion: batch/v1
+kind: Job
+metadata: {name: misc, namespace: misc}
+spec:
+  template:
+    metadata: {labels: {app: misc}}
+    spec: {serviceAccountName: misc, containers: [{name: r, image: r}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: api, namespace: shop}
+spec: {selector: {app: api}, ports: [{name: http, port: 80}]}
+${rule('own', 'shop', 'api')}${rule('third', 'misc', 'api.shop.svc.cluster.local', 'exportTo: ["*"], ')}`;
+  const of = (yaml: string, ns: string, sa: string) => {
+    const { resources, diagnostics } = loadText(yaml);
+    assert.deepEqual(diagnostics.filter((d) => d.severity === 'error'), []);
+    return [...(credentialReaders(buildSnapshot(resources, [], '1')).get(`${ns}/${sa}`) ?? [])].map((n) => n.replace(/^kubernetes:\/\//, '')).sort();
+  };
+  // The service's namespace exports `own`; `third`, of a namespace with no such service, reaches only its own.
+  assert.deepEqual(of(base, 'tools', 'runner'), ['own-cred']);
+  assert.deepEqual(of(base, 'misc', 'misc'), ['own-cred', 'third-cred']);
+  // meshConfig.defaultDestinationRuleExportTo ["."]: a rule without exportTo stays in its namespace.
+  const mesh = `apiVersion: install.istio.io/v1alpha1
+kind: IstioOperator
+metadata: {name: mesh, namespace: istio-system}
+spec: {meshConfig: {defaultDestinationRuleExportTo: ["."]}}
+---
+`;
+  assert.deepEqual(of(mesh + base, 'tools', 'runner'), []);
+});

@@ -11,9 +11,9 @@ import { CA_CREDENTIAL_SUFFIX, credentialResourceName, GATEWAY_CREDENTIAL_PREFIX
 import { gatewaySelectsPod } from '../model/gateway-api/gateways.ts';
 import { gatewayCredentialVerified } from '../model/gateway-api/references.ts';
 import { matchesLabels } from '../model/labels.ts';
-import { isExportedTo } from '../model/proxy-scope.ts';
 import type { MeshSnapshot } from '../model/snapshot.ts';
 import { planMesh } from '../runtime/plan.ts';
+import { destinationRuleReaches } from '../translate/destination-policy.ts';
 
 
 /** A workload the config declares: a gateway of the IstioOperator, or a Deployment's or Job's pods. */
@@ -31,7 +31,8 @@ const memo = new WeakMap<MeshSnapshot, CredentialReaders>();
 /**
  * The readers of each credential in this snapshot. A Gateway's credentials go to the service account of
  * each declared workload its (non-empty) selector matches; a DestinationRule's, to that of each declared
- * workload the rule applies to (exported to its namespace, and its `workloadSelector`, if any, matching).
+ * workload the rule can apply to (a namespace destinationRuleReaches, and its `workloadSelector`, if any,
+ * matching).
  * A `kubernetes-gateway://` name counts only from a Gateway of the workload's own namespace, and only when
  * the Secret is of that namespace or a ReferenceGrant lets that namespace's Gateways use it: Istio's
  * mergeGateways verifies a reference only when the Gateway's namespace is the proxy's, and its SDS never
@@ -47,7 +48,7 @@ export function credentialReaders(snapshot: MeshSnapshot): CredentialReaders {
   for (const w of workloads) {
     const names = new Set<string>();
     for (const g of snapshot.gateways) if (gatewaySelectsPod(g, w)) for (const n of gatewayCredentials(g)) if (gatewayCredentialVerified(snapshot.resources, g.metadata.namespace, w.namespace, n)) names.add(n);
-    for (const dr of snapshot.destinationRules) if (appliesTo(dr, w)) for (const n of ruleCredentials(dr)) names.add(n);
+    for (const dr of snapshot.destinationRules) if (appliesTo(snapshot, dr, w)) for (const n of ruleCredentials(dr)) names.add(n);
     if (names.size === 0) continue;
     const key = `${w.namespace}/${w.serviceAccount}`;
     const set = out.get(key) ?? new Set();
@@ -70,14 +71,14 @@ export function mayReceiveSecret(readers: CredentialReaders, identity: { namespa
   return readers.get(`${identity.namespace}/${identity.serviceAccount}`)?.has(secretName) ?? false;
 }
 
-function appliesTo(dr: DestinationRule, w: DeclaredWorkload): boolean {
-  if (!isExportedTo(dr.spec.exportTo, dr.metadata.namespace, w.namespace)) return false;
+function appliesTo(snapshot: MeshSnapshot, dr: DestinationRule, w: DeclaredWorkload): boolean {
+  if (!destinationRuleReaches(snapshot, dr, w.namespace)) return false;
   const sel = dr.spec.workloadSelector?.matchLabels;
   return !sel || (dr.metadata.namespace === w.namespace && matchesLabels(sel, w.labels));
 }
 
 function gatewayCredentials(g: Gateway): string[] {
-  return g.spec.servers.flatMap((s) => (s.tls?.credentialName ? [credentialResourceName(s.tls.credentialName)] : []));
+  return g.spec.servers.flatMap((s) => [...(s.tls?.credentialName ? [s.tls.credentialName] : []), ...(s.tls?.credentialNames ?? [])].map(credentialResourceName));
 }
 
 /**

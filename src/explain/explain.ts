@@ -1,5 +1,6 @@
 // `explain`: follows one request from its source proxy through routing, the cluster and its endpoints,
 // the mTLS hop, and the destination sidecar's normalisation and authorization, to its outcome.
+import type { EnvoyCluster } from '../proxy/config/envoy-shapes.ts';
 import type { ConnectionInfo } from '../proxy/http/stream.ts';
 import type { ChainQuery } from '../proxy/listener/select-chain.ts';
 import { CompiledProxy } from './compiled-proxy.ts';
@@ -85,6 +86,7 @@ export async function explain(source: ConfigSource, opts: ExplainOptions): Promi
   if (!cluster || clusterName === 'BlackHoleCluster') {
     return done(trace, { status: hop.decision?.route?.clusterNotFoundStatus ?? 503, flag: 'NC', detail: `${where}: cluster ${clusterName} ${cluster ? 'drops the request' : 'not found'}` });
   }
+  if (cluster.type === 'ORIGINAL_DST') return done(trace, originalDstOutcome(trace, cluster, r, where, hop.tcpCluster !== undefined));
   trace.endpoints = endpointsOf(cluster, from.loadAssignments);
   const healthy = trace.endpoints.filter((e) => e.healthy);
   const endpoint = healthy[0];
@@ -157,10 +159,25 @@ function serverMode(hop: HopTrace): 'STRICT' | 'PERMISSIVE' | 'DISABLE' | undefi
  * connection there, as Envoy's PassthroughCluster gives it: 503 UF over HTTP, a closed connection over TCP.
  */
 function passthroughOutcome(r: ExplainRequest, where: string, tcp: boolean): Outcome {
-  const ifUnanswered = tcp
+  return { flag: '-', detail: `${where}: passed through to the original destination ${r.host}:${r.port}, outside the mesh's services`, ifUnanswered: unanswered(where, tcp) };
+}
+
+function unanswered(where: string, tcp: boolean): NonNullable<Outcome['ifUnanswered']> {
+  return tcp
     ? { flag: 'UF', detail: `${where} closes the downstream connection` }
     : { status: 503, flag: 'UF', detail: `${where}: upstream connect error (connection failure)` };
-  return { flag: '-', detail: `${where}: passed through to the original destination ${r.host}:${r.port}, outside the mesh's services`, ifUnanswered };
+}
+
+/**
+ * A service's ORIGINAL_DST cluster (resolution NONE, or a PASSTHROUGH load balancer) has no endpoints to
+ * follow: the proxy connects to the original destination itself, never through a tunnel, so without the
+ * mesh's mTLS (the cluster's own TLS origination, if any, still applies), and what answers there decides.
+ */
+function originalDstOutcome(trace: ExplainTrace, cluster: EnvoyCluster, r: ExplainRequest, where: string, tcp: boolean): Outcome {
+  const tls = clientTlsFor(cluster, undefined);
+  const uses = tls.uses === 'tls' ? 'tls' : 'plaintext';
+  trace.mtls = { client: tls.mode, clientUses: uses, conflict: false };
+  return { flag: '-', detail: `${where}: ${cluster.name} sends to the original destination ${r.host}:${r.port} (${uses})`, ifUnanswered: unanswered(where, tcp) };
 }
 
 function done(trace: ExplainTrace, outcome: Outcome): ExplainTrace {

@@ -19,6 +19,8 @@ export interface MeshSettings {
   readonly proxyHeaders: ProxyHeaderSettings;
   /** meshConfig.defaultConfig.proxyStatsMatcher; undefined: none (every proxy keeps every stat, see proxy-stats-matcher.ts). */
   readonly proxyStatsMatcher: ProxyStatsMatcher | undefined;
+  /** meshConfig.default{Service,VirtualService,DestinationRule}ExportTo as written (Istio's default `["*"]`); read through exportToOrDefault. */
+  readonly defaultExportTo: Readonly<Record<ExportKind, readonly string[]>>;
   /** The raw mesh config, for parts translation does not interpret (tracing, providers). */
   readonly raw: MeshConfig;
 }
@@ -34,8 +36,25 @@ export const defaultMeshSettings: MeshSettings = Object.freeze({
   pathNormalization: 'DEFAULT',
   proxyHeaders: { serverName: undefined, server: true, requestId: true, attemptCount: true, envoyDebugHeaders: true },
   proxyStatsMatcher: undefined,
+  defaultExportTo: { service: ['*'], virtualService: ['*'], destinationRule: ['*'] },
   raw: {},
 });
+
+export type ExportKind = 'service' | 'virtualService' | 'destinationRule';
+
+/**
+ * The exportTo a resource is read with: its own, or when it sets none the mesh default for its kind, of
+ * which Istio honours only `.` (before `*`; initDefaultExportMaps, initServiceRegistry,
+ * initVirtualServices): a service or VirtualService is then private, public, or, for any other
+ * default, seen nowhere; a DestinationRule is private or else exported everywhere (setDestinationRules).
+ */
+export function exportToOrDefault(exportTo: readonly string[] | undefined, kind: ExportKind, mesh: MeshSettings): readonly string[] {
+  if (exportTo && exportTo.length > 0) return exportTo;
+  const defaults = mesh.defaultExportTo[kind];
+  if (defaults.includes('.')) return ['.'];
+  if (defaults.includes('*') || kind === 'destinationRule') return ['*'];
+  return ['~'];
+}
 
 export interface ProxyHeaderSettings {
   /** `server.value`: the Server header's value everywhere; undefined for Istio's own (see network-filters.ts). */
@@ -75,6 +94,16 @@ export function meshSettingsFrom(resources: readonly AnyResource[]): MeshSetting
     pathNormalization: mc.pathNormalization?.normalization ?? 'DEFAULT',
     proxyHeaders: proxyHeaderSettings(mc.defaultConfig?.proxyHeaders),
     proxyStatsMatcher: mc.defaultConfig?.proxyStatsMatcher,
+    defaultExportTo: {
+      service: stringList(mc['defaultServiceExportTo']) ?? ['*'],
+      virtualService: stringList(mc['defaultVirtualServiceExportTo']) ?? ['*'],
+      destinationRule: stringList(mc['defaultDestinationRuleExportTo']) ?? ['*'],
+    },
     raw: mc,
   });
+}
+
+/** A list field of the raw mesh config; an empty list counts as unset. */
+function stringList(v: unknown): string[] | undefined {
+  return Array.isArray(v) && v.length > 0 ? v.filter((e): e is string => typeof e === 'string') : undefined;
 }

@@ -40,6 +40,10 @@ export interface MeshService {
   readonly resolution: Resolution;
   /** ServiceEntry endpoints, as written. */
   readonly staticEndpoints: readonly WorkloadEntrySpec[];
+  /** A Kubernetes Service with `clusterIP: None` (Istio resolves it as Passthrough). */
+  readonly headless?: true;
+  /** A ServiceEntry's `subjectAltNames`: Istio's Service.ServiceAccounts, names its servers may present. */
+  readonly subjectAltNames?: readonly string[];
 }
 
 const exportToAnnotation = 'networking.istio.io/exportTo';
@@ -78,6 +82,7 @@ export function servicesFromKubernetes(svc: Service, deployments: readonly Deplo
       location: 'MESH_INTERNAL',
       resolution: 'STATIC',
       staticEndpoints: [],
+      ...(ip === 'None' ? { headless: true as const } : {}),
     }),
   ];
 }
@@ -125,6 +130,7 @@ export function servicesFromServiceEntry(se: ServiceEntry): MeshService[] {
       location: spec.location ?? 'MESH_EXTERNAL',
       resolution: spec.resolution ?? 'NONE',
       staticEndpoints: spec.endpoints ?? [],
+      ...(spec.subjectAltNames?.length ? { subjectAltNames: spec.subjectAltNames } : {}),
     }),
   );
 }

@@ -11,6 +11,7 @@ import type {
   VirtualService,
   WorkloadEntry,
 } from '../config/resource.ts';
+import type { WorkloadEntrySpec } from '../config/types/networking.ts';
 import { withGatewayApi } from './gateway-api/convert.ts';
 import { hostAliases, resolveHost } from './host.ts';
 import { matchesLabels } from './labels.ts';
@@ -27,12 +28,22 @@ export interface MeshSnapshot {
   readonly mesh: MeshSettings;
   /** Every service, sorted by hostname then namespace. */
   readonly services: readonly MeshService[];
+  /**
+   * Every service, oldest first (Istio's SortServicesByCreationTime: the creation second of its Service or
+   * ServiceEntry, then the Service's name or the ServiceEntry host, then namespace): who wins a hostname.
+   */
+  readonly servicesByAge: readonly MeshService[];
   /** Hostname (FQDN, ServiceEntry host, and `name.ns` / `name.ns.svc` forms) → services defining it. */
   readonly servicesByHost: ReadonlyMap<string, readonly MeshService[]>;
   readonly servicesByNamespace: ReadonlyMap<string, readonly MeshService[]>;
   readonly workloadsByNamespace: ReadonlyMap<string, readonly WorkloadInstance[]>;
-  /** Workloads selected by a service, keyed `namespace/hostname`. */
+  /**
+   * Workloads selected by the services of a `namespace/hostname`, keyed so: a Kubernetes Service and the
+   * ServiceEntries of its host in its namespace pool theirs, as Istio's endpoint shards of that key.
+   */
   readonly endpointsByService: ReadonlyMap<string, readonly WorkloadInstance[]>;
+  /** The ServiceEntry endpoints of every service of a `namespace/hostname`, keyed as `endpointsByService`. */
+  readonly staticEndpointsByService: ReadonlyMap<string, readonly StaticEndpoint[]>;
   /** VirtualServices with hosts, sorted by name then namespace (Istio's order); keyed by each host resolved against the VS namespace. */
   readonly virtualServices: readonly VirtualService[];
   readonly virtualServicesByHost: ReadonlyMap<string, readonly VirtualService[]>;
@@ -54,6 +65,12 @@ export interface MeshSnapshot {
   targetPortFor(port: MeshServicePort, workload: { readonly namespace: string; readonly labels: Readonly<Record<string, string>> }): number;
 }
 
+/** A ServiceEntry endpoint and the service that declares it (whose ports its `ports` name). */
+export interface StaticEndpoint {
+  readonly spec: WorkloadEntrySpec;
+  readonly service: MeshService;
+}
+
 /** `namespace/hostname`, the key of `endpointsByService`. */
 export function serviceKey(s: MeshService): string {
   return `${s.namespace}/${s.hostname}`;
@@ -72,23 +89,40 @@ export function buildSnapshot(
   const byKind = groupByKind(resources);
   const deployments = byKind<Deployment>('Deployment');
   const services: MeshService[] = [];
-  for (const s of byKind<Service>('Service')) services.push(...servicesFromKubernetes(s, deployments));
-  for (const se of byKind<ServiceEntry>('ServiceEntry')) services.push(...servicesFromServiceEntry(se));
+  const created = new Map<MeshService, number>();
+  for (const s of byKind<Service>('Service')) {
+    for (const m of servicesFromKubernetes(s, deployments)) created.set(m, creationSecond(s));
+  }
+  for (const se of byKind<ServiceEntry>('ServiceEntry')) {
+    for (const m of servicesFromServiceEntry(se)) created.set(m, creationSecond(se));
+  }
+  services.push(...created.keys());
+  // A Kubernetes service is named by its name, a ServiceEntry's by its host (Istio's Attributes.Name).
+  const ageName = (s: MeshService) => (s.source === 'kubernetes' ? s.name : s.hostname);
+  const servicesByAge = [...services].sort(
+    (a, b) => (created.get(a) ?? 0) - (created.get(b) ?? 0) || cmp(ageName(a), ageName(b)) || cmp(a.namespace, b.namespace),
+  );
   services.sort((a, b) => cmp(a.hostname, b.hostname) || cmp(a.namespace, b.namespace));
 
   const allWorkloads = [...workloads, ...workloadEntryInstances(byKind<WorkloadEntry>('WorkloadEntry'), workloads)];
   const workloadsByNamespace = groupBy(allWorkloads, (w) => [w.namespace]);
   const servicesByHost = groupBy(services, (s) => hostAliases(s.hostname, ''));
   const servicesByNamespace = groupBy(services, (s) => [s.namespace]);
-  const endpointsByService = new Map<string, readonly WorkloadInstance[]>();
+  // Istio keys endpoint shards by hostname and namespace, so every registry's endpoints of a key (a
+  // Service's pods, a ServiceEntry's selected workloads and endpoints) back whichever service wins it.
+  const selected = new Map<string, Set<WorkloadInstance>>();
+  const staticEndpointsByService = new Map<string, StaticEndpoint[]>();
   for (const s of services) {
+    const key = serviceKey(s);
+    const workloadSet = selected.get(key) ?? new Set<WorkloadInstance>();
+    selected.set(key, workloadSet);
     const selector = s.selector;
-    const candidates = selector ? (workloadsByNamespace.get(s.namespace) ?? []) : [];
-    endpointsByService.set(
-      serviceKey(s),
-      candidates.filter((w) => matchesLabels(selector, w.labels)),
-    );
+    if (selector) for (const w of workloadsByNamespace.get(s.namespace) ?? []) if (matchesLabels(selector, w.labels)) workloadSet.add(w);
+    const statics = staticEndpointsByService.get(key) ?? [];
+    staticEndpointsByService.set(key, statics);
+    for (const spec of s.staticEndpoints) statics.push({ spec, service: s });
   }
+  const endpointsByService = new Map<string, readonly WorkloadInstance[]>([...selected].map(([k, ws]) => [k, [...ws]]));
 
   // Istio orders VirtualServices by creation time, then name, then namespace (sortConfigByCreationTime).
   // A manifest that carries its creationTimestamp (an export) was created then; one without is
@@ -110,10 +144,12 @@ export function buildSnapshot(
     workloads: allWorkloads,
     mesh: withTrustDomain(meshSettingsFrom(resources), trustDomain),
     services,
+    servicesByAge,
     servicesByHost,
     servicesByNamespace,
     workloadsByNamespace,
     endpointsByService,
+    staticEndpointsByService,
     virtualServices,
     virtualServicesByHost,
     virtualServiceWildcards: wildcards(virtualServicesByHost),

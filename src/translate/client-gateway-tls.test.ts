@@ -56,11 +56,13 @@ test('SIMPLE with files: trusted CA, SNI and DNS SAN', () => {
 });
 
 test('MUTUAL with credentialName: kubernetes://NAME and NAME-cacert', () => {
-  const ctx = transport({ mode: 'MUTUAL', credentialName: 'client-creds' }).transport_socket!.typed_config;
-  const json = JSON.stringify(canonicalize(TypeUrl.UpstreamTlsContext, ctx));
+  const t = transport({ mode: 'MUTUAL', credentialName: 'client-creds' });
+  const json = JSON.stringify(canonicalize(TypeUrl.UpstreamTlsContext, t.transport_socket!.typed_config));
   assert.match(json, /"name":"kubernetes:\/\/client-creds"/);
   assert.match(json, /"name":"kubernetes:\/\/client-creds-cacert"/);
-  assert.match(json, /"sni":"podinfo.podinfo.svc.cluster.local"/);
+  // No `sni`: each request's host instead (Istio's auto_sni, auto_san_validation).
+  assert.doesNotMatch(json, /"sni"/);
+  assert.deepEqual(t.upstream_http_protocol_options, { auto_sni: true, auto_san_validation: true });
 });
 
 test('MUTUAL with credentialName written with its scheme: named once, as Istio\'s ToResourceName names it', () => {
@@ -85,7 +87,7 @@ const server = (tls: Server['tls'], protocol = 'HTTPS'): Server => ({ port: { nu
 
 const gatewayCases: [string, Server, RegExp[], boolean][] = [
   ['SIMPLE from a Secret', server({ mode: 'SIMPLE', credentialName: 'podinfo-tls' }), [/kubernetes:\/\/podinfo-tls"/], false],
-  ['SIMPLE from files', server({ mode: 'SIMPLE', serverCertificate: '/c.pem', privateKey: '/k.pem' }), [/"filename":"\/c.pem"/], false],
+  ['SIMPLE from files', server({ mode: 'SIMPLE', serverCertificate: '/c.pem', privateKey: '/k.pem' }), [/"name":"file-cert:\/c.pem~\/k.pem"/], false],
   ['MUTUAL from a Secret', server({ mode: 'MUTUAL', credentialName: 'gw' }), [/kubernetes:\/\/gw-cacert/], true],
   ['ISTIO_MUTUAL', server({ mode: 'ISTIO_MUTUAL' }), [/"name":"default"/, /"name":"ROOTCA"/], true],
   ['TLS 1.3 minimum', server({ mode: 'SIMPLE', credentialName: 'x', minProtocolVersion: 'TLSV1_3' }), [/TLSv1_3/], false],

@@ -6,7 +6,7 @@ import { CONFIGMAP_CREDENTIAL_PREFIX } from '../model/gateway-api/backend-tls.ts
 import type { ProxyView } from '../model/proxy-view.ts';
 import type { MeshSnapshot } from '../model/snapshot.ts';
 import { type TypedAny, toStruct } from '../xds/any.ts';
-import { WORKLOAD_CERT_SECRET } from '../xds/mesh-tls-context.ts';
+import { SYSTEM_ROOT_SECRET, WORKLOAD_CERT_SECRET } from '../xds/mesh-tls-context.ts';
 import { TypeUrl } from '../xds/type-urls.ts';
 import { serviceMtlsDisabled } from './destination-mtls.ts';
 import { serviceAccounts } from './service-accounts.ts';
@@ -66,11 +66,15 @@ export function istioMutualContext(sni: string, sans: readonly string[]): TypedA
   return { '@type': TypeUrl.UpstreamTlsContext, common_tls_context: istioCommonTls(sans), sni };
 }
 
-/** SIMPLE or MUTUAL origination to a server outside the mesh's identity (files or a Secret). */
-export function originationContext(tls: ClientTLSSettings, defaultSni: string): TypedAny {
+/**
+ * SIMPLE or MUTUAL origination to a server outside the mesh's identity (files or a Secret), as Istio's
+ * constructUpstreamTLS. `serviceSans`: a ServiceEntry's names (its `subjectAltNames` and endpoint
+ * accounts), checked when the rule names none.
+ */
+export function originationContext(tls: ClientTLSSettings, serviceSans: readonly string[] = []): TypedAny {
   const mutual = tls.mode === 'MUTUAL';
   const common: Record<string, unknown> = { tls_params: tlsParams };
-  const sans = tls.subjectAltNames ?? [];
+  const sans = tls.subjectAltNames?.length ? tls.subjectAltNames : serviceSans;
   const matchers = sans.length ? { match_typed_subject_alt_names: sanMatchers(sans) } : {};
   if (tls.credentialName?.startsWith(CONFIGMAP_CREDENTIAL_PREFIX)) {
     // A CA only (a BackendTLSPolicy's ConfigMap): the SDS secret is named by the URI itself, as Istio's.
@@ -92,14 +96,28 @@ export function originationContext(tls: ClientTLSSettings, defaultSni: string): 
         { certificate_chain: { filename: tls.clientCertificate }, private_key: { filename: tls.privateKey } },
       ];
     }
-    if (!tls.insecureSkipVerify && (tls.caCertificates || sans.length)) {
-      common['validation_context'] = {
-        ...(tls.caCertificates ? { trusted_ca: { filename: tls.caCertificates } } : {}),
-        ...matchers,
-      };
+    if (tls.insecureSkipVerify) {
+      // Istio's empty ValidationContext: no CA, so Envoy verifies neither chain nor names.
+      common['validation_context'] = {};
+    } else if (tls.caCertificates) {
+      common['validation_context'] = { trusted_ca: { filename: tls.caCertificates }, ...matchers };
+    } else {
+      // No CA named: the platform's roots (Istio's `file-root:system`), never no verification.
+      common['combined_validation_context'] = { default_validation_context: matchers, validation_context_sds_secret_config: sdsSecret(SYSTEM_ROOT_SECRET) };
     }
   }
-  return { '@type': TypeUrl.UpstreamTlsContext, common_tls_context: common, sni: tls.sni ?? defaultSni };
+  // No `sni`: none here; the HTTP request's host instead (autoSniOptions).
+  return { '@type': TypeUrl.UpstreamTlsContext, common_tls_context: common, ...(tls.sni ? { sni: tls.sni } : {}) };
+}
+
+/**
+ * Istio's setAutoSniAndAutoSanValidation: a rule without `sni` sends each HTTP request's host as SNI
+ * (never the service's name, a `*.example.com` for a wildcard ServiceEntry) and, unless it names
+ * `subjectAltNames` or skips verification, checks the certificate against that host.
+ */
+function autoSniOptions(tls: ClientTLSSettings): ClusterTransport['upstream_http_protocol_options'] {
+  if (tls.sni) return undefined;
+  return tls.subjectAltNames?.length || tls.insecureSkipVerify ? { auto_sni: true } : { auto_sni: true, auto_san_validation: true };
 }
 
 function clusterSni(cluster: ClusterTlsContext): string {
@@ -117,7 +135,10 @@ export function clientTlsTransport(snapshot: MeshSnapshot, _proxy: ProxyView, cl
     return { transport_socket: { name: TLS, typed_config: istioMutualContext(tls?.sni ?? clusterSni(cluster), sans) } };
   }
   if (tls && (mode === 'SIMPLE' || mode === 'MUTUAL')) {
-    return { transport_socket: { name: TLS, typed_config: originationContext(tls, cluster.service.hostname) } };
+    // A ServiceEntry's names stand in for the rule's (Istio: opts.serviceRegistry == provider.External).
+    const serviceSans = cluster.service.source === 'service-entry' ? serviceAccountSans(snapshot, cluster) : [];
+    const auto = autoSniOptions(tls);
+    return { transport_socket: { name: TLS, typed_config: originationContext(tls, serviceSans) }, ...(auto ? { upstream_http_protocol_options: auto } : {}) };
   }
   // No TLS setting: auto mTLS. Endpoints with a sidecar (tlsMode=istio) get mesh mTLS, others plaintext;
   // a destination whose PeerAuthentication is DISABLE gets plaintext (Istio's buildAutoMtlsSettings).

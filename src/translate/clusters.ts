@@ -7,6 +7,7 @@ import { isHttp, isHttp2, type Protocol } from '../model/protocol.ts';
 import type { MeshService, MeshServicePort } from '../model/service.ts';
 import type { MeshSnapshot } from '../model/snapshot.ts';
 import { applyClusterLocality, proxyLocality } from './cluster-locality.ts';
+import { passthroughMtlsDisabled } from './destination-mtls.ts';
 import { destinationRuleFor, effectivePolicy } from './destination-policy.ts';
 import { buildLoadAssignment, dnsLoadAssignment, type EndpointCache } from './endpoints.ts';
 import type { ClusterTransport, TranslateOptions } from './options.ts';
@@ -34,6 +35,7 @@ export function buildOutboundClusters(snapshot: MeshSnapshot, scope: ProxyScope,
   const out: ClusterSet = { clusters: [], loadAssignments: [] };
   const endpointCache: EndpointCache = new Map();
   const proxy = { locality: proxyLocality(snapshot, scope.proxy), labels: scope.proxy.labels };
+  const router = scope.proxy.role === 'router';
   for (const service of scope.services) {
     const dr = destinationRuleFor(snapshot, scope, service);
     const subsets = [{ name: '', labels: undefined as Record<string, string> | undefined }, ...(dr?.spec.subsets ?? []).map((s) => ({ name: s.name, labels: s.labels ?? {} }))];
@@ -51,11 +53,14 @@ export function buildOutboundClusters(snapshot: MeshSnapshot, scope: ProxyScope,
       for (const subset of subsets) {
         const name = outboundClusterName(port.port, subset.name, service.hostname);
         const policy = effectivePolicy(dr, subset.name, port.port);
-        const transport = options.clientTls(snapshot, scope.proxy, { service, port: port.port, subset: subset.name, tls: policy.tls, clusterName: name });
+        const fields = protocolFields(trafficPolicyFields(policy, isHttp2(port.protocol), isHttp(port.protocol) || port.protocol === 'auto', snapshot.mesh.connectTimeoutMs), port.protocol);
+        const found = discovery(snapshot, name, service, port, router);
+        const auto = options.clientTls(snapshot, scope.proxy, { service, port: port.port, subset: subset.name, tls: policy.tls, clusterName: name });
+        const { upstream_http_protocol_options: upstreamHttp, ...transport } = meshTlsForType(auto, (fields['type'] ?? found['type']) === 'ORIGINAL_DST', passthroughMtlsDisabled(snapshot, service));
         const cluster: Record<string, unknown> = {
           name,
-          ...discovery(name, service, port),
-          ...protocolFields(trafficPolicyFields(policy, isHttp2(port.protocol), isHttp(port.protocol) || port.protocol === 'auto', snapshot.mesh.connectTimeoutMs), port.protocol),
+          ...found,
+          ...withUpstreamHttp(fields, upstreamHttp),
           ...transport,
           metadata: hasMeshTls(transport) ? metadataFor(subset.name) : withSecureNaming(metadataFor(subset.name), serviceAccounts(snapshot, service)),
         };
@@ -97,6 +102,13 @@ const USE_DOWNSTREAM_PROTOCOL = { use_downstream_protocol_config: { http_protoco
 const HPO = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
 const downstreamFields = new WeakMap<Record<string, unknown>, Record<string, unknown>>();
 
+/** The fields with `upstream_http_protocol_options` merged into their HttpProtocolOptions (a new object; fields are shared). */
+function withUpstreamHttp(fields: Record<string, unknown>, upstreamHttp: ClusterTransport['upstream_http_protocol_options']): Record<string, unknown> {
+  if (!upstreamHttp) return fields;
+  const options = (fields['typed_extension_protocol_options'] as Record<string, Record<string, unknown>> | undefined)?.[HPO] ?? { '@type': TypeUrl.HttpProtocolOptions };
+  return { ...fields, typed_extension_protocol_options: { [HPO]: { ...options, upstream_http_protocol_options: upstreamHttp } } };
+}
+
 function protocolFields(fields: Record<string, unknown>, protocol: Protocol): Record<string, unknown> {
   if (protocol !== 'auto') return fields;
   let out = downstreamFields.get(fields);
@@ -109,17 +121,35 @@ function protocolFields(fields: Record<string, unknown>, protocol: Protocol): Re
   return out;
 }
 
-function discovery(name: string, service: MeshService, port: MeshServicePort): Record<string, unknown> {
+// Istio's convertResolution: a gateway cannot use a passthrough cluster, so resolution NONE is EDS there.
+function discovery(snapshot: MeshSnapshot, name: string, service: MeshService, port: MeshServicePort, router: boolean): Record<string, unknown> {
   switch (service.resolution) {
     case 'NONE':
-      return { type: 'ORIGINAL_DST', lb_policy: 'CLUSTER_PROVIDED' };
+      return router ? edsDiscovery(name) : { type: 'ORIGINAL_DST', lb_policy: 'CLUSTER_PROVIDED' };
     case 'DNS':
-      return { type: 'STRICT_DNS', load_assignment: dnsLoadAssignment(name, service, port), dns_lookup_family: 'V4_ONLY' };
+      return { type: 'STRICT_DNS', load_assignment: dnsLoadAssignment(snapshot, name, service, port), dns_lookup_family: 'V4_ONLY' };
     case 'DNS_ROUND_ROBIN':
-      return { type: 'LOGICAL_DNS', load_assignment: dnsLoadAssignment(name, service, port), dns_lookup_family: 'V4_ONLY' };
+      return { type: 'LOGICAL_DNS', load_assignment: dnsLoadAssignment(snapshot, name, service, port), dns_lookup_family: 'V4_ONLY' };
     default:
-      return { type: 'EDS', eds_cluster_config: { eds_config: { ads: {}, resource_api_version: 'V3' }, service_name: name } };
+      return edsDiscovery(name);
   }
+}
+
+function edsDiscovery(name: string): Record<string, unknown> {
+  return { type: 'EDS', eds_cluster_config: { eds_config: { ads: {}, resource_api_version: 'V3' }, service_name: name } };
+}
+
+/**
+ * The mesh's mTLS as the cluster's type allows it. An ORIGINAL_DST cluster gets none, auto or the rule's
+ * ISTIO_MUTUAL: Outrigger's mesh mTLS is the tunnel of a known endpoint, and the proxy dials an original
+ * destination directly, in plaintext (Istio would send mTLS there; docs/security-mtls.md). A gateway's EDS
+ * cluster of a passthrough service gets no auto mTLS unless every endpoint has a sidecar (Istio's
+ * BestEffortInferServiceMTLSMode). TLS the rule originates (SIMPLE, MUTUAL) is left as it is.
+ */
+function meshTlsForType(t: ClusterTransport, originalDst: boolean, passthroughDisabled: boolean): ClusterTransport {
+  if (originalDst && isMeshTlsContext(t.transport_socket?.typed_config)) return {};
+  if (!t.transport_socket_matches) return t;
+  return originalDst || passthroughDisabled ? {} : t;
 }
 
 // Written as the Struct it becomes (toStruct's output for the same JSON): the `services` entry is the
@@ -169,7 +199,7 @@ function servicesStruct(services: readonly MeshService[]): StructValue {
  * gRPC ports talk HTTP/2 to the app, as Istio's do; an undeclared (sniffed) port speaks whatever the
  * client spoke (Istio's cluster builder sets use_downstream_protocol_config where the protocol is unsupported).
  */
-export function buildInboundCluster(port: number, appPort: number, protocol?: Protocol, services: readonly MeshService[] = []): Record<string, unknown> {
+export function buildInboundCluster(port: number, appPort: number, protocol?: Protocol, services: readonly MeshService[] = [], appAddress = '127.0.0.1'): Record<string, unknown> {
   // A gRPC-Web port keeps HTTP/1.1 to the app: Istio speaks HTTP/2 there only because its inbound
   // grpc_web filter has turned the request into plain gRPC first; without that filter the app gets the
   // gRPC-Web request itself, which gRPC-Web servers take over HTTP/1.1 (docs/translation.md).
@@ -189,7 +219,7 @@ export function buildInboundCluster(port: number, appPort: number, protocol?: Pr
       : {}),
     load_assignment: {
       cluster_name: inboundClusterName(port),
-      endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: appPort } } } }] }],
+      endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: appAddress, port_value: appPort } } } }] }],
     },
     // The services this port serves, as Istio's inbound clusters carry them: the telemetry filter names the
     // destination service from the routed cluster, so the inbound listener itself names no service.

@@ -13,6 +13,8 @@ export function translateHashPolicy(ch: ConsistentHashLB | undefined): Record<st
           name: ch.httpCookie.name,
           ...(ch.httpCookie.path ? { path: ch.httpCookie.path } : {}),
           ...(ttl ? { ttl } : {}),
+          // Istio 1.28+: appended to the cookie the proxy generates (Envoy's makeSetCookieValue).
+          ...(ch.httpCookie.attributes?.length ? { attributes: ch.httpCookie.attributes.map((a) => ({ name: a.name, ...(a.value ? { value: a.value } : {}) })) } : {}),
         },
       },
     ];

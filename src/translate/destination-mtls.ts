@@ -50,6 +50,23 @@ export function endpointMtlsDisabled(snapshot: MeshSnapshot, w: WorkloadInstance
   return workloadMtlsMode(snapshot, w, targetPort) === 'DISABLE';
 }
 
+/** The label that says an endpoint has a sidecar (`istio`) or not (Istio's GetTLSModeFromEndpointLabels). */
+const TLS_MODE_LABEL = 'security.istio.io/tlsMode';
+
+/**
+ * Istio's BestEffortInferServiceMTLSMode for a service of resolution NONE that a gateway reaches over EDS
+ * (convertResolution; a sidecar's passthrough cluster has no mesh mTLS at all, see clusters.ts): auto mTLS
+ * only when it has endpoints and every one has a sidecar (a tunnel, or Istio's `tlsMode: istio` label);
+ * otherwise none for the whole cluster.
+ */
+export function passthroughMtlsDisabled(snapshot: MeshSnapshot, service: MeshService): boolean {
+  if (service.resolution !== 'NONE') return false;
+  const workloads = snapshot.endpointsByService.get(serviceKey(service)) ?? [];
+  const statics = snapshot.staticEndpointsByService.get(serviceKey(service)) ?? [];
+  if (workloads.length === 0 && statics.length === 0) return true;
+  return !workloads.every((w) => w.tunnelAddress !== undefined || w.labels[TLS_MODE_LABEL] === 'istio') || !statics.every((e) => e.spec.labels?.[TLS_MODE_LABEL] === 'istio');
+}
+
 /**
  * Whether auto mTLS must leave the whole cluster in plaintext: every sidecar'd workload behind the
  * service port is DISABLE, or, with none, the namespace (else mesh) policy says DISABLE.

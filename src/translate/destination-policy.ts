@@ -1,9 +1,11 @@
-// The DestinationRule that applies to a host for a proxy (proxy namespace, then the host's, then
-// the root namespace) and the traffic policy in effect for one subset and port, merged as Istio does.
+// The DestinationRule that applies to a host for a proxy (proxy namespace, then the rules the host's
+// namespace exports to it, then the root namespace's) and the traffic policy in effect for one subset
+// and port, merged as Istio does.
 import type { DestinationRule } from '../config/resource.ts';
 import type { PortTrafficPolicy, TrafficPolicy } from '../config/types/networking.ts';
-import { hostMatches } from '../model/host.ts';
+import { hostMatches, resolveHost } from '../model/host.ts';
 import { matchesLabels } from '../model/labels.ts';
+import { exportToOrDefault, type MeshSettings } from '../model/mesh-config.ts';
 import type { ProxyScope } from '../model/proxy-scope.ts';
 import type { MeshService } from '../model/service.ts';
 import type { MeshSnapshot } from '../model/snapshot.ts';
@@ -26,22 +28,86 @@ export function destinationRuleFor(snapshot: MeshSnapshot, scope: ProxyScope, se
   return dr ?? undefined;
 }
 
+/**
+ * Istio's PushContext.destinationRule, then SidecarScope.DestinationRule: the rules of the client's own
+ * namespace (in the root namespace, its private ones); else those the service's namespace exports to the
+ * client; else those the root namespace exports to it. A rule in any other namespace never applies. In
+ * each namespace only the most specific host counts, and the first step that finds one decides, even when
+ * its rules then fit neither the client (workloadSelector) nor its namespace (exportTo is checked after).
+ */
 function chooseDestinationRule(snapshot: MeshSnapshot, scope: ProxyScope, service: MeshService): DestinationRule | undefined {
   const proxy = scope.proxy;
-  const candidates: DestinationRule[] = [...(snapshot.destinationRulesByHost.get(service.hostname) ?? [])];
+  const client = proxy.namespace;
+  const root = snapshot.mesh.rootNamespace;
+  const mesh = snapshot.mesh;
+  const exported = (rules: readonly DestinationRule[] | undefined) => {
+    const visible = rules?.filter((dr) => exportedTo(dr, client, mesh));
+    return visible && visible.length > 0 ? visible : undefined;
+  };
+  const rules =
+    mostSpecific(snapshot, service.hostname, client === root ? (dr) => dr.metadata.namespace === root && privateOnly(dr, mesh) : (dr) => dr.metadata.namespace === client && namespaceLocal(dr, mesh)) ??
+    exported(mostSpecific(snapshot, service.hostname, (dr) => dr.metadata.namespace === service.namespace && !privateOnly(dr, mesh))) ??
+    exported(mostSpecific(snapshot, service.hostname, (dr) => dr.metadata.namespace === root && !privateOnly(dr, mesh)));
+  if (!rules) return undefined;
+  // A workloadSelector rule of the client's namespace that selects it, else the one without a selector.
+  const selected = rules.find((dr) => dr.spec.workloadSelector && dr.metadata.namespace === client && matchesLabels(dr.spec.workloadSelector.matchLabels ?? {}, proxy.labels));
+  return selected ?? rules.find((dr) => !dr.spec.workloadSelector);
+}
+
+/**
+ * Whether a rule can apply to a client of namespace `client` for some service, in the namespaces
+ * chooseDestinationRule reads: the client's own; else exported to it from the root namespace or from a
+ * namespace with a service of its host. For who may read its credentials (controlplane/credential-readers.ts).
+ */
+export function destinationRuleReaches(snapshot: MeshSnapshot, dr: DestinationRule, client: string): boolean {
+  const mesh = snapshot.mesh;
+  const ns = dr.metadata.namespace;
+  const root = mesh.rootNamespace;
+  if (ns === client && client !== root) return namespaceLocal(dr, mesh);
+  if (ns === client && privateOnly(dr, mesh)) return true;
+  if (privateOnly(dr, mesh) || !exportedTo(dr, client, mesh)) return false;
+  if (ns === root) return true;
+  const host = resolveHost(dr.spec.host, ns);
+  return (snapshot.servicesByNamespace.get(ns) ?? []).some((s) => hostMatches(host, s.hostname));
+}
+
+/** The rules of the most specific host that covers `hostname` among those `inIndex` admits (MostSpecificHostMatch). */
+function mostSpecific(snapshot: MeshSnapshot, hostname: string, inIndex: (dr: DestinationRule) => boolean): readonly DestinationRule[] | undefined {
+  const exact = snapshot.destinationRulesByHost.get(hostname)?.filter(inIndex);
+  if (exact && exact.length > 0) return exact;
+  // Longest first: the most specific wildcard.
   for (const pattern of snapshot.destinationRuleWildcards) {
-    if (hostMatches(pattern, service.hostname)) candidates.push(...(snapshot.destinationRulesByHost.get(pattern) ?? []));
+    if (!hostMatches(pattern, hostname)) continue;
+    const rules = snapshot.destinationRulesByHost.get(pattern)?.filter(inIndex);
+    if (rules && rules.length > 0) return rules;
   }
-  const usable = candidates.filter((dr) => {
-    if (!scope.exported(dr.spec.exportTo, dr.metadata.namespace)) return false;
-    const sel = dr.spec.workloadSelector?.matchLabels;
-    return !sel || (dr.metadata.namespace === proxy.namespace && matchesLabels(sel, proxy.labels));
-  });
-  const rank = (dr: DestinationRule) =>
-    (dr.spec.workloadSelector ? 0 : 1) * 10 +
-    (dr.metadata.namespace === proxy.namespace ? 0 : dr.metadata.namespace === service.namespace ? 1 : 2) * 2 +
-    (dr.spec.host.startsWith('*') ? 1 : 0);
-  return usable.sort((a, b) => rank(a) - rank(b))[0];
+  return undefined;
+}
+
+/**
+ * A rule's exportTo as Istio indexes it: one with a workloadSelector stays in its own namespace; one
+ * without exportTo takes the mesh's defaultDestinationRuleExportTo (`.` or else `*`).
+ */
+function exportToOf(dr: DestinationRule, mesh: MeshSettings): ReadonlySet<string> {
+  return new Set(dr.spec.workloadSelector ? ['.'] : exportToOrDefault(dr.spec.exportTo, 'destinationRule', mesh));
+}
+
+/** In its own namespace's index (setDestinationRules): exported everywhere, to `.`, or to that namespace by name. */
+function namespaceLocal(dr: DestinationRule, mesh: MeshSettings): boolean {
+  const to = exportToOf(dr, mesh);
+  return to.has('*') || to.has('.') || to.has(dr.metadata.namespace);
+}
+
+/** Exported to its own namespace alone: never seen from another (setDestinationRules' isPrivateOnly). */
+function privateOnly(dr: DestinationRule, mesh: MeshSettings): boolean {
+  const to = exportToOf(dr, mesh);
+  return to.size === 1 && (to.has('.') || to.has(dr.metadata.namespace));
+}
+
+/** Visible from `client` once exported (getExportedDestinationRuleFromNamespace). */
+function exportedTo(dr: DestinationRule, client: string, mesh: MeshSettings): boolean {
+  const to = exportToOf(dr, mesh);
+  return to.has('*') || to.has(client);
 }
 
 // Policies are read-only and a DestinationRule never changes: one policy per (rule, port, subset),

@@ -1,9 +1,8 @@
 // ClusterLoadAssignments from the registry: healthy workloads (or ServiceEntry endpoints) of one
 // service port and subset, grouped by locality. Meshed endpoints are reached through their tunnel.
-import type { WorkloadEntrySpec } from '../config/types/networking.ts';
 import { matchesLabels } from '../model/labels.ts';
 import type { MeshService, MeshServicePort } from '../model/service.ts';
-import { type MeshSnapshot, serviceKey } from '../model/snapshot.ts';
+import { type MeshSnapshot, type StaticEndpoint, serviceKey } from '../model/snapshot.ts';
 import { workloadLocality } from '../model/locality.ts';
 import type { WorkloadInstance } from '../model/workload.ts';
 import { toStruct } from '../xds/any.ts';
@@ -40,8 +39,8 @@ export function buildLoadAssignment(
     if (!w.healthy || !matchesLabels(subsetLabels, w.labels)) continue;
     eps.push(workloadEndpoint(snapshot, w, port, cache, ruleTls));
   }
-  for (const e of service.staticEndpoints) {
-    if (!matchesLabels(subsetLabels, e.labels ?? {})) continue;
+  for (const e of snapshot.staticEndpointsByService.get(serviceKey(service)) ?? []) {
+    if (!matchesLabels(subsetLabels, e.spec.labels ?? {})) continue;
     const ep = staticEndpoint(e, port);
     if (ep) eps.push(ep);
   }
@@ -49,8 +48,8 @@ export function buildLoadAssignment(
 }
 
 /** A DNS-resolved cluster's inline endpoints: the ServiceEntry endpoints, or the host itself. */
-export function dnsLoadAssignment(clusterName: string, service: MeshService, port: MeshServicePort): Record<string, unknown> {
-  const eps = service.staticEndpoints.map((e) => staticEndpoint(e, port)).filter((e): e is LbEndpoint => !!e);
+export function dnsLoadAssignment(snapshot: MeshSnapshot, clusterName: string, service: MeshService, port: MeshServicePort): Record<string, unknown> {
+  const eps = (snapshot.staticEndpointsByService.get(serviceKey(service)) ?? []).map((e) => staticEndpoint(e, port)).filter((e): e is LbEndpoint => !!e);
   if (eps.length === 0) eps.push({ locality: '', endpoint: { endpoint: { address: socket(service.hostname, port.targetPort) } } });
   return { cluster_name: clusterName, endpoints: groupByLocality(eps) };
 }
@@ -99,12 +98,22 @@ function makeWorkloadEndpoint(w: WorkloadInstance, targetPort: number, plaintext
       },
     }, w.labels);
   }
+  // No tunnel registered (a VM's WorkloadEntry, even one labelled `security.istio.io/tlsMode: istio`):
+  // plaintext to its address. Outrigger's mesh mTLS is its tunnel; Istio would send mTLS to the VM's own
+  // sidecar here (docs/security-mtls.md).
   return labelled({ locality, endpoint: { endpoint: { address: socket(w.address, w.appPorts[targetPort] ?? targetPort) } } }, w.labels);
 }
 
-function staticEndpoint(e: WorkloadEntrySpec, port: MeshServicePort): LbEndpoint | undefined {
+/**
+ * A ServiceEntry endpoint, plaintext as a workload without a tunnel. Its port is that of its own service's
+ * port of the cluster port's name; another service of the key without one leaves it out (Istio's EDS
+ * matches endpoints to the port by name).
+ */
+function staticEndpoint({ spec: e, service }: StaticEndpoint, port: MeshServicePort): LbEndpoint | undefined {
   if (!e.address) return undefined;
-  const endpoint: Record<string, unknown> = { endpoint: { address: socket(e.address, e.ports?.[port.name] ?? port.targetPort) } };
+  const own = service.ports.includes(port) ? port : service.ports.find((p) => p.name === port.name);
+  if (!own) return undefined;
+  const endpoint: Record<string, unknown> = { endpoint: { address: socket(e.address, e.ports?.[port.name] ?? own.targetPort) } };
   if (e.weight) endpoint['load_balancing_weight'] = { value: e.weight };
   const labels = e.labels ?? {};
   return labelled({ locality: workloadLocality(labels, e.locality) ?? '', endpoint }, labels);

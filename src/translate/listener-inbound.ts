@@ -2,10 +2,12 @@
 // the connection manager to `inbound|port||`, TCP through network RBAC and tcp_proxy), two for an
 // undeclared port (detected HTTP, then TCP, behind Istio's inspectors), and their local clusters. PeerAuthentication decides which transports a port's chain accepts: streams arriving through
 // the mesh tunnel count as `tls`, plaintext connections as `raw_buffer` (Istio's filter chain matches).
+import { isIP } from 'node:net';
 import type { ProxyScope } from '../model/proxy-scope.ts';
 import { isGrpc, isHttp, type Protocol, parseProtocol } from '../model/protocol.ts';
 import { matchesLabels } from '../model/labels.ts';
-import type { PeerAuthentication } from '../config/resource.ts';
+import type { PeerAuthentication, SidecarResource } from '../config/resource.ts';
+import type { ProxyView } from '../model/proxy-view.ts';
 import type { MeshService } from '../model/service.ts';
 import type { MeshSnapshot } from '../model/snapshot.ts';
 import { buildInboundCluster, inboundClusterName } from './clusters.ts';
@@ -44,8 +46,11 @@ export function inboundPorts(snapshot: MeshSnapshot, scope: ProxyScope): Inbound
     const host = `${scope.sidecar?.metadata.name}.${scope.sidecar?.metadata.namespace}`;
     for (const l of ingress) byPort.set(l.port.number, { port: l.port.number, protocol: parseProtocol(l.port.protocol), operation: `${host}:${l.port.number}/*` });
   } else {
-    for (const s of servicesSelecting(snapshot, scope.proxy)) {
-      if (s.source !== 'kubernetes') continue;
+    // Istio's GetProxyServiceTargets: the Kubernetes registry's targets, then the ServiceEntry registry's
+    // (a workloadSelector picking the proxy, whatever the entry's location).
+    const selecting = servicesSelecting(snapshot, scope.proxy);
+    const ordered = [...selecting.filter((s) => s.source === 'kubernetes'), ...selecting.filter((s) => s.source !== 'kubernetes')];
+    for (const s of ordered) {
       for (const p of s.ports) {
         const target = snapshot.targetPortFor(p, scope.proxy);
         if (!byPort.has(target)) byPort.set(target, { port: target, protocol: p.protocol, operation: `${s.hostname}:${p.port}/*` });
@@ -168,6 +173,34 @@ export function buildInboundClusters(snapshot: MeshSnapshot, scope: ProxyScope, 
   const selecting = servicesSelecting(snapshot, proxy);
   return ports.map(({ port, protocol }) => {
     const byPort = selecting.filter((s) => s.ports.some((p) => snapshot.targetPortFor(p, proxy) === port));
-    return buildInboundCluster(port, proxy.appPorts[port] ?? port, protocol, byPort.length > 0 ? byPort : selecting);
+    const app = appEndpoint(scope, port);
+    return buildInboundCluster(port, proxy.appPorts[app.port] ?? app.port, protocol, byPort.length > 0 ? byPort : selecting, app.address);
   });
+}
+
+/**
+ * Where an inbound port's cluster delivers: as Istio's buildInboundClustersFromSidecar, a Sidecar ingress
+ * listener's defaultEndpoint, `127.0.0.1:PORT` (`[::1]:PORT`) the loopback and `0.0.0.0:PORT`
+ * (`[::]:PORT`) the workload's own address, falling back to the loopback where it has none of that
+ * family; else the app on the loopback at the port itself. The port is a container port (process mode
+ * maps it to the app's). A `unix://` endpoint is not supported (OR1045): the default applies.
+ */
+function appEndpoint(scope: ProxyScope, port: number): { address: string; port: number } {
+  const endpoint = scope.sidecar?.spec.ingress?.find((l) => l.port.number === port)?.defaultEndpoint;
+  const colon = endpoint?.lastIndexOf(':') ?? -1;
+  const to = Number(endpoint?.slice(colon + 1));
+  if (!endpoint || endpoint.startsWith('unix://') || colon < 0 || !Number.isInteger(to) || to <= 0) return { address: '127.0.0.1', port };
+  const host = endpoint.slice(0, colon).replace(/^\[(.*)\]$/, '$1');
+  const ip = scope.proxy.ip;
+  if (host === '0.0.0.0') return { address: isIP(ip) === 4 ? ip : '127.0.0.1', port: to };
+  if (host === '::') return { address: isIP(ip) === 6 ? ip : '::1', port: to };
+  return { address: host === '::1' ? '::1' : '127.0.0.1', port: to };
+}
+
+/**
+ * What the inbound clusters read of the proxy besides its workload: its address, where the Sidecar's
+ * defaultEndpoint names it (`0.0.0.0:PORT`); replicas of a workload share their translation otherwise.
+ */
+export function inboundAddressKey(sidecar: SidecarResource | undefined, proxy: ProxyView): string {
+  return sidecar?.spec.ingress?.some((l) => /^(0\.0\.0\.0|\[::\]):/.test(l.defaultEndpoint ?? '')) ? proxy.ip : '';
 }

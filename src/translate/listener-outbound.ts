@@ -1,16 +1,19 @@
 // The sidecar's `virtualOutbound` listener (15001): one HTTP chain per HTTP port (RDS named by the
-// port), TCP/TLS chains per service port (matched by the service's addresses where it has them), and a
-// default chain to Passthrough or BlackHole. An undeclared port gets both: its HTTP chain for what the
-// http_inspector detects, a TCP chain otherwise; with addresses, both per address.
+// port), TCP/TLS chains per service port (matched by the service's addresses where it has them, a
+// headless service's by its endpoints' IPs), and a default chain to Passthrough (or the Sidecar's egress
+// proxy) or BlackHole. An undeclared port gets both: its HTTP chain for what the http_inspector detects,
+// a TCP chain otherwise; with addresses, both per address.
+import { isIP } from 'node:net';
 import type { ProxyScope } from '../model/proxy-scope.ts';
 import { isHttp } from '../model/protocol.ts';
-import type { MeshSnapshot } from '../model/snapshot.ts';
+import type { MeshService } from '../model/service.ts';
+import { type MeshSnapshot, serviceKey } from '../model/snapshot.ts';
 import { toStruct } from '../xds/any.ts';
 import { outboundClusterName } from './clusters.ts';
 import { detectionFields, type InboundPort, PLAINTEXT_HTTP_ALPNS } from './listener-inbound.ts';
 import { buildHttpConnectionManager, buildTcpFilters } from './network-filters.ts';
 import type { TranslateOptions } from './options.ts';
-import { domainsFor, httpPorts } from './route-config-sidecar.ts';
+import { catchAllCluster, domainsFor, httpPorts } from './route-config-sidecar.ts';
 import { tcpTargets, tlsChains } from './tcp-routes.ts';
 import { virtualServiceFor } from './virtual-service-routes.ts';
 
@@ -35,11 +38,14 @@ export function buildOutboundListener(snapshot: MeshSnapshot, scope: ProxyScope,
       filters: [buildHttpConnectionManager(snapshot, scope.proxy, options, { statPrefix: `outbound_0.0.0.0_${port}`, port, direction: 'outbound', rds: String(port) })],
     });
   }
+  const endpointRanges = new EndpointRanges(snapshot);
   for (const service of scope.services) {
-    const vs = virtualServiceFor(snapshot, scope, service.hostname, ['mesh']);
     for (const sp of service.ports) {
       if (isHttp(sp.protocol) || (sp.protocol === 'auto' && !sniffed.has(sp.port))) continue;
-      const ranges = service.addresses.map((a) => ({ address_prefix: a, prefix_len: { value: a.includes(':') ? 128 : 32 } }));
+      // The egress listener of the chain's port decides which VirtualServices it imports, as Istio's.
+      const vs = virtualServiceFor(snapshot, scope, service.hostname, ['mesh'], sp.port);
+      const ranges = service.addresses.length > 0 ? service.addresses.map(addressRange) : endpointRanges.claim(service, sp.port);
+      if (!ranges) continue;
       const tls = sp.protocol === 'TLS' || sp.protocol === 'HTTPS';
       const metadata = { filter_metadata: { outrigger: toStruct({ hosts: domainsFor(service, sp.port, scope.proxy.namespace) }) } };
       const statPrefix = outboundClusterName(sp.port, '', service.hostname);
@@ -70,7 +76,7 @@ export function buildOutboundListener(snapshot: MeshSnapshot, scope: ProxyScope,
       add({ name: statPrefix, filter_chain_match: match, filters: buildTcpFilters(snapshot, scope.proxy, options, { statPrefix, port: sp.port, direction: 'outbound', targets }), metadata });
     }
   }
-  const fallback = scope.outboundTrafficPolicy === 'REGISTRY_ONLY' ? 'BlackHoleCluster' : 'PassthroughCluster';
+  const fallback = catchAllCluster(scope);
   return {
     name: 'virtualOutbound',
     address: { socket_address: { address: '0.0.0.0', port_value: 15001 } },
@@ -80,7 +86,54 @@ export function buildOutboundListener(snapshot: MeshSnapshot, scope: ProxyScope,
     // Only sniffed ports are inspected; every other port counts as declared.
     ...detectionFields(snapshot, ports.map((p) => ({ port: p.port, protocol: sniffed.has(p.port) ? 'auto' : 'TCP' }))),
     filter_chains: chains,
-    // Istio's catch-all chain reports too (destination_service_name PassthroughCluster or BlackHoleCluster).
+    // Istio's catch-all chain reports too (destination_service_name PassthroughCluster, BlackHoleCluster
+    // or the egress proxy's service).
     default_filter_chain: { name: fallback, filters: buildTcpFilters(snapshot, scope.proxy, options, { statPrefix: fallback, port: 0, direction: 'outbound', targets: [{ cluster: fallback }] }) },
   };
+}
+
+type PrefixRange = { address_prefix: string; prefix_len: { value: number } };
+
+/** A service address as a chain's range: an IP is its own /32 (/128), a CIDR keeps its length (Istio's ConvertAddressToCidr). */
+export function addressRange(address: string): PrefixRange {
+  const slash = address.indexOf('/');
+  if (slash >= 0) return { address_prefix: address.slice(0, slash), prefix_len: { value: Number(address.slice(slash + 1)) } };
+  return { address_prefix: address, prefix_len: { value: address.includes(':') ? 128 : 32 } };
+}
+
+/**
+ * The ranges of a service port without addresses. One that passes connections through (a headless
+ * Kubernetes Service, a resolution NONE ServiceEntry) takes only its endpoints' IPs, as Istio's
+ * buildSidecarOutboundListeners gives such a TCP or undeclared port one listener per endpoint IP; the first
+ * service to claim an IP on a port keeps it, as Istio's listener for that IP and port. Istio also leaves
+ * out the proxy's own IP, whose traffic never reaches the outbound listener: kept here, so that the proxies
+ * of a scope share the listener. In process mode every workload is 127.0.0.1, so the first such service of
+ * a port claims it and a second one gets no chain: its connections take the first's (unlike Istio, where
+ * pod IPs differ; docs/translation.md).
+ */
+class EndpointRanges {
+  readonly #snapshot: MeshSnapshot;
+  readonly #claimed = new Map<number, Set<string>>();
+
+  constructor(snapshot: MeshSnapshot) {
+    this.#snapshot = snapshot;
+  }
+
+  /** `[]`: the whole port; undefined: no chain (no endpoint left to match). */
+  claim(service: MeshService, port: number): PrefixRange[] | undefined {
+    if (!service.headless && service.resolution !== 'NONE') return [];
+    const workloads = this.#snapshot.endpointsByService.get(serviceKey(service)) ?? [];
+    const statics = this.#snapshot.staticEndpointsByService.get(serviceKey(service)) ?? [];
+    const addresses = [...workloads.map((w) => w.address), ...statics.map((e) => e.spec.address ?? '')];
+    // A ServiceEntry with neither endpoints nor a workloadSelector has nothing to match by: the whole port.
+    if (!service.headless && addresses.length === 0 && !service.selector) return [];
+    let claimed = this.#claimed.get(port);
+    if (!claimed) {
+      claimed = new Set();
+      this.#claimed.set(port, claimed);
+    }
+    const ips = [...new Set(addresses.filter((a) => isIP(a) !== 0 && !claimed.has(a)))].sort();
+    for (const ip of ips) claimed.add(ip);
+    return ips.length > 0 ? ips.map(addressRange) : undefined;
+  }
 }

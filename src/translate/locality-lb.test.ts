@@ -23,7 +23,9 @@ test('failover: same zone P0, same region P1, the named failover region P2, the 
 test('failover needs outlier detection (Istio): without it the assignment is unchanged', () => {
   assert.equal(applyLocalityLbSetting(cla, {}, { proxyLocality: proxy, outlierDetection: false }), cla);
   assert.equal(wantsLocalityWeighted({ failover: [{ from: 'us', to: 'eu' }] }, false), false);
-  assert.equal(wantsLocalityWeighted({}, true), true, 'failover is the default once outlier detection is on');
+  assert.equal(wantsLocalityWeighted({}, true), false, 'default failover: priorities, no weighting (Istio 1.24+)');
+  assert.equal(wantsLocalityWeighted({ failoverPriority: ['topology.kubernetes.io/zone'] }, true), true);
+  assert.equal(wantsLocalityWeighted({ distribute: [{ from: 'us/*', to: { 'us/*': 100 } }] }, false), true);
   assert.equal(wantsLocalityWeighted({ enabled: false }, true), false);
   assert.equal(wantsLocalityWeighted({ failover: [{ from: 'us', to: 'eu' }] }, true), true);
 });

@@ -40,12 +40,15 @@ export interface LocalityInputs {
 }
 
 /**
- * Whether Istio sets `common_lb_config.locality_weighted_lb_config` (for a proxy with a locality): the
- * setting is on, with `distribute` or with outlier detection (failover, explicit or by default).
+ * Whether Istio sets `common_lb_config.locality_weighted_lb_config` (for a proxy with a locality), as
+ * Istio 1.24+ applyLocalityLoadBalancer (istio/istio#52898): with `distribute`, or with outlier detection
+ * and an explicit `failover` or `failoverPriority`. The default failover (`enabled` alone) sets
+ * priorities but no weighting, so LEAST_REQUEST and the like keep their own choice within a priority.
  */
 export function wantsLocalityWeighted(setting: LocalityLbSetting | undefined, outlierDetection: boolean): boolean {
   if (!setting || setting.enabled === false) return false;
-  return (setting.distribute?.length ?? 0) > 0 || outlierDetection;
+  if (setting.distribute?.length) return true;
+  return outlierDetection && !!(setting.failover?.length || setting.failoverPriority?.length);
 }
 
 /** The assignment with Istio's locality weights or priorities applied; the input is not modified. */

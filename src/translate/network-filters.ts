@@ -1,11 +1,14 @@
 // The two network filters every listener is made of: the HTTP connection manager (RDS or inline
-// routes, injected HTTP filters, then cors, fault and router) and tcp_proxy (one or weighted clusters,
-// behind the injected network filters).
+// routes, injected HTTP filters with fault and cors before istio.stats, then router) and tcp_proxy (one
+// or weighted clusters, behind the injected network filters).
 import type { ProxyHeaderSettings } from '../model/mesh-config.ts';
 import type { MeshSnapshot } from '../model/snapshot.ts';
 import type { ProxyView } from '../model/proxy-view.ts';
 import { TypeUrl } from '../xds/type-urls.ts';
 import type { HttpFilterEntry, TranslateOptions, TrafficDirection } from './options.ts';
+
+const FAULT_FILTER: HttpFilterEntry = Object.freeze({ name: 'envoy.filters.http.fault', typed_config: Object.freeze({ '@type': TypeUrl.HttpFault }) });
+const CORS_FILTER: HttpFilterEntry = Object.freeze({ name: 'envoy.filters.http.cors', typed_config: Object.freeze({ '@type': TypeUrl.Cors }) });
 
 export interface HcmInputs {
   statPrefix: string;
@@ -24,11 +27,11 @@ export function buildHttpConnectionManager(
 ): { name: string; typed_config: Record<string, unknown> } {
   const filters: HttpFilterEntry[] = [];
   for (const build of options.httpFilters) filters.push(...build(snapshot, proxy, inputs.port, inputs.direction));
-  if (inputs.direction !== 'inbound') {
-    // Always present so per-route CORS and fault configs take effect (Istio does the same).
-    filters.push({ name: 'envoy.filters.http.cors', typed_config: { '@type': TypeUrl.Cors } });
-    filters.push({ name: 'envoy.filters.http.fault', typed_config: { '@type': TypeUrl.HttpFault } });
-  }
+  // Istio's buildHTTPConnectionManager, on every listener class: authn and authz, then fault and cors
+  // (always present, so per-route configs take effect), then the Telemetry filters, then the router.
+  // So a request fault or cors answers is one istio.stats never saw the head of.
+  const stats = filters.findIndex((f) => f.name === 'istio.stats');
+  filters.splice(stats < 0 ? filters.length : stats, 0, FAULT_FILTER, CORS_FILTER);
   const headers = snapshot.mesh.proxyHeaders;
   filters.push({ name: 'envoy.filters.http.router', typed_config: { '@type': TypeUrl.Router, ...(headers.envoyDebugHeaders ? {} : { suppress_envoy_headers: true }) } });
   const hcm: Record<string, unknown> = {
@@ -37,6 +40,7 @@ export function buildHttpConnectionManager(
     http_filters: filters,
     use_remote_address: { value: inputs.direction === 'gateway' },
     ...(inputs.direction === 'gateway' && trustedHops(snapshot) > 0 ? { xff_num_trusted_hops: trustedHops(snapshot) } : {}),
+    ...(inputs.direction === 'gateway' ? gatewayClientCert(snapshot) : {}),
     normalize_path: { value: snapshot.mesh.pathNormalization !== 'NONE' },
     upgrade_configs: [{ upgrade_type: 'websocket' }],
     ...serverHeader(headers, inputs.direction),
@@ -72,6 +76,22 @@ export function buildTcpProxy(statPrefix: string, targets: readonly { cluster: s
   if (targets.length === 1) config['cluster'] = targets[0]!.cluster;
   else config['weighted_clusters'] = { clusters: targets.map((t) => ({ name: t.cluster, weight: t.weight ?? 0 })) };
   return { name: 'envoy.filters.network.tcp_proxy', typed_config: config };
+}
+
+const FORWARD_CLIENT_CERT = new Set(['SANITIZE', 'FORWARD_ONLY', 'APPEND_FORWARD', 'SANITIZE_SET', 'ALWAYS_FORWARD_ONLY']);
+
+/**
+ * Istio's buildGatewayConnectionManager: a gateway replaces any x-forwarded-client-cert with the verified
+ * client certificate's details (SANITIZE_SET with Subject, Cert, URI, DNS), or whatever
+ * meshConfig.defaultConfig.gatewayTopology.forwardClientCertDetails says (UNDEFINED keeps the default).
+ */
+function gatewayClientCert(snapshot: MeshSnapshot): Record<string, unknown> {
+  const topology = snapshot.mesh.raw.defaultConfig?.['gatewayTopology'] as { forwardClientCertDetails?: string } | undefined;
+  const configured = topology?.forwardClientCertDetails;
+  return {
+    forward_client_cert_details: configured !== undefined && FORWARD_CLIENT_CERT.has(configured) ? configured : 'SANITIZE_SET',
+    set_current_client_cert_details: { subject: { value: true }, cert: true, uri: true, dns: true },
+  };
 }
 
 /** meshConfig.defaultConfig.gatewayTopology.numTrustedProxies: proxies in front of the gateways. */

@@ -48,6 +48,8 @@ export interface ClusterTlsContext {
 export interface ClusterTransport {
   transport_socket?: { name: string; typed_config: TypedAny };
   transport_socket_matches?: { name: string; match?: Record<string, unknown>; transport_socket: { name: string; typed_config?: TypedAny } }[];
+  /** Merged into the cluster's HttpProtocolOptions: Istio's auto_sni / auto_san_validation for TLS without `sni`. */
+  upstream_http_protocol_options?: { auto_sni?: true; auto_san_validation?: true };
 }
 
 export type ClientTlsBuilder = (snapshot: MeshSnapshot, proxy: ProxyView, cluster: ClusterTlsContext) => ClusterTransport;

@@ -42,7 +42,7 @@ function hcmFilters(listener: unknown, chainName: string): string[] {
   return chain?.filters[0]?.typed_config.http_filters?.map((f) => f.name) ?? [];
 }
 
-test('injected HTTP filters run before cors, fault and router, with the port and direction they serve', () => {
+test('injected HTTP filters run before fault, cors and router (inbound too), with the port and direction they serve', () => {
   const calls: string[] = [];
   const rbac: HttpFilterBuilder = (_s, p, port, direction) => {
     calls.push(`${p.workloadName}:${port}:${direction}`);
@@ -50,13 +50,21 @@ test('injected HTTP filters run before cors, fault and router, with the port and
   };
   const out = buildProxyResources(snapshot(), proxy, { ...bareTranslateOptions, httpFilters: [rbac] });
   const listeners = out.get(TypeUrl.Listener)!;
-  assert.deepEqual(hcmFilters(listeners.get('virtualInbound'), 'inbound|8080||'), ['envoy.filters.http.rbac', 'envoy.filters.http.router']);
+  assert.deepEqual(hcmFilters(listeners.get('virtualInbound'), 'inbound|8080||'), ['envoy.filters.http.rbac', 'envoy.filters.http.fault', 'envoy.filters.http.cors', 'envoy.filters.http.router']);
   assert.deepEqual(hcmFilters(listeners.get('virtualOutbound'), '0.0.0.0_80'), [
-    'envoy.filters.http.cors',
     'envoy.filters.http.fault',
+    'envoy.filters.http.cors',
     'envoy.filters.http.router',
   ]);
   assert.deepEqual(calls.sort(), ['web:8080:inbound', 'web:80:outbound']);
+});
+
+test("Istio's HTTP filter order on inbound and outbound listeners: fault, cors, istio.stats, router (buildHTTPConnectionManager)", () => {
+  const listeners = buildProxyResources(snapshot(), proxy).get(TypeUrl.Listener)!;
+  const tail = (names: string[]) => names.filter((n) => n !== 'envoy.filters.http.rbac' && !n.startsWith('envoy.filters.http.jwt'));
+  const order = ['envoy.filters.http.fault', 'envoy.filters.http.cors', 'istio.stats', 'envoy.filters.http.router'];
+  assert.deepEqual(tail(hcmFilters(listeners.get('virtualInbound'), 'inbound|8080||')), order);
+  assert.deepEqual(tail(hcmFilters(listeners.get('virtualOutbound'), '0.0.0.0_80')), order);
 });
 
 test('a sidecar gets its three listeners, inbound clusters to the app port, and valid Envoy protos', () => {

@@ -1,6 +1,6 @@
 // The output of translation for one proxy: every xDS resource it should have, by type URL and name.
 // Sidecars get virtualOutbound/virtualInbound/connect_terminate; routers get their Gateway listeners.
-import { buildProxyScope, type ProxyScope } from '../model/proxy-scope.ts';
+import { buildProxyScope, type ProxyScope, sidecarFor } from '../model/proxy-scope.ts';
 import type { ProxyView } from '../model/proxy-view.ts';
 import type { MeshSnapshot } from '../model/snapshot.ts';
 import type { TypedAny } from '../xds/any.ts';
@@ -8,9 +8,9 @@ import { TypeUrl } from '../xds/type-urls.ts';
 import { proxyLocality } from './cluster-locality.ts';
 import { buildFallbackClusters, buildOutboundClusters } from './clusters.ts';
 import { buildCredentialSecrets, credentialSecretNames, usesCredentials } from './credential-secrets.ts';
-import { gatewayServersByPort } from './gateway-servers.ts';
+import { mergeGatewayServers } from './gateway-servers.ts';
 import { buildGatewayListeners } from './listener-gateway.ts';
-import { buildInboundClusters, buildInboundListener, type InboundPort, inboundPorts } from './listener-inbound.ts';
+import { buildInboundClusters, buildInboundListener, type InboundPort, inboundAddressKey, inboundPorts } from './listener-inbound.ts';
 import { buildOutboundListener } from './listener-outbound.ts';
 import { buildTunnelListener } from './listener-tunnel.ts';
 import { meshTranslateOptions } from './default-options.ts';
@@ -55,7 +55,7 @@ export function buildProxyResources(
     // fresh outer map, so callers may add or drop types, never touch a shared map's entries). The key
     // holds everything the scope and scopeKey derive from (namespace, labels, locality), so a replica
     // skips building its scope, which walks every service.
-    const all = memo.once(`sidecar\0${proxy.namespace}\0${localityKey(snapshot, proxy)}\0${workloadKey(proxy)}`, () => {
+    const all = memo.once(`sidecar\0${proxy.namespace}\0${localityKey(snapshot, proxy)}\0${workloadKey(proxy)}\0${inboundAddressKey(sidecarFor(snapshot, proxy), proxy)}`, () => {
       const scope = buildProxyScope(snapshot, proxy);
       return translateProxy(snapshot, scope, options, memo, scopeKey(snapshot, scope, memo.once('selected-label-keys', () => selectedLabelKeys(snapshot))));
     });
@@ -90,7 +90,7 @@ function translateProxy(snapshot: MeshSnapshot, scope: ProxyScope, options: Tran
   // set again only when some cluster changed.
   out.set(
     TypeUrl.Cluster,
-    memo.once(`clusters\0${shared}\0cds\0${sidecar ? workloadKey(proxy) : ''}`, () =>
+    memo.once(`clusters\0${shared}\0cds\0${sidecar ? `${workloadKey(proxy)}\0${inboundAddressKey(scope.sidecar, proxy)}` : ''}`, () =>
       named(TypeUrl.Cluster, 'name', [...outbound.clusters, ...fallback, ...(sidecar ? buildInboundClusters(snapshot, scope, ports) : [])]),
     ),
   );
@@ -99,7 +99,7 @@ function translateProxy(snapshot: MeshSnapshot, scope: ProxyScope, options: Tran
   out.set(TypeUrl.ClusterLoadAssignment, memo.once(`clusters\0${shared}\0map`, () => named(TypeUrl.ClusterLoadAssignment, 'cluster_name', outbound.loadAssignments)));
 
   if (proxy.role === 'router') {
-    const gw = buildGatewayListeners(snapshot, scope, gatewayServersByPort(snapshot, scope), options);
+    const gw = buildGatewayListeners(snapshot, scope, mergeGatewayServers(snapshot, scope), options);
     for (const l of gw.listeners) put(TypeUrl.Listener, 'name', l);
     for (const rc of gw.routeConfigs) put(TypeUrl.RouteConfiguration, 'name', rc);
     addCredentialSecrets(snapshot, proxy, out);

@@ -9,17 +9,21 @@ import { sortCatchAllLast, throughFirstCatchAll } from './catch-all-routes.ts';
 import { type GatewayServer, serverHostNames, virtualServicesOn } from './gateway-servers.ts';
 import { translateHttpRoute } from './http-route.ts';
 import { routeEnv } from './route-env.ts';
-import { boundGateways, expandedHttpRoutes } from './virtual-service-routes.ts';
+import { expandedHttpRoutes } from '../model/virtual-service-merge.ts';
+import { boundGateways } from './virtual-service-routes.ts';
 
 interface VirtualHostDraft {
+  /** The port of the server that added the host first: Istio's name is util.DomainName(host, server port). */
+  port: number;
   routes: Record<string, unknown>[];
   requireTls: boolean;
 }
 
-export function buildGatewayRouteConfig(snapshot: MeshSnapshot, scope: ProxyScope, name: string, port: number, servers: readonly GatewayServer[]): Record<string, unknown> {
+export function buildGatewayRouteConfig(snapshot: MeshSnapshot, scope: ProxyScope, name: string, servers: readonly GatewayServer[]): Record<string, unknown> {
   const vhosts = new Map<string, VirtualHostDraft>();
   for (const gs of servers) {
     const redirect = gs.server.tls?.httpsRedirect === true;
+    const port = gs.server.port.number;
     for (const { vs, hosts } of virtualServicesOn(snapshot, scope, gs)) {
       // Istio builds a server's routes for its own port (80), not the port the pod listens on (8080):
       // what `match.port` and `derivePort: FROM_REQUEST_PORT` see.
@@ -31,7 +35,7 @@ export function buildGatewayRouteConfig(snapshot: MeshSnapshot, scope: ProxyScop
       const routes = throughFirstCatchAll(translated);
       for (const host of hosts) {
         const key = host.toLowerCase();
-        const vh = vhosts.get(key) ?? { routes: [], requireTls: false };
+        const vh = vhosts.get(key) ?? { port, routes: [], requireTls: false };
         vh.routes.push(...routes);
         if (redirect) vh.requireTls = true;
         vhosts.set(key, vh);
@@ -41,14 +45,14 @@ export function buildGatewayRouteConfig(snapshot: MeshSnapshot, scope: ProxyScop
     if (redirect) {
       for (const host of serverHostNames(gs)) {
         const key = host.toLowerCase();
-        const vh = vhosts.get(key) ?? { routes: [], requireTls: true };
+        const vh = vhosts.get(key) ?? { port, routes: [], requireTls: true };
         vh.requireTls = true;
         vhosts.set(key, vh);
       }
     }
   }
   const virtualHosts: Record<string, unknown>[] = [...vhosts].map(([host, vh]) => ({
-    name: `${host}:${port}`,
+    name: `${host}:${vh.port}`,
     domains: [host],
     routes: sortCatchAllLast(vh.routes),
     // Istio's proxyHeaders.attemptCount (on unless disabled), gateways included.
@@ -56,8 +60,8 @@ export function buildGatewayRouteConfig(snapshot: MeshSnapshot, scope: ProxyScop
     ...(vh.requireTls ? { require_tls: 'ALL' } : {}),
   }));
   if (virtualHosts.length === 0) {
-    // No routes: Envoy answers 404 with flag NR, as for a host no virtual host serves.
-    virtualHosts.push({ name: `blackhole:${port}`, domains: ['*'], routes: [] });
+    // No routes: Envoy answers 404 with flag NR, as for a host no virtual host serves. Named for the first server's port.
+    virtualHosts.push({ name: `blackhole:${servers[0]?.server.port.number ?? 0}`, domains: ['*'], routes: [] });
   }
   return { name, virtual_hosts: virtualHosts, validate_clusters: { value: false }, ignore_port_in_host_matching: true };
 }

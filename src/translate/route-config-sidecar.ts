@@ -11,7 +11,8 @@ import { type RouteEnv, retryPolicy, translateHttpRoute } from './http-route.ts'
 import { traceOperation } from './route-decorator.ts';
 import { routeEnv } from './route-env.ts';
 import type { RouteContext } from './route-match.ts';
-import { boundGateways, expandedHttpRoutes, virtualServiceFor } from './virtual-service-routes.ts';
+import { expandedHttpRoutes } from '../model/virtual-service-merge.ts';
+import { boundGateways, virtualServiceFor } from './virtual-service-routes.ts';
 
 /** The HTTP ports of the visible services, ascending. */
 export function httpPorts(scope: ProxyScope): number[] {
@@ -23,7 +24,7 @@ export function httpPorts(scope: ProxyScope): number[] {
 export function buildSidecarRouteConfig(snapshot: MeshSnapshot, scope: ProxyScope, port: number): Record<string, unknown> {
   const used = new Set<string>();
   const virtualHosts: Record<string, unknown>[] = [];
-  for (const service of scope.services) {
+  for (const service of scope.routeServices(port)) {
     const sp = service.ports.find((p) => p.port === port);
     if (!sp || !(isHttp(sp.protocol) || sp.protocol === 'auto')) continue;
     const domains = domainsFor(service, port, scope.proxy.namespace).filter((d) => !used.has(d));
@@ -32,17 +33,27 @@ export function buildSidecarRouteConfig(snapshot: MeshSnapshot, scope: ProxyScop
     virtualHosts.push({ name: `${service.hostname}:${port}`, domains, routes: routesFor(snapshot, scope, service, port), include_request_attempt_count: snapshot.mesh.proxyHeaders.attemptCount });
   }
   virtualHosts.push(catchAll(scope));
-  return { name: String(port), virtual_hosts: virtualHosts, validate_clusters: { value: false }, ignore_port_in_host_matching: false };
+  return { name: String(port), virtual_hosts: virtualHosts, validate_clusters: { value: false }, ignore_port_in_host_matching: true };
 }
 
-/** Every name a client may use for a service: short forms in its namespace, FQDN, addresses, each with and without `:port`. */
+/**
+ * Every name a client may use for a service: short forms in its namespace, FQDN, addresses, each with and
+ * without `:port`. A CIDR address stays as written (no Host header names it, but Istio lists it too),
+ * except a single-address one, which Istio's ServiceEntry conversion turns into the plain address.
+ */
 export function domainsFor(service: MeshService, port: number, fromNamespace: string): string[] {
-  const names = [...hostAliases(service.hostname, fromNamespace), ...service.addresses];
+  const names = [...hostAliases(service.hostname, fromNamespace), ...service.addresses.map(singleAddress)];
   return names.flatMap((n) => [n, `${n}:${port}`]);
 }
 
+/** `10.0.0.1/32` (or an IPv6 `/128`) → `10.0.0.1`; any other address as it is. */
+function singleAddress(address: string): string {
+  const [ip, len] = address.split('/');
+  return len !== undefined && ip !== undefined && Number(len) === (ip.includes(':') ? 128 : 32) ? ip : address;
+}
+
 function routesFor(snapshot: MeshSnapshot, scope: ProxyScope, service: MeshService, port: number): Record<string, unknown>[] {
-  const vs = virtualServiceFor(snapshot, scope, service.hostname, ['mesh']);
+  const vs = virtualServiceFor(snapshot, scope, service.hostname, ['mesh'], port);
   const ctx: RouteContext = { proxy: scope.proxy, port, gateways: ['mesh'], vsGateways: vs ? boundGateways(vs) : ['mesh'], vsNamespace: vs?.metadata.namespace ?? service.namespace };
   if (vs) {
     const routes: Record<string, unknown>[] = [];
@@ -80,6 +91,18 @@ function routesFor(snapshot: MeshSnapshot, scope: ProxyScope, service: MeshServi
   ];
 }
 
+/**
+ * Where a sidecar sends what no service matches, over TCP and HTTP alike: BlackHoleCluster under
+ * REGISTRY_ONLY; under ALLOW_ANY the Sidecar's egressProxy if it names one, else PassthroughCluster.
+ * The egress proxy's cluster is Istio's GetDestinationCluster with no service, by the port validation
+ * requires of it.
+ */
+export function catchAllCluster(scope: ProxyScope): string {
+  if (scope.outboundTrafficPolicy === 'REGISTRY_ONLY') return 'BlackHoleCluster';
+  const egress = scope.egressProxy;
+  return egress?.port ? outboundClusterName(egress.port.number, egress.subset ?? '', egress.host) : 'PassthroughCluster';
+}
+
 function catchAll(scope: ProxyScope): Record<string, unknown> {
   if (scope.outboundTrafficPolicy === 'REGISTRY_ONLY') {
     return { name: 'block_all', domains: ['*'], routes: [{ name: 'block_all', match: { prefix: '/' }, direct_response: { status: 502 } }] };
@@ -87,6 +110,6 @@ function catchAll(scope: ProxyScope): Record<string, unknown> {
   return {
     name: 'allow_any',
     domains: ['*'],
-    routes: [{ name: 'allow_any', match: { prefix: '/' }, route: { cluster: 'PassthroughCluster', timeout: { seconds: 0 } } }],
+    routes: [{ name: 'allow_any', match: { prefix: '/' }, route: { cluster: catchAllCluster(scope), timeout: { seconds: 0 } } }],
   };
 }

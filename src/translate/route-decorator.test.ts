@@ -96,8 +96,9 @@ test('sidecar outbound: the destination host and port, the matched path; the Vir
 });
 
 test('gateway: per route destination, the server port (80, not the pod port 8080) where the route has none', () => {
-  assert.equal(operationOf(router, 'http.8080', 'web', '/api'), 'cart.shop.svc.cluster.local:7070/api*');
-  assert.equal(operationOf(router, 'http.8080', 'web', '/healthz'), 'web-routes:80/healthz');
+  // On a gateway the VirtualService's short host `web` is its FQDN (Istio's resolveVirtualServiceShortnames).
+  assert.equal(operationOf(router, 'http.8080', 'web.shop.svc.cluster.local', '/api'), 'cart.shop.svc.cluster.local:7070/api*');
+  assert.equal(operationOf(router, 'http.8080', 'web.shop.svc.cluster.local', '/healthz'), 'web-routes:80/healthz');
 });
 
 test("inbound: the first service to the port (by hostname), with that service's port", () => {

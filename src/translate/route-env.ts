@@ -40,7 +40,8 @@ export function routeEnv(snapshot: MeshSnapshot, scope: ProxyScope, ctx: RouteCo
     vsName: root?.metadata.name ?? '',
     ...(vs?.metadata.annotations[ROUTE_SEMANTICS_ANNOTATION] === 'gateway' ? { gatewaySemantics: true } : {}),
     destination(dest: Destination) {
-      const service = lookupService(snapshot, dest.host, ns);
+      // The proxy's own service of the host, as its cluster's (ServiceForHostname); other names by lookup.
+      const service = scope.service(resolveHost(dest.host, ns)) ?? lookupService(snapshot, dest.host, ns);
       const host = service?.hostname ?? resolveHost(dest.host, ns);
       const only = service?.ports.length === 1 ? service.ports[0]?.port : undefined;
       const port = dest.port?.number ?? only ?? ctx.port;

@@ -44,3 +44,20 @@ test('an alias that is not a SPIFFE trust domain, or empty, is OR1024, with wher
   assert.equal(d.field, 'spec.meshConfig.trustDomainAliases[0]');
   assert.deepEqual([d.span?.file, d.span?.start.line], ['mesh.yaml', 4]);
 });
+
+test("a ServiceEntry's subjectAltNames join its accounts, a SPIFFE ID in each alias too (Istio initServiceAccounts)", () => {
+  const yaml = `${manifests('{trustDomain: new-td, trustDomainAliases: [old-td]}')}---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: ext, namespace: shop}
+spec:
+  hosts: [ext.example.com]
+  location: MESH_INTERNAL
+  resolution: DNS
+  ports: [{number: 443, name: tls, protocol: TLS}]
+  subjectAltNames: [spiffe://new-td/ns/ext/sa/ext, ext.example.com]
+`;
+  const s = buildSnapshot(loadText(yaml).resources, [], '1');
+  const ext = s.services.find((x) => x.name === 'ext') ?? assert.fail('no ext');
+  assert.deepEqual(serviceAccounts(s, ext), ['ext.example.com', 'spiffe://new-td/ns/ext/sa/ext', 'spiffe://old-td/ns/ext/sa/ext']);
+});

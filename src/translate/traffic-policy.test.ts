@@ -78,3 +78,19 @@ test('outlierDetection: split local-origin errors keep local-origin success rate
   const on = outlier({ splitExternalLocalOriginErrors: true, consecutiveLocalOriginFailures: 2 });
   assert.deepEqual([on['consecutive_local_origin_failure'], on['enforcing_consecutive_local_origin_failure']], [{ value: 2 }, { value: 100 }]);
 });
+
+const lbFields = (consistentHash: Record<string, unknown>) => {
+  const c = translateTrafficPolicy({ policy: { loadBalancer: { consistentHash } } as PortTrafficPolicy, http: true, http2: false, connectTimeoutMs: 10_000 });
+  return { lb_policy: c['lb_policy'], ring_hash_lb_config: c['ring_hash_lb_config'] };
+};
+
+test("consistentHash ring size as Istio's ApplyRingHashLoadBalancer: 0 is unset, ringHash never reads the deprecated size", () => {
+  // ringHash with no size, or 0: no ring config at all (Envoy's 1024), never a ring of 0.
+  assert.deepEqual(lbFields({ httpHeaderName: 'x', ringHash: { minimumRingSize: 0 } }), { lb_policy: 'RING_HASH', ring_hash_lb_config: undefined });
+  assert.deepEqual(lbFields({ httpHeaderName: 'x', ringHash: {} }), { lb_policy: 'RING_HASH', ring_hash_lb_config: undefined });
+  assert.deepEqual(lbFields({ httpHeaderName: 'x', ringHash: { minimumRingSize: 64 } }).ring_hash_lb_config, { minimum_ring_size: { value: 64 } });
+  // Neither ringHash nor maglev: the deprecated size, 0 meaning 1024.
+  assert.deepEqual(lbFields({ httpHeaderName: 'x', minimumRingSize: 0 }).ring_hash_lb_config, { minimum_ring_size: { value: 1024 } });
+  assert.deepEqual(lbFields({ httpHeaderName: 'x', minimumRingSize: 32 }).ring_hash_lb_config, { minimum_ring_size: { value: 32 } });
+  assert.deepEqual(lbFields({ httpHeaderName: 'x' }).ring_hash_lb_config, { minimum_ring_size: { value: 1024 } });
+});

@@ -44,9 +44,11 @@ export function translateTrafficPolicy(inputs: PolicyInputs): Record<string, unk
 function translateLoadBalancer(lb: LoadBalancerSettings | undefined): Record<string, unknown> {
   const ch = lb?.consistentHash;
   if (ch) {
+    // Istio's ApplyRingHashLoadBalancer: a size of 0 is unset. `ringHash` then writes no ring config
+    // (Envoy's 1024) and never reads the deprecated top-level minimumRingSize, which counts only alone.
     if (ch.maglev) return { lb_policy: 'MAGLEV', ...(ch.maglev.tableSize ? { maglev_lb_config: { table_size: { value: ch.maglev.tableSize } } } : {}) };
-    const ring = ch.ringHash?.minimumRingSize ?? ch.minimumRingSize ?? 1024;
-    return { lb_policy: 'RING_HASH', ring_hash_lb_config: { minimum_ring_size: { value: ring } } };
+    if (ch.ringHash) return { lb_policy: 'RING_HASH', ...(ch.ringHash.minimumRingSize ? { ring_hash_lb_config: { minimum_ring_size: { value: ch.ringHash.minimumRingSize } } } : {}) };
+    return { lb_policy: 'RING_HASH', ring_hash_lb_config: { minimum_ring_size: { value: ch.minimumRingSize || 1024 } } };
   }
   const slowStart = slowStartConfig(lb);
   switch (lb?.simple) {

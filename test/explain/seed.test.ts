@@ -112,7 +112,8 @@ test('a caller without an allowed identity is denied, but health checks are allo
 test('from the ingress: the gateway policy and then the destination policy allow it', async () => {
   const t = await run(seed, 'ingress', 'http://podinfo.example.com/', ['X-Canary: true']);
   assert.equal(t.source.listener, '0.0.0.0_8080');
-  assert.equal(t.source.route?.virtualHost, 'podinfo.example.com:8080');
+  // Named after the Gateway server's port (80), as Istio names it, not the pod's (8080).
+  assert.equal(t.source.route?.virtualHost, 'podinfo.example.com:80');
   assert.equal(t.source.authorization?.decidedBy, 'istio-system/allow-ingress-gateway rule 0');
   assert.equal(t.destination?.authorization?.decidedBy, 'podinfo/allow-from-ingress-gateway rule 0');
   assert.equal(t.outcome.status, 200);

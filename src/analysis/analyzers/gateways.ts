@@ -1,9 +1,11 @@
 // Gateways: the selector finds a gateway workload (IST0101), each port is on the gateway's Service
 // (IST0162), each credentialName is a Secret with a certificate in the gateway workload's namespace
-// (IST0101, IST0161), and no two Gateways claim the same host on the same port of the same workloads
-// (IST0145).
+// (IST0101, IST0161), no two Gateways claim the same host on the same port of the same workloads
+// (IST0145), and no server is left out for a protocol its port cannot take (OR2012).
 import { X509Certificate } from 'node:crypto';
 import type { Gateway, Secret } from '../../config/resource.ts';
+import { gatewayServesPod } from '../../model/gateway-api/gateways.ts';
+import { mergeServers } from '../../translate/gateway-servers.ts';
 import type { Analyzer, Report } from '../analyzer.ts';
 import type { AnalysisContext } from '../context.ts';
 import { hostsOverlap, splitGatewayHost } from '../hosts.ts';
@@ -105,12 +107,41 @@ function conflicts(gateways: Gateway[], report: Report): void {
   }
 }
 
+/**
+ * Servers a gateway workload leaves out for their protocol, merged as translation merges them (Istio's
+ * mergeGateways, canMergeProtocols): each reported once, whichever workloads run its Gateway.
+ */
+function protocolConflicts(ctx: AnalysisContext, all: Gateway[], report: Report): void {
+  const reported = new Set<string>();
+  for (const w of ctx.workloads) {
+    if (w.kind !== 'Gateway') continue;
+    const { dropped } = mergeServers(
+      all.filter((g) => gatewayServesPod(g, w)),
+      (n) => w.servicePorts?.find((p) => p.port === n)?.targetPort ?? n,
+    );
+    for (const d of dropped) {
+      const key = `${d.server.key}\0${d.server.index}`;
+      if (d.reason !== 'protocol' || reported.has(key)) continue;
+      reported.add(key);
+      const { port } = d.server.server;
+      report({
+        code: 'OR2012',
+        resource: d.server.gateway,
+        path: ['spec', 'servers', d.server.index, 'port', 'protocol'],
+        message: `The ${port.protocol} server on port ${port.number} is left out: the port already serves ${d.heldBy ?? 'TLS'}, and a port serves plain-text HTTP servers, one plain-text TCP server, or servers with TLS settings (Istio's mergeGateways)`,
+        fix: 'Serve it on another port, or give it a `bind` address of its own.',
+      });
+    }
+  }
+}
+
 export const gateways: Analyzer = {
   name: 'gateway.IngressGatewayPortAnalyzer',
-  codes: ['IST0101', 'IST0162', 'IST0161', 'IST0145'],
+  codes: ['IST0101', 'IST0162', 'IST0161', 'IST0145', 'OR2012'],
   analyze(ctx, report) {
     const all = ctx.ofKind<Gateway>('Gateway');
     for (const gw of all) selectorAndPorts(ctx, gw, report);
     conflicts(all, report);
+    protocolConflicts(ctx, all, report);
   },
 };

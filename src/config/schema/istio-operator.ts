@@ -61,6 +61,9 @@ const meshConfig = z.looseObject({
   extensionProviders: z.array(extensionProvider).optional(),
   defaultProviders: obj({ tracing: strList.optional(), metrics: strList.optional(), accessLogging: strList.optional() }).optional(),
   outboundTrafficPolicy: obj({ mode: z.enum(['REGISTRY_ONLY', 'ALLOW_ANY']).optional() }).optional(),
+  defaultServiceExportTo: strList.optional(),
+  defaultVirtualServiceExportTo: strList.optional(),
+  defaultDestinationRuleExportTo: strList.optional(),
   enableAutoMtls: bool.optional(),
   connectTimeout: duration.optional(),
   protocolDetectionTimeout: z.string().optional(),
@@ -76,6 +79,7 @@ const meshConfig = z.looseObject({
     retryIgnorePreviousHosts: bool.optional(),
     backoff: duration.optional(),
   }).optional(),
+  tlsDefaults: obj({ minProtocolVersion: z.enum(['TLS_AUTO', 'TLSV1_2', 'TLSV1_3']).optional(), ecdhCurves: strList.optional(), cipherSuites: strList.optional() }).optional(),
 });
 
 export const istioOperatorSpec = obj({

@@ -18,6 +18,12 @@ const invalid: [kind: string, spec: string, code: string, field: string][] = [
   ['ServiceEntry', 'spec: {hosts: [ok.example.com, nowhere.edge.backend.invalid], ports: [{number: 8443, name: tls, protocol: TLS}], resolution: STATIC, endpoints: [{address: 203.0.113.9}]}', 'OR1024', 'spec.hosts[1]'],
   ['ServiceEntry', 'spec: {hosts: [a.example.com], ports: [{number: 80, name: http, protocol: HTTP}, {number: 80, name: web, protocol: HTTP}], resolution: DNS}', 'OR1024', 'spec.ports[1].number'],
   ['ServiceEntry', 'spec: {hosts: [a.example.com], ports: [{number: 80, name: http, protocol: HTTP}, {number: 81, name: http, protocol: HTTP}], resolution: DNS}', 'OR1024', 'spec.ports[1].name'],
+  // Istio's ValidateSidecar: "sidecar: workloadSelector cannot have empty labels".
+  ['Sidecar', 'spec: {workloadSelector: {}, egress: [{hosts: ["./*"]}]}', 'OR1022', 'spec.workloadSelector'],
+  // validateSidecarOutboundTrafficPolicy: "egress_proxy port must be non-nil", and ALLOW_ANY only (no mode = REGISTRY_ONLY).
+  ['Sidecar', 'spec: {egress: [{hosts: ["./*"]}], outboundTrafficPolicy: {mode: ALLOW_ANY, egressProxy: {host: egress.istio-system.svc.cluster.local}}}', 'OR1024', 'spec.outboundTrafficPolicy.egressProxy'],
+  ['Sidecar', 'spec: {egress: [{hosts: ["./*"]}], outboundTrafficPolicy: {mode: REGISTRY_ONLY, egressProxy: {host: e.example.com, port: {number: 80}}}}', 'OR1024', 'spec.outboundTrafficPolicy.egressProxy'],
+  ['Sidecar', 'spec: {egress: [{hosts: ["./*"]}], outboundTrafficPolicy: {egressProxy: {host: e.example.com, port: {number: 80}}}}', 'OR1024', 'spec.outboundTrafficPolicy.egressProxy'],
 ];
 
 const valid: [kind: string, spec: string][] = [
@@ -28,6 +34,9 @@ const valid: [kind: string, spec: string][] = [
   ['ServiceEntry', 'spec: {hosts: ["*.example.com"], ports: [{number: 80, name: http, protocol: HTTP}], resolution: NONE}'],
   ['ServiceEntry', 'spec: {hosts: ["*.example.com"], ports: [{number: 80, name: http, protocol: HTTP}], resolution: DNS, endpoints: [{address: proxy.example.com}]}'],
   ['ServiceEntry', 'spec: {hosts: [a.example.com], ports: [{number: 80, name: http, protocol: HTTP}], resolution: STATIC, endpoints: [{address: 1.2.3.4, ports: {http: 8080}}]}'],
+  ['Sidecar', 'spec: {egress: [{hosts: ["./*"]}], outboundTrafficPolicy: {mode: ALLOW_ANY, egressProxy: {host: e.example.com, port: {number: 80}}}}'],
+  // Istio refuses only absent labels (GetLabels() == nil); `{}` selects every workload of the namespace.
+  ['Sidecar', 'spec: {workloadSelector: {labels: {}}, egress: [{hosts: ["./*"]}]}'],
 ];
 
 test('invalid Gateways and ServiceEntries: the code at the field, and the resource is not loaded', () => {

@@ -64,6 +64,8 @@ const server = withRules(
     const proto = typeof p?.['protocol'] === 'string' ? (p['protocol'] as string).toUpperCase() : '';
     const tls = v['tls'] as Record<string, unknown> | undefined;
     if ((proto === 'HTTPS' || proto === 'TLS') && tls === undefined) add(['port', 'protocol'], 'OR1022', `a ${proto} server needs a tls block`);
+    // Istio forwards a sidecar's own mTLS by its SNI to the pods; the mesh tunnel cannot take it (docs/routing.md).
+    if ((proto === 'HTTPS' || proto === 'TLS') && tls?.['mode'] === 'AUTO_PASSTHROUGH') add(['tls', 'mode'], 'OR1045', 'tls mode AUTO_PASSTHROUGH is not supported: the server gets no filter chain, so nothing serves it');
     // Istio's validateServer: a plain-text HTTP server may only say httpsRedirect; others none at all.
     if (tls !== undefined && proto !== 'HTTPS' && proto !== 'TLS') {
       const http = ['HTTP', 'HTTP2', 'GRPC', 'GRPC-WEB'].includes(proto);
@@ -170,14 +172,41 @@ const egressHost = z.string().superRefine((h, ctx) => {
   if (!/^[^/]+\/[^/]+$/.test(h)) ctx.addIssue({ code: 'custom', message: `egress host "${h}" must be namespace/dnsName (e.g. "./*", "istio-system/*")`, params: { code: 'OR1024' } });
 });
 
-export const sidecarSpec = obj({
+// Sidecar listener fields Outrigger accepts but does not apply (OR1045, docs/routing.md): Istio binds
+// such a listener to a real address and port, or sends to a unix socket; Outrigger's proxy does neither.
+const sidecarIngress = withRules(
+  obj({ port: gatewayPort, bind: str.optional(), captureMode: captureMode.optional(), defaultEndpoint: str.optional(), tls: serverTls.optional(), connectionPool: connectionPool.optional() }),
+  (v, add) => {
+    if (v['captureMode'] === 'NONE') add(['captureMode'], 'OR1045', 'ingress captureMode NONE is not supported: the port is served through the inbound listener, as with DEFAULT');
+    if (typeof v['defaultEndpoint'] === 'string' && v['defaultEndpoint'].startsWith('unix://')) add(['defaultEndpoint'], 'OR1045', 'a unix:// defaultEndpoint is not supported: the port is delivered to 127.0.0.1 on the same port');
+  },
+);
+const sidecarEgress = withRules(
+  obj({ port: gatewayPort.optional(), bind: str.optional(), captureMode: captureMode.optional(), hosts: z.array(egressHost).min(1, 'egress needs at least one host') }),
+  (v, add) => {
+    if (v['bind'] !== undefined) add(['bind'], 'OR1045', 'egress bind is not supported: the listener matches its services on their own addresses, as without bind');
+    if (v['captureMode'] === 'NONE') add(['captureMode'], 'OR1045', 'egress captureMode NONE is not supported: no listener is bound for it; traffic is captured as with DEFAULT');
+  },
+);
+
+export const sidecarSpec = withRules(obj({
   workloadSelector: networkingWorkloadSelector.optional(),
-  ingress: z
-    .array(obj({ port: gatewayPort, bind: str.optional(), captureMode: captureMode.optional(), defaultEndpoint: str.optional(), tls: serverTls.optional(), connectionPool: connectionPool.optional() }))
-    .optional(),
-  egress: z.array(obj({ port: gatewayPort.optional(), bind: str.optional(), captureMode: captureMode.optional(), hosts: z.array(egressHost).min(1, 'egress needs at least one host') })).optional(),
+  ingress: z.array(sidecarIngress).optional(),
+  egress: z.array(sidecarEgress).optional(),
   inboundConnectionPool: connectionPool.optional(),
   outboundTrafficPolicy: obj({ mode: z.enum(['REGISTRY_ONLY', 'ALLOW_ANY']).optional(), egressProxy: destination.optional() }).optional(),
+}), (v, add) => {
+  // Istio's ValidateSidecar refuses a selector without labels.
+  const selector = v['workloadSelector'] as Record<string, unknown> | undefined;
+  if (selector && selector['labels'] === undefined) add(['workloadSelector'], 'OR1022', 'sidecar: workloadSelector cannot have empty labels');
+  // Istio's validateSidecarOutboundTrafficPolicy: an egress proxy only under ALLOW_ANY (an absent mode is
+  // REGISTRY_ONLY), and with a port, the catch-all's cluster is named by it.
+  const policy = v['outboundTrafficPolicy'] as { mode?: string; egressProxy?: { port?: unknown } } | undefined;
+  if (policy?.egressProxy) {
+    const at = ['outboundTrafficPolicy', 'egressProxy'];
+    if (policy.mode !== 'ALLOW_ANY') add(at, 'OR1024', 'sidecar: egress_proxy must be set only with ALLOW_ANY outbound_traffic_policy mode');
+    else if (policy.egressProxy.port === undefined) add(at, 'OR1024', 'sidecar: egress_proxy port must be non-nil');
+  }
 });
 
 export const proxyConfigSpec = obj({

@@ -313,6 +313,8 @@ export interface ServerTLSSettings {
   caCrl?: string;
   credentialName?: string;
   credentialNames?: string[];
+  /** Certificates by file, one per key type (RSA, ECDSA). */
+  tlsCertificates?: { serverCertificate?: string; privateKey?: string; caCertificates?: string }[];
   subjectAltNames?: string[];
   verifyCertificateSpki?: string[];
   verifyCertificateHash?: string[];

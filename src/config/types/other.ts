@@ -1,5 +1,12 @@
 // install.istio.io IstioOperator and the mesh config it carries (the parts a local mesh honours).
 
+/** MeshConfig's ExtensionProvider.HttpHeader: a value, or istiod's environment variable's (`envName`). */
+export interface ProviderHttpHeader {
+  name: string;
+  value?: string;
+  envName?: string;
+}
+
 export interface ExtensionProvider {
   name: string;
   envoyExtAuthzHttp?: {
@@ -23,8 +30,14 @@ export interface ExtensionProvider {
     clearRouteCache?: boolean;
     includeRequestBodyInCheck?: { maxRequestBytes?: number; allowPartialMessage?: boolean; packAsBytes?: boolean };
   };
-  zipkin?: { service: string; port: number; maxTagLength?: number };
-  opentelemetry?: { service: string; port: number; maxTagLength?: number; http?: { path?: string } };
+  zipkin?: { service: string; port: number; maxTagLength?: number; path?: string; timeout?: string; headers?: ProviderHttpHeader[] };
+  opentelemetry?: {
+    service: string;
+    port: number;
+    maxTagLength?: number;
+    http?: { path?: string; timeout?: string; headers?: ProviderHttpHeader[] };
+    grpc?: { timeout?: string; initialMetadata?: ProviderHttpHeader[] };
+  };
   prometheus?: Record<string, never>;
   envoyFileAccessLog?: { path?: string; logFormat?: { text?: string; labels?: Record<string, string> } };
   envoyOtelAls?: { service: string; port: number };
@@ -58,6 +71,13 @@ export interface ProxyHeaders {
   [field: string]: unknown;
 }
 
+/** meshConfig.tlsDefaults: the TLS settings of gateway servers that terminate SIMPLE or MUTUAL TLS. */
+export interface MeshTlsDefaults {
+  minProtocolVersion?: 'TLS_AUTO' | 'TLSV1_2' | 'TLSV1_3';
+  ecdhCurves?: string[];
+  cipherSuites?: string[];
+}
+
 export interface MeshConfig {
   trustDomain?: string;
   trustDomainAliases?: string[];
@@ -74,6 +94,7 @@ export interface MeshConfig {
   pathNormalization?: { normalization?: 'DEFAULT' | 'NONE' | 'BASE' | 'MERGE_SLASHES' | 'DECODE_AND_MERGE_SLASHES' };
   /** Istio's HTTPRetry: the retry policy of routes whose VirtualService sets none. */
   defaultHttpRetryPolicy?: { attempts?: number; perTryTimeout?: string; retryOn?: string; retryRemoteLocalities?: boolean; retryIgnorePreviousHosts?: boolean; backoff?: string };
+  tlsDefaults?: MeshTlsDefaults;
   [field: string]: unknown;
 }
 

@@ -119,7 +119,17 @@ export const MANAGED_BY_ISTIO = 'istio.io-gateway-controller';
  */
 export function gatewaySelectsPod(gateway: Gateway, pod: { readonly namespace: string; readonly labels: Readonly<Record<string, string>> }): boolean {
   const sel = gateway.spec.selector;
-  if (!sel || Object.keys(sel).length === 0 || !matchesLabels(sel, pod.labels)) return false;
+  if (!sel || Object.keys(sel).length === 0) return false;
+  return gatewayServesPod(gateway, pod);
+}
+
+/**
+ * Whether a gateway pod runs the Gateway's servers: as gatewaySelectsPod, except that a Gateway without
+ * a selector (or an empty one) applies to every gateway pod, as in Istio's mergeGateways (`GetSelector()
+ * == nil`, and an empty map is a subset of any labels). Such a Gateway still names no credential reader.
+ */
+export function gatewayServesPod(gateway: Gateway, pod: { readonly namespace: string; readonly labels: Readonly<Record<string, string>> }): boolean {
+  if (!matchesLabels(gateway.spec.selector ?? {}, pod.labels)) return false;
   const scoped = gateway.metadata.annotations[PARENTS_ANNOTATION] !== undefined || pod.labels[MANAGED_LABEL] === MANAGED_BY_ISTIO;
   return !scoped || gateway.metadata.namespace === pod.namespace;
 }

@@ -1,6 +1,7 @@
 // Where kube-proxy would send a connection to a Service: any ready pod the Service selects, in turn, to
 // the pod's port the service port targets. No VirtualService, DestinationRule or subset applies: a
 // client without a sidecar is load-balanced by kube-proxy alone, whatever the mesh's routing says.
+import { matchesLabels } from '../../model/labels.ts';
 import { lookupService, type MeshSnapshot, serviceKey } from '../../model/snapshot.ts';
 
 /** A pod to reach: through its sidecar's tunnel, or straight to its app when it has no sidecar. */
@@ -35,7 +36,10 @@ export class ServiceEndpoints {
     const service = `${svc.name}.${svc.namespace}`;
     const sp = svc.ports.find((p) => p.port === port);
     if (!sp) return { kind: 'unavailable', service, reason: `service ${service} has no port ${port} (its ports: ${svc.ports.map((p) => p.port).join(', ') || 'none'})` };
-    const ready = (snapshot.endpointsByService.get(serviceKey(svc)) ?? []).filter((w) => w.healthy);
+    // The Service's own pods: the mesh's endpoints of its host also hold what a ServiceEntry of that host
+    // in its namespace selects, which kube-proxy never sees.
+    const selector = svc.selector;
+    const ready = selector ? (snapshot.endpointsByService.get(serviceKey(svc)) ?? []).filter((w) => w.healthy && matchesLabels(selector, w.labels)) : [];
     if (ready.length === 0) return { kind: 'unavailable', service, reason: `service ${service} has no ready endpoints` };
     const key = `${serviceKey(svc)}:${port}`;
     const turn = this.#turn.get(key) ?? 0;
