@@ -1,7 +1,8 @@
 // Every response the proxy makes itself comes from here: Envoy's status, response flag, details and
 // short body for each failure, gRPC-shaped (trailers-only) when the request was gRPC.
 import type { LocalReply } from './http/filter.ts';
-import type { StreamInfo } from './http/stream.ts';
+import { httpToGrpcStatus } from './http/grpc-status.ts';
+import { type HeaderMap, headerMapOf, type StreamInfo } from './http/stream.ts';
 
 export const LocalReplies = {
   routeNotFound: { status: 404, flag: 'NR', details: 'route_not_found', body: '' },
@@ -31,12 +32,10 @@ export function badRequest(details: string, status = 400): LocalReply {
   return { status, flag: 'DPE', details, body: status === 431 ? 'Request Header Fields Too Large' : 'Bad Request' };
 }
 
-const grpcStatusByHttp: Record<number, number> = { 400: 13, 401: 16, 403: 7, 404: 12, 429: 14, 502: 14, 503: 14, 504: 14 };
-
 export interface ReplyTarget {
   readonly headersSent: boolean;
   writeHead(status: number, headers: Record<string, string | number>): unknown;
-  end(body?: string): unknown;
+  end(body?: string | Uint8Array): unknown;
   /** Head and end at once: on HTTP/2 one HEADERS frame with END_STREAM (gRPC's trailers-only answer). */
   endHead?(status: number, headers: Record<string, string | number>): unknown;
 }
@@ -64,10 +63,10 @@ export function endWithHead(res: ReplyTarget, status: number, headers: Record<st
 }
 
 /** gRPC's percent-encoding of grpc-message (Envoy's PercentEncoding): only `%` and bytes outside printable ASCII. */
-function grpcPercentEncode(text: string): string {
-  if (!/[^\x20-\x24\x26-\x7e]/.test(text)) return text;
+function grpcPercentEncode(text: string | Uint8Array): string {
+  if (typeof text === 'string' && !/[^\x20-\x24\x26-\x7e]/.test(text)) return text;
   let out = '';
-  for (const b of Buffer.from(text, 'utf8')) out += b >= 0x20 && b <= 0x7e && b !== 0x25 ? String.fromCharCode(b) : `%${b.toString(16).toUpperCase().padStart(2, '0')}`;
+  for (const b of typeof text === 'string' ? Buffer.from(text, 'utf8') : text) out += b >= 0x20 && b <= 0x7e && b !== 0x25 ? String.fromCharCode(b) : `%${b.toString(16).toUpperCase().padStart(2, '0')}`;
   return out;
 }
 
@@ -77,26 +76,54 @@ export function recordReply(info: StreamInfo, reply: LocalReply): void {
   if (reply.details) info.responseCodeDetails = reply.details;
 }
 
+/**
+ * Envoy's Utility::prepareLocalReply: what a local reply's head gets before the filters see it (they
+ * and the access log read it: `%RESP(CONTENT-TYPE)%`, a gRPC status). For a gRPC request a 200 with
+ * `application/grpc`, the reply's own gRPC status or else its HTTP status mapped (unless a header
+ * already names one) and its text as grpc-message, nothing else: the reply's grpc_status is never a
+ * plain request's. For any other, a body's length and `text/plain` (unless a header names a type); no
+ * body, length 0 (what the codec would send) and no type. Returns the :status to send.
+ */
+export function prepareLocalReply(headers: HeaderMap, reply: LocalReply, grpc: boolean): number {
+  const body = reply.body ?? '';
+  if (grpc) {
+    headers.set('content-type', 'application/grpc');
+    if (!headers.has('grpc-status')) headers.set('grpc-status', String(reply.grpcStatus ?? httpToGrpcStatus(reply.status)));
+    if (!headers.has('grpc-message')) headers.set('grpc-message', grpcPercentEncode(body.length > 0 ? body : reply.details || ''));
+    headers.delete('content-length');
+    return 200;
+  }
+  if (body.length > 0) {
+    headers.set('content-length', String(Buffer.byteLength(body)));
+    if (!headers.has('content-type')) headers.set('content-type', 'text/plain');
+  } else {
+    headers.set('content-length', '0');
+    headers.delete('content-type');
+  }
+  return reply.status;
+}
+
 /** Records the flag and details in StreamInfo and writes the reply (no-op when a head already left). */
 export function sendLocalReply(res: ReplyTarget, reply: LocalReply, info: StreamInfo, grpc: boolean): void {
   recordReply(info, reply);
   if (res.headersSent) return;
-  const body = reply.body ?? '';
-  const headers: Record<string, string | number> = { ...(reply.headers ?? {}) };
+  const headers = headerMapOf(reply.headers ?? {});
+  writeLocalReply(res, prepareLocalReply(headers, reply, grpc), headers, reply, info, grpc);
+}
+
+/** Writes a prepared local reply (prepareLocalReply), its head as the filters left it. */
+export function writeLocalReply(res: ReplyTarget, status: number, head: HeaderMap, reply: LocalReply, info: StreamInfo, grpc: boolean): void {
+  if (res.headersSent) return;
+  const headers: Record<string, string> = {};
+  for (const [k, v] of head) headers[k] = Array.isArray(v) ? v.join(', ') : v;
+  // gRPC's trailers-only answer: the head is the whole response.
   if (grpc) {
-    headers['content-type'] = 'application/grpc';
-    // A reply that names its gRPC status (the fault filter's grpc_status abort) keeps it; others map
-    // the HTTP status as Envoy's httpToGrpcStatus does.
-    headers['grpc-status'] = reply.headers?.['grpc-status'] ?? grpcStatusByHttp[reply.status] ?? 2;
-    headers['grpc-message'] = reply.headers?.['grpc-message'] ?? grpcPercentEncode(body || reply.details || '');
-    endWithHead(res, 200, headers);
+    endWithHead(res, status, headers);
     return;
   }
-  if (body) headers['content-type'] = 'text/plain';
-  headers['content-length'] = Buffer.byteLength(body);
   // With every flag of the stream (`UF,URX`, `DI,FI`), sorted by name; the access log and the metrics
   // keep the order they were set in (`URX,UF`).
   if (reply.flag) headers['x-envoy-response-flags'] = info.responseFlags.size > 1 ? [...info.responseFlags].sort().join(',') : reply.flag;
-  res.writeHead(reply.status, headers);
-  res.end(body);
+  res.writeHead(status, headers);
+  res.end(reply.body ?? '');
 }

@@ -49,7 +49,8 @@ export function translateHttpRoute(route: HTTPRoute, env: RouteEnv): Record<stri
 
 function translateOne(route: HTTPRoute, m: HTTPMatchRequest | undefined, env: RouteEnv): Record<string, unknown> {
   const out: Record<string, unknown> = { match: translateRouteMatch(m) };
-  const name = route.name && m?.name ? `${route.name}.${m.name}` : (route.name ?? m?.name);
+  // pilot's translateRoute: `<route>.<match>`, so a named match of an unnamed route is `.<match>`.
+  const name = m?.name ? `${route.name ?? ''}.${m.name}` : route.name;
   if (name) out['name'] = name;
   out['metadata'] = env.metadata ?? { filter_metadata: { istio: toStruct({ config: env.configPath }) } };
   const headers = translateHeaders(route.headers);
@@ -100,8 +101,11 @@ function translateRedirect(route: HTTPRoute, ctx: RouteContext): Record<string, 
  */
 function translateAction(route: HTTPRoute, env: RouteEnv, outRoute: Record<string, unknown>, authority: string | undefined): Record<string, unknown> {
   const action: Record<string, unknown> = {};
-  const dests = (route.route ?? []).filter((d, _i, all) => all.length === 1 || (d.weight ?? 0) > 0);
+  const dests = route.route ?? [];
   let destinationAuthority: string | undefined;
+  // As pilot's applyHTTPRouteDestination: one destination is a cluster; several are weighted clusters
+  // without the zero weights (even when one remains), each adding its DestinationRule's hash policy
+  // (processWeightedDestination).
   if (dests.length === 1) {
     const d = dests[0]!;
     const target = env.destination(d.destination);
@@ -111,17 +115,23 @@ function translateAction(route: HTTPRoute, env: RouteEnv, outRoute: Record<strin
     Object.assign(outRoute, mergeHeaderOps(outRoute, headers.fields));
     destinationAuthority = headers.authority;
   } else {
+    const hashPolicy: Record<string, unknown>[] = [];
     action['weighted_clusters'] = {
-      clusters: dests.map((d) => {
-        const headers = translateHeaders(d.headers);
-        return {
-          name: env.destination(d.destination).cluster,
-          weight: { value: d.weight ?? 0 },
-          ...headers.fields,
-          ...(headers.authority ? { host_rewrite_literal: headers.authority } : {}),
-        };
-      }),
+      clusters: dests
+        .filter((d) => (d.weight ?? 0) > 0)
+        .map((d) => {
+          const target = env.destination(d.destination);
+          if (target.hashPolicy) hashPolicy.push(...target.hashPolicy);
+          const headers = translateHeaders(d.headers);
+          return {
+            name: target.cluster,
+            weight: { value: d.weight ?? 0 },
+            ...headers.fields,
+            ...(headers.authority ? { host_rewrite_literal: headers.authority } : {}),
+          };
+        }),
     };
+    if (hashPolicy.length > 0) action['hash_policy'] = hashPolicy;
   }
   if (env.gatewaySemantics) action['cluster_not_found_response_code'] = 'INTERNAL_SERVER_ERROR';
   action['timeout'] = istioDuration(route.timeout) ?? { seconds: 0 };
@@ -131,10 +141,11 @@ function translateAction(route: HTTPRoute, env: RouteEnv, outRoute: Record<strin
   const retry = retryPolicy(route.retries, env.mesh, (route.route?.length ?? 0) === 1 && action['hash_policy'] !== undefined);
   if (retry) action['retry_policy'] = retry;
   const rw = route.rewrite;
-  if (rw?.uri !== undefined) action['prefix_rewrite'] = rw.uri;
+  // As pilot's applyHTTPRouteDestination: the regex rewrite, else a non-empty uri (`uri: ""` with an
+  // authority rewrites only the authority).
   if (rw?.uriRegexRewrite) {
     action['regex_rewrite'] = { pattern: { regex: rw.uriRegexRewrite.match }, substitution: rw.uriRegexRewrite.rewrite };
-  }
+  } else if (rw?.uri) action['prefix_rewrite'] = rw.uri;
   // As pilot's applyHTTPRouteDestination and processDestination: rewrite.authority, else the route's
   // headers' authority, else (one destination) the destination's headers' authority.
   const host = rw?.authority || authority || destinationAuthority;

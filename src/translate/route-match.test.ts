@@ -4,7 +4,41 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { ProxyView } from '../model/proxy-view.ts';
+import { qualifyGateway } from '../model/virtual-service-merge.ts';
 import { matchApplies, type RouteContext, translateRouteMatch } from './route-match.ts';
+
+test('gateway references resolve as Istio\'s resolveGatewayName', () => {
+  const table: [string, string][] = [
+    ['gw', 'shop/gw'],
+    ['./gw', 'shop/gw'],
+    ['istio-system/gw', 'istio-system/gw'],
+    ['gw.istio-system', 'istio-system/gw'],
+    ['gw.istio-system.svc.cluster.local', 'istio-system/gw'],
+    ['mesh', 'mesh'],
+  ];
+  for (const [ref, want] of table) assert.equal(qualifyGateway(ref, 'shop'), want, ref);
+});
+
+test('@request.auth.claims keys become jwt_authn payload matchers (translateMetadataMatch), inverted for withoutHeaders', () => {
+  const m = translateRouteMatch({
+    headers: { '@request.auth.claims.group': { exact: 'admin' }, 'x-a': { exact: '1' } },
+    withoutHeaders: { '@request.auth.claims[org][team]': { prefix: 'ops' } },
+  }) as { headers: unknown[]; dynamic_metadata: unknown[] };
+  assert.deepEqual(m.headers, [{ name: 'x-a', string_match: { exact: '1' } }]);
+  const value = (v: unknown) => ({ or_match: { value_matchers: [{ list_match: { one_of: v } }, v] } });
+  assert.deepEqual(m.dynamic_metadata, [
+    { filter: 'envoy.filters.http.jwt_authn', path: [{ key: 'payload' }, { key: 'group' }], value: value({ string_match: { exact: 'admin' } }) },
+    { filter: 'envoy.filters.http.jwt_authn', path: [{ key: 'payload' }, { key: 'org' }, { key: 'team' }], value: value({ string_match: { prefix: 'ops' } }), invert: true },
+  ]);
+});
+
+test('queryParams: exact "" stays an exact match (only a match without a value is presence)', () => {
+  const m = translateRouteMatch({ queryParams: { debug: { exact: '' }, trace: {} } }) as { query_parameters: unknown[] };
+  assert.deepEqual(m.query_parameters, [
+    { name: 'debug', string_match: { exact: '' } },
+    { name: 'trace', present_match: true },
+  ]);
+});
 
 test('withoutHeaders: a value match treats a missing header as empty; a presence-only one does not', () => {
   const m = translateRouteMatch({ withoutHeaders: { 'x-d': { exact: 'no' }, 'x-internal': {} } }) as { headers: Record<string, unknown>[] };

@@ -3,6 +3,7 @@
 import type { HTTPMatchRequest, StringMatch } from '../config/types/networking.ts';
 import { matchesLabels } from '../model/labels.ts';
 import type { ProxyView } from '../model/proxy-view.ts';
+import { qualifyGateway } from '../model/virtual-service-merge.ts';
 import { stringMatcher } from './xds-values.ts';
 
 /** Where a route table is built: the listener port and, for gateways, the gateways this proxy runs. */
@@ -42,12 +43,6 @@ export function matchApplies(
   return named || ctx.vsGateways.some((g) => ctx.gateways.includes(g));
 }
 
-/** `name` → `vsNamespace/name`; `mesh` stays `mesh`. */
-export function qualifyGateway(gateway: string, vsNamespace: string): string {
-  if (gateway === 'mesh' || gateway.includes('/')) return gateway;
-  return `${vsNamespace}/${gateway.split('.')[0]}`;
-}
-
 export function translateRouteMatch(m: HTTPMatchRequest | undefined): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   const uri = m?.uri;
@@ -57,20 +52,60 @@ export function translateRouteMatch(m: HTTPMatchRequest | undefined): Record<str
   else out['safe_regex'] = { regex: uri.regex };
   if (m?.ignoreUriCase) out['case_sensitive'] = { value: false };
   const headers: Record<string, unknown>[] = [];
-  for (const [name, match] of Object.entries(m?.headers ?? {})) headers.push(headerMatcher(name, match, false));
-  for (const [name, match] of Object.entries(m?.withoutHeaders ?? {})) headers.push(headerMatcher(name, match, true));
+  const metadata: Record<string, unknown>[] = [];
+  for (const [name, match] of Object.entries(m?.headers ?? {})) {
+    const claims = routingClaims(name);
+    if (claims) metadata.push(claimMatcher(claims, match, false));
+    else headers.push(headerMatcher(name, match, false));
+  }
+  for (const [name, match] of Object.entries(m?.withoutHeaders ?? {})) {
+    const claims = routingClaims(name);
+    if (claims) metadata.push(claimMatcher(claims, match, true));
+    else headers.push(headerMatcher(name, match, true));
+  }
+  if (metadata.length > 0) out['dynamic_metadata'] = metadata;
   if (m?.method) headers.push(headerMatcher(':method', m.method, false));
   if (m?.scheme) headers.push(headerMatcher(':scheme', m.scheme, false));
   if (m?.authority) headers.push(headerMatcher(':authority', m.authority, false));
   if (headers.length > 0) out['headers'] = headers;
   const query: Record<string, unknown>[] = [];
+  // Istio's translateQueryParamMatch: only a match without a value is presence; `exact: ""` stays exact.
   for (const [name, match] of Object.entries(m?.queryParams ?? {})) {
-    query.push(
-      match.exact === '' || isEmpty(match) ? { name, present_match: true } : { name, string_match: stringMatcher(match) },
-    );
+    query.push(isEmpty(match) ? { name, present_match: true } : { name, string_match: stringMatcher(match) });
   }
   if (query.length > 0) out['query_parameters'] = query;
   return out;
+}
+
+const CLAIM_KEY = '@request.auth.claims';
+const JWT_AUTHN_FILTER = 'envoy.filters.http.jwt_authn';
+
+/**
+ * The claim path of a `@request.auth.claims.a.b` or `@request.auth.claims[a][b]` key, else undefined
+ * (Istio's jwt.ToRoutingClaim).
+ */
+function routingClaims(name: string): string[] | undefined {
+  if (!name.toLowerCase().startsWith(CLAIM_KEY)) return undefined;
+  const rest = name.slice(CLAIM_KEY.length);
+  if (rest.startsWith('.') && rest.length > 1) return rest.slice(1).split('.');
+  if (rest.startsWith('[') && rest.endsWith(']') && rest.length > 2) return rest.slice(1, -1).split('][');
+  return undefined;
+}
+
+/**
+ * A claim match as Istio's translateMetadataMatch writes it: the jwt_authn filter's `payload` entry
+ * (the payload_in_metadata pilot sets), a string claim or one element of a list claim; inverted for
+ * withoutHeaders. The route matches once jwt_authn has run, which on a gateway re-resolves the route.
+ */
+function claimMatcher(claims: string[], match: StringMatch, invert: boolean): Record<string, unknown> {
+  // pilot's ConvertToEnvoyMatch has no matcher for an empty StringMatch; presence is what it asks.
+  const value = isEmpty(match) ? { present_match: true } : { string_match: stringMatcher(match) };
+  return {
+    filter: JWT_AUTHN_FILTER,
+    path: ['payload', ...claims].map((key) => ({ key })),
+    value: { or_match: { value_matchers: [{ list_match: { one_of: value } }, value] } },
+    ...(invert ? { invert: true } : {}),
+  };
 }
 
 function headerMatcher(name: string, match: StringMatch, invert: boolean): Record<string, unknown> {

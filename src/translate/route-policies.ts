@@ -83,12 +83,14 @@ function grpcCode(status: string): number {
   return i >= 0 ? i : 2;
 }
 
-/** CorsPolicy → the `envoy.filters.http.cors` per-route CorsPolicy. */
+/**
+ * CorsPolicy → the `envoy.filters.http.cors` per-route CorsPolicy, as Istio's TranslateCORSPolicy:
+ * `allowOrigins` when given, else the deprecated `allowOrigin` as exact matchers (an exact `*` allows
+ * every origin: Envoy's filter also tries each matcher on `*`); unmatched preflights forwarded unless
+ * `IGNORE`.
+ */
 export function translateCors(cors: CorsPolicy): Record<string, unknown> {
-  const origins = [
-    ...(cors.allowOrigins ?? []).map((m) => stringMatcher(m)),
-    ...(cors.allowOrigin ?? []).map((o) => (o === '*' ? { safe_regex: { regex: '.*' } } : { exact: o })),
-  ];
+  const origins = cors.allowOrigins?.length ? cors.allowOrigins.map((m) => stringMatcher(m)) : (cors.allowOrigin ?? []).map((o) => ({ exact: o }));
   const out: Record<string, unknown> = {
     '@type': TypeUrl.CorsPolicy,
     allow_origin_string_match: origins,
@@ -100,8 +102,7 @@ export function translateCors(cors: CorsPolicy): Record<string, unknown> {
   const maxAge = istioDuration(cors.maxAge);
   if (maxAge) out['max_age'] = String(maxAge.seconds);
   if (cors.allowCredentials !== undefined) out['allow_credentials'] = { value: cors.allowCredentials };
-  if (cors.unmatchedPreflights === 'FORWARD') out['forward_not_matching_preflights'] = { value: true };
-  if (cors.unmatchedPreflights === 'IGNORE') out['forward_not_matching_preflights'] = { value: false };
+  out['forward_not_matching_preflights'] = { value: cors.unmatchedPreflights !== 'IGNORE' };
   return out;
 }
 

@@ -352,7 +352,7 @@ test('denial receipt: names policy and rule with the debug header or in local mo
   const debug = decideHttp(deny, { path: '/admin', headers: { 'x-outrigger-debug': '1' } });
   assert.ok(debug.verdict?.action === 'respond');
   assert.deepEqual(debug.verdict.reply.headers, { 'x-outrigger-denied-by': 'foo/no-admin rule 1' });
-  assert.match(debug.verdict.reply.body ?? '', /denied by foo\/no-admin rule 1/);
+  assert.match(String(debug.verdict.reply.body), /denied by foo\/no-admin rule 1/);
   const allowOnly = decideHttp([policy('allow-get', 'foo', { rules: [{ to: [{ operation: { methods: ['GET'] } }] }] })], { method: 'PUT', headers: { 'x-outrigger-debug': '1' } });
   assert.ok(allowOnly.verdict?.action === 'respond');
   assert.equal(allowOnly.verdict.reply.details, 'rbac_access_denied_matched_policy[none]');

@@ -124,7 +124,10 @@ const queryCases: RoutingCase[] = [
   { name: 'query name must match exactly', config: rc([to('v2', { prefix: '/', query_parameters: [{ name: 'ver', string_match: { exact: '2' } }] }, v2), catchAll()]), request: get('/', { query: 'version=2' }), expect: { route: 'default' } },
   { name: 'query prefix', config: rc([to('v2', { prefix: '/', query_parameters: [{ name: 'u', string_match: { prefix: 'adm' } }] }, v2), catchAll()]), request: get('/', { query: 'u=admin' }), expect: { route: 'v2' } },
   { name: 'query regex', config: rc([to('v2', { prefix: '/', query_parameters: [{ name: 'id', string_match: { safe_regex: { regex: '[0-9]+' } } }] }, v2), catchAll()]), request: get('/', { query: 'id=123' }), expect: { route: 'v2' } },
-  { name: 'query value is percent-decoded', config: rc([to('v2', { prefix: '/', query_parameters: [{ name: 'q', string_match: { exact: 'a b' } }] }, v2), catchAll()]), request: get('/', { query: 'q=a%20b' }), expect: { route: 'v2' } },
+  // Envoy compares the value as sent (QueryParamsMulti::parseQueryString does not percent-decode).
+  { name: 'query value is not percent-decoded', config: rc([to('v2', { prefix: '/', query_parameters: [{ name: 'q', string_match: { exact: 'a b' } }] }, v2), catchAll()]), request: get('/', { query: 'q=a%20b' }), expect: { route: 'default' } },
+  { name: 'query value matches as sent', config: rc([to('v2', { prefix: '/', query_parameters: [{ name: 'q', string_match: { exact: 'a%20b' } }] }, v2), catchAll()]), request: get('/', { query: 'q=a%20b' }), expect: { route: 'v2' } },
+  { name: 'query exact "" takes only an empty value', config: rc([to('v2', { prefix: '/', query_parameters: [{ name: 'debug', string_match: { exact: '' } }] }, v2), catchAll()]), request: get('/', { query: 'debug=1' }), expect: { route: 'default' } },
   { name: 'query presence', config: rc([to('v2', { prefix: '/', query_parameters: [{ name: 'debug', present_match: true }] }, v2), catchAll()]), request: get('/', { query: 'debug' }), expect: { route: 'v2' } },
   { name: 'query missing', config: rc([to('v2', { prefix: '/', query_parameters: [{ name: 'debug', present_match: true }] }, v2), catchAll()]), request: get('/'), expect: { route: 'default' } },
 ];
@@ -139,6 +142,8 @@ const pseudoCases: RoutingCase[] = [
   { name: 'authority regex', config: rc([to('v2', { prefix: '/', headers: [hdr(':authority', { safe_regex: { regex: 'reviews(:[0-9]+)?' } })] }, v2), catchAll()]), request: get('/'), expect: { route: 'v2' } },
   { name: 'gRPC match needs a gRPC content type', config: rc([to('v2', { prefix: '/', grpc: {} }, v2), catchAll()]), request: get('/pkg.Svc/Call', { method: 'POST', headers: { 'content-type': 'application/grpc+proto' } }), expect: { route: 'v2' } },
   { name: 'gRPC match refuses plain HTTP', config: rc([to('v2', { prefix: '/', grpc: {} }, v2), catchAll()]), request: get('/pkg.Svc/Call', { method: 'POST', headers: { 'content-type': 'application/json' } }), expect: { route: 'default' } },
+  // Envoy's isGrpcRequestHeaders: gRPC-Web is not gRPC.
+  { name: 'gRPC match refuses gRPC-Web', config: rc([to('v2', { prefix: '/', grpc: {} }, v2), catchAll()]), request: get('/pkg.Svc/Call', { method: 'POST', headers: { 'content-type': 'application/grpc-web+proto' } }), expect: { route: 'default' } },
 ];
 
 /** Several virtual hosts, as a sidecar's outbound route configuration for port 80 has. */

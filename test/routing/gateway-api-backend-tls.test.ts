@@ -75,7 +75,11 @@ test('sectionName limits the policy to that port; System trusts the platform roo
   );
   const tls = gw.cluster(8443)?.transport_socket?.typed_config;
   assert.equal(tls?.sni, 'api.example.com');
-  assert.deepEqual(tls?.common_tls_context['validation_context'], { match_typed_subject_alt_names: [{ san_type: 'DNS', matcher: { exact: 'api.internal' } }] });
+  // The platform roots as Istio names them (`file-root:system`), with the names checked against them.
+  assert.deepEqual(tls?.common_tls_context['combined_validation_context'], {
+    default_validation_context: { match_typed_subject_alt_names: [{ san_type: 'DNS', matcher: { exact: 'api.internal' } }] },
+    validation_context_sds_secret_config: { name: 'file-root:system', sds_config: { ads: {}, resource_api_version: 'V3' } },
+  });
   // The other port keeps the mesh's own settings.
   assert.notEqual(gw.cluster(8080)?.transport_socket?.typed_config.sni, 'api.example.com');
 });

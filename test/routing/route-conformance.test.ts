@@ -29,7 +29,7 @@ function decide(c: RoutingCase): RoutingExpectation {
   if (route === null) return { notFound: true };
   const out: RoutingExpectation = { route: route.name };
   if (route.redirect) out.redirect = { status: route.redirect.status, location: route.redirect.location(request) };
-  if (route.directResponse) out.directResponse = { ...route.directResponse };
+  if (route.directResponse) out.directResponse = { status: route.directResponse.status, body: route.directResponse.body.toString() };
   const choice = route.pickCluster(draw, request.headers);
   if (choice) {
     out.cluster = choice.name;

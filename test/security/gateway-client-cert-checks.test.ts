@@ -163,7 +163,7 @@ test('verifyCertificateHash and verifyCertificateSpki: either pin lets a client 
 
 test('a matcher the proxy cannot enforce is a NACK naming the field, never dropped: the last good checks hold', async () => {
   const listeners = translated.filter((r) => r['@type'] === TypeUrl.Listener);
-  const bad = JSON.parse(JSON.stringify(listeners).replace('"san_type":"URI"', '"san_type":"OTHER_NAME"'));
+  const bad = JSON.parse(JSON.stringify(listeners).replace('"match_subject_alt_names":[', '"match_typed_subject_alt_names":[{"san_type":"OTHER_NAME","matcher":{"exact":"x"}}],"match_subject_alt_names":['));
   assert.notDeepEqual(bad, listeners);
   assert.throws(() => env.proxy.xds.apply(TypeUrl.Listener, bad, 'v2'), (err: unknown) => err instanceof ProxyConfigError && /match_typed_subject_alt_names\[0\]\.san_type: unsupported san_type OTHER_NAME/.test(err.message));
   assert.equal(await get('m.example.com', partner), 200);

@@ -24,9 +24,12 @@ export const sanList = z.array(
 /** A strict object: unknown fields are errors, as in Istio. */
 export const obj = z.strictObject;
 
-/** Envoy's default `re2.max_program_size.error_level`: bigger regexes are NACKed by the proxy. */
-export const MAX_REGEX_PROGRAM_SIZE = 100;
-/** Istio's validation caps regex length. */
+/**
+ * Istio's bootstrap raises Envoy's `re2.max_program_size.error_level` (100 by default) to this: bigger
+ * regexes are NACKed by the proxy.
+ */
+export const MAX_REGEX_PROGRAM_SIZE = 32768;
+/** Istio's validation caps regex length (validateStringRegexp). */
 const MAX_REGEX_LENGTH = 1024;
 
 export function issueCode(code: string): { params: { code: string } } {
@@ -49,7 +52,7 @@ export function regexProblem(pattern: string): string | undefined {
   try {
     const size = RE2JS.compile(pattern).programSize();
     if (size > MAX_REGEX_PROGRAM_SIZE) {
-      return `regex program size ${size} exceeds Envoy's limit of ${MAX_REGEX_PROGRAM_SIZE}; simplify it`;
+      return `regex program size ${size} exceeds ${MAX_REGEX_PROGRAM_SIZE}, the limit Istio's bootstrap sets; simplify it`;
     }
   } catch (err) {
     return `invalid RE2 regex: ${err instanceof Error ? err.message : String(err)}`;

@@ -4,7 +4,8 @@ import tls from 'node:tls';
 import type { TypedAny } from '../../xds/any.ts';
 import { ProxyConfigError } from './config-error.ts';
 import type { EnvoySecret } from './envoy-shapes.ts';
-import { meshContextOptions } from '../tunnel/mesh-tls.ts';
+import type { DownstreamTls } from '../tls/downstream-tls.ts';
+import { serverTlsOptions } from '../tls/server-tls-params.ts';
 import type { MeshTlsMaterial } from '../tunnel/mesh-tls.ts';
 
 export interface SecretPem {
@@ -82,15 +83,25 @@ export class SecretStore {
     return { key: d.key, cert: d.cert, ca: root.ca };
   }
 
-  secureContext(certSecret: string, caSecret: string | undefined): tls.SecureContext | undefined {
-    const key = `${certSecret}\n${caSecret ?? ''}`;
-    const cached = this.#contexts.get(key);
+  /**
+   * A chain's secure-context options: all its certificates (an RSA and an ECDSA one are served side by
+   * side), its client CA and its tls_params; undefined while one of its secrets is missing.
+   */
+  contextOptions(t: DownstreamTls): tls.SecureContextOptions | undefined {
+    const pairs = t.certs.map((c) => ('secret' in c ? this.get(c.secret) : c.pem));
+    const ca = t.caSecret ? this.get(t.caSecret)?.ca : t.caPem;
+    if (pairs.some((p) => !p?.cert || !p.key) || (t.caSecret && !ca)) return undefined;
+    return { cert: pairs.map((p) => p?.cert ?? ''), key: pairs.map((p) => p?.key ?? ''), ...(ca ? { ca } : {}), ...serverTlsOptions(t.params) };
+  }
+
+  /** The chain's secure context, built once per change of its secrets. */
+  secureContext(t: DownstreamTls): tls.SecureContext | undefined {
+    const cached = this.#contexts.get(t.contextKey);
     if (cached) return cached;
-    const c = this.get(certSecret);
-    const ca = caSecret ? this.get(caSecret)?.ca : undefined;
-    if (!c?.cert || !c.key || (caSecret && !ca)) return undefined;
-    const ctx = tls.createSecureContext(ca ? meshContextOptions({ key: c.key, cert: c.cert, ca }) : { key: c.key, cert: c.cert, minVersion: 'TLSv1.2' });
-    this.#contexts.set(key, ctx);
+    const options = this.contextOptions(t);
+    if (!options) return undefined;
+    const ctx = tls.createSecureContext(options);
+    this.#contexts.set(t.contextKey, ctx);
     return ctx;
   }
 }

@@ -136,8 +136,7 @@ export class XdsState implements AdsSubscriber {
           for (const c of [...l.chains, ...(l.defaultChain ? [l.defaultChain] : [])]) {
             if (c.handler.kind === 'http' && c.handler.rdsName) rds.add(c.handler.rdsName);
             if (c.tls) {
-              sds.add(c.tls.certSecret);
-              if (c.tls.caSecret) sds.add(c.tls.caSecret);
+              for (const name of c.tls.sdsSecrets) sds.add(name);
             }
           }
         }

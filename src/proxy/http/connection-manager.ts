@@ -1,17 +1,19 @@
 // The HTTP connection manager stage: strict parse → strip mesh headers → route → HTTP filters →
 // router, for HTTP/1.1 and HTTP/2 requests alike (the raw codecs' request and response objects, h1-server.ts
 // and h2-server.ts).
-import { randomUUID } from 'node:crypto';
+import { randomUUID, X509Certificate } from 'node:crypto';
 import type { ClusterManager } from '../cluster/cluster-manager.ts';
 import { REMOTE_IP_METADATA } from '../filters/rbac/rbac-input.ts';
 import type { HttpChain } from '../listener/compile-listener.ts';
 import type { H2CodecStat } from '../listener/h2-codec-stats.ts';
 import { LocalReplies } from '../local-reply.ts';
+import { certificateHash } from '../tunnel/mesh-tls.ts';
 import { PROTOCOL_HEADER } from '../upstream/h2-connection.ts';
 import type { OutgoingHeaders, UpstreamHead } from '../upstream/upstream.ts';
-import { CONTINUE, type FilterVerdict, type HttpFilter, type LocalReply, type RequestContext } from './filter.ts';
+import { CONTINUE, CONTINUE_CLEAR_ROUTE, type FilterVerdict, type HttpFilter, type LocalReply, type RequestContext, type RouteView } from './filter.ts';
 import type { ChainedFilter } from './filter-registry.ts';
 import { appendForwardedFor, forwardedAddresses, trustedClientAddress } from './forwarded-for.ts';
+import { isGrpcRequest } from './grpc-status.ts';
 import { H1Request, ownField } from './h1-server.ts';
 import type { H2Request } from './h2-server.ts';
 import { type DownstreamReq, type DownstreamRes, forwardableTrailers, HttpStream, hopByHop } from './http-stream.ts';
@@ -21,6 +23,7 @@ import type { PathNormalizer } from './normalize-path.ts';
 import { parseRequest, type RawHead } from './parse-request.ts';
 import type { ClusterChoice, MatchedRoute, RouteTable } from './route/index.ts';
 import { headerValue } from './route/request-headers.ts';
+import { portOf, stripPort } from './route/virtual-host-selector.ts';
 import type { Timers } from './router.ts';
 import { forward, grpcRouteTimeoutMs, realTimers } from './router.ts';
 import { type ConnectionInfo, type DownstreamRequest, type HeaderMap, headerMapOf, type StreamInfo } from './stream.ts';
@@ -130,8 +133,7 @@ export function handleHttp(rt: HcmRuntime, chain: HttpChain | ((req: DownstreamR
 function start(rt: HcmRuntime, chain: HttpChain | ((req: DownstreamRequest) => HttpChain | undefined), connection: ConnectionInfo, req: DownstreamReq, res: DownstreamRes): Promise<void> | undefined {
   const info = newStreamInfo(rt.now());
   const h2 = 'stream' in req;
-  const isGrpc = String(req.headers['content-type'] ?? '').startsWith('application/grpc');
-  const s = new HttpStream(res, h2, isGrpc, info, rt.now, rt.track?.());
+  const s = new HttpStream(res, h2, isGrpcRequest(req.headers['content-type']), info, rt.now, rt.track?.());
   if (typeof chain !== 'function') s.server = chain.serverHeader;
   res.on('error', noop);
   req.on('error', noop);
@@ -169,14 +171,17 @@ function start(rt: HcmRuntime, chain: HttpChain | ((req: DownstreamRequest) => H
   // stream ends, a chunked body's framing (HTTP/1.1) or the trailers' fields (HTTP/2).
   if (req instanceof H1Request || h2) s.codecRequest = req as H1Request | H2Request;
   connectionHeaders(rt, hc, request, info);
+  // generate_request_id: set before the filters, as Envoy's mutateRequestHeaders, so a request a filter
+  // answers is logged and traced with it too.
+  if (hc.generateRequestId && !request.headers.has('x-request-id')) request.headers.set('x-request-id', randomUUID());
   const table = hc.inlineRoutes ?? (hc.rdsName ? rt.routeTable(hc.rdsName) : undefined);
-  const route = table?.match(request, rt.random()) ?? null;
+  const route = table?.match(request, rt.random(), info.dynamicMetadata) ?? null;
   if (route) info.routeName = route.name;
   s.ctx = { request, info, route };
   s.filters = hc.filters;
   s.route = route;
   s.choice = routeCluster(rt, route, request.headers, info);
-  const verdict = requestFilters(s, hc.filters, s.ctx, 0);
+  const verdict = requestFilters(s, hc.filters, s.ctx, 0, rt, table);
   if (isPromise(verdict)) return verdict.then((v) => proceed(rt, s, req, v, hc));
   proceed(rt, s, req, verdict, hc);
   return undefined;
@@ -188,8 +193,8 @@ function start(rt: HcmRuntime, chain: HttpChain | ((req: DownstreamRequest) => H
  * the cluster_header's as the headers stand then; setRoute records the cluster's info on the stream).
  * So a request a filter answers (FI, a rate limit, an authz denial) is labelled with the route's
  * service, as Istio's stats filter reads it from upstreamClusterInfo. Recorded only for a cluster the
- * proxy has, as Envoy's (NC leaves it unset); the router sends to this choice. Nothing here re-resolves
- * the route after a filter (no filter clears the route cache), so it is made once per request.
+ * proxy has, as Envoy's (NC leaves it unset); the router sends to this choice. Made once per request,
+ * and again only when a filter clears the route cache (clearRouteCache).
  */
 export function routeCluster(rt: HcmRuntime, route: MatchedRoute | null, headers: HeaderMap, info: StreamInfo): ClusterChoice | null {
   if (route?.kind !== 'forward') return null;
@@ -215,8 +220,12 @@ export function refusesHttpsUrl(hc: HttpChain, request: DownstreamRequest): bool
  */
 export function connectionHeaders(rt: HcmRuntime, hc: HttpChain, request: DownstreamRequest, info: StreamInfo | undefined): void {
   const connection = request.connection;
+  const fcc = hc.forwardClientCert;
+  // What the client sent, for the modes that may pass it on: read before the mesh headers go.
+  const sent = fcc?.keepsSent ? request.headers.get('x-forwarded-client-cert') : undefined;
   stripMeshHeaders(request.headers, connection.meshPeer === true);
-  if (connection.peerPrincipal) {
+  if (fcc) forwardClientCert(fcc, rt, connection, request.headers, sent);
+  else if (connection.peerPrincipal) {
     // The app learns the verified caller, never a forged value (a client's own is stripped above), in
     // Istio's element: By, Hash, Subject (a workload certificate's is empty), URI.
     request.headers.set('x-forwarded-client-cert', xfcc(rt.localPrincipal ?? '', connection.peerCertHash ?? '', connection.peerPrincipal));
@@ -265,6 +274,113 @@ function xfcc(by: string, hash: string, uri: string): string {
   return last.value;
 }
 
+/** An HCM's forward_client_cert_details with its set_current_client_cert_details (Istio's gateways set both). */
+export interface ForwardClientCert {
+  readonly mode: 'SANITIZE' | 'FORWARD_ONLY' | 'APPEND_FORWARD' | 'SANITIZE_SET' | 'ALWAYS_FORWARD_ONLY';
+  /** The mode may pass on a client's own x-forwarded-client-cert. */
+  readonly keepsSent: boolean;
+  readonly cert: boolean;
+  readonly subject: boolean;
+  readonly uri: boolean;
+  readonly dns: boolean;
+}
+
+const FCC_MODES: ReadonlySet<string> = new Set(['SANITIZE', 'FORWARD_ONLY', 'APPEND_FORWARD', 'SANITIZE_SET', 'ALWAYS_FORWARD_ONLY']);
+
+/**
+ * The HCM's client certificate settings, or undefined where it names none (the sidecar's mesh peers
+ * then get the SPIFFE element, as connectionHeaders writes it). Envoy's `chain` detail is refused.
+ */
+export function compileForwardClientCert(hcm: { forward_client_cert_details?: string; set_current_client_cert_details?: { subject?: { value?: boolean }; cert?: boolean; chain?: boolean; uri?: boolean; dns?: boolean } }): ForwardClientCert | undefined {
+  const mode = hcm.forward_client_cert_details;
+  if (mode === undefined) return undefined;
+  if (!FCC_MODES.has(mode)) throw new Error(`unknown forward_client_cert_details ${mode}`);
+  const d = hcm.set_current_client_cert_details ?? {};
+  if (d.chain) throw new Error('set_current_client_cert_details.chain is not supported');
+  return {
+    mode: mode as ForwardClientCert['mode'],
+    keepsSent: mode === 'FORWARD_ONLY' || mode === 'APPEND_FORWARD' || mode === 'ALWAYS_FORWARD_ONLY',
+    cert: d.cert === true,
+    subject: d.subject?.value === true,
+    uri: d.uri === true,
+    dns: d.dns === true,
+  };
+}
+
+/**
+ * Envoy's mutateXfccRequestHeader: ALWAYS_FORWARD_ONLY passes the client's header on; without a client
+ * certificate, or under SANITIZE, there is none; FORWARD_ONLY passes the client's; APPEND_FORWARD adds
+ * this hop's element after it, SANITIZE_SET replaces it with this hop's element.
+ */
+function forwardClientCert(fcc: ForwardClientCert, rt: HcmRuntime, connection: ConnectionInfo, headers: HeaderMap, sent: string | string[] | undefined): void {
+  const presented = connection.peerCertificate !== undefined || connection.peerPrincipal !== undefined;
+  if (fcc.mode === 'ALWAYS_FORWARD_ONLY' || (presented && fcc.mode === 'FORWARD_ONLY')) {
+    if (sent !== undefined) headers.set('x-forwarded-client-cert', sent);
+    return;
+  }
+  if (!presented || fcc.mode === 'SANITIZE' || fcc.mode === 'FORWARD_ONLY') {
+    headers.delete('x-forwarded-client-cert');
+    return;
+  }
+  const by = connection.meshPeer ? (rt.localPrincipal ?? '') : '';
+  const element = connection.peerCertificate ? certificateElement(fcc, by, connection.peerCertificate) : xfcc(by, connection.peerCertHash ?? '', connection.peerPrincipal ?? '');
+  const before = fcc.mode === 'APPEND_FORWARD' && sent !== undefined ? (Array.isArray(sent) ? sent.join(',') : sent) : '';
+  headers.set('x-forwarded-client-cert', before ? `${before},${element}` : element);
+}
+
+/** The last element made from a client certificate: a connection's requests share it (one slot, as lastXfcc). */
+const lastElement: { der: Buffer | undefined; fcc: ForwardClientCert | undefined; by: string; value: string } = { der: undefined, fcc: undefined, by: '', value: '' };
+
+/**
+ * This hop's element as Envoy writes it: By (this proxy's URI SAN: its SPIFFE ID toward a mesh peer),
+ * Hash, then the details in Envoy's order: Cert (the PEM, URL-encoded as Envoy does), Subject (RFC 2253,
+ * quoted, present even when empty), URI (every URI SAN; `URI=` with none), DNS (every DNS SAN).
+ */
+function certificateElement(fcc: ForwardClientCert, by: string, der: Buffer): string {
+  const last = lastElement;
+  if (last.der === der && last.fcc === fcc && last.by === by) return last.value;
+  const cert = new X509Certificate(der);
+  const parts: string[] = [];
+  if (by) parts.push(`By=${by}`);
+  parts.push(`Hash=${certificateHash(der)}`);
+  if (fcc.cert) parts.push(`Cert="${urlEncodedPem(cert.toString())}"`);
+  if (fcc.subject) parts.push(`Subject="${rfc2253(cert.subject)}"`);
+  const sans = subjectAltNames(cert.subjectAltName);
+  if (fcc.uri) {
+    const uris = sans.filter((s) => s.type === 'URI');
+    if (uris.length === 0) parts.push('URI=');
+    for (const s of uris) parts.push(`URI=${s.value}`);
+  }
+  if (fcc.dns) for (const s of sans) if (s.type === 'DNS') parts.push(`DNS=${s.value}`);
+  last.der = der;
+  last.fcc = fcc;
+  last.by = by;
+  last.value = parts.join(';');
+  return last.value;
+}
+
+/** Envoy's urlEncodedPemEncodedPeerCertificate: newline, space, `+`, `/` and `=` percent-encoded. */
+function urlEncodedPem(pem: string): string {
+  return pem.replace(/[\n +/=]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`);
+}
+
+/** Node's subject (one attribute a line, already escaped as RFC 2253 asks) in RFC 2253's order: last first, `,` between. */
+function rfc2253(subject: string | undefined): string {
+  return subject ? subject.split('\n').reverse().join(',') : '';
+}
+
+const SAN_ENTRY = /(DNS|URI|[A-Za-z ]+):("(?:[^"\\]|\\.)*"|[^,]*)(?:, |$)/g;
+
+/** The DNS and URI names of Node's subjectAltName text (`DNS:a, URI:b`; a value with a comma is JSON-quoted). */
+function subjectAltNames(text: string | undefined): { type: string; value: string }[] {
+  const out: { type: string; value: string }[] = [];
+  for (const m of (text ?? '').matchAll(SAN_ENTRY)) {
+    const [, type = '', raw = ''] = m;
+    if (type === 'DNS' || type === 'URI') out.push({ type, value: raw.startsWith('"') ? (JSON.parse(raw) as string) : raw });
+  }
+  return out;
+}
+
 function isPromise(v: FilterVerdict | Promise<FilterVerdict>): v is Promise<FilterVerdict> {
   return typeof (v as Partial<Promise<FilterVerdict>>).then === 'function';
 }
@@ -272,8 +388,16 @@ function isPromise(v: FilterVerdict | Promise<FilterVerdict>): v is Promise<Filt
 /**
  * Runs onRequest hooks from `from` on; stays synchronous until a hook returns a promise. While one is
  * pending the stream names its filter (`deciding`), so a downstream that leaves meanwhile cancels it.
+ * With `rt` and `table`, a filter may have the route matched again (clearRouteCache).
  */
-export function requestFilters(s: { deciding: HttpFilter | undefined }, filters: readonly ChainedFilter[], ctx: RequestContext, from: number): FilterVerdict | Promise<FilterVerdict> {
+export function requestFilters(
+  s: { deciding: HttpFilter | undefined },
+  filters: readonly ChainedFilter[],
+  ctx: RequestContext,
+  from: number,
+  rt?: HcmRuntime,
+  table?: RouteTable,
+): FilterVerdict | Promise<FilterVerdict> {
   for (let i = from; i < filters.length; i++) {
     const f = (filters[i] as ChainedFilter).filter;
     if (!f.onRequest) continue;
@@ -282,12 +406,48 @@ export function requestFilters(s: { deciding: HttpFilter | undefined }, filters:
       s.deciding = f;
       return v.then((r) => {
         s.deciding = undefined;
-        return r.action === 'respond' ? r : requestFilters(s, filters, ctx, i + 1);
+        if (r.action === 'respond') return r;
+        if (r === CONTINUE_CLEAR_ROUTE) clearRouteCache(s, ctx, rt, table);
+        return requestFilters(s, filters, ctx, i + 1, rt, table);
       });
     }
     if (v.action === 'respond') return v;
+    if (v === CONTINUE_CLEAR_ROUTE) clearRouteCache(s, ctx, rt, table);
   }
   return CONTINUE;
+}
+
+/**
+ * Envoy's clearRouteCache, when a filter asks (jwt_authn on a gateway, once a token is verified): the
+ * route is matched again against the request and dynamic metadata as they now stand (a JWT claim match
+ * can hold), its cluster picked again; the later filters and the router see the new one. Only a
+ * request's route changes: an upgrade keeps the route it was admitted on.
+ */
+function clearRouteCache(s: { deciding: HttpFilter | undefined }, ctx: RequestContext, rt: HcmRuntime | undefined, table: RouteTable | undefined): void {
+  if (!(s instanceof HttpStream) || rt === undefined || table === undefined) return;
+  const route = table.match(ctx.request, rt.random(), ctx.info.dynamicMetadata);
+  (ctx as { route: RouteView | null }).route = route;
+  s.route = route;
+  if (route) ctx.info.routeName = route.name;
+  else delete ctx.info.routeName;
+  delete ctx.info.clusterName;
+  s.choice = routeCluster(rt, route, ctx.request.headers, ctx.info);
+}
+
+/**
+ * The request's URI as Envoy's Http::Utility::newUri builds it without a redirect config: scheme, Host
+ * as sent, path and query. processRequestHost drops a :443 / :80 only when x-forwarded-proto disagrees
+ * with the scheme and names that port's.
+ */
+function requestUri(request: DownstreamRequest): string {
+  const scheme = request.scheme;
+  let host = request.sentAuthority;
+  const xfp = headerValue(request.headers, 'x-forwarded-proto');
+  if (xfp !== scheme) {
+    const port = portOf(host);
+    if ((xfp === 'https' && port === '443') || (xfp === 'http' && port === '80')) host = stripPort(host);
+  }
+  return `${scheme}://${host}${request.path}${request.query === '' ? '' : `?${request.query}`}`;
 }
 
 /** After the filters: the route's direct answer, or the router. */
@@ -306,7 +466,11 @@ function proceed(rt: HcmRuntime, s: HttpStream, req: DownstreamReq, verdict: Fil
     return;
   }
   if (route.kind === 'direct_response' && route.directResponse) {
-    s.finalReply({ ...LocalReplies.directResponse, status: route.directResponse.status, body: route.directResponse.body }, true);
+    const { status, body } = route.directResponse;
+    const reply: LocalReply = { ...LocalReplies.directResponse, status, body };
+    // Envoy's router gives a 201 or 3xx direct response a Location (RFC 7231 7.1.2): the request's URI.
+    if (status === 201 || (status >= 300 && status < 400)) reply.headers = { location: requestUri(request) };
+    s.finalReply(reply, true);
     return;
   }
   if (route.kind === 'redirect' && route.redirect) {

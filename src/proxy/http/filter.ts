@@ -13,17 +13,33 @@ export interface LocalReply {
   flag?: string;
   /** Envoy's response code details string. */
   details?: string;
-  body?: string;
+  /** Text, or bytes sent as they are (a direct response's inline_bytes). */
+  body?: string | Uint8Array;
   headers?: Record<string, string>;
+  /**
+   * Envoy's sendLocalReply grpc_status (the fault filter's grpc_status abort): the grpc-status of the
+   * answer to a gRPC request, in place of the HTTP status mapped; unused for any other request.
+   */
+  grpcStatus?: number;
 }
 
-export type FilterVerdict = { readonly action: 'continue' } | { readonly action: 'respond'; readonly reply: LocalReply };
+export type FilterVerdict =
+  | { readonly action: 'continue'; readonly clearRouteCache?: true }
+  | { readonly action: 'respond'; readonly reply: LocalReply };
 
 export const CONTINUE: FilterVerdict = Object.freeze({ action: 'continue' });
+
+/**
+ * Continue after matching the route again (Envoy's clearRouteCache): what the filter set, headers or
+ * dynamic metadata, may pick another route, which the later filters and the router then see.
+ */
+export const CONTINUE_CLEAR_ROUTE: FilterVerdict = Object.freeze({ action: 'continue', clearRouteCache: true });
 
 /** The route the request matched, as the filters see it (null when no route matched). */
 export interface RouteView {
   readonly name: string;
+  /** What it does; a redirect or direct response has no route entry for filters (Envoy's routeEntry() is null). Absent: forward. */
+  readonly kind?: 'forward' | 'redirect' | 'direct_response' | 'non_forwarding';
   /** Its span name (Envoy's route decorator), compiled with the route. */
   readonly decorator?: RouteDecorator | null;
   /** The compiled `typed_per_filter_config` of route, then virtual host (most specific wins). */

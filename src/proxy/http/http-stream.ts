@@ -11,7 +11,7 @@ import { H1Request, H1Response, ownField } from './h1-server.ts';
 import { grpcStatusOf } from './grpc-status.ts';
 import { isMeshHeader } from './mesh-headers.ts';
 import { H2Request, H2Response, kStreamCloseHook, type StreamCloseHooked } from './h2-server.ts';
-import { endWithHead, LocalReplies, type ReplyTarget, recordReply, sendLocalReply } from '../local-reply.ts';
+import { endWithHead, LocalReplies, prepareLocalReply, type ReplyTarget, recordReply, sendLocalReply, writeLocalReply } from '../local-reply.ts';
 import type { OutgoingHeaders } from '../upstream/upstream.ts';
 import type { HttpFilter, LocalReply, RequestContext, StreamOutcome } from './filter.ts';
 import type { ClusterChoice, MatchedRoute } from './route/index.ts';
@@ -311,19 +311,28 @@ export class HttpStream implements ResponseWriter {
     };
   }
 
-  /** A reply of the proxy's own once routed: filters see it (CORS headers, denial receipts) and their edits are sent. */
+  /**
+   * A reply of the proxy's own once routed, as Envoy's sendLocalReplyViaFilterChain: the route's
+   * mutations, then the head prepared (prepareLocalReply: status, content-type, gRPC status), then the
+   * filters see it (CORS headers, denial receipts, telemetry) and their edits are sent.
+   */
   finalReply(r: LocalReply, fromRoute = false): void {
-    this.#status = this.isGrpc ? 200 : r.status;
-    const headers: HeaderMap = new Map(Object.entries(r.headers ?? {}));
+    recordReply(this.info, r);
+    const headers = headerMapOf(r.headers ?? {});
     if (!this.envoyHeaders) headers.delete('x-envoy-overloaded');
     // As Envoy does, a direct response, a redirect and the router's own replies carry the route's
     // (and the chosen weighted cluster's) response header mutations.
     if (fromRoute) this.route?.mutateResponseHeaders(headers, this.choice);
+    const status = prepareLocalReply(headers, r, this.isGrpc);
+    this.#status = status;
     const ctx = this.ctx as RequestContext;
-    for (const f of this.filters) f.filter.onResponse?.(ctx, { status: r.status, headers });
-    const merged: Record<string, string> = {};
-    for (const [k, v] of headers) merged[k] = Array.isArray(v) ? v.join(', ') : v;
-    this.localReply({ ...r, headers: merged });
+    for (const f of this.filters) f.filter.onResponse?.(ctx, { status, headers });
+    // What the client gets, as Envoy's getGrpcStatus reads it for the stats and the span.
+    const gs = headers.get('grpc-status');
+    if (this.isGrpc && typeof gs === 'string') this.#grpcStatus = grpcStatusOf(gs);
+    const server = this.server;
+    if (server !== null && (server.overwrite || !headers.has('server'))) headers.set('server', server.name);
+    writeLocalReply(this.#counted(), status, headers, r, this.info, this.isGrpc);
     this.#bodyDone();
   }
 

@@ -31,6 +31,11 @@ export interface ConnectionInfo {
   meshPeer?: boolean;
   /** SHA-256 of that certificate (DER), lower-case hex: the `Hash` of the x-forwarded-client-cert element. */
   peerCertHash?: string;
+  /**
+   * The verified client certificate (DER) a listener's TLS took, SPIFFE ID or not: what a gateway's
+   * forward_client_cert_details reports. (The tunnel's peers have peerPrincipal and peerCertHash only.)
+   */
+  peerCertificate?: Buffer;
   /** Source workload metadata from the tunnel (`x-outrigger-peer`), when the peer is a mesh sidecar. */
   peer?: { workload: string; namespace: string; labels: Readonly<Record<string, string>> };
   /**
@@ -74,6 +79,12 @@ export interface StreamInfo {
   upstreamHost?: string;
   /** The endpoint tried last is a mesh proxy behind the tunnel: only its metadata (`x-outrigger-peer`) is believed. */
   upstreamMesh?: boolean;
+  /**
+   * The last try's connection is made, and is the mesh's mutual TLS (Cluster.meshTls): false until its
+   * pool is ready, on a connect failure or overflow, and over a plaintext or originated hop. What the
+   * source's principals need (Istio reads them from the upstream's SSL connection).
+   */
+  upstreamTls?: boolean;
   /** The SPIFFE ID that answering mesh endpoint's certificate proved (its metadata's own claim is not taken). */
   upstreamPrincipal?: string | undefined;
   /**
@@ -83,6 +94,8 @@ export interface StreamInfo {
   upstreamPeer?: string | undefined;
   /** The chosen endpoint's `istio.workload` metadata (`name;namespace`): who the source tried, without an answer. */
   upstreamWorkload?: string | undefined;
+  /** Envoy's attemptCount: the router's tries so far (`%UPSTREAM_REQUEST_ATTEMPT_COUNT%`); unset before the first. */
+  attemptCount?: number;
   /** Why the proxy answered itself (`route_not_found`, `rbac_access_denied_matched_policy[ns[foo]-policy[bar]-rule[0]]`). */
   responseCodeDetails?: string;
   /** Why the last upstream connection failed (`%UPSTREAM_TRANSPORT_FAILURE_REASON%`): a refused connect, a TLS error. */

@@ -71,7 +71,7 @@ function replyAndClose(sock: Duplex, chain: HttpChain, info: StreamInfo, ctx: Re
       head += 'connection: close\r\n\r\n';
     },
     end(body) {
-      const bytes = Buffer.from(body ?? '', 'utf8');
+      const bytes = Buffer.from(body ?? '');
       closeDelayed(sock, rt.timers ?? realTimers, head + bytes.toString('latin1'));
       if (ctx !== null) filtersDone(chain.filters, ctx, { status: reply.status, requestBytes: 0, responseBytes: bytes.length, requestHeadBytes: 0, responseHeadBytes: head.length, durationMs: rt.now() - info.startTime, downstreamReset: false });
     },

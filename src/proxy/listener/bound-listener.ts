@@ -13,7 +13,8 @@ import type { ConnectionInfo, DownstreamRequest } from '../http/stream.ts';
 import type { NetworkAuthzStats } from '../filters/network-authz-stats.ts';
 import { certificateHash, spiffeIdOf } from '../tunnel/mesh-tls.ts';
 import { clientCertOutcome, type ListenerSslStats } from '../tls/listener-ssl-stats.ts';
-import type { CompiledListener, FilterChain, HttpChain, TcpChain } from './compile-listener.ts';
+import type { CompiledListener, DownstreamTls, FilterChain, HttpChain, TcpChain } from './compile-listener.ts';
+import { serverTlsOptions } from '../tls/server-tls-params.ts';
 import { compileRouteConfiguration } from '../http/route/route-table.ts';
 import type { EnvoyRoute } from '../http/route/envoy-types.ts';
 import { compilePathNormalizer } from '../http/normalize-path.ts';
@@ -28,9 +29,10 @@ export interface ListenerDeps {
   hcm: HcmRuntime;
   clusters: ClusterManager;
   random(): number;
-  /** TLS context for a chain's secrets; undefined while the secret is missing (connection refused). */
-  secureContext(certSecret: string, caSecret: string | undefined): tls.SecureContext | undefined;
-  secrets: { get(name: string): { cert?: string; key?: string; ca?: string } | undefined };
+  /** TLS context for a chain's TLS settings; undefined while a secret is missing (connection refused). */
+  secureContext(t: DownstreamTls): tls.SecureContext | undefined;
+  /** The options of that context, for the server's default context (a client without SNI). */
+  contextOptions(t: DownstreamTls): tls.SecureContextOptions | undefined;
   /** Istio's per-port outbound listeners (`bind_to_port: false`), consulted by the forward proxy. */
   unboundListener(port: number): CompiledListener | undefined;
   /** SO_ORIGINAL_DST of a connection iptables redirected (netns mode); absent where nothing is captured. */
@@ -81,10 +83,12 @@ export class BoundListener {
     // A client certificate is asked for only where a chain validates one (MUTUAL, ISTIO_MUTUAL): a
     // SIMPLE server does not ask, as Envoy's does not, so a browser is not prompted for one.
     (this.#server as tls.Server & { requestCert: boolean }).requestCert = asksClientCert(this.config);
+    // OpenSSL keeps the versions and ciphers of this context when SNI swaps in a chain's: a 'tls'
+    // listener's chains share them (serverKind), so they are set here.
     const chain = selectChain(this.config, { destinationPort: this.config.port, transportProtocol: 'tls' });
-    const cert = chain?.tls ? this.#deps.secrets.get(chain.tls.certSecret) : undefined;
-    const ca = chain?.tls?.caSecret ? this.#deps.secrets.get(chain.tls.caSecret)?.ca : undefined;
-    this.#server.setSecureContext(cert?.cert && cert.key ? { key: cert.key, cert: cert.cert, ...(ca ? { ca } : {}), minVersion: 'TLSv1.2' } : { minVersion: 'TLSv1.2' });
+    const shared = tlsChains(this.config)[0]?.tls;
+    const options = chain?.tls ? this.#deps.contextOptions(chain.tls) : undefined;
+    this.#server.setSecureContext(options ?? (shared ? serverTlsOptions(shared.params) : { minVersion: 'TLSv1.2' }));
   }
 
   /** Envoy's stats name for the listener's address (`0.0.0.0_443`). */
@@ -110,7 +114,7 @@ export class BoundListener {
 
   #contextFor(serverName: string): tls.SecureContext | undefined {
     const chain = selectChain(this.config, { destinationPort: this.config.port, serverName: serverName.toLowerCase(), transportProtocol: 'tls' });
-    return chain?.tls ? this.#deps.secureContext(chain.tls.certSecret, chain.tls.caSecret) : undefined;
+    return chain?.tls ? this.#deps.secureContext(chain.tls) : undefined;
   }
 
   #connection(s: net.Socket, extra: Partial<ConnectionInfo> = {}): ConnectionInfo {
@@ -190,7 +194,7 @@ export class BoundListener {
         this.serveChain(s, chain, this.#connection(s, sni ? { sni } : {}));
         return;
       }
-      const context = this.#deps.secureContext(chain.tls.certSecret, chain.tls.caSecret);
+      const context = this.#deps.secureContext(chain.tls);
       if (!context) return void s.destroy();
       // The ClientHello was read to choose: the TLS socket reads it again through replay().
       const t = new tls.TLSSocket(replay(s, null), { isServer: true, secureContext: context, requestCert: chainAsksClientCert(chain), rejectUnauthorized: false, ALPNProtocols: ['h2', 'http/1.1'] });
@@ -228,7 +232,7 @@ export class BoundListener {
     }
     const peerPrincipal = peerRaw ? spiffeIdOf(peerRaw) : undefined;
     const meshPeer = peerPrincipal !== undefined && chain.tls?.caSecret === 'ROOTCA';
-    const connection = this.#connection(raw ?? s, { tls: true, ...(sni ? { sni } : {}), ...(peerPrincipal && peerRaw ? { peerPrincipal, peerCertHash: certificateHash(peerRaw), ...(meshPeer ? { meshPeer } : {}) } : {}) });
+    const connection = this.#connection(raw ?? s, { tls: true, ...(sni ? { sni } : {}), ...(peerRaw ? { peerCertificate: peerRaw } : {}), ...(peerPrincipal && peerRaw ? { peerPrincipal, peerCertHash: certificateHash(peerRaw), ...(meshPeer ? { meshPeer } : {}) } : {}) });
     this.serveChain(s, chain, connection, s.alpnProtocol === 'h2');
   }
 
@@ -342,9 +346,13 @@ export class BoundListener {
 /** The HTTP chain a TCP chain stands for in the forward proxy (see #passthroughHttp), made once per chain. */
 const passthroughChains = new WeakMap<TcpChain, HttpChain>();
 
+function tlsChains(config: CompiledListener): FilterChain[] {
+  return [...config.chains, ...(config.defaultChain ? [config.defaultChain] : [])].filter((c) => c.tls);
+}
+
 /** A listener with a TLS chain: its connections are TLS handshakes first (the tunnel, HTTPS gateway servers). */
 function usesTls(config: CompiledListener): boolean {
-  return config.chains.some((c) => c.tls) || config.defaultChain?.tls !== undefined;
+  return tlsChains(config).length > 0;
 }
 
 /** Plaintext, TLS terminated for every chain, or both by SNI (TLS chains beside ones that pass TLS through). */
@@ -354,7 +362,9 @@ export function serverKind(config: CompiledListener): ListenerKind {
   if (!usesTls(config)) return 'plain';
   // A chain without TLS settings that matches on TLS (by transport or by SNI) passes TLS through.
   const passes = config.chains.some((c) => !c.tls && (c.transportProtocol === 'tls' || (c.serverNames?.length ?? 0) > 0));
-  return passes ? 'mixed' : 'tls';
+  // Chains with their own versions or ciphers need the ClientHello read first: SNI can swap only a certificate.
+  const params = new Set(tlsChains(config).map((c) => c.tls?.params.key));
+  return passes || params.size > 1 ? 'mixed' : 'tls';
 }
 
 function pickAlpn(protocols: readonly string[]): string | undefined {
@@ -374,7 +384,7 @@ function settleAuthorization(t: tls.TLSSocket): void {
 
 /** Whether a chain validates client certificates (a CA to check against, or a certificate required). */
 function chainAsksClientCert(c: FilterChain): boolean {
-  return c.tls !== undefined && (c.tls.requireClientCert || c.tls.caSecret !== undefined);
+  return c.tls !== undefined && (c.tls.requireClientCert || c.tls.caSecret !== undefined || c.tls.caPem !== undefined);
 }
 
 /** Whether any chain of the listener asks for client certificates. */

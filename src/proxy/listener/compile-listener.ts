@@ -13,13 +13,15 @@ import { compileNetworkExtAuthz } from '../filters/ext_authz/network-filter.ts';
 import type { NetworkAuthzFilter } from '../filters/network-authz.ts';
 import type { NetworkStatsFilter } from '../filters/network-stats.ts';
 import { compileNetworkRbac } from '../filters/rbac/network-filter.ts';
+import { compileForwardClientCert, type ForwardClientCert } from '../http/connection-manager.ts';
 import type { ChainedFilter, HttpFilterRegistry } from '../http/filter-registry.ts';
 import { compilePathNormalizer, type PathNormalizationMode, type PathNormalizer } from '../http/normalize-path.ts';
 import type { RouteTable } from '../http/route/index.ts';
 import { compileStreamTimeouts, type StreamTimeoutConfig } from '../http/stream-timeouts.ts';
 import { compileDetection, type Detection, hasListenerFilter, type ListenerFilterFields } from './detect-protocol.ts';
 import { withMisdirectedCheck } from '../tls/misdirected-request.ts';
-import { compilePeerCertValidator, PeerCertConfigError, type PeerCertValidator, type ValidationContextFields } from '../tls/peer-cert-validator.ts';
+import { compileDownstreamTls, type DownstreamTls } from '../tls/downstream-tls.ts';
+import { TlsConfigError } from '../tls/server-tls-params.ts';
 
 export interface HttpChain {
   readonly kind: 'http';
@@ -33,6 +35,8 @@ export interface HttpChain {
   /** An edge (gateway) HCM: the client address comes from the peer and `xffTrustedHops` XFF entries. */
   readonly useRemoteAddress: boolean;
   readonly xffTrustedHops: number;
+  /** forward_client_cert_details and set_current_client_cert_details (Istio sets them on gateways). */
+  readonly forwardClientCert?: ForwardClientCert;
   /** stream_idle_timeout and max_stream_duration; absent: no per-stream timers. */
   readonly streamTimeouts?: StreamTimeoutConfig;
   /** The Server header of every response (server_name, server_header_transformation); null passes the upstream's. */
@@ -89,15 +93,7 @@ export interface TcpChain {
   readonly idleTimeoutMs?: number;
 }
 
-export interface DownstreamTls {
-  /** SDS secret names (`default`, `ROOTCA`, or a gateway credential). */
-  readonly certSecret: string;
-  readonly caSecret?: string;
-  readonly requireClientCert: boolean;
-  readonly alpn: readonly string[];
-  /** The validation context's SAN, SPKI and certificate-hash checks, run once per handshake on a client certificate. */
-  readonly peerValidator?: PeerCertValidator;
-}
+export type { DownstreamTls };
 
 export interface FilterChain {
   readonly name: string;
@@ -146,47 +142,12 @@ function compileTls(ts: EnvoyFilterChain['transport_socket'], where: string): Do
   if (!ts) return undefined;
   const tc = ts.typed_config;
   if (tc?.['@type'] !== TypeUrl.DownstreamTlsContext) throw new ProxyConfigError(where, 'transport_socket', `unsupported transport socket ${String(tc?.['@type'] ?? ts.name)}`);
-  const common = (tc['common_tls_context'] ?? {}) as {
-    tls_certificate_sds_secret_configs?: { name?: string }[];
-    combined_validation_context?: { default_validation_context?: ValidationContextFields; validation_context_sds_secret_config?: { name?: string } };
-    validation_context_sds_secret_config?: { name?: string };
-    validation_context?: ValidationContextFields;
-    alpn_protocols?: string[];
-  };
-  const certSecret = common.tls_certificate_sds_secret_configs?.[0]?.name;
-  if (!certSecret) throw new ProxyConfigError(where, 'transport_socket.common_tls_context', 'tls_certificate_sds_secret_configs is required');
-  const caSecret = common.combined_validation_context?.validation_context_sds_secret_config?.name ?? common.validation_context_sds_secret_config?.name;
-  const require = tc['require_client_certificate'] as { value?: boolean } | boolean | undefined;
-  const peerValidator = compileClientValidation(common, `${where}.transport_socket.typed_config.common_tls_context`, caSecret !== undefined);
-  return {
-    certSecret,
-    ...(caSecret ? { caSecret } : {}),
-    requireClientCert: typeof require === 'boolean' ? require : (require?.value ?? false),
-    alpn: common.alpn_protocols ?? [],
-    ...(peerValidator ? { peerValidator } : {}),
-  };
-}
-
-/**
- * The client-certificate checks beyond the CA. One the proxy cannot enforce is a NACK, never dropped;
- * as in Envoy, matching SANs without a CA to verify the chain is refused (anyone can write a SAN).
- */
-function compileClientValidation(
-  common: { combined_validation_context?: { default_validation_context?: ValidationContextFields }; validation_context?: ValidationContextFields },
-  where: string,
-  hasCa: boolean,
-): PeerCertValidator | undefined {
-  const combined = common.combined_validation_context?.default_validation_context;
-  const field = combined ? 'combined_validation_context.default_validation_context' : 'validation_context';
-  let v: PeerCertValidator | undefined;
   try {
-    v = compilePeerCertValidator(combined ?? common.validation_context, field);
+    return compileDownstreamTls(tc);
   } catch (err) {
-    if (err instanceof PeerCertConfigError) throw new ProxyConfigError(where, err.field, err.message);
+    if (err instanceof TlsConfigError) throw new ProxyConfigError(`${where}.transport_socket.typed_config.common_tls_context`, err.field, err.message);
     throw err;
   }
-  if (v && !hasCa) throw new ProxyConfigError(where, field, 'client certificate checks need a trusted CA (validation_context_sds_secret_config)');
-  return v;
 }
 
 function compileTcp(tp: EnvoyTcpProxy, where: string): TcpChain {
@@ -216,6 +177,12 @@ function compileChain(fc: EnvoyFilterChain, where: string, ctx: ListenerCompileC
     if (type === TypeUrl.HttpConnectionManager) {
       const hcm = f.typed_config as unknown as EnvoyHcm;
       if (!hcm.rds?.route_config_name && !hcm.route_config) throw new ProxyConfigError(at, 'rds', 'rds or route_config is required');
+      let forwardClientCert: ForwardClientCert | undefined;
+      try {
+        forwardClientCert = compileForwardClientCert(hcm as Parameters<typeof compileForwardClientCert>[0]);
+      } catch (err) {
+        throw new ProxyConfigError(at, 'forward_client_cert_details', err instanceof Error ? err.message : String(err));
+      }
       handler = {
         kind: 'http',
         statPrefix: hcm.stat_prefix ?? '',
@@ -226,6 +193,7 @@ function compileChain(fc: EnvoyFilterChain, where: string, ctx: ListenerCompileC
         normalize: compilePathNormalizer(hcmNormalizationMode(hcm)),
         useRemoteAddress: hcm.use_remote_address?.value === true,
         xffTrustedHops: hcm.xff_num_trusted_hops ?? 0,
+        ...(forwardClientCert ? { forwardClientCert } : {}),
         streamTimeouts: compileStreamTimeouts(hcm as Parameters<typeof compileStreamTimeouts>[0]),
         serverHeader: compileServerHeader(hcm),
         suppressEnvoyHeaders: routerSuppressesHeaders(hcm.http_filters ?? []),

@@ -85,6 +85,19 @@ test('every configured kind must pass: the SAN first, then the pins', () => {
   assert.equal(check({ ...san('URI', { prefix: 'spiffe://other/' }), verify_certificate_hash: [hash] }), 'fail_verify_san');
 });
 
+test("untyped match_subject_alt_names match any SAN type, as Envoy's expansion into DNS, URI, EMAIL and IP_ADDRESS", () => {
+  const untyped = (exact: string) => ({ match_subject_alt_names: [{ exact }] });
+  const cases: [string, string | undefined][] = [
+    ['10.1.2.3', undefined],
+    ['2001:db8::1', undefined],
+    ['ops@partner.example', undefined],
+    ['spiffe://cluster.local/ns/shop/sa/partner', undefined],
+    ['a.partner.example', undefined],
+    ['10.1.2.4', 'fail_verify_san'],
+  ];
+  for (const [exact, want] of cases) assert.equal(check(untyped(exact)), want, exact);
+});
+
 test('nothing configured compiles to no validator', () => {
   assert.equal(compilePeerCertValidator({}, 'vc'), undefined);
   assert.equal(compilePeerCertValidator(undefined, 'vc'), undefined);
@@ -97,7 +110,7 @@ test('what cannot be enforced is refused, naming the field', () => {
     [{ match_typed_subject_alt_names: [{ san_type: 'URI', matcher: { prefix: '' } }] }, 'vc.match_typed_subject_alt_names[0].matcher'],
     [{ match_typed_subject_alt_names: [{ san_type: 'URI' }] }, 'vc.match_typed_subject_alt_names[0].matcher'],
     [{ match_typed_subject_alt_names: [{ san_type: 'URI', matcher: { safe_regex: { regex: '(' } } }] }, 'vc.match_typed_subject_alt_names[0].matcher'],
-    [{ match_subject_alt_names: [{ exact: 'x' }] }, 'vc.match_subject_alt_names'],
+    [{ match_subject_alt_names: [{ prefix: '' }] }, 'vc.match_subject_alt_names[0].matcher'],
     [{ verify_certificate_hash: ['abc'] }, 'vc.verify_certificate_hash[0]'],
     [{ verify_certificate_spki: ['not base64!'] }, 'vc.verify_certificate_spki[0]'],
   ];

@@ -23,7 +23,8 @@ const NODE_SAN_LABEL: Record<string, SanType> = { DNS: 'DNS', URI: 'URI', email:
 
 export interface ValidationContextFields {
   match_typed_subject_alt_names?: { san_type?: string; matcher?: EnvoyStringMatcher }[];
-  match_subject_alt_names?: unknown[];
+  /** Untyped (deprecated): each matcher is tried against every SAN type Envoy matches by name. */
+  match_subject_alt_names?: EnvoyStringMatcher[];
   verify_certificate_spki?: string[];
   verify_certificate_hash?: string[];
 }
@@ -143,8 +144,9 @@ function compileSanMatcher(raw: { san_type?: string; matcher?: EnvoyStringMatche
  */
 export function compilePeerCertValidator(vc: ValidationContextFields | undefined, field: string): PeerCertValidator | undefined {
   if (!vc) return undefined;
-  if (vc.match_subject_alt_names?.length) throw new PeerCertConfigError(`${field}.match_subject_alt_names`, 'unsupported (use match_typed_subject_alt_names)');
-  const sans = (vc.match_typed_subject_alt_names ?? []).map((m, i) => compileSanMatcher(m, `${field}.match_typed_subject_alt_names[${i}]`));
+  // Envoy's getSubjectAltNameMatchers: an untyped matcher becomes one per type (DNS, URI, EMAIL, IP_ADDRESS).
+  const untyped = (vc.match_subject_alt_names ?? []).flatMap((matcher, i) => [...SAN_TYPES].map((san_type) => compileSanMatcher({ san_type, matcher }, `${field}.match_subject_alt_names[${i}]`)));
+  const sans = [...(vc.match_typed_subject_alt_names ?? []).map((m, i) => compileSanMatcher(m, `${field}.match_typed_subject_alt_names[${i}]`)), ...untyped];
   const spki = (vc.verify_certificate_spki ?? []).map((v, i) => {
     if (Buffer.from(v, 'base64').length !== 32 || !/^[A-Za-z0-9+/]+={0,2}$/.test(v)) throw new PeerCertConfigError(`${field}.verify_certificate_spki[${i}]`, `${JSON.stringify(v)} is not a base64 SHA-256 digest`);
     return Buffer.from(v, 'base64').toString('base64');

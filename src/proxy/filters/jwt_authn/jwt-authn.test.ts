@@ -279,7 +279,7 @@ test('jwksUri as a file:// URL', async () => {
   assert.equal(v.action, 'continue');
 });
 
-async function reply(rule: Partial<JWTRule>, c: RequestContext, now = NOW): Promise<{ status: number; body: string | undefined; details: string | undefined }> {
+async function reply(rule: Partial<JWTRule>, c: RequestContext, now = NOW): Promise<{ status: number; body: string | Uint8Array | undefined; details: string | undefined }> {
   const f = createJwtAuthnFilterFactory({ now: () => now }).create(translateRequestAuthentication([requestAuthn(rule)], TARGET).http!.typed_config);
   const v = (await f.onRequest!(c)) as FilterVerdict;
   return v.action === 'respond' ? { status: v.reply.status, body: v.reply.body, details: v.reply.details } : { status: 200, body: undefined, details: undefined };

@@ -57,6 +57,23 @@ export interface EnvoyRouteMatch {
   headers?: EnvoyHeaderMatcher[];
   query_parameters?: EnvoyQueryParameterMatcher[];
   grpc?: Record<string, unknown>;
+  dynamic_metadata?: EnvoyMetadataMatcher[];
+}
+
+/** envoy.type.matcher.v3.ValueMatcher, the kinds a route's dynamic_metadata matcher takes. */
+export interface EnvoyValueMatcher {
+  string_match?: EnvoyStringMatcher;
+  present_match?: boolean;
+  list_match?: { one_of?: EnvoyValueMatcher };
+  or_match?: { value_matchers?: EnvoyValueMatcher[] };
+}
+
+/** envoy.type.matcher.v3.MetadataMatcher over the stream's dynamic metadata. */
+export interface EnvoyMetadataMatcher {
+  filter?: string;
+  path?: { key?: string }[];
+  value?: EnvoyValueMatcher;
+  invert?: boolean;
 }
 
 export interface EnvoyHeaderValueOption {
@@ -99,7 +116,7 @@ export interface EnvoyRetryPolicy {
 
 export interface EnvoyHashPolicy {
   header?: { header_name?: string; regex_rewrite?: { pattern?: EnvoyRegexMatcher; substitution?: string } };
-  cookie?: { name?: string; ttl?: XdsDuration; path?: string };
+  cookie?: { name?: string; ttl?: XdsDuration; path?: string; attributes?: { name?: string; value?: string }[] };
   connection_properties?: { source_ip?: boolean };
   query_parameter?: { name?: string };
   filter_state?: { key?: string };

@@ -34,3 +34,17 @@ test('cookie ttl above 0: Max-Age, then Path, then HttpOnly; no ttl: no cookie g
   // A request that has the cookie gets none.
   assert.equal(new HashPolicy([{ cookie: { name: 'user', ttl: { seconds: '0' } } }], 'hp').compute(req({ cookie: 'user="abc"' }))?.setCookie, null);
 });
+
+test('cookie attributes: `; name=value` (or `; name`) after Path, before HttpOnly (makeSetCookieValue)', () => {
+  const attributes = [{ name: 'SameSite', value: 'Strict' }, { name: 'Secure' }];
+  assert.match(cookieOf({ ttl: { seconds: '60' }, path: '/', attributes }) ?? '', /^user="[0-9a-f]{8}"; Max-Age=60; Path=\/; SameSite=Strict; Secure; HttpOnly$/);
+  assert.throws(() => cookieOf({ ttl: { seconds: '60' }, attributes: [{ name: '' }] }), /attributes\[0\]\.name/);
+  assert.throws(() => cookieOf({ ttl: { seconds: '60' }, attributes: [{ name: 'a', value: 'x\r\nSet-Cookie: b=1' }] }), /attributes\[0\]\.value/);
+});
+
+test('query_parameter hashes the value as sent: Envoy\'s hash_policy.cc does not percent-decode it', () => {
+  const policy = new HashPolicy([{ query_parameter: { name: 'sid' } }], 'hp');
+  const hash = (query: string) => policy.compute({ ...req(), query })?.hash;
+  assert.equal(hash('sid=abc'), hash('x=1&sid=abc'));
+  assert.notEqual(hash('sid=a%62c'), hash('sid=abc'));
+});

@@ -97,7 +97,8 @@ function compilePolicy(p: EnvoyHashPolicy, path: string, options?: RegexOptions)
   }
   if (p.cookie) {
     if (!p.cookie.name) throw new RouteConfigError(`${path}.cookie.name`, 'is required');
-    return { ...base, kind: 'cookie', name: p.cookie.name, cookieAttributes: p.cookie.ttl ? setCookieAttributes(Math.floor(durationMs(p.cookie.ttl) / 1000), p.cookie.path ?? '') : null };
+    const extra = cookieExtraAttributes(p.cookie.attributes ?? [], `${path}.cookie.attributes`);
+    return { ...base, kind: 'cookie', name: p.cookie.name, cookieAttributes: p.cookie.ttl ? setCookieAttributes(Math.floor(durationMs(p.cookie.ttl) / 1000), p.cookie.path ?? '', extra) : null };
   }
   if (p.connection_properties) {
     if (p.connection_properties.source_ip !== true) throw new RouteConfigError(`${path}.connection_properties.source_ip`, 'must be true');
@@ -112,10 +113,25 @@ function compilePolicy(p: EnvoyHashPolicy, path: string, options?: RegexOptions)
 
 /**
  * Envoy's Http::Utility::makeSetCookieValue after the value: `Max-Age` only when the ttl is not 0 (a
- * ttl of 0 makes a session cookie, not one the browser deletes at once), then `Path`, then HttpOnly.
+ * ttl of 0 makes a session cookie, not one the browser deletes at once), then `Path`, then the
+ * policy's `attributes`, then HttpOnly.
  */
-function setCookieAttributes(maxAgeSeconds: number, path: string): string {
-  return `${maxAgeSeconds !== 0 ? `; Max-Age=${maxAgeSeconds}` : ''}${path ? `; Path=${path}` : ''}; HttpOnly`;
+function setCookieAttributes(maxAgeSeconds: number, path: string, extra: string): string {
+  return `${maxAgeSeconds !== 0 ? `; Max-Age=${maxAgeSeconds}` : ''}${path ? `; Path=${path}` : ''}${extra}; HttpOnly`;
+}
+
+// Envoy's CookieAttribute rules (HTTP_HEADER_NAME / HTTP_HEADER_VALUE, not strict): no NUL, CR or LF.
+const HEADER_BREAK = /[\0\r\n]/;
+
+/** `; name=value` per attribute, `; name` when the value is empty (makeSetCookieValue). */
+function cookieExtraAttributes(list: readonly { name?: string; value?: string }[], path: string): string {
+  let out = '';
+  for (const [i, a] of list.entries()) {
+    if (!a.name || HEADER_BREAK.test(a.name)) throw new RouteConfigError(`${path}[${i}].name`, 'must be a non-empty header-safe string');
+    if (a.value && HEADER_BREAK.test(a.value)) throw new RouteConfigError(`${path}[${i}].value`, 'must not contain NUL, CR or LF');
+    out += a.value ? `; ${a.name}=${a.value}` : `; ${a.name}`;
+  }
+  return out;
 }
 
 /** The value of cookie `name` in a Cookie header (`a=1; b="2"`), quotes removed. */

@@ -40,7 +40,8 @@ export interface VirtualHostContext {
 
 export interface DirectResponse {
   readonly status: number;
-  readonly body: string;
+  /** inline_string as text, inline_bytes as bytes. */
+  readonly body: string | Buffer;
 }
 
 const cnfCodes: Record<string, number> = { SERVICE_UNAVAILABLE: 503, NOT_FOUND: 404, INTERNAL_SERVER_ERROR: 500 };
@@ -130,7 +131,8 @@ export class MatchedRoute implements RouteView {
       const status = d.status ?? 0;
       if (status < 200 || status > 599) throw new RouteConfigError(`${path}.direct_response.status`, 'must be 200..599');
       if (d.body?.filename !== undefined) throw new RouteConfigError(`${path}.direct_response.body.filename`, 'file bodies are not supported');
-      const body = d.body?.inline_string ?? (d.body?.inline_bytes !== undefined ? Buffer.from(d.body.inline_bytes, 'base64').toString('utf8') : '');
+      // inline_bytes (Istio's body.bytes) are sent as they are, never decoded as text.
+      const body = d.body?.inline_string ?? (d.body?.inline_bytes !== undefined ? Buffer.from(d.body.inline_bytes, 'base64') : '');
       this.directResponse = { status, body };
     } else if (r.non_forwarding_action) {
       this.kind = 'non_forwarding';

@@ -18,9 +18,12 @@ export class MirrorPolicy {
   }
 }
 
-/** `foo:9080` → `foo-shadow:9080`; `foo` → `foo-shadow` (Envoy's shadowAppendedHost). */
+/**
+ * `foo:9080` → `foo-shadow:9080`, `[::1]:8080` → `[::1]-shadow:8080`, `foo` → `foo-shadow` (Envoy's
+ * shadowAppendedHost: the port starts at the last `:` unless a `]` follows it).
+ */
 export function shadowAuthority(authority: string): string {
-  const colon = authority.indexOf(':');
-  if (colon === -1 || authority.startsWith('[')) return `${authority}-shadow`;
+  const colon = authority.lastIndexOf(':');
+  if (colon === -1 || authority.lastIndexOf(']') > colon) return `${authority}-shadow`;
   return `${authority.slice(0, colon)}-shadow${authority.slice(colon)}`;
 }

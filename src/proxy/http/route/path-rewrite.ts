@@ -22,7 +22,8 @@ export class PathRewrite {
       throw new RouteConfigError(path, 'prefix_rewrite and regex_rewrite are exclusive');
     }
     this.#matcher = matcher;
-    this.#prefix = fields.prefix_rewrite ?? null;
+    // Envoy's rewritePathByPrefixOrRegex: an empty prefix_rewrite is no rewrite.
+    this.#prefix = fields.prefix_rewrite || null;
     this.#re = null;
     this.#substitution = '';
     if (fields.regex_rewrite !== undefined) {
@@ -38,7 +39,8 @@ export class PathRewrite {
   /** The rewritten path (without query); the path itself when no rewrite is configured. */
   apply(path: string): string {
     if (this.#prefix !== null) return this.#prefix + path.slice(this.#matcher.matchedLength(path));
-    if (this.#re !== null) return replaceAll(this.#re, path, this.#substitution);
+    // A regex rewrite to nothing is a failed one, and Envoy keeps the path.
+    if (this.#re !== null) return replaceAll(this.#re, path, this.#substitution) || path;
     return path;
   }
 }

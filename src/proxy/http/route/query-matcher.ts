@@ -1,11 +1,15 @@
-// Envoy's QueryParameterMatcher: the first value of a query parameter (percent-decoded) against a
+// Envoy's QueryParameterMatcher: the first value of a query parameter, as sent, against a
 // StringMatcher, or its presence. The raw query is scanned in place; nothing is parsed into a map.
 import type { EnvoyQueryParameterMatcher } from './envoy-types.ts';
 import { RouteConfigError } from './errors.ts';
 import type { RegexOptions } from './regex.ts';
 import { compileStringMatcher, type StringPredicate } from './string-matcher.ts';
 
-/** The first value of `name` in a raw query string (undefined when absent; '' for `?name`). */
+/**
+ * The first value of `name` in a raw query string (undefined when absent; '' for `?name`), not
+ * percent-decoded: Envoy's route matching and query_parameter hash policy both read it through
+ * QueryParamsMulti::parseQueryString, which does not decode.
+ */
 export function queryParam(query: string, name: string): string | undefined {
   let start = 0;
   while (start <= query.length) {
@@ -14,20 +18,11 @@ export function queryParam(query: string, name: string): string | undefined {
     const eq = query.indexOf('=', start);
     const keyEnd = eq !== -1 && eq < end ? eq : end;
     if (keyEnd - start === name.length && query.startsWith(name, start)) {
-      return keyEnd === end ? '' : decode(query.slice(keyEnd + 1, end));
+      return keyEnd === end ? '' : query.slice(keyEnd + 1, end);
     }
     start = end + 1;
   }
   return undefined;
-}
-
-function decode(raw: string): string {
-  if (!raw.includes('%')) return raw;
-  try {
-    return decodeURIComponent(raw);
-  } catch {
-    return raw;
-  }
 }
 
 export class QueryPredicate {

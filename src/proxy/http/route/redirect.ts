@@ -16,8 +16,16 @@ const codes: Record<string, number> = {
   PERMANENT_REDIRECT: 308,
 };
 
+/**
+ * The redirect a virtual host's require_tls answers with, passed as this very object: Envoy's
+ * SslRedirector (createSslRedirectPath) keeps the Host as sent, port and all, where a route's
+ * https_redirect drops a default port.
+ */
+export const REQUIRE_TLS_REDIRECT: EnvoyRedirectAction = Object.freeze({ https_redirect: true });
+
 export class Redirect {
   readonly status: number;
+  readonly #ssl: boolean;
   readonly #scheme: string | null;
   readonly #host: string | null;
   readonly #port: string;
@@ -30,13 +38,15 @@ export class Redirect {
     const status = codes[r.response_code ?? 'MOVED_PERMANENTLY'];
     if (status === undefined) throw new RouteConfigError(`${path}.response_code`, `unknown ${String(r.response_code)}`);
     this.status = status;
+    this.#ssl = r === REQUIRE_TLS_REDIRECT;
     if (r.https_redirect && r.scheme_redirect !== undefined) throw new RouteConfigError(path, 'https_redirect and scheme_redirect are exclusive');
     this.#scheme = r.https_redirect ? 'https' : (r.scheme_redirect?.toLowerCase() ?? null);
     this.#host = r.host_redirect ?? null;
     this.#port = r.port_redirect ? `:${r.port_redirect}` : '';
     const pathFields = [r.path_redirect, r.prefix_rewrite, r.regex_rewrite].filter((x) => x !== undefined).length;
     if (pathFields > 1) throw new RouteConfigError(path, 'path_redirect, prefix_rewrite and regex_rewrite are exclusive');
-    this.#path = r.path_redirect ?? null;
+    // Envoy's newUri: an empty path_redirect keeps the request's path.
+    this.#path = r.path_redirect || null;
     this.#pathHasQuery = this.#path?.includes('?') ?? false;
     this.#rewrite = new PathRewrite(r, matcher, path, options);
     this.#stripQuery = r.strip_query === true;
@@ -44,6 +54,7 @@ export class Redirect {
 
   /** The Location header for this request. */
   location(request: DownstreamRequest): string {
+    if (this.#ssl) return `https://${request.sentAuthority}${request.path}${request.query === '' ? '' : `?${request.query}`}`;
     const scheme = this.#scheme ?? request.scheme;
     let host: string;
     if (this.#host !== null) {
@@ -70,6 +81,8 @@ export class Redirect {
       const p = this.#rewrite.apply(request.path);
       pathAndQuery = this.#stripQuery || request.query === '' ? p : `${p}?${request.query}`;
     }
+    // newUri gives a path without a leading "/" one.
+    if (!pathAndQuery.startsWith('/')) pathAndQuery = `/${pathAndQuery}`;
     return `${scheme}://${host}${this.#port}${pathAndQuery}`;
   }
 }

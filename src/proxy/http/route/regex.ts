@@ -1,10 +1,11 @@
 // RE2 regexes as Envoy runs them: compiled once through re2js, refused above a program-size limit
-// (Envoy's `re2.max_program_size.error_level`, 100 by default) so one rule cannot make matching slow.
+// (Envoy's `re2.max_program_size.error_level`) so one rule cannot make matching slow.
 import { RE2JS } from 're2js';
 import type { EnvoyRegexMatcher } from './envoy-types.ts';
 import { RouteConfigError } from './errors.ts';
 
-export const DEFAULT_MAX_PROGRAM_SIZE = 100;
+/** What Istio's bootstrap sets `re2.max_program_size.error_level` to (Envoy's own default is 100). */
+export const DEFAULT_MAX_PROGRAM_SIZE = 32768;
 
 export interface RegexOptions {
   maxProgramSize?: number;

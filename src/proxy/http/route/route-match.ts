@@ -1,14 +1,16 @@
 // Envoy's RouteMatch compiled into one predicate: the path specifier (prefix, path, safe_regex,
-// path_separated_prefix; case_sensitive), then headers, query parameters, gRPC and runtime_fraction.
+// path_separated_prefix; case_sensitive), then headers, query parameters, gRPC, runtime_fraction and
+// dynamic_metadata.
 import type { RE2JS } from 're2js';
+import { isGrpcRequest } from '../grpc-status.ts';
 import type { DownstreamRequest } from '../stream.ts';
 import type { EnvoyRouteMatch } from './envoy-types.ts';
 import { RouteConfigError } from './errors.ts';
 import { compileFraction, type Fraction } from './fractional-percent.ts';
 import { compileHeaderMatchers, type HeaderPredicate } from './header-matcher.ts';
+import { MetadataPredicate } from './metadata-matcher.ts';
 import { QueryPredicate } from './query-matcher.ts';
 import { compileRegexMatcher, type RegexOptions } from './regex.ts';
-import { headerValue } from './request-headers.ts';
 
 export type PathKind = 'prefix' | 'path' | 'regex' | 'path_separated_prefix';
 
@@ -22,6 +24,7 @@ const knownFields = new Set([
   'headers',
   'query_parameters',
   'grpc',
+  'dynamic_metadata',
 ]);
 
 export class RouteMatcher {
@@ -32,6 +35,8 @@ export class RouteMatcher {
   readonly #re: RE2JS | null;
   readonly #headers: HeaderPredicate[];
   readonly #query: QueryPredicate[];
+  /** null for the routes without one (nearly all): their match does no more work than before. */
+  readonly #metadata: MetadataPredicate[] | null;
   readonly #grpc: boolean;
   readonly #fraction: Fraction | null;
 
@@ -61,17 +66,23 @@ export class RouteMatcher {
     }
     this.#headers = compileHeaderMatchers(m.headers, `${path}.headers`, options);
     this.#query = (m.query_parameters ?? []).map((q, i) => new QueryPredicate(q, `${path}.query_parameters[${i}]`, options));
+    this.#metadata = m.dynamic_metadata?.length ? m.dynamic_metadata.map((d, i) => new MetadataPredicate(d, `${path}.dynamic_metadata[${i}]`, options)) : null;
     this.#grpc = m.grpc !== undefined;
     this.#fraction = m.runtime_fraction ? compileFraction(m.runtime_fraction.default_value, `${path}.runtime_fraction.default_value`) : null;
   }
 
-  /** Matches the request; `draw` in [0, 1) decides runtime_fraction. */
-  match(request: DownstreamRequest, draw: number): boolean {
+  /**
+   * Matches the request; `draw` in [0, 1) decides runtime_fraction; `metadata` is the stream's dynamic
+   * metadata, read by dynamic_metadata matchers only.
+   */
+  match(request: DownstreamRequest, draw: number, metadata?: ReadonlyMap<string, unknown>): boolean {
     if (!this.#matchPath(request.path)) return false;
     for (const h of this.#headers) if (!h.match(request)) return false;
     for (const q of this.#query) if (!q.match(request.query)) return false;
-    if (this.#grpc && !(headerValue(request.headers, 'content-type') ?? '').startsWith('application/grpc')) return false;
+    // Envoy's matchRoute: match_grpc_ needs isGrpcRequestHeaders (application/grpc-web is not gRPC).
+    if (this.#grpc && !isGrpcRequest(request.headers.get('content-type'))) return false;
     if (this.#fraction !== null && !this.#fraction.sample(draw)) return false;
+    if (this.#metadata !== null) for (const d of this.#metadata) if (!d.match(metadata)) return false;
     return true;
   }
 
@@ -99,7 +110,7 @@ export class RouteMatcher {
   }
 
   toString(): string {
-    const extra = [...this.#headers.map(String), ...this.#query.map(String)];
+    const extra = [...this.#headers.map(String), ...this.#query.map(String), ...(this.#metadata ?? []).map(String)];
     return `${this.kind}(${this.value})${this.caseSensitive ? '' : ' ignore_case'}${extra.length ? ` && ${extra.join(' && ')}` : ''}`;
   }
 }

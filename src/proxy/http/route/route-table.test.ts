@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { DownstreamRequest } from '../stream.ts';
-import type { EnvoyRoute, EnvoyRouteConfiguration } from './envoy-types.ts';
+import type { EnvoyRedirectAction, EnvoyRoute, EnvoyRouteConfiguration } from './envoy-types.ts';
 import { FILTER_DISABLED, compileRouteConfiguration, RouteConfigError, shadowAuthority } from './index.ts';
 
 const one = (route: Partial<EnvoyRoute>): EnvoyRouteConfiguration => ({
@@ -33,8 +33,9 @@ function refuses(rc: EnvoyRouteConfiguration, path: RegExp): void {
 test('bad config is refused with the field path', () => {
   refuses(one({ match: { safe_regex: { regex: '(' } } }), /^virtual_hosts\[0\]\.routes\[0\]\.match\.safe_regex\.regex$/);
   refuses(one({ match: { safe_regex: { regex: '(?=x)' } } }), /safe_regex\.regex/);
-  refuses(one({ match: { safe_regex: { regex: 'a{1000}' } } }), /safe_regex\.regex/);
-  refuses(one({ match: { prefix: '/', dynamic_metadata: [] } as never }), /match\.dynamic_metadata/);
+  refuses(one({ match: { safe_regex: { regex: '[a-z]{1000}'.repeat(40) } } }), /safe_regex\.regex/);
+  refuses(one({ match: { prefix: '/', filter_state: [] } as never }), /match\.filter_state/);
+  refuses(one({ match: { prefix: '/', dynamic_metadata: [{ path: [{ key: 'a' }], value: { present_match: true } }] } }), /match\.dynamic_metadata\[0\]\.filter/);
   refuses(one({ match: { prefix: '/', path: '/x' } }), /routes\[0\]\.match$/);
   refuses(one({ route: { cluster: 'c', prefix_rewrite: '/', regex_rewrite: { pattern: { regex: 'x' } } } }), /routes\[0\]\.route$/);
   refuses(one({ typed_per_filter_config: { 'envoy.filters.http.unknown': { '@type': 'x' } } }), /typed_per_filter_config/);
@@ -124,4 +125,66 @@ test('a decorator is compiled with its route: the operation, propagated unless i
   assert.equal(quiet?.decorator?.propagate, false);
   assert.equal(compileRouteConfiguration(one({})).match(req(), 0)?.decorator, null);
   refuses(one({ decorator: { operation: '' } }), /^virtual_hosts\[0\]\.routes\[0\]\.decorator\.operation$/);
+});
+
+test('regexes up to program size 32768 compile (Istio\'s bootstrap re2.max_program_size.error_level)', () => {
+  const t = compileRouteConfiguration(one({ match: { safe_regex: { regex: '/api/v[0-9]+/(users|orders|products)/[a-z0-9-]{1,36}' } } }));
+  assert.equal(t.match({ ...req(), path: '/api/v2/users/ann' }, 0)?.name, 'r');
+});
+
+test('query parameter values match as sent, not percent-decoded (Envoy\'s parseQueryString)', () => {
+  const t = compileRouteConfiguration(one({ match: { prefix: '/', query_parameters: [{ name: 'role', string_match: { exact: 'admin' } }] } }));
+  assert.equal(t.match(req({}, 'role=admin'), 0)?.name, 'r');
+  assert.equal(t.match(req({}, 'role=%61dmin'), 0), null);
+});
+
+test('path rewrites: an empty prefix_rewrite is none; a regex rewrite to nothing keeps the path (rewritePathByPrefixOrRegex)', () => {
+  const at = (route: Record<string, unknown>) =>
+    compileRouteConfiguration(one({ match: { prefix: '/api' }, route: { cluster: 'c', ...route } })).match({ ...req(), path: '/api/users' }, 0);
+  const empty = at({ prefix_rewrite: '' });
+  assert.equal(empty?.rewritePath('/api/users'), '/api/users');
+  assert.equal(empty?.rewritesPath, false);
+  assert.equal(at({ regex_rewrite: { pattern: { regex: '^/api/users$' }, substitution: '' } })?.rewritePath('/api/users'), '/api/users');
+  assert.equal(at({ regex_rewrite: { pattern: { regex: '^/api' }, substitution: '/v2' } })?.rewritePath('/api/users'), '/v2/users');
+});
+
+test('redirects as Envoy\'s newUri: a leading "/" added to the path; require_tls keeps the Host as sent, port and all', () => {
+  const host = (authority: string, path: string, query = ''): DownstreamRequest => ({ ...req({}, query), authority, sentAuthority: authority, path });
+  const redirecting = (redirect: EnvoyRedirectAction) =>
+    compileRouteConfiguration({ name: '80', virtual_hosts: [{ name: 'vh', domains: ['*'], routes: [{ name: 'r', match: { prefix: '/' }, redirect }] }] });
+  const redirect = redirecting({ path_redirect: 'login' });
+  assert.equal(redirect.match(host('shop.example.com', '/x'), 0)?.redirect?.location(host('shop.example.com', '/x')), 'http://shop.example.com/login');
+  const keep = redirecting({ path_redirect: '', host_redirect: 'other.example.com' });
+  assert.equal(keep.match(host('a', '/x'), 0)?.redirect?.location(host('a', '/x', 'q=1')), 'http://other.example.com/x?q=1');
+  const rc = one({});
+  (rc.virtual_hosts?.[0] as { require_tls?: string }).require_tls = 'ALL';
+  const tls = compileRouteConfiguration(rc);
+  const r = host('shop.example.com:80', '/x', 'a=1');
+  assert.equal(tls.match(r, 0)?.redirect?.location(r), 'https://shop.example.com:80/x?a=1');
+  // A route's own https_redirect still drops the default port (processRequestHost).
+  const own = redirecting({ https_redirect: true });
+  assert.equal(own.match(r, 0)?.redirect?.location(r), 'https://shop.example.com/x?a=1');
+});
+
+test('dynamic_metadata: a JWT claim route reads the jwt_authn payload; inverted, a request without it matches', () => {
+  const value = { string_match: { exact: 'admin' } };
+  const claim = { filter: 'envoy.filters.http.jwt_authn', path: [{ key: 'payload' }, { key: 'group' }], value: { or_match: { value_matchers: [{ list_match: { one_of: value } }, value] } } };
+  const t = compileRouteConfiguration({
+    name: '80',
+    virtual_hosts: [{ name: 'vh', domains: ['*'], routes: [
+      { name: 'admin', match: { prefix: '/', dynamic_metadata: [claim] }, route: { cluster: 'a' } },
+      { name: 'others', match: { prefix: '/', dynamic_metadata: [{ ...claim, invert: true }] }, route: { cluster: 'b' } },
+    ] }],
+  });
+  const jwt = (payload: Record<string, unknown>) => new Map([['envoy.filters.http.jwt_authn', { payload }]]);
+  assert.equal(t.match(req(), 0, jwt({ group: 'admin' }))?.name, 'admin');
+  assert.equal(t.match(req(), 0, jwt({ group: ['dev', 'admin'] }))?.name, 'admin');
+  assert.equal(t.match(req(), 0, jwt({ group: 'dev' }))?.name, 'others');
+  assert.equal(t.match(req(), 0)?.name, 'others');
+});
+
+test('the mirror authority puts -shadow before the port, after an IPv6 literal (shadowAppendedHost)', () => {
+  assert.equal(shadowAuthority('[::1]:8080'), '[::1]-shadow:8080');
+  assert.equal(shadowAuthority('[::1]'), '[::1]-shadow');
+  assert.equal(shadowAuthority('reviews:9080'), 'reviews-shadow:9080');
 });

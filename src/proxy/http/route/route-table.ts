@@ -7,6 +7,7 @@ import type { EnvoyRouteConfiguration, EnvoyVirtualHost } from './envoy-types.ts
 import { RouteConfigError } from './errors.ts';
 import { MatchedRoute, type VirtualHostContext } from './matched-route.ts';
 import { compilePerFilterConfig, type PerFilterCompilers } from './per-filter-config.ts';
+import { REQUIRE_TLS_REDIRECT } from './redirect.ts';
 import type { RegexOptions } from './regex.ts';
 import { headerValue } from './request-headers.ts';
 import { VirtualHostSelector } from './virtual-host-selector.ts';
@@ -14,7 +15,7 @@ import { VirtualHostSelector } from './virtual-host-selector.ts';
 export interface CompileOptions {
   /** Compilers for typed_per_filter_config, keyed by filter name (see perFilterCompilersFrom). */
   perFilterCompilers?: PerFilterCompilers;
-  /** Envoy's re2.max_program_size.error_level (100). */
+  /** Envoy's re2.max_program_size.error_level (32768, as Istio's bootstrap sets it). */
   maxRegexProgramSize?: number;
 }
 
@@ -45,7 +46,7 @@ export class CompiledVirtualHost {
     const requireTls = vh.require_tls ?? 'NONE';
     if (!['NONE', 'EXTERNAL_ONLY', 'ALL'].includes(requireTls)) throw new RouteConfigError(`${path}.require_tls`, `unknown ${requireTls}`);
     this.tlsRedirect =
-      requireTls === 'NONE' ? null : new MatchedRoute({ name: 'require_tls', match: { prefix: '/' }, redirect: { https_redirect: true } }, ctx, `${path}.require_tls`);
+      requireTls === 'NONE' ? null : new MatchedRoute({ name: 'require_tls', match: { prefix: '/' }, redirect: REQUIRE_TLS_REDIRECT }, ctx, `${path}.require_tls`);
   }
 }
 
@@ -83,14 +84,15 @@ export class RouteTable {
 
   /**
    * The route for a request, or null (Envoy's 404 with flag NR). `draw` in [0, 1) decides
-   * runtime_fraction matches; pass one random number per request.
+   * runtime_fraction matches; pass one random number per request. `metadata`, the stream's dynamic
+   * metadata, is what dynamic_metadata matchers read (a jwt_authn payload once that filter has run).
    */
-  match(request: DownstreamRequest, draw: number = Math.random()): MatchedRoute | null {
+  match(request: DownstreamRequest, draw: number = Math.random(), metadata?: ReadonlyMap<string, unknown>): MatchedRoute | null {
     const vh = this.#selector.select(request.authority);
     if (vh === undefined) return null;
     // Envoy's require_tls reads x-forwarded-proto (the connection's, or a trusted hop's), not :scheme.
     if (vh.tlsRedirect !== null && (headerValue(request.headers, 'x-forwarded-proto') ?? request.scheme) !== 'https') return vh.tlsRedirect;
-    for (const route of vh.routes) if (route.matcher.match(request, draw)) return route;
+    for (const route of vh.routes) if (route.matcher.match(request, draw, metadata)) return route;
     return null;
   }
 }

@@ -1,0 +1,112 @@
+// A filter chain's DownstreamTlsContext, compiled once per listener: its certificates (SDS secrets, or
+// key pairs read from files now), the client CA, the client-certificate checks, ALPN and tls_params. The
+// SecretStore (src/proxy/config/secrets.ts) builds the secure context from it once its secrets are here.
+import { createHash } from 'node:crypto';
+import { compilePeerCertValidator, PeerCertConfigError, type PeerCertValidator, type ValidationContextFields } from './peer-cert-validator.ts';
+import { dataSourcePem, type EnvoyDataSource, isFileSecret, type KeyPairPem, readFileCert, readFileRoot } from './file-credentials.ts';
+import { compileServerTlsParams, type EnvoyTlsParams, type ServerTlsParams, TlsConfigError } from './server-tls-params.ts';
+
+/** A certificate and its key: an SDS secret, or a pair read from files (`file` names it in errors and keys). */
+export type CertificateSource = { readonly secret: string } | { readonly file: string; readonly pem: KeyPairPem };
+
+export interface DownstreamTls {
+  /** Served together, one per key type (an RSA and an ECDSA certificate): the client's algorithms pick. */
+  readonly certs: readonly CertificateSource[];
+  /** The SDS secret holding the client CA (`ROOTCA` for Istio mTLS, `<credential>-cacert` on a gateway). */
+  readonly caSecret?: string;
+  /** A client CA read from a file (`file-root:`, `trusted_ca`). */
+  readonly caPem?: string;
+  readonly requireClientCert: boolean;
+  readonly alpn: readonly string[];
+  /** The validation context's SAN, SPKI and certificate-hash checks, run once per handshake on a client certificate. */
+  readonly peerValidator?: PeerCertValidator;
+  readonly params: ServerTlsParams;
+  /** The SDS secrets the chain waits for. */
+  readonly sdsSecrets: readonly string[];
+  /** Names the secure context: its secrets, the files' contents and the parameters. */
+  readonly contextKey: string;
+}
+
+interface EnvoyCommonTlsContext {
+  tls_params?: EnvoyTlsParams;
+  tls_certificates?: { certificate_chain?: EnvoyDataSource; private_key?: EnvoyDataSource }[];
+  tls_certificate_sds_secret_configs?: { name?: string }[];
+  combined_validation_context?: { default_validation_context?: ValidationContextFields; validation_context_sds_secret_config?: { name?: string } };
+  validation_context_sds_secret_config?: { name?: string };
+  validation_context?: ValidationContextFields & { trusted_ca?: EnvoyDataSource };
+  alpn_protocols?: string[];
+}
+
+const digest = (pem: string) => createHash('sha256').update(pem).digest('hex');
+
+function certificates(common: EnvoyCommonTlsContext): CertificateSource[] {
+  const inline = (common.tls_certificates ?? []).map((c, i): CertificateSource => {
+    const field = `tls_certificates[${i}]`;
+    const cert = dataSourcePem(c.certificate_chain, `${field}.certificate_chain`);
+    const key = dataSourcePem(c.private_key, `${field}.private_key`);
+    if (!cert || !key) throw new TlsConfigError(field, 'certificate_chain and private_key are required');
+    return { file: c.certificate_chain?.filename ?? field, pem: { cert, key } };
+  });
+  const sds = (common.tls_certificate_sds_secret_configs ?? []).map((s, i): CertificateSource => {
+    const field = `tls_certificate_sds_secret_configs[${i}].name`;
+    if (!s.name) throw new TlsConfigError(field, 'a secret name is required');
+    return isFileSecret(s.name) ? { file: s.name, pem: readFileCert(s.name, field) } : { secret: s.name };
+  });
+  const all = [...inline, ...sds];
+  if (all.length === 0) throw new TlsConfigError('tls_certificates', 'a server needs tls_certificates or tls_certificate_sds_secret_configs');
+  return all;
+}
+
+function clientCa(common: EnvoyCommonTlsContext): { caSecret?: string; caPem?: string } {
+  const combined = common.combined_validation_context?.validation_context_sds_secret_config?.name;
+  const name = combined ?? common.validation_context_sds_secret_config?.name;
+  const field = combined !== undefined ? 'combined_validation_context.validation_context_sds_secret_config.name' : 'validation_context_sds_secret_config.name';
+  if (name !== undefined) return isFileSecret(name) ? { caPem: readFileRoot(name, field) } : { caSecret: name };
+  const pem = dataSourcePem(common.validation_context?.trusted_ca, 'validation_context.trusted_ca');
+  return pem ? { caPem: pem } : {};
+}
+
+/**
+ * The client-certificate checks beyond the CA. One the proxy cannot enforce is refused, never dropped;
+ * as in Envoy, matching SANs without a CA to verify the chain is refused (anyone can write a SAN).
+ */
+function clientValidation(common: EnvoyCommonTlsContext, hasCa: boolean): PeerCertValidator | undefined {
+  const combined = common.combined_validation_context?.default_validation_context;
+  const field = combined ? 'combined_validation_context.default_validation_context' : 'validation_context';
+  let v: PeerCertValidator | undefined;
+  try {
+    v = compilePeerCertValidator(combined ?? common.validation_context, field);
+  } catch (err) {
+    if (err instanceof PeerCertConfigError) throw new TlsConfigError(err.field, err.message);
+    throw err;
+  }
+  if (v && !hasCa) throw new TlsConfigError(field, 'client certificate checks need a trusted CA (validation_context_sds_secret_config)');
+  return v;
+}
+
+/**
+ * Compiles a DownstreamTlsContext. Throws TlsConfigError (its field relative to `common_tls_context`) for
+ * what the proxy cannot serve, a file it cannot read among them.
+ */
+export function compileDownstreamTls(tc: Record<string, unknown>): DownstreamTls {
+  const common = (tc['common_tls_context'] ?? {}) as EnvoyCommonTlsContext;
+  const certs = certificates(common);
+  const { caSecret, caPem } = clientCa(common);
+  const peerValidator = clientValidation(common, caSecret !== undefined || caPem !== undefined);
+  const params = compileServerTlsParams(common.tls_params);
+  const require = tc['require_client_certificate'] as { value?: boolean } | boolean | undefined;
+  const sdsSecrets = [...certs.flatMap((c) => ('secret' in c ? [c.secret] : [])), ...(caSecret ? [caSecret] : [])];
+  const certKey = certs.map((c) => ('secret' in c ? `secret:${c.secret}` : `file:${c.file}#${digest(c.pem.cert + c.pem.key)}`)).join(',');
+  const caKey = caSecret ? `secret:${caSecret}` : caPem ? `pem#${digest(caPem)}` : '';
+  return {
+    certs,
+    ...(caSecret ? { caSecret } : {}),
+    ...(caPem ? { caPem } : {}),
+    requireClientCert: typeof require === 'boolean' ? require : (require?.value ?? false),
+    alpn: common.alpn_protocols ?? [],
+    ...(peerValidator ? { peerValidator } : {}),
+    params,
+    sdsSecrets,
+    contextKey: `${certKey}\n${caKey}\n${params.key}`,
+  };
+}

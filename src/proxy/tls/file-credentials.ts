@@ -1,0 +1,57 @@
+// Certificates a listener names by file, read once when the listener arrives (never per handshake):
+// Istio's `file-cert:CERT~KEY` and `file-root:CA` SDS names, which istio-agent serves from the gateway
+// pod's files (SdsCertificateConfig), and Envoy's own `tls_certificates` / `trusted_ca` data sources.
+// A file that cannot be read refuses the listener, naming the file.
+import { readFileSync } from 'node:fs';
+import { TlsConfigError } from './server-tls-params.ts';
+
+const FILE_CERT = 'file-cert:';
+const FILE_ROOT = 'file-root:';
+
+export interface KeyPairPem {
+  readonly cert: string;
+  readonly key: string;
+}
+
+/** Envoy's DataSource. */
+export interface EnvoyDataSource {
+  filename?: string;
+  inline_string?: string;
+  inline_bytes?: string;
+}
+
+function readPem(file: string, field: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    const reason = (err as NodeJS.ErrnoException).code ?? (err instanceof Error ? err.message : String(err));
+    throw new TlsConfigError(field, `cannot read ${file} (${reason})`);
+  }
+}
+
+/** A DataSource's PEM; undefined when it holds none. */
+export function dataSourcePem(ds: EnvoyDataSource | undefined, field: string): string | undefined {
+  if (ds?.filename) return readPem(ds.filename, `${field}.filename`);
+  if (ds?.inline_string) return ds.inline_string;
+  if (ds?.inline_bytes) return Buffer.from(ds.inline_bytes, 'base64').toString('utf8');
+  return undefined;
+}
+
+/** Whether an SDS name is one istio-agent would serve from files. */
+export function isFileSecret(name: string): boolean {
+  return name.startsWith(FILE_CERT) || name.startsWith(FILE_ROOT);
+}
+
+/** The key pair of a `file-cert:CERT~KEY` name. */
+export function readFileCert(name: string, field: string): KeyPairPem {
+  const parts = name.slice(FILE_CERT.length).split('~');
+  if (!name.startsWith(FILE_CERT) || parts.length !== 2 || !parts[0] || !parts[1]) throw new TlsConfigError(field, `${name} is not a file-cert:CERT~KEY name`);
+  return { cert: readPem(parts[0], field), key: readPem(parts[1], field) };
+}
+
+/** The CA bundle of a `file-root:CA` name. */
+export function readFileRoot(name: string, field: string): string {
+  const file = name.slice(FILE_ROOT.length);
+  if (!name.startsWith(FILE_ROOT) || !file) throw new TlsConfigError(field, `${name} is not a file-root:CA name`);
+  return readPem(file, field);
+}
