@@ -149,7 +149,7 @@ test('max_stream_duration { max_stream_duration 0s } with max_grpc_timeout: grpc
 });
 
 /** The headers the upstream gets for a gRPC request with `grpc-timeout` on a route with `routeExtra` (answered at once). */
-async function upstreamSees(routeExtra: Record<string, unknown>, hcmExtra: Record<string, unknown>, grpcTimeout: string | undefined) {
+async function upstreamSees(routeExtra: Record<string, unknown>, hcmExtra: Record<string, unknown>, grpcTimeout: string | undefined, contentType = 'application/grpc') {
   const clock = new FakeClock();
   const up = await heldUpstream();
   const seen: http.IncomingHttpHeaders[] = [];
@@ -163,7 +163,7 @@ async function upstreamSees(routeExtra: Record<string, unknown>, hcmExtra: Recor
       { '@type': TypeUrl.RouteConfiguration, name: 'r', virtual_hosts: [{ name: 'v', domains: ['*'], routes: [{ match: { prefix: '/' }, route: { cluster: 'c', ...routeExtra } }] }] },
     ]);
     const port = await p.port('0.0.0.0_8080');
-    const headers: Record<string, string> = { 'content-type': 'application/grpc', te: 'trailers' };
+    const headers: Record<string, string> = { 'content-type': contentType, te: 'trailers' };
     if (grpcTimeout !== undefined) headers['grpc-timeout'] = grpcTimeout;
     const res = request(port, '/pkg.Svc/M', { method: 'POST', headers, body: '' });
     await until(() => up.held.length === 1, 'the request reached the upstream');
@@ -188,4 +188,12 @@ test('an empty max_stream_duration message beside max_grpc_timeout: new timeouts
 test('new timeouts without the route’s max_stream_duration nor a grpc-timeout: the HCM’s max_stream_duration is the one applied, and the upstream is told it', async () => {
   const r = await upstreamSees({ max_stream_duration: { grpc_timeout_header_max: { seconds: '0' } } }, { common_http_protocol_options: { max_stream_duration: { seconds: '5' } } }, undefined);
   assert.deepEqual(r, { grpcTimeout: '5000m', expected: undefined });
+});
+
+// FilterUtility::finalTimeout rewrites grpc-timeout for a gRPC request (grpc_request_: isGrpcRequestHeaders)
+// only: a gRPC-Web or plain request that carries the header passes it as sent.
+test('grpc-timeout is rewritten for a gRPC request only, not for gRPC-Web or a plain request carrying it', async () => {
+  const route = { timeout: { seconds: '7' }, max_grpc_timeout: { seconds: '0' } };
+  assert.deepEqual(await upstreamSees(route, {}, '3S'), { grpcTimeout: '3000m', expected: '3000' });
+  for (const ct of ['application/grpc-web+proto', 'application/json']) assert.deepEqual(await upstreamSees(route, {}, '3S', ct), { grpcTimeout: '3S', expected: '7000' }, ct);
 });

@@ -23,7 +23,7 @@ import { type IntervalTimers, OutlierDetector, type OutlierEvent, type OutlierOu
 import type { ClusterSettings } from './compile-cluster.ts';
 import { type Endpoint, hostOf } from './endpoint.ts';
 import { buildLoadBalancer } from './lb/build-load-balancer.ts';
-import { originationOptions, type SecretLookup } from './origination-tls.ts';
+import { originationOptions, requestHost, type SecretLookup } from './origination-tls.ts';
 import type { LbContext, LoadBalancer, Random } from './lb/load-balancer.ts';
 
 /** Timers the proxy runs on; a test clock also supplies `now` so ejection times follow it. */
@@ -205,7 +205,12 @@ export class Cluster {
     return this.#generation;
   }
 
-  /** New settings for the same name: pools survive unless how we connect changed. */
+  /**
+   * New settings for the same name. As Envoy's addOrUpdateCluster, a Cluster that differs in any field is
+   * a new cluster: fresh outlier detector (no ejections), load balancer (rotation, ring, slow start) and
+   * circuit breakers; what is in flight keeps the breakers it took. Kept: the endpoints and their EDS
+   * health, the stats, in-flight counts per endpoint, and the pools unless how we connect changed.
+   */
   update(settings: ClusterSettings): void {
     const old = this.settings;
     if (settings.origination) preloadUndici();
@@ -224,10 +229,10 @@ export class Cluster {
       settings.meshSni !== old.meshSni ||
       JSON.stringify(settings.origination) !== JSON.stringify(old.origination);
     this.settings = settings;
-    if (settings.breakersKey !== old.breakersKey) this.breakers = new CircuitBreakers(settings.circuitBreakers);
-    const outlierChanged = JSON.stringify(settings.outlier) !== JSON.stringify(old.outlier);
-    if (outlierChanged) this.#buildOutlier();
-    if (settings.lbKey !== old.lbKey || outlierChanged) {
+    // lbConfig is the whole Cluster resource as received (Envoy compares the hash of all of it).
+    if (!sameJson(old.lbConfig, settings.lbConfig)) {
+      this.breakers = new CircuitBreakers(settings.circuitBreakers);
+      this.#buildOutlier();
       this.#lb = buildLoadBalancer(settings.lbConfig, [], this.#lbDeps());
       this.#lb.update(this.#endpoints);
     }
@@ -268,7 +273,7 @@ export class Cluster {
         pools.add(`${e.key}|tls`);
         pools.add(`${e.key}|tls-h2`);
       }
-      this.#closeUpstreams([...this.#upstreams.keys()].filter((k) => !pools.has(k)));
+      this.#closeUpstreams([...this.#upstreams.keys()].filter((k) => !pools.has(withoutSni(k))));
     }
     this.stats.membership_total.set(endpoints.length);
     this.stats.membership_healthy.set(endpoints.filter((e) => e.healthy).length);
@@ -332,11 +337,13 @@ export class Cluster {
   send(e: Endpoint, head: UpstreamHead, body: Readable | null, sink: UpstreamSink): UpstreamExchange | null {
     // use_downstream_protocol_config: an HTTP/2 request goes to the endpoint's h2c upstream.
     const h2 = this.settings.http2 || (this.settings.useDownstreamProtocol && head.downstreamProtocol === 'HTTP/2');
+    // auto_sni / auto_san_validation: connections for the request's host, pooled apart per host.
+    const forHost = requestHost(this.settings.origination, head.authority);
     // The DestinationRule's TLS, not the mesh's, to a sidecar'd endpoint, through the tunnel: HTTP/1.1 in
     // it, or h2 (ALPN h2) for an HTTP/2 cluster (gRPC) or an HTTP/2 client on use_downstream_protocol_config.
     if (e.mesh && this.settings.origination) {
-      if (h2) return this.#originatedH2(e).request(head, body, sink);
-      return this.#gate.send(this.resources(), this.#originated(e), head, body, sink);
+      if (h2) return this.#originatedH2(e, forHost).request(head, body, sink);
+      return this.#gate.send(this.resources(), this.#originated(e, forHost), head, body, sink);
     }
     if (e.mesh) {
       // Through the tunnel a request travels in the protocol the cluster asks for, as Envoy would send it:
@@ -354,7 +361,7 @@ export class Cluster {
       const asked = head.downstreamProtocol === 'HTTP/2' && head.headers['te'] === undefined ? { ...head, headers: { ...head.headers, te: 'trailers' } } : head;
       return this.#gate.send(this.resources(), pool, asked, body, sink);
     }
-    const u = this.upstream(e, h2);
+    const u = this.upstream(e, h2, forHost);
     if (h2) return u.request(head, body, sink);
     return this.#gate.send(this.resources(), u, head, body, sink);
   }
@@ -427,12 +434,12 @@ export class Cluster {
   }
 
   /** The HTTP/1.1 pool to a meshed endpoint of a cluster with TLS origination: each connection is originate(). */
-  #originated(e: Endpoint): H1Pool {
-    const key = `${e.key}|tls`;
+  #originated(e: Endpoint, forHost: string | undefined): H1Pool {
+    const key = `${e.key}${sniKey(forHost)}|tls`;
     let u = this.#upstreams.get(key) as H1Pool | undefined;
     if (u) return u;
     const { connectTimeoutMs, maxConnections, idleTimeoutMs, maxRequestsPerConnection } = this.settings;
-    u = new H1Pool({ host: e.address, port: e.port, connectTimeoutMs, maxConnections, idleTimeoutMs, maxRequestsPerConnection, dial: () => this.originate(e), onConnected: this.#onConnected, timers: this.timers });
+    u = new H1Pool({ host: e.address, port: e.port, connectTimeoutMs, maxConnections, idleTimeoutMs, maxRequestsPerConnection, dial: () => this.originate(e, undefined, forHost), onConnected: this.#onConnected, timers: this.timers });
     this.#addUpstream(key, u);
     return u;
   }
@@ -443,13 +450,13 @@ export class Cluster {
    * http2.connect needs its socket at once: the TLS starts on one end of a pair whose other end is
    * spliced to the CONNECT stream when it opens (a failed CONNECT fails the session as a connect failure).
    */
-  #originatedH2(e: Endpoint): H2Upstream {
-    const key = `${e.key}|tls-h2`;
+  #originatedH2(e: Endpoint, forHost: string | undefined): H2Upstream {
+    const key = `${e.key}${sniKey(forHost)}|tls-h2`;
     let u = this.#upstreams.get(key) as H2Upstream | undefined;
     if (u) return u;
     const authority = `${hostOf(e.address)}:${e.targetPort}`;
     const originTls = (): SecureClientSessionOptions | string => {
-      const opts = this.#h2Origination(e);
+      const opts = this.#h2Origination(forHost);
       if (typeof opts === 'string') return opts;
       const createConnection = (): Duplex => {
         const [near, far] = duplexPair();
@@ -476,11 +483,11 @@ export class Cluster {
     return u;
   }
 
-  /** The cluster's TLS origination for `e` with ALPN `h2` (read per connection: rotated secrets apply), or why there is none. */
-  #h2Origination(e: { address: string }): SecureClientSessionOptions | string {
+  /** The cluster's TLS origination (for a request's host: auto_sni) with ALPN `h2` (read per connection: rotated secrets apply), or why there is none. */
+  #h2Origination(forHost: string | undefined): SecureClientSessionOptions | string {
     const o = this.settings.origination;
     if (!o) return 'the cluster originates no TLS';
-    const t = originationOptions(o, this.#deps.secrets ?? (() => undefined), e.address);
+    const t = originationOptions(o, this.#deps.secrets ?? (() => undefined), forHost);
     return typeof t === 'string' ? t : { ...t, ALPNProtocols: ['h2'] };
   }
 
@@ -491,10 +498,10 @@ export class Cluster {
    * Options are read per connection, so rotated secrets apply to the next one. `signal` abandons it: a
    * handshake under way is closed.
    */
-  originate(e: { key: string; address: string; port: number; mesh: boolean; targetPort: number; plaintext?: boolean }, signal?: AbortSignal): Promise<Duplex> {
+  originate(e: { key: string; address: string; port: number; mesh: boolean; targetPort: number; plaintext?: boolean }, signal?: AbortSignal, forHost?: string): Promise<Duplex> {
     const o = this.settings.origination;
     if (!o) return Promise.reject(new UpstreamError('connect', 'the cluster originates no TLS'));
-    const opts = originationOptions(o, this.#deps.secrets ?? (() => undefined), e.address);
+    const opts = originationOptions(o, this.#deps.secrets ?? (() => undefined), forHost);
     if (typeof opts === 'string') return Promise.reject(new UpstreamError('connect', `tls: ${opts}`));
     const timeoutMs = this.settings.connectTimeoutMs;
     const timers = this.timers;
@@ -504,6 +511,16 @@ export class Cluster {
       socket.once('close', () => stream.destroy());
       return handshake(socket, timeoutMs, timers, signal);
     });
+  }
+
+  /**
+   * A connection to `e` is the mesh's mutual TLS (Istio's ISTIO_MUTUAL): not a DISABLE cluster's or
+   * endpoint's (the tunnel carries those marked plaintext), not the cluster's own TLS, not an endpoint
+   * outside the mesh. Telemetry names both principals only over it, once a connection is made (Istio's
+   * populatePeerInfo reads them from the upstream's SSL connection); HTTP and TCP alike.
+   */
+  meshTls(e: { readonly mesh: boolean; readonly plaintext?: boolean }): boolean {
+    return e.mesh && this.settings.origination === undefined && !this.settings.meshPlaintext && e.plaintext !== true;
   }
 
   /**
@@ -527,9 +544,11 @@ export class Cluster {
   }
 
   /** The upstream for an endpoint (or an original destination), created on first use. */
-  upstream(e: { key: string; address: string; port: number; mesh: boolean; plaintext?: boolean }, http2 = this.settings.http2): Upstream {
+  upstream(e: { key: string; address: string; port: number; mesh: boolean; plaintext?: boolean }, http2 = this.settings.http2, forHost?: string): Upstream {
     // An endpoint of a use-downstream-protocol cluster may have both kinds; the h2c one has its own key.
-    const key = http2 && !this.settings.http2 && !e.mesh ? `${e.key}|h2` : e.plaintext ? `${e.key}|plaintext` : e.key;
+    // TLS origination for a request's host (auto_sni) has pools of its own; the tunnel (mesh) does not.
+    const base = e.mesh ? e.key : `${e.key}${sniKey(forHost)}`;
+    const key = http2 && !this.settings.http2 && !e.mesh ? `${base}|h2` : e.plaintext ? `${base}|plaintext` : base;
     if (this.settings.type === 'ORIGINAL_DST') {
       const now = this.#clusterNow();
       this.#sweepOriginal(now);
@@ -561,10 +580,10 @@ export class Cluster {
     } else if (http2) {
       // h2 in the DestinationRule's TLS (ALPN h2) when it originates some, else h2c.
       const originates = this.settings.origination !== undefined;
-      u = new H2Upstream(`${originates ? 'https' : 'http'}://${host}:${e.port}`, { connectTimeoutMs, ...keepalive, ...(originates ? { originTls: () => this.#h2Origination(e) } : {}), onConnected: this.#onConnected, timers: this.timers });
+      u = new H2Upstream(`${originates ? 'https' : 'http'}://${host}:${e.port}`, { connectTimeoutMs, ...keepalive, ...(originates ? { originTls: () => this.#h2Origination(forHost) } : {}), onConnected: this.#onConnected, timers: this.timers });
     } else {
       const origination = this.settings.origination;
-      const tls = origination ? originationOptions(origination, this.#deps.secrets ?? (() => undefined), e.address) : undefined;
+      const tls = origination ? originationOptions(origination, this.#deps.secrets ?? (() => undefined), forHost) : undefined;
       u = new H1Upstream(`${origination ? 'https' : 'http'}://${host}:${e.port}`, {
         connectTimeoutMs,
         maxConnections,
@@ -625,7 +644,8 @@ export class Cluster {
     // for the whole grace. The pools go, as at a change of how the cluster connects: idle connections
     // close now, one still connecting is dropped (its request fails as a connect failure), one busy runs
     // until the tunnel's grace resets it, and the next request dials a new CONNECT the new names check.
-    this.#closeUpstreams(retired.flatMap((k) => [`${k}|tls`, `${k}|tls-h2`]));
+    const gone = new Set(retired.flatMap((k) => [`${k}|tls`, `${k}|tls-h2`]));
+    this.#closeUpstreams([...this.#upstreams.keys()].filter((k) => gone.has(withoutSni(k))));
   }
 
   /** Endpoints (by key) whose tunnel's server secure naming now refuses, or that have no tunnel up to vouch for them. */
@@ -654,6 +674,19 @@ export function lbDeps(deps: Pick<ClusterDeps, 'random' | 'now'>) {
     now: deps.now,
     originalHost,
   };
+}
+
+/** The pool-key segment of TLS origination for a request's host (auto_sni); hostnames hold no `|`. */
+function sniKey(forHost: string | undefined): string {
+  return forHost ? `|sni=${forHost}` : '';
+}
+
+/** A pool key without its host segment: the endpoint's own key and pool kind. */
+function withoutSni(key: string): string {
+  const at = key.indexOf('|sni=');
+  if (at === -1) return key;
+  const end = key.indexOf('|', at + 1);
+  return key.slice(0, at) + (end === -1 ? '' : key.slice(end));
 }
 
 function originalHost(address: string, port: number): Endpoint {
@@ -687,6 +720,18 @@ function handshake(socket: tls.TLSSocket, timeoutMs: number, timers: Timers, sig
       resolve(socket);
     });
   });
+}
+
+/** Deep equality of two JSON values (key order aside), without serialising either: run per cluster per CDS push. */
+function sameJson(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null || Array.isArray(a) !== Array.isArray(b)) return false;
+  const ka = Object.keys(a);
+  if (ka.length !== Object.keys(b).length) return false;
+  for (const k of ka) {
+    if (!Object.hasOwn(b, k) || !sameJson((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])) return false;
+  }
+  return true;
 }
 
 /** Whether `next` refuses a server identity `prev` accepted: a name removed, or the check turned on. */

@@ -69,7 +69,7 @@ test("origination TLS whose SNI or SAN is the word 'default' is still originatio
   const simple = {
     '@type': TypeUrl.UpstreamTlsContext,
     sni: 'default',
-    common_tls_context: { validation_context: { match_typed_subject_alt_names: [{ san_type: 'DNS', matcher: { exact: 'default' } }] } },
+    common_tls_context: { validation_context: { trusted_ca: { inline_string: 'CA' }, match_typed_subject_alt_names: [{ san_type: 'DNS', matcher: { exact: 'default' } }] } },
   };
   const settings = compileCluster({ name: 'outbound|443||api.example.com', type: 'STRICT_DNS', transport_socket: { name: 'tls', typed_config: simple } });
   assert.equal(settings.tlsMode, 'simple');

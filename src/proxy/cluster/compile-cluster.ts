@@ -10,8 +10,7 @@ import type { LbClusterJson } from './lb/build-load-balancer.ts';
 import { buildLoadBalancer } from './lb/build-load-balancer.ts';
 import { compileLoadAssignment, structField } from './endpoint.ts';
 import { lbDeps } from './cluster.ts';
-import { compileMeshSans, compileOriginationTls, type OriginationTls } from './origination-tls.ts';
-import { sharedValue } from './shared-value.ts';
+import { compileMeshSans, compileOriginationTls, type OriginationTls, type UpstreamHttpProtocolOptions } from './origination-tls.ts';
 import { CircuitBreakers, type ThresholdsJson } from './circuit-breaker.ts';
 import { compileOutlierDetection, type OutlierConfig, type OutlierDetectionJson } from './outlier/outlier-config.ts';
 
@@ -36,8 +35,6 @@ export interface ClusterSettings {
   readonly maxRetries: number;
   /** `circuit_breakers` as configured, for the cluster's CircuitBreakers (validated here). */
   readonly circuitBreakers: { thresholds?: ThresholdsJson[] } | undefined;
-  /** Identity of circuitBreakers, to keep the breakers' counts across unrelated updates. */
-  readonly breakersKey: string;
   /** Compiled `outlier_detection`, or null when the cluster has none. */
   readonly outlier: OutlierConfig | null;
   /** Close an upstream connection idle this long (HttpProtocolOptions common idle_timeout; Envoy 1 h). */
@@ -71,10 +68,8 @@ export interface ClusterSettings {
   readonly origination?: OriginationTls;
   /** ORIGINAL_DST `cleanup_interval`: hosts unused this long are dropped (Envoy's default 5 s when absent). */
   readonly cleanupIntervalMs?: number;
-  /** The load-balancing fields of the Cluster, for the load balancer library. */
+  /** The Cluster as received, read by the load balancer library for its fields. */
   readonly lbConfig: LbClusterJson;
-  /** Identity of lbConfig, to rebuild the balancer only when it changed. */
-  readonly lbKey: string;
   /**
    * `metadata.filter_metadata.istio.services`: the services the cluster stands for (on an inbound cluster,
    * those the workload serves on its port). The telemetry filter names the destination service from them.
@@ -120,15 +115,6 @@ function sniOf(ctx: Record<string, unknown>): string {
 
 const types = new Set(['EDS', 'STATIC', 'STRICT_DNS', 'LOGICAL_DNS', 'ORIGINAL_DST']);
 
-/**
- * Identity keys (breakersKey, lbKey) are the same text on nearly every cluster (Istio's defaults): one
- * copy each, not one per cluster. Bounded, so odd configs cannot grow it without limit.
- */
-const keys = new Map<string, string>();
-function sharedKey(text: string): string {
-  return sharedValue(keys, text, () => text);
-}
-
 export function compileCluster(c: EnvoyCluster): ClusterSettings {
   const where = `Cluster ${c.name}`;
   if (!c.name) throw new ProxyConfigError('Cluster', 'name', 'is required');
@@ -162,7 +148,10 @@ export function compileCluster(c: EnvoyCluster): ClusterSettings {
       throw new ProxyConfigError(where, 'transport_socket', `unsupported transport socket ${String(ts.typed_config?.['@type'] ?? ts.name)}`);
     }
     tlsMode = isMeshTlsContext(ts.typed_config) ? 'istio-mutual' : 'simple';
-    if (tlsMode === 'simple') origination = compileOriginationTls(ts.typed_config as Parameters<typeof compileOriginationTls>[0], `${where}.transport_socket`);
+    if (tlsMode === 'simple') {
+      const http = opts?.['upstream_http_protocol_options'] as UpstreamHttpProtocolOptions | undefined;
+      origination = compileOriginationTls(ts.typed_config as Parameters<typeof compileOriginationTls>[0], `${where}.transport_socket`, http);
+    }
     else {
       meshSans = compileMeshSans(ts.typed_config as Parameters<typeof compileMeshSans>[0], `${where}.transport_socket`);
       meshSni = sniOf(ts.typed_config);
@@ -213,7 +202,6 @@ export function compileCluster(c: EnvoyCluster): ClusterSettings {
     maxRequests: t?.max_requests?.value ?? 1024,
     maxRetries: t?.max_retries?.value ?? 3,
     circuitBreakers: extra.circuit_breakers,
-    breakersKey: sharedKey(JSON.stringify(extra.circuit_breakers ?? null)),
     outlier,
     idleTimeoutMs: common?.idle_timeout !== undefined ? durationMs(common.idle_timeout) : 3_600_000,
     maxRequestsPerConnection: common?.max_requests_per_connection?.value ?? extra.max_requests_per_connection?.value ?? 0,
@@ -225,7 +213,6 @@ export function compileCluster(c: EnvoyCluster): ClusterSettings {
     ...(origination ? { origination } : {}),
     ...(type === 'ORIGINAL_DST' && extra.cleanup_interval !== undefined && durationMs(extra.cleanup_interval) > 0 ? { cleanupIntervalMs: durationMs(extra.cleanup_interval) } : {}),
     lbConfig,
-    lbKey: sharedKey(JSON.stringify([c.type, c.lb_policy, c.ring_hash_lb_config, c.maglev_lb_config, c.least_request_lb_config, c.round_robin_lb_config, c.common_lb_config])),
     services: compileServices(c),
   };
 }

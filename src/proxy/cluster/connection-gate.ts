@@ -172,7 +172,7 @@ export class ConnectionGate {
    * it goes to the oldest waiter, or back to the limit. Past the limit (slots taken by the per-host
    * exemption) it is given back, unless a request waits for the same host: as Envoy's pool, whose
    * connection then serves its own host's pending requests. A slot goes only to a waiter that queued on
-   * the same resource manager (a CDS update that changed circuit_breakers leaves older slots on the old one).
+   * the same resource manager (a CDS update that changed the cluster leaves older slots on the old one).
    */
   handOff(rm: ResourceManager, from?: Upstream): void {
     if (this.#queue.length === 0) return void rm.releaseConnection();

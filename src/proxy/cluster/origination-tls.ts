@@ -1,11 +1,14 @@
 // TLS origination to endpoints outside the mesh's tunnel (DestinationRule `tls.mode: SIMPLE | MUTUAL`,
 // typically toward a ServiceEntry): the cluster's UpstreamTlsContext compiled once into what a connect
-// needs — SNI, trusted CA, client certificate, and the SANs the server must present — from inline PEM,
-// files, or SDS secrets (`kubernetes://NAME`, `kubernetes://NAME-cacert`).
+// needs — SNI (fixed, or each HTTP request's host: auto_sni), trusted CA (none: nothing verified, as
+// Envoy), client certificate, and the names the server must present — from inline PEM, files, SDS
+// secrets (`kubernetes://NAME`, `kubernetes://NAME-cacert`) or the platform roots (`file-root:system`).
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
 import { checkServerIdentity } from 'node:tls';
 import { ProxyConfigError } from '../config/config-error.ts';
+import { SYSTEM_ROOT_SECRET } from '../../xds/mesh-tls-context.ts';
 
 type DataSource = { inline_string?: string; inline_bytes?: string; filename?: string };
 interface CommonTls {
@@ -23,14 +26,28 @@ interface ValidationContext {
 
 export interface OriginationTls {
   readonly sni: string | undefined;
+  /** The trust the server's chain is verified against; undefined: none, nothing is verified (Envoy without a CA). */
   readonly ca: Material | undefined;
   readonly cert: Material | undefined;
-  /** SANs of which the server's certificate must present one (DNS or URI); empty = the SNI's hostname check. */
+  /** SANs of which the server's certificate must present one (DNS or URI); empty = the `sni`'s hostname check, if any. */
   readonly sans: readonly string[];
+  /** upstream_http_protocol_options.auto_sni: without `sni`, an HTTP request's host is the SNI. */
+  readonly autoSni: boolean;
+  /** upstream_http_protocol_options.auto_san_validation: the certificate must be valid for an HTTP request's host. */
+  readonly autoSanValidation: boolean;
 }
 
-/** PEM known now (inline, file) or looked up when connecting (an SDS secret that may arrive later). */
-type Material = { kind: 'pem'; cert?: string; key?: string; ca?: string } | { kind: 'secret'; name: string };
+/** The cluster's `upstream_http_protocol_options` (HttpProtocolOptions), as far as TLS reads it. */
+export interface UpstreamHttpProtocolOptions {
+  auto_sni?: boolean;
+  auto_san_validation?: boolean;
+}
+
+/**
+ * PEM known now (inline, file), looked up when connecting (an SDS secret that may arrive later), or the
+ * platform's roots (`file-root:system`: Node's bundled CA store).
+ */
+type Material = { kind: 'pem'; cert?: string; key?: string; ca?: string } | { kind: 'secret'; name: string } | { kind: 'system' };
 
 function source(d: DataSource | undefined, where: string): string | undefined {
   if (!d) return undefined;
@@ -47,7 +64,7 @@ function source(d: DataSource | undefined, where: string): string | undefined {
 }
 
 /** Compiles an UpstreamTlsContext that is not the mesh's own (no `default` workload secret). */
-export function compileOriginationTls(ctx: { sni?: string; common_tls_context?: CommonTls }, where: string): OriginationTls {
+export function compileOriginationTls(ctx: { sni?: string; common_tls_context?: CommonTls }, where: string, http: UpstreamHttpProtocolOptions = {}): OriginationTls {
   const c = ctx.common_tls_context ?? {};
   const vc = c.combined_validation_context?.default_validation_context ?? c.validation_context;
   const caSecret = c.combined_validation_context?.validation_context_sds_secret_config?.name ?? c.validation_context_sds_secret_config?.name;
@@ -56,12 +73,31 @@ export function compileOriginationTls(ctx: { sni?: string; common_tls_context?: 
   const inline = c.tls_certificates?.[0];
   const certPem = source(inline?.certificate_chain, `${where}.tls_certificates[0].certificate_chain`);
   const keyPem = source(inline?.private_key, `${where}.tls_certificates[0].private_key`);
+  const ca: Material | undefined = caSecret === SYSTEM_ROOT_SECRET ? { kind: 'system' } : caSecret ? { kind: 'secret', name: caSecret } : caPem ? { kind: 'pem', ca: caPem } : undefined;
+  const sans = exactSans(vc, where);
+  // Envoy's DefaultCertValidator refuses the same: names checked on a chain nobody vouches for.
+  if (!ca && sans.length > 0) throw new ProxyConfigError(`${where}.common_tls_context`, 'match_typed_subject_alt_names', 'SAN-based verification of peer certificates without trusted CA is insecure and not allowed');
   return {
     sni: ctx.sni || undefined,
-    ca: caSecret ? { kind: 'secret', name: caSecret } : caPem ? { kind: 'pem', ca: caPem } : undefined,
+    ca,
     cert: certSecret ? { kind: 'secret', name: certSecret } : certPem && keyPem ? { kind: 'pem', cert: certPem, key: keyPem } : undefined,
-    sans: exactSans(vc, where),
+    sans,
+    autoSni: http.auto_sni === true,
+    autoSanValidation: http.auto_san_validation === true,
   };
+}
+
+const PORT_SUFFIX = /:\d*$/;
+
+/**
+ * The host an HTTP request names (its authority without the port), for auto_sni and auto_san_validation;
+ * undefined when the cluster uses neither. Envoy keys its connection pools by these transport options,
+ * so each such host has connections of its own.
+ */
+export function requestHost(o: OriginationTls | undefined, authority: string): string | undefined {
+  if (!o || !(o.autoSni || o.autoSanValidation)) return undefined;
+  const host = authority.startsWith('[') ? authority.slice(1, authority.indexOf(']')) : authority.replace(PORT_SUFFIX, '');
+  return host.toLowerCase() || undefined;
 }
 
 /**
@@ -90,22 +126,31 @@ export type SecretLookup = (name: string) => { cert?: string; key?: string; ca?:
 /**
  * The node:tls options for one connect, or a reason it cannot be made (a referenced secret has not
  * arrived): the connection then fails as Envoy's would (UF), rather than going out unverified.
+ * `forHost`: the HTTP request's host (requestHost) the connection is made for; none for TCP, where
+ * Envoy's auto_sni and auto_san_validation do nothing.
  */
-export function originationOptions(o: OriginationTls, secrets: SecretLookup, host: string): ConnectionOptions | string {
-  const resolve = (m: Material | undefined) => (m?.kind === 'secret' ? secrets(m.name) : m);
+export function originationOptions(o: OriginationTls, secrets: SecretLookup, forHost?: string): ConnectionOptions | string {
+  const resolve = (m: Material | undefined) => (m?.kind === 'secret' ? secrets(m.name) : m?.kind === 'pem' ? m : undefined);
   const ca = resolve(o.ca);
-  if (o.ca && !ca?.ca) return `trust bundle ${o.ca.kind === 'secret' ? o.ca.name : ''} is not available`;
+  if ((o.ca?.kind === 'secret' || o.ca?.kind === 'pem') && !ca?.ca) return `trust bundle ${o.ca.kind === 'secret' ? o.ca.name : ''} is not available`;
   const cert = resolve(o.cert);
   if (o.cert && !(cert?.cert && cert.key)) return `client certificate ${o.cert.kind === 'secret' ? o.cert.name : ''} is not available`;
-  const servername = o.sni ?? host;
+  // Envoy: the `sni`, else (auto_sni) the request's host unless an IP (no SNI may name one), else none.
+  const servername = o.sni ?? (o.autoSni && forHost && !isIP(forHost) ? forHost : undefined);
+  const base = { ...(servername ? { servername } : {}), minVersion: 'TLSv1.2' as const, ...(cert?.cert && cert.key ? { cert: cert.cert, key: cert.key } : {}) };
+  const autoSan = o.autoSanValidation ? forHost : undefined;
+  // No CA (insecureSkipVerify): Envoy verifies nothing, neither the chain nor a name.
+  if (!o.ca) return { ...base, rejectUnauthorized: false };
   return {
-    servername,
-    minVersion: 'TLSv1.2',
+    ...base,
     rejectUnauthorized: true,
     ...(ca?.ca ? { ca: ca.ca } : {}),
-    ...(cert?.cert && cert.key ? { cert: cert.cert, key: cert.key } : {}),
-    checkServerIdentity: (name, peer) => {
-      if (o.sans.length === 0) return checkServerIdentity(name, peer);
+    checkServerIdentity: (_name, peer) => {
+      // auto_san_validation (Envoy's verify_subject_alt_name_list) is checked besides the SAN matchers.
+      const forRequest = autoSan ? checkServerIdentity(autoSan, peer) : undefined;
+      if (forRequest) return forRequest;
+      // Without SANs: an explicit `sni` is checked (stricter than Envoy, which checks no name then).
+      if (o.sans.length === 0) return o.sni ? checkServerIdentity(o.sni, peer) : undefined;
       const presented = (peer.subjectaltname ?? '').split(',').map((s) => s.trim().replace(/^(DNS|URI):/, ''));
       if (o.sans.some((san) => presented.includes(san))) return undefined;
       // Node's own code for a name mismatch, so the failure is classed as a TLS connect failure (UF).

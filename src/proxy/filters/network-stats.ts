@@ -15,6 +15,8 @@ export interface TcpUpstreamOutcome {
   readonly upstreamPeer: string | undefined;
   /** The SPIFFE ID that sidecar's certificate proved on the tunnel: the principal named, not its claim. */
   readonly upstreamPrincipal?: string | undefined;
+  /** The connection is made and is the mesh's mutual TLS (Cluster.meshTls): telemetry names principals only then. */
+  readonly upstreamTls?: boolean;
   /** Envoy's `%RESPONSE_FLAGS%`: `-` when none. */
   readonly flags: string;
   /** Why connecting failed (`%UPSTREAM_TRANSPORT_FAILURE_REASON%`). */

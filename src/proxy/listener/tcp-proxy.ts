@@ -1,5 +1,6 @@
 // A TCP chain: its authorization filters (network RBAC, ext_authz), then the tcp_proxy network filter:
-// pick a cluster and endpoint, open a raw stream (direct or through the tunnel) and splice. Connect
+// pick a cluster and endpoint, open a raw stream (direct or through the tunnel) and splice. Every
+// connect, made or failed, goes to outlier detection. Connect
 // failures close the downstream (Envoy's UF for TCP), and so does a cluster at its max_connections
 // (UO): each connection holds one of the cluster's connection slots until it closes. A stats filter in front (istio.stats) sees the
 // connection from its start: it is told how the upstream went, or that the connection was refused, and
@@ -130,10 +131,12 @@ function proxyTcp(clusters: ClusterManager, chain: TcpChain, downstream: Duplex,
   stats.upstream_cx_total.inc();
   connectStream(cluster, endpoint).then(
     (upstream) => {
+      // tcp_proxy's onUpstreamConnection: nothing above TCP follows, so this success is final.
+      cluster.reportResult(endpoint.key, 'connect-success-final');
       stats.upstream_cx_active.inc();
       if (meter) {
         const upstreamPeer = connectPeerOf(upstream);
-        meter.upstream({ clusterName, upstreamHost: endpoint.key, upstreamWorkload: endpoint.workload, upstreamPeer, upstreamPrincipal: upstreamPeer === undefined ? undefined : cluster.verifiedPeer(endpoint), flags: '-', upstreamTransportFailureReason: undefined, dynamicMetadata: metadata });
+        meter.upstream({ clusterName, upstreamHost: endpoint.key, upstreamWorkload: endpoint.workload, upstreamPeer, upstreamPrincipal: upstreamPeer === undefined ? undefined : cluster.verifiedPeer(endpoint), upstreamTls: cluster.meshTls(endpoint), flags: '-', upstreamTransportFailureReason: undefined, dynamicMetadata: metadata });
         count(meter, downstream, upstream);
       }
       splice(downstream, upstream, () => {
@@ -148,7 +151,11 @@ function proxyTcp(clusters: ClusterManager, chain: TcpChain, downstream: Duplex,
     (err: Error) => {
       cluster.releaseConnection(slot);
       stats.upstream_cx_connect_fail.inc();
-      if (isConnectTimeout(err)) stats.upstream_cx_connect_timeout.inc();
+      // As Envoy's tcp_proxy: a connect timeout is LocalOriginTimeout (a 504 without the local-origin
+      // split), any other failure LocalOriginConnectFailed (a 503).
+      const timedOut = isConnectTimeout(err);
+      if (timedOut) stats.upstream_cx_connect_timeout.inc();
+      cluster.reportResult(endpoint.key, timedOut ? 'timeout' : 'connect-failed');
       if (meter) failed(meter, clusterName, endpoint.key, endpoint.workload, 'UF', err.message, md);
       downstream.destroy();
     },

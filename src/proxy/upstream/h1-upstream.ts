@@ -71,6 +71,11 @@ export class H1Upstream implements Upstream {
   #pool: Pool | undefined;
   readonly #makePool: () => Pool;
   #origin: string;
+  /**
+   * The SNI the origination names (its `sni`, or the request host it was made for): undici would
+   * otherwise take each request's Host, overriding the rule's `sni`.
+   */
+  readonly #servername: string | undefined;
   #open = 0;
   /** Made on the first request that carries trailers. */
   #trailered: TrailerRequester | undefined;
@@ -94,6 +99,7 @@ export class H1Upstream implements Upstream {
     },
   ) {
     this.#origin = origin;
+    this.#servername = typeof opts.tls === 'object' ? opts.tls.servername : undefined;
     // Envoy's idle_timeout closes a connection with no request for that long (0 disables: keep a day).
     const idle = opts.idleTimeoutMs === undefined ? 60_000 : opts.idleTimeoutMs || 86_400_000;
     const keepalive = opts.tcpKeepaliveMs !== undefined ? { keepAlive: true, keepAliveInitialDelay: opts.tcpKeepaliveMs } : {};
@@ -177,18 +183,17 @@ export class H1Upstream implements Upstream {
     };
     const headers: Record<string, string | string[]> = { ...head.headers, host: head.authority };
     this.#pool ??= this.#makePool();
-    this.#pool.dispatch(
-      {
-        origin: undefined as unknown as string,
-        method: head.method as Dispatcher.HttpMethod,
-        path: head.path,
-        headers,
-        body: body ?? null,
-        // Never reuse a connection for an upgraded or uncertain exchange.
-        reset: head.method === 'CONNECT',
-      },
-      handler,
-    );
+    const options: Dispatcher.DispatchOptions = {
+      origin: undefined as unknown as string,
+      method: head.method as Dispatcher.HttpMethod,
+      path: head.path,
+      headers,
+      body: body ?? null,
+      // Never reuse a connection for an upgraded or uncertain exchange.
+      reset: head.method === 'CONNECT',
+    };
+    // undici's Request reads `servername` (absent from its types).
+    this.#pool.dispatch(this.#servername ? Object.assign(options, { servername: this.#servername }) : options, handler);
     return {
       resume: () => controller?.resume(),
       abort: () => {

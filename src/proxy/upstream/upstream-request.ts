@@ -14,6 +14,7 @@ import type { LbContext } from '../cluster/lb/load-balancer.ts';
 import { type AttemptOutcome, type ResetReason, type RetryPolicy, RetryState } from '../http/retry/retry-policy.ts';
 import type { ForwardRequest, ResponseWriter, Timers } from '../http/router.ts';
 import { type HeaderMap, headerMapOf } from '../http/stream.ts';
+import { grpcStatusOf, grpcToHttpStatus, isGrpcRequest } from '../http/grpc-status.ts';
 import { LocalReplies } from '../local-reply.ts';
 import { Readable } from 'node:stream';
 import { ReplayableBody } from './replayable-body.ts';
@@ -56,6 +57,16 @@ function resetReason(err: UpstreamError): ResetReason {
 
 const outlierOf: Record<UpstreamError['failure'], OutlierOutcome> = { connect: 'connect-failed', reset: 'reset', protocol: 'reset', overflow: 'reset' };
 
+/**
+ * What a gRPC answer's head charges to outlier detection (Envoy's Router::Filter::onUpstreamHeaders): a
+ * grpc-status there (a trailers-only answer) as grpcToHttpStatus, UNAVAILABLE as 503; else the :status.
+ * A grpc-status in the trailers is never charged, as in Envoy. Repeated fields read as Envoy joins them.
+ */
+function outlierStatus(status: number, grpcStatus: string | string[] | undefined): number {
+  if (grpcStatus === undefined || grpcStatus === '') return status;
+  return grpcToHttpStatus(grpcStatusOf(typeof grpcStatus === 'string' ? grpcStatus : grpcStatus.join(',')));
+}
+
 export class UpstreamRequest {
   readonly #cluster: Cluster;
   readonly #req: ForwardRequest;
@@ -89,6 +100,8 @@ export class UpstreamRequest {
   #poolReady = false;
   /** When the router took the request: `x-envoy-upstream-service-time` counts from here. */
   readonly #startedAt: number;
+  /** A gRPC request (Envoy's grpc_request_): a grpc-status in a response head is what outlier detection sees. */
+  readonly #grpc: boolean;
 
   constructor(cluster: Cluster, req: ForwardRequest, out: ResponseWriter, timers: Timers, rm: ResourceManager, policy: RetryPolicy | null, random: () => number) {
     this.#cluster = cluster;
@@ -99,7 +112,8 @@ export class UpstreamRequest {
     this.#policy = policy;
     if (policy !== null && policy.priorityUpdateFrequency > 0) this.#retry = new RetryState(policy, true);
     this.#random = random;
-    this.#head = withGrpcTimeout(req, policy);
+    this.#grpc = isGrpcRequest(req.head.headers['content-type']);
+    this.#head = withGrpcTimeout(req, policy, this.#grpc);
     this.#startedAt = timers.now?.() ?? performance.now();
     const route = req.route;
     if (route?.hashPolicy && req.request) {
@@ -159,6 +173,11 @@ export class UpstreamRequest {
   onPoolReady(a: Attempt): void {
     if (a !== this.#attempt || this.#finished) return;
     this.#poolReady = true;
+    // Envoy's onPoolReady records the try's upstream SSL connection: only now is one made.
+    this.#req.info.upstreamTls = this.#cluster.meshTls(a.endpoint);
+    // Envoy's LocalOriginConnectSuccess: with the local-origin split, a connection made ends the run of
+    // local-origin failures (without it, it counts for nothing).
+    this.#cluster.reportResult(a.endpoint.key, 'connect-success');
     if (this.#requestComplete && !this.#headSent) this.#startPerTry();
   }
 
@@ -188,7 +207,7 @@ export class UpstreamRequest {
       if (this.#done()) this.#out.reply(LocalReplies.noHealthyUpstream);
       return;
     }
-    this.#attempts++;
+    req.info.attemptCount = ++this.#attempts;
     // The head's headers are this request's own (built per request): each try overwrites the count.
     if (req.route?.includeAttemptCount) this.#head.headers['x-envoy-attempt-count'] = String(this.#attempts);
     this.#retry?.recordPriority(e.priority);
@@ -200,6 +219,8 @@ export class UpstreamRequest {
     req.info.upstreamHost = e.key;
     // Through the tunnel in the cluster's own TLS (SIMPLE, MUTUAL), the app answers, not its sidecar.
     req.info.upstreamMesh = e.mesh && cluster.settings.origination === undefined;
+    // Each try has upstream info of its own (Envoy's UpstreamRequest): no connection yet.
+    req.info.upstreamTls = false;
     req.info.upstreamWorkload = e.workload;
     const attempt = new Attempt(this, e);
     this.#attempt = attempt;
@@ -235,7 +256,7 @@ export class UpstreamRequest {
 
   onHead(a: Attempt, status: number, headers: OutgoingHeaders): void {
     if (a !== this.#attempt || this.#finished) return;
-    this.#cluster.reportResult(a.endpoint.key, status);
+    this.#cluster.reportResult(a.endpoint.key, this.#grpc ? outlierStatus(status, headers['grpc-status']) : status);
     // One map of the head serves the retry decision and, passed on, the response filters.
     let map: HeaderMap | undefined;
     if (this.#policy?.retriesResponses && !this.#headSent) {
@@ -475,9 +496,11 @@ function appendValue(prev: string | string[] | undefined, v: string): string | s
 /**
  * Envoy rewrites `grpc-timeout` to the timeout it applies when the route caps the header; not on a
  * route with max_stream_duration (usingNewTimeouts: the connection manager wrote it, setTimeoutHeaders skips it).
+ * A gRPC request's only (FilterUtility::finalTimeout's grpc_request): a grpc-web or plain request's
+ * grpc-timeout, if it has one, passes as sent.
  */
-function withGrpcTimeout(req: ForwardRequest, policy: RetryPolicy | null): UpstreamHead {
-  if (req.route?.maxGrpcTimeoutMs === undefined || req.route.usingNewTimeouts === true || req.head.headers['grpc-timeout'] === undefined && !String(req.head.headers['content-type'] ?? '').startsWith('application/grpc')) return req.head;
+function withGrpcTimeout(req: ForwardRequest, policy: RetryPolicy | null, grpc: boolean): UpstreamHead {
+  if (!grpc || req.route?.maxGrpcTimeoutMs === undefined || req.route.usingNewTimeouts === true) return req.head;
   const perTry = policy?.perTryTimeoutMs ?? 0;
   const expected = perTry > 0 && (req.timeoutMs === 0 || perTry < req.timeoutMs) ? perTry : req.timeoutMs;
   if (expected <= 0) return req.head;

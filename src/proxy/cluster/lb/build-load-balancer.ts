@@ -83,8 +83,10 @@ export function buildLoadBalancer<H extends LbHost>(cluster: LbClusterJson, host
       const c = cluster.ring_hash_lb_config;
       const minimumRingSize = c?.minimum_ring_size?.value ?? defaultRingHash.minimumRingSize;
       const maximumRingSize = c?.maximum_ring_size?.value ?? defaultRingHash.maximumRingSize;
-      if (!(minimumRingSize >= 1 && minimumRingSize <= maximumRingSize && maximumRingSize <= defaultRingHash.maximumRingSize)) {
-        throw new LbError('LB_CONFIG', `${where}.ring_hash_lb_config: need 1 <= minimum_ring_size <= maximum_ring_size <= 8M`);
+      // Envoy's bounds (both sizes at most 8M, minimum not above maximum). A minimum of 0 passes them, as
+      // in Envoy: its ring has no entries, so every pick finds no host.
+      if (!(minimumRingSize >= 0 && minimumRingSize <= maximumRingSize && maximumRingSize <= defaultRingHash.maximumRingSize)) {
+        throw new LbError('LB_CONFIG', `${where}.ring_hash_lb_config: need minimum_ring_size <= maximum_ring_size <= 8M`);
       }
       return new PriorityLoadBalancer(base, ringHashFactory<H>({ minimumRingSize, maximumRingSize }, randomHash), hosts, deps);
     }

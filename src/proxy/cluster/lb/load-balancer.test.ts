@@ -208,3 +208,30 @@ test('PASSTHROUGH picks the original destination; bad config is an LbError', () 
   bad({ lb_policy: 'WEIGHTED_MAGIC' });
   bad({ lb_policy: 'CLUSTER_PROVIDED' });
 });
+
+test("RING_HASH and MAGLEV with locality weights: a partly unhealthy locality keeps its raw share (Envoy's normalizeLocalityWeights)", () => {
+  // r/a: four hosts, two healthy; r/b: one. Both localities weigh 1. Envoy folds the raw locality weights
+  // into host weights (no 1.4 × healthy / hosts): a1 and a2 a quarter of the keys each, b1 half.
+  const at = (key: string, locality: string, healthy: boolean): LbHost => ({ key, weight: 1, healthy, active: 0, priority: 0, locality, localityWeight: 1 });
+  const five = [at('a1:1', 'r/a', true), at('a2:1', 'r/a', true), at('a3:1', 'r/a', false), at('a4:1', 'r/a', false), at('b1:1', 'r/b', true)];
+  const seededHash = seeded(99);
+  for (const lb_policy of ['RING_HASH', 'MAGLEV']) {
+    const lb = buildLoadBalancer({ lb_policy, common_lb_config: { healthy_panic_threshold: { value: 50 }, locality_weighted_lb_config: {} } }, five, deps());
+    const b = count(() => lb.pick({ hash: Math.floor(seededHash() * 0x1_0000_0000) }), 20_000).get('b1:1') ?? 0;
+    assert.ok(Math.abs(b / 20_000 - 0.5) < 0.04, `${lb_policy}: b1 took ${b / 20_000} of the keys`);
+  }
+  // In panic (below 50 % healthy) every host takes keys, still by locality: r/b's one host keeps half.
+  const panicked = [at('a1:1', 'r/a', true), at('a2:1', 'r/a', false), at('a3:1', 'r/a', false), at('a4:1', 'r/a', false), at('b1:1', 'r/b', false)];
+  const lb = buildLoadBalancer({ lb_policy: 'RING_HASH', common_lb_config: { locality_weighted_lb_config: {} } }, panicked, deps());
+  const b = count(() => lb.pick({ hash: Math.floor(seededHash() * 0x1_0000_0000) }), 20_000).get('b1:1') ?? 0;
+  assert.ok(Math.abs(b / 20_000 - 0.5) < 0.04, `in panic b1 took ${b / 20_000} of the keys`);
+});
+
+test('RING_HASH minimum_ring_size 0 is accepted as Envoy accepts it: an empty ring picks no host', () => {
+  const lb = buildLoadBalancer({ lb_policy: 'RING_HASH', ring_hash_lb_config: { minimum_ring_size: { value: 0 } } }, hosts(3), deps());
+  assert.equal(lb.pick({ hash: 12345 }), null);
+  assert.equal(lb.stats.upstream_cx_none_healthy, 1);
+  const bad = (c: LbClusterJson) => assert.throws(() => buildLoadBalancer(c, [], deps()), (e: unknown) => e instanceof LbError && e.code === 'LB_CONFIG');
+  bad({ lb_policy: 'RING_HASH', ring_hash_lb_config: { minimum_ring_size: { value: 2048 }, maximum_ring_size: { value: 1024 } } });
+  bad({ lb_policy: 'RING_HASH', ring_hash_lb_config: { maximum_ring_size: { value: 8 * 1024 * 1024 + 1 } } });
+});

@@ -121,7 +121,7 @@ export class PriorityLoadBalancer<H extends LbHost> implements LoadBalancer<H> {
     const sp = { hash, attempt };
     if (panic[p]) {
       this.stats.lb_healthy_panic++;
-      prio.all ??= this.#factory.create(prio.hosts, this.#weightOf);
+      prio.all ??= this.#factory.create(prio.hosts, this.#hashWeights(prio, true));
       return prio.all.pick(sp);
     }
     if (this.#options.localityWeighted && !this.#factory.hashBased && prio.localities.size > 1) {
@@ -137,19 +137,25 @@ export class PriorityLoadBalancer<H extends LbHost> implements LoadBalancer<H> {
         return s.pick(sp);
       }
     }
-    prio.healthySource ??= this.#factory.create(prio.healthy, this.#hashWeights(prio));
+    prio.healthySource ??= this.#factory.create(prio.healthy, this.#hashWeights(prio, false));
     return prio.healthySource.pick(sp);
   }
 
-  /** Hash policies fold locality weights into host weights (Envoy's normalizeWeights). */
-  #hashWeights(prio: Priority<H>): (h: H) => number {
+  /**
+   * Hash policies fold locality weights into host weights, as Envoy's normalizeWeights: each locality's
+   * raw weight over the sum of all of the priority's (never scaled by its healthy share, as the EDF
+   * pick's effective weight is: thread_aware_lb_impl.cc leaves that a TODO), split among its healthy
+   * hosts (all of them in panic) by host weight. A locality with none keeps its part of the sum.
+   */
+  #hashWeights(prio: Priority<H>, panic: boolean): (h: H) => number {
     if (!this.#options.localityWeighted || !this.#factory.hashBased) return this.#weightOf;
     const share = new Map<H, number>();
     let total = 0;
-    for (const l of prio.localities.values()) total += effectiveLocalityWeight(l);
+    for (const l of prio.localities.values()) total += l.weight;
     for (const l of prio.localities.values()) {
-      const sum = l.healthy.reduce((a, h) => a + h.weight, 0);
-      for (const h of l.healthy) share.set(h, total > 0 && sum > 0 ? (effectiveLocalityWeight(l) / total) * (h.weight / sum) : 0);
+      const hosts = panic ? l.hosts : l.healthy;
+      const sum = hosts.reduce((a, h) => a + h.weight, 0);
+      for (const h of hosts) share.set(h, total > 0 && sum > 0 ? (l.weight / total) * (h.weight / sum) : 0);
     }
     return (h) => share.get(h) ?? 0;
   }
