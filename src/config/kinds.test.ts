@@ -202,7 +202,7 @@ const invalid: [kind: string, body: string, code: string, field: string][] = [
   ['AuthorizationPolicy', 'spec: {action: CUSTOM}', 'OR1022', 'spec.action'],
   ['AuthorizationPolicy', 'spec: {rules: [{to: [{operation: {ports: [http]}}]}]}', 'OR1028', 'spec.rules[0].to[0].operation.ports[0]'],
   ['AuthorizationPolicy', 'spec: {rules: [{when: [{key: source.ip}]}]}', 'OR1022', 'spec.rules[0].when[0]'],
-  ['RequestAuthentication', 'spec: {jwtRules: [{issuer: x, jwks: "{}", jwksUri: "https://x"}]}', 'OR1029', 'spec.jwtRules[0].jwks'],
+  ['RequestAuthentication', 'spec: {jwtRules: [{issuer: x, jwks: "{}", jwksUri: "https://x"}]}', 'OR1024', 'spec.jwtRules[0].jwks'],
   ['RequestAuthentication', 'spec: {jwtRules: [{issuer: x, jwks: "not json"}]}', 'OR1024', 'spec.jwtRules[0].jwks'],
   ['RequestAuthentication', 'spec: {jwtRules: [{issuer: x, jwks: \'{"keys": {}}\'}]}', 'OR1024', 'spec.jwtRules[0].jwks'],
   ['Telemetry', 'spec: {tracing: [{randomSamplingPercentage: 101}]}', 'OR1024', 'spec.tracing[0].randomSamplingPercentage'],

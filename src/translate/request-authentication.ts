@@ -1,5 +1,5 @@
 // RequestAuthentication → Envoy's `jwt_authn` HTTP filter, as Istio builds it: one provider per jwtRule
-// (`origins-N`), one rule for every path, `requires_any` of the providers plus `allow_missing`.
+// (`origins-N`, by issuer), one rule for every path: a token must be valid, none at all passes.
 import type { RequestAuthentication } from '../config/resource.ts';
 import type { JWTRule } from '../config/types/security.ts';
 import type { TypedAny } from '../xds/any.ts';
@@ -12,8 +12,8 @@ export interface RequestAuthenticationFilters {
   readonly warnings: string[];
 }
 
-/** Istio refreshes JWKS every 20 minutes (PILOT_JWT_PUB_KEY_REFRESH_INTERVAL). */
-const JWKS_CACHE_MS = 20 * 60 * 1000;
+/** pilot's convertToEnvoyJwtConfig: a key set Envoy fetches is cached `{Seconds: 5 * 60}`. */
+const JWKS_CACHE_MS = 5 * 60 * 1000;
 const EMPTY_JWKS = '{"keys":[]}';
 
 function jwksCluster(uri: string): string {
@@ -27,10 +27,14 @@ function jwksCluster(uri: string): string {
   }
 }
 
-function provider(rule: JWTRule, warnings: string[], where: string): Record<string, unknown> {
-  const p: Record<string, unknown> = { issuer: rule.issuer, payload_in_metadata: rule.issuer };
+function provider(rule: JWTRule, warnings: string[], where: string, clearRouteCache: boolean): Record<string, unknown> {
+  // As pilot's convertToEnvoyJwtConfig: the payload under `payload`, where JWT claim routes look.
+  const p: Record<string, unknown> = { issuer: rule.issuer, payload_in_metadata: 'payload' };
+  if (clearRouteCache) p['clear_route_cache'] = true;
   if (rule.audiences?.length) p['audiences'] = rule.audiences;
-  if (rule.jwks !== undefined) p['local_jwks'] = { inline_string: rule.jwks };
+  // proto3: `jwks: ""` is unset. Inline keys win over `jwksUri`, as istiod's BuildLocalJwks (the
+  // default fetch mode) takes them.
+  if (rule.jwks) p['local_jwks'] = { inline_string: rule.jwks };
   else if (rule.jwksUri) {
     const timeoutMs = (rule.timeout ? parseDurationMs(rule.timeout) : undefined) ?? 5_000;
     p['remote_jwks'] = {
@@ -55,27 +59,39 @@ function provider(rule: JWTRule, warnings: string[], where: string): Record<stri
   return p;
 }
 
-/** Pure: the `jwt_authn` filter for one workload, or null when no RequestAuthentication selects it. */
-export function translateRequestAuthentication(policies: readonly RequestAuthentication[], target: AuthorizationTarget): RequestAuthenticationFilters {
+/**
+ * pilot's convertToEnvoyJwtConfig: one provider is `any{P, allow_missing}`; several are
+ * `any{P1..Pn, all{any{P1, allow_missing}..any{Pn, allow_missing}}}`, a token, where present, valid for
+ * its provider, the outer ORs letting providers that share a location accept each other's tokens.
+ */
+function requirement(names: readonly string[]): Record<string, unknown> {
+  const optional = names.map((provider_name) => ({ requires_any: { requirements: [{ provider_name }, { allow_missing: {} }] } }));
+  if (optional.length === 1) return optional[0]!;
+  return { requires_any: { requirements: [...names.map((provider_name) => ({ provider_name })), { requires_all: { requirements: optional } }] } };
+}
+
+/**
+ * Pure: the `jwt_authn` filter for one workload, or null when no RequestAuthentication selects it.
+ * `clearRouteCache` (pilot's JwtFilter argument, true on gateways) has a verified token re-match the
+ * route, so a VirtualService may route on its claims.
+ */
+export function translateRequestAuthentication(policies: readonly RequestAuthentication[], target: AuthorizationTarget, clearRouteCache = false): RequestAuthenticationFilters {
   const warnings: string[] = [];
-  const selected = policies
+  const rules = policies
     .filter((p) => policySelects(p, target))
-    .sort((a, b) => `${a.metadata.namespace}/${a.metadata.name}`.localeCompare(`${b.metadata.namespace}/${b.metadata.name}`));
+    .sort((a, b) => `${a.metadata.namespace}/${a.metadata.name}`.localeCompare(`${b.metadata.namespace}/${b.metadata.name}`))
+    .flatMap((p) => (p.spec.jwtRules ?? []).map((rule) => ({ rule, where: `${p.metadata.namespace}/${p.metadata.name}` })))
+    // pilot's newPolicyApplier sorts every rule by issuer (byte order); it decides whose failure answers.
+    .sort((a, b) => (a.rule.issuer < b.rule.issuer ? -1 : a.rule.issuer > b.rule.issuer ? 1 : 0));
+  if (rules.length === 0) return { http: null, warnings };
   const providers: Record<string, Record<string, unknown>> = {};
-  let i = 0;
-  for (const p of selected) {
-    for (const rule of p.spec.jwtRules ?? []) providers[`origins-${i++}`] = provider(rule, warnings, `${p.metadata.namespace}/${p.metadata.name}`);
-  }
-  if (i === 0) return { http: null, warnings };
+  rules.forEach(({ rule, where }, i) => {
+    providers[`origins-${i}`] = provider(rule, warnings, where, clearRouteCache);
+  });
   const typed: TypedAny = {
     '@type': TypeUrl.JwtAuthn,
     providers,
-    rules: [
-      {
-        match: { prefix: '/' },
-        requires: { requires_any: { requirements: [...Object.keys(providers).map((provider_name) => ({ provider_name })), { allow_missing: {} }] } },
-      },
-    ],
+    rules: [{ match: { prefix: '/' }, requires: requirement(Object.keys(providers)) }],
     bypass_cors_preflight: true,
   };
   return { http: { name: 'envoy.filters.http.jwt_authn', typed_config: typed }, warnings };

@@ -29,7 +29,7 @@ export const securityHttpFilters: HttpFilterBuilder = (snapshot, proxy, port, di
   if (direction === 'outbound') return [];
   const t = target(snapshot, proxy, port);
   const out: HttpFilterEntry[] = [];
-  const jwt = translateRequestAuthentication(requestAuthentications(snapshot), t).http;
+  const jwt = translateRequestAuthentication(requestAuthentications(snapshot), t, proxy.role === 'router').http;
   if (jwt) out.push(jwt);
   out.push(...translateAuthorization(policies(snapshot), t).http);
   return out;

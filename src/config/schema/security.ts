@@ -366,9 +366,10 @@ const jwtRule = withRules(
     timeout: duration.optional(),
     spaceDelimitedClaims: strList.optional(),
   }),
-  oneOf(['jwksUri', 'jwks']),
+  // Istio's validateJwtRule: `jwks` and `jwksUri` may both be set (the inline keys are used), and
+  // `jwks: ""` is proto3's unset.
   (v, add) => {
-    const problem = typeof v['jwks'] === 'string' ? jwksProblem(v['jwks']) : null;
+    const problem = typeof v['jwks'] === 'string' && v['jwks'] !== '' ? jwksProblem(v['jwks']) : null;
     if (problem) add(['jwks'], 'OR1024', `${problem}; every token of this issuer would be refused`);
   },
 );

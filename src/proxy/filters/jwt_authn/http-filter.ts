@@ -1,7 +1,7 @@
 // `envoy.filters.http.jwt_authn`: validates tokens per the first matching rule, rejects an invalid
 // token with 401, lets a missing one pass where allowed, and publishes claims for RBAC (`istio_authn`).
 import type { TypedAny } from '../../../xds/any.ts';
-import { CONTINUE, FilterConfigError, type FilterVerdict, type HttpFilter, type HttpFilterFactory, type RequestContext } from '../../http/filter.ts';
+import { CONTINUE, CONTINUE_CLEAR_ROUTE, FilterConfigError, type FilterVerdict, type HttpFilter, type HttpFilterFactory, type RequestContext } from '../../http/filter.ts';
 import { configFieldValue } from '../../http/field-syntax.ts';
 import { realTimers, type Timers } from '../../http/router.ts';
 import type { HeaderMap } from '../../http/stream.ts';
@@ -67,18 +67,39 @@ function addHeader(headers: HeaderMap, name: string, value: string): void {
   headers.set(name, prev === undefined ? value : Array.isArray(prev) ? [...prev, value] : [prev, value]);
 }
 
-/**
- * A claim as Envoy's addJWTClaimToHeader writes it: the claim's UTF-8 bytes, one character per byte as
- * the proxy carries header values. Written as it stands, a character above U+00FF would lose its high
- * byte on the wire: `šťɭũŮ` would reach the app as `admin`.
- */
 /** What no header value may hold: a claim with it goes to no header. */
 const BAD_CLAIM_VALUE = /[\r\n\0]/;
 
+/**
+ * Envoy's convertClaimDoubleToString: an integer in [0, 2^64) as an integer, any other number as C++'s
+ * std::to_string(double), `%f` (six decimals: 1.5 is `1.500000`, -3 is `-3.000000`).
+ */
+function claimNumber(n: number): string {
+  if (n >= 0 && n < 2 ** 64 && Number.isInteger(n)) return BigInt(n).toString();
+  if (!Number.isFinite(n)) return n > 0 ? 'inf' : n < 0 ? '-inf' : 'nan';
+  // toFixed turns to exponent notation from 1e21; a double that large is an integer.
+  return Math.abs(n) < 1e21 ? n.toFixed(6) : `${BigInt(n)}.000000`;
+}
+
+/**
+ * A claim as Envoy's addJWTClaimToHeader writes it (authenticator.cc): a string as its UTF-8 bytes, one
+ * character per byte as the proxy carries header values (as it stands, a character above U+00FF would
+ * lose its high byte on the wire: `šťɭũŮ` would reach the app as `admin`); a number per claimNumber, a
+ * bool as `true`/`false`, an object or a list as the base64 of its JSON; an empty string or a null adds
+ * no header.
+ */
 function claimHeaderValue(v: unknown): string | undefined {
-  if (typeof v === 'string') return configFieldValue(v);
-  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
-  return undefined;
+  const text =
+    typeof v === 'string'
+      ? configFieldValue(v)
+      : typeof v === 'number'
+        ? claimNumber(v)
+        : typeof v === 'boolean'
+          ? String(v)
+          : typeof v === 'object' && v !== null
+            ? Buffer.from(JSON.stringify(v)).toString('base64')
+            : undefined;
+  return text === '' ? undefined : text;
 }
 
 class JwtAuthnFilter implements HttpFilter {
@@ -115,7 +136,8 @@ class JwtAuthnFilter implements HttpFilter {
       };
     }
     this.#publish(ctx, outcome.verified);
-    return CONTINUE;
+    // Envoy's clear_route_cache: a route may match on the claims just published (Istio's gateways).
+    return outcome.verified.some((v) => v.provider.clearRouteCache) ? CONTINUE_CLEAR_ROUTE : CONTINUE;
   }
 
   #publish(ctx: RequestContext, verified: readonly Verified[]): void {

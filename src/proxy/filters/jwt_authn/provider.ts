@@ -5,7 +5,7 @@ import { FilterConfigError } from '../../http/filter.ts';
 import type { Timers } from '../../http/router.ts';
 import type { HeaderMap } from '../../http/stream.ts';
 import { type Jwk, JwksError, type JwksFetcher, parseJwks, RemoteJwks } from './jwks.ts';
-import { audiencesOf, checkTime, type DecodedJwt, decodeJwt, type JwtFailure, verifySignature } from './jwt-verify.ts';
+import { checkTime, type DecodedJwt, decodeJwt, type JwtFailure, sanitizeAudience, verifySignature } from './jwt-verify.ts';
 import { DEFAULT_LOCATIONS, extractTokens, type FoundToken, type TokenLocations } from './token-locations.ts';
 
 export interface JwtProviderConfig {
@@ -22,6 +22,7 @@ export interface JwtProviderConfig {
   normalize_payload_in_metadata?: { space_delimited_claims?: string[] };
   clock_skew_seconds?: number;
   claim_to_headers?: { header_name?: string; claim_name?: string }[];
+  clear_route_cache?: boolean;
 }
 
 export interface Verified {
@@ -55,11 +56,14 @@ export class CompiledProvider {
   readonly forward: boolean;
   readonly payloadHeader: string | undefined;
   readonly metadataKey: string;
+  /** A token of this provider, once verified, has the route matched again (JWT claim routing). */
+  readonly clearRouteCache: boolean;
   /** `claim_to_headers`, each claim's dotted name split once (a nested claim's path). */
   readonly claimHeaders: readonly { header: string; claim: string; path: readonly string[] }[];
   /** Top-level claims published as lists of their space-delimited values (`normalize_payload_in_metadata`). */
   readonly spaceDelimitedClaims: readonly string[];
-  readonly #audiences: readonly string[];
+  /** The configured audiences, sanitized once (CheckAudience); empty allows any. */
+  readonly #audiences: ReadonlySet<string>;
   readonly #locations: TokenLocations;
   readonly #skew: number;
   readonly #keys: Jwk[] | RemoteJwks;
@@ -72,13 +76,15 @@ export class CompiledProvider {
     this.forward = c.forward === true;
     this.payloadHeader = c.forward_payload_header?.toLowerCase() || undefined;
     this.metadataKey = c.payload_in_metadata || c.issuer || name;
+    this.clearRouteCache = c.clear_route_cache === true;
     this.claimHeaders = (c.claim_to_headers ?? []).map((h, i) => {
       if (!h.header_name || !h.claim_name) throw new FilterConfigError(`${at}.claim_to_headers[${i}]: header_name and claim_name required`);
       return { header: h.header_name.toLowerCase(), claim: h.claim_name, path: h.claim_name.split('.') };
     });
     this.spaceDelimitedClaims = c.normalize_payload_in_metadata?.space_delimited_claims ?? [];
-    this.#audiences = c.audiences ?? [];
-    this.#skew = c.clock_skew_seconds ?? 60;
+    this.#audiences = new Set((c.audiences ?? []).map(sanitizeAudience));
+    // Envoy: a skew of 0 (unset) is jwt_verify_lib's default of 60 seconds.
+    this.#skew = c.clock_skew_seconds || 60;
     this.#now = deps.now;
     const custom = (c.from_headers?.length ?? 0) + (c.from_params?.length ?? 0) + (c.from_cookies?.length ?? 0) > 0;
     // In Envoy's order, which decides whose failure answers (see verify): its extractor keeps the
@@ -124,11 +130,12 @@ export class CompiledProvider {
       const f = found[i] as FoundToken;
       const jwt = decodeJwt(f.token);
       if (typeof jwt === 'string') return { kind: 'failed', reason: jwt };
-      // Envoy's order: issuer, time, audience, then the key set and the signature.
+      // Envoy's order (authenticator.cc startVerify): the parse above (claim types, `alg`), then issuer,
+      // time, audience, then the key set and the signature.
       const bad =
-        (this.issuer !== undefined && jwt.payload['iss'] !== this.issuer ? 'Jwt_issuer_is_not_configured' : null) ??
-        checkTime(jwt.payload, this.#now(), this.#skew) ??
-        (this.#audiences.length > 0 && !audiencesOf(jwt.payload).some((a) => this.#audiences.includes(a)) ? 'Audiences_in_Jwt_are_not_allowed' : null) ??
+        (this.issuer !== undefined && jwt.iss !== this.issuer ? 'Jwt_issuer_is_not_configured' : null) ??
+        checkTime(jwt, this.#now(), this.#skew) ??
+        (this.#audiences.size > 0 && !jwt.audiences.some((a) => this.#audiences.has(sanitizeAudience(a))) ? 'Audiences_in_Jwt_are_not_allowed' : null) ??
         (await this.#checkSignature(jwt));
       if (bad) return { kind: 'failed', reason: bad };
       verified.unshift({ provider: this, found: f, jwt });
