@@ -25,14 +25,22 @@ export type CustomTagConfig =
   | { environment: { name: string; default_value?: string } }
   | { header: { name: string; default_value?: string } };
 
+/** A header of every export request (gRPC metadata for OTLP/gRPC): a value, or the proxy's environment variable's. */
+export type TracingHeaderConfig = { name: string; value: string } | { name: string; env_name: string };
+
 export interface TracingProviderConfig {
   name: string;
-  /** `opentelemetry` exports OTLP/HTTP JSON; `zipkin` is reported, exported as OTLP to the same host. */
+  /** `opentelemetry` exports OTLP (over `protocol`); `zipkin` posts Zipkin v2 JSON. */
   kind: 'opentelemetry' | 'zipkin';
+  /** OTLP's transport: `grpc` (an Istio provider without `http:`, and the default) or `http` (protobuf). */
+  protocol?: 'grpc' | 'http';
   service: string;
   port: number;
-  /** OTLP/HTTP path; `/v1/traces` by default. */
+  /** The HTTP path: OTLP/HTTP's (`/v1/traces` by default), or Zipkin's (`/api/v2/spans` by default). */
   path?: string;
+  /** The export request's timeout; by default 10 s for OTLP/gRPC, 3 s for OTLP/HTTP, 5 s for Zipkin. */
+  timeout_ms?: number;
+  headers?: TracingHeaderConfig[];
 }
 
 export interface SamplingRule {

@@ -40,6 +40,7 @@ const record: AccessLogRecord = {
   bytesReceived: 10,
   bytesSent: 91,
   durationMs: 12.6,
+  attemptCount: 0,
   requestHeader: (n) => ({ 'user-agent': 'curl/8', ':authority': 'podinfo:9898', 'x-request-id': 'rid' })[n],
   responseHeader: () => undefined,
   upstreamHost: '',
@@ -54,7 +55,7 @@ const record: AccessLogRecord = {
 };
 
 test('access log: Istio default TEXT and JSON, truncation and header fallbacks', () => {
-  assert.equal(compileTextFormat('%REQ(X-ENVOY-ORIGINAL-PATH?:PATH)% %REQ(USER-AGENT):4% %DURATION% %RESPONSE_FLAGS%')(record), '/api/echo?x=1 curl 13 UO');
+  assert.equal(compileTextFormat('%REQ(X-ENVOY-ORIGINAL-PATH?:PATH)% %REQ(USER-AGENT):4% %DURATION% %RESPONSE_FLAGS%')(record), '/api/echo?x=1 curl 12 UO');
   const json = JSON.parse(compileJsonFormat({ start_time: '%START_TIME%', code: '%RESPONSE_CODE%', host: '%UPSTREAM_HOST%', tag: 'fixed' })(record));
   assert.deepEqual(json, { start_time: '2024-01-02T03:04:05.006Z', code: 503, host: null, tag: 'fixed' });
   assert.throws(() => compileTextFormat('%REQ%'), { code: 'ACCESS_LOG_FORMAT' });

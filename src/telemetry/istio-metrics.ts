@@ -167,11 +167,11 @@ export class MetricEdge {
   }
   #outcomeLabels = new Map<string, Readonly<Record<string, string>>>();
 
-  /** Records one finished request. */
+  /** Records one finished request; its duration in whole milliseconds, truncated as Istio's stats filter records it (uint64). */
   record(protocol: RequestProtocol, code: number, grpcStatus: number, flags: string, durationMs: number, requestBytes: number, responseBytes: number): void {
     const s = this.series(protocol, code, grpcStatus, flags);
     s.requests.value++;
-    s.duration.observe(durationMs);
+    s.duration.observe(Math.trunc(durationMs));
     s.requestBytes.observe(requestBytes);
     s.responseBytes.observe(responseBytes);
   }

@@ -1,11 +1,12 @@
 // Telemetry for one proxy: Istio's Telemetry resources (root namespace, then namespace, then
-// workload selector, the more specific overriding field by field) over meshConfig (enableTracing,
-// defaultConfig.tracing, extensionProviders, accessLogFile/Encoding/Format) → the `istio.stats`
-// filter config. Pure: no I/O, no clock.
+// workload selector or targetRefs, the more specific overriding field by field) over meshConfig
+// (enableTracing, defaultConfig.tracing, extensionProviders, defaultProviders,
+// accessLogFile/Encoding/Format) → the `istio.stats` filter config. Pure: no I/O, no clock.
 import type { Telemetry } from '../config/resource.ts';
-import type { ExtensionProvider, MeshConfig } from '../config/types/other.ts';
-import type { AccessLogging, CustomTag, Tracing } from '../config/types/telemetry.ts';
-import { matchesLabels } from '../model/labels.ts';
+import { posix } from 'node:path';
+import type { ExtensionProvider, MeshConfig, ProviderHttpHeader } from '../config/types/other.ts';
+import type { AccessLogging, CustomTag, ProviderRef, Tracing } from '../config/types/telemetry.ts';
+import { creationSecond } from '../model/gateway-api/references.ts';
 import type { MeshSnapshot } from '../model/snapshot.ts';
 import type {
   AccessLogConfig,
@@ -14,11 +15,14 @@ import type {
   SamplingRule,
   TelemetryFilterConfig,
   TracingConfig,
+  TracingHeaderConfig,
   TracingProviderConfig,
 } from '../telemetry/filter-config.ts';
 import { samplingRulesFromCollectorConfig } from '../telemetry/tracing/tail-sampling-rules.ts';
 import { typedStruct } from '../xds/any.ts';
+import { parseDurationMs } from '../xds/duration.ts';
 import { OutriggerExtension } from '../xds/type-urls.ts';
+import { policySelects } from './authorization.ts';
 import type { HttpFilterBuilder, HttpFilterEntry, NetworkFilterBuilder, TrafficDirection } from './options.ts';
 
 export interface TelemetryInputs {
@@ -33,21 +37,37 @@ export interface TelemetryInputs {
   direction: TrafficDirection;
 }
 
+/** PILOT_TRACE_SAMPLING's default, the sampling percentage when nothing sets one. */
 const ISTIO_DEFAULT_SAMPLING = 1;
 
-/** The Telemetry resources that apply to a workload, least specific first. */
+const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+/** Pilot's sortConfigByCreationTime, as getTelemetries orders them: oldest first, then by name. */
+const byAge = (a: Telemetry, b: Telemetry): number => creationSecond(a) - creationSecond(b) || cmp(a.metadata.name, b.metadata.name);
+
+/** Pilot's namespaceWideTelemetryConfig test: no `selector.matchLabels` (or an empty one) and no targetRefs. */
+const namespaceWide = (t: Telemetry): boolean =>
+  Object.keys(t.spec.selector?.matchLabels ?? {}).length === 0 && !t.spec.targetRef && !t.spec.targetRefs?.length;
+
+/**
+ * The Telemetry resources that apply to a workload, least specific first (pilot's applicableTelemetries):
+ * the oldest namespace-wide one of the root namespace, then of the workload's namespace, then the oldest
+ * of that namespace that picks the workload by `selector` labels or by a targetRef to its Gateway API
+ * Gateway (WorkloadPolicyMatcher.ShouldAttachPolicy, the same test AuthorizationPolicy attaches by).
+ */
 export function selectTelemetries(all: readonly Telemetry[], rootNamespace: string, namespace: string, labels: Readonly<Record<string, string>>): Telemetry[] {
-  const byName = (a: Telemetry, b: Telemetry) => a.metadata.name.localeCompare(b.metadata.name);
-  const noSelector = (t: Telemetry) => !t.spec.selector && !t.spec.targetRef && !t.spec.targetRefs;
-  const mesh = all.filter((t) => t.metadata.namespace === rootNamespace && noSelector(t)).sort(byName)[0];
-  const ns = namespace === rootNamespace ? undefined : all.filter((t) => t.metadata.namespace === namespace && noSelector(t)).sort(byName)[0];
-  const workload = all.filter((t) => t.metadata.namespace === namespace && t.spec.selector?.matchLabels && matchesLabels(t.spec.selector.matchLabels, labels)).sort(byName)[0];
+  const sorted = [...all].sort(byAge);
+  const mesh = sorted.find((t) => t.metadata.namespace === rootNamespace && namespaceWide(t));
+  const ns = namespace === rootNamespace ? undefined : sorted.find((t) => t.metadata.namespace === namespace && namespaceWide(t));
+  // policySelects reads the labels and the namespaces, not the trust domain.
+  const target = { workloadLabels: labels, namespace, rootNamespace, trustDomain: '' };
+  const workload = sorted.find((t) => t.metadata.namespace === namespace && !namespaceWide(t) && policySelects(t, target));
   return [mesh, ns, workload].filter((t): t is Telemetry => t !== undefined);
 }
 
 /**
  * What the outbound telemetry filter depends on besides the snapshot: the Telemetry resources that
- * apply to the proxy (by namespace and workload selector), by name. With the scope key it keys the
+ * apply to the proxy (by namespace, workload selector or targetRefs), by name. With the scope key it keys the
  * outbound listener that proxies share (translate/proxy-resources.ts).
  */
 export function telemetrySelectionKey(snapshot: MeshSnapshot, proxy: { namespace: string; labels: Readonly<Record<string, string>> }): string {
@@ -68,22 +88,82 @@ function modeApplies(mode: string | undefined, direction: TrafficDirection): boo
   return mode === (direction === 'inbound' ? 'SERVER' : 'CLIENT');
 }
 
-/** Field-by-field merge of the tracing entries that apply to this direction, least specific first. */
+/**
+ * Field-by-field merge of the tracing entries that apply to this direction, least specific first (pilot's
+ * Telemetries.Tracing): an empty `providers` keeps the providers named before it.
+ */
 function mergeTracing(levels: readonly Telemetry[], direction: TrafficDirection): Tracing | undefined {
   let out: Tracing | undefined;
   for (const t of levels) {
     for (const tr of t.spec.tracing ?? []) {
       if (!modeApplies(tr.match?.mode, direction)) continue;
-      out = { ...out, ...Object.fromEntries(Object.entries(tr).filter(([, v]) => v !== undefined)) };
+      out = { ...out, ...Object.fromEntries(Object.entries(tr).filter(([k, v]) => v !== undefined && !(k === 'providers' && !tr.providers?.length))) };
     }
   }
   return out;
 }
 
-function mergeAccessLogging(levels: readonly Telemetry[], direction: TrafficDirection): AccessLogging | undefined {
-  let out: AccessLogging | undefined;
-  for (const t of levels) for (const a of t.spec.accessLogging ?? []) if (modeApplies(a.match?.mode, direction)) out = a;
-  return out;
+const providerNames = (providers: readonly ProviderRef[] | undefined): string[] => (providers ?? []).map((p) => p.name);
+
+/** The providers Istio's DefaultMeshConfig defines before meshConfig.extensionProviders. */
+const BUILT_IN_PROVIDERS: readonly ExtensionProvider[] = [
+  { name: 'prometheus', prometheus: {} },
+  { name: 'stackdriver', stackdriver: {} },
+  { name: 'envoy', envoyFileAccessLog: { path: '/dev/stdout' } },
+];
+
+/**
+ * Pilot's fetchProvider: the first provider whose name equals `name` ignoring case (strings.EqualFold),
+ * among meshConfig.extensionProviders laid over the built-in ones (ApplyMeshConfig: a provider with a
+ * built-in's name replaces it in its place, any other comes after them).
+ */
+function fetchProvider(mesh: MeshConfig, name: string): ExtensionProvider | undefined {
+  const all = BUILT_IN_PROVIDERS.map((b) => mesh.extensionProviders?.find((p) => p.name === b.name) ?? b);
+  for (const p of mesh.extensionProviders ?? []) if (!all.includes(p)) all.push(p);
+  const folded = name.toLowerCase();
+  return all.find((p) => p.name.toLowerCase() === folded);
+}
+
+/**
+ * Pilot's mergeLogs for one mode: the providers that log, each with the filter of the last entry for this
+ * mode that named it. The last level whose entries for this mode name providers sets which are in scope
+ * (else defaultProviders.accessLogging); an entry without providers stands for its predecessor's (the
+ * first for the defaults'); `disabled: true` removes its providers.
+ */
+function mergeLogs(levels: readonly (readonly AccessLogging[])[], defaults: readonly string[], direction: TrafficDirection): Map<string, string | undefined> {
+  const providers = new Map<string, string | undefined>();
+  if (levels.length === 0) {
+    for (const d of defaults) providers.set(d, undefined);
+    return providers;
+  }
+  let scope = defaults;
+  const filters = new Map<string, string | undefined>();
+  for (const level of levels) {
+    const named = new Set<string>();
+    for (const a of level) {
+      if (!modeApplies(a.match?.mode, direction)) continue;
+      for (const name of providerNames(a.providers)) {
+        named.add(name);
+        filters.set(name, a.filter?.expression);
+      }
+    }
+    if (named.size > 0) scope = [...named];
+  }
+  const inScope = new Set(scope);
+  let parent = defaults;
+  for (const level of levels) {
+    for (const a of level) {
+      const names = a.providers?.length ? providerNames(a.providers) : parent;
+      parent = names;
+      if (!modeApplies(a.match?.mode, direction)) continue;
+      for (const name of names) {
+        if (!inScope.has(name)) continue;
+        if (a.disabled) providers.delete(name);
+        else providers.set(name, filters.get(name));
+      }
+    }
+  }
+  return providers;
 }
 
 /** Telemetry's metric names → Istio's stats names (pilot's metricToPrometheusMetric). */
@@ -101,36 +181,48 @@ const PROMETHEUS_METRICS: Readonly<Record<string, string>> = {
 };
 
 /**
- * The Prometheus metrics of one mode, merged as pilot's mergeMetrics does: levels least specific first,
- * overrides in order, a later one winning per metric and per tag; `ALL_METRICS` (or no match) with
- * `disabled: true` turns the mode off until a later override for that mode names metrics again.
+ * The Prometheus metrics of one mode, merged as pilot's mergeMetrics does: the last entry naming providers
+ * sets which are in scope (else defaultProviders.metrics); metrics are on when one of them is a
+ * `prometheus` provider (fetchProvider; buildHTTPTelemetryFilter keys on the type, not the name), and only
+ * the entries for that provider (an entry without providers stands for its predecessor's) override it:
+ * levels least specific first, overrides in order, a later one winning per metric and per tag;
+ * `ALL_METRICS` (or no match) with `disabled: true` turns the mode off until a later override for that
+ * mode names metrics again.
  */
-function buildMetrics(levels: readonly Telemetry[], direction: TrafficDirection): { enabled: boolean; overrides: MetricOverrideConfig[] } {
-  let provider = true;
+function buildMetrics(mesh: MeshConfig, levels: readonly Telemetry[], direction: TrafficDirection): { enabled: boolean; overrides: MetricOverrideConfig[] } {
+  // Istio's installation sets defaultProviders.metrics to prometheus.
+  const defaults = mesh.defaultProviders?.metrics ?? ['prometheus'];
+  const entries = levels.flatMap((t) => t.spec.metrics ?? []);
+  let scope = defaults;
+  for (const m of entries) if (m.providers?.length) scope = providerNames(m.providers);
+  // Pilot builds one stats filter per prometheus provider in scope, in name order; the proxy has one.
+  const prometheus = [...new Set(scope)].sort(cmp).find((name) => fetchProvider(mesh, name)?.prometheus !== undefined);
+  if (prometheus === undefined) return { enabled: false, overrides: [] };
   let allDisabled = false;
+  let parent = defaults;
   const merged = new Map<string, { disabled?: boolean; tags: Map<string, { operation?: string; value?: string }> }>();
-  for (const t of levels) {
-    for (const m of t.spec.metrics ?? []) {
-      if (m.providers?.length) provider = m.providers.some((p) => p.name === 'prometheus');
-      for (const o of m.overrides ?? []) {
-        if (!modeApplies(o.match?.mode, direction)) continue;
-        const metric = o.match?.metric;
-        if (o.match?.customMetric) continue; // custom metrics are not supported
-        const all = !metric || metric === 'ALL_METRICS';
-        if (all && o.disabled === true) {
-          allDisabled = true;
-          continue;
+  for (const m of entries) {
+    const names = m.providers?.length ? providerNames(m.providers) : parent;
+    parent = names;
+    if (!names.includes(prometheus)) continue;
+    for (const o of m.overrides ?? []) {
+      if (!modeApplies(o.match?.mode, direction)) continue;
+      const metric = o.match?.metric;
+      if (o.match?.customMetric) continue; // custom metrics are not supported
+      const all = !metric || metric === 'ALL_METRICS';
+      if (all && o.disabled === true) {
+        allDisabled = true;
+        continue;
+      }
+      allDisabled = false;
+      for (const name of all ? Object.values(PROMETHEUS_METRICS) : [PROMETHEUS_METRICS[metric] ?? metric]) {
+        let e = merged.get(name);
+        if (!e) {
+          e = { tags: new Map() };
+          merged.set(name, e);
         }
-        allDisabled = false;
-        for (const name of all ? Object.values(PROMETHEUS_METRICS) : [PROMETHEUS_METRICS[metric] ?? metric]) {
-          let e = merged.get(name);
-          if (!e) {
-            e = { tags: new Map() };
-            merged.set(name, e);
-          }
-          if (o.disabled !== undefined) e.disabled = o.disabled;
-          for (const [tag, v] of Object.entries(o.tagOverrides ?? {})) e.tags.set(tag, v);
-        }
+        if (o.disabled !== undefined) e.disabled = o.disabled;
+        for (const [tag, v] of Object.entries(o.tagOverrides ?? {})) e.tags.set(tag, v);
       }
     }
   }
@@ -142,7 +234,7 @@ function buildMetrics(levels: readonly Telemetry[], direction: TrafficDirection)
     if (!e.disabled && !remove.length && !Object.keys(dimensions).length) continue;
     overrides.push({ name, ...(e.disabled ? { drop: true } : {}), ...(remove.length ? { tags_to_remove: remove } : {}), ...(Object.keys(dimensions).length ? { dimensions } : {}) });
   }
-  return { enabled: provider && !allDisabled, overrides };
+  return { enabled: !allDisabled, overrides };
 }
 
 function customTag(c: CustomTag | Record<string, unknown>): CustomTagConfig | undefined {
@@ -153,9 +245,48 @@ function customTag(c: CustomTag | Record<string, unknown>): CustomTagConfig | un
   return undefined;
 }
 
+/** `[namespace/]hostname` → the hostname, as pilot's cluster lookup reads a provider's `service`. */
+const providerHost = (service: string): string => service.slice(service.indexOf('/') + 1);
+
+/** A duration setting → milliseconds; absent, unparsable or zero: the proxy's default for the provider. */
+function timeoutMs(text: string | undefined): { timeout_ms?: number } {
+  const ms = text ? parseDurationMs(text) : undefined;
+  return ms ? { timeout_ms: ms } : {};
+}
+
+/** Pilot's buildHTTPHeaders: a `value`, else an `envName` (read by the proxy, see docs/observability.md), else empty. */
+function exportHeaders(headers: readonly ProviderHttpHeader[] | undefined): { headers?: TracingHeaderConfig[] } {
+  const out = (headers ?? [])
+    .filter((h) => h.name)
+    .map((h): TracingHeaderConfig => (h.value === undefined && h.envName ? { name: h.name, env_name: h.envName } : { name: h.name, value: h.value ?? '' }));
+  return out.length ? { headers: out } : {};
+}
+
+/**
+ * Pilot's configureFromProviderConfig. `opentelemetry` with `http:` is OTLP/HTTP to `service` joined with
+ * `http.path` (url.JoinPath, so an empty path is Envoy's `/`); without it, OTLP/gRPC. `zipkin` posts to
+ * `path`, `/api/v2/spans` by default (zipkinConfig).
+ */
 function tracingProvider(p: ExtensionProvider | undefined): TracingProviderConfig | undefined {
-  if (p?.opentelemetry) return { name: p.name, kind: 'opentelemetry', service: p.opentelemetry.service, port: p.opentelemetry.port, path: p.opentelemetry.http?.path ?? '/v1/traces' };
-  if (p?.zipkin) return { name: p.name, kind: 'zipkin', service: p.zipkin.service, port: p.zipkin.port };
+  const otel = p?.opentelemetry;
+  if (p && otel) {
+    const base = { name: p.name, kind: 'opentelemetry', service: providerHost(otel.service), port: otel.port } as const;
+    if (otel.http) return { ...base, protocol: 'http', path: posix.normalize(`/${otel.http.path ?? ''}`), ...timeoutMs(otel.http.timeout), ...exportHeaders(otel.http.headers) };
+    return { ...base, protocol: 'grpc', ...timeoutMs(otel.grpc?.timeout), ...exportHeaders(otel.grpc?.initialMetadata) };
+  }
+  const zipkin = p?.zipkin;
+  if (p && zipkin) {
+    const path = zipkin.path || '/api/v2/spans';
+    return {
+      name: p.name,
+      kind: 'zipkin',
+      service: providerHost(zipkin.service),
+      port: zipkin.port,
+      path: path.startsWith('/') ? path : `/${path}`,
+      ...timeoutMs(zipkin.timeout),
+      ...exportHeaders(zipkin.headers),
+    };
+  }
   return undefined;
 }
 
@@ -169,16 +300,34 @@ function collectorRules(provider: TracingProviderConfig | undefined, collectors:
   return c ? samplingRulesFromCollectorConfig((c.spec as { config?: unknown }).config) : [];
 }
 
+/** Pilot's proxyConfigSamplingValue: defaultConfig.tracing.sampling, where 0 means unset and above 100 means 1 %. */
+function proxyConfigSampling(mesh: MeshConfig): number {
+  const sampling = mesh.defaultConfig?.tracing?.sampling;
+  if (!sampling) return ISTIO_DEFAULT_SAMPLING;
+  return sampling > 100 ? 1 : sampling;
+}
+
+/**
+ * Pilot's Telemetries.Tracing and configureTracingFromTelemetry. Without tracing in any applicable
+ * Telemetry (whatever its mode) and without defaultProviders.tracing, the legacy mesh config:
+ * `enableTracing`, Zipkin at defaultConfig.tracing.zipkin.address. Otherwise the provider is the first
+ * of the last entry for this mode that names any, else the first default; none, an unknown one or one
+ * that does not trace leaves the spec without provider, disabled: no tracing at all.
+ */
 function buildTracing(inputs: TelemetryInputs, levels: readonly Telemetry[]): TracingConfig | undefined {
   const mesh = inputs.mesh;
+  const defaults = mesh.defaultProviders?.tracing ?? [];
+  const legacy = defaults.length === 0 && !levels.some((t) => t.spec.tracing?.length);
+  if (legacy && mesh.enableTracing === false) return undefined;
   const tr = mergeTracing(levels, inputs.direction);
-  if (!tr && mesh.enableTracing === false) return undefined;
-  const providerName = tr?.providers?.[0]?.name ?? mesh.defaultProviders?.tracing?.[0];
-  let provider = tracingProvider(mesh.extensionProviders?.find((p) => p.name === providerName));
-  if (!provider && !providerName) {
-    // Istio's legacy default: Zipkin at zipkin.istio-system:9411 (or defaultConfig.tracing.zipkin.address).
+  let provider: TracingProviderConfig | undefined;
+  if (legacy) {
     const [service = 'zipkin.istio-system', port = '9411'] = (mesh.defaultConfig?.tracing?.zipkin?.address ?? '').split(':').filter(Boolean);
     provider = { name: 'zipkin', kind: 'zipkin', service, port: Number(port) };
+  } else {
+    const name = tr?.providers?.[0]?.name ?? defaults[0];
+    provider = name === undefined ? undefined : tracingProvider(fetchProvider(mesh, name));
+    if (!provider) return undefined;
   }
   const tags: Record<string, CustomTagConfig> = {};
   // Pilot's configureCustomTags: the Telemetry's tags when it has any, else meshConfig's; never both.
@@ -190,19 +339,20 @@ function buildTracing(inputs: TelemetryInputs, levels: readonly Telemetry[]): Tr
   const rules = collectorRules(provider, inputs.collectors);
   const maxPath = mesh.defaultConfig?.tracing?.max_path_tag_length;
   return {
-    sampling: tr?.randomSamplingPercentage ?? mesh.defaultConfig?.tracing?.sampling ?? ISTIO_DEFAULT_SAMPLING,
+    sampling: tr?.randomSamplingPercentage ?? proxyConfigSampling(mesh),
     ...(rules.length ? { rules } : {}),
     ...(Object.keys(tags).length ? { custom_tags: tags } : {}),
-    ...(provider ? { provider } : {}),
+    provider,
     ...(tr?.disableSpanReporting ? { disable_span_reporting: true } : {}),
     ...(maxPath ? { max_path_tag_length: maxPath } : {}),
   };
 }
 
-function envoyAccessLog(mesh: MeshConfig): AccessLogConfig {
+/** Pilot's FileAccessLogFromMeshConfig: a log to `path` in meshConfig's accessLogEncoding and accessLogFormat. */
+function meshAccessLog(mesh: MeshConfig, path: string): AccessLogConfig {
   const encoding = mesh.accessLogEncoding ?? 'TEXT';
   const format = mesh.accessLogFormat;
-  const out: AccessLogConfig = { path: mesh.accessLogFile || '/dev/stdout', encoding };
+  const out: AccessLogConfig = { path, encoding };
   if (format && encoding === 'TEXT') out.format = format;
   if (format && encoding === 'JSON') {
     try {
@@ -214,28 +364,36 @@ function envoyAccessLog(mesh: MeshConfig): AccessLogConfig {
   return out;
 }
 
+/**
+ * Pilot's AccessLogging and setHTTPAccessLog (Istio 1.20): when no applicable Telemetry has
+ * accessLogging entries (whatever their mode) and defaultProviders.accessLogging is empty, the legacy
+ * meshConfig.accessLogFile log; otherwise only what mergeLogs gives for this mode, which may be nothing.
+ * The filter config carries one log: the first provider by name that writes a file (pilot writes one
+ * per provider; see docs/observability.md).
+ */
 function buildAccessLog(inputs: TelemetryInputs, levels: readonly Telemetry[]): AccessLogConfig | undefined {
-  const al = mergeAccessLogging(levels, inputs.direction);
-  if (al?.disabled) return undefined;
-  const log = accessLogDestination(inputs.mesh, al);
-  // Envoy's CEL access-log filter (pilot adds it for the provider of the entry that names the filter).
-  return log && al?.filter?.expression ? { ...log, filter: al.filter.expression } : log;
-}
-
-function accessLogDestination(mesh: MeshConfig, al: AccessLogging | undefined): AccessLogConfig | undefined {
-  const names = al?.providers?.map((p) => p.name) ?? mesh.defaultProviders?.accessLogging ?? (al || mesh.accessLogFile ? ['envoy'] : []);
-  for (const name of names) {
-    const p = mesh.extensionProviders?.find((x) => x.name === name);
-    const file = p?.envoyFileAccessLog;
-    if (file) {
-      const labels = file.logFormat?.labels;
-      return labels
-        ? { path: file.path || '/dev/stdout', encoding: 'JSON', json_format: labels }
-        : { path: file.path || '/dev/stdout', encoding: 'TEXT', ...(file.logFormat?.text ? { format: file.logFormat.text } : {}) };
-    }
-    if (name === 'envoy' && !p) return envoyAccessLog(mesh);
+  const mesh = inputs.mesh;
+  const logging = levels.map((t) => t.spec.accessLogging ?? []).filter((l) => l.length > 0);
+  const defaults = mesh.defaultProviders?.accessLogging ?? [];
+  if (logging.length === 0 && defaults.length === 0) return mesh.accessLogFile ? meshAccessLog(mesh, mesh.accessLogFile) : undefined;
+  const providers = [...mergeLogs(logging, defaults, inputs.direction)].sort(([a], [b]) => cmp(a, b));
+  for (const [name, filter] of providers) {
+    const log = fileAccessLog(mesh, name);
+    // Envoy's CEL access-log filter, that of the last entry that named the provider.
+    if (log) return filter ? { ...log, filter } : log;
   }
   return undefined;
+}
+
+/** Pilot's telemetryAccessLog for an `envoyFileAccessLog` provider; the built-in `envoy` without logFormat takes meshConfig's format. */
+function fileAccessLog(mesh: MeshConfig, name: string): AccessLogConfig | undefined {
+  const p = fetchProvider(mesh, name);
+  const file = p?.envoyFileAccessLog;
+  if (!p || !file) return undefined;
+  const path = file.path || '/dev/stdout';
+  if (p.name === 'envoy' && !file.logFormat) return meshAccessLog(mesh, path);
+  const labels = file.logFormat?.labels;
+  return labels ? { path, encoding: 'JSON', json_format: labels } : { path, encoding: 'TEXT', ...(file.logFormat?.text ? { format: file.logFormat.text } : {}) };
 }
 
 /**
@@ -249,7 +407,7 @@ export function buildTelemetryConfig(inputs: TelemetryInputs): Omit<TelemetryFil
   const levels = selectTelemetries(inputs.telemetries, inputs.rootNamespace, w.namespace, w.labels);
   const tracing = buildTracing(inputs, levels);
   const accessLog = buildAccessLog(inputs, levels);
-  const metrics = buildMetrics(levels, inputs.direction);
+  const metrics = buildMetrics(inputs.mesh, levels, inputs.direction);
   return {
     reporter: inputs.direction === 'inbound' ? 'destination' : 'source',
     metrics: metrics.enabled,

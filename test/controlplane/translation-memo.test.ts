@@ -103,10 +103,15 @@ test('proxies whose selected labels differ do not share clusters or routes; othe
 });
 
 const telemetrySelectors = `${apiService}---
+apiVersion: install.istio.io/v1alpha1
+kind: IstioOperator
+metadata: { name: mesh, namespace: istio-system }
+spec: { meshConfig: { extensionProviders: [{ name: zipkin, zipkin: { service: zipkin.istio-system.svc.cluster.local, port: 9411 } }] } }
+---
 apiVersion: telemetry.istio.io/v1
 kind: Telemetry
 metadata: { name: web-tracing, namespace: shop }
-spec: { selector: { matchLabels: { app: web } }, tracing: [{ randomSamplingPercentage: 42 }] }
+spec: { selector: { matchLabels: { app: web } }, tracing: [{ providers: [{ name: zipkin }], randomSamplingPercentage: 42 }] }
 `;
 
 test('proxies of one scope share the outbound listener only when the same Telemetry resources apply to them', () => {

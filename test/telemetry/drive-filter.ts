@@ -29,6 +29,8 @@ export interface DriveRequest {
   grpcStatus?: number;
   /** The endpoint was a mesh proxy behind the tunnel: only then is its `x-outrigger-peer` believed. */
   upstreamMesh?: boolean;
+  /** The try's connection was made in the mesh's mutual TLS (not a plaintext or originated hop, not a failed connect). */
+  upstreamTls?: boolean;
   /** The identity the answering endpoint's certificate proved (the tunnel's). */
   upstreamPrincipal?: string;
   /** The metadata the endpoint's sidecar answered a CONNECT with (a carried connection's responses go without). */
@@ -64,6 +66,7 @@ export async function drive(filter: HttpFilter, r: DriveRequest): Promise<Driven
   if (r.clusterName) info.clusterName = r.clusterName;
   if (r.upstreamWorkload) info.upstreamWorkload = r.upstreamWorkload;
   if (r.upstreamMesh !== undefined) info.upstreamMesh = r.upstreamMesh;
+  if (r.upstreamTls !== undefined) info.upstreamTls = r.upstreamTls;
   if (r.upstreamPrincipal !== undefined) info.upstreamPrincipal = r.upstreamPrincipal;
   if (r.upstreamPeer !== undefined) info.upstreamPeer = r.upstreamPeer;
   const ctx: RequestContext = { request, info, route: r.route ?? null };

@@ -11,7 +11,9 @@ export const telemetry: Analyzer = {
   codes: ['IST0157', 'IST0160', 'OR2008'],
   analyze(ctx, report) {
     const mesh = ctx.mesh.raw;
-    const defined = new Set([...builtIn, ...(mesh?.extensionProviders ?? []).map((p) => p.name)]);
+    const names = [...builtIn, ...(mesh?.extensionProviders ?? []).map((p) => p.name)];
+    // Pilot's fetchProvider matches names ignoring case (strings.EqualFold).
+    const defined = new Set(names.map((n) => n.toLowerCase()));
     const defaultAccessLog = (mesh?.defaultProviders?.accessLogging ?? []).length > 0;
     const all = ctx.ofKind<Telemetry>('Telemetry');
     const unselected = new Map<string, Telemetry[]>();
@@ -23,13 +25,13 @@ export const telemetry: Analyzer = {
         for (const [i, entry] of (t.spec[section] ?? []).entries()) {
           const providers = entry.providers ?? [];
           for (const [j, p] of providers.entries()) {
-            if (defined.has(p.name)) continue;
+            if (defined.has(p.name.toLowerCase())) continue;
             report({
               code: 'OR2008',
               resource: t,
               path: ['spec', section, i, 'providers', j, 'name'],
               message: `Provider "${p.name}" is not defined in meshConfig.extensionProviders`,
-              fix: `Define it in the IstioOperator meshConfig.extensionProviders, or use one of ${[...defined].join(', ')}.`,
+              fix: `Define it in the IstioOperator meshConfig.extensionProviders, or use one of ${names.join(', ')}.`,
             });
           }
           if (section === 'accessLogging' && providers.length === 0 && !defaultAccessLog && !('disabled' in entry && entry.disabled)) {

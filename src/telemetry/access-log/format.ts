@@ -1,6 +1,8 @@
 // Envoy access-log formats compiled once: the command operators of Istio's default TEXT format
 // (`%START_TIME%`, `%REQ(X?Y):N%`, `%RESPONSE_FLAGS%`, ...) into an array of small field readers,
 // and Istio's default JSON layout. Formatting a line walks the array; nothing is parsed per request.
+import { compileDateFormat } from './date-format.ts';
+import { AccessLogFormatError } from './format-error.ts';
 import type { AccessLogRecord } from './record.ts';
 
 /** Istio's default TEXT format (`pilot/pkg/model/telemetry_logging.go`). */
@@ -39,9 +41,7 @@ export const ISTIO_DEFAULT_JSON_FORMAT: Readonly<Record<string, string>> = Objec
   route_name: '%ROUTE_NAME%',
 });
 
-export class AccessLogFormatError extends Error {
-  readonly code = 'ACCESS_LOG_FORMAT';
-}
+export { AccessLogFormatError };
 
 /**
  * Reads one value; `null` renders as `-` in text and `null` in JSON. A metadata value keeps its type in
@@ -51,8 +51,11 @@ type Reader = (r: AccessLogRecord) => string | number | boolean | object | null;
 
 const orNull = (v: string) => (v === '' ? null : v);
 
+/** Envoy's default START_TIME format: rendered once per second, the milliseconds per line. */
+const defaultStartTime = compileDateFormat('%Y-%m-%dT%H:%M:%E3SZ');
+
 const simple: Readonly<Record<string, Reader>> = {
-  START_TIME: (r) => new Date(r.startTime).toISOString(),
+  START_TIME: (r) => defaultStartTime(r.startTime),
   PROTOCOL: (r) => orNull(r.protocol),
   RESPONSE_CODE: (r) => r.responseCode,
   RESPONSE_FLAGS: (r) => r.responseFlags,
@@ -61,9 +64,14 @@ const simple: Readonly<Record<string, Reader>> = {
   UPSTREAM_TRANSPORT_FAILURE_REASON: (r) => orNull(r.upstreamTransportFailureReason),
   BYTES_RECEIVED: (r) => r.bytesReceived,
   BYTES_SENT: (r) => r.bytesSent,
-  DURATION: (r) => Math.round(r.durationMs),
+  // Whole milliseconds, truncated (Envoy's duration_cast<milliseconds>).
+  DURATION: (r) => Math.trunc(r.durationMs),
   UPSTREAM_HOST: (r) => orNull(r.upstreamHost),
   UPSTREAM_CLUSTER: (r) => orNull(r.upstreamCluster),
+  // The cluster's name; %UPSTREAM_CLUSTER% its alt_stat_name where it has one, which no cluster here has.
+  UPSTREAM_CLUSTER_RAW: (r) => orNull(r.upstreamCluster),
+  // The router's tries of the request (tcp_proxy's connect attempts); 0 where none was made.
+  UPSTREAM_REQUEST_ATTEMPT_COUNT: (r) => r.attemptCount,
   UPSTREAM_LOCAL_ADDRESS: (r) => orNull(r.upstreamLocalAddress),
   DOWNSTREAM_LOCAL_ADDRESS: (r) => orNull(r.downstreamLocalAddress),
   DOWNSTREAM_REMOTE_ADDRESS: (r) => orNull(r.downstreamRemoteAddress),
@@ -117,6 +125,10 @@ export function compileCommand(cmd: string, arg: string | undefined, maxLen: num
     if (!arg) throw new AccessLogFormatError(`%${cmd}% needs a header name`);
     return headerReader(cmd, arg, maxLen);
   }
+  if (cmd === 'START_TIME' && arg) {
+    const date = compileDateFormat(arg);
+    return (r) => date(r.startTime);
+  }
   if (cmd === 'DYNAMIC_METADATA') {
     if (!arg) throw new AccessLogFormatError('%DYNAMIC_METADATA% needs a namespace');
     return dynamicMetadataReader(arg, maxLen);
@@ -147,12 +159,16 @@ export function compileTextFormat(format: string): (r: AccessLogRecord) => strin
   };
 }
 
-/** A compiled JSON format: each key holds one command operator (or a literal string). */
+/**
+ * A compiled JSON format. Each value is a format string, as Envoy's json_format: one command operator
+ * alone keeps its value's type; commands mixed with text make a string (`-` for a missing value); text
+ * without a command is itself.
+ */
 export function compileJsonFormat(format: Readonly<Record<string, string>>): (r: AccessLogRecord) => string {
   const fields: [string, Reader][] = Object.entries(format).map(([key, value]) => {
     const m = /^%([A-Z_]+)(?:\(([^)]*)\))?(?::(\d+))?%$/.exec(value);
-    if (!m) return [key, () => value];
-    return [key, compileCommand(m[1] ?? '', m[2], m[3] === undefined ? undefined : Number(m[3]))];
+    if (m) return [key, compileCommand(m[1] ?? '', m[2], m[3] === undefined ? undefined : Number(m[3]))];
+    return [key, compileTextFormat(value)];
   });
   return (r) => {
     const o: Record<string, string | number | boolean | object | null> = {};

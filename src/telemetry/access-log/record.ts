@@ -16,6 +16,8 @@ export interface AccessLogRecord {
   bytesReceived: number;
   bytesSent: number;
   durationMs: number;
+  /** Envoy's attemptCount: the router's tries (tcp_proxy's connect attempts), 0 when none was made. */
+  attemptCount: number;
   /** Request header by lower-case name (`:authority`, `:path`, `:method` are pseudo headers). */
   requestHeader(name: string): string | undefined;
   /** Response header by lower-case name. */

@@ -1,16 +1,11 @@
-// Exports spans in batches as OTLP/HTTP JSON (POST {endpoint}/v1/traces). Recording a span is a push
-// onto a bounded queue; a full queue drops the span and counts it. One timer per exporter flushes
-// partial batches; one request is in flight at a time, so a slow collector never piles up sockets.
-import { createRequire } from 'node:module';
+// Exports spans in batches through a SpanSender (OTLP/gRPC, OTLP/HTTP protobuf or Zipkin for a provider;
+// OTLP/HTTP JSON to a URL, the built-in collector's). Recording a span is a push onto a bounded queue; a
+// full queue drops the span and counts it. One timer per exporter flushes partial batches; one request
+// is in flight at a time, so a slow collector never piles up sockets.
+import { postBody } from './http-post.ts';
+import type { SpanBatch, SpanSender } from './sender.ts';
 import type { AttributeValue, SpanRecord } from './span.ts';
 import { toOtlpRequest } from './span.ts';
-
-// node:http and node:https through require(): an ESM import reads every export, and node:http's lazy
-// WebSocket ones load Node's bundled undici, as global fetch does on its first call, which takes the
-// event loop for about 50 ms (and 2.5 MB of heap) in a proxy that is serving requests by then.
-const require = createRequire(import.meta.url);
-const http = require('node:http') as typeof import('node:http');
-const https = require('node:https') as typeof import('node:https');
 
 /** How long closing an exporter waits for its last spans to be sent. */
 const CLOSE_DEADLINE_MS = 2_000;
@@ -31,19 +26,32 @@ export const realExportTimers: ExportTimers = {
   },
 };
 
-export interface SpanExporterOptions {
-  /** Full URL of the OTLP/HTTP traces endpoint: `http://127.0.0.1:4318/v1/traces`. */
-  url: string;
+/** Sends one OTLP/HTTP JSON body: resolves whether the collector took it (2xx). */
+export type PostJson = (url: string, body: string, timeoutMs: number) => Promise<boolean>;
+
+interface ExporterBase {
   serviceName: string;
   resource?: Record<string, AttributeValue>;
   maxQueue?: number;
   maxBatch?: number;
   flushIntervalMs?: number;
-  requestTimeoutMs?: number;
   timers?: ExportTimers;
-  /** Sends one batch: resolves whether the collector took it (2xx). Defaults to postJson. */
-  post?: (url: string, body: string, timeoutMs: number) => Promise<boolean>;
 }
+
+export type SpanExporterOptions = ExporterBase &
+  (
+    | {
+        /** How batches go out; the exporter owns it and closes it on close(). */
+        sender: SpanSender;
+      }
+    | {
+        /** Full URL of an OTLP/HTTP JSON traces endpoint: `http://127.0.0.1:4318/v1/traces`. */
+        url: string;
+        requestTimeoutMs?: number;
+        /** Defaults to postJson. */
+        post?: PostJson;
+      }
+  );
 
 export interface ExporterStats {
   exported: number;
@@ -53,33 +61,34 @@ export interface ExporterStats {
 
 export class SpanExporter {
   readonly stats: ExporterStats = { exported: 0, dropped: 0, failed: 0 };
-  #o: Required<Omit<SpanExporterOptions, 'resource'>> & { resource: Record<string, AttributeValue> };
+  readonly #serviceName: string;
+  readonly #resource: Record<string, AttributeValue>;
+  readonly #maxQueue: number;
+  readonly #maxBatch: number;
+  readonly #timers: ExportTimers;
+  readonly #sender: SpanSender;
   #queue: SpanRecord[] = [];
   #inFlight: Promise<void> | undefined;
   #timer: unknown;
 
   constructor(options: SpanExporterOptions) {
-    this.#o = {
-      maxQueue: 2048,
-      maxBatch: 512,
-      flushIntervalMs: 5000,
-      requestTimeoutMs: 10_000,
-      timers: realExportTimers,
-      post: postJson,
-      resource: {},
-      ...options,
-    };
-    this.#timer = this.#o.timers.setInterval(() => void this.flush(), this.#o.flushIntervalMs);
+    this.#serviceName = options.serviceName;
+    this.#resource = options.resource ?? {};
+    this.#maxQueue = options.maxQueue ?? 2048;
+    this.#maxBatch = options.maxBatch ?? 512;
+    this.#timers = options.timers ?? realExportTimers;
+    this.#sender = 'sender' in options ? options.sender : otlpJsonSender(options.url, options.requestTimeoutMs ?? 10_000, options.post ?? postJson);
+    this.#timer = this.#timers.setInterval(() => void this.flush(), options.flushIntervalMs ?? 5000);
   }
 
   /** Queues a finished span; never blocks, never throws. */
   record(span: SpanRecord): void {
-    if (this.#queue.length >= this.#o.maxQueue) {
+    if (this.#queue.length >= this.#maxQueue) {
       this.stats.dropped++;
       return;
     }
     this.#queue.push(span);
-    if (this.#queue.length >= this.#o.maxBatch && !this.#inFlight) void this.flush();
+    if (this.#queue.length >= this.#maxBatch && !this.#inFlight) void this.flush();
   }
 
   get queued(): number {
@@ -98,7 +107,7 @@ export class SpanExporter {
 
   async #drain(): Promise<void> {
     while (this.#queue.length > 0) {
-      const batch = this.#queue.splice(0, this.#o.maxBatch);
+      const batch = this.#queue.splice(0, this.#maxBatch);
       const ok = await this.#send(batch);
       if (!ok) {
         this.stats.failed += batch.length;
@@ -108,9 +117,9 @@ export class SpanExporter {
     }
   }
 
-  async #send(batch: SpanRecord[]): Promise<boolean> {
+  async #send(spans: SpanRecord[]): Promise<boolean> {
     try {
-      return await this.#o.post(this.#o.url, JSON.stringify(toOtlpRequest(this.#o.serviceName, this.#o.resource, batch)), this.#o.requestTimeoutMs);
+      return await this.#sender.send({ serviceName: this.#serviceName, resource: this.#resource, spans });
     } catch {
       return false;
     }
@@ -121,7 +130,7 @@ export class SpanExporter {
    * spend its drain on a collector that does not answer (what is still sending finishes on its own).
    */
   async close(deadlineMs = CLOSE_DEADLINE_MS): Promise<void> {
-    this.#o.timers.clearInterval(this.#timer);
+    this.#timers.clearInterval(this.#timer);
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<void>((resolve) => {
       timer = setTimeout(resolve, deadlineMs);
@@ -129,20 +138,19 @@ export class SpanExporter {
     });
     await Promise.race([this.flush(), deadline]);
     clearTimeout(timer);
+    this.#sender.close();
   }
+}
+
+/** OTLP/HTTP JSON to one URL: the built-in collector's protocol. */
+function otlpJsonSender(url: string, timeoutMs: number, post: PostJson): SpanSender {
+  return {
+    send: (batch: SpanBatch) => post(url, JSON.stringify(toOtlpRequest(batch.serviceName, batch.resource, batch.spans)), timeoutMs),
+    close() {},
+  };
 }
 
 /** POSTs a JSON body with node:http(s); resolves whether the answer was 2xx, false on any failure or after `timeoutMs`. */
 export function postJson(url: string, body: string, timeoutMs: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const u = new URL(url);
-    const req = (u.protocol === 'https:' ? https : http).request(u, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }, timeout: timeoutMs, agent: false }, (res) => {
-      res.resume();
-      res.on('end', () => resolve((res.statusCode ?? 0) >= 200 && (res.statusCode ?? 0) < 300));
-      res.on('error', () => resolve(false));
-    });
-    req.on('timeout', () => req.destroy());
-    req.on('error', () => resolve(false));
-    req.end(body);
-  });
+  return postBody(url, body, { 'content-type': 'application/json' }, timeoutMs);
 }

@@ -17,7 +17,7 @@ export interface SpanRecord {
 }
 
 /** OTLP's SpanKind numbers. */
-const kindNumber: Readonly<Record<SpanKind, number>> = { SERVER: 2, CLIENT: 3 };
+export const kindNumber: Readonly<Record<SpanKind, number>> = { SERVER: 2, CLIENT: 3 };
 
 export interface OtlpAttribute {
   key: string;
@@ -49,7 +49,10 @@ function attribute(key: string, v: AttributeValue): OtlpAttribute {
   return Number.isInteger(v) ? { key, value: { intValue: String(v) } } : { key, value: { doubleValue: v } };
 }
 
-const nanos = (ms: number): string => (BigInt(Math.round(ms * 1000)) * 1000n).toString();
+/** Epoch milliseconds → epoch nanoseconds, to the microsecond the clock gives. */
+export const unixNanos = (ms: number): bigint => BigInt(Math.round(ms * 1000)) * 1000n;
+
+const nanos = (ms: number): string => unixNanos(ms).toString();
 
 export function toOtlpSpan(s: SpanRecord): OtlpSpan {
   return {

@@ -3,7 +3,7 @@
 import type { TypedAny } from '../../../xds/any.ts';
 import { durationMs, type XdsDuration } from '../../../xds/duration.ts';
 import { TypeUrl } from '../../../xds/type-urls.ts';
-import { FilterConfigError } from '../../http/filter.ts';
+import { FilterConfigError, type FilterVerdict, type LocalReply } from '../../http/filter.ts';
 import type { EnvoyFractionalPercent, EnvoyHeaderMatcher } from '../../http/route/envoy-types.ts';
 import { compileFraction, type Fraction } from '../../http/route/fractional-percent.ts';
 import { compileHeaderMatchers, type HeaderPredicate } from '../../http/route/header-matcher.ts';
@@ -20,12 +20,24 @@ interface EnvoyHttpFault {
 
 export interface FaultConfig {
   readonly delay: { readonly ms: number; readonly fraction: Fraction } | null;
-  readonly abort: { readonly httpStatus: number | null; readonly grpcStatus: number | null; readonly fraction: Fraction } | null;
+  readonly abort: { readonly httpStatus: number | null; readonly grpcStatus: number | null; readonly fraction: Fraction; readonly verdict: FilterVerdict } | null;
   readonly headers: readonly HeaderPredicate[];
   readonly maxActiveFaults: number;
 }
 
 const unsupported = ['upstream_cluster', 'downstream_nodes', 'response_rate_limit'] as const;
+
+/**
+ * Envoy's abortWithStatus: sendLocalReply(http_status or 200, "fault filter abort", grpc_status). The
+ * gRPC status is used only when the request is gRPC; any other gets a plain 200 with the text
+ * (Utility::prepareLocalReply), and neither its filters nor its access log see a grpc-status. Made once
+ * per config.
+ */
+function abortVerdict(http: number | null, grpc: number | null): FilterVerdict {
+  const reply: LocalReply = { status: http ?? 200, flag: 'FI', details: 'fault_filter_abort', body: 'fault filter abort' };
+  if (grpc !== null) reply.grpcStatus = grpc;
+  return Object.freeze({ action: 'respond', reply: Object.freeze(reply) });
+}
 
 /** Compiles an HTTPFault; throws FilterConfigError for what Outrigger does not run. */
 export function compileFaultConfig(config: TypedAny): FaultConfig {
@@ -46,7 +58,7 @@ export function compileFaultConfig(config: TypedAny): FaultConfig {
     const grpc = c.abort.grpc_status ?? null;
     if ((http === null) === (grpc === null)) throw new FilterConfigError('fault: abort needs exactly one of http_status, grpc_status');
     if (http !== null && (http < 200 || http >= 600)) throw new FilterConfigError(`fault: abort.http_status ${http} is not in 200..599`);
-    abort = { httpStatus: http, grpcStatus: grpc, fraction: compileFraction(c.abort.percentage, 'abort.percentage') };
+    abort = { httpStatus: http, grpcStatus: grpc, fraction: compileFraction(c.abort.percentage, 'abort.percentage'), verdict: abortVerdict(http, grpc) };
   }
   return {
     delay,

@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { contextWithRoute, request } from '../../../../test/routing/filter-helpers.ts';
 import { TypeUrl } from '../../../xds/type-urls.ts';
+import { newStreamInfo } from '../../http/connection-manager.ts';
 import { FilterConfigError, type FilterVerdict } from '../../http/filter.ts';
+import { sendLocalReply } from '../../local-reply.ts';
 import { createFaultFilterFactory, type FaultTimer } from './filter.ts';
 
 /** A timer that records requested delays and fires at once (a microtask later): tests never wait. */
@@ -86,14 +88,15 @@ test('delay then abort: both flags, delay first', async () => {
   assert.deepEqual([...ctx.info.responseFlags].sort(), ['DI', 'FI']);
 });
 
-test('a gRPC abort answers 200 with grpc-status', async () => {
+test('a gRPC abort answers 200 with its gRPC status beside the headers, never in them (a plain request must not see it)', async () => {
   const factory = createFaultFilterFactory({ random: sequence(0), timer: manualTimer() });
   const filter = factory.create(fault({ abort: { grpc_status: 14, percentage: pct(100) } }));
   const v = (await filter.onRequest?.(contextWithRoute([factory], null, request('POST')))) as FilterVerdict;
   assert.equal(v.action, 'respond');
   if (v.action === 'respond') {
     assert.equal(v.reply.status, 200);
-    assert.equal(v.reply.headers?.['grpc-status'], '14');
+    assert.equal(v.reply.grpcStatus, 14);
+    assert.equal(v.reply.headers, undefined);
   }
 });
 
@@ -164,4 +167,21 @@ test('a delay that runs out without an abort stops counting as active; an abort 
   assert.deepEqual(filter.onRequest?.(contextWithRoute([factory], null, request('GET'))), { action: 'continue' });
   filter.onDone?.(aborted, { status: 503, requestBytes: 0, responseBytes: 0, requestHeadBytes: 0, responseHeadBytes: 0, durationMs: 0, downstreamReset: false });
   assert.ok(filter.onRequest?.(contextWithRoute([factory], null, request('GET'))) instanceof Promise, 'released once done: delayed again');
+});
+
+// Envoy's abortWithStatus: sendLocalReply(200, "fault filter abort", grpc_status); prepareLocalReply uses
+// grpc_status only when the request is gRPC.
+test('a grpc_status abort: trailers-only gRPC reply to a gRPC request, a plain 200 "fault filter abort" to any other', async () => {
+  const factory = createFaultFilterFactory({ random: sequence(0, 0), timer: manualTimer() });
+  const filter = factory.create(fault({ abort: { grpc_status: 14, percentage: pct(100) } }));
+  const sent = async (grpc: boolean) => {
+    const v = (await filter.onRequest?.(contextWithRoute([factory], null, request('POST')))) as FilterVerdict;
+    assert.equal(v.action, 'respond');
+    const out = { status: 0, headers: {} as Record<string, string | number>, body: '' };
+    const target = { headersSent: false, writeHead: (s: number, h: Record<string, string | number>) => Object.assign(out, { status: s, headers: h }), end: (b?: string) => Object.assign(out, { body: b ?? '' }) };
+    if (v.action === 'respond') sendLocalReply(target, v.reply, newStreamInfo(0), grpc);
+    return { status: out.status, ct: out.headers['content-type'], gs: out.headers['grpc-status'], gm: out.headers['grpc-message'], body: out.body };
+  };
+  assert.deepEqual(await sent(true), { status: 200, ct: 'application/grpc', gs: '14', gm: 'fault filter abort', body: '' });
+  assert.deepEqual(await sent(false), { status: 200, ct: 'text/plain', gs: undefined, gm: undefined, body: 'fault filter abort' });
 });

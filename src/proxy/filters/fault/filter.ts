@@ -104,21 +104,7 @@ class FaultFilter implements HttpFilter {
     this.#activate(ctx);
     ctx.info.responseFlags.add('FI');
     ctx.info.responseCodeDetails = 'fault_filter_abort';
-    if (abort.grpcStatus !== null) {
-      return {
-        action: 'respond',
-        reply: {
-          status: 200,
-          flag: 'FI',
-          details: 'fault_filter_abort',
-          headers: { 'content-type': 'application/grpc', 'grpc-status': String(abort.grpcStatus), 'grpc-message': 'fault filter abort' },
-        },
-      };
-    }
-    return {
-      action: 'respond',
-      reply: { status: abort.httpStatus as number, flag: 'FI', details: 'fault_filter_abort', body: 'fault filter abort' },
-    };
+    return abort.verdict;
   }
 }
 

@@ -38,6 +38,7 @@ export class AccessLogger {
         bytesReceived: outcome.requestBytes,
         bytesSent: outcome.responseBytes,
         durationMs: outcome.durationMs,
+        attemptCount: info.attemptCount ?? 0,
         // %REQ(:AUTHORITY)% is the header as the client sent it (Envoy lower-cases only a copy, to pick the virtual host).
         requestHeader: (n) => (n === ':authority' ? request.sentAuthority : header(request.headers, n)),
         responseHeader: (n) => (response ? header(response.headers, n) : undefined),
@@ -74,6 +75,8 @@ export class AccessLogger {
         bytesReceived,
         bytesSent,
         durationMs,
+        // tcp_proxy's connect attempts: one per connection that dialled an endpoint (no connect retries here).
+        attemptCount: upstream?.upstreamHost ? 1 : 0,
         requestHeader: noHeader,
         responseHeader: noHeader,
         upstreamHost: upstream?.upstreamHost ?? '',

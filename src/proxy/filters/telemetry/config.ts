@@ -85,6 +85,21 @@ const named = object({ name: nonEmpty }, { default_value: string() });
 
 const customTag = exactlyOne({ literal: object({ value: string() }), environment: named, header: named });
 
+const headerFields = object({ name: nonEmpty }, { value: string(), env_name: nonEmpty });
+/** RFC 9110's token: what node:http and node:http2 accept as a header name. */
+const headerToken = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/** What no header value may hold (RFC 9110 §5.5): node:http refuses it on every export, so it is refused here, once. */
+const headerValueBreak = /[\r\n\0]/;
+
+/** An export request header: a name and exactly one of a value and an environment variable's name. */
+const exportHeader: Check = (v, at, p) => {
+  headerFields(v, at, p);
+  if (!isObject(v)) return;
+  if (typeof v['name'] === 'string' && v['name'] !== '' && !headerToken.test(v['name'])) p.push(`${join(at, 'name')}: not a valid header name`);
+  if (typeof v['value'] === 'string' && headerValueBreak.test(v['value'])) p.push(`${join(at, 'value')}: not a valid header value (CR, LF or NUL)`);
+  if (Object.hasOwn(v, 'value') === Object.hasOwn(v, 'env_name')) p.push(`${where(at)}: expected exactly one of value, env_name`);
+};
+
 const schema = object(
   { reporter: oneOf('source', 'destination'), metrics: boolean },
   {
@@ -102,7 +117,12 @@ const schema = object(
         custom_tags: recordOf(customTag),
         provider: object(
           { name: nonEmpty, kind: oneOf('opentelemetry', 'zipkin'), service: nonEmpty, port: number({ int: true, min: 1, max: 65535 }) },
-          { path: string({ startsWith: '/' }) },
+          {
+            protocol: oneOf('grpc', 'http'),
+            path: string({ startsWith: '/' }),
+            timeout_ms: number({ min: 1 }),
+            headers: arrayOf(exportHeader),
+          },
         ),
         disable_span_reporting: boolean,
         max_path_tag_length: number({ int: true, min: 1 }),

@@ -56,6 +56,13 @@ export class EdgeIndex {
   #metrics: IstioMetrics;
   #reporter: Reporter;
   #self: WorkloadLabels;
+  /**
+   * This workload with `unknown` for its principal: Istio's stats filter (populatePeerInfo) takes its own
+   * principal from the hop's TLS (the downstream's on the destination side, the upstream's on the
+   * source side), so a plaintext hop, or a request for which no upstream TLS connection was made (UF, UH,
+   * UO, a filter's answer), reports `unknown`.
+   */
+  #selfNoTls: WorkloadLabels;
   #services: readonly TelemetryServiceConfig[];
   #clusterServices: ClusterServices;
   #hostFallback: boolean;
@@ -78,6 +85,7 @@ export class EdgeIndex {
     this.#metrics = metrics;
     this.#reporter = reporter;
     this.#self = self;
+    this.#selfNoTls = self.principal === UNKNOWN ? self : Object.freeze({ ...self, principal: UNKNOWN });
     this.#services = services;
     this.#clusterServices = clusterServices;
   }
@@ -112,7 +120,8 @@ export class EdgeIndex {
     // A request answered before routing (denied, rate limited) counts against its port's inbound cluster.
     const services = this.#services.length > 0 ? this.#services : (this.#clusterServices(clusterName ?? `inbound|${conn.localPort}||`) ?? NO_SERVICES);
     const service = this.#inboundService(services, authority, conn.localPort);
-    return this.#edge(conn.peerPrincipal ? this.#edgesMtls : this.#edges, source, this.#self, service, conn.peerPrincipal ? 'mutual_tls' : 'none');
+    const mtls = conn.peerPrincipal !== undefined && conn.peerPrincipal !== '';
+    return this.#edge(mtls ? this.#edgesMtls : this.#edges, source, mtls ? this.#self : this.#selfNoTls, service, mtls ? 'mutual_tls' : 'none');
   }
 
   /**
@@ -120,25 +129,39 @@ export class EdgeIndex {
    * the endpoint tried (`upstreamWorkload`, its `istio.workload` metadata `name;namespace`) gives the
    * namespace, as Istio's stats filter falls back to the upstream host's metadata; else all is unknown.
    * The service is the routed cluster's first `istio.services` entry (host, name, namespace), host or no
-   * host (`clusterName` undefined: the request had no cluster, as on NR and NC).
+   * host (`clusterName` undefined: the request had no cluster, as on NR and NC). Istio's catch-all routes
+   * name themselves whatever their cluster: `block_all` BlackHoleCluster, `allow_any` PassthroughCluster.
+   * `upstreamTls`: the last try's connection was made in the mesh's mutual TLS (StreamInfo.upstreamTls),
+   * so this side has a principal; `destination` then carries the peer's, else `unknown`.
    */
-  outbound(clusterName: string | undefined, authority: string, destination: WorkloadLabels | undefined, upstreamWorkload?: string): MetricEdge {
-    const service = this.#metadataService(clusterName) ?? this.#namedService(clusterName, authority);
-    return this.#edge(this.#edges, this.#self, destination ?? (upstreamWorkload ? this.#endpointPeer(upstreamWorkload) : unknownWorkload), service, 'unknown');
+  outbound(clusterName: string | undefined, authority: string, destination: WorkloadLabels | undefined, upstreamWorkload: string | undefined, upstreamTls: boolean, routeName?: string): MetricEdge {
+    const catchAll = routeName === 'block_all' ? 'BlackHoleCluster' : routeName === 'allow_any' ? 'PassthroughCluster' : undefined;
+    const service = catchAll !== undefined ? this.#namedService(catchAll, authority) : (this.#metadataService(clusterName) ?? this.#namedService(clusterName, authority));
+    const peer = destination ?? (upstreamWorkload ? this.#endpointPeer(upstreamWorkload) : unknownWorkload);
+    return upstreamTls ? this.#edge(this.#edgesMtls, this.#self, peer, service, 'unknown') : this.#edge(this.#edges, this.#selfNoTls, peer, service, 'unknown');
   }
 
   /** Where the cluster has no `istio.services`: its name, or the Host (see serviceFromCluster). */
   #namedService(clusterName: string | undefined, authority: string): ServiceLabels {
     const key = clusterName ?? '';
-    let service = this.#serviceByCluster.get(key);
-    // Passthrough and no-route requests name the host the client asked for, so key them by it too.
-    if (!service || !key.includes('|')) {
-      service = serviceFromCluster(clusterName, this.#hostFallback ? authority : undefined);
-      if (key.includes('|')) bounded(this.#serviceByCluster).set(key, service);
-      else service = this.#internService(service);
+    if (key.includes('|')) {
+      let service = this.#serviceByCluster.get(key);
+      if (!service) {
+        service = serviceFromCluster(clusterName, this.#hostFallback ? authority : undefined);
+        bounded(this.#serviceByCluster).set(key, service);
+      }
+      return service;
+    }
+    // Passthrough, blackhole and no-route requests name the host the client asked for, so key them by it too.
+    const byHost = child(this.#serviceByNameAndHost, key);
+    let service = byHost.get(authority);
+    if (!service) {
+      service = this.#internService(serviceFromCluster(clusterName, this.#hostFallback ? authority : undefined));
+      bounded(byHost).set(authority, service);
     }
     return service;
   }
+  #serviceByNameAndHost = new Map<string, Map<string, ServiceLabels>>();
 
   /** By the cluster's `istio.services` list (a config push replaces it, and so the entry). */
   #serviceByMetadata = new WeakMap<readonly TelemetryServiceConfig[], ServiceLabels>();

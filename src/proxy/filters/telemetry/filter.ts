@@ -1,12 +1,13 @@
 // istio.stats: Istio's standard metrics, the access log and the span of every HTTP stream, recorded
-// once in onDone; trace headers and x-request-id set in onRequest; peer metadata exchanged in
-// response headers so the source side reports the destination workload's labels, as Istio does.
+// once in onDone. onRequest starts the span (trace headers, and an x-request-id where none came, set
+// on the request); peer metadata is exchanged in response headers so the source side reports the
+// destination workload's labels, as Istio does.
 import type { CelExpression } from '../../../telemetry/cel/compile.ts';
 import { GRPC_INVALID_STATUS, type IstioMetrics, type MetricEdge } from '../../../telemetry/istio-metrics.ts';
 import type { TelemetryFilterConfig } from '../../../telemetry/filter-config.ts';
-import type { WorkloadLabels } from '../../../telemetry/workload-labels.ts';
+import { UNKNOWN, type WorkloadLabels } from '../../../telemetry/workload-labels.ts';
 import { CONTINUE, type FilterVerdict, type HttpFilter, type RequestContext, type ResponseHead, type StreamOutcome } from '../../http/filter.ts';
-import { GRPC_INVALID_CODE } from '../../http/grpc-status.ts';
+import { GRPC_INVALID_CODE, httpToGrpcStatus, isGrpcRequest } from '../../http/grpc-status.ts';
 import type { StreamInfo } from '../../http/stream.ts';
 import type { AccessLogger } from './access-log.ts';
 import { streamAttributes } from './attributes.ts';
@@ -18,10 +19,16 @@ import { header, type TraceState, type Tracer } from './tracer.ts';
 /** Response header carrying the destination workload's metadata back to the source sidecar (base64 JSON). */
 export const PEER_RESPONSE_HEADER = 'x-outrigger-peer';
 
-/** Per-stream facts kept between hooks (only allocated when tracing, logging or exchange needs them). */
+/**
+ * Per-stream facts kept between hooks: made in onRequest when tracing, in onResponse when the response
+ * head is kept or a mesh peer answered. A gRPC request that needs none carries the filter's shared
+ * marker (#grpcSeen) instead: no allocation per request.
+ */
 interface StreamState {
   /** The filter that made it (a stream passes one telemetry filter; the check keeps that an assumption no more). */
   owner: TelemetryFilter;
+  /** onRequest saw a gRPC request: Istio's stats filter sets is_grpc_ in decodeHeaders only. */
+  grpc: boolean;
   trace: TraceState | undefined;
   destination: WorkloadLabels | undefined;
   response: ResponseHead | undefined;
@@ -45,10 +52,10 @@ export class TelemetryFilter implements HttpFilter {
   #p: TelemetryParts;
   #selfHeader: string;
   #outbound: boolean;
-  /** Whether any hook keeps per-stream state (tracing, access log, or the source side of the exchange). */
-  #stateful: boolean;
   /** Whether onDone reads the response head (the access log, or CEL over `response.headers`). */
   #keepResponse: boolean;
+  /** The mark of a gRPC request onRequest saw, until the stream needs a state of its own (never mutated). */
+  readonly #grpcSeen: StreamState = Object.freeze({ owner: this, grpc: true, trace: undefined, destination: undefined, response: undefined });
 
   constructor(parts: TelemetryParts) {
     this.#p = parts;
@@ -56,13 +63,12 @@ export class TelemetryFilter implements HttpFilter {
     this.#selfHeader = Buffer.from(JSON.stringify({ workload: w.workload, namespace: w.namespace, labels: w.labels, ...(w.principal ? { principal: w.principal } : {}) })).toString('base64');
     this.#outbound = parts.config.reporter === 'source';
     this.#keepResponse = parts.accessLog !== undefined || parts.overrides?.rules.needsAttributes === true;
-    this.#stateful = this.#outbound || parts.tracer !== undefined || this.#keepResponse;
   }
 
   #stateOf(info: StreamInfo): StreamState {
     const s = this.#existing(info);
-    if (s) return s;
-    const made: StreamState = { owner: this, trace: undefined, destination: undefined, response: undefined };
+    if (s && s !== this.#grpcSeen) return s;
+    const made: StreamState = { owner: this, grpc: s !== undefined, trace: undefined, destination: undefined, response: undefined };
     info.telemetry = made;
     return made;
   }
@@ -73,14 +79,32 @@ export class TelemetryFilter implements HttpFilter {
   }
 
   onRequest(ctx: RequestContext): FilterVerdict {
-    if (this.#p.tracer) this.#stateOf(ctx.info).trace = this.#p.tracer.start(ctx.request, ctx.info.startTime, ctx.route);
+    // Istio's stats filter learns the protocol here (decodeHeaders): a request a filter before it
+    // answered (fault abort, RBAC, JWT, ext_authz denial) is `http` with no gRPC status.
+    const grpc = isGrpcRequest(ctx.request.headers.get('content-type'));
+    const tracer = this.#p.tracer;
+    if (tracer) {
+      const s = this.#stateOf(ctx.info);
+      s.grpc = grpc;
+      s.trace = tracer.start(ctx.request, ctx.info.startTime, ctx.route, true);
+    } else if (grpc) ctx.info.telemetry = this.#grpcSeen;
     return CONTINUE;
+  }
+
+  /**
+   * The stream's trace, started now when a filter before this one answered: Envoy's connection manager
+   * traces every request, whichever filter replies. The request goes nowhere, so nothing is injected
+   * into it (Envoy injects the context in the router only).
+   */
+  #trace(ctx: RequestContext, tracer: Tracer): TraceState {
+    const s = this.#stateOf(ctx.info);
+    if (!s.trace) s.trace = tracer.start(ctx.request, ctx.info.startTime, ctx.route, false);
+    return s.trace;
   }
 
   onResponse(ctx: RequestContext, response: ResponseHead): void {
     if (this.#keepResponse) this.#stateOf(ctx.info).response = response;
-    const trace = this.#p.tracer ? this.#existing(ctx.info)?.trace : undefined;
-    if (trace) this.#p.tracer?.onResponse(trace, response.headers);
+    if (this.#p.tracer) this.#p.tracer.onResponse(this.#trace(ctx, this.#p.tracer), response.headers);
     if (!this.#outbound) {
       // Only a mesh peer learns who answered; clients outside the mesh never see mesh metadata (an
       // app's own header of that name included).
@@ -93,25 +117,30 @@ export class TelemetryFilter implements HttpFilter {
     const v = header(response.headers, PEER_RESPONSE_HEADER);
     if (v !== undefined) response.headers.delete(PEER_RESPONSE_HEADER);
     const peer = v ?? ctx.info.upstreamPeer;
-    // Believed only from a mesh endpoint's sidecar: any other server could name itself anything.
-    if (peer !== undefined && ctx.info.upstreamMesh === true) this.#stateOf(ctx.info).destination = this.#decodePeer(peer, ctx.info.upstreamPrincipal);
+    // Believed only from a mesh endpoint's sidecar: any other server could name itself anything. Its
+    // principal only over the mesh's mTLS (Istio's populatePeerInfo reads the upstream TLS peer's).
+    const info = ctx.info;
+    if (peer !== undefined && info.upstreamMesh === true) this.#stateOf(info).destination = this.#decodePeer(peer, info.upstreamTls === true ? info.upstreamPrincipal : UNKNOWN);
   }
 
   onDone(ctx: RequestContext, outcome: StreamOutcome): void {
     const info = ctx.info;
-    const state = this.#stateful ? this.#existing(info) : undefined;
+    const state = this.#existing(info);
     const flags = flagsText(info.responseFlags, outcome);
     const req = ctx.request;
     if (this.#p.edges) {
       // The Host fallback reads the header as the client sent it (Istio's stats filter: `headers->Host()`).
       const host = req.sentAuthority;
-      const edge: MetricEdge = this.#outbound ? this.#p.edges.outbound(routedCluster(info), host, state?.destination, info.upstreamWorkload) : this.#p.edges.inbound(req.connection, host, info.clusterName);
-      // Istio's stats filter: `grpc` and a gRPC status only for a gRPC request (isGrpcRequestHeaders); the
-      // status from getGrpcStatus(trailers, headers, info), whose last resort is the HTTP status mapped.
-      const isGrpcRequest = isGrpc(ctx);
+      const edge: MetricEdge = this.#outbound
+        ? this.#p.edges.outbound(routedCluster(info), host, state?.destination, info.upstreamWorkload, info.upstreamTls === true, info.routeName)
+        : this.#p.edges.inbound(req.connection, host, info.clusterName);
+      // Istio's stats filter: `grpc` and a gRPC status only for a gRPC request (isGrpcRequestHeaders, as
+      // onRequest saw it); the status from getGrpcStatus(trailers, headers, info), whose last resort is
+      // the HTTP status mapped.
+      const grpcRequest = state?.grpc === true;
       const read = outcome.grpcStatus ?? (outcome.status > 0 ? httpToGrpcStatus(outcome.status) : -1);
-      const grpc = !isGrpcRequest ? -1 : outcome.grpcStatus === GRPC_INVALID_CODE ? GRPC_INVALID_STATUS : read;
-      const protocol = isGrpcRequest ? 'grpc' : 'http';
+      const grpc = !grpcRequest ? -1 : outcome.grpcStatus === GRPC_INVALID_CODE ? GRPC_INVALID_STATUS : read;
+      const protocol = grpcRequest ? 'grpc' : 'http';
       // Istio's stats filter records the downstream's wire bytes: heads and bodies (HTTP/2: the
       // heads' and trailers' fields uncompressed, see StreamOutcome).
       const requestBytes = outcome.requestHeadBytes + outcome.requestBytes;
@@ -122,7 +151,7 @@ export class TelemetryFilter implements HttpFilter {
     }
     // Envoy's CEL access-log filter: an expression that fails or is not `true` logs nothing.
     if (this.#p.accessLog && (!this.#p.logFilter || this.#p.logFilter.evaluate(this.#attributes(ctx, outcome, state, flags)) === true)) this.#p.accessLog.log(req, info, outcome, state?.response, flags);
-    if (this.#p.tracer && state?.trace) this.#p.tracer.finish(state.trace, req, info, outcome, this.#p.now(), flags);
+    if (this.#p.tracer) this.#p.tracer.finish(this.#trace(ctx, this.#p.tracer), req, info, outcome, this.#p.now(), flags);
   }
 
   /** CEL attributes for this stream: built only on the paths where an expression reads them. */
@@ -136,37 +165,6 @@ export class TelemetryFilter implements HttpFilter {
     const l = decodePeerMetadata(v, this.#p.peerCache);
     if (!l || verified === undefined || l.principal === verified) return l;
     return decodePeerMetadata(v, this.#p.peerCache, verified);
-  }
-}
-
-/**
- * Envoy's Grpc::Common::isGrpcRequestHeaders (hasGrpcContentType): the content-type is exactly
- * `application/grpc` or starts `application/grpc+`; `application/grpc-web…` is not gRPC.
- */
-function isGrpc(ctx: RequestContext): boolean {
-  const ct = header(ctx.request.headers, 'content-type');
-  if (!ct?.startsWith('application/grpc')) return false;
-  return ct.length === 16 || ct.charCodeAt(16) === 43 /* '+' */;
-}
-
-/** Envoy's Grpc::Utility::httpToGrpcStatus: a gRPC response without grpc-status, by its HTTP status. */
-function httpToGrpcStatus(status: number): number {
-  switch (status) {
-    case 400:
-      return 13;
-    case 401:
-      return 16;
-    case 403:
-      return 7;
-    case 404:
-      return 12;
-    case 429:
-    case 502:
-    case 503:
-    case 504:
-      return 14;
-    default:
-      return 2;
   }
 }
 

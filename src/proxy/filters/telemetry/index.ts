@@ -6,7 +6,8 @@ import { openAccessLog, type AccessLogSink } from '../../../telemetry/access-log
 import type { TelemetryFilterConfig, TelemetryWorkloadConfig, TracingProviderConfig } from '../../../telemetry/filter-config.ts';
 import { IstioMetrics } from '../../../telemetry/istio-metrics.ts';
 import type { MetricsRegistry } from '../../../telemetry/metrics/registry.ts';
-import { type ExportTimers, SpanExporter } from '../../../telemetry/tracing/exporter.ts';
+import { type ExportTimers, type PostJson, SpanExporter } from '../../../telemetry/tracing/exporter.ts';
+import { providerSender } from '../../../telemetry/tracing/provider-sender.ts';
 import type { Random } from '../../../telemetry/tracing/ids.ts';
 import { type WorkloadLabels, workloadLabels } from '../../../telemetry/workload-labels.ts';
 import type { TypedAny } from '../../../xds/any.ts';
@@ -32,7 +33,10 @@ export interface TelemetryDeps {
   registry: MetricsRegistry;
   now?: () => number;
   random?: Random;
-  /** Environment for `environment` custom tags: the proxy's pod environment (process.env by default). */
+  /**
+   * The proxy's pod environment (process.env by default): `environment` custom tags, a tracing provider's
+   * `env_name` headers, and the pod IP (INSTANCE_IP) of Zipkin spans.
+   */
   env?: Readonly<Record<string, string | undefined>>;
   /** The proxy's xDS node id (`router~IP~POD.NS~NS.svc.cluster.local`): every span's `node_id` tag, as Envoy's. */
   nodeId?: string;
@@ -41,13 +45,13 @@ export interface TelemetryDeps {
   /** The proxy's own output, standing for `/dev/stdout` and `/dev/stderr` where proxies share a process. */
   output?: Writable;
   /**
-   * The OTLP/HTTP URL for a tracing provider. Local mode points this at the built-in collector;
-   * by default `http://{service}:{port}{path or /v1/traces}`.
+   * An OTLP/HTTP JSON URL that takes every provider's spans instead (local mode: the built-in collector;
+   * undefined: none exported). Without it, spans go to the provider as its kind and protocol say.
    */
   traceEndpoint?: (provider: TracingProviderConfig) => string | undefined;
   exportTimers?: ExportTimers;
-  /** How a span batch is sent (the exporter's postJson by default). */
-  post?: (url: string, body: string, timeoutMs: number) => Promise<boolean>;
+  /** How a span batch is posted to `traceEndpoint` (the exporter's postJson by default). */
+  post?: PostJson;
   /** This proxy's workload, from its node, for configs that leave it out (as translation does). */
   localWorkload?: TelemetryWorkloadConfig;
   /** A cluster's `istio.services` metadata: inbound requests' destination service, where the config names none. */
@@ -73,13 +77,23 @@ export function createTelemetryFilterFactory(deps: TelemetryDeps): TelemetryFilt
   const exporterFor = (config: TelemetryFilterConfig, self: WorkloadLabels): SpanExporter | undefined => {
     const p = config.tracing?.provider;
     if (!p) return undefined;
-    const url = deps.traceEndpoint ? deps.traceEndpoint(p) : `http://${p.service}:${p.port}${p.path ?? '/v1/traces'}`;
-    if (!url) return undefined;
     const serviceName = `${self.canonicalService}.${self.namespace}`;
-    const key = `${url} ${serviceName}`;
+    const timers = deps.exportTimers ? { timers: deps.exportTimers } : {};
+    let key: string;
+    let make: () => SpanExporter;
+    if (deps.traceEndpoint) {
+      const url = deps.traceEndpoint(p);
+      if (!url) return undefined;
+      key = `${url} ${serviceName}`;
+      make = () => new SpanExporter({ url, serviceName, ...timers, ...(deps.post ? { post: deps.post } : {}) });
+    } else {
+      // The provider config whole: exporters differing in protocol, path, timeout or headers are not shared.
+      key = `${JSON.stringify(p)} ${serviceName}`;
+      make = () => new SpanExporter({ sender: providerSender(p, { env: deps.env ?? process.env }), serviceName, ...timers });
+    }
     let e = exporters.get(key);
     if (!e) {
-      e = new SpanExporter({ url, serviceName, ...(deps.exportTimers ? { timers: deps.exportTimers } : {}), ...(deps.post ? { post: deps.post } : {}) });
+      e = make();
       exporters.set(key, e);
     }
     return e;

@@ -90,7 +90,8 @@ export class MetricOverrides {
       return out;
     });
     if (b.requests) b.requests.value++;
-    b.duration?.observe(durationMs);
+    // Whole milliseconds, truncated, as MetricEdge.record.
+    b.duration?.observe(Math.trunc(durationMs));
     b.requestBytes?.observe(requestBytes);
     b.responseBytes?.observe(responseBytes);
   }

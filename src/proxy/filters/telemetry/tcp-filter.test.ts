@@ -85,10 +85,24 @@ test('the access-log filter holds over TCP connections; the JSON line has nulls 
 test("the destination principal is the one the peer's certificate proved on the tunnel, not the one its CONNECT answer claims", () => {
   const { f, lines } = setup({});
   const claim = Buffer.from(JSON.stringify({ workload: 'db', namespace: 'shop', labels: { app: 'db' }, principal: 'spiffe://cluster.local/ns/prod/sa/payments' })).toString('base64');
-  connection(f, { ...connected, upstreamPeer: claim, upstreamPrincipal: 'spiffe://cluster.local/ns/shop/sa/db' }, 1, 1);
+  connection(f, { ...connected, upstreamPeer: claim, upstreamPrincipal: 'spiffe://cluster.local/ns/shop/sa/db', upstreamTls: true }, 1, 1);
   const opened = String(lines('istio_tcp_connections_opened_total')[0]);
   assert.match(opened, /destination_workload="db",/);
   assert.match(opened, /destination_principal="spiffe:\/\/cluster\.local\/ns\/shop\/sa\/db"/);
+});
+
+// As HTTP: Istio's populatePeerInfo reads both principals from the upstream SSL connection, which a
+// tls DISABLE hop (carried by the tunnel, marked plaintext) does not have.
+test('a plaintext mesh hop (tls DISABLE) names no principal on either side; the mesh mTLS names both', () => {
+  const peer = Buffer.from(JSON.stringify({ workload: 'db', namespace: 'shop', labels: { app: 'db' }, principal: 'spiffe://cluster.local/ns/shop/sa/db' })).toString('base64');
+  const principals = (upstreamTls: boolean) => {
+    const { f, lines } = setup({ workload: { ...sleep, principal: 'spiffe://cluster.local/ns/shop/sa/sleep' } });
+    connection(f, { ...connected, upstreamPeer: peer, upstreamPrincipal: 'spiffe://cluster.local/ns/shop/sa/db', upstreamTls }, 1, 1);
+    const opened = String(lines('istio_tcp_connections_opened_total')[0]);
+    return [/destination_workload="([^"]*)"/.exec(opened)?.[1], /source_principal="([^"]*)"/.exec(opened)?.[1], /destination_principal="([^"]*)"/.exec(opened)?.[1]];
+  };
+  assert.deepEqual(principals(false), ['db', 'unknown', 'unknown']);
+  assert.deepEqual(principals(true), ['db', 'spiffe://cluster.local/ns/shop/sa/sleep', 'spiffe://cluster.local/ns/shop/sa/db']);
 });
 
 test("a refused connection's line carries its filter's details; the log filter sees the flags set after the close, the metrics do not", () => {

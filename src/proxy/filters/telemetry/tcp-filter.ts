@@ -7,7 +7,7 @@ import type { CelExpression } from '../../../telemetry/cel/compile.ts';
 import type { TelemetryFilterConfig } from '../../../telemetry/filter-config.ts';
 import type { IstioMetrics, TcpSeries } from '../../../telemetry/istio-metrics.ts';
 import { Counter } from '../../../telemetry/metrics/registry.ts';
-import type { WorkloadLabels } from '../../../telemetry/workload-labels.ts';
+import { UNKNOWN, type WorkloadLabels } from '../../../telemetry/workload-labels.ts';
 import type { ConnectionInfo } from '../../http/stream.ts';
 import type { NetworkStatsFilter, TcpConnectionStats, TcpUpstreamOutcome } from '../network-stats.ts';
 import { type AccessLogger, logFlags } from './access-log.ts';
@@ -46,7 +46,9 @@ export class TcpTelemetryFilter implements NetworkStatsFilter {
   /** The workload at the other end: the upstream's answer (source), the tunnel's peer (destination). */
   peerOf(connection: ConnectionInfo, upstream: TcpUpstreamOutcome): WorkloadLabels | undefined {
     if (!this.#outbound) return this.#p.edges?.peer(connection);
-    return upstream.upstreamPeer === undefined ? undefined : decodePeerMetadata(upstream.upstreamPeer, this.#p.peerCache, upstream.upstreamPrincipal);
+    if (upstream.upstreamPeer === undefined) return undefined;
+    // Istio's populatePeerInfo: the destination principal is the upstream TLS peer's, `unknown` without one.
+    return decodePeerMetadata(upstream.upstreamPeer, this.#p.peerCache, upstream.upstreamTls === true ? upstream.upstreamPrincipal : UNKNOWN);
   }
 
   /** The series one connection counts into, once its upstream is known. */
@@ -55,7 +57,7 @@ export class TcpTelemetryFilter implements NetworkStatsFilter {
     if (!edges) return UNCOUNTED;
     // No Host header on a TCP connection: a cluster that names no service gives `unknown`, as in Istio.
     // No such cluster (NC): tcp_proxy set none on the stream info, so no service (Istio's `unknown`).
-    const edge = this.#outbound ? edges.outbound(upstream.flags === 'NC' ? undefined : upstream.clusterName, '', peer, upstream.upstreamWorkload) : edges.inbound(connection, '', upstream.clusterName);
+    const edge = this.#outbound ? edges.outbound(upstream.flags === 'NC' ? undefined : upstream.clusterName, '', peer, upstream.upstreamWorkload, upstream.upstreamTls === true) : edges.inbound(connection, '', upstream.clusterName);
     const o = this.#p.overrides;
     if (!o) return edge.tcp(upstream.flags);
     return o.rules.bindTcp(o.metrics, edge.tcpLabels(upstream.flags), () => this.#attributes(connection, upstream, peer));

@@ -79,10 +79,12 @@ export class Tracer {
    * upstream in x-envoy-decorator-operation, a server span takes its caller's from there instead.
    * Sampled or not, as Envoy's traceRequest: its tracer returns a span for an unsampled request too, and
    * the name travels whenever the connection manager traces (a propagate: false decorator keeps it home).
+   * `forwarded` false: a span started for a request a filter already answered, which goes nowhere: the
+   * request is read, never written (no x-request-id, trace or decorator header: %REQ(...)% stays as sent).
    */
-  start(request: DownstreamRequest, startMs: number, route: RouteView | null = null): TraceState {
+  start(request: DownstreamRequest, startMs: number, route: RouteView | null, forwarded: boolean): TraceState {
     const h = request.headers;
-    if (!h.has('x-request-id')) h.set('x-request-id', newRequestId(this.#random));
+    if (forwarded && !h.has('x-request-id')) h.set('x-request-id', newRequestId(this.#random));
     this.#headers = h;
     const incoming = extractTraceContext(this.#get);
     const url = this.#sampler.hasRules ? requestUrl(request) : '';
@@ -90,13 +92,13 @@ export class Tracer {
     const traceId = incoming.context?.traceId ?? newTraceId(this.#random);
     const spanId = newSpanId(this.#random);
     const parentSpanId = incoming.context?.spanId;
-    injectTraceContext(this.#set, traceId, spanId, parentSpanId, sampled, incoming.context);
+    if (forwarded) injectTraceContext(this.#set, traceId, spanId, parentSpanId, sampled, incoming.context);
     this.#headers = noHeaders;
     const decorator = route?.decorator ?? null;
     let operation = decorator?.operation;
     let respondOperation: string | undefined;
     if (this.#kind === 'CLIENT') {
-      if (decorator?.propagate) h.set(DECORATOR_OPERATION_HEADER, decorator.operation);
+      if (forwarded && decorator?.propagate) h.set(DECORATOR_OPERATION_HEADER, decorator.operation);
     } else {
       if (decorator?.propagate) respondOperation = decorator.operation;
       // The caller's name wins, and goes no further (Envoy removes it before the app).
@@ -107,7 +109,7 @@ export class Tracer {
           operation = name;
           respondOperation = undefined;
         }
-        h.delete(DECORATOR_OPERATION_HEADER);
+        if (forwarded) h.delete(DECORATOR_OPERATION_HEADER);
       }
     }
     return { traceId, spanId, parentSpanId, sampled, startMs, operation, respondOperation };
