@@ -27,6 +27,7 @@ import { portOf, stripPort } from './route/virtual-host-selector.ts';
 import type { Timers } from './router.ts';
 import { forward, grpcRouteTimeoutMs, realTimers } from './router.ts';
 import { type ConnectionInfo, type DownstreamRequest, type HeaderMap, headerMapOf, type StreamInfo } from './stream.ts';
+import { newRequestId } from '../../telemetry/tracing/ids.ts';
 
 export interface HcmRuntime {
   readonly clusters: ClusterManager;
@@ -172,8 +173,9 @@ function start(rt: HcmRuntime, chain: HttpChain | ((req: DownstreamRequest) => H
   if (req instanceof H1Request || h2) s.codecRequest = req as H1Request | H2Request;
   connectionHeaders(rt, hc, request, info);
   // generate_request_id: set before the filters, as Envoy's mutateRequestHeaders, so a request a filter
-  // answers is logged and traced with it too.
-  if (hc.generateRequestId && !request.headers.has('x-request-id')) request.headers.set('x-request-id', randomUUID());
+  // answers is logged and traced with it too. A version-4 UUID from the proxy's random source, as the
+  // tracer made it before: crypto.randomUUID allocated its buffered randomness per request.
+  if (hc.generateRequestId && !request.headers.has('x-request-id')) request.headers.set('x-request-id', newRequestId(rt.random));
   const table = hc.inlineRoutes ?? (hc.rdsName ? rt.routeTable(hc.rdsName) : undefined);
   const route = table?.match(request, rt.random(), info.dynamicMetadata) ?? null;
   if (route) info.routeName = route.name;
