@@ -44,8 +44,8 @@ function tlsVerification(dr: DestinationRule, report: Report): void {
       code,
       resource: dr,
       path: [...path, 'mode'],
-      message: `DestinationRule ${dr.metadata.namespace}/${dr.metadata.name} originates ${tls.mode} TLS without caCertificates: the server certificate is not verified`,
-      fix: 'Set caCertificates (or credentialName holding ca.crt), or insecureSkipVerify: true to say it is deliberate.',
+      message: `DestinationRule ${dr.metadata.namespace}/${dr.metadata.name} has TLS mode set to ${tls.mode} but no caCertificates are set to validate server identity: only the platform's public roots are trusted`,
+      fix: 'Set caCertificates (or credentialName holding ca.crt) to the CA that signs the server, or insecureSkipVerify: true to say skipping the check is deliberate.',
     });
   };
   const tp = dr.spec.trafficPolicy;
