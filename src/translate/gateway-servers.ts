@@ -126,7 +126,8 @@ export function mergeServers(gateways: readonly Gateway[], portOf: (serverPort: 
       return undefined;
     }
     if (isHttpServer(server)) {
-      // An HTTPS route name repeats only for a port name that does (Istio requires names, unique per Gateway).
+      // Port names are required and unique per Gateway, so an HTTPS route name repeats only across
+      // Gateways whose dotted names meet (port `a` of `b.c`, port `a.b` of `c`): analyze reports OR2012.
       if (routeNames.has(routeName)) return protocol === 'HTTPS' ? { reason: 'route-name' } : { reason: 'protocol', heldBy: 'TLS' };
       routeNames.add(routeName);
     }

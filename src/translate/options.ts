@@ -7,6 +7,7 @@ import type { MeshService } from '../model/service.ts';
 import type { MeshSnapshot } from '../model/snapshot.ts';
 import type { TypedAny } from '../xds/any.ts';
 import { autoMtlsTransport } from './auto-mtls.ts';
+import { gatewayDownstreamTls } from './gateway-tls.ts';
 
 export type TrafficDirection = 'outbound' | 'inbound' | 'gateway';
 
@@ -74,31 +75,7 @@ export const bareTranslateOptions: TranslateOptions = Object.freeze({
   httpFilters: [],
   tcpFilters: [],
   clientTls: autoMtlsTransport,
-  gatewayTls: sdsGatewayTls,
+  // Gateway TLS is routing (which servers terminate, with what), so the bare options have the real one.
+  gatewayTls: gatewayDownstreamTls,
 });
 
-
-/** Default gateway TLS until the identity concept plugs in: certificate from SDS by credentialName. */
-function sdsGatewayTls(
-  _snapshot: MeshSnapshot,
-  _proxy: ProxyView,
-  _gateway: Gateway,
-  server: Server,
-): { name: string; typed_config: TypedAny } | undefined {
-  const tls = server.tls;
-  if (!tls || tls.mode === 'PASSTHROUGH' || tls.mode === 'AUTO_PASSTHROUGH' || !tls.credentialName) return undefined;
-  const sds = (name: string) => ({ name, sds_config: { ads: {}, resource_api_version: 'V3' } });
-  const mutual = tls.mode === 'MUTUAL' || tls.mode === 'OPTIONAL_MUTUAL';
-  return {
-    name: 'envoy.transport_sockets.tls',
-    typed_config: {
-      '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext',
-      common_tls_context: {
-        alpn_protocols: ['h2', 'http/1.1'],
-        tls_certificate_sds_secret_configs: [sds(tls.credentialName)],
-        ...(mutual ? { validation_context_sds_secret_config: sds(`${tls.credentialName}-cacert`) } : {}),
-      },
-      ...(tls.mode === 'MUTUAL' ? { require_client_certificate: { value: true } } : {}),
-    },
-  };
-}

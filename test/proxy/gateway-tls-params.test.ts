@@ -194,7 +194,7 @@ test('a file that cannot be read is a NACK naming the file; the listener keeps s
   const listeners = resourcesOf(yaml(missing)).filter((r) => r['@type'] === TypeUrl.Listener);
   assert.throws(
     () => env.proxy.xds.apply(TypeUrl.Listener, listeners, 'v2'),
-    (err: unknown) => err instanceof ProxyConfigError && err.message.includes(`cannot read ${missing}/web.pem (ENOENT)`),
+    (err: unknown) => err instanceof ProxyConfigError && err.message.includes(`cannot read ${missing}/web.pem`) && !err.message.includes('ENOENT'),
   );
   assert.equal((await get('f.example.com')).status, 200);
 });

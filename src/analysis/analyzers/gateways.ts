@@ -5,7 +5,7 @@
 import { X509Certificate } from 'node:crypto';
 import type { Gateway, Secret } from '../../config/resource.ts';
 import { gatewayServesPod } from '../../model/gateway-api/gateways.ts';
-import { mergeServers } from '../../translate/gateway-servers.ts';
+import { gatewayRouteName, mergeServers } from '../../translate/gateway-servers.ts';
 import type { Analyzer, Report } from '../analyzer.ts';
 import type { AnalysisContext } from '../context.ts';
 import { hostsOverlap, splitGatewayHost } from '../hosts.ts';
@@ -121,9 +121,20 @@ function protocolConflicts(ctx: AnalysisContext, all: Gateway[], report: Report)
     );
     for (const d of dropped) {
       const key = `${d.server.key}\0${d.server.index}`;
-      if (d.reason !== 'protocol' || reported.has(key)) continue;
+      if ((d.reason !== 'protocol' && d.reason !== 'route-name') || reported.has(key)) continue;
       reported.add(key);
       const { port } = d.server.server;
+      if (d.reason === 'route-name') {
+        // Names unique per Gateway can still meet across Gateways: the parts join with dots.
+        report({
+          code: 'OR2012',
+          resource: d.server.gateway,
+          path: ['spec', 'servers', d.server.index, 'port', 'name'],
+          message: `The HTTPS server on port ${port.number} is left out: its route configuration name ${gatewayRouteName(d.server, d.port)} is another server's (Istio's gatewayRDSRouteName joins port name, Gateway name and namespace with dots)`,
+          fix: 'Rename the port (or the Gateway) so the names stay distinct.',
+        });
+        continue;
+      }
       report({
         code: 'OR2012',
         resource: d.server.gateway,

@@ -11,6 +11,9 @@ const invalid: [kind: string, spec: string, code: string, field: string][] = [
   ['Gateway', 'spec: {servers: [{port: {number: 9000, name: tcp, protocol: TCP}, hosts: ["*"], tls: {httpsRedirect: true}}]}', 'OR1024', 'spec.servers[0].tls'],
   ['Gateway', 'spec: {servers: [{port: {number: 80, name: web, protocol: HTTP}, hosts: [a]}, {port: {number: 81, name: web, protocol: HTTP}, hosts: [b]}]}', 'OR1024', 'spec.servers[1].port.name'],
   ['Gateway', 'spec: {servers: [{port: {number: 443, name: https, protocol: HTTPS}, hosts: [a], tls: {mode: MUTUAL, serverCertificate: /c, privateKey: /k}}]}', 'OR1022', 'spec.servers[0].tls'],
+  // Istio's validateServerPort: "port name must be set" (two unnamed HTTPS servers would share one route name).
+  ['Gateway', 'spec: {servers: [{port: {number: 443, protocol: HTTPS}, hosts: [a], tls: {mode: SIMPLE, credentialName: c}}]}', 'OR1022', 'spec.servers[0].port.name'],
+  ['Gateway', 'spec: {servers: [{port: {number: 80, name: "", protocol: HTTP}, hosts: [a]}]}', 'OR1022', 'spec.servers[0].port.name'],
   ['ServiceEntry', 'spec: {hosts: [a.example.com], ports: [{number: 80, name: http, protocol: HTTP}], resolution: NONE, endpoints: [{address: 1.2.3.4}]}', 'OR1024', 'spec.endpoints'],
   ['ServiceEntry', 'spec: {hosts: [a.example.com], ports: [{number: 80, name: http, protocol: HTTP}], resolution: STATIC, endpoints: [{address: 1.2.3.4, ports: {https: 443}}]}', 'OR1024', 'spec.endpoints[0].ports.https'],
   ['ServiceEntry', 'spec: {hosts: ["*.example.com"], ports: [{number: 80, name: http, protocol: HTTP}], resolution: DNS}', 'OR1024', 'spec.hosts[0]'],

@@ -63,6 +63,8 @@ const server = withRules(
     const p = v['port'] as Record<string, unknown> | undefined;
     const proto = typeof p?.['protocol'] === 'string' ? (p['protocol'] as string).toUpperCase() : '';
     const tls = v['tls'] as Record<string, unknown> | undefined;
+    // Istio's validateServerPort: the name keys a server's HTTPS route configuration, so it is required.
+    if (p !== undefined && (typeof p['name'] !== 'string' || p['name'] === '')) add(['port', 'name'], 'OR1022', 'port name must be set');
     if ((proto === 'HTTPS' || proto === 'TLS') && tls === undefined) add(['port', 'protocol'], 'OR1022', `a ${proto} server needs a tls block`);
     // Istio forwards a sidecar's own mTLS by its SNI to the pods; the mesh tunnel cannot take it (docs/routing.md).
     if ((proto === 'HTTPS' || proto === 'TLS') && tls?.['mode'] === 'AUTO_PASSTHROUGH') add(['tls', 'mode'], 'OR1045', 'tls mode AUTO_PASSTHROUGH is not supported: the server gets no filter chain, so nothing serves it');

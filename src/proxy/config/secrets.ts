@@ -1,5 +1,6 @@
 // SDS secrets (and the locally assembled `default` workload certificate) as PEM, with TLS contexts
 // built once per change, so rotation applies to new handshakes only.
+import { createHash } from 'node:crypto';
 import tls from 'node:tls';
 import type { TypedAny } from '../../xds/any.ts';
 import { ProxyConfigError } from './config-error.ts';
@@ -85,13 +86,15 @@ export class SecretStore {
 
   /**
    * A chain's secure-context options: all its certificates (an RSA and an ECDSA one are served side by
-   * side), its client CA and its tls_params; undefined while one of its secrets is missing.
+   * side), its client CA and its tls_params; undefined while one of its secrets is missing. Without a
+   * CA the trust store is empty (`ca: []`), never Node's public roots: a client certificate is
+   * checked only against the CA the chain names.
    */
   contextOptions(t: DownstreamTls): tls.SecureContextOptions | undefined {
     const pairs = t.certs.map((c) => ('secret' in c ? this.get(c.secret) : c.pem));
     const ca = t.caSecret ? this.get(t.caSecret)?.ca : t.caPem;
     if (pairs.some((p) => !p?.cert || !p.key) || (t.caSecret && !ca)) return undefined;
-    return { cert: pairs.map((p) => p?.cert ?? ''), key: pairs.map((p) => p?.key ?? ''), ...(ca ? { ca } : {}), ...serverTlsOptions(t.params) };
+    return { cert: pairs.map((p) => p?.cert ?? ''), key: pairs.map((p) => p?.key ?? ''), ca: ca ?? [], ...serverTlsOptions(t.params) };
   }
 
   /** The chain's secure context, built once per change of its secrets. */
@@ -100,7 +103,9 @@ export class SecretStore {
     if (cached) return cached;
     const options = this.contextOptions(t);
     if (!options) return undefined;
-    const ctx = tls.createSecureContext(options);
+    // Its own session ID context (SSL_CTX_set_session_id_context): OpenSSL refuses to resume a session
+    // without one when it asks for a client certificate, and a session never resumes on another chain.
+    const ctx = tls.createSecureContext({ ...options, sessionIdContext: createHash('sha256').update(t.contextKey).digest('hex').slice(0, 32) });
     this.#contexts.set(t.contextKey, ctx);
     return ctx;
   }

@@ -330,8 +330,11 @@ function forwardClientCert(fcc: ForwardClientCert, rt: HcmRuntime, connection: C
   headers.set('x-forwarded-client-cert', before ? `${before},${element}` : element);
 }
 
-/** The last element made from a client certificate: a connection's requests share it (one slot, as lastXfcc). */
-const lastElement: { der: Buffer | undefined; fcc: ForwardClientCert | undefined; by: string; value: string } = { der: undefined, fcc: undefined, by: '', value: '' };
+/**
+ * The element made from a client certificate, by its DER (one Buffer per TLS connection, shared by the
+ * connection's requests and streams): clients taking turns each keep theirs, and it goes with the connection.
+ */
+const elements = new WeakMap<Buffer, { fcc: ForwardClientCert; by: string; value: string }>();
 
 /**
  * This hop's element as Envoy writes it: By (this proxy's URI SAN: its SPIFFE ID toward a mesh peer),
@@ -339,8 +342,8 @@ const lastElement: { der: Buffer | undefined; fcc: ForwardClientCert | undefined
  * quoted, present even when empty), URI (every URI SAN; `URI=` with none), DNS (every DNS SAN).
  */
 function certificateElement(fcc: ForwardClientCert, by: string, der: Buffer): string {
-  const last = lastElement;
-  if (last.der === der && last.fcc === fcc && last.by === by) return last.value;
+  const cached = elements.get(der);
+  if (cached?.fcc === fcc && cached.by === by) return cached.value;
   const cert = new X509Certificate(der);
   const parts: string[] = [];
   if (by) parts.push(`By=${by}`);
@@ -354,11 +357,9 @@ function certificateElement(fcc: ForwardClientCert, by: string, der: Buffer): st
     for (const s of uris) parts.push(`URI=${s.value}`);
   }
   if (fcc.dns) for (const s of sans) if (s.type === 'DNS') parts.push(`DNS=${s.value}`);
-  last.der = der;
-  last.fcc = fcc;
-  last.by = by;
-  last.value = parts.join(';');
-  return last.value;
+  const value = parts.join(';');
+  elements.set(der, { fcc, by, value });
+  return value;
 }
 
 /** Envoy's urlEncodedPemEncodedPeerCertificate: newline, space, `+`, `/` and `=` percent-encoded. */

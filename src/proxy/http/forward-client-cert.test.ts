@@ -3,7 +3,8 @@
 // element's fields in Envoy's order and format; an HCM without the setting keeps the mesh peer element.
 import 'reflect-metadata';
 import assert from 'node:assert/strict';
-import { createHash, X509Certificate } from 'node:crypto';
+import crypto, { createHash, X509Certificate } from 'node:crypto';
+import { syncBuiltinESMExports } from 'node:module';
 import { before, test } from 'node:test';
 import * as x509 from '@peculiar/x509';
 import type { HttpChain } from '../listener/compile-listener.ts';
@@ -59,6 +60,29 @@ test('SANITIZE_SET: Hash, Cert (URL-encoded PEM), Subject (RFC 2253), every URI 
   assert.ok(cert.startsWith('-----BEGIN%20CERTIFICATE-----%0A') && cert.endsWith('-----END%20CERTIFICATE-----%0A'));
   const want = `Hash=${hash};Cert="${cert}";Subject="CN=client.example.com,O=Example,C=US";URI=spiffe://partner.example/ns/shop/sa/client;DNS=client.example.com;DNS=alt.example.com`;
   assert.equal(xfcc(chain({ forward_client_cert_details: 'SANITIZE_SET', set_current_client_cert_details: details }), { peerCertificate: der }, 'By=forged;Hash=forged'), want);
+});
+
+test('clients taking turns: each connection\'s element is made once, not once per request', () => {
+  const Real = crypto.X509Certificate;
+  let made = 0;
+  crypto.X509Certificate = class extends Real {
+    constructor(d: Buffer) {
+      super(d);
+      made++;
+    }
+  };
+  syncBuiltinESMExports();
+  try {
+    const hc = chain({ forward_client_cert_details: 'SANITIZE_SET', set_current_client_cert_details: details });
+    // Two connections' peer certificates (each connection reads its own Buffer from the handshake).
+    const a = Buffer.from(der);
+    const b = Buffer.from(der);
+    for (let i = 0; i < 4; i++) for (const peer of [a, b]) assert.match(String(xfcc(hc, { peerCertificate: peer })), /^Hash=/);
+    assert.equal(made, 2);
+  } finally {
+    crypto.X509Certificate = Real;
+    syncBuiltinESMExports();
+  }
 });
 
 test('only the details asked for', () => {

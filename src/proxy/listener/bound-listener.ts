@@ -66,7 +66,7 @@ export class BoundListener {
     this.#server.on('error', () => {});
     this.boundPort = new Promise((resolve, reject) => {
       this.#server.once('error', reject);
-      this.#server.listen({ host: config.address === '0.0.0.0' ? '127.0.0.1' : config.address, port: bindPort }, () => resolve((this.#server.address() as net.AddressInfo).port));
+      this.#server.listen({ host: isWildcard(config.address) ? '127.0.0.1' : config.address, port: bindPort }, () => resolve((this.#server.address() as net.AddressInfo).port));
     });
   }
 
@@ -81,7 +81,8 @@ export class BoundListener {
   refreshTls(): void {
     if (!(this.#server instanceof tls.Server)) return;
     // A client certificate is asked for only where a chain validates one (MUTUAL, ISTIO_MUTUAL): a
-    // SIMPLE server does not ask, as Envoy's does not, so a browser is not prompted for one.
+    // 'tls' listener's chains all ask or none does (serverKind), so a SIMPLE server does not ask, as
+    // Envoy's does not, and a browser is not prompted for one.
     (this.#server as tls.Server & { requestCert: boolean }).requestCert = asksClientCert(this.config);
     // OpenSSL keeps the versions and ciphers of this context when SNI swaps in a chain's: a 'tls'
     // listener's chains share them (serverKind), so they are set here.
@@ -187,6 +188,7 @@ export class BoundListener {
     const timeoutMs = this.config.detection?.timeoutMs ?? 15_000;
     detectProtocol(s, { http: false, tls: true, timeoutMs, continueOnTimeout: false }, this.#deps.hcm.timers ?? realTimers, (sniffed) => {
       const sni = sniffed?.tls?.serverName;
+      // This chain does the handshake and serves: it is never chosen again (#onTls).
       const chain = selectChain(this.config, { destinationPort: this.config.port, transportProtocol: sniffed?.tls ? 'tls' : 'raw_buffer', ...(sni ? { serverName: sni } : {}) });
       if (!chain) return void s.destroy();
       if (!chain.tls) {
@@ -206,17 +208,29 @@ export class BoundListener {
       t.once('secure', () => {
         secure = true;
         settleAuthorization(t);
-        this.#onTls(t, s);
+        this.#onTls(t, s, { chain, sni });
       });
     });
   }
 
-  /** `raw`: the TCP socket under a TLS socket made over a stream (a mixed port), for the addresses. */
-  #onTls(s: tls.TLSSocket, raw?: net.Socket): void {
+  /**
+   * `raw`: the TCP socket under a TLS socket made over a stream (a mixed port), for the addresses;
+   * `sniffed`: the chain that port chose from the ClientHello, and its SNI. OpenSSL's servername must
+   * be that SNI (SNI is case-insensitive: RFC 6066, Envoy's filter chain match), or the connection is
+   * refused: a certificate checked by one chain is never served by another.
+   */
+  #onTls(s: tls.TLSSocket, raw?: net.Socket, sniffed?: { chain: FilterChain; sni: string | undefined }): void {
     this.#track(s);
-    const alpn = typeof s.alpnProtocol === 'string' ? [s.alpnProtocol] : [];
-    const sni = (s as tls.TLSSocket & { servername?: string | false }).servername || undefined;
-    const chain = selectChain(this.config, { destinationPort: this.config.port, transportProtocol: 'tls', ...(sni ? { serverName: sni } : {}), alpn });
+    const sni = ((s as tls.TLSSocket & { servername?: string | false }).servername || undefined)?.toLowerCase();
+    let chain: FilterChain | undefined;
+    if (sniffed) {
+      // A resumed TLS 1.2 session reports no servername; it can only be one of this chain's context.
+      if (sni !== sniffed.sni && !(sni === undefined && s.isSessionReused())) return void s.destroy();
+      chain = sniffed.chain;
+    } else {
+      const alpn = typeof s.alpnProtocol === 'string' ? [s.alpnProtocol] : [];
+      chain = selectChain(this.config, { destinationPort: this.config.port, transportProtocol: 'tls', ...(sni ? { serverName: sni } : {}), alpn });
+    }
     if (!chain) return void s.destroy();
     let peerRaw: Buffer | undefined;
     if (chain.tls && chainAsksClientCert(chain)) {
@@ -226,9 +240,9 @@ export class BoundListener {
       this.#deps.sslStats?.inc(this.#statsAddress(), outcome);
       if (outcome !== 'handshake') return void s.destroy();
       peerRaw = raw;
-    } else {
-      if (chain.tls) this.#deps.sslStats?.inc(this.#statsAddress(), 'handshake');
-      peerRaw = s.authorized ? s.getPeerCertificate().raw : undefined;
+    } else if (chain.tls) {
+      // A chain that validates no client certificate has no peer (Envoy's SIMPLE server asks for none).
+      this.#deps.sslStats?.inc(this.#statsAddress(), 'handshake');
     }
     const peerPrincipal = peerRaw ? spiffeIdOf(peerRaw) : undefined;
     const meshPeer = peerPrincipal !== undefined && chain.tls?.caSecret === 'ROOTCA';
@@ -362,9 +376,15 @@ export function serverKind(config: CompiledListener): ListenerKind {
   if (!usesTls(config)) return 'plain';
   // A chain without TLS settings that matches on TLS (by transport or by SNI) passes TLS through.
   const passes = config.chains.some((c) => !c.tls && (c.transportProtocol === 'tls' || (c.serverNames?.length ?? 0) > 0));
-  // Chains with their own versions or ciphers need the ClientHello read first: SNI can swap only a certificate.
-  const params = new Set(tlsChains(config).map((c) => c.tls?.params.key));
+  // Chains with their own versions or ciphers, or that differ in asking for a client certificate, need
+  // the ClientHello read first: SNI can swap only a certificate and CA, not what the handshake asks.
+  const params = new Set(tlsChains(config).map((c) => `${chainAsksClientCert(c)}\n${c.tls?.params.key}`));
   return passes || params.size > 1 ? 'mixed' : 'tls';
+}
+
+/** The IPv4 or IPv6 wildcard (`0.0.0.0`, `::`, `0:0::0`): every address of the host. */
+function isWildcard(address: string): boolean {
+  return net.isIP(address) !== 0 && /^[0:.]*$/.test(address);
 }
 
 function pickAlpn(protocols: readonly string[]): string | undefined {

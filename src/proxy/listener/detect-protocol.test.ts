@@ -37,7 +37,9 @@ const cases: [string, string | Buffer, Sniffed | 'more'][] = [
   ['a control byte in the target', 'GET /a\u0000b HTTP/1.1\r\n', NOT_HTTP],
   ['plain bytes with a line end', 'ping\r\n', NOT_HTTP],
   ['a server-first client reply (binary)', Buffer.from([0x0a, 0x35, 0x2e, 0x37, 0x00]), NOT_HTTP],
-  ['a TLS record is TLS', Buffer.from([0x16, 0x03, 0x01, 0x00, 0x02, 0x01, 0x00]), { tls: {} }],
+  ['a TLS record holding a whole (empty) ClientHello is TLS', Buffer.from([0x16, 0x03, 0x01, 0x00, 0x04, 0x01, 0x00, 0x00, 0x00]), { tls: {} }],
+  ['a ClientHello whose header is not yet in waits for its next record', Buffer.from([0x16, 0x03, 0x01, 0x00, 0x02, 0x01, 0x00]), 'more'],
+  ['a ClientHello followed by a record of another type is TLS without SNI', Buffer.from([0x16, 0x03, 0x01, 0x00, 0x02, 0x01, 0x00, 0x15, 0x03, 0x03, 0x00, 0x00]), { tls: {} }],
   ['a TLS record not all in waits for the rest (its SNI may be in it)', Buffer.from([0x16, 0x03, 0x01, 0x00, 0x05, 0x01]), 'more'],
   ['a TLS record header alone waits', Buffer.from([0x16, 0x03, 0x01]), 'more'],
 ];
@@ -66,8 +68,9 @@ test('sniff: with only the TLS inspector, an HTTP request line is not HTTP', () 
   assert.deepEqual(sniff(Buffer.from('GET / HTTP/1.1\r\n'), { http: false, tls: true }), NOT_HTTP);
 });
 
-test('sniff: a real ClientHello split across reads waits for the rest, then names its SNI', async () => {
-  const hello = await new Promise<Buffer>((resolve) => {
+/** A real ClientHello record for `servername`, as a client first sends it. */
+function clientHelloFor(servername: string): Promise<Buffer> {
+  return new Promise<Buffer>((resolve) => {
     const server = net.createServer((s) => {
       s.once('data', (c: Buffer) => {
         resolve(c);
@@ -77,11 +80,63 @@ test('sniff: a real ClientHello split across reads waits for the rest, then name
     });
     server.listen(0, '127.0.0.1', () => {
       const port = (server.address() as net.AddressInfo).port;
-      tls.connect({ host: '127.0.0.1', port, servername: 'API.example.com' }).on('error', () => {});
+      tls.connect({ host: '127.0.0.1', port, servername }).on('error', () => {});
     });
   });
+}
+
+/** The ClientHello record re-sent as two records, split just before its server_name extension (legal TLS). */
+function splitBeforeSni(rec: Buffer): Buffer {
+  const payload = rec.subarray(5, 5 + rec.readUInt16BE(3));
+  let p = 4 + 2 + 32;
+  p += 1 + (payload[p] ?? 0);
+  p += 2 + payload.readUInt16BE(p);
+  p += 1 + (payload[p] ?? 0);
+  const end = p + 2 + payload.readUInt16BE(p);
+  p += 2;
+  while (p < end && payload.readUInt16BE(p) !== 0) p += 4 + payload.readUInt16BE(p + 2);
+  assert.ok(p < end, 'the ClientHello has an SNI');
+  const header = (n: number) => Buffer.from([0x16, 0x03, 0x01, n >> 8, n & 0xff]);
+  return Buffer.concat([header(p), payload.subarray(0, p), header(payload.length - p), payload.subarray(p)]);
+}
+
+test('sniff: a real ClientHello split across reads waits for the rest, then names its SNI', async () => {
+  const hello = await clientHelloFor('API.example.com');
   for (const n of [6, 50, hello.length - 1]) assert.equal(sniff(hello.subarray(0, n), both), 'more', `${n} of ${hello.length} bytes`);
   assert.deepEqual(sniff(hello, both), { tls: { serverName: 'api.example.com' } });
+});
+
+test('sniff: as tls_inspector (BoringSSL), a ClientHello split over two records names the SNI of the second', async () => {
+  const split = splitBeforeSni(await clientHelloFor('a.example.com'));
+  for (let n = 1; n < split.length; n += 7) assert.equal(sniff(split.subarray(0, n), both), 'more', `${n} of ${split.length} bytes`);
+  assert.deepEqual(sniff(split, both), { tls: { serverName: 'a.example.com' } });
+});
+
+test('sniff: a ClientHello over many records that does not end within 16 KiB is too large', () => {
+  // Its header claims 16,132 bytes: more than the 16 KiB of records it fits in, headers included.
+  const head = Buffer.from([0x16, 0x03, 0x01, 0x00, 0x04, 0x01, 0x00, 0x3f, 0x00]);
+  const filler = Buffer.concat([Buffer.from([0x16, 0x03, 0x01, 0x10, 0x00]), Buffer.alloc(0x1000)]);
+  const buf = Buffer.concat([head, filler, filler, filler, filler]);
+  assert.equal(sniff(buf.subarray(0, 12_000), both), 'more');
+  assert.equal(sniff(buf, both), CLIENT_HELLO_TOO_LARGE);  assert.equal(sniff(Buffer.from([0x16, 0x03, 0x01, 0x00, 0x04, 0x01, 0x01, 0x00, 0x00]), both), CLIENT_HELLO_TOO_LARGE, 'a header claiming 64 KiB');
+});
+
+test('detectProtocol: a ClientHello over two records sent byte by byte names its SNI', async () => {
+  const split = splitBeforeSni(await clientHelloFor('b.example.com'));
+  let sniffed: Sniffed | undefined;
+  const server = net.createServer((s) => {
+    s.setNoDelay(true);
+    detectProtocol(s, { http: true, tls: true, timeoutMs: 0, continueOnTimeout: true }, new FakeClock(), (r) => (sniffed = r));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const client = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
+  client.setNoDelay(true);
+  client.on('error', () => {});
+  for (let i = 0; i < split.length; i += 64) client.write(split.subarray(i, i + 64));
+  await until(() => sniffed !== undefined, 'decided');
+  client.destroy();
+  server.close();
+  assert.deepEqual(sniffed, { tls: { serverName: 'b.example.com' } });
 });
 
 /** A handshake record's first `have` bytes, its header claiming `length`. */

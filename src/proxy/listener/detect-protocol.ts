@@ -63,7 +63,10 @@ export function detectionFor(d: Detection | undefined, port: number): Detection 
 }
 
 const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
-/** tls_inspector's read limit (TLS_MAX_CLIENT_HELLO), and what http_inspector is bounded by here. */
+/**
+ * tls_inspector's read limit (TLS_MAX_CLIENT_HELLO = SSL3_RT_MAX_PLAIN_LENGTH, 16 KiB: all the records
+ * of a ClientHello, headers included), and what http_inspector is bounded by here.
+ */
 const MAX_SNIFF = 16 * 1024;
 /** BoringSSL's largest record (SSL3_RT_MAX_ENCRYPTED_LENGTH): a header claiming more is refused at once. */
 const MAX_TLS_RECORD = 16 * 1024 + 320;
@@ -74,9 +77,9 @@ export const MAX_REQUEST_LINE = 8192;
 
 /**
  * Decides from the bytes so far, or 'more' when they could still become a match. As tls_inspector (its
- * BoringSSL handshake), a TLS record is read whole: a ClientHello split across reads still yields its
- * SNI; a record longer than TLS allows is not TLS; one that does not end within MAX_SNIFF is a
- * ClientHello too large, and the connection is closed.
+ * BoringSSL handshake), the ClientHello is read whole across its records: one split across reads or
+ * records still yields its SNI, the same one OpenSSL reads later; a record longer than TLS allows is
+ * not TLS; a ClientHello that does not end within MAX_SNIFF is too large, and the connection is closed.
  */
 export function sniff(buf: Buffer, d: Pick<Detection, 'http' | 'tls'>): Sniffed | 'more' | typeof CLIENT_HELLO_TOO_LARGE {
   if (buf.length === 0) return 'more';
@@ -84,9 +87,11 @@ export function sniff(buf: Buffer, d: Pick<Detection, 'http' | 'tls'>): Sniffed 
     if (buf.length < 3) return 'more';
     if (buf[1] === 0x03) {
       if (buf.length < 5) return 'more';
-      const end = 5 + buf.readUInt16BE(3);
-      if (end <= MAX_SNIFF) return buf.length < end ? 'more' : { tls: clientHelloSni(buf) };
-      if (end - 5 <= MAX_TLS_RECORD) return buf.length < MAX_SNIFF ? 'more' : CLIENT_HELLO_TOO_LARGE;
+      if (buf.readUInt16BE(3) <= MAX_TLS_RECORD) {
+        const hello = clientHello(buf);
+        if (typeof hello === 'number') return 'more';
+        return hello === CLIENT_HELLO_TOO_LARGE ? hello : { tls: hello ? clientHelloSni(hello) : {} };
+      }
     }
   }
   if (d.http) {
@@ -129,12 +134,41 @@ export function requestLine(buf: Buffer): Sniffed | 'more' | 'no' {
   return { appProtocol: version === 'HTTP/1.1' ? 'http/1.1' : 'http/1.0' };
 }
 
-/** The server_name extension of a ClientHello in `buf` (one record), if it is all there. */
+/**
+ * The handshake message the TLS records in `buf` carry, reassembled (a ClientHello may span records);
+ * undefined when the records stop before it ends (no SNI to read), a number (the bytes `buf` must hold
+ * before this can change) while it is incomplete, or CLIENT_HELLO_TOO_LARGE when it cannot end within
+ * MAX_SNIFF.
+ */
+export function clientHello(buf: Buffer): Buffer | number | undefined | typeof CLIENT_HELLO_TOO_LARGE {
+  const parts: Buffer[] = [];
+  let have = 0;
+  let length = -1;
+  for (let p = 0; ; ) {
+    if (buf.length < p + 5) return p + 5 > MAX_SNIFF ? CLIENT_HELLO_TOO_LARGE : p + 5;
+    if (buf[p] !== 0x16 || buf[p + 1] !== 0x03) return undefined;
+    const end = p + 5 + buf.readUInt16BE(p + 3);
+    if (end > MAX_SNIFF) return buf.length < MAX_SNIFF ? MAX_SNIFF : CLIENT_HELLO_TOO_LARGE;
+    if (buf.length < end) return end;
+    parts.push(buf.subarray(p + 5, end));
+    have += end - p - 5;
+    p = end;
+    if (length < 0 && have >= 4) {
+      const head = parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts);
+      // handshake type(1) length(3)
+      length = 4 + head.readUIntBE(1, 3);
+      if (length > MAX_SNIFF) return CLIENT_HELLO_TOO_LARGE;
+    }
+    if (length >= 0 && have >= length) return (parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts, have)).subarray(0, length);
+  }
+}
+
+/** The server_name extension of a ClientHello handshake message, if it is all there. */
 export function clientHelloSni(buf: Buffer): { serverName?: string } {
   try {
-    // record(5) handshake type(1) len(3) version(2) random(32)
-    if (buf[5] !== 0x01) return {};
-    let p = 5 + 4 + 2 + 32;
+    // handshake type(1) len(3) version(2) random(32)
+    if (buf[0] !== 0x01) return {};
+    let p = 4 + 2 + 32;
     p += 1 + (buf[p] ?? 0); // session id
     p += 2 + buf.readUInt16BE(p); // cipher suites
     p += 1 + (buf[p] ?? 0); // compression methods
@@ -164,7 +198,11 @@ export function clientHelloSni(buf: Buffer): { serverName?: string } {
  * onResult is not called.
  */
 export function detectProtocol(socket: Duplex, d: Detection, timers: Timers, onResult: (s: Sniffed | undefined) => void): void {
-  let buf: Buffer = Buffer.alloc(0);
+  // Bytes so far in a buffer that doubles as it fills: a ClientHello sent byte by byte is copied once.
+  let store: Buffer = Buffer.alloc(0);
+  let buf: Buffer = store;
+  // A ClientHello's record not yet complete cannot change the verdict: sniff waits for this many bytes.
+  let need = 0;
   let timer: unknown;
   const finish = (s: Sniffed | undefined) => {
     socket.removeListener('data', onData);
@@ -175,13 +213,28 @@ export function detectProtocol(socket: Duplex, d: Detection, timers: Timers, onR
     onResult(s);
   };
   const onData = (c: Buffer) => {
-    buf = buf.length ? Buffer.concat([buf, c]) : c;
+    if (buf.length === 0) buf = store = c;
+    else {
+      const n = buf.length + c.length;
+      if (n > store.length) {
+        const grown = Buffer.allocUnsafe(Math.max(n, Math.min(2 * store.length, 2 * MAX_SNIFF)));
+        buf.copy(grown);
+        store = grown;
+      }
+      c.copy(store, buf.length);
+      buf = store.subarray(0, n);
+    }
+    if (buf.length < need) return;
     const s = sniff(buf, d);
     if (s === CLIENT_HELLO_TOO_LARGE) {
       socket.removeListener('data', onData);
       socket.destroy();
     } else if (s !== 'more') finish(s);
     else if (buf.length >= MAX_SNIFF) finish({});
+    else if (d.tls && buf[0] === 0x16) {
+      const hello = clientHello(buf);
+      need = typeof hello === 'number' ? hello : 0;
+    }
   };
   const onEnd = () => finish({});
   if (d.timeoutMs > 0) {

@@ -17,7 +17,6 @@ export interface DownstreamTls {
   /** A client CA read from a file (`file-root:`, `trusted_ca`). */
   readonly caPem?: string;
   readonly requireClientCert: boolean;
-  readonly alpn: readonly string[];
   /** The validation context's SAN, SPKI and certificate-hash checks, run once per handshake on a client certificate. */
   readonly peerValidator?: PeerCertValidator;
   readonly params: ServerTlsParams;
@@ -34,7 +33,8 @@ interface EnvoyCommonTlsContext {
   combined_validation_context?: { default_validation_context?: ValidationContextFields; validation_context_sds_secret_config?: { name?: string } };
   validation_context_sds_secret_config?: { name?: string };
   validation_context?: ValidationContextFields & { trusted_ca?: EnvoyDataSource };
-  alpn_protocols?: string[];
+  // alpn_protocols is not read: every terminating chain offers h2 and http/1.1 (pickAlpn), so Istio's
+  // istio-peer-exchange is never negotiated (this proxy has no in-band metadata exchange).
 }
 
 const digest = (pem: string) => createHash('sha256').update(pem).digest('hex');
@@ -103,7 +103,6 @@ export function compileDownstreamTls(tc: Record<string, unknown>): DownstreamTls
     ...(caSecret ? { caSecret } : {}),
     ...(caPem ? { caPem } : {}),
     requireClientCert: typeof require === 'boolean' ? require : (require?.value ?? false),
-    alpn: common.alpn_protocols ?? [],
     ...(peerValidator ? { peerValidator } : {}),
     params,
     sdsSecrets,

@@ -1,8 +1,10 @@
 // Certificates a listener names by file, read once when the listener arrives (never per handshake):
 // Istio's `file-cert:CERT~KEY` and `file-root:CA` SDS names, which istio-agent serves from the gateway
 // pod's files (SdsCertificateConfig), and Envoy's own `tls_certificates` / `trusted_ca` data sources.
-// A file that cannot be read refuses the listener, naming the file.
-import { readFileSync } from 'node:fs';
+// A file that cannot be read refuses the listener, naming the file and nothing more (whether it
+// exists is not told to whoever sees the NACK; the errno stays in the error's `cause`). Only a regular file
+// of at most MAX_PEM_BYTES is read: a FIFO or device would hold the event loop or fill the heap.
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { TlsConfigError } from './server-tls-params.ts';
 
 const FILE_CERT = 'file-cert:';
@@ -20,12 +22,29 @@ export interface EnvoyDataSource {
   inline_bytes?: string;
 }
 
+/** Far above any certificate chain or CA bundle. */
+export const MAX_PEM_BYTES = 1024 * 1024;
+
 function readPem(file: string, field: string): string {
+  let fd: number | undefined;
   try {
-    return readFileSync(file, 'utf8');
+    // O_NONBLOCK: opening a FIFO does not wait for a writer; fstat then refuses it.
+    fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw Object.assign(new Error('not a regular file'), { code: 'EFTYPE' });
+    if (st.size > MAX_PEM_BYTES) throw Object.assign(new Error(`larger than ${MAX_PEM_BYTES} bytes`), { code: 'EFBIG' });
+    const buf = Buffer.alloc(st.size);
+    let n = 0;
+    while (n < buf.length) {
+      const r = readSync(fd, buf, n, buf.length - n, n);
+      if (r === 0) break;
+      n += r;
+    }
+    return buf.toString('utf8', 0, n);
   } catch (err) {
-    const reason = (err as NodeJS.ErrnoException).code ?? (err instanceof Error ? err.message : String(err));
-    throw new TlsConfigError(field, `cannot read ${file} (${reason})`);
+    throw Object.assign(new TlsConfigError(field, `cannot read ${file}`), { cause: err });
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
 }
 

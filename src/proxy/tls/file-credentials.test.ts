@@ -1,0 +1,54 @@
+// File credentials read when a listener arrives: only a regular file of at most 1 MiB, so a Gateway
+// naming a FIFO or a device cannot hold the proxy's event loop or fill its heap; the refusal names the
+// file and not why (whether it exists), keeping the errno as the error's cause for the operator.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import { MAX_PEM_BYTES, readFileCert, readFileRoot } from './file-credentials.ts';
+import { TlsConfigError } from './server-tls-params.ts';
+
+const dir = mkdtempSync(path.join(tmpdir(), 'file-cred-'));
+
+/** The refusal of `read`: its message, and the errno code of its cause. */
+function refusal(read: () => unknown): { message: string; code: unknown } {
+  try {
+    read();
+  } catch (err) {
+    assert.ok(err instanceof TlsConfigError, String(err));
+    return { message: err.message, code: (err.cause as NodeJS.ErrnoException | undefined)?.code };
+  }
+  assert.fail('read');
+}
+
+test('a regular file is read', () => {
+  const f = path.join(dir, 'ca.pem');
+  writeFileSync(f, '-----BEGIN CERTIFICATE-----\n');
+  assert.equal(readFileRoot(`file-root:${f}`, 'f'), '-----BEGIN CERTIFICATE-----\n');
+});
+
+test('a FIFO is refused at once, without waiting for a writer', () => {
+  const fifo = path.join(dir, 'p');
+  execFileSync('mkfifo', [fifo]);
+  const t0 = Date.now();
+  assert.deepEqual(refusal(() => readFileCert(`file-cert:${fifo}~${fifo}`, 'f')), { message: `cannot read ${fifo}`, code: 'EFTYPE' });
+  assert.ok(Date.now() - t0 < 1000);
+});
+
+test('a device is refused, not read without end', () => {
+  assert.deepEqual(refusal(() => readFileRoot('file-root:/dev/zero', 'f')), { message: 'cannot read /dev/zero', code: 'EFTYPE' });
+});
+
+test('a file over 1 MiB is refused', () => {
+  const big = path.join(dir, 'big.pem');
+  writeFileSync(big, Buffer.alloc(MAX_PEM_BYTES + 1, 0x41));
+  assert.deepEqual(refusal(() => readFileRoot(`file-root:${big}`, 'f')), { message: `cannot read ${big}`, code: 'EFBIG' });
+});
+
+test('a missing and an unreadable file are refused alike: the message does not tell which', () => {
+  const missing = path.join(dir, 'missing.pem');
+  const r = refusal(() => readFileRoot(`file-root:${missing}`, 'f'));
+  assert.deepEqual(r, { message: `cannot read ${missing}`, code: 'ENOENT' });
+});
