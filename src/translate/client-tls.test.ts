@@ -97,6 +97,16 @@ test('no `sni`: no fixed SNI (never `*.example.com`), auto_sni and auto_san_vali
   assert.deepEqual(upstreamHttp(c), { auto_sni: true, auto_san_validation: true });
 });
 
+test('an HttpProtocolOptions made for auto_sni alone says HTTP/1.1 (Istio clusterWrapper.build: the upstream protocol is required)', () => {
+  for (const protocol of ['TLS', 'TCP', 'HTTP']) {
+    const { resources } = loadText(wildcard('{mode: SIMPLE}').replace('protocol: HTTP', `protocol: ${protocol}`));
+    const c = buildProxyResources(buildSnapshot(resources, [], '1'), web).get(TypeUrl.Cluster)?.get('outbound|80||*.example.com') as { typed_extension_protocol_options?: Record<string, Record<string, unknown>> };
+    const hpo = c.typed_extension_protocol_options?.['envoy.extensions.upstreams.http.v3.HttpProtocolOptions'];
+    assert.deepEqual(hpo?.['explicit_http_config'], { http_protocol_options: {} }, protocol);
+    assert.deepEqual(hpo?.['upstream_http_protocol_options'], { auto_sni: true, auto_san_validation: true }, protocol);
+  }
+});
+
 test('auto_san_validation only without the rule\'s SANs and verification; an explicit `sni` needs neither', () => {
   assert.deepEqual(upstreamHttp(wildcardCluster('{mode: SIMPLE, subjectAltNames: [a.example.com]}')), { auto_sni: true });
   assert.deepEqual(upstreamHttp(wildcardCluster('{mode: SIMPLE, insecureSkipVerify: true}')), { auto_sni: true });

@@ -102,10 +102,14 @@ const USE_DOWNSTREAM_PROTOCOL = { use_downstream_protocol_config: { http_protoco
 const HPO = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
 const downstreamFields = new WeakMap<Record<string, unknown>, Record<string, unknown>>();
 
-/** The fields with `upstream_http_protocol_options` merged into their HttpProtocolOptions (a new object; fields are shared). */
+/**
+ * The fields with `upstream_http_protocol_options` merged into their HttpProtocolOptions (a new object;
+ * fields are shared). One made here gets HTTP/1.1, as Istio's clusterWrapper.build() sets it when no
+ * protocol is: Envoy requires one of explicit_http_config, use_downstream_protocol_config, auto_config.
+ */
 function withUpstreamHttp(fields: Record<string, unknown>, upstreamHttp: ClusterTransport['upstream_http_protocol_options']): Record<string, unknown> {
   if (!upstreamHttp) return fields;
-  const options = (fields['typed_extension_protocol_options'] as Record<string, Record<string, unknown>> | undefined)?.[HPO] ?? { '@type': TypeUrl.HttpProtocolOptions };
+  const options = (fields['typed_extension_protocol_options'] as Record<string, Record<string, unknown>> | undefined)?.[HPO] ?? { '@type': TypeUrl.HttpProtocolOptions, explicit_http_config: { http_protocol_options: {} } };
   return { ...fields, typed_extension_protocol_options: { [HPO]: { ...options, upstream_http_protocol_options: upstreamHttp } } };
 }
 

@@ -3,12 +3,14 @@
 // matcher (a VirtualService's `@request.auth.claims.group`) picks it; withoutHeaders inverts it.
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, sign } from 'node:crypto';
+import http from 'node:http';
+import type net from 'node:net';
 import { after, before, test } from 'node:test';
 import type { RequestAuthentication } from '../../src/config/resource.ts';
 import { translateRequestAuthentication } from '../../src/translate/request-authentication.ts';
 import { translateRouteMatch } from '../../src/translate/route-match.ts';
 import { TypeUrl } from '../../src/xds/type-urls.ts';
-import { hcm, listener, push, request, startProxy } from './harness.ts';
+import { cla, cluster, hcm, listener, push, rawExchange, request, startProxy } from './harness.ts';
 
 const ISS = 'https://issuer.example';
 const keys = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -29,14 +31,28 @@ const ra: RequestAuthentication = {
 const answer = (body: string) => ({ direct_response: { status: 200, body: { inline_string: body } } });
 
 let env: Awaited<ReturnType<typeof startProxy>>;
+/** A WebSocket app: what reached it, and a 101 for every upgrade. */
+let app: http.Server;
+const seen: string[] = [];
 
 before(async () => {
+  app = http.createServer((req, res) => {
+    seen.push(`request ${req.url}`);
+    res.end('app');
+  });
+  app.on('upgrade', (req, sock: net.Socket) => {
+    seen.push(`upgrade ${req.url}`);
+    sock.end('HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n');
+  });
+  await new Promise<void>((r) => app.listen(0, '127.0.0.1', r));
   env = await startProxy();
   const target = { workloadLabels: { istio: 'ingressgateway' }, namespace: 'istio-system', rootNamespace: 'istio-system', trustDomain: 'cluster.local' };
   const jwt = translateRequestAuthentication([ra], target, true).http;
   assert.ok(jwt);
   const filters = [jwt, { name: 'envoy.filters.http.router', typed_config: { '@type': TypeUrl.Router } }];
   push(env.proxy, [
+    cluster('app'),
+    cla('app', [{ port: (app.address() as net.AddressInfo).port }]),
     listener('gw', 8081, [{ filter: hcm('r', { use_remote_address: { value: true }, http_filters: filters }) }]),
     {
       '@type': TypeUrl.RouteConfiguration,
@@ -50,6 +66,15 @@ before(async () => {
             { name: 'not-admins', match: translateRouteMatch({ uri: { prefix: '/admin' }, withoutHeaders: { '@request.auth.claims.group': { exact: 'admin' } } }), ...answer('not-admins') },
           ],
         },
+        {
+          name: 'chat',
+          domains: ['chat'],
+          routes: [
+            // Everyone but banned users reaches the app, WebSocket included; banned ones get a 403.
+            { name: 'not-banned', match: translateRouteMatch({ uri: { prefix: '/' }, withoutHeaders: { '@request.auth.claims.group': { exact: 'banned' } } }), route: { cluster: 'app', upgrade_configs: [{ upgrade_type: 'websocket' }] } },
+            { name: 'banned', match: { prefix: '/' }, direct_response: { status: 403, body: { inline_string: 'banned' } } },
+          ],
+        },
       ],
     },
   ]);
@@ -57,6 +82,7 @@ before(async () => {
 
 after(async () => {
   await env.close();
+  app.close();
 });
 
 test('a verified token\'s claim picks its route; another claim, or no token, takes the withoutHeaders route', async () => {
@@ -66,4 +92,18 @@ test('a verified token\'s claim picks its route; another claim, or no token, tak
   assert.equal(await as({ authorization: `Bearer ${token({ group: ['dev', 'admin'] })}` }), 'admins');
   assert.equal(await as({ authorization: `Bearer ${token({ group: 'dev' })}` }), 'not-admins');
   assert.equal(await as({}), 'not-admins');
+});
+
+test('a WebSocket upgrade is routed on its claims too: a banned user never reaches the app', async () => {
+  const port = await env.port('gw');
+  const upgrade = (group: string) =>
+    rawExchange(port, `GET /chat HTTP/1.1\r\nHost: chat\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nAuthorization: Bearer ${token({ group })}\r\n\r\n`, 1500);
+  seen.length = 0;
+  assert.equal((await request(port, '/chat', { host: 'chat', headers: { authorization: `Bearer ${token({ group: 'banned' })}` } })).status, 403);
+  const banned = await upgrade('banned');
+  assert.doesNotMatch(banned.split('\r\n')[0] ?? '', / 101 /);
+  assert.deepEqual(seen, []);
+  const dev = await upgrade('dev');
+  assert.match(dev.split('\r\n')[0] ?? '', / 101 /);
+  assert.deepEqual(seen, ['upgrade /chat']);
 });

@@ -86,7 +86,7 @@ export class Cluster {
     this.breakers = new CircuitBreakers(settings.circuitBreakers);
     this.#buildOutlier();
     if (settings.origination) preloadUndici();
-    this.#lb = buildLoadBalancer(settings.lbConfig, [], this.#lbDeps());
+    this.#lb = buildLoadBalancer(settings.resource, [], this.#lbDeps());
     this.setEndpoints(settings.inlineEndpoints);
   }
 
@@ -227,13 +227,13 @@ export class Cluster {
       settings.tcpKeepaliveMs !== old.tcpKeepaliveMs ||
       settings.meshPlaintext !== old.meshPlaintext ||
       settings.meshSni !== old.meshSni ||
-      JSON.stringify(settings.origination) !== JSON.stringify(old.origination);
+      !sameJson(settings.origination, old.origination);
     this.settings = settings;
-    // lbConfig is the whole Cluster resource as received (Envoy compares the hash of all of it).
-    if (!sameJson(old.lbConfig, settings.lbConfig)) {
+    // Any change to the Cluster resource (Envoy compares the hash of all of it).
+    if (!sameJson(old.resource, settings.resource)) {
       this.breakers = new CircuitBreakers(settings.circuitBreakers);
       this.#buildOutlier();
-      this.#lb = buildLoadBalancer(settings.lbConfig, [], this.#lbDeps());
+      this.#lb = buildLoadBalancer(settings.resource, [], this.#lbDeps());
       this.#lb.update(this.#endpoints);
     }
     if (renamed) this.#retireRefused();
@@ -439,7 +439,7 @@ export class Cluster {
     let u = this.#upstreams.get(key) as H1Pool | undefined;
     if (u) return u;
     const { connectTimeoutMs, maxConnections, idleTimeoutMs, maxRequestsPerConnection } = this.settings;
-    u = new H1Pool({ host: e.address, port: e.port, connectTimeoutMs, maxConnections, idleTimeoutMs, maxRequestsPerConnection, dial: () => this.originate(e, undefined, forHost), onConnected: this.#onConnected, timers: this.timers });
+    u = new H1Pool({ host: e.address, port: e.port, connectTimeoutMs, maxConnections, idleTimeoutMs, maxRequestsPerConnection, dial: () => this.originate(e, undefined, forHost), onConnected: this.#onConnected, timers: this.timers, ...this.#dropWhenIdle(key, forHost) });
     this.#addUpstream(key, u);
     return u;
   }
@@ -478,7 +478,7 @@ export class Cluster {
     };
     const { connectTimeoutMs, maxConnections } = this.settings;
     // The tunnel's address: the session's own socket goes through it (createConnection), never to the app's port.
-    u = new H2Upstream(`https://${hostOf(e.address)}:${e.port}`, { connectTimeoutMs, maxConnections, originTls, onConnected: this.#onConnected, timers: this.timers });
+    u = new H2Upstream(`https://${hostOf(e.address)}:${e.port}`, { connectTimeoutMs, maxConnections, originTls, onConnected: this.#onConnected, timers: this.timers, ...this.#dropWhenIdle(key, forHost) });
     this.#addUpstream(key, u);
     return u;
   }
@@ -580,7 +580,7 @@ export class Cluster {
     } else if (http2) {
       // h2 in the DestinationRule's TLS (ALPN h2) when it originates some, else h2c.
       const originates = this.settings.origination !== undefined;
-      u = new H2Upstream(`${originates ? 'https' : 'http'}://${host}:${e.port}`, { connectTimeoutMs, ...keepalive, ...(originates ? { originTls: () => this.#h2Origination(forHost) } : {}), onConnected: this.#onConnected, timers: this.timers });
+      u = new H2Upstream(`${originates ? 'https' : 'http'}://${host}:${e.port}`, { connectTimeoutMs, ...keepalive, ...(originates ? { originTls: () => this.#h2Origination(forHost) } : {}), onConnected: this.#onConnected, timers: this.timers, ...this.#dropWhenIdle(key, forHost) });
     } else {
       const origination = this.settings.origination;
       const tls = origination ? originationOptions(origination, this.#deps.secrets ?? (() => undefined), forHost) : undefined;
@@ -593,10 +593,30 @@ export class Cluster {
         ...(tls !== undefined ? { tls } : {}),
         onConnected: this.#onConnected,
         timers: this.timers,
+        ...this.#dropWhenIdle(key, forHost),
       });
     }
     this.#addUpstream(key, u);
     return u;
+  }
+
+  /**
+   * A pool made for one request host (auto_sni, auto_san_validation) is dropped once idle: no connection,
+   * nothing running or queued on it. As Envoy's ClusterManagerImpl erases a host's pools once idle
+   * (httpConnPoolIsIdle): else a client naming a new Host under a wildcard route each time would leave a
+   * pool per name behind. The pools call back only while open, so `key` still names the caller.
+   */
+  #dropWhenIdle(key: string, forHost: string | undefined): { onIdle?: () => void } {
+    if (!forHost) return {};
+    return {
+      onIdle: () => {
+        const u = this.#upstreams.get(key);
+        if (!u || u.connections() > 0 || u.gated || this.#gateMade?.waitsFor(u)) return;
+        this.#upstreams.delete(key);
+        this.#poolUsedAt.delete(key);
+        void u.close();
+      },
+    };
   }
 
   connections(): number {
@@ -605,7 +625,7 @@ export class Cluster {
     return n;
   }
 
-  /** Upstream pools held (one per endpoint and protocol; an ORIGINAL_DST cluster's, per address used lately). */
+  /** Upstream pools held (one per endpoint and protocol; an ORIGINAL_DST cluster's, per address used lately; auto_sni's, per request host with connections). */
   get upstreamPools(): number {
     return this.#upstreams.size;
   }

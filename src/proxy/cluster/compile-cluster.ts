@@ -68,8 +68,11 @@ export interface ClusterSettings {
   readonly origination?: OriginationTls;
   /** ORIGINAL_DST `cleanup_interval`: hosts unused this long are dropped (Envoy's default 5 s when absent). */
   readonly cleanupIntervalMs?: number;
-  /** The Cluster as received, read by the load balancer library for its fields. */
-  readonly lbConfig: LbClusterJson;
+  /**
+   * The Cluster resource as received: the load balancer library reads its fields, and an update that
+   * changes any of it is a new cluster (Envoy's addOrUpdateCluster compares the hash of all of it).
+   */
+  readonly resource: LbClusterJson;
   /**
    * `metadata.filter_metadata.istio.services`: the services the cluster stands for (on an inbound cluster,
    * those the workload serves on its port). The telemetry filter names the destination service from them.
@@ -121,10 +124,10 @@ export function compileCluster(c: EnvoyCluster): ClusterSettings {
   const type = c.type ?? (c.eds_cluster_config ? 'EDS' : 'STATIC');
   if (!types.has(type)) throw new ProxyConfigError(where, 'type', `unsupported discovery type ${type}`);
   const lbPolicy = c.lb_policy ?? 'ROUND_ROBIN';
-  const lbConfig = c as unknown as LbClusterJson;
+  const resource = c as unknown as LbClusterJson;
   try {
     // Built once here so a bad policy config NACKs the update instead of failing on first use.
-    buildLoadBalancer(lbConfig, [], lbDeps({ random: Math.random, now: () => 0 }));
+    buildLoadBalancer(resource, [], lbDeps({ random: Math.random, now: () => 0 }));
   } catch (err) {
     throw new ProxyConfigError(where, 'lb_policy', err instanceof Error ? err.message : String(err));
   }
@@ -212,7 +215,7 @@ export function compileCluster(c: EnvoyCluster): ClusterSettings {
     meshPlaintext: tlsMode === 'none' && !autoMesh,
     ...(origination ? { origination } : {}),
     ...(type === 'ORIGINAL_DST' && extra.cleanup_interval !== undefined && durationMs(extra.cleanup_interval) > 0 ? { cleanupIntervalMs: durationMs(extra.cleanup_interval) } : {}),
-    lbConfig,
+    resource,
     services: compileServices(c),
   };
 }

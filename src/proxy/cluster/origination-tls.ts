@@ -8,6 +8,8 @@ import { isIP } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
 import { checkServerIdentity } from 'node:tls';
 import { ProxyConfigError } from '../config/config-error.ts';
+import type { EnvoyStringMatcher } from '../http/route/envoy-types.ts';
+import { compilePeerCertValidator, PeerCertConfigError, type PeerCertValidator } from '../tls/peer-cert-validator.ts';
 import { SYSTEM_ROOT_SECRET } from '../../xds/mesh-tls-context.ts';
 
 type DataSource = { inline_string?: string; inline_bytes?: string; filename?: string };
@@ -22,6 +24,8 @@ interface CommonTls {
 interface ValidationContext {
   trusted_ca?: DataSource;
   match_typed_subject_alt_names?: { san_type?: string; matcher?: { exact?: string } }[];
+  /** Deprecated and untyped, still honoured by Envoy. */
+  match_subject_alt_names?: EnvoyStringMatcher[];
 }
 
 export interface OriginationTls {
@@ -31,6 +35,12 @@ export interface OriginationTls {
   readonly cert: Material | undefined;
   /** SANs of which the server's certificate must present one (DNS or URI); empty = the `sni`'s hostname check, if any. */
   readonly sans: readonly string[];
+  /**
+   * The untyped `match_subject_alt_names`, each tried against the DNS, URI, EMAIL and IP SANs (Envoy's
+   * getSubjectAltNameMatchers); a certificate matching one of these or of `sans` passes. `config` is
+   * what a cluster update compares (the compiled check has no fields to compare).
+   */
+  readonly untypedSans: { readonly config: readonly EnvoyStringMatcher[]; readonly check: PeerCertValidator } | undefined;
   /** upstream_http_protocol_options.auto_sni: without `sni`, an HTTP request's host is the SNI. */
   readonly autoSni: boolean;
   /** upstream_http_protocol_options.auto_san_validation: the certificate must be valid for an HTTP request's host. */
@@ -69,19 +79,24 @@ export function compileOriginationTls(ctx: { sni?: string; common_tls_context?: 
   const vc = c.combined_validation_context?.default_validation_context ?? c.validation_context;
   const caSecret = c.combined_validation_context?.validation_context_sds_secret_config?.name ?? c.validation_context_sds_secret_config?.name;
   const caPem = source(vc?.trusted_ca, `${where}.validation_context.trusted_ca`);
+  // Envoy reads an empty trusted_ca as no CA, which verifies nothing; an empty or truncated
+  // caCertificates file would then turn verification off without a word. Refused instead.
+  if (caPem !== undefined && caPem.trim() === '') throw new ProxyConfigError(`${where}.common_tls_context.validation_context`, 'trusted_ca', 'is empty: an empty CA would verify no server (check the caCertificates file)');
   const certSecret = c.tls_certificate_sds_secret_configs?.[0]?.name;
   const inline = c.tls_certificates?.[0];
   const certPem = source(inline?.certificate_chain, `${where}.tls_certificates[0].certificate_chain`);
   const keyPem = source(inline?.private_key, `${where}.tls_certificates[0].private_key`);
   const ca: Material | undefined = caSecret === SYSTEM_ROOT_SECRET ? { kind: 'system' } : caSecret ? { kind: 'secret', name: caSecret } : caPem ? { kind: 'pem', ca: caPem } : undefined;
   const sans = exactSans(vc, where);
+  const untypedSans = untypedSanMatchers(vc, `${where}.common_tls_context`);
   // Envoy's DefaultCertValidator refuses the same: names checked on a chain nobody vouches for.
-  if (!ca && sans.length > 0) throw new ProxyConfigError(`${where}.common_tls_context`, 'match_typed_subject_alt_names', 'SAN-based verification of peer certificates without trusted CA is insecure and not allowed');
+  if (!ca && (sans.length > 0 || untypedSans)) throw new ProxyConfigError(`${where}.common_tls_context`, sans.length > 0 ? 'match_typed_subject_alt_names' : 'match_subject_alt_names', 'SAN-based verification of peer certificates without trusted CA is insecure and not allowed');
   return {
     sni: ctx.sni || undefined,
     ca,
     cert: certSecret ? { kind: 'secret', name: certSecret } : certPem && keyPem ? { kind: 'pem', cert: certPem, key: keyPem } : undefined,
     sans,
+    untypedSans,
     autoSni: http.auto_sni === true,
     autoSanValidation: http.auto_san_validation === true,
   };
@@ -112,6 +127,19 @@ function exactSans(vc: ValidationContext | undefined, where: string): string[] {
   });
 }
 
+/** `match_subject_alt_names` as the server side's validation context compiles it (any string matcher, every SAN type). */
+function untypedSanMatchers(vc: ValidationContext | undefined, where: string): OriginationTls['untypedSans'] {
+  const config = vc?.match_subject_alt_names;
+  if (!config?.length) return undefined;
+  try {
+    const check = compilePeerCertValidator({ match_subject_alt_names: config }, 'match_subject_alt_names');
+    return check ? { config, check } : undefined;
+  } catch (err) {
+    if (err instanceof PeerCertConfigError) throw new ProxyConfigError(where, err.field, err.message);
+    throw err;
+  }
+}
+
 /**
  * Secure naming on the mesh's own TLS context (the `default` workload secret): the SPIFFE IDs of which
  * the tunnel server must present one, from `match_typed_subject_alt_names`. Empty: any mesh identity.
@@ -135,8 +163,9 @@ export function originationOptions(o: OriginationTls, secrets: SecretLookup, for
   if ((o.ca?.kind === 'secret' || o.ca?.kind === 'pem') && !ca?.ca) return `trust bundle ${o.ca.kind === 'secret' ? o.ca.name : ''} is not available`;
   const cert = resolve(o.cert);
   if (o.cert && !(cert?.cert && cert.key)) return `client certificate ${o.cert.kind === 'secret' ? o.cert.name : ''} is not available`;
-  // Envoy: the `sni`, else (auto_sni) the request's host unless an IP (no SNI may name one), else none.
-  const servername = o.sni ?? (o.autoSni && forHost && !isIP(forHost) ? forHost : undefined);
+  // Envoy: (auto_sni) the request's host unless an IP (no SNI may name one), which overrides the `sni`
+  // (the router's serverNameOverride wins in ClientContextImpl::newSsl); else the `sni`; else none.
+  const servername = (o.autoSni && forHost && !isIP(forHost) ? forHost : undefined) ?? o.sni;
   const base = { ...(servername ? { servername } : {}), minVersion: 'TLSv1.2' as const, ...(cert?.cert && cert.key ? { cert: cert.cert, key: cert.key } : {}) };
   const autoSan = o.autoSanValidation ? forHost : undefined;
   // No CA (insecureSkipVerify): Envoy verifies nothing, neither the chain nor a name.
@@ -149,12 +178,14 @@ export function originationOptions(o: OriginationTls, secrets: SecretLookup, for
       // auto_san_validation (Envoy's verify_subject_alt_name_list) is checked besides the SAN matchers.
       const forRequest = autoSan ? checkServerIdentity(autoSan, peer) : undefined;
       if (forRequest) return forRequest;
-      // Without SANs: an explicit `sni` is checked (stricter than Envoy, which checks no name then).
-      if (o.sans.length === 0) return o.sni ? checkServerIdentity(o.sni, peer) : undefined;
+      // Without SANs: an explicit `sni` sent is checked (stricter than Envoy, which checks no name then).
+      if (o.sans.length === 0 && !o.untypedSans) return o.sni && servername === o.sni ? checkServerIdentity(o.sni, peer) : undefined;
       const presented = (peer.subjectaltname ?? '').split(',').map((s) => s.trim().replace(/^(DNS|URI):/, ''));
       if (o.sans.some((san) => presented.includes(san))) return undefined;
+      if (o.untypedSans && o.untypedSans.check.check(peer.raw) === undefined) return undefined;
       // Node's own code for a name mismatch, so the failure is classed as a TLS connect failure (UF).
-      return Object.assign(new Error(`server certificate presents none of ${o.sans.join(', ')}`), { code: 'ERR_TLS_CERT_ALTNAME_INVALID' });
+      const wanted = [...o.sans, ...(o.untypedSans ? [o.untypedSans.check.toString()] : [])].join(', ');
+      return Object.assign(new Error(`server certificate presents none of ${wanted}`), { code: 'ERR_TLS_CERT_ALTNAME_INVALID' });
     },
   };
 }

@@ -10,7 +10,7 @@ import { LocalReplies } from '../local-reply.ts';
 import { certificateHash } from '../tunnel/mesh-tls.ts';
 import { PROTOCOL_HEADER } from '../upstream/h2-connection.ts';
 import type { OutgoingHeaders, UpstreamHead } from '../upstream/upstream.ts';
-import { CONTINUE, CONTINUE_CLEAR_ROUTE, type FilterVerdict, type HttpFilter, type LocalReply, type RequestContext, type RouteView } from './filter.ts';
+import { CONTINUE, type FilterVerdict, type HttpFilter, type LocalReply, type RequestContext, type RouteView } from './filter.ts';
 import type { ChainedFilter } from './filter-registry.ts';
 import { appendForwardedFor, forwardedAddresses, trustedClientAddress } from './forwarded-for.ts';
 import { isGrpcRequest } from './grpc-status.ts';
@@ -112,7 +112,8 @@ function hasBody(req: DownstreamReq): boolean {
 }
 
 export function newStreamInfo(now: number): StreamInfo {
-  return { startTime: now, responseFlags: new Set(), dynamicMetadata: new Map(), telemetry: undefined };
+  // The fields the router writes per try, present from the start: every stream keeps one shape.
+  return { startTime: now, responseFlags: new Set(), dynamicMetadata: new Map(), telemetry: undefined, upstreamTls: false, attemptCount: 0 };
 }
 
 const settled: Promise<void> = Promise.resolve();
@@ -177,16 +178,23 @@ function start(rt: HcmRuntime, chain: HttpChain | ((req: DownstreamRequest) => H
   // tracer made it before: crypto.randomUUID allocated its buffered randomness per request.
   if (hc.generateRequestId && !request.headers.has('x-request-id')) request.headers.set('x-request-id', newRequestId(rt.random));
   const table = hc.inlineRoutes ?? (hc.rdsName ? rt.routeTable(hc.rdsName) : undefined);
-  const route = table?.match(request, rt.random(), info.dynamicMetadata) ?? null;
+  const route = matchRoute(rt, s, table, request, info);
   if (route) info.routeName = route.name;
   s.ctx = { request, info, route };
   s.filters = hc.filters;
   s.route = route;
-  s.choice = routeCluster(rt, route, request.headers, info);
+  s.choice = routeCluster(rt, s, route, request.headers, info);
   const verdict = requestFilters(s, hc.filters, s.ctx, 0, rt, table);
   if (isPromise(verdict)) return verdict.then((v) => proceed(rt, s, req, v, hc));
   proceed(rt, s, req, verdict, hc);
   return undefined;
+}
+
+/** The stream's route in `table` (none without one), matched with the stream's draw (FilterStream). */
+export function matchRoute(rt: HcmRuntime, s: FilterStream, table: RouteTable | undefined, request: DownstreamRequest, info: StreamInfo): MatchedRoute | null {
+  if (table === undefined) return null;
+  if (Number.isNaN(s.matchDraw)) s.matchDraw = rt.random();
+  return table.match(request, s.matchDraw, info.dynamicMetadata);
 }
 
 /**
@@ -198,9 +206,10 @@ function start(rt: HcmRuntime, chain: HttpChain | ((req: DownstreamRequest) => H
  * proxy has, as Envoy's (NC leaves it unset); the router sends to this choice. Made once per request,
  * and again only when a filter clears the route cache (clearRouteCache).
  */
-export function routeCluster(rt: HcmRuntime, route: MatchedRoute | null, headers: HeaderMap, info: StreamInfo): ClusterChoice | null {
+export function routeCluster(rt: HcmRuntime, s: FilterStream, route: MatchedRoute | null, headers: HeaderMap, info: StreamInfo): ClusterChoice | null {
   if (route?.kind !== 'forward') return null;
-  const choice = route.pickCluster(rt.random(), headers);
+  if (Number.isNaN(s.pickDraw)) s.pickDraw = rt.random();
+  const choice = route.pickCluster(s.pickDraw, headers);
   if (choice && rt.clusters.get(choice.name)) info.clusterName = choice.name;
   return choice;
 }
@@ -389,17 +398,35 @@ function isPromise(v: FilterVerdict | Promise<FilterVerdict>): v is Promise<Filt
 }
 
 /**
+ * What the request filters run on, a request's or an upgrade's: the filter deciding, and the route and
+ * cluster the router (or the upgrade's forwarding) takes, which a filter may have chosen again.
+ */
+export interface FilterStream {
+  deciding: HttpFilter | undefined;
+  route: MatchedRoute | null;
+  choice: ClusterChoice | null;
+  /**
+   * The random values the route match and the cluster pick drew (pickDraw NaN until one is), drawn
+   * once per stream and used again when the route is matched again, as Envoy's route matching reuses
+   * the stream's id for runtime_fraction and the weighted cluster pick.
+   */
+  matchDraw: number;
+  pickDraw: number;
+}
+
+/**
  * Runs onRequest hooks from `from` on; stays synchronous until a hook returns a promise. While one is
  * pending the stream names its filter (`deciding`), so a downstream that leaves meanwhile cancels it.
- * With `rt` and `table`, a filter may have the route matched again (clearRouteCache).
+ * A filter may have the route matched again in `table` (clearRouteCache): every caller passes the
+ * table it routed with, so no path (an upgrade) forwards on a route matched before the claims.
  */
 export function requestFilters(
-  s: { deciding: HttpFilter | undefined },
+  s: FilterStream,
   filters: readonly ChainedFilter[],
   ctx: RequestContext,
   from: number,
-  rt?: HcmRuntime,
-  table?: RouteTable,
+  rt: HcmRuntime,
+  table: RouteTable | undefined,
 ): FilterVerdict | Promise<FilterVerdict> {
   for (let i = from; i < filters.length; i++) {
     const f = (filters[i] as ChainedFilter).filter;
@@ -410,12 +437,12 @@ export function requestFilters(
       return v.then((r) => {
         s.deciding = undefined;
         if (r.action === 'respond') return r;
-        if (r === CONTINUE_CLEAR_ROUTE) clearRouteCache(s, ctx, rt, table);
+        if (r.clearRouteCache === true) clearRouteCache(s, ctx, rt, table);
         return requestFilters(s, filters, ctx, i + 1, rt, table);
       });
     }
     if (v.action === 'respond') return v;
-    if (v === CONTINUE_CLEAR_ROUTE) clearRouteCache(s, ctx, rt, table);
+    if (v.clearRouteCache === true) clearRouteCache(s, ctx, rt, table);
   }
   return CONTINUE;
 }
@@ -423,18 +450,19 @@ export function requestFilters(
 /**
  * Envoy's clearRouteCache, when a filter asks (jwt_authn on a gateway, once a token is verified): the
  * route is matched again against the request and dynamic metadata as they now stand (a JWT claim match
- * can hold), its cluster picked again; the later filters and the router see the new one. Only a
- * request's route changes: an upgrade keeps the route it was admitted on.
+ * can hold), its cluster picked again; the later filters and the router see the new one, on a request
+ * and an upgrade alike. With the stream's random values, as Envoy's: a runtime_fraction or weighted
+ * cluster decides as it did the first time.
  */
-function clearRouteCache(s: { deciding: HttpFilter | undefined }, ctx: RequestContext, rt: HcmRuntime | undefined, table: RouteTable | undefined): void {
-  if (!(s instanceof HttpStream) || rt === undefined || table === undefined) return;
-  const route = table.match(ctx.request, rt.random(), ctx.info.dynamicMetadata);
+function clearRouteCache(s: FilterStream, ctx: RequestContext, rt: HcmRuntime, table: RouteTable | undefined): void {
+  if (table === undefined) return;
+  const route = matchRoute(rt, s, table, ctx.request, ctx.info);
   (ctx as { route: RouteView | null }).route = route;
   s.route = route;
   if (route) ctx.info.routeName = route.name;
   else delete ctx.info.routeName;
   delete ctx.info.clusterName;
-  s.choice = routeCluster(rt, route, ctx.request.headers, ctx.info);
+  s.choice = routeCluster(rt, s, route, ctx.request.headers, ctx.info);
 }
 
 /**

@@ -156,6 +156,9 @@ export class HttpStream implements ResponseWriter {
   route: MatchedRoute | null = null;
   /** The route's cluster, chosen with the route before the filters run (routeCluster); the router's. */
   choice: ClusterChoice | null = null;
+  /** The random values its route match and cluster pick drew (FilterStream). */
+  matchDraw = Number.NaN;
+  pickDraw = Number.NaN;
   draining = false;
   /** The downstream takes response trailers. */
   trailersOut = false;

@@ -94,7 +94,7 @@ export interface StreamInfo {
   upstreamPeer?: string | undefined;
   /** The chosen endpoint's `istio.workload` metadata (`name;namespace`): who the source tried, without an answer. */
   upstreamWorkload?: string | undefined;
-  /** Envoy's attemptCount: the router's tries so far (`%UPSTREAM_REQUEST_ATTEMPT_COUNT%`); unset before the first. */
+  /** Envoy's attemptCount: the router's tries so far (`%UPSTREAM_REQUEST_ATTEMPT_COUNT%`); 0 (or unset) before the first. */
   attemptCount?: number;
   /** Why the proxy answered itself (`route_not_found`, `rbac_access_denied_matched_policy[ns[foo]-policy[bar]-rule[0]]`). */
   responseCodeDetails?: string;

@@ -10,13 +10,14 @@ import type { HandedRequest } from './h1-server.ts';
 import { http } from '../node-http.ts';
 import type { HttpChain } from '../listener/compile-listener.ts';
 import { LocalReplies, type ReplyTarget, recordReply, sendLocalReply } from '../local-reply.ts';
+import { requestHost } from '../cluster/origination-tls.ts';
 import { connectStream, splice } from '../upstream/connect-stream.ts';
 import { CHUNKED, LENGTH, MAX_RESPONSE_HEAD, NONE as NO_BODY, parseResponseHead, responseFraming, UNTIL_CLOSE } from '../upstream/h1-client.ts';
 import type { OutgoingHeaders } from '../upstream/upstream.ts';
-import type { HcmRuntime } from './connection-manager.ts';
-import { connectionHeaders, newStreamInfo, refusesHttpsUrl, requestFilters, routeCluster, upstreamHeaderMap } from './connection-manager.ts';
+import type { FilterStream, HcmRuntime } from './connection-manager.ts';
+import { connectionHeaders, matchRoute, newStreamInfo, refusesHttpsUrl, requestFilters, routeCluster, upstreamHeaderMap } from './connection-manager.ts';
 import { cancelDeciding, encodeResponseHead, filtersDone, hopByHop, withServerHeader } from './http-stream.ts';
-import type { FilterVerdict, HttpFilter, LocalReply, RequestContext, StreamOutcome } from './filter.ts';
+import type { FilterVerdict, LocalReply, RequestContext, StreamOutcome } from './filter.ts';
 import { BAD_OUTGOING_VALUE } from './field-syntax.ts';
 import { parseRequest } from './parse-request.ts';
 import type { ClusterChoice, MatchedRoute } from './route/index.ts';
@@ -107,18 +108,21 @@ export function handleUpgrade(rt: HcmRuntime, chain: HttpChain, connection: Conn
   }
   connectionHeaders(rt, chain, request, info);
   const table = chain.inlineRoutes ?? (chain.rdsName ? rt.routeTable(chain.rdsName) : undefined);
-  const route = table?.match(request, rt.random()) ?? null;
+  // A filter still deciding when the client leaves cancels what it sent (its onDestroy), as on a request.
+  // A filter that clears the route cache (jwt_authn on a gateway) has the route and cluster chosen again
+  // in it: the upgrade goes where the claims route it, as a request does.
+  const stream: FilterStream = { deciding: undefined, route: null, choice: null, matchDraw: Number.NaN, pickDraw: Number.NaN };
+  const route = matchRoute(rt, stream, table, request, info);
   if (route) info.routeName = route.name;
+  stream.route = route;
   // The cluster too, before the filters, as for a request.
-  const choice = routeCluster(rt, route, request.headers, info);
+  stream.choice = routeCluster(rt, stream, route, request.headers, info);
   const ctx: RequestContext = { request, info, route };
   // A refused upgrade is answered before any filter decides, as Envoy's connection manager does.
   if (!upgradeAllowed(String(req.headers.upgrade ?? '').toLowerCase(), chain, route)) {
     replyAndClose(sock, chain, info, ctx, upgradeFailed, rt, ENCODE_NONE);
     return;
   }
-  // A filter still deciding when the client leaves cancels what it sent (its onDestroy), as on a request.
-  const stream: { deciding: HttpFilter | undefined } = { deciding: undefined };
   let gone = false;
   sock.once('close', () => {
     gone = true;
@@ -128,9 +132,9 @@ export function handleUpgrade(rt: HcmRuntime, chain: HttpChain, connection: Conn
   const go = (verdict: FilterVerdict): void => {
     if (gone) return;
     if (verdict.action === 'respond') replyAndClose(sock, chain, info, ctx, verdict.reply, rt);
-    else forwardUpgrade(rt, chain, ctx, route, choice, req, sock, head);
+    else forwardUpgrade(rt, chain, ctx, stream.route, stream.choice, req, sock, head);
   };
-  const verdict = requestFilters(stream, chain.filters, ctx, 0);
+  const verdict = requestFilters(stream, chain.filters, ctx, 0, rt, table);
   if (verdict instanceof Promise) verdict.then(go, () => (gone ? undefined : replyAndClose(sock, chain, info, ctx, filterError, rt)));
   else go(verdict);
 }
@@ -152,18 +156,27 @@ function forwardUpgrade(rt: HcmRuntime, chain: HttpChain, ctx: RequestContext, r
   if (!endpoint) return void fail(LocalReplies.noHealthyUpstream);
   info.upstreamHost = endpoint.key;
   info.upstreamWorkload = endpoint.workload;
+  // As the router's try: through the tunnel in the cluster's own TLS, the app answers, not its sidecar.
+  info.upstreamMesh = endpoint.mesh && cluster.settings.origination === undefined;
   const headers = upstreamHeaderMap(request);
   route.mutateRequestHeaders(headers, choice);
   const path = route.rewritePath(request.path) + (request.query ? `?${request.query}` : '');
-  let text = `${request.method} ${path} HTTP/1.1\r\nhost: ${route.rewriteAuthority(request, choice)}\r\nconnection: Upgrade\r\nupgrade: ${String(req.headers.upgrade)}\r\n`;
+  const authority = route.rewriteAuthority(request, choice);
+  let text = `${request.method} ${path} HTTP/1.1\r\nhost: ${authority}\r\nconnection: Upgrade\r\nupgrade: ${String(req.headers.upgrade)}\r\n`;
   for (const [k, v] of headers) for (const one of Array.isArray(v) ? v : [v]) text += `${k}: ${one}\r\n`;
   const relay = new UpgradeRelay(sock, head, request.method === 'HEAD', info, {
     reply: fail,
-    encode: (status, map) => encodeResponseHead(ctx, status, map, route, choice, chain.filters, chain.serverHeader),
+    encode: (status, map) => {
+      // The answer's status counts for outlier detection, as the router's onUpstreamHeaders charges it.
+      cluster.reportResult(endpoint.key, status);
+      encodeResponseHead(ctx, status, map, route, choice, chain.filters, chain.serverHeader);
+    },
     ended: (outcome) => filtersDone(chain.filters, ctx, { ...outcome, durationMs: rt.now() - info.startTime }),
   });
   relay.arm(rt.timers ?? realTimers, route.timeoutMs, chain.streamTimeouts, route);
-  connectStream(cluster, endpoint, relay.abandon.signal).then(
+  // auto_sni / auto_san_validation apply to an upgrade as to any request (Envoy's router sets the
+  // upstream server name and SANs from the host it sends): the connection is made for that host.
+  connectStream(cluster, endpoint, relay.abandon.signal, requestHost(cluster.settings.origination, authority)).then(
     (upstream) => {
       // The client left, or a timer ended the upgrade, while the connection was made: nothing to relay.
       if (relay.over || sock.destroyed) {
@@ -171,6 +184,9 @@ function forwardUpgrade(rt: HcmRuntime, chain: HttpChain, ctx: RequestContext, r
         relay.clientGone();
         return;
       }
+      // As the router's onPoolReady: the connection's kind recorded, and a connect success counted.
+      info.upstreamTls = cluster.meshTls(endpoint);
+      cluster.reportResult(endpoint.key, 'connect-success');
       cluster.stats.upstream_cx_active.inc();
       upstream.once('close', () => cluster.stats.upstream_cx_active.dec());
       upstream.write(`${text}\r\n`);
@@ -179,6 +195,7 @@ function forwardUpgrade(rt: HcmRuntime, chain: HttpChain, ctx: RequestContext, r
     () => {
       if (relay.over) return;
       cluster.stats.upstream_cx_connect_fail.inc();
+      cluster.reportResult(endpoint.key, 'connect-failed');
       relay.reply(LocalReplies.connectFailure);
     },
   );

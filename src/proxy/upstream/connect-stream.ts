@@ -11,12 +11,13 @@ import { connectTimeout, endedByTeardown, UpstreamError } from './upstream.ts';
 /**
  * `signal` abandons the connect (a caller that stopped waiting, such as a timed-out ext_authz check): a
  * TCP connect or TLS handshake under way is closed at once; a CONNECT through a shared tunnel session,
- * which cannot be withdrawn, is closed when it lands.
+ * which cannot be withdrawn, is closed when it lands. `forHost`: the HTTP host the stream is for (an
+ * upgrade's, requestHost), which auto_sni and auto_san_validation use; none for tcp_proxy, as in Envoy.
  */
-export function connectStream(cluster: Cluster, e: Pick<Endpoint, 'key' | 'address' | 'port' | 'mesh' | 'targetPort'>, signal?: AbortSignal): Promise<Duplex> {
+export function connectStream(cluster: Cluster, e: Pick<Endpoint, 'key' | 'address' | 'port' | 'mesh' | 'targetPort'>, signal?: AbortSignal, forHost?: string): Promise<Duplex> {
   if (signal?.aborted) return Promise.reject(abandoned());
   // The cluster's transport socket applies to TCP too: a DestinationRule SIMPLE or MUTUAL wraps the bytes in its TLS.
-  if (cluster.settings.origination) return cluster.originate(e, signal);
+  if (cluster.settings.origination) return cluster.originate(e, signal, forHost);
   if (e.mesh) {
     const u = cluster.upstream(e);
     if (!(u instanceof H2Upstream)) return Promise.reject(new UpstreamError('connect', 'mesh endpoint without tunnel'));

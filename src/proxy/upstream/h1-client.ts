@@ -58,6 +58,8 @@ export interface H1ClientOptions {
   readonly dial?: () => Promise<Duplex>;
   /** Each connection made (the cluster's `upstream_cx_total`). */
   readonly onConnected?: () => void;
+  /** The last connection is gone (closed, or failed to connect) and no request waits here: the pool may be dropped. */
+  readonly onIdle?: () => void;
   /** The clock the connect timeout runs on (the proxy's); the real one when absent. */
   readonly timers?: Timers;
 }
@@ -952,7 +954,13 @@ export class H1Pool {
       this.#failWaiting(w, connectError);
     }
     this.#grow();
+    if (this.opts.onIdle && this.#all.size === 0) queueMicrotask(this.#checkIdle);
   }
+
+  /** After what the connection's end set off (a failed request's retry may queue here again). */
+  readonly #checkIdle = (): void => {
+    if (this.#all.size === 0 && this.#queue.length === 0 && !this.#closed) this.opts.onIdle?.();
+  };
 
   /**
    * Retires the connections of their own (TLS, not carried) whose verified peer `refused` now refuses:

@@ -94,6 +94,8 @@ export class H1Upstream implements Upstream {
       tls?: ConnectionOptions | string;
       /** Each connection made (the cluster's `upstream_cx_total`). */
       onConnected?: () => void;
+      /** TLS origination: its last connection is gone (closed, or failed to connect); requests the caller's gate still runs are its to check. */
+      onIdle?: () => void;
       /** The clock the connect timeout runs on (the proxy's); the real one when absent. */
       timers?: Timers;
     },
@@ -141,7 +143,18 @@ export class H1Upstream implements Upstream {
       this.#open++;
       opts.onConnected?.();
     });
-    pool.on('disconnect', () => this.#open--);
+    const onIdle = opts.onIdle;
+    if (onIdle) {
+      // After what the connection's end set off (a failed request's retry may dispatch here again).
+      const check = (): void => {
+        if (this.#open === 0 && !pool.destroyed) onIdle();
+      };
+      pool.on('disconnect', () => {
+        this.#open--;
+        queueMicrotask(check);
+      });
+      pool.on('connectionError', () => queueMicrotask(check));
+    } else pool.on('disconnect', () => this.#open--);
     pool.on('connectionError', () => {});
     return pool;
   }

@@ -41,6 +41,8 @@ export interface H2UpstreamOptions {
   timers?: Timers;
   /** Each session connected (the cluster's `upstream_cx_total`). */
   onConnected?: () => void;
+  /** Its last session closed (or failed to connect) and no stream waits: the upstream may be dropped. */
+  onIdle?: () => void;
 }
 
 /** A stream waiting for a session with room. */
@@ -174,12 +176,20 @@ export class H2Upstream implements Upstream {
       },
       onStreamEnd: this.#dispatch,
       onGone: (conn, err) => this.#onGone(conn, err),
-      onClosed: (conn) => this.#open.delete(conn),
+      onClosed: (conn) => {
+        this.#open.delete(conn);
+        // After the session's onGone, which fails or re-dispatches what waited.
+        if (this.#opts.onIdle && this.#open.size === 0) queueMicrotask(this.#checkIdle);
+      },
     });
     this.#open.add(c);
     this.#opening = c;
     this.#conns.push(c);
   }
+
+  readonly #checkIdle = (): void => {
+    if (this.#open.size === 0 && this.#waiting.length === 0 && !this.#closed) this.#opts.onIdle?.();
+  };
 
   #onGone(c: H2Connection, err: UpstreamError | undefined): void {
     this.#conns = this.#conns.filter((x) => x !== c);

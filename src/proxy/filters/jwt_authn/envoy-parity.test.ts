@@ -9,6 +9,7 @@ import type { JWTRule } from '../../../config/types/security.ts';
 import { translateRequestAuthentication } from '../../../translate/request-authentication.ts';
 import type { FilterVerdict, RequestContext } from '../../http/filter.ts';
 import { createJwtAuthnFilterFactory, type JwtAuthnOptions } from './http-filter.ts';
+import { decodeJwt } from './jwt-verify.ts';
 
 const NOW = 1_800_000_000_000;
 const ISS = 'https://issuer.example';
@@ -100,8 +101,13 @@ test('exp: 0 means no expiry (verifyTimeConstraint: `exp_ && now > exp_ + skew`)
   assert.deepEqual(await reply([ra('jwt', [{}])], bearer(tok({ exp: NOW / 1000 - 61 }))), { status: 401, body: 'Jwt is expired' });
 });
 
-test('sections split as absl::StrSplit with SkipEmpty: a trailing dot still leaves three sections', async () => {
-  assert.equal((await reply([ra('jwt', [{}])], bearer(`${good}.`))).status, 200);
+test('parseFromString counts the dots before it splits: a good token with one dot more is 401 JwtBadFormat', async () => {
+  const body = 'Jwt is not in the form of Header.Payload.Signature with two dots and 3 sections';
+  for (const t of [`${good}.`, `.${good}`, `${h}..${p}.${s}`, `${h}.${p}..${s}`]) {
+    assert.deepEqual(await reply([ra('jwt', [{}])], bearer(t)), { status: 401, body }, t);
+    assert.equal(decodeJwt(t), 'Jwt_is_not_in_the_form_of_Header.Payload.Signature_with_two_dots_and_3_sections', t);
+  }
+  assert.equal((await reply([ra('jwt', [{}])], bearer(good))).status, 200);
 });
 
 test('HS256: verified with a JWKS `oct` key; against RSA keys only, kid and alg match, so the verification fails', async () => {
@@ -164,6 +170,14 @@ test("claim_to_headers as Envoy's addJWTClaimToHeader formats them", async () =>
     empty: undefined,
     nil: undefined,
   });
+});
+
+test('claim_to_headers walks the payload\'s own fields only (StructUtils): no inherited property, no list index', async () => {
+  const paths = ['constructor', 'toString', 'a.constructor', 'list.0', 'a.b'];
+  const f = filterFor([ra('jwt', [{ outputClaimToHeaders: paths.map((c, i) => ({ header: `x-c${i}`, claim: c })) }])]);
+  const c = bearer(tok({ a: { b: 'nested' }, list: ['first'] }));
+  await f.onRequest!(c);
+  assert.deepEqual(paths.map((_, i) => c.request.headers.get(`x-c${i}`)), [undefined, undefined, undefined, undefined, 'nested']);
 });
 
 test('a failed remote JWKS fetch is retried by a later request (Envoy caches no failure), at most once a second', async () => {

@@ -4,6 +4,7 @@ import type { TypedAny } from '../../../xds/any.ts';
 import { CONTINUE, CONTINUE_CLEAR_ROUTE, FilterConfigError, type FilterVerdict, type HttpFilter, type HttpFilterFactory, type RequestContext } from '../../http/filter.ts';
 import { configFieldValue } from '../../http/field-syntax.ts';
 import { realTimers, type Timers } from '../../http/router.ts';
+import { structValueAt } from '../../http/route/metadata-matcher.ts';
 import type { HeaderMap } from '../../http/stream.ts';
 import { defaultJwksFetcher, type JwksFetcher } from './jwks.ts';
 import { CompiledProvider, type JwtProviderConfig, type Verified } from './provider.ts';
@@ -155,7 +156,7 @@ class JwtAuthnFilter implements HttpFilter {
       if (!v.provider.forward && v.found.param) ctx.request.query = withoutParam(ctx.request.query, v.found.param);
       if (v.provider.payloadHeader) addHeader(headers, v.provider.payloadHeader, v.jwt.signingInput.slice(v.jwt.signingInput.indexOf('.') + 1));
       for (const c of v.provider.claimHeaders) {
-        const value = claimHeaderValue(c.path.reduce<unknown>((o, k) => (typeof o === 'object' && o !== null ? (o as Record<string, unknown>)[k] : undefined), payload));
+        const value = claimHeaderValue(structValueAt(payload, c.path));
         if (value !== undefined && !BAD_CLAIM_VALUE.test(value)) addHeader(headers, c.header, value);
       }
     }

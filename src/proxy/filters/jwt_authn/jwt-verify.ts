@@ -71,6 +71,13 @@ function json(text: string): Record<string, unknown> | null {
   }
 }
 
+/** How many `.` the token holds (std::count in parseFromString). */
+function dots(token: string): number {
+  let n = 0;
+  for (let i = token.indexOf('.'); i >= 0; i = token.indexOf('.', i + 1)) n++;
+  return n;
+}
+
 /** StructUtils::GetUInt64: a number in [0, 2^64), truncated; 0 when absent. */
 function uint64(payload: Record<string, unknown>, claim: TimeClaim): number | JwtFailure {
   const v = payload[claim];
@@ -81,16 +88,17 @@ function uint64(payload: Record<string, unknown>, claim: TimeClaim): number | Jw
 }
 
 /**
- * jwt_verify_lib's Jwt::parseFromString, check for check in its order: three non-empty sections, the
+ * jwt_verify_lib's Jwt::parseFromString, check for check in its order: exactly two dots and three non-empty sections, the
  * header (a string `alg` it implements, a string `kid` if any), then the payload's registered claims
  * (`iss`, `sub`, `jti` strings, `iat`, `nbf`, `exp` non-negative 64-bit numbers, `aud` a string or a
  * list of strings), then the signature's base64url.
  */
 export function decodeJwt(token: string): DecodedJwt | JwtFailure {
-  // absl::StrSplit with SkipEmpty: `h..p.s` and `h.p.s.` have three sections too.
-  const parts = token.split('.').filter((p) => p !== '');
-  if (token.length > MAX_TOKEN_BYTES || parts.length !== 3) return BAD_FORMAT;
-  const [h, p, s] = parts as [string, string, string];
+  // parseFromString counts the dots first ("jwt must have exactly 2 dots"), so `<jwt>.`, `.<jwt>` and
+  // `h..p.s` are refused before its SkipEmpty split, which then only refuses an empty section.
+  if (token.length > MAX_TOKEN_BYTES || dots(token) !== 2) return BAD_FORMAT;
+  const [h, p, s] = token.split('.') as [string, string, string];
+  if (h === '' || p === '' || s === '') return BAD_FORMAT;
   const headerBytes = unbase64url(h);
   if (!headerBytes) return 'Jwt_header_is_an_invalid_Base64url_encoded';
   const header = json(headerBytes.toString('utf8'));

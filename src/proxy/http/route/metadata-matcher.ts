@@ -8,14 +8,32 @@ import { compileStringMatcher } from './string-matcher.ts';
 
 type ValueTest = (value: unknown) => boolean;
 
+/**
+ * The value at `path` in a Struct-like JSON object (Envoy's Metadata::metadataValue, jwt_authn's
+ * StructUtils::GetValue): only an object's own fields are walked, never a list or an inherited
+ * property (`constructor`); undefined when a step is missing. Used by routes' metadata matchers and
+ * jwt_authn's claim_to_headers.
+ */
+export function structValueAt(root: unknown, path: readonly string[]): unknown {
+  let node = root;
+  for (let i = 0; i < path.length; i++) {
+    const key = path[i] as string;
+    if (typeof node !== 'object' || node === null || Array.isArray(node) || !Object.hasOwn(node, key)) return undefined;
+    node = (node as Record<string, unknown>)[key];
+  }
+  return node;
+}
+
 function compileValue(m: EnvoyValueMatcher | undefined, path: string, options?: RegexOptions): ValueTest {
   if (m?.string_match !== undefined) {
     const s = compileStringMatcher(m.string_match, `${path}.string_match`, options);
     return (v) => typeof v === 'string' && s.match(v);
   }
   if (m?.present_match !== undefined) {
-    const want = m.present_match;
-    return (v) => (v !== undefined && v !== null) === want;
+    // Envoy's PresentMatcher: `matcher_ && kind_case() != KIND_NOT_SET`. present_match false matches
+    // nothing, and a JSON null (null_value) is a value.
+    if (!m.present_match) return () => false;
+    return (v) => v !== undefined;
   }
   if (m?.list_match !== undefined) {
     const one = compileValue(m.list_match.one_of, `${path}.list_match.one_of`, options);
@@ -48,9 +66,7 @@ export class MetadataPredicate {
 
   /** A missing value matches nothing (so an inverted matcher matches), as Envoy's empty Value. */
   match(metadata: ReadonlyMap<string, unknown> | undefined): boolean {
-    let node: unknown = metadata?.get(this.#filter);
-    for (const key of this.#path) node = typeof node === 'object' && node !== null && !Array.isArray(node) ? (node as Record<string, unknown>)[key] : undefined;
-    return this.#value(node) !== this.#invert;
+    return this.#value(structValueAt(metadata?.get(this.#filter), this.#path)) !== this.#invert;
   }
 
   toString(): string {

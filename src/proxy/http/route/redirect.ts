@@ -16,12 +16,15 @@ const codes: Record<string, number> = {
   PERMANENT_REDIRECT: 308,
 };
 
+/** Marks the redirect of a virtual host's require_tls; a symbol, so no xDS config can carry it, and a copy keeps it. */
+const SSL_REDIRECTOR: unique symbol = Symbol('require_tls');
+
 /**
- * The redirect a virtual host's require_tls answers with, passed as this very object: Envoy's
- * SslRedirector (createSslRedirectPath) keeps the Host as sent, port and all, where a route's
- * https_redirect drops a default port.
+ * The redirect a virtual host's require_tls answers with: Envoy's SslRedirector
+ * (createSslRedirectPath) keeps the Host as sent, port and all, where a route's https_redirect drops a
+ * default port.
  */
-export const REQUIRE_TLS_REDIRECT: EnvoyRedirectAction = Object.freeze({ https_redirect: true });
+export const REQUIRE_TLS_REDIRECT: EnvoyRedirectAction & { readonly [SSL_REDIRECTOR]: true } = Object.freeze({ https_redirect: true, [SSL_REDIRECTOR]: true as const });
 
 export class Redirect {
   readonly status: number;
@@ -38,7 +41,7 @@ export class Redirect {
     const status = codes[r.response_code ?? 'MOVED_PERMANENTLY'];
     if (status === undefined) throw new RouteConfigError(`${path}.response_code`, `unknown ${String(r.response_code)}`);
     this.status = status;
-    this.#ssl = r === REQUIRE_TLS_REDIRECT;
+    this.#ssl = (r as { [SSL_REDIRECTOR]?: true })[SSL_REDIRECTOR] === true;
     if (r.https_redirect && r.scheme_redirect !== undefined) throw new RouteConfigError(path, 'https_redirect and scheme_redirect are exclusive');
     this.#scheme = r.https_redirect ? 'https' : (r.scheme_redirect?.toLowerCase() ?? null);
     this.#host = r.host_redirect ?? null;

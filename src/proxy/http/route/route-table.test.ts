@@ -3,6 +3,8 @@ import { test } from 'node:test';
 import type { DownstreamRequest } from '../stream.ts';
 import type { EnvoyRedirectAction, EnvoyRoute, EnvoyRouteConfiguration } from './envoy-types.ts';
 import { FILTER_DISABLED, compileRouteConfiguration, RouteConfigError, shadowAuthority } from './index.ts';
+import { Redirect, REQUIRE_TLS_REDIRECT } from './redirect.ts';
+import { RouteMatcher } from './route-match.ts';
 
 const one = (route: Partial<EnvoyRoute>): EnvoyRouteConfiguration => ({
   name: '80',
@@ -164,6 +166,13 @@ test('redirects as Envoy\'s newUri: a leading "/" added to the path; require_tls
   // A route's own https_redirect still drops the default port (processRequestHost).
   const own = redirecting({ https_redirect: true });
   assert.equal(own.match(r, 0)?.redirect?.location(r), 'https://shop.example.com/x?a=1');
+});
+
+test("require_tls's redirect is marked by a flag a copy keeps, not by the object's identity", () => {
+  const r: DownstreamRequest = { ...req({}, 'a=1'), authority: 'shop.example.com:80', sentAuthority: 'shop.example.com:80', path: '/x' };
+  const matcher = new RouteMatcher({ prefix: '/' }, 'm');
+  assert.equal(new Redirect({ ...REQUIRE_TLS_REDIRECT }, matcher, 'r').location(r), 'https://shop.example.com:80/x?a=1');
+  assert.equal(new Redirect({ https_redirect: true }, matcher, 'r').location(r), 'https://shop.example.com/x?a=1');
 });
 
 test('dynamic_metadata: a JWT claim route reads the jwt_authn payload; inverted, a request without it matches', () => {
