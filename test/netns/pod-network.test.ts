@@ -157,3 +157,20 @@ describe('netns pod network', { skip }, () => {
     assert.equal(existsSync(`/etc/netns/${client.netns}`), false);
   });
 });
+
+describe('netns pod network teardown while pods are made', { skip }, () => {
+  it('waits for a pod half made, sweeps it too, and makes none after it began', async () => {
+    const net = await PodNetwork.create();
+    try {
+      // `up` stopping while its pods start: the teardown must not list the namespaces before the pod
+      // being made has its own, and nothing may be made once it began.
+      const making = net.addPod();
+      const torn = net.teardown();
+      await assert.rejects(net.addPod(), /being torn down/);
+      await Promise.allSettled([making, torn]);
+      assert.deepEqual(leftovers(net.addressing.id), []);
+    } finally {
+      await sweepMesh(net.addressing.id);
+    }
+  });
+});

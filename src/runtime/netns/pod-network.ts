@@ -28,6 +28,8 @@ export class PodNetwork {
   readonly addresses: AddressBook;
   #pods: PodHandle[] = [];
   #torn = false;
+  /** Pods being made: a teardown waits for them, or its sweep could list the namespaces before one exists. */
+  readonly #adding = new Set<Promise<unknown>>();
 
   private constructor(a: MeshAddressing) {
     this.addressing = a;
@@ -77,7 +79,19 @@ export class PodNetwork {
   }
 
   /** A new pod namespace with lo up, eth0 on the bridge and a default route through the host. */
-  async addPod(): Promise<PodHandle> {
+  addPod(): Promise<PodHandle> {
+    // After a teardown began nothing more is made: it would outlive the sweep.
+    if (this.#torn) return Promise.reject(new Error(`pod network ${this.bridge} is being torn down`));
+    const made = this.#makePod();
+    this.#adding.add(made);
+    void made.then(
+      () => this.#adding.delete(made),
+      () => this.#adding.delete(made),
+    );
+    return made;
+  }
+
+  async #makePod(): Promise<PodHandle> {
     const a = this.addressing;
     const host = this.addresses.nextPodHost();
     const pod: PodHandle = { netns: podName(a, host), address: podAddress(a, host) };
@@ -107,6 +121,9 @@ export class PodNetwork {
   async teardown(): Promise<void> {
     if (this.#torn) return;
     this.#torn = true;
+    // A pod half made when the stop came (up's output closed while pods started) finishes first, then
+    // the sweep finds it by name with the rest.
+    await Promise.allSettled([...this.#adding]);
     await sweepMesh(this.addressing.id);
   }
 
