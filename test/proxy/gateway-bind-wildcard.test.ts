@@ -1,5 +1,6 @@
 // In local mode a wildcard listener is bound on 127.0.0.1: `bind: "::"` (the IPv6 wildcard, dual-stack
-// on Linux) as much as no bind or 0.0.0.0, so a Gateway cannot open the ingress on every interface.
+// on Linux) and the IPv4-mapped `::ffff:0.0.0.0` as much as no bind or 0.0.0.0, so a Gateway cannot
+// open the ingress on every interface.
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { networkInterfaces } from 'node:os';
@@ -22,6 +23,12 @@ spec:
     - port: {number: 80, name: http, protocol: HTTP}
       bind: "::"
       hosts: [a.example.com]
+    - port: {number: 81, name: http-mapped, protocol: HTTP}
+      bind: "::ffff:0.0.0.0"
+      hosts: [a.example.com]
+    - port: {number: 82, name: http-mapped-hex, protocol: HTTP}
+      bind: "::ffff:0:0"
+      hosts: [a.example.com]
 `));
 });
 after(async () => {
@@ -31,14 +38,16 @@ after(async () => {
 
 const external = Object.values(networkInterfaces()).flat().find((i) => i && i.family === 'IPv4' && !i.internal)?.address;
 
-test('bind "::" stays off the host\'s external addresses', { skip: !external }, async () => {
-  const bound = await env.proxy.listeners.boundPorts();
-  const name = Object.keys(bound).find((n) => n.endsWith('_8080'));
-  assert.ok(name, JSON.stringify(bound));
-  const port = bound[name] as number;
-  const reached = await new Promise<boolean>((resolve) => {
-    const s = net.connect({ host: external, port }, () => { s.destroy(); resolve(true); });
-    s.on('error', () => resolve(false));
+for (const bind of ['::', '::ffff:0.0.0.0', '::ffff:0:0']) {
+  test(`bind "${bind}" stays off the host's external addresses`, { skip: !external }, async () => {
+    const bound = await env.proxy.listeners.boundPorts();
+    const name = Object.keys(bound).find((n) => n.startsWith(`${bind}_`));
+    assert.ok(name, JSON.stringify(bound));
+    const port = bound[name] as number;
+    const reached = await new Promise<boolean>((resolve) => {
+      const s = net.connect({ host: external, port }, () => { s.destroy(); resolve(true); });
+      s.on('error', () => resolve(false));
+    });
+    assert.equal(reached, false, `listener ${name} answers on ${external}:${port}`);
   });
-  assert.equal(reached, false, `listener ${name} answers on ${external}:${port}`);
-});
+}

@@ -57,9 +57,10 @@ export class BoundListener {
     this.#http = new HttpServers(deps.hcm);
     const kind = serverKind(config);
     this.kind = kind;
+    const listener = this;
     this.#server =
       kind === 'tls'
-        ? tls.createServer({ noDelay: true, SNICallback: (name, cb) => this.#sni(name, cb), ALPNCallback: ({ protocols }) => pickAlpn(protocols), requestCert: asksClientCert(config), rejectUnauthorized: false }, (s) => this.#onTls(s))
+        ? tls.createServer({ noDelay: true, SNICallback: function (this: tls.TLSSocket, name, cb) { listener.#sni(this, name, cb); }, ALPNCallback: ({ protocols }) => pickAlpn(protocols), requestCert: asksClientCert(config), rejectUnauthorized: false }, (s) => this.#onTls(s))
         : net.createServer({ noDelay: true }, (s) => (kind === 'mixed' ? this.#onMixed(s) : this.#onPlain(s)));
     this.refreshTls();
     this.#server.on('tlsClientError', (err: Error & { code?: string }) => this.#deps.sslStats?.countError(this.#statsAddress(), err));
@@ -106,8 +107,10 @@ export class BoundListener {
   /**
    * The server name's chain and its certificate; none (no chain for the name, or its secret not here
    * yet) fails the handshake, as Envoy's does, rather than falling back to another server's certificate.
+   * Node calls it (with the TLS socket as `this`) for the first ClientHello only: the name is kept for #onTls.
    */
-  #sni(serverName: string, cb: (err: Error | null, ctx?: tls.SecureContext) => void): void {
+  #sni(s: tls.TLSSocket, serverName: string, cb: (err: Error | null, ctx?: tls.SecureContext) => void): void {
+    helloServerNames.set(s, serverName.toLowerCase());
     const ctx = this.#contextFor(serverName);
     if (ctx) cb(null, ctx);
     else cb(new Error(`no certificate for server name ${serverName}`));
@@ -201,11 +204,17 @@ export class BoundListener {
       // The ClientHello was read to choose: the TLS socket reads it again through replay().
       const t = new tls.TLSSocket(replay(s, null), { isServer: true, secureContext: context, requestCert: chainAsksClientCert(chain), rejectUnauthorized: false, ALPNProtocols: ['h2', 'http/1.1'] });
       let secure = false;
+      // A TLS socket made over a stream has no handshake timeout; a 'tls' port's server gives each one
+      // node:tls's, failing it as that server does.
+      const timers = this.#deps.hcm.timers ?? realTimers;
+      const handshake = timers.set(() => t.destroy(Object.assign(new Error('TLS handshake timeout'), { code: 'ERR_TLS_HANDSHAKE_TIMEOUT' })), HANDSHAKE_TIMEOUT_MS);
+      s.once('close', () => timers.clear(handshake));
       t.on('error', (err: Error & { code?: string }) => {
         if (!secure) this.#deps.sslStats?.countError(this.#statsAddress(), err);
         s.destroy();
       });
       t.once('secure', () => {
+        timers.clear(handshake);
         secure = true;
         settleAuthorization(t);
         this.#onTls(t, s, { chain, sni });
@@ -222,14 +231,19 @@ export class BoundListener {
   #onTls(s: tls.TLSSocket, raw?: net.Socket, sniffed?: { chain: FilterChain; sni: string | undefined }): void {
     this.#track(s);
     const sni = ((s as tls.TLSSocket & { servername?: string | false }).servername || undefined)?.toLowerCase();
+    // The handshake's certificate and CA are those of the first ClientHello's name (a mixed port sniffs
+    // it, a 'tls' port's SNICallback sees only it); a second ClientHello after a HelloRetryRequest can
+    // name another server, as OpenSSL takes it (RFC 8446 §4.1.2 forbids it). Envoy fixes the filter
+    // chain from the first (tls_inspector); a connection whose names differ is refused. A resumed
+    // TLS 1.2 session reports no servername: it can only be one of the first name's context.
+    const hello = sniffed ? sniffed.sni : helloServerNames.get(s);
+    if (sni !== hello && !(sni === undefined && s.isSessionReused())) return void s.destroy();
     let chain: FilterChain | undefined;
     if (sniffed) {
-      // A resumed TLS 1.2 session reports no servername; it can only be one of this chain's context.
-      if (sni !== sniffed.sni && !(sni === undefined && s.isSessionReused())) return void s.destroy();
       chain = sniffed.chain;
     } else {
       const alpn = typeof s.alpnProtocol === 'string' ? [s.alpnProtocol] : [];
-      chain = selectChain(this.config, { destinationPort: this.config.port, transportProtocol: 'tls', ...(sni ? { serverName: sni } : {}), alpn });
+      chain = selectChain(this.config, { destinationPort: this.config.port, transportProtocol: 'tls', ...(hello ? { serverName: hello } : {}), alpn });
     }
     if (!chain) return void s.destroy();
     let peerRaw: Buffer | undefined;
@@ -357,6 +371,12 @@ export class BoundListener {
   }
 }
 
+/** The lowercased SNI of a 'tls' port's connection's first ClientHello, whose context the handshake uses. */
+const helloServerNames = new WeakMap<tls.TLSSocket, string>();
+
+/** node:tls's handshakeTimeout default, which a 'tls' port's server applies and a mixed port's sockets need too. */
+const HANDSHAKE_TIMEOUT_MS = 120_000;
+
 /** The HTTP chain a TCP chain stands for in the forward proxy (see #passthroughHttp), made once per chain. */
 const passthroughChains = new WeakMap<TcpChain, HttpChain>();
 
@@ -382,9 +402,17 @@ export function serverKind(config: CompiledListener): ListenerKind {
   return passes || params.size > 1 ? 'mixed' : 'tls';
 }
 
-/** The IPv4 or IPv6 wildcard (`0.0.0.0`, `::`, `0:0::0`): every address of the host. */
+/** The IPv4 and IPv6 wildcards in any spelling (`0.0.0.0`, `::`, `0:0::0`, `::ffff:0.0.0.0`, `::ffff:0:0`). */
+const wildcards = new net.BlockList();
+wildcards.addAddress('0.0.0.0', 'ipv4');
+wildcards.addAddress('::', 'ipv6');
+// IPv4-mapped 0.0.0.0: listen() on a dual-stack socket takes it as every address too.
+wildcards.addAddress('::ffff:0.0.0.0', 'ipv6');
+
+/** Whether a bind address means every address of the host (compared as parsed bytes, not text). */
 function isWildcard(address: string): boolean {
-  return net.isIP(address) !== 0 && /^[0:.]*$/.test(address);
+  const family = net.isIP(address);
+  return family !== 0 && wildcards.check(address, family === 4 ? 'ipv4' : 'ipv6');
 }
 
 function pickAlpn(protocols: readonly string[]): string | undefined {

@@ -3,7 +3,8 @@
 // file and not why (whether it exists), keeping the errno as the error's cause for the operator.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { constants, mkdtempSync, writeFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -35,6 +36,24 @@ test('a FIFO is refused at once, without waiting for a writer', () => {
   const t0 = Date.now();
   assert.deepEqual(refusal(() => readFileCert(`file-cert:${fifo}~${fifo}`, 'f')), { message: `cannot read ${fifo}`, code: 'EFTYPE' });
   assert.ok(Date.now() - t0 < 1000);
+});
+
+test('a FIFO is never opened: a writer waiting on it is not released', async () => {
+  const fifo = path.join(dir, 'w');
+  execFileSync('mkfifo', [fifo]);
+  // A writer's open waits in the thread pool until some reader opens the FIFO.
+  let released = false;
+  const writer = open(fifo, 'w').then((h) => {
+    released = true;
+    return h;
+  });
+  assert.equal(refusal(() => readFileRoot(`file-root:${fifo}`, 'f')).code, 'EFTYPE');
+  await new Promise((r) => setTimeout(r, 200));
+  const wasReleased = released;
+  const reader = await open(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+  await (await writer).close();
+  await reader.close();
+  assert.equal(wasReleased, false, 'readFileRoot opened the FIFO');
 });
 
 test('a device is refused, not read without end', () => {

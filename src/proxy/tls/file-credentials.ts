@@ -4,7 +4,7 @@
 // A file that cannot be read refuses the listener, naming the file and nothing more (whether it
 // exists is not told to whoever sees the NACK; the errno stays in the error's `cause`). Only a regular file
 // of at most MAX_PEM_BYTES is read: a FIFO or device would hold the event loop or fill the heap.
-import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import { TlsConfigError } from './server-tls-params.ts';
 
 const FILE_CERT = 'file-cert:';
@@ -28,10 +28,14 @@ export const MAX_PEM_BYTES = 1024 * 1024;
 function readPem(file: string, field: string): string {
   let fd: number | undefined;
   try {
-    // O_NONBLOCK: opening a FIFO does not wait for a writer; fstat then refuses it.
-    fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
+    // Opening a device or FIFO can act (rewind a tape, release a FIFO's writer, take a terminal), so
+    // one is refused before it is opened. The fstat after open holds against a path swapped in
+    // between; for that open, O_NONBLOCK keeps a FIFO from waiting for a writer and O_NOCTTY a
+    // terminal from becoming the proxy's.
+    if (!statSync(file).isFile()) throw notRegular();
+    fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
     const st = fstatSync(fd);
-    if (!st.isFile()) throw Object.assign(new Error('not a regular file'), { code: 'EFTYPE' });
+    if (!st.isFile()) throw notRegular();
     if (st.size > MAX_PEM_BYTES) throw Object.assign(new Error(`larger than ${MAX_PEM_BYTES} bytes`), { code: 'EFBIG' });
     const buf = Buffer.alloc(st.size);
     let n = 0;
@@ -46,6 +50,10 @@ function readPem(file: string, field: string): string {
   } finally {
     if (fd !== undefined) closeSync(fd);
   }
+}
+
+function notRegular(): Error {
+  return Object.assign(new Error('not a regular file'), { code: 'EFTYPE' });
 }
 
 /** A DataSource's PEM; undefined when it holds none. */
