@@ -43,6 +43,9 @@ function retained(): number {
 export function scaleMeshYaml(services: number, o: { canaryWeight?: number; samplingPercent?: number; scoped?: boolean } = {}): string {
   const canaryWeight = o.canaryWeight ?? 10;
   const docs: string[] = [
+    // A tracing provider for the Telemetry to sample for: as in Istio, Telemetry tracing with no provider
+    // to resolve turns tracing off, and a change of its sampling would then change nothing.
+    `apiVersion: install.istio.io/v1alpha1\nkind: IstioOperator\nmetadata: { name: mesh, namespace: istio-system }\nspec: { meshConfig: { extensionProviders: [{ name: zipkin, zipkin: { service: zipkin.istio-system.svc.cluster.local, port: 9411 } }], defaultProviders: { tracing: [zipkin] } } }`,
     `apiVersion: telemetry.istio.io/v1\nkind: Telemetry\nmetadata: { name: mesh-default, namespace: istio-system }\nspec: { tracing: [{ randomSamplingPercentage: ${o.samplingPercent ?? 1} }] }`,
   ];
   for (let n = 0; n < namespaces; n++) {
