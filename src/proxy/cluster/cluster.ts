@@ -476,9 +476,9 @@ export class Cluster {
       };
       return { ...opts, createConnection };
     };
-    const { connectTimeoutMs, maxConnections } = this.settings;
+    const { connectTimeoutMs, maxConnections, idleTimeoutMs } = this.settings;
     // The tunnel's address: the session's own socket goes through it (createConnection), never to the app's port.
-    u = new H2Upstream(`https://${hostOf(e.address)}:${e.port}`, { connectTimeoutMs, maxConnections, originTls, onConnected: this.#onConnected, timers: this.timers, ...this.#dropWhenIdle(key, forHost) });
+    u = new H2Upstream(`https://${hostOf(e.address)}:${e.port}`, { connectTimeoutMs, maxConnections, idleTimeoutMs, originTls, onConnected: this.#onConnected, timers: this.timers, ...this.#dropWhenIdle(key, forHost) });
     this.#addUpstream(key, u);
     return u;
   }
@@ -580,7 +580,7 @@ export class Cluster {
     } else if (http2) {
       // h2 in the DestinationRule's TLS (ALPN h2) when it originates some, else h2c.
       const originates = this.settings.origination !== undefined;
-      u = new H2Upstream(`${originates ? 'https' : 'http'}://${host}:${e.port}`, { connectTimeoutMs, ...keepalive, ...(originates ? { originTls: () => this.#h2Origination(forHost) } : {}), onConnected: this.#onConnected, timers: this.timers, ...this.#dropWhenIdle(key, forHost) });
+      u = new H2Upstream(`${originates ? 'https' : 'http'}://${host}:${e.port}`, { connectTimeoutMs, idleTimeoutMs, ...keepalive, ...(originates ? { originTls: () => this.#h2Origination(forHost) } : {}), onConnected: this.#onConnected, timers: this.timers, ...this.#dropWhenIdle(key, forHost) });
     } else {
       const origination = this.settings.origination;
       const tls = origination ? originationOptions(origination, this.#deps.secrets ?? (() => undefined), forHost) : undefined;

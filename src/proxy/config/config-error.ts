@@ -18,3 +18,14 @@ export class ListenerUpdateError extends Error {
     super(`Error adding/updating listener(s) ${failures.map((f) => `${f.name}: ${f.message}`).join('\n')}`);
   }
 }
+
+/**
+ * A CDS update some of whose clusters could not be added or updated (they do not compile): Envoy's
+ * CdsApiImpl rejection, `Error adding/updating cluster(s) ` and `name: reason` per cluster, joined by `, `.
+ */
+export class ClusterUpdateError extends Error {
+  readonly code = 'PROXY_CLUSTER_UPDATE';
+  constructor(failures: readonly { name: string; message: string }[]) {
+    super(`Error adding/updating cluster(s) ${failures.map((f) => `${f.name}: ${f.message}`).join(', ')}`);
+  }
+}

@@ -1,12 +1,12 @@
 // The proxy's side of ADS: compiles each state-of-the-world update (all of it, or none: any error
 // NACKs and the previous config stays) and swaps it into the cluster manager, route tables, listener
 // manager and secret store. A listener that then cannot bind NACKs its update too, once every bind has
-// settled; the others apply, as in Envoy. Keeps the raw resources for /config_dump.
+// settled, and so does a cluster that does not compile; the others apply, as in Envoy. Keeps the raw resources for /config_dump.
 import type { AdsSubscriber } from '../../xds/ads-client.ts';
 import type { TypedAny } from '../../xds/any.ts';
 import { TypeUrl } from '../../xds/type-urls.ts';
 import type { ClusterManager } from '../cluster/cluster-manager.ts';
-import { compileCluster } from '../cluster/compile-cluster.ts';
+import { type ClusterSettings, compileCluster } from '../cluster/compile-cluster.ts';
 import type { Endpoint } from '../cluster/endpoint.ts';
 import { compileLoadAssignment } from '../cluster/endpoint.ts';
 import type { HttpFilterFactory } from '../http/filter.ts';
@@ -16,7 +16,7 @@ import { compileRouteConfiguration } from '../http/route/index.ts';
 import type { CompiledListener } from '../listener/compile-listener.ts';
 import { compileListener } from '../listener/compile-listener.ts';
 import type { ListenerManager } from '../listener/listener-manager.ts';
-import { ListenerUpdateError, ProxyConfigError } from './config-error.ts';
+import { ClusterUpdateError, ListenerUpdateError, ProxyConfigError } from './config-error.ts';
 import type { EnvoyCluster, EnvoyClusterLoadAssignment, EnvoyListener, EnvoySecret } from './envoy-shapes.ts';
 import type { SecretStore } from './secrets.ts';
 import { compileSecret } from './secrets.ts';
@@ -110,7 +110,21 @@ export class XdsState implements AdsSubscriber {
     };
     switch (typeUrl) {
       case TypeUrl.Cluster: {
-        const compiled = resources.map((r) => compileCluster(r as unknown as EnvoyCluster));
+        // Envoy's CdsApiHelper::onConfigUpdate: each cluster is added or updated on its own. One that does
+        // not compile keeps its previous version (a new one stays absent), the others apply, and the
+        // update is NACKed naming it.
+        const compiled: ClusterSettings[] = [];
+        const failures: { name: string; message: string }[] = [];
+        for (const r of resources) {
+          try {
+            compiled.push(compileCluster(r as unknown as EnvoyCluster));
+          } catch (err) {
+            const name = typeof r['name'] === 'string' ? r['name'] : '';
+            const kept = this.#deps.clusters.get(name)?.settings;
+            if (kept) compiled.push(kept);
+            failures.push({ name, message: (err as Error).message });
+          }
+        }
         this.#deps.clusters.applyClusters(compiled);
         const sds = new Set<string>();
         for (const c of compiled) {
@@ -118,7 +132,16 @@ export class XdsState implements AdsSubscriber {
         }
         this.#clusterSds = [...sds];
         this.#sdsNames = [...new Set([...this.#listenerSds, ...this.#clusterSds])];
-        break;
+        if (failures.length === 0) break;
+        // What is kept (the previous version, or nothing) is what /config_dump shows.
+        const previous = this.#dump.get(typeUrl);
+        const dump = this.#record(typeUrl, resources, version);
+        for (const f of failures) {
+          const had = previous?.get(f.name);
+          if (had) dump.set(f.name, had);
+          else dump.delete(f.name);
+        }
+        throw new ClusterUpdateError(failures);
       }
       case TypeUrl.ClusterLoadAssignment: {
         const map = new Map<string, Endpoint[]>();

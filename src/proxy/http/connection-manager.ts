@@ -459,9 +459,9 @@ function clearRouteCache(s: FilterStream, ctx: RequestContext, rt: HcmRuntime, t
   const route = matchRoute(rt, s, table, ctx.request, ctx.info);
   (ctx as { route: RouteView | null }).route = route;
   s.route = route;
-  if (route) ctx.info.routeName = route.name;
-  else delete ctx.info.routeName;
-  delete ctx.info.clusterName;
+  // Assigned, not deleted: a deleted field leaves the object in dictionary mode.
+  ctx.info.routeName = route?.name;
+  ctx.info.clusterName = undefined;
   s.choice = routeCluster(rt, s, route, ctx.request.headers, ctx.info);
 }
 
@@ -481,6 +481,19 @@ function requestUri(request: DownstreamRequest): string {
   return `${scheme}://${host}${request.path}${request.query === '' ? '' : `?${request.query}`}`;
 }
 
+/** The answer of a direct_response or redirect route (Envoy's router gives it to an upgrade too), or null. */
+export function routeAnswer(route: MatchedRoute, request: DownstreamRequest): LocalReply | null {
+  if (route.kind === 'direct_response' && route.directResponse) {
+    const { status, body } = route.directResponse;
+    const reply: LocalReply = { ...LocalReplies.directResponse, status, body };
+    // Envoy's router gives a 201 or 3xx direct response a Location (RFC 7231 7.1.2): the request's URI.
+    if (status === 201 || (status >= 300 && status < 400)) reply.headers = { location: requestUri(request) };
+    return reply;
+  }
+  if (route.kind === 'redirect' && route.redirect) return { status: route.redirect.status, details: 'direct_response', headers: { location: route.redirect.location(request) } };
+  return null;
+}
+
 /** After the filters: the route's direct answer, or the router. */
 function proceed(rt: HcmRuntime, s: HttpStream, req: DownstreamReq, verdict: FilterVerdict, hc: HttpChain): void {
   // The client went away while a filter decided (its close hook has run, so nothing would cancel an
@@ -496,16 +509,9 @@ function proceed(rt: HcmRuntime, s: HttpStream, req: DownstreamReq, verdict: Fil
     s.finalReply(LocalReplies.routeNotFound);
     return;
   }
-  if (route.kind === 'direct_response' && route.directResponse) {
-    const { status, body } = route.directResponse;
-    const reply: LocalReply = { ...LocalReplies.directResponse, status, body };
-    // Envoy's router gives a 201 or 3xx direct response a Location (RFC 7231 7.1.2): the request's URI.
-    if (status === 201 || (status >= 300 && status < 400)) reply.headers = { location: requestUri(request) };
-    s.finalReply(reply, true);
-    return;
-  }
-  if (route.kind === 'redirect' && route.redirect) {
-    s.finalReply({ status: route.redirect.status, details: 'direct_response', headers: { location: route.redirect.location(request) } }, true);
+  const answer = routeAnswer(route, request);
+  if (answer) {
+    s.finalReply(answer, true);
     return;
   }
   // The cluster chosen when the route was (routeCluster): the router sends where telemetry already names.

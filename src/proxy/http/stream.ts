@@ -74,8 +74,8 @@ export interface StreamInfo {
   readonly startTime: number;
   /** Envoy response flags (`NR`, `UH`, `UF`, `UO`, `URX`, `UT`, `FI`, `DI`, `RBAC`, ...). */
   responseFlags: Set<string>;
-  routeName?: string;
-  clusterName?: string;
+  routeName?: string | undefined;
+  clusterName?: string | undefined;
   upstreamHost?: string;
   /** The endpoint tried last is a mesh proxy behind the tunnel: only its metadata (`x-outrigger-peer`) is believed. */
   upstreamMesh?: boolean;

@@ -15,7 +15,7 @@ import { connectStream, splice } from '../upstream/connect-stream.ts';
 import { CHUNKED, LENGTH, MAX_RESPONSE_HEAD, NONE as NO_BODY, parseResponseHead, responseFraming, UNTIL_CLOSE } from '../upstream/h1-client.ts';
 import type { OutgoingHeaders } from '../upstream/upstream.ts';
 import type { FilterStream, HcmRuntime } from './connection-manager.ts';
-import { connectionHeaders, matchRoute, newStreamInfo, refusesHttpsUrl, requestFilters, routeCluster, upstreamHeaderMap } from './connection-manager.ts';
+import { connectionHeaders, matchRoute, newStreamInfo, refusesHttpsUrl, requestFilters, routeAnswer, routeCluster, upstreamHeaderMap } from './connection-manager.ts';
 import { cancelDeciding, encodeResponseHead, filtersDone, hopByHop, withServerHeader } from './http-stream.ts';
 import type { FilterVerdict, LocalReply, RequestContext, StreamOutcome } from './filter.ts';
 import { BAD_OUTGOING_VALUE } from './field-syntax.ts';
@@ -149,7 +149,11 @@ function forwardUpgrade(rt: HcmRuntime, chain: HttpChain, ctx: RequestContext, r
   const { request, info } = ctx;
   // The router's replies carry the route's response header mutations, as on a request (finalReply's fromRoute).
   const fail = (reply: LocalReply, encode = ENCODE_ROUTE): void => replyAndClose(sock, chain, info, ctx, reply, rt, encode, route, choice);
-  if (route?.kind !== 'forward') return void fail(LocalReplies.routeNotFound, ENCODE_FILTERS);
+  if (route === null) return void fail(LocalReplies.routeNotFound, ENCODE_FILTERS);
+  // A direct_response or redirect route answers an upgrade as a request (Envoy's router does either way).
+  const answer = routeAnswer(route, request);
+  if (answer) return void fail(answer);
+  if (route.kind !== 'forward') return void fail(LocalReplies.routeNotFound, ENCODE_FILTERS);
   const cluster = choice ? rt.clusters.get(choice.name) : undefined;
   if (!choice || !cluster) return void fail(LocalReplies.clusterNotFound);
   const endpoint = cluster.pick();
@@ -170,6 +174,11 @@ function forwardUpgrade(rt: HcmRuntime, chain: HttpChain, ctx: RequestContext, r
       // The answer's status counts for outlier detection, as the router's onUpstreamHeaders charges it.
       cluster.reportResult(endpoint.key, status);
       encodeResponseHead(ctx, status, map, route, choice, chain.filters, chain.serverHeader);
+    },
+    // As the router's onResponseTimeout (counted in upstream_rq_timeout) and onUpstreamReset.
+    unanswered: (outcome) => {
+      if (outcome === 'timeout') cluster.stats.upstream_rq_timeout.inc();
+      cluster.reportResult(endpoint.key, outcome);
     },
     ended: (outcome) => filtersDone(chain.filters, ctx, { ...outcome, durationMs: rt.now() - info.startTime }),
   });
@@ -233,6 +242,8 @@ function answerHead(status: number, map: HeaderMap): string {
 interface RelayHooks {
   reply(reply: LocalReply, encode?: number): void;
   encode(status: number, map: HeaderMap): void;
+  /** The endpoint gave no answer head: the route timeout fired, or it closed or failed first. */
+  unanswered(outcome: 'timeout' | 'reset'): void;
   ended(o: Omit<StreamOutcome, 'durationMs'>): void;
 }
 
@@ -303,6 +314,7 @@ class UpgradeRelay implements TimedStream {
   readonly #onRouteTimeout = (): void => {
     this.#routeTimer = undefined;
     if (this.over || this.#answered) return;
+    this.#hooks.unanswered('timeout');
     this.#upstream?.destroy();
     this.reply(LocalReplies.upstreamTimeout, ENCODE_ROUTE);
   };
@@ -365,6 +377,8 @@ class UpgradeRelay implements TimedStream {
 
   /** The upstream broke HTTP in its answer's head (too large, too many fields, malformed, a refusal's framing): 502 UPE, as Envoy's codec. */
   #protocolError(upstream: Duplex): void {
+    // The router charges a protocol error to the endpoint as a reset (upstream-request.ts outlierOf).
+    if (!this.over) this.#hooks.unanswered('reset');
     upstream.destroy();
     this.reply(LocalReplies.upstreamProtocolError);
   }
@@ -388,8 +402,13 @@ class UpgradeRelay implements TimedStream {
       upstream.destroy();
       this.#report(this.#status === 0);
     };
-    upstream.on('error', fail);
-    upstream.on('close', fail);
+    // As the router's onUpstreamReset before the response's head: a reset charged to the endpoint.
+    const upstreamFailed = (): void => {
+      if (!this.over) this.#hooks.unanswered('reset');
+      fail();
+    };
+    upstream.on('error', upstreamFailed);
+    upstream.on('close', upstreamFailed);
     sock.on('close', fail);
     let map: HeaderMap;
     const onHead = (c: Buffer): void => {
@@ -425,8 +444,8 @@ class UpgradeRelay implements TimedStream {
         if (buf.length === 0) return;
       }
       upstream.removeListener('data', onHead);
-      upstream.removeListener('error', fail);
-      upstream.removeListener('close', fail);
+      upstream.removeListener('error', upstreamFailed);
+      upstream.removeListener('close', upstreamFailed);
       sock.removeListener('close', fail);
       upstream.pause();
       this.#timers.clear(this.#routeTimer);

@@ -2,6 +2,7 @@
 // request whose downstream announced them (`Trailer:`) goes through Node's client on its own agent.
 import type { Agent, IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import https from 'node:https';
+import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import type { ConnectionOptions } from 'node:tls';
 import { realTimers, type Timers } from '../http/router.ts';
@@ -43,12 +44,17 @@ export class TrailerRequester {
   readonly #tls: ConnectionOptions | undefined;
   readonly #connectTimeoutMs: number;
   readonly #timers: Timers;
+  /** The agent's sockets seen: each tells onIdle when it closes. */
+  readonly #watched = new WeakSet<Socket>();
+  readonly #onIdle: (() => void) | undefined;
+  #closed = false;
 
-  constructor(origin: string, opts: { connectTimeoutMs: number; maxConnections: number; tls?: ConnectionOptions; timers?: Timers }) {
+  constructor(origin: string, opts: { connectTimeoutMs: number; maxConnections: number; tls?: ConnectionOptions; timers?: Timers; onIdle?: () => void }) {
     this.#origin = new URL(origin);
     this.#tls = opts.tls;
     this.#connectTimeoutMs = opts.connectTimeoutMs;
     this.#timers = opts.timers ?? realTimers;
+    this.#onIdle = opts.onIdle;
     const agentOpts = { keepAlive: true, maxSockets: opts.maxConnections };
     this.#agent = opts.tls ? new https.Agent({ ...agentOpts, ...opts.tls }) : new http.Agent(agentOpts);
   }
@@ -97,6 +103,7 @@ export class TrailerRequester {
     };
     // A request waiting for a free socket of the agent is not connecting yet: the timeout starts with its socket.
     req.on('socket', (s) => {
+      this.#watch(s);
       if (this.#tls && !req.reusedSocket) {
         arm();
         s.once('secureConnect', ready);
@@ -144,7 +151,23 @@ export class TrailerRequester {
     };
   }
 
+  /**
+   * Its last socket closed (or failed to connect): onIdle, after the agent let go of it and after what the
+   * close set off (a failed request's retry may take a socket here again).
+   */
+  #watch(s: Socket): void {
+    const onIdle = this.#onIdle;
+    if (!onIdle || this.#watched.has(s)) return;
+    this.#watched.add(s);
+    s.once('close', () =>
+      queueMicrotask(() => {
+        if (!this.#closed && this.connections() === 0) onIdle();
+      }),
+    );
+  }
+
   close(): void {
+    this.#closed = true;
     this.#agent.destroy();
   }
 }

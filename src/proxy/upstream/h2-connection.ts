@@ -93,6 +93,9 @@ export class H2Connection {
   readonly #peer: string | undefined;
   /** A request that carried the metadata was answered: the server holds it for the whole session. */
   #peerKnown = false;
+  readonly #timers: Timers;
+  /** The cluster's idle_timeout, armed while the ready session has no stream open. */
+  #idleTimer: unknown;
 
   constructor(origin: string, opts: H2UpstreamOptions, events: H2ConnectionEvents) {
     this.#opts = opts;
@@ -120,6 +123,7 @@ export class H2Connection {
     this.#session = session;
     if (typeof own === 'string') queueMicrotask(() => session.destroy(new UpstreamError('connect', `tls: ${own}`)));
     const timers = opts.timers ?? realTimers;
+    this.#timers = timers;
     const timer = timers.set(() => {
       const err = connectTimeout(opts.connectTimeoutMs);
       session.destroy(err);
@@ -142,6 +146,7 @@ export class H2Connection {
       timers.clear(timer);
       this.#ready = true;
       if (!this.#gone) events.onSettings(this);
+      if (this.active === 0) this.#armIdle();
     });
     let lastError: UpstreamError | undefined;
     session.on('error', (err: Error) => {
@@ -149,6 +154,7 @@ export class H2Connection {
     });
     session.once('close', () => {
       timers.clear(timer);
+      this.#disarmIdle();
       events.onClosed?.(this);
       this.#connected = false;
       this.#leave(lastError ?? (this.#ready ? undefined : new UpstreamError('connect', 'connection closed before SETTINGS')));
@@ -182,6 +188,25 @@ export class H2Connection {
     this.#session.once('close', () => timers.clear(grace));
   }
 
+  /**
+   * Envoy's common_http_protocol_options.idle_timeout applies to an HTTP/2 upstream connection too
+   * (CodecClient's idle timer, armed while no stream is active): GOAWAY, then closed (0: never).
+   */
+  #armIdle(): void {
+    const ms = this.#opts.idleTimeoutMs;
+    if (!ms || this.#idleTimer !== undefined || this.#gone) return;
+    this.#idleTimer = this.#timers.set(() => {
+      this.#idleTimer = undefined;
+      if (this.active === 0) void this.close();
+    }, ms);
+  }
+
+  #disarmIdle(): void {
+    if (this.#idleTimer === undefined) return;
+    this.#timers.clear(this.#idleTimer);
+    this.#idleTimer = undefined;
+  }
+
   #leave(err: UpstreamError | undefined): void {
     if (this.#gone) return;
     this.#gone = true;
@@ -205,12 +230,14 @@ export class H2Connection {
 
   #opened(stream: http2.ClientHttp2Stream): void {
     this.active++;
+    this.#disarmIdle();
     // Out of stream IDs soon: nothing new goes here, and the session closes once its streams end.
     if (++this.#streams >= this.#maxStreams) this.#leave(undefined);
     stream.once('close', () => {
       this.active--;
       if (this.active === 0 && this.#streams >= this.#maxStreams) this.#session.close();
       this.#events.onStreamEnd(this);
+      if (this.active === 0) this.#armIdle();
     });
   }
 
@@ -229,6 +256,7 @@ export class H2Connection {
       return { resume() {}, abort() {} };
     }
     this.active++;
+    this.#disarmIdle();
     // Out of stream IDs soon: nothing new goes here, and the session closes once its streams end.
     if (++this.#streams >= this.#maxStreams) this.#leave(undefined);
     // One object per request, its listeners shared functions (no closures per stream).
@@ -290,6 +318,7 @@ export class H2Connection {
     this.active--;
     if (this.active === 0 && this.#streams >= this.#maxStreams) this.#session.close();
     this.#events.onStreamEnd(this);
+    if (this.active === 0) this.#armIdle();
   }
 
   /** The peer answered a request that carried the source's metadata: the server holds it now. */

@@ -37,6 +37,8 @@ export interface H2UpstreamOptions {
    * find it full (refused with ENHANCE_YOUR_CALM); the tunnel's client stays well below its server's limit.
    */
   maxConcurrentStreams?: number;
+  /** A session with no stream open this long is closed (the cluster's idle_timeout); absent or 0: never. */
+  idleTimeoutMs?: number;
   /** Timers for the connect timeout, the peer certificate's expiry and its grace (the proxy's; real ones when absent). */
   timers?: Timers;
   /** Each session connected (the cluster's `upstream_cx_total`). */
