@@ -4,11 +4,8 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { test } from 'node:test';
-import { loadText } from '../../src/config/load.ts';
-import { buildSnapshot } from '../../src/model/snapshot.ts';
-import { buildProxyResources } from '../../src/translate/proxy-resources.ts';
 import { TypeUrl } from '../../src/xds/type-urls.ts';
-import { ingressGatewayView } from '../fixtures/ingress-gateway-view.ts';
+import { appEntry, resourcesOf, routeToApp } from './gateway-tls-fixture.ts';
 import { echoBackend, push, startProxy } from './harness.ts';
 
 const yaml = (appPort: number, bind: string) => `apiVersion: networking.istio.io/v1
@@ -23,29 +20,10 @@ spec:
       bind: ${bind}
       hosts: [internal.example.com]
 ---
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: app, namespace: app}
-spec:
-  hosts: [app.internal]
-  ports: [{number: 80, name: http, protocol: HTTP}]
-  resolution: STATIC
-  endpoints: [{address: 127.0.0.1, ports: {http: ${appPort}}}]
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: app, namespace: app}
-spec:
-  hosts: [public.example.com, internal.example.com]
-  gateways: [gw]
-  http: [{route: [{destination: {host: app.internal, port: {number: 80}}}]}]
-`;
+${appEntry(appPort)}---
+${routeToApp('app', ['public.example.com', 'internal.example.com'])}`;
 
-function resources(appPort: number, bind: string) {
-  const { resources: rs, diagnostics } = loadText(yaml(appPort, bind));
-  assert.deepEqual(diagnostics.filter((d) => d.severity === 'error'), []);
-  return [...buildProxyResources(buildSnapshot(rs, [], '1'), ingressGatewayView).values()].flatMap((m) => [...m.values()]);
-}
+const resources = (appPort: number, bind: string) => resourcesOf(yaml(appPort, bind));
 
 function status(address: string, port: number, host: string): Promise<number> {
   return new Promise((resolve, reject) => {

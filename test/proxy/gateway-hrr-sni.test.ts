@@ -5,54 +5,16 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { serverKind } from '../../src/proxy/listener/bound-listener.ts';
-import { makeCa } from './certs.ts';
-import { resourcesOf, secret } from './gateway-tls-fixture.ts';
-import { echoBackend, push, startProxy } from './harness.ts';
+import { type App, type Cred, type RouterEnv, startTenantsGateway } from './gateway-tls-fixture.ts';
 import { hrrRequest } from './tls13-hrr-client.ts';
 
-let env: Awaited<ReturnType<typeof startProxy>>;
-let app: Awaited<ReturnType<typeof echoBackend>>;
+let env: RouterEnv;
+let app: App;
 let port: number;
-let clientB: { cert: string; key: string };
+let clientB: Cred;
 
 before(async () => {
-  app = await echoBackend();
-  const ca = await makeCa('gw-ca');
-  const web = await ca.issueWithSans([{ type: 'dns', value: 'a.example.com' }, { type: 'dns', value: 'w.example.com' }]);
-  const caB = await makeCa('tenant-b-ca');
-  clientB = await caB.issueWithSans([{ type: 'dns', value: 'client.other' }]);
-  env = await startProxy({ role: 'router' });
-  push(env.proxy, resourcesOf(`${secret('web-cert', web, ca.ca)}${secret('w-cert', web, caB.ca)}apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: {name: gw, namespace: app}
-spec:
-  selector: {istio: ingressgateway}
-  servers:
-    - port: {number: 443, name: https-a, protocol: HTTPS}
-      hosts: [a.example.com]
-      tls: {mode: MUTUAL, credentialName: web-cert}
-    - port: {number: 443, name: https-w, protocol: HTTPS}
-      hosts: ["other/*"]
-      tls: {mode: MUTUAL, credentialName: w-cert}
----
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: app, namespace: app}
-spec:
-  hosts: [app.internal]
-  ports: [{number: 80, name: http, protocol: HTTP}]
-  resolution: STATIC
-  endpoints: [{address: 127.0.0.1, ports: {http: ${app.port}}}]
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: a, namespace: app}
-spec:
-  hosts: [a.example.com]
-  gateways: [gw]
-  http: [{route: [{destination: {host: app.internal, port: {number: 80}}}], headers: {response: {set: {x-served: a}}}}]
-`));
-  port = await env.port('0.0.0.0_8443');
+  ({ env, app, port, clientB } = await startTenantsGateway({ aMinTls13: false }));
 });
 after(async () => {
   await env?.close();

@@ -2,15 +2,12 @@
 import https from 'node:https';
 import { readFileSync } from 'node:fs';
 import { makeCa } from './certs.ts';
-import { echoBackend, push, startProxy } from './harness.ts';
-import { resourcesOf, secret } from './gateway-tls-fixture.ts';
+import { appEntry, routeToApp, secret, startGateway } from './gateway-tls-fixture.ts';
 
 const dir = process.argv[2] as string;
-const app = await echoBackend();
 const ca = await makeCa('gw-ca');
 const web = await ca.issueWithSans(['m', 's'].map((h) => ({ type: 'dns' as const, value: `${h}.example.com` })));
-const env = await startProxy({ role: 'router' });
-push(env.proxy, resourcesOf(`${secret('m-cert', web, ca.ca)}${secret('s-cert', web)}apiVersion: networking.istio.io/v1
+const { env, app } = await startGateway((appPort) => `${secret('m-cert', web, ca.ca)}${secret('s-cert', web)}apiVersion: networking.istio.io/v1
 kind: Gateway
 metadata: {name: gw, namespace: app}
 spec:
@@ -23,23 +20,8 @@ spec:
       hosts: [s.example.com]
       tls: {mode: SIMPLE, credentialName: s-cert}
 ---
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: app, namespace: app}
-spec:
-  hosts: [app.internal]
-  ports: [{number: 80, name: http, protocol: HTTP}]
-  resolution: STATIC
-  endpoints: [{address: 127.0.0.1, ports: {http: ${app.port}}}]
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: app, namespace: app}
-spec:
-  hosts: [m.example.com, s.example.com]
-  gateways: [gw]
-  http: [{route: [{destination: {host: app.internal, port: {number: 80}}}]}]
-`));
+${appEntry(appPort)}---
+${routeToApp('app', ['m.example.com', 's.example.com'])}`);
 const port = await env.port('0.0.0.0_8443');
 const body: string = await new Promise((resolve, reject) => {
   const req = https.request({ host: '127.0.0.1', port, servername: 's.example.com', path: '/', headers: { host: 's.example.com' }, rejectUnauthorized: false, agent: false, cert: readFileSync(`${dir}/client.pem`, 'utf8'), key: readFileSync(`${dir}/client.key`, 'utf8') }, (res) => {

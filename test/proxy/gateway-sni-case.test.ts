@@ -3,19 +3,17 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { makeCa } from './certs.ts';
-import { echoBackend, push, startProxy } from './harness.ts';
-import { get, resourcesOf, secret } from './gateway-tls-fixture.ts';
+import { type App, appEntry, get, type RouterEnv, routeToApp, secret, startGateway } from './gateway-tls-fixture.ts';
 
-let env: Awaited<ReturnType<typeof startProxy>>;
-let app: Awaited<ReturnType<typeof echoBackend>>;
+let env: RouterEnv;
+let app: App;
 let mixed: number;
 let single: number;
 
 before(async () => {
-  app = await echoBackend();
   const ca = await makeCa('gw-ca');
   const web = await ca.issueWithSans(['a', 'b', 'c'].map((h) => ({ type: 'dns' as const, value: `${h}.example.com` })));
-  const yaml = `${secret('web-cert', web)}apiVersion: networking.istio.io/v1
+  ({ env, app } = await startGateway((appPort) => `${secret('web-cert', web)}apiVersion: networking.istio.io/v1
 kind: Gateway
 metadata: {name: gw, namespace: app}
 spec:
@@ -31,25 +29,8 @@ spec:
       hosts: [c.example.com]
       tls: {mode: SIMPLE, credentialName: web-cert}
 ---
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: app, namespace: app}
-spec:
-  hosts: [app.internal]
-  ports: [{number: 80, name: http, protocol: HTTP}]
-  resolution: STATIC
-  endpoints: [{address: 127.0.0.1, ports: {http: ${app.port}}}]
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: app, namespace: app}
-spec:
-  hosts: [a.example.com, b.example.com, c.example.com]
-  gateways: [gw]
-  http: [{route: [{destination: {host: app.internal, port: {number: 80}}}]}]
-`;
-  env = await startProxy({ role: 'router' });
-  push(env.proxy, resourcesOf(yaml));
+${appEntry(appPort)}---
+${routeToApp('app', ['a.example.com', 'b.example.com', 'c.example.com'])}`));
   mixed = await env.port('0.0.0.0_8443');
   single = await env.port('0.0.0.0_9443');
 });

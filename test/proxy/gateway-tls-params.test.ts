@@ -9,17 +9,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { PeerCertificate, TLSSocket } from 'node:tls';
 import { after, before, test } from 'node:test';
-import { loadText } from '../../src/config/load.ts';
-import { buildSnapshot } from '../../src/model/snapshot.ts';
 import { ProxyConfigError } from '../../src/proxy/config/config-error.ts';
-import { buildProxyResources } from '../../src/translate/proxy-resources.ts';
 import { TypeUrl } from '../../src/xds/type-urls.ts';
-import { ingressGatewayView } from '../fixtures/ingress-gateway-view.ts';
 import { makeCa, type TestCa } from './certs.ts';
+import { appEntry, type Cred, resourcesOf, routeToApp, secret } from './gateway-tls-fixture.ts';
 import { echoBackend, push, startProxy } from './harness.ts';
 
-const b64 = (s: string) => Buffer.from(s).toString('base64');
-type Cred = { cert: string; key: string };
 const HOSTS = ['v13', 'aes256', 'plain', 'ip', 'f', 'fm', 'multi', 'only'].map((h) => `${h}.example.com`);
 
 let dir: string;
@@ -39,13 +34,6 @@ function selfSigned(kind: 'rsa' | 'ec'): Cred {
   execFileSync('openssl', ['req', '-x509', ...alg, '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=multi.example.com', '-addext', 'subjectAltName=DNS:multi.example.com'], { stdio: 'ignore' });
   return { cert: execFileSync('cat', [cert], { encoding: 'utf8' }), key: execFileSync('cat', [key], { encoding: 'utf8' }) };
 }
-
-const secret = (name: string, c: Cred, cacert?: string) => `apiVersion: v1
-kind: Secret
-metadata: {name: ${name}, namespace: istio-system}
-data: {cert: ${b64(c.cert)}, key: ${b64(c.key)}${cacert ? `, cacert: ${b64(cacert)}` : ''}}
----
-`;
 
 const yaml = (files: string) => `apiVersion: install.istio.io/v1alpha1
 kind: IstioOperator
@@ -85,30 +73,8 @@ spec:
       hosts: [only.example.com]
       tls: {mode: SIMPLE, credentialName: web-cert, minProtocolVersion: TLSV1_2, maxProtocolVersion: TLSV1_2, cipherSuites: [ECDHE-ECDSA-AES256-GCM-SHA384]}
 ---
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: app, namespace: app}
-spec:
-  hosts: [app.internal]
-  ports: [{number: 80, name: http, protocol: HTTP}]
-  resolution: STATIC
-  endpoints: [{address: 127.0.0.1, ports: {http: ${app.port}}}]
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: app, namespace: app}
-spec:
-  hosts: [${HOSTS.join(', ')}]
-  gateways: [gw]
-  http: [{route: [{destination: {host: app.internal, port: {number: 80}}}]}]
-`;
-
-function resourcesOf(text: string) {
-  const { resources, diagnostics } = loadText(text);
-  assert.deepEqual(diagnostics.filter((d) => d.severity === 'error'), []);
-  const out = buildProxyResources(buildSnapshot(resources, [], '1'), ingressGatewayView);
-  return [...out.values()].flatMap((m) => [...m.values()]);
-}
+${appEntry(app.port)}---
+${routeToApp('app', HOSTS)}`;
 
 before(async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'gateway-tls-'));

@@ -5,25 +5,15 @@ import assert from 'node:assert/strict';
 import { createHash, X509Certificate } from 'node:crypto';
 import https from 'node:https';
 import { after, before, test } from 'node:test';
-import { loadText } from '../../src/config/load.ts';
-import { buildSnapshot } from '../../src/model/snapshot.ts';
 import { ProxyConfigError } from '../../src/proxy/config/config-error.ts';
-import { buildProxyResources } from '../../src/translate/proxy-resources.ts';
 import { TypeUrl } from '../../src/xds/type-urls.ts';
 import { makeCa, type TestCa } from '../proxy/certs.ts';
+import { appEntry, type Cred, resourcesOf, routeToApp, secret } from '../proxy/gateway-tls-fixture.ts';
 import { echoBackend, push, startProxy } from '../proxy/harness.ts';
-import { ingressGatewayView } from '../fixtures/ingress-gateway-view.ts';
 
-const b64 = (s: string) => Buffer.from(s).toString('base64');
 const PARTNER = 'spiffe://partner.example/ns/shop/sa/partner';
-type Cred = { cert: string; key: string };
 
-const yaml = (appPort: number, web: Cred, ca: string, hash: string, spki: string) => `apiVersion: v1
-kind: Secret
-metadata: {name: mtls-cert, namespace: istio-system}
-data: {cert: ${b64(web.cert)}, key: ${b64(web.key)}, cacert: ${b64(ca)}}
----
-apiVersion: networking.istio.io/v1
+const yaml = (appPort: number, web: Cred, ca: string, hash: string, spki: string) => `${secret('mtls-cert', web, ca)}apiVersion: networking.istio.io/v1
 kind: Gateway
 metadata: {name: gw, namespace: app}
 spec:
@@ -45,23 +35,8 @@ spec:
       hosts: [m.example.com]
       tls: {mode: MUTUAL, credentialName: mtls-cert, subjectAltNames: [${PARTNER}]}
 ---
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: app, namespace: app}
-spec:
-  hosts: [app.internal]
-  ports: [{number: 80, name: http, protocol: HTTP}]
-  resolution: STATIC
-  endpoints: [{address: 127.0.0.1, ports: {http: ${appPort}}}]
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: app, namespace: app}
-spec:
-  hosts: [m.example.com, o.example.com, p.example.com]
-  gateways: [gw]
-  http: [{route: [{destination: {host: app.internal, port: {number: 80}}}]}]
----
+${appEntry(appPort)}---
+${routeToApp('app', ['m.example.com', 'o.example.com', 'p.example.com'])}---
 apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata: {name: pass, namespace: app}
@@ -81,13 +56,6 @@ let partner: Cred;
 let stranger: Cred;
 let hashPinned: Cred;
 let spkiPinned: Cred;
-
-function resourcesOf(text: string) {
-  const { resources, diagnostics } = loadText(text);
-  assert.deepEqual(diagnostics.filter((d) => d.severity === 'error'), []);
-  const out = buildProxyResources(buildSnapshot(resources, [], '1'), ingressGatewayView);
-  return [...out.values()].flatMap((m) => [...m.values()]);
-}
 
 before(async () => {
   app = await echoBackend();

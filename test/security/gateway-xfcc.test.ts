@@ -5,21 +5,11 @@ import assert from 'node:assert/strict';
 import { createHash, X509Certificate } from 'node:crypto';
 import https from 'node:https';
 import { after, before, test } from 'node:test';
-import { loadText } from '../../src/config/load.ts';
-import { buildSnapshot } from '../../src/model/snapshot.ts';
-import { buildProxyResources } from '../../src/translate/proxy-resources.ts';
 import { makeCa, type TestCa } from '../proxy/certs.ts';
+import { appEntry, type Cred, resourcesOf, routeToApp, secret } from '../proxy/gateway-tls-fixture.ts';
 import { echoBackend, push, startProxy } from '../proxy/harness.ts';
-import { ingressGatewayView } from '../fixtures/ingress-gateway-view.ts';
 
-const b64 = (s: string) => Buffer.from(s).toString('base64');
-
-const yaml = (appPort: number, web: { cert: string; key: string }, ca: string) => `apiVersion: v1
-kind: Secret
-metadata: {name: web-cert, namespace: istio-system}
-data: {cert: ${b64(web.cert)}, key: ${b64(web.key)}, cacert: ${b64(ca)}}
----
-apiVersion: networking.istio.io/v1
+const yaml = (appPort: number, web: Cred, ca: string) => `${secret('web-cert', web, ca)}apiVersion: networking.istio.io/v1
 kind: Gateway
 metadata: {name: gw, namespace: app}
 spec:
@@ -29,23 +19,8 @@ spec:
       hosts: [m.example.com]
       tls: {mode: OPTIONAL_MUTUAL, credentialName: web-cert}
 ---
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: app, namespace: app}
-spec:
-  hosts: [app.internal]
-  ports: [{number: 80, name: http, protocol: HTTP}]
-  resolution: STATIC
-  endpoints: [{address: 127.0.0.1, ports: {http: ${appPort}}}]
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: app, namespace: app}
-spec:
-  hosts: [m.example.com]
-  gateways: [gw]
-  http: [{route: [{destination: {host: app.internal, port: {number: 80}}}]}]
-`;
+${appEntry(appPort)}---
+${routeToApp('app', ['m.example.com'])}`;
 
 let env: Awaited<ReturnType<typeof startProxy>>;
 let app: Awaited<ReturnType<typeof echoBackend>>;
@@ -57,10 +32,7 @@ before(async () => {
   ca = await makeCa('gateway-ca');
   const web = await ca.issueWithSans([{ type: 'dns', value: 'm.example.com' }]);
   env = await startProxy({ role: 'router' });
-  const { resources, diagnostics } = loadText(yaml(app.port, web, ca.ca));
-  assert.deepEqual(diagnostics.filter((d) => d.severity === 'error'), []);
-  const out = buildProxyResources(buildSnapshot(resources, [], '1'), ingressGatewayView);
-  push(env.proxy, [...out.values()].flatMap((m) => [...m.values()]));
+  push(env.proxy, resourcesOf(yaml(app.port, web, ca.ca)));
   port = await env.port('0.0.0.0_8443');
 });
 
