@@ -73,6 +73,8 @@ export class BoundListener {
 
   /** What its server does with a connection: a config that needs another kind needs a new listener. */
   readonly kind: ListenerKind;
+  /** The context a 'tls' listener's handshake uses without SNI (refreshTls): the no-SNI chain's, chosen without ALPN. */
+  #defaultContext: string | undefined;
 
   /**
    * A client that sends no SNI gets the certificate of the chain that serves it (one matching no server
@@ -88,6 +90,7 @@ export class BoundListener {
     // OpenSSL keeps the versions and ciphers of this context when SNI swaps in a chain's: a 'tls'
     // listener's chains share them (serverKind), so they are set here.
     const chain = selectChain(this.config, { destinationPort: this.config.port, transportProtocol: 'tls' });
+    this.#defaultContext = chain?.tls?.contextKey;
     const shared = tlsChains(this.config)[0]?.tls;
     const options = chain?.tls ? this.#deps.contextOptions(chain.tls) : undefined;
     this.#server.setSecureContext(options ?? (shared ? serverTlsOptions(shared.params) : { minVersion: 'TLSv1.2' }));
@@ -111,14 +114,11 @@ export class BoundListener {
    */
   #sni(s: tls.TLSSocket, serverName: string, cb: (err: Error | null, ctx?: tls.SecureContext) => void): void {
     helloServerNames.set(s, serverName.toLowerCase());
-    const ctx = this.#contextFor(serverName);
-    if (ctx) cb(null, ctx);
-    else cb(new Error(`no certificate for server name ${serverName}`));
-  }
-
-  #contextFor(serverName: string): tls.SecureContext | undefined {
     const chain = selectChain(this.config, { destinationPort: this.config.port, serverName: serverName.toLowerCase(), transportProtocol: 'tls' });
-    return chain?.tls ? this.#deps.secureContext(chain.tls) : undefined;
+    if (chain?.tls) {
+      handshakeContexts.set(s, chain.tls.contextKey);
+      cb(null, this.#deps.secureContext(chain.tls));
+    } else cb(new Error(`no certificate for server name ${serverName}`));
   }
 
   #connection(s: net.Socket, extra: Partial<ConnectionInfo> = {}): ConnectionInfo {
@@ -230,6 +230,12 @@ export class BoundListener {
    */
   #onTls(s: tls.TLSSocket, raw?: net.Socket, sniffed?: { chain: FilterChain; sni: string | undefined }): void {
     this.#track(s);
+    // No renegotiation, as Envoy: the identity read below is the handshake's, once. Node only reports an
+    // attempt (an error event); the connection ends then.
+    s.disableRenegotiation();
+    s.on('error', (err: Error & { code?: string }) => {
+      if (err.code === 'ERR_TLS_RENEGOTIATION_DISABLED') s.destroy();
+    });
     const sni = ((s as tls.TLSSocket & { servername?: string | false }).servername || undefined)?.toLowerCase();
     // The handshake's certificate and CA are those of the first ClientHello's name (a mixed port sniffs
     // it, a 'tls' port's SNICallback sees only it); a second ClientHello after a HelloRetryRequest can
@@ -244,6 +250,10 @@ export class BoundListener {
     } else {
       const alpn = typeof s.alpnProtocol === 'string' ? [s.alpnProtocol] : [];
       chain = selectChain(this.config, { destinationPort: this.config.port, transportProtocol: 'tls', ...(hello ? { serverName: hello } : {}), alpn });
+      // The handshake's context was chosen without ALPN (by SNI, or the no-SNI default): a chain the
+      // negotiated ALPN picks instead must be that context's (same certificates, CA and settings), or
+      // its CA never checked the client. Envoy's tls_inspector fixes the chain from SNI and ALPN at once.
+      if (chain?.tls && chain.tls.contextKey !== (hello ? handshakeContexts.get(s) : this.#defaultContext)) return void s.destroy();
     }
     if (!chain) return void s.destroy();
     let peerRaw: Buffer | undefined;
@@ -373,6 +383,8 @@ export class BoundListener {
 
 /** The lowercased SNI of a 'tls' port's connection's first ClientHello, whose context the handshake uses. */
 const helloServerNames = new WeakMap<tls.TLSSocket, string>();
+/** The contextKey of the chain whose certificate and CA a 'tls' listener's handshake used, chosen by SNI. */
+const handshakeContexts = new WeakMap<tls.TLSSocket, string>();
 
 /** node:tls's handshakeTimeout default, which a 'tls' port's server applies and a mixed port's sockets need too. */
 const HANDSHAKE_TIMEOUT_MS = 120_000;
