@@ -46,10 +46,13 @@ export class TrailerRequester {
   readonly #timers: Timers;
   /** The agent's sockets seen: each tells onIdle when it closes. */
   readonly #watched = new WeakSet<Socket>();
+  /** A free socket's idle_timeout timer. */
+  readonly #idleTimers = new WeakMap<Socket, unknown>();
   readonly #onIdle: (() => void) | undefined;
   #closed = false;
 
-  constructor(origin: string, opts: { connectTimeoutMs: number; maxConnections: number; tls?: ConnectionOptions; timers?: Timers; onIdle?: () => void }) {
+  /** `idleTimeoutMs`: the cluster's idle_timeout, after which a kept-alive socket with no request closes (as undici's keepAliveTimeout). */
+  constructor(origin: string, opts: { connectTimeoutMs: number; maxConnections: number; idleTimeoutMs?: number; tls?: ConnectionOptions; timers?: Timers; onIdle?: () => void }) {
     this.#origin = new URL(origin);
     this.#tls = opts.tls;
     this.#connectTimeoutMs = opts.connectTimeoutMs;
@@ -57,6 +60,19 @@ export class TrailerRequester {
     this.#onIdle = opts.onIdle;
     const agentOpts = { keepAlive: true, maxSockets: opts.maxConnections };
     this.#agent = opts.tls ? new https.Agent({ ...agentOpts, ...opts.tls }) : new http.Agent(agentOpts);
+    // Envoy's idle_timeout: a kept-alive socket back in the free list with no request for that long is
+    // closed (on the proxy's timers), and its close lets the cluster drop an idle pool. A socket a request
+    // takes again stops its timer (#watch).
+    const idleMs = opts.idleTimeoutMs;
+    if (idleMs) {
+      this.#agent.on('free', (socket: Socket) => {
+        this.#timers.clear(this.#idleTimers.get(socket));
+        this.#idleTimers.set(
+          socket,
+          this.#timers.set(() => socket.destroy(), idleMs),
+        );
+      });
+    }
   }
 
   connections(): number {
@@ -103,6 +119,7 @@ export class TrailerRequester {
     };
     // A request waiting for a free socket of the agent is not connecting yet: the timeout starts with its socket.
     req.on('socket', (s) => {
+      this.#timers.clear(this.#idleTimers.get(s));
       this.#watch(s);
       if (this.#tls && !req.reusedSocket) {
         arm();

@@ -122,7 +122,7 @@ export class H1Upstream implements Upstream {
     this.#makePool = () => this.#undici(origin, opts, idle, keepalive);
     // A refused origination (string) keeps request trailers on the pool, which fails every connect.
     // Its onIdle is the upstream's: the cluster drops it only once connections() (undici's and these) is 0.
-    if (typeof opts.tls !== 'string') this.#trailerOpts = { connectTimeoutMs: opts.connectTimeoutMs, maxConnections: opts.maxConnections, ...(opts.tls ? { tls: opts.tls } : {}), ...(opts.timers ? { timers: opts.timers } : {}), ...(opts.onIdle ? { onIdle: opts.onIdle } : {}) };
+    if (typeof opts.tls !== 'string') this.#trailerOpts = { connectTimeoutMs: opts.connectTimeoutMs, maxConnections: opts.maxConnections, idleTimeoutMs: idle, ...(opts.tls ? { tls: opts.tls } : {}), ...(opts.timers ? { timers: opts.timers } : {}), ...(opts.onIdle ? { onIdle: opts.onIdle } : {}) };
   }
 
   #undici(origin: string, opts: ConstructorParameters<typeof H1Upstream>[1], idle: number, keepalive: object): Pool {
