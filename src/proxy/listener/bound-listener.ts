@@ -115,9 +115,12 @@ export class BoundListener {
   #sni(s: tls.TLSSocket, serverName: string, cb: (err: Error | null, ctx?: tls.SecureContext) => void): void {
     helloServerNames.set(s, serverName.toLowerCase());
     const chain = selectChain(this.config, { destinationPort: this.config.port, serverName: serverName.toLowerCase(), transportProtocol: 'tls' });
-    if (chain?.tls) {
+    // A chain whose secret is not here yet has no context: the handshake fails, never falls back to the
+    // listener's default certificate and CA.
+    const ctx = chain?.tls ? this.#deps.secureContext(chain.tls) : undefined;
+    if (chain?.tls && ctx) {
       handshakeContexts.set(s, chain.tls.contextKey);
-      cb(null, this.#deps.secureContext(chain.tls));
+      cb(null, ctx);
     } else cb(new Error(`no certificate for server name ${serverName}`));
   }
 
@@ -243,17 +246,21 @@ export class BoundListener {
     // chain from the first (tls_inspector); a connection whose names differ is refused. A resumed
     // TLS 1.2 session reports no servername: it can only be one of the first name's context.
     const hello = sniffed ? sniffed.sni : helloServerNames.get(s);
-    if (sni !== hello && !(sni === undefined && s.isSessionReused())) return void s.destroy();
+    // A resumed session runs no SNICallback (OpenSSL skips the certificate callback), so it has no first
+    // name here: it is served by its server name's chain, as before the name check, a session resuming only
+    // with the context that made it (each server's own session ID context and ticket keys).
+    const resumed = !sniffed && hello === undefined && s.isSessionReused();
+    if (sni !== hello && !resumed && !(sni === undefined && s.isSessionReused())) return void s.destroy();
     let chain: FilterChain | undefined;
     if (sniffed) {
       chain = sniffed.chain;
     } else {
       const alpn = typeof s.alpnProtocol === 'string' ? [s.alpnProtocol] : [];
-      chain = selectChain(this.config, { destinationPort: this.config.port, transportProtocol: 'tls', ...(hello ? { serverName: hello } : {}), alpn });
+      chain = selectChain(this.config, { destinationPort: this.config.port, transportProtocol: 'tls', ...(hello ? { serverName: hello } : resumed && sni ? { serverName: sni } : {}), alpn });
       // The handshake's context was chosen without ALPN (by SNI, or the no-SNI default): a chain the
       // negotiated ALPN picks instead must be that context's (same certificates, CA and settings), or
       // its CA never checked the client. Envoy's tls_inspector fixes the chain from SNI and ALPN at once.
-      if (chain?.tls && chain.tls.contextKey !== (hello ? handshakeContexts.get(s) : this.#defaultContext)) return void s.destroy();
+      if (!resumed && chain?.tls && chain.tls.contextKey !== (hello ? handshakeContexts.get(s) : this.#defaultContext)) return void s.destroy();
     }
     if (!chain) return void s.destroy();
     let peerRaw: Buffer | undefined;
