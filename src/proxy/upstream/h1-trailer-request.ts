@@ -66,11 +66,14 @@ export class TrailerRequester {
     const idleMs = opts.idleTimeoutMs;
     if (idleMs) {
       this.#agent.on('free', (socket: Socket) => {
+        const armed = this.#idleTimers.has(socket);
         this.#timers.clear(this.#idleTimers.get(socket));
         this.#idleTimers.set(
           socket,
           this.#timers.set(() => socket.destroy(), idleMs),
         );
+        // A socket that closes first (the upstream, close()) takes its timer with it.
+        if (!armed) socket.once('close', () => this.#timers.clear(this.#idleTimers.get(socket)));
       });
     }
   }
