@@ -113,13 +113,13 @@ export class BoundListener {
    * Node calls it (with the TLS socket as `this`) for the first ClientHello only: the name is kept for #onTls.
    */
   #sni(s: tls.TLSSocket, serverName: string, cb: (err: Error | null, ctx?: tls.SecureContext) => void): void {
-    helloServerNames.set(s, serverName.toLowerCase());
-    const chain = selectChain(this.config, { destinationPort: this.config.port, serverName: serverName.toLowerCase(), transportProtocol: 'tls' });
+    const name = serverName.toLowerCase();
+    const chain = selectChain(this.config, { destinationPort: this.config.port, serverName: name, transportProtocol: 'tls' });
     // A chain whose secret is not here yet has no context: the handshake fails, never falls back to the
     // listener's default certificate and CA.
     const ctx = chain?.tls ? this.#deps.secureContext(chain.tls) : undefined;
     if (chain?.tls && ctx) {
-      handshakeContexts.set(s, chain.tls.contextKey);
+      firstHellos.set(s, { name, contextKey: chain.tls.contextKey });
       cb(null, ctx);
     } else cb(new Error(`no certificate for server name ${serverName}`));
   }
@@ -245,7 +245,8 @@ export class BoundListener {
     // name another server, as OpenSSL takes it (RFC 8446 §4.1.2 forbids it). Envoy fixes the filter
     // chain from the first (tls_inspector); a connection whose names differ is refused. A resumed
     // TLS 1.2 session reports no servername: it can only be one of the first name's context.
-    const hello = sniffed ? sniffed.sni : helloServerNames.get(s);
+    const first = sniffed ? undefined : firstHellos.get(s);
+    const hello = sniffed ? sniffed.sni : first?.name;
     // A resumed session runs no SNICallback (OpenSSL skips the certificate callback), so it has no first
     // name here: it is served by its server name's chain, as before the name check, a session resuming only
     // with the context that made it (each server's own session ID context and ticket keys).
@@ -260,7 +261,7 @@ export class BoundListener {
       // The handshake's context was chosen without ALPN (by SNI, or the no-SNI default): a chain the
       // negotiated ALPN picks instead must be that context's (same certificates, CA and settings), or
       // its CA never checked the client. Envoy's tls_inspector fixes the chain from SNI and ALPN at once.
-      if (!resumed && chain?.tls && chain.tls.contextKey !== (hello ? handshakeContexts.get(s) : this.#defaultContext)) return void s.destroy();
+      if (!resumed && chain?.tls && chain.tls.contextKey !== (first ? first.contextKey : this.#defaultContext)) return void s.destroy();
     }
     if (!chain) return void s.destroy();
     let peerRaw: Buffer | undefined;
@@ -388,10 +389,11 @@ export class BoundListener {
   }
 }
 
-/** The lowercased SNI of a 'tls' port's connection's first ClientHello, whose context the handshake uses. */
-const helloServerNames = new WeakMap<tls.TLSSocket, string>();
-/** The contextKey of the chain whose certificate and CA a 'tls' listener's handshake used, chosen by SNI. */
-const handshakeContexts = new WeakMap<tls.TLSSocket, string>();
+/**
+ * A 'tls' port's connection's first ClientHello: its lowercased SNI and the contextKey of the chain whose
+ * certificate and CA the handshake uses (recorded only when there is one: else the handshake fails).
+ */
+const firstHellos = new WeakMap<tls.TLSSocket, { readonly name: string; readonly contextKey: string }>();
 
 /** node:tls's handshakeTimeout default, which a 'tls' port's server applies and a mixed port's sockets need too. */
 const HANDSHAKE_TIMEOUT_MS = 120_000;
