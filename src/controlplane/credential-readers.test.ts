@@ -5,6 +5,23 @@ import { loadText } from '../config/load.ts';
 import { buildSnapshot } from '../model/snapshot.ts';
 import { credentialReaders, mayReceiveSecret } from './credential-readers.ts';
 
+/** Who may read which credential, from a mesh's YAML. */
+function readersOf(text: string): ReturnType<typeof credentialReaders> {
+  return credentialReaders(buildSnapshot(loadText(text).resources, [], '1'));
+}
+
+/** The ingress gateway's Deployment in istio-system, service account `ingress`. */
+const ingressDeployment = `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: ingress, namespace: istio-system}
+spec:
+  selector: {matchLabels: {istio: ingressgateway}}
+  template:
+    metadata: {labels: {istio: ingressgateway}}
+    spec: {serviceAccountName: ingress, containers: [{name: proxy, image: proxy}]}
+---
+`;
+
 const yaml = `apiVersion: install.istio.io/v1alpha1
 kind: IstioOperator
 metadata: {name: mesh, namespace: istio-system}
@@ -126,17 +143,7 @@ test('only keys are withheld: CA certificates and the mesh secrets go to anyone'
 
 test('credentialName kubernetes://NAME is read under the SDS name it is served as, not kubernetes://kubernetes://NAME', () => {
   // Istio's ToResourceName keeps a written scheme; the readers hold SDS names, as mayReceiveSecret is asked.
-  const snap = buildSnapshot(
-    loadText(`apiVersion: apps/v1
-kind: Deployment
-metadata: {name: ingress, namespace: istio-system}
-spec:
-  selector: {matchLabels: {istio: ingressgateway}}
-  template:
-    metadata: {labels: {istio: ingressgateway}}
-    spec: {serviceAccountName: ingress, containers: [{name: proxy, image: proxy}]}
----
-apiVersion: networking.istio.io/v1
+  const r = readersOf(`${ingressDeployment}apiVersion: networking.istio.io/v1
 kind: Gateway
 metadata: {name: gw, namespace: istio-system}
 spec:
@@ -144,12 +151,8 @@ spec:
   servers:
   - {port: {number: 443, name: https, protocol: HTTPS}, hosts: ["*"], tls: {mode: SIMPLE, credentialName: "kubernetes://ingress-cert"}}
   - {port: {number: 8443, name: https-2, protocol: HTTPS}, hosts: ["*"], tls: {mode: SIMPLE, credentialName: plain-cert}}
-`).resources,
-    [],
-    '2',
-  );
+`);
   const ingress = { namespace: 'istio-system', serviceAccount: 'ingress' };
-  const r = credentialReaders(snap);
   assert.deepEqual([...(r.get('istio-system/ingress') ?? [])].sort(), ['kubernetes://ingress-cert', 'kubernetes://plain-cert']);
   assert.equal(mayReceiveSecret(r, ingress, 'kubernetes://ingress-cert'), true);
   assert.equal(mayReceiveSecret(r, ingress, 'kubernetes://plain-cert'), true);
@@ -157,8 +160,7 @@ spec:
 });
 
 test("a DestinationRule's credentialName written with its scheme is read under the name its clusters ask for, not kubernetes://kubernetes://NAME", () => {
-  const snap = buildSnapshot(
-    loadText(`apiVersion: apps/v1
+  const r = readersOf(`apiVersion: apps/v1
 kind: Deployment
 metadata: {name: api, namespace: shop}
 spec:
@@ -175,12 +177,8 @@ spec:
   trafficPolicy:
     tls: {mode: MUTUAL, credentialName: "kubernetes://client-cred"}
     portLevelSettings: [{port: {number: 8443}, tls: {mode: MUTUAL, credentialName: "kubernetes-gateway://bank/bank-cred"}}]
-`).resources,
-    [],
-    '3',
-  );
+`);
   const api = { namespace: 'shop', serviceAccount: 'api' };
-  const r = credentialReaders(snap);
   assert.deepEqual([...(r.get('shop/api') ?? [])], ['kubernetes://client-cred']);
   assert.equal(mayReceiveSecret(r, api, 'kubernetes://client-cred'), true);
   // Another namespace's Secret is verified only from a Gateway of the workload's namespace (and a
@@ -189,27 +187,14 @@ spec:
 });
 
 test('every name of credentialNames is read by the gateway, as credentialName is', () => {
-  const snap = buildSnapshot(
-    loadText(`apiVersion: apps/v1
-kind: Deployment
-metadata: {name: ingress, namespace: istio-system}
-spec:
-  selector: {matchLabels: {istio: ingressgateway}}
-  template:
-    metadata: {labels: {istio: ingressgateway}}
-    spec: {serviceAccountName: ingress, containers: [{name: proxy, image: proxy}]}
----
-apiVersion: networking.istio.io/v1
+  const r = readersOf(`${ingressDeployment}apiVersion: networking.istio.io/v1
 kind: Gateway
 metadata: {name: gw, namespace: istio-system}
 spec:
   selector: {istio: ingressgateway}
   servers: [{port: {number: 443, name: https, protocol: HTTPS}, hosts: ["*"], tls: {mode: SIMPLE, credentialNames: [rsa-cert, ecdsa-cert]}}]
-`).resources,
-    [],
-    '1',
-  );
-  assert.deepEqual([...(credentialReaders(snap).get('istio-system/ingress') ?? [])].sort(), ['kubernetes://ecdsa-cert', 'kubernetes://rsa-cert']);
+`);
+  assert.deepEqual([...(r.get('istio-system/ingress') ?? [])].sort(), ['kubernetes://ecdsa-cert', 'kubernetes://rsa-cert']);
 });
 
 test("a DestinationRule's credentials go only where Istio would apply it: the client's namespace, the service's, the root (with the mesh default exportTo)", () => {

@@ -4,25 +4,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ingressGatewayView } from '../../test/fixtures/ingress-gateway-view.ts';
-import { loadText } from '../config/load.ts';
+import { routeRequest, shopClientView, translatedRouteConfig } from '../../test/fixtures/sidecar-route-config.ts';
 import type { ProxyView } from '../model/proxy-view.ts';
-import { buildSnapshot } from '../model/snapshot.ts';
 import type { EnvoyRoute, EnvoyRouteConfiguration } from '../proxy/http/route/envoy-types.ts';
 import { compileRouteConfiguration } from '../proxy/http/route/index.ts';
-import type { DownstreamRequest } from '../proxy/http/stream.ts';
-import { TypeUrl } from '../xds/type-urls.ts';
-import { buildProxyResources } from './proxy-resources.ts';
 
-const sidecar: ProxyView = {
-  id: 'sidecar~127.0.0.1~client-0.shop~shop.svc.cluster.local',
-  role: 'sidecar',
-  namespace: 'shop',
-  workloadName: 'client',
-  serviceAccount: 'client',
-  labels: { app: 'client' },
-  ip: '127.0.0.1',
-  appPorts: {},
-};
 
 const services = `
 apiVersion: v1
@@ -36,12 +22,8 @@ metadata: { name: other, namespace: shop }
 spec: { selector: { app: other }, ports: [{ name: http, port: 80, targetPort: 8080 }] }
 `;
 
-function routeConfig(yaml: string, proxy: ProxyView = sidecar, name = '80'): EnvoyRouteConfiguration {
-  const { resources, diagnostics } = loadText(`${services}---\n${yaml}`);
-  assert.deepEqual(diagnostics.filter((d) => d.severity === 'error'), []);
-  const rc = buildProxyResources(buildSnapshot(resources, [], '1'), proxy).get(TypeUrl.RouteConfiguration)?.get(name);
-  assert.ok(rc, `route configuration ${name}`);
-  return rc as EnvoyRouteConfiguration;
+function routeConfig(yaml: string, proxy: ProxyView = shopClientView, name = '80'): EnvoyRouteConfiguration {
+  return translatedRouteConfig(`${services}---\n${yaml}`, proxy, name);
 }
 
 /** The first Envoy route of the `web` virtual host for an `http:` list. */
@@ -54,20 +36,6 @@ spec:
   http:
 ${http}`);
   return rc.virtual_hosts!.find((v) => v.name?.startsWith('web'))!.routes![0]!;
-}
-
-function request(authority: string, path = '/'): DownstreamRequest {
-  return {
-    method: 'GET',
-    scheme: 'http',
-    authority,
-    sentAuthority: authority,
-    path,
-    query: '',
-    headers: new Map(),
-    protocol: 'HTTP/1.1',
-    connection: { remoteAddress: '10.0.0.9', remotePort: 4000, localAddress: '', localPort: 80, tls: false },
-  };
 }
 
 test('a named match of an unnamed route is ".<match>" (translateRoute)', () => {
@@ -120,8 +88,8 @@ test('weights [100, 0] stay weighted clusters, so the destination\'s host rewrit
     [{ value: 100 }, 'from-destination.example.com'],
   ]);
   const t = compileRouteConfiguration({ name: 'x', virtual_hosts: [{ name: 'v', domains: ['*'], routes: [r] }] });
-  const matched = t.match(request('web'), 0)!;
-  assert.equal(matched.rewriteAuthority(request('web'), matched.pickCluster(0)), 'from-destination.example.com');
+  const matched = t.match(routeRequest('web'), 0)!;
+  assert.equal(matched.rewriteAuthority(routeRequest('web'), matched.pickCluster(0)), 'from-destination.example.com');
 });
 
 test('a VirtualService binds a gateway by `name.namespace.svc.cluster.local` and by `./name` (resolveGatewayName)', () => {
@@ -149,7 +117,7 @@ spec:
       ingressGatewayView,
       'http.8080',
     );
-    return compileRouteConfiguration(rc).match(request('shop.example.com'), 0)?.name;
+    return compileRouteConfiguration(rc).match(routeRequest('shop.example.com'), 0)?.name;
   };
   assert.equal(bound('gw.istio-system.svc.cluster.local', 'istio-system'), 'web');
   assert.equal(bound('gw.istio-system', 'istio-system'), 'web');

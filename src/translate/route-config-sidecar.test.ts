@@ -3,25 +3,10 @@
 // Host with another port still takes the service's VirtualService, never the allow_any passthrough.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { loadText } from '../config/load.ts';
-import type { ProxyView } from '../model/proxy-view.ts';
-import { buildSnapshot } from '../model/snapshot.ts';
+import { routeRequest, shopClientView, translatedRouteConfig } from '../../test/fixtures/sidecar-route-config.ts';
 import type { EnvoyRouteConfiguration } from '../proxy/http/route/envoy-types.ts';
 import { compileRouteConfiguration } from '../proxy/http/route/index.ts';
-import type { DownstreamRequest } from '../proxy/http/stream.ts';
-import { TypeUrl } from '../xds/type-urls.ts';
-import { buildProxyResources } from './proxy-resources.ts';
 
-const client: ProxyView = {
-  id: 'sidecar~127.0.0.1~client-0.shop~shop.svc.cluster.local',
-  role: 'sidecar',
-  namespace: 'shop',
-  workloadName: 'client',
-  serviceAccount: 'client',
-  labels: { app: 'client' },
-  ip: '127.0.0.1',
-  appPorts: {},
-};
 
 const yaml = `
 apiVersion: v1
@@ -43,25 +28,7 @@ spec:
 `;
 
 function routeConfig(): EnvoyRouteConfiguration {
-  const { resources, diagnostics } = loadText(yaml, 'input.yaml');
-  assert.deepEqual(diagnostics.filter((d) => d.severity === 'error'), []);
-  const rc = buildProxyResources(buildSnapshot(resources, [], '1'), client).get(TypeUrl.RouteConfiguration)?.get('80');
-  assert.ok(rc, 'route configuration 80');
-  return rc as EnvoyRouteConfiguration;
-}
-
-function request(authority: string, path: string): DownstreamRequest {
-  return {
-    method: 'GET',
-    scheme: 'http',
-    authority,
-    sentAuthority: authority,
-    path,
-    query: '',
-    headers: new Map(),
-    protocol: 'HTTP/1.1',
-    connection: { remoteAddress: '127.0.0.1', remotePort: 4000, localAddress: '', localPort: 80, tls: false },
-  };
+  return translatedRouteConfig(yaml, shopClientView, '80');
 }
 
 test('the sidecar outbound route configuration ignores the port in host matching, as Istio', () => {
@@ -71,9 +38,9 @@ test('the sidecar outbound route configuration ignores the port in host matching
 test('Host web:1234 on the port-80 route configuration takes the VirtualService, not allow_any', () => {
   const table = compileRouteConfiguration(routeConfig());
   for (const authority of ['web', 'web:80', 'web:1234', 'web.shop.svc.cluster.local:1234']) {
-    const route = table.match(request(authority, '/admin'), 0);
+    const route = table.match(routeRequest(authority, '/admin'), 0);
     assert.equal(route?.name, 'block-admin', authority);
     assert.equal(route?.virtualHostName, 'web.shop.svc.cluster.local:80', authority);
   }
-  assert.equal(table.match(request('elsewhere.example.com:1234', '/admin'), 0)?.name, 'allow_any');
+  assert.equal(table.match(routeRequest('elsewhere.example.com:1234', '/admin'), 0)?.name, 'allow_any');
 });
