@@ -3,6 +3,7 @@
 // the new chains, open ones keep theirs. `virtualOutbound` is also an HTTP forward proxy (absolute-form
 // requests and CONNECT), choosing chains by the original destination port.
 import type { HandedRequest } from '../http/h1-server.ts';
+import { constants } from 'node:crypto';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
@@ -93,7 +94,8 @@ export class BoundListener {
     this.#defaultContext = chain?.tls?.contextKey;
     const shared = tlsChains(this.config)[0]?.tls;
     const options = chain?.tls ? this.#deps.contextOptions(chain.tls) : undefined;
-    this.#server.setSecureContext(options ?? (shared ? serverTlsOptions(shared.params) : { minVersion: 'TLSv1.2' }));
+    const base = options ?? (shared ? serverTlsOptions(shared.params) : { minVersion: 'TLSv1.2' });
+    this.#server.setSecureContext(resumable(this.config) ? base : { ...base, secureOptions: (base.secureOptions ?? 0) | constants.SSL_OP_NO_TICKET });
   }
 
   /** Envoy's stats name for the listener's address (`0.0.0.0_443`). */
@@ -219,6 +221,9 @@ export class BoundListener {
       t.once('secure', () => {
         timers.clear(handshake);
         secure = true;
+        // node:http2 waits for 'secureConnect' while `secureConnecting` is set, which only node:tls's
+        // server clears: an h2 session over this socket would read a handle never set up, and throw.
+        (t as tls.TLSSocket & { secureConnecting: boolean }).secureConnecting = false;
         settleAuthorization(t);
         this.#onTls(t, s, { chain, sni });
       });
@@ -248,8 +253,8 @@ export class BoundListener {
     const first = sniffed ? undefined : firstHellos.get(s);
     const hello = sniffed ? sniffed.sni : first?.name;
     // A resumed session runs no SNICallback (OpenSSL skips the certificate callback), so it has no first
-    // name here: it is served by its server name's chain, as before the name check, a session resuming only
-    // with the context that made it (each server's own session ID context and ticket keys).
+    // name here. Only a port of one context whose chains name no server resumes (resumable), so any
+    // chain it picks holds the context that made the session.
     const resumed = !sniffed && hello === undefined && s.isSessionReused();
     if (sni !== hello && !resumed && !(sni === undefined && s.isSessionReused())) return void s.destroy();
     let chain: FilterChain | undefined;
@@ -403,6 +408,21 @@ const passthroughChains = new WeakMap<TcpChain, HttpChain>();
 
 function tlsChains(config: CompiledListener): FilterChain[] {
   return [...config.chains, ...(config.defaultChain ? [config.defaultChain] : [])].filter((c) => c.tls);
+}
+
+/**
+ * Whether a 'tls' port offers session resumption. node:tls seals every session with its server's default
+ * context's ticket keys, whichever chain's context the SNI callback swapped in, and a resumed handshake
+ * runs no SNI callback: on a port of several contexts a session made under one chain's CA would resume
+ * under another's, its client never checked by that CA. A resumed TLS 1.2 session reports no server name
+ * (TLS 1.3 does), so where chains are chosen by name it could not be given its own. Such ports do a full
+ * handshake every time (Envoy keeps ticket keys per chain and resumes on them); a mixed port's chains
+ * each handshake in their own context, with their own keys.
+ */
+function resumable(config: CompiledListener): boolean {
+  const chains = tlsChains(config);
+  if (new Set(chains.map((c) => c.tls?.contextKey)).size > 1) return false;
+  return chains.every((c) => (c.serverNames?.length ?? 0) === 0 || c.tls?.params.minVersion === 'TLSv1.3');
 }
 
 /** A listener with a TLS chain: its connections are TLS handshakes first (the tunnel, HTTPS gateway servers). */
