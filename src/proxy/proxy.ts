@@ -90,7 +90,7 @@ export class OutriggerProxy {
   readonly #serverStats: ServerStats;
   /** The process's CPU and memory as the istio-proxy container's, when this proxy owns its process. */
   readonly #container: { cpu: Counter; memory: Gauge } | undefined;
-  readonly secrets = new SecretStore();
+  readonly secrets: SecretStore;
   readonly clusters: ClusterManager;
   readonly listeners: ListenerManager;
   readonly xds: XdsState;
@@ -109,6 +109,7 @@ export class OutriggerProxy {
 
   constructor(opts: ProxyOptions) {
     this.#opts = opts;
+    this.secrets = new SecretStore({ ...(opts.timers ? { timers: opts.timers } : {}), warn: (m) => this.#log('warning', m) });
     this.metrics = new MetricsRegistry({ statsMatcher: opts.statsMatcher });
     // cAdvisor's series for the istio-proxy container; Prometheus's scrape adds `namespace` and `pod` from
     // the target, as Kubernetes service discovery would. The working set is the resident set here.
@@ -333,6 +334,7 @@ export class OutriggerProxy {
     this.#draining = true;
     this.ads?.stop();
     this.listeners.close();
+    this.secrets.close();
     this.#admin.close();
     await this.clusters.close();
     // What the last requests left buffered: their spans, their access-log lines.

@@ -1,11 +1,14 @@
-// SDS secrets (and the locally assembled `default` workload certificate) as PEM, with TLS contexts
-// built once per change, so rotation applies to new handshakes only.
+// SDS secrets (and the locally assembled `default` workload certificate) as PEM, and the certificates
+// listeners read from files (watched), with TLS contexts built once per change, so rotation applies to
+// new handshakes only.
 import { createHash } from 'node:crypto';
 import tls from 'node:tls';
 import type { TypedAny } from '../../xds/any.ts';
 import { ProxyConfigError } from './config-error.ts';
 import type { EnvoySecret } from './envoy-shapes.ts';
-import type { DownstreamTls } from '../tls/downstream-tls.ts';
+import { type DownstreamTls, fileCredentials } from '../tls/downstream-tls.ts';
+import { FileCredentialWatch } from '../tls/file-credential-watch.ts';
+import { realTimers, type Timers } from '../http/router.ts';
 import { serverTlsOptions } from '../tls/server-tls-params.ts';
 import type { MeshTlsMaterial } from '../tunnel/mesh-tls.ts';
 
@@ -35,12 +38,40 @@ export function compileSecret(s: EnvoySecret): SecretPem {
   return out;
 }
 
+export interface SecretStoreDeps {
+  timers?: Timers;
+  /** A changed certificate file that cannot be served (its last good version stays). */
+  warn?(message: string): void;
+}
+
 export class SecretStore {
   #fromXds = new Map<string, SecretPem>();
   #local = new Map<string, SecretPem>();
   #contexts = new Map<string, tls.SecureContext>();
   #raw: TypedAny[] = [];
   #listeners = new Set<() => void>();
+  #files: FileCredentialWatch;
+
+  constructor(deps: SecretStoreDeps = {}) {
+    this.#files = new FileCredentialWatch({ timers: deps.timers ?? realTimers, onChange: () => this.#changed(), warn: deps.warn ?? (() => {}) });
+  }
+
+  /**
+   * The TLS settings of the listeners now: the files they read are watched (once each, however many
+   * name them), and those no listener names any more are not.
+   */
+  holdFiles(chains: readonly DownstreamTls[]): void {
+    this.#files.hold(chains.flatMap(fileCredentials));
+  }
+
+  /** The directories watched for certificate files. */
+  watchedDirs(): string[] {
+    return this.#files.watchedDirs();
+  }
+
+  close(): void {
+    this.#files.close();
+  }
 
   /** SDS state of the world. */
   applyXds(secrets: readonly { name: string; pem: SecretPem }[], raw: TypedAny[]): void {
@@ -91,13 +122,14 @@ export class SecretStore {
    * checked only against the CA the chain names.
    */
   contextOptions(t: DownstreamTls): tls.SecureContextOptions | undefined {
-    const pairs = t.certs.map((c) => ('secret' in c ? this.get(c.secret) : c.pem));
-    const ca = t.caSecret ? this.get(t.caSecret)?.ca : t.caPem;
+    // A file's last good version once watched; before, what the listener's compile read.
+    const pairs = t.certs.map((c) => ('secret' in c ? this.get(c.secret) : ((c.watched && this.#files.keyPair(c.watched.id)) ?? c.pem)));
+    const ca = t.caSecret ? this.get(t.caSecret)?.ca : ((t.caWatched && this.#files.bundle(t.caWatched.id)) ?? t.caPem);
     if (pairs.some((p) => !p?.cert || !p.key) || (t.caSecret && !ca)) return undefined;
     return { cert: pairs.map((p) => p?.cert ?? ''), key: pairs.map((p) => p?.key ?? ''), ca: ca ?? [], ...serverTlsOptions(t.params) };
   }
 
-  /** The chain's secure context, built once per change of its secrets. */
+  /** The chain's secure context, built once per change of its secrets or its files. */
   secureContext(t: DownstreamTls): tls.SecureContext | undefined {
     const cached = this.#contexts.get(t.contextKey);
     if (cached) return cached;

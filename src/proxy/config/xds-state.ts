@@ -13,7 +13,7 @@ import type { HttpFilterFactory } from '../http/filter.ts';
 import type { HttpFilterRegistry } from '../http/filter-registry.ts';
 import type { EnvoyRouteConfiguration, RouteTable } from '../http/route/index.ts';
 import { compileRouteConfiguration } from '../http/route/index.ts';
-import type { CompiledListener } from '../listener/compile-listener.ts';
+import type { CompiledListener, DownstreamTls } from '../listener/compile-listener.ts';
 import { compileListener } from '../listener/compile-listener.ts';
 import type { ListenerManager } from '../listener/listener-manager.ts';
 import { ClusterUpdateError, ListenerUpdateError, ProxyConfigError } from './config-error.ts';
@@ -155,14 +155,18 @@ export class XdsState implements AdsSubscriber {
         const binding = this.#deps.listeners.apply(compiled);
         const rds = new Set<string>();
         const sds = new Set<string>(['ROOTCA']);
+        const tls: DownstreamTls[] = [];
         for (const l of compiled) {
           for (const c of [...l.chains, ...(l.defaultChain ? [l.defaultChain] : [])]) {
             if (c.handler.kind === 'http' && c.handler.rdsName) rds.add(c.handler.rdsName);
             if (c.tls) {
               for (const name of c.tls.sdsSecrets) sds.add(name);
+              tls.push(c.tls);
             }
           }
         }
+        // As the SDS names, the files the listeners name: istio-agent watches each one served.
+        this.#deps.secrets.holdFiles(tls);
         if ([...rds].some((name) => !this.#rdsNames.includes(name))) {
           this.#routesNamedAt = this.#deps.now();
           this.#routesRefused = false;

@@ -1,21 +1,27 @@
 // A filter chain's DownstreamTlsContext, compiled once per listener: its certificates (SDS secrets, or
-// key pairs read from files now), the client CA, the client-certificate checks, ALPN and tls_params. The
-// SecretStore (src/proxy/config/secrets.ts) builds the secure context from it once its secrets are here.
+// key pairs read from files now and watched from then on), the client CA, the client-certificate checks,
+// ALPN and tls_params. The SecretStore (src/proxy/config/secrets.ts) builds the secure context from it
+// once its secrets are here, and again when one of them, or one of its files, changes.
 import { createHash } from 'node:crypto';
 import { compilePeerCertValidator, PeerCertConfigError, type PeerCertValidator, type ValidationContextFields } from './peer-cert-validator.ts';
-import { dataSourcePem, type EnvoyDataSource, isFileSecret, type KeyPairPem, readFileCert, readFileRoot } from './file-credentials.ts';
+import { caCredential, dataSourcePem, type EnvoyDataSource, type FileCredential, fileCertPaths, fileRootPath, isFileSecret, type KeyPairPem, keyPairCredential, type PemSource, readFileCert, readFileRoot } from './file-credentials.ts';
 import { compileServerTlsParams, type EnvoyTlsParams, type ServerTlsParams, TlsConfigError } from './server-tls-params.ts';
 
-/** A certificate and its key: an SDS secret, or a pair read from files (`file` names it in errors and keys). */
-export type CertificateSource = { readonly secret: string } | { readonly file: string; readonly pem: KeyPairPem };
+/**
+ * A certificate and its key: an SDS secret, or a pair read from files (`file` names it in errors and keys;
+ * `watched` reads it again when a file changes, absent for a pair given inline).
+ */
+export type CertificateSource = { readonly secret: string } | { readonly file: string; readonly pem: KeyPairPem; readonly watched?: FileCredential };
 
 export interface DownstreamTls {
   /** Served together, one per key type (an RSA and an ECDSA certificate): the client's algorithms pick. */
   readonly certs: readonly CertificateSource[];
   /** The SDS secret holding the client CA (`ROOTCA` for Istio mTLS, `<credential>-cacert` on a gateway). */
   readonly caSecret?: string;
-  /** A client CA read from a file (`file-root:`, `trusted_ca`). */
+  /** A client CA read from a file (`file-root:`, `trusted_ca`), or given inline. */
   readonly caPem?: string;
+  /** That file, read again when it changes. */
+  readonly caWatched?: FileCredential;
   readonly requireClientCert: boolean;
   /** The validation context's SAN, SPKI and certificate-hash checks, run once per handshake on a client certificate. */
   readonly peerValidator?: PeerCertValidator;
@@ -45,25 +51,32 @@ function certificates(common: EnvoyCommonTlsContext): CertificateSource[] {
     const cert = dataSourcePem(c.certificate_chain, `${field}.certificate_chain`);
     const key = dataSourcePem(c.private_key, `${field}.private_key`);
     if (!cert || !key) throw new TlsConfigError(field, 'certificate_chain and private_key are required');
-    return { file: c.certificate_chain?.filename ?? field, pem: { cert, key } };
+    const source = (ds: EnvoyDataSource | undefined, pem: string): PemSource => (ds?.filename ? { file: ds.filename } : { pem });
+    const watched = c.certificate_chain?.filename || c.private_key?.filename ? keyPairCredential(source(c.certificate_chain, cert), source(c.private_key, key), field) : undefined;
+    return { file: c.certificate_chain?.filename ?? field, pem: { cert, key }, ...(watched ? { watched } : {}) };
   });
   const sds = (common.tls_certificate_sds_secret_configs ?? []).map((s, i): CertificateSource => {
     const field = `tls_certificate_sds_secret_configs[${i}].name`;
     if (!s.name) throw new TlsConfigError(field, 'a secret name is required');
-    return isFileSecret(s.name) ? { file: s.name, pem: readFileCert(s.name, field) } : { secret: s.name };
+    if (!isFileSecret(s.name)) return { secret: s.name };
+    const pem = readFileCert(s.name, field);
+    const files = fileCertPaths(s.name, field);
+    return { file: s.name, pem, watched: keyPairCredential({ file: files.cert }, { file: files.key }, field) };
   });
   const all = [...inline, ...sds];
   if (all.length === 0) throw new TlsConfigError('tls_certificates', 'a server needs tls_certificates or tls_certificate_sds_secret_configs');
   return all;
 }
 
-function clientCa(common: EnvoyCommonTlsContext): { caSecret?: string; caPem?: string } {
+function clientCa(common: EnvoyCommonTlsContext): { caSecret?: string; caPem?: string; caWatched?: FileCredential } {
   const combined = common.combined_validation_context?.validation_context_sds_secret_config?.name;
   const name = combined ?? common.validation_context_sds_secret_config?.name;
   const field = combined !== undefined ? 'combined_validation_context.validation_context_sds_secret_config.name' : 'validation_context_sds_secret_config.name';
-  if (name !== undefined) return isFileSecret(name) ? { caPem: readFileRoot(name, field) } : { caSecret: name };
-  const pem = dataSourcePem(common.validation_context?.trusted_ca, 'validation_context.trusted_ca');
-  return pem ? { caPem: pem } : {};
+  if (name !== undefined) return isFileSecret(name) ? { caPem: readFileRoot(name, field), caWatched: caCredential(fileRootPath(name, field), field) } : { caSecret: name };
+  const trusted = common.validation_context?.trusted_ca;
+  const pem = dataSourcePem(trusted, 'validation_context.trusted_ca');
+  if (!pem) return {};
+  return trusted?.filename ? { caPem: pem, caWatched: caCredential(trusted.filename, 'validation_context.trusted_ca.filename') } : { caPem: pem };
 }
 
 /**
@@ -91,7 +104,7 @@ function clientValidation(common: EnvoyCommonTlsContext, hasCa: boolean): PeerCe
 export function compileDownstreamTls(tc: Record<string, unknown>): DownstreamTls {
   const common = (tc['common_tls_context'] ?? {}) as EnvoyCommonTlsContext;
   const certs = certificates(common);
-  const { caSecret, caPem } = clientCa(common);
+  const { caSecret, caPem, caWatched } = clientCa(common);
   const peerValidator = clientValidation(common, caSecret !== undefined || caPem !== undefined);
   const params = compileServerTlsParams(common.tls_params);
   const require = tc['require_client_certificate'] as { value?: boolean } | boolean | undefined;
@@ -102,10 +115,17 @@ export function compileDownstreamTls(tc: Record<string, unknown>): DownstreamTls
     certs,
     ...(caSecret ? { caSecret } : {}),
     ...(caPem ? { caPem } : {}),
+    ...(caWatched ? { caWatched } : {}),
     requireClientCert: typeof require === 'boolean' ? require : (require?.value ?? false),
     ...(peerValidator ? { peerValidator } : {}),
     params,
     sdsSecrets,
     contextKey: `${certKey}\n${caKey}\n${params.key}`,
   };
+}
+
+/** The chain's credentials read from files, with what its compile read: the SecretStore watches them. */
+export function fileCredentials(t: DownstreamTls): { credential: FileCredential; value: KeyPairPem | string }[] {
+  const pairs = t.certs.flatMap((c) => ('watched' in c && c.watched ? [{ credential: c.watched, value: c.pem }] : []));
+  return t.caWatched && t.caPem ? [...pairs, { credential: t.caWatched, value: t.caPem }] : pairs;
 }

@@ -8,7 +8,7 @@ import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { MAX_PEM_BYTES, readFileCert, readFileRoot } from './file-credentials.ts';
+import { caCredential, MAX_PEM_BYTES, readFileCert, readFileRoot } from './file-credentials.ts';
 import { TlsConfigError } from './server-tls-params.ts';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'file-cred-'));
@@ -70,4 +70,19 @@ test('a missing and an unreadable file are refused alike: the message does not t
   const missing = path.join(dir, 'missing.pem');
   const r = refusal(() => readFileRoot(`file-root:${missing}`, 'f'));
   assert.deepEqual(r, { message: `cannot read ${missing}`, code: 'ENOENT' });
+});
+
+test('read again after a change (off the event loop), a file is held to the same rules', async () => {
+  const big = path.join(dir, 'big-again.pem');
+  writeFileSync(big, Buffer.alloc(MAX_PEM_BYTES + 1, 0x41));
+  for (const [file, code] of [
+    [big, 'EFBIG'],
+    ['/dev/zero', 'EFTYPE'],
+  ] as const) {
+    const err = await caCredential(file, 'f')
+      .load()
+      .then(() => undefined, (e: unknown) => e);
+    assert.ok(err instanceof TlsConfigError, String(err));
+    assert.deepEqual({ message: err.message, code: (err.cause as NodeJS.ErrnoException | undefined)?.code }, { message: `cannot read ${file}`, code });
+  }
 });

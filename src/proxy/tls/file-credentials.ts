@@ -1,10 +1,14 @@
-// Certificates a listener names by file, read once when the listener arrives (never per handshake):
-// Istio's `file-cert:CERT~KEY` and `file-root:CA` SDS names, which istio-agent serves from the gateway
-// pod's files (SdsCertificateConfig), and Envoy's own `tls_certificates` / `trusted_ca` data sources.
+// Certificates a listener names by file: Istio's `file-cert:CERT~KEY` and `file-root:CA` SDS names,
+// which istio-agent serves from the gateway pod's files (SdsCertificateConfig), and Envoy's own
+// `tls_certificates` / `trusted_ca` data sources. They are read when the listener arrives (never per
+// handshake), and again, off the event loop, when a file changes (file-credential-watch.ts).
 // A file that cannot be read refuses the listener, naming the file and nothing more (whether it
 // exists is not told to whoever sees the NACK; the errno stays in the error's `cause`). Only a regular file
 // of at most MAX_PEM_BYTES is read: a FIFO or device would hold the event loop or fill the heap.
-import { closeSync, constants, fstatSync, openSync, readSync, statSync } from 'node:fs';
+import { createHash, X509Certificate } from 'node:crypto';
+import { closeSync, constants, fstatSync, openSync, readSync, type Stats, statSync } from 'node:fs';
+import { open, stat } from 'node:fs/promises';
+import tls from 'node:tls';
 import { TlsConfigError } from './server-tls-params.ts';
 
 const FILE_CERT = 'file-cert:';
@@ -33,11 +37,8 @@ function readPem(file: string, field: string): string {
     // between; for that open, O_NONBLOCK keeps a FIFO from waiting for a writer and O_NOCTTY a
     // terminal from becoming the proxy's.
     if (!statSync(file).isFile()) throw notRegular();
-    fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
-    const st = fstatSync(fd);
-    if (!st.isFile()) throw notRegular();
-    if (st.size > MAX_PEM_BYTES) throw Object.assign(new Error(`larger than ${MAX_PEM_BYTES} bytes`), { code: 'EFBIG' });
-    const buf = Buffer.alloc(st.size);
+    fd = openSync(file, OPEN_FLAGS);
+    const buf = Buffer.alloc(checkedSize(fstatSync(fd)));
     let n = 0;
     while (n < buf.length) {
       const r = readSync(fd, buf, n, buf.length - n, n);
@@ -50,6 +51,37 @@ function readPem(file: string, field: string): string {
   } finally {
     if (fd !== undefined) closeSync(fd);
   }
+}
+
+/** readPem off the event loop, with its checks: a changed file is read again while handshakes go on. */
+async function readPemAsync(file: string, field: string): Promise<string> {
+  try {
+    if (!(await stat(file)).isFile()) throw notRegular();
+    const h = await open(file, OPEN_FLAGS);
+    try {
+      const buf = Buffer.alloc(checkedSize(await h.stat()));
+      let n = 0;
+      while (n < buf.length) {
+        const { bytesRead } = await h.read(buf, n, buf.length - n, n);
+        if (bytesRead === 0) break;
+        n += bytesRead;
+      }
+      return buf.toString('utf8', 0, n);
+    } finally {
+      await h.close();
+    }
+  } catch (err) {
+    throw Object.assign(new TlsConfigError(field, `cannot read ${file}`), { cause: err });
+  }
+}
+
+const OPEN_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY;
+
+/** The size to read of an opened file: a regular file (again, against a path swapped in) within the cap. */
+function checkedSize(st: Stats): number {
+  if (!st.isFile()) throw notRegular();
+  if (st.size > MAX_PEM_BYTES) throw Object.assign(new Error(`larger than ${MAX_PEM_BYTES} bytes`), { code: 'EFBIG' });
+  return st.size;
 }
 
 function notRegular(): Error {
@@ -69,16 +101,98 @@ export function isFileSecret(name: string): boolean {
   return name.startsWith(FILE_CERT) || name.startsWith(FILE_ROOT);
 }
 
+/** The files of a `file-cert:CERT~KEY` name. */
+export function fileCertPaths(name: string, field: string): { cert: string; key: string } {
+  const [cert, key, ...rest] = name.slice(FILE_CERT.length).split('~');
+  if (!name.startsWith(FILE_CERT) || rest.length > 0 || !cert || !key) throw new TlsConfigError(field, `${name} is not a file-cert:CERT~KEY name`);
+  return { cert, key };
+}
+
+/** The file of a `file-root:CA` name. */
+export function fileRootPath(name: string, field: string): string {
+  const file = name.slice(FILE_ROOT.length);
+  if (!name.startsWith(FILE_ROOT) || !file) throw new TlsConfigError(field, `${name} is not a file-root:CA name`);
+  return file;
+}
+
 /** The key pair of a `file-cert:CERT~KEY` name. */
 export function readFileCert(name: string, field: string): KeyPairPem {
-  const parts = name.slice(FILE_CERT.length).split('~');
-  if (!name.startsWith(FILE_CERT) || parts.length !== 2 || !parts[0] || !parts[1]) throw new TlsConfigError(field, `${name} is not a file-cert:CERT~KEY name`);
-  return { cert: readPem(parts[0], field), key: readPem(parts[1], field) };
+  const { cert, key } = fileCertPaths(name, field);
+  return { cert: readPem(cert, field), key: readPem(key, field) };
 }
 
 /** The CA bundle of a `file-root:CA` name. */
 export function readFileRoot(name: string, field: string): string {
-  const file = name.slice(FILE_ROOT.length);
-  if (!name.startsWith(FILE_ROOT) || !file) throw new TlsConfigError(field, `${name} is not a file-root:CA name`);
-  return readPem(file, field);
+  return readPem(fileRootPath(name, field), field);
+}
+
+/** A part of a credential: a file (read again when it changes) or PEM given inline (fixed). */
+export type PemSource = { readonly file: string } | { readonly pem: string };
+
+/**
+ * A credential read from files, and how to read it again. `id` names it by its sources, so listeners
+ * naming the same files share one (and its watch).
+ */
+export interface FileCredential {
+  readonly id: string;
+  readonly files: readonly string[];
+  /** Reads it again and checks it can be served; throws naming its files, never quoting them. */
+  load(): Promise<KeyPairPem | string>;
+}
+
+const sourceId = (s: PemSource) => ('file' in s ? `file:${s.file}` : `pem#${createHash('sha256').update(s.pem).digest('hex')}`);
+const sourceName = (s: PemSource, inline: string) => ('file' in s ? s.file : inline);
+const loadSource = (s: PemSource, field: string) => ('file' in s ? readPemAsync(s.file, field) : Promise.resolve(s.pem));
+
+/**
+ * A key pair with a part in a file. As istio-agent's generateKeyCertFromExistingFiles (tls.LoadX509KeyPair),
+ * a pair is served only once its certificate parses and its key matches it: a certificate written before
+ * its key is not.
+ */
+export function keyPairCredential(cert: PemSource, key: PemSource, field: string): FileCredential {
+  return {
+    id: `pair:${sourceId(cert)}\n${sourceId(key)}`,
+    files: [cert, key].flatMap((s) => ('file' in s ? [s.file] : [])),
+    async load() {
+      const pair = { cert: await loadSource(cert, field), key: await loadSource(key, field) };
+      try {
+        // An empty file (one being rewritten in place) sets no certificate in a context: it must parse.
+        new X509Certificate(pair.cert);
+        tls.createSecureContext(pair);
+      } catch (err) {
+        throw Object.assign(new TlsConfigError(field, `${sourceName(cert, 'the inline certificate')} and ${sourceName(key, 'the inline key')} are not a certificate and its key`), { cause: err });
+      }
+      return pair;
+    },
+  };
+}
+
+/**
+ * A CA bundle in a file. As istio-agent's generateRootCertFromExistingFile (ParseRootCerts), a certificate
+ * that does not parse is left out, and a bundle with none is not served.
+ */
+export function caCredential(file: string, field: string): FileCredential {
+  return {
+    id: `root:${file}`,
+    files: [file],
+    async load() {
+      const text = await readPemAsync(file, field);
+      const blocks = text.match(PEM_CERTIFICATE) ?? [];
+      const valid = blocks.filter(parses);
+      if (valid.length === 0) throw new TlsConfigError(field, `${file} holds no CA certificate`);
+      // As written when all parse: the same text a listener's compile reads, so it is no change.
+      return valid.length === blocks.length ? text : `${valid.join('\n')}\n`;
+    },
+  };
+}
+
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g;
+
+function parses(pem: string): boolean {
+  try {
+    new X509Certificate(pem);
+    return true;
+  } catch {
+    return false;
+  }
 }

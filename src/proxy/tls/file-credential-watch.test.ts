@@ -1,0 +1,176 @@
+// The file watch under a gateway's file certificates, as istio-agent's: a pair is served only once its
+// key matches its certificate (a certificate written before its key is tried again), a file that never
+// loads keeps the last good value, a read is safe against a FIFO swapped in, and a change that changes
+// nothing rebuilds nothing. Timers are fired by hand; file events are real.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import { makeCa } from '../../../test/proxy/certs.ts';
+import { ManualTimers } from '../../../test/proxy/harness.ts';
+import { FILE_DEBOUNCE_MS, FileCredentialWatch, RETRY_BUDGET_MS } from './file-credential-watch.ts';
+import { caCredential, keyPairCredential } from './file-credentials.ts';
+
+const ca = await makeCa('file-watch');
+const issue = () => ca.issueWithSans([{ type: 'dns', value: 'gw.example.com' }]);
+
+function setup() {
+  const dir = mkdtempSync(path.join(tmpdir(), 'file-watch-'));
+  const timers = new ManualTimers();
+  const events = { changes: 0, warnings: [] as string[] };
+  const watch = new FileCredentialWatch({ timers, onChange: () => events.changes++, warn: (m) => events.warnings.push(m) });
+  return { dir, timers, events, watch };
+}
+
+async function until(what: string, ok: () => boolean): Promise<void> {
+  for (let i = 0; i < 500 && !ok(); i++) await new Promise((r) => setTimeout(r, 10));
+  assert.ok(ok(), `timed out waiting for ${what}`);
+}
+
+/** Fires each read (debounce or retry) as it is set, until `done`; the waits fired, in order. */
+async function drive(timers: ManualTimers, done: () => boolean): Promise<number[]> {
+  const fired: number[] = [];
+  for (;;) {
+    await until('a pending read', () => done() || timers.pending.size > 0);
+    if (done()) return fired;
+    const ms = [...timers.pending.values()][0]?.ms as number;
+    timers.fire(ms);
+    fired.push(ms);
+  }
+}
+
+test('a certificate written before its key is tried again, and served once the key matches', async () => {
+  const { dir, timers, events, watch } = setup();
+  const cert = path.join(dir, 'tls.crt');
+  const key = path.join(dir, 'tls.key');
+  const a = await issue();
+  const b = await issue();
+  writeFileSync(cert, a.cert);
+  writeFileSync(key, a.key);
+  const credential = keyPairCredential({ file: cert }, { file: key }, 'f');
+  watch.hold([{ credential, value: a }]);
+  writeFileSync(cert, b.cert);
+  // The key does not match yet: retries wait, the old pair is served.
+  await drive(timers, () => [...timers.pending.values()].some((t) => t.ms > FILE_DEBOUNCE_MS));
+  assert.deepEqual(watch.keyPair(credential.id), a);
+  assert.equal(events.changes, 0);
+  writeFileSync(key, b.key);
+  await drive(timers, () => events.changes === 1);
+  assert.deepEqual(watch.keyPair(credential.id), b);
+  assert.deepEqual(events.warnings, []);
+  watch.close();
+});
+
+test('a FIFO put in place of the certificate is refused without waiting for a writer; the last good pair stays', async () => {
+  const { dir, timers, events, watch } = setup();
+  const cert = path.join(dir, 'tls.crt');
+  const key = path.join(dir, 'tls.key');
+  const a = await issue();
+  writeFileSync(cert, a.cert);
+  writeFileSync(key, a.key);
+  const credential = keyPairCredential({ file: cert }, { file: key }, 'f');
+  watch.hold([{ credential, value: a }]);
+  rmSync(cert);
+  execFileSync('mkfifo', [cert]);
+  const fired = await drive(timers, () => events.warnings.length > 0);
+  // The debounce, then istio-agent's retries (×1.5 from 100 ms) within its 10 s.
+  const retries = fired.slice(fired.lastIndexOf(FILE_DEBOUNCE_MS));
+  assert.ok(retries.reduce((a, b) => a + b) - FILE_DEBOUNCE_MS >= RETRY_BUDGET_MS && retries.length <= 12, String(retries));
+  assert.deepEqual(events.warnings, [`cannot read ${cert} after a change: the last good certificate is served`]);
+  assert.deepEqual(watch.keyPair(credential.id), a);
+  assert.equal(events.changes, 0);
+  watch.close();
+});
+
+test('a change that changes nothing (another file in the directory) rebuilds nothing', async () => {
+  const { dir, timers, events, watch } = setup();
+  const bundle = path.join(dir, 'ca.pem');
+  writeFileSync(bundle, ca.ca);
+  const credential = caCredential(bundle, 'f');
+  watch.hold([{ credential, value: ca.ca }]);
+  writeFileSync(path.join(dir, 'unrelated'), 'x');
+  await until('the event', () => timers.pending.size > 0);
+  timers.fire(FILE_DEBOUNCE_MS);
+  // Then a real change: it alone is one.
+  const other = await makeCa('file-watch-3');
+  writeFileSync(bundle, other.ca);
+  await drive(timers, () => watch.bundle(credential.id)?.trim() === other.ca.trim());
+  assert.equal(events.changes, 1);
+  watch.close();
+});
+
+test('a CA bundle: a block that does not parse is left out; a bundle with none keeps the last good one', async () => {
+  const { dir, timers, events, watch } = setup();
+  const bundle = path.join(dir, 'ca.pem');
+  writeFileSync(bundle, ca.ca);
+  const credential = caCredential(bundle, 'f');
+  watch.hold([{ credential, value: ca.ca }]);
+  const other = await makeCa('file-watch-2');
+  const broken = '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n';
+  writeFileSync(bundle, broken + other.ca);
+  await drive(timers, () => events.changes === 1);
+  assert.equal(watch.bundle(credential.id)?.trim(), other.ca.trim());
+  writeFileSync(bundle, broken);
+  await drive(timers, () => events.warnings.length > 0);
+  assert.deepEqual(events.warnings, [`${bundle} holds no CA certificate after a change: the last good certificate is served`]);
+  assert.equal(watch.bundle(credential.id)?.trim(), other.ca.trim());
+  watch.close();
+});
+
+test('one watch per directory, however many credentials are in it; closed with the last of them, pending reads too', async () => {
+  const { dir, timers, watch } = setup();
+  const a = await issue();
+  for (const f of ['a.crt', 'a.key', 'b.crt', 'b.key']) writeFileSync(path.join(dir, f), f.endsWith('.crt') ? a.cert : a.key);
+  const pa = keyPairCredential({ file: path.join(dir, 'a.crt') }, { file: path.join(dir, 'a.key') }, 'f');
+  const pb = keyPairCredential({ file: path.join(dir, 'b.crt') }, { file: path.join(dir, 'b.key') }, 'f');
+  watch.hold([
+    { credential: pa, value: a },
+    { credential: pb, value: a },
+  ]);
+  assert.deepEqual(watch.watchedDirs(), [dir]);
+  watch.hold([{ credential: pb, value: a }]);
+  assert.deepEqual(watch.watchedDirs(), [dir]);
+  assert.equal(watch.keyPair(pa.id), undefined);
+  writeFileSync(path.join(dir, 'b.crt'), a.cert);
+  await until('the event', () => timers.pending.size === 1);
+  watch.hold([]);
+  assert.deepEqual(watch.watchedDirs(), []);
+  assert.equal(timers.pending.size, 0, 'the pending read is cancelled');
+});
+
+test('a directory that cannot be watched is watched at the next listener update, whose different read is taken as a change', async () => {
+  const { dir, timers, events, watch } = setup();
+  const later = path.join(dir, 'later');
+  const bundle = path.join(later, 'ca.pem');
+  const credential = caCredential(bundle, 'f');
+  watch.hold([{ credential, value: 'old' }]);
+  assert.deepEqual(watch.watchedDirs(), []);
+  assert.match(events.warnings[0] ?? '', new RegExp(`^cannot watch ${later} \\(ENOENT\\)`));
+  mkdirSync(later);
+  writeFileSync(bundle, ca.ca);
+  watch.hold([{ credential, value: ca.ca }]);
+  assert.deepEqual(watch.watchedDirs(), [later]);
+  assert.equal(watch.bundle(credential.id), 'old', 'checked before it is served');
+  await drive(timers, () => events.changes === 1);
+  assert.equal(watch.bundle(credential.id)?.trim(), ca.ca.trim());
+  watch.close();
+});
+
+test('an emptied pair (a file caught while rewritten in place) is not served', async () => {
+  const { dir, timers, events, watch } = setup();
+  const cert = path.join(dir, 'tls.crt');
+  const key = path.join(dir, 'tls.key');
+  const a = await issue();
+  writeFileSync(cert, a.cert);
+  writeFileSync(key, a.key);
+  const credential = keyPairCredential({ file: cert }, { file: key }, 'f');
+  watch.hold([{ credential, value: a }]);
+  writeFileSync(cert, '');
+  writeFileSync(key, '');
+  await drive(timers, () => events.warnings.length > 0);
+  assert.deepEqual(events.warnings, [`${cert} and ${key} are not a certificate and its key after a change: the last good certificate is served`]);
+  assert.deepEqual(watch.keyPair(credential.id), a);
+  watch.close();
+});
