@@ -56,8 +56,6 @@ export interface TracingConfig {
   rules?: SamplingRule[];
   custom_tags?: Record<string, CustomTagConfig>;
   provider?: TracingProviderConfig;
-  /** Propagate and decide, but never export (Telemetry `disableSpanReporting`). */
-  disable_span_reporting?: boolean;
   max_path_tag_length?: number;
 }
 
@@ -107,5 +105,10 @@ export interface TelemetryFilterConfig {
   /** Per-metric overrides (Telemetry `metrics[].overrides` for this direction's mode), sorted by name. */
   metric_overrides?: MetricOverrideConfig[];
   tracing?: TracingConfig;
-  access_log?: AccessLogConfig;
+  /**
+   * The access logs, one per provider in scope in provider name order, each with its own path, format and
+   * filter (Envoy's repeated `access_log`, as pilot's buildAccessLogFromTelemetry fills it). A single log
+   * may be the object itself, as translation writes it.
+   */
+  access_log?: AccessLogConfig | AccessLogConfig[];
 }

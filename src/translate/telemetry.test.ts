@@ -109,7 +109,7 @@ spec: { selector: { matchLabels: { app: other } }, tracing: [{ randomSamplingPer
   assert.equal(outbound.tracing?.sampling, 20, 'the SERVER-only entry does not apply to client spans');
   const elsewhere = buildTelemetryConfig({ ...base(t, mesh), workload: { namespace: 'data', labels: {} } });
   assert.equal(elsewhere.tracing?.sampling, 5);
-  assert.equal(elsewhere.access_log?.encoding, 'TEXT');
+  assert.deepEqual(elsewhere.access_log, { path: '/dev/stdout', encoding: 'TEXT' });
 });
 
 test('meshConfig alone: sampling from defaultConfig, Istio default 1 %, enableTracing false turns tracing off', () => {
@@ -420,9 +420,55 @@ test("access logs merged as pilot's mergeLogs (Istio 1.20): scope, filters, mode
   const json = { accessLogFile: '/tmp/mesh.log', accessLogEncoding: 'JSON' as const, defaultProviders: { accessLogging: ['envoy'] } };
   assert.deepEqual(log([], json), { path: '/dev/stdout', encoding: 'JSON' });
   assert.deepEqual(log([]), { path: '/dev/stdout', encoding: 'TEXT' }, 'no Telemetry logging: meshConfig.accessLogFile');
-  // Several providers: the filter config carries one log, the first by name (docs/observability.md).
+  // Several providers: one log each, in provider name order (pilot's AccessLogging sorts them).
   const two = { extensionProviders: [{ name: 'b', envoyFileAccessLog: { path: '/tmp/b.log' } }, { name: 'a', envoyFileAccessLog: { path: '/tmp/a.log' } }] };
-  assert.equal(log(logging('{ accessLogging: [{ providers: [{ name: b }, { name: a }] }] }'), two)?.path, '/tmp/a.log');
+  assert.deepEqual(log(logging('{ accessLogging: [{ providers: [{ name: b }, { name: a }] }] }'), two), [
+    { path: '/tmp/a.log', encoding: 'TEXT' },
+    { path: '/tmp/b.log', encoding: 'TEXT' },
+  ]);
+});
+
+test('several access-log providers: one log each, with its own path, format and filter (buildAccessLogFromTelemetry)', () => {
+  const mesh: TelemetryInputs['mesh'] = {
+    accessLogEncoding: 'JSON',
+    extensionProviders: [
+      { name: 'errors', envoyFileAccessLog: { path: '/var/log/errors.log', logFormat: { text: '%RESPONSE_CODE% %REQ(:PATH)%' } } },
+      { name: 'audit', envoyFileAccessLog: { path: '/var/log/audit.log', logFormat: { labels: { path: '%REQ(:PATH)%' } } } },
+      { name: 'als', envoyOtelAls: { service: 'otel.observability.svc.cluster.local', port: 4317 } },
+    ],
+  };
+  const t = telemetries(`
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: { name: mesh, namespace: istio-system }
+spec:
+  accessLogging:
+  - providers: [{ name: errors }]
+    filter: { expression: "response.code >= 400" }
+  - providers: [{ name: audit }, { name: envoy }, { name: als }]
+`);
+  const audit = { path: '/var/log/audit.log', encoding: 'JSON', json_format: { path: '%REQ(:PATH)%' } };
+  const envoy = { path: '/dev/stdout', encoding: 'JSON' };
+  const errors = { path: '/var/log/errors.log', encoding: 'TEXT', format: '%RESPONSE_CODE% %REQ(:PATH)%', filter: 'response.code >= 400' };
+  // By provider name; the OpenTelemetry ALS provider writes no file log and takes no place among them.
+  for (const direction of ['inbound', 'outbound'] as const) assert.deepEqual(buildTelemetryConfig({ ...base(t, mesh), direction }).access_log, [audit, envoy, errors]);
+  // The proxy takes the list as translation writes it.
+  const entry = translateTelemetryFilter(base(t, mesh));
+  assert.deepEqual(parseTelemetryConfig(entry.typed_config, { workload: 'w', namespace: 'podinfo', labels: {} }).access_log, [audit, envoy, errors]);
+  // A mode-scoped entry: its provider logs on that side only.
+  const clientOnly = telemetries(`
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: { name: mesh, namespace: istio-system }
+spec:
+  accessLogging:
+  - providers: [{ name: errors }, { name: audit }]
+  - match: { mode: SERVER }
+    providers: [{ name: audit }]
+    disabled: true
+`);
+  assert.deepEqual(buildTelemetryConfig(base(clientOnly, mesh)).access_log, { path: '/var/log/errors.log', encoding: 'TEXT', format: '%RESPONSE_CODE% %REQ(:PATH)%' });
+  assert.deepEqual(buildTelemetryConfig({ ...base(clientOnly, mesh), direction: 'outbound' }).access_log, [audit, { path: '/var/log/errors.log', encoding: 'TEXT', format: '%RESPONSE_CODE% %REQ(:PATH)%' }]);
 });
 
 test("tracing as pilot's Telemetries.Tracing: no resolvable provider turns it off; defaultConfig sampling 0 is unset, above 100 is 1 %", () => {
@@ -448,4 +494,22 @@ spec: { tracing: [{ match: { mode: SERVER }, providers: [{ name: zipkin }] }] }
   const sampling = (s: number) => buildTelemetryConfig(base([], { defaultConfig: { tracing: { sampling: s } } })).tracing?.sampling;
   assert.deepEqual([sampling(0), sampling(150), sampling(100), sampling(0.5)], [1, 1, 100, 0.5]);
   assert.equal(buildTelemetryConfig(base([], { enableTracing: false, ...zipkinDefault })).tracing?.provider?.name, 'zipkin', 'defaultProviders.tracing ignores enableTracing');
+});
+
+test("disableSpanReporting turns the mode's tracing off, as pilot's Disabled spec gives the HCM no tracing; a later false turns it on", () => {
+  const t = telemetries(`
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: { name: mesh, namespace: istio-system }
+spec: { tracing: [{ randomSamplingPercentage: 100 }, { match: { mode: SERVER }, disableSpanReporting: true }] }
+---
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: { name: web, namespace: shop }
+spec: { selector: { matchLabels: { app: web } }, tracing: [{ disableSpanReporting: false }] }
+`);
+  const inShop = (direction: TrafficDirection) => buildTelemetryConfig({ ...base(t, zipkinDefault), workload: { namespace: 'shop', labels: {} }, direction }).tracing;
+  assert.equal(inShop('inbound'), undefined, 'no tracing at all for SERVER: no sampling, no context written, no spans');
+  assert.equal(inShop('outbound')?.sampling, 100, 'CLIENT keeps tracing');
+  assert.equal(buildTelemetryConfig(base(t, zipkinDefault)).tracing?.provider?.name, 'zipkin', 'the workload entry turns reporting back on');
 });

@@ -312,7 +312,9 @@ function proxyConfigSampling(mesh: MeshConfig): number {
  * Telemetry (whatever its mode) and without defaultProviders.tracing, the legacy mesh config:
  * `enableTracing`, Zipkin at defaultConfig.tracing.zipkin.address. Otherwise the provider is the first
  * of the last entry for this mode that names any, else the first default; none, an unknown one or one
- * that does not trace leaves the spec without provider, disabled: no tracing at all.
+ * that does not trace leaves the spec without provider, disabled: no tracing at all. So does
+ * `disableSpanReporting: true` (pilot sets the spec's Disabled, and configureTracingFromTelemetry then
+ * gives the HCM no tracing: Envoy neither samples nor touches the trace headers, and reports nothing).
  */
 function buildTracing(inputs: TelemetryInputs, levels: readonly Telemetry[]): TracingConfig | undefined {
   const mesh = inputs.mesh;
@@ -327,7 +329,7 @@ function buildTracing(inputs: TelemetryInputs, levels: readonly Telemetry[]): Tr
   } else {
     const name = tr?.providers?.[0]?.name ?? defaults[0];
     provider = name === undefined ? undefined : tracingProvider(fetchProvider(mesh, name));
-    if (!provider) return undefined;
+    if (!provider || tr?.disableSpanReporting) return undefined;
   }
   const tags: Record<string, CustomTagConfig> = {};
   // Pilot's configureCustomTags: the Telemetry's tags when it has any, else meshConfig's; never both.
@@ -343,7 +345,6 @@ function buildTracing(inputs: TelemetryInputs, levels: readonly Telemetry[]): Tr
     ...(rules.length ? { rules } : {}),
     ...(Object.keys(tags).length ? { custom_tags: tags } : {}),
     provider,
-    ...(tr?.disableSpanReporting ? { disable_span_reporting: true } : {}),
     ...(maxPath ? { max_path_tag_length: maxPath } : {}),
   };
 }
@@ -367,29 +368,34 @@ function meshAccessLog(mesh: MeshConfig, path: string): AccessLogConfig {
 /**
  * Pilot's AccessLogging and setHTTPAccessLog (Istio 1.20): when no applicable Telemetry has
  * accessLogging entries (whatever their mode) and defaultProviders.accessLogging is empty, the legacy
- * meshConfig.accessLogFile log; otherwise only what mergeLogs gives for this mode, which may be nothing.
- * The filter config carries one log: the first provider by name that writes a file (pilot writes one
- * per provider; see docs/observability.md).
+ * meshConfig.accessLogFile log; otherwise one log per provider that mergeLogs gives for this mode (which
+ * may be none), in provider name order as pilot's AccessLogging sorts them, each with its own filter
+ * (buildAccessLogFromTelemetry). One log is written as the object itself, several as a list.
  */
-function buildAccessLog(inputs: TelemetryInputs, levels: readonly Telemetry[]): AccessLogConfig | undefined {
+function buildAccessLog(inputs: TelemetryInputs, levels: readonly Telemetry[]): AccessLogConfig | AccessLogConfig[] | undefined {
   const mesh = inputs.mesh;
   const logging = levels.map((t) => t.spec.accessLogging ?? []).filter((l) => l.length > 0);
   const defaults = mesh.defaultProviders?.accessLogging ?? [];
   if (logging.length === 0 && defaults.length === 0) return mesh.accessLogFile ? meshAccessLog(mesh, mesh.accessLogFile) : undefined;
-  const providers = [...mergeLogs(logging, defaults, inputs.direction)].sort(([a], [b]) => cmp(a, b));
-  for (const [name, filter] of providers) {
-    const log = fileAccessLog(mesh, name);
+  const logs: { provider: string; log: AccessLogConfig }[] = [];
+  for (const [name, filter] of mergeLogs(logging, defaults, inputs.direction)) {
+    const provider = fetchProvider(mesh, name);
+    const log = provider && fileAccessLog(mesh, provider);
     // Envoy's CEL access-log filter, that of the last entry that named the provider.
-    if (log) return filter ? { ...log, filter } : log;
+    if (provider && log) logs.push({ provider: provider.name, log: filter ? { ...log, filter } : log });
   }
-  return undefined;
+  logs.sort((a, b) => cmp(a.provider, b.provider));
+  if (logs.length <= 1) return logs[0]?.log;
+  return logs.map((l) => l.log);
 }
 
-/** Pilot's telemetryAccessLog for an `envoyFileAccessLog` provider; the built-in `envoy` without logFormat takes meshConfig's format. */
-function fileAccessLog(mesh: MeshConfig, name: string): AccessLogConfig | undefined {
-  const p = fetchProvider(mesh, name);
-  const file = p?.envoyFileAccessLog;
-  if (!p || !file) return undefined;
+/**
+ * Pilot's telemetryAccessLog for an `envoyFileAccessLog` provider; the built-in `envoy` without logFormat
+ * takes meshConfig's format. Other kinds (`envoyOtelAls`) write no log here.
+ */
+function fileAccessLog(mesh: MeshConfig, p: ExtensionProvider): AccessLogConfig | undefined {
+  const file = p.envoyFileAccessLog;
+  if (!file) return undefined;
   const path = file.path || '/dev/stdout';
   if (p.name === 'envoy' && !file.logFormat) return meshAccessLog(mesh, path);
   const labels = file.logFormat?.labels;

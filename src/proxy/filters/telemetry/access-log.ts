@@ -1,5 +1,6 @@
-// The access-log half of istio.stats: the compiled format, and the record of one finished stream or
-// closed TCP connection.
+// The access-log half of istio.stats: one log (Envoy's AccessLog: its CEL filter, compiled format and
+// destination), and the record of one finished stream or closed TCP connection.
+import { type CelExpression, compileCel } from '../../../telemetry/cel/compile.ts';
 import type { AccessLogConfig } from '../../../telemetry/filter-config.ts';
 import { compileJsonFormat, compileTextFormat, ISTIO_DEFAULT_JSON_FORMAT, ISTIO_DEFAULT_TEXT_FORMAT } from '../../../telemetry/access-log/format.ts';
 import type { AccessLogRecord } from '../../../telemetry/access-log/record.ts';
@@ -11,10 +12,13 @@ import { routedCluster } from './edges.ts';
 import { header } from './tracer.ts';
 
 export class AccessLogger {
+  /** Telemetry `accessLogging[].filter`: the log takes only the streams it holds true for. */
+  readonly filter: CelExpression | undefined;
   #format: (r: AccessLogRecord) => string;
   #sink: AccessLogSink;
 
   constructor(config: AccessLogConfig, sink: AccessLogSink) {
+    this.filter = config.filter ? compileCel(config.filter) : undefined;
     this.#format =
       config.encoding === 'JSON'
         ? compileJsonFormat(config.json_format ?? ISTIO_DEFAULT_JSON_FORMAT)

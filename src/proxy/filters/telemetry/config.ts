@@ -48,6 +48,12 @@ const arrayOf =
     else for (const [i, x] of v.entries()) item(x, join(at, i), p);
   };
 
+/** One item, or a list of them (a repeated field whose single item may stand alone). */
+const oneOrMany =
+  (item: Check): Check =>
+  (v, at, p) =>
+    Array.isArray(v) ? arrayOf(item)(v, at, p) : item(v, at, p);
+
 const recordOf =
   (item: Check): Check =>
   (v, at, p) => {
@@ -124,14 +130,10 @@ const schema = object(
             headers: arrayOf(exportHeader),
           },
         ),
-        disable_span_reporting: boolean,
         max_path_tag_length: number({ int: true, min: 1 }),
       },
     ),
-    access_log: object(
-      { path: nonEmpty, encoding: oneOf('TEXT', 'JSON') },
-      { format: string(), json_format: recordOf(string()), filter: nonEmpty },
-    ),
+    access_log: oneOrMany(object({ path: nonEmpty, encoding: oneOf('TEXT', 'JSON') }, { format: string(), json_format: recordOf(string()), filter: nonEmpty })),
   },
 );
 

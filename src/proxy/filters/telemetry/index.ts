@@ -21,7 +21,6 @@ import { TcpTelemetryFilter } from './tcp-filter.ts';
 import type { NetworkStatsFilter } from '../network-stats.ts';
 import { MetricOverrides } from './metric-overrides.ts';
 import { Tracer } from './tracer.ts';
-import { type CelExpression, compileCel } from '../../../telemetry/cel/compile.ts';
 
 export { parseTelemetryConfig } from './config.ts';
 export { flagsText, PEER_RESPONSE_HEADER, TelemetryFilter } from './filter.ts';
@@ -106,27 +105,25 @@ export function createTelemetryFilterFactory(deps: TelemetryDeps): TelemetryFilt
     metrics ??= new IstioMetrics(deps.registry);
     const edges = config.metrics ? new EdgeIndex(metrics, config.reporter, self, config.services ?? [], deps.clusterServices, hostHeaderFallback(config, deps.gateway === true)) : undefined;
     let tracer: Tracer | undefined;
-    let accessLog: AccessLogger | undefined;
-    let logFilter: CelExpression | undefined;
+    const accessLogs: AccessLogger[] = [];
     let overrides: { rules: MetricOverrides; metrics: IstioMetrics } | undefined;
     try {
       if (edges && config.metric_overrides?.length) overrides = { rules: new MetricOverrides(config.metric_overrides), metrics };
-      if (config.access_log?.filter) logFilter = compileCel(config.access_log.filter);
       if (tracing && config.tracing) tracer = new Tracer(config.tracing, config.reporter === 'source' ? 'CLIENT' : 'SERVER', self, random, deps.env ?? process.env, exporterFor(config, self), deps.nodeId);
-      if (config.access_log) {
-        const path = config.access_log.path;
-        let sink = sinks.get(path);
+      // One logger per provider's log, each with its own filter and format; logs to one path share its sink.
+      for (const log of config.access_log === undefined ? [] : [config.access_log].flat()) {
+        let sink = sinks.get(log.path);
         if (!sink) {
-          sink = deps.openAccessLog ? deps.openAccessLog(path) : openAccessLog(path, deps.output ? { output: deps.output } : {});
-          sinks.set(path, sink);
+          sink = deps.openAccessLog ? deps.openAccessLog(log.path) : openAccessLog(log.path, deps.output ? { output: deps.output } : {});
+          sinks.set(log.path, sink);
         }
-        accessLog = new AccessLogger(config.access_log, sink);
+        accessLogs.push(new AccessLogger(log, sink));
       }
     } catch (err) {
       if (err instanceof FilterConfigError) throw err;
       throw new FilterConfigError(`istio.stats: ${(err as Error).message}`, { cause: err });
     }
-    return { config, edges, tracer, accessLog, logFilter, overrides };
+    return { config, edges, tracer, accessLogs, overrides };
   };
 
   return {
@@ -137,9 +134,9 @@ export function createTelemetryFilterFactory(deps: TelemetryDeps): TelemetryFilt
     },
     /** On a TCP chain; nothing to do (undefined) when the config asks for neither metrics nor logs. */
     createNetwork(typed: TypedAny): NetworkStatsFilter | undefined {
-      const { config, edges, accessLog, logFilter, overrides } = compile(typed, false);
-      if (!edges && !accessLog) return undefined;
-      return new TcpTelemetryFilter({ config, edges, accessLog, logFilter, overrides, now, peerCache });
+      const { config, edges, accessLogs, overrides } = compile(typed, false);
+      if (!edges && accessLogs.length === 0) return undefined;
+      return new TcpTelemetryFilter({ config, edges, accessLogs, overrides, now, peerCache });
     },
     async close(): Promise<void> {
       // The log files close while the spans are being sent, not after them.

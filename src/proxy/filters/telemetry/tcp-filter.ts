@@ -3,7 +3,6 @@
 // comes with the tunnel CONNECT's answer, Istio's TCP metadata exchange); bytes are then added to them
 // chunk by chunk, so a scrape sees a long connection's bytes grow while it is open, as Istio's periodic
 // TCP reports do, and the close counts it closed and writes its log line.
-import type { CelExpression } from '../../../telemetry/cel/compile.ts';
 import type { TelemetryFilterConfig } from '../../../telemetry/filter-config.ts';
 import type { IstioMetrics, TcpSeries } from '../../../telemetry/istio-metrics.ts';
 import { Counter } from '../../../telemetry/metrics/registry.ts';
@@ -22,8 +21,8 @@ const UNCOUNTED: TcpSeries = Object.freeze({ sent: new Counter(), received: new 
 export interface TcpTelemetryParts {
   config: TelemetryFilterConfig;
   edges: EdgeIndex | undefined;
-  accessLog: AccessLogger | undefined;
-  logFilter: CelExpression | undefined;
+  /** One per provider's log, in config order; empty when nothing logs. */
+  accessLogs: readonly AccessLogger[];
   overrides: { rules: MetricOverrides; metrics: IstioMetrics } | undefined;
   now: () => number;
   /** Shared across filters of one proxy: decoded peer metadata by header value. */
@@ -64,11 +63,21 @@ export class TcpTelemetryFilter implements NetworkStatsFilter {
   }
 
   log(connection: ConnectionInfo, start: number, upstream: TcpUpstreamOutcome | undefined, peer: WorkloadLabels | undefined, received: number, sent: number): void {
-    const log = this.#p.accessLog;
-    if (!log) return;
-    const filter = this.#p.logFilter;
-    if (filter && (!upstream || filter.evaluate(this.#attributes(connection, upstream, peer, logFlags(upstream))) !== true)) return;
-    log.logTcp(connection, start, this.#p.now() - start, upstream, received, sent);
+    const logs = this.#p.accessLogs;
+    if (logs.length === 0) return;
+    const durationMs = this.#p.now() - start;
+    // Each log behind its own filter, over attributes built once; a connection that never had an
+    // upstream passes no filter.
+    let attributes: object | undefined;
+    for (let i = 0; i < logs.length; i++) {
+      const log = logs[i] as AccessLogger;
+      if (log.filter) {
+        if (!upstream) continue;
+        attributes ??= this.#attributes(connection, upstream, peer, logFlags(upstream));
+        if (log.filter.evaluate(attributes) !== true) continue;
+      }
+      log.logTcp(connection, start, durationMs, upstream, received, sent);
+    }
   }
 
   /** `flags`: as the metrics see them (at the close), or as the access log does (later). */

@@ -183,6 +183,8 @@ test('the checker reads own fields only: inherited names are unknown, a __proto_
   assert.match(problems(JSON.parse('{"reporter":"source","metrics":true,"constructor":1}')), /constructor: unknown field/);
   assert.match(problems({ ...base, tracing: { sampling: 1, custom_tags: { t: { valueOf: 'x' } } } }), /tracing\.custom_tags\.t: expected exactly one of/);
   assert.match(problems({ ...base, access_log: { path: '/dev/stdout', encoding: 'TEXT', isPrototypeOf: 'x' } }), /access_log\.isPrototypeOf: unknown field/);
+  // Several logs (one per provider): each item checked, named by its index.
+  assert.match(problems({ ...base, access_log: [{ path: '/dev/stdout', encoding: 'TEXT' }, { encoding: 'XML' }] }), /access_log\.1\.path: required; access_log\.1\.encoding: expected one of "TEXT", "JSON"$/);
   assert.match(problems({ ...base, services: [{ host: 'a', name: 'a', namespace: 'n', ports: [1e20] }] }), /services\.0\.ports\.0: expected an integer/);
   // Through the Struct both ways, a `__proto__` key is an unknown field, not a prototype hiding the required ones.
   const smuggled = JSON.parse('{"__proto__":{"reporter":"source","metrics":true}}') as object;

@@ -52,7 +52,7 @@ export class Tracer {
   constructor(config: TracingConfig, kind: SpanKind, self: WorkloadLabels, random: Random, env: Readonly<Record<string, string | undefined>>, exporter: SpanExporter | undefined, nodeId?: string) {
     this.#sampler = new Sampler(config.sampling, config.rules ?? [], random);
     this.#random = random;
-    this.#exporter = config.disable_span_reporting ? undefined : exporter;
+    this.#exporter = exporter;
     this.#kind = kind;
     this.#maxPath = config.max_path_tag_length ?? 256;
     // Istio's own tags, then the custom ones; literal and environment tags are resolved once here.
@@ -131,7 +131,7 @@ export class Tracer {
     headers.delete(DECORATOR_OPERATION_HEADER);
   }
 
-  /** Records the span of a sampled stream; a no-op when not sampled or reporting is disabled. */
+  /** Records the span of a sampled stream; a no-op when not sampled or when nothing exports the spans. */
   finish(state: TraceState, request: DownstreamRequest, info: StreamInfo, outcome: StreamOutcome, endMs: number, flags: string): void {
     if (!state.sampled || !this.#exporter) return;
     const attributes: Record<string, AttributeValue> = { ...this.#static };
