@@ -130,6 +130,7 @@ export class OutriggerProxy {
       random,
       tunnelTls: () => this.#tunnelClientTls(),
       secrets: (name) => this.secrets.get(name),
+      files: (id) => this.secrets.file(id),
       tunnelHeaders: { [PEER_HEADER]: peer },
       ...(opts.timers ? { timers: opts.timers } : {}),
     });

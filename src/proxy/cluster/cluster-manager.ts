@@ -1,6 +1,6 @@
 // Owns the running clusters: applies CDS (keeping pools of unchanged clusters) and EDS (endpoints may
 // arrive before their cluster), and answers lookups by name on the request path.
-import type { SecretLookup } from './origination-tls.ts';
+import type { FileLookup, SecretLookup } from './origination-tls.ts';
 import type { SecureClientSessionOptions } from 'node:http2';
 import type { ClusterStatsFamilies } from '../../telemetry/metrics/cluster-stats.ts';
 import { Cluster, type ClusterTimers } from './cluster.ts';
@@ -15,6 +15,8 @@ export interface ClusterManagerDeps {
   tunnelTls(): SecureClientSessionOptions | undefined;
   /** SDS secrets by name, for TLS origination. */
   secrets?: SecretLookup;
+  /** The files TLS origination names, at their last good version. */
+  files?: FileLookup;
   tunnelHeaders?: Readonly<Record<string, string>>;
   /** The proxy's timers, which every cluster's connect timeouts run on. */
   timers?: ClusterTimers;
@@ -52,7 +54,7 @@ export class ClusterManager {
     for (const s of settings) {
       let c = this.#clusters.get(s.name);
       if (c) c.update(s);
-      else c = new Cluster(s, { stats: this.#deps.stats.bind(s.name), random: this.#deps.random ?? Math.random, now: this.#deps.now ?? monotonicNow, tunnelTls: this.#deps.tunnelTls, ...(this.#deps.tunnelHeaders ? { tunnelHeaders: this.#deps.tunnelHeaders } : {}), ...(this.#deps.secrets ? { secrets: this.#deps.secrets } : {}), ...(this.#deps.timers ? { timers: this.#deps.timers } : {}) });
+      else c = new Cluster(s, { stats: this.#deps.stats.bind(s.name), random: this.#deps.random ?? Math.random, now: this.#deps.now ?? monotonicNow, tunnelTls: this.#deps.tunnelTls, ...(this.#deps.tunnelHeaders ? { tunnelHeaders: this.#deps.tunnelHeaders } : {}), ...(this.#deps.secrets ? { secrets: this.#deps.secrets } : {}), ...(this.#deps.files ? { files: this.#deps.files } : {}), ...(this.#deps.timers ? { timers: this.#deps.timers } : {}) });
       const eds = s.type === 'EDS' ? this.#endpointsByEds.get(s.edsName) : undefined;
       if (eds) c.setEndpoints(eds);
       next.set(s.name, c);

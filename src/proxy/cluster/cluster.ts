@@ -23,7 +23,7 @@ import { type IntervalTimers, OutlierDetector, type OutlierEvent, type OutlierOu
 import type { ClusterSettings } from './compile-cluster.ts';
 import { type Endpoint, hostOf } from './endpoint.ts';
 import { buildLoadBalancer } from './lb/build-load-balancer.ts';
-import { originationOptions, requestHost, type SecretLookup } from './origination-tls.ts';
+import { type FileLookup, type OriginationTls, originationKey, originationOptions, originationServername, requestHost, type SecretLookup } from './origination-tls.ts';
 import type { LbContext, LoadBalancer, Random } from './lb/load-balancer.ts';
 
 /** Timers the proxy runs on; a test clock also supplies `now` so ejection times follow it. */
@@ -49,6 +49,8 @@ export interface ClusterDeps {
   tunnelHeaders?: Readonly<Record<string, string>>;
   /** SDS secrets by name, for TLS origination (`kubernetes://NAME`). */
   secrets?: SecretLookup;
+  /** The files TLS origination names, at their last good version (the SecretStore watches them). */
+  files?: FileLookup;
   /** The proxy's timers: connect timeouts (TCP connect, TLS handshake) run on them. */
   timers?: ClusterTimers;
 }
@@ -227,7 +229,7 @@ export class Cluster {
       settings.tcpKeepaliveMs !== old.tcpKeepaliveMs ||
       settings.meshPlaintext !== old.meshPlaintext ||
       settings.meshSni !== old.meshSni ||
-      !sameJson(settings.origination, old.origination);
+      !sameJson(originationKey(settings.origination), originationKey(old.origination));
     this.settings = settings;
     // Any change to the Cluster resource (Envoy compares the hash of all of it).
     if (!sameJson(old.resource, settings.resource)) {
@@ -487,7 +489,7 @@ export class Cluster {
   #h2Origination(forHost: string | undefined): SecureClientSessionOptions | string {
     const o = this.settings.origination;
     if (!o) return 'the cluster originates no TLS';
-    const t = originationOptions(o, this.#deps.secrets ?? (() => undefined), forHost);
+    const t = this.#originationOptions(o, forHost);
     return typeof t === 'string' ? t : { ...t, ALPNProtocols: ['h2'] };
   }
 
@@ -501,7 +503,7 @@ export class Cluster {
   originate(e: { key: string; address: string; port: number; mesh: boolean; targetPort: number; plaintext?: boolean }, signal?: AbortSignal, forHost?: string): Promise<Duplex> {
     const o = this.settings.origination;
     if (!o) return Promise.reject(new UpstreamError('connect', 'the cluster originates no TLS'));
-    const opts = originationOptions(o, this.#deps.secrets ?? (() => undefined), forHost);
+    const opts = this.#originationOptions(o, forHost);
     if (typeof opts === 'string') return Promise.reject(new UpstreamError('connect', `tls: ${opts}`));
     const timeoutMs = this.settings.connectTimeoutMs;
     const timers = this.timers;
@@ -511,6 +513,11 @@ export class Cluster {
       socket.once('close', () => stream.destroy());
       return handshake(socket, timeoutMs, timers, signal);
     });
+  }
+
+  /** The node:tls options of one connect now: its SDS secrets and watched files as they are at this moment. */
+  #originationOptions(o: OriginationTls, forHost: string | undefined): tls.ConnectionOptions | string {
+    return originationOptions(o, this.#deps.secrets ?? (() => undefined), forHost, this.#deps.files);
   }
 
   /**
@@ -583,14 +590,15 @@ export class Cluster {
       u = new H2Upstream(`${originates ? 'https' : 'http'}://${host}:${e.port}`, { connectTimeoutMs, idleTimeoutMs, ...keepalive, ...(originates ? { originTls: () => this.#h2Origination(forHost) } : {}), onConnected: this.#onConnected, timers: this.timers, ...this.#dropWhenIdle(key, forHost) });
     } else {
       const origination = this.settings.origination;
-      const tls = origination ? originationOptions(origination, this.#deps.secrets ?? (() => undefined), forHost) : undefined;
+      // Read per connect: a rotated secret or file applies to the pool's next connection.
+      const originTls = origination ? { tls: () => this.#originationOptions(origination, forHost), servername: originationServername(origination, forHost) } : {};
       u = new H1Upstream(`${origination ? 'https' : 'http'}://${host}:${e.port}`, {
         connectTimeoutMs,
         maxConnections,
         idleTimeoutMs,
         maxRequestsPerConnection,
         ...keepalive,
-        ...(tls !== undefined ? { tls } : {}),
+        ...originTls,
         onConnected: this.#onConnected,
         timers: this.timers,
         ...this.#dropWhenIdle(key, forHost),

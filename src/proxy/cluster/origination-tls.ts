@@ -3,18 +3,22 @@
 // needs — SNI (fixed, or each HTTP request's host: auto_sni), trusted CA (none: nothing verified, as
 // Envoy), client certificate, and the names the server must present — from inline PEM, files, SDS
 // secrets (`kubernetes://NAME`, `kubernetes://NAME-cacert`) or the platform roots (`file-root:system`).
-import { readFileSync } from 'node:fs';
+// Files (a rule's caCertificates / clientCertificate / privateKey: Istio's `file-root:` / `file-cert:`
+// names, or Envoy's `filename`) are read now and watched by the SecretStore, as istio-agent serves them
+// (constructUpstreamTLS: "Rather than reading directly in Envoy, which does not support rotation, we will
+// serve them over SDS by reading the files"): a changed file applies to the next connection.
 import { isIP } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
 import { checkServerIdentity } from 'node:tls';
 import { ProxyConfigError } from '../config/config-error.ts';
 import type { EnvoyStringMatcher } from '../http/route/envoy-types.ts';
+import { caCredential, dataSourcePem, type EnvoyDataSource, type FileCredential, fileCertPaths, fileRootPath, isFileSecret, type KeyPairPem, keyPairCredential, type PemSource, readFileCert, readFileRoot } from '../tls/file-credentials.ts';
 import { compilePeerCertValidator, PeerCertConfigError, type PeerCertValidator } from '../tls/peer-cert-validator.ts';
+import { TlsConfigError } from '../tls/server-tls-params.ts';
 import { SYSTEM_ROOT_SECRET } from '../../xds/mesh-tls-context.ts';
 
-type DataSource = { inline_string?: string; inline_bytes?: string; filename?: string };
 interface CommonTls {
-  tls_certificates?: { certificate_chain?: DataSource; private_key?: DataSource }[];
+  tls_certificates?: { certificate_chain?: EnvoyDataSource; private_key?: EnvoyDataSource }[];
   tls_certificate_sds_secret_configs?: { name?: string }[];
   validation_context?: ValidationContext;
   combined_validation_context?: { default_validation_context?: ValidationContext; validation_context_sds_secret_config?: { name?: string } };
@@ -22,7 +26,7 @@ interface CommonTls {
   alpn_protocols?: string[];
 }
 interface ValidationContext {
-  trusted_ca?: DataSource;
+  trusted_ca?: EnvoyDataSource;
   match_typed_subject_alt_names?: { san_type?: string; matcher?: { exact?: string } }[];
   /** Deprecated and untyped, still honoured by Envoy. */
   match_subject_alt_names?: EnvoyStringMatcher[];
@@ -54,39 +58,84 @@ export interface UpstreamHttpProtocolOptions {
 }
 
 /**
- * PEM known now (inline, file), looked up when connecting (an SDS secret that may arrive later), or the
- * platform's roots (`file-root:system`: Node's bundled CA store).
+ * PEM known now (inline), read from files now and watched (`value` is what the compile read, until the
+ * SecretStore holds a newer one), looked up when connecting (an SDS secret that may arrive later), or
+ * the platform's roots (`file-root:system`: Node's bundled CA store).
  */
-type Material = { kind: 'pem'; cert?: string; key?: string; ca?: string } | { kind: 'secret'; name: string } | { kind: 'system' };
+type Material =
+  | { kind: 'pem'; cert?: string; key?: string; ca?: string }
+  | { kind: 'file'; credential: FileCredential; value: KeyPairPem | string }
+  | { kind: 'secret'; name: string }
+  | { kind: 'system' };
 
-function source(d: DataSource | undefined, where: string): string | undefined {
-  if (!d) return undefined;
-  if (d.inline_string !== undefined) return d.inline_string;
-  if (d.inline_bytes !== undefined) return Buffer.from(d.inline_bytes, 'base64').toString('utf8');
-  if (d.filename !== undefined) {
-    try {
-      return readFileSync(d.filename, 'utf8');
-    } catch (err) {
-      throw new ProxyConfigError(where, 'filename', `cannot read ${d.filename}: ${(err as Error).message}`);
-    }
+/** A watched file's last good version, by credential id (the SecretStore's); undefined: not read again yet. */
+export type FileLookup = (id: string) => KeyPairPem | string | undefined;
+
+/** The file credentials of an origination, with what its compile read: the SecretStore watches them. */
+export function originationFiles(o: OriginationTls): { credential: FileCredential; value: KeyPairPem | string }[] {
+  return [o.ca, o.cert].flatMap((m) => (m?.kind === 'file' ? [{ credential: m.credential, value: m.value }] : []));
+}
+
+/**
+ * What a cluster update compares: a file by its name, not what was read from it. A rotated file is no
+ * new cluster (as Istio's unchanged `file-root:` name), so its pools stay and the watch applies it.
+ */
+export function originationKey(o: OriginationTls | undefined): unknown {
+  if (!o) return undefined;
+  const key = (m: Material | undefined) => (m?.kind === 'file' ? { kind: 'file', id: m.credential.id } : m);
+  return { ...o, ca: key(o.ca), cert: key(o.cert) };
+}
+
+/** The trust: an SDS secret, the platform's roots, a file (`file-root:`, `trusted_ca.filename`, watched) or inline PEM. */
+function trust(caSecret: string | undefined, trusted: EnvoyDataSource | undefined, field: string): Material | undefined {
+  if (caSecret === SYSTEM_ROOT_SECRET) return { kind: 'system' };
+  if (caSecret && !isFileSecret(caSecret)) return { kind: 'secret', name: caSecret };
+  const file = caSecret ? fileRootPath(caSecret, field) : trusted?.filename;
+  // An inline CA written empty is kept as written (dataSourcePem reads it as none): it is refused below.
+  const inline = trusted?.inline_string ?? (trusted?.inline_bytes !== undefined ? Buffer.from(trusted.inline_bytes, 'base64').toString('utf8') : undefined);
+  const pem = caSecret ? readFileRoot(caSecret, field) : file ? dataSourcePem(trusted, field) : inline;
+  if (pem === undefined) return undefined;
+  // Envoy reads an empty trusted_ca as no CA, which verifies nothing; an empty or truncated
+  // caCertificates file would then turn verification off without a word. Refused instead.
+  if (pem.trim() === '') throw new TlsConfigError(field, 'is empty: an empty CA would verify no server (check the caCertificates file)');
+  return file ? { kind: 'file', credential: caCredential(file, field), value: pem } : { kind: 'pem', ca: pem };
+}
+
+/** The client certificate: an SDS secret, a pair with a part in a file (`file-cert:`, `filename`, watched) or inline. */
+function clientCertificate(c: CommonTls): Material | undefined {
+  const name = c.tls_certificate_sds_secret_configs?.[0]?.name;
+  const sdsField = 'tls_certificate_sds_secret_configs[0].name';
+  if (name && !isFileSecret(name)) return { kind: 'secret', name };
+  if (name) {
+    const files = fileCertPaths(name, sdsField);
+    return { kind: 'file', credential: keyPairCredential({ file: files.cert }, { file: files.key }, sdsField), value: readFileCert(name, sdsField) };
   }
-  return undefined;
+  const inline = c.tls_certificates?.[0];
+  const cert = dataSourcePem(inline?.certificate_chain, 'tls_certificates[0].certificate_chain');
+  const key = dataSourcePem(inline?.private_key, 'tls_certificates[0].private_key');
+  if (!cert || !key) return undefined;
+  if (!inline?.certificate_chain?.filename && !inline?.private_key?.filename) return { kind: 'pem', cert, key };
+  const source = (ds: EnvoyDataSource | undefined, pem: string): PemSource => (ds?.filename ? { file: ds.filename } : { pem });
+  return { kind: 'file', credential: keyPairCredential(source(inline.certificate_chain, cert), source(inline.private_key, key), 'tls_certificates[0]'), value: { cert, key } };
 }
 
 /** Compiles an UpstreamTlsContext that is not the mesh's own (no `default` workload secret). */
 export function compileOriginationTls(ctx: { sni?: string; common_tls_context?: CommonTls }, where: string, http: UpstreamHttpProtocolOptions = {}): OriginationTls {
   const c = ctx.common_tls_context ?? {};
+  const combined = c.combined_validation_context?.validation_context_sds_secret_config?.name;
   const vc = c.combined_validation_context?.default_validation_context ?? c.validation_context;
-  const caSecret = c.combined_validation_context?.validation_context_sds_secret_config?.name ?? c.validation_context_sds_secret_config?.name;
-  const caPem = source(vc?.trusted_ca, `${where}.validation_context.trusted_ca`);
-  // Envoy reads an empty trusted_ca as no CA, which verifies nothing; an empty or truncated
-  // caCertificates file would then turn verification off without a word. Refused instead.
-  if (caPem !== undefined && caPem.trim() === '') throw new ProxyConfigError(`${where}.common_tls_context.validation_context`, 'trusted_ca', 'is empty: an empty CA would verify no server (check the caCertificates file)');
-  const certSecret = c.tls_certificate_sds_secret_configs?.[0]?.name;
-  const inline = c.tls_certificates?.[0];
-  const certPem = source(inline?.certificate_chain, `${where}.tls_certificates[0].certificate_chain`);
-  const keyPem = source(inline?.private_key, `${where}.tls_certificates[0].private_key`);
-  const ca: Material | undefined = caSecret === SYSTEM_ROOT_SECRET ? { kind: 'system' } : caSecret ? { kind: 'secret', name: caSecret } : caPem ? { kind: 'pem', ca: caPem } : undefined;
+  const caSecret = combined ?? c.validation_context_sds_secret_config?.name;
+  let ca: Material | undefined;
+  let cert: Material | undefined;
+  try {
+    const caField = caSecret === undefined ? 'validation_context.trusted_ca' : combined !== undefined ? 'combined_validation_context.validation_context_sds_secret_config.name' : 'validation_context_sds_secret_config.name';
+    ca = trust(caSecret, vc?.trusted_ca, caField);
+    cert = clientCertificate(c);
+  } catch (err) {
+    // A file that cannot be read (or a malformed file name) refuses the cluster, naming the file only.
+    if (err instanceof TlsConfigError) throw new ProxyConfigError(`${where}.common_tls_context`, err.field, err.message);
+    throw err;
+  }
   const sans = exactSans(vc, where);
   const untypedSans = untypedSanMatchers(vc, `${where}.common_tls_context`);
   // Envoy's DefaultCertValidator refuses the same: names checked on a chain nobody vouches for.
@@ -94,7 +143,7 @@ export function compileOriginationTls(ctx: { sni?: string; common_tls_context?: 
   return {
     sni: ctx.sni || undefined,
     ca,
-    cert: certSecret ? { kind: 'secret', name: certSecret } : certPem && keyPem ? { kind: 'pem', cert: certPem, key: keyPem } : undefined,
+    cert,
     sans,
     untypedSans,
     autoSni: http.auto_sni === true,
@@ -152,20 +201,33 @@ export function compileMeshSans(ctx: { common_tls_context?: CommonTls }, where: 
 export type SecretLookup = (name: string) => { cert?: string; key?: string; ca?: string } | undefined;
 
 /**
+ * The SNI a connection sends. Envoy: (auto_sni) the request's host unless an IP (no SNI may name one),
+ * which overrides the `sni` (the router's serverNameOverride wins in ClientContextImpl::newSsl); else
+ * the `sni`; else none.
+ */
+export function originationServername(o: OriginationTls, forHost: string | undefined): string | undefined {
+  return (o.autoSni && forHost && !isIP(forHost) ? forHost : undefined) ?? o.sni;
+}
+
+/**
  * The node:tls options for one connect, or a reason it cannot be made (a referenced secret has not
  * arrived): the connection then fails as Envoy's would (UF), rather than going out unverified.
  * `forHost`: the HTTP request's host (requestHost) the connection is made for; none for TCP, where
  * Envoy's auto_sni and auto_san_validation do nothing.
  */
-export function originationOptions(o: OriginationTls, secrets: SecretLookup, forHost?: string): ConnectionOptions | string {
-  const resolve = (m: Material | undefined) => (m?.kind === 'secret' ? secrets(m.name) : m?.kind === 'pem' ? m : undefined);
+export function originationOptions(o: OriginationTls, secrets: SecretLookup, forHost?: string, files: FileLookup = () => undefined): ConnectionOptions | string {
+  const resolve = (m: Material | undefined): { cert?: string; key?: string; ca?: string } | undefined => {
+    if (m?.kind === 'secret') return secrets(m.name);
+    if (m?.kind !== 'file') return m?.kind === 'pem' ? m : undefined;
+    // The watched file's last good version (what the compile read until it changed).
+    const v = files(m.credential.id) ?? m.value;
+    return typeof v === 'string' ? { ca: v } : v;
+  };
   const ca = resolve(o.ca);
-  if ((o.ca?.kind === 'secret' || o.ca?.kind === 'pem') && !ca?.ca) return `trust bundle ${o.ca.kind === 'secret' ? o.ca.name : ''} is not available`;
+  if (o.ca && o.ca.kind !== 'system' && !ca?.ca) return `trust bundle ${o.ca.kind === 'secret' ? o.ca.name : ''} is not available`;
   const cert = resolve(o.cert);
   if (o.cert && !(cert?.cert && cert.key)) return `client certificate ${o.cert.kind === 'secret' ? o.cert.name : ''} is not available`;
-  // Envoy: (auto_sni) the request's host unless an IP (no SNI may name one), which overrides the `sni`
-  // (the router's serverNameOverride wins in ClientContextImpl::newSsl); else the `sni`; else none.
-  const servername = (o.autoSni && forHost && !isIP(forHost) ? forHost : undefined) ?? o.sni;
+  const servername = originationServername(o, forHost);
   const base = { ...(servername ? { servername } : {}), minVersion: 'TLSv1.2' as const, ...(cert?.cert && cert.key ? { cert: cert.cert, key: cert.key } : {}) };
   const autoSan = o.autoSanValidation ? forHost : undefined;
   // No CA (insecureSkipVerify): Envoy verifies nothing, neither the chain nor a name.

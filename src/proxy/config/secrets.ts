@@ -1,13 +1,15 @@
 // SDS secrets (and the locally assembled `default` workload certificate) as PEM, and the certificates
-// listeners read from files (watched), with TLS contexts built once per change, so rotation applies to
-// new handshakes only.
+// listeners and clusters read from files (watched), with TLS contexts built once per change, so rotation
+// applies to new handshakes only.
 import { createHash } from 'node:crypto';
 import tls from 'node:tls';
 import type { TypedAny } from '../../xds/any.ts';
 import { ProxyConfigError } from './config-error.ts';
 import type { EnvoySecret } from './envoy-shapes.ts';
+import { type OriginationTls, originationFiles } from '../cluster/origination-tls.ts';
 import { type DownstreamTls, fileCredentials } from '../tls/downstream-tls.ts';
 import { FileCredentialWatch } from '../tls/file-credential-watch.ts';
+import type { FileCredential, KeyPairPem } from '../tls/file-credentials.ts';
 import { realTimers, type Timers } from '../http/router.ts';
 import { serverTlsOptions } from '../tls/server-tls-params.ts';
 import type { MeshTlsMaterial } from '../tunnel/mesh-tls.ts';
@@ -44,6 +46,8 @@ export interface SecretStoreDeps {
   warn?(message: string): void;
 }
 
+type HeldFile = { credential: FileCredential; value: KeyPairPem | string };
+
 export class SecretStore {
   #fromXds = new Map<string, SecretPem>();
   #local = new Map<string, SecretPem>();
@@ -51,6 +55,9 @@ export class SecretStore {
   #raw: TypedAny[] = [];
   #listeners = new Set<() => void>();
   #files: FileCredentialWatch;
+  /** The file credentials each side names, with what its compile read: the watch holds their union. */
+  #listenerFiles: HeldFile[] = [];
+  #clusterFiles: HeldFile[] = [];
 
   constructor(deps: SecretStoreDeps = {}) {
     this.#files = new FileCredentialWatch({ timers: deps.timers ?? realTimers, onChange: () => this.#changed(), warn: deps.warn ?? (() => {}) });
@@ -58,10 +65,31 @@ export class SecretStore {
 
   /**
    * The TLS settings of the listeners now: the files they read are watched (once each, however many
-   * name them), and those no listener names any more are not.
+   * name them, listeners or clusters), and those nothing names any more are not.
    */
-  holdFiles(chains: readonly DownstreamTls[]): void {
-    this.#files.hold(chains.flatMap(fileCredentials));
+  holdListenerFiles(chains: readonly DownstreamTls[]): void {
+    this.#listenerFiles = chains.flatMap(fileCredentials);
+    this.#hold(this.#listenerFiles, this.#clusterFiles);
+  }
+
+  /** The TLS origination of the clusters now (a DestinationRule's caCertificates, clientCertificate, privateKey), as holdListenerFiles. */
+  holdClusterFiles(origination: readonly OriginationTls[]): void {
+    this.#clusterFiles = origination.flatMap(originationFiles);
+    this.#hold(this.#clusterFiles, this.#listenerFiles);
+  }
+
+  /**
+   * One side's update: what its compile read counts (a differing read is a change the watch missed); the
+   * other side's files keep their last good version, not what their older compile read.
+   */
+  #hold(updated: readonly HeldFile[], other: readonly HeldFile[]): void {
+    const current = (f: HeldFile): HeldFile => ({ credential: f.credential, value: this.file(f.credential.id) ?? f.value });
+    this.#files.hold([...other.map(current), ...updated]);
+  }
+
+  /** A watched file credential's last good version (a key pair, or a CA bundle). */
+  file(id: string): KeyPairPem | string | undefined {
+    return this.#files.keyPair(id) ?? this.#files.bundle(id);
   }
 
   /** The directories watched for certificate files. */

@@ -7,6 +7,7 @@ import type { TypedAny } from '../../xds/any.ts';
 import { TypeUrl } from '../../xds/type-urls.ts';
 import type { ClusterManager } from '../cluster/cluster-manager.ts';
 import { type ClusterSettings, compileCluster } from '../cluster/compile-cluster.ts';
+import type { OriginationTls } from '../cluster/origination-tls.ts';
 import type { Endpoint } from '../cluster/endpoint.ts';
 import { compileLoadAssignment } from '../cluster/endpoint.ts';
 import type { HttpFilterFactory } from '../http/filter.ts';
@@ -127,9 +128,13 @@ export class XdsState implements AdsSubscriber {
         }
         this.#deps.clusters.applyClusters(compiled);
         const sds = new Set<string>();
+        const origination: OriginationTls[] = [];
         for (const c of compiled) {
           for (const m of [c.origination?.ca, c.origination?.cert]) if (m?.kind === 'secret') sds.add(m.name);
+          if (c.origination) origination.push(c.origination);
         }
+        // The files a DestinationRule names (istio-agent's file-root: / file-cert: resources), watched as the listeners'.
+        this.#deps.secrets.holdClusterFiles(origination);
         this.#clusterSds = [...sds];
         this.#sdsNames = [...new Set([...this.#listenerSds, ...this.#clusterSds])];
         if (failures.length === 0) break;
@@ -166,7 +171,7 @@ export class XdsState implements AdsSubscriber {
           }
         }
         // As the SDS names, the files the listeners name: istio-agent watches each one served.
-        this.#deps.secrets.holdFiles(tls);
+        this.#deps.secrets.holdListenerFiles(tls);
         if ([...rds].some((name) => !this.#rdsNames.includes(name))) {
           this.#routesNamedAt = this.#deps.now();
           this.#routesRefused = false;

@@ -1,7 +1,7 @@
-// Gateway certificates named by file, kept current as istio-agent's SDS server keeps them
-// (security/pkg/nodeagent/cache/secretcache.go: addFileWatcher, handleFileWatch): a changed file is read
-// again off the event loop and, once it holds a usable credential, served to new handshakes; until then,
-// and if it never does, the last good one stays.
+// Certificates named by file (a gateway's, and a DestinationRule's for TLS origination), kept current as
+// istio-agent's SDS server keeps them (security/pkg/nodeagent/cache/secretcache.go: addFileWatcher,
+// handleFileWatch): a changed file is read again off the event loop and, once it holds a usable
+// credential, used by new handshakes; until then, and if it never does, the last good one stays.
 import { type FSWatcher, watch } from 'node:fs';
 import path from 'node:path';
 import type { Timers } from '../http/router.ts';
@@ -57,8 +57,8 @@ export class FileCredentialWatch {
   }
 
   /**
-   * The credentials the listeners name now, with what their compile read: new ones are watched, and
-   * those no listener names any more are closed. One already held keeps its last good value; a compile
+   * The credentials the listeners and clusters name now, with what their compile read: new ones are
+   * watched, and those nothing names any more are closed. One already held keeps its last good value; a compile
    * that read something else counts as a change (a missed event, or a bad file read again), and a watch
    * that could not start or has ended is started again, as istio-agent retries adding a watch.
    */
@@ -104,12 +104,12 @@ export class FileCredentialWatch {
     try {
       watcher = watch(dir, { persistent: false }, () => this.#onEvent(dir));
     } catch (err) {
-      this.#deps.warn(`cannot watch ${dir} (${(err as NodeJS.ErrnoException).code ?? 'error'}): its certificates are read again at the next listener update`);
+      this.#deps.warn(`cannot watch ${dir} (${(err as NodeJS.ErrnoException).code ?? 'error'}): its certificates are read again at the next listener or cluster update`);
       return;
     }
-    // Its certificates keep their last value; the next listener update watches the directory again.
+    // Its certificates keep their last value; the next listener or cluster update watches the directory again.
     watcher.on('error', (err: NodeJS.ErrnoException) => {
-      this.#deps.warn(`watch of ${dir} ended (${err.code ?? 'error'}): its certificates are read again at the next listener update`);
+      this.#deps.warn(`watch of ${dir} ended (${err.code ?? 'error'}): its certificates are read again at the next listener or cluster update`);
       watcher.close();
       if (this.#dirs.get(dir)?.watcher === watcher) this.#dirs.delete(dir);
     });

@@ -1,8 +1,8 @@
-// Certificates a listener names by file: Istio's `file-cert:CERT~KEY` and `file-root:CA` SDS names,
-// which istio-agent serves from the gateway pod's files (SdsCertificateConfig), and Envoy's own
-// `tls_certificates` / `trusted_ca` data sources. They are read when the listener arrives (never per
-// handshake), and again, off the event loop, when a file changes (file-credential-watch.ts).
-// A file that cannot be read refuses the listener, naming the file and nothing more (whether it
+// Certificates a listener or a cluster names by file: Istio's `file-cert:CERT~KEY` and `file-root:CA` SDS
+// names, which istio-agent serves from the pod's files (SdsCertificateConfig), and Envoy's own
+// `tls_certificates` / `trusted_ca` data sources. They are read when the listener or cluster arrives
+// (never per handshake), and again, off the event loop, when a file changes (file-credential-watch.ts).
+// A file that cannot be read refuses the listener or cluster, naming the file and nothing more (whether it
 // exists is not told to whoever sees the NACK; the errno stays in the error's `cause`). Only a regular file
 // of at most MAX_PEM_BYTES is read: a FIFO or device would hold the event loop or fill the heap.
 import { createHash, X509Certificate } from 'node:crypto';
@@ -131,7 +131,7 @@ export type PemSource = { readonly file: string } | { readonly pem: string };
 
 /**
  * A credential read from files, and how to read it again. `id` names it by its sources, so listeners
- * naming the same files share one (and its watch).
+ * and clusters naming the same files share one (and its watch).
  */
 export interface FileCredential {
   readonly id: string;

@@ -3,11 +3,14 @@
 // Content-Length beside `transfer-encoding: chunked` (an HTTP/2 client may send both content-length and
 // trailers; toUpstreamHeaders keeps the first).
 import assert from 'node:assert/strict';
+import https from 'node:https';
 import net from 'node:net';
 import { Readable } from 'node:stream';
 import { after, test } from 'node:test';
+import type { ConnectionOptions } from 'node:tls';
+import { makeCa } from '../../../test/proxy/certs.ts';
 import { TrailerRequester } from './h1-trailer-request.ts';
-import type { OutgoingHeaders, UpstreamHead } from './upstream.ts';
+import type { OutgoingHeaders, UpstreamError, UpstreamHead } from './upstream.ts';
 
 const servers: net.Server[] = [];
 after(() => {
@@ -77,5 +80,33 @@ test("a trailered request goes chunked without the downstream's Content-Length, 
   assert.equal(res.status, 200);
   assert.equal(res.headers['x-answer'], 'yes');
   assert.equal(res.body, 'ok');
+  r.close();
+});
+
+test('TLS options read per request: another trust takes a connection of its own (no kept-alive socket, no resumed session); none is a connect failure', async () => {
+  const [trusted, other] = await Promise.all([makeCa('trailer-origin'), makeCa('trailer-other')]);
+  const server = https.createServer(await trusted.issueWithSans([{ type: 'dns', value: 'api.example.com' }]), (req, res) => {
+    req.resume();
+    req.on('end', () => res.end('ok'));
+  });
+  servers.push(server as unknown as net.Server);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  let now: ConnectionOptions | string = { ca: trusted.ca, servername: 'api.example.com' };
+  const r = new TrailerRequester(`https://127.0.0.1:${(server.address() as net.AddressInfo).port}`, { connectTimeoutMs: 2000, maxConnections: 4, tls: () => now });
+  const send = () =>
+    new Promise<string>((resolve) => {
+      const head: UpstreamHead = { method: 'POST', path: '/', authority: 'api.example.com', scheme: 'https', headers: { trailer: 'x-checksum' }, trailers: () => ({ 'x-checksum': 'abc' }) };
+      r.request(head, Readable.from([Buffer.from('hello')]), {
+        onHead: (status) => resolve(String(status)),
+        onData: () => true,
+        onEnd() {},
+        onError: (err) => resolve((err as UpstreamError).failure),
+      });
+    });
+  assert.equal(await send(), '200');
+  now = { ca: other.ca, servername: 'api.example.com' };
+  assert.equal(await send(), 'connect', 'the kept-alive socket verified under the old trust is not taken');
+  now = 'trust bundle is not available';
+  assert.equal(await send(), 'connect');
   r.close();
 });

@@ -38,10 +38,25 @@ function chunkedHeaders(head: UpstreamHead): OutgoingHttpHeaders {
   return out;
 }
 
+/** A request with no TLS origination to go in (a secret not yet delivered): a connect failure, as the pool's. */
+function refused(reason: string, sink: UpstreamSink): UpstreamExchange {
+  let aborted = false;
+  queueMicrotask(() => {
+    if (!aborted) sink.onError(new UpstreamError('connect', `tls: TLS origination: ${reason}`));
+  });
+  return {
+    resume: () => {},
+    abort: () => {
+      aborted = true;
+    },
+  };
+}
+
 export class TrailerRequester {
   readonly #origin: URL;
   readonly #agent: Agent;
-  readonly #tls: ConnectionOptions | undefined;
+  /** TLS origination: fixed, or read per request (a rotated credential applies to the next connection). */
+  readonly #tls: ConnectionOptions | (() => ConnectionOptions | string) | undefined;
   readonly #connectTimeoutMs: number;
   readonly #timers: Timers;
   /** The agent's sockets seen: each tells onIdle when it closes. */
@@ -52,14 +67,16 @@ export class TrailerRequester {
   #closed = false;
 
   /** `idleTimeoutMs`: the cluster's idle_timeout, after which a kept-alive socket with no request closes (as undici's keepAliveTimeout). */
-  constructor(origin: string, opts: { connectTimeoutMs: number; maxConnections: number; idleTimeoutMs?: number; tls?: ConnectionOptions; timers?: Timers; onIdle?: () => void }) {
+  constructor(origin: string, opts: { connectTimeoutMs: number; maxConnections: number; idleTimeoutMs?: number; tls?: ConnectionOptions | (() => ConnectionOptions | string); timers?: Timers; onIdle?: () => void }) {
     this.#origin = new URL(origin);
     this.#tls = opts.tls;
     this.#connectTimeoutMs = opts.connectTimeoutMs;
     this.#timers = opts.timers ?? realTimers;
     this.#onIdle = opts.onIdle;
     const agentOpts = { keepAlive: true, maxSockets: opts.maxConnections };
-    this.#agent = opts.tls ? new https.Agent({ ...agentOpts, ...opts.tls }) : new http.Agent(agentOpts);
+    // Options read per request go on each request: the agent keys its sockets and TLS sessions by them, so
+    // another credential never takes a socket or resumes a session made under the one before.
+    this.#agent = opts.tls ? new https.Agent({ ...agentOpts, ...(typeof opts.tls === 'object' ? opts.tls : {}) }) : new http.Agent(agentOpts);
     // Envoy's idle_timeout: a kept-alive socket back in the free list with no request for that long is
     // closed (on the proxy's timers), and its close lets the cluster drop an idle pool. A socket a request
     // takes again stops its timer (#watch).
@@ -85,6 +102,8 @@ export class TrailerRequester {
   }
 
   request(head: UpstreamHead, body: Readable, sink: UpstreamSink): UpstreamExchange {
+    const tlsNow = typeof this.#tls === 'function' ? this.#tls() : undefined;
+    if (typeof tlsNow === 'string') return refused(tlsNow, sink);
     const headers = chunkedHeaders(head);
     const mod = this.#tls ? https : http;
     let done = false;
@@ -101,6 +120,7 @@ export class TrailerRequester {
       sink.onError(err instanceof UpstreamError ? err : new UpstreamError(failure, `${err.code ?? 'error'}: ${err.message}`, err));
     };
     const req = mod.request({
+      ...tlsNow,
       agent: this.#agent,
       host: this.#origin.hostname,
       port: this.#origin.port,

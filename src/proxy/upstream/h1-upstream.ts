@@ -90,8 +90,13 @@ export class H1Upstream implements Upstream {
       maxRequestsPerConnection?: number;
       /** TCP keep-alive: first probe after this many ms (0 = OS default); absent = undici's default. */
       tcpKeepaliveMs?: number;
-      /** TLS origination: the options for every connect, or why none can be made (each connect then fails). */
-      tls?: ConnectionOptions | string;
+      /**
+       * TLS origination: the options for every connect, or why none can be made (each connect then fails);
+       * or read at each connect (a rotated secret or file applies to the next connection), with `servername`.
+       */
+      tls?: ConnectionOptions | string | (() => ConnectionOptions | string);
+      /** The SNI of options read per connect. */
+      servername?: string | undefined;
       /** Each connection made (the cluster's `upstream_cx_total`). */
       onConnected?: () => void;
       /** TLS origination: its last connection is gone (closed, or failed to connect); requests the caller's gate still runs are its to check. */
@@ -101,7 +106,7 @@ export class H1Upstream implements Upstream {
     },
   ) {
     this.#origin = origin;
-    this.#servername = typeof opts.tls === 'object' ? opts.tls.servername : undefined;
+    this.#servername = typeof opts.tls === 'object' ? opts.tls.servername : opts.servername;
     // Envoy's idle_timeout closes a connection with no request for that long (0 disables: keep a day).
     const idle = opts.idleTimeoutMs === undefined ? 60_000 : opts.idleTimeoutMs || 86_400_000;
     const keepalive = opts.tcpKeepaliveMs !== undefined ? { keepAlive: true, keepAliveInitialDelay: opts.tcpKeepaliveMs } : {};
@@ -129,7 +134,8 @@ export class H1Upstream implements Upstream {
     const { buildConnector, Pool } = undici();
     // undici's own connect timeout (0: none) runs on the real clock; the connector's runs on the proxy's.
     const tls = opts.tls;
-    const connect = typeof tls === 'string' ? refuse(tls) : timedConnector(buildConnector({ ...tls, ...keepalive, timeout: 0 } as buildConnector.BuildOptions), opts.connectTimeoutMs, opts.timers ?? realTimers);
+    const build = (t: ConnectionOptions | undefined) => timedConnector(buildConnector({ ...t, ...keepalive, timeout: 0 } as buildConnector.BuildOptions), opts.connectTimeoutMs, opts.timers ?? realTimers);
+    const connect = typeof tls === 'string' ? refuse(tls) : typeof tls === 'function' ? perConnect(tls, build) : build(tls);
     const pool = new Pool(origin, {
       connections: opts.maxConnections,
       keepAliveTimeout: idle,
@@ -239,6 +245,21 @@ function timedConnector(connect: buildConnector.connector, timeoutMs: number, ti
     });
     if (!called && socket) timer = timers.set(() => socket.destroy(connectTimeout(timeoutMs)), timeoutMs);
     return socket;
+  };
+}
+
+/**
+ * A connector reading its TLS options at each connect. Other credentials get a connector of their own,
+ * and so a TLS session cache of their own, as Envoy's new SSL context on a secret update: a session
+ * verified under the old trust is never resumed under the new one. Connections made before keep theirs.
+ */
+function perConnect(read: () => ConnectionOptions | string, build: (t: ConnectionOptions) => buildConnector.connector): buildConnector.connector {
+  let last: { tls: ConnectionOptions; connect: buildConnector.connector } | undefined;
+  return (options, callback) => {
+    const t = read();
+    if (typeof t === 'string') return refuse(t)(options, callback);
+    if (!last || last.tls.ca !== t.ca || last.tls.cert !== t.cert || last.tls.key !== t.key) last = { tls: t, connect: build(t) };
+    return last.connect(options, callback);
   };
 }
 
