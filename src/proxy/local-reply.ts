@@ -10,10 +10,12 @@ export const LocalReplies = {
   noHealthyUpstream: { status: 503, flag: 'UH', details: 'no_healthy_upstream', body: 'no healthy upstream' },
   connectFailure: { status: 503, flag: 'UF', details: 'upstream_reset_before_response_started{connection_failure}', body: 'upstream connect error or disconnect/reset before headers. reset reason: connection failure' },
   upstreamReset: { status: 503, flag: 'UC', details: 'upstream_reset_before_response_started{connection_termination}', body: 'upstream connect error or disconnect/reset before headers. reset reason: connection termination' },
+  upstreamRemoteReset: { status: 503, flag: 'UR', details: 'upstream_reset_before_response_started{remote_reset}', body: 'upstream connect error or disconnect/reset before headers. reset reason: remote reset' },
   upstreamProtocolError: { status: 502, flag: 'UPE', details: 'upstream_reset_before_response_started{protocol_error}', body: 'upstream connect error or disconnect/reset before headers. reset reason: protocol error' },
   // The same once the upstream's head has gone downstream (Envoy's onUpstreamReset with the response
   // started): no reply, the stream is reset; the response code stays the upstream's.
   upstreamResetAfterHead: { status: 503, flag: 'UC', details: 'upstream_reset_after_response_started{connection_termination}', body: '' },
+  upstreamRemoteResetAfterHead: { status: 503, flag: 'UR', details: 'upstream_reset_after_response_started{remote_reset}', body: '' },
   upstreamProtocolErrorAfterHead: { status: 502, flag: 'UPE', details: 'upstream_reset_after_response_started{protocol_error}', body: '' },
   upstreamTimeout: { status: 504, flag: 'UT', details: 'response_timeout', body: 'upstream request timeout' },
   // The last try ended by its per-try timeout (Envoy's onPerTryTimeout), retried or not; the route's own is response_timeout.

@@ -409,7 +409,8 @@ export class HttpStream implements ResponseWriter {
     this.#cut = true;
     const res = this.res;
     // Envoy's codec says NO_ERROR; Node's HTTP/2 client reads a NO_ERROR reset before END_STREAM as the
-    // body's end, and the source sidecar would pass a cut body on as whole.
+    // body's end, and an app's client built on it would take a cut body as whole (this proxy's upstream
+    // side tells them apart: h2-connection.ts).
     if (this.h2) (res as H2Response).stream.close(NGHTTP2_INTERNAL_ERROR);
     else if (res instanceof H1Response) res.cut();
     else (res as ServerResponse).destroy();

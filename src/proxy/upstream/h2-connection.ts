@@ -1,6 +1,7 @@
 // One HTTP/2 client session to an endpoint (h2c, or the mesh tunnel over TLS): its requests, CONNECT
 // streams, and what the pool needs to place streams — readiness (the peer's SETTINGS), the peer's
 // concurrent-stream limit and the streams open on it. It is never reopened; the pool makes a new one.
+import { subscribe } from 'node:diagnostics_channel';
 import http2 from 'node:http2';
 import net from 'node:net';
 import tls from 'node:tls';
@@ -441,6 +442,29 @@ function endLater(stream: http2.ClientHttp2Stream): void {
 }
 
 /**
+ * A response is whole only with the peer's END_STREAM (RFC 9113 §8.1). Node's client takes an
+ * RST_STREAM NO_ERROR before it as the body's end: it ends the readable side, rstCode 0, just as after
+ * END_STREAM. Its stream-close channel runs as the stream closes, before that end is pushed: a stream
+ * still live (closed by its peer, not torn down with its session nor destroyed here) whose readable
+ * side has not ended got no END_STREAM, and the reset cut the response (Envoy's onStreamClose:
+ * RemoteReset unless remote_end_stream_). After END_STREAM the reset only stops the request body.
+ * Other codes destroy the stream with them, and fail as they did.
+ */
+function onClientStreamClose(message: unknown): void {
+  const stream = (message as { stream: http2.ClientHttp2Stream }).stream;
+  const x = (stream as Tagged)[kExchange];
+  if (x === undefined || stream.destroyed || stream.rstCode !== http2.constants.NGHTTP2_NO_ERROR) return;
+  if ((stream as unknown as { _readableState: { ended: boolean } })._readableState.ended) return;
+  // Not inside Node's close: a retry would open its stream in the middle of the session's read.
+  process.nextTick(cutByPeer, x);
+}
+subscribe('http2.client.stream.close', onClientStreamClose);
+
+function cutByPeer(x: H2Exchange): void {
+  x.cutByPeer();
+}
+
+/**
  * One request on a session: the response's events to the sink, and the request body relayed into the
  * stream with backpressure (what `body.pipe(stream)` did, without a pipe's closures and listeners per
  * stream): each chunk written as it comes, the body paused while the stream is full and resumed on its
@@ -535,9 +559,11 @@ class H2Exchange implements UpstreamExchange {
     // the session until the session dies. The response has been read whole: nothing of it is lost.
     // destroy(), not close(): close() ends a stream still being written (END_STREAM) before its
     // RST_STREAM, and the upstream would take the cut body as whole; destroy() sends the reset alone.
-    if (this.#body !== null && !stream.writableEnded) {
+    // A peer's RST_STREAM NO_ERROR after its END_STREAM (RFC 9113 §8.1) has ended the stream's request
+    // side already (Node ends it as it closes): the relay stops all the same.
+    if (this.#body !== null) {
       this.#stopRelay();
-      stream.destroy();
+      if (!stream.writableEnded) stream.destroy();
     }
     const trailers = this.trailers;
     this.trailers = {};
@@ -557,6 +583,20 @@ class H2Exchange implements UpstreamExchange {
     this.#stopRelay();
     this.conn.streamClosed();
     if (!this.#done) this.fail(new UpstreamError(this.#gotHead ? 'reset' : this.conn.connected ? 'reset' : 'connect', `stream closed (code ${this.stream.rstCode})`));
+  }
+
+  /**
+   * The peer's RST_STREAM NO_ERROR came before its END_STREAM (onClientStreamClose): a reset, never the
+   * response's end. Before the 'end' Node would emit for it, and at once: Node destroys the stream only
+   * once its cut body has been read, and nothing reads it now.
+   */
+  cutByPeer(): void {
+    if (this.#done) return;
+    const err = new UpstreamError('reset', 'stream reset by the peer before its end (RST_STREAM NO_ERROR)');
+    err.remoteReset = true;
+    this.fail(err);
+    this.#stopRelay();
+    this.stream.destroy();
   }
 
   bodyData(chunk: Buffer): void {

@@ -138,3 +138,49 @@ test('retiring reaches a session already draining (at its stream limit): its ope
   await up.close();
   srv.close();
 });
+
+test('RST_STREAM NO_ERROR before END_STREAM fails as the peer\'s reset (UR), after it the response ends whole; the stream slot is freed', async () => {
+  const srv = http2.createServer();
+  srv.on('stream', (stream, h) => {
+    stream.on('error', () => {});
+    if (h[':path'] === '/cut') {
+      stream.respond({ ':status': 200 });
+      // destroy(), not close(NO_ERROR): close() sends END_STREAM before the reset on a stream still being written.
+      stream.write('part;', () => setImmediate(() => stream.destroy()));
+    } else if (h[':path'] === '/cut-head') stream.destroy();
+    // The whole response, then the reset that stops the upload still coming (RFC 9113 §8.1).
+    else
+      stream.once('data', () => {
+        stream.respond({ ':status': 200 });
+        stream.end('whole', () => stream.close(http2.constants.NGHTTP2_NO_ERROR));
+      });
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const up = new H2Upstream(`http://127.0.0.1:${(srv.address() as net.AddressInfo).port}`, { connectTimeoutMs: 2000 });
+  // `full`: the sink takes no more (a downstream that does not read): the stream is paused when it is cut.
+  const run = (path: string, body: PassThrough | null, full = false): Promise<{ outcome: string; body: string }> =>
+    new Promise((resolve) => {
+      let got = '';
+      up.request({ method: body ? 'POST' : 'GET', path, authority: 'a', scheme: 'http', headers: {} }, body, {
+        onHead: () => {},
+        onData: (c) => {
+          got += c.toString();
+          return !full;
+        },
+        onEnd: () => resolve({ outcome: 'ended', body: got }),
+        onError: (err: UpstreamError) => resolve({ outcome: `${err.failure}${err.remoteReset ? ' (remote)' : ''}`, body: got }),
+      });
+    });
+  try {
+    assert.deepEqual(await run('/cut', null), { outcome: 'reset (remote)', body: 'part;' });
+    assert.deepEqual(await run('/cut', null, true), { outcome: 'reset (remote)', body: 'part;' });
+    assert.deepEqual(await run('/cut-head', null), { outcome: 'reset (remote)', body: '' });
+    const upload = new PassThrough();
+    upload.write('first chunk; the rest never comes');
+    assert.deepEqual(await run('/whole', upload), { outcome: 'ended', body: 'whole' });
+    await until(() => up.streams() === 0, 'no stream left open on the session');
+  } finally {
+    await up.close();
+    srv.close();
+  }
+});

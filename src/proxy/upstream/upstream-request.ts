@@ -150,6 +150,10 @@ export class UpstreamRequest {
   }
 
   cancel(): void {
+    // The body is cut: Node ends a reset HTTP/2 stream's body (any code, RST_STREAM NO_ERROR too) as if
+    // whole just after, and a mirror waiting for it would send the cut body as a whole request. Envoy's
+    // shadow gets nothing of a request that never completes.
+    this.#body?.sourceFailed();
     if (this.#done()) this.#exchange?.abort('downstream reset');
   }
 
@@ -327,7 +331,7 @@ export class UpstreamRequest {
     if (this.#headSent) {
       // Envoy's onUpstreamReset once the response has started: the client's stream is reset (its head
       // and what of the body came are out), flagged as the reset before the head would have been.
-      if (this.#done()) this.#out.reset(err.failure === 'protocol' ? LocalReplies.upstreamProtocolErrorAfterHead : LocalReplies.upstreamResetAfterHead);
+      if (this.#done()) this.#out.reset(err.failure === 'protocol' ? LocalReplies.upstreamProtocolErrorAfterHead : err.remoteReset ? LocalReplies.upstreamRemoteResetAfterHead : LocalReplies.upstreamResetAfterHead);
       return;
     }
     const reason = resetReason(err);
@@ -341,7 +345,7 @@ export class UpstreamRequest {
       return;
     }
     if (!this.#done()) return;
-    const reply = reason === 'connect-failure' ? LocalReplies.connectFailure : reason === 'protocol-error' ? LocalReplies.upstreamProtocolError : LocalReplies.upstreamReset;
+    const reply = reason === 'connect-failure' ? LocalReplies.connectFailure : reason === 'protocol-error' ? LocalReplies.upstreamProtocolError : err.remoteReset ? LocalReplies.upstreamRemoteReset : LocalReplies.upstreamReset;
     if (decision !== 'exhausted') {
       this.#out.reply(reply);
       return;

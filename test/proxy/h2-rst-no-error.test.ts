@@ -1,0 +1,296 @@
+// RST_STREAM NO_ERROR before END_STREAM is a reset, after it a normal end (RFC 9113 §8.1; Envoy's
+// onStreamClose resets a stream unless remote_end_stream_). Node's HTTP/2 ends a stream's readable side
+// either way, as if the body were whole. Upstream: an HTTP/2 origin that cuts its response so fails as a
+// remote reset (503 UR before the head, the client's stream reset after it, retried by `reset`), and one
+// that ends its response, then resets to stop the upload, is passed on whole. Downstream: an HTTP/2
+// client that cuts its upload so never has it forwarded as whole, directly or after an async filter.
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import http2 from 'node:http2';
+import type net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { realTimers, type Timers } from '../../src/proxy/http/router.ts';
+import { TypeUrl } from '../../src/xds/type-urls.ts';
+import { telemetryConfig } from '../telemetry/drive-filter.ts';
+import { connectRaw, FrameType, frame, headers as headersFrame } from './h2-frames.ts';
+import { cla, cluster, hcm, listener, push, rawExchange, routeConfig, startProxy } from './harness.ts';
+
+const { NGHTTP2_NO_ERROR } = http2.constants;
+
+/** The fault delay of the `delayPort` chain: it runs out only when a test runs it out. */
+const DELAY_MS = 400;
+const delaysOut = new Map<object, () => void>();
+const timers: Timers = {
+  set: (fn, ms) => {
+    if (ms !== DELAY_MS) return realTimers.set(fn, ms);
+    const h = {};
+    delaysOut.set(h, fn);
+    return h;
+  },
+  clear: (h) => {
+    if (!delaysOut.delete(h as object)) realTimers.clear(h);
+  },
+};
+
+async function until(what: string, ok: () => boolean, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > end) throw new Error(`${what}: not within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+let env: Awaited<ReturnType<typeof startProxy>>;
+let port: number;
+let delayPort: number;
+let origin: http2.Http2Server;
+let h1: http.Server;
+let logDir: string;
+let logFile: string;
+/** Requests the HTTP/2 origin got, by path. */
+const hits = new Map<string, number>();
+/** What the upstreams saw of each upload, by `h1` or `h2` and path: its body, whether its end came, whether it closed. */
+const uploads = new Map<string, { bytes: number; ended: boolean; closed: boolean }>();
+
+/**
+ * Resets `stream` with RST_STREAM NO_ERROR alone. Node's stream.close(NO_ERROR) on a stream still being
+ * written ends it first (END_STREAM, then the reset); destroy() without an error sends the reset alone.
+ */
+function resetNoError(stream: http2.ServerHttp2Stream): void {
+  stream.destroy();
+}
+
+before(async () => {
+  logDir = mkdtempSync(path.join(tmpdir(), 'or-h2-rst-no-error-'));
+  logFile = path.join(logDir, 'access.log');
+  origin = http2.createServer();
+  origin.on('stream', (stream, h) => {
+    stream.on('error', () => {});
+    const p = String(h[':path']);
+    const n = (hits.get(p) ?? 0) + 1;
+    hits.set(p, n);
+    if (p.startsWith('/cut-body')) {
+      stream.respond({ ':status': 200 });
+      stream.write('part;', () => setImmediate(resetNoError, stream));
+    } else if (p === '/cut-head' || (p === '/retry-cut-head' && n === 1)) {
+      resetNoError(stream);
+    } else if (p === '/retry-cut-head') {
+      stream.respond({ ':status': 200 });
+      stream.end('second try');
+    } else if (p === '/whole-then-reset') {
+      // The whole response, then RST_STREAM NO_ERROR to stop the upload still coming (RFC 9113 §8.1).
+      stream.once('data', () => {
+        stream.respond({ ':status': 200 });
+        stream.end('whole response', () => stream.close(NGHTTP2_NO_ERROR));
+      });
+    } else if (p.startsWith('/upload')) {
+      const seen = { bytes: 0, ended: false, closed: false };
+      uploads.set(`h2${p}`, seen);
+      stream.on('data', (c: Buffer) => (seen.bytes += c.length));
+      // An end of the readable side counts only if it was END_STREAM: Node ends it on a reset too, after 'aborted'.
+      let aborted = false;
+      stream.on('aborted', () => (aborted = true));
+      stream.on('end', () => (seen.ended = !aborted));
+      stream.on('close', () => (seen.closed = true));
+    } else stream.respond({ ':status': 404 }, { endStream: true });
+  });
+  await new Promise<void>((r) => origin.listen(0, '127.0.0.1', r));
+  h1 = http.createServer((req, res) => {
+    const seen = { bytes: 0, ended: false, closed: false };
+    uploads.set(`h1${req.url}`, seen);
+    req.on('data', (c: Buffer) => (seen.bytes += c.length));
+    req.on('end', () => (seen.ended = true));
+    res.on('close', () => (seen.closed = true));
+    // Never answers: only a complete body (its end) or the proxy's cancel shows.
+  });
+  await new Promise<void>((r) => h1.listen(0, '127.0.0.1', r));
+  env = await startProxy({ metadata: { NAMESPACE: 'shop', WORKLOAD_NAME: 'api', LABELS: { app: 'api' } }, timers });
+  const router = { name: 'envoy.filters.http.router', typed_config: { '@type': TypeUrl.Router } };
+  const stats = { name: 'istio.stats', typed_config: telemetryConfig({ reporter: 'destination', workload: { workload: 'api', namespace: 'shop', labels: {} }, metrics: false, access_log: { path: logFile, encoding: 'JSON' } }) };
+  const delay = {
+    name: 'envoy.filters.http.fault',
+    typed_config: { '@type': TypeUrl.HttpFault, delay: { fixed_delay: { nanos: DELAY_MS * 1_000_000 }, percentage: { numerator: 100, denominator: 'HUNDRED' } } },
+  };
+  const routes = routeConfig('r', [
+    { domains: ['h2'], routes: [{ path: '/retry-cut-head', cluster: 'origin' }, { prefix: '/', cluster: 'origin' }] },
+    { domains: ['h1'], routes: [{ prefix: '/', cluster: 'h1' }] },
+    { domains: ['mirror'], routes: [{ prefix: '/', cluster: 'origin' }] },
+  ]) as unknown as { virtual_hosts: { routes: { route: Record<string, unknown> }[] }[] };
+  const retried = routes.virtual_hosts[0]?.routes[0];
+  if (retried) retried.route['retry_policy'] = { retry_on: 'reset', num_retries: { value: 1 } };
+  const mirrored = routes.virtual_hosts[2]?.routes[0];
+  if (mirrored) mirrored.route['request_mirror_policies'] = [{ cluster: 'h1', runtime_fraction: { default_value: { numerator: 100, denominator: 'HUNDRED' } } }];
+  push(env.proxy, [
+    cluster('origin', { http2: true }),
+    cla('origin', [{ port: (origin.address() as net.AddressInfo).port }]),
+    cluster('h1'),
+    cla('h1', [{ port: (h1.address() as net.AddressInfo).port }]),
+    listener('0.0.0.0_8080', 8080, [{ filter: hcm('r', { http_filters: [stats, router] }) }]),
+    listener('0.0.0.0_8443', 8443, [{ filter: hcm('r', { http_filters: [stats, delay, router] }) }]),
+    routes as never,
+  ]);
+  port = await env.port('0.0.0.0_8080');
+  delayPort = await env.port('0.0.0.0_8443');
+});
+
+after(async () => {
+  await env.close();
+  origin.close();
+  h1.closeAllConnections();
+  h1.close();
+  rmSync(logDir, { recursive: true, force: true });
+});
+
+/** The access log line of the request for `p` (JSON, Istio's default fields), once written. */
+async function logLine(p: string): Promise<Record<string, unknown>> {
+  let line: Record<string, unknown> | undefined;
+  await until(`the access log line for ${p}`, () => {
+    const lines = existsSync(logFile) ? readFileSync(logFile, 'utf8').split('\n').filter(Boolean) : [];
+    line = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l['path'] === p);
+    return line !== undefined;
+  });
+  return line as Record<string, unknown>;
+}
+
+interface Answer {
+  status: number | undefined;
+  body: string;
+  /** 'end' came and the stream closed with NO_ERROR: what a Node client takes for a whole response. */
+  whole: boolean;
+  rstCode: number | undefined;
+}
+
+/** A request over HTTP/2 to the proxy; `upload` sends one chunk of body and leaves it open. */
+function exchange(p: string, upload = false): Promise<Answer> {
+  const session = http2.connect(`http://127.0.0.1:${port}`);
+  session.on('error', () => {});
+  return new Promise((resolve) => {
+    const req = session.request({ ':method': upload ? 'POST' : 'GET', ':path': p, ':authority': 'h2' }, { endStream: !upload });
+    if (upload) req.write('first chunk of an upload that goes on');
+    const a: Answer = { status: undefined, body: '', whole: false, rstCode: undefined };
+    let ended = false;
+    req.on('response', (h) => (a.status = Number(h[':status'])));
+    req.on('data', (c: Buffer) => (a.body += c.toString()));
+    req.on('end', () => (ended = true));
+    req.on('error', () => {});
+    req.on('close', () => {
+      a.rstCode = req.rstCode;
+      a.whole = ended && req.rstCode === NGHTTP2_NO_ERROR;
+      session.close();
+      resolve(a);
+    });
+  });
+}
+
+test('upstream RST_STREAM NO_ERROR after part of the body: the client gets the head and the part, then a reset; logged UR', async () => {
+  const a = await exchange('/cut-body');
+  assert.equal(a.status, 200);
+  assert.equal(a.body, 'part;');
+  assert.equal(a.whole, false, `the cut body never reads as whole (rstCode ${a.rstCode})`);
+  const line = await logLine('/cut-body');
+  assert.equal(line['response_code'], 200);
+  assert.equal(line['response_flags'], 'UR');
+  assert.equal(line['response_code_details'], 'upstream_reset_after_response_started{remote_reset}');
+  assert.equal(line['bytes_sent'], 5);
+});
+
+test('the same to an HTTP/1.1 client: the chunk that came and no last chunk, then the connection closes', async () => {
+  const out = await rawExchange(port, 'GET /cut-body-h1 HTTP/1.1\r\nHost: h2\r\n\r\n');
+  assert.match(out, /^HTTP\/1\.1 200 OK\r\n/);
+  assert.ok(out.endsWith('\r\n\r\n5\r\npart;\r\n'), JSON.stringify(out));
+});
+
+test('upstream RST_STREAM NO_ERROR before the head: 503 UR, remote reset', async () => {
+  const a = await exchange('/cut-head');
+  assert.equal(a.status, 503);
+  assert.equal(a.body, 'upstream connect error or disconnect/reset before headers. reset reason: remote reset');
+  const line = await logLine('/cut-head');
+  assert.equal(line['response_flags'], 'UR');
+  assert.equal(line['response_code_details'], 'upstream_reset_before_response_started{remote_reset}');
+});
+
+test('retry_on reset retries it: the second try answers', async () => {
+  const a = await exchange('/retry-cut-head');
+  assert.deepEqual([a.status, a.body, a.whole], [200, 'second try', true]);
+  assert.equal(hits.get('/retry-cut-head'), 2);
+});
+
+test('a whole response, then RST_STREAM NO_ERROR while the request body still streams: the response passes whole', async () => {
+  const a = await exchange('/whole-then-reset', true);
+  assert.equal(a.status, 200);
+  assert.equal(a.body, 'whole response');
+  const line = await logLine('/whole-then-reset');
+  assert.equal(line['response_code'], 200);
+  assert.doesNotMatch(String(line['response_flags']), /U[RC]/);
+  assert.equal(line['bytes_sent'], 'whole response'.length);
+});
+
+/** A POST on a raw connection: its head, 1000 bytes of body, and (reset()) RST_STREAM NO_ERROR without END_STREAM. */
+async function rawUpload(p: number, target: string, authority: string): Promise<{ reset(): void; close(): void }> {
+  const raw = await connectRaw(p);
+  raw.socket.write(headersFrame(1, { ':method': 'POST', ':scheme': 'http', ':path': target, ':authority': authority }, false));
+  raw.socket.write(frame(FrameType.DATA, 0, 1, Buffer.alloc(1000, 'a')));
+  const rst = Buffer.alloc(4);
+  rst.writeUInt32BE(NGHTTP2_NO_ERROR);
+  return { reset: () => raw.socket.write(frame(FrameType.RST_STREAM, 0, 1, rst)), close: () => raw.socket.destroy() };
+}
+
+for (const [authority, upstream] of [
+  ['h1', 'an HTTP/1.1 upstream'],
+  ['h2', 'an HTTP/2 upstream'],
+] as const) {
+  test(`a client's RST_STREAM NO_ERROR mid-upload: ${upstream} has the request cancelled, never ended as whole`, async () => {
+    const target = `/upload-${authority}`;
+    const up = await rawUpload(port, target, authority);
+    try {
+      const seen = (): { bytes: number; ended: boolean; closed: boolean } | undefined => uploads.get(`${authority}${target}`);
+      await until('the upstream has part of the body', () => (seen()?.bytes ?? 0) > 0);
+      up.reset();
+      await until('the upstream request is cancelled', () => seen()?.closed === true);
+      assert.equal(seen()?.ended, false, 'the upstream never saw the body end');
+      await until('nothing left in flight', () => env.proxy.inflight === 0);
+    } finally {
+      up.close();
+    }
+  });
+
+  test(`the same while an async filter decides: ${upstream} never gets the cut body as whole`, async () => {
+    const target = `/upload-delayed-${authority}`;
+    const armed = delaysOut.size;
+    const up = await rawUpload(delayPort, target, authority);
+    try {
+      await until('the fault delay holds the request', () => delaysOut.size > armed);
+      up.reset();
+      // Give the reset time to arrive, then let the filter go on as if it had not come.
+      await new Promise((r) => setTimeout(r, 100));
+      for (const [h, fn] of [...delaysOut]) {
+        delaysOut.delete(h);
+        fn();
+      }
+      await until('nothing left in flight', () => env.proxy.inflight === 0);
+      await new Promise((r) => setTimeout(r, 100));
+      const seen = uploads.get(`${authority}${target}`);
+      assert.ok(seen === undefined || !seen.ended, `not forwarded, or never ended (${JSON.stringify(seen)})`);
+    } finally {
+      up.close();
+    }
+  });
+}
+
+test("a client's RST_STREAM NO_ERROR mid-upload on a mirrored route: the mirror never gets the cut body as a whole request", async () => {
+  const up = await rawUpload(port, '/upload-mirrored', 'mirror');
+  try {
+    await until('the upstream has part of the body', () => (uploads.get('h2/upload-mirrored')?.bytes ?? 0) > 0);
+    up.reset();
+    await until('the upstream request is cancelled', () => uploads.get('h2/upload-mirrored')?.closed === true);
+    await until('nothing left in flight', () => env.proxy.inflight === 0);
+    await new Promise((r) => setTimeout(r, 100));
+    const shadow = uploads.get('h1/upload-mirrored');
+    assert.ok(shadow === undefined || !shadow.ended, `no copy, or one never ended (${JSON.stringify(shadow)})`);
+  } finally {
+    up.close();
+  }
+});
