@@ -4,10 +4,10 @@
 // IST0101; one that exists but is refused (another class, allowedRoutes, no ReferenceGrant) is OR2010,
 // as is a Gateway listener's certificate in another namespace that no ReferenceGrant there lets it use.
 import type { BackendTLSPolicy, GRPCRoute, HTTPRoute, KubernetesGateway, TCPRoute, TLSRoute } from '../../config/resource.ts';
-import { refusedCertificate } from '../../model/gateway-api/gateways.ts';
+import { certificateRefProblem, refusedCertificate } from '../../model/gateway-api/gateways.ts';
 import { targetProblem } from '../../model/gateway-api/backend-tls.ts';
 import { backendProblem, type RefProblem } from '../../model/gateway-api/backends.ts';
-import { parentProblem } from '../../model/gateway-api/parents.ts';
+import { enforcesRefGrant, parentProblem } from '../../model/gateway-api/parents.ts';
 import { asGatewayRoute, type GatewayRoute, indexGatewayApi, referenceGranted } from '../../model/gateway-api/references.ts';
 import type { Analyzer, FieldPath, Report } from '../analyzer.ts';
 
@@ -38,6 +38,16 @@ export const gatewayApiReferences: Analyzer = {
             fix: fixes.certificateElsewhere,
           });
         }
+        const cert = certificateRefProblem(listener);
+        if (cert) {
+          report({
+            code: 'OR2010',
+            resource: gw,
+            path: ['spec', 'listeners', i, ...cert.path],
+            message: `listener ${listener.name}: ${cert.message}; the listener is not served`,
+            fix: 'Name one or two kubernetes.io/tls Secrets (group "", kind Secret) in certificateRefs, or set gateway.istio.io/tls-terminate-mode to MUTUAL, OPTIONAL_MUTUAL or ISTIO_MUTUAL.',
+          });
+        }
       });
     }
     const routes = [...ctx.ofKind<HTTPRoute>('HTTPRoute'), ...ctx.ofKind<GRPCRoute>('GRPCRoute'), ...ctx.ofKind<TCPRoute>('TCPRoute'), ...ctx.ofKind<TLSRoute>('TLSRoute')];
@@ -61,11 +71,11 @@ export const gatewayApiReferences: Analyzer = {
       });
       (route.spec.rules ?? []).forEach((rule, r) => {
         (rule.backendRefs ?? []).forEach((ref, b) => {
-          const p = backendProblem(ref, route, index);
+          const p = backendProblem(ref, route, index, enforcesRefGrant(route));
           if (p) say(p, ['spec', 'rules', r, 'backendRefs', b], fixes.backendMissing, fixes.backendRefused);
         });
         (rule.filters ?? []).forEach((f, i) => {
-          const p = f.requestMirror && backendProblem(f.requestMirror.backendRef, route, index);
+          const p = f.requestMirror && backendProblem(f.requestMirror.backendRef, route, index, enforcesRefGrant(route));
           if (p) say(p, ['spec', 'rules', r, 'filters', i, 'requestMirror', 'backendRef'], fixes.backendMissing, fixes.backendRefused);
         });
       });

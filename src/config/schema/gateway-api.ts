@@ -93,6 +93,7 @@ const filterFields = {
   RequestRedirect: 'requestRedirect',
   URLRewrite: 'urlRewrite',
   RequestMirror: 'requestMirror',
+  CORS: 'cors',
   ExtensionRef: 'extensionRef',
 } as const;
 
@@ -121,6 +122,14 @@ const filter = withRules(
         if (v['percent'] !== undefined && v['fraction'] !== undefined) add(['fraction'], 'OR1029', 'only one of percent, fraction may be set');
       },
     ).optional(),
+    cors: obj({
+      allowOrigins: z.array(z.string().min(1)).max(64).optional(),
+      allowCredentials: z.boolean().optional(),
+      allowMethods: z.array(str).max(9).optional(),
+      allowHeaders: z.array(headerName).max(64).optional(),
+      exposeHeaders: z.array(headerName).max(64).optional(),
+      maxAge: int.min(1).optional(),
+    }).optional(),
     extensionRef: obj({ group: str, kind: str, name: str }).optional(),
   }),
   (v, add) => {
@@ -189,14 +198,11 @@ const httpRule = withRules(
     filters: z.array(filter).max(16).optional(),
     backendRefs: z.array(backendRef).max(16).optional(),
     timeouts: obj({ request: gatewayDuration.optional(), backendRequest: gatewayDuration.optional() }).optional(),
-    retry: z.unknown().optional(),
+    retry: obj({ codes: z.array(int.min(400).max(599)).optional(), attempts: int.min(0).optional(), backoff: gatewayDuration.optional() }).optional(),
+    // Accepted and ignored, as Istio's conversion ignores it (use a DestinationRule consistentHash).
     sessionPersistence: z.unknown().optional(),
   }),
   ruleFilters,
-  (v, add) => {
-    if (v['retry'] !== undefined) add(['retry'], 'OR1024', 'retry (experimental) is not supported: remove it, or route through a VirtualService with retries');
-    if (v['sessionPersistence'] !== undefined) add(['sessionPersistence'], 'OR1024', 'sessionPersistence (experimental) is not supported: use a DestinationRule consistentHash');
-  },
 );
 
 export const httpRouteSpec = obj({
@@ -246,12 +252,10 @@ const grpcRule = withRules(
     matches: z.array(obj({ method: grpcMethodMatch.optional(), headers: z.array(valueMatch('header')).optional() })).max(64).optional(),
     filters: z.array(filter).max(16).optional(),
     backendRefs: z.array(grpcBackendRef).max(16).optional(),
+    // Accepted and ignored, as Istio's convertGRPCRoute ignores it.
     sessionPersistence: z.unknown().optional(),
   }),
   grpcFilters('a GRPCRoute rule', grpcFilterTypes),
-  (v, add) => {
-    if (v['sessionPersistence'] !== undefined) add(['sessionPersistence'], 'OR1024', 'sessionPersistence (experimental) is not supported: use a DestinationRule consistentHash');
-  },
 );
 
 export const grpcRouteSpec = obj({
@@ -343,14 +347,17 @@ const listener = withRules(
     else if (protocol === 'UDP') add(['protocol'], 'OR1024', 'UDP listeners are not supported yet; Outrigger serves HTTP, HTTPS, TLS and TCP listeners');
     const tls = v['tls'] as Record<string, unknown> | undefined;
     const certs = Array.isArray(tls?.['certificateRefs']) ? tls['certificateRefs'].length : 0;
+    // The CRD's rule: "certificateRefs or options must be specified when mode is Terminate" (an option
+    // such as gateway.istio.io/tls-terminate-mode: ISTIO_MUTUAL needs no Secret).
+    const options = tls?.['options'] && typeof tls['options'] === 'object' ? Object.keys(tls['options']).length : 0;
     if (protocol === 'HTTPS') {
       if (tls?.['mode'] === 'Passthrough') add(['tls', 'mode'], 'OR1024', 'an HTTPS listener terminates TLS; Passthrough needs a TLS listener');
-      else if (certs === 0) add(tls ? ['tls'] : [], 'OR1022', 'an HTTPS listener needs tls.certificateRefs (a kubernetes.io/tls Secret)');
+      else if (certs === 0 && options === 0) add(tls ? ['tls'] : [], 'OR1022', 'an HTTPS listener needs tls.certificateRefs (a kubernetes.io/tls Secret)');
     } else if (protocol === 'TLS') {
       // The API's rules: a TLS listener says its mode; Terminate needs a certificate, Passthrough has none.
       if (!tls) add([], 'OR1022', 'a TLS listener needs tls: mode Passthrough (routed by SNI with TLSRoutes) or Terminate (with certificateRefs, for TCPRoutes)');
       else if (tls['mode'] === 'Passthrough' && certs > 0) add(['tls', 'certificateRefs'], 'OR1029', 'a Passthrough listener does not terminate TLS: remove certificateRefs');
-      else if (tls['mode'] !== 'Passthrough' && certs === 0) add(['tls'], 'OR1022', 'a TLS listener that terminates TLS needs tls.certificateRefs (a kubernetes.io/tls Secret)');
+      else if (tls['mode'] !== 'Passthrough' && certs === 0 && options === 0) add(['tls'], 'OR1022', 'a TLS listener that terminates TLS needs tls.certificateRefs (a kubernetes.io/tls Secret)');
     } else if ((protocol === 'HTTP' || protocol === 'TCP') && tls !== undefined) add(['tls'], 'OR1029', `a ${protocol} listener has no tls`);
   },
 );

@@ -82,13 +82,25 @@ export interface HTTPRequestMirrorFilter {
   fraction?: { numerator: number; denominator?: number };
 }
 
+/** The CORS filter (experimental channel): the response headers of a CORS request and its preflight. */
+export interface HTTPCORSFilter {
+  allowOrigins?: string[];
+  allowCredentials?: boolean;
+  allowMethods?: string[];
+  allowHeaders?: string[];
+  exposeHeaders?: string[];
+  /** Seconds; the API server's default is 5. */
+  maxAge?: number;
+}
+
 export interface HTTPRouteFilter {
-  type: 'RequestHeaderModifier' | 'ResponseHeaderModifier' | 'RequestRedirect' | 'URLRewrite' | 'RequestMirror' | 'ExtensionRef';
+  type: 'RequestHeaderModifier' | 'ResponseHeaderModifier' | 'RequestRedirect' | 'URLRewrite' | 'RequestMirror' | 'CORS' | 'ExtensionRef';
   requestHeaderModifier?: HTTPHeaderFilter;
   responseHeaderModifier?: HTTPHeaderFilter;
   requestRedirect?: HTTPRequestRedirectFilter;
   urlRewrite?: HTTPURLRewriteFilter;
   requestMirror?: HTTPRequestMirrorFilter;
+  cors?: HTTPCORSFilter;
   extensionRef?: { group: string; kind: string; name: string };
 }
 
@@ -105,12 +117,23 @@ export interface HTTPRouteTimeouts {
   backendRequest?: string;
 }
 
+/** A rule's retries (experimental channel). */
+export interface HTTPRouteRetry {
+  /** HTTP status codes (500 to 599) that are retried, besides connection errors. */
+  codes?: number[];
+  attempts?: number;
+  /** A Gateway API duration: the base interval between attempts. */
+  backoff?: string;
+}
+
 export interface HTTPRouteRule {
   name?: string;
+  /** Absent: the API server's default, one PathPrefix `/` match; `[]`: a rule with no match at all. */
   matches?: HTTPRouteMatch[];
   filters?: HTTPRouteFilter[];
   backendRefs?: HTTPBackendRef[];
   timeouts?: HTTPRouteTimeouts;
+  retry?: HTTPRouteRetry;
 }
 
 export interface HTTPRouteSpec {

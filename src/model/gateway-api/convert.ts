@@ -44,17 +44,19 @@ export function convertGatewayApi(resources: readonly AnyResource[]): (Gateway |
         const parentName = `${route.kind}.${GATEWAY_API_GROUP}/${route.metadata.namespace}/${route.metadata.name}`;
         if (group.parents.has(parentName)) continue;
         group.parents.add(parentName);
+        // A ReferenceGrant is needed at a Gateway only: Istio converts mesh routes with `enforceRefGrant = !mesh`.
+        const enforceRefGrant = !binding.gateways.includes('mesh');
         if (route.kind === 'TCPRoute') {
-          group.tcp.push(...translateTcpRules(route, binding.port, index));
+          group.tcp.push(...translateTcpRules(route, binding.port, index, enforceRefGrant));
           continue;
         }
         if (route.kind === 'TLSRoute') {
-          group.tls.push(...translateTlsRules(route, binding, index));
+          group.tls.push(...translateTlsRules(route, binding, index, enforceRefGrant));
           continue;
         }
         (route.spec.rules ?? []).forEach((rule, ruleIndex) => {
           ruleMatches(route, rule).forEach((match, matchIndex) => {
-            group.entries.push({ match, routes: translateRuleMatch(route, ruleIndex, matchIndex, match, binding.port, index) });
+            group.entries.push({ match, routes: translateRuleMatch(route, ruleIndex, matchIndex, match, binding.port, index, enforceRefGrant) });
           });
         });
       }

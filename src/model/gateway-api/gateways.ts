@@ -93,16 +93,68 @@ function listenerServer(gw: KubernetesGateway, listener: Listener, index: Pick<G
   // Passthrough: the SNI picks a TLSRoute and the backend terminates TLS (Istio's PASSTHROUGH server).
   if (listener.protocol === 'TLS' && listener.tls?.mode === 'Passthrough') return { port, hosts: [host], tls: { mode: 'PASSTHROUGH' } };
   if (listener.protocol !== 'HTTPS' && listener.protocol !== 'TLS') return undefined;
-  const cert = listener.tls?.certificateRefs?.[0];
+  // Istio's buildTLS: the listener option picks the mode; ISTIO_MUTUAL uses the mesh certificates and
+  // no Secret (ISTIO_SIMPLE, the workload certificate as `builtin://`, is not served: see certificateRefProblem).
+  const terminateMode = listener.tls?.options?.[TLS_TERMINATE_MODE];
+  if (terminateMode === 'ISTIO_MUTUAL') return { port, hosts: [host], tls: { mode: 'ISTIO_MUTUAL' } };
+  if (terminateMode === 'ISTIO_SIMPLE') return undefined;
+  const mode = terminateMode === 'MUTUAL' || terminateMode === 'OPTIONAL_MUTUAL' ? terminateMode : 'SIMPLE';
   // A certificateRef to another namespace is followed only where a ReferenceGrant there lets this
   // namespace's Gateways use the Secret; else the listener is not served, rather than served with a
-  // same-named Secret of the Gateway's namespace (analyze says so).
-  if (!cert || refusedCertificate(gw, listener, index) !== undefined) return undefined;
-  // Istio's names: a Secret of the gateway's own namespace as `kubernetes://`, of another as
-  // `kubernetes-gateway://NAMESPACE/NAME`, which the control plane serves only while the grant stands.
-  const credentialName = cert.namespace && cert.namespace !== gw.metadata.namespace ? `${GATEWAY_CREDENTIAL_PREFIX}${cert.namespace}/${cert.name}` : cert.name;
-  // A terminating TLS listener's TCPRoutes take the decrypted connections (a SIMPLE server of protocol TLS).
-  return { port, hosts: [host], tls: { mode: 'SIMPLE', credentialName } };
+  // same-named Secret of the Gateway's namespace (analyze says so). So is one that is not a Secret, or
+  // a third one.
+  const refs = listener.tls?.certificateRefs ?? [];
+  if (refs.length === 0 || certificateRefProblem(listener) !== undefined || refusedCertificate(gw, listener, index) !== undefined) return undefined;
+  // Up to two Secrets (an RSA and an ECDSA certificate), as buildTLS: one valid is `credentialName`
+  // (the first ref's, as Istio takes credNames[0]), two are `credentialNames`.
+  const valid = refs.filter((ref) => isSecretRef(ref) && refNamespaceGranted(gw, ref, index));
+  const names = valid.map((ref) => credentialNameOf(gw, ref));
+  // A terminating TLS listener's TCPRoutes take the decrypted connections (a server of protocol TLS).
+  return { port, hosts: [host], tls: names.length === 2 ? { mode, credentialNames: names } : { mode, credentialName: names[0] as string } };
+}
+
+/** Istio's listener option for the mode of a terminating listener (gatewayTLSTerminateModeKey). */
+export const TLS_TERMINATE_MODE = 'gateway.istio.io/tls-terminate-mode';
+
+type CertificateRef = NonNullable<NonNullable<Listener['tls']>['certificateRefs']>[number];
+
+/** buildSecretReference's first check: only a core Secret (group "", kind Secret) is a certificate. */
+function isSecretRef(ref: CertificateRef): boolean {
+  return (ref.group ?? '') === '' && (ref.kind ?? 'Secret') === 'Secret';
+}
+
+function refNamespaceGranted(gw: KubernetesGateway, ref: CertificateRef, index: Pick<GatewayApiIndex, 'granted'>): boolean {
+  const ns = ref.namespace;
+  return !ns || ns === gw.metadata.namespace || index.granted({ kind: 'Gateway', namespace: gw.metadata.namespace }, { group: '', kind: 'Secret', namespace: ns, name: ref.name });
+}
+
+/**
+ * Istio's names: a Secret of the gateway's own namespace as `kubernetes://`, of another as
+ * `kubernetes-gateway://NAMESPACE/NAME`, which the control plane serves only while the grant stands.
+ */
+function credentialNameOf(gw: KubernetesGateway, ref: CertificateRef): string {
+  return ref.namespace && ref.namespace !== gw.metadata.namespace ? `${GATEWAY_CREDENTIAL_PREFIX}${ref.namespace}/${ref.name}` : ref.name;
+}
+
+/**
+ * Why a terminating listener's certificateRefs leave it unserved, besides a refused namespace
+ * (refusedCertificate), with Istio's ResolvedRefs messages (buildTLS, buildSecretReference); the path
+ * is under the listener. Refs the mode ignores (ISTIO_MUTUAL) are not checked.
+ */
+export function certificateRefProblem(listener: Listener): { path: (string | number)[]; message: string } | undefined {
+  const tls = listener.tls;
+  if (!tls || tls.mode === 'Passthrough' || (listener.protocol !== 'HTTPS' && listener.protocol !== 'TLS')) return undefined;
+  const terminateMode = tls.options?.[TLS_TERMINATE_MODE];
+  if (terminateMode === 'ISTIO_MUTUAL') return undefined;
+  if (terminateMode === 'ISTIO_SIMPLE') return { path: ['tls', 'options', TLS_TERMINATE_MODE], message: 'ISTIO_SIMPLE (TLS with the workload certificate, builtin://) is not supported' };
+  const refs = tls.certificateRefs ?? [];
+  if (refs.length > 2) return { path: ['tls', 'certificateRefs'], message: 'TLS mode can only support up to 2 server certificates' };
+  // Istio keeps the first ref's credential: one that is not a Secret leaves the listener without one.
+  const first = refs[0];
+  if (first && !isSecretRef(first)) {
+    return { path: ['tls', 'certificateRefs', 0], message: `invalid certificate reference ${first.group ?? ''}/${first.kind ?? ''}/${first.name}.${first.namespace ?? ''}, only secret is allowed` };
+  }
+  return undefined;
 }
 
 /** The label Istio puts on the proxies it deploys for Gateway API Gateways. */

@@ -1,9 +1,10 @@
 // Where a route attaches: each parentRef → the VirtualServices it contributes to. A Service parent is
-// mesh routing (GAMMA): the service's host, applied by sidecars. A Gateway parent is each listener that
-// admits the route (sectionName, port, allowedRoutes) and each hostname the route and listener share.
+// mesh routing (GAMMA): the service's host, applied by sidecars; a ServiceEntry parent the same for each
+// of the entry's hosts. A Gateway parent is each listener that admits the route (sectionName, port,
+// allowedRoutes) and each hostname the route and listener share that no more specific listener owns.
 import type { KubernetesGateway } from '../../config/resource.ts';
 import type { Listener, ParentReference } from '../../config/types/gateway-api.ts';
-import { hostMatches, serviceFqdn } from '../host.ts';
+import { hostMatches, hostsIntersect, serviceFqdn } from '../host.ts';
 import { matchesLabelSelector } from '../labels.ts';
 import type { RefProblem } from './backends.ts';
 import { listenerGatewayName } from './gateways.ts';
@@ -34,8 +35,16 @@ export function parentProblem(parent: ParentReference, route: GatewayRoute, inde
     }
     return undefined;
   }
-  if ((parent.group ?? GATEWAY_API_GROUP) !== GATEWAY_API_GROUP || (parent.kind ?? 'Gateway') !== 'Gateway') {
-    return { missing: false, message: `parentRef ${parent.kind ?? 'Gateway'}.${parent.group ?? GATEWAY_API_GROUP} ${parent.name}: a route attaches to a Gateway or a Service` };
+  if (isServiceEntryParent(parent)) {
+    const entry = index.serviceEntry(ns, parent.name);
+    if (!entry) return { missing: true, message: `parentRef ServiceEntry ${ns}/${parent.name} does not exist` };
+    if (route.kind === 'TLSRoute' && entry.spec.hosts.every((h) => meshSniHosts(route, h).length === 0)) {
+      return { missing: false, message: `a TLSRoute attached to ServiceEntry ${ns}/${parent.name} routes that entry's SNIs only: its hostnames name none of ${entry.spec.hosts.join(', ')}` };
+    }
+    return undefined;
+  }
+  if (!isGatewayParent(parent)) {
+    return { missing: false, message: `parentRef ${parent.kind ?? 'Gateway'}.${parent.group ?? GATEWAY_API_GROUP} ${parent.name}: a route attaches to a Gateway, a Service or a ServiceEntry` };
   }
   const gw = index.gateway(ns, parent.name);
   if (!gw) return { missing: true, message: `parentRef Gateway ${ns}/${parent.name} does not exist` };
@@ -50,27 +59,44 @@ export function isServiceParent(parent: ParentReference): boolean {
   return (parent.group ?? GATEWAY_API_GROUP) === '' && parent.kind === 'Service';
 }
 
+/** A ServiceEntry parent (Istio's allowedParentReferences): mesh routing for the entry's hosts. */
+function isServiceEntryParent(parent: ParentReference): boolean {
+  return parent.group === 'networking.istio.io' && parent.kind === 'ServiceEntry';
+}
+
+function isGatewayParent(parent: ParentReference): boolean {
+  return (parent.group ?? GATEWAY_API_GROUP) === GATEWAY_API_GROUP && (parent.kind ?? 'Gateway') === 'Gateway';
+}
+
+/**
+ * Whether the route's backends need a ReferenceGrant to another namespace: when it attaches to a Gateway.
+ * Istio converts a route for its mesh parents (Services, ServiceEntries) with `enforceRefGrant = !mesh`.
+ */
+export function enforcesRefGrant(route: GatewayRoute): boolean {
+  return (route.spec.parentRefs ?? []).some(isGatewayParent);
+}
+
 export function bindings(parent: ParentReference, route: GatewayRoute, index: GatewayApiIndex): Binding[] {
   const routeNs = route.metadata.namespace;
   const ns = parent.namespace ?? routeNs;
-  if (isServiceParent(parent)) {
-    if (!index.service(ns, parent.name)) return [];
-    const host = serviceFqdn(parent.name, ns);
+  if (isServiceParent(parent) || isServiceEntryParent(parent)) {
+    // A ServiceEntry stands for its hosts (Istio's HTTPRouteCollection: `vsHosts = ses.Spec.Hosts`).
+    const hosts = isServiceParent(parent)
+      ? index.service(ns, parent.name) && [serviceFqdn(parent.name, ns)]
+      : index.serviceEntry(ns, parent.name)?.spec.hosts;
     const consumer = ns !== routeNs;
-    return [
-      {
-        // Named so that a consumer route sorts before the producer's: for its own namespace's clients
-        // it takes precedence, as the API's mesh routing (GAMMA) asks.
-        key: `mesh|${consumer ? 'consumer' : 'producer'}|${routeNs}|${host}|${parent.port ?? ''}`,
-        namespace: routeNs,
-        host,
-        gateways: ['mesh'],
-        ...(consumer ? { exportTo: ['.'] } : {}),
-        ...(parent.port !== undefined ? { port: parent.port } : {}),
-      },
-    ];
+    return (hosts ?? []).map((host) => ({
+      // Named so that a consumer route sorts before the producer's: for its own namespace's clients
+      // it takes precedence, as the API's mesh routing (GAMMA) asks.
+      key: `mesh|${consumer ? 'consumer' : 'producer'}|${routeNs}|${host}|${parent.port ?? ''}`,
+      namespace: routeNs,
+      host,
+      gateways: ['mesh'],
+      ...(consumer ? { exportTo: ['.'] } : {}),
+      ...(parent.port !== undefined ? { port: parent.port } : {}),
+    }));
   }
-  if ((parent.group ?? GATEWAY_API_GROUP) !== GATEWAY_API_GROUP || (parent.kind ?? 'Gateway') !== 'Gateway') return [];
+  if (!isGatewayParent(parent)) return [];
   const gw = index.gateway(ns, parent.name);
   if (!gw || !index.istioClass(gw.spec.gatewayClassName)) return [];
   const out: Binding[] = [];
@@ -80,12 +106,30 @@ export function bindings(parent: ParentReference, route: GatewayRoute, index: Ga
     if (!admits(gw, listener, route, index)) continue;
     const istioGateway = `${ns}/${listenerGatewayName(gw, listener)}`;
     // A TCPRoute has no hostnames: it takes the listener's connections (plain, or after TLS is terminated).
-    const hosts = route.kind === 'TCPRoute' ? ['*'] : sharedHosts(listener.hostname, route.spec.hostnames);
+    const hosts = route.kind === 'TCPRoute' ? ['*'] : sharedHosts(listener.hostname, route.spec.hostnames).filter(isolation(route, gw, listener));
     for (const host of hosts) {
       out.push({ key: `gateway|${ns}|${gw.metadata.name}|${listener.name}|${host}`, namespace: ns, host, gateways: [istioGateway] });
     }
   }
   return out;
+}
+
+/**
+ * Listener isolation (Istio's extractParentReferenceInfo BannedHostnames and hostnameAllowedByIsolation,
+ * applied to HTTPRoutes and GRPCRoutes): whether a host the route shares with its listener is the
+ * listener's to serve. A host that a listener of the same Gateway, port and protocol with a longer
+ * hostname covers is that listener's alone: `foo.example.com` is not served on `*.example.com` when a
+ * `foo.example.com` listener exists.
+ */
+function isolation(route: GatewayRoute, gw: KubernetesGateway, listener: Listener): (host: string) => boolean {
+  const ours = listener.hostname ?? '';
+  // Only a wildcard listener (or one without a hostname) can be shadowed by another.
+  if ((route.kind !== 'HTTPRoute' && route.kind !== 'GRPCRoute') || (ours !== '' && !ours.startsWith('*'))) return () => true;
+  const banned = gw.spec.listeners
+    .filter((l) => l !== listener && l.port === listener.port && l.protocol === listener.protocol && l.hostname !== undefined && l.hostname !== ours)
+    .map((l) => l.hostname as string);
+  // host.Name.SubsetOf: the host is covered by the other listener's hostname.
+  return (host) => (ours === '' || hostsIntersect(host, ours)) && !banned.some((other) => ours.length <= other.length && hostMatches(other, host));
 }
 
 /** The route kinds a listener of each protocol serves (and admits when allowedRoutes names no kinds). */

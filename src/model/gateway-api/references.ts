@@ -1,8 +1,9 @@
-// What the Gateway API conversion looks resources up in: Services, Gateways and their classes,
-// Namespaces (for allowedRoutes selectors) and ReferenceGrants, indexed once per conversion.
-import type { AnyResource, GatewayClass, GRPCRoute, HTTPRoute, KubernetesGateway, Namespace, ObjectMeta, ReferenceGrant, Service, TCPRoute, TLSRoute } from '../../config/resource.ts';
+// What the Gateway API conversion looks resources up in: Services, ServiceEntries, Gateways and their
+// classes, Namespaces (for allowedRoutes selectors) and ReferenceGrants, indexed once per conversion.
+import type { AnyResource, GatewayClass, GRPCRoute, HTTPRoute, KubernetesGateway, Namespace, ObjectMeta, ReferenceGrant, Service, ServiceEntry, TCPRoute, TLSRoute } from '../../config/resource.ts';
 import type { HTTPRouteSpec } from '../../config/types/gateway-api.ts';
 import { CA_CREDENTIAL_SUFFIX, credentialRef, GATEWAY_CREDENTIAL_PREFIX } from '../credentials.ts';
+import { serviceFqdn } from '../host.ts';
 import { grpcAsHttpRoute } from './grpc-routes.ts';
 import { tcpAsRoute } from './tcp-routes.ts';
 import { tlsAsRoute } from './tls-routes.ts';
@@ -27,6 +28,9 @@ export interface GatewayApiIndex {
   readonly routes: readonly GatewayRoute[];
   readonly gateways: readonly KubernetesGateway[];
   service(namespace: string, name: string): Service | undefined;
+  serviceEntry(namespace: string, name: string): ServiceEntry | undefined;
+  /** Whether a Service (by its FQDN) or a ServiceEntry has this host (a `Hostname` backend's lookup). */
+  hostKnown(host: string): boolean;
   gateway(namespace: string, name: string): KubernetesGateway | undefined;
   namespaceLabels(namespace: string): Readonly<Record<string, string>>;
   /** Whether a Gateway of this class is Istio's (the built-in `istio` class, or a class naming Istio's controller). */
@@ -39,6 +43,7 @@ const key = (namespace: string, name: string) => `${namespace}/${name}`;
 
 export function indexGatewayApi(resources: readonly AnyResource[]): GatewayApiIndex {
   const services = new Map<string, Service>();
+  const serviceEntries = new Map<string, ServiceEntry>();
   const gateways = new Map<string, KubernetesGateway>();
   const classes = new Map<string, GatewayClass>();
   const namespaces = new Map<string, Namespace>();
@@ -46,6 +51,7 @@ export function indexGatewayApi(resources: readonly AnyResource[]): GatewayApiIn
   const routes: GatewayRoute[] = [];
   for (const r of resources) {
     if (r.kind === 'Service') services.set(key(r.metadata.namespace, r.metadata.name), r as Service);
+    else if (r.kind === 'ServiceEntry') serviceEntries.set(key(r.metadata.namespace, r.metadata.name), r as ServiceEntry);
     else if (r.kind === 'KubernetesGateway') gateways.set(key(r.metadata.namespace, r.metadata.name), r as KubernetesGateway);
     else if (r.kind === 'GatewayClass') classes.set(r.metadata.name, r as GatewayClass);
     else if (r.kind === 'Namespace') namespaces.set(r.metadata.name, r as Namespace);
@@ -57,6 +63,9 @@ export function indexGatewayApi(resources: readonly AnyResource[]): GatewayApiIn
     routes: routes.sort(byAge),
     gateways: [...gateways.values()].sort(byAge),
     service: (ns, name) => services.get(key(ns, name)),
+    serviceEntry: (ns, name) => serviceEntries.get(key(ns, name)),
+    hostKnown: (host) =>
+      [...services.values()].some((s) => serviceFqdn(s.metadata.name, s.metadata.namespace) === host) || [...serviceEntries.values()].some((e) => e.spec.hosts.includes(host)),
     gateway: (ns, name) => gateways.get(key(ns, name)),
     namespaceLabels: (ns) => namespaces.get(ns)?.metadata.labels ?? {},
     istioClass: (name) => {
@@ -106,15 +115,19 @@ export function gatewayCredentialVerified(resources: Iterable<AnyResource>, gate
 
 /**
  * The Gateway API's tie-break between routes: the oldest first (creation time as written; one without
- * is created now, after every exported one), then `namespace/name` alphabetically.
+ * is created now, after every exported one), then namespace, then name, each alphabetically (Istio's
+ * sortRoutesByCreationTime: not the string `namespace/name`, in which `team-b/x` would sort before `team/x`).
  */
 export function byAge(a: { metadata: ObjectMeta }, b: { metadata: ObjectMeta }): number {
   const ta = creationSecond(a);
   const tb = creationSecond(b);
   if (ta !== tb) return ta < tb ? -1 : 1;
-  const ka = key(a.metadata.namespace, a.metadata.name);
-  const kb = key(b.metadata.namespace, b.metadata.name);
-  return ka < kb ? -1 : ka > kb ? 1 : 0;
+  return compare(a.metadata.namespace, b.metadata.namespace) || compare(a.metadata.name, b.metadata.name);
+}
+
+/** Go's cmp.Compare on strings: by UTF-16 code unit here, the same order for the API's ASCII names. */
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /**

@@ -19,8 +19,8 @@ export function tcpAsRoute(route: GatewayTCPRoute): GatewayRoute {
 }
 
 /** The VirtualService TCP routes of a TCPRoute's rules, one per rule (Istio's convertTCPRoute). */
-export function translateTcpRules(route: GatewayRoute, port: number | undefined, ctx: BackendContext): TCPRoute[] {
-  return (route.spec.rules ?? []).map((rule) => ({ ...(port !== undefined ? { match: [{ port }] } : {}), route: translateL4Backends(rule, route, ctx) }));
+export function translateTcpRules(route: GatewayRoute, port: number | undefined, ctx: BackendContext, enforceRefGrant: boolean): TCPRoute[] {
+  return (route.spec.rules ?? []).map((rule) => ({ ...(port !== undefined ? { match: [{ port }] } : {}), route: translateL4Backends(rule, route, ctx, enforceRefGrant) }));
 }
 
 /**
@@ -28,11 +28,11 @@ export function translateTcpRules(route: GatewayRoute, port: number | undefined,
  * backend be refused, by weight: an invalid backend keeps its share, sent where no cluster is (see
  * invalidBackend); a rule with no backend of weight above 0 refuses every connection (NO_BACKEND).
  */
-export function translateL4Backends(rule: TCPRouteRule, route: GatewayRoute, ctx: BackendContext): RouteDestination[] {
+export function translateL4Backends(rule: TCPRouteRule, route: GatewayRoute, ctx: BackendContext, enforceRefGrant: boolean): RouteDestination[] {
   const destinations: RouteDestination[] = [];
   for (const ref of rule.backendRefs ?? []) {
     const weight = ref.weight ?? 1;
-    if (weight > 0) destinations.push({ destination: resolveBackend(ref, route, ctx) ?? invalidBackend(ref, route), weight });
+    if (weight > 0) destinations.push({ destination: resolveBackend(ref, route, ctx, enforceRefGrant) ?? invalidBackend(ref, route), weight });
   }
   if (destinations.length === 0) return [{ destination: NO_BACKEND }];
   if (destinations.length === 1) delete (destinations[0] as RouteDestination).weight;

@@ -27,7 +27,7 @@ export function tlsAsRoute(route: GatewayTLSRoute): GatewayRoute {
  * when it has none (a sidecar has no "any SNI" chain for a Service), on the parentRef's port if given
  * (Istio's augmentTLSPortMatch).
  */
-export function translateTlsRules(route: GatewayRoute, binding: Binding, ctx: BackendContext): TLSRoute[] {
+export function translateTlsRules(route: GatewayRoute, binding: Binding, ctx: BackendContext, enforceRefGrant: boolean): TLSRoute[] {
   const mesh = binding.gateways.includes('mesh');
   // In the mesh, only the parent Service's own name: a route names no other namespace's or outside
   // host to capture its TLS (Istio's validateSniHost: the SNIs a subset of the route's host).
@@ -35,7 +35,7 @@ export function translateTlsRules(route: GatewayRoute, binding: Binding, ctx: Ba
   if (named.length === 0) return [];
   const sniHosts = named;
   const match = { sniHosts, ...(binding.port !== undefined ? { port: binding.port } : {}) };
-  return (route.spec.rules ?? []).map((rule) => ({ match: [{ ...match }], route: translateL4Backends(rule, route, ctx) }));
+  return (route.spec.rules ?? []).map((rule) => ({ match: [{ ...match }], route: translateL4Backends(rule, route, ctx, enforceRefGrant) }));
 }
 
 /** A mesh TLSRoute's SNIs: its hostnames that are its parent Service's name, or that name when it has none. */

@@ -1,0 +1,104 @@
+// Backends as Istio's buildDestination resolves them (backends.ts): a ReferenceGrant is needed only at a
+// Gateway (Istio converts mesh routes with enforceRefGrant = !mesh), and a `networking.istio.io`
+// Hostname or a ServiceImport is a backend besides a Service.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { runAnalyzers } from '../../analysis/run.ts';
+import { loadText } from '../../config/load.ts';
+import type { VirtualService } from '../../config/resource.ts';
+import { convertGatewayApi } from './convert.ts';
+
+function load(yaml: string) {
+  const { resources, diagnostics } = loadText(yaml, 'routes.yaml');
+  assert.deepEqual(diagnostics, []);
+  return resources;
+}
+
+const convert = (yaml: string) => convertGatewayApi(load(yaml)).filter((r): r is VirtualService => r.kind === 'VirtualService');
+
+const services = `apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: shop}
+spec: {selector: {app: web}, ports: [{name: http, port: 80}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: api, namespace: other}
+spec: {selector: {app: api}, ports: [{name: http, port: 80}]}
+---
+`;
+
+const gateway = `apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: shop}
+spec:
+  gatewayClassName: istio
+  listeners: [{name: http, port: 80, protocol: HTTP}]
+---
+`;
+
+test('in the mesh a backend (and mirror) of another namespace needs no ReferenceGrant; at a Gateway it does', () => {
+  const route = (parent: string, kind = 'HTTPRoute', apiVersion = 'v1') => `apiVersion: gateway.networking.k8s.io/${apiVersion}
+kind: ${kind}
+metadata: {name: to-other, namespace: shop}
+spec:
+  parentRefs: [${parent}]
+  rules:
+  - ${kind === 'HTTPRoute' ? 'filters: [{type: RequestMirror, requestMirror: {backendRef: {name: api, namespace: other, port: 80}}}]\n    ' : ''}backendRefs: [{name: api, namespace: other, port: 80}]
+`;
+  const mesh = '{group: "", kind: Service, name: web}';
+  const http = convert(services + route(mesh))[0]?.spec.http?.[0];
+  assert.equal(http?.directResponse, undefined);
+  assert.deepEqual(http?.route?.map((d) => d.destination), [{ host: 'api.other.svc.cluster.local', port: { number: 80 } }]);
+  assert.deepEqual(http?.mirrors?.map((m) => m.destination.host), ['api.other.svc.cluster.local']);
+  assert.equal(convert(services + route(mesh, 'GRPCRoute'))[0]?.spec.http?.[0]?.route?.[0]?.destination.host, 'api.other.svc.cluster.local');
+  const tcp = convert(services + route('{group: "", kind: Service, name: web, port: 80}', 'TCPRoute', 'v1alpha2'))[0]?.spec.tcp?.[0];
+  assert.deepEqual(tcp?.route?.map((d) => d.destination.host), ['api.other.svc.cluster.local']);
+
+  const atGateway = convert(services + gateway + route('{name: gw}'))[0]?.spec.http?.[0];
+  assert.deepEqual(atGateway?.directResponse, { status: 500 });
+});
+
+test('analyze reports the missing ReferenceGrant (OR2010) for a route at a Gateway only', () => {
+  const route = (parent: string) => `apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: to-other, namespace: shop}
+spec:
+  parentRefs: [${parent}]
+  rules: [{backendRefs: [{name: api, namespace: other, port: 80}]}]
+`;
+  const or2010 = (yaml: string) =>
+    runAnalyzers(load(yaml))
+      .filter((d) => d.code === 'OR2010')
+      .map((d) => d.field);
+  assert.deepEqual(or2010(services + route('{group: "", kind: Service, name: web}')), []);
+  assert.deepEqual(or2010(services + gateway + route('{name: gw}')), ['spec.rules[0].backendRefs[0]']);
+});
+
+test('a Hostname backend (networking.istio.io) routes to that host; a ServiceImport to the Service of its name', () => {
+  const entry = `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: ext, namespace: shop}
+spec: {hosts: [api.example.com], ports: [{number: 80, name: http, protocol: HTTP}], resolution: DNS, location: MESH_EXTERNAL}
+---
+`;
+  const route = (ref: string) => `apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: r, namespace: shop}
+spec:
+  parentRefs: [{group: "", kind: Service, name: web}]
+  rules: [{backendRefs: [${ref}]}]
+`;
+  const destination = (yaml: string) => convert(yaml)[0]?.spec.http?.[0]?.route?.[0]?.destination;
+  assert.deepEqual(destination(services + entry + route('{group: networking.istio.io, kind: Hostname, name: api.example.com, port: 80}')), {
+    host: 'api.example.com',
+    port: { number: 80 },
+  });
+  assert.deepEqual(destination(services + route('{group: multicluster.x-k8s.io, kind: ServiceImport, name: web, port: 80}')), {
+    host: 'web.shop.svc.cluster.local',
+    port: { number: 80 },
+  });
+  // A host no Service or ServiceEntry has is an invalid backend: the rule answers 500.
+  const unknown = convert(services + route('{group: networking.istio.io, kind: Hostname, name: nowhere.example.com, port: 80}'))[0]?.spec.http?.[0];
+  assert.deepEqual(unknown?.directResponse, { status: 500 });
+});
