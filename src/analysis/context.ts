@@ -4,6 +4,7 @@ import type {
   AnyResource,
   Deployment,
   DestinationRule,
+  ForeignResource,
   Gateway,
   IstioOperator,
   Job,
@@ -27,7 +28,7 @@ export interface AnalyzedWorkload {
   serviceAccount: string;
   /** Gets an Istio proxy: injected sidecar, gateway, or a WorkloadEntry (VMs run their own proxy). */
   meshed: boolean;
-  kind: 'Deployment' | 'Job' | 'Gateway' | 'WorkloadEntry';
+  kind: 'Deployment' | 'Job' | 'Pod' | 'Gateway' | 'WorkloadEntry';
   /** Gateway Service ports declared in the IstioOperator component (gateways only). */
   servicePorts?: { port: number; targetPort?: number }[];
 }
@@ -91,6 +92,7 @@ export class AnalysisContext {
   /** Kubernetes Services by FQDN. */
   readonly services = new Map<string, Service>();
   #byKind = new Map<string, AnyResource[]>();
+  readonly #scopedHosts: Map<string, Service | ServiceEntry>;
 
   constructor(resources: readonly AnyResource[]) {
     this.resources = resources;
@@ -106,6 +108,7 @@ export class AnalysisContext {
     this.trustDomain = this.mesh.trustDomain;
     for (const ns of this.ofKind<Namespace>('Namespace')) this.namespaces.set(ns.metadata.name, ns);
     for (const s of this.ofKind<Service>('Service')) this.services.set(fqdn(s.metadata.name, s.metadata.namespace), s);
+    this.#scopedHosts = this.#buildScopedHosts();
     for (const owner of [...this.ofKind<Deployment>('Deployment'), ...this.ofKind<Job>('Job')]) {
       const pod = podMeta(owner.spec.template);
       this.workloads.push({
@@ -115,6 +118,19 @@ export class AnalysisContext {
         serviceAccount: owner.spec.template.spec.serviceAccountName ?? 'default',
         meshed: injected(this.namespaces.get(owner.metadata.namespace), pod),
         kind: owner.kind,
+      });
+    }
+    // Pods are what every Istio analyzer reads; Outrigger does not start them, but a manifest set may
+    // describe its workloads as Pods (kept by the loader as a foreign kind for this).
+    for (const p of this.ofKind<ForeignResource>('Pod')) {
+      const account = (p.spec as { serviceAccountName?: unknown }).serviceAccountName;
+      this.workloads.push({
+        name: p.metadata.name,
+        namespace: p.metadata.namespace,
+        labels: p.metadata.labels,
+        serviceAccount: typeof account === 'string' ? account : 'default',
+        meshed: injected(this.namespaces.get(p.metadata.namespace), p.metadata),
+        kind: 'Pod',
       });
     }
     for (const we of this.ofKind<WorkloadEntry>('WorkloadEntry')) {
@@ -152,6 +168,49 @@ export class AnalysisContext {
     const svc = this.services.get(host);
     if (svc) return svc;
     return this.ofKind<ServiceEntry>('ServiceEntry').find((se) => se.spec.hosts.some((h) => hostMatches(h, host)));
+  }
+
+  /**
+   * The Service or ServiceEntry a host names, seen from `namespace` with the referrer's `exportTo`, as
+   * Istio's analyzers find it (util.GetDestinationHost over InitServiceEntryHostMap): a host exported
+   * to every namespace, then one exported to the namespaces the referrer's exportTo names (its own
+   * when empty), then a wildcard ServiceEntry host visible there.
+   */
+  destinationHost(namespace: string, exportTo: readonly string[] | undefined, host: string): Service | ServiceEntry | undefined {
+    const hosts = this.#scopedHosts;
+    const name = fqdn(host, namespace);
+    const scopes = ['*', ...(exportTo?.length ? exportTo.map((e) => (e === '.' ? namespace : e)) : [namespace])];
+    for (const scope of scopes) {
+      const target = hosts.get(`${scope}/${name}`);
+      if (target) return target;
+    }
+    const suffix = host.startsWith('*') ? host.slice(1) : host;
+    for (const [key, target] of hosts) {
+      const slash = key.indexOf('/');
+      const scope = key.slice(0, slash);
+      const seHost = key.slice(slash + 1);
+      if (seHost.startsWith('*') && (scope === '*' || scope === namespace) && suffix.endsWith(seHost.slice(1))) return target;
+    }
+    return undefined;
+  }
+
+  /** `scope/host` → target: a ServiceEntry is visible to all (exportTo empty or `*`) or its namespace
+   * only; a Service to the namespaces of its `networking.istio.io/exportTo` annotation (all without). */
+  #buildScopedHosts(): Map<string, Service | ServiceEntry> {
+    const out = new Map<string, Service | ServiceEntry>();
+    for (const se of this.ofKind<ServiceEntry>('ServiceEntry')) {
+      const ns = se.metadata.namespace;
+      const exportTo = se.spec.exportTo ?? [];
+      const scope = exportTo.length === 0 || exportTo.includes('*') ? '*' : ns;
+      for (const h of se.spec.hosts) out.set(`${scope}/${fqdn(h, ns)}`, se);
+    }
+    for (const [host, svc] of this.services) {
+      const ns = svc.metadata.namespace;
+      const annotation = svc.metadata.annotations['networking.istio.io/exportTo'];
+      const scopes = annotation ? annotation.split(',').map((s) => (s.trim() === '.' ? ns : s.trim())) : ['*'];
+      for (const scope of scopes) out.set(`${scope}/${host}`, svc);
+    }
+    return out;
   }
 
   /** Workloads behind a Service (its selector) or ServiceEntry (workloadSelector or endpoints' labels). */

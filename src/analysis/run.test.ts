@@ -19,9 +19,13 @@ test('IST0110: two Sidecars (workloadSelector.labels, as Istio spells it) select
   const a = res('Sidecar', 'shop', 'by-app', { workloadSelector: { labels: { app: 'reviews' } } });
   const b = res('Sidecar', 'shop', 'by-version', { workloadSelector: { labels: { version: 'v1' } } });
   const found = runAnalyzers([shop, deployment, a, b]).filter((d) => d.code === 'IST0110');
+  // Istio's sidecar.SelectorAnalyzer reports each Sidecar selecting the pod, naming them all.
   assert.deepEqual(
-    found.map((d) => `${d.resource} ${d.field}`),
-    ['Sidecar shop/by-version spec.workloadSelector.labels'],
+    found.map((d) => `${d.resource} ${d.field}: ${d.message}`),
+    [
+      'Sidecar shop/by-app spec.workloadSelector.labels: The Sidecars [by-app by-version] in namespace "shop" select the same workload pod "reviews", which can lead to undefined behavior.',
+      'Sidecar shop/by-version spec.workloadSelector.labels: The Sidecars [by-app by-version] in namespace "shop" select the same workload pod "reviews", which can lead to undefined behavior.',
+    ],
   );
   assert.equal(found[0]?.span, undefined, 'no origin, no span');
 });

@@ -6,6 +6,14 @@ export function selects(matchLabels: Record<string, string> | undefined, labels:
   return true;
 }
 
+/** A selector as Kubernetes' `labels.SelectorFromSet(...).String()` prints it, which Istio's messages quote: `k=v` sorted by key, comma-joined. */
+export function selectorString(matchLabels: Record<string, string> | undefined): string {
+  return Object.keys(matchLabels ?? {})
+    .sort()
+    .map((k) => `${k}=${matchLabels?.[k]}`)
+    .join(',');
+}
+
 /**
  * The labels a Sidecar's `workloadSelector` names. Istio spells that field `labels` (networking
  * v1alpha3 WorkloadSelector), unlike the `matchLabels` of DestinationRule and the security kinds; both are read.

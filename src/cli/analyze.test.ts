@@ -68,8 +68,31 @@ test('--list prints the catalogue; bad flags exit 64 (usage)', async () => {
   const r = await run({ list: true, output: 'json', failOn: 'error' });
   const codes = (JSON.parse(r.out) as { code: string }[]).map((c) => c.code);
   assert.ok(codes.includes('OR1020') && codes.includes('IST0101'));
-  assert.equal((await run({ output: 'yaml', failOn: 'error' })).code, 64);
+  assert.equal((await run({ output: 'xml', failOn: 'error' })).code, 64);
   assert.equal((await run({ output: 'text', failOn: 'error' })).code, 64);
+});
+
+test("istioctl's flags: --suppress CODE=RESOURCE with globs, -o yaml, --failure-threshold, --output-threshold", async () => {
+  const file = join(tmp, 'istioctl-flags.yaml');
+  // IST0102 (info) on Namespace shop, IST0174 (warning) on DestinationRule shop/ratings.
+  writeFileSync(file, 'apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n---\napiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: ratings, namespace: shop}\nspec:\n  host: ratings\n');
+  const codes = (r: { out: string }) => (JSON.parse(r.out) as { code: string }[]).map((d) => d.code);
+  const base = { filename: [file], output: 'json', failOn: 'error' };
+  assert.deepEqual(codes(await run(base)), ['IST0102', 'IST0174']);
+  // istioctl names a namespaced resource `Kind name.namespace`; `*` globs.
+  assert.deepEqual(codes(await run({ ...base, suppress: ['IST0102=Namespace shop', 'IST0174=DestinationRule *.shop'] })), []);
+  assert.deepEqual(codes(await run({ ...base, suppress: ['IST0174=DestinationRule ratings.other'] })), ['IST0102', 'IST0174']);
+  const unknown = await run({ ...base, suppress: ['IST9999=Namespace shop'] });
+  assert.match(unknown.err, /^Warning: Supplied message code 'IST9999' is an unknown message code and will not have any effect\.$/m);
+  assert.equal((await run({ ...base, suppress: ['IST0102'] })).code, 64);
+  // The output threshold hides what is printed; the failure threshold (any case) sets the exit code.
+  const warnings = await run({ ...base, outputThreshold: 'Warning' });
+  assert.deepEqual([codes(warnings), warnings.code], [['IST0174'], 0]);
+  assert.equal((await run({ ...base, failureThreshold: 'warning' })).code, 1);
+  assert.equal((await run({ ...base, outputThreshold: 'Error', failureThreshold: 'Info' })).code, 1);
+  assert.equal((await run({ ...base, failureThreshold: 'fatal' })).code, 64);
+  const yaml = await run({ ...base, output: 'yaml', outputThreshold: 'Warning' });
+  assert.match(yaml.out, /^- severity: warning\n {2}code: IST0174\n/);
 });
 
 test("without -f, the running mesh's configuration; -n keeps one namespace's findings, -A all of them", async () => {

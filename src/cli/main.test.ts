@@ -260,7 +260,7 @@ test("exit codes are istioctl's: 64 for any wrong command line, parser's or a co
     assert.equal(await run('logs', '--tail', '0', 'x'), 64, "an option's own parser refusing the value");
     // The commands' own checks of their command line.
     assert.equal(await run('proxy-config', 'bootstrap', 'x', '--control-plane', '127.0.0.1:1'), 64, 'a kind proxy-config does not have');
-    assert.equal(await run('analyze', '-o', 'yaml', '-f', dir), 64);
+    assert.equal(await run('analyze', '-o', 'xml', '-f', dir), 64);
     assert.equal(await run('explain', '--from', 'a', '--to', 'not a url', '-f', dir), 64);
     // Failures: the command line was fine.
     assert.equal(await run('status', '--dir', path.join(dir, 'none')), 1, 'no mesh running there');

@@ -157,7 +157,10 @@ function unimplementedResource(doc: ParsedDocument, raw: Raw, apiVersion: string
   const parsed = foreignDoc.safeParse(raw);
   if (!parsed.success) return { diagnostics: parsed.error.issues.flatMap((issue) => issueDiagnostics(issue, raw, { doc, schema: foreignDoc, resource })) };
   const message = u.severity === 'warning' ? `${kind} (${apiVersion}) has no effect here: ${u.why}` : `${kind} (${apiVersion}) is not run locally: ${u.why}`;
-  return { diagnostics: [diagnostic(u.severity === 'warning' ? 'OR1043' : 'OR1044', message, { span: doc.keySpan(['kind']), resource })] };
+  const said = diagnostic(u.severity === 'warning' ? 'OR1043' : 'OR1044', message, { span: doc.keySpan(['kind']), resource });
+  // Not started, but kept as an untyped resource: `analyze` counts Pods as workloads, as Istio's analyzers do.
+  if (kind === 'Pod') return { ...foreignResource(doc, raw, apiVersion, kind, true), diagnostics: [said] };
+  return { diagnostics: [said] };
 }
 
 /** Another system's kind, kept (OR1041 "not run locally" unless Outrigger `used` it). */

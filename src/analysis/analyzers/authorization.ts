@@ -1,12 +1,24 @@
-// AuthorizationPolicy sources: named namespaces exist (IST0101), and the callers they name have a
-// sidecar, without which they present no identity and never match (OR2007).
+// AuthorizationPolicy sources: named namespaces, wildcards included, match a namespace (IST0101,
+// Istio's analyzeNamespaceNotFound), and the callers they name have a sidecar, without which they
+// present no identity and never match (OR2007).
 import type { AuthorizationPolicy } from '../../config/resource.ts';
 import type { Analyzer, FieldPath, Report } from '../analyzer.ts';
 import type { AnalysisContext } from '../context.ts';
 
+/** Istio's namespaceMatch: `*`, a `*suffix`, a `prefix*`, or a name compared ignoring case. */
+function namespaceMatch(ns: string, exp: string): boolean {
+  if (exp === '*') return true;
+  if (exp.startsWith('*')) return ns.endsWith(exp.slice(1));
+  if (exp.endsWith('*')) return ns.startsWith(exp.slice(0, -1));
+  return ns.toLowerCase() === exp.toLowerCase();
+}
+
+function knownNamespaces(ctx: AnalysisContext): string[] {
+  return [...new Set([...ctx.namespaces.keys(), ...ctx.resources.map((r) => r.metadata.namespace).filter((n) => n)])];
+}
+
 function checkNamespace(ctx: AnalysisContext, ap: AuthorizationPolicy, ns: string, path: FieldPath, report: Report): void {
-  if (ns.includes('*')) return;
-  if (!ctx.namespaceKnown(ns)) {
+  if (!ctx.namespaceKnown(ns) && !knownNamespaces(ctx).some((n) => namespaceMatch(n, ns))) {
     report({
       code: 'IST0101',
       resource: ap,
@@ -16,6 +28,7 @@ function checkNamespace(ctx: AnalysisContext, ap: AuthorizationPolicy, ns: strin
     });
     return;
   }
+  if (ns.includes('*')) return;
   const callers = ctx.workloads.filter((w) => w.namespace === ns);
   if (callers.length > 0 && !callers.some((w) => w.meshed)) {
     report({
@@ -31,17 +44,8 @@ function checkNamespace(ctx: AnalysisContext, ap: AuthorizationPolicy, ns: strin
 function checkPrincipal(ctx: AnalysisContext, ap: AuthorizationPolicy, principal: string, path: FieldPath, report: Report): void {
   const m = /^(?:[^/]+)\/ns\/([^/*]+)\/sa\/([^/*]+)$/.exec(principal);
   if (!m) return;
+  // Istio checks the namespaces of sources only, not those inside principals (analyzeNamespaceNotFound).
   const [, ns = '', sa = ''] = m;
-  if (!ctx.namespaceKnown(ns)) {
-    report({
-      code: 'IST0101',
-      resource: ap,
-      path,
-      message: `Referenced namespace not found: "${ns}" (in principal ${principal})`,
-      fix: 'Name the service account of an existing namespace: <trust-domain>/ns/<namespace>/sa/<service-account>.',
-    });
-    return;
-  }
   const callers = ctx.workloads.filter((w) => w.namespace === ns && w.serviceAccount === sa);
   if (callers.length > 0 && !callers.some((w) => w.meshed)) {
     report({
@@ -66,7 +70,7 @@ export const authorizationSources: Analyzer = {
           for (const field of ['namespaces', 'notNamespaces'] as const) {
             for (const [k, ns] of (src[field] ?? []).entries()) {
               if (field === 'namespaces') checkNamespace(ctx, ap, ns, [...base, field, k], report);
-              else if (!ns.includes('*') && !ctx.namespaceKnown(ns)) checkNamespace(ctx, ap, ns, [...base, field, k], report);
+              else if (!ctx.namespaceKnown(ns)) checkNamespace(ctx, ap, ns, [...base, field, k], report);
             }
           }
           for (const [k, p] of (src.principals ?? []).entries()) checkPrincipal(ctx, ap, p, [...base, 'principals', k], report);

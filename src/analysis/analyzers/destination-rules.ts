@@ -9,16 +9,18 @@ import { selects } from '../selector.ts';
 
 function hostAndSubsets(ctx: AnalysisContext, dr: DestinationRule, report: Report): void {
   const host = fqdn(dr.spec.host, dr.metadata.namespace);
-  const target = host.startsWith('*')
-    ? [...ctx.services.keys()].some((h) => hostMatches(host, h)) || ctx.lookupHost(host)
-    : ctx.lookupHost(host);
+  // Istio looks the host up as it is visible from the rule's namespace and exportTo (subset.go,
+  // util.GetDestinationHost). Unlike Istio, a wildcard host covering a Service (`*.local`) is known.
+  const target =
+    ctx.destinationHost(dr.metadata.namespace, dr.spec.exportTo, dr.spec.host) ??
+    (host.startsWith('*') && [...ctx.services.keys()].some((h) => hostMatches(host, h)));
   if (!target) {
     report({
       code: 'IST0174',
       resource: dr,
       path: ['spec', 'host'],
-      message: `The host ${host} defined in the DestinationRule does not match any services in the mesh`,
-      fix: 'Name an existing Service or ServiceEntry host, or delete this DestinationRule.',
+      message: `The host ${dr.spec.host} defined in the DestinationRule does not match any services in the mesh.`,
+      fix: 'Name an existing Service or ServiceEntry host (exported to this namespace), or delete this DestinationRule.',
     });
     return;
   }
@@ -30,27 +32,35 @@ function hostAndSubsets(ctx: AnalysisContext, dr: DestinationRule, report: Repor
       code: 'IST0173',
       resource: dr,
       path: ['spec', 'subsets', i, 'name'],
-      message: `The Subset ${subset.name} defined in the DestinationRule does not select any pods of ${host}`,
+      message: `The Subset ${subset.name} defined in the DestinationRule does not select any pods. Which may lead to 503 UH (NoHealthyUpstream).`,
       fix: `Label the pods behind ${host} with ${JSON.stringify(subset.labels ?? {})}, or fix the subset labels.`,
     });
   }
 }
 
+/**
+ * As Istio's CaCertificateAnalyzer: only caCertificates, or a credentialName on a rule with a
+ * workloadSelector, silences it; insecureSkipVerify does not.
+ */
 function tlsVerification(dr: DestinationRule, report: Report): void {
-  const check = (tls: ClientTLSSettings | undefined, path: FieldPath, code: 'IST0128' | 'IST0129') => {
+  const name = `${dr.metadata.namespace}/${dr.metadata.name}`;
+  const check = (tls: ClientTLSSettings | undefined, path: FieldPath, code: 'IST0128' | 'IST0129', at: string) => {
     if (!tls || (tls.mode !== 'SIMPLE' && tls.mode !== 'MUTUAL')) return;
-    if (tls.caCertificates || tls.credentialName || tls.insecureSkipVerify) return;
+    if (tls.caCertificates || (tls.credentialName && dr.spec.workloadSelector)) return;
     report({
       code,
       resource: dr,
       path: [...path, 'mode'],
-      message: `DestinationRule ${dr.metadata.namespace}/${dr.metadata.name} has TLS mode set to ${tls.mode} but no caCertificates are set to validate server identity: only the platform's public roots are trusted`,
-      fix: 'Set caCertificates (or credentialName holding ca.crt) to the CA that signs the server, or insecureSkipVerify: true to say skipping the check is deliberate.',
+      message: `DestinationRule ${name} in namespace ${dr.metadata.namespace} has TLS mode set to ${tls.mode} but no caCertificates are set to validate server identity for host: ${dr.spec.host}${at}`,
+      fix: "Set caCertificates to the CA that signs the server (without it, Outrigger trusts the platform's public roots; a credentialName's ca.crt counts only as Istio counts it, with a workloadSelector).",
     });
   };
   const tp = dr.spec.trafficPolicy;
-  check(tp?.tls, ['spec', 'trafficPolicy', 'tls'], 'IST0128');
-  for (const [i, pl] of (tp?.portLevelSettings ?? []).entries()) check(pl.tls, ['spec', 'trafficPolicy', 'portLevelSettings', i, 'tls'], 'IST0129');
+  check(tp?.tls, ['spec', 'trafficPolicy', 'tls'], 'IST0128', '');
+  for (const [i, pl] of (tp?.portLevelSettings ?? []).entries()) {
+    // Istio prints the port selector in protobuf text form.
+    check(pl.tls, ['spec', 'trafficPolicy', 'portLevelSettings', i, 'tls'], 'IST0129', ` at port ${pl.port?.number ? `number:${pl.port.number}` : ''}`);
+  }
 }
 
 function conflicts(ctx: AnalysisContext, report: Report): void {

@@ -3,40 +3,55 @@
 // (IST0101, IST0161), no two Gateways claim the same host on the same port of the same workloads
 // (IST0145), and no server is left out for a protocol its port cannot take (OR2012).
 import { X509Certificate } from 'node:crypto';
-import type { Gateway, Secret } from '../../config/resource.ts';
+import type { Gateway, Secret, Service } from '../../config/resource.ts';
 import { gatewayServesPod } from '../../model/gateway-api/gateways.ts';
 import { gatewayRouteName, mergeServers } from '../../translate/gateway-servers.ts';
 import type { Analyzer, Report } from '../analyzer.ts';
-import type { AnalysisContext } from '../context.ts';
+import type { AnalysisContext, AnalyzedWorkload } from '../context.ts';
 import { hostsOverlap, splitGatewayHost } from '../hosts.ts';
-import { selects } from '../selector.ts';
+import { selectorString, selects } from '../selector.ts';
+
+/**
+ * The TCP ports of the Services in front of a gateway workload: those the IstioOperator declares for
+ * it, and those of every Service manifest of its namespace selecting it (Istio's analyzeGateway).
+ * Undefined when unknown: an IstioOperator gateway with neither gets Istio's default Service.
+ */
+function servicePorts(ctx: AnalysisContext, w: AnalyzedWorkload): { port: number; targetPort?: number | string }[] | undefined {
+  const fromYaml = ctx
+    .ofKind<Service>('Service')
+    .filter((s) => s.metadata.namespace === w.namespace && selects(s.spec.selector, w.labels))
+    .flatMap((s) => (s.spec.ports ?? []).filter((p) => (p.protocol ?? 'TCP') === 'TCP'));
+  if (!w.servicePorts && fromYaml.length === 0 && (w.kind === 'Gateway' || w.kind === 'WorkloadEntry')) return undefined;
+  return [...(w.servicePorts ?? []), ...fromYaml];
+}
 
 function selectorAndPorts(ctx: AnalysisContext, gw: Gateway, report: Report): void {
   // Istio's default: a Gateway selects gateway pods in any namespace.
   const pods = ctx.workloads.filter((w) => selects(gw.spec.selector, w.labels));
+  const selector = selectorString(gw.spec.selector);
   if (pods.length === 0) {
-    const labels = Object.entries(gw.spec.selector ?? {}).map(([k, v]) => `${k}=${v}`).join(',');
     report({
       code: 'IST0101',
       resource: gw,
       path: ['spec', 'selector'],
-      message: `Referenced selector not found: "${labels}"`,
+      message: `Referenced selector not found: "${selector}"`,
       fix: 'Select the labels of a gateway deployment (istio: ingressgateway for the default one), or enable that gateway in the IstioOperator.',
     });
     return;
   }
   credentials(ctx, gw, pods[0]?.namespace ?? '', report);
-  const declared = pods.filter((w) => w.servicePorts);
-  if (declared.length === 0) return;
+  const known = pods.map((w) => servicePorts(ctx, w)).filter((p) => p !== undefined);
+  if (known.length === 0) return;
+  const ports = known.flat();
   for (const [i, server] of gw.spec.servers.entries()) {
     const n = server.port.number;
-    if (declared.some((w) => (w.servicePorts ?? []).some((p) => p.port === n || p.targetPort === n))) continue;
+    if (ports.some((p) => p.port === n || p.targetPort === n)) continue;
     report({
       code: 'IST0162',
       resource: gw,
       path: ['spec', 'servers', i, 'port', 'number'],
-      message: `The gateway is listening on a target port (port ${n}) that is not defined in the Service associated with its workload`,
-      fix: `Add port ${n} to the gateway Service (IstioOperator components.*Gateways[].k8s.service.ports), or use one of its ports.`,
+      message: `The gateway is listening on a target port (port ${n}) that is not defined in the Service associated with its workload instances (Pod selector ${selector}). If you need to access the gateway port through the gateway Service, it will not be available.`,
+      fix: `Add port ${n} to the gateway Service (its manifest, or IstioOperator components.*Gateways[].k8s.service.ports), or use one of its ports.`,
     });
   }
 }
@@ -64,8 +79,9 @@ function credentials(ctx: AnalysisContext, gw: Gateway, namespace: string, repor
         code: 'IST0161',
         resource: gw,
         path,
-        message: `The credential provided for the Gateway ${gw.metadata.name} in namespace ${gw.metadata.namespace} is invalid: ${namespace}/${name} ${problem}`,
-        fix: 'Put a PEM certificate chain in tls.crt and its private key in tls.key (or cert and key) of the Secret.',
+        // Istio names the namespace of the gateway workload, where the Secret is read.
+        message: `The credential referenced by the Gateway ${gw.metadata.name} in namespace ${namespace} is invalid, which can cause the traffic not to work as expected.`,
+        fix: `Put a PEM certificate chain in tls.crt and its private key in tls.key (or cert and key) of Secret ${namespace}/${name}: it ${problem}.`,
       });
     }
   }
@@ -84,25 +100,29 @@ function credentialProblem(data: Readonly<Record<string, string>>): string | und
   return undefined;
 }
 
+/** Istio's ConflictingGatewayAnalyzer analyzeGateway: each Gateway of a clash is reported, naming the others. */
 function conflicts(gateways: Gateway[], report: Report): void {
-  for (const [a, ga] of gateways.entries()) {
-    for (const gb of gateways.slice(a + 1)) {
-      if (JSON.stringify(ga.spec.selector ?? {}) !== JSON.stringify(gb.spec.selector ?? {})) continue;
-      for (const [i, sb] of gb.spec.servers.entries()) {
-        const clash = ga.spec.servers.find(
-          (sa) =>
-            sa.port.number === sb.port.number &&
-            sa.hosts.some((ha) => sb.hosts.some((hb) => hostsOverlap(splitGatewayHost(ha).host, splitGatewayHost(hb).host))),
-        );
-        if (!clash) continue;
-        report({
-          code: 'IST0145',
-          resource: gb,
-          path: ['spec', 'servers', i, 'hosts'],
-          message: `Conflict with gateways ${ga.metadata.namespace}/${ga.metadata.name} (workload selector ${JSON.stringify(gb.spec.selector ?? {})}, port ${sb.port.number}, hosts ${sb.hosts.join(',')})`,
-          fix: 'Serve each host on a port from one Gateway; merge the servers or make the hosts distinct.',
-        });
-      }
+  for (const gw of gateways) {
+    const selector = selectorString(gw.spec.selector);
+    for (const [i, server] of gw.spec.servers.entries()) {
+      const others = gateways.filter(
+        (other) =>
+          other !== gw &&
+          selectorString(other.spec.selector) === selector &&
+          other.spec.servers.some(
+            (s) =>
+              s.port.number === server.port.number &&
+              s.hosts.some((ho) => server.hosts.some((h) => hostsOverlap(splitGatewayHost(h).host, splitGatewayHost(ho).host))),
+          ),
+      );
+      if (others.length === 0) continue;
+      report({
+        code: 'IST0145',
+        resource: gw,
+        path: ['spec', 'servers', i, 'hosts'],
+        message: `Conflict with gateways ${others.map((o) => `${o.metadata.namespace}/${o.metadata.name}`).join(',')} (workload selector ${selector}, port ${server.port.number}, hosts ${server.hosts.join(',')}).`,
+        fix: 'Serve each host on a port from one Gateway; merge the servers or make the hosts distinct.',
+      });
     }
   }
 }

@@ -1,5 +1,5 @@
-// Sidecar injection labels: namespaces with workloads say whether they are injected (IST0102) and
-// use one label scheme, not both (IST0123).
+// Sidecar injection labels (Istio's injection.Analyzer): every namespace says whether it is injected
+// (IST0102), with or without workloads, and uses one label scheme, not several (IST0123).
 import type { Namespace } from '../../config/resource.ts';
 import type { Analyzer } from '../analyzer.ts';
 
@@ -10,17 +10,25 @@ export const injection: Analyzer = {
     for (const ns of ctx.ofKind<Namespace>('Namespace')) {
       const labels = ns.metadata.labels;
       const name = ns.metadata.name;
-      if (labels['istio-injection'] !== undefined && labels['istio.io/rev'] !== undefined) {
+      if (name === 'istio-system' || ctx.isSystemNamespace(name)) continue;
+      const legacy = labels['istio-injection'];
+      // A revision or dataplane-mode label counts against istio-injection unless that says other than "enabled".
+      const scheme = [
+        ...(legacy !== undefined ? [`istio-injection=${legacy}`] : []),
+        ...['istio.io/rev', 'istio.io/dataplane-mode']
+          .filter((l) => labels[l] !== undefined && (legacy === undefined || legacy === 'enabled'))
+          .map((l) => `${l}=${labels[l]}`),
+      ];
+      if (scheme.length > 1) {
         report({
           code: 'IST0123',
           resource: ns,
-          path: ['metadata', 'labels', 'istio.io/rev'],
-          message: `The namespace has both new and legacy injection labels. Run 'kubectl label namespace ${name} istio.io/rev-' or 'kubectl label namespace ${name} istio-injection-'`,
+          path: ['metadata', 'labels', labels['istio.io/rev'] !== undefined ? 'istio.io/rev' : 'istio.io/dataplane-mode'],
+          message: `The namespace has more than one type of injection labels [${scheme.join(' ')}], which may lead to undefined behavior. Make sure only one injection label exists.`,
           fix: 'Keep one of istio-injection and istio.io/rev.',
         });
       }
-      if (ctx.isSystemNamespace(name) || labels['istio-injection'] !== undefined || labels['istio.io/rev'] !== undefined) continue;
-      if (!ctx.workloads.some((w) => w.namespace === name && w.kind !== 'Gateway')) continue;
+      if (labels['istio.io/dataplane-mode'] === 'ambient' || legacy || labels['istio.io/rev'] !== undefined) continue;
       report({
         code: 'IST0102',
         resource: ns,

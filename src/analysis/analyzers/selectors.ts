@@ -1,19 +1,21 @@
-// Workload selectors of policies: they select something (IST0127), and what they select gets a
-// sidecar to enforce them (OR2006).
+// Workload selectors of policies: an AuthorizationPolicy selects something (IST0127, Istio's
+// analyzeNoMatchingWorkloads), so does a PeerAuthentication or RequestAuthentication (OR2013: Istio has
+// no analyzer for them), and what a policy selects gets a sidecar to enforce it (OR2006). Sidecar and
+// Telemetry selectors that match nothing are IST0101, reported by sidecars.ts and telemetry.ts.
 import type { AnyResource } from '../../config/resource.ts';
 import type { WorkloadSelector } from '../../config/types/networking.ts';
 import type { Analyzer, FieldPath } from '../analyzer.ts';
-import { sidecarSelectorLabels } from '../selector.ts';
+import { selectorString, sidecarSelectorLabels } from '../selector.ts';
 
 interface Selecting {
-  spec: { selector?: WorkloadSelector; workloadSelector?: WorkloadSelector };
+  spec: { selector?: WorkloadSelector; workloadSelector?: WorkloadSelector; targetRef?: unknown; targetRefs?: unknown[] };
 }
 
 const policyKinds = ['AuthorizationPolicy', 'PeerAuthentication', 'RequestAuthentication', 'Telemetry', 'Sidecar'] as const;
 
 export const policySelectors: Analyzer = {
   name: 'outrigger.PolicySelectorAnalyzer',
-  codes: ['IST0127', 'OR2006'],
+  codes: ['IST0127', 'OR2013', 'OR2006'],
   analyze(ctx, report) {
     for (const kind of policyKinds) {
       for (const resource of ctx.ofKind<AnyResource>(kind)) {
@@ -24,17 +26,30 @@ export const policySelectors: Analyzer = {
         const ns = resource.metadata.namespace;
         const selected = ctx.selected(ns, matchLabels);
         const path: FieldPath = matchLabels ? ['spec', field, labelsField] : ['metadata', 'namespace'];
-        if (matchLabels && Object.keys(matchLabels).length > 0 && selected.length === 0) {
+        const where = ns === ctx.rootNamespace ? 'the mesh' : `namespace ${ns}`;
+        if (kind === 'AuthorizationPolicy' && selected.length === 0 && !spec.targetRef && !spec.targetRefs?.length) {
+          // A namespace-wide policy outside the root namespace counts too: Istio reports it with empty labels.
+          if (matchLabels || ns !== ctx.rootNamespace) {
+            report({
+              code: 'IST0127',
+              resource,
+              path,
+              message: `No matching workloads for this resource with the following labels: ${selectorString(matchLabels)}`,
+              fix: matchLabels ? `Fix the labels to match a workload in ${where}, or delete the ${kind}.` : `Deploy the workloads of namespace ${ns}, or delete the ${kind}.`,
+            });
+          }
+          continue;
+        }
+        if ((kind === 'PeerAuthentication' || kind === 'RequestAuthentication') && matchLabels && Object.keys(matchLabels).length > 0 && selected.length === 0) {
           report({
-            code: 'IST0127',
+            code: 'OR2013',
             resource,
             path,
-            message: `No matching workloads for this resource with the following labels: ${Object.entries(matchLabels).map(([k, v]) => `${k}=${v}`).join(',')}`,
-            fix: `Fix the labels to match a workload in ${ns === ctx.rootNamespace ? 'the mesh' : `namespace ${ns}`}, or delete the ${kind}.`,
+            message: `${kind} ${ns}/${resource.metadata.name} selects no workload (${selectorString(matchLabels)}) in ${where}: it applies to nothing`,
+            fix: `Fix the labels to match a workload in ${where}, or delete the ${kind}.`,
           });
           continue;
         }
-        // A namespace-wide policy outside the root namespace with no workloads at all says nothing either way.
         if (selected.length === 0 || selected.some((w) => w.meshed)) continue;
         report({
           code: 'OR2006',

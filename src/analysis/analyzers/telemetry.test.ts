@@ -52,3 +52,51 @@ spec:
     ['spec.accessLogging[0].providers[0].name'],
   );
 });
+
+const shop = `apiVersion: v1
+kind: Namespace
+metadata: { name: shop, labels: { istio-injection: enabled } }
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: { name: reviews, namespace: shop }
+spec:
+  selector: { matchLabels: { app: reviews } }
+  template:
+    metadata: { labels: { app: reviews } }
+    spec: { containers: [{ name: app, image: example/reviews:1 }] }
+---
+`;
+const selected = (name: string, app: string) => `apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: { name: ${name}, namespace: shop }
+spec:
+  selector: { matchLabels: { app: ${app} } }
+  metrics: [{ providers: [{ name: prometheus }] }]
+---
+`;
+
+test("telemetry.SelectorAnalyzer: a selector matching nothing is IST0101, a workload selected twice is IST0159 on each", () => {
+  const missing = runAnalyzers(loadText(shop + selected('t', 'ratings')).resources).filter((d) => d.code.startsWith('IST'));
+  assert.deepEqual(missing.map((d) => `${d.code}: ${d.message}`), ['IST0101: Referenced selector not found: "app=ratings"']);
+  const twice = runAnalyzers(loadText(shop + selected('t2', 'reviews') + selected('t1', 'reviews')).resources).filter((d) => d.code === 'IST0159');
+  assert.deepEqual(twice.map((d) => `${d.resource}: ${d.message}`), [
+    'Telemetry shop/t2: The Telemetries [t1 t2] in namespace "shop" select the same workload pod "reviews", which can lead to undefined behavior.',
+    'Telemetry shop/t1: The Telemetries [t1 t2] in namespace "shop" select the same workload pod "reviews", which can lead to undefined behavior.',
+  ]);
+});
+
+test('IST0157 and IST0160 follow Istio\'s message templates', () => {
+  const plain = (name: string, body: string) => `apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: { name: ${name}, namespace: shop }
+spec: ${body}
+---
+`;
+  const found = runAnalyzers(loadText(shop + plain('logs', '{ accessLogging: [{}] }') + plain('metrics', '{ metrics: [{ providers: [{ name: prometheus }] }] }')).resources);
+  assert.deepEqual(found.filter((d) => d.code === 'IST0157').map((d) => d.message), ['The Telemetry logs in namespace "shop" with empty providers will be ignored.']);
+  assert.deepEqual(found.filter((d) => d.code === 'IST0160').map((d) => d.message), [
+    'The Telemetries [logs metrics] in namespace "shop" have no workload selector, which can lead to undefined behavior.',
+    'The Telemetries [logs metrics] in namespace "shop" have no workload selector, which can lead to undefined behavior.',
+  ]);
+});

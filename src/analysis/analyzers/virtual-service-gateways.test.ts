@@ -27,3 +27,15 @@ test('IST0101: a Gateway named by its legacy FQDN or ./name is found', () => {
   assert.deepEqual(notFound(['public.istio-system.svc.cluster.local', 'public.istio-system', 'istio-system/public', './local', 'local']), []);
   assert.deepEqual(notFound(['public']), ['Referenced gateway not found: "public"']);
 });
+
+test("IST0132 in Istio's words: hosts as Go prints a list, names as namespace/name", () => {
+  const vs = res('VirtualService', 'shop', 'web', { hosts: ['web.example.com', 'www.example.com'], gateways: ['local'], http: [{ directResponse: { status: 200 } }] });
+  const narrow = res('Gateway', 'shop', 'local', {
+    selector: { istio: 'ingressgateway' },
+    servers: [{ port: { number: 80, protocol: 'HTTP', name: 'http' }, hosts: ['other.example.com'] }],
+  });
+  assert.deepEqual(
+    runAnalyzers([narrow, vs]).filter((d) => d.code === 'IST0132').map((d) => d.message),
+    ['one or more host [web.example.com www.example.com] defined in VirtualService shop/web not found in Gateway shop/local.'],
+  );
+});

@@ -38,7 +38,7 @@ export const virtualServiceGateways: Analyzer = {
             code: 'IST0132',
             resource: vs,
             path: ['spec', 'hosts'],
-            message: `One or more host [${hosts.join(',')}] defined in VirtualService ${ns}/${vs.metadata.name} not found in Gateway ${gw.metadata.namespace}/${gw.metadata.name}`,
+            message: `one or more host [${hosts.join(' ')}] defined in VirtualService ${ns}/${vs.metadata.name} not found in Gateway ${gw.metadata.namespace}/${gw.metadata.name}.`,
             fix: 'Add one of these hosts (or a wildcard covering it) to the Gateway\'s server hosts, or unbind the Gateway.',
           });
         }

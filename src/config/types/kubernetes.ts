@@ -54,6 +54,8 @@ export interface Container {
   livenessProbe?: Probe;
   resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
   workingDir?: string;
+  /** Kept as written; the analyzers read runAsUser (IST0144). */
+  securityContext?: { runAsUser?: number };
 }
 
 export interface PodTemplate {
@@ -63,6 +65,7 @@ export interface PodTemplate {
     initContainers?: Container[];
     serviceAccountName?: string;
     restartPolicy?: 'Always' | 'OnFailure' | 'Never';
+    securityContext?: { runAsUser?: number };
   };
 }
 
