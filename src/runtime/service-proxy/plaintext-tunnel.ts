@@ -49,6 +49,8 @@ export class PlaintextTunnels {
       // The sidecar's certificate is checked against the mesh's roots; its name is not, as a plaintext
       // client checks none (the pod is whichever kube-proxy picked).
       checkServerIdentity: () => undefined,
+      // As Envoy's codec as a client: a pushed stream is refused, never kept on the session.
+      settings: { enablePush: false },
     });
     const forget = () => {
       if (this.#sessions.get(tunnelAddress) === session) this.#sessions.delete(tunnelAddress);

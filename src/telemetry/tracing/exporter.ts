@@ -1,7 +1,8 @@
 // Exports spans in batches through a SpanSender (OTLP/gRPC, OTLP/HTTP protobuf or Zipkin for a provider;
-// OTLP/HTTP JSON to a URL, the built-in collector's). Recording a span is a push onto a bounded queue; a
-// full queue drops the span and counts it. One timer per exporter flushes partial batches; one request
-// is in flight at a time, so a slow collector never piles up sockets.
+// OTLP/HTTP JSON to a URL, the built-in collector's). Recording a span is a push onto a queue bounded in
+// spans and in bytes; a full queue drops the span and counts it. One timer per exporter flushes partial
+// batches, a full batch goes out on the next turn of the event loop; one request is in flight at a time,
+// so a slow collector never piles up sockets.
 import { postBody } from './http-post.ts';
 import type { SpanBatch, SpanSender } from './sender.ts';
 import type { AttributeValue, SpanRecord } from './span.ts';
@@ -9,6 +10,18 @@ import { toOtlpRequest } from './span.ts';
 
 /** How long closing an exporter waits for its last spans to be sent. */
 const CLOSE_DEADLINE_MS = 2_000;
+
+/**
+ * The estimated encoded bytes a batch stays under: a gRPC server refuses a message over 4 MiB by
+ * default (the OpenTelemetry Collector's OTLP receiver keeps that default), and would lose the whole
+ * batch for a few spans whose tags are as long as a request's head.
+ */
+const MAX_BATCH_BYTES = 3_500_000;
+/** The queue's bound in estimated bytes: a collector that is stuck holds no more of the proxy's memory. */
+const MAX_QUEUE_BYTES = 16 * 1024 * 1024;
+/** A span's ids, times, kind and status, and one attribute's key and value framing, estimated generously (Zipkin's JSON spends the most). */
+const SPAN_OVERHEAD = 160;
+const ATTRIBUTE_OVERHEAD = 16;
 
 export interface ExportTimers {
   setInterval(fn: () => void, ms: number): unknown;
@@ -34,6 +47,9 @@ interface ExporterBase {
   resource?: Record<string, AttributeValue>;
   maxQueue?: number;
   maxBatch?: number;
+  /** Bounds in estimated encoded bytes (MAX_QUEUE_BYTES and MAX_BATCH_BYTES by default). */
+  maxQueueBytes?: number;
+  maxBatchBytes?: number;
   flushIntervalMs?: number;
   timers?: ExportTimers;
 }
@@ -65,10 +81,16 @@ export class SpanExporter {
   readonly #resource: Record<string, AttributeValue>;
   readonly #maxQueue: number;
   readonly #maxBatch: number;
+  readonly #maxQueueBytes: number;
+  readonly #maxBatchBytes: number;
   readonly #timers: ExportTimers;
   readonly #sender: SpanSender;
   #queue: SpanRecord[] = [];
+  /** Each queued span's estimated size, in the queue's order, and their sum. */
+  #sizes: number[] = [];
+  #queueBytes = 0;
   #inFlight: Promise<void> | undefined;
+  #flushNext = false;
   #timer: unknown;
 
   constructor(options: SpanExporterOptions) {
@@ -76,6 +98,8 @@ export class SpanExporter {
     this.#resource = options.resource ?? {};
     this.#maxQueue = options.maxQueue ?? 2048;
     this.#maxBatch = options.maxBatch ?? 512;
+    this.#maxQueueBytes = options.maxQueueBytes ?? MAX_QUEUE_BYTES;
+    this.#maxBatchBytes = options.maxBatchBytes ?? MAX_BATCH_BYTES;
     this.#timers = options.timers ?? realExportTimers;
     this.#sender = 'sender' in options ? options.sender : otlpJsonSender(options.url, options.requestTimeoutMs ?? 10_000, options.post ?? postJson);
     this.#timer = this.#timers.setInterval(() => void this.flush(), options.flushIntervalMs ?? 5000);
@@ -83,12 +107,23 @@ export class SpanExporter {
 
   /** Queues a finished span; never blocks, never throws. */
   record(span: SpanRecord): void {
-    if (this.#queue.length >= this.#maxQueue) {
+    const size = estimatedSize(span);
+    // A span larger than a batch may be would have every batch it went in refused: it is dropped alone.
+    if (size > this.#maxBatchBytes || this.#queue.length >= this.#maxQueue || this.#queueBytes + size > this.#maxQueueBytes) {
       this.stats.dropped++;
       return;
     }
     this.#queue.push(span);
-    if (this.#queue.length >= this.#maxBatch && !this.#inFlight) void this.flush();
+    this.#sizes.push(size);
+    this.#queueBytes += size;
+    if ((this.#queue.length >= this.#maxBatch || this.#queueBytes >= this.#maxBatchBytes) && !this.#inFlight && !this.#flushNext) {
+      // Not inside the request that recorded the span: encoding a batch takes milliseconds.
+      this.#flushNext = true;
+      setImmediate(() => {
+        this.#flushNext = false;
+        void this.flush();
+      });
+    }
   }
 
   get queued(): number {
@@ -107,7 +142,7 @@ export class SpanExporter {
 
   async #drain(): Promise<void> {
     while (this.#queue.length > 0) {
-      const batch = this.#queue.splice(0, this.#maxBatch);
+      const batch = this.#nextBatch();
       const ok = await this.#send(batch);
       if (!ok) {
         this.stats.failed += batch.length;
@@ -115,6 +150,21 @@ export class SpanExporter {
       }
       this.stats.exported += batch.length;
     }
+  }
+
+  /** The queue's first spans, as many as fit in a batch by count and by bytes (one at least: none is over the bound). */
+  #nextBatch(): SpanRecord[] {
+    let n = 0;
+    let bytes = 0;
+    while (n < this.#queue.length && n < this.#maxBatch) {
+      const size = this.#sizes[n] as number;
+      if (n > 0 && bytes + size > this.#maxBatchBytes) break;
+      bytes += size;
+      n++;
+    }
+    this.#sizes.splice(0, n);
+    this.#queueBytes -= bytes;
+    return this.#queue.splice(0, n);
   }
 
   async #send(spans: SpanRecord[]): Promise<boolean> {
@@ -140,6 +190,17 @@ export class SpanExporter {
     clearTimeout(timer);
     this.#sender.close();
   }
+}
+
+/** About a span's encoded size: its strings' UTF-8 bytes and each field's framing. */
+function estimatedSize(span: SpanRecord): number {
+  let n = SPAN_OVERHEAD + Buffer.byteLength(span.name);
+  const attributes = span.attributes;
+  for (const key in attributes) {
+    const value = attributes[key];
+    n += ATTRIBUTE_OVERHEAD + Buffer.byteLength(key) + (typeof value === 'string' ? Buffer.byteLength(value) : 24);
+  }
+  return n;
 }
 
 /** OTLP/HTTP JSON to one URL: the built-in collector's protocol. */

@@ -3,6 +3,9 @@
 // Envoy's request_timeout), never throws.
 import type { ClientRequest } from 'node:http';
 import { createRequire } from 'node:module';
+import type { LookupFunction } from 'node:net';
+import { collectorLookup } from './collector-lookup.ts';
+import { type DeadlineTimers, realDeadlineTimers } from './deadline-timers.ts';
 
 // node:http and node:https through require(): an ESM import reads every export, and node:http's lazy
 // WebSocket ones load Node's bundled undici, as global fetch does on its first call, which takes the
@@ -11,18 +14,26 @@ const require = createRequire(import.meta.url);
 const http = require('node:http') as typeof import('node:http');
 const https = require('node:https') as typeof import('node:https');
 
-export function postBody(url: string, body: string | Uint8Array, headers: Readonly<Record<string, string>>, timeoutMs: number): Promise<boolean> {
+export interface PostOptions {
+  /** The collector's name lookup: collectorLookup, shared by every sender, by default. */
+  lookup?: LookupFunction;
+  timers?: DeadlineTimers;
+}
+
+export function postBody(url: string, body: string | Uint8Array, headers: Readonly<Record<string, string>>, timeoutMs: number, options: PostOptions = {}): Promise<boolean> {
+  const timers = options.timers ?? realDeadlineTimers;
   return new Promise((resolve) => {
     let req: ClientRequest;
-    let deadline: NodeJS.Timeout | undefined;
+    let deadline: unknown;
     const done = (ok: boolean): void => {
-      clearTimeout(deadline);
+      timers.clearTimeout(deadline);
       resolve(ok);
     };
     try {
-      // A bad URL or header (an environment variable's value with a newline) is a failed send, not a throw.
+      // A bad URL or header is a failed send, not a throw.
       const u = new URL(url);
-      req = (u.protocol === 'https:' ? https : http).request(u, { method: 'POST', headers: { ...headers, 'content-length': Buffer.byteLength(body) }, agent: false }, (res) => {
+      const lookup = options.lookup ?? collectorLookup;
+      req = (u.protocol === 'https:' ? https : http).request(u, { method: 'POST', headers: { ...headers, 'content-length': Buffer.byteLength(body) }, agent: false, lookup }, (res) => {
         res.resume();
         res.on('end', () => done((res.statusCode ?? 0) >= 200 && (res.statusCode ?? 0) < 300));
         res.on('error', () => done(false));
@@ -31,11 +42,10 @@ export function postBody(url: string, body: string | Uint8Array, headers: Readon
       return resolve(false);
     }
     // The whole exchange's deadline: a collector that trickles its answer (the socket never idle) is cut too.
-    deadline = setTimeout(() => {
+    deadline = timers.setTimeout(() => {
       req.destroy();
       resolve(false);
     }, timeoutMs);
-    deadline.unref();
     req.on('error', () => done(false));
     req.end(body);
   });

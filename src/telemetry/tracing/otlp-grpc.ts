@@ -1,8 +1,11 @@
 // OTLP over gRPC with node:http2 alone: one unary TraceService/Export call per batch, over cleartext
 // HTTP/2 to the collector, as Envoy's OpenTelemetry tracer sends it for an Istio provider without
 // `http:`. grpc-js would add its module tree to every sidecar for one unary call.
-import type { ClientHttp2Session, ClientHttp2Stream, IncomingHttpHeaders } from 'node:http2';
+import type { ClientHttp2Session, ClientHttp2Stream, IncomingHttpHeaders, SecureClientSessionOptions } from 'node:http2';
 import { createRequire } from 'node:module';
+import type { LookupFunction } from 'node:net';
+import { collectorLookup } from './collector-lookup.ts';
+import { type DeadlineTimers, realDeadlineTimers } from './deadline-timers.ts';
 import { encodeExportTraceRequest } from './otlp-proto.ts';
 import type { SpanBatch, SpanSender } from './sender.ts';
 
@@ -22,17 +25,28 @@ export interface OtlpGrpcOptions {
   /** gRPC metadata sent with every call (Istio's `grpc.initialMetadata`). */
   headers?: Readonly<Record<string, string>>;
   timeoutMs: number;
-  /** Opens the HTTP/2 session (node:http2's connect by default; tests watch the sessions). */
-  connect?: (authority: string) => ClientHttp2Session;
+  /** Opens the HTTP/2 session with these options (node:http2's connect by default; tests watch the sessions). */
+  connect?: (authority: string, options: SecureClientSessionOptions) => ClientHttp2Session;
+  /** The collector's name lookup: collectorLookup, shared by every sender, by default. */
+  lookup?: LookupFunction;
+  timers?: DeadlineTimers;
 }
 
 export class OtlpGrpcSender implements SpanSender {
   readonly #o: OtlpGrpcOptions;
   readonly #authority: string;
+  readonly #sessionOptions: SecureClientSessionOptions;
+  readonly #timers: DeadlineTimers;
   #session: ClientHttp2Session | undefined;
 
   constructor(options: OtlpGrpcOptions) {
     this.#o = options;
+    this.#timers = options.timers ?? realDeadlineTimers;
+    // SETTINGS_ENABLE_PUSH 0, as Envoy's HTTP/2 codec sends it as a client (ConnectionImpl::sendSettingsHelper):
+    // nghttp2 then refuses a collector's PUSH_PROMISE (RST_STREAM CANCEL before it has taken our
+    // SETTINGS, a connection error after), where Node's default took every pushed stream and kept it,
+    // unread, on the session kept for every batch.
+    this.#sessionOptions = { settings: { enablePush: false }, lookup: options.lookup ?? collectorLookup };
     this.#authority = `http://${options.host.includes(':') ? `[${options.host}]` : options.host}:${options.port}`;
   }
 
@@ -41,7 +55,7 @@ export class OtlpGrpcSender implements SpanSender {
     const live = this.#session;
     if (live && !live.closed && !live.destroyed) return live;
     http2 ??= require('node:http2') as typeof import('node:http2');
-    const session = this.#o.connect ? this.#o.connect(this.#authority) : http2.connect(this.#authority);
+    const session = this.#o.connect ? this.#o.connect(this.#authority, this.#sessionOptions) : http2.connect(this.#authority, this.#sessionOptions);
     const forget = () => {
       if (this.#session === session) this.#session = undefined;
     };
@@ -87,16 +101,15 @@ export class OtlpGrpcSender implements SpanSender {
       const finish = (ok: boolean) => {
         if (done) return;
         done = true;
-        clearTimeout(timer);
+        this.#timers.clearTimeout(timer);
         resolve(ok);
       };
-      const timer = setTimeout(() => {
+      const timer = this.#timers.setTimeout(() => {
         stream.close(http2?.constants.NGHTTP2_CANCEL);
         // A collector that does not answer in time may not answer at all: the next batch connects again.
         this.#drop(session);
         finish(false);
       }, this.#o.timeoutMs);
-      timer.unref();
       const status = (h: IncomingHttpHeaders) => {
         const s = h['grpc-status'];
         if (typeof s === 'string') grpcStatus = s;

@@ -92,7 +92,8 @@ export class GrpcCheckClient {
         throw new ExtAuthzCallError('EXT_AUTHZ_CANCELLED', `dial to ${this.#cluster} abandoned`);
       }
       if (this.#session === pending) this.#stale = stream.stale;
-      const session = http2.connect(`http://${this.#authority}`, { createConnection: () => stream });
+      // SETTINGS_ENABLE_PUSH 0, as Envoy's codec sends as a client: a pushed stream is refused, never kept.
+      const session = http2.connect(`http://${this.#authority}`, { createConnection: () => stream, settings: { enablePush: false } });
       const forget = () => {
         if (this.#session === pending) this.#session = undefined;
       };

@@ -96,12 +96,20 @@ const headerFields = object({ name: nonEmpty }, { value: string(), env_name: non
 const headerToken = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 /** What no header value may hold (RFC 9110 §5.5): node:http refuses it on every export, so it is refused here, once. */
 const headerValueBreak = /[\r\n\0]/;
+/**
+ * HTTP/2's connection-specific fields (RFC 9113 §8.2.2), which node:http2 refuses on every call: the
+ * export would fail each time, silently. Hop-by-hop in HTTP/1.1, they are no request's to set there either.
+ */
+const connectionSpecific = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
 
 /** An export request header: a name and exactly one of a value and an environment variable's name. */
 const exportHeader: Check = (v, at, p) => {
   headerFields(v, at, p);
   if (!isObject(v)) return;
-  if (typeof v['name'] === 'string' && v['name'] !== '' && !headerToken.test(v['name'])) p.push(`${join(at, 'name')}: not a valid header name`);
+  const name = typeof v['name'] === 'string' ? v['name'].toLowerCase() : '';
+  if (name !== '' && !headerToken.test(name)) p.push(`${join(at, 'name')}: not a valid header name`);
+  // TE is allowed as `trailers` alone, as the gRPC call sends it anyway.
+  else if (connectionSpecific.has(name) || (name === 'te' && v['value'] !== 'trailers')) p.push(`${join(at, 'name')}: a connection-specific header (RFC 9113 §8.2.2), not sent with spans`);
   if (typeof v['value'] === 'string' && headerValueBreak.test(v['value'])) p.push(`${join(at, 'value')}: not a valid header value (CR, LF or NUL)`);
   if (Object.hasOwn(v, 'value') === Object.hasOwn(v, 'env_name')) p.push(`${where(at)}: expected exactly one of value, env_name`);
 };
