@@ -92,6 +92,8 @@ export class SpanExporter {
   #inFlight: Promise<void> | undefined;
   #flushNext = false;
   #timer: unknown;
+  /** Closed (the proxy stopping, or its provider's settings replaced): spans recorded after are dropped. */
+  #closed = false;
 
   constructor(options: SpanExporterOptions) {
     this.#serviceName = options.serviceName;
@@ -105,8 +107,12 @@ export class SpanExporter {
     this.#timer = this.#timers.setInterval(() => void this.flush(), options.flushIntervalMs ?? 5000);
   }
 
-  /** Queues a finished span; never blocks, never throws. */
+  /** Queues a finished span; never blocks, never throws. A closed exporter drops it. */
   record(span: SpanRecord): void {
+    if (this.#closed) {
+      this.stats.dropped++;
+      return;
+    }
     const size = estimatedSize(span);
     // A span larger than a batch may be would have every batch it went in refused: it is dropped alone.
     if (size > this.#maxBatchBytes || this.#queue.length >= this.#maxQueue || this.#queueBytes + size > this.#maxQueueBytes) {
@@ -180,6 +186,8 @@ export class SpanExporter {
    * spend its drain on a collector that does not answer (what is still sending finishes on its own).
    */
   async close(deadlineMs = CLOSE_DEADLINE_MS): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
     this.#timers.clearInterval(this.#timer);
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<void>((resolve) => {

@@ -68,7 +68,12 @@ export interface TelemetryFilterFactory extends HttpFilterFactory {
 export function createTelemetryFilterFactory(deps: TelemetryDeps): TelemetryFilterFactory {
   let metrics: IstioMetrics | undefined;
   const sinks = new Map<string, AccessLogSink>();
-  const exporters = new Map<string, SpanExporter>();
+  /**
+   * One exporter per provider name and service: a provider whose settings change (its collector, timeout or
+   * headers) gets a new one and the one before is closed, its spans sent first, so edits do not pile up
+   * exporters, their timers and their collector sessions.
+   */
+  const exporters = new Map<string, { settings: string; exporter: SpanExporter }>();
   const peerCache = new Map<string, WorkloadLabels>();
   const now = deps.now ?? Date.now;
   const random = deps.random ?? Math.random;
@@ -78,24 +83,25 @@ export function createTelemetryFilterFactory(deps: TelemetryDeps): TelemetryFilt
     if (!p) return undefined;
     const serviceName = `${self.canonicalService}.${self.namespace}`;
     const timers = deps.exportTimers ? { timers: deps.exportTimers } : {};
-    let key: string;
+    let settings: string;
     let make: () => SpanExporter;
     if (deps.traceEndpoint) {
       const url = deps.traceEndpoint(p);
       if (!url) return undefined;
-      key = `${url} ${serviceName}`;
+      settings = url;
       make = () => new SpanExporter({ url, serviceName, ...timers, ...(deps.post ? { post: deps.post } : {}) });
     } else {
-      // The provider config whole: exporters differing in protocol, path, timeout or headers are not shared.
-      key = `${JSON.stringify(p)} ${serviceName}`;
+      // The provider config whole: a change of protocol, path, timeout or headers is a new exporter.
+      settings = JSON.stringify(p);
       make = () => new SpanExporter({ sender: providerSender(p, { env: deps.env ?? process.env }), serviceName, ...timers });
     }
-    let e = exporters.get(key);
-    if (!e) {
-      e = make();
-      exporters.set(key, e);
-    }
-    return e;
+    const slot = `${p.name} ${serviceName}`;
+    const held = exporters.get(slot);
+    if (held?.settings === settings) return held.exporter;
+    if (held) void held.exporter.close();
+    const exporter = make();
+    exporters.set(slot, { settings, exporter });
+    return exporter;
   };
 
   /** The parts one filter config compiles to (`tracing` false for the network filter, which has no spans). */
@@ -140,7 +146,7 @@ export function createTelemetryFilterFactory(deps: TelemetryDeps): TelemetryFilt
     },
     async close(): Promise<void> {
       // The log files close while the spans are being sent, not after them.
-      await Promise.all([...[...sinks.values()].map((s) => s.close()), ...[...exporters.values()].map((e) => e.close())]);
+      await Promise.all([...[...sinks.values()].map((s) => s.close()), ...[...exporters.values()].map((e) => e.exporter.close())]);
     },
   };
 }

@@ -105,3 +105,42 @@ test('provider fields are checked: protocol, timeout, headers with exactly one o
     assert.ok(message.includes(problem), `missing "${problem}" in: ${message}`);
   }
 });
+
+test("a provider's changed settings replace its exporter: the one before sends its spans and closes, so edits pile up nothing", async () => {
+  const posts: string[] = [];
+  const collector = http.createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      posts.push(String(req.headers['x-edit']));
+      res.end();
+    });
+  });
+  await new Promise<void>((r) => collector.listen(0, '127.0.0.1', r));
+  const port = (collector.address() as AddressInfo).port;
+  const live = new Set<number>();
+  let next = 0;
+  const countingTimers: ExportTimers = {
+    setInterval: () => {
+      live.add(++next);
+      return next;
+    },
+    clearInterval: (handle) => live.delete(handle as number),
+  };
+  const factory = createTelemetryFilterFactory({ registry: new MetricsRegistry(), exportTimers: countingTimers });
+  const provider = (edit: number): TracingProviderConfig => ({ name: 'jaeger', kind: 'zipkin', service: '127.0.0.1', port, timeout_ms: 1000 + edit, headers: [{ name: 'x-edit', value: String(edit) }] });
+  try {
+    for (let edit = 0; edit < 50; edit++) {
+      const filter = factory.create(telemetryConfig(withProvider(provider(edit))));
+      await drive(filter, { authority: 'podinfo.podinfo:9898', path: '/api/info', status: 200 });
+    }
+    assert.equal(live.size, 1, 'one exporter left running');
+    // The same settings again share the running exporter.
+    factory.create(telemetryConfig(withProvider(provider(49))));
+    assert.equal(live.size, 1);
+    await factory.close();
+    assert.equal(live.size, 0);
+    assert.deepEqual(posts.map(Number).sort((a, b) => a - b), Array.from({ length: 50 }, (_, i) => i), "each exporter's span was sent, by that exporter");
+  } finally {
+    collector.close();
+  }
+});
