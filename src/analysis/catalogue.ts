@@ -28,7 +28,7 @@ export const analyzerCatalogue: readonly CatalogueEntry[] = [
   { code: 'IST0134', name: 'ServiceEntryAddressesRequired', severity: 'warning', description: 'A ServiceEntry with a TCP (or unset-protocol) port has no addresses.' },
   { code: 'IST0140', name: 'IngressRouteRulesNotAffected', severity: 'warning', description: 'A gateway-bound VirtualService routes without a subset to a host whose mesh VirtualService picks subsets; gateway requests do not follow those subsets.' },
   { code: 'IST0137', name: 'DeploymentConflictingPorts', severity: 'warning', description: 'Services selecting one meshed Deployment put the same targetPort behind different ports.' },
-  { code: 'IST0144', name: 'InvalidApplicationUID', severity: 'warning', description: "A Deployment's application runs as UID 1337, the sidecar proxy's." },
+  { code: 'IST0144', name: 'InvalidApplicationUID', severity: 'warning', description: "A Deployment's or Pod's application runs as UID 1337, the sidecar proxy's." },
   { code: 'IST0145', name: 'ConflictingGateways', severity: 'error', description: 'Two Gateways with the same selector and port claim overlapping hosts.' },
   { code: 'IST0149', name: 'JwtClaimBasedRoutingWithoutRequestAuthN', severity: 'error', description: 'Routing on JWT claims without a RequestAuthentication for the gateway.' },
   { code: 'IST0150', name: 'ExternalNameServiceTypeInvalidPortName', severity: 'warning', description: 'An ExternalName Service port is named tcp or names no protocol Istio knows.' },

@@ -33,8 +33,8 @@ export interface AnalyzedWorkload {
   servicePorts?: { port: number; targetPort?: number }[];
 }
 
-/** Namespaces Istio never injects and never reports on for injection. */
-const systemNamespaces = new Set(['kube-system', 'kube-public', 'kube-node-lease', 'local-path-storage']);
+/** Namespaces Istio never injects and never reports on for injection (util.IsSystemNamespace). */
+export const systemNamespaces: ReadonlySet<string> = new Set(['kube-system', 'kube-public', 'kube-node-lease', 'local-path-storage']);
 
 function podMeta(t: PodTemplate): { labels: Record<string, string>; annotations: Record<string, string> } {
   return { labels: t.metadata?.labels ?? {}, annotations: t.metadata?.annotations ?? {} };
@@ -194,15 +194,18 @@ export class AnalysisContext {
     return undefined;
   }
 
-  /** `scope/host` → target: a ServiceEntry is visible to all (exportTo empty or `*`) or its namespace
-   * only; a Service to the namespaces of its `networking.istio.io/exportTo` annotation (all without). */
+  /** `scope/host` → target, as util.InitServiceEntryHostMap: a ServiceEntry is visible to all (exportTo
+   * empty or `*`) or to each namespace its exportTo names (`.` its own); a Service to the namespaces of
+   * its `networking.istio.io/exportTo` annotation (all without). */
   #buildScopedHosts(): Map<string, Service | ServiceEntry> {
     const out = new Map<string, Service | ServiceEntry>();
     for (const se of this.ofKind<ServiceEntry>('ServiceEntry')) {
       const ns = se.metadata.namespace;
       const exportTo = se.spec.exportTo ?? [];
-      const scope = exportTo.length === 0 || exportTo.includes('*') ? '*' : ns;
-      for (const h of se.spec.hosts) out.set(`${scope}/${fqdn(h, ns)}`, se);
+      const scopes = exportTo.length === 0 || exportTo.includes('*') ? ['*'] : exportTo.map((e) => (e === '.' ? ns : e));
+      for (const h of se.spec.hosts) {
+        for (const scope of scopes) out.set(`${scope}/${fqdn(h, ns)}`, se);
+      }
     }
     for (const [host, svc] of this.services) {
       const ns = svc.metadata.namespace;

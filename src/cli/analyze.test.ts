@@ -93,6 +93,11 @@ test("istioctl's flags: --suppress CODE=RESOURCE with globs, -o yaml, --failure-
   assert.equal((await run({ ...base, failureThreshold: 'fatal' })).code, 64);
   const yaml = await run({ ...base, output: 'yaml', outputThreshold: 'Warning' });
   assert.match(yaml.out, /^- severity: warning\n {2}code: IST0174\n/);
+  // istioctl lower-cases the format; the exit code is the same as with `-o json`.
+  const upper = await run({ ...base, output: 'JSON' });
+  assert.deepEqual([codes(upper), upper.code], [['IST0102', 'IST0174'], 0]);
+  assert.match((await run({ ...base, output: 'Yaml' })).out, /^- severity: info\n {2}code: IST0102\n/);
+  assert.equal((await run({ list: true, output: 'JSON', failOn: 'error' })).out.trimStart()[0], '[');
 });
 
 test("without -f, the running mesh's configuration; -n keeps one namespace's findings, -A all of them", async () => {

@@ -74,7 +74,9 @@ export function define(program: Command): void {
 /** Runs the command; returns the exit code. `out`/`err` receive whole chunks of text. */
 export async function analyzeCommand(flags: AnalyzeFlags, out: (s: string) => void, err: (s: string) => void, readStdin?: () => Buffer): Promise<number> {
   const { renderJson, renderText, summary, toRecord, sortDiagnostics } = await import('./diagnostic-format.ts');
-  if (flags.output !== 'text' && flags.output !== 'json' && flags.output !== 'yaml') {
+  // istioctl lower-cases the format before checking it (`-o JSON` is json).
+  const output = flags.output.toLowerCase();
+  if (output !== 'text' && output !== 'json' && output !== 'yaml') {
     err(`error: --output must be text, json or yaml, not "${flags.output}"\n`);
     return EXIT_USAGE;
   }
@@ -105,7 +107,7 @@ export async function analyzeCommand(flags: AnalyzeFlags, out: (s: string) => vo
     suppressions.push(s);
   }
   if (flags.list) {
-    out(await listing(flags.output));
+    out(await listing(output));
     return 0;
   }
   let paths = flags.filename ?? [];
@@ -135,8 +137,8 @@ export async function analyzeCommand(flags: AnalyzeFlags, out: (s: string) => vo
   const diagnostics = (ns === undefined ? all : all.filter((d) => inNamespace(d.resource))).filter((d) => !suppressed(d, suppressions));
   // As istioctl: the output threshold filters what is printed, the exit code counts every finding.
   const shown = diagnostics.filter((d) => rank[d.severity] >= rank[showAt]);
-  if (flags.output === 'json') out(`${renderJson(shown)}\n`);
-  else if (flags.output === 'yaml') {
+  if (output === 'json') out(`${renderJson(shown)}\n`);
+  else if (output === 'yaml') {
     const { stringify } = await import('yaml');
     out(shown.length ? stringify(sortDiagnostics(shown).map(toRecord), { lineWidth: 0 }) : '[]\n');
   } else {

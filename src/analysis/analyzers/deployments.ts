@@ -1,30 +1,40 @@
-// Deployments as Istio's deployment analyzers see them: no application container runs as the proxy's
-// UID 1337 (IST0144, applicationUID.Analyzer), and the Services selecting a meshed Deployment agree on
-// each port's protocol (IST0116) and on the port behind each targetPort (IST0137,
+// Deployments and Pods as Istio's deployment analyzers see them: no application container runs as the
+// proxy's UID 1337 (IST0144, applicationUID.Analyzer), and the Services selecting a meshed Deployment
+// agree on each port's protocol (IST0116) and on the port behind each targetPort (IST0137,
 // deployment.MultiServiceAnalyzer).
-import type { Deployment, Service } from '../../config/resource.ts';
-import type { Analyzer, Report } from '../analyzer.ts';
+import type { Deployment, ForeignResource, Service } from '../../config/resource.ts';
+import type { Analyzer, FieldPath, Report } from '../analyzer.ts';
 import type { AnalysisContext } from '../context.ts';
 import { selects } from '../selector.ts';
 
 const proxyUid = 1337;
 
-/** util.IsIstioControlPlane: the analyzers leave Istio's own deployments alone. */
-function controlPlane(d: Deployment): boolean {
-  return d.metadata.labels['istio'] !== undefined || d.metadata.labels['release'] === 'istio';
+/** The pod spec fields IST0144 reads; a Pod's spec is kept unchecked by the loader, hence `unknown`. */
+interface UidSpec {
+  securityContext?: { runAsUser?: unknown } | null;
+  containers?: unknown;
 }
 
-function applicationUid(d: Deployment, report: Report): void {
-  const spec = d.spec.template.spec;
-  const app = spec.containers.filter((c) => c.name !== 'istio-proxy' && c.name !== 'istio-operator');
-  const at = [
-    ...(spec.securityContext?.runAsUser === proxyUid ? [['spec', 'template', 'spec', 'securityContext', 'runAsUser']] : []),
-    ...app.flatMap((c) => (c.securityContext?.runAsUser === proxyUid ? [['spec', 'template', 'spec', 'containers', spec.containers.indexOf(c), 'securityContext', 'runAsUser']] : [])),
+/** util.IsIstioControlPlane: the analyzers leave Istio's own workloads alone. */
+function controlPlane(labels: Record<string, string>): boolean {
+  return labels['istio'] !== undefined || labels['release'] === 'istio';
+}
+
+/** analyzeAppUIDForDeployment / analyzeAppUIDForPod: the pod's and each application container's runAsUser. */
+function applicationUid(resource: Deployment | ForeignResource, spec: UidSpec, at: FieldPath, report: Report): void {
+  const containers: unknown[] = Array.isArray(spec.containers) ? spec.containers : [];
+  const paths = [
+    ...(spec.securityContext?.runAsUser === proxyUid ? [[...at, 'securityContext', 'runAsUser']] : []),
+    ...containers.flatMap((c, i) => {
+      const { name, securityContext } = (c ?? {}) as { name?: unknown; securityContext?: { runAsUser?: unknown } | null };
+      if (name === 'istio-proxy' || name === 'istio-operator') return [];
+      return securityContext?.runAsUser === proxyUid ? [[...at, 'containers', i, 'securityContext', 'runAsUser']] : [];
+    }),
   ];
-  for (const path of at) {
+  for (const path of paths) {
     report({
       code: 'IST0144',
-      resource: d,
+      resource,
       path,
       message: 'User ID (UID) 1337 is reserved for the sidecar proxy.',
       fix: 'Run the application as another user: the proxy\'s traffic capture lets UID 1337 bypass it.',
@@ -35,8 +45,10 @@ function applicationUid(d: Deployment, report: Report): void {
 function serviceAssociation(ctx: AnalysisContext, d: Deployment, report: Report): void {
   const ns = d.metadata.namespace;
   const labels = d.spec.template.metadata?.labels ?? {};
-  // Kubernetes' SelectorFromSet: a Service without selector matches every pod, as Istio takes it.
-  const services = ctx.ofKind<Service>('Service').filter((s) => s.metadata.namespace === ns && selects(s.spec.selector, labels));
+  // findMatchingServices: a Service without selector (or an empty one) selects no Deployment here.
+  const services = ctx
+    .ofKind<Service>('Service')
+    .filter((s) => s.metadata.namespace === ns && Object.keys(s.spec.selector ?? {}).length > 0 && selects(s.spec.selector, labels));
   const byPort = new Map<number, Map<string, string[]>>();
   const byTarget = new Map<string, Map<number, string>>();
   for (const s of services) {
@@ -58,17 +70,20 @@ function serviceAssociation(ctx: AnalysisContext, d: Deployment, report: Report)
       code: 'IST0116',
       resource: d,
       path: ['metadata', 'name'],
-      message: `This deployment ${d.metadata.name} is associated with multiple services using port ${port} but different protocols: [${[...protocols.values()].flat().join(' ')}]`,
+      message: `This deployment ${d.metadata.name} is associated with multiple services using port ${port} but different protocols: [${[...protocols.values()].flat().sort().join(' ')}]`,
       fix: `Give port ${port} one protocol in every Service selecting the deployment: a pod serves one protocol per port.`,
     });
   }
   for (const [target, ports] of byTarget) {
     if (ports.size < 2) continue;
+    // As Istio, names and port numbers are each sorted, so they no longer pair up by position.
+    const names = [...ports.values()].sort();
+    const numbers = [...ports.keys()].sort((a, b) => a - b);
     report({
       code: 'IST0137',
       resource: d,
       path: ['spec', 'template', 'metadata', 'labels'],
-      message: `This deployment ${d.metadata.name} is associated with multiple services [${[...ports.values()].join(' ')}] using targetPort "${target}" but different ports: [${[...ports.keys()].join(' ')}].`,
+      message: `This deployment ${d.metadata.name} is associated with multiple services [${names.join(' ')}] using targetPort "${target}" but different ports: [${numbers.join(' ')}].`,
       fix: `Expose targetPort ${target} under one port number in every Service selecting the deployment.`,
     });
   }
@@ -78,8 +93,11 @@ export const deployments: Analyzer = {
   name: 'deployment.MultiServiceAnalyzer',
   codes: ['IST0144', 'IST0116', 'IST0137'],
   analyze(ctx, report) {
+    for (const p of ctx.ofKind<ForeignResource>('Pod')) {
+      if (!controlPlane(p.metadata.labels)) applicationUid(p, p.spec as UidSpec, ['spec'], report);
+    }
     for (const d of ctx.ofKind<Deployment>('Deployment')) {
-      if (!controlPlane(d)) applicationUid(d, report);
+      if (!controlPlane(d.metadata.labels)) applicationUid(d, d.spec.template.spec, ['spec', 'template', 'spec'], report);
       // util.DeploymentInMesh: only Deployments that get a sidecar.
       if (ctx.workloads.some((w) => w.kind === 'Deployment' && w.namespace === d.metadata.namespace && w.name === d.metadata.name && w.meshed)) {
         serviceAssociation(ctx, d, report);

@@ -52,6 +52,9 @@ test('IST0174: a host not exported to the rule\'s namespace; the host as written
   const expected = ['DestinationRule shop/plain: The host api.example.com defined in the DestinationRule does not match any services in the mesh.'];
   assert.deepEqual(messages(external('other', '\n  exportTo: ["."]') + dr('plain', ''), 'IST0174'), expected);
   assert.deepEqual(messages(external('other') + dr('plain', ''), 'IST0174'), []);
+  // Exported to a list naming the rule's namespace (util.InitServiceEntryHostMap files it there).
+  assert.deepEqual(messages(external('other', '\n  exportTo: [".", "shop"]') + dr('plain', ''), 'IST0174'), []);
+  assert.deepEqual(messages(external('other', '\n  exportTo: [".", "elsewhere"]') + dr('plain', ''), 'IST0174'), expected);
 });
 
 test('IST0173 in Istio\'s words', () => {

@@ -66,3 +66,10 @@ spec:
   assert.deepEqual(codes(mesh('{ ISTIO_META_DNS_CAPTURE: "true", ISTIO_META_DNS_AUTO_ALLOCATE: "true" }') + shop + entry('[db.example.com]'), 'IST0134'), []);
   assert.equal(codes(mesh('{ ISTIO_META_DNS_AUTO_ALLOCATE: "true" }') + shop + entry('[db.example.com]'), 'IST0134').length, 1);
 });
+
+test('IST0118: Services in system namespaces are skipped (util.IsSystemNamespace)', () => {
+  for (const ns of ['kube-system', 'kube-public', 'kube-node-lease', 'local-path-storage']) {
+    assert.deepEqual(codes(service('[{ name: metrics, port: 10250 }]').replace('namespace: shop', `namespace: ${ns}`), 'IST0118'), []);
+  }
+  assert.equal(codes(service('[{ name: metrics, port: 10250 }]'), 'IST0118').length, 1);
+});

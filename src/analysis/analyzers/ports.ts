@@ -3,7 +3,7 @@
 import type { Service, ServiceEntry } from '../../config/resource.ts';
 import type { ServicePort } from '../../config/types/kubernetes.ts';
 import type { Analyzer, Report } from '../analyzer.ts';
-import type { AnalysisContext } from '../context.ts';
+import { type AnalysisContext, systemNamespaces } from '../context.ts';
 
 /** Istio's protocol names (pkg/config/protocol Parse), lower-cased. */
 const protocols = new Set(['http', 'http2', 'https', 'grpc', 'grpc-web', 'tcp', 'tls', 'mongo', 'mysql', 'redis', 'udp', 'http_proxy']);
@@ -37,10 +37,10 @@ function skipped(svc: Service): boolean {
   );
 }
 
-/** Istio's service.PortNameAnalyzer analyzeService. */
+/** Istio's service.PortNameAnalyzer: Services of system namespaces are skipped entirely. */
 function portNames(ctx: AnalysisContext, report: Report): void {
   for (const svc of ctx.ofKind<Service>('Service')) {
-    if (skipped(svc)) continue;
+    if (systemNamespaces.has(svc.metadata.namespace) || skipped(svc)) continue;
     const external = svc.spec.type === 'ExternalName';
     for (const [i, port] of (svc.spec.ports ?? []).entries()) {
       if (!unsupported(port) && !(external && port.name === 'tcp')) continue;

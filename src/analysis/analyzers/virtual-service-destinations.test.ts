@@ -106,3 +106,22 @@ spec:
     'VirtualService shop/ingress-vs: Subset in virtual service shop/mesh-vs has no effect on ingress gateway shop/ingress-vs requests',
   ]);
 });
+
+test('IST0101: a ServiceEntry exported to a list of namespaces is visible in each (util.InitServiceEntryHostMap)', () => {
+  const se = (host: string) => `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: ext, namespace: a}
+spec:
+  hosts: ["${host}"]
+  exportTo: [".", "b"]
+  ports: [{number: 443, name: tls, protocol: TLS}]
+  resolution: NONE
+---
+`;
+  const from = (ns: string) => vs(ns, '{host: api.example.com}');
+  assert.deepEqual(messages(se('api.example.com') + from('a') + from('b'), 'IST0101'), []);
+  assert.deepEqual(messages(se('api.example.com') + from('c'), 'IST0101'), ['VirtualService c/reviews: Referenced host not found: "api.example.com"']);
+  // The wildcard fallback sees the same scopes.
+  assert.deepEqual(messages(se('*.example.com') + from('b'), 'IST0101'), []);
+  assert.deepEqual(messages(se('*.example.com') + from('c'), 'IST0101'), ['VirtualService c/reviews: Referenced host not found: "api.example.com"']);
+});
