@@ -235,3 +235,25 @@ test('a client CA file (file-root:, MUTUAL) rotated: new handshakes are checked 
   await until('the new CA', async () => (await status(newClient)) === 'HTTP/1.1 200 OK');
   assert.equal(await status(oldClient), 'refused');
 });
+
+test("a pair read mid-rotation (the key not the certificate's) is a NACK naming both files; what serves stays, its files watched", async () => {
+  const cert = path.join(dir, 'shared.crt');
+  const key = path.join(dir, 'shared.key');
+  push(env.proxy, [...base(), gateway('gw', 8443, cert, key)], 'v7');
+  const port = await env.port('gw');
+  const before = await served(port, 'gw.example.com');
+  const [a, b] = [await issue(), await issue()];
+  const midCert = path.join(dir, 'mid.crt');
+  const midKey = path.join(dir, 'mid.key');
+  writeFileSync(midCert, b.cert);
+  writeFileSync(midKey, a.key);
+  assert.throws(() => push(env.proxy, [...base(), gateway('gw', 8443, cert, key), gateway('mid', 11443, midCert, midKey)], 'v8'), {
+    message: `Listener mid.filter_chains[0].transport_socket.typed_config.common_tls_context: tls_certificate_sds_secret_configs[0].name: ${midCert} and ${midKey} are not a certificate and its key`,
+  });
+  assert.equal(await served(port, 'gw.example.com'), before);
+  assert.deepEqual(env.proxy.secrets.watchedDirs(), [dir]);
+  writeFileSync(cert, a.cert);
+  writeFileSync(key, a.key);
+  await settle();
+  await until('the rotated certificate', async () => (await served(port, 'gw.example.com')) === a.serial);
+});

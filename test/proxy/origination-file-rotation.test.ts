@@ -5,7 +5,7 @@
 // keeps the last good file (with a warning naming it), and the watch goes once nothing names the file.
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
-import { mkdirSync, mkdtempSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, realpathSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -203,12 +203,14 @@ test('a file a listener also names stays watched when the cluster goes, and goes
     },
   ]);
   push(env.proxy, [...config([simpleCluster(), mutualCluster()]), gateway], 'v2');
-  assert.deepEqual(env.proxy.secrets.watchedDirs().sort(), [caDir, vol].sort());
+  // The volume's files are symlinks: the directory `..data` points to is watched too.
+  const target = path.dirname(realpathSync(path.join(vol, 'tls.crt')));
+  assert.deepEqual(env.proxy.secrets.watchedDirs().sort(), [caDir, vol, target].sort());
   // The listeners' update did not drop the clusters' files, nor the clusters' update the listener's.
   push(env.proxy, config([mutualCluster()]).concat(gateway), 'v3');
-  assert.deepEqual(env.proxy.secrets.watchedDirs().sort(), [caDir, vol].sort(), 'the listener still names the CA file');
+  assert.deepEqual(env.proxy.secrets.watchedDirs().sort(), [caDir, vol, target].sort(), 'the listener still names the CA file');
   await env.proxy.xds.apply(TypeUrl.Listener, [listener('out', 8080, [{ filter: hcm('r') }])], 'v4');
-  assert.deepEqual(env.proxy.secrets.watchedDirs(), [vol], 'nothing names the CA file any more');
+  assert.deepEqual(env.proxy.secrets.watchedDirs().sort(), [vol, target].sort(), 'nothing names the CA file any more');
   env.proxy.xds.apply(TypeUrl.Cluster, [], 'v5');
   assert.deepEqual(env.proxy.secrets.watchedDirs(), []);
 });

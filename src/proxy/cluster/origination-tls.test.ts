@@ -1,7 +1,10 @@
 // What an origination UpstreamTlsContext checks on the server: the untyped SAN list, the SNI auto_sni
-// sends beside a fixed one, and a CA that reads empty.
+// sends beside a fixed one, a CA that reads empty, and a client key pair that does not match.
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { test } from 'node:test';
 import type { ConnectionOptions, PeerCertificate } from 'node:tls';
 import { makeCa } from '../../../test/proxy/certs.ts';
@@ -49,4 +52,16 @@ test('auto_sni beside a fixed sni: the request host is sent (the router override
 test('an empty trusted_ca (an empty CA file) is refused, not read as "verify nothing"', () => {
   assert.throws(() => origination({ trusted_ca: { inline_string: '' } }), /trusted_ca: is empty/);
   assert.throws(() => origination({ trusted_ca: { inline_string: '\n' } }), /trusted_ca: is empty/);
+});
+
+test('a client key pair read mid-rotation (the key not the certificate\'s) refuses the cluster, naming both files', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'origination-pair-'));
+  const ca = await makeCa('origination-pair');
+  const [a, b] = [await ca.issueWithSans([{ type: 'dns', value: 'c' }]), await ca.issueWithSans([{ type: 'dns', value: 'c' }])];
+  const cert = path.join(dir, 'tls.crt');
+  const key = path.join(dir, 'tls.key');
+  writeFileSync(cert, b.cert);
+  writeFileSync(key, a.key);
+  const tc = { '@type': TypeUrl.UpstreamTlsContext, common_tls_context: { tls_certificate_sds_secret_configs: [{ name: `file-cert:${cert}~${key}` }] } };
+  assert.throws(() => compileCluster({ name: 'c', type: 'STATIC', transport_socket: { name: 'tls', typed_config: tc } } as never), { message: new RegExp(`tls_certificate_sds_secret_configs\\[0\\]\\.name: ${cert} and ${key} are not a certificate and its key$`) });
 });

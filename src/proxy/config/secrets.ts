@@ -154,7 +154,8 @@ export class SecretStore {
     const pairs = t.certs.map((c) => ('secret' in c ? this.get(c.secret) : ((c.watched && this.#files.keyPair(c.watched.id)) ?? c.pem)));
     const ca = t.caSecret ? this.get(t.caSecret)?.ca : ((t.caWatched && this.#files.bundle(t.caWatched.id)) ?? t.caPem);
     if (pairs.some((p) => !p?.cert || !p.key) || (t.caSecret && !ca)) return undefined;
-    return { cert: pairs.map((p) => p?.cert ?? ''), key: pairs.map((p) => p?.key ?? ''), ca: ca ?? [], ...serverTlsOptions(t.params) };
+    // `ca: ''` would be no option at all, and node:tls would trust its public roots: an empty file is an empty store.
+    return { cert: pairs.map((p) => p?.cert ?? ''), key: pairs.map((p) => p?.key ?? ''), ca: ca || [], ...serverTlsOptions(t.params) };
   }
 
   /** The chain's secure context, built once per change of its secrets or its files. */

@@ -48,6 +48,8 @@ export class XdsState implements AdsSubscriber {
   /** SDS names the listeners' TLS contexts and the clusters' TLS origination need (Envoy subscribes both). */
   #listenerSds: readonly string[] = ['ROOTCA'];
   #clusterSds: readonly string[] = [];
+  /** The listeners' TLS settings of the last update applied, whose files the SecretStore watches. */
+  #listenerTls: readonly DownstreamTls[] = [];
   /** When the listeners last named routes (initial fetch starts), and whether an RDS update was refused since. */
   #routesNamedAt: number | undefined;
   #routesRefused = false;
@@ -126,15 +128,19 @@ export class XdsState implements AdsSubscriber {
             failures.push({ name, message: (err as Error).message });
           }
         }
-        this.#deps.clusters.applyClusters(compiled);
         const sds = new Set<string>();
         const origination: OriginationTls[] = [];
         for (const c of compiled) {
           for (const m of [c.origination?.ca, c.origination?.cert]) if (m?.kind === 'secret') sds.add(m.name);
           if (c.origination) origination.push(c.origination);
         }
-        // The files a DestinationRule names (istio-agent's file-root: / file-cert: resources), watched as the listeners'.
-        this.#deps.secrets.holdClusterFiles(origination);
+        try {
+          this.#deps.clusters.applyClusters(compiled);
+        } finally {
+          // The files a DestinationRule names (istio-agent's file-root: / file-cert: resources), watched as
+          // the listeners', even when applying stopped part-way: the watch follows what may be served.
+          this.#deps.secrets.holdClusterFiles(origination);
+        }
         this.#clusterSds = [...sds];
         this.#sdsNames = [...new Set([...this.#listenerSds, ...this.#clusterSds])];
         if (failures.length === 0) break;
@@ -157,7 +163,6 @@ export class XdsState implements AdsSubscriber {
       case TypeUrl.Listener: {
         const ctx = { filters: this.#deps.filters, compileRoutes: (rc: TypedAny) => this.#compileRoutes(rc) };
         const compiled: CompiledListener[] = resources.map((r) => compileListener(r as unknown as EnvoyListener, ctx));
-        const binding = this.#deps.listeners.apply(compiled);
         const rds = new Set<string>();
         const sds = new Set<string>(['ROOTCA']);
         const tls: DownstreamTls[] = [];
@@ -170,7 +175,17 @@ export class XdsState implements AdsSubscriber {
             }
           }
         }
+        let binding: ReturnType<ListenerManager['apply']>;
+        try {
+          binding = this.#deps.listeners.apply(compiled);
+        } catch (err) {
+          // Applied part-way: a listener serves the new version or the one before, so both versions' files stay watched.
+          this.#listenerTls = [...this.#listenerTls, ...tls];
+          this.#deps.secrets.holdListenerFiles(this.#listenerTls);
+          throw err;
+        }
         // As the SDS names, the files the listeners name: istio-agent watches each one served.
+        this.#listenerTls = tls;
         this.#deps.secrets.holdListenerFiles(tls);
         if ([...rds].some((name) => !this.#rdsNames.includes(name))) {
           this.#routesNamedAt = this.#deps.now();

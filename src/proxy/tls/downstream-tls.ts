@@ -4,11 +4,11 @@
 // once its secrets are here, and again when one of them, or one of its files, changes.
 import { createHash } from 'node:crypto';
 import { compilePeerCertValidator, PeerCertConfigError, type PeerCertValidator, type ValidationContextFields } from './peer-cert-validator.ts';
-import { caCredential, dataSourcePem, type EnvoyDataSource, type FileCredential, fileCertPaths, fileRootPath, isFileSecret, type KeyPairPem, keyPairCredential, type PemSource, readFileCert, readFileRoot } from './file-credentials.ts';
+import { caCredential, checkKeyPair, dataSourcePem, type EnvoyDataSource, type FileCredential, fileCertPaths, fileRootPath, isFileSecret, type KeyPairPem, keyPairCredential, type PemSource, readFileCert, readFileRoot } from './file-credentials.ts';
 import { compileServerTlsParams, type EnvoyTlsParams, type ServerTlsParams, TlsConfigError } from './server-tls-params.ts';
 
 /**
- * A certificate and its key: an SDS secret, or a pair read from files (`file` names it in errors and keys;
+ * A certificate and its key: an SDS secret, or a pair read from files (`file` names it in errors;
  * `watched` reads it again when a file changes, absent for a pair given inline).
  */
 export type CertificateSource = { readonly secret: string } | { readonly file: string; readonly pem: KeyPairPem; readonly watched?: FileCredential };
@@ -28,7 +28,10 @@ export interface DownstreamTls {
   readonly params: ServerTlsParams;
   /** The SDS secrets the chain waits for. */
   readonly sdsSecrets: readonly string[];
-  /** Names the secure context: its secrets, the files' contents and the parameters. */
+  /**
+   * Names the secure context: its secrets, its watched files (by name: the SecretStore drops its contexts
+   * when one changes), inline PEM (by content) and the parameters. Chains of one key share a context.
+   */
   readonly contextKey: string;
 }
 
@@ -51,6 +54,7 @@ function certificates(common: EnvoyCommonTlsContext): CertificateSource[] {
     const cert = dataSourcePem(c.certificate_chain, `${field}.certificate_chain`);
     const key = dataSourcePem(c.private_key, `${field}.private_key`);
     if (!cert || !key) throw new TlsConfigError(field, 'certificate_chain and private_key are required');
+    checkKeyPair({ cert, key }, c.certificate_chain?.filename ?? 'the inline certificate', c.private_key?.filename ?? 'the inline key', field);
     const source = (ds: EnvoyDataSource | undefined, pem: string): PemSource => (ds?.filename ? { file: ds.filename } : { pem });
     const watched = c.certificate_chain?.filename || c.private_key?.filename ? keyPairCredential(source(c.certificate_chain, cert), source(c.private_key, key), field) : undefined;
     return { file: c.certificate_chain?.filename ?? field, pem: { cert, key }, ...(watched ? { watched } : {}) };
@@ -61,6 +65,7 @@ function certificates(common: EnvoyCommonTlsContext): CertificateSource[] {
     if (!isFileSecret(s.name)) return { secret: s.name };
     const pem = readFileCert(s.name, field);
     const files = fileCertPaths(s.name, field);
+    checkKeyPair(pem, files.cert, files.key, field);
     return { file: s.name, pem, watched: keyPairCredential({ file: files.cert }, { file: files.key }, field) };
   });
   const all = [...inline, ...sds];
@@ -109,8 +114,10 @@ export function compileDownstreamTls(tc: Record<string, unknown>): DownstreamTls
   const params = compileServerTlsParams(common.tls_params);
   const require = tc['require_client_certificate'] as { value?: boolean } | boolean | undefined;
   const sdsSecrets = [...certs.flatMap((c) => ('secret' in c ? [c.secret] : [])), ...(caSecret ? [caSecret] : [])];
-  const certKey = certs.map((c) => ('secret' in c ? `secret:${c.secret}` : `file:${c.file}#${digest(c.pem.cert + c.pem.key)}`)).join(',');
-  const caKey = caSecret ? `secret:${caSecret}` : caPem ? `pem#${digest(caPem)}` : '';
+  // A watched credential is named by its files, never by what this compile read: two chains whose files
+  // hold the same PEM today may not tomorrow, and one must never serve the other's CA.
+  const certKey = certs.map((c) => ('secret' in c ? `secret:${c.secret}` : c.watched ? `watched:${c.watched.id}` : `pem#${digest(c.pem.cert + c.pem.key)}`)).join(',');
+  const caKey = caSecret ? `secret:${caSecret}` : caWatched ? `watched:${caWatched.id}` : caPem ? `pem#${digest(caPem)}` : '';
   return {
     certs,
     ...(caSecret ? { caSecret } : {}),
@@ -127,5 +134,7 @@ export function compileDownstreamTls(tc: Record<string, unknown>): DownstreamTls
 /** The chain's credentials read from files, with what its compile read: the SecretStore watches them. */
 export function fileCredentials(t: DownstreamTls): { credential: FileCredential; value: KeyPairPem | string }[] {
   const pairs = t.certs.flatMap((c) => ('watched' in c && c.watched ? [{ credential: c.watched, value: c.pem }] : []));
-  return t.caWatched && t.caPem ? [...pairs, { credential: t.caWatched, value: t.caPem }] : pairs;
+  // A `file-root:` file read empty is watched too, so a CA written to it later is taken (as istio-agent
+  // keeps watching a file it could not serve yet); meanwhile no client certificate verifies.
+  return t.caWatched ? [...pairs, { credential: t.caWatched, value: t.caPem ?? '' }] : pairs;
 }

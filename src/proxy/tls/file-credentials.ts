@@ -136,8 +136,11 @@ export type PemSource = { readonly file: string } | { readonly pem: string };
 export interface FileCredential {
   readonly id: string;
   readonly files: readonly string[];
-  /** Reads it again and checks it can be served; throws naming its files, never quoting them. */
-  load(): Promise<KeyPairPem | string>;
+  /**
+   * Reads it again and checks it can be served; throws naming its files, never quoting them. `warn` hears
+   * of a part left out of what is served (a CA certificate that does not parse).
+   */
+  load(warn?: (message: string) => void): Promise<KeyPairPem | string>;
 }
 
 const sourceId = (s: PemSource) => ('file' in s ? `file:${s.file}` : `pem#${createHash('sha256').update(s.pem).digest('hex')}`);
@@ -155,38 +158,54 @@ export function keyPairCredential(cert: PemSource, key: PemSource, field: string
     files: [cert, key].flatMap((s) => ('file' in s ? [s.file] : [])),
     async load() {
       const pair = { cert: await loadSource(cert, field), key: await loadSource(key, field) };
-      try {
-        // An empty file (one being rewritten in place) sets no certificate in a context: it must parse.
-        new X509Certificate(pair.cert);
-        tls.createSecureContext(pair);
-      } catch (err) {
-        throw Object.assign(new TlsConfigError(field, `${sourceName(cert, 'the inline certificate')} and ${sourceName(key, 'the inline key')} are not a certificate and its key`), { cause: err });
-      }
+      checkKeyPair(pair, sourceName(cert, 'the inline certificate'), sourceName(key, 'the inline key'), field);
       return pair;
     },
   };
 }
 
 /**
+ * Throws unless the certificate parses and the key matches it (tls.LoadX509KeyPair): the compile checks a
+ * pair as a reload does, so a pair read mid-rotation is a NACK naming its files, not an OpenSSL error
+ * thrown while listeners are being swapped.
+ */
+export function checkKeyPair(pair: KeyPairPem, certName: string, keyName: string, field: string): void {
+  try {
+    // An empty file (one being rewritten in place) sets no certificate in a context: it must parse.
+    new X509Certificate(pair.cert);
+    tls.createSecureContext(pair);
+  } catch (err) {
+    throw Object.assign(new TlsConfigError(field, `${certName} and ${keyName} are not a certificate and its key`), { cause: err });
+  }
+}
+
+/**
  * A CA bundle in a file. As istio-agent's generateRootCertFromExistingFile (ParseRootCerts), a certificate
- * that does not parse is left out, and a bundle with none is not served.
+ * that does not parse is left out (with a warning), and a bundle with none is not served. A bundle ending
+ * in a BEGIN with no END is being written: it is read again, as one with no certificate.
  */
 export function caCredential(file: string, field: string): FileCredential {
   return {
     id: `root:${file}`,
     files: [file],
-    async load() {
+    async load(warn) {
       const text = await readPemAsync(file, field);
       const blocks = text.match(PEM_CERTIFICATE) ?? [];
+      const lastEnd = [...text.matchAll(PEM_END)].at(-1)?.index ?? -1;
+      if (text.lastIndexOf('-----BEGIN ') > lastEnd) throw new TlsConfigError(field, `${file} ends in an unfinished certificate`);
       const valid = blocks.filter(parses);
       if (valid.length === 0) throw new TlsConfigError(field, `${file} holds no CA certificate`);
+      if (valid.length === blocks.length) return text;
       // As written when all parse: the same text a listener's compile reads, so it is no change.
-      return valid.length === blocks.length ? text : `${valid.join('\n')}\n`;
+      warn?.(`${file}: ${blocks.length - valid.length} of its ${blocks.length} CA certificates do not parse and are left out`);
+      return `${valid.join('\n')}\n`;
     },
   };
 }
 
-const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g;
+/** The PEM labels node:tls takes in a CA bundle (OpenSSL's PEM_read_bio_X509_AUX), each block whole. */
+const PEM_CERTIFICATE = /-----BEGIN ((?:X509 |TRUSTED )?CERTIFICATE)-----[^-]+-----END \1-----/g;
+const PEM_END = /-----END [^-\n]*-----/g;
 
 function parses(pem: string): boolean {
   try {
