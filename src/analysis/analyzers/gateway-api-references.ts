@@ -1,14 +1,14 @@
 // HTTPRoute, GRPCRoute, TCPRoute and TLSRoute references: each parentRef attaches to a Service or to a
 // listener of an Istio-class Gateway, and each backendRef (and mirror) names a Service the route may
 // refer to; each BackendTLSPolicy targetRef names a Service (port) of its namespace. A missing one is
-// IST0101; one that exists but is refused (another class, allowedRoutes, no ReferenceGrant) is OR2010,
-// as is a Gateway listener's certificate in another namespace that no ReferenceGrant there lets it use.
+// IST0101; one that exists but is refused (another class, allowedRoutes, no ReferenceGrant, no port) is
+// OR2010, as is each Gateway listener certificateRef that names no usable Secret (IST0101 when missing).
 import type { BackendTLSPolicy, GRPCRoute, HTTPRoute, KubernetesGateway, TCPRoute, TLSRoute } from '../../config/resource.ts';
-import { certificateRefProblem, refusedCertificate } from '../../model/gateway-api/gateways.ts';
+import { listenerCertificateProblems } from '../../model/gateway-api/gateways.ts';
 import { targetProblem } from '../../model/gateway-api/backend-tls.ts';
 import { backendProblem, type RefProblem } from '../../model/gateway-api/backends.ts';
 import { enforcesRefGrant, parentProblem } from '../../model/gateway-api/parents.ts';
-import { asGatewayRoute, type GatewayRoute, indexGatewayApi, referenceGranted } from '../../model/gateway-api/references.ts';
+import { asGatewayRoute, type GatewayRoute, indexGatewayApi } from '../../model/gateway-api/references.ts';
 import type { Analyzer, FieldPath, Report } from '../analyzer.ts';
 
 const fixes = {
@@ -19,6 +19,8 @@ const fixes = {
   targetRefused: 'Target a Service (group "", kind Service): a BackendTLSPolicy applies to Services.',
   certificateElsewhere:
     "Put the kubernetes.io/tls Secret in the Gateway's namespace and drop certificateRefs[].namespace, or add a ReferenceGrant in the Secret's namespace that lets Gateways of this namespace refer to it (from: group gateway.networking.k8s.io, kind Gateway; to: group \"\", kind Secret).",
+  certificate:
+    'Name one or two kubernetes.io/tls Secrets (group "", kind Secret) that exist and hold tls.crt and tls.key in certificateRefs, or set gateway.istio.io/tls-terminate-mode to ISTIO_MUTUAL.',
   backendRefused: 'Refer to a Service of the route\'s namespace, or add a ReferenceGrant in the Service\'s namespace that lets HTTPRoutes of this namespace refer to it.',
 };
 
@@ -26,34 +28,26 @@ export const gatewayApiReferences: Analyzer = {
   name: 'outrigger.GatewayApiReferenceAnalyzer',
   codes: ['IST0101', 'OR2010'],
   analyze(ctx, report) {
-    for (const gw of ctx.ofKind<KubernetesGateway>('KubernetesGateway')) {
+    const gateways = ctx.ofKind<KubernetesGateway>('KubernetesGateway');
+    const routes = [...ctx.ofKind<HTTPRoute>('HTTPRoute'), ...ctx.ofKind<GRPCRoute>('GRPCRoute'), ...ctx.ofKind<TCPRoute>('TCPRoute'), ...ctx.ofKind<TLSRoute>('TLSRoute')];
+    const policies = ctx.ofKind<BackendTLSPolicy>('BackendTLSPolicy');
+    if (gateways.length === 0 && routes.length === 0 && policies.length === 0) return;
+    const index = indexGatewayApi(ctx.resources);
+    for (const gw of gateways) {
       gw.spec.listeners.forEach((listener, i) => {
-        const ns = refusedCertificate(gw, listener, { granted: (from, to) => referenceGranted(ctx.resources, from, to) });
-        if (ns) {
+        // Every ref that names no certificate, the second as the first, as Istio's ResolvedRefs lists each.
+        const { served, problems } = listenerCertificateProblems(gw, listener, index);
+        for (const p of problems) {
           report({
-            code: 'OR2010',
+            code: p.missing ? 'IST0101' : 'OR2010',
             resource: gw,
-            path: ['spec', 'listeners', i, 'tls', 'certificateRefs', 0, 'namespace'],
-            message: `listener ${listener.name}: its certificate is in namespace ${ns}, and no ReferenceGrant in ${ns} lets Gateways of ${gw.metadata.namespace} use it; the listener is not served`,
-            fix: fixes.certificateElsewhere,
-          });
-        }
-        const cert = certificateRefProblem(listener);
-        if (cert) {
-          report({
-            code: 'OR2010',
-            resource: gw,
-            path: ['spec', 'listeners', i, ...cert.path],
-            message: `listener ${listener.name}: ${cert.message}; the listener is not served`,
-            fix: 'Name one or two kubernetes.io/tls Secrets (group "", kind Secret) in certificateRefs, or set gateway.istio.io/tls-terminate-mode to MUTUAL, OPTIONAL_MUTUAL or ISTIO_MUTUAL.',
+            path: ['spec', 'listeners', i, ...p.path],
+            message: `${p.missing ? 'Referenced resource not found: ' : ''}listener ${listener.name}: ${p.message}; ${served ? 'the listener serves its other certificate only' : 'the listener is not served'}`,
+            fix: p.path.at(-1) === 'namespace' ? fixes.certificateElsewhere : fixes.certificate,
           });
         }
       });
     }
-    const routes = [...ctx.ofKind<HTTPRoute>('HTTPRoute'), ...ctx.ofKind<GRPCRoute>('GRPCRoute'), ...ctx.ofKind<TCPRoute>('TCPRoute'), ...ctx.ofKind<TLSRoute>('TLSRoute')];
-    const policies = ctx.ofKind<BackendTLSPolicy>('BackendTLSPolicy');
-    if (routes.length === 0 && policies.length === 0) return;
-    const index = indexGatewayApi(ctx.resources);
     for (const policy of policies) {
       policy.spec.targetRefs.forEach((_, i) => {
         const p = targetProblem(policy, i, index.service);
@@ -72,7 +66,8 @@ export const gatewayApiReferences: Analyzer = {
       (route.spec.rules ?? []).forEach((rule, r) => {
         (rule.backendRefs ?? []).forEach((ref, b) => {
           const p = backendProblem(ref, route, index, enforcesRefGrant(route));
-          if (p) say(p, ['spec', 'rules', r, 'backendRefs', b], fixes.backendMissing, fixes.backendRefused);
+          const said = p?.dropsRoute && (ref.weight ?? 1) !== 0 ? { ...p, message: `${p.message}; none of the route's rules is converted` } : p;
+          if (said) say(said, ['spec', 'rules', r, 'backendRefs', b], fixes.backendMissing, fixes.backendRefused);
         });
         (rule.filters ?? []).forEach((f, i) => {
           const p = f.requestMirror && backendProblem(f.requestMirror.backendRef, route, index, enforcesRefGrant(route));

@@ -119,7 +119,7 @@ export interface HTTPRouteTimeouts {
 
 /** A rule's retries (experimental channel). */
 export interface HTTPRouteRetry {
-  /** HTTP status codes (500 to 599) that are retried, besides connection errors. */
+  /** HTTP status codes (400 to 599, as the API's HTTPRouteRetryStatusCode) that are retried, besides connection errors. */
   codes?: number[];
   attempts?: number;
   /** A Gateway API duration: the base interval between attempts. */

@@ -102,3 +102,85 @@ spec:
   const unknown = convert(services + route('{group: networking.istio.io, kind: Hostname, name: nowhere.example.com, port: 80}'))[0]?.spec.http?.[0];
   assert.deepEqual(unknown?.directResponse, { status: 500 });
 });
+
+test("a Hostname backend names a host of the route's own namespace only: another namespace's Service or ServiceEntry host is not found (LookupHostname), so no ReferenceGrant is bypassed", () => {
+  const entry = `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: partner, namespace: other}
+spec: {hosts: [partner.example.com], ports: [{number: 80, name: http, protocol: HTTP}], resolution: DNS, location: MESH_EXTERNAL}
+---
+`;
+  const route = (namespace: string, parent: string, host: string) => `apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: r, namespace: ${namespace}}
+spec:
+  parentRefs: [${parent}]
+  rules: [{backendRefs: [{group: networking.istio.io, kind: Hostname, name: ${host}, port: 80}]}]
+`;
+  const first = (yaml: string) => convert(yaml)[0]?.spec.http?.[0];
+  for (const host of ['api.other.svc.cluster.local', 'partner.example.com']) {
+    assert.deepEqual(first(services + entry + gateway + route('shop', '{name: gw}', host))?.directResponse, { status: 500 }, host);
+    assert.deepEqual(first(services + entry + route('shop', '{group: "", kind: Service, name: web}', host))?.directResponse, { status: 500 }, host);
+    // From a route of the host's own namespace it is a backend.
+    assert.deepEqual(first(services + entry + route('other', '{group: "", kind: Service, name: api}', host))?.route?.[0]?.destination, { host, port: { number: 80 } });
+  }
+  assert.deepEqual(
+    runAnalyzers(load(services + entry + gateway + route('shop', '{name: gw}', 'partner.example.com')))
+      .filter((d) => d.code === 'IST0101')
+      .map((d) => [d.field, d.message]),
+    [['spec.rules[0].backendRefs[0]', 'Referenced resource not found: backendRef Hostname partner.example.com: no Service or ServiceEntry of namespace shop has that host']],
+  );
+});
+
+test('a backendRef without a port (Hostname, ServiceImport) leaves the whole route unconverted for those parents, as Istio ("port is required in backendRef")', () => {
+  const entry = `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: ext, namespace: shop}
+spec: {hosts: [api.example.com], ports: [{number: 80, name: http, protocol: HTTP}], resolution: DNS, location: MESH_EXTERNAL}
+---
+`;
+  const route = (kind: string, ref: string, extra = '') => `apiVersion: gateway.networking.k8s.io/${kind === 'TCPRoute' ? 'v1alpha2' : 'v1'}
+kind: ${kind}
+metadata: {name: r, namespace: shop}
+spec:
+  parentRefs: [{group: "", kind: Service, name: web${kind === 'TCPRoute' ? ', port: 80' : ''}}]
+  rules:
+  - backendRefs: [{name: web, port: 80}]
+  - backendRefs: [${ref}]${extra}
+`;
+  const hostname = '{group: networking.istio.io, kind: Hostname, name: api.example.com}';
+  // Every rule is dropped, the valid one too: no VirtualService at all (the Service's own routing applies).
+  assert.deepEqual(convert(services + entry + route('HTTPRoute', hostname)), []);
+  assert.deepEqual(convert(services + entry + route('HTTPRoute', '{group: multicluster.x-k8s.io, kind: ServiceImport, name: web}')), []);
+  assert.deepEqual(convert(services + entry + route('GRPCRoute', hostname)), []);
+  assert.deepEqual(convert(services + entry + route('TCPRoute', hostname)), []);
+  // So does a Service named by its hostname ("service name invalid"), another of buildDestination's hard errors.
+  assert.deepEqual(convert(services + entry + route('HTTPRoute', '{name: web.shop.svc.cluster.local, port: 80}')), []);
+  // A ref of weight 0 is never built; one with a port routes.
+  assert.equal(convert(services + entry + route('HTTPRoute', `{group: networking.istio.io, kind: Hostname, name: api.example.com, weight: 0}, {name: web, port: 80}`)).length, 1);
+  // An HTTPRoute mirror without a port is dropped, not the route (convertHTTPRoute keeps the route on a
+  // mirror error); a GRPCRoute's drops the route (convertGRPCRoute returns none).
+  const mirror = `\n    filters: [{type: RequestMirror, requestMirror: {backendRef: ${hostname}}}]`;
+  const http = convert(services + entry + route('HTTPRoute', '{name: web, port: 80}', mirror))[0]?.spec.http;
+  assert.equal(http?.length, 2);
+  assert.equal(http?.some((h) => h.mirrors), false);
+  assert.deepEqual(convert(services + entry + route('GRPCRoute', '{name: web, port: 80}', mirror)), []);
+  assert.deepEqual(
+    runAnalyzers(load(services + entry + route('HTTPRoute', hostname)))
+      .filter((d) => d.code === 'OR2010')
+      .map((d) => [d.field, d.message]),
+    [['spec.rules[1].backendRefs[0]', "backendRef Hostname api.example.com: port is required in backendRef; none of the route's rules is converted"]],
+  );
+});
+
+test('a Hostname backend with a namespace leaves the route unconverted, as Istio; one to another namespace without a ReferenceGrant at a Gateway is an invalid backend first', () => {
+  const route = (parent: string, namespace: string) => `apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: r, namespace: shop}
+spec:
+  parentRefs: [${parent}]
+  rules: [{backendRefs: [{group: networking.istio.io, kind: Hostname, name: web.shop.svc.cluster.local, namespace: ${namespace}, port: 80}]}]
+`;
+  assert.deepEqual(convert(services + route('{group: "", kind: Service, name: web}', 'shop')), []);
+  assert.deepEqual(convert(services + gateway + route('{name: gw}', 'other'))[0]?.spec.http?.[0]?.directResponse, { status: 500 });
+});

@@ -1,7 +1,8 @@
 // A backendRef → the Istio destination it names, as Istio's buildDestination: a Service (or a
 // ServiceImport, read as the Service of its name) of the route's namespace, or of another namespace
 // whose ReferenceGrant lets the route refer to it (at a Gateway only), or an Istio host by name
-// (`networking.istio.io` Hostname). Anything else is not a backend.
+// (`networking.istio.io` Hostname) of a Service or ServiceEntry of the route's namespace, each with a
+// port. Anything else is not a backend.
 import type { BackendObjectReference } from '../../config/types/gateway-api.ts';
 import type { Destination } from '../../config/types/networking.ts';
 import { serviceFqdn } from '../host.ts';
@@ -9,10 +10,15 @@ import type { GatewayApiIndex, GatewayRoute } from './references.ts';
 
 export type BackendContext = Pick<GatewayApiIndex, 'service' | 'granted' | 'hostKnown'>;
 
-/** Why a reference is not followed: what it names is `missing`, or it is not allowed; and in words. */
+/**
+ * Why a reference is not followed: what it names is `missing`, or it is not allowed; and in words.
+ * `dropsRoute`: a backendRef Istio's buildDestination refuses with a hard error (not an invalid
+ * backend), so convertHTTPRoute returns no route and computeRoute converts none of the route's rules.
+ */
 export interface RefProblem {
   missing: boolean;
   message: string;
+  dropsRoute?: true;
 }
 
 /** Istio's group of the ServiceImport kind (features.MCSAPIGroup) and of the Hostname kind (ServiceEntry's). */
@@ -28,16 +34,45 @@ export function backendProblem(ref: BackendObjectReference, route: GatewayRoute,
   const group = ref.group ?? '';
   const kind = ref.kind ?? 'Service';
   const namespace = ref.namespace ?? route.metadata.namespace;
-  if (group === ISTIO_GROUP && kind === 'Hostname') {
-    if (ref.namespace !== undefined) return { missing: false, message: `backendRef Hostname ${ref.name}: namespace may not be set with Hostname type` };
-    return ctx.hostKnown(ref.name) ? undefined : { missing: true, message: `backendRef Hostname ${ref.name}: no Service or ServiceEntry has that host` };
-  }
-  const service = (group === '' && kind === 'Service') || (group === MCS_GROUP && kind === 'ServiceImport');
-  if (!service) return { missing: false, message: `backendRef ${kind}${group ? `.${group}` : ''} ${ref.name}: only Services, ServiceImports and Hostnames (networking.istio.io) are backends` };
-  if (!ctx.service(namespace, ref.name)) return { missing: true, message: `backendRef ${kind} ${namespace}/${ref.name} does not exist` };
-  // Istio's BackendAllowed asks for a grant to the Service of that name, whatever the backend's kind.
+  // In buildDestination's order: the grant first (whatever the kind; Istio's BackendAllowed asks for one
+  // to the Service of that name), then the kind, and the port last, after a lookup that failed.
   if (enforceRefGrant && namespace !== route.metadata.namespace && !ctx.granted({ kind: route.kind, namespace: route.metadata.namespace }, { group: '', kind: 'Service', namespace, name: ref.name })) {
     return { missing: false, message: `backendRef ${kind} ${namespace}/${ref.name} is in another namespace, and no ReferenceGrant in ${namespace} lets ${route.kind}s of ${route.metadata.namespace} refer to it` };
+  }
+  let notFound: RefProblem | undefined;
+  if (group === ISTIO_GROUP && kind === 'Hostname') {
+    if (ref.namespace !== undefined) return { missing: false, message: `backendRef Hostname ${ref.name}: namespace may not be set with Hostname type`, dropsRoute: true };
+    if (!ctx.hostKnown(ref.name, namespace)) notFound = { missing: true, message: `backendRef Hostname ${ref.name}: no Service or ServiceEntry of namespace ${namespace} has that host` };
+  } else if ((group === '' && kind === 'Service') || (group === MCS_GROUP && kind === 'ServiceImport')) {
+    if (kind === 'Service' && ref.name.includes('.')) {
+      return { missing: false, message: `backendRef Service ${ref.name}: service name invalid; the name of the Service must be used, not the hostname.`, dropsRoute: true };
+    }
+    if (!ctx.service(namespace, ref.name)) notFound = { missing: true, message: `backendRef ${kind} ${namespace}/${ref.name} does not exist` };
+  } else {
+    return { missing: false, message: `backendRef ${kind}${group ? `.${group}` : ''} ${ref.name}: only Services, ServiceImports and Hostnames (networking.istio.io) are backends` };
+  }
+  // "All types currently require a Port": the CRD asks for one of a Service only.
+  if (ref.port === undefined) return { missing: false, message: `backendRef ${kind} ${ref.name}: port is required in backendRef`, dropsRoute: true };
+  return notFound;
+}
+
+/**
+ * The backendRef problem for which Istio converts none of the route's rules for these parents (mesh or
+ * Gateway: `enforceRefGrant` differs), or undefined. Only backends of weight above 0 are built. A
+ * GRPCRoute's mirror counts too: convertGRPCRoute returns no route for any mirror error (an HTTPRoute's
+ * convertHTTPRoute only drops the mirror).
+ */
+export function routeConversionProblem(route: GatewayRoute, ctx: BackendContext, enforceRefGrant: boolean): RefProblem | undefined {
+  for (const rule of route.spec.rules ?? []) {
+    for (const ref of rule.backendRefs ?? []) {
+      const p = (ref.weight ?? 1) !== 0 ? backendProblem(ref, route, ctx, enforceRefGrant) : undefined;
+      if (p?.dropsRoute) return p;
+    }
+    if (route.kind !== 'GRPCRoute') continue;
+    for (const f of rule.filters ?? []) {
+      const p = f.requestMirror && backendProblem(f.requestMirror.backendRef, route, ctx, enforceRefGrant);
+      if (p) return { ...p, dropsRoute: true };
+    }
   }
   return undefined;
 }
@@ -46,7 +81,8 @@ export function resolveBackend(ref: BackendObjectReference, route: GatewayRoute,
   if (backendProblem(ref, route, ctx, enforceRefGrant)) return undefined;
   // A Hostname is the host itself; a ServiceImport, without MCS host support, its Service's host.
   const host = ref.kind === 'Hostname' ? ref.name : serviceFqdn(ref.name, ref.namespace ?? route.metadata.namespace);
-  return ref.port === undefined ? { host } : { host, port: { number: ref.port } };
+  // backendProblem refused a ref without a port.
+  return { host, port: { number: ref.port as number } };
 }
 
 /**

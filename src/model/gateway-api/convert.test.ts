@@ -19,6 +19,15 @@ spec: {selector: {app: web}, ports: [{name: http, port: 80}]}
 ---
 `;
 
+/** A kubernetes.io/tls Secret (a listener's certificateRef names only one that exists). */
+const secret = (namespace: string, name: string) => `apiVersion: v1
+kind: Secret
+metadata: {name: ${name}, namespace: ${namespace}}
+type: kubernetes.io/tls
+data: {tls.crt: "LS0t", tls.key: "LS0t"}
+---
+`;
+
 test('a route in the Service\'s namespace applies to every client; one in another namespace only to its own', () => {
   const out = convert(`${services}apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
@@ -83,7 +92,7 @@ spec:
 });
 
 test("a listener whose certificate is in another namespace is not served, never with a same-named Secret of the Gateway's namespace", () => {
-  const out = convert(`apiVersion: gateway.networking.k8s.io/v1
+  const out = convert(`${secret('infra', 'shop-cert')}${secret('certs', 'shop-cert')}apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway
 metadata: {name: public, namespace: infra}
 spec:
@@ -100,7 +109,7 @@ spec:
 });
 
 test('a certificate in another namespace is served where a ReferenceGrant there lets the Gateway use it, as kubernetes-gateway://NAMESPACE/NAME', () => {
-  const gateway = `apiVersion: gateway.networking.k8s.io/v1
+  const gateway = `${secret('certs', 'shop-cert')}${secret('certs', 'bank-cert')}apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway
 metadata: {name: public, namespace: infra}
 spec:

@@ -6,6 +6,7 @@ import type { AnyResource, DestinationRule, Gateway, Service, VirtualService } f
 import type { HTTPRouteMatch } from '../../config/types/gateway-api.ts';
 import type { HTTPRoute, TCPRoute, TLSRoute } from '../../config/types/networking.ts';
 import { buildBackendTlsRules } from './backend-tls.ts';
+import { routeConversionProblem } from './backends.ts';
 import { buildGatewayServices, buildListenerGateways, GENERATED_SUFFIX, PARENTS_ANNOTATION, ROUTE_SEMANTICS_ANNOTATION } from './gateways.ts';
 import { ruleMatches, translateRuleMatch } from './http-rules.ts';
 import { type Binding, bindings } from './parents.ts';
@@ -38,14 +39,16 @@ export function convertGatewayApi(resources: readonly AnyResource[]): (Gateway |
   for (const route of index.routes) {
     for (const parent of route.spec.parentRefs ?? []) {
       for (const binding of bindings(parent, route, index)) {
+        // A ReferenceGrant is needed at a Gateway only: Istio converts mesh routes with `enforceRefGrant = !mesh`.
+        const enforceRefGrant = !binding.gateways.includes('mesh');
+        // A backendRef Istio refuses outright (no port, say) leaves the route nothing for these parents.
+        if (routeConversionProblem(route, index, enforceRefGrant)) continue;
         const group = groups.get(binding.key) ?? { binding, entries: [], tcp: [], tls: [], parents: new Set<string>() };
         groups.set(binding.key, group);
         // A route named by two parentRefs that land in one VirtualService contributes once.
         const parentName = `${route.kind}.${GATEWAY_API_GROUP}/${route.metadata.namespace}/${route.metadata.name}`;
         if (group.parents.has(parentName)) continue;
         group.parents.add(parentName);
-        // A ReferenceGrant is needed at a Gateway only: Istio converts mesh routes with `enforceRefGrant = !mesh`.
-        const enforceRefGrant = !binding.gateways.includes('mesh');
         if (route.kind === 'TCPRoute') {
           group.tcp.push(...translateTcpRules(route, binding.port, index, enforceRefGrant));
           continue;

@@ -7,7 +7,16 @@ import { loadText } from '../../config/load.ts';
 import type { Gateway } from '../../config/resource.ts';
 import { convertGatewayApi } from './convert.ts';
 
-const gateway = (tls: string) => `apiVersion: gateway.networking.k8s.io/v1
+const secret = (namespace: string, name: string, data = '{tls.crt: "LS0t", tls.key: "LS0t"}') => `apiVersion: v1
+kind: Secret
+metadata: {name: ${name}, namespace: ${namespace}}
+type: kubernetes.io/tls
+data: ${data}
+---
+`;
+
+/** The Secrets the tests below name, then the Gateway with a listener of this `tls`. */
+const gateway = (tls: string, secrets = ['rsa', 'ecdsa', 'cert', 'a', 'b', 'c'].map((n) => secret('shop', n)).join('')) => `${secrets}apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway
 metadata: {name: gw, namespace: shop}
 spec:
@@ -22,7 +31,7 @@ function load(yaml: string) {
   return resources;
 }
 
-const tlsOf = (tls: string) => convertGatewayApi(load(gateway(tls))).find((r): r is Gateway => r.kind === 'Gateway')?.spec.servers[0]?.tls;
+const tlsOf = (tls: string, secrets?: string) => convertGatewayApi(load(gateway(tls, secrets))).find((r): r is Gateway => r.kind === 'Gateway')?.spec.servers[0]?.tls;
 
 const or2010 = (tls: string) =>
   runAnalyzers(load(gateway(tls)))
@@ -57,4 +66,41 @@ test('gateway.istio.io/tls-terminate-mode picks the server mode; ISTIO_MUTUAL ne
   // ISTIO_SIMPLE (the workload certificate as builtin://) is not served, and analyze says so.
   assert.equal(tlsOf(option('ISTIO_SIMPLE')), undefined);
   assert.equal(or2010(option('ISTIO_SIMPLE'))[0]?.[0], 'spec.listeners[0].tls.options.gateway.istio.io/tls-terminate-mode');
+});
+
+const analyze = (tls: string, secrets?: string) =>
+  runAnalyzers(load(gateway(tls, secrets)))
+    .filter((d) => d.code === 'OR2010' || d.code === 'IST0101')
+    .map((d) => [d.code, d.field, d.message]);
+
+test('each certificateRef names a Secret that exists and holds a certificate and key, else it is dropped (Istio: buildSecretReference), and analyze says which', () => {
+  const rsa = secret('shop', 'rsa');
+  // The second Secret missing, or without tls.crt and tls.key: the first alone, not a handshake-failing pair.
+  assert.deepEqual(tlsOf('{certificateRefs: [{name: rsa}, {name: ecdsa}]}', rsa), { mode: 'SIMPLE', credentialName: 'rsa' });
+  assert.deepEqual(tlsOf('{certificateRefs: [{name: rsa}, {name: ecdsa}]}', rsa + secret('shop', 'ecdsa', '{ca.crt: "LS0t"}')), { mode: 'SIMPLE', credentialName: 'rsa' });
+  assert.deepEqual(analyze('{certificateRefs: [{name: rsa}, {name: ecdsa}]}', rsa), [
+    ['IST0101', 'spec.listeners[0].tls.certificateRefs[1]', 'Referenced resource not found: listener https: invalid certificate reference //ecdsa., secret shop/ecdsa not found; the listener serves its other certificate only'],
+  ]);
+  // Istio's credentialName is then the first ref's, empty: Outrigger does not serve the listener.
+  assert.equal(tlsOf('{certificateRefs: [{name: ecdsa}, {name: rsa}]}', rsa), undefined);
+  assert.equal(tlsOf('{certificateRefs: [{name: rsa}]}', ''), undefined);
+  assert.deepEqual(analyze('{certificateRefs: [{name: rsa}]}', secret('shop', 'rsa', '{tls.crt: "LS0t"}')), [
+    ['OR2010', 'spec.listeners[0].tls.certificateRefs[0]', 'listener https: invalid certificate reference //rsa., secret shop/rsa has no tls.crt and tls.key (or cert and key); the listener is not served'],
+  ]);
+});
+
+test('a second certificateRef to another namespace without a ReferenceGrant is dropped, and analyze says so at that ref', () => {
+  const secrets = secret('shop', 'rsa') + secret('certs', 'ecdsa');
+  assert.deepEqual(tlsOf('{certificateRefs: [{name: rsa}, {name: ecdsa, namespace: certs}]}', secrets), { mode: 'SIMPLE', credentialName: 'rsa' });
+  assert.deepEqual(analyze('{certificateRefs: [{name: rsa}, {name: ecdsa, namespace: certs}]}', secrets), [
+    ['OR2010', 'spec.listeners[0].tls.certificateRefs[1].namespace', 'listener https: its certificate is in namespace certs, and no ReferenceGrant in certs lets Gateways of shop use it; the listener serves its other certificate only'],
+  ]);
+});
+
+test('a terminating listener with a tls-terminate-mode other than ISTIO_MUTUAL and no certificateRefs is not served, and analyze says so', () => {
+  assert.equal(tlsOf('{options: {gateway.istio.io/tls-terminate-mode: MUTUAL}}'), undefined);
+  assert.deepEqual(analyze('{options: {gateway.istio.io/tls-terminate-mode: MUTUAL}}'), [
+    ['OR2010', 'spec.listeners[0].tls.options.gateway.istio.io/tls-terminate-mode', 'listener https: no certificateRefs, so no certificate to terminate TLS with (only ISTIO_MUTUAL needs none); the listener is not served'],
+  ]);
+  assert.deepEqual(analyze('{options: {gateway.istio.io/tls-terminate-mode: ISTIO_MUTUAL}}'), []);
 });

@@ -84,7 +84,7 @@ function parentOf(gw: KubernetesGateway): string {
  * The listener's server: its hosts are `<gateway namespace>/<hostname or *>`, since the routes bound to
  * it become VirtualServices in the Gateway's namespace once allowedRoutes admitted them.
  */
-function listenerServer(gw: KubernetesGateway, listener: Listener, index: Pick<GatewayApiIndex, 'granted'>): Server | undefined {
+function listenerServer(gw: KubernetesGateway, listener: Listener, index: CertificateContext): Server | undefined {
   const host = `${gw.metadata.namespace}/${listener.hostname ?? '*'}`;
   const port = { number: listener.port, name: listener.name, protocol: listener.protocol };
   if (listener.protocol === 'HTTP') return { port, hosts: [host] };
@@ -99,15 +99,16 @@ function listenerServer(gw: KubernetesGateway, listener: Listener, index: Pick<G
   if (terminateMode === 'ISTIO_MUTUAL') return { port, hosts: [host], tls: { mode: 'ISTIO_MUTUAL' } };
   if (terminateMode === 'ISTIO_SIMPLE') return undefined;
   const mode = terminateMode === 'MUTUAL' || terminateMode === 'OPTIONAL_MUTUAL' ? terminateMode : 'SIMPLE';
-  // A certificateRef to another namespace is followed only where a ReferenceGrant there lets this
-  // namespace's Gateways use the Secret; else the listener is not served, rather than served with a
-  // same-named Secret of the Gateway's namespace (analyze says so). So is one that is not a Secret, or
-  // a third one.
+  // Each ref is checked on its own, as buildTLS: a Secret that exists and holds a certificate and key,
+  // in the Gateway's namespace or one whose ReferenceGrant lets its Gateways use it. Up to two (an RSA
+  // and an ECDSA certificate): one valid is `credentialName`, the first ref's (Istio takes credNames[0],
+  // empty when the first is the invalid one), two are `credentialNames`. Without a valid first ref the
+  // listener is not served, rather than served with a same-named Secret of the Gateway's namespace or
+  // without a certificate (analyze says why); nor is it with a third ref.
   const refs = listener.tls?.certificateRefs ?? [];
-  if (refs.length === 0 || certificateRefProblem(listener) !== undefined || refusedCertificate(gw, listener, index) !== undefined) return undefined;
-  // Up to two Secrets (an RSA and an ECDSA certificate), as buildTLS: one valid is `credentialName`
-  // (the first ref's, as Istio takes credNames[0]), two are `credentialNames`.
-  const valid = refs.filter((ref) => isSecretRef(ref) && refNamespaceGranted(gw, ref, index));
+  if (certificateRefProblem(listener) !== undefined) return undefined;
+  const valid = refs.filter((ref) => certificateIssue(gw, ref, index) === undefined);
+  if (valid[0] !== refs[0]) return undefined;
   const names = valid.map((ref) => credentialNameOf(gw, ref));
   // A terminating TLS listener's TCPRoutes take the decrypted connections (a server of protocol TLS).
   return { port, hosts: [host], tls: names.length === 2 ? { mode, credentialNames: names } : { mode, credentialName: names[0] as string } };
@@ -123,9 +124,40 @@ function isSecretRef(ref: CertificateRef): boolean {
   return (ref.group ?? '') === '' && (ref.kind ?? 'Secret') === 'Secret';
 }
 
-function refNamespaceGranted(gw: KubernetesGateway, ref: CertificateRef, index: Pick<GatewayApiIndex, 'granted'>): boolean {
-  const ns = ref.namespace;
-  return !ns || ns === gw.metadata.namespace || index.granted({ kind: 'Gateway', namespace: gw.metadata.namespace }, { group: '', kind: 'Secret', namespace: ns, name: ref.name });
+/** What a listener's certificates are looked up in: ReferenceGrants and the Secrets among the resources. */
+export type CertificateContext = Pick<GatewayApiIndex, 'granted' | 'secret'>;
+
+/** Istio's key pairs (ExtractCertInfo), as translation reads the Secret for SDS. */
+const CERT_KEY_PAIRS = [
+  ['cert', 'key'],
+  ['tls.crt', 'tls.key'],
+] as const;
+
+/**
+ * Why one certificateRef names no certificate, as buildTLS checks each (buildSecretReference and the
+ * grant), or undefined: not a core Secret; in another namespace without a ReferenceGrant (checked
+ * before the Secret is looked up, so a Secret the Gateway may not use is not probed); a Secret that
+ * does not exist (`missing`); one without a certificate and key. The path is under the ref. Unlike
+ * Istio's tls.X509KeyPair, the PEM is not parsed: a malformed one is served and its handshakes fail.
+ */
+export function certificateIssue(gw: KubernetesGateway, ref: CertificateRef, index: CertificateContext): { missing: boolean; path: (string | number)[]; message: string } | undefined {
+  if (!isSecretRef(ref)) return { missing: false, path: [], message: `invalid certificate reference ${refString(ref)}, only secret is allowed` };
+  const ns = ref.namespace ?? gw.metadata.namespace;
+  if (ns !== gw.metadata.namespace && !index.granted({ kind: 'Gateway', namespace: gw.metadata.namespace }, { group: '', kind: 'Secret', namespace: ns, name: ref.name })) {
+    return { missing: false, path: ['namespace'], message: `its certificate is in namespace ${ns}, and no ReferenceGrant in ${ns} lets Gateways of ${gw.metadata.namespace} use it` };
+  }
+  const secret = index.secret(ns, ref.name);
+  if (!secret) return { missing: true, path: [], message: `invalid certificate reference ${refString(ref)}, secret ${ns}/${ref.name} not found` };
+  const data = secret.spec.data ?? {};
+  if (!CERT_KEY_PAIRS.some(([c, k]) => data[c] && data[k])) {
+    return { missing: false, path: [], message: `invalid certificate reference ${refString(ref)}, secret ${ns}/${ref.name} has no tls.crt and tls.key (or cert and key)` };
+  }
+  return undefined;
+}
+
+/** Istio's objectReferenceString: `group/kind/name.namespace`, each as written. */
+function refString(ref: CertificateRef): string {
+  return `${ref.group ?? ''}/${ref.kind ?? ''}/${ref.name}.${ref.namespace ?? ''}`;
 }
 
 /**
@@ -137,24 +169,37 @@ function credentialNameOf(gw: KubernetesGateway, ref: CertificateRef): string {
 }
 
 /**
- * Why a terminating listener's certificateRefs leave it unserved, besides a refused namespace
- * (refusedCertificate), with Istio's ResolvedRefs messages (buildTLS, buildSecretReference); the path
- * is under the listener. Refs the mode ignores (ISTIO_MUTUAL) are not checked.
+ * Why a terminating listener's TLS leaves it unserved whatever its refs name, with Istio's messages
+ * (buildTLS); the path is under the listener. Refs the mode ignores (ISTIO_MUTUAL) are not checked.
+ * Without refs (an option set, else the API server refuses it) Istio keeps a server with no
+ * certificate and says nothing; Outrigger does not serve it.
  */
 export function certificateRefProblem(listener: Listener): { path: (string | number)[]; message: string } | undefined {
   const tls = listener.tls;
   if (!tls || tls.mode === 'Passthrough' || (listener.protocol !== 'HTTPS' && listener.protocol !== 'TLS')) return undefined;
   const terminateMode = tls.options?.[TLS_TERMINATE_MODE];
   if (terminateMode === 'ISTIO_MUTUAL') return undefined;
-  if (terminateMode === 'ISTIO_SIMPLE') return { path: ['tls', 'options', TLS_TERMINATE_MODE], message: 'ISTIO_SIMPLE (TLS with the workload certificate, builtin://) is not supported' };
+  const option = ['tls', 'options', TLS_TERMINATE_MODE];
+  if (terminateMode === 'ISTIO_SIMPLE') return { path: option, message: 'ISTIO_SIMPLE (TLS with the workload certificate, builtin://) is not supported' };
   const refs = tls.certificateRefs ?? [];
   if (refs.length > 2) return { path: ['tls', 'certificateRefs'], message: 'TLS mode can only support up to 2 server certificates' };
-  // Istio keeps the first ref's credential: one that is not a Secret leaves the listener without one.
-  const first = refs[0];
-  if (first && !isSecretRef(first)) {
-    return { path: ['tls', 'certificateRefs', 0], message: `invalid certificate reference ${first.group ?? ''}/${first.kind ?? ''}/${first.name}.${first.namespace ?? ''}, only secret is allowed` };
-  }
+  if (refs.length === 0) return { path: terminateMode === undefined ? ['tls'] : option, message: 'no certificateRefs, so no certificate to terminate TLS with (only ISTIO_MUTUAL needs none)' };
   return undefined;
+}
+
+/**
+ * Each reason a terminating listener is not served, or serves fewer certificates than it names: the
+ * listener's (certificateRefProblem), else one per ref that names no certificate, as Istio reports
+ * each in ResolvedRefs. Paths are under the listener; `served` whether it is served (its first ref is usable).
+ */
+export function listenerCertificateProblems(gw: KubernetesGateway, listener: Listener, index: CertificateContext): { served: boolean; problems: { missing: boolean; path: (string | number)[]; message: string }[] } {
+  const whole = certificateRefProblem(listener);
+  if (whole) return { served: false, problems: [{ missing: false, ...whole }] };
+  if (!listener.tls || listener.tls.mode === 'Passthrough' || listener.tls.options?.[TLS_TERMINATE_MODE] === 'ISTIO_MUTUAL') return { served: true, problems: [] };
+  const refs = listener.tls.certificateRefs ?? [];
+  const issues = refs.map((ref) => certificateIssue(gw, ref, index));
+  const problems = issues.flatMap((issue, i) => (issue ? [{ ...issue, path: ['tls', 'certificateRefs', i, ...issue.path] }] : []));
+  return { served: issues[0] === undefined, problems };
 }
 
 /** The label Istio puts on the proxies it deploys for Gateway API Gateways. */
@@ -184,12 +229,4 @@ export function gatewayServesPod(gateway: Gateway, pod: { readonly namespace: st
   if (!matchesLabels(gateway.spec.selector ?? {}, pod.labels)) return false;
   const scoped = gateway.metadata.annotations[PARENTS_ANNOTATION] !== undefined || pod.labels[MANAGED_LABEL] === MANAGED_BY_ISTIO;
   return !scoped || gateway.metadata.namespace === pod.namespace;
-}
-
-/** The namespace a listener's certificateRef names, when it is not the Gateway's own and no ReferenceGrant there lets the Gateway use it. */
-export function refusedCertificate(gw: KubernetesGateway, listener: Listener, index: Pick<GatewayApiIndex, 'granted'>): string | undefined {
-  const ref = listener.tls?.certificateRefs?.[0];
-  const ns = ref?.namespace;
-  if (!ref || !ns || ns === gw.metadata.namespace) return undefined;
-  return index.granted({ kind: 'Gateway', namespace: gw.metadata.namespace }, { group: '', kind: 'Secret', namespace: ns, name: ref.name }) ? undefined : ns;
 }

@@ -88,6 +88,14 @@ test('retry becomes retries (attempts default 2, connection errors and each code
   assert.equal(httpOf(rule('    timeouts: {backendRequest: 2s}\n'))[0]?.timeout, '2s');
 });
 
+test('retry.backoff 0s is left out: Envoy refuses a base_interval of 0 (RetryBackOff must be above 0)', () => {
+  const rule = (backoff: string) => `  - backendRefs: [{name: web, port: 80}]\n    retry: {backoff: ${backoff}}\n`;
+  for (const zero of ['0s', '0ms', '0h0m0s']) {
+    assert.deepEqual(httpOf(rule(zero))[0]?.retries, { attempts: 2, retryOn: 'connect-failure,refused-stream,unavailable,cancelled' }, zero);
+  }
+  assert.equal(httpOf(rule('1ms'))[0]?.retries?.backoff, '1ms');
+});
+
 test('sessionPersistence is accepted and ignored, as Istio ignores it', () => {
   const http = httpOf('  - backendRefs: [{name: web, port: 80}]\n    sessionPersistence: {sessionName: s, type: Cookie}\n')[0];
   assert.equal(http?.route?.[0]?.destination.host, 'web.shop.svc.cluster.local');

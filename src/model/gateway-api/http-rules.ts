@@ -131,12 +131,15 @@ function corsPolicy(f: HTTPCORSFilter): CorsPolicy {
 
 /**
  * Istio's conversion of `retry`: connection errors are always retried ("Implementations SHOULD retry on
- * connection errors"), and each code; attempts default to 2; no retryOn without attempts.
+ * connection errors"), and each code; attempts default to 2; no retryOn without attempts. A `backoff`
+ * of 0 is left out: Envoy's RetryBackOff.base_interval must be above 0, so it would NACK the route
+ * configuration. Istio passes it on (durationpb.New(0)), the same hole; other implementations guard it.
  */
 function retries(r: NonNullable<HTTPRouteRule['retry']>): HTTPRetry {
   const attempts = r.attempts ?? 2;
   const retryOn = ['connect-failure', 'refused-stream', 'unavailable', 'cancelled', ...(r.codes ?? []).map(String)].join(',');
-  return { attempts, ...(attempts > 0 ? { retryOn } : {}), ...(r.backoff !== undefined ? { backoff: r.backoff } : {}) };
+  const backoff = r.backoff !== undefined && (parseDurationMs(r.backoff) ?? 0) > 0 ? { backoff: r.backoff } : {};
+  return { attempts, ...(attempts > 0 ? { retryOn } : {}), ...backoff };
 }
 
 interface RuleEnv {

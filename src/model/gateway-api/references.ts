@@ -1,6 +1,7 @@
 // What the Gateway API conversion looks resources up in: Services, ServiceEntries, Gateways and their
-// classes, Namespaces (for allowedRoutes selectors) and ReferenceGrants, indexed once per conversion.
-import type { AnyResource, GatewayClass, GRPCRoute, HTTPRoute, KubernetesGateway, Namespace, ObjectMeta, ReferenceGrant, Service, ServiceEntry, TCPRoute, TLSRoute } from '../../config/resource.ts';
+// classes, Namespaces (for allowedRoutes selectors), ReferenceGrants and Secrets (listener
+// certificates), indexed once per conversion.
+import type { AnyResource, GatewayClass, GRPCRoute, HTTPRoute, KubernetesGateway, Namespace, ObjectMeta, ReferenceGrant, Secret, Service, ServiceEntry, TCPRoute, TLSRoute } from '../../config/resource.ts';
 import type { HTTPRouteSpec } from '../../config/types/gateway-api.ts';
 import { CA_CREDENTIAL_SUFFIX, credentialRef, GATEWAY_CREDENTIAL_PREFIX } from '../credentials.ts';
 import { serviceFqdn } from '../host.ts';
@@ -29,8 +30,14 @@ export interface GatewayApiIndex {
   readonly gateways: readonly KubernetesGateway[];
   service(namespace: string, name: string): Service | undefined;
   serviceEntry(namespace: string, name: string): ServiceEntry | undefined;
-  /** Whether a Service (by its FQDN) or a ServiceEntry has this host (a `Hostname` backend's lookup). */
-  hostKnown(host: string): boolean;
+  /**
+   * Whether a Service (by its FQDN) or a ServiceEntry of `namespace` has this host: a `Hostname`
+   * backend's lookup, as Istio's LookupHostname(host, routeNamespace) finds only hosts defined in the
+   * route's own namespace (ServiceIndex.HostnameAndNamespace[host][namespace]), so a host names no
+   * other namespace's Service without a ReferenceGrant.
+   */
+  hostKnown(host: string, namespace: string): boolean;
+  secret(namespace: string, name: string): Secret | undefined;
   gateway(namespace: string, name: string): KubernetesGateway | undefined;
   namespaceLabels(namespace: string): Readonly<Record<string, string>>;
   /** Whether a Gateway of this class is Istio's (the built-in `istio` class, or a class naming Istio's controller). */
@@ -48,6 +55,7 @@ export function indexGatewayApi(resources: readonly AnyResource[]): GatewayApiIn
   const classes = new Map<string, GatewayClass>();
   const namespaces = new Map<string, Namespace>();
   const grants: ReferenceGrant[] = [];
+  const secrets = new Map<string, Secret>();
   const routes: GatewayRoute[] = [];
   for (const r of resources) {
     if (r.kind === 'Service') services.set(key(r.metadata.namespace, r.metadata.name), r as Service);
@@ -56,6 +64,7 @@ export function indexGatewayApi(resources: readonly AnyResource[]): GatewayApiIn
     else if (r.kind === 'GatewayClass') classes.set(r.metadata.name, r as GatewayClass);
     else if (r.kind === 'Namespace') namespaces.set(r.metadata.name, r as Namespace);
     else if (r.kind === 'ReferenceGrant') grants.push(r as ReferenceGrant);
+    else if (r.kind === 'Secret') secrets.set(key(r.metadata.namespace, r.metadata.name), r as Secret);
     else if (r.kind === 'HTTPRoute') routes.push(r as HTTPRoute);
     else if (r.kind === 'GRPCRoute' || r.kind === 'TCPRoute' || r.kind === 'TLSRoute') routes.push(asGatewayRoute(r as GRPCRoute | TCPRoute | TLSRoute));
   }
@@ -64,8 +73,10 @@ export function indexGatewayApi(resources: readonly AnyResource[]): GatewayApiIn
     gateways: [...gateways.values()].sort(byAge),
     service: (ns, name) => services.get(key(ns, name)),
     serviceEntry: (ns, name) => serviceEntries.get(key(ns, name)),
-    hostKnown: (host) =>
-      [...services.values()].some((s) => serviceFqdn(s.metadata.name, s.metadata.namespace) === host) || [...serviceEntries.values()].some((e) => e.spec.hosts.includes(host)),
+    hostKnown: (host, ns) =>
+      [...services.values()].some((s) => s.metadata.namespace === ns && serviceFqdn(s.metadata.name, ns) === host) ||
+      [...serviceEntries.values()].some((e) => e.metadata.namespace === ns && e.spec.hosts.includes(host)),
+    secret: (ns, name) => secrets.get(key(ns, name)),
     gateway: (ns, name) => gateways.get(key(ns, name)),
     namespaceLabels: (ns) => namespaces.get(ns)?.metadata.labels ?? {},
     istioClass: (name) => {
