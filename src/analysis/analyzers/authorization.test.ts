@@ -4,21 +4,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { loadText } from '../../config/load.ts';
 import { runAnalyzers } from '../run.ts';
+import { shopWithReviews } from '../../../test/fixtures/analysis-shop.ts';
 
-const shop = `apiVersion: v1
-kind: Namespace
-metadata: { name: shop, labels: { istio-injection: enabled } }
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: { name: reviews, namespace: shop }
-spec:
-  selector: { matchLabels: { app: reviews } }
-  template:
-    metadata: { labels: { app: reviews } }
-    spec: { containers: [{ name: app, image: example/reviews:1 }] }
----
-`;
+const shop = shopWithReviews();
 
 function analyze(yaml: string) {
   const { resources } = loadText(yaml);

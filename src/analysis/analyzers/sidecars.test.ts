@@ -4,21 +4,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { loadText } from '../../config/load.ts';
 import { runAnalyzers } from '../run.ts';
+import { shopWithReviews } from '../../../test/fixtures/analysis-shop.ts';
 
-const shop = `apiVersion: v1
-kind: Namespace
-metadata: { name: shop, labels: { istio-injection: enabled } }
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: { name: reviews, namespace: shop }
-spec:
-  selector: { matchLabels: { app: reviews } }
-  template:
-    metadata: { labels: { app: reviews, version: v1 } }
-    spec: { containers: [{ name: app, image: example/reviews:1 }] }
----
-`;
+const shop = shopWithReviews('app: reviews, version: v1');
 const sidecar = (name: string, labels: string) => `apiVersion: networking.istio.io/v1
 kind: Sidecar
 metadata: { name: ${name}, namespace: shop }

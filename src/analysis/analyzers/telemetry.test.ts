@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { loadText } from '../../config/load.ts';
 import { runAnalyzers } from '../run.ts';
+import { shopWithReviews } from '../../../test/fixtures/analysis-shop.ts';
 
 test('a provider defined in the meshConfig in force is known, whichever IstioOperator comes first', () => {
   const { resources, diagnostics } = loadText(`apiVersion: install.istio.io/v1alpha1
@@ -53,20 +54,7 @@ spec:
   );
 });
 
-const shop = `apiVersion: v1
-kind: Namespace
-metadata: { name: shop, labels: { istio-injection: enabled } }
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: { name: reviews, namespace: shop }
-spec:
-  selector: { matchLabels: { app: reviews } }
-  template:
-    metadata: { labels: { app: reviews } }
-    spec: { containers: [{ name: app, image: example/reviews:1 }] }
----
-`;
+const shop = shopWithReviews();
 const selected = (name: string, app: string) => `apiVersion: telemetry.istio.io/v1
 kind: Telemetry
 metadata: { name: ${name}, namespace: shop }
