@@ -24,6 +24,18 @@ function setup() {
   return { dir, timers, events, watch };
 }
 
+/** A certificate and key written in `dir` (tls.crt, tls.key) and held by `watch`. */
+async function heldPair(dir: string, watch: FileCredentialWatch) {
+  const cert = path.join(dir, 'tls.crt');
+  const key = path.join(dir, 'tls.key');
+  const a = await issue();
+  writeFileSync(cert, a.cert);
+  writeFileSync(key, a.key);
+  const credential = keyPairCredential({ file: cert }, { file: key }, 'f');
+  watch.hold([{ credential, value: a }]);
+  return { cert, key, a, credential };
+}
+
 async function until(what: string, ok: () => boolean): Promise<void> {
   for (let i = 0; i < 500 && !ok(); i++) await new Promise((r) => setTimeout(r, 10));
   assert.ok(ok(), `timed out waiting for ${what}`);
@@ -65,13 +77,7 @@ test('a certificate written before its key is tried again, and served once the k
 
 test('a FIFO put in place of the certificate is refused without waiting for a writer; the last good pair stays', async () => {
   const { dir, timers, events, watch } = setup();
-  const cert = path.join(dir, 'tls.crt');
-  const key = path.join(dir, 'tls.key');
-  const a = await issue();
-  writeFileSync(cert, a.cert);
-  writeFileSync(key, a.key);
-  const credential = keyPairCredential({ file: cert }, { file: key }, 'f');
-  watch.hold([{ credential, value: a }]);
+  const { cert, a, credential } = await heldPair(dir, watch);
   rmSync(cert);
   execFileSync('mkfifo', [cert]);
   const fired = await drive(timers, () => events.warnings.length > 0);
@@ -163,13 +169,7 @@ test('a directory that cannot be watched is watched at the next listener update,
 
 test('an emptied pair (a file caught while rewritten in place) is not served', async () => {
   const { dir, timers, events, watch } = setup();
-  const cert = path.join(dir, 'tls.crt');
-  const key = path.join(dir, 'tls.key');
-  const a = await issue();
-  writeFileSync(cert, a.cert);
-  writeFileSync(key, a.key);
-  const credential = keyPairCredential({ file: cert }, { file: key }, 'f');
-  watch.hold([{ credential, value: a }]);
+  const { cert, key, a, credential } = await heldPair(dir, watch);
   writeFileSync(cert, '');
   writeFileSync(key, '');
   await drive(timers, () => events.warnings.length > 0);
