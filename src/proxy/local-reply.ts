@@ -11,11 +11,15 @@ export const LocalReplies = {
   connectFailure: { status: 503, flag: 'UF', details: 'upstream_reset_before_response_started{connection_failure}', body: 'upstream connect error or disconnect/reset before headers. reset reason: connection failure' },
   upstreamReset: { status: 503, flag: 'UC', details: 'upstream_reset_before_response_started{connection_termination}', body: 'upstream connect error or disconnect/reset before headers. reset reason: connection termination' },
   upstreamRemoteReset: { status: 503, flag: 'UR', details: 'upstream_reset_before_response_started{remote_reset}', body: 'upstream connect error or disconnect/reset before headers. reset reason: remote reset' },
+  upstreamRemoteRefused: { status: 503, flag: 'UR', details: 'upstream_reset_before_response_started{remote_refused_stream_reset}', body: 'upstream connect error or disconnect/reset before headers. reset reason: remote refused stream reset' },
+  upstreamConnectError: { status: 503, flag: 'UR', details: 'upstream_reset_before_response_started{remote_error_with_CONNECT_request}', body: 'upstream connect error or disconnect/reset before headers. reset reason: remote error with CONNECT request' },
   upstreamProtocolError: { status: 502, flag: 'UPE', details: 'upstream_reset_before_response_started{protocol_error}', body: 'upstream connect error or disconnect/reset before headers. reset reason: protocol error' },
   // The same once the upstream's head has gone downstream (Envoy's onUpstreamReset with the response
   // started): no reply, the stream is reset; the response code stays the upstream's.
   upstreamResetAfterHead: { status: 503, flag: 'UC', details: 'upstream_reset_after_response_started{connection_termination}', body: '' },
   upstreamRemoteResetAfterHead: { status: 503, flag: 'UR', details: 'upstream_reset_after_response_started{remote_reset}', body: '' },
+  upstreamRemoteRefusedAfterHead: { status: 503, flag: 'UR', details: 'upstream_reset_after_response_started{remote_refused_stream_reset}', body: '' },
+  upstreamConnectErrorAfterHead: { status: 503, flag: 'UR', details: 'upstream_reset_after_response_started{remote_error_with_CONNECT_request}', body: '' },
   upstreamProtocolErrorAfterHead: { status: 502, flag: 'UPE', details: 'upstream_reset_after_response_started{protocol_error}', body: '' },
   upstreamTimeout: { status: 504, flag: 'UT', details: 'response_timeout', body: 'upstream request timeout' },
   // The last try ended by its per-try timeout (Envoy's onPerTryTimeout), retried or not; the route's own is response_timeout.

@@ -4,11 +4,13 @@
 // remote reset (503 UR before the head, the client's stream reset after it, retried by `reset`), and one
 // that ends its response, then resets to stop the upload, is passed on whole. Downstream: an HTTP/2
 // client that cuts its upload so never has it forwarded as whole, directly or after an async filter.
+// Any other RST_STREAM code a peer sends is a remote reset too (UR), save those nghttp2 and Node send
+// themselves (PROTOCOL_ERROR and the like), which stay UC.
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import http2 from 'node:http2';
-import type net from 'node:net';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -48,6 +50,9 @@ let port: number;
 let delayPort: number;
 let origin: http2.Http2Server;
 let h1: http.Server;
+/** A raw HTTP/2 origin: each request's HEADERS is answered with `rawReply(id)`, in one write. */
+let raw: net.Server;
+let rawReply: (id: number) => Buffer = () => Buffer.alloc(0);
 let logDir: string;
 let logFile: string;
 /** Requests the HTTP/2 origin got, by path. */
@@ -107,6 +112,31 @@ before(async () => {
     // Never answers: only a complete body (its end) or the proxy's cancel shows.
   });
   await new Promise<void>((r) => h1.listen(0, '127.0.0.1', r));
+  raw = net.createServer((s) => {
+    s.on('error', () => {});
+    let buf = Buffer.alloc(0);
+    let preface = false;
+    s.write(frame(FrameType.SETTINGS, 0, 0));
+    s.on('data', (d: Buffer) => {
+      buf = Buffer.concat([buf, d]);
+      if (!preface) {
+        if (buf.length < 24) return;
+        buf = buf.subarray(24);
+        preface = true;
+      }
+      while (buf.length >= 9) {
+        const len = buf.readUIntBE(0, 3);
+        if (buf.length < 9 + len) return;
+        const type = buf[3];
+        const ack = ((buf[4] as number) & 1) === 1;
+        const id = buf.readUInt32BE(5) & 0x7fffffff;
+        buf = buf.subarray(9 + len);
+        if (type === FrameType.SETTINGS && !ack) s.write(frame(FrameType.SETTINGS, 1, 0));
+        if (type === FrameType.HEADERS) s.write(rawReply(id));
+      }
+    });
+  });
+  await new Promise<void>((r) => raw.listen(0, '127.0.0.1', r));
   env = await startProxy({ metadata: { NAMESPACE: 'shop', WORKLOAD_NAME: 'api', LABELS: { app: 'api' } }, timers });
   const router = { name: 'envoy.filters.http.router', typed_config: { '@type': TypeUrl.Router } };
   const stats = { name: 'istio.stats', typed_config: telemetryConfig({ reporter: 'destination', workload: { workload: 'api', namespace: 'shop', labels: {} }, metrics: false, access_log: { path: logFile, encoding: 'JSON' } }) };
@@ -118,6 +148,7 @@ before(async () => {
     { domains: ['h2'], routes: [{ path: '/retry-cut-head', cluster: 'origin' }, { prefix: '/', cluster: 'origin' }] },
     { domains: ['h1'], routes: [{ prefix: '/', cluster: 'h1' }] },
     { domains: ['mirror'], routes: [{ prefix: '/', cluster: 'origin' }] },
+    { domains: ['raw'], routes: [{ prefix: '/', cluster: 'raw' }] },
   ]) as unknown as { virtual_hosts: { routes: { route: Record<string, unknown> }[] }[] };
   const retried = routes.virtual_hosts[0]?.routes[0];
   if (retried) retried.route['retry_policy'] = { retry_on: 'reset', num_retries: { value: 1 } };
@@ -128,6 +159,8 @@ before(async () => {
     cla('origin', [{ port: (origin.address() as net.AddressInfo).port }]),
     cluster('h1'),
     cla('h1', [{ port: (h1.address() as net.AddressInfo).port }]),
+    cluster('raw', { http2: true }),
+    cla('raw', [{ port: (raw.address() as net.AddressInfo).port }]),
     listener('0.0.0.0_8080', 8080, [{ filter: hcm('r', { http_filters: [stats, router] }) }]),
     listener('0.0.0.0_8443', 8443, [{ filter: hcm('r', { http_filters: [stats, delay, router] }) }]),
     routes as never,
@@ -141,6 +174,7 @@ after(async () => {
   origin.close();
   h1.closeAllConnections();
   h1.close();
+  raw.close();
   rmSync(logDir, { recursive: true, force: true });
 });
 
@@ -164,11 +198,11 @@ interface Answer {
 }
 
 /** A request over HTTP/2 to the proxy; `upload` sends one chunk of body and leaves it open. */
-function exchange(p: string, upload = false): Promise<Answer> {
+function exchange(p: string, upload = false, authority = 'h2'): Promise<Answer> {
   const session = http2.connect(`http://127.0.0.1:${port}`);
   session.on('error', () => {});
   return new Promise((resolve) => {
-    const req = session.request({ ':method': upload ? 'POST' : 'GET', ':path': p, ':authority': 'h2' }, { endStream: !upload });
+    const req = session.request({ ':method': upload ? 'POST' : 'GET', ':path': p, ':authority': authority }, { endStream: !upload });
     if (upload) req.write('first chunk of an upload that goes on');
     const a: Answer = { status: undefined, body: '', whole: false, rstCode: undefined };
     let ended = false;
@@ -293,4 +327,70 @@ test("a client's RST_STREAM NO_ERROR mid-upload on a mirrored route: the mirror 
   } finally {
     up.close();
   }
+});
+
+/** The raw origin's answer: HEADERS 200 (and a DATA frame, if `part`), then RST_STREAM `code`, in one write. */
+function resetWith(code: number, part?: string): (id: number) => Buffer {
+  const rst = Buffer.alloc(4);
+  rst.writeUInt32BE(code);
+  return (id) =>
+    Buffer.concat([
+      ...(part === undefined ? [] : [frame(FrameType.HEADERS, 0x4, id, Buffer.from([0x88])), frame(FrameType.DATA, 0, id, Buffer.from(part))]),
+      frame(FrameType.RST_STREAM, 0, id, rst),
+    ]);
+}
+
+const rxResets = (): number => env.proxy.clusters.get('raw')?.resilience.upstream_rq_rx_reset ?? 0;
+
+// Envoy's onStreamClose: any reset from the peer is RemoteReset (streamResetReasonToResponseFlag: UR),
+// counted in upstream_rq_rx_reset by its pool (onStreamReset).
+for (const [name, code] of [
+  ['INTERNAL_ERROR', http2.constants.NGHTTP2_INTERNAL_ERROR],
+  ['CANCEL', http2.constants.NGHTTP2_CANCEL],
+] as const) {
+  test(`upstream RST_STREAM ${name} before the head: 503 UR remote_reset, counted in upstream_rq_rx_reset`, async () => {
+    rawReply = resetWith(code);
+    const before = rxResets();
+    const a = await exchange(`/rst-${name}-head`, false, 'raw');
+    assert.equal(a.status, 503);
+    assert.equal(a.body, 'upstream connect error or disconnect/reset before headers. reset reason: remote reset');
+    const line = await logLine(`/rst-${name}-head`);
+    assert.equal(line['response_flags'], 'UR');
+    assert.equal(line['response_code_details'], 'upstream_reset_before_response_started{remote_reset}');
+    assert.equal(rxResets(), before + 1);
+    assert.equal(env.proxy.clusters.get('raw')?.stats.upstream_rq_rx_reset.value, rxResets());
+  });
+
+  test(`upstream RST_STREAM ${name} after part of the body: the client's stream reset, logged UR after the head`, async () => {
+    rawReply = resetWith(code, 'part;');
+    const a = await exchange(`/rst-${name}-body`, false, 'raw');
+    assert.equal(a.status, 200);
+    assert.equal(a.whole, false);
+    const line = await logLine(`/rst-${name}-body`);
+    assert.equal(line['response_flags'], 'UR');
+    assert.equal(line['response_code_details'], 'upstream_reset_after_response_started{remote_reset}');
+  });
+}
+
+test('upstream RST_STREAM REFUSED_STREAM: 503 UR remote_refused_stream_reset, not an rx_reset (Envoy: RemoteRefusedStreamReset)', async () => {
+  rawReply = resetWith(http2.constants.NGHTTP2_REFUSED_STREAM);
+  const before = rxResets();
+  const a = await exchange('/rst-refused', false, 'raw');
+  assert.equal(a.status, 503);
+  assert.equal(a.body, 'upstream connect error or disconnect/reset before headers. reset reason: remote refused stream reset');
+  const line = await logLine('/rst-refused');
+  assert.equal(line['response_flags'], 'UR');
+  assert.equal(line['response_code_details'], 'upstream_reset_before_response_started{remote_refused_stream_reset}');
+  assert.equal(rxResets(), before);
+});
+
+test("upstream RST_STREAM PROTOCOL_ERROR stays UC: Node closes a stream nghttp2 reset itself (a bad header) with it too", async () => {
+  rawReply = resetWith(http2.constants.NGHTTP2_PROTOCOL_ERROR);
+  const before = rxResets();
+  const a = await exchange('/rst-protocol', false, 'raw');
+  assert.equal(a.status, 503);
+  const line = await logLine('/rst-protocol');
+  assert.equal(line['response_flags'], 'UC');
+  assert.equal(line['response_code_details'], 'upstream_reset_before_response_started{connection_termination}');
+  assert.equal(rxResets(), before);
 });

@@ -80,7 +80,7 @@ test('with a matcher: the included per-cluster stats and not the others; istio_*
 
 test('without a matcher: every stat, as before', async () => {
   const { prom, stats } = await scrape(plain);
-  assert.equal(prom.split('\n').filter((l) => l.includes(`cluster_name="${other}"`)).length, 34);
+  assert.equal(prom.split('\n').filter((l) => l.includes(`cluster_name="${other}"`)).length, 35);
   assert.match(prom, /^envoy_cluster_upstream_rq_total\{cluster_name="outbound\|80\|\|other\.example\.com"\} 0$/m);
   assert.match(prom, /^envoy_cluster_upstream_rq_total\{cluster_name="outbound\|9898\|\|podinfo\.podinfo\.svc\.cluster\.local"\} 1$/m);
   assert.match(prom, /^istio_requests_total\{/m);

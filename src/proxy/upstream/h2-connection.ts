@@ -442,18 +442,36 @@ function endLater(stream: http2.ClientHttp2Stream): void {
 }
 
 /**
- * A response is whole only with the peer's END_STREAM (RFC 9113 §8.1). Node's client takes an
- * RST_STREAM NO_ERROR before it as the body's end: it ends the readable side, rstCode 0, just as after
- * END_STREAM. Its stream-close channel runs as the stream closes, before that end is pushed: a stream
- * still live (closed by its peer, not torn down with its session nor destroyed here) whose readable
- * side has not ended got no END_STREAM, and the reset cut the response (Envoy's onStreamClose:
- * RemoteReset unless remote_end_stream_). After END_STREAM the reset only stops the request body.
- * Other codes destroy the stream with them, and fail as they did.
+ * Codes nghttp2 and Node reset a stream with themselves when its peer breaks HTTP/2 or a limit (a bad
+ * header field, a body past its content-length, a stream window overrun, too many header fields): Node
+ * closes such a stream as it closes one its peer reset, and they cannot be told apart, so they stay a
+ * connection termination (UC). Envoy's codec calls a messaging error ProtocolError and the others
+ * connection errors; a peer's reset with one of these codes is RemoteReset there.
+ */
+function mayBeLocalReset(code: number): boolean {
+  const c = http2.constants;
+  return code === c.NGHTTP2_PROTOCOL_ERROR || code === c.NGHTTP2_FLOW_CONTROL_ERROR || code === c.NGHTTP2_STREAM_CLOSED || code === c.NGHTTP2_FRAME_SIZE_ERROR || code === c.NGHTTP2_ENHANCE_YOUR_CALM;
+}
+
+/**
+ * A stream-close channel message: a stream still live (not torn down with its session nor destroyed
+ * here) closes because its peer reset it, or ended it both ways. Envoy's onStreamClose takes any reset
+ * before both ends as the peer's (RemoteReset; RemoteRefusedStreamReset for REFUSED_STREAM, ConnectError
+ * for CONNECT_ERROR), flagged UR. A code other than NO_ERROR: Node destroys the stream with it just after,
+ * and the exchange fails as the peer's reset (peerReset). NO_ERROR: Node's client takes it as the
+ * body's end, ending the readable side (rstCode 0) just as after END_STREAM (RFC 9113 §8.1: a response
+ * is whole only with it). The channel runs before that end is pushed: a readable side not yet ended got
+ * no END_STREAM, and the reset cut the response. After END_STREAM it only stops the request body.
  */
 function onClientStreamClose(message: unknown): void {
   const stream = (message as { stream: http2.ClientHttp2Stream }).stream;
   const x = (stream as Tagged)[kExchange];
-  if (x === undefined || stream.destroyed || stream.rstCode !== http2.constants.NGHTTP2_NO_ERROR) return;
+  if (x === undefined || stream.destroyed) return;
+  const code = stream.rstCode;
+  if (code !== http2.constants.NGHTTP2_NO_ERROR) {
+    if (!mayBeLocalReset(code)) x.peerReset = code;
+    return;
+  }
   if ((stream as unknown as { _readableState: { ended: boolean } })._readableState.ended) return;
   // Not inside Node's close: a retry would open its stream in the middle of the session's read.
   process.nextTick(cutByPeer, x);
@@ -487,6 +505,8 @@ class H2Exchange implements UpstreamExchange {
   /** 'drain' follows only a write that returned false: listened from the first one, not on every stream. */
   #drainListened = false;
   trailers: OutgoingHeaders = {};
+  /** The RST_STREAM code its peer reset the stream with (onClientStreamClose): the failure that follows is a remote reset. */
+  peerReset = -1;
 
   constructor(conn: H2Connection, stream: http2.ClientHttp2Stream, head: UpstreamHead, body: Readable | null, sink: UpstreamSink, carriesPeer: boolean) {
     this.conn = conn;
@@ -573,9 +593,17 @@ class H2Exchange implements UpstreamExchange {
   fail(err: Error): void {
     if (this.#done) return;
     this.#done = true;
-    const connectPhase = !this.#gotHead && !this.#wasConnected && !this.conn.connected;
     // A stream with no id yet (Node's `pending`) never had its HEADERS submitted: nothing went out.
-    this.sink.onError(err instanceof UpstreamError ? err : new UpstreamError(connectPhase ? 'connect' : 'reset', err.message, err), !connectPhase && !this.stream.pending);
+    const sent = !this.stream.pending;
+    if (this.peerReset >= 0) {
+      // "(code N)", as resetReason and the router read a refused stream and a CONNECT error.
+      const reset = new UpstreamError('reset', `stream reset by the peer (code ${this.peerReset})`, err);
+      reset.remoteReset = true;
+      this.sink.onError(reset, sent);
+      return;
+    }
+    const connectPhase = !this.#gotHead && !this.#wasConnected && !this.conn.connected;
+    this.sink.onError(err instanceof UpstreamError ? err : new UpstreamError(connectPhase ? 'connect' : 'reset', err.message, err), !connectPhase && sent);
   }
 
   onClose(): void {

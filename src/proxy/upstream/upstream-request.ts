@@ -55,6 +55,23 @@ function resetReason(err: UpstreamError): ResetReason {
   return /REFUSED_STREAM|code 7\)/.test(err.message) ? 'refused-stream' : 'remote-reset';
 }
 
+/**
+ * The peer's reset as Envoy's codec names it (onStreamClose) and streamResetReasonToResponseFlag flags it
+ * (UR): RemoteRefusedStreamReset for REFUSED_STREAM, ConnectError for CONNECT_ERROR, else RemoteReset;
+ * null for any other failure. h2-connection.ts words a peer's reset "(code N)".
+ */
+function peerResetOf(err: UpstreamError): keyof typeof peerResetReplies | null {
+  if (!err.remoteReset) return null;
+  return err.message.endsWith('(code 7)') ? 'refused' : err.message.endsWith('(code 10)') ? 'connect-error' : 'remote';
+}
+
+/** Each kind of peer reset's reply before the response head, and after it (`upstream_reset_after_response_started`). */
+const peerResetReplies = {
+  remote: [LocalReplies.upstreamRemoteReset, LocalReplies.upstreamRemoteResetAfterHead],
+  refused: [LocalReplies.upstreamRemoteRefused, LocalReplies.upstreamRemoteRefusedAfterHead],
+  'connect-error': [LocalReplies.upstreamConnectError, LocalReplies.upstreamConnectErrorAfterHead],
+} as const;
+
 const outlierOf: Record<UpstreamError['failure'], OutlierOutcome> = { connect: 'connect-failed', reset: 'reset', protocol: 'reset', overflow: 'reset' };
 
 /**
@@ -328,10 +345,16 @@ export class UpstreamRequest {
       this.#req.info.upstreamTransportFailureReason = transportFailureReason(err);
     }
     cluster.reportResult(a.endpoint.key, outlierOf[err.failure]);
+    const peer = peerResetOf(err);
+    // Envoy's pool counts a RemoteReset (not a refused stream nor a CONNECT error): onStreamReset.
+    if (peer === 'remote') {
+      cluster.resilience.upstream_rq_rx_reset++;
+      cluster.stats.upstream_rq_rx_reset.inc();
+    }
     if (this.#headSent) {
       // Envoy's onUpstreamReset once the response has started: the client's stream is reset (its head
       // and what of the body came are out), flagged as the reset before the head would have been.
-      if (this.#done()) this.#out.reset(err.failure === 'protocol' ? LocalReplies.upstreamProtocolErrorAfterHead : err.remoteReset ? LocalReplies.upstreamRemoteResetAfterHead : LocalReplies.upstreamResetAfterHead);
+      if (this.#done()) this.#out.reset(err.failure === 'protocol' ? LocalReplies.upstreamProtocolErrorAfterHead : peer === null ? LocalReplies.upstreamResetAfterHead : peerResetReplies[peer][1]);
       return;
     }
     const reason = resetReason(err);
@@ -345,7 +368,7 @@ export class UpstreamRequest {
       return;
     }
     if (!this.#done()) return;
-    const reply = reason === 'connect-failure' ? LocalReplies.connectFailure : reason === 'protocol-error' ? LocalReplies.upstreamProtocolError : err.remoteReset ? LocalReplies.upstreamRemoteReset : LocalReplies.upstreamReset;
+    const reply = reason === 'connect-failure' ? LocalReplies.connectFailure : reason === 'protocol-error' ? LocalReplies.upstreamProtocolError : peer === null ? LocalReplies.upstreamReset : peerResetReplies[peer][0];
     if (decision !== 'exhausted') {
       this.#out.reply(reply);
       return;
@@ -448,7 +471,14 @@ export class UpstreamRequest {
     this.#exchange = x;
     this.#cluster.stats.upstream_rq_active.dec();
     this.#rm.releaseRequest();
-    this.#body?.detach();
+    const body = this.#body;
+    if (body !== null) {
+      // The response is over before the client's end of stream (answered early, or failed): the request
+      // never completes, and Envoy's Router::Filter::onDestroy cancels its shadows. Failed here, or the
+      // end Node gives an HTTP/2 body as its stream is reset (resetUnfinished) would reach a mirror as whole.
+      if (!this.#requestComplete) body.sourceFailed();
+      body.detach();
+    }
     return true;
   }
 }

@@ -46,8 +46,9 @@ export class UpstreamError extends Error {
   /** A connect that did not complete within connect_timeout (TCP or TLS): Envoy's upstream_cx_connect_timeout. */
   timedOut = false;
   /**
-   * The peer reset the stream (HTTP/2 RST_STREAM before its END_STREAM): Envoy's RemoteReset, flagged UR
-   * (`remote_reset`), where a connection lost under it is a ConnectionTermination (UC).
+   * The peer reset the stream (HTTP/2 RST_STREAM before its END_STREAM): Envoy's RemoteReset (or, by its
+   * code, RemoteRefusedStreamReset or ConnectError), flagged UR, where a connection lost under it is a
+   * ConnectionTermination (UC).
    */
   remoteReset = false;
   constructor(failure: UpstreamFailure, message: string, cause?: unknown) {

@@ -7,13 +7,13 @@ import { MetricsRegistry } from './registry.ts';
 
 const rows = (text: string, cluster: string) => text.split('\n').filter((l) => l.includes(`"${cluster}"`) || l.startsWith(`cluster.${cluster}.`));
 
-test('an unused cluster shows all 34 stats at zero, in both formats', () => {
+test('an unused cluster shows all 35 stats at zero, in both formats', () => {
   const registry = new MetricsRegistry();
   new ClusterStatsFamilies(registry).bind('outbound|80||a.example.com');
   const prom = rows(registry.renderPrometheus(), 'outbound|80||a.example.com');
   const stats = rows(registry.renderStats(), 'outbound|80||a.example.com');
-  assert.equal(prom.length, 34);
-  assert.equal(stats.length, 34);
+  assert.equal(prom.length, 35);
+  assert.equal(stats.length, 35);
   assert.ok(prom.every((l) => l.endsWith(' 0')));
   assert.ok(stats.every((l) => l.endsWith(': 0')));
   assert.ok(prom.includes('envoy_cluster_upstream_rq_total{cluster_name="outbound|80||a.example.com"} 0'));
@@ -58,10 +58,10 @@ test('families keep the order and headers they had as separate registered famili
   new ClusterStatsFamilies(registry);
   const prom = registry.renderPrometheus();
   const types = [...prom.matchAll(/^# TYPE (\S+) (\S+)$/gm)].map((m) => `${m[1]} ${m[2]}`);
-  assert.equal(types.length, 34);
+  assert.equal(types.length, 35);
   assert.equal(types[0], 'envoy_cluster_upstream_rq_total counter');
-  assert.equal(types[18], 'envoy_cluster_upstream_cx_active gauge');
-  assert.equal(types[33], 'envoy_cluster_outlier_detection_ejections_active gauge');
+  assert.equal(types[19], 'envoy_cluster_upstream_cx_active gauge');
+  assert.equal(types[34], 'envoy_cluster_outlier_detection_ejections_active gauge');
   assert.match(prom, /^# HELP envoy_cluster_outlier_detection_ejections_overflow Envoy cluster outlier_detection\.ejections_overflow$/m);
   assert.throws(() => registry.counter('envoy_cluster_upstream_rq_total', 'again'), { code: 'METRIC_DUPLICATE' });
 });

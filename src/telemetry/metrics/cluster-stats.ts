@@ -14,6 +14,7 @@ const counters = [
   'upstream_rq_retry_overflow',
   'upstream_rq_timeout',
   'upstream_rq_per_try_timeout',
+  'upstream_rq_rx_reset',
   'upstream_rq_pending_overflow',
   'upstream_rq_pending_total',
   'upstream_cx_total',

@@ -44,7 +44,7 @@ test('a cluster the matcher keeps nothing of has no rows; one it keeps part of l
   some.upstream_rq_pending_overflow.inc(2);
   none.upstream_rq_total.inc();
   const prom = registry.renderPrometheus();
-  assert.equal(prom.split('\n').filter((l) => l.includes('cluster_name="keep"')).length, 34);
+  assert.equal(prom.split('\n').filter((l) => l.includes('cluster_name="keep"')).length, 35);
   assert.deepEqual(
     prom.split('\n').filter((l) => l.includes('cluster_name="some"')),
     ['envoy_cluster_upstream_rq_pending_overflow{cluster_name="some"} 2'],
