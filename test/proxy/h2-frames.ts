@@ -88,3 +88,34 @@ export async function writeUntilClosed(raw: RawH2, make: (i: number) => Buffer, 
   }
   return written;
 }
+
+/**
+ * The server side in raw frames, on a socket a net.Server accepted: takes the client's preface, sends
+ * SETTINGS (`settingsPayload`, none by default) and acknowledges the client's, and hands every other
+ * frame (type, stream id) to `onFrame`.
+ */
+export function serveRawH2(s: net.Socket, onFrame: (type: number, streamId: number) => void, settingsPayload: Buffer = Buffer.alloc(0)): void {
+  s.on('error', () => {});
+  let buf = Buffer.alloc(0);
+  let preface = false;
+  s.write(frame(FrameType.SETTINGS, 0, 0, settingsPayload));
+  s.on('data', (d: Buffer) => {
+    buf = Buffer.concat([buf, d]);
+    if (!preface) {
+      if (buf.length < PREFACE.length) return;
+      buf = buf.subarray(PREFACE.length);
+      preface = true;
+    }
+    while (buf.length >= 9) {
+      const len = buf.readUIntBE(0, 3);
+      if (buf.length < 9 + len) return;
+      const type = buf[3] as number;
+      const ack = ((buf[4] as number) & 1) === 1;
+      const id = buf.readUInt32BE(5) & 0x7fffffff;
+      buf = buf.subarray(9 + len);
+      if (type === FrameType.SETTINGS) {
+        if (!ack) s.write(frame(FrameType.SETTINGS, 1, 0));
+      } else onFrame(type, id);
+    }
+  });
+}

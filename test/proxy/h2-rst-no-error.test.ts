@@ -17,7 +17,7 @@ import { after, before, test } from 'node:test';
 import { realTimers, type Timers } from '../../src/proxy/http/router.ts';
 import { TypeUrl } from '../../src/xds/type-urls.ts';
 import { telemetryConfig } from '../telemetry/drive-filter.ts';
-import { connectRaw, FrameType, frame, headers as headersFrame } from './h2-frames.ts';
+import { connectRaw, FrameType, frame, headers as headersFrame, serveRawH2 } from './h2-frames.ts';
 import { cla, cluster, hcm, listener, push, rawExchange, routeConfig, startProxy } from './harness.ts';
 
 const { NGHTTP2_NO_ERROR } = http2.constants;
@@ -112,30 +112,7 @@ before(async () => {
     // Never answers: only a complete body (its end) or the proxy's cancel shows.
   });
   await new Promise<void>((r) => h1.listen(0, '127.0.0.1', r));
-  raw = net.createServer((s) => {
-    s.on('error', () => {});
-    let buf = Buffer.alloc(0);
-    let preface = false;
-    s.write(frame(FrameType.SETTINGS, 0, 0));
-    s.on('data', (d: Buffer) => {
-      buf = Buffer.concat([buf, d]);
-      if (!preface) {
-        if (buf.length < 24) return;
-        buf = buf.subarray(24);
-        preface = true;
-      }
-      while (buf.length >= 9) {
-        const len = buf.readUIntBE(0, 3);
-        if (buf.length < 9 + len) return;
-        const type = buf[3];
-        const ack = ((buf[4] as number) & 1) === 1;
-        const id = buf.readUInt32BE(5) & 0x7fffffff;
-        buf = buf.subarray(9 + len);
-        if (type === FrameType.SETTINGS && !ack) s.write(frame(FrameType.SETTINGS, 1, 0));
-        if (type === FrameType.HEADERS) s.write(rawReply(id));
-      }
-    });
-  });
+  raw = net.createServer((s) => serveRawH2(s, (type, id) => type === FrameType.HEADERS && s.write(rawReply(id))));
   await new Promise<void>((r) => raw.listen(0, '127.0.0.1', r));
   env = await startProxy({ metadata: { NAMESPACE: 'shop', WORKLOAD_NAME: 'api', LABELS: { app: 'api' } }, timers });
   const router = { name: 'envoy.filters.http.router', typed_config: { '@type': TypeUrl.Router } };

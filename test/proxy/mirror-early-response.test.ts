@@ -9,7 +9,7 @@ import http2 from 'node:http2';
 import net from 'node:net';
 import { after, before, test } from 'node:test';
 import { TypeUrl } from '../../src/xds/type-urls.ts';
-import { FrameType, frame } from './h2-frames.ts';
+import { frame, FrameType, serveRawH2 } from './h2-frames.ts';
 import { cla, cluster, hcm, listener, push, routeConfig, startProxy } from './harness.ts';
 
 let env: Awaited<ReturnType<typeof startProxy>>;
@@ -50,29 +50,9 @@ before(async () => {
   await new Promise<void>((r) => shadow.listen(0, '127.0.0.1', r));
   stalling = net.createServer((s) => {
     stallingSockets.add(s);
-    s.on('error', () => {});
-    let buf = Buffer.alloc(0);
-    let preface = false;
-    s.write(frame(FrameType.SETTINGS, 0, 0, Buffer.from([0, 4, 0, 0, 0, 0])));
-    s.on('data', (d: Buffer) => {
-      buf = Buffer.concat([buf, d]);
-      if (!preface) {
-        if (buf.length < 24) return;
-        buf = buf.subarray(24);
-        preface = true;
-      }
-      while (buf.length >= 9) {
-        const len = buf.readUIntBE(0, 3);
-        if (buf.length < 9 + len) return;
-        const type = buf[3];
-        const ack = ((buf[4] as number) & 1) === 1;
-        const id = buf.readUInt32BE(5) & 0x7fffffff;
-        buf = buf.subarray(9 + len);
-        if (type === FrameType.SETTINGS && !ack) s.write(frame(FrameType.SETTINGS, 1, 0));
-        // :status 200 (HPACK static index 8), END_STREAM | END_HEADERS.
-        if (type === FrameType.HEADERS) setTimeout(() => s.write(frame(FrameType.HEADERS, 0x5, id, Buffer.from([0x88]))), 100);
-      }
-    });
+    // A zero initial window (SETTINGS_INITIAL_WINDOW_SIZE 0): the proxy can send no DATA. Each request is
+    // answered :status 200 (HPACK static index 8), END_STREAM | END_HEADERS.
+    serveRawH2(s, (type, id) => type === FrameType.HEADERS && setTimeout(() => s.write(frame(FrameType.HEADERS, 0x5, id, Buffer.from([0x88]))), 100), Buffer.from([0, 4, 0, 0, 0, 0]));
   });
   await new Promise<void>((r) => stalling.listen(0, '127.0.0.1', r));
   env = await startProxy();
