@@ -1,8 +1,9 @@
 // One ADS stream from one proxy: what it subscribed to, what was sent (version, nonce, hash), what it
 // ACKed or NACKed, per type. Writes are bounded: while a response is in flight, later changes only mark
 // the type dirty, and the newest state is sent once the stream drains.
+import { randomUUID } from 'node:crypto';
 import type { WorkloadIdentity } from '../controlplane/bootstrap-tokens.ts';
-import type { TypedAny } from './any.ts';
+import type { TypedAny, WireAny } from './any.ts';
 import type { DiscoveryResponse } from './ads-client.ts';
 import type { NodeInfo } from './node-view.ts';
 import type { EncodedSet } from './resource-encoder.ts';
@@ -18,7 +19,7 @@ export interface Nack {
 
 export interface TypeState {
   subscribed: boolean;
-  /** Requested names; empty means every resource of the type (wildcard). */
+  /** Requested names; empty means every resource of the type (wildcard, CDS and LDS only). */
   names: string[];
   sentVersion?: string;
   sentNonce?: string;
@@ -50,6 +51,11 @@ export class AdsConnection {
   #writer: ConnectionWriter;
   #inFlight = false;
   #nonce = 0;
+  /**
+   * Random per stream, so no nonce is ever sent twice, across streams, restarts and control planes: an
+   * old stream's nonce can never pass for an ACK of this one (istiod's nonces carry a UUID too).
+   */
+  #noncePrefix = `${randomUUID()}-`;
 
   constructor(init: { id: string; node: NodeInfo; identity: WorkloadIdentity | undefined; connectedAt: number; peer: string; writer: ConnectionWriter }) {
     this.id = init.id;
@@ -94,9 +100,11 @@ export class AdsConnection {
 
   /**
    * Sends `set` for a type unless the proxy already has exactly it (`force` sends anyway, for a new
-   * subscription). Returns whether a response went out now; false may mean it waits for the drain.
+   * subscription). `wire`: the part of `set` the proxy lacks, sent in its place (a non-wildcard type's
+   * added names); the proxy then holds `set`. Returns whether a response went out now; false may mean it
+   * waits for the drain, which sends the whole set.
    */
-  offer(typeUrl: string, set: EncodedSet, resources: readonly TypedAny[], version: string, now: number, force: boolean): boolean {
+  offer(typeUrl: string, set: EncodedSet, resources: readonly TypedAny[], version: string, now: number, force: boolean, wire: WireAny[] = set.resources): boolean {
     const s = this.state(typeUrl);
     if (!force && s.sentHash === set.hash) {
       s.dirty = false;
@@ -109,7 +117,7 @@ export class AdsConnection {
       return false;
     }
     s.dirty = false;
-    const nonce = `${++this.#nonce}`;
+    const nonce = `${this.#noncePrefix}${++this.#nonce}`;
     s.sentVersion = version;
     s.sentNonce = nonce;
     s.sentHash = set.hash;
@@ -117,7 +125,7 @@ export class AdsConnection {
     s.sentAt = now;
     s.sentResources = resources;
     this.#inFlight = true;
-    this.#writer.write({ version_info: version, type_url: typeUrl, nonce, resources: set.resources }, () => {
+    this.#writer.write({ version_info: version, type_url: typeUrl, nonce, resources: wire }, () => {
       this.#inFlight = false;
       this.onDrain?.();
     });

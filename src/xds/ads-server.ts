@@ -12,6 +12,7 @@ import type { ProxyResources } from '../translate/proxy-resources.ts';
 import type { DiscoveryRequest, DiscoveryResponse } from './ads-client.ts';
 import { AdsMethod, adsCodec } from './ads-client.ts';
 import { AdsConnection } from './ads-connection.ts';
+import type { TypeState } from './ads-connection.ts';
 import type { NodeInfo } from './node-view.ts';
 import { NodeError, parseNode } from './node-view.ts';
 import type { EncodedSet } from './resource-encoder.ts';
@@ -148,8 +149,11 @@ export class AdsServer {
     return this.#roundActive;
   }
 
-  /** Recomputes one connection's resources and pushes the types that changed (`force`: send anyway). */
-  push(conn: AdsConnection, force: ReadonlySet<string> = new Set()): void {
+  /**
+   * Recomputes one connection's resources and pushes the types that changed (`force`: send anyway;
+   * `only`: of these types send only the names given, the proxy holding the others already).
+   */
+  push(conn: AdsConnection, force: ReadonlySet<string> = new Set(), only?: ReadonlyMap<string, readonly string[]>): void {
     if (!this.#connections.has(conn)) return;
     if (this.#certificateChecks.get(conn)?.() === false) return;
     if (this.#pushing.has(conn)) return;
@@ -162,17 +166,26 @@ export class AdsServer {
       if (all === undefined) return;
       const now = this.#clock.now();
       const subscribed = [...conn.subscriptions().keys()].sort(byAdsOrder);
+      let clustersSent = false;
       for (const typeUrl of subscribed) {
         let set: EncodedSet;
+        let wire: EncodedSet | undefined;
         try {
           set = this.#encoder.encodeSelected(typeUrl, all.get(typeUrl), conn.state(typeUrl).names, version);
+          const names = only?.get(typeUrl);
+          if (names) wire = this.#encoder.encodeSelected(typeUrl, all.get(typeUrl), names, version);
         } catch (err) {
           // Translation produced something that is not Envoy config: the proxy keeps what it has.
           this.#opts.onEvent?.({ kind: 'error', conn, typeUrl, message: (err as Error).message });
           continue;
         }
-        if (conn.offer(typeUrl, set, set.objects, version, now, force.has(typeUrl))) {
-          this.#opts.onEvent?.({ kind: 'push', conn, typeUrl, version, bytes: set.bytes });
+        // EDS follows every CDS response, changed endpoints or not, as in istiod's full push (pushXds for
+        // each watched type; edsNeedsPush for a DestinationRule or ServiceEntry change): Envoy keeps an
+        // updated EDS cluster warming until an EDS response names it.
+        const forced = force.has(typeUrl) || (clustersSent && typeUrl === TypeUrl.ClusterLoadAssignment);
+        if (conn.offer(typeUrl, set, set.objects, version, now, forced, wire?.resources)) {
+          this.#opts.onEvent?.({ kind: 'push', conn, typeUrl, version, bytes: (wire ?? set).bytes });
+          if (typeUrl === TypeUrl.Cluster) clustersSent = true;
         }
       }
     } finally {
@@ -321,9 +334,14 @@ export class AdsServer {
     // a metric series (`pilot_xds_pushes{type}`) named by the client.
     if (!typeUrl || !servedTypes.has(typeUrl)) return;
     const s = conn.state(typeUrl);
-    const names = [...(req.resource_names ?? [])].filter((n) => n !== '*').sort();
+    const wildcardType = isWildcardType(typeUrl);
+    const requested = req.resource_names ?? [];
+    // "*" is the explicit wildcard of CDS and LDS (xDS spec); for the other types it is just a name.
+    const names = wildcardType && requested.includes('*') ? [] : [...requested].sort();
     const namesChanged = names.join('\0') !== s.names.join('\0');
-    if (req.response_nonce) {
+    // An ACK or NACK only of what was sent on this stream: a nonce from an earlier stream (a proxy that
+    // reconnected) opens a new watch, as istiod's ShouldRespond does when previousInfo is nil.
+    if (req.response_nonce && s.subscribed && s.sentNonce !== undefined) {
       // A reply to an older response: the newer one is on its way, so this one says nothing.
       if (req.response_nonce !== s.sentNonce) return;
       const version = req.version_info ?? '';
@@ -336,11 +354,29 @@ export class AdsServer {
         s.ackedVersion = version;
         this.#opts.onEvent?.({ kind: 'ack', conn, typeUrl, version });
       }
+      if (!wildcardType && names.length === 0) {
+        unsubscribe(s);
+        return;
+      }
       if (!namesChanged) return;
+      const before = new Set(s.names);
+      const added = names.filter((n) => !before.has(n));
       s.names = names;
-      this.push(conn, new Set([typeUrl]));
+      // Names only removed from a non-wildcard type: the proxy drops those itself (istiod ShouldRespond:
+      // !IsWildcardTypeURL && len(added) == 0); added ones are sent alone (pushXds: Delta.Subscribed),
+      // except to proxyless gRPC clients, which istiod sends every watched name.
+      if (wildcardType) this.push(conn, new Set([typeUrl]));
+      else if (added.length > 0) this.push(conn, new Set([typeUrl]), conn.node.generator === 'grpc' ? undefined : new Map([[typeUrl, added]]));
       return;
     }
+    // An RDS, EDS or SDS request naming nothing ends that watch, initial request included (istiod
+    // shouldUnsubscribe): only CDS and LDS have a wildcard mode.
+    if (!wildcardType && names.length === 0) {
+      unsubscribe(s);
+      return;
+    }
+    // A NACK of a response sent on another stream: istiod answers no NACK (ShouldRespond checks it first).
+    if (req.error_detail) return;
     // A new subscription on this stream (or a proxy that reconnected): it gets its full state.
     s.subscribed = true;
     s.names = names;
@@ -356,6 +392,18 @@ export class AdsServer {
 }
 
 const servedTypes: ReadonlySet<string> = new Set(adsOrder);
+
+/** Whether an empty name list means every resource of the type (istiod IsWildcardTypeURL: CDS and LDS). */
+function isWildcardType(typeUrl: string): boolean {
+  return typeUrl === TypeUrl.Cluster || typeUrl === TypeUrl.Listener;
+}
+
+/** The proxy no longer watches the type: nothing of it is pushed until it asks again (istiod DeleteWatchedResource). */
+function unsubscribe(s: TypeState): void {
+  s.subscribed = false;
+  s.names = [];
+  s.dirty = false;
+}
 
 function sameIdentity(id: WorkloadIdentity, view: { namespace: string; serviceAccount: string; workloadName: string }): boolean {
   return id.namespace === view.namespace && id.serviceAccount === view.serviceAccount && id.workload === view.workloadName;
