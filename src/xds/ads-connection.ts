@@ -3,7 +3,7 @@
 // the type dirty, and the newest state is sent once the stream drains.
 import { randomUUID } from 'node:crypto';
 import type { WorkloadIdentity } from '../controlplane/bootstrap-tokens.ts';
-import type { TypedAny, WireAny } from './any.ts';
+import type { TypedAny } from './any.ts';
 import type { DiscoveryResponse } from './ads-client.ts';
 import type { NodeInfo } from './node-view.ts';
 import type { EncodedSet } from './resource-encoder.ts';
@@ -100,11 +100,9 @@ export class AdsConnection {
 
   /**
    * Sends `set` for a type unless the proxy already has exactly it (`force` sends anyway, for a new
-   * subscription). `wire`: the part of `set` the proxy lacks, sent in its place (a non-wildcard type's
-   * added names); the proxy then holds `set`. Returns whether a response went out now; false may mean it
-   * waits for the drain, which sends the whole set.
+   * subscription). Returns whether a response went out now; false may mean it waits for the drain.
    */
-  offer(typeUrl: string, set: EncodedSet, resources: readonly TypedAny[], version: string, now: number, force: boolean, wire: WireAny[] = set.resources): boolean {
+  offer(typeUrl: string, set: EncodedSet, resources: readonly TypedAny[], version: string, now: number, force: boolean): boolean {
     const s = this.state(typeUrl);
     if (!force && s.sentHash === set.hash) {
       s.dirty = false;
@@ -125,7 +123,7 @@ export class AdsConnection {
     s.sentAt = now;
     s.sentResources = resources;
     this.#inFlight = true;
-    this.#writer.write({ version_info: version, type_url: typeUrl, nonce, resources: wire }, () => {
+    this.#writer.write({ version_info: version, type_url: typeUrl, nonce, resources: set.resources }, () => {
       this.#inFlight = false;
       this.onDrain?.();
     });

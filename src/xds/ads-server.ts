@@ -149,11 +149,8 @@ export class AdsServer {
     return this.#roundActive;
   }
 
-  /**
-   * Recomputes one connection's resources and pushes the types that changed (`force`: send anyway;
-   * `only`: of these types send only the names given, the proxy holding the others already).
-   */
-  push(conn: AdsConnection, force: ReadonlySet<string> = new Set(), only?: ReadonlyMap<string, readonly string[]>): void {
+  /** Recomputes one connection's resources and pushes the types that changed (`force`: send anyway). */
+  push(conn: AdsConnection, force: ReadonlySet<string> = new Set()): void {
     if (!this.#connections.has(conn)) return;
     if (this.#certificateChecks.get(conn)?.() === false) return;
     if (this.#pushing.has(conn)) return;
@@ -169,11 +166,8 @@ export class AdsServer {
       let clustersSent = false;
       for (const typeUrl of subscribed) {
         let set: EncodedSet;
-        let wire: EncodedSet | undefined;
         try {
           set = this.#encoder.encodeSelected(typeUrl, all.get(typeUrl), conn.state(typeUrl).names, version);
-          const names = only?.get(typeUrl);
-          if (names) wire = this.#encoder.encodeSelected(typeUrl, all.get(typeUrl), names, version);
         } catch (err) {
           // Translation produced something that is not Envoy config: the proxy keeps what it has.
           this.#opts.onEvent?.({ kind: 'error', conn, typeUrl, message: (err as Error).message });
@@ -183,8 +177,8 @@ export class AdsServer {
         // each watched type; edsNeedsPush for a DestinationRule or ServiceEntry change): Envoy keeps an
         // updated EDS cluster warming until an EDS response names it.
         const forced = force.has(typeUrl) || (clustersSent && typeUrl === TypeUrl.ClusterLoadAssignment);
-        if (conn.offer(typeUrl, set, set.objects, version, now, forced, wire?.resources)) {
-          this.#opts.onEvent?.({ kind: 'push', conn, typeUrl, version, bytes: (wire ?? set).bytes });
+        if (conn.offer(typeUrl, set, set.objects, version, now, forced)) {
+          this.#opts.onEvent?.({ kind: 'push', conn, typeUrl, version, bytes: set.bytes });
           if (typeUrl === TypeUrl.Cluster) clustersSent = true;
         }
       }
@@ -339,44 +333,44 @@ export class AdsServer {
     // "*" is the explicit wildcard of CDS and LDS (xDS spec); for the other types it is just a name.
     const names = wildcardType && requested.includes('*') ? [] : [...requested].sort();
     const namesChanged = names.join('\0') !== s.names.join('\0');
-    // An ACK or NACK only of what was sent on this stream: a nonce from an earlier stream (a proxy that
-    // reconnected) opens a new watch, as istiod's ShouldRespond does when previousInfo is nil.
-    if (req.response_nonce && s.subscribed && s.sentNonce !== undefined) {
-      // A reply to an older response: the newer one is on its way, so this one says nothing.
-      if (req.response_nonce !== s.sentNonce) return;
-      const version = req.version_info ?? '';
-      if (req.error_detail) {
+    // A reply to what was sent on this stream (istiod's ShouldRespond: previousInfo set). A nonce from an
+    // earlier stream (a proxy that reconnected) opens a new watch instead.
+    const nonce = req.response_nonce ?? '';
+    const reply = nonce !== '' && s.subscribed && s.sentNonce !== undefined;
+    const current = reply && nonce === s.sentNonce;
+    // A NACK is recorded (of the latest response only) and answers nothing, its names unread: istiod
+    // checks it first. The same goes for a NACK of another stream's response.
+    if (req.error_detail) {
+      if (current) {
         const message = req.error_detail.message || `NACK code ${req.error_detail.code}`;
-        s.lastNack = { version: s.sentVersion ?? '', nonce: req.response_nonce, message, at: this.#clock.now() };
+        s.lastNack = { version: s.sentVersion ?? '', nonce, message, at: this.#clock.now() };
         this.#opts.onEvent?.({ kind: 'nack', conn, typeUrl, version: s.sentVersion ?? '', message });
-      } else {
-        s.ackedNonce = req.response_nonce;
-        s.ackedVersion = version;
-        this.#opts.onEvent?.({ kind: 'ack', conn, typeUrl, version });
       }
-      if (!wildcardType && names.length === 0) {
-        unsubscribe(s);
-        return;
-      }
-      if (!namesChanged) return;
-      const before = new Set(s.names);
-      const added = names.filter((n) => !before.has(n));
-      s.names = names;
-      // Names only removed from a non-wildcard type: the proxy drops those itself (istiod ShouldRespond:
-      // !IsWildcardTypeURL && len(added) == 0); added ones are sent alone (pushXds: Delta.Subscribed),
-      // except to proxyless gRPC clients, which istiod sends every watched name.
-      if (wildcardType) this.push(conn, new Set([typeUrl]));
-      else if (added.length > 0) this.push(conn, new Set([typeUrl]), conn.node.generator === 'grpc' ? undefined : new Map([[typeUrl, added]]));
       return;
     }
-    // An RDS, EDS or SDS request naming nothing ends that watch, initial request included (istiod
-    // shouldUnsubscribe): only CDS and LDS have a wildcard mode.
+    if (current) {
+      s.ackedNonce = nonce;
+      s.ackedVersion = req.version_info ?? '';
+      this.#opts.onEvent?.({ kind: 'ack', conn, typeUrl, version: s.ackedVersion });
+    }
+    // An RDS, EDS or SDS request naming nothing ends that watch, whatever its nonce and initial request
+    // included (istiod's shouldUnsubscribe, before the nonce check): only CDS and LDS have a wildcard mode.
     if (!wildcardType && names.length === 0) {
       unsubscribe(s);
       return;
     }
-    // A NACK of a response sent on another stream: istiod answers no NACK (ShouldRespond checks it first).
-    if (req.error_detail) return;
+    if (reply) {
+      // A reply to an older response: the newer one is on its way, so this one says nothing.
+      if (!current || !namesChanged) return;
+      const before = new Set(s.names);
+      const added = names.some((n) => !before.has(n));
+      s.names = names;
+      // Names only removed from a non-wildcard type: the proxy drops those itself (istiod's ShouldRespond:
+      // !IsWildcardTypeURL && len(added) == 0). Otherwise the type goes again, every watched name in it:
+      // a client that replaces a type's state with each response keeps what it had.
+      if (wildcardType || added) this.push(conn, new Set([typeUrl]));
+      return;
+    }
     // A new subscription on this stream (or a proxy that reconnected): it gets its full state.
     s.subscribed = true;
     s.names = names;
@@ -398,11 +392,23 @@ function isWildcardType(typeUrl: string): boolean {
   return typeUrl === TypeUrl.Cluster || typeUrl === TypeUrl.Listener;
 }
 
-/** The proxy no longer watches the type: nothing of it is pushed until it asks again (istiod DeleteWatchedResource). */
+/**
+ * The proxy no longer watches the type: nothing of it is pushed until it asks again, and it is reported
+ * as never sent (istiod's DeleteWatchedResource).
+ */
 function unsubscribe(s: TypeState): void {
   s.subscribed = false;
   s.names = [];
   s.dirty = false;
+  delete s.sentVersion;
+  delete s.sentNonce;
+  delete s.sentHash;
+  delete s.sentAt;
+  delete s.ackedVersion;
+  delete s.ackedNonce;
+  delete s.lastNack;
+  s.sentResources = [];
+  s.sentBytes = 0;
 }
 
 function sameIdentity(id: WorkloadIdentity, view: { namespace: string; serviceAccount: string; workloadName: string }): boolean {
