@@ -126,9 +126,12 @@ before(async () => {
     { domains: ['h1'], routes: [{ prefix: '/', cluster: 'h1' }] },
     { domains: ['mirror'], routes: [{ prefix: '/', cluster: 'origin' }] },
     { domains: ['raw'], routes: [{ prefix: '/', cluster: 'raw' }] },
+    { domains: ['raw-refused-retry'], routes: [{ prefix: '/', cluster: 'raw' }] },
   ]) as unknown as { virtual_hosts: { routes: { route: Record<string, unknown> }[] }[] };
   const retried = routes.virtual_hosts[0]?.routes[0];
   if (retried) retried.route['retry_policy'] = { retry_on: 'reset', num_retries: { value: 1 } };
+  const refusedRetried = routes.virtual_hosts[4]?.routes[0];
+  if (refusedRetried) refusedRetried.route['retry_policy'] = { retry_on: 'refused-stream', num_retries: { value: 1 } };
   const mirrored = routes.virtual_hosts[2]?.routes[0];
   if (mirrored) mirrored.route['request_mirror_policies'] = [{ cluster: 'h1', runtime_fraction: { default_value: { numerator: 100, denominator: 'HUNDRED' } } }];
   push(env.proxy, [
@@ -371,3 +374,34 @@ test("upstream RST_STREAM PROTOCOL_ERROR stays UC: Node closes a stream nghttp2 
   assert.equal(line['response_code_details'], 'upstream_reset_before_response_started{connection_termination}');
   assert.equal(rxResets(), before);
 });
+
+/** The raw origin's answer: GOAWAY `code` with last-stream-id 0 (the stream never processed), then a 200 on the next try. */
+function goawayOnce(code: number): (id: number) => Buffer {
+  const payload = Buffer.alloc(8);
+  payload.writeUInt32BE(code, 4);
+  let tries = 0;
+  return (id) => (tries++ === 0 ? frame(FrameType.GOAWAY, 0, 0, payload) : frame(FrameType.HEADERS, 0x5, id, Buffer.from([0x88])));
+}
+
+// Envoy's onGoAway drains the connection whatever the code, and nghttp2 closes the streams above
+// last-stream-id with REFUSED_STREAM. Node destroys a session whose GOAWAY carries an error before that.
+for (const [name, code] of [
+  ['NO_ERROR', http2.constants.NGHTTP2_NO_ERROR],
+  ['INTERNAL_ERROR', http2.constants.NGHTTP2_INTERNAL_ERROR],
+] as const) {
+  test(`upstream GOAWAY ${name} below the stream: 503 UR remote_refused_stream_reset`, async () => {
+    rawReply = goawayOnce(code);
+    const a = await exchange(`/goaway-${name}`, false, 'raw');
+    assert.equal(a.status, 503);
+    assert.equal(a.body, 'upstream connect error or disconnect/reset before headers. reset reason: remote refused stream reset');
+    const line = await logLine(`/goaway-${name}`);
+    assert.equal(line['response_flags'], 'UR');
+    assert.equal(line['response_code_details'], 'upstream_reset_before_response_started{remote_refused_stream_reset}');
+  });
+
+  test(`upstream GOAWAY ${name} below the stream: retried by refused-stream on a new connection`, async () => {
+    rawReply = goawayOnce(code);
+    const a = await exchange(`/goaway-${name}-retried`, false, 'raw-refused-retry');
+    assert.equal(a.status, 200);
+  });
+}

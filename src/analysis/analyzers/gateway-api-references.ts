@@ -4,10 +4,11 @@
 // IST0101; one that exists but is refused (another class, allowedRoutes, no ReferenceGrant, no port) is
 // OR2010, as is each Gateway listener certificateRef that names no usable Secret (IST0101 when missing).
 import type { BackendTLSPolicy, GRPCRoute, HTTPRoute, KubernetesGateway, TCPRoute, TLSRoute } from '../../config/resource.ts';
+import type { BackendObjectReference } from '../../config/types/gateway-api.ts';
 import { listenerCertificateProblems } from '../../model/gateway-api/gateways.ts';
 import { targetProblem } from '../../model/gateway-api/backend-tls.ts';
 import { backendProblem, type RefProblem } from '../../model/gateway-api/backends.ts';
-import { enforcesRefGrant, parentProblem } from '../../model/gateway-api/parents.ts';
+import { enforcesRefGrant, isServiceEntryParent, isServiceParent, parentProblem } from '../../model/gateway-api/parents.ts';
 import { asGatewayRoute, type GatewayRoute, indexGatewayApi } from '../../model/gateway-api/references.ts';
 import type { Analyzer, FieldPath, Report } from '../analyzer.ts';
 
@@ -35,14 +36,16 @@ export const gatewayApiReferences: Analyzer = {
     const index = indexGatewayApi(ctx.resources);
     for (const gw of gateways) {
       gw.spec.listeners.forEach((listener, i) => {
-        // Every ref that names no certificate, the second as the first, as Istio's ResolvedRefs lists each.
+        // Every ref that names no certificate, the second as the first. Istio's buildTLS drops a failing
+        // second ref without a condition (validCertCount > 0): that one is a warning only.
         const { served, problems } = listenerCertificateProblems(gw, listener, index);
         for (const p of problems) {
+          const notFound = p.missing && !served;
           report({
-            code: p.missing ? 'IST0101' : 'OR2010',
+            code: notFound ? 'IST0101' : 'OR2010',
             resource: gw,
             path: ['spec', 'listeners', i, ...p.path],
-            message: `${p.missing ? 'Referenced resource not found: ' : ''}listener ${listener.name}: ${p.message}; ${served ? 'the listener serves its other certificate only' : 'the listener is not served'}`,
+            message: `${notFound ? 'Referenced resource not found: ' : ''}listener ${listener.name}: ${p.message}; ${served ? 'the listener serves its other certificate only' : 'the listener is not served'}`,
             fix: p.path.at(-1) === 'namespace' ? fixes.certificateElsewhere : fixes.certificate,
           });
         }
@@ -63,15 +66,29 @@ export const gatewayApiReferences: Analyzer = {
         const p = parentProblem(parent, route, index);
         if (p) say(p, ['spec', 'parentRefs', i], fixes.parentMissing, fixes.parentRefused);
       });
+      // Istio converts the route once for its Gateway parents and once for its mesh parents, with the
+      // grant checked at Gateways only: a backend that is only refused at a Gateway may drop the route in the mesh.
+      const atGateway = enforcesRefGrant(route);
+      const inMesh = (route.spec.parentRefs ?? []).some((p) => isServiceParent(p) || isServiceEntryParent(p));
+      // A mirror's problem drops a GRPCRoute whatever it is (convertGRPCRoute), never an HTTPRoute (convertHTTPRoute drops the mirror).
+      const sayBackend = (ref: BackendObjectReference, path: FieldPath, mirror: boolean) => {
+        const drops = (x: RefProblem) => (mirror ? route.kind === 'GRPCRoute' : x.dropsRoute === true);
+        const p = backendProblem(ref, route, index, atGateway);
+        if (!p) return;
+        // Where the grant is all that refuses it at a Gateway, the mesh side may still refuse it outright.
+        const mesh = atGateway && inMesh ? backendProblem(ref, route, index, false) : p;
+        let message = p.message;
+        if (drops(p)) message += mesh && drops(mesh) ? "; none of the route's rules is converted" : "; the route's Gateway parents get none of its rules";
+        else if (mesh && drops(mesh)) message += `; in the mesh, ${mesh.message}; the route's mesh parents get none of its rules`;
+        say({ ...p, message }, path, fixes.backendMissing, fixes.backendRefused);
+      };
       (route.spec.rules ?? []).forEach((rule, r) => {
         (rule.backendRefs ?? []).forEach((ref, b) => {
-          const p = backendProblem(ref, route, index, enforcesRefGrant(route));
-          const said = p?.dropsRoute && (ref.weight ?? 1) !== 0 ? { ...p, message: `${p.message}; none of the route's rules is converted` } : p;
-          if (said) say(said, ['spec', 'rules', r, 'backendRefs', b], fixes.backendMissing, fixes.backendRefused);
+          // Istio's buildHTTPDestination (and buildTCPDestination) never build a backend of weight 0: nothing to report.
+          if ((ref.weight ?? 1) !== 0) sayBackend(ref, ['spec', 'rules', r, 'backendRefs', b], false);
         });
         (rule.filters ?? []).forEach((f, i) => {
-          const p = f.requestMirror && backendProblem(f.requestMirror.backendRef, route, index, enforcesRefGrant(route));
-          if (p) say(p, ['spec', 'rules', r, 'filters', i, 'requestMirror', 'backendRef'], fixes.backendMissing, fixes.backendRefused);
+          if (f.requestMirror) sayBackend(f.requestMirror.backendRef, ['spec', 'rules', r, 'filters', i, 'requestMirror', 'backendRef'], true);
         });
       });
     }

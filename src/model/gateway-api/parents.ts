@@ -60,7 +60,7 @@ export function isServiceParent(parent: ParentReference): boolean {
 }
 
 /** A ServiceEntry parent (Istio's allowedParentReferences): mesh routing for the entry's hosts. */
-function isServiceEntryParent(parent: ParentReference): boolean {
+export function isServiceEntryParent(parent: ParentReference): boolean {
   return parent.group === 'networking.istio.io' && parent.kind === 'ServiceEntry';
 }
 

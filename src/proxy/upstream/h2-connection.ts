@@ -86,6 +86,8 @@ export class H2Connection {
   #retired = false;
   /** Refused by secure naming: what is open is reset after the grace. */
   #refused = false;
+  /** The last-stream-id of the peer's GOAWAY: a stream above it was never processed (refused). */
+  goawayLastStreamId = 2 ** 31;
   /** The SPIFFE ID the tunnel's server presented (verified at connect); undefined for h2c or before. */
   peerId: string | undefined;
   /** The extra headers each request carries: all but the source's metadata, which goes once (below). */
@@ -160,7 +162,12 @@ export class H2Connection {
       this.#connected = false;
       this.#leave(lastError ?? (this.#ready ? undefined : new UpstreamError('connect', 'connection closed before SETTINGS')));
     });
-    session.on('goaway', () => this.#leave(undefined));
+    // Before Node destroys a session whose GOAWAY carries an error: nghttp2 would have closed the
+    // streams above last-stream-id with REFUSED_STREAM, as it does after a GOAWAY NO_ERROR.
+    session.on('goaway', (_code: number, lastStreamId: number) => {
+      this.goawayLastStreamId = lastStreamId;
+      this.#leave(undefined);
+    });
   }
 
   /**
@@ -595,6 +602,9 @@ class H2Exchange implements UpstreamExchange {
     this.#done = true;
     // A stream with no id yet (Node's `pending`) never had its HEADERS submitted: nothing went out.
     const sent = !this.stream.pending;
+    // Envoy's onGoAway drains whatever the code, and nghttp2 closes each stream above last-stream-id
+    // with REFUSED_STREAM (RemoteRefusedStreamReset, retried by refused-stream).
+    if (this.peerReset < 0 && (this.stream.id ?? 0) > this.conn.goawayLastStreamId) this.peerReset = http2.constants.NGHTTP2_REFUSED_STREAM;
     if (this.peerReset >= 0) {
       // "(code N)", as resetReason and the router read a refused stream and a CONNECT error.
       const reset = new UpstreamError('reset', `stream reset by the peer (code ${this.peerReset})`, err);
