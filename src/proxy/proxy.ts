@@ -189,7 +189,7 @@ export class OutriggerProxy {
           ...localWorkloadOf(opts),
         }),
     );
-    this.xds = new XdsState({ clusters: this.clusters, listeners: this.listeners, secrets: this.secrets, filters: this.#filters, now });
+    this.xds = new XdsState({ clusters: this.clusters, listeners: this.listeners, secrets: this.secrets, filters: this.#filters, now, resubscribe: () => this.ads?.refreshSubscriptions() });
     const xdsLog = new XdsStreamLog(opts.xdsAddress ?? '', now);
     this.ads = opts.xdsAddress
       ? new AdsClient({
@@ -233,8 +233,9 @@ export class OutriggerProxy {
     if (this.#draining) return false;
     if (!this.ads) return true;
     const t = this.ads.status().types;
-    // As Envoy's initial fetch: clusters, listeners, and the routes those listeners name.
-    return t[TypeUrl.Cluster]?.version !== undefined && t[TypeUrl.Cluster]?.version !== '' && !!t[TypeUrl.Listener]?.version && this.xds.routesWarm();
+    // As Envoy's initial fetch: clusters and their endpoints (cluster warming), listeners, and the routes
+    // those listeners name.
+    return t[TypeUrl.Cluster]?.version !== undefined && t[TypeUrl.Cluster]?.version !== '' && this.xds.endpointsWarm() && !!t[TypeUrl.Listener]?.version && this.xds.routesWarm();
   }
 
   /**

@@ -269,3 +269,54 @@ test('an answer that throws, behind an asynchronous apply, neither rejects unhan
   for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r));
   assert.deepEqual(unhandled, []);
 });
+
+test('a response of a type never subscribed to is ignored, unanswered, as Envoy\'s "no current subscribers"', { timeout: 10_000 }, async (t) => {
+  let gotCall!: (c: Call) => void;
+  const callP = new Promise<Call>((r) => (gotCall = r));
+  const { server, port } = await startServer((c) => gotCall(c));
+  t.after(() => server.forceShutdown());
+  const { subscriber, applied } = makeSubscriber();
+  const client = new AdsClient({ address: `127.0.0.1:${port}`, node: { id: 'n', metadata: {} }, subscriber });
+  t.after(() => client.stop());
+  client.start();
+  const q = requestQueue(await callP);
+  await q.next((r) => r.type_url === TypeUrl.Cluster);
+  const ecds = 'type.googleapis.com/envoy.config.core.v3.TypedExtensionConfig';
+  (await callP).write({ version_info: 'v1', type_url: ecds, nonce: 'x1', resources: [] });
+  (await callP).write({ version_info: 'v1', type_url: TypeUrl.Cluster, nonce: 'n1', resources: [cluster('a')] });
+  await q.next((r) => r.type_url === TypeUrl.Cluster && r.response_nonce === 'n1');
+  // Answers go in order: one to the first response would have come before this ACK.
+  const answered = await Promise.race([q.next((r) => r.type_url === ecds), new Promise<undefined>((r) => setTimeout(r, 50))]);
+  assert.equal(answered, undefined, 'an answer, NACK or ACK, would subscribe the proxy to it');
+  assert.deepEqual(applied.map((a) => a.typeUrl), [TypeUrl.Cluster]);
+  assert.equal(client.status().types[ecds], undefined);
+});
+
+test('a type whose last name goes is unsubscribed with an empty resource_names; a response for it then is not applied', { timeout: 10_000 }, async (t) => {
+  let gotCall!: (c: Call) => void;
+  const callP = new Promise<Call>((r) => (gotCall = r));
+  const { server, port } = await startServer((c) => gotCall(c));
+  t.after(() => server.forceShutdown());
+  const { subscriber, applied } = makeSubscriber();
+  const client = new AdsClient({ address: `127.0.0.1:${port}`, node: { id: 'n', metadata: {} }, subscriber });
+  t.after(() => client.stop());
+  client.start();
+  const call = await callP;
+  const q = requestQueue(call);
+  await q.next((r) => r.type_url === TypeUrl.Cluster);
+  call.write({ version_info: 'v1', type_url: TypeUrl.Cluster, nonce: 'n1', resources: [cluster('a')] });
+  await q.next((r) => r.type_url === TypeUrl.ClusterLoadAssignment && (r.resource_names ?? []).includes('a'));
+  call.write({ version_info: 'v1', type_url: TypeUrl.ClusterLoadAssignment, nonce: 'e1', resources: [packAny(TypeUrl.ClusterLoadAssignment, { cluster_name: 'a' })] });
+  await q.next((r) => r.type_url === TypeUrl.ClusterLoadAssignment && r.response_nonce === 'e1');
+  call.write({ version_info: 'v2', type_url: TypeUrl.Cluster, nonce: 'n2', resources: [] });
+  const unsubscribe = await q.next((r) => r.type_url === TypeUrl.ClusterLoadAssignment && (r.resource_names ?? []).length === 0);
+  assert.equal(unsubscribe.version_info, 'v1', 'Envoy sends the names of the watches left: none');
+  // A server that took the empty list for a wildcard: nothing is applied, and the request goes again at the
+  // version held, with no error (Envoy's "Ignoring unwatched type URL").
+  call.write({ version_info: 'v9', type_url: TypeUrl.ClusterLoadAssignment, nonce: 'e9', resources: [packAny(TypeUrl.ClusterLoadAssignment, { cluster_name: 'b' })] });
+  const again = await q.next((r) => r.type_url === TypeUrl.ClusterLoadAssignment && r.response_nonce === 'e9');
+  assert.deepEqual(again.resource_names ?? [], []);
+  assert.equal(again.version_info, 'v1');
+  assert.equal(again.error_detail ?? undefined, undefined);
+  assert.ok(!applied.some((a) => a.version === 'v9'));
+});

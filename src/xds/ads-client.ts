@@ -55,7 +55,10 @@ export const adsCodec = {
  */
 export interface AdsSubscriber {
   apply(typeUrl: string, resources: TypedAny[], version: string): void | Promise<void>;
-  /** Names to subscribe to for a type; undefined = wildcard; [] = nothing yet (not requested). */
+  /**
+   * Names to subscribe to for a type; undefined = wildcard; [] = nothing: not requested yet, or, once it
+   * was, unsubscribed with an empty `resource_names` (Envoy's request once a type's last watch goes).
+   */
   resourceNames(typeUrl: string): readonly string[] | undefined;
 }
 
@@ -233,7 +236,8 @@ export class AdsClient {
 
   #maybeRequest(typeUrl: string, first: boolean): void {
     const names = this.#opts.subscriber.resourceNames(typeUrl);
-    if (names && names.length === 0) return;
+    // Nothing to ask for: a type never requested on this stream stays unasked; one that was is unsubscribed.
+    if (names && names.length === 0 && !this.#types.get(typeUrl)?.requested) return;
     const s = this.#state(typeUrl);
     const key = names ? [...names].sort().join('\n') : undefined;
     if (s.requested && key === s.sentNames) return;
@@ -287,8 +291,19 @@ export class AdsClient {
   #onResponse(res: DiscoveryResponse, call: grpc.ClientDuplexStream<DiscoveryRequest, DiscoveryResponse>): Promise<void> | undefined {
     // Queued behind an apply while its stream closed: the new stream's resync sends it again.
     if (call !== this.#call) return undefined;
-    const s = this.#state(res.type_url);
+    // Envoy's GrpcMuxImpl::onDiscoveryResponse: a type never subscribed to is ignored, unanswered ("no
+    // current subscribers"); an answer would subscribe it, as a wildcard.
+    const s = this.#types.get(res.type_url);
+    if (!s) return undefined;
     s.lastNonce = res.nonce;
+    const names = this.#opts.subscriber.resourceNames(res.type_url);
+    if (names && names.length === 0) {
+      // Unsubscribed since (no watches): nothing is applied. An empty response is taken silently; one
+      // with resources gets the request again at the version held, a NACK without detail, as Envoy's.
+      if (res.resources.length === 0) s.ackedVersion = res.version_info;
+      else this.#send({ typeUrl: res.type_url, names, version: s.ackedVersion, nonce: res.nonce, node: false });
+      return undefined;
+    }
     let applied: void | Promise<void>;
     try {
       const decoded: TypedAny[] = [];

@@ -236,7 +236,7 @@ test('a client CA file (file-root:, MUTUAL) rotated: new handshakes are checked 
   assert.equal(await status(oldClient), 'refused');
 });
 
-test("a pair read mid-rotation (the key not the certificate's) is a NACK naming both files; what serves stays, its files watched", async () => {
+test("a pair read mid-rotation (the key not the certificate's) refuses its chain's handshakes only, until the watch reads a matching pair", async () => {
   const cert = path.join(dir, 'shared.crt');
   const key = path.join(dir, 'shared.key');
   push(env.proxy, [...base(), gateway('gw', 8443, cert, key)], 'v7');
@@ -247,13 +247,40 @@ test("a pair read mid-rotation (the key not the certificate's) is a NACK naming 
   const midKey = path.join(dir, 'mid.key');
   writeFileSync(midCert, b.cert);
   writeFileSync(midKey, a.key);
-  assert.throws(() => push(env.proxy, [...base(), gateway('gw', 8443, cert, key), gateway('mid', 11443, midCert, midKey)], 'v8'), {
-    message: `Listener mid.filter_chains[0].transport_socket.typed_config.common_tls_context: tls_certificate_sds_secret_configs[0].name: ${midCert} and ${midKey} are not a certificate and its key`,
-  });
+  // Envoy applies LDS per listener, and istio-agent retries the pair while the listener waits: the push is taken.
+  push(env.proxy, [...base(), gateway('gw', 8443, cert, key), gateway('mid', 11443, midCert, midKey)], 'v8');
+  const midPort = await env.port('mid');
+  assert.ok(logs.some((l) => l.includes(`${midCert} and ${midKey} are not a certificate and its key`)), 'a warning names both files');
+  await assert.rejects(served(midPort, 'gw.example.com'));
   assert.equal(await served(port, 'gw.example.com'), before);
-  assert.deepEqual(env.proxy.secrets.watchedDirs(), [dir]);
-  writeFileSync(cert, a.cert);
-  writeFileSync(key, a.key);
+  writeFileSync(midKey, b.key);
   await settle();
-  await until('the rotated certificate', async () => (await served(port, 'gw.example.com')) === a.serial);
+  await until('the matching pair', async () => (await served(midPort, 'gw.example.com').catch(() => '')) === b.serial);
+});
+
+test('an update that warms (its routes not here yet): the version serving meanwhile keeps its files watched, and they are let go once it is replaced', async () => {
+  const withRoutes = (l: TypedAny, rds: string): TypedAny => {
+    const chain = (l['filter_chains'] as TypedAny[])[0] as TypedAny;
+    return { ...l, filter_chains: [{ ...chain, filters: [{ name: 'envoy.filters.network.http_connection_manager', typed_config: hcm(rds) }] }] };
+  };
+  const [one, two] = ['warm-one', 'warm-two'].map((d) => path.join(dir, d)) as [string, string];
+  for (const d of [one, two]) {
+    mkdirSync(d);
+    const p = await issue();
+    writeFileSync(path.join(d, 'tls.crt'), p.cert);
+    writeFileSync(path.join(d, 'tls.key'), p.key);
+  }
+  const gw = (d: string, rds: string) => withRoutes(gateway('gw', 8443, path.join(d, 'tls.crt'), path.join(d, 'tls.key')), rds);
+  push(env.proxy, [...base(), gw(one, 'r')], 'v9');
+  const port = await env.port('gw');
+  // r2 has not come: the version on `one` serves on.
+  void env.proxy.xds.apply(TypeUrl.Listener, [gw(two, 'r2')], 'v10');
+  assert.deepEqual(env.proxy.secrets.watchedDirs().sort(), [one, two]);
+  const fresh = await issue();
+  writeFileSync(path.join(one, 'tls.crt'), fresh.cert);
+  writeFileSync(path.join(one, 'tls.key'), fresh.key);
+  await settle();
+  await until('the serving version rotated', async () => (await served(port, 'gw.example.com')) === fresh.serial);
+  env.proxy.xds.apply(TypeUrl.RouteConfiguration, [routeConfig('r2', [{ domains: ['*'], routes: [{ prefix: '/', cluster: 'b' }] }])], 'v10');
+  assert.deepEqual(env.proxy.secrets.watchedDirs(), [two]);
 });

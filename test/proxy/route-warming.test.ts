@@ -1,7 +1,7 @@
 // A listener whose routes never arrive keeps the proxy unready only until Envoy's initial fetch timeout.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { INITIAL_FETCH_TIMEOUT_MS } from '../../src/proxy/config/xds-state.ts';
+import { INITIAL_FETCH_TIMEOUT_MS } from '../../src/proxy/config/initial-fetch.ts';
 import { hcm, listener, push, routeConfig, startProxy } from './harness.ts';
 
 test('routes a listener names are waited for up to the initial fetch timeout, then no longer', async () => {

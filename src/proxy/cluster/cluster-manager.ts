@@ -65,14 +65,28 @@ export class ClusterManager {
       void c.close();
     }
     this.#clusters = next;
+    // An EDS name no cluster uses any more is unsubscribed: its assignment goes with it, as an Envoy
+    // EDS cluster's endpoints go with the cluster.
+    const used = new Set(this.edsNames());
+    for (const name of this.#endpointsByEds.keys()) if (!used.has(name)) this.#endpointsByEds.delete(name);
   }
 
-  /** State of the world for EDS: every assignment the proxy holds. */
+  /** Whether an assignment for this EDS service name has arrived (the cluster is warm). */
+  hasEndpoints(edsName: string): boolean {
+    return this.#endpointsByEds.has(edsName);
+  }
+
+  /**
+   * EDS, whose state-of-the-world responses carry only the assignments that changed (the xDS protocol's
+   * non-wildcard types; istiod's incremental EDS): each one given replaces its own, the others stay, as
+   * Envoy's GrpcMuxImpl updates only the watches a response names.
+   */
   applyEndpoints(assignments: ReadonlyMap<string, readonly Endpoint[]>): void {
-    this.#endpointsByEds = new Map(assignments);
+    for (const [name, endpoints] of assignments) this.#endpointsByEds.set(name, endpoints);
     for (const c of this.#clusters.values()) {
       if (c.settings.type !== 'EDS') continue;
-      c.setEndpoints(this.#endpointsByEds.get(c.settings.edsName) ?? []);
+      const endpoints = assignments.get(c.settings.edsName);
+      if (endpoints) c.setEndpoints(endpoints);
     }
   }
 

@@ -21,6 +21,8 @@ export interface ClusterSettings {
   readonly type: DiscoveryType;
   /** EDS service name to subscribe to (defaults to the cluster name). */
   readonly edsName: string;
+  /** The EDS config source's initial_fetch_timeout (0: no timeout); absent, Envoy's default. */
+  readonly edsInitialFetchTimeoutMs?: number;
   readonly connectTimeoutMs: number;
   readonly lbPolicy: string;
   /** Upstream speaks HTTP/2 (h2c, or h2 through the tunnel). */
@@ -195,6 +197,7 @@ export function compileCluster(c: EnvoyCluster): ClusterSettings {
     name: c.name,
     type: type as DiscoveryType,
     edsName: c.eds_cluster_config?.service_name || c.name,
+    ...(c.eds_cluster_config?.eds_config?.initial_fetch_timeout ? { edsInitialFetchTimeoutMs: durationMs(c.eds_cluster_config.eds_config.initial_fetch_timeout) } : {}),
     connectTimeoutMs: durationMs(c.connect_timeout) || 10_000,
     lbPolicy,
     http2: explicit?.http2_protocol_options !== undefined && !useDownstream,

@@ -2,6 +2,11 @@
 import type { TypedAny } from '../../xds/any.ts';
 import type { XdsDuration } from '../../xds/duration.ts';
 
+/** A ConfigSource's part the proxy reads: how long a resource's initial fetch is waited for (0s: forever). */
+export interface ConfigSource {
+  initial_fetch_timeout?: XdsDuration;
+}
+
 export interface SocketAddress {
   socket_address?: { address?: string; port_value?: number };
 }
@@ -11,7 +16,7 @@ export interface EnvoyCluster {
   type?: string;
   connect_timeout?: XdsDuration;
   lb_policy?: string;
-  eds_cluster_config?: { service_name?: string };
+  eds_cluster_config?: { service_name?: string; eds_config?: ConfigSource };
   load_assignment?: EnvoyClusterLoadAssignment;
   transport_socket?: { name?: string; typed_config?: TypedAny };
   /** Istio's auto mTLS: the mesh's TLS for endpoints labelled `tlsMode: istio`, plaintext for the rest. */
@@ -73,7 +78,7 @@ export interface EnvoyListener {
 
 export interface EnvoyHcm {
   stat_prefix?: string;
-  rds?: { route_config_name?: string };
+  rds?: { route_config_name?: string; config_source?: ConfigSource };
   route_config?: TypedAny;
   http_filters?: EnvoyFilter[];
   upgrade_configs?: { upgrade_type?: string }[];

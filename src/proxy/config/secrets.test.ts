@@ -96,3 +96,25 @@ test('a client-CA file read empty is watched: until a CA is written no client ve
   assert.equal(await clientAccepted(ctx, ca2Client), true);
   store.close();
 });
+
+test('a client-CA file let go (its gateway removed), rotated meanwhile and named again: the context built before is not served', async () => {
+  const { f, store } = setup();
+  const ca1Client = await ca1.issueWithSans([{ type: 'dns', value: 'client.example' }]);
+  writeFileSync(f('ca.pem'), ca1.ca);
+  const v1 = chain(f('tls.crt'), f('tls.key'), f('ca.pem'));
+  store.holdListenerFiles([v1]);
+  const before = store.secureContext(v1);
+  assert.ok(before);
+  assert.equal(await clientAccepted(before, ca1Client), true);
+  store.holdListenerFiles([]);
+  // Revoked while nothing watched the file; the gateway's return reads CA2.
+  writeFileSync(f('ca.pem'), ca2.ca);
+  const v2 = chain(f('tls.crt'), f('tls.key'), f('ca.pem'));
+  store.holdListenerFiles([v2]);
+  const after = store.secureContext(v2);
+  assert.ok(after);
+  assert.notEqual(after, before);
+  assert.equal(await clientAccepted(after, ca1Client), false);
+  assert.equal(await clientAccepted(after, ca2Client), true);
+  store.close();
+});

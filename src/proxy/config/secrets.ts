@@ -46,13 +46,14 @@ export interface SecretStoreDeps {
   warn?(message: string): void;
 }
 
-type HeldFile = { credential: FileCredential; value: KeyPairPem | string };
+/** No value: a key pair whose key did not match its certificate when compiled (being rotated). */
+type HeldFile = { credential: FileCredential; value: KeyPairPem | string | undefined };
 
 export class SecretStore {
   #fromXds = new Map<string, SecretPem>();
   #local = new Map<string, SecretPem>();
   #contexts = new Map<string, tls.SecureContext>();
-  #raw: TypedAny[] = [];
+  #raw = new Map<string, TypedAny>();
   #listeners = new Set<() => void>();
   #files: FileCredentialWatch;
   /** The file credentials each side names, with what its compile read: the watch holds their union. */
@@ -84,7 +85,9 @@ export class SecretStore {
    */
   #hold(updated: readonly HeldFile[], other: readonly HeldFile[]): void {
     const current = (f: HeldFile): HeldFile => ({ credential: f.credential, value: this.file(f.credential.id) ?? f.value });
-    this.#files.hold([...other.map(current), ...updated]);
+    // Contexts are cached by file, not content: one built before a credential was let go must not be
+    // served once it is held again, maybe rotated meanwhile.
+    if (this.#files.hold([...other.map(current), ...updated])) this.#contexts.clear();
   }
 
   /** A watched file credential's last good version (a key pair, or a CA bundle). */
@@ -101,11 +104,26 @@ export class SecretStore {
     this.#files.close();
   }
 
-  /** SDS state of the world. */
+  /**
+   * An SDS response: as for every non-wildcard type, it carries the secrets that changed (istiod's
+   * SecretGen sends only those a push updated); each replaces its own, the others stay, as Envoy's SdsApi
+   * watches, one per name, are updated only when a response names them.
+   */
   applyXds(secrets: readonly { name: string; pem: SecretPem }[], raw: TypedAny[]): void {
-    this.#fromXds = new Map(secrets.map((s) => [s.name, s.pem]));
-    this.#raw = raw;
+    for (const s of secrets) this.#fromXds.set(s.name, s.pem);
+    for (const r of raw) this.#raw.set(String(r['name']), r);
     this.#changed();
+  }
+
+  /** The SDS names subscribed now: a secret no listener or cluster names any more goes, as its SdsApi does. */
+  retainXds(names: readonly string[]): void {
+    const keep = new Set(names);
+    const gone = [...this.#fromXds.keys()].filter((name) => !keep.has(name));
+    for (const name of gone) {
+      this.#fromXds.delete(name);
+      this.#raw.delete(name);
+    }
+    if (gone.length > 0) this.#changed();
   }
 
   /** A secret made locally (the `default` workload certificate from the CSR flow). */
@@ -132,7 +150,7 @@ export class SecretStore {
   }
 
   raw(): readonly TypedAny[] {
-    return this.#raw;
+    return [...this.#raw.values()];
   }
 
   /** Mesh material from `default` + `ROOTCA`, when both are present. */

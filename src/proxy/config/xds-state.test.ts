@@ -33,6 +33,8 @@ test('a listener update that fails part-way keeps the files of both versions wat
       if (fail) throw new Error('stopped part-way');
       return Promise.resolve([]);
     },
+    listeners: () => [].values(),
+    warmingListeners: () => [].values(),
   } as unknown as ListenerManager;
   const secrets = new SecretStore({ timers: new ManualTimers() });
   const xds = new XdsState({ clusters: {} as ClusterManager, listeners, secrets, filters: new HttpFilterRegistry(), now: () => 0 });

@@ -16,9 +16,10 @@ import type { EnvoyRouteConfiguration, RouteTable } from '../http/route/index.ts
 import { compileRouteConfiguration } from '../http/route/index.ts';
 import type { CompiledListener, DownstreamTls } from '../listener/compile-listener.ts';
 import { compileListener } from '../listener/compile-listener.ts';
-import type { ListenerManager } from '../listener/listener-manager.ts';
+import type { ListenerManager, ListenerWarming } from '../listener/listener-manager.ts';
 import { ClusterUpdateError, ListenerUpdateError, ProxyConfigError } from './config-error.ts';
 import type { EnvoyCluster, EnvoyClusterLoadAssignment, EnvoyListener, EnvoySecret } from './envoy-shapes.ts';
+import { fetchWaitMs, InitialFetch } from './initial-fetch.ts';
 import type { SecretStore } from './secrets.ts';
 import { compileSecret } from './secrets.ts';
 
@@ -34,10 +35,18 @@ export interface XdsStateDeps {
   secrets: SecretStore;
   filters: HttpFilterRegistry;
   now(): number;
+  /** Sends the subscriptions again when their names changed outside a response (a listener warmed on timeout). */
+  resubscribe?(): void;
 }
 
-/** Envoy's default `initial_fetch_timeout`: how long a listener waits for its routes before it is ready anyway. */
-export const INITIAL_FETCH_TIMEOUT_MS = 15_000;
+const chainsOf = (l: CompiledListener) => [...l.chains, ...(l.defaultChain ? [l.defaultChain] : [])];
+
+/** The route configurations a listener names, each with its config source's initial_fetch_timeout. */
+function* rdsOf(l: CompiledListener): Generator<{ name: string; timeoutMs: number | undefined }> {
+  for (const c of chainsOf(l)) {
+    if (c.handler.kind === 'http' && c.handler.rdsName) yield { name: c.handler.rdsName, timeoutMs: c.handler.rdsInitialFetchTimeoutMs };
+  }
+}
 
 export class XdsState implements AdsSubscriber {
   #deps: XdsStateDeps;
@@ -48,14 +57,32 @@ export class XdsState implements AdsSubscriber {
   /** SDS names the listeners' TLS contexts and the clusters' TLS origination need (Envoy subscribes both). */
   #listenerSds: readonly string[] = ['ROOTCA'];
   #clusterSds: readonly string[] = [];
-  /** The listeners' TLS settings of the last update applied, whose files the SecretStore watches. */
+  /** The listeners' TLS settings whose files the SecretStore watches now. */
   #listenerTls: readonly DownstreamTls[] = [];
-  /** When the listeners last named routes (initial fetch starts), and whether an RDS update was refused since. */
-  #routesNamedAt: number | undefined;
-  #routesRefused = false;
+  /** The initial fetch of the routes the listeners name, and of the endpoints the EDS clusters name. */
+  #routeFetch: InitialFetch;
+  #endpointFetch: InitialFetch;
+  /**
+   * Envoy's listener warming: an update of a serving listener that names routes not held yet waits for
+   * them, its initial_fetch_timeout at most, while the version before serves.
+   */
+  #listenerWarming: ListenerWarming = {
+    waitMs: (l) => {
+      let wait = 0;
+      for (const r of rdsOf(l)) if (!this.#routes.has(r.name)) wait = Math.max(wait, fetchWaitMs(r.timeoutMs));
+      return wait;
+    },
+    onTimedOut: () => {
+      this.#watchRoutes();
+      this.#holdListenerFiles();
+      this.#deps.resubscribe?.();
+    },
+  };
 
   constructor(deps: XdsStateDeps) {
     this.#deps = deps;
+    this.#routeFetch = new InitialFetch(() => deps.now());
+    this.#endpointFetch = new InitialFetch(() => deps.now());
   }
 
   /** Adds an HTTP filter factory; it applies to listeners compiled from now on. */
@@ -85,10 +112,17 @@ export class XdsState implements AdsSubscriber {
    * warming, and a request on it would find no route (404 NR) though the config exists.
    */
   routesWarm(): boolean {
-    if (this.#rdsNames.every((name) => this.#routes.has(name))) return true;
     // As Envoy's init manager: a refused update ends the wait too (the listener serves what it has), and
-    // so does the initial fetch timeout, so one bad or missing route never keeps the proxy unready.
-    return this.#routesRefused || (this.#routesNamedAt !== undefined && this.#deps.now() - this.#routesNamedAt >= INITIAL_FETCH_TIMEOUT_MS);
+    // so does the config source's initial_fetch_timeout, unless it is 0s (istiod's): then it waits on.
+    return this.#routeFetch.warm();
+  }
+
+  /**
+   * Every EDS cluster has its ClusterLoadAssignment, or its wait has ended as routesWarm's: Envoy warms
+   * such a cluster, and initializes, only then.
+   */
+  endpointsWarm(): boolean {
+    return this.#endpointFetch.warm();
   }
 
   resourceNames(typeUrl: string): readonly string[] | undefined {
@@ -143,6 +177,8 @@ export class XdsState implements AdsSubscriber {
         }
         this.#clusterSds = [...sds];
         this.#sdsNames = [...new Set([...this.#listenerSds, ...this.#clusterSds])];
+        this.#retainSecrets();
+        this.#watchEndpoints(compiled);
         if (failures.length === 0) break;
         // What is kept (the previous version, or nothing) is what /config_dump shows.
         const previous = this.#dump.get(typeUrl);
@@ -156,19 +192,23 @@ export class XdsState implements AdsSubscriber {
       }
       case TypeUrl.ClusterLoadAssignment: {
         const map = new Map<string, Endpoint[]>();
-        for (const r of resources) map.set(named(r, 'cluster_name'), compileLoadAssignment(r as unknown as EnvoyClusterLoadAssignment));
+        try {
+          for (const r of resources) map.set(named(r, 'cluster_name'), compileLoadAssignment(r as unknown as EnvoyClusterLoadAssignment));
+        } catch (err) {
+          this.#endpointFetch.refused();
+          throw err;
+        }
         this.#deps.clusters.applyEndpoints(map);
+        this.#endpointFetch.arrived(map.keys());
         break;
       }
       case TypeUrl.Listener: {
         const ctx = { filters: this.#deps.filters, compileRoutes: (rc: TypedAny) => this.#compileRoutes(rc) };
         const compiled: CompiledListener[] = resources.map((r) => compileListener(r as unknown as EnvoyListener, ctx));
-        const rds = new Set<string>();
         const sds = new Set<string>(['ROOTCA']);
         const tls: DownstreamTls[] = [];
         for (const l of compiled) {
           for (const c of [...l.chains, ...(l.defaultChain ? [l.defaultChain] : [])]) {
-            if (c.handler.kind === 'http' && c.handler.rdsName) rds.add(c.handler.rdsName);
             if (c.tls) {
               for (const name of c.tls.sdsSecrets) sds.add(name);
               tls.push(c.tls);
@@ -177,23 +217,20 @@ export class XdsState implements AdsSubscriber {
         }
         let binding: ReturnType<ListenerManager['apply']>;
         try {
-          binding = this.#deps.listeners.apply(compiled);
+          binding = this.#deps.listeners.apply(compiled, this.#listenerWarming);
         } catch (err) {
           // Applied part-way: a listener serves the new version or the one before, so both versions' files stay watched.
-          this.#listenerTls = [...this.#listenerTls, ...tls];
-          this.#deps.secrets.holdListenerFiles(this.#listenerTls);
+          this.#holdListenerFiles([...this.#listenerTls, ...tls]);
           throw err;
         }
         // As the SDS names, the files the listeners name: istio-agent watches each one served.
-        this.#listenerTls = tls;
-        this.#deps.secrets.holdListenerFiles(tls);
-        if ([...rds].some((name) => !this.#rdsNames.includes(name))) {
-          this.#routesNamedAt = this.#deps.now();
-          this.#routesRefused = false;
-        }
-        this.#rdsNames = [...rds];
+        this.#holdListenerFiles(tls);
+        this.#watchRoutes();
+        // A warming listener's version before serves on: its secrets stay subscribed too.
+        for (const l of this.#deps.listeners.listeners()) for (const c of chainsOf(l)) for (const name of c.tls?.sdsSecrets ?? []) sds.add(name);
         this.#listenerSds = [...sds];
         this.#sdsNames = [...new Set([...this.#listenerSds, ...this.#clusterSds])];
+        this.#retainSecrets();
         const previous = this.#dump.get(typeUrl);
         const dump = this.#record(typeUrl, resources, version);
         return binding.then((failures) => {
@@ -212,10 +249,21 @@ export class XdsState implements AdsSubscriber {
         try {
           for (const r of resources) next.set(named(r), this.#compileRoutes(r));
         } catch (err) {
-          this.#routesRefused = true;
+          this.#routeFetch.refused();
+          if (this.#deps.listeners.warm(() => true)) {
+            this.#watchRoutes();
+            this.#holdListenerFiles();
+          }
           throw err;
         }
-        this.#routes = next;
+        // Only the route configurations that changed come (a non-wildcard type): the others stay.
+        for (const [name, table] of next) this.#routes.set(name, table);
+        this.#routeFetch.arrived(next.keys());
+        // A warming listener whose routes are all here takes over; the routes only its old version named go.
+        if (this.#deps.listeners.warm((l) => [...rdsOf(l)].every((r) => this.#routes.has(r.name)))) {
+          this.#watchRoutes();
+          this.#holdListenerFiles();
+        }
         break;
       }
       case TypeUrl.Secret: {
@@ -229,10 +277,60 @@ export class XdsState implements AdsSubscriber {
     this.#record(typeUrl, resources, version);
   }
 
+  /** The EDS names the clusters watch now: a new one is awaited; assignments no cluster names go. */
+  #watchEndpoints(clusters: readonly ClusterSettings[]): void {
+    const names = new Map<string, number>();
+    for (const c of clusters) {
+      if (c.type === 'EDS') names.set(c.edsName, Math.max(names.get(c.edsName) ?? 0, fetchWaitMs(c.edsInitialFetchTimeoutMs)));
+    }
+    this.#endpointFetch.watch(names, (name) => this.#deps.clusters.hasEndpoints(name));
+    const dump = this.#dump.get(TypeUrl.ClusterLoadAssignment);
+    for (const name of dump?.keys() ?? []) if (!names.has(name)) dump?.delete(name);
+  }
+
+  /**
+   * The files of every chain that serves or warms (a warming listener's version before serves on), and
+   * `also` (an update's, or one applied part-way): istio-agent watches each file a listener may serve.
+   * Chains of one context key name the same files, so repeated failed updates do not pile up.
+   */
+  #holdListenerFiles(also: readonly DownstreamTls[] = []): void {
+    const chains = new Map<string, DownstreamTls>();
+    for (const l of [...this.#deps.listeners.listeners(), ...this.#deps.listeners.warmingListeners()]) for (const c of chainsOf(l)) if (c.tls) chains.set(c.tls.contextKey, c.tls);
+    for (const t of also) chains.set(t.contextKey, t);
+    this.#listenerTls = [...chains.values()];
+    this.#deps.secrets.holdListenerFiles(this.#listenerTls);
+  }
+
+  /** The SDS names subscribed now: secrets no listener or cluster names go. */
+  #retainSecrets(): void {
+    this.#deps.secrets.retainXds(this.#sdsNames);
+    const dump = this.#dump.get(TypeUrl.Secret);
+    for (const name of dump?.keys() ?? []) if (!this.#sdsNames.includes(name)) dump?.delete(name);
+  }
+
+  /**
+   * The route names the listeners serving and warming watch now: a new one is awaited; tables no
+   * listener names go.
+   */
+  #watchRoutes(): void {
+    const names = new Map<string, number>();
+    for (const l of [...this.#deps.listeners.listeners(), ...this.#deps.listeners.warmingListeners()]) {
+      for (const r of rdsOf(l)) names.set(r.name, Math.max(names.get(r.name) ?? 0, fetchWaitMs(r.timeoutMs)));
+    }
+    this.#rdsNames = [...names.keys()];
+    this.#routeFetch.watch(names, (name) => this.#routes.has(name));
+    for (const name of this.#routes.keys()) if (!names.has(name)) this.#routes.delete(name);
+    const dump = this.#dump.get(TypeUrl.RouteConfiguration);
+    for (const name of dump?.keys() ?? []) if (!names.has(name)) dump?.delete(name);
+  }
+
   #record(typeUrl: string, resources: TypedAny[], version: string): Map<string, DumpEntry> {
     const lastUpdated = new Date(this.#deps.now()).toISOString();
     const key = typeUrl === TypeUrl.ClusterLoadAssignment ? 'cluster_name' : 'name';
-    const dump = new Map(resources.map((r) => [String(r[key]), { version, resource: r, lastUpdated }]));
+    // EDS, RDS and SDS responses carry what changed: the dump keeps the others, as Envoy's does.
+    const partial = typeUrl === TypeUrl.ClusterLoadAssignment || typeUrl === TypeUrl.RouteConfiguration || typeUrl === TypeUrl.Secret;
+    const dump = partial ? (this.#dump.get(typeUrl) ?? new Map<string, DumpEntry>()) : new Map<string, DumpEntry>();
+    for (const r of resources) dump.set(String(r[key]), { version, resource: r, lastUpdated });
     this.#dump.set(typeUrl, dump);
     return dump;
   }

@@ -27,6 +27,8 @@ export interface HttpChain {
   readonly kind: 'http';
   readonly statPrefix: string;
   readonly rdsName?: string;
+  /** The RDS config source's initial_fetch_timeout (0: no timeout); absent, Envoy's default. */
+  readonly rdsInitialFetchTimeoutMs?: number;
   readonly inlineRoutes?: RouteTable;
   readonly filters: readonly ChainedFilter[];
   readonly websocket: boolean;
@@ -187,6 +189,7 @@ function compileChain(fc: EnvoyFilterChain, where: string, ctx: ListenerCompileC
         kind: 'http',
         statPrefix: hcm.stat_prefix ?? '',
         ...(hcm.rds?.route_config_name ? { rdsName: hcm.rds.route_config_name } : {}),
+        ...(hcm.rds?.config_source?.initial_fetch_timeout ? { rdsInitialFetchTimeoutMs: durationMs(hcm.rds.config_source.initial_fetch_timeout) } : {}),
         ...(hcm.route_config ? { inlineRoutes: ctx.compileRoutes(hcm.route_config) } : {}),
         filters: ctx.filters.compileChain(hcm.http_filters ?? [], at),
         websocket: (hcm.upgrade_configs ?? []).some((u) => u.upgrade_type?.toLowerCase() === 'websocket'),

@@ -58,6 +58,14 @@ export interface ListenerManagerDeps {
   selfPeer?: string;
 }
 
+/** Listener warming: which updates wait for routes not held yet before they take over. */
+export interface ListenerWarming {
+  /** How long this listener's update may wait for its routes: 0, not at all; Infinity, until they come. */
+  waitMs(l: CompiledListener): number;
+  /** A warming listener took over because its wait ran out. */
+  onTimedOut(): void;
+}
+
 /** `port`: the configured port; `bound`: the port it got, once bound. */
 type Running = { kind: 'listener'; l: BoundListener; port: number; bound?: number } | { kind: 'tunnel'; t: TunnelServer; port: number; bound?: number };
 
@@ -74,6 +82,8 @@ export class ListenerManager {
   #closed = false;
   #all = new Map<string, CompiledListener>();
   #unboundByPort = new Map<number, CompiledListener>();
+  /** Updates waiting for their routes (Envoy's warming listeners), the version before serving meanwhile. */
+  #warming = new Map<string, { l: CompiledListener; timer: unknown }>();
 
   constructor(deps: ListenerManagerDeps) {
     this.#deps = deps;
@@ -103,8 +113,49 @@ export class ListenerManager {
     return out;
   }
 
+  /** The listeners serving (a warming one's version before). */
   listeners(): IterableIterator<CompiledListener> {
     return this.#all.values();
+  }
+
+  /** Updates waiting for their routes. */
+  *warmingListeners(): IterableIterator<CompiledListener> {
+    for (const w of this.#warming.values()) yield w.l;
+  }
+
+  /**
+   * Warming listeners whose routes are all here now (`ready`) take over; true when one did. On a refused
+   * RDS update every one does, serving what it has, as Envoy's onConfigUpdateFailed readies them.
+   */
+  warm(ready: (l: CompiledListener) => boolean): boolean {
+    let any = false;
+    for (const [name, w] of this.#warming) {
+      if (!ready(w.l)) continue;
+      this.#takeOver(name);
+      any = true;
+    }
+    return any;
+  }
+
+  #takeOver(name: string): void {
+    const w = this.#warming.get(name);
+    if (!w) return;
+    this.#warming.delete(name);
+    if (w.timer !== undefined) (this.#deps.hcm.timers ?? realTimers).clear(w.timer);
+    const r = this.#running.get(name);
+    if (r?.kind === 'listener') {
+      r.l.config = w.l;
+      r.l.refreshTls();
+    } else if (!w.l.bindToPort) {
+      this.#unboundByPort.set(w.l.port, w.l);
+    }
+    this.#all.set(name, w.l);
+  }
+
+  #cancelWarming(): void {
+    const timers = this.#deps.hcm.timers ?? realTimers;
+    for (const w of this.#warming.values()) if (w.timer !== undefined) timers.clear(w.timer);
+    this.#warming.clear();
   }
 
   /**
@@ -112,9 +163,12 @@ export class ListenerManager {
    * every bind has: Envoy creates listen sockets while it applies LDS, so the update is answered only
    * then. It resolves with the listeners that could not bind, each left out (a new one) or kept at its
    * previous version (one that moved port keeps serving on the old one), so that the next update binds
-   * it again. Never rejects.
+   * it again. Never rejects. An update in place that `warming` says must wait for its routes keeps the
+   * version before serving until they come (Envoy's listener warming: the old listener is replaced only
+   * once the new one's init targets are ready); a later update replaces what waits.
    */
-  apply(listeners: readonly CompiledListener[]): Promise<ListenerBindFailure[]> {
+  apply(listeners: readonly CompiledListener[], warming?: ListenerWarming): Promise<ListenerBindFailure[]> {
+    this.#cancelWarming();
     const previous = this.#all;
     const all = new Map(listeners.map((l) => [l.name, l]));
     this.#all = all;
@@ -123,11 +177,17 @@ export class ListenerManager {
     for (const [name, r] of this.#running) if (!all.get(name)?.bindToPort) this.#stop(name, r);
     const binds: Promise<ListenerBindFailure | undefined>[] = [];
     for (const l of listeners) {
-      if (!l.bindToPort) continue;
+      if (!l.bindToPort) {
+        // One the forward proxy consults (Istio's outbound listeners) warms alike, where it was before.
+        const before = previous.get(l.name);
+        if (before && !before.bindToPort && before.port === l.port && this.#warmUp(l, before, warming)) this.#unboundByPort.set(l.port, before);
+        continue;
+      }
       const r = this.#running.get(l.name);
       // Same port, same kind of server (plaintext or TLS): new connections take the new chains.
       if (r && r.port === l.port && (r.kind !== 'listener' || r.l.kind === serverKind(l))) {
         if (r.kind === 'listener') {
+          if (this.#warmUp(l, r.l.config, warming)) continue;
           r.l.config = l;
           r.l.refreshTls();
         }
@@ -184,6 +244,21 @@ export class ListenerManager {
         return failure;
       },
     );
+  }
+
+  /** Holds `l` warming, `serving` on in its place, when it must wait for routes; false when it need not. */
+  #warmUp(l: CompiledListener, serving: CompiledListener, warming: ListenerWarming | undefined): boolean {
+    const waitMs = warming?.waitMs(l) ?? 0;
+    if (waitMs <= 0) return false;
+    this.#all.set(l.name, serving);
+    const timer = Number.isFinite(waitMs)
+      ? (this.#deps.hcm.timers ?? realTimers).set(() => {
+          this.#takeOver(l.name);
+          warming?.onTimedOut();
+        }, waitMs)
+      : undefined;
+    this.#warming.set(l.name, { l, timer });
+    return true;
   }
 
   #tunnel(l: CompiledListener, bindPort: number): Running {
@@ -271,6 +346,7 @@ export class ListenerManager {
 
   close(): void {
     this.#closed = true;
+    this.#cancelWarming();
     for (const r of [...this.#running.values(), ...this.#retired, ...this.#replaced]) serverOf(r).close();
     this.#running.clear();
     this.#retired.clear();

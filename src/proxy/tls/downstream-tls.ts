@@ -9,9 +9,11 @@ import { compileServerTlsParams, type EnvoyTlsParams, type ServerTlsParams, TlsC
 
 /**
  * A certificate and its key: an SDS secret, or a pair read from files (`file` names it in errors;
- * `watched` reads it again when a file changes, absent for a pair given inline).
+ * `watched` reads it again when a file changes, absent for a pair given inline). No `pem`: its files held
+ * no matching pair when compiled (caught mid-rotation); the chain serves no handshake until the watch
+ * reads one, as a listener waits for a secret istio-agent retries.
  */
-export type CertificateSource = { readonly secret: string } | { readonly file: string; readonly pem: KeyPairPem; readonly watched?: FileCredential };
+export type CertificateSource = { readonly secret: string } | { readonly file: string; readonly pem?: KeyPairPem; readonly watched?: FileCredential };
 
 export interface DownstreamTls {
   /** Served together, one per key type (an RSA and an ECDSA certificate): the client's algorithms pick. */
@@ -54,23 +56,37 @@ function certificates(common: EnvoyCommonTlsContext): CertificateSource[] {
     const cert = dataSourcePem(c.certificate_chain, `${field}.certificate_chain`);
     const key = dataSourcePem(c.private_key, `${field}.private_key`);
     if (!cert || !key) throw new TlsConfigError(field, 'certificate_chain and private_key are required');
-    checkKeyPair({ cert, key }, c.certificate_chain?.filename ?? 'the inline certificate', c.private_key?.filename ?? 'the inline key', field);
     const source = (ds: EnvoyDataSource | undefined, pem: string): PemSource => (ds?.filename ? { file: ds.filename } : { pem });
     const watched = c.certificate_chain?.filename || c.private_key?.filename ? keyPairCredential(source(c.certificate_chain, cert), source(c.private_key, key), field) : undefined;
-    return { file: c.certificate_chain?.filename ?? field, pem: { cert, key }, ...(watched ? { watched } : {}) };
+    const pem = checkedPair({ cert, key }, c.certificate_chain?.filename ?? 'the inline certificate', c.private_key?.filename ?? 'the inline key', field, watched !== undefined);
+    return { file: c.certificate_chain?.filename ?? field, ...(pem ? { pem } : {}), ...(watched ? { watched } : {}) };
   });
   const sds = (common.tls_certificate_sds_secret_configs ?? []).map((s, i): CertificateSource => {
     const field = `tls_certificate_sds_secret_configs[${i}].name`;
     if (!s.name) throw new TlsConfigError(field, 'a secret name is required');
     if (!isFileSecret(s.name)) return { secret: s.name };
-    const pem = readFileCert(s.name, field);
     const files = fileCertPaths(s.name, field);
-    checkKeyPair(pem, files.cert, files.key, field);
-    return { file: s.name, pem, watched: keyPairCredential({ file: files.cert }, { file: files.key }, field) };
+    const pem = checkedPair(readFileCert(s.name, field), files.cert, files.key, field, true);
+    return { file: s.name, ...(pem ? { pem } : {}), watched: keyPairCredential({ file: files.cert }, { file: files.key }, field) };
   });
   const all = [...inline, ...sds];
   if (all.length === 0) throw new TlsConfigError('tls_certificates', 'a server needs tls_certificates or tls_certificate_sds_secret_configs');
   return all;
+}
+
+/**
+ * The pair if its key matches its certificate. One in files that does not is being rotated: undefined,
+ * and the watch reads it until it does (istio-agent's generateKeyCertFromExistingFiles retries it while
+ * the listener waits), so the rest of the update applies. Given inline, it never will: refused.
+ */
+function checkedPair(pair: KeyPairPem, certName: string, keyName: string, field: string, inFiles: boolean): KeyPairPem | undefined {
+  try {
+    checkKeyPair(pair, certName, keyName, field);
+    return pair;
+  } catch (err) {
+    if (inFiles && err instanceof TlsConfigError) return undefined;
+    throw err;
+  }
 }
 
 function clientCa(common: EnvoyCommonTlsContext): { caSecret?: string; caPem?: string; caWatched?: FileCredential } {
@@ -116,7 +132,7 @@ export function compileDownstreamTls(tc: Record<string, unknown>): DownstreamTls
   const sdsSecrets = [...certs.flatMap((c) => ('secret' in c ? [c.secret] : [])), ...(caSecret ? [caSecret] : [])];
   // A watched credential is named by its files, never by what this compile read: two chains whose files
   // hold the same PEM today may not tomorrow, and one must never serve the other's CA.
-  const certKey = certs.map((c) => ('secret' in c ? `secret:${c.secret}` : c.watched ? `watched:${c.watched.id}` : `pem#${digest(c.pem.cert + c.pem.key)}`)).join(',');
+  const certKey = certs.map((c) => ('secret' in c ? `secret:${c.secret}` : c.watched ? `watched:${c.watched.id}` : `pem#${digest(`${c.pem?.cert}${c.pem?.key}`)}`)).join(',');
   const caKey = caSecret ? `secret:${caSecret}` : caWatched ? `watched:${caWatched.id}` : caPem ? `pem#${digest(caPem)}` : '';
   return {
     certs,
@@ -132,7 +148,7 @@ export function compileDownstreamTls(tc: Record<string, unknown>): DownstreamTls
 }
 
 /** The chain's credentials read from files, with what its compile read: the SecretStore watches them. */
-export function fileCredentials(t: DownstreamTls): { credential: FileCredential; value: KeyPairPem | string }[] {
+export function fileCredentials(t: DownstreamTls): { credential: FileCredential; value: KeyPairPem | string | undefined }[] {
   const pairs = t.certs.flatMap((c) => ('watched' in c && c.watched ? [{ credential: c.watched, value: c.pem }] : []));
   // A `file-root:` file read empty is watched too, so a CA written to it later is taken (as istio-agent
   // keeps watching a file it could not serve yet); meanwhile no client certificate verifies.

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { makeCa } from '../../../test/proxy/certs.ts';
 import { ManualTimers } from '../../../test/proxy/harness.ts';
-import { FILE_DEBOUNCE_MS, FileCredentialWatch, RETRY_BUDGET_MS } from './file-credential-watch.ts';
+import { FILE_DEBOUNCE_MS, FileCredentialWatch, RETRY_BUDGET_MS, REWATCH_MS } from './file-credential-watch.ts';
 import { caCredential, keyPairCredential } from './file-credentials.ts';
 
 const ca = await makeCa('file-watch');
@@ -41,13 +41,16 @@ async function until(what: string, ok: () => boolean): Promise<void> {
   assert.ok(ok(), `timed out waiting for ${what}`);
 }
 
+/** A pending read (debounce or retry), not a lost directory's re-add. */
+const readTimer = (timers: ManualTimers) => [...timers.pending.values()].find((t) => t.ms !== REWATCH_MS)?.ms;
+
 /** Fires each read (debounce or retry) as it is set, until `done`; the waits fired, in order. */
 async function drive(timers: ManualTimers, done: () => boolean): Promise<number[]> {
   const fired: number[] = [];
   for (;;) {
-    await until('a pending read', () => done() || timers.pending.size > 0);
+    await until('a pending read', () => done() || readTimer(timers) !== undefined);
     if (done()) return fired;
-    const ms = [...timers.pending.values()][0]?.ms as number;
+    const ms = readTimer(timers) as number;
     timers.fire(ms);
     fired.push(ms);
   }
@@ -296,5 +299,63 @@ test('a CA bundle of the PEM types node:tls takes is served; one ending in an un
   await drive(timers, () => events.changes === 2);
   assert.equal(watch.bundle(credential.id), x.ca + y.ca);
   assert.deepEqual(events.warnings, []);
+  watch.close();
+});
+
+test('a directory back after the retry budget is watched again (tried every REWATCH_MS, without end) and read', async () => {
+  const { dir: root, timers, events, watch } = setup();
+  const dir = path.join(root, 'certs');
+  mkdirSync(dir);
+  const { credential } = await heldPair(dir, watch);
+  rmSync(dir, { recursive: true });
+  await drive(timers, () => events.warnings.some((w) => w.endsWith('the last good certificate is served')));
+  assert.deepEqual(watch.lostDirs(), [dir]);
+  // Still not there: tried again later.
+  assert.ok(timers.fire(REWATCH_MS));
+  assert.deepEqual(watch.lostDirs(), [dir]);
+  mkdirSync(dir);
+  const b = await issue();
+  writeFileSync(path.join(dir, 'tls.crt'), b.cert);
+  writeFileSync(path.join(dir, 'tls.key'), b.key);
+  assert.ok(timers.fire(REWATCH_MS));
+  assert.deepEqual(watch.watchedDirs(), [dir]);
+  // What was written while nothing watched is read.
+  await drive(timers, () => watch.keyPair(credential.id)?.cert === b.cert);
+  watch.close();
+  assert.equal(timers.pending.size, 0);
+});
+
+test('a symlinked directory in the path (current -> v1) re-pointed to v2: the swap is seen', async () => {
+  const { dir: root, timers, watch } = setup();
+  const [a, b] = [await issue(), await issue()];
+  for (const [v, p] of [['v1', a], ['v2', b]] as const) {
+    mkdirSync(path.join(root, v));
+    writeFileSync(path.join(root, v, 'tls.crt'), p.cert);
+    writeFileSync(path.join(root, v, 'tls.key'), p.key);
+  }
+  symlinkSync('v1', path.join(root, 'current'));
+  const credential = keyPairCredential({ file: path.join(root, 'current', 'tls.crt') }, { file: path.join(root, 'current', 'tls.key') }, 'f');
+  watch.hold([{ credential, value: a }]);
+  symlinkSync('v2', path.join(root, 'current.tmp'));
+  renameSync(path.join(root, 'current.tmp'), path.join(root, 'current'));
+  await drive(timers, () => watch.keyPair(credential.id)?.cert === b.cert);
+  watch.close();
+});
+
+test('a pair held with no value (read mid-rotation at compile) is warned of, read until it loads, then served', async () => {
+  const { dir, timers, events, watch } = setup();
+  const cert = path.join(dir, 'tls.crt');
+  const key = path.join(dir, 'tls.key');
+  const [a, b] = [await issue(), await issue()];
+  writeFileSync(cert, b.cert);
+  writeFileSync(key, a.key);
+  const credential = keyPairCredential({ file: cert }, { file: key }, 'f');
+  watch.hold([{ credential, value: undefined }]);
+  assert.equal(watch.keyPair(credential.id), undefined);
+  assert.deepEqual(events.warnings, [`${cert} and ${key} are not a certificate and its key (being rotated?): its chains refuse handshakes until they are`]);
+  assert.equal(readTimer(timers), FILE_DEBOUNCE_MS, 'read again without waiting for an event');
+  writeFileSync(key, b.key);
+  await drive(timers, () => events.changes === 1);
+  assert.deepEqual(watch.keyPair(credential.id), { cert: b.cert, key: b.key });
   watch.close();
 });

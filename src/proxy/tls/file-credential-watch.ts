@@ -2,8 +2,8 @@
 // istio-agent's SDS server keeps them (security/pkg/nodeagent/cache/secretcache.go: addFileWatcher,
 // handleFileWatch): a changed file is read again off the event loop and, once it holds a usable
 // credential, used by new handshakes; until then, and if it never does, the last good one stays.
-import { type FSWatcher, realpathSync, type Stats, statSync, watch } from 'node:fs';
-import { realpath, stat } from 'node:fs/promises';
+import { type FSWatcher, lstatSync, realpathSync, type Stats, statSync, watch } from 'node:fs';
+import { lstat, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Timers } from '../http/router.ts';
 import type { FileCredential, KeyPairPem } from './file-credentials.ts';
@@ -17,13 +17,18 @@ export const FILE_DEBOUNCE_MS = 100;
  */
 const RETRY_MULTIPLIER = 1.5;
 export const RETRY_BUDGET_MS = 10_000;
+/**
+ * A directory that cannot be watched (not there yet, or removed) is tried again this often, for as long
+ * as it is named: addFileWatcher retries adding its watch without end.
+ */
+export const REWATCH_MS = 10_000;
 
 type Value = KeyPairPem | string;
 
 interface Held {
   readonly credential: FileCredential;
-  /** The last good value: the one read when the listener arrived, or since. */
-  value: Value;
+  /** The last good value: the one read when the listener arrived, or since; none yet while its first read does not load. */
+  value: Value | undefined;
   /** The directories watched for it: its files' and, for a symlink, its target's (resolved again at each read). */
   dirs: Set<string>;
   /** The names whose events concern it (see Located). */
@@ -78,6 +83,8 @@ export class FileCredentialWatch {
    * old inode. Each is held by the credentials with a file in it and closed when none is left.
    */
   #dirs = new Map<string, WatchedDir>();
+  /** Directories that could not be watched, by the credentials in them, each with its re-add timer. */
+  #lost = new Map<string, { ids: Set<string>; timer: unknown }>();
 
   constructor(deps: FileWatchDeps) {
     this.#deps = deps;
@@ -88,19 +95,38 @@ export class FileCredentialWatch {
    * watched, and those nothing names any more are closed. One already held keeps its last good value; a compile
    * that read something else counts as a change (a missed event, or a bad file read again), and a watch
    * that could not start, has ended or watches a directory since replaced is started again, as
-   * istio-agent retries adding a watch.
+   * istio-agent retries adding a watch. One held with no value (a pair read mid-rotation) is read again
+   * as a changed file is, and served once it loads. True when a credential was held anew or let go: one held anew may have changed while
+   * nothing held it, so contexts built under its id before are stale.
    */
-  hold(credentials: readonly { credential: FileCredential; value: Value }[]): void {
+  hold(credentials: readonly { credential: FileCredential; value: Value | undefined }[]): boolean {
     const next = new Map(credentials.map((c) => [c.credential.id, c]));
+    let changed = false;
+    let loaded = false;
     for (const [id, c] of next) {
       let h = this.#held.get(id);
       if (!h) {
         h = { credential: c.credential, value: c.value, dirs: new Set(), names: new Set(), retrying: false, reading: false, again: false, waited: 0, delay: FILE_DEBOUNCE_MS };
         this.#held.set(id, h);
+        changed = true;
+      } else if (h.value === undefined && c.value !== undefined) {
+        // A pair caught mid-rotation that this compile read whole: served now, as a reload's would be.
+        h.value = c.value;
+        loaded = true;
       } else if (!same(h.value, c.value)) this.#schedule(h);
+      if (c.value === undefined) {
+        if (h.value === undefined) this.#deps.warn(`${c.credential.files.join(' and ')} are not a certificate and its key (being rotated?): its chains refuse handshakes until they are`);
+        this.#schedule(h);
+      }
       this.#follow(h, locateSync(c.credential), true);
     }
-    for (const [id, h] of this.#held) if (!next.has(id)) this.#drop(id, h);
+    for (const [id, h] of this.#held) {
+      if (next.has(id)) continue;
+      this.#drop(id, h);
+      changed = true;
+    }
+    if (loaded) this.#deps.onChange();
+    return changed;
   }
 
   /** A held key pair's current value. */
@@ -124,6 +150,11 @@ export class FileCredentialWatch {
     for (const [id, h] of this.#held) this.#drop(id, h);
   }
 
+  /** Directories that cannot be watched now, tried again every REWATCH_MS. */
+  lostDirs(): string[] {
+    return [...this.#lost.keys()];
+  }
+
   /**
    * Watches the directories a credential's files are in now and lets go of those they left. A watched
    * directory found replaced is watched again, and its other credentials read again. `loud`: a directory
@@ -139,7 +170,10 @@ export class FileCredentialWatch {
         this.#watchDir(dir, new Set([...d.ids, id]), identity, loud);
         for (const other of d.ids) if (other !== reading?.credential.id) this.#scheduleId(other);
       } else if (d) d.ids.add(id);
-      else this.#watchDir(dir, new Set([id]), identity, loud);
+      else if (this.#lost.has(dir)) {
+        this.#lost.get(dir)?.ids.add(id);
+        this.#rewatch(dir, identity, loud, reading);
+      } else this.#watchDir(dir, new Set([id]), identity, loud);
     }
     for (const dir of h.dirs) if (!where.dirs.has(dir)) this.#release(dir, id);
     h.dirs = new Set(where.dirs.keys());
@@ -151,19 +185,56 @@ export class FileCredentialWatch {
     try {
       watcher = watch(dir, { persistent: false }, (event, name) => this.#onEvent(dir, watcher, event, name));
     } catch (err) {
-      if (loud) this.#deps.warn(`cannot watch ${dir} (${(err as NodeJS.ErrnoException).code ?? 'error'}): its certificates are read again at the next listener or cluster update`);
+      if (loud) this.#deps.warn(`cannot watch ${dir} (${(err as NodeJS.ErrnoException).code ?? 'error'}): tried again every ${REWATCH_MS / 1000} s`);
+      this.#lose(dir, ids);
       return;
     }
-    // Its certificates keep their last value; their next read or the next listener or cluster update watches the directory again.
+    // Its certificates keep their last value; their next read, or the re-add timer, watches the directory again.
     watcher.on('error', (err: NodeJS.ErrnoException) => {
-      this.#deps.warn(`watch of ${dir} ended (${err.code ?? 'error'}): its certificates are read again at the next listener or cluster update`);
+      this.#deps.warn(`watch of ${dir} ended (${err.code ?? 'error'}): tried again every ${REWATCH_MS / 1000} s`);
       watcher.close();
-      if (this.#dirs.get(dir)?.watcher === watcher) this.#dirs.delete(dir);
+      const d = this.#dirs.get(dir);
+      if (d?.watcher !== watcher) return;
+      this.#dirs.delete(dir);
+      this.#lose(dir, d.ids);
     });
     this.#dirs.set(dir, { watcher, ids, identity, gone: false });
   }
 
+  /**
+   * A directory that could not be watched is tried again until it can be, and its credentials are then
+   * read (what was written meanwhile had no event), as addFileWatcher retries (RetryWithContext, no
+   * deadline) and then reads the files.
+   */
+  #lose(dir: string, ids: Set<string>): void {
+    const timer = this.#deps.timers.set(() => {
+      let identity: string | undefined;
+      try {
+        identity = identityOf(statSync(dir));
+      } catch {
+        // Still not there: the watch fails and the timer is set again.
+      }
+      this.#rewatch(dir, identity, false);
+    }, REWATCH_MS);
+    this.#lost.set(dir, { ids, timer });
+  }
+
+  /** A directory that could not be watched, tried again (its timer, a listener update, a read); `reading` is read already. */
+  #rewatch(dir: string, identity: string | undefined, loud: boolean, reading?: Held): void {
+    const lost = this.#lost.get(dir);
+    if (!lost) return;
+    this.#deps.timers.clear(lost.timer);
+    this.#lost.delete(dir);
+    this.#watchDir(dir, lost.ids, identity, loud);
+    if (this.#dirs.has(dir)) for (const id of lost.ids) if (id !== reading?.credential.id) this.#scheduleId(id);
+  }
+
   #release(dir: string, id: string): void {
+    const lost = this.#lost.get(dir);
+    if (lost?.ids.delete(id) && lost.ids.size === 0) {
+      this.#deps.timers.clear(lost.timer);
+      this.#lost.delete(dir);
+    }
     const d = this.#dirs.get(dir);
     if (!d?.ids.delete(id) || d.ids.size > 0) return;
     d.watcher.close();
@@ -250,18 +321,24 @@ export class FileCredentialWatch {
       return;
     }
     h.retrying = false;
-    this.#deps.warn(`${error instanceof Error ? error.message : String(error)} after a change: the last good certificate is served`);
+    this.#deps.warn(`${error instanceof Error ? error.message : String(error)} after a change: ${h.value === undefined ? 'its chains refuse handshakes until it loads' : 'the last good certificate is served'}`);
   }
 }
 
-/** Where the files are, from their resolved targets (undefined: not there) and each directory's identity. */
-function located(files: readonly string[], targets: readonly (string | undefined)[], identify: (dir: string) => string | undefined): Located {
-  const all = [...files.map((f) => path.resolve(f)), ...targets.flatMap((t) => (t ? [t] : []))];
+/**
+ * Where the files are, from their resolved targets (undefined: not there), their directories that are
+ * symlinks (`current -> v1`: re-pointing one is an event of its own directory, which is watched too, as
+ * newer istio-agents watch a symlink's parent) and each directory's identity.
+ */
+function located(files: readonly string[], targets: readonly (string | undefined)[], linked: readonly string[], identify: (dir: string) => string | undefined): Located {
+  const all = [...files.map((f) => path.resolve(f)), ...targets.flatMap((t) => (t ? [t] : [])), ...linked];
   const dirs = new Set(all.map((f) => path.dirname(f)));
   return { dirs: new Map([...dirs].map((d) => [d, identify(d)])), names: new Set([...all.map((f) => path.basename(f)), '..data']) };
 }
 
-const identity = (st: Stats) => `${st.dev}:${st.ino}`;
+const fileDirs = (c: FileCredential) => [...new Set(c.files.map((f) => path.dirname(path.resolve(f))))];
+
+const identityOf = (st: Stats) => `${st.dev}:${st.ino}`;
 
 /** At a listener or cluster update, which reads the files synchronously anyway. */
 function locateSync(c: FileCredential): Located {
@@ -272,9 +349,16 @@ function locateSync(c: FileCredential): Located {
       return undefined;
     }
   });
-  return located(c.files, targets, (d) => {
+  const linked = fileDirs(c).filter((d) => {
     try {
-      return identity(statSync(d));
+      return lstatSync(d).isSymbolicLink();
+    } catch {
+      return false;
+    }
+  });
+  return located(c.files, targets, linked, (d) => {
+    try {
+      return identityOf(statSync(d));
     } catch {
       return undefined;
     }
@@ -284,11 +368,14 @@ function locateSync(c: FileCredential): Located {
 /** Before a reload, off the event loop. */
 async function locate(c: FileCredential): Promise<Located> {
   const targets = await Promise.all(c.files.map((f) => realpath(f).catch(() => undefined)));
-  const dirs = [...new Set([...c.files.map((f) => path.dirname(path.resolve(f))), ...targets.flatMap((t) => (t ? [path.dirname(t)] : []))])];
-  const ids = new Map(await Promise.all(dirs.map(async (d) => [d, await stat(d).then(identity, () => undefined)] as const)));
-  return located(c.files, targets, (d) => ids.get(d));
+  const own = fileDirs(c);
+  const links = await Promise.all(own.map((d) => lstat(d).then((st) => st.isSymbolicLink(), () => false)));
+  const linked = own.filter((_, i) => links[i]);
+  const dirs = [...new Set([...own, ...linked.map((d) => path.dirname(d)), ...targets.flatMap((t) => (t ? [path.dirname(t)] : []))])];
+  const ids = new Map(await Promise.all(dirs.map(async (d) => [d, await stat(d).then(identityOf, () => undefined)] as const)));
+  return located(c.files, targets, linked, (d) => ids.get(d));
 }
 
-function same(a: Value, b: Value): boolean {
-  return typeof a === 'string' || typeof b === 'string' ? a === b : a.cert === b.cert && a.key === b.key;
+function same(a: Value | undefined, b: Value | undefined): boolean {
+  return a === undefined || b === undefined || typeof a === 'string' || typeof b === 'string' ? a === b : a.cert === b.cert && a.key === b.key;
 }

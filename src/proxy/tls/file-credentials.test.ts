@@ -7,8 +7,10 @@ import { constants, mkdtempSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { test } from 'node:test';
-import { caCredential, MAX_PEM_BYTES, readFileCert, readFileRoot } from './file-credentials.ts';
+import { mock, test } from 'node:test';
+import tls from 'node:tls';
+import { makeCa } from '../../../test/proxy/certs.ts';
+import { caCredential, checkKeyPair, MAX_PEM_BYTES, readFileCert, readFileRoot } from './file-credentials.ts';
 import { TlsConfigError } from './server-tls-params.ts';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'file-cred-'));
@@ -84,5 +86,23 @@ test('read again after a change (off the event loop), a file is held to the same
       .then(() => undefined, (e: unknown) => e);
     assert.ok(err instanceof TlsConfigError, String(err));
     assert.deepEqual({ message: err.message, code: (err.cause as NodeJS.ErrnoException | undefined)?.code }, { message: `cannot read ${file}`, code });
+  }
+});
+
+test('a pair is checked once while its files read the same: every listener or cluster update compiles it again', async () => {
+  const ca = await makeCa('file-cred-check');
+  const [a, b] = [await ca.issueWithSans([{ type: 'dns', value: 'a.example' }]), await ca.issueWithSans([{ type: 'dns', value: 'b.example' }])];
+  const built = mock.method(tls, 'createSecureContext');
+  try {
+    const check = (pair: { cert: string; key: string }) => checkKeyPair(pair, path.join(dir, 'once.crt'), path.join(dir, 'once.key'), 'f');
+    check(a);
+    check(a);
+    assert.equal(built.mock.callCount(), 1);
+    check(b);
+    assert.equal(built.mock.callCount(), 2, 'a new read is checked');
+    assert.throws(() => check({ cert: a.cert, key: b.key }), /are not a certificate and its key/);
+    assert.throws(() => check({ cert: a.cert, key: b.key }), /are not a certificate and its key/, 'a pair that failed is not remembered');
+  } finally {
+    built.mock.restore();
   }
 });
