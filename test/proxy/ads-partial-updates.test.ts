@@ -16,6 +16,18 @@ import { cla, cluster, hcm, listener, ManualTimers, request, routeConfig, startP
 type Call = grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>;
 
 /** An ADS server the test scripts: it records requests; the test writes each response. */
+/** A proxy started against a scripted ADS server (with `opts`), both closed after `run`. */
+async function withScriptedProxy(opts: Omit<Parameters<typeof startProxy>[0] & object, 'xdsAddress'>, run: (xds: Awaited<ReturnType<typeof scriptedAds>>, env: Awaited<ReturnType<typeof startProxy>>) => Promise<void>): Promise<void> {
+  const xds = await scriptedAds();
+  const env = await startProxy({ ...opts, xdsAddress: xds.address });
+  try {
+    await run(xds, env);
+  } finally {
+    await env.close();
+    xds.close();
+  }
+}
+
 async function scriptedAds() {
   const requests: DiscoveryRequest[] = [];
   const waiters: { pred: (r: DiscoveryRequest) => boolean; resolve: (r: DiscoveryRequest) => void }[] = [];
@@ -87,9 +99,7 @@ const direct = (name: string, body: string) => routeConfig(name, [{ domains: ['*
 const waitForever = { ads: {}, initial_fetch_timeout: { seconds: '0' }, resource_api_version: 'V3' };
 
 test('an EDS response naming some clusters leaves the others\' endpoints; a cluster removed takes its assignment with it', async () => {
-  const xds = await scriptedAds();
-  const env = await startProxy({ xdsAddress: xds.address });
-  try {
+  await withScriptedProxy({}, async (xds, env) => {
     await xds.next((r) => r.type_url === TypeUrl.Cluster);
     await xds.send(TypeUrl.Cluster, 'v1', [cluster('a'), cluster('b')]);
     await xds.next((r) => r.type_url === TypeUrl.ClusterLoadAssignment);
@@ -107,16 +117,11 @@ test('an EDS response naming some clusters leaves the others\' endpoints; a clus
     await xds.send(TypeUrl.Cluster, 'v3', [cluster('a'), cluster('b')]);
     assert.deepEqual(env.proxy.clusters.get('b')?.endpoints, []);
     assert.equal(env.proxy.xds.endpointsWarm(), false);
-  } finally {
-    await env.close();
-    xds.close();
-  }
+  });
 });
 
 test('an RDS response with only a newly named route keeps the routes held; routes no listener names go', async () => {
-  const xds = await scriptedAds();
-  const env = await startProxy({ xdsAddress: xds.address });
-  try {
+  await withScriptedProxy({}, async (xds, env) => {
     await xds.next((r) => r.type_url === TypeUrl.Listener);
     await xds.send(TypeUrl.Listener, 'v1', [listener('l1', 8080, [{ filter: hcm('r1') }])]);
     await xds.next((r) => r.type_url === TypeUrl.RouteConfiguration && names(r).includes('r1'));
@@ -133,10 +138,7 @@ test('an RDS response with only a newly named route keeps the routes held; route
     assert.equal(env.proxy.xds.routeTable('r1'), undefined);
     assert.deepEqual([...env.proxy.xds.dump(TypeUrl.RouteConfiguration).keys()], ['r2']);
     assert.deepEqual(names(await xds.next((r) => r.type_url === TypeUrl.RouteConfiguration && !names(r).includes('r1'))), ['r2']);
-  } finally {
-    await env.close();
-    xds.close();
-  }
+  });
 });
 
 test('an SDS response with only the secret that changed keeps the others; a secret nothing names any more goes', async () => {
@@ -167,10 +169,8 @@ test('an SDS response with only the secret that changed keeps the others; a secr
 });
 
 test('the proxy is not ready while an EDS cluster has no ClusterLoadAssignment, up to its initial_fetch_timeout (0s: forever)', async () => {
-  const xds = await scriptedAds();
   let now = 1_000_000;
-  const env = await startProxy({ xdsAddress: xds.address, now: () => now });
-  try {
+  await withScriptedProxy({ now: () => now }, async (xds, env) => {
     await xds.next((r) => r.type_url === TypeUrl.Cluster);
     const istiod = { ...cluster('b'), eds_cluster_config: { service_name: 'b', eds_config: waitForever } };
     await xds.send(TypeUrl.Cluster, 'v1', [cluster('a'), istiod]);
@@ -188,17 +188,12 @@ test('the proxy is not ready while an EDS cluster has no ClusterLoadAssignment, 
     assert.equal(env.proxy.ready(), false);
     now += 15_000;
     assert.equal(env.proxy.ready(), true);
-  } finally {
-    await env.close();
-    xds.close();
-  }
+  });
 });
 
 test('routes whose RDS config source says initial_fetch_timeout 0s (istiod\'s) are waited for past Envoy\'s 15 s default', async () => {
-  const xds = await scriptedAds();
   let now = 1_000_000;
-  const env = await startProxy({ xdsAddress: xds.address, now: () => now });
-  try {
+  await withScriptedProxy({ now: () => now }, async (xds, env) => {
     await xds.next((r) => r.type_url === TypeUrl.Cluster);
     await xds.send(TypeUrl.Cluster, 'v1', []);
     await xds.next((r) => r.type_url === TypeUrl.Listener);
@@ -208,16 +203,11 @@ test('routes whose RDS config source says initial_fetch_timeout 0s (istiod\'s) a
     assert.equal(env.proxy.ready(), false);
     await xds.send(TypeUrl.RouteConfiguration, 'v1', [direct('r1', 'one')]);
     assert.equal(env.proxy.ready(), true);
-  } finally {
-    await env.close();
-    xds.close();
-  }
+  });
 });
 
 test('a listener updated to name a route not held keeps its old version serving until the route arrives (listener warming)', async () => {
-  const xds = await scriptedAds();
-  const env = await startProxy({ xdsAddress: xds.address });
-  try {
+  await withScriptedProxy({}, async (xds, env) => {
     await xds.next((r) => r.type_url === TypeUrl.Listener);
     await xds.send(TypeUrl.Listener, 'v1', [listener('l1', 8080, [{ filter: hcm('r1') }])]);
     await xds.send(TypeUrl.RouteConfiguration, 'v1', [direct('r1', 'old')]);
@@ -229,10 +219,7 @@ test('a listener updated to name a route not held keeps its old version serving 
     await xds.send(TypeUrl.RouteConfiguration, 'v2', [direct('r2', 'new')]);
     assert.equal((await request(port, '/', { host: 'x' })).body, 'new');
     assert.deepEqual(names(await xds.next((r) => r.type_url === TypeUrl.RouteConfiguration && !names(r).includes('r1'))), ['r2']);
-  } finally {
-    await env.close();
-    xds.close();
-  }
+  });
 });
 
 test('an outbound listener the forward proxy consults (bind_to_port false) warms alike', async () => {
@@ -257,10 +244,8 @@ test('an outbound listener the forward proxy consults (bind_to_port false) warms
 });
 
 test('a warming listener takes over when its route is refused, or when its initial fetch times out', async () => {
-  const xds = await scriptedAds();
   const timers = new ManualTimers();
-  const env = await startProxy({ xdsAddress: xds.address, timers });
-  try {
+  await withScriptedProxy({ timers }, async (xds, env) => {
     await xds.next((r) => r.type_url === TypeUrl.Listener);
     await xds.send(TypeUrl.Listener, 'v1', [listener('l1', 8080, [{ filter: hcm('r1') }])]);
     await xds.send(TypeUrl.RouteConfiguration, 'v1', [direct('r1', 'old')]);
@@ -275,8 +260,5 @@ test('a warming listener takes over when its route is refused, or when its initi
     assert.equal((await request(port, '/', { host: 'x' })).status, 404, 'still the version before');
     assert.ok(timers.fire(15_000), "Envoy's default initial_fetch_timeout");
     assert.deepEqual(names(await xds.next((r) => r.type_url === TypeUrl.RouteConfiguration && names(r).join() === 'r3')), ['r3']);
-  } finally {
-    await env.close();
-    xds.close();
-  }
+  });
 });

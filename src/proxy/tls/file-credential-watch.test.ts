@@ -24,6 +24,19 @@ function setup() {
   return { dir, timers, events, watch };
 }
 
+/** Two key pairs in `dir` (a.crt/a.key and b.crt/b.key, the same certificate), both held by `watch`. */
+async function twoHeldPairs(dir: string, watch: FileCredentialWatch) {
+  const a = await issue();
+  for (const f of ['a.crt', 'a.key', 'b.crt', 'b.key']) writeFileSync(path.join(dir, f), f.endsWith('.crt') ? a.cert : a.key);
+  const pa = keyPairCredential({ file: path.join(dir, 'a.crt') }, { file: path.join(dir, 'a.key') }, 'f');
+  const pb = keyPairCredential({ file: path.join(dir, 'b.crt') }, { file: path.join(dir, 'b.key') }, 'f');
+  watch.hold([
+    { credential: pa, value: a },
+    { credential: pb, value: a },
+  ]);
+  return { a, pa, pb };
+}
+
 /** A certificate and key written in `dir` (tls.crt, tls.key) and held by `watch`. */
 async function heldPair(dir: string, watch: FileCredentialWatch) {
   const cert = path.join(dir, 'tls.crt');
@@ -133,14 +146,7 @@ test('a CA bundle: a block that does not parse is left out, with a warning; a bu
 
 test('one watch per directory, however many credentials are in it; closed with the last of them, pending reads too', async () => {
   const { dir, timers, watch } = setup();
-  const a = await issue();
-  for (const f of ['a.crt', 'a.key', 'b.crt', 'b.key']) writeFileSync(path.join(dir, f), f.endsWith('.crt') ? a.cert : a.key);
-  const pa = keyPairCredential({ file: path.join(dir, 'a.crt') }, { file: path.join(dir, 'a.key') }, 'f');
-  const pb = keyPairCredential({ file: path.join(dir, 'b.crt') }, { file: path.join(dir, 'b.key') }, 'f');
-  watch.hold([
-    { credential: pa, value: a },
-    { credential: pb, value: a },
-  ]);
+  const { a, pa, pb } = await twoHeldPairs(dir, watch);
   assert.deepEqual(watch.watchedDirs(), [dir]);
   watch.hold([{ credential: pb, value: a }]);
   assert.deepEqual(watch.watchedDirs(), [dir]);
@@ -183,14 +189,7 @@ test('an emptied pair (a file caught while rewritten in place) is not served', a
 
 test('an event of another file in the directory (a busy log) reads only the credentials naming it', async () => {
   const { dir, timers, watch } = setup();
-  const a = await issue();
-  for (const f of ['a.crt', 'a.key', 'b.crt', 'b.key']) writeFileSync(path.join(dir, f), f.endsWith('.crt') ? a.cert : a.key);
-  const pa = keyPairCredential({ file: path.join(dir, 'a.crt') }, { file: path.join(dir, 'a.key') }, 'f');
-  const pb = keyPairCredential({ file: path.join(dir, 'b.crt') }, { file: path.join(dir, 'b.key') }, 'f');
-  watch.hold([
-    { credential: pa, value: a },
-    { credential: pb, value: a },
-  ]);
+  const { a } = await twoHeldPairs(dir, watch);
   writeFileSync(path.join(dir, 'access.log'), 'x');
   writeFileSync(path.join(dir, 'b.crt'), a.cert);
   await until('the event', () => timers.pending.size > 0);
