@@ -352,6 +352,10 @@ test('a pair held with no value (read mid-rotation at compile) is warned of, rea
   watch.hold([{ credential, value: undefined }]);
   assert.equal(watch.keyPair(credential.id), undefined);
   assert.deepEqual(events.warnings, [`${cert} and ${key} are not a certificate and its key (being rotated?): its chains refuse handshakes until they are`]);
+  // Said once: later listener and cluster updates that read it so again say nothing more.
+  watch.hold([{ credential, value: undefined }]);
+  watch.hold([{ credential, value: undefined }]);
+  assert.equal(events.warnings.length, 1);
   assert.equal(readTimer(timers), FILE_DEBOUNCE_MS, 'read again without waiting for an event');
   writeFileSync(key, b.key);
   await drive(timers, () => events.changes === 1);

@@ -105,6 +105,7 @@ export class FileCredentialWatch {
     let loaded = false;
     for (const [id, c] of next) {
       let h = this.#held.get(id);
+      const fresh = h === undefined;
       if (!h) {
         h = { credential: c.credential, value: c.value, dirs: new Set(), names: new Set(), retrying: false, reading: false, again: false, waited: 0, delay: FILE_DEBOUNCE_MS };
         this.#held.set(id, h);
@@ -115,7 +116,8 @@ export class FileCredentialWatch {
         loaded = true;
       } else if (!same(h.value, c.value)) this.#schedule(h);
       if (c.value === undefined) {
-        if (h.value === undefined) this.#deps.warn(`${c.credential.files.join(' and ')} are not a certificate and its key (being rotated?): its chains refuse handshakes until they are`);
+        // Said once, when it is first held so; every update reads it again all the same.
+        if (fresh) this.#deps.warn(`${c.credential.files.join(' and ')} are not a certificate and its key (being rotated?): its chains refuse handshakes until they are`);
         this.#schedule(h);
       }
       this.#follow(h, locateSync(c.credential), true);
@@ -331,7 +333,9 @@ export class FileCredentialWatch {
  * newer istio-agents watch a symlink's parent) and each directory's identity.
  */
 function located(files: readonly string[], targets: readonly (string | undefined)[], linked: readonly string[], identify: (dir: string) => string | undefined): Located {
-  const all = [...files.map((f) => path.resolve(f)), ...targets.flatMap((t) => (t ? [t] : [])), ...linked];
+  // A symlinked directory is watched in its parent for its own name, unless that parent is the root.
+  const relinkable = linked.filter((d) => path.dirname(d) !== path.parse(d).root);
+  const all = [...files.map((f) => path.resolve(f)), ...targets.flatMap((t) => (t ? [t] : [])), ...relinkable];
   const dirs = new Set(all.map((f) => path.dirname(f)));
   return { dirs: new Map([...dirs].map((d) => [d, identify(d)])), names: new Set([...all.map((f) => path.basename(f)), '..data']) };
 }
