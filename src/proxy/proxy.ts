@@ -91,6 +91,8 @@ export class OutriggerProxy {
   /** The process's CPU and memory as the istio-proxy container's, when this proxy owns its process. */
   readonly #container: { cpu: Counter; memory: Gauge } | undefined;
   readonly secrets: SecretStore;
+  /** The initial fetch is done (ready()); from then on only draining makes the proxy unready. */
+  #live = false;
   readonly clusters: ClusterManager;
   readonly listeners: ListenerManager;
   readonly xds: XdsState;
@@ -231,11 +233,13 @@ export class OutriggerProxy {
 
   ready(): boolean {
     if (this.#draining) return false;
-    if (!this.ads) return true;
+    if (this.#live || !this.ads) return true;
     const t = this.ads.status().types;
     // As Envoy's initial fetch: clusters and their endpoints (cluster warming), listeners, and the routes
-    // those listeners name.
-    return t[TypeUrl.Cluster]?.version !== undefined && t[TypeUrl.Cluster]?.version !== '' && this.xds.endpointsWarm() && !!t[TypeUrl.Listener]?.version && this.xds.routesWarm();
+    // those listeners name. Once done, the server is LIVE until it drains, as Envoy's: clusters and
+    // listeners that come later warm on their own without touching readiness.
+    this.#live = t[TypeUrl.Cluster]?.version !== undefined && t[TypeUrl.Cluster]?.version !== '' && this.xds.endpointsWarm() && !!t[TypeUrl.Listener]?.version && this.xds.routesWarm();
+    return this.#live;
   }
 
   /**
