@@ -264,3 +264,23 @@ test('a warming listener takes over when its route is refused, or when its initi
     assert.deepEqual(names(await xds.next((r) => r.type_url === TypeUrl.RouteConfiguration && names(r).join() === 'r3')), ['r3']);
   });
 });
+
+test("a listener still warming keeps its wait when an update repeats it: another listener's change does not restart the timeout", async () => {
+  const timers = new ManualTimers();
+  await withScriptedProxy({ timers }, async (xds, env) => {
+    await xds.next((r) => r.type_url === TypeUrl.Listener);
+    await xds.send(TypeUrl.Listener, 'v1', [listener('l1', 8080, [{ filter: hcm('r1') }])]);
+    await xds.send(TypeUrl.RouteConfiguration, 'v1', [direct('r1', 'old')]);
+    const port = await env.port('l1');
+    const moved = listener('l1', 8080, [{ filter: hcm('r2') }]);
+    const waits = () => [...timers.pending].filter(([, t]) => t.ms === 15_000).map(([id]) => id);
+    await xds.send(TypeUrl.Listener, 'v2', [moved]);
+    const wait = waits();
+    assert.equal(wait.length, 1);
+    await xds.send(TypeUrl.Listener, 'v3', [moved, listener('other', 9090, [{ filter: hcm('r1') }])]);
+    assert.deepEqual(waits(), wait, 'the same wait, not a new one');
+    assert.equal((await request(port, '/', { host: 'x' })).body, 'old');
+    assert.ok(timers.fire(15_000));
+    assert.equal((await request(port, '/', { host: 'x' })).status, 404, 'the new version (its routes missing) serves');
+  });
+});

@@ -215,9 +215,18 @@ export class XdsState implements AdsSubscriber {
             }
           }
         }
+        // A listener warming whose resource this update repeats keeps warming, its timeout running on, as
+        // Envoy leaves a listener alone whose hash did not change.
+        const before = this.#dump.get(typeUrl);
+        const byName = new Map(resources.map((r) => [r['name'], r]));
+        const unchanged = new Set<string>();
+        for (const l of this.#deps.listeners.warmingListeners()) {
+          const was = before?.get(l.name)?.resource;
+          if (was !== undefined && JSON.stringify(was) === JSON.stringify(byName.get(l.name))) unchanged.add(l.name);
+        }
         let binding: ReturnType<ListenerManager['apply']>;
         try {
-          binding = this.#deps.listeners.apply(compiled, this.#listenerWarming);
+          binding = this.#deps.listeners.apply(compiled, this.#listenerWarming, unchanged);
         } catch (err) {
           // Applied part-way: a listener serves the new version or the one before, so both versions' files stay watched.
           this.#holdListenerFiles([...this.#listenerTls, ...tls]);

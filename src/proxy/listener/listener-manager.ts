@@ -152,10 +152,14 @@ export class ListenerManager {
     this.#all.set(name, w.l);
   }
 
-  #cancelWarming(): void {
+  /** Ends the warming of every listener but those in `keep`, which wait on with their timeouts. */
+  #cancelWarming(keep?: ReadonlySet<string>): void {
     const timers = this.#deps.hcm.timers ?? realTimers;
-    for (const w of this.#warming.values()) if (w.timer !== undefined) timers.clear(w.timer);
-    this.#warming.clear();
+    for (const [name, w] of this.#warming) {
+      if (keep?.has(name)) continue;
+      if (w.timer !== undefined) timers.clear(w.timer);
+      this.#warming.delete(name);
+    }
   }
 
   /**
@@ -167,8 +171,8 @@ export class ListenerManager {
    * version before serving until they come (Envoy's listener warming: the old listener is replaced only
    * once the new one's init targets are ready); a later update replaces what waits.
    */
-  apply(listeners: readonly CompiledListener[], warming?: ListenerWarming): Promise<ListenerBindFailure[]> {
-    this.#cancelWarming();
+  apply(listeners: readonly CompiledListener[], warming?: ListenerWarming, unchanged?: ReadonlySet<string>): Promise<ListenerBindFailure[]> {
+    this.#cancelWarming(unchanged);
     const previous = this.#all;
     const all = new Map(listeners.map((l) => [l.name, l]));
     this.#all = all;
@@ -180,13 +184,21 @@ export class ListenerManager {
       if (!l.bindToPort) {
         // One the forward proxy consults (Istio's outbound listeners) warms alike, where it was before.
         const before = previous.get(l.name);
-        if (before && !before.bindToPort && before.port === l.port && this.#warmUp(l, before, warming)) this.#unboundByPort.set(l.port, before);
+        if (before && !before.bindToPort && before.port === l.port && (this.#warming.has(l.name) || this.#warmUp(l, before, warming))) {
+          all.set(l.name, before);
+          this.#unboundByPort.set(l.port, before);
+        }
         continue;
       }
       const r = this.#running.get(l.name);
       // Same port, same kind of server (plaintext or TLS): new connections take the new chains.
       if (r && r.port === l.port && (r.kind !== 'listener' || r.l.kind === serverKind(l))) {
         if (r.kind === 'listener') {
+          // Still warming, unchanged: what serves stays, and so does the wait.
+          if (this.#warming.has(l.name)) {
+            all.set(l.name, r.l.config);
+            continue;
+          }
           if (this.#warmUp(l, r.l.config, warming)) continue;
           r.l.config = l;
           r.l.refreshTls();
