@@ -171,8 +171,9 @@ test("the mesh's marked processes never include the process asking, nor the shel
 });
 
 test('a zombie is not alive: killed, it only waits for a parent that does not reap it', { skip: !existsSync('/proc/self/stat') }, async () => {
-  // The shell's child exits; the shell then becomes a sleep that never reaps it.
-  const parent = spawn('/bin/sh', ['-c', 'sleep 0 & echo $!; exec sleep 600'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  // The shell becomes a sleep that never reaps its child, which exits after that: a child that exited
+  // at once could be reaped by the shell before its exec (seen on a loaded machine).
+  const parent = spawn('/bin/sh', ['-c', 'sleep 1 & echo $!; exec sleep 600'], { stdio: ['ignore', 'pipe', 'ignore'] });
   const pid = Number(await new Promise<string>((r) => parent.stdout.once('data', (c: Buffer) => r(c.toString()))));
   try {
     await until('the child a zombie', () => /^\S+ \(.*\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'latin1')));
