@@ -284,3 +284,18 @@ test("a listener still warming keeps its wait when an update repeats it: another
     assert.equal((await request(port, '/', { host: 'x' })).status, 404, 'the new version (its routes missing) serves');
   });
 });
+
+test('an assignment no EDS cluster watches (in flight for a cluster just removed) is dropped: the cluster added back warms anew', async () => {
+  await withScriptedProxy({}, async (xds, env) => {
+    await xds.next((r) => r.type_url === TypeUrl.Cluster);
+    await xds.send(TypeUrl.Cluster, 'v1', [cluster('a'), cluster('b')]);
+    await xds.send(TypeUrl.ClusterLoadAssignment, 'v1', [cla('a', [{ port: 1001 }]), cla('b', [{ port: 1002 }])]);
+    await xds.send(TypeUrl.Cluster, 'v2', [cluster('a')]);
+    // Sent before the server read the proxy's new EDS names.
+    await xds.send(TypeUrl.ClusterLoadAssignment, 'v2', [cla('a', [{ port: 1001 }]), cla('b', [{ port: 9999 }])]);
+    assert.deepEqual([...env.proxy.xds.dump(TypeUrl.ClusterLoadAssignment).keys()], ['a']);
+    await xds.send(TypeUrl.Cluster, 'v3', [cluster('a'), cluster('b')]);
+    assert.deepEqual(env.proxy.clusters.get('b')?.endpoints, []);
+    assert.equal(env.proxy.xds.endpointsWarm(), false);
+  });
+});

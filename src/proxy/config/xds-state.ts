@@ -191,6 +191,10 @@ export class XdsState implements AdsSubscriber {
         throw new ClusterUpdateError(failures);
       }
       case TypeUrl.ClusterLoadAssignment: {
+        // Envoy hands each EDS watch only its own assignment: one no cluster watches (in flight for a cluster
+        // just removed) is dropped, not kept to give that cluster stale endpoints if it comes back.
+        const watched = new Set(this.#deps.clusters.edsNames());
+        resources = resources.filter((r) => watched.has(String(r['cluster_name'])));
         const map = new Map<string, Endpoint[]>();
         try {
           for (const r of resources) map.set(named(r, 'cluster_name'), compileLoadAssignment(r as unknown as EnvoyClusterLoadAssignment));
