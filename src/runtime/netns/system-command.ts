@@ -28,7 +28,13 @@ export function run(file: string, args: readonly string[], opts: RunOptions = {}
       }
       resolve(stdout);
     });
-    if (opts.input !== undefined) child.stdin?.end(opts.input);
+    if (opts.input !== undefined) {
+      // A command that exits without reading all its input (refusing it, or not needing it) closes the
+      // pipe: EPIPE here is no error of its own, and unhandled it would end the process. Its exit status
+      // comes to the callback above.
+      child.stdin?.on('error', () => {});
+      child.stdin?.end(opts.input);
+    }
   });
 }
 
