@@ -6,26 +6,17 @@ import * as grpc from '@grpc/grpc-js';
 import type { TypedAny } from './any.ts';
 import { packAny } from './any.ts';
 import type { AdsEvent, DiscoveryRequest, DiscoveryResponse } from './ads-client.ts';
-import { AdsClient, AdsMethod, adsCodec } from './ads-client.ts';
+import { AdsClient } from './ads-client.ts';
 import { TypeUrl } from './type-urls.ts';
+import { adsServiceDefinition } from './ads-server.ts';
 
 type Call = grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>;
 
 async function startServer(onCall: (call: Call) => void, port = 0): Promise<{ server: grpc.Server; port: number }> {
   const server = new grpc.Server();
   server.addService(
-    {
-      ads: {
-        path: AdsMethod,
-        requestStream: true,
-        responseStream: true,
-        requestSerialize: adsCodec.encodeRequest,
-        requestDeserialize: adsCodec.decodeRequest,
-        responseSerialize: adsCodec.encodeResponse,
-        responseDeserialize: adsCodec.decodeResponse,
-      },
-    },
-    { ads: onCall as grpc.handleBidiStreamingCall<DiscoveryRequest, DiscoveryResponse> },
+    adsServiceDefinition,
+    { StreamAggregatedResources: onCall as grpc.handleBidiStreamingCall<DiscoveryRequest, DiscoveryResponse> },
   );
   const bound = await new Promise<number>((resolve, reject) =>
     server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),

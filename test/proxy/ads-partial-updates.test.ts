@@ -6,12 +6,12 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import type { DiscoveryRequest, DiscoveryResponse } from '../../src/xds/ads-client.ts';
-import { AdsMethod, adsCodec } from '../../src/xds/ads-client.ts';
 import type { TypedAny } from '../../src/xds/any.ts';
 import { packAny } from '../../src/xds/any.ts';
 import { TypeUrl } from '../../src/xds/type-urls.ts';
 import { makeCa } from './certs.ts';
 import { cla, cluster, hcm, listener, ManualTimers, request, routeConfig, startProxy, tcpProxy } from './harness.ts';
+import { adsServiceDefinition } from '../../src/xds/ads-server.ts';
 
 type Call = grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>;
 
@@ -35,19 +35,9 @@ async function scriptedAds() {
   let nonce = 0;
   const server = new grpc.Server();
   server.addService(
+    adsServiceDefinition,
     {
-      ads: {
-        path: AdsMethod,
-        requestStream: true,
-        responseStream: true,
-        requestSerialize: adsCodec.encodeRequest,
-        requestDeserialize: adsCodec.decodeRequest,
-        responseSerialize: adsCodec.encodeResponse,
-        responseDeserialize: adsCodec.decodeResponse,
-      },
-    },
-    {
-      ads: ((c: Call) => {
+      StreamAggregatedResources: ((c: Call) => {
         call = c;
         c.on('error', () => {});
         c.on('data', (r: DiscoveryRequest) => {

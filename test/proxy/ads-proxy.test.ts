@@ -6,11 +6,11 @@ import net from 'node:net';
 import { after, before, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import type { DiscoveryRequest, DiscoveryResponse } from '../../src/xds/ads-client.ts';
-import { AdsMethod, adsCodec } from '../../src/xds/ads-client.ts';
 import type { TypedAny } from '../../src/xds/any.ts';
 import { packAny } from '../../src/xds/any.ts';
 import { TypeUrl } from '../../src/xds/type-urls.ts';
 import { cla, echoBackend, hcm, listener, request, routeConfig, startProxy } from './harness.ts';
+import { adsServiceDefinition } from '../../src/xds/ads-server.ts';
 
 type Call = grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>;
 
@@ -68,19 +68,9 @@ before(async () => {
   ]);
   server = new grpc.Server();
   server.addService(
+    adsServiceDefinition,
     {
-      ads: {
-        path: AdsMethod,
-        requestStream: true,
-        responseStream: true,
-        requestSerialize: adsCodec.encodeRequest,
-        requestDeserialize: adsCodec.decodeRequest,
-        responseSerialize: adsCodec.encodeResponse,
-        responseDeserialize: adsCodec.decodeResponse,
-      },
-    },
-    {
-      ads: ((call: Call) => {
+      StreamAggregatedResources: ((call: Call) => {
         calls.push(call);
         call.on('error', () => {});
         call.on('data', (r: DiscoveryRequest) => {
