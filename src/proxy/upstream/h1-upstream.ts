@@ -151,18 +151,17 @@ export class H1Upstream implements Upstream {
       opts.onConnected?.();
     });
     const onIdle = opts.onIdle;
-    if (onIdle) {
-      // After what the connection's end set off (a failed request's retry may dispatch here again).
-      const check = (): void => {
-        if (this.#open === 0 && !pool.destroyed) onIdle();
-      };
-      pool.on('disconnect', () => {
-        this.#open--;
-        queueMicrotask(check);
-      });
-      pool.on('connectionError', () => queueMicrotask(check));
-    } else pool.on('disconnect', () => this.#open--);
-    pool.on('connectionError', () => {});
+    // After what the connection's end set off (a failed request's retry may dispatch here again).
+    const check = (): void => {
+      if (this.#open === 0 && !pool.destroyed) onIdle?.();
+    };
+    pool.on('disconnect', () => {
+      this.#open--;
+      if (onIdle) queueMicrotask(check);
+    });
+    pool.on('connectionError', () => {
+      if (onIdle) queueMicrotask(check);
+    });
     return pool;
   }
 

@@ -236,17 +236,17 @@ export class H2Connection {
     return Math.max(0, max - this.active);
   }
 
+  /** A CONNECT stream: its slot is taken, and freed when it closes. */
   #opened(stream: http2.ClientHttp2Stream): void {
+    this.#streamOpened();
+    stream.once('close', () => this.streamClosed());
+  }
+
+  #streamOpened(): void {
     this.active++;
     this.#disarmIdle();
     // Out of stream IDs soon: nothing new goes here, and the session closes once its streams end.
     if (++this.#streams >= this.#maxStreams) this.#leave(undefined);
-    stream.once('close', () => {
-      this.active--;
-      if (this.active === 0 && this.#streams >= this.#maxStreams) this.#session.close();
-      this.#events.onStreamEnd(this);
-      if (this.active === 0) this.#armIdle();
-    });
   }
 
   request(head: UpstreamHead, body: Readable | null, sink: UpstreamSink): UpstreamExchange {
@@ -263,10 +263,7 @@ export class H2Connection {
       queueMicrotask(() => sink.onError(new UpstreamError('connect', (err as Error).message, err), false));
       return { resume() {}, abort() {} };
     }
-    this.active++;
-    this.#disarmIdle();
-    // Out of stream IDs soon: nothing new goes here, and the session closes once its streams end.
-    if (++this.#streams >= this.#maxStreams) this.#leave(undefined);
+    this.#streamOpened();
     // One object per request, its listeners shared functions (no closures per stream).
     return new H2Exchange(this, stream, head, body, sink, carriesPeer);
   }
@@ -321,7 +318,7 @@ export class H2Connection {
     return headers;
   }
 
-  /** A request's stream closed: its slot is free (as #opened's close listener, for requests). */
+  /** A stream closed: its slot is free. */
   streamClosed(): void {
     this.active--;
     if (this.active === 0 && this.#streams >= this.#maxStreams) this.#session.close();
@@ -608,7 +605,7 @@ class H2Exchange implements UpstreamExchange {
     if (this.peerReset >= 0) {
       // "(code N)", as resetReason and the router read a refused stream and a CONNECT error.
       const reset = new UpstreamError('reset', `stream reset by the peer (code ${this.peerReset})`, err);
-      reset.remoteReset = true;
+      reset.remoteResetCode = this.peerReset;
       this.sink.onError(reset, sent);
       return;
     }
@@ -631,7 +628,7 @@ class H2Exchange implements UpstreamExchange {
   cutByPeer(): void {
     if (this.#done) return;
     const err = new UpstreamError('reset', 'stream reset by the peer before its end (RST_STREAM NO_ERROR)');
-    err.remoteReset = true;
+    err.remoteResetCode = http2.constants.NGHTTP2_NO_ERROR;
     this.fail(err);
     this.#stopRelay();
     this.stream.destroy();

@@ -168,7 +168,7 @@ test('RST_STREAM NO_ERROR before END_STREAM fails as the peer\'s reset (UR), aft
           return !full;
         },
         onEnd: () => resolve({ outcome: 'ended', body: got }),
-        onError: (err: UpstreamError) => resolve({ outcome: `${err.failure}${err.remoteReset ? ' (remote)' : ''}`, body: got }),
+        onError: (err: UpstreamError) => resolve({ outcome: `${err.failure}${err.remoteResetCode >= 0 ? ' (remote)' : ''}`, body: got }),
       });
     });
   try {

@@ -6,6 +6,7 @@
 // so a slow upload keeps all of its timeout and a stalled one is the stream idle timeout's to end (408 SI),
 // never the route's (504 UT). A try's per-try timer also waits for its connection (Envoy's onPoolReady):
 // time queued behind max_connections or connecting is the route timeout's, not the try's.
+import http2 from 'node:http2';
 import type { ResourceManager } from '../cluster/circuit-breaker.ts';
 import type { Cluster } from '../cluster/cluster.ts';
 import type { Endpoint } from '../cluster/endpoint.ts';
@@ -58,11 +59,11 @@ function resetReason(err: UpstreamError): ResetReason {
 /**
  * The peer's reset as Envoy's codec names it (onStreamClose) and streamResetReasonToResponseFlag flags it
  * (UR): RemoteRefusedStreamReset for REFUSED_STREAM, ConnectError for CONNECT_ERROR, else RemoteReset;
- * null for any other failure. h2-connection.ts words a peer's reset "(code N)".
+ * null for any other failure.
  */
 function peerResetOf(err: UpstreamError): keyof typeof peerResetReplies | null {
-  if (!err.remoteReset) return null;
-  return err.message.endsWith('(code 7)') ? 'refused' : err.message.endsWith('(code 10)') ? 'connect-error' : 'remote';
+  const code = err.remoteResetCode;
+  return code < 0 ? null : code === http2.constants.NGHTTP2_REFUSED_STREAM ? 'refused' : code === http2.constants.NGHTTP2_CONNECT_ERROR ? 'connect-error' : 'remote';
 }
 
 /** Each kind of peer reset's reply before the response head, and after it (`upstream_reset_after_response_started`). */

@@ -48,9 +48,9 @@ export class UpstreamError extends Error {
   /**
    * The peer reset the stream (HTTP/2 RST_STREAM before its END_STREAM): Envoy's RemoteReset (or, by its
    * code, RemoteRefusedStreamReset or ConnectError), flagged UR, where a connection lost under it is a
-   * ConnectionTermination (UC).
+   * ConnectionTermination (UC). The RST_STREAM code, -1 for any other failure.
    */
-  remoteReset = false;
+  remoteResetCode = -1;
   constructor(failure: UpstreamFailure, message: string, cause?: unknown) {
     super(message, cause === undefined ? undefined : { cause });
     this.failure = failure;
