@@ -33,6 +33,11 @@ export interface AnalyzedWorkload {
   servicePorts?: { port: number; targetPort?: number }[];
 }
 
+/** Istio's own workloads and Services (util.IsIstioControlPlane): labelled `istio`, or `release: istio`. */
+export function controlPlane(labels: Readonly<Record<string, string>>): boolean {
+  return labels['istio'] !== undefined || labels['release'] === 'istio';
+}
+
 /** Namespaces Istio never injects and never reports on for injection (util.IsSystemNamespace). */
 export const systemNamespaces: ReadonlySet<string> = new Set(['kube-system', 'kube-public', 'kube-node-lease', 'local-path-storage']);
 

@@ -12,7 +12,7 @@
 import type { ConfigMap, Secret } from '../config/resource.ts';
 import type { TrafficPolicy } from '../config/types/networking.ts';
 import { CA_CREDENTIAL_SUFFIX, credentialRef, credentialResourceName, GATEWAY_CREDENTIAL_PREFIX, KUBERNETES_CREDENTIAL_PREFIX } from '../model/credentials.ts';
-import { gatewaySelectsPod } from '../model/gateway-api/gateways.ts';
+import { CERT_KEY_PAIRS, gatewaySelectsPod } from '../model/gateway-api/gateways.ts';
 import { CONFIGMAP_CREDENTIAL_PREFIX } from '../model/gateway-api/backend-tls.ts';
 import { gatewayCredentialVerified, secretGranted } from '../model/gateway-api/references.ts';
 import type { ProxyView } from '../model/proxy-view.ts';
@@ -20,11 +20,6 @@ import type { MeshSnapshot } from '../model/snapshot.ts';
 import type { TypedAny } from '../xds/any.ts';
 import { TypeUrl } from '../xds/type-urls.ts';
 
-/** Istio's key names (credentials/kube/secrets.go): the generic pair first, then the `kubernetes.io/tls` one. */
-const CERT_KEY_PAIRS = [
-  ['cert', 'key'],
-  ['tls.crt', 'tls.key'],
-] as const;
 const CA_KEYS = ['cacert', 'ca.crt'];
 
 /** Every credential SDS name (`kubernetes://`, `kubernetes-gateway://`, `configmap://`) an xDS resource refers to. */

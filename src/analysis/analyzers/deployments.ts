@@ -4,7 +4,7 @@
 // deployment.MultiServiceAnalyzer).
 import type { Deployment, ForeignResource, Service } from '../../config/resource.ts';
 import type { Analyzer, FieldPath, Report } from '../analyzer.ts';
-import type { AnalysisContext } from '../context.ts';
+import { type AnalysisContext, controlPlane } from '../context.ts';
 import { selects } from '../selector.ts';
 
 const proxyUid = 1337;
@@ -13,11 +13,6 @@ const proxyUid = 1337;
 interface UidSpec {
   securityContext?: { runAsUser?: unknown } | null;
   containers?: unknown;
-}
-
-/** util.IsIstioControlPlane: the analyzers leave Istio's own workloads alone. */
-function controlPlane(labels: Record<string, string>): boolean {
-  return labels['istio'] !== undefined || labels['release'] === 'istio';
 }
 
 /** analyzeAppUIDForDeployment / analyzeAppUIDForPod: the pod's and each application container's runAsUser. */

@@ -3,7 +3,7 @@
 import type { Service, ServiceEntry } from '../../config/resource.ts';
 import type { ServicePort } from '../../config/types/kubernetes.ts';
 import type { Analyzer, Report } from '../analyzer.ts';
-import { type AnalysisContext, systemNamespaces } from '../context.ts';
+import { type AnalysisContext, controlPlane, systemNamespaces } from '../context.ts';
 
 /** Istio's protocol names (pkg/config/protocol Parse), lower-cased. */
 const protocols = new Set(['http', 'http2', 'https', 'grpc', 'grpc-web', 'tcp', 'tls', 'mongo', 'mysql', 'redis', 'udp', 'http_proxy']);
@@ -29,8 +29,7 @@ function skipped(svc: Service): boolean {
   const labels = svc.metadata.labels;
   const managed = labels['gateway.istio.io/managed'];
   return (
-    labels['istio'] !== undefined ||
-    labels['release'] === 'istio' ||
+    controlPlane(labels) ||
     managed === 'istio.io-gateway-controller' ||
     managed === 'istio.io-mesh-controller' ||
     managed === 'istio.io-eastwest-controller'

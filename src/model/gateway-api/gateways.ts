@@ -127,8 +127,12 @@ function isSecretRef(ref: CertificateRef): boolean {
 /** What a listener's certificates are looked up in: ReferenceGrants and the Secrets among the resources. */
 export type CertificateContext = Pick<GatewayApiIndex, 'granted' | 'secret'>;
 
-/** Istio's key pairs (ExtractCertInfo), as translation reads the Secret for SDS. */
-const CERT_KEY_PAIRS = [
+/**
+ * Istio's key names for a certificate and its key (credentials/kube/secrets.go ExtractCertInfo): the
+ * generic pair first, then the `kubernetes.io/tls` one. Conversion checks a certificateRef's Secret by
+ * them, and translation reads it for SDS by them.
+ */
+export const CERT_KEY_PAIRS = [
   ['cert', 'key'],
   ['tls.crt', 'tls.key'],
 ] as const;
