@@ -212,7 +212,7 @@ export class XdsState implements AdsSubscriber {
         const sds = new Set<string>(['ROOTCA']);
         const tls: DownstreamTls[] = [];
         for (const l of compiled) {
-          for (const c of [...l.chains, ...(l.defaultChain ? [l.defaultChain] : [])]) {
+          for (const c of chainsOf(l)) {
             if (c.tls) {
               for (const name of c.tls.sdsSecrets) sds.add(name);
               tls.push(c.tls);

@@ -140,7 +140,7 @@ export function requestLine(buf: Buffer): Sniffed | 'more' | 'no' {
  * before this can change) while it is incomplete, or CLIENT_HELLO_TOO_LARGE when it cannot end within
  * MAX_SNIFF.
  */
-export function clientHello(buf: Buffer): Buffer | number | undefined | typeof CLIENT_HELLO_TOO_LARGE {
+function clientHello(buf: Buffer): Buffer | number | undefined | typeof CLIENT_HELLO_TOO_LARGE {
   const parts: Buffer[] = [];
   let have = 0;
   let length = -1;
