@@ -12,7 +12,7 @@ import type { ConnectionOptions } from 'node:tls';
 import { checkServerIdentity } from 'node:tls';
 import { ProxyConfigError } from '../config/config-error.ts';
 import type { EnvoyStringMatcher } from '../http/route/envoy-types.ts';
-import { caCredential, checkKeyPair, dataSourcePem, type EnvoyDataSource, type FileCredential, fileCertPaths, fileRootPath, isFileSecret, type KeyPairPem, keyPairCredential, type PemSource, readFileCert, readFileRoot } from '../tls/file-credentials.ts';
+import { caCredential, checkKeyPair, dataSourcePem, type EnvoyDataSource, type FileCredential, fileRootPath, isFileSecret, type KeyPairPem, readFileRoot, dataSourcePairCredential, fileCertSecret } from '../tls/file-credentials.ts';
 import { compilePeerCertValidator, PeerCertConfigError, type PeerCertValidator } from '../tls/peer-cert-validator.ts';
 import { TlsConfigError } from '../tls/server-tls-params.ts';
 import { SYSTEM_ROOT_SECRET } from '../../xds/mesh-tls-context.ts';
@@ -107,20 +107,18 @@ function clientCertificate(c: CommonTls): Material | undefined {
   const sdsField = 'tls_certificate_sds_secret_configs[0].name';
   if (name && !isFileSecret(name)) return { kind: 'secret', name };
   if (name) {
-    const files = fileCertPaths(name, sdsField);
-    const value = readFileCert(name, sdsField);
+    const files = fileCertSecret(name, sdsField);
     // As a listener's: a pair read mid-rotation refuses the cluster, rather than failing each connect.
-    checkKeyPair(value, files.cert, files.key, sdsField);
-    return { kind: 'file', credential: keyPairCredential({ file: files.cert }, { file: files.key }, sdsField), value };
+    checkKeyPair(files.pem, files.cert, files.key, sdsField);
+    return { kind: 'file', credential: files.credential, value: files.pem };
   }
   const inline = c.tls_certificates?.[0];
   const cert = dataSourcePem(inline?.certificate_chain, 'tls_certificates[0].certificate_chain');
   const key = dataSourcePem(inline?.private_key, 'tls_certificates[0].private_key');
   if (!cert || !key) return undefined;
   checkKeyPair({ cert, key }, inline?.certificate_chain?.filename ?? 'the inline certificate', inline?.private_key?.filename ?? 'the inline key', 'tls_certificates[0]');
-  if (!inline?.certificate_chain?.filename && !inline?.private_key?.filename) return { kind: 'pem', cert, key };
-  const source = (ds: EnvoyDataSource | undefined, pem: string): PemSource => (ds?.filename ? { file: ds.filename } : { pem });
-  return { kind: 'file', credential: keyPairCredential(source(inline.certificate_chain, cert), source(inline.private_key, key), 'tls_certificates[0]'), value: { cert, key } };
+  const credential = dataSourcePairCredential(inline?.certificate_chain, inline?.private_key, { cert, key }, 'tls_certificates[0]');
+  return credential ? { kind: 'file', credential, value: { cert, key } } : { kind: 'pem', cert, key };
 }
 
 /** Compiles an UpstreamTlsContext that is not the mesh's own (no `default` workload secret). */

@@ -4,7 +4,7 @@
 // once its secrets are here, and again when one of them, or one of its files, changes.
 import { createHash } from 'node:crypto';
 import { compilePeerCertValidator, PeerCertConfigError, type PeerCertValidator, type ValidationContextFields } from './peer-cert-validator.ts';
-import { caCredential, checkKeyPair, dataSourcePem, type EnvoyDataSource, type FileCredential, fileCertPaths, fileRootPath, isFileSecret, type KeyPairPem, keyPairCredential, type PemSource, readFileCert, readFileRoot } from './file-credentials.ts';
+import { caCredential, checkKeyPair, dataSourcePem, type EnvoyDataSource, type FileCredential, fileRootPath, isFileSecret, type KeyPairPem, readFileRoot, dataSourcePairCredential, fileCertSecret } from './file-credentials.ts';
 import { compileServerTlsParams, type EnvoyTlsParams, type ServerTlsParams, TlsConfigError } from './server-tls-params.ts';
 
 /**
@@ -56,8 +56,7 @@ function certificates(common: EnvoyCommonTlsContext): CertificateSource[] {
     const cert = dataSourcePem(c.certificate_chain, `${field}.certificate_chain`);
     const key = dataSourcePem(c.private_key, `${field}.private_key`);
     if (!cert || !key) throw new TlsConfigError(field, 'certificate_chain and private_key are required');
-    const source = (ds: EnvoyDataSource | undefined, pem: string): PemSource => (ds?.filename ? { file: ds.filename } : { pem });
-    const watched = c.certificate_chain?.filename || c.private_key?.filename ? keyPairCredential(source(c.certificate_chain, cert), source(c.private_key, key), field) : undefined;
+    const watched = dataSourcePairCredential(c.certificate_chain, c.private_key, { cert, key }, field);
     const pem = checkedPair({ cert, key }, c.certificate_chain?.filename ?? 'the inline certificate', c.private_key?.filename ?? 'the inline key', field, watched !== undefined);
     return { file: c.certificate_chain?.filename ?? field, ...(pem ? { pem } : {}), ...(watched ? { watched } : {}) };
   });
@@ -65,9 +64,9 @@ function certificates(common: EnvoyCommonTlsContext): CertificateSource[] {
     const field = `tls_certificate_sds_secret_configs[${i}].name`;
     if (!s.name) throw new TlsConfigError(field, 'a secret name is required');
     if (!isFileSecret(s.name)) return { secret: s.name };
-    const files = fileCertPaths(s.name, field);
-    const pem = checkedPair(readFileCert(s.name, field), files.cert, files.key, field, true);
-    return { file: s.name, ...(pem ? { pem } : {}), watched: keyPairCredential({ file: files.cert }, { file: files.key }, field) };
+    const files = fileCertSecret(s.name, field);
+    const pem = checkedPair(files.pem, files.cert, files.key, field, true);
+    return { file: s.name, ...(pem ? { pem } : {}), watched: files.credential };
   });
   const all = [...inline, ...sds];
   if (all.length === 0) throw new TlsConfigError('tls_certificates', 'a server needs tls_certificates or tls_certificate_sds_secret_configs');

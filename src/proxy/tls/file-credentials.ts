@@ -164,6 +164,19 @@ export function keyPairCredential(cert: PemSource, key: PemSource, field: string
   };
 }
 
+/** A `file-cert:CERT~KEY` name: its two files, the pair they hold now, and how to read it again. */
+export function fileCertSecret(name: string, field: string): { cert: string; key: string; pem: KeyPairPem; credential: FileCredential } {
+  const files = fileCertPaths(name, field);
+  return { ...files, pem: readFileCert(name, field), credential: keyPairCredential({ file: files.cert }, { file: files.key }, field) };
+}
+
+/** A pair of Envoy data sources with a part in a file: how to read it again (none when both are inline). */
+export function dataSourcePairCredential(cert: EnvoyDataSource | undefined, key: EnvoyDataSource | undefined, pem: KeyPairPem, field: string): FileCredential | undefined {
+  if (!cert?.filename && !key?.filename) return undefined;
+  const source = (ds: EnvoyDataSource | undefined, inline: string): PemSource => (ds?.filename ? { file: ds.filename } : { pem: inline });
+  return keyPairCredential(source(cert, pem.cert), source(key, pem.key), field);
+}
+
 /**
  * Throws unless the certificate parses and the key matches it (tls.LoadX509KeyPair): the compile checks a
  * pair as a reload does, so a pair read mid-rotation is caught naming its files (a listener's chain then
